@@ -1,0 +1,86 @@
+/**
+ * Finds, reads and validates the configuration. Errors name the key, the bad value and what is
+ * expected, so an admin can fix the file without reading code.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { type Config, configSchema } from './schema.ts';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or undefined when running on the embedded defaults. */
+  file: string | undefined;
+}
+
+/** --config, else $POSTERN_CONFIG, else ./postern.yaml when present, else the embedded defaults. */
+export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const chosen = explicit ?? env.POSTERN_CONFIG;
+  let file: string | undefined;
+  if (chosen !== undefined && chosen !== '') {
+    file = path.resolve(chosen);
+    if (!fs.existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+  } else if (fs.existsSync('postern.yaml')) {
+    file = path.resolve('postern.yaml');
+  }
+  let raw: unknown = {};
+  if (file !== undefined) {
+    const text = fs.readFileSync(file, 'utf8');
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+      throw new ConfigError(`${file}: not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const config = parseConfig(raw, file ?? 'embedded defaults');
+  // A relative dataDir is taken from the config file's folder, so the server does not depend on its cwd.
+  if (file !== undefined && !path.isAbsolute(config.dataDir)) {
+    config.dataDir = path.resolve(path.dirname(file), config.dataDir);
+  }
+  return { config, file };
+}
+
+export function parseConfig(raw: unknown, source: string): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => describeIssue(issue, raw));
+    throw new ConfigError(`${source}: invalid configuration\n${lines.map((l) => `  - ${l}`).join('\n')}`);
+  }
+  const config = result.data;
+  // Like Postfix's mydestination = $myhostname: with no domains listed, the host's own name is local.
+  if (config.domains.length === 0) config.domains = [config.hostname];
+  return config;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const key = issue.path.map(String).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length === 0 ? '' : ` under ${key}`;
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: check the spelling against the configuration reference in README.md`;
+  }
+  const value = valueAt(raw, issue.path);
+  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  return `${key}: ${shown} is invalid: ${issue.message}`;
+}
+
+function valueAt(raw: unknown, keys: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const k of keys) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** Splits "host:port" / "[v6]:port" as the schema validated it. */
+export function splitHostPort(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(':');
+  const host = value.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(value.slice(colon + 1)) };
+}

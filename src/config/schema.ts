@@ -1,0 +1,86 @@
+/**
+ * The one typed configuration schema (ARCHITECTURE.md principle 7). Every key has a secure default, so
+ * `postern serve` runs with no file at all. The keys hostname, domains, dataDir, dns.servers and
+ * listen.smtp are a contract that tools and tests rely on.
+ */
+import os from 'node:os';
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:2525 or [::1]:2525')
+  .refine((v) => {
+    const port = Number(v.slice(v.lastIndexOf(':') + 1));
+    return port >= 0 && port <= 65535;
+  }, 'port must be 0-65535');
+
+const domainName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, {
+    message: 'expected a domain name such as example.com',
+  })
+  .transform((v) => v.toLowerCase());
+
+const duration = z.number().int().positive();
+
+export const configSchema = z
+  .object({
+    hostname: domainName.default(() => os.hostname().toLowerCase()),
+    domains: z.array(domainName).default([]),
+    dataDir: z.string().min(1).default('./data'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    dns: z
+      .object({
+        /** Empty: the system's resolvers. Tests point this at a loopback server. */
+        servers: z.array(hostPort).default([]),
+        timeoutMs: duration.default(3000),
+        tries: z.number().int().min(1).max(5).default(2),
+      })
+      .strict()
+      .prefault({}),
+    listen: z
+      .object({
+        smtp: hostPort.default('127.0.0.1:2525'),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        /** RFC 1870 SIZE: the largest message accepted, in octets. */
+        maxMessageSize: z
+          .number()
+          .int()
+          .min(1024)
+          .default(25 * 1024 * 1024),
+        /** RFC 5321 §4.5.3.1.8 requires at least 100. */
+        maxRecipients: z.number().int().min(1).default(100),
+        maxConnections: z.number().int().min(1).default(1000),
+        /** Commands allowed in a session before the first MAIL (guards against dictionary probing). */
+        maxCommandsBeforeMail: z.number().int().min(1).default(50),
+        /** Errors (replies ≥ 400 to the client's fault) before the session is closed with 421. */
+        maxErrors: z.number().int().min(1).default(20),
+        /** RFC 5321 §4.5.3.2.7: the server timeout waiting for the next command, 5 minutes at least. */
+        idleTimeoutMs: duration.default(300_000),
+        /** RFC 5321 §4.5.3.2.6: a data block must arrive within 3 minutes (we allow the same per chunk). */
+        dataTimeoutMs: duration.default(180_000),
+        /** Bare CR or LF (the SMTP-smuggling class, CVE-2023-51764): reject the message, or normalize. */
+        bareLineEndings: z.enum(['reject', 'normalize']).default('reject'),
+        /** VRFY (RFC 5321 §3.5.3): off answers 502, on answers 252 without confirming any address. */
+        vrfy: z.enum(['off', 'ambiguous']).default('off'),
+        /** Time to let transactions in flight finish on shutdown. */
+        shutdownGraceMs: duration.default(10_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,107 @@
+/**
+ * The production Resolver, on node:dns/promises (c-ares) with a configurable server list, timeout and
+ * retry count, plus a short answer cache. Turns every outcome into a DnsAnswer value: the one rule that
+ * matters to callers is that a timeout or server failure is `temperror`, never "no record"
+ * (RFC 7208 §4.4, RFC 7489 §6.6.3). No DNSSEC validation: c-ares does not do it.
+ */
+
+import { Resolver as NodeResolver } from 'node:dns/promises';
+import { AnswerCache } from './cache.ts';
+import type { DnsAnswer, MxRecord, Resolver, TlsaRecord } from './resolver.ts';
+import { reverseName } from './reverse-name.ts';
+
+export interface ResolverOptions {
+  /** `host`, `host:port` or `[v6]:port`; empty means the system's resolv.conf servers. */
+  servers: string[];
+  /** Per-try timeout in milliseconds. */
+  timeoutMs: number;
+  /** Tries per server before giving up. */
+  tries: number;
+  /** How long an answer (positive or negative) is reused; 0 disables the cache. Default 10 s. */
+  cacheTtlMs?: number;
+  /** Default 10,000; the oldest entry goes first. */
+  cacheMaxEntries?: number;
+  /** Clock for the cache, injectable for tests. */
+  now?: () => number;
+}
+
+type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'TLSA';
+
+export function createResolver(options: ResolverOptions): Resolver {
+  const node = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
+  if (options.servers.length > 0) node.setServers(options.servers);
+  const cache = new AnswerCache<DnsAnswer<unknown>>({
+    ttlMs: options.cacheTtlMs ?? 10_000,
+    maxEntries: options.cacheMaxEntries ?? 10_000,
+    now: options.now,
+  });
+  // Concurrent identical lookups (several checks of one message asking for the same TXT) share one query.
+  const inflight = new Map<string, Promise<DnsAnswer<unknown>>>();
+
+  function lookup<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
+    const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`; // names are case-insensitive (RFC 4343 §3)
+    const cached = cache.get(key) as DnsAnswer<T> | undefined;
+    if (cached !== undefined) return Promise.resolve(cached);
+    const running = inflight.get(key) as Promise<DnsAnswer<T>> | undefined;
+    if (running !== undefined) return running;
+    const started = ask(type, name, query).then((answer) => {
+      inflight.delete(key);
+      if (answer.ok || answer.error !== 'temperror') cache.set(key, answer); // never cache a temporary failure
+      return answer;
+    });
+    inflight.set(key, started);
+    return started;
+  }
+
+  return {
+    a: (name) => lookup('A', name, () => node.resolve4(name)),
+    aaaa: (name) => lookup('AAAA', name, () => node.resolve6(name)),
+    mx: (name) =>
+      lookup('MX', name, async (): Promise<MxRecord[]> => {
+        const records = await node.resolveMx(name);
+        return records.map((r) => ({ exchange: r.exchange, priority: r.priority }));
+      }),
+    // A TXT record is a list of strings read as one (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
+    txt: (name) => lookup('TXT', name, async () => (await node.resolveTxt(name)).map((chunks) => chunks.join(''))),
+    ptr: (address) => {
+      // resolvePtr on the arpa name rather than reverse(): it keeps NXDOMAIN and NODATA apart.
+      const arpa = reverseName(address);
+      return lookup('PTR', arpa, () => node.resolvePtr(arpa));
+    },
+    cname: (name) => lookup('CNAME', name, () => node.resolveCname(name)),
+    tlsa: (name) =>
+      lookup('TLSA', name, async (): Promise<TlsaRecord[]> => {
+        // RFC 6698 §2.1; node names the fields certUsage / selector / match and gives data as an ArrayBuffer.
+        const records = await node.resolveTlsa(name);
+        return records.map((r) => ({
+          usage: r.certUsage,
+          selector: r.selector,
+          matchingType: r.match,
+          data: new Uint8Array(r.data),
+        }));
+      }),
+  };
+}
+
+async function ask<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
+  try {
+    const records = await query();
+    // An empty success should not happen with c-ares, but it means the same as NODATA (RFC 2308 §2.2).
+    return records.length > 0 ? { ok: true, records } : { ok: false, error: 'nodata' };
+  } catch (err) {
+    return fromError(err, type, name);
+  }
+}
+
+/** c-ares error codes to DnsAnswer; anything unrecognized is temporary, so a doubt never becomes a "no". */
+export function fromError<T>(err: unknown, type: string, name: string): DnsAnswer<T> {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOTFOUND': // RCODE 3, NXDOMAIN (RFC 2308 §2.1)
+      return { ok: false, error: 'nxdomain' };
+    case 'ENODATA': // NOERROR with no records of the type (RFC 2308 §2.2)
+      return { ok: false, error: 'nodata' };
+    default: // ETIMEOUT, ESERVFAIL, ECONNREFUSED, EREFUSED, EBADRESP, ECANCELLED, …
+      return { ok: false, error: 'temperror', reason: `${code ?? String(err)} looking up ${type} ${name}` };
+  }
+}

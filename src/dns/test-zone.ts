@@ -1,0 +1,118 @@
+/**
+ * Test zones for the loopback DNS server (ARCHITECTURE.md principle 6): a plain object, or a YAML fixture
+ * with the same shape. Validated on load so a typo in a fixture fails loudly instead of silently
+ * answering NXDOMAIN. Not a zone-file (RFC 1035 §5) parser: no $ORIGIN, SOA or delegation.
+ */
+
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { reverseName } from './reverse-name.ts';
+
+export interface TestRecords {
+  A?: string[];
+  AAAA?: string[];
+  MX?: { priority: number; exchange: string }[];
+  /** A string longer than 255 bytes is split into chunks; an array gives the chunks explicitly. */
+  TXT?: (string | string[])[];
+  PTR?: string[];
+  CNAME?: string;
+  /** RFC 6698 §2.1; `data` is the certificate association data in hex. */
+  TLSA?: { usage: number; selector: number; matchingType: number; data: string }[];
+}
+
+export interface TestZone {
+  /** Keyed by owner name (case-insensitive, trailing dot optional). An IP address key means its reverse name. */
+  records: Record<string, TestRecords>;
+  /** Names, or `name/TYPE`, that never get an answer: the client must time out. */
+  timeout?: string[];
+  /** Names, or `name/TYPE`, answered with SERVFAIL. */
+  servfail?: string[];
+}
+
+/** A zone ready for lookups: names normalized, conditions as `name` or `name/TYPE` keys. */
+export interface CompiledZone {
+  records: Map<string, TestRecords>;
+  timeout: Set<string>;
+  servfail: Set<string>;
+}
+
+const octet = z.number().int().min(0).max(255);
+const recordsSchema = z.strictObject({
+  A: z.array(z.ipv4()).optional(),
+  AAAA: z.array(z.ipv6()).optional(),
+  MX: z.array(z.strictObject({ priority: z.number().int().min(0).max(65535), exchange: z.string() })).optional(),
+  TXT: z.array(z.union([z.string(), z.array(z.string())])).optional(),
+  PTR: z.array(z.string()).optional(),
+  CNAME: z.string().optional(),
+  TLSA: z
+    .array(
+      z.strictObject({
+        usage: octet,
+        selector: octet,
+        matchingType: octet,
+        data: z.string().regex(/^(?:[0-9a-fA-F]{2})*$/, 'an even number of hex digits'),
+      }),
+    )
+    .optional(),
+});
+const zoneSchema = z.strictObject({
+  records: z.record(z.string(), recordsSchema),
+  timeout: z.array(z.string()).optional(),
+  servfail: z.array(z.string()).optional(),
+});
+
+/** Names compare case-insensitively (RFC 4343 §3); the trailing root dot is optional. */
+export function canonicalName(name: string): string {
+  return (name.endsWith('.') && name !== '.' ? name.slice(0, -1) : name).toLowerCase();
+}
+
+/** A zone key: as canonicalName, but an IP address becomes its reverse name so PTR fixtures may use addresses. */
+export function normalizeName(name: string): string {
+  const bare = canonicalName(name);
+  return isIP(bare) ? reverseName(bare) : bare;
+}
+
+/** Validates a zone and indexes it; throws an Error naming the bad key. */
+export function compileZone(zone: TestZone): CompiledZone {
+  const parsed = zoneSchema.safeParse(zone);
+  if (!parsed.success) throw new Error(`invalid test zone:\n${z.prettifyError(parsed.error)}`);
+  const records = new Map<string, TestRecords>();
+  for (const [name, set] of Object.entries(zone.records)) {
+    // RFC 1034 §3.6.2: a CNAME owner has no other data, so such a fixture describes an impossible zone.
+    if (set.CNAME !== undefined && Object.keys(set).length > 1) {
+      throw new Error(`invalid test zone: ${name} has a CNAME and other records (RFC 1034 §3.6.2)`);
+    }
+    const key = normalizeName(name);
+    if (records.has(key)) throw new Error(`invalid test zone: ${name} is listed twice`);
+    records.set(key, set);
+  }
+  return { records, timeout: conditionKeys(zone.timeout), servfail: conditionKeys(zone.servfail) };
+}
+
+/** True when `name` (already normalized) or `name/TYPE` is in the condition set. */
+export function matchesCondition(set: Set<string>, name: string, type: string): boolean {
+  return set.has(name) || set.has(`${name}/${type.toUpperCase()}`);
+}
+
+/** Reads a YAML fixture (same shape as TestZone) and validates it. */
+export function loadZoneFile(path: string): TestZone {
+  const zone = parse(readFileSync(path, 'utf8')) as TestZone;
+  try {
+    compileZone(zone);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return zone;
+}
+
+function conditionKeys(entries: string[] | undefined): Set<string> {
+  const keys = new Set<string>();
+  for (const entry of entries ?? []) {
+    const slash = entry.lastIndexOf('/');
+    if (slash < 0) keys.add(normalizeName(entry));
+    else keys.add(`${normalizeName(entry.slice(0, slash))}/${entry.slice(slash + 1).toUpperCase()}`);
+  }
+  return keys;
+}

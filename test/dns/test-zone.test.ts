@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { reverseName } from '../../src/dns/reverse-name.ts';
+import { compileZone, loadZoneFile, matchesCondition, type TestZone } from '../../src/dns/test-zone.ts';
+
+const fixture = new URL('./fixtures/example.zone.yaml', import.meta.url).pathname;
+
+describe('the example fixture', () => {
+  const zone = compileZone(loadZoneFile(fixture));
+  const cases: [name: string, field: string, want: unknown][] = [
+    ['example.com', 'A', ['192.0.2.1']],
+    ['mail.example.com', 'AAAA', ['2001:db8::25']],
+    ['www.example.com', 'CNAME', 'example.com'],
+    [reverseName('192.0.2.25'), 'PTR', ['mail.example.com']], // keyed by address in the file
+    ['1.2.0.192.in-addr.arpa', 'PTR', ['example.com']], // keyed by reverse name
+    [reverseName('2001:db8::25'), 'PTR', ['mail.example.com']],
+  ];
+  for (const [name, field, want] of cases) {
+    test(`${name} ${field}`, () => assert.deepEqual(zone.records.get(name)?.[field as 'A'], want));
+  }
+  test('conditions', () => {
+    assert.equal(matchesCondition(zone.timeout, 'slow.example.net', 'A'), true);
+    assert.equal(matchesCondition(zone.timeout, 'example.net', 'mx'), true);
+    assert.equal(matchesCondition(zone.timeout, 'example.net', 'A'), false);
+    assert.equal(matchesCondition(zone.servfail, 'broken.example.net', 'TXT'), true);
+  });
+});
+
+describe('validation', () => {
+  const invalid: [label: string, zone: unknown, message: RegExp][] = [
+    [
+      'CNAME beside other data (RFC 1034 §3.6.2)',
+      { records: { 'a.example': { CNAME: 'b.example', A: ['192.0.2.1'] } } },
+      /RFC 1034/,
+    ],
+    ['a misspelled type', { records: { 'a.example': { Mx: [] } } }, /Unrecognized key: "Mx"/],
+    ['a bad IPv4 address', { records: { 'a.example': { A: ['192.0.2.300'] } } }, /at records\["a\.example"\]\.A\[0\]/],
+    [
+      'odd-length TLSA hex',
+      { records: { 'a.example': { TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: 'abc' }] } } },
+      /hex/,
+    ],
+    ['one name twice', { records: { 'a.example': {}, 'A.EXAMPLE.': {} } }, /twice/],
+    ['no records key', {}, /records/],
+  ];
+  for (const [label, zone, message] of invalid) {
+    test(label, () => assert.throws(() => compileZone(zone as TestZone), message));
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'postern-zone-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  test('a bad YAML fixture names its file', () => {
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(
+      path,
+      'records:\n  example.com:\n    TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: 0123 }]\n',
+    );
+    assert.throws(
+      () => loadZoneFile(path),
+      (err: Error) => err.message.startsWith(path) && /data/.test(err.message),
+    );
+  });
+});
