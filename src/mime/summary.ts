@@ -1,0 +1,47 @@
+/**
+ * The summary a mailbox listing shows, read from the header section only (RFC 5322 §2.1): From,
+ * Subject, Date and Message-ID, with RFC 2047 encoded-words decoded. It never throws: garbage in
+ * gives empty strings and nulls out.
+ */
+
+import type { MessageSummary } from '../store/store.ts';
+import { parseDateTime } from './date.ts';
+import { decodeEncodedWords } from './encoded-word.ts';
+import { firstField, readHeaderFields } from './header-section.ts';
+
+/** RFC 5322 §2.1.1's line limit, reused as a cap: a listing needs no more, and rows stay small. */
+const MAX_TEXT = 998;
+
+export function summarize(content: Uint8Array): MessageSummary {
+  try {
+    const fields = readHeaderFields(content);
+    const date = firstField(fields, 'Date');
+    return {
+      // RFC 2047 §5: encoded-words may stand in Subject (unstructured text) and in the display
+      // name of From; decoding the whole From value covers the display name and leaves the address.
+      from: displayText(decodeEncodedWords(firstField(fields, 'From') ?? '')),
+      subject: displayText(decodeEncodedWords(firstField(fields, 'Subject') ?? '')),
+      date: date === undefined ? null : parseDateTime(date),
+      messageId: messageIdOf(firstField(fields, 'Message-ID')),
+    };
+  } catch {
+    return { from: '', subject: '', date: null, messageId: null }; // a bug must not lose the message
+  }
+}
+
+/**
+ * Decoded text may hold anything, even CR LF from "=0D=0A": control characters become spaces so
+ * nothing downstream can mistake them for a line break or a header.
+ */
+function displayText(text: string): string {
+  const clean = text.replace(/[\x00-\x1f\x7f]/g, ' ').trim();
+  return clean.length > MAX_TEXT ? Array.from(clean).slice(0, MAX_TEXT).join('') : clean;
+}
+
+/** RFC 5322 §3.6.4 msg-id = "<" id-left "@" id-right ">"; brackets kept, as IMAP ENVELOPE shows it. */
+function messageIdOf(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const bracketed = /<[^<>\s]+>/.exec(value)?.[0];
+  const id = displayText(bracketed ?? value.split(/\s/)[0] ?? '');
+  return id === '' ? null : id;
+}

@@ -1,0 +1,97 @@
+/**
+ * ⚠️  NullStore DISCARDS ALL MAIL. ⚠️
+ *
+ * For benchmarking only (`postern serve --discard-mail`): it measures the SMTP path without the
+ * disk. `deliver()` resolves at once, stores nothing, and the message is gone — yet the sender is
+ * told it was accepted. Never use it where mail matters.
+ *
+ * Accounts come from a fixed list given to the constructor, or from a wrapped store that answers
+ * the account reads (so recipients are checked against real accounts). Mailbox reads see nothing.
+ */
+
+import {
+  type Account,
+  type AccountId,
+  type Delivery,
+  type DeliveryReceipt,
+  type Mailbox,
+  type MailboxId,
+  type MailboxMessage,
+  type Store,
+  StoreClosedError,
+  StoreError,
+} from './store.ts';
+
+export type NullStoreAccounts = readonly Account[] | { readFrom: Store };
+
+export class NullStore implements Store {
+  readonly #accounts: readonly Account[] | undefined;
+  readonly #accountStore: Store | undefined;
+  #closed = false;
+  #discarded = 0;
+
+  constructor(accounts: NullStoreAccounts) {
+    if ('readFrom' in accounts) this.#accountStore = accounts.readFrom;
+    else this.#accounts = [...accounts];
+  }
+
+  /** How many messages deliver() has thrown away. */
+  get discardedCount(): number {
+    return this.#discarded;
+  }
+
+  async createAccount(_address: string, _passwordHash: string): Promise<Account> {
+    this.#assertOpen();
+    throw new StoreError('NullStore cannot create accounts: it is a benchmark store that discards mail');
+  }
+
+  async findAccount(address: string): Promise<Account | undefined> {
+    this.#assertOpen();
+    if (this.#accountStore) return this.#accountStore.findAccount(address);
+    return this.#accounts?.find((account) => account.address === address);
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    this.#assertOpen();
+    if (this.#accountStore) return this.#accountStore.listAccounts();
+    return [...(this.#accounts ?? [])];
+  }
+
+  async removeAccount(_address: string): Promise<boolean> {
+    this.#assertOpen();
+    throw new StoreError('NullStore cannot remove accounts: it is a benchmark store that discards mail');
+  }
+
+  /** Throws the message away and pretends it was stored: every placement gets UID 0, mailbox 0. */
+  async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
+    this.#assertOpen();
+    this.#discarded++;
+    const placements = delivery.recipients.map(({ accountId }) => ({ accountId, mailboxId: 0, uid: 0 }));
+    return { messageId: 0, placements };
+  }
+
+  async getMailbox(_accountId: AccountId, _name: string): Promise<Mailbox | undefined> {
+    this.#assertOpen();
+    return undefined;
+  }
+
+  async listMessages(_mailboxId: MailboxId): Promise<MailboxMessage[]> {
+    this.#assertOpen();
+    return [];
+  }
+
+  async readMessage(_mailboxId: MailboxId, _uid: number): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    return undefined;
+  }
+
+  /** Closes only itself: a wrapped account store belongs to the caller, who closes it. */
+  async close(): Promise<void> {
+    this.#assertOpen();
+    this.#closed = true;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError('the store is closed');
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The embedded store engine: one SQLite file, `<dataDir>/postern.sqlite`, in WAL mode.
+ *
+ * Writes go to a writer thread (writer-worker.ts) that group-commits them with synchronous=FULL;
+ * reads use a connection on the calling thread. Another process (the CLI adding a user) may write
+ * the same file at the same time: SQLite's locks and busy_timeout serialize the two.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import {
+  type Account,
+  type AccountId,
+  type Delivery,
+  type DeliveryReceipt,
+  type Mailbox,
+  type MailboxId,
+  type MailboxMessage,
+  type Store,
+  StoreClosedError,
+  StoreError,
+} from '../store.ts';
+import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
+import { SqliteReader } from './reads.ts';
+import { type WriteCommand, WriterClient, type WriterStats, type WriteSuccess } from './writer-client.ts';
+
+export const DATABASE_FILE_NAME = 'postern.sqlite';
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  /** How long a write waits for another process's lock before failing; default 5 s. */
+  busyTimeoutMs?: number;
+}
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const file = path.join(options.dataDir, DATABASE_FILE_NAME);
+  prepareFiles(options.dataDir, file);
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  // The writer creates the schema, so the reader opens only once the tables exist.
+  const writer = await WriterClient.start({ file, busyTimeoutMs });
+  let reader: DatabaseSync;
+  try {
+    reader = openConnection(file, { busyTimeoutMs, role: 'reader' });
+  } catch (error) {
+    await writer.close();
+    throw error;
+  }
+  return new SqliteStore(writer, reader);
+}
+
+/**
+ * Mail is private: the directory is 0700 and the database 0600. SQLite gives its -wal and -shm
+ * files the database file's mode, so creating the file ourselves, before SQLite does, covers them.
+ */
+function prepareFiles(dataDir: string, file: string): void {
+  if (!fs.existsSync(dataDir)) fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
+  fs.chmodSync(file, 0o600); // the umask may have removed bits we need, or the file predates us
+}
+
+export class SqliteStore implements Store {
+  readonly #writer: WriterClient;
+  readonly #readConnection: DatabaseSync;
+  readonly #reads: SqliteReader;
+  #closing: Promise<void> | undefined;
+
+  constructor(writer: WriterClient, readConnection: DatabaseSync) {
+    this.#writer = writer;
+    this.#readConnection = readConnection;
+    this.#reads = new SqliteReader(readConnection);
+  }
+
+  /** Commits and deliveries so far; concurrent deliveries share commits, so commits ≤ deliveries. */
+  stats(): WriterStats {
+    return this.#writer.stats;
+  }
+
+  async createAccount(address: string, passwordHash: string): Promise<Account> {
+    const result = await this.#write({ kind: 'createAccount', address, passwordHash, createdAt: new Date() });
+    if (result.kind !== 'createAccount') throw unexpected(result);
+    return result.account;
+  }
+
+  async findAccount(address: string): Promise<Account | undefined> {
+    this.#assertOpen();
+    return this.#reads.findAccount(address);
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    this.#assertOpen();
+    return this.#reads.listAccounts();
+  }
+
+  async removeAccount(address: string): Promise<boolean> {
+    const result = await this.#write({ kind: 'removeAccount', address });
+    if (result.kind !== 'removeAccount') throw unexpected(result);
+    return result.removed;
+  }
+
+  async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
+    this.#assertOpen();
+    if (delivery.recipients.length === 0) throw new StoreError('a delivery needs at least one recipient');
+    // One copy, exactly the message's bytes, then moved (not cloned) to the writer thread. Cloning
+    // the caller's view would copy its whole underlying buffer (a pooled Buffer, a large socket
+    // buffer); transferring that buffer would detach bytes the caller still owns.
+    const content = new Uint8Array(delivery.content);
+    const result = await this.#write({ kind: 'deliver', delivery: { ...delivery, content } }, [content.buffer]);
+    if (result.kind !== 'deliver') throw unexpected(result);
+    return result.receipt;
+  }
+
+  async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined> {
+    this.#assertOpen();
+    return this.#reads.getMailbox(accountId, name);
+  }
+
+  async listMessages(mailboxId: MailboxId): Promise<MailboxMessage[]> {
+    this.#assertOpen();
+    return this.#reads.listMessages(mailboxId);
+  }
+
+  async readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    return this.#reads.readMessage(mailboxId, uid);
+  }
+
+  /** Refuses new calls at once, lets every write already asked for commit, then closes. */
+  close(): Promise<void> {
+    if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));
+    this.#closing = this.#writer.close().finally(() => this.#readConnection.close());
+    return this.#closing;
+  }
+
+  /** Kills the writer thread as a crash would; pending and later writes reject. For failure tests. */
+  simulateWriterCrash(): Promise<void> {
+    return this.#writer.crash();
+  }
+
+  #write(command: WriteCommand, transfer?: ArrayBuffer[]): Promise<WriteSuccess> {
+    if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));
+    return this.#writer.write(command, transfer);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new StoreClosedError('the store is closed');
+  }
+}
+
+function unexpected(result: WriteSuccess): StoreError {
+  return new StoreError(`the writer answered a different request (${result.kind})`);
+}

@@ -1,0 +1,141 @@
+/**
+ * The main thread's side of the writer thread: posts write requests, matches results to callers,
+ * and makes sure no caller is ever told "written" unless the writer committed it.
+ *
+ * If the thread dies or fails to commit, every pending promise rejects with StoreUnavailableError,
+ * and so does every later request: an SMTP session then answers 451 and the sender retries.
+ */
+
+import { Worker } from 'node:worker_threads';
+import { AccountExistsError, StoreError, StoreUnavailableError } from '../store.ts';
+import type {
+  WorkerCommand,
+  WorkerMessage,
+  WriteFailure,
+  WriteRequest,
+  WriteResult,
+  WriterWorkerData,
+} from './protocol.ts';
+
+/** A request before the client numbers it. Distributes over the union, keeping each kind's fields. */
+type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
+export type WriteCommand = Unnumbered<WriteRequest>;
+export type WriteSuccess = Extract<WriteResult, { ok: true }>;
+
+export interface WriterStats {
+  /** Transactions committed. */
+  commits: number;
+  /** Messages delivered; deliveries > commits proves that commits are shared. */
+  deliveries: number;
+}
+
+interface Pending {
+  resolve(result: WriteSuccess): void;
+  reject(error: Error): void;
+}
+
+export class WriterClient {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  readonly #stats: WriterStats = { commits: 0, deliveries: 0 };
+  readonly #exited: Promise<void>;
+  #nextId = 1;
+  #failure: StoreUnavailableError | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'batch') this.#settleBatch(message.committed, message.results);
+    });
+    worker.on('error', (error) =>
+      this.#fail(new StoreUnavailableError('store writer thread crashed', { cause: error })),
+    );
+    worker.on('exit', (code) => this.#fail(new StoreUnavailableError(`store writer thread exited (code ${code})`)));
+  }
+
+  /** Starts the thread and resolves once it has opened the database and applied the schema. */
+  static async start(data: WriterWorkerData): Promise<WriterClient> {
+    const worker = new Worker(new URL('./writer-worker.ts', import.meta.url), { workerData: data });
+    const outcome = await new Promise<WorkerMessage | Error>((resolve) => {
+      const settle = (value: WorkerMessage | Error) => {
+        // Only our own listeners: Worker keeps internal ones that removeAllListeners() would break.
+        worker.off('message', settle).off('error', settle).off('exit', onExit);
+        resolve(value);
+      };
+      const onExit = (code: number) => settle(new Error(`writer thread exited during startup (code ${code})`));
+      worker.on('message', settle).on('error', settle).on('exit', onExit);
+    });
+    if (outcome instanceof Error || outcome.type !== 'ready') {
+      await worker.terminate();
+      const reason =
+        outcome instanceof Error ? outcome.message : outcome.type === 'startup-failed' ? outcome.message : '';
+      throw new StoreUnavailableError(`cannot open the store: ${reason}`, { cause: outcome });
+    }
+    return new WriterClient(worker);
+  }
+
+  get stats(): WriterStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Resolves when the request is committed and synced; rejects when it is not. Buffers in
+   * `transfer` move to the writer thread and become unusable here.
+   */
+  write(command: WriteCommand, transfer: ArrayBuffer[] = []): Promise<WriteSuccess> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    const request = { ...command, id } as WriteRequest;
+    return new Promise<WriteSuccess>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage(request satisfies WorkerCommand, transfer);
+    });
+  }
+
+  /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */
+  async close(): Promise<void> {
+    if (!this.#failure) this.#worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
+    await this.#exited;
+  }
+
+  /** Kills the thread as a crash would, failing every pending request at once. For failure tests. */
+  async crash(): Promise<void> {
+    this.#fail(new StoreUnavailableError('store writer thread was terminated'));
+    await this.#worker.terminate();
+  }
+
+  #settleBatch(committed: boolean, results: readonly WriteResult[]): void {
+    if (committed) this.#stats.commits++;
+    for (const result of results) {
+      const pending = this.#pending.get(result.id);
+      if (!pending) continue; // already failed by a crash: the caller was told "not written"
+      this.#pending.delete(result.id);
+      if (result.ok) {
+        if (result.kind === 'deliver') this.#stats.deliveries++;
+        pending.resolve(result);
+      } else {
+        pending.reject(errorFor(result.failure, result.message));
+      }
+    }
+  }
+
+  #fail(error: StoreUnavailableError): void {
+    this.#failure ??= error;
+    for (const pending of this.#pending.values()) pending.reject(this.#failure);
+    this.#pending.clear();
+  }
+}
+
+function errorFor(failure: WriteFailure, message: string): StoreError {
+  switch (failure) {
+    case 'account-exists':
+      return new AccountExistsError(message);
+    case 'no-recipient-account':
+      return new StoreError(message);
+    case 'unavailable':
+      return new StoreUnavailableError(message);
+    default:
+      return failure satisfies never;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The writer thread: owns the only write connection of this process, so the fsync of each commit
+ * blocks this thread and never the server's event loop.
+ *
+ * Group commit: while a transaction commits, new requests queue on the port. When it is done, the
+ * thread takes the next request and every other one already queued, and writes them all in one
+ * transaction — one fsync for the batch — then posts all their results in one message.
+ *
+ * Loaded with `new Worker(new URL('./writer-worker.ts', import.meta.url))`; Node strips the types.
+ */
+
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { openConnection } from './connection.ts';
+import type { WorkerCommand, WorkerMessage, WriteRequest, WriterWorkerData } from './protocol.ts';
+import { applySchema } from './schema.ts';
+import { SqliteWriter } from './writes.ts';
+
+function start(port: MessagePort, data: WriterWorkerData): void {
+  const post = (message: WorkerMessage) => port.postMessage(message);
+  let db: ReturnType<typeof openConnection>;
+  let writer: SqliteWriter;
+  try {
+    db = openConnection(data.file, { busyTimeoutMs: data.busyTimeoutMs, role: 'writer' });
+    applySchema(db);
+    writer = new SqliteWriter(db);
+  } catch (error) {
+    post({ type: 'startup-failed', message: error instanceof Error ? error.message : String(error) });
+    port.close();
+    return;
+  }
+
+  port.on('message', (first: WorkerCommand) => {
+    const requests: WriteRequest[] = [];
+    let closing = false;
+    for (let command: WorkerCommand | undefined = first; command; command = nextQueued(port)) {
+      if (command.kind === 'close') closing = true;
+      else requests.push(command);
+    }
+    if (requests.length > 0) post({ type: 'batch', ...writer.writeBatch(requests) });
+    if (closing) {
+      db.close();
+      port.close(); // nothing keeps the thread alive any more: it exits
+    }
+  });
+  post({ type: 'ready' });
+}
+
+function nextQueued(port: MessagePort): WorkerCommand | undefined {
+  return receiveMessageOnPort(port)?.message as WorkerCommand | undefined;
+}
+
+if (!parentPort) throw new Error('writer-worker.ts must run as a worker thread');
+start(parentPort, workerData as WriterWorkerData);

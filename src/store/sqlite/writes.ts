@@ -1,0 +1,207 @@
+/**
+ * The writes of the SQLite engine, run by the writer thread on its own connection.
+ *
+ * A batch of requests is written in ONE transaction, so one fsync covers all of them (group commit).
+ * Each request runs inside its own SAVEPOINT: a request that fails (an address already taken, a
+ * delivery whose accounts are all gone) is rolled back alone and the others still commit.
+ */
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Account, AccountId, Delivery, DeliveryReceipt } from '../store.ts';
+import type { WriteFailure, WriteRequest, WriteResult } from './protocol.ts';
+
+/** A request that cannot be written for a reason the caller should hear about. */
+class RequestFailure extends Error {
+  readonly failure: WriteFailure;
+  constructor(failure: WriteFailure, message: string) {
+    super(message);
+    this.failure = failure;
+  }
+}
+
+const UID_VALIDITY_COUNTER = 'uid_validity';
+const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
+
+export class SqliteWriter {
+  readonly #db: DatabaseSync;
+  readonly #findAccountId: StatementSync;
+  readonly #insertAccount: StatementSync;
+  readonly #readCounter: StatementSync;
+  readonly #writeCounter: StatementSync;
+  readonly #insertMailbox: StatementSync;
+  readonly #findInbox: StatementSync;
+  readonly #insertMessage: StatementSync;
+  readonly #insertEnvelope: StatementSync;
+  readonly #allocateUid: StatementSync;
+  readonly #insertPlacement: StatementSync;
+  readonly #deleteOrphanedContent: StatementSync;
+  readonly #deleteAccount: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#findAccountId = db.prepare('SELECT id FROM accounts WHERE address = ?');
+    this.#insertAccount = db.prepare('INSERT INTO accounts (address, password_hash, created_at) VALUES (?, ?, ?)');
+    this.#readCounter = db.prepare('SELECT value FROM counters WHERE name = ?');
+    this.#writeCounter = db.prepare(
+      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    );
+    this.#insertMailbox = db.prepare(
+      'INSERT INTO mailboxes (account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, 1, 1)',
+    );
+    this.#findInbox = db.prepare("SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'");
+    this.#insertMessage = db.prepare(
+      `INSERT INTO messages (content, size, header_from, header_subject, header_date, header_message_id)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    this.#insertEnvelope = db.prepare(
+      'INSERT INTO envelopes (message_id, mail_from, recipients, received_at) VALUES (?, ?, ?, ?)',
+    );
+    // RFC 9051 §2.3.1.1: the new message takes UIDNEXT, and UIDNEXT grows. RFC 7162 §3.1.1: every
+    // change gets a mod-sequence higher than any before it in the mailbox.
+    this.#allocateUid = db.prepare(
+      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1
+       WHERE id = ? RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
+    );
+    this.#allocateUid.setReadBigInts(true); // mod-sequences are 63-bit, RFC 7162 §3.1.1
+    this.#insertPlacement = db.prepare(
+      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
+       VALUES (?, ?, ?, ?, '', ?)`,
+    );
+    // Content held only by the account being removed; content other accounts still hold stays.
+    this.#deleteOrphanedContent = db.prepare(
+      `DELETE FROM messages WHERE id IN (
+         SELECT mm.message_id FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
+         WHERE mb.account_id = :account)
+       AND NOT EXISTS (
+         SELECT 1 FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
+         WHERE mm.message_id = messages.id AND mb.account_id <> :account)`,
+    );
+    this.#deleteAccount = db.prepare('DELETE FROM accounts WHERE id = ?');
+  }
+
+  /**
+   * Writes every request in one transaction. BEGIN IMMEDIATE takes the write lock up front, so a
+   * competing process (the CLI) makes us wait for busy_timeout instead of failing mid-transaction.
+   * If the transaction cannot start or commit, every request in it fails: none is acknowledged.
+   */
+  writeBatch(requests: readonly WriteRequest[]): { committed: boolean; results: WriteResult[] } {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+      const results = requests.map((request) => this.#writeOne(request));
+      this.#db.exec('COMMIT');
+      return { committed: true, results };
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      const message = `write transaction failed: ${describe(error)}`;
+      return {
+        committed: false,
+        results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
+      };
+    }
+  }
+
+  #writeOne(request: WriteRequest): WriteResult {
+    this.#db.exec('SAVEPOINT request');
+    try {
+      const result = this.#apply(request);
+      this.#db.exec('RELEASE request');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK TO request');
+      this.#db.exec('RELEASE request');
+      if (error instanceof RequestFailure) {
+        return { id: request.id, ok: false, failure: error.failure, message: error.message };
+      }
+      return { id: request.id, ok: false, failure: 'unavailable', message: describe(error) };
+    }
+  }
+
+  #apply(request: WriteRequest): WriteResult {
+    switch (request.kind) {
+      case 'deliver':
+        return { id: request.id, ok: true, kind: 'deliver', receipt: this.#deliver(request.delivery) };
+      case 'createAccount': {
+        const account = this.#createAccount(request.address, request.passwordHash, request.createdAt);
+        return { id: request.id, ok: true, kind: 'createAccount', account };
+      }
+      case 'removeAccount':
+        return { id: request.id, ok: true, kind: 'removeAccount', removed: this.#removeAccount(request.address) };
+      default:
+        return request satisfies never;
+    }
+  }
+
+  #createAccount(address: string, passwordHash: string, createdAt: Date): Account {
+    if (this.#findAccountId.get(address)) {
+      throw new RequestFailure('account-exists', `an account for ${address} already exists`);
+    }
+    const id = Number(this.#insertAccount.run(address, passwordHash, createdAt.getTime()).lastInsertRowid);
+    this.#insertMailbox.run(id, 'INBOX', this.#nextUidValidity());
+    return { id, address, passwordHash, createdAt };
+  }
+
+  /**
+   * RFC 9051 §2.3.1.1: a mailbox re-created under the same name needs a new UIDVALIDITY, so an
+   * account removed and added again must not reuse one. The clock gives a value that also differs
+   * across restored backups; the counter keeps it strictly increasing within this database.
+   */
+  #nextUidValidity(): number {
+    const last = Number(this.#readCounter.get(UID_VALIDITY_COUNTER)?.value ?? 0);
+    const next = Math.max(last + 1, Math.floor(Date.now() / 1000));
+    if (next > MAX_UID_VALIDITY) throw new Error('UIDVALIDITY space exhausted');
+    this.#writeCounter.run(UID_VALIDITY_COUNTER, next);
+    return next;
+  }
+
+  #removeAccount(address: string): boolean {
+    const row = this.#findAccountId.get(address);
+    if (!row) return false;
+    const accountId = Number(row.id);
+    this.#deleteOrphanedContent.run({ account: accountId });
+    this.#deleteAccount.run(accountId); // mailboxes and placements go by ON DELETE CASCADE
+    return true;
+  }
+
+  /**
+   * Stores the content once and places it in the INBOX of each distinct recipient account: two
+   * recipient addresses of one account (aliases) get one copy. Accounts removed since RCPT TO are
+   * skipped, and the receipt shows who got the message; with no account left it fails.
+   */
+  #deliver(delivery: Delivery): DeliveryReceipt {
+    const inboxes: { accountId: AccountId; mailboxId: number }[] = [];
+    for (const accountId of new Set(delivery.recipients.map((recipient) => recipient.accountId))) {
+      const inbox = this.#findInbox.get(accountId);
+      if (inbox) inboxes.push({ accountId, mailboxId: Number(inbox.id) });
+    }
+    if (inboxes.length === 0) {
+      throw new RequestFailure('no-recipient-account', 'none of the recipient accounts exists any more');
+    }
+    const { content, summary } = delivery;
+    const messageId = Number(
+      this.#insertMessage.run(
+        content,
+        content.byteLength,
+        summary.from,
+        summary.subject,
+        summary.date?.getTime() ?? null,
+        summary.messageId,
+      ).lastInsertRowid,
+    );
+    const receivedAt = delivery.receivedAt.getTime();
+    const recipients = JSON.stringify(delivery.recipients.map((recipient) => recipient.address));
+    this.#insertEnvelope.run(messageId, delivery.mailFrom, recipients, receivedAt);
+    const placements = inboxes.map(({ accountId, mailboxId }) => {
+      const allocated = this.#allocateUid.get(mailboxId);
+      if (!allocated) throw new Error(`mailbox ${mailboxId} vanished inside the transaction`);
+      const uid = Number(allocated.uid);
+      // RFC 9051 §2.3.3: the internal date of a message received by SMTP is when it was received.
+      this.#insertPlacement.run(mailboxId, uid, messageId, allocated.modseq as bigint, receivedAt);
+      return { accountId, mailboxId, uid };
+    });
+    return { messageId, placements };
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

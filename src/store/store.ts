@@ -1,0 +1,95 @@
+/**
+ * The store contract: the operations the server needs, not SQL. Every engine (sqlite/ now,
+ * postgres/ next) implements it and runs the same contract suite in test/store/.
+ *
+ * Mailboxes are IMAP-ready (RFC 9051 §2.3.1.1 UIDs, RFC 7162 §3.1 modification sequences):
+ * a mailbox has a UIDVALIDITY fixed at creation, a strictly increasing UIDNEXT and HIGHESTMODSEQ.
+ * One stored copy of message content is shared by all its recipients.
+ */
+
+export type AccountId = number;
+export type MailboxId = number;
+
+export interface Account {
+  id: AccountId;
+  address: string; // lower-cased local@domain
+  passwordHash: string; // PHC string, argon2id
+  createdAt: Date;
+}
+
+export interface Mailbox {
+  id: MailboxId;
+  accountId: AccountId;
+  name: string; // "INBOX" for the inbox
+  uidValidity: number; // RFC 9051 §2.3.1.1
+  uidNext: number;
+  highestModSeq: bigint; // RFC 7162 §3.1.1
+  messageCount: number;
+}
+
+/** Header facts the listing needs, taken from the message by the caller (src/mime). */
+export interface MessageSummary {
+  from: string;
+  subject: string;
+  date: Date | null; // the Date: header; null when absent or unparsable
+  messageId: string | null;
+}
+
+export interface Delivery {
+  mailFrom: string; // reverse-path without brackets; "" for the null sender
+  recipients: { address: string; accountId: AccountId }[];
+  /** The complete message as stored: trace headers (Return-Path, Received) already prepended. */
+  content: Uint8Array;
+  summary: MessageSummary;
+  receivedAt: Date;
+}
+
+export interface DeliveryReceipt {
+  messageId: number; // the stored content's id
+  placements: { accountId: AccountId; mailboxId: MailboxId; uid: number }[];
+}
+
+export interface MailboxMessage {
+  uid: number;
+  modSeq: bigint;
+  flags: string[]; // IMAP system flags (\Seen …) and keywords
+  internalDate: Date;
+  size: number;
+  summary: MessageSummary;
+}
+
+export interface Store {
+  /** Creates the account and its INBOX. Throws AccountExistsError when the address is taken. */
+  createAccount(address: string, passwordHash: string): Promise<Account>;
+  findAccount(address: string): Promise<Account | undefined>;
+  listAccounts(): Promise<Account[]>;
+  /** Removes the account with its mailboxes; content no longer referenced is deleted. */
+  removeAccount(address: string): Promise<boolean>;
+
+  /**
+   * Stores one message for all its recipients (into each one's INBOX) and resolves only once
+   * the write is committed and synced to disk. Concurrent calls share commits (group commit).
+   */
+  deliver(delivery: Delivery): Promise<DeliveryReceipt>;
+
+  getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined>;
+  listMessages(mailboxId: MailboxId): Promise<MailboxMessage[]>;
+  /** The stored bytes of one message, or undefined when the UID does not exist. */
+  readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined>;
+
+  /** Waits for pending writes, then closes. Further calls reject with StoreClosedError. */
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  readonly code: string = 'STORE_ERROR';
+}
+export class AccountExistsError extends StoreError {
+  override readonly code = 'ACCOUNT_EXISTS';
+}
+export class StoreClosedError extends StoreError {
+  override readonly code = 'STORE_CLOSED';
+}
+export class StoreUnavailableError extends StoreError {
+  override readonly code = 'STORE_UNAVAILABLE';
+}

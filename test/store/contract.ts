@@ -1,0 +1,290 @@
+/**
+ * The Store contract suite: every engine (SQLite now, PostgreSQL next) runs these same tests.
+ * `open` gives a fresh, empty store; `cleanup` closes it if still open and removes its data.
+ */
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  type Account,
+  AccountExistsError,
+  type Delivery,
+  type Store,
+  StoreClosedError,
+  StoreError,
+} from '../../src/store/store.ts';
+
+export interface OpenedStore {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+export function sampleMessage(subject: string): Uint8Array {
+  return new TextEncoder().encode(
+    `From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: ${subject}\r\n` +
+      `Date: Fri, 21 Nov 1997 09:55:06 -0600\r\nMessage-ID: <${subject}@example.com>\r\n\r\nHello, ${subject}.\r\n`,
+  );
+}
+
+export function sampleDelivery(accounts: readonly Account[], subject = 'greetings'): Delivery {
+  return {
+    mailFrom: 'alice@example.com',
+    recipients: accounts.map((account) => ({ address: account.address, accountId: account.id })),
+    content: sampleMessage(subject),
+    summary: {
+      from: 'Alice <alice@example.com>',
+      subject,
+      date: new Date('1997-11-21T15:55:06Z'),
+      messageId: `<${subject}@example.com>`,
+    },
+    receivedAt: new Date('2025-01-02T03:04:05.678Z'),
+  };
+}
+
+async function inboxOf(store: Store, account: Account) {
+  const inbox = await store.getMailbox(account.id, 'INBOX');
+  assert.ok(inbox, `${account.address} has an INBOX`);
+  return inbox;
+}
+
+export function runStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  /** Runs one test on a fresh store, and always cleans up. */
+  const withStore = (fn: (store: Store) => Promise<void>) => async () => {
+    const { store, cleanup } = await open();
+    try {
+      await fn(store);
+    } finally {
+      await cleanup();
+    }
+  };
+
+  describe(`Store contract: ${name}`, () => {
+    test(
+      'creates, finds and lists accounts',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const alice = await store.createAccount('alice@example.com', PHC);
+        assert.equal(bob.address, 'bob@example.com');
+        assert.equal(bob.passwordHash, PHC);
+        assert.ok(bob.createdAt instanceof Date && !Number.isNaN(bob.createdAt.getTime()));
+        assert.notEqual(bob.id, alice.id);
+        assert.deepEqual(await store.findAccount('bob@example.com'), bob);
+        assert.equal(await store.findAccount('nobody@example.com'), undefined);
+        const listed = await store.listAccounts();
+        assert.deepEqual(listed.map((account) => account.address).sort(), ['alice@example.com', 'bob@example.com']);
+      }),
+    );
+
+    test(
+      'refuses a second account for the same address with AccountExistsError',
+      withStore(async (store) => {
+        await store.createAccount('bob@example.com', PHC);
+        await assert.rejects(store.createAccount('bob@example.com', PHC), AccountExistsError);
+        await assert.rejects(store.createAccount('bob@example.com', PHC), { code: 'ACCOUNT_EXISTS' });
+        assert.equal((await store.listAccounts()).length, 1);
+      }),
+    );
+
+    test(
+      'gives a new account an empty INBOX (RFC 9051 §2.3.1.1, RFC 7162 §3.1.1)',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const inbox = await inboxOf(store, bob);
+        assert.equal(inbox.name, 'INBOX');
+        assert.equal(inbox.accountId, bob.id);
+        assert.ok(Number.isInteger(inbox.uidValidity) && inbox.uidValidity > 0 && inbox.uidValidity < 2 ** 32);
+        assert.equal(inbox.uidNext, 1);
+        assert.equal(inbox.messageCount, 0);
+        assert.equal(typeof inbox.highestModSeq, 'bigint');
+        assert.ok(inbox.highestModSeq > 0n);
+        assert.deepEqual(await store.listMessages(inbox.id), []);
+        assert.equal(await store.getMailbox(bob.id, 'Archive'), undefined);
+      }),
+    );
+
+    test(
+      'delivers to one recipient: exact bytes, summary, UID 1, counters advance',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const before = await inboxOf(store, bob);
+        const delivery = sampleDelivery([bob]);
+        const receipt = await store.deliver(delivery);
+        assert.deepEqual(receipt.placements, [{ accountId: bob.id, mailboxId: before.id, uid: 1 }]);
+        const after = await inboxOf(store, bob);
+        assert.equal(after.uidNext, 2);
+        assert.equal(after.messageCount, 1);
+        assert.equal(after.uidValidity, before.uidValidity);
+        assert.ok(after.highestModSeq > before.highestModSeq);
+        assert.deepEqual(await store.readMessage(before.id, 1), delivery.content);
+        assert.equal(await store.readMessage(before.id, 2), undefined);
+        const [message, ...rest] = await store.listMessages(before.id);
+        assert.equal(rest.length, 0);
+        assert.deepEqual(message, {
+          uid: 1,
+          modSeq: after.highestModSeq,
+          flags: [],
+          internalDate: delivery.receivedAt,
+          size: delivery.content.byteLength,
+          summary: delivery.summary,
+        });
+      }),
+    );
+
+    test(
+      'delivers to three recipients: content stored once, a UID in each INBOX',
+      withStore(async (store) => {
+        const accounts = await Promise.all(
+          ['a@example.com', 'b@example.com', 'c@example.com'].map((address) => store.createAccount(address, PHC)),
+        );
+        await store.deliver(sampleDelivery([accounts[1]!], 'first for b'));
+        const delivery = sampleDelivery(accounts);
+        const receipt = await store.deliver(delivery);
+        assert.equal(receipt.placements.length, 3);
+        for (const account of accounts) {
+          const inbox = await inboxOf(store, account);
+          const placement = receipt.placements.find((p) => p.accountId === account.id);
+          assert.deepEqual(placement, { accountId: account.id, mailboxId: inbox.id, uid: inbox.uidNext - 1 });
+          assert.deepEqual(await store.readMessage(inbox.id, placement.uid), delivery.content);
+        }
+        assert.equal(receipt.placements.find((p) => p.accountId === accounts[1]!.id)?.uid, 2);
+      }),
+    );
+
+    test(
+      'stores exactly the bytes of a view into a larger buffer, leaving the caller its bytes',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const message = sampleMessage('a view');
+        const larger = new Uint8Array(message.byteLength + 20).fill(0x58);
+        larger.set(message, 10);
+        const view = larger.subarray(10, 10 + message.byteLength);
+        const receipt = await store.deliver({ ...sampleDelivery([bob]), content: view });
+        assert.equal(view.byteLength, message.byteLength, 'the caller still has its bytes');
+        assert.deepEqual(view, message);
+        const placement = receipt.placements[0]!;
+        assert.deepEqual(await store.readMessage(placement.mailboxId, placement.uid), message);
+      }),
+    );
+
+    test(
+      'places one copy per account when two recipient addresses share an account',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const delivery = sampleDelivery([bob]);
+        delivery.recipients.push({ address: 'robert@example.com', accountId: bob.id });
+        const receipt = await store.deliver(delivery);
+        assert.equal(receipt.placements.length, 1);
+        assert.equal((await inboxOf(store, bob)).messageCount, 1);
+      }),
+    );
+
+    test(
+      'allocates strictly increasing UIDs and mod-sequences',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const uids: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const receipt = await store.deliver(sampleDelivery([bob], `message ${i}`));
+          uids.push(receipt.placements[0]!.uid);
+        }
+        assert.deepEqual(uids, [1, 2, 3, 4, 5]);
+        const messages = await store.listMessages((await inboxOf(store, bob)).id);
+        assert.deepEqual(
+          messages.map((m) => m.summary.subject),
+          uids.map((_, i) => `message ${i}`),
+        );
+        for (let i = 1; i < messages.length; i++) assert.ok(messages[i]!.modSeq > messages[i - 1]!.modSeq);
+      }),
+    );
+
+    test(
+      'skips recipient accounts removed before delivery, and fails when none is left',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const carol = await store.createAccount('carol@example.com', PHC);
+        await store.removeAccount('carol@example.com');
+        const receipt = await store.deliver(sampleDelivery([bob, carol]));
+        assert.deepEqual(
+          receipt.placements.map((p) => p.accountId),
+          [bob.id],
+        );
+        await assert.rejects(store.deliver(sampleDelivery([carol])), StoreError);
+      }),
+    );
+
+    test(
+      'removes an account with its mailbox, keeping content other accounts hold',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const carol = await store.createAccount('carol@example.com', PHC);
+        const bobInbox = await inboxOf(store, bob);
+        const carolInbox = await inboxOf(store, carol);
+        const shared = sampleDelivery([bob, carol]);
+        await store.deliver(shared);
+        await store.deliver(sampleDelivery([bob], 'only for bob'));
+        assert.equal(await store.removeAccount('bob@example.com'), true);
+        assert.equal(await store.findAccount('bob@example.com'), undefined);
+        assert.equal(await store.getMailbox(bob.id, 'INBOX'), undefined);
+        assert.equal(await store.readMessage(bobInbox.id, 2), undefined);
+        assert.deepEqual(await store.readMessage(carolInbox.id, 1), shared.content);
+        assert.equal(await store.removeAccount('bob@example.com'), false);
+        const again = await store.createAccount('bob@example.com', PHC);
+        const newInbox = await inboxOf(store, again);
+        assert.notEqual(newInbox.uidValidity, bobInbox.uidValidity, 'a re-created INBOX needs a new UIDVALIDITY');
+        assert.equal(newInbox.uidNext, 1);
+      }),
+    );
+
+    test(
+      'gives 200 concurrent deliveries distinct UIDs',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const receipts = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => store.deliver(sampleDelivery([bob], `concurrent ${i}`))),
+        );
+        const uids = receipts.map((receipt) => receipt.placements[0]!.uid);
+        assert.equal(new Set(uids).size, 200);
+        assert.deepEqual(
+          [...uids].sort((a, b) => a - b),
+          Array.from({ length: 200 }, (_, i) => i + 1),
+        );
+        const inbox = await inboxOf(store, bob);
+        assert.equal(inbox.messageCount, 200);
+        assert.equal(inbox.uidNext, 201);
+      }),
+    );
+
+    test(
+      'rejects every call with StoreClosedError after close()',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        await store.close();
+        const calls: [string, () => Promise<unknown>][] = [
+          ['createAccount', () => store.createAccount('carol@example.com', PHC)],
+          ['findAccount', () => store.findAccount('bob@example.com')],
+          ['listAccounts', () => store.listAccounts()],
+          ['removeAccount', () => store.removeAccount('bob@example.com')],
+          ['deliver', () => store.deliver(sampleDelivery([bob]))],
+          ['getMailbox', () => store.getMailbox(bob.id, 'INBOX')],
+          ['listMessages', () => store.listMessages(1)],
+          ['readMessage', () => store.readMessage(1, 1)],
+          ['close', () => store.close()],
+        ];
+        for (const [method, call] of calls) await assert.rejects(call(), StoreClosedError, method);
+      }),
+    );
+
+    test(
+      'close() lets writes already asked for finish',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const deliveries = Array.from({ length: 20 }, (_, i) => store.deliver(sampleDelivery([bob], `late ${i}`)));
+        await store.close();
+        const receipts = await Promise.all(deliveries);
+        assert.equal(receipts.length, 20);
+      }),
+    );
+  });
+}

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { openConnection } from '../../src/store/sqlite/connection.ts';
+import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { StoreUnavailableError } from '../../src/store/store.ts';
+import { runStoreContract, sampleDelivery } from './contract.ts';
+
+const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'postern-'));
+}
+
+runStoreContract('sqlite', async () => {
+  const dir = tempDir();
+  const store = await openSqliteStore({ dataDir: path.join(dir, 'data') });
+  return {
+    store,
+    async cleanup() {
+      await store.close().catch(() => {}); // the test may have closed it
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+/** Runs a test with a store in a fresh temp dir, removed afterwards. */
+async function withTempDir(fn: (dataDir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  try {
+    await fn(path.join(dir, 'data'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const modeOf = (file: string) => fs.statSync(file).mode & 0o777;
+
+test('creates the data directory 0700 and the database 0600, -wal included', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      await store.deliver(sampleDelivery([bob]));
+      assert.equal(modeOf(dataDir), 0o700);
+      assert.equal(modeOf(path.join(dataDir, DATABASE_FILE_NAME)), 0o600);
+      assert.equal(modeOf(path.join(dataDir, `${DATABASE_FILE_NAME}-wal`)), 0o600);
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('tightens a database file left world-readable', () =>
+  withTempDir(async (dataDir) => {
+    fs.mkdirSync(dataDir, { mode: 0o700 });
+    fs.writeFileSync(path.join(dataDir, DATABASE_FILE_NAME), '', { mode: 0o644 });
+    const store = await openSqliteStore({ dataDir });
+    await store.close();
+    assert.equal(modeOf(path.join(dataDir, DATABASE_FILE_NAME)), 0o600);
+  }));
+
+test('writes schema version 1 and leaves the file in WAL mode', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    await store.close();
+    const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+    try {
+      assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
+      assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, 1);
+      assert.equal(db.prepare('SELECT max(version) AS v FROM schema_version').get()?.v, 1);
+    } finally {
+      db.close();
+    }
+  }));
+
+test('opens connections with synchronous=FULL, foreign keys and a busy timeout', () =>
+  withTempDir(async (dataDir) => {
+    fs.mkdirSync(dataDir);
+    const db = openConnection(path.join(dataDir, 'settings.sqlite'), { busyTimeoutMs: 1234, role: 'reader' });
+    try {
+      assert.equal(db.prepare('PRAGMA synchronous').get()?.synchronous, 2); // 2 = FULL
+      assert.equal(db.prepare('PRAGMA foreign_keys').get()?.foreign_keys, 1);
+      assert.equal(db.prepare('PRAGMA busy_timeout').get()?.timeout, 1234);
+      assert.equal(db.prepare('PRAGMA query_only').get()?.query_only, 1);
+    } finally {
+      db.close();
+    }
+  }));
+
+test('refuses a database with a schema version it does not know', () =>
+  withTempDir(async (dataDir) => {
+    fs.mkdirSync(dataDir, { mode: 0o700 });
+    const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+    db.exec('PRAGMA user_version = 99');
+    db.close();
+    await assert.rejects(openSqliteStore({ dataDir }), /schema version 99/);
+  }));
+
+test('group commit: 100 concurrent deliveries share commits', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const before = store.stats();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.deliver(sampleDelivery([bob], `batch ${i}`))));
+      const after = store.stats();
+      const commits = after.commits - before.commits;
+      assert.equal(after.deliveries - before.deliveries, 100);
+      assert.ok(commits < 100, `100 deliveries took ${commits} commits`);
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('keeps accounts and messages across close and reopen', () =>
+  withTempDir(async (dataDir) => {
+    const first = await openSqliteStore({ dataDir });
+    const bob = await first.createAccount('bob@example.com', PHC);
+    const delivery = sampleDelivery([bob]);
+    const receipt = await first.deliver(delivery);
+    const inboxBefore = await first.getMailbox(bob.id, 'INBOX');
+    await first.close();
+
+    const second = await openSqliteStore({ dataDir });
+    try {
+      assert.deepEqual(await second.findAccount('bob@example.com'), bob);
+      const placement = receipt.placements[0]!;
+      assert.deepEqual(await second.readMessage(placement.mailboxId, placement.uid), delivery.content);
+      assert.deepEqual(await second.getMailbox(bob.id, 'INBOX'), inboxBefore);
+      const next = await second.deliver(sampleDelivery([bob], 'after reopen'));
+      assert.equal(next.placements[0]!.uid, 2);
+    } finally {
+      await second.close();
+    }
+  }));
+
+test('sees an account another connection (the CLI) added while open', () =>
+  withTempDir(async (dataDir) => {
+    const server = await openSqliteStore({ dataDir });
+    const cli = await openSqliteStore({ dataDir });
+    try {
+      await cli.createAccount('bob@example.com', PHC);
+      const bob = await server.findAccount('bob@example.com');
+      assert.ok(bob);
+      const receipt = await server.deliver(sampleDelivery([bob]));
+      assert.equal(receipt.placements[0]!.uid, 1);
+      await assert.rejects(server.createAccount('bob@example.com', PHC), { code: 'ACCOUNT_EXISTS' });
+    } finally {
+      await cli.close();
+      await server.close();
+    }
+  }));
+
+test('a pending deliver() rejects when the writer thread is killed, and so do later ones', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir, busyTimeoutMs: 10_000 });
+    const bob = await store.createAccount('bob@example.com', PHC);
+    // Another process holds the write lock, so the delivery is certainly still pending.
+    const other = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+    other.exec('BEGIN IMMEDIATE');
+    const pending = store.deliver(sampleDelivery([bob]));
+    const crashed = store.simulateWriterCrash();
+    await assert.rejects(pending, StoreUnavailableError);
+    other.exec('ROLLBACK');
+    other.close();
+    await crashed;
+    await assert.rejects(store.deliver(sampleDelivery([bob])), StoreUnavailableError);
+    await store.close();
+  }));
+
+test('a deliver() rejects when its commit fails (lock held past busy_timeout)', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir, busyTimeoutMs: 100 });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const other = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+      other.exec('BEGIN IMMEDIATE');
+      await assert.rejects(store.deliver(sampleDelivery([bob])), StoreUnavailableError);
+      other.exec('ROLLBACK');
+      other.close();
+      assert.equal((await store.getMailbox(bob.id, 'INBOX'))?.messageCount, 0);
+      const receipt = await store.deliver(sampleDelivery([bob]));
+      assert.equal(receipt.placements[0]!.uid, 1, 'the failed delivery used no UID');
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('the writer worker loads as a .ts file under type stripping', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    assert.equal(store.stats().commits, 0);
+    await store.close();
+  }));
