@@ -1,0 +1,39 @@
+/** `postern serve`: runs the server until SIGTERM/SIGINT, then shuts down gracefully. */
+import { createLogger } from '../../log/logger.ts';
+import { startServer } from '../../server/server.ts';
+import { VERSION } from '../version.ts';
+import { configFrom, parseCommandLine } from './options.ts';
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseCommandLine(args, { 'discard-mail': { type: 'boolean' } }, 'serve');
+  const { config, file } = configFrom(values);
+  const logger = createLogger(config.log.level);
+  const discardMail = values['discard-mail'] === true;
+  const server = await startServer({ config, logger, discardMail });
+  const smtp = `${server.smtp.address.includes(':') ? `[${server.smtp.address}]` : server.smtp.address}:${server.smtp.port}`;
+  logger.info(
+    {
+      version: VERSION,
+      node: process.version,
+      config: file ?? 'embedded defaults',
+      hostname: config.hostname,
+      domains: config.domains,
+      dataDir: config.dataDir,
+      smtp,
+    },
+    `Postern ${VERSION} on Node ${process.version}: SMTP listening on ${smtp}, data in ${config.dataDir} (sqlite), local domains ${config.domains.join(', ')}`,
+  );
+  if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down: no new connections, finishing transactions in flight');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await server.stop();
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}

@@ -1,0 +1,13 @@
+/** Opens the configured store for a one-shot CLI command and always closes it. */
+import type { Config } from '../../config/schema.ts';
+import { openSqliteStore } from '../../store/sqlite/index.ts';
+import type { Store } from '../../store/store.ts';
+
+export async function withStore<T>(config: Config, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openSqliteStore({ dataDir: config.dataDir });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}

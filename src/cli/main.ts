@@ -1,0 +1,59 @@
+/** The `postern` command line. One catch at the edge: every failure becomes one clear line on stderr. */
+import { ConfigError } from '../config/load.ts';
+import { mailCommand } from './commands/mail.ts';
+import { serveCommand } from './commands/serve.ts';
+import { userCommand } from './commands/user.ts';
+import { CliError, usageError } from './errors.ts';
+import { VERSION } from './version.ts';
+
+export const USAGE = `Usage: postern <command> [options]
+
+Commands:
+  serve [--config FILE] [--discard-mail]   run the mail server (default config: ./postern.yaml or $POSTERN_CONFIG)
+  user add <address> --password-stdin      create an account; the password is read from standard input
+  user list [--json]                       list accounts
+  user remove <address>                    delete an account and its mail
+  mail list <address> [--json]             list the messages in an account's INBOX
+  mail show <address> <uid>                print one stored message as it arrived
+  help                                     this text
+  version                                  print the version
+
+Every command takes --config FILE.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serveCommand(rest);
+    case 'user':
+      return userCommand(rest);
+    case 'mail':
+      return mailCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+    case '--version':
+      process.stdout.write(`postern ${VERSION} (Node ${process.version})\n`);
+      return 0;
+    default:
+      throw usageError(`unknown command "${command}"`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof CliError || err instanceof ConfigError) {
+    process.stderr.write(`postern: ${err.message}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  } else {
+    process.stderr.write(
+      `postern: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 70; // EX_SOFTWARE
+  }
+}

@@ -1,0 +1,75 @@
+/** The composition root: builds the store, the inbound pipeline and the listeners from the config. */
+import fs from 'node:fs';
+import { splitHostPort } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import { SmtpListener } from '../smtp/listener.ts';
+import { NullStore } from '../store/null-store.ts';
+import { openSqliteStore } from '../store/sqlite/index.ts';
+import type { Store } from '../store/store.ts';
+import { inboundHandlers } from './inbound.ts';
+
+export interface ServerOptions {
+  config: Config;
+  logger: Logger;
+  /** Benchmark reference only: accept and discard every message (see docs/benchmarks.md). */
+  discardMail?: boolean;
+}
+
+export interface RunningServer {
+  smtp: { address: string; port: number };
+  store: Store;
+  stop(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config, logger } = options;
+  // The data directory holds mail and password hashes: owner only.
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const sqlite = await openSqliteStore({ dataDir: config.dataDir });
+  const store: Store = options.discardMail ? new NullStore({ readFrom: sqlite }) : sqlite;
+  const { host, port } = splitHostPort(config.listen.smtp);
+  const smtp = config.smtp;
+  const listener = new SmtpListener({
+    host,
+    port,
+    session: {
+      hostname: config.hostname,
+      maxMessageSize: smtp.maxMessageSize,
+      maxRecipients: smtp.maxRecipients,
+      maxCommandsBeforeMail: smtp.maxCommandsBeforeMail,
+      maxErrors: smtp.maxErrors,
+      bareLineEndings: smtp.bareLineEndings,
+      vrfy: smtp.vrfy,
+    },
+    maxConnections: smtp.maxConnections,
+    idleTimeoutMs: smtp.idleTimeoutMs,
+    dataTimeoutMs: smtp.dataTimeoutMs,
+    logger,
+    handlers: inboundHandlers({ hostname: config.hostname, domains: config.domains, store, logger }),
+  });
+  let bound: { address: string; port: number };
+  try {
+    bound = await listener.listen();
+  } catch (err) {
+    await closeStores(store, sqlite);
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    smtp: bound,
+    store,
+    stop() {
+      stopping ??= (async () => {
+        await listener.close(smtp.shutdownGraceMs);
+        await closeStores(store, sqlite);
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function closeStores(store: Store, sqlite: Store): Promise<void> {
+  if (store !== sqlite) await store.close();
+  await sqlite.close();
+}

@@ -1,0 +1,221 @@
+/**
+ * Decodes message content as it streams in: DATA text (RFC 5321 §4.1.1.4) with dot-unstuffing
+ * (§4.5.2) and the end-of-data mark, or BDAT chunks (RFC 3030 §2) without either.
+ *
+ * Smuggling guard (CVE-2023-51764 class): the end of data is only <CRLF>.<CRLF>. A bare CR or LF
+ * (§2.3.8 forbids them) never ends a line that could end the data. In `reject` mode such a
+ * message is read to its real end and refused; in `normalize` mode a bare CR or LF is stored
+ * as CRLF, but a "." line next to one still never ends the data. Either way one DATA yields at
+ * most one message.
+ *
+ * The decoder keeps output as slices of the input chunks, so a message is copied once, at the end.
+ */
+
+export type ContentProblem = 'too-large' | 'bare-line-ending' | 'line-too-long';
+
+export interface DecoderOptions {
+  maxSize: number;
+  bareLineEndings: 'reject' | 'normalize';
+  dotStuffed: boolean; // true for DATA, false for BDAT
+}
+
+const CR = 13;
+const LF = 10;
+const DOT = 46;
+const CRLF_BYTES = Buffer.from('\r\n');
+const LF_BYTES = Buffer.from('\n');
+const DOT_BYTES = Buffer.from('.');
+const DOT_CRLF_BYTES = Buffer.from('.\r\n');
+// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including the CRLF.
+const MAX_LINE = 998;
+
+const S = { lineStart: 0, text: 1, cr: 2, dot: 3, dotCr: 4 } as const;
+type State = (typeof S)[keyof typeof S];
+
+export class ContentDecoder {
+  private readonly options: DecoderOptions;
+  private state: State = S.lineStart;
+  /** The current line began right after a CRLF (or at the start): only such a "." line ends DATA. */
+  private lineClean = true;
+  private lineLength = 0;
+  private parts: Buffer[] = [];
+  private size = 0;
+  private problemFound: ContentProblem | undefined;
+
+  constructor(options: DecoderOptions) {
+    this.options = options;
+  }
+
+  get problem(): ContentProblem | undefined {
+    return this.problemFound;
+  }
+
+  /** Bytes of content decoded so far. */
+  get decodedSize(): number {
+    return this.size;
+  }
+
+  /**
+   * Feeds a chunk. For DATA, returns the offset just past the end-of-data mark when it is in this
+   * chunk (the caller handles the rest as commands), else -1. For BDAT, always -1.
+   */
+  push(chunk: Buffer): number {
+    const dotStuffed = this.options.dotStuffed;
+    const normalize = this.options.bareLineEndings === 'normalize';
+    let segStart = 0;
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i]!;
+      switch (this.state) {
+        case S.lineStart:
+          if (dotStuffed && b === DOT) {
+            this.emit(chunk, segStart, i); // drop the dot; it is put back if the line is not stuffed
+            segStart = i + 1;
+            this.state = S.dot;
+            this.lineLength = 1;
+            break;
+          }
+          this.state = S.text;
+          i--; // handle the byte as text
+          break;
+        case S.text:
+          if (b === CR) {
+            this.state = S.cr;
+          } else if (b === LF) {
+            this.bare();
+            if (normalize) {
+              this.emit(chunk, segStart, i);
+              this.emitConst(CRLF_BYTES);
+              segStart = i + 1;
+              this.newLine(false);
+            }
+          } else if (++this.lineLength > MAX_LINE) {
+            this.fail('line-too-long');
+          }
+          break;
+        case S.cr:
+          if (b === LF) {
+            this.newLine(true);
+          } else {
+            this.bare(); // the CR before this byte was bare
+            if (normalize) {
+              this.emit(chunk, segStart, i);
+              this.emitConst(LF_BYTES);
+              segStart = i;
+              this.newLine(false);
+            } else {
+              this.state = S.text;
+            }
+            i--;
+          }
+          break;
+        case S.dot:
+          if (b === CR) {
+            segStart = i + 1; // hold the CR back until we know whether this is the end mark
+            this.state = S.dotCr;
+          } else if (b === LF) {
+            this.bare();
+            if (normalize) {
+              this.emitConst(DOT_CRLF_BYTES);
+              segStart = i + 1;
+              this.newLine(false);
+            } else {
+              this.state = S.text;
+            }
+          } else {
+            this.state = S.text; // a stuffed dot (§4.5.2): it stays dropped
+            i--;
+          }
+          break;
+        case S.dotCr:
+          if (b === LF && this.lineClean) {
+            // RFC 5321 §4.1.1.4: <CRLF>.<CRLF> ends the mail data.
+            this.finishLine();
+            return i + 1;
+          }
+          if (b === LF) {
+            // "." after a bare line ending, then CRLF: data, never the end (normalize mode only).
+            this.emitConst(DOT_CRLF_BYTES);
+            segStart = i + 1;
+            this.newLine(true);
+            break;
+          }
+          this.bare();
+          if (normalize) {
+            this.emitConst(DOT_CRLF_BYTES);
+            segStart = i;
+            this.newLine(false);
+          } else {
+            this.state = S.text;
+          }
+          i--;
+          break;
+        default:
+          return this.state satisfies never;
+      }
+    }
+    this.emit(chunk, segStart, n);
+    return -1;
+  }
+
+  /** Ends BDAT content (RFC 3030 §2: the LAST chunk). A trailing bare CR is the only pending state. */
+  finish(): void {
+    if (this.state === S.cr) {
+      this.bare();
+      if (this.options.bareLineEndings === 'normalize') this.emitConst(LF_BYTES);
+    } else if (this.state === S.dot) {
+      this.emitConst(DOT_BYTES);
+    } else if (this.state === S.dotCr) {
+      this.emitConst(DOT_BYTES);
+      this.bare();
+    }
+    this.finishLine();
+  }
+
+  /** The decoded message, or the problem that refused it. */
+  result(): { ok: true; content: Buffer } | { ok: false; problem: ContentProblem } {
+    if (this.problemFound !== undefined) return { ok: false, problem: this.problemFound };
+    const content = Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    return { ok: true, content };
+  }
+
+  private newLine(clean: boolean): void {
+    this.state = S.lineStart;
+    this.lineClean = clean;
+    this.lineLength = 0;
+  }
+
+  private finishLine(): void {
+    this.state = S.lineStart;
+    this.lineLength = 0;
+  }
+
+  private bare(): void {
+    if (this.options.bareLineEndings === 'reject') this.fail('bare-line-ending');
+  }
+
+  private fail(problem: ContentProblem): void {
+    // The first problem is the one reported; content is no longer kept once the message is refused.
+    this.problemFound ??= problem;
+    this.parts = [];
+  }
+
+  private emit(chunk: Buffer, from: number, to: number): void {
+    if (to > from) this.add(chunk.subarray(from, to));
+  }
+
+  private emitConst(bytes: Buffer): void {
+    this.add(bytes);
+  }
+
+  private add(part: Buffer): void {
+    if (this.problemFound !== undefined) return;
+    this.size += part.length;
+    if (this.size > this.options.maxSize) {
+      this.fail('too-large');
+      return;
+    }
+    this.parts.push(part);
+  }
+}

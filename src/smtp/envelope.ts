@@ -1,0 +1,31 @@
+/** The SMTP transaction as the session builds it (RFC 5321 §3.3) and the pipeline reads it. */
+import type { Path } from './path.ts';
+
+/** Where an accepted recipient goes, decided by the recipient check (policy/). */
+export type RecipientRoute = { kind: 'local'; accountId: number };
+
+export interface Recipient {
+  path: Path;
+  route: RecipientRoute;
+}
+
+export interface Envelope {
+  /** The id shown in the 250 reply, logs and the Received header. */
+  id: string;
+  greeting: 'HELO' | 'EHLO';
+  helo: string;
+  mailFrom: Path | null; // null: the null reverse-path <> (RFC 5321 §4.5.5)
+  declaredSize: number | undefined; // RFC 1870
+  body: '7BIT' | '8BITMIME'; // RFC 6152
+  smtputf8: boolean; // RFC 6531
+  recipients: Recipient[];
+}
+
+/** Facts about the connection a check or the Received header needs. */
+export interface Peer {
+  sessionId: string;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+}

@@ -1,0 +1,180 @@
+/**
+ * The thin adapter between node:net sockets and SmtpSession: it writes replies, runs the effects
+ * (checks, storage) through the handlers, keeps the timers (RFC 5321 §4.5.3.2) and the connection
+ * limit, and decides nothing about the protocol.
+ */
+import net from 'node:net';
+import type { Logger } from '../log/logger.ts';
+import type { Envelope, Peer } from './envelope.ts';
+import type { Path } from './path.ts';
+import { renderReply, replies } from './replies.ts';
+import { type CheckOutcome, type Effect, type MessageOutcome, type SessionOptions, SmtpSession } from './session.ts';
+
+export type CheckRequest =
+  | { stage: 'helo'; helo: string }
+  | { stage: 'mail'; envelope: Readonly<Envelope> }
+  | { stage: 'rcpt'; envelope: Readonly<Envelope>; recipient: Path };
+
+export interface SmtpHandlers {
+  check(request: CheckRequest, peer: Peer): Promise<CheckOutcome>;
+  /** Runs the pipeline for a received message; its reply is sent only once it resolves (250 = durable). */
+  message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome>;
+}
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  session: Omit<SessionOptions, 'sessionId'>;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  dataTimeoutMs: number;
+  logger: Logger;
+  handlers: SmtpHandlers;
+}
+
+interface Connection {
+  socket: net.Socket;
+  session: SmtpSession;
+  peer: Peer;
+  busy: boolean; // an effect is being carried out
+  log: Logger;
+}
+
+const idPrefix = Date.now().toString(36).slice(-5);
+let idCounter = 0;
+
+export class SmtpListener {
+  private readonly options: ListenerOptions;
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private draining = false;
+
+  constructor(options: ListenerOptions) {
+    this.options = options;
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  listen(): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address() as net.AddressInfo;
+        resolve({ address: a.address, port: a.port });
+      });
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stops accepting, closes idle sessions with 421, lets busy ones finish within graceMs, then cuts the rest. */
+  async close(graceMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) if (!c.busy) this.apply(c, c.session.shutdown());
+    const deadline = Date.now() + graceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.connections) c.socket.destroy();
+    await closed;
+  }
+
+  private accept(socket: net.Socket): void {
+    const { logger, session: sessionOptions } = this.options;
+    if (this.draining || this.connections.size >= this.options.maxConnections) {
+      const reply = this.draining
+        ? replies.shuttingDown(sessionOptions.hostname)
+        : replies.tooManyConnections(sessionOptions.hostname);
+      logger.warn({ remote: socket.remoteAddress, code: reply.code }, reply.lines[0]);
+      socket.on('error', () => socket.destroy());
+      socket.end(renderReply(reply));
+      return;
+    }
+    const sessionId = `${idPrefix}${(++idCounter).toString(36).padStart(5, '0')}`;
+    const session = new SmtpSession({ ...sessionOptions, sessionId });
+    const remoteAddress = unmapped(socket.remoteAddress ?? '');
+    const peer: Peer = {
+      sessionId,
+      remoteAddress,
+      remotePort: socket.remotePort ?? 0,
+      localAddress: unmapped(socket.localAddress ?? ''),
+      localPort: socket.localPort ?? 0,
+    };
+    const conn: Connection = { socket, session, peer, busy: false, log: logger.child({ session: sessionId }) };
+    this.connections.add(conn);
+    conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
+    socket.on('data', (chunk: Buffer) => this.apply(conn, session.receive(chunk)));
+    socket.on('timeout', () => {
+      if (conn.busy) return; // waiting on ourselves is not the client's delay
+      conn.log.info({ phase: session.phaseName }, 'timeout');
+      this.apply(conn, [{ type: 'reply', reply: replies.timeout(sessionOptions.hostname) }, { type: 'close' }]);
+    });
+    socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => {
+      this.connections.delete(conn);
+      conn.log.debug('disconnected');
+    });
+    this.apply(conn, session.start());
+  }
+
+  private apply(conn: Connection, effects: Effect[]): void {
+    let text = '';
+    let close = false;
+    let task: Promise<CheckOutcome | MessageOutcome> | undefined;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'reply':
+          text += renderReply(effect.reply);
+          if (effect.reply.code >= 400) {
+            conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));
+          }
+          break;
+        case 'close':
+          close = true;
+          break;
+        case 'check':
+          task = this.options.handlers.check(effect, conn.peer);
+          break;
+        case 'message':
+          task = this.options.handlers.message(effect.envelope, effect.content, conn.peer);
+          break;
+        default:
+          return effect satisfies never;
+      }
+    }
+    const { socket } = conn;
+    if (close) {
+      if (!socket.destroyed) socket.end(text);
+      return;
+    }
+    if (text !== '' && !socket.destroyed) socket.write(text);
+    if (task) {
+      conn.busy = true;
+      socket.pause(); // pipelined input waits in the kernel while we work
+      task
+        .catch((err: unknown): CheckOutcome => {
+          conn.log.error({ err }, 'handler failed');
+          return { action: 'reject', reply: replies.localError() };
+        })
+        .then((outcome) => {
+          conn.busy = false;
+          if (socket.destroyed) return;
+          socket.resume();
+          this.apply(conn, conn.session.resolved(outcome));
+        });
+      return;
+    }
+    if (this.draining && conn.session.idle) {
+      this.apply(conn, conn.session.shutdown());
+      return;
+    }
+    const phase = conn.session.phaseName;
+    socket.setTimeout(phase === 'data' || phase === 'bdat' ? this.options.dataTimeoutMs : this.options.idleTimeoutMs);
+  }
+}
+
+/** "::ffff:192.0.2.1" on a dual-stack socket is the IPv4 client 192.0.2.1. */
+function unmapped(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

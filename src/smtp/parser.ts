@@ -1,0 +1,102 @@
+/**
+ * SMTP command lines (RFC 5321 §4.1.1) into typed commands. Knows syntax only: sequencing and
+ * limits are the session's. The line arrives without its CRLF, already checked for length and
+ * bare line endings by the session.
+ */
+import { type Params, type Path, parseParams, parsePath } from './path.ts';
+import { type Reply, replies } from './replies.ts';
+
+export type Command =
+  | { verb: 'EHLO' | 'HELO'; domain: string }
+  | { verb: 'MAIL'; path: Path | null; params: Params }
+  | { verb: 'RCPT'; path: Path; params: Params }
+  | { verb: 'DATA' | 'RSET' | 'QUIT' | 'NOOP' | 'HELP' }
+  | { verb: 'BDAT'; size: number; last: boolean }
+  | { verb: 'VRFY'; argument: string }
+  | { verb: 'NOT_IMPLEMENTED'; name: string }
+  | { verb: 'INVALID'; reply: Reply /** the session cannot stay in step (a bad BDAT) */; fatal?: boolean };
+
+const NOT_IMPLEMENTED = new Set(['EXPN', 'TURN', 'ETRN', 'ATRN', 'STARTTLS', 'AUTH', 'SEND', 'SOML', 'SAML']);
+
+export function parseCommand(line: string): Command {
+  const space = line.indexOf(' ');
+  const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+  const args = space < 0 ? '' : line.slice(space + 1);
+  switch (verb) {
+    case 'EHLO':
+    case 'HELO': {
+      // RFC 5321 §4.1.1.1: the argument is required; its validity is a policy question (reject_invalid_helo_hostname).
+      const domain = args.trim();
+      if (domain === '' || /\s/.test(domain)) return invalid(replies.syntax(`Syntax: ${verb} hostname`));
+      return { verb, domain };
+    }
+    case 'MAIL':
+      return parseMail(args);
+    case 'RCPT':
+      return parseRcpt(args);
+    case 'DATA':
+    case 'RSET':
+    case 'QUIT':
+      // RFC 5321 §4.1.1.4, §4.1.1.5, §4.1.1.10: no arguments.
+      if (args !== '') return invalid(replies.syntax(`Syntax: ${verb} takes no arguments`));
+      return { verb };
+    case 'NOOP': // RFC 5321 §4.1.1.9: an argument is allowed and ignored.
+    case 'HELP': // §4.1.1.8
+      return { verb };
+    case 'BDAT':
+      return parseBdat(args);
+    case 'VRFY':
+      if (args.trim() === '') return invalid(replies.syntax('Syntax: VRFY address'));
+      return { verb, argument: args };
+    case '':
+      return invalid(replies.syntax('Syntax error: empty command'));
+    default:
+      if (NOT_IMPLEMENTED.has(verb)) return { verb: 'NOT_IMPLEMENTED', name: verb };
+      return invalid(replies.unknownCommand());
+  }
+}
+
+function invalid(reply: Reply, fatal = false): Command {
+  return fatal ? { verb: 'INVALID', reply, fatal } : { verb: 'INVALID', reply };
+}
+
+/** Strips "FROM:"/"TO:", allowing spaces after the colon: a common client habit Postfix also accepts. */
+function afterKeyword(args: string, keyword: string): string | undefined {
+  if (args.slice(0, keyword.length).toUpperCase() !== keyword) return undefined;
+  return args.slice(keyword.length).replace(/^ +/, '');
+}
+
+function parseMail(args: string): Command {
+  const rest = afterKeyword(args, 'FROM:');
+  if (rest === undefined) return invalid(replies.syntax('Syntax: MAIL FROM:<address> [parameters]'));
+  const parsed = parsePath(rest, true);
+  if (!parsed.ok) return invalid(replies.badPath(parsed.problem));
+  const params = parseParams(parsed.rest);
+  if (typeof params === 'string') return invalid(replies.syntax(params));
+  return { verb: 'MAIL', path: parsed.path, params };
+}
+
+function parseRcpt(args: string): Command {
+  const rest = afterKeyword(args, 'TO:');
+  if (rest === undefined) return invalid(replies.syntax('Syntax: RCPT TO:<address> [parameters]'));
+  // RFC 5321 §4.1.1.3: "<Postmaster>" without a domain must be accepted.
+  const postmaster = /^<postmaster>( |$)/i.exec(rest);
+  if (postmaster) {
+    const params = parseParams(rest.slice(postmaster[0].length).trimStart());
+    if (typeof params === 'string') return invalid(replies.syntax(params));
+    const path: Path = { localPart: 'postmaster', domain: '', address: 'postmaster', utf8: false };
+    return { verb: 'RCPT', path, params };
+  }
+  const parsed = parsePath(rest, false);
+  if (!parsed.ok) return invalid(replies.badRecipientPath(parsed.problem));
+  const params = parseParams(parsed.rest);
+  if (typeof params === 'string') return invalid(replies.syntax(params));
+  return { verb: 'RCPT', path: parsed.path!, params };
+}
+
+/** RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]. A bad one loses the byte count, so it is fatal. */
+function parseBdat(args: string): Command {
+  const m = /^(\d{1,15})( LAST)?$/i.exec(args);
+  if (!m) return invalid(replies.syntax('Syntax: BDAT chunk-size [LAST]'), true);
+  return { verb: 'BDAT', size: Number(m[1]), last: m[2] !== undefined };
+}

@@ -1,0 +1,164 @@
+/**
+ * RFC 5321 §4.1.2 paths and ESMTP parameters, strictly: a path is in angle brackets, an RFC 5322
+ * form such as `Name <a@b>` or a bare address is a syntax error. RFC 6531 §3.3 extends atext,
+ * qtext and sub-domains with UTF-8; the caller decides whether UTF-8 was declared.
+ */
+
+export interface Path {
+  localPart: string; // as sent, quotes removed from a quoted local part's escapes kept verbatim
+  domain: string; // lower-cased; an address literal keeps its brackets
+  /** local@domain with the domain lower-cased: the form used for look-ups and headers. */
+  address: string;
+  /** True when any part is non-ASCII (needs SMTPUTF8, RFC 6531 §3.4). */
+  utf8: boolean;
+}
+
+export type PathParse =
+  | { ok: true; path: Path | null; rest: string } // null: the null reverse-path "<>"
+  | { ok: false; problem: string };
+
+const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+$/u;
+const SUBDOMAIN = /^[A-Za-z0-9\u0080-\u{10FFFF}]([A-Za-z0-9\-\u0080-\u{10FFFF}]*[A-Za-z0-9\u0080-\u{10FFFF}])?$/u;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the RFC's own character classes
+const NON_ASCII = /[^\x00-\x7f]/;
+
+// RFC 5321 §4.5.3.1.1-3: local part 64 octets, domain 255, path 256 including the brackets.
+const MAX_LOCAL = 64;
+const MAX_DOMAIN = 255;
+const MAX_PATH = 256;
+
+/** Parses `<...>` at the start of `text`, then returns what follows (the parameters). */
+export function parsePath(text: string, allowNull: boolean): PathParse {
+  if (!text.startsWith('<')) {
+    return { ok: false, problem: 'Syntax error: the address must be enclosed in <> (RFC 5321 §4.1.2)' };
+  }
+  const close = findClosingBracket(text);
+  if (close < 0) return { ok: false, problem: 'Syntax error: missing > after the address' };
+  const inner = text.slice(1, close);
+  const rest = text.slice(close + 1);
+  if (rest !== '' && !rest.startsWith(' ')) {
+    return { ok: false, problem: 'Syntax error: unexpected text after the address' };
+  }
+  if (Buffer.byteLength(inner, 'utf8') + 2 > MAX_PATH) {
+    return { ok: false, problem: 'Path too long (RFC 5321 §4.5.3.1.3: 256 octets)' };
+  }
+  if (inner === '') {
+    return allowNull
+      ? { ok: true, path: null, rest: rest.trimStart() }
+      : { ok: false, problem: 'Syntax error: empty address' };
+  }
+  // RFC 5321 §4.1.2/§C: a source route ("@a,@b:") must be accepted and ignored.
+  let mailbox = inner;
+  if (mailbox.startsWith('@')) {
+    const colon = mailbox.indexOf(':');
+    if (colon < 0) return { ok: false, problem: 'Syntax error: bad source route' };
+    const route = mailbox.slice(0, colon).split(',');
+    if (!route.every((hop) => hop.startsWith('@') && isDomain(hop.slice(1)))) {
+      return { ok: false, problem: 'Syntax error: bad source route' };
+    }
+    mailbox = mailbox.slice(colon + 1);
+  }
+  const parsed = parseMailbox(mailbox);
+  if (typeof parsed === 'string') return { ok: false, problem: parsed };
+  return { ok: true, path: parsed, rest: rest.trimStart() };
+}
+
+function findClosingBracket(text: string): number {
+  let quoted = false;
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (!quoted && c === '>') return i;
+    else if (!quoted && c === '<') return -1;
+  }
+  return -1;
+}
+
+/** RFC 5321 §4.1.2 Mailbox = Local-part "@" ( Domain / address-literal ). Returns a problem text on error. */
+export function parseMailbox(mailbox: string): Path | string {
+  const at = mailbox.lastIndexOf('@');
+  if (at <= 0) return 'Syntax error: the address needs a local part and a domain (local@domain)';
+  const localPart = mailbox.slice(0, at);
+  const domainPart = mailbox.slice(at + 1);
+  if (!isLocalPart(localPart)) return `Syntax error: invalid local part "${localPart}" (RFC 5321 §4.1.2)`;
+  if (Buffer.byteLength(localPart, 'utf8') > MAX_LOCAL) return 'Local part too long (RFC 5321 §4.5.3.1.1: 64 octets)';
+  let domain: string;
+  if (domainPart.startsWith('[')) {
+    if (!isAddressLiteral(domainPart)) return `Syntax error: invalid address literal "${domainPart}"`;
+    domain = domainPart.toLowerCase();
+  } else {
+    if (!isDomain(domainPart)) return `Syntax error: invalid domain "${domainPart}" (RFC 5321 §4.1.2)`;
+    domain = domainPart.toLowerCase();
+  }
+  if (Buffer.byteLength(domain, 'utf8') > MAX_DOMAIN) return 'Domain too long (RFC 5321 §4.5.3.1.2: 255 octets)';
+  return {
+    localPart,
+    domain,
+    address: `${localPart}@${domain}`,
+    utf8: NON_ASCII.test(localPart) || NON_ASCII.test(domain),
+  };
+}
+
+function isLocalPart(s: string): boolean {
+  if (s.startsWith('"')) return isQuotedString(s);
+  return s.split('.').every((atom) => ATEXT.test(atom));
+}
+
+/** Quoted-string = DQUOTE *QcontentSMTP DQUOTE (RFC 5321 §4.1.2). */
+function isQuotedString(s: string): boolean {
+  if (s.length < 2 || !s.endsWith('"')) return false;
+  for (let i = 1; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 92) {
+      const next = s.charCodeAt(++i);
+      if (!(next >= 32 && next <= 126) || i >= s.length - 1) return false; // quoted-pairSMTP
+    } else if (c === 34 || c < 32 || c === 127) {
+      return false;
+    }
+  }
+  return true;
+}
+
+export function isDomain(s: string): boolean {
+  if (s === '' || s.length > MAX_DOMAIN) return false;
+  return s.split('.').every((label) => label.length <= 63 && SUBDOMAIN.test(label));
+}
+
+/** RFC 5321 §4.1.3 address literals: IPv4, "IPv6:" followed by an IPv6 address. */
+export function isAddressLiteral(s: string): boolean {
+  if (!s.startsWith('[') || !s.endsWith(']')) return false;
+  const body = s.slice(1, -1);
+  if (IPV4.test(body)) return true;
+  if (body.slice(0, 5).toLowerCase() === 'ipv6:') return isIpv6(body.slice(5));
+  return false;
+}
+
+function isIpv6(s: string): boolean {
+  return /^[0-9a-fA-F:.]+$/.test(s) && URL.canParse(`http://[${s}]/`);
+}
+
+export type Params = Map<string, string | true>;
+
+/** Mail-parameters = esmtp-param *(SP esmtp-param) (RFC 5321 §4.1.2). Keywords are upper-cased. */
+export function parseParams(text: string): Params | string {
+  const params: Params = new Map();
+  if (text === '') return params;
+  for (const item of text.split(' ')) {
+    if (item === '') return 'Syntax error: more than one space between parameters';
+    const eq = item.indexOf('=');
+    const key = (eq < 0 ? item : item.slice(0, eq)).toUpperCase();
+    if (!/^[A-Z0-9][A-Z0-9-]*$/.test(key)) return `Syntax error: bad parameter name "${key}"`;
+    if (params.has(key)) return `Syntax error: parameter ${key} given twice`;
+    if (eq < 0) {
+      params.set(key, true);
+      continue;
+    }
+    const value = item.slice(eq + 1);
+    // esmtp-value: %d33-60 / %d62-126, plus UTF-8 under RFC 6531 §3.3.
+    if (value === '' || /[\x00-\x20=\x7f]/.test(value)) return `Syntax error: bad value for ${key}`;
+    params.set(key, value);
+  }
+  return params;
+}

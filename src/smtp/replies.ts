@@ -1,0 +1,84 @@
+/**
+ * SMTP replies as values (RFC 5321 §4.2, enhanced codes RFC 3463 / RFC 2034). Every reply the
+ * server sends is named here so the set can be audited in one place, as Mox's smtp/codes.go does.
+ * Leaf module: any layer may import it.
+ */
+
+export interface Reply {
+  code: number;
+  /** RFC 3463 class.subject.detail; omitted on the greeting and the EHLO/HELO reply (RFC 2034 §3). */
+  enhanced?: string;
+  lines: string[];
+}
+
+export function reply(code: number, enhanced: string | undefined, ...lines: string[]): Reply {
+  return enhanced === undefined ? { code, lines } : { code, enhanced, lines };
+}
+
+/** Renders a reply, multi-line with "code-" continuation lines (RFC 5321 §4.2.1). */
+export function renderReply(r: Reply): string {
+  const prefix = r.enhanced === undefined ? '' : `${r.enhanced} `;
+  const lines = r.lines.length === 0 ? [''] : r.lines;
+  let out = '';
+  for (let i = 0; i < lines.length; i++) {
+    const sep = i === lines.length - 1 ? ' ' : '-';
+    out += `${r.code}${sep}${prefix}${lines[i]}\r\n`;
+  }
+  return out;
+}
+
+export function isTransient(r: Reply): boolean {
+  return r.code >= 400 && r.code < 500;
+}
+
+// A reply text names the problem and, where it helps the sender's admin, the rule behind it.
+export const replies = {
+  greeting: (host: string) => reply(220, undefined, `${host} ESMTP Postern`),
+  closing: (host: string) => reply(221, '2.0.0', `${host} closing connection`),
+  ok: () => reply(250, '2.0.0', 'Ok'),
+  senderOk: () => reply(250, '2.1.0', 'Sender ok'),
+  recipientOk: () => reply(250, '2.1.5', 'Recipient ok'),
+  resetOk: () => reply(250, '2.0.0', 'Reset'),
+  queued: (id: string) => reply(250, '2.0.0', `Ok: queued as ${id}`),
+  chunkOk: (octets: number) => reply(250, '2.0.0', `${octets} octets received`),
+  startData: () => reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'),
+  vrfyAmbiguous: () => reply(252, '2.5.2', 'Cannot VRFY user, but will accept message and attempt delivery'),
+  help: () => reply(214, '2.0.0', 'See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY'),
+
+  shuttingDown: (host: string) => reply(421, '4.3.2', `${host} service shutting down, try again later`),
+  tooManyConnections: (host: string) => reply(421, '4.3.2', `${host} too many connections, try again later`),
+  timeout: (host: string) => reply(421, '4.4.2', `${host} timeout exceeded, closing connection`),
+  tooManyErrors: (host: string) => reply(421, '4.7.0', `${host} too many errors, closing connection`),
+  tooManyCommands: (host: string) => reply(421, '4.7.0', `${host} too many commands without a transaction`),
+  localError: () => reply(451, '4.3.0', 'Local error in processing, try again later'),
+  storeUnavailable: () => reply(451, '4.3.0', 'Message store unavailable, try again later'),
+  tooManyRecipients: (max: number) => reply(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
+
+  unknownCommand: () => reply(500, '5.5.1', 'Command unrecognized'),
+  lineTooLong: () => reply(500, '5.5.2', 'Line too long (RFC 5321 §4.5.3.1.4: 512 octets for a command)'),
+  bareLineEndingInCommand: () =>
+    reply(500, '5.5.2', 'Bare CR or LF in command; lines must end with CRLF (RFC 5321 §2.3.8)'),
+  textLineTooLong: () =>
+    reply(500, '5.5.2', 'Message has a line longer than 1000 octets (RFC 5321 §4.5.3.1.6); message refused'),
+  syntax: (what: string) => reply(501, '5.5.4', what),
+  badPath: (what: string) => reply(501, '5.1.7', what),
+  badRecipientPath: (what: string) => reply(501, '5.1.3', what),
+  notImplemented: (cmd: string) => reply(502, '5.5.1', `${cmd} command not implemented`),
+  vrfyDisabled: () => reply(502, '5.5.1', 'VRFY command is disabled'),
+  needHelo: () => reply(503, '5.5.1', 'Send EHLO or HELO first'),
+  needMail: () => reply(503, '5.5.1', 'Need MAIL command first'),
+  nestedMail: () => reply(503, '5.5.1', 'Nested MAIL command; send RSET first'),
+  needRecipients: () => reply(503, '5.5.1', 'Need RCPT command first'),
+  mixedDataBdat: () => reply(503, '5.5.1', 'DATA and BDAT cannot be mixed in one transaction (RFC 3030 §2)'),
+  badSequence: (what: string) => reply(503, '5.5.1', what),
+  noValidRecipients: () => reply(554, '5.5.1', 'No valid recipients'),
+  unknownParameter: (name: string) => reply(555, '5.5.4', `Unsupported parameter ${name}`),
+  tooBigDeclared: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
+  tooBig: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
+  utf8NotDeclared: () =>
+    reply(553, '5.6.7', 'Non-ASCII address requires the SMTPUTF8 parameter on MAIL (RFC 6531 §3.4)'),
+  bareLineEndingInData: () =>
+    reply(550, '5.6.11', 'Message contains bare CR or LF; lines must end with CRLF (RFC 5321 §2.3.8); message refused'),
+  noSuchUser: (address: string) => reply(550, '5.1.1', `<${address}>: recipient address rejected: no such user here`),
+  relayDenied: (address: string) => reply(554, '5.7.1', `<${address}>: relay access denied`),
+} as const;

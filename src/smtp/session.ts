@@ -1,0 +1,429 @@
+/**
+ * The SMTP server session as a sans-I/O state machine (ARCHITECTURE.md principle 1): bytes in,
+ * effects out. It owns sequencing (RFC 5321 §4.1.4), limits and the transaction; it knows no
+ * sockets, timers, stores or policies. Checks and storage are effects the listener carries out,
+ * answering with `resolved()`; input that arrives meanwhile is buffered (RFC 2920 pipelining).
+ *
+ * We write our own engine rather than wrap a library because we need BDAT, a smuggling guard,
+ * strict syntax, a hook per stage and group-committed storage, and the outbound client reuses it.
+ */
+import { isUtf8 } from 'node:buffer';
+import { ContentDecoder, type ContentProblem } from './data-decoder.ts';
+import type { Envelope, RecipientRoute } from './envelope.ts';
+import { type Command, parseCommand } from './parser.ts';
+import type { Path } from './path.ts';
+import { type Reply, replies } from './replies.ts';
+import { checkMailParameters } from './stages/mail.ts';
+
+export interface SessionOptions {
+  sessionId: string;
+  hostname: string;
+  maxMessageSize: number;
+  maxRecipients: number;
+  maxCommandsBeforeMail: number;
+  maxErrors: number;
+  bareLineEndings: 'reject' | 'normalize';
+  vrfy: 'off' | 'ambiguous';
+}
+
+export type Effect =
+  | { type: 'reply'; reply: Reply }
+  | { type: 'close' }
+  | { type: 'check'; stage: 'helo'; helo: string }
+  | { type: 'check'; stage: 'mail'; envelope: Readonly<Envelope> }
+  | { type: 'check'; stage: 'rcpt'; envelope: Readonly<Envelope>; recipient: Path }
+  | { type: 'message'; envelope: Envelope; content: Buffer }; // the 250 waits for its outcome
+
+export type CheckOutcome =
+  | { action: 'continue'; route?: RecipientRoute }
+  | { action: 'reject'; reply: Reply }
+  | { action: 'disconnect'; reply: Reply };
+export type MessageOutcome = { action: 'reply'; reply: Reply };
+
+type Pending =
+  | { kind: 'helo'; greeting: 'HELO' | 'EHLO'; helo: string }
+  | { kind: 'mail'; envelope: Envelope }
+  | { kind: 'rcpt'; recipient: Path }
+  | { kind: 'message' };
+
+type Phase =
+  | { name: 'command' }
+  | { name: 'data'; decoder: ContentDecoder } // to CRLF.CRLF, RFC 5321 §4.1.1.4
+  | { name: 'bdat'; decoder: ContentDecoder; remaining: number; last: boolean } // RFC 3030
+  | { name: 'discard'; remaining: number; reply: Reply } // read a refused chunk, then reply
+  | { name: 'waiting'; pending: Pending }
+  | { name: 'closed' };
+
+// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
+const MAX_COMMAND_LINE = 512;
+const LF = 10;
+const CR = 13;
+
+export class SmtpSession {
+  private readonly options: SessionOptions;
+  private phase: Phase = { name: 'command' };
+  private input: Buffer = Buffer.alloc(0);
+  private skippingLongLine = false;
+  private greeting: { kind: 'HELO' | 'EHLO'; helo: string } | undefined;
+  private envelope: Envelope | undefined;
+  /** The transaction used BDAT; DATA may not follow (RFC 3030 §2), and BDAT content accumulates here. */
+  private bdat: ContentDecoder | undefined;
+  private errors = 0;
+  private commandsWithoutMail = 0;
+  private transactions = 0;
+  private out: Effect[] = [];
+
+  constructor(options: SessionOptions) {
+    this.options = options;
+  }
+
+  /** The 220 greeting (RFC 5321 §4.3.1). */
+  start(): Effect[] {
+    return [{ type: 'reply', reply: replies.greeting(this.options.hostname) }];
+  }
+
+  get phaseName(): Phase['name'] {
+    return this.phase.name;
+  }
+
+  /** No transaction is open and nothing is pending: the session can be closed without loss. */
+  get idle(): boolean {
+    return this.phase.name === 'command' && this.envelope === undefined && this.input.length === 0;
+  }
+
+  receive(chunk: Buffer): Effect[] {
+    if (this.phase.name === 'closed') return [];
+    this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    return this.run();
+  }
+
+  resolved(outcome: CheckOutcome | MessageOutcome): Effect[] {
+    if (this.phase.name !== 'waiting') throw new Error(`resolved() in phase ${this.phase.name}`);
+    const pending = this.phase.pending;
+    this.phase = { name: 'command' };
+    if (outcome.action === 'disconnect') {
+      this.emitReply(outcome.reply);
+      this.close();
+      return this.flush();
+    }
+    switch (pending.kind) {
+      case 'helo':
+        if (outcome.action === 'reject') this.fail(outcome.reply);
+        else this.acceptGreeting(pending.greeting, pending.helo);
+        break;
+      case 'mail':
+        if (outcome.action === 'reject') this.fail(outcome.reply);
+        else {
+          this.envelope = pending.envelope;
+          this.emitReply(replies.senderOk());
+        }
+        break;
+      case 'rcpt':
+        if (outcome.action === 'reject') this.fail(outcome.reply);
+        else if (outcome.action === 'continue' && outcome.route && this.envelope) {
+          this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
+          this.emitReply(replies.recipientOk());
+        } else this.fail(replies.localError());
+        break;
+      case 'message':
+        this.emitReply(outcome.action === 'reply' ? outcome.reply : replies.localError());
+        this.resetTransaction();
+        break;
+      default:
+        return pending satisfies never;
+    }
+    return this.run();
+  }
+
+  /** On shutdown: closes an idle session with 421 (RFC 5321 §3.8); a busy one is left to finish. */
+  shutdown(): Effect[] {
+    if (!this.idle) return [];
+    this.emitReply(replies.shuttingDown(this.options.hostname));
+    this.close();
+    return this.flush();
+  }
+
+  private run(): Effect[] {
+    let offset = 0;
+    while (offset < this.input.length) {
+      const phase = this.phase;
+      if (phase.name === 'waiting') break;
+      if (phase.name === 'closed') {
+        offset = this.input.length;
+        break;
+      }
+      if (phase.name === 'command') {
+        const consumed = this.commandLine(offset);
+        if (consumed < 0) break;
+        offset = consumed;
+      } else if (phase.name === 'data') {
+        const end = phase.decoder.push(this.input.subarray(offset));
+        if (end < 0) {
+          offset = this.input.length;
+          break;
+        }
+        offset += end;
+        this.endOfContent(phase.decoder);
+      } else {
+        const take = Math.min(phase.remaining, this.input.length - offset);
+        if (phase.name === 'bdat') phase.decoder.push(this.input.subarray(offset, offset + take));
+        phase.remaining -= take;
+        offset += take;
+        if (phase.remaining === 0) this.endOfChunk(phase);
+      }
+    }
+    this.input = offset >= this.input.length ? Buffer.alloc(0) : this.input.subarray(offset);
+    if (this.input.length > 0 && this.phase.name === 'waiting') this.input = Buffer.from(this.input);
+    return this.flush();
+  }
+
+  /** Handles one command line at `offset`; returns the offset after it, or -1 when it is incomplete. */
+  private commandLine(offset: number): number {
+    const lf = this.input.indexOf(LF, offset);
+    if (lf < 0) {
+      if (this.input.length - offset >= MAX_COMMAND_LINE && !this.skippingLongLine) {
+        this.skippingLongLine = true;
+        this.fail(replies.lineTooLong());
+      }
+      if (this.skippingLongLine) return this.input.length;
+      return -1;
+    }
+    const next = lf + 1;
+    if (this.skippingLongLine) {
+      this.skippingLongLine = false;
+      return next;
+    }
+    if (next - offset > MAX_COMMAND_LINE) {
+      this.fail(replies.lineTooLong());
+      return next;
+    }
+    const hasCr = lf > offset && this.input[lf - 1] === CR;
+    const end = hasCr ? lf - 1 : lf;
+    const raw = this.input.subarray(offset, end);
+    // RFC 5321 §2.3.8: CR and LF only as a pair. A bare LF is tolerated in normalize mode.
+    if ((!hasCr && this.options.bareLineEndings === 'reject') || raw.includes(CR)) {
+      this.fail(replies.bareLineEndingInCommand());
+      return next;
+    }
+    if (!isAscii(raw) && !isUtf8(raw)) {
+      this.fail(replies.syntax('Syntax error: command is not valid UTF-8'));
+      return next;
+    }
+    this.dispatch(parseCommand(raw.toString('utf8')));
+    return next;
+  }
+
+  private dispatch(command: Command): void {
+    if (command.verb !== 'MAIL' && command.verb !== 'RCPT' && command.verb !== 'DATA' && command.verb !== 'BDAT') {
+      if (++this.commandsWithoutMail > this.options.maxCommandsBeforeMail) {
+        this.emitReply(replies.tooManyCommands(this.options.hostname));
+        this.close();
+        return;
+      }
+    }
+    switch (command.verb) {
+      case 'EHLO':
+      case 'HELO':
+        this.resetTransaction(); // RFC 5321 §4.1.4: EHLO/HELO implies RSET
+        this.wait(
+          { type: 'check', stage: 'helo', helo: command.domain },
+          {
+            kind: 'helo',
+            greeting: command.verb,
+            helo: command.domain,
+          },
+        );
+        return;
+      case 'MAIL':
+        return this.mail(command.path, command);
+      case 'RCPT':
+        return this.rcpt(command.path, command.params.size);
+      case 'DATA':
+        return this.data();
+      case 'BDAT':
+        return this.bdatCommand(command.size, command.last);
+      case 'RSET':
+        this.resetTransaction();
+        return this.emitReply(replies.resetOk());
+      case 'NOOP':
+        return this.emitReply(replies.ok());
+      case 'HELP':
+        return this.emitReply(replies.help());
+      case 'QUIT':
+        this.emitReply(replies.closing(this.options.hostname));
+        return this.close();
+      case 'VRFY':
+        // RFC 5321 §3.5.3: 252 neither confirms nor denies; "off" is Postfix's disable_vrfy_command.
+        if (this.options.vrfy === 'off') return this.fail(replies.vrfyDisabled());
+        return this.emitReply(replies.vrfyAmbiguous());
+      case 'NOT_IMPLEMENTED':
+        return this.fail(replies.notImplemented(command.name));
+      case 'INVALID':
+        this.fail(command.reply);
+        if (command.fatal) this.close();
+        return;
+      default:
+        return command satisfies never;
+    }
+  }
+
+  private mail(path: Path | null, command: Extract<Command, { verb: 'MAIL' }>): void {
+    if (!this.greeting) return this.fail(replies.needHelo());
+    if (this.envelope) return this.fail(replies.nestedMail());
+    const params = checkMailParameters(path, command.params, this.options.maxMessageSize);
+    if ('code' in params) return this.fail(params);
+    this.commandsWithoutMail = 0;
+    const envelope: Envelope = {
+      id: `${this.options.sessionId}-${++this.transactions}`,
+      greeting: this.greeting.kind,
+      helo: this.greeting.helo,
+      mailFrom: path,
+      ...params,
+      recipients: [],
+    };
+    this.wait({ type: 'check', stage: 'mail', envelope }, { kind: 'mail', envelope });
+  }
+
+  private rcpt(path: Path, paramCount: number): void {
+    if (!this.greeting) return this.fail(replies.needHelo());
+    if (!this.envelope) return this.fail(replies.needMail());
+    if (this.bdat) return this.fail(replies.badSequence('RCPT after BDAT; send RSET first'));
+    // RFC 5321 §4.1.1.3: no RCPT parameters are offered (DSN's NOTIFY/ORCPT are not advertised).
+    if (paramCount > 0) return this.fail(replies.unknownParameter('on RCPT'));
+    if (path.utf8 && !this.envelope.smtputf8) return this.fail(replies.utf8NotDeclared());
+    // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
+    if (this.envelope.recipients.length >= this.options.maxRecipients) {
+      return this.fail(replies.tooManyRecipients(this.options.maxRecipients));
+    }
+    this.wait(
+      { type: 'check', stage: 'rcpt', envelope: this.envelope, recipient: path },
+      { kind: 'rcpt', recipient: path },
+    );
+  }
+
+  private data(): void {
+    if (!this.greeting) return this.fail(replies.needHelo());
+    if (!this.envelope) return this.fail(replies.needMail());
+    if (this.bdat) return this.fail(replies.mixedDataBdat());
+    // RFC 2920 §3.1: with every RCPT refused, DATA gets 554 so pipelined content is not taken as commands.
+    if (this.envelope.recipients.length === 0) return this.fail(replies.noValidRecipients());
+    this.emitReply(replies.startData());
+    this.phase = { name: 'data', decoder: this.decoder(true) };
+  }
+
+  private bdatCommand(size: number, last: boolean): void {
+    // RFC 3030 §2: a refused chunk is still read in full, so the session stays in step.
+    const refuse = (reply: Reply) => {
+      this.phase = { name: 'discard', remaining: size, reply };
+      if (size === 0) this.endOfChunk(this.phase);
+    };
+    if (!this.greeting) return refuse(replies.needHelo());
+    if (!this.envelope) return refuse(replies.needMail());
+    if (this.envelope.recipients.length === 0) return refuse(replies.noValidRecipients());
+    this.bdat ??= this.decoder(false);
+    this.phase = { name: 'bdat', decoder: this.bdat, remaining: size, last };
+    if (size === 0) this.endOfChunk(this.phase);
+  }
+
+  private endOfChunk(phase: Extract<Phase, { name: 'bdat' | 'discard' }>): void {
+    this.phase = { name: 'command' };
+    if (phase.name === 'discard') return this.fail(phase.reply);
+    if (!phase.last) {
+      if (phase.decoder.problem === undefined) return this.emitReply(replies.chunkOk(phase.decoder.decodedSize));
+      // RFC 3030 §2: after a refused chunk the transaction is over; later chunks get 503.
+      this.resetTransaction();
+      return this.fail(this.problemReply(phase.decoder.problem));
+    }
+    phase.decoder.finish();
+    this.endOfContent(phase.decoder);
+  }
+
+  private endOfContent(decoder: ContentDecoder): void {
+    this.phase = { name: 'command' };
+    const result = decoder.result();
+    if (!result.ok || !this.envelope) {
+      this.resetTransaction();
+      return this.fail(result.ok ? replies.needMail() : this.problemReply(result.problem));
+    }
+    this.wait({ type: 'message', envelope: this.envelope, content: result.content }, { kind: 'message' });
+  }
+
+  private problemReply(problem: ContentProblem): Reply {
+    switch (problem) {
+      case 'too-large':
+        return replies.tooBig(this.options.maxMessageSize);
+      case 'bare-line-ending':
+        return replies.bareLineEndingInData();
+      case 'line-too-long':
+        return replies.textLineTooLong();
+      default:
+        return problem satisfies never;
+    }
+  }
+
+  private decoder(dotStuffed: boolean): ContentDecoder {
+    return new ContentDecoder({
+      maxSize: this.options.maxMessageSize,
+      bareLineEndings: this.options.bareLineEndings,
+      dotStuffed,
+    });
+  }
+
+  private acceptGreeting(kind: 'HELO' | 'EHLO', helo: string): void {
+    this.greeting = { kind, helo };
+    const host = this.options.hostname;
+    if (kind === 'HELO') return this.emitReply({ code: 250, lines: [host] });
+    // RFC 5321 §4.1.1.1; the extensions we implement, one per line.
+    this.emitReply({
+      code: 250,
+      lines: [
+        host,
+        'PIPELINING', // RFC 2920
+        `SIZE ${this.options.maxMessageSize}`, // RFC 1870
+        '8BITMIME', // RFC 6152
+        'SMTPUTF8', // RFC 6531
+        'ENHANCEDSTATUSCODES', // RFC 2034
+        'CHUNKING', // RFC 3030
+      ],
+    });
+  }
+
+  private resetTransaction(): void {
+    this.envelope = undefined;
+    this.bdat = undefined;
+  }
+
+  private wait(effect: Effect, pending: Pending): void {
+    this.out.push(effect);
+    this.phase = { name: 'waiting', pending };
+  }
+
+  private emitReply(reply: Reply): void {
+    this.out.push({ type: 'reply', reply });
+  }
+
+  /** A reply to the client's error; too many of them end the session (Postfix smtpd_hard_error_limit). */
+  private fail(reply: Reply): void {
+    this.emitReply(reply);
+    if (++this.errors >= this.options.maxErrors && this.phase.name !== 'closed') {
+      this.emitReply(replies.tooManyErrors(this.options.hostname));
+      this.close();
+    }
+  }
+
+  private close(): void {
+    this.phase = { name: 'closed' };
+    this.out.push({ type: 'close' });
+  }
+
+  private flush(): Effect[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+}
+
+function isAscii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 127) return false;
+  return true;
+}
