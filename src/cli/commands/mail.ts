@@ -1,5 +1,6 @@
 /** `postern mail list|show`: what arrived in an account's INBOX. */
 import { formatDate } from '../../smtp/received.ts';
+import type { Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -60,7 +61,7 @@ export async function mailCommand(args: string[]): Promise<number> {
   }
 }
 
-async function inboxOf(store: import('../../store/store.ts').Store, address: string) {
+async function inboxOf(store: Store, address: string) {
   const account = await store.findAccount(address);
   if (!account) throw new CliError(`${address}: no such account`);
   const inbox = await store.getMailbox(account.id, 'INBOX');

@@ -56,7 +56,9 @@ export class WriterClient {
 
   /** Starts the thread and resolves once it has opened the database and applied the schema. */
   static async start(data: WriterWorkerData): Promise<WriterClient> {
-    const worker = new Worker(new URL('./writer-worker.ts', import.meta.url), { workerData: data });
+    // From a checkout Node runs the .ts source; an installed package runs the compiled .js (dist/).
+    const file = import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.js';
+    const worker = new Worker(new URL(file, import.meta.url), { workerData: data });
     const outcome = await new Promise<WorkerMessage | Error>((resolve) => {
       const settle = (value: WorkerMessage | Error) => {
         // Only our own listeners: Worker keeps internal ones that removeAllListeners() would break.
