@@ -8,7 +8,11 @@ import { z } from 'zod';
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:2525 or [::1]:2525')
+  // abort: a value that is not host:port at all gets one message, not also "port must be 0-65535".
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, {
+    message: 'expected host:port, e.g. 127.0.0.1:2525 or [::1]:2525',
+    abort: true,
+  })
   .refine((v) => {
     const port = Number(v.slice(v.lastIndexOf(':') + 1));
     return port >= 0 && port <= 65535;

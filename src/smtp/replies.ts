@@ -1,12 +1,12 @@
 /**
- * SMTP replies as values (RFC 5321 §4.2, enhanced codes RFC 3463 / RFC 2034). Every reply the
+ * SMTP replies as values (RFC 5321 section 4.2, enhanced codes RFC 3463 / RFC 2034). Every reply the
  * server sends is named here so the set can be audited in one place, as Mox's smtp/codes.go does.
  * Leaf module: any layer may import it.
  */
 
 export interface Reply {
   code: number;
-  /** RFC 3463 class.subject.detail; omitted on the greeting and the EHLO/HELO reply (RFC 2034 §3). */
+  /** RFC 3463 class.subject.detail; omitted on the greeting and the EHLO/HELO reply (RFC 2034 section 3). */
   enhanced?: string;
   lines: string[];
 }
@@ -15,16 +15,28 @@ export function reply(code: number, enhanced: string | undefined, ...lines: stri
   return enhanced === undefined ? { code, lines } : { code, enhanced, lines };
 }
 
-/** Renders a reply, multi-line with "code-" continuation lines (RFC 5321 §4.2.1). */
+/** Renders a reply, multi-line with "code-" continuation lines (RFC 5321 section 4.2.1). */
 export function renderReply(r: Reply): string {
   const prefix = r.enhanced === undefined ? '' : `${r.enhanced} `;
   const lines = r.lines.length === 0 ? [''] : r.lines;
   let out = '';
   for (let i = 0; i < lines.length; i++) {
     const sep = i === lines.length - 1 ? ' ' : '-';
-    out += `${r.code}${sep}${prefix}${lines[i]}\r\n`;
+    out += `${r.code}${sep}${prefix}${textstring(lines[i]!, MAX_REPLY_TEXT - prefix.length)}\r\n`;
   }
   return out;
+}
+
+// RFC 5321 section 4.5.3.1.5: a reply line is at most 512 octets, the code, separator and CRLF included.
+const MAX_REPLY_TEXT = 512 - 4 - 2;
+
+/**
+ * RFC 5321 section 4.2.1: reply text is a textstring (HT, SP, printable ASCII). Texts cite sections and
+ * echo client input (a bad domain, a parameter name), so the grammar and the length are kept here.
+ */
+function textstring(text: string, room: number): string {
+  const ascii = text.replaceAll('§', 'section ').replace(/[^\t\x20-\x7e]/g, '?');
+  return ascii.length > room ? `${ascii.slice(0, room - 3)}...` : ascii;
 }
 
 export function isTransient(r: Reply): boolean {
@@ -55,11 +67,11 @@ export const replies = {
   tooManyRecipients: (max: number) => reply(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
 
   unknownCommand: () => reply(500, '5.5.1', 'Command unrecognized'),
-  lineTooLong: () => reply(500, '5.5.2', 'Line too long (RFC 5321 §4.5.3.1.4: 512 octets for a command)'),
+  lineTooLong: () => reply(500, '5.5.2', 'Line too long (RFC 5321 section 4.5.3.1.4: 512 octets for a command)'),
   bareLineEndingInCommand: () =>
-    reply(500, '5.5.2', 'Bare CR or LF in command; lines must end with CRLF (RFC 5321 §2.3.8)'),
+    reply(500, '5.5.2', 'Bare CR or LF in command; lines must end with CRLF (RFC 5321 section 2.3.8)'),
   textLineTooLong: () =>
-    reply(500, '5.5.2', 'Message has a line longer than 1000 octets (RFC 5321 §4.5.3.1.6); message refused'),
+    reply(500, '5.5.2', 'Message has a line longer than 1000 octets (RFC 5321 section 4.5.3.1.6); message refused'),
   syntax: (what: string) => reply(501, '5.5.4', what),
   badPath: (what: string) => reply(501, '5.1.7', what),
   badRecipientPath: (what: string) => reply(501, '5.1.3', what),
@@ -69,16 +81,20 @@ export const replies = {
   needMail: () => reply(503, '5.5.1', 'Need MAIL command first'),
   nestedMail: () => reply(503, '5.5.1', 'Nested MAIL command; send RSET first'),
   needRecipients: () => reply(503, '5.5.1', 'Need RCPT command first'),
-  mixedDataBdat: () => reply(503, '5.5.1', 'DATA and BDAT cannot be mixed in one transaction (RFC 3030 §2)'),
+  mixedDataBdat: () => reply(503, '5.5.1', 'DATA and BDAT cannot be mixed in one transaction (RFC 3030 section 2)'),
   badSequence: (what: string) => reply(503, '5.5.1', what),
   noValidRecipients: () => reply(554, '5.5.1', 'No valid recipients'),
   unknownParameter: (name: string) => reply(555, '5.5.4', `Unsupported parameter ${name}`),
   tooBigDeclared: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
   tooBig: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
   utf8NotDeclared: () =>
-    reply(553, '5.6.7', 'Non-ASCII address requires the SMTPUTF8 parameter on MAIL (RFC 6531 §3.4)'),
+    reply(553, '5.6.7', 'Non-ASCII address requires the SMTPUTF8 parameter on MAIL (RFC 6531 section 3.4)'),
   bareLineEndingInData: () =>
-    reply(550, '5.6.11', 'Message contains bare CR or LF; lines must end with CRLF (RFC 5321 §2.3.8); message refused'),
+    reply(
+      550,
+      '5.6.11',
+      'Message contains bare CR or LF; lines must end with CRLF (RFC 5321 section 2.3.8); message refused',
+    ),
   noSuchUser: (address: string) => reply(550, '5.1.1', `<${address}>: recipient address rejected: no such user here`),
   relayDenied: (address: string) => reply(554, '5.7.1', `<${address}>: relay access denied`),
 } as const;

@@ -143,6 +143,14 @@ export class SmtpSession {
     return this.flush();
   }
 
+  /** Ends the session with a final reply whatever its phase: a timeout or the end of the shutdown grace. */
+  abort(reply: Reply): Effect[] {
+    if (this.phase.name === 'closed') return [];
+    this.emitReply(reply);
+    this.close();
+    return this.flush();
+  }
+
   private run(): Effect[] {
     let offset = 0;
     while (offset < this.input.length) {
@@ -260,7 +268,7 @@ export class SmtpSession {
         return this.fail(replies.notImplemented(command.name));
       case 'INVALID':
         this.fail(command.reply);
-        if (command.fatal) this.close();
+        if (command.fatal && this.phase.name !== 'closed') this.close(); // fail() may have closed already
         return;
       default:
         return command satisfies never;
