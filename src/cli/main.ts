@@ -1,8 +1,5 @@
 /** The `postern` command line. One catch at the edge: every failure becomes one clear line on stderr. */
 import { ConfigError } from '../config/load.ts';
-import { mailCommand } from './commands/mail.ts';
-import { serveCommand } from './commands/serve.ts';
-import { userCommand } from './commands/user.ts';
 import { CliError, usageError } from './errors.ts';
 import { VERSION } from './version.ts';
 
@@ -23,12 +20,13 @@ Every command takes --config FILE.`;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command loads only what it needs, so a one-shot command starts fast.
     case 'serve':
-      return serveCommand(rest);
+      return (await import('./commands/serve.ts')).serveCommand(rest);
     case 'user':
-      return userCommand(rest);
+      return (await import('./commands/user.ts')).userCommand(rest);
     case 'mail':
-      return mailCommand(rest);
+      return (await import('./commands/mail.ts')).mailCommand(rest);
     case undefined:
     case 'help':
     case '--help':

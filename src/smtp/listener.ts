@@ -37,8 +37,12 @@ interface Connection {
   session: SmtpSession;
   peer: Peer;
   busy: boolean; // an effect is being carried out
+  closing: boolean; // the final reply is written; the client has a moment to read it and close
   log: Logger;
 }
+
+/** How long a client may take to close after our final reply before we cut the connection. */
+const CLOSE_LINGER_MS = 1000;
 
 const idPrefix = Date.now().toString(36).slice(-5);
 let idCounter = 0;
@@ -76,6 +80,10 @@ export class SmtpListener {
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.shutdown());
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Grace is over: a session still between commands hears why before it is cut (RFC 5321 section 3.8).
+    const hostname = this.options.session.hostname;
+    for (const c of this.connections) if (!c.busy) this.apply(c, c.session.abort(replies.shuttingDown(hostname)));
+    await new Promise((r) => setTimeout(r, 50));
     for (const c of this.connections) c.socket.destroy();
     await closed;
   }
@@ -101,14 +109,22 @@ export class SmtpListener {
       localAddress: unmapped(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
     };
-    const conn: Connection = { socket, session, peer, busy: false, log: logger.child({ session: sessionId }) };
+    const conn: Connection = {
+      socket,
+      session,
+      peer,
+      busy: false,
+      closing: false,
+      log: logger.child({ session: sessionId }),
+    };
     this.connections.add(conn);
     conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
     socket.on('data', (chunk: Buffer) => this.apply(conn, session.receive(chunk)));
     socket.on('timeout', () => {
+      if (conn.closing) return socket.destroy(); // it did not close after our final reply
       if (conn.busy) return; // waiting on ourselves is not the client's delay
       conn.log.info({ phase: session.phaseName }, 'timeout');
-      this.apply(conn, [{ type: 'reply', reply: replies.timeout(sessionOptions.hostname) }, { type: 'close' }]);
+      this.apply(conn, session.abort(replies.timeout(sessionOptions.hostname)));
     });
     socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => {
@@ -145,7 +161,9 @@ export class SmtpListener {
     }
     const { socket } = conn;
     if (close) {
+      conn.closing = true;
       if (!socket.destroyed) socket.end(text);
+      socket.setTimeout(CLOSE_LINGER_MS);
       return;
     }
     if (text !== '' && !socket.destroyed) socket.write(text);
