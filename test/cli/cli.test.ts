@@ -1,0 +1,171 @@
+// The `postern` command as users run it: bin/postern in a child process, exit codes and messages.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { stringify } from 'yaml';
+import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+function dir(t: Context) {
+  const d = configDir();
+  t.after(() => d.cleanup());
+  return d;
+}
+
+test('help: usage on stdout, exit 0', async () => {
+  const variants = [['help'], ['--help'], []];
+  const results = await Promise.all(variants.map((args) => postern(args)));
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, variants[i]!.join(' '));
+    assert.match(r.stdout, /^Usage: postern <command>/);
+    assert.match(r.stdout, /user add <address> --password-stdin/);
+  }
+});
+
+test('version: the package version and Node v24', async () => {
+  const r = await postern(['version']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^postern \d+\.\d+\.\d+ \(Node v24\.\d+\.\d+\)\n$/);
+});
+
+test('an unknown command: exit 2 with usage advice', async () => {
+  const r = await postern(['frobnicate']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+  assert.match(r.stderr, /postern help/);
+});
+
+test('user add, list, duplicate, foreign domain, remove; the data directory is 0700', async (t) => {
+  const { root, file } = dir(t);
+  const config = ['--config', file];
+  const added = await postern(['user', 'add', 'Alice@Example.com', '--password-stdin', ...config], {
+    stdin: 'correct horse battery\n',
+  });
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(added.stdout, 'added alice@example.com\n');
+  assert.equal(fs.statSync(path.join(root, 'data')).mode & 0o777, 0o700);
+
+  await addUser(file, 'bob@example.com');
+  // Independent commands run side by side: each is a Node start-up.
+  const password = { stdin: 'correct horse battery\n' };
+  const [list, listJson, again, foreign, short, noStdin] = await Promise.all([
+    postern(['user', 'list', ...config]),
+    postern(['user', 'list', '--json', ...config]),
+    postern(['user', 'add', 'alice@example.com', '--password-stdin', ...config], password),
+    postern(['user', 'add', 'eve@example.org', '--password-stdin', ...config], password),
+    postern(['user', 'add', 'carol@example.com', '--password-stdin', ...config], { stdin: 'x\n' }),
+    postern(['user', 'add', 'carol@example.com', ...config]),
+  ]);
+  assert.equal(list.stdout, 'alice@example.com\nbob@example.com\n');
+  const json = JSON.parse(listJson.stdout) as { address: string }[];
+  assert.deepEqual(
+    json.map((a) => a.address),
+    ['alice@example.com', 'bob@example.com'],
+  );
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^postern: alice@example\.com: account already exists\n$/);
+  assert.equal(foreign.code, 1);
+  assert.match(foreign.stderr, /domain example\.org is not one of this server's domains \(example\.com\)/);
+  assert.equal(short.code, 1);
+  assert.match(short.stderr, /too short/);
+  assert.equal(noStdin.code, 2);
+  assert.match(noStdin.stderr, /--password-stdin/);
+
+  const removed = await postern(['user', 'remove', 'bob@example.com', ...config]);
+  assert.equal(removed.code, 0, removed.stderr);
+  const [after, gone] = await Promise.all([
+    postern(['user', 'list', ...config]),
+    postern(['user', 'remove', 'bob@example.com', ...config]),
+  ]);
+  assert.equal(after.stdout, 'alice@example.com\n');
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /bob@example\.com: no such account/);
+});
+
+test('mail list --json and mail show after a delivery', async (t) => {
+  const { file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  const server = await spawnServer(file);
+  t.after(() => server.stop('SIGKILL'));
+  const { client } = await SmtpClient.open(server.port);
+  t.after(() => client.close());
+  const message =
+    'From: Sender <sender@example.net>\r\nTo: alice@example.com\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n' +
+    'Date: Fri, 21 Nov 1997 09:55:06 -0600\r\n\r\nHello.\r\n';
+  client.send(`EHLO c.example.net\r\nMAIL FROM:<sender@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n`);
+  assert.deepEqual(
+    (await client.readN(4)).map((r) => r.code),
+    [250, 250, 250, 354],
+  );
+  client.send(`${message}.\r\n`);
+  assert.equal((await client.read()).code, 250);
+
+  const config = ['--config', file];
+  const [list, plain, show, missing] = await Promise.all([
+    postern(['mail', 'list', 'alice@example.com', '--json', ...config]),
+    postern(['mail', 'list', 'alice@example.com', ...config]),
+    postern(['mail', 'show', 'alice@example.com', '1', ...config]),
+    postern(['mail', 'show', 'alice@example.com', '9', ...config]),
+  ]);
+  assert.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as Record<string, unknown>[];
+  assert.equal(rows.length, 1);
+  const row = rows[0]!;
+  assert.equal(row.uid, 1);
+  assert.equal(row.from, 'Sender <sender@example.net>');
+  assert.equal(row.subject, 'Grüße');
+  assert.equal(row.date, '1997-11-21T15:55:06.000Z');
+  assert.equal(typeof row.size, 'number');
+  assert.ok((row.size as number) > message.length, 'the size counts the trace headers');
+
+  assert.match(plain.stdout, /^ {5}1 .*Sender <sender@example\.net>.*Grüße/);
+
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(
+    show.stdout,
+    /^Return-Path: <sender@example\.net>\r\nReceived: from c\.example\.net \(\[127\.0\.0\.1\]\)/,
+  );
+  assert.ok(show.stdout.endsWith(message), 'the message as it arrived');
+  assert.equal(row.size, Buffer.byteLength(show.stdout));
+
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no message with UID 9/);
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
+test('invalid config: exit 1 naming the key and the bad value', async (t) => {
+  const { root } = dir(t);
+  const cases: [config: Record<string, unknown>, want: RegExp[]][] = [
+    [{ listen: { smtp: 'nonsense' } }, [/listen\.smtp: "nonsense" is invalid: expected host:port/]],
+    [{ listen: { smtp: '127.0.0.1:99999' } }, [/listen\.smtp: "127\.0\.0\.1:99999" is invalid: port must be 0-65535/]],
+    [{ colour: 'blue' }, [/unknown key "colour"/]],
+    [{ smtp: { bareLineEndings: 'maybe' } }, [/smtp\.bareLineEndings: "maybe" is invalid/]],
+    [{ smtp: { maxRecipients: 0 } }, [/smtp\.maxRecipients: 0 is invalid/]],
+    [{ domains: ['not a domain'] }, [/domains\.0: "not a domain" is invalid/]],
+  ];
+  const files = cases.map(([config], i) => {
+    const file = path.join(root, `bad-${i}.yaml`);
+    fs.writeFileSync(file, stringify({ dataDir: './data', ...config }));
+    return file;
+  });
+  const results = await Promise.all(files.map((file) => postern(['user', 'list', '--config', file])));
+  for (const [i, [config, want]] of cases.entries()) {
+    const r = results[i]!;
+    assert.equal(r.code, 1, JSON.stringify(config));
+    const file = files[i]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(r.stderr, new RegExp(`^postern: ${file}: invalid configuration`));
+    for (const re of want) assert.match(r.stderr, re);
+  }
+  assert.doesNotMatch(results[0]!.stderr, /port must be/, 'one message for a value that is not host:port');
+  const missing = await postern(['user', 'list', '--config', path.join(root, 'nope.yaml')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /nope\.yaml does not exist/);
+  const broken = path.join(root, 'broken.yaml');
+  fs.writeFileSync(broken, 'listen: [\n');
+  const yaml = await postern(['user', 'list', '--config', broken]);
+  assert.equal(yaml.code, 1);
+  assert.match(yaml.stderr, /not valid YAML/);
+});

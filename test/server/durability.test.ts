@@ -1,0 +1,106 @@
+// Acknowledge only what is durable (ARCHITECTURE.md principle 4): SIGKILL the server under load, then
+// every message that got its 250 must be in the store, exactly once, and the store must open cleanly.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { addUser, configDir, spawnServer } from '../support/child-server.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
+
+const SESSIONS = 10;
+const LOAD_MS = 300;
+const MAX_PER_SESSION = 2000; // bounds each loop; the kill comes long before
+
+interface Load {
+  acked: Set<number>;
+  attempted: number;
+}
+
+/** One session sending numbered messages until the connection breaks or the bound is hit. */
+async function sender(port: number, next: () => number, load: Load): Promise<void> {
+  let c: SmtpClient;
+  try {
+    c = await SmtpClient.connect(port);
+    await c.read();
+    c.send('EHLO load.example.net\r\n');
+    await c.read();
+  } catch {
+    return; // the server died before this session got going
+  }
+  try {
+    for (let i = 0; i < MAX_PER_SESSION; i++) {
+      const n = next();
+      load.attempted++;
+      // Pipelined envelope (RFC 2920), then the content once 354 came.
+      c.send('MAIL FROM:<load@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+      const [mail, rcpt, data] = await c.readN(3);
+      if (mail!.code !== 250 || rcpt!.code !== 250 || data!.code !== 354) throw new Error(`refused: ${data!.text}`);
+      c.send(`From: load@example.net\r\nTo: alice@example.com\r\nSubject: msg-${n}\r\n\r\nmessage ${n}\r\n.\r\n`);
+      const done = await c.read();
+      if (done.code === 250) load.acked.add(n);
+      else throw new Error(`message ${n}: ${done.text}`);
+    }
+  } catch (err) {
+    if (!c.isClosed) throw err; // only the kill may end a session
+  } finally {
+    await c.close();
+  }
+}
+
+test('SIGKILL under load: every acknowledged message survives, none twice', async (t) => {
+  const dir = configDir(); // log level info: the startup line carries the port
+  t.after(() => dir.cleanup());
+  await addUser(dir.file, 'alice@example.com');
+  const first = await spawnServer(dir.file);
+  t.after(() => first.stop('SIGKILL'));
+
+  const load: Load = { acked: new Set(), attempted: 0 };
+  let counter = 0;
+  const senders = Array.from({ length: SESSIONS }, () => sender(first.port, () => ++counter, load));
+  await sleep(LOAD_MS);
+  assert.equal(await first.stop('SIGKILL'), null, 'killed by the signal');
+  await Promise.all(senders);
+  t.diagnostic(`${load.acked.size} acknowledged of ${load.attempted} attempted before SIGKILL`);
+  assert.ok(load.acked.size >= 10, `enough load to mean something (${load.acked.size} acknowledged)`);
+
+  // The store opens cleanly after the crash: SQLite recovers the WAL.
+  const dataDir = path.join(dir.root, 'data');
+  const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+  try {
+    assert.deepEqual({ ...db.prepare('PRAGMA integrity_check').get() }, { integrity_check: 'ok' });
+  } finally {
+    db.close();
+  }
+  const store = await openSqliteStore({ dataDir });
+  let subjects: string[];
+  try {
+    const alice = await store.findAccount('alice@example.com');
+    const inbox = await store.getMailbox(alice!.id, 'INBOX');
+    subjects = (await store.listMessages(inbox!.id)).map((m) => m.summary.subject);
+  } finally {
+    await store.close();
+  }
+  const seen = new Map<string, number>();
+  for (const s of subjects) seen.set(s, (seen.get(s) ?? 0) + 1);
+  const twice = [...seen].filter(([, n]) => n > 1).map(([s]) => s);
+  assert.deepEqual(twice, [], 'no message stored twice');
+  const missing = [...load.acked].filter((n) => !seen.has(`msg-${n}`));
+  assert.deepEqual(missing, [], 'every acknowledged message is stored');
+  assert.ok(subjects.length <= load.attempted, 'nothing stored that was never sent');
+
+  // And the server starts again on the same data and takes mail.
+  const second = await spawnServer(dir.file);
+  t.after(() => second.stop('SIGKILL'));
+  const { client } = await SmtpClient.open(second.port);
+  t.after(() => client.close());
+  client.send('EHLO again.example.net\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  assert.deepEqual(
+    (await client.readN(4)).map((r) => r.code),
+    [250, 250, 250, 354],
+  );
+  client.send('Subject: after restart\r\n\r\nok\r\n.\r\n');
+  assert.equal((await client.read()).code, 250);
+  assert.equal(await second.stop('SIGTERM'), 0, 'a clean shutdown on SIGTERM');
+});

@@ -1,0 +1,222 @@
+// SMTP conversations with the real server over TCP on 127.0.0.1: storage, routing, limits, shutdown.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { inboxOf, startTestServer, TEST_PASSWORD_HASH, type TestOverrides, withoutTrace } from '../support/server.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+
+type Context = { after(fn: () => Promise<void>): void };
+const clients = new WeakMap<Context, SmtpClient[]>();
+
+/** A server for this test; on cleanup its clients are closed first, so stop() finds them gone. */
+async function server(t: Context, overrides?: TestOverrides) {
+  const s = await startTestServer(overrides);
+  clients.set(t, []);
+  t.after(async () => {
+    for (const c of clients.get(t) ?? []) await c.close();
+    await s.stop();
+  });
+  return s;
+}
+
+async function client(t: Context, port: number, options: { greet?: boolean; allowHalfOpen?: boolean } = {}) {
+  const c = await SmtpClient.connect(port, '127.0.0.1', options);
+  clients.get(t)?.push(c);
+  if (options.greet !== false) assert.equal((await c.read()).code, 220);
+  return c;
+}
+
+/** Runs the commands in turn and returns "code enhanced" per reply. */
+async function converse(c: SmtpClient, lines: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const line of lines) out.push(codeOf(await c.command(line)));
+  return out;
+}
+
+const BODY = 'From: a@example.net\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nline one\r\n.leading dot\r\n\r\n';
+const STUFFED = BODY.replace(/^\./gm, '..');
+
+test('a full transaction is stored with Return-Path and Received, content exact', async (t) => {
+  const s = await server(t);
+  const c = await client(t, s.port);
+  assert.deepEqual(
+    await converse(c, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>', 'DATA']),
+    ['250', '250 2.1.0', '250 2.1.5', '354'],
+  );
+  c.send(`${STUFFED}.\r\n`);
+  const queued = await c.read();
+  assert.equal(codeOf(queued), '250 2.0.0');
+  assert.deepEqual(await converse(c, ['QUIT']), ['221 2.0.0']);
+  await c.closed();
+
+  const [stored, ...rest] = await s.inbox('alice@example.com');
+  assert.equal(rest.length, 0);
+  const text = stored!.toString('latin1');
+  assert.match(text, /^Return-Path: <a@example\.net>\r\nReceived: from client\.example\.net \(\[127\.0\.0\.1\]\)\r\n/);
+  assert.match(text, /\r\n\tby mx\.example\.com \(Postern\) with ESMTP id \S+\r\n\tfor <alice@example\.com>;\r\n/);
+  const id = /id (\S+)/.exec(text)![1]!;
+  assert.ok(queued.lines[0]!.includes(id), 'the 250 names the Received id');
+  assert.equal(withoutTrace(stored!).toString('latin1'), BODY, 'dot-unstuffed content, byte for byte');
+});
+
+test('three recipients: one stored content, each INBOX has it', async (t) => {
+  const s = await server(t);
+  await s.store.createAccount('carol@example.com', TEST_PASSWORD_HASH);
+  const c = await client(t, s.port);
+  const rcpts = ['alice', 'bob', 'carol'].map((u) => `RCPT TO:<${u}@example.com>`);
+  assert.deepEqual(await converse(c, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>', ...rcpts, 'DATA']), [
+    '250',
+    '250 2.1.0',
+    '250 2.1.5',
+    '250 2.1.5',
+    '250 2.1.5',
+    '354',
+  ]);
+  c.send(`${STUFFED}.\r\n`);
+  assert.equal(codeOf(await c.read()), '250 2.0.0');
+  const inboxes = await Promise.all(['alice', 'bob', 'carol'].map((u) => s.inbox(`${u}@example.com`)));
+  for (const inbox of inboxes) assert.equal(inbox.length, 1);
+  assert.deepEqual(inboxes[1], inboxes[0]);
+  assert.deepEqual(inboxes[2], inboxes[0]);
+  assert.doesNotMatch(inboxes[0]![0]!.toString(), /\tfor </, 'no "for" with several recipients (Bcc privacy)');
+  const db = new DatabaseSync(path.join(s.dataDir, DATABASE_FILE_NAME), { readOnly: true });
+  try {
+    assert.deepEqual({ ...db.prepare('SELECT count(*) AS n FROM messages').get() }, { n: 1 }, 'one stored content');
+  } finally {
+    db.close();
+  }
+});
+
+test('recipients: unknown local user 550 5.1.1, other domain 554 5.7.1, postmaster routed', async (t) => {
+  const s = await server(t);
+  await s.store.createAccount('postmaster@example.com', TEST_PASSWORD_HASH);
+  const c = await client(t, s.port);
+  assert.deepEqual(
+    await converse(c, [
+      'EHLO client.example.net',
+      'MAIL FROM:<a@example.net>',
+      'RCPT TO:<nobody@example.com>',
+      'RCPT TO:<alice@example.org>',
+      'RCPT TO:<ALICE@Example.COM>',
+      'RCPT TO:<Postmaster>',
+    ]),
+    ['250', '250 2.1.0', '550 5.1.1', '554 5.7.1', '250 2.1.5', '250 2.1.5'],
+  );
+});
+
+test('pipelining: every command in one write, replies in order', async (t) => {
+  const s = await server(t);
+  const c = await client(t, s.port);
+  c.send(
+    'EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\n' +
+      `RCPT TO:<nobody@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n${STUFFED}.\r\nQUIT\r\n`,
+  );
+  const codes = (await c.readUntilClosed()).map(codeOf);
+  assert.deepEqual(codes, ['250', '250 2.1.0', '250 2.1.5', '550 5.1.1', '250 2.1.5', '354', '250 2.0.0', '221 2.0.0']);
+  assert.equal((await s.inbox('bob@example.com')).length, 1);
+});
+
+test('BDAT over TCP (RFC 3030)', async (t) => {
+  const s = await server(t);
+  const c = await client(t, s.port);
+  const [head, tail] = [BODY.slice(0, 40), BODY.slice(40)];
+  c.send(
+    `EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\n` +
+      `BDAT ${head.length}\r\n${head}BDAT ${tail.length} LAST\r\n${tail}`,
+  );
+  assert.deepEqual((await c.readN(5)).map(codeOf), ['250', '250 2.1.0', '250 2.1.5', '250 2.0.0', '250 2.0.0']);
+  const [stored] = await s.inbox('alice@example.com');
+  assert.equal(withoutTrace(stored!).toString('latin1'), BODY);
+});
+
+test('maxConnections 2: a third connection gets 421 4.3.2 and is closed', async (t) => {
+  const s = await server(t, { smtp: { maxConnections: 2 } });
+  await client(t, s.port);
+  await client(t, s.port);
+  const third = await client(t, s.port, { greet: false });
+  assert.deepEqual((await third.readUntilClosed()).map(codeOf), ['421 4.3.2']);
+});
+
+test('idle timeout: 421 4.4.2 and close', async (t) => {
+  const s = await server(t, { smtp: { idleTimeoutMs: 200 } });
+  const c = await client(t, s.port);
+  assert.deepEqual(await converse(c, ['EHLO client.example.net']), ['250']);
+  const started = Date.now();
+  assert.deepEqual((await c.readUntilClosed(3000)).map(codeOf), ['421 4.4.2']);
+  assert.ok(Date.now() - started >= 150, 'not before the timeout');
+});
+
+test('idle timeout frees the connection slot even when the client never closes its side', async (t) => {
+  const s = await server(t, { smtp: { idleTimeoutMs: 200, maxConnections: 1 } });
+  const stubborn = await client(t, s.port, { allowHalfOpen: true });
+  assert.equal(codeOf(await stubborn.read(3000)), '421 4.4.2');
+  await sleep(1500); // the timeout, then the 1 s linger after the final reply
+  const next = await client(t, s.port, { greet: false });
+  assert.equal((await next.read()).code, 220, 'the slot was freed');
+});
+
+test('maxMessageSize: SIZE over it 552, content over it 552, and the session goes on', async (t) => {
+  const s = await server(t, { smtp: { maxMessageSize: 2048 } });
+  const c = await client(t, s.port);
+  assert.deepEqual(await converse(c, ['EHLO client.example.net', 'MAIL FROM:<a@example.net> SIZE=4096']), [
+    '250',
+    '552 5.3.4',
+  ]);
+  assert.deepEqual(await converse(c, ['MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>', 'DATA']), [
+    '250 2.1.0',
+    '250 2.1.5',
+    '354',
+  ]);
+  c.send(`${'x'.repeat(78)}\r\n`.repeat(40) + '.\r\n');
+  assert.equal(codeOf(await c.read()), '552 5.3.4');
+  assert.deepEqual(await converse(c, ['NOOP']), ['250 2.0.0']);
+  assert.deepEqual(await s.inbox('alice@example.com'), []);
+});
+
+test('graceful shutdown: an idle client gets 421; a DATA in flight still gets its 250', async (t) => {
+  const s = await server(t);
+  const idle = await client(t, s.port);
+  const busy = await client(t, s.port);
+  assert.deepEqual(
+    await converse(busy, [
+      'EHLO client.example.net',
+      'MAIL FROM:<a@example.net>',
+      'RCPT TO:<alice@example.com>',
+      'DATA',
+    ]),
+    ['250', '250 2.1.0', '250 2.1.5', '354'],
+  );
+  busy.send(STUFFED.slice(0, 30));
+  const stopping = s.stopServer();
+  assert.deepEqual((await idle.readUntilClosed()).map(codeOf), ['421 4.3.2']);
+  await sleep(50);
+  assert.equal(busy.isClosed, false, 'the busy session is left to finish');
+  busy.send(`${STUFFED.slice(30)}.\r\n`);
+  assert.deepEqual((await busy.readUntilClosed()).map(codeOf), ['250 2.0.0', '421 4.3.2']);
+  await stopping;
+  await assert.rejects(SmtpClient.connect(s.port), 'no longer listening');
+  const store = await openSqliteStore({ dataDir: s.dataDir });
+  try {
+    const [stored] = await inboxOf(store, 'alice@example.com');
+    assert.equal(withoutTrace(stored!).toString('latin1'), BODY);
+  } finally {
+    await store.close();
+  }
+});
+
+test('graceful shutdown: a transaction that stalls before DATA gets 421 when the grace ends', async (t) => {
+  const s = await server(t, { smtp: { shutdownGraceMs: 300 } });
+  const stalled = await client(t, s.port);
+  assert.deepEqual(await converse(stalled, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>']), [
+    '250',
+    '250 2.1.0',
+  ]);
+  const started = Date.now();
+  const stopping = s.stopServer();
+  assert.deepEqual((await stalled.readUntilClosed(3000)).map(codeOf), ['421 4.3.2']);
+  assert.ok(Date.now() - started >= 250, 'the transaction had its grace period');
+  await stopping;
+});

@@ -1,0 +1,126 @@
+// Real SMTP clients against the real server: nodemailer (Node) and swaks (Perl, Debian package).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import nodemailer from 'nodemailer';
+import { startTestServer, type TestServer, withoutTrace } from '../support/server.ts';
+
+const run = promisify(execFile);
+const SWAKS = '/usr/bin/swaks';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(() => server.stop());
+
+/** The newest message in alice's INBOX, as sent (trace headers removed). */
+async function lastForAlice(): Promise<string> {
+  const inbox = await server.inbox('alice@example.com');
+  assert.ok(inbox.length > 0, 'alice has mail');
+  return withoutTrace(inbox.at(-1)!).toString('utf8');
+}
+
+test('nodemailer: a message with an attachment and a UTF-8 subject', async () => {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: server.port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'client.example.net',
+  });
+  try {
+    const attachment = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
+    const info = await transport.sendMail({
+      from: 'sender@example.net',
+      to: 'alice@example.com',
+      subject: 'Grüße aus Köln ✉',
+      text: 'Hallo Alice,\n.\nein Punkt steht allein auf der Zeile darüber.\n',
+      attachments: [{ filename: 'data.bin', content: attachment }],
+    });
+    assert.deepEqual(info.accepted, ['alice@example.com']);
+    assert.match(info.response, /^250 2\.0\.0 /);
+    const stored = await lastForAlice();
+    assert.match(stored, /^Subject: =\?UTF-8\?/m, 'the subject is RFC 2047 encoded');
+    assert.match(stored, /filename=data\.bin/);
+    assert.ok(stored.includes(attachment.toString('base64').slice(0, 76)), 'the attachment is intact');
+    assert.match(stored, /\r\n\.\r\n/, 'the lone dot line survived stuffing and unstuffing');
+
+    const account = await server.store.findAccount('alice@example.com');
+    const inbox = await server.store.getMailbox(account!.id, 'INBOX');
+    const listed = await server.store.listMessages(inbox!.id);
+    assert.equal(listed.at(-1)!.summary.subject, 'Grüße aus Köln ✉', 'the summary decodes the subject');
+  } finally {
+    transport.close();
+  }
+});
+
+async function swaks(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  if (!fs.existsSync(SWAKS)) {
+    assert.fail(`${SWAKS} is not installed: run "apt-get install -y swaks" (CI installs it)`);
+  }
+  const base = ['--server', `127.0.0.1:${server.port}`, '--helo', 'client.example.net', '--timeout', '10'];
+  try {
+    // A fresh cwd: swaks reads --body from a file when one of that name exists (./test would).
+    return await run(SWAKS, [...base, ...args], { timeout: 20_000, cwd: server.dataDir });
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    assert.fail(`swaks exited ${e.code}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+}
+
+test('swaks: a plain message', async () => {
+  const before = (await server.inbox('alice@example.com')).length;
+  const { stdout } = await swaks([
+    '--to',
+    'alice@example.com',
+    '--from',
+    'x@example.net',
+    '--h-Subject',
+    'hello',
+    '--body',
+    'test',
+  ]);
+  assert.match(stdout, /<- {2}250 2\.0\.0 Ok: queued as/);
+  assert.equal((await server.inbox('alice@example.com')).length, before + 1);
+  const stored = await lastForAlice();
+  assert.match(stored, /^Subject: hello\r$/m);
+  assert.match(stored, /X-Mailer: swaks[^\r]*\r\n\r\ntest\r\n/);
+});
+
+test('swaks --pipeline', async () => {
+  const { stdout } = await swaks([
+    '--pipeline',
+    '--to',
+    'alice@example.com,bob@example.com',
+    '--from',
+    'x@example.net',
+    '--h-Subject',
+    'pipelined',
+  ]);
+  assert.match(stdout, / -> MAIL FROM:<x@example\.net>\n -> RCPT TO:<alice@example\.com>\n -> RCPT TO:/, 'pipelined');
+  assert.match(stdout, /250 2\.0\.0 Ok: queued as/);
+  assert.match(await lastForAlice(), /^Subject: pipelined\r$/m);
+  const bob = await server.inbox('bob@example.com');
+  assert.match(withoutTrace(bob.at(-1)!).toString(), /^Subject: pipelined\r$/m);
+});
+
+test('swaks --data with dot lines: stuffed on the wire, exact in the store', async () => {
+  // swaks sends the data, then "\r\n.\r\n": the last line needs no CRLF of its own.
+  const data = 'Subject: dots\r\nFrom: x@example.net\r\n\r\n.\r\n..two\r\n.three\r\nend';
+  const { stdout } = await swaks(['--to', 'alice@example.com', '--from', 'x@example.net', '--data', data]);
+  assert.match(stdout, / -> \.\.\r\n -> \.\.\.two\r\n/, 'swaks stuffed the dots');
+  assert.equal(await lastForAlice(), `${data}\r\n`);
+});
+
+test('swaks: an unknown recipient is refused with 550 5.1.1', async () => {
+  const args = ['--server', `127.0.0.1:${server.port}`, '--to', 'nobody@example.com', '--from', 'x@example.net'];
+  const err = await run(SWAKS, args, { timeout: 20_000, cwd: server.dataDir }).then(
+    () => undefined,
+    (e: { code?: number; stdout?: string }) => e,
+  );
+  assert.ok(err, 'swaks fails');
+  assert.match(err.stdout ?? '', /<\*\* 550 5\.1\.1 /);
+});

@@ -1,0 +1,171 @@
+// SmtpSession content: DATA (RFC 5321 §4.1.1.4, §4.5.2) and BDAT (RFC 3030), without sockets.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ContentDecoder } from '../../src/smtp/data-decoder.ts';
+import { Driver, inTransaction } from '../support/session-driver.ts';
+
+const READY = ['220', '250', '250 2.1.0', '250 2.1.5'];
+const long = (n: number) => 'x'.repeat(n);
+const lines = (n: number) => `${long(98)}\r\n`.repeat(n); // 100 octets each
+
+type DataCase = [name: string, wire: string, want: string[], stored: string | null];
+const dataCases: DataCase[] = [
+  ['a message', 'Subject: hi\r\n\r\nbody\r\n.\r\n', ['354', '250 2.0.0'], 'Subject: hi\r\n\r\nbody\r\n'],
+  ['an empty message', '.\r\n', ['354', '250 2.0.0'], ''],
+  [
+    'dot-unstuffing: "..x" is ".x" (§4.5.2)',
+    'a\r\n..x\r\n..\r\n...\r\n.\r\n',
+    ['354', '250 2.0.0'],
+    'a\r\n.x\r\n.\r\n..\r\n',
+  ],
+  ['a dot inside a line stays', 'a.b\r\n x.\r\n.\r\n', ['354', '250 2.0.0'], 'a.b\r\n x.\r\n'],
+  ['8-bit and NUL content is kept', 'caf\u00e9 \0\r\n.\r\n', ['354', '250 2.0.0'], 'caf\u00e9 \0\r\n'],
+  ['a line of 998 octets + CRLF', `${long(998)}\r\n.\r\n`, ['354', '250 2.0.0'], `${long(998)}\r\n`],
+  ['a line of 999 octets: 500 after the end (§4.5.3.1.6)', `${long(999)}\r\nmore\r\n.\r\n`, ['354', '500 5.5.2'], null],
+  ['bare LF: 550 after the real end', 'a\nb\r\n.\r\n', ['354', '550 5.6.11'], null],
+  ['bare CR: 550 after the real end', 'a\rb\r\n.\r\n', ['354', '550 5.6.11'], null],
+];
+
+for (const [name, wire, want, stored] of dataCases) {
+  test(`DATA: ${name}`, () => {
+    const d = inTransaction();
+    assert.deepEqual([...d.codes.slice(0, 4), ...d.send(`DATA\r\n${wire}`)], [...READY, ...want]);
+    assert.deepEqual(
+      d.messages.map((m) => m.toString('utf8')),
+      stored === null ? [] : [stored],
+    );
+    assert.deepEqual(d.send('NOOP\r\n'), ['250 2.0.0'], 'back in command phase');
+  });
+}
+
+test('DATA: bare LF normalized to CRLF in normalize mode, and a "." after it is content', () => {
+  const d = inTransaction({ bareLineEndings: 'normalize' });
+  assert.deepEqual(d.send('DATA\r\na\nb\r\n.\n.\r\n.\r\n'), ['354', '250 2.0.0']);
+  assert.equal(d.messages[0]!.toString(), 'a\r\nb\r\n.\r\n.\r\n');
+});
+
+test('DATA: a message over the size limit gets 552 5.3.4 and is not kept while it streams', () => {
+  const d = inTransaction({ maxMessageSize: 2000 });
+  assert.deepEqual(d.send('DATA\r\n'), ['354']);
+  for (let i = 0; i < 100; i++) assert.deepEqual(d.send(`${long(98)}\r\n`), []);
+  assert.deepEqual(d.send('.\r\n'), ['552 5.3.4']);
+  assert.equal(d.messages.length, 0);
+  const decoder = new ContentDecoder({ maxSize: 2000, bareLineEndings: 'reject', dotStuffed: true });
+  for (let i = 0; i < 100; i++) decoder.push(Buffer.from(`${long(98)}\r\n`));
+  assert.equal(decoder.problem, 'too-large');
+  assert.ok(decoder.decodedSize <= 2100, `counting stops at the limit (${decoder.decodedSize})`);
+});
+
+test('DATA: size declared within the limit but the content is larger: 552', () => {
+  const d = new Driver({ maxMessageSize: 1024 });
+  d.send('EHLO a.example\r\nMAIL FROM:<a@example.net> SIZE=100\r\nRCPT TO:<alice@example.com>\r\n');
+  assert.deepEqual(d.send(`DATA\r\n${`${long(100)}\r\n`.repeat(20)}.\r\n`), ['354', '552 5.3.4']);
+});
+
+test('input split byte by byte gives the same replies and message as one chunk', () => {
+  const wire =
+    'EHLO a.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n' +
+    'Subject: x\r\n\r\n..dot\r\n\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.com>\r\nBDAT 7\r\nchunk\r\n' +
+    'BDAT 0 LAST\r\nRSET\r\nQUIT\r\n';
+  const whole = new Driver();
+  whole.send(wire);
+  const split = new Driver();
+  for (const byte of Buffer.from(wire)) split.send(Buffer.from([byte]));
+  assert.deepEqual(split.replies, whole.replies);
+  assert.deepEqual(split.messages, whole.messages);
+  assert.equal(whole.messages.length, 2);
+  assert.equal(whole.messages[0]!.toString(), 'Subject: x\r\n\r\n.dot\r\n\r\n');
+  assert.equal(whole.codes.at(-1), '221 2.0.0');
+});
+
+test('pipelining: a whole transaction in one chunk, replies in order (RFC 2920)', () => {
+  const d = new Driver();
+  const codes = d.send(
+    'EHLO a.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n' +
+      'DATA\r\nhello\r\n.\r\nQUIT\r\n',
+  );
+  assert.deepEqual(codes, ['250', '250 2.1.0', '250 2.1.5', '250 2.1.5', '354', '250 2.0.0', '221 2.0.0']);
+  assert.equal(d.closed, true);
+});
+
+test('pipelining: RCPT refused, DATA gets 554 and the pipelined content is not read as commands', () => {
+  const d = new Driver();
+  const codes = d.send(
+    'EHLO a.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<x@example.org>\r\nDATA\r\nNOOP\r\n.\r\nNOOP\r\n',
+  );
+  // The text lines become commands here: the session cannot know the client's view (RFC 2920 §3.1).
+  assert.deepEqual(codes.slice(0, 4), ['250', '250 2.1.0', '554 5.7.1', '554 5.5.1']);
+  assert.equal(d.messages.length, 0);
+});
+
+type BdatCase = [name: string, wire: string, want: string[], stored: string[]];
+const bdatCases: BdatCase[] = [
+  [
+    'chunks then BDAT 0 LAST',
+    'BDAT 7\r\nhello\r\nBDAT 5\r\nworldBDAT 0 LAST\r\n',
+    ['250 2.0.0', '250 2.0.0', '250 2.0.0'],
+    ['hello\r\nworld'],
+  ],
+  [
+    'a chunk is not dot-stuffed: ".\\r\\n" is content',
+    'BDAT 5\r\n.\r\n..BDAT 0 LAST\r\n',
+    ['250 2.0.0', '250 2.0.0'],
+    ['.\r\n..'],
+  ],
+  ['a CRLF split across two chunks', 'BDAT 1\r\n\rBDAT 1 LAST\r\n\n', ['250 2.0.0', '250 2.0.0'], ['\r\n']],
+  ['BDAT LAST with content', 'BDAT 9 LAST\r\nhi\r\n.\r\n\r\n', ['250 2.0.0'], ['hi\r\n.\r\n\r\n']],
+  ['BDAT 0 LAST alone: an empty message', 'BDAT 0 LAST\r\n', ['250 2.0.0'], ['']],
+  ['two chunks', 'BDAT 4\r\nab\r\nBDAT 4 LAST\r\ncd\r\n', ['250 2.0.0', '250 2.0.0'], ['ab\r\ncd\r\n']],
+  ['DATA after BDAT: 503 (RFC 3030 §2)', 'BDAT 4\r\nab\r\nDATA\r\n', ['250 2.0.0', '503 5.5.1'], []],
+  ['RCPT after BDAT: 503', 'BDAT 4\r\nab\r\nRCPT TO:<bob@example.com>\r\n', ['250 2.0.0', '503 5.5.1'], []],
+  ['bad BDAT syntax: 501 and close', 'BDAT x\r\nNOOP\r\n', ['501 5.5.4'], []],
+  ['BDAT with a negative size: 501', 'BDAT -1\r\n', ['501 5.5.4'], []],
+  ['bare LF in BDAT (reject): 550', 'BDAT 3 LAST\r\na\nb', ['550 5.6.11'], []],
+  ['BDAT over the size limit: 552', `BDAT 10100 LAST\r\n${lines(101)}`, ['552 5.3.4'], []],
+  [
+    'a chunk over the limit ends the transaction',
+    `BDAT 10100\r\n${lines(101)}BDAT 0 LAST\r\n`,
+    ['552 5.3.4', '503 5.5.1'],
+    [],
+  ],
+  ['a text line over 1000 octets: 500', `BDAT 1001 LAST\r\n${long(999)}\r\n`, ['500 5.5.2'], []],
+];
+
+for (const [name, wire, want, stored] of bdatCases) {
+  test(`BDAT: ${name}`, () => {
+    const d = inTransaction();
+    assert.deepEqual(d.send(wire), want);
+    assert.deepEqual(
+      d.messages.map((m) => m.toString()),
+      stored,
+    );
+  });
+}
+
+test('BDAT: a bare LF refuses the chunk at once in reject mode, and is CRLF in normalize mode', () => {
+  const d = inTransaction();
+  assert.deepEqual(d.send('BDAT 6\r\nhello\n'), ['550 5.6.11']);
+  assert.deepEqual(d.send('BDAT 0 LAST\r\n'), ['503 5.5.1'], 'the transaction is over');
+  const n = inTransaction({ bareLineEndings: 'normalize' });
+  n.send('BDAT 6\r\nhello\nBDAT 5\r\nworld');
+  assert.deepEqual(n.send('BDAT 0 LAST\r\n'), ['250 2.0.0']);
+  assert.equal(n.messages[0]!.toString(), 'hello\r\nworld');
+});
+
+test('BDAT without MAIL or RCPT: the chunk is read, refused, and the session stays in step', () => {
+  const noMail = new Driver();
+  noMail.send('EHLO a.example\r\n');
+  assert.deepEqual(noMail.send('BDAT 12\r\nNOOP\r\nNOOP\r\nNOOP\r\n'), ['503 5.5.1', '250 2.0.0']);
+  const noRcpt = new Driver();
+  noRcpt.send('EHLO a.example\r\nMAIL FROM:<a@example.net>\r\n');
+  assert.deepEqual(noRcpt.send('BDAT 12 LAST\r\nQUIT\r\nQUIT\r\nNOOP\r\n'), ['554 5.5.1', '250 2.0.0']);
+  assert.equal(noRcpt.closed, false);
+  const noHelo = new Driver();
+  assert.deepEqual(noHelo.send('BDAT 0\r\nNOOP\r\n'), ['503 5.5.1', '250 2.0.0']);
+});
+
+test('BDAT: bad syntax closes the session', () => {
+  const d = inTransaction();
+  d.send('BDAT 1 LAST extra\r\n');
+  assert.equal(d.closed, true);
+});

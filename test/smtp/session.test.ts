@@ -1,0 +1,201 @@
+// SmtpSession without sockets: every command, its reply codes and the session's limits (RFC 5321, 2920, 3030).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SessionOptions } from '../../src/smtp/session.ts';
+import { Driver, inTransaction } from '../support/session-driver.ts';
+
+const EHLO = 'EHLO client.example.net\r\n';
+const MAIL = 'MAIL FROM:<a@example.net>\r\n';
+const RCPT = 'RCPT TO:<alice@example.com>\r\n';
+const TX = EHLO + MAIL + RCPT;
+
+type Case = [name: string, input: string | Buffer, want: string[], options?: Partial<SessionOptions>];
+const cases: Case[] = [
+  ['HELO', 'HELO client.example.net\r\n', ['250']],
+  ['EHLO without a name: 501', 'EHLO\r\n', ['501 5.5.4']],
+  ['MAIL before EHLO: 503 (RFC 5321 §4.1.4)', MAIL, ['503 5.5.1']],
+  ['nested MAIL: 503', EHLO + MAIL + MAIL, ['250', '250 2.1.0', '503 5.5.1']],
+  ['RCPT before MAIL: 503', EHLO + RCPT, ['250', '503 5.5.1']],
+  ['DATA without MAIL: 503', EHLO + 'DATA\r\n', ['250', '503 5.5.1']],
+  ['DATA without RCPT: 554 (RFC 2920 §3.1)', EHLO + MAIL + 'DATA\r\n', ['250', '250 2.1.0', '554 5.5.1']],
+  ['DATA with an argument: 501', TX + 'DATA x\r\n', ['250', '250 2.1.0', '250 2.1.5', '501 5.5.4']],
+  [
+    'RSET ends the transaction',
+    TX + 'RSET\r\nRCPT TO:<alice@example.com>\r\n',
+    ['250', '250 2.1.0', '250 2.1.5', '250 2.0.0', '503 5.5.1'],
+  ],
+  ['EHLO implies RSET', TX + EHLO + 'DATA\r\n', ['250', '250 2.1.0', '250 2.1.5', '250', '503 5.5.1']],
+  ['NOOP, with an ignored argument', 'NOOP\r\nNOOP hello\r\n', ['250 2.0.0', '250 2.0.0']],
+  ['HELP: 214', 'HELP\r\n', ['214 2.0.0']],
+  ['VRFY off: 502', 'VRFY alice\r\n', ['502 5.5.1']],
+  ['VRFY ambiguous: 252 (RFC 5321 §3.5.3)', 'VRFY alice\r\n', ['252 2.5.2'], { vrfy: 'ambiguous' }],
+  ['EXPN: 502', 'EXPN staff\r\n', ['502 5.5.1']],
+  ['STARTTLS: 502', 'STARTTLS\r\n', ['502 5.5.1']],
+  ['AUTH: 502', 'AUTH PLAIN AGFsaWNlAHg=\r\n', ['502 5.5.1']],
+  ['unknown command: 500', 'FROB\r\n', ['500 5.5.1']],
+  ['empty line: 501', '\r\n', ['501 5.5.4']],
+  ['verbs are case-insensitive', 'ehlo client.example.net\r\nmail from:<a@example.net>\r\n', ['250', '250 2.1.0']],
+  // Strict paths, RFC 5321 §4.1.2.
+  ['MAIL with a display name: 501', EHLO + 'MAIL FROM:the dude <a@example.com>\r\n', ['250', '501 5.1.7']],
+  ['MAIL without brackets: 501', EHLO + 'MAIL FROM:a@example.com\r\n', ['250', '501 5.1.7']],
+  ['MAIL with a space after the colon', EHLO + 'MAIL FROM: <a@example.net>\r\n', ['250', '250 2.1.0']],
+  ['null reverse-path <>', EHLO + 'MAIL FROM:<>\r\n', ['250', '250 2.1.0']],
+  [
+    'source route accepted and ignored',
+    EHLO + 'MAIL FROM:<@a.example,@b.example:a@example.net>\r\n',
+    ['250', '250 2.1.0'],
+  ],
+  ['address literal', EHLO + 'MAIL FROM:<a@[192.0.2.1]>\r\n', ['250', '250 2.1.0']],
+  ['quoted local part', EHLO + 'MAIL FROM:<"a b"@example.net>\r\n', ['250', '250 2.1.0']],
+  ['bad domain: 501', EHLO + 'MAIL FROM:<a@exa_mple.com>\r\n', ['250', '501 5.1.7']],
+  ['domain with a trailing dot: 501', EHLO + 'MAIL FROM:<a@example.com.>\r\n', ['250', '501 5.1.7']],
+  ['local part of 64 octets', EHLO + `MAIL FROM:<${'a'.repeat(64)}@example.net>\r\n`, ['250', '250 2.1.0']],
+  ['local part of 65 octets: 501', EHLO + `MAIL FROM:<${'a'.repeat(65)}@example.net>\r\n`, ['250', '501 5.1.7']],
+  ['RCPT empty path: 501', EHLO + MAIL + 'RCPT TO:<>\r\n', ['250', '250 2.1.0', '501 5.1.3']],
+  ['unknown MAIL parameter: 555', EHLO + 'MAIL FROM:<a@example.net> FOO=bar\r\n', ['250', '555 5.5.4']],
+  [
+    'RCPT parameter: 555',
+    EHLO + MAIL + 'RCPT TO:<alice@example.com> NOTIFY=NEVER\r\n',
+    ['250', '250 2.1.0', '555 5.5.4'],
+  ],
+  ['SIZE within the maximum', EHLO + 'MAIL FROM:<a@example.net> SIZE=10000\r\n', ['250', '250 2.1.0']],
+  ['SIZE over the maximum: 552 (RFC 1870)', EHLO + 'MAIL FROM:<a@example.net> SIZE=10001\r\n', ['250', '552 5.3.4']],
+  ['BODY=8BITMIME', EHLO + 'MAIL FROM:<a@example.net> BODY=8BITMIME\r\n', ['250', '250 2.1.0']],
+  ['BODY=BINARYMIME: 501', EHLO + 'MAIL FROM:<a@example.net> BODY=BINARYMIME\r\n', ['250', '501 5.5.4']],
+  ['non-ASCII sender without SMTPUTF8: 553', EHLO + 'MAIL FROM:<jörg@example.net>\r\n', ['250', '553 5.6.7']],
+  ['non-ASCII sender with SMTPUTF8', EHLO + 'MAIL FROM:<jörg@example.net> SMTPUTF8\r\n', ['250', '250 2.1.0']],
+  [
+    'non-ASCII recipient without SMTPUTF8: 553',
+    EHLO + MAIL + 'RCPT TO:<jörg@example.com>\r\n',
+    ['250', '250 2.1.0', '553 5.6.7'],
+  ],
+  [
+    'non-ASCII recipient with SMTPUTF8',
+    EHLO + 'MAIL FROM:<a@example.net> SMTPUTF8\r\nRCPT TO:<jörg@example.com>\r\n',
+    ['250', '250 2.1.0', '250 2.1.5'],
+  ],
+  [
+    '<postmaster> accepted (RFC 5321 §4.1.1.3)',
+    EHLO + MAIL + 'RCPT TO:<Postmaster>\r\n',
+    ['250', '250 2.1.0', '250 2.1.5'],
+  ],
+  ['relay refused by the check', EHLO + MAIL + 'RCPT TO:<x@example.org>\r\n', ['250', '250 2.1.0', '554 5.7.1']],
+  // Line limits, RFC 5321 §4.5.3.1.4 and §2.3.8.
+  ['command of 512 octets', `NOOP ${'x'.repeat(505)}\r\n`, ['250 2.0.0']],
+  ['command of 513 octets: 500, then usable', `NOOP ${'x'.repeat(506)}\r\nNOOP\r\n`, ['500 5.5.2', '250 2.0.0']],
+  ['long line without LF: one 500, then usable', `NOOP ${'x'.repeat(2000)}\r\nNOOP\r\n`, ['500 5.5.2', '250 2.0.0']],
+  ['bare LF in a command (reject): 500', 'NOOP\nNOOP\r\n', ['500 5.5.2', '250 2.0.0']],
+  [
+    'bare LF in a command (normalize): accepted',
+    'NOOP\nNOOP\r\n',
+    ['250 2.0.0', '250 2.0.0'],
+    { bareLineEndings: 'normalize' },
+  ],
+  ['bare CR in a command: 500 in both modes', 'NO\rOP\r\n', ['500 5.5.2'], { bareLineEndings: 'normalize' }],
+  ['invalid UTF-8 in a command: 501', Buffer.from('NOOP \xff\xfe\r\n', 'latin1'), ['501 5.5.4']],
+  // Limits.
+  [
+    'too many recipients: 452 (RFC 5321 §4.5.3.1.10)',
+    EHLO + MAIL + RCPT.repeat(3),
+    ['250', '250 2.1.0', '250 2.1.5', '250 2.1.5', '452 4.5.3'],
+    { maxRecipients: 2 },
+  ],
+  [
+    'maxErrors: 421 and close',
+    'A\r\nB\r\nC\r\nNOOP\r\n',
+    ['500 5.5.1', '500 5.5.1', '500 5.5.1', '421 4.7.0'],
+    { maxErrors: 3 },
+  ],
+  [
+    'maxCommandsBeforeMail: 421',
+    EHLO + 'NOOP\r\nNOOP\r\nNOOP\r\n',
+    ['250', '250 2.0.0', '250 2.0.0', '421 4.7.0'],
+    { maxCommandsBeforeMail: 3 },
+  ],
+  [
+    'MAIL resets the command count',
+    EHLO + 'NOOP\r\n' + MAIL + 'RSET\r\nNOOP\r\n',
+    ['250', '250 2.0.0', '250 2.1.0', '250 2.0.0', '250 2.0.0'],
+    { maxCommandsBeforeMail: 3 },
+  ],
+  // Pipelining, RFC 2920: replies in order, whatever the chunking.
+  [
+    'pipelined MAIL RCPT RCPT DATA',
+    EHLO + MAIL + RCPT + 'RCPT TO:<bob@example.com>\r\nDATA\r\n',
+    ['250', '250 2.1.0', '250 2.1.5', '250 2.1.5', '354'],
+  ],
+  ['QUIT: 221 and close', 'QUIT\r\nNOOP\r\n', ['221 2.0.0']],
+  ['QUIT with an argument: 501', 'QUIT now\r\n', ['501 5.5.4']],
+];
+
+for (const [name, input, want, options] of cases) {
+  test(name, () => {
+    const d = new Driver(options);
+    assert.deepEqual(d.send(input), want);
+  });
+}
+
+test('greeting is 220 with the hostname (RFC 5321 §4.3.1)', () => {
+  const d = new Driver();
+  assert.deepEqual(d.replies, ['220 mx.example.com ESMTP Postern\r\n']);
+});
+
+test('EHLO lists the extensions, one per line', () => {
+  const d = new Driver({ maxMessageSize: 12345 });
+  d.send(EHLO);
+  assert.equal(
+    d.replies[1],
+    '250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 12345\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n' +
+      '250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n',
+  );
+});
+
+test('closing effects: QUIT, maxErrors and maxCommandsBeforeMail close; later input is ignored', () => {
+  for (const [input, options] of [
+    ['QUIT\r\n', {}],
+    ['A\r\nB\r\n', { maxErrors: 2 }],
+    ['NOOP\r\nNOOP\r\n', { maxCommandsBeforeMail: 1 }],
+  ] as const) {
+    const d = new Driver(options);
+    d.send(input);
+    assert.equal(d.closed, true, input);
+    assert.deepEqual(d.send('NOOP\r\n'), [], 'nothing after close');
+  }
+});
+
+test('shutdown(): an idle session gets 421 and closes; a busy one is left to finish', () => {
+  const idle = new Driver();
+  idle.send(EHLO);
+  assert.deepEqual(idle.shutdown(), ['421 4.3.2']);
+  assert.equal(idle.closed, true);
+  const busy = inTransaction();
+  assert.deepEqual(busy.shutdown(), []);
+  assert.equal(busy.closed, false);
+  busy.send('DATA\r\nx\r\n.\r\n');
+  assert.equal(busy.messages.length, 1);
+  assert.deepEqual(busy.shutdown(), ['421 4.3.2']);
+});
+
+test('bare LF in a command with normalize mode keeps a CRLF line usable', () => {
+  const d = new Driver({ bareLineEndings: 'normalize' });
+  assert.deepEqual(d.send('EHLO a.example\nMAIL FROM:<a@example.net>\nRCPT TO:<alice@example.com>\n'), [
+    '250',
+    '250 2.1.0',
+    '250 2.1.5',
+  ]);
+});
+
+test('reply text is printable ASCII within 512 octets, even when it echoes the client (RFC 5321 §4.2.1, §4.5.3.1.5)', () => {
+  const d = new Driver();
+  d.send(EHLO);
+  d.send(`MAIL FROM:<a@example.net> ${'P'.repeat(470)}=1\r\n`);
+  d.send('MAIL FROM:<a@ex\x1bample.com>\r\n');
+  d.send('MAIL FROM:<a@exämple_.com>\r\n');
+  d.send(`NOOP ${'x'.repeat(600)}\r\n`);
+  assert.equal(d.replies.length, 6);
+  for (const line of d.replies.join('').split(/(?<=\r\n)/)) {
+    assert.match(line, /^[\t\x20-\x7e]*\r\n$/, line);
+    assert.ok(line.length <= 512, `${line.length} octets`);
+  }
+  assert.match(d.replies[4]!, /\(RFC 5321 section 4\.1\.2\)/);
+});

@@ -1,0 +1,99 @@
+/**
+ * The real server, in-process, on 127.0.0.1 port 0 with a temporary data directory and two
+ * accounts (alice@example.com, bob@example.com) created through the store.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig } from '../../src/config/load.ts';
+import type { Config, ConfigInput } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startServer } from '../../src/server/server.ts';
+import type { Store } from '../../src/store/store.ts';
+
+// A well-formed argon2id PHC string; SMTP never checks it.
+export const TEST_PASSWORD_HASH =
+  '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+export interface TestServer {
+  port: number;
+  config: Config;
+  store: Store;
+  dataDir: string;
+  /** Stops the server (idempotent), then removes the temporary directory. */
+  stop(): Promise<void>;
+  /** Stops the listener and store but keeps the directory (for graceful-shutdown tests). */
+  stopServer(): Promise<void>;
+  /** The stored bytes of every message in the account's INBOX, in UID order. */
+  inbox(address: string): Promise<Buffer[]>;
+}
+
+export type TestOverrides = Omit<ConfigInput, 'smtp'> & { smtp?: ConfigInput['smtp'] };
+
+export function tempDir(prefix = 'postern-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTestServer(overrides: TestOverrides = {}): Promise<TestServer> {
+  const root = tempDir();
+  const dataDir = path.join(root, 'data');
+  const config = parseConfig(
+    {
+      hostname: 'mx.example.com',
+      domains: ['example.com'],
+      dataDir,
+      listen: { smtp: '127.0.0.1:0' },
+      log: { level: 'silent' },
+      ...overrides,
+      smtp: { shutdownGraceMs: 2000, ...overrides.smtp },
+    },
+    'test',
+  );
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({ config, logger: createLogger(config.log.level) });
+    for (const address of ['alice@example.com', 'bob@example.com']) {
+      await server.store.createAccount(address, TEST_PASSWORD_HASH);
+    }
+  } catch (err) {
+    fs.rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+  const stopServer = () => server.stop();
+  return {
+    port: server.smtp.port,
+    config,
+    store: server.store,
+    dataDir,
+    stopServer,
+    async stop() {
+      try {
+        await stopServer();
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    },
+    inbox: (address) => inboxOf(server.store, address),
+  };
+}
+
+export async function inboxOf(store: Store, address: string): Promise<Buffer[]> {
+  const account = await store.findAccount(address);
+  if (!account) throw new Error(`no account ${address}`);
+  const mailbox = await store.getMailbox(account.id, 'INBOX');
+  if (!mailbox) throw new Error(`${address} has no INBOX`);
+  const out: Buffer[] = [];
+  for (const m of await store.listMessages(mailbox.id)) {
+    const content = await store.readMessage(mailbox.id, m.uid);
+    if (content) out.push(Buffer.from(content));
+  }
+  return out;
+}
+
+/** The message as the client sent it: the stored bytes after our Return-Path and Received headers. */
+export function withoutTrace(stored: Buffer): Buffer {
+  const text = stored.toString('latin1');
+  const m = /^Return-Path: <[^>]*>\r\nReceived: [^\r]*\r\n(?:\t[^\r]*\r\n)*/.exec(text);
+  if (!m) throw new Error(`no trace headers: ${JSON.stringify(text.slice(0, 200))}`);
+  return stored.subarray(Buffer.byteLength(m[0], 'latin1'));
+}
