@@ -1,0 +1,166 @@
+/**
+ * Turns measurements into the printed table, the ratios to the reference servers and the target checks.
+ * Targets apply to Postern with its real store; the null store and smtp-sink are there to show how much
+ * of the cost is storage and how much the machine and the load generator can do at all.
+ */
+import type { ServerKind } from './server-process.ts';
+
+export type ScenarioId =
+  | 'reused-1k'
+  | 'reused-10k'
+  | 'per-connection-1k'
+  | 'half-peak'
+  | 'idle-1000'
+  | 'source-reused'
+  | 'source-per-connection';
+
+export type Row = {
+  target: ServerKind;
+  scenario: ScenarioId;
+  label: string;
+  messages: number;
+  delivered: number;
+  perSecond: number | null;
+  p50: number | null;
+  p99: number | null;
+  cpuUsPerMessage: number | null;
+  rssMb: number;
+  /** CPU used by other processes during the scenario, % of all CPUs: a noise indicator. */
+  otherCpuPercent: number;
+  failed: boolean;
+  note: string;
+};
+
+export type TargetCheck = {
+  target: string;
+  value: number | null;
+  unit: string;
+  status: 'met' | 'not met' | 'not measured';
+  noisy: boolean;
+};
+
+/** Other processes using more than this share of the CPUs make a scenario's figures unreliable. */
+export const NOISY_PERCENT = 10;
+
+export const TARGET_NAMES: Record<ServerKind, string> = {
+  postern: 'postern',
+  'postern-discard': 'postern null-store',
+  'smtp-sink': 'smtp-sink',
+};
+
+const find = (rows: Row[], target: ServerKind, scenario: ScenarioId) =>
+  rows.find((r) => r.target === target && r.scenario === scenario && !r.failed);
+
+const num = (v: number | null, digits = 0): string =>
+  v === null || Number.isNaN(v)
+    ? '-'
+    : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** Table rows and columns, aligned; numbers (the `right` columns) to the right, text to the left. */
+function align(header: string[], body: string[][], right: number[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.includes(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+export function resultsTable(rows: Row[]): string {
+  const header = ['server', 'scenario', 'msgs/s', 'p50 ms', 'p99 ms', 'CPU µs/msg', 'RSS MB', 'status'];
+  const body = rows.map((r) => [
+    TARGET_NAMES[r.target],
+    r.label,
+    num(r.perSecond),
+    num(r.p50, 2),
+    num(r.p99, 2),
+    num(r.cpuUsPerMessage),
+    num(r.rssMb, 1),
+    (r.failed ? 'FAILED' : 'ok') + (r.note ? ` (${r.note})` : ''),
+  ]);
+  return align(header, body, [2, 3, 4, 5, 6]);
+}
+
+export type Ratio = { scenario: string; postern: number; nullStore: number | null; smtpSink: number | null };
+
+/** Postern's rate over the null store's and smtp-sink's, for each throughput scenario of this run. */
+export function ratios(rows: Row[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const r of rows) {
+    if (r.target !== 'postern' || r.failed || r.perSecond === null || r.scenario === 'half-peak') continue;
+    const over = (t: ServerKind) => {
+      const ref = find(rows, t, r.scenario)?.perSecond;
+      return ref ? r.perSecond! / ref : null;
+    };
+    out.push({
+      scenario: r.label,
+      postern: r.perSecond,
+      nullStore: over('postern-discard'),
+      smtpSink: over('smtp-sink'),
+    });
+  }
+  return out;
+}
+
+export function ratiosTable(list: Ratio[]): string {
+  const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(0)} %`);
+  const body = list.map((r) => [r.scenario, num(r.postern), pct(r.nullStore), pct(r.smtpSink)]);
+  return align(['scenario', 'postern msgs/s', 'of null store', 'of smtp-sink'], body, [1, 2, 3]);
+}
+
+export function targets(rows: Row[]): TargetCheck[] {
+  type Pick = (r: Row) => number | null;
+  const check = (target: string, scenario: ScenarioId, pick: Pick, unit: string, ok: (v: number) => boolean) => {
+    const row = find(rows, 'postern', scenario);
+    const value = row ? pick(row) : null;
+    const status: TargetCheck['status'] = value === null ? 'not measured' : ok(value) ? 'met' : 'not met';
+    return { target, value, unit, status, noisy: (row?.otherCpuPercent ?? 0) > NOISY_PERCENT };
+  };
+  return [
+    check(
+      '≥ 4,000 msgs/s, reused connections (1 KB)',
+      'reused-1k',
+      (r) => r.perSecond,
+      'msgs/s',
+      (v) => v >= 4000,
+    ),
+    check(
+      '≥ 2,000 msgs/s, one message per connection',
+      'per-connection-1k',
+      (r) => r.perSecond,
+      'msgs/s',
+      (v) => v >= 2000,
+    ),
+    check(
+      '≤ 150 µs server CPU per 1 KB message',
+      'reused-1k',
+      (r) => r.cpuUsPerMessage,
+      'µs',
+      (v) => v <= 150,
+    ),
+    check(
+      'p99 end-of-data→250 < 25 ms at half peak',
+      'half-peak',
+      (r) => r.p99,
+      'ms',
+      (v) => v < 25,
+    ),
+    check(
+      '< 150 MB RSS with 1,000 idle connections',
+      'idle-1000',
+      (r) => r.rssMb,
+      'MB',
+      (v) => v < 150,
+    ),
+  ];
+}
+
+export function targetsTable(list: TargetCheck[]): string {
+  const body = list.map((t) => [
+    t.target,
+    t.value === null ? '-' : `${num(t.value, t.unit === 'ms' ? 2 : 0)} ${t.unit}`,
+    t.status + (t.noisy ? ' (other load during the run: repeat on a quiet machine)' : ''),
+  ]);
+  return align(['target (postern, real store)', 'measured', 'status'], body, [1]);
+}
