@@ -4,15 +4,18 @@
  * the commit reached the disk (ARCHITECTURE.md principle 4). Later issues insert policy
  * restrictions, authentication and filters here, in that order.
  */
+
+import { AccountCache } from '../accounts/account-cache.ts';
 import type { Logger } from '../log/logger.ts';
-import { summarize } from '../mime/summary.ts';
-import { routeRecipient } from '../policy/recipient.ts';
+import { type RecipientDecision, routeRecipient } from '../policy/recipient.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { replies } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { type Store, StoreError } from '../store/store.ts';
+
+const CONTINUE: CheckOutcome = { action: 'continue' };
 
 export interface InboundOptions {
   hostname: string;
@@ -26,10 +29,14 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   const localDomains = new Set(options.domains);
   const postmasterDomain = options.domains[0] ?? hostname;
 
-  async function check(request: CheckRequest): Promise<CheckOutcome> {
-    if (request.stage !== 'rcpt') return { action: 'continue' };
-    const decision = await routeRecipient(request.recipient, localDomains, postmasterDomain, store);
-    return decision.ok ? { action: 'continue', route: decision.route } : { action: 'reject', reply: decision.reply };
+  const accounts = new AccountCache((address) => store.findAccount(address), { ttlMs: 10_000, maxEntries: 10_000 });
+  const toOutcome = (decision: RecipientDecision): CheckOutcome =>
+    decision.ok ? { action: 'continue', route: decision.route } : { action: 'reject', reply: decision.reply };
+
+  function check(request: CheckRequest): CheckOutcome | Promise<CheckOutcome> {
+    if (request.stage !== 'rcpt') return CONTINUE;
+    const decision = routeRecipient(request.recipient, localDomains, postmasterDomain, accounts);
+    return decision instanceof Promise ? decision.then(toOutcome) : toOutcome(decision);
   }
 
   async function message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome> {
@@ -40,7 +47,6 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         mailFrom: envelope.mailFrom?.address ?? '',
         recipients: envelope.recipients.map((r) => ({ address: r.path.address, accountId: r.route.accountId })),
         content: Buffer.concat([trace, content]),
-        summary: summarize(content),
         receivedAt,
       });
       logger.info(

@@ -16,7 +16,8 @@ export type CheckRequest =
   | { stage: 'rcpt'; envelope: Readonly<Envelope>; recipient: Path };
 
 export interface SmtpHandlers {
-  check(request: CheckRequest, peer: Peer): Promise<CheckOutcome>;
+  /** May answer synchronously (a cached look-up): the session then goes on without a round trip. */
+  check(request: CheckRequest, peer: Peer): CheckOutcome | Promise<CheckOutcome>;
   /** Runs the pipeline for a received message; its reply is sent only once it resolves (250 = durable). */
   message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome>;
 }
@@ -38,11 +39,14 @@ interface Connection {
   peer: Peer;
   busy: boolean; // an effect is being carried out
   closing: boolean; // the final reply is written; the client has a moment to read it and close
+  timeoutMs: number; // the socket timeout now armed
   log: Logger;
 }
 
 /** How long a client may take to close after our final reply before we cut the connection. */
 const CLOSE_LINGER_MS = 1000;
+/** Pipelined input held while a check or the store works, before the socket stops reading. */
+const MAX_BUFFERED_INPUT = 256 * 1024;
 
 const idPrefix = Date.now().toString(36).slice(-5);
 let idCounter = 0;
@@ -115,11 +119,15 @@ export class SmtpListener {
       peer,
       busy: false,
       closing: false,
+      timeoutMs: 0,
       log: logger.child({ session: sessionId }),
     };
     this.connections.add(conn);
     conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
-    socket.on('data', (chunk: Buffer) => this.apply(conn, session.receive(chunk)));
+    socket.on('data', (chunk: Buffer) => {
+      this.apply(conn, session.receive(chunk));
+      this.backpressure(conn);
+    });
     socket.on('timeout', () => {
       if (conn.closing) return socket.destroy(); // it did not close after our final reply
       if (conn.busy) return; // waiting on ourselves is not the client's delay
@@ -135,29 +143,39 @@ export class SmtpListener {
   }
 
   private apply(conn: Connection, effects: Effect[]): void {
+    // Replies accumulate while checks answer synchronously, so a pipelined group (RFC 2920) gets
+    // its replies in one write instead of one write (and one syscall) per command.
     let text = '';
     let close = false;
     let task: Promise<CheckOutcome | MessageOutcome> | undefined;
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'reply':
-          text += renderReply(effect.reply);
-          if (effect.reply.code >= 400) {
-            conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));
+    let queue = effects;
+    while (queue.length > 0) {
+      let answered: CheckOutcome | undefined;
+      for (const effect of queue) {
+        switch (effect.type) {
+          case 'reply':
+            text += renderReply(effect.reply);
+            if (effect.reply.code >= 400) {
+              conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));
+            }
+            break;
+          case 'close':
+            close = true;
+            break;
+          case 'check': {
+            const outcome = this.runCheck(conn, effect);
+            if (outcome instanceof Promise) task = outcome;
+            else answered = outcome;
+            break;
           }
-          break;
-        case 'close':
-          close = true;
-          break;
-        case 'check':
-          task = this.options.handlers.check(effect, conn.peer);
-          break;
-        case 'message':
-          task = this.options.handlers.message(effect.envelope, effect.content, conn.peer);
-          break;
-        default:
-          return effect satisfies never;
+          case 'message':
+            task = this.options.handlers.message(effect.envelope, effect.content, conn.peer);
+            break;
+          default:
+            return effect satisfies never;
+        }
       }
+      queue = answered ? conn.session.resolved(answered) : [];
     }
     const { socket } = conn;
     if (close) {
@@ -169,7 +187,6 @@ export class SmtpListener {
     if (text !== '' && !socket.destroyed) socket.write(text);
     if (task) {
       conn.busy = true;
-      socket.pause(); // pipelined input waits in the kernel while we work
       task
         .catch((err: unknown): CheckOutcome => {
           conn.log.error({ err }, 'handler failed');
@@ -178,8 +195,8 @@ export class SmtpListener {
         .then((outcome) => {
           conn.busy = false;
           if (socket.destroyed) return;
-          socket.resume();
           this.apply(conn, conn.session.resolved(outcome));
+          this.backpressure(conn);
         });
       return;
     }
@@ -188,7 +205,31 @@ export class SmtpListener {
       return;
     }
     const phase = conn.session.phaseName;
-    socket.setTimeout(phase === 'data' || phase === 'bdat' ? this.options.dataTimeoutMs : this.options.idleTimeoutMs);
+    const timeout = phase === 'data' || phase === 'bdat' ? this.options.dataTimeoutMs : this.options.idleTimeoutMs;
+    if (timeout !== conn.timeoutMs) {
+      conn.timeoutMs = timeout; // re-arming costs; socket activity refreshes the running timer
+      socket.setTimeout(timeout);
+    }
+  }
+
+  /** A check's exception is our fault, never the client's: 451, and the session goes on. */
+  private runCheck(conn: Connection, request: CheckRequest): CheckOutcome | Promise<CheckOutcome> {
+    try {
+      return this.options.handlers.check(request, conn.peer);
+    } catch (err) {
+      conn.log.error({ err }, 'check failed');
+      return { action: 'reject', reply: replies.localError() };
+    }
+  }
+
+  /**
+   * Input that arrives while the session waits is buffered by the session; past a bound the socket
+   * stops reading, so a client cannot make us hold an unbounded pipeline.
+   */
+  private backpressure(conn: Connection): void {
+    const over = conn.session.bufferedBytes > MAX_BUFFERED_INPUT;
+    if (over && !conn.socket.isPaused()) conn.socket.pause();
+    else if (!over && conn.socket.isPaused()) conn.socket.resume();
   }
 }
 

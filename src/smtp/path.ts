@@ -20,7 +20,6 @@ export type PathParse =
 const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+$/u;
 const SUBDOMAIN = /^[A-Za-z0-9\u0080-\u{10FFFF}]([A-Za-z0-9\-\u0080-\u{10FFFF}]*[A-Za-z0-9\u0080-\u{10FFFF}])?$/u;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the RFC's own character classes
 const NON_ASCII = /[^\x00-\x7f]/;
 
 // RFC 5321 §4.5.3.1.1-3: local part 64 octets, domain 255, path 256 including the brackets.
@@ -31,7 +30,7 @@ const MAX_PATH = 256;
 /** Parses `<...>` at the start of `text`, then returns what follows (the parameters). */
 export function parsePath(text: string, allowNull: boolean): PathParse {
   if (!text.startsWith('<')) {
-    return { ok: false, problem: 'Syntax error: the address must be enclosed in <> (RFC 5321 §4.1.2)' };
+    return { ok: false, problem: 'Syntax error: the address must be enclosed in <> (RFC 5321 section 4.1.2)' };
   }
   const close = findClosingBracket(text);
   if (close < 0) return { ok: false, problem: 'Syntax error: missing > after the address' };
@@ -41,7 +40,7 @@ export function parsePath(text: string, allowNull: boolean): PathParse {
     return { ok: false, problem: 'Syntax error: unexpected text after the address' };
   }
   if (Buffer.byteLength(inner, 'utf8') + 2 > MAX_PATH) {
-    return { ok: false, problem: 'Path too long (RFC 5321 §4.5.3.1.3: 256 octets)' };
+    return { ok: false, problem: 'Path too long (RFC 5321 section 4.5.3.1.3: 256 octets)' };
   }
   if (inner === '') {
     return allowNull
@@ -82,17 +81,18 @@ export function parseMailbox(mailbox: string): Path | string {
   if (at <= 0) return 'Syntax error: the address needs a local part and a domain (local@domain)';
   const localPart = mailbox.slice(0, at);
   const domainPart = mailbox.slice(at + 1);
-  if (!isLocalPart(localPart)) return `Syntax error: invalid local part "${localPart}" (RFC 5321 §4.1.2)`;
-  if (Buffer.byteLength(localPart, 'utf8') > MAX_LOCAL) return 'Local part too long (RFC 5321 §4.5.3.1.1: 64 octets)';
+  if (!isLocalPart(localPart)) return `Syntax error: invalid local part "${localPart}" (RFC 5321 section 4.1.2)`;
+  if (Buffer.byteLength(localPart, 'utf8') > MAX_LOCAL)
+    return 'Local part too long (RFC 5321 section 4.5.3.1.1: 64 octets)';
   let domain: string;
   if (domainPart.startsWith('[')) {
     if (!isAddressLiteral(domainPart)) return `Syntax error: invalid address literal "${domainPart}"`;
     domain = domainPart.toLowerCase();
   } else {
-    if (!isDomain(domainPart)) return `Syntax error: invalid domain "${domainPart}" (RFC 5321 §4.1.2)`;
+    if (!isDomain(domainPart)) return `Syntax error: invalid domain "${domainPart}" (RFC 5321 section 4.1.2)`;
     domain = domainPart.toLowerCase();
   }
-  if (Buffer.byteLength(domain, 'utf8') > MAX_DOMAIN) return 'Domain too long (RFC 5321 §4.5.3.1.2: 255 octets)';
+  if (Buffer.byteLength(domain, 'utf8') > MAX_DOMAIN) return 'Domain too long (RFC 5321 section 4.5.3.1.2: 255 octets)';
   return {
     localPart,
     domain,

@@ -1,12 +1,12 @@
 /**
- * SMTP replies as values (RFC 5321 section 4.2, enhanced codes RFC 3463 / RFC 2034). Every reply the
+ * SMTP replies as values (RFC 5321 §4.2, enhanced codes RFC 3463 / RFC 2034). Every reply the
  * server sends is named here so the set can be audited in one place, as Mox's smtp/codes.go does.
  * Leaf module: any layer may import it.
  */
 
 export interface Reply {
   code: number;
-  /** RFC 3463 class.subject.detail; omitted on the greeting and the EHLO/HELO reply (RFC 2034 section 3). */
+  /** RFC 3463 class.subject.detail; omitted on the greeting and the EHLO/HELO reply (RFC 2034 §3). */
   enhanced?: string;
   lines: string[];
 }
@@ -15,7 +15,7 @@ export function reply(code: number, enhanced: string | undefined, ...lines: stri
   return enhanced === undefined ? { code, lines } : { code, enhanced, lines };
 }
 
-/** Renders a reply, multi-line with "code-" continuation lines (RFC 5321 section 4.2.1). */
+/** Renders a reply, multi-line with "code-" continuation lines (RFC 5321 §4.2.1). */
 export function renderReply(r: Reply): string {
   const prefix = r.enhanced === undefined ? '' : `${r.enhanced} `;
   const lines = r.lines.length === 0 ? [''] : r.lines;
@@ -27,15 +27,16 @@ export function renderReply(r: Reply): string {
   return out;
 }
 
-// RFC 5321 section 4.5.3.1.5: a reply line is at most 512 octets, the code, separator and CRLF included.
+// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, the code, separator and CRLF included.
 const MAX_REPLY_TEXT = 512 - 4 - 2;
+const NOT_TEXT = /[^\t\x20-\x7e]/;
+const NOT_TEXT_ALL = /[^\t\x20-\x7e]/g;
 
 /**
- * RFC 5321 section 4.2.1: reply text is a textstring (HT, SP, printable ASCII). Texts cite sections and
- * echo client input (a bad domain, a parameter name), so the grammar and the length are kept here.
+ * RFC 5321 §4.2.1: reply text is a textstring (HT, SP, printable ASCII). Texts echo client input (a bad domain, a parameter name), so the grammar and the length are kept here.
  */
 function textstring(text: string, room: number): string {
-  const ascii = text.replaceAll('§', 'section ').replace(/[^\t\x20-\x7e]/g, '?');
+  const ascii = NOT_TEXT.test(text) ? text.replaceAll('§', 'section ').replace(NOT_TEXT_ALL, '?') : text;
   return ascii.length > room ? `${ascii.slice(0, room - 3)}...` : ascii;
 }
 

@@ -86,6 +86,11 @@ export class SmtpSession {
     return this.phase.name;
   }
 
+  /** Input received but not yet processed (pipelined while the session waits). */
+  get bufferedBytes(): number {
+    return this.input.length;
+  }
+
   /** No transaction is open and nothing is pending: the session can be closed without loss. */
   get idle(): boolean {
     return this.phase.name === 'command' && this.envelope === undefined && this.input.length === 0;

@@ -27,7 +27,7 @@ export interface Mailbox {
   messageCount: number;
 }
 
-/** Header facts the listing needs, taken from the message by the caller (src/mime). */
+/** Header facts the listing needs; each engine derives them from the content (src/mime/summary.ts). */
 export interface MessageSummary {
   from: string;
   subject: string;
@@ -40,7 +40,6 @@ export interface Delivery {
   recipients: { address: string; accountId: AccountId }[];
   /** The complete message as stored: trace headers (Return-Path, Received) already prepended. */
   content: Uint8Array;
-  summary: MessageSummary;
   receivedAt: Date;
 }
 

@@ -45,7 +45,11 @@ CREATE TABLE messages (
   header_from TEXT NOT NULL,
   header_subject TEXT NOT NULL,
   header_date INTEGER,
-  header_message_id TEXT
+  header_message_id TEXT,
+  -- the SMTP envelope it arrived with (RFC 5321 §3.3), kept with the content it belongs to
+  mail_from TEXT NOT NULL,
+  recipients TEXT NOT NULL, -- JSON array of addresses, as given in RCPT TO
+  received_at INTEGER NOT NULL
 ) STRICT;
 
 CREATE TABLE mailbox_messages (
@@ -61,12 +65,6 @@ CREATE TABLE mailbox_messages (
 -- Finds the mailboxes still holding a message when content may become unreferenced.
 CREATE INDEX mailbox_messages_by_message ON mailbox_messages(message_id);
 
-CREATE TABLE envelopes (
-  message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
-  mail_from TEXT NOT NULL,
-  recipients TEXT NOT NULL, -- JSON array of addresses, as given in RCPT TO
-  received_at INTEGER NOT NULL
-) STRICT;
 `;
 
 export class SchemaVersionError extends Error {

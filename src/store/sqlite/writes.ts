@@ -7,6 +7,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { summarize } from '../../mime/summary.ts';
 import type { Account, AccountId, Delivery, DeliveryReceipt } from '../store.ts';
 import type { WriteFailure, WriteRequest, WriteResult } from './protocol.ts';
 
@@ -31,7 +32,9 @@ export class SqliteWriter {
   readonly #insertMailbox: StatementSync;
   readonly #findInbox: StatementSync;
   readonly #insertMessage: StatementSync;
-  readonly #insertEnvelope: StatementSync;
+  readonly #savepoint: StatementSync;
+  readonly #release: StatementSync;
+  readonly #rollbackTo: StatementSync;
   readonly #allocateUid: StatementSync;
   readonly #insertPlacement: StatementSync;
   readonly #deleteOrphanedContent: StatementSync;
@@ -50,12 +53,14 @@ export class SqliteWriter {
     );
     this.#findInbox = db.prepare("SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'");
     this.#insertMessage = db.prepare(
-      `INSERT INTO messages (content, size, header_from, header_subject, header_date, header_message_id)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (content, size, header_from, header_subject, header_date, header_message_id,
+         mail_from, recipients, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#insertEnvelope = db.prepare(
-      'INSERT INTO envelopes (message_id, mail_from, recipients, received_at) VALUES (?, ?, ?, ?)',
-    );
+    // Prepared once: a savepoint per request must not cost an SQL parse per message.
+    this.#savepoint = db.prepare('SAVEPOINT request');
+    this.#release = db.prepare('RELEASE request');
+    this.#rollbackTo = db.prepare('ROLLBACK TO request');
     // RFC 9051 §2.3.1.1: the new message takes UIDNEXT, and UIDNEXT grows. RFC 7162 §3.1.1: every
     // change gets a mod-sequence higher than any before it in the mailbox.
     this.#allocateUid = db.prepare(
@@ -101,14 +106,14 @@ export class SqliteWriter {
   }
 
   #writeOne(request: WriteRequest): WriteResult {
-    this.#db.exec('SAVEPOINT request');
+    this.#savepoint.run();
     try {
       const result = this.#apply(request);
-      this.#db.exec('RELEASE request');
+      this.#release.run();
       return result;
     } catch (error) {
-      this.#db.exec('ROLLBACK TO request');
-      this.#db.exec('RELEASE request');
+      this.#rollbackTo.run();
+      this.#release.run();
       if (error instanceof RequestFailure) {
         return { id: request.id, ok: false, failure: error.failure, message: error.message };
       }
@@ -176,7 +181,11 @@ export class SqliteWriter {
     if (inboxes.length === 0) {
       throw new RequestFailure('no-recipient-account', 'none of the recipient accounts exists any more');
     }
-    const { content, summary } = delivery;
+    const { content } = delivery;
+    // Parsed here, on the writer thread, so the SMTP thread spends nothing on it.
+    const summary = summarize(content);
+    const receivedAt = delivery.receivedAt.getTime();
+    const recipients = JSON.stringify(delivery.recipients.map((recipient) => recipient.address));
     const messageId = Number(
       this.#insertMessage.run(
         content,
@@ -185,11 +194,11 @@ export class SqliteWriter {
         summary.subject,
         summary.date?.getTime() ?? null,
         summary.messageId,
+        delivery.mailFrom,
+        recipients,
+        receivedAt,
       ).lastInsertRowid,
     );
-    const receivedAt = delivery.receivedAt.getTime();
-    const recipients = JSON.stringify(delivery.recipients.map((recipient) => recipient.address));
-    this.#insertEnvelope.run(messageId, delivery.mailFrom, recipients, receivedAt);
     const placements = inboxes.map(({ accountId, mailboxId }) => {
       const allocated = this.#allocateUid.get(mailboxId);
       if (!allocated) throw new Error(`mailbox ${mailboxId} vanished inside the transaction`);
