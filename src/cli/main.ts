@@ -1,5 +1,6 @@
 /** The `postern` command line. One catch at the edge: every failure becomes one clear line on stderr. */
 import { ConfigError } from '../config/load.ts';
+import { StoreError } from '../store/store.ts';
 import { CliError, usageError } from './errors.ts';
 import { VERSION } from './version.ts';
 
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  if (err instanceof CliError || err instanceof ConfigError) {
+  if (err instanceof CliError || err instanceof ConfigError || err instanceof StoreError) {
     process.stderr.write(`postern: ${err.message}\n`);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
   } else {

@@ -62,6 +62,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stop() {
       stopping ??= (async () => {
         await listener.close(smtp.shutdownGraceMs);
+        // Deliveries per commit shows how well group commit works under the load seen.
+        logger.info(sqlite.stats(), 'store: commits and deliveries since start');
         await closeStores(store, sqlite);
       })();
       return stopping;

@@ -19,8 +19,11 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'removeAccount'; removed: boolean }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
-/** What the main thread sends: write requests, and a last request to close the connection. */
-export type WorkerCommand = WriteRequest | { kind: 'close' };
+/**
+ * What the main thread sends: the write requests of one event-loop turn in one message (one
+ * wake-up of the writer thread for many sessions), and a last request to close the connection.
+ */
+export type WorkerCommand = { kind: 'requests'; requests: WriteRequest[] } | { kind: 'close' };
 
 export type WorkerMessage =
   | { type: 'ready' }

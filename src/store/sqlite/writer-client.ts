@@ -41,6 +41,10 @@ export class WriterClient {
   readonly #exited: Promise<void>;
   #nextId = 1;
   #failure: StoreUnavailableError | undefined;
+  /** Requests of this event-loop turn, posted together once the turn's I/O is handled. */
+  #outbox: WriteRequest[] = [];
+  #outboxTransfer: ArrayBuffer[] = [];
+  #flushScheduled = false;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -91,12 +95,29 @@ export class WriterClient {
     const request = { ...command, id } as WriteRequest;
     return new Promise<WriteSuccess>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage(request satisfies WorkerCommand, transfer);
+      this.#outbox.push(request);
+      this.#outboxTransfer.push(...transfer);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // setImmediate runs after the poll phase: every session served in this turn is in the batch.
+        setImmediate(() => this.#flush());
+      }
     });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const requests = this.#outbox;
+    const transfer = this.#outboxTransfer;
+    this.#outbox = [];
+    this.#outboxTransfer = [];
+    if (requests.length === 0 || this.#failure) return;
+    this.#worker.postMessage({ kind: 'requests', requests } satisfies WorkerCommand, transfer);
   }
 
   /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */
   async close(): Promise<void> {
+    this.#flush();
     if (!this.#failure) this.#worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
     await this.#exited;
   }

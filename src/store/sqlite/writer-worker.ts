@@ -34,7 +34,7 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     let closing = false;
     for (let command: WorkerCommand | undefined = first; command; command = nextQueued(port)) {
       if (command.kind === 'close') closing = true;
-      else requests.push(command);
+      else requests.push(...command.requests);
     }
     if (requests.length > 0) post({ type: 'batch', ...writer.writeBatch(requests) });
     if (closing) {
