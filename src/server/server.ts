@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import type { Resolver } from '../dns/resolver.ts';
+import { createResolver } from '../dns/system-resolver.ts';
 import type { Logger } from '../log/logger.ts';
 import { SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
@@ -19,6 +21,8 @@ export interface ServerOptions {
 export interface RunningServer {
   smtp: { address: string; port: number };
   store: Store;
+  /** The one resolver every DNS-dependent check uses (ARCHITECTURE.md principle 6), from `dns.*`. */
+  resolver: Resolver;
   stop(): Promise<void>;
 }
 
@@ -26,6 +30,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { config, logger } = options;
   // The data directory holds mail and password hashes: owner only.
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const resolver = createResolver({
+    servers: config.dns.servers,
+    timeoutMs: config.dns.timeoutMs,
+    tries: config.dns.tries,
+  });
   const sqlite = await openSqliteStore({ dataDir: config.dataDir });
   const store: Store = options.discardMail ? new NullStore({ readFrom: sqlite }) : sqlite;
   const { host, port } = splitHostPort(config.listen.smtp);
@@ -59,6 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     smtp: bound,
     store,
+    resolver,
     stop() {
       stopping ??= (async () => {
         await listener.close(smtp.shutdownGraceMs);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config, ConfigInput } from '../../src/config/schema.ts';
+import type { Resolver } from '../../src/dns/resolver.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer } from '../../src/server/server.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -19,6 +20,7 @@ export interface TestServer {
   port: number;
   config: Config;
   store: Store;
+  resolver: Resolver;
   dataDir: string;
   /** Stops the server (idempotent), then removes the temporary directory. */
   stop(): Promise<void>;
@@ -64,6 +66,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
     port: server.smtp.port,
     config,
     store: server.store,
+    resolver: server.resolver,
     dataDir,
     stopServer,
     async stop() {
