@@ -109,21 +109,7 @@ const LABELS: Record<ScenarioId, string> = {
 
 /** Runs one scenario against a running server, with its CPU and RSS before and after. */
 async function scenario(server: ServerProcess, id: ScenarioId, peak: number | undefined): Promise<Row> {
-  const row: Row = {
-    target: server.kind,
-    scenario: id,
-    label: LABELS[id],
-    messages: 0,
-    delivered: 0,
-    perSecond: null,
-    p50: null,
-    p99: null,
-    cpuUsPerMessage: null,
-    rssMb: 0,
-    otherCpuPercent: 0,
-    failed: false,
-    note: '',
-  };
+  const row: Row = { ...emptyRow(server.kind), scenario: id, label: LABELS[id], failed: false };
   const before = server.usage();
   const machine = cpuSnapshot();
   const finish = (delivered: number) => {
