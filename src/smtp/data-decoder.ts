@@ -64,7 +64,22 @@ export class ContentDecoder {
     const normalize = this.options.bareLineEndings === 'normalize';
     let segStart = 0;
     const n = chunk.length;
+    // Where the next CR and LF are (memchr via indexOf), found once each so the scan stays linear.
+    let nextCr = -2;
+    let nextLf = -2;
     for (let i = 0; i < n; i++) {
+      if (this.state === S.text) {
+        if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
+        if (nextLf !== -1 && nextLf < i) nextLf = chunk.indexOf(LF, i);
+        const stop = Math.min(nextCr === -1 ? n : nextCr, nextLf === -1 ? n : nextLf);
+        if (stop > i) {
+          // Plain text up to the next CR or LF: counted, kept in the segment, not looked at byte by byte.
+          this.lineLength += stop - i;
+          if (this.lineLength > MAX_LINE) this.fail('line-too-long');
+          i = stop - 1;
+          continue;
+        }
+      }
       const b = chunk[i]!;
       switch (this.state) {
         case S.lineStart:
@@ -89,8 +104,6 @@ export class ContentDecoder {
               segStart = i + 1;
               this.newLine(false);
             }
-          } else if (++this.lineLength > MAX_LINE) {
-            this.fail('line-too-long');
           }
           break;
         case S.cr:

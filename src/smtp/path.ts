@@ -19,6 +19,7 @@ export type PathParse =
 
 const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+$/u;
 const SUBDOMAIN = /^[A-Za-z0-9\u0080-\u{10FFFF}]([A-Za-z0-9\-\u0080-\u{10FFFF}]*[A-Za-z0-9\u0080-\u{10FFFF}])?$/u;
+const ASCII_DOMAIN = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -123,6 +124,7 @@ function isQuotedString(s: string): boolean {
 
 export function isDomain(s: string): boolean {
   if (s === '' || s.length > MAX_DOMAIN) return false;
+  if (ASCII_DOMAIN.test(s)) return true; // the common case, without the Unicode-aware pattern
   return s.split('.').every((label) => label.length <= 63 && SUBDOMAIN.test(label));
 }
 
