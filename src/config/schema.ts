@@ -29,9 +29,18 @@ const domainName = z
 
 const duration = z.number().int().positive();
 
+/**
+ * The OS host name; an unqualified one gets ".localdomain", as Postfix does for myhostname, so the
+ * default local domain is a valid mail domain. `serve` warns when the name came from here.
+ */
+export function defaultHostname(): string {
+  const name = os.hostname().toLowerCase();
+  return name.includes('.') ? name : `${name}.localdomain`;
+}
+
 export const configSchema = z
   .object({
-    hostname: domainName.default(() => os.hostname().toLowerCase()),
+    hostname: domainName.default(defaultHostname),
     domains: z.array(domainName).default([]),
     dataDir: z.string().min(1).default('./data'),
     log: z

@@ -23,6 +23,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     },
     `Postern ${VERSION} on Node ${process.version}: SMTP listening on ${smtp}, data in ${config.dataDir} (sqlite), local domains ${config.domains.join(', ')}`,
   );
+  if (file === undefined) {
+    logger.warn(
+      `running on the embedded defaults: hostname ${config.hostname} and local domain ${config.domains.join(', ')}; set "hostname" and "domains" in postern.yaml for real mail`,
+    );
+  }
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig, parseConfig, splitHostPort } from '../../src/config/load.ts';
+import { defaultHostname } from '../../src/config/schema.ts';
+
+test('embedded defaults: secure and complete', () => {
+  const config = parseConfig({}, 'test');
+  assert.equal(config.listen.smtp, '127.0.0.1:2525', 'loopback only until the admin opens it');
+  assert.equal(config.smtp.vrfy, 'off');
+  assert.equal(config.smtp.bareLineEndings, 'reject');
+  assert.equal(config.dataDir, './data');
+  assert.deepEqual(config.domains, [config.hostname], 'like Postfix mydestination = $myhostname');
+});
+
+test('the default hostname is fully qualified (an unqualified OS name gets .localdomain)', () => {
+  const name = defaultHostname();
+  assert.ok(name.includes('.'), name);
+  assert.ok(name.startsWith(os.hostname().toLowerCase()));
+});
+
+const invalid: [raw: unknown, mustSay: RegExp][] = [
+  [{ listen: { smtp: 'nonsense' } }, /listen\.smtp: "nonsense" is invalid: expected host:port/],
+  [{ listen: { smtp: '127.0.0.1:99999' } }, /listen\.smtp: .*port must be 0-65535/],
+  [{ domains: ['not a domain'] }, /domains\.0: "not a domain" is invalid: expected a domain name/],
+  [{ smtp: { maxRecipients: 0 } }, /smtp\.maxRecipients: 0 is invalid/],
+  [{ smtp: { bareLineEndings: 'accept' } }, /smtp\.bareLineEndings: "accept" is invalid/],
+  [{ hostnam: 'x.example.com' }, /unknown key "hostnam"/],
+  [{ smtp: { maxSize: 1 } }, /unknown key "maxSize" under smtp/],
+];
+for (const [raw, mustSay] of invalid) {
+  test(`invalid: ${JSON.stringify(raw)} names the key, the value and the fix`, () => {
+    assert.throws(
+      () => parseConfig(raw, 'postern.yaml'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, mustSay);
+        assert.match(err.message, /^postern\.yaml: invalid configuration/);
+        return true;
+      },
+    );
+  });
+}
+
+test('a file: --config wins over POSTERN_CONFIG; a relative dataDir is taken from the file folder', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const a = path.join(dir, 'a.yaml');
+  const b = path.join(dir, 'b.yaml');
+  fs.writeFileSync(a, 'hostname: a.example.com\ndataDir: spool\n');
+  fs.writeFileSync(b, 'hostname: b.example.com\n');
+  assert.equal(loadConfig(a, { POSTERN_CONFIG: b }).config.hostname, 'a.example.com');
+  assert.equal(loadConfig(undefined, { POSTERN_CONFIG: b }).config.hostname, 'b.example.com');
+  assert.equal(loadConfig(a, {}).config.dataDir, path.join(dir, 'spool'));
+  assert.throws(() => loadConfig(path.join(dir, 'missing.yaml'), {}), /missing\.yaml does not exist/);
+  fs.writeFileSync(b, 'hostname: [unclosed\n');
+  assert.throws(() => loadConfig(b, {}), /not valid YAML at line/);
+});
+
+test('host:port splitting, IPv6 in brackets', () => {
+  assert.deepEqual(splitHostPort('127.0.0.1:2525'), { host: '127.0.0.1', port: 2525 });
+  assert.deepEqual(splitHostPort('[::1]:25'), { host: '::1', port: 25 });
+});
