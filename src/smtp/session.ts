@@ -7,38 +7,16 @@
  * We write our own engine rather than wrap a library because we need BDAT, a smuggling guard,
  * strict syntax, a hook per stage and group-committed storage, and the outbound client reuses it.
  */
-import { isUtf8 } from 'node:buffer';
-import { ContentDecoder, type ContentProblem } from './data-decoder.ts';
-import type { Envelope, RecipientRoute } from './envelope.ts';
+import { frameCommandLine, type LineProblem, MAX_COMMAND_LINE } from './command-line.ts';
+import { ContentDecoder } from './data-decoder.ts';
+import type { CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
+import type { Envelope } from './envelope.ts';
 import { type Command, parseCommand } from './parser.ts';
 import type { Path } from './path.ts';
 import { type Reply, replies } from './replies.ts';
+import { contentProblemReply } from './stages/data.ts';
+import { ehloReply, heloReply } from './stages/ehlo.ts';
 import { checkMailParameters } from './stages/mail.ts';
-
-export interface SessionOptions {
-  sessionId: string;
-  hostname: string;
-  maxMessageSize: number;
-  maxRecipients: number;
-  maxCommandsBeforeMail: number;
-  maxErrors: number;
-  bareLineEndings: 'reject' | 'normalize';
-  vrfy: 'off' | 'ambiguous';
-}
-
-export type Effect =
-  | { type: 'reply'; reply: Reply }
-  | { type: 'close' }
-  | { type: 'check'; stage: 'helo'; helo: string }
-  | { type: 'check'; stage: 'mail'; envelope: Readonly<Envelope> }
-  | { type: 'check'; stage: 'rcpt'; envelope: Readonly<Envelope>; recipient: Path }
-  | { type: 'message'; envelope: Envelope; content: Buffer }; // the 250 waits for its outcome
-
-export type CheckOutcome =
-  | { action: 'continue'; route?: RecipientRoute }
-  | { action: 'reject'; reply: Reply }
-  | { action: 'disconnect'; reply: Reply };
-export type MessageOutcome = { action: 'reply'; reply: Reply };
 
 type Pending =
   | { kind: 'helo'; greeting: 'HELO' | 'EHLO'; helo: string }
@@ -54,10 +32,13 @@ type Phase =
   | { name: 'waiting'; pending: Pending }
   | { name: 'closed' };
 
-// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
-const MAX_COMMAND_LINE = 512;
-const LF = 10;
-const CR = 13;
+const LINE_PROBLEM_REPLIES: Record<LineProblem, () => Reply> = {
+  'too-long': replies.lineTooLong,
+  'bare-line-ending': replies.bareLineEndingInCommand, // RFC 5321 §2.3.8
+  'not-utf8': () => replies.syntax('Syntax error: command is not valid UTF-8'),
+};
+
+export type { CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
 
 export class SmtpSession {
   private readonly options: SessionOptions;
@@ -192,38 +173,25 @@ export class SmtpSession {
 
   /** Handles one command line at `offset`; returns the offset after it, or -1 when it is incomplete. */
   private commandLine(offset: number): number {
-    const lf = this.input.indexOf(LF, offset);
-    if (lf < 0) {
+    const framed = frameCommandLine(this.input, offset, this.options.bareLineEndings === 'normalize');
+    if (framed.kind === 'incomplete') {
+      // An over-long line is refused once, then skipped up to its LF, however long it goes on.
       if (this.input.length - offset >= MAX_COMMAND_LINE && !this.skippingLongLine) {
         this.skippingLongLine = true;
         this.fail(replies.lineTooLong());
       }
-      if (this.skippingLongLine) return this.input.length;
-      return -1;
+      return this.skippingLongLine ? this.input.length : -1;
     }
-    const next = lf + 1;
     if (this.skippingLongLine) {
       this.skippingLongLine = false;
-      return next;
+      return framed.next;
     }
-    if (next - offset > MAX_COMMAND_LINE) {
-      this.fail(replies.lineTooLong());
-      return next;
+    if (framed.kind === 'problem') {
+      this.fail(LINE_PROBLEM_REPLIES[framed.problem]());
+      return framed.next;
     }
-    const hasCr = lf > offset && this.input[lf - 1] === CR;
-    const end = hasCr ? lf - 1 : lf;
-    const raw = this.input.subarray(offset, end);
-    // RFC 5321 §2.3.8: CR and LF only as a pair. A bare LF is tolerated in normalize mode.
-    if ((!hasCr && this.options.bareLineEndings === 'reject') || raw.includes(CR)) {
-      this.fail(replies.bareLineEndingInCommand());
-      return next;
-    }
-    if (!isAscii(raw) && !isUtf8(raw)) {
-      this.fail(replies.syntax('Syntax error: command is not valid UTF-8'));
-      return next;
-    }
-    this.dispatch(parseCommand(raw.toString('utf8')));
-    return next;
+    this.dispatch(parseCommand(framed.text));
+    return framed.next;
   }
 
   private dispatch(command: Command): void {
@@ -345,7 +313,7 @@ export class SmtpSession {
       if (phase.decoder.problem === undefined) return this.emitReply(replies.chunkOk(phase.decoder.decodedSize));
       // RFC 3030 §2: after a refused chunk the transaction is over; later chunks get 503.
       this.resetTransaction();
-      return this.fail(this.problemReply(phase.decoder.problem));
+      return this.fail(contentProblemReply(phase.decoder.problem, this.options.maxMessageSize));
     }
     phase.decoder.finish();
     this.endOfContent(phase.decoder);
@@ -356,22 +324,11 @@ export class SmtpSession {
     const result = decoder.result();
     if (!result.ok || !this.envelope) {
       this.resetTransaction();
-      return this.fail(result.ok ? replies.needMail() : this.problemReply(result.problem));
+      return this.fail(
+        result.ok ? replies.needMail() : contentProblemReply(result.problem, this.options.maxMessageSize),
+      );
     }
     this.wait({ type: 'message', envelope: this.envelope, content: result.content }, { kind: 'message' });
-  }
-
-  private problemReply(problem: ContentProblem): Reply {
-    switch (problem) {
-      case 'too-large':
-        return replies.tooBig(this.options.maxMessageSize);
-      case 'bare-line-ending':
-        return replies.bareLineEndingInData();
-      case 'line-too-long':
-        return replies.textLineTooLong();
-      default:
-        return problem satisfies never;
-    }
   }
 
   private decoder(dotStuffed: boolean): ContentDecoder {
@@ -385,20 +342,7 @@ export class SmtpSession {
   private acceptGreeting(kind: 'HELO' | 'EHLO', helo: string): void {
     this.greeting = { kind, helo };
     const host = this.options.hostname;
-    if (kind === 'HELO') return this.emitReply({ code: 250, lines: [host] });
-    // RFC 5321 §4.1.1.1; the extensions we implement, one per line.
-    this.emitReply({
-      code: 250,
-      lines: [
-        host,
-        'PIPELINING', // RFC 2920
-        `SIZE ${this.options.maxMessageSize}`, // RFC 1870
-        '8BITMIME', // RFC 6152
-        'SMTPUTF8', // RFC 6531
-        'ENHANCEDSTATUSCODES', // RFC 2034
-        'CHUNKING', // RFC 3030
-      ],
-    });
+    this.emitReply(kind === 'HELO' ? heloReply(host) : ehloReply(host, this.options.maxMessageSize));
   }
 
   private resetTransaction(): void {
@@ -434,9 +378,4 @@ export class SmtpSession {
     this.out = [];
     return out;
   }
-}
-
-function isAscii(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 127) return false;
-  return true;
 }

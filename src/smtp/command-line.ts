@@ -1,0 +1,36 @@
+/**
+ * Frames one command line out of the input buffer (RFC 5321 §2.3.8, §4.5.3.1.4): where it ends,
+ * and whether it is acceptable as a line at all. Knows nothing of commands.
+ */
+import { isUtf8 } from 'node:buffer';
+
+// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
+export const MAX_COMMAND_LINE = 512;
+const LF = 10;
+const CR = 13;
+
+export type LineProblem = 'too-long' | 'bare-line-ending' | 'not-utf8';
+
+export type Framed =
+  | { kind: 'incomplete' } // no LF yet: wait for more input
+  | { kind: 'line'; text: string; next: number }
+  | { kind: 'problem'; problem: LineProblem; next: number };
+
+/** The line at `offset`. `next` is where the following input starts. */
+export function frameCommandLine(input: Buffer, offset: number, allowBareLf: boolean): Framed {
+  const lf = input.indexOf(LF, offset);
+  if (lf < 0) return { kind: 'incomplete' };
+  const next = lf + 1;
+  if (next - offset > MAX_COMMAND_LINE) return { kind: 'problem', problem: 'too-long', next };
+  const hasCr = lf > offset && input[lf - 1] === CR;
+  const raw = input.subarray(offset, hasCr ? lf - 1 : lf);
+  // CR and LF only as a pair; a bare LF is tolerated in normalize mode, a bare CR never.
+  if ((!hasCr && !allowBareLf) || raw.includes(CR)) return { kind: 'problem', problem: 'bare-line-ending', next };
+  if (!isAscii(raw) && !isUtf8(raw)) return { kind: 'problem', problem: 'not-utf8', next };
+  return { kind: 'line', text: raw.toString('utf8'), next };
+}
+
+function isAscii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 127) return false;
+  return true;
+}
