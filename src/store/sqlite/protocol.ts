@@ -3,10 +3,10 @@
  * Every value here survives structured cloning: plain objects, strings, numbers, Dates, Uint8Arrays.
  */
 
-import type { Account, Delivery, DeliveryReceipt } from '../store.ts';
+import type { Account, Delivery, DeliveryReceipt, MessageSummary } from '../store.ts';
 
 export type WriteRequest =
-  | { id: number; kind: 'deliver'; delivery: Delivery }
+  | { id: number; kind: 'deliver'; delivery: Delivery; summary: MessageSummary }
   | { id: number; kind: 'createAccount'; address: string; passwordHash: string; createdAt: Date }
   | { id: number; kind: 'removeAccount'; address: string };
 

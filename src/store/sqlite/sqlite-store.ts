@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { summarize } from '../../mime/summary.ts';
 import {
   type Account,
   type AccountId,
@@ -105,7 +106,12 @@ export class SqliteStore implements Store {
     // the caller's view would copy its whole underlying buffer (a pooled Buffer, a large socket
     // buffer); transferring that buffer would detach bytes the caller still owns.
     const content = new Uint8Array(delivery.content);
-    const result = await this.#write({ kind: 'deliver', delivery: { ...delivery, content } }, [content.buffer]);
+    // Parsed here rather than on the writer thread: every commit waits for the writer, so it does
+    // only what must happen inside the transaction.
+    const summary = summarize(content);
+    const result = await this.#write({ kind: 'deliver', delivery: { ...delivery, content }, summary }, [
+      content.buffer,
+    ]);
     if (result.kind !== 'deliver') throw unexpected(result);
     return result.receipt;
   }

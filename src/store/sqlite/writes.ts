@@ -7,8 +7,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { summarize } from '../../mime/summary.ts';
-import type { Account, AccountId, Delivery, DeliveryReceipt } from '../store.ts';
+import type { Account, AccountId, Delivery, DeliveryReceipt, MessageSummary } from '../store.ts';
 import type { WriteFailure, WriteRequest, WriteResult } from './protocol.ts';
 
 /** A request that cannot be written for a reason the caller should hear about. */
@@ -124,7 +123,7 @@ export class SqliteWriter {
   #apply(request: WriteRequest): WriteResult {
     switch (request.kind) {
       case 'deliver':
-        return { id: request.id, ok: true, kind: 'deliver', receipt: this.#deliver(request.delivery) };
+        return { id: request.id, ok: true, kind: 'deliver', receipt: this.#deliver(request.delivery, request.summary) };
       case 'createAccount': {
         const account = this.#createAccount(request.address, request.passwordHash, request.createdAt);
         return { id: request.id, ok: true, kind: 'createAccount', account };
@@ -172,7 +171,7 @@ export class SqliteWriter {
    * recipient addresses of one account (aliases) get one copy. Accounts removed since RCPT TO are
    * skipped, and the receipt shows who got the message; with no account left it fails.
    */
-  #deliver(delivery: Delivery): DeliveryReceipt {
+  #deliver(delivery: Delivery, summary: MessageSummary): DeliveryReceipt {
     const inboxes: { accountId: AccountId; mailboxId: number }[] = [];
     for (const accountId of new Set(delivery.recipients.map((recipient) => recipient.accountId))) {
       const inbox = this.#findInbox.get(accountId);
@@ -182,8 +181,6 @@ export class SqliteWriter {
       throw new RequestFailure('no-recipient-account', 'none of the recipient accounts exists any more');
     }
     const { content } = delivery;
-    // Parsed here, on the writer thread, so the SMTP thread spends nothing on it.
-    const summary = summarize(content);
     const receivedAt = delivery.receivedAt.getTime();
     const recipients = JSON.stringify(delivery.recipients.map((recipient) => recipient.address));
     const messageId = Number(
