@@ -27,7 +27,8 @@ const DATE_TIME =
   /^(?:([a-z]+)\s*,?\s*)?(\d{1,2})\s+([a-z]+)\s+(\d{2,4})\s+(\d{1,2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?\s*(?:([+-])(\d{2})(\d{2})|([a-z]{1,5}))$/;
 
 export function parseDateTime(value: string): Date | null {
-  const match = DATE_TIME.exec(withoutComments(value).replace(/\s+/g, ' ').trim().toLowerCase());
+  const plain = value.includes('(') ? withoutComments(value) : value; // most dates carry no comment
+  const match = DATE_TIME.exec(plain.replace(/\s+/g, ' ').trim().toLowerCase());
   if (!match) return null;
   const [, dayName, day, monthName, year, hour, minute, second, sign, zoneHours, zoneMinutes, zoneName] = match;
   if (dayName !== undefined && !DAYS.includes(dayName)) return null;

@@ -43,7 +43,6 @@ export class WriterClient {
   #failure: StoreUnavailableError | undefined;
   /** Requests of this event-loop turn, posted together once the turn's I/O is handled. */
   #outbox: WriteRequest[] = [];
-  #outboxTransfer: ArrayBuffer[] = [];
   #flushScheduled = false;
 
   private constructor(worker: Worker) {
@@ -85,18 +84,14 @@ export class WriterClient {
     return { ...this.#stats };
   }
 
-  /**
-   * Resolves when the request is committed and synced; rejects when it is not. Buffers in
-   * `transfer` move to the writer thread and become unusable here.
-   */
-  write(command: WriteCommand, transfer: ArrayBuffer[] = []): Promise<WriteSuccess> {
+  /** Resolves when the request is committed and synced; rejects when it is not. */
+  write(command: WriteCommand): Promise<WriteSuccess> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const request = { ...command, id } as WriteRequest;
     return new Promise<WriteSuccess>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#outbox.push(request);
-      this.#outboxTransfer.push(...transfer);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // setImmediate runs after the poll phase: every session served in this turn is in the batch.
@@ -108,11 +103,9 @@ export class WriterClient {
   #flush(): void {
     this.#flushScheduled = false;
     const requests = this.#outbox;
-    const transfer = this.#outboxTransfer;
     this.#outbox = [];
-    this.#outboxTransfer = [];
     if (requests.length === 0 || this.#failure) return;
-    this.#worker.postMessage({ kind: 'requests', requests } satisfies WorkerCommand, transfer);
+    this.#worker.postMessage({ kind: 'requests', requests } satisfies WorkerCommand);
   }
 
   /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */
