@@ -13,7 +13,7 @@ import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { replies } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
-import { type Store, StoreError } from '../store/store.ts';
+import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 
 const CONTINUE: CheckOutcome = { action: 'continue' };
 
@@ -62,6 +62,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       );
       return { action: 'reply', reply: replies.queued(envelope.id) };
     } catch (err) {
+      if (err instanceof RecipientsGoneError) {
+        // The accounts were removed after RCPT (the account cache may lag): the mailboxes are gone for good.
+        logger.info({ session: peer.sessionId, id: envelope.id }, 'recipients removed since RCPT; answered 550');
+        return { action: 'reply', reply: replies.recipientsGone() };
+      }
       // Never 5xx for our own fault: the client keeps the message and retries (STYLE.md §5).
       logger.error({ session: peer.sessionId, id: envelope.id, err }, 'store failed; answered 451');
       return { action: 'reply', reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError() };

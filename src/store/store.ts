@@ -68,6 +68,8 @@ export interface Store {
   /**
    * Stores one message for all its recipients (into each one's INBOX) and resolves only once
    * the write is committed and synced to disk. Concurrent calls share commits (group commit).
+   * Recipients whose account no longer exists are skipped; with none left it rejects with
+   * RecipientsGoneError.
    */
   deliver(delivery: Delivery): Promise<DeliveryReceipt>;
 
@@ -85,6 +87,10 @@ export class StoreError extends Error {
 }
 export class AccountExistsError extends StoreError {
   override readonly code = 'ACCOUNT_EXISTS';
+}
+/** Every recipient account of a delivery was removed after RCPT accepted it: a permanent failure. */
+export class RecipientsGoneError extends StoreError {
+  override readonly code = 'RECIPIENTS_GONE';
 }
 export class StoreClosedError extends StoreError {
   override readonly code = 'STORE_CLOSED';

@@ -220,3 +220,16 @@ test('graceful shutdown: a transaction that stalls before DATA gets 421 when the
   assert.ok(Date.now() - started >= 250, 'the transaction had its grace period');
   await stopping;
 });
+
+test('an account removed between RCPT and the end of data: 550 5.1.1, not a retry that cannot succeed', async (t) => {
+  const s = await server(t);
+  const c = await client(t, s.port);
+  assert.deepEqual(
+    await converse(c, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>', 'DATA']),
+    ['250', '250 2.1.0', '250 2.1.5', '354'],
+  );
+  assert.equal(await s.store.removeAccount('alice@example.com'), true);
+  c.send(`${STUFFED}.\r\n`);
+  assert.equal(codeOf(await c.read()), '550 5.1.1');
+  assert.deepEqual(await converse(c, ['NOOP']), ['250 2.0.0'], 'the session goes on');
+});

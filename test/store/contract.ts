@@ -9,6 +9,7 @@ import {
   type Account,
   AccountExistsError,
   type Delivery,
+  RecipientsGoneError,
   type Store,
   StoreClosedError,
   StoreError,
@@ -209,7 +210,7 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           receipt.placements.map((p) => p.accountId),
           [bob.id],
         );
-        await assert.rejects(store.deliver(sampleDelivery([carol])), StoreError);
+        await assert.rejects(store.deliver(sampleDelivery([carol])), RecipientsGoneError);
       }),
     );
 

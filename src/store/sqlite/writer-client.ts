@@ -7,7 +7,7 @@
  */
 
 import { Worker } from 'node:worker_threads';
-import { AccountExistsError, StoreError, StoreUnavailableError } from '../store.ts';
+import { AccountExistsError, RecipientsGoneError, type StoreError, StoreUnavailableError } from '../store.ts';
 import type {
   WorkerCommand,
   WorkerMessage,
@@ -148,7 +148,7 @@ function errorFor(failure: WriteFailure, message: string): StoreError {
     case 'account-exists':
       return new AccountExistsError(message);
     case 'no-recipient-account':
-      return new StoreError(message);
+      return new RecipientsGoneError(message);
     case 'unavailable':
       return new StoreUnavailableError(message);
     default:
