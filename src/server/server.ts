@@ -1,5 +1,4 @@
 /** The composition root: builds the store, the inbound pipeline and the listeners from the config. */
-import fs from 'node:fs';
 import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
@@ -28,8 +27,6 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger } = options;
-  // The data directory holds mail and password hashes: owner only.
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const resolver = createResolver({
     servers: config.dns.servers,
     timeoutMs: config.dns.timeoutMs,

@@ -73,10 +73,6 @@ export class SmtpListener {
     });
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   /** Stops accepting, closes idle sessions with 421, lets busy ones finish within graceMs, then cuts the rest. */
   async close(graceMs: number): Promise<void> {
     this.draining = true;
@@ -84,7 +80,7 @@ export class SmtpListener {
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.shutdown());
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    // Grace is over: a session still between commands hears why before it is cut (RFC 5321 section 3.8).
+    // Grace is over: a session still between commands hears why before it is cut (RFC 5321 §3.8).
     const hostname = this.options.session.hostname;
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.abort(replies.shuttingDown(hostname)));
     await new Promise((r) => setTimeout(r, 50));

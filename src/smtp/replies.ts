@@ -40,10 +40,6 @@ function textstring(text: string, room: number): string {
   return ascii.length > room ? `${ascii.slice(0, room - 3)}...` : ascii;
 }
 
-export function isTransient(r: Reply): boolean {
-  return r.code >= 400 && r.code < 500;
-}
-
 // A reply text names the problem and, where it helps the sender's admin, the rule behind it.
 export const replies = {
   greeting: (host: string) => reply(220, undefined, `${host} ESMTP Postern`),

@@ -167,6 +167,7 @@ export class SmtpSession {
       }
     }
     this.input = offset >= this.input.length ? Buffer.alloc(0) : this.input.subarray(offset);
+    // Input left over while we wait may be a slice of a large socket chunk: keep only its own bytes.
     if (this.input.length > 0 && this.phase.name === 'waiting') this.input = Buffer.from(this.input);
     return this.flush();
   }
@@ -216,7 +217,7 @@ export class SmtpSession {
         );
         return;
       case 'MAIL':
-        return this.mail(command.path, command);
+        return this.mail(command);
       case 'RCPT':
         return this.rcpt(command.path, command.params.size);
       case 'DATA':
@@ -248,10 +249,10 @@ export class SmtpSession {
     }
   }
 
-  private mail(path: Path | null, command: Extract<Command, { verb: 'MAIL' }>): void {
+  private mail({ path, params: mailParams }: Extract<Command, { verb: 'MAIL' }>): void {
     if (!this.greeting) return this.fail(replies.needHelo());
     if (this.envelope) return this.fail(replies.nestedMail());
-    const params = checkMailParameters(path, command.params, this.options.maxMessageSize);
+    const params = checkMailParameters(path, mailParams, this.options.maxMessageSize);
     if ('code' in params) return this.fail(params);
     this.commandsWithoutMail = 0;
     const envelope: Envelope = {
