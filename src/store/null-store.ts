@@ -12,14 +12,19 @@
 import {
   type Account,
   type AccountId,
+  type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
   type Mailbox,
+  type MailboxChange,
   type MailboxId,
   type MailboxMessage,
+  type NewQueueJob,
+  type QueueJob,
   type Store,
   StoreClosedError,
   StoreError,
+  type StoreStats,
 } from './store.ts';
 
 export type NullStoreAccounts = readonly Account[] | { readFrom: Store };
@@ -83,6 +88,35 @@ export class NullStore implements Store {
   async readMessage(_mailboxId: MailboxId, _uid: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     return undefined;
+  }
+
+  async enqueueJob(_job: NewQueueJob): Promise<QueueJob> {
+    this.#assertOpen();
+    throw new StoreError('NullStore has no queue: it is a benchmark store that discards mail');
+  }
+
+  async claimJobs(_options: ClaimOptions): Promise<QueueJob[]> {
+    this.#assertOpen();
+    return [];
+  }
+
+  async completeJob(_id: number, _claimant: string): Promise<boolean> {
+    this.#assertOpen();
+    return false;
+  }
+
+  async rescheduleJob(_id: number, _claimant: string, _dueAt: Date): Promise<boolean> {
+    this.#assertOpen();
+    return false;
+  }
+
+  /** Nothing is ever stored, so nothing ever changes. */
+  watchChanges(_listener: (change: MailboxChange) => void): () => void {
+    return () => {};
+  }
+
+  stats(): StoreStats {
+    return { commits: 0, deliveries: this.#discarded };
   }
 
   /** Closes only itself: a wrapped account store belongs to the caller, who closes it. */

@@ -57,6 +57,48 @@ export interface MailboxMessage {
   summary: MessageSummary;
 }
 
+/**
+ * A job in the shared queue (the outbound delivery queue and other background work build on it).
+ * A job is claimed by one node for a lease; a node that dies leaves its claim to expire, and another
+ * node takes the job over. Times come from the node's clock: keep nodes NTP-synced.
+ */
+export interface QueueJob {
+  id: number;
+  kind: string;
+  payload: string; // JSON chosen by the job's kind
+  dueAt: Date;
+  attempts: number; // claims so far, this one included
+  claimedBy: string | null;
+  claimedUntil: Date | null;
+  createdAt: Date;
+}
+
+export interface NewQueueJob {
+  kind: string;
+  payload: string;
+  dueAt?: Date; // now when absent
+}
+
+export interface ClaimOptions {
+  /** Who claims: a node name unique in the cluster, e.g. `<hostname>:<pid>`. */
+  claimant: string;
+  limit: number;
+  leaseMs: number;
+  now?: Date;
+}
+
+/** A committed change to a mailbox, published to every node (LISTEN/NOTIFY on PostgreSQL). */
+export type MailboxChange =
+  | { kind: 'message-added'; accountId: AccountId; mailboxId: MailboxId; uid: number }
+  /** Changes may have been missed (the notification connection was lost): re-read what you show. */
+  | { kind: 'resync' };
+
+export interface StoreStats {
+  /** Transactions committed; deliveries > commits shows that commits are shared. */
+  commits: number;
+  deliveries: number;
+}
+
 export interface Store {
   /** Creates the account and its INBOX. Throws AccountExistsError when the address is taken. */
   createAccount(address: string, passwordHash: string): Promise<Account>;
@@ -78,6 +120,23 @@ export interface Store {
   /** The stored bytes of one message, or undefined when the UID does not exist. */
   readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined>;
 
+  /** Adds a job to the shared queue, due at once unless `dueAt` says later. */
+  enqueueJob(job: NewQueueJob): Promise<QueueJob>;
+  /**
+   * Claims up to `limit` due jobs that no live lease holds, for `leaseMs`. Two nodes racing never
+   * claim the same job (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer).
+   */
+  claimJobs(options: ClaimOptions): Promise<QueueJob[]>;
+  /** Deletes a finished job; false when `claimant` no longer holds it (its lease expired and moved on). */
+  completeJob(id: number, claimant: string): Promise<boolean>;
+  /** Releases a claimed job to run again at `dueAt` (a retry); false when `claimant` no longer holds it. */
+  rescheduleJob(id: number, claimant: string, dueAt: Date): Promise<boolean>;
+
+  /** Calls `listener` after each committed mailbox change, on this node or another; returns unsubscribe. */
+  watchChanges(listener: (change: MailboxChange) => void): () => void;
+
+  stats(): StoreStats;
+
   /** Waits for pending writes, then closes. Further calls reject with StoreClosedError. */
   close(): Promise<void>;
 }
@@ -97,4 +156,8 @@ export class StoreClosedError extends StoreError {
 }
 export class StoreUnavailableError extends StoreError {
   override readonly code = 'STORE_UNAVAILABLE';
+}
+/** The database was migrated by a newer Postern than this one: refuse rather than misread it. */
+export class SchemaTooNewError extends StoreError {
+  override readonly code = 'SCHEMA_TOO_NEW';
 }

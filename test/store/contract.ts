@@ -9,10 +9,10 @@ import {
   type Account,
   AccountExistsError,
   type Delivery,
+  type MailboxChange,
   RecipientsGoneError,
   type Store,
   StoreClosedError,
-  StoreError,
 } from '../../src/store/store.ts';
 
 export interface OpenedStore {
@@ -42,6 +42,15 @@ async function inboxOf(store: Store, account: Account) {
   const inbox = await store.getMailbox(account.id, 'INBOX');
   assert.ok(inbox, `${account.address} has an INBOX`);
   return inbox;
+}
+
+/** Polls `condition` every 10 ms for up to 2 s. */
+export async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 export function runStoreContract(name: string, open: () => Promise<OpenedStore>): void {
@@ -257,6 +266,99 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     );
 
     test(
+      'queue: claims due jobs in order, each by one claimant, and completes them',
+      withStore(async (store) => {
+        const now = Date.now();
+        const first = await store.enqueueJob({ kind: 'test', payload: '{"n":1}', dueAt: new Date(now - 2000) });
+        assert.equal(first.attempts, 0);
+        assert.equal(first.claimedBy, null);
+        assert.equal(first.payload, '{"n":1}');
+        const second = await store.enqueueJob({ kind: 'test', payload: '{"n":2}', dueAt: new Date(now - 1000) });
+        const third = await store.enqueueJob({ kind: 'test', payload: '{"n":3}' });
+        await store.enqueueJob({ kind: 'test', payload: '{"later":true}', dueAt: new Date(now + 3_600_000) });
+        const a = await store.claimJobs({ claimant: 'node-a', limit: 2, leaseMs: 60_000 });
+        assert.deepEqual(
+          a.map((job) => job.id),
+          [first.id, second.id],
+        );
+        assert.ok(a.every((job) => job.claimedBy === 'node-a' && job.attempts === 1));
+        const b = await store.claimJobs({ claimant: 'node-b', limit: 10, leaseMs: 60_000 });
+        assert.deepEqual(
+          b.map((job) => job.id),
+          [third.id],
+          'a job due later is not claimed',
+        );
+        assert.deepEqual(await store.claimJobs({ claimant: 'node-c', limit: 10, leaseMs: 60_000 }), []);
+        assert.equal(await store.completeJob(first.id, 'node-b'), false, 'only the holder completes a job');
+        assert.equal(await store.completeJob(first.id, 'node-a'), true);
+        assert.equal(await store.completeJob(first.id, 'node-a'), false, 'a completed job is gone');
+      }),
+    );
+
+    test(
+      'queue: an expired lease passes the job to another claimant, and the old holder can no longer finish it',
+      withStore(async (store) => {
+        const job = await store.enqueueJob({ kind: 'test', payload: '{}' });
+        const [claimed] = await store.claimJobs({ claimant: 'node-a', limit: 1, leaseMs: 1000 });
+        assert.equal(claimed?.id, job.id);
+        const later = new Date(Date.now() + 5000);
+        assert.deepEqual(await store.claimJobs({ claimant: 'node-b', limit: 1, leaseMs: 1000 }), []);
+        const [taken] = await store.claimJobs({ claimant: 'node-b', limit: 1, leaseMs: 60_000, now: later });
+        assert.equal(taken?.id, job.id);
+        assert.equal(taken?.attempts, 2);
+        assert.equal(await store.completeJob(job.id, 'node-a'), false);
+        assert.equal(await store.completeJob(job.id, 'node-b'), true);
+      }),
+    );
+
+    test(
+      'queue: rescheduling releases the claim until the new due time',
+      withStore(async (store) => {
+        const job = await store.enqueueJob({ kind: 'test', payload: '{}' });
+        await store.claimJobs({ claimant: 'node-a', limit: 1, leaseMs: 60_000 });
+        const retryAt = new Date(Date.now() + 600_000);
+        assert.equal(await store.rescheduleJob(job.id, 'node-b', retryAt), false, 'not the holder');
+        assert.equal(await store.rescheduleJob(job.id, 'node-a', retryAt), true);
+        assert.deepEqual(await store.claimJobs({ claimant: 'node-b', limit: 1, leaseMs: 60_000 }), []);
+        const [again] = await store.claimJobs({ claimant: 'node-b', limit: 1, leaseMs: 60_000, now: retryAt });
+        assert.equal(again?.id, job.id);
+        assert.equal(again?.dueAt.getTime(), retryAt.getTime());
+      }),
+    );
+
+    test(
+      'queue: concurrent claims never hand one job to two claimants',
+      withStore(async (store) => {
+        const ids = new Set<number>();
+        for (let i = 0; i < 30; i++) ids.add((await store.enqueueJob({ kind: 'test', payload: `${i}` })).id);
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.claimJobs({ claimant: `node-${i}`, limit: 5, leaseMs: 60_000 })),
+        );
+        const claimed = claims.flat().map((job) => job.id);
+        assert.equal(claimed.length, 30);
+        assert.deepEqual(new Set(claimed), ids);
+      }),
+    );
+
+    test(
+      'tells change listeners about each committed delivery, until they unsubscribe',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const inbox = await inboxOf(store, bob);
+        const seen: MailboxChange[] = [];
+        const unsubscribe = store.watchChanges((change) => seen.push(change));
+        await store.deliver(sampleDelivery([bob], 'watched'));
+        await waitFor(() => seen.length >= 1);
+        assert.deepEqual(seen, [{ kind: 'message-added', accountId: bob.id, mailboxId: inbox.id, uid: 1 }]);
+        unsubscribe();
+        await store.deliver(sampleDelivery([bob], 'unwatched'));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(seen.length, 1);
+        assert.ok(store.stats().deliveries >= 2);
+      }),
+    );
+
+    test(
       'rejects every call with StoreClosedError after close()',
       withStore(async (store) => {
         const bob = await store.createAccount('bob@example.com', PHC);
@@ -270,6 +372,10 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           ['getMailbox', () => store.getMailbox(bob.id, 'INBOX')],
           ['listMessages', () => store.listMessages(1)],
           ['readMessage', () => store.readMessage(1, 1)],
+          ['enqueueJob', () => store.enqueueJob({ kind: 'test', payload: '{}' })],
+          ['claimJobs', () => store.claimJobs({ claimant: 'a', limit: 1, leaseMs: 1000 })],
+          ['completeJob', () => store.completeJob(1, 'a')],
+          ['rescheduleJob', () => store.rescheduleJob(1, 'a', new Date())],
           ['close', () => store.close()],
         ];
         for (const [method, call] of calls) await assert.rejects(call(), StoreClosedError, method);

@@ -6,7 +6,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { openConnection } from '../../src/store/sqlite/connection.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
-import { StoreUnavailableError } from '../../src/store/store.ts';
+import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/migrations.ts';
+import { SchemaTooNewError, StoreUnavailableError } from '../../src/store/store.ts';
 import { runStoreContract, sampleDelivery } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
@@ -62,15 +63,16 @@ test('tightens a database file left world-readable', () =>
     assert.equal(modeOf(path.join(dataDir, DATABASE_FILE_NAME)), 0o600);
   }));
 
-test('writes schema version 1 and leaves the file in WAL mode', () =>
+test('migrates a new file to the latest schema version and leaves it in WAL mode', () =>
   withTempDir(async (dataDir) => {
     const store = await openSqliteStore({ dataDir });
     await store.close();
     const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
     try {
       assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
-      assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, 1);
-      assert.equal(db.prepare('SELECT max(version) AS v FROM schema_version').get()?.v, 1);
+      assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION);
+      assert.equal(db.prepare('SELECT max(version) AS v FROM schema_version').get()?.v, SQLITE_SCHEMA_VERSION);
+      assert.equal(db.prepare('SELECT count(*) AS n FROM schema_version').get()?.n, SQLITE_SCHEMA_VERSION);
     } finally {
       db.close();
     }
@@ -96,7 +98,8 @@ test('refuses a database with a schema version it does not know', () =>
     const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
     db.exec('PRAGMA user_version = 99');
     db.close();
-    await assert.rejects(openSqliteStore({ dataDir }), /schema version 99/);
+    await assert.rejects(openSqliteStore({ dataDir }), SchemaTooNewError);
+    await assert.rejects(openSqliteStore({ dataDir }), /schema is version 99, newer than this Postern knows/);
   }));
 
 test('group commit: 100 concurrent deliveries share commits', () =>

@@ -1,3 +1,2 @@
 export type { SqliteStoreOptions } from './sqlite-store.ts';
 export { DATABASE_FILE_NAME, openSqliteStore, SqliteStore } from './sqlite-store.ts';
-export type { WriterStats } from './writer-client.ts';

@@ -3,12 +3,25 @@
  * Every value here survives structured cloning: plain objects, strings, numbers, Dates, Uint8Arrays.
  */
 
-import type { Account, Delivery, DeliveryReceipt, MessageSummary } from '../store.ts';
+import type { MigrationOutcome } from '../migrations.ts';
+import type {
+  Account,
+  ClaimOptions,
+  Delivery,
+  DeliveryReceipt,
+  MessageSummary,
+  NewQueueJob,
+  QueueJob,
+} from '../store.ts';
 
 export type WriteRequest =
   | { id: number; kind: 'deliver'; delivery: Delivery; summary: MessageSummary }
   | { id: number; kind: 'createAccount'; address: string; passwordHash: string; createdAt: Date }
-  | { id: number; kind: 'removeAccount'; address: string };
+  | { id: number; kind: 'removeAccount'; address: string }
+  | { id: number; kind: 'enqueueJob'; job: NewQueueJob; now: Date }
+  | { id: number; kind: 'claimJobs'; options: ClaimOptions & { now: Date } }
+  | { id: number; kind: 'completeJob'; jobId: number; claimant: string }
+  | { id: number; kind: 'rescheduleJob'; jobId: number; claimant: string; dueAt: Date };
 
 /** Why one request failed; the main thread turns it into the matching StoreError class. */
 export type WriteFailure = 'account-exists' | 'no-recipient-account' | 'unavailable';
@@ -17,6 +30,9 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'deliver'; receipt: DeliveryReceipt }
   | { id: number; ok: true; kind: 'createAccount'; account: Account }
   | { id: number; ok: true; kind: 'removeAccount'; removed: boolean }
+  | { id: number; ok: true; kind: 'enqueueJob'; job: QueueJob }
+  | { id: number; ok: true; kind: 'claimJobs'; jobs: QueueJob[] }
+  | { id: number; ok: true; kind: 'completeJob' | 'rescheduleJob'; done: boolean }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
 /**
@@ -26,12 +42,15 @@ export type WriteResult =
 export type WorkerCommand = { kind: 'requests'; requests: WriteRequest[] } | { kind: 'close' };
 
 export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'startup-failed'; message: string }
+  | { type: 'ready'; migration: MigrationOutcome }
+  /** `code` carries a StoreError's code (SCHEMA_TOO_NEW) so the main thread can rethrow its class. */
+  | { type: 'startup-failed'; message: string; code?: string }
   /** One transaction: the results of every request written in it; `committed` is false when it failed. */
   | { type: 'batch'; committed: boolean; results: WriteResult[] };
 
 export interface WriterWorkerData {
   file: string;
   busyTimeoutMs: number;
+  /** Where a populated database is copied before a migration changes it. */
+  backupDir: string;
 }

@@ -10,21 +10,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { summarize } from '../../mime/summary.ts';
+import { ChangeListeners } from '../change-listeners.ts';
+import type { MigrationOutcome } from '../migrations.ts';
 import {
   type Account,
   type AccountId,
+  type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
   type Mailbox,
+  type MailboxChange,
   type MailboxId,
   type MailboxMessage,
+  type NewQueueJob,
+  type QueueJob,
   type Store,
   StoreClosedError,
   StoreError,
+  type StoreStats,
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
 import { SqliteReader } from './reads.ts';
-import { type WriteCommand, WriterClient, type WriterStats, type WriteSuccess } from './writer-client.ts';
+import { type WriteCommand, WriterClient, type WriteSuccess } from './writer-client.ts';
 
 export const DATABASE_FILE_NAME = 'postern.sqlite';
 
@@ -39,7 +46,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   prepareFiles(options.dataDir, file);
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   // The writer creates the schema, so the reader opens only once the tables exist.
-  const writer = await WriterClient.start({ file, busyTimeoutMs });
+  const backupDir = path.join(options.dataDir, 'backups');
+  const writer = await WriterClient.start({ file, busyTimeoutMs, backupDir });
   let reader: DatabaseSync;
   try {
     reader = openConnection(file, { busyTimeoutMs, role: 'reader' });
@@ -64,6 +72,7 @@ export class SqliteStore implements Store {
   readonly #writer: WriterClient;
   readonly #readConnection: DatabaseSync;
   readonly #reads: SqliteReader;
+  readonly #changes = new ChangeListeners();
   #closing: Promise<void> | undefined;
 
   constructor(writer: WriterClient, readConnection: DatabaseSync) {
@@ -73,8 +82,13 @@ export class SqliteStore implements Store {
   }
 
   /** Commits and deliveries so far; concurrent deliveries share commits, so commits ≤ deliveries. */
-  stats(): WriterStats {
+  stats(): StoreStats {
     return this.#writer.stats;
+  }
+
+  /** What opening the store migrated (logged at start). */
+  get migration(): MigrationOutcome {
+    return this.#writer.migration;
   }
 
   async createAccount(address: string, passwordHash: string): Promise<Account> {
@@ -112,6 +126,10 @@ export class SqliteStore implements Store {
       content.byteOffset === 0 && content.byteLength === content.buffer.byteLength ? content : new Uint8Array(content);
     const result = await this.#write({ kind: 'deliver', delivery: { ...delivery, content: exact }, summary });
     if (result.kind !== 'deliver') throw unexpected(result);
+    // One process writes this file's mail (the CLI does not deliver), so in-process is every node.
+    for (const { accountId, mailboxId, uid } of result.receipt.placements) {
+      this.#changes.emit({ kind: 'message-added', accountId, mailboxId, uid });
+    }
     return result.receipt;
   }
 
@@ -128,6 +146,34 @@ export class SqliteStore implements Store {
   async readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     return this.#reads.readMessage(mailboxId, uid);
+  }
+
+  async enqueueJob(job: NewQueueJob): Promise<QueueJob> {
+    const result = await this.#write({ kind: 'enqueueJob', job, now: new Date() });
+    if (result.kind !== 'enqueueJob') throw unexpected(result);
+    return result.job;
+  }
+
+  async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
+    const result = await this.#write({ kind: 'claimJobs', options: { ...options, now: options.now ?? new Date() } });
+    if (result.kind !== 'claimJobs') throw unexpected(result);
+    return result.jobs;
+  }
+
+  async completeJob(id: number, claimant: string): Promise<boolean> {
+    const result = await this.#write({ kind: 'completeJob', jobId: id, claimant });
+    if (result.kind !== 'completeJob') throw unexpected(result);
+    return result.done;
+  }
+
+  async rescheduleJob(id: number, claimant: string, dueAt: Date): Promise<boolean> {
+    const result = await this.#write({ kind: 'rescheduleJob', jobId: id, claimant, dueAt });
+    if (result.kind !== 'rescheduleJob') throw unexpected(result);
+    return result.done;
+  }
+
+  watchChanges(listener: (change: MailboxChange) => void): () => void {
+    return this.#changes.add(listener);
   }
 
   /** Refuses new calls at once, lets every write already asked for commit, then closes. */

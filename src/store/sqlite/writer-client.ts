@@ -7,7 +7,15 @@
  */
 
 import { Worker } from 'node:worker_threads';
-import { AccountExistsError, RecipientsGoneError, type StoreError, StoreUnavailableError } from '../store.ts';
+import type { MigrationOutcome } from '../migrations.ts';
+import {
+  AccountExistsError,
+  RecipientsGoneError,
+  SchemaTooNewError,
+  type StoreError,
+  type StoreStats,
+  StoreUnavailableError,
+} from '../store.ts';
 import type {
   WorkerCommand,
   WorkerMessage,
@@ -22,13 +30,6 @@ type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
 export type WriteCommand = Unnumbered<WriteRequest>;
 export type WriteSuccess = Extract<WriteResult, { ok: true }>;
 
-export interface WriterStats {
-  /** Transactions committed. */
-  commits: number;
-  /** Messages delivered; deliveries > commits proves that commits are shared. */
-  deliveries: number;
-}
-
 interface Pending {
   resolve(result: WriteSuccess): void;
   reject(error: Error): void;
@@ -37,7 +38,7 @@ interface Pending {
 export class WriterClient {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
-  readonly #stats: WriterStats = { commits: 0, deliveries: 0 };
+  readonly #stats: StoreStats = { commits: 0, deliveries: 0 };
   readonly #exited: Promise<void>;
   #nextId = 1;
   #failure: StoreUnavailableError | undefined;
@@ -45,8 +46,12 @@ export class WriterClient {
   #outbox: WriteRequest[] = [];
   #flushScheduled = false;
 
-  private constructor(worker: Worker) {
+  /** What opening the database migrated, if anything. */
+  readonly migration: MigrationOutcome;
+
+  private constructor(worker: Worker, migration: MigrationOutcome) {
     this.#worker = worker;
+    this.migration = migration;
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'batch') this.#settleBatch(message.committed, message.results);
@@ -73,14 +78,17 @@ export class WriterClient {
     });
     if (outcome instanceof Error || outcome.type !== 'ready') {
       await worker.terminate();
+      if (!(outcome instanceof Error) && outcome.type === 'startup-failed' && outcome.code === 'SCHEMA_TOO_NEW') {
+        throw new SchemaTooNewError(outcome.message);
+      }
       const reason =
         outcome instanceof Error ? outcome.message : outcome.type === 'startup-failed' ? outcome.message : '';
       throw new StoreUnavailableError(`cannot open the store: ${reason}`, { cause: outcome });
     }
-    return new WriterClient(worker);
+    return new WriterClient(worker, outcome.migration);
   }
 
-  get stats(): WriterStats {
+  get stats(): StoreStats {
     return { ...this.#stats };
   }
 

@@ -10,21 +10,26 @@
  */
 
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { MigrationOutcome } from '../migrations.ts';
+import { StoreError } from '../store.ts';
 import { openConnection } from './connection.ts';
+import { migrateSqlite } from './migrations.ts';
 import type { WorkerCommand, WorkerMessage, WriteRequest, WriterWorkerData } from './protocol.ts';
-import { applySchema } from './schema.ts';
 import { SqliteWriter } from './writes.ts';
 
 function start(port: MessagePort, data: WriterWorkerData): void {
   const post = (message: WorkerMessage) => port.postMessage(message);
-  let db: ReturnType<typeof openConnection>;
+  let db: ReturnType<typeof openConnection> | undefined;
   let writer: SqliteWriter;
+  let migration: MigrationOutcome;
   try {
     db = openConnection(data.file, { busyTimeoutMs: data.busyTimeoutMs, role: 'writer' });
-    applySchema(db);
+    migration = migrateSqlite(db, { backupDir: data.backupDir });
     writer = new SqliteWriter(db);
   } catch (error) {
-    post({ type: 'startup-failed', message: error instanceof Error ? error.message : String(error) });
+    db?.close();
+    const code = error instanceof StoreError ? error.code : undefined;
+    post({ type: 'startup-failed', message: error instanceof Error ? error.message : String(error), code });
     port.close();
     return;
   }
@@ -38,11 +43,11 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     }
     if (requests.length > 0) post({ type: 'batch', ...writer.writeBatch(requests) });
     if (closing) {
-      db.close();
+      db?.close();
       port.close(); // nothing keeps the thread alive any more: it exits
     }
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', migration });
 }
 
 function nextQueued(port: MessagePort): WorkerCommand | undefined {

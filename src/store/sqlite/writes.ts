@@ -7,7 +7,16 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { Account, AccountId, Delivery, DeliveryReceipt, MessageSummary } from '../store.ts';
+import type {
+  Account,
+  AccountId,
+  ClaimOptions,
+  Delivery,
+  DeliveryReceipt,
+  MessageSummary,
+  NewQueueJob,
+  QueueJob,
+} from '../store.ts';
 import type { WriteFailure, WriteRequest, WriteResult } from './protocol.ts';
 
 /** A request that cannot be written for a reason the caller should hear about. */
@@ -38,6 +47,10 @@ export class SqliteWriter {
   readonly #insertPlacement: StatementSync;
   readonly #deleteOrphanedContent: StatementSync;
   readonly #deleteAccount: StatementSync;
+  readonly #insertJob: StatementSync;
+  readonly #claimJobs: StatementSync;
+  readonly #completeJob: StatementSync;
+  readonly #rescheduleJob: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -81,6 +94,23 @@ export class SqliteWriter {
          WHERE mm.message_id = messages.id AND mb.account_id <> :account)`,
     );
     this.#deleteAccount = db.prepare('DELETE FROM accounts WHERE id = ?');
+    this.#insertJob = db.prepare(
+      `INSERT INTO queue (kind, payload, due_at, attempts, created_at) VALUES (?, ?, ?, 0, ?) RETURNING ${JOB_COLUMNS}`,
+    );
+    // One writer per database: the UPDATE is the claim, no other process can take the same rows.
+    this.#claimJobs = db.prepare(
+      `UPDATE queue SET claimed_by = :claimant, claimed_until = :until, attempts = attempts + 1
+       WHERE id IN (
+         SELECT id FROM queue
+         WHERE due_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now)
+         ORDER BY due_at, id LIMIT :limit)
+       RETURNING ${JOB_COLUMNS}`,
+    );
+    this.#completeJob = db.prepare('DELETE FROM queue WHERE id = ? AND claimed_by = ? AND claimed_until > ?');
+    this.#rescheduleJob = db.prepare(
+      `UPDATE queue SET due_at = ?, claimed_by = NULL, claimed_until = NULL
+       WHERE id = ? AND claimed_by = ? AND claimed_until > ?`,
+    );
   }
 
   /**
@@ -130,6 +160,19 @@ export class SqliteWriter {
       }
       case 'removeAccount':
         return { id: request.id, ok: true, kind: 'removeAccount', removed: this.#removeAccount(request.address) };
+      case 'enqueueJob':
+        return { id: request.id, ok: true, kind: 'enqueueJob', job: this.#enqueueJob(request.job, request.now) };
+      case 'claimJobs':
+        return { id: request.id, ok: true, kind: 'claimJobs', jobs: this.#claim(request.options) };
+      case 'completeJob': {
+        const done = this.#completeJob.run(request.jobId, request.claimant, Date.now()).changes > 0;
+        return { id: request.id, ok: true, kind: 'completeJob', done };
+      }
+      case 'rescheduleJob': {
+        const { jobId, claimant, dueAt } = request;
+        const done = this.#rescheduleJob.run(dueAt.getTime(), jobId, claimant, Date.now()).changes > 0;
+        return { id: request.id, ok: true, kind: 'rescheduleJob', done };
+      }
       default:
         return request satisfies never;
     }
@@ -206,6 +249,38 @@ export class SqliteWriter {
     });
     return { messageId, placements };
   }
+
+  #enqueueJob(job: NewQueueJob, now: Date): QueueJob {
+    const row = this.#insertJob.get(job.kind, job.payload, (job.dueAt ?? now).getTime(), now.getTime());
+    if (!row) throw new Error('INSERT … RETURNING gave no row');
+    return jobFromRow(row);
+  }
+
+  #claim(options: ClaimOptions & { now: Date }): QueueJob[] {
+    const now = options.now.getTime();
+    const rows = this.#claimJobs.all({
+      claimant: options.claimant,
+      until: now + options.leaseMs,
+      now,
+      limit: options.limit,
+    });
+    return rows.map(jobFromRow).sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.id - b.id);
+  }
+}
+
+const JOB_COLUMNS = 'id, kind, payload, due_at, attempts, claimed_by, claimed_until, created_at';
+
+export function jobFromRow(row: Record<string, unknown>): QueueJob {
+  return {
+    id: Number(row.id),
+    kind: String(row.kind),
+    payload: String(row.payload),
+    dueAt: new Date(Number(row.due_at)),
+    attempts: Number(row.attempts),
+    claimedBy: row.claimed_by == null ? null : String(row.claimed_by),
+    claimedUntil: row.claimed_until == null ? null : new Date(Number(row.claimed_until)),
+    createdAt: new Date(Number(row.created_at)),
+  };
 }
 
 function describe(error: unknown): string {

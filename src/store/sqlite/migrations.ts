@@ -1,0 +1,189 @@
+/**
+ * The SQLite schema as an ordered list of migrations (see ../migrations.ts for the rules), and the
+ * code that applies them. The PostgreSQL engine has the same versions in its own dialect.
+ *
+ * Times are stored as milliseconds since the epoch (INTEGER); message content is stored once in
+ * `messages` and referenced from each mailbox that holds it (`mailbox_messages`).
+ * `PRAGMA user_version` holds the current version; `schema_version` records when each was applied.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import {
+  assertMigrationList,
+  type Migration,
+  type MigrationOutcome,
+  pendingMigrations,
+  type SchemaStatus,
+} from '../migrations.ts';
+
+interface SqliteMigration extends Migration {
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'accounts, mailboxes, messages',
+    sql: `
+CREATE TABLE schema_version (
+  version INTEGER NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE mailboxes (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  uid_validity INTEGER NOT NULL CHECK (uid_validity > 0),
+  uid_next INTEGER NOT NULL CHECK (uid_next > 0),
+  highest_modseq INTEGER NOT NULL CHECK (highest_modseq > 0),
+  UNIQUE (account_id, name)
+) STRICT;
+
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  content BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  header_from TEXT NOT NULL,
+  header_subject TEXT NOT NULL,
+  header_date INTEGER,
+  header_message_id TEXT,
+  -- the SMTP envelope it arrived with (RFC 5321 §3.3), kept with the content it belongs to
+  mail_from TEXT NOT NULL,
+  recipients TEXT NOT NULL, -- JSON array of addresses, as given in RCPT TO
+  received_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE mailbox_messages (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  modseq INTEGER NOT NULL,
+  flags TEXT NOT NULL DEFAULT '',
+  internal_date INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) STRICT, WITHOUT ROWID;
+
+-- Finds the mailboxes still holding a message when content may become unreferenced.
+CREATE INDEX mailbox_messages_by_message ON mailbox_messages(message_id);
+
+`,
+  },
+  {
+    version: 2,
+    name: 'shared job queue',
+    sql: `
+CREATE TABLE queue (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  claimed_by TEXT,
+  claimed_until INTEGER,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX queue_by_due ON queue(due_at, id);
+`,
+  },
+];
+assertMigrationList(SQLITE_MIGRATIONS);
+
+export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS.length;
+
+export interface SqliteMigrateOptions {
+  /** Stop at this version (tests build old databases with it); the latest by default. */
+  target?: number;
+  /** Where to copy a populated database before migrating it; no copy when absent. */
+  backupDir?: string;
+}
+
+export function currentVersion(db: DatabaseSync): number {
+  return Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
+}
+
+/**
+ * Brings the database to the latest version (or `target`). Each migration runs in its own
+ * IMMEDIATE transaction, so two processes opening a new file at once cannot both create it, and a
+ * failed migration leaves the version before it. Refuses a database newer than this code.
+ */
+export function migrateSqlite(db: DatabaseSync, options: SqliteMigrateOptions = {}): MigrationOutcome {
+  const from = currentVersion(db);
+  const pending = pendingMigrations(SQLITE_MIGRATIONS, from, options.target);
+  const outcome: MigrationOutcome = { from, to: from, applied: [] };
+  if (pending.length === 0) return outcome;
+  if (from > 0 && options.backupDir) outcome.backup = backUp(db, options.backupDir, from);
+  for (const migration of pending) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      // Another process may have applied it while we waited for the lock.
+      if (currentVersion(db) >= migration.version) {
+        db.exec('COMMIT');
+        continue;
+      }
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
+      db.exec(`PRAGMA user_version = ${migration.version}`);
+      db.exec('COMMIT');
+      outcome.applied.push({ version: migration.version, name: migration.name });
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+  outcome.to = currentVersion(db);
+  return outcome;
+}
+
+/**
+ * A consistent copy of the database (VACUUM INTO), mode 0600 like the original, taken before a
+ * migration touches it: the way back if an upgrade goes wrong.
+ */
+function backUp(db: DatabaseSync, backupDir: string, version: number): string {
+  fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = path.join(backupDir, `postern-v${version}-${stamp}.sqlite`);
+  // VACUUM INTO accepts an empty file: creating it first gives it our mode, not the umask's.
+  fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
+  db.prepare('VACUUM INTO ?').run(file);
+  return file;
+}
+
+export function sqliteSchemaStatus(db: DatabaseSync | undefined, file: string): SchemaStatus {
+  const current = db ? currentVersion(db) : 0;
+  const rows =
+    db && current > 0
+      ? (db.prepare('SELECT version, applied_at FROM schema_version ORDER BY version').all() as {
+          version: number;
+          applied_at: number;
+        }[])
+      : [];
+  const names = new Map(SQLITE_MIGRATIONS.map((m) => [m.version, m.name]));
+  return {
+    engine: 'sqlite',
+    location: file,
+    current,
+    latest: SQLITE_SCHEMA_VERSION,
+    applied: rows.map((row) => ({
+      version: Number(row.version),
+      name: names.get(Number(row.version)) ?? '(unknown to this version of Postern)',
+      appliedAt: new Date(Number(row.applied_at)),
+    })),
+    pending: current > SQLITE_SCHEMA_VERSION ? [] : pendingMigrations(SQLITE_MIGRATIONS, current),
+  };
+}
