@@ -111,7 +111,8 @@ export class NullStore implements Store {
   }
 
   /** Nothing is ever stored, so nothing ever changes. */
-  watchChanges(_listener: (change: MailboxChange) => void): () => void {
+  async watchChanges(_listener: (change: MailboxChange) => void): Promise<() => void> {
+    this.#assertOpen();
     return () => {};
   }
 

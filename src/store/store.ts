@@ -132,8 +132,11 @@ export interface Store {
   /** Releases a claimed job to run again at `dueAt` (a retry); false when `claimant` no longer holds it. */
   rescheduleJob(id: number, claimant: string, dueAt: Date): Promise<boolean>;
 
-  /** Calls `listener` after each committed mailbox change, on this node or another; returns unsubscribe. */
-  watchChanges(listener: (change: MailboxChange) => void): () => void;
+  /**
+   * Calls `listener` after each committed mailbox change, on this node or another. Resolves, with
+   * the function that unsubscribes, once every change committed from then on will be reported.
+   */
+  watchChanges(listener: (change: MailboxChange) => void): Promise<() => void>;
 
   stats(): StoreStats;
 

@@ -346,7 +346,7 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
         const bob = await store.createAccount('bob@example.com', PHC);
         const inbox = await inboxOf(store, bob);
         const seen: MailboxChange[] = [];
-        const unsubscribe = store.watchChanges((change) => seen.push(change));
+        const unsubscribe = await store.watchChanges((change) => seen.push(change));
         await store.deliver(sampleDelivery([bob], 'watched'));
         await waitFor(() => seen.length >= 1);
         assert.deepEqual(seen, [{ kind: 'message-added', accountId: bob.id, mailboxId: inbox.id, uid: 1 }]);
@@ -376,6 +376,7 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           ['claimJobs', () => store.claimJobs({ claimant: 'a', limit: 1, leaseMs: 1000 })],
           ['completeJob', () => store.completeJob(1, 'a')],
           ['rescheduleJob', () => store.rescheduleJob(1, 'a', new Date())],
+          ['watchChanges', () => store.watchChanges(() => {})],
           ['close', () => store.close()],
         ];
         for (const [method, call] of calls) await assert.rejects(call(), StoreClosedError, method);

@@ -4,9 +4,8 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { accountFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
 import type { Account, AccountId, Mailbox, MailboxId, MailboxMessage } from '../store.ts';
-
-type Row = Record<string, unknown>;
 
 export class SqliteReader {
   readonly #findAccount: StatementSync;
@@ -41,54 +40,24 @@ export class SqliteReader {
 
   findAccount(address: string): Account | undefined {
     const row = this.#findAccount.get(address);
-    return row ? toAccount(row) : undefined;
+    return row ? accountFromRow(row) : undefined;
   }
 
   listAccounts(): Account[] {
-    return this.#listAccounts.all().map(toAccount);
+    return this.#listAccounts.all().map(accountFromRow);
   }
 
   getMailbox(accountId: AccountId, name: string): Mailbox | undefined {
     const row = this.#getMailbox.get(accountId, name);
-    if (!row) return undefined;
-    return {
-      id: Number(row.id),
-      accountId: Number(row.account_id),
-      name: String(row.name),
-      uidValidity: Number(row.uid_validity),
-      uidNext: Number(row.uid_next),
-      highestModSeq: BigInt(row.highest_modseq as bigint),
-      messageCount: Number(row.message_count),
-    };
+    return row ? mailboxFromRow(row) : undefined;
   }
 
   listMessages(mailboxId: MailboxId): MailboxMessage[] {
-    return this.#listMessages.all(mailboxId).map((row) => ({
-      uid: Number(row.uid),
-      modSeq: BigInt(row.modseq as bigint),
-      flags: String(row.flags).split(' ').filter(Boolean), // flags are atoms: no spaces (RFC 9051 §9)
-      internalDate: new Date(Number(row.internal_date)),
-      size: Number(row.size),
-      summary: {
-        from: String(row.header_from),
-        subject: String(row.header_subject),
-        date: row.header_date === null ? null : new Date(Number(row.header_date)),
-        messageId: row.header_message_id === null ? null : String(row.header_message_id),
-      },
-    }));
+    return this.#listMessages.all(mailboxId).map(mailboxMessageFromRow);
   }
 
   readMessage(mailboxId: MailboxId, uid: number): Uint8Array | undefined {
     const row = this.#readMessage.get(mailboxId, uid);
     return row ? (row.content as Uint8Array) : undefined;
   }
-}
-
-function toAccount(row: Row): Account {
-  return {
-    id: Number(row.id),
-    address: String(row.address),
-    passwordHash: String(row.password_hash),
-    createdAt: new Date(Number(row.created_at)),
-  };
 }

@@ -172,7 +172,8 @@ export class SqliteStore implements Store {
     return result.done;
   }
 
-  watchChanges(listener: (change: MailboxChange) => void): () => void {
+  async watchChanges(listener: (change: MailboxChange) => void): Promise<() => void> {
+    this.#assertOpen();
     return this.#changes.add(listener);
   }
 

@@ -7,6 +7,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { JOB_COLUMNS, jobFromRow } from '../rows.ts';
 import type {
   Account,
   AccountId,
@@ -266,21 +267,6 @@ export class SqliteWriter {
     });
     return rows.map(jobFromRow).sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.id - b.id);
   }
-}
-
-const JOB_COLUMNS = 'id, kind, payload, due_at, attempts, claimed_by, claimed_until, created_at';
-
-export function jobFromRow(row: Record<string, unknown>): QueueJob {
-  return {
-    id: Number(row.id),
-    kind: String(row.kind),
-    payload: String(row.payload),
-    dueAt: new Date(Number(row.due_at)),
-    attempts: Number(row.attempts),
-    claimedBy: row.claimed_by == null ? null : String(row.claimed_by),
-    claimedUntil: row.claimed_until == null ? null : new Date(Number(row.claimed_until)),
-    createdAt: new Date(Number(row.created_at)),
-  };
 }
 
 function describe(error: unknown): string {

@@ -1,0 +1,63 @@
+/**
+ * Rows to store values, shared by both engines: their tables have the same columns. SQLite gives
+ * integers as numbers or BigInts, PostgreSQL's driver gives BIGINT columns as strings; Number()
+ * and BigInt() take either. Times are milliseconds since the epoch in both.
+ */
+
+import type { Account, Mailbox, MailboxMessage, QueueJob } from './store.ts';
+
+export type Row = Record<string, unknown>;
+type Integer = number | bigint | string;
+
+export function accountFromRow(row: Row): Account {
+  return {
+    id: Number(row.id),
+    address: String(row.address),
+    passwordHash: String(row.password_hash),
+    createdAt: new Date(Number(row.created_at)),
+  };
+}
+
+export function mailboxFromRow(row: Row): Mailbox {
+  return {
+    id: Number(row.id),
+    accountId: Number(row.account_id),
+    name: String(row.name),
+    uidValidity: Number(row.uid_validity),
+    uidNext: Number(row.uid_next),
+    // Mod-sequences are 63-bit (RFC 7162 §3.1.1): never through a float.
+    highestModSeq: BigInt(row.highest_modseq as Integer),
+    messageCount: Number(row.message_count),
+  };
+}
+
+export function mailboxMessageFromRow(row: Row): MailboxMessage {
+  return {
+    uid: Number(row.uid),
+    modSeq: BigInt(row.modseq as Integer),
+    flags: String(row.flags).split(' ').filter(Boolean), // flags are atoms: no spaces (RFC 9051 §9)
+    internalDate: new Date(Number(row.internal_date)),
+    size: Number(row.size),
+    summary: {
+      from: String(row.header_from),
+      subject: String(row.header_subject),
+      date: row.header_date === null ? null : new Date(Number(row.header_date)),
+      messageId: row.header_message_id === null ? null : String(row.header_message_id),
+    },
+  };
+}
+
+export const JOB_COLUMNS = 'id, kind, payload, due_at, attempts, claimed_by, claimed_until, created_at';
+
+export function jobFromRow(row: Row): QueueJob {
+  return {
+    id: Number(row.id),
+    kind: String(row.kind),
+    payload: String(row.payload),
+    dueAt: new Date(Number(row.due_at)),
+    attempts: Number(row.attempts),
+    claimedBy: row.claimed_by == null ? null : String(row.claimed_by),
+    claimedUntil: row.claimed_until == null ? null : new Date(Number(row.claimed_until)),
+    createdAt: new Date(Number(row.created_at)),
+  };
+}

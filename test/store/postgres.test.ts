@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { openPostgresStore } from '../../src/store/postgres/index.ts';
+import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
+import { SchemaTooNewError, StoreUnavailableError } from '../../src/store/store.ts';
+import { createTestDatabase, withTestDatabase } from '../support/postgres.ts';
+import { runStoreContract, sampleDelivery } from './contract.ts';
+
+const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+runStoreContract('postgres', async () => {
+  const database = await createTestDatabase();
+  try {
+    const store = await openPostgresStore({ url: database.url, poolSize: 4 });
+    return {
+      store,
+      async cleanup() {
+        await store.close().catch(() => {}); // the test may have closed it
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+});
+
+async function query(url: string, text: string, values?: unknown[]): Promise<pg.QueryResultRow[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+test('postgres: migrates a new database to the latest schema version', () =>
+  withTestDatabase(async ({ url }) => {
+    const store = await openPostgresStore({ url });
+    assert.deepEqual(
+      store.migration.applied.map((m) => m.version),
+      Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
+    );
+    await store.close();
+    const rows = await query(url, 'SELECT version FROM schema_version ORDER BY version');
+    assert.equal(rows.length, POSTGRES_SCHEMA_VERSION);
+    const again = await openPostgresStore({ url });
+    assert.deepEqual(again.migration.applied, [], 'nothing left to migrate on the second start');
+    await again.close();
+  }));
+
+test('postgres: refuses a database with a schema version it does not know', () =>
+  withTestDatabase(async ({ url }) => {
+    await (await openPostgresStore({ url })).close();
+    await query(url, 'INSERT INTO schema_version (version, applied_at) VALUES (99, 0)');
+    await assert.rejects(openPostgresStore({ url }), SchemaTooNewError);
+    await assert.rejects(openPostgresStore({ url }), /schema is version 99, newer than this Postern knows/);
+  }));
+
+test('postgres: two nodes starting at once on an empty database migrate it once', () =>
+  withTestDatabase(async ({ url }) => {
+    const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ url, poolSize: 2 })));
+    const applied = stores.map((store) => store.migration.applied.length);
+    assert.equal(
+      applied.reduce((a, b) => a + b, 0),
+      POSTGRES_SCHEMA_VERSION,
+    );
+    await Promise.all(stores.map((store) => store.close()));
+  }));
+
+test('postgres: an unreachable server is a clear StoreUnavailableError naming it, without the password', async () => {
+  const url = 'postgres://postern:s3cret-pw@127.0.0.1:1/postern';
+  await assert.rejects(openPostgresStore({ url }), (error: Error) => {
+    assert.ok(error instanceof StoreUnavailableError);
+    assert.match(error.message, /cannot connect to PostgreSQL at postgres:\/\/postern:\*\*\*@127\.0\.0\.1:1\/postern/);
+    assert.doesNotMatch(error.message, /s3cret/);
+    return true;
+  });
+});
+
+test('postgres: group commit: 100 concurrent deliveries share commits', () =>
+  withTestDatabase(async ({ url }) => {
+    const store = await openPostgresStore({ url, poolSize: 4 });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const before = store.stats();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.deliver(sampleDelivery([bob], `batch ${i}`))));
+      const after = store.stats();
+      assert.equal(after.deliveries - before.deliveries, 100);
+      const commits = after.commits - before.commits;
+      assert.ok(commits >= 1 && commits < 100, `100 deliveries took ${commits} commits`);
+    } finally {
+      await store.close();
+    }
+  }));
