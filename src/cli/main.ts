@@ -13,6 +13,7 @@ Commands:
   user remove <address>                    delete an account and its mail
   mail list <address> [--json]             list the messages in an account's INBOX
   mail show <address> <uid>                print one stored message as it arrived
+  migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
   help                                     this text
   version                                  print the version
 
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/user.ts')).userCommand(rest);
     case 'mail':
       return (await import('./commands/mail.ts')).mailCommand(rest);
+    case 'migrate':
+      return (await import('./commands/migrate.ts')).migrateCommand(rest);
     case undefined:
     case 'help':
     case '--help':

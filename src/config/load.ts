@@ -65,8 +65,14 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: check the spelling against the configuration reference in README.md`;
   }
   const value = valueAt(raw, issue.path);
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  const shown = value === undefined ? 'missing' : JSON.stringify(withoutSecrets(value));
   return `${key}: ${shown} is invalid: ${issue.message}`;
+}
+
+/** A bad value is shown to say what is wrong with it, but never a password inside it (a store URL's). */
+function withoutSecrets(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i, '$1***@');
 }
 
 function valueAt(raw: unknown, keys: readonly PropertyKey[]): unknown {

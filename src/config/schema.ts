@@ -29,6 +29,27 @@ const domainName = z
 
 const duration = z.number().int().positive();
 
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, {
+  message: 'expected a PostgreSQL URL such as postgres://postern@db.example.com/postern',
+});
+
+/**
+ * Where mail and accounts live. SQLite (a file in dataDir) is the default and needs nothing;
+ * PostgreSQL lets several nodes share one database (docs/scaling.md). A password can stay out of
+ * this file: the driver also reads PGPASSWORD and ~/.pgpass.
+ */
+const storeSchema = z.discriminatedUnion('engine', [
+  z.object({ engine: z.literal('sqlite') }).strict(),
+  z
+    .object({
+      engine: z.literal('postgres'),
+      url: postgresUrl,
+      /** Connections per node; each node opens one more to listen for changes. */
+      poolSize: z.number().int().min(2).max(500).default(10),
+    })
+    .strict(),
+]);
+
 /**
  * The OS host name; an unqualified one gets ".localdomain", as Postfix does for myhostname, so the
  * default local domain is a valid mail domain. `serve` warns when the name came from here.
@@ -43,6 +64,7 @@ export const configSchema = z
     hostname: domainName.default(defaultHostname),
     domains: z.array(domainName).default([]),
     dataDir: z.string().min(1).default('./data'),
+    store: storeSchema.default({ engine: 'sqlite' }),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -97,3 +119,4 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+export type StoreConfig = Config['store'];

@@ -6,7 +6,7 @@ import { createResolver } from '../dns/system-resolver.ts';
 import type { Logger } from '../log/logger.ts';
 import { SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
-import { openSqliteStore } from '../store/sqlite/index.ts';
+import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { inboundHandlers } from './inbound.ts';
 
@@ -32,8 +32,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     timeoutMs: config.dns.timeoutMs,
     tries: config.dns.tries,
   });
-  const sqlite = await openSqliteStore({ dataDir: config.dataDir });
-  const store: Store = options.discardMail ? new NullStore({ readFrom: sqlite }) : sqlite;
+  const opened = await openStore(config, {
+    applicationName: `postern ${config.hostname}:${process.pid}`,
+    onError: (error) => logger.warn({ err: error }, 'store: a background connection failed'),
+  });
+  const { migration } = opened;
+  if (migration.applied.length > 0) {
+    logger.info(
+      { from: migration.from, to: migration.to, backup: migration.backup },
+      `store: migrated the schema from version ${migration.from} to ${migration.to}`,
+    );
+  }
+  logger.info(`store: ${await describeStore(config)}, schema version ${migration.to}`);
+  const store: Store = options.discardMail ? new NullStore({ readFrom: opened }) : opened;
   const { host, port } = splitHostPort(config.listen.smtp);
   const smtp = config.smtp;
   const listener = new SmtpListener({
@@ -58,7 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     bound = await listener.listen();
   } catch (err) {
-    await closeStores(store, sqlite);
+    await closeStores(store, opened);
     throw err;
   }
   let stopping: Promise<void> | undefined;
@@ -70,15 +81,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       stopping ??= (async () => {
         await listener.close(smtp.shutdownGraceMs);
         // Deliveries per commit shows how well group commit works under the load seen.
-        logger.info(sqlite.stats(), 'store: commits and deliveries since start');
-        await closeStores(store, sqlite);
+        logger.info(opened.stats(), 'store: commits and deliveries since start');
+        await closeStores(store, opened);
       })();
       return stopping;
     },
   };
 }
 
-async function closeStores(store: Store, sqlite: Store): Promise<void> {
-  if (store !== sqlite) await store.close();
-  await sqlite.close();
+async function closeStores(store: Store, opened: Store): Promise<void> {
+  if (store !== opened) await store.close();
+  await opened.close();
 }

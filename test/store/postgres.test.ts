@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
+import { createPool } from '../../src/store/postgres/postgres-store.ts';
 import { SchemaTooNewError, StoreUnavailableError } from '../../src/store/store.ts';
 import { createTestDatabase, withTestDatabase } from '../support/postgres.ts';
 import { runStoreContract, sampleDelivery } from './contract.ts';
@@ -93,5 +94,18 @@ test('postgres: group commit: 100 concurrent deliveries share commits', () =>
       assert.ok(commits >= 1 && commits < 100, `100 deliveries took ${commits} commits`);
     } finally {
       await store.close();
+    }
+  }));
+
+test('postgres: our sessions commit with synchronous_commit=on even where the database turned it off', () =>
+  withTestDatabase(async ({ url, name }) => {
+    await query(url, `ALTER DATABASE ${name} SET synchronous_commit = off`);
+    assert.equal((await query(url, 'SHOW synchronous_commit'))[0]?.synchronous_commit, 'off');
+    const pool = createPool({ url, poolSize: 1 });
+    try {
+      const { rows } = await pool.query('SHOW synchronous_commit');
+      assert.equal(rows[0]?.synchronous_commit, 'on');
+    } finally {
+      await pool.end();
     }
   }));

@@ -1,10 +1,10 @@
 /** Opens the configured store for a one-shot CLI command and always closes it. */
 import type { Config } from '../../config/schema.ts';
-import { openSqliteStore } from '../../store/sqlite/index.ts';
+import { openStore } from '../../store/open.ts';
 import type { Store } from '../../store/store.ts';
 
 export async function withStore<T>(config: Config, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openSqliteStore({ dataDir: config.dataDir });
+  const store = await openStore(config, { applicationName: 'postern cli' });
   try {
     return await work(store);
   } finally {

@@ -7,7 +7,7 @@
 
 import pg from 'pg';
 import { summarize } from '../../mime/summary.ts';
-import type { MigrationOutcome } from '../migrations.ts';
+import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import { accountFromRow, JOB_COLUMNS, jobFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
 import {
   type Account,
@@ -30,7 +30,7 @@ import {
 } from '../store.ts';
 import { ChangeChannel } from './change-channel.ts';
 import { DeliveryBatcher } from './delivery-batcher.ts';
-import { migratePostgres } from './migrations.ts';
+import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
 import { redactUrl } from './url.ts';
 
 export interface PostgresStoreOptions {
@@ -58,21 +58,41 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
 }
 
+/** `postern migrate` on PostgreSQL: the migrations alone. */
+export async function migratePostgresStore(options: PostgresStoreOptions): Promise<MigrationOutcome> {
+  const pool = createPool({ ...options, poolSize: 1 });
+  try {
+    return await migratePostgres(pool);
+  } catch (error) {
+    throw wrapConnectionError(error, options.url);
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
+/** `postern migrate --status` on PostgreSQL; reads only. */
+export async function postgresStoreStatus(options: PostgresStoreOptions): Promise<SchemaStatus> {
+  const pool = createPool({ ...options, poolSize: 1 });
+  try {
+    return await postgresSchemaStatus(pool, redactUrl(options.url));
+  } catch (error) {
+    throw wrapConnectionError(error, options.url);
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
 export function createPool(options: PostgresStoreOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
     application_name: options.applicationName ?? 'postern',
     connectionTimeoutMillis: 10_000,
+    // A 250 must mean the commit reached disk (RFC 5321 §6.1): whatever the server's default, our
+    // sessions wait for the WAL flush (and for synchronous standbys, where configured).
+    options: '-c synchronous_commit=on',
   });
   pool.on('error', (error) => options.onError?.(error));
-  // A 250 must mean the commit reached disk. An admin may have turned synchronous_commit off for
-  // the server; our sessions turn it back on (a stronger setting, e.g. remote_apply, is kept).
-  pool.on('connect', (client) => {
-    client
-      .query("SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'")
-      .catch((error: Error) => options.onError?.(error));
-  });
   return pool;
 }
 

@@ -8,10 +8,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import { summarize } from '../../mime/summary.ts';
 import { ChangeListeners } from '../change-listeners.ts';
-import type { MigrationOutcome } from '../migrations.ts';
+import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import {
   type Account,
   type AccountId,
@@ -30,6 +30,7 @@ import {
   type StoreStats,
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
+import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
 import { SqliteReader } from './reads.ts';
 import { type WriteCommand, WriterClient, type WriteSuccess } from './writer-client.ts';
 
@@ -56,6 +57,30 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     throw error;
   }
   return new SqliteStore(writer, reader);
+}
+
+/** `postern migrate` on SQLite: the migrations alone, with the same backup a start would take. */
+export function migrateSqliteStore(dataDir: string): MigrationOutcome {
+  const file = path.join(dataDir, DATABASE_FILE_NAME);
+  prepareFiles(dataDir, file);
+  const db = openConnection(file, { busyTimeoutMs: DEFAULT_BUSY_TIMEOUT_MS, role: 'writer' });
+  try {
+    return migrateSqlite(db, { backupDir: path.join(dataDir, 'backups') });
+  } finally {
+    db.close();
+  }
+}
+
+/** `postern migrate --status` on SQLite; reads only, and creates nothing where no database is yet. */
+export function sqliteStoreStatus(dataDir: string): SchemaStatus {
+  const file = path.join(dataDir, DATABASE_FILE_NAME);
+  if (!fs.existsSync(file)) return sqliteSchemaStatus(undefined, file);
+  const db = new DatabaseSync(file, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+  try {
+    return sqliteSchemaStatus(db, file);
+  } finally {
+    db.close();
+  }
 }
 
 /**

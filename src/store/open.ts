@@ -1,0 +1,62 @@
+/**
+ * Opens the store the configuration names. The PostgreSQL driver is loaded only when it is used,
+ * so a SQLite-only node (the default) never pays for it.
+ */
+
+import path from 'node:path';
+import type { Config } from '../config/schema.ts';
+import type { MigrationOutcome, SchemaStatus } from './migrations.ts';
+import type { Store } from './store.ts';
+
+export interface OpenedStore extends Store {
+  /** What opening migrated, if anything (logged at start). */
+  readonly migration: MigrationOutcome;
+}
+
+export interface OpenStoreOptions {
+  /** Names this node's connections in pg_stat_activity. */
+  applicationName?: string;
+  /** Errors no caller waits for (an idle PostgreSQL connection dropped). */
+  onError?: (error: Error) => void;
+}
+
+export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<OpenedStore> {
+  const { store } = config;
+  if (store.engine === 'postgres') {
+    const { openPostgresStore } = await import('./postgres/index.ts');
+    return openPostgresStore({ url: store.url, poolSize: store.poolSize, ...options });
+  }
+  const { openSqliteStore } = await import('./sqlite/index.ts');
+  return openSqliteStore({ dataDir: config.dataDir });
+}
+
+export async function migrateStore(config: Config): Promise<MigrationOutcome> {
+  const { store } = config;
+  if (store.engine === 'postgres') {
+    const { migratePostgresStore } = await import('./postgres/index.ts');
+    return migratePostgresStore({ url: store.url, applicationName: 'postern migrate' });
+  }
+  const { migrateSqliteStore } = await import('./sqlite/index.ts');
+  return migrateSqliteStore(config.dataDir);
+}
+
+export async function storeStatus(config: Config): Promise<SchemaStatus> {
+  const { store } = config;
+  if (store.engine === 'postgres') {
+    const { postgresStoreStatus } = await import('./postgres/index.ts');
+    return postgresStoreStatus({ url: store.url, applicationName: 'postern migrate' });
+  }
+  const { sqliteStoreStatus } = await import('./sqlite/index.ts');
+  return sqliteStoreStatus(config.dataDir);
+}
+
+/** Where the store is, for logs and messages: never a password. */
+export async function describeStore(config: Config): Promise<string> {
+  const { store } = config;
+  if (store.engine === 'postgres') {
+    const { redactUrl } = await import('./postgres/url.ts');
+    return `PostgreSQL ${redactUrl(store.url)}`;
+  }
+  const { DATABASE_FILE_NAME } = await import('./sqlite/index.ts');
+  return `SQLite ${path.join(config.dataDir, DATABASE_FILE_NAME)}`;
+}
