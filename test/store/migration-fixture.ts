@@ -1,0 +1,145 @@
+/**
+ * A populated database at schema version 1, written with plain SQL as version 1 of Postern wrote
+ * it, and the checks that everything in it survived a migration to the latest version, read back
+ * through the Store API. Both engines run it (test/store/migrations.test.ts).
+ */
+
+import assert from 'node:assert/strict';
+import type { Store } from '../../src/store/store.ts';
+import { sampleDelivery, sampleMessage } from './contract.ts';
+
+const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+const T0 = Date.parse('2024-03-01T10:00:00Z');
+
+/** Runs one statement with `?` placeholders; each engine's test adapts it to its driver. */
+export type Execute = (sql: string, values: unknown[]) => Promise<void>;
+
+const accounts = [
+  { id: 1, address: 'alice@example.com', created: T0 },
+  { id: 2, address: 'bob@example.com', created: T0 + 1000 },
+  { id: 3, address: 'nomail@example.com', created: T0 + 2000 },
+];
+
+const mailboxes = [
+  { id: 1, account: 1, name: 'INBOX', uidValidity: 1_709_287_200, uidNext: 5, modSeq: 9 },
+  { id: 2, account: 1, name: 'Archive', uidValidity: 1_709_287_201, uidNext: 2, modSeq: 3 },
+  { id: 3, account: 2, name: 'INBOX', uidValidity: 1_709_287_202, uidNext: 2, modSeq: 2 },
+  { id: 4, account: 3, name: 'INBOX', uidValidity: 1_709_287_203, uidNext: 1, modSeq: 1 },
+];
+
+const messages = [1, 2, 3].map((id) => ({ id, content: sampleMessage(`old message ${id}`) }));
+
+/** UIDs with gaps (3 was expunged), shared content (message 2 in two accounts), and flags. */
+const placements = [
+  { mailbox: 1, uid: 1, message: 1, modSeq: 2, flags: '\\Seen', date: T0 + 10_000 },
+  { mailbox: 1, uid: 2, message: 2, modSeq: 5, flags: '\\Seen \\Flagged $Important', date: T0 + 20_000 },
+  { mailbox: 1, uid: 4, message: 3, modSeq: 9, flags: '', date: T0 + 40_000 },
+  { mailbox: 2, uid: 1, message: 2, modSeq: 3, flags: '\\Answered \\Deleted', date: T0 + 20_000 },
+  { mailbox: 3, uid: 1, message: 2, modSeq: 2, flags: '\\Draft', date: T0 + 20_000 },
+];
+
+const UID_VALIDITY_COUNTER = 1_709_287_203;
+
+export async function populateVersion1(execute: Execute): Promise<void> {
+  await execute('INSERT INTO counters (name, value) VALUES (?, ?)', ['uid_validity', UID_VALIDITY_COUNTER]);
+  for (const a of accounts) {
+    await execute('INSERT INTO accounts (id, address, password_hash, created_at) VALUES (?, ?, ?, ?)', [
+      a.id,
+      a.address,
+      PHC,
+      a.created,
+    ]);
+  }
+  for (const m of mailboxes) {
+    await execute(
+      'INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, ?, ?, ?)',
+      [m.id, m.account, m.name, m.uidValidity, m.uidNext, m.modSeq],
+    );
+  }
+  for (const m of messages) {
+    await execute(
+      `INSERT INTO messages (id, content, size, header_from, header_subject, header_date, header_message_id,
+         mail_from, recipients, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        m.id,
+        m.content,
+        m.content.byteLength,
+        'Alice <alice@example.com>',
+        `old message ${m.id}`,
+        Date.parse('1997-11-21T15:55:06Z'),
+        `<old message ${m.id}@example.com>`,
+        'alice@example.com',
+        '["bob@example.com"]',
+        T0,
+      ],
+    );
+  }
+  for (const p of placements) {
+    await execute(
+      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+      [p.mailbox, p.uid, p.message, p.modSeq, p.flags, p.date],
+    );
+  }
+}
+
+/** Every account, mailbox, message, flag and counter of the fixture, read through the Store API. */
+export async function assertVersion1DataSurvived(store: Store): Promise<void> {
+  const listed = await store.listAccounts();
+  assert.deepEqual(
+    listed.map((a) => [a.id, a.address, a.passwordHash, a.createdAt.getTime()]),
+    accounts.map((a) => [a.id, a.address, PHC, a.created]),
+  );
+  for (const m of mailboxes) {
+    const mailbox = await store.getMailbox(m.account, m.name);
+    const held = placements.filter((p) => p.mailbox === m.id);
+    assert.deepEqual(mailbox, {
+      id: m.id,
+      accountId: m.account,
+      name: m.name,
+      uidValidity: m.uidValidity,
+      uidNext: m.uidNext,
+      highestModSeq: BigInt(m.modSeq),
+      messageCount: held.length,
+    });
+    const listedMessages = await store.listMessages(m.id);
+    assert.deepEqual(
+      listedMessages.map((message) => ({
+        uid: message.uid,
+        modSeq: message.modSeq,
+        flags: message.flags,
+        date: message.internalDate.getTime(),
+        subject: message.summary.subject,
+        size: message.size,
+      })),
+      held.map((p) => ({
+        uid: p.uid,
+        modSeq: BigInt(p.modSeq),
+        flags: p.flags.split(' ').filter(Boolean),
+        date: p.date,
+        subject: `old message ${p.message}`,
+        size: messages[p.message - 1]!.content.byteLength,
+      })),
+      `mailbox ${m.name} of account ${m.account}`,
+    );
+    for (const p of held) {
+      assert.deepEqual(await store.readMessage(m.id, p.uid), messages[p.message - 1]!.content);
+    }
+  }
+}
+
+/** The migrated database keeps working: the next UID follows on, and new features are there. */
+export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
+  const alice = await store.findAccount('alice@example.com');
+  assert.ok(alice);
+  const receipt = await store.deliver(sampleDelivery([alice], 'after the upgrade'));
+  assert.deepEqual(receipt.placements, [{ accountId: 1, mailboxId: 1, uid: 5 }], 'UIDNEXT carried over');
+  const inbox = await store.getMailbox(1, 'INBOX');
+  assert.ok(inbox && inbox.highestModSeq > 9n, 'mod-sequences continue above the old ones');
+  const carol = await store.createAccount('carol@example.com', PHC);
+  const carolInbox = await store.getMailbox(carol.id, 'INBOX');
+  assert.ok(carolInbox && carolInbox.uidValidity > UID_VALIDITY_COUNTER, 'UIDVALIDITY never reused');
+  assert.ok(carol.id > 3, 'account ids continue after the old ones');
+  const job = await store.enqueueJob({ kind: 'test', payload: '{}' }); // schema v2
+  assert.equal((await store.claimJobs({ claimant: 'n', limit: 1, leaseMs: 1000 }))[0]?.id, job.id);
+}
