@@ -8,46 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { addUser, configDir, spawnServer } from '../support/child-server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
+import { type Load, sender } from '../support/smtp-load.ts';
 
 const SESSIONS = 10;
 const LOAD_MS = 300;
 const MAX_PER_SESSION = 2000; // bounds each loop; the kill comes long before
-
-interface Load {
-  acked: Set<number>;
-  attempted: number;
-}
-
-/** One session sending numbered messages until the connection breaks or the bound is hit. */
-async function sender(port: number, next: () => number, load: Load): Promise<void> {
-  let c: SmtpClient;
-  try {
-    c = await SmtpClient.connect(port);
-    await c.read();
-    c.send('EHLO load.example.net\r\n');
-    await c.read();
-  } catch {
-    return; // the server died before this session got going
-  }
-  try {
-    for (let i = 0; i < MAX_PER_SESSION; i++) {
-      const n = next();
-      load.attempted++;
-      // Pipelined envelope (RFC 2920), then the content once 354 came.
-      c.send('MAIL FROM:<load@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
-      const [mail, rcpt, data] = await c.readN(3);
-      if (mail!.code !== 250 || rcpt!.code !== 250 || data!.code !== 354) throw new Error(`refused: ${data!.text}`);
-      c.send(`From: load@example.net\r\nTo: alice@example.com\r\nSubject: msg-${n}\r\n\r\nmessage ${n}\r\n.\r\n`);
-      const done = await c.read();
-      if (done.code === 250) load.acked.add(n);
-      else throw new Error(`message ${n}: ${done.text}`);
-    }
-  } catch (err) {
-    if (!c.isClosed) throw err; // only the kill may end a session
-  } finally {
-    await c.close();
-  }
-}
 
 test('SIGKILL under load: every acknowledged message survives, none twice', async (t) => {
   const dir = configDir(); // log level info: the startup line carries the port
@@ -58,7 +23,8 @@ test('SIGKILL under load: every acknowledged message survives, none twice', asyn
 
   const load: Load = { acked: new Set(), attempted: 0 };
   let counter = 0;
-  const senders = Array.from({ length: SESSIONS }, () => sender(first.port, () => ++counter, load));
+  const options = { max: MAX_PER_SESSION, recipients: () => ['alice@example.com'], mayBreak: true };
+  const senders = Array.from({ length: SESSIONS }, () => sender(first.port, () => ++counter, load, options));
   await sleep(LOAD_MS);
   assert.equal(await first.stop('SIGKILL'), null, 'killed by the signal');
   await Promise.all(senders);

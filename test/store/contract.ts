@@ -14,6 +14,7 @@ import {
   type Store,
   StoreClosedError,
 } from '../../src/store/store.ts';
+import { waitFor } from '../support/wait.ts';
 
 export interface OpenedStore {
   store: Store;
@@ -42,15 +43,6 @@ async function inboxOf(store: Store, account: Account) {
   const inbox = await store.getMailbox(account.id, 'INBOX');
   assert.ok(inbox, `${account.address} has an INBOX`);
   return inbox;
-}
-
-/** Polls `condition` every 10 ms for up to 2 s. */
-export async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export function runStoreContract(name: string, open: () => Promise<OpenedStore>): void {

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.ts';
 import type { MailboxChange } from '../../src/store/store.ts';
 import { withTestDatabase } from '../support/postgres.ts';
-import { sampleDelivery, waitFor } from './contract.ts';
+import { waitFor } from '../support/wait.ts';
+import { sampleDelivery } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
