@@ -63,3 +63,29 @@ test('host:port splitting, IPv6 in brackets', () => {
   assert.deepEqual(splitHostPort('127.0.0.1:2525'), { host: '127.0.0.1', port: 2525 });
   assert.deepEqual(splitHostPort('[::1]:25'), { host: '::1', port: 25 });
 });
+
+test('store: SQLite by default; PostgreSQL needs a postgres:// URL; a bad URL is shown without its password', () => {
+  assert.deepEqual(parseConfig({}, 'test').store, { engine: 'sqlite' });
+  assert.deepEqual(
+    parseConfig({ store: { engine: 'postgres', url: 'postgres://db.example.com/postern' } }, 'test').store,
+    {
+      engine: 'postgres',
+      url: 'postgres://db.example.com/postern',
+      poolSize: 10,
+    },
+  );
+  assert.throws(() => parseConfig({ store: { engine: 'postgres' } }, 'postern.yaml'), /store\.url: missing is invalid/);
+  assert.throws(() => parseConfig({ store: { engine: 'mysql' } }, 'postern.yaml'), /store\.engine: "mysql" is invalid/);
+  assert.throws(
+    () => parseConfig({ store: { engine: 'postgres', url: 'mysql://u:hunter2@db/x' } }, 'postern.yaml'),
+    (error: Error) => {
+      assert.match(error.message, /store\.url: "mysql:\/\/u:\*\*\*@db\/x" is invalid: expected a PostgreSQL URL/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => parseConfig({ store: { engine: 'sqlite', url: 'postgres://x/y' } }, 'postern.yaml'),
+    /unknown key "url" under store/,
+  );
+});
