@@ -1,3 +1,9 @@
+// The PostgreSQL engine: the shared contract (test/store/contract.ts), then what only this engine
+// has. Not run on SQLite, and why: the server's synchronous_commit (SQLite's synchronous=FULL is
+// checked in sqlite.test.ts), an unreachable server (SQLite opens a local file), several nodes
+// migrating one database at once (one SQLite file has one node; its IMMEDIATE transaction covers a
+// CLI racing the server), killed connections (SQLite's counterpart is the writer-thread crash).
+// Cluster primitives across nodes: postgres-cluster.test.ts and test/server/two-nodes.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -107,5 +113,38 @@ test('postgres: our sessions commit with synchronous_commit=on even where the da
       assert.equal(rows[0]?.synchronous_commit, 'on');
     } finally {
       await pool.end();
+    }
+  }));
+
+test('postgres: connections killed mid-delivery fail those deliveries as unavailable (451), never as stored; then it recovers', (t) =>
+  withTestDatabase(async ({ url }) => {
+    const store = await openPostgresStore({ url, poolSize: 4, applicationName: 'victim' });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const outcomes = Array.from({ length: 60 }, (_, i) =>
+        store.deliver(sampleDelivery([bob], `during ${i}`)).then(
+          () => ({ subject: `during ${i}`, stored: true }),
+          (error: Error) => {
+            assert.ok(error instanceof StoreUnavailableError, `${error.name}: ${error.message}`);
+            return { subject: `during ${i}`, stored: false };
+          },
+        ),
+      );
+      await query(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim' AND pid <> pg_backend_pid()",
+      );
+      const results = await Promise.all(outcomes);
+      const failed = results.filter((r) => !r.stored).length;
+      t.diagnostic(`${results.length - failed} stored, ${failed} failed as unavailable`);
+      const inbox = await store.getMailbox(bob.id, 'INBOX');
+      const stored = new Set((await store.listMessages(inbox!.id)).map((m) => m.summary.subject));
+      for (const result of results) {
+        if (result.stored) assert.ok(stored.has(result.subject), `${result.subject} was acknowledged and is stored`);
+      }
+      const after = await store.deliver(sampleDelivery([bob], 'after the kill'));
+      assert.equal(after.placements.length, 1, 'the pool opens new connections');
+    } finally {
+      await store.close();
     }
   }));

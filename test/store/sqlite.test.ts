@@ -1,3 +1,9 @@
+// The SQLite engine: the shared contract (test/store/contract.ts), then what only this engine has.
+// Not run on PostgreSQL, and why: file and directory modes, WAL mode and PRAGMAs (PostgreSQL keeps
+// no file of ours; its settings are checked in postgres.test.ts), the writer thread (PostgreSQL has
+// no such thread: its counterpart, killed connections, is tested there), busy_timeout against
+// another process's lock (PostgreSQL waits on row locks instead: the two-node tests), and the worker
+// loading as .ts. Group commit, migration, a newer schema and reopening run on both engines.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
