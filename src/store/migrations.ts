@@ -74,3 +74,26 @@ export function schemaTooNew(current: number, latest: number): SchemaTooNewError
       'before the upgrade; this node will not touch the database.',
   );
 }
+
+/** A status from the version and the `schema_version` rows an engine read. */
+export function schemaStatus(
+  engine: SchemaStatus['engine'],
+  location: string,
+  migrations: readonly Migration[],
+  current: number,
+  rows: readonly { version: unknown; applied_at: unknown }[],
+): SchemaStatus {
+  const names = new Map(migrations.map((m) => [m.version, m.name]));
+  return {
+    engine,
+    location,
+    current,
+    latest: migrations.length,
+    applied: rows.map((row) => ({
+      version: Number(row.version),
+      name: names.get(Number(row.version)) ?? '(unknown to this version of Postern)',
+      appliedAt: new Date(Number(row.applied_at)),
+    })),
+    pending: current > migrations.length ? [] : pendingMigrations(migrations, current),
+  };
+}

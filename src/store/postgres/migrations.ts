@@ -12,6 +12,7 @@ import {
   type MigrationOutcome,
   pendingMigrations,
   type SchemaStatus,
+  schemaStatus,
 } from '../migrations.ts';
 
 interface PostgresMigration extends Migration {
@@ -217,17 +218,5 @@ export async function postgresSchemaStatus(client: Queryable, location: string):
   const current = await currentPostgresVersion(client);
   const rows =
     current > 0 ? (await client.query('SELECT version, applied_at FROM schema_version ORDER BY version')).rows : [];
-  const names = new Map(POSTGRES_MIGRATIONS.map((m) => [m.version, m.name]));
-  return {
-    engine: 'postgres',
-    location,
-    current,
-    latest: POSTGRES_SCHEMA_VERSION,
-    applied: rows.map((row) => ({
-      version: Number(row.version),
-      name: names.get(Number(row.version)) ?? '(unknown to this version of Postern)',
-      appliedAt: new Date(Number(row.applied_at)),
-    })),
-    pending: current > POSTGRES_SCHEMA_VERSION ? [] : pendingMigrations(POSTGRES_MIGRATIONS, current),
-  };
+  return schemaStatus('postgres', location, POSTGRES_MIGRATIONS, current, rows);
 }

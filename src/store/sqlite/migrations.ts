@@ -16,6 +16,7 @@ import {
   type MigrationOutcome,
   pendingMigrations,
   type SchemaStatus,
+  schemaStatus,
 } from '../migrations.ts';
 
 interface SqliteMigration extends Migration {
@@ -173,17 +174,5 @@ export function sqliteSchemaStatus(db: DatabaseSync | undefined, file: string): 
           applied_at: number;
         }[])
       : [];
-  const names = new Map(SQLITE_MIGRATIONS.map((m) => [m.version, m.name]));
-  return {
-    engine: 'sqlite',
-    location: file,
-    current,
-    latest: SQLITE_SCHEMA_VERSION,
-    applied: rows.map((row) => ({
-      version: Number(row.version),
-      name: names.get(Number(row.version)) ?? '(unknown to this version of Postern)',
-      appliedAt: new Date(Number(row.applied_at)),
-    })),
-    pending: current > SQLITE_SCHEMA_VERSION ? [] : pendingMigrations(SQLITE_MIGRATIONS, current),
-  };
+  return schemaStatus('sqlite', file, SQLITE_MIGRATIONS, current, rows);
 }
