@@ -14,7 +14,8 @@ export type LoadMode =
   | { name: 'rate'; perSecond: number }; // reused connections, messages started on an open-loop schedule
 
 export type LoadOptions = {
-  port: number;
+  /** One port, or several (the nodes of one server): session i connects to port i mod their number. */
+  port: number | number[];
   mode: LoadMode;
   sessions: number;
   messages: number;
@@ -44,6 +45,7 @@ class Run {
   readonly options: LoadOptions;
   readonly factory: MessageFactory;
   readonly latencies: Float64Array;
+  readonly ports: number[];
   readonly open = new Set<SmtpConnection>();
   readonly start = performance.now();
   readonly deadline: number;
@@ -56,6 +58,7 @@ class Run {
 
   constructor(options: LoadOptions) {
     this.options = options;
+    this.ports = [options.port].flat();
     this.factory = new MessageFactory(options.from, options.to, options.size);
     this.latencies = new Float64Array(options.messages);
     this.deadline = this.start + options.timeCapMs;
@@ -76,8 +79,8 @@ class Run {
     if (this.samples.length < 10) this.samples.push(what);
   }
 
-  async connect(): Promise<SmtpConnection> {
-    const c = await SmtpConnection.connect(this.options.port);
+  async connect(session: number): Promise<SmtpConnection> {
+    const c = await SmtpConnection.connect(this.ports[session % this.ports.length]!);
     this.open.add(c);
     c.socket.once('close', () => this.open.delete(c));
     if (this.aborted) c.destroy();
@@ -140,12 +143,12 @@ async function quit(c: SmtpConnection): Promise<void> {
   c.close();
 }
 
-async function reusedSession(run: Run, perSecond: number | undefined): Promise<void> {
+async function reusedSession(run: Run, session: number, perSecond: number | undefined): Promise<void> {
   let n = run.take();
   if (n < 0) return;
   let c: SmtpConnection;
   try {
-    c = await run.connect();
+    c = await run.connect(session);
   } catch (e) {
     run.error(`connect: ${(e as Error).message}`);
     return;
@@ -163,11 +166,11 @@ async function reusedSession(run: Run, perSecond: number | undefined): Promise<v
   }
 }
 
-async function perConnectionWorker(run: Run): Promise<void> {
+async function perConnectionWorker(run: Run, session: number): Promise<void> {
   for (let n = run.take(); n >= 0; n = run.take()) {
     let c: SmtpConnection | undefined;
     try {
-      c = await run.connect();
+      c = await run.connect(session);
       const pipelining = await greet(c);
       await transaction(run, c, n, pipelining);
       await quit(c);
@@ -199,8 +202,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }, options.timeCapMs + 10_000);
   const { mode } = options;
   const perSecond = mode.name === 'rate' ? mode.perSecond : undefined;
-  const sessions = Array.from({ length: options.sessions }, () =>
-    mode.name === 'per-connection' ? perConnectionWorker(run) : reusedSession(run, perSecond),
+  const sessions = Array.from({ length: options.sessions }, (_, i) =>
+    mode.name === 'per-connection' ? perConnectionWorker(run, i) : reusedSession(run, i, perSecond),
   );
   await Promise.all(sessions);
   clearTimeout(abort);

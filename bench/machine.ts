@@ -80,3 +80,25 @@ export function otherCpuPercent(before: ReturnType<typeof cpuSnapshot>, serverSe
   const other = after.machine - before.machine - (after.self - before.self) - serverSeconds;
   return wall > 0 ? Math.max(0, Math.round((100 * other) / (wall * os.cpus().length))) : 0;
 }
+
+/** Who used the CPUs during a scenario, in % of all CPUs (100 = every core busy all the time). */
+export type CpuShares = { machine: number; nodes: number; postgres: number; loadGenerator: number; other: number };
+
+/**
+ * The machine's busy time split between the server's nodes, PostgreSQL, this process (the load generator,
+ * with smtp-source as its reaped child) and everything else.
+ */
+export function cpuShares(before: ReturnType<typeof cpuSnapshot>, nodeSeconds: number, pgSeconds: number): CpuShares {
+  const after = cpuSnapshot();
+  const capacity = ((after.at - before.at) / 1000) * os.cpus().length;
+  const pct = (seconds: number) => (capacity > 0 ? Math.max(0, Math.round((100 * seconds) / capacity)) : 0);
+  const machine = after.machine - before.machine;
+  const self = after.self - before.self;
+  return {
+    machine: pct(machine),
+    nodes: pct(nodeSeconds),
+    postgres: pct(pgSeconds),
+    loadGenerator: pct(self),
+    other: pct(machine - self - nodeSeconds - pgSeconds),
+  };
+}

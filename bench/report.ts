@@ -3,6 +3,8 @@
  * Targets apply to Postern with its real store; the null store and smtp-sink are there to show how much
  * of the cost is storage and how much the machine and the load generator can do at all.
  */
+import type { CpuShares } from './machine.ts';
+import type { PgWaits } from './postgres.ts';
 import type { ServerKind } from './server-process.ts';
 
 export type ScenarioId =
@@ -29,6 +31,12 @@ export type Row = {
   otherCpuPercent: number;
   failed: boolean;
   note: string;
+  /** PostgreSQL kinds only: the PostgreSQL server's CPU (its processes, from /proc) per message delivered. */
+  pgCpuUsPerMessage?: number | null;
+  /** PostgreSQL kinds only: who used the CPUs during the scenario (bench/machine.ts). */
+  cpuShares?: CpuShares;
+  /** PostgreSQL kinds only: what the database's active backends waited on during the scenario. */
+  pgWaits?: PgWaits;
 };
 
 export type TargetCheck = {
@@ -46,18 +54,20 @@ export const TARGET_NAMES: Record<ServerKind, string> = {
   postern: 'postern',
   'postern-discard': 'postern null-store',
   'smtp-sink': 'smtp-sink',
+  'postern-pg': 'postern-pg',
+  'postern-pg-2': 'postern-pg-2',
 };
 
 const find = (rows: Row[], target: ServerKind, scenario: ScenarioId) =>
   rows.find((r) => r.target === target && r.scenario === scenario && !r.failed);
 
-const num = (v: number | null, digits = 0): string =>
+export const num = (v: number | null, digits = 0): string =>
   v === null || Number.isNaN(v)
     ? '-'
     : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** Table rows and columns, aligned; numbers (the `right` columns) to the right, text to the left. */
-function align(header: string[], body: string[][], right: number[]): string {
+export function align(header: string[], body: string[][], right: number[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

@@ -1,5 +1,6 @@
 /**
- * The server under test as a child process: Postern (real store or --discard-mail) or Postfix's smtp-sink.
+ * The server under test as a child process: Postern (real store, --discard-mail, or a node on PostgreSQL,
+ * grouped by bench/pg-server.ts) or Postfix's smtp-sink.
  * CPU time and RSS come from /proc, for the process and any children it runs, so the figures are the
  * server's own and not the load generator's, which shares the machine.
  */
@@ -10,9 +11,30 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import type { PgWaits } from './postgres.ts';
 
-export type ServerKind = 'postern' | 'postern-discard' | 'smtp-sink';
+export type ServerKind = 'postern' | 'postern-discard' | 'smtp-sink' | 'postern-pg' | 'postern-pg-2';
 export type Usage = { cpuSeconds: number; rssMb: number };
+
+/** What a scenario needs of the server under test: one process, or several nodes (bench/pg-server.ts). */
+export interface Server {
+  readonly kind: ServerKind;
+  /** The first node's port, for the generators that take one. */
+  readonly port: number;
+  /** Every node's port; the load generator spreads its sessions over them. */
+  readonly ports: number[];
+  readonly alive: boolean;
+  usage(): Usage;
+  stop(): Promise<void>;
+  /** Starts watching the database server, where the server under test has one of its own (PostgreSQL). */
+  databaseProbe?(): DatabaseProbe;
+}
+
+/** The database server's CPU seconds since the probe started, and (stopping it) what its backends waited on. */
+export type DatabaseProbe = { cpuSeconds(): number; waits(): Promise<PgWaits> };
+
+/** How to start a Postern node: the store section of its config, and whether to create the account. */
+export type NodeOptions = { store?: Record<string, unknown>; addUser?: boolean };
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const POSTERN_MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -107,9 +129,13 @@ export function gist(output: string): string {
   return (lines.find((l) => /error|fatal/i.test(l)) ?? lines.at(-1) ?? '').slice(0, 300);
 }
 
-const running = new Set<ServerProcess>();
+const running = new Set<{ stop(): Promise<void> }>();
 
-export class ServerProcess {
+/** Registers something `stopAll` must stop on an interrupted run; `untrack` when it stopped. */
+export const track = (s: { stop(): Promise<void> }): void => void running.add(s);
+export const untrack = (s: { stop(): Promise<void> }): void => void running.delete(s);
+
+export class ServerProcess implements Server {
   readonly kind: ServerKind;
   readonly port: number;
   readonly child: ChildProcess;
@@ -132,7 +158,7 @@ export class ServerProcess {
     running.add(this);
   }
 
-  static async start(kind: ServerKind, dnsPort: number): Promise<ServerProcess> {
+  static async start(kind: ServerKind, dnsPort: number, node: NodeOptions = {}): Promise<ServerProcess> {
     const port = await freePort();
     if (kind === 'smtp-sink') {
       // -m: up to 2000 simultaneous connections (default 256, too few for the idle scenario); -u is
@@ -151,22 +177,26 @@ export class ServerProcess {
       dns: { servers: [`127.0.0.1:${dnsPort}`] }, // the loopback stub: no lookup leaves the machine
       log: { level: 'warn' },
       smtp: { maxConnections: 2000 },
+      ...(node.store ? { store: node.store } : {}),
     };
     await writeFile(config, stringify(settings));
-    const node = process.execPath;
     try {
-      execFileSync(node, [POSTERN_MAIN, 'user', 'add', ACCOUNT, '--password-stdin', '--config', config], {
-        cwd: ROOT,
-        input: 'bench-password-not-secret\n', // Postern wants 8+ characters
-        timeout: 60_000,
-        stdio: ['pipe', 'ignore', 'pipe'],
-      });
+      // The account once per database: nodes sharing one (PostgreSQL) skip it after the first.
+      const add = [POSTERN_MAIN, 'user', 'add', ACCOUNT, '--password-stdin', '--config', config];
+      if (node.addUser !== false) {
+        execFileSync(process.execPath, add, {
+          cwd: ROOT,
+          input: 'bench-password-not-secret\n', // Postern wants 8+ characters
+          timeout: 60_000,
+          stdio: ['pipe', 'ignore', 'pipe'],
+        });
+      }
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
       throw new Error(`user add failed: ${gist(String((e as { stderr?: Buffer }).stderr ?? e))}`);
     }
     const args = [POSTERN_MAIN, 'serve', '--config', config, ...(kind === 'postern-discard' ? ['--discard-mail'] : [])];
-    const child = spawn(node, args, { cwd: ROOT, stdio: 'pipe' });
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'pipe' });
     return await new ServerProcess(kind, port, child, dir).ready();
   }
 
@@ -196,6 +226,10 @@ export class ServerProcess {
     const cpu = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const rss = pids.reduce((sum, pid) => sum + rssKb(pid), 0);
     return { cpuSeconds: cpu, rssMb: rss / 1024 };
+  }
+
+  get ports(): number[] {
+    return [this.port];
   }
 
   get alive(): boolean {

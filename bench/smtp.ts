@@ -3,14 +3,19 @@
  * and Postfix's smtp-sink in the same run, so that every figure comes with its reference on this machine.
  * Options: --quick (10× fewer messages), --json, --only <scenario[,scenario]>, --servers <list>,
  * --repeat N (each load scenario N times; the row is the median run, with the spread in its note).
+ * With a local PostgreSQL (POSTERN_BENCH_PG_URL), also Postern on PostgreSQL with one node and with two.
  * All traffic stays on 127.0.0.1; every run is bounded by a message count and a time cap.
  */
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startDnsStub } from './dns-stub.ts';
 import { openIdle } from './idle.ts';
 import { type LoadMode, runLoad } from './load.ts';
-import { cpuSnapshot, openFiles as currentOpenFiles, describeMachine, otherCpuPercent } from './machine.ts';
+import { cpuShares, cpuSnapshot, openFiles as currentOpenFiles, describeMachine, otherCpuPercent } from './machine.ts';
+import { pgComparisons, pgTable } from './pg-report.ts';
+import { isPgKind, PG_KINDS, PgServer } from './pg-server.ts';
+import { dropCreated, type PgInfo, probePostgres } from './postgres.ts';
 import {
   NOISY_PERCENT,
   type Row,
@@ -21,7 +26,16 @@ import {
   targets,
   targetsTable,
 } from './report.ts';
-import { ACCOUNT, havePostern, haveSmtpSink, type ServerKind, ServerProcess, stopAll } from './server-process.ts';
+import {
+  ACCOUNT,
+  type DatabaseProbe,
+  havePostern,
+  haveSmtpSink,
+  type Server,
+  type ServerKind,
+  ServerProcess,
+  stopAll,
+} from './server-process.ts';
 import { haveSmtpSource, runSmtpSource } from './smtp-source.ts';
 
 // idle-1000 first: on a fresh server it measures what idle connections cost, not heap left by earlier load.
@@ -34,7 +48,9 @@ const SCENARIOS: ScenarioId[] = [
   'source-reused',
   'source-per-connection',
 ];
-const SERVERS: ServerKind[] = ['postern', 'postern-discard', 'smtp-sink'];
+const SERVERS: ServerKind[] = ['postern', 'postern-discard', 'smtp-sink', ...PG_KINDS];
+/** What the PostgreSQL kinds run: the throughput scenarios the one-node/two-node comparison needs. */
+const PG_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 const SESSIONS = 20;
 const CAP_MS = 60_000;
 
@@ -86,9 +102,15 @@ const scenarios = pick(opts.only, SCENARIOS, 'scenario');
 if (scenarios.includes('half-peak') && !scenarios.includes('reused-1k')) scenarios.unshift('reused-1k');
 const requested = pick(opts.servers, SERVERS, 'server');
 const skipped: string[] = [];
+// PostgreSQL kinds need a reachable local server; without one they are skipped like a missing smtp-sink.
+const postgres: PgInfo | { error: string } | undefined = requested.some(isPgKind) ? await probePostgres() : undefined;
 const servers = requested.filter((s) => {
   const ok = s === 'smtp-sink' ? haveSmtpSink() : havePostern();
   if (!ok) skipped.push(`${s} (${s === 'smtp-sink' ? '/usr/sbin/smtp-sink' : 'src/cli/main.ts'} not found)`);
+  if (ok && isPgKind(s) && postgres && 'error' in postgres) {
+    skipped.push(`${s} (${postgres.error})`);
+    return false;
+  }
   return ok;
 });
 const scale = opts.quick ? 10 : 1;
@@ -103,6 +125,7 @@ const meta = {
   servers,
   skipped,
   dnsQueries: 0,
+  ...(postgres && !('error' in postgres) && servers.some(isPgKind) ? { postgres } : {}),
 };
 
 const LABELS: Record<ScenarioId, string> = {
@@ -115,18 +138,34 @@ const LABELS: Record<ScenarioId, string> = {
   'source-per-connection': `smtp-source -s ${SESSIONS}, 1 KB`,
 };
 
-/** Runs one scenario against a running server, with its CPU and RSS before and after. */
-async function scenario(server: ServerProcess, id: ScenarioId, peak: number | undefined): Promise<Row> {
+/**
+ * Runs one scenario against a running server, with its CPU and RSS before and after; on PostgreSQL also
+ * the database server's CPU and what its backends waited on.
+ */
+async function scenario(server: Server, id: ScenarioId, peak: number | undefined): Promise<Row> {
+  const probe = server.databaseProbe?.();
+  const row = await measure(server, id, peak, probe);
+  if (probe) row.pgWaits = await probe.waits();
+  return row;
+}
+
+async function measure(server: Server, id: ScenarioId, peak: number | undefined, pg?: DatabaseProbe): Promise<Row> {
   const row: Row = { ...emptyRow(server.kind), scenario: id, label: LABELS[id], failed: false };
-  const before = server.usage();
+  const before = server.usage(); // in the same event-loop turn as the start of the database probe
   const machine = cpuSnapshot();
   const finish = (delivered: number) => {
     const after = server.usage();
+    const pgSeconds = pg?.cpuSeconds() ?? 0;
     row.delivered = delivered;
     row.rssMb = after.rssMb;
     if (delivered > 0) row.cpuUsPerMessage = ((after.cpuSeconds - before.cpuSeconds) * 1e6) / delivered;
-    row.otherCpuPercent = otherCpuPercent(machine, after.cpuSeconds - before.cpuSeconds);
+    row.otherCpuPercent = otherCpuPercent(machine, after.cpuSeconds - before.cpuSeconds + pgSeconds);
     const notes = [row.note];
+    if (pg) {
+      row.pgCpuUsPerMessage = delivered > 0 ? (pgSeconds * 1e6) / delivered : null;
+      row.cpuShares = cpuShares(machine, after.cpuSeconds - before.cpuSeconds, pgSeconds);
+      notes.push(`pg CPU ${row.pgCpuUsPerMessage?.toFixed(0) ?? '-'} µs/msg`);
+    }
     if (row.otherCpuPercent > NOISY_PERCENT) notes.push(`other load ${row.otherCpuPercent} %: noisy`);
     if (!server.alive) {
       row.failed = true;
@@ -178,7 +217,7 @@ async function scenario(server: ServerProcess, id: ScenarioId, peak: number | un
     row.label = `at half peak, ${perSecond.toLocaleString('en-US')}/s, 1 KB`;
   }
   const r = await runLoad({
-    port: server.port,
+    port: server.ports,
     mode,
     sessions: SESSIONS,
     messages: row.messages,
@@ -202,7 +241,7 @@ async function scenario(server: ServerProcess, id: ScenarioId, peak: number | un
  * Runs a load scenario `repeat` times and keeps the median run by rate: on a shared machine single
  * runs of the same code differ by 15 %. The idle-connection scenario runs once.
  */
-async function repeated(server: ServerProcess, id: ScenarioId, peak: number | undefined): Promise<Row> {
+async function repeated(server: Server, id: ScenarioId, peak: number | undefined): Promise<Row> {
   const times = id === 'idle-1000' ? 1 : repeat;
   const runs: Row[] = [];
   for (let i = 0; i < times; i++) {
@@ -230,9 +269,15 @@ async function main(): Promise<number> {
   try {
     for (const kind of servers) {
       log(`\n== ${kind}`);
-      let server: ServerProcess;
+      const { run: toRun, notRun } = plan(kind);
+      if (!toRun.length) {
+        log(`   nothing to run: ${notRun}`);
+        rows.push({ ...emptyRow(kind), label: '(not run)', failed: false, note: notRun });
+        continue;
+      }
+      let server: Server;
       try {
-        server = await ServerProcess.start(kind, dns.port);
+        server = isPgKind(kind) ? await PgServer.start(kind, dns.port) : await ServerProcess.start(kind, dns.port);
       } catch (e) {
         log(`   could not start: ${(e as Error).message}`);
         rows.push({ ...emptyRow(kind), failed: true, note: `start failed: ${(e as Error).message}` });
@@ -241,8 +286,8 @@ async function main(): Promise<number> {
       try {
         let peak: number | undefined;
         let peakNote = '';
-        for (const id of scenarios) {
-          if (id.startsWith('source-') && !haveSmtpSource()) continue;
+        const first = rows.length;
+        for (const id of toRun) {
           const row = await repeated(server, id, peak);
           if (id === 'reused-1k' && !row.failed) peak = row.perSecond ?? undefined;
           if (id === 'reused-1k' && row.otherCpuPercent > NOISY_PERCENT) peakNote = 'peak measured under other load';
@@ -254,6 +299,8 @@ async function main(): Promise<number> {
           if (!server.alive) break;
           await new Promise((r) => setTimeout(r, 500)); // let closing sockets drain between scenarios
         }
+        if (notRun && rows[first]) rows[first].note = [rows[first].note, notRun].filter(Boolean).join('; ');
+        if (notRun) log(`   ${notRun}`);
       } finally {
         await server.stop();
       }
@@ -265,21 +312,49 @@ async function main(): Promise<number> {
   const failed = rows.some((r) => r.failed);
   const ratioList = ratios(rows);
   const targetList = targets(rows);
+  const cores = os.cpus().length;
+  const pgList = rows.some((r) => isPgKind(r.target) && r.perSecond !== null) ? pgComparisons(rows, cores) : [];
   if (opts.json) {
-    console.log(JSON.stringify({ meta, rows, ratios: ratioList, targets: targetList, failed }, null, 2));
+    const pg = pgList.length ? { postgresComparison: pgList } : {};
+    console.log(JSON.stringify({ meta, rows, ratios: ratioList, targets: targetList, ...pg, failed }, null, 2));
   } else {
     const quick = opts.quick ? ', --quick' : '';
     const idle = `CPUs ${meta.busyPercent} % busy before start`;
     console.log(`\nPostern SMTP benchmark (${meta.revision}): ${meta.node}, ${meta.os}, ${meta.cpu}, ${idle}${quick}`);
-    console.log(`Load: bench/load.ts (own generator, pipelined MAIL/RCPT/DATA) and smtp-source, 127.0.0.1 only\n`);
+    console.log(`Load: bench/load.ts (own generator, pipelined MAIL/RCPT/DATA) and smtp-source, 127.0.0.1 only`);
+    if (meta.postgres) {
+      const p = meta.postgres;
+      console.log(`PostgreSQL ${p.version} at ${p.url}, fsync=${p.fsync}, wal_sync_method=${p.walSyncMethod}`);
+    }
+    console.log('');
     console.log(resultsTable(rows));
     if (ratioList.length)
       console.log(`\nPostern (real store) rate relative to the references:\n${ratiosTable(ratioList)}`);
+    if (pgList.length) console.log(`\nPostgreSQL: one node vs two nodes (same database):\n${pgTable(pgList)}`);
     console.log(`\n${targetsTable(targetList)}`);
     if (meta.dnsQueries) console.log(`\nDNS queries answered by the loopback stub: ${meta.dnsQueries}`);
     if (failed) console.log('\nFAILED: some replies were not 250 or a server failed; see the status column.');
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * The scenarios a server runs, and a note on those it leaves out. The PostgreSQL kinds run the throughput
+ * scenarios of the one-node/two-node comparison only; smtp-source talks to one port, so not to two nodes.
+ */
+function plan(kind: ServerKind): { run: ScenarioId[]; notRun: string } {
+  const available = scenarios.filter((id) => !id.startsWith('source-') || haveSmtpSource());
+  if (!isPgKind(kind)) return { run: available, notRun: '' };
+  const run = available.filter(
+    (id) => PG_SCENARIOS.includes(id) && !(kind === 'postern-pg-2' && id.startsWith('source-')),
+  );
+  const out = available.filter((id) => !run.includes(id));
+  const twoNode = out.filter((id) => kind === 'postern-pg-2' && id.startsWith('source-'));
+  const notes = [];
+  const rest = out.filter((id) => !twoNode.includes(id));
+  if (rest.length) notes.push(`not run on PostgreSQL: ${rest.join(', ')}`);
+  if (twoNode.length) notes.push(`not run on two nodes: ${twoNode.join(', ')} (smtp-source targets one port)`);
+  return { run, notRun: notes.join('; ') };
 }
 
 function emptyRow(kind: ServerKind): Row {
@@ -303,13 +378,20 @@ function emptyRow(kind: ServerKind): Row {
 // A closed pipe (`| head`) must not kill the run before it stops its servers: output is dropped instead.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  process.once(
+    signal,
+    () =>
+      void stopAll()
+        .then(dropCreated)
+        .finally(() => process.exit(130)),
+  );
 }
 main().then(
   (code) => process.exit(code),
   async (e: unknown) => {
     console.error(e);
     await stopAll();
+    for (const problem of await dropCreated()) console.error(problem);
     process.exit(2);
   },
 );
