@@ -22,7 +22,8 @@ export type LoadOptions = {
   size: number;
   timeCapMs: number;
   from: string;
-  to: string;
+  /** One recipient, or several: message n goes to recipient n mod their number. */
+  to: string | readonly string[];
 };
 
 export type LoadResult = {
@@ -46,6 +47,7 @@ class Run {
   readonly factory: MessageFactory;
   readonly latencies: Float64Array;
   readonly ports: number[];
+  readonly recipients: readonly string[];
   readonly open = new Set<SmtpConnection>();
   readonly start = performance.now();
   readonly deadline: number;
@@ -59,7 +61,8 @@ class Run {
   constructor(options: LoadOptions) {
     this.options = options;
     this.ports = [options.port].flat();
-    this.factory = new MessageFactory(options.from, options.to, options.size);
+    this.recipients = [options.to].flat();
+    this.factory = new MessageFactory(options.from, this.recipients[0] ?? options.from, options.size);
     this.latencies = new Float64Array(options.messages);
     this.deadline = this.start + options.timeCapMs;
   }
@@ -105,7 +108,8 @@ async function greet(c: SmtpConnection): Promise<boolean> {
 
 /** One mail transaction. Returns false when the session must stop (connection state unknown). */
 async function transaction(run: Run, c: SmtpConnection, n: number, pipelining: boolean): Promise<boolean> {
-  const { from, to } = run.options;
+  const { from } = run.options;
+  const to = run.recipients[n % run.recipients.length];
   const commands = [`MAIL FROM:<${from}>\r\n`, `RCPT TO:<${to}>\r\n`, 'DATA\r\n'];
   let replies: Reply[];
   if (pipelining) {

@@ -43,7 +43,7 @@ export function bottleneck(s: CpuShares, w: PgWaits | undefined, cores: number):
   if (s.machine >= SATURATED_PERCENT)
     return `CPU: the machine's ${cores} cores are saturated, ${s.machine} % busy ${shares}`;
   if (w?.samples && w.lock >= Math.max(w.walFlush, w.running, w.other))
-    return `PostgreSQL row locks: cores ${s.machine} % busy, the backends mostly wait on locks (all messages go to one mailbox, its row locked per batch until commit) ${shares}`;
+    return `PostgreSQL row locks: cores ${s.machine} % busy, the backends mostly wait on mailbox row locks (a mailbox is locked by a batch until it commits: deliveries to the same mailboxes queue) ${shares}`;
   if (s.machine > 0 && s.postgres * 2 >= s.machine)
     return `PostgreSQL CPU: cores ${s.machine} % busy, ${Math.round((100 * s.postgres) / s.machine)} % of it PostgreSQL ${shares}`;
   return `commit latency (fsync): cores only ${s.machine} % busy, sessions wait on their batch's WAL flush ${shares}`;

@@ -29,7 +29,7 @@ export class PgServer implements Server {
     this.database = database;
   }
 
-  static async start(kind: ServerKind, dnsPort: number): Promise<PgServer> {
+  static async start(kind: ServerKind, dnsPort: number, mailboxes = 1, cpuCap?: number): Promise<PgServer> {
     const database = await createDatabase();
     const server = new PgServer(kind, database);
     track(server);
@@ -38,7 +38,7 @@ export class PgServer implements Server {
       const count = kind === 'postern-pg-2' ? 2 : 1;
       // One after the other: the first node's `user add` creates the schema and the account they share.
       for (let i = 0; i < count; i++) {
-        server.nodes.push(await ServerProcess.start(kind, dnsPort, { store, addUser: i === 0 }));
+        server.nodes.push(await ServerProcess.start(kind, dnsPort, { store, addUser: i === 0, mailboxes, cpuCap }));
       }
       return server;
     } catch (e) {

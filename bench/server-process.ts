@@ -11,6 +11,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { ACCOUNT, addBenchAccounts } from './accounts.ts';
+import { capCpu } from './cpu-cap.ts';
 import type { PgWaits } from './postgres.ts';
 
 export type ServerKind = 'postern' | 'postern-discard' | 'smtp-sink' | 'postern-pg' | 'postern-pg-2';
@@ -34,12 +36,18 @@ export interface Server {
 export type DatabaseProbe = { cpuSeconds(): number; waits(): Promise<PgWaits> };
 
 /** How to start a Postern node: the store section of its config, and whether to create the account. */
-export type NodeOptions = { store?: Record<string, unknown>; addUser?: boolean };
+export type NodeOptions = {
+  store?: Record<string, unknown>;
+  addUser?: boolean;
+  mailboxes?: number;
+  /** A CPU quota for the node, in cores (bench/cpu-cap.ts). */
+  cpuCap?: number;
+};
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const POSTERN_MAIN = path.join(ROOT, 'src/cli/main.ts');
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
-export const ACCOUNT = 'bench@example.com';
+export { ACCOUNT } from './accounts.ts';
 
 export const CLK_TCK = (() => {
   try {
@@ -140,6 +148,7 @@ export class ServerProcess implements Server {
   readonly port: number;
   readonly child: ChildProcess;
   readonly #dir: string | undefined;
+  #release: (() => void) | undefined;
   #output = '';
   #exited: Promise<void>;
 
@@ -190,6 +199,7 @@ export class ServerProcess implements Server {
           timeout: 60_000,
           stdio: ['pipe', 'ignore', 'pipe'],
         });
+        await addBenchAccounts(config, node.mailboxes ?? 1);
       }
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
@@ -197,7 +207,9 @@ export class ServerProcess implements Server {
     }
     const args = [POSTERN_MAIN, 'serve', '--config', config, ...(kind === 'postern-discard' ? ['--discard-mail'] : [])];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'pipe' });
-    return await new ServerProcess(kind, port, child, dir).ready();
+    const server = new ServerProcess(kind, port, child, dir);
+    if (node.cpuCap && child.pid) server.#release = capCpu(child.pid, node.cpuCap);
+    return await server.ready();
   }
 
   /** Polls for a 220 greeting for up to 30 s; fails early if the process exits. */
@@ -249,6 +261,7 @@ export class ServerProcess implements Server {
       await this.#exited;
       clearTimeout(timer);
     }
+    this.#release?.();
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
   }
 }

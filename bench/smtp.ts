@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchRecipients } from './accounts.ts';
 import { startDnsStub } from './dns-stub.ts';
 import { openIdle } from './idle.ts';
 import { type LoadMode, runLoad } from './load.ts';
@@ -61,16 +62,28 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     servers: { type: 'string' },
     repeat: { type: 'string', default: '1' },
+    mailboxes: { type: 'string', default: '1' },
+    'node-cpu': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
   console.log(
-    `usage: node bench/smtp.ts [--quick] [--json] [--repeat N] [--only ${SCENARIOS.join(',')}] [--servers ${SERVERS.join(',')}]`,
+    `usage: node bench/smtp.ts [--quick] [--json] [--repeat N] [--mailboxes N] [--node-cpu CORES] [--only ${SCENARIOS.join(',')}] [--servers ${SERVERS.join(',')}]`,
   );
   process.exit(0);
 }
 
+const mailboxes = Number(opts.mailboxes);
+if (!Number.isInteger(mailboxes) || mailboxes < 1 || mailboxes > 10_000) {
+  console.error(`--mailboxes takes a whole number from 1 to 10000, not "${opts.mailboxes}"`);
+  process.exit(2);
+}
+const nodeCpu = opts['node-cpu'] === undefined ? undefined : Number(opts['node-cpu']);
+if (nodeCpu !== undefined && !(nodeCpu >= 0.05 && nodeCpu <= 64)) {
+  console.error(`--node-cpu takes a number of cores from 0.05 to 64, not "${opts['node-cpu']}"`);
+  process.exit(2);
+}
 const repeat = Number(opts.repeat);
 if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) {
   console.error(`--repeat takes a whole number from 1 to 20, not "${opts.repeat}"`);
@@ -122,6 +135,8 @@ const meta = {
   ...(await describeMachine()),
   quick: opts.quick,
   sessions: SESSIONS,
+  mailboxes,
+  nodeCpu: nodeCpu ?? null,
   servers,
   skipped,
   dnsQueries: 0,
@@ -224,7 +239,7 @@ async function measure(server: Server, id: ScenarioId, peak: number | undefined,
     size,
     timeCapMs: CAP_MS,
     from: ACCOUNT,
-    to: ACCOUNT,
+    to: benchRecipients(mailboxes),
   });
   row.perSecond = r.perSecond;
   row.p50 = r.latencyMs.p50;
@@ -277,7 +292,9 @@ async function main(): Promise<number> {
       }
       let server: Server;
       try {
-        server = isPgKind(kind) ? await PgServer.start(kind, dns.port) : await ServerProcess.start(kind, dns.port);
+        server = isPgKind(kind)
+          ? await PgServer.start(kind, dns.port, mailboxes, nodeCpu)
+          : await ServerProcess.start(kind, dns.port, { mailboxes, cpuCap: nodeCpu });
       } catch (e) {
         log(`   could not start: ${(e as Error).message}`);
         rows.push({ ...emptyRow(kind), failed: true, note: `start failed: ${(e as Error).message}` });
@@ -322,6 +339,10 @@ async function main(): Promise<number> {
     const idle = `CPUs ${meta.busyPercent} % busy before start`;
     console.log(`\nPostern SMTP benchmark (${meta.revision}): ${meta.node}, ${meta.os}, ${meta.cpu}, ${idle}${quick}`);
     console.log(`Load: bench/load.ts (own generator, pipelined MAIL/RCPT/DATA) and smtp-source, 127.0.0.1 only`);
+    const spread =
+      mailboxes === 1 ? 'one mailbox' : `${mailboxes} mailboxes (bench/load.ts; smtp-source still sends to one)`;
+    console.log(`Recipients: ${spread}`);
+    if (nodeCpu !== undefined) console.log(`Each Postern node capped at ${nodeCpu} of a core (cgroup CPU quota)`);
     if (meta.postgres) {
       const p = meta.postgres;
       console.log(`PostgreSQL ${p.version} at ${p.url}, fsync=${p.fsync}, wal_sync_method=${p.walSyncMethod}`);

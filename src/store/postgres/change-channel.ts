@@ -1,7 +1,9 @@
 /**
- * Mailbox changes from every node, over PostgreSQL's LISTEN/NOTIFY. postern_deliver() notifies in
- * the delivering transaction, so a node hears of a message only once it is committed, whichever
- * node stored it (this one included: there is one path for all changes).
+ * Mailbox changes from every node, over PostgreSQL's LISTEN/NOTIFY. The delivering node notifies
+ * right after the commit, so a node hears of a message only once it is stored, whichever node
+ * stored it (this one included: there is one path for all changes). A node that dies between its
+ * commit and its NOTIFY leaves that change unannounced: readers re-read on `resync` and when they
+ * (re)open a mailbox, so nothing stored is ever hidden, only announced late.
  *
  * One dedicated connection listens, opened with the first subscriber. If it drops, it reconnects
  * with a growing delay and then tells subscribers to resync: notifications sent while nobody
@@ -11,7 +13,13 @@
 import pg from 'pg';
 import { ChangeListeners } from '../change-listeners.ts';
 import type { MailboxChange } from '../store.ts';
-import { CHANGE_CHANNEL } from './migrations.ts';
+
+export const CHANGE_CHANNEL = 'postern_changes';
+
+/** The payload of one placement's notification: short keys, as NOTIFY payloads are limited to 8000 bytes. */
+export function changePayload(accountId: number, mailboxId: number, uid: number): string {
+  return JSON.stringify({ a: accountId, m: mailboxId, u: uid });
+}
 
 export class ChangeChannel {
   readonly #config: pg.ClientConfig;

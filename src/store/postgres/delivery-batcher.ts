@@ -1,8 +1,9 @@
 /**
  * Group commit on PostgreSQL: the deliveries asked for in one event-loop turn, and those that pile
  * up while earlier batches commit, go to the database as ONE call of postern_deliver() — one round
- * trip, one transaction, one WAL flush for the batch. A few batches may be in flight at once on
- * different pool connections; the function's ordered mailbox locks keep them from deadlocking.
+ * trip, one transaction, one WAL flush for the batch. `maxInFlight` batches may commit at once on
+ * different pool connections (the store uses one); the function's ordered mailbox locks keep
+ * batches from several nodes from deadlocking.
  *
  * A caller is told "stored" only when the batch's transaction has committed (synchronous_commit is
  * on for our sessions, see postgres-store.ts): the 250 of RFC 5321 §4.5.3.2's "accepted" follows it.
@@ -11,6 +12,7 @@
 import type pg from 'pg';
 import type { Delivery, DeliveryReceipt, MessageSummary, StoreStats } from '../store.ts';
 import { RecipientsGoneError, StoreUnavailableError } from '../store.ts';
+import { CHANGE_CHANNEL, changePayload } from './change-channel.ts';
 
 interface Pending {
   delivery: Delivery;
@@ -27,14 +29,16 @@ export class DeliveryBatcher {
   readonly #pool: pg.Pool;
   readonly #maxInFlight: number;
   readonly #maxBatch: number;
+  readonly #onError: (error: Error) => void;
   readonly #stats: StoreStats = { commits: 0, deliveries: 0 };
   #outbox: Pending[] = [];
   #inFlight = 0;
   #flushScheduled = false;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(pool: pg.Pool, options: { maxInFlight: number; maxBatch?: number }) {
+  constructor(pool: pg.Pool, options: { maxInFlight: number; maxBatch?: number; onError?: (error: Error) => void }) {
     this.#pool = pool;
+    this.#onError = options.onError ?? (() => {});
     this.#maxInFlight = Math.max(1, options.maxInFlight);
     this.#maxBatch = options.maxBatch ?? 200;
   }
@@ -87,6 +91,7 @@ export class DeliveryBatcher {
       return;
     }
     this.#stats.commits++;
+    this.#announce(rows);
     const byItem = new Map<number, BatchRow[]>();
     for (const row of rows) {
       const list = byItem.get(row.o_item) ?? [];
@@ -102,6 +107,21 @@ export class DeliveryBatcher {
       this.#stats.deliveries++;
       pending.resolve(receiptFor(pending.delivery, placed));
     });
+  }
+
+  /**
+   * After the commit, in a statement of its own: a transaction that only notifies writes no WAL,
+   * so PostgreSQL's notification lock is held for microseconds, not for a WAL flush. Nobody waits
+   * for it; a failure is reported, and listeners resync when their connection comes back.
+   */
+  #announce(rows: BatchRow[]): void {
+    const payloads = rows
+      .filter((row) => row.o_message !== null)
+      .map((row) => changePayload(Number(row.o_account), Number(row.o_mailbox), Number(row.o_uid)));
+    if (payloads.length === 0) return;
+    this.#pool
+      .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [CHANGE_CHANNEL, payloads])
+      .catch((error: Error) => this.#onError(error));
   }
 
   async #call(batch: Pending[]): Promise<BatchRow[]> {

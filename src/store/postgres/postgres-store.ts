@@ -120,9 +120,11 @@ export class PostgresStore implements Store {
   constructor(pool: pg.Pool, options: PostgresStoreOptions, migration: MigrationOutcome) {
     this.#pool = pool;
     this.migration = migration;
-    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
-    // Leave connections for reads and account changes while batches commit.
-    this.#batcher = new DeliveryBatcher(pool, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) });
+    // One batch commits at a time per node, as on SQLite: the next batch gathers everything that
+    // arrives meanwhile. Measured against 2 and 5 in flight (docs/benchmarks.md), this gave the
+    // largest batches and the highest rate; more batches in flight only split the load into smaller
+    // transactions that queue on the same mailbox locks. Other connections serve reads.
+    this.#batcher = new DeliveryBatcher(pool, { maxInFlight: 1, onError: (error) => options.onError?.(error) });
     this.#changes = new ChangeChannel(
       { connectionString: options.url, application_name: `${options.applicationName ?? 'postern'} (changes)` },
       (error) => options.onError?.(error),
