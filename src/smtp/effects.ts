@@ -14,7 +14,8 @@ export interface SessionOptions {
   maxCommandsBeforeMail: number;
   maxErrors: number;
   bareLineEndings: 'reject' | 'normalize';
-  vrfy: 'off' | 'ambiguous';
+  /** RFC 5321 §3.5.3: off answers 502; ambiguous 252 to all; on asks the host (a `vrfy` check). */
+  vrfy: 'off' | 'ambiguous' | 'on';
 }
 
 export type Effect =
@@ -23,10 +24,14 @@ export type Effect =
   | { type: 'check'; stage: 'helo'; helo: string }
   | { type: 'check'; stage: 'mail'; envelope: Readonly<Envelope> }
   | { type: 'check'; stage: 'rcpt'; envelope: Readonly<Envelope>; recipient: Path }
+  /** Before the 354 of DATA or the first BDAT chunk; `unauthPipelining` is Postfix's reject_unauth_pipelining signal. */
+  | { type: 'check'; stage: 'data'; envelope: Readonly<Envelope>; unauthPipelining: boolean }
+  | { type: 'check'; stage: 'vrfy'; argument: string }
   | { type: 'message'; envelope: Envelope; content: Buffer }; // the 250 waits for its outcome
 
 export type CheckOutcome =
   | { action: 'continue'; route?: RecipientRoute }
   | { action: 'reject'; reply: Reply }
   | { action: 'disconnect'; reply: Reply };
+/** The answer to a message, or to a VRFY (250, 252 or 550 chosen by the host). */
 export type MessageOutcome = { action: 'reply'; reply: Reply };

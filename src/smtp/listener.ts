@@ -6,26 +6,36 @@
 import net from 'node:net';
 import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer } from './envelope.ts';
-import type { Path } from './path.ts';
 import { renderReply, replies } from './replies.ts';
 import { type CheckOutcome, type Effect, type MessageOutcome, type SessionOptions, SmtpSession } from './session.ts';
 
+/** A stage's check: the session's, or `connect` (the client restrictions, before the greeting). */
 export type CheckRequest =
-  | { stage: 'helo'; helo: string }
-  | { stage: 'mail'; envelope: Readonly<Envelope> }
-  | { stage: 'rcpt'; envelope: Readonly<Envelope>; recipient: Path };
+  | Extract<Effect, { type: 'check' }>
+  /** `pregreet`: the client sent something before the greeting (postscreen's PREGREET). */
+  | { type: 'check'; stage: 'connect'; pregreet: boolean };
 
 export interface SmtpHandlers {
-  /** May answer synchronously (a cached look-up): the session then goes on without a round trip. */
-  check(request: CheckRequest, peer: Peer): CheckOutcome | Promise<CheckOutcome>;
+  /**
+   * May answer synchronously (a cached look-up): the session then goes on without a round trip.
+   * A `vrfy` check answers with a `reply` outcome.
+   */
+  check(request: CheckRequest, peer: Peer): CheckOutcome | MessageOutcome | Promise<CheckOutcome | MessageOutcome>;
   /** Runs the pipeline for a received message; its reply is sent only once it resolves (250 = durable). */
   message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome>;
+  /** The connection is gone (per-client concurrency accounting). */
+  disconnected?(peer: Peer): void;
 }
 
 export interface ListenerOptions {
   host: string;
   port: number;
   session: Omit<SessionOptions, 'sessionId'>;
+  /** Wait this long before the greeting; a client that talks meanwhile is a pregreet (postscreen). */
+  greetDelayMs?: number;
+  /** Postfix smtpd_soft_error_limit and smtpd_error_sleep_time: past the limit, error replies wait. */
+  softErrorLimit?: number;
+  errorSleepMs?: number;
   maxConnections: number;
   idleTimeoutMs: number;
   dataTimeoutMs: number;
@@ -37,7 +47,10 @@ interface Connection {
   socket: net.Socket;
   session: SmtpSession;
   peer: Peer;
-  busy: boolean; // an effect is being carried out
+  greeted: boolean; // the greeting (or the refusal) went out; before it, input is held
+  early: Buffer[]; // input that came before the greeting
+  errorReplies: number;
+  busy: boolean; // an effect is being carried out, or a reply is being delayed
   closing: boolean; // the final reply is written; the client has a moment to read it and close
   timeoutMs: number; // the socket timeout now armed
   log: Logger;
@@ -113,6 +126,9 @@ export class SmtpListener {
       socket,
       session,
       peer,
+      greeted: false,
+      early: [],
+      errorReplies: 0,
       busy: false,
       closing: false,
       timeoutMs: 0,
@@ -121,6 +137,11 @@ export class SmtpListener {
     this.connections.add(conn);
     conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
     socket.on('data', (chunk: Buffer) => {
+      if (!conn.greeted) {
+        conn.early.push(chunk);
+        if (conn.early.length === 1) socket.pause(); // a pregreet is noted; what it says waits
+        return;
+      }
       this.apply(conn, session.receive(chunk));
       this.backpressure(conn);
     });
@@ -133,25 +154,71 @@ export class SmtpListener {
     socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => {
       this.connections.delete(conn);
+      this.options.handlers.disconnected?.(conn.peer);
       conn.log.debug('disconnected');
     });
-    this.apply(conn, session.start());
+    socket.setTimeout(this.options.idleTimeoutMs);
+    const delay = this.options.greetDelayMs ?? 0;
+    if (delay > 0) setTimeout(() => this.greet(conn), delay);
+    else this.greet(conn);
+  }
+
+  /**
+   * The client restrictions decide between the 220 greeting, a 554 refusal (RFC 5321 §3.1: then
+   * 503 to all but QUIT) and a 421 close; they see whether the client talked before the greeting.
+   */
+  private greet(conn: Connection): void {
+    if (conn.socket.destroyed) return;
+    const request: CheckRequest = { type: 'check', stage: 'connect', pregreet: conn.early.length > 0 };
+    const begin = (outcome: CheckOutcome | MessageOutcome) => {
+      if (conn.socket.destroyed) return;
+      conn.greeted = true;
+      if (outcome.action === 'disconnect') {
+        this.apply(conn, conn.session.abort(outcome.reply));
+        return;
+      }
+      const refusal = outcome.action === 'reject' ? outcome.reply : undefined;
+      this.apply(conn, conn.session.start(refusal));
+      if (conn.early.length > 0) {
+        const early = Buffer.concat(conn.early);
+        conn.early = [];
+        conn.socket.resume();
+        if (!conn.closing) this.apply(conn, conn.session.receive(early));
+      }
+      this.backpressure(conn);
+    };
+    const outcome = this.runCheck(conn, request);
+    if (outcome instanceof Promise) {
+      conn.busy = true;
+      outcome
+        .catch((err: unknown): CheckOutcome => {
+          conn.log.error({ err }, 'connect check failed');
+          return { action: 'disconnect', reply: replies.localErrorClosing(this.options.session.hostname) };
+        })
+        .then((o) => {
+          conn.busy = false;
+          begin(o);
+        });
+    } else begin(outcome);
   }
 
   private apply(conn: Connection, effects: Effect[]): void {
     // Replies accumulate while checks answer synchronously, so a pipelined group (RFC 2920) gets
     // its replies in one write instead of one write (and one syscall) per command.
     let text = '';
+    let errors = 0;
     let close = false;
     let task: Promise<CheckOutcome | MessageOutcome> | undefined;
     let queue = effects;
     while (queue.length > 0) {
-      let answered: CheckOutcome | undefined;
+      let answered: CheckOutcome | MessageOutcome | undefined;
       for (const effect of queue) {
         switch (effect.type) {
           case 'reply':
             text += renderReply(effect.reply);
             if (effect.reply.code >= 400) {
+              conn.errorReplies++;
+              errors++;
               conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));
             }
             break;
@@ -173,6 +240,31 @@ export class SmtpListener {
       }
       queue = answered ? conn.session.resolved(answered) : [];
     }
+    // Postfix smtpd_error_sleep_time: past the soft limit, each error reply costs the client time.
+    const soft = this.options.softErrorLimit ?? Number.POSITIVE_INFINITY;
+    const over = Math.min(errors, conn.errorReplies - soft);
+    const sleepMs = over > 0 ? over * (this.options.errorSleepMs ?? 0) : 0;
+    if (sleepMs > 0) {
+      conn.busy = true;
+      conn.socket.pause();
+      setTimeout(() => {
+        conn.busy = false;
+        if (conn.socket.destroyed) return;
+        conn.socket.resume();
+        this.finish(conn, text, close, task);
+      }, sleepMs);
+      return;
+    }
+    this.finish(conn, text, close, task);
+  }
+
+  /** Writes a batch of replies, then closes, waits for a pending effect, or re-arms the timer. */
+  private finish(
+    conn: Connection,
+    text: string,
+    close: boolean,
+    task: Promise<CheckOutcome | MessageOutcome> | undefined,
+  ): void {
     const { socket } = conn;
     if (close) {
       conn.closing = true;
@@ -184,7 +276,7 @@ export class SmtpListener {
     if (task) {
       conn.busy = true;
       task
-        .catch((err: unknown): CheckOutcome => {
+        .catch((err: unknown): CheckOutcome | MessageOutcome => {
           conn.log.error({ err }, 'handler failed');
           return { action: 'reject', reply: replies.localError() };
         })
@@ -209,7 +301,10 @@ export class SmtpListener {
   }
 
   /** A check's exception is our fault, never the client's: 451, and the session goes on. */
-  private runCheck(conn: Connection, request: CheckRequest): CheckOutcome | Promise<CheckOutcome> {
+  private runCheck(
+    conn: Connection,
+    request: CheckRequest,
+  ): CheckOutcome | MessageOutcome | Promise<CheckOutcome | MessageOutcome> {
     try {
       return this.options.handlers.check(request, conn.peer);
     } catch (err) {

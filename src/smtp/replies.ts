@@ -53,6 +53,7 @@ export const replies = {
   startData: () => reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'),
   vrfyAmbiguous: () => reply(252, '2.5.2', 'Cannot VRFY user, but will accept message and attempt delivery'),
   help: () => reply(214, '2.0.0', 'See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY'),
+  vrfyFound: (address: string) => reply(250, '2.1.5', `<${address}>`),
 
   shuttingDown: (host: string) => reply(421, '4.3.2', `${host} service shutting down, try again later`),
   tooManyConnections: (host: string) => reply(421, '4.3.2', `${host} too many connections, try again later`),
@@ -60,6 +61,7 @@ export const replies = {
   tooManyErrors: (host: string) => reply(421, '4.7.0', `${host} too many errors, closing connection`),
   tooManyCommands: (host: string) => reply(421, '4.7.0', `${host} too many commands without a transaction`),
   localError: () => reply(451, '4.3.0', 'Local error in processing, try again later'),
+  localErrorClosing: (host: string) => reply(421, '4.3.0', `${host} local error in processing, try again later`),
   storeUnavailable: () => reply(451, '4.3.0', 'Message store unavailable, try again later'),
   tooManyRecipients: (max: number) => reply(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
 

@@ -22,7 +22,13 @@ type Pending =
   | { kind: 'helo'; greeting: 'HELO' | 'EHLO'; helo: string }
   | { kind: 'mail'; envelope: Envelope }
   | { kind: 'rcpt'; recipient: Path }
+  | { kind: 'data' }
+  | { kind: 'bdat'; size: number; last: boolean }
+  | { kind: 'vrfy' }
   | { kind: 'message' };
+
+/** RFC 2920 §3.1: these may only end a group of pipelined commands. */
+const LAST_IN_GROUP = new Set(['EHLO', 'HELO', 'DATA', 'VRFY', 'NOOP', 'QUIT']);
 
 type Phase =
   | { name: 'command' }
@@ -50,6 +56,10 @@ export class SmtpSession {
   /** The transaction used BDAT; DATA may not follow (RFC 3030 §2), and BDAT content accumulates here. */
   private bdat: ContentDecoder | undefined;
   private errors = 0;
+  /** Refused at connection (RFC 5321 §3.1): every command but QUIT now gets 503. */
+  private refused: Reply | undefined;
+  /** The client sent commands ahead of replies where RFC 2920 does not let it (reject_unauth_pipelining). */
+  private unauthPipelining = false;
   private commandsWithoutMail = 0;
   private transactions = 0;
   private out: Effect[] = [];
@@ -58,9 +68,18 @@ export class SmtpSession {
     this.options = options;
   }
 
-  /** The 220 greeting (RFC 5321 §4.3.1). */
-  start(): Effect[] {
-    return [{ type: 'reply', reply: replies.greeting(this.options.hostname) }];
+  /**
+   * The 220 greeting (RFC 5321 §4.3.1), or, for a client the connection policy refused, that 554:
+   * RFC 5321 §3.1 then wants the server to wait for QUIT and answer 503 to anything else.
+   */
+  start(refusal?: Reply): Effect[] {
+    if (refusal) this.refused = refusal;
+    return [{ type: 'reply', reply: refusal ?? replies.greeting(this.options.hostname) }];
+  }
+
+  /** True once the client pipelined where it may not (RFC 2920 §3.1, or without EHLO). */
+  get pipelinedWithoutLeave(): boolean {
+    return this.unauthPipelining;
   }
 
   get phaseName(): Phase['name'] {
@@ -110,6 +129,19 @@ export class SmtpSession {
           this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
           this.emitReply(replies.recipientOk());
         } else this.fail(replies.localError());
+        break;
+      case 'data':
+        if (outcome.action === 'reject') this.fail(outcome.reply);
+        else this.startData();
+        break;
+      case 'bdat':
+        if (outcome.action === 'reject') this.refuseChunk(pending.size, outcome.reply);
+        else this.startChunk(pending.size, pending.last);
+        break;
+      case 'vrfy':
+        if (outcome.action === 'reply') this.emitReply(outcome.reply);
+        else if (outcome.action === 'reject') this.fail(outcome.reply);
+        else this.emitReply(replies.vrfyAmbiguous());
         break;
       case 'message':
         this.emitReply(outcome.action === 'reply' ? outcome.reply : replies.localError());
@@ -191,11 +223,20 @@ export class SmtpSession {
       this.fail(LINE_PROBLEM_REPLIES[framed.problem]());
       return framed.next;
     }
-    this.dispatch(parseCommand(framed.text));
+    const command = parseCommand(framed.text);
+    // Input after this line was sent before our reply to it: allowed only after EHLO advertised
+    // PIPELINING, and never after a command that must end a group (RFC 2920 §3.1).
+    if (framed.next < this.input.length && (this.greeting?.kind !== 'EHLO' || LAST_IN_GROUP.has(command.verb))) {
+      this.unauthPipelining = true;
+    }
+    this.dispatch(command);
     return framed.next;
   }
 
   private dispatch(command: Command): void {
+    if (this.refused && command.verb !== 'QUIT') {
+      return this.fail(replies.badSequence(`refused at connection: ${this.refused.lines[0] ?? ''}`));
+    }
     if (command.verb !== 'MAIL' && command.verb !== 'RCPT' && command.verb !== 'DATA' && command.verb !== 'BDAT') {
       if (++this.commandsWithoutMail > this.options.maxCommandsBeforeMail) {
         this.emitReply(replies.tooManyCommands(this.options.hostname));
@@ -237,7 +278,8 @@ export class SmtpSession {
       case 'VRFY':
         // RFC 5321 §3.5.3: 252 neither confirms nor denies; "off" is Postfix's disable_vrfy_command.
         if (this.options.vrfy === 'off') return this.fail(replies.vrfyDisabled());
-        return this.emitReply(replies.vrfyAmbiguous());
+        if (this.options.vrfy === 'ambiguous') return this.emitReply(replies.vrfyAmbiguous());
+        return this.wait({ type: 'check', stage: 'vrfy', argument: command.argument }, { kind: 'vrfy' });
       case 'NOT_IMPLEMENTED':
         return this.fail(replies.notImplemented(command.name));
       case 'INVALID':
@@ -289,19 +331,36 @@ export class SmtpSession {
     if (this.bdat) return this.fail(replies.mixedDataBdat());
     // RFC 2920 §3.1: with every RCPT refused, DATA gets 554 so pipelined content is not taken as commands.
     if (this.envelope.recipients.length === 0) return this.fail(replies.noValidRecipients());
+    this.wait(
+      { type: 'check', stage: 'data', envelope: this.envelope, unauthPipelining: this.unauthPipelining },
+      { kind: 'data' },
+    );
+  }
+
+  private startData(): void {
     this.emitReply(replies.startData());
     this.phase = { name: 'data', decoder: this.decoder(true) };
   }
 
   private bdatCommand(size: number, last: boolean): void {
-    // RFC 3030 §2: a refused chunk is still read in full, so the session stays in step.
-    const refuse = (reply: Reply) => {
-      this.phase = { name: 'discard', remaining: size, reply };
-      if (size === 0) this.endOfChunk(this.phase);
-    };
-    if (!this.greeting) return refuse(replies.needHelo());
-    if (!this.envelope) return refuse(replies.needMail());
-    if (this.envelope.recipients.length === 0) return refuse(replies.noValidRecipients());
+    if (!this.greeting) return this.refuseChunk(size, replies.needHelo());
+    if (!this.envelope) return this.refuseChunk(size, replies.needMail());
+    if (this.envelope.recipients.length === 0) return this.refuseChunk(size, replies.noValidRecipients());
+    if (this.bdat) return this.startChunk(size, last);
+    // The first chunk starts the content: the data restrictions are asked once, as for DATA.
+    this.wait(
+      { type: 'check', stage: 'data', envelope: this.envelope, unauthPipelining: this.unauthPipelining },
+      { kind: 'bdat', size, last },
+    );
+  }
+
+  /** RFC 3030 §2: a refused chunk is still read in full, so the session stays in step. */
+  private refuseChunk(size: number, reply: Reply): void {
+    this.phase = { name: 'discard', remaining: size, reply };
+    if (size === 0) this.endOfChunk(this.phase);
+  }
+
+  private startChunk(size: number, last: boolean): void {
     this.bdat ??= this.decoder(false);
     this.phase = { name: 'bdat', decoder: this.bdat, remaining: size, last };
     if (size === 0) this.endOfChunk(this.phase);
