@@ -7,7 +7,11 @@
  *
  * Accounts come from a fixed list given to the constructor, or from a wrapped store that answers
  * the account reads (so recipients are checked against real accounts). Mailbox reads see nothing.
+ * Counters are kept in memory, for this process only (`postern stats` in another process sees none
+ * of them); greylisting passes everything, so a benchmark's sender is never deferred.
  */
+
+import { counterEntries } from './counters.ts';
 
 import {
   type Account,
@@ -15,6 +19,8 @@ import {
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
+  type GreylistRequest,
+  type GreylistResult,
   type Mailbox,
   type MailboxChange,
   type MailboxId,
@@ -34,6 +40,7 @@ export class NullStore implements Store {
   readonly #accountStore: Store | undefined;
   #closed = false;
   #discarded = 0;
+  readonly #counters = new Map<string, number>();
 
   constructor(accounts: NullStoreAccounts) {
     if ('readFrom' in accounts) this.#accountStore = accounts.readFrom;
@@ -114,6 +121,24 @@ export class NullStore implements Store {
   async watchChanges(_listener: (change: MailboxChange) => void): Promise<() => void> {
     this.#assertOpen();
     return () => {};
+  }
+
+  /** In memory, this process only: nothing is stored. */
+  async addCounters(deltas: Readonly<Record<string, number>>): Promise<void> {
+    this.#assertOpen();
+    for (const [name, delta] of counterEntries(deltas))
+      this.#counters.set(name, (this.#counters.get(name) ?? 0) + delta);
+  }
+
+  async readCounters(prefix: string): Promise<Record<string, number>> {
+    this.#assertOpen();
+    return Object.fromEntries([...this.#counters].filter(([name]) => name.startsWith(prefix)));
+  }
+
+  /** Greylisting needs a store to remember first attempts: with none, every triplet passes. */
+  async greylist(_request: GreylistRequest): Promise<GreylistResult> {
+    this.#assertOpen();
+    return { outcome: 'pass', learned: false };
   }
 
   stats(): StoreStats {

@@ -61,3 +61,8 @@ export function jobFromRow(row: Row): QueueJob {
     createdAt: new Date(Number(row.created_at)),
   };
 }
+
+/** `name, value` rows of the counters table; Object.fromEntries keeps a name like `__proto__` as data. */
+export function countersFromRows(rows: readonly Row[]): Record<string, number> {
+  return Object.fromEntries(rows.map((row) => [String(row.name), Number(row.value)]));
+}

@@ -99,6 +99,36 @@ export interface StoreStats {
   deliveries: number;
 }
 
+/**
+ * One greylisting decision, as postgrey (a Postfix policy server) makes it: a (client network,
+ * sender, recipient) triplet seen for the first time is deferred; the same triplet retried after
+ * `delayMs`, and within `retryWindowMs` after that, passes, and keeps passing until it goes unseen
+ * for `expireMs`. A retry later than the window starts over. A client network that passed
+ * `autoPassAfter` times passes at once from then on (postgrey's auto-whitelist-clients).
+ * Times are the caller's clock (`now`); keep cluster nodes NTP-synced.
+ */
+export interface GreylistRequest {
+  /** The lower-cased key `<network>/<sender>/<recipient>` (src/policy/greylist.ts builds it). */
+  triplet: string;
+  /** The client's network: IPv4 /24, IPv6 /64. */
+  network: string;
+  now: Date;
+  delayMs: number;
+  retryWindowMs: number;
+  /** Triplets and clients not seen for this long are forgotten (and swept from the tables). */
+  expireMs: number;
+  /** 0 turns the learning pass-list off. */
+  autoPassAfter: number;
+}
+
+export interface GreylistResult {
+  outcome: 'pass' | 'defer';
+  /** On 'defer': how long until a retry would pass. */
+  retryInMs?: number;
+  /** This pass put the client network on the pass-list (its passes reached `autoPassAfter`). */
+  learned: boolean;
+}
+
 export interface Store {
   /** Creates the account and its INBOX. Throws AccountExistsError when the address is taken. */
   createAccount(address: string, passwordHash: string): Promise<Account>;
@@ -137,6 +167,17 @@ export interface Store {
    * the function that unsubscribes, once every change committed from then on will be reported.
    */
   watchChanges(listener: (change: MailboxChange) => void): Promise<() => void>;
+
+  /**
+   * Adds each delta (a safe integer) to its counter, creating it at 0, all in one transaction.
+   * Counters are shared by every process and node on the store (`postern stats` reads them).
+   */
+  addCounters(deltas: Readonly<Record<string, number>>): Promise<void>;
+  /** Every counter whose name starts with `prefix` (compared exactly: no wildcards, case-sensitive). */
+  readCounters(prefix: string): Promise<Record<string, number>>;
+
+  /** Decides a greylisting triplet now, atomically across processes and nodes (see GreylistRequest). */
+  greylist(request: GreylistRequest): Promise<GreylistResult>;
 
   stats(): StoreStats;
 

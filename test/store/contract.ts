@@ -1,5 +1,6 @@
 /**
- * The Store contract suite: every engine (SQLite now, PostgreSQL next) runs these same tests.
+ * The Store contract suite: every engine (SQLite and PostgreSQL) runs these same tests; the
+ * counters and greylisting part is in policy-contract.ts.
  * `open` gives a fresh, empty store; `cleanup` closes it if still open and removes its data.
  */
 
@@ -15,6 +16,7 @@ import {
   StoreClosedError,
 } from '../../src/store/store.ts';
 import { waitFor } from '../support/wait.ts';
+import { runPolicyStoreContract } from './policy-contract.ts';
 
 export interface OpenedStore {
   store: Store;
@@ -350,6 +352,9 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
       }),
     );
 
+    // Counters and greylisting: policy-contract.ts.
+    runPolicyStoreContract(withStore);
+
     test(
       'rejects every call with StoreClosedError after close()',
       withStore(async (store) => {
@@ -369,6 +374,22 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           ['completeJob', () => store.completeJob(1, 'a')],
           ['rescheduleJob', () => store.rescheduleJob(1, 'a', new Date())],
           ['watchChanges', () => store.watchChanges(() => {})],
+          ['addCounters', () => store.addCounters({ 'c:a': 1 })],
+          ['addCounters with nothing to add', () => store.addCounters({})],
+          ['readCounters', () => store.readCounters('c:')],
+          [
+            'greylist',
+            () =>
+              store.greylist({
+                triplet: '192.0.2.0/24//bob@example.com',
+                network: '192.0.2.0/24',
+                now: new Date(),
+                delayMs: 1000,
+                retryWindowMs: 1000,
+                expireMs: 1000,
+                autoPassAfter: 5,
+              }),
+          ],
           ['close', () => store.close()],
         ];
         for (const [method, call] of calls) await assert.rejects(call(), StoreClosedError, method);

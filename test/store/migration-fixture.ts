@@ -128,7 +128,10 @@ export async function assertVersion1DataSurvived(store: Store): Promise<void> {
   }
 }
 
-/** The migrated database keeps working: the next UID follows on, and new features are there. */
+/**
+ * The migrated database keeps working: the next UID follows on, and what later versions added is
+ * there (the queue of v2, greylisting of v3, counters for restriction statistics).
+ */
 export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
   const alice = await store.findAccount('alice@example.com');
   assert.ok(alice);
@@ -142,4 +145,34 @@ export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
   assert.ok(carol.id > 3, 'account ids continue after the old ones');
   const job = await store.enqueueJob({ kind: 'test', payload: '{}' }); // schema v2
   assert.equal((await store.claimJobs({ claimant: 'n', limit: 1, leaseMs: 1000 }))[0]?.id, job.id);
+  // Counters: the version-1 table, now also for restriction statistics, beside uid_validity.
+  const counted = 'restriction:recipient:reject_unlisted_recipient:reject';
+  await store.addCounters({ [counted]: 2 });
+  await store.addCounters({ [counted]: 1 });
+  assert.deepEqual(await store.readCounters('restriction:'), { [counted]: 3 });
+  const uidValidity = (await store.readCounters('uid_validity')).uid_validity;
+  assert.ok(uidValidity !== undefined && uidValidity >= carolInbox.uidValidity, 'the old counter row still counts');
+  // Greylisting (schema v3): a first attempt is deferred, the retry after the delay passes.
+  const request = {
+    triplet: '192.0.2.0/24/alice@example.org/bob@example.com',
+    network: '192.0.2.0/24',
+    delayMs: 300_000,
+    retryWindowMs: 86_400_000,
+    expireMs: 35 * 86_400_000,
+    autoPassAfter: 1,
+  };
+  assert.deepEqual(await store.greylist({ ...request, now: new Date(T0) }), {
+    outcome: 'defer',
+    retryInMs: 300_000,
+    learned: false,
+  });
+  assert.deepEqual(await store.greylist({ ...request, now: new Date(T0 + 300_000) }), {
+    outcome: 'pass',
+    learned: true,
+  });
+  const another = { ...request, triplet: '192.0.2.0/24/carol@example.org/bob@example.com' };
+  assert.deepEqual(await store.greylist({ ...another, now: new Date(T0 + 300_001) }), {
+    outcome: 'pass',
+    learned: false,
+  });
 }

@@ -106,3 +106,43 @@ test('postgres: a populated version-1 database migrates to the latest with every
       await store.close();
     }
   }));
+
+test('the greylisting tables (version 3) have the same columns, NOT NULL and keys on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(path.join(dir, 'schema.sqlite'));
+  const tables = ['greylist', 'greylist_clients'];
+  const sqlite: string[] = [];
+  try {
+    migrateSqlite(db, { target: 3 });
+    for (const table of tables) {
+      for (const column of db.prepare(`PRAGMA table_info(${table})`).all()) {
+        sqlite.push(`${table}.${column.name} notnull=${Boolean(column.notnull || column.pk)} pk=${Boolean(column.pk)}`);
+      }
+    }
+  } finally {
+    db.close();
+  }
+  const postgres = await withTestDatabase(async ({ url }) => {
+    const pool = createPool({ url, poolSize: 1 });
+    try {
+      await migratePostgres(pool, { target: 3 });
+      const { rows } = await pool.query(
+        `SELECT c.table_name, c.column_name, c.is_nullable = 'NO' AS notnull,
+           EXISTS (SELECT 1 FROM information_schema.key_column_usage k
+                   JOIN information_schema.table_constraints tc USING (constraint_name, table_name)
+                   WHERE tc.constraint_type = 'PRIMARY KEY' AND k.table_name = c.table_name
+                     AND k.column_name = c.column_name) AS pk
+         FROM information_schema.columns c
+         WHERE c.table_name = ANY($1) ORDER BY array_position($1, c.table_name::text), c.ordinal_position`,
+        [tables],
+      );
+      return rows.map((r) => `${r.table_name}.${r.column_name} notnull=${r.notnull} pk=${r.pk}`);
+    } finally {
+      await pool.end();
+    }
+  });
+  assert.deepEqual(postgres, sqlite);
+  assert.ok(sqlite.includes('greylist.triplet notnull=true pk=true'));
+  assert.ok(sqlite.includes('greylist_clients.passes notnull=true pk=false'));
+});

@@ -1,6 +1,7 @@
 // The cluster primitives on PostgreSQL, with two stores on separate connection pools standing for
-// two nodes: queue claims raced from both never hand a job out twice (FOR UPDATE SKIP LOCKED), and
-// a mailbox change committed on one node is heard on the other within a second (LISTEN/NOTIFY).
+// two nodes: queue claims raced from both never hand a job out twice (FOR UPDATE SKIP LOCKED), a
+// mailbox change committed on one node is heard on the other within a second (LISTEN/NOTIFY), and
+// greylisting and counters agree across nodes (one upsert statement each).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -90,4 +91,59 @@ test('change notifications resume after the listening connection is killed, with
     await waitFor(() => heard.some((change) => change.kind === 'resync'), 5000);
     await a.deliver(sampleDelivery([bob], 'after the reconnect'));
     await waitFor(() => heard.some((change) => change.kind === 'message-added'), 2000);
+  }));
+
+test('greylisting across nodes: racing first attempts defer against one first_seen, and a pass on one node counts on the other', () =>
+  twoNodes(async (a, b, url) => {
+    const T0 = Date.parse('2025-03-01T12:00:00Z');
+    const DELAY = 300_000;
+    const request = (sender: string, at: number, network = '192.0.2.0/24') => ({
+      triplet: `${network}/${sender}/bob@example.com`,
+      network,
+      now: new Date(at),
+      delayMs: DELAY,
+      retryWindowMs: 86_400_000,
+      expireMs: 35 * 86_400_000,
+      autoPassAfter: 2,
+    });
+    // Both nodes meet each of 20 new triplets at once, B's clock a second ahead of A's.
+    const senders = Array.from({ length: 20 }, (_, i) => `racer${i}@example.org`);
+    const races = await Promise.all(
+      senders.map((sender) => Promise.all([a.greylist(request(sender, T0)), b.greylist(request(sender, T0 + 1000))])),
+    );
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query('SELECT triplet, first_seen FROM greylist');
+      assert.equal(rows.length, senders.length, 'one row per triplet');
+      const firstSeen = new Map(rows.map((row) => [String(row.triplet), Number(row.first_seen)]));
+      races.forEach(([onA, onB], i) => {
+        const stored = firstSeen.get(request(senders[i]!, T0).triplet)!;
+        assert.ok(stored === T0 || stored === T0 + 1000, `first_seen ${stored} is one node's first attempt`);
+        assert.deepEqual(onA, { outcome: 'defer', retryInMs: stored + DELAY - T0, learned: false });
+        assert.deepEqual(onB, { outcome: 'defer', retryInMs: stored + DELAY - (T0 + 1000), learned: false });
+      });
+    } finally {
+      await admin.end();
+    }
+    // The retry reaches the other node and passes there; the passes of both nodes build the pass-list.
+    const later = T0 + 1000 + DELAY;
+    assert.deepEqual(await b.greylist(request(senders[0]!, later)), { outcome: 'pass', learned: false });
+    assert.deepEqual(await a.greylist(request(senders[1]!, later)), { outcome: 'pass', learned: true });
+    assert.deepEqual(await b.greylist(request('new@example.org', later)), { outcome: 'pass', learned: false });
+    assert.deepEqual(await a.greylist(request('new@example.org', later, '198.51.100.0/24')), {
+      outcome: 'defer',
+      retryInMs: DELAY,
+      learned: false,
+    });
+  }));
+
+test('counters added on two nodes at once sum up, and either node reads the total', () =>
+  twoNodes(async (a, b) => {
+    const name = 'restriction:recipient:reject_unlisted_recipient:reject';
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).addCounters({ [name]: 1, [`node:${i % 2}`]: 1 })),
+    );
+    assert.deepEqual(await b.readCounters('restriction:'), { [name]: 40 });
+    assert.deepEqual(await a.readCounters('node:'), { 'node:0': 20, 'node:1': 20 });
   }));

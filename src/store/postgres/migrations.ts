@@ -171,6 +171,27 @@ CREATE TABLE queue (
 CREATE INDEX queue_by_due ON queue(due_at, id);
 `,
   },
+  {
+    version: 3,
+    name: 'greylisting',
+    sql: `
+CREATE TABLE greylist (
+  triplet text PRIMARY KEY,
+  first_seen bigint NOT NULL,
+  last_seen bigint NOT NULL,
+  passed bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE greylist_clients (
+  network text PRIMARY KEY,
+  passes bigint NOT NULL,
+  last_seen bigint NOT NULL
+);
+
+CREATE INDEX greylist_by_last_seen ON greylist(last_seen);
+CREATE INDEX greylist_clients_by_last_seen ON greylist_clients(last_seen);
+`,
+  },
 ];
 assertMigrationList(POSTGRES_MIGRATIONS);
 

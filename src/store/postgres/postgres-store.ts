@@ -7,6 +7,7 @@
 
 import pg from 'pg';
 import { summarize } from '../../mime/summary.ts';
+import { counterEntries } from '../counters.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import { accountFromRow, JOB_COLUMNS, jobFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
 import {
@@ -16,6 +17,8 @@ import {
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
+  type GreylistRequest,
+  type GreylistResult,
   type Mailbox,
   type MailboxChange,
   type MailboxId,
@@ -29,7 +32,9 @@ import {
   StoreUnavailableError,
 } from '../store.ts';
 import { ChangeChannel } from './change-channel.ts';
+import { addPostgresCounters, readPostgresCounters } from './counters.ts';
 import { DeliveryBatcher } from './delivery-batcher.ts';
+import { PostgresGreylist } from './greylist.ts';
 import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
 import { redactUrl } from './url.ts';
 
@@ -114,6 +119,7 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #batcher: DeliveryBatcher;
   readonly #changes: ChangeChannel;
+  readonly #greylist: PostgresGreylist;
   readonly migration: MigrationOutcome;
   #closing: Promise<void> | undefined;
 
@@ -127,6 +133,10 @@ export class PostgresStore implements Store {
     this.#batcher = new DeliveryBatcher(pool, { maxInFlight: 1, onError: (error) => options.onError?.(error) });
     this.#changes = new ChangeChannel(
       { connectionString: options.url, application_name: `${options.applicationName ?? 'postern'} (changes)` },
+      (error) => options.onError?.(error),
+    );
+    this.#greylist = new PostgresGreylist(
+      (text, values) => this.#query(text, values),
       (error) => options.onError?.(error),
     );
   }
@@ -286,6 +296,19 @@ export class PostgresStore implements Store {
     } catch (error) {
       throw wrapConnectionError(error, '(change notifications)');
     }
+  }
+
+  async addCounters(deltas: Readonly<Record<string, number>>): Promise<void> {
+    this.#assertOpen();
+    await addPostgresCounters((text, values) => this.#query(text, values), counterEntries(deltas));
+  }
+
+  async readCounters(prefix: string): Promise<Record<string, number>> {
+    return readPostgresCounters((text, values) => this.#query(text, values), prefix);
+  }
+
+  async greylist(request: GreylistRequest): Promise<GreylistResult> {
+    return this.#greylist.decide(request);
   }
 
   /** Refuses new calls at once, lets deliveries already asked for commit, then closes the pool. */

@@ -102,6 +102,30 @@ CREATE TABLE queue (
 CREATE INDEX queue_by_due ON queue(due_at, id);
 `,
   },
+  {
+    version: 3,
+    name: 'greylisting',
+    sql: `
+-- One row per (client network, sender, recipient) triplet; key built by src/policy/greylist.ts.
+CREATE TABLE greylist (
+  triplet TEXT PRIMARY KEY,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  passed INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+
+-- The learning pass-list: client networks and how often they passed greylisting.
+CREATE TABLE greylist_clients (
+  network TEXT PRIMARY KEY,
+  passes INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The sweep of expired rows.
+CREATE INDEX greylist_by_last_seen ON greylist(last_seen);
+CREATE INDEX greylist_clients_by_last_seen ON greylist_clients(last_seen);
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

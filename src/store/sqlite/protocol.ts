@@ -9,6 +9,8 @@ import type {
   ClaimOptions,
   Delivery,
   DeliveryReceipt,
+  GreylistRequest,
+  GreylistResult,
   MessageSummary,
   NewQueueJob,
   QueueJob,
@@ -21,7 +23,10 @@ export type WriteRequest =
   | { id: number; kind: 'enqueueJob'; job: NewQueueJob; now: Date }
   | { id: number; kind: 'claimJobs'; options: ClaimOptions & { now: Date } }
   | { id: number; kind: 'completeJob'; jobId: number; claimant: string }
-  | { id: number; kind: 'rescheduleJob'; jobId: number; claimant: string; dueAt: Date };
+  | { id: number; kind: 'rescheduleJob'; jobId: number; claimant: string; dueAt: Date }
+  /** Sorted by name (../counters.ts). */
+  | { id: number; kind: 'addCounters'; entries: [string, number][] }
+  | { id: number; kind: 'greylist'; request: GreylistRequest };
 
 /** Why one request failed; the main thread turns it into the matching StoreError class. */
 export type WriteFailure = 'account-exists' | 'no-recipient-account' | 'unavailable';
@@ -33,6 +38,8 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'enqueueJob'; job: QueueJob }
   | { id: number; ok: true; kind: 'claimJobs'; jobs: QueueJob[] }
   | { id: number; ok: true; kind: 'completeJob' | 'rescheduleJob'; done: boolean }
+  | { id: number; ok: true; kind: 'addCounters' }
+  | { id: number; ok: true; kind: 'greylist'; result: GreylistResult }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
 /**

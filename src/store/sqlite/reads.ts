@@ -4,7 +4,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { accountFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
+import { accountFromRow, countersFromRows, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
 import type { Account, AccountId, Mailbox, MailboxId, MailboxMessage } from '../store.ts';
 
 export class SqliteReader {
@@ -13,6 +13,7 @@ export class SqliteReader {
   readonly #getMailbox: StatementSync;
   readonly #listMessages: StatementSync;
   readonly #readMessage: StatementSync;
+  readonly #readCounters: StatementSync;
 
   constructor(db: DatabaseSync) {
     const accountColumns = 'id, address, password_hash, created_at';
@@ -32,6 +33,10 @@ export class SqliteReader {
     this.#readMessage = db.prepare(
       `SELECT m.content FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? AND mm.uid = ?`,
+    );
+    // substr, not LIKE: LIKE would read `_` and `%` in the prefix as wildcards, and ignores ASCII case.
+    this.#readCounters = db.prepare(
+      'SELECT name, value FROM counters WHERE substr(name, 1, length(:prefix)) = :prefix ORDER BY name',
     );
     // Mod-sequences are 63-bit (RFC 7162 §3.1.1): read them as BigInt, never rounded.
     this.#getMailbox.setReadBigInts(true);
@@ -59,5 +64,9 @@ export class SqliteReader {
   readMessage(mailboxId: MailboxId, uid: number): Uint8Array | undefined {
     const row = this.#readMessage.get(mailboxId, uid);
     return row ? (row.content as Uint8Array) : undefined;
+  }
+
+  readCounters(prefix: string): Record<string, number> {
+    return countersFromRows(this.#readCounters.all({ prefix }));
   }
 }

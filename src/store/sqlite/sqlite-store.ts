@@ -11,6 +11,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { summarize } from '../../mime/summary.ts';
 import { ChangeListeners } from '../change-listeners.ts';
+import { counterEntries } from '../counters.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import {
   type Account,
@@ -18,6 +19,8 @@ import {
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
+  type GreylistRequest,
+  type GreylistResult,
   type Mailbox,
   type MailboxChange,
   type MailboxId,
@@ -200,6 +203,25 @@ export class SqliteStore implements Store {
   async watchChanges(listener: (change: MailboxChange) => void): Promise<() => void> {
     this.#assertOpen();
     return this.#changes.add(listener);
+  }
+
+  async addCounters(deltas: Readonly<Record<string, number>>): Promise<void> {
+    this.#assertOpen();
+    const entries = counterEntries(deltas);
+    if (entries.length === 0) return;
+    const result = await this.#write({ kind: 'addCounters', entries });
+    if (result.kind !== 'addCounters') throw unexpected(result);
+  }
+
+  async readCounters(prefix: string): Promise<Record<string, number>> {
+    this.#assertOpen();
+    return this.#reads.readCounters(prefix);
+  }
+
+  async greylist(request: GreylistRequest): Promise<GreylistResult> {
+    const result = await this.#write({ kind: 'greylist', request });
+    if (result.kind !== 'greylist') throw unexpected(result);
+    return result.result;
   }
 
   /** Refuses new calls at once, lets every write already asked for commit, then closes. */

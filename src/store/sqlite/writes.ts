@@ -18,6 +18,8 @@ import type {
   NewQueueJob,
   QueueJob,
 } from '../store.ts';
+import { SqliteCounters } from './counters.ts';
+import { SqliteGreylist } from './greylist.ts';
 import type { WriteFailure, WriteRequest, WriteResult } from './protocol.ts';
 
 /** A request that cannot be written for a reason the caller should hear about. */
@@ -52,9 +54,13 @@ export class SqliteWriter {
   readonly #claimJobs: StatementSync;
   readonly #completeJob: StatementSync;
   readonly #rescheduleJob: StatementSync;
+  readonly #counters: SqliteCounters;
+  readonly #greylist: SqliteGreylist;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#counters = new SqliteCounters(db);
+    this.#greylist = new SqliteGreylist(db);
     this.#findAccountId = db.prepare('SELECT id FROM accounts WHERE address = ?');
     this.#insertAccount = db.prepare('INSERT INTO accounts (address, password_hash, created_at) VALUES (?, ?, ?)');
     this.#readCounter = db.prepare('SELECT value FROM counters WHERE name = ?');
@@ -174,6 +180,11 @@ export class SqliteWriter {
         const done = this.#rescheduleJob.run(dueAt.getTime(), jobId, claimant, Date.now()).changes > 0;
         return { id: request.id, ok: true, kind: 'rescheduleJob', done };
       }
+      case 'addCounters':
+        this.#counters.add(request.entries);
+        return { id: request.id, ok: true, kind: 'addCounters' };
+      case 'greylist':
+        return { id: request.id, ok: true, kind: 'greylist', result: this.#greylist.decide(request.request) };
       default:
         return request satisfies never;
     }

@@ -1,0 +1,96 @@
+/**
+ * Greylisting as postgrey does it, with the triplets in the shared store (Store.greylist), so every
+ * node of a cluster knows a sender's first attempt whichever node it reached. A first delivery
+ * attempt for a (client network, sender, recipient) triplet is deferred with 450 4.7.1; a real MTA
+ * retries (RFC 5321 §4.5.4.1) and then passes, while much bulk software never comes back.
+ *
+ * Not done here (postgrey does them): sender address rewriting for VERP/BATV senders, and
+ * throttling how fast one client's passes count towards the pass-list.
+ */
+
+import { reply } from '../smtp/replies.ts';
+import type { Store } from '../store/store.ts';
+import { formatAddress, parseAddress } from './cidr.ts';
+import { DUNNO, type Greylister, type Verdict } from './restriction.ts';
+
+export interface StoreGreylisterOptions {
+  /** How long a new triplet is deferred; default 5 minutes (postgrey's --delay). */
+  delayMs?: number;
+  /** How long after the delay a retry still passes; later, the triplet starts over. Default 24 hours. */
+  retryWindowMs?: number;
+  /** Triplets and clients unseen this long are forgotten; default 35 days (postgrey's --max-age). */
+  expireMs?: number;
+  /** Passes after which a client network is no longer greylisted; 0 never. Default 5. */
+  autoPassAfter?: number;
+  now?: () => Date;
+}
+
+/**
+ * The network a client is greylisted by, as postgrey's --lookup-by-subnet: a sender's outbound
+ * pool often retries from another address of the same /24. IPv6: the /64 (RFC 6177 §2: one site's
+ * subnet). An IPv4-mapped IPv6 address counts as its IPv4 address. A text that is not an address
+ * (a zone-scoped one included) is its own network, lower-cased.
+ */
+export function greylistNetwork(clientAddress: string): string {
+  const ip = parseAddress(clientAddress);
+  if (ip === undefined) return clientAddress.toLowerCase();
+  if (ip.version === 4) return `${formatAddress({ version: 4, value: ip.value & 0xffffff00n })}/24`;
+  return `${formatAddress({ version: 6, value: (ip.value >> 64n) << 64n })}/64`;
+}
+
+export class StoreGreylister implements Greylister {
+  readonly #store: Pick<Store, 'greylist'>;
+  readonly #delayMs: number;
+  readonly #retryWindowMs: number;
+  readonly #expireMs: number;
+  readonly #autoPassAfter: number;
+  readonly #now: () => Date;
+
+  constructor(store: Pick<Store, 'greylist'>, options: StoreGreylisterOptions = {}) {
+    this.#store = store;
+    this.#delayMs = nonNegativeInteger('delayMs', options.delayMs ?? 300_000);
+    this.#retryWindowMs = nonNegativeInteger('retryWindowMs', options.retryWindowMs ?? 24 * 3_600_000);
+    this.#expireMs = nonNegativeInteger('expireMs', options.expireMs ?? 35 * 86_400_000);
+    this.#autoPassAfter = nonNegativeInteger('autoPassAfter', options.autoPassAfter ?? 5);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** DUNNO on a pass, so the rules after check_greylist still run; a 450 on a defer. */
+  async check(triplet: { clientAddress: string; sender: string; recipient: string }): Promise<Verdict> {
+    const network = greylistNetwork(triplet.clientAddress);
+    const sender = triplet.sender.toLowerCase(); // "" for the null reverse-path
+    const recipient = triplet.recipient.toLowerCase();
+    const result = await this.#store.greylist({
+      triplet: `${network}/${sender}/${recipient}`,
+      network,
+      now: this.#now(),
+      delayMs: this.#delayMs,
+      retryWindowMs: this.#retryWindowMs,
+      expireMs: this.#expireMs,
+      autoPassAfter: this.#autoPassAfter,
+    });
+    if (result.outcome === 'pass') return DUNNO;
+    const retryInMs = result.retryInMs ?? this.#delayMs;
+    const seconds = Math.max(1, Math.ceil(retryInMs / 1000));
+    const what = `from ${network} for ${sender === '' ? '<>' : sender} -> ${recipient}`;
+    return {
+      action: 'reject',
+      // RFC 3463 §3.8: X.7.1, delivery not authorized; 4xx, so the client retries (RFC 5321 §4.2.1).
+      reply: reply(
+        450,
+        '4.7.1',
+        `<${triplet.recipient}>: Recipient address rejected: Greylisted for ${seconds} seconds, please try again later`,
+      ),
+      reason:
+        retryInMs >= this.#delayMs
+          ? `first delivery attempt ${what}`
+          : `retried ${what} before the greylisting delay (${seconds} s left)`,
+    };
+  }
+}
+
+/** A configured number must be a non-negative safe integer: anything else is a configuration bug. */
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`greylisting: ${name} must be an integer >= 0`);
+  return value;
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { greylistNetwork, StoreGreylister } from '../../src/policy/greylist.ts';
+import { DUNNO } from '../../src/policy/restriction.ts';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.ts';
+import type { GreylistRequest, GreylistResult } from '../../src/store/store.ts';
+
+const networks: [address: string, network: string][] = [
+  ['192.0.2.77', '192.0.2.0/24'],
+  ['198.51.100.1', '198.51.100.0/24'],
+  ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+  ['2001:DB8::1', '2001:db8::/64'],
+  ['2001:db8:0:0:ffff::', '2001:db8::/64'],
+  ['::1', '::/64'],
+  ['::ffff:192.0.2.9', '192.0.2.0/24'], // IPv4-mapped, RFC 4291 §2.5.5.2
+  ['::FFFF:c000:0209', '192.0.2.0/24'],
+  ['fe80::1%eth0', 'fe80::1%eth0'], // zone-scoped: not an address we parse, its own network
+  ['Not-An-Address', 'not-an-address'],
+];
+for (const [address, network] of networks) {
+  test(`greylistNetwork(${address}) = ${network}`, () => assert.equal(greylistNetwork(address), network));
+}
+
+async function withSqlite(fn: (store: SqliteStore) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-greylist-'));
+  const store = await openSqliteStore({ dataDir: path.join(dir, 'data') });
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('StoreGreylister on SQLite: defers a first attempt with 450 4.7.1, an early retry with the time left, then passes', () =>
+  withSqlite(async (store) => {
+    let now = Date.parse('2025-03-01T12:00:00Z');
+    const greylister = new StoreGreylister(store, { delayMs: 300_000, now: () => new Date(now) });
+    const first = await greylister.check({
+      clientAddress: '192.0.2.10',
+      sender: 'Alice@Example.org',
+      recipient: 'Bob@example.com',
+    });
+    assert.deepEqual(first, {
+      action: 'reject',
+      reply: {
+        code: 450,
+        enhanced: '4.7.1',
+        lines: ['<Bob@example.com>: Recipient address rejected: Greylisted for 300 seconds, please try again later'],
+      },
+      reason: 'first delivery attempt from 192.0.2.0/24 for alice@example.org -> bob@example.com',
+    });
+    now += 100_500;
+    // The retry comes from another address of the sender's /24, in other letter cases: one triplet.
+    const early = await greylister.check({
+      clientAddress: '192.0.2.99',
+      sender: 'alice@example.org',
+      recipient: 'bob@EXAMPLE.com',
+    });
+    assert.equal(early.action, 'reject');
+    assert.equal(early.action === 'reject' && early.reply.code, 450);
+    assert.deepEqual(early.action === 'reject' && early.reply.lines, [
+      '<bob@EXAMPLE.com>: Recipient address rejected: Greylisted for 200 seconds, please try again later',
+    ]);
+    assert.equal(
+      early.action === 'reject' && early.reason,
+      'retried from 192.0.2.0/24 for alice@example.org -> bob@example.com before the greylisting delay (200 s left)',
+    );
+    now += 199_500;
+    assert.deepEqual(
+      await greylister.check({
+        clientAddress: '192.0.2.10',
+        sender: 'alice@example.org',
+        recipient: 'bob@example.com',
+      }),
+      DUNNO,
+    );
+    // Another /24 is another triplet.
+    const elsewhere = await greylister.check({
+      clientAddress: '192.0.3.10',
+      sender: 'alice@example.org',
+      recipient: 'bob@example.com',
+    });
+    assert.equal(elsewhere.action, 'reject');
+  }));
+
+test('StoreGreylister: the null sender is the empty string in the triplet and <> in the reason', () =>
+  withSqlite(async (store) => {
+    let now = Date.parse('2025-03-01T12:00:00Z');
+    const greylister = new StoreGreylister(store, { delayMs: 60_000, now: () => new Date(now) });
+    const bounce = { clientAddress: '2001:db8::25', sender: '', recipient: 'bob@example.com' };
+    const first = await greylister.check(bounce);
+    assert.equal(
+      first.action === 'reject' && first.reason,
+      'first delivery attempt from 2001:db8::/64 for <> -> bob@example.com',
+    );
+    now += 60_000;
+    assert.deepEqual(await greylister.check({ ...bounce, clientAddress: '2001:db8::26' }), DUNNO);
+  }));
+
+test('StoreGreylister asks the store with postgrey-like defaults and the lower-cased triplet key', async () => {
+  const asked: GreylistRequest[] = [];
+  const at = new Date('2025-03-01T12:00:00Z');
+  const fake = {
+    async greylist(request: GreylistRequest): Promise<GreylistResult> {
+      asked.push(request);
+      return { outcome: 'defer', learned: false }; // no retryInMs: the delay is assumed
+    },
+  };
+  const verdict = await new StoreGreylister(fake, { now: () => at }).check({
+    clientAddress: '::ffff:192.0.2.1',
+    sender: '',
+    recipient: 'Bob@Example.COM',
+  });
+  assert.deepEqual(asked, [
+    {
+      triplet: '192.0.2.0/24//bob@example.com',
+      network: '192.0.2.0/24',
+      now: at,
+      delayMs: 300_000,
+      retryWindowMs: 86_400_000,
+      expireMs: 35 * 86_400_000,
+      autoPassAfter: 5,
+    },
+  ]);
+  assert.match(verdict.action === 'reject' ? verdict.reply.lines[0]! : '', /Greylisted for 300 seconds/);
+});
+
+test('StoreGreylister refuses options that are not non-negative integers', () => {
+  const fake = { greylist: async (): Promise<GreylistResult> => ({ outcome: 'pass', learned: false }) };
+  assert.throws(() => new StoreGreylister(fake, { delayMs: -1 }), RangeError);
+  assert.throws(() => new StoreGreylister(fake, { retryWindowMs: 1.5 }), RangeError);
+  assert.throws(() => new StoreGreylister(fake, { expireMs: Number.NaN }), RangeError);
+  assert.throws(() => new StoreGreylister(fake, { autoPassAfter: -2 }), RangeError);
+});
