@@ -40,10 +40,19 @@ export function configDir(extra: Record<string, unknown> = {}): { root: string; 
     dataDir: './data',
     listen: { smtp: '127.0.0.1:0' },
     log: { level: 'info' },
+    // The run's loopback DNS server (test/support/global-setup.ts): a real resolver is never asked.
+    dns: { servers: [sharedTestDns()], timeoutMs: 500, tries: 1 },
     ...extra,
   };
   fs.writeFileSync(file, stringify(config));
   return { root, file, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+function sharedTestDns(): string {
+  const server = process.env.POSTERN_TEST_DNS;
+  if (!server)
+    throw new Error('no test DNS server: run with --test-global-setup=test/support/global-setup.ts (npm test does)');
+  return server;
 }
 
 export async function addUser(file: string, address: string): Promise<void> {

@@ -1,12 +1,17 @@
 /**
  * Runs once before the test files (node --test --test-global-setup): makes sure a PostgreSQL server
- * is there for the PostgreSQL store tests, passes its URL to every test process, and drops test
- * databases that runs killed half-way left behind (their process is gone).
+ * is there for the PostgreSQL store tests, passes its URL to every test process, drops test
+ * databases that runs killed half-way left behind (their process is gone), and starts the loopback
+ * DNS server the servers under test use (test/support/dns.ts).
  */
 
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
+import { startTestDnsServer, type TestDnsServer } from '../../src/dns/test-server.ts';
+import { DEFAULT_TEST_ZONE } from './dns.ts';
+
+let dns: TestDnsServer | undefined;
 
 export async function globalSetup(): Promise<void> {
   if (!process.env.POSTERN_TEST_PG_URL) {
@@ -15,6 +20,15 @@ export async function globalSetup(): Promise<void> {
     process.env.POSTERN_TEST_PG_URL = url.trim();
   }
   await dropLeftovers(process.env.POSTERN_TEST_PG_URL);
+  // One loopback DNS server for the whole run, so servers under test never ask a real resolver.
+  if (!process.env.POSTERN_TEST_DNS) {
+    dns = await startTestDnsServer(DEFAULT_TEST_ZONE);
+    process.env.POSTERN_TEST_DNS = dns.server;
+  }
+}
+
+export async function globalTeardown(): Promise<void> {
+  await dns?.close();
 }
 
 async function dropLeftovers(url: string): Promise<void> {

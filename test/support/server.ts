@@ -11,6 +11,7 @@ import type { Resolver } from '../../src/dns/resolver.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer } from '../../src/server/server.ts';
 import type { Store } from '../../src/store/store.ts';
+import { acquireTestDns } from './dns.ts';
 
 // A well-formed argon2id PHC string; SMTP never checks it.
 export const TEST_PASSWORD_HASH =
@@ -39,18 +40,27 @@ export function tempDir(prefix = 'postern-test-'): string {
 export async function startTestServer(overrides: TestOverrides = {}): Promise<TestServer> {
   const root = tempDir();
   const dataDir = path.join(root, 'data');
-  const config = parseConfig(
-    {
-      hostname: 'mx.example.com',
-      domains: ['example.com'],
-      dataDir,
-      listen: { smtp: '127.0.0.1:0' },
-      log: { level: 'silent' },
-      ...overrides,
-      smtp: { shutdownGraceMs: 2000, ...overrides.smtp },
-    },
-    'test',
-  );
+  const dns = await acquireTestDns();
+  const config = ((): Config => {
+    try {
+      return parseConfig(
+        {
+          hostname: 'mx.example.com',
+          domains: ['example.com'],
+          dataDir,
+          listen: { smtp: '127.0.0.1:0' },
+          log: { level: 'silent' },
+          dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
+          ...overrides,
+          smtp: { shutdownGraceMs: 2000, ...overrides.smtp },
+        },
+        'test',
+      );
+    } catch (err) {
+      void dns.release();
+      throw err;
+    }
+  })();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({ config, logger: createLogger(config.log.level) });
@@ -59,6 +69,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
     }
   } catch (err) {
     fs.rmSync(root, { recursive: true, force: true });
+    await dns.release();
     throw err;
   }
   const stopServer = () => server.stop();
@@ -74,6 +85,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
         await stopServer();
       } finally {
         fs.rmSync(root, { recursive: true, force: true });
+        await dns.release();
       }
     },
     inbox: (address) => inboxOf(server.store, address),
