@@ -14,6 +14,7 @@ Commands:
   mail list <address> [--json]             list the messages in an account's INBOX
   mail show <address> <uid>                print one stored message as it arrived
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
+  stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
   help                                     this text
   version                                  print the version
 
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/user.ts')).userCommand(rest);
     case 'mail':
       return (await import('./commands/mail.ts')).mailCommand(rest);
+    case 'stats':
+      return (await import('./commands/stats.ts')).statsCommand(rest);
     case 'migrate':
       return (await import('./commands/migrate.ts')).migrateCommand(rest);
     case undefined:

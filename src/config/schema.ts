@@ -59,12 +59,68 @@ export function defaultHostname(): string {
   return name.includes('.') ? name : `${name}.localdomain`;
 }
 
+/** A restriction: Postfix's string form ("warn_if_reject reject_rbl_client zen.example.org") or an object. */
+const ruleEntry = z.union([z.string().min(1), z.object({ rule: z.string().min(1) }).catchall(z.unknown())]);
+const ruleList = z.array(ruleEntry);
+
 export const configSchema = z
   .object({
     hostname: domainName.default(defaultHostname),
     domains: z.array(domainName).default([]),
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),
+    /** Clients that may relay without authenticating (Postfix mynetworks): empty, none may. */
+    mynetworks: z.array(z.string()).default([]),
+    /** This server's own public addresses, so a HELO that claims them from outside is refused. */
+    serverAddresses: z.array(z.string()).default([]),
+    /** Postfix's smtpd_*_restrictions, per stage; an absent list takes the secure default (docs/restrictions.md). */
+    restrictions: z
+      .object({
+        client: ruleList.optional(),
+        helo: ruleList.optional(),
+        sender: ruleList.optional(),
+        recipient: ruleList.optional(),
+        relay: ruleList.optional(),
+        data: ruleList.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-client limits, as Postfix's anvil enforces them; 0 is unlimited. */
+    limits: z
+      .object({
+        maxConnectionsPerClient: z.number().int().min(0).default(50),
+        connectionsPerMinute: z.number().int().min(0).default(0),
+        messagesPerMinute: z.number().int().min(0).default(0),
+        recipientsPerMinute: z.number().int().min(0).default(0),
+        vrfyPerMinute: z.number().int().min(0).default(10),
+        /** Clients the limits never apply to; mynetworks when absent. */
+        exceptions: z.array(z.string()).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Replies to a client that keeps getting rejected wait longer and longer. */
+    tarpit: z
+      .object({
+        enabled: z.boolean().default(true),
+        threshold: z.number().int().min(1).default(5),
+        windowMs: duration.default(600_000),
+        stepMs: z.number().int().min(0).default(1000),
+        maxMs: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Greylisting (off by default): unknown (client, sender, recipient) triplets are deferred once. */
+    greylisting: z
+      .object({
+        enabled: z.boolean().default(false),
+        delaySeconds: z.number().int().min(1).default(300),
+        retryWindowHours: z.number().int().min(1).default(24),
+        expireDays: z.number().int().min(1).default(35),
+        /** A client network that passed this many times is not greylisted any more. */
+        autoPassAfter: z.number().int().min(1).default(5),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -107,8 +163,13 @@ export const configSchema = z
         dataTimeoutMs: duration.default(180_000),
         /** Bare CR or LF (the SMTP-smuggling class, CVE-2023-51764): reject the message, or normalize. */
         bareLineEndings: z.enum(['reject', 'normalize']).default('reject'),
-        /** VRFY (RFC 5321 §3.5.3): off answers 502, on answers 252 without confirming any address. */
-        vrfy: z.enum(['off', 'ambiguous']).default('off'),
+        /** VRFY (RFC 5321 §3.5.3): off answers 502; ambiguous 252 to all; on 250/252/550, rate-limited. */
+        vrfy: z.enum(['off', 'ambiguous', 'on']).default('off'),
+        /** Wait before the greeting; a client that talks meanwhile is a pregreet (reject_pregreet). */
+        greetDelayMs: z.number().int().min(0).max(30_000).default(0),
+        /** Postfix smtpd_soft_error_limit / smtpd_error_sleep_time: past the limit, errors cost time. */
+        softErrorLimit: z.number().int().min(1).default(10),
+        errorSleepMs: z.number().int().min(0).max(30_000).default(1000),
         /** Time to let transactions in flight finish on shutdown. */
         shutdownGraceMs: duration.default(10_000),
       })

@@ -5,38 +5,48 @@
  * restrictions, authentication and filters here, in that order.
  */
 
-import { AccountCache } from '../accounts/account-cache.ts';
 import type { Logger } from '../log/logger.ts';
-import { type RecipientDecision, routeRecipient } from '../policy/recipient.ts';
+import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
-import { replies } from '../smtp/replies.ts';
+import { type Reply, replies } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 
-const CONTINUE: CheckOutcome = { action: 'continue' };
-
 export interface InboundOptions {
   hostname: string;
-  domains: readonly string[];
   store: Store;
+  policy: InboundPolicy;
   logger: Logger;
 }
 
 export function inboundHandlers(options: InboundOptions): SmtpHandlers {
-  const { store, logger, hostname } = options;
-  const localDomains = new Set(options.domains);
-  const postmasterDomain = options.domains[0] ?? hostname;
+  const { store, logger, hostname, policy } = options;
 
-  const accounts = new AccountCache((address) => store.findAccount(address), { ttlMs: 10_000, maxEntries: 10_000 });
-  const toOutcome = (decision: RecipientDecision): CheckOutcome =>
-    decision.ok ? { action: 'continue', route: decision.route } : { action: 'reject', reply: decision.reply };
-
-  function check(request: CheckRequest): CheckOutcome | Promise<CheckOutcome> {
-    if (request.stage !== 'rcpt') return CONTINUE;
-    const decision = routeRecipient(request.recipient, localDomains, postmasterDomain, accounts);
-    return decision instanceof Promise ? decision.then(toOutcome) : toOutcome(decision);
+  /** The restrictions of each stage (src/policy); VRFY's answer comes from there too. */
+  function check(
+    request: CheckRequest,
+    peer: Peer,
+  ): CheckOutcome | MessageOutcome | Promise<CheckOutcome | MessageOutcome> {
+    switch (request.stage) {
+      case 'connect':
+        return policy.connect(peer, request.pregreet);
+      case 'helo':
+        return policy.helo(peer, request.helo);
+      case 'mail':
+        return policy.sender(peer, request.envelope);
+      case 'rcpt':
+        return policy.recipient(peer, request.envelope, request.recipient);
+      case 'data':
+        return policy.data(peer, request.envelope, request.unauthPipelining);
+      case 'vrfy': {
+        const answer = policy.vrfy(peer, request.argument);
+        return answer instanceof Promise ? answer.then(asReply) : asReply(answer);
+      }
+      default:
+        return request satisfies never;
+    }
   }
 
   async function message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome> {
@@ -73,5 +83,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
   }
 
-  return { check, message };
+  return { check, message, disconnected: (peer) => policy.disconnected(peer) };
 }
+
+function asReply(reply: Reply): MessageOutcome {
+  return { action: 'reply', reply };
+}
+
+export type { PolicyOutcome };

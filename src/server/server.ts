@@ -1,9 +1,12 @@
 /** The composition root: builds the store, the inbound pipeline and the listeners from the config. */
+
+import { AccountCache } from '../accounts/account-cache.ts';
 import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
 import type { Logger } from '../log/logger.ts';
+import { InboundPolicy } from '../policy/inbound-policy.ts';
 import { SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
@@ -45,6 +48,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   logger.info(`store: ${await describeStore(config)}, schema version ${migration.to}`);
   const store: Store = options.discardMail ? new NullStore({ readFrom: opened }) : opened;
+  // Accounts seen at RCPT are cached briefly: a pipelined RCPT group is answered without waiting.
+  const accounts = new AccountCache((address) => store.findAccount(address), { ttlMs: 10_000, maxEntries: 10_000 });
+  let policy: InboundPolicy;
+  try {
+    policy = new InboundPolicy({ config, resolver, store, accounts, logger });
+  } catch (err) {
+    await closeStores(store, opened);
+    throw err;
+  }
   const { host, port } = splitHostPort(config.listen.smtp);
   const smtp = config.smtp;
   const listener = new SmtpListener({
@@ -59,16 +71,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       bareLineEndings: smtp.bareLineEndings,
       vrfy: smtp.vrfy,
     },
+    greetDelayMs: smtp.greetDelayMs,
+    softErrorLimit: smtp.softErrorLimit,
+    errorSleepMs: smtp.errorSleepMs,
     maxConnections: smtp.maxConnections,
     idleTimeoutMs: smtp.idleTimeoutMs,
     dataTimeoutMs: smtp.dataTimeoutMs,
     logger,
-    handlers: inboundHandlers({ hostname: config.hostname, domains: config.domains, store, logger }),
+    handlers: inboundHandlers({ hostname: config.hostname, store, policy, logger }),
   });
   let bound: { address: string; port: number };
   try {
     bound = await listener.listen();
   } catch (err) {
+    await policy.close();
     await closeStores(store, opened);
     throw err;
   }
@@ -80,6 +96,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stop() {
       stopping ??= (async () => {
         await listener.close(smtp.shutdownGraceMs);
+        await policy.close();
         // Deliveries per commit shows how well group commit works under the load seen.
         logger.info(opened.stats(), 'store: commits and deliveries since start');
         await closeStores(store, opened);

@@ -95,10 +95,12 @@ test('mail list --json and mail show after a delivery', async (t) => {
   const message =
     'From: Sender <sender@example.net>\r\nTo: alice@example.com\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n' +
     'Date: Fri, 21 Nov 1997 09:55:06 -0600\r\n\r\nHello.\r\n';
-  client.send(`EHLO c.example.net\r\nMAIL FROM:<sender@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n`);
+  // RFC 2920 §3.1: EHLO ends a pipelined group; the rest may go together.
+  assert.equal((await client.command('EHLO c.example.net')).code, 250);
+  client.send(`MAIL FROM:<sender@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n`);
   assert.deepEqual(
-    (await client.readN(4)).map((r) => r.code),
-    [250, 250, 250, 354],
+    (await client.readN(3)).map((r) => r.code),
+    [250, 250, 354],
   );
   client.send(`${message}.\r\n`);
   assert.equal((await client.read()).code, 250);

@@ -61,10 +61,11 @@ test('SIGKILL under load: every acknowledged message survives, none twice', asyn
   t.after(() => second.stop('SIGKILL'));
   const { client } = await SmtpClient.open(second.port);
   t.after(() => client.close());
-  client.send('EHLO again.example.net\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  assert.equal((await client.command('EHLO again.example.net')).code, 250); // EHLO ends a group (RFC 2920 §3.1)
+  client.send('MAIL FROM:<>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
   assert.deepEqual(
-    (await client.readN(4)).map((r) => r.code),
-    [250, 250, 250, 354],
+    (await client.readN(3)).map((r) => r.code),
+    [250, 250, 354],
   );
   client.send('Subject: after restart\r\n\r\nok\r\n.\r\n');
   assert.equal((await client.read()).code, 250);

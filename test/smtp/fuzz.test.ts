@@ -185,10 +185,11 @@ test(`over TCP: ${CONNECTIONS} fuzzed connections, then the server still works a
   const send = async (subject: string) => {
     const { client } = await SmtpClient.open(server.port);
     try {
-      client.send('EHLO a.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+      assert.equal((await client.command('EHLO a.example')).code, 250); // EHLO ends a group (RFC 2920 §3.1)
+      client.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
       assert.deepEqual(
-        (await client.readN(4)).map((x) => x.code),
-        [250, 250, 250, 354],
+        (await client.readN(3)).map((x) => x.code),
+        [250, 250, 354],
       );
       client.send(`Subject: ${subject}\r\n\r\n..dot\r\n\xe9\x00\r\n.\r\n`);
       assert.equal((await client.read()).code, 250);

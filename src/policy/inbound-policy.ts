@@ -1,0 +1,357 @@
+/**
+ * The receiving server's policy: the configured restriction lists per stage (engine.ts), the
+ * per-client limits (anvil.ts), the tarpit, greylisting and VRFY, with every decision logged with
+ * its rule, reply and reason, and counted per rule for `postern stats`.
+ */
+
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import type { Resolver } from '../dns/resolver.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
+import type { Path } from '../smtp/path.ts';
+import { type Reply, replies, reply } from '../smtp/replies.ts';
+import type { Store } from '../store/store.ts';
+import { Anvil } from './anvil.ts';
+import { parseNetworks } from './cidr.ts';
+import type { Decision, ListResult, RestrictionList } from './engine.ts';
+import { StoreGreylister } from './greylist.ts';
+import { localAddress } from './local-address.ts';
+import { PolicyCounters } from './policy-counters.ts';
+import { assertClosedRelay, buildList, DEFAULT_RESTRICTIONS, type RuleEntryConfig } from './registry.ts';
+import { type PolicyContext, type ServerIdentity, STAGES, type Stage } from './restriction.ts';
+import { Tarpit } from './tarpit.ts';
+
+type Found = { id: number } | undefined;
+export interface AccountLookup {
+  /** May answer synchronously (from a cache). */
+  findAccount(address: string): Found | Promise<Found>;
+}
+
+/** What a check answers the SMTP session. */
+export type PolicyOutcome =
+  | { action: 'continue'; route?: RecipientRoute }
+  | { action: 'reject'; reply: Reply }
+  | { action: 'disconnect'; reply: Reply };
+
+export interface InboundPolicyOptions {
+  config: Config;
+  resolver: Resolver;
+  store: Store;
+  accounts: AccountLookup;
+  logger: Logger;
+}
+
+const CONTINUE: PolicyOutcome = { action: 'continue' };
+
+export class InboundPolicy {
+  readonly lists: Readonly<Record<Stage, RestrictionList>>;
+  readonly #server: ServerIdentity;
+  readonly #resolver: Resolver;
+  readonly #accounts: AccountLookup;
+  readonly #logger: Logger;
+  readonly #anvil: Anvil;
+  readonly #tarpit: Tarpit | undefined;
+  readonly #counters: PolicyCounters;
+  readonly #vrfy: Config['smtp']['vrfy'];
+  /** Per-session memory for rules (a PTR looked up once), dropped at disconnect. */
+  readonly #memos = new Map<string, Map<string, unknown>>();
+  /** Sessions anvil counted at connect, so only those are uncounted at disconnect. */
+  readonly #counted = new Set<string>();
+
+  constructor(options: InboundPolicyOptions) {
+    const { config } = options;
+    this.#resolver = options.resolver;
+    this.#accounts = options.accounts;
+    this.#logger = options.logger;
+    this.#vrfy = config.smtp.vrfy;
+    const mynetworks = networks(config.mynetworks, 'mynetworks');
+    this.#server = {
+      hostname: config.hostname,
+      localDomains: new Set(config.domains),
+      addresses: config.serverAddresses,
+      mynetworks,
+    };
+    const greylisting = config.greylisting;
+    const services = {
+      greylist: new StoreGreylister(options.store, {
+        delayMs: greylisting.delaySeconds * 1000,
+        retryWindowMs: greylisting.retryWindowHours * 3_600_000,
+        expireMs: greylisting.expireDays * 86_400_000,
+        autoPassAfter: greylisting.autoPassAfter,
+      }),
+    };
+    const lists = {} as Record<Stage, RestrictionList>;
+    for (const stage of STAGES) {
+      const configured = config.restrictions[stage] as RuleEntryConfig[] | undefined;
+      const entries: RuleEntryConfig[] = [...(configured ?? DEFAULT_RESTRICTIONS[stage])];
+      // Enabling greylisting adds it last in the recipient list unless the admin placed it.
+      if (stage === 'recipient' && greylisting.enabled && !entries.some((e) => ruleName(e) === 'check_greylist')) {
+        entries.push('check_greylist');
+      }
+      lists[stage] = buildList(stage, entries, services);
+    }
+    assertClosedRelay(lists.relay, lists.recipient);
+    this.lists = lists;
+    const limits = config.limits;
+    this.#anvil = new Anvil({
+      maxConcurrent: limits.maxConnectionsPerClient,
+      connectionsPerMinute: limits.connectionsPerMinute,
+      messagesPerMinute: limits.messagesPerMinute,
+      recipientsPerMinute: limits.recipientsPerMinute,
+      vrfyPerMinute: limits.vrfyPerMinute,
+      exceptions: limits.exceptions ? networks(limits.exceptions, 'limits.exceptions') : mynetworks,
+    });
+    const tarpit = config.tarpit;
+    this.#tarpit = tarpit.enabled
+      ? new Tarpit({
+          threshold: tarpit.threshold,
+          windowMs: tarpit.windowMs,
+          stepMs: tarpit.stepMs,
+          maxMs: tarpit.maxMs,
+        })
+      : undefined;
+    this.#counters = new PolicyCounters(options.store, options.logger);
+  }
+
+  /** Client restrictions and connection limits, before the greeting. */
+  connect(peer: Peer, pregreet: boolean): PolicyOutcome | Promise<PolicyOutcome> {
+    const ip = peer.remoteAddress;
+    const limit = this.#anvil.connect(ip);
+    if (!limit.allowed) {
+      const closing = reply(421, '4.7.0', `${this.#server.hostname} Error: too many connections from ${ip}`);
+      this.#limitHit(peer, 'client', 'smtpd_client_connection_limit', closing, limit.reason);
+      return { action: 'disconnect', reply: closing };
+    }
+    this.#counted.add(peer.sessionId);
+    const ctx = this.#context(peer, 'client', { pregreet });
+    return this.#run(peer, this.lists.client, ctx, (result) =>
+      result.action === 'reject' && result.reply.code < 500
+        ? { action: 'disconnect', reply: asClosing(result.reply) }
+        : undefined,
+    );
+  }
+
+  helo(peer: Peer, helo: string): PolicyOutcome | Promise<PolicyOutcome> {
+    return this.#run(peer, this.lists.helo, this.#context(peer, 'helo', { helo }));
+  }
+
+  sender(peer: Peer, envelope: Readonly<Envelope>): PolicyOutcome | Promise<PolicyOutcome> {
+    const limit = this.#anvil.message(peer.remoteAddress);
+    if (!limit.allowed) {
+      const r = reply(450, '4.7.1', `Error: too much mail from ${peer.remoteAddress}, try again later`);
+      this.#limitHit(peer, 'sender', 'smtpd_client_message_rate_limit', r, limit.reason);
+      return { action: 'reject', reply: r };
+    }
+    return this.#run(peer, this.lists.sender, this.#context(peer, 'sender', { envelope }));
+  }
+
+  /** Relay restrictions, then recipient restrictions (Postfix's order), then where the mail goes. */
+  recipient(peer: Peer, envelope: Readonly<Envelope>, recipient: Path): PolicyOutcome | Promise<PolicyOutcome> {
+    const limit = this.#anvil.recipient(peer.remoteAddress);
+    if (!limit.allowed) {
+      const r = reply(450, '4.7.1', `Error: too many recipients from ${peer.remoteAddress}, try again later`);
+      this.#limitHit(peer, 'recipient', 'smtpd_client_recipient_rate_limit', r, limit.reason);
+      return { action: 'reject', reply: r };
+    }
+    const ctx = this.#context(peer, 'relay', { envelope, recipient });
+    let relayPermitted = false;
+    return this.#run(
+      peer,
+      this.lists.relay,
+      ctx,
+      (relay) => {
+        relayPermitted = relay.action === 'permit';
+        return undefined;
+      },
+      () =>
+        this.#run(
+          peer,
+          this.lists.recipient,
+          { ...ctx, stage: 'recipient' },
+          () => undefined,
+          () => this.#route(recipient, relayPermitted),
+        ),
+    );
+  }
+
+  data(peer: Peer, envelope: Readonly<Envelope>, unauthPipelining: boolean): PolicyOutcome | Promise<PolicyOutcome> {
+    return this.#run(peer, this.lists.data, this.#context(peer, 'data', { envelope, unauthPipelining }));
+  }
+
+  /** RFC 5321 §3.5.3 when VRFY is on: 250 with the mailbox, 550 for an unknown local user, 252 otherwise. */
+  vrfy(peer: Peer, argument: string): Reply | Promise<Reply> {
+    if (this.#vrfy !== 'on') return replies.vrfyAmbiguous();
+    const limit = this.#anvil.vrfy(peer.remoteAddress);
+    if (!limit.allowed) {
+      const r = reply(450, '4.7.1', 'Error: too many VRFY requests, slow down');
+      this.#limitHit(peer, 'recipient', 'vrfy_rate_limit', r, limit.reason);
+      return r;
+    }
+    const path = vrfyPath(argument);
+    if (!path) return replies.syntax('Syntax: VRFY <local-part@domain>');
+    const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
+    const target = localAddress(
+      path.domain === '' ? { ...path, domain: postmasterDomain } : path,
+      this.#server.localDomains,
+      postmasterDomain,
+    );
+    if (!target.local) return replies.vrfyAmbiguous();
+    const answer = (found: Found): Reply =>
+      found ? replies.vrfyFound(target.address) : reply(550, '5.1.1', `<${target.address}>: User unknown`);
+    const found = this.#accounts.findAccount(target.address);
+    return found instanceof Promise ? found.then(answer) : answer(found);
+  }
+
+  disconnected(peer: Peer): void {
+    this.#memos.delete(peer.sessionId);
+    if (this.#counted.delete(peer.sessionId)) this.#anvil.disconnect(peer.remoteAddress);
+  }
+
+  /** Writes the counts not yet stored; call before the store closes. */
+  close(): Promise<void> {
+    return this.#counters.close();
+  }
+
+  /** A local account's route; mail for elsewhere needs the relay permit and outbound delivery. */
+  #route(recipient: Path, relayPermitted: boolean): PolicyOutcome | Promise<PolicyOutcome> {
+    const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
+    const target = localAddress(recipient, this.#server.localDomains, postmasterDomain);
+    if (!target.local) {
+      // Outbound delivery arrives with a later issue; until then a permitted relay is deferred, not lost.
+      if (relayPermitted) {
+        return {
+          action: 'reject',
+          reply: reply(451, '4.3.2', 'Relaying is allowed for you but outbound delivery is not enabled yet'),
+        };
+      }
+      return { action: 'reject', reply: replies.relayDenied(recipient.address) };
+    }
+    const decide = (found: Found): PolicyOutcome =>
+      found
+        ? { action: 'continue', route: { kind: 'local', accountId: found.id } }
+        : { action: 'reject', reply: replies.noSuchUser(recipient.address) };
+    const found = this.#accounts.findAccount(target.address);
+    return found instanceof Promise ? found.then(decide) : decide(found);
+  }
+
+  /**
+   * Runs a list; a permit or no decision goes on to `next` (or continues), a reject answers —
+   * after the tarpit's delay for a client that keeps being rejected.
+   */
+  #run(
+    peer: Peer,
+    list: RestrictionList,
+    ctx: PolicyContext,
+    adapt: (result: ListResult) => PolicyOutcome | undefined = () => undefined,
+    next: () => PolicyOutcome | Promise<PolicyOutcome> = () => CONTINUE,
+  ): PolicyOutcome | Promise<PolicyOutcome> {
+    const finish = (result: ListResult): PolicyOutcome | Promise<PolicyOutcome> => {
+      const adapted = adapt(result);
+      if (adapted) return this.#delayed(peer, adapted);
+      if (result.action === 'reject') return this.#delayed(peer, { action: 'reject', reply: result.reply });
+      return next();
+    };
+    const result = list.evaluate(ctx, (decision) => this.#record(peer, decision));
+    return result instanceof Promise ? result.then(finish) : finish(result);
+  }
+
+  #delayed(peer: Peer, outcome: PolicyOutcome): PolicyOutcome | Promise<PolicyOutcome> {
+    if (outcome.action === 'continue' || !this.#tarpit) return outcome;
+    const ms = this.#tarpit.delayFor(peer.remoteAddress);
+    this.#tarpit.rejected(peer.remoteAddress);
+    if (ms <= 0) return outcome;
+    return new Promise((resolve) => setTimeout(() => resolve(outcome), ms).unref());
+  }
+
+  #record(peer: Peer, decision: Decision): void {
+    if (decision.action === 'permit') return;
+    this.#counters.add(`restriction:${decision.stage}:${decision.rule}:${decision.action}`);
+    const fields = {
+      session: peer.sessionId,
+      client: peer.remoteAddress,
+      stage: decision.stage,
+      rule: decision.rule,
+      code: decision.reply?.code,
+      reply: decision.reply ? `${decision.reply.enhanced ?? ''} ${decision.reply.lines.join(' ')}`.trim() : undefined,
+      reason: decision.reason,
+    };
+    if (decision.action === 'warn') this.#logger.warn(fields, 'restriction would reject (warn_if_reject)');
+    else this.#logger.info(fields, `restriction ${decision.action === 'defer' ? 'deferred' : 'rejected'}`);
+  }
+
+  #limitHit(peer: Peer, stage: Stage, rule: string, r: Reply, reason = ''): void {
+    this.#record(peer, { stage, rule, action: r.code < 500 ? 'defer' : 'reject', reply: r, reason });
+  }
+
+  #context(
+    peer: Peer,
+    stage: Stage,
+    facts: {
+      pregreet?: boolean;
+      helo?: string;
+      envelope?: Readonly<Envelope>;
+      recipient?: Path;
+      unauthPipelining?: boolean;
+    },
+  ): PolicyContext {
+    let memo = this.#memos.get(peer.sessionId);
+    if (!memo) {
+      memo = new Map();
+      this.#memos.set(peer.sessionId, memo);
+    }
+    const { envelope } = facts;
+    return {
+      stage,
+      clientAddress: peer.remoteAddress,
+      pregreet: facts.pregreet ?? false,
+      helo: facts.helo ?? envelope?.helo,
+      sender: envelope ? envelope.mailFrom : undefined,
+      recipient: facts.recipient,
+      recipients: envelope?.recipients.map((r) => r.path) ?? [],
+      authenticated: undefined,
+      unauthPipelining: facts.unauthPipelining ?? false,
+      server: this.#server,
+      resolver: this.#resolver,
+      memo,
+      accountExists: (address) => {
+        const found = this.#accounts.findAccount(address);
+        return found instanceof Promise ? found.then(Boolean) : Boolean(found);
+      },
+    };
+  }
+}
+
+function ruleName(entry: RuleEntryConfig): string {
+  const text = typeof entry === 'string' ? entry : entry.rule;
+  return (
+    text
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== 'warn_if_reject')[0] ?? ''
+  );
+}
+
+function networks(entries: readonly string[], key: string) {
+  try {
+    return parseNetworks(entries);
+  } catch (error) {
+    throw new ConfigError(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** A temporary refusal at connection closes it: RFC 5321 §3.1 offers 554 or 421 there, not 450. */
+function asClosing(r: Reply): Reply {
+  return { ...r, code: 421 };
+}
+
+/** VRFY's argument: a mailbox, bare or in angle brackets, or a local part alone (RFC 5321 §3.5.3). */
+function vrfyPath(argument: string): Path | undefined {
+  const text = argument.trim().replace(/^<(.*)>$/, '$1');
+  if (text === '' || /[\s<>]/.test(text)) return undefined;
+  const at = text.lastIndexOf('@');
+  const localPart = at < 0 ? text : text.slice(0, at);
+  const domain = at < 0 ? '' : text.slice(at + 1).toLowerCase();
+  if (localPart === '') return undefined;
+  return { localPart, domain, address: at < 0 ? localPart : `${localPart}@${domain}`, utf8: /[^\x00-\x7f]/.test(text) };
+}

@@ -1,0 +1,30 @@
+/**
+ * Whether a recipient is ours, and the address its account has: shared by the recipient
+ * restrictions, the routing and VRFY.
+ */
+import { domainToASCII } from 'node:url';
+import type { Path } from '../smtp/path.ts';
+
+export interface LocalAddress {
+  local: boolean;
+  /** local-part@domain, lower-cased, A-label domain: the key accounts are stored under. */
+  address: string;
+}
+
+export function localAddress(
+  recipient: Path,
+  localDomains: ReadonlySet<string>,
+  postmasterDomain: string,
+): LocalAddress {
+  // RFC 5321 §4.1.1.3: the domain-less <postmaster> is this host's postmaster.
+  const localPart = recipient.domain === '' ? 'postmaster' : recipient.localPart;
+  // RFC 5890 §2.3.2.1: a U-label and its A-label name one domain; config and accounts hold A-labels.
+  const domain = recipient.domain === '' ? postmasterDomain : asciiDomain(recipient.domain);
+  // Local parts are matched case-insensitively, as users expect (RFC 5321 §2.4 allows it).
+  return { local: localDomains.has(domain), address: `${localPart}@${domain}`.toLowerCase() };
+}
+
+function asciiDomain(domain: string): string {
+  if (/^[\x00-\x7f]*$/.test(domain)) return domain;
+  return domainToASCII(domain) || domain; // an invalid IDN stays as it is and matches nothing
+}

@@ -1,0 +1,134 @@
+/**
+ * From the configured lists to restriction lists: names are looked up here, arguments checked by
+ * each rule's factory, and a rule used where it cannot work (a recipient check at the HELO stage)
+ * is refused at start with the key that holds it, as Postfix refuses a bad main.cf.
+ */
+
+import { ConfigError } from '../config/load.ts';
+import { type ListEntry, RestrictionList } from './engine.ts';
+import type { RuleFactory, RuleServices, RuleSpec, Stage } from './restriction.ts';
+import { accessRules } from './rules/access.ts';
+import { basicRules } from './rules/basic.ts';
+import { clientRules } from './rules/client.ts';
+import { dnsblRules } from './rules/dnsbl.ts';
+import { domainRules } from './rules/domains.ts';
+import { greylistRules } from './rules/greylist-rule.ts';
+import { heloRules } from './rules/helo.ts';
+
+export type RuleEntryConfig = string | ({ rule: string } & Record<string, unknown>);
+
+const FACTORIES: Record<string, RuleFactory> = {
+  ...basicRules,
+  ...clientRules,
+  ...dnsblRules,
+  ...heloRules,
+  ...domainRules,
+  ...accessRules,
+  ...greylistRules,
+};
+
+const ORDER: Record<Stage, number> = { client: 0, helo: 1, sender: 2, recipient: 3, relay: 3, data: 4 };
+
+/**
+ * Where a rule can work. Like Postfix, a rule may also sit in a later stage's list (the client
+ * is still known at RCPT); what needs one recipient cannot run at DATA, which has several.
+ */
+const EARLIEST: Record<string, { from: Stage; only?: readonly Stage[] }> = {
+  reject_pregreet: { from: 'client', only: ['client'] },
+  permit_sasl_authenticated: { from: 'helo' },
+  reject_invalid_helo_hostname: { from: 'helo' },
+  reject_non_fqdn_helo_hostname: { from: 'helo' },
+  reject_unknown_helo_hostname: { from: 'helo' },
+  reject_helo_own_identity: { from: 'helo' },
+  check_helo_access: { from: 'helo' },
+  reject_non_fqdn_sender: { from: 'sender' },
+  reject_unknown_sender_domain: { from: 'sender' },
+  check_sender_access: { from: 'sender' },
+  reject_rhsbl_sender: { from: 'sender' },
+  reject_non_fqdn_recipient: { from: 'recipient', only: ['recipient', 'relay'] },
+  reject_unknown_recipient_domain: { from: 'recipient', only: ['recipient', 'relay'] },
+  reject_unlisted_recipient: { from: 'recipient', only: ['recipient', 'relay'] },
+  reject_unauth_destination: { from: 'recipient', only: ['recipient', 'relay'] },
+  check_recipient_access: { from: 'recipient', only: ['recipient', 'relay'] },
+  check_greylist: { from: 'recipient', only: ['recipient', 'relay'] },
+  reject_multi_recipient_bounce: { from: 'recipient' },
+  reject_unauth_pipelining: { from: 'data', only: ['data'] },
+};
+
+/** The lists a server runs with when the config names none: the secure ones (docs/restrictions.md). */
+export const DEFAULT_RESTRICTIONS: Record<Stage, readonly string[]> = {
+  client: ['reject_pregreet'],
+  helo: ['reject_invalid_helo_hostname'],
+  sender: ['reject_non_fqdn_sender', 'reject_unknown_sender_domain'],
+  relay: ['permit_mynetworks', 'permit_sasl_authenticated', 'reject_unauth_destination'],
+  recipient: ['reject_non_fqdn_recipient', 'reject_unlisted_recipient'],
+  data: ['reject_unauth_pipelining'],
+};
+
+export const RULE_NAMES: readonly string[] = Object.keys(FACTORIES).sort();
+
+export function buildList(
+  stage: Stage,
+  entries: readonly RuleEntryConfig[],
+  services: RuleServices,
+  keyPrefix = `restrictions.${stage}`,
+): RestrictionList {
+  return new RestrictionList(
+    stage,
+    entries.map((entry, index) => buildEntry(stage, entry, services, `${keyPrefix}[${index}]`)),
+  );
+}
+
+function buildEntry(stage: Stage, entry: RuleEntryConfig, services: RuleServices, key: string): ListEntry {
+  const { spec, warnOnly } = parseEntry(entry, key);
+  const factory = FACTORIES[spec.name];
+  if (!factory) {
+    throw new ConfigError(`${key}: unknown restriction "${spec.name}" (known: ${RULE_NAMES.join(', ')})`);
+  }
+  const where = EARLIEST[spec.name];
+  if (where && (ORDER[stage] < ORDER[where.from] || (where.only && !where.only.includes(stage)))) {
+    const allowed = where.only ?? Object.keys(ORDER).filter((s) => ORDER[s as Stage] >= ORDER[where.from]);
+    throw new ConfigError(`${key}: ${spec.name} cannot work at the ${stage} stage; use it in ${allowed.join(', ')}`);
+  }
+  try {
+    return { restriction: factory(spec, services), warnOnly };
+  } catch (error) {
+    throw new ConfigError(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** "warn_if_reject name arg…" or { rule: name, warnOnly: true, …options }. */
+function parseEntry(entry: RuleEntryConfig, key: string): { spec: RuleSpec; warnOnly: boolean } {
+  if (typeof entry === 'string') {
+    const words = entry.trim().split(/\s+/).filter(Boolean);
+    let warnOnly = false;
+    if (words[0] === 'warn_if_reject') {
+      warnOnly = true;
+      words.shift();
+    }
+    const [name, ...args] = words;
+    if (!name) throw new ConfigError(`${key}: "${entry}" names no restriction`);
+    return { spec: { name, args, options: {} }, warnOnly };
+  }
+  const { rule, warnOnly, warn_if_reject, ...options } = entry;
+  if (typeof rule !== 'string' || rule.trim() === '') throw new ConfigError(`${key}: "rule" must name a restriction`);
+  const [name = '', ...args] = rule.trim().split(/\s+/);
+  return { spec: { name, args, options }, warnOnly: warnOnly === true || warn_if_reject === true };
+}
+
+/**
+ * Postfix refuses to start without reject_unauth_destination (or reject/defer) in the relay or
+ * recipient restrictions, since the server would relay for anyone; so do we.
+ */
+export function assertClosedRelay(relay: RestrictionList, recipient: RestrictionList): void {
+  const closes = (list: RestrictionList) =>
+    list.entries.some(
+      (e) => !e.warnOnly && ['reject_unauth_destination', 'reject', 'defer'].includes(e.restriction.name),
+    );
+  if (!closes(relay) && !closes(recipient)) {
+    throw new ConfigError(
+      'restrictions.relay: specify reject_unauth_destination (or reject/defer) in restrictions.relay or ' +
+        'restrictions.recipient; without it the server would relay mail for anyone',
+    );
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The restrictions that need no DNS: generic permit/reject/defer, the relay decision, local
+ * recipients, and the protocol-conduct checks (pipelining, pregreet, multi-recipient bounces).
+ * Reply texts follow Postfix's, so admins recognise them in logs and bounces.
+ */
+import { reply } from '../../smtp/replies.ts';
+import { localAddress } from '../local-address.ts';
+import {
+  DUNNO,
+  PERMIT,
+  type PolicyContext,
+  type Restriction,
+  type RuleFactory,
+  type RuleSpec,
+  type Verdict,
+} from '../restriction.ts';
+
+function rule(name: string, evaluate: (ctx: PolicyContext) => Verdict | Promise<Verdict>): RuleFactory {
+  return (spec: RuleSpec): Restriction => {
+    if (spec.args.length > 0) throw new Error(`${name} takes no arguments (got "${spec.args.join(' ')}")`);
+    return { name, label: name, evaluate };
+  };
+}
+
+/** The text of the client's recipient for replies: the address as sent. */
+const rcpt = (ctx: PolicyContext) => ctx.recipient?.address ?? '';
+
+function recipientIsLocal(ctx: PolicyContext): { local: boolean; address: string } | undefined {
+  if (!ctx.recipient) return undefined;
+  const postmasterDomain = [...ctx.server.localDomains][0] ?? ctx.server.hostname;
+  return localAddress(ctx.recipient, ctx.server.localDomains, postmasterDomain);
+}
+
+export const basicRules: Record<string, RuleFactory> = {
+  permit: rule('permit', () => PERMIT),
+  reject: rule('reject', () => ({
+    action: 'reject',
+    reply: reply(554, '5.7.1', 'Access denied'),
+    reason: 'the list ends in reject',
+  })),
+  defer: rule('defer', () => ({
+    action: 'reject',
+    reply: reply(450, '4.7.1', 'Try again later'),
+    reason: 'the list ends in defer',
+  })),
+
+  permit_mynetworks: rule('permit_mynetworks', (ctx) =>
+    ctx.server.mynetworks.contains(ctx.clientAddress) ? PERMIT : DUNNO,
+  ),
+  permit_sasl_authenticated: rule('permit_sasl_authenticated', (ctx) => (ctx.authenticated ? PERMIT : DUNNO)),
+
+  /** Never an open relay: mail for a domain that is not ours needs a permit before this (RFC 5321 §3.6.2). */
+  reject_unauth_destination: rule('reject_unauth_destination', (ctx) => {
+    const target = recipientIsLocal(ctx);
+    if (!target || target.local) return DUNNO;
+    return {
+      action: 'reject',
+      reply: reply(554, '5.7.1', `<${rcpt(ctx)}>: Relay access denied`),
+      reason: `${rcpt(ctx)} is not in a local domain and the client may not relay`,
+    };
+  }),
+
+  /** RFC 5321 §3.4: a local user we do not know is refused now, not bounced later (no backscatter). */
+  reject_unlisted_recipient: rule('reject_unlisted_recipient', (ctx) => {
+    const target = recipientIsLocal(ctx);
+    if (!target?.local) return DUNNO;
+    const decide = (exists: boolean): Verdict =>
+      exists
+        ? DUNNO
+        : {
+            action: 'reject',
+            reply: reply(
+              550,
+              '5.1.1',
+              `<${rcpt(ctx)}>: Recipient address rejected: User unknown in local recipient table`,
+            ),
+            reason: `no account ${target.address}`,
+          };
+    const exists = ctx.accountExists(target.address);
+    return exists instanceof Promise ? exists.then(decide) : decide(exists);
+  }),
+
+  /** RFC 2920 §3.1: commands ahead of replies without PIPELINING, or after one that must end a group. */
+  reject_unauth_pipelining: rule('reject_unauth_pipelining', (ctx) =>
+    ctx.unauthPipelining
+      ? {
+          action: 'reject',
+          reply: reply(503, '5.5.0', '<DATA>: Data command rejected: Improper use of SMTP command pipelining'),
+          reason: 'the client sent commands ahead of replies where RFC 2920 does not allow it',
+        }
+      : DUNNO,
+  ),
+
+  /** A bounce (null sender, RFC 5321 §4.5.5) goes to one recipient; many is a spammer's trick. */
+  reject_multi_recipient_bounce: rule('reject_multi_recipient_bounce', (ctx) =>
+    ctx.sender === null && ctx.recipients.length > 1
+      ? {
+          action: 'reject',
+          reply: reply(550, '5.5.3', '<DATA>: Data command rejected: Multi-recipient bounce'),
+          reason: `a null-sender message for ${ctx.recipients.length} recipients`,
+        }
+      : DUNNO,
+  ),
+
+  /**
+   * RFC 5321 §3.1: the client waits for the greeting. One that talks first is a bot that does not
+   * (Postfix postscreen_greet_action = enforce).
+   */
+  reject_pregreet: rule('reject_pregreet', (ctx) =>
+    ctx.pregreet
+      ? {
+          action: 'reject',
+          reply: reply(554, '5.5.1', 'Protocol error: you talked before the greeting'),
+          reason: 'the client sent data before the 220 greeting (pregreet)',
+        }
+      : DUNNO,
+  ),
+};

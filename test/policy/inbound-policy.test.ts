@@ -1,0 +1,160 @@
+// The receiving policy with its default lists: recipients are routed or refused as Postfix's
+// reject_unlisted_recipient and reject_unauth_destination would, synchronously when the account
+// look-up is; config mistakes stop the start naming the key.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig } from '../../src/config/load.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { createResolver } from '../../src/dns/system-resolver.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { type AccountLookup, InboundPolicy, type PolicyOutcome } from '../../src/policy/inbound-policy.ts';
+import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
+import { type Path, parseMailbox } from '../../src/smtp/path.ts';
+import { NullStore } from '../../src/store/null-store.ts';
+
+const accounts = new Map([
+  ['alice@example.com', 1],
+  ['postmaster@example.com', 2],
+  ['bob@xn--bcher-kva.example', 3],
+]);
+const syncLookup: AccountLookup = {
+  findAccount: (address) => (accounts.has(address) ? { id: accounts.get(address)! } : undefined),
+};
+
+function policy(overrides: Partial<ConfigInput> = {}, lookup: AccountLookup = syncLookup): InboundPolicy {
+  const config = parseConfig(
+    { hostname: 'mx.example.com', domains: ['example.com', 'xn--bcher-kva.example'], ...overrides },
+    'test',
+  );
+  return new InboundPolicy({
+    config,
+    // Never asked by these tests' rules; a closed port makes any stray query fail fast.
+    resolver: createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 100, tries: 1 }),
+    store: new NullStore([]),
+    accounts: lookup,
+    logger: createLogger('silent'),
+  });
+}
+
+const peer: Peer = {
+  sessionId: 's1',
+  remoteAddress: '192.0.2.99',
+  remotePort: 40000,
+  localAddress: '127.0.0.1',
+  localPort: 25,
+};
+
+const envelope: Envelope = {
+  id: 's1-1',
+  greeting: 'EHLO',
+  helo: 'client.example',
+  mailFrom: parseMailbox('sender@example.net') as Path,
+  declaredSize: undefined,
+  body: '7BIT',
+  smtputf8: false,
+  recipients: [],
+};
+
+function path(mailbox: string): Path {
+  return mailbox === 'postmaster'
+    ? { localPart: 'postmaster', domain: '', address: 'postmaster', utf8: false }
+    : (parseMailbox(mailbox) as Path);
+}
+
+function describe(outcome: PolicyOutcome): string | number {
+  if (outcome.action === 'continue') return outcome.route?.accountId ?? 'continue';
+  return `${outcome.reply.code} ${outcome.reply.enhanced}`;
+}
+
+const cases: [mailbox: string, want: number | string][] = [
+  ['alice@example.com', 1],
+  ['Alice@EXAMPLE.com', 1], // local parts match case-insensitively
+  ['postmaster', 2], // RFC 5321 §4.1.1.3: domain-less postmaster
+  ['bob@bücher.example', 3], // U-label ≡ A-label (RFC 5890)
+  ['bob@xn--bcher-kva.example', 3],
+  ['nobody@example.com', '550 5.1.1'], // reject_unlisted_recipient
+  ['alice@example.net', '554 5.7.1'], // reject_unauth_destination: no relaying
+  ['alice@localhost', '554 5.7.1'], // the relay list runs first (as Postfix's), and localhost is not ours
+];
+const defaults = policy();
+for (const [mailbox, want] of cases) {
+  test(`default recipient policy: ${mailbox} → ${want}`, () => {
+    const outcome = defaults.recipient(peer, envelope, path(mailbox));
+    assert.ok(!(outcome instanceof Promise), 'synchronous look-ups answer synchronously');
+    assert.equal(describe(outcome), want);
+  });
+}
+
+test('an asynchronous account look-up gives a promise of the same outcome', async () => {
+  const slow = policy({}, { findAccount: async (address) => syncLookup.findAccount(address) });
+  const outcome = slow.recipient(peer, envelope, path('alice@example.com'));
+  assert.ok(outcome instanceof Promise);
+  assert.equal(describe(await outcome), 1);
+});
+
+test('mynetworks may relay, but without outbound delivery the mail is deferred, never lost', () => {
+  const relaying = policy({ mynetworks: ['192.0.2.0/24'] });
+  assert.equal(describe(relaying.recipient(peer, envelope, path('someone@example.org')) as PolicyOutcome), '451 4.3.2');
+  const outsider = { ...peer, remoteAddress: '198.51.100.1' };
+  assert.equal(
+    describe(relaying.recipient(outsider, envelope, path('someone@example.org')) as PolicyOutcome),
+    '554 5.7.1',
+  );
+});
+
+test('reject_non_fqdn_recipient answers for a client that may relay', () => {
+  const relaying = policy({ mynetworks: ['192.0.2.0/24'] });
+  assert.equal(describe(relaying.recipient(peer, envelope, path('alice@localhost')) as PolicyOutcome), '504 5.5.2');
+});
+
+test('an admin who removes reject_unlisted_recipient still never gets mail for unknown users accepted', () => {
+  const lax = policy({ restrictions: { recipient: [] } });
+  assert.equal(describe(lax.recipient(peer, envelope, path('nobody@example.com')) as PolicyOutcome), '550 5.1.1');
+});
+
+test('warn_if_reject logs and counts instead of rejecting, and the list goes on', () => {
+  const warned = policy({ restrictions: { recipient: ['warn_if_reject reject_unlisted_recipient', 'permit'] } });
+  // The warn-only rule would reject; routing still refuses an address without an account.
+  assert.equal(describe(warned.recipient(peer, envelope, path('nobody@example.com')) as PolicyOutcome), '550 5.1.1');
+  assert.equal(describe(warned.recipient(peer, envelope, path('alice@example.com')) as PolicyOutcome), 1);
+});
+
+test('configuration mistakes stop the start with the key that holds them', () => {
+  const bad: [Partial<ConfigInput>, RegExp][] = [
+    [
+      { restrictions: { recipient: ['reject_unlisted_recipent'] } },
+      /restrictions\.recipient\[0\]: unknown restriction "reject_unlisted_recipent"/,
+    ],
+    [
+      { restrictions: { helo: ['reject_unlisted_recipient'] } },
+      /restrictions\.helo\[0\]: reject_unlisted_recipient cannot work at the helo stage/,
+    ],
+    [{ restrictions: { client: ['reject_rbl_client'] } }, /restrictions\.client\[0\]: .*zone/],
+    [
+      { restrictions: { relay: ['permit'], recipient: ['permit'] } },
+      /restrictions\.relay: specify reject_unauth_destination/,
+    ],
+    [{ restrictions: { relay: ['warn_if_reject reject_unauth_destination'], recipient: [] } }, /relay mail for anyone/],
+    [{ mynetworks: ['10.0.0.0/33'] }, /mynetworks: .*10\.0\.0\.0\/33/],
+  ];
+  for (const [overrides, message] of bad) {
+    assert.throws(
+      () => policy(overrides),
+      (error: Error) => error instanceof ConfigError && message.test(error.message),
+    );
+  }
+});
+
+test('VRFY on: 250 for an account, 550 for an unknown local user, 252 elsewhere, rate-limited', () => {
+  const vrfy = policy({ smtp: { vrfy: 'on' }, limits: { vrfyPerMinute: 4 } });
+  const answer = (argument: string) => {
+    const r = vrfy.vrfy(peer, argument);
+    assert.ok(!(r instanceof Promise));
+    return `${r.code} ${r.lines[0]}`;
+  };
+  assert.equal(answer('<alice@example.com>'), '250 <alice@example.com>');
+  assert.equal(answer('alice'), '250 <alice@example.com>');
+  assert.equal(answer('nobody@example.com'), '550 <nobody@example.com>: User unknown');
+  assert.equal(answer('someone@example.org').slice(0, 3), '252');
+  assert.equal(answer('alice@example.com').slice(0, 3), '450', 'the fifth VRFY in a minute is refused');
+});

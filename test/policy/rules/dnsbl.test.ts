@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dnsblRules } from '../../../src/policy/rules/dnsbl.ts';
+import { build, context, path, resolverFor, run, startDns } from './context.ts';
+
+/** 2001:db8::bad, nibble by nibble from the last (RFC 5782 §2.4), written out rather than computed. */
+const V6_LISTED = ['d', 'a', 'b', '0', ...Array(20).fill('0'), '8', 'b', 'd', '0', '1', '0', '0', '2'].join('.');
+
+const { server, resolver } = await startDns({
+  records: {
+    '2.2.0.192.bl.example.org': { A: ['127.0.0.2'], TXT: ['Listed for spam, see https://bl.example.org/?192.0.2.2'] },
+    '10.2.0.192.bl.example.org': { A: ['127.0.0.10'] },
+    '13.2.0.192.bl.example.org': { A: ['192.0.2.200'] }, // outside 127/8: a rewritten NXDOMAIN, not a listing
+    [`${V6_LISTED}.bl.example.org`]: { A: ['127.0.0.2'] },
+    'spam.example.dbl.example.org': { A: ['127.0.1.2'], TXT: ['Domain listed'] },
+    'xn--bcher-kva.example.dbl.example.org': { A: ['127.0.1.2'] },
+  },
+  // 192.0.2.99 and clean.example are in no list
+  timeout: ['14.2.0.192.bl.example.org', 'slow.example.dbl.example.org'],
+  servfail: ['15.2.0.192.bl.example.org'],
+});
+
+const blocked = (ip: string, zone = 'bl.example.org') =>
+  `554 5.7.1 Service unavailable; Client host [${ip}] blocked using ${zone}`;
+const deferred = (ip: string) =>
+  `451 4.7.1 Service unavailable; Client host [${ip}] DNSBL bl.example.org lookup failed, try again later`;
+
+const clientCases: [args: string, ip: string, want: string][] = [
+  ['bl.example.org', '192.0.2.2', `${blocked('192.0.2.2')}; Listed for spam, see https://bl.example.org/?192.0.2.2`],
+  ['bl.example.org', '192.0.2.10', blocked('192.0.2.10')], // no TXT: the reply goes without a reason
+  ['bl.example.org', '192.0.2.99', 'dunno'], // NXDOMAIN
+  ['bl.example.org', '192.0.2.13', 'dunno'],
+  ['bl.example.org', '2001:db8::bad', blocked('2001:db8::bad')],
+  ['bl.example.org', '2001:db8::bae', 'dunno'],
+  ['bl.example.org', '192.0.2.14', deferred('192.0.2.14')], // timeout
+  ['bl.example.org', '192.0.2.15', deferred('192.0.2.15')], // SERVFAIL
+  ['BL.Example.ORG.', '192.0.2.10', blocked('192.0.2.10')], // the zone is normalized
+  // filters: only some codes count
+  [
+    'bl.example.org=127.0.0.2',
+    '192.0.2.2',
+    `${blocked('192.0.2.2')}; Listed for spam, see https://bl.example.org/?192.0.2.2`,
+  ],
+  ['bl.example.org=127.0.0.2', '192.0.2.10', 'dunno'],
+  ['bl.example.org=127.0.0.[2..11]', '192.0.2.10', blocked('192.0.2.10')],
+  ['bl.example.org=127.0.0.[3..9]', '192.0.2.10', 'dunno'],
+  ['bl.example.org=127.0.0.[3;10]', '192.0.2.10', blocked('192.0.2.10')],
+  ['bl.example.org=127.0.0.[3;10]', '192.0.2.2', 'dunno'],
+  ['bl.example.org=127.0.[0..1].[1;5..12]', '192.0.2.10', blocked('192.0.2.10')],
+  ['bl.example.org=127.0.0.10', '192.0.2.14', deferred('192.0.2.14')], // a filter does not hide a failure
+];
+for (const [args, ip, want] of clientCases) {
+  test(`reject_rbl_client ${args} for ${ip} → ${want.slice(0, 10)}`, async () => {
+    const rule = build(dnsblRules, 'reject_rbl_client', [args]);
+    assert.equal(await run(rule, context(resolver, { stage: 'client', clientAddress: ip })), want);
+  });
+}
+
+test('the object form takes zone and match', async () => {
+  const rule = build(dnsblRules, 'reject_rbl_client', [], { zone: 'bl.example.org', match: '127.0.0.10' });
+  assert.equal(rule.label, 'reject_rbl_client bl.example.org=127.0.0.10');
+  assert.equal(await run(rule, context(resolver, { clientAddress: '192.0.2.10' })), blocked('192.0.2.10'));
+  assert.equal(await run(rule, context(resolver, { clientAddress: '192.0.2.2' })), 'dunno');
+  const zoneOnly = build(dnsblRules, 'reject_rbl_client', [], { zone: 'bl.example.org' });
+  assert.equal(zoneOnly.label, 'reject_rbl_client bl.example.org');
+  const mixed = build(dnsblRules, 'reject_rbl_client', ['bl.example.org'], { match: '127.0.0.[2..3]' });
+  assert.equal(mixed.label, 'reject_rbl_client bl.example.org=127.0.0.[2..3]');
+});
+
+test('the reversed address is what is asked, and the TXT of the same name', async () => {
+  const rule = build(dnsblRules, 'reject_rbl_client', ['bl.example.org']);
+  const start = server.queries.length;
+  const verdict = await rule.evaluate(context(resolverFor(server, 0), { clientAddress: '192.0.2.2' }));
+  const asked = server.queries.slice(start).map((q) => `${q.type} ${q.name.toLowerCase()}`);
+  assert.deepEqual(asked.sort(), ['A 2.2.0.192.bl.example.org', 'TXT 2.2.0.192.bl.example.org']);
+  assert.equal(verdict.action === 'reject' && verdict.reason.startsWith('192.0.2.2 is listed in bl.example.org'), true);
+});
+
+const badArguments: [args: string[], options: Record<string, unknown>, message: RegExp][] = [
+  [[], {}, /reject_rbl_client needs a zone: reject_rbl_client zen\.example\.org/],
+  [['bl.example.org', 'more'], {}, /takes one zone/],
+  [['bl example'], {}, /not a DNS zone name/],
+  [['=127.0.0.2'], {}, /not a DNS zone name/],
+  [['bl.example.org=127.0.0'], {}, /bad filter "127\.0\.0"/],
+  [['bl.example.org=127.0.0.[5..2]'], {}, /bad filter/],
+  [['bl.example.org=127.0.0.256'], {}, /bad filter/],
+  [['bl.example.org=127.0.0.2..4'], {}, /bad filter/],
+  [['bl.example.org=127.0.0.[x]'], {}, /bad filter/],
+  [['bl.example.org=127.0.0.2'], { match: '127.0.0.3' }, /filter once/],
+  [['bl.example.org'], { zone: 'other.example.org' }, /zone once/],
+  [[], { zone: 'bl.example.org', mtach: '127.0.0.2' }, /unknown option mtach/],
+  [[], { zone: 5 }, /zone must be a string/],
+];
+for (const [args, options, message] of badArguments) {
+  test(`reject_rbl_client ${JSON.stringify([args, options])} is refused`, () => {
+    assert.throws(() => build(dnsblRules, 'reject_rbl_client', args, options), message);
+  });
+}
+
+test('reject_rhsbl_sender without a zone is refused', () => {
+  assert.throws(() => build(dnsblRules, 'reject_rhsbl_sender'), /reject_rhsbl_sender needs a zone/);
+});
+
+const sender = (address: string) => `Service unavailable; Sender address [${address}] blocked using dbl.example.org`;
+const senderCases: [mailbox: string | null, want: string][] = [
+  ['user@spam.example', `554 5.7.1 ${sender('user@spam.example')}; Domain listed`],
+  ['user@SPAM.example', `554 5.7.1 ${sender('user@spam.example')}; Domain listed`],
+  ['user@bücher.example', `554 5.7.1 ${sender('user@bücher.example')}`], // asked as the A-label
+  ['user@clean.example', 'dunno'],
+  [null, 'dunno'], // the null sender has no domain
+  ['user@[192.0.2.2]', 'dunno'], // an address literal has no domain either
+  [
+    'user@slow.example',
+    '451 4.7.1 Service unavailable; Sender address [user@slow.example] RHSBL dbl.example.org lookup failed, try again later',
+  ],
+];
+for (const [mailbox, want] of senderCases) {
+  test(`reject_rhsbl_sender for ${mailbox ?? '<>'} → ${want.slice(0, 10)}`, async () => {
+    const rule = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org']);
+    const ctx = context(resolver, { stage: 'sender', sender: mailbox === null ? null : path(mailbox) });
+    assert.equal(await run(rule, ctx), want);
+  });
+}
+
+test('reject_rhsbl_sender filters as reject_rbl_client does', async () => {
+  const ctx = context(resolver, { stage: 'sender', sender: path('user@spam.example') });
+  const other = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org=127.0.1.3']);
+  assert.equal(await run(other, ctx), 'dunno');
+  const same = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org=127.0.1.[1..3]']);
+  assert.equal(await run(same, ctx), `554 5.7.1 ${sender('user@spam.example')}; Domain listed`);
+});
+
+test('reject_rhsbl_sender before MAIL FROM has nothing to say', async () => {
+  const rule = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org']);
+  assert.equal(await run(rule, context(resolver, { stage: 'helo' })), 'dunno');
+});
+
+test('a sender domain too long to sit under the zone is listed nowhere, and not asked', async () => {
+  const rule = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org']);
+  const long = `user@${Array(4).fill('a'.repeat(60)).join('.')}`; // 243 + 16 octets of zone > 253
+  const start = server.queries.length;
+  assert.equal(await run(rule, context(resolver, { stage: 'sender', sender: path(long) })), 'dunno');
+  assert.equal(server.queries.length, start);
+});

@@ -1,0 +1,232 @@
+// Restrictions over the wire, against the real server and a real DNS server on loopback: pregreet,
+// unauthorized pipelining, client and sender rules with real records and timeouts, DNSBL, limits,
+// the tarpit, error sleep and VRFY. Every load loop is bounded.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
+import { startTestServer, type TestOverrides } from '../support/server.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+/** A server with its own DNS zone (the defaults plus `records`), stopped after the test. */
+async function serverWith(t: Context, overrides: TestOverrides, zone: Partial<TestZone> = {}) {
+  const dns = await startTestDnsServer({
+    records: { ...DEFAULT_TEST_ZONE.records, ...zone.records },
+    timeout: zone.timeout,
+    servfail: zone.servfail,
+  });
+  t.after(() => dns.close());
+  const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 }, ...overrides });
+  t.after(() => server.stop());
+  return server;
+}
+
+async function session(port: number): Promise<SmtpClient> {
+  const { client, greeting } = await SmtpClient.open(port);
+  assert.equal(greeting.code, 220, greeting.text);
+  assert.equal((await client.command('EHLO client.example')).code, 250);
+  return client;
+}
+
+test('pregreet: a client that talks before the greeting gets 554, then 503 to all but QUIT', async (t) => {
+  const server = await serverWith(t, { smtp: { greetDelayMs: 300 } });
+  const client = await SmtpClient.connect(server.port);
+  client.send('EHLO early.example\r\n');
+  const greeting = await client.read();
+  assert.equal(codeOf(greeting), '554 5.5.1');
+  assert.match(greeting.text, /talked before the greeting/);
+  assert.equal((await client.read()).code, 503, 'the early EHLO');
+  assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 503);
+  assert.equal((await client.command('QUIT')).code, 221);
+  await client.closed();
+});
+
+test('pregreet in warn-only mode lets the client in; a patient client waits out the greet delay', async (t) => {
+  const server = await serverWith(t, {
+    smtp: { greetDelayMs: 250 },
+    restrictions: { client: ['warn_if_reject reject_pregreet'] },
+  });
+  const early = await SmtpClient.connect(server.port);
+  early.send('EHLO early.example\r\n');
+  assert.equal((await early.read()).code, 220);
+  assert.equal((await early.read()).code, 250);
+  await early.close();
+  const started = Date.now();
+  const { greeting, client } = await SmtpClient.open(server.port);
+  assert.equal(greeting.code, 220);
+  assert.ok(Date.now() - started >= 200, 'the greeting waited for the delay');
+  await client.close();
+});
+
+test('reject_unauth_pipelining: commands ahead of replies without EHLO, or content sent with DATA', async (t) => {
+  const server = await serverWith(t, {});
+  const helo = await SmtpClient.open(server.port);
+  assert.equal((await helo.client.command('HELO client.example')).code, 250);
+  helo.client.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  assert.deepEqual((await helo.client.readN(3)).map(codeOf), ['250 2.1.0', '250 2.1.5', '503 5.5.0']);
+  await helo.client.close();
+
+  const ehlo = await session(server.port);
+  ehlo.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  assert.deepEqual(
+    (await ehlo.readN(3)).map((r) => r.code),
+    [250, 250, 354],
+    'after EHLO, DATA may end a pipelined group',
+  );
+  assert.equal((await ehlo.command('Subject: ok\r\n\r\nfine\r\n.')).code, 250);
+  ehlo.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nSubject: early\r\n\r\nx\r\n.\r\n');
+  const replies = await ehlo.readN(3);
+  assert.equal(codeOf(replies[2]!), '503 5.5.0', 'content sent before the 354 is refused');
+  await ehlo.close();
+  assert.equal((await server.inbox('alice@example.com')).length, 1);
+});
+
+test('client rules with real DNS: PTR/A mismatch refused at the greeting; a timeout defers with 421', async (t) => {
+  const mismatch = await serverWith(
+    t,
+    { restrictions: { client: ['reject_unknown_client_hostname'] } },
+    { records: { '127.0.0.1': { PTR: ['liar.example'] }, 'liar.example': { A: ['192.0.2.66'] } } },
+  );
+  const { client, greeting } = await SmtpClient.open(mismatch.port);
+  assert.equal(codeOf(greeting), '550 5.7.25');
+  assert.match(greeting.text, /cannot find your hostname, \[127\.0\.0\.1\]/);
+  await client.close();
+
+  const slow = await serverWith(
+    t,
+    { restrictions: { client: ['reject_unknown_client_hostname'] } },
+    { timeout: ['127.0.0.1'] },
+  );
+  const late = await SmtpClient.open(slow.port);
+  assert.equal(codeOf(late.greeting), '421 4.7.25', 'a DNS timeout is temporary: 4xx, never accept, never 5xx');
+  await late.client.closed();
+});
+
+test('reject_rbl_client: a listed client hears the listing and its TXT', async (t) => {
+  const server = await serverWith(
+    t,
+    { restrictions: { client: ['reject_rbl_client dnsbl.example'] } },
+    { records: { '1.0.0.127.dnsbl.example': { A: ['127.0.0.2'], TXT: ['listed for testing'] } } },
+  );
+  const { client, greeting } = await SmtpClient.open(server.port);
+  assert.equal(codeOf(greeting), '554 5.7.1');
+  assert.match(greeting.text, /Client host \[127\.0\.0\.1\] blocked using dnsbl\.example; listed for testing/);
+  await client.close();
+});
+
+test('sender domains: unknown refused, null MX refused, a DNS timeout deferred, <> allowed', async (t) => {
+  const server = await serverWith(
+    t,
+    {},
+    {
+      records: { 'nullmx.example': { MX: [{ priority: 0, exchange: '.' }] } },
+      timeout: ['slow.example'],
+    },
+  );
+  const client = await session(server.port);
+  const mail = async (sender: string) => {
+    const r = await client.command(`MAIL FROM:<${sender}>`);
+    if (r.code === 250) await client.command('RSET');
+    return codeOf(r);
+  };
+  assert.equal(await mail('a@nowhere.example'), '550 5.1.8');
+  assert.equal(await mail('a@nullmx.example'), '550 5.7.27');
+  assert.equal(await mail('a@slow.example'), '450 4.1.8');
+  assert.equal(await mail('a@localhost'), '504 5.5.2');
+  assert.equal(await mail(''), '250 2.1.0');
+  assert.equal(await mail('a@example.net'), '250 2.1.0');
+  await client.close();
+});
+
+test('per-client limits: concurrency, message and recipient rates', async (t) => {
+  const server = await serverWith(t, {
+    limits: { maxConnectionsPerClient: 2, messagesPerMinute: 2, recipientsPerMinute: 3, exceptions: [] },
+    tarpit: { enabled: false },
+  });
+  const first = await session(server.port);
+  const second = await SmtpClient.open(server.port);
+  const third = await SmtpClient.open(server.port);
+  assert.equal(codeOf(third.greeting), '421 4.7.0');
+  assert.match(third.greeting.text, /too many connections from 127\.0\.0\.1/);
+  await third.client.closed();
+  await second.client.close();
+  const codes: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    codes.push(codeOf(await first.command('MAIL FROM:<a@example.net>')));
+    await first.command('RSET');
+  }
+  assert.deepEqual(codes, ['250 2.1.0', '250 2.1.0', '450 4.7.1']);
+  await first.close();
+
+  const rcpts = await serverWith(t, { limits: { recipientsPerMinute: 3, exceptions: [] }, tarpit: { enabled: false } });
+  const client = await session(rcpts.port);
+  await client.command('MAIL FROM:<a@example.net>');
+  const got: number[] = [];
+  for (let i = 0; i < 4; i++) got.push((await client.command('RCPT TO:<alice@example.com>')).code);
+  assert.deepEqual(got, [250, 250, 250, 450]);
+  await client.close();
+});
+
+test('tarpit and error sleep: a client that keeps failing waits longer for its replies', async (t) => {
+  const server = await serverWith(t, {
+    tarpit: { threshold: 2, stepMs: 300, maxMs: 1000 },
+    smtp: { softErrorLimit: 100 },
+  });
+  const client = await session(server.port);
+  await client.command('MAIL FROM:<a@example.net>');
+  const times: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const started = Date.now();
+    assert.equal((await client.command('RCPT TO:<nobody@example.com>')).code, 550);
+    times.push(Date.now() - started);
+  }
+  assert.ok(times[0]! < 250 && times[1]! < 250, `the first rejections are quick: ${times}`);
+  assert.ok(times[3]! >= 280, `later rejections are tarpitted: ${times}`);
+  await client.close();
+
+  const sleepy = await serverWith(t, { smtp: { softErrorLimit: 2, errorSleepMs: 300 }, tarpit: { enabled: false } });
+  const noisy = await session(sleepy.port);
+  const errorTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const started = Date.now();
+    assert.equal((await noisy.command('BOGUS')).code, 500);
+    errorTimes.push(Date.now() - started);
+  }
+  assert.ok(errorTimes[0]! < 250 && errorTimes[2]! >= 280, `the third error waits: ${errorTimes}`);
+  await noisy.close();
+});
+
+test('VRFY: off answers 502, on answers 250/550/252 and is rate-limited', async (t) => {
+  const off = await serverWith(t, {});
+  const client = await session(off.port);
+  assert.equal(codeOf(await client.command('VRFY alice@example.com')), '502 5.5.1');
+  await client.close();
+
+  const on = await serverWith(t, { smtp: { vrfy: 'on' }, limits: { vrfyPerMinute: 3, exceptions: [] } });
+  const asker = await session(on.port);
+  assert.equal(codeOf(await asker.command('VRFY <alice@example.com>')), '250 2.1.5');
+  assert.equal(codeOf(await asker.command('VRFY nobody@example.com')), '550 5.1.1');
+  assert.equal(codeOf(await asker.command('VRFY someone@example.org')), '252 2.5.2');
+  assert.equal(codeOf(await asker.command('VRFY alice@example.com')), '450 4.7.1');
+  await asker.close();
+});
+
+test('reject_multi_recipient_bounce at DATA; greylisting defers the first attempt, passes the retry', async (t) => {
+  const server = await serverWith(t, {
+    restrictions: { data: ['reject_multi_recipient_bounce'] },
+    greylisting: { enabled: true, delaySeconds: 1 },
+  });
+  const client = await session(server.port);
+  assert.equal((await client.command('MAIL FROM:<>')).code, 250);
+  assert.equal(codeOf(await client.command('RCPT TO:<alice@example.com>')), '450 4.7.1', 'greylisted');
+  await sleep(1100);
+  assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250, 'the retry after the delay');
+  assert.equal((await client.command('RCPT TO:<bob@example.com>')).code, 450, 'a new triplet is greylisted');
+  await sleep(1100);
+  assert.equal((await client.command('RCPT TO:<bob@example.com>')).code, 250);
+  assert.equal(codeOf(await client.command('DATA')), '550 5.5.3', 'a bounce for two recipients');
+  await client.close();
+});
