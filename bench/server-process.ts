@@ -186,6 +186,8 @@ export class ServerProcess implements Server {
       dns: { servers: [`127.0.0.1:${dnsPort}`] }, // the loopback stub: no lookup leaves the machine
       log: { level: 'warn' },
       smtp: { maxConnections: 2000 },
+      // Every session comes from 127.0.0.1: the per-client limit would refuse the 1,000 idle connections.
+      limits: { maxConnectionsPerClient: 0 },
       ...(node.store ? { store: node.store } : {}),
     };
     await writeFile(config, stringify(settings));
