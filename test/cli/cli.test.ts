@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
@@ -170,4 +170,47 @@ test('invalid config: exit 1 naming the key and the bad value', async (t) => {
   const yaml = await postern(['user', 'list', '--config', broken]);
   assert.equal(yaml.code, 1);
   assert.match(yaml.stderr, /not valid YAML/);
+});
+
+test('postern stats: rejections and warn-only decisions, counted per rule, survive the server', async (t) => {
+  const d = dir(t);
+  const file = d.file;
+  const config = parse(fs.readFileSync(file, 'utf8'));
+  config.restrictions = {
+    recipient: [
+      { rule: 'check_recipient_access', warnOnly: true, map: { 'alice@example.com': 'REJECT trying it out' } },
+      'reject_unlisted_recipient',
+    ],
+  };
+  fs.writeFileSync(file, stringify(config));
+  await addUser(file, 'alice@example.com');
+  const empty = await postern(['stats', '--config', file]);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.match(empty.stdout, /no restriction has rejected/);
+  const server = await spawnServer(file);
+  t.after(() => server.stop('SIGKILL'));
+  const { client } = await SmtpClient.open(server.port);
+  assert.equal((await client.command('EHLO c.example.net')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
+  for (let i = 0; i < 3; i++) assert.equal((await client.command('RCPT TO:<nobody@example.com>')).code, 550);
+  assert.equal((await client.command('RCPT TO:<elsewhere@example.org>')).code, 554);
+  assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250, 'warn-only: logged, not refused');
+  await client.close();
+  assert.equal(await server.stop('SIGTERM'), 0); // the counts are stored on the way out
+  const stats = await postern(['stats', '--json', '--config', file]);
+  assert.equal(stats.code, 0, stats.stderr);
+  const rows = JSON.parse(stats.stdout).restrictions as {
+    stage: string;
+    rule: string;
+    action: string;
+    count: number;
+  }[];
+  const count = (stage: string, rule: string, action: string) =>
+    rows.find((r) => r.stage === stage && r.rule === rule && r.action === action)?.count;
+  assert.equal(count('recipient', 'reject_unlisted_recipient', 'reject'), 3);
+  assert.equal(count('relay', 'reject_unauth_destination', 'reject'), 1);
+  assert.equal(count('recipient', 'check_recipient_access (inline map)', 'warn'), 1, JSON.stringify(rows));
+  const text = await postern(['stats', '--config', file]);
+  assert.match(text.stdout, /recipient\s+reject_unlisted_recipient\s+reject\s+3/);
+  assert.match(server.output(), /"rule":"reject_unlisted_recipient".*"reason":"no account nobody@example\.com"/);
 });
