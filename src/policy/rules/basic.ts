@@ -5,22 +5,8 @@
  */
 import { reply } from '../../smtp/replies.ts';
 import { localAddress } from '../local-address.ts';
-import {
-  DUNNO,
-  PERMIT,
-  type PolicyContext,
-  type Restriction,
-  type RuleFactory,
-  type RuleSpec,
-  type Verdict,
-} from '../restriction.ts';
-
-function rule(name: string, evaluate: (ctx: PolicyContext) => Verdict | Promise<Verdict>): RuleFactory {
-  return (spec: RuleSpec): Restriction => {
-    if (spec.args.length > 0) throw new Error(`${name} takes no arguments (got "${spec.args.join(' ')}")`);
-    return { name, label: name, evaluate };
-  };
-}
+import { DUNNO, PERMIT, type PolicyContext, type RuleFactory, type Verdict } from '../restriction.ts';
+import { simpleRule } from './define.ts';
 
 /** The text of the client's recipient for replies: the address as sent. */
 const rcpt = (ctx: PolicyContext) => ctx.recipient?.address ?? '';
@@ -32,25 +18,25 @@ function recipientIsLocal(ctx: PolicyContext): { local: boolean; address: string
 }
 
 export const basicRules: Record<string, RuleFactory> = {
-  permit: rule('permit', () => PERMIT),
-  reject: rule('reject', () => ({
+  permit: simpleRule('permit', () => PERMIT),
+  reject: simpleRule('reject', () => ({
     action: 'reject',
     reply: reply(554, '5.7.1', 'Access denied'),
     reason: 'the list ends in reject',
   })),
-  defer: rule('defer', () => ({
+  defer: simpleRule('defer', () => ({
     action: 'reject',
     reply: reply(450, '4.7.1', 'Try again later'),
     reason: 'the list ends in defer',
   })),
 
-  permit_mynetworks: rule('permit_mynetworks', (ctx) =>
+  permit_mynetworks: simpleRule('permit_mynetworks', (ctx) =>
     ctx.server.mynetworks.contains(ctx.clientAddress) ? PERMIT : DUNNO,
   ),
-  permit_sasl_authenticated: rule('permit_sasl_authenticated', (ctx) => (ctx.authenticated ? PERMIT : DUNNO)),
+  permit_sasl_authenticated: simpleRule('permit_sasl_authenticated', (ctx) => (ctx.authenticated ? PERMIT : DUNNO)),
 
   /** Never an open relay: mail for a domain that is not ours needs a permit before this (RFC 5321 §3.6.2). */
-  reject_unauth_destination: rule('reject_unauth_destination', (ctx) => {
+  reject_unauth_destination: simpleRule('reject_unauth_destination', (ctx) => {
     const target = recipientIsLocal(ctx);
     if (!target || target.local) return DUNNO;
     return {
@@ -61,7 +47,7 @@ export const basicRules: Record<string, RuleFactory> = {
   }),
 
   /** RFC 5321 §3.4: a local user we do not know is refused now, not bounced later (no backscatter). */
-  reject_unlisted_recipient: rule('reject_unlisted_recipient', (ctx) => {
+  reject_unlisted_recipient: simpleRule('reject_unlisted_recipient', (ctx) => {
     const target = recipientIsLocal(ctx);
     if (!target?.local) return DUNNO;
     const decide = (exists: boolean): Verdict =>
@@ -81,7 +67,7 @@ export const basicRules: Record<string, RuleFactory> = {
   }),
 
   /** RFC 2920 §3.1: commands ahead of replies without PIPELINING, or after one that must end a group. */
-  reject_unauth_pipelining: rule('reject_unauth_pipelining', (ctx) =>
+  reject_unauth_pipelining: simpleRule('reject_unauth_pipelining', (ctx) =>
     ctx.unauthPipelining
       ? {
           action: 'reject',
@@ -92,7 +78,7 @@ export const basicRules: Record<string, RuleFactory> = {
   ),
 
   /** A bounce (null sender, RFC 5321 §4.5.5) goes to one recipient; many is a spammer's trick. */
-  reject_multi_recipient_bounce: rule('reject_multi_recipient_bounce', (ctx) =>
+  reject_multi_recipient_bounce: simpleRule('reject_multi_recipient_bounce', (ctx) =>
     ctx.sender === null && ctx.recipients.length > 1
       ? {
           action: 'reject',
@@ -106,7 +92,7 @@ export const basicRules: Record<string, RuleFactory> = {
    * RFC 5321 §3.1: the client waits for the greeting. One that talks first is a bot that does not
    * (Postfix postscreen_greet_action = enforce).
    */
-  reject_pregreet: rule('reject_pregreet', (ctx) =>
+  reject_pregreet: simpleRule('reject_pregreet', (ctx) =>
     ctx.pregreet
       ? {
           action: 'reject',

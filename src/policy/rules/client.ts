@@ -7,7 +7,8 @@
  */
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import { reply } from '../../smtp/replies.ts';
-import { DUNNO, type PolicyContext, type Restriction, type RuleFactory, type RuleSpec } from '../restriction.ts';
+import { DUNNO, type PolicyContext, type Restriction, type RuleFactory } from '../restriction.ts';
+import { noArguments } from './define.ts';
 import { isHostname } from './domains.ts';
 
 /** What DNS says about the client's name; shared through `ctx.memo` by every rule and the Received header. */
@@ -77,10 +78,6 @@ async function lookUpHostname(ctx: PolicyContext): Promise<ClientHostname> {
 export function canonicalAddress(address: string): string | undefined {
   const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
   return family && new SocketAddress({ address, family }).address;
-}
-
-function noArguments(name: string, spec: RuleSpec): void {
-  if (spec.args.length > 0) throw new Error(`${name} takes no arguments (got "${spec.args.join(' ')}")`);
 }
 
 export const clientRules: Record<string, RuleFactory> = {

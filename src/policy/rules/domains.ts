@@ -7,14 +7,8 @@
 import { domainToASCII } from 'node:url';
 import type { Path } from '../../smtp/path.ts';
 import { reply } from '../../smtp/replies.ts';
-import {
-  DUNNO,
-  type PolicyContext,
-  type Restriction,
-  type RuleFactory,
-  type RuleSpec,
-  type Verdict,
-} from '../restriction.ts';
+import { DUNNO, type PolicyContext, type Restriction, type RuleFactory, type Verdict } from '../restriction.ts';
+import { noArguments } from './define.ts';
 
 /** LDH labels of 1-63 octets (RFC 1035 §2.3.4), at most 255 in all (RFC 5321 §4.5.3.1.2), no trailing dot. */
 const HOSTNAME = /^(?=.{1,255}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -63,10 +57,6 @@ const WHO = { sender: 'Sender', recipient: 'Recipient' } as const;
 /** The address the rule looks at; undefined for the null sender and a stage without one. */
 function pathOf(ctx: PolicyContext, role: Role): Path | undefined {
   return (role === 'sender' ? ctx.sender : ctx.recipient) ?? undefined;
-}
-
-function noArguments(name: string, spec: RuleSpec): void {
-  if (spec.args.length > 0) throw new Error(`${name} takes no arguments (got "${spec.args.join(' ')}")`);
 }
 
 function nonFqdn(role: Role): RuleFactory {

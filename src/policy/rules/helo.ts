@@ -16,11 +16,12 @@ import {
   type Verdict,
 } from '../restriction.ts';
 import { canonicalAddress } from './client.ts';
+import { noArguments } from './define.ts';
 import { asciiDomain, isHostname } from './domains.ts';
 
 function rule(name: string, evaluate: (ctx: PolicyContext, helo: string) => Verdict | Promise<Verdict>): RuleFactory {
   return (spec: RuleSpec): Restriction => {
-    if (spec.args.length > 0) throw new Error(`${name} takes no arguments (got "${spec.args.join(' ')}")`);
+    noArguments(name, spec);
     return { name, label: name, evaluate: (ctx) => (ctx.helo === undefined ? DUNNO : evaluate(ctx, ctx.helo)) };
   };
 }
