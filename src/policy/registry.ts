@@ -58,7 +58,7 @@ const EARLIEST: Record<string, { from: Stage; only?: readonly Stage[] }> = {
 /** The lists a server runs with when the config names none: the secure ones (docs/restrictions.md). */
 export const DEFAULT_RESTRICTIONS: Record<Stage, readonly string[]> = {
   client: ['reject_pregreet'],
-  helo: ['reject_invalid_helo_hostname'],
+  helo: ['reject_invalid_helo_hostname', 'reject_helo_own_identity'],
   sender: ['reject_non_fqdn_sender', 'reject_unknown_sender_domain'],
   relay: ['permit_mynetworks', 'permit_sasl_authenticated', 'reject_unauth_destination'],
   recipient: ['reject_non_fqdn_recipient', 'reject_unlisted_recipient'],

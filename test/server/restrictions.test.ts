@@ -230,3 +230,16 @@ test('reject_multi_recipient_bounce at DATA; greylisting defers the first attemp
   assert.equal(codeOf(await client.command('DATA')), '550 5.5.3', 'a bounce for two recipients');
   await client.close();
 });
+
+test('a stranger greeting with our own hostname or address is refused by default', async (t) => {
+  const server = await serverWith(t, { serverAddresses: ['192.0.2.25'] });
+  const { client } = await SmtpClient.open(server.port);
+  assert.equal(codeOf(await client.command('EHLO mx.example.com')), '550 5.7.1');
+  assert.equal(codeOf(await client.command('EHLO [192.0.2.25]')), '550 5.7.1');
+  assert.equal((await client.command('EHLO client.example')).code, 250);
+  await client.close();
+  const trusted = await serverWith(t, { mynetworks: ['127.0.0.0/8'] });
+  const local = await SmtpClient.open(trusted.port);
+  assert.equal((await local.client.command('EHLO mx.example.com')).code, 250, 'mynetworks may use our name');
+  await local.client.close();
+});
