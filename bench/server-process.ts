@@ -182,7 +182,7 @@ export class ServerProcess implements Server {
       hostname: 'bench.example.com',
       domains: ['example.com'],
       dataDir: path.join(dir, 'data'),
-      listen: { smtp: `127.0.0.1:${port}` },
+      listen: { smtp: `127.0.0.1:${port}`, submission: null, submissions: null },
       dns: { servers: [`127.0.0.1:${dnsPort}`] }, // the loopback stub: no lookup leaves the machine
       log: { level: 'warn' },
       smtp: { maxConnections: 2000 },

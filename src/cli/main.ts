@@ -9,8 +9,14 @@ export const USAGE = `Usage: postern <command> [options]
 Commands:
   serve [--config FILE] [--discard-mail]   run the mail server (default config: ./postern.yaml or $POSTERN_CONFIG)
   user add <address> --password-stdin      create an account; the password is read from standard input
+  user passwd <address> --password-stdin   set an account's password (and its SCRAM credentials)
+  user disable <address>                   stop an account from logging in (it keeps its mail)
+  user enable <address>                    let a disabled account log in again
   user list [--json]                       list accounts
-  user remove <address>                    delete an account and its mail
+  user remove <address>                    delete an account, its aliases and its mail
+  alias add <alias> <account>              deliver mail for another full address to an account
+  alias remove <alias>                     delete an alias
+  alias list [<account>] [--json]          list aliases, all or one account's
   mail list <address> [--json]             list the messages in an account's INBOX
   mail show <address> <uid>                print one stored message as it arrived
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
@@ -28,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/serve.ts')).serveCommand(rest);
     case 'user':
       return (await import('./commands/user.ts')).userCommand(rest);
+    case 'alias':
+      return (await import('./commands/alias.ts')).aliasCommand(rest);
     case 'mail':
       return (await import('./commands/mail.ts')).mailCommand(rest);
     case 'stats':

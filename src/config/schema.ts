@@ -139,6 +139,33 @@ export const configSchema = z
     listen: z
       .object({
         smtp: hostPort.default('127.0.0.1:2525'),
+        /** Message submission with STARTTLS (RFC 6409; port 587 in production); null turns it off. */
+        submission: hostPort.nullable().default('127.0.0.1:5587'),
+        /** Message submission over implicit TLS (RFC 8314 §3.3; port 465 in production); null turns it off. */
+        submissions: hostPort.nullable().default('127.0.0.1:5465'),
+      })
+      .strict()
+      .prefault({}),
+    tls: z
+      .object({
+        /** PEM files, reloaded when they change; the first is the default, SNI picks by name. */
+        certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).default([]),
+        /** With no certificate configured, generate a self-signed one for the hostname (development). */
+        selfSigned: z.boolean().default(true),
+        /** Forced TLS on the MX listener: MAIL before STARTTLS gets 530 5.7.0 (RFC 3207 §4). */
+        requireOnSmtp: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /** SASL logins on the submission listeners: brute-force protection shared by all nodes. */
+    auth: z
+      .object({
+        /** Failures from one client address within the window that block it for blockMinutes. */
+        maxFailuresPerClient: z.number().int().min(1).default(10),
+        failureWindowMinutes: z.number().int().min(1).default(15),
+        blockMinutes: z.number().int().min(1).default(15),
+        /** Each failed login waits this long before its 535, and longer as an account collects failures. */
+        failureDelayMs: z.number().int().min(0).max(10_000).default(1000),
       })
       .strict()
       .prefault({}),

@@ -9,7 +9,10 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       level,
       base: { service: 'postern' },
       // Secrets never reach a log line, whatever a caller passes in.
-      redact: { paths: ['password', '*.password', 'passwordHash', '*.passwordHash'], censor: '[redacted]' },
+      redact: {
+        paths: ['password', '*.password', 'passwordHash', '*.passwordHash', 'scram', '*.scram'],
+        censor: '[redacted]',
+      },
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );

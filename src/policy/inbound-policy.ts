@@ -49,6 +49,7 @@ export class InboundPolicy {
   readonly #server: ServerIdentity;
   readonly #resolver: Resolver;
   readonly #accounts: AccountLookup;
+  readonly #store: Store;
   readonly #logger: Logger;
   readonly #anvil: Anvil;
   readonly #tarpit: Tarpit | undefined;
@@ -63,6 +64,7 @@ export class InboundPolicy {
     const { config } = options;
     this.#resolver = options.resolver;
     this.#accounts = options.accounts;
+    this.#store = options.store;
     this.#logger = options.logger;
     this.#vrfy = config.smtp.vrfy;
     const mynetworks = networks(config.mynetworks, 'mynetworks');
@@ -137,6 +139,7 @@ export class InboundPolicy {
   }
 
   sender(peer: Peer, envelope: Readonly<Envelope>): PolicyOutcome | Promise<PolicyOutcome> {
+    if (peer.authenticated) return this.#ownSender(peer, envelope);
     const limit = this.#anvil.message(peer.remoteAddress);
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', `Error: too much mail from ${peer.remoteAddress}, try again later`);
@@ -144,6 +147,45 @@ export class InboundPolicy {
       return { action: 'reject', reply: r };
     }
     return this.#run(peer, this.lists.sender, this.#context(peer, 'sender', { envelope }));
+  }
+
+  /**
+   * Postfix reject_sender_login_mismatch: a logged-in user sends as one of its own addresses (the
+   * account's or an alias of it). The null sender is allowed, for the bounces a client may send.
+   */
+  async #ownSender(peer: Peer, envelope: Readonly<Envelope>): Promise<PolicyOutcome> {
+    const sender = envelope.mailFrom;
+    if (!sender || (await this.ownedBy(sender.address, peer.authenticated!))) {
+      return this.#run(peer, this.lists.sender, this.#context(peer, 'sender', { envelope }));
+    }
+    const r = reply(
+      553,
+      '5.7.1',
+      `<${sender.address}>: Sender address rejected: not owned by user ${peer.authenticated}`,
+    );
+    this.#record(peer, {
+      stage: 'sender',
+      rule: 'reject_sender_login_mismatch',
+      action: 'reject',
+      reply: r,
+      reason: `${peer.authenticated} may not send as ${sender.address}`,
+    });
+    return { action: 'reject', reply: r };
+  }
+
+  /** Whether `address` is the account `user` or one of its aliases. */
+  async ownedBy(address: string, user: string): Promise<boolean> {
+    const at = address.lastIndexOf('@');
+    if (at < 0) return false;
+    const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
+    const target = localAddress(
+      { localPart: address.slice(0, at), domain: address.slice(at + 1).toLowerCase(), address, utf8: false },
+      this.#server.localDomains,
+      postmasterDomain,
+    );
+    if (!target.local) return false;
+    const owner = await this.#store.resolveAddress(target.address);
+    return owner !== undefined && owner.address === user.toLowerCase();
   }
 
   /** Relay restrictions, then recipient restrictions (Postfix's order), then where the mail goes. */
@@ -309,7 +351,7 @@ export class InboundPolicy {
       sender: envelope ? envelope.mailFrom : undefined,
       recipient: facts.recipient,
       recipients: envelope?.recipients.map((r) => r.path) ?? [],
-      authenticated: undefined,
+      authenticated: peer.authenticated,
       unauthPipelining: facts.unauthPipelining ?? false,
       server: this.#server,
       resolver: this.#resolver,

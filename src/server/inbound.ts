@@ -6,18 +6,22 @@
  */
 
 import type { Logger } from '../log/logger.ts';
+import { summarize } from '../mime/summary.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
-import { type Reply, replies } from '../smtp/replies.ts';
+import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import type { SubmissionAuth } from './submission-auth.ts';
 
 export interface InboundOptions {
   hostname: string;
   store: Store;
   policy: InboundPolicy;
+  /** SMTP AUTH on the submission listeners. */
+  auth?: SubmissionAuth;
   logger: Logger;
 }
 
@@ -50,6 +54,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   }
 
   async function message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome> {
+    if (peer.authenticated) {
+      const foreign = await foreignFromAddress(content, peer.authenticated, policy);
+      if (foreign) {
+        logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
+        return {
+          action: 'reply',
+          reply: reply(553, '5.7.1', `From header address <${foreign}> is not owned by user ${peer.authenticated}`),
+        };
+      }
+    }
     const receivedAt = new Date();
     const trace = Buffer.from(returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt));
     try {
@@ -83,11 +97,34 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
   }
 
-  return { check, message, disconnected: (peer) => policy.disconnected(peer) };
+  return {
+    check,
+    message,
+    auth: options.auth ? (request, peer) => options.auth!.step(request, peer) : undefined,
+    disconnected: (peer) => {
+      policy.disconnected(peer);
+      options.auth?.forget(peer);
+    },
+  };
 }
 
-function asReply(reply: Reply): MessageOutcome {
-  return { action: 'reply', reply };
+function asReply(r: Reply): MessageOutcome {
+  return { action: 'reply', reply: r };
+}
+
+/**
+ * Postfix's reject_sender_login_mismatch applies to the envelope; a submission server should hold
+ * the From header to the same rule, or the login check is only cosmetic. RFC 5322 §3.6.2 allows a
+ * mailbox list: every address in it must belong to the user. Returns the first that does not.
+ */
+async function foreignFromAddress(content: Buffer, user: string, policy: InboundPolicy): Promise<string | undefined> {
+  const from = summarize(content).from;
+  const bracketed = [...from.matchAll(/<([^<>\s]+@[^<>\s]+)>/g)].map((m) => m[1]!);
+  const addresses =
+    bracketed.length > 0 ? bracketed : [...from.matchAll(/[^\s,;<>"()]+@[^\s,;<>"()]+/g)].map((m) => m[0]);
+  if (addresses.length === 0) return from.trim() === '' ? undefined : from.trim();
+  for (const address of addresses) if (!(await policy.ownedBy(address, user))) return address;
+  return undefined;
 }
 
 export type { PolicyOutcome };

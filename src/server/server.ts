@@ -7,11 +7,14 @@ import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
 import type { Logger } from '../log/logger.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
-import { SmtpListener } from '../smtp/listener.ts';
+import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import type { CertificateStore } from '../tls/certificate-store.ts';
 import { inboundHandlers } from './inbound.ts';
+import { SubmissionAuth } from './submission-auth.ts';
+import { setupTls, type TlsSetup } from './tls-setup.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -22,6 +25,10 @@ export interface ServerOptions {
 
 export interface RunningServer {
   smtp: { address: string; port: number };
+  /** STARTTLS submission (RFC 6409) and implicit-TLS submission (RFC 8314); absent when off. */
+  submission?: { address: string; port: number };
+  submissions?: { address: string; port: number };
+  certificates: CertificateStore;
   store: Store;
   /** The one resolver every DNS-dependent check uses (ARCHITECTURE.md principle 6), from `dns.*`. */
   resolver: Resolver;
@@ -57,45 +64,82 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await closeStores(store, opened);
     throw err;
   }
-  const { host, port } = splitHostPort(config.listen.smtp);
-  const smtp = config.smtp;
-  const listener = new SmtpListener({
-    host,
-    port,
-    session: {
-      hostname: config.hostname,
-      maxMessageSize: smtp.maxMessageSize,
-      maxRecipients: smtp.maxRecipients,
-      maxCommandsBeforeMail: smtp.maxCommandsBeforeMail,
-      maxErrors: smtp.maxErrors,
-      bareLineEndings: smtp.bareLineEndings,
-      vrfy: smtp.vrfy,
-    },
-    greetDelayMs: smtp.greetDelayMs,
-    softErrorLimit: smtp.softErrorLimit,
-    errorSleepMs: smtp.errorSleepMs,
-    maxConnections: smtp.maxConnections,
-    idleTimeoutMs: smtp.idleTimeoutMs,
-    dataTimeoutMs: smtp.dataTimeoutMs,
-    logger,
-    handlers: inboundHandlers({ hostname: config.hostname, store, policy, logger }),
-  });
-  let bound: { address: string; port: number };
+  let tlsSetup: TlsSetup;
   try {
-    bound = await listener.listen();
+    tlsSetup = await setupTls(config, logger);
   } catch (err) {
+    await policy.close();
+    await closeStores(store, opened);
+    throw err;
+  }
+  const auth = new SubmissionAuth(store, config.auth, logger);
+  const handlers = inboundHandlers({ hostname: config.hostname, store, policy, auth, logger });
+  const smtp = config.smtp;
+  const listeners: { name: 'smtp' | 'submission' | 'submissions'; listener: SmtpListener }[] = [];
+  const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
+    const { host, port } = splitHostPort(address);
+    const submission = name !== 'smtp';
+    listeners.push({
+      name,
+      listener: new SmtpListener({
+        host,
+        port,
+        session: {
+          hostname: config.hostname,
+          maxMessageSize: smtp.maxMessageSize,
+          maxRecipients: smtp.maxRecipients,
+          maxCommandsBeforeMail: smtp.maxCommandsBeforeMail,
+          maxErrors: smtp.maxErrors,
+          bareLineEndings: smtp.bareLineEndings,
+          vrfy: submission ? 'off' : smtp.vrfy,
+          submission,
+          tls: tls ? tls.mode : 'none',
+          // RFC 8314 §3.3 prefers implicit TLS; on 587 nothing but STARTTLS, AUTH and QUIT works in the clear.
+          requireTls: submission || config.tls.requireOnSmtp,
+        },
+        greetDelayMs: submission ? 0 : smtp.greetDelayMs,
+        softErrorLimit: smtp.softErrorLimit,
+        errorSleepMs: smtp.errorSleepMs,
+        maxConnections: smtp.maxConnections,
+        tls,
+        idleTimeoutMs: smtp.idleTimeoutMs,
+        dataTimeoutMs: smtp.dataTimeoutMs,
+        logger: logger.child({ listener: name }),
+        handlers,
+      }),
+    });
+  };
+  add('smtp', config.listen.smtp, tlsSetup.listener('starttls'));
+  // Submission needs TLS: without a certificate its listeners stay off rather than run in the clear.
+  const submissionTls = tlsSetup.listener('starttls');
+  if (config.listen.submission && submissionTls) add('submission', config.listen.submission, submissionTls);
+  const implicitTls = tlsSetup.listener('implicit');
+  if (config.listen.submissions && implicitTls) add('submissions', config.listen.submissions, implicitTls);
+  if ((config.listen.submission || config.listen.submissions) && !submissionTls) {
+    logger.warn('submission listeners are off: they need a TLS certificate (tls.certificates or tls.selfSigned)');
+  }
+  const bound: Partial<Record<'smtp' | 'submission' | 'submissions', { address: string; port: number }>> = {};
+  try {
+    for (const { name, listener } of listeners) bound[name] = await listener.listen();
+  } catch (err) {
+    for (const { listener } of listeners) await listener.close(0).catch(() => {});
+    await tlsSetup.stop();
     await policy.close();
     await closeStores(store, opened);
     throw err;
   }
   let stopping: Promise<void> | undefined;
   return {
-    smtp: bound,
+    smtp: bound.smtp!,
+    submission: bound.submission,
+    submissions: bound.submissions,
     store,
     resolver,
+    certificates: tlsSetup.certificates,
     stop() {
       stopping ??= (async () => {
-        await listener.close(smtp.shutdownGraceMs);
+        await Promise.all(listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)));
+        await tlsSetup.stop();
         await policy.close();
         // Deliveries per commit shows how well group commit works under the load seen.
         logger.info(opened.stats(), 'store: commits and deliveries since start');

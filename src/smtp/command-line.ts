@@ -17,11 +17,11 @@ export type Framed =
   | { kind: 'problem'; problem: LineProblem; next: number };
 
 /** The line at `offset`. `next` is where the following input starts. */
-export function frameCommandLine(input: Buffer, offset: number, allowBareLf: boolean): Framed {
+export function frameCommandLine(input: Buffer, offset: number, allowBareLf: boolean, max = MAX_COMMAND_LINE): Framed {
   const lf = input.indexOf(LF, offset);
   if (lf < 0) return { kind: 'incomplete' };
   const next = lf + 1;
-  if (next - offset > MAX_COMMAND_LINE) return { kind: 'problem', problem: 'too-long', next };
+  if (next - offset > max) return { kind: 'problem', problem: 'too-long', next };
   const hasCr = lf > offset && input[lf - 1] === CR;
   const raw = input.subarray(offset, hasCr ? lf - 1 : lf);
   // CR and LF only as a pair; a bare LF is tolerated in normalize mode, a bare CR never.

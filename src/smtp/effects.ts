@@ -16,6 +16,14 @@ export interface SessionOptions {
   bareLineEndings: 'reject' | 'normalize';
   /** RFC 5321 §3.5.3: off answers 502; ambiguous 252 to all; on asks the host (a `vrfy` check). */
   vrfy: 'off' | 'ambiguous' | 'on';
+  /** Submission (RFC 6409): MAIL needs a logged-in client; an MX listener offers no AUTH at all. */
+  submission?: boolean;
+  /** TLS on this listener: none (no certificate), STARTTLS offered (RFC 3207), or implicit (RFC 8314). */
+  tls?: 'none' | 'starttls' | 'implicit';
+  /** RFC 3207 §4: STARTTLS first; MAIL (and AUTH) before it get 530 5.7.0. */
+  requireTls?: boolean;
+  /** SASL mechanisms offered once the connection is secure (RFC 4954 §4: never in the clear). */
+  authMechanisms?: readonly string[];
 }
 
 export type Effect =
@@ -27,7 +35,17 @@ export type Effect =
   /** Before the 354 of DATA or the first BDAT chunk; `unauthPipelining` is Postfix's reject_unauth_pipelining signal. */
   | { type: 'check'; stage: 'data'; envelope: Readonly<Envelope>; unauthPipelining: boolean }
   | { type: 'check'; stage: 'vrfy'; argument: string }
-  | { type: 'message'; envelope: Envelope; content: Buffer }; // the 250 waits for its outcome
+  | { type: 'message'; envelope: Envelope; content: Buffer } // the 250 waits for its outcome
+  /** After the 220 to STARTTLS: the host starts TLS and calls `tlsStarted()` (RFC 3207 §4). */
+  | { type: 'starttls' }
+  /** One SASL step (RFC 4954 §4): `first` with the AUTH command's initial response, then each client response. */
+  | { type: 'auth'; mechanism: string; response: Buffer | undefined; first: boolean };
+
+export type AuthOutcome =
+  | { action: 'challenge'; data: Buffer }
+  /** Logged in; `data` is the server's last message (SCRAM's v=), sent as a 334 before the 235. */
+  | { action: 'success'; username: string; data?: Buffer }
+  | { action: 'reject'; reply: Reply };
 
 export type CheckOutcome =
   | { action: 'continue'; route?: RecipientRoute }

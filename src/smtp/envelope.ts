@@ -28,4 +28,9 @@ export interface Peer {
   remotePort: number;
   localAddress: string;
   localPort: number;
+  /** Set once TLS is up (implicit or STARTTLS): for Received (RFC 8314 §4.3) and SASL channel binding. */
+  tls?: { protocol: string; cipher: string };
+  tlsSocket?: import('node:tls').TLSSocket;
+  /** The SASL login, once AUTH succeeded. */
+  authenticated?: string;
 }

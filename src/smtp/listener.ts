@@ -4,10 +4,18 @@
  * limit, and decides nothing about the protocol.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer } from './envelope.ts';
 import { renderReply, replies } from './replies.ts';
-import { type CheckOutcome, type Effect, type MessageOutcome, type SessionOptions, SmtpSession } from './session.ts';
+import {
+  type AuthOutcome,
+  type CheckOutcome,
+  type Effect,
+  type MessageOutcome,
+  type SessionOptions,
+  SmtpSession,
+} from './session.ts';
 
 /** A stage's check: the session's, or `connect` (the client restrictions, before the greeting). */
 export type CheckRequest =
@@ -25,6 +33,19 @@ export interface SmtpHandlers {
   message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome>;
   /** The connection is gone (per-client concurrency accounting). */
   disconnected?(peer: Peer): void;
+  /** One SASL step of AUTH (RFC 4954); only called on a TLS connection of a submission listener. */
+  auth?(request: Extract<Effect, { type: 'auth' }>, peer: Peer): Promise<AuthOutcome>;
+}
+
+/** How this listener speaks TLS: STARTTLS on a plaintext port (RFC 3207) or implicit TLS (RFC 8314). */
+export interface ListenerTls {
+  mode: 'starttls' | 'implicit';
+  /** Server options for each handshake: the secure context (certificates, SNI), versions, ciphers. */
+  options(): tls.TlsOptions;
+  /** Called on every TLS socket once it is up (e.g. to disable renegotiation). */
+  harden?(socket: tls.TLSSocket): void;
+  /** The SASL mechanisms to offer on this TLS connection (submission only). */
+  mechanisms?(socket: tls.TLSSocket): readonly string[];
 }
 
 export interface ListenerOptions {
@@ -37,6 +58,8 @@ export interface ListenerOptions {
   softErrorLimit?: number;
   errorSleepMs?: number;
   maxConnections: number;
+  /** Absent: plaintext only, no STARTTLS offered. */
+  tls?: ListenerTls;
   idleTimeoutMs: number;
   dataTimeoutMs: number;
   logger: Logger;
@@ -44,7 +67,7 @@ export interface ListenerOptions {
 }
 
 interface Connection {
-  socket: net.Socket;
+  socket: net.Socket; // a tls.TLSSocket once TLS is up
   session: SmtpSession;
   peer: Peer;
   greeted: boolean; // the greeting (or the refusal) went out; before it, input is held
@@ -56,6 +79,8 @@ interface Connection {
   log: Logger;
 }
 
+/** How long a TLS handshake may take before the connection is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long a client may take to close after our final reply before we cut the connection. */
 const CLOSE_LINGER_MS = 1000;
 /** Pipelined input held while a check or the store works, before the socket stops reading. */
@@ -72,7 +97,35 @@ export class SmtpListener {
 
   constructor(options: ListenerOptions) {
     this.options = options;
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const implicit = options.tls?.mode === 'implicit' ? options.tls : undefined;
+    this.server = net.createServer({ noDelay: true }, (socket) =>
+      implicit ? this.handshake(socket, implicit) : this.accept(socket),
+    );
+  }
+
+  /**
+   * RFC 8314 §3.3: TLS from the first byte; the SMTP greeting follows the handshake. Each handshake
+   * takes the certificates as they are now, so a renewed certificate serves the next client.
+   */
+  private handshake(raw: net.Socket, config: ListenerTls): void {
+    const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
+    const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      this.accept(secure);
+    });
+    secure.once('error', (err) => {
+      clearTimeout(timer);
+      if (!this.connectionOf(secure)) {
+        this.options.logger.info({ remote: raw.remoteAddress, err: err.message }, 'TLS handshake failed');
+      }
+      secure.destroy();
+    });
+  }
+
+  private connectionOf(socket: net.Socket): Connection | undefined {
+    for (const c of this.connections) if (c.socket === socket) return c;
+    return undefined;
   }
 
   listen(): Promise<{ address: string; port: number }> {
@@ -136,22 +189,8 @@ export class SmtpListener {
     };
     this.connections.add(conn);
     conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
-    socket.on('data', (chunk: Buffer) => {
-      if (!conn.greeted) {
-        conn.early.push(chunk);
-        if (conn.early.length === 1) socket.pause(); // a pregreet is noted; what it says waits
-        return;
-      }
-      this.apply(conn, session.receive(chunk));
-      this.backpressure(conn);
-    });
-    socket.on('timeout', () => {
-      if (conn.closing) return socket.destroy(); // it did not close after our final reply
-      if (conn.busy) return; // waiting on ourselves is not the client's delay
-      conn.log.info({ phase: session.phaseName }, 'timeout');
-      this.apply(conn, session.abort(replies.timeout(sessionOptions.hostname)));
-    });
-    socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
+    if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
+    this.attach(conn, socket);
     socket.on('close', () => {
       this.connections.delete(conn);
       this.options.handlers.disconnected?.(conn.peer);
@@ -161,6 +200,70 @@ export class SmtpListener {
     const delay = this.options.greetDelayMs ?? 0;
     if (delay > 0) setTimeout(() => this.greet(conn), delay);
     else this.greet(conn);
+  }
+
+  /** Reads from `socket` into the session; a socket replaced by STARTTLS stops being read. */
+  private attach(conn: Connection, socket: net.Socket): void {
+    const { session } = conn;
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.socket !== socket) return;
+      if (!conn.greeted) {
+        conn.early.push(chunk);
+        if (conn.early.length === 1) socket.pause(); // a pregreet is noted; what it says waits
+        return;
+      }
+      this.apply(conn, session.receive(chunk));
+      this.backpressure(conn);
+    });
+    socket.on('timeout', () => {
+      if (conn.socket !== socket) return;
+      if (conn.closing) return socket.destroy(); // it did not close after our final reply
+      if (conn.busy) return; // waiting on ourselves is not the client's delay
+      conn.log.info({ phase: session.phaseName }, 'timeout');
+      this.apply(conn, session.abort(replies.timeout(this.options.session.hostname)));
+    });
+    socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
+  }
+
+  /** TLS is up: note protocol and cipher for the Received header (RFC 8314 §4.3) and harden it. */
+  private secured(conn: Connection, socket: tls.TLSSocket): void {
+    this.options.tls?.harden?.(socket);
+    const cipher = socket.getCipher();
+    conn.peer.tls = { protocol: socket.getProtocol() ?? 'TLS', cipher: cipher?.standardName ?? cipher?.name ?? '' };
+    conn.peer.tlsSocket = socket;
+    const mechanisms = this.options.tls?.mechanisms?.(socket);
+    if (mechanisms) conn.session.offerMechanisms(mechanisms);
+  }
+
+  /**
+   * STARTTLS (RFC 3207 §4): the 220 is out; the same TCP connection now carries a TLS handshake.
+   * Nothing read before it reaches the session (CVE-2011-0411), and the session starts afresh.
+   */
+  private upgrade(conn: Connection): void {
+    const raw = conn.socket;
+    const config = this.options.tls;
+    if (!config) {
+      raw.destroy();
+      return;
+    }
+    conn.busy = true;
+    const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
+    conn.socket = secure;
+    conn.timeoutMs = 0;
+    const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
+    secure.once('close', () => clearTimeout(timer));
+    secure.setTimeout(this.options.idleTimeoutMs);
+    this.attach(conn, secure);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      conn.busy = false;
+      this.secured(conn, secure);
+      this.apply(conn, conn.session.tlsStarted());
+    });
+    secure.once('error', (err) => {
+      conn.log.info({ err: err.message }, 'TLS handshake after STARTTLS failed');
+      secure.destroy();
+    });
   }
 
   /**
@@ -208,10 +311,11 @@ export class SmtpListener {
     let text = '';
     let errors = 0;
     let close = false;
-    let task: Promise<CheckOutcome | MessageOutcome> | undefined;
+    let starttls = false;
+    let task: Promise<CheckOutcome | MessageOutcome | AuthOutcome> | undefined;
     let queue = effects;
     while (queue.length > 0) {
-      let answered: CheckOutcome | MessageOutcome | undefined;
+      let answered: CheckOutcome | MessageOutcome | AuthOutcome | undefined;
       for (const effect of queue) {
         switch (effect.type) {
           case 'reply':
@@ -233,6 +337,17 @@ export class SmtpListener {
           }
           case 'message':
             task = this.options.handlers.message(effect.envelope, effect.content, conn.peer);
+            break;
+          case 'starttls':
+            starttls = true;
+            break;
+          case 'auth':
+            task = this.options.handlers.auth
+              ? this.options.handlers.auth(effect, conn.peer).then((outcome) => {
+                  if (outcome.action === 'success') conn.peer.authenticated = outcome.username;
+                  return outcome;
+                })
+              : Promise.resolve({ action: 'reject', reply: replies.authNotAvailable() });
             break;
           default:
             return effect satisfies never;
@@ -256,6 +371,7 @@ export class SmtpListener {
       return;
     }
     this.finish(conn, text, close, task);
+    if (starttls && !close) this.upgrade(conn);
   }
 
   /** Writes a batch of replies, then closes, waits for a pending effect, or re-arms the timer. */
@@ -263,7 +379,7 @@ export class SmtpListener {
     conn: Connection,
     text: string,
     close: boolean,
-    task: Promise<CheckOutcome | MessageOutcome> | undefined,
+    task: Promise<CheckOutcome | MessageOutcome | AuthOutcome> | undefined,
   ): void {
     const { socket } = conn;
     if (close) {
@@ -276,7 +392,7 @@ export class SmtpListener {
     if (task) {
       conn.busy = true;
       task
-        .catch((err: unknown): CheckOutcome | MessageOutcome => {
+        .catch((err: unknown): CheckOutcome | MessageOutcome | AuthOutcome => {
           conn.log.error({ err }, 'handler failed');
           return { action: 'reject', reply: replies.localError() };
         })

@@ -13,10 +13,13 @@ export type Command =
   | { verb: 'DATA' | 'RSET' | 'QUIT' | 'NOOP' | 'HELP' }
   | { verb: 'BDAT'; size: number; last: boolean }
   | { verb: 'VRFY'; argument: string }
+  | { verb: 'STARTTLS' }
+  /** RFC 4954 §4: the mechanism, and an initial response: undefined when absent, empty for "=". */
+  | { verb: 'AUTH'; mechanism: string; initial: Buffer | undefined }
   | { verb: 'NOT_IMPLEMENTED'; name: string }
   | { verb: 'INVALID'; reply: Reply /** the session cannot stay in step (a bad BDAT) */; fatal?: boolean };
 
-const NOT_IMPLEMENTED = new Set(['EXPN', 'TURN', 'ETRN', 'ATRN', 'STARTTLS', 'AUTH', 'SEND', 'SOML', 'SAML']);
+const NOT_IMPLEMENTED = new Set(['EXPN', 'TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML']);
 
 export function parseCommand(line: string): Command {
   const space = line.indexOf(' ');
@@ -48,6 +51,11 @@ export function parseCommand(line: string): Command {
     case 'VRFY':
       if (args.trim() === '') return invalid(replies.syntax('Syntax: VRFY address'));
       return { verb, argument: args };
+    case 'STARTTLS': // RFC 3207 §4: no parameters
+      if (args !== '') return invalid(replies.syntax('Syntax: STARTTLS takes no parameters'));
+      return { verb };
+    case 'AUTH':
+      return parseAuth(args);
     case '':
       return invalid(replies.syntax('Syntax error: empty command'));
     default:
@@ -99,4 +107,22 @@ function parseBdat(args: string): Command {
   const m = /^(\d{1,15})( LAST)?$/i.exec(args);
   if (!m) return invalid(replies.syntax('Syntax: BDAT chunk-size [LAST]'), true);
   return { verb: 'BDAT', size: Number(m[1]), last: m[2] !== undefined };
+}
+
+/** RFC 4954 §4: "AUTH" SP sasl-mech [SP initial-response], the response base64 or "=" for empty. */
+function parseAuth(args: string): Command {
+  const m = /^([A-Za-z0-9_-]{1,20})(?: (\S+))?$/.exec(args);
+  if (!m) return invalid(replies.syntax('Syntax: AUTH mechanism [initial-response]'));
+  const mechanism = m[1]!.toUpperCase();
+  if (m[2] === undefined) return { verb: 'AUTH', mechanism, initial: undefined };
+  if (m[2] === '=') return { verb: 'AUTH', mechanism, initial: Buffer.alloc(0) };
+  const initial = decodeBase64(m[2]);
+  if (!initial) return invalid(replies.authBadBase64());
+  return { verb: 'AUTH', mechanism, initial };
+}
+
+/** Strict base64 (RFC 4648 §4): a client that sends anything else is out of step. */
+export function decodeBase64(text: string): Buffer | undefined {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return undefined;
+  return Buffer.from(text, 'base64');
 }

@@ -15,10 +15,11 @@ export function addressLiteral(ip: string): string {
   return ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
 }
 
-/** The "with" protocol (RFC 3848 §4, RFC 6531 §3.7.3). TLS and AUTH variants arrive with later issues. */
-function protocol(envelope: Envelope): string {
-  if (envelope.smtputf8) return 'UTF8SMTP';
-  return envelope.greeting === 'EHLO' ? 'ESMTP' : 'SMTP';
+/** The "with" protocol: ESMTP, plus S for TLS and A for AUTH (RFC 3848 §2, RFC 6531 §3.7.3 for UTF8SMTP). */
+function protocol(envelope: Envelope, peer: Peer): string {
+  const base = envelope.smtputf8 ? 'UTF8SMTP' : envelope.greeting === 'EHLO' ? 'ESMTP' : 'SMTP';
+  if (base === 'SMTP') return base; // RFC 3848's variants extend ESMTP only
+  return `${base}${peer.tls ? 'S' : ''}${peer.authenticated ? 'A' : ''}`;
 }
 
 export function receivedHeader(envelope: Envelope, peer: Peer, hostname: string, at: Date): string {
@@ -26,9 +27,12 @@ export function receivedHeader(envelope: Envelope, peer: Peer, hostname: string,
   const helo = envelope.helo.replace(/[^\x21-\x7e\u0080-\u{10ffff}]/gu, '?');
   // "for" only with one recipient: listing several would disclose Bcc recipients to each other.
   const only = envelope.recipients.length === 1 ? `\r\n\tfor <${envelope.recipients[0]!.path.address}>` : '';
+  // RFC 8314 §4.3: record the TLS version and cipher the message travelled with.
+  const tls = peer.tls ? `\t(using ${peer.tls.protocol} with cipher ${peer.tls.cipher})\r\n` : '';
   return (
     `Received: from ${helo} (${addressLiteral(peer.remoteAddress)})\r\n` +
-    `\tby ${hostname} (Postern) with ${protocol(envelope)} id ${envelope.id}${only};\r\n` +
+    tls +
+    `\tby ${hostname} (Postern) with ${protocol(envelope, peer)} id ${envelope.id}${only};\r\n` +
     `\t${formatDate(at)}\r\n`
   );
 }

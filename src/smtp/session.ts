@@ -9,9 +9,9 @@
  */
 import { frameCommandLine, type LineProblem, MAX_COMMAND_LINE } from './command-line.ts';
 import { ContentDecoder } from './data-decoder.ts';
-import type { CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
+import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
 import type { Envelope } from './envelope.ts';
-import { type Command, parseCommand } from './parser.ts';
+import { type Command, decodeBase64, parseCommand } from './parser.ts';
 import type { Path } from './path.ts';
 import { type Reply, replies } from './replies.ts';
 import { contentProblemReply } from './stages/data.ts';
@@ -25,6 +25,8 @@ type Pending =
   | { kind: 'data' }
   | { kind: 'bdat'; size: number; last: boolean }
   | { kind: 'vrfy' }
+  | { kind: 'tls' }
+  | { kind: 'auth'; mechanism: string; final: boolean }
   | { kind: 'message' };
 
 /** RFC 2920 §3.1: these may only end a group of pipelined commands. */
@@ -36,7 +38,12 @@ type Phase =
   | { name: 'bdat'; decoder: ContentDecoder; remaining: number; last: boolean } // RFC 3030
   | { name: 'discard'; remaining: number; reply: Reply } // read a refused chunk, then reply
   | { name: 'waiting'; pending: Pending }
+  /** Reading SASL responses, one per line (RFC 4954 §4); `final` answers the server's last data. */
+  | { name: 'sasl'; mechanism: string; final?: string }
   | { name: 'closed' };
+
+/** RFC 4954 §4: a SASL response line may be long (12288 octets is what Postfix accepts). */
+const MAX_SASL_LINE = 12_288;
 
 const LINE_PROBLEM_REPLIES: Record<LineProblem, () => Reply> = {
   'too-long': replies.lineTooLong,
@@ -44,7 +51,7 @@ const LINE_PROBLEM_REPLIES: Record<LineProblem, () => Reply> = {
   'not-utf8': () => replies.syntax('Syntax error: command is not valid UTF-8'),
 };
 
-export type { CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
+export type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
 
 export class SmtpSession {
   private readonly options: SessionOptions;
@@ -61,11 +68,48 @@ export class SmtpSession {
   /** The client sent commands ahead of replies where RFC 2920 does not let it (reject_unauth_pipelining). */
   private unauthPipelining = false;
   private commandsWithoutMail = 0;
+  /** TLS is active: implicit on this listener, or after STARTTLS. */
+  private secure: boolean;
+  /** The SASL login name once AUTH succeeded (RFC 4954). */
+  private user: string | undefined;
+  private mechanisms: readonly string[];
   private transactions = 0;
   private out: Effect[] = [];
 
   constructor(options: SessionOptions) {
     this.options = options;
+    this.secure = options.tls === 'implicit';
+    this.mechanisms = options.authMechanisms ?? [];
+  }
+
+  /** The logged-in user, if any. */
+  get authenticated(): string | undefined {
+    return this.user;
+  }
+
+  get tlsActive(): boolean {
+    return this.secure;
+  }
+
+  /** The SASL mechanisms this connection offers, once its TLS is known (PLUS needs a channel binding). */
+  offerMechanisms(mechanisms: readonly string[]): void {
+    this.mechanisms = mechanisms;
+  }
+
+  /**
+   * TLS is up after STARTTLS. RFC 3207 §4.2: the server forgets everything it knew from the client
+   * (the EHLO, the transaction); the client starts again with EHLO.
+   */
+  tlsStarted(): Effect[] {
+    if (this.phase.name !== 'waiting' || this.phase.pending.kind !== 'tls')
+      throw new Error('tlsStarted() without STARTTLS');
+    this.secure = true;
+    this.greeting = undefined;
+    this.resetTransaction();
+    this.unauthPipelining = false;
+    this.input = Buffer.alloc(0);
+    this.phase = { name: 'command' };
+    return this.flush();
   }
 
   /**
@@ -102,7 +146,7 @@ export class SmtpSession {
     return this.run();
   }
 
-  resolved(outcome: CheckOutcome | MessageOutcome): Effect[] {
+  resolved(outcome: CheckOutcome | MessageOutcome | AuthOutcome): Effect[] {
     if (this.phase.name !== 'waiting') throw new Error(`resolved() in phase ${this.phase.name}`);
     const pending = this.phase.pending;
     this.phase = { name: 'command' };
@@ -110,6 +154,13 @@ export class SmtpSession {
       this.emitReply(outcome.reply);
       this.close();
       return this.flush();
+    }
+    if (pending.kind === 'auth') {
+      this.authStep(pending, outcome);
+      return this.run();
+    }
+    if (outcome.action === 'challenge' || outcome.action === 'success') {
+      throw new Error(`an AUTH outcome for a ${pending.kind} step`);
     }
     switch (pending.kind) {
       case 'helo':
@@ -147,6 +198,8 @@ export class SmtpSession {
         this.emitReply(outcome.action === 'reply' ? outcome.reply : replies.localError());
         this.resetTransaction();
         break;
+      case 'tls':
+        throw new Error('STARTTLS is resolved with tlsStarted()');
       default:
         return pending satisfies never;
     }
@@ -178,7 +231,11 @@ export class SmtpSession {
         offset = this.input.length;
         break;
       }
-      if (phase.name === 'command') {
+      if (phase.name === 'sasl') {
+        const consumed = this.saslLine(offset, phase);
+        if (consumed < 0) break;
+        offset = consumed;
+      } else if (phase.name === 'command') {
         const consumed = this.commandLine(offset);
         if (consumed < 0) break;
         offset = consumed;
@@ -280,6 +337,10 @@ export class SmtpSession {
         if (this.options.vrfy === 'off') return this.fail(replies.vrfyDisabled());
         if (this.options.vrfy === 'ambiguous') return this.emitReply(replies.vrfyAmbiguous());
         return this.wait({ type: 'check', stage: 'vrfy', argument: command.argument }, { kind: 'vrfy' });
+      case 'STARTTLS':
+        return this.startTls();
+      case 'AUTH':
+        return this.auth(command.mechanism, command.initial);
       case 'NOT_IMPLEMENTED':
         return this.fail(replies.notImplemented(command.name));
       case 'INVALID':
@@ -293,8 +354,11 @@ export class SmtpSession {
 
   private mail({ path, params: mailParams }: Extract<Command, { verb: 'MAIL' }>): void {
     if (!this.greeting) return this.fail(replies.needHelo());
+    if (this.options.requireTls && !this.secure) return this.fail(replies.tlsRequired());
+    // RFC 6409 §4.3: submission accepts mail from authenticated users only.
+    if (this.options.submission && !this.user) return this.fail(replies.authRequired());
     if (this.envelope) return this.fail(replies.nestedMail());
-    const params = checkMailParameters(path, mailParams, this.options.maxMessageSize);
+    const params = checkMailParameters(path, mailParams, this.options.maxMessageSize, this.authOffered);
     if ('code' in params) return this.fail(params);
     this.commandsWithoutMail = 0;
     const envelope: Envelope = {
@@ -402,7 +466,103 @@ export class SmtpSession {
   private acceptGreeting(kind: 'HELO' | 'EHLO', helo: string): void {
     this.greeting = { kind, helo };
     const host = this.options.hostname;
-    this.emitReply(kind === 'HELO' ? heloReply(host) : ehloReply(host, this.options.maxMessageSize));
+    const offers = {
+      starttls: this.options.tls === 'starttls' && !this.secure,
+      auth: this.authOffered ? this.mechanisms : [],
+    };
+    this.emitReply(kind === 'HELO' ? heloReply(host) : ehloReply(host, this.options.maxMessageSize, offers));
+  }
+
+  /** RFC 4954 §4 and RFC 8314: AUTH only on a submission listener, and only over TLS. */
+  private get authOffered(): boolean {
+    return Boolean(this.options.submission && this.secure && this.mechanisms.length > 0);
+  }
+
+  /** RFC 3207 §4: 220, then TLS. What the client sent after STARTTLS is dropped (CVE-2011-0411). */
+  private startTls(): void {
+    if (this.secure) return this.fail(replies.tlsAlready());
+    if (this.options.tls !== 'starttls') return this.fail(replies.tlsNotAvailable());
+    if (this.envelope) return this.fail(replies.badSequence('STARTTLS during a mail transaction; send RSET first'));
+    this.emitReply(replies.readyForTls());
+    this.wait({ type: 'starttls' }, { kind: 'tls' });
+    this.input = Buffer.alloc(0);
+  }
+
+  private auth(mechanism: string, initial: Buffer | undefined): void {
+    if (!this.authOffered) {
+      return this.fail(this.options.submission && !this.secure ? replies.tlsRequired() : replies.authNotAvailable());
+    }
+    if (!this.greeting) return this.fail(replies.needHelo());
+    if (this.user) return this.fail(replies.authAlready());
+    if (this.envelope) return this.fail(replies.authInTransaction());
+    if (!this.mechanisms.includes(mechanism)) return this.fail(replies.authUnknownMechanism(mechanism));
+    this.wait({ type: 'auth', mechanism, response: initial, first: true }, { kind: 'auth', mechanism, final: false });
+  }
+
+  /** One SASL response line: base64, or "*" to cancel (RFC 4954 §4). */
+  private saslLine(offset: number, phase: Extract<Phase, { name: 'sasl' }>): number {
+    const framed = frameCommandLine(this.input, offset, false, MAX_SASL_LINE);
+    if (framed.kind === 'incomplete') {
+      if (this.input.length - offset < MAX_SASL_LINE) return -1;
+      this.phase = { name: 'command' };
+      this.fail(replies.lineTooLong());
+      return this.input.length;
+    }
+    this.phase = { name: 'command' };
+    if (framed.kind === 'problem') {
+      this.fail(LINE_PROBLEM_REPLIES[framed.problem]());
+      return framed.next;
+    }
+    const text = framed.text.trim();
+    if (text === '*') {
+      this.fail(replies.authAborted());
+      return framed.next;
+    }
+    const response = decodeBase64(text);
+    if (!response) {
+      this.fail(replies.authBadBase64());
+      return framed.next;
+    }
+    if (phase.final !== undefined) {
+      // The client acknowledged our last data with an empty response: now the 235 (RFC 4954 §4).
+      if (response.length > 0) this.fail(replies.authFailed());
+      else this.loggedIn(phase.final);
+      return framed.next;
+    }
+    this.wait(
+      { type: 'auth', mechanism: phase.mechanism, response, first: false },
+      { kind: 'auth', mechanism: phase.mechanism, final: false },
+    );
+    return framed.next;
+  }
+
+  private authStep(
+    pending: Extract<Pending, { kind: 'auth' }>,
+    outcome: CheckOutcome | MessageOutcome | AuthOutcome,
+  ): void {
+    switch (outcome.action) {
+      case 'challenge':
+        this.emitReply(replies.authChallenge(outcome.data));
+        this.phase = { name: 'sasl', mechanism: pending.mechanism };
+        return;
+      case 'success':
+        if (outcome.data && outcome.data.length > 0) {
+          this.emitReply(replies.authChallenge(outcome.data));
+          this.phase = { name: 'sasl', mechanism: pending.mechanism, final: outcome.username };
+          return;
+        }
+        return this.loggedIn(outcome.username);
+      case 'reject':
+      case 'disconnect':
+        return this.fail(outcome.reply);
+      default:
+        return this.fail(replies.localError());
+    }
+  }
+
+  private loggedIn(username: string): void {
+    this.user = username;
+    this.emitReply(replies.authOk());
   }
 
   private resetTransaction(): void {

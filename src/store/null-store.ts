@@ -7,20 +7,30 @@
  *
  * Accounts come from a fixed list given to the constructor, or from a wrapped store that answers
  * the account reads (so recipients are checked against real accounts). Mailbox reads see nothing.
- * Counters are kept in memory, for this process only (`postern stats` in another process sees none
- * of them); greylisting passes everything, so a benchmark's sender is never deferred.
+ * Counters and failed logins are kept in memory, for this process only (`postern stats` in another
+ * process sees none of them); greylisting passes everything, so a benchmark's sender is never deferred.
  */
 
 import { counterEntries } from './counters.ts';
+import {
+  activeBlock,
+  checkLoginFailureOptions,
+  type LoginFailureRow,
+  loginFailureRecord,
+  nextLoginFailure,
+} from './login-failures.ts';
 
 import {
   type Account,
   type AccountId,
+  type Alias,
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
   type GreylistRequest,
   type GreylistResult,
+  type LoginFailureOptions,
+  type LoginFailureRecord,
   type Mailbox,
   type MailboxChange,
   type MailboxId,
@@ -41,6 +51,7 @@ export class NullStore implements Store {
   #closed = false;
   #discarded = 0;
   readonly #counters = new Map<string, number>();
+  readonly #loginFailures = new Map<string, LoginFailureRow>();
 
   constructor(accounts: NullStoreAccounts) {
     if ('readFrom' in accounts) this.#accountStore = accounts.readFrom;
@@ -52,7 +63,7 @@ export class NullStore implements Store {
     return this.#discarded;
   }
 
-  async createAccount(_address: string, _passwordHash: string): Promise<Account> {
+  async createAccount(_address: string, _passwordHash: string, _scram?: string | null): Promise<Account> {
     this.#assertOpen();
     throw new StoreError('NullStore cannot create accounts: it is a benchmark store that discards mail');
   }
@@ -72,6 +83,58 @@ export class NullStore implements Store {
   async removeAccount(_address: string): Promise<boolean> {
     this.#assertOpen();
     throw new StoreError('NullStore cannot remove accounts: it is a benchmark store that discards mail');
+  }
+
+  async setPassword(_address: string, _passwordHash: string, _scram: string | null): Promise<boolean> {
+    this.#assertOpen();
+    throw new StoreError('NullStore cannot change passwords: it is a benchmark store that discards mail');
+  }
+
+  async setDisabled(_address: string, _disabled: boolean): Promise<boolean> {
+    this.#assertOpen();
+    throw new StoreError('NullStore cannot disable accounts: it is a benchmark store that discards mail');
+  }
+
+  async addAlias(_alias: string, _accountAddress: string): Promise<void> {
+    this.#assertOpen();
+    throw new StoreError('NullStore cannot add aliases: it is a benchmark store that discards mail');
+  }
+
+  async removeAlias(_alias: string): Promise<boolean> {
+    this.#assertOpen();
+    throw new StoreError('NullStore cannot remove aliases: it is a benchmark store that discards mail');
+  }
+
+  /** A fixed list has no aliases. */
+  async listAliases(accountAddress?: string): Promise<Alias[]> {
+    this.#assertOpen();
+    if (this.#accountStore) return this.#accountStore.listAliases(accountAddress);
+    return [];
+  }
+
+  async resolveAddress(address: string): Promise<Account | undefined> {
+    this.#assertOpen();
+    if (this.#accountStore) return this.#accountStore.resolveAddress(address);
+    return this.#accounts?.find((account) => account.address === address);
+  }
+
+  /** In memory, this process only. */
+  async recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
+    this.#assertOpen();
+    checkLoginFailureOptions(options);
+    const next = nextLoginFailure(this.#loginFailures.get(key), options);
+    this.#loginFailures.set(key, next);
+    return loginFailureRecord(next, options.now);
+  }
+
+  async loginBlockedUntil(key: string, now: Date): Promise<Date | null> {
+    this.#assertOpen();
+    return activeBlock(this.#loginFailures.get(key)?.blockedUntil, now);
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    this.#assertOpen();
+    this.#loginFailures.delete(key);
   }
 
   /** Throws the message away and pretends it was stored: every placement gets UID 0, mailbox 0. */

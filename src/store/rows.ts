@@ -4,18 +4,28 @@
  * and BigInt() take either. Times are milliseconds since the epoch in both.
  */
 
-import type { Account, Mailbox, MailboxMessage, QueueJob } from './store.ts';
+import type { Account, Alias, Mailbox, MailboxMessage, QueueJob } from './store.ts';
 
 export type Row = Record<string, unknown>;
 type Integer = number | bigint | string;
 
+export const ACCOUNT_COLUMNS = 'id, address, password_hash, scram, disabled, created_at';
+
+/** `disabled` is an INTEGER 0/1 on SQLite and a boolean on PostgreSQL: Boolean() takes either. */
 export function accountFromRow(row: Row): Account {
   return {
     id: Number(row.id),
     address: String(row.address),
     passwordHash: String(row.password_hash),
+    scram: row.scram == null ? null : String(row.scram),
+    disabled: Boolean(row.disabled),
     createdAt: new Date(Number(row.created_at)),
   };
+}
+
+/** An `alias, account` row: aliases joined to their account's address. */
+export function aliasFromRow(row: Row): Alias {
+  return { alias: String(row.alias), account: String(row.account) };
 }
 
 export function mailboxFromRow(row: Row): Mailbox {

@@ -14,7 +14,43 @@ export interface Account {
   id: AccountId;
   address: string; // lower-cased local@domain
   passwordHash: string; // PHC string, argon2id
+  /**
+   * SCRAM-SHA-256 credentials in RFC 5803 form, `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`;
+   * null for an account whose password was set before Postern stored them (PLAIN and LOGIN still
+   * work; SCRAM needs `postern user passwd`).
+   */
+  scram: string | null;
+  /** A disabled account keeps its mail and addresses but cannot log in. */
+  disabled: boolean;
   createdAt: Date;
+}
+
+/** An alias: another full address (never a catch-all) whose mail goes to an account. */
+export interface Alias {
+  alias: string; // lower-cased local@domain
+  account: string; // the account's address
+}
+
+/**
+ * Brute-force protection shared by every node: failed logins are counted per key (`ip:192.0.2.1`,
+ * `account:alice@example.com`) in a window of `windowMs` from the first failure in it. A failure
+ * after the window starts a new one at 1. Each failure at or past `threshold` in one window blocks
+ * the key until `now + blockMs`, so an attacker who keeps trying after a block ends meets a new one
+ * at once. `now` is the caller's clock: keep nodes NTP-synced.
+ */
+export interface LoginFailureOptions {
+  now: Date;
+  windowMs: number;
+  /** A positive integer. */
+  threshold: number;
+  blockMs: number;
+}
+
+export interface LoginFailureRecord {
+  /** Failures in the current window, this one included. */
+  count: number;
+  /** Until when the key is blocked, or null when it is not blocked at `now`. */
+  blockedUntil: Date | null;
 }
 
 export interface Mailbox {
@@ -130,12 +166,42 @@ export interface GreylistResult {
 }
 
 export interface Store {
-  /** Creates the account and its INBOX. Throws AccountExistsError when the address is taken. */
-  createAccount(address: string, passwordHash: string): Promise<Account>;
+  /**
+   * Creates the account and its INBOX. Throws AccountExistsError when the address is taken, by an
+   * account or by an alias.
+   */
+  createAccount(address: string, passwordHash: string, scram?: string | null): Promise<Account>;
   findAccount(address: string): Promise<Account | undefined>;
   listAccounts(): Promise<Account[]>;
-  /** Removes the account with its mailboxes; content no longer referenced is deleted. */
+  /** Removes the account with its mailboxes and aliases; content no longer referenced is deleted. */
   removeAccount(address: string): Promise<boolean>;
+  /** Replaces both credentials at once (null: no SCRAM); false when there is no such account. */
+  setPassword(address: string, passwordHash: string, scram: string | null): Promise<boolean>;
+  /** False when there is no such account. */
+  setDisabled(address: string, disabled: boolean): Promise<boolean>;
+
+  /**
+   * Makes `alias` deliver to the account `accountAddress`. Throws AliasExistsError when the alias
+   * is taken, as an alias or as an account's address, and NoSuchAccountError when no account has
+   * that address (an alias cannot point to an alias).
+   */
+  addAlias(alias: string, accountAddress: string): Promise<void>;
+  /** False when there is no such alias. */
+  removeAlias(alias: string): Promise<boolean>;
+  /** Every alias, or those of one account, sorted by alias. */
+  listAliases(accountAddress?: string): Promise<Alias[]>;
+  /**
+   * The account with this address, else the account an alias of it points to: what RCPT TO and
+   * sender-login checks need. Disabled accounts are returned too; the caller decides.
+   */
+  resolveAddress(address: string): Promise<Account | undefined>;
+
+  /** Counts one failed login for `key`, atomically across nodes (see LoginFailureOptions). */
+  recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord>;
+  /** Until when `key` is blocked, or null when it is not blocked at `now`. */
+  loginBlockedUntil(key: string, now: Date): Promise<Date | null>;
+  /** Forgets the failures of `key` (after a successful login). */
+  clearLoginFailures(key: string): Promise<void>;
 
   /**
    * Stores one message for all its recipients (into each one's INBOX) and resolves only once
@@ -190,6 +256,12 @@ export class StoreError extends Error {
 }
 export class AccountExistsError extends StoreError {
   override readonly code = 'ACCOUNT_EXISTS';
+}
+export class AliasExistsError extends StoreError {
+  override readonly code = 'ALIAS_EXISTS';
+}
+export class NoSuchAccountError extends StoreError {
+  override readonly code = 'NO_SUCH_ACCOUNT';
 }
 /** Every recipient account of a delivery was removed after RCPT accepted it: a permanent failure. */
 export class RecipientsGoneError extends StoreError {

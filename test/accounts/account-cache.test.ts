@@ -4,7 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AccountCache } from '../../src/accounts/account-cache.ts';
 import type { Account } from '../../src/store/store.ts';
 
-const alice: Account = { id: 1, address: 'alice@example.com', passwordHash: 'x', createdAt: new Date(0) };
+const alice: Account = {
+  id: 1,
+  address: 'alice@example.com',
+  passwordHash: 'x',
+  scram: null,
+  disabled: false,
+  createdAt: new Date(0),
+};
 
 function counting(accounts: Account[]) {
   let reads = 0;

@@ -16,6 +16,7 @@ import {
   StoreClosedError,
 } from '../../src/store/store.ts';
 import { waitFor } from '../support/wait.ts';
+import { runAccountsStoreContract } from './accounts-contract.ts';
 import { runPolicyStoreContract } from './policy-contract.ts';
 
 export interface OpenedStore {
@@ -66,6 +67,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
         const alice = await store.createAccount('alice@example.com', PHC);
         assert.equal(bob.address, 'bob@example.com');
         assert.equal(bob.passwordHash, PHC);
+        assert.equal(bob.scram, null);
+        assert.equal(bob.disabled, false);
         assert.ok(bob.createdAt instanceof Date && !Number.isNaN(bob.createdAt.getTime()));
         assert.notEqual(bob.id, alice.id);
         assert.deepEqual(await store.findAccount('bob@example.com'), bob);
@@ -354,6 +357,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
 
     // Counters and greylisting: policy-contract.ts.
     runPolicyStoreContract(withStore);
+    // Credentials, disabled accounts, aliases, failed logins: accounts-contract.ts.
+    runAccountsStoreContract(withStore);
 
     test(
       'rejects every call with StoreClosedError after close()',

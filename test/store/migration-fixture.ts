@@ -5,7 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
-import type { Store } from '../../src/store/store.ts';
+import { AccountExistsError, type Store } from '../../src/store/store.ts';
 import { sampleDelivery, sampleMessage } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
@@ -83,13 +83,18 @@ export async function populateVersion1(execute: Execute): Promise<void> {
   }
 }
 
-/** Every account, mailbox, message, flag and counter of the fixture, read through the Store API. */
+/**
+ * Every account, mailbox, message, flag and counter of the fixture, read through the Store API.
+ * Accounts keep their hashes and come out of version 4 enabled, without SCRAM credentials (those
+ * need the password: `postern user passwd`).
+ */
 export async function assertVersion1DataSurvived(store: Store): Promise<void> {
   const listed = await store.listAccounts();
   assert.deepEqual(
-    listed.map((a) => [a.id, a.address, a.passwordHash, a.createdAt.getTime()]),
-    accounts.map((a) => [a.id, a.address, PHC, a.created]),
+    listed.map((a) => [a.id, a.address, a.passwordHash, a.scram, a.disabled, a.createdAt.getTime()]),
+    accounts.map((a) => [a.id, a.address, PHC, null, false, a.created]),
   );
+  assert.deepEqual(await store.listAliases(), [], 'no aliases before version 4');
   for (const m of mailboxes) {
     const mailbox = await store.getMailbox(m.account, m.name);
     const held = placements.filter((p) => p.mailbox === m.id);
@@ -130,7 +135,8 @@ export async function assertVersion1DataSurvived(store: Store): Promise<void> {
 
 /**
  * The migrated database keeps working: the next UID follows on, and what later versions added is
- * there (the queue of v2, greylisting of v3, counters for restriction statistics).
+ * there (the queue of v2, greylisting of v3, counters for restriction statistics, credentials,
+ * aliases and login failures of v4).
  */
 export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
   const alice = await store.findAccount('alice@example.com');
@@ -175,4 +181,36 @@ export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
     outcome: 'pass',
     learned: false,
   });
+  await assertVersion4Works(store);
+}
+
+const SCRAM =
+  'SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$' +
+  'c3RvcmVka2V5c3RvcmVka2V5c3RvcmVka2V5c3RvcmU=:c2VydmVya2V5c2VydmVya2V5c2VydmVya2V5c2VydmU=';
+
+/** Schema v4 on old accounts: SCRAM credentials set by a new password, disabling, aliases, failed logins. */
+async function assertVersion4Works(store: Store): Promise<void> {
+  assert.equal(await store.setPassword('bob@example.com', PHC, SCRAM), true);
+  assert.equal((await store.findAccount('bob@example.com'))?.scram, SCRAM);
+  assert.equal(await store.setDisabled('nomail@example.com', true), true);
+  assert.equal((await store.findAccount('nomail@example.com'))?.disabled, true);
+  await store.addAlias('postmaster@example.com', 'alice@example.com');
+  assert.equal((await store.resolveAddress('postmaster@example.com'))?.id, 1);
+  await assert.rejects(store.createAccount('postmaster@example.com', PHC), AccountExistsError);
+  const receipt = await store.deliver({
+    ...sampleDelivery([]),
+    recipients: [{ address: 'postmaster@example.com', accountId: 1 }],
+  });
+  assert.equal(receipt.placements[0]?.uid, 6, 'mail to the alias lands in the old INBOX');
+  const options = { now: new Date(T0), windowMs: 60_000, threshold: 2, blockMs: 60_000 };
+  assert.deepEqual(await store.recordLoginFailure('ip:192.0.2.1', options), { count: 1, blockedUntil: null });
+  assert.deepEqual(await store.recordLoginFailure('ip:192.0.2.1', options), {
+    count: 2,
+    blockedUntil: new Date(T0 + 60_000),
+  });
+  assert.deepEqual(await store.loginBlockedUntil('ip:192.0.2.1', new Date(T0)), new Date(T0 + 60_000));
+  await store.clearLoginFailures('ip:192.0.2.1');
+  assert.equal(await store.loginBlockedUntil('ip:192.0.2.1', new Date(T0)), null);
+  assert.equal(await store.removeAccount('alice@example.com'), true);
+  assert.deepEqual(await store.listAliases(), [], 'an old account takes its new aliases with it');
 }

@@ -107,26 +107,30 @@ test('postgres: a populated version-1 database migrates to the latest with every
     }
   }));
 
-test('the greylisting tables (version 3) have the same columns, NOT NULL and keys on both engines', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const db = new DatabaseSync(path.join(dir, 'schema.sqlite'));
-  const tables = ['greylist', 'greylist_clients'];
-  const sqlite: string[] = [];
+/** `table.column notnull=… pk=…` for each column of the tables at schema version `target`, on each engine. */
+async function sqliteColumns(dir: string, tables: string[], target: number): Promise<string[]> {
+  const db = new DatabaseSync(path.join(dir, `schema-v${target}.sqlite`));
+  const columns: string[] = [];
   try {
-    migrateSqlite(db, { target: 3 });
+    migrateSqlite(db, { target });
     for (const table of tables) {
       for (const column of db.prepare(`PRAGMA table_info(${table})`).all()) {
-        sqlite.push(`${table}.${column.name} notnull=${Boolean(column.notnull || column.pk)} pk=${Boolean(column.pk)}`);
+        columns.push(
+          `${table}.${column.name} notnull=${Boolean(column.notnull || column.pk)} pk=${Boolean(column.pk)}`,
+        );
       }
     }
   } finally {
     db.close();
   }
-  const postgres = await withTestDatabase(async ({ url }) => {
+  return columns;
+}
+
+function postgresColumns(tables: string[], target: number): Promise<string[]> {
+  return withTestDatabase(async ({ url }) => {
     const pool = createPool({ url, poolSize: 1 });
     try {
-      await migratePostgres(pool, { target: 3 });
+      await migratePostgres(pool, { target });
       const { rows } = await pool.query(
         `SELECT c.table_name, c.column_name, c.is_nullable = 'NO' AS notnull,
            EXISTS (SELECT 1 FROM information_schema.key_column_usage k
@@ -142,7 +146,32 @@ test('the greylisting tables (version 3) have the same columns, NOT NULL and key
       await pool.end();
     }
   });
-  assert.deepEqual(postgres, sqlite);
+}
+
+test('the greylisting tables (version 3) have the same columns, NOT NULL and keys on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tables = ['greylist', 'greylist_clients'];
+  const sqlite = await sqliteColumns(dir, tables, 3);
+  assert.deepEqual(await postgresColumns(tables, 3), sqlite);
   assert.ok(sqlite.includes('greylist.triplet notnull=true pk=true'));
   assert.ok(sqlite.includes('greylist_clients.passes notnull=true pk=false'));
+});
+
+test('the account tables (version 4) have the same columns, NOT NULL and keys on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tables = ['accounts', 'aliases', 'login_failures'];
+  const sqlite = await sqliteColumns(dir, tables, 4);
+  assert.deepEqual(await postgresColumns(tables, 4), sqlite);
+  for (const column of [
+    'accounts.scram notnull=false pk=false',
+    'accounts.disabled notnull=true pk=false',
+    'aliases.address notnull=true pk=true',
+    'aliases.account_id notnull=true pk=false',
+    'login_failures.key notnull=true pk=true',
+    'login_failures.blocked_until notnull=false pk=false',
+  ]) {
+    assert.ok(sqlite.includes(column), column);
+  }
 });

@@ -8,7 +8,14 @@ import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { type Account, StoreClosedError, StoreError } from '../../src/store/store.ts';
 import { sampleDelivery } from './contract.ts';
 
-const bob: Account = { id: 7, address: 'bob@example.com', passwordHash: 'x', createdAt: new Date(0) };
+const bob: Account = {
+  id: 7,
+  address: 'bob@example.com',
+  passwordHash: 'x',
+  scram: null,
+  disabled: false,
+  createdAt: new Date(0),
+};
 
 test('NullStore answers account reads from its fixed list', async () => {
   const store = new NullStore([bob]);
@@ -39,6 +46,39 @@ test('NullStore can read accounts from a wrapped store', async () => {
     await store.deliver(sampleDelivery([carol]));
     assert.equal((await real.getMailbox(carol.id, 'INBOX'))?.messageCount, 0, 'nothing reached the real store');
     await store.close();
+  } finally {
+    await real.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('NullStore resolves addresses from its account source, refuses account writes, counts failed logins in memory', async () => {
+  const store = new NullStore([bob]);
+  assert.deepEqual(await store.resolveAddress('bob@example.com'), bob);
+  assert.equal(await store.resolveAddress('robert@example.com'), undefined);
+  assert.deepEqual(await store.listAliases(), []);
+  await assert.rejects(store.setPassword('bob@example.com', 'x', null), StoreError);
+  await assert.rejects(store.setDisabled('bob@example.com', true), StoreError);
+  await assert.rejects(store.addAlias('robert@example.com', 'bob@example.com'), StoreError);
+  await assert.rejects(store.removeAlias('robert@example.com'), StoreError);
+  const options = { now: new Date(1000), windowMs: 60_000, threshold: 2, blockMs: 5000 };
+  assert.deepEqual(await store.recordLoginFailure('ip:192.0.2.1', options), { count: 1, blockedUntil: null });
+  assert.deepEqual(await store.recordLoginFailure('ip:192.0.2.1', options), {
+    count: 2,
+    blockedUntil: new Date(6000),
+  });
+  assert.deepEqual(await store.loginBlockedUntil('ip:192.0.2.1', new Date(1000)), new Date(6000));
+  await store.clearLoginFailures('ip:192.0.2.1');
+  assert.equal(await store.loginBlockedUntil('ip:192.0.2.1', new Date(1000)), null);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-'));
+  const real = await openSqliteStore({ dataDir: dir });
+  try {
+    const carol = await real.createAccount('carol@example.com', 'x');
+    await real.addAlias('caroline@example.com', 'carol@example.com');
+    const wrapped = new NullStore({ readFrom: real });
+    assert.deepEqual(await wrapped.resolveAddress('caroline@example.com'), carol);
+    assert.deepEqual(await wrapped.listAliases(), [{ alias: 'caroline@example.com', account: 'carol@example.com' }]);
   } finally {
     await real.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 // The cluster primitives on PostgreSQL, with two stores on separate connection pools standing for
 // two nodes: queue claims raced from both never hand a job out twice (FOR UPDATE SKIP LOCKED), a
 // mailbox change committed on one node is heard on the other within a second (LISTEN/NOTIFY), and
-// greylisting and counters agree across nodes (one upsert statement each).
+// greylisting, counters and failed logins agree across nodes (one upsert statement each), and an
+// address claimed at once as account and as alias ends as one of them (an advisory lock per address).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -146,4 +147,52 @@ test('counters added on two nodes at once sum up, and either node reads the tota
     );
     assert.deepEqual(await b.readCounters('restriction:'), { [name]: 40 });
     assert.deepEqual(await a.readCounters('node:'), { 'node:0': 20, 'node:1': 20 });
+  }));
+
+test('failed logins recorded on two nodes at once all count, and a block set on one holds on the other', () =>
+  twoNodes(async (a, b) => {
+    const T0 = Date.parse('2025-03-01T12:00:00Z');
+    const options = (i: number, threshold = 1000) => ({
+      now: new Date(T0 + i),
+      windowMs: 900_000,
+      threshold,
+      blockMs: 1_800_000,
+    });
+    const records = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).recordLoginFailure('ip:192.0.2.1', options(i))),
+    );
+    assert.deepEqual(
+      records.map((r) => r.count).sort((x, y) => x - y),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'each failure counted once, none lost',
+    );
+    assert.ok(records.every((r) => r.blockedUntil === null));
+    const blocked = await a.recordLoginFailure('ip:192.0.2.1', options(50, 51));
+    assert.deepEqual(blocked, { count: 51, blockedUntil: new Date(T0 + 50 + 1_800_000) });
+    assert.deepEqual(await b.loginBlockedUntil('ip:192.0.2.1', new Date(T0 + 60)), blocked.blockedUntil);
+    await b.clearLoginFailures('ip:192.0.2.1');
+    assert.equal(await a.loginBlockedUntil('ip:192.0.2.1', new Date(T0 + 60)), null);
+  }));
+
+test('two nodes claiming one address, one as an account and one as an alias, leave exactly one', () =>
+  twoNodes(async (a, b) => {
+    await a.createAccount('alice@example.com', PHC);
+    const addresses = Array.from({ length: 20 }, (_, i) => `race${i}@example.com`);
+    const outcomes = await Promise.all(
+      addresses.map((address, i) => {
+        const [accountNode, aliasNode] = i % 2 === 0 ? [a, b] : [b, a];
+        return Promise.allSettled([
+          accountNode.createAccount(address, PHC),
+          aliasNode.addAlias(address, 'alice@example.com'),
+        ]);
+      }),
+    );
+    const aliases = new Set((await b.listAliases('alice@example.com')).map((alias) => alias.alias));
+    for (const [i, address] of addresses.entries()) {
+      const won = outcomes[i]!.filter((o) => o.status === 'fulfilled').length;
+      assert.equal(won, 1, `${address}: one claim wins`);
+      const account = await a.findAccount(address);
+      assert.equal(Number(Boolean(account)) + Number(aliases.has(address)), 1, `${address} is one thing`);
+      assert.equal((await b.resolveAddress(address))?.address, account ? address : 'alice@example.com');
+    }
   }));

@@ -48,7 +48,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
           hostname: 'mx.example.com',
           domains: ['example.com'],
           dataDir,
-          listen: { smtp: '127.0.0.1:0' },
+          listen: { smtp: '127.0.0.1:0', submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
           log: { level: 'silent' },
           dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
           ...overrides,

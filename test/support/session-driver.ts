@@ -5,6 +5,7 @@
  */
 import { renderReply, replies } from '../../src/smtp/replies.ts';
 import {
+  type AuthOutcome,
   type CheckOutcome,
   type Effect,
   type MessageOutcome,
@@ -23,11 +24,22 @@ export const sessionDefaults: SessionOptions = {
   vrfy: 'off',
 };
 
-export type Decider = (effect: Exclude<Effect, { type: 'reply' | 'close' }>) => CheckOutcome | MessageOutcome;
+export type Decider = (
+  effect: Exclude<Effect, { type: 'reply' | 'close' | 'starttls' }>,
+) => CheckOutcome | MessageOutcome | AuthOutcome;
 
-/** Accepts every check (recipients at example.com, else 554 5.7.1) and stores every message. */
+/**
+ * Accepts every check (recipients at example.com, else 554 5.7.1), stores every message, and logs
+ * in any AUTH whose (initial) response is "secret" as "user"; other responses get 535.
+ */
 export const acceptAll: Decider = (effect) => {
   if (effect.type === 'message') return { action: 'reply', reply: replies.queued(effect.envelope.id) };
+  if (effect.type === 'auth') {
+    if (effect.response === undefined) return { action: 'challenge', data: Buffer.alloc(0) };
+    return effect.response.toString() === 'secret'
+      ? { action: 'success', username: 'user' }
+      : { action: 'reject', reply: replies.authFailed() };
+  }
   if (effect.stage === 'rcpt' && effect.recipient.domain !== 'example.com' && effect.recipient.domain !== '') {
     return { action: 'reject', reply: replies.relayDenied(effect.recipient.address) };
   }
@@ -88,6 +100,8 @@ export class Driver implements Transcript {
         } else if (effect.type === 'close') {
           if (this.closed) throw new Error('close effect twice');
           this.closed = true;
+        } else if (effect.type === 'starttls') {
+          next = this.session.tlsStarted(); // a sans-I/O session: "TLS" starts at once
         } else {
           if (effect.type === 'message') this.messages.push(Buffer.from(effect.content));
           next = this.session.resolved(this.decide(effect));

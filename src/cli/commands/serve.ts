@@ -10,7 +10,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = createLogger(config.log.level);
   const discardMail = values['discard-mail'] === true;
   const server = await startServer({ config, logger, discardMail });
-  const smtp = `${server.smtp.address.includes(':') ? `[${server.smtp.address}]` : server.smtp.address}:${server.smtp.port}`;
+  const show = (a: { address: string; port: number } | undefined) =>
+    a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : undefined;
+  const smtp = show(server.smtp)!;
+  const submission = show(server.submission);
+  const submissions = show(server.submissions);
   logger.info(
     {
       version: VERSION,
@@ -20,8 +24,10 @@ export async function serveCommand(args: string[]): Promise<number> {
       domains: config.domains,
       dataDir: config.dataDir,
       smtp,
+      submission,
+      submissions,
     },
-    `Postern ${VERSION} on Node ${process.version}: SMTP listening on ${smtp}, data in ${config.dataDir} (sqlite), local domains ${config.domains.join(', ')}`,
+    `Postern ${VERSION} on Node ${process.version}: SMTP on ${smtp}, submission on ${submission ?? 'off'} (STARTTLS) and ${submissions ?? 'off'} (TLS), data in ${config.dataDir} (${config.store.engine}), local domains ${config.domains.join(', ')}`,
   );
   if (file === undefined) {
     logger.warn(

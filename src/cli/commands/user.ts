@@ -1,51 +1,86 @@
-/** `postern user add|list|remove`: accounts, with argon2id password hashes. */
+/**
+ * `postern user add|passwd|disable|enable|list|remove`: accounts, with an argon2id password hash
+ * and SCRAM-SHA-256 credentials (RFC 5803) derived from the same password. The password is read
+ * from standard input, never from the command line (where `ps` shows it), and never printed.
+ */
 import { normalizeAddress } from '../../accounts/address.ts';
 import { hashPassword } from '../../accounts/password.ts';
+import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
+import type { Config } from '../../config/schema.ts';
 import { AccountExistsError } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
+const SUBCOMMANDS = ['add', 'passwd', 'disable', 'enable', 'list', 'remove'];
+
 export async function userCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  // Before the config is read: `postern user --config FILE` lacks a subcommand, whatever FILE holds.
+  if (sub === undefined || sub.startsWith('-')) {
+    throw usageError(`user: missing subcommand (${SUBCOMMANDS.join(', ')})`);
+  }
+  if (!SUBCOMMANDS.includes(sub)) throw usageError(`user: unknown subcommand "${sub}"`);
   const { values, positionals } = parseCommandLine(
     rest,
     { 'password-stdin': { type: 'boolean' }, json: { type: 'boolean' } },
-    `user ${sub ?? ''}`.trim(),
+    `user ${sub}`,
   );
   const { config } = configFrom(values);
   switch (sub) {
     case 'add': {
       const address = oneAddress(positionals, 'user add <address> --password-stdin');
-      const domain = address.slice(address.lastIndexOf('@') + 1);
-      if (!config.domains.includes(domain)) {
-        throw new CliError(
-          `${address}: domain ${domain} is not one of this server's domains (${config.domains.join(', ')}); add it to "domains" in the config`,
-        );
-      }
-      if (values['password-stdin'] !== true) {
-        throw usageError('user add: give the password on standard input with --password-stdin');
-      }
-      const password = await readPassword();
-      const hash = await hashPassword(password);
+      requireLocalDomain(config, address);
+      const credentials = await passwordCredentials(values['password-stdin'], 'user add');
       await withStore(config, async (store) => {
         try {
-          await store.createAccount(address, hash);
+          await store.createAccount(address, credentials.hash, credentials.scram);
         } catch (err) {
-          if (err instanceof AccountExistsError) throw new CliError(`${address}: account already exists`);
-          throw err;
+          if (!(err instanceof AccountExistsError)) throw err;
+          // Taken by an account, or by an alias: the store's message says which alias.
+          if (await store.findAccount(address)) throw new CliError(`${address}: account already exists`);
+          throw new CliError(err.message);
         }
       });
       process.stdout.write(`added ${address}\n`);
       return 0;
     }
+    case 'passwd': {
+      const address = oneAddress(positionals, 'user passwd <address> --password-stdin');
+      const credentials = await passwordCredentials(values['password-stdin'], 'user passwd');
+      const changed = await withStore(config, (store) =>
+        store.setPassword(address, credentials.hash, credentials.scram),
+      );
+      if (!changed) throw new CliError(`${address}: no such account`);
+      process.stdout.write(`changed the password of ${address}\n`);
+      return 0;
+    }
+    case 'disable':
+    case 'enable': {
+      const address = oneAddress(positionals, `user ${sub} <address>`);
+      const done = await withStore(config, (store) => store.setDisabled(address, sub === 'disable'));
+      if (!done) throw new CliError(`${address}: no such account`);
+      process.stdout.write(
+        sub === 'disable' ? `disabled ${address}: it can no longer log in\n` : `enabled ${address}\n`,
+      );
+      return 0;
+    }
     case 'list': {
-      const accounts = await withStore(config, (store) => store.listAccounts());
+      if (positionals.length > 0) throw usageError('usage: postern user list [--json]');
+      const [accounts, aliases] = await withStore(config, (store) =>
+        Promise.all([store.listAccounts(), store.listAliases()]),
+      );
       if (values.json === true) {
-        const rows = accounts.map((a) => ({ address: a.address, created: a.createdAt.toISOString() }));
+        const rows = accounts.map((a) => ({
+          address: a.address,
+          created: a.createdAt.toISOString(),
+          disabled: a.disabled,
+          scram: a.scram !== null, // false: set before SCRAM was stored; `user passwd` adds it
+          aliases: aliases.filter((alias) => alias.account === a.address).map((alias) => alias.alias),
+        }));
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
-        for (const a of accounts) process.stdout.write(`${a.address}\n`);
+        for (const a of accounts) process.stdout.write(`${a.address}${a.disabled ? ' (disabled)' : ''}\n`);
       }
       return 0;
     }
@@ -57,19 +92,41 @@ export async function userCommand(args: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw usageError(
-        sub === undefined ? 'user: missing subcommand (add, list, remove)' : `user: unknown subcommand "${sub}"`,
-      );
+      throw new Error(`user: subcommand "${sub}" is listed but not handled`);
   }
 }
 
 export function oneAddress(positionals: string[], usage: string): string {
   if (positionals.length !== 1) throw usageError(`usage: postern ${usage}`);
+  return parseAddressArgument(positionals[0]!);
+}
+
+export function parseAddressArgument(input: string): string {
   try {
-    return normalizeAddress(positionals[0]!);
+    return normalizeAddress(input);
   } catch (err) {
-    throw new CliError(`"${positionals[0]}" is not a valid address: ${(err as Error).message}`);
+    throw new CliError(`"${input}" is not a valid address: ${(err as Error).message}`);
   }
+}
+
+/** Accounts and aliases are for this server's own domains. */
+export function requireLocalDomain(config: Config, address: string): void {
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  if (!config.domains.includes(domain)) {
+    throw new CliError(
+      `${address}: domain ${domain} is not one of this server's domains (${config.domains.join(', ')}); add it to "domains" in the config`,
+    );
+  }
+}
+
+/** Both stored forms of the password read from standard input; the password itself goes no further. */
+async function passwordCredentials(
+  fromStdin: string | boolean | undefined,
+  command: string,
+): Promise<{ hash: string; scram: string }> {
+  if (fromStdin !== true) throw usageError(`${command}: give the password on standard input with --password-stdin`);
+  const password = await readPassword();
+  return { hash: await hashPassword(password), scram: formatScramCredentials(deriveScramCredentials(password)) };
 }
 
 async function readPassword(): Promise<string> {

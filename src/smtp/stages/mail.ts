@@ -8,7 +8,12 @@ export interface MailParameters {
   smtputf8: boolean;
 }
 
-export function checkMailParameters(path: Path | null, params: Params, maxSize: number): MailParameters | Reply {
+export function checkMailParameters(
+  path: Path | null,
+  params: Params,
+  maxSize: number,
+  authOffered = false,
+): MailParameters | Reply {
   let declaredSize: number | undefined;
   let body: '7BIT' | '8BITMIME' = '7BIT';
   let smtputf8 = false;
@@ -29,6 +34,11 @@ export function checkMailParameters(path: Path | null, params: Params, maxSize: 
       case 'SMTPUTF8': // RFC 6531 §3.4: no value
         if (value !== true) return replies.syntax('Syntax: SMTPUTF8 takes no value');
         smtputf8 = true;
+        break;
+      case 'AUTH':
+        // RFC 4954 §5: the original submitter, which a submission server may ignore; we keep the login's.
+        if (!authOffered) return replies.unknownParameter(key);
+        if (typeof value !== 'string') return replies.syntax('Syntax: AUTH=<mailbox> or AUTH=<>');
         break;
       default:
         return replies.unknownParameter(key); // RFC 5321 §4.1.1.11: 555 for unrecognized parameters

@@ -192,6 +192,31 @@ CREATE INDEX greylist_by_last_seen ON greylist(last_seen);
 CREATE INDEX greylist_clients_by_last_seen ON greylist_clients(last_seen);
 `,
   },
+  {
+    version: 4,
+    name: 'account credentials, aliases, login failures',
+    sql: `
+ALTER TABLE accounts ADD COLUMN scram text;
+ALTER TABLE accounts ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+
+CREATE TABLE aliases (
+  address text PRIMARY KEY,
+  account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at bigint NOT NULL
+);
+
+CREATE INDEX aliases_by_account ON aliases(account_id);
+
+CREATE TABLE login_failures (
+  key text PRIMARY KEY,
+  count bigint NOT NULL,
+  window_start bigint NOT NULL,
+  blocked_until bigint
+);
+
+CREATE INDEX login_failures_by_window ON login_failures(window_start);
+`,
+  },
 ];
 assertMigrationList(POSTGRES_MIGRATIONS);
 

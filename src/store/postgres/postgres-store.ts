@@ -8,17 +8,20 @@
 import pg from 'pg';
 import { summarize } from '../../mime/summary.ts';
 import { counterEntries } from '../counters.ts';
+import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
-import { accountFromRow, JOB_COLUMNS, jobFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
+import { JOB_COLUMNS, jobFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
 import {
   type Account,
-  AccountExistsError,
   type AccountId,
+  type Alias,
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
   type GreylistRequest,
   type GreylistResult,
+  type LoginFailureOptions,
+  type LoginFailureRecord,
   type Mailbox,
   type MailboxChange,
   type MailboxId,
@@ -31,10 +34,12 @@ import {
   type StoreStats,
   StoreUnavailableError,
 } from '../store.ts';
+import { PostgresAccounts } from './accounts.ts';
 import { ChangeChannel } from './change-channel.ts';
 import { addPostgresCounters, readPostgresCounters } from './counters.ts';
 import { DeliveryBatcher } from './delivery-batcher.ts';
 import { PostgresGreylist } from './greylist.ts';
+import { PostgresLoginFailures } from './login-failures.ts';
 import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
 import { redactUrl } from './url.ts';
 
@@ -49,8 +54,6 @@ export interface PostgresStoreOptions {
 }
 
 export const DEFAULT_POOL_SIZE = 10;
-const UID_VALIDITY_COUNTER = 'uid_validity';
-const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const pool = createPool(options);
@@ -120,6 +123,8 @@ export class PostgresStore implements Store {
   readonly #batcher: DeliveryBatcher;
   readonly #changes: ChangeChannel;
   readonly #greylist: PostgresGreylist;
+  readonly #accounts: PostgresAccounts;
+  readonly #loginFailures: PostgresLoginFailures;
   readonly migration: MigrationOutcome;
   #closing: Promise<void> | undefined;
 
@@ -135,73 +140,69 @@ export class PostgresStore implements Store {
       { connectionString: options.url, application_name: `${options.applicationName ?? 'postern'} (changes)` },
       (error) => options.onError?.(error),
     );
-    this.#greylist = new PostgresGreylist(
-      (text, values) => this.#query(text, values),
-      (error) => options.onError?.(error),
-    );
+    const query = (text: string, values?: unknown[]) => this.#query(text, values);
+    const onError = (error: Error) => options.onError?.(error);
+    this.#greylist = new PostgresGreylist(query, onError);
+    this.#accounts = new PostgresAccounts(query, (work) => this.#transaction(work));
+    this.#loginFailures = new PostgresLoginFailures(query, onError);
   }
 
   stats(): StoreStats {
     return this.#batcher.stats;
   }
 
-  async createAccount(address: string, passwordHash: string): Promise<Account> {
-    return this.#transaction(async (client) => {
-      const createdAt = new Date();
-      let row: pg.QueryResultRow | undefined;
-      try {
-        row = (
-          await client.query(
-            'INSERT INTO accounts (address, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id',
-            [address, passwordHash, createdAt.getTime()],
-          )
-        ).rows[0];
-      } catch (error) {
-        if ((error as { code?: string }).code === '23505') {
-          throw new AccountExistsError(`an account for ${address} already exists`);
-        }
-        throw error;
-      }
-      const id = Number(row?.id);
-      await client.query(
-        "INSERT INTO mailboxes (account_id, name, uid_validity, uid_next, highest_modseq) VALUES ($1, 'INBOX', $2, 1, 1)",
-        [id, await nextUidValidity(client)],
-      );
-      return { id, address, passwordHash, createdAt };
-    });
+  async createAccount(address: string, passwordHash: string, scram: string | null = null): Promise<Account> {
+    return this.#accounts.create(address, passwordHash, scram);
   }
 
   async findAccount(address: string): Promise<Account | undefined> {
-    const { rows } = await this.#query(
-      'SELECT id, address, password_hash, created_at FROM accounts WHERE address = $1',
-      [address],
-    );
-    return rows[0] ? accountFromRow(rows[0]) : undefined;
+    return this.#accounts.find(address);
   }
 
   async listAccounts(): Promise<Account[]> {
-    const { rows } = await this.#query('SELECT id, address, password_hash, created_at FROM accounts ORDER BY address');
-    return rows.map(accountFromRow);
+    return this.#accounts.list();
   }
 
   async removeAccount(address: string): Promise<boolean> {
-    return this.#transaction(async (client) => {
-      const { rows } = await client.query('SELECT id FROM accounts WHERE address = $1 FOR UPDATE', [address]);
-      if (!rows[0]) return false;
-      const accountId = Number(rows[0].id);
-      // Content held only by this account goes; content other accounts still hold stays.
-      await client.query(
-        `DELETE FROM messages WHERE id IN (
-           SELECT mm.message_id FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-           WHERE mb.account_id = $1)
-         AND NOT EXISTS (
-           SELECT 1 FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-           WHERE mm.message_id = messages.id AND mb.account_id <> $1)`,
-        [accountId],
-      );
-      await client.query('DELETE FROM accounts WHERE id = $1', [accountId]); // mailboxes go by CASCADE
-      return true;
-    });
+    return this.#accounts.remove(address);
+  }
+
+  async setPassword(address: string, passwordHash: string, scram: string | null): Promise<boolean> {
+    return this.#accounts.setPassword(address, passwordHash, scram);
+  }
+
+  async setDisabled(address: string, disabled: boolean): Promise<boolean> {
+    return this.#accounts.setDisabled(address, disabled);
+  }
+
+  async addAlias(alias: string, accountAddress: string): Promise<void> {
+    return this.#accounts.addAlias(alias, accountAddress);
+  }
+
+  async removeAlias(alias: string): Promise<boolean> {
+    return this.#accounts.removeAlias(alias);
+  }
+
+  async listAliases(accountAddress?: string): Promise<Alias[]> {
+    return this.#accounts.listAliases(accountAddress);
+  }
+
+  async resolveAddress(address: string): Promise<Account | undefined> {
+    return this.#accounts.resolve(address);
+  }
+
+  async recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
+    this.#assertOpen();
+    checkLoginFailureOptions(options);
+    return this.#loginFailures.record(key, options);
+  }
+
+  async loginBlockedUntil(key: string, now: Date): Promise<Date | null> {
+    return this.#loginFailures.blockedUntil(key, now);
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    return this.#loginFailures.clear(key);
   }
 
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
@@ -355,22 +356,6 @@ export class PostgresStore implements Store {
   #assertOpen(): void {
     if (this.#closing) throw new StoreClosedError('the store is closed');
   }
-}
-
-/**
- * RFC 9051 §2.3.1.1: a mailbox re-created under the same name needs a new UIDVALIDITY. The counter
- * row is locked by the upsert, so two nodes creating accounts at once get distinct values.
- */
-async function nextUidValidity(client: pg.PoolClient): Promise<number> {
-  const { rows } = await client.query(
-    `INSERT INTO counters (name, value) VALUES ($1, $2)
-     ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value + 1, excluded.value)
-     RETURNING value`,
-    [UID_VALIDITY_COUNTER, Math.floor(Date.now() / 1000)],
-  );
-  const value = Number(rows[0]?.value);
-  if (value > MAX_UID_VALIDITY) throw new StoreError('UIDVALIDITY space exhausted');
-  return value;
 }
 
 function asStoreError(error: unknown): Error {

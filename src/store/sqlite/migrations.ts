@@ -126,6 +126,36 @@ CREATE INDEX greylist_by_last_seen ON greylist(last_seen);
 CREATE INDEX greylist_clients_by_last_seen ON greylist_clients(last_seen);
 `,
   },
+  {
+    version: 4,
+    name: 'account credentials, aliases, login failures',
+    sql: `
+-- RFC 5803 SCRAM-SHA-256 credentials, written with the password by the CLI; NULL for accounts
+-- created before this version (PLAIN and LOGIN work, SCRAM after "postern user passwd").
+ALTER TABLE accounts ADD COLUMN scram TEXT;
+ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+
+-- A full address delivering to an account; never the address of an account (checked on write).
+CREATE TABLE aliases (
+  address TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX aliases_by_account ON aliases(account_id);
+
+-- Failed logins per key (ip:…, account:…), shared by every process on the file.
+CREATE TABLE login_failures (
+  key TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  window_start INTEGER NOT NULL,
+  blocked_until INTEGER
+) STRICT, WITHOUT ROWID;
+
+-- The sweep of expired rows.
+CREATE INDEX login_failures_by_window ON login_failures(window_start);
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

@@ -11,6 +11,8 @@ import type {
   DeliveryReceipt,
   GreylistRequest,
   GreylistResult,
+  LoginFailureOptions,
+  LoginFailureRecord,
   MessageSummary,
   NewQueueJob,
   QueueJob,
@@ -18,8 +20,14 @@ import type {
 
 export type WriteRequest =
   | { id: number; kind: 'deliver'; delivery: Delivery; summary: MessageSummary }
-  | { id: number; kind: 'createAccount'; address: string; passwordHash: string; createdAt: Date }
+  | { id: number; kind: 'createAccount'; address: string; passwordHash: string; scram: string | null; createdAt: Date }
   | { id: number; kind: 'removeAccount'; address: string }
+  | { id: number; kind: 'setPassword'; address: string; passwordHash: string; scram: string | null }
+  | { id: number; kind: 'setDisabled'; address: string; disabled: boolean }
+  | { id: number; kind: 'addAlias'; alias: string; account: string; createdAt: Date }
+  | { id: number; kind: 'removeAlias'; alias: string }
+  | { id: number; kind: 'recordLoginFailure'; key: string; options: LoginFailureOptions }
+  | { id: number; kind: 'clearLoginFailures'; key: string }
   | { id: number; kind: 'enqueueJob'; job: NewQueueJob; now: Date }
   | { id: number; kind: 'claimJobs'; options: ClaimOptions & { now: Date } }
   | { id: number; kind: 'completeJob'; jobId: number; claimant: string }
@@ -29,12 +37,15 @@ export type WriteRequest =
   | { id: number; kind: 'greylist'; request: GreylistRequest };
 
 /** Why one request failed; the main thread turns it into the matching StoreError class. */
-export type WriteFailure = 'account-exists' | 'no-recipient-account' | 'unavailable';
+export type WriteFailure = 'account-exists' | 'alias-exists' | 'no-account' | 'no-recipient-account' | 'unavailable';
 
 export type WriteResult =
   | { id: number; ok: true; kind: 'deliver'; receipt: DeliveryReceipt }
   | { id: number; ok: true; kind: 'createAccount'; account: Account }
   | { id: number; ok: true; kind: 'removeAccount'; removed: boolean }
+  | { id: number; ok: true; kind: 'setPassword' | 'setDisabled' | 'removeAlias'; done: boolean }
+  | { id: number; ok: true; kind: 'addAlias' | 'clearLoginFailures' }
+  | { id: number; ok: true; kind: 'recordLoginFailure'; record: LoginFailureRecord }
   | { id: number; ok: true; kind: 'enqueueJob'; job: QueueJob }
   | { id: number; ok: true; kind: 'claimJobs'; jobs: QueueJob[] }
   | { id: number; ok: true; kind: 'completeJob' | 'rescheduleJob'; done: boolean }

@@ -4,21 +4,43 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { accountFromRow, countersFromRows, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
-import type { Account, AccountId, Mailbox, MailboxId, MailboxMessage } from '../store.ts';
+import { activeBlock } from '../login-failures.ts';
+import {
+  ACCOUNT_COLUMNS,
+  accountFromRow,
+  aliasFromRow,
+  countersFromRows,
+  mailboxFromRow,
+  mailboxMessageFromRow,
+} from '../rows.ts';
+import type { Account, AccountId, Alias, Mailbox, MailboxId, MailboxMessage } from '../store.ts';
 
 export class SqliteReader {
   readonly #findAccount: StatementSync;
   readonly #listAccounts: StatementSync;
+  readonly #resolveAddress: StatementSync;
+  readonly #listAliases: StatementSync;
+  readonly #listAccountAliases: StatementSync;
+  readonly #loginBlockedUntil: StatementSync;
   readonly #getMailbox: StatementSync;
   readonly #listMessages: StatementSync;
   readonly #readMessage: StatementSync;
   readonly #readCounters: StatementSync;
 
   constructor(db: DatabaseSync) {
-    const accountColumns = 'id, address, password_hash, created_at';
-    this.#findAccount = db.prepare(`SELECT ${accountColumns} FROM accounts WHERE address = ?`);
-    this.#listAccounts = db.prepare(`SELECT ${accountColumns} FROM accounts ORDER BY address`);
+    this.#findAccount = db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`);
+    this.#listAccounts = db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address`);
+    // An account's own address first; an address is never both (the writer checks).
+    this.#resolveAddress = db.prepare(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = coalesce(
+         (SELECT id FROM accounts WHERE address = :address),
+         (SELECT account_id FROM aliases WHERE address = :address))`,
+    );
+    const aliases =
+      'SELECT al.address AS alias, a.address AS account FROM aliases al JOIN accounts a ON a.id = al.account_id';
+    this.#listAliases = db.prepare(`${aliases} ORDER BY al.address`);
+    this.#listAccountAliases = db.prepare(`${aliases} WHERE a.address = ? ORDER BY al.address`);
+    this.#loginBlockedUntil = db.prepare('SELECT blocked_until FROM login_failures WHERE key = ?');
     this.#getMailbox = db.prepare(
       `SELECT id, account_id, name, uid_validity, uid_next, highest_modseq,
          (SELECT count(*) FROM mailbox_messages WHERE mailbox_id = mailboxes.id) AS message_count
@@ -50,6 +72,21 @@ export class SqliteReader {
 
   listAccounts(): Account[] {
     return this.#listAccounts.all().map(accountFromRow);
+  }
+
+  resolveAddress(address: string): Account | undefined {
+    const row = this.#resolveAddress.get({ address });
+    return row ? accountFromRow(row) : undefined;
+  }
+
+  listAliases(accountAddress?: string): Alias[] {
+    const rows = accountAddress === undefined ? this.#listAliases.all() : this.#listAccountAliases.all(accountAddress);
+    return rows.map(aliasFromRow);
+  }
+
+  loginBlockedUntil(key: string, now: Date): Date | null {
+    const blockedUntil = this.#loginBlockedUntil.get(key)?.blocked_until;
+    return activeBlock(blockedUntil == null ? null : Number(blockedUntil), now);
   }
 
   getMailbox(accountId: AccountId, name: string): Mailbox | undefined {

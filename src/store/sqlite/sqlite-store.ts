@@ -12,15 +12,19 @@ import { DatabaseSync } from 'node:sqlite';
 import { summarize } from '../../mime/summary.ts';
 import { ChangeListeners } from '../change-listeners.ts';
 import { counterEntries } from '../counters.ts';
+import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import {
   type Account,
   type AccountId,
+  type Alias,
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
   type GreylistRequest,
   type GreylistResult,
+  type LoginFailureOptions,
+  type LoginFailureRecord,
   type Mailbox,
   type MailboxChange,
   type MailboxId,
@@ -119,8 +123,8 @@ export class SqliteStore implements Store {
     return this.#writer.migration;
   }
 
-  async createAccount(address: string, passwordHash: string): Promise<Account> {
-    const result = await this.#write({ kind: 'createAccount', address, passwordHash, createdAt: new Date() });
+  async createAccount(address: string, passwordHash: string, scram: string | null = null): Promise<Account> {
+    const result = await this.#write({ kind: 'createAccount', address, passwordHash, scram, createdAt: new Date() });
     if (result.kind !== 'createAccount') throw unexpected(result);
     return result.account;
   }
@@ -139,6 +143,57 @@ export class SqliteStore implements Store {
     const result = await this.#write({ kind: 'removeAccount', address });
     if (result.kind !== 'removeAccount') throw unexpected(result);
     return result.removed;
+  }
+
+  async setPassword(address: string, passwordHash: string, scram: string | null): Promise<boolean> {
+    const result = await this.#write({ kind: 'setPassword', address, passwordHash, scram });
+    if (result.kind !== 'setPassword') throw unexpected(result);
+    return result.done;
+  }
+
+  async setDisabled(address: string, disabled: boolean): Promise<boolean> {
+    const result = await this.#write({ kind: 'setDisabled', address, disabled });
+    if (result.kind !== 'setDisabled') throw unexpected(result);
+    return result.done;
+  }
+
+  async addAlias(alias: string, accountAddress: string): Promise<void> {
+    const result = await this.#write({ kind: 'addAlias', alias, account: accountAddress, createdAt: new Date() });
+    if (result.kind !== 'addAlias') throw unexpected(result);
+  }
+
+  async removeAlias(alias: string): Promise<boolean> {
+    const result = await this.#write({ kind: 'removeAlias', alias });
+    if (result.kind !== 'removeAlias') throw unexpected(result);
+    return result.done;
+  }
+
+  async listAliases(accountAddress?: string): Promise<Alias[]> {
+    this.#assertOpen();
+    return this.#reads.listAliases(accountAddress);
+  }
+
+  async resolveAddress(address: string): Promise<Account | undefined> {
+    this.#assertOpen();
+    return this.#reads.resolveAddress(address);
+  }
+
+  async recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
+    this.#assertOpen();
+    checkLoginFailureOptions(options);
+    const result = await this.#write({ kind: 'recordLoginFailure', key, options });
+    if (result.kind !== 'recordLoginFailure') throw unexpected(result);
+    return result.record;
+  }
+
+  async loginBlockedUntil(key: string, now: Date): Promise<Date | null> {
+    this.#assertOpen();
+    return this.#reads.loginBlockedUntil(key, now);
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    const result = await this.#write({ kind: 'clearLoginFailures', key });
+    if (result.kind !== 'clearLoginFailures') throw unexpected(result);
   }
 
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {

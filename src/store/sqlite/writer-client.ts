@@ -10,6 +10,8 @@ import { Worker } from 'node:worker_threads';
 import type { MigrationOutcome } from '../migrations.ts';
 import {
   AccountExistsError,
+  AliasExistsError,
+  NoSuchAccountError,
   RecipientsGoneError,
   SchemaTooNewError,
   type StoreError,
@@ -155,6 +157,10 @@ function errorFor(failure: WriteFailure, message: string): StoreError {
   switch (failure) {
     case 'account-exists':
       return new AccountExistsError(message);
+    case 'alias-exists':
+      return new AliasExistsError(message);
+    case 'no-account':
+      return new NoSuchAccountError(message);
     case 'no-recipient-account':
       return new RecipientsGoneError(message);
     case 'unavailable':

@@ -9,7 +9,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { JOB_COLUMNS, jobFromRow } from '../rows.ts';
 import type {
-  Account,
   AccountId,
   ClaimOptions,
   Delivery,
@@ -18,29 +17,15 @@ import type {
   NewQueueJob,
   QueueJob,
 } from '../store.ts';
+import { SqliteAccounts } from './accounts.ts';
 import { SqliteCounters } from './counters.ts';
 import { SqliteGreylist } from './greylist.ts';
-import type { WriteFailure, WriteRequest, WriteResult } from './protocol.ts';
-
-/** A request that cannot be written for a reason the caller should hear about. */
-class RequestFailure extends Error {
-  readonly failure: WriteFailure;
-  constructor(failure: WriteFailure, message: string) {
-    super(message);
-    this.failure = failure;
-  }
-}
-
-const UID_VALIDITY_COUNTER = 'uid_validity';
-const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
+import { SqliteLoginFailures } from './login-failures.ts';
+import type { WriteRequest, WriteResult } from './protocol.ts';
+import { RequestFailure } from './request-failure.ts';
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
-  readonly #findAccountId: StatementSync;
-  readonly #insertAccount: StatementSync;
-  readonly #readCounter: StatementSync;
-  readonly #writeCounter: StatementSync;
-  readonly #insertMailbox: StatementSync;
   readonly #findInbox: StatementSync;
   readonly #insertMessage: StatementSync;
   readonly #savepoint: StatementSync;
@@ -48,28 +33,21 @@ export class SqliteWriter {
   readonly #rollbackTo: StatementSync;
   readonly #allocateUid: StatementSync;
   readonly #insertPlacement: StatementSync;
-  readonly #deleteOrphanedContent: StatementSync;
-  readonly #deleteAccount: StatementSync;
   readonly #insertJob: StatementSync;
   readonly #claimJobs: StatementSync;
   readonly #completeJob: StatementSync;
   readonly #rescheduleJob: StatementSync;
   readonly #counters: SqliteCounters;
   readonly #greylist: SqliteGreylist;
+  readonly #accounts: SqliteAccounts;
+  readonly #loginFailures: SqliteLoginFailures;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#counters = new SqliteCounters(db);
     this.#greylist = new SqliteGreylist(db);
-    this.#findAccountId = db.prepare('SELECT id FROM accounts WHERE address = ?');
-    this.#insertAccount = db.prepare('INSERT INTO accounts (address, password_hash, created_at) VALUES (?, ?, ?)');
-    this.#readCounter = db.prepare('SELECT value FROM counters WHERE name = ?');
-    this.#writeCounter = db.prepare(
-      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
-    );
-    this.#insertMailbox = db.prepare(
-      'INSERT INTO mailboxes (account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, 1, 1)',
-    );
+    this.#accounts = new SqliteAccounts(db);
+    this.#loginFailures = new SqliteLoginFailures(db);
     this.#findInbox = db.prepare("SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'");
     this.#insertMessage = db.prepare(
       `INSERT INTO messages (content, size, header_from, header_subject, header_date, header_message_id,
@@ -91,16 +69,6 @@ export class SqliteWriter {
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
        VALUES (?, ?, ?, ?, '', ?)`,
     );
-    // Content held only by the account being removed; content other accounts still hold stays.
-    this.#deleteOrphanedContent = db.prepare(
-      `DELETE FROM messages WHERE id IN (
-         SELECT mm.message_id FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-         WHERE mb.account_id = :account)
-       AND NOT EXISTS (
-         SELECT 1 FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-         WHERE mm.message_id = messages.id AND mb.account_id <> :account)`,
-    );
-    this.#deleteAccount = db.prepare('DELETE FROM accounts WHERE id = ?');
     this.#insertJob = db.prepare(
       `INSERT INTO queue (kind, payload, due_at, attempts, created_at) VALUES (?, ?, ?, 0, ?) RETURNING ${JOB_COLUMNS}`,
     );
@@ -162,11 +130,32 @@ export class SqliteWriter {
       case 'deliver':
         return { id: request.id, ok: true, kind: 'deliver', receipt: this.#deliver(request.delivery, request.summary) };
       case 'createAccount': {
-        const account = this.#createAccount(request.address, request.passwordHash, request.createdAt);
+        const { address, passwordHash, scram, createdAt } = request;
+        const account = this.#accounts.create(address, passwordHash, scram, createdAt);
         return { id: request.id, ok: true, kind: 'createAccount', account };
       }
       case 'removeAccount':
-        return { id: request.id, ok: true, kind: 'removeAccount', removed: this.#removeAccount(request.address) };
+        return { id: request.id, ok: true, kind: 'removeAccount', removed: this.#accounts.remove(request.address) };
+      case 'setPassword': {
+        const done = this.#accounts.setPassword(request.address, request.passwordHash, request.scram);
+        return { id: request.id, ok: true, kind: 'setPassword', done };
+      }
+      case 'setDisabled': {
+        const done = this.#accounts.setDisabled(request.address, request.disabled);
+        return { id: request.id, ok: true, kind: 'setDisabled', done };
+      }
+      case 'addAlias':
+        this.#accounts.addAlias(request.alias, request.account, request.createdAt);
+        return { id: request.id, ok: true, kind: 'addAlias' };
+      case 'removeAlias':
+        return { id: request.id, ok: true, kind: 'removeAlias', done: this.#accounts.removeAlias(request.alias) };
+      case 'recordLoginFailure': {
+        const record = this.#loginFailures.record(request.key, request.options);
+        return { id: request.id, ok: true, kind: 'recordLoginFailure', record };
+      }
+      case 'clearLoginFailures':
+        this.#loginFailures.clear(request.key);
+        return { id: request.id, ok: true, kind: 'clearLoginFailures' };
       case 'enqueueJob':
         return { id: request.id, ok: true, kind: 'enqueueJob', job: this.#enqueueJob(request.job, request.now) };
       case 'claimJobs':
@@ -188,37 +177,6 @@ export class SqliteWriter {
       default:
         return request satisfies never;
     }
-  }
-
-  #createAccount(address: string, passwordHash: string, createdAt: Date): Account {
-    if (this.#findAccountId.get(address)) {
-      throw new RequestFailure('account-exists', `an account for ${address} already exists`);
-    }
-    const id = Number(this.#insertAccount.run(address, passwordHash, createdAt.getTime()).lastInsertRowid);
-    this.#insertMailbox.run(id, 'INBOX', this.#nextUidValidity());
-    return { id, address, passwordHash, createdAt };
-  }
-
-  /**
-   * RFC 9051 §2.3.1.1: a mailbox re-created under the same name needs a new UIDVALIDITY, so an
-   * account removed and added again must not reuse one. The clock gives a value that also differs
-   * across restored backups; the counter keeps it strictly increasing within this database.
-   */
-  #nextUidValidity(): number {
-    const last = Number(this.#readCounter.get(UID_VALIDITY_COUNTER)?.value ?? 0);
-    const next = Math.max(last + 1, Math.floor(Date.now() / 1000));
-    if (next > MAX_UID_VALIDITY) throw new Error('UIDVALIDITY space exhausted');
-    this.#writeCounter.run(UID_VALIDITY_COUNTER, next);
-    return next;
-  }
-
-  #removeAccount(address: string): boolean {
-    const row = this.#findAccountId.get(address);
-    if (!row) return false;
-    const accountId = Number(row.id);
-    this.#deleteOrphanedContent.run({ account: accountId });
-    this.#deleteAccount.run(accountId); // mailboxes and placements go by ON DELETE CASCADE
-    return true;
   }
 
   /**

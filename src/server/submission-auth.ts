@@ -1,0 +1,142 @@
+/**
+ * SMTP AUTH on the submission listeners (RFC 4954): one SASL exchange per session, against the
+ * accounts in the store, with brute-force protection shared by all nodes (the counters are in the
+ * store). Failures are delayed, counted per client address and per account; a client address over
+ * the threshold is blocked for a while. An account is never blocked as a whole, so an attacker
+ * cannot lock its owner out from elsewhere (no account-wide denial of service).
+ */
+
+import { verifyPassword } from '../accounts/password.ts';
+import { type Credentials, createExchange, type SaslExchange, type SaslStep } from '../accounts/sasl/index.ts';
+import { parseScramCredentials } from '../accounts/sasl/scram.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import { clientKey } from '../policy/cidr.ts';
+import type { AuthOutcome, Effect } from '../smtp/effects.ts';
+import type { Peer } from '../smtp/envelope.ts';
+import { type Reply, replies, reply } from '../smtp/replies.ts';
+import type { Store } from '../store/store.ts';
+
+type AuthRequest = Extract<Effect, { type: 'auth' }>;
+
+/** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
+const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlkdW1teWR1bW15$ZHVtbXlkdW1teWR1bW15ZHVtbXlkdW1teWR1bW15ZGQ';
+
+export class SubmissionAuth {
+  readonly #store: Store;
+  readonly #options: Config['auth'];
+  readonly #logger: Logger;
+  readonly #exchanges = new Map<string, SaslExchange>();
+  readonly #credentials: Credentials;
+
+  constructor(store: Store, options: Config['auth'], logger: Logger) {
+    this.#store = store;
+    this.#options = options;
+    this.#logger = logger;
+    this.#credentials = {
+      verifyPassword: async (username, password) => {
+        const account = await store.findAccount(username.toLowerCase());
+        if (!account || account.disabled) {
+          await verifyPassword(password, DUMMY_HASH).catch(() => false);
+          return false;
+        }
+        return verifyPassword(password, account.passwordHash);
+      },
+      scramCredentials: async (username) => {
+        const account = await store.findAccount(username.toLowerCase());
+        if (!account || account.disabled || !account.scram) return undefined;
+        return parseScramCredentials(account.scram);
+      },
+    };
+  }
+
+  async step(request: AuthRequest, peer: Peer): Promise<AuthOutcome> {
+    const ipKey = `ip:${clientKey(peer.remoteAddress)}`;
+    let exchange: SaslExchange | undefined;
+    let step: SaslStep;
+    if (request.first) {
+      const blocked = await this.#store.loginBlockedUntil(ipKey, new Date());
+      if (blocked) return { action: 'reject', reply: blockedReply(blocked) };
+      exchange = createExchange(request.mechanism, this.#credentials, {
+        plusOffered: channelBinding(peer) !== undefined,
+        channelBinding: channelBinding(peer),
+      });
+      if (!exchange) return { action: 'reject', reply: replies.authUnknownMechanism(request.mechanism) };
+      this.#exchanges.set(peer.sessionId, exchange);
+      step = await exchange.start(request.response);
+    } else {
+      exchange = this.#exchanges.get(peer.sessionId);
+      if (!exchange || !request.response) return { action: 'reject', reply: replies.authAborted() };
+      step = await exchange.next(request.response);
+    }
+    if (step.type === 'challenge') return { action: 'challenge', data: step.data };
+    this.#exchanges.delete(peer.sessionId);
+    if (step.type === 'success') {
+      await this.#store.clearLoginFailures(ipKey);
+      this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: exchange.mechanism }, 'login');
+      return step.data
+        ? { action: 'success', username: step.username, data: step.data }
+        : { action: 'success', username: step.username };
+    }
+    return this.#failed(peer, ipKey, step);
+  }
+
+  /** The session ended: forget its half-done exchange. */
+  forget(peer: Peer): void {
+    this.#exchanges.delete(peer.sessionId);
+  }
+
+  async #failed(peer: Peer, ipKey: string, step: Extract<SaslStep, { type: 'failure' }>): Promise<AuthOutcome> {
+    const now = new Date();
+    const windowMs = this.#options.failureWindowMinutes * 60_000;
+    const blockMs = this.#options.blockMinutes * 60_000;
+    const ip = await this.#store.recordLoginFailure(ipKey, {
+      now,
+      windowMs,
+      threshold: this.#options.maxFailuresPerClient,
+      blockMs,
+    });
+    // Per account only to slow guessing spread over many addresses: it delays, it never blocks.
+    const user = step.username?.toLowerCase();
+    const account = user
+      ? await this.#store.recordLoginFailure(`account:${user}`, {
+          now,
+          windowMs,
+          threshold: Number.MAX_SAFE_INTEGER,
+          blockMs: 0,
+        })
+      : { count: 0 };
+    this.#logger.warn(
+      { session: peer.sessionId, client: peer.remoteAddress, user, reason: step.reason, failures: ip.count },
+      `login failed: ${step.message}`,
+    );
+    const delay = Math.min(this.#options.failureDelayMs * (1 + Math.floor(account.count / 5)), 10_000);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (ip.blockedUntil) return { action: 'reject', reply: blockedReply(ip.blockedUntil) };
+    if (step.reason === 'malformed') return { action: 'reject', reply: reply(501, '5.5.2', step.message) };
+    return { action: 'reject', reply: replies.authFailed() };
+  }
+}
+
+/**
+ * RFC 9266 §2: tls-exporter, 32 octets with the label "EXPORTER-Channel-Binding" and an empty
+ * context. Only on TLS 1.3: on TLS 1.2 it is safe only with extended master secret (RFC 9266 §3),
+ * which Node does not let us see, so there is no binding and SCRAM-SHA-256-PLUS is not offered.
+ */
+export function channelBinding(peer: Pick<Peer, 'tlsSocket'>): { type: 'tls-exporter'; data: Buffer } | undefined {
+  const socket = peer.tlsSocket;
+  if (socket?.getProtocol() !== 'TLSv1.3') return undefined;
+  try {
+    return {
+      type: 'tls-exporter',
+      data: socket!.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Like HTTP's 429: too many failures from this address; it may try again later. */
+function blockedReply(until: Date): Reply {
+  return reply(454, '4.7.0', `Too many failed logins from your address; try again after ${until.toISOString()}`);
+}

@@ -1,0 +1,55 @@
+/**
+ * The certificates the TLS listeners serve: PEM files from the config (reloaded when they change),
+ * else a self-signed certificate for the hostname (development), else none (no STARTTLS offered).
+ */
+import type tls from 'node:tls';
+import { MECHANISMS } from '../accounts/sasl/index.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ListenerTls } from '../smtp/listener.ts';
+import { CertificateStore } from '../tls/certificate-store.ts';
+import { PemFiles } from '../tls/pem-files.ts';
+import { ensureSelfSigned } from '../tls/self-signed.ts';
+import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
+import { channelBinding } from './submission-auth.ts';
+
+export interface TlsSetup {
+  certificates: CertificateStore;
+  /** The listener settings for STARTTLS or implicit TLS; undefined without any certificate. */
+  listener(mode: ListenerTls['mode']): ListenerTls | undefined;
+  stop(): Promise<void>;
+}
+
+export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup> {
+  const certificates = new CertificateStore();
+  let files: PemFiles | undefined;
+  if (config.tls.certificates.length > 0) {
+    files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger });
+    await files.start();
+  } else if (config.tls.selfSigned) {
+    const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
+    certificates.addPem(own.cert, own.key, { source: own.certPath, default: true });
+    logger.warn(
+      { certificate: own.certPath, notAfter: own.notAfter },
+      'TLS: serving a self-signed certificate; configure tls.certificates for real clients',
+    );
+  }
+  const options = (): tls.TlsOptions => ({
+    ...serverTlsOptions(),
+    secureContext: certificates.secureContext(),
+    SNICallback: certificates.SNICallback,
+  });
+  return {
+    certificates,
+    listener: (mode) =>
+      certificates.size === 0
+        ? undefined
+        : {
+            mode,
+            options,
+            harden: hardenSocket,
+            mechanisms: (socket) => MECHANISMS(channelBinding({ tlsSocket: socket }) !== undefined),
+          },
+    stop: async () => files?.stop(),
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Account and alias writes on SQLite, run by the writer thread inside a batch transaction. One
+ * writer per database file makes each check-then-write atomic: an address is an account's or an
+ * alias's, never both, whichever process (server or CLI) writes it.
+ */
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Account } from '../store.ts';
+import { RequestFailure } from './request-failure.ts';
+
+const UID_VALIDITY_COUNTER = 'uid_validity';
+const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
+
+export class SqliteAccounts {
+  readonly #findAccountId: StatementSync;
+  readonly #findAliasOwner: StatementSync;
+  readonly #insertAccount: StatementSync;
+  readonly #readCounter: StatementSync;
+  readonly #writeCounter: StatementSync;
+  readonly #insertMailbox: StatementSync;
+  readonly #deleteOrphanedContent: StatementSync;
+  readonly #deleteAccount: StatementSync;
+  readonly #setPassword: StatementSync;
+  readonly #setDisabled: StatementSync;
+  readonly #insertAlias: StatementSync;
+  readonly #deleteAlias: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#findAccountId = db.prepare('SELECT id FROM accounts WHERE address = ?');
+    this.#findAliasOwner = db.prepare(
+      'SELECT a.address FROM aliases al JOIN accounts a ON a.id = al.account_id WHERE al.address = ?',
+    );
+    this.#insertAccount = db.prepare(
+      'INSERT INTO accounts (address, password_hash, scram, created_at) VALUES (?, ?, ?, ?)',
+    );
+    this.#readCounter = db.prepare('SELECT value FROM counters WHERE name = ?');
+    this.#writeCounter = db.prepare(
+      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    );
+    this.#insertMailbox = db.prepare(
+      'INSERT INTO mailboxes (account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, 1, 1)',
+    );
+    // Content held only by the account being removed; content other accounts still hold stays.
+    this.#deleteOrphanedContent = db.prepare(
+      `DELETE FROM messages WHERE id IN (
+         SELECT mm.message_id FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
+         WHERE mb.account_id = :account)
+       AND NOT EXISTS (
+         SELECT 1 FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
+         WHERE mm.message_id = messages.id AND mb.account_id <> :account)`,
+    );
+    this.#deleteAccount = db.prepare('DELETE FROM accounts WHERE id = ?');
+    this.#setPassword = db.prepare('UPDATE accounts SET password_hash = ?, scram = ? WHERE address = ?');
+    this.#setDisabled = db.prepare('UPDATE accounts SET disabled = ? WHERE address = ?');
+    this.#insertAlias = db.prepare('INSERT INTO aliases (address, account_id, created_at) VALUES (?, ?, ?)');
+    this.#deleteAlias = db.prepare('DELETE FROM aliases WHERE address = ?');
+  }
+
+  create(address: string, passwordHash: string, scram: string | null, createdAt: Date): Account {
+    if (this.#findAccountId.get(address)) {
+      throw new RequestFailure('account-exists', `an account for ${address} already exists`);
+    }
+    const owner = this.#findAliasOwner.get(address);
+    if (owner) {
+      throw new RequestFailure(
+        'account-exists',
+        `${address} is an alias of ${String(owner.address)}: remove the alias to create an account with that address`,
+      );
+    }
+    const id = Number(this.#insertAccount.run(address, passwordHash, scram, createdAt.getTime()).lastInsertRowid);
+    this.#insertMailbox.run(id, 'INBOX', this.#nextUidValidity());
+    return { id, address, passwordHash, scram, disabled: false, createdAt };
+  }
+
+  /**
+   * RFC 9051 §2.3.1.1: a mailbox re-created under the same name needs a new UIDVALIDITY, so an
+   * account removed and added again must not reuse one. The clock gives a value that also differs
+   * across restored backups; the counter keeps it strictly increasing within this database.
+   */
+  #nextUidValidity(): number {
+    const last = Number(this.#readCounter.get(UID_VALIDITY_COUNTER)?.value ?? 0);
+    const next = Math.max(last + 1, Math.floor(Date.now() / 1000));
+    if (next > MAX_UID_VALIDITY) throw new Error('UIDVALIDITY space exhausted');
+    this.#writeCounter.run(UID_VALIDITY_COUNTER, next);
+    return next;
+  }
+
+  remove(address: string): boolean {
+    const row = this.#findAccountId.get(address);
+    if (!row) return false;
+    const accountId = Number(row.id);
+    this.#deleteOrphanedContent.run({ account: accountId });
+    this.#deleteAccount.run(accountId); // mailboxes, placements and aliases go by ON DELETE CASCADE
+    return true;
+  }
+
+  setPassword(address: string, passwordHash: string, scram: string | null): boolean {
+    return this.#setPassword.run(passwordHash, scram, address).changes > 0;
+  }
+
+  setDisabled(address: string, disabled: boolean): boolean {
+    return this.#setDisabled.run(disabled ? 1 : 0, address).changes > 0;
+  }
+
+  addAlias(alias: string, accountAddress: string, createdAt: Date): void {
+    if (this.#findAccountId.get(alias)) {
+      throw new RequestFailure('alias-exists', `${alias} is the address of an account`);
+    }
+    const owner = this.#findAliasOwner.get(alias);
+    if (owner) throw new RequestFailure('alias-exists', `${alias} is already an alias of ${String(owner.address)}`);
+    const account = this.#findAccountId.get(accountAddress);
+    if (!account) {
+      const aliasOwner = this.#findAliasOwner.get(accountAddress);
+      throw new RequestFailure(
+        'no-account',
+        aliasOwner
+          ? `${accountAddress} is an alias of ${String(aliasOwner.address)}, not an account: point the alias to the account`
+          : `no account ${accountAddress}`,
+      );
+    }
+    this.#insertAlias.run(alias, Number(account.id), createdAt.getTime());
+  }
+
+  removeAlias(alias: string): boolean {
+    return this.#deleteAlias.run(alias).changes > 0;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * One ACME order (RFC 8555 §7.4) for one hostname, through acme-client: register or find the account
+ * (§7.3), create the order, answer one challenge per authorization (§7.5.1) with our responders,
+ * finalize with a CSR for a fresh key (§7.4), download the chain (§7.4.2). acme-client's own
+ * pre-check of the challenge (a real DNS lookup and fetch) is skipped: the CA's validation is the test.
+ */
+import acme from 'acme-client';
+import type { KeyAlgorithm } from '../create-certificate.ts';
+import type { AcmeAccount } from './account.ts';
+import type { Http01Challenges } from './http-01.ts';
+import type { TlsAlpnChallenges } from './tls-alpn-01.ts';
+
+export interface IssueRequest {
+  directory: string;
+  account: AcmeAccount;
+  email?: string;
+  termsOfServiceAgreed: boolean;
+  hostname: string;
+  keyType: KeyAlgorithm;
+  /** The responders to use, in order of preference; at least one. */
+  http01?: Http01Challenges;
+  tlsAlpn01?: TlsAlpnChallenges;
+  /** First wait when polling a pending authorization or order (acme-client's backoff; 5 s by default). */
+  pollMinMs?: number;
+}
+
+export interface Issued {
+  /** The leaf certificate and its chain, PEM. */
+  cert: string;
+  key: string;
+  accountUrl: string;
+}
+
+export async function issueCertificate(request: IssueRequest): Promise<Issued> {
+  const { http01, tlsAlpn01, hostname } = request;
+  const challengePriority = [http01 ? 'http-01' : '', tlsAlpn01 ? 'tls-alpn-01' : ''].filter(Boolean);
+  if (challengePriority.length === 0) throw new TypeError('ACME: no challenge type enabled (http01 or tlsAlpn01)');
+  const client = new acme.Client({
+    directoryUrl: request.directory,
+    accountKey: request.account.key,
+    ...(request.account.url ? { accountUrl: request.account.url } : {}),
+    ...(request.pollMinMs ? { backoffMin: request.pollMinMs, backoffMax: Math.max(30_000, request.pollMinMs) } : {}),
+  });
+  const key =
+    request.keyType === 'rsa-2048'
+      ? await acme.crypto.createPrivateRsaKey(2048)
+      : await acme.crypto.createPrivateEcdsaKey('P-256');
+  const [, csr] = await acme.crypto.createCsr({ commonName: hostname, altNames: [hostname] }, key);
+  const cert = await client.auto({
+    csr,
+    ...(request.email ? { email: request.email } : {}), // §7.3: contact as a mailto: URL
+    termsOfServiceAgreed: request.termsOfServiceAgreed, // §7.3: required when the directory has termsOfService
+    challengePriority,
+    skipChallengeVerification: true,
+    // acme-client's types know http-01 and dns-01 only; tls-alpn-01 challenges have the same shape (RFC 8737 §3).
+    challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+      const { type, token } = challenge as { type: string; token: string };
+      if (type === 'http-01' && http01) http01.set(token, keyAuthorization);
+      else if (type === 'tls-alpn-01' && tlsAlpn01) await tlsAlpn01.set(authz.identifier.value, keyAuthorization);
+      else throw new Error(`ACME: the CA offered ${type}, which is not enabled`);
+    },
+    challengeRemoveFn: async (authz, challenge) => {
+      const { type, token } = challenge as { type: string; token: string };
+      if (type === 'http-01') http01?.delete(token);
+      else if (type === 'tls-alpn-01') tlsAlpn01?.delete(authz.identifier.value);
+    },
+  });
+  return { cert, key: key.toString(), accountUrl: client.getAccountUrl() };
+}

@@ -1,0 +1,244 @@
+/**
+ * Automatic certificates (ACME, RFC 8555): one certificate per configured hostname, kept in
+ * `<dataDir>/tls/acme/<hostname>.{crt,key}` and loaded into the CertificateStore. One per name rather
+ * than one with every name as a SAN: a name whose DNS is wrong fails alone instead of blocking the
+ * others, adding a name orders one certificate instead of re-issuing all, and SNI picks exact names.
+ *
+ * start() loads what is on disk (so a restart orders nothing that is still good), starts the challenge
+ * servers and orders what is missing or due, in the background. Every 12 hours it looks again; a
+ * failed order is logged at error level with the CA's reason and retried after 1 minute, doubling
+ * up to 6 hours. The server keeps serving whatever certificate it had meanwhile.
+ */
+import { EventEmitter } from 'node:events';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import acme from 'acme-client';
+import type { Logger } from '../../log/logger.ts';
+import type { CertificateInfo, CertificateStore } from '../certificate-store.ts';
+import type { KeyAlgorithm } from '../create-certificate.ts';
+import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../private-files.ts';
+import { type AcmeAccount, loadAccount, saveAccountUrl } from './account.ts';
+import { Http01Challenges, startHttp01Server } from './http-01.ts';
+import { issueCertificate } from './issue.ts';
+import type { ChallengeServer } from './listen.ts';
+import { renewalDue, renewalTime, retryDelayMs } from './renewal.ts';
+import { startTlsAlpn01Server, TlsAlpnChallenges } from './tls-alpn-01.ts';
+
+export interface AcmeManagerOptions {
+  /** The CA's directory URL (RFC 8555 §7.1.1). */
+  directory: string;
+  email?: string;
+  termsOfServiceAgreed: boolean;
+  hostnames: string[];
+  keyType?: KeyAlgorithm;
+  /** Enables http-01; `listen` starts a standalone responder (otherwise route port 80 to `manager.http01`). */
+  http01?: { listen?: string };
+  /** Enables tls-alpn-01; `listen` starts a standalone responder (otherwise install `manager.tlsAlpn01.alpnCallback()`). */
+  tlsAlpn01?: { listen?: string };
+  renewBeforeDays?: number;
+  dataDir: string;
+  store: CertificateStore;
+  logger: Logger;
+  /** More CA certificates (PEM) to trust for the directory's HTTPS, e.g. a private or test CA. */
+  directoryCa?: string;
+  checkIntervalMs?: number;
+  retryFirstMs?: number;
+  retryMaxMs?: number;
+  pollMinMs?: number;
+}
+
+export interface AcmeCertificateStatus {
+  hostname: string;
+  notAfter?: Date;
+  renewAt?: Date;
+  nextCheck: Date;
+  failures: number;
+  lastError?: string;
+}
+
+interface HostState {
+  hostname: string;
+  certPath: string;
+  keyPath: string;
+  validity?: { notBefore: Date; notAfter: Date };
+  nextCheck: number;
+  failures: number;
+  lastError?: string;
+}
+
+const HOUR_MS = 3_600_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo]; failed: [string, Error] }> {
+  readonly http01 = new Http01Challenges();
+  readonly tlsAlpn01 = new TlsAlpnChallenges();
+  readonly #options: AcmeManagerOptions;
+  readonly #dir: string;
+  readonly #hosts: HostState[];
+  readonly #servers: ChallengeServer[] = [];
+  #account: AcmeAccount | undefined;
+  #round: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: AcmeManagerOptions) {
+    super();
+    if (!options.http01 && !options.tlsAlpn01) throw new TypeError('ACME: enable http01 or tlsAlpn01');
+    this.#options = options;
+    this.#dir = path.join(options.dataDir, 'tls', 'acme');
+    this.#hosts = options.hostnames.map((hostname) => {
+      const name = hostname.toLowerCase();
+      // The name becomes a file name: a domain name only (no "/", no leading dot).
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) {
+        throw new TypeError(`ACME: not a hostname: ${hostname}`);
+      }
+      const base = path.join(this.#dir, name);
+      return { hostname: name, certPath: `${base}.crt`, keyPath: `${base}.key`, nextCheck: 0, failures: 0 };
+    });
+  }
+
+  /** The standalone challenge servers' addresses, once started. */
+  get servers(): readonly ChallengeServer[] {
+    return this.#servers;
+  }
+
+  async start(): Promise<void> {
+    const { logger, directoryCa } = this.#options;
+    await ensurePrivateDir(this.#dir);
+    // acme-client talks through one shared axios instance; these settings are process-wide.
+    acme.setLogger((message) => logger.debug({ acme: message }, 'ACME client'));
+    if (directoryCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...tls.rootCertificates, directoryCa] });
+    for (const [index, host] of this.#hosts.entries()) await this.#loadFromDisk(host, index === 0);
+    if (this.#options.http01?.listen) {
+      this.#servers.push(await startHttp01Server(this.#options.http01.listen, this.http01));
+    }
+    if (this.#options.tlsAlpn01?.listen) {
+      this.#servers.push(await startTlsAlpn01Server(this.#options.tlsAlpn01.listen, this.tlsAlpn01));
+    }
+    this.#round = this.#round.then(() => this.#runDue());
+  }
+
+  /** Resolves when the round of checks and orders under way (if any) is over. */
+  settled(): Promise<void> {
+    return this.#round;
+  }
+
+  /** Checks every hostname now and orders what is missing or due; resolves when done. */
+  checkNow(): Promise<void> {
+    this.#round = this.#round.then(() => {
+      for (const host of this.#hosts) host.nextCheck = 0;
+      return this.#runDue();
+    });
+    return this.#round;
+  }
+
+  status(): AcmeCertificateStatus[] {
+    return this.#hosts.map((host) => ({
+      hostname: host.hostname,
+      ...(host.validity
+        ? { notAfter: host.validity.notAfter, renewAt: renewalTime(host.validity, this.#options.renewBeforeDays) }
+        : {}),
+      nextCheck: new Date(host.nextCheck),
+      failures: host.failures,
+      ...(host.lastError ? { lastError: host.lastError } : {}),
+    }));
+  }
+
+  /** Stops the timers and servers; an order under way is given `graceMs` to end, and its result is dropped. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await Promise.all(this.#servers.splice(0).map((server) => server.close()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#round, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+  }
+
+  async #loadFromDisk(host: HostState, isDefault: boolean): Promise<void> {
+    try {
+      const [cert, key] = await Promise.all([readIfExists(host.certPath), readIfExists(host.keyPath)]);
+      if (cert === undefined || key === undefined) return;
+      const info = this.#options.store.addPem(cert, key, { source: host.certPath, default: isDefault });
+      host.validity = info;
+      this.#options.logger.info({ hostname: host.hostname, notAfter: info.notAfter }, 'ACME: certificate loaded');
+    } catch (err) {
+      this.#options.logger.warn(
+        { hostname: host.hostname, err },
+        'ACME: the stored certificate does not load; ordering',
+      );
+    }
+  }
+
+  async #runDue(): Promise<void> {
+    for (const [index, host] of this.#hosts.entries()) {
+      if (this.#stopped) return;
+      if (host.nextCheck > Date.now()) continue;
+      const interval = this.#options.checkIntervalMs ?? 12 * HOUR_MS;
+      if (host.validity && !renewalDue(host.validity, new Date(), this.#options.renewBeforeDays)) {
+        host.nextCheck = Date.now() + interval;
+        continue;
+      }
+      await this.#order(host, index === 0, interval);
+    }
+    this.#schedule();
+  }
+
+  async #order(host: HostState, isDefault: boolean, interval: number): Promise<void> {
+    const options = this.#options;
+    const started = Date.now();
+    try {
+      this.#account ??= await loadAccount(this.#dir, options.directory);
+      const issued = await issueCertificate({
+        directory: options.directory,
+        account: this.#account,
+        ...(options.email ? { email: options.email } : {}),
+        termsOfServiceAgreed: options.termsOfServiceAgreed,
+        hostname: host.hostname,
+        keyType: options.keyType ?? 'ecdsa-p256',
+        ...(options.http01 ? { http01: this.http01 } : {}),
+        ...(options.tlsAlpn01 ? { tlsAlpn01: this.tlsAlpn01 } : {}),
+        ...(options.pollMinMs ? { pollMinMs: options.pollMinMs } : {}),
+      });
+      if (this.#stopped) return;
+      if (this.#account.url !== issued.accountUrl) {
+        this.#account.url = issued.accountUrl;
+        await saveAccountUrl(this.#dir, options.directory, issued.accountUrl);
+      }
+      // Into the store first: it refuses a certificate that does not match its key, before it reaches disk.
+      const info = options.store.addPem(issued.cert, issued.key, { source: host.certPath, default: isDefault });
+      await writeFileAtomic(host.keyPath, issued.key, 0o600);
+      await writeFileAtomic(host.certPath, issued.cert, 0o644);
+      host.validity = info;
+      host.failures = 0;
+      delete host.lastError;
+      host.nextCheck = Date.now() + interval;
+      options.logger.info(
+        { hostname: host.hostname, notAfter: info.notAfter, tookMs: Date.now() - started },
+        'ACME: certificate issued',
+      );
+      this.emit('issued', host.hostname, info);
+    } catch (err) {
+      if (this.#stopped) return;
+      host.failures++;
+      host.lastError = (err as Error).message;
+      const delay = retryDelayMs(host.failures, options.retryFirstMs, options.retryMaxMs);
+      host.nextCheck = Date.now() + delay;
+      options.logger.error(
+        { hostname: host.hostname, err, reason: host.lastError, failures: host.failures, retryInMs: delay },
+        'ACME: ordering a certificate failed; the current certificate (if any) stays in use',
+      );
+      this.emit('failed', host.hostname, err as Error);
+    }
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    if (this.#stopped || this.#hosts.length === 0) return;
+    const next = Math.min(...this.#hosts.map((host) => host.nextCheck));
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, next - Date.now()));
+    this.#timer = setTimeout(() => {
+      this.#round = this.#round.then(() => this.#runDue());
+    }, wait).unref();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * When to renew an ACME certificate and how long to wait after a failure. Pure functions of dates, so
+ * the schedule is tested without clocks. RFC 8555 leaves renewal timing to the client; Let's Encrypt
+ * advises renewing when a third of the lifetime remains (30 of 90 days), which is our default.
+ */
+
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/**
+ * The moment renewal is due: `renewBeforeDays` before expiry when configured, else the smaller of
+ * 30 days and a third of the lifetime (so a short-lived certificate is not renewed all the time).
+ */
+export function renewalTime(cert: Validity, renewBeforeDays?: number): Date {
+  const lifetime = cert.notAfter.getTime() - cert.notBefore.getTime();
+  const margin = renewBeforeDays !== undefined ? renewBeforeDays * DAY_MS : Math.min(30 * DAY_MS, lifetime / 3);
+  return new Date(cert.notAfter.getTime() - margin);
+}
+
+export function renewalDue(cert: Validity, now: Date, renewBeforeDays?: number): boolean {
+  return now >= renewalTime(cert, renewBeforeDays);
+}
+
+/** The wait before retry number `failures` (1 for the first): 1 minute, doubling, at most 6 hours. */
+export function retryDelayMs(failures: number, firstMs = MINUTE_MS, maxMs = 360 * MINUTE_MS): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+}

@@ -1,0 +1,194 @@
+/**
+ * Certificates configured as PEM files (`tls.certificates: [{ cert, key }]`), loaded into the
+ * CertificateStore and reloaded when they change, without a restart: whoever renews them (certbot, a
+ * Kubernetes secret) only has to write the files. A directory watch (fs.watch; it also sees files
+ * replaced by rename and symlink swaps) triggers a debounced check, and a periodic stat poll catches
+ * what watches miss (network file systems, a watch that died). A new pair that does not load is logged
+ * at error level and the previous certificate stays in use; the same broken content is reported once.
+ */
+import { createHash } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log/logger.ts';
+import { CertificateError, type CertificateInfo, type CertificateStore } from './certificate-store.ts';
+
+export interface PemFilePair {
+  cert: string;
+  key: string;
+}
+
+export interface PemFilesOptions {
+  store: CertificateStore;
+  pairs: PemFilePair[];
+  logger: Logger;
+  /** Seconds between stat polls; 60 by default. */
+  pollSeconds?: number;
+  /** Quiet time after a watch event before the files are read, so a cert and key written together load together. */
+  debounceMs?: number;
+  /** false: poll only (file systems where change notification does not work). */
+  watch?: boolean;
+}
+
+interface PairState {
+  pair: PemFilePair;
+  /** Content hash of the last pair tried, loaded or not, so a broken file is reported once. */
+  tried?: string;
+  /** inode, size and times of both files at the last check. */
+  stamp?: string;
+}
+
+export class PemFiles {
+  readonly #options: PemFilesOptions;
+  readonly #states: PairState[];
+  readonly #watchers: FSWatcher[] = [];
+  #poll: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #checking: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: PemFilesOptions) {
+    this.#options = options;
+    this.#states = options.pairs.map((pair) => ({ pair }));
+  }
+
+  /** Loads every pair (the first is the default certificate), then watches them. Throws CertificateError naming the file. */
+  async start(): Promise<CertificateInfo[]> {
+    const loaded: CertificateInfo[] = [];
+    for (const [index, state] of this.#states.entries()) {
+      const { cert, key, hash } = await readPair(state.pair);
+      state.tried = hash;
+      state.stamp = await stampOf(state.pair);
+      loaded.push(this.#options.store.addPem(cert, key, { source: state.pair.cert, default: index === 0 }));
+      await this.#checkKeyMode(state.pair.key);
+    }
+    if (this.#options.watch !== false) await this.#watch();
+    const every = (this.#options.pollSeconds ?? 60) * 1000;
+    this.#poll = setInterval(() => this.#schedule(0, true), every).unref();
+    return loaded;
+  }
+
+  /** Reads every pair again now and loads those that changed (also what a SIGHUP handler would call). */
+  reload(): Promise<void> {
+    this.#checking = this.#checking.then(() => this.#checkAll(false));
+    return this.#checking;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#poll);
+    clearTimeout(this.#debounce);
+    for (const watcher of this.#watchers.splice(0)) watcher.close();
+  }
+
+  async #watch(): Promise<void> {
+    const dirs = new Set<string>();
+    for (const { pair } of this.#states) {
+      for (const file of [pair.cert, pair.key]) {
+        dirs.add(path.dirname(path.resolve(file)));
+        // A symlinked file (Kubernetes mounts secrets so) changes where its target lives.
+        dirs.add(path.dirname(await realpath(file).catch(() => path.resolve(file))));
+      }
+    }
+    for (const dir of dirs) {
+      try {
+        const watcher = watch(dir, { persistent: false }, () => this.#schedule(this.#options.debounceMs ?? 250, false));
+        watcher.on('error', (err) => {
+          this.#options.logger.warn({ dir, err }, 'TLS: watching certificate files failed; polling only');
+          watcher.close();
+        });
+        this.#watchers.push(watcher);
+      } catch (err) {
+        this.#options.logger.warn({ dir, err }, 'TLS: cannot watch certificate files; polling only');
+      }
+    }
+  }
+
+  #schedule(delayMs: number, onlyIfStampChanged: boolean): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      this.#checking = this.#checking.then(() => this.#checkAll(onlyIfStampChanged));
+    }, delayMs).unref();
+  }
+
+  async #checkAll(onlyIfStampChanged: boolean): Promise<void> {
+    for (const state of this.#states) {
+      if (this.#stopped) return;
+      try {
+        await this.#check(state, onlyIfStampChanged);
+      } catch (err) {
+        this.#options.logger.error({ err }, 'TLS: certificate check failed');
+      }
+    }
+  }
+
+  async #check(state: PairState, onlyIfStampChanged: boolean): Promise<void> {
+    const { pair } = state;
+    const stamp = await stampOf(pair);
+    if (onlyIfStampChanged && stamp === state.stamp) return;
+    state.stamp = stamp;
+    let read: Awaited<ReturnType<typeof readPair>>;
+    try {
+      read = await readPair(pair);
+    } catch (err) {
+      const hash = `unreadable:${(err as Error).message}`;
+      if (state.tried !== hash) this.#reportFailure(pair, err);
+      state.tried = hash;
+      return;
+    }
+    if (read.hash === state.tried) return;
+    state.tried = read.hash;
+    try {
+      const info = this.#options.store.addPem(read.cert, read.key, { source: pair.cert });
+      this.#options.logger.info(
+        { cert: pair.cert, hostnames: info.hostnames, notAfter: info.notAfter, fingerprint256: info.fingerprint256 },
+        'TLS: certificate reloaded',
+      );
+      await this.#checkKeyMode(pair.key);
+    } catch (err) {
+      this.#reportFailure(pair, err);
+    }
+  }
+
+  #reportFailure(pair: PemFilePair, err: unknown): void {
+    this.#options.logger.error(
+      { cert: pair.cert, key: pair.key, code: (err as CertificateError).code, err },
+      'TLS: the new certificate files do not load; the previous certificate stays in use',
+    );
+  }
+
+  async #checkKeyMode(keyFile: string): Promise<void> {
+    const { mode } = await stat(keyFile);
+    if (mode & 0o077) {
+      this.#options.logger.warn(
+        { key: keyFile, mode: `0${(mode & 0o777).toString(8)}` },
+        'TLS: the private key file is readable by other users; chmod 600 it',
+      );
+    }
+  }
+}
+
+async function readPair(pair: PemFilePair): Promise<{ cert: string; key: string; hash: string }> {
+  const [cert, key] = await Promise.all([
+    readFile(pair.cert, 'utf8').catch((err) => {
+      throw new CertificateError('cert-invalid', pair.cert, `cannot read: ${err.code ?? err.message}`, { cause: err });
+    }),
+    readFile(pair.key, 'utf8').catch((err) => {
+      throw new CertificateError('key-invalid', pair.key, `cannot read: ${err.code ?? err.message}`, { cause: err });
+    }),
+  ]);
+  return { cert, key, hash: createHash('sha256').update(cert).update('\0').update(key).digest('hex') };
+}
+
+async function stampOf(pair: PemFilePair): Promise<string> {
+  const parts = await Promise.all(
+    [pair.cert, pair.key].map((file) =>
+      stat(file).then(
+        (s) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`,
+        (err: NodeJS.ErrnoException) => `error:${err.code}`,
+      ),
+    ),
+  );
+  return parts.join('|');
+}

@@ -1,0 +1,287 @@
+// `postern user` and `postern alias` as users run them: bin/postern in a child process, exit codes,
+// one-line errors, and what lands in the database (hashes and SCRAM secrets, never the password).
+import assert from 'node:assert/strict';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { verifyPassword } from '../../src/accounts/password.ts';
+import { addUser, type CliResult, configDir, postern } from '../support/child-server.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+const PASSWORD = 'correct horse battery'; // what addUser gives
+const NEW_PASSWORD = 'Tr0ub4dor&3-but-longer';
+
+function setup(t: Context) {
+  const d = configDir();
+  t.after(() => d.cleanup());
+  const run = (args: string[], stdin?: string) => postern([...args, '--config', d.file], { stdin });
+  return { ...d, run, database: path.join(d.root, 'data', 'postern.sqlite') };
+}
+
+function account(database: string, address: string) {
+  const db = new DatabaseSync(database, { readOnly: true });
+  try {
+    return db.prepare('SELECT password_hash, scram, disabled FROM accounts WHERE address = ?').get(address) as
+      | { password_hash: string; scram: string | null; disabled: number }
+      | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** Every byte the store keeps: the database, its WAL and anything else in the data directory. */
+function storedBytes(dataDir: string): Buffer {
+  const files = fs.readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  assert.ok(files.length > 0);
+  return Buffer.concat(files.map((e) => fs.readFileSync(path.join(e.parentPath, e.name))));
+}
+
+function assertQuiet(results: CliResult[], secrets: string[]): void {
+  for (const r of results) {
+    for (const secret of secrets) {
+      assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'a password was printed');
+    }
+  }
+}
+
+/** RFC 5802 §3: the StoredKey and ServerKey that `password` gives with the stored salt and count. */
+function assertScramFor(scram: string | null, password: string): void {
+  const match = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/]+=*)\$([A-Za-z0-9+/]+=*):([A-Za-z0-9+/]+=*)$/.exec(scram ?? '');
+  assert.ok(match, `RFC 5803 form: ${scram}`);
+  const [, iterations, salt, storedKey, serverKey] = match as unknown as string[];
+  assert.equal(Number(iterations), 4096);
+  assert.equal(Buffer.from(salt!, 'base64').byteLength, 16);
+  const salted = pbkdf2Sync(password, Buffer.from(salt!, 'base64'), 4096, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  assert.equal(storedKey, createHash('sha256').update(clientKey).digest('base64'));
+  assert.equal(serverKey, createHmac('sha256', salted).update('Server Key').digest('base64'));
+}
+
+test('user add stores an argon2id hash and SCRAM credentials; the database never holds the password', async (t) => {
+  const { root, run, database } = setup(t);
+  const added = await run(['user', 'add', 'alice@example.com', '--password-stdin'], `${PASSWORD}\n`);
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(added.stdout, 'added alice@example.com\n');
+  const row = account(database, 'alice@example.com');
+  assert.ok(row);
+  assert.equal(await verifyPassword(PASSWORD, row.password_hash), true);
+  assertScramFor(row.scram, PASSWORD);
+  assert.equal(row.disabled, 0);
+  const bytes = storedBytes(path.join(root, 'data'));
+  assert.equal(bytes.includes(PASSWORD), false, 'the password is nowhere in the stored files');
+  assert.equal(bytes.includes(Buffer.from(PASSWORD, 'utf16le')), false);
+  assertQuiet([added], [PASSWORD]);
+});
+
+test('user passwd replaces both credentials; errors name the problem', async (t) => {
+  const { root, file, run, database } = setup(t);
+  await addUser(file, 'alice@example.com');
+  const before = account(database, 'alice@example.com');
+  const results = await Promise.all([
+    run(['user', 'passwd', 'alice@example.com', '--password-stdin'], `${NEW_PASSWORD}\n`),
+    run(['user', 'passwd', 'nobody@example.com', '--password-stdin'], `${NEW_PASSWORD}\n`),
+    run(['user', 'passwd', 'alice@example.com'], `${NEW_PASSWORD}\n`),
+    run(['user', 'passwd', 'alice@example.com', '--password-stdin'], 'x7q!z\n'),
+    run(['user', 'passwd', 'alice@example.com', '--password-stdin'], '\n'),
+    run(['user', 'passwd', '--password-stdin'], `${NEW_PASSWORD}\n`),
+  ]);
+  const [changed, missing, noStdin, short, empty, noAddress] = results;
+  assert.equal(changed!.code, 0, changed!.stderr);
+  assert.equal(changed!.stdout, 'changed the password of alice@example.com\n');
+  assert.equal(missing!.code, 1);
+  assert.equal(missing!.stderr, 'postern: nobody@example.com: no such account\n');
+  assert.equal(noStdin!.code, 2);
+  assert.match(noStdin!.stderr, /^postern: user passwd: give the password on standard input with --password-stdin\n/);
+  assert.equal(short!.code, 1);
+  assert.match(short!.stderr, /too short/);
+  assert.equal(empty!.code, 1);
+  assert.match(empty!.stderr, /empty/);
+  assert.equal(noAddress!.code, 2);
+  assert.match(noAddress!.stderr, /usage: postern user passwd <address> --password-stdin/);
+
+  const after = account(database, 'alice@example.com');
+  assert.ok(before && after);
+  assert.notEqual(after.password_hash, before.password_hash);
+  assert.equal(await verifyPassword(NEW_PASSWORD, after.password_hash), true);
+  assert.equal(await verifyPassword(PASSWORD, after.password_hash), false);
+  assertScramFor(after.scram, NEW_PASSWORD);
+  const bytes = storedBytes(path.join(root, 'data'));
+  assert.equal(bytes.includes(NEW_PASSWORD), false);
+  assert.equal(bytes.includes(PASSWORD), false);
+  assertQuiet(results, [PASSWORD, NEW_PASSWORD, 'x7q!z']);
+});
+
+test('user passwd gives an account migrated without SCRAM its credentials', async (t) => {
+  const { file, run, database } = setup(t);
+  await addUser(file, 'alice@example.com');
+  const db = new DatabaseSync(database);
+  db.prepare('UPDATE accounts SET scram = NULL').run(); // as schema version 4 leaves older accounts
+  db.close();
+  const listed = await run(['user', 'list', '--json']);
+  assert.equal(JSON.parse(listed.stdout)[0].scram, false);
+  const changed = await run(['user', 'passwd', 'alice@example.com', '--password-stdin'], `${NEW_PASSWORD}\n`);
+  assert.equal(changed.code, 0, changed.stderr);
+  assertScramFor(account(database, 'alice@example.com')?.scram ?? null, NEW_PASSWORD);
+  assert.equal(JSON.parse((await run(['user', 'list', '--json'])).stdout)[0].scram, true);
+});
+
+test('user disable and enable; user list shows disabled accounts and, with --json, aliases', async (t) => {
+  const { file, run, database } = setup(t);
+  await Promise.all([addUser(file, 'alice@example.com'), addUser(file, 'bob@example.com')]);
+  const disabled = await run(['user', 'disable', 'Bob@Example.com']);
+  assert.equal(disabled.code, 0, disabled.stderr);
+  assert.equal(disabled.stdout, 'disabled bob@example.com: it can no longer log in\n');
+  assert.equal(account(database, 'bob@example.com')?.disabled, 1);
+  assert.equal((await run(['alias', 'add', 'postmaster@example.com', 'alice@example.com'])).code, 0);
+  assert.equal((await run(['alias', 'add', 'abuse@example.com', 'alice@example.com'])).code, 0);
+
+  const [list, json, missing, noAddress, twoAddresses] = await Promise.all([
+    run(['user', 'list']),
+    run(['user', 'list', '--json']),
+    run(['user', 'disable', 'nobody@example.com']),
+    run(['user', 'enable']),
+    run(['user', 'disable', 'alice@example.com', 'bob@example.com']),
+  ]);
+  assert.equal(list.stdout, 'alice@example.com\nbob@example.com (disabled)\n');
+  const rows = JSON.parse(json.stdout) as Record<string, unknown>[];
+  assert.deepEqual(
+    rows.map(({ address, disabled, scram, aliases }) => ({ address, disabled, scram, aliases })),
+    [
+      {
+        address: 'alice@example.com',
+        disabled: false,
+        scram: true,
+        aliases: ['abuse@example.com', 'postmaster@example.com'],
+      },
+      { address: 'bob@example.com', disabled: true, scram: true, aliases: [] },
+    ],
+  );
+  assert.match(String(rows[0]!.created), /^\d{4}-\d\d-\d\dT/);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, 'postern: nobody@example.com: no such account\n');
+  assert.equal(noAddress.code, 2);
+  assert.match(noAddress.stderr, /usage: postern user enable <address>/);
+  assert.equal(twoAddresses.code, 2);
+
+  const enabled = await run(['user', 'enable', 'bob@example.com']);
+  assert.equal(enabled.code, 0, enabled.stderr);
+  assert.equal(enabled.stdout, 'enabled bob@example.com\n');
+  assert.equal((await run(['user', 'list'])).stdout, 'alice@example.com\nbob@example.com\n');
+  const unknown = await run(['user', 'frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /user: unknown subcommand "frobnicate"/);
+});
+
+test('alias add, list and remove; an alias is taken by no account, and removing the account removes it', async (t) => {
+  const { file, run } = setup(t);
+  await Promise.all([addUser(file, 'alice@example.com'), addUser(file, 'bob@example.com')]);
+  const added = await run(['alias', 'add', 'PostMaster@Example.com', 'alice@example.com']);
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(added.stdout, 'added postmaster@example.com -> alice@example.com\n');
+  assert.equal((await run(['alias', 'add', 'robert@example.com', 'bob@example.com'])).code, 0);
+
+  const [list, json, ofBob, ofNobody] = await Promise.all([
+    run(['alias', 'list']),
+    run(['alias', 'list', '--json']),
+    run(['alias', 'list', 'bob@example.com']),
+    run(['alias', 'list', 'nobody@example.com']),
+  ]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stdout, 'postmaster@example.com -> alice@example.com\nrobert@example.com -> bob@example.com\n');
+  assert.deepEqual(JSON.parse(json.stdout), [
+    { alias: 'postmaster@example.com', account: 'alice@example.com' },
+    { alias: 'robert@example.com', account: 'bob@example.com' },
+  ]);
+  assert.equal(ofBob.stdout, 'robert@example.com -> bob@example.com\n');
+  assert.equal(ofNobody.code, 1);
+  assert.equal(ofNobody.stderr, 'postern: nobody@example.com: no such account\n');
+
+  // An address is an account or an alias: user add refuses an alias's address.
+  const asAccount = await run(['user', 'add', 'postmaster@example.com', '--password-stdin'], `${PASSWORD}\n`);
+  assert.equal(asAccount.code, 1);
+  assert.match(
+    asAccount.stderr,
+    /^postern: postmaster@example\.com is an alias of alice@example\.com: remove the alias/,
+  );
+
+  const removed = await run(['alias', 'remove', 'postmaster@example.com']);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(removed.stdout, 'removed postmaster@example.com\n');
+  const gone = await run(['alias', 'remove', 'postmaster@example.com']);
+  assert.equal(gone.code, 1);
+  assert.equal(gone.stderr, 'postern: postmaster@example.com: no such alias\n');
+
+  // Removing bob removes robert@ too.
+  assert.equal((await run(['user', 'remove', 'bob@example.com'])).code, 0);
+  assert.equal((await run(['alias', 'list'])).stdout, '');
+  assert.equal((await run(['alias', 'list', '--json'])).stdout, '[]\n');
+});
+
+test('alias errors: one line naming the problem', async (t) => {
+  const { file, run } = setup(t);
+  await Promise.all([addUser(file, 'alice@example.com'), addUser(file, 'bob@example.com')]);
+  assert.equal((await run(['alias', 'add', 'postmaster@example.com', 'alice@example.com'])).code, 0);
+  const cases: [args: string[], code: number, stderr: RegExp][] = [
+    [
+      ['alias', 'add', 'postmaster@example.com', 'bob@example.com'],
+      1,
+      /postmaster@example\.com is already an alias of alice@example\.com/,
+    ],
+    [['alias', 'add', 'bob@example.com', 'alice@example.com'], 1, /bob@example\.com is the address of an account/],
+    [['alias', 'add', 'info@example.com', 'nobody@example.com'], 1, /no account nobody@example\.com/],
+    [
+      ['alias', 'add', 'info@example.com', 'postmaster@example.com'],
+      1,
+      /postmaster@example\.com is an alias of alice@example\.com, not an account/,
+    ],
+    [
+      ['alias', 'add', 'info@example.org', 'alice@example.com'],
+      1,
+      /domain example\.org is not one of this server's domains \(example\.com\)/,
+    ],
+    [
+      ['alias', 'add', '@example.com', 'alice@example.com'],
+      1,
+      /@example\.com: catch-all aliases are not supported \(off by design for now\)/,
+    ],
+    [['alias', 'add', '*@example.com', 'alice@example.com'], 1, /catch-all aliases are not supported/],
+    [['alias', 'add', 'not an address', 'alice@example.com'], 1, /"not an address" is not a valid address/],
+    [['alias', 'add', 'info@example.com'], 2, /usage: postern alias add <alias> <account>/],
+    [['alias', 'remove'], 2, /usage: postern alias remove <alias>/],
+    [['alias', 'list', 'a@example.com', 'b@example.com'], 2, /usage: postern alias list/],
+    [['alias'], 2, /alias: missing subcommand \(add, remove, list\)/],
+    [['user'], 2, /user: missing subcommand \(add, passwd, disable, enable, list, remove\)/],
+    [['alias', 'frobnicate'], 2, /alias: unknown subcommand "frobnicate"/],
+    [['alias', 'list', '--verbose'], 2, /alias list: Unknown option '--verbose'/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  for (const [i, [args, code, stderr]] of cases.entries()) {
+    const r = results[i]!;
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, stderr, args.join(' '));
+    assert.match(r.stderr, /^postern: /, args.join(' '));
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, code === 2 ? 2 : 1, `one line: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+  }
+  assert.deepEqual(JSON.parse((await run(['alias', 'list', '--json'])).stdout), [
+    { alias: 'postmaster@example.com', account: 'alice@example.com' },
+  ]);
+});
+
+test('help lists the account and alias commands', async () => {
+  const r = await postern(['help']);
+  assert.equal(r.code, 0);
+  for (const command of [
+    'user passwd <address> --password-stdin',
+    'user disable <address>',
+    'user enable <address>',
+    'alias add <alias> <account>',
+    'alias remove <alias>',
+    'alias list [<account>] [--json]',
+  ]) {
+    assert.ok(r.stdout.includes(command), command);
+  }
+});

@@ -1,0 +1,37 @@
+/** When certificates are renewed and how failures back off: pure date arithmetic, table-driven. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renewalDue, renewalTime, retryDelayMs } from '../../../src/tls/acme/renewal.ts';
+
+const DAY = 86_400_000;
+const MINUTE = 60_000;
+const issued = new Date('2026-01-01T00:00:00Z');
+const cert = (days: number) => ({ notBefore: issued, notAfter: new Date(issued.getTime() + days * DAY) });
+
+const renewals: [name: string, lifetimeDays: number, renewBeforeDays: number | undefined, dueAfterDays: number][] = [
+  ['90-day certificate: a third of the lifetime, 30 days', 90, undefined, 60],
+  ['5-year certificate: 30 days before', 1826, undefined, 1796],
+  ['6-day certificate: a third, 2 days', 6, undefined, 4],
+  ['configured 10 days', 90, 10, 80],
+  ['configured above the lifetime: due at once', 90, 1000, -910],
+];
+for (const [name, lifetime, renewBefore, dueAfter] of renewals) {
+  test(`renewal: ${name}`, () => {
+    const at = renewalTime(cert(lifetime), renewBefore);
+    assert.equal(at.getTime(), issued.getTime() + dueAfter * DAY);
+    assert.equal(renewalDue(cert(lifetime), new Date(at.getTime() - 1), renewBefore), false);
+    assert.equal(renewalDue(cert(lifetime), at, renewBefore), true);
+  });
+}
+
+const retries: [failures: number, wantMs: number][] = [
+  [1, MINUTE],
+  [2, 2 * MINUTE],
+  [3, 4 * MINUTE],
+  [9, 256 * MINUTE],
+  [10, 360 * MINUTE], // 512 minutes, capped at 6 hours
+  [1000, 360 * MINUTE],
+];
+for (const [failures, want] of retries) {
+  test(`retry after failure ${failures}: ${want / MINUTE} min`, () => assert.equal(retryDelayMs(failures), want));
+}

@@ -1,0 +1,146 @@
+/**
+ * PemFiles: certificates from files, reloaded without a restart. Each test serves the store on a
+ * loopback socket and asks real handshakes which certificate they get, within bounded waits.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, beforeEach, test } from 'node:test';
+import { CertificateError, CertificateStore } from '../../src/tls/certificate-store.ts';
+import { createSelfSignedCertificate, type PemPair } from '../../src/tls/create-certificate.ts';
+import { PemFiles, type PemFilesOptions } from '../../src/tls/pem-files.ts';
+import { waitFor } from '../support/wait.ts';
+import { captureLogger, handshake, type LogLine, startTlsSocketServer, type TestTlsServer } from './tls-kit.ts';
+
+const servername = 'mail.example.com';
+let first: PemPair;
+let second: PemPair;
+let dir: string;
+let files: { cert: string; key: string };
+const running: { files?: PemFiles; server?: TestTlsServer }[] = [];
+const dirs: string[] = [];
+
+const fingerprint = (pair: PemPair) => new X509Certificate(pair.cert).fingerprint256;
+
+before(async () => {
+  [first, second] = await Promise.all([
+    createSelfSignedCertificate({ hostnames: [servername] }),
+    createSelfSignedCertificate({ hostnames: [servername], keyAlgorithm: 'rsa-2048' }),
+  ]);
+});
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'postern-pem-'));
+  dirs.push(dir);
+  files = { cert: path.join(dir, 'mail.crt'), key: path.join(dir, 'mail.key') };
+  await writePair(first, 'in-place');
+});
+
+after(async () => {
+  for (const { files, server } of running) {
+    files?.stop();
+    await server?.close();
+  }
+  for (const made of dirs) await rm(made, { recursive: true, force: true });
+});
+
+async function writePair(pair: PemPair, how: 'in-place' | 'rename', mode = 0o600): Promise<void> {
+  if (how === 'rename') {
+    // How certbot and Kubernetes swap files: whole new files moved over the old names.
+    await writeFile(`${files.key}.new`, pair.key, { mode });
+    await writeFile(`${files.cert}.new`, pair.cert);
+    await rename(`${files.key}.new`, files.key);
+    await rename(`${files.cert}.new`, files.cert);
+  } else {
+    await writeFile(files.key, pair.key, { mode });
+    await chmod(files.key, mode);
+    await writeFile(files.cert, pair.cert);
+  }
+}
+
+async function serve(options: Partial<PemFilesOptions> = {}) {
+  const { logger, lines } = captureLogger();
+  const store = new CertificateStore();
+  const pemFiles = new PemFiles({ store, pairs: [files], logger, debounceMs: 50, ...options });
+  await pemFiles.start();
+  const server = await startTlsSocketServer(() => ({
+    secureContext: store.secureContext(),
+    SNICallback: store.SNICallback,
+  }));
+  running.push({ files: pemFiles, server });
+  const served = async () => (await handshake(server.port, { servername })).certificate.fingerprint256;
+  return { store, pemFiles, lines, served };
+}
+
+/** Polls real handshakes until one presents `want`; fails after `ms`. */
+async function waitForServed(served: () => Promise<string>, want: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ((await served()) !== want) {
+    if (Date.now() > deadline) throw new Error(`the new certificate was not served within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const errors = (lines: LogLine[]) => lines.filter((line) => line.level >= 50);
+
+test('files replaced by rename: the next handshakes serve the new certificate', async () => {
+  const { served, lines } = await serve();
+  assert.equal(await served(), fingerprint(first));
+  await writePair(second, 'rename');
+  await waitForServed(served, fingerprint(second));
+  assert.ok(lines.some((line) => line.msg === 'TLS: certificate reloaded'));
+});
+
+test('files rewritten in place: the new certificate is served', async () => {
+  const { served } = await serve();
+  await writePair(second, 'in-place');
+  await waitForServed(served, fingerprint(second));
+});
+
+test('with watching off, the stat poll finds the change', async () => {
+  const { served } = await serve({ watch: false, pollSeconds: 0.2 });
+  await writePair(second, 'rename');
+  await waitForServed(served, fingerprint(second));
+});
+
+test('a broken replacement is logged at error level once and the old certificate stays', async () => {
+  const { served, lines } = await serve({ pollSeconds: 0.1 });
+  await writeFile(files.cert, 'garbage\n');
+  await waitFor(() => errors(lines).length > 0, 5000);
+  const [error] = errors(lines);
+  assert.equal(error?.cert, files.cert);
+  assert.equal(error?.code, 'cert-invalid');
+  assert.equal(await served(), fingerprint(first));
+  await new Promise((resolve) => setTimeout(resolve, 400)); // several polls later: still one report
+  assert.equal(errors(lines).length, 1);
+  // A key from another certificate is refused too; then a good pair loads again.
+  await writePair({ cert: first.cert, key: second.key }, 'in-place');
+  await waitFor(() => errors(lines).some((line) => line.code === 'key-mismatch'), 5000);
+  assert.equal(await served(), fingerprint(first));
+  await writePair(second, 'rename');
+  await waitForServed(served, fingerprint(second));
+});
+
+test('a key file readable by others is warned about; a 0600 one is not', async () => {
+  const quiet = await serve();
+  assert.equal(quiet.lines.filter((line) => line.key === files.key && line.level === 40).length, 0);
+  await writePair(first, 'in-place', 0o644);
+  const loud = await serve();
+  const warning = loud.lines.find((line) => line.key === files.key && line.level === 40);
+  assert.equal(warning?.mode, '0644');
+});
+
+test('start() refuses a pair that does not load, naming the file', async () => {
+  await writePair({ cert: first.cert, key: second.key }, 'in-place');
+  const { logger } = captureLogger();
+  const pemFiles = new PemFiles({ store: new CertificateStore(), pairs: [files], logger });
+  await assert.rejects(
+    pemFiles.start(),
+    (err) => err instanceof CertificateError && err.code === 'key-mismatch' && err.message.includes(files.cert),
+  );
+  await rm(files.cert);
+  await assert.rejects(pemFiles.start(), (err) => err instanceof CertificateError && err.message.includes('ENOENT'));
+  pemFiles.stop();
+});
