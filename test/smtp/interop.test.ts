@@ -5,14 +5,17 @@ import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
+import { hashPassword } from '../../src/accounts/password.ts';
 import { startTestServer, type TestServer, withoutTrace } from '../support/server.ts';
 
 const run = promisify(execFile);
 const SWAKS = '/usr/bin/swaks';
 
 let server: TestServer;
+const PASSWORD = 'correct horse battery staple';
 before(async () => {
   server = await startTestServer();
+  await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD));
 });
 after(() => server.stop());
 
@@ -57,11 +60,11 @@ test('nodemailer: a message with an attachment and a UTF-8 subject', async () =>
   }
 });
 
-async function swaks(args: string[]): Promise<{ stdout: string; stderr: string }> {
+async function swaks(args: string[], port = server.port): Promise<{ stdout: string; stderr: string }> {
   if (!fs.existsSync(SWAKS)) {
     assert.fail(`${SWAKS} is not installed: run "apt-get install -y swaks" (CI installs it)`);
   }
-  const base = ['--server', `127.0.0.1:${server.port}`, '--helo', 'client.example.net', '--timeout', '10'];
+  const base = ['--server', `127.0.0.1:${port}`, '--helo', 'client.example.net', '--timeout', '10'];
   try {
     // A fresh cwd: swaks reads --body from a file when one of that name exists (./test would).
     return await run(SWAKS, [...base, ...args], { timeout: 20_000, cwd: server.dataDir });
@@ -123,4 +126,100 @@ test('swaks: an unknown recipient is refused with 550 5.1.1', async () => {
   );
   assert.ok(err, 'swaks fails');
   assert.match(err.stdout ?? '', /<\*\* 550 5\.1\.1 /);
+});
+
+test('swaks --tls --auth on the submission port (STARTTLS, AUTH PLAIN and LOGIN)', async () => {
+  const before = (await server.inbox('alice@example.com')).length;
+  for (const mechanism of ['PLAIN', 'LOGIN']) {
+    const { stdout } = await swaks(
+      [
+        '--tls',
+        '--auth',
+        mechanism,
+        '--auth-user',
+        'carol@example.com',
+        '--auth-password',
+        PASSWORD,
+        '--from',
+        'carol@example.com',
+        '--to',
+        'alice@example.com',
+        '--h-Subject',
+        `swaks submission ${mechanism}`,
+      ],
+      server.submissionPort,
+    );
+    assert.match(stdout, /<- {2}220 2\.0\.0 Ready to start TLS/);
+    assert.match(stdout, /<~ {2}235 2\.7\.0 Authentication successful/);
+    assert.match(stdout, /<~ {2}250 2\.0\.0 Ok: queued as /);
+  }
+  assert.equal((await server.inbox('alice@example.com')).length, before + 2);
+});
+
+test('swaks --tlsc on the implicit-TLS port, and a wrong password gets 535', async () => {
+  const { stdout } = await swaks(
+    [
+      '--tlsc',
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      'carol@example.com',
+      '--auth-password',
+      PASSWORD,
+      '--from',
+      'carol@example.com',
+      '--to',
+      'bob@example.com',
+    ],
+    server.submissionsPort,
+  );
+  assert.match(stdout, /TLS started with cipher TLSv1\.3/);
+  assert.match(stdout, /<~ {2}250 2\.0\.0 Ok: queued as /);
+  const failed = await run(
+    SWAKS,
+    [
+      '--server',
+      `127.0.0.1:${server.submissionsPort}`,
+      '--tlsc',
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      'carol@example.com',
+      '--auth-password',
+      'wrong password',
+      '--from',
+      'carol@example.com',
+      '--to',
+      'bob@example.com',
+      '--timeout',
+      '10',
+    ],
+    { timeout: 20_000, cwd: server.dataDir },
+  ).then(
+    () => '',
+    (err: { stdout?: string }) => err.stdout ?? '',
+  );
+  assert.match(failed, /<~\* 535 5\.7\.8 Authentication credentials invalid/);
+});
+
+test('nodemailer over implicit TLS with AUTH', async () => {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: server.submissionsPort,
+    secure: true,
+    auth: { user: 'carol@example.com', pass: PASSWORD },
+    tls: { rejectUnauthorized: false, servername: 'mx.example.com' },
+  });
+  try {
+    const info = await transport.sendMail({
+      from: 'Carol <carol@example.com>',
+      to: 'alice@example.com',
+      subject: 'nodemailer submission',
+      text: 'Hello over TLS.',
+    });
+    assert.match(info.response, /^250 2\.0\.0/);
+  } finally {
+    transport.close();
+  }
+  assert.match(await lastForAlice(), /Subject: nodemailer submission/);
 });

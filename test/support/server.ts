@@ -19,6 +19,9 @@ export const TEST_PASSWORD_HASH =
 
 export interface TestServer {
   port: number;
+  /** STARTTLS submission and implicit-TLS submission (a self-signed certificate for mx.example.com). */
+  submissionPort: number;
+  submissionsPort: number;
   config: Config;
   store: Store;
   resolver: Resolver;
@@ -75,6 +78,8 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
   const stopServer = () => server.stop();
   return {
     port: server.smtp.port,
+    submissionPort: server.submission?.port ?? 0,
+    submissionsPort: server.submissions?.port ?? 0,
     config,
     store: server.store,
     resolver: server.resolver,

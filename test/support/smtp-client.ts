@@ -3,6 +3,7 @@
  * given and parses replies (multi-line aware, RFC 5321 §4.2.1), nothing more.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface SmtpReply {
   code: number;
@@ -52,6 +53,52 @@ export class SmtpClient {
         resolve(new SmtpClient(socket));
       });
     });
+  }
+
+  /** Implicit TLS (RFC 8314): connects, handshakes, and reads the greeting. */
+  static async openTls(
+    port: number,
+    options: tls.ConnectionOptions = {},
+  ): Promise<{ client: SmtpClient; greeting: SmtpReply }> {
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({
+        port,
+        host: '127.0.0.1',
+        rejectUnauthorized: false,
+        servername: 'mx.example.com',
+        ...options,
+      });
+      s.once('error', reject);
+      s.once('secureConnect', () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+    });
+    const client = new SmtpClient(socket);
+    return { client, greeting: await client.read() };
+  }
+
+  /** After the server's 220 to STARTTLS: the TLS handshake on this connection; use the returned client. */
+  async startTls(options: tls.ConnectionOptions = {}): Promise<SmtpClient> {
+    this.socket.removeAllListeners('data');
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({
+        socket: this.socket,
+        rejectUnauthorized: false,
+        servername: 'mx.example.com',
+        ...options,
+      });
+      s.once('error', reject);
+      s.once('secureConnect', () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+    });
+    return new SmtpClient(socket);
+  }
+
+  get tlsSocket(): tls.TLSSocket | undefined {
+    return this.socket instanceof tls.TLSSocket ? this.socket : undefined;
   }
 
   /** Connects and reads the greeting. */

@@ -1,0 +1,164 @@
+// Submission over real TLS on loopback (node's tls client): STARTTLS on 25 and 587, implicit TLS on
+// 465, AUTH with every mechanism, the sender-login check, brute-force blocking, and what the
+// Received header says about TLS (RFC 8314 §4.3).
+import assert from 'node:assert/strict';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { hashPassword } from '../../src/accounts/password.ts';
+import { deriveScramCredentials, formatScramCredentials } from '../../src/accounts/sasl/scram.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 5 } });
+  const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
+  await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD), scram);
+  await server.store.addAlias('c.smith@example.com', 'carol@example.com');
+});
+after(() => server.stop());
+
+async function ehlo(client: SmtpClient): Promise<string> {
+  const reply = await client.command('EHLO client.example.net');
+  assert.equal(reply.code, 250);
+  return reply.text;
+}
+
+/** STARTTLS on the submission port, then EHLO again; returns the secured client and its EHLO. */
+async function securedSubmission(): Promise<{ client: SmtpClient; ehloText: string }> {
+  const { client: clear } = await SmtpClient.open(server.submissionPort);
+  const offered = await ehlo(clear);
+  assert.match(offered, /STARTTLS/);
+  assert.doesNotMatch(offered, /AUTH/, 'AUTH is never offered in the clear (RFC 4954 §4)');
+  assert.equal(codeOf(await clear.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '530 5.7.0');
+  assert.equal(codeOf(await clear.command('STARTTLS')), '220 2.0.0');
+  const client = await clear.startTls();
+  return { client, ehloText: await ehlo(client) };
+}
+
+async function send(client: SmtpClient, from: string, to: string, header = from): Promise<string> {
+  assert.equal(codeOf(await client.command(`MAIL FROM:<${from}>`)), '250 2.1.0');
+  assert.equal(codeOf(await client.command(`RCPT TO:<${to}>`)), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  return codeOf(await client.command(`From: ${header}\r\nTo: ${to}\r\nSubject: submitted\r\n\r\nhello\r\n.`));
+}
+
+test('587: STARTTLS, then AUTH PLAIN, then mail to a local account; Received records TLS and AUTH', async () => {
+  const { client, ehloText } = await securedSubmission();
+  assert.match(ehloText, /AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN/);
+  assert.doesNotMatch(ehloText, /STARTTLS/);
+  assert.equal(client.tlsSocket?.getProtocol(), 'TLSv1.3');
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '530 5.7.0', 'AUTH first');
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(await send(client, 'carol@example.com', 'alice@example.com'), '250 2.0.0');
+  await client.close();
+  const stored = (await server.inbox('alice@example.com')).at(-1)!.toString('latin1');
+  assert.match(stored, /\(using TLSv1\.3 with cipher TLS_[A-Z0-9_]+\)/);
+  assert.match(stored, /with ESMTPSA id /);
+});
+
+test('465: implicit TLS, AUTH LOGIN, and an alias as sender', async () => {
+  const { client, greeting } = await SmtpClient.openTls(server.submissionsPort);
+  assert.equal(greeting.code, 220);
+  assert.match(await ehlo(client), /AUTH /);
+  assert.equal((await client.command('AUTH LOGIN')).code, 334);
+  assert.equal((await client.command(b64('carol@example.com'))).code, 334);
+  assert.equal(codeOf(await client.command(b64(PASSWORD))), '235 2.7.0');
+  assert.equal(await send(client, 'c.smith@example.com', 'bob@example.com'), '250 2.0.0');
+  await client.close();
+});
+
+test('sender login mismatch: another envelope sender or another From is refused with 553 5.7.1', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`);
+  assert.equal(codeOf(await client.command('MAIL FROM:<alice@example.com>')), '553 5.7.1');
+  assert.equal(codeOf(await client.command('MAIL FROM:<ceo@example.org>')), '553 5.7.1');
+  assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'The Boss <alice@example.com>'), '553 5.7.1');
+  await client.close();
+});
+
+test('SCRAM-SHA-256-PLUS with the tls-exporter channel binding (RFC 7677, RFC 9266)', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  const binding = client.tlsSocket!.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  const gs2 = 'p=tls-exporter,,';
+  const clientNonce = randomBytes(18).toString('base64');
+  const clientFirstBare = `n=carol@example.com,r=${clientNonce}`;
+  const first = await client.command(`AUTH SCRAM-SHA-256-PLUS ${b64(gs2 + clientFirstBare)}`);
+  assert.equal(first.code, 334);
+  const serverFirst = Buffer.from(first.lines[0]!, 'base64').toString();
+  const fields = Object.fromEntries(serverFirst.split(',').map((kv) => [kv[0], kv.slice(2)]));
+  assert.ok(fields.r!.startsWith(clientNonce));
+  const salted = deriveSalted(PASSWORD, Buffer.from(fields.s!, 'base64'), Number(fields.i));
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const finalNoProof = `c=${b64(Buffer.concat([Buffer.from(gs2), binding]))},r=${fields.r}`;
+  const authMessage = `${clientFirstBare},${serverFirst},${finalNoProof}`;
+  const signature = createHmac('sha256', storedKey).update(authMessage).digest();
+  const proof = Buffer.from(clientKey.map((byte, i) => byte ^ signature[i]!));
+  const last = await client.command(b64(`${finalNoProof},p=${proof.toString('base64')}`));
+  assert.equal(last.code, 334, 'the server signature comes as a challenge');
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  const expected = createHmac('sha256', serverKey).update(authMessage).digest();
+  const v = Buffer.from(Buffer.from(last.lines[0]!, 'base64').toString().replace(/^v=/, ''), 'base64');
+  assert.ok(timingSafeEqual(v, expected), 'the server proves it knows the password too');
+  assert.equal(codeOf(await client.command('')), '235 2.7.0');
+  await client.close();
+});
+
+test('brute force: failures from one address block it (454 4.7.0), the account itself stays usable', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  const codes: string[] = [];
+  for (let i = 0; i < 6; i++)
+    codes.push(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', 'guess')}`)));
+  assert.deepEqual(codes.slice(0, 4), ['535 5.7.8', '535 5.7.8', '535 5.7.8', '535 5.7.8']);
+  assert.equal(codes[4], '454 4.7.0', 'the fifth failure blocks the address');
+  assert.equal(codes[5], '454 4.7.0', 'blocked, even with the right password next');
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '454 4.7.0');
+  await client.close();
+  // The block is per client address: the account is not locked for its owner elsewhere.
+  assert.equal(await server.store.loginBlockedUntil('account:carol@example.com', new Date()), null);
+  await server.store.clearLoginFailures('ip:127.0.0.1');
+});
+
+test('port 25: STARTTLS offered, no AUTH ever; mail over TLS is recorded as ESMTPS', async () => {
+  const { client: clear } = await SmtpClient.open(server.port);
+  const offered = await ehlo(clear);
+  assert.match(offered, /STARTTLS/);
+  assert.doesNotMatch(offered, /AUTH/);
+  // Commands pipelined behind STARTTLS are dropped, never run after the handshake (CVE-2011-0411).
+  clear.send('STARTTLS\r\nMAIL FROM:<smuggled@example.net>\r\n');
+  assert.equal(codeOf(await clear.read()), '220 2.0.0');
+  const client = await clear.startTls();
+  assert.equal(codeOf(await client.command('MAIL FROM:<a@example.net>')), '503 5.5.1', 'EHLO again first');
+  const again = await ehlo(client);
+  assert.doesNotMatch(again, /STARTTLS|AUTH/);
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '503 5.5.1');
+  assert.equal(await send(client, 'someone@example.net', 'bob@example.com'), '250 2.0.0');
+  await client.close();
+  const stored = (await server.inbox('bob@example.com')).at(-1)!.toString('latin1');
+  assert.match(stored, /with ESMTPS id /);
+});
+
+test('TLS 1.1 and below are refused on every TLS listener (RFC 8996)', async () => {
+  await assert.rejects(SmtpClient.openTls(server.submissionsPort, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }));
+});
+
+function deriveSalted(password: string, salt: Buffer, iterations: number): Buffer {
+  // RFC 5802 §2.2 Hi() is PBKDF2 with HMAC: computed here independently of the server's code.
+  let u = createHmac('sha256', password)
+    .update(Buffer.concat([salt, Buffer.from([0, 0, 0, 1])]))
+    .digest();
+  const out = Buffer.from(u);
+  for (let i = 1; i < iterations; i++) {
+    u = createHmac('sha256', password).update(u).digest();
+    for (let j = 0; j < out.length; j++) out[j]! ^= u[j]!;
+  }
+  return out;
+}
