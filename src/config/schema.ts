@@ -154,6 +154,29 @@ export const configSchema = z
         selfSigned: z.boolean().default(true),
         /** Forced TLS on the MX listener: MAIL before STARTTLS gets 530 5.7.0 (RFC 3207 §4). */
         requireOnSmtp: z.boolean().default(false),
+        /** Certificates obtained and renewed automatically (RFC 8555), e.g. from Let's Encrypt. */
+        acme: z
+          .object({
+            /** The CA's directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory */
+            directory: z.url({ protocol: /^https$/ }),
+            email: z.email().optional(),
+            /** The CA's terms must be accepted explicitly: nothing is ordered until this is true. */
+            termsOfServiceAgreed: z.literal(true, { message: 'set to true to accept the CA terms of service' }),
+            /** Names to obtain certificates for; the hostname when absent. */
+            hostnames: z.array(domainName).optional(),
+            keyType: z.enum(['ecdsa-p256', 'rsa-2048']).default('ecdsa-p256'),
+            /** http-01 (RFC 8555 §8.3): a responder on this host:port (port 80 as seen from the CA). */
+            http01: z.object({ listen: hostPort }).strict().optional(),
+            /** tls-alpn-01 (RFC 8737): a responder on this host:port (port 443 as seen from the CA). */
+            tlsAlpn01: z.object({ listen: hostPort }).strict().optional(),
+            /** Renew when fewer days remain; by default min(30, a third of the lifetime). */
+            renewBeforeDays: z.number().int().min(1).optional(),
+            /** Extra CA certificates (a PEM file) to trust for the directory, for a private CA. */
+            directoryCa: z.string().optional(),
+          })
+          .strict()
+          .refine((acme) => acme.http01 || acme.tlsAlpn01, 'enable http01 or tlsAlpn01 (or both) with a listen address')
+          .optional(),
       })
       .strict()
       .prefault({}),

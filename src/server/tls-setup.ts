@@ -2,11 +2,14 @@
  * The certificates the TLS listeners serve: PEM files from the config (reloaded when they change),
  * else a self-signed certificate for the hostname (development), else none (no STARTTLS offered).
  */
+
+import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
 import { MECHANISMS } from '../accounts/sasl/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ListenerTls } from '../smtp/listener.ts';
+import { AcmeManager } from '../tls/acme/manager.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
 import { ensureSelfSigned } from '../tls/self-signed.ts';
@@ -17,16 +20,38 @@ export interface TlsSetup {
   certificates: CertificateStore;
   /** The listener settings for STARTTLS or implicit TLS; undefined without any certificate. */
   listener(mode: ListenerTls['mode']): ListenerTls | undefined;
+  acme: AcmeManager | undefined;
   stop(): Promise<void>;
 }
 
 export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup> {
   const certificates = new CertificateStore();
   let files: PemFiles | undefined;
+  let acme: AcmeManager | undefined;
+  if (config.tls.acme) {
+    const settings = config.tls.acme;
+    acme = new AcmeManager({
+      directory: settings.directory,
+      email: settings.email,
+      termsOfServiceAgreed: settings.termsOfServiceAgreed,
+      hostnames: settings.hostnames ?? [config.hostname],
+      keyType: settings.keyType,
+      http01: settings.http01,
+      tlsAlpn01: settings.tlsAlpn01,
+      renewBeforeDays: settings.renewBeforeDays,
+      directoryCa: settings.directoryCa ? await readFile(settings.directoryCa, 'utf8') : undefined,
+      dataDir: config.dataDir,
+      store: certificates,
+      logger,
+    });
+    // Certificates already on disk load at once; missing ones are ordered in the background.
+    await acme.start();
+  }
   if (config.tls.certificates.length > 0) {
     files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger });
     await files.start();
-  } else if (config.tls.selfSigned) {
+  } else if (config.tls.selfSigned && certificates.size === 0) {
+    // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
     const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
     certificates.addPem(own.cert, own.key, { source: own.certPath, default: true });
     logger.warn(
@@ -50,6 +75,10 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
             harden: hardenSocket,
             mechanisms: (socket) => MECHANISMS(channelBinding({ tlsSocket: socket }) !== undefined),
           },
-    stop: async () => files?.stop(),
+    acme,
+    stop: async () => {
+      files?.stop();
+      await acme?.stop();
+    },
   };
 }

@@ -11,6 +11,7 @@ import type { Resolver } from '../../src/dns/resolver.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer } from '../../src/server/server.ts';
 import type { Store } from '../../src/store/store.ts';
+import type { CertificateStore } from '../../src/tls/certificate-store.ts';
 import { acquireTestDns } from './dns.ts';
 
 // A well-formed argon2id PHC string; SMTP never checks it.
@@ -22,6 +23,7 @@ export interface TestServer {
   /** STARTTLS submission and implicit-TLS submission (a self-signed certificate for mx.example.com). */
   submissionPort: number;
   submissionsPort: number;
+  certificates: CertificateStore;
   config: Config;
   store: Store;
   resolver: Resolver;
@@ -80,6 +82,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
     port: server.smtp.port,
     submissionPort: server.submission?.port ?? 0,
     submissionsPort: server.submissions?.port ?? 0,
+    certificates: server.certificates,
     config,
     store: server.store,
     resolver: server.resolver,

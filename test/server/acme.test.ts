@@ -1,0 +1,52 @@
+// The server with `tls.acme`: it orders a certificate from a real ACME server (Debian's pebble on
+// loopback, validating http-01 through our loopback DNS), then serves it on the TLS listeners in
+// place of the self-signed one it started with.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestDnsServer } from '../../src/dns/test-server.ts';
+import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
+import { freePort, startPebble } from '../support/pebble.ts';
+import { startTestServer, tempDir } from '../support/server.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
+
+test('tls.acme: a certificate ordered with http-01 replaces the self-signed one on port 465', async (t) => {
+  const dns = await startTestDnsServer({
+    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
+  });
+  t.after(() => dns.close());
+  const httpPort = await freePort();
+  const pebble = await startPebble({ httpPort, tlsPort: await freePort(), dnsServer: dns.server });
+  t.after(() => pebble.stop());
+  const dir = tempDir('postern-acme-server-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ca = path.join(dir, 'pebble-ca.pem');
+  fs.writeFileSync(ca, pebble.ca);
+  const server = await startTestServer({
+    dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
+    tls: {
+      acme: {
+        directory: pebble.directory,
+        directoryCa: ca,
+        email: 'postmaster@example.com',
+        termsOfServiceAgreed: true,
+        hostnames: ['mail.example.test'],
+        http01: { listen: `127.0.0.1:${httpPort}` },
+      },
+    },
+  });
+  t.after(() => server.stop());
+  const issued = () => server.certificates.list().find((c) => c.hostnames.includes('mail.example.test'));
+  for (let i = 0; i < 150 && !issued(); i++) await sleep(100);
+  assert.ok(issued(), `issued within 15 s; pebble said:\n${pebble.output().slice(-2000)}`);
+  assert.equal(issued()!.isDefault, true, 'the ACME certificate is now the default');
+  const { client, greeting } = await SmtpClient.openTls(server.submissionsPort, { servername: 'mail.example.test' });
+  assert.equal(greeting.code, 220);
+  const peer = client.tlsSocket!.getPeerX509Certificate()!;
+  assert.match(peer.subjectAltName ?? '', /DNS:mail\.example\.test/);
+  assert.notEqual(peer.issuer, peer.subject, 'issued by the CA, not self-signed');
+  await client.close();
+  assert.ok(fs.existsSync(path.join(server.dataDir, 'tls', 'acme')), 'kept in the data directory across restarts');
+});
