@@ -20,6 +20,7 @@ Commands:
   mail list <address> [--json]             list the messages in an account's INBOX
   mail show <address> <uid>                print one stored message as it arrived
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
+  queue list [--json]                      the outbound queue: mail accepted for other domains
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
   help                                     this text
   version                                  print the version
@@ -38,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/alias.ts')).aliasCommand(rest);
     case 'mail':
       return (await import('./commands/mail.ts')).mailCommand(rest);
+    case 'queue':
+      return (await import('./commands/queue.ts')).queueCommand(rest);
     case 'stats':
       return (await import('./commands/stats.ts')).statsCommand(rest);
     case 'migrate':

@@ -255,18 +255,12 @@ export class InboundPolicy {
     return this.#counters.close();
   }
 
-  /** A local account's route; mail for elsewhere needs the relay permit and outbound delivery. */
+  /** A local account's route; mail for elsewhere needs the relay permit and goes to the outbound queue. */
   #route(recipient: Path, relayPermitted: boolean): PolicyOutcome | Promise<PolicyOutcome> {
     const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
     const target = localAddress(recipient, this.#server.localDomains, postmasterDomain);
     if (!target.local) {
-      // Outbound delivery arrives with a later issue; until then a permitted relay is deferred, not lost.
-      if (relayPermitted) {
-        return {
-          action: 'reject',
-          reply: reply(451, '4.3.2', 'Relaying is allowed for you but outbound delivery is not enabled yet'),
-        };
-      }
+      if (relayPermitted) return { action: 'continue', route: { kind: 'outbound' } };
       return { action: 'reject', reply: replies.relayDenied(recipient.address) };
     }
     const decide = (found: Found): PolicyOutcome =>

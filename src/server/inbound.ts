@@ -66,13 +66,27 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
     const receivedAt = new Date();
     const trace = Buffer.from(returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt));
+    const stored = Buffer.concat([trace, content]);
+    const local: { address: string; accountId: number }[] = [];
+    const outbound: string[] = [];
+    for (const { path, route } of envelope.recipients) {
+      if (route.kind === 'local') local.push({ address: path.address, accountId: route.accountId });
+      else outbound.push(path.address);
+    }
     try {
-      const receipt = await store.deliver({
-        mailFrom: envelope.mailFrom?.address ?? '',
-        recipients: envelope.recipients.map((r) => ({ address: r.path.address, accountId: r.route.accountId })),
-        content: Buffer.concat([trace, content]),
-        receivedAt,
-      });
+      // The queue first: if local delivery then fails, the 451 makes the client retry, and an
+      // outbound copy may go twice; the other order could lose the local copy's retry. Never lost.
+      const job =
+        outbound.length > 0 ? await store.enqueueJob(outboundJob(envelope, outbound, stored, receivedAt)) : undefined;
+      const receipt =
+        local.length > 0
+          ? await store.deliver({
+              mailFrom: envelope.mailFrom?.address ?? '',
+              recipients: local,
+              content: stored,
+              receivedAt,
+            })
+          : undefined;
       logger.info(
         {
           session: peer.sessionId,
@@ -80,7 +94,9 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           from: envelope.mailFrom?.address ?? '',
           to: envelope.recipients.map((r) => r.path.address),
           size: content.length,
-          stored: receipt.messageId,
+          stored: receipt?.messageId,
+          queued: job?.id,
+          user: peer.authenticated,
         },
         'message stored',
       );
@@ -105,6 +121,26 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       policy.disconnected(peer);
       options.auth?.forget(peer);
     },
+  };
+}
+
+export const OUTBOUND_JOB = 'outbound';
+
+/**
+ * A queued message for other domains. The delivery issue (SMTP out) takes these jobs; until then
+ * they wait, listed by `postern queue list`. The content rides in the job as base64 for now.
+ */
+function outboundJob(envelope: Envelope, recipients: string[], content: Buffer, receivedAt: Date) {
+  return {
+    kind: OUTBOUND_JOB,
+    payload: JSON.stringify({
+      id: envelope.id,
+      mailFrom: envelope.mailFrom?.address ?? '',
+      recipients,
+      receivedAt: receivedAt.toISOString(),
+      size: content.length,
+      content: content.toString('base64'),
+    }),
   };
 }
 

@@ -1,8 +1,11 @@
 /** The SMTP transaction as the session builds it (RFC 5321 §3.3) and the pipeline reads it. */
 import type { Path } from './path.ts';
 
-/** Where an accepted recipient goes, decided by the recipient check (policy/). */
-export type RecipientRoute = { kind: 'local'; accountId: number };
+/**
+ * Where an accepted recipient goes, decided by the recipient check (policy/): a local account's
+ * INBOX, or the outbound queue (a client allowed to relay: logged in, or in mynetworks).
+ */
+export type RecipientRoute = { kind: 'local'; accountId: number } | { kind: 'outbound' };
 
 export interface Recipient {
   path: Path;

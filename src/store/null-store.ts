@@ -165,6 +165,11 @@ export class NullStore implements Store {
     throw new StoreError('NullStore has no queue: it is a benchmark store that discards mail');
   }
 
+  async listJobs(_options?: { kind?: string; limit?: number }): Promise<QueueJob[]> {
+    this.#assertOpen();
+    return [];
+  }
+
   async claimJobs(_options: ClaimOptions): Promise<QueueJob[]> {
     this.#assertOpen();
     return [];

@@ -223,6 +223,8 @@ export interface Store {
    * claim the same job (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer).
    */
   claimJobs(options: ClaimOptions): Promise<QueueJob[]>;
+  /** Jobs of a kind (all kinds when absent), due first, at most `limit`: for `postern queue list`. */
+  listJobs(options?: { kind?: string; limit?: number }): Promise<QueueJob[]>;
   /** Deletes a finished job; false when `claimant` no longer holds it (its lease expired and moved on). */
   completeJob(id: number, claimant: string): Promise<boolean>;
   /** Releases a claimed job to run again at `dueAt` (a retry); false when `claimant` no longer holds it. */

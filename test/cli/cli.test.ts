@@ -214,3 +214,32 @@ test('postern stats: rejections and warn-only decisions, counted per rule, survi
   assert.match(text.stdout, /recipient\s+reject_unlisted_recipient\s+reject\s+3/);
   assert.match(server.output(), /"rule":"reject_unlisted_recipient".*"reason":"no account nobody@example\.com"/);
 });
+
+test('postern queue list: mail a mynetworks client relays waits in the outbound queue', async (t) => {
+  const d = dir(t);
+  const config = parse(fs.readFileSync(d.file, 'utf8'));
+  config.mynetworks = ['127.0.0.0/8'];
+  fs.writeFileSync(d.file, stringify(config));
+  await addUser(d.file, 'alice@example.com');
+  const empty = await postern(['queue', 'list', '--config', d.file]);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.match(empty.stdout, /the outbound queue is empty/);
+  const server = await spawnServer(d.file);
+  t.after(() => server.stop('SIGKILL'));
+  const { client } = await SmtpClient.open(server.port);
+  assert.equal((await client.command('EHLO c.example.net')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<app@example.net>')).code, 250);
+  assert.equal((await client.command('RCPT TO:<someone@example.org>')).code, 250);
+  assert.equal((await client.command('DATA')).code, 354);
+  assert.equal((await client.command('Subject: relayed\r\n\r\nhi\r\n.')).code, 250);
+  await client.close();
+  const listed = await postern(['queue', 'list', '--json', '--config', d.file]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].from, 'app@example.net');
+  assert.deepEqual(rows[0].to, ['someone@example.org']);
+  const text = await postern(['queue', 'list', '--config', d.file]);
+  assert.match(text.stdout, /<app@example\.net>\tsomeone@example\.org\t/);
+  assert.equal((await postern(['queue', 'flush', '--config', d.file])).code, 2, 'unknown subcommand: usage error');
+});

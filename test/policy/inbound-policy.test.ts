@@ -62,7 +62,8 @@ function path(mailbox: string): Path {
 }
 
 function describe(outcome: PolicyOutcome): string | number {
-  if (outcome.action === 'continue') return outcome.route?.accountId ?? 'continue';
+  if (outcome.action === 'continue')
+    return outcome.route?.kind === 'local' ? outcome.route.accountId : (outcome.route?.kind ?? 'continue');
   return `${outcome.reply.code} ${outcome.reply.enhanced}`;
 }
 
@@ -92,9 +93,10 @@ test('an asynchronous account look-up gives a promise of the same outcome', asyn
   assert.equal(describe(await outcome), 1);
 });
 
-test('mynetworks may relay, but without outbound delivery the mail is deferred, never lost', () => {
+test('mynetworks may relay: mail for elsewhere is routed to the outbound queue; others may not', () => {
   const relaying = policy({ mynetworks: ['192.0.2.0/24'] });
-  assert.equal(describe(relaying.recipient(peer, envelope, path('someone@example.org')) as PolicyOutcome), '451 4.3.2');
+  const routed = relaying.recipient(peer, envelope, path('someone@example.org')) as PolicyOutcome;
+  assert.deepEqual(routed, { action: 'continue', route: { kind: 'outbound' } });
   const outsider = { ...peer, remoteAddress: '198.51.100.1' };
   assert.equal(
     describe(relaying.recipient(outsider, envelope, path('someone@example.org')) as PolicyOutcome),

@@ -162,3 +162,26 @@ function deriveSalted(password: string, salt: Buffer, iterations: number): Buffe
   }
   return out;
 }
+
+test('a logged-in user may send to another domain: the message waits in the outbound queue', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`);
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command('RCPT TO:<friend@example.org>')), '250 2.1.5');
+  assert.equal(codeOf(await client.command('RCPT TO:<alice@example.com>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  assert.equal(codeOf(await client.command('From: carol@example.com\r\nSubject: out\r\n\r\nbye\r\n.')), '250 2.0.0');
+  await client.close();
+  const jobs = await server.store.listJobs({ kind: 'outbound' });
+  assert.equal(jobs.length, 1);
+  const payload = JSON.parse(jobs[0]!.payload);
+  assert.deepEqual(payload.recipients, ['friend@example.org'], 'only the foreign recipient is queued');
+  assert.equal(payload.mailFrom, 'carol@example.com');
+  assert.match(Buffer.from(payload.content, 'base64').toString(), /Subject: out/);
+  assert.match(
+    (await server.inbox('alice@example.com')).at(-1)!.toString(),
+    /Subject: out/,
+    'the local one is delivered',
+  );
+});

@@ -257,6 +257,14 @@ export class PostgresStore implements Store {
    * right now are skipped, not waited for; a row claimed and committed meanwhile is re-checked
    * against the WHERE clause under READ COMMITTED, so its new lease excludes it. No double claims.
    */
+  async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
+    const { rows } = await this.#query(
+      `SELECT ${JOB_COLUMNS} FROM queue WHERE ($1::text IS NULL OR kind = $1) ORDER BY due_at, id LIMIT $2`,
+      [options.kind ?? null, options.limit ?? 1000],
+    );
+    return rows.map(jobFromRow);
+  }
+
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
     const now = (options.now ?? new Date()).getTime();
     const { rows } = await this.#query(

@@ -10,10 +10,12 @@ import {
   accountFromRow,
   aliasFromRow,
   countersFromRows,
+  JOB_COLUMNS,
+  jobFromRow,
   mailboxFromRow,
   mailboxMessageFromRow,
 } from '../rows.ts';
-import type { Account, AccountId, Alias, Mailbox, MailboxId, MailboxMessage } from '../store.ts';
+import type { Account, AccountId, Alias, Mailbox, MailboxId, MailboxMessage, QueueJob } from '../store.ts';
 
 export class SqliteReader {
   readonly #findAccount: StatementSync;
@@ -25,6 +27,8 @@ export class SqliteReader {
   readonly #getMailbox: StatementSync;
   readonly #listMessages: StatementSync;
   readonly #readMessage: StatementSync;
+  readonly #listJobs: StatementSync;
+  readonly #listJobsOfKind: StatementSync;
   readonly #readCounters: StatementSync;
 
   constructor(db: DatabaseSync) {
@@ -52,6 +56,8 @@ export class SqliteReader {
        FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? ORDER BY mm.uid`,
     );
+    this.#listJobs = db.prepare(`SELECT ${JOB_COLUMNS} FROM queue ORDER BY due_at, id LIMIT ?`);
+    this.#listJobsOfKind = db.prepare(`SELECT ${JOB_COLUMNS} FROM queue WHERE kind = ? ORDER BY due_at, id LIMIT ?`);
     this.#readMessage = db.prepare(
       `SELECT m.content FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? AND mm.uid = ?`,
@@ -101,6 +107,11 @@ export class SqliteReader {
   readMessage(mailboxId: MailboxId, uid: number): Uint8Array | undefined {
     const row = this.#readMessage.get(mailboxId, uid);
     return row ? (row.content as Uint8Array) : undefined;
+  }
+
+  listJobs(kind: string | undefined, limit: number): QueueJob[] {
+    const rows = kind === undefined ? this.#listJobs.all(limit) : this.#listJobsOfKind.all(kind, limit);
+    return rows.map(jobFromRow);
   }
 
   readCounters(prefix: string): Record<string, number> {

@@ -237,6 +237,11 @@ export class SqliteStore implements Store {
     return result.job;
   }
 
+  async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
+    this.#assertOpen();
+    return this.#reads.listJobs(options.kind, options.limit ?? 1000);
+  }
+
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
     const result = await this.#write({ kind: 'claimJobs', options: { ...options, now: options.now ?? new Date() } });
     if (result.kind !== 'claimJobs') throw unexpected(result);

@@ -1,0 +1,60 @@
+/**
+ * `postern queue list [--json]`: the outbound queue, mail accepted for other domains (from logged-in
+ * users or mynetworks) that waits for outbound delivery.
+ */
+import { usageError } from '../errors.ts';
+import { configFrom, parseCommandLine } from './options.ts';
+import { withStore } from './store.ts';
+
+interface QueuedMessage {
+  job: number;
+  id: string;
+  from: string;
+  to: string[];
+  size: number;
+  received: string;
+  due: string;
+  attempts: number;
+}
+
+export async function queueCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'list') throw usageError(sub ? `queue: unknown subcommand "${sub}"` : 'queue: missing subcommand (list)');
+  const { values, positionals } = parseCommandLine(rest, { json: { type: 'boolean' } }, 'queue list');
+  if (positionals.length > 0) throw usageError(`queue list: unexpected argument "${positionals[0]}"`);
+  const { config } = configFrom(values);
+  const jobs = await withStore(config, (store) => store.listJobs({ kind: 'outbound', limit: 10_000 }));
+  const rows: QueuedMessage[] = jobs.map((job) => {
+    const payload = JSON.parse(job.payload) as {
+      id: string;
+      mailFrom: string;
+      recipients: string[];
+      size: number;
+      receivedAt: string;
+    };
+    return {
+      job: job.id,
+      id: payload.id,
+      from: payload.mailFrom,
+      to: payload.recipients,
+      size: payload.size,
+      received: payload.receivedAt,
+      due: job.dueAt.toISOString(),
+      attempts: job.attempts,
+    };
+  });
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('the outbound queue is empty\n');
+    return 0;
+  }
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.job}\t${r.received}\t<${r.from}>\t${r.to.join(', ')}\t${r.size} octets\tattempts ${r.attempts}\n`,
+    );
+  }
+  return 0;
+}
