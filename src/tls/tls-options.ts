@@ -5,6 +5,7 @@
  * and cipher list of the connection's first context, so both must say the same thing.
  * Not here: certificates (certificate-store.ts), client-side policy for outbound mail (MTA-STS, DANE).
  */
+import { constants } from 'node:crypto';
 import type tls from 'node:tls';
 
 /**
@@ -34,7 +35,7 @@ const TLS13_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_
 
 /** The option subset shared by `tls.createServer`, `new tls.TLSSocket({ isServer })` and `createSecureContext`. */
 export type ServerTlsOptions = Required<
-  Pick<tls.SecureContextOptions, 'minVersion' | 'ciphers' | 'honorCipherOrder' | 'ecdhCurve'>
+  Pick<tls.SecureContextOptions, 'minVersion' | 'ciphers' | 'honorCipherOrder' | 'ecdhCurve' | 'secureOptions'>
 >;
 
 export function serverTlsOptions(): ServerTlsOptions {
@@ -49,6 +50,10 @@ export function serverTlsOptions(): ServerTlsOptions {
     // RFC 9325 §4.2.1: clients and servers SHOULD support X25519 (RFC 7748) and P-256; P-384 for
     // clients that only do NIST curves. §4.5: curves of at least 224 bits.
     ecdhCurve: 'X25519:P-256:P-384',
+    // No renegotiation at all, in OpenSSL itself: disableRenegotiation() below only reacts after a
+    // client has started one, and testssl.sh still reported client-initiated renegotiation as
+    // accepted. No compression (CRIME, RFC 7457 §2.6): OpenSSL's default, stated here.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION,
   };
 }
 
