@@ -56,7 +56,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   logger.info(`store: ${await describeStore(config)}, schema version ${migration.to}`);
   const store: Store = options.discardMail ? new NullStore({ readFrom: opened }) : opened;
   // Accounts seen at RCPT are cached briefly: a pipelined RCPT group is answered without waiting.
-  const accounts = new AccountCache((address) => store.findAccount(address), { ttlMs: 10_000, maxEntries: 10_000 });
+  // Aliases resolve to their account here, so RCPT, reject_unlisted_recipient and VRFY all know them.
+  const accounts = new AccountCache((address) => store.resolveAddress(address), { ttlMs: 10_000, maxEntries: 10_000 });
   let policy: InboundPolicy;
   try {
     policy = new InboundPolicy({ config, resolver, store, accounts, logger });

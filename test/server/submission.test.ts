@@ -185,3 +185,18 @@ test('a logged-in user may send to another domain: the message waits in the outb
     'the local one is delivered',
   );
 });
+
+test('mail for an alias arrives in its account, and disabled accounts cannot log in', async () => {
+  const { client } = await SmtpClient.open(server.port);
+  await ehlo(client);
+  assert.equal(await send(client, 'friend@example.net', 'c.smith@example.com'), '250 2.0.0');
+  await client.close();
+  assert.match((await server.inbox('carol@example.com')).at(-1)!.toString(), /To: c\.smith@example\.com/);
+  await server.store.createAccount('dave@example.com', await hashPassword(PASSWORD));
+  await server.store.setDisabled('dave@example.com', true);
+  const { client: tls } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(tls);
+  assert.equal(codeOf(await tls.command(`AUTH PLAIN ${plain('dave@example.com', PASSWORD)}`)), '535 5.7.8');
+  await tls.close();
+  await server.store.clearLoginFailures('ip:127.0.0.1');
+});
