@@ -1,0 +1,46 @@
+// tls.certificates: the server serves PEM files, and a renewed pair written over them is served to
+// the next client without a restart; a broken replacement leaves the good certificate in place.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
+import { startTestServer, tempDir } from '../support/server.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
+
+async function servedFingerprint(port: number): Promise<string> {
+  const { client } = await SmtpClient.openTls(port);
+  const fingerprint = client.tlsSocket!.getPeerX509Certificate()!.fingerprint256;
+  await client.close();
+  return fingerprint;
+}
+
+test('PEM certificates are reloaded on change without a restart; a broken file keeps the old one', async (t) => {
+  const dir = tempDir('postern-certs-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, 'mx.crt');
+  const key = path.join(dir, 'mx.key');
+  const first = await createSelfSignedCertificate({ hostnames: ['mx.example.com'] });
+  fs.writeFileSync(cert, first.cert);
+  fs.writeFileSync(key, first.key, { mode: 0o600 });
+  const server = await startTestServer({ tls: { certificates: [{ cert, key }] } });
+  t.after(() => server.stop());
+  const before = await servedFingerprint(server.submissionsPort);
+  assert.equal(before, new X509Certificate(first.cert).fingerprint256);
+
+  const second = await createSelfSignedCertificate({ hostnames: ['mx.example.com'] });
+  fs.writeFileSync(key, second.key, { mode: 0o600 });
+  fs.writeFileSync(cert, second.cert);
+  let now = before;
+  for (let i = 0; i < 100 && now === before; i++) {
+    await sleep(100);
+    now = await servedFingerprint(server.submissionsPort);
+  }
+  assert.notEqual(now, before, 'the renewed certificate is served within 10 s');
+
+  fs.writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n');
+  await sleep(1500);
+  assert.equal(await servedFingerprint(server.submissionsPort), now, 'a broken file does not replace a good one');
+});
