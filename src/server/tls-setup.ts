@@ -9,7 +9,7 @@ import { MECHANISMS } from '../accounts/sasl/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ListenerTls } from '../smtp/listener.ts';
-import { AcmeManager } from '../tls/acme/manager.ts';
+import type { AcmeManager } from '../tls/acme/manager.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
 import { ensureSelfSigned } from '../tls/self-signed.ts';
@@ -30,6 +30,8 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
   let acme: AcmeManager | undefined;
   if (config.tls.acme) {
     const settings = config.tls.acme;
+    // Loaded only when configured: the ACME client and its HTTP stack cost memory every node would pay.
+    const { AcmeManager } = await import('../tls/acme/manager.ts');
     acme = new AcmeManager({
       directory: settings.directory,
       email: settings.email,

@@ -8,7 +8,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
-import { createSelfSignedCertificate, type PemPair } from './create-certificate.ts';
+import type { PemPair } from './create-certificate.ts';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from './private-files.ts';
 
 export interface SelfSignedOptions {
@@ -52,7 +52,7 @@ export async function ensureSelfSigned(options: SelfSignedOptions): Promise<Self
   }
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(notBefore.getTime() + (options.validityDays ?? 365) * DAY_MS);
-  const made = await createSelfSignedCertificate({
+  const made = await (await import('./create-certificate.ts')).createSelfSignedCertificate({
     hostnames: [hostname],
     keyAlgorithm: 'ecdsa-p256',
     notBefore,
