@@ -43,15 +43,6 @@ export class RestrictionList {
     this.entries = entries;
   }
 
-  /** Names in order, for logs and docs (`postern stats`). */
-  get labels(): string[] {
-    return this.entries.map((e) => (e.warnOnly ? `warn_if_reject ${e.restriction.label}` : e.restriction.label));
-  }
-
-  has(name: string): boolean {
-    return this.entries.some((e) => e.restriction.name === name);
-  }
-
   evaluate(context: PolicyContext, report: (decision: Decision) => void): ListResult | Promise<ListResult> {
     return this.#from(0, context, report);
   }

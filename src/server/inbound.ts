@@ -13,7 +13,7 @@ import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
-import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import { OUTBOUND_JOB, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
 
 export interface InboundOptions {
@@ -123,8 +123,6 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     },
   };
 }
-
-export const OUTBOUND_JOB = 'outbound';
 
 /**
  * A queued message for other domains. The delivery issue (SMTP out) takes these jobs; until then

@@ -82,15 +82,6 @@ export class SmtpSession {
     this.mechanisms = options.authMechanisms ?? [];
   }
 
-  /** The logged-in user, if any. */
-  get authenticated(): string | undefined {
-    return this.user;
-  }
-
-  get tlsActive(): boolean {
-    return this.secure;
-  }
-
   /** The SASL mechanisms this connection offers, once its TLS is known (PLUS needs a channel binding). */
   offerMechanisms(mechanisms: readonly string[]): void {
     this.mechanisms = mechanisms;
@@ -119,11 +110,6 @@ export class SmtpSession {
   start(refusal?: Reply): Effect[] {
     if (refusal) this.refused = refusal;
     return [{ type: 'reply', reply: refusal ?? replies.greeting(this.options.hostname) }];
-  }
-
-  /** True once the client pipelined where it may not (RFC 2920 §3.1, or without EHLO). */
-  get pipelinedWithoutLeave(): boolean {
-    return this.unauthPipelining;
   }
 
   get phaseName(): Phase['name'] {

@@ -109,6 +109,9 @@ export interface QueueJob {
   createdAt: Date;
 }
 
+/** The job kind of a message accepted for other domains (the outbound queue, `postern queue list`). */
+export const OUTBOUND_JOB = 'outbound';
+
 export interface NewQueueJob {
   kind: string;
   payload: string;

@@ -2,6 +2,7 @@
  * `postern queue list [--json]`: the outbound queue, mail accepted for other domains (from logged-in
  * users or mynetworks) that waits for outbound delivery.
  */
+import { OUTBOUND_JOB } from '../../store/store.ts';
 import { usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -23,7 +24,7 @@ export async function queueCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(rest, { json: { type: 'boolean' } }, 'queue list');
   if (positionals.length > 0) throw usageError(`queue list: unexpected argument "${positionals[0]}"`);
   const { config } = configFrom(values);
-  const jobs = await withStore(config, (store) => store.listJobs({ kind: 'outbound', limit: 10_000 }));
+  const jobs = await withStore(config, (store) => store.listJobs({ kind: OUTBOUND_JOB, limit: 10_000 }));
   const rows: QueuedMessage[] = jobs.map((job) => {
     const payload = JSON.parse(job.payload) as {
       id: string;
