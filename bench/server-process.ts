@@ -45,7 +45,7 @@ export type NodeOptions = {
 };
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
-export const POSTERN_MAIN = path.join(ROOT, 'src/cli/main.ts');
+export const POSTERN_MAIN = path.join(ROOT, 'bin/postern.mjs');
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export { ACCOUNT } from './accounts.ts';
 

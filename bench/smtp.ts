@@ -119,7 +119,7 @@ const skipped: string[] = [];
 const postgres: PgInfo | { error: string } | undefined = requested.some(isPgKind) ? await probePostgres() : undefined;
 const servers = requested.filter((s) => {
   const ok = s === 'smtp-sink' ? haveSmtpSink() : havePostern();
-  if (!ok) skipped.push(`${s} (${s === 'smtp-sink' ? '/usr/sbin/smtp-sink' : 'src/cli/main.ts'} not found)`);
+  if (!ok) skipped.push(`${s} (${s === 'smtp-sink' ? '/usr/sbin/smtp-sink' : 'bin/postern.mjs'} not found)`);
   if (ok && isPgKind(s) && postgres && 'error' in postgres) {
     skipped.push(`${s} (${postgres.error})`);
     return false;

@@ -11,7 +11,7 @@ import { tempDir } from './server.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const POSTERN = path.join(ROOT, 'bin/postern');
-export const MAIN = path.join(ROOT, 'src/cli/main.ts');
+export const MAIN = path.join(ROOT, 'bin/postern.mjs');
 
 export interface CliResult {
   code: number | null;
@@ -71,7 +71,7 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node src/cli/main.ts serve --config FILE` and waits (at most 15 s) for it to listen. */
+/** Starts `node bin/postern.mjs serve --config FILE` and waits (at most 15 s) for it to listen. */
 export async function spawnServer(file: string): Promise<ChildServer> {
   const child = spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

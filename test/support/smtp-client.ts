@@ -209,18 +209,6 @@ export class SmtpClient {
 }
 
 /** "250 2.1.0" or "220" for compact assertions. */
-/** A TLS client handshake; test servers use self-signed certificates for mx.example.com. */
-function tlsConnect(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ rejectUnauthorized: false, servername: 'mx.example.com', ...options });
-    s.once('error', reject);
-    s.once('secureConnect', () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-  });
-}
-
 export function codeOf(reply: SmtpReply): string {
   return reply.enhanced ? `${reply.code} ${reply.enhanced}` : `${reply.code}`;
 }

@@ -35,6 +35,8 @@ async function testssl(port: number, starttls: boolean): Promise<Finding[]> {
   return JSON.parse(fs.readFileSync(json, 'utf8')) as Finding[];
 }
 
+const SCANNER_NOTES = new Set(['engine_problem']);
+
 test('testssl.sh finds no protocol, cipher or vulnerability problem on ports 25, 587 and 465', async () => {
   const results = await Promise.all([
     testssl(server.port, true),
@@ -44,7 +46,10 @@ test('testssl.sh finds no protocol, cipher or vulnerability problem on ports 25,
   for (const [i, findings] of results.entries()) {
     const where = ['25 (STARTTLS)', '587 (STARTTLS)', '465 (TLS)'][i];
     assert.ok(findings.length > 20, `${where}: testssl.sh ran its checks (${findings.length} findings)`);
-    const problems = findings.filter((f) => !['OK', 'INFO', 'DEBUG'].includes(f.severity));
+    // engine_problem describes the scanner's own openssl (no GOST engine on this machine), not the server.
+    const problems = findings.filter(
+      (f) => !['OK', 'INFO', 'DEBUG'].includes(f.severity) && !SCANNER_NOTES.has(f.id),
+    );
     assert.deepEqual(
       problems,
       [],

@@ -7,8 +7,8 @@
 
 import { spf } from 'mailauth/lib/spf/index.js';
 import type { Resolver } from '../../dns/resolver.ts';
+import { mailauthResolver } from '../mailauth-resolver.ts';
 import { explain } from './explanation.ts';
-import { mailauthResolver } from './mailauth-resolver.ts';
 
 export type SpfResultCode = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror'; // §2.6
 

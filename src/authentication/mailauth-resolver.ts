@@ -1,13 +1,14 @@
 /**
  * Adapts our Resolver (answers as values, src/dns/resolver.ts) to the resolver mailauth's SPF code calls:
  * `(name, type) => Promise<records>` in the shape of node:dns/promises `resolve()`, failing with an Error
- * whose `code` is what c-ares would give. mailauth reads ENOTFOUND/ENODATA as a void lookup (RFC 7208
+ * whose `code` is what c-ares would give. SPF reads ENOTFOUND/ENODATA as a void lookup (RFC 7208
  * §4.6.4) and ETIMEOUT as temperror; any other code also ends in temperror (RFC 7208 §2.6.6).
- * Only the types SPF asks for: TXT, A, AAAA, MX, PTR (RFC 7208 §5). No SPF (type 99) queries: §3.1.
+ * The types SPF, DKIM, DMARC and ARC ask for: TXT, A, AAAA, MX, PTR (RFC 7208 §5; DKIM keys and DMARC
+ * records are TXT, RFC 6376 §3.6.2.2, RFC 7489 §6.1). No SPF (type 99) queries: RFC 7208 §3.1.
  */
 
 import { isIP } from 'node:net';
-import type { DnsAnswer, MxRecord, Resolver } from '../../dns/resolver.ts';
+import type { DnsAnswer, MxRecord, Resolver } from '../dns/resolver.ts';
 
 export type MailauthResolver = (name: string, type: string) => Promise<unknown[]>;
 
@@ -43,7 +44,7 @@ export function mailauthResolver(resolver: Resolver): MailauthResolver {
         return records(await resolver.ptr(address), 'PTR', name);
       }
       default:
-        throw new DnsLookupError('ENOTIMP', `SPF does not look up ${type} records`);
+        throw new DnsLookupError('ENOTIMP', `sender authentication does not look up ${type} records`);
     }
   };
 }
