@@ -17,8 +17,10 @@ Commands:
   alias add <alias> <account>              deliver mail for another full address to an account
   alias remove <alias>                     delete an alias
   alias list [<account>] [--json]          list aliases, all or one account's
-  mail list <address> [--json]             list the messages in an account's INBOX
-  mail show <address> <uid>                print one stored message as it arrived
+  mail list <address> [--mailbox NAME] [--json]
+                                           list the messages in an account's INBOX (or mailbox NAME, e.g. Junk)
+  mail show <address> <uid> [--mailbox NAME]
+                                           print one stored message as it arrived
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
   queue list [--json]                      the outbound queue: mail accepted for other domains
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule

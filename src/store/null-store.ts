@@ -12,6 +12,7 @@
  */
 
 import { counterEntries } from './counters.ts';
+import { checkDelivery } from './delivery-targets.ts';
 import {
   activeBlock,
   checkLoginFailureOptions,
@@ -137,17 +138,26 @@ export class NullStore implements Store {
     this.#loginFailures.delete(key);
   }
 
-  /** Throws the message away and pretends it was stored: every placement gets UID 0, mailbox 0. */
+  /**
+   * Throws the message away and pretends it was stored: every placement gets UID 0, mailbox 0, in
+   * the mailbox it would have gone to. A delivery the real stores refuse (a bad keyword) is refused.
+   */
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
     this.#assertOpen();
+    const { targets } = checkDelivery(delivery);
     this.#discarded++;
-    const placements = delivery.recipients.map(({ accountId }) => ({ accountId, mailboxId: 0, uid: 0 }));
+    const placements = targets.map(({ accountId, mailbox }) => ({ accountId, mailboxId: 0, mailbox, uid: 0 }));
     return { messageId: 0, placements };
   }
 
   async getMailbox(_accountId: AccountId, _name: string): Promise<Mailbox | undefined> {
     this.#assertOpen();
     return undefined;
+  }
+
+  async listMailboxes(_accountId: AccountId): Promise<Mailbox[]> {
+    this.#assertOpen();
+    return [];
   }
 
   async listMessages(_mailboxId: MailboxId): Promise<MailboxMessage[]> {

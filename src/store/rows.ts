@@ -28,11 +28,16 @@ export function aliasFromRow(row: Row): Alias {
   return { alias: String(row.alias), account: String(row.account) };
 }
 
+/** Selected FROM mailboxes; the count is correlated, so it costs a lookup per mailbox listed. */
+export const MAILBOX_COLUMNS = `id, account_id, name, special_use, uid_validity, uid_next, highest_modseq,
+  (SELECT count(*) FROM mailbox_messages WHERE mailbox_id = mailboxes.id) AS message_count`;
+
 export function mailboxFromRow(row: Row): Mailbox {
   return {
     id: Number(row.id),
     accountId: Number(row.account_id),
     name: String(row.name),
+    specialUse: row.special_use == null ? null : String(row.special_use),
     uidValidity: Number(row.uid_validity),
     uidNext: Number(row.uid_next),
     // Mod-sequences are 63-bit (RFC 7162 §3.1.1): never through a float.

@@ -5,6 +5,9 @@
  * Mailboxes are IMAP-ready (RFC 9051 §2.3.1.1 UIDs, RFC 7162 §3.1 modification sequences):
  * a mailbox has a UIDVALIDITY fixed at creation, a strictly increasing UIDNEXT and HIGHESTMODSEQ.
  * One stored copy of message content is shared by all its recipients.
+ *
+ * Special-use mailboxes (RFC 6154 §2): a delivery may go to the account's `Junk` mailbox instead
+ * of its INBOX; the store creates `Junk`, marked `\Junk`, the first time it is needed.
  */
 
 export type AccountId = number;
@@ -57,6 +60,8 @@ export interface Mailbox {
   id: MailboxId;
   accountId: AccountId;
   name: string; // "INBOX" for the inbox
+  /** The RFC 6154 §2 attribute (`\Junk` …), or null for a mailbox with no special use. */
+  specialUse: string | null;
   uidValidity: number; // RFC 9051 §2.3.1.1
   uidNext: number;
   highestModSeq: bigint; // RFC 7162 §3.1.1
@@ -71,17 +76,50 @@ export interface MessageSummary {
   messageId: string | null;
 }
 
+/**
+ * Where a recipient's copy goes. `Junk` is the account's mailbox of that name: created on first
+ * use with the RFC 6154 §2 attribute `\Junk`, a fresh UIDVALIDITY and UIDs from 1; a mailbox the
+ * account already has under that name is used as it is.
+ */
+export type DeliveryMailbox = 'INBOX' | 'Junk';
+
+export interface DeliveryRecipient {
+  address: string;
+  accountId: AccountId;
+  /** INBOX when absent. */
+  mailbox?: DeliveryMailbox;
+}
+
 export interface Delivery {
   mailFrom: string; // reverse-path without brackets; "" for the null sender
-  recipients: { address: string; accountId: AccountId }[];
+  /**
+   * An account gets one copy however many of its addresses are recipients; when they name
+   * different mailboxes, INBOX wins: mail one of the account's addresses accepted as good is
+   * not hidden in Junk.
+   */
+  recipients: DeliveryRecipient[];
+  /**
+   * IMAP keywords (RFC 9051 §2.3.2, e.g. `$Junk` from the IANA keyword registry, RFC 5788) set on
+   * every copy. Each must be an atom (RFC 9051 §9 flag-keyword): deliver() rejects the delivery
+   * with InvalidKeywordError, storing nothing, otherwise. Duplicates are stored once.
+   */
+  keywords?: string[];
   /** The complete message as stored: trace headers (Return-Path, Received) already prepended. */
   content: Uint8Array;
   receivedAt: Date;
 }
 
+export interface Placement {
+  accountId: AccountId;
+  mailboxId: MailboxId;
+  /** The mailbox's name: "INBOX" or "Junk". */
+  mailbox: string;
+  uid: number;
+}
+
 export interface DeliveryReceipt {
   messageId: number; // the stored content's id
-  placements: { accountId: AccountId; mailboxId: MailboxId; uid: number }[];
+  placements: Placement[];
 }
 
 export interface MailboxMessage {
@@ -207,14 +245,17 @@ export interface Store {
   clearLoginFailures(key: string): Promise<void>;
 
   /**
-   * Stores one message for all its recipients (into each one's INBOX) and resolves only once
-   * the write is committed and synced to disk. Concurrent calls share commits (group commit).
-   * Recipients whose account no longer exists are skipped; with none left it rejects with
-   * RecipientsGoneError.
+   * Stores one message for all its recipients (into each one's INBOX, or Junk: see Delivery) and
+   * resolves only once the write is committed and synced to disk. Concurrent calls share commits
+   * (group commit). Recipients whose account no longer exists are skipped; with none left it
+   * rejects with RecipientsGoneError. A keyword that is not an atom rejects it with
+   * InvalidKeywordError before anything is written.
    */
   deliver(delivery: Delivery): Promise<DeliveryReceipt>;
 
   getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined>;
+  /** The account's mailboxes, INBOX first, then by name (bytewise); [] for no such account. */
+  listMailboxes(accountId: AccountId): Promise<Mailbox[]>;
   listMessages(mailboxId: MailboxId): Promise<MailboxMessage[]>;
   /** The stored bytes of one message, or undefined when the UID does not exist. */
   readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined>;
@@ -271,6 +312,10 @@ export class NoSuchAccountError extends StoreError {
 /** Every recipient account of a delivery was removed after RCPT accepted it: a permanent failure. */
 export class RecipientsGoneError extends StoreError {
   override readonly code = 'RECIPIENTS_GONE';
+}
+/** A delivery's keyword is not an IMAP atom (RFC 9051 §9 flag-keyword); nothing was stored. */
+export class InvalidKeywordError extends StoreError {
+  override readonly code = 'INVALID_KEYWORD';
 }
 export class StoreClosedError extends StoreError {
   override readonly code = 'STORE_CLOSED';

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
@@ -136,6 +137,51 @@ test('mail list --json and mail show after a delivery', async (t) => {
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no message with UID 9/);
   assert.equal(await server.stop('SIGTERM'), 0);
+});
+
+test('mail list and show --mailbox Junk; a mailbox the account lacks is named in the error', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  // The server files junk by the store's delivery; here the store is opened as the server would.
+  const store = await openSqliteStore({ dataDir: path.join(root, 'data') });
+  try {
+    const alice = await store.findAccount('alice@example.com');
+    assert.ok(alice);
+    await store.deliver({
+      mailFrom: 'spammer@example.net',
+      recipients: [{ address: alice.address, accountId: alice.id, mailbox: 'Junk' }],
+      keywords: ['$Junk'],
+      content: new TextEncoder().encode('From: <spammer@example.net>\r\nSubject: Cheap\r\n\r\nBuy.\r\n'),
+      receivedAt: new Date('2025-01-02T03:04:05Z'),
+    });
+  } finally {
+    await store.close();
+  }
+  const config = ['--config', file];
+  const [list, plain, inbox, inboxCase, show, missing, noMessage] = await Promise.all([
+    postern(['mail', 'list', 'alice@example.com', '--mailbox', 'Junk', '--json', ...config]),
+    postern(['mail', 'list', 'alice@example.com', '--mailbox', 'Junk', ...config]),
+    postern(['mail', 'list', 'alice@example.com', ...config]),
+    postern(['mail', 'list', 'alice@example.com', '--mailbox', 'inbox', ...config]),
+    postern(['mail', 'show', 'alice@example.com', '1', '--mailbox', 'Junk', ...config]),
+    postern(['mail', 'list', 'alice@example.com', '--mailbox', 'Archive', ...config]),
+    postern(['mail', 'show', 'alice@example.com', '1', ...config]),
+  ]);
+  assert.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as Record<string, unknown>[];
+  assert.deepEqual(
+    rows.map((row) => [row.uid, row.subject, row.flags]),
+    [[1, 'Cheap', ['$Junk']]],
+  );
+  assert.match(plain.stdout, /^ {5}1 .*spammer@example\.net.*Cheap/);
+  assert.equal(inbox.stdout, 'alice@example.com: INBOX is empty\n');
+  assert.equal(inboxCase.stdout, inbox.stdout, 'INBOX is case-insensitive (RFC 9051 §5.1)');
+  assert.equal(show.code, 0, show.stderr);
+  assert.equal(show.stdout, 'From: <spammer@example.net>\r\nSubject: Cheap\r\n\r\nBuy.\r\n');
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, 'postern: alice@example.com: no mailbox "Archive" (the account has: INBOX, Junk)\n');
+  assert.equal(noMessage.code, 1);
+  assert.match(noMessage.stderr, /no message with UID 1 in INBOX/);
 });
 
 test('invalid config: exit 1 naming the key and the bad value', async (t) => {

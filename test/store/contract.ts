@@ -17,10 +17,14 @@ import {
 } from '../../src/store/store.ts';
 import { waitFor } from '../support/wait.ts';
 import { runAccountsStoreContract } from './accounts-contract.ts';
+import { runMailboxesStoreContract } from './mailboxes-contract.ts';
+import type { Execute } from './migration-fixture.ts';
 import { runPolicyStoreContract } from './policy-contract.ts';
 
 export interface OpenedStore {
   store: Store;
+  /** Runs one SQL statement (`?` placeholders) on the store's database, for rows no Store call writes. */
+  execute: Execute;
   cleanup(): Promise<void>;
 }
 
@@ -50,10 +54,10 @@ async function inboxOf(store: Store, account: Account) {
 
 export function runStoreContract(name: string, open: () => Promise<OpenedStore>): void {
   /** Runs one test on a fresh store, and always cleans up. */
-  const withStore = (fn: (store: Store) => Promise<void>) => async () => {
-    const { store, cleanup } = await open();
+  const withStore = (fn: (store: Store, execute: Execute) => Promise<void>) => async () => {
+    const { store, execute, cleanup } = await open();
     try {
-      await fn(store);
+      await fn(store, execute);
     } finally {
       await cleanup();
     }
@@ -112,7 +116,7 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
         const before = await inboxOf(store, bob);
         const delivery = sampleDelivery([bob]);
         const receipt = await store.deliver(delivery);
-        assert.deepEqual(receipt.placements, [{ accountId: bob.id, mailboxId: before.id, uid: 1 }]);
+        assert.deepEqual(receipt.placements, [{ accountId: bob.id, mailboxId: before.id, mailbox: 'INBOX', uid: 1 }]);
         const after = await inboxOf(store, bob);
         assert.equal(after.uidNext, 2);
         assert.equal(after.messageCount, 1);
@@ -151,7 +155,12 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
         for (const account of accounts) {
           const inbox = await inboxOf(store, account);
           const placement = receipt.placements.find((p) => p.accountId === account.id);
-          assert.deepEqual(placement, { accountId: account.id, mailboxId: inbox.id, uid: inbox.uidNext - 1 });
+          assert.deepEqual(placement, {
+            accountId: account.id,
+            mailboxId: inbox.id,
+            mailbox: 'INBOX',
+            uid: inbox.uidNext - 1,
+          });
           assert.deepEqual(await store.readMessage(inbox.id, placement.uid), delivery.content);
         }
         assert.equal(receipt.placements.find((p) => p.accountId === accounts[1]!.id)?.uid, 2);
@@ -359,6 +368,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     runPolicyStoreContract(withStore);
     // Credentials, disabled accounts, aliases, failed logins: accounts-contract.ts.
     runAccountsStoreContract(withStore);
+    // Junk, keywords, listMailboxes, mixed batches: mailboxes-contract.ts.
+    runMailboxesStoreContract(withStore);
 
     test(
       'rejects every call with StoreClosedError after close()',
@@ -372,6 +383,7 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           ['removeAccount', () => store.removeAccount('bob@example.com')],
           ['deliver', () => store.deliver(sampleDelivery([bob]))],
           ['getMailbox', () => store.getMailbox(bob.id, 'INBOX')],
+          ['listMailboxes', () => store.listMailboxes(bob.id)],
           ['listMessages', () => store.listMessages(1)],
           ['readMessage', () => store.readMessage(1, 1)],
           ['enqueueJob', () => store.enqueueJob({ kind: 'test', payload: '{}' })],

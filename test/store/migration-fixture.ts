@@ -1,7 +1,7 @@
 /**
- * A populated database at schema version 1, written with plain SQL as version 1 of Postern wrote
- * it, and the checks that everything in it survived a migration to the latest version, read back
- * through the Store API. Both engines run it (test/store/migrations.test.ts).
+ * Populated databases at schema versions 1 and 4, written with plain SQL as those versions of
+ * Postern wrote them, and the checks that everything in them survived a migration to the latest
+ * version, read back through the Store API. Both engines run it (test/store/migrations.test.ts).
  */
 
 import assert from 'node:assert/strict';
@@ -40,6 +40,13 @@ const placements = [
 
 const UID_VALIDITY_COUNTER = 1_709_287_203;
 
+/** Version 4 adds: a Junk mailbox its user made (no special use before version 5), with a message. */
+const v4Mailboxes = [{ id: 5, account: 2, name: 'Junk', uidValidity: 1_709_287_100, uidNext: 3, modSeq: 4 }];
+const v4Placements = [{ mailbox: 5, uid: 2, message: 3, modSeq: 4, flags: '$Junk \\Seen', date: T0 + 50_000 }];
+const V4_ALIAS = { alias: 'alice.smith@example.com', account: 'alice@example.com' };
+const V4_BLOCKED_KEY = 'account:bob@example.com';
+const V4_BLOCKED_UNTIL = Date.parse('2099-01-01T00:00:00Z');
+
 export async function populateVersion1(execute: Execute): Promise<void> {
   await execute('INSERT INTO counters (name, value) VALUES (?, ?)', ['uid_validity', UID_VALIDITY_COUNTER]);
   for (const a of accounts) {
@@ -49,12 +56,6 @@ export async function populateVersion1(execute: Execute): Promise<void> {
       PHC,
       a.created,
     ]);
-  }
-  for (const m of mailboxes) {
-    await execute(
-      'INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, ?, ?, ?)',
-      [m.id, m.account, m.name, m.uidValidity, m.uidNext, m.modSeq],
-    );
   }
   for (const m of messages) {
     await execute(
@@ -74,7 +75,32 @@ export async function populateVersion1(execute: Execute): Promise<void> {
       ],
     );
   }
-  for (const p of placements) {
+  await insertMailboxes(execute, mailboxes, placements);
+}
+
+/** The version-1 fixture, then what version 4 added: credentials, a disabled account, an alias, a block. */
+export async function populateVersion4(execute: Execute): Promise<void> {
+  await populateVersion1(execute);
+  await execute('UPDATE accounts SET scram = ? WHERE id = ?', [SCRAM, 2]);
+  await execute('UPDATE accounts SET disabled = TRUE WHERE id = ?', [3]); // TRUE: 1 on SQLite, true on PostgreSQL
+  await execute('INSERT INTO aliases (address, account_id, created_at) VALUES (?, ?, ?)', [V4_ALIAS.alias, 1, T0]);
+  await execute('INSERT INTO login_failures (key, count, window_start, blocked_until) VALUES (?, ?, ?, ?)', [
+    V4_BLOCKED_KEY,
+    5,
+    T0,
+    V4_BLOCKED_UNTIL,
+  ]);
+  await insertMailboxes(execute, v4Mailboxes, v4Placements);
+}
+
+async function insertMailboxes(execute: Execute, boxes: typeof mailboxes, held: typeof placements): Promise<void> {
+  for (const m of boxes) {
+    await execute(
+      'INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, ?, ?, ?)',
+      [m.id, m.account, m.name, m.uidValidity, m.uidNext, m.modSeq],
+    );
+  }
+  for (const p of held) {
     await execute(
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -95,13 +121,46 @@ export async function assertVersion1DataSurvived(store: Store): Promise<void> {
     accounts.map((a) => [a.id, a.address, PHC, null, false, a.created]),
   );
   assert.deepEqual(await store.listAliases(), [], 'no aliases before version 4');
-  for (const m of mailboxes) {
+  await assertMailboxesSurvived(store, mailboxes, placements);
+}
+
+/** The version-4 fixture, whole: what version 1 had, and the credentials, alias, block and Junk of version 4. */
+export async function assertVersion4DataSurvived(store: Store): Promise<void> {
+  const listed = await store.listAccounts();
+  assert.deepEqual(
+    listed.map((a) => [a.id, a.scram, a.disabled]),
+    [
+      [1, null, false],
+      [2, SCRAM, false],
+      [3, null, true],
+    ],
+  );
+  assert.deepEqual(await store.listAliases(), [V4_ALIAS]);
+  assert.deepEqual(await store.loginBlockedUntil(V4_BLOCKED_KEY, new Date(T0)), new Date(V4_BLOCKED_UNTIL));
+  await assertMailboxesSurvived(store, [...mailboxes, ...v4Mailboxes], [...placements, ...v4Placements]);
+  assert.deepEqual(
+    (await store.listMailboxes(2)).map((m) => [m.id, m.name, m.specialUse]),
+    [
+      [3, 'INBOX', null],
+      [5, 'Junk', null],
+    ],
+    'a mailbox from before version 5 has no special use, a user-made Junk included',
+  );
+}
+
+async function assertMailboxesSurvived(
+  store: Store,
+  boxes: typeof mailboxes,
+  allPlacements: typeof placements,
+): Promise<void> {
+  for (const m of boxes) {
     const mailbox = await store.getMailbox(m.account, m.name);
-    const held = placements.filter((p) => p.mailbox === m.id);
+    const held = allPlacements.filter((p) => p.mailbox === m.id);
     assert.deepEqual(mailbox, {
       id: m.id,
       accountId: m.account,
       name: m.name,
+      specialUse: null,
       uidValidity: m.uidValidity,
       uidNext: m.uidNext,
       highestModSeq: BigInt(m.modSeq),
@@ -142,7 +201,11 @@ export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
   const alice = await store.findAccount('alice@example.com');
   assert.ok(alice);
   const receipt = await store.deliver(sampleDelivery([alice], 'after the upgrade'));
-  assert.deepEqual(receipt.placements, [{ accountId: 1, mailboxId: 1, uid: 5 }], 'UIDNEXT carried over');
+  assert.deepEqual(
+    receipt.placements,
+    [{ accountId: 1, mailboxId: 1, mailbox: 'INBOX', uid: 5 }],
+    'UIDNEXT carried over',
+  );
   const inbox = await store.getMailbox(1, 'INBOX');
   assert.ok(inbox && inbox.highestModSeq > 9n, 'mod-sequences continue above the old ones');
   const carol = await store.createAccount('carol@example.com', PHC);
@@ -181,7 +244,53 @@ export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
     outcome: 'pass',
     learned: false,
   });
+  await assertVersion5Works(store);
   await assertVersion4Works(store);
+}
+
+/**
+ * Schema v5 on an old account: its first Junk delivery creates Junk (RFC 6154 §2 `\Junk`) under a
+ * UIDVALIDITY above every one before, with the keywords; the INBOX stays as it was.
+ */
+async function assertVersion5Works(store: Store): Promise<void> {
+  const inbox = await store.getMailbox(3, 'INBOX');
+  const receipt = await store.deliver({
+    ...sampleDelivery([]),
+    recipients: [{ address: 'nomail@example.com', accountId: 3, mailbox: 'Junk' }],
+    keywords: ['$Junk'],
+  });
+  const junk = await store.getMailbox(3, 'Junk');
+  assert.ok(junk);
+  assert.deepEqual(receipt.placements, [{ accountId: 3, mailboxId: junk.id, mailbox: 'Junk', uid: 1 }]);
+  assert.equal(junk.specialUse, '\\Junk');
+  assert.ok(junk.id > 5, 'mailbox ids continue after the old ones');
+  assert.ok(junk.uidValidity > UID_VALIDITY_COUNTER, 'UIDVALIDITY never reused');
+  assert.deepEqual((await store.listMessages(junk.id))[0]?.flags, ['$Junk']);
+  assert.deepEqual(await store.getMailbox(3, 'INBOX'), inbox);
+}
+
+/** A Junk mailbox the user made before version 5 takes Junk deliveries, and stays as it was. */
+export async function assertUserJunkKept(store: Store): Promise<void> {
+  const bob = await store.findAccount('bob@example.com');
+  assert.ok(bob);
+  const junk = sampleDelivery([bob], 'junk after the upgrade');
+  junk.recipients[0]!.mailbox = 'Junk';
+  const receipt = await store.deliver(junk);
+  assert.deepEqual(
+    receipt.placements,
+    [{ accountId: 2, mailboxId: 5, mailbox: 'Junk', uid: 3 }],
+    'UIDNEXT carried over',
+  );
+  const mailbox = await store.getMailbox(2, 'Junk');
+  assert.equal(mailbox?.specialUse, null);
+  assert.equal(mailbox?.uidValidity, v4Mailboxes[0]!.uidValidity);
+  assert.deepEqual(
+    (await store.listMessages(5)).map((m) => [m.uid, m.flags]),
+    [
+      [2, ['$Junk', '\\Seen']],
+      [3, []],
+    ],
+  );
 }
 
 const SCRAM =

@@ -1,5 +1,5 @@
-// Upgrades never lose mail or settings: a database populated at schema version 1 is migrated to
-// the latest version on both engines, and everything in it is read back unchanged.
+// Upgrades never lose mail or settings: databases populated at schema versions 1 and 4 are migrated
+// to the latest version on both engines, and everything in them is read back unchanged.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,15 @@ import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/inde
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { SchemaTooNewError } from '../../src/store/store.ts';
 import { withTestDatabase } from '../support/postgres.ts';
-import { assertMigratedDatabaseWorks, assertVersion1DataSurvived, populateVersion1 } from './migration-fixture.ts';
+import {
+  assertMigratedDatabaseWorks,
+  assertUserJunkKept,
+  assertVersion1DataSurvived,
+  assertVersion4DataSurvived,
+  type Execute,
+  populateVersion1,
+  populateVersion4,
+} from './migration-fixture.ts';
 
 test('both engines know the same schema versions, under the same names', () => {
   assert.deepEqual(
@@ -42,33 +50,63 @@ test('pendingMigrations: forward only, and a newer database is refused', () => {
   assert.throws(() => pendingMigrations(list, 3, 2), /only go forward/);
 });
 
-test('sqlite: a populated version-1 database migrates to the latest with every message, account and flag', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+/** A data directory holding a SQLite database at `version`, filled by `populate`. */
+async function populatedSqlite(dir: string, version: number, populate: (execute: Execute) => Promise<void>) {
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { mode: 0o700 });
-  const file = path.join(dataDir, DATABASE_FILE_NAME);
-  const old = new DatabaseSync(file);
+  const old = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
   old.exec('PRAGMA journal_mode = WAL');
-  migrateSqlite(old, { target: 1 });
-  await populateVersion1(async (sql, values) => {
+  migrateSqlite(old, { target: version });
+  await populate(async (sql, values) => {
     old.prepare(sql).run(...(values as SQLInputValue[]));
   });
   old.close();
+  return dataDir;
+}
 
+/** Opens the SQLite store on a populated database, checking the backup taken before migrating it. */
+async function openMigratedSqlite(dataDir: string, from: number, placements: number) {
   const store = await openSqliteStore({ dataDir });
+  assert.equal(store.migration.from, from);
+  assert.equal(store.migration.to, SQLITE_MIGRATIONS.length);
+  assert.ok(store.migration.backup, 'a populated database is copied before it is migrated');
+  assert.equal(fs.statSync(store.migration.backup).mode & 0o777, 0o600);
+  const backup = new DatabaseSync(store.migration.backup, { readOnly: true });
   try {
-    assert.equal(store.migration.from, 1);
-    assert.equal(store.migration.to, SQLITE_MIGRATIONS.length);
-    assert.ok(store.migration.backup, 'a populated database is copied before it is migrated');
-    assert.equal(fs.statSync(store.migration.backup).mode & 0o777, 0o600);
-    const backup = new DatabaseSync(store.migration.backup, { readOnly: true });
-    try {
-      assert.equal(backup.prepare('PRAGMA user_version').get()?.user_version, 1, 'the copy is the old version');
-      assert.equal(backup.prepare('SELECT count(*) AS n FROM mailbox_messages').get()?.n, 5);
-    } finally {
-      backup.close();
+    assert.equal(backup.prepare('PRAGMA user_version').get()?.user_version, from, 'the copy is the old version');
+    assert.equal(backup.prepare('SELECT count(*) AS n FROM mailbox_messages').get()?.n, placements);
+  } finally {
+    backup.close();
+  }
+  return store;
+}
+
+/** Brings a PostgreSQL database to `version` and fills it with `populate`. */
+async function populatePostgres(url: string, version: number, populate: (execute: Execute) => Promise<void>) {
+  const pool = createPool({ url, poolSize: 1 });
+  try {
+    await migratePostgres(pool, { target: version });
+    await populate(async (sql, values) => {
+      let n = 0;
+      await pool.query(
+        sql.replace(/\?/g, () => `$${++n}`),
+        values.map((value) => (value instanceof Uint8Array ? Buffer.from(value) : value)),
+      );
+    });
+    // The identity columns numbered no rows; the fixture gave numbers itself.
+    for (const table of ['accounts', 'mailboxes', 'messages']) {
+      await pool.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
     }
+  } finally {
+    await pool.end();
+  }
+}
+
+test('sqlite: a populated version-1 database migrates to the latest with every message, account and flag', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await openMigratedSqlite(await populatedSqlite(dir, 1, populateVersion1), 1, 5);
+  try {
     await assertVersion1DataSurvived(store);
     await assertMigratedDatabaseWorks(store);
   } finally {
@@ -78,29 +116,46 @@ test('sqlite: a populated version-1 database migrates to the latest with every m
 
 test('postgres: a populated version-1 database migrates to the latest with every message, account and flag', () =>
   withTestDatabase(async ({ url }) => {
-    const pool = createPool({ url, poolSize: 1 });
-    try {
-      await migratePostgres(pool, { target: 1 });
-      await populateVersion1(async (sql, values) => {
-        let n = 0;
-        await pool.query(
-          sql.replace(/\?/g, () => `$${++n}`),
-          values.map((value) => (value instanceof Uint8Array ? Buffer.from(value) : value)),
-        );
-      });
-      // Version 1 let the identity columns number the rows; the fixture gave numbers itself.
-      for (const table of ['accounts', 'mailboxes', 'messages']) {
-        await pool.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
-      }
-    } finally {
-      await pool.end();
-    }
-
+    await populatePostgres(url, 1, populateVersion1);
     const store = await openPostgresStore({ url, poolSize: 2 });
     try {
       assert.equal(store.migration.from, 1);
       assert.equal(store.migration.to, POSTGRES_MIGRATIONS.length);
       await assertVersion1DataSurvived(store);
+      await assertMigratedDatabaseWorks(store);
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('sqlite: a populated version-4 database migrates to 5 with every message, flag, counter and setting', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await openMigratedSqlite(await populatedSqlite(dir, 4, populateVersion4), 4, 6);
+  try {
+    assert.deepEqual(
+      store.migration.applied.map((m) => m.version),
+      [5],
+    );
+    await assertVersion4DataSurvived(store);
+    await assertUserJunkKept(store);
+    await assertMigratedDatabaseWorks(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test('postgres: a populated version-4 database migrates to 5 with every message, flag, counter and setting', () =>
+  withTestDatabase(async ({ url }) => {
+    await populatePostgres(url, 4, populateVersion4);
+    const store = await openPostgresStore({ url, poolSize: 2 });
+    try {
+      assert.deepEqual(
+        store.migration.applied.map((m) => m.version),
+        [5],
+      );
+      await assertVersion4DataSurvived(store);
+      await assertUserJunkKept(store);
       await assertMigratedDatabaseWorks(store);
     } finally {
       await store.close();
@@ -174,4 +229,13 @@ test('the account tables (version 4) have the same columns, NOT NULL and keys on
   ]) {
     assert.ok(sqlite.includes(column), column);
   }
+});
+
+test('the mailboxes table (version 5) has the same columns, NOT NULL and keys on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tables = ['mailboxes'];
+  const sqlite = await sqliteColumns(dir, tables, 5);
+  assert.deepEqual(await postgresColumns(tables, 5), sqlite);
+  assert.ok(sqlite.includes('mailboxes.special_use notnull=false pk=false'));
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { NullStore } from '../../src/store/null-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
-import { type Account, StoreClosedError, StoreError } from '../../src/store/store.ts';
+import { type Account, InvalidKeywordError, StoreClosedError, StoreError } from '../../src/store/store.ts';
 import { sampleDelivery } from './contract.ts';
 
 const bob: Account = {
@@ -28,12 +28,24 @@ test('NullStore answers account reads from its fixed list', async () => {
 test('NullStore discards deliveries: resolves at once, stores nothing', async () => {
   const store = new NullStore([bob]);
   const receipt = await store.deliver(sampleDelivery([bob]));
-  assert.deepEqual(receipt.placements, [{ accountId: bob.id, mailboxId: 0, uid: 0 }]);
+  assert.deepEqual(receipt.placements, [{ accountId: bob.id, mailboxId: 0, mailbox: 'INBOX', uid: 0 }]);
   assert.equal(store.discardedCount, 1);
   assert.equal(await store.getMailbox(bob.id, 'INBOX'), undefined);
   assert.equal(await store.readMessage(0, 0), undefined);
   await store.close();
   await assert.rejects(store.deliver(sampleDelivery([bob])), StoreClosedError);
+});
+
+test('NullStore discards Junk deliveries as it does INBOX ones, and refuses what the real stores refuse', async () => {
+  const store = new NullStore([bob]);
+  const junk = sampleDelivery([bob]);
+  junk.recipients[0]!.mailbox = 'Junk';
+  const receipt = await store.deliver({ ...junk, keywords: ['$Junk'] });
+  assert.deepEqual(receipt.placements, [{ accountId: bob.id, mailboxId: 0, mailbox: 'Junk', uid: 0 }]);
+  await assert.rejects(store.deliver({ ...junk, keywords: ['bad keyword'] }), InvalidKeywordError);
+  assert.equal(store.discardedCount, 1);
+  assert.deepEqual(await store.listMailboxes(bob.id), []);
+  await store.close();
 });
 
 test('NullStore can read accounts from a wrapped store', async () => {

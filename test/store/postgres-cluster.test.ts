@@ -1,8 +1,9 @@
 // The cluster primitives on PostgreSQL, with two stores on separate connection pools standing for
 // two nodes: queue claims raced from both never hand a job out twice (FOR UPDATE SKIP LOCKED), a
 // mailbox change committed on one node is heard on the other within a second (LISTEN/NOTIFY), and
-// greylisting, counters and failed logins agree across nodes (one upsert statement each), and an
-// address claimed at once as account and as alias ends as one of them (an advisory lock per address).
+// greylisting, counters and failed logins agree across nodes (one upsert statement each), an
+// address claimed at once as account and as alias ends as one of them (an advisory lock per address),
+// and two nodes creating one account's Junk mailbox at once create one (unique name, ON CONFLICT).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -11,6 +12,7 @@ import type { MailboxChange } from '../../src/store/store.ts';
 import { withTestDatabase } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 import { sampleDelivery } from './contract.ts';
+import { deliveryTo } from './mailboxes-contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
@@ -194,5 +196,62 @@ test('two nodes claiming one address, one as an account and one as an alias, lea
       const account = await a.findAccount(address);
       assert.equal(Number(Boolean(account)) + Number(aliases.has(address)), 1, `${address} is one thing`);
       assert.equal((await b.resolveAddress(address))?.address, account ? address : 'alice@example.com');
+    }
+  }));
+
+test('two nodes delivering the first Junk of the same accounts at once create one Junk each; every copy lands in it', () =>
+  twoNodes(async (a, b, url) => {
+    const accounts = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => a.createAccount(`junk${i}@example.com`, PHC)),
+    );
+    const heard: MailboxChange[] = [];
+    await b.watchChanges((change) => heard.push(change));
+    // Holding the uid_validity counter row lets both nodes find Junk missing, then queue to create
+    // it: the race happens on every run, not only when the timing is right.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    let receipts: Awaited<ReturnType<PostgresStore['deliver']>>[];
+    try {
+      await admin.query('BEGIN');
+      await admin.query("SELECT value FROM counters WHERE name = 'uid_validity' FOR UPDATE");
+      const racing = accounts.flatMap((account) =>
+        [a, b].map((node, n) => node.deliver(deliveryTo('Junk', [account], `junk from node ${n}`))),
+      );
+      for (let waiting = 0; waiting < 2; ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const { rows } = await admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE application_name IN ('node-a', 'node-b') AND wait_event_type = 'Lock'`,
+        );
+        waiting = rows[0]?.n ?? 0;
+      }
+      await admin.query('COMMIT');
+      receipts = await Promise.all(racing);
+    } finally {
+      await admin.end();
+    }
+    const junkIds = new Map<number, number>();
+    for (const account of accounts) {
+      const mailboxes = await b.listMailboxes(account.id);
+      assert.deepEqual(
+        mailboxes.map((m) => [m.name, m.specialUse, m.messageCount]),
+        [
+          ['INBOX', null, 0],
+          ['Junk', '\\Junk', 2],
+        ],
+        account.address,
+      );
+      const junk = mailboxes[1]!;
+      junkIds.set(account.id, junk.id);
+      assert.deepEqual(
+        (await a.listMessages(junk.id)).map((m) => m.uid),
+        [1, 2],
+      );
+    }
+    const placements = receipts.flatMap((receipt) => receipt.placements);
+    for (const p of placements) assert.equal(p.mailboxId, junkIds.get(p.accountId), 'the receipt names the one Junk');
+    await waitFor(() => heard.length >= placements.length, 2000);
+    for (const change of heard) {
+      assert.ok(change.kind === 'message-added' && change.mailboxId === junkIds.get(change.accountId), 'heard in Junk');
     }
   }));

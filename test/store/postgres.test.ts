@@ -12,7 +12,7 @@ import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts'
 import { createPool } from '../../src/store/postgres/postgres-store.ts';
 import { SchemaTooNewError, StoreUnavailableError } from '../../src/store/store.ts';
 import { createTestDatabase, withTestDatabase } from '../support/postgres.ts';
-import { runStoreContract, sampleDelivery } from './contract.ts';
+import { runStoreContract, sampleDelivery, sampleMessage } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
@@ -22,6 +22,14 @@ runStoreContract('postgres', async () => {
     const store = await openPostgresStore({ url: database.url, poolSize: 4 });
     return {
       store,
+      async execute(sql, values) {
+        let n = 0;
+        await query(
+          database.url,
+          sql.replace(/\?/g, () => `$${++n}`),
+          values,
+        );
+      },
       async cleanup() {
         await store.close().catch(() => {}); // the test may have closed it
         await database.drop();
@@ -144,6 +152,42 @@ test('postgres: connections killed mid-delivery fail those deliveries as unavail
       }
       const after = await store.deliver(sampleDelivery([bob], 'after the kill'));
       assert.equal(after.placements.length, 1, 'the pool opens new connections');
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('postgres: postern_deliver still takes the version-4 form, so a node not yet upgraded keeps delivering to INBOX', () =>
+  withTestDatabase(async ({ url }) => {
+    const store = await openPostgresStore({ url, poolSize: 2 });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const inbox = await store.getMailbox(bob.id, 'INBOX');
+      assert.ok(inbox);
+      // What delivery-batcher.ts sent before schema version 5: accounts, no targets, no flags.
+      const meta = {
+        accounts: [bob.id],
+        from: 'Alice <alice@example.com>',
+        subject: 'from an old node',
+        date: null,
+        messageId: null,
+        mailFrom: 'alice@example.com',
+        recipients: '["bob@example.com"]',
+        receivedAt: Date.parse('2025-01-02T03:04:05Z'),
+      };
+      const rows = await query(
+        url,
+        'SELECT o_item, o_account, o_mailbox, o_uid FROM postern_deliver($1::jsonb, ARRAY[$2::bytea])',
+        [JSON.stringify([meta]), Buffer.from(sampleMessage('old'))],
+      );
+      assert.deepEqual(
+        rows.map((row) => [row.o_item, Number(row.o_account), Number(row.o_mailbox), Number(row.o_uid)]),
+        [[1, bob.id, inbox.id, 1]],
+      );
+      const [message] = await store.listMessages(inbox.id);
+      assert.equal(message?.summary.subject, 'from an old node');
+      assert.deepEqual(message?.flags, []);
+      assert.equal(await store.getMailbox(bob.id, 'Junk'), undefined);
     } finally {
       await store.close();
     }

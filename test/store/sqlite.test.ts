@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { test } from 'node:test';
 import { openConnection } from '../../src/store/sqlite/connection.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
@@ -27,6 +27,15 @@ runStoreContract('sqlite', async () => {
   const store = await openSqliteStore({ dataDir: path.join(dir, 'data') });
   return {
     store,
+    // Another connection, as the CLI would open: the store's reader sees its commit at once (WAL).
+    async execute(sql, values) {
+      const db = new DatabaseSync(path.join(dir, 'data', DATABASE_FILE_NAME), { timeout: 5000 });
+      try {
+        db.prepare(sql).run(...(values as SQLInputValue[]));
+      } finally {
+        db.close();
+      }
+    },
     async cleanup() {
       await store.close().catch(() => {}); // the test may have closed it
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,21 +1,29 @@
-/** `postern mail list|show`: what arrived in an account's INBOX. */
+/** `postern mail list|show`: what arrived in one of an account's mailboxes (INBOX unless --mailbox). */
 import { formatDate } from '../../smtp/received.ts';
-import type { Store } from '../../store/store.ts';
+import type { Mailbox, Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { oneAddress } from './user.ts';
 
+const LIST_USAGE = 'mail list <address> [--mailbox NAME] [--json]';
+const SHOW_USAGE = 'mail show <address> <uid> [--mailbox NAME]';
+
 export async function mailCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseCommandLine(rest, { json: { type: 'boolean' } }, `mail ${sub ?? ''}`.trim());
+  const { values, positionals } = parseCommandLine(
+    rest,
+    { json: { type: 'boolean' }, mailbox: { type: 'string' } },
+    `mail ${sub ?? ''}`.trim(),
+  );
   const { config } = configFrom(values);
+  const name = mailboxName(values.mailbox);
   switch (sub) {
     case 'list': {
-      const address = oneAddress(positionals, 'mail list <address> [--json]');
+      const address = oneAddress(positionals, LIST_USAGE);
       const messages = await withStore(config, async (store) => {
-        const inbox = await inboxOf(store, address);
-        return store.listMessages(inbox.id);
+        const mailbox = await mailboxOf(store, address, name);
+        return store.listMessages(mailbox.id);
       });
       const rows = messages.map((m) => ({
         uid: m.uid,
@@ -29,7 +37,7 @@ export async function mailCommand(args: string[]): Promise<number> {
       if (values.json === true) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       } else if (rows.length === 0) {
-        process.stdout.write(`${address}: INBOX is empty\n`);
+        process.stdout.write(`${address}: ${name} is empty\n`);
       } else {
         for (const m of messages) {
           const date = formatDate(m.summary.date ?? m.internalDate).slice(5, 22);
@@ -41,16 +49,16 @@ export async function mailCommand(args: string[]): Promise<number> {
       return 0;
     }
     case 'show': {
-      if (positionals.length !== 2) throw usageError('usage: postern mail show <address> <uid>');
-      const address = oneAddress(positionals.slice(0, 1), 'mail show <address> <uid>');
+      if (positionals.length !== 2) throw usageError(`usage: postern ${SHOW_USAGE}`);
+      const address = oneAddress(positionals.slice(0, 1), SHOW_USAGE);
       const uid = Number(positionals[1]);
       if (!Number.isInteger(uid) || uid < 1)
         throw new CliError(`"${positionals[1]}" is not a message UID (a whole number ≥ 1)`);
       const content = await withStore(config, async (store) => {
-        const inbox = await inboxOf(store, address);
-        return store.readMessage(inbox.id, uid);
+        const mailbox = await mailboxOf(store, address, name);
+        return store.readMessage(mailbox.id, uid);
       });
-      if (!content) throw new CliError(`${address}: no message with UID ${uid} in INBOX`);
+      if (!content) throw new CliError(`${address}: no message with UID ${uid} in ${name}`);
       process.stdout.write(content);
       return 0;
     }
@@ -61,12 +69,20 @@ export async function mailCommand(args: string[]): Promise<number> {
   }
 }
 
-async function inboxOf(store: Store, address: string) {
+/** RFC 9051 §5.1: INBOX is case-insensitive, every other name is exact. */
+function mailboxName(option: string | boolean | undefined): string {
+  if (option === undefined) return 'INBOX';
+  if (typeof option !== 'string' || option === '') throw usageError('mail: --mailbox needs a mailbox name');
+  return option.toUpperCase() === 'INBOX' ? 'INBOX' : option;
+}
+
+async function mailboxOf(store: Store, address: string, name: string): Promise<Mailbox> {
   const account = await store.findAccount(address);
   if (!account) throw new CliError(`${address}: no such account`);
-  const inbox = await store.getMailbox(account.id, 'INBOX');
-  if (!inbox) throw new CliError(`${address}: the account has no INBOX`);
-  return inbox;
+  const mailbox = await store.getMailbox(account.id, name);
+  if (mailbox) return mailbox;
+  const names = (await store.listMailboxes(account.id)).map((m) => m.name);
+  throw new CliError(`${address}: no mailbox "${name}" (the account has: ${names.join(', ') || 'none'})`);
 }
 
 function clip(text: string, width: number): string {

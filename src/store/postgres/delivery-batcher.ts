@@ -10,6 +10,7 @@
  */
 
 import type pg from 'pg';
+import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { Delivery, DeliveryReceipt, MessageSummary, StoreStats } from '../store.ts';
 import { RecipientsGoneError, StoreUnavailableError } from '../store.ts';
 import { CHANGE_CHANNEL, changePayload } from './change-channel.ts';
@@ -17,6 +18,7 @@ import { CHANGE_CHANNEL, changePayload } from './change-channel.ts';
 interface Pending {
   delivery: Delivery;
   summary: MessageSummary;
+  checked: CheckedDelivery;
   resolve(receipt: DeliveryReceipt): void;
   reject(error: Error): void;
 }
@@ -47,9 +49,10 @@ export class DeliveryBatcher {
     return { ...this.#stats };
   }
 
-  deliver(delivery: Delivery, summary: MessageSummary): Promise<DeliveryReceipt> {
+  /** `checked` is what checkDelivery() (../delivery-targets.ts) made of the delivery. */
+  deliver(delivery: Delivery, summary: MessageSummary, checked: CheckedDelivery): Promise<DeliveryReceipt> {
     return new Promise((resolve, reject) => {
-      this.#outbox.push({ delivery, summary, resolve, reject });
+      this.#outbox.push({ delivery, summary, checked, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // After the poll phase: every session served in this turn joins the batch.
@@ -105,7 +108,7 @@ export class DeliveryBatcher {
         return;
       }
       this.#stats.deliveries++;
-      pending.resolve(receiptFor(pending.delivery, placed));
+      pending.resolve(receiptFor(pending.checked, placed));
     });
   }
 
@@ -125,8 +128,10 @@ export class DeliveryBatcher {
   }
 
   async #call(batch: Pending[]): Promise<BatchRow[]> {
-    const meta = batch.map(({ delivery, summary }) => ({
-      accounts: [...new Set(delivery.recipients.map((recipient) => recipient.accountId))],
+    // The shape postern_deliver() of schema version 5 reads (migrations.ts).
+    const meta = batch.map(({ delivery, summary, checked }) => ({
+      targets: checked.targets.map(({ accountId, mailbox }) => ({ a: accountId, m: mailbox })),
+      flags: checked.flags,
       from: summary.from,
       subject: summary.subject,
       date: summary.date?.getTime() ?? null,
@@ -163,10 +168,15 @@ interface BatchRow {
 }
 
 /** Placements in the order of the delivery's recipients, as the SQLite engine gives them. */
-function receiptFor(delivery: Delivery, rows: BatchRow[]): DeliveryReceipt {
-  const order = [...new Set(delivery.recipients.map((recipient) => recipient.accountId))];
+function receiptFor(checked: CheckedDelivery, rows: BatchRow[]): DeliveryReceipt {
+  const order = checked.targets.map((target) => target.accountId);
   const placements = rows
-    .map((row) => ({ accountId: Number(row.o_account), mailboxId: Number(row.o_mailbox), uid: Number(row.o_uid) }))
+    .map((row) => {
+      const accountId = Number(row.o_account);
+      // One target per account: the mailbox it named is the one the row was placed in.
+      const mailbox = checked.targets.find((target) => target.accountId === accountId)?.mailbox ?? 'INBOX';
+      return { accountId, mailboxId: Number(row.o_mailbox), mailbox, uid: Number(row.o_uid) };
+    })
     .sort((a, b) => order.indexOf(a.accountId) - order.indexOf(b.accountId));
   return { messageId: Number(rows[0]?.o_message), placements };
 }

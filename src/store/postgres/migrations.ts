@@ -151,6 +151,116 @@ END
 $$;
 `;
 
+/**
+ * Version 5 of postern_deliver(): each recipient account's copy goes to a named mailbox, INBOX or
+ * Junk, with the delivery's keywords as its flags. p_meta's objects carry `targets`, an array of
+ * {"a": account id, "m": mailbox name}, and `flags`; the version-4 form (`accounts`, every one to
+ * its INBOX, no flags) is still taken, so a node not yet upgraded keeps delivering during a
+ * rolling upgrade instead of bouncing mail as if its recipients were gone.
+ *
+ * Junk is created first, in statements of its own, when an account of the batch lacks it (RFC
+ * 6154 §2: marked \Junk; RFC 9051 §2.3.1.1: a fresh UIDVALIDITY, UIDs from 1). The accounts are
+ * locked FOR KEY SHARE in id order, so an account removed meanwhile is skipped rather than failing
+ * the batch on its foreign key, and one taken from the uid_validity counter serializes creators.
+ * Two nodes creating one account's Junk at once: the unique (account_id, name) makes the second
+ * INSERT wait for the first's commit, and ON CONFLICT DO NOTHING then keeps the first's mailbox;
+ * the delivery statement after it runs with a new snapshot (READ COMMITTED, a VOLATILE function)
+ * and so finds and locks that mailbox. An account's own mailbox named Junk is used as it is.
+ *
+ * The delivery itself is version 1's (see V1_DELIVER_FUNCTION): every target mailbox locked
+ * first, in id order, whatever its name, so batches mixing INBOX and Junk on several nodes queue
+ * instead of deadlocking; UIDNEXT and HIGHESTMODSEQ advance once per mailbox per batch.
+ */
+const V5_DELIVER_FUNCTION = String.raw`
+CREATE OR REPLACE FUNCTION postern_deliver(p_meta jsonb, p_contents bytea[])
+RETURNS TABLE (o_item integer, o_message bigint, o_account bigint, o_mailbox bigint, o_uid bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_missing bigint[];
+  v_last bigint;
+  v_count integer;
+BEGIN
+  SELECT array_agg(DISTINCT (t.target ->> 'a')::bigint) INTO v_missing
+  FROM jsonb_array_elements(p_meta) AS i (meta), jsonb_array_elements(i.meta -> 'targets') AS t (target)
+  WHERE t.target ->> 'm' = 'Junk'
+    AND NOT EXISTS (SELECT 1 FROM mailboxes WHERE account_id = (t.target ->> 'a')::bigint AND name = 'Junk');
+  IF v_missing IS NOT NULL THEN
+    SELECT array_agg(id ORDER BY id) INTO v_missing
+    FROM (SELECT id FROM accounts WHERE id = ANY (v_missing) ORDER BY id FOR KEY SHARE) AS live;
+  END IF;
+  IF v_missing IS NOT NULL THEN
+    v_count := cardinality(v_missing);
+    -- As nextUidValidity() in accounts.ts, for v_count mailboxes: values above every one before,
+    -- and not below the clock's seconds.
+    INSERT INTO counters (name, value)
+    VALUES ('uid_validity', floor(extract(epoch FROM clock_timestamp()))::bigint + v_count - 1)
+    ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value + v_count, excluded.value)
+    RETURNING value INTO v_last;
+    IF v_last > 4294967295 THEN  -- a 32-bit nz-number, RFC 9051 §2.3.1.1
+      RAISE EXCEPTION 'UIDVALIDITY space exhausted';
+    END IF;
+    INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, highest_modseq)
+    SELECT account.id, 'Junk', E'\\Junk', v_last - v_count + account.ord, 1, 1
+    FROM unnest(v_missing) WITH ORDINALITY AS account (id, ord)
+    ON CONFLICT (account_id, name) DO NOTHING;
+  END IF;
+
+  RETURN QUERY
+    WITH items AS (
+      SELECT ord::integer AS item, meta FROM jsonb_array_elements(p_meta) WITH ORDINALITY AS t (meta, ord)
+    ),
+    targets AS (
+      SELECT items.item, (t.target ->> 'a')::bigint AS account_id, t.target ->> 'm' AS name
+      FROM items, jsonb_array_elements(items.meta -> 'targets') AS t (target)
+      UNION
+      -- The version-4 form: every account's INBOX.
+      SELECT items.item, account.value::bigint, 'INBOX'
+      FROM items, jsonb_array_elements_text(items.meta -> 'accounts') AS account
+    ),
+    boxes AS (
+      SELECT id, account_id, name, uid_next, highest_modseq FROM mailboxes
+      WHERE (account_id, name) IN (SELECT account_id, name FROM targets)
+      ORDER BY id FOR UPDATE
+    ),
+    placed AS (
+      SELECT t.item, b.id AS mailbox_id, b.account_id,
+        b.uid_next + row_number() OVER w - 1 AS uid,
+        b.highest_modseq + row_number() OVER w AS modseq
+      FROM targets t JOIN boxes b ON b.account_id = t.account_id AND b.name = t.name
+      WINDOW w AS (PARTITION BY b.id ORDER BY t.item)
+    ),
+    stored AS (
+      SELECT live.item, nextval(pg_get_serial_sequence('messages', 'id')) AS message_id
+      FROM (SELECT DISTINCT item FROM placed) AS live
+    ),
+    new_messages AS (
+      INSERT INTO messages (id, content, size, header_from, header_subject, header_date, header_message_id,
+                            mail_from, recipients, received_at)
+      SELECT s.message_id, p_contents[s.item], octet_length(p_contents[s.item]), i.meta ->> 'from',
+        i.meta ->> 'subject', (i.meta ->> 'date')::bigint, i.meta ->> 'messageId', i.meta ->> 'mailFrom',
+        i.meta ->> 'recipients', (i.meta ->> 'receivedAt')::bigint
+      FROM stored s JOIN items i ON i.item = s.item
+    ),
+    new_placements AS (
+      -- RFC 9051 §2.3.3: the internal date of a message received by SMTP is when it was received.
+      INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
+      SELECT p.mailbox_id, p.uid, s.message_id, p.modseq, coalesce(i.meta ->> 'flags', ''),
+        (i.meta ->> 'receivedAt')::bigint
+      FROM placed p JOIN stored s ON s.item = p.item JOIN items i ON i.item = p.item
+    ),
+    advanced AS (
+      UPDATE mailboxes SET uid_next = last.uid + 1, highest_modseq = last.modseq
+      FROM (SELECT mailbox_id, max(uid) AS uid, max(modseq) AS modseq FROM placed GROUP BY mailbox_id) AS last
+      WHERE mailboxes.id = last.mailbox_id
+    )
+    SELECT p.item, s.message_id, p.account_id, p.mailbox_id, p.uid
+    FROM placed p JOIN stored s ON s.item = p.item
+    UNION ALL
+    SELECT i.item, NULL, NULL, NULL, NULL FROM items i WHERE i.item NOT IN (SELECT item FROM stored);
+END
+$$;
+`;
+
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   { version: 1, name: 'accounts, mailboxes, messages', sql: V1_TABLES + V1_DELIVER_FUNCTION },
   {
@@ -216,6 +326,14 @@ CREATE TABLE login_failures (
 
 CREATE INDEX login_failures_by_window ON login_failures(window_start);
 `,
+  },
+  {
+    version: 5,
+    name: 'special-use mailboxes (Junk)',
+    sql: `
+-- RFC 6154 §2 attribute of a mailbox; NULL for none (existing mailboxes, a user-made Junk too).
+ALTER TABLE mailboxes ADD COLUMN special_use text;
+${V5_DELIVER_FUNCTION}`,
   },
 ];
 assertMigrationList(POSTGRES_MIGRATIONS);

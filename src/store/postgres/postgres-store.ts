@@ -8,9 +8,10 @@
 import pg from 'pg';
 import { summarize } from '../../mime/summary.ts';
 import { counterEntries } from '../counters.ts';
+import { checkDelivery } from '../delivery-targets.ts';
 import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
-import { JOB_COLUMNS, jobFromRow, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
+import { JOB_COLUMNS, jobFromRow, MAILBOX_COLUMNS, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
 import {
   type Account,
   type AccountId,
@@ -207,18 +208,25 @@ export class PostgresStore implements Store {
 
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
     this.#assertOpen();
-    if (delivery.recipients.length === 0) throw new StoreError('a delivery needs at least one recipient');
-    return this.#batcher.deliver(delivery, summarize(delivery.content));
+    const checked = checkDelivery(delivery);
+    return this.#batcher.deliver(delivery, summarize(delivery.content), checked);
   }
 
   async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined> {
-    const { rows } = await this.#query(
-      `SELECT id, account_id, name, uid_validity, uid_next, highest_modseq,
-         (SELECT count(*) FROM mailbox_messages WHERE mailbox_id = mailboxes.id) AS message_count
-       FROM mailboxes WHERE account_id = $1 AND name = $2`,
-      [accountId, name],
-    );
+    const { rows } = await this.#query(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`, [
+      accountId,
+      name,
+    ]);
     return rows[0] ? mailboxFromRow(rows[0]) : undefined;
+  }
+
+  /** Sorted bytewise (COLLATE "C"), as SQLite sorts. */
+  async listMailboxes(accountId: AccountId): Promise<Mailbox[]> {
+    const { rows } = await this.#query(
+      `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name <> 'INBOX', name COLLATE "C"`,
+      [accountId],
+    );
+    return rows.map(mailboxFromRow);
   }
 
   async listMessages(mailboxId: MailboxId): Promise<MailboxMessage[]> {

@@ -38,7 +38,8 @@ export class SqliteAccounts {
       'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     );
     this.#insertMailbox = db.prepare(
-      'INSERT INTO mailboxes (account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, 1, 1)',
+      `INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, highest_modseq)
+       VALUES (?, ?, ?, ?, 1, 1)`,
     );
     // Content held only by the account being removed; content other accounts still hold stays.
     this.#deleteOrphanedContent = db.prepare(
@@ -68,8 +69,16 @@ export class SqliteAccounts {
       );
     }
     const id = Number(this.#insertAccount.run(address, passwordHash, scram, createdAt.getTime()).lastInsertRowid);
-    this.#insertMailbox.run(id, 'INBOX', this.#nextUidValidity());
+    this.createMailbox(id, 'INBOX', null);
     return { id, address, passwordHash, scram, disabled: false, createdAt };
+  }
+
+  /**
+   * A new, empty mailbox of an existing account: UIDs from 1 under a UIDVALIDITY never used
+   * before. The caller knows the name is free (one writer: nothing can take it meanwhile).
+   */
+  createMailbox(accountId: number, name: string, specialUse: string | null): number {
+    return Number(this.#insertMailbox.run(accountId, name, specialUse, this.#nextUidValidity()).lastInsertRowid);
   }
 
   /**

@@ -156,6 +156,16 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_by_window ON login_failures(window_start);
 `,
   },
+  {
+    version: 5,
+    name: 'special-use mailboxes (Junk)',
+    sql: `
+-- RFC 6154 §2 attribute of a mailbox ('\\Junk' for the Junk mailbox deliveries create), NULL for
+-- none. Existing mailboxes keep NULL, a user-made "Junk" included: the store sets it only on the
+-- mailbox it creates. Keywords of a delivery go in mailbox_messages.flags, as since version 1.
+ALTER TABLE mailboxes ADD COLUMN special_use TEXT;
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

@@ -3,6 +3,7 @@
  * Every value here survives structured cloning: plain objects, strings, numbers, Dates, Uint8Arrays.
  */
 
+import type { DeliveryTarget } from '../delivery-targets.ts';
 import type { MigrationOutcome } from '../migrations.ts';
 import type {
   Account,
@@ -19,7 +20,15 @@ import type {
 } from '../store.ts';
 
 export type WriteRequest =
-  | { id: number; kind: 'deliver'; delivery: Delivery; summary: MessageSummary }
+  /** `targets` and `flags` as checkDelivery() (../delivery-targets.ts) gave them. */
+  | {
+      id: number;
+      kind: 'deliver';
+      delivery: Delivery;
+      summary: MessageSummary;
+      targets: DeliveryTarget[];
+      flags: string;
+    }
   | { id: number; kind: 'createAccount'; address: string; passwordHash: string; scram: string | null; createdAt: Date }
   | { id: number; kind: 'removeAccount'; address: string }
   | { id: number; kind: 'setPassword'; address: string; passwordHash: string; scram: string | null }

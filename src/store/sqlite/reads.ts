@@ -12,6 +12,7 @@ import {
   countersFromRows,
   JOB_COLUMNS,
   jobFromRow,
+  MAILBOX_COLUMNS,
   mailboxFromRow,
   mailboxMessageFromRow,
 } from '../rows.ts';
@@ -25,6 +26,7 @@ export class SqliteReader {
   readonly #listAccountAliases: StatementSync;
   readonly #loginBlockedUntil: StatementSync;
   readonly #getMailbox: StatementSync;
+  readonly #listMailboxes: StatementSync;
   readonly #listMessages: StatementSync;
   readonly #readMessage: StatementSync;
   readonly #listJobs: StatementSync;
@@ -45,10 +47,10 @@ export class SqliteReader {
     this.#listAliases = db.prepare(`${aliases} ORDER BY al.address`);
     this.#listAccountAliases = db.prepare(`${aliases} WHERE a.address = ? ORDER BY al.address`);
     this.#loginBlockedUntil = db.prepare('SELECT blocked_until FROM login_failures WHERE key = ?');
-    this.#getMailbox = db.prepare(
-      `SELECT id, account_id, name, uid_validity, uid_next, highest_modseq,
-         (SELECT count(*) FROM mailbox_messages WHERE mailbox_id = mailboxes.id) AS message_count
-       FROM mailboxes WHERE account_id = ? AND name = ?`,
+    this.#getMailbox = db.prepare(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?`);
+    // Names compare bytewise (SQLite's BINARY collation), as PostgreSQL's COLLATE "C".
+    this.#listMailboxes = db.prepare(
+      `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name <> 'INBOX', name`,
     );
     this.#listMessages = db.prepare(
       `SELECT mm.uid, mm.modseq, mm.flags, mm.internal_date, m.size,
@@ -68,6 +70,7 @@ export class SqliteReader {
     );
     // Mod-sequences are 63-bit (RFC 7162 §3.1.1): read them as BigInt, never rounded.
     this.#getMailbox.setReadBigInts(true);
+    this.#listMailboxes.setReadBigInts(true);
     this.#listMessages.setReadBigInts(true);
   }
 
@@ -98,6 +101,10 @@ export class SqliteReader {
   getMailbox(accountId: AccountId, name: string): Mailbox | undefined {
     const row = this.#getMailbox.get(accountId, name);
     return row ? mailboxFromRow(row) : undefined;
+  }
+
+  listMailboxes(accountId: AccountId): Mailbox[] {
+    return this.#listMailboxes.all(accountId).map(mailboxFromRow);
   }
 
   listMessages(mailboxId: MailboxId): MailboxMessage[] {

@@ -12,6 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { summarize } from '../../mime/summary.ts';
 import { ChangeListeners } from '../change-listeners.ts';
 import { counterEntries } from '../counters.ts';
+import { checkDelivery } from '../delivery-targets.ts';
 import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import {
@@ -198,7 +199,7 @@ export class SqliteStore implements Store {
 
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
     this.#assertOpen();
-    if (delivery.recipients.length === 0) throw new StoreError('a delivery needs at least one recipient');
+    const { targets, flags } = checkDelivery(delivery);
     // Parsed here rather than on the writer thread: every commit waits for the writer, so it does
     // only what must happen inside the transaction.
     const summary = summarize(delivery.content);
@@ -207,7 +208,13 @@ export class SqliteStore implements Store {
     const { content } = delivery;
     const exact =
       content.byteOffset === 0 && content.byteLength === content.buffer.byteLength ? content : new Uint8Array(content);
-    const result = await this.#write({ kind: 'deliver', delivery: { ...delivery, content: exact }, summary });
+    const result = await this.#write({
+      kind: 'deliver',
+      delivery: { ...delivery, content: exact },
+      summary,
+      targets,
+      flags,
+    });
     if (result.kind !== 'deliver') throw unexpected(result);
     // One process writes this file's mail (the CLI does not deliver), so in-process is every node.
     for (const { accountId, mailboxId, uid } of result.receipt.placements) {
@@ -219,6 +226,11 @@ export class SqliteStore implements Store {
   async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined> {
     this.#assertOpen();
     return this.#reads.getMailbox(accountId, name);
+  }
+
+  async listMailboxes(accountId: AccountId): Promise<Mailbox[]> {
+    this.#assertOpen();
+    return this.#reads.listMailboxes(accountId);
   }
 
   async listMessages(mailboxId: MailboxId): Promise<MailboxMessage[]> {

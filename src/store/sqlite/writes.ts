@@ -7,14 +7,15 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { type DeliveryTarget, JUNK_MAILBOX, JUNK_SPECIAL_USE } from '../delivery-targets.ts';
 import { JOB_COLUMNS, jobFromRow } from '../rows.ts';
 import type {
-  AccountId,
   ClaimOptions,
   Delivery,
   DeliveryReceipt,
   MessageSummary,
   NewQueueJob,
+  Placement,
   QueueJob,
 } from '../store.ts';
 import { SqliteAccounts } from './accounts.ts';
@@ -26,7 +27,8 @@ import { RequestFailure } from './request-failure.ts';
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
-  readonly #findInbox: StatementSync;
+  readonly #findMailbox: StatementSync;
+  readonly #accountExists: StatementSync;
   readonly #insertMessage: StatementSync;
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
@@ -48,7 +50,8 @@ export class SqliteWriter {
     this.#greylist = new SqliteGreylist(db);
     this.#accounts = new SqliteAccounts(db);
     this.#loginFailures = new SqliteLoginFailures(db);
-    this.#findInbox = db.prepare("SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'");
+    this.#findMailbox = db.prepare('SELECT id FROM mailboxes WHERE account_id = ? AND name = ?');
+    this.#accountExists = db.prepare('SELECT 1 FROM accounts WHERE id = ?');
     this.#insertMessage = db.prepare(
       `INSERT INTO messages (content, size, header_from, header_subject, header_date, header_message_id,
          mail_from, recipients, received_at)
@@ -67,7 +70,7 @@ export class SqliteWriter {
     this.#allocateUid.setReadBigInts(true); // mod-sequences are 63-bit, RFC 7162 §3.1.1
     this.#insertPlacement = db.prepare(
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
-       VALUES (?, ?, ?, ?, '', ?)`,
+       VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.#insertJob = db.prepare(
       `INSERT INTO queue (kind, payload, due_at, attempts, created_at) VALUES (?, ?, ?, 0, ?) RETURNING ${JOB_COLUMNS}`,
@@ -127,8 +130,10 @@ export class SqliteWriter {
 
   #apply(request: WriteRequest): WriteResult {
     switch (request.kind) {
-      case 'deliver':
-        return { id: request.id, ok: true, kind: 'deliver', receipt: this.#deliver(request.delivery, request.summary) };
+      case 'deliver': {
+        const receipt = this.#deliver(request.delivery, request.summary, request.targets, request.flags);
+        return { id: request.id, ok: true, kind: 'deliver', receipt };
+      }
       case 'createAccount': {
         const { address, passwordHash, scram, createdAt } = request;
         const account = this.#accounts.create(address, passwordHash, scram, createdAt);
@@ -180,17 +185,17 @@ export class SqliteWriter {
   }
 
   /**
-   * Stores the content once and places it in the INBOX of each distinct recipient account: two
-   * recipient addresses of one account (aliases) get one copy. Accounts removed since RCPT TO are
-   * skipped, and the receipt shows who got the message; with no account left it fails.
+   * Stores the content once and places it in the target mailbox (INBOX or Junk) of each distinct
+   * recipient account, with the delivery's keywords as its flags. Accounts removed since RCPT TO
+   * are skipped, and the receipt shows who got the message; with no account left it fails.
    */
-  #deliver(delivery: Delivery, summary: MessageSummary): DeliveryReceipt {
-    const inboxes: { accountId: AccountId; mailboxId: number }[] = [];
-    for (const accountId of new Set(delivery.recipients.map((recipient) => recipient.accountId))) {
-      const inbox = this.#findInbox.get(accountId);
-      if (inbox) inboxes.push({ accountId, mailboxId: Number(inbox.id) });
+  #deliver(delivery: Delivery, summary: MessageSummary, targets: DeliveryTarget[], flags: string): DeliveryReceipt {
+    const boxes: Omit<Placement, 'uid'>[] = [];
+    for (const { accountId, mailbox } of targets) {
+      const mailboxId = this.#mailboxFor(accountId, mailbox);
+      if (mailboxId !== undefined) boxes.push({ accountId, mailboxId, mailbox });
     }
-    if (inboxes.length === 0) {
+    if (boxes.length === 0) {
       throw new RequestFailure('no-recipient-account', 'none of the recipient accounts exists any more');
     }
     const { content } = delivery;
@@ -209,15 +214,27 @@ export class SqliteWriter {
         receivedAt,
       ).lastInsertRowid,
     );
-    const placements = inboxes.map(({ accountId, mailboxId }) => {
-      const allocated = this.#allocateUid.get(mailboxId);
-      if (!allocated) throw new Error(`mailbox ${mailboxId} vanished inside the transaction`);
+    const placements = boxes.map((box) => {
+      const allocated = this.#allocateUid.get(box.mailboxId);
+      if (!allocated) throw new Error(`mailbox ${box.mailboxId} vanished inside the transaction`);
       const uid = Number(allocated.uid);
       // RFC 9051 §2.3.3: the internal date of a message received by SMTP is when it was received.
-      this.#insertPlacement.run(mailboxId, uid, messageId, allocated.modseq as bigint, receivedAt);
-      return { accountId, mailboxId, uid };
+      this.#insertPlacement.run(box.mailboxId, uid, messageId, allocated.modseq as bigint, flags, receivedAt);
+      return { ...box, uid };
     });
     return { messageId, placements };
+  }
+
+  /**
+   * The id of the account's mailbox `name`; Junk is created when the account has none yet (RFC
+   * 6154 §2 `\Junk`). Undefined when the account is gone. The savepoint around the request undoes
+   * a creation if the delivery fails later.
+   */
+  #mailboxFor(accountId: number, name: string): number | undefined {
+    const row = this.#findMailbox.get(accountId, name);
+    if (row) return Number(row.id);
+    if (name !== JUNK_MAILBOX || !this.#accountExists.get(accountId)) return undefined;
+    return this.#accounts.createMailbox(accountId, JUNK_MAILBOX, JUNK_SPECIAL_USE);
   }
 
   #enqueueJob(job: NewQueueJob, now: Date): QueueJob {
