@@ -3,7 +3,7 @@
  * `(name, type) => Promise<records>` in the shape of node:dns/promises `resolve()`, failing with an Error
  * whose `code` is what c-ares would give. SPF reads ENOTFOUND/ENODATA as a void lookup (RFC 7208
  * §4.6.4) and ETIMEOUT as temperror; any other code also ends in temperror (RFC 7208 §2.6.6).
- * The types SPF, DKIM, DMARC and ARC ask for: TXT, A, AAAA, MX, PTR (RFC 7208 §5; DKIM keys and DMARC
+ * The types SPF, DKIM, DMARC and ARC ask for: TXT, A, AAAA, MX, PTR, CNAME (RFC 7208 §5; DKIM keys and DMARC
  * records are TXT, RFC 6376 §3.6.2.2, RFC 7489 §6.1). No SPF (type 99) queries: RFC 7208 §3.1.
  */
 
@@ -37,6 +37,9 @@ export function mailauthResolver(resolver: Resolver): MailauthResolver {
           exchange: mx.exchange,
           priority: mx.priority,
         }));
+      // DMARC's domain existence test for np= asks for CNAME after an NXDOMAIN (RFC 9989 §4.10.1).
+      case 'CNAME':
+        return records(await resolver.cname(name), 'CNAME', name);
       case 'PTR': {
         // mailauth asks for the arpa name; our Resolver takes the address (RFC 7208 §5.5).
         const address = addressFromReverseName(name);

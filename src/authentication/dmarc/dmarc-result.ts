@@ -3,28 +3,45 @@
 /** RFC 7489 §11.2 (the dmarc method of Authentication-Results). */
 export type DmarcResultCode = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
+/** RFC 7489 §6.3 adkim/aspf: relaxed or strict. */
+export type AlignmentMode = 'r' | 's';
 
 export interface DmarcResult {
   result: DmarcResultCode;
-  /** The RFC5322.From domain (RFC 7489 §3.1); '' when none could be found. */
+  /** The RFC5322.From domain (RFC 7489 §3.1), lower case, A-label; '' when none could be found. */
   fromDomain: string;
+  /** Every distinct From domain, when the From field(s) named more than one (RFC 7489 §6.6.1). */
+  authorDomains?: string[];
   /** The domain whose record applied, when one was found. */
   policyDomain?: string;
-  /** The published policy that applies to this From domain (p, or sp/np for a subdomain). */
+  /** The published policy that applies to this From domain (p, or sp/np for a subdomain), before t=y. */
   policy?: DmarcPolicy;
-  /** p= and sp= as published. */
+  /** p=, sp= (p= when absent) and np= (RFC 9989 §4.7) as published. */
   p?: DmarcPolicy;
   sp?: DmarcPolicy;
-  /** pct= as published (RFC 7489 §6.3), 100 when absent. */
+  np?: DmarcPolicy;
+  /** adkim= and aspf= as published, `r` when absent (RFC 7489 §6.3). */
+  adkim?: AlignmentMode;
+  aspf?: AlignmentMode;
+  /** pct= as published (RFC 7489 §6.3), 100 when absent or invalid. */
   pct?: number;
-  /** Which identifier aligned, when the result is pass. */
+  /** t=y: the domain owner is testing its policy (RFC 9989 §4.7). */
+  testing?: boolean;
+  /** Which identifier aligned, when the result is pass (DKIM first when both did). */
   alignedBy?: 'spf' | 'dkim';
+  /** Per identifier: did it pass and align? For aggregate reports (RFC 7489 §7.2 policy_evaluated). */
+  alignment?: { spf: boolean; dkim: boolean };
   /**
-   * What to do after pct sampling (RFC 7489 §6.6.4) and before local overrides: the policy on a
-   * fail, `none` on a pass or when sampled out.
+   * The authenticated identifiers DMARC weighed (RFC 7489 §3.1): the SPF domain on an SPF pass, the d= of
+   * each DKIM pass that signs the whole body and is not in testing mode.
+   */
+  identifiers?: { spf?: string; dkim: string[] };
+  /**
+   * What to do after sampling (RFC 7489 §6.6.4 pct, RFC 9989 §4.7 t=y) and before local overrides: the
+   * policy on a fail, `none` on anything else or when sampled out.
    */
   disposition: DmarcPolicy;
-  /** RFC 7489 §6.6.4: a fail that pct excluded from the policy (applied one level weaker). */
+  /** A fail that pct= (RFC 7489 §6.6.4) or t=y (RFC 9989 §4.7) left one level weaker than the policy. */
   sampledOut?: boolean;
   reason: string;
 }

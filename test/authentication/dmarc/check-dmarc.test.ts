@@ -1,0 +1,322 @@
+/**
+ * checkDmarc through a real loopback DNS server (RFC 7489 with the RFC 9989 updates), one zone for all
+ * cases, then applyOverrides (RFC 7489 §7.2 PolicyOverrideType, RFC 8617 §7.2.1), including a chain sealed
+ * by mailauth and validated by verifyArc. Domains under the reserved .example TLD (RFC 2606 §2).
+ */
+
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { sealMessage } from 'mailauth/lib/arc/index.js';
+import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+import type { ArcInstance, ArcResult } from '../../../src/authentication/arc/arc-result.ts';
+import { verifyArc } from '../../../src/authentication/arc/verify-arc.ts';
+import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-result.ts';
+import { checkDmarc, type DmarcInput } from '../../../src/authentication/dmarc/check-dmarc.ts';
+import type { DmarcResult } from '../../../src/authentication/dmarc/dmarc-result.ts';
+import { applyOverrides } from '../../../src/authentication/dmarc/overrides.ts';
+import { mailauthResolver } from '../../../src/authentication/mailauth-resolver.ts';
+import type { Resolver } from '../../../src/dns/resolver.ts';
+import { createResolver } from '../../../src/dns/system-resolver.ts';
+import { startTestDnsServer, type TestDnsServer } from '../../../src/dns/test-server.ts';
+
+const sealKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const sealPublic = sealKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+const dmarc = (record: string) => ({ TXT: [record] });
+let dns: TestDnsServer;
+let resolver: Resolver;
+
+before(async () => {
+  dns = await startTestDnsServer({
+    records: {
+      '_dmarc.reject.example': dmarc('v=DMARC1; p=reject'),
+      '_dmarc.quarantine.example': dmarc('v=DMARC1; p=quarantine'),
+      '_dmarc.none.example': dmarc('v=DMARC1; p=none; rua=mailto:dmarc@none.example'),
+      '_dmarc.own.reject.example': dmarc('v=DMARC1; p=none'),
+      '_dmarc.strict.example': dmarc('v=DMARC1; p=reject; adkim=s; aspf=s'),
+      '_dmarc.relaxed.example': dmarc('v=DMARC1; p=reject'),
+      '_dmarc.parent.example': dmarc('v=DMARC1; p=reject; sp=quarantine'),
+      '_dmarc.np.example': dmarc('v=DMARC1; p=quarantine; sp=none; np=reject'),
+      'real.np.example': { A: ['192.0.2.1'] },
+      '_dmarc.pct0.example': dmarc('v=DMARC1; p=reject; pct=0'),
+      '_dmarc.pct50.example': dmarc('v=DMARC1; p=reject; pct=50'),
+      '_dmarc.q50.example': dmarc('v=DMARC1; p=quarantine; pct=50'),
+      '_dmarc.badpct.example': dmarc('v=DMARC1; p=reject; pct=abc'),
+      '_dmarc.testing.example': dmarc('v=DMARC1; p=reject; t=y'),
+      '_dmarc.both.example': dmarc('v=DMARC1; p=reject; t=y; pct=0'),
+      'arc._domainkey.forwarder.example': { TXT: [`v=DKIM1; k=rsa; p=${sealPublic}`] },
+    },
+    timeout: ['_dmarc.slow.example'],
+    servfail: ['_dmarc.broken.example'],
+  });
+  resolver = createResolver({ servers: [dns.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+});
+after(() => dns.close());
+
+const pass = (domain: string, extra: Partial<DkimSignatureResult> = {}): DkimSignatureResult => ({
+  result: 'pass',
+  domain,
+  selector: 's',
+  algorithm: 'rsa-sha256',
+  reason: 'signature verified',
+  ...extra,
+});
+
+interface Ask {
+  spf?: string;
+  dkim?: DkimSignatureResult[];
+  random?: () => number;
+  fields?: number;
+}
+function check(from: string | string[], ask: Ask = {}): Promise<DmarcResult> {
+  const input: DmarcInput = {
+    headerFrom: Array.isArray(from) ? from : [from],
+    fromFields: ask.fields ?? 1,
+    spf: ask.spf ? { result: 'pass', domain: ask.spf } : { result: 'none', domain: 'other.example' },
+    dkim: ask.dkim ?? [],
+    resolver,
+    random: ask.random ?? (() => assert.fail('random() is only for pct between 1 and 99')),
+  };
+  return checkDmarc(input);
+}
+
+type Want = [DmarcResult['result'], DmarcResult['disposition'], DmarcResult['alignedBy']?];
+const cases: [name: string, from: string, ask: Ask, want: Want][] = [
+  // RFC 7489 §6.6.2: pass on one aligned identifier; otherwise the published p= (§6.3)
+  [
+    'p=reject, SPF aligned (relaxed) → pass',
+    'a@reject.example',
+    { spf: 'bounce.reject.example' },
+    ['pass', 'none', 'spf'],
+  ],
+  ['p=reject, DKIM aligned → pass', 'a@reject.example', { dkim: [pass('reject.example')] }, ['pass', 'none', 'dkim']],
+  [
+    'p=reject, neither aligned → reject',
+    'a@reject.example',
+    { spf: 'other.example', dkim: [pass('other.example')] },
+    ['fail', 'reject'],
+  ],
+  ['p=quarantine, SPF aligned → pass', 'a@quarantine.example', { spf: 'quarantine.example' }, ['pass', 'none', 'spf']],
+  [
+    'p=quarantine, DKIM aligned → pass',
+    'a@quarantine.example',
+    { dkim: [pass('mail.quarantine.example')] },
+    ['pass', 'none', 'dkim'],
+  ],
+  [
+    'p=quarantine, neither aligned → quarantine',
+    'a@quarantine.example',
+    { spf: 'other.example' },
+    ['fail', 'quarantine'],
+  ],
+  ['p=none, SPF aligned → pass', 'a@none.example', { spf: 'none.example' }, ['pass', 'none', 'spf']],
+  ['p=none, DKIM aligned → pass', 'a@none.example', { dkim: [pass('none.example')] }, ['pass', 'none', 'dkim']],
+  [
+    'p=none, neither aligned → fail, nothing to do',
+    'a@none.example',
+    { dkim: [pass('other.example')] },
+    ['fail', 'none'],
+  ],
+  // RFC 7489 §3.1.1, §3.1.2: strict is identity, relaxed compares organizational domains (§3.2 PSL)
+  [
+    'adkim=s: d= a subdomain of the author → fail',
+    'a@strict.example',
+    { dkim: [pass('mail.strict.example')] },
+    ['fail', 'reject'],
+  ],
+  [
+    'adkim=s: d= the author itself → pass',
+    'a@strict.example',
+    { dkim: [pass('strict.example')] },
+    ['pass', 'none', 'dkim'],
+  ],
+  ['aspf=s: SPF for a subdomain → fail', 'a@strict.example', { spf: 'bounce.strict.example' }, ['fail', 'reject']],
+  ['aspf=s: SPF for the author itself → pass', 'a@strict.example', { spf: 'strict.example' }, ['pass', 'none', 'spf']],
+  [
+    'adkim=s: subdomain author, d= its parent → fail',
+    'a@news.strict.example',
+    { dkim: [pass('strict.example')] },
+    ['fail', 'reject'],
+  ],
+  [
+    'adkim=r: subdomain author, d= its parent → pass',
+    'a@news.relaxed.example',
+    { dkim: [pass('relaxed.example')] },
+    ['pass', 'none', 'dkim'],
+  ],
+  // RFC 9989 §4.10.1 (RFC 7489 §6.6.3): a subdomain without a record takes its organizational domain's
+  ['sp=quarantine for a subdomain author', 'a@sub.parent.example', {}, ['fail', 'quarantine']],
+  ['p=reject for the organizational domain itself', 'a@parent.example', {}, ['fail', 'reject']],
+  ['no sp=: a subdomain takes p=', 'a@deep.sub.reject.example', {}, ['fail', 'reject']],
+  ["a subdomain's own record wins", 'a@own.reject.example', {}, ['fail', 'none']],
+  ['np=reject for a subdomain that does not exist (RFC 9989 §4.7)', 'a@ghost.np.example', {}, ['fail', 'reject']],
+  ['sp=none for a subdomain that exists', 'a@real.np.example', {}, ['fail', 'none']],
+  // RFC 7489 §6.6.4: a fail not sampled is handled one level weaker
+  ['pct=0: reject → quarantine', 'a@pct0.example', {}, ['fail', 'quarantine']],
+  ['pct=50, sampled in (0.2) → reject', 'a@pct50.example', { random: () => 0.2 }, ['fail', 'reject']],
+  ['pct=50, sampled out (0.7) → quarantine', 'a@pct50.example', { random: () => 0.7 }, ['fail', 'quarantine']],
+  ['pct=50 quarantine, sampled out → none', 'a@q50.example', { random: () => 0.7 }, ['fail', 'none']],
+  ['pct=abc is a syntax error → default 100 (§6.3)', 'a@badpct.example', {}, ['fail', 'reject']],
+  ['t=y: reject applied as quarantine (RFC 9989 §4.7)', 'a@testing.example', {}, ['fail', 'quarantine']],
+  ['t=y with pct=0: weakened once, not twice', 'a@both.example', {}, ['fail', 'quarantine']],
+  // RFC 7489 §6.6.3: no record → none; a DNS failure → temperror, never none or fail
+  ['no record → none', 'a@norecord.example', { spf: 'norecord.example' }, ['none', 'none']],
+  ['record lookup times out → temperror', 'a@slow.example', {}, ['temperror', 'none']],
+  ['record lookup SERVFAIL → temperror', 'a@broken.example', {}, ['temperror', 'none']],
+  // RFC 6376 §8.2 (l=) and §3.6.1 (t=y key): such a DKIM pass does not count
+  [
+    'DKIM pass with l= short of the body → fail',
+    'a@reject.example',
+    { dkim: [pass('reject.example', { unsignedBodyBytes: 40 })] },
+    ['fail', 'reject'],
+  ],
+  [
+    'DKIM pass from a testing key → fail',
+    'a@reject.example',
+    { dkim: [pass('reject.example', { testing: true })] },
+    ['fail', 'reject'],
+  ],
+  [
+    'DKIM fail is no identifier',
+    'a@reject.example',
+    { dkim: [{ ...pass('reject.example'), result: 'fail' }] },
+    ['fail', 'reject'],
+  ],
+];
+for (const [name, from, ask, [result, disposition, alignedBy]] of cases) {
+  test(name, async () => {
+    const r = await check(from, ask);
+    assert.deepEqual([r.result, r.disposition, r.alignedBy], [result, disposition, alignedBy], r.reason);
+  });
+}
+
+test('the result names the policy, where it came from and the alignment modes', async () => {
+  const r = await check('a@sub.parent.example');
+  assert.equal(r.fromDomain, 'sub.parent.example');
+  assert.equal(r.policyDomain, 'parent.example');
+  assert.deepEqual(
+    [r.policy, r.p, r.sp, r.adkim, r.aspf, r.pct],
+    ['quarantine', 'reject', 'quarantine', 'r', 'r', 100],
+  );
+});
+
+test('sampling is reported: sampledOut and the published policy (RFC 7489 §6.6.4)', async () => {
+  const r = await check('a@pct50.example', { random: () => 0.99 });
+  assert.deepEqual([r.policy, r.disposition, r.sampledOut, r.pct], ['reject', 'quarantine', true, 50]);
+  const t = await check('a@testing.example');
+  assert.deepEqual([t.policy, t.disposition, t.sampledOut, t.testing], ['reject', 'quarantine', true, true]);
+});
+
+test('an l= signature is named in the reason', async () => {
+  const r = await check('a@reject.example', { dkim: [pass('reject.example', { unsignedBodyBytes: 40 })] });
+  assert.match(r.reason, /40 body octets unsigned \(l=, RFC 6376 §8\.2\)/);
+});
+
+test('several From fields never pass, and a failing domain still gets its policy (RFC 7489 §6.6.1)', async () => {
+  const passing = await check(['a@reject.example', 'b@reject.example'], { fields: 2, dkim: [pass('reject.example')] });
+  assert.equal(passing.result, 'permerror');
+  assert.match(passing.reason, /several From fields/);
+  const failing = await check(['a@none.example', 'b@reject.example'], { fields: 2, dkim: [pass('none.example')] });
+  assert.deepEqual([failing.result, failing.fromDomain, failing.disposition], ['fail', 'reject.example', 'reject']);
+  assert.deepEqual(failing.authorDomains, ['none.example', 'reject.example']);
+});
+
+test('one From field with two domains: the strictest failing policy applies (RFC 7489 §6.6.1)', async () => {
+  const r = await check(['a@quarantine.example', 'b@reject.example', 'c@none.example']);
+  assert.deepEqual([r.result, r.fromDomain, r.disposition], ['fail', 'reject.example', 'reject']);
+  const both = await check(['a@reject.example', 'b@quarantine.example'], {
+    dkim: [pass('reject.example'), pass('quarantine.example')],
+  });
+  assert.equal(both.result, 'pass');
+});
+
+test('no From domain → permerror with a reason (RFC 7489 §6.6.1)', async () => {
+  const r = await check([]);
+  assert.deepEqual([r.result, r.fromDomain, r.disposition], ['permerror', '', 'none']);
+  assert.match(r.reason, /no Author Domain/);
+});
+
+// Local overrides (overrides.ts): only a fail, and only on authenticated grounds.
+const set = (instance: number, sealer: string, results: Partial<ArcInstance['results']> = {}): ArcInstance => ({
+  instance,
+  sealer,
+  results: { authservId: sealer, dkim: [], ...results },
+});
+const chain = (...instances: ArcInstance[]): ArcResult => ({
+  result: 'pass',
+  instance: instances.length,
+  sealers: instances.map((i) => i.sealer),
+  instances,
+  reason: 'test chain',
+});
+const vouched = { dmarc: { result: 'pass', headerFrom: 'reject.example' } };
+const context = (arc: ArcResult, allowlist: string[] = []) => ({
+  arc,
+  trustedArcSealers: ['forwarder.example'],
+  allowlist,
+});
+
+test('overrides: a trusted sealer that saw dmarc=pass for this From domain → none, trusted_forwarder', async () => {
+  const fail = await check('a@reject.example');
+  const o = applyOverrides(fail, context(chain(set(1, 'forwarder.example', vouched))));
+  assert.equal(o.disposition, 'none');
+  assert.equal(o.override?.type, 'trusted_forwarder');
+  const viaDkim = chain(
+    set(1, 'lists.forwarder.example', { dkim: [{ result: 'pass', domain: 'mail.reject.example' }] }),
+  );
+  assert.equal(applyOverrides(fail, context(viaDkim)).override?.type, 'trusted_forwarder');
+});
+
+test('overrides: untrusted, unrelated or unsafe chains change nothing', async () => {
+  const fail = await check('a@reject.example');
+  const keep = (arc: ArcResult) => assert.deepEqual(applyOverrides(fail, context(arc)), { disposition: 'reject' });
+  keep(chain(set(1, 'stranger.example', vouched))); // not trusted
+  keep(chain(set(1, 'forwarder.example', vouched), set(2, 'stranger.example'))); // untrusted hop after it
+  keep(chain(set(1, 'forwarder.example', { dmarc: { result: 'pass', headerFrom: 'other.example' } }))); // other From
+  keep(chain(set(1, 'forwarder.example', { dmarc: { result: 'pass' } }))); // for which From?
+  keep(chain(set(1, 'forwarder.example', { dkim: [{ result: 'pass', domain: 'other.example' }] }))); // not aligned
+  keep(chain(set(1, 'badforwarder.example', vouched))); // not a subdomain of the trusted entry
+  keep({ result: 'fail', instance: 1, sealers: [], reason: 'broken seal' });
+});
+
+test('overrides: the allow-list names From domains (and their subdomains), not SPF/DKIM domains', async () => {
+  const none: ArcResult = { result: 'none', instance: 0, sealers: [], reason: 'no ARC sets' };
+  const fail = await check('a@reject.example', { spf: 'bounce.esp.example' });
+  const o = applyOverrides(fail, context(none, ['reject.example']));
+  assert.deepEqual([o.disposition, o.override?.type], ['none', 'local_policy']);
+  const sub = await check('a@deep.sub.reject.example');
+  assert.equal(applyOverrides(sub, context(none, ['Reject.Example.'])).override?.type, 'local_policy');
+  // a listed shared sender must not vouch for every From domain it sends as
+  assert.deepEqual(applyOverrides(fail, context(none, ['esp.example'])), { disposition: 'reject' });
+  assert.deepEqual(applyOverrides(fail, context(none, ['eject.example'])), { disposition: 'reject' });
+});
+
+test('overrides: only a fail is overridden', async () => {
+  const arc = chain(set(1, 'forwarder.example', vouched));
+  for (const r of [await check('a@slow.example'), await check('a@norecord.example'), await check([])]) {
+    assert.deepEqual(applyOverrides(r, context(arc, [r.fromDomain || 'x.example'])), { disposition: 'none' });
+  }
+});
+
+test('overrides end to end: a chain sealed by a trusted forwarder, validated by verifyArc', async () => {
+  const message = Buffer.from(
+    'From: Ann <a@reject.example>\r\nTo: b@example.net\r\nSubject: list post\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\n[list footer]\r\n',
+  );
+  const seal = await sealMessage(message, {
+    signingDomain: 'forwarder.example',
+    selector: 'arc',
+    privateKey: sealKey.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    authResults: 'forwarder.example; dkim=pass header.d=reject.example; dmarc=pass header.from=reject.example',
+  });
+  const sealed = Buffer.concat([seal, message]);
+  const verified = await dkimVerify(sealed, { resolver: mailauthResolver(resolver) } as Parameters<
+    typeof dkimVerify
+  >[1]);
+  const arc = await verifyArc(verified.arc, { resolver });
+  assert.equal(arc.result, 'pass', arc.reason);
+  const fail = await check(verified.headerFrom);
+  assert.equal(fail.result, 'fail');
+  assert.equal(applyOverrides(fail, context(arc)).override?.type, 'trusted_forwarder');
+  const untrusted = applyOverrides(fail, { arc, trustedArcSealers: ['other.example'], allowlist: [] });
+  assert.deepEqual(untrusted, { disposition: 'reject' });
+});
