@@ -121,6 +121,44 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Sender authentication of incoming mail (docs/authentication.md): SPF, DKIM, ARC and DMARC,
+     * results in an Authentication-Results header, DMARC policies enforced. Mail from logged-in
+     * users and from mynetworks is not checked.
+     */
+    authentication: z
+      .object({
+        /** false turns every check off (and no Authentication-Results header is added). */
+        enabled: z.boolean().default(true),
+        /** RFC 8601 §2.5: the name in our Authentication-Results headers; the hostname when absent. */
+        authservId: domainName.optional(),
+        spf: z
+          .object({
+            /**
+             * An SPF fail: `dmarc` leaves the decision to DMARC (RFC 7489 §10.1: rejecting on SPF alone
+             * breaks forwarding that DMARC would rescue through DKIM), `reject` answers 550 5.7.23 at
+             * MAIL FROM (RFC 7208 §8.4), `mark` only records it.
+             */
+            onFail: z.enum(['dmarc', 'reject', 'mark']).default('dmarc'),
+          })
+          .strict()
+          .prefault({}),
+        dmarc: z
+          .object({
+            /** Apply the sender's p=reject (550 5.7.1) and p=quarantine (Junk); false only records. */
+            enforce: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        /** ARC sealers (d= of ARC-Seal) whose recorded results may override a DMARC fail: known forwarders. */
+        trustedArcSealers: z.array(domainName).default([]),
+        /** Author (From) domains whose DMARC failures are recorded but never acted on. */
+        allowlist: z.array(domainName).default([]),
+        /** How long an SPF result for one (client IP, domain) is reused; 0 turns the cache off. */
+        cacheSeconds: z.number().int().min(0).max(3600).default(300),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

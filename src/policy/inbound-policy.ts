@@ -116,6 +116,11 @@ export class InboundPolicy {
     this.#counters = new PolicyCounters(options.store, options.logger);
   }
 
+  /** Whether the client is in mynetworks: trusted like Postfix's permit_mynetworks (later stages skip checks). */
+  fromMynetworks(address: string): boolean {
+    return this.#server.mynetworks.contains(address);
+  }
+
   /** Client restrictions and connection limits, before the greeting. */
   connect(peer: Peer, pregreet: boolean): PolicyOutcome | Promise<PolicyOutcome> {
     const ip = peer.remoteAddress;

@@ -5,6 +5,7 @@
  * restrictions, authentication and filters here, in that order.
  */
 
+import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
 import type { Logger } from '../log/logger.ts';
 import { summarize } from '../mime/summary.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
@@ -22,11 +23,18 @@ export interface InboundOptions {
   policy: InboundPolicy;
   /** SMTP AUTH on the submission listeners. */
   auth?: SubmissionAuth;
+  /** SPF, DKIM, ARC and DMARC of incoming mail (src/authentication). */
+  authentication?: SenderAuthentication;
   logger: Logger;
 }
 
 export function inboundHandlers(options: InboundOptions): SmtpHandlers {
-  const { store, logger, hostname, policy } = options;
+  const { store, logger, hostname, policy, authentication } = options;
+
+  function clientKind(peer: Peer): ClientKind {
+    if (peer.authenticated) return 'login';
+    return policy.fromMynetworks(peer.remoteAddress) ? 'mynetworks' : 'external';
+  }
 
   /** The restrictions of each stage (src/policy); VRFY's answer comes from there too. */
   function check(
@@ -38,8 +46,14 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         return policy.connect(peer, request.pregreet);
       case 'helo':
         return policy.helo(peer, request.helo);
-      case 'mail':
-        return policy.sender(peer, request.envelope);
+      case 'mail': {
+        const outcome = policy.sender(peer, request.envelope);
+        if (!authentication) return outcome;
+        // SPF starts once the sender restrictions let MAIL FROM through (src/authentication).
+        const then = (o: CheckOutcome): CheckOutcome | Promise<CheckOutcome> =>
+          o.action === 'continue' ? authentication.atMail(peer, request.envelope, clientKind(peer)) : o;
+        return outcome instanceof Promise ? outcome.then(then) : then(outcome);
+      }
       case 'rcpt':
         return policy.recipient(peer, request.envelope, request.recipient);
       case 'data':
@@ -64,14 +78,41 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         };
       }
     }
+    let examination: Examination | undefined;
+    if (authentication) {
+      try {
+        examination = await authentication.examine(envelope, content, peer, clientKind(peer));
+      } catch (err) {
+        // A bug in a check must not turn into an accept or a bounce: the client retries.
+        logger.error({ session: peer.sessionId, id: envelope.id, err }, 'authentication failed; answered 451');
+        return { action: 'reply', reply: replies.localError() };
+      }
+      const { verdict } = examination;
+      if (verdict.reply) {
+        logger.info(
+          { session: peer.sessionId, id: envelope.id, auth: summary(examination), reason: verdict.reason },
+          `authentication: ${verdict.action}; answered ${verdict.reply.code}`,
+        );
+        return { action: 'reply', reply: verdict.reply };
+      }
+    }
+    const junk = examination?.verdict.action === 'junk';
     const receivedAt = new Date();
-    const trace = Buffer.from(returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt));
-    const stored = Buffer.concat([trace, content]);
-    const local: { address: string; accountId: number }[] = [];
+    const trace = Buffer.from(
+      returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt) + (examination?.header ?? ''),
+    );
+    const stored = Buffer.concat([trace, examination?.content ?? content]);
+    const local: { address: string; accountId: number; mailbox?: 'Junk' }[] = [];
     const outbound: string[] = [];
     for (const { path, route } of envelope.recipients) {
-      if (route.kind === 'local') local.push({ address: path.address, accountId: route.accountId });
-      else outbound.push(path.address);
+      if (route.kind === 'local') {
+        // p=quarantine (RFC 7489 §6.3): the recipient's Junk mailbox, marked $Junk.
+        local.push({
+          address: path.address,
+          accountId: route.accountId,
+          ...(junk ? { mailbox: 'Junk' as const } : {}),
+        });
+      } else outbound.push(path.address);
     }
     try {
       // The queue first: if local delivery then fails, the 451 makes the client retry, and an
@@ -85,6 +126,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
               recipients: local,
               content: stored,
               receivedAt,
+              ...(junk ? { keywords: ['$Junk'] } : {}),
             })
           : undefined;
       logger.info(
@@ -97,6 +139,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           stored: receipt?.messageId,
           queued: job?.id,
           user: peer.authenticated,
+          ...(examination?.header ? { auth: summary(examination) } : {}),
+          ...(junk ? { junk: examination?.verdict.reason } : {}),
         },
         'message stored',
       );
@@ -140,6 +184,16 @@ function outboundJob(envelope: Envelope, recipients: string[], content: Buffer, 
       content: content.toString('base64'),
     }),
   };
+}
+
+/** `spf=pass dkim=pass arc=none dmarc=pass` for the log line. */
+function summary(examination: Examination): string {
+  const parts: string[] = [];
+  if (examination.spf) parts.push(`spf=${examination.spf.result}`);
+  if (examination.dkim) parts.push(`dkim=${examination.dkim.map((s) => s.result).join(',') || 'none'}`);
+  if (examination.arc) parts.push(`arc=${examination.arc.result}`);
+  if (examination.dmarc) parts.push(`dmarc=${examination.dmarc.result}`);
+  return parts.join(' ');
 }
 
 function asReply(r: Reply): MessageOutcome {

@@ -1,6 +1,7 @@
 /** The composition root: builds the store, the inbound pipeline and the listeners from the config. */
 
 import { AccountCache } from '../accounts/account-cache.ts';
+import { SenderAuthentication } from '../authentication/authenticate.ts';
 import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
@@ -74,7 +75,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw err;
   }
   const auth = new SubmissionAuth(store, config.auth, logger);
-  const handlers = inboundHandlers({ hostname: config.hostname, store, policy, auth, logger });
+  // Also when its checks are off: forged Authentication-Results fields are still removed (RFC 8601 §5).
+  const authentication = new SenderAuthentication({
+    config: config.authentication,
+    hostname: config.hostname,
+    resolver,
+  });
+  const handlers = inboundHandlers({ hostname: config.hostname, store, policy, auth, authentication, logger });
   const smtp = config.smtp;
   const listeners: { name: 'smtp' | 'submission' | 'submissions'; listener: SmtpListener }[] = [];
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {

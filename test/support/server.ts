@@ -116,7 +116,11 @@ export async function inboxOf(store: Store, address: string): Promise<Buffer[]> 
 /** The message as the client sent it: the stored bytes after our Return-Path and Received headers. */
 export function withoutTrace(stored: Buffer): Buffer {
   const text = stored.toString('latin1');
-  const m = /^Return-Path: <[^>]*>\r\nReceived: [^\r]*\r\n(?:\t[^\r]*\r\n)*/.exec(text);
+  // Return-Path, Received, and the Authentication-Results field the server adds after them.
+  const m =
+    /^Return-Path: <[^>]*>\r\nReceived: [^\r]*\r\n(?:\t[^\r]*\r\n)*(?:Authentication-Results: [^\r]*\r\n(?:\t[^\r]*\r\n)*)?/.exec(
+      text,
+    );
   if (!m) throw new Error(`no trace headers: ${JSON.stringify(text.slice(0, 200))}`);
   return stored.subarray(Buffer.byteLength(m[0], 'latin1'));
 }

@@ -47,9 +47,7 @@ test('testssl.sh finds no protocol, cipher or vulnerability problem on ports 25,
     const where = ['25 (STARTTLS)', '587 (STARTTLS)', '465 (TLS)'][i];
     assert.ok(findings.length > 20, `${where}: testssl.sh ran its checks (${findings.length} findings)`);
     // engine_problem describes the scanner's own openssl (no GOST engine on this machine), not the server.
-    const problems = findings.filter(
-      (f) => !['OK', 'INFO', 'DEBUG'].includes(f.severity) && !SCANNER_NOTES.has(f.id),
-    );
+    const problems = findings.filter((f) => !['OK', 'INFO', 'DEBUG'].includes(f.severity) && !SCANNER_NOTES.has(f.id));
     assert.deepEqual(
       problems,
       [],

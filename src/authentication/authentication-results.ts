@@ -1,0 +1,136 @@
+/**
+ * The Authentication-Results header field (RFC 8601): the one we add, and the forged ones we remove.
+ * Downstream readers (a mail client, a later filter, the admin UI) trust a header that carries our
+ * authserv-id, so no such header may survive from outside (RFC 8601 §5).
+ */
+
+import type { ArcResult, DkimSignatureResult, DmarcResult, SpfResult } from './results.ts';
+
+export interface ResultsInput {
+  /** SPF of the MAIL FROM identity (RFC 8601 §2.7.2 smtp.mailfrom), or of HELO for the null sender. */
+  spf?: SpfResult & { identity: 'mailfrom' | 'helo' };
+  /** SPF of the HELO identity when checked on its own (RFC 7208 §2.3). */
+  helo?: SpfResult;
+  dkim?: DkimSignatureResult[];
+  arc?: ArcResult;
+  dmarc?: DmarcResult;
+  /** The SASL login of a submission (RFC 8601 §2.7.4 smtp.auth). */
+  login?: string;
+  /**
+   * A DMARC fail not acted on as published: the disposition applied and the RFC 7489 §7.2
+   * PolicyOverrideType that explains it, shown in the comment.
+   */
+  override?: { type: string; disposition: string };
+}
+
+/**
+ * `Authentication-Results: <authserv-id>; method=result (comment) ptype.property=value; …` folded one
+ * result per line, ending in CRLF. With no method evaluated: `; none` (RFC 8601 §2.2).
+ */
+export function authenticationResultsHeader(authservId: string, input: ResultsInput): string {
+  const results: string[] = [];
+  if (input.login !== undefined) results.push(`auth=pass ${property('smtp.auth', input.login)}`);
+  if (input.spf) {
+    const ptype = input.spf.identity === 'helo' ? 'smtp.helo' : 'smtp.mailfrom';
+    results.push(`spf=${input.spf.result}${comment(input.spf.reason)} ${property(ptype, input.spf.domain)}`);
+  }
+  if (input.helo)
+    results.push(`spf=${input.helo.result}${comment(input.helo.reason)} ${property('smtp.helo', input.helo.domain)}`);
+  if (input.dkim) {
+    // RFC 8601 §2.7.1: "none" when the message carries no signature.
+    if (input.dkim.length === 0) results.push('dkim=none');
+    for (const signature of input.dkim) {
+      const parts = [`dkim=${signature.result}${comment(signature.reason)}`];
+      if (signature.domain) parts.push(property('header.d', signature.domain));
+      if (signature.selector) parts.push(property('header.s', signature.selector));
+      if (signature.algorithm) parts.push(property('header.a', signature.algorithm));
+      if (signature.headerB) parts.push(property('header.b', signature.headerB)); // RFC 6008 §4
+      results.push(parts.join(' '));
+    }
+  }
+  if (input.arc) results.push(`arc=${input.arc.result}${comment(input.arc.reason)}`); // RFC 8617 §10.1
+  if (input.dmarc) {
+    const d = input.dmarc;
+    const disposition = input.override?.disposition ?? d.disposition;
+    const override = input.override ? ` override=${input.override.type}` : '';
+    const policy = d.policy ? ` (p=${d.policy} dis=${disposition}${override})` : '';
+    const from = d.fromDomain ? ` ${property('header.from', d.fromDomain)}` : '';
+    results.push(`dmarc=${d.result}${policy}${from}`); // RFC 7489 §11.2
+  }
+  const body = results.length === 0 ? [' none'] : results.map((r) => `\r\n\t${r}`);
+  return `Authentication-Results: ${value(authservId)};${body.join(';')}\r\n`;
+}
+
+/**
+ * Removes every Authentication-Results field of the header section whose authserv-id is ours
+ * (RFC 8601 §5: "MUST ... delete or otherwise obscure"), keeping everything else byte for byte.
+ * Others' A-R fields stay: they are not ours to judge, and ARC seals may cover them.
+ */
+export function stripForgedResults(content: Buffer, authservId: string): { content: Buffer; removed: number } {
+  const headerEnd = endOfHeader(content);
+  const header = content.subarray(0, headerEnd).toString('latin1');
+  if (!/^authentication-results[ \t]*:/im.test(header)) return { content, removed: 0 };
+  const fields = splitFields(header);
+  const wanted = authservId.toLowerCase();
+  let removed = 0;
+  const kept = fields.filter((field) => {
+    const match = /^authentication-results[ \t]*:([\s\S]*)$/i.exec(field);
+    if (!match) return true;
+    if (authservIdOf(match[1]!) !== wanted) return true;
+    removed++;
+    return false;
+  });
+  if (removed === 0) return { content, removed };
+  return { content: Buffer.concat([Buffer.from(kept.join(''), 'latin1'), content.subarray(headerEnd)]), removed };
+}
+
+/** The authserv-id of an A-R field value: the first token or quoted-string, comments skipped (RFC 8601 §2.2). */
+export function authservIdOf(fieldValue: string): string {
+  let rest = fieldValue.replace(/\r?\n[ \t]/g, ' ').trimStart();
+  // RFC 5322 §3.2.2 CFWS may precede it: drop leading comments (one level of nesting is enough in practice).
+  while (rest.startsWith('(')) {
+    const close = rest.indexOf(')');
+    if (close < 0) return '';
+    rest = rest.slice(close + 1).trimStart();
+  }
+  if (rest.startsWith('"')) {
+    const close = rest.indexOf('"', 1);
+    return (close < 0 ? rest.slice(1) : rest.slice(1, close)).toLowerCase();
+  }
+  const token = /^[^\s;()]+/.exec(rest);
+  return token ? token[0].toLowerCase() : '';
+}
+
+/** The offset just past the blank line ending the header section, or the content's length. */
+function endOfHeader(content: Buffer): number {
+  if (content.length >= 2 && content[0] === 0x0d && content[1] === 0x0a) return 0; // no header fields
+  const blank = content.indexOf('\r\n\r\n');
+  return blank < 0 ? content.length : blank + 2;
+}
+
+/** Header fields, each with its folded continuation lines and its CRLF. */
+function splitFields(header: string): string[] {
+  const fields: string[] = [];
+  for (const line of header.split(/(?<=\r\n)/)) {
+    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length > 0) fields[fields.length - 1] += line;
+    else fields.push(line);
+  }
+  return fields;
+}
+
+function property(name: string, text: string): string {
+  return `${name}=${value(text)}`;
+}
+
+/** RFC 8601 §2.2 `value` is an RFC 2045 token or a quoted-string. */
+function value(text: string): string {
+  if (/^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~@]+$/.test(text)) return text;
+  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
+}
+
+/** A reason as an RFC 5322 comment: parentheses and backslashes escaped, one line, bounded. */
+function comment(reason: string): string {
+  if (!reason) return '';
+  const text = reason.replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  return ` (${text.replace(/[\\()]/g, (c) => `\\${c}`)})`;
+}

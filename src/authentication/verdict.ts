@@ -1,0 +1,91 @@
+/**
+ * What the authentication results mean for the message: accept, deliver to Junk, reject or defer.
+ * The sender's published policy decides (RFC 7489 §6.6.2 step 6, §10.1); SPF alone only when the
+ * admin chose `spf.onFail: reject`, and that is answered at MAIL FROM (authenticate.ts).
+ * A DNS failure defers only when it could have changed the decision (ARCHITECTURE.md principle 6).
+ */
+
+import { getDomain } from 'tldts';
+import { type Reply, reply } from '../smtp/replies.ts';
+import type { DkimSignatureResult, DmarcPolicy, DmarcResult, SpfResult } from './results.ts';
+
+export type AuthenticationAction = 'accept' | 'junk' | 'reject' | 'tempfail';
+
+export interface AuthenticationVerdict {
+  action: AuthenticationAction;
+  /** The SMTP reply for reject and tempfail. */
+  reply?: Reply;
+  reason: string;
+}
+
+export interface VerdictInput {
+  spf: SpfResult | undefined;
+  dkim: readonly DkimSignatureResult[];
+  dmarc: DmarcResult;
+  /** The disposition after local overrides (trusted ARC sealers, allow-list). */
+  disposition: DmarcPolicy;
+  /** false: record only (authentication.dmarc.enforce). */
+  enforce: boolean;
+}
+
+export function decide(input: VerdictInput): AuthenticationVerdict {
+  const { dmarc, enforce } = input;
+  if (!enforce) return { action: 'accept', reason: 'DMARC not enforced (authentication.dmarc.enforce: false)' };
+  if (dmarc.result === 'temperror') {
+    // RFC 7489 §6.6.3 / RFC 9989 §4.10: without the record the policy is unknown; retrying later is
+    // the only way to neither let a reject policy slip nor refuse a domain that has none.
+    return tempfail('4.7.0', `DMARC policy lookup failed temporarily: ${dmarc.reason}`);
+  }
+  if (dmarc.result !== 'fail' || dmarc.policy === undefined || dmarc.policy === 'none') {
+    return { action: 'accept', reason: `dmarc=${dmarc.result}` };
+  }
+  // The fail may be only a DNS failure of an identifier that could have aligned: defer rather than
+  // apply p=reject or p=quarantine to mail that might pass on retry (RFC 7208 §2.6.7, RFC 6376 §6.1.2).
+  const doubt = alignedTemporaryError(input);
+  if (doubt) return tempfail(doubt.enhanced, doubt.reason);
+  if (input.disposition === 'reject') {
+    return {
+      action: 'reject',
+      // The issue and common practice (Gmail, Microsoft) answer a DMARC reject with 5.7.1; RFC 7372 §3.2
+      // has no DMARC-specific code.
+      reply: reply(
+        550,
+        '5.7.1',
+        `Message rejected: the DMARC policy of ${dmarc.policyDomain ?? dmarc.fromDomain} says reject (${dmarc.reason})`,
+      ),
+      reason: `DMARC p=reject for ${dmarc.fromDomain}: ${dmarc.reason}`,
+    };
+  }
+  if (input.disposition === 'quarantine') {
+    return { action: 'junk', reason: `DMARC ${dmarc.policy} for ${dmarc.fromDomain}: ${dmarc.reason}` };
+  }
+  return {
+    action: 'accept',
+    reason: dmarc.sampledOut
+      ? 'DMARC fail sampled out by pct= (RFC 7489 §6.6.4)'
+      : 'DMARC fail overridden by local policy',
+  };
+}
+
+function alignedTemporaryError(input: VerdictInput): { enhanced: string; reason: string } | undefined {
+  const from = organizational(input.dmarc.fromDomain);
+  if (!from) return undefined;
+  const spf = input.spf;
+  if (spf?.result === 'temperror' && organizational(spf.domain) === from) {
+    // RFC 7372 §3.2: X.7.24 "SPF validation error".
+    return { enhanced: '4.7.24', reason: `SPF of ${spf.domain} could not be evaluated: ${spf.reason}` };
+  }
+  const dkim = input.dkim.find((s) => s.result === 'temperror' && organizational(s.domain) === from);
+  if (dkim) return { enhanced: '4.7.0', reason: `DKIM key of ${dkim.domain} could not be fetched: ${dkim.reason}` };
+  return undefined;
+}
+
+/** Relaxed alignment's comparison: the organizational domain from the Public Suffix List (RFC 7489 §3.2). */
+function organizational(domain: string): string {
+  const lower = domain.toLowerCase().replace(/\.$/, '');
+  return getDomain(lower, { allowPrivateDomains: true }) ?? lower;
+}
+
+function tempfail(enhanced: string, reason: string): AuthenticationVerdict {
+  return { action: 'tempfail', reply: reply(451, enhanced, `Temporary authentication failure: ${reason}`), reason };
+}

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  authenticationResultsHeader,
+  authservIdOf,
+  stripForgedResults,
+} from '../../src/authentication/authentication-results.ts';
+
+const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
+
+test('the header names our authserv-id and one result per method (RFC 8601 §2.2)', () => {
+  const header = authenticationResultsHeader('mx.example.com', {
+    spf: { result: 'pass', domain: 'example.org', reason: 'pass', identity: 'mailfrom' },
+    dkim: [
+      {
+        result: 'pass',
+        domain: 'example.org',
+        selector: 's1',
+        algorithm: 'rsa-sha256',
+        headerB: 'abc/defg',
+        reason: 'good signature',
+      },
+    ],
+    arc: { result: 'none', instance: 0, sealers: [], reason: 'no ARC chain' },
+    dmarc: { result: 'pass', fromDomain: 'example.org', policy: 'reject', disposition: 'none', reason: 'aligned' },
+  });
+  assert.equal(
+    header,
+    'Authentication-Results: mx.example.com;\r\n' +
+      '\tspf=pass (pass) smtp.mailfrom=example.org;\r\n' +
+      '\tdkim=pass (good signature) header.d=example.org header.s=s1 header.a=rsa-sha256 header.b="abc/defg";\r\n' +
+      '\tarc=none (no ARC chain);\r\n' +
+      '\tdmarc=pass (p=reject dis=none) header.from=example.org\r\n',
+  );
+});
+
+test('no signature is dkim=none; the null sender is smtp.helo; nothing evaluated is "none"', () => {
+  const header = authenticationResultsHeader('mx.example.com', {
+    spf: { result: 'softfail', domain: 'helo.example.org', reason: 'x', identity: 'helo' },
+    dkim: [],
+  });
+  assert.match(header, /spf=softfail \(x\) smtp\.helo=helo\.example\.org;\r\n\tdkim=none\r\n$/);
+  assert.equal(authenticationResultsHeader('mx.example.com', {}), 'Authentication-Results: mx.example.com; none\r\n');
+});
+
+test('a login is auth=pass smtp.auth (RFC 8601 §2.7.4); a reason with parentheses stays one comment', () => {
+  assert.equal(
+    authenticationResultsHeader('mx.example.com', { login: 'alice@example.com' }),
+    'Authentication-Results: mx.example.com;\r\n\tauth=pass smtp.auth=alice@example.com\r\n',
+  );
+  const header = authenticationResultsHeader('mx.example.com', {
+    spf: { result: 'fail', domain: 'example.org', reason: 'not (really)\r\nallowed', identity: 'mailfrom' },
+  });
+  assert.match(header, /spf=fail \(not \\\(really\\\) allowed\) smtp/);
+});
+
+test('forged fields with our authserv-id are removed, any case, folded or commented (RFC 8601 §5)', () => {
+  const message = crlf(
+    [
+      'Authentication-Results: MX.example.com; spf=pass smtp.mailfrom=bank.example',
+      'Received: from a by b',
+      'authentication-results : (forged) mx.example.com;',
+      '\tdkim=pass header.d=bank.example',
+      'Authentication-Results: other.example.net; spf=fail smtp.mailfrom=bank.example',
+      'Authentication-Results: "mx.example.com"; dmarc=pass',
+      'Subject: hi',
+      '',
+      'Authentication-Results: mx.example.com; in the body stays',
+      '',
+    ].join('\n'),
+  );
+  const { content, removed } = stripForgedResults(message, 'mx.example.com');
+  assert.equal(removed, 3);
+  assert.equal(
+    content.toString(),
+    crlf(
+      [
+        'Received: from a by b',
+        'Authentication-Results: other.example.net; spf=fail smtp.mailfrom=bank.example',
+        'Subject: hi',
+        '',
+        'Authentication-Results: mx.example.com; in the body stays',
+        '',
+      ].join('\n'),
+    ).toString(),
+  );
+});
+
+test('a message without our fields is returned as the same buffer', () => {
+  const message = crlf('Subject: x\n\nbody\n');
+  const result = stripForgedResults(message, 'mx.example.com');
+  assert.equal(result.removed, 0);
+  assert.equal(result.content, message);
+  assert.equal(stripForgedResults(crlf('\nAuthentication-Results: mx.example.com; x\n'), 'mx.example.com').removed, 0);
+});
+
+test('authservIdOf reads the first token after comments', () => {
+  assert.equal(authservIdOf(' mx.example.com; spf=pass'), 'mx.example.com');
+  assert.equal(authservIdOf(' (c) MX.Example.COM;'), 'mx.example.com');
+  assert.equal(authservIdOf(' mx.example.com 1; none'), 'mx.example.com'); // RFC 8601 §2.2 authres-version
+  assert.equal(authservIdOf(''), '');
+});

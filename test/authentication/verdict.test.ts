@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DkimSignatureResult, DmarcResult, SpfResult } from '../../src/authentication/results.ts';
+import { decide, type VerdictInput } from '../../src/authentication/verdict.ts';
+
+const spfPass: SpfResult = { result: 'pass', domain: 'bank.example', reason: 'pass' };
+const fail = (policy: 'none' | 'quarantine' | 'reject', extra: Partial<DmarcResult> = {}): DmarcResult => ({
+  result: 'fail',
+  fromDomain: 'bank.example',
+  policyDomain: 'bank.example',
+  policy,
+  disposition: policy,
+  reason: 'neither SPF nor DKIM aligned',
+  ...extra,
+});
+const input = (dmarc: DmarcResult, more: Partial<VerdictInput> = {}): VerdictInput => ({
+  spf: spfPass,
+  dkim: [],
+  dmarc,
+  disposition: dmarc.disposition,
+  enforce: true,
+  ...more,
+});
+
+test('p=reject on a fail: 550 5.7.1 naming the policy domain', () => {
+  const verdict = decide(input(fail('reject')));
+  assert.equal(verdict.action, 'reject');
+  assert.equal(verdict.reply?.code, 550);
+  assert.equal(verdict.reply?.enhanced, '5.7.1');
+  assert.match(verdict.reply?.lines[0] ?? '', /DMARC policy of bank\.example says reject/);
+});
+
+test('p=quarantine: Junk; p=none: accept; pass: accept', () => {
+  assert.equal(decide(input(fail('quarantine'))).action, 'junk');
+  assert.equal(decide(input(fail('none'))).action, 'accept');
+  assert.equal(decide(input({ ...fail('reject'), result: 'pass', disposition: 'none' })).action, 'accept');
+  assert.equal(
+    decide(input({ result: 'none', fromDomain: 'x.example', disposition: 'none', reason: 'no record' })).action,
+    'accept',
+  );
+});
+
+test('an override or pct sampling lowers the disposition; enforce: false only records', () => {
+  assert.equal(decide(input(fail('reject'), { disposition: 'none' })).action, 'accept');
+  assert.equal(decide(input(fail('reject'), { disposition: 'quarantine' })).action, 'junk');
+  assert.equal(decide(input(fail('reject'), { enforce: false })).action, 'accept');
+});
+
+test('DMARC record temperror: 451 4.7.0, unless not enforced', () => {
+  const temp: DmarcResult = { result: 'temperror', fromDomain: 'bank.example', disposition: 'none', reason: 'timeout' };
+  const verdict = decide(input(temp));
+  assert.equal(verdict.action, 'tempfail');
+  assert.equal(verdict.reply?.code, 451);
+  assert.equal(verdict.reply?.enhanced, '4.7.0');
+  assert.equal(decide(input(temp, { enforce: false })).action, 'accept');
+});
+
+test('a fail that an aligned identifier’s DNS error may have caused defers instead of rejecting', () => {
+  const spfTemp: SpfResult = { result: 'temperror', domain: 'mail.bank.example', reason: 'timeout' };
+  const spfVerdict = decide(input(fail('reject'), { spf: spfTemp }));
+  assert.equal(spfVerdict.action, 'tempfail');
+  assert.equal(spfVerdict.reply?.enhanced, '4.7.24'); // RFC 7372 §3.2
+  const dkimTemp: DkimSignatureResult = {
+    result: 'temperror',
+    domain: 'bank.example',
+    selector: 's',
+    algorithm: 'rsa-sha256',
+    reason: 'key lookup timed out',
+  };
+  assert.equal(decide(input(fail('quarantine'), { dkim: [dkimTemp] })).action, 'tempfail');
+  // An unaligned domain's DNS error cannot change the outcome: the policy applies.
+  const other: SpfResult = { result: 'temperror', domain: 'elsewhere.example', reason: 'timeout' };
+  assert.equal(decide(input(fail('reject'), { spf: other })).action, 'reject');
+  // With p=none nothing depends on it.
+  assert.equal(decide(input(fail('none'), { spf: spfTemp })).action, 'accept');
+});

@@ -1,0 +1,292 @@
+// Sender authentication over SMTP, end to end: the real server, a real DNS server on loopback
+// serving SPF, DKIM and DMARC records, messages signed and sealed with mailauth. Every verdict is
+// read back from what the client was answered and what the store holds.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { test } from 'node:test';
+import { sealMessage } from 'mailauth/lib/arc/index.js';
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
+import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const RSA_PRIVATE = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const RSA_PUBLIC = rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+const KEY_RECORD = `v=DKIM1; k=rsa; p=${RSA_PUBLIC}`;
+
+/** A sending domain that exists (reject_unknown_sender_domain) with the given SPF and DMARC records. */
+function domain(name: string, spf: string | undefined, dmarc: string | undefined): TestZone['records'] {
+  return {
+    [name]: { MX: [{ priority: 10, exchange: `mx.${name}` }], A: ['192.0.2.50'], ...(spf ? { TXT: [spf] } : {}) },
+    [`mx.${name}`]: { A: ['192.0.2.50'] },
+    ...(dmarc ? { [`_dmarc.${name}`]: { TXT: [dmarc] } } : {}),
+    [`sel._domainkey.${name}`]: { TXT: [KEY_RECORD] },
+  };
+}
+
+const ZONE: TestZone = {
+  records: {
+    ...DEFAULT_TEST_ZONE.records,
+    ...domain('pass.example', 'v=spf1 ip4:127.0.0.0/8 -all', 'v=DMARC1; p=reject'),
+    ...domain('hardfail.example', 'v=spf1 -all', undefined),
+    ...domain('soft.example', 'v=spf1 ~all', undefined),
+    ...domain('nospf.example', undefined, undefined),
+    ...domain('slow.example', undefined, undefined),
+    ...domain('reject.example', 'v=spf1 -all', 'v=DMARC1; p=reject'),
+    ...domain('quarantine.example', 'v=spf1 -all', 'v=DMARC1; p=quarantine'),
+    ...domain('monitor.example', 'v=spf1 -all', 'v=DMARC1; p=none; rua=mailto:d@monitor.example'),
+    ...domain('dmarcslow.example', 'v=spf1 -all', undefined),
+    ...domain('forwarder.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
+    ...domain('list.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
+  },
+  timeout: ['slow.example/TXT', '_dmarc.dmarcslow.example'],
+};
+
+async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
+  const dns = await startTestDnsServer(ZONE);
+  t.after(() => dns.close());
+  const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 }, ...overrides });
+  t.after(() => server.stop());
+  return server;
+}
+
+function message(from: string, body = 'Hello.\r\n', extra = ''): string {
+  return (
+    `${extra}From: Sender <${from}>\r\nTo: <alice@example.com>\r\nSubject: test\r\n` +
+    `Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${Math.random()}@x>\r\n\r\n${body}`
+  );
+}
+
+async function signed(domainName: string, content: string): Promise<string> {
+  const { signatures } = await dkimSign(content, {
+    signingDomain: domainName,
+    selector: 'sel',
+    privateKey: RSA_PRIVATE,
+    // mailauth signs only what signatureData lists
+    signatureData: [{ signingDomain: domainName, selector: 'sel', privateKey: RSA_PRIVATE }],
+  });
+  return signatures + content;
+}
+
+/** One transaction; returns the final reply (the first failing one, or the answer to the data). */
+async function send(server: TestServer, mailFrom: string, content: string, helo = 'client.example') {
+  const { client } = await SmtpClient.open(server.port);
+  try {
+    assert.equal((await client.command(`EHLO ${helo}`)).code, 250);
+    const mail = await client.command(`MAIL FROM:<${mailFrom}>`);
+    if (mail.code !== 250) return mail;
+    const rcpt = await client.command('RCPT TO:<alice@example.com>');
+    if (rcpt.code !== 250) return rcpt;
+    assert.equal((await client.command('DATA')).code, 354);
+    const dotted = content.replace(/^\./gm, '..');
+    return await client.command(`${dotted.endsWith('\r\n') ? dotted : `${dotted}\r\n`}.`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The messages of alice's mailbox `name`, as text. */
+async function mailbox(server: TestServer, name: string): Promise<string[]> {
+  const account = await server.store.resolveAddress('alice@example.com');
+  assert.ok(account);
+  const box = await server.store.getMailbox(account.id, name);
+  if (!box) return [];
+  const out: string[] = [];
+  for (const m of await server.store.listMessages(box.id)) {
+    out.push(Buffer.from((await server.store.readMessage(box.id, m.uid)) ?? []).toString());
+  }
+  return out;
+}
+
+function resultsHeader(stored: string): string {
+  const match = /^Authentication-Results: mx\.example\.com;[\s\S]*?(?=\r\n[^\t ])/m.exec(stored);
+  assert.ok(match, `an Authentication-Results header in:\n${stored.slice(0, 600)}`);
+  return match[0].replace(/\r\n\t/g, ' ');
+}
+
+test('SPF pass, fail, softfail, none and temperror are recorded; by default only DMARC acts', async (t) => {
+  const server = await serverWith(t);
+  const cases: [string, RegExp][] = [
+    ['a@pass.example', /spf=pass .*smtp\.mailfrom=pass\.example/],
+    ['a@hardfail.example', /spf=fail .*smtp\.mailfrom=hardfail\.example/],
+    ['a@soft.example', /spf=softfail /],
+    ['a@nospf.example', /spf=none /],
+    ['a@slow.example', /spf=temperror /],
+  ];
+  for (const [from] of cases) {
+    const answer = await send(server, from, message(from));
+    assert.equal(answer.code, 250, `${from}: ${answer.text}`);
+  }
+  const inbox = await mailbox(server, 'INBOX');
+  assert.equal(inbox.length, cases.length);
+  for (const [i, [from, expected]] of cases.entries()) assert.match(resultsHeader(inbox[i]!), expected, from);
+});
+
+test('spf.onFail: reject refuses a hard fail at MAIL FROM with 550 5.7.23 and defers a temperror', async (t) => {
+  const server = await serverWith(t, { authentication: { spf: { onFail: 'reject' } } });
+  const { client } = await SmtpClient.open(server.port);
+  t.after(() => client.close());
+  await client.command('EHLO client.example');
+  const refused = await client.command('MAIL FROM:<a@hardfail.example>');
+  assert.equal(codeOf(refused), '550 5.7.23');
+  assert.match(refused.text, /SPF fail/);
+  assert.equal(codeOf(await client.command('MAIL FROM:<a@slow.example>')), '451 4.7.24');
+  assert.equal((await client.command('MAIL FROM:<a@soft.example>')).code, 250, 'a softfail is never refused');
+});
+
+test('DKIM: a good signature passes; a changed body or header fails; a missing key is permerror', async (t) => {
+  const server = await serverWith(t);
+  const good = await signed('nospf.example', message('a@nospf.example'));
+  const brokenBody = (await signed('nospf.example', message('a@nospf.example'))).replace('Hello.', 'Hello!');
+  const brokenHeader = (await signed('nospf.example', message('a@nospf.example'))).replace(
+    'Subject: test',
+    'Subject: changed',
+  );
+  const noKey = (await signed('nospf.example', message('a@nospf.example'))).replace('s=sel', 's=gone');
+  for (const content of [good, brokenBody, brokenHeader, noKey]) {
+    assert.equal((await send(server, 'a@nospf.example', content)).code, 250);
+  }
+  const headers = (await mailbox(server, 'INBOX')).map(resultsHeader);
+  assert.match(headers[0]!, /dkim=pass .*header\.d=nospf\.example header\.s=sel/);
+  assert.match(headers[1]!, /dkim=fail .*body/i);
+  assert.match(headers[2]!, /dkim=fail /);
+  assert.match(headers[3]!, /dkim=(permerror|fail) .*header\.s=gone/);
+});
+
+test('DMARC p=reject without alignment: 550 5.7.1 with the reason, nothing stored', async (t) => {
+  const server = await serverWith(t);
+  const answer = await send(server, 'a@reject.example', message('ceo@reject.example'));
+  assert.equal(codeOf(answer), '550 5.7.1');
+  assert.match(answer.text, /DMARC policy of reject\.example says reject/);
+  assert.deepEqual(await mailbox(server, 'INBOX'), []);
+});
+
+test('DMARC p=reject but an aligned DKIM signature: accepted, dmarc=pass', async (t) => {
+  const server = await serverWith(t);
+  const content = await signed('reject.example', message('ceo@reject.example'));
+  const answer = await send(server, 'bounce@reject.example', content);
+  assert.equal(answer.code, 250, answer.text);
+  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /dmarc=pass .*header\.from=reject\.example/);
+});
+
+test('DMARC p=reject with aligned SPF: accepted; SPF pass on another domain is not aligned', async (t) => {
+  const server = await serverWith(t);
+  assert.equal((await send(server, 'a@pass.example', message('b@pass.example'))).code, 250);
+  // SPF passes for forwarder.example, but the author is reject.example: no alignment (RFC 7489 §3.1.2).
+  assert.equal(codeOf(await send(server, 'a@forwarder.example', message('ceo@reject.example'))), '550 5.7.1');
+});
+
+test('DMARC p=quarantine: delivered to Junk (\\Junk, $Junk), not to the INBOX', async (t) => {
+  const server = await serverWith(t);
+  assert.equal((await send(server, 'a@quarantine.example', message('x@quarantine.example'))).code, 250);
+  assert.deepEqual(await mailbox(server, 'INBOX'), []);
+  const junk = await mailbox(server, 'Junk');
+  assert.equal(junk.length, 1);
+  assert.match(resultsHeader(junk[0]!), /dmarc=fail \(p=quarantine dis=quarantine\)/);
+  const account = await server.store.resolveAddress('alice@example.com');
+  const box = await server.store.getMailbox(account!.id, 'Junk');
+  assert.equal(box?.specialUse, '\\Junk');
+  const [stored] = await server.store.listMessages(box!.id);
+  assert.ok(stored?.flags.includes('$Junk'), `flags: ${stored?.flags}`);
+});
+
+test('DMARC p=none: a fail is delivered to the INBOX and recorded', async (t) => {
+  const server = await serverWith(t);
+  assert.equal((await send(server, 'a@monitor.example', message('x@monitor.example'))).code, 250);
+  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /dmarc=fail \(p=none dis=none\)/);
+});
+
+test('a DMARC record lookup that times out: 451 4.7.0, the client retries', async (t) => {
+  const server = await serverWith(t);
+  assert.equal(codeOf(await send(server, 'a@dmarcslow.example', message('x@dmarcslow.example'))), '451 4.7.0');
+});
+
+test('dmarc.enforce: false only records a p=reject fail', async (t) => {
+  const server = await serverWith(t, { authentication: { dmarc: { enforce: false } } });
+  assert.equal((await send(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);
+  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /dmarc=fail \(p=reject dis=reject\)/);
+});
+
+/** reject.example's signed message, as a mailing list changes it (subject tag, footer) and ARC-seals it. */
+async function forwardedThroughList(): Promise<string> {
+  const original = await signed('reject.example', message('ceo@reject.example', 'Quarterly figures.\r\n'));
+  const changed = original.replace('Subject: test', 'Subject: [list] test') + '-- \r\nThe list footer\r\n';
+  const seal = await sealMessage(changed, {
+    signingDomain: 'list.example',
+    selector: 'sel',
+    privateKey: RSA_PRIVATE,
+    cv: 'none',
+    authResults:
+      'mx.list.example; dkim=pass header.d=reject.example; spf=pass smtp.mailfrom=reject.example; dmarc=pass header.from=reject.example',
+  });
+  return seal.toString() + changed;
+}
+
+test('a forwarded message with a valid ARC chain from a trusted sealer is delivered', async (t) => {
+  const server = await serverWith(t, { authentication: { trustedArcSealers: ['list.example'] } });
+  const answer = await send(server, 'bounces@list.example', await forwardedThroughList());
+  assert.equal(answer.code, 250, answer.text);
+  const header = resultsHeader((await mailbox(server, 'INBOX'))[0]!);
+  assert.match(header, /arc=pass/);
+  assert.match(header, /dmarc=fail \(p=reject dis=none override=trusted_forwarder\)/);
+});
+
+test('the same chain from a sealer nobody trusts changes nothing: 550', async (t) => {
+  const server = await serverWith(t);
+  assert.equal(codeOf(await send(server, 'bounces@list.example', await forwardedThroughList())), '550 5.7.1');
+});
+
+test('an allow-listed author domain is delivered despite its DMARC fail', async (t) => {
+  const server = await serverWith(t, { authentication: { allowlist: ['reject.example'] } });
+  assert.equal((await send(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);
+  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /override=local_policy/);
+});
+
+test('an Authentication-Results header forged by the sender is stripped; others stay', async (t) => {
+  const server = await serverWith(t);
+  const forged =
+    'Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=bank.example; dmarc=pass header.from=bank.example\r\n' +
+    'Authentication-Results: elsewhere.example.net; spf=none\r\n';
+  assert.equal((await send(server, 'a@nospf.example', message('a@nospf.example', 'Hi.\r\n', forged))).code, 250);
+  const [stored] = await mailbox(server, 'INBOX');
+  const ours = stored!.match(/^Authentication-Results: mx\.example\.com;/gim) ?? [];
+  assert.equal(ours.length, 1, 'only the header Postern added');
+  assert.doesNotMatch(stored!, /bank\.example/);
+  assert.match(stored!, /^Authentication-Results: elsewhere\.example\.net; spf=none/m);
+});
+
+test('authentication.enabled: false adds no header and rejects nothing, but still strips forgeries', async (t) => {
+  const server = await serverWith(t, { authentication: { enabled: false } });
+  const forged = 'Authentication-Results: mx.example.com; dmarc=pass header.from=reject.example\r\n';
+  assert.equal((await send(server, 'a@reject.example', message('ceo@reject.example', 'x\r\n', forged))).code, 250);
+  const [stored] = await mailbox(server, 'INBOX');
+  assert.doesNotMatch(stored!, /Authentication-Results/i);
+});
+
+test('the HELO identity is checked on its own and recorded (RFC 7208 §2.3); SPF is cached per IP and domain', async (t) => {
+  const dns = await startTestDnsServer({
+    records: { ...ZONE.records, 'helo.pass.example': { A: ['127.0.0.1'], TXT: ['v=spf1 a -all'] } },
+  });
+  t.after(() => dns.close());
+  const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 } });
+  t.after(() => server.stop());
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await send(server, 'a@pass.example', message('b@pass.example'), 'helo.pass.example')).code, 250);
+  }
+  const header = resultsHeader((await mailbox(server, 'INBOX'))[0]!);
+  assert.match(header, /spf=pass .*smtp\.mailfrom=pass\.example; spf=pass .*smtp\.helo=helo\.pass\.example/);
+  const spfLookups = dns.queries.filter((q) => q.type === 'TXT' && q.name.toLowerCase() === 'pass.example');
+  assert.equal(spfLookups.length, 1, 'three messages, one SPF evaluation');
+});
+
+test('DMARC p=quarantine with an aligned DKIM signature goes to the INBOX', async (t) => {
+  const server = await serverWith(t);
+  const content = await signed('quarantine.example', message('x@quarantine.example'));
+  assert.equal((await send(server, 'a@quarantine.example', content)).code, 250);
+  assert.equal((await mailbox(server, 'INBOX')).length, 1);
+  assert.deepEqual(await mailbox(server, 'Junk'), []);
+});
