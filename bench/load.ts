@@ -24,6 +24,8 @@ export type LoadOptions = {
   from: string;
   /** One recipient, or several: message n goes to recipient n mod their number. */
   to: string | readonly string[];
+  /** Message n's content instead of the factory's (e.g. DKIM-signed ones, bench/authentication.ts). */
+  content?: (n: number) => Buffer;
 };
 
 export type LoadResult = {
@@ -132,7 +134,7 @@ async function transaction(run: Run, c: SmtpConnection, n: number, pipelining: b
     c.write('RSET\r\n');
     return (await c.reply()).code === 250;
   }
-  const message = run.factory.message(n);
+  const message = run.options.content ? run.options.content(n) : run.factory.message(n);
   c.write(Buffer.concat([message, Buffer.from('.\r\n', 'latin1')]));
   const sent = performance.now();
   const done = await c.reply();

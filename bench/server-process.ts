@@ -42,6 +42,8 @@ export type NodeOptions = {
   mailboxes?: number;
   /** A CPU quota for the node, in cores (bench/cpu-cap.ts). */
   cpuCap?: number;
+  /** More configuration keys, merged over the benchmark's (e.g. `authentication`). */
+  config?: Record<string, unknown>;
 };
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -189,6 +191,7 @@ export class ServerProcess implements Server {
       // Every session comes from 127.0.0.1: the per-client limit would refuse the 1,000 idle connections.
       limits: { maxConnectionsPerClient: 0 },
       ...(node.store ? { store: node.store } : {}),
+      ...node.config,
     };
     await writeFile(config, stringify(settings));
     try {
