@@ -39,7 +39,7 @@ export interface DkimSignatureResult {
   reason: string;
 }
 
-/** mailauth's parsed ARC chain, handed from the DKIM pass (one parse of the message) to ARC. */
+/** mailauth's parsed ARC chain, handed from the DKIM pass to ARC; `{ chain: false }` without ARC fields. */
 export type ArcChainInput = DKIMVerifyResult['arc'];
 
 export interface DkimVerification {
@@ -49,6 +49,9 @@ export interface DkimVerification {
   headerFrom: string[];
   /** Number of From fields; DMARC cannot evaluate more than one (RFC 7489 §6.6.1). */
   fromFields: number;
-  /** Undefined only when verification itself broke (every signature is then `temperror`). */
+  /**
+   * Undefined only when the header could not be read for ARC: verification itself broke (every signature
+   * is then `temperror`), or mailauth failed on a message with ARC fields (verify-dkim.ts).
+   */
   arc: ArcChainInput;
 }
