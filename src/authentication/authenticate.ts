@@ -14,7 +14,7 @@ import { reply } from '../smtp/replies.ts';
 import { verifyArc } from './arc/verify-arc.ts';
 import { authenticationResultsHeader, stripForgedResults } from './authentication-results.ts';
 import { verifyDkim } from './dkim/verify-dkim.ts';
-import { checkDmarc } from './dmarc/check-dmarc.ts';
+import { checkDmarc, DmarcDiscoveryCache } from './dmarc/check-dmarc.ts';
 import { applyOverrides } from './dmarc/overrides.ts';
 import type { ArcResult, DkimSignatureResult, DmarcResult, Finding, SpfResult } from './results.ts';
 import { checkSpf } from './spf/check-spf.ts';
@@ -61,6 +61,7 @@ export class SenderAuthentication {
   readonly #random: () => number;
   readonly #now: () => Date;
   readonly #spfCache: AnswerCache<SpfResult> | undefined;
+  readonly #dmarcCache: DmarcDiscoveryCache | undefined;
   /** SPF started at MAIL FROM, picked up at the end of DATA; the envelope dies with the transaction. */
   readonly #pending = new WeakMap<Envelope, Promise<SpfResult>>();
 
@@ -73,6 +74,8 @@ export class SenderAuthentication {
     this.#now = options.now ?? (() => new Date());
     const seconds = options.config.cacheSeconds;
     this.#spfCache = seconds > 0 ? new AnswerCache({ ttlMs: seconds * 1000, maxEntries: 10_000 }) : undefined;
+    // DMARC records change rarely but matter at once when they do: at most a minute.
+    this.#dmarcCache = seconds > 0 ? new DmarcDiscoveryCache(Math.min(seconds, 60) * 1000) : undefined;
   }
 
   get enabled(): boolean {
@@ -140,6 +143,7 @@ export class SenderAuthentication {
         dkim,
         resolver: this.#resolver,
         random: this.#random,
+        ...(this.#dmarcCache ? { cache: this.#dmarcCache } : {}),
       }),
     ]);
     const overridden = applyOverrides(dmarc, {

@@ -11,6 +11,7 @@
 import { domainToASCII } from 'node:url';
 import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
 import { getDomain } from 'tldts';
+import { AnswerCache } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
 import { mailauthResolver } from '../mailauth-resolver.ts';
@@ -26,6 +27,34 @@ export interface DmarcInput {
   resolver: Resolver;
   /** For pct= sampling: uniform in [0, 1), as Math.random. */
   random?: () => number;
+  /** Policy discovery results to reuse (per From field content); none when absent. */
+  cache?: DmarcDiscoveryCache;
+}
+
+type Discovery = Awaited<ReturnType<typeof evaluateDmarc>>;
+
+/**
+ * Policy discovery per From domain list, kept for a short time: a busy sender's every message would
+ * otherwise walk the same records again. A temporary failure is never kept (src/dns/cache.ts says why).
+ */
+export class DmarcDiscoveryCache {
+  readonly #entries: AnswerCache<Discovery>;
+
+  constructor(ttlMs: number, maxEntries = 10_000) {
+    this.#entries = new AnswerCache({ ttlMs, maxEntries });
+  }
+
+  async discover(key: string, run: () => Promise<Discovery>): Promise<Discovery> {
+    const cached = this.#entries.get(key);
+    if (cached) return cached;
+    const found = await run();
+    const r = found.response;
+    // Kept: no record, or a record found (the result is "fail" until alignment, which is ours).
+    if (r && (r.status.result === 'none' || (r.status.result === 'fail' && r.p !== undefined))) {
+      this.#entries.set(key, found);
+    }
+    return found;
+  }
 }
 
 interface Identifiers {
@@ -54,7 +83,9 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
     const resolver = mailauthResolver(input.resolver) as DnsResolver;
     // lenient tag parsing (strict: false): a record with "P=reject" or a repeated tag keeps its owner's
     // evident policy instead of being discarded, which would let spoofed mail through as "none".
-    const first = await evaluateDmarc({ headerFrom: input.headerFrom, fromFields: input.fromFields, resolver });
+    const discover = () => evaluateDmarc({ headerFrom: input.headerFrom, fromFields: input.fromFields, resolver });
+    const key = `${input.fromFields} ${input.headerFrom.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).join(' ')}`;
+    const first = input.cache ? await input.cache.discover(key, discover) : await discover();
     if (first.response) return judge(first.response, ids, random);
     return await severalAuthors(first.reason, first.authorDomains ?? [], ids, resolver, random);
   } catch (err) {
