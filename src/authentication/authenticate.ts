@@ -11,14 +11,36 @@ import type { Resolver } from '../dns/resolver.ts';
 import type { CheckOutcome } from '../smtp/effects.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { reply } from '../smtp/replies.ts';
-import { verifyArc } from './arc/verify-arc.ts';
 import { authenticationResultsHeader, stripForgedResults } from './authentication-results.ts';
-import { verifyDkim } from './dkim/verify-dkim.ts';
-import { checkDmarc, DmarcDiscoveryCache } from './dmarc/check-dmarc.ts';
-import { applyOverrides } from './dmarc/overrides.ts';
+import type { DmarcDiscoveryCache } from './dmarc/check-dmarc.ts';
 import type { ArcResult, DkimSignatureResult, DmarcResult, Finding, SpfResult } from './results.ts';
-import { checkSpf } from './spf/check-spf.ts';
 import { type AuthenticationVerdict, decide } from './verdict.ts';
+
+/**
+ * The checks, loaded with the first message from outside: mailauth and its dependencies (libmime's
+ * charset tables, joi) take about 30 MB, which a node that only takes submissions never needs, and
+ * which would otherwise count against every idle server (docs/benchmarks.md).
+ */
+async function importChecks() {
+  const [spf, dkim, arc, dmarc, overrides] = await Promise.all([
+    import('./spf/check-spf.ts'),
+    import('./dkim/verify-dkim.ts'),
+    import('./arc/verify-arc.ts'),
+    import('./dmarc/check-dmarc.ts'),
+    import('./dmarc/overrides.ts'),
+  ]);
+  return {
+    checkSpf: spf.checkSpf,
+    verifyDkim: dkim.verifyDkim,
+    verifyArc: arc.verifyArc,
+    checkDmarc: dmarc.checkDmarc,
+    DmarcDiscoveryCache: dmarc.DmarcDiscoveryCache,
+    applyOverrides: overrides.applyOverrides,
+  };
+}
+type Checks = Awaited<ReturnType<typeof importChecks>>;
+let checksLoaded: Promise<Checks> | undefined;
+const loadChecks = (): Promise<Checks> => (checksLoaded ??= importChecks());
 
 export type AuthenticationConfig = Config['authentication'];
 
@@ -61,7 +83,7 @@ export class SenderAuthentication {
   readonly #random: () => number;
   readonly #now: () => Date;
   readonly #spfCache: AnswerCache<SpfResult> | undefined;
-  readonly #dmarcCache: DmarcDiscoveryCache | undefined;
+  #dmarcCache: DmarcDiscoveryCache | undefined;
   /** SPF started at MAIL FROM, picked up at the end of DATA; the envelope dies with the transaction. */
   readonly #pending = new WeakMap<Envelope, Promise<SpfResult>>();
 
@@ -74,8 +96,6 @@ export class SenderAuthentication {
     this.#now = options.now ?? (() => new Date());
     const seconds = options.config.cacheSeconds;
     this.#spfCache = seconds > 0 ? new AnswerCache({ ttlMs: seconds * 1000, maxEntries: 10_000 }) : undefined;
-    // DMARC records change rarely but matter at once when they do: at most a minute.
-    this.#dmarcCache = seconds > 0 ? new DmarcDiscoveryCache(Math.min(seconds, 60) * 1000) : undefined;
   }
 
   get enabled(): boolean {
@@ -125,6 +145,10 @@ export class SenderAuthentication {
     }
     if (client === 'mynetworks') return { verdict: PASS, content: stripped.content, header: '', findings };
 
+    const { verifyDkim, verifyArc, checkDmarc, applyOverrides, DmarcDiscoveryCache } = await loadChecks();
+    const seconds = this.#config.cacheSeconds;
+    // DMARC records change rarely but matter at once when they do: at most a minute.
+    if (seconds > 0) this.#dmarcCache ??= new DmarcDiscoveryCache(Math.min(seconds, 60) * 1000);
     const spfPromise = this.#pending.get(envelope) ?? this.#spf(peer, envelope);
     const heloPromise = envelope.mailFrom ? this.#helo(peer, envelope) : undefined;
     const now = this.#now();
@@ -219,10 +243,13 @@ export class SenderAuthentication {
     const key = `${ip} ${domain}`;
     const cached = this.#spfCache?.get(key);
     if (cached) return Promise.resolve(cached);
-    return checkSpf({ ip, sender, helo, resolver: this.#resolver, hostname: this.#hostname }).then((result) => {
-      // A temporary failure is never cached (src/dns/cache.ts says why).
-      if (result.result !== 'temperror') this.#spfCache?.set(key, result);
-      return result;
-    });
+    const query = { ip, sender, helo, resolver: this.#resolver, hostname: this.#hostname };
+    return loadChecks()
+      .then(({ checkSpf }) => checkSpf(query))
+      .then((result) => {
+        // A temporary failure is never cached (src/dns/cache.ts says why).
+        if (result.result !== 'temperror') this.#spfCache?.set(key, result);
+        return result;
+      });
   }
 }

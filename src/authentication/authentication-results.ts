@@ -32,15 +32,15 @@ export function authenticationResultsHeader(authservId: string, input: ResultsIn
   if (input.login !== undefined) results.push(`auth=pass ${property('smtp.auth', input.login)}`);
   if (input.spf) {
     const ptype = input.spf.identity === 'helo' ? 'smtp.helo' : 'smtp.mailfrom';
-    results.push(`spf=${input.spf.result}${comment(input.spf.reason)} ${property(ptype, input.spf.domain)}`);
+    results.push(`spf=${input.spf.result}${why(input.spf)} ${property(ptype, input.spf.domain)}`);
   }
   if (input.helo)
-    results.push(`spf=${input.helo.result}${comment(input.helo.reason)} ${property('smtp.helo', input.helo.domain)}`);
+    results.push(`spf=${input.helo.result}${why(input.helo)} ${property('smtp.helo', input.helo.domain)}`);
   if (input.dkim) {
     // RFC 8601 §2.7.1: "none" when the message carries no signature.
     if (input.dkim.length === 0) results.push('dkim=none');
     for (const signature of input.dkim) {
-      const parts = [`dkim=${signature.result}${comment(signature.reason)}`];
+      const parts = [`dkim=${signature.result}${why(signature)}`];
       if (signature.domain) parts.push(property('header.d', signature.domain));
       if (signature.selector) parts.push(property('header.s', signature.selector));
       if (signature.algorithm) parts.push(property('header.a', signature.algorithm));
@@ -48,7 +48,7 @@ export function authenticationResultsHeader(authservId: string, input: ResultsIn
       results.push(parts.join(' '));
     }
   }
-  if (input.arc) results.push(`arc=${input.arc.result}${comment(input.arc.reason)}`); // RFC 8617 §10.1
+  if (input.arc) results.push(`arc=${input.arc.result}${why(input.arc)}`); // RFC 8617 §10.1
   if (input.dmarc) {
     const d = input.dmarc;
     const disposition = input.override?.disposition ?? d.disposition;
@@ -126,6 +126,14 @@ function property(name: string, text: string): string {
 function value(text: string): string {
   if (/^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~@]+$/.test(text)) return text;
   return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
+}
+
+/**
+ * The reason of a result that needs one: a pass or a none says it all, and every message carries this
+ * header, so their comments would only add bytes to store.
+ */
+function why(r: { result: string; reason: string }): string {
+  return r.result === 'pass' || r.result === 'none' ? '' : comment(r.reason);
 }
 
 /** A reason as an RFC 5322 comment: parentheses and backslashes escaped, one line, bounded. */

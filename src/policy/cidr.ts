@@ -84,6 +84,7 @@ export class Networks implements NetworkList {
   }
 
   contains(address: string): boolean {
+    if (this.networks.length === 0) return false; // the common empty mynetworks: no address to parse
     const ip = parseAddress(address);
     if (ip === undefined) return false;
     for (const network of this.networks) if (network.matches(ip)) return true;
