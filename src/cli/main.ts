@@ -21,7 +21,14 @@ Commands:
                                            list the messages in an account's INBOX (or mailbox NAME, e.g. Junk)
   mail show <address> <uid> [--mailbox NAME]
                                            print one stored message as it arrived
+  dkim keygen --domain D [--selector S] [--algo rsa|ed25519] [--bits 2048|3072|4096] [--export-private FILE]
+                                           create a DKIM signing key and print its DNS record
+  dkim rotate --domain D [--selector S] [--algo A] [--bits N]
+                                           a new key that replaces the active one once DNS serves it
+  dkim rotate --advance                    check DNS now: activate published keys, retire old ones
+  dkim list [--domain D] [--json]          DKIM keys: selector, algorithm, state and dates (never private keys)
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
+  dns records <domain> [--json]            the DNS records to publish for a domain, as zone-file lines
   queue list [--json]                      the outbound queue: mail accepted for other domains
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
   help                                     this text
@@ -41,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/alias.ts')).aliasCommand(rest);
     case 'mail':
       return (await import('./commands/mail.ts')).mailCommand(rest);
+    case 'dns':
+      return (await import('./commands/dns.ts')).dnsCommand(rest);
+    case 'dkim':
+      return (await import('./commands/dkim.ts')).dkimCommand(rest);
     case 'queue':
       return (await import('./commands/queue.ts')).queueCommand(rest);
     case 'stats':

@@ -159,6 +159,76 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** What `postern dns records` tells the admin to publish, and `postern dns check` expects (docs/domain-setup.md). */
+    publish: z
+      .object({
+        /** Other hosts that send for our domains, as SPF terms: `include:_spf.example.net`, `ip4:203.0.113.0/24`. */
+        spfInclude: z
+          .array(
+            z
+              .string()
+              .regex(/^\S+$/, { message: 'one SPF term without spaces, e.g. include:_spf.example.net' })
+              // The record ends in -all itself: an "all" given here would hide it (RFC 7208 §5.1), a "v=spf1" break it.
+              .refine((term) => !/^[-~?+]?all$/i.test(term) && !/^v=spf1$/i.test(term), {
+                message: 'give only the extra terms; "v=spf1", "mx" and "-all" are added',
+              }),
+          )
+          .default([]),
+        /** The DMARC policy to publish; start at none, then quarantine, then reject (RFC 7489 §6.3). */
+        dmarcPolicy: z.enum(['none', 'quarantine', 'reject']).default('none'),
+        /** DMARC aggregate reports (rua); mailto:dmarc-reports@<domain> when absent. */
+        dmarcRua: z
+          .string()
+          // RFC 7489 §6.4: comma-separated DMARC URIs; reports are mail, so mailto: ones, with an optional !size.
+          .regex(
+            /^\s*mailto:[^\s,@]+@[^\s,@!]+(![0-9]+[kmgt]?)?(\s*,\s*mailto:[^\s,@]+@[^\s,@!]+(![0-9]+[kmgt]?)?)*\s*$/i,
+            {
+              message: 'expected mailto: addresses, comma-separated, e.g. mailto:dmarc-reports@example.com',
+            },
+          )
+          .optional(),
+        /** TLS reports (RFC 8460 rua); mailto:tls-reports@<domain> when absent. */
+        tlsRptRua: z
+          .string()
+          // RFC 8460 §3: comma-separated mailto: or https: URIs.
+          .regex(
+            /^\s*(mailto:[^\s,@]+@[^\s,@]+|https:\/\/[^\s,]+)(\s*,\s*(mailto:[^\s,@]+@[^\s,@]+|https:\/\/[^\s,]+))*\s*$/i,
+            {
+              message: 'expected mailto: or https: URIs, comma-separated, e.g. mailto:tls-reports@example.com',
+            },
+          )
+          .optional(),
+        /** BIMI: the SVG Tiny PS logo and, optionally, the VMC (https URLs). */
+        bimi: z
+          .object({ logo: z.url({ protocol: /^https$/ }), authority: z.url({ protocol: /^https$/ }).optional() })
+          .strict()
+          .optional(),
+        /** CAA issuers (RFC 8659); the ACME CA when tls.acme is set, else letsencrypt.org. */
+        caaIssuers: z.array(domainName).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** MTA-STS (RFC 8461): the policy published for our domains, and the HTTPS listener that serves it. */
+    mtaSts: z
+      .object({
+        mode: z.enum(['none', 'testing', 'enforce']).default('testing'),
+        /** RFC 8461 §3.2 max_age; weeks are recommended once the policy is stable. */
+        maxAgeSeconds: z.number().int().min(86_400).max(31_557_600).default(604_800),
+        /** host:port answering https://mta-sts.<domain>/.well-known/mta-sts.txt (443 as seen from outside); null: off. */
+        listen: hostPort.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    /** DKIM signing keys: rotation (`postern dkim rotate`) and the periodic DNS checks of `serve`. */
+    dkim: z
+      .object({
+        /** A key replaced by a rotation keeps its DNS record this long, for mail still in transit. */
+        retireAfterDays: z.number().int().min(1).default(7),
+      })
+      .strict()
+      .prefault({}),
+    /** `postern serve` runs `dns check` for each domain this often and logs what changed; 0: never. */
+    dnsCheckIntervalMinutes: z.number().int().min(0).default(360),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -10,7 +10,16 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       base: { service: 'postern' },
       // Secrets never reach a log line, whatever a caller passes in.
       redact: {
-        paths: ['password', '*.password', 'passwordHash', '*.passwordHash', 'scram', '*.scram'],
+        paths: [
+          'password',
+          '*.password',
+          'passwordHash',
+          '*.passwordHash',
+          'scram',
+          '*.scram',
+          'privateKey',
+          '*.privateKey',
+        ],
         censor: '[redacted]',
       },
     },

@@ -1,6 +1,7 @@
 /** The composition root: builds the store, the inbound pipeline and the listeners from the config. */
 
 import { AccountCache } from '../accounts/account-cache.ts';
+import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
 import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -14,6 +15,7 @@ import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import type { CertificateStore } from '../tls/certificate-store.ts';
 import { inboundHandlers } from './inbound.ts';
+import { type MtaStsServer, startMtaStsServer } from './mta-sts-server.ts';
 import { SubmissionAuth } from './submission-auth.ts';
 import { setupTls, type TlsSetup } from './tls-setup.ts';
 
@@ -29,6 +31,8 @@ export interface RunningServer {
   /** STARTTLS submission (RFC 6409) and implicit-TLS submission (RFC 8314); absent when off. */
   submission?: { address: string; port: number };
   submissions?: { address: string; port: number };
+  /** The MTA-STS policy host (RFC 8461 §3.3); absent when mtaSts.listen is null. */
+  mtaSts?: { address: string; port: number };
   certificates: CertificateStore;
   store: Store;
   /** The one resolver every DNS-dependent check uses (ARCHITECTURE.md principle 6), from `dns.*`. */
@@ -127,8 +131,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger.warn('submission listeners are off: they need a TLS certificate (tls.certificates or tls.selfSigned)');
   }
   const bound: Partial<Record<'smtp' | 'submission' | 'submissions', { address: string; port: number }>> = {};
+  let mtaSts: MtaStsServer | undefined;
   try {
     for (const { name, listener } of listeners) bound[name] = await listener.listen();
+    if (config.mtaSts.listen) {
+      const { certificates } = tlsSetup;
+      mtaSts = await startMtaStsServer({ listen: config.mtaSts.listen, config, certificates, logger });
+    }
   } catch (err) {
     for (const { listener } of listeners) await listener.close(0).catch(() => {});
     await tlsSetup.stop();
@@ -136,17 +145,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await closeStores(store, opened);
     throw err;
   }
+  // Pending DKIM keys start signing once DNS serves their record; replaced ones retire later.
+  const dkimRotation = startRotationTimer({ store, resolver, config, logger });
   let stopping: Promise<void> | undefined;
   return {
     smtp: bound.smtp!,
     submission: bound.submission,
     submissions: bound.submissions,
+    mtaSts: mtaSts && { address: mtaSts.address, port: mtaSts.port },
     store,
     resolver,
     certificates: tlsSetup.certificates,
     stop() {
       stopping ??= (async () => {
-        await Promise.all(listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)));
+        await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);
+        await dkimRotation.stop();
         await tlsSetup.stop();
         await policy.close();
         // Deliveries per commit shows how well group commit works under the load seen.

@@ -7,8 +7,9 @@
  *
  * Accounts come from a fixed list given to the constructor, or from a wrapped store that answers
  * the account reads (so recipients are checked against real accounts). Mailbox reads see nothing.
- * Counters and failed logins are kept in memory, for this process only (`postern stats` in another
- * process sees none of them); greylisting passes everything, so a benchmark's sender is never deferred.
+ * Counters, failed logins and DKIM keys are kept in memory, for this process only (`postern stats` in
+ * another process sees none of them, and keys are lost at exit); greylisting passes everything, so a
+ * benchmark's sender is never deferred.
  */
 
 import { counterEntries } from './counters.ts';
@@ -28,6 +29,9 @@ import {
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
+  type DkimKey,
+  DkimKeyExistsError,
+  type DkimKeyState,
   type GreylistRequest,
   type GreylistResult,
   type LoginFailureOptions,
@@ -36,6 +40,7 @@ import {
   type MailboxChange,
   type MailboxId,
   type MailboxMessage,
+  type NewDkimKey,
   type NewQueueJob,
   type QueueJob,
   type Store,
@@ -53,6 +58,7 @@ export class NullStore implements Store {
   #discarded = 0;
   readonly #counters = new Map<string, number>();
   readonly #loginFailures = new Map<string, LoginFailureRow>();
+  readonly #dkimKeys: DkimKey[] = [];
 
   constructor(accounts: NullStoreAccounts) {
     if ('readFrom' in accounts) this.#accountStore = accounts.readFrom;
@@ -168,6 +174,47 @@ export class NullStore implements Store {
   async readMessage(_mailboxId: MailboxId, _uid: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     return undefined;
+  }
+
+  /** In memory, this process only; copies go in and out, as a database would give them. */
+  async addDkimKey(key: NewDkimKey): Promise<DkimKey> {
+    this.#assertOpen();
+    if (this.#dkimKeys.some((k) => k.domain === key.domain && k.selector === key.selector)) {
+      throw new DkimKeyExistsError(`${key.domain} already has a DKIM key with selector ${key.selector}`);
+    }
+    const { createdAt = new Date(), ...fields } = key;
+    const stored: DkimKey = {
+      ...fields,
+      id: this.#dkimKeys.length + 1,
+      createdAt,
+      activatedAt: key.state === 'active' ? createdAt : null,
+      retireAfter: null,
+    };
+    this.#dkimKeys.push(stored);
+    return { ...stored };
+  }
+
+  async listDkimKeys(domain?: string): Promise<DkimKey[]> {
+    this.#assertOpen();
+    return this.#dkimKeys
+      .filter((key) => domain === undefined || key.domain === domain)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id)
+      .map((key) => ({ ...key }));
+  }
+
+  async setDkimKeyState(
+    id: number,
+    state: DkimKeyState,
+    options: { retireAfter?: Date; now?: Date } = {},
+  ): Promise<boolean> {
+    this.#assertOpen();
+    const key = this.#dkimKeys.find((k) => k.id === id);
+    if (!key) return false;
+    if (state === 'active' && key.state !== 'active') key.activatedAt = options.now ?? new Date();
+    if (options.retireAfter) key.retireAfter = options.retireAfter;
+    else if (state === 'active') key.retireAfter = null;
+    key.state = state;
+    return true;
   }
 
   async enqueueJob(_job: NewQueueJob): Promise<QueueJob> {

@@ -4,7 +4,7 @@
  * and BigInt() take either. Times are milliseconds since the epoch in both.
  */
 
-import type { Account, Alias, Mailbox, MailboxMessage, QueueJob } from './store.ts';
+import type { Account, Alias, DkimKey, DkimKeyState, Mailbox, MailboxMessage, QueueJob } from './store.ts';
 
 export type Row = Record<string, unknown>;
 type Integer = number | bigint | string;
@@ -80,4 +80,24 @@ export function jobFromRow(row: Row): QueueJob {
 /** `name, value` rows of the counters table; Object.fromEntries keeps a name like `__proto__` as data. */
 export function countersFromRows(rows: readonly Row[]): Record<string, number> {
   return Object.fromEntries(rows.map((row) => [String(row.name), Number(row.value)]));
+}
+
+export const DKIM_KEY_COLUMNS =
+  'id, domain, selector, algorithm, bits, private_key, public_key, state, created_at, activated_at, retire_after';
+
+/** The CHECK constraints of both schemas hold `algorithm` and `state` to these values. */
+export function dkimKeyFromRow(row: Row): DkimKey {
+  return {
+    id: Number(row.id),
+    domain: String(row.domain),
+    selector: String(row.selector),
+    algorithm: String(row.algorithm) as DkimKey['algorithm'],
+    bits: Number(row.bits),
+    privateKey: String(row.private_key),
+    publicKey: String(row.public_key),
+    state: String(row.state) as DkimKeyState,
+    createdAt: new Date(Number(row.created_at)),
+    activatedAt: row.activated_at == null ? null : new Date(Number(row.activated_at)),
+    retireAfter: row.retire_after == null ? null : new Date(Number(row.retire_after)),
+  };
 }

@@ -164,6 +164,46 @@ export interface ClaimOptions {
   now?: Date;
 }
 
+/**
+ * A DKIM signing key of one of our domains (RFC 6376 §3.6), kept in the store so every node signs
+ * with the same keys. Lifecycle of a rotation (docs/domain-setup.md): `pending` (published, not yet
+ * seen in DNS) → `active` (signs) → `retiring` (still published, no longer signs, until `retireAfter`)
+ * → `retired` (neither; kept for the record).
+ */
+export type DkimKeyState = 'pending' | 'active' | 'retiring' | 'retired';
+
+export interface DkimKey {
+  id: number;
+  domain: string; // A-label, lower case
+  /** Lower case: DNS names compare case-insensitively (RFC 4343 §3), so `(domain, selector)` is unique as stored. */
+  selector: string;
+  algorithm: 'rsa' | 'ed25519';
+  /** RSA modulus size; 256 for Ed25519. */
+  bits: number;
+  /** PKCS#8 PEM. A secret: never logged, printed only when the admin asks. */
+  privateKey: string;
+  /** The p= value of the DNS record: base64 SPKI for RSA, the raw 32-byte key for Ed25519 (RFC 8463 §4). */
+  publicKey: string;
+  state: DkimKeyState;
+  createdAt: Date;
+  /** When the key started signing. */
+  activatedAt: Date | null;
+  /** A retiring key is retired after this time. */
+  retireAfter: Date | null;
+}
+
+export interface NewDkimKey {
+  domain: string;
+  selector: string;
+  algorithm: 'rsa' | 'ed25519';
+  bits: number;
+  privateKey: string;
+  publicKey: string;
+  state: 'pending' | 'active';
+  /** The store's clock when absent; also the activatedAt of a key added `active`. */
+  createdAt?: Date;
+}
+
 /** A committed change to a mailbox, published to every node (LISTEN/NOTIFY on PostgreSQL). */
 export type MailboxChange =
   | { kind: 'message-added'; accountId: AccountId; mailboxId: MailboxId; uid: number }
@@ -260,6 +300,17 @@ export interface Store {
   /** The stored bytes of one message, or undefined when the UID does not exist. */
   readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined>;
 
+  /** Stores a DKIM key; DkimKeyExistsError when (domain, selector) is taken. */
+  addDkimKey(key: NewDkimKey): Promise<DkimKey>;
+  /** Keys of one domain, or of all, oldest first. */
+  listDkimKeys(domain?: string): Promise<DkimKey[]>;
+  /**
+   * Moves a key to `state`; false when the key does not exist. A key that becomes active gets
+   * activatedAt = `now` (the store's clock when absent) and loses any retireAfter; `retireAfter`,
+   * when given, is set whatever the state. Other fields stay as they were.
+   */
+  setDkimKeyState(id: number, state: DkimKeyState, options?: { retireAfter?: Date; now?: Date }): Promise<boolean>;
+
   /** Adds a job to the shared queue, due at once unless `dueAt` says later. */
   enqueueJob(job: NewQueueJob): Promise<QueueJob>;
   /**
@@ -312,6 +363,10 @@ export class NoSuchAccountError extends StoreError {
 /** Every recipient account of a delivery was removed after RCPT accepted it: a permanent failure. */
 export class RecipientsGoneError extends StoreError {
   override readonly code = 'RECIPIENTS_GONE';
+}
+/** A DKIM key with this domain and selector exists already. */
+export class DkimKeyExistsError extends StoreError {
+  override readonly code = 'DKIM_KEY_EXISTS';
 }
 /** A delivery's keyword is not an IMAP atom (RFC 9051 §9 flag-keyword); nothing was stored. */
 export class InvalidKeywordError extends StoreError {

@@ -1,6 +1,6 @@
 /**
  * The Store contract suite: every engine (SQLite and PostgreSQL) runs these same tests; the
- * counters and greylisting part is in policy-contract.ts.
+ * counters and greylisting part is in policy-contract.ts, DKIM keys in dkim-contract.ts.
  * `open` gives a fresh, empty store; `cleanup` closes it if still open and removes its data.
  */
 
@@ -17,6 +17,7 @@ import {
 } from '../../src/store/store.ts';
 import { waitFor } from '../support/wait.ts';
 import { runAccountsStoreContract } from './accounts-contract.ts';
+import { newKey, runDkimStoreContract } from './dkim-contract.ts';
 import { runMailboxesStoreContract } from './mailboxes-contract.ts';
 import type { Execute } from './migration-fixture.ts';
 import { runPolicyStoreContract } from './policy-contract.ts';
@@ -370,6 +371,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     runAccountsStoreContract(withStore);
     // Junk, keywords, listMailboxes, mixed batches: mailboxes-contract.ts.
     runMailboxesStoreContract(withStore);
+    // Signing keys and their rotation states: dkim-contract.ts.
+    runDkimStoreContract(withStore);
 
     test(
       'rejects every call with StoreClosedError after close()',
@@ -386,6 +389,9 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           ['listMailboxes', () => store.listMailboxes(bob.id)],
           ['listMessages', () => store.listMessages(1)],
           ['readMessage', () => store.readMessage(1, 1)],
+          ['addDkimKey', () => store.addDkimKey(newKey('example.com', 'sel'))],
+          ['listDkimKeys', () => store.listDkimKeys()],
+          ['setDkimKeyState', () => store.setDkimKeyState(1, 'active')],
           ['enqueueJob', () => store.enqueueJob({ kind: 'test', payload: '{}' })],
           ['claimJobs', () => store.claimJobs({ claimant: 'a', limit: 1, leaseMs: 1000 })],
           ['completeJob', () => store.completeJob(1, 'a')],

@@ -1,11 +1,11 @@
 /**
- * Populated databases at schema versions 1 and 4, written with plain SQL as those versions of
+ * Populated databases at schema versions 1, 4 and 5, written with plain SQL as those versions of
  * Postern wrote them, and the checks that everything in them survived a migration to the latest
  * version, read back through the Store API. Both engines run it (test/store/migrations.test.ts).
  */
 
 import assert from 'node:assert/strict';
-import { AccountExistsError, type Store } from '../../src/store/store.ts';
+import { AccountExistsError, DkimKeyExistsError, type Store } from '../../src/store/store.ts';
 import { sampleDelivery, sampleMessage } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
@@ -46,6 +46,12 @@ const v4Placements = [{ mailbox: 5, uid: 2, message: 3, modSeq: 4, flags: '$Junk
 const V4_ALIAS = { alias: 'alice.smith@example.com', account: 'alice@example.com' };
 const V4_BLOCKED_KEY = 'account:bob@example.com';
 const V4_BLOCKED_UNTIL = Date.parse('2099-01-01T00:00:00Z');
+
+/** Version 5 adds: a Junk mailbox a delivery created, with its RFC 6154 `\Junk` attribute and a message. */
+const v5Mailboxes = [
+  { id: 6, account: 1, name: 'Junk', specialUse: '\\Junk', uidValidity: 1_709_287_300, uidNext: 2, modSeq: 2 },
+];
+const v5Placements = [{ mailbox: 6, uid: 1, message: 1, modSeq: 2, flags: '$Junk', date: T0 + 60_000 }];
 
 export async function populateVersion1(execute: Execute): Promise<void> {
   await execute('INSERT INTO counters (name, value) VALUES (?, ?)', ['uid_validity', UID_VALIDITY_COUNTER]);
@@ -93,11 +99,22 @@ export async function populateVersion4(execute: Execute): Promise<void> {
   await insertMailboxes(execute, v4Mailboxes, v4Placements);
 }
 
-async function insertMailboxes(execute: Execute, boxes: typeof mailboxes, held: typeof placements): Promise<void> {
+/** The version-4 fixture, then what version 5 added: a Junk mailbox with its special use. */
+export async function populateVersion5(execute: Execute): Promise<void> {
+  await populateVersion4(execute);
+  await insertMailboxes(execute, v5Mailboxes, v5Placements);
+}
+
+type MailboxFixture = (typeof mailboxes)[number] & { specialUse?: string };
+
+async function insertMailboxes(execute: Execute, boxes: MailboxFixture[], held: typeof placements): Promise<void> {
   for (const m of boxes) {
     await execute(
-      'INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, ?, ?, ?)',
-      [m.id, m.account, m.name, m.uidValidity, m.uidNext, m.modSeq],
+      m.specialUse === undefined
+        ? 'INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq) VALUES (?, ?, ?, ?, ?, ?)'
+        : `INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq, special_use)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [m.id, m.account, m.name, m.uidValidity, m.uidNext, m.modSeq, ...(m.specialUse ? [m.specialUse] : [])],
     );
   }
   for (const p of held) {
@@ -148,9 +165,15 @@ export async function assertVersion4DataSurvived(store: Store): Promise<void> {
   );
 }
 
+/** The version-5 fixture, whole: the version-4 one and the Junk mailbox a delivery made, `\Junk` kept. */
+export async function assertVersion5DataSurvived(store: Store): Promise<void> {
+  await assertVersion4DataSurvived(store);
+  await assertMailboxesSurvived(store, v5Mailboxes, v5Placements);
+}
+
 async function assertMailboxesSurvived(
   store: Store,
-  boxes: typeof mailboxes,
+  boxes: MailboxFixture[],
   allPlacements: typeof placements,
 ): Promise<void> {
   for (const m of boxes) {
@@ -160,7 +183,7 @@ async function assertMailboxesSurvived(
       id: m.id,
       accountId: m.account,
       name: m.name,
-      specialUse: null,
+      specialUse: m.specialUse ?? null,
       uidValidity: m.uidValidity,
       uidNext: m.uidNext,
       highestModSeq: BigInt(m.modSeq),
@@ -245,7 +268,34 @@ export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
     learned: false,
   });
   await assertVersion5Works(store);
+  await assertVersion6Works(store);
   await assertVersion4Works(store);
+}
+
+/** Schema v6: DKIM keys of an old domain are added, listed and rotated; a taken selector is refused. */
+async function assertVersion6Works(store: Store): Promise<void> {
+  assert.deepEqual(await store.listDkimKeys(), [], 'no DKIM keys before version 6');
+  const key = {
+    domain: 'example.com',
+    selector: 'postern-202403',
+    algorithm: 'ed25519' as const,
+    bits: 256,
+    privateKey: '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----\n',
+    publicKey: '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=',
+    createdAt: new Date(T0),
+  };
+  const active = await store.addDkimKey({ ...key, state: 'active' });
+  await assert.rejects(store.addDkimKey({ ...key, state: 'pending' }), DkimKeyExistsError);
+  const next = await store.addDkimKey({ ...key, selector: 'postern-202404', state: 'pending' });
+  assert.equal(await store.setDkimKeyState(next.id, 'active', { now: new Date(T0 + 1000) }), true);
+  assert.equal(await store.setDkimKeyState(active.id, 'retiring', { retireAfter: new Date(T0 + 2000) }), true);
+  assert.deepEqual(
+    (await store.listDkimKeys('example.com')).map((k) => [k.selector, k.state, k.activatedAt?.getTime() ?? null]),
+    [
+      ['postern-202403', 'retiring', T0],
+      ['postern-202404', 'active', T0 + 1000],
+    ],
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-// Upgrades never lose mail or settings: databases populated at schema versions 1 and 4 are migrated
+// Upgrades never lose mail or settings: databases populated at schema versions 1, 4 and 5 are migrated
 // to the latest version on both engines, and everything in them is read back unchanged.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,9 +19,11 @@ import {
   assertUserJunkKept,
   assertVersion1DataSurvived,
   assertVersion4DataSurvived,
+  assertVersion5DataSurvived,
   type Execute,
   populateVersion1,
   populateVersion4,
+  populateVersion5,
 } from './migration-fixture.ts';
 
 test('both engines know the same schema versions, under the same names', () => {
@@ -128,14 +130,14 @@ test('postgres: a populated version-1 database migrates to the latest with every
     }
   }));
 
-test('sqlite: a populated version-4 database migrates to 5 with every message, flag, counter and setting', async (t) => {
+test('sqlite: a populated version-4 database migrates to the latest with every message, flag, counter and setting', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = await openMigratedSqlite(await populatedSqlite(dir, 4, populateVersion4), 4, 6);
   try {
     assert.deepEqual(
       store.migration.applied.map((m) => m.version),
-      [5],
+      [5, 6],
     );
     await assertVersion4DataSurvived(store);
     await assertUserJunkKept(store);
@@ -145,16 +147,50 @@ test('sqlite: a populated version-4 database migrates to 5 with every message, f
   }
 });
 
-test('postgres: a populated version-4 database migrates to 5 with every message, flag, counter and setting', () =>
+test('postgres: a populated version-4 database migrates to the latest with every message, flag, counter and setting', () =>
   withTestDatabase(async ({ url }) => {
     await populatePostgres(url, 4, populateVersion4);
     const store = await openPostgresStore({ url, poolSize: 2 });
     try {
       assert.deepEqual(
         store.migration.applied.map((m) => m.version),
-        [5],
+        [5, 6],
       );
       await assertVersion4DataSurvived(store);
+      await assertUserJunkKept(store);
+      await assertMigratedDatabaseWorks(store);
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('sqlite: a populated version-5 database migrates to 6 with every message, mailbox and setting', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await openMigratedSqlite(await populatedSqlite(dir, 5, populateVersion5), 5, 7);
+  try {
+    assert.deepEqual(
+      store.migration.applied.map((m) => m.version),
+      [6],
+    );
+    await assertVersion5DataSurvived(store);
+    await assertUserJunkKept(store);
+    await assertMigratedDatabaseWorks(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test('postgres: a populated version-5 database migrates to 6 with every message, mailbox and setting', () =>
+  withTestDatabase(async ({ url }) => {
+    await populatePostgres(url, 5, populateVersion5);
+    const store = await openPostgresStore({ url, poolSize: 2 });
+    try {
+      assert.deepEqual(
+        store.migration.applied.map((m) => m.version),
+        [6],
+      );
+      await assertVersion5DataSurvived(store);
       await assertUserJunkKept(store);
       await assertMigratedDatabaseWorks(store);
     } finally {
@@ -238,4 +274,21 @@ test('the mailboxes table (version 5) has the same columns, NOT NULL and keys on
   const sqlite = await sqliteColumns(dir, tables, 5);
   assert.deepEqual(await postgresColumns(tables, 5), sqlite);
   assert.ok(sqlite.includes('mailboxes.special_use notnull=false pk=false'));
+});
+
+test('the dkim_keys table (version 6) has the same columns, NOT NULL and keys on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tables = ['dkim_keys'];
+  const sqlite = await sqliteColumns(dir, tables, 6);
+  assert.deepEqual(await postgresColumns(tables, 6), sqlite);
+  for (const column of [
+    'dkim_keys.id notnull=true pk=true',
+    'dkim_keys.private_key notnull=true pk=false',
+    'dkim_keys.state notnull=true pk=false',
+    'dkim_keys.activated_at notnull=false pk=false',
+    'dkim_keys.retire_after notnull=false pk=false',
+  ]) {
+    assert.ok(sqlite.includes(column), column);
+  }
 });

@@ -7,6 +7,7 @@ import { NullStore } from '../../src/store/null-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { type Account, InvalidKeywordError, StoreClosedError, StoreError } from '../../src/store/store.ts';
 import { sampleDelivery } from './contract.ts';
+import { runDkimStoreContract } from './dkim-contract.ts';
 
 const bob: Account = {
   id: 7,
@@ -94,5 +95,15 @@ test('NullStore resolves addresses from its account source, refuses account writ
   } finally {
     await real.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// DKIM keys live in memory: the same contract as the engines', for this process only.
+runDkimStoreContract((fn) => async () => {
+  const store = new NullStore([bob]);
+  try {
+    await fn(store);
+  } finally {
+    await store.close().catch(() => {});
   }
 });

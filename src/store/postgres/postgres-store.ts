@@ -19,6 +19,8 @@ import {
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
+  type DkimKey,
+  type DkimKeyState,
   type GreylistRequest,
   type GreylistResult,
   type LoginFailureOptions,
@@ -27,6 +29,7 @@ import {
   type MailboxChange,
   type MailboxId,
   type MailboxMessage,
+  type NewDkimKey,
   type NewQueueJob,
   type QueueJob,
   type Store,
@@ -39,6 +42,7 @@ import { PostgresAccounts } from './accounts.ts';
 import { ChangeChannel } from './change-channel.ts';
 import { addPostgresCounters, readPostgresCounters } from './counters.ts';
 import { DeliveryBatcher } from './delivery-batcher.ts';
+import { PostgresDkimKeys } from './dkim-keys.ts';
 import { PostgresGreylist } from './greylist.ts';
 import { PostgresLoginFailures } from './login-failures.ts';
 import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
@@ -126,6 +130,7 @@ export class PostgresStore implements Store {
   readonly #greylist: PostgresGreylist;
   readonly #accounts: PostgresAccounts;
   readonly #loginFailures: PostgresLoginFailures;
+  readonly #dkimKeys: PostgresDkimKeys;
   readonly migration: MigrationOutcome;
   #closing: Promise<void> | undefined;
 
@@ -146,6 +151,7 @@ export class PostgresStore implements Store {
     this.#greylist = new PostgresGreylist(query, onError);
     this.#accounts = new PostgresAccounts(query, (work) => this.#transaction(work));
     this.#loginFailures = new PostgresLoginFailures(query, onError);
+    this.#dkimKeys = new PostgresDkimKeys(query);
   }
 
   stats(): StoreStats {
@@ -248,6 +254,22 @@ export class PostgresStore implements Store {
     );
     const content = rows[0]?.content as Buffer | undefined;
     return content ? new Uint8Array(content) : undefined; // a plain Uint8Array, like the SQLite engine's
+  }
+
+  async addDkimKey(key: NewDkimKey): Promise<DkimKey> {
+    return this.#dkimKeys.add(key);
+  }
+
+  async listDkimKeys(domain?: string): Promise<DkimKey[]> {
+    return this.#dkimKeys.list(domain);
+  }
+
+  async setDkimKeyState(
+    id: number,
+    state: DkimKeyState,
+    options: { retireAfter?: Date; now?: Date } = {},
+  ): Promise<boolean> {
+    return this.#dkimKeys.setState(id, state, options.now ?? new Date(), options.retireAfter);
   }
 
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {

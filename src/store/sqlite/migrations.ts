@@ -166,6 +166,29 @@ CREATE INDEX login_failures_by_window ON login_failures(window_start);
 ALTER TABLE mailboxes ADD COLUMN special_use TEXT;
 `,
   },
+  {
+    version: 6,
+    name: 'DKIM signing keys',
+    sql: `
+-- RFC 6376 §3.6 signing keys of our domains. private_key (PKCS#8 PEM) is a secret: the file is 0600.
+-- Times in ms since the epoch; activated_at is when the key started signing, retire_after when a
+-- retiring key (replaced by a rotation, its record still published) becomes retired.
+CREATE TABLE dkim_keys (
+  id INTEGER PRIMARY KEY,
+  domain TEXT NOT NULL,
+  selector TEXT NOT NULL,
+  algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa', 'ed25519')),
+  bits INTEGER NOT NULL CHECK (bits > 0),
+  private_key TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'retiring', 'retired')),
+  created_at INTEGER NOT NULL,
+  activated_at INTEGER,
+  retire_after INTEGER,
+  UNIQUE (domain, selector)
+) STRICT;
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

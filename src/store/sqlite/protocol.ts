@@ -10,11 +10,14 @@ import type {
   ClaimOptions,
   Delivery,
   DeliveryReceipt,
+  DkimKey,
+  DkimKeyState,
   GreylistRequest,
   GreylistResult,
   LoginFailureOptions,
   LoginFailureRecord,
   MessageSummary,
+  NewDkimKey,
   NewQueueJob,
   QueueJob,
 } from '../store.ts';
@@ -43,10 +46,18 @@ export type WriteRequest =
   | { id: number; kind: 'rescheduleJob'; jobId: number; claimant: string; dueAt: Date }
   /** Sorted by name (../counters.ts). */
   | { id: number; kind: 'addCounters'; entries: [string, number][] }
-  | { id: number; kind: 'greylist'; request: GreylistRequest };
+  | { id: number; kind: 'greylist'; request: GreylistRequest }
+  | { id: number; kind: 'addDkimKey'; key: NewDkimKey; createdAt: Date }
+  | { id: number; kind: 'setDkimKeyState'; keyId: number; state: DkimKeyState; now: Date; retireAfter?: Date };
 
 /** Why one request failed; the main thread turns it into the matching StoreError class. */
-export type WriteFailure = 'account-exists' | 'alias-exists' | 'no-account' | 'no-recipient-account' | 'unavailable';
+export type WriteFailure =
+  | 'account-exists'
+  | 'alias-exists'
+  | 'no-account'
+  | 'no-recipient-account'
+  | 'dkim-key-exists'
+  | 'unavailable';
 
 export type WriteResult =
   | { id: number; ok: true; kind: 'deliver'; receipt: DeliveryReceipt }
@@ -60,6 +71,8 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'completeJob' | 'rescheduleJob'; done: boolean }
   | { id: number; ok: true; kind: 'addCounters' }
   | { id: number; ok: true; kind: 'greylist'; result: GreylistResult }
+  | { id: number; ok: true; kind: 'addDkimKey'; key: DkimKey }
+  | { id: number; ok: true; kind: 'setDkimKeyState'; done: boolean }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
 /**

@@ -10,13 +10,15 @@ import {
   accountFromRow,
   aliasFromRow,
   countersFromRows,
+  DKIM_KEY_COLUMNS,
+  dkimKeyFromRow,
   JOB_COLUMNS,
   jobFromRow,
   MAILBOX_COLUMNS,
   mailboxFromRow,
   mailboxMessageFromRow,
 } from '../rows.ts';
-import type { Account, AccountId, Alias, Mailbox, MailboxId, MailboxMessage, QueueJob } from '../store.ts';
+import type { Account, AccountId, Alias, DkimKey, Mailbox, MailboxId, MailboxMessage, QueueJob } from '../store.ts';
 
 export class SqliteReader {
   readonly #findAccount: StatementSync;
@@ -32,6 +34,8 @@ export class SqliteReader {
   readonly #listJobs: StatementSync;
   readonly #listJobsOfKind: StatementSync;
   readonly #readCounters: StatementSync;
+  readonly #listDkimKeys: StatementSync;
+  readonly #listDomainDkimKeys: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#findAccount = db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`);
@@ -67,6 +71,10 @@ export class SqliteReader {
     // substr, not LIKE: LIKE would read `_` and `%` in the prefix as wildcards, and ignores ASCII case.
     this.#readCounters = db.prepare(
       'SELECT name, value FROM counters WHERE substr(name, 1, length(:prefix)) = :prefix ORDER BY name',
+    );
+    this.#listDkimKeys = db.prepare(`SELECT ${DKIM_KEY_COLUMNS} FROM dkim_keys ORDER BY created_at, id`);
+    this.#listDomainDkimKeys = db.prepare(
+      `SELECT ${DKIM_KEY_COLUMNS} FROM dkim_keys WHERE domain = ? ORDER BY created_at, id`,
     );
     // Mod-sequences are 63-bit (RFC 7162 §3.1.1): read them as BigInt, never rounded.
     this.#getMailbox.setReadBigInts(true);
@@ -123,5 +131,10 @@ export class SqliteReader {
 
   readCounters(prefix: string): Record<string, number> {
     return countersFromRows(this.#readCounters.all({ prefix }));
+  }
+
+  listDkimKeys(domain: string | undefined): DkimKey[] {
+    const rows = domain === undefined ? this.#listDkimKeys.all() : this.#listDomainDkimKeys.all(domain);
+    return rows.map(dkimKeyFromRow);
   }
 }

@@ -22,6 +22,8 @@ import {
   type ClaimOptions,
   type Delivery,
   type DeliveryReceipt,
+  type DkimKey,
+  type DkimKeyState,
   type GreylistRequest,
   type GreylistResult,
   type LoginFailureOptions,
@@ -30,6 +32,7 @@ import {
   type MailboxChange,
   type MailboxId,
   type MailboxMessage,
+  type NewDkimKey,
   type NewQueueJob,
   type QueueJob,
   type Store,
@@ -241,6 +244,35 @@ export class SqliteStore implements Store {
   async readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     return this.#reads.readMessage(mailboxId, uid);
+  }
+
+  async addDkimKey(key: NewDkimKey): Promise<DkimKey> {
+    const { createdAt = new Date(), ...fields } = key;
+    const result = await this.#write({ kind: 'addDkimKey', key: fields, createdAt });
+    if (result.kind !== 'addDkimKey') throw unexpected(result);
+    return result.key;
+  }
+
+  async listDkimKeys(domain?: string): Promise<DkimKey[]> {
+    this.#assertOpen();
+    return this.#reads.listDkimKeys(domain);
+  }
+
+  async setDkimKeyState(
+    id: number,
+    state: DkimKeyState,
+    options: { retireAfter?: Date; now?: Date } = {},
+  ): Promise<boolean> {
+    const now = options.now ?? new Date();
+    const result = await this.#write({
+      kind: 'setDkimKeyState',
+      keyId: id,
+      state,
+      now,
+      retireAfter: options.retireAfter,
+    });
+    if (result.kind !== 'setDkimKeyState') throw unexpected(result);
+    return result.done;
   }
 
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {

@@ -11,6 +11,7 @@ import type { MigrationOutcome } from '../migrations.ts';
 import {
   AccountExistsError,
   AliasExistsError,
+  DkimKeyExistsError,
   NoSuchAccountError,
   RecipientsGoneError,
   SchemaTooNewError,
@@ -163,6 +164,8 @@ function errorFor(failure: WriteFailure, message: string): StoreError {
       return new NoSuchAccountError(message);
     case 'no-recipient-account':
       return new RecipientsGoneError(message);
+    case 'dkim-key-exists':
+      return new DkimKeyExistsError(message);
     case 'unavailable':
       return new StoreUnavailableError(message);
     default:

@@ -20,6 +20,7 @@ import type {
 } from '../store.ts';
 import { SqliteAccounts } from './accounts.ts';
 import { SqliteCounters } from './counters.ts';
+import { SqliteDkimKeys } from './dkim-keys.ts';
 import { SqliteGreylist } from './greylist.ts';
 import { SqliteLoginFailures } from './login-failures.ts';
 import type { WriteRequest, WriteResult } from './protocol.ts';
@@ -43,6 +44,7 @@ export class SqliteWriter {
   readonly #greylist: SqliteGreylist;
   readonly #accounts: SqliteAccounts;
   readonly #loginFailures: SqliteLoginFailures;
+  readonly #dkimKeys: SqliteDkimKeys;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -50,6 +52,7 @@ export class SqliteWriter {
     this.#greylist = new SqliteGreylist(db);
     this.#accounts = new SqliteAccounts(db);
     this.#loginFailures = new SqliteLoginFailures(db);
+    this.#dkimKeys = new SqliteDkimKeys(db);
     this.#findMailbox = db.prepare('SELECT id FROM mailboxes WHERE account_id = ? AND name = ?');
     this.#accountExists = db.prepare('SELECT 1 FROM accounts WHERE id = ?');
     this.#insertMessage = db.prepare(
@@ -179,6 +182,17 @@ export class SqliteWriter {
         return { id: request.id, ok: true, kind: 'addCounters' };
       case 'greylist':
         return { id: request.id, ok: true, kind: 'greylist', result: this.#greylist.decide(request.request) };
+      case 'addDkimKey':
+        return {
+          id: request.id,
+          ok: true,
+          kind: 'addDkimKey',
+          key: this.#dkimKeys.add(request.key, request.createdAt),
+        };
+      case 'setDkimKeyState': {
+        const done = this.#dkimKeys.setState(request.keyId, request.state, request.now, request.retireAfter);
+        return { id: request.id, ok: true, kind: 'setDkimKeyState', done };
+      }
       default:
         return request satisfies never;
     }

@@ -1,0 +1,216 @@
+/**
+ * DKIM key rotation, the schedule Stalwart automates: a new key is published beside the one that
+ * signs (`pending`), signing switches to it once DNS serves its record with the same key (`active`),
+ * and the key it replaced stays published (`retiring`) for config.dkim.retireAfterDays, so receivers
+ * can still verify mail signed before the switch, then is `retired`.
+ *
+ * A key replaces the active keys of its domain with the same algorithm: a domain may sign with an
+ * RSA and an Ed25519 key side by side (RFC 8463 signatures are not verified by every receiver, so an
+ * Ed25519 key goes beside an RSA one, not instead of it), each rotated on its own. advanceRotation is
+ * idempotent and safe to run from every node.
+ */
+
+import { parseTagList } from '../authentication/dkim/tag-list.ts';
+import type { Config } from '../config/schema.ts';
+import type { Resolver } from '../dns/resolver.ts';
+import type { Logger } from '../log/logger.ts';
+import type { DkimKey, Store } from '../store/store.ts';
+import { type CreatedKey, createDkimKey, type DkimAlgorithm, DkimKeyError, dkimRecordName } from './dkim-keys.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface RotateOptions {
+  /** Checked like keygen's; a fresh `postern-YYYYMM` (or `-2` …) when absent. */
+  selector?: string;
+  /** Which active key to replace; needed only when the domain signs with both algorithms. */
+  algorithm?: DkimAlgorithm;
+  /** RSA: the replaced key's size when absent. */
+  bits?: number;
+}
+
+/**
+ * `postern dkim rotate`: a pending key for `domain` (already checked) that will replace its active
+ * key of the same algorithm. Refused while a rotation of that algorithm waits for DNS, so pending
+ * keys do not pile up.
+ */
+export async function rotateDkimKey(
+  store: Store,
+  domain: string,
+  now: Date,
+  options: RotateOptions = {},
+): Promise<CreatedKey> {
+  const keys = await store.listDkimKeys(domain);
+  const active = keys.filter((key) => key.state === 'active');
+  if (active.length === 0) {
+    throw new DkimKeyError(
+      'nothing-to-rotate',
+      `${domain} has no active DKIM key to rotate; create one with postern dkim keygen --domain ${domain}`,
+    );
+  }
+  const algorithms = [...new Set(active.map((key) => key.algorithm))];
+  const algorithm = options.algorithm ?? (algorithms.length === 1 ? algorithms[0] : undefined);
+  if (algorithm === undefined) {
+    throw new DkimKeyError(
+      'which-algorithm',
+      `${domain} signs with an RSA and an Ed25519 key: say which to rotate with --algo rsa or --algo ed25519`,
+    );
+  }
+  const replaced = active.filter((key) => key.algorithm === algorithm);
+  if (replaced.length === 0) {
+    throw new DkimKeyError(
+      'nothing-to-rotate',
+      `${domain} has no active ${algorithm} key to rotate; to sign with one beside the ${algorithms.join(' and ')} ` +
+        `key, add it with postern dkim keygen --domain ${domain} --algo ${algorithm}`,
+    );
+  }
+  const waiting = keys.find((key) => key.state === 'pending' && key.algorithm === algorithm);
+  if (waiting) {
+    throw new DkimKeyError(
+      'rotation-under-way',
+      `a rotation of ${domain} is under way: ${waiting.selector} waits for its DNS record ` +
+        `${dkimRecordName(waiting)} (postern dkim list shows it; postern dkim rotate --advance checks DNS now)`,
+    );
+  }
+  return createDkimKey(store, {
+    domain,
+    selector: options.selector, // a fresh postern-YYYYMM when absent
+    algorithm,
+    bits: algorithm === 'rsa' ? (options.bits ?? replaced[0]?.bits) : undefined,
+    now,
+  });
+}
+
+/** Why a pending key is not active yet. */
+export type RecordProblem =
+  | 'no-record' // no DKIM key record at the name
+  | 'different-key' // a record, but with another p= or k=
+  | 'temperror'; // DNS did not answer: try again later
+
+/** What one pass changed (or found still waiting). No key material: events go to logs. */
+export type RotationEvent =
+  | { event: 'activated'; domain: string; selector: string; retiring: string[]; retireAfter: Date }
+  | { event: 'retired'; domain: string; selector: string }
+  | { event: 'waiting'; domain: string; selector: string; problem: RecordProblem };
+
+/**
+ * Does DNS serve this key's record? Each TXT record at the name is read as RFC 6376 §3.6.1 tags; one
+ * with v=DKIM1 (when v= is there), the same p= and the key's k= (rsa when absent, §3.6.1) matches.
+ */
+export async function publishedStatus(
+  resolver: Resolver,
+  key: Pick<DkimKey, 'domain' | 'selector' | 'algorithm' | 'publicKey'>,
+): Promise<'published' | RecordProblem> {
+  const answer = await resolver.txt(dkimRecordName(key));
+  if (!answer.ok) return answer.error === 'temperror' ? 'temperror' : 'no-record';
+  const records = answer.records.map((text) => parseTagList(text).values);
+  const dkim = records.filter((tags) => {
+    const v = tags.get('v');
+    return tags.has('p') && (v === undefined || String(v) === 'DKIM1');
+  });
+  if (dkim.length === 0) return 'no-record';
+  const matches = dkim.some(
+    (tags) => String(tags.get('p')) === key.publicKey && String(tags.get('k') ?? 'rsa').toLowerCase() === key.algorithm,
+  );
+  return matches ? 'published' : 'different-key';
+}
+
+/**
+ * One pass over every stored key: a pending key whose record DNS serves becomes active, moving the
+ * active keys it replaces to retiring until now + retireAfterDays; retiring keys past that are retired.
+ */
+export async function advanceRotation(
+  store: Store,
+  resolver: Resolver,
+  config: Pick<Config, 'dkim'>,
+  now: Date,
+): Promise<RotationEvent[]> {
+  const events: RotationEvent[] = [];
+  const keys = await store.listDkimKeys();
+  for (const key of keys.filter((k) => k.state === 'pending')) {
+    const status = await publishedStatus(resolver, key);
+    const { domain, selector } = key;
+    if (status !== 'published') {
+      events.push({ event: 'waiting', domain, selector, problem: status });
+      continue;
+    }
+    // Activated before the old key stops, so the domain is never left without a signing key.
+    await store.setDkimKeyState(key.id, 'active', { now });
+    const retireAfter = new Date(now.getTime() + config.dkim.retireAfterDays * DAY_MS);
+    // Read again: a key promoted earlier in this pass is the one this one replaces.
+    const replaced = (await store.listDkimKeys(domain)).filter(
+      (k) => k.state === 'active' && k.algorithm === key.algorithm && k.id !== key.id,
+    );
+    for (const old of replaced) await store.setDkimKeyState(old.id, 'retiring', { retireAfter, now });
+    events.push({ event: 'activated', domain, selector, retiring: replaced.map((k) => k.selector), retireAfter });
+  }
+  for (const key of keys) {
+    if (key.state !== 'retiring' || key.retireAfter === null || key.retireAfter > now) continue;
+    await store.setDkimKeyState(key.id, 'retired', { now });
+    events.push({ event: 'retired', domain: key.domain, selector: key.selector });
+  }
+  return events;
+}
+
+export interface RotationTimerOptions {
+  store: Store;
+  resolver: Resolver;
+  config: Pick<Config, 'dkim'>;
+  logger: Logger;
+  /** 10 minutes by default: a published record is picked up soon, at a handful of queries per hour. */
+  intervalMs?: number;
+}
+
+export const ROTATION_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * `postern serve`: advanceRotation at start and every intervalMs. The timer does not keep the process
+ * alive; a failed pass is logged and the next one tries again. stop() waits for a pass under way.
+ */
+export function startRotationTimer(options: RotationTimerOptions): { stop(): Promise<void> } {
+  const { store, resolver, config, logger } = options;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const pass = () => {
+    if (stopped || running) return; // a slow pass (DNS timeouts) is not overlapped by the next
+    running = advanceRotation(store, resolver, config, new Date())
+      .then((events) => logEvents(logger, events))
+      .catch((err: unknown) => logger.error({ err }, 'dkim: the key rotation check failed; next try in a while'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(pass, options.intervalMs ?? ROTATION_INTERVAL_MS);
+  timer.unref();
+  pass();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+function logEvents(logger: Logger, events: readonly RotationEvent[]): void {
+  for (const e of events) {
+    switch (e.event) {
+      case 'activated':
+        logger.info(
+          { domain: e.domain, selector: e.selector, retiring: e.retiring, retireAfter: e.retireAfter },
+          `dkim: ${e.selector} of ${e.domain} is in DNS and now signs`,
+        );
+        break;
+      case 'retired':
+        logger.info(
+          { domain: e.domain, selector: e.selector },
+          `dkim: ${e.selector} of ${e.domain} is retired: its DNS record can be removed`,
+        );
+        break;
+      case 'waiting':
+        logger.debug({ domain: e.domain, selector: e.selector, problem: e.problem }, 'dkim: a new key waits for DNS');
+        break;
+      default:
+        e satisfies never;
+    }
+  }
+}

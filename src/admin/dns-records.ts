@@ -1,0 +1,336 @@
+/**
+ * Every DNS record a domain served by Postern should publish (`postern dns records`), each with a
+ * one-line purpose and where it is set: in the DNS zone, or, for PTR, at whoever owns the IP address.
+ * What is not known here (the server's addresses, a certificate for DANE) becomes a to-do rather than
+ * a made-up value. Not here: rendering (zone-lines.ts), checking what DNS serves (dns-check/).
+ */
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { getDomain } from 'tldts';
+import type { Config } from '../config/schema.ts';
+import { reverseName } from '../dns/reverse-name.ts';
+import type { DkimKey, Store } from '../store/store.ts';
+import { type HostCertificate, spkiSha256 } from './host-certificates.ts';
+import { mtaStsPolicy, policyHost } from './mta-sts-policy.ts';
+
+export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CNAME' | 'SRV' | 'TLSA' | 'CAA' | 'PTR';
+
+export interface DnsRecord {
+  /** The owner name, absolute, lower case, without the trailing dot. */
+  name: string;
+  type: RecordType;
+  ttl: number;
+  /**
+   * The RDATA in zone-file presentation (RFC 1035 §5.1), names absolute with their trailing dot;
+   * for TXT the text itself, which the renderers split into strings of at most 255 octets.
+   */
+  value: string;
+  /** One line: what the record is for, and the RFC. */
+  purpose: string;
+  /** `zone`: the DNS zone of the owner name; `hosting-provider`: reverse DNS, set by the owner of the address. */
+  where: 'zone' | 'hosting-provider';
+  /** Set when the record is not ready to publish as it stands: what to do first. Rendered commented out. */
+  todo?: string;
+}
+
+export interface RecordsOptions {
+  config: Config;
+  store: Pick<Store, 'listDkimKeys'>;
+  /** The certificates the mail host serves (host-certificates.ts); without one, TLSA is a to-do. */
+  certificates?: HostCertificate[];
+}
+
+/** An hour: short enough to correct a mistake the same day, long enough not to matter for load. */
+export const RECORD_TTL = 3600;
+
+/** A mail host name that is an IP address: RFC 5321 §5.1 needs a name for MX (and §4.1.3 a name for EHLO). */
+export class MailHostError extends Error {
+  readonly code = 'MAIL_HOST_IS_AN_ADDRESS';
+}
+
+export async function recordsFor(domain: string, options: RecordsOptions): Promise<DnsRecord[]> {
+  const { config } = options;
+  const host = config.hostname;
+  if (isIP(host)) {
+    throw new MailHostError(`hostname ${host} is an IP address; MX records need a host name (RFC 5321 §5.1)`);
+  }
+  const keys = await options.store.listDkimKeys(domain);
+  return [
+    ...mailHost(config),
+    ...mailRouting(domain, config),
+    ...dkim(domain, keys),
+    ...reporting(domain, config),
+    ...mtaSts(domain, config),
+    ...bimi(domain, config),
+    ...dane(host, options.certificates ?? []),
+    ...autoconfiguration(domain, config),
+    ...caa(domain, config),
+    ...reverseDns(config),
+  ];
+}
+
+const record = (name: string, type: RecordType, value: string, purpose: string, todo?: string): DnsRecord => ({
+  name,
+  type,
+  ttl: RECORD_TTL,
+  value,
+  purpose,
+  where: type === 'PTR' ? 'hosting-provider' : 'zone',
+  ...(todo === undefined ? {} : { todo }),
+});
+
+const fqdn = (name: string) => `${name}.`;
+
+function mailHost(config: Config): DnsRecord[] {
+  const host = config.hostname;
+  const v4 = config.serverAddresses.filter((a) => isIPv4(a));
+  const v6 = config.serverAddresses.filter((a) => isIPv6(a));
+  const purpose = `the mail host's address: MX, PTR and SMTP clients find ${host} by it`;
+  if (v4.length + v6.length === 0) {
+    const todo = 'fill in the public address and list it in serverAddresses, then run this again';
+    return [
+      record(host, 'A', "<this server's public IPv4 address>", purpose, todo),
+      record(host, 'AAAA', "<this server's public IPv6 address, if it has one>", purpose, todo),
+    ];
+  }
+  return [...v4.map((a) => record(host, 'A', a, purpose)), ...v6.map((a) => record(host, 'AAAA', a, purpose))];
+}
+
+function mailRouting(domain: string, config: Config): DnsRecord[] {
+  const host = config.hostname;
+  const spf = ['v=spf1', 'mx', ...config.publish.spfInclude, '-all'].join(' ');
+  const records = [
+    record(
+      domain,
+      'MX',
+      `10 ${fqdn(host)}`,
+      // RFC 2181 §10.3: an MX names a host with address records, never an alias; never an IP (RFC 5321 §5.1).
+      `mail for ${domain} goes to ${host} (RFC 5321 §5.1): a name with A/AAAA records, never an IP or a CNAME`,
+    ),
+    record(
+      domain,
+      'TXT',
+      spf,
+      `SPF (RFC 7208): the MX host${config.publish.spfInclude.length ? ' and publish.spfInclude' : ''} may send as ${domain}; -all fails the rest (~all while testing)`,
+    ),
+  ];
+  // RFC 7208 §2.3: receivers check the HELO name too, and it is the only identity of a bounce (empty MAIL FROM).
+  if (!config.domains.includes(host)) {
+    records.push(
+      record(host, 'TXT', 'v=spf1 a -all', `SPF for the HELO name ${host} (RFC 7208 §2.3), used for bounces`),
+    );
+  }
+  return records;
+}
+
+/** RFC 6376 §3.6.1 key records; Ed25519 keys per RFC 8463 §4. Retired keys are no longer published. */
+function dkim(domain: string, keys: DkimKey[]): DnsRecord[] {
+  const published = keys.filter((key) => key.state !== 'retired');
+  if (published.length === 0) {
+    return [
+      record(
+        `<selector>._domainkey.${domain}`,
+        'TXT',
+        'v=DKIM1; k=ed25519; p=<public key>',
+        'DKIM (RFC 6376 §3.6.2.1): receivers verify our signatures with this key',
+        `no DKIM key for ${domain} yet: run postern dkim keygen --domain ${domain} --selector <selector>`,
+      ),
+    ];
+  }
+  return published.map((key) => {
+    const size = key.algorithm === 'rsa' ? ` ${key.bits}-bit` : '';
+    const when: Record<Exclude<DkimKey['state'], 'retired'>, string> = {
+      pending: 'publish now: signing switches to it once DNS serves it',
+      active: 'signs our mail',
+      retiring: `no longer signs; keep it${key.retireAfter ? ` until ${key.retireAfter.toISOString().slice(0, 10)}` : ''} for mail in transit`,
+    };
+    return record(
+      `${key.selector}._domainkey.${domain}`,
+      'TXT',
+      `v=DKIM1; k=${key.algorithm}; p=${key.publicKey}`,
+      `DKIM key ${key.selector} (${key.algorithm}${size}, ${key.state}): ${when[key.state as keyof typeof when]} (RFC 6376 §3.6.2.1)`,
+    );
+  });
+}
+
+const NEXT_DMARC_STEP = {
+  none: 'p=none only collects reports; once they show all your mail passing, go to p=quarantine, then p=reject',
+  quarantine: 'p=quarantine sends failing mail to spam; once reports stay clean, go to p=reject',
+  reject: 'p=reject: receivers refuse mail that fails; keep reading the reports',
+} as const;
+
+function reporting(domain: string, config: Config): DnsRecord[] {
+  const { dmarcPolicy } = config.publish;
+  const rua = config.publish.dmarcRua ?? `mailto:dmarc-reports@${domain}`;
+  const tlsRua = config.publish.tlsRptRua ?? `mailto:tls-reports@${domain}`;
+  const records = [
+    record(
+      `_dmarc.${domain}`,
+      'TXT',
+      `v=DMARC1; p=${dmarcPolicy}; rua=${rua}`,
+      `DMARC (RFC 7489 §6.3), reports to ${rua}${config.publish.dmarcRua ? '' : ' (create that address)'}: ${NEXT_DMARC_STEP[dmarcPolicy]}`,
+    ),
+  ];
+  // RFC 7489 §7.1: a report address in another organizational domain must say it accepts our reports.
+  for (const target of reportDomains(rua)) {
+    if (getDomain(target) === getDomain(domain)) continue;
+    records.push(
+      record(
+        `${domain}._report._dmarc.${target}`,
+        'TXT',
+        'v=DMARC1',
+        `in the zone of ${target}: it accepts DMARC reports about ${domain} (RFC 7489 §7.1)`,
+      ),
+    );
+  }
+  records.push(
+    record(
+      `_smtp._tls.${domain}`,
+      'TXT',
+      `v=TLSRPTv1; rua=${tlsRua}`,
+      `TLS-RPT (RFC 8460 §3): senders report TLS failures delivering to ${domain} to ${tlsRua}${config.publish.tlsRptRua ? '' : ' (create that address)'}`,
+    ),
+  );
+  return records;
+}
+
+/** The domains of the mailto: URIs of a DMARC rua list (RFC 7489 §6.4: comma-separated, `!size` suffixes). */
+function reportDomains(rua: string): string[] {
+  const domains = new Set<string>();
+  for (const uri of rua.split(',')) {
+    const match = /^\s*mailto:[^@]+@([^!?\s]+)/i.exec(uri);
+    if (match) domains.add(match[1]!.toLowerCase());
+  }
+  return [...domains];
+}
+
+function mtaSts(domain: string, config: Config): DnsRecord[] {
+  const { id } = mtaStsPolicy(config);
+  const policy = policyHost(domain);
+  const todo = config.mtaSts.listen
+    ? undefined
+    : 'set mtaSts.listen (port 443 from outside), or serve the policy file below from another HTTPS server, first';
+  const records = [
+    record(
+      `_mta-sts.${domain}`,
+      'TXT',
+      `v=STSv1; id=${id}`,
+      `MTA-STS (RFC 8461 §3.1): senders must use TLS to ${domain}'s MX (mode ${config.mtaSts.mode}); the id changes with the policy`,
+      todo,
+    ),
+  ];
+  if (policy !== config.hostname) {
+    records.push(
+      record(
+        policy,
+        'CNAME',
+        fqdn(config.hostname),
+        `serves the MTA-STS policy over HTTPS (RFC 8461 §3.3); the certificate must name ${policy}`,
+        todo,
+      ),
+    );
+  }
+  return records;
+}
+
+function bimi(domain: string, config: Config): DnsRecord[] {
+  const settings = config.publish.bimi;
+  if (!settings) return [];
+  const value = `v=BIMI1; l=${settings.logo}${settings.authority ? `; a=${settings.authority}` : ''}`;
+  const caveat =
+    config.publish.dmarcPolicy === 'none' ? ' (receivers ignore it until DMARC is p=quarantine or p=reject)' : '';
+  return [record(`default._bimi.${domain}`, 'TXT', value, `BIMI: the logo mail clients show beside our mail${caveat}`)];
+}
+
+/** DANE for SMTP (RFC 7672): `3 1 1`, the server key's SHA-256 (RFC 7671 §5.1); needs a DNSSEC-signed zone. */
+function dane(host: string, certificates: HostCertificate[]): DnsRecord[] {
+  const name = `_25._tcp.${host}`;
+  const purpose = 'DANE (RFC 7672 §3.1.1; needs DNSSEC): senders check our STARTTLS key against it';
+  if (certificates.length === 0) {
+    return [
+      record(
+        name,
+        'TLSA',
+        '3 1 1 <SHA-256 of the certificate key>',
+        purpose,
+        `no certificate for ${host} found; configure tls.certificates or tls.acme and run this again`,
+      ),
+    ];
+  }
+  const seen = new Set<string>();
+  const records: DnsRecord[] = [];
+  for (const cert of certificates) {
+    const digest = spkiSha256(cert.pem);
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    // RFC 7671 §8.1: a new key needs its TLSA published before it is served, or DANE senders stop delivering.
+    const todo = cert.selfSigned
+      ? 'the self-signed certificate gets a new key when renewed: publish TLSA only with a real certificate and a key rotation plan'
+      : undefined;
+    records.push(
+      record(name, 'TLSA', `3 1 1 ${digest}`, `${purpose}; renewing with a new key needs the new record first`, todo),
+    );
+  }
+  return records;
+}
+
+/** Client autoconfiguration: RFC 6186 §3 SRV records, implicit TLS preferred (RFC 8314 §5.1). */
+function autoconfiguration(domain: string, config: Config): DnsRecord[] {
+  const host = fqdn(config.hostname);
+  const none = '0 0 0 .'; // RFC 6186 §4: target "." says the service is not offered
+  const srv = (service: string, value: string, purpose: string, todo?: string) =>
+    record(`_${service}._tcp.${domain}`, 'SRV', value, purpose, todo);
+  const offered = (on: boolean, port: number) => (on ? `0 1 ${port} ${host}` : none);
+  return [
+    srv(
+      'submissions',
+      offered(config.listen.submissions !== null, 465),
+      'mail clients send over implicit TLS (RFC 8314 §3.3)',
+    ),
+    srv('submission', offered(config.listen.submission !== null, 587), 'mail clients send with STARTTLS (RFC 6409)'),
+    srv(
+      'imaps',
+      `0 1 993 ${host}`,
+      'mail clients read over IMAP with implicit TLS (RFC 8314 §5.1)',
+      'IMAP comes with a later version of Postern: publish this once it serves IMAP',
+    ),
+    srv('imap', none, 'no cleartext-port IMAP (RFC 6186 §4): clients use _imaps'),
+    srv('pop3', none, 'no POP3 (RFC 6186 §4)'),
+    srv('pop3s', none, 'no POP3 (RFC 6186 §4)'),
+  ];
+}
+
+/** The CAA issuer-domain (RFC 8659 §4.2) of well-known ACME CAs, by directory host. */
+const ACME_ISSUERS: Record<string, string> = {
+  'acme-v02.api.letsencrypt.org': 'letsencrypt.org',
+  'acme-staging-v02.api.letsencrypt.org': 'letsencrypt.org',
+  'acme.zerossl.com': 'sectigo.com',
+  'dv.acme-v02.api.pki.goog': 'pki.goog',
+  'api.buypass.com': 'buypass.com',
+  'acme.ssl.com': 'ssl.com',
+};
+
+function caa(domain: string, config: Config): DnsRecord[] {
+  const purpose = `CAA (RFC 8659 §4.2): only this CA may issue certificates for ${domain} and its subdomains`;
+  let issuers = config.publish.caaIssuers;
+  if (!issuers && config.tls.acme) {
+    const issuer = ACME_ISSUERS[new URL(config.tls.acme.directory).hostname];
+    if (!issuer) {
+      const todo = "fill in your ACME CA's issuer domain (its documentation names it) in publish.caaIssuers";
+      return [record(domain, 'CAA', '0 issue "<issuer domain>"', purpose, todo)];
+    }
+    issuers = [issuer];
+  }
+  return (issuers ?? ['letsencrypt.org']).map((issuer) => record(domain, 'CAA', `0 issue "${issuer}"`, purpose));
+}
+
+/** Reverse DNS (RFC 1035 §3.5, RFC 3596 §2.5): set by the owner of the address block, not in our zone. */
+function reverseDns(config: Config): DnsRecord[] {
+  const host = fqdn(config.hostname);
+  const purpose = `reverse DNS: receivers check that the address names ${config.hostname}, and that name the address`;
+  const addresses = config.serverAddresses.filter((a) => isIP(a));
+  if (addresses.length === 0) {
+    const todo = 'fill in each public address (serverAddresses) and ask your hosting provider to set it';
+    return [record('<reverse name of each public address>', 'PTR', host, purpose, todo)];
+  }
+  return addresses.map((address) => record(reverseName(address), 'PTR', host, `${purpose} (${address})`));
+}

@@ -1,0 +1,305 @@
+/**
+ * `postern dkim keygen|rotate|list`: the DKIM signing keys of our domains (admin/dkim-keys.ts) and
+ * their rotation (admin/dkim-rotation.ts). A private key is never printed: `--export-private FILE`
+ * writes it to a new file of mode 0600, and the store keeps it for signing.
+ */
+import fs from 'node:fs';
+import {
+  type CreatedKey,
+  checkDomain,
+  checkRsaBits,
+  createDkimKey,
+  type DkimAlgorithm,
+  DkimKeyError,
+  dkimRecord,
+  dkimRecordName,
+} from '../../admin/dkim-keys.ts';
+import { advanceRotation, ROTATION_INTERVAL_MS, type RotationEvent, rotateDkimKey } from '../../admin/dkim-rotation.ts';
+import type { Config } from '../../config/schema.ts';
+import { createResolver } from '../../dns/system-resolver.ts';
+import type { DkimKey } from '../../store/store.ts';
+import { CliError, usageError } from '../errors.ts';
+import { configFrom, parseCommandLine } from './options.ts';
+import { withStore } from './store.ts';
+
+const SUBCOMMANDS = ['keygen', 'rotate', 'list'];
+
+const FLAGS = {
+  domain: { type: 'string' },
+  selector: { type: 'string' },
+  algo: { type: 'string' },
+  bits: { type: 'string' },
+  'export-private': { type: 'string' },
+  advance: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+type Values = ReturnType<typeof parseCommandLine<typeof FLAGS>>['values'];
+
+export async function dkimCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  // Before the config is read: `postern dkim --config FILE` lacks a subcommand, whatever FILE holds.
+  if (sub === undefined || sub.startsWith('-')) {
+    throw usageError(`dkim: missing subcommand (${SUBCOMMANDS.join(', ')})`);
+  }
+  if (!SUBCOMMANDS.includes(sub)) throw usageError(`dkim: unknown subcommand "${sub}"`);
+  const { values, positionals } = parseCommandLine(rest, FLAGS, `dkim ${sub}`);
+  if (positionals.length > 0) throw usageError(`dkim ${sub}: unexpected argument "${positionals[0]}"`);
+  const allowed: Record<string, (keyof typeof FLAGS)[]> = {
+    keygen: ['domain', 'selector', 'algo', 'bits', 'export-private'],
+    rotate: values.advance === true ? ['advance'] : ['domain', 'selector', 'algo', 'bits'],
+    list: ['domain', 'json'],
+  };
+  const stray = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).find(
+    (flag) => values[flag] !== undefined && !allowed[sub]?.includes(flag),
+  );
+  if (stray) {
+    throw usageError(`dkim ${sub}${values.advance === true ? ' --advance' : ''}: --${stray} does not apply here`);
+  }
+  const { config } = configFrom(values);
+  try {
+    switch (sub) {
+      case 'keygen':
+        return await keygen(config, values);
+      case 'rotate':
+        return values.advance === true ? await advance(config) : await rotate(config, values);
+      case 'list':
+        return await list(config, values);
+      default:
+        throw new Error(`dkim: subcommand "${sub}" is listed but not handled`);
+    }
+  } catch (err) {
+    if (err instanceof DkimKeyError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+async function keygen(config: Config, values: Values): Promise<number> {
+  const domain = requiredDomain(config, values, 'keygen');
+  const algorithm = algorithmOption(values.algo) ?? 'rsa';
+  const bits = bitsOption(values.bits, algorithm);
+  const exportTo = values['export-private'];
+  // Claimed before the key exists: an existing file is never overwritten, and no key is stored for nothing.
+  const exported = exportTo === undefined ? undefined : openExclusive(exportTo);
+  let created: CreatedKey;
+  try {
+    created = await withStore(config, (store) =>
+      createDkimKey(store, { domain, selector: values.selector, algorithm, bits, now: new Date() }),
+    );
+  } catch (err) {
+    if (exported !== undefined && exportTo !== undefined) {
+      fs.closeSync(exported);
+      fs.rmSync(exportTo, { force: true });
+    }
+    throw err;
+  }
+  if (exported !== undefined) {
+    fs.writeSync(exported, created.key.privateKey);
+    fs.fsyncSync(exported);
+    fs.closeSync(exported);
+  }
+  const { key, replaces } = created;
+  const out: string[] = [];
+  if (key.state === 'active') {
+    out.push(
+      `Created DKIM key ${key.selector} for ${domain} (${describeKey(key)}). It is active at once: ${domain} had no active key.`,
+      '',
+      ...publishLines(key),
+      '',
+      `Postern signs the outgoing mail of ${domain} with its active key: publish this record before mail is sent,`,
+      'or receivers cannot verify the signatures.',
+    );
+  } else {
+    out.push(
+      `Created DKIM key ${key.selector} for ${domain} (${describeKey(key)}), pending: ${domain} already has an active key.`,
+      '',
+      ...publishLines(key),
+      '',
+      ...schedule(config, key, replaces),
+    );
+  }
+  if (exportTo !== undefined) out.push('', `The private key is in ${exportTo} (mode 0600); keep it secret.`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+async function rotate(config: Config, values: Values): Promise<number> {
+  const domain = requiredDomain(config, values, 'rotate');
+  const algorithm = algorithmOption(values.algo);
+  const bits = bitsOption(values.bits, algorithm ?? 'rsa');
+  const { key, replaces } = await withStore(config, (store) =>
+    rotateDkimKey(store, domain, new Date(), { selector: values.selector, algorithm, bits }),
+  );
+  const out = [
+    `Created DKIM key ${key.selector} for ${domain} (${describeKey(key)}), pending: it replaces ${replaces.map((k) => k.selector).join(', ')}.`,
+    '',
+    ...publishLines(key),
+    '',
+    ...schedule(config, key, replaces),
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+async function advance(config: Config): Promise<number> {
+  const resolver = createResolver({ ...config.dns, cacheTtlMs: 0 });
+  const events = await withStore(config, (store) => advanceRotation(store, resolver, config, new Date()));
+  if (events.length === 0) {
+    process.stdout.write('nothing to do: no DKIM key is pending or due to retire\n');
+    return 0;
+  }
+  process.stdout.write(`${events.map(describeEvent).join('\n')}\n`);
+  return 0;
+}
+
+function describeEvent(e: RotationEvent): string {
+  const name = dkimRecordName(e);
+  switch (e.event) {
+    case 'activated': {
+      const old = e.retiring.join(', ');
+      const until = e.retireAfter.toISOString();
+      return old === ''
+        ? `${e.domain}: ${e.selector} is in DNS and now active`
+        : `${e.domain}: ${e.selector} is in DNS and now active; ${old} stops signing and is retired after ${until}`;
+    }
+    case 'retired':
+      return `${e.domain}: ${e.selector} is retired; remove its record ${name} from DNS`;
+    case 'waiting': {
+      const why = {
+        'no-record': `no DKIM record at ${name} yet`,
+        'different-key': `the record at ${name} holds another key: publish the one postern dns records ${e.domain} prints`,
+        temperror: `DNS did not answer for ${name}; it is checked again later`,
+      }[e.problem];
+      return `${e.domain}: ${e.selector} is still pending: ${why}`;
+    }
+    default:
+      return e satisfies never;
+  }
+}
+
+async function list(config: Config, values: Values): Promise<number> {
+  const domain = values.domain?.toLowerCase().replace(/\.$/, '');
+  const keys = await withStore(config, (store) => store.listDkimKeys(domain));
+  // Never the private key: only what an admin needs to see which key signs.
+  const rows = keys.map((k) => ({
+    domain: k.domain,
+    selector: k.selector,
+    algorithm: k.algorithm,
+    bits: k.bits,
+    state: k.state,
+    created: k.createdAt.toISOString(),
+    activated: k.activatedAt?.toISOString() ?? null,
+    retireAfter: k.retireAfter?.toISOString() ?? null,
+  }));
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no DKIM keys yet: create one with postern dkim keygen --domain <domain>\n');
+    return 0;
+  }
+  const minute = (iso: string | null) => (iso === null ? '-' : `${iso.slice(0, 16)}Z`);
+  const table = [
+    ['DOMAIN', 'SELECTOR', 'ALGORITHM', 'BITS', 'STATE', 'CREATED', 'ACTIVATED', 'RETIRE AFTER'],
+    ...rows.map((r) => [
+      r.domain,
+      r.selector,
+      r.algorithm,
+      String(r.bits),
+      r.state,
+      minute(r.created),
+      minute(r.activated),
+      minute(r.retireAfter),
+    ]),
+  ];
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  for (const row of table) {
+    process.stdout.write(
+      `${row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  }
+  return 0;
+}
+
+function requiredDomain(config: Config, values: Values, sub: string): string {
+  if (values.domain === undefined) throw usageError(`dkim ${sub}: --domain is required`);
+  return checkDomain(config, values.domain);
+}
+
+function algorithmOption(value: string | undefined): DkimAlgorithm | undefined {
+  if (value === undefined || value === 'rsa' || value === 'ed25519') return value;
+  throw usageError(`dkim: --algo must be rsa or ed25519, not "${value}"`);
+}
+
+/** RSA sizes are checked here (a usage error); Ed25519 has one size, so --bits is only noted. */
+function bitsOption(value: string | undefined, algorithm: DkimAlgorithm): number | undefined {
+  if (value === undefined) return undefined;
+  if (algorithm === 'ed25519') {
+    process.stderr.write('note: --bits is ignored for ed25519 keys, which are always 256 bits\n');
+    return undefined;
+  }
+  const bits = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  try {
+    checkRsaBits(bits);
+  } catch (err) {
+    if (err instanceof DkimKeyError) throw usageError(`dkim: --bits: ${err.message.replace('NaN', `"${value}"`)}`);
+    throw err;
+  }
+  return bits;
+}
+
+/** A new file, 0600 whatever the umask; refuses one that exists (a key must not replace a file). */
+function openExclusive(file: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new CliError(`${file} exists: not overwriting it with the private key`);
+    throw new CliError(`cannot create ${file}: ${(err as Error).message}`);
+  }
+  fs.fchmodSync(fd, 0o600);
+  return fd;
+}
+
+function describeKey(key: DkimKey): string {
+  return key.algorithm === 'rsa' ? `RSA, ${key.bits} bits` : 'Ed25519';
+}
+
+/** The record as a zone-file line and as a DNS provider's web form asks for it. */
+function publishLines(key: DkimKey): string[] {
+  const record = dkimRecord(key);
+  return [
+    `Publish this TXT record in the DNS zone of ${key.domain}:`,
+    '',
+    record.zoneLine,
+    '',
+    "or, in a DNS provider's form:",
+    `  Name:  ${record.name}`,
+    '  Type:  TXT',
+    `  Value: ${record.value}`,
+  ];
+}
+
+/** What happens next to a pending key, and when. */
+function schedule(config: Config, key: DkimKey, replaces: DkimKey[]): string[] {
+  const old = replaces.map((k) => k.selector).join(', ');
+  const minutes = ROTATION_INTERVAL_MS / 60_000;
+  const lines = [
+    `${key.selector} starts signing once DNS serves this record: postern serve checks every ${minutes} minutes,`,
+    'postern dkim rotate --advance checks now.',
+  ];
+  if (old === '') {
+    lines.push(`It then signs beside the active key of the other algorithm.`);
+  } else {
+    lines.push(
+      `Keep the record of ${old} published: it stops signing then, and is retired ${config.dkim.retireAfterDays} days later,`,
+      'after which its record can be removed.',
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,58 @@
+/**
+ * DKIM key writes on SQLite, run by the writer thread inside a batch transaction (reads are in
+ * reads.ts). One writer per file makes the check for a taken (domain, selector) atomic with the insert.
+ */
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { DKIM_KEY_COLUMNS, dkimKeyFromRow } from '../rows.ts';
+import type { DkimKey, DkimKeyState, NewDkimKey } from '../store.ts';
+import { RequestFailure } from './request-failure.ts';
+
+export class SqliteDkimKeys {
+  readonly #exists: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #setState: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#exists = db.prepare('SELECT 1 FROM dkim_keys WHERE domain = ? AND selector = ?');
+    this.#insert = db.prepare(
+      `INSERT INTO dkim_keys (domain, selector, algorithm, bits, private_key, public_key, state, created_at,
+         activated_at, retire_after)
+       VALUES (:domain, :selector, :algorithm, :bits, :privateKey, :publicKey, :state, :createdAt, :activatedAt, NULL)
+       RETURNING ${DKIM_KEY_COLUMNS}`,
+    );
+    // SET expressions read the row as it was: `state <> 'active'` is the state before this update.
+    this.#setState = db.prepare(
+      `UPDATE dkim_keys SET
+         activated_at = CASE WHEN :state = 'active' AND state <> 'active' THEN :now ELSE activated_at END,
+         retire_after = CASE WHEN :retireAfter IS NOT NULL THEN :retireAfter
+                             WHEN :state = 'active' THEN NULL ELSE retire_after END,
+         state = :state
+       WHERE id = :id`,
+    );
+  }
+
+  add(key: NewDkimKey, createdAt: Date): DkimKey {
+    if (this.#exists.get(key.domain, key.selector)) {
+      throw new RequestFailure('dkim-key-exists', `${key.domain} already has a DKIM key with selector ${key.selector}`);
+    }
+    const row = this.#insert.get({
+      domain: key.domain,
+      selector: key.selector,
+      algorithm: key.algorithm,
+      bits: key.bits,
+      privateKey: key.privateKey,
+      publicKey: key.publicKey,
+      state: key.state,
+      createdAt: createdAt.getTime(),
+      activatedAt: key.state === 'active' ? createdAt.getTime() : null,
+    });
+    if (!row) throw new Error('INSERT … RETURNING gave no row');
+    return dkimKeyFromRow(row);
+  }
+
+  setState(id: number, state: DkimKeyState, now: Date, retireAfter: Date | undefined): boolean {
+    const params = { id, state, now: now.getTime(), retireAfter: retireAfter?.getTime() ?? null };
+    return this.#setState.run(params).changes > 0;
+  }
+}

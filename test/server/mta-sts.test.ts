@@ -1,0 +1,211 @@
+// The MTA-STS policy (RFC 8461 §3.2) and its HTTPS host (§3.3): real TLS on 127.0.0.1, a certificate from
+// a test CA that the client validates for mta-sts.example.com, SNI choosing it.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { test } from 'node:test';
+import { mtaStsPolicy } from '../../src/admin/mta-sts-policy.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startMtaStsServer, uncoveredPolicyHosts } from '../../src/server/mta-sts-server.ts';
+import { startServer } from '../../src/server/server.ts';
+import { CertificateStore } from '../../src/tls/certificate-store.ts';
+import { acquireTestDns } from '../support/dns.ts';
+import { tempDir } from '../support/server.ts';
+import { createTestCa, type TestCa } from '../support/test-ca.ts';
+import { captureLogger } from '../tls/tls-kit.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+const configOf = (extra: Partial<ConfigInput> = {}) =>
+  parseConfig({ hostname: 'mx.example.com', domains: ['example.com'], ...extra }, 'test');
+
+test('the policy text: RFC 8461 §3.2 fields, CRLF line ends', () => {
+  const { text } = mtaStsPolicy(configOf());
+  assert.equal(text, 'version: STSv1\r\nmode: testing\r\nmx: mx.example.com\r\nmax_age: 604800\r\n');
+  const enforce = mtaStsPolicy(configOf({ mtaSts: { mode: 'enforce', maxAgeSeconds: 2_592_000 } }));
+  assert.equal(enforce.text, 'version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 2592000\r\n');
+});
+
+test('the id: the same for the same policy, new whenever the policy text changes', () => {
+  const base = mtaStsPolicy(configOf());
+  assert.match(base.id, /^[A-Za-z0-9]{1,32}$/); // §3.1
+  assert.equal(mtaStsPolicy(configOf()).id, base.id);
+  // Settings outside the policy text leave the id alone.
+  assert.equal(
+    mtaStsPolicy(configOf({ domains: ['example.com', 'example.org'], mtaSts: { listen: '0.0.0.0:443' } })).id,
+    base.id,
+  );
+  const changed = [
+    configOf({ mtaSts: { mode: 'enforce' } }),
+    configOf({ mtaSts: { mode: 'none' } }),
+    configOf({ mtaSts: { maxAgeSeconds: 86_400 } }),
+    configOf({ hostname: 'mail.example.com' }),
+  ].map((config) => mtaStsPolicy(config).id);
+  assert.equal(new Set([base.id, ...changed]).size, 5);
+});
+
+test('uncoveredPolicyHosts: exact names, wildcards, and names ACME will order', () => {
+  const config = configOf({ domains: ['example.com', 'example.org', 'example.net'] });
+  assert.deepEqual(uncoveredPolicyHosts(config, [{ hostnames: ['mx.example.com', 'mta-sts.example.com'] }]), [
+    'mta-sts.example.org',
+    'mta-sts.example.net',
+  ]);
+  assert.deepEqual(
+    uncoveredPolicyHosts(config, [{ hostnames: ['*.example.org'] }, { hostnames: ['mta-sts.example.net'] }]),
+    ['mta-sts.example.com'],
+  );
+  const acme = configOf({
+    domains: ['example.com'],
+    tls: {
+      acme: {
+        directory: 'https://acme.example.net/dir',
+        termsOfServiceAgreed: true,
+        hostnames: ['mx.example.com', 'mta-sts.example.com'],
+        http01: { listen: '0.0.0.0:80' },
+      },
+    },
+  });
+  assert.deepEqual(uncoveredPolicyHosts(acme, []), []);
+});
+
+interface Reply {
+  status: number;
+  type: string | undefined;
+  body: string;
+}
+
+/** An HTTPS request that validates the server's certificate for `servername` against the test CA. */
+function fetchPolicy(
+  port: number,
+  ca: string,
+  options: { servername?: string; host?: string; path?: string; method?: string } = {},
+): Promise<Reply> {
+  const servername = options.servername ?? 'mta-sts.example.com';
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        servername,
+        ca,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/.well-known/mta-sts.txt',
+        headers: { host: options.host ?? servername },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function certificatesFor(ca: TestCa, ...sets: string[][]): Promise<CertificateStore> {
+  const store = new CertificateStore();
+  for (const [index, names] of sets.entries()) {
+    const { cert, key } = await ca.issue(names);
+    store.addPem(cert, key, { source: names[0], default: index === 0 });
+  }
+  return store;
+}
+
+test('the HTTPS policy host: the policy for mta-sts.<our domain>, 404 for other paths and hosts', async (t) => {
+  const ca = await createTestCa();
+  const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);
+  const config = configOf({ mtaSts: { mode: 'enforce' } });
+  const { logger, lines } = captureLogger();
+  const server = await startMtaStsServer({ listen: '127.0.0.1:0', config, certificates, logger });
+  t.after(() => server.close());
+  assert.equal(server.address, '127.0.0.1');
+
+  const ok = await fetchPolicy(server.port, ca.ca);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.type, 'text/plain'); // RFC 8461 §3.3
+  assert.equal(ok.body, mtaStsPolicy(config).text);
+  assert.match(ok.body, /^mode: enforce\r$/m);
+
+  const [query, head, post, otherPath, root, otherHost, mailHost, withPort] = await Promise.all([
+    fetchPolicy(server.port, ca.ca, { path: '/.well-known/mta-sts.txt?x=1' }),
+    fetchPolicy(server.port, ca.ca, { method: 'HEAD' }),
+    fetchPolicy(server.port, ca.ca, { method: 'POST' }),
+    fetchPolicy(server.port, ca.ca, { path: '/.well-known/other.txt' }),
+    fetchPolicy(server.port, ca.ca, { path: '/' }),
+    fetchPolicy(server.port, ca.ca, { host: 'mta-sts.example.net' }),
+    fetchPolicy(server.port, ca.ca, { servername: 'mx.example.com' }),
+    fetchPolicy(server.port, ca.ca, { host: 'MTA-STS.Example.com.:443' }),
+  ]);
+  assert.equal(query.status, 200);
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+  assert.equal(post.status, 405);
+  for (const r of [otherPath, root, otherHost, mailHost]) assert.equal(r.status, 404);
+  assert.equal(withPort.status, 200, 'Host compares without port, case or trailing dot');
+  // Every name is covered: no warning.
+  assert.equal(lines.filter((l) => l.level >= 40).length, 0);
+  assert.ok(lines.some((l) => /MTA-STS: serving the policy/.test(l.msg)));
+});
+
+test('a policy host no certificate names: a warning naming it; the client refuses the default certificate', async (t) => {
+  const ca = await createTestCa();
+  const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);
+  const config = configOf({ domains: ['example.com', 'example.org'] });
+  const { logger, lines } = captureLogger();
+  const server = await startMtaStsServer({ listen: '127.0.0.1:0', config, certificates, logger });
+  t.after(() => server.close());
+  const warnings = lines.filter((l) => l.level === 40);
+  assert.equal(warnings.length, 1);
+  assert.deepEqual(warnings[0]!.missing, ['mta-sts.example.org']);
+  assert.match(warnings[0]!.msg, /no certificate names mta-sts\.example\.org.*tls\.acme\.hostnames/);
+  // SNI falls back to the mx certificate, which is not valid for mta-sts.example.org (§3.3 requires it).
+  await assert.rejects(fetchPolicy(server.port, ca.ca, { servername: 'mta-sts.example.org' }), {
+    code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+  });
+});
+
+test('postern serve: mtaSts.listen starts the policy host, RunningServer has its port, stop closes it', async (t: Context) => {
+  const root = tempDir('postern-mta-sts-');
+  const dns = await acquireTestDns();
+  t.after(async () => {
+    fs.rmSync(root, { recursive: true, force: true });
+    await dns.release();
+  });
+  const ca = await createTestCa();
+  const pair = await ca.issue(['mx.example.com', 'mta-sts.example.com']);
+  fs.writeFileSync(path.join(root, 'mx.crt'), pair.cert);
+  fs.writeFileSync(path.join(root, 'mx.key'), pair.key, { mode: 0o600 });
+  const base = {
+    hostname: 'mx.example.com',
+    domains: ['example.com'],
+    dataDir: path.join(root, 'data'),
+    listen: { smtp: '127.0.0.1:0', submission: null, submissions: null },
+    log: { level: 'silent' as const },
+    dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
+    tls: { certificates: [{ cert: path.join(root, 'mx.crt'), key: path.join(root, 'mx.key') }] },
+  };
+  const logger = createLogger('silent');
+  const off = await startServer({ config: parseConfig(base, 'test'), logger });
+  assert.equal(off.mtaSts, undefined, 'off by default');
+  await off.stop();
+
+  const config = parseConfig({ ...base, mtaSts: { listen: '127.0.0.1:0' } }, 'test');
+  const server = await startServer({ config, logger });
+  let stopped = false;
+  t.after(() => (stopped ? undefined : server.stop()));
+  assert.ok(server.mtaSts && server.mtaSts.port > 0);
+  const reply = await fetchPolicy(server.mtaSts.port, ca.ca);
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body, mtaStsPolicy(config).text);
+  await server.stop();
+  stopped = true;
+  await assert.rejects(fetchPolicy(server.mtaSts.port, ca.ca), { code: 'ECONNREFUSED' });
+});
