@@ -187,6 +187,7 @@ export class ServerProcess implements Server {
       listen: { smtp: `127.0.0.1:${port}`, submission: null, submissions: null },
       dns: { servers: [`127.0.0.1:${dnsPort}`] }, // the loopback stub: no lookup leaves the machine
       log: { level: 'warn' },
+      dnsCheckIntervalMinutes: 0, // the benchmark measures SMTP only
       smtp: { maxConnections: 2000 },
       // Every session comes from 127.0.0.1: the per-client limit would refuse the 1,000 idle connections.
       limits: { maxConnectionsPerClient: 0 },

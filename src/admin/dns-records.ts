@@ -9,6 +9,7 @@ import { getDomain } from 'tldts';
 import type { Config } from '../config/schema.ts';
 import { reverseName } from '../dns/reverse-name.ts';
 import type { DkimKey, Store } from '../store/store.ts';
+import { caaIssuers } from './caa-issuers.ts';
 import { type HostCertificate, spkiSha256 } from './host-certificates.ts';
 import { mtaStsPolicy, policyHost } from './mta-sts-policy.ts';
 
@@ -299,28 +300,14 @@ function autoconfiguration(domain: string, config: Config): DnsRecord[] {
   ];
 }
 
-/** The CAA issuer-domain (RFC 8659 §4.2) of well-known ACME CAs, by directory host. */
-const ACME_ISSUERS: Record<string, string> = {
-  'acme-v02.api.letsencrypt.org': 'letsencrypt.org',
-  'acme-staging-v02.api.letsencrypt.org': 'letsencrypt.org',
-  'acme.zerossl.com': 'sectigo.com',
-  'dv.acme-v02.api.pki.goog': 'pki.goog',
-  'api.buypass.com': 'buypass.com',
-  'acme.ssl.com': 'ssl.com',
-};
-
 function caa(domain: string, config: Config): DnsRecord[] {
   const purpose = `CAA (RFC 8659 §4.2): only this CA may issue certificates for ${domain} and its subdomains`;
-  let issuers = config.publish.caaIssuers;
-  if (!issuers && config.tls.acme) {
-    const issuer = ACME_ISSUERS[new URL(config.tls.acme.directory).hostname];
-    if (!issuer) {
-      const todo = "fill in your ACME CA's issuer domain (its documentation names it) in publish.caaIssuers";
-      return [record(domain, 'CAA', '0 issue "<issuer domain>"', purpose, todo)];
-    }
-    issuers = [issuer];
+  const issuers = caaIssuers(config);
+  if (issuers === undefined) {
+    const todo = "fill in your ACME CA's issuer domain (its documentation names it) in publish.caaIssuers";
+    return [record(domain, 'CAA', '0 issue "<issuer domain>"', purpose, todo)];
   }
-  return (issuers ?? ['letsencrypt.org']).map((issuer) => record(domain, 'CAA', `0 issue "${issuer}"`, purpose));
+  return issuers.map((issuer) => record(domain, 'CAA', `0 issue "${issuer}"`, purpose));
 }
 
 /** Reverse DNS (RFC 1035 §3.5, RFC 3596 §2.5): set by the owner of the address block, not in our zone. */

@@ -28,7 +28,10 @@ Commands:
   dkim rotate --advance                    check DNS now: activate published keys, retire old ones
   dkim list [--domain D] [--json]          DKIM keys: selector, algorithm, state and dates (never private keys)
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
+  quickstart <domain> [--hostname H] [--account A] [--address IP]... [--dir DIR]
+                                           a new domain: config, data, first account, DKIM keys, DNS records
   dns records <domain> [--json]            the DNS records to publish for a domain, as zone-file lines
+  dns check <domain> [--json]              check the published records and the server: pass / warn / fail
   queue list [--json]                      the outbound queue: mail accepted for other domains
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
   help                                     this text
@@ -50,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/mail.ts')).mailCommand(rest);
     case 'dns':
       return (await import('./commands/dns.ts')).dnsCommand(rest);
+    case 'quickstart':
+      return (await import('./commands/quickstart.ts')).quickstartCommand(rest);
     case 'dkim':
       return (await import('./commands/dkim.ts')).dkimCommand(rest);
     case 'queue':

@@ -2,6 +2,7 @@
 
 import { AccountCache } from '../accounts/account-cache.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
+import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
 import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -147,6 +148,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   // Pending DKIM keys start signing once DNS serves their record; replaced ones retire later.
   const dkimRotation = startRotationTimer({ store, resolver, config, logger });
+  // The domains' DNS and the server as the world sees them, checked now and then (docs/domain-setup.md).
+  const dnsMonitor = new DnsCheckMonitor({ config, resolver, store, logger });
+  if (config.dnsCheckIntervalMinutes > 0) dnsMonitor.start(config.dnsCheckIntervalMinutes * 60_000);
   let stopping: Promise<void> | undefined;
   return {
     smtp: bound.smtp!,
@@ -160,6 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       stopping ??= (async () => {
         await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);
         await dkimRotation.stop();
+        await dnsMonitor.stop();
         await tlsSetup.stop();
         await policy.close();
         // Deliveries per commit shows how well group commit works under the load seen.

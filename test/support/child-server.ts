@@ -40,6 +40,7 @@ export function configDir(extra: Record<string, unknown> = {}): { root: string; 
     dataDir: './data',
     listen: { smtp: '127.0.0.1:0', submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
     log: { level: 'info' },
+    dnsCheckIntervalMinutes: 0, // no self-probe of the test zone's (non-loopback) addresses
     // The run's loopback DNS server (test/support/global-setup.ts): a real resolver is never asked.
     dns: { servers: [sharedTestDns()], timeoutMs: 500, tries: 1 },
     ...extra,

@@ -55,6 +55,8 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
           dataDir,
           listen: { smtp: '127.0.0.1:0', submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
           log: { level: 'silent' },
+          // The periodic dns check would probe the test zone's addresses, which are not loopback.
+          dnsCheckIntervalMinutes: 0,
           dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
           ...overrides,
           smtp: { shutdownGraceMs: 2000, ...overrides.smtp },

@@ -1,12 +1,17 @@
 /**
  * `postern dns records <domain> [--json]`: every DNS record the domain should publish, as zone-file
- * lines with their purpose, or as JSON (admin/dns-records.ts). `postern dns check` comes next to it.
+ * lines with their purpose, or as JSON (admin/dns-records.ts).
+ * `postern dns check <domain> [--json]`: what DNS and the mail host actually serve, checked (admin/dns-check/);
+ * exit code 0 all pass, 1 warnings, 2 failures.
  */
+import { exitCode, renderJson, renderTable } from '../../admin/dns-check/report.ts';
+import { runDnsCheck } from '../../admin/dns-check/run.ts';
 import { MailHostError, recordsFor } from '../../admin/dns-records.ts';
 import { hostCertificates } from '../../admin/host-certificates.ts';
 import { mtaStsPolicy } from '../../admin/mta-sts-policy.ts';
 import { recordsJson, zoneLines } from '../../admin/zone-lines.ts';
 import type { Config } from '../../config/schema.ts';
+import { createResolver } from '../../dns/system-resolver.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -20,7 +25,7 @@ export async function dnsCommand(args: string[]): Promise<number> {
     case 'records':
       return recordsCommand(rest);
     case 'check':
-      throw new CliError('dns check: not yet implemented in this version of Postern');
+      return checkCommand(rest);
     default:
       throw usageError(`dns: unknown subcommand "${sub}"`);
   }
@@ -46,6 +51,23 @@ async function recordsCommand(args: string[]): Promise<number> {
     process.stdout.write(zoneLines(domain, records, policy));
   }
   return 0;
+}
+
+async function checkCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, { json: { type: 'boolean' } }, 'dns check');
+  if (positionals.length !== 1) throw usageError('usage: postern dns check <domain> [--json]');
+  const { config } = configFrom(values);
+  const domain = ourDomain(config, positionals[0]!);
+  const resolver = createResolver(config.dns);
+  const checks = await withStore(config, (store) => runDnsCheck(domain, { config, resolver, store }));
+  if (values.json === true) {
+    process.stdout.write(renderJson(domain, checks));
+  } else {
+    // Colour only on a terminal, and not when NO_COLOR asks (no-color.org).
+    const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    process.stdout.write(renderTable(domain, checks, { colour }));
+  }
+  return exitCode(checks);
 }
 
 /** The domain argument, which must be one of this server's (records for another domain would mislead). */

@@ -1,0 +1,126 @@
+/**
+ * CAA (RFC 8659): the records that say which CAs may issue certificates for the mail host (and the
+ * MTA-STS policy host when postern serves it). The relevant record set is the first found climbing from
+ * the name toward the root (§3); it must allow the CA postern's certificates come from (publish.caaIssuers,
+ * else the ACME CA, else Let's Encrypt, as `postern dns records` publishes). Our Resolver has no CAA query,
+ * so the lookup is its own (node:dns on the configured servers) and injectable.
+ */
+
+import { Resolver as NodeResolver } from 'node:dns/promises';
+import type { Config } from '../../config/schema.ts';
+import type { DnsAnswer } from '../../dns/resolver.ts';
+import { fromError } from '../../dns/system-resolver.ts';
+import { caaIssuers } from '../caa-issuers.ts';
+import { policyHost } from '../mta-sts-policy.ts';
+import type { CheckContext } from './context.ts';
+import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+
+/** RFC 8659 §4.1: flags (bit 128 "issuer critical"), tag, value. */
+export interface CaaRecord {
+  critical: boolean;
+  tag: string;
+  value: string;
+}
+
+export type CaaLookup = (name: string) => Promise<DnsAnswer<CaaRecord>>;
+
+export function createCaaLookup(options: Pick<Config['dns'], 'servers' | 'timeoutMs' | 'tries'>): CaaLookup {
+  const node = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
+  if (options.servers.length > 0) node.setServers(options.servers);
+  return async (name) => {
+    try {
+      const records = await node.resolveCaa(name);
+      if (records.length === 0) return { ok: false, error: 'nodata' };
+      return {
+        ok: true,
+        records: records.map((r) => {
+          const [tag = '', value = ''] = Object.entries(r).find(([key]) => key !== 'critical') ?? [];
+          return { critical: (r.critical & 128) !== 0, tag, value: String(value) };
+        }),
+      };
+    } catch (err) {
+      return fromError(err, 'CAA', name);
+    }
+  };
+}
+
+/** Property tags CAs know (RFC 8659 §4.2-§4.4, RFC 8657, RFC 9495); a critical unknown one stops issuance. */
+const KNOWN_TAGS = new Set(['issue', 'issuewild', 'iodef', 'contactemail', 'contactphone', 'issuemail', 'issuevmc']);
+
+export const expectedIssuers = caaIssuers;
+
+export async function checkCaa(ctx: CheckContext): Promise<Check[]> {
+  const names = [ctx.config.hostname];
+  if (ctx.config.mtaSts.listen !== null) names.push(policyHost(ctx.domain));
+  const checks: Check[] = [];
+  for (const name of names) checks.push(await checkName(ctx, name));
+  return checks;
+}
+
+async function checkName(ctx: CheckContext, name: string): Promise<Check> {
+  const issuers = expectedIssuers(ctx.config);
+  const suggest = (issuers ?? ['<your CA>']).map((i) => `"${ctx.domain}. CAA 0 issue \\"${i}\\""`).join(' and ');
+  // §3: climb from the name toward the root; the first non-empty CAA RRset is the relevant one.
+  let owner = name;
+  let records: CaaRecord[] | undefined;
+  for (; owner.includes('.'); owner = owner.slice(owner.indexOf('.') + 1)) {
+    const answer = await ctx.caa(owner);
+    if (answer.ok) {
+      records = answer.records;
+      break;
+    }
+    if (answer.error === 'temperror') return couldNotCheck('caa', 'caa.issuers', `CAA ${owner}`, answer.reason, name);
+  }
+  if (records === undefined) {
+    return warn(
+      'caa',
+      'caa.issuers',
+      `no CAA record for ${name}: any CA may issue certificates for it`,
+      `Publish ${suggest}.`,
+      name,
+    );
+  }
+  const critical = records.filter((r) => r.critical && !KNOWN_TAGS.has(r.tag.toLowerCase()));
+  if (critical.length > 0) {
+    return fail(
+      'caa',
+      'caa.issuers',
+      `CAA at ${owner} has a critical tag CAs do not know (${critical.map((r) => r.tag).join(', ')}): none will issue (RFC 8659 §4.1)`,
+      `Remove the critical flag or the tag; publish ${suggest}.`,
+      name,
+    );
+  }
+  // §4.2: issue-value = issuer-domain-name [";" parameters]; an empty issuer-domain-name allows none.
+  const allowed = records
+    .filter((r) => r.tag.toLowerCase() === 'issue')
+    .map((r) => (r.value.split(';')[0] ?? '').trim().toLowerCase());
+  if (allowed.length === 0) {
+    return warn(
+      'caa',
+      'caa.issuers',
+      `CAA at ${owner} has no issue property: any CA may issue for ${name}`,
+      `Publish ${suggest}.`,
+      name,
+    );
+  }
+  if (issuers === undefined) {
+    return warn(
+      'caa',
+      'caa.issuers',
+      `CAA at ${owner} allows ${allowed.join(', ')}; which CA the ACME directory belongs to is unknown`,
+      "Set publish.caaIssuers to your ACME CA's issuer domain (its documentation names it).",
+      name,
+    );
+  }
+  const refused = issuers.filter((i) => !allowed.includes(i.toLowerCase()));
+  if (refused.length > 0) {
+    return fail(
+      'caa',
+      'caa.issuers',
+      `CAA at ${owner} allows ${allowed.filter(Boolean).join(', ') || 'no CA'}, not ${refused.join(', ')} (the CA in use): renewals will fail`,
+      `Publish ${suggest}, or set publish.caaIssuers to the CA you use.`,
+      name,
+    );
+  }
+  return pass('caa', 'caa.issuers', `CAA at ${owner} allows ${issuers.join(', ')} to issue for ${name}`, name);
+}

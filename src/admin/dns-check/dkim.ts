@@ -1,0 +1,148 @@
+/**
+ * DKIM keys (RFC 6376 §3.6) of the domain: each stored key that is published (pending, active, retiring)
+ * has its record at `selector._domainkey.domain`, the record parses (§3.6.1: v=DKIM1 first, k=, p=) and
+ * carries the stored public key; RSA keys are 2048 bits or more (RFC 8301 §3.2). Keys come from the store,
+ * so a record in DNS for a selector Postern does not know is not judged.
+ */
+
+import { createPublicKey } from 'node:crypto';
+import { parseTagList } from '../../authentication/dkim/tag-list.ts';
+import type { DkimKey } from '../../store/store.ts';
+import type { CheckContext } from './context.ts';
+import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+
+const PUBLISHED = new Set<DkimKey['state']>(['pending', 'active', 'retiring']);
+
+export async function checkDkim(ctx: CheckContext): Promise<Check[]> {
+  const { domain } = ctx;
+  const keys = (await ctx.store.listDkimKeys(domain)).filter((key) => PUBLISHED.has(key.state));
+  const active = keys.filter((key) => key.state === 'active');
+  const checks: Check[] = [];
+  if (active.length > 0) {
+    checks.push(pass('dkim', 'dkim.keys', `signing with ${active.map((k) => k.selector).join(', ')}`));
+  } else if (keys.length > 0) {
+    checks.push(
+      warn(
+        'dkim',
+        'dkim.keys',
+        `no active key yet; ${keys.map((k) => `${k.selector} is ${k.state}`).join(', ')}`,
+        `Publish the pending key's record (postern dns records ${domain}); postern starts signing once DNS serves it.`,
+      ),
+    );
+  } else {
+    checks.push(
+      fail(
+        'dkim',
+        'dkim.keys',
+        `postern has no DKIM key for ${domain}: its mail goes out unsigned`,
+        `Run "postern dkim keygen --domain ${domain} --selector <name>" and publish the record it prints.`,
+      ),
+    );
+  }
+  for (const key of keys) {
+    checks.push(await recordCheck(ctx, key), strength(key));
+  }
+  return checks;
+}
+
+async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
+  const name = `${key.selector}._domainkey.${ctx.domain}`;
+  const republish = `Publish the record "postern dns records ${ctx.domain}" prints for ${name}.`;
+  const bad = (summary: string) => fail('dkim', 'dkim.record', summary, republish, key.selector);
+  const txt = await ctx.resolver.txt(name);
+  if (!txt.ok) {
+    if (txt.error === 'temperror') return couldNotCheck('dkim', 'dkim.record', `TXT ${name}`, txt.reason, key.selector);
+    const summary = `${name} has no DKIM record (the ${key.state} key ${key.selector})`;
+    // A pending key is published on the admin's time; a retiring one still verifies mail in transit.
+    if (key.state === 'active') return bad(summary);
+    return warn('dkim', 'dkim.record', summary, republish, key.selector);
+  }
+  // RFC 6376 §3.6.2.2: several records at one name make the verifier's choice undefined.
+  if (txt.records.length > 1) return bad(`${name} has ${txt.records.length} TXT records; keep only the DKIM record`);
+  const record = (txt.records[0] as string).replace(/\s+/g, '');
+  const { specs, faults } = parseTagList(record);
+  // §3.2: tag names are case-sensitive; a repeated tag makes the record invalid.
+  if (faults > 0) return bad(`${name} is not a valid tag=value list (RFC 6376 §3.2): "${record.slice(0, 60)}"`);
+  const tag = (n: string) => specs.find((s) => s.name === n)?.value;
+  const v = tag('v');
+  if (v !== undefined && (v !== 'DKIM1' || specs[0]?.name !== 'v')) {
+    return bad(`${name}: v= must come first and be DKIM1 (RFC 6376 §3.6.1), found v=${v}`);
+  }
+  const k = tag('k') ?? 'rsa'; // §3.6.1: k= defaults to rsa
+  if (k !== key.algorithm) return bad(`${name} says k=${k}, but the stored key ${key.selector} is ${key.algorithm}`);
+  const p = tag('p');
+  if (p === undefined) return bad(`${name} has no p= (the public key)`);
+  if (p === '') return bad(`${name} has an empty p=, which revokes the key (RFC 6376 §3.6.1)`);
+  const services = tag('s')?.split(':');
+  if (services && !services.includes('email') && !services.includes('*')) {
+    return bad(`${name}: s=${tag('s')} does not allow email (RFC 6376 §3.6.1)`);
+  }
+  const hashes = tag('h')?.split(':');
+  if (hashes && !hashes.includes('sha256')) return bad(`${name}: h=${tag('h')} does not allow sha256`);
+  if (!sameKey(p, key)) {
+    return bad(`${name} publishes a different public key than the stored ${key.selector}: signatures will fail`);
+  }
+  if (
+    tag('t')
+      ?.split(':')
+      .some((flag) => flag === 'y')
+  ) {
+    return warn(
+      'dkim',
+      'dkim.record',
+      `${name} is in testing mode (t=y): receivers treat signed mail as unsigned (RFC 6376 §3.6.1)`,
+      'Remove t=y from the record once signatures verify.',
+      key.selector,
+    );
+  }
+  return pass('dkim', 'dkim.record', `${name} publishes the stored ${key.algorithm} key`, key.selector);
+}
+
+/** The record's p= against the store's: the same bytes, or for RSA the same key in another DER form. */
+function sameKey(published: string, key: DkimKey): boolean {
+  const a = Buffer.from(published, 'base64');
+  const b = Buffer.from(key.publicKey, 'base64');
+  if (a.equals(b)) return true;
+  if (key.algorithm !== 'rsa') return false;
+  const x = rsaSpki(a);
+  const y = rsaSpki(b);
+  return x !== undefined && y !== undefined && x.equals(y);
+}
+
+/** §3.6.1 k=rsa: p= is a SubjectPublicKeyInfo, though some publish the bare RSAPublicKey (RFC 8017 A.1.1). */
+function rsaSpki(der: Buffer): Buffer | undefined {
+  for (const type of ['spki', 'pkcs1'] as const) {
+    try {
+      return createPublicKey({ key: der, format: 'der', type }).export({ type: 'spki', format: 'der' });
+    } catch {
+      // not this form; try the next
+    }
+  }
+  return undefined;
+}
+
+/** RFC 8301 §3.2: signers MUST use RSA keys of at least 1024 bits and SHOULD use 2048 or more. */
+function strength(key: DkimKey): Check {
+  if (key.algorithm === 'ed25519')
+    return pass('dkim', 'dkim.strength', `${key.selector}: Ed25519 (RFC 8463)`, key.selector);
+  const rotate = `Rotate to an RSA key of 2048 bits or more: postern dkim rotate --domain ${key.domain}.`;
+  if (key.bits < 1024) {
+    return fail(
+      'dkim',
+      'dkim.strength',
+      `${key.selector}: RSA ${key.bits} bits; receivers must ignore such signatures (RFC 8301 §3.2)`,
+      rotate,
+      key.selector,
+    );
+  }
+  if (key.bits < 2048) {
+    return warn(
+      'dkim',
+      'dkim.strength',
+      `${key.selector}: RSA ${key.bits} bits, below the 2048 RFC 8301 §3.2 recommends`,
+      rotate,
+      key.selector,
+    );
+  }
+  return pass('dkim', 'dkim.strength', `${key.selector}: RSA ${key.bits} bits`, key.selector);
+}

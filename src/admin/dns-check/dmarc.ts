@@ -1,0 +1,208 @@
+/**
+ * DMARC (RFC 7489) of the domain: one record at `_dmarc.domain` (§6.1, §6.6.3), its tags valid (§6.3,
+ * §6.4; np/t/psd of RFC 9989), the policy's strength (p=none is a start, §6.3 and Appendix C walk toward
+ * reject), and report destinations outside the domain authorised by their owner (§7.1), without which
+ * receivers send them nothing. The record is read strictly here: receivers forgive some slips, an
+ * admin should still fix them.
+ */
+
+import { getDomain } from 'tldts';
+import type { CheckContext } from './context.ts';
+import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+
+type Policy = 'none' | 'quarantine' | 'reject';
+const POLICIES = ['none', 'quarantine', 'reject'];
+
+interface DmarcRecord {
+  tags: Map<string, string>;
+  errors: string[];
+  unknown: string[];
+}
+
+/** RFC 7489 §6.4 and §6.3 (with RFC 9989 np, t, psd): the tag values' grammar. */
+const VALID: Record<string, (value: string) => boolean> = {
+  v: (v) => v === 'DMARC1',
+  p: (v) => POLICIES.includes(v.toLowerCase()),
+  sp: (v) => POLICIES.includes(v.toLowerCase()),
+  np: (v) => POLICIES.includes(v.toLowerCase()),
+  adkim: (v) => /^[rs]$/i.test(v),
+  aspf: (v) => /^[rs]$/i.test(v),
+  pct: (v) => /^\d{1,3}$/.test(v) && Number(v) <= 100,
+  fo: (v) => /^[01ds](\s*:\s*[01ds])*$/i.test(v),
+  rf: (v) => /^[a-z0-9-]+(\s*:\s*[a-z0-9-]+)*$/i.test(v),
+  ri: (v) => /^\d{1,10}$/.test(v) && Number(v) <= 4_294_967_295,
+  rua: (v) => uris(v) !== undefined,
+  ruf: (v) => uris(v) !== undefined,
+  t: (v) => /^[yn]$/i.test(v),
+  psd: (v) => /^[ynu]$/i.test(v),
+};
+
+export function parseDmarcRecord(text: string): DmarcRecord {
+  const record: DmarcRecord = { tags: new Map(), errors: [], unknown: [] };
+  const parts = text.split(';').map((part) => part.trim());
+  if (parts.at(-1) === '') parts.pop(); // a trailing ";" is allowed (§6.4 dmarc-record)
+  parts.forEach((part, index) => {
+    const tag = /^([A-Za-z]+)\s*=\s*(.*)$/.exec(part);
+    if (!tag) {
+      record.errors.push(`"${part}" is not tag=value`);
+      return;
+    }
+    const name = (tag[1] as string).toLowerCase();
+    const value = tag[2] as string;
+    if (index === 0 && name !== 'v') record.errors.push('v=DMARC1 must come first');
+    if (record.tags.has(name)) record.errors.push(`${name}= appears twice`);
+    const valid = VALID[name];
+    if (valid === undefined) record.unknown.push(name);
+    else if (!valid(value)) record.errors.push(`${name}=${value} is not valid`);
+    record.tags.set(name, value);
+  });
+  // §6.3: p is required in a policy record (one with rua only is a reporting-only record, still incomplete).
+  if (!record.tags.has('p')) record.errors.push('p= is missing');
+  return record;
+}
+
+/** §6.2 dmarc-uri list: `scheme:rest` with an optional `!size` limit, comma-separated. */
+function uris(value: string): string[] | undefined {
+  const list = value.split(',').map((u) => u.trim());
+  return list.every((u) => /^[a-z][a-z0-9+.-]*:[^!\s,]+(![0-9]+[kmgt]?)?$/i.test(u)) ? list : undefined;
+}
+
+export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
+  const name = `_dmarc.${ctx.domain}`;
+  const suggested = `v=DMARC1; p=${ctx.config.publish.dmarcPolicy}; rua=${ctx.config.publish.dmarcRua ?? `mailto:dmarc-reports@${ctx.domain}`}`;
+  const txt = await ctx.resolver.txt(name);
+  if (!txt.ok && txt.error === 'temperror') return [couldNotCheck('dmarc', 'dmarc.record', `TXT ${name}`, txt.reason)];
+  // §6.6.3: records not starting with v=DMARC1 are discarded before counting.
+  const records = txt.ok ? txt.records.filter(isDmarcRecord) : [];
+  if (records.length === 0) {
+    const inherited = await organizational(ctx);
+    if (inherited) return [inherited];
+    return [
+      fail(
+        'dmarc',
+        'dmarc.record',
+        `${name} has no DMARC record: receivers cannot tell your mail from forgeries`,
+        `Publish "${name}. TXT \\"${suggested}\\"", then tighten p= as reports come in.`,
+      ),
+    ];
+  }
+  if (records.length > 1) {
+    return [
+      fail(
+        'dmarc',
+        'dmarc.record',
+        `${name} has ${records.length} DMARC records; receivers then apply none (RFC 7489 §6.6.3)`,
+        `Keep exactly one DMARC record at ${name}.`,
+      ),
+    ];
+  }
+  const text = records[0] as string;
+  const record = parseDmarcRecord(text);
+  const checks: Check[] = [pass('dmarc', 'dmarc.record', `"${text}"`)];
+  if (record.errors.length > 0) {
+    checks.push(
+      fail(
+        'dmarc',
+        'dmarc.syntax',
+        `DMARC syntax: ${record.errors.join('; ')}`,
+        `Correct the record (RFC 7489 §6.3); a valid start is "${suggested}".`,
+      ),
+    );
+  } else if (record.unknown.length > 0) {
+    checks.push(
+      warn(
+        'dmarc',
+        'dmarc.syntax',
+        `unknown tags ${record.unknown.map((t) => `${t}=`).join(', ')}, which receivers ignore (§6.3)`,
+        'Remove them, or correct the spelling if they were meant as p, sp, rua, ruf, adkim, aspf, pct, fo.',
+      ),
+    );
+  } else {
+    checks.push(pass('dmarc', 'dmarc.syntax', 'valid tags'));
+  }
+  const p = record.tags.get('p')?.toLowerCase();
+  if (p !== undefined && POLICIES.includes(p)) checks.push(policyCheck(ctx.domain, p as Policy, record.tags));
+  checks.push(await reportsCheck(ctx, record.tags));
+  return checks;
+}
+
+function isDmarcRecord(text: string): boolean {
+  return /^v\s*=\s*DMARC1\s*(;|$)/i.test(text.trim());
+}
+
+/** §6.6.3: a subdomain without a record of its own falls under its organizational domain's record (sp=). */
+async function organizational(ctx: CheckContext): Promise<Check | undefined> {
+  const org = getDomain(ctx.domain);
+  if (org === null || org === ctx.domain) return undefined;
+  const txt = await ctx.resolver.txt(`_dmarc.${org}`);
+  if (!txt.ok) {
+    return txt.error === 'temperror'
+      ? couldNotCheck('dmarc', 'dmarc.record', `TXT _dmarc.${org}`, txt.reason)
+      : undefined;
+  }
+  const records = txt.records.filter(isDmarcRecord);
+  if (records.length !== 1) return undefined;
+  const record = parseDmarcRecord(records[0] as string);
+  const policy = record.tags.get('sp') ?? record.tags.get('p') ?? 'none';
+  return pass(
+    'dmarc',
+    'dmarc.record',
+    `no record at _dmarc.${ctx.domain}; the record of ${org} applies (policy ${policy}); run this check for ${org} too`,
+  );
+}
+
+function policyCheck(domain: string, p: Policy, tags: Map<string, string>): Check {
+  if (p === 'none') {
+    return warn(
+      'dmarc',
+      'dmarc.policy',
+      'p=none: forged mail from your domain is delivered as usual (monitoring only)',
+      `Read the aggregate reports (rua) for a few weeks; once all your own mail passes, publish p=quarantine, then p=reject (RFC 7489 §6.3). Set publish.dmarcPolicy so "postern dns records ${domain}" prints it.`,
+    );
+  }
+  const pct = Number(tags.get('pct') ?? '100');
+  if (pct < 100 || tags.get('t')?.toLowerCase() === 'y') {
+    return warn(
+      'dmarc',
+      'dmarc.policy',
+      `p=${p} applies to part of the failing mail only (${pct < 100 ? `pct=${pct}` : 't=y'})`,
+      'Raise pct to 100 (remove pct= and t=y) once the reports show no legitimate mail failing.',
+    );
+  }
+  return pass('dmarc', 'dmarc.policy', `p=${p}: receivers ${p} mail that fails DMARC`);
+}
+
+/** §7.1: a destination in another organizational domain must publish `<domain>._report._dmarc.<dest>`. */
+async function reportsCheck(ctx: CheckContext, tags: Map<string, string>): Promise<Check> {
+  const rua = uris(tags.get('rua') ?? '') ?? [];
+  const ruf = uris(tags.get('ruf') ?? '') ?? [];
+  if (rua.length === 0) {
+    return warn(
+      'dmarc',
+      'dmarc.reports',
+      'no rua=: nobody sends you aggregate reports, so you cannot see who sends as your domain',
+      `Add rua=mailto:dmarc-reports@${ctx.domain} to the DMARC record.`,
+    );
+  }
+  const own = getDomain(ctx.domain) ?? ctx.domain;
+  const unauthorised: string[] = [];
+  for (const uri of [...rua, ...ruf]) {
+    const address = /^mailto:([^!]+)/i.exec(uri)?.[1];
+    if (address === undefined) continue; // §6.2: only mailto: is defined for delivery
+    const dest = decodeURIComponent(address).split('@').pop()?.toLowerCase() ?? '';
+    if ((getDomain(dest) ?? dest) === own || unauthorised.includes(dest)) continue;
+    const name = `${ctx.domain}._report._dmarc.${dest}`;
+    const txt = await ctx.resolver.txt(name);
+    if (!txt.ok && txt.error === 'temperror') return couldNotCheck('dmarc', 'dmarc.reports', `TXT ${name}`, txt.reason);
+    if (!txt.ok || !txt.records.some(isDmarcRecord)) unauthorised.push(dest);
+  }
+  if (unauthorised.length > 0) {
+    return fail(
+      'dmarc',
+      'dmarc.reports',
+      `report destinations ${unauthorised.join(', ')} have not authorised reports for ${ctx.domain} (RFC 7489 §7.1)`,
+      `Ask each to publish "${ctx.domain}._report._dmarc.<their domain>. TXT \\"v=DMARC1\\"", or send reports to an address at ${ctx.domain}.`,
+    );
+  }
+  return pass('dmarc', 'dmarc.reports', `reports go to ${[...rua, ...ruf].join(', ')}`);
+}

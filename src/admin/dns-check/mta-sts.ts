@@ -1,0 +1,185 @@
+/**
+ * MTA-STS (RFC 8461) of the domain: the `_mta-sts` TXT record with its id (§3.1); the policy it announces,
+ * fetched as a sender fetches it (§3.3: HTTPS to `mta-sts.domain`, a valid certificate, HTTP 200, no
+ * redirects) and parsed strictly (§3.2, mailauth's parser); its mode; its mx patterns covering every MX
+ * host (§4.1, one-label wildcards); its max_age. A domain without the TXT record simply has no MTA-STS.
+ */
+
+import { isIP } from 'node:net';
+import { parsePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+import { MTA_STS_PATH, mtaStsPolicy, policyHost } from '../mta-sts-policy.ts';
+import { bareName, type CheckContext } from './context.ts';
+import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+
+type Policy = ReturnType<typeof parsePolicy>;
+
+/** max_age below a day makes senders refetch constantly and leaves little protection between fetches. */
+const MIN_SENSIBLE_MAX_AGE = 86_400;
+
+export async function checkMtaSts(ctx: CheckContext): Promise<Check[]> {
+  const name = `_mta-sts.${ctx.domain}`;
+  const ours = mtaStsPolicy(ctx.config);
+  const host = policyHost(ctx.domain);
+  const serve =
+    ctx.config.mtaSts.listen === null
+      ? `Set mtaSts.listen in postern.yaml so postern serves the policy, with a certificate for ${host}, and point ${host} (A/AAAA) at this server.`
+      : `postern serves the policy on ${ctx.config.mtaSts.listen}: point ${host} (A/AAAA) at this server, let port 443 reach that listener, and give it a certificate for ${host}.`;
+  const txt = await ctx.resolver.txt(name);
+  if (!txt.ok && txt.error === 'temperror')
+    return [couldNotCheck('mta-sts', 'mta-sts.record', `TXT ${name}`, txt.reason)];
+  // §3.1: records not starting with "v=STSv1;" are discarded; more than one left means no policy.
+  const records = txt.ok ? txt.records.filter((r) => /^v=STSv1\s*;/.test(r)) : [];
+  if (records.length === 0) {
+    return [
+      warn(
+        'mta-sts',
+        'mta-sts.record',
+        `${name} has no MTA-STS record: senders may deliver without TLS if an attacker strips it`,
+        `${serve} Then publish "${name}. TXT \\"v=STSv1; id=${ours.id}\\"".`,
+      ),
+    ];
+  }
+  if (records.length > 1) {
+    return [
+      fail(
+        'mta-sts',
+        'mta-sts.record',
+        `${name} has ${records.length} MTA-STS records; senders then apply none (RFC 8461 §3.1)`,
+        'Keep exactly one MTA-STS record.',
+      ),
+    ];
+  }
+  const record = records[0] as string;
+  const id = stsId(record);
+  if (id === undefined) {
+    return [
+      fail(
+        'mta-sts',
+        'mta-sts.record',
+        `"${record}" has no valid id= (1 to 32 letters and digits, RFC 8461 §3.1)`,
+        `Publish "${name}. TXT \\"v=STSv1; id=${ours.id}\\"".`,
+      ),
+    ];
+  }
+  const checks: Check[] = [];
+  if (ctx.config.mtaSts.listen !== null && id !== ours.id) {
+    checks.push(
+      warn(
+        'mta-sts',
+        'mta-sts.record',
+        `id=${id}, but the policy postern serves has id ${ours.id}: senders keep a cached older policy`,
+        `Publish "${name}. TXT \\"v=STSv1; id=${ours.id}\\"" (RFC 8461 §3.1: a new id tells senders to refetch).`,
+      ),
+    );
+  } else {
+    checks.push(pass('mta-sts', 'mta-sts.record', `"${record}"`));
+  }
+  const fetched = await fetchPolicy(ctx, id, serve);
+  if ('check' in fetched) return [...checks, fetched.check];
+  const policy = fetched.policy;
+  checks.push(
+    pass('mta-sts', 'mta-sts.policy', `policy at https://${policyHost(ctx.domain)}${MTA_STS_PATH} fetched and valid`),
+    modeCheck(policy),
+  );
+  if (policy.mode !== 'none') {
+    const mx = await mxCheck(ctx, policy);
+    if (mx) checks.push(mx);
+  }
+  checks.push(maxAgeCheck(policy));
+  return checks;
+}
+
+/** §3.1 sts-id: 1*32(ALPHA / DIGIT), in a field list "v=STSv1; id=...;". */
+function stsId(record: string): string | undefined {
+  const fields = record.split(';').map((f) => f.trim());
+  const id = fields.find((f) => f.startsWith('id='))?.slice(3);
+  return id !== undefined && /^[A-Za-z0-9]{1,32}$/.test(id) ? id : undefined;
+}
+
+async function fetchPolicy(
+  ctx: CheckContext,
+  id: string,
+  serve: string,
+): Promise<{ policy: Policy } | { check: Check }> {
+  const url = `https://${policyHost(ctx.domain)}${MTA_STS_PATH}`;
+  const broken = (why: string) => ({
+    check: fail('mta-sts', 'mta-sts.policy', `the TXT record announces policy ${id}, but ${url}: ${why}`, serve),
+  });
+  const response = await ctx.fetch(url);
+  if (!response.ok) {
+    if (response.temporary) {
+      return {
+        check: warn(
+          'mta-sts',
+          'mta-sts.policy',
+          `could not fetch ${url}: ${response.error}`,
+          `Run the check again; if it persists, make sure ${policyHost(ctx.domain)} answers HTTPS.`,
+        ),
+      };
+    }
+    return broken(response.error);
+  }
+  // §3.3: "Senders ... MUST NOT follow HTTP redirects"; only 200 carries a policy.
+  if (response.status !== 200) return broken(`HTTP status ${response.status}, not 200`);
+  // §3.2: the policy is served as text/plain.
+  const type = response.contentType.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'text/plain') return broken(`Content-Type "${response.contentType}", not text/plain (RFC 8461 §3.2)`);
+  try {
+    return { policy: parsePolicy(response.body, { strict: true }) };
+  } catch (err) {
+    return broken(`not a valid policy (${(err as Error).message}, RFC 8461 §3.2)`);
+  }
+}
+
+function modeCheck(policy: Policy): Check {
+  if (policy.mode === 'enforce') return pass('mta-sts', 'mta-sts.mode', 'mode: enforce');
+  if (policy.mode === 'testing') {
+    return warn(
+      'mta-sts',
+      'mta-sts.mode',
+      'mode: testing: senders report TLS failures but still deliver without TLS',
+      'Set mtaSts.mode: enforce (and publish a new id) once TLS-RPT reports show no failures.',
+    );
+  }
+  return warn(
+    'mta-sts',
+    'mta-sts.mode',
+    'mode: none: the policy is being withdrawn (RFC 8461 §8.3)',
+    'Set mtaSts.mode: enforce unless you mean to stop using MTA-STS.',
+  );
+}
+
+/** §4.1: every MX host must match an mx pattern, or senders in enforce mode will not deliver to it. */
+async function mxCheck(ctx: CheckContext, policy: Policy): Promise<Check | undefined> {
+  const mx = await ctx.mx;
+  if (!mx.ok) {
+    if (mx.error === 'temperror') return couldNotCheck('mta-sts', 'mta-sts.mx', `MX ${ctx.domain}`, mx.reason);
+    return undefined; // no MX: mx.present says so
+  }
+  // An address as MX target is mx.target's finding; no mx pattern can name an address (§3.2 "Domain").
+  const hosts = mx.records.map((r) => bareName(r.exchange)).filter((h) => h !== '' && isIP(h) === 0);
+  const uncovered = hosts.filter((host) => !validateMx(host, policy).valid);
+  const patterns = (policy.mx ?? []).join(', ');
+  if (uncovered.length > 0) {
+    return fail(
+      'mta-sts',
+      'mta-sts.mx',
+      `MX host ${uncovered.join(', ')} matches no mx: line of the policy (${patterns || 'none'})`,
+      `Make the policy list every MX host (mx: ${uncovered[0]}, or a *.parent wildcard), and change the id so senders refetch; or correct the MX records.`,
+    );
+  }
+  return pass('mta-sts', 'mta-sts.mx', `the policy's mx (${patterns}) covers every MX host`);
+}
+
+function maxAgeCheck(policy: Policy): Check {
+  const maxAge = policy.maxAge ?? 0;
+  if (maxAge < MIN_SENSIBLE_MAX_AGE) {
+    return warn(
+      'mta-sts',
+      'mta-sts.max-age',
+      `max_age: ${maxAge} seconds: senders forget the policy within a day`,
+      'Raise max_age to a week or more (mtaSts.maxAgeSeconds; RFC 8461 §3.2 suggests weeks).',
+    );
+  }
+  return pass('mta-sts', 'mta-sts.max-age', `max_age: ${maxAge} seconds (${Math.round(maxAge / 86_400)} days)`);
+}

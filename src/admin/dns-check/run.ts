@@ -1,0 +1,107 @@
+/**
+ * `postern dns check <domain>`: every area's checks, run side by side against the configured resolver
+ * and the mail host, in the order an admin sets a domain up (names, MX, SPF, DKIM, DMARC, TLS-RPT,
+ * MTA-STS, BIMI, DANE, CAA, the server). An area that throws (a broken store, a bug) becomes one warning,
+ * so the others still report and nothing is called passed or failed on a doubt.
+ */
+
+import type { Config } from '../../config/schema.ts';
+import type { Resolver } from '../../dns/resolver.ts';
+import { checkBimi } from './bimi.ts';
+import { type CaaLookup, checkCaa, createCaaLookup } from './caa.ts';
+import { bareName, type CheckContext, type DkimKeySource, type DnssecLookup, lookupAddresses } from './context.ts';
+import { checkDane } from './dane.ts';
+import { checkDkim } from './dkim.ts';
+import { checkDmarc } from './dmarc.ts';
+import { createHttpsFetch, type HttpsFetch } from './https-fetch.ts';
+import { checkMtaSts } from './mta-sts.ts';
+import { checkMx } from './mx.ts';
+import { checkNames } from './names.ts';
+import { type PortKind, type ProbeOptions, type ProbeResult, probeServer } from './probe.ts';
+import { type Check, type CheckArea, warn } from './report.ts';
+import { checkServer } from './server.ts';
+import { checkSpfArea } from './spf.ts';
+import { checkTlsRpt } from './tls-rpt.ts';
+
+export interface DnsCheckOptions {
+  config: Config;
+  resolver: Resolver;
+  store: DkimKeySource;
+  /** How to reach the mail host; default its first A/AAAA address on 25, 587, 465. false: no server checks. */
+  probe?: ProbeOptions | false;
+  /** HTTPS GET for the MTA-STS policy and the BIMI logo; default createHttpsFetch over `resolver`. */
+  fetch?: HttpsFetch;
+  /** CAA lookups; default node:dns on config.dns.servers. */
+  caa?: CaaLookup;
+  /** DNSSEC status of a name; without it, DANE's DNSSEC check warns that it cannot tell. */
+  dnssec?: DnssecLookup;
+  /** For certificate expiry; default now. */
+  now?: Date;
+}
+
+type Area = (ctx: CheckContext) => Promise<Check[]>;
+
+const AREAS: [CheckArea, Area][] = [
+  ['names', checkNames],
+  ['mx', checkMx],
+  ['spf', checkSpfArea],
+  ['dkim', checkDkim],
+  ['dmarc', checkDmarc],
+  ['tls-rpt', checkTlsRpt],
+  ['mta-sts', checkMtaSts],
+  ['bimi', checkBimi],
+  ['dane', checkDane],
+  ['caa', checkCaa],
+  ['server', checkServer],
+];
+
+export async function runDnsCheck(domain: string, options: DnsCheckOptions): Promise<Check[]> {
+  const { config, resolver } = options;
+  const hostAddresses = lookupAddresses(resolver, config.hostname);
+  const ctx: CheckContext = {
+    domain: bareName(domain),
+    config,
+    resolver,
+    store: options.store,
+    fetch: options.fetch ?? createHttpsFetch({ resolver }),
+    caa: options.caa ?? createCaaLookup(config.dns),
+    dnssec: options.dnssec,
+    now: options.now ?? new Date(),
+    mx: resolver.mx(bareName(domain)),
+    hostAddresses,
+    served: probe(config, options.probe, hostAddresses),
+  };
+  const results = await Promise.all(
+    AREAS.map(async ([area, run]) => {
+      try {
+        return await run(ctx);
+      } catch (err) {
+        return [
+          warn(
+            area,
+            `${area}.error`,
+            `could not check: ${err instanceof Error ? err.message : String(err)}`,
+            'Run the check again; if it persists, report it with the output of postern dns check --json.',
+          ),
+        ];
+      }
+    }),
+  );
+  return results.flat();
+}
+
+/** Probes the listeners the config has, at the mail host's first address (looked up through our resolver). */
+async function probe(
+  config: Config,
+  options: ProbeOptions | false | undefined,
+  hostAddresses: CheckContext['hostAddresses'],
+): Promise<ProbeResult | undefined> {
+  if (options === false) return undefined;
+  const found = await hostAddresses;
+  const host = options?.host ?? (found.ok ? found.addresses[0] : undefined);
+  if (host === undefined) return undefined;
+  const kinds: PortKind[] = ['smtp'];
+  if (config.listen.submission !== null) kinds.push('submission');
+  if (config.listen.submissions !== null) kinds.push('submissions');
+  return probeServer(config.hostname, kinds, { ...options, host });
+}

@@ -1,0 +1,155 @@
+/**
+ * Walks an SPF record and everything it includes or redirects to, as check_host() might (RFC 7208 §4.6),
+ * counting what §4.6.4 limits: terms that query DNS (include, a, mx, ptr, exists and redirect; at most 10)
+ * and lookups that find nothing (at most 2 "void lookups"). It counts every term a sender could reach, an
+ * upper bound of any one evaluation, which is what an admin must keep under the limits. Terms after `all`
+ * are never reached (§5.1). Macros (§7) depend on the message, so their targets are counted, not resolved.
+ * Syntax comes from mailauth's validator (the one our SPF evaluation uses).
+ */
+
+import { createRequire } from 'node:module';
+import type { Resolver } from '../../dns/resolver.ts';
+import { lookupAddresses } from './context.ts';
+
+const require = createRequire(import.meta.url);
+const { validateTerms } = require('mailauth/lib/spf/syntax.js') as {
+  /** The first syntax error of the terms (the record after "v=spf1", split on SP), or false. */
+  validateTerms: (terms: string[]) => string | false;
+};
+
+export type AllQualifier = '+' | '-' | '~' | '?';
+
+export interface SpfWalk {
+  /** DNS-querying terms (§4.6.4: more than 10 is a permerror). */
+  lookups: number;
+  /** Queries answered with no records or NXDOMAIN (§4.6.4: more than 2 is a permerror). */
+  voidLookups: number;
+  /** Errors that make check_host() return permerror, in the record or what it includes. */
+  problems: string[];
+  /** The first lookup that could not be answered; the counts are then incomplete. */
+  temperror?: string;
+  /** The qualifier of the `all` the evaluation ends in, following redirect= (§6.1); undefined: none. */
+  all: AllQualifier | undefined;
+  /** A ptr mechanism somewhere (§5.5: "SHOULD NOT be used"). */
+  usesPtr: boolean;
+}
+
+/** Walking stops past this many lookups: the verdict (over 10) is known and a huge tree costs time. */
+const WALK_LIMIT = 30;
+/** RFC 7208 §4.6.4: an mx term whose name has more than 10 MX records is a permerror. */
+const MAX_MX = 10;
+
+export function isSpfRecord(text: string): boolean {
+  return /^v=spf1( |$)/i.test(text); // §4.5
+}
+
+/** Syntax of one record's terms (§4.6.1: separated by one or more SP), or the first error. */
+export function spfSyntaxError(record: string): string | false {
+  if (/[^\x20-\x7e]/.test(record)) return 'characters outside printable US-ASCII (§3)';
+  return validateTerms(terms(record));
+}
+
+export async function walkSpf(resolver: Resolver, domain: string, record: string): Promise<SpfWalk> {
+  const walk: SpfWalk = { lookups: 0, voidLookups: 0, problems: [], all: undefined, usesPtr: false };
+  walk.all = await walkRecord(resolver, walk, domain, record, [domain]);
+  return walk;
+}
+
+function terms(record: string): string[] {
+  return record.trim().split(/ +/).slice(1);
+}
+
+async function walkRecord(
+  resolver: Resolver,
+  walk: SpfWalk,
+  domain: string,
+  record: string,
+  chain: string[],
+): Promise<AllQualifier | undefined> {
+  const syntax = spfSyntaxError(record);
+  if (syntax) {
+    walk.problems.push(`the SPF record of ${domain}: ${syntax}`);
+    return undefined;
+  }
+  let redirect: string | undefined;
+  for (const term of terms(record)) {
+    if (walk.lookups > WALK_LIMIT) return undefined;
+    const modifier = /^([a-z][a-z0-9._-]*)=(.*)$/i.exec(term);
+    if (modifier) {
+      if (modifier[1]?.toLowerCase() === 'redirect') redirect = modifier[2];
+      continue;
+    }
+    const [, qualifier = '', name = '', rest = ''] = /^([+\-~?]?)([a-z0-9]+)(.*)$/i.exec(term) ?? [];
+    const target = (spec: string) => spec.replace(/^:/, '').replace(/\/.*$/, '') || domain;
+    switch (name.toLowerCase()) {
+      case 'all':
+        return (qualifier || '+') as AllQualifier; // §5.1: evaluation ends at all; redirect is then ignored (§6.1)
+      case 'include':
+        walk.lookups++;
+        await follow(resolver, walk, rest.slice(1), chain, 'include');
+        break;
+      case 'a':
+      case 'exists': {
+        walk.lookups++;
+        const host = target(rest);
+        if (host.includes('%')) break;
+        const found = await lookupAddresses(resolver, host);
+        if (!found.ok && found.error === 'temperror') walk.temperror ??= found.reason;
+        else if (!found.ok) walk.voidLookups++;
+        break;
+      }
+      case 'mx': {
+        walk.lookups++;
+        const host = target(rest);
+        if (host.includes('%')) break;
+        const mx = await resolver.mx(host);
+        if (!mx.ok && mx.error === 'temperror') walk.temperror ??= mx.reason;
+        else if (!mx.ok) walk.voidLookups++;
+        else if (mx.records.length > MAX_MX) {
+          walk.problems.push(`mx:${host} has ${mx.records.length} MX records, more than ${MAX_MX} (§4.6.4)`);
+        }
+        break;
+      }
+      case 'ptr':
+        walk.lookups++;
+        walk.usesPtr = true;
+        break;
+    }
+  }
+  if (redirect === undefined) return undefined; // §4.7: no all and no redirect ends in neutral
+  walk.lookups++;
+  return follow(resolver, walk, redirect, chain, 'redirect');
+}
+
+/** include: (§5.2) or redirect= (§6.1): the target must have exactly one SPF record, else permerror. */
+async function follow(
+  resolver: Resolver,
+  walk: SpfWalk,
+  target: string,
+  chain: string[],
+  how: 'include' | 'redirect',
+): Promise<AllQualifier | undefined> {
+  const name = target.replace(/\.$/, '').toLowerCase();
+  if (name.includes('%')) return undefined;
+  const term = how === 'include' ? `include:${name}` : `redirect=${name}`;
+  if (chain.includes(name)) {
+    walk.problems.push(`${term} loops back to ${chain.join(' → ')}`);
+    return undefined;
+  }
+  const txt = await resolver.txt(name);
+  if (!txt.ok) {
+    if (txt.error === 'temperror') {
+      walk.temperror ??= txt.reason;
+      return undefined;
+    }
+    walk.voidLookups++;
+  }
+  const records = txt.ok ? txt.records.filter(isSpfRecord) : [];
+  if (records.length !== 1) {
+    const found = records.length === 0 ? 'no SPF record' : `${records.length} SPF records`;
+    walk.problems.push(`${term}: ${name} has ${found} (permerror, RFC 7208 §${how === 'include' ? '5.2' : '6.1'})`);
+    return undefined;
+  }
+  const all = await walkRecord(resolver, walk, name, records[0] as string, [...chain, name]);
+  return how === 'redirect' ? all : undefined; // an included record's all only ends the include (§5.2)
+}

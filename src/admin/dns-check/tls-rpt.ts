@@ -1,0 +1,61 @@
+/**
+ * SMTP TLS Reporting (RFC 8460): one `v=TLSRPTv1` record at `_smtp._tls.domain` (§3) with a rua= of
+ * mailto: or https: destinations (§3.1.1), so senders tell the domain when TLS to its MX fails (an
+ * MTA-STS or DANE problem shows up there first). Not here: whether the destination receives reports.
+ */
+
+import type { CheckContext } from './context.ts';
+import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+
+export async function checkTlsRpt(ctx: CheckContext): Promise<Check[]> {
+  const name = `_smtp._tls.${ctx.domain}`;
+  const rua = ctx.config.publish.tlsRptRua ?? `mailto:tls-reports@${ctx.domain}`;
+  const publish = `Publish "${name}. TXT \\"v=TLSRPTv1; rua=${rua}\\"".`;
+  const txt = await ctx.resolver.txt(name);
+  if (!txt.ok && txt.error === 'temperror')
+    return [couldNotCheck('tls-rpt', 'tls-rpt.record', `TXT ${name}`, txt.reason)];
+  // §3: "records that do not begin with 'v=TLSRPTv1;' MUST be discarded".
+  const records = txt.ok ? txt.records.filter((r) => /^v=TLSRPTv1\s*;/.test(r)) : [];
+  if (records.length === 0) {
+    return [
+      warn(
+        'tls-rpt',
+        'tls-rpt.record',
+        `${name} has no TLS-RPT record: senders cannot tell you when TLS to your MX fails`,
+        publish,
+      ),
+    ];
+  }
+  if (records.length > 1) {
+    return [
+      fail(
+        'tls-rpt',
+        'tls-rpt.record',
+        `${name} has ${records.length} TLS-RPT records; senders then send no reports (RFC 8460 §3)`,
+        `Keep exactly one: ${publish}`,
+      ),
+    ];
+  }
+  const record = records[0] as string;
+  const problem = tlsRptProblem(record);
+  if (problem !== undefined) return [fail('tls-rpt', 'tls-rpt.record', `"${record}": ${problem}`, publish)];
+  return [pass('tls-rpt', 'tls-rpt.record', `"${record}"`)];
+}
+
+/** RFC 8460 §3 ABNF: fields after the version separated by ";", rua= required, each URI mailto: or https:. */
+function tlsRptProblem(record: string): string | undefined {
+  const fields = record
+    .split(';')
+    .slice(1)
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  const rua = fields.filter((f) => f.startsWith('rua='));
+  if (rua.length !== 1) return rua.length === 0 ? 'no rua= (RFC 8460 §3)' : 'rua= appears more than once';
+  const uris = (rua[0] as string)
+    .slice(4)
+    .split(',')
+    .map((u) => u.trim());
+  const bad = uris.filter((u) => !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/\S+)$/i.test(u));
+  if (bad.length > 0) return `rua= must list mailto: or https: URIs (RFC 8460 §3), not ${bad.join(', ')}`;
+  return undefined;
+}

@@ -1,0 +1,102 @@
+/**
+ * `postern quickstart <domain> [--hostname H] [--account A] [--address IP]… [--dir DIR]`: a new mail
+ * domain in one command, as Mox's quickstart. Writes DIR/postern.yaml (never over an existing file),
+ * creates the data directory, the first account (its password printed once, never stored in clear),
+ * an RSA and an Ed25519 DKIM key, then prints the DNS records to publish and what to do next.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { normalizeAddress } from '../../accounts/address.ts';
+import { hashPassword } from '../../accounts/password.ts';
+import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
+import { createDkimKey } from '../../admin/dkim-keys.ts';
+import { recordsFor } from '../../admin/dns-records.ts';
+import { mtaStsPolicy } from '../../admin/mta-sts-policy.ts';
+import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
+import { zoneLines } from '../../admin/zone-lines.ts';
+import { ConfigError, parseConfig } from '../../config/load.ts';
+import { CliError, usageError } from '../errors.ts';
+import { parseCommandLine } from './options.ts';
+import { withStore } from './store.ts';
+
+const USAGE = 'usage: postern quickstart <domain> [--hostname H] [--account A] [--address IP]... [--dir DIR]';
+
+export async function quickstartCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(
+    args,
+    {
+      hostname: { type: 'string' },
+      account: { type: 'string' },
+      address: { type: 'string', multiple: true },
+      dir: { type: 'string' },
+    } as const,
+    'quickstart',
+  );
+  if (values.config !== undefined) throw usageError('quickstart writes its own config: use --dir to choose where');
+  if (positionals.length !== 1) throw usageError(USAGE);
+  const domain = positionals[0]!.replace(/\.$/, '').toLowerCase();
+  const hostname = (values.hostname ?? `mail.${domain}`).replace(/\.$/, '').toLowerCase();
+  const addresses = (values.address as string[] | undefined) ?? [];
+  for (const address of addresses) {
+    if (isIP(address) === 0) throw usageError(`quickstart: --address ${address} is not an IP address`);
+  }
+  const dir = path.resolve(values.dir ?? '.');
+  const configFile = path.join(dir, 'postern.yaml');
+  const dataDir = path.join(dir, 'data');
+  if (fs.existsSync(configFile)) {
+    throw new CliError(`${configFile} exists already; quickstart never overwrites a configuration (use --dir)`);
+  }
+  let accountAddress: string;
+  try {
+    accountAddress = normalizeAddress(values.account ?? `postmaster@${domain}`);
+  } catch (err) {
+    throw usageError(`quickstart: --account: ${(err as Error).message}`);
+  }
+  if (!accountAddress.endsWith(`@${domain}`)) throw usageError(`quickstart: --account must be an address at ${domain}`);
+
+  const text = quickstartConfig({ domain, hostname, dataDir, addresses, email: accountAddress });
+  // The same validation `serve` applies: a bad domain or host name is refused before anything is written.
+  let config: ReturnType<typeof parseConfig>;
+  try {
+    config = parseConfig(parseYaml(text), 'quickstart');
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`quickstart: ${err.message}`);
+    throw err;
+  }
+
+  fs.mkdirSync(dir, { recursive: true });
+  // The config names no secret, but it says where the data is: readable by its owner and group only.
+  fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
+  const password = generatePassword(randomBytes);
+  const now = new Date();
+  const records = await withStore(config, async (store) => {
+    await store.createAccount(
+      accountAddress,
+      await hashPassword(password),
+      formatScramCredentials(deriveScramCredentials(password)),
+    );
+    // Both algorithms (RFC 8463 §5 recommends signing with both while Ed25519 support spreads).
+    await createDkimKey(store, { domain, algorithm: 'rsa', now });
+    await createDkimKey(store, { domain, algorithm: 'ed25519', now });
+    return recordsFor(domain, { config, store });
+  });
+
+  const out = process.stdout;
+  out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
+  out.write(`Account: ${accountAddress}\nPassword: ${password}\n`);
+  out.write('  (shown this once; change it with `postern user passwd`)\n\n');
+  out.write('Publish these DNS records (the PTR at your hosting provider):\n\n');
+  out.write(zoneLines(domain, records, mtaStsPolicy(config)));
+  out.write(`
+Next steps:
+  1. Fill in serverAddresses in ${configFile} if you did not give --address, and publish the records above.
+  2. Get a certificate: the tls.acme section of the config explains how.
+  3. Start the server:   ./bin/postern serve --config ${configFile}
+  4. Check the domain:   ./bin/postern dns check ${domain} --config ${configFile}
+  5. Configure a mail program: ${hostname}, port 465 (TLS) or 587 (STARTTLS), user ${accountAddress}.
+`);
+  return 0;
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import type { Check } from '../../src/admin/dns-check/report.ts';
+import { DnsCheckMonitor } from '../../src/admin/dns-check-monitor.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import type { Resolver } from '../../src/dns/resolver.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import type { Store } from '../../src/store/store.ts';
+
+function capture() {
+  const lines: { level: number; msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, logger: createLogger('info', sink) };
+}
+
+const check = (id: string, status: Check['status'], subject?: string): Check => ({
+  id,
+  area: 'spf',
+  status,
+  summary: `${id} is ${status}`,
+  ...(subject ? { subject } : {}),
+  ...(status === 'pass' ? {} : { fix: `fix ${id}` }),
+});
+
+test('the first pass logs the picture, later passes only what changed, worse as a warning', async () => {
+  const config = parseConfig({ hostname: 'mx.example.com', domains: ['example.com'] }, 'test');
+  const rounds: Check[][] = [
+    [check('spf.count', 'pass'), check('dmarc.policy', 'warn'), check('names.ptr', 'pass', '192.0.2.1')],
+    [check('spf.count', 'pass'), check('dmarc.policy', 'warn'), check('names.ptr', 'pass', '192.0.2.1')],
+    [check('spf.count', 'fail'), check('dmarc.policy', 'pass'), check('names.ptr', 'pass', '192.0.2.1')],
+  ];
+  let round = 0;
+  const { lines, logger } = capture();
+  const monitor = new DnsCheckMonitor({
+    config,
+    resolver: {} as Resolver,
+    store: {} as Store,
+    logger,
+    run: async () => rounds[round++]!,
+  });
+  const first = await monitor.runOnce();
+  assert.deepEqual(
+    first.map((c) => [c.check, c.from, c.to]),
+    [['dmarc.policy', undefined, 'warn']],
+    'the first pass reports problems only',
+  );
+  assert.equal((await monitor.runOnce()).length, 0, 'nothing changed, nothing logged');
+  const third = await monitor.runOnce();
+  assert.deepEqual(
+    third.map((c) => [c.check, c.from, c.to]),
+    [
+      ['spf.count', 'pass', 'fail'],
+      ['dmarc.policy', 'warn', 'pass'],
+    ],
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const summary = lines.find((l) => l.msg.startsWith('dns check of example.com'));
+  assert.match(summary?.msg ?? '', /0 failed, 1 warnings/);
+  const worse = lines.find((l) => l.msg.includes('spf.count'));
+  const better = lines.find((l) => l.msg.includes('dmarc.policy warn → pass'));
+  assert.equal(worse?.level, 40, 'worse: warn level');
+  assert.equal(better?.level, 30, 'better: info level');
+  await monitor.stop();
+});
+
+test('the periodic run waits before its first pass and stops cleanly', async () => {
+  const config = parseConfig({ hostname: 'mx.example.com', domains: ['example.com'] }, 'test');
+  let calls = 0;
+  const monitor = new DnsCheckMonitor({
+    config,
+    resolver: {} as Resolver,
+    store: {} as Store,
+    logger: capture().logger,
+    run: async () => {
+      calls++;
+      return [check('spf.count', 'pass')];
+    },
+  });
+  monitor.start(60_000, 20);
+  assert.equal(calls, 0, 'not at start');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(calls, 1);
+  await monitor.stop();
+});

@@ -1,0 +1,314 @@
+/**
+ * `dns check` end to end on loopback: a domain set up right passes everything; then one defect at a time
+ * (issue 7's list and more), each found by exactly its own checks, with the exit code following.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Check } from '../../../src/admin/dns-check/report.ts';
+import { exitCode, renderTable } from '../../../src/admin/dns-check/report.ts';
+import type { TestRecords, TestZone } from '../../../src/dns/test-server.ts';
+import { createTestCa } from '../../support/test-ca.ts';
+import { type Defect, DOMAIN, dkimKey, type Fixture, GOOD_POLICY, nonPass, startFixture } from './fixture.ts';
+
+let fx: Fixture;
+before(async () => {
+  fx = await startFixture();
+});
+after(async () => {
+  await fx?.close();
+});
+
+const records = (zone: TestZone, name: string) => {
+  zone.records[name] ??= {};
+  return zone.records[name];
+};
+/** Zone edits: set one RRset, remove a name, leave a name unanswered. */
+const rr =
+  <T extends keyof TestRecords>(name: string, type: T, value: TestRecords[T]) =>
+  (zone: TestZone) => {
+    records(zone, name)[type] = value;
+  };
+const txt = (name: string, ...values: string[]) => rr(name, 'TXT', values);
+const drop = (name: string) => (zone: TestZone) => {
+  delete zone.records[name];
+};
+const unanswered = (kind: 'timeout' | 'servfail', name: string) => (zone: TestZone) => {
+  zone[kind] = [name];
+};
+
+test('a domain set up right passes every check (exit 0)', async () => {
+  const checks = await fx.run();
+  const table = renderTable(DOMAIN, checks, { colour: false });
+  assert.deepEqual(nonPass(checks), [], table);
+  assert.equal(exitCode(checks), 0);
+  // every area reported something
+  const areas = new Set(checks.map((c) => c.area));
+  for (const area of ['names', 'mx', 'spf', 'dkim', 'dmarc', 'tls-rpt', 'mta-sts', 'bimi', 'dane', 'caa', 'server']) {
+    assert.ok(areas.has(area as Check['area']), `no ${area} check`);
+  }
+});
+
+const includes = Array.from({ length: 10 }, (_, i) => `include:spf${i}.example.com`).join(' ');
+const svgWith = (body: string, profile = 'tiny-ps') =>
+  `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.2" baseProfile="${profile}" viewBox="0 0 10 10"><title>x</title>${body}</svg>`;
+const DAY_MS = 86_400_000;
+
+// [defect, its setup, the ids of the checks that must not pass, exit code]
+const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 | 2][] = [
+  // names
+  [
+    'PTR names another host (EHLO mismatch)',
+    {
+      zone: (z) => {
+        records(z, '192.0.2.1').PTR = ['other.example.net'];
+        records(z, 'other.example.net').A = ['192.0.2.1'];
+      },
+    },
+    ['names.ehlo'],
+    2,
+  ],
+  ['no PTR', { zone: drop('192.0.2.1') }, ['names.ptr'], 2],
+  [
+    'PTR not forward-confirmed',
+    { zone: rr('2001:db8::25', 'PTR', ['ghost.example.com']) },
+    ['names.ehlo', 'names.ptr'],
+    2,
+  ],
+  [
+    'serverAddresses not in the A records',
+    {
+      config: { serverAddresses: ['192.0.2.1', '2001:db8::25', '192.0.2.99'] },
+      zone: rr('192.0.2.99', 'PTR', ['mx.example.com']),
+    },
+    ['names.address', 'names.ptr', 'spf.authorizes'],
+    2,
+  ],
+  // MX
+  [
+    'MX to a CNAME',
+    {
+      zone: (z) => {
+        records(z, DOMAIN).MX = [
+          { priority: 10, exchange: 'mx.example.com' },
+          { priority: 20, exchange: 'alias.example.com' },
+        ];
+        z.records['alias.example.com'] = { CNAME: 'mx.example.com' };
+      },
+    },
+    ['mx.target'],
+    2,
+  ],
+  [
+    'MX to an IP address',
+    {
+      zone: rr(DOMAIN, 'MX', [
+        { priority: 10, exchange: 'mx.example.com' },
+        { priority: 20, exchange: '192.0.2.1' },
+      ]),
+    },
+    ['mx.target'],
+    2,
+  ],
+  [
+    'MX target without address',
+    {
+      zone: rr(DOMAIN, 'MX', [
+        { priority: 10, exchange: 'mx.example.com' },
+        { priority: 20, exchange: 'gone.example.com' },
+      ]),
+    },
+    ['mx.target'],
+    2,
+  ],
+  ['no MX', { zone: rr(DOMAIN, 'MX', undefined) }, ['mx.present', 'spf.authorizes'], 2],
+  // A null MX also leaves `v=spf1 mx` authorising no host: two true findings.
+  [
+    'null MX on a domain we receive for',
+    { zone: rr(DOMAIN, 'MX', [{ priority: 0, exchange: '.' }]) },
+    ['mx.null', 'spf.authorizes'],
+    2,
+  ],
+  [
+    'a backup MX preferred over us',
+    {
+      zone: (z) => {
+        records(z, DOMAIN).MX = [
+          { priority: 10, exchange: 'backup.example.com' },
+          { priority: 20, exchange: 'mx.example.com' },
+        ];
+        records(z, 'backup.example.com').A = ['192.0.2.2'];
+      },
+    },
+    ['mx.priorities'],
+    1,
+  ],
+  // SPF
+  ['two SPF records', { zone: txt(DOMAIN, 'v=spf1 mx -all', 'v=spf1 ip4:192.0.2.1 -all') }, ['spf.record'], 2],
+  ['no SPF record', { zone: txt(DOMAIN, 'site-verification=abc123') }, ['spf.record'], 2],
+  ['SPF syntax error', { zone: txt(DOMAIN, 'v=spf1 mx ip4:192.0.2.300 -all') }, ['spf.syntax'], 2],
+  [
+    'SPF over 10 lookups',
+    {
+      zone: (z) => {
+        txt(DOMAIN, `v=spf1 mx ${includes} -all`)(z);
+        for (let i = 0; i < 10; i++) txt(`spf${i}.example.com`, `v=spf1 ip4:198.51.100.${i} -all`)(z);
+      },
+    },
+    ['spf.lookups'],
+    2,
+  ],
+  [
+    'SPF over 2 void lookups',
+    { zone: txt(DOMAIN, 'v=spf1 mx a:void1.example.com a:void2.example.com mx:void3.example.com -all') },
+    ['spf.lookups'],
+    2,
+  ],
+  [
+    'SPF include without a record',
+    { zone: txt(DOMAIN, 'v=spf1 mx include:nothing.example.net -all') },
+    ['spf.syntax'],
+    2,
+  ],
+  ['SPF ending in ?all', { zone: txt(DOMAIN, 'v=spf1 mx ?all') }, ['spf.all'], 1],
+  ['SPF not authorising this server', { zone: txt(DOMAIN, 'v=spf1 ip4:198.51.100.1 -all') }, ['spf.authorizes'], 2],
+  // DKIM
+  [
+    'weak DKIM key',
+    () => {
+      const weak = { ...dkimKey('s1', 1024) };
+      return {
+        keys: () => [weak],
+        zone: txt('s1._domainkey.example.com', `v=DKIM1; k=rsa; p=${weak.publicKey}`),
+      };
+    },
+    ['dkim.strength'],
+    1,
+  ],
+  [
+    'DKIM record with another key',
+    () => ({ zone: txt('s1._domainkey.example.com', `v=DKIM1; k=rsa; p=${dkimKey('s1', 2048).publicKey}`) }),
+    ['dkim.record'],
+    2,
+  ],
+  ['DKIM record missing', { zone: drop('s1._domainkey.example.com') }, ['dkim.record'], 2],
+  ['no DKIM key at all', { keys: () => [] }, ['dkim.keys'], 2],
+  [
+    'DKIM record revoked (empty p=)',
+    { zone: txt('s1._domainkey.example.com', 'v=DKIM1; k=rsa; p=') },
+    ['dkim.record'],
+    2,
+  ],
+  // DMARC
+  [
+    'DMARC syntax error',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; p=rejct; rua=mailto:dmarc@example.com') },
+    ['dmarc.syntax'],
+    2,
+  ],
+  [
+    'two DMARC records',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none', 'v=DMARC1; p=reject') },
+    ['dmarc.record'],
+    2,
+  ],
+  ['no DMARC record', { zone: drop('_dmarc.example.com') }, ['dmarc.record'], 2],
+  [
+    'DMARC p=none',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none; rua=mailto:dmarc@example.com') },
+    ['dmarc.policy'],
+    1,
+  ],
+  [
+    'DMARC reports to an unauthorised domain',
+    { zone: drop('example.com._report._dmarc.reports.example.net') },
+    ['dmarc.reports'],
+    2,
+  ],
+  // TLS-RPT
+  ['no TLS-RPT record', { zone: drop('_smtp._tls.example.com') }, ['tls-rpt.record'], 1],
+  [
+    'TLS-RPT without rua',
+    { zone: txt('_smtp._tls.example.com', 'v=TLSRPTv1; ruf=mailto:x@example.com') },
+    ['tls-rpt.record'],
+    2,
+  ],
+  // MTA-STS
+  ['MTA-STS id without policy (HTTP 404)', { policy: { status: 404 } }, ['mta-sts.policy'], 2],
+  ['MTA-STS id without a policy host', { zone: drop('mta-sts.example.com') }, ['mta-sts.policy'], 2],
+  ['MTA-STS policy not text/plain', { policy: { contentType: 'text/html' } }, ['mta-sts.policy'], 2],
+  [
+    'MTA-STS policy not matching the MX',
+    { policy: { body: GOOD_POLICY.replace('*.example.com', 'mail.example.org') } },
+    ['mta-sts.mx'],
+    2,
+  ],
+  [
+    'MTA-STS wildcard covering one label only (RFC 8461 §4.1)',
+    {
+      zone: (z) => {
+        records(z, DOMAIN).MX = [
+          { priority: 10, exchange: 'mx.example.com' },
+          { priority: 20, exchange: 'a.b.example.com' },
+        ];
+        records(z, 'a.b.example.com').A = ['192.0.2.3'];
+      },
+    },
+    ['mta-sts.mx'],
+    2,
+  ],
+  ['MTA-STS in testing mode', { policy: { body: GOOD_POLICY.replace('enforce', 'testing') } }, ['mta-sts.mode'], 1],
+  ['MTA-STS max_age of an hour', { policy: { body: GOOD_POLICY.replace('604800', '3600') } }, ['mta-sts.max-age'], 1],
+  ['MTA-STS TXT without id', { zone: txt('_mta-sts.example.com', 'v=STSv1;') }, ['mta-sts.record'], 2],
+  // BIMI
+  ['BIMI logo not Tiny PS', { logo: svgWith('<rect width="5" height="5"/>', 'full') }, ['bimi.logo'], 2],
+  ['BIMI logo with a script', { logo: svgWith('<script>alert(1)</script>') }, ['bimi.logo'], 2],
+  [
+    'BIMI logo URL not https',
+    { zone: txt('default._bimi.example.com', 'v=BIMI1; l=http://bimi.example.com/logo.svg') },
+    ['bimi.record'],
+    2,
+  ],
+  // DANE
+  [
+    'TLSA not matching the served certificate',
+    {
+      zone: rr('_25._tcp.mx.example.com', 'TLSA', [{ usage: 3, selector: 1, matchingType: 1, data: '00'.repeat(32) }]),
+    },
+    ['dane.tlsa'],
+    2,
+  ],
+  ['no way to verify DNSSEC', { dnssec: null }, ['dane.dnssec'], 1],
+  ['zone not DNSSEC-signed', { dnssec: async () => 'unsigned' }, ['dane.dnssec'], 2],
+  // CAA
+  [
+    'CAA forbidding the CA in use',
+    { caa: { [DOMAIN]: [{ critical: false, tag: 'issue', value: 'other-ca.example' }] } },
+    ['caa.issuers'],
+    2,
+  ],
+  ['no CAA', { caa: {} }, ['caa.issuers'], 1],
+  // server
+  // The test CA's certificates last 30 days: 20 days on, 10 are left.
+  ['certificate near expiry', () => ({ now: new Date(Date.now() + 20 * DAY_MS) }), ['server.certificate'], 1],
+  [
+    'certificate from an untrusted CA',
+    async () => ({ probe: { ca: [(await createTestCa('Other CA')).ca] } }),
+    ['server.certificate'],
+    2,
+  ],
+  // DNS trouble: never a pass or a fail
+  ['DNS timeout on DMARC', { zone: unanswered('timeout', '_dmarc.example.com') }, ['dmarc.record'], 1],
+  ['SERVFAIL on the SPF record', { zone: unanswered('servfail', 'example.com/TXT') }, ['spf.record'], 1],
+  ['DNS timeout on a PTR', { zone: unanswered('timeout', '2001:db8::25') }, ['names.ptr'], 1],
+];
+
+for (const [name, setup, expected, exit] of defects) {
+  test(`defect: ${name}`, async () => {
+    const defect = typeof setup === 'function' ? await setup() : setup;
+    const checks = await fx.run(defect);
+    const table = renderTable(DOMAIN, checks, { colour: false });
+    assert.deepEqual(nonPass(checks), [...expected].sort(), table);
+    assert.equal(exitCode(checks), exit, table);
+    for (const c of checks.filter((c) => c.status !== 'pass')) assert.ok(c.fix, `${c.id} has no fix`);
+  });
+}

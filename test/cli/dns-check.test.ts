@@ -1,0 +1,61 @@
+// `postern dns check` as users run it: bin/postern in a child process, the table, --json and the exit code.
+// Its own loopback DNS server puts the mail host at 127.0.0.1, so even the port probes stay on this machine.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startTestDnsServer, type TestDnsServer } from '../../src/dns/test-server.ts';
+import { configDir, postern } from '../support/child-server.ts';
+
+let dns: TestDnsServer;
+let dir: ReturnType<typeof configDir>;
+before(async () => {
+  dns = await startTestDnsServer({
+    records: {
+      'example.com': { MX: [{ priority: 10, exchange: 'mx.example.com' }], TXT: ['v=spf1 mx -all'] },
+      'mx.example.com': { A: ['127.0.0.1'] },
+      '127.0.0.1': { PTR: ['mx.example.com'] },
+      '_dmarc.example.com': { TXT: ['v=DMARC1; p=reject; rua=mailto:dmarc@example.com'] },
+    },
+  });
+  dir = configDir({ dns: { servers: [dns.server], timeoutMs: 500, tries: 1 } });
+});
+after(async () => {
+  dir?.cleanup();
+  await dns?.close();
+});
+
+test('dns check: a table without colour when stdout is not a terminal; exit 2 on a failure', async () => {
+  const r = await postern(['dns', 'check', 'example.com', '--config', dir.file]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.doesNotMatch(r.stdout, /\x1b\[/);
+  assert.match(r.stdout, /^DNS and server check for example\.com$/m);
+  assert.match(r.stdout, /^PASS {2}spf +"v=spf1 mx -all"$/m);
+  assert.match(r.stdout, /^FAIL {2}dkim +postern has no DKIM key for example\.com/m);
+  assert.match(r.stdout, /^ +fix: Run "postern dkim keygen --domain example\.com/m);
+});
+
+test('dns check --json: the checks, the counts and the exit code', async () => {
+  const r = await postern(['dns', 'check', 'example.com', '--json', '--config', dir.file]);
+  assert.equal(r.code, 2, r.stderr);
+  const json = JSON.parse(r.stdout) as {
+    domain: string;
+    exitCode: number;
+    checks: { id: string; status: string }[];
+  };
+  assert.equal(json.domain, 'example.com');
+  assert.equal(json.exitCode, 2);
+  const status = (id: string) => json.checks.find((c) => c.id === id)?.status;
+  assert.equal(status('mx.present'), 'pass');
+  assert.equal(status('names.ptr'), 'pass');
+  assert.equal(status('dmarc.policy'), 'pass');
+  assert.equal(status('dkim.keys'), 'fail');
+  assert.equal(status('tls-rpt.record'), 'warn');
+});
+
+test('dns check: usage errors', async () => {
+  const none = await postern(['dns', 'check', '--config', dir.file]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /usage: postern dns check <domain> \[--json\]/);
+  const foreign = await postern(['dns', 'check', 'example.net', '--config', dir.file]);
+  assert.equal(foreign.code, 1);
+  assert.match(foreign.stderr, /example\.net is not one of this server's domains/);
+});

@@ -1,0 +1,70 @@
+// `postern quickstart` as an admin runs it: a new domain in an empty directory, then the files, the
+// account and the keys it made, checked through the same code `serve` uses.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { verifyPassword } from '../../src/accounts/password.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { openStore } from '../../src/store/open.ts';
+import { postern } from '../support/child-server.ts';
+import { tempDir } from '../support/server.ts';
+
+test('quickstart writes a valid config, the data, an account whose password it prints once, DKIM keys and the records', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const result = await postern(['quickstart', 'Example.org', '--dir', dir, '--address', '192.0.2.25']);
+  assert.equal(result.code, 0, result.stderr);
+  const file = path.join(dir, 'postern.yaml');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o640);
+  const { config } = loadConfig(file);
+  assert.equal(config.hostname, 'mail.example.org');
+  assert.deepEqual(config.domains, ['example.org']);
+  assert.deepEqual(config.serverAddresses, ['192.0.2.25']);
+  assert.equal(config.listen.smtp, '0.0.0.0:25');
+  assert.equal(config.dataDir, path.join(dir, 'data'));
+
+  const password = /^Password: (\S+)$/m.exec(result.stdout)?.[1];
+  assert.ok(password && password.length === 20, result.stdout);
+  const store = await openStore(config, { applicationName: 'quickstart test' });
+  try {
+    const account = await store.findAccount('postmaster@example.org');
+    assert.ok(account);
+    assert.ok(await verifyPassword(password, account.passwordHash), 'the printed password is the stored one');
+    const keys = await store.listDkimKeys('example.org');
+    assert.deepEqual(keys.map((k) => k.algorithm).sort(), ['ed25519', 'rsa']);
+  } finally {
+    await store.close();
+  }
+  // The records printed are those `dns records` prints: MX to the host, SPF, DKIM, DMARC at p=none.
+  assert.match(result.stdout, /^example\.org\.\s+3600 IN MX\s+10 mail\.example\.org\.$/m);
+  assert.match(result.stdout, /^mail\.example\.org\.\s+3600 IN A\s+192\.0\.2\.25$/m);
+  assert.match(result.stdout, /"v=DMARC1; p=none; rua=mailto:postmaster@example\.org"/);
+  assert.match(result.stdout, /_domainkey\.example\.org\.\s+3600 IN TXT\s+"v=DKIM1; k=ed25519; p=/);
+  assert.match(result.stdout, /Next steps:/);
+  assert.equal(result.stdout.split(password).length, 2, 'the password appears once');
+});
+
+test('quickstart never overwrites a config, and refuses bad input with a clear error', async (t) => {
+  const dir = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'postern.yaml'), '# mine\n');
+  const again = await postern(['quickstart', 'example.org', '--dir', dir]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /exists already; quickstart never overwrites/);
+  assert.equal(fs.readFileSync(path.join(dir, 'postern.yaml'), 'utf8'), '# mine\n');
+
+  const other = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(other, { recursive: true, force: true }));
+  const badDomain = await postern(['quickstart', 'not a domain', '--dir', other]);
+  assert.notEqual(badDomain.code, 0);
+  assert.match(badDomain.stderr, /domain/);
+  assert.equal(fs.existsSync(path.join(other, 'postern.yaml')), false, 'nothing written');
+  const badAccount = await postern(['quickstart', 'example.org', '--dir', other, '--account', 'bob@example.net']);
+  assert.equal(badAccount.code, 2);
+  assert.match(badAccount.stderr, /--account must be an address at example\.org/);
+  const badAddress = await postern(['quickstart', 'example.org', '--dir', other, '--address', 'mail.example.org']);
+  assert.equal(badAddress.code, 2);
+  assert.match(badAddress.stderr, /not an IP address/);
+});
