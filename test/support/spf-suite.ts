@@ -4,7 +4,7 @@
  *
  * Record conversion:
  * - TXT: a string is one record; a list of strings is one record of several chunks (RFC 7208 §3.3).
- * - SPF (type 99): RFC 7208 §3.1 retired it and mailauth asks for TXT only, so, as the suite's header asks
+ * - SPF (type 99): RFC 7208 §3.1 retired it and we ask for TXT only, so, as the suite's header asks
  *   of drivers, an owner's SPF records are served as TXT when it has no TXT of its own, and dropped when it
  *   has (the "Selecting records" cases that give both expect the TXT to win). An empty SPF list becomes a
  *   TXT record with no strings, which our server cannot encode, so it is served as one empty string.

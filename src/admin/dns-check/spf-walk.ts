@@ -4,18 +4,12 @@
  * and lookups that find nothing (at most 2 "void lookups"). It counts every term a sender could reach, an
  * upper bound of any one evaluation, which is what an admin must keep under the limits. Terms after `all`
  * are never reached (§5.1). Macros (§7) depend on the message, so their targets are counted, not resolved.
- * Syntax comes from mailauth's validator (the one our SPF evaluation uses).
+ * Syntax comes from our SPF evaluator's parser (src/authentication/spf/record.ts).
  */
 
-import { createRequire } from 'node:module';
+import { parseRecord } from '../../authentication/spf/record.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import { lookupAddresses } from './context.ts';
-
-const require = createRequire(import.meta.url);
-const { validateTerms } = require('mailauth/lib/spf/syntax.js') as {
-  /** The first syntax error of the terms (the record after "v=spf1", split on SP), or false. */
-  validateTerms: (terms: string[]) => string | false;
-};
 
 export type AllQualifier = '+' | '-' | '~' | '?';
 
@@ -46,7 +40,9 @@ export function isSpfRecord(text: string): boolean {
 /** Syntax of one record's terms (§4.6.1: separated by one or more SP), or the first error. */
 export function spfSyntaxError(record: string): string | false {
   if (/[^\x20-\x7e]/.test(record)) return 'characters outside printable US-ASCII (§3)';
-  return validateTerms(terms(record));
+  // The evaluator's own parser: what it refuses, check_host() would answer with permerror.
+  const parsed = parseRecord(record);
+  return parsed.ok ? false : parsed.error;
 }
 
 export async function walkSpf(resolver: Resolver, domain: string, record: string): Promise<SpfWalk> {

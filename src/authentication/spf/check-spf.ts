@@ -1,16 +1,15 @@
 /**
- * SPF check_host() (RFC 7208 §4) for the MAIL FROM identity, or HELO for the null sender (§2.4), on
- * mailauth's evaluator with our Resolver behind it (mailauth-resolver.ts). Returns a result; decides no
- * reply or verdict (§8 leaves the action to the receiver). Not done here: the separate HELO check (§2.3),
- * Received-SPF rendering (§9.1). mailauth does not report which mechanism matched, so `mechanism` is unset.
+ * SPF check_host() (RFC 7208 §4) for the MAIL FROM identity, or HELO for the null sender (§2.4), on our
+ * Resolver (evaluate.ts). Returns a result; decides no reply or verdict (§8 leaves the action to the
+ * receiver). Not done here: the separate HELO check (§2.3) is the caller's, with sender postmaster@HELO;
+ * Received-SPF rendering (§9.1).
  */
 
-import { spf } from 'mailauth/lib/spf/index.js';
 import type { Resolver } from '../../dns/resolver.ts';
-import { mailauthResolver } from '../mailauth-resolver.ts';
-import { explain } from './explanation.ts';
+import { parseClientAddress } from './address.ts';
+import { checkHost, type Evaluation, type SpfResultCode } from './evaluate.ts';
 
-export type SpfResultCode = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror'; // §2.6
+export type { SpfResultCode };
 
 export interface SpfResult {
   result: SpfResultCode;
@@ -18,6 +17,7 @@ export interface SpfResult {
   domain: string;
   /** The `exp=` text, macro-expanded, on `fail` only (§6.2). */
   explanation?: string;
+  /** The directive that matched, as written (e.g. `-all`, `ip4:192.0.2.0/24`), when one did. */
   mechanism?: string;
   /** DNS-querying terms counted against the limit of 10 (§4.6.4). */
   lookups?: number;
@@ -34,37 +34,33 @@ export interface SpfQuery {
   hostname: string;
 }
 
-const RESULTS: readonly SpfResultCode[] = ['pass', 'fail', 'softfail', 'neutral', 'none', 'permerror', 'temperror'];
-
 export async function checkSpf(query: SpfQuery): Promise<SpfResult> {
   // §2.4: with a null reverse-path, the identity is "postmaster" at the HELO domain.
   const sender = identity(query.sender, query.helo);
-  let response: Awaited<ReturnType<typeof spf>>;
-  try {
-    response = await spf({
-      ip: query.ip,
-      sender,
-      helo: query.helo,
-      mta: query.hostname,
-      resolver: mailauthResolver(query.resolver),
-    } as Parameters<typeof spf>[0]);
-  } catch (err) {
-    // mailauth turns DNS failures into results itself; reaching here is a bug in it or in us, and a doubt
-    // must not become a "fail" (§2.6.6 temperror is the safe reading).
-    return { result: 'temperror', domain: domainOf(sender), reason: `spf evaluation failed: ${String(err)}` };
-  }
-  const code = response.status.result as SpfResultCode;
-  const result: SpfResult = {
-    result: RESULTS.includes(code) ? code : 'temperror',
-    domain: response.domain ?? domainOf(sender),
-    reason: response.status.comment || code,
+  const domain = sender.slice(sender.lastIndexOf('@') + 1).toLowerCase();
+  const client = parseClientAddress(query.ip);
+  if (client === undefined)
+    return { result: 'permerror', domain, reason: `not an IP address: ${query.ip}`, lookups: 0 };
+  const ev: Evaluation = {
+    client,
+    sender,
+    helo: query.helo,
+    hostname: query.hostname,
+    resolver: query.resolver,
+    lookups: 0,
+    voidLookups: 0,
   };
-  const lookups = (response as { lookups?: { count?: number } }).lookups?.count;
-  if (typeof lookups === 'number') result.lookups = lookups;
-  if (result.result === 'fail') {
-    const explanation = await explain(result.domain, { ...query, sender }).catch(() => undefined);
-    if (explanation !== undefined) result.explanation = explanation;
+  let host: Awaited<ReturnType<typeof checkHost>>;
+  try {
+    host = await checkHost(domain, ev);
+  } catch (err) {
+    // A Resolver answers with values; reaching here is a bug, and a doubt must not become a "fail"
+    // (§2.6.6 temperror is the safe reading).
+    return { result: 'temperror', domain, reason: `spf evaluation failed: ${String(err)}`, lookups: ev.lookups };
   }
+  const result: SpfResult = { result: host.result, domain, reason: host.reason, lookups: ev.lookups };
+  if (host.mechanism !== undefined) result.mechanism = host.mechanism;
+  if (host.explanation !== undefined && host.result === 'fail') result.explanation = host.explanation;
   return result;
 }
 
@@ -74,8 +70,4 @@ function identity(sender: string, helo: string): string {
   const at = sender.lastIndexOf('@');
   if (at < 0) return `postmaster@${sender}`;
   return at === 0 ? `postmaster${sender}` : sender;
-}
-
-function domainOf(sender: string): string {
-  return sender.slice(sender.lastIndexOf('@') + 1).toLowerCase();
 }

@@ -1,0 +1,54 @@
+/** SPF record syntax (RFC 7208 §4.6, §5, §6, §12): what parses, and what is a permerror. */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isSpfRecord, parseRecord } from '../../../src/authentication/spf/record.ts';
+
+const valid = [
+  'v=spf1',
+  'v=spf1 -all',
+  'V=SPF1 +a mx/24//64 ~ptr ?exists:%{i}.example.com -all', // §4.6.2, §5
+  'v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 include:_spf.example.com -all', // §5.2, §5.6
+  'v=spf1 redirect=_spf.example.com',
+  'v=spf1 -all exp=explain.%{d}',
+  'v=spf1 moo.cow-far_out=man:dog/cat -all', // §6
+  'v=spf1 a:example.com. -all',
+  'v=spf1 a:foo-bar.example.com/0 -all',
+];
+for (const txt of valid) test(`parses: ${txt}`, () => assert.ok(parseRecord(txt).ok));
+
+const invalid = [
+  'v=spf1 moo',
+  'v=spf1 -all:foo',
+  'v=spf1 all/24',
+  'v=spf1 include',
+  'v=spf1 include:',
+  'v=spf1 exists', // §4.6, §5
+  'v=spf1 ip4:192.0.2.0/33',
+  'v=spf1 ip4:192.0.2.01',
+  'v=spf1 ip4',
+  'v=spf1 ip6',
+  'v=spf1 ip6:2001:db8::/129', // §5.6
+  'v=spf1 a/33',
+  'v=spf1 a//129',
+  'v=spf1 a/024',
+  'v=spf1 a:foo-bar',
+  'v=spf1 a:111.222.33.44',
+  'v=spf1 a:example.-com', // §7.1
+  'v=spf1 redirect=a.example.com redirect=b.example.com',
+  'v=spf1 exp=a.example.com exp=b.example.com', // §6
+  'v=spf1 a:%{c}.example.com',
+  'v=spf1 a:%{x}.example.com',
+  'v=spf1 foo=%z', // §7.1
+];
+for (const txt of invalid) test(`permerror: ${txt}`, () => assert.equal(parseRecord(txt).ok, false));
+
+test('record selection: "v=spf1" then a space or the end (RFC 7208 §4.5)', () => {
+  assert.deepEqual(['v=spf1', 'v=spf1 -all', 'v=spf10 -all', 'v=spf1-all', 'spf1'].map(isSpfRecord), [
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
+});
