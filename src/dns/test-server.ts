@@ -7,8 +7,9 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
+import * as dnsPacket from 'dns-packet';
 import { answerMessage } from './test-answer.ts';
-import { type CompiledZone, compileZone, type TestZone } from './test-zone.ts';
+import { type CompiledZone, canonicalName, compileZone, matchesCondition, type TestZone } from './test-zone.ts';
 
 export { reverseName } from './reverse-name.ts';
 export type { TestRecords, TestZone } from './test-zone.ts';
@@ -36,7 +37,11 @@ export async function startTestDnsServer(zone: TestZone): Promise<TestDnsServer>
   const handle = (message: Buffer, transport: 'udp' | 'tcp'): Buffer | null => {
     const outcome = answerMessage(compiled, message, transport);
     if (outcome.question) queries.push(outcome.question);
-    return outcome.reply;
+    const { question, reply } = outcome;
+    if (reply && question && matchesCondition(compiled.signed, canonicalName(question.name), question.type)) {
+      markAuthentic(message, reply);
+    }
+    return reply;
   };
 
   const { udp, tcp, port } = await bindBoth();
@@ -71,6 +76,24 @@ export async function startTestDnsServer(zone: TestZone): Promise<TestDnsServer>
       ]);
     },
   };
+}
+
+/**
+ * Sets AD in `reply` (in place) as a validating resolver would for a zone it validated: only when the query
+ * asked for it, with AD (RFC 6840 §5.7) or EDNS0 DO (RFC 4035 §3.2.3), and only on NOERROR or NXDOMAIN, the
+ * answers a validator can authenticate (a SERVFAIL or REFUSED vouches for nothing).
+ */
+function markAuthentic(query: Buffer, reply: Buffer): void {
+  let asked: boolean;
+  try {
+    const decoded = dnsPacket.decode(query);
+    const opt = decoded.additionals?.find((a) => a.type === 'OPT');
+    asked = ((decoded.flags ?? 0) & dnsPacket.AUTHENTIC_DATA) !== 0 || (opt?.type === 'OPT' && opt.flag_do);
+  } catch {
+    return; // answerMessage answered it, so this does not happen; nothing to mark if it did
+  }
+  const rcode = reply.readUInt8(3) & 0x0f; // RFC 1035 §4.1.1: RCODE, the low four bits of the second flag octet
+  if (asked && (rcode === 0 || rcode === 3)) reply.writeUInt8(reply.readUInt8(3) | dnsPacket.AUTHENTIC_DATA, 3);
 }
 
 /** RFC 1035 §4.2.2: over TCP each message is preceded by its length as a two-byte big-endian field. */

@@ -29,6 +29,12 @@ export interface TestZone {
   timeout?: string[];
   /** Names, or `name/TYPE`, answered with SERVFAIL. */
   servfail?: string[];
+  /**
+   * Names, or `name/TYPE`, in a zone a validating resolver found signed: their answers carry the AD bit when
+   * the query asked for it with AD or DO (RFC 6840 §5.7, RFC 4035 §3.2.3), as a validating resolver's would.
+   * Tests of the DNSSEC lookup use it; no signatures are made (the server is authoritative and signs nothing).
+   */
+  signed?: string[];
 }
 
 /** A zone ready for lookups: names normalized, conditions as `name` or `name/TYPE` keys. */
@@ -36,6 +42,7 @@ export interface CompiledZone {
   records: Map<string, TestRecords>;
   timeout: Set<string>;
   servfail: Set<string>;
+  signed: Set<string>;
 }
 
 const octet = z.number().int().min(0).max(255);
@@ -61,6 +68,7 @@ const zoneSchema = z.strictObject({
   records: z.record(z.string(), recordsSchema),
   timeout: z.array(z.string()).optional(),
   servfail: z.array(z.string()).optional(),
+  signed: z.array(z.string()).optional(),
 });
 
 /** Names compare case-insensitively (RFC 4343 §3); the trailing root dot is optional. */
@@ -88,7 +96,12 @@ export function compileZone(zone: TestZone): CompiledZone {
     if (records.has(key)) throw new Error(`invalid test zone: ${name} is listed twice`);
     records.set(key, set);
   }
-  return { records, timeout: conditionKeys(zone.timeout), servfail: conditionKeys(zone.servfail) };
+  return {
+    records,
+    timeout: conditionKeys(zone.timeout),
+    servfail: conditionKeys(zone.servfail),
+    signed: conditionKeys(zone.signed),
+  };
 }
 
 /** True when `name` (already normalized) or `name/TYPE` is in the condition set. */

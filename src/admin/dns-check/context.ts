@@ -6,14 +6,19 @@
 
 import { isIP } from 'node:net';
 import type { Config } from '../../config/schema.ts';
+import type { DnssecStatus } from '../../dns/dnssec.ts';
 import type { DnsAnswer, MxRecord, Resolver } from '../../dns/resolver.ts';
 import type { Store } from '../../store/store.ts';
 import type { CaaLookup } from './caa.ts';
 import type { HttpsFetch } from './https-fetch.ts';
 import type { ProbeResult } from './probe.ts';
 
-/** DNSSEC status of a name as a validating resolver sees it (the AD bit, RFC 4035 §3.2.3). */
-export type DnssecLookup = (name: string) => Promise<'signed' | 'unsigned' | { temperror: string }>;
+/**
+ * DNSSEC status of a name as a validating resolver sees it (the AD bit, RFC 4035 §3.2.3): by default
+ * src/dns/dnssec.ts, whose verdicts name the resolver that vouched; an injected lookup may answer a bare
+ * 'signed' or 'unsigned'.
+ */
+export type DnssecLookup = (name: string) => Promise<DnssecStatus | 'signed' | 'unsigned'>;
 
 export type DkimKeySource = Pick<Store, 'listDkimKeys'>;
 
@@ -30,8 +35,9 @@ export interface CheckContext {
   store: DkimKeySource;
   fetch: HttpsFetch;
   caa: CaaLookup;
-  /** Absent with a resolver that cannot tell (ours: c-ares exposes no AD bit). */
-  dnssec: DnssecLookup | undefined;
+  dnssec: DnssecLookup;
+  /** PEM roots of the Mark Verifying Authorities a VMC must chain to; undefined: those mailauth ships. */
+  vmcRoots: string[] | undefined;
   now: Date;
   /** MX of the domain. */
   mx: Promise<DnsAnswer<MxRecord>>;

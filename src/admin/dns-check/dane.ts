@@ -1,9 +1,11 @@
 /**
- * DANE for SMTP (RFC 7672) on the mail host: TLSA records at `_25._tcp.<host>` (§2.2) count only in a
- * DNSSEC-signed zone, which our resolver cannot see (c-ares exposes no AD bit, RFC 4035 §3.2.3), so without
- * an injected DNSSEC lookup that part is a warning. The records are compared with the certificate port 25
- * serves: DANE-EE (3) with the server's certificate, DANE-TA (2) with its issuers (RFC 7672 §3.1.1-§3.1.2);
- * PKIX-TA/PKIX-EE (0, 1) are not used by SMTP senders (§3.1.3). A domain without TLSA passes (DANE is optional).
+ * DANE for SMTP (RFC 7672) on the mail host: TLSA records at `_25._tcp.<host>` (§2.2) count only when a
+ * sender can validate them, so the zones of the domain (its MX, §2.2.1), of the mail host and of the TLSA
+ * owner must be DNSSEC-signed. Whether they are is the configured resolver's AD bit (src/dns/dnssec.ts: our
+ * Resolver, on c-ares, shows no header bits), which is worth what that resolver is worth (RFC 6698 §4.1), so
+ * the summary names it. The records are compared with the certificate port 25 serves: DANE-EE (3) with the
+ * server's certificate, DANE-TA (2) with its issuers (RFC 7672 §3.1.1-§3.1.2); PKIX-TA/PKIX-EE (0, 1) are
+ * not used by SMTP senders (§3.1.3). A domain without TLSA passes (DANE is optional).
  */
 
 import { createHash, X509Certificate } from 'node:crypto';
@@ -19,7 +21,7 @@ export async function checkDane(ctx: CheckContext): Promise<Check[]> {
     if (tlsa.error === 'temperror') return [couldNotCheck('dane', 'dane.tlsa', `TLSA ${name}`, tlsa.reason)];
     return [pass('dane', 'dane.tlsa', `no TLSA record at ${name} (DANE is optional and needs DNSSEC)`)];
   }
-  const checks = [await dnssecCheck(ctx, [ctx.domain, host])];
+  const checks = [await dnssecCheck(ctx, [ctx.domain, host, name])];
   const usable = tlsa.records.filter((r) => r.usage === 2 || r.usage === 3);
   if (usable.length === 0) {
     checks.push(
@@ -49,23 +51,56 @@ export async function checkDane(ctx: CheckContext): Promise<Check[]> {
 }
 
 async function dnssecCheck(ctx: CheckContext, names: string[]): Promise<Check> {
-  const fix = `Make sure DNSSEC is enabled for the zones of ${names.join(' and ')} (a DS record at the parent); check with "dig +dnssec" or DNSViz.`;
-  if (ctx.dnssec === undefined) {
-    return warn(
-      'dane',
-      'dane.dnssec',
-      'cannot verify DNSSEC with this resolver: TLSA records count only in a signed zone (RFC 7672 §2.2)',
-      fix,
-    );
-  }
-  for (const name of names) {
-    const status = await ctx.dnssec(name);
-    if (typeof status === 'object') return couldNotCheck('dane', 'dane.dnssec', `DNSSEC ${name}`, status.temperror);
-    if (status === 'unsigned') {
-      return fail('dane', 'dane.dnssec', `${name} is not DNSSEC-signed: senders ignore its TLSA records`, fix);
+  const zones = `${ctx.domain} and ${ctx.config.hostname}`;
+  const fix = `Make sure DNSSEC is enabled for the zones of ${zones} (a DS record at the parent); check with "dig +dnssec" or DNSViz.`;
+  const unique = [...new Set(names)];
+  const answers = await Promise.all(unique.map(async (name) => ({ name, status: await ctx.dnssec(name) })));
+  const resolvers = new Map<string, boolean>();
+  for (const { name, status } of answers) {
+    // A bare string comes from an injected lookup that does not say who vouched.
+    const verdict = typeof status === 'string' ? { status } : status;
+    if ('temperror' in verdict) {
+      if (!/SERVFAIL/.test(verdict.temperror)) {
+        return couldNotCheck('dane', 'dane.dnssec', `SOA ${name}`, verdict.temperror);
+      }
+      // RFC 4035 §5.5: a validating resolver answers SERVFAIL for data whose signatures do not validate.
+      return warn(
+        'dane',
+        'dane.dnssec',
+        `could not check: SERVFAIL asking whether ${name} is DNSSEC-signed, which a validating resolver also answers when the zone's signatures do not validate`,
+        `Check the zone of ${name} with DNSViz (expired signatures, a DS record without its DNSKEY): DANE senders defer mail when the TLSA lookup fails (RFC 7672 §2.1.1). If DNSViz is content, run the check again.`,
+      );
     }
+    if (verdict.status === 'not-validating' && 'resolver' in verdict) {
+      return warn(
+        'dane',
+        'dane.dnssec',
+        `cannot verify DNSSEC: the resolver at ${verdict.resolver} does not validate (no AD bit even for the signed root zone), and TLSA records count only in a signed zone (RFC 7672 §2.2)`,
+        'Point dns.servers at a validating resolver on this host (unbound, or systemd-resolved with DNSSEC=yes, on 127.0.0.1), then run the check again.',
+      );
+    }
+    const by = 'resolver' in verdict ? ` (no AD bit from the validating resolver at ${verdict.resolver})` : '';
+    if (verdict.status === 'unsigned') {
+      return fail('dane', 'dane.dnssec', `${name} is not DNSSEC-signed${by}: senders ignore its TLSA records`, fix);
+    }
+    if ('resolver' in verdict) resolvers.set(verdict.resolver, verdict.loopback);
   }
-  return pass('dane', 'dane.dnssec', `${names.join(' and ')} are DNSSEC-signed`);
+  return pass('dane', 'dane.dnssec', `${list(unique)} are DNSSEC-signed${vouchedBy(resolvers)}`);
+}
+
+/**
+ * Who set the AD bit. RFC 6698 §4.1 (and RFC 4033 §7): it is worth trusting only from a validating resolver
+ * over a secure path, which loopback is; a resolver elsewhere is as good as the network between us.
+ */
+function vouchedBy(resolvers: Map<string, boolean>): string {
+  if (resolvers.size === 0) return '';
+  const all = [...resolvers.keys()].join(', ');
+  if ([...resolvers.values()].every(Boolean)) return ` (AD bit from the validating resolver at ${all}, on loopback)`;
+  return ` (AD bit from the resolver at ${all}, not on loopback: trust it as far as that resolver and the network path to it, RFC 6698 §4.1)`;
+}
+
+function list(items: string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /** RFC 6698 §2.1: usage 3 names the server's certificate, usage 2 one of its issuers. */

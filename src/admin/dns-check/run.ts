@@ -6,6 +6,7 @@
  */
 
 import type { Config } from '../../config/schema.ts';
+import { createDnssecLookup } from '../../dns/dnssec.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import { checkBimi } from './bimi.ts';
 import { type CaaLookup, checkCaa, createCaaLookup } from './caa.ts';
@@ -33,8 +34,13 @@ export interface DnsCheckOptions {
   fetch?: HttpsFetch;
   /** CAA lookups; default node:dns on config.dns.servers. */
   caa?: CaaLookup;
-  /** DNSSEC status of a name; without it, DANE's DNSSEC check warns that it cannot tell. */
+  /** DNSSEC status of a name; default the AD bit from config.dns.servers (src/dns/dnssec.ts). */
   dnssec?: DnssecLookup;
+  /**
+   * PEM roots of the Mark Verifying Authorities a BIMI VMC must chain to; default the list @postalsys/vmc
+   * ships with mailauth (the BIMI Group's MVAs). Tests: a test CA.
+   */
+  vmcRoots?: string[];
   /** For certificate expiry; default now. */
   now?: Date;
 }
@@ -65,7 +71,10 @@ export async function runDnsCheck(domain: string, options: DnsCheckOptions): Pro
     store: options.store,
     fetch: options.fetch ?? createHttpsFetch({ resolver }),
     caa: options.caa ?? createCaaLookup(config.dns),
-    dnssec: options.dnssec,
+    dnssec:
+      options.dnssec ??
+      createDnssecLookup({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries }),
+    vmcRoots: options.vmcRoots,
     now: options.now ?? new Date(),
     mx: resolver.mx(bareName(domain)),
     hostAddresses,
