@@ -7,21 +7,17 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { createRequire } from 'node:module';
 import { type HeaderField, lowerCaseAscii, utf8 } from './message.ts';
+import {
+  BODY_LENGTH,
+  DEFAULT_SIGNED_FIELDS,
+  DOMAIN_NAME,
+  isSameOrSubdomain,
+  SELECTOR,
+  TIMESTAMP,
+  toALabel,
+} from './syntax.ts';
 import { list, parseTagList, type TagList, text } from './tag-list.ts';
-
-const require = createRequire(import.meta.url);
-const tools = require('mailauth/lib/tools.js') as {
-  toALabel(domain: string): string;
-  isSameOrSubdomain(child: string, parent: string): boolean;
-  defaultDKIMFieldNames: string;
-};
-const syntax = require('mailauth/lib/dkim/syntax.js') as Record<
-  'DOMAIN_NAME' | 'SELECTOR' | 'TIMESTAMP' | 'BODY_LENGTH',
-  RegExp
->;
-export const { toALabel } = tools;
 
 export interface Signature {
   field: HeaderField;
@@ -60,7 +56,7 @@ const REQUIRED = ['v', 'a', 'b', 'bh', 'd', 'h', 's'];
 /** RFC 5322 dot-atom-text (with RFC 6531 UTF-8) or quoted-string: the i= local-part (mailauth's LOCAL_PART). */
 const LOCAL_PART =
   /^(?:(?:[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+)*|"(?:[^"\\\r\n]|\\.)*")$/;
-const DEFAULT_NAMES = fieldNames(tools.defaultDKIMFieldNames);
+const DEFAULT_NAMES = fieldNames(DEFAULT_SIGNED_FIELDS.join(':'));
 
 export function readSignature(field: HeaderField): ReadSignature {
   const value = utf8(field.line).trim();
@@ -86,12 +82,12 @@ export function readSignature(field: HeaderField): ReadSignature {
   for (const tag of REQUIRED) if (!tags.has(tag)) warn(`missing-${tag}`); // §3.5: REQUIRED tags
   if (tags.has('v') && raw.get('v') !== '1') warn('invalid-v'); // §3.5 v= "MUST have the value 1"
   const numeric: [string, RegExp][] = [
-    ['t', syntax.TIMESTAMP],
-    ['x', syntax.TIMESTAMP],
-    ['l', syntax.BODY_LENGTH],
+    ['t', TIMESTAMP],
+    ['x', TIMESTAMP],
+    ['l', BODY_LENGTH],
   ];
   if (numeric.some(([tag, format]) => tags.has(tag) && !format.test(raw.get(tag) ?? ''))) warn('tag-syntax');
-  if (!syntax.DOMAIN_NAME.test(tools.toALabel(domain)) || !syntax.SELECTOR.test(tools.toALabel(selector))) {
+  if (!DOMAIN_NAME.test(toALabel(domain)) || !SELECTOR.test(toALabel(selector))) {
     warn('tag-syntax');
   }
   if (tags.has('q') && !list(String(tags.get('q'))).includes('dns/txt')) warn('query-method'); // §3.5 q=
@@ -125,8 +121,8 @@ export function readSignature(field: HeaderField): ReadSignature {
     const local = at >= 0 ? identity.slice(0, at) : '';
     const identityDomain = at >= 0 ? identity.slice(at + 1) : '';
     const validSyntax =
-      at >= 0 && (local === '' || LOCAL_PART.test(local)) && syntax.DOMAIN_NAME.test(tools.toALabel(identityDomain));
-    if (!validSyntax || !tools.isSameOrSubdomain(identityDomain, domain)) warn('identity-domain');
+      at >= 0 && (local === '' || LOCAL_PART.test(local)) && DOMAIN_NAME.test(toALabel(identityDomain));
+    if (!validSyntax || !isSameOrSubdomain(identityDomain, domain)) warn('identity-domain');
     sig.identity = identity;
     sig.identityDomain = identityDomain;
   }

@@ -13,12 +13,13 @@
  * Also read here for the later checks: the From addresses (DMARC, dmarc/) with mailauth's own address
  * parser, and the ARC chain (arc/). A message with ARC fields goes through mailauth's verifier once more,
  * for the parsed chain and its newest ARC-Message-Signature verified; without them the chain is empty.
+ * mailauth's verifier (with its libmime, iconv-lite and joi) is loaded only then, on the first such message:
+ * ordinary mail loads nothing of mailauth but nodemailer's small address parser.
  */
 
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { DNSResolver } from 'mailauth';
-import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import type { Resolver } from '../../dns/resolver.ts';
 import { mailauthResolver } from '../mailauth-resolver.ts';
 import type { ArcChainInput, DkimSignatureResult, DkimVerification } from './dkim-result.ts';
@@ -104,6 +105,7 @@ function noChain(): ArcChainInput {
 /** The parsed ARC chain, its newest ARC-Message-Signature verified, from mailauth's verifier (rare: forwarded mail). */
 async function arcChain(bytes: Buffer, resolver: Resolver, now: number): Promise<ArcChainInput> {
   try {
+    const { dkimVerify } = await import('mailauth/lib/dkim/verify.js');
     const response = await dkimVerify(bytes, {
       // mailauth types its resolver's answer as strings; ours also gives MX objects, which DKIM never asks for.
       resolver: mailauthResolver(resolver) as DNSResolver,

@@ -11,7 +11,8 @@ import { type BodyHash, headerHashInput } from './canonicalize.ts';
 import type { DkimSignatureResult } from './dkim-result.ts';
 import { type KeyLookup, type KeyProblem, keyFor } from './key-record.ts';
 import type { HeaderField } from './message.ts';
-import { decodeQuotedPrintable, type Signature, toALabel } from './signature.ts';
+import { decodeQuotedPrintable, type Signature } from './signature.ts';
+import { toALabel } from './syntax.ts';
 import { type TagList, text } from './tag-list.ts';
 
 /** What a signature needs from its message; message-context.ts computes each body hash and key lookup once. */
