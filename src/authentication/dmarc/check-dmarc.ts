@@ -1,21 +1,21 @@
 /**
- * DMARC (RFC 7489, with the RFC 9989 updates named at each line) for one message, on mailauth's
- * `evaluateDmarc`: policy discovery by the DNS tree walk (RFC 9989 §4.10), `sp`/`np` for subdomains,
- * t=y. Identifier alignment is ours: the organizational domain comes from the Public Suffix List
- * (RFC 7489 §3.2), not from per-identifier tree walks (RFC 9989 §4.10.2, what mailauth does), so it needs
- * no DNS and agrees with the verdict's own alignment test (verdict.ts). pct= sampling (RFC 7489 §6.6.4)
- * is ours too; mailauth leaves it out with RFC 9989. Returns a result and a disposition; the reply is
- * the verdict's. Not done here: reports (RFC 7489 §7), local overrides (overrides.ts).
+ * DMARC (RFC 7489, with the RFC 9989 updates named at each line) for one message: the Author Domain
+ * (author-domain.ts), policy discovery by the DNS tree walk with `sp`/`np` for subdomains (discovery.ts),
+ * t=y. Identifier alignment takes the organizational domain from the Public Suffix List (RFC 7489 §3.2),
+ * not from per-identifier tree walks (RFC 9989 §4.10.2), so it needs no DNS and agrees with the verdict's
+ * own alignment test (verdict.ts). pct= sampling (RFC 7489 §6.6.4) is kept, though RFC 9989 drops it.
+ * Returns a result and a disposition; the reply is the verdict's. Not done here: reports (RFC 7489 §7),
+ * local overrides (overrides.ts).
  */
 
 import { domainToASCII } from 'node:url';
-import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
 import { getDomain } from 'tldts';
 import { AnswerCache } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
-import { mailauthResolver } from '../mailauth-resolver.ts';
 import type { SpfResultCode } from '../spf/check-spf.ts';
+import { type AuthorDomain, authorDomain } from './author-domain.ts';
+import { type Discovery, discoverPolicy } from './discovery.ts';
 import type { AlignmentMode, DmarcPolicy, DmarcResult } from './dmarc-result.ts';
 
 export interface DmarcInput {
@@ -31,26 +31,27 @@ export interface DmarcInput {
   cache?: DmarcDiscoveryCache;
 }
 
-type Discovery = Awaited<ReturnType<typeof evaluateDmarc>>;
+/** A From field with no single Author Domain (RFC 9989 §5.3.1); severalAuthors() takes it from there. */
+type NoAuthor = Extract<AuthorDomain, { ok: false }>;
 
 /**
  * Policy discovery per From domain list, kept for a short time: a busy sender's every message would
  * otherwise walk the same records again. A temporary failure is never kept (src/dns/cache.ts says why).
  */
 export class DmarcDiscoveryCache {
-  readonly #entries: AnswerCache<Discovery>;
+  readonly #entries: AnswerCache<Discovery | NoAuthor>;
 
   constructor(ttlMs: number, maxEntries = 10_000) {
     this.#entries = new AnswerCache({ ttlMs, maxEntries });
   }
 
-  async discover(key: string, run: () => Promise<Discovery>): Promise<Discovery> {
+  async discover(key: string, run: () => Promise<Discovery | NoAuthor>): Promise<Discovery | NoAuthor> {
     const cached = this.#entries.get(key);
     if (cached) return cached;
     const found = await run();
-    const r = found.response;
-    // Kept: no record, or a record found (the result is "fail" until alignment, which is ours).
-    if (r && (r.status.result === 'none' || (r.status.result === 'fail' && r.p !== undefined))) {
+    // Kept: no record, or a record found whose sp/np choice is known. Not kept: a DNS failure, and a From
+    // field with no single Author Domain (severalAuthors() discovers each domain afresh).
+    if ('result' in found && (found.result === 'none' || (found.result === 'found' && !found.existenceError))) {
       this.#entries.set(key, found);
     }
     return found;
@@ -64,9 +65,6 @@ interface Identifiers {
   ignored: string[];
 }
 
-type Response = Exclude<Awaited<ReturnType<typeof evaluateDmarc>>['response'], false>;
-type DnsResolver = Parameters<typeof evaluateDmarc>[0]['resolver'];
-
 /**
  * RFC 9989 §11.5: evaluating every Author Domain of a crafted From field invites a denial of service, so
  * the number is capped; past it the evaluation is incomplete (permerror).
@@ -79,17 +77,19 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
   const random = input.random ?? Math.random;
   try {
     const ids = identifiers(input.spf, input.dkim);
-    // mailauth's declared resolver type lists string records only; TXT and CNAME answers are strings.
-    const resolver = mailauthResolver(input.resolver) as DnsResolver;
-    // lenient tag parsing (strict: false): a record with "P=reject" or a repeated tag keeps its owner's
-    // evident policy instead of being discarded, which would let spoofed mail through as "none".
-    const discover = () => evaluateDmarc({ headerFrom: input.headerFrom, fromFields: input.fromFields, resolver });
+    const { resolver } = input;
+    // record.ts parses leniently: a record with "P=reject" or a repeated tag keeps its owner's evident
+    // policy instead of being discarded, which would let spoofed mail through as "none".
+    const discover = async (): Promise<Discovery | NoAuthor> => {
+      const author = authorDomain(input.headerFrom, input.fromFields);
+      return author.ok ? await discoverPolicy(author.authorDomain, resolver) : author;
+    };
     const key = `${input.fromFields} ${input.headerFrom.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).join(' ')}`;
     const first = input.cache ? await input.cache.discover(key, discover) : await discover();
-    if (first.response) return judge(first.response, ids, random);
-    return await severalAuthors(first.reason, first.authorDomains ?? [], ids, resolver, random);
+    if ('result' in first) return judge(first, ids, random);
+    return await severalAuthors(first.reason, first.domains, ids, resolver, random);
   } catch (err) {
-    // mailauth turns DNS failures into results; reaching here is a bug, and a doubt must become neither
+    // discovery turns DNS failures into results; reaching here is a bug, and a doubt must become neither
     // pass nor fail (RFC 7489 §6.6.3 defers on a temporary failure).
     return {
       result: 'temperror',
@@ -122,41 +122,37 @@ function identifiers(spf: DmarcInput['spf'], dkim: DkimSignatureResult[]): Ident
   return ids;
 }
 
-/** One Author Domain's response from mailauth, with our alignment and sampling. */
-function judge(response: Response, ids: Identifiers, random: () => number): DmarcResult {
-  const fromDomain = normalize(String(response.status.header?.from ?? ''));
-  const status = response.status.result;
-  const error = (response as { error?: string }).error;
-  if (status === 'none') {
+/** One Author Domain's policy discovery, with our alignment and sampling. */
+function judge(found: Discovery, ids: Identifiers, random: () => number): DmarcResult {
+  const fromDomain = normalize(found.domain);
+  if (found.result === 'none') {
     // RFC 9989 §4.10.1 (as RFC 7489 §6.6.3 step 6): no record, or one without a valid p= and no rua=.
     return { result: 'none', fromDomain, disposition: 'none', reason: `no usable DMARC record for ${fromDomain}` };
   }
-  if (response.p === undefined || (status !== 'fail' && status !== 'temperror')) {
+  if (found.result === 'temperror') {
     // RFC 7489 §6.6.3: a DNS failure finding the record leaves the policy unknown.
     return {
       result: 'temperror',
       fromDomain,
       disposition: 'none',
-      reason: `DMARC record lookup for ${fromDomain} failed: ${error ?? status}`,
+      reason: `DMARC record lookup for ${fromDomain} failed: ${found.error}`,
     };
   }
-  const adkim: AlignmentMode = response.alignment.dkim.strict ? 's' : 'r';
-  const aspf: AlignmentMode = response.alignment.spf.strict ? 's' : 'r';
+  const { record, policy } = found;
+  const { adkim, aspf, pct, testing } = record;
   const dkim = ids.dkim.find((d) => aligned(d, fromDomain, adkim));
   const spf = ids.spf !== undefined && aligned(ids.spf, fromDomain, aspf) ? ids.spf : undefined;
-  const policy = publishedPolicy(response, fromDomain);
-  const pct = pctOf(response.rr ?? '');
   const base: Omit<DmarcResult, 'result' | 'disposition' | 'reason'> = {
     fromDomain,
-    ...(response.policyDomain ? { policyDomain: normalize(response.policyDomain) } : {}),
+    policyDomain: normalize(found.policyDomain),
     policy,
-    p: response.p as DmarcPolicy,
-    sp: response.sp as DmarcPolicy,
-    ...(response.np ? { np: response.np as DmarcPolicy } : {}),
+    p: record.p,
+    sp: record.sp ?? record.p, // RFC 7489 §6.3 sp: p when absent
+    ...(record.np ? { np: record.np } : {}),
     adkim,
     aspf,
     pct,
-    testing: response.testMode,
+    testing,
     alignment: { spf: spf !== undefined, dkim: dkim !== undefined },
     identifiers: { ...(ids.spf ? { spf: ids.spf } : {}), dkim: ids.dkim },
   };
@@ -169,16 +165,11 @@ function judge(response: Response, ids: Identifiers, random: () => number): Dmar
     return { ...base, result: 'pass', alignedBy: by, disposition: 'none', reason };
   }
   const why = failure(ids, fromDomain, adkim, aspf);
-  if (status === 'temperror') {
+  if (found.existenceError !== undefined) {
     // RFC 9989 §4.10.1: whether sp= or np= applies hangs on a domain existence query that failed.
-    return {
-      ...base,
-      result: 'temperror',
-      disposition: 'none',
-      reason: `${why}; ${error ?? 'existence check failed'}`,
-    };
+    return { ...base, result: 'temperror', disposition: 'none', reason: `${why}; ${found.existenceError}` };
   }
-  return { ...base, result: 'fail', ...sample(policy, response.testMode, pct, random), reason: why };
+  return { ...base, result: 'fail', ...sample(policy, testing, pct, random), reason: why };
 }
 
 /** RFC 7489 §6.6.4 pct=, RFC 9989 §4.7 t=y: a fail left out is handled one level weaker. */
@@ -211,35 +202,10 @@ function isDomainName(name: string): boolean {
   return name.length > 0 && name.length <= 253 && name.split('.').every((l) => l.length > 0 && l.length <= 63);
 }
 
-/** Lower case A-label without the root dot (RFC 4343 §3, RFC 5890 §2.3.2.1), as mailauth's author domain. */
+/** Lower case A-label without the root dot (RFC 4343 §3, RFC 5890 §2.3.2.1), as author-domain.ts gives it. */
 export function normalize(domain: string): string {
   const lower = domain.trim().toLowerCase().replace(/\.+$/, '');
   return /^[\x21-\x7e]*$/.test(lower) ? lower : domainToASCII(lower) || lower;
-}
-
-/** The policy as published for this domain, before mailauth's t=y weakening (RFC 9989 §4.7). */
-function publishedPolicy(response: Response, fromDomain: string): DmarcPolicy {
-  const effective = response.policy as DmarcPolicy;
-  if (!response.testMode) return effective;
-  if (response.policyDomain === undefined || normalize(response.policyDomain) === fromDomain)
-    return response.p as DmarcPolicy;
-  const candidates = [response.sp, response.np].filter((c): c is DmarcPolicy => c !== undefined);
-  return candidates.find((c) => WEAKER[c] === effective) ?? (response.sp as DmarcPolicy);
-}
-
-/**
- * RFC 7489 §6.3 pct: 0-100, default 100; a value out of range or not a number is a syntax error, which
- * §6.3 says to replace by the default. mailauth reads it with parseInt, so "pct=abc" would become 0.
- */
-function pctOf(record: string): number {
-  let pct = 100;
-  for (const tag of record.split(';')) {
-    const eq = tag.indexOf('=');
-    if (eq < 0 || tag.slice(0, eq).trim().toLowerCase() !== 'pct') continue;
-    const value = tag.slice(eq + 1).trim();
-    pct = /^[0-9]{1,3}$/.test(value) && Number(value) <= 100 ? Number(value) : 100;
-  }
-  return pct;
 }
 
 function failure(ids: Identifiers, fromDomain: string, adkim: AlignmentMode, aspf: AlignmentMode): string {
@@ -260,10 +226,10 @@ function failure(ids: Identifiers, fromDomain: string, adkim: AlignmentMode, asp
  * "cannot occur with a message that is not valid per [RFC5322]".
  */
 async function severalAuthors(
-  reason: string | undefined,
+  reason: string,
   domains: string[],
   ids: Identifiers,
-  resolver: DnsResolver,
+  resolver: Resolver,
   random: () => number,
 ): Promise<DmarcResult> {
   const malformed =
@@ -288,16 +254,7 @@ async function severalAuthors(
     return { result: 'permerror', fromDomain, authorDomains, disposition: 'none', reason };
   }
   const results = await Promise.all(
-    authorDomains.map(async (domain): Promise<DmarcResult> => {
-      const { response } = await evaluateDmarc({ headerFrom: domain, fromFields: 1, resolver });
-      if (response) return judge(response, ids, random);
-      return {
-        result: 'permerror',
-        fromDomain: domain,
-        disposition: 'none',
-        reason: `${domain} is not a usable domain`,
-      };
-    }),
+    authorDomains.map(async (domain) => judge(await discoverPolicy(domain, resolver), ids, random)),
   );
   const worst = results.reduce((a, b) => (rank(b) > rank(a) ? b : a));
   const what = `${malformed ?? 'several Author Domains'}: ${authorDomains.join(', ')}, each checked (RFC 7489 §6.6.1)`;

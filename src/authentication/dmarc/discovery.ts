@@ -1,0 +1,169 @@
+/**
+ * DMARC Policy Discovery (RFC 9989 §4.10.1) on our Resolver: the DNS Tree Walk (RFC 9989 §4.10), the
+ * Organizational Domain it implies (§4.10.2), and which of p, sp, np applies to the Author Domain.
+ * Alignment, pct and t=y are the caller's (check-dmarc.ts).
+ */
+
+import { isIP } from 'node:net';
+import type { DnsAnswer, Resolver } from '../../dns/resolver.ts';
+import type { DmarcPolicy } from './dmarc-result.ts';
+import { type DmarcRecord, isDmarcRecord, parseDmarcRecord } from './record.ts';
+
+export type Discovery =
+  /** No record applies, or the one that does gets no DMARC processing (RFC 9989 §4.10.1). */
+  | { result: 'none'; domain: string }
+  /** The walk failed before a policy was known (RFC 7489 §6.6.3: defer). */
+  | { result: 'temperror'; domain: string; error: string }
+  | {
+      result: 'found';
+      domain: string;
+      /** The DMARC Policy Domain (RFC 9989 §3.2.5): where the applied record is published. */
+      policyDomain: string;
+      record: DmarcRecord & { p: DmarcPolicy };
+      /** p for the policy domain itself; sp, or np for a name that does not exist, below it (§4.10.1). */
+      policy: DmarcPolicy;
+      /** Set when the existence query that chooses between sp and np failed, and they differ. */
+      existenceError?: string;
+    };
+
+/** RFC 9989 §4.10 step 4: a name of eight or more labels is shortened straight to seven. */
+const WALK_MAX_LABELS = 7;
+const STRENGTH: Record<DmarcPolicy, number> = { none: 0, quarantine: 1, reject: 2 };
+
+export interface WalkEntry {
+  domain: string;
+  record: DmarcRecord;
+}
+
+/** A temporary DNS failure; the walk stops at it. */
+export class DiscoveryError extends Error {}
+
+/** The record at `_dmarc.<name>`, or undefined; a set of several is discarded (RFC 9989 §4.10 steps 2, 6). */
+export async function fetchRecord(name: string, resolver: Resolver): Promise<DmarcRecord | undefined> {
+  const query = `_dmarc.${name}`;
+  if (!isDomainName(query)) return undefined;
+  const answer = await resolver.txt(query);
+  if (!answer.ok) {
+    if (isTemporary(answer)) throw new DiscoveryError(`TXT ${query}: ${answer.reason}`);
+    return undefined;
+  }
+  const records = answer.records.map((t) => t.trim()).filter(isDmarcRecord);
+  return records.length === 1 ? parseDmarcRecord(records[0] ?? '') : undefined;
+}
+
+/**
+ * The DNS Tree Walk (RFC 9989 §4.10): the records found, longest name first. It stops at a record with
+ * psd=y or psd=n or when no labels are left, so it makes at most eight queries; a temporary failure ends
+ * it, and what was found before is returned with the error.
+ */
+export async function treeWalk(
+  domain: string,
+  resolver: Resolver,
+): Promise<{ found: WalkEntry[]; error?: DiscoveryError }> {
+  const found: WalkEntry[] = [];
+  let labels = domain.split('.');
+  while (labels.length > 0) {
+    const name = labels.join('.');
+    let record: DmarcRecord | undefined;
+    try {
+      record = await fetchRecord(name, resolver);
+    } catch (err) {
+      if (err instanceof DiscoveryError) return { found, error: err };
+      throw err;
+    }
+    if (record) {
+      found.push({ domain: name, record });
+      if (record.psd === 'y' || record.psd === 'n') break; // §4.10 step 3
+    }
+    labels = labels.length > WALK_MAX_LABELS ? labels.slice(-WALK_MAX_LABELS) : labels.slice(1);
+  }
+  return { found };
+}
+
+/** RFC 9989 §4.10.2: the Organizational Domain for a completed walk. */
+export function organizationalDomain(domain: string, found: readonly WalkEntry[]): string {
+  for (const { domain: at, record } of found) {
+    if (record.psd === 'n') return at;
+    // psd=y: the name one label below the Public Suffix Domain
+    if (record.psd === 'y' && at !== domain)
+      return domain
+        .split('.')
+        .slice(-(at.split('.').length + 1))
+        .join('.');
+  }
+  // the record with the fewest labels, or the domain itself when none was found
+  return found[found.length - 1]?.domain ?? domain;
+}
+
+/** Policy discovery for a normalized Author Domain (RFC 9989 §4.10.1). Never throws for DNS answers. */
+export async function discoverPolicy(domain: string, resolver: Resolver): Promise<Discovery> {
+  if (domain.startsWith('[') || isIP(domain) !== 0) return { result: 'none', domain }; // no DNS name
+  const { found, error } = await treeWalk(domain, resolver);
+  let entry: WalkEntry | undefined;
+  if (found[0]?.domain === domain) {
+    entry = found[0]; // the Author Domain's own record applies, whatever is above it
+  } else if (error) {
+    return { result: 'temperror', domain, error: error.message };
+  } else {
+    // otherwise the Organizational Domain's record, failing that the PSD's (a walk stops only at a psd
+    // tag, so a psd=y record is the last found)
+    const org = organizationalDomain(domain, found);
+    const last = found[found.length - 1];
+    entry = found.find((e) => e.domain === org) ?? (last?.record.psd === 'y' ? last : undefined);
+  }
+  if (entry === undefined) return { result: 'none', domain };
+  const { record, domain: policyDomain } = entry;
+  if (record.p === undefined) return { result: 'none', domain }; // §4.10.1: no DMARC processing
+  const applied = { ...record, p: record.p };
+  if (policyDomain === domain) return { result: 'found', domain, policyDomain, record: applied, policy: record.p };
+  // §4.10.1: below the policy domain, np if the name does not exist, sp if it does, both defaulting to p;
+  // existence only matters when np is given.
+  const sp = record.sp ?? record.p;
+  if (record.np === undefined || record.np === sp) {
+    return { result: 'found', domain, policyDomain, record: applied, policy: sp };
+  }
+  try {
+    const policy = (await domainExists(domain, resolver)) ? sp : record.np;
+    return { result: 'found', domain, policyDomain, record: applied, policy };
+  } catch (err) {
+    if (!(err instanceof DiscoveryError)) throw err;
+    // Which of the two applies is unknown; the weaker one until the caller decides (a pass needs neither),
+    // so nothing takes the domain as more enforcing than it is.
+    const policy = STRENGTH[record.np] < STRENGTH[sp] ? record.np : sp;
+    return { result: 'found', domain, policyDomain, record: applied, policy, existenceError: err.message };
+  }
+}
+
+/**
+ * RFC 9989 Appendix A.4: any RR makes a name exist, only NXDOMAIN says it does not. A query for A tells them
+ * apart (NODATA exists); A follows a CNAME and answers for a missing target with NXDOMAIN (RFC 6604 §3),
+ * so after an NXDOMAIN the name's own CNAME is asked for too. Throws DiscoveryError on a temporary failure.
+ */
+export async function domainExists(domain: string, resolver: Resolver): Promise<boolean> {
+  if (!isDomainName(domain)) return false;
+  const a = await resolver.a(domain);
+  if (a.ok || (!a.ok && a.error === 'nodata')) return true;
+  if (isTemporary(a)) throw new DiscoveryError(`A ${domain}: ${a.reason}`);
+  if (isBadName(a)) return false;
+  const cname = await resolver.cname(domain);
+  if (cname.ok) return cname.records.length > 0;
+  if (isTemporary(cname)) throw new DiscoveryError(`CNAME ${domain}: ${cname.reason}`);
+  return false;
+}
+
+/** RFC 1035 §2.3.4: no empty labels, labels up to 63 octets, names up to 253. */
+function isDomainName(name: string): boolean {
+  return name.length <= 253 && name.split('.').every((l) => l.length > 0 && l.length <= 63);
+}
+
+/**
+ * A temporary failure, except a name the resolver refuses to send (EBADNAME, src/dns/resolver.ts): no
+ * such name can hold records, so it is absent, not in doubt.
+ */
+function isTemporary<T>(answer: DnsAnswer<T>): answer is { ok: false; error: 'temperror'; reason: string } {
+  return !answer.ok && answer.error === 'temperror' && !answer.reason.startsWith('EBADNAME');
+}
+
+function isBadName<T>(answer: DnsAnswer<T>): boolean {
+  return !answer.ok && answer.error === 'temperror' && answer.reason.startsWith('EBADNAME');
+}
