@@ -13,26 +13,20 @@ import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { reply } from '../smtp/replies.ts';
 import { authenticationResultsHeader, stripForgedResults } from './authentication-results.ts';
 import type { DmarcDiscoveryCache } from './dmarc/check-dmarc.ts';
-import type { ArcResult, DkimSignatureResult, DmarcResult, Finding, SpfResult } from './results.ts';
+import type { ArcChainInput, ArcResult, DkimSignatureResult, DmarcResult, Finding, SpfResult } from './results.ts';
 import { type AuthenticationVerdict, decide } from './verdict.ts';
 
-/**
- * The checks, loaded with the first message from outside: mailauth and its dependencies (libmime's
- * charset tables, joi) take about 30 MB, which a node that only takes submissions never needs, and
- * which would otherwise count against every idle server (docs/benchmarks.md).
- */
+/** The checks, loaded with the first message from outside: a node that only takes submissions never needs them. */
 async function importChecks() {
-  const [spf, dkim, arc, dmarc, overrides] = await Promise.all([
+  const [spf, dkim, dmarc, overrides] = await Promise.all([
     import('./spf/check-spf.ts'),
     import('./dkim/verify-dkim.ts'),
-    import('./arc/verify-arc.ts'),
     import('./dmarc/check-dmarc.ts'),
     import('./dmarc/overrides.ts'),
   ]);
   return {
     checkSpf: spf.checkSpf,
     verifyDkim: dkim.verifyDkim,
-    verifyArc: arc.verifyArc,
     checkDmarc: dmarc.checkDmarc,
     DmarcDiscoveryCache: dmarc.DmarcDiscoveryCache,
     applyOverrides: overrides.applyOverrides,
@@ -41,6 +35,23 @@ async function importChecks() {
 type Checks = Awaited<ReturnType<typeof importChecks>>;
 let checksLoaded: Promise<Checks> | undefined;
 const loadChecks = (): Promise<Checks> => (checksLoaded ??= importChecks());
+
+/**
+ * ARC validation runs on mailauth, whose dependencies (libmime's charset tables, iconv-lite, joi) take
+ * about 30 MB: it is loaded with the first message that carries ARC sets (docs/benchmarks.md).
+ */
+let arcLoaded: Promise<typeof import('./arc/verify-arc.ts')> | undefined;
+const NO_ARC: ArcResult = { result: 'none', instance: 0, sealers: [], instances: [], reason: 'no ARC sets' };
+
+function checkArc(chain: ArcChainInput, resolver: Resolver, now: Date): Promise<ArcResult> {
+  // RFC 8617 §5.2 step 1: no ARC sets, nothing to validate. A chain that could not be read carries its
+  // error, which verifyArc turns into a fail.
+  if (chain !== undefined && chain.chain === false && !(chain as { error?: unknown }).error) {
+    return Promise.resolve(NO_ARC);
+  }
+  arcLoaded ??= import('./arc/verify-arc.ts');
+  return arcLoaded.then(({ verifyArc }) => verifyArc(chain, { resolver, now }));
+}
 
 export type AuthenticationConfig = Config['authentication'];
 
@@ -145,7 +156,7 @@ export class SenderAuthentication {
     }
     if (client === 'mynetworks') return { verdict: PASS, content: stripped.content, header: '', findings };
 
-    const { verifyDkim, verifyArc, checkDmarc, applyOverrides, DmarcDiscoveryCache } = await loadChecks();
+    const { verifyDkim, checkDmarc, applyOverrides, DmarcDiscoveryCache } = await loadChecks();
     const seconds = this.#config.cacheSeconds;
     // DMARC records change rarely but matter at once when they do: at most a minute.
     if (seconds > 0) this.#dmarcCache ??= new DmarcDiscoveryCache(Math.min(seconds, 60) * 1000);
@@ -159,7 +170,7 @@ export class SenderAuthentication {
     ]);
     const dkim = dkimVerification.signatures;
     const [arc, dmarc] = await Promise.all([
-      verifyArc(dkimVerification.arc, { resolver: this.#resolver, now }),
+      checkArc(dkimVerification.arc, this.#resolver, now),
       checkDmarc({
         headerFrom: dkimVerification.headerFrom,
         fromFields: dkimVerification.fromFields,

@@ -30,11 +30,6 @@ export async function verifyArc(chain: ArcChainInput, options: VerifyArcOptions)
     // ARC failures are permanent; never a pass on a doubt).
     return failed(0, 'the message header could not be read for ARC');
   }
-  // RFC 8617 §5.2 step 1: no ARC sets, nothing to validate (and no need to ask mailauth).
-  // A chain that could not be read carries its error, which arc() turns into a fail.
-  if (chain.chain === false && !(chain as { error?: unknown }).error) {
-    return { result: 'none', instance: 0, sealers: [], instances: [], reason: 'no ARC sets' };
-  }
   try {
     const entries = Array.isArray(chain.chain) ? (chain.chain as ChainEntry[]) : [];
     // Read before arc(): it rewrites the newest set's parsed ARC-Authentication-Results in place.
