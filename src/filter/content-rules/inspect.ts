@@ -1,0 +1,208 @@
+/**
+ * Postfix built-in content inspection, header_checks(5), over a whole message: header_checks on each
+ * logical header of the top-level header; mime_header_checks on the MIME headers (Content-Type,
+ * Content-Transfer-Encoding, Content-Disposition, Content-Description, Mime-Version) of the top-level
+ * header and of every multipart body part (boundaries per RFC 2046 §5.1.1); body_checks on each
+ * body line. As in Postfix, body lines are inspected as they are on the wire: base64 and
+ * quoted-printable are not decoded. A logical header is matched as one string with "\n" between
+ * its folded lines (CR removed); a body line without its line end. The first matching rule of a
+ * table wins for a line (regexp_table(5)).
+ *
+ * Not done: nested_header_checks (headers of attached message/rfc822 parts are body lines here),
+ * body_checks_size_limit, header_size_limit, boundary lines (delimiters, not inspected).
+ */
+
+import type { Finding } from '../../authentication/results.ts';
+import { matchTable, type TableMatch } from './match-table.ts';
+import type { RuleTable } from './rule-file.ts';
+
+export type ContentCheck = 'header_checks' | 'mime_header_checks' | 'body_checks';
+
+export interface ContentRules {
+  header?: RuleTable;
+  /** Postfix's default for mime_header_checks is $header_checks; so is ours when absent. */
+  mime?: RuleTable;
+  body?: RuleTable;
+}
+
+export type ContentVerdict =
+  | { action: 'accept' }
+  | { action: 'hold' | 'discard' | 'reject'; text: string; because: Finding };
+
+export interface ContentInspection {
+  verdict: ContentVerdict;
+  findings: Finding[]; // every action taken, in message order
+  prepended: string[]; // lines PREPENDed, in order
+  redirect?: string; // the last REDIRECT wins
+  message?: Buffer; // the changed message, when a line was IGNOREd or PREPENDed
+}
+
+// header_checks(5): MIME related headers go to mime_header_checks (Postfix's HDR_OPT_MIME set).
+const MIME_HEADERS = new Set([
+  'content-type',
+  'content-transfer-encoding',
+  'content-disposition',
+  'content-description',
+  'mime-version',
+]);
+const MAX_NESTING = 100; // Postfix mime_nesting_limit default
+const STRENGTH = { accept: 0, hold: 1, discard: 2, reject: 3 } as const;
+// header_checks(5): defaults when REJECT etc. have no text.
+const DEFAULT_TEXT: Record<string, string> = { REJECT: 'message content rejected' };
+
+interface Line {
+  start: number;
+  end: number; // content end, before CR LF
+  next: number; // after the line end
+}
+
+export function inspectMessage(message: Uint8Array, rules: ContentRules): ContentInspection {
+  const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const lines = splitLines(buf);
+  const out: Buffer[] = [];
+  const result: ContentInspection = { verdict: { action: 'accept' }, findings: [], prepended: [] };
+  let changed = false;
+  let stopped = false; // after REJECT or DISCARD nothing more matters
+
+  /** Applies one table to one unit (a logical header or a body line); returns whether to keep it. */
+  const apply = (check: ContentCheck, table: RuleTable | undefined, input: string): boolean => {
+    if (!table || stopped) return true;
+    const hit = matchTable(table, input);
+    if (!hit) return true;
+    return act(check, hit, input);
+  };
+
+  const act = (check: ContentCheck, hit: TableMatch, input: string): boolean => {
+    const { verb } = hit.action;
+    if (verb === 'DUNNO' || verb === 'OK') return true;
+    const text = hit.action.text || DEFAULT_TEXT[verb] || '';
+    const shown = input.length > 100 ? `${input.slice(0, 100)}…` : input;
+    const finding: Finding = {
+      check,
+      result: verb.toLowerCase(),
+      reason: `${hit.file}:${hit.line}: ${JSON.stringify(shown)}${text ? `: ${text}` : ''}`,
+    };
+    result.findings.push(finding);
+    switch (verb) {
+      case 'REJECT':
+      case 'DISCARD':
+      case 'HOLD': {
+        const action = verb === 'REJECT' ? 'reject' : verb === 'DISCARD' ? 'discard' : 'hold';
+        if (STRENGTH[action] > STRENGTH[result.verdict.action]) result.verdict = { action, text, because: finding };
+        if (action !== 'hold') stopped = true;
+        return true;
+      }
+      case 'WARN':
+        return true;
+      case 'REDIRECT':
+        result.redirect = text;
+        return true;
+      case 'PREPEND': {
+        const line = text.replace(/[\r\n]+/g, ' '); // a $n from a folded header must not inject lines
+        result.prepended.push(line);
+        out.push(Buffer.from(`${line}\r\n`, 'utf8'));
+        changed = true;
+        return true;
+      }
+      case 'IGNORE':
+        changed = true;
+        return false;
+      default:
+        return verb satisfies never;
+    }
+  };
+
+  const emit = (from: number, to: number) => out.push(buf.subarray(from, to));
+  const lineText = (l: Line) => buf.toString('utf8', l.start, l.end);
+
+  const boundaries: string[] = [];
+  let i = 0;
+  let top = true;
+  // Header section: top-level or a body part's.
+  const headers = (): void => {
+    let contentType: string | undefined;
+    while (i < lines.length) {
+      const first = lines[i] as Line;
+      if (first.end === first.start) {
+        emit(first.start, first.next); // the empty line ends the header (RFC 5322 §2.1)
+        i++;
+        break;
+      }
+      const name = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/.exec(lineText(first))?.[1];
+      if (name === undefined) break; // not a header field: the body starts here, as in Postfix
+      let j = i + 1;
+      while (j < lines.length && isContinuation(buf, lines[j] as Line)) j++;
+      const group = lines.slice(i, j);
+      const logical = group.map(lineText).join('\n');
+      const lower = name.toLowerCase();
+      const mime = MIME_HEADERS.has(lower);
+      if (lower === 'content-type') contentType = logical;
+      let keep = true;
+      if (mime) keep = apply('mime_header_checks', rules.mime ?? rules.header, logical);
+      else if (top) keep = apply('header_checks', rules.header, logical);
+      if (keep) emit(first.start, (group[group.length - 1] as Line).next);
+      i = j;
+    }
+    const boundary = contentType && multipartBoundary(contentType);
+    if (boundary && boundaries.length < MAX_NESTING) boundaries.push(boundary);
+    top = false;
+  };
+
+  headers();
+  while (i < lines.length) {
+    const line = lines[i] as Line;
+    const delimiter = boundaries.length > 0 ? matchDelimiter(lineText(line), boundaries) : undefined;
+    if (delimiter) {
+      // RFC 2046 §5.1.2: an outer boundary also ends the inner multiparts.
+      boundaries.length = delimiter.close ? delimiter.depth : delimiter.depth + 1;
+      emit(line.start, line.next);
+      i++;
+      if (!delimiter.close) headers();
+      continue;
+    }
+    if (apply('body_checks', rules.body, lineText(line))) emit(line.start, line.next);
+    i++;
+  }
+  if (changed) result.message = Buffer.concat(out);
+  return result;
+}
+
+function splitLines(buf: Buffer): Line[] {
+  const lines: Line[] = [];
+  let start = 0;
+  while (start < buf.length) {
+    const lf = buf.indexOf(0x0a, start);
+    const next = lf < 0 ? buf.length : lf + 1;
+    let end = lf < 0 ? buf.length : lf;
+    if (end > start && buf[end - 1] === 0x0d) end--;
+    lines.push({ start, end, next });
+    start = next;
+  }
+  return lines;
+}
+
+function isContinuation(buf: Buffer, line: Line): boolean {
+  const c = buf[line.start];
+  return line.end > line.start && (c === 0x20 || c === 0x09); // RFC 5322 §2.2.3
+}
+
+// RFC 2045 §5.1: boundary is a parameter of multipart/*, a token or a quoted-string.
+function multipartBoundary(header: string): string | undefined {
+  const value = header.slice(header.indexOf(':') + 1).replace(/\n/g, '');
+  if (!/^\s*multipart\//i.test(value)) return undefined;
+  const m = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))/i.exec(value);
+  const b = m?.[1]?.replace(/\\(.)/g, '$1') ?? m?.[2];
+  return b && b.length <= 70 ? b : undefined; // RFC 2046 §5.1.1: 1 to 70 characters
+}
+
+// RFC 2046 §5.1.1: "--" boundary, or "--" boundary "--" for the close; trailing whitespace allowed.
+function matchDelimiter(line: string, boundaries: string[]): { depth: number; close: boolean } | undefined {
+  if (!line.startsWith('--')) return undefined;
+  const rest = line.slice(2).replace(/[ \t]+$/, '');
+  for (let d = boundaries.length - 1; d >= 0; d--) {
+    const b = boundaries[d] as string;
+    if (rest === b) return { depth: d, close: false };
+    if (rest === `${b}--`) return { depth: d, close: true };
+  }
+  return undefined;
+}

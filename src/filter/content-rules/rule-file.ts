@@ -1,0 +1,131 @@
+/**
+ * Rule files in Postfix regexp_table(5) syntax: `/pattern/flags result`, `!/pattern/ result`,
+ * `if /pattern/flags` … `endif` (nestable, also negated), `#` comments, blank lines, and logical
+ * lines continued by lines that start with whitespace. Every error names the file, the line and the
+ * problem (ContentRuleError); a table that loads is safe to run (pattern.ts).
+ */
+
+import { readFile } from 'node:fs/promises';
+import { type Action, highestReference, parseAction } from './action.ts';
+import { type CompiledPattern, compilePattern, DEFAULT_FLAGS, PatternError, type PatternFlags } from './pattern.ts';
+
+export type RuleEntry =
+  | { kind: 'rule'; line: number; negated: boolean; pattern: CompiledPattern; action: Action }
+  | { kind: 'if'; line: number; negated: boolean; pattern: CompiledPattern; entries: RuleEntry[] };
+
+export interface RuleTable {
+  file: string;
+  entries: RuleEntry[];
+}
+
+export class ContentRuleError extends Error {
+  readonly code = 'ERR_CONTENT_RULE_FILE';
+  readonly file: string;
+  readonly line: number;
+  readonly problem: string;
+  constructor(file: string, line: number, problem: string, options?: ErrorOptions) {
+    super(`${file}:${line}: ${problem}`, options);
+    this.file = file;
+    this.line = line;
+    this.problem = problem;
+  }
+}
+
+/** Parses a rule file's text; `file` names it in errors and findings. */
+export function parseRuleFile(text: string, file = '<rules>'): RuleTable {
+  const root: RuleEntry[] = [];
+  const stack: { entries: RuleEntry[]; line: number }[] = [{ entries: root, line: 0 }];
+  for (const { line, text: logical } of logicalLines(text, file)) {
+    const at = (problem: string, cause?: unknown) =>
+      new ContentRuleError(file, line, problem, cause === undefined ? undefined : { cause });
+    const current = stack[stack.length - 1] as { entries: RuleEntry[] };
+    if (/^endif\b/i.test(logical)) {
+      if (logical.trim().toLowerCase() !== 'endif') throw at('text after endif');
+      if (stack.length === 1) throw at('endif without if');
+      stack.pop();
+      continue;
+    }
+    const isIf = /^if(\s|!|$)/i.test(logical);
+    const rest = isIf ? logical.slice(2).trimStart() : logical;
+    const negated = rest.startsWith('!');
+    const parsed = splitPattern(negated ? rest.slice(1) : rest);
+    if (typeof parsed === 'string') throw at(parsed);
+    const { source, flags, result } = parsed;
+    let pattern: CompiledPattern;
+    try {
+      pattern = compilePattern(source, flags);
+    } catch (err) {
+      if (err instanceof PatternError) throw at(err.message, err);
+      throw err;
+    }
+    if (isIf) {
+      if (result !== '') throw at('text after if pattern');
+      const entries: RuleEntry[] = [];
+      current.entries.push({ kind: 'if', line, negated, pattern, entries });
+      stack.push({ entries, line });
+      continue;
+    }
+    if (result === '') throw at('missing action after pattern');
+    const action = parseAction(result);
+    if (typeof action === 'string') throw at(action);
+    const act: Action = action;
+    const ref = highestReference(act.text);
+    // regexp_table(5): a negated pattern has no match to substitute from.
+    if (ref > 0 && negated) throw at(`$${ref} substitution with a negated pattern`);
+    if (ref > pattern.groups) throw at(`$${ref} refers past the ${pattern.groups} group(s) of /${source}/`);
+    current.entries.push({ kind: 'rule', line, negated, pattern, action: act });
+  }
+  if (stack.length > 1) {
+    const open = stack[stack.length - 1] as { line: number };
+    throw new ContentRuleError(file, open.line, 'if without endif');
+  }
+  return { file, entries: root };
+}
+
+/** regexp_table(5) "TABLE FORMAT": comments, blank lines, whitespace-led continuation lines. */
+function* logicalLines(text: string, file: string): Generator<{ line: number; text: string }> {
+  let pending: { line: number; text: string } | undefined;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i] as string;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    if (/^\s/.test(raw)) {
+      if (!pending) throw new ContentRuleError(file, i + 1, 'continuation line without a preceding rule');
+      pending.text += ` ${trimmed}`;
+      continue;
+    }
+    if (pending) yield pending;
+    pending = { line: i + 1, text: raw.trimEnd() };
+  }
+  if (pending) yield pending;
+}
+
+// `/pattern/flags result`: the first character is the delimiter; a backslash escapes it (kept
+// in the pattern, where `\/` means `/`).
+function splitPattern(text: string): { source: string; flags: PatternFlags; result: string } | string {
+  const delim = text[0];
+  if (delim === undefined) return 'missing pattern';
+  if (/[\s\w\\]/.test(delim)) return `pattern must start with a delimiter such as "/", found "${delim}"`;
+  let i = 1;
+  while (i < text.length && text[i] !== delim) i += text[i] === '\\' ? 2 : 1;
+  if (i >= text.length) return `missing closing "${delim}" delimiter`;
+  const source = text.slice(1, i);
+  if (source === '') return 'empty pattern';
+  const flags = { ...DEFAULT_FLAGS };
+  i++;
+  for (; i < text.length && !/\s/.test(text[i] as string); i++) {
+    const f = text[i];
+    // regexp_table(5): each flag toggles its default.
+    if (f === 'i') flags.caseInsensitive = !flags.caseInsensitive;
+    else if (f === 'x') flags.extended = !flags.extended;
+    else if (f === 'm') flags.multiline = !flags.multiline;
+    else return `unknown flag "${f}" after pattern`;
+  }
+  return { source, flags, result: text.slice(i).trim() };
+}
+
+/** Reads and parses a rule file from disk; errors name the path. */
+export async function readRuleFile(path: string): Promise<RuleTable> {
+  return parseRuleFile(await readFile(path, 'utf8'), path);
+}

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type ContentRules, inspectMessage, parseRuleFile } from '../../../src/filter/content-rules/index.ts';
+
+const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'utf8');
+
+const simple = crlf([
+  'From: alice@example.com',
+  'To: bob@example.com',
+  'Subject: quarterly',
+  '  report', // folded: one logical header
+  'X-Spam-Flag: YES',
+  'Content-Type: text/plain; charset=us-ascii',
+  '',
+  'Hello Bob,',
+  'please click http://192.0.2.7/login now',
+  '',
+]);
+
+const rules = (header = '', body = '', mime?: string): ContentRules => ({
+  header: parseRuleFile(header, 'header_checks'),
+  body: parseRuleFile(body, 'body_checks'),
+  ...(mime === undefined ? {} : { mime: parseRuleFile(mime, 'mime_header_checks') }),
+});
+
+test('no match: accept, message unchanged, no findings', () => {
+  const r = inspectMessage(simple, rules('/^Subject: lottery/ REJECT'));
+  assert.deepEqual(r, { verdict: { action: 'accept' }, findings: [], prepended: [] });
+});
+
+test('REJECT with text and the default text; finding names file and line', () => {
+  const r = inspectMessage(simple, rules('/^Subject: quarterly/ REJECT no reports here'));
+  assert.equal(r.verdict.action, 'reject');
+  assert.ok(r.verdict.action === 'reject' && r.verdict.text === 'no reports here');
+  assert.equal(r.findings.length, 1);
+  assert.equal(r.findings[0]?.check, 'header_checks');
+  assert.equal(r.findings[0]?.result, 'reject');
+  assert.match(r.findings[0]?.reason ?? '', /^header_checks:1: "Subject: quarterly\\n {2}report": no reports here$/);
+  const d = inspectMessage(simple, rules('/^Subject:/ REJECT'));
+  assert.ok(d.verdict.action === 'reject' && d.verdict.text === 'message content rejected');
+});
+
+test('a logical header is matched whole, folded lines joined by \\n', () => {
+  const r = inspectMessage(simple, rules('/^Subject: quarterly\\n +report$/ WARN folded'));
+  assert.equal(r.findings[0]?.result, 'warn');
+});
+
+test('DISCARD, HOLD, WARN, REDIRECT, DUNNO', () => {
+  const hold = inspectMessage(simple, rules('/^X-Spam-Flag: YES/ HOLD spam flag\n/^To:/ WARN to seen'));
+  assert.ok(hold.verdict.action === 'hold' && hold.verdict.text === 'spam flag');
+  assert.deepEqual(
+    hold.findings.map((f) => f.result),
+    ['warn', 'hold'],
+  );
+  assert.equal(hold.message, undefined); // WARN and HOLD change nothing
+  const discard = inspectMessage(simple, rules('/^From:/ DISCARD'));
+  assert.equal(discard.verdict.action, 'discard');
+  const redirect = inspectMessage(simple, rules('/^To: (\\w+)@/ REDIRECT $1-review@example.com'));
+  assert.equal(redirect.redirect, 'bob-review@example.com');
+  assert.equal(redirect.verdict.action, 'accept');
+  const dunno = inspectMessage(simple, rules('/^From:/ DUNNO\n/^From:/ REJECT'));
+  assert.deepEqual(dunno.findings, []);
+  assert.equal(dunno.verdict.action, 'accept');
+});
+
+test('strongest verdict wins: REJECT > DISCARD > HOLD; inspection stops at REJECT/DISCARD', () => {
+  const r = inspectMessage(simple, rules('/^From:/ HOLD h\n/^To:/ REJECT r\n/^Subject:/ WARN late', '/Hello/ WARN b'));
+  assert.ok(r.verdict.action === 'reject' && r.verdict.text === 'r');
+  assert.deepEqual(
+    r.findings.map((f) => f.result),
+    ['hold', 'reject'],
+  );
+  const d = inspectMessage(simple, rules('/^From:/ DISCARD\n/^Subject:/ HOLD'));
+  assert.equal(d.verdict.action, 'discard');
+});
+
+test('IGNORE removes the logical header; PREPEND inserts a line before it', () => {
+  const r = inspectMessage(simple, rules('/^Subject:/ IGNORE\n/^X-Spam-Flag: (.*)/ PREPEND X-Was-Flagged: $1'));
+  assert.deepEqual(r.prepended, ['X-Was-Flagged: YES']);
+  assert.equal(
+    r.message?.toString('utf8'),
+    crlf([
+      'From: alice@example.com',
+      'To: bob@example.com',
+      'X-Was-Flagged: YES',
+      'X-Spam-Flag: YES',
+      'Content-Type: text/plain; charset=us-ascii',
+      '',
+      'Hello Bob,',
+      'please click http://192.0.2.7/login now',
+      '',
+    ]).toString('utf8'),
+  );
+});
+
+test('body_checks: each body line, undecoded; IGNORE and PREPEND in the body', () => {
+  const r = inspectMessage(simple, rules('', '/http:\\/\\/([0-9.]+)\\// WARN IP URL $1\n/^Hello/ PREPEND Hi,'));
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result]),
+    [
+      ['body_checks', 'prepend'],
+      ['body_checks', 'warn'],
+    ],
+  );
+  assert.match(r.findings[1]?.reason ?? '', /IP URL 192\.0\.2\.7$/);
+  assert.match(r.message?.toString('utf8') ?? '', /\r\n\r\nHi,\r\nHello Bob,\r\n/);
+  const ignore = inspectMessage(simple, rules('', '/click/ IGNORE'));
+  assert.doesNotMatch(ignore.message?.toString('utf8') ?? '', /click/);
+  // headers are not body lines
+  assert.deepEqual(inspectMessage(simple, rules('', '/^From:/ REJECT')).findings, []);
+  // base64 is inspected as sent (header_checks(5): body_checks see the raw body)
+  const b64 = crlf(['Content-Transfer-Encoding: base64', '', Buffer.from('secret word').toString('base64'), '']);
+  assert.deepEqual(inspectMessage(b64, rules('', '/secret/ REJECT')).findings, []);
+});
+
+const nested = crlf([
+  'From: alice@example.com',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="outer"',
+  '',
+  'preamble',
+  '--outer',
+  'Content-Type: text/plain',
+  '',
+  'first part',
+  '--outer',
+  'Content-Type: multipart/alternative;',
+  '\tboundary=inner',
+  '',
+  '--inner',
+  'Content-Type: text/html',
+  'X-Part-Header: not MIME',
+  '',
+  '<p>html</p>',
+  '--inner',
+  'Content-Type: application/octet-stream; name="invoice.exe"',
+  'Content-Disposition: attachment;',
+  ' filename="invoice.exe"',
+  '',
+  'TVqQAAMAAAAEAAAA',
+  '--inner--',
+  '--outer--',
+  'epilogue',
+  '',
+]);
+
+test('mime_header_checks: MIME headers of every part, nested multipart included', () => {
+  const r = inspectMessage(
+    nested,
+    rules('', '', '/^Content-(Disposition|Type):.*name="?[^"]*\\.(exe|scr)"?/ REJECT $2 attachment'),
+  );
+  assert.ok(r.verdict.action === 'reject' && r.verdict.text === 'exe attachment');
+  assert.equal(r.findings[0]?.check, 'mime_header_checks');
+  assert.match(r.findings[0]?.reason ?? '', /invoice\.exe/);
+});
+
+test('mime_header_checks: top-level MIME headers; non-MIME part headers go to neither table', () => {
+  const r = inspectMessage(
+    nested,
+    rules('/^X-Part-Header/ REJECT\n/^MIME-Version/ WARN from header_checks', '', '/^Mime-Version: 1\\.0$/ WARN mv'),
+  );
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result]),
+    [['mime_header_checks', 'warn']],
+  );
+});
+
+test('mime_header_checks defaults to header_checks (Postfix default $header_checks)', () => {
+  const r = inspectMessage(nested, { header: parseRuleFile('/^Content-Type: text\\/html/ WARN html part') });
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result]),
+    [['mime_header_checks', 'warn']],
+  );
+});
+
+test('body_checks in parts: part body lines, preamble and epilogue; boundaries and part headers are not body lines', () => {
+  const r = inspectMessage(nested, rules('', '/./ WARN line'));
+  const lines = r.findings.map((f) => /"(.*)"/.exec(f.reason)?.[1]);
+  assert.deepEqual(lines, ['preamble', 'first part', '<p>html</p>', 'TVqQAAMAAAAEAAAA', 'epilogue']);
+});
+
+test('IGNORE of a MIME header in a nested part changes only that part', () => {
+  const r = inspectMessage(nested, rules('', '', '/^Content-Disposition: attachment/ IGNORE'));
+  const out = r.message?.toString('utf8') ?? '';
+  assert.doesNotMatch(out, /Content-Disposition|filename=/);
+  assert.equal(
+    out,
+    nested.toString('utf8').replace('Content-Disposition: attachment;\r\n filename="invoice.exe"\r\n', ''),
+  );
+});
+
+test('bare LF line ends are tolerated and kept', () => {
+  const msg = Buffer.from('Subject: x\nX-Drop: y\n\nbody\n');
+  const r = inspectMessage(msg, rules('/^X-Drop:/ IGNORE'));
+  assert.equal(r.message?.toString(), 'Subject: x\n\nbody\n');
+});
+
+test('catastrophic pattern /(a+)+$/ runs in linear time', () => {
+  const table = parseRuleFile('/(a+)+$/ REJECT redos\n/^(a|aa)+$/ REJECT redos2', 'body_checks');
+  const evil = `${'a'.repeat(5000)}!`;
+  const msg = crlf(['Subject: test', '', evil, `${'a'.repeat(40)}!`, '']);
+  const started = performance.now();
+  const r = inspectMessage(msg, { body: table });
+  const elapsed = performance.now() - started;
+  assert.equal(r.verdict.action, 'accept');
+  assert.ok(elapsed < 100, `took ${elapsed} ms`);
+});
