@@ -1,0 +1,586 @@
+/**
+ * The MTA side of a milter conversation (Sendmail libmilter protocol v6, include/libmilter/mfdef.h; the
+ * order of steps is libmilter's, docs/api.html "xxfi_*" callbacks): SMFIC_OPTNEG, then per connection
+ * connect and helo, per message mail, rcpt…, data, header…, eoh, body…, eom, and SMFIC_ABORT or QUIT.
+ * The steps the milter declined in negotiation (SMFIP_NO*) are not sent; those it will not answer
+ * (SMFIP_NR_*) are sent without waiting. It does not decide what a verdict means for the SMTP session.
+ */
+import net from 'node:net';
+import { MilterProtocolError, type MilterStage, MilterTimeoutError, MilterUnavailableError } from './errors.ts';
+import {
+  action,
+  CHUNK_SIZE,
+  type Command,
+  command,
+  cstrings,
+  encodePacket,
+  MILTER_VERSION,
+  OFFERED_ACTIONS,
+  OFFERED_PROTOCOL,
+  type Packet,
+  PacketReader,
+  protocol,
+  reply,
+  splitCStrings,
+  uint32,
+} from './protocol.ts';
+
+/** A reply the milter gave at a step. SMFIR_REPLYCODE becomes reject (5xx) or tempfail (4xx) with its text. */
+export type MilterVerdict =
+  | { action: 'continue' | 'accept' | 'discard' }
+  | { action: 'reject' | 'tempfail'; reply?: MilterReplyCode };
+
+/** SMFIR_REPLYCODE as libmilter's smfi_setreply/smfi_setmlreply formats it: "550 5.7.1 text" (CRLF between lines). */
+export interface MilterReplyCode {
+  code: number;
+  enhanced?: string;
+  /** The text of each line, without code and enhanced code. */
+  lines: string[];
+}
+
+/**
+ * A change asked for at eom. Header values are what follows the colon, with folding as CRLF: the client
+ * adds the space after the colon itself unless SMFIP_HDR_LEADSPC was agreed (then the milter includes it).
+ */
+export type Modification =
+  | { type: 'addheader'; name: string; value: string }
+  | { type: 'insheader'; index: number; name: string; value: string }
+  | { type: 'chgheader'; index: number; name: string; value: string }
+  | { type: 'replbody'; body: Buffer }
+  | { type: 'chgfrom'; from: string; args?: string }
+  | { type: 'addrcpt'; rcpt: string; args?: string }
+  | { type: 'delrcpt'; rcpt: string };
+
+export interface EomResult {
+  verdict: MilterVerdict;
+  modifications: Modification[];
+  /** SMFIR_QUARANTINE: hold the message, with the milter's reason. */
+  quarantine?: string;
+}
+
+/** Macros by name as libmilter's smfi_getsymval knows them: `i`, `j`, `{auth_authen}`, `{client_addr}`… */
+export type Macros = Record<string, string | undefined>;
+
+export interface ConnectInfo {
+  hostname: string;
+  /** Absent for an unknown peer (family 'U'). A path for a unix socket peer (family 'L'). */
+  address?: string;
+  port?: number;
+}
+
+export interface MilterTimeouts {
+  connectMs: number;
+  /** For each reply; SMFIR_PROGRESS starts it again. */
+  replyMs: number;
+  /** From mail to the eom verdict. */
+  messageMs: number;
+}
+
+export interface MilterClientOptions {
+  /** Sendmail/Postfix socket syntax: `inet:port@host`, `inet6:port@host`, `unix:/path` or `local:/path`. */
+  socket: string;
+  timeouts?: Partial<MilterTimeouts>;
+}
+
+/** Postfix's milter_connect_timeout (30 s) and milter_content_timeout (300 s) would hold SMTP clients too long. */
+const DEFAULT_TIMEOUTS: MilterTimeouts = { connectMs: 10_000, replyMs: 30_000, messageMs: 120_000 };
+
+export interface Negotiated {
+  version: number;
+  actions: number;
+  protocol: number;
+}
+
+type Waiter = { resolve: (p: Packet) => void; reject: (e: Error) => void };
+
+export class MilterClient {
+  readonly negotiated: Negotiated;
+  readonly #socket: net.Socket;
+  readonly #timeouts: MilterTimeouts;
+  readonly #queue: Packet[] = [];
+  #waiter: Waiter | undefined;
+  #failure: Error | undefined;
+  /** A verdict for the rest of the connection (accept at connect/helo, reject or tempfail at connect). */
+  #connectionSettled: MilterVerdict | undefined;
+  /** A verdict for the rest of the message; undefined while the milter still wants to see it. */
+  #messageSettled: MilterVerdict | undefined;
+  #inMessage = false;
+  #deadline = Number.POSITIVE_INFINITY;
+
+  private constructor(socket: net.Socket, timeouts: MilterTimeouts, negotiated: Negotiated) {
+    this.#socket = socket;
+    this.#timeouts = timeouts;
+    this.negotiated = negotiated;
+    const reader = new PacketReader();
+    socket.on('data', (chunk: Buffer) => {
+      let packets: Packet[];
+      try {
+        packets = reader.push(chunk);
+      } catch (err) {
+        this.#onFailure(new MilterProtocolError('open', (err as Error).message));
+        socket.destroy();
+        return;
+      }
+      for (const p of packets) this.#onPacket(p);
+    });
+    socket.on('error', (err) => this.#onFailure(err));
+    socket.on('close', () => this.#onFailure(new Error('connection closed by the milter')));
+  }
+
+  /** Connects and negotiates. Throws MilterUnavailableError (stage `open` or `negotiate`) if it cannot. */
+  static async open(options: MilterClientOptions): Promise<MilterClient> {
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    const socket = await openSocket(options.socket, timeouts.connectMs);
+    const client = new MilterClient(socket, timeouts, { version: 0, actions: 0, protocol: 0 });
+    try {
+      // SMFIC_OPTNEG: our version, the actions we can carry out, the protocol steps we can leave out.
+      client.#send(
+        command.optneg,
+        Buffer.concat([uint32(MILTER_VERSION), uint32(OFFERED_ACTIONS), uint32(OFFERED_PROTOCOL)]),
+      );
+      const packet = await client.#next('negotiate', timeouts.replyMs);
+      if (packet.code !== reply.optneg || packet.data.length < 12) {
+        throw new MilterProtocolError('negotiate', `expected SMFIC_OPTNEG, got '${packet.code}'`);
+      }
+      const version = packet.data.readUInt32BE(0);
+      // Versions 2 to 6 share this framing; a milter may not ask for what we did not offer (libmilter
+      // refuses such a filter at its own end, Sendmail at ours: milter.c milter_negotiate).
+      if (version < 2 || version > MILTER_VERSION) throw new MilterProtocolError('negotiate', `version ${version}`);
+      const actions = packet.data.readUInt32BE(4) & OFFERED_ACTIONS;
+      const steps = packet.data.readUInt32BE(8);
+      if ((steps & ~OFFERED_PROTOCOL) >>> 0 !== 0) {
+        throw new MilterProtocolError('negotiate', `protocol flags 0x${steps.toString(16)} not offered`);
+      }
+      // Any symbol lists after the 12 bytes (SMFIF_SETSYMLIST) are ignored: we did not offer the action.
+      (client as { negotiated: Negotiated }).negotiated = { version, actions, protocol: steps };
+      return client;
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+  }
+
+  /** SMFIC_CONNECT: hostname, family ('4', '6', 'L' or 'U'), port, address. */
+  async connect(info: ConnectInfo, macros: Macros = {}): Promise<MilterVerdict> {
+    if (this.#connectionSettled) return this.#connectionSettled;
+    const family =
+      info.address === undefined ? 'U' : net.isIPv4(info.address) ? '4' : net.isIPv6(info.address) ? '6' : 'L';
+    const data =
+      family === 'U'
+        ? Buffer.concat([cstrings(info.hostname), Buffer.from('U')])
+        : Buffer.concat([
+            cstrings(info.hostname),
+            Buffer.from(family),
+            port16(info.port ?? 0),
+            cstrings(info.address ?? ''),
+          ]);
+    const verdict = await this.#step('connect', command.connect, data, macros, protocol.noconnect, protocol.nrConn);
+    // At connect every verdict but continue is for the whole connection (libmilter docs, xxfi_connect).
+    if (verdict.action !== 'continue') this.#connectionSettled = verdict;
+    return verdict;
+  }
+
+  async helo(name: string, macros: Macros = {}): Promise<MilterVerdict> {
+    if (this.#connectionSettled) return this.#connectionSettled;
+    const verdict = await this.#step('helo', command.helo, cstrings(name), macros, protocol.nohelo, protocol.nrHelo);
+    if (verdict.action === 'accept') this.#connectionSettled = verdict;
+    return verdict;
+  }
+
+  /** SMFIC_MAIL: the reverse path in angle brackets, then its ESMTP parameters. Aborts an unfinished message. */
+  async mail(from: string, args: string[] = [], macros: Macros = {}): Promise<MilterVerdict> {
+    if (this.#inMessage) await this.abort();
+    if (this.#connectionSettled) return this.#connectionSettled;
+    this.#inMessage = true;
+    this.#messageSettled = undefined;
+    this.#deadline = Date.now() + this.#timeouts.messageMs;
+    return this.#messageStep(
+      'mail',
+      command.mail,
+      cstrings(bracket(from), ...args),
+      macros,
+      protocol.nomail,
+      protocol.nrMail,
+    );
+  }
+
+  /** A reject or tempfail here refuses this recipient only (xxfi_envrcpt); the message goes on. */
+  async rcpt(to: string, args: string[] = [], macros: Macros = {}): Promise<MilterVerdict> {
+    const settled = this.#settled();
+    if (settled) return settled;
+    const verdict = await this.#step(
+      'rcpt',
+      command.rcpt,
+      cstrings(bracket(to), ...args),
+      macros,
+      protocol.norcpt,
+      protocol.nrRcpt,
+    );
+    if (verdict.action === 'accept' || verdict.action === 'discard') this.#messageSettled = verdict;
+    return verdict;
+  }
+
+  async data(macros: Macros = {}): Promise<MilterVerdict> {
+    return this.#messageStep('data', command.data, Buffer.alloc(0), macros, protocol.nodata, protocol.nrData);
+  }
+
+  /** One header field: its name and everything after the colon, as received (CRLF folding allowed). */
+  async header(name: string, value: string): Promise<MilterVerdict> {
+    // Sendmail and Postfix hand a milter folded values with bare LF, and without the space after the
+    // colon unless the milter asked for it (SMFIP_HDR_LEADSPC, mfdef.h).
+    let v = value.replace(/\r\n/g, '\n');
+    if (!(this.negotiated.protocol & protocol.hdrLeadspc)) v = v.replace(/^[ \t]+/, '');
+    return this.#messageStep('header', command.header, cstrings(name, v), {}, protocol.nohdrs, protocol.nrHdr);
+  }
+
+  async eoh(macros: Macros = {}): Promise<MilterVerdict> {
+    return this.#messageStep('eoh', command.eoh, Buffer.alloc(0), macros, protocol.noeoh, protocol.nrEoh);
+  }
+
+  /** The body (CRLF line ends, as on the wire less dot-stuffing), sent in chunks of at most 65535 bytes. */
+  async body(content: Uint8Array): Promise<MilterVerdict> {
+    for (let at = 0; at < content.length; at += CHUNK_SIZE) {
+      const settled = this.#settled();
+      if (settled) return settled;
+      if (this.negotiated.protocol & protocol.nobody) break;
+      const chunk = Buffer.from(content.subarray(at, at + CHUNK_SIZE));
+      const verdict = await this.#messageStep('body', command.body, chunk, {}, protocol.nobody, protocol.nrBody, true);
+      if (verdict.action !== 'continue') return verdict;
+      if (this.#skipBody) break;
+    }
+    return this.#settled() ?? { action: 'continue' };
+  }
+
+  /** SMFIC_BODYEOB, then the modifications and the verdict. Ends the message. */
+  async eom(macros: Macros = {}): Promise<EomResult> {
+    const settled = this.#settled();
+    if (settled) {
+      this.#endMessage();
+      return { verdict: settled, modifications: [] };
+    }
+    this.#sendMacros(command.bodyeob, macros);
+    this.#send(command.bodyeob);
+    const modifications: Modification[] = [];
+    let quarantine: string | undefined;
+    const allowed = this.negotiated.actions;
+    for (;;) {
+      const packet = await this.#reply('eom');
+      const parts = () => splitCStrings(packet.data);
+      switch (packet.code) {
+        case reply.addheader:
+          if (allowed & action.addhdrs) modifications.push({ type: 'addheader', ...this.#field(parts()) });
+          continue;
+        case reply.insheader:
+          if (allowed & action.addhdrs) {
+            modifications.push({
+              type: 'insheader',
+              index: this.#index(packet),
+              ...this.#field(splitCStrings(packet.data.subarray(4))),
+            });
+          }
+          continue;
+        case reply.chgheader:
+          if (allowed & action.chghdrs) {
+            modifications.push({
+              type: 'chgheader',
+              index: this.#index(packet),
+              ...this.#field(splitCStrings(packet.data.subarray(4))),
+            });
+          }
+          continue;
+        case reply.replbody: {
+          if (!(allowed & action.chgbody)) continue;
+          // Several SMFIR_REPLBODY packets make one new body (smfi_replacebody may be called repeatedly).
+          const last = modifications.at(-1);
+          if (last?.type === 'replbody') last.body = Buffer.concat([last.body, packet.data]);
+          else modifications.push({ type: 'replbody', body: packet.data });
+          continue;
+        }
+        case reply.chgfrom: {
+          const [from = '', args] = parts();
+          if (allowed & action.chgfrom) modifications.push({ type: 'chgfrom', from, ...(args ? { args } : {}) });
+          continue;
+        }
+        case reply.addrcpt:
+        case reply.addrcptPar: {
+          const [rcpt = '', args] = parts();
+          if (allowed & (action.addrcpt | action.addrcptPar))
+            modifications.push({ type: 'addrcpt', rcpt, ...(args ? { args } : {}) });
+          continue;
+        }
+        case reply.delrcpt:
+          if (allowed & action.delrcpt) modifications.push({ type: 'delrcpt', rcpt: parts()[0] ?? '' });
+          continue;
+        case reply.quarantine:
+          if (allowed & action.quarantine) quarantine = parts()[0] ?? '';
+          continue;
+        default: {
+          const verdict = this.#verdict('eom', packet);
+          this.#endMessage();
+          return { verdict, modifications, ...(quarantine !== undefined ? { quarantine } : {}) };
+        }
+      }
+    }
+  }
+
+  /** SMFIC_ABORT: forget the current message (RSET, or a transaction refused before eom). */
+  async abort(): Promise<void> {
+    if (!this.#inMessage) return;
+    this.#endMessage();
+    this.#send(command.abort); // libmilter does not answer an abort (engine.c: ST_ABRT)
+  }
+
+  /** SMFIC_QUIT and close. */
+  async quit(): Promise<void> {
+    if (!this.#failure) this.#socket.end(encodePacket(command.quit));
+    this.#failure ??= new MilterUnavailableError('quit', 'closed');
+    await new Promise<void>((resolve) => {
+      if (this.#socket.closed) resolve();
+      else this.#socket.once('close', () => resolve());
+      setTimeout(() => this.#socket.destroy(), 1000).unref();
+    });
+  }
+
+  /** Drops the connection without a word (after a failure). */
+  destroy(): void {
+    this.#failure ??= new MilterUnavailableError('quit', 'destroyed');
+    this.#socket.destroy();
+  }
+
+  #skipBody = false;
+
+  #settled(): MilterVerdict | undefined {
+    return this.#connectionSettled ?? this.#messageSettled;
+  }
+
+  #endMessage(): void {
+    this.#inMessage = false;
+    this.#messageSettled = undefined;
+    this.#skipBody = false;
+    this.#deadline = Number.POSITIVE_INFINITY;
+  }
+
+  async #messageStep(
+    stage: MilterStage,
+    code: Command,
+    data: Buffer,
+    macros: Macros,
+    skip: number,
+    noReply: number,
+    body = false,
+  ): Promise<MilterVerdict> {
+    const settled = this.#settled();
+    if (settled) return settled;
+    const verdict = await this.#step(stage, code, data, macros, skip, noReply, body);
+    if (verdict.action !== 'continue') this.#messageSettled = verdict;
+    return verdict;
+  }
+
+  async #step(
+    stage: MilterStage,
+    code: Command,
+    data: Buffer,
+    macros: Macros,
+    skip: number,
+    noReply: number,
+    body = false,
+  ): Promise<MilterVerdict> {
+    // Macros go even for a step the milter skips: it may read them later (smfi_getsymval at eom).
+    this.#sendMacros(code, macros);
+    if (this.negotiated.protocol & skip) return { action: 'continue' };
+    this.#send(code, data);
+    if (this.negotiated.protocol & noReply) return { action: 'continue' };
+    const packet = await this.#reply(stage);
+    if (body && packet.code === reply.skip) {
+      this.#skipBody = true; // SMFIR_SKIP: no more body chunks, go on to eom (SMFIP_SKIP, offered)
+      return { action: 'continue' };
+    }
+    return this.#verdict(stage, packet);
+  }
+
+  #verdict(stage: MilterStage, packet: Packet): MilterVerdict {
+    switch (packet.code) {
+      case reply.continue:
+        return { action: 'continue' };
+      case reply.accept:
+        return { action: 'accept' };
+      case reply.discard:
+        return { action: 'discard' };
+      case reply.reject:
+        return { action: 'reject' };
+      case reply.tempfail:
+        return { action: 'tempfail' };
+      case reply.replycode: {
+        const parsed = parseReplyCode(splitCStrings(packet.data)[0] ?? '');
+        if (!parsed) throw new MilterProtocolError(stage, 'malformed SMFIR_REPLYCODE');
+        return { action: parsed.code >= 500 ? 'reject' : 'tempfail', reply: parsed };
+      }
+      case reply.connFail:
+        // SMFIR_CONN_FAIL: fail the connection; the nearest we have is a temporary failure.
+        this.#connectionSettled = { action: 'tempfail' };
+        return { action: 'tempfail' };
+      case reply.shutdown:
+        this.destroy();
+        throw new MilterUnavailableError(stage, 'milter shut down (SMFIR_SHUTDOWN)');
+      default:
+        throw new MilterProtocolError(stage, `unexpected reply '${packet.code}'`);
+    }
+  }
+
+  #field(parts: string[]): { name: string; value: string } {
+    const [name = '', value = ''] = parts;
+    // Back to the wire form: CRLF folding, and the space after the colon unless the milter supplies it.
+    let v = value.replace(/\r?\n/g, '\r\n');
+    if (!(this.negotiated.protocol & protocol.hdrLeadspc) && v !== '') v = ` ${v}`;
+    return { name, value: v };
+  }
+
+  #index(packet: Packet): number {
+    if (packet.data.length < 4) throw new MilterProtocolError('eom', `short '${packet.code}' reply`);
+    return packet.data.readUInt32BE(0);
+  }
+
+  #sendMacros(code: Command, macros: Macros): void {
+    const pairs = Object.entries(macros).flatMap(([name, value]) => (value === undefined ? [] : [name, value]));
+    if (pairs.length === 0) return;
+    // SMFIC_MACRO: the command it belongs to, then name/value pairs (multi-letter names in braces).
+    this.#send(command.macro, Buffer.concat([Buffer.from(code), cstrings(...pairs)]), STAGE_OF[code]);
+  }
+
+  #send(code: Command, data?: Buffer, stage: MilterStage = STAGE_OF[code]): void {
+    if (this.#failure) throw this.#relabel(this.#failure, stage);
+    this.#socket.write(encodePacket(code, data));
+  }
+
+  /** The next reply, SMFIR_PROGRESS skipped; the reply timer restarts after each progress. */
+  async #reply(stage: MilterStage): Promise<Packet> {
+    for (;;) {
+      const left = this.#deadline - Date.now();
+      if (left <= 0) throw this.#fail(new MilterTimeoutError(stage, 'message took too long'));
+      const packet = await this.#next(stage, Math.min(this.#timeouts.replyMs, left));
+      if (packet.code !== reply.progress) return packet;
+    }
+  }
+
+  #next(stage: MilterStage, ms: number): Promise<Packet> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#failure) return Promise.reject(this.#relabel(this.#failure, stage));
+    return new Promise<Packet>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        reject(this.#fail(new MilterTimeoutError(stage, `no reply in ${ms} ms`)));
+      }, ms);
+      this.#waiter = {
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(this.#relabel(e, stage));
+        },
+      };
+    });
+  }
+
+  /** A failure breaks the conversation: libmilter cannot resynchronise, so the connection goes. */
+  #fail(err: MilterUnavailableError): MilterUnavailableError {
+    this.#failure ??= err;
+    this.#socket.destroy();
+    return err;
+  }
+
+  #relabel(err: Error, stage: MilterStage): Error {
+    return err instanceof MilterUnavailableError ? err : new MilterUnavailableError(stage, err.message, { cause: err });
+  }
+
+  #onPacket(packet: Packet): void {
+    const waiter = this.#waiter;
+    if (waiter) {
+      this.#waiter = undefined;
+      waiter.resolve(packet);
+    } else this.#queue.push(packet);
+  }
+
+  #onFailure(err: Error): void {
+    this.#failure ??= err;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(err);
+  }
+}
+
+/** The stage a command belongs to, for errors raised while sending it. */
+const STAGE_OF: Record<Command, MilterStage> = {
+  A: 'abort',
+  B: 'body',
+  C: 'connect',
+  D: 'open',
+  E: 'eom',
+  H: 'helo',
+  L: 'header',
+  M: 'mail',
+  N: 'eoh',
+  O: 'negotiate',
+  Q: 'quit',
+  R: 'rcpt',
+  T: 'data',
+};
+
+function port16(port: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(port, 0);
+  return b;
+}
+
+/** Sendmail passes addresses in angle brackets; an empty reverse path is `<>`. */
+function bracket(address: string): string {
+  return address.startsWith('<') ? address : `<${address}>`;
+}
+
+/** "550 5.7.1 text" or multi-line "550-5.7.1 a\r\n550 5.7.1 b" (smfi_setmlreply). */
+export function parseReplyCode(text: string): MilterReplyCode | undefined {
+  const lines = text.split(/\r?\n/).filter((l) => l !== '');
+  const first = /^([45]\d\d)[ -]/.exec(lines[0] ?? '');
+  if (!first) return undefined;
+  const code = Number(first[1]);
+  let enhanced: string | undefined;
+  const texts = lines.map((line) => {
+    const m = /^\d{3}[ -]?(?:([245]\.\d{1,3}\.\d{1,3})(?: |$))?(.*)$/.exec(line);
+    if (m?.[1]) enhanced ??= m[1];
+    return m ? (m[2] ?? '') : line;
+  });
+  return { code, ...(enhanced ? { enhanced } : {}), lines: texts };
+}
+
+/** `inet:port@host`, `inet6:port@host`, `unix:/path`, `local:/path` (Sendmail's X option, Postfix's smtpd_milters). */
+export function parseSocketSpec(spec: string): net.NetConnectOpts {
+  const m = /^(inet6?|unix|local):(.+)$/.exec(spec);
+  if (!m) throw new Error(`milter socket ${spec}: expected inet:port@host or unix:/path`);
+  if (m[1] === 'unix' || m[1] === 'local') return { path: m[2] as string };
+  const at = /^(\d+)@(.+)$/.exec(m[2] as string);
+  if (!at) throw new Error(`milter socket ${spec}: expected port@host`);
+  return { port: Number(at[1]), host: (at[2] as string).replace(/^\[|\]$/g, '') };
+}
+
+function openSocket(spec: string, ms: number): Promise<net.Socket> {
+  const target = parseSocketSpec(spec);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(target);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new MilterTimeoutError('open', `no connection to ${spec} in ${ms} ms`));
+    }, ms);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new MilterUnavailableError('open', `${spec}: ${err.message}`, { cause: err }));
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}

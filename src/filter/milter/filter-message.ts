@@ -1,0 +1,57 @@
+/**
+ * One message through an open milter connection, from mail to eom, stopping at the first verdict that
+ * ends it — for callers that hold the whole message (e.g. a pipeline stage after DATA). The SMTP
+ * session, which talks to the milter stage by stage, calls MilterClient itself instead.
+ */
+import type { EomResult, Macros, MilterClient, MilterVerdict, Modification } from './client.ts';
+import { splitMessage } from './modify.ts';
+
+export interface MessageInput {
+  from: string;
+  recipients: string[];
+  /** The message as received, CRLF. */
+  content: Buffer;
+  macros?: { mail?: Macros; rcpt?: Macros; data?: Macros; eoh?: Macros; eom?: Macros };
+}
+
+/** The eom result, or a verdict before eom with no changes; `rejected` lists recipients refused one by one. */
+export type MessageOutcome = EomResult & { rejected?: string[] };
+
+export async function filterMessage(client: MilterClient, input: MessageInput): Promise<MessageOutcome> {
+  const m = input.macros ?? {};
+  // A verdict before eom ends the message: SMFIC_ABORT tells the milter to forget it (xxfi_abort).
+  const early = async (verdict: MilterVerdict) => {
+    await client.abort();
+    return { verdict, modifications: [] as Modification[] };
+  };
+  const mail = await client.mail(input.from, [], m.mail);
+  if (mail.action !== 'continue') return early(mail);
+  const rejected: string[] = [];
+  let refusal: MilterVerdict = { action: 'reject' };
+  for (const rcpt of input.recipients) {
+    const v = await client.rcpt(rcpt, [], m.rcpt);
+    if (v.action === 'reject' || v.action === 'tempfail') {
+      rejected.push(rcpt);
+      refusal = v;
+    } else if (v.action !== 'continue') return { ...(await early(v)), ...(rejected.length > 0 ? { rejected } : {}) };
+  }
+  // No recipient left: the message ends with the last refusal, its reply code and text kept.
+  if (rejected.length === input.recipients.length) return { ...(await early(refusal)), rejected };
+  const extra = rejected.length > 0 ? { rejected } : {};
+  const steps: (() => Promise<MilterVerdict>)[] = [() => client.data(m.data)];
+  const { fields, body } = splitMessage(input.content);
+  for (const f of fields) {
+    const text = f.raw.toString('utf8').replace(/\r?\n$/, '');
+    const colon = text.indexOf(':');
+    steps.push(() => client.header(text.slice(0, colon), text.slice(colon + 1)));
+  }
+  steps.push(
+    () => client.eoh(m.eoh),
+    () => client.body(body),
+  );
+  for (const step of steps) {
+    const v = await step();
+    if (v.action !== 'continue') return { ...(await early(v)), ...extra };
+  }
+  return { ...(await client.eom(m.eom)), ...extra };
+}

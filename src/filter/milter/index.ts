@@ -1,0 +1,19 @@
+export type {
+  ConnectInfo,
+  EomResult,
+  Macros,
+  MilterClientOptions,
+  MilterReplyCode,
+  MilterTimeouts,
+  MilterVerdict,
+  Modification,
+  Negotiated,
+} from './client.ts';
+export { MilterClient, parseReplyCode, parseSocketSpec } from './client.ts';
+export type { MilterStage } from './errors.ts';
+export { MilterProtocolError, MilterTimeoutError, MilterUnavailableError } from './errors.ts';
+export type { MessageInput, MessageOutcome } from './filter-message.ts';
+export { filterMessage } from './filter-message.ts';
+export type { SessionMacros } from './macros.ts';
+export { sessionMacros } from './macros.ts';
+export { applyModifications } from './modify.ts';

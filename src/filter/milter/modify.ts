@@ -1,0 +1,82 @@
+/**
+ * Carries out a milter's header and body changes on a message (CRLF), as Sendmail does at eom
+ * (libmilter docs: smfi_addheader, smfi_insheader, smfi_chgheader, smfi_replacebody), in the order they
+ * came. Envelope changes (chgfrom, addrcpt, delrcpt) are the caller's: they do not touch the content.
+ */
+import type { Modification } from './client.ts';
+
+interface Field {
+  name: string;
+  /** The whole field with its CRLF, folding included. */
+  raw: Buffer;
+}
+
+export function applyModifications(message: Buffer, modifications: readonly Modification[]): Buffer {
+  const { fields, body } = splitMessage(message);
+  let newBody = body;
+  for (const m of modifications) {
+    switch (m.type) {
+      case 'addheader':
+        fields.push(field(m.name, m.value)); // at the end of the header
+        break;
+      case 'insheader':
+        // Index 0 is the top; counted over all fields; past the end means last (smfi_insheader).
+        fields.splice(Math.min(m.index, fields.length), 0, field(m.name, m.value));
+        break;
+      case 'chgheader': {
+        // The index-th field of that name, 1-based, case-insensitive; an empty value deletes it; an
+        // index past the last occurrence adds the field (smfi_chgheader).
+        const name = m.name.toLowerCase();
+        let seen = 0;
+        const at = fields.findIndex((f) => f.name.toLowerCase() === name && ++seen === Math.max(m.index, 1));
+        if (m.value.trim() === '') {
+          if (at >= 0) fields.splice(at, 1);
+        } else if (at >= 0) fields[at] = field(fields[at]?.name ?? m.name, m.value);
+        else fields.push(field(m.name, m.value));
+        break;
+      }
+      case 'replbody':
+        newBody = m.body;
+        break;
+      case 'chgfrom':
+      case 'addrcpt':
+      case 'delrcpt':
+        break;
+      default:
+        return m satisfies never;
+    }
+  }
+  return Buffer.concat([...fields.map((f) => f.raw), Buffer.from('\r\n'), newBody]);
+}
+
+function field(name: string, value: string): Field {
+  return { name, raw: Buffer.from(`${name}:${value}\r\n`, 'utf8') };
+}
+
+/** Header fields as RFC 5322 §2.2 has them (continuation lines start with WSP) and the body after the blank line. */
+export function splitMessage(message: Buffer): { fields: Field[]; body: Buffer } {
+  const fields: Field[] = [];
+  let at = 0;
+  while (at < message.length) {
+    if (message[at] === 0x0d && message[at + 1] === 0x0a) return { fields, body: message.subarray(at + 2) };
+    let end = at;
+    for (;;) {
+      const lf = message.indexOf(0x0a, end);
+      if (lf < 0) {
+        end = message.length;
+        break;
+      }
+      end = lf + 1;
+      const next = message[end];
+      if (next !== 0x20 && next !== 0x09) break;
+    }
+    const raw = message.subarray(at, end);
+    const colon = raw.indexOf(0x3a);
+    fields.push({
+      name: raw.subarray(0, Math.max(colon, 0)).toString('latin1').trim(),
+      raw,
+    });
+    at = end;
+  }
+  return { fields, body: Buffer.alloc(0) };
+}

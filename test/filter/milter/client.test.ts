@@ -1,0 +1,350 @@
+/**
+ * MilterClient against a tiny milter written here: a real TCP server on 127.0.0.1 that speaks the
+ * libmilter protocol (mfdef.h framing) and answers each command as a test's script says.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import {
+  applyModifications,
+  filterMessage,
+  MilterClient,
+  MilterTimeoutError,
+  MilterUnavailableError,
+  parseSocketSpec,
+  sessionMacros,
+} from '../../../src/filter/milter/index.ts';
+import { type Packet, PacketReader, protocol } from '../../../src/filter/milter/protocol.ts';
+
+type Answer = [code: string, data?: Buffer] | 'silent' | 'progress-forever';
+interface FakeMilter {
+  spec: string;
+  received: Packet[];
+  close(): Promise<void>;
+}
+
+const servers: net.Server[] = [];
+after(() => {
+  for (const s of servers) s.close();
+});
+
+function packet(code: string, data: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(data.length + 1, 0);
+  head.write(code, 4, 'latin1');
+  return Buffer.concat([head, data]);
+}
+const z = (...s: string[]) => Buffer.from(s.map((x) => `${x}\0`).join(''));
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+};
+
+/** Answers OPTNEG with (actions, steps), then each command with `answer(packet)`; macros, abort and quit get nothing. */
+async function fakeMilter(steps: number, answer: (p: Packet) => Answer[] | Answer): Promise<FakeMilter> {
+  const received: Packet[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    const reader = new PacketReader();
+    socket.on('data', (chunk) => {
+      for (const p of reader.push(chunk)) {
+        received.push(p);
+        if (p.code === 'O') {
+          socket.write(packet('O', Buffer.concat([u32(6), u32(0x1ff), u32(steps)])));
+          continue;
+        }
+        if ('DAQ'.includes(p.code)) continue;
+        const out = answer(p);
+        const list = Array.isArray(out) && Array.isArray(out[0]) ? (out as Answer[]) : [out as Answer];
+        for (const a of list) {
+          if (a === 'progress-forever') {
+            const timer = setInterval(() => socket.write(packet('p')), 100);
+            socket.on('close', () => clearInterval(timer));
+          } else if (a !== 'silent') socket.write(packet(a[0], a[1]));
+        }
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    spec: `inet:${port}@127.0.0.1`,
+    received,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+const MESSAGE = Buffer.from(
+  'From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n  there\r\nX-Tag: one\r\nX-Tag: two\r\n\r\nBody line\r\n',
+);
+const input = { from: 'a@example.com', recipients: ['b@example.com'], content: MESSAGE };
+const codes = (m: FakeMilter) => m.received.map((p) => p.code).join('');
+
+test('negotiation and every stage in order, with macros before their command', async () => {
+  const milter = await fakeMilter(0, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  assert.equal(client.negotiated.version, 6);
+  const macros = sessionMacros({
+    hostname: 'mx.example.com',
+    clientAddress: '192.0.2.1',
+    tlsVersion: 'TLSv1.3',
+    authUser: 'joe',
+    queueId: 'Q1',
+  });
+  assert.deepEqual(
+    await client.connect({ hostname: 'client.example', address: '192.0.2.1', port: 4321 }, macros.connect),
+    { action: 'continue' },
+  );
+  await client.helo('client.example', macros.helo);
+  const outcome = await filterMessage(client, { ...input, macros: { mail: macros.mail, eom: macros.eom } });
+  assert.deepEqual(outcome, { verdict: { action: 'continue' }, modifications: [] });
+  await client.quit();
+  // O, D C, D H, D M, R, T, 5×L, N, B, D E, Q
+  assert.equal(codes(milter), 'ODCDHDMRTLLLLLNBDEQ');
+  const connect = milter.received.find((p) => p.code === 'C')?.data;
+  assert.deepEqual(
+    connect,
+    Buffer.concat([z('client.example'), Buffer.from('4'), Buffer.from([0x10, 0xe1]), z('192.0.2.1')]),
+  );
+  const mailMacros = milter.received.filter((p) => p.code === 'D')[2]?.data.toString();
+  assert.equal(mailMacros, 'Mi\0Q1\0{auth_authen}\0joe\0');
+  assert.equal(
+    milter.received.filter((p) => p.code === 'D')[0]?.data.toString(),
+    'Cj\0mx.example.com\0{client_addr}\x00192.0.2.1\0',
+  );
+  assert.equal(milter.received.find((p) => p.code === 'M')?.data.toString(), '<a@example.com>\0');
+  // Without SMFIP_HDR_LEADSPC the value loses its leading space; folding goes as LF (as Sendmail sends it).
+  assert.equal(milter.received.filter((p) => p.code === 'L')[2]?.data.toString(), 'Subject\0hi\n  there\0');
+  assert.equal(milter.received.find((p) => p.code === 'B')?.data.toString(), 'Body line\r\n');
+  await milter.close();
+});
+
+test('no-callback and no-reply steps are skipped or not waited for', async () => {
+  const steps =
+    protocol.noconnect |
+    protocol.nohelo |
+    protocol.nohdrs |
+    protocol.nrMail |
+    protocol.nrRcpt |
+    protocol.nrData |
+    protocol.nrEoh |
+    protocol.nrBody;
+  // Any answer to a no-reply step would be a stray reply read at eom: the milter answers only eom.
+  const milter = await fakeMilter(steps, (p) => (p.code === 'E' ? ['a'] : 'silent'));
+  const client = await MilterClient.open({ socket: milter.spec, timeouts: { replyMs: 500 } });
+  await client.connect({ hostname: 'h', address: '192.0.2.1', port: 25 });
+  await client.helo('h');
+  const outcome = await filterMessage(client, input);
+  assert.deepEqual(outcome.verdict, { action: 'accept' });
+  await client.quit();
+  assert.equal(codes(milter), 'OMRTNBEQ');
+  await milter.close();
+});
+
+test('body goes in chunks of at most 65535 bytes; SMFIR_SKIP stops it', async () => {
+  const milter = await fakeMilter(0, (p) =>
+    p.code === 'B' && milter.received.filter((q) => q.code === 'B').length === 2 ? ['s'] : ['c'],
+  );
+  const client = await MilterClient.open({ socket: milter.spec });
+  const body = Buffer.alloc(65535 * 3 + 10, 'a');
+  const outcome = await filterMessage(client, {
+    ...input,
+    content: Buffer.concat([Buffer.from('From: a@example.com\r\n\r\n'), body]),
+  });
+  assert.deepEqual(outcome.verdict, { action: 'continue' });
+  assert.deepEqual(
+    milter.received.filter((p) => p.code === 'B').map((p) => p.data.length),
+    [65535, 65535],
+  );
+  await client.quit();
+  await milter.close();
+});
+
+const verdicts: [name: string, at: string, answer: Answer[], want: object][] = [
+  ['reject at mail', 'M', [['r']], { action: 'reject' }],
+  ['tempfail at data', 'T', [['t']], { action: 'tempfail' }],
+  [
+    'replycode at eoh',
+    'N',
+    [['y', z('554 5.7.1 Go away')]],
+    { action: 'reject', reply: { code: 554, enhanced: '5.7.1', lines: ['Go away'] } },
+  ],
+  [
+    '4xx replycode at eom',
+    'E',
+    [['y', z('451 4.7.1 Try later')]],
+    { action: 'tempfail', reply: { code: 451, enhanced: '4.7.1', lines: ['Try later'] } },
+  ],
+  [
+    'multi-line replycode',
+    'M',
+    [['y', z('550-5.7.1 one\r\n550 5.7.1 two')]],
+    { action: 'reject', reply: { code: 550, enhanced: '5.7.1', lines: ['one', 'two'] } },
+  ],
+  ['discard at a header', 'L', [['d']], { action: 'discard' }],
+  ['progress, then accept at eom', 'E', [['p'], ['p'], ['a']], { action: 'accept' }],
+];
+for (const [name, at, answer, want] of verdicts) {
+  test(`verdict: ${name}`, async () => {
+    const milter = await fakeMilter(0, (p) => (p.code === at ? answer : ['c']));
+    const client = await MilterClient.open({ socket: milter.spec });
+    const outcome = await filterMessage(client, input);
+    assert.deepEqual(outcome.verdict, want);
+    await client.quit();
+    // An unfinished message was aborted before QUIT.
+    if (at !== 'E') assert.ok(codes(milter).endsWith('AQ'), codes(milter));
+    await milter.close();
+  });
+}
+
+test('a rejected recipient is refused alone; the message goes on', async () => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'R' && p.data.toString().startsWith('<bad') ? ['r'] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, { ...input, recipients: ['bad@example.com', 'b@example.com'] });
+  assert.deepEqual(outcome.verdict, { action: 'continue' });
+  assert.deepEqual(outcome.rejected, ['bad@example.com']);
+  await client.quit();
+  await milter.close();
+});
+
+test('modifications and quarantine at eom, applied to the message', async () => {
+  const milter = await fakeMilter(0, (p) =>
+    p.code === 'E'
+      ? [
+          ['h', z('X-Added', 'yes')],
+          ['i', Buffer.concat([u32(0), z('X-Top', 'first\n\tfolded')])],
+          ['m', Buffer.concat([u32(2), z('X-Tag', 'TWO')])],
+          ['m', Buffer.concat([u32(1), z('x-tag', '')])],
+          ['m', Buffer.concat([u32(1), z('Subject', '')])],
+          ['b', Buffer.from('New ')],
+          ['b', Buffer.from('body\r\n')],
+          ['e', z('<new@example.com>', 'SIZE=10')],
+          ['+', z('<c@example.com>')],
+          ['-', z('<b@example.com>')],
+          ['q', z('looks odd')],
+          ['c'],
+        ]
+      : ['c'],
+  );
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, input);
+  assert.ok('quarantine' in outcome);
+  assert.equal(outcome.quarantine, 'looks odd');
+  assert.deepEqual(outcome.modifications.slice(6), [
+    { type: 'chgfrom', from: '<new@example.com>', args: 'SIZE=10' },
+    { type: 'addrcpt', rcpt: '<c@example.com>' },
+    { type: 'delrcpt', rcpt: '<b@example.com>' },
+  ]);
+  assert.equal(
+    applyModifications(MESSAGE, outcome.modifications).toString(),
+    'X-Top: first\r\n\tfolded\r\nFrom: a@example.com\r\nTo: b@example.com\r\nX-Tag: TWO\r\nX-Added: yes\r\n\r\nNew body\r\n',
+  );
+  await client.quit();
+  await milter.close();
+});
+
+test('a milter that never answers: MilterTimeoutError naming the stage', async () => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'T' ? 'silent' : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec, timeouts: { replyMs: 200 } });
+  const started = Date.now();
+  await assert.rejects(filterMessage(client, input), (err) => {
+    assert.ok(err instanceof MilterTimeoutError);
+    assert.ok(err instanceof MilterUnavailableError);
+    assert.equal(err.stage, 'data');
+    assert.equal(err.code, 'MILTER_TIMEOUT');
+    return true;
+  });
+  assert.ok(Date.now() - started < 2000);
+  // The conversation is over: the next step fails at once.
+  await assert.rejects(client.mail('x@example.com'), MilterUnavailableError);
+  client.destroy();
+  await milter.close();
+});
+
+test('the whole-message time limit holds even while the milter sends progress', async () => {
+  // SMFIR_PROGRESS every 100 ms restarts the 300 ms reply timer, never the 600 ms message deadline.
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? 'progress-forever' : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec, timeouts: { replyMs: 300, messageMs: 600 } });
+  const started = Date.now();
+  await assert.rejects(filterMessage(client, input), (err) => err instanceof MilterTimeoutError && err.stage === 'eom');
+  assert.ok(Date.now() - started >= 500);
+  client.destroy();
+  await milter.close();
+});
+
+test('connection refused: MilterUnavailableError at open', async () => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((r) => probe.close(r));
+  await assert.rejects(MilterClient.open({ socket: `inet:${port}@127.0.0.1` }), (err) => {
+    assert.ok(err instanceof MilterUnavailableError);
+    assert.equal(err.stage, 'open');
+    assert.equal(err.code, 'MILTER_UNAVAILABLE');
+    return true;
+  });
+});
+
+test('a milter that hangs up mid-message: MilterUnavailableError at that stage', async () => {
+  const milter = await fakeMilter(0, (p) => {
+    if (p.code === 'R') void milter.close();
+    return p.code === 'R' ? 'silent' : ['c'];
+  });
+  const client = await MilterClient.open({ socket: milter.spec });
+  await assert.rejects(
+    filterMessage(client, input),
+    (err) => err instanceof MilterUnavailableError && err.stage === 'rcpt',
+  );
+  client.destroy();
+});
+
+test('accept at connect covers the whole connection', async () => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'C' ? ['a'] : ['r']));
+  const client = await MilterClient.open({ socket: milter.spec });
+  assert.deepEqual(await client.connect({ hostname: 'h', address: '2001:db8::1', port: 25 }), { action: 'accept' });
+  assert.deepEqual((await filterMessage(client, input)).verdict, { action: 'accept' });
+  await client.quit();
+  assert.equal(codes(milter), 'OCQ');
+  assert.equal(milter.received[1]?.data.subarray(2, 3).toString(), '6');
+  await milter.close();
+});
+
+test('after the milter hung up, the next step fails at once with its own stage', async () => {
+  const milter = await fakeMilter(0, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  await milter.close();
+  await new Promise((r) => setTimeout(r, 50));
+  await assert.rejects(client.helo('h'), (err) => err instanceof MilterUnavailableError && err.stage === 'helo');
+  client.destroy();
+});
+
+test('every recipient refused: the message ends with the last refusal and its reply', async () => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'R' ? ['y', z('550 5.1.1 No such user')] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, input);
+  assert.deepEqual(outcome.verdict, {
+    action: 'reject',
+    reply: { code: 550, enhanced: '5.1.1', lines: ['No such user'] },
+  });
+  assert.deepEqual(outcome.rejected, ['b@example.com']);
+  await client.quit();
+  assert.equal(codes(milter), 'OMRAQ');
+  await milter.close();
+});
+
+const specs: [spec: string, want: object][] = [
+  ['inet:8891@127.0.0.1', { port: 8891, host: '127.0.0.1' }],
+  ['inet6:8891@[::1]', { port: 8891, host: '::1' }],
+  ['unix:/run/milter.sock', { path: '/run/milter.sock' }],
+  ['local:/run/milter.sock', { path: '/run/milter.sock' }],
+];
+for (const [spec, want] of specs) test(`socket ${spec}`, () => assert.deepEqual(parseSocketSpec(spec), want));
+test('socket without a scheme is refused', () => assert.throws(() => parseSocketSpec('127.0.0.1:8891')));
