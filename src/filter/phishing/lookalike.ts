@@ -1,0 +1,161 @@
+/**
+ * Lookalike sender domains (issue 8, "Sender"): does a domain imitate one of the protected domains?
+ * Compares registrable domains (Public Suffix List, via tldts): equal UTS #39 §4 skeletons (homoglyphs,
+ * mixed scripts per §5.1, punycode A-labels per RFC 5891 §5.4 / RFC 3492), one-letter edits
+ * (Damerau-Levenshtein distance 1), added words or hyphens, and swapped public suffixes.
+ * Does not weigh the signal, nor look at display names, subdomain tricks (example.com.evil.net) or brands.
+ */
+import { domainToASCII, domainToUnicode } from 'node:url';
+import { getDomain, getPublicSuffix } from 'tldts';
+import { isSingleScript, skeleton } from './confusables.ts';
+import {
+  type Edit,
+  type Explanation,
+  explainAddedWord,
+  explainConfusable,
+  explainEdit,
+  explainTldSwap,
+  type Swap,
+} from './lookalike-explanation.ts';
+
+export type LookalikeKind =
+  | 'homoglyph'
+  | 'mixed-script'
+  | 'substitution'
+  | 'insertion'
+  | 'deletion'
+  | 'transposition'
+  | 'added-word'
+  | 'tld-swap'
+  | 'punycode';
+
+export type Lookalike = { protected: string; kind: LookalikeKind; explanation: Explanation };
+
+/** A registrable domain split at its public suffix, in Unicode (U-label) form. */
+type Registrable = {
+  host: string; // whole host, ASCII (A-label) form
+  domain: string; // registrable domain, Unicode
+  ascii: string; // registrable domain, ASCII
+  label: string; // the label left of the public suffix, Unicode
+  suffix: string; // public suffix, Unicode
+  skeleton: string; // UTS #39 §4 skeleton of label
+};
+
+/** Labels at or under this length get no edit-distance or added-word match: too many innocent neighbours. */
+const shortLabel = 3;
+
+function registrable(name: string): Registrable | undefined {
+  const lower = name.trim().toLowerCase().replace(/\.$/, '');
+  // UTS #46 processing (as resolvers do); '' for a name IDNA refuses, which we then read as given.
+  const host = domainToASCII(lower) || lower;
+  const ascii = getDomain(host);
+  const suffixAscii = getPublicSuffix(host);
+  if (!ascii || !suffixAscii || ascii.length <= suffixAscii.length) return undefined;
+  const domain = domainToUnicode(ascii) || ascii;
+  const suffix = domainToUnicode(suffixAscii) || suffixAscii;
+  const label = domain.slice(0, domain.length - suffix.length - 1);
+  return { host, domain, ascii, label, suffix, skeleton: skeleton(label) };
+}
+
+const cache = new Map<string, Registrable | undefined>();
+function protectedEntry(name: string): Registrable | undefined {
+  if (cache.has(name)) return cache.get(name);
+  if (cache.size > 10_000) cache.clear();
+  const entry = registrable(name);
+  cache.set(name, entry);
+  return entry;
+}
+
+/** Pair up the stretches of two skeleton-equal strings that differ ('а'/'a', 'rn'/'m', '1'/'l'). */
+function swaps(got: string, want: string): Swap[] {
+  const g = [...got];
+  const w = [...want];
+  const out: Swap[] = [];
+  let [i, j, a, b, ka, kb] = [0, 0, '', '', '', ''];
+  while (i < g.length || j < w.length) {
+    if ((ka.length <= kb.length && i < g.length) || j >= w.length) {
+      const ch = g[i++] ?? '';
+      a += ch;
+      ka += skeleton(ch);
+    } else {
+      const ch = w[j++] ?? '';
+      b += ch;
+      kb += skeleton(ch);
+    }
+    if (ka === kb) {
+      if (a !== b) out.push({ got: a, want: b });
+      [a, b, ka, kb] = ['', '', '', ''];
+    }
+  }
+  return out;
+}
+
+/** Damerau-Levenshtein (optimal string alignment) distance exactly 1, with the edit that makes it so. */
+function oneEdit(got: string, want: string): Edit | undefined {
+  const g = [...got];
+  const w = [...want];
+  let i = 0;
+  while (i < g.length && i < w.length && g[i] === w[i]) i++;
+  const rest = (x: string[], from: number) => x.slice(from).join('');
+  if (g.length === w.length) {
+    if (i === g.length) return undefined;
+    if (rest(g, i + 1) === rest(w, i + 1)) return { kind: 'substitution', got: g[i] ?? '', want: w[i] ?? '' };
+    if (g[i] === w[i + 1] && g[i + 1] === w[i] && rest(g, i + 2) === rest(w, i + 2)) {
+      return { kind: 'transposition', got: `${g[i]}${g[i + 1]}`, want: `${w[i]}${w[i + 1]}` };
+    }
+    return undefined;
+  }
+  if (g.length === w.length + 1 && rest(g, i + 1) === rest(w, i)) return { kind: 'insertion', got: g[i] ?? '' };
+  if (g.length + 1 === w.length && rest(g, i) === rest(w, i + 1)) return { kind: 'deletion', want: w[i] ?? '' };
+  return undefined;
+}
+
+/** The protected label with words or hyphens around it: example-support, secure-example, examplelogin. */
+function addedWords(sender: Registrable, target: Registrable): string[] | undefined {
+  if (target.label.length <= shortLabel) return undefined;
+  const sk = sender.skeleton;
+  const at = sk.indexOf(target.skeleton);
+  if (at < 0 || sk === target.skeleton) return undefined;
+  const words = [sk.slice(0, at), sk.slice(at + target.skeleton.length)].map((w) => w.replace(/^-+|-+$/g, ''));
+  return words.filter((w) => w !== '');
+}
+
+/** 0 is the strongest match; lower ranks win when several protected domains match. */
+function match(s: Registrable, t: Registrable, punycode: boolean): [number, Lookalike] | undefined {
+  const found = (kind: LookalikeKind, explanation: Explanation) => ({ protected: t.domain, kind, explanation });
+  if (s.label !== t.label && s.skeleton === t.skeleton) {
+    const pairs = swaps(s.label, t.label);
+    if (punycode) return [0, found('punycode', explainConfusable(s.domain, t.domain, pairs, s.ascii))];
+    const kind = isSingleScript(s.label) ? 'homoglyph' : 'mixed-script'; // UTS #39 §5.1
+    return [0, found(kind, explainConfusable(s.domain, t.domain, pairs))];
+  }
+  if (s.label === t.label) return [1, found('tld-swap', explainTldSwap(s.domain, t.domain, s.suffix, t.suffix))];
+  if ([...s.label].length > shortLabel && [...t.label].length > shortLabel) {
+    const edit = oneEdit(s.label, t.label);
+    if (edit) return [2, found(edit.kind, explainEdit(s.domain, t.domain, edit))];
+  }
+  const added = addedWords(s, t);
+  if (added) return [3, found('added-word', explainAddedWord(s.domain, t.domain, t.label, added))];
+  return undefined;
+}
+
+/**
+ * Whether `domain` (a sender's domain, ASCII or Unicode) imitates one of `protectedDomains`. The protected
+ * domains themselves and their subdomains are never lookalikes.
+ */
+export function lookalikeOf(domain: string, protectedDomains: string[]): Lookalike | undefined {
+  const sender = registrable(domain);
+  if (sender === undefined) return undefined;
+  const targets = protectedDomains.map(protectedEntry).filter((t) => t !== undefined);
+  for (const t of targets) {
+    if (sender.ascii === t.ascii || sender.host === t.host || sender.host.endsWith(`.${t.host}`)) return undefined;
+  }
+  // RFC 5891 §5.4: an A-label the user may see either way; flag it as punycode when it decodes to a lookalike.
+  const punycode = sender.ascii.startsWith('xn--') && /(^|\.)xn--/i.test(domain);
+  let best: [number, Lookalike] | undefined;
+  for (const t of targets) {
+    const m = match(sender, t, punycode);
+    if (m && (best === undefined || m[0] < best[0])) best = m;
+  }
+  return best?.[1];
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { domainToASCII } from 'node:url';
+import { type LookalikeKind, lookalikeOf } from '../../../src/filter/phishing/lookalike.ts';
+
+const ours = ['example.com', 'paypal.com', 'google.com', 'microsoft.com', 'scope.com', 'ab.com'];
+const punyGoogle = domainToASCII('gооgle.com'); // Cyrillic о ×2 → xn--ggle-55da.com
+
+const positives: [sender: string, protectedDomain: string, kind: LookalikeKind][] = [
+  ['exаmple.com', 'example.com', 'mixed-script'], // UTS #39 §5.1: Latin + Cyrillic а
+  ['gооgle.com', 'google.com', 'mixed-script'],
+  ['раураl.com', 'paypal.com', 'mixed-script'],
+  ['mail.exаmple.com', 'example.com', 'mixed-script'], // registrable part compared
+  ['paypa1.com', 'paypal.com', 'homoglyph'], // UTS #39 §4 skeleton: 1 → l
+  ['examp1e.com', 'example.com', 'homoglyph'],
+  ['rnicrosoft.com', 'microsoft.com', 'homoglyph'], // rn → m
+  ['ѕсоре.com', 'scope.com', 'homoglyph'], // whole-script Cyrillic: single script, still confusable
+  [punyGoogle, 'google.com', 'punycode'], // RFC 3492 A-label decoded before comparing
+  ['XN--GGLE-55DA.COM', 'google.com', 'punycode'],
+  ['exsmple.com', 'example.com', 'substitution'],
+  ['paypai.com', 'paypal.com', 'substitution'],
+  ['exxample.com', 'example.com', 'insertion'],
+  ['googgle.com', 'google.com', 'insertion'],
+  ['exmple.com', 'example.com', 'deletion'],
+  ['micosoft.com', 'microsoft.com', 'deletion'],
+  ['examlpe.com', 'example.com', 'transposition'],
+  ['paypla.com', 'paypal.com', 'transposition'],
+  ['example-support.com', 'example.com', 'added-word'],
+  ['secure-example.com', 'example.com', 'added-word'],
+  ['examplelogin.com', 'example.com', 'added-word'],
+  ['paypal-secure-login.net', 'paypal.com', 'added-word'],
+  ['example.co', 'example.com', 'tld-swap'],
+  ['example.co.uk', 'example.com', 'tld-swap'],
+  ['google.ru', 'google.com', 'tld-swap'],
+];
+for (const [sender, want, kind] of positives) {
+  test(`${sender} → ${kind} of ${want}`, () => {
+    const got = lookalikeOf(sender, ours);
+    assert.ok(got, `${sender} not flagged`);
+    assert.equal(got.kind, kind);
+    assert.equal(got.protected, want);
+    assert.ok(got.explanation.en.includes(want) && got.explanation.ru.includes(want));
+  });
+}
+
+const negatives: [sender: string, why: string][] = [
+  ['example.com', 'protected itself'],
+  ['EXAMPLE.COM.', 'protected itself, case and root dot'],
+  ['mail.example.com', 'subdomain of a protected domain'],
+  ['xn--exmple-cua.com.example.com', 'subdomain, whatever its labels'],
+  ['a.b.google.com', 'deep subdomain'],
+  ['unrelated.org', 'unrelated'],
+  ['ac.com', 'short label: ab/ac is noise'],
+  ['abc.com', 'short label insertion'],
+  ['sample.com', 'distance 2 from example'],
+  ['goggles.com', 'distance 2 from google'],
+  ['ѕоо.com', 'Cyrillic but imitates nothing of ours'],
+  ['пример.рф', 'Cyrillic domain, unrelated'],
+  ['localhost', 'no public suffix'],
+  ['', 'empty'],
+];
+for (const [sender, why] of negatives) {
+  test(`${sender || '(empty)'} is no lookalike: ${why}`, () => assert.equal(lookalikeOf(sender, ours), undefined));
+}
+
+test('a protected domain is never a lookalike of another protected one', () => {
+  assert.equal(lookalikeOf('example.net', ['example.com', 'example.net']), undefined);
+  assert.equal(lookalikeOf('shop.example.net', ['example.com', 'example.net']), undefined);
+});
+
+test('explanations name the letter and its script, in English and Russian', () => {
+  assert.deepEqual(lookalikeOf('exаmple.com', ours)?.explanation, {
+    en: "The sender's domain exаmple.com imitates example.com: the 'а' is a Cyrillic letter.",
+    ru: 'Домен отправителя exаmple.com имитирует example.com: буква «а» — кириллическая.',
+  });
+  assert.deepEqual(lookalikeOf('rnicrosoft.com', ours)?.explanation, {
+    en: "The sender's domain rnicrosoft.com imitates microsoft.com: 'rn' stands in for 'm'.",
+    ru: 'Домен отправителя rnicrosoft.com имитирует microsoft.com: «rn» вместо «m».',
+  });
+  const puny = lookalikeOf(punyGoogle, ours)?.explanation.en ?? '';
+  assert.match(puny, /xn--ggle-55da\.com .*punycode.*gооgle\.com.*Cyrillic/);
+  assert.match(lookalikeOf('example.co', ours)?.explanation.ru ?? '', /зона \.co вместо \.com/);
+});
+
+test('speed: 10,000 lookups against 20 protected domains well under a second', () => {
+  const protectedDomains = Array.from({ length: 20 }, (_, i) => `company${i}-brand.com`);
+  const senders = [
+    'exаmple.com',
+    'company7-brand.co',
+    'cornpany3-brand.com',
+    'unrelated.org',
+    'mail.company1-brand.com',
+  ];
+  const start = performance.now();
+  for (let i = 0; i < 10_000; i++) lookalikeOf(senders[i % senders.length] ?? '', protectedDomains);
+  const ms = performance.now() - start;
+  assert.ok(ms < 500, `${ms.toFixed(0)} ms`);
+});
