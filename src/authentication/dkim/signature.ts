@@ -2,7 +2,7 @@
  * A DKIM-Signature field read and checked before any hashing or DNS (RFC 6376 §3.5, §6.1.1), with the
  * rules of mailauth's lenient mode (lib/dkim/dkim-verifier.js prepareSignature), which verify-dkim.ts has
  * always reported: syntax slips common in the wild are tolerated and listed as warnings (mailauth's
- * DKIMWarning codes), an unknown algorithm or canonicalization or a missing d=/s= is `skip`ped (reported as
+ * DKIMWarning codes), an unknown algorithm or canonicalization or a missing d=/s= is not `usable` (reported as
  * neutral), and a signature whose h= leaves out From is `invalid` (§5.4: From MUST be signed).
  */
 
@@ -50,7 +50,7 @@ export interface Signature {
 }
 
 /** Why a field cannot be processed at all (§6.1.1), or its Signature. */
-export type ReadSignature = { skip: true; tags: TagList['values'] } | ({ skip: false } & Signature);
+export type ReadSignature = { usable: false; tags: TagList['values'] } | ({ usable: true } & Signature);
 
 const REQUIRED = ['v', 'a', 'b', 'bh', 'd', 'h', 's'];
 /** RFC 5322 dot-atom-text (with RFC 6531 UTF-8) or quoted-string: the i= local-part (mailauth's LOCAL_PART). */
@@ -70,8 +70,8 @@ export function readSignature(field: HeaderField): ReadSignature {
   const domain = text(tags, 'd');
   const selector = text(tags, 's');
   // §3.5 a=: rsa-sha256, and ed25519-sha256 (RFC 8463 §3); rsa-sha1 is read so it can be refused (RFC 8301)
-  if (alg === null || (alg[1] === 'ed25519' && alg[2] === 'sha1')) return { skip: true, tags };
-  if (!isCanon(hc) || !isCanon(bc) || domain === '' || selector === '') return { skip: true, tags };
+  if (alg === null || (alg[1] === 'ed25519' && alg[2] === 'sha1')) return { usable: false, tags };
+  if (!isCanon(hc) || !isCanon(bc) || domain === '' || selector === '') return { usable: false, tags };
 
   const warnings: string[] = [];
   const warn = (w: string) => {
@@ -131,7 +131,7 @@ export function readSignature(field: HeaderField): ReadSignature {
   if (sig.hashAlgo === 'sha1') warn('rsa-sha1');
   // §5.4: "The From header field MUST be signed"; a signature that does not cover it says nothing of the author
   if (tags.has('h') && !list(String(tags.get('h'))).includes('from')) sig.invalid = 'From field not signed';
-  return { skip: false, ...sig };
+  return { usable: true, ...sig };
 }
 
 const isCanon = (c: string): c is 'simple' | 'relaxed' => c === 'simple' || c === 'relaxed';

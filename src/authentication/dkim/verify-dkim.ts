@@ -27,7 +27,7 @@ import { MIN_RSA_BITS } from './key-record.ts';
 import { type HeaderField, readMessage, utf8 } from './message.ts';
 import { messageContext } from './message-context.ts';
 import { readSignature } from './signature.ts';
-import { identify, skipped, verifySignature } from './verify-signature.ts';
+import { identify, unprocessable, verifySignature } from './verify-signature.ts';
 
 export interface VerifyDkimOptions {
   resolver: Resolver;
@@ -59,7 +59,7 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
     const signatures = await Promise.all(
       signatureFields.map((field): Promise<DkimSignatureResult> | DkimSignatureResult => {
         const sig = readSignature(field);
-        return sig.skip ? skipped(sig.tags) : verifySignature(sig, ctx);
+        return sig.usable ? verifySignature(sig, ctx) : unprocessable(sig.tags);
       }),
     );
     return { signatures, headerFrom: authors(from), fromFields: from.length, arc: await arc };

@@ -162,7 +162,7 @@ export function identify(tags: TagList['values']): Omit<DkimSignatureResult, 're
 }
 
 /** A signature that cannot be processed: RFC 8601 §2.7.1 neutral, "not otherwise able to be processed". */
-export function skipped(tags: TagList['values']): DkimSignatureResult {
+export function unprocessable(tags: TagList['values']): DkimSignatureResult {
   const [a, c, d, s] = [text(tags, 'a'), tags.get('c'), text(tags, 'd'), text(tags, 's')];
   let reason = 'signature could not be processed';
   if (!d || !s) reason = 'signature lacks d= or s= (RFC 6376 §3.5)';

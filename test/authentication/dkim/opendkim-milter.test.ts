@@ -7,19 +7,18 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { verifyDkim } from '../../../src/authentication/dkim/verify-dkim.ts';
 import { createResolver } from '../../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer } from '../../../src/dns/test-server.ts';
+import { OPENDKIM, startOpendkim } from '../../support/opendkim.ts';
 
-const OPENDKIM = '/usr/sbin/opendkim';
 const MILTERTEST = '/usr/bin/miltertest';
 
 const HEADERS: [string, string][] = [
@@ -65,64 +64,19 @@ async function writeKey(name: string, pem: string): Promise<void> {
   await chmod(path.join(dir, name), 0o600);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`opendkim did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Runs the milter with one key, sends it the message through miltertest, returns its DKIM-Signature value. */
 async function signWithMilter(selector: string, keyFile: string, algorithm: string, canon: string): Promise<string> {
-  const port = await freePort();
-  const conf = path.join(dir, `${selector}.conf`);
-  await writeFile(
-    conf,
-    [
-      'Mode s',
-      'Domain sender.example',
-      `Selector ${selector}`,
-      `KeyFile ${path.join(dir, keyFile)}`,
-      `SignatureAlgorithm ${algorithm}`,
-      `Canonicalization ${canon}`,
-      `Socket inet:${port}@127.0.0.1`,
-      'InternalHosts 127.0.0.1',
-      // The key is 0600, but its ancestor /tmp is world-writable, which OpenDKIM's safe-key check refuses.
-      'RequireSafeKeys no',
-      'Background no',
-      'Syslog no',
-      `PidFile ${path.join(dir, `${selector}.pid`)}`,
-      '',
-    ].join('\n'),
-  );
-  const milter = spawn(OPENDKIM, ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  milter.stdout.on('data', (d) => (output += d));
-  milter.stderr.on('data', (d) => (output += d));
+  const milter = await startOpendkim(dir, selector, [
+    'Mode s',
+    'Domain sender.example',
+    `Selector ${selector}`,
+    `KeyFile ${path.join(dir, keyFile)}`,
+    `SignatureAlgorithm ${algorithm}`,
+    `Canonicalization ${canon}`,
+    'InternalHosts 127.0.0.1',
+  ]);
+  const { port } = milter;
   try {
-    await waitForPort(port, 10_000).catch((err) => {
-      throw new Error(`${(err as Error).message}: ${output}`);
-    });
     const lua = [
       `local conn = mt.connect("inet:${port}@127.0.0.1")`,
       'if conn == nil then error("connect failed") end',
@@ -145,14 +99,13 @@ async function signWithMilter(selector: string, keyFile: string, algorithm: stri
     const run = spawnSync(MILTERTEST, ['-s', script], { encoding: 'utf8', timeout: 20_000 });
     // The value is folded over several lines: everything after the marker.
     const at = run.stdout.indexOf('SIGNATURE:');
-    assert.ok(at >= 0, `miltertest gave no signature (exit ${run.status}): ${run.stdout} ${run.stderr} ${output}`);
+    assert.ok(
+      at >= 0,
+      `miltertest gave no signature (exit ${run.status}): ${run.stdout} ${run.stderr} ${milter.output()}`,
+    );
     return run.stdout.slice(at + 'SIGNATURE:'.length).replace(/\n+$/, '');
   } finally {
-    if (milter.exitCode === null && milter.signalCode === null) {
-      const exited = new Promise((r) => milter.once('exit', r));
-      milter.kill('SIGKILL'); // SIGTERM makes OpenDKIM wait 5 s for its threads; nothing of it needs keeping
-      await exited;
-    }
+    await milter.stop();
   }
 }
 

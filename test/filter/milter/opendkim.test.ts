@@ -1,14 +1,11 @@
 /**
  * MilterClient against a real milter: Debian's OpenDKIM (/usr/sbin/opendkim) on a loopback port. In signing
  * mode its DKIM-Signature, applied to the message, must verify here; in verify mode (`Mode v`) it adds
- * Authentication-Results. Started as in test/authentication/dkim/opendkim-milter.test.ts.
+ * Authentication-Results. Started by test/support/opendkim.ts.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -22,8 +19,8 @@ import {
   type Modification,
   sessionMacros,
 } from '../../../src/filter/milter/index.ts';
+import { startOpendkim } from '../../support/opendkim.ts';
 
-const OPENDKIM = '/usr/sbin/opendkim';
 const MESSAGE = Buffer.from(
   [
     'From: Joe <joe@sender.example>',
@@ -45,7 +42,6 @@ let dns: TestDnsServer;
 let publicTxt: string;
 
 before(async () => {
-  if (!existsSync(OPENDKIM)) throw new Error(`not installed: ${OPENDKIM} (apt-get install opendkim)`);
   dir = await mkdtemp(path.join(tmpdir(), 'postern-milter-'));
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   publicTxt = `v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
@@ -61,69 +57,6 @@ after(async () => {
   await dns?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`opendkim did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function startOpendkim(
-  name: string,
-  lines: string[],
-): Promise<{ spec: string; milter: ChildProcess; output: () => string }> {
-  const port = await freePort();
-  const conf = path.join(dir, `${name}.conf`);
-  await writeFile(
-    conf,
-    [
-      ...lines,
-      `Socket inet:${port}@127.0.0.1`,
-      'RequireSafeKeys no', // /tmp, the key's ancestor, is world-writable
-      'Background no',
-      'Syslog no',
-      `PidFile ${path.join(dir, `${name}.pid`)}`,
-      '',
-    ].join('\n'),
-  );
-  const milter = spawn(OPENDKIM, ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  milter.stdout?.on('data', (d) => (output += d));
-  milter.stderr?.on('data', (d) => (output += d));
-  await waitForPort(port, 10_000).catch((err) => {
-    milter.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}: ${output}`);
-  });
-  return { spec: `inet:${port}@127.0.0.1`, milter, output: () => output };
-}
-
-async function stop(milter: ChildProcess): Promise<void> {
-  if (milter.exitCode !== null || milter.signalCode !== null) return;
-  const exited = new Promise((r) => milter.once('exit', r));
-  milter.kill('SIGKILL'); // SIGTERM makes OpenDKIM wait 5 s for its threads
-  await exited;
-}
 
 function isAdded(m: Modification): m is Extract<Modification, { type: 'addheader' | 'insheader' }> {
   return m.type === 'addheader' || m.type === 'insheader';
@@ -155,7 +88,7 @@ async function run(spec: string, content: Buffer) {
 }
 
 test('signing mode: a DKIM-Signature at eom that verifies once applied; verify mode: Authentication-Results', async () => {
-  const { spec, milter, output } = await startOpendkim('sign', [
+  const signer = await startOpendkim(dir, 'sign', [
     'Mode s',
     'Domain sender.example',
     'Selector rsa',
@@ -164,10 +97,10 @@ test('signing mode: a DKIM-Signature at eom that verifies once applied; verify m
     'InternalHosts 127.0.0.1',
   ]);
   try {
-    const outcome = await run(spec, MESSAGE);
-    assert.notEqual(outcome.verdict.action, 'reject', output());
+    const outcome = await run(signer.spec, MESSAGE);
+    assert.notEqual(outcome.verdict.action, 'reject', signer.output());
     const added = outcome.modifications.filter(isAdded);
-    assert.equal(added.length, 1, `${JSON.stringify(outcome)} ${output()}`);
+    assert.equal(added.length, 1, `${JSON.stringify(outcome)} ${signer.output()}`);
     assert.equal(added[0]?.name, 'DKIM-Signature');
     const signed = applyModifications(MESSAGE, outcome.modifications);
     const resolver = createResolver({ servers: [dns.server], timeoutMs: 1000, tries: 1 });
@@ -181,7 +114,7 @@ test('signing mode: a DKIM-Signature at eom that verifies once applied; verify m
     assert.equal(altered.signatures[0]?.result, 'fail');
 
     // Verify mode, on the message just signed: OpenDKIM adds its Authentication-Results.
-    const verifier = await startOpendkim('verify', [
+    const verifier = await startOpendkim(dir, 'verify', [
       'Mode v',
       `TestPublicKeys ${path.join(dir, 'keys')}`,
       'AuthservID mx.example.com',
@@ -193,9 +126,9 @@ test('signing mode: a DKIM-Signature at eom that verifies once applied; verify m
       assert.match(ar.value, /^ mx\.example\.com;\s+dkim=pass/);
       assert.match(ar.value, /header\.d=sender\.example/);
     } finally {
-      await stop(verifier.milter);
+      await verifier.stop();
     }
   } finally {
-    await stop(milter);
+    await signer.stop();
   }
 });
