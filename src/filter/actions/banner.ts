@@ -1,0 +1,161 @@
+/**
+ * The warning banner a phishing verdict puts at the top of the message body (issue 8), in Russian,
+ * English or both. The reasons come from the signals and quote attacker-controlled text (domains,
+ * display names), so the HTML form escapes every piece of it and is built from inline styles only:
+ * mail clients drop <style> blocks, scripts and remote images.
+ */
+import { decodeTextPart, encodeTextPart, findBodyTextParts, lineEndOf, replaceRanges } from './mime-parts.ts';
+
+export interface Banner {
+  text: string;
+  /** A ready, self-contained HTML fragment. */
+  html: string;
+}
+
+export interface BannerOptions {
+  language: 'en' | 'ru' | 'both';
+  reasons: { en: string; ru: string }[];
+  /** Replaces the default wording; `{reasons}` stands for the reasons. */
+  template?: { en?: string; ru?: string };
+}
+
+type Language = 'en' | 'ru';
+
+const MAX_REASONS = 3;
+const MAX_REASON_LENGTH = 200;
+
+const WORDING: Record<Language, { label: string; warning: string; found: string; advice: string }> = {
+  en: {
+    label: 'CAUTION',
+    warning: 'this message may be phishing.',
+    found: 'Postern found:',
+    advice:
+      'Do not open links or attachments or reply with passwords or payment details unless you have confirmed with the sender by another channel.',
+  },
+  ru: {
+    label: 'ВНИМАНИЕ',
+    warning: 'это письмо может быть фишингом.',
+    found: 'Postern обнаружил:',
+    advice:
+      'Не открывайте ссылки и вложения и не отправляйте в ответ пароли или платёжные данные, пока не убедитесь по другому каналу связи, что письмо действительно от этого отправителя.',
+  },
+};
+
+interface Paragraph {
+  language: Language;
+  /** Shown in bold before the text; empty for a configured template. */
+  label: string;
+  text: string;
+}
+
+export function warningBanner(options: BannerOptions): Banner {
+  const languages: Language[] = options.language === 'both' ? ['ru', 'en'] : [options.language];
+  const reasons = options.reasons.slice(0, MAX_REASONS);
+  const paragraphs = languages.map((language): Paragraph => {
+    const listed = reasons.map((r) => cleanReason(r[language])).filter((r) => r !== '');
+    const joined = listed.join('; ');
+    const template = options.template?.[language];
+    if (template !== undefined) return { language, label: '', text: template.replaceAll('{reasons}', joined) };
+    const w = WORDING[language];
+    const found = listed.length > 0 ? ` ${w.found} ${joined}.` : '';
+    return { language, label: w.label, text: `${w.warning}${found} ${w.advice}` };
+  });
+  return {
+    text: paragraphs.map((p) => (p.label === '' ? p.text : `${p.label}: ${p.text}`)).join('\n\n'),
+    html: bannerHtml(paragraphs),
+  };
+}
+
+/**
+ * One line of plain text: control characters and bidirectional overrides are removed so that a
+ * reason cannot break the banner into lines of its own or reverse how a domain reads (the
+ * "Trojan Source" trick, Unicode UAX #9 §2); length is capped.
+ */
+function cleanReason(reason: string): string {
+  const line = reason
+    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[.;\s]+$/, ''); // each reason ends where the next begins, with "; "
+  return line.length > MAX_REASON_LENGTH ? `${line.slice(0, MAX_REASON_LENGTH - 1)}…` : line;
+}
+
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** HTML 5 §13.1.2.4 and §13.1.2.3: these five are enough in text and in quoted attribute values. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+}
+
+function bannerHtml(paragraphs: Paragraph[]): string {
+  const body = paragraphs
+    .map((p, i) => {
+      const margin = i === paragraphs.length - 1 ? '0' : '0 0 8px 0';
+      const label = p.label === '' ? '' : `<strong>${escapeHtml(p.label)}:</strong> `;
+      const text = escapeHtml(p.text).replace(/\r?\n/g, '<br>');
+      return `<p lang="${p.language}" dir="ltr" style="margin:${margin};">${label}${text}</p>`;
+    })
+    .join('');
+  return (
+    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" ' +
+    'style="width:100%;border-collapse:collapse;margin:0 0 16px 0;"><tr><td ' +
+    'style="background-color:#fdecea;border:1px solid #d93025;border-left:6px solid #d93025;' +
+    'padding:12px 16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:20px;' +
+    `color:#202124;text-align:left;">${body}</td></tr></table>`
+  );
+}
+
+/**
+ * The message with the banner at the top of every body text part (mime-parts.ts says which).
+ * Parts in a charset we cannot read are left alone; without any body text part the same Buffer
+ * comes back.
+ */
+export function insertBanner(message: Buffer, banner: Banner): Buffer {
+  const changes: { start: number; end: number; bytes: Buffer }[] = [];
+  for (const part of findBodyTextParts(message)) {
+    const text = decodeTextPart(message, part);
+    if (text === undefined) continue;
+    const changed =
+      part.subtype === 'html'
+        ? withHtmlBanner(text, banner.html, part.charset)
+        : withTextBanner(text, banner.text, lineEndOf(message));
+    changes.push({ start: part.headerStart, end: part.bodyEnd, bytes: encodeTextPart(message, part, changed) });
+  }
+  return replaceRanges(message, changes);
+}
+
+function withTextBanner(text: string, banner: string, messageEol: string): string {
+  const eol = text.includes('\r\n') ? '\r\n' : text.includes('\n') ? '\n' : messageEol;
+  return banner.replace(/\r\n|\r|\n/g, eol) + eol + eol + text;
+}
+
+/** Right after <body …>; failing that after </head> or <html …>, else at the very start. */
+function withHtmlBanner(html: string, banner: string, charset: string | undefined): string {
+  const at =
+    tagEnd(html, /<body(?=[\s/>])/i) ?? tagEnd(html, /<\/head(?=[\s>])/i) ?? tagEnd(html, /<html(?=[\s/>])/i) ?? 0;
+  let head = html.slice(0, at);
+  // The text is now UTF-8: a <meta> naming the old charset would make a browser misread it
+  // (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    head = head.replace(/(<meta\b[^<>]*?\bcharset\s*=\s*["']?)[\w.:-]+/gi, '$1utf-8');
+  }
+  return head + banner + html.slice(at);
+}
+
+/**
+ * Just past the first tag that `open` finds, skipping quoted attribute values, or undefined. A
+ * plain loop rather than one regular expression: many unclosed tags must not cost quadratic time.
+ */
+function tagEnd(html: string, open: RegExp): number | undefined {
+  const found = open.exec(html);
+  if (!found) return undefined;
+  let quote = '';
+  for (let i = found.index + found[0].length; i < html.length; i++) {
+    const c = html[i];
+    if (quote !== '') {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '>') return i + 1;
+  }
+  return undefined;
+}

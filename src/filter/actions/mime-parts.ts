@@ -1,0 +1,220 @@
+/**
+ * The body text parts of a raw message (RFC 2045, RFC 2046) and their rewriting, for the actions
+ * that change what the user reads (the warning banner). Works on byte offsets into the message so
+ * that everything not rewritten — other headers, other parts, boundaries, preamble and epilogue —
+ * stays byte-identical. Only finds and re-encodes parts; what goes into them is the caller's.
+ * Not a general MIME parser: content inspection uses src/mime/message.ts.
+ */
+
+import libqp from 'libqp';
+import {
+  bodyParts,
+  charsetDecoder,
+  decodeTransferEncoding,
+  lineEndOf,
+  parseHeaderValue,
+  type RawField,
+  readRawFields,
+  splitEntity,
+} from '../../mime/entity.ts';
+
+// The generic entity code lives in src/mime/entity.ts; the other actions import it from here.
+export { bodyParts, lineEndOf, type RawField, readRawFields, splitEntity };
+
+export interface TextPart {
+  subtype: 'plain' | 'html';
+  /** Where the part's header fields start and end; bodyStart is past the empty line. */
+  headerStart: number;
+  fieldsEnd: number;
+  bodyStart: number;
+  bodyEnd: number;
+  fields: RawField[];
+  /** Undefined when the Content-Type names none. */
+  charset: string | undefined;
+  /** Content-Transfer-Encoding, lower case; '7bit' when absent (RFC 2045 §6.1). */
+  encoding: string;
+  /** The message's own header section, not a body part. */
+  topLevel: boolean;
+}
+
+/** Deeper nesting is left alone (mail bombs of nested multiparts). */
+const MAX_DEPTH = 32;
+const LF = 0x0a;
+const CR = 0x0d;
+
+interface Entity {
+  headerStart: number;
+  fieldsEnd: number;
+  bodyStart: number;
+  end: number;
+  fields: RawField[];
+  type: string;
+  params: Record<string, string>;
+  attachment: boolean;
+}
+
+function readEntity(message: Buffer, start: number, end: number, defaultType = 'text/plain'): Entity {
+  const { fieldsEnd, bodyStart } = splitEntity(message, start, end);
+  const fields = readRawFields(message, start, fieldsEnd);
+  const contentType = fields.find((f) => f.name === 'content-type')?.value;
+  const parsed = parseHeaderValue(contentType ?? defaultType); // RFC 2045 §5.2
+  const disposition = fields.find((f) => f.name === 'content-disposition')?.value ?? '';
+  return {
+    headerStart: start,
+    fieldsEnd,
+    bodyStart: Math.min(bodyStart, end),
+    end,
+    fields,
+    type: (parsed.value || defaultType).toLowerCase(),
+    params: parsed.params,
+    attachment: /^\s*attachment\b/i.test(disposition),
+  };
+}
+
+/**
+ * The text parts a reader shows as the message body, in order. In multipart/alternative every
+ * alternative is a body; in multipart/mixed and multipart/related (RFC 2046 §5.1.3, RFC 2387 §3.2)
+ * only the first part that holds one, since later inline text parts (list footers, text after an
+ * inline image) are shown below it. Attachments and embedded messages (message/rfc822) are the
+ * sender's content, not the body. Signed and encrypted multiparts (RFC 1847) are not entered:
+ * changing them would break the signature and make a genuine message look tampered with.
+ */
+export function findBodyTextParts(message: Buffer): TextPart[] {
+  const found: TextPart[] = [];
+  collect(message, readEntity(message, 0, message.length), 0, found);
+  return found;
+}
+
+function collect(message: Buffer, entity: Entity, depth: number, found: TextPart[]): boolean {
+  if (entity.attachment) return false;
+  if (entity.type === 'text/plain' || entity.type === 'text/html') {
+    found.push({
+      subtype: entity.type === 'text/plain' ? 'plain' : 'html',
+      headerStart: entity.headerStart,
+      fieldsEnd: entity.fieldsEnd,
+      bodyStart: entity.bodyStart,
+      bodyEnd: entity.end,
+      fields: entity.fields,
+      charset: entity.params.charset,
+      encoding: (entity.fields.find((f) => f.name === 'content-transfer-encoding')?.value ?? '7bit').toLowerCase(),
+      topLevel: depth === 0,
+    });
+    return true;
+  }
+  const boundary = entity.params.boundary;
+  if (!entity.type.startsWith('multipart/') || !boundary || depth >= MAX_DEPTH) return false;
+  if (entity.type === 'multipart/signed' || entity.type === 'multipart/encrypted') return false;
+  const every = entity.type === 'multipart/alternative';
+  // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
+  const defaultType = entity.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+  let any = false;
+  for (const [start, end] of bodyParts(message, entity.bodyStart, entity.end, boundary)) {
+    const held = collect(message, readEntity(message, start, end, defaultType), depth + 1, found);
+    any ||= held;
+    if (held && !every) break;
+  }
+  return any;
+}
+
+/** The part's text, or undefined when its transfer encoding or charset is unknown. */
+export function decodeTextPart(message: Buffer, part: TextPart): string | undefined {
+  const bytes = decodeTransferEncoding(message.subarray(part.bodyStart, part.bodyEnd), part.encoding);
+  // A charset we cannot read (aliases such as cp1251 are mapped by charsetDecoder) leaves the
+  // part alone rather than corrupted.
+  const decoder = charsetDecoder(part.charset);
+  if (bytes === undefined || decoder === undefined) return undefined;
+  // Not fatal: an invalid sequence shows as U+FFFD in every reader anyway, and refusing it would
+  // let one bad byte keep the warning out of a phishing message.
+  return decoder.decode(bytes);
+}
+
+/**
+ * New bytes for the part from headerStart to bodyEnd: the text as UTF-8, quoted-printable (or
+ * base64 if it was base64), with Content-Type's charset and Content-Transfer-Encoding updated and
+ * every other field as it was. Line ends in quoted-printable text become the message's own.
+ */
+export function encodeTextPart(message: Buffer, part: TextPart, text: string): Buffer {
+  const eol = lineEndOf(message);
+  const base64 = part.encoding === 'base64';
+  const fields: string[] = [];
+  let sawType = false;
+  let sawEncoding = false;
+  let sawVersion = false;
+  for (const field of part.fields) {
+    if (field.name === 'content-type') {
+      fields.push(withUtf8Charset(field.raw) + eol);
+      sawType = true;
+    } else if (field.name === 'content-transfer-encoding') {
+      if (!sawEncoding) fields.push(encodingField(base64) + eol);
+      sawEncoding = true;
+    } else {
+      const written = message.toString('latin1', field.start, field.end);
+      fields.push(written.endsWith('\n') ? written : written + eol); // the last line of a body-less message
+      sawVersion ||= field.name === 'mime-version';
+    }
+  }
+  // RFC 2045 §4: a reader needs MIME-Version at the top to honour the encoding we now declare.
+  if (part.topLevel && !sawVersion) fields.push(`MIME-Version: 1.0${eol}`);
+  if (!sawType) fields.push(`Content-Type: text/${part.subtype}; charset=utf-8${eol}`);
+  if (!sawEncoding) fields.push(encodingField(base64) + eol);
+  const utf8 = Buffer.from(base64 ? text : withLineEnds(text, eol), 'utf8');
+  const body = base64 ? base64Lines(utf8, eol) + trailingLineEnds(message, part) : quotedPrintable(utf8, eol);
+  return Buffer.concat([
+    Buffer.from(fields.join(''), 'latin1'),
+    // The empty line as it was; a message of header fields only gets one.
+    part.bodyStart > part.fieldsEnd ? message.subarray(part.fieldsEnd, part.bodyStart) : Buffer.from(eol),
+    Buffer.from(body, 'latin1'),
+  ]);
+}
+
+/** Every line end as the message's own; a test first, since most text needs no change. */
+function withLineEnds(text: string, eol: string): string {
+  const stray = eol === '\r\n' ? /\r(?!\n)|(?<!\r)\n/ : /\r/;
+  return stray.test(text) ? text.replace(/\r\n|\r|\n/g, eol) : text;
+}
+
+function encodingField(base64: boolean): string {
+  return `Content-Transfer-Encoding: ${base64 ? 'base64' : 'quoted-printable'}`;
+}
+
+/** The Content-Type field as written with every charset parameter replaced by charset=utf-8. */
+function withUtf8Charset(raw: string): string {
+  // RFC 2045 §5.1 parameters, with RFC 2231 §3/§4 variants (charset*=, charset*0*=).
+  const without = raw.replace(/;[ \t\r\n]*charset(?:\*[0-9]*\*?)?[ \t]*=[ \t]*(?:"(?:[^"\\]|\\.)*"|[^;\s]*)/gi, '');
+  return without.replace(/^([^:]*:[ \t\r\n]*[^;\s(]+)/, '$1; charset=utf-8');
+}
+
+/** RFC 2045 §6.7: lines of at most 76 characters, soft line breaks as "=" at the end. */
+function quotedPrintable(bytes: Buffer, eol: string): string {
+  const wrapped = libqp.wrap(libqp.encode(bytes), 76);
+  return eol === '\r\n' ? wrapped : wrapped.replaceAll('=\r\n', '=\n');
+}
+
+/** RFC 2045 §6.8: lines of at most 76 characters. */
+function base64Lines(bytes: Buffer, eol: string): string {
+  const encoded = bytes.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < encoded.length; i += 76) lines.push(encoded.slice(i, i + 76));
+  return lines.join(eol);
+}
+
+/** A base64 body's own trailing line ends are not content; they are kept as they were. */
+function trailingLineEnds(message: Buffer, part: TextPart): string {
+  let at = part.bodyEnd;
+  while (at > part.bodyStart && (message[at - 1] === LF || message[at - 1] === CR)) at--;
+  return message.toString('latin1', at, part.bodyEnd);
+}
+
+/** The message with each range replaced; ranges must not overlap. */
+export function replaceRanges(message: Buffer, changes: { start: number; end: number; bytes: Buffer }[]): Buffer {
+  if (changes.length === 0) return message;
+  const sorted = [...changes].sort((a, b) => a.start - b.start);
+  const pieces: Buffer[] = [];
+  let at = 0;
+  for (const change of sorted) {
+    pieces.push(message.subarray(at, change.start), change.bytes);
+    at = change.end;
+  }
+  pieces.push(message.subarray(at));
+  return Buffer.concat(pieces);
+}

@@ -1,0 +1,291 @@
+/**
+ * MIME entities on byte offsets (RFC 2045, RFC 2046): where an entity's header fields end and its
+ * body starts, its fields, the parts of a multipart body, and the decoding of a body (transfer
+ * encoding, then charset). Everything works on ranges of one buffer and copies only what it
+ * decodes, which is what makes parseMessage (message.ts) fast; the banner rewriting
+ * (src/filter/actions/mime-parts.ts) relies on the same ranges to keep unchanged bytes as they were.
+ */
+
+import { TextDecoder } from 'node:util';
+import libmime from 'libmime';
+
+/** One header field as written: byte range (final line end included) and its unfolded value. */
+export interface RawField {
+  /** Lower case. */
+  name: string;
+  start: number;
+  end: number;
+  /** The field as written (latin1, one char per byte), without its final line end. */
+  raw: string;
+  /** After the colon, unfolded (RFC 5322 §2.2.3), surrounding whitespace removed. */
+  value: string;
+}
+
+/** A header field as text: lower-case name and unfolded value. */
+export interface HeaderField {
+  name: string;
+  value: string;
+}
+
+/** A structured field value (Content-Type, Content-Disposition) split into value and parameters. */
+export interface HeaderValue {
+  /** Lower case, e.g. `text/plain`. */
+  value: string;
+  /** Parameter names in lower case; RFC 2231 continuations joined and charsets decoded. */
+  params: Record<string, string>;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EQUALS = 0x3d;
+
+/** The line end the message uses, from its first line: CRLF, or LF from bare-LF senders. */
+export function lineEndOf(message: Buffer): '\r\n' | '\n' {
+  const lf = message.indexOf(LF);
+  return lf > 0 && message[lf - 1] === CR ? '\r\n' : '\n';
+}
+
+/** Where an entity's fields end and its body starts: at the first empty line (RFC 5322 §2.1). */
+export function splitEntity(message: Buffer, start: number, end: number): { fieldsEnd: number; bodyStart: number } {
+  if (message[start] === LF) return { fieldsEnd: start, bodyStart: start + 1 }; // no fields at all
+  if (message[start] === CR && message[start + 1] === LF) return { fieldsEnd: start, bodyStart: start + 2 };
+  for (let i = message.indexOf(LF, start); i >= 0 && i < end; i = message.indexOf(LF, i + 1)) {
+    if (message[i + 1] === LF && i + 1 < end) return { fieldsEnd: i + 1, bodyStart: i + 2 };
+    if (message[i + 1] === CR && message[i + 2] === LF && i + 2 < end) return { fieldsEnd: i + 1, bodyStart: i + 3 };
+  }
+  return { fieldsEnd: end, bodyStart: end };
+}
+
+/** The fields with their byte ranges, for rewriting a header section in place. */
+export function readRawFields(message: Buffer, start: number, end: number): RawField[] {
+  const fields: RawField[] = [];
+  let at = start;
+  while (at < end) {
+    let lineEnd = message.indexOf(LF, at);
+    lineEnd = lineEnd < 0 || lineEnd >= end ? end : lineEnd + 1;
+    const first = message[at];
+    const last = fields.at(-1);
+    // RFC 5322 §2.2.3: a line that starts with WSP continues the field above.
+    if ((first === 0x20 || first === 0x09) && last) last.end = lineEnd;
+    else fields.push({ name: '', start: at, end: lineEnd, raw: '', value: '' });
+    at = lineEnd;
+  }
+  for (const field of fields) {
+    field.raw = message.toString('latin1', field.start, field.end).replace(/\r?\n$/, '');
+    const colon = field.raw.indexOf(':');
+    field.name = colon < 0 ? '' : field.raw.slice(0, colon).trim().toLowerCase(); // §4.5.3: WSP before ":"
+    field.value =
+      colon < 0
+        ? ''
+        : field.raw
+            .slice(colon + 1)
+            .replace(/\r?\n/g, '')
+            .trim();
+  }
+  return fields;
+}
+
+/**
+ * The fields as text, for reading. Raw 8-bit header text is read as UTF-8 (RFC 6532 §3.2), as
+ * readers do; invalid sequences become U+FFFD. Lines without a colon are skipped.
+ */
+export function readFields(message: Buffer, start: number, end: number): HeaderField[] {
+  const fields: HeaderField[] = [];
+  if (end <= start) return fields;
+  const lines = message.toString('utf8', start, end).split('\n');
+  let name = '';
+  let value = '';
+  for (const line of lines) {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    const first = text.charCodeAt(0);
+    // RFC 5322 §2.2.3: unfolding removes the line break and keeps the whitespace after it.
+    if ((first === 0x20 || first === 0x09) && name) {
+      value += text;
+      continue;
+    }
+    if (name) fields.push({ name, value: trimWsp(value) });
+    const colon = text.indexOf(':');
+    name = colon > 0 ? trimWsp(text.slice(0, colon)).toLowerCase() : '';
+    value = colon > 0 ? text.slice(colon + 1) : '';
+  }
+  if (name) fields.push({ name, value: trimWsp(value) });
+  return fields;
+}
+
+/** Only SP and HTAB are whitespace around a field (RFC 5322 §2.2); String.trim takes U+00A0 etc. too. */
+function trimWsp(text: string): string {
+  let from = 0;
+  let to = text.length;
+  while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
+  while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+  return text.slice(from, to);
+}
+
+/**
+ * Content-Type or Content-Disposition (RFC 2045 §5.1, RFC 2183 §2) with RFC 2231 parameter
+ * continuations and charsets, comments removed; libmime does all of that.
+ */
+export function parseHeaderValue(value: string): HeaderValue {
+  const parsed = libmime.parseHeaderValue(value);
+  return { value: (parsed.value ?? '').toLowerCase(), params: parsed.params ?? {} };
+}
+
+/** Content-Transfer-Encoding's mechanism, lower case; '7bit' when absent (RFC 2045 §6.1). */
+export function transferEncodingOf(value: string | undefined): string {
+  if (!value) return '7bit';
+  const token = /[\w-]+/.exec(value.replace(/\([^)]*\)/g, '')); // RFC 822 comments around it
+  return token ? token[0].toLowerCase() : '7bit';
+}
+
+/**
+ * Byte ranges of the parts between the delimiter lines, RFC 2046 §5.1.1. Text before the first
+ * delimiter (preamble) and after the close delimiter (epilogue) is not a part; without a close
+ * delimiter the last part runs to the end. At most maxParts ranges are returned.
+ */
+export function bodyParts(
+  message: Buffer,
+  start: number,
+  end: number,
+  boundary: string,
+  maxParts = Number.POSITIVE_INFINITY,
+): [number, number][] {
+  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  const parts: [number, number][] = [];
+  let partStart = -1;
+  for (let at = message.indexOf(delimiter, start); at >= 0 && at < end; at = message.indexOf(delimiter, at + 1)) {
+    if (at !== start && message[at - 1] !== LF) continue; // §5.1.1: a delimiter starts a line
+    let after = at + delimiter.length;
+    const close = message[after] === 0x2d && message[after + 1] === 0x2d;
+    if (!close) {
+      while (message[after] === 0x20 || message[after] === 0x09) after++; // transport padding
+      if (message[after] === CR && message[after + 1] === LF) after += 2;
+      else if (message[after] === LF) after += 1;
+      else if (after < end) continue; // a longer line that starts with the boundary
+    }
+    // §5.1.1: the line end before a delimiter belongs to the delimiter, not to the part.
+    if (partStart >= 0) parts.push([partStart, Math.max(partStart, at - (message[at - 2] === CR ? 2 : 1))]);
+    if (close || parts.length >= maxParts) return parts;
+    partStart = Math.min(after, end);
+  }
+  if (partStart >= 0) parts.push([partStart, end]); // no close delimiter: the part runs to the end
+  return parts;
+}
+
+/** The body's bytes with its transfer encoding undone; undefined for an encoding we do not know. */
+export function decodeTransferEncoding(body: Buffer, encoding: string): Buffer | undefined {
+  switch (encoding) {
+    case '7bit':
+    case '8bit':
+    case 'binary':
+      return body;
+    case 'quoted-printable':
+      return decodeQuotedPrintable(body);
+    case 'base64':
+      return decodeBase64(body);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * RFC 2045 §6.7. Tolerant as readers are: an "=" not followed by two hex digits or a line end is
+ * kept as written (§6.7 note 1 allows that), and hex digits may be lower case.
+ */
+export function decodeQuotedPrintable(body: Buffer): Buffer {
+  let at = body.indexOf(EQUALS);
+  if (at < 0) return body;
+  const out = Buffer.allocUnsafe(body.length);
+  let written = body.copy(out, 0, 0, at);
+  const end = body.length;
+  while (at < end) {
+    const byte = body[at] as number;
+    if (byte !== EQUALS) {
+      out[written++] = byte;
+      at++;
+      continue;
+    }
+    const high = hexValue(body[at + 1]);
+    const low = high < 0 ? -1 : hexValue(body[at + 2]);
+    if (low >= 0) {
+      out[written++] = (high << 4) | low;
+      at += 3;
+      continue;
+    }
+    // §6.7 rule 5: "=" at the end of a line (trailing whitespace allowed, rule 3) is a soft break.
+    let next = at + 1;
+    while (body[next] === 0x20 || body[next] === 0x09) next++;
+    if (body[next] === CR && body[next + 1] === LF) at = next + 2;
+    else if (body[next] === LF) at = next + 1;
+    else if (next >= end) at = end;
+    else {
+      out[written++] = byte;
+      at++;
+    }
+  }
+  return out.subarray(0, written);
+}
+
+function hexValue(byte: number | undefined): number {
+  if (byte === undefined) return -1;
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/**
+ * RFC 2045 §6.8: characters outside the alphabet are ignored. Padding in the middle (senders that
+ * encode each line on its own) ends a unit, and decoding goes on after it rather than stopping.
+ */
+export function decodeBase64(body: Buffer): Buffer {
+  let text = body.toString('latin1');
+  // Node also reads base64url's "-" and "_", which here are junk (a list footer, a delimiter).
+  if (text.includes('-') || text.includes('_')) text = text.replace(/[-_]+/g, '');
+  const pad = text.indexOf('=');
+  if (pad < 0 || !/[A-Za-z0-9+/]/.test(text.slice(pad))) return Buffer.from(text, 'base64');
+  return Buffer.concat(text.split(/=+/).map((unit) => Buffer.from(unit, 'base64')));
+}
+
+const decoders = new Map<string, TextDecoder | null>();
+
+/**
+ * A decoder for the charset, or undefined when neither the label nor libmime's normalised name
+ * for it (cp1251 → windows-1251, ks_c_5601-1987 → EUC-KR) is one TextDecoder knows.
+ */
+export function charsetDecoder(charset: string | undefined): TextDecoder | undefined {
+  const label = (charset ?? 'utf-8').trim().toLowerCase() || 'utf-8';
+  let decoder = decoders.get(label);
+  if (decoder === undefined) {
+    decoder = tryDecoder(label) ?? tryDecoder(libmime.normalizeCharset(label)) ?? null;
+    decoders.set(label, decoder);
+  }
+  return decoder ?? undefined;
+}
+
+function tryDecoder(label: string): TextDecoder | undefined {
+  try {
+    return new TextDecoder(label);
+  } catch {
+    return undefined;
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const windows1252 = new TextDecoder('windows-1252');
+
+/**
+ * Text in the charset. Undeclared text is read as UTF-8, as readers do (RFC 2046 §4.1.2 says
+ * US-ASCII, which UTF-8 contains), with U+FFFD for invalid sequences. Text in a charset we do not
+ * know (unknown-8bit, DEFAULT_CHARSET, GB2312_CHARSET) is read as UTF-8 when it is valid UTF-8
+ * and as windows-1252 otherwise, which maps every byte (postal-mime does the latter): a Latin
+ * text then keeps its letters rather than becoming U+FFFD, and its ASCII words reach the filters
+ * either way.
+ */
+export function decodeCharset(bytes: Uint8Array, charset: string | undefined): string {
+  const decoder = charsetDecoder(charset);
+  if (decoder) return decoder.decode(bytes);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return windows1252.decode(bytes);
+  }
+}

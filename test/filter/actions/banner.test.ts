@@ -1,0 +1,416 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { insertBanner, warningBanner } from '../../../src/filter/actions/banner.ts';
+import { parseMessage } from '../../../src/mime/message.ts';
+
+const reasons = [
+  {
+    en: 'The link text shows paypal.com but it leads to paypal-secure.xyz',
+    ru: 'Текст ссылки показывает paypal.com, а ведёт она на paypal-secure.xyz',
+  },
+];
+const banner = warningBanner({ language: 'en', reasons });
+
+/** Lines joined with CRLF, as on the wire. */
+function wire(text: string): Buffer {
+  return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
+}
+
+function linesOf(buf: Buffer): string[] {
+  return buf.toString('latin1').split('\r\n');
+}
+
+test('default English wording, one paragraph', () => {
+  assert.equal(
+    banner.text,
+    'CAUTION: this message may be phishing. Postern found: The link text shows paypal.com but it leads to paypal-secure.xyz. ' +
+      'Do not open links or attachments or reply with passwords or payment details unless you have confirmed with the sender by another channel.',
+  );
+  assert.match(
+    banner.html,
+    /^<table role="presentation"[^>]*><tr><td style="[^"]+"><p lang="en" dir="ltr" style="margin:0;"><strong>CAUTION:<\/strong> this message/,
+  );
+});
+
+test('both languages: Russian first, then English; at most three reasons', () => {
+  const many = ['a.example', 'b.example', 'c.example', 'd.example'].map((d) => ({
+    en: `sender ${d}`,
+    ru: `отправитель ${d}`,
+  }));
+  const both = warningBanner({ language: 'both', reasons: many });
+  const [ru, en, ...rest] = both.text.split('\n\n');
+  assert.equal(rest.length, 0);
+  assert.ok(
+    ru?.startsWith(
+      'ВНИМАНИЕ: это письмо может быть фишингом. Postern обнаружил: отправитель a.example; отправитель b.example; отправитель c.example. Не открывайте ссылки',
+    ),
+  );
+  assert.ok(
+    en?.startsWith(
+      'CAUTION: this message may be phishing. Postern found: sender a.example; sender b.example; sender c.example. Do not',
+    ),
+  );
+  assert.ok(!both.text.includes('d.example'));
+  assert.ok(both.html.indexOf('lang="ru"') < both.html.indexOf('lang="en"'));
+});
+
+test('without reasons the "found" sentence is left out', () => {
+  const plain = warningBanner({ language: 'ru', reasons: [] });
+  assert.ok(plain.text.startsWith('ВНИМАНИЕ: это письмо может быть фишингом. Не открывайте'));
+});
+
+test('a configured template replaces the wording, {reasons} filled in', () => {
+  const custom = warningBanner({
+    language: 'both',
+    reasons,
+    template: { en: 'Careful! {reasons}', ru: 'Осторожно! {reasons}' },
+  });
+  assert.equal(custom.text, `Осторожно! ${reasons[0]?.ru}\n\nCareful! ${reasons[0]?.en}`);
+});
+
+test('dynamic text is escaped in HTML; no scripts, styles, images or remote content', () => {
+  const evil = warningBanner({
+    language: 'both',
+    reasons: [{ en: 'Display name "<script>alert(1)</script>" & <img src=x>', ru: "Имя '<b>' <style>" }],
+    template: { ru: 'Шаблон <i>{reasons}</i>' },
+  });
+  assert.ok(
+    evil.html.includes('Display name &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot; &amp; &lt;img src=x&gt;'),
+  );
+  assert.ok(evil.html.includes('Шаблон &lt;i&gt;Имя &#39;&lt;b&gt;&#39; &lt;style&gt;&lt;/i&gt;'));
+  assert.doesNotMatch(evil.html, /<(script|img|style|link|iframe|b|i)\b|https?:|url\(/i);
+  // The plain text keeps the characters as they are: it is never rendered as HTML.
+  assert.ok(evil.text.includes('"<script>alert(1)</script>" & <img src=x>'));
+});
+
+test('line breaks, controls and bidi overrides in a reason are flattened', () => {
+  const b = warningBanner({
+    language: 'en',
+    reasons: [{ en: 'evil\r\n\r\nVerified by IT\u202egnp.exe\u0000.', ru: '' }],
+  });
+  assert.ok(b.text.includes('Postern found: evil Verified by IT gnp.exe. Do not'));
+});
+
+const plainMessage = wire(`From: Bank <alerts@example.com>
+To: user@example.org
+Subject: Your account
+Date: Sat, 28 Nov 2026 08:00:00 +0000
+Message-ID: <1@example.com>
+
+Dear customer,
+please confirm your password.
+`);
+
+test('single text/plain part: banner on top, original text intact, CRLF kept, headers kept', async () => {
+  const before = await parseMessage(plainMessage);
+  const out = insertBanner(plainMessage, banner);
+  const after = await parseMessage(out);
+  assert.equal(after.text, `${banner.text}\n\n${before.text}`);
+  assert.equal(after.subject, 'Your account');
+  const text = out.toString('latin1');
+  assert.ok(
+    text.startsWith(
+      'From: Bank <alerts@example.com>\r\nTo: user@example.org\r\nSubject: Your account\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <1@example.com>\r\n',
+    ),
+  );
+  assert.match(
+    text,
+    /\r\nMIME-Version: 1\.0\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n/,
+  );
+  assert.doesNotMatch(text, /[^\r]\n/);
+  for (const line of linesOf(out)) assert.ok(line.length <= 76 || !line.includes('='), line);
+});
+
+test('single text/html part: banner right after <body …>', async () => {
+  const html = wire(`From: a@example.com
+Subject: hi
+MIME-Version: 1.0
+Content-Type: text/html; charset=utf-8
+
+<html><head><title>x</title></head><body class="main" data-x='a>b'><p>Hello</p></body></html>
+`);
+  const after = await parseMessage(insertBanner(html, banner));
+  assert.equal(
+    after.html,
+    `<html><head><title>x</title></head><body class="main" data-x='a>b'>${banner.html}<p>Hello</p></body></html>\n`,
+  );
+});
+
+test('HTML without a body tag: after </head>, else at the start', async () => {
+  const make = (body: string) => wire(`Content-Type: text/html\n\n${body}\n`);
+  assert.equal((await parseMessage(insertBanner(make('<p>Hi</p>'), banner))).html, `${banner.html}<p>Hi</p>\n`);
+  assert.equal(
+    (await parseMessage(insertBanner(make('<html><head></head ><p>Hi</p>'), banner))).html,
+    `<html><head></head >${banner.html}<p>Hi</p>\n`,
+  );
+});
+
+const longLine = `${'Please verify your account details at once or it will be closed. '.repeat(3).trim()}`;
+const qpLong = `${longLine.slice(0, 70)}=\n${longLine.slice(70, 140)}=\n${longLine.slice(140)}`;
+const alternative = wire(`From: a@example.com
+Subject: alt
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="b1"
+
+This is the preamble.
+--b1
+Content-Type: text/plain; charset=us-ascii
+Content-Transfer-Encoding: quoted-printable
+
+${qpLong}
+caf=C3=A9 is not ascii here but =3D stays
+--b1
+Content-Type: text/html; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+<html><body><p>${qpLong}</p></body></html>
+--b1--
+This is the epilogue.
+`);
+
+test('multipart/alternative with quoted-printable soft line breaks: both parts, lines ≤ 76', async () => {
+  const before = await parseMessage(alternative);
+  assert.ok(before.text.startsWith(`${longLine}\n`));
+  const out = insertBanner(alternative, banner);
+  const after = await parseMessage(out);
+  assert.equal(after.text, `${banner.text}\n\n${before.text}`);
+  assert.equal(after.html, before.html.replace('<body>', `<body>${banner.html}`));
+  const text = out.toString('latin1');
+  assert.ok(
+    text.startsWith(alternative.toString('latin1').slice(0, alternative.indexOf('--b1'))),
+    'headers and preamble kept',
+  );
+  assert.ok(text.endsWith('\r\n--b1--\r\nThis is the epilogue.\r\n'));
+  assert.equal(text.match(/^--b1\r$/gm)?.length, 2);
+  for (const line of linesOf(out)) assert.ok(line.length <= 76, `line of ${line.length}: ${line}`);
+});
+
+const pdf = Buffer.from('%PDF-1.4 fake\x00\x01\x02 binary', 'latin1').toString('base64');
+const mixed = wire(`From: a@example.com
+Subject: mixed
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/related; boundary="rel"
+
+--rel
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+Привет, see the invoice.
+--alt
+Content-Type: text/html; charset=utf-8
+Content-Transfer-Encoding: base64
+
+${Buffer.from('<body><p>Привет, see the <b>invoice</b>.</p><img src="cid:logo"></body>').toString('base64')}
+
+--alt--
+--rel
+Content-Type: image/png
+Content-ID: <logo>
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgo=
+--rel--
+--outer
+Content-Type: application/pdf; name="invoice.pdf"
+Content-Disposition: attachment; filename="invoice.pdf"
+Content-Transfer-Encoding: base64
+
+${pdf}
+--outer
+Content-Type: text/plain; name="notes.txt"
+Content-Disposition: attachment; filename="notes.txt"
+
+attached notes stay as they are
+--outer
+Content-Type: message/rfc822
+
+From: inner@example.net
+Subject: forwarded
+Content-Type: text/plain
+
+inner text stays
+--outer--
+`);
+
+test('nested mixed/related/alternative: body parts get the banner, attachments stay byte for byte', async () => {
+  const before = await parseMessage(mixed);
+  const out = insertBanner(mixed, banner);
+  const after = await parseMessage(out);
+  assert.equal(after.text, `${banner.text}\n\n${before.text}`);
+  assert.equal(after.html, before.html.replace('<body>', `<body>${banner.html}`));
+  assert.deepEqual(after.attachments, before.attachments);
+  const tail = mixed.subarray(mixed.indexOf('--rel\r\nContent-Type: image/png'));
+  assert.ok(out.subarray(out.length - tail.length).equals(tail), 'everything after the alternative is byte-identical');
+  const text = out.toString('latin1');
+  assert.ok(text.includes('inner text stays') && text.includes('attached notes stay as they are'));
+  assert.doesNotMatch(text, /[^\r]\n/, 'every line end stays CRLF');
+  assert.equal(
+    text.split(banner.text.slice(0, 20)).length,
+    2,
+    'the text banner once (quoted-printable keeps ASCII readable)',
+  );
+  // The base64 HTML part stays base64, in lines of 76.
+  const html = text.slice(text.indexOf('Content-Type: text/html'), text.indexOf('--alt--'));
+  assert.match(html, /^Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n/);
+  const lines = html.split('\r\n').slice(3, -2);
+  assert.ok(lines.length > 2 && lines.every((l, i) => (i < lines.length - 1 ? l.length === 76 : l.length <= 76)));
+  assert.ok(html.endsWith('\r\n\r\n'), 'the blank line before the delimiter is kept');
+});
+
+test('windows-1251 and koi8-r parts come out as UTF-8 with the text intact', async () => {
+  const cp1251 = (s: string) =>
+    Buffer.from(
+      new Uint8Array([...s].map((c) => (c >= 'А' && c <= 'я' ? c.charCodeAt(0) - 0x410 + 0xc0 : c.charCodeAt(0)))),
+    );
+  const koi8 = Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2]); // "Привет, мир"
+  const qp1251 = [
+    ...cp1251(
+      '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251"></head><body>Здравствуйте, клиент</body></html>',
+    ),
+  ]
+    .map((b) => (b > 0x7e || b === 0x3d ? `=${b.toString(16).toUpperCase()}` : String.fromCharCode(b)))
+    .join('');
+  const message = Buffer.concat([
+    wire(`From: a@example.com
+Subject: ru
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary=x
+
+--x
+Content-Type: text/plain; charset="koi8-r"
+Content-Transfer-Encoding: 8bit
+
+`),
+    koi8,
+    wire(`
+--x
+Content-Type: text/html;
+\tcharset=windows-1251
+Content-Transfer-Encoding: quoted-printable
+
+${qp1251.slice(0, 60)}=
+${qp1251.slice(60)}
+--x--
+`),
+  ]);
+  const before = await parseMessage(message);
+  assert.equal(before.text, 'Привет, мир\n');
+  const ru = warningBanner({ language: 'ru', reasons });
+  const out = insertBanner(message, ru);
+  const after = await parseMessage(out);
+  assert.equal(after.text, `${ru.text}\n\nПривет, мир\n`);
+  assert.equal(
+    after.html,
+    `<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>${ru.html}Здравствуйте, клиент</body></html>\n`,
+  );
+  const text = out.toString('latin1');
+  assert.ok(text.includes('Content-Type: text/plain; charset=utf-8\r\n'));
+  assert.ok(text.includes('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n'));
+  assert.ok(!/[\x80-\xff]/.test(text), 'quoted-printable output is 7-bit');
+});
+
+test('base64 text part stays base64 and decodes to the banner and the text', async () => {
+  const message = wire(`Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: base64
+
+${Buffer.from('Line one\r\nLine two\r\n').toString('base64')}
+`);
+  const before = await parseMessage(message);
+  assert.equal(before.text, 'Line one\r\nLine two\r\n'); // base64 carries the text's own line ends
+  const out = insertBanner(message, banner);
+  assert.equal((await parseMessage(out)).text, `${banner.text}\r\n\r\n${before.text}`);
+  assert.match(out.toString('latin1'), /Content-Transfer-Encoding: base64\r\n/);
+});
+
+test('a bare-LF message stays bare-LF', () => {
+  const lf = Buffer.from('Subject: lf\nContent-Type: text/plain\n\nhello\n');
+  const out = insertBanner(lf, banner);
+  assert.ok(!out.includes('\r'));
+  assert.ok(out.toString().endsWith('\n\nhello\n'));
+});
+
+test('unchanged when there is no body text part', () => {
+  const image = wire(`Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: image/png
+Content-Disposition: inline
+
+iVBORw0KGgo=
+--b
+Content-Type: text/plain
+Content-Disposition: attachment; filename=a.txt
+
+not a body
+--b--
+`);
+  assert.equal(insertBanner(image, banner), image);
+  const calendar = wire('Content-Type: text/calendar\n\nBEGIN:VCALENDAR\n');
+  assert.equal(insertBanner(calendar, banner), calendar);
+});
+
+test('a part in a charset we cannot read is left alone; the others still get the banner', async () => {
+  const message = wire(`Content-Type: multipart/alternative; boundary=b
+
+--b
+Content-Type: text/plain; charset=x-unknown-charset
+
+left alone
+--b
+Content-Type: text/html; charset=utf-8
+
+<body>changed</body>
+--b--
+`);
+  const out = insertBanner(message, banner);
+  assert.ok(
+    out
+      .toString('latin1')
+      .includes('--b\r\nContent-Type: text/plain; charset=x-unknown-charset\r\n\r\nleft alone\r\n--b\r\n'),
+  );
+  assert.equal((await parseMessage(out)).html, `<body>${banner.html}changed</body>\n`);
+  const only = wire('Content-Type: text/plain; charset=x-unknown-charset\n\nleft alone\n');
+  assert.equal(insertBanner(only, banner), only);
+});
+
+test('signed multiparts are not touched (RFC 1847)', () => {
+  const signed =
+    wire(`Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary=s
+
+--s
+Content-Type: text/plain
+
+signed text
+--s
+Content-Type: application/pkcs7-signature
+
+MIAGCSqGSIb3DQEHAqCAMIACAQEx
+--s--
+`);
+  assert.equal(insertBanner(signed, banner), signed);
+});
+
+test('nesting deeper than 32 is left alone, without error', () => {
+  let body = 'Content-Type: text/plain\r\n\r\ndeep\r\n';
+  for (let i = 0; i < 40; i++)
+    body = `Content-Type: multipart/mixed; boundary=n${i}\r\n\r\n--n${i}\r\n${body}--n${i}--\r\n`;
+  const message = Buffer.from(body);
+  assert.equal(insertBanner(message, banner), message);
+});
+
+test('a large message is handled in bounded time', () => {
+  const big = Buffer.concat([
+    wire('Content-Type: text/plain\n\n'),
+    Buffer.alloc(20 * 1024 * 1024, 'All work and no play makes Jack a dull boy.\r\n'),
+  ]);
+  const started = performance.now();
+  const out = insertBanner(big, banner);
+  assert.ok(out.length > big.length);
+  assert.ok(performance.now() - started < 15_000);
+});

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  bodyParts,
+  decodeTextPart,
+  encodeTextPart,
+  findBodyTextParts,
+  readRawFields,
+  replaceRanges,
+  splitEntity,
+} from '../../../src/filter/actions/mime-parts.ts';
+
+function wire(text: string): Buffer {
+  return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
+}
+
+function slices(message: Buffer, ranges: [number, number][]): string[] {
+  return ranges.map(([start, end]) => message.toString('latin1', start, end));
+}
+
+test('header fields with folded lines and whitespace before the colon (RFC 5322 §2.2.3, §4.5.3)', () => {
+  const message = wire('Subject: one\n two\nX-Test : a\nTo: b\n\nbody');
+  const { fieldsEnd, bodyStart } = splitEntity(message, 0, message.length);
+  assert.equal(message.toString('latin1', bodyStart), 'body');
+  const fields = readRawFields(message, 0, fieldsEnd);
+  assert.deepEqual(
+    fields.map((f) => [f.name, f.value, f.raw]),
+    [
+      ['subject', 'one two', 'Subject: one\r\n two'],
+      ['x-test', 'a', 'X-Test : a'],
+      ['to', 'b', 'To: b'],
+    ],
+  );
+  assert.equal(message.toString('latin1', fields[0]?.start, fields[0]?.end), 'Subject: one\r\n two\r\n');
+});
+
+test('an entity without fields starts with the empty line', () => {
+  const message = wire('\nbody');
+  assert.deepEqual(splitEntity(message, 0, message.length), { fieldsEnd: 0, bodyStart: 2 });
+});
+
+test('parts between delimiters: padding, lookalike lines, preamble and epilogue (RFC 2046 §5.1.1)', () => {
+  const message = wire('preamble --b\n--b  \nA\n--bb not a delimiter\n--b\n\nB\n\n--b--\nepilogue\n--b\nignored');
+  assert.deepEqual(slices(message, bodyParts(message, 0, message.length, 'b')), [
+    'A\r\n--bb not a delimiter',
+    '\r\nB\r\n',
+  ]);
+  const open = wire('--b\nA\n--b\nB tail');
+  assert.deepEqual(slices(open, bodyParts(open, 0, open.length, 'b')), ['A', 'B tail']);
+});
+
+test('which parts are the body', () => {
+  const message = wire(`Content-Type: multipart/mixed; boundary=m
+
+--m
+Content-Type: multipart/alternative; boundary=a
+
+--a
+Content-Type: text/plain
+
+one
+--a
+Content-Type: text/html
+
+<p>one</p>
+--a--
+--m
+Content-Type: text/plain
+
+footer of a mailing list, shown after the body
+--m--
+`);
+  const parts = findBodyTextParts(message);
+  assert.deepEqual(
+    parts.map((p) => [p.subtype, decodeTextPart(message, p)]),
+    [
+      ['plain', 'one'],
+      ['html', '<p>one</p>'],
+    ],
+  );
+});
+
+test('a digest holds messages, not body text (RFC 2046 §5.1.5)', () => {
+  const digest = wire('Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a message\n\ntext\n--d--\n');
+  assert.deepEqual(findBodyTextParts(digest), []);
+});
+
+test('an attachment first, then the body', () => {
+  const message = wire(`Content-Type: multipart/mixed; boundary=m
+
+--m
+Content-Type: text/plain
+Content-Disposition: attachment; filename=a.txt
+
+attachment
+--m
+Content-Type: text/plain; charset=utf-8
+
+body
+--m--
+`);
+  assert.deepEqual(
+    findBodyTextParts(message).map((p) => decodeTextPart(message, p)),
+    ['body'],
+  );
+});
+
+test('decoding: quoted-printable, base64, charsets and their aliases', () => {
+  const cases: [headers: string, body: string, text: string | undefined][] = [
+    ['Content-Transfer-Encoding: quoted-printable', 'a=3Db=\r\nc =C3=A9', 'a=bc é'],
+    ['Content-Transfer-Encoding: BASE64', 'w6k=\r\n', 'é'],
+    ['Content-Type: text/plain; charset=cp1251\r\nContent-Transfer-Encoding: 8bit', '\xcf\xf0\xe8', 'При'],
+    ['Content-Type: text/plain; charset="iso-8859-1"', 'caf\xe9', 'café'],
+    ['Content-Transfer-Encoding: x-uuencode', 'begin', undefined],
+    ['Content-Type: text/plain; charset=x-nonsense', 'text', undefined],
+  ];
+  for (const [headers, body, text] of cases) {
+    const message = Buffer.from(`${headers}\r\n\r\n${body}`, 'latin1');
+    const [part] = findBodyTextParts(message);
+    assert.ok(part);
+    assert.equal(decodeTextPart(message, part), text, headers);
+  }
+});
+
+test('encoding keeps the other fields and rewrites charset and transfer encoding', () => {
+  const message = wire(`Content-Type: text/plain;
+\tcharset="koi8-r"; format=flowed
+X-Other: kept
+Content-Transfer-Encoding: 8bit
+
+x`);
+  const [part] = findBodyTextParts(message);
+  assert.ok(part);
+  assert.equal(
+    encodeTextPart(message, part, 'é = x').toString('latin1'),
+    'Content-Type: text/plain; charset=utf-8; format=flowed\r\nX-Other: kept\r\n' +
+      'Content-Transfer-Encoding: quoted-printable\r\nMIME-Version: 1.0\r\n\r\n=C3=A9 =3D x',
+  );
+});
+
+test('a message of header fields only gets its empty line', () => {
+  const message = Buffer.from('Subject: x');
+  const [part] = findBodyTextParts(message);
+  assert.ok(part);
+  assert.equal(
+    encodeTextPart(message, part, 'hi').toString(),
+    'Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nhi',
+  );
+});
+
+test('replaceRanges returns the same Buffer when nothing changes', () => {
+  const message = Buffer.from('abc');
+  assert.equal(replaceRanges(message, []), message);
+  assert.equal(
+    replaceRanges(message, [
+      { start: 2, end: 3, bytes: Buffer.from('Z') },
+      { start: 0, end: 1, bytes: Buffer.from('') },
+    ]).toString(),
+    'bZ',
+  );
+});
