@@ -7,11 +7,13 @@
  *
  * Accounts come from a fixed list given to the constructor, or from a wrapped store that answers
  * the account reads (so recipients are checked against real accounts). Mailbox reads see nothing.
- * Counters, failed logins and DKIM keys are kept in memory, for this process only (`postern stats` in
- * another process sees none of them, and keys are lost at exit); greylisting passes everything, so a
- * benchmark's sender is never deferred.
+ * Counters, failed logins, DKIM keys and sender history are kept in memory, for this process only
+ * (`postern stats` in another process sees none of them, and keys are lost at exit); greylisting
+ * passes everything, so a benchmark's sender is never deferred. A quarantined message is discarded
+ * like a delivered one.
  */
 
+import { summarize } from '../mime/summary.ts';
 import { counterEntries } from './counters.ts';
 import { checkDelivery } from './delivery-targets.ts';
 import {
@@ -41,8 +43,12 @@ import {
   type MailboxId,
   type MailboxMessage,
   type NewDkimKey,
+  type NewQuarantined,
   type NewQueueJob,
+  type Quarantined,
+  type QuarantinedSummary,
   type QueueJob,
+  type SenderHistory,
   type Store,
   StoreClosedError,
   StoreError,
@@ -59,6 +65,7 @@ export class NullStore implements Store {
   readonly #counters = new Map<string, number>();
   readonly #loginFailures = new Map<string, LoginFailureRow>();
   readonly #dkimKeys: DkimKey[] = [];
+  readonly #senders = new Map<string, { messages: number; firstSeen: number }>();
 
   constructor(accounts: NullStoreAccounts) {
     if ('readFrom' in accounts) this.#accountStore = accounts.readFrom;
@@ -264,6 +271,57 @@ export class NullStore implements Store {
   async greylist(_request: GreylistRequest): Promise<GreylistResult> {
     this.#assertOpen();
     return { outcome: 'pass', learned: false };
+  }
+
+  /** Throws the message away, as deliver() does, and answers as if it had been kept under id 0. */
+  async quarantine(message: NewQuarantined): Promise<QuarantinedSummary> {
+    this.#assertOpen();
+    const { from, subject } = summarize(message.content);
+    const { mailFrom, recipients, receivedAt, verdict } = message;
+    const { score, category, reason } = verdict;
+    return {
+      id: 0,
+      receivedAt,
+      mailFrom,
+      recipients,
+      from,
+      subject,
+      size: message.content.byteLength,
+      score,
+      category,
+      reason,
+    };
+  }
+
+  async listQuarantine(_options?: { limit?: number; before?: number }): Promise<QuarantinedSummary[]> {
+    this.#assertOpen();
+    return [];
+  }
+
+  async readQuarantined(_id: number): Promise<Quarantined | undefined> {
+    this.#assertOpen();
+    return undefined;
+  }
+
+  async removeQuarantined(_id: number): Promise<boolean> {
+    this.#assertOpen();
+    return false;
+  }
+
+  /** In memory, this process only. */
+  async senderHistory(address: string): Promise<SenderHistory> {
+    this.#assertOpen();
+    const seen = this.#senders.get(address.toLowerCase());
+    return seen ? { messages: seen.messages, firstSeen: new Date(seen.firstSeen) } : { messages: 0, firstSeen: null };
+  }
+
+  async recordSenders(addresses: string[], at: Date): Promise<void> {
+    this.#assertOpen();
+    for (const address of new Set(addresses.map((a) => a.toLowerCase()).filter((a) => a !== ''))) {
+      const seen = this.#senders.get(address);
+      const firstSeen = Math.min(seen?.firstSeen ?? at.getTime(), at.getTime());
+      this.#senders.set(address, { messages: (seen?.messages ?? 0) + 1, firstSeen });
+    }
   }
 
   stats(): StoreStats {

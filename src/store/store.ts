@@ -246,6 +246,56 @@ export interface GreylistResult {
   learned: boolean;
 }
 
+/**
+ * What the content filter decided about a quarantined message (src/filter builds it): the score, the
+ * mask it most resembles, the action taken, a one-line reason, and every signal with its weight and
+ * its explanation in both admin languages. Kept as written; the store reads nothing inside but the
+ * score, category and reason it lists.
+ */
+export interface QuarantineVerdict {
+  score: number;
+  category: string;
+  action: string;
+  reason: string;
+  signals: { name: string; weight: number; en: string; ru: string; evidence?: string }[];
+}
+
+export interface NewQuarantined {
+  mailFrom: string; // reverse-path without brackets; "" for the null sender
+  recipients: string[]; // as given in RCPT TO
+  /** The complete message as it would have been stored, trace headers included. */
+  content: Uint8Array;
+  receivedAt: Date;
+  verdict: QuarantineVerdict;
+}
+
+/** One quarantined message as `postern quarantine list` shows it; From and Subject as summarize() reads them. */
+export interface QuarantinedSummary {
+  /** Never reused, on either engine: an id the admin noted keeps naming the same message or none. */
+  id: number;
+  receivedAt: Date;
+  mailFrom: string;
+  recipients: string[];
+  from: string;
+  subject: string;
+  size: number;
+  score: number;
+  category: string;
+  reason: string;
+}
+
+export interface Quarantined extends QuarantinedSummary {
+  verdict: QuarantineVerdict;
+  content: Uint8Array;
+}
+
+/** How often an address has corresponded with the organisation: for the "first message from this sender" signal. */
+export interface SenderHistory {
+  messages: number;
+  /** When it was first recorded; null for an address never seen. */
+  firstSeen: Date | null;
+}
+
 export interface Store {
   /**
    * Creates the account and its INBOX. Throws AccountExistsError when the address is taken, by an
@@ -341,6 +391,28 @@ export interface Store {
 
   /** Decides a greylisting triplet now, atomically across processes and nodes (see GreylistRequest). */
   greylist(request: GreylistRequest): Promise<GreylistResult>;
+
+  /**
+   * Keeps a message the filter held back, with its verdict, and resolves only once it is committed
+   * and synced to disk, as deliver() does: the SMTP 250 follows it.
+   */
+  quarantine(message: NewQuarantined): Promise<QuarantinedSummary>;
+  /** Newest first (by id); `before` lists only ids below it (the next page); at most `limit` (default 1000). */
+  listQuarantine(options?: { limit?: number; before?: number }): Promise<QuarantinedSummary[]>;
+  readQuarantined(id: number): Promise<Quarantined | undefined>;
+  /** False when there is no such entry. */
+  removeQuarantined(id: number): Promise<boolean>;
+
+  /**
+   * The messages recorded for `address` (compared lower-cased) and when it was first seen: mail
+   * from it, and mail the organisation sent to it, both count.
+   */
+  senderHistory(address: string): Promise<SenderHistory>;
+  /**
+   * Counts one message for each distinct address (lower-cased; "" — the null sender — is skipped),
+   * first seen at `at` when new. Called per message: calls close together share one statement.
+   */
+  recordSenders(addresses: string[], at: Date): Promise<void>;
 
   stats(): StoreStats;
 

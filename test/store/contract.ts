@@ -1,6 +1,7 @@
 /**
  * The Store contract suite: every engine (SQLite and PostgreSQL) runs these same tests; the
- * counters and greylisting part is in policy-contract.ts, DKIM keys in dkim-contract.ts.
+ * counters and greylisting part is in policy-contract.ts, DKIM keys in dkim-contract.ts, quarantine and
+ * sender history in quarantine-contract.ts.
  * `open` gives a fresh, empty store; `cleanup` closes it if still open and removes its data.
  */
 
@@ -21,6 +22,7 @@ import { newKey, runDkimStoreContract } from './dkim-contract.ts';
 import { runMailboxesStoreContract } from './mailboxes-contract.ts';
 import type { Execute } from './migration-fixture.ts';
 import { runPolicyStoreContract } from './policy-contract.ts';
+import { quarantinedMessage, runQuarantineStoreContract } from './quarantine-contract.ts';
 
 export interface OpenedStore {
   store: Store;
@@ -373,6 +375,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     runMailboxesStoreContract(withStore);
     // Signing keys and their rotation states: dkim-contract.ts.
     runDkimStoreContract(withStore);
+    // Quarantined messages and sender history: quarantine-contract.ts.
+    runQuarantineStoreContract(withStore);
 
     test(
       'rejects every call with StoreClosedError after close()',
@@ -413,6 +417,12 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
                 autoPassAfter: 5,
               }),
           ],
+          ['quarantine', () => store.quarantine(quarantinedMessage('closed'))],
+          ['listQuarantine', () => store.listQuarantine()],
+          ['readQuarantined', () => store.readQuarantined(1)],
+          ['removeQuarantined', () => store.removeQuarantined(1)],
+          ['senderHistory', () => store.senderHistory('alice@example.net')],
+          ['recordSenders', () => store.recordSenders(['alice@example.net'], new Date())],
           ['close', () => store.close()],
         ];
         for (const [method, call] of calls) await assert.rejects(call(), StoreClosedError, method);

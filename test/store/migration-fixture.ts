@@ -1,5 +1,5 @@
 /**
- * Populated databases at schema versions 1, 4 and 5, written with plain SQL as those versions of
+ * Populated databases at schema versions 1, 4, 5 and 6, written with plain SQL as those versions of
  * Postern wrote them, and the checks that everything in them survived a migration to the latest
  * version, read back through the Store API. Both engines run it (test/store/migrations.test.ts).
  */
@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { AccountExistsError, DkimKeyExistsError, type Store } from '../../src/store/store.ts';
 import { sampleDelivery, sampleMessage } from './contract.ts';
+import { quarantinedMessage, SAMPLE_VERDICT } from './quarantine-contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 const T0 = Date.parse('2024-03-01T10:00:00Z');
@@ -103,6 +104,52 @@ export async function populateVersion4(execute: Execute): Promise<void> {
 export async function populateVersion5(execute: Execute): Promise<void> {
   await populateVersion4(execute);
   await insertMailboxes(execute, v5Mailboxes, v5Placements);
+}
+
+/** Version 6 adds: DKIM keys of example.org, one retiring and one active. */
+const V6_KEYS = [
+  { id: 1, selector: 'postern-202402', state: 'retiring', activated: T0 - 86_400_000, retireAfter: T0 + 86_400_000 },
+  { id: 2, selector: 'postern-202403', state: 'active', activated: T0, retireAfter: null },
+];
+
+/** The version-5 fixture, then what version 6 added: DKIM signing keys in their rotation states. */
+export async function populateVersion6(execute: Execute): Promise<void> {
+  await populateVersion5(execute);
+  for (const k of V6_KEYS) {
+    await execute(
+      `INSERT INTO dkim_keys (id, domain, selector, algorithm, bits, private_key, public_key, state, created_at,
+         activated_at, retire_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        k.id,
+        'example.org',
+        k.selector,
+        'rsa',
+        2048,
+        `PEM ${k.selector}`,
+        `MIIB${k.selector}`,
+        k.state,
+        k.activated,
+        k.activated,
+        k.retireAfter,
+      ],
+    );
+  }
+}
+
+/** The version-6 fixture, whole: the version-5 one and the DKIM keys with their states and times. */
+export async function assertVersion6DataSurvived(store: Store): Promise<void> {
+  await assertVersion5DataSurvived(store);
+  assert.deepEqual(
+    (await store.listDkimKeys('example.org')).map((k) => [
+      k.id,
+      k.selector,
+      k.state,
+      k.privateKey,
+      k.activatedAt?.getTime(),
+      k.retireAfter?.getTime() ?? null,
+    ]),
+    V6_KEYS.map((k) => [k.id, k.selector, k.state, `PEM ${k.selector}`, k.activated, k.retireAfter]),
+  );
 }
 
 type MailboxFixture = (typeof mailboxes)[number] & { specialUse?: string };
@@ -269,12 +316,33 @@ export async function assertMigratedDatabaseWorks(store: Store): Promise<void> {
   });
   await assertVersion5Works(store);
   await assertVersion6Works(store);
+  await assertVersion7Works(store);
   await assertVersion4Works(store);
+}
+
+/** Schema v7: a message is quarantined, listed, read back whole and removed; senders are counted. */
+async function assertVersion7Works(store: Store): Promise<void> {
+  assert.deepEqual(await store.listQuarantine(), [], 'nothing quarantined before version 7');
+  const message = quarantinedMessage('held after the upgrade');
+  const held = await store.quarantine(message);
+  assert.deepEqual(
+    (await store.listQuarantine()).map((q) => q.id),
+    [held.id],
+  );
+  const read = await store.readQuarantined(held.id);
+  assert.deepEqual(read?.content, message.content);
+  assert.deepEqual(read?.verdict, SAMPLE_VERDICT);
+  assert.equal(await store.removeQuarantined(held.id), true);
+  assert.deepEqual(await store.senderHistory('alice@example.com'), { messages: 0, firstSeen: null });
+  await store.recordSenders(['alice@example.com'], new Date(T0));
+  await store.recordSenders(['Alice@example.com'], new Date(T0 + 1000));
+  assert.deepEqual(await store.senderHistory('alice@example.com'), { messages: 2, firstSeen: new Date(T0) });
 }
 
 /** Schema v6: DKIM keys of an old domain are added, listed and rotated; a taken selector is refused. */
 async function assertVersion6Works(store: Store): Promise<void> {
-  assert.deepEqual(await store.listDkimKeys(), [], 'no DKIM keys before version 6');
+  // The version-6 fixture's keys are example.org's.
+  assert.deepEqual(await store.listDkimKeys('example.com'), [], 'no example.com DKIM keys before');
   const key = {
     domain: 'example.com',
     selector: 'postern-202403',

@@ -1,4 +1,4 @@
-// Upgrades never lose mail or settings: databases populated at schema versions 1, 4 and 5 are migrated
+// Upgrades never lose mail or settings: databases populated at schema versions 1, 4, 5 and 6 are migrated
 // to the latest version on both engines, and everything in them is read back unchanged.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,10 +20,12 @@ import {
   assertVersion1DataSurvived,
   assertVersion4DataSurvived,
   assertVersion5DataSurvived,
+  assertVersion6DataSurvived,
   type Execute,
   populateVersion1,
   populateVersion4,
   populateVersion5,
+  populateVersion6,
 } from './migration-fixture.ts';
 
 test('both engines know the same schema versions, under the same names', () => {
@@ -96,7 +98,7 @@ async function populatePostgres(url: string, version: number, populate: (execute
       );
     });
     // The identity columns numbered no rows; the fixture gave numbers itself.
-    for (const table of ['accounts', 'mailboxes', 'messages']) {
+    for (const table of ['accounts', 'mailboxes', 'messages', ...(version >= 6 ? ['dkim_keys'] : [])]) {
       await pool.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
     }
   } finally {
@@ -137,7 +139,7 @@ test('sqlite: a populated version-4 database migrates to the latest with every m
   try {
     assert.deepEqual(
       store.migration.applied.map((m) => m.version),
-      [5, 6],
+      [5, 6, 7],
     );
     await assertVersion4DataSurvived(store);
     await assertUserJunkKept(store);
@@ -154,7 +156,7 @@ test('postgres: a populated version-4 database migrates to the latest with every
     try {
       assert.deepEqual(
         store.migration.applied.map((m) => m.version),
-        [5, 6],
+        [5, 6, 7],
       );
       await assertVersion4DataSurvived(store);
       await assertUserJunkKept(store);
@@ -164,14 +166,14 @@ test('postgres: a populated version-4 database migrates to the latest with every
     }
   }));
 
-test('sqlite: a populated version-5 database migrates to 6 with every message, mailbox and setting', async (t) => {
+test('sqlite: a populated version-5 database migrates to the latest with every message, mailbox and setting', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = await openMigratedSqlite(await populatedSqlite(dir, 5, populateVersion5), 5, 7);
   try {
     assert.deepEqual(
       store.migration.applied.map((m) => m.version),
-      [6],
+      [6, 7],
     );
     await assertVersion5DataSurvived(store);
     await assertUserJunkKept(store);
@@ -181,16 +183,50 @@ test('sqlite: a populated version-5 database migrates to 6 with every message, m
   }
 });
 
-test('postgres: a populated version-5 database migrates to 6 with every message, mailbox and setting', () =>
+test('postgres: a populated version-5 database migrates to the latest with every message, mailbox and setting', () =>
   withTestDatabase(async ({ url }) => {
     await populatePostgres(url, 5, populateVersion5);
     const store = await openPostgresStore({ url, poolSize: 2 });
     try {
       assert.deepEqual(
         store.migration.applied.map((m) => m.version),
-        [6],
+        [6, 7],
       );
       await assertVersion5DataSurvived(store);
+      await assertUserJunkKept(store);
+      await assertMigratedDatabaseWorks(store);
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('sqlite: a populated version-6 database migrates to 7 with every message, mailbox, setting and DKIM key', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await openMigratedSqlite(await populatedSqlite(dir, 6, populateVersion6), 6, 7);
+  try {
+    assert.deepEqual(
+      store.migration.applied.map((m) => m.version),
+      [7],
+    );
+    await assertVersion6DataSurvived(store);
+    await assertUserJunkKept(store);
+    await assertMigratedDatabaseWorks(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test('postgres: a populated version-6 database migrates to 7 with every message, mailbox, setting and DKIM key', () =>
+  withTestDatabase(async ({ url }) => {
+    await populatePostgres(url, 6, populateVersion6);
+    const store = await openPostgresStore({ url, poolSize: 2 });
+    try {
+      assert.deepEqual(
+        store.migration.applied.map((m) => m.version),
+        [7],
+      );
+      await assertVersion6DataSurvived(store);
       await assertUserJunkKept(store);
       await assertMigratedDatabaseWorks(store);
     } finally {
@@ -288,6 +324,23 @@ test('the dkim_keys table (version 6) has the same columns, NOT NULL and keys on
     'dkim_keys.state notnull=true pk=false',
     'dkim_keys.activated_at notnull=false pk=false',
     'dkim_keys.retire_after notnull=false pk=false',
+  ]) {
+    assert.ok(sqlite.includes(column), column);
+  }
+});
+
+test('the quarantine and senders tables (version 7) have the same columns, NOT NULL and keys on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tables = ['quarantine', 'senders'];
+  const sqlite = await sqliteColumns(dir, tables, 7);
+  assert.deepEqual(await postgresColumns(tables, 7), sqlite);
+  for (const column of [
+    'quarantine.id notnull=true pk=true',
+    'quarantine.verdict notnull=true pk=false',
+    'quarantine.content notnull=true pk=false',
+    'senders.address notnull=true pk=true',
+    'senders.first_seen notnull=true pk=false',
   ]) {
     assert.ok(sqlite.includes(column), column);
   }

@@ -11,7 +11,9 @@ import { counterEntries } from '../counters.ts';
 import { checkDelivery } from '../delivery-targets.ts';
 import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
+import { DEFAULT_QUARANTINE_LIMIT } from '../quarantine-rows.ts';
 import { JOB_COLUMNS, jobFromRow, MAILBOX_COLUMNS, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
+import { SenderTally } from '../sender-tally.ts';
 import {
   type Account,
   type AccountId,
@@ -30,8 +32,12 @@ import {
   type MailboxId,
   type MailboxMessage,
   type NewDkimKey,
+  type NewQuarantined,
   type NewQueueJob,
+  type Quarantined,
+  type QuarantinedSummary,
   type QueueJob,
+  type SenderHistory,
   type Store,
   StoreClosedError,
   StoreError,
@@ -46,6 +52,7 @@ import { PostgresDkimKeys } from './dkim-keys.ts';
 import { PostgresGreylist } from './greylist.ts';
 import { PostgresLoginFailures } from './login-failures.ts';
 import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
+import { PostgresQuarantine } from './quarantine.ts';
 import { redactUrl } from './url.ts';
 
 export interface PostgresStoreOptions {
@@ -131,6 +138,9 @@ export class PostgresStore implements Store {
   readonly #accounts: PostgresAccounts;
   readonly #loginFailures: PostgresLoginFailures;
   readonly #dkimKeys: PostgresDkimKeys;
+  readonly #quarantine: PostgresQuarantine;
+  /** recordSenders() calls of one turn, and those made while a tally commits, go as one upsert. */
+  readonly #senders: SenderTally;
   readonly migration: MigrationOutcome;
   #closing: Promise<void> | undefined;
 
@@ -152,6 +162,10 @@ export class PostgresStore implements Store {
     this.#accounts = new PostgresAccounts(query, (work) => this.#transaction(work));
     this.#loginFailures = new PostgresLoginFailures(query, onError);
     this.#dkimKeys = new PostgresDkimKeys(query);
+    this.#quarantine = new PostgresQuarantine(query);
+    // Not through #query: a tally recorded before close() still commits while the store closes.
+    const tallies = new PostgresQuarantine((text, values) => this.#pool.query(text, values).catch(rethrowAsStoreError));
+    this.#senders = new SenderTally((counts) => tallies.countSenders(counts));
   }
 
   stats(): StoreStats {
@@ -350,11 +364,39 @@ export class PostgresStore implements Store {
     return this.#greylist.decide(request);
   }
 
-  /** Refuses new calls at once, lets deliveries already asked for commit, then closes the pool. */
+  async quarantine(message: NewQuarantined): Promise<QuarantinedSummary> {
+    this.#assertOpen();
+    const { from, subject } = summarize(message.content);
+    return this.#quarantine.add(message, { from, subject });
+  }
+
+  async listQuarantine(options: { limit?: number; before?: number } = {}): Promise<QuarantinedSummary[]> {
+    return this.#quarantine.list(options.limit ?? DEFAULT_QUARANTINE_LIMIT, options.before);
+  }
+
+  async readQuarantined(id: number): Promise<Quarantined | undefined> {
+    return this.#quarantine.read(id);
+  }
+
+  async removeQuarantined(id: number): Promise<boolean> {
+    return this.#quarantine.remove(id);
+  }
+
+  async senderHistory(address: string): Promise<SenderHistory> {
+    return this.#quarantine.senderHistory(address);
+  }
+
+  async recordSenders(addresses: string[], at: Date): Promise<void> {
+    this.#assertOpen();
+    return this.#senders.record(addresses, at);
+  }
+
+  /** Refuses new calls at once, lets deliveries and sender tallies already asked for commit, then closes the pool. */
   close(): Promise<void> {
     if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));
     this.#closing = (async () => {
       await this.#batcher.drained();
+      await this.#senders.drain();
       await this.#changes.close();
       await this.#pool.end();
     })();
@@ -394,6 +436,10 @@ export class PostgresStore implements Store {
   #assertOpen(): void {
     if (this.#closing) throw new StoreClosedError('the store is closed');
   }
+}
+
+function rethrowAsStoreError(error: unknown): never {
+  throw asStoreError(error);
 }
 
 function asStoreError(error: unknown): Error {

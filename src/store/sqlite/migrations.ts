@@ -189,6 +189,37 @@ CREATE TABLE dkim_keys (
 ) STRICT;
 `,
   },
+  {
+    version: 7,
+    name: 'quarantine, sender history',
+    sql: `
+-- Messages the content filter held back, each with its verdict (JSON, as src/filter wrote it) and
+-- the envelope it came with. AUTOINCREMENT: an id is never reused, so one an admin noted names the
+-- same message or none. From and Subject are read from the header at write time (src/mime/summary.ts).
+CREATE TABLE quarantine (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at INTEGER NOT NULL,
+  mail_from TEXT NOT NULL,
+  recipients TEXT NOT NULL, -- JSON array of addresses, as given in RCPT TO
+  header_from TEXT NOT NULL,
+  header_subject TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  score REAL NOT NULL,
+  category TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  content BLOB NOT NULL
+) STRICT;
+
+-- Addresses the organisation has corresponded with (mail from them, mail to them), lower-cased:
+-- the phishing detector's "first message from this sender". Times in ms since the epoch.
+CREATE TABLE senders (
+  address TEXT PRIMARY KEY,
+  messages INTEGER NOT NULL CHECK (messages > 0),
+  first_seen INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

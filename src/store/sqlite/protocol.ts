@@ -5,6 +5,7 @@
 
 import type { DeliveryTarget } from '../delivery-targets.ts';
 import type { MigrationOutcome } from '../migrations.ts';
+import type { SenderCount } from '../sender-tally.ts';
 import type {
   Account,
   ClaimOptions,
@@ -18,7 +19,9 @@ import type {
   LoginFailureRecord,
   MessageSummary,
   NewDkimKey,
+  NewQuarantined,
   NewQueueJob,
+  QuarantinedSummary,
   QueueJob,
 } from '../store.ts';
 
@@ -48,7 +51,12 @@ export type WriteRequest =
   | { id: number; kind: 'addCounters'; entries: [string, number][] }
   | { id: number; kind: 'greylist'; request: GreylistRequest }
   | { id: number; kind: 'addDkimKey'; key: NewDkimKey; createdAt: Date }
-  | { id: number; kind: 'setDkimKeyState'; keyId: number; state: DkimKeyState; now: Date; retireAfter?: Date };
+  | { id: number; kind: 'setDkimKeyState'; keyId: number; state: DkimKeyState; now: Date; retireAfter?: Date }
+  /** `header`: From and Subject as summarize() (src/mime/summary.ts) read them on the main thread. */
+  | { id: number; kind: 'quarantine'; message: NewQuarantined; header: Pick<MessageSummary, 'from' | 'subject'> }
+  | { id: number; kind: 'removeQuarantined'; quarantineId: number }
+  /** Summed and sorted by ../sender-tally.ts. */
+  | { id: number; kind: 'recordSenders'; counts: SenderCount[] };
 
 /** Why one request failed; the main thread turns it into the matching StoreError class. */
 export type WriteFailure =
@@ -72,7 +80,9 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'addCounters' }
   | { id: number; ok: true; kind: 'greylist'; result: GreylistResult }
   | { id: number; ok: true; kind: 'addDkimKey'; key: DkimKey }
-  | { id: number; ok: true; kind: 'setDkimKeyState'; done: boolean }
+  | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeQuarantined'; done: boolean }
+  | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
+  | { id: number; ok: true; kind: 'recordSenders' }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
 /**

@@ -15,6 +15,8 @@ import { counterEntries } from '../counters.ts';
 import { checkDelivery } from '../delivery-targets.ts';
 import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
+import { DEFAULT_QUARANTINE_LIMIT } from '../quarantine-rows.ts';
+import { SenderTally } from '../sender-tally.ts';
 import {
   type Account,
   type AccountId,
@@ -33,8 +35,12 @@ import {
   type MailboxId,
   type MailboxMessage,
   type NewDkimKey,
+  type NewQuarantined,
   type NewQueueJob,
+  type Quarantined,
+  type QuarantinedSummary,
   type QueueJob,
+  type SenderHistory,
   type Store,
   StoreClosedError,
   StoreError,
@@ -42,6 +48,7 @@ import {
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
 import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
+import { SqliteQuarantineReads } from './quarantine.ts';
 import { SqliteReader } from './reads.ts';
 import { type WriteCommand, WriterClient, type WriteSuccess } from './writer-client.ts';
 
@@ -108,13 +115,22 @@ export class SqliteStore implements Store {
   readonly #writer: WriterClient;
   readonly #readConnection: DatabaseSync;
   readonly #reads: SqliteReader;
+  readonly #quarantineReads: SqliteQuarantineReads;
   readonly #changes = new ChangeListeners();
+  /** Sender tallies of one turn become one request, written in the commit of the deliveries beside them. */
+  readonly #senders: SenderTally;
   #closing: Promise<void> | undefined;
 
   constructor(writer: WriterClient, readConnection: DatabaseSync) {
     this.#writer = writer;
     this.#readConnection = readConnection;
     this.#reads = new SqliteReader(readConnection);
+    this.#quarantineReads = new SqliteQuarantineReads(readConnection);
+    this.#senders = new SenderTally(async (counts) => {
+      // The writer itself, not #write: a tally recorded before close() still commits.
+      const result = await this.#writer.write({ kind: 'recordSenders', counts });
+      if (result.kind !== 'recordSenders') throw unexpected(result);
+    });
   }
 
   /** Commits and deliveries so far; concurrent deliveries share commits, so commits ≤ deliveries. */
@@ -206,14 +222,9 @@ export class SqliteStore implements Store {
     // Parsed here rather than on the writer thread: every commit waits for the writer, so it does
     // only what must happen inside the transaction.
     const summary = summarize(delivery.content);
-    // The hand-over clones the bytes. A clone copies a view's whole ArrayBuffer (a pooled Buffer's
-    // is 8 KiB), so a view gets an exact copy first. Transferring instead measured slower.
-    const { content } = delivery;
-    const exact =
-      content.byteOffset === 0 && content.byteLength === content.buffer.byteLength ? content : new Uint8Array(content);
     const result = await this.#write({
       kind: 'deliver',
-      delivery: { ...delivery, content: exact },
+      delivery: { ...delivery, content: exactBytes(delivery.content) },
       summary,
       targets,
       flags,
@@ -328,10 +339,52 @@ export class SqliteStore implements Store {
     return result.result;
   }
 
+  async quarantine(message: NewQuarantined): Promise<QuarantinedSummary> {
+    this.#assertOpen();
+    // Read here, as deliver() does: the writer thread does only what must happen in the transaction.
+    const { from, subject } = summarize(message.content);
+    const result = await this.#write({
+      kind: 'quarantine',
+      message: { ...message, content: exactBytes(message.content) },
+      header: { from, subject },
+    });
+    if (result.kind !== 'quarantine') throw unexpected(result);
+    return result.summary;
+  }
+
+  async listQuarantine(options: { limit?: number; before?: number } = {}): Promise<QuarantinedSummary[]> {
+    this.#assertOpen();
+    return this.#quarantineReads.list(options.limit ?? DEFAULT_QUARANTINE_LIMIT, options.before);
+  }
+
+  async readQuarantined(id: number): Promise<Quarantined | undefined> {
+    this.#assertOpen();
+    return this.#quarantineReads.read(id);
+  }
+
+  async removeQuarantined(id: number): Promise<boolean> {
+    const result = await this.#write({ kind: 'removeQuarantined', quarantineId: id });
+    if (result.kind !== 'removeQuarantined') throw unexpected(result);
+    return result.done;
+  }
+
+  async senderHistory(address: string): Promise<SenderHistory> {
+    this.#assertOpen();
+    return this.#quarantineReads.senderHistory(address);
+  }
+
+  async recordSenders(addresses: string[], at: Date): Promise<void> {
+    this.#assertOpen();
+    return this.#senders.record(addresses, at);
+  }
+
   /** Refuses new calls at once, lets every write already asked for commit, then closes. */
   close(): Promise<void> {
     if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));
-    this.#closing = this.#writer.close().finally(() => this.#readConnection.close());
+    this.#closing = this.#senders
+      .drain()
+      .then(() => this.#writer.close())
+      .finally(() => this.#readConnection.close());
     return this.#closing;
   }
 
@@ -348,6 +401,16 @@ export class SqliteStore implements Store {
   #assertOpen(): void {
     if (this.#closing) throw new StoreClosedError('the store is closed');
   }
+}
+
+/**
+ * The hand-over to the writer thread clones the bytes. A clone copies a view's whole ArrayBuffer (a
+ * pooled Buffer's is 8 KiB), so a view gets an exact copy first. Transferring instead measured slower.
+ */
+function exactBytes(content: Uint8Array): Uint8Array {
+  return content.byteOffset === 0 && content.byteLength === content.buffer.byteLength
+    ? content
+    : new Uint8Array(content);
 }
 
 function unexpected(result: WriteSuccess): StoreError {

@@ -24,6 +24,7 @@ import { SqliteDkimKeys } from './dkim-keys.ts';
 import { SqliteGreylist } from './greylist.ts';
 import { SqliteLoginFailures } from './login-failures.ts';
 import type { WriteRequest, WriteResult } from './protocol.ts';
+import { SqliteQuarantineWrites } from './quarantine.ts';
 import { RequestFailure } from './request-failure.ts';
 
 export class SqliteWriter {
@@ -45,6 +46,7 @@ export class SqliteWriter {
   readonly #accounts: SqliteAccounts;
   readonly #loginFailures: SqliteLoginFailures;
   readonly #dkimKeys: SqliteDkimKeys;
+  readonly #quarantine: SqliteQuarantineWrites;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -53,6 +55,7 @@ export class SqliteWriter {
     this.#accounts = new SqliteAccounts(db);
     this.#loginFailures = new SqliteLoginFailures(db);
     this.#dkimKeys = new SqliteDkimKeys(db);
+    this.#quarantine = new SqliteQuarantineWrites(db);
     this.#findMailbox = db.prepare('SELECT id FROM mailboxes WHERE account_id = ? AND name = ?');
     this.#accountExists = db.prepare('SELECT 1 FROM accounts WHERE id = ?');
     this.#insertMessage = db.prepare(
@@ -193,6 +196,17 @@ export class SqliteWriter {
         const done = this.#dkimKeys.setState(request.keyId, request.state, request.now, request.retireAfter);
         return { id: request.id, ok: true, kind: 'setDkimKeyState', done };
       }
+      case 'quarantine': {
+        const summary = this.#quarantine.quarantine(request.message, request.header);
+        return { id: request.id, ok: true, kind: 'quarantine', summary };
+      }
+      case 'removeQuarantined': {
+        const done = this.#quarantine.remove(request.quarantineId);
+        return { id: request.id, ok: true, kind: 'removeQuarantined', done };
+      }
+      case 'recordSenders':
+        this.#quarantine.countSenders(request.counts);
+        return { id: request.id, ok: true, kind: 'recordSenders' };
       default:
         return request satisfies never;
     }

@@ -1,0 +1,250 @@
+/**
+ * `postern quarantine list|show|release|delete`: the messages the content filter held back
+ * (Store.quarantine), with the verdict that held them. Release delivers a message to its original
+ * recipients: accounts here get it in their INBOX, other domains through the outbound queue.
+ */
+import { parseAddress } from '../../accounts/address.ts';
+import type { Config } from '../../config/schema.ts';
+import { headerSectionLength } from '../../mime/header-section.ts';
+import { outboundJob } from '../../store/outbound-job.ts';
+import { type Quarantined, type QuarantinedSummary, RecipientsGoneError, type Store } from '../../store/store.ts';
+import { CliError, usageError } from '../errors.ts';
+import { configFrom, parseCommandLine } from './options.ts';
+import { withStore } from './store.ts';
+
+const SUBCOMMANDS = ['list', 'show', 'release', 'delete'];
+
+const FLAGS = {
+  json: { type: 'boolean' },
+  limit: { type: 'string' },
+  raw: { type: 'boolean' },
+  lang: { type: 'string' },
+} as const;
+
+const ALLOWED: Record<string, (keyof typeof FLAGS)[]> = {
+  list: ['json', 'limit'],
+  show: ['raw', 'lang'],
+  release: [],
+  delete: [],
+};
+
+const DEFAULT_LIMIT = 100;
+
+export async function quarantineCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  // Before the config is read: `postern quarantine --config FILE` lacks a subcommand, whatever FILE holds.
+  if (sub === undefined || sub.startsWith('-')) {
+    throw usageError(`quarantine: missing subcommand (${SUBCOMMANDS.join(', ')})`);
+  }
+  if (!SUBCOMMANDS.includes(sub)) throw usageError(`quarantine: unknown subcommand "${sub}"`);
+  const { values, positionals } = parseCommandLine(rest, FLAGS, `quarantine ${sub}`);
+  const stray = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).find(
+    (flag) => values[flag] !== undefined && !ALLOWED[sub]?.includes(flag),
+  );
+  if (stray) throw usageError(`quarantine ${sub}: --${stray} does not apply here`);
+  if (sub === 'list') {
+    if (positionals.length > 0) throw usageError(`quarantine list: unexpected argument "${positionals[0]}"`);
+    const limit = limitOption(values.limit);
+    const { config } = configFrom(values);
+    const entries = await withStore(config, (store) => store.listQuarantine({ limit }));
+    return list(entries, limit, values.json === true);
+  }
+  if (positionals.length !== 1) throw usageError(`usage: postern quarantine ${sub} <id>`);
+  const id = idArgument(positionals[0]!);
+  const lang = langOption(values.lang);
+  const { config } = configFrom(values);
+  switch (sub) {
+    case 'show': {
+      const entry = await withStore(config, (store) => store.readQuarantined(id));
+      if (!entry) throw noSuchEntry(id);
+      process.stdout.write(values.raw === true ? entry.content : show(entry, lang));
+      return 0;
+    }
+    case 'release':
+      return withStore(config, (store) => release(store, config, id));
+    case 'delete': {
+      if (!(await withStore(config, (store) => store.removeQuarantined(id)))) throw noSuchEntry(id);
+      process.stdout.write(`deleted quarantined message ${id}\n`);
+      return 0;
+    }
+    default:
+      throw new Error(`quarantine: subcommand "${sub}" is listed but not handled`);
+  }
+}
+
+function list(entries: QuarantinedSummary[], limit: number, json: boolean): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`); // Dates become ISO 8601 strings
+    return 0;
+  }
+  if (entries.length === 0) {
+    process.stdout.write('the quarantine is empty\n');
+    return 0;
+  }
+  const width = terminalWidth();
+  const idWidth = Math.max(2, ...entries.map((e) => String(e.id).length));
+  const categoryWidth = Math.max(8, ...entries.map((e) => e.category.length));
+  // id, date (16), score (6), category, and the six two-space gaps between the seven columns
+  const flexible = Math.max(40, width - idWidth - 16 - 6 - categoryWidth - 12);
+  const fromWidth = Math.floor(flexible * 0.3);
+  const toWidth = Math.floor(flexible * 0.25);
+  const subjectWidth = flexible - fromWidth - toWidth;
+  const row = (cells: string[]) => `${cells.join('  ').trimEnd()}\n`;
+  let out = row([
+    'id'.padStart(idWidth),
+    'date (UTC)'.padEnd(16),
+    'from'.padEnd(fromWidth),
+    'to'.padEnd(toWidth),
+    'score'.padStart(6),
+    'category'.padEnd(categoryWidth),
+    'subject',
+  ]);
+  for (const e of entries) {
+    out += row([
+      String(e.id).padStart(idWidth),
+      e.receivedAt.toISOString().slice(0, 16).replace('T', ' '),
+      clip(e.from || `<${e.mailFrom}>`, fromWidth),
+      clip(e.recipients.join(', '), toWidth),
+      e.score.toFixed(1).padStart(6),
+      clip(e.category, categoryWidth),
+      clip(e.subject, subjectWidth),
+    ]);
+  }
+  if (entries.length === limit) out += `(the newest ${limit}; --limit N shows more)\n`;
+  process.stdout.write(out);
+  return 0;
+}
+
+/** The verdict with every signal explained in the admin's language, then the message's header section. */
+function show(entry: Quarantined, lang: 'en' | 'ru'): string {
+  const { verdict } = entry;
+  const lines = [
+    `Quarantined message ${entry.id}`,
+    `Received:  ${entry.receivedAt.toISOString()}`,
+    `Envelope:  <${printable(entry.mailFrom)}> -> ${entry.recipients.map((r) => printable(r)).join(', ')}`,
+    `Size:      ${entry.size} octets`,
+    '',
+    `Verdict:   ${printable(verdict.action)}, score ${verdict.score}, category ${printable(verdict.category)}`,
+    `Reason:    ${printable(verdict.reason)}`,
+    verdict.signals.length === 0 ? 'Signals:   none' : 'Signals:',
+  ];
+  for (const signal of verdict.signals) {
+    lines.push(`  ${signedWeight(signal.weight)}  ${printable(signal.name)}: ${printable(signal[lang])}`);
+    if (signal.evidence !== undefined) lines.push(`          evidence: ${printable(signal.evidence)}`);
+  }
+  const header = new TextDecoder().decode(entry.content.subarray(0, headerSectionLength(entry.content)));
+  lines.push('', 'Headers:', printable(header.replace(/\r?\n$/, ''), true));
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Local recipients (an account or alias here) get the message in their INBOX; recipients in other
+ * domains are queued for outbound delivery; a recipient in our domains whose account is gone is
+ * reported. The entry is removed once the message went somewhere, and kept when it went nowhere.
+ */
+async function release(store: Store, config: Config, id: number): Promise<number> {
+  const entry = await store.readQuarantined(id);
+  if (!entry) throw noSuchEntry(id);
+  const local: { address: string; accountId: number }[] = [];
+  const remote: string[] = [];
+  const gone: string[] = [];
+  for (const recipient of entry.recipients) {
+    const parsed = parseAddress(recipient);
+    const address = parsed.ok ? parsed.address : recipient.toLowerCase();
+    const account = await store.resolveAddress(address);
+    if (account) local.push({ address: recipient, accountId: account.id });
+    else if (parsed.ok && !config.domains.includes(parsed.domain)) remote.push(recipient);
+    else gone.push(recipient);
+  }
+  const out: string[] = [];
+  // The queue first, as the SMTP path does: a failure after it leaves the entry to release again.
+  if (remote.length > 0) {
+    const job = await store.enqueueJob(
+      outboundJob({ id: `quarantine-${id}`, mailFrom: entry.mailFrom, recipients: remote, ...entryMessage(entry) }),
+    );
+    out.push(`queued for ${remote.join(', ')} (outbound job ${job.id})`);
+  }
+  if (local.length > 0) {
+    try {
+      const receipt = await store.deliver({ mailFrom: entry.mailFrom, recipients: local, ...entryMessage(entry) });
+      for (const placement of receipt.placements) {
+        const names = local.filter((r) => r.accountId === placement.accountId).map((r) => r.address);
+        out.push(`delivered to ${names.join(', ')} (${placement.mailbox}, UID ${placement.uid})`);
+      }
+      for (const r of local) {
+        if (!receipt.placements.some((p) => p.accountId === r.accountId)) gone.push(r.address);
+      }
+    } catch (err) {
+      if (!(err instanceof RecipientsGoneError)) throw err;
+      gone.push(...local.map((r) => r.address)); // removed between the lookup and the delivery
+    }
+  }
+  for (const address of gone) out.push(`not delivered to ${address}: no such account`);
+  if (out.length === gone.length) {
+    throw new CliError(
+      `quarantined message ${id}: none of its recipients has an account any more (${gone.join(', ')}); it stays in quarantine`,
+    );
+  }
+  await store.removeQuarantined(id);
+  out.push(`released quarantined message ${id}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+/** The stored message as it is delivered: the bytes and the time it first arrived. */
+function entryMessage(entry: Quarantined): { content: Uint8Array; receivedAt: Date } {
+  return { content: entry.content, receivedAt: entry.receivedAt };
+}
+
+function idArgument(input: string): number {
+  const id = Number(input);
+  if (!/^\d+$/.test(input) || !Number.isSafeInteger(id) || id < 1) {
+    throw new CliError(`"${input}" is not a quarantine id (a whole number ≥ 1)`);
+  }
+  return id;
+}
+
+function limitOption(option: string | undefined): number {
+  if (option === undefined) return DEFAULT_LIMIT;
+  const limit = Number(option);
+  if (!/^\d+$/.test(option) || !Number.isSafeInteger(limit) || limit < 1) {
+    throw usageError(`quarantine list: --limit needs a whole number ≥ 1, not "${option}"`);
+  }
+  return limit;
+}
+
+function langOption(option: string | undefined): 'en' | 'ru' {
+  if (option === undefined || option === 'en' || option === 'ru') return option ?? 'en';
+  throw usageError(`quarantine show: --lang is en or ru, not "${option}"`);
+}
+
+function noSuchEntry(id: number): CliError {
+  return new CliError(`${id}: no such quarantined message (postern quarantine list shows them)`);
+}
+
+/** The terminal's width; 120 when output goes to a pipe or file (COLUMNS overrides). */
+function terminalWidth(): number {
+  if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns;
+  const columns = Number(process.env.COLUMNS);
+  return Number.isInteger(columns) && columns > 0 ? columns : 120;
+}
+
+/** Fits text into `width` code points, with … when cut, padded to the width. */
+function clip(text: string, width: number): string {
+  const chars = Array.from(printable(text).replace(/\s+/g, ' '));
+  const cut = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : chars.join('');
+  return cut + ' '.repeat(Math.max(0, width - Array.from(cut).length));
+}
+
+/**
+ * A message's text shown on the admin's terminal: control characters (an escape sequence could
+ * rewrite the screen) become U+FFFD; line feeds and tabs stay where asked for, carriage returns go.
+ */
+function printable(text: string, multiline = false): string {
+  const shown = multiline ? text.replace(/\r\n/g, '\n') : text;
+  return shown.replace(multiline ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g, '\ufffd');
+}
+
+function signedWeight(weight: number): string {
+  return `${weight >= 0 ? '+' : ''}${weight}`.padStart(6);
+}

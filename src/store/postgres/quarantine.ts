@@ -1,0 +1,81 @@
+/**
+ * Quarantine and sender history on PostgreSQL, shared by every node. A quarantined message is one
+ * INSERT committed with synchronous_commit on (postgres-store.ts), as durable as a delivery; sender
+ * tallies arrive summed and sorted (../sender-tally.ts) and go in one upsert, whose row locks in
+ * address order keep two nodes counting the same senders from deadlocking.
+ */
+
+import type pg from 'pg';
+import {
+  QUARANTINE_COLUMNS,
+  QUARANTINE_SUMMARY_COLUMNS,
+  quarantinedFromRow,
+  quarantinedSummaryFromRow,
+  quarantineValues,
+  senderHistoryFromRow,
+} from '../quarantine-rows.ts';
+import type { SenderCount } from '../sender-tally.ts';
+import type { MessageSummary, NewQuarantined, Quarantined, QuarantinedSummary, SenderHistory } from '../store.ts';
+
+type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
+
+export class PostgresQuarantine {
+  readonly #query: Query;
+
+  constructor(query: Query) {
+    this.#query = query;
+  }
+
+  async add(message: NewQuarantined, header: Pick<MessageSummary, 'from' | 'subject'>): Promise<QuarantinedSummary> {
+    const values = quarantineValues(message, header);
+    const { content } = message;
+    // The driver sends a Buffer as binary bytea; a plain Uint8Array it would not.
+    values[values.length - 1] = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+    const { rows } = await this.#query(
+      `INSERT INTO quarantine (received_at, mail_from, recipients, header_from, header_subject, size, score,
+         category, reason, verdict, content)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${QUARANTINE_SUMMARY_COLUMNS}`,
+      values,
+    );
+    return quarantinedSummaryFromRow(rows[0] ?? {});
+  }
+
+  async list(limit: number, before: number | undefined): Promise<QuarantinedSummary[]> {
+    const { rows } = await this.#query(
+      `SELECT ${QUARANTINE_SUMMARY_COLUMNS} FROM quarantine
+       WHERE $1::bigint IS NULL OR id < $1 ORDER BY id DESC LIMIT $2`,
+      [before ?? null, limit],
+    );
+    return rows.map(quarantinedSummaryFromRow);
+  }
+
+  async read(id: number): Promise<Quarantined | undefined> {
+    const { rows } = await this.#query(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id = $1`, [id]);
+    return rows[0] ? quarantinedFromRow(rows[0]) : undefined;
+  }
+
+  async remove(id: number): Promise<boolean> {
+    const result = await this.#query('DELETE FROM quarantine WHERE id = $1', [id]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async senderHistory(address: string): Promise<SenderHistory> {
+    const { rows } = await this.#query('SELECT messages, first_seen FROM senders WHERE address = $1', [
+      address.toLowerCase(),
+    ]);
+    return senderHistoryFromRow(rows[0]);
+  }
+
+  async countSenders(counts: readonly SenderCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    await this.#query(
+      `INSERT INTO senders (address, messages, first_seen)
+       SELECT address, messages, first_seen
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS s (address, messages, first_seen, ord)
+       ORDER BY ord
+       ON CONFLICT (address) DO UPDATE
+       SET messages = senders.messages + excluded.messages, first_seen = least(senders.first_seen, excluded.first_seen)`,
+      [counts.map((c) => c.address), counts.map((c) => c.count), counts.map((c) => c.firstSeen)],
+    );
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Quarantine and sender history on SQLite. Writes run on the writer thread inside a batch
+ * transaction (writes.ts), so a quarantined message is synced like a delivery and a sender tally
+ * shares the commit of the deliveries beside it; reads run on the main thread's connection.
+ */
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import {
+  QUARANTINE_COLUMNS,
+  QUARANTINE_SUMMARY_COLUMNS,
+  quarantinedFromRow,
+  quarantinedSummaryFromRow,
+  quarantineValues,
+  senderHistoryFromRow,
+} from '../quarantine-rows.ts';
+import type { SenderCount } from '../sender-tally.ts';
+import type { MessageSummary, NewQuarantined, Quarantined, QuarantinedSummary, SenderHistory } from '../store.ts';
+
+export class SqliteQuarantineWrites {
+  readonly #insert: StatementSync;
+  readonly #remove: StatementSync;
+  readonly #countSenders: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#insert = db.prepare(
+      `INSERT INTO quarantine (received_at, mail_from, recipients, header_from, header_subject, size, score,
+         category, reason, verdict, content)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${QUARANTINE_SUMMARY_COLUMNS}`,
+    );
+    this.#remove = db.prepare('DELETE FROM quarantine WHERE id = ?');
+    // One statement for the whole batch. `WHERE true` settles SQLite's parsing ambiguity between
+    // an upsert's ON CONFLICT and a join (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
+    this.#countSenders = db.prepare(
+      `INSERT INTO senders (address, messages, first_seen)
+       SELECT value ->> 'address', value ->> 'count', value ->> 'firstSeen' FROM json_each(?) WHERE true
+       ON CONFLICT (address) DO UPDATE
+       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen)`,
+    );
+  }
+
+  quarantine(message: NewQuarantined, header: Pick<MessageSummary, 'from' | 'subject'>): QuarantinedSummary {
+    const row = this.#insert.get(...(quarantineValues(message, header) as (string | number | Uint8Array)[]));
+    if (!row) throw new Error('INSERT … RETURNING gave no row');
+    return quarantinedSummaryFromRow(row);
+  }
+
+  remove(id: number): boolean {
+    return this.#remove.run(id).changes > 0;
+  }
+
+  countSenders(counts: readonly SenderCount[]): void {
+    this.#countSenders.run(JSON.stringify(counts));
+  }
+}
+
+export class SqliteQuarantineReads {
+  readonly #list: StatementSync;
+  readonly #read: StatementSync;
+  readonly #senderHistory: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#list = db.prepare(
+      `SELECT ${QUARANTINE_SUMMARY_COLUMNS} FROM quarantine
+       WHERE :before IS NULL OR id < :before ORDER BY id DESC LIMIT :limit`,
+    );
+    this.#read = db.prepare(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id = ?`);
+    this.#senderHistory = db.prepare('SELECT messages, first_seen FROM senders WHERE address = ?');
+  }
+
+  list(limit: number, before: number | undefined): QuarantinedSummary[] {
+    return this.#list.all({ limit, before: before ?? null }).map(quarantinedSummaryFromRow);
+  }
+
+  read(id: number): Quarantined | undefined {
+    const row = this.#read.get(id);
+    return row ? quarantinedFromRow(row) : undefined;
+  }
+
+  senderHistory(address: string): SenderHistory {
+    return senderHistoryFromRow(this.#senderHistory.get(address.toLowerCase()));
+  }
+}

@@ -1,0 +1,259 @@
+// `postern quarantine` as admins run it: bin/postern in a child process over a store the test fills
+// through the Store API (the SMTP path that quarantines is wired elsewhere), exit codes and output.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { type NewQuarantined, OUTBOUND_JOB, type Store } from '../../src/store/store.ts';
+import { quarantinedMessage, SAMPLE_VERDICT } from '../store/quarantine-contract.ts';
+import { addUser, configDir, POSTERN, postern, ROOT } from '../support/child-server.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+process.env.COLUMNS = '120'; // the width `list` fits its table to off a terminal; the children inherit it
+
+function setup(t: Context) {
+  const d = configDir();
+  t.after(() => d.cleanup());
+  const run = (...args: string[]) => postern([...args, '--config', d.file]);
+  const withStore = async <T>(work: (store: Store) => Promise<T>): Promise<T> => {
+    const store = await openSqliteStore({ dataDir: path.join(d.root, 'data') });
+    try {
+      return await work(store);
+    } finally {
+      await store.close();
+    }
+  };
+  const hold = (...messages: NewQuarantined[]) =>
+    withStore(async (store) => {
+      const ids: number[] = [];
+      for (const message of messages) ids.push((await store.quarantine(message)).id);
+      return ids;
+    });
+  return { ...d, run, withStore, hold };
+}
+
+/** bin/postern with stdout as bytes: `show --raw` must print the stored message exactly. */
+function posternBytes(args: string[]): Promise<{ code: number | null; stdout: Buffer }> {
+  return new Promise((resolve) => {
+    execFile(POSTERN, args, { cwd: ROOT, timeout: 20_000, encoding: 'buffer' }, (err, stdout) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout });
+    });
+  });
+}
+
+test('quarantine list: empty, then a table newest first, --json and --limit', async (t) => {
+  const { run, hold } = setup(t);
+  const empty = await run('quarantine', 'list');
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.stdout, 'the quarantine is empty\n');
+
+  const [first, second] = await hold(
+    quarantinedMessage('Verify your account'),
+    quarantinedMessage('Your parcel is waiting', {
+      receivedAt: new Date('2025-03-02T08:30:00Z'),
+      recipients: ['bob@example.com'],
+      verdict: { ...SAMPLE_VERDICT, score: 7, category: 'subscription' },
+    }),
+  );
+  const [table, json, limited] = await Promise.all([
+    run('quarantine', 'list'),
+    run('quarantine', 'list', '--json'),
+    run('quarantine', 'list', '--json', '--limit', '1'),
+  ]);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 3);
+  // 120 columns when not on a terminal: from, to and subject share what the fixed columns leave.
+  assert.deepEqual(lines, [
+    'id  date (UTC)        from                   to                   score  category      subject',
+    ` ${second}  2025-03-02 08:30  Банк <service@paypa1…  bob@example.com        7.0  subscription  Your parcel is waiting`,
+    ` ${first}  2025-03-01 12:00  Банк <service@paypa1…  bob@example.com, …    12.5  bank          Verify your account`,
+  ]);
+  assert.ok(
+    lines.every((line) => Array.from(line).length <= 120),
+    'fits the default width of 120',
+  );
+
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), [
+    {
+      id: second,
+      receivedAt: '2025-03-02T08:30:00.000Z',
+      mailFrom: 'bounce@paypa1.com',
+      recipients: ['bob@example.com'],
+      from: 'Банк <service@paypa1.com>',
+      subject: 'Your parcel is waiting',
+      size: quarantinedMessage('Your parcel is waiting').content.byteLength,
+      score: 7,
+      category: 'subscription',
+      reason: SAMPLE_VERDICT.reason,
+    },
+    {
+      id: first,
+      receivedAt: '2025-03-01T12:00:00.123Z',
+      mailFrom: 'bounce@paypa1.com',
+      recipients: ['bob@example.com', 'carol@example.org'],
+      from: 'Банк <service@paypa1.com>',
+      subject: 'Verify your account',
+      size: quarantinedMessage('Verify your account').content.byteLength,
+      score: 12.5,
+      category: 'bank',
+      reason: SAMPLE_VERDICT.reason,
+    },
+  ]);
+  assert.deepEqual(
+    (JSON.parse(limited.stdout) as { id: number }[]).map((e) => e.id),
+    [second],
+  );
+});
+
+test('quarantine show: the verdict with every signal in English or Russian, then the headers; --raw is the stored bytes', async (t) => {
+  const { file, run, hold } = setup(t);
+  const message = quarantinedMessage('Verify your account');
+  const [id] = await hold(message);
+  const [en, ru, raw] = await Promise.all([
+    run('quarantine', 'show', String(id)),
+    run('quarantine', 'show', String(id), '--lang', 'ru'),
+    posternBytes(['quarantine', 'show', String(id), '--raw', '--config', file]),
+  ]);
+  assert.equal(en.code, 0, en.stderr);
+  assert.equal(
+    en.stdout,
+    [
+      `Quarantined message ${id}`,
+      'Received:  2025-03-01T12:00:00.123Z',
+      'Envelope:  <bounce@paypa1.com> -> bob@example.com, carol@example.org',
+      `Size:      ${message.content.byteLength} octets`,
+      '',
+      'Verdict:   quarantine, score 12.5, category bank',
+      `Reason:    ${SAMPLE_VERDICT.reason}`,
+      'Signals:',
+      '      +8  lookalike-domain: The sender domain paypa1.com imitates paypal.com',
+      '          evidence: paypa1.com',
+      '    +4.5  credential-request: The message asks for a password',
+      '',
+      'Headers:',
+      'From: =?UTF-8?B?0JHQsNC90Lo=?= <service@paypa1.com>',
+      'To: bob@example.com',
+      'Subject: Verify your account',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(ru.code, 0, ru.stderr);
+  assert.match(ru.stdout, /\+8 {2}lookalike-domain: Домен отправителя paypa1\.com подделывается под paypal\.com\n/);
+  assert.match(ru.stdout, /\+4\.5 {2}credential-request: Письмо просит пароль\n/);
+  assert.equal(raw.code, 0);
+  assert.deepEqual(
+    new Uint8Array(raw.stdout),
+    message.content,
+    'every byte, the NUL, 8-bit bytes and bare CR included',
+  );
+});
+
+test('quarantine show: control characters from the message never reach the terminal', async (t) => {
+  const { run, hold } = setup(t);
+  const content = new TextEncoder().encode(
+    'From: a@example.net\r\nSubject: \x1b[2Jwiped\r\nX-Bell: \x07\r\n\r\nbody\r\n',
+  );
+  const [id] = await hold(quarantinedMessage('x', { content, mailFrom: 'a\x1b]0;title\x07@example.net' }));
+  const shown = await run('quarantine', 'show', String(id));
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(shown.stdout), JSON.stringify(shown.stdout));
+  assert.match(shown.stdout, /Subject: \uFFFD\[2Jwiped\n/);
+});
+
+test('quarantine release: INBOX for local recipients, the outbound queue for others; the entry goes', async (t) => {
+  const { file, run, hold, withStore } = setup(t);
+  await addUser(file, 'bob@example.com');
+  await withStore((store) => store.addAlias('robert@example.com', 'bob@example.com'));
+  const message = quarantinedMessage('Verify your account', {
+    recipients: ['Bob@example.com', 'robert@example.com', 'carol@example.org', 'gone@example.com'],
+  });
+  const [id] = await hold(message);
+  const released = await run('quarantine', 'release', String(id));
+  assert.equal(released.code, 0, released.stderr);
+  const job = await withStore(async (store) => (await store.listJobs({ kind: OUTBOUND_JOB }))[0]);
+  assert.ok(job);
+  assert.equal(
+    released.stdout,
+    [
+      `queued for carol@example.org (outbound job ${job.id})`,
+      'delivered to Bob@example.com, robert@example.com (INBOX, UID 1)',
+      'not delivered to gone@example.com: no such account',
+      `released quarantined message ${id}`,
+      '',
+    ].join('\n'),
+  );
+  const payload = JSON.parse(job.payload) as Record<string, unknown>;
+  assert.deepEqual(payload, {
+    id: `quarantine-${id}`,
+    mailFrom: 'bounce@paypa1.com',
+    recipients: ['carol@example.org'],
+    receivedAt: '2025-03-01T12:00:00.123Z',
+    size: message.content.byteLength,
+    content: Buffer.from(message.content).toString('base64'),
+  });
+  await withStore(async (store) => {
+    const bob = await store.findAccount('bob@example.com');
+    const inbox = await store.getMailbox(bob!.id, 'INBOX');
+    assert.deepEqual(await store.readMessage(inbox!.id, 1), message.content, 'delivered byte for byte');
+    assert.equal(inbox!.messageCount, 1, 'one copy for the account, however many of its addresses');
+    assert.equal(await store.readQuarantined(id!), undefined);
+  });
+  const again = await run('quarantine', 'release', String(id));
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, `postern: ${id}: no such quarantined message (postern quarantine list shows them)\n`);
+});
+
+test('quarantine release: with no recipient left to deliver to, the entry stays', async (t) => {
+  const { run, hold, withStore } = setup(t);
+  const [id] = await hold(quarantinedMessage('x', { recipients: ['gone@example.com', 'left@EXAMPLE.com'] }));
+  const released = await run('quarantine', 'release', String(id));
+  assert.equal(released.code, 1);
+  assert.equal(
+    released.stderr,
+    `postern: quarantined message ${id}: none of its recipients has an account any more (gone@example.com, left@EXAMPLE.com); it stays in quarantine\n`,
+  );
+  assert.equal(released.stdout, '');
+  assert.ok(await withStore((store) => store.readQuarantined(id!)));
+});
+
+test('quarantine delete, unknown ids and usage errors', async (t) => {
+  const { run, hold } = setup(t);
+  const [id] = await hold(quarantinedMessage('x'));
+  const deleted = await run('quarantine', 'delete', String(id));
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.equal(deleted.stdout, `deleted quarantined message ${id}\n`);
+  const results = await Promise.all([
+    run('quarantine', 'delete', String(id)),
+    run('quarantine', 'show', '999'),
+    run('quarantine', 'show', 'abc'),
+    run('quarantine', 'list'),
+  ]);
+  const [again, unknown, notAnId, listed] = results;
+  assert.equal(again!.code, 1);
+  assert.equal(again!.stderr, `postern: ${id}: no such quarantined message (postern quarantine list shows them)\n`);
+  assert.equal(unknown!.code, 1);
+  assert.match(unknown!.stderr, /^postern: 999: no such quarantined message/);
+  assert.equal(notAnId!.code, 1);
+  assert.match(notAnId!.stderr, /"abc" is not a quarantine id/);
+  assert.equal(listed!.stdout, 'the quarantine is empty\n');
+
+  const usage: [string[], RegExp][] = [
+    [['quarantine'], /quarantine: missing subcommand \(list, show, release, delete\)/],
+    [['quarantine', 'purge'], /quarantine: unknown subcommand "purge"/],
+    [['quarantine', 'show'], /usage: postern quarantine show <id>/],
+    [['quarantine', 'list', '--raw'], /quarantine list: --raw does not apply here/],
+    [['quarantine', 'show', '1', '--lang', 'de'], /--lang is en or ru, not "de"/],
+    [['quarantine', 'list', '--limit', '0'], /--limit needs a whole number ≥ 1, not "0"/],
+    [['quarantine', 'delete', '1', '--bogus'], /quarantine delete: Unknown option '--bogus'/],
+  ];
+  const outcomes = await Promise.all(usage.map(([args]) => run(...args)));
+  for (const [i, r] of outcomes.entries()) {
+    assert.equal(r.code, 2, usage[i]![0].join(' '));
+    assert.match(r.stderr, usage[i]![1]);
+    assert.match(r.stderr, /Run 'postern help' for usage\./);
+  }
+});

@@ -1,0 +1,180 @@
+/**
+ * The quarantine and sender-history part of the Store contract, run by runStoreContract
+ * (contract.ts) inside each engine's suite: messages kept with their verdict and exact bytes, listed
+ * newest first in pages, removed; senders counted per message with the time first seen.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NewQuarantined, QuarantineVerdict } from '../../src/store/store.ts';
+import type { WithStore } from './policy-contract.ts';
+
+const T0 = new Date('2025-03-01T12:00:00.123Z');
+const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
+
+export const SAMPLE_VERDICT: QuarantineVerdict = {
+  score: 12.5,
+  category: 'bank',
+  action: 'quarantine',
+  reason: 'score 12.5 ≥ 10 (quarantine): lookalike sender domain, credential request',
+  signals: [
+    {
+      name: 'lookalike-domain',
+      weight: 8,
+      en: 'The sender domain paypa1.com imitates paypal.com',
+      ru: 'Домен отправителя paypa1.com подделывается под paypal.com',
+      evidence: 'paypa1.com',
+    },
+    { name: 'credential-request', weight: 4.5, en: 'The message asks for a password', ru: 'Письмо просит пароль' },
+  ],
+};
+
+/** A message with 8-bit bytes, a NUL and a bare CR in the body: the store keeps bytes, not text. */
+export function quarantinedMessage(subject: string, fields: Partial<NewQuarantined> = {}): NewQuarantined {
+  const header = new TextEncoder().encode(
+    `From: =?UTF-8?B?0JHQsNC90Lo=?= <service@paypa1.com>\r\nTo: bob@example.com\r\nSubject: ${subject}\r\n\r\n`,
+  );
+  const body = Uint8Array.from([0x00, 0xff, 0xfe, 0x0d, 0x41, 0x80, 0x0d, 0x0a]);
+  const content = new Uint8Array(header.byteLength + body.byteLength);
+  content.set(header);
+  content.set(body, header.byteLength);
+  return {
+    mailFrom: 'bounce@paypa1.com',
+    recipients: ['bob@example.com', 'carol@example.org'],
+    content,
+    receivedAt: T0,
+    verdict: SAMPLE_VERDICT,
+    ...fields,
+  };
+}
+
+export function runQuarantineStoreContract(withStore: WithStore): void {
+  test(
+    'quarantine: a message is kept with its verdict, envelope, header summary and exact bytes',
+    withStore(async (store) => {
+      assert.deepEqual(await store.listQuarantine(), []);
+      const message = quarantinedMessage('Verify your account');
+      // A view into a larger buffer, as a pooled Buffer is: only the view's bytes are stored.
+      const pool = new Uint8Array(message.content.byteLength + 64).fill(0x58);
+      pool.set(message.content, 16);
+      const summary = await store.quarantine({
+        ...message,
+        content: pool.subarray(16, 16 + message.content.byteLength),
+      });
+      const expected = {
+        id: summary.id,
+        receivedAt: T0,
+        mailFrom: 'bounce@paypa1.com',
+        recipients: ['bob@example.com', 'carol@example.org'],
+        from: 'Банк <service@paypa1.com>',
+        subject: 'Verify your account',
+        size: message.content.byteLength,
+        score: 12.5,
+        category: 'bank',
+        reason: SAMPLE_VERDICT.reason,
+      };
+      assert.deepEqual(summary, expected);
+      assert.ok(Number.isInteger(summary.id) && summary.id > 0);
+      assert.deepEqual(await store.listQuarantine(), [expected]);
+      const read = await store.readQuarantined(summary.id);
+      assert.deepEqual(read, { ...expected, verdict: SAMPLE_VERDICT, content: message.content });
+      assert.ok(read?.content instanceof Uint8Array && !Buffer.isBuffer(read.content), 'a plain Uint8Array');
+      assert.equal(await store.readQuarantined(summary.id + 1000), undefined);
+    }),
+  );
+
+  test(
+    'quarantine: listed newest first, at most `limit`, and the page before an id',
+    withStore(async (store) => {
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push((await store.quarantine(quarantinedMessage(`m${i}`, { receivedAt: at(i) }))).id);
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        'ids grow',
+      );
+      const subjects = async (options?: { limit?: number; before?: number }) =>
+        (await store.listQuarantine(options)).map((q) => q.subject);
+      assert.deepEqual(await subjects(), ['m4', 'm3', 'm2', 'm1', 'm0']);
+      assert.deepEqual(await subjects({ limit: 2 }), ['m4', 'm3']);
+      assert.deepEqual(await subjects({ limit: 2, before: ids[3] }), ['m2', 'm1']);
+      assert.deepEqual(await subjects({ before: ids[1] }), ['m0']);
+      assert.deepEqual(await subjects({ before: ids[0] }), []);
+    }),
+  );
+
+  test(
+    'quarantine: removing an entry; a removed id is never given again',
+    withStore(async (store) => {
+      const first = await store.quarantine(quarantinedMessage('first'));
+      const second = await store.quarantine(quarantinedMessage('second'));
+      assert.equal(await store.removeQuarantined(second.id), true);
+      assert.equal(await store.removeQuarantined(second.id), false, 'already gone');
+      assert.equal(await store.removeQuarantined(second.id + 1000), false);
+      assert.equal(await store.readQuarantined(second.id), undefined);
+      assert.deepEqual(
+        (await store.listQuarantine()).map((q) => q.id),
+        [first.id],
+      );
+      const third = await store.quarantine(quarantinedMessage('third'));
+      assert.ok(third.id > second.id, `the newest id (${second.id}) removed, the next is still above it (${third.id})`);
+    }),
+  );
+
+  test(
+    'quarantine: concurrent writes each get their own id, an empty sender and header are kept as such',
+    withStore(async (store) => {
+      const bare = new TextEncoder().encode('no header at all');
+      const written = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.quarantine(quarantinedMessage(`c${i}`, i === 0 ? { mailFrom: '', content: bare } : {})),
+        ),
+      );
+      assert.equal(new Set(written.map((q) => q.id)).size, 20);
+      const bareEntry = await store.readQuarantined(written[0]!.id);
+      assert.equal(bareEntry?.mailFrom, '');
+      assert.equal(bareEntry?.from, '');
+      assert.equal(bareEntry?.subject, '');
+      assert.deepEqual(bareEntry?.content, bare);
+    }),
+  );
+
+  test(
+    'sender history: unknown until recorded, then counted per message with the first time seen',
+    withStore(async (store) => {
+      assert.deepEqual(await store.senderHistory('alice@example.net'), { messages: 0, firstSeen: null });
+      await store.recordSenders(['Alice@Example.NET'], at(10));
+      assert.deepEqual(await store.senderHistory('alice@example.net'), { messages: 1, firstSeen: at(10) });
+      assert.deepEqual(await store.senderHistory('ALICE@example.net'), { messages: 1, firstSeen: at(10) });
+      // Mail the organisation wrote to an address counts too: the caller passes the recipients.
+      await store.recordSenders(['alice@example.net', 'dave@example.org', 'DAVE@example.org', ''], at(20));
+      assert.deepEqual(await store.senderHistory('alice@example.net'), { messages: 2, firstSeen: at(10) });
+      assert.deepEqual(
+        await store.senderHistory('dave@example.org'),
+        { messages: 1, firstSeen: at(20) },
+        'one message names an address once, whatever its case',
+      );
+      assert.deepEqual(await store.senderHistory(''), { messages: 0, firstSeen: null }, 'the null sender is no one');
+      // A node whose clock lags records an earlier time: first seen is the earliest.
+      await store.recordSenders(['alice@example.net'], at(5));
+      assert.deepEqual(await store.senderHistory('alice@example.net'), { messages: 3, firstSeen: at(5) });
+      await store.recordSenders([], at(30));
+    }),
+  );
+
+  test(
+    'sender history: many calls at once all count (they share statements)',
+    withStore(async (store) => {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.recordSenders(['x@example.net', `s${i % 5}@example.net`], at(i))),
+      );
+      assert.deepEqual(await store.senderHistory('x@example.net'), { messages: 50, firstSeen: at(0) });
+      assert.deepEqual(await store.senderHistory('s3@example.net'), { messages: 10, firstSeen: at(3) });
+      // Recorded right before close: still written.
+      const last = store.recordSenders(['late@example.net'], at(99));
+      await store.close();
+      await last;
+    }),
+  );
+}
