@@ -39,6 +39,7 @@ type Registrable = {
   label: string; // the label left of the public suffix, Unicode
   suffix: string; // public suffix, Unicode
   skeleton: string; // UTS #39 §4 skeleton of label
+  length: number; // of label, in code points
 };
 
 /** Labels at or under this length get no edit-distance or added-word match: too many innocent neighbours. */
@@ -54,7 +55,7 @@ function registrable(name: string): Registrable | undefined {
   const domain = domainToUnicode(ascii) || ascii;
   const suffix = domainToUnicode(suffixAscii) || suffixAscii;
   const label = domain.slice(0, domain.length - suffix.length - 1);
-  return { host, domain, ascii, label, suffix, skeleton: skeleton(label) };
+  return { host, domain, ascii, label, suffix, skeleton: skeleton(label), length: [...label].length };
 }
 
 const cache = new Map<string, Registrable | undefined>();
@@ -64,6 +65,13 @@ function protectedEntry(name: string): Registrable | undefined {
   const entry = registrable(name);
   cache.set(name, entry);
   return entry;
+}
+
+// Callers check one sender against many lists in a row (our domains, then each brand): keep the last.
+let lastSender: { name: string; entry: Registrable | undefined } | undefined;
+function senderEntry(name: string): Registrable | undefined {
+  if (lastSender?.name !== name) lastSender = { name, entry: registrable(name) };
+  return lastSender.entry;
 }
 
 /** Pair up the stretches of two skeleton-equal strings that differ ('а'/'a', 'rn'/'m', '1'/'l'). */
@@ -110,18 +118,28 @@ function oneEdit(got: string, want: string): Edit | undefined {
   return undefined;
 }
 
-/** The protected label with words or hyphens around it: example-support, secure-example, examplelogin. */
+/**
+ * The protected label with words or hyphens around it: example-support, secure-example, examplelogin,
+ * and the name split by a hyphen (citi-bank-alerts for citibank).
+ */
 function addedWords(sender: Registrable, target: Registrable): string[] | undefined {
   if (target.label.length <= shortLabel) return undefined;
-  const sk = sender.skeleton;
-  const at = sk.indexOf(target.skeleton);
-  if (at < 0 || sk === target.skeleton) return undefined;
-  const words = [sk.slice(0, at), sk.slice(at + target.skeleton.length)].map((w) => w.replace(/^-+|-+$/g, ''));
-  return words.filter((w) => w !== '');
+  for (const sk of [sender.skeleton, sender.skeleton.replaceAll('-', '')]) {
+    const at = sk.indexOf(target.skeleton);
+    if (at < 0 || sk === target.skeleton) continue;
+    const words = [sk.slice(0, at), sk.slice(at + target.skeleton.length)].map((w) => w.replace(/^-+|-+$/g, ''));
+    return words.filter((w) => w !== '');
+  }
+  return undefined;
 }
 
 /** 0 is the strongest match; lower ranks win when several protected domains match. */
 function match(s: Registrable, t: Registrable, punycode: boolean): [number, Lookalike] | undefined {
+  // Every kind below needs equal skeletons, labels one edit apart, or the target inside the sender:
+  // most pairs fail all three at a glance, and a message is checked against every brand.
+  if (Math.abs(s.length - t.length) > 1 && !s.skeleton.includes(t.skeleton)) {
+    if (!s.skeleton.includes('-') || !s.skeleton.replaceAll('-', '').includes(t.skeleton)) return undefined;
+  }
   const found = (kind: LookalikeKind, explanation: Explanation) => ({ protected: t.domain, kind, explanation });
   if (s.label !== t.label && s.skeleton === t.skeleton) {
     const pairs = swaps(s.label, t.label);
@@ -143,8 +161,8 @@ function match(s: Registrable, t: Registrable, punycode: boolean): [number, Look
  * Whether `domain` (a sender's domain, ASCII or Unicode) imitates one of `protectedDomains`. The protected
  * domains themselves and their subdomains are never lookalikes.
  */
-export function lookalikeOf(domain: string, protectedDomains: string[]): Lookalike | undefined {
-  const sender = registrable(domain);
+export function lookalikeOf(domain: string, protectedDomains: readonly string[]): Lookalike | undefined {
+  const sender = senderEntry(domain);
   if (sender === undefined) return undefined;
   const targets = protectedDomains.map(protectedEntry).filter((t) => t !== undefined);
   for (const t of targets) {

@@ -82,17 +82,21 @@ test('explanations name the letter and its script, in English and Russian', () =
   assert.match(lookalikeOf('example.co', ours)?.explanation.ru ?? '', /зона \.co вместо \.com/);
 });
 
-test('speed: 10,000 lookups against 20 protected domains well under a second', () => {
+// Speed is measured by bench/scan.ts (the whole detector), not timed here.
+test('many protected domains: each sender finds its own target, or none', () => {
   const protectedDomains = Array.from({ length: 20 }, (_, i) => `company${i}-brand.com`);
-  const senders = [
-    'exаmple.com',
-    'company7-brand.co',
-    'cornpany3-brand.com',
-    'unrelated.org',
-    'mail.company1-brand.com',
-  ];
-  const start = performance.now();
-  for (let i = 0; i < 10_000; i++) lookalikeOf(senders[i % senders.length] ?? '', protectedDomains);
-  const ms = performance.now() - start;
-  assert.ok(ms < 500, `${ms.toFixed(0)} ms`);
+  const found = (sender: string) => {
+    const l = lookalikeOf(sender, protectedDomains);
+    return l && `${l.kind} ${l.protected}`;
+  };
+  assert.equal(found('company7-brand.co'), 'tld-swap company7-brand.com');
+  assert.equal(found('cornpany3-brand.com'), 'homoglyph company3-brand.com');
+  assert.equal(found('unrelated.org'), undefined);
+  assert.equal(found('mail.company1-brand.com'), undefined);
+});
+
+test('a protected name split by a hyphen and padded with a word is an added-word lookalike', () => {
+  const l = lookalikeOf('citi-bank-alerts.com', ['citibank.com']);
+  assert.equal(l?.kind, 'added-word');
+  assert.match(l?.explanation.en ?? '', /alerts/);
 });

@@ -1,0 +1,278 @@
+/**
+ * The attachment signals of the phishing detector (issue 8, "Attachments"): programs and scripts,
+ * names that hide their type, Office macros, HTML and SVG files, disk images and shortcuts, and
+ * archives that hold any of these or that a password keeps closed to antivirus scanners. Looks at
+ * names, first bytes and archive directories only; runs nothing, extracts nothing but a nested ZIP's
+ * directory (archive.ts). One signal of each name per message, the strongest.
+ */
+import type { MessageAttachment } from '../../../mime/message.ts';
+import type { Explanation, Signal } from '../signal.ts';
+import { type ArchiveListing, listArchive } from './archive.ts';
+import { deceptiveName, extensionOf, type FileKind, kindByContent, kindByName, oleHasMacros } from './file-types.ts';
+
+type Input = { attachments: MessageAttachment[]; text: string; subject: string };
+type Emit = (name: string, weight: number, explanation: Explanation, evidence: string) => void;
+
+export async function attachmentSignals(input: Input): Promise<Signal[]> {
+  const found = new Map<string, Signal>();
+  const emit: Emit = (name, weight, explanation, evidence) => {
+    const had = found.get(name);
+    if (had && had.weight >= weight) return;
+    const categories = name === 'html-attachment' ? { password: 0.5 } : undefined;
+    found.set(name, { name, group: 'attachments', weight, explanation, evidence, ...(categories && { categories }) });
+  };
+  const password = passwordGiven(`${input.subject}\n${input.text}`);
+  for (const attachment of input.attachments) {
+    try {
+      await inspect(attachment, password, emit);
+    } catch {
+      // A file we cannot read says nothing; one odd attachment must not lose the others' signals.
+    }
+  }
+  return [...found.values()];
+}
+
+async function inspect(a: MessageAttachment, password: boolean, emit: Emit): Promise<void> {
+  const name = shown(a.filename || `(${a.contentType})`);
+  const byName = a.filename ? kindByName(a.filename) : 'other';
+  const byContent = kindByContent(a.content);
+  const disguise = a.filename ? deceptiveName(a.filename) : undefined;
+  if (disguise) emit('double-extension', 4, explainDisguise(name, disguise, extensionOf(a.filename)), name);
+  if (byName === 'executable' || byContent === 'executable') {
+    const hidden = byContent === 'executable' && byName !== 'executable';
+    emit('executable-attachment', 5, hidden ? explainHiddenProgram(name) : explainKind(name, 'executable'), name);
+  } else if (byContent === 'unix-script') {
+    // Weighed low: technical ham (SpamAssassin's easy_ham) attaches such scripts, and they need a shell to run.
+    emit('executable-attachment', 2, explainHiddenProgram(name), name);
+  }
+  if (byName === 'shortcut' || byContent === 'shortcut')
+    emit('shortcut-attachment', 5, explainKind(name, 'shortcut'), name);
+  if (byName === 'disk-image' || byContent === 'disk-image')
+    emit('disk-image-attachment', 4, explainKind(name, 'disk-image'), name);
+  if (byName === 'macro-office' || (byContent === 'ole' && oleHasMacros(a.content)))
+    emit('macro-office', 3, explainKind(name, 'macro-office'), name);
+  // An unnamed inline HTML part is a body the parser kept apart, not a file the user is asked to open.
+  const isAttachment = a.disposition === 'attachment' || a.filename !== '';
+  const htmlType = a.contentType === 'text/html' || a.contentType === 'application/xhtml+xml';
+  if (byName === 'html' || ((byContent === 'html' || htmlType) && isAttachment)) {
+    const active = activeHtml(a.content);
+    emit('html-attachment', active ? 4 : 3, explainHtml(name, active), name);
+  }
+  if (byName === 'svg' || byContent === 'svg' || a.contentType === 'image/svg+xml') {
+    const active = activeSvg(a.content);
+    emit('svg-attachment', active ? 4 : 3, explainSvg(name, active), name);
+  }
+  if (byContent === 'zip' || byContent === 'rar' || byContent === '7z' || byContent === 'gzip') {
+    const listing = await listArchive(a.content);
+    if (listing) inspectArchive(name, listing, password, emit);
+  }
+}
+
+/** Inner kinds that make an archive risky, with the weight each earns (macros and markup are common in real work). */
+const riskyInside: Record<Described, number> = {
+  executable: 5,
+  shortcut: 5,
+  'disk-image': 5,
+  disguised: 5,
+  'macro-office': 3,
+  html: 3,
+  svg: 3,
+};
+
+function isDescribed(kind: FileKind | 'disguised'): kind is Described {
+  return kind in riskyInside;
+}
+
+function inspectArchive(name: string, listing: ArchiveListing, password: boolean, emit: Emit): void {
+  // An Office Open XML document is a ZIP (ECMA-376 Part 2 §8): its parts are not attachments, but a VBA project is a macro.
+  const paths = listing.entries.map((e) => e.path.join('/'));
+  if (paths.includes('[Content_Types].xml')) {
+    if (paths.some((p) => /(?:^|\/)vbaProject\.bin$/i.test(p)))
+      emit('macro-office', 3, explainKind(name, 'macro-office'), name);
+    return;
+  }
+  for (const entry of listing.entries) {
+    const inner = entry.path.at(-1)!;
+    const kind = deceptiveName(inner) ? 'disguised' : kindByName(inner);
+    if (!isDescribed(kind)) continue;
+    const path = shown(entry.path.join(' → '));
+    emit('risky-archive-content', riskyInside[kind], explainInside(name, path, kind), `${name} → ${path}`);
+  }
+  if (listing.encrypted || (password && !listing.listed)) {
+    emit('encrypted-archive', password ? 4 : 2, explainEncrypted(name, listing.encrypted === true, password), name);
+  } else if (!listing.listed) {
+    emit('unlistable-archive', 1, explainUnlistable(name, listing.format), name);
+  }
+}
+
+/**
+ * The subject or body gives a password ("password: 1234", "пароль для архива 1234", "pwd 77x").
+ * English and Russian; any form of "пароль". Without a colon the value must hold a digit, so that
+ * "a password is required" gives none.
+ */
+function passwordGiven(text: string): boolean {
+  const word = '(?:password|passcode|passwd|pwd|pass|парол[ьяюе]м?|пасс)';
+  const strongWord = '(?:password|passcode|passwd|pwd|парол[ьяюе]м?)'; // "pass 3" is not a password
+  const forArchive = String.raw`(?:\s+(?:for|to|of|для|от|к|на)\s+(?:the\s+)?(?:archive|attachment|file|zip|rar|document|архив\p{L}*|вложени\p{L}*|файл\p{L}*|документ\p{L}*))?`;
+  const withSeparator = new RegExp(
+    String.raw`(?<!\p{L})${word}${forArchive}\s*(?:[:=]\s*\S{3,}|(?:is|[—–-])\s*\S*\d)`,
+    'iu',
+  );
+  const withNumber = new RegExp(String.raw`(?<!\p{L})${strongWord}${forArchive}\s+\S*\d\S*`, 'iu');
+  const phrase = /(?:password for the (?:archive|attachment|zip)|пароль (?:для|от|к) (?:архив|вложени|файл))/iu;
+  return withSeparator.test(text) || withNumber.test(text) || phrase.test(text);
+}
+
+/** The first megabyte is enough to see a lure page's form or script; bigger pages are rare. */
+const scanLength = 1024 * 1024;
+
+function head(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', 0, scanLength);
+}
+
+/** A form, a password field, a redirect or base64 decoding: what credential-phishing pages are made of. */
+function activeHtml(bytes: Uint8Array): boolean {
+  return /<form[\s>]|type\s*=\s*["']?password|(?:window|document)\.location|location\.(?:href|replace|assign)\b|\batob\s*\(/i.test(
+    head(bytes),
+  );
+}
+
+/** Script, event handlers, embedded HTML or javascript: links, which a plain picture does not need. */
+function activeSvg(bytes: Uint8Array): boolean {
+  return /<script[\s>]|\son[a-z]+\s*=|<foreignObject[\s>]|href\s*=\s*["']?\s*javascript:/i.test(head(bytes));
+}
+
+/** A name as admins and users should see it: bidi controls named rather than obeyed. */
+function shown(name: string): string {
+  return name.replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase()}]`,
+  );
+}
+
+type Described = Exclude<FileKind, 'archive' | 'document' | 'other'> | 'disguised';
+
+/** What a kind of file is, in English and in Russian (accusative, after "содержит"). */
+const nouns: Record<Described, { en: string; ru: string }> = {
+  executable: { en: 'a program or script', ru: 'программу или сценарий' },
+  shortcut: { en: 'a Windows shortcut', ru: 'ярлык Windows' },
+  'disk-image': { en: 'a disk image', ru: 'образ диска' },
+  'macro-office': { en: 'an Office document with macros', ru: 'документ Office с макросами' },
+  html: { en: 'a web page', ru: 'веб-страницу' },
+  svg: { en: 'an SVG image, which can carry scripts', ru: 'изображение SVG, в котором могут быть сценарии' },
+  disguised: { en: 'a file whose name hides its real type', ru: 'файл, имя которого скрывает его настоящий тип' },
+};
+
+function explainKind(name: string, kind: 'executable' | 'shortcut' | 'disk-image' | 'macro-office'): Explanation {
+  switch (kind) {
+    case 'executable':
+      return {
+        en: `The attachment “${name}” is a program or script: opening it runs code on the computer. Senders of real business mail almost never send programs; malware arrives this way.`,
+        ru: `Вложение «${name}» — программа или сценарий: если его открыть, на компьютере запустится код. В деловой переписке программы почти никогда не пересылают, а вредоносное ПО приходит именно так.`,
+      };
+    case 'shortcut':
+      return {
+        en: `The attachment “${name}” is a Windows shortcut: opening it can run any command on the computer. Shortcuts have no business in mail.`,
+        ru: `Вложение «${name}» — ярлык Windows: при открытии он может выполнить на компьютере любую команду. Ярлыкам в почте не место.`,
+      };
+    case 'disk-image':
+      return {
+        en: `The attachment “${name}” is a disk image. Windows opens it with a double click, and the files inside escape the warnings shown for downloaded files; it is a common way to deliver malware.`,
+        ru: `Вложение «${name}» — образ диска. Windows открывает его двойным щелчком, и на файлы внутри не распространяются предупреждения о скачанных файлах; так часто доставляют вредоносные программы.`,
+      };
+    case 'macro-office':
+      return {
+        en: `The attachment “${name}” is an Office document with macros. Macros are programs, and a document asking you to “enable content” is a common way to infect a computer.`,
+        ru: `Вложение «${name}» — документ Office с макросами. Макросы — это программы, и документ с просьбой «включить содержимое» — распространённый способ заразить компьютер.`,
+      };
+    default:
+      return kind satisfies never;
+  }
+}
+
+function explainHiddenProgram(name: string): Explanation {
+  return {
+    en: `The attachment “${name}” is named like an ordinary file, but its content is a program or script. Disguising a program this way is a trick to get it opened.`,
+    ru: `Вложение «${name}» названо как обычный файл, но на самом деле это программа или сценарий. Программу так маскируют, чтобы её открыли.`,
+  };
+}
+
+function explainDisguise(name: string, how: 'bidi' | 'double-extension' | 'padding', ext: string): Explanation {
+  switch (how) {
+    case 'bidi':
+      return {
+        en: `The file name “${name}” contains an invisible character that reverses the direction of the text, so the extension you see is not the real one.`,
+        ru: `В имени файла «${name}» есть невидимый символ, меняющий направление текста, поэтому видимое расширение — не настоящее.`,
+      };
+    case 'double-extension':
+      return {
+        en: `The file name “${name}” hides its real type: it looks like a document, but it is a .${ext} file.`,
+        ru: `Имя файла «${name}» скрывает его настоящий тип: файл выглядит как документ, а на деле это .${ext}.`,
+      };
+    case 'padding':
+      return {
+        en: `The file name “${name}” has a long run of spaces that pushes its real extension (.${ext}) out of view.`,
+        ru: `В имени файла «${name}» много пробелов подряд, и настоящее расширение (.${ext}) уходит из поля зрения.`,
+      };
+    default:
+      return how satisfies never;
+  }
+}
+
+function explainHtml(name: string, active: boolean): Explanation {
+  return active
+    ? {
+        en: `The attachment “${name}” is a web page with a form, a password field, a redirect or hidden encoded content — what pages that steal passwords are made of.`,
+        ru: `Вложение «${name}» — веб-страница с формой, полем для пароля, переходом на другой сайт или скрытым закодированным содержимым: из этого и состоят страницы для кражи паролей.`,
+      }
+    : {
+        en: `The attachment “${name}” is a web page. Opened from mail it can show anything, often a fake sign-in page, with no address bar to give it away.`,
+        ru: `Вложение «${name}» — веб-страница. Открытая из письма, она может изображать что угодно, чаще всего поддельную страницу входа, и адресной строки, которая бы её выдала, нет.`,
+      };
+}
+
+function explainSvg(name: string, active: boolean): Explanation {
+  return active
+    ? {
+        en: `The attachment “${name}” is an SVG image with a script, event handler or embedded web page. A picture has no need of them; such files redirect to phishing pages.`,
+        ru: `Вложение «${name}» — изображение SVG со сценарием, обработчиком событий или встроенной веб-страницей. Обычной картинке это не нужно, а такие файлы перенаправляют на фишинговые страницы.`,
+      }
+    : {
+        en: `The attachment “${name}” is an SVG image. SVG files open in the browser and can carry scripts and links.`,
+        ru: `Вложение «${name}» — изображение SVG. Такие файлы открываются в браузере и могут содержать сценарии и ссылки.`,
+      };
+}
+
+function explainInside(archive: string, path: string, kind: Described): Explanation {
+  const noun = nouns[kind];
+  return {
+    en: `The archive “${archive}” contains “${path}”, ${noun.en}. Packing such a file into an archive helps it past mail filters.`,
+    ru: `Архив «${archive}» содержит «${path}» — ${noun.ru}. Такие файлы упаковывают в архив, чтобы обойти почтовые фильтры.`,
+  };
+}
+
+function explainEncrypted(name: string, known: boolean, password: boolean): Explanation {
+  const en = known
+    ? `The archive “${name}” is password-protected, so no antivirus can look inside it.`
+    : `The message gives a password for the archive “${name}”, which Postern cannot open: a password-protected archive cannot be checked by any antivirus.`;
+  const ru = known
+    ? `Архив «${name}» защищён паролем, поэтому антивирус не может проверить его содержимое.`
+    : `В письме указан пароль к архиву «${name}», который Postern открыть не может: архив с паролем не проверит ни один антивирус.`;
+  if (!password || !known) return { en, ru };
+  return {
+    en: `${en} The password is given in the message itself — a classic way to get malware past mail filters.`,
+    ru: `${ru} Пароль указан прямо в письме — классический приём, чтобы провести вредоносную программу мимо почтовых фильтров.`,
+  };
+}
+
+function explainUnlistable(name: string, format: ArchiveListing['format']): Explanation {
+  return format === 'zip'
+    ? {
+        en: `The archive “${name}” is damaged or uses a form of ZIP Postern cannot read, so what is inside is unknown.`,
+        ru: `Архив «${name}» повреждён или записан в варианте ZIP, который Postern не читает, поэтому неизвестно, что внутри.`,
+      }
+    : {
+        en: `The archive “${name}” is in ${format.toUpperCase()} format, whose contents Postern cannot list, so what is inside is unknown.`,
+        ru: `Архив «${name}» в формате ${format.toUpperCase()}, содержимое которого Postern не может просмотреть, поэтому неизвестно, что внутри.`,
+      };
+}

@@ -1,0 +1,132 @@
+/**
+ * Brands phishing imitates most, with the registrable domains they really mail and link from, and the
+ * mask an imitation of each wears. Lookalikes of these domains (sender or link) and a brand named
+ * in the display name or link text but served from elsewhere are signals. Admins add their own in
+ * config (`filter.phishing.brands`); this list is the default.
+ */
+import type { Category } from './signal.ts';
+
+export interface Brand {
+  /** The names people see, in any language; matched case-insensitively as whole words. */
+  names: string[];
+  /** Registrable domains the brand uses for mail and links. */
+  domains: string[];
+  category: Category;
+}
+
+export const DEFAULT_BRANDS: readonly Brand[] = [
+  // Banks and payment providers
+  { names: ['PayPal'], domains: ['paypal.com', 'paypal.me', 'paypalobjects.com'], category: 'bank' },
+  {
+    names: ['Сбербанк', 'Сбер', 'Sberbank', 'СберБанк'],
+    domains: ['sberbank.ru', 'sber.ru', 'sberbank.com'],
+    category: 'bank',
+  },
+  { names: ['Т-Банк', 'Тинькофф', 'Tinkoff', 'T-Bank'], domains: ['tbank.ru', 'tinkoff.ru'], category: 'bank' },
+  { names: ['ВТБ', 'VTB'], domains: ['vtb.ru'], category: 'bank' },
+  { names: ['Альфа-Банк', 'Альфа Банк', 'Alfa-Bank'], domains: ['alfabank.ru'], category: 'bank' },
+  { names: ['Газпромбанк'], domains: ['gazprombank.ru'], category: 'bank' },
+  { names: ['Райффайзен', 'Raiffeisen'], domains: ['raiffeisen.ru', 'raiffeisen.com'], category: 'bank' },
+  { names: ['Почта Банк'], domains: ['pochtabank.ru'], category: 'bank' },
+  { names: ['ЮMoney', 'ЮMani', 'YooMoney'], domains: ['yoomoney.ru', 'yookassa.ru'], category: 'bank' },
+  { names: ['НСПК', 'Mir Pay'], domains: ['nspk.ru', 'mironline.ru'], category: 'bank' },
+  { names: ['Госуслуги', 'Gosuslugi'], domains: ['gosuslugi.ru'], category: 'bank' },
+  { names: ['ФНС', 'Налоговая'], domains: ['nalog.gov.ru', 'nalog.ru'], category: 'bank' },
+  { names: ['Chase'], domains: ['chase.com', 'jpmorganchase.com'], category: 'bank' },
+  { names: ['Bank of America'], domains: ['bankofamerica.com', 'bofa.com'], category: 'bank' },
+  { names: ['Wells Fargo'], domains: ['wellsfargo.com'], category: 'bank' },
+  { names: ['Citibank', 'Citi'], domains: ['citi.com', 'citibank.com'], category: 'bank' },
+  { names: ['HSBC'], domains: ['hsbc.com', 'hsbc.co.uk'], category: 'bank' },
+  { names: ['Barclays'], domains: ['barclays.co.uk', 'barclays.com'], category: 'bank' },
+  { names: ['American Express', 'Amex'], domains: ['americanexpress.com', 'aexp.com'], category: 'bank' },
+  { names: ['Visa'], domains: ['visa.com'], category: 'bank' },
+  { names: ['Mastercard'], domains: ['mastercard.com'], category: 'bank' },
+  { names: ['Stripe'], domains: ['stripe.com'], category: 'bank' },
+  { names: ['Revolut'], domains: ['revolut.com'], category: 'bank' },
+  { names: ['Coinbase'], domains: ['coinbase.com'], category: 'bank' },
+  { names: ['Binance'], domains: ['binance.com'], category: 'bank' },
+  { names: ['IRS'], domains: ['irs.gov'], category: 'bank' },
+  // Subscriptions, streaming, gaming, shopping and deliveries
+  { names: ['Netflix'], domains: ['netflix.com'], category: 'subscription' },
+  { names: ['Spotify'], domains: ['spotify.com'], category: 'subscription' },
+  { names: ['Disney+', 'Disney Plus'], domains: ['disneyplus.com', 'disney.com'], category: 'subscription' },
+  {
+    names: ['Apple', 'iCloud', 'Apple ID', 'App Store'],
+    domains: ['apple.com', 'icloud.com', 'me.com'],
+    category: 'subscription',
+  },
+  {
+    names: ['Amazon', 'Prime Video'],
+    domains: ['amazon.com', 'amazon.co.uk', 'amazon.de', 'primevideo.com'],
+    category: 'subscription',
+  },
+  { names: ['Steam', 'Valve'], domains: ['steampowered.com', 'steamcommunity.com'], category: 'subscription' },
+  { names: ['Epic Games', 'Fortnite'], domains: ['epicgames.com'], category: 'subscription' },
+  { names: ['PlayStation', 'PSN'], domains: ['playstation.com', 'sony.com'], category: 'subscription' },
+  { names: ['Xbox'], domains: ['xbox.com'], category: 'subscription' },
+  { names: ['Roblox'], domains: ['roblox.com'], category: 'subscription' },
+  { names: ['Кинопоиск', 'Kinopoisk'], domains: ['kinopoisk.ru'], category: 'subscription' },
+  {
+    names: ['Яндекс', 'Yandex', 'Яндекс Плюс'],
+    domains: ['yandex.ru', 'yandex.com', 'ya.ru'],
+    category: 'subscription',
+  },
+  { names: ['VK', 'ВКонтакте', 'VK Музыка'], domains: ['vk.com', 'vk.ru', 'vk.company'], category: 'subscription' },
+  { names: ['Okko', 'Иви', 'ivi'], domains: ['okko.tv', 'ivi.ru'], category: 'subscription' },
+  { names: ['Ozon', 'Озон'], domains: ['ozon.ru'], category: 'subscription' },
+  { names: ['Wildberries', 'Вайлдберриз'], domains: ['wildberries.ru', 'wb.ru'], category: 'subscription' },
+  { names: ['Почта России'], domains: ['pochta.ru'], category: 'subscription' },
+  { names: ['СДЭК', 'CDEK'], domains: ['cdek.ru'], category: 'subscription' },
+  { names: ['DHL'], domains: ['dhl.com', 'dhl.de'], category: 'subscription' },
+  { names: ['FedEx'], domains: ['fedex.com'], category: 'subscription' },
+  { names: ['UPS'], domains: ['ups.com'], category: 'subscription' },
+  {
+    names: ['Facebook', 'Instagram', 'WhatsApp'],
+    domains: ['facebook.com', 'facebookmail.com', 'meta.com', 'instagram.com', 'whatsapp.com'],
+    category: 'subscription',
+  },
+  { names: ['Telegram'], domains: ['telegram.org', 't.me'], category: 'subscription' },
+  // Work accounts: a fake "security team" or IT department imitates these
+  {
+    names: ['Microsoft', 'Office 365', 'Microsoft 365', 'Outlook', 'OneDrive', 'SharePoint'],
+    domains: [
+      'microsoft.com',
+      'office.com',
+      'office365.com',
+      'outlook.com',
+      'live.com',
+      'sharepoint.com',
+      'sharepointonline.com',
+      'onedrive.com',
+      'microsoftonline.com',
+    ],
+    category: 'password',
+  },
+  {
+    names: ['Google', 'Gmail', 'Google Drive'],
+    domains: ['google.com', 'gmail.com', 'accounts.google.com', 'googlemail.com'],
+    category: 'password',
+  },
+  { names: ['DocuSign'], domains: ['docusign.com', 'docusign.net'], category: 'password' },
+  { names: ['Dropbox'], domains: ['dropbox.com', 'dropboxmail.com'], category: 'password' },
+  { names: ['Zoom'], domains: ['zoom.us'], category: 'password' },
+  { names: ['Mail.ru', 'Почта Mail.ru'], domains: ['mail.ru', 'corp.mail.ru'], category: 'password' },
+  { names: ['1С', '1C'], domains: ['1c.ru'], category: 'password' },
+  // Jobs
+  { names: ['LinkedIn'], domains: ['linkedin.com'], category: 'job' },
+  { names: ['hh.ru', 'HeadHunter', 'ХэдХантер'], domains: ['hh.ru', 'headhunter.ru'], category: 'job' },
+  { names: ['Indeed'], domains: ['indeed.com'], category: 'job' },
+  { names: ['SuperJob'], domains: ['superjob.ru'], category: 'job' },
+  // Charities: the plea for a donation wears their names
+  {
+    names: ['Red Cross', 'Красный Крест', 'ICRC'],
+    domains: ['redcross.org', 'icrc.org', 'ifrc.org', 'redcross.ru'],
+    category: 'plea',
+  },
+  { names: ['UNICEF', 'ЮНИСЕФ'], domains: ['unicef.org'], category: 'plea' },
+  { names: ['Подари жизнь'], domains: ['podari-zhizn.ru'], category: 'plea' },
+  // Dating
+  { names: ['Tinder'], domains: ['tinder.com', 'gotinder.com'], category: 'sextortion' },
+  { names: ['Mamba', 'Мамба'], domains: ['mamba.ru'], category: 'sextortion' },
+  { names: ['Badoo'], domains: ['badoo.com'], category: 'sextortion' },
+];

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  authenticationFromHeaders,
+  authenticationSignals,
+} from '../../../src/filter/phishing/authentication-signals.ts';
+
+const ar = (value: string) => ({ name: 'authentication-results', value });
+
+describe('authentication results for the phishing detector', () => {
+  it('reads our own Authentication-Results field and ignores others (RFC 8601 §5)', () => {
+    const headers = [
+      ar('mx.evil.example; spf=pass smtp.mailfrom=x@evil.example; dmarc=pass header.from=bank.example'),
+      ar(
+        'mx.vostok-trade.ru (Postern); spf=softfail (not permitted) smtp.mailfrom=a@b.example;\r\n dkim=fail header.d=b.example; dkim=pass header.d=esp.example; dmarc=fail (p=reject) header.from=Bank.example',
+      ),
+    ];
+    assert.deepEqual(authenticationFromHeaders(headers, 'MX.vostok-trade.ru'), {
+      spf: 'softfail',
+      dkim: 'pass',
+      dmarc: 'fail',
+      dmarcDomain: 'bank.example',
+    });
+    assert.equal(authenticationFromHeaders([headers[0]!], 'mx.vostok-trade.ru'), undefined);
+  });
+
+  it('turns failures into weighted signals', () => {
+    const names = (s: ReturnType<typeof authenticationSignals>) => s.map((x) => `${x.name}=${x.weight}`);
+    assert.deepEqual(
+      names(authenticationSignals({ spf: 'fail', dkim: 'fail', dmarc: 'fail', dmarcDomain: 'b.example' })),
+      ['dmarc-fail=2.5', 'spf-fail=1', 'dkim-fail=0.5'],
+    );
+    assert.deepEqual(names(authenticationSignals({ spf: 'none', dmarc: 'none' })), ['unauthenticated=0.5']);
+    assert.deepEqual(names(authenticationSignals({ spf: 'pass', dmarc: 'none' })), []);
+    assert.deepEqual(authenticationSignals(undefined), []);
+    const [dmarc] = authenticationSignals({ dmarc: 'fail', dmarcDomain: 'bank.example' });
+    assert.match(dmarc!.explanation.ru, /bank\.example/);
+  });
+});

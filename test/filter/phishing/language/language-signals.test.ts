@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { languageSignals } from '../../../../src/filter/phishing/language/language-signals.ts';
+
+const signalsOf = (text: string, subject = '', fromName = '') => languageSignals({ subject, text, fromName });
+const namesOf = (text: string, subject = '', fromName = '') => signalsOf(text, subject, fromName).map((s) => s.name);
+
+// [signal, text, evidence]: English and Russian, inflected forms included.
+const positives: [signal: string, text: string, evidence: string][] = [
+  ['urgency', 'Please act now to keep your benefits.', 'act now'],
+  ['urgency', 'You must respond within 24 hours.', 'within 24 hours'],
+  ['urgency', 'This is your FINAL NOTICE.', 'FINAL NOTICE'],
+  ['urgency', 'Срочно ответьте на это письмо.', 'Срочно'],
+  ['urgency', 'Это последнее предупреждение.', 'последнее предупреждение'],
+  ['urgency', 'Сделайте это в течение 24 часов.', 'в течение 24 часов'],
+  ['urgency', 'Требуется немедленная реакция.', 'немедленная'],
+  ['credential-request', 'Please verify your account by clicking below.', 'verify your account'],
+  ['credential-request', 'Confirm your password to continue.', 'Confirm your password'],
+  ['credential-request', 'We need you to update your billing information.', 'update your billing information'],
+  ['credential-request', 'Reply with the verification code we sent you.', 'Reply with the verification code'],
+  ['credential-request', 'Подтвердите учётную запись до пятницы.', 'Подтвердите учётную'],
+  ['credential-request', 'Просим подтвердить вашу учетную запись.', 'подтвердить вашу учетную'],
+  ['credential-request', 'Обновите пароль до конца недели.', 'Обновите пароль'],
+  ['credential-request', 'Пожалуйста, введите пароль повторно.', 'введите пароль'],
+  ['credential-request', 'Введите код из СМС на странице.', 'код из СМС'],
+  ['credential-request', 'Продиктуйте код оператору.', 'Продиктуйте код'],
+  ['credential-request', 'Для проверки укажите данные карты.', 'данные карты'],
+  ['credential-request', 'Обновите пapoль сегодня.', 'Обновите пapoль'], // Latin a, o read as Cyrillic
+  ['payment-request', 'Please arrange a wire transfer today.', 'wire transfer'],
+  ['payment-request', 'From now on use our new bank account.', 'new bank account'],
+  ['payment-request', 'Оплатите счёт сегодня.', 'Оплатите счёт'],
+  ['payment-request', 'Переведите 50 000 рублей на этот счёт.', 'Переведите 50'],
+  ['payment-request', 'Сообщаем о смене реквизитов компании.', 'смене реквизитов'],
+  ['gift-cards', 'Can you buy some gift cards for our clients?', 'gift cards'],
+  ['gift-cards', 'I need five Google Play cards.', 'Google Play cards'],
+  ['gift-cards', 'Купите, пожалуйста, подарочные карты.', 'подарочные карты'],
+  ['gift-cards', 'Нужно десять подарочных карточек.', 'подарочных карточек'],
+  ['threat', 'Your account will be suspended.', 'account will be suspended'],
+  ['threat', 'We will take legal action.', 'legal action'],
+  ['threat', 'Ваш аккаунт будет заблокирован.', 'аккаунт будет заблокирован'],
+  ['threat', 'Ваша учётная запись заблокирована.', 'учётная запись заблокирована'],
+  ['threat', 'Мы заблокируем вашу карту.', 'заблокируем вашу карту'],
+  ['threat', 'Вам грозит штраф.', 'штраф'],
+  ['compromise-threat', 'I hacked your device last month.', 'hacked your device'],
+  ['compromise-threat', 'I recorded you through the camera.', 'recorded you'],
+  ['compromise-threat', 'Pay 1000 USD in Bitcoin.', 'Pay 1000 USD in Bitcoin'],
+  ['compromise-threat', 'Я взломал ваше устройство.', 'Я взломал'],
+  ['compromise-threat', 'Я записал видео с вашей веб-камеры.', 'записал видео'],
+  ['compromise-threat', 'Ты должен перевести 0.1 биткоина.', 'перевести 0.1 биткоина'],
+  ['secrecy', 'Keep this confidential.', 'Keep this confidential'],
+  ['secrecy', "Please don't tell anyone about it.", "don't tell anyone"],
+  ['secrecy', "I'm in a meeting and can't talk.", "I'm in a meeting"],
+  ['secrecy', 'Никому не говорите об этом.', 'Никому не говорите'],
+  ['secrecy', 'Это конфиденциально.', 'конфиденциально'],
+  ['secrecy', 'Я сейчас на совещании.', 'Я сейчас на совещании'],
+  ['plea-for-help', 'I was robbed yesterday.', 'robbed'],
+  ['plea-for-help', 'I lost my wallet in Madrid.', 'lost my wallet'],
+  ['plea-for-help', 'Мне срочно нужна помощь!', 'срочно нужна помощь'],
+  ['plea-for-help', 'Я попал в беду.', 'попал в беду'],
+  ['plea-for-help', 'Одолжи 5000 до понедельника.', 'Одолжи 5000'],
+  ['job-lure', 'Please find my resume attached.', 'my resume'],
+  ['job-lure', 'We have a vacancy for you.', 'vacancy'],
+  ['job-lure', 'Моё резюме во вложении.', 'резюме'],
+  ['job-lure', 'Приглашаем вас на собеседование.', 'собеседование'],
+  ['job-lure', 'Открыта вакансия бухгалтера.', 'вакансия'],
+  ['dating-lure', 'I saw your profile and liked it.', 'saw your profile'],
+  ['dating-lure', 'Join the best dating site.', 'dating site'],
+  ['dating-lure', 'Лучший сайт знакомств.', 'знакомств'],
+  ['dating-lure', 'Я видела твою анкету.', 'видела твою анкету'],
+  ['prize-lure', "Congratulations, you've won!", "you've won"],
+  ['prize-lure', 'Claim your prize now.', 'Claim your prize'],
+  ['prize-lure', 'Вы выиграли автомобиль!', 'Вы выиграли'],
+  ['prize-lure', 'Вам положена компенсация.', 'Вам положена компенсация'],
+  ['prize-lure', 'Оформите возврат средств.', 'возврат средств'],
+  ['subscription-lure', 'Your subscription has expired.', 'subscription has expired'],
+  ['subscription-lure', 'Your payment was declined.', 'payment was declined'],
+  ['subscription-lure', 'Ваша подписка истекла.', 'подписка истекла'],
+  ['subscription-lure', 'Не удалось продлить подписку.', 'Не удалось продлить'],
+  ['mixed-script-word', 'Введите ваш пapoль здесь.', 'пapoль'],
+  ['mixed-script-word', 'Your Sberbаnk account.', 'Sberbаnk'],
+];
+// Weights and category hints as issue 8's language signals suggest them.
+const weights: Record<string, [weight: number, categories: Record<string, number> | undefined]> = {
+  urgency: [1, undefined],
+  'credential-request': [2, { password: 1, bank: 0.5 }],
+  'payment-request': [1.5, { executive: 0.5, bank: 0.5 }],
+  'gift-cards': [2, { executive: 1 }],
+  threat: [1.5, { bank: 0.5, password: 0.5 }],
+  'compromise-threat': [2.5, { sextortion: 1 }],
+  secrecy: [1.5, { executive: 1 }],
+  'plea-for-help': [1.5, { plea: 1 }],
+  'job-lure': [1, { job: 1 }],
+  'dating-lure': [1.5, { sextortion: 1 }],
+  'prize-lure': [1.5, { subscription: 0.5 }],
+  'subscription-lure': [1, { subscription: 1 }],
+  'mixed-script-word': [2.5, undefined],
+};
+for (const [signal, text, evidence] of positives) {
+  test(`${signal}: ${text}`, () => {
+    const found = signalsOf(text).find((s) => s.name === signal);
+    assert.ok(found, `no ${signal} in ${JSON.stringify(namesOf(text))}`);
+    assert.equal(found.evidence, evidence);
+    assert.equal(found.group, 'language');
+    assert.deepEqual([found.weight, found.categories], weights[signal]);
+    assert.ok(found.explanation.en.includes(evidence), found.explanation.en);
+    assert.ok(found.explanation.ru.includes(evidence), found.explanation.ru);
+  });
+}
+
+// Near misses: ordinary mail that shares words with the lexicon.
+const negatives: [signal: string, text: string][] = [
+  ['credential-request', 'Password manager release notes: version 2.1 adds passkeys.'],
+  ['credential-request', 'Пароль от Wi-Fi в переговорной: см. вики.'],
+  ['credential-request', 'We will never ask you to confirm your password.'],
+  ['credential-request', 'Никогда не сообщайте код из СМС.'],
+  ['credential-request', 'Никогда не сообщайте никому код из СМС и данные карты.'],
+  ['credential-request', 'Never share your password or your card number with anyone.'],
+  ['credential-request', 'Картридж для принтера закончился, данные в таблице.'],
+  ['credential-request', 'Please confirm your email address to finish signing up.'],
+  ['credential-request', 'Ваш код подтверждения: 4821. Введите его на странице входа.'],
+  ['credential-request', 'Оплата прошла. Номер карты: **** 1234.'],
+  ['secrecy', 'Никому не сообщайте код из СМС.'],
+  ['secrecy', 'This email and any attachments are confidential.'],
+  ['secrecy', 'Информация в этом письме конфиденциальна.'],
+  ['urgency', 'The results arrived immediately after the test run.'],
+  ['urgency', 'Отчёт готов, посмотрите, когда будет время.'],
+  ['payment-request', 'Переведите этот текст на английский.'],
+  ['payment-request', 'The invoice for March is attached for your records.'],
+  ['threat', 'Everything is fine, thanks!'],
+  ['threat', 'The build is blocked by a failing test.'],
+  ['compromise-threat', 'We recorded the webinar; the video is on the wiki.'],
+  ['compromise-threat', 'Запись вебинара доступна по ссылке.'],
+  ['compromise-threat', 'I hacked up a quick script to rotate the logs.'],
+  ['plea-for-help', 'The hospital opened a new wing.'],
+  ['job-lure', 'Please resume the download when the network is back.'],
+  ['dating-lure', 'These fossils are dating back to the Jurassic.'],
+  ['dating-lure', 'Заполните анкету участника конференции.'],
+  ['prize-lure', 'Признание заслуг коллектива.'],
+  ['subscription-lure', 'Your subscription renews on 1 May; nothing to do.'],
+  ['gift-cards', 'Play the card game tonight.'],
+  ['mixed-script-word', "password пароль COVID-19 iPhone iPhone-ом iPhone'а Windows’а Wi-Fi 5кВт ДНК-тест"],
+  ['mixed-script-word', 'Xа is two letters only.'],
+];
+for (const [signal, text] of negatives) {
+  test(`no ${signal}: ${text}`, () => assert.ok(!namesOf(text).includes(signal), JSON.stringify(namesOf(text))));
+}
+
+test('the mixed-script explanation names the foreign letters in both languages', () => {
+  const [signal] = signalsOf('Sberbаnk');
+  assert.equal(signal?.name, 'mixed-script-word');
+  assert.equal(signal.weight, 2.5);
+  assert.match(signal.explanation.en, /'а' is Cyrillic/);
+  assert.match(signal.explanation.ru, /«а» — кириллическая/);
+  const [latin] = signalsOf('пapoль');
+  assert.match(latin!.explanation.en, /'a', 'p', 'o' are Latin/);
+  assert.match(latin!.explanation.ru, /«a», «p», «o» — латинские/);
+});
+
+test('the subject counts, and each signal appears once', () => {
+  const signals = signalsOf('Срочно! Срочно! Act now, act now.', 'URGENT: act now');
+  assert.deepEqual(
+    signals.map((s) => s.name),
+    ['urgency'],
+  );
+  assert.equal(signals[0]!.evidence, 'act now');
+});
+
+test('a phrase does not span two sentences or a blank line', () => {
+  assert.ok(!namesOf('Please verify. Your account page moved.').includes('credential-request'));
+  assert.ok(!namesOf('Verify\n\nyour account').includes('credential-request'));
+  assert.ok(namesOf('Verify\nyour account').includes('credential-request')); // a wrapped line
+});
+
+test('only the first 4 KB of the text are read', () => {
+  const filler = 'Notes from the meeting follow. '.repeat(150); // ~4.5 KB
+  assert.deepEqual(namesOf(`${filler} Verify your account.`), []);
+  assert.deepEqual(namesOf(`Verify your account. ${filler}`), ['credential-request']);
+});
+
+test('quoted lines are not read', () => {
+  assert.deepEqual(namesOf('Is this phishing?\n> Verify your account within 24 hours.\n'), []);
+});
+
+test('a phishing message sums well above an honest one', () => {
+  const phish = signalsOf(
+    'Уважаемый клиент! Ваш аккаунт будет заблокирован. Срочно подтвердите учётную запись и введите код из СМС.',
+    'Последнее предупреждение',
+  );
+  assert.deepEqual(phish.map((s) => s.name).sort(), ['credential-request', 'threat', 'urgency']);
+  assert.equal(
+    phish.reduce((sum, s) => sum + s.weight, 0),
+    4.5,
+  );
+  assert.deepEqual(phish.find((s) => s.name === 'credential-request')?.categories, { password: 1, bank: 0.5 });
+});
+
+// The authority claim: a title in the display name or a claim in the text, with no signature or contacts.
+const claims: [fromName: string, text: string, category: 'executive' | 'bank' | undefined][] = [
+  ['Ivan Petrov, CEO', 'Are you at your desk? I need a favour today.', 'executive'],
+  ['Генеральный директор', 'Нужно срочно решить один вопрос.', 'executive'],
+  ['Alice', 'This is your CEO. I need a favour today.', 'executive'],
+  ['', 'Вас беспокоит служба безопасности банка. Ответьте на письмо.', 'bank'],
+  ['Sberbank Security', 'Please reply to this message.', 'bank'],
+  ['Ivan Petrov, CEO', 'Please call me.\n\nBest regards,\nIvan Petrov', undefined],
+  ['Генеральный директор', 'Нужно решить вопрос.\n\nС уважением,\nИван Петров', undefined],
+  ['Генеральный директор', 'Позвоните мне: +7 495 123-45-67.', undefined],
+  ['', 'Служба безопасности банка. Москва, ул. Тверская, д. 1.', undefined],
+  ['John Smith, CEO', 'Agenda attached.\n-- \nJohn', undefined],
+  ['Ivan Petrov', 'Lunch today?', undefined],
+];
+for (const [fromName, text, category] of claims) {
+  test(`authority claim: ${fromName || '(no name)'} / ${JSON.stringify(text)}`, () => {
+    const found = signalsOf(text, '', fromName).find((s) => s.name === 'authority-claim-without-context');
+    if (category === undefined) return assert.equal(found, undefined);
+    assert.ok(found);
+    assert.deepEqual(found.categories, { [category]: 1 });
+    assert.ok(found.evidence && found.explanation.en.includes(found.evidence));
+    assert.ok(found.explanation.ru.includes(found.evidence));
+  });
+}
+
+test('a signature at the end of a long message counts as context', () => {
+  const long = `This is your CEO. ${'Details follow. '.repeat(700)}\nBest regards,\nIvan Petrov`;
+  assert.ok(!namesOf(long).includes('authority-claim-without-context'));
+});

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  compileLexicon,
+  findPhrases,
+  phraseText,
+  tokenize,
+  wordAt,
+} from '../../../../src/filter/phishing/language/match.ts';
+
+const words = (text: string) => {
+  const w = tokenize(text);
+  return Array.from(w.start, (_, i) => wordAt(w, i));
+};
+
+test('words are lower-cased, ё read as е, split at hyphens, joined at apostrophes', () => {
+  assert.deepEqual(words("Учётная ЗАПИСЬ, e-mail: don’t DON'T «Ёлка» COVID-19 naïve"), [
+    'учетная',
+    'запись',
+    'e',
+    'mail',
+    "don't",
+    "don't",
+    'елка',
+    'covid',
+    '19',
+    'naïve',
+  ]);
+});
+
+test('a mixed-script word is read in its main script and remembered', () => {
+  const w = tokenize('Ваш пapoль и Sberbаnk');
+  assert.deepEqual(
+    Array.from(w.start, (_, i) => wordAt(w, i)),
+    ['ваш', 'пароль', 'и', 'sberbank'],
+  );
+  assert.deepEqual(w.mixed, [1, 3]);
+});
+
+test('offsets stay those of the source when lower-casing would change a length', () => {
+  const source = 'İstanbul Verify your account';
+  const w = tokenize(source);
+  assert.equal(source.slice(w.start[1], w.end[1]), 'Verify');
+  assert.equal(wordAt(w, 1), 'verify');
+});
+
+test('sentences end at . ! ? ; … before a space, and at a blank line; not inside example.com', () => {
+  const w = tokenize('One two. Three! Four? Five; six… seven\neight\n\nnine example.com ten');
+  assert.deepEqual(Array.from(w.sentence), [0, 0, 1, 2, 3, 4, 5, 5, 6, 6, 6, 6]);
+});
+
+const lexicon = compileLexicon({
+  exact: ['пароль'],
+  prefix: ['подтверд* учетн* запис*'],
+  short: ['данн* карт~'],
+  number: ['within # hour*'],
+  adjacent: ['=act now'],
+  either: ['gift|steam card*'],
+});
+const keysOf = (text: string) => [...findPhrases(tokenize(text), lexicon).keys()].sort();
+
+const cases: [text: string, keys: string[]][] = [
+  ['Пароль', ['exact']],
+  ['пароля', []], // exact means exact
+  ['Подтвердите учётную запись', ['prefix']],
+  ['подтверждение учетной записи', []], // подтвержд- is another stem
+  ['Подтвердите, пожалуйста, вашу учетную запись', ['prefix']], // up to three words between
+  ['Подтвердите, пожалуйста, как можно скорее вашу учетную запись', []], // four is too many
+  ['запись учетная подтвердите', []], // in order only
+  ['данные карты', ['short']],
+  ['данные картой', ['short']],
+  ['данные картриджа', []], // more than three letters after карт
+  ['within 24 hours', ['number']],
+  ['within two hours', []],
+  ['act now', ['adjacent']],
+  ['act right now', []],
+  ['Steam cards', ['either']],
+  ['gift card', ['either']],
+];
+for (const [text, keys] of cases)
+  test(`${text} → ${keys.join(',') || 'nothing'}`, () => assert.deepEqual(keysOf(text), keys));
+
+test('the first match of a key is reported, as written', () => {
+  const source = 'Please PODTVERDITE… no: Подтвердите учётную запись. Подтвердите учетную запись.';
+  const w = tokenize(source);
+  const m = findPhrases(w, lexicon).get('prefix');
+  assert.ok(m);
+  assert.equal(phraseText(source, w, m.first, m.last), 'Подтвердите учётную запись');
+  assert.equal(m.source, 'подтверд* учетн* запис*');
+});
+
+test('of matches starting at the same word, the tightest is reported', () => {
+  const l = compileLexicon({ k: ['update* account*', 'update* password*'] });
+  const source = 'Update your password, or the account goes.';
+  const w = tokenize(source);
+  const m = findPhrases(w, l).get('k')!;
+  assert.equal(phraseText(source, w, m.first, m.last), 'Update your password');
+});
+
+test('a denial before a negatable phrase drops it', () => {
+  const l = compileLexicon({ ask: ['confirm* password*', 'код* из смс'] });
+  const find = (text: string) => [...findPhrases(tokenize(text), l, new Set(['ask'])).keys()];
+  assert.deepEqual(find('We will never ask you to confirm your password.'), []);
+  assert.deepEqual(find('Никогда не сообщайте код из СМС.'), []);
+  assert.deepEqual(find('Не сообщайте никому код из СМС.'), []);
+  assert.deepEqual(find('Confirm your password now.'), ['ask']);
+  assert.deepEqual(find('Если не подтвердите, введите код из СМС.'), ['ask']);
+  assert.deepEqual([...findPhrases(tokenize('never confirm your password'), l).keys()], ['ask']); // not negatable
+});
+
+test('a pattern word must be one word and a stem at least three letters', () => {
+  assert.throws(() => compileLexicon({ k: ['e-mail'] }), /not one word/);
+  assert.throws(() => compileLexicon({ k: ['ab* c'] }), /bad stem/);
+  assert.throws(() => compileLexicon({ k: ['a * b'] }), /bad stem/);
+});
+
+test('long input stays linear: 200 KB of near misses', () => {
+  const text = 'подтвердите подтвердите учетную '.repeat(6000);
+  const found = findPhrases(tokenize(text), lexicon);
+  assert.equal(found.size, 0);
+});

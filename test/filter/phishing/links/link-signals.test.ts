@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_BRANDS } from '../../../../src/filter/phishing/brands.ts';
+import { linkSignals } from '../../../../src/filter/phishing/links/link-signals.ts';
+import type { Signal } from '../../../../src/filter/phishing/signal.ts';
+
+const base = { text: '', senderDomain: 'acmecorp.ru', protectedDomains: ['acmecorp.ru'], brands: DEFAULT_BRANDS };
+const html = (body: string) => linkSignals({ ...base, html: body });
+const text = (body: string) => linkSignals({ ...base, html: '', text: body });
+const names = (signals: Signal[]) => signals.map((s) => s.name).sort();
+const one = (signals: Signal[], name: string) => {
+  const found = signals.filter((s) => s.name === name);
+  assert.equal(found.length, 1, `${name} in ${JSON.stringify(names(signals))}`);
+  return found[0] as Signal;
+};
+const safeLink = (url: string) =>
+  `https://eur01.safelinks.protection.outlook.com/?url=${encodeURIComponent(url)}&data=05%7C01&reserved=0`;
+
+// Each row: HTML body, the signals it must give (exactly).
+const cases: [what: string, body: string, want: string[]][] = [
+  [
+    'text shows paypal.com, href elsewhere',
+    '<a href="https://login.evil.test.net/x">https://www.paypal.com/signin</a>',
+    ['link-text-mismatch'],
+  ],
+  ['text shows a bare domain', '<a href="https://pay.example.net/">sberbank.ru</a>', ['link-text-mismatch']],
+  ['text shows the same registrable domain', '<a href="https://www.paypal.com/x">paypal.com</a>', []],
+  ['plain words are no domain', '<a href="https://example.net/">click here</a>', []],
+  ['a file name is no domain', '<a href="https://github.com/x/y">setup.py</a>', []],
+  ['brand named with an account word', '<a href="https://example.net/">Log in to PayPal</a>', ['brand-link-elsewhere']],
+  ['brand alone', '<a href="https://example.net/">Сбербанк</a>', ['brand-link-elsewhere']],
+  [
+    'brand before a bare call to action',
+    '<p>Log in to PayPal: <a href="https://example.net/">here</a></p>',
+    ['brand-link-elsewhere'],
+  ],
+  ['brand link to its own domain', '<a href="https://www.paypal.com/signin">Log in to PayPal</a>', []],
+  ['headline naming a brand', '<a href="https://news.example.net/">Apple ships a new iPod</a>', []],
+  ['short name in another case', '<a href="https://example.net/">ups and downs</a>', []],
+  ['short name as written', '<a href="https://example.net/">UPS</a>', ['brand-link-elsewhere']],
+  ['lookalike of a brand', '<a href="https://paypal-secure-login.net/">Continue</a>', ['lookalike-link']],
+  ['lookalike of our domain', '<a href="https://acmec0rp.ru/">Continue</a>', ['lookalike-link']],
+  ['brand name as a subdomain', '<a href="https://paypal.com.account.example.net/">Continue</a>', ['lookalike-link']],
+  ['brand country domain is not a lookalike', '<a href="https://www.amazon.de/">Shop</a>', []],
+  ['brand word inside another name', '<a href="https://s3.amazonaws.com/b/x">file</a>', []],
+  ['decimal IP', '<a href="http://3232235777/">x</a>', ['ip-literal-link']],
+  ['hex IP', '<a href="http://0xC0A80101/x">x</a>', ['ip-literal-link']],
+  ['octal IP', '<a href="http://0300.0250.01.01/x">x</a>', ['ip-literal-link']],
+  ['dotted IP', '<a href="http://192.0.2.7/x">x</a>', ['ip-literal-link']],
+  ['IPv6', '<a href="http://[2001:db8::1]/x">x</a>', ['ip-literal-link']],
+  [
+    'mixed-script host imitating a brand',
+    '<a href="https://xn--80ak6aa92e.com/">x</a>',
+    ['lookalike-link', 'punycode-link'],
+  ],
+  ['Cyrillic name under a Latin TLD', '<a href="https://xn--e1aybc.com/">x</a>', ['punycode-link']],
+  ['Latin host needing punycode', '<a href="https://xn--bcher-kva.example/">x</a>', ['punycode-link']],
+  ['all-Cyrillic IDN', '<a href="https://пример.рф/">пример.рф</a>', []],
+  ['all-Cyrillic IDN in punycode', '<a href="https://xn--e1afmkfd.xn--p1ai/">x</a>', []],
+  ['javascript:', '<a href="javascript:alert(1)">x</a>', ['data-or-script-uri']],
+  ['javascript: hidden with an entity tab', '<a href="java&#9;script:alert(1)">x</a>', ['data-or-script-uri']],
+  ['data:', '<a href="data:text/html;base64,PGgxPg==">x</a>', ['data-or-script-uri']],
+  ['vbscript:', '<a href="VBScript:msgbox(1)">x</a>', ['data-or-script-uri']],
+  ['an image is not a link', '<img src="data:image/png;base64,AAAA"><img src="http://192.0.2.7/x.png">', []],
+  ['mailto is not a web link', '<a href="mailto:someone@example.net">PayPal</a>', []],
+  ['shortener', '<a href="https://bit.ly/3abc">x</a>', ['url-shortener']],
+  ['Yandex shortener', '<a href="https://clck.ru/abc">x</a>', ['url-shortener']],
+  ['http login page', '<a href="http://shop.example.net/account/login">x</a>', ['insecure-login-link']],
+  [
+    'http link with a login text',
+    '<a href="http://shop.example.net/p">Войти в личный кабинет</a>',
+    ['insecure-login-link'],
+  ],
+  ['https login page', '<a href="https://shop.example.net/account/login">x</a>', []],
+  ['plain http link', '<a href="http://lists.example.net/mailman/listinfo/updates">x</a>', []],
+  ['Google Forms', '<a href="https://forms.gle/abc">x</a>', ['link-to-attachment-host']],
+  ['Google Docs form', '<a href="https://docs.google.com/forms/d/e/x/viewform">x</a>', ['link-to-attachment-host']],
+  ['Firebase page', '<a href="https://secure-x.web.app/">x</a>', ['link-to-attachment-host']],
+  ['Google Docs document', '<a href="https://docs.google.com/document/d/x">x</a>', []],
+  ['search form', '<form action="https://example.net/search"><input name="q"></form>', ['html-form']],
+];
+for (const [what, body, want] of cases) test(what, () => assert.deepEqual(names(html(body)), want));
+
+test('form weights: search 0.5, personal data 2, password 4 with the password mask', () => {
+  assert.equal(one(html('<form><input name="q"></form>'), 'html-form').weight, 0.5);
+  assert.equal(one(html('<form><input type="email" name="e"></form>'), 'html-form').weight, 2);
+  const pw = one(
+    html('<form action="https://x.example.net/p"><input name="u"><input type="password"></form>'),
+    'html-form',
+  );
+  assert.equal(pw.weight, 4);
+  assert.deepEqual(pw.categories, { password: 1 });
+  assert.equal(pw.evidence, 'https://x.example.net/p');
+});
+
+test('SafeLinks-wrapped good link gives nothing; wrapped lookalike gives lookalike-link', () => {
+  assert.deepEqual(
+    names(html(`<a href="${safeLink('https://www.paypal.com/signin')}">https://www.paypal.com/</a>`)),
+    [],
+  );
+  const got = html(`<a href="${safeLink('https://paypal-secure-login.net/')}">Continue</a>`);
+  assert.deepEqual(names(got), ['lookalike-link']);
+  const s = one(got, 'lookalike-link');
+  assert.equal(s.evidence, 'https://paypal-secure-login.net/');
+  assert.match(s.explanation.en, /Microsoft Safe Links/);
+  assert.match(s.explanation.en, /paypal\.com/);
+  assert.equal(s.weight, 2.5, "a brand's name plus a word weighs less than look-alike letters");
+  assert.equal(one(html('<a href="https://paypa1.com/">Continue</a>'), 'lookalike-link').weight, 4);
+});
+
+test('other wrappers are unwrapped and not scored', () => {
+  const good = [
+    'https://urldefense.proofpoint.com/v2/url?u=https-3A__www.paypal.com_signin&d=DwMF&c=x',
+    'https://urldefense.com/v3/__https://www.paypal.com/signin__;!!abc$',
+    'https://www.google.com/url?q=https://www.paypal.com/&sa=D',
+    'https://linkprotect.cudasvc.com/url?a=https%3a%2f%2fwww.paypal.com%2f&c=E,1,x',
+    'https://protect-eu.mimecast.com/s/AbCdEf?domain=example.net',
+  ];
+  for (const href of good) assert.deepEqual(names(html(`<a href="${href}">www.paypal.com</a>`)), [], href);
+  const bad = 'https://urldefense.proofpoint.com/v2/url?u=http-3A__192.0.2.7_login&d=x';
+  assert.deepEqual(names(html(`<a href="${bad}">x</a>`)), ['ip-literal-link']);
+});
+
+test('a click tracker lowers the mismatch; a carried target clears it', () => {
+  const tracked = one(
+    html('<a href="http://clickthru.example.net/Click?q=ab-12">dilbert.com</a>'),
+    'link-text-mismatch',
+  );
+  assert.equal(tracked.weight, 1.5);
+  const carried = '<a href="http://shop.example.net/go/to?destUrl=http%3A%2F%2Fwww%2Ebuy%2Ecom%2F">buy.com</a>';
+  assert.deepEqual(names(html(carried)), []);
+});
+
+test('plain-text bodies: bare URLs are links', () => {
+  assert.deepEqual(names(text('Sign in at http://192.0.2.7/login now.')), ['ip-literal-link']);
+  assert.deepEqual(names(text('Sign in at http://shop.example.net/login.')), ['insecure-login-link']);
+  assert.deepEqual(names(text('see www.paypal.com and https://example.net/')), []);
+});
+
+test('each signal once per message, with evidence and explanations in both languages', () => {
+  const body = '<a href="http://192.0.2.1/">a</a><a href="http://192.0.2.2/">b</a><a href="https://bit.ly/x">c</a>';
+  const got = html(body);
+  assert.deepEqual(names(got), ['ip-literal-link', 'url-shortener']);
+  const ip = one(got, 'ip-literal-link');
+  assert.equal(ip.group, 'links');
+  assert.equal(ip.evidence, 'http://192.0.2.1/');
+  assert.match(ip.explanation.ru, /IP-адрес 192\.0\.2\.1/);
+  const written = one(html('<a href="http://3232235777/">x</a>'), 'ip-literal-link');
+  assert.match(written.explanation.en, /192\.168\.1\.1 \(written as 3232235777\)/);
+  assert.match(written.explanation.ru, /записан как 3232235777/);
+});
+
+test('Russian explanations name the hosts', () => {
+  const mismatch = one(
+    html('<a href="https://paypal-secure.example.net/">https://www.paypal.com/</a>'),
+    'link-text-mismatch',
+  );
+  assert.equal(
+    mismatch.explanation.ru,
+    'Текст ссылки показывает paypal.com, а ведёт она на paypal-secure.example.net.',
+  );
+  assert.equal(mismatch.explanation.en, 'The link text shows paypal.com but it leads to paypal-secure.example.net.');
+  assert.deepEqual(mismatch.categories, { bank: 1 });
+  const brand = one(html('<a href="https://example.net/">Войти в Сбербанк</a>'), 'brand-link-elsewhere');
+  assert.equal(
+    brand.explanation.ru,
+    'Ссылка «Войти в Сбербанк» упоминает Сбербанк, но ведёт на example.net — это не адрес бренда «Сбербанк».',
+  );
+  assert.deepEqual(brand.categories, { bank: 1 });
+  const fake = one(html('<a href="https://xn--80ak6aa92e.com/">x</a>'), 'punycode-link');
+  assert.match(fake.explanation.ru, /смешаны буквы разных алфавитов \(кириллица, латиница\)/);
+  const look = one(html('<a href="https://paypa1.com/">x</a>'), 'lookalike-link');
+  assert.match(look.explanation.ru, /^Ссылка ведёт на paypa1\.com\. Домен ссылки paypa1\.com имитирует paypal\.com/);
+  assert.deepEqual(look.categories, { bank: 1 });
+});
+
+test('evidence is cut to about 120 characters', () => {
+  const long = `http://192.0.2.7/${'a'.repeat(300)}`;
+  assert.equal(one(html(`<a href="${long}">x</a>`), 'ip-literal-link').evidence?.length, 120);
+});
+
+test('a brand sending about itself is not flagged for its own name', () => {
+  const got = linkSignals({ ...base, senderDomain: 'paypal.com', html: '<a href="https://example.net/">PayPal</a>' });
+  assert.deepEqual(names(got), []);
+});
+
+test('at most 200 links are looked at', () => {
+  const filler = '<a href="https://example.net/">x</a>'.repeat(200);
+  assert.deepEqual(names(html(`${filler}<a href="http://192.0.2.7/">x</a>`)), []);
+  assert.deepEqual(names(html(`${filler.slice(0, -40)}<a href="http://192.0.2.7/">x</a>`)), ['ip-literal-link']);
+});
+
+test('link text showing a domain over a link to an IP address is a mismatch too', () => {
+  const got = html('<a href="http://203.0.113.9/owa/login.php">https://mail.example.com/owa</a>');
+  assert.ok(names(got).includes('link-text-mismatch'), names(got).join(','));
+  assert.ok(names(got).includes('ip-literal-link'));
+});

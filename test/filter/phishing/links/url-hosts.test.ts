@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  brandLookalike,
+  disguisedAs,
+  domainShownIn,
+  harvestingService,
+  idnProblem,
+  ipLiteral,
+  parseWebUrl,
+  schemeOf,
+} from '../../../../src/filter/phishing/links/url-hosts.ts';
+
+const ip = (href: string) => {
+  const url = parseWebUrl(href);
+  return url && ipLiteral(url, href);
+};
+
+// URL Standard §3.5 IPv4 parser: decimal, hex and octal parts all name an address.
+const ipCases: [href: string, want: { ip: string; written: string } | undefined][] = [
+  ['http://3232235777/', { ip: '192.168.1.1', written: '3232235777' }],
+  ['http://0xC0A80101/', { ip: '192.168.1.1', written: '0xC0A80101' }],
+  ['http://0300.0250.0001.0001/', { ip: '192.168.1.1', written: '0300.0250.0001.0001' }],
+  ['http://192.168.257/', { ip: '192.168.1.1', written: '192.168.257' }],
+  ['http://user@192.0.2.7:8080/x', { ip: '192.0.2.7', written: '192.0.2.7' }],
+  ['http://[2001:db8::1]/', { ip: '[2001:db8::1]', written: '[2001:db8::1]' }],
+  ['http://example.com/', undefined],
+  ['http://1.2.3.4.example/', undefined],
+];
+for (const [href, want] of ipCases) test(`ip ${href}`, () => assert.deepEqual(ip(href), want));
+
+test('parseWebUrl: www. as http, other schemes refused, userinfo read as browsers do', () => {
+  assert.equal(parseWebUrl('www.example.com/x')?.href, 'http://www.example.com/x');
+  assert.equal(parseWebUrl('mailto:a@example.com'), undefined);
+  assert.equal(parseWebUrl('/relative'), undefined);
+  assert.equal(parseWebUrl('https://www.paypal.com@evil.example/')?.hostname, 'evil.example');
+  assert.equal(schemeOf(' JaVa\nScript:alert(1)'), 'javascript:');
+});
+
+const idnCases: [host: string, kind: string | undefined][] = [
+  ['xn--e1afmkfd.xn--p1ai', undefined], // пример.рф: one non-Latin script
+  ['www.xn--e1afmkfd.xn--p1ai', undefined],
+  ['xn--80ak6aa92e.com', 'mixed-script'], // аррӏе.com: Cyrillic name, Latin TLD
+  ['xn--pypal-4ve.com', 'mixed-script'],
+  ['xn--bcher-kva.de', 'punycode'], // bücher.de: Latin, but in punycode
+  ['xn--zz.com', 'punycode'], // not valid punycode
+  ['example.com', undefined],
+];
+for (const [host, kind] of idnCases) test(`idn ${host}`, () => assert.equal(idnProblem(host)?.kind, kind));
+
+const shownCases: [text: string, want: string | undefined][] = [
+  ['https://www.paypal.com/signin', 'paypal.com'],
+  ['www.sberbank.ru', 'sberbank.ru'],
+  ['sberbank.ru', 'sberbank.ru'],
+  ['<http://login.example.co.uk/>', 'example.co.uk'],
+  ['пример.рф', 'xn--e1afmkfd.xn--p1ai'],
+  ['click here', undefined],
+  ['setup.py', undefined],
+  ['index.html', undefined],
+  ['version 1.2.3', undefined],
+  ['someone@example.com', undefined],
+  ['http://setup.py/', 'setup.py'],
+];
+for (const [text, want] of shownCases) test(`shown "${text}"`, () => assert.equal(domainShownIn(text), want));
+
+const brands = ['paypal.com', 'amazon.com', 'google.com', 'gmail.com', 'live.com', 'mail.ru', 'apple.com'];
+const brandCases: [domain: string, kind: string | undefined][] = [
+  ['paypa1.com', 'homoglyph'],
+  ['paypai.com', 'substitution'],
+  ['paypal-secure-login.net', 'added-word'],
+  ['paypal.xyz', 'tld-swap'],
+  ['amazon.de', undefined], // country TLD: brands own these
+  ['amazonaws.com', undefined], // added word, but not a lure
+  ['googleapis.com', undefined],
+  ['qmail.org', undefined], // a one-letter edit of a five-letter name
+  ['hotmail.com', undefined], // mail.ru is too short a name
+  ['olive.com', undefined],
+  ['paypal.com', undefined],
+];
+for (const [domain, kind] of brandCases) {
+  test(`brand lookalike ${domain}`, () => assert.equal(brandLookalike(domain, brands)?.kind, kind));
+}
+
+test('disguisedAs: a brand domain worn as a subdomain', () => {
+  assert.equal(disguisedAs('paypal.com.secure.example.net', 'example.net', brands), 'paypal.com');
+  assert.equal(disguisedAs('www.paypal.com', 'paypal.com', brands), undefined);
+  assert.equal(disguisedAs('www.example.net', 'example.net', brands), undefined);
+});
+
+test('harvesting services', () => {
+  const svc = (href: string) => harvestingService(new URL(href));
+  assert.equal(svc('https://forms.gle/x'), 'forms.gle');
+  assert.equal(svc('https://docs.google.com/forms/d/x'), 'docs.google.com/forms');
+  assert.equal(svc('https://x.firebaseapp.com/'), 'firebaseapp.com');
+  assert.equal(svc('https://acct.blob.core.windows.net/c/x.html'), 'blob.core.windows.net');
+  assert.equal(
+    svc('https://gw.example/ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'),
+    'gw.example (IPFS)',
+  );
+  assert.equal(svc('https://docs.google.com/document/d/x'), undefined);
+  assert.equal(svc('https://www.example.com/'), undefined);
+});

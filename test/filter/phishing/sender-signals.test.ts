@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_BRANDS } from '../../../src/filter/phishing/brands.ts';
+import { type SenderInput, senderSignals } from '../../../src/filter/phishing/sender-signals.ts';
+import { parseMessage } from '../../../src/mime/message.ts';
+
+const people = [{ names: ['Ivan Petrov', 'Иван Петров'], addresses: ['i.petrov@vostok-trade.ru'] }];
+
+async function signals(headers: string, extra: Partial<SenderInput> = {}) {
+  const message = await parseMessage(Buffer.from(`${headers}\r\nSubject: hello\r\n\r\nHello\r\n`));
+  const found = senderSignals({
+    message,
+    protectedDomains: ['vostok-trade.ru', 'vostoktrade.com'],
+    partnerDomains: ['sever-logistic.ru'],
+    brands: DEFAULT_BRANDS,
+    people,
+    ...extra,
+  });
+  return new Map(found.map((s) => [s.name, s]));
+}
+
+describe('sender signals', () => {
+  it('flags a lookalike of our own domain and explains it in both languages', async () => {
+    const s = await signals('From: IT <it@vostok-trade.co>');
+    const lookalike = s.get('lookalike-sender');
+    assert.ok(lookalike, 'lookalike-sender expected');
+    assert.equal(lookalike.evidence, 'vostok-trade.ru');
+    assert.match(lookalike.explanation.en, /vostok-trade\.co/);
+    assert.match(lookalike.explanation.ru, /vostok-trade\.co/);
+  });
+
+  it('flags a homoglyph lookalike of a partner and a brand typo, not the brand itself', async () => {
+    assert.ok((await signals('From: <billing@sever-1ogistic.ru>')).has('lookalike-sender'));
+    const brand = (await signals('From: PayPal <service@paypa1.com>')).get('lookalike-sender');
+    assert.equal(brand?.categories?.bank, 1);
+    assert.equal((await signals('From: PayPal <service@paypal.com>')).size, 0);
+  });
+
+  it('does not call short brand neighbours or other-suffix typos lookalikes', async () => {
+    assert.equal((await signals('From: <news@vista.com>')).has('lookalike-sender'), false);
+    assert.equal((await signals('From: <p@analog.com>')).has('lookalike-sender'), false, 'analog.com is not nalog.ru');
+    assert.equal((await signals('From: <x@sberbank-online.ru>')).get('lookalike-sender')?.weight, 2.5);
+  });
+
+  it('flags a display name carrying another address, or a known domain', async () => {
+    const s = await signals('From: "it@vostok-trade.ru" <support@helpdesk-mail.com>');
+    assert.equal(s.get('display-name-address')?.weight, 3);
+    assert.ok((await signals('From: "paypal.com Service" <support@helpdesk-mail.com>')).has('display-name-address'));
+    // Newsletters name their site: not another sender's address.
+    assert.equal((await signals('From: "CNET News.com Daily" <online@newsletter.online.com>')).size, 0);
+    assert.equal((await signals('From: "support@helpdesk-mail.com" <support@helpdesk-mail.com>')).size, 0);
+  });
+
+  it('flags a protected person writing from an outside address, more from free mail', async () => {
+    const gmail = (await signals('From: Ivan Petrov <ivan.petrov.ceo@gmail.com>')).get(
+      'protected-person-impersonation',
+    );
+    assert.equal(gmail?.weight, 4.5);
+    assert.equal(gmail?.categories?.executive, 1.5);
+    const ru = await signals('From: =?UTF-8?B?0J/QtdGC0YDQvtCyINCY0LLQsNC9?= <director@vostok-trade-group.ru>');
+    assert.ok(ru.has('protected-person-impersonation'), 'Петров Иван in reverse order');
+    assert.equal((await signals('From: Ivan Petrov <i.petrov@vostok-trade.ru>')).size, 0);
+    const service = await signals('From: Ivan Petrov (via SharePoint Online) <no-reply@sharepointonline.com>');
+    assert.equal(service.size, 0, 'a service mailing for the person from its own domain');
+    assert.equal(
+      (await signals('From: Ivan Petrovsky <ivan@example.org>')).has('protected-person-impersonation'),
+      false,
+    );
+  });
+
+  it('flags a brand in the display name from another domain', async () => {
+    const s = await signals('From: "Сбербанк Онлайн" <noreply@sb-notify.ru>');
+    assert.equal(s.get('display-name-brand')?.categories?.bank, 1);
+    assert.equal((await signals('From: "Сбербанк" <noreply@sberbank.ru>')).has('display-name-brand'), false);
+    assert.equal((await signals('From: "ups and downs" <a@blog.example.org>')).has('display-name-brand'), false);
+  });
+
+  it('flags a department or office writing from free mail', async () => {
+    const it = (await signals('From: IT Support <it.vostoktrade@gmail.com>')).get('role-from-free-mail');
+    assert.equal(it?.categories?.password, 1);
+    const ru = await signals('From: =?UTF-8?B?0JHRg9GF0LPQsNC70YLQtdGA0LjRjw==?= <buh.vt@mail.ru>');
+    assert.equal(ru.get('role-from-free-mail')?.categories?.executive, 1, 'Бухгалтерия from mail.ru');
+    assert.equal((await signals('From: Maria Sokolova <maria.s@gmail.com>')).size, 0);
+    assert.equal((await signals('From: IT Support <it@baltic-steel.com>')).size, 0);
+  });
+
+  it('flags Reply-To elsewhere, and free mail more', async () => {
+    assert.equal(
+      (await signals('From: <a@baltic-steel.com>\r\nReply-To: <x@gmail.com>')).get('reply-to-free-mail')?.weight,
+      2.5,
+    );
+    assert.equal(
+      (await signals('From: <a@baltic-steel.com>\r\nReply-To: <x@other.org>')).get('reply-to-elsewhere')?.weight,
+      0.5,
+    );
+    assert.equal((await signals('From: <a@baltic-steel.com>\r\nReply-To: <b@baltic-steel.com>')).size, 0);
+  });
+
+  it('flags our own domain without DMARC pass, first contact and envelope mismatch', async () => {
+    const spoof = await signals('From: <a.smirnova@vostok-trade.ru>', { dmarc: 'fail' });
+    assert.equal(spoof.get('own-domain-spoof')?.weight, 5);
+    assert.equal((await signals('From: <a.smirnova@vostok-trade.ru>', { dmarc: 'pass' })).size, 0);
+    assert.ok((await signals('From: <x@new.example.org>', { previousMessages: 0 })).has('first-contact'));
+    assert.equal((await signals('From: <x@new.example.org>', { previousMessages: 3 })).has('first-contact'), false);
+    const env = await signals('From: <x@new.example.org>', {
+      envelopeFrom: 'bounce@mailer.example.net',
+      dmarc: 'none',
+    });
+    assert.ok(env.has('envelope-mismatch'));
+    const aligned = await signals('From: <x@new.example.org>', {
+      envelopeFrom: 'bounce@mailer.example.net',
+      dmarc: 'pass',
+    });
+    assert.equal(aligned.has('envelope-mismatch'), false);
+  });
+});
+
+describe('mailing lists', () => {
+  it('explain a foreign envelope sender and Reply-To (RFC 2369, RFC 2919)', async () => {
+    const list =
+      'From: <a@baltic-steel.com>\r\nReply-To: <list@lists.example.org>\r\nList-Id: <talk.lists.example.org>';
+    const s = await signals(list, { envelopeFrom: 'bounce@lists.example.org', dmarc: 'none' });
+    assert.equal(s.size, 0);
+  });
+});
