@@ -64,6 +64,16 @@ mtaSts:
 
 # Incoming mail is checked with SPF, DKIM, ARC and DMARC, and the senders' DMARC policies are applied
 # (docs/authentication.md). Secure defaults: no open relay, AUTH only over TLS, VRFY off.
+
+# Mail from outside is scored for phishing (docs/content-protection.md): lookalikes of ${s.domain} are
+# always suspicious. Name your executives so mail with their name from other addresses stands out.
+filter:
+  phishing:
+    banner: { language: both }    # the warning at the top of suspicious mail: ru, en or both
+    # people:
+    #   - names: [Ivan Petrov, Иван Петров]
+    #     addresses: [i.petrov@${s.domain}]
+    # partnerDomains: [partner.example]
 `;
 }
 

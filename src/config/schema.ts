@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { filterSchema } from './filter-schema.ts';
 
 const hostPort = z
   .string()
@@ -159,6 +160,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Header/body rules, milters and the phishing detector (docs/content-protection.md). */
+    filter: filterSchema,
     /** What `postern dns records` tells the admin to publish, and `postern dns check` expects (docs/domain-setup.md). */
     publish: z
       .object({

@@ -6,15 +6,18 @@
  */
 
 import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
+import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
+import type { AuthenticationSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { summarize } from '../mime/summary.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
-import type { Envelope, Peer } from '../smtp/envelope.ts';
+import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
-import { OUTBOUND_JOB, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import { outboundJob } from '../store/outbound-job.ts';
+import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
 
 export interface InboundOptions {
@@ -25,11 +28,13 @@ export interface InboundOptions {
   auth?: SubmissionAuth;
   /** SPF, DKIM, ARC and DMARC of incoming mail (src/authentication). */
   authentication?: SenderAuthentication;
+  /** Header/body rules, milters and phishing detection (src/filter). */
+  filter?: ContentFilter;
   logger: Logger;
 }
 
 export function inboundHandlers(options: InboundOptions): SmtpHandlers {
-  const { store, logger, hostname, policy, authentication } = options;
+  const { store, logger, hostname, policy, authentication, filter } = options;
 
   function clientKind(peer: Peer): ClientKind {
     if (peer.authenticated) return 'login';
@@ -96,29 +101,59 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         return { action: 'reply', reply: verdict.reply };
       }
     }
-    const junk = examination?.verdict.action === 'junk';
+    let body = examination?.content ?? content;
+    let filtered: FilterOutcome | undefined;
+    if (filter) {
+      try {
+        filtered = await filter.filter({
+          envelope,
+          peer,
+          content: body,
+          external: clientKind(peer) === 'external',
+          ...(examination ? { authentication: authenticationSummary(examination) } : {}),
+          previousMessages: (from) => store.senderHistory(from).then((h) => h.messages),
+        });
+      } catch (err) {
+        logger.error({ session: peer.sessionId, id: envelope.id, err }, 'content filter failed; answered 451');
+        return { action: 'reply', reply: replies.localError() };
+      }
+      const early = await settleFiltered(filtered, envelope, peer, examination);
+      if (early) return early;
+      if (filtered.action === 'deliver') body = filtered.content;
+    }
+    const junk = examination?.verdict.action === 'junk' || (filtered?.action === 'deliver' && filtered.junk);
     const receivedAt = new Date();
     const trace = Buffer.from(
       returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt) + (examination?.header ?? ''),
     );
-    const stored = Buffer.concat([trace, examination?.content ?? content]);
+    const stored = Buffer.concat([trace, body]);
+    const recipients =
+      filtered?.action === 'deliver' && filtered.redirect !== undefined
+        ? await redirected(filtered.redirect)
+        : envelope.recipients.map(({ path, route }) => ({ address: path.address, route }));
     const local: { address: string; accountId: number; mailbox?: 'Junk' }[] = [];
     const outbound: string[] = [];
-    for (const { path, route } of envelope.recipients) {
+    for (const { address, route } of recipients) {
       if (route.kind === 'local') {
-        // p=quarantine (RFC 7489 §6.3): the recipient's Junk mailbox, marked $Junk.
-        local.push({
-          address: path.address,
-          accountId: route.accountId,
-          ...(junk ? { mailbox: 'Junk' as const } : {}),
-        });
-      } else outbound.push(path.address);
+        // p=quarantine (RFC 7489 §6.3) or a phishing score past `junk`: the Junk mailbox, marked $Junk.
+        local.push({ address, accountId: route.accountId, ...(junk ? { mailbox: 'Junk' as const } : {}) });
+      } else outbound.push(address);
     }
     try {
       // The queue first: if local delivery then fails, the 451 makes the client retry, and an
       // outbound copy may go twice; the other order could lose the local copy's retry. Never lost.
       const job =
-        outbound.length > 0 ? await store.enqueueJob(outboundJob(envelope, outbound, stored, receivedAt)) : undefined;
+        outbound.length > 0
+          ? await store.enqueueJob(
+              outboundJob({
+                id: envelope.id,
+                mailFrom: envelope.mailFrom?.address ?? '',
+                recipients: outbound,
+                content: stored,
+                receivedAt,
+              }),
+            )
+          : undefined;
       const receipt =
         local.length > 0
           ? await store.deliver({
@@ -140,10 +175,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           queued: job?.id,
           user: peer.authenticated,
           ...(examination?.header ? { auth: summary(examination) } : {}),
-          ...(junk ? { junk: examination?.verdict.reason } : {}),
+          ...(junk ? { junk: examination?.verdict.reason ?? verdictOf(filtered)?.reason } : {}),
+          ...(verdictOf(filtered) ? { verdict: logVerdict(verdictOf(filtered)!) } : {}),
         },
         'message stored',
       );
+      rememberCorrespondents(envelope, peer, receivedAt);
       return { action: 'reply', reply: replies.queued(envelope.id) };
     } catch (err) {
       if (err instanceof RecipientsGoneError) {
@@ -157,6 +194,70 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
   }
 
+  /** A refusal, a discard or a quarantine ends the transaction here; undefined goes on to delivery. */
+  async function settleFiltered(
+    filtered: FilterOutcome,
+    envelope: Envelope,
+    peer: Peer,
+    examination: Examination | undefined,
+  ): Promise<MessageOutcome | undefined> {
+    const base = { session: peer.sessionId, id: envelope.id, from: envelope.mailFrom?.address ?? '' };
+    switch (filtered.action) {
+      case 'reply':
+        logger.info({ ...base, reason: filtered.reason }, `content filter: answered ${filtered.reply.code}`);
+        return { action: 'reply', reply: filtered.reply };
+      case 'discard':
+        // Postfix DISCARD: the client is told the message was accepted, and it is dropped.
+        logger.info({ ...base, reason: filtered.reason }, 'content filter: discarded');
+        return { action: 'reply', reply: replies.queued(envelope.id) };
+      case 'quarantine': {
+        const receivedAt = new Date();
+        const trace = returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt);
+        try {
+          const entry = await store.quarantine({
+            mailFrom: envelope.mailFrom?.address ?? '',
+            recipients: envelope.recipients.map((r) => r.path.address),
+            content: Buffer.concat([Buffer.from(trace + (examination?.header ?? '')), filtered.content]),
+            receivedAt,
+            verdict: filtered.verdict,
+          });
+          logger.info({ ...base, quarantined: entry.id, verdict: logVerdict(filtered.verdict) }, 'message quarantined');
+          return { action: 'reply', reply: replies.queued(envelope.id) };
+        } catch (err) {
+          logger.error({ ...base, err }, 'quarantine failed; answered 451');
+          return {
+            action: 'reply',
+            reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
+          };
+        }
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** header_checks REDIRECT: the message goes to that one address instead of its recipients. */
+  async function redirected(address: string): Promise<{ address: string; route: RecipientRoute }[]> {
+    const account = await store.resolveAddress(address);
+    return [{ address, route: account ? { kind: 'local', accountId: account.id } : { kind: 'outbound' } }];
+  }
+
+  /**
+   * Sender history for the first-contact signal: who wrote to us, and whom our users wrote to (a
+   * reply from them is no first contact). Off the acknowledgement path: a failure only costs history.
+   */
+  function rememberCorrespondents(envelope: Envelope, peer: Peer, at: Date): void {
+    const kind = clientKind(peer);
+    const addresses =
+      kind === 'external'
+        ? envelope.mailFrom
+          ? [envelope.mailFrom.address]
+          : []
+        : envelope.recipients.filter((r) => r.route.kind === 'outbound').map((r) => r.path.address);
+    if (!filter || addresses.length === 0) return;
+    store.recordSenders(addresses, at).catch((err: unknown) => logger.warn({ err }, 'sender history not recorded'));
+  }
+
   return {
     check,
     message,
@@ -168,22 +269,25 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   };
 }
 
-/**
- * A queued message for other domains. The delivery issue (SMTP out) takes these jobs; until then
- * they wait, listed by `postern queue list`. The content rides in the job as base64 for now.
- */
-function outboundJob(envelope: Envelope, recipients: string[], content: Buffer, receivedAt: Date) {
-  return {
-    kind: OUTBOUND_JOB,
-    payload: JSON.stringify({
-      id: envelope.id,
-      mailFrom: envelope.mailFrom?.address ?? '',
-      recipients,
-      receivedAt: receivedAt.toISOString(),
-      size: content.length,
-      content: content.toString('base64'),
-    }),
-  };
+function authenticationSummary(examination: Examination): AuthenticationSummary {
+  const dkim = examination.dkim ?? [];
+  const summary: AuthenticationSummary = {};
+  if (examination.spf) summary.spf = examination.spf.result;
+  if (dkim.length > 0) summary.dkim = dkim.some((s) => s.result === 'pass') ? 'pass' : dkim[0]!.result;
+  if (examination.dmarc) {
+    summary.dmarc = examination.dmarc.result;
+    if (examination.dmarc.fromDomain !== '') summary.dmarcDomain = examination.dmarc.fromDomain;
+  }
+  return summary;
+}
+
+function verdictOf(filtered: FilterOutcome | undefined) {
+  return filtered?.action === 'deliver' ? filtered.verdict : undefined;
+}
+
+/** `score=7.5 category=bank action=junk signals=lookalike-sender,link-text-mismatch` for the log line. */
+function logVerdict(v: { score: number; category: string; action: string; signals: { name: string }[] }): string {
+  return `score=${v.score} category=${v.category} action=${v.action} signals=${v.signals.map((s) => s.name).join(',')}`;
 }
 
 /** `spf=pass dkim=pass arc=none dmarc=pass` for the log line. */

@@ -8,6 +8,7 @@ import { splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
+import { ContentFilter } from '../filter/content-filter.ts';
 import type { Logger } from '../log/logger.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
@@ -64,6 +65,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Accounts seen at RCPT are cached briefly: a pipelined RCPT group is answered without waiting.
   // Aliases resolve to their account here, so RCPT, reject_unlisted_recipient and VRFY all know them.
   const accounts = new AccountCache((address) => store.resolveAddress(address), { ttlMs: 10_000, maxEntries: 10_000 });
+  let filter: ContentFilter;
+  try {
+    // A rule file that does not load stops the start, naming the file and line (ContentRuleError).
+    filter = await ContentFilter.create({
+      config: config.filter,
+      localDomains: config.domains,
+      hostname: config.hostname,
+      logger: logger.child({ stage: 'filter' }),
+    });
+  } catch (err) {
+    await closeStores(store, opened);
+    throw err;
+  }
   let policy: InboundPolicy;
   try {
     policy = new InboundPolicy({ config, resolver, store, accounts, logger });
@@ -86,7 +100,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     hostname: config.hostname,
     resolver,
   });
-  const handlers = inboundHandlers({ hostname: config.hostname, store, policy, auth, authentication, logger });
+  const handlers = inboundHandlers({
+    hostname: config.hostname,
+    store,
+    policy,
+    auth,
+    authentication,
+    filter,
+    logger,
+  });
   const smtp = config.smtp;
   const listeners: { name: 'smtp' | 'submission' | 'submissions'; listener: SmtpListener }[] = [];
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {

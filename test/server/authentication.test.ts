@@ -10,6 +10,7 @@ import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts'
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
 
@@ -73,34 +74,6 @@ async function signed(domainName: string, content: string): Promise<string> {
 }
 
 /** One transaction; returns the final reply (the first failing one, or the answer to the data). */
-async function send(server: TestServer, mailFrom: string, content: string, helo = 'client.example') {
-  const { client } = await SmtpClient.open(server.port);
-  try {
-    assert.equal((await client.command(`EHLO ${helo}`)).code, 250);
-    const mail = await client.command(`MAIL FROM:<${mailFrom}>`);
-    if (mail.code !== 250) return mail;
-    const rcpt = await client.command('RCPT TO:<alice@example.com>');
-    if (rcpt.code !== 250) return rcpt;
-    assert.equal((await client.command('DATA')).code, 354);
-    const dotted = content.replace(/^\./gm, '..');
-    return await client.command(`${dotted.endsWith('\r\n') ? dotted : `${dotted}\r\n`}.`);
-  } finally {
-    await client.close();
-  }
-}
-
-/** The messages of alice's mailbox `name`, as text. */
-async function mailbox(server: TestServer, name: string): Promise<string[]> {
-  const account = await server.store.resolveAddress('alice@example.com');
-  assert.ok(account);
-  const box = await server.store.getMailbox(account.id, name);
-  if (!box) return [];
-  const out: string[] = [];
-  for (const m of await server.store.listMessages(box.id)) {
-    out.push(Buffer.from((await server.store.readMessage(box.id, m.uid)) ?? []).toString());
-  }
-  return out;
-}
 
 function resultsHeader(stored: string): string {
   const match = /^Authentication-Results: mx\.example\.com;[\s\S]*?(?=\r\n[^\t ])/m.exec(stored);
@@ -118,10 +91,10 @@ test('SPF pass, fail, softfail, none and temperror are recorded; by default only
     ['a@slow.example', /spf=temperror /],
   ];
   for (const [from] of cases) {
-    const answer = await send(server, from, message(from));
+    const answer = await sendToAlice(server, from, message(from));
     assert.equal(answer.code, 250, `${from}: ${answer.text}`);
   }
-  const inbox = await mailbox(server, 'INBOX');
+  const inbox = await aliceMailbox(server, 'INBOX');
   assert.equal(inbox.length, cases.length);
   for (const [i, [from, expected]] of cases.entries()) assert.match(resultsHeader(inbox[i]!), expected, from);
 });
@@ -148,9 +121,9 @@ test('DKIM: a good signature passes; a changed body or header fails; a missing k
   );
   const noKey = (await signed('nospf.example', message('a@nospf.example'))).replace('s=sel', 's=gone');
   for (const content of [good, brokenBody, brokenHeader, noKey]) {
-    assert.equal((await send(server, 'a@nospf.example', content)).code, 250);
+    assert.equal((await sendToAlice(server, 'a@nospf.example', content)).code, 250);
   }
-  const headers = (await mailbox(server, 'INBOX')).map(resultsHeader);
+  const headers = (await aliceMailbox(server, 'INBOX')).map(resultsHeader);
   assert.match(headers[0]!, /dkim=pass .*header\.d=nospf\.example header\.s=sel/);
   assert.match(headers[1]!, /dkim=fail .*body/i);
   assert.match(headers[2]!, /dkim=fail /);
@@ -159,32 +132,32 @@ test('DKIM: a good signature passes; a changed body or header fails; a missing k
 
 test('DMARC p=reject without alignment: 550 5.7.1 with the reason, nothing stored', async (t) => {
   const server = await serverWith(t);
-  const answer = await send(server, 'a@reject.example', message('ceo@reject.example'));
+  const answer = await sendToAlice(server, 'a@reject.example', message('ceo@reject.example'));
   assert.equal(codeOf(answer), '550 5.7.1');
   assert.match(answer.text, /DMARC policy of reject\.example says reject/);
-  assert.deepEqual(await mailbox(server, 'INBOX'), []);
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
 });
 
 test('DMARC p=reject but an aligned DKIM signature: accepted, dmarc=pass', async (t) => {
   const server = await serverWith(t);
   const content = await signed('reject.example', message('ceo@reject.example'));
-  const answer = await send(server, 'bounce@reject.example', content);
+  const answer = await sendToAlice(server, 'bounce@reject.example', content);
   assert.equal(answer.code, 250, answer.text);
-  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /dmarc=pass .*header\.from=reject\.example/);
+  assert.match(resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!), /dmarc=pass .*header\.from=reject\.example/);
 });
 
 test('DMARC p=reject with aligned SPF: accepted; SPF pass on another domain is not aligned', async (t) => {
   const server = await serverWith(t);
-  assert.equal((await send(server, 'a@pass.example', message('b@pass.example'))).code, 250);
+  assert.equal((await sendToAlice(server, 'a@pass.example', message('b@pass.example'))).code, 250);
   // SPF passes for forwarder.example, but the author is reject.example: no alignment (RFC 7489 §3.1.2).
-  assert.equal(codeOf(await send(server, 'a@forwarder.example', message('ceo@reject.example'))), '550 5.7.1');
+  assert.equal(codeOf(await sendToAlice(server, 'a@forwarder.example', message('ceo@reject.example'))), '550 5.7.1');
 });
 
 test('DMARC p=quarantine: delivered to Junk (\\Junk, $Junk), not to the INBOX', async (t) => {
   const server = await serverWith(t);
-  assert.equal((await send(server, 'a@quarantine.example', message('x@quarantine.example'))).code, 250);
-  assert.deepEqual(await mailbox(server, 'INBOX'), []);
-  const junk = await mailbox(server, 'Junk');
+  assert.equal((await sendToAlice(server, 'a@quarantine.example', message('x@quarantine.example'))).code, 250);
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+  const junk = await aliceMailbox(server, 'Junk');
   assert.equal(junk.length, 1);
   assert.match(resultsHeader(junk[0]!), /dmarc=fail \(p=quarantine dis=quarantine\)/);
   const account = await server.store.resolveAddress('alice@example.com');
@@ -196,19 +169,19 @@ test('DMARC p=quarantine: delivered to Junk (\\Junk, $Junk), not to the INBOX', 
 
 test('DMARC p=none: a fail is delivered to the INBOX and recorded', async (t) => {
   const server = await serverWith(t);
-  assert.equal((await send(server, 'a@monitor.example', message('x@monitor.example'))).code, 250);
-  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /dmarc=fail \(p=none dis=none\)/);
+  assert.equal((await sendToAlice(server, 'a@monitor.example', message('x@monitor.example'))).code, 250);
+  assert.match(resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!), /dmarc=fail \(p=none dis=none\)/);
 });
 
 test('a DMARC record lookup that times out: 451 4.7.0, the client retries', async (t) => {
   const server = await serverWith(t);
-  assert.equal(codeOf(await send(server, 'a@dmarcslow.example', message('x@dmarcslow.example'))), '451 4.7.0');
+  assert.equal(codeOf(await sendToAlice(server, 'a@dmarcslow.example', message('x@dmarcslow.example'))), '451 4.7.0');
 });
 
 test('dmarc.enforce: false only records a p=reject fail', async (t) => {
   const server = await serverWith(t, { authentication: { dmarc: { enforce: false } } });
-  assert.equal((await send(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);
-  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /dmarc=fail \(p=reject dis=reject\)/);
+  assert.equal((await sendToAlice(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);
+  assert.match(resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!), /dmarc=fail \(p=reject dis=reject\)/);
 });
 
 /** reject.example's signed message, as a mailing list changes it (subject tag, footer) and ARC-seals it. */
@@ -228,22 +201,22 @@ async function forwardedThroughList(): Promise<string> {
 
 test('a forwarded message with a valid ARC chain from a trusted sealer is delivered', async (t) => {
   const server = await serverWith(t, { authentication: { trustedArcSealers: ['list.example'] } });
-  const answer = await send(server, 'bounces@list.example', await forwardedThroughList());
+  const answer = await sendToAlice(server, 'bounces@list.example', await forwardedThroughList());
   assert.equal(answer.code, 250, answer.text);
-  const header = resultsHeader((await mailbox(server, 'INBOX'))[0]!);
+  const header = resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!);
   assert.match(header, /arc=pass/);
   assert.match(header, /dmarc=fail \(p=reject dis=none override=trusted_forwarder\)/);
 });
 
 test('the same chain from a sealer nobody trusts changes nothing: 550', async (t) => {
   const server = await serverWith(t);
-  assert.equal(codeOf(await send(server, 'bounces@list.example', await forwardedThroughList())), '550 5.7.1');
+  assert.equal(codeOf(await sendToAlice(server, 'bounces@list.example', await forwardedThroughList())), '550 5.7.1');
 });
 
 test('an allow-listed author domain is delivered despite its DMARC fail', async (t) => {
   const server = await serverWith(t, { authentication: { allowlist: ['reject.example'] } });
-  assert.equal((await send(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);
-  assert.match(resultsHeader((await mailbox(server, 'INBOX'))[0]!), /override=local_policy/);
+  assert.equal((await sendToAlice(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);
+  assert.match(resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!), /override=local_policy/);
 });
 
 test('an Authentication-Results header forged by the sender is stripped; others stay', async (t) => {
@@ -251,8 +224,8 @@ test('an Authentication-Results header forged by the sender is stripped; others 
   const forged =
     'Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=bank.example; dmarc=pass header.from=bank.example\r\n' +
     'Authentication-Results: elsewhere.example.net; spf=none\r\n';
-  assert.equal((await send(server, 'a@nospf.example', message('a@nospf.example', 'Hi.\r\n', forged))).code, 250);
-  const [stored] = await mailbox(server, 'INBOX');
+  assert.equal((await sendToAlice(server, 'a@nospf.example', message('a@nospf.example', 'Hi.\r\n', forged))).code, 250);
+  const [stored] = await aliceMailbox(server, 'INBOX');
   const ours = stored!.match(/^Authentication-Results: mx\.example\.com;/gim) ?? [];
   assert.equal(ours.length, 1, 'only the header Postern added');
   assert.doesNotMatch(stored!, /bank\.example/);
@@ -262,8 +235,11 @@ test('an Authentication-Results header forged by the sender is stripped; others 
 test('authentication.enabled: false adds no header and rejects nothing, but still strips forgeries', async (t) => {
   const server = await serverWith(t, { authentication: { enabled: false } });
   const forged = 'Authentication-Results: mx.example.com; dmarc=pass header.from=reject.example\r\n';
-  assert.equal((await send(server, 'a@reject.example', message('ceo@reject.example', 'x\r\n', forged))).code, 250);
-  const [stored] = await mailbox(server, 'INBOX');
+  assert.equal(
+    (await sendToAlice(server, 'a@reject.example', message('ceo@reject.example', 'x\r\n', forged))).code,
+    250,
+  );
+  const [stored] = await aliceMailbox(server, 'INBOX');
   assert.doesNotMatch(stored!, /Authentication-Results/i);
 });
 
@@ -275,9 +251,12 @@ test('the HELO identity is checked on its own and recorded (RFC 7208 §2.3); SPF
   const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 } });
   t.after(() => server.stop());
   for (let i = 0; i < 3; i++) {
-    assert.equal((await send(server, 'a@pass.example', message('b@pass.example'), 'helo.pass.example')).code, 250);
+    assert.equal(
+      (await sendToAlice(server, 'a@pass.example', message('b@pass.example'), 'helo.pass.example')).code,
+      250,
+    );
   }
-  const header = resultsHeader((await mailbox(server, 'INBOX'))[0]!);
+  const header = resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!);
   assert.match(header, /spf=pass .*smtp\.mailfrom=pass\.example; spf=pass .*smtp\.helo=helo\.pass\.example/);
   const spfLookups = dns.queries.filter((q) => q.type === 'TXT' && q.name.toLowerCase() === 'pass.example');
   assert.equal(spfLookups.length, 1, 'three messages, one SPF evaluation');
@@ -286,7 +265,7 @@ test('the HELO identity is checked on its own and recorded (RFC 7208 §2.3); SPF
 test('DMARC p=quarantine with an aligned DKIM signature goes to the INBOX', async (t) => {
   const server = await serverWith(t);
   const content = await signed('quarantine.example', message('x@quarantine.example'));
-  assert.equal((await send(server, 'a@quarantine.example', content)).code, 250);
-  assert.equal((await mailbox(server, 'INBOX')).length, 1);
-  assert.deepEqual(await mailbox(server, 'Junk'), []);
+  assert.equal((await sendToAlice(server, 'a@quarantine.example', content)).code, 250);
+  assert.equal((await aliceMailbox(server, 'INBOX')).length, 1);
+  assert.deepEqual(await aliceMailbox(server, 'Junk'), []);
 });

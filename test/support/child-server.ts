@@ -43,6 +43,8 @@ export function configDir(extra: Record<string, unknown> = {}): { root: string; 
     dnsCheckIntervalMinutes: 0, // no self-probe of the test zone's (non-loopback) addresses
     // The run's loopback DNS server (test/support/global-setup.ts): a real resolver is never asked.
     dns: { servers: [sharedTestDns()], timeoutMs: 500, tries: 1 },
+    // example.net and example.org senders are TLD swaps of example.com: phishing scoring would tag them.
+    filter: { phishing: { enabled: false } },
     ...extra,
   };
   fs.writeFileSync(file, stringify(config));

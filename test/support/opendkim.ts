@@ -6,8 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort, waitForPort } from './ports.ts';
 
 export const OPENDKIM = '/usr/sbin/opendkim';
 
@@ -49,37 +49,10 @@ export async function startOpendkim(dir: string, name: string, lines: string[]):
     await exited;
   };
   try {
-    await waitForPort(port, 10_000);
+    await waitForPort(port, 10_000, 'opendkim');
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}: ${output}`);
   }
   return { port, spec: `inet:${port}@127.0.0.1`, milter, output: () => output, stop };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`opendkim did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

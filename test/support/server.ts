@@ -58,6 +58,9 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
           // The periodic dns check would probe the test zone's addresses, which are not loopback.
           dnsCheckIntervalMinutes: 0,
           dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
+          // The test senders' example.net and example.org are TLD swaps of our example.com: phishing
+          // scoring would tag them. Tests of the filter (test/server/content-filter.test.ts) set `filter`.
+          filter: { phishing: { enabled: false } },
           ...overrides,
           smtp: { shutdownGraceMs: 2000, ...overrides.smtp },
         },

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import {
   applyModifications,
   filterMessage,
@@ -14,73 +14,8 @@ import {
   parseSocketSpec,
   sessionMacros,
 } from '../../../src/filter/milter/index.ts';
-import { type Packet, PacketReader, protocol } from '../../../src/filter/milter/protocol.ts';
-
-type Answer = [code: string, data?: Buffer] | 'silent' | 'progress-forever';
-interface FakeMilter {
-  spec: string;
-  received: Packet[];
-  close(): Promise<void>;
-}
-
-const servers: net.Server[] = [];
-after(() => {
-  for (const s of servers) s.close();
-});
-
-function packet(code: string, data: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(data.length + 1, 0);
-  head.write(code, 4, 'latin1');
-  return Buffer.concat([head, data]);
-}
-const z = (...s: string[]) => Buffer.from(s.map((x) => `${x}\0`).join(''));
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n, 0);
-  return b;
-};
-
-/** Answers OPTNEG with (actions, steps), then each command with `answer(packet)`; macros, abort and quit get nothing. */
-async function fakeMilter(steps: number, answer: (p: Packet) => Answer[] | Answer): Promise<FakeMilter> {
-  const received: Packet[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    const reader = new PacketReader();
-    socket.on('data', (chunk) => {
-      for (const p of reader.push(chunk)) {
-        received.push(p);
-        if (p.code === 'O') {
-          socket.write(packet('O', Buffer.concat([u32(6), u32(0x1ff), u32(steps)])));
-          continue;
-        }
-        if ('DAQ'.includes(p.code)) continue;
-        const out = answer(p);
-        const list = Array.isArray(out) && Array.isArray(out[0]) ? (out as Answer[]) : [out as Answer];
-        for (const a of list) {
-          if (a === 'progress-forever') {
-            const timer = setInterval(() => socket.write(packet('p')), 100);
-            socket.on('close', () => clearInterval(timer));
-          } else if (a !== 'silent') socket.write(packet(a[0], a[1]));
-        }
-      }
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    spec: `inet:${port}@127.0.0.1`,
-    received,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
+import { protocol } from '../../../src/filter/milter/protocol.ts';
+import { type Answer, type FakeMilter, fakeMilter, u32, z } from '../../support/fake-milter.ts';
 
 const MESSAGE = Buffer.from(
   'From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n  there\r\nX-Tag: one\r\nX-Tag: two\r\n\r\nBody line\r\n',

@@ -1,0 +1,129 @@
+/**
+ * `filter`: content inspection after sender authentication (issue 8) — Postfix-style header and
+ * body rules, external milters, and the phishing detector with the actions its score leads to.
+ * Everything is on by default except what needs a file or a socket the admin must provide.
+ */
+import { z } from 'zod';
+
+const domainOrAddress = z
+  .string()
+  .min(3)
+  .max(320)
+  .regex(/^([^\s@]+@)?[^\s@]+\.[^\s@]+$/, { message: 'expected a domain (example.com) or an address (a@example.com)' })
+  .transform((v) => v.toLowerCase());
+
+const domain = z
+  .string()
+  .min(3)
+  .max(253)
+  .regex(/^[^\s@]+\.[^\s@]+$/, { message: 'expected a domain name such as example.com' })
+  .transform((v) => v.toLowerCase());
+
+const milterSchema = z
+  .object({
+    /** Sendmail/Postfix socket syntax: `inet:11332@127.0.0.1`, `inet6:port@host`, `unix:/path`. */
+    socket: z.string().regex(/^(inet:\d{1,5}@\S+|inet6:\d{1,5}@\S+|unix:\/\S+|local:\/\S+)$/, {
+      message: 'expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path',
+    }),
+    /** A name for logs and headers; the socket when absent. */
+    name: z.string().min(1).optional(),
+    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    replyTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+    /** The whole message, from MAIL to the verdict (Postfix milter_content_timeout is 300 s). */
+    messageTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+    /**
+     * When the milter cannot be reached or fails (Postfix milter_default_action): `tempfail` answers
+     * 451 so the client retries, `accept` lets mail through unfiltered, `reject` refuses it (550).
+     */
+    onUnavailable: z.enum(['tempfail', 'accept', 'reject']).default('tempfail'),
+  })
+  .strict();
+
+const personSchema = z
+  .object({
+    /** Names as people write them, in every language: ["Ivan Petrov", "Иван Петров"]. */
+    names: z.array(z.string().min(2)).min(1),
+    /** The person's real addresses: mail with their name from any other address is suspicious. */
+    addresses: z.array(z.string().regex(/^[^\s@]+@[^\s@]+$/, { message: 'expected an e-mail address' })).default([]),
+  })
+  .strict();
+
+const brandSchema = z
+  .object({
+    names: z.array(z.string().min(2)).min(1),
+    domains: z.array(domain).min(1),
+    category: z
+      .enum(['bank', 'subscription', 'executive', 'plea', 'job', 'sextortion', 'password', 'generic'])
+      .default('generic'),
+  })
+  .strict();
+
+/** Scores at or above each threshold lead to that action (and all milder ones: a junked message is also tagged). */
+const thresholdsSchema = z
+  .object({
+    /** Verdict headers name the message phishing; subject tag and banner are added. */
+    warn: z.number().min(0).default(3.5),
+    /** Delivered to the recipient's Junk mailbox. */
+    junk: z.number().min(0).default(6),
+    /** Kept in quarantine for the admin (`postern quarantine`), not delivered. */
+    quarantine: z.number().min(0).default(9),
+    /** Refused at the end of DATA with 554 5.7.1. */
+    reject: z.number().min(0).default(14),
+  })
+  .strict()
+  .prefault({})
+  .refine((t) => t.warn <= t.junk && t.junk <= t.quarantine && t.quarantine <= t.reject, {
+    message: 'thresholds must grow: warn ≤ junk ≤ quarantine ≤ reject',
+  });
+
+const phishingSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    thresholds: thresholdsSchema,
+    /** Added in front of the subject from `warn` up; '' adds none. */
+    subjectTag: z.string().max(40).default('[PHISHING?]'),
+    banner: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** The language of the warning inserted at the top of the message: ru, en, or both (Russian first). */
+        language: z.enum(['en', 'ru', 'both']).default('both'),
+        /** Own wording; `{reasons}` is replaced by the (escaped) reasons. */
+        text: z
+          .object({ en: z.string().min(1).optional(), ru: z.string().min(1).optional() })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
+    /** The language of explanations in logs, reject replies and `postern scan`. */
+    language: z.enum(['en', 'ru']).default('en'),
+    /** More domains to protect from lookalikes; the local domains always are. */
+    protectedDomains: z.array(domain).default([]),
+    /** Partners and frequent correspondents: their lookalikes are suspicious too. */
+    partnerDomains: z.array(domain).default([]),
+    /** Executives and others whose name from an outside address is suspicious. */
+    people: z.array(personSchema).default([]),
+    /** More brands, added to the built-in list (src/filter/phishing/brands.ts). */
+    brands: z.array(brandSchema).default([]),
+    /** Sender domains or addresses never scored (unless DMARC fails for them). */
+    allowlist: z.array(domainOrAddress).default([]),
+  })
+  .strict()
+  .prefault({});
+
+export const filterSchema = z
+  .object({
+    /** Postfix header_checks(5) regexp tables, by file path; mimeHeaderChecks defaults to headerChecks. */
+    headerChecks: z.string().min(1).optional(),
+    mimeHeaderChecks: z.string().min(1).optional(),
+    bodyChecks: z.string().min(1).optional(),
+    /** External pre-queue filters, called in order at the end of DATA (Sendmail milter protocol). */
+    milters: z.array(milterSchema).default([]),
+    phishing: phishingSchema,
+  })
+  .strict()
+  .prefault({});
+
+export type FilterConfig = z.infer<typeof filterSchema>;
+export type MilterConfig = z.infer<typeof milterSchema>;
+export type PhishingConfig = z.infer<typeof phishingSchema>;

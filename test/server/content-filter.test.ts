@@ -1,0 +1,178 @@
+// The filter stage over SMTP, end to end (issue 8): the real server and store, a DNS server on
+// loopback, header/body rule files, a milter on loopback and the phishing detector. Every outcome
+// is read back from the reply the client got and from what the store holds (INBOX, Junk, quarantine).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
+import { fakeMilter, packet, z } from '../support/fake-milter.ts';
+import { startTestServer, type TestOverrides, type TestServer, tempDir } from '../support/server.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+function sender(name: string): TestZone['records'] {
+  return {
+    [name]: { MX: [{ priority: 10, exchange: `mx.${name}` }], A: ['192.0.2.50'], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
+    [`mx.${name}`]: { A: ['192.0.2.50'] },
+  };
+}
+
+const ZONE: TestZone = {
+  records: {
+    ...DEFAULT_TEST_ZONE.records,
+    ...sender('partner.example'),
+    ...sender('examp1e.com'), // a homoglyph lookalike of our example.com
+    ...sender('helpdesk-mail.net'),
+  },
+};
+
+async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
+  const dns = await startTestDnsServer(ZONE);
+  t.after(() => dns.close());
+  // filter: {} turns phishing scoring back on (the test support server turns it off).
+  const server = await startTestServer({
+    dns: { servers: [dns.server], timeoutMs: 300, tries: 1 },
+    filter: {},
+    ...overrides,
+  });
+  t.after(() => server.stop());
+  return server;
+}
+
+const CLEAN = (from: string, extra = '') =>
+  `From: Partner <${from}>\r\nTo: <alice@example.com>\r\nSubject: Meeting notes\r\n${extra}` +
+  'Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@partner.example>\r\n\r\n' +
+  'Hi Alice,\r\nthe notes from Thursday are below. Talk soon.\r\nBob\r\n';
+
+/** Lookalike sender, a display name with our address, a link whose text names another domain, a form. */
+const PHISH =
+  'From: "it@example.com" <it@examp1e.com>\r\nTo: <alice@example.com>\r\nSubject: Your mailbox is full\r\n' +
+  'Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p1@examp1e.com>\r\nMIME-Version: 1.0\r\n' +
+  'Content-Type: text/html; charset=utf-8\r\n\r\n' +
+  '<html><body><p>Your mailbox is full. Verify your account and confirm your password within 24 hours or it will be suspended.</p>' +
+  '<p><a href="http://203.0.113.9/owa/login.php">https://mail.example.com/owa</a></p>' +
+  '<form action="http://203.0.113.9/post"><input type="password" name="p"></form></body></html>\r\n';
+
+test('clean mail is delivered as it came; a forged verdict header is removed', async (t) => {
+  const server = await serverWith(t);
+  const forged = 'X-Postern-Verdict: clean; score=0\r\nX-Postern-Signals: none=0\r\n';
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  const answer = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example', forged));
+  assert.equal(answer.code, 250, answer.text);
+  const [plain, stored] = await aliceMailbox(server, 'INBOX');
+  assert.ok(plain && stored);
+  assert.ok(plain.endsWith(CLEAN('bob@partner.example')), 'byte for byte after our trace headers');
+  assert.doesNotMatch(stored, /X-Postern-/);
+  assert.doesNotMatch(stored, /PHISHING/);
+});
+
+test('phishing past the quarantine threshold is held in quarantine with its verdict, not delivered', async (t) => {
+  const server = await serverWith(t, { filter: { phishing: { thresholds: { reject: 100 } } } });
+  const answer = await sendToAlice(server, 'it@examp1e.com', PHISH);
+  assert.equal(answer.code, 250, answer.text);
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+  assert.deepEqual(await aliceMailbox(server, 'Junk'), []);
+  const [held] = await server.store.listQuarantine();
+  assert.ok(held, 'one quarantined message');
+  assert.deepEqual(held.recipients, ['alice@example.com']);
+  assert.ok(held.score >= 9, `score ${held.score}`);
+  assert.equal(held.subject, '[PHISHING?] Your mailbox is full', 'tagged, should it be released');
+  const entry = await server.store.readQuarantined(held.id);
+  const names = entry?.verdict.signals.map((s) => s.name) ?? [];
+  for (const name of ['lookalike-sender', 'display-name-address', 'link-text-mismatch', 'html-form']) {
+    assert.ok(names.includes(name), `${name} in ${names.join(',')}`);
+  }
+  assert.match(Buffer.from(entry?.content ?? []).toString(), /^Received: from client\.example/m);
+});
+
+test('scores between junk and quarantine go to Junk, tagged and with a banner; reject answers 554', async (t) => {
+  const server = await serverWith(t, {
+    filter: { phishing: { thresholds: { warn: 2, junk: 3, quarantine: 100, reject: 100 } } },
+  });
+  assert.equal((await sendToAlice(server, 'it@examp1e.com', PHISH)).code, 250);
+  const [junk] = await aliceMailbox(server, 'Junk');
+  assert.ok(junk, 'delivered to Junk');
+  assert.match(junk, /^Subject: \[PHISHING\?\] Your mailbox is full\r$/m);
+  assert.match(junk, /action=junk/);
+  assert.match(junk, /CAUTION|ОСТОРОЖНО|Осторожно|ВНИМАНИЕ|Внимание/);
+
+  const strict = await serverWith(t, {
+    filter: { phishing: { thresholds: { warn: 1, junk: 2, quarantine: 3, reject: 4 } } },
+  });
+  const refused = await sendToAlice(strict, 'it@examp1e.com', PHISH);
+  assert.equal(codeOf(refused), '554 5.7.1');
+  assert.match(refused.text, /phishing \(score [\d.]+\)/);
+  assert.match(refused.text.trimEnd(), /^[\x20-\x7e]*$/, 'an ASCII reply');
+});
+
+test('the allow-list exempts a sender domain; our own users are not scored', async (t) => {
+  const server = await serverWith(t, { filter: { phishing: { allowlist: ['examp1e.com'] } } });
+  assert.equal((await sendToAlice(server, 'it@examp1e.com', PHISH)).code, 250);
+  const [stored] = await aliceMailbox(server, 'INBOX');
+  assert.ok(stored?.endsWith(PHISH), 'delivered unchanged');
+});
+
+test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  const body = path.join(dir, 'body_checks');
+  fs.writeFileSync(
+    header,
+    [
+      '/^Subject:.*lottery/ REJECT No lotteries here',
+      '/^Subject:.*hold me/ HOLD',
+      '/^Subject:.*drop me/ DISCARD',
+      '/^Subject:.*(tag me)/ PREPEND X-Rule: $1',
+    ].join('\n'),
+  );
+  fs.writeFileSync(body, '/^bad body line$/ REJECT body rejected\n');
+  const server = await serverWith(t, { filter: { headerChecks: header, bodyChecks: body } });
+  const withSubject = (s: string, text = 'Hello\r\n') =>
+    CLEAN('bob@partner.example').replace('Meeting notes', s).replace('Hi Alice,', text);
+
+  assert.equal(codeOf(await sendToAlice(server, 'bob@partner.example', withSubject('lottery win'))), '550 5.7.1');
+  const rejected = await sendToAlice(server, 'bob@partner.example', withSubject('x', 'bad body line'));
+  assert.equal(codeOf(rejected), '550 5.7.1');
+  assert.match(rejected.text, /body rejected/);
+  assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please hold me'))).code, 250);
+  assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please drop me'))).code, 250);
+  assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please tag me'))).code, 250);
+  const inbox = await aliceMailbox(server, 'INBOX');
+  assert.equal(inbox.length, 1, 'only the tagged one is delivered');
+  assert.match(inbox[0]!, /^X-Rule: tag me\r$/m);
+  const held = await server.store.listQuarantine();
+  assert.equal(held.length, 1);
+  assert.equal(held[0]!.subject, 'please hold me', 'a HOLD rule does not mark the message as phishing');
+});
+
+test('a milter: its reject, tempfail, added header, and the default when it is down', async (t) => {
+  // Answers continue to everything; at end of body: reject when the subject says so, else add a header.
+  let verdict: 'reject' | 'tempfail' | 'header' = 'header';
+  const milter = await fakeMilter(0, (p) => {
+    if (p.code !== 'E') return ['c'];
+    if (verdict === 'reject') return ['y', z('554 5.7.1 Milter says no')];
+    if (verdict === 'tempfail') return ['t'];
+    return [['h', z('X-Milter', 'checked')], ['c']];
+  });
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }] } });
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  assert.match((await aliceMailbox(server, 'INBOX'))[0] ?? '', /^X-Milter: checked\r$/m);
+  verdict = 'reject';
+  const refused = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'));
+  assert.equal(codeOf(refused), '554 5.7.1');
+  assert.match(refused.text, /Milter says no/);
+  verdict = 'tempfail';
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 451);
+
+  await milter.close();
+  assert.equal(codeOf(await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))), '451 4.7.1');
+  const open = await serverWith(t, { filter: { milters: [{ socket: milter.spec, onUnavailable: 'accept' }] } });
+  assert.equal((await sendToAlice(open, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  void packet;
+});
