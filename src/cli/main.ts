@@ -33,6 +33,13 @@ Commands:
   dns records <domain> [--json]            the DNS records to publish for a domain, as zone-file lines
   dns check <domain> [--json]              check the published records and the server: pass / warn / fail
   queue list [--json]                      the outbound queue: mail accepted for other domains
+  quarantine list [--json] [--limit N]     messages the content filter held back, newest first
+  quarantine show <id> [--raw] [--lang en|ru]
+                                           the verdict, every signal explained, and the headers (--raw: the message)
+  quarantine release <id>                  deliver a held message to its original recipients, then drop it
+  quarantine delete <id>                   drop a held message
+  scan <file.eml|dir|->... [--json] [--lang en|ru]
+                                           the phishing verdict of saved messages, every signal explained
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
   help                                     this text
   version                                  print the version
@@ -59,8 +66,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/dkim.ts')).dkimCommand(rest);
     case 'queue':
       return (await import('./commands/queue.ts')).queueCommand(rest);
+    case 'quarantine':
+      return (await import('./commands/quarantine.ts')).quarantineCommand(rest);
     case 'stats':
       return (await import('./commands/stats.ts')).statsCommand(rest);
+    case 'scan':
+      return (await import('./commands/scan.ts')).scanCommand(rest);
     case 'migrate':
       return (await import('./commands/migrate.ts')).migrateCommand(rest);
     case undefined:
