@@ -5,6 +5,7 @@
  * Junk, maybe changed), quarantine, discard, reject or tempfail. The first refusal ends it.
  */
 import type { FilterConfig, MilterConfig } from '../config/filter-schema.ts';
+import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseMessage } from '../mime/message.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
@@ -12,7 +13,13 @@ import { type Reply, reply } from '../smtp/replies.ts';
 import { insertBanner, warningBanner } from './actions/banner.ts';
 import { tagSubject } from './actions/subject-tag.ts';
 import { stripVerdictHeaders, verdictHeaders } from './actions/verdict-headers.ts';
-import { type ContentRules, inspectMessage, readRuleFile } from './content-rules/index.ts';
+import {
+  ContentRuleError,
+  type ContentRules,
+  inspectMessage,
+  type RuleTable,
+  readRuleFile,
+} from './content-rules/index.ts';
 import { runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
 import { detectPhishing, type PhishingReport, type PhishingSettings } from './phishing/detector.ts';
@@ -66,7 +73,7 @@ export class ContentFilter {
     this.#logger = logger;
   }
 
-  /** Reads the rule files; a bad rule stops the start with the file, line and reason (ContentRuleError). */
+  /** Reads the rule files; a missing file or a bad rule stops the start with the key, file, line and reason. */
   static async create(options: {
     config: FilterConfig;
     localDomains: readonly string[];
@@ -75,9 +82,9 @@ export class ContentFilter {
   }): Promise<ContentFilter> {
     const { config } = options;
     const rules: ContentRules = {};
-    if (config.headerChecks) rules.header = await readRuleFile(config.headerChecks);
-    if (config.mimeHeaderChecks) rules.mime = await readRuleFile(config.mimeHeaderChecks);
-    if (config.bodyChecks) rules.body = await readRuleFile(config.bodyChecks);
+    if (config.headerChecks) rules.header = await loadRules('filter.headerChecks', config.headerChecks);
+    if (config.mimeHeaderChecks) rules.mime = await loadRules('filter.mimeHeaderChecks', config.mimeHeaderChecks);
+    if (config.bodyChecks) rules.body = await loadRules('filter.bodyChecks', config.bodyChecks);
     return new ContentFilter(
       config,
       rules,
@@ -87,8 +94,9 @@ export class ContentFilter {
     );
   }
 
-  get settings(): PhishingSettings {
-    return this.#settings;
+  /** Whether mail from outside is scored; only then is sender history worth keeping. */
+  get scoresPhishing(): boolean {
+    return this.#config.phishing.enabled;
   }
 
   async filter(request: FilterRequest): Promise<FilterOutcome> {
@@ -194,6 +202,16 @@ export class ContentFilter {
       threshold: phishing.thresholds.warn,
     });
     return Buffer.concat([Buffer.from(headers), out]);
+  }
+}
+
+async function loadRules(key: string, path: string): Promise<RuleTable> {
+  try {
+    return await readRuleFile(path);
+  } catch (err) {
+    if (err instanceof ContentRuleError) throw new ConfigError(`${key}: ${err.message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`${key}: cannot read the rule file ${path}: ${code}`, { cause: err });
   }
 }
 

@@ -254,7 +254,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           ? [envelope.mailFrom.address]
           : []
         : envelope.recipients.filter((r) => r.route.kind === 'outbound').map((r) => r.path.address);
-    if (!filter || addresses.length === 0) return;
+    if (!filter?.scoresPhishing || addresses.length === 0) return;
     store.recordSenders(addresses, at).catch((err: unknown) => logger.warn({ err }, 'sender history not recorded'));
   }
 

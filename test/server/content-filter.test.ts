@@ -176,3 +176,18 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   assert.equal((await sendToAlice(open, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
   void packet;
 });
+
+test('a rule file that is missing or wrong stops the start, naming the key, file and line', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bad = path.join(dir, 'body_checks');
+  fs.writeFileSync(bad, '/^ok$/ DUNNO\n/^x$/ FROBNICATE\n');
+  await assert.rejects(
+    startTestServer({ filter: { bodyChecks: bad } }),
+    (err: Error) => err.name === 'Error' && /^filter\.bodyChecks: .*body_checks:2: .*FROBNICATE/.test(err.message),
+  );
+  await assert.rejects(
+    startTestServer({ filter: { headerChecks: path.join(dir, 'nothing-here') } }),
+    /filter\.headerChecks: cannot read the rule file .*nothing-here: ENOENT/,
+  );
+});
