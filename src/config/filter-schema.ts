@@ -101,6 +101,11 @@ const phishingSchema = z
     protectedDomains: z.array(domain).default([]),
     /** Partners and frequent correspondents: their lookalikes are suspicious too. */
     partnerDomains: z.array(domain).default([]),
+    /**
+     * Domains with at least this many messages exchanged (sender history in the store) count as
+     * frequent correspondents too, refreshed every 10 minutes; 0 turns the learning off.
+     */
+    correspondentMinMessages: z.number().int().min(0).default(5),
     /** Executives and others whose name from an outside address is suspicious. */
     people: z.array(personSchema).default([]),
     /** More brands, added to the built-in list (src/filter/phishing/brands.ts). */

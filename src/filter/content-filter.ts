@@ -52,10 +52,15 @@ export type FilterOutcome =
   | { action: 'discard'; reason: string }
   | { action: 'reply'; reply: Reply; reason: string };
 
+/** Each is checked for lookalikes on every message: enough for an organisation's real partners. */
+const MAX_LEARNED_CORRESPONDENTS = 300;
+
 export class ContentFilter {
   readonly #config: FilterConfig;
   readonly #rules: ContentRules;
-  readonly #settings: PhishingSettings;
+  #settings: PhishingSettings;
+  readonly #baseSettings: PhishingSettings;
+  #refreshTimer: NodeJS.Timeout | undefined;
   readonly #hostname: string;
   readonly #logger: Logger;
 
@@ -69,6 +74,7 @@ export class ContentFilter {
     this.#config = config;
     this.#rules = rules;
     this.#settings = settings;
+    this.#baseSettings = settings;
     this.#hostname = hostname;
     this.#logger = logger;
   }
@@ -92,6 +98,35 @@ export class ContentFilter {
       options.hostname,
       options.logger,
     );
+  }
+
+  /**
+   * Learns the frequent correspondents from the store's sender history (config
+   * `filter.phishing.correspondentMinMessages`) now and every 10 minutes until stop(): lookalikes of
+   * the domains we often write with are suspicious, as those of `partnerDomains` are.
+   */
+  async learnCorrespondents(source: (o: { minMessages: number; limit: number }) => Promise<string[]>): Promise<void> {
+    const minMessages = this.#config.phishing.correspondentMinMessages;
+    if (!this.#config.phishing.enabled || minMessages === 0) return;
+    const refresh = async () => {
+      try {
+        const learned = await source({ minMessages, limit: MAX_LEARNED_CORRESPONDENTS });
+        const known = new Set([...this.#baseSettings.protectedDomains, ...this.#baseSettings.partnerDomains]);
+        this.#settings = {
+          ...this.#baseSettings,
+          partnerDomains: [...this.#baseSettings.partnerDomains, ...learned.filter((d) => !known.has(d))],
+        };
+      } catch (err) {
+        this.#logger.warn({ err }, 'frequent correspondents not refreshed');
+      }
+    };
+    await refresh();
+    this.#refreshTimer = setInterval(refresh, 10 * 60_000);
+    this.#refreshTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#refreshTimer);
   }
 
   /** Whether mail from outside is scored; only then is sender history worth keeping. */

@@ -67,13 +67,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const accounts = new AccountCache((address) => store.resolveAddress(address), { ttlMs: 10_000, maxEntries: 10_000 });
   let filter: ContentFilter;
   try {
-    // A rule file that does not load stops the start, naming the file and line (ContentRuleError).
+    // A rule file that does not load stops the start, naming the key, file and line.
     filter = await ContentFilter.create({
       config: config.filter,
       localDomains: config.domains,
       hostname: config.hostname,
       logger: logger.child({ stage: 'filter' }),
     });
+    await filter.learnCorrespondents((o) => store.frequentCorrespondents(o));
   } catch (err) {
     await closeStores(store, opened);
     throw err;
@@ -82,6 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     policy = new InboundPolicy({ config, resolver, store, accounts, logger });
   } catch (err) {
+    filter.stop();
     await closeStores(store, opened);
     throw err;
   }
@@ -89,6 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     tlsSetup = await setupTls(config, logger);
   } catch (err) {
+    filter.stop();
     await policy.close();
     await closeStores(store, opened);
     throw err;
@@ -164,6 +167,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (err) {
     for (const { listener } of listeners) await listener.close(0).catch(() => {});
     await tlsSetup.stop();
+    filter.stop();
     await policy.close();
     await closeStores(store, opened);
     throw err;
@@ -187,6 +191,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);
         await dkimRotation.stop();
         await dnsMonitor.stop();
+        filter.stop();
         await tlsSetup.stop();
         await policy.close();
         // Deliveries per commit shows how well group commit works under the load seen.

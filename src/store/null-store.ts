@@ -323,6 +323,19 @@ export class NullStore implements Store {
       this.#senders.set(address, { messages: (seen?.messages ?? 0) + 1, firstSeen });
     }
   }
+  async frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]> {
+    this.#assertOpen();
+    const totals = new Map<string, number>();
+    for (const [address, { messages }] of this.#senders) {
+      const domain = address.slice(address.indexOf('@') + 1);
+      totals.set(domain, (totals.get(domain) ?? 0) + messages);
+    }
+    return [...totals]
+      .filter(([, total]) => total >= options.minMessages)
+      .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+      .slice(0, options.limit)
+      .map(([domain]) => domain);
+  }
 
   stats(): StoreStats {
     return { commits: 0, deliveries: this.#discarded };

@@ -413,6 +413,11 @@ export interface Store {
    * first seen at `at` when new. Called per message: calls close together share one statement.
    */
   recordSenders(addresses: string[], at: Date): Promise<void>;
+  /**
+   * The domains the organisation corresponds with most: those whose addresses add up to at least
+   * `minMessages` recorded messages, most first, at most `limit` — their lookalikes are phishing.
+   */
+  frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]>;
 
   stats(): StoreStats;
 

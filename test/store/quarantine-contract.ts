@@ -164,6 +164,22 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   );
 
   test(
+    "frequent correspondents: domains by their addresses' summed messages, most first, above a floor",
+    withStore(async (store) => {
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 10 }), []);
+      for (let i = 0; i < 3; i++) await store.recordSenders(['a@partner.example', 'b@partner.example'], at(i));
+      await store.recordSenders(['c@supplier.example', 'd@supplier.example'], at(5));
+      await store.recordSenders(['once@stranger.example'], at(6));
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 2, limit: 10 }), [
+        'partner.example',
+        'supplier.example',
+      ]);
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 1 }), ['partner.example']);
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 7, limit: 10 }), []);
+    }),
+  );
+
+  test(
     'sender history: many calls at once all count (they share statements)',
     withStore(async (store) => {
       await Promise.all(

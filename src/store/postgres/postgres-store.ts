@@ -391,6 +391,11 @@ export class PostgresStore implements Store {
     return this.#senders.record(addresses, at);
   }
 
+  async frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]> {
+    this.#assertOpen();
+    return this.#quarantine.frequentCorrespondents(options.minMessages, options.limit);
+  }
+
   /** Refuses new calls at once, lets deliveries and sender tallies already asked for commit, then closes the pool. */
   close(): Promise<void> {
     if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));

@@ -66,6 +66,15 @@ export class PostgresQuarantine {
     return senderHistoryFromRow(rows[0]);
   }
 
+  async frequentCorrespondents(minMessages: number, limit: number): Promise<string[]> {
+    const { rows } = await this.#query(
+      `SELECT split_part(address, '@', 2) AS domain, sum(messages) AS total FROM senders
+       GROUP BY domain HAVING sum(messages) >= $1 ORDER BY total DESC, domain LIMIT $2`,
+      [minMessages, limit],
+    );
+    return rows.map((row) => String(row.domain));
+  }
+
   async countSenders(counts: readonly SenderCount[]): Promise<void> {
     if (counts.length === 0) return;
     await this.#query(

@@ -57,6 +57,7 @@ export class SqliteQuarantineReads {
   readonly #list: StatementSync;
   readonly #read: StatementSync;
   readonly #senderHistory: StatementSync;
+  readonly #frequent: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#list = db.prepare(
@@ -65,6 +66,14 @@ export class SqliteQuarantineReads {
     );
     this.#read = db.prepare(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id = ?`);
     this.#senderHistory = db.prepare('SELECT messages, first_seen FROM senders WHERE address = ?');
+    this.#frequent = db.prepare(
+      `SELECT substr(address, instr(address, '@') + 1) AS domain, sum(messages) AS total FROM senders
+       GROUP BY domain HAVING total >= :min ORDER BY total DESC, domain LIMIT :limit`,
+    );
+  }
+
+  frequentCorrespondents(minMessages: number, limit: number): string[] {
+    return this.#frequent.all({ min: minMessages, limit }).map((row) => String(row.domain));
   }
 
   list(limit: number, before: number | undefined): QuarantinedSummary[] {

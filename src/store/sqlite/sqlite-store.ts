@@ -378,6 +378,11 @@ export class SqliteStore implements Store {
     return this.#senders.record(addresses, at);
   }
 
+  async frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]> {
+    this.#assertOpen();
+    return this.#quarantineReads.frequentCorrespondents(options.minMessages, options.limit);
+  }
+
   /** Refuses new calls at once, lets every write already asked for commit, then closes. */
   close(): Promise<void> {
     if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));
