@@ -7,24 +7,14 @@
 import type { FilterConfig, MilterConfig } from '../config/filter-schema.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseMessage } from '../mime/message.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
-import { insertBanner, warningBanner } from './actions/banner.ts';
-import { tagSubject } from './actions/subject-tag.ts';
-import { stripVerdictHeaders, verdictHeaders } from './actions/verdict-headers.ts';
-import {
-  ContentRuleError,
-  type ContentRules,
-  inspectMessage,
-  type RuleTable,
-  readRuleFile,
-} from './content-rules/index.ts';
-import { runMilter } from './milter-stage.ts';
+import type { ContentRules, inspectMessage, RuleTable } from './content-rules/index.ts';
+import type { runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
-import { detectPhishing, type PhishingReport, type PhishingSettings } from './phishing/detector.ts';
-import { detectorSettings } from './phishing/scan.ts';
-import { type PhishingAction, phishingAction, topReasons } from './phishing-verdict.ts';
+import type { PhishingReport, PhishingSettings } from './phishing/detector.ts';
+import { detectorSettings } from './phishing/settings.ts';
+import { type PhishingAction, topReasons } from './phishing-verdict.ts';
 
 export interface FilterRequest {
   envelope: Envelope;
@@ -58,9 +48,14 @@ const MAX_LEARNED_CORRESPONDENTS = 300;
 export class ContentFilter {
   readonly #config: FilterConfig;
   readonly #rules: ContentRules;
+  /** Loaded only when rule files are configured (re2js is not small). */
+  #inspect: typeof inspectMessage | undefined;
+  /** Loaded only when milters are configured. */
+  #runMilter: typeof runMilter | undefined;
   #settings: PhishingSettings;
   readonly #baseSettings: PhishingSettings;
   #refreshTimer: NodeJS.Timeout | undefined;
+  #phishingStage: Promise<typeof import('./phishing-stage.ts')> | undefined;
   readonly #hostname: string;
   readonly #logger: Logger;
 
@@ -88,16 +83,23 @@ export class ContentFilter {
   }): Promise<ContentFilter> {
     const { config } = options;
     const rules: ContentRules = {};
-    if (config.headerChecks) rules.header = await loadRules('filter.headerChecks', config.headerChecks);
-    if (config.mimeHeaderChecks) rules.mime = await loadRules('filter.mimeHeaderChecks', config.mimeHeaderChecks);
-    if (config.bodyChecks) rules.body = await loadRules('filter.bodyChecks', config.bodyChecks);
-    return new ContentFilter(
+    const ruleFiles = { header: config.headerChecks, mime: config.mimeHeaderChecks, body: config.bodyChecks };
+    const keys = { header: 'filter.headerChecks', mime: 'filter.mimeHeaderChecks', body: 'filter.bodyChecks' };
+    const engine = Object.values(ruleFiles).some(Boolean) ? await import('./content-rules/index.ts') : undefined;
+    for (const table of ['header', 'mime', 'body'] as const) {
+      const file = ruleFiles[table];
+      if (file && engine) rules[table] = await loadRules(engine, keys[table], file);
+    }
+    const filter = new ContentFilter(
       config,
       rules,
       detectorSettings(config, options.localDomains),
       options.hostname,
       options.logger,
     );
+    if (engine) filter.#inspect = engine.inspectMessage;
+    if (config.milters.length > 0) filter.#runMilter = (await import('./milter-stage.ts')).runMilter;
+    return filter;
   }
 
   /**
@@ -129,6 +131,11 @@ export class ContentFilter {
     clearInterval(this.#refreshTimer);
   }
 
+  /** Whether the stage has anything to do: rules, milters or phishing scoring. */
+  get active(): boolean {
+    return this.#inspect !== undefined || this.#runMilter !== undefined || this.#config.phishing.enabled;
+  }
+
   /** Whether mail from outside is scored; only then is sender history worth keeping. */
   get scoresPhishing(): boolean {
     return this.#config.phishing.enabled;
@@ -138,8 +145,8 @@ export class ContentFilter {
     let content = request.content;
     let redirect: string | undefined;
     let held: string | undefined;
-    if (this.#rules.header || this.#rules.mime || this.#rules.body) {
-      const inspection = inspectMessage(content, this.#rules);
+    if (this.#inspect) {
+      const inspection = this.#inspect(content, this.#rules);
       const v = inspection.verdict;
       if (v.action === 'reject') {
         // header_checks(5) REJECT: Postfix answers 550 5.7.1 with the rule's text.
@@ -150,8 +157,8 @@ export class ContentFilter {
       content = inspection.message ?? content;
       redirect = inspection.redirect;
     }
-    for (const milter of this.#config.milters) {
-      const outcome = await runMilter(milter, { ...request, content }, this.#hostname);
+    for (const milter of this.#runMilter ? this.#config.milters : []) {
+      const outcome = await this.#runMilter!(milter, { ...request, content }, this.#hostname);
       const name = milter.name ?? milter.socket;
       if (outcome.kind === 'unavailable') {
         this.#logger.warn({ session: request.peer.sessionId, milter: name, err: outcome.error }, 'milter unavailable');
@@ -170,20 +177,10 @@ export class ContentFilter {
     let action: PhishingAction = 'none';
     const phishing = this.#config.phishing;
     if (phishing.enabled && request.external) {
-      content = stripVerdictHeaders(content);
-      const message = await parseMessage(content);
-      const from = message.from[0]?.address;
-      const previous = from && request.previousMessages ? await request.previousMessages(from) : undefined;
-      report = await detectPhishing(
-        {
-          message,
-          envelopeFrom: request.envelope.mailFrom?.address ?? '',
-          ...(request.authentication ? { authentication: request.authentication } : {}),
-          ...(previous !== undefined ? { previousMessages: previous } : {}),
-        },
-        this.#settings,
-      );
-      action = phishingAction(report.score, phishing.thresholds);
+      // Loaded with the first message from outside: a server that scores nothing never holds it.
+      this.#phishingStage ??= import('./phishing-stage.ts');
+      const scored = await (await this.#phishingStage).scorePhishing(content, request, this.#settings, phishing);
+      ({ content, report, action } = scored);
     }
     // A HOLD rule or a milter's quarantine holds the message whatever its score; only the score marks it.
     const verdict = report ? filterVerdict(report, held ? 'quarantine' : action, held, phishing.language) : undefined;
@@ -197,7 +194,6 @@ export class ContentFilter {
         reason: verdict?.reason ?? 'phishing',
       };
     }
-    if (report && verdict) content = this.#mark(content, report, action);
     if (action === 'quarantine' || held) {
       return { action: 'quarantine', content, verdict: verdict ?? heldVerdict(held ?? 'held') };
     }
@@ -209,42 +205,17 @@ export class ContentFilter {
       ...(redirect ? { redirect } : {}),
     };
   }
-
-  /**
-   * From `warn` up: the verdict headers, the subject tag and the banner. Clean mail is left as it came
-   * (only forged verdict headers were removed), so a score below `warn` changes nothing the user sees.
-   */
-  #mark(content: Buffer, report: PhishingReport, action: PhishingAction): Buffer {
-    if (action === 'none') return content;
-    const phishing = this.#config.phishing;
-    let out = content;
-    if (phishing.subjectTag !== '') out = tagSubject(out, phishing.subjectTag);
-    if (phishing.banner.enabled) {
-      const reasons = [...report.signals]
-        .sort((a, b) => b.weight - a.weight)
-        .slice(0, 3)
-        .map((s) => s.explanation);
-      out = insertBanner(
-        out,
-        warningBanner({ language: phishing.banner.language, reasons, template: phishing.banner.text }),
-      );
-    }
-    const headers = verdictHeaders({
-      score: report.score,
-      category: report.category,
-      action,
-      signals: report.signals,
-      threshold: phishing.thresholds.warn,
-    });
-    return Buffer.concat([Buffer.from(headers), out]);
-  }
 }
 
-async function loadRules(key: string, path: string): Promise<RuleTable> {
+async function loadRules(
+  engine: typeof import('./content-rules/index.ts'),
+  key: string,
+  path: string,
+): Promise<RuleTable> {
   try {
-    return await readRuleFile(path);
+    return await engine.readRuleFile(path);
   } catch (err) {
-    if (err instanceof ContentRuleError) throw new ConfigError(`${key}: ${err.message}`, { cause: err });
+    if (err instanceof engine.ContentRuleError) throw new ConfigError(`${key}: ${err.message}`, { cause: err });
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new ConfigError(`${key}: cannot read the rule file ${path}: ${code}`, { cause: err });
   }

@@ -103,7 +103,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
     let body = examination?.content ?? content;
     let filtered: FilterOutcome | undefined;
-    if (filter) {
+    if (filter?.active) {
       try {
         filtered = await filter.filter({
           envelope,

@@ -10,6 +10,7 @@ import type { Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
 import { languageSignals } from './language/language-signals.ts';
 import { linkSignals } from './links/link-signals.ts';
+import { joinedDomains } from './lookalike.ts';
 import { organisationOf, type ProtectedPerson, senderSignals } from './sender-signals.ts';
 import { CATEGORIES, type Category, type Signal } from './signal.ts';
 
@@ -66,7 +67,7 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
       html: message.html,
       text: message.text,
       senderDomain: fromOrg,
-      protectedDomains: [...settings.protectedDomains, ...settings.partnerDomains],
+      protectedDomains: joinedDomains(settings.protectedDomains, settings.partnerDomains),
       brands: settings.brands,
     }),
     ...languageSignals({ subject: message.subject, text, fromName: message.from[0]?.name ?? '' }),

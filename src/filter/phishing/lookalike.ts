@@ -100,11 +100,18 @@ function swaps(got: string, want: string): Swap[] {
 
 /** Damerau-Levenshtein (optimal string alignment) distance exactly 1, with the edit that makes it so. */
 function oneEdit(got: string, want: string): Edit | undefined {
-  const g = [...got];
-  const w = [...want];
+  // Code points, not UTF-16 units; labels are almost always in the BMP, where the two agree and no
+  // arrays need building (this runs for every brand on every message).
+  const astral = /[\uD800-\uDFFF]/;
+  const g: ArrayLike<string> & { slice(from: number): ArrayLike<string> | string } =
+    astral.test(got) || astral.test(want) ? [...got] : got;
+  const w: typeof g = g === got ? want : [...want];
+  const rest = (x: typeof g, from: number) => {
+    const tail = x.slice(from);
+    return typeof tail === 'string' ? tail : Array.prototype.join.call(tail, '');
+  };
   let i = 0;
   while (i < g.length && i < w.length && g[i] === w[i]) i++;
-  const rest = (x: string[], from: number) => x.slice(from).join('');
   if (g.length === w.length) {
     if (i === g.length) return undefined;
     if (rest(g, i + 1) === rest(w, i + 1)) return { kind: 'substitution', got: g[i] ?? '', want: w[i] ?? '' };
@@ -157,6 +164,33 @@ function match(s: Registrable, t: Registrable, punycode: boolean): [number, Look
   return undefined;
 }
 
+/** `a` and `b` as one list, the same array for the same two lists: preparedTargets() then finds it again. */
+const joined = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
+export function joinedDomains(a: readonly string[], b: readonly string[]): readonly string[] {
+  let inner = joined.get(a);
+  if (!inner) {
+    inner = new WeakMap();
+    joined.set(a, inner);
+  }
+  let both = inner.get(b);
+  if (!both) {
+    both = [...a, ...b];
+    inner.set(b, both);
+  }
+  return both;
+}
+
+// The same lists (our domains, each brand's) come with every message: keep them parsed, by identity.
+const prepared = new WeakMap<readonly string[], Registrable[]>();
+function preparedTargets(domains: readonly string[]): Registrable[] {
+  let targets = prepared.get(domains);
+  if (!targets) {
+    targets = domains.map(protectedEntry).filter((t) => t !== undefined);
+    prepared.set(domains, targets);
+  }
+  return targets;
+}
+
 /**
  * Whether `domain` (a sender's domain, ASCII or Unicode) imitates one of `protectedDomains`. The protected
  * domains themselves and their subdomains are never lookalikes.
@@ -164,7 +198,7 @@ function match(s: Registrable, t: Registrable, punycode: boolean): [number, Look
 export function lookalikeOf(domain: string, protectedDomains: readonly string[]): Lookalike | undefined {
   const sender = senderEntry(domain);
   if (sender === undefined) return undefined;
-  const targets = protectedDomains.map(protectedEntry).filter((t) => t !== undefined);
+  const targets = preparedTargets(protectedDomains);
   for (const t of targets) {
     if (sender.ascii === t.ascii || sender.host === t.host || sender.host.endsWith(`.${t.host}`)) return undefined;
   }

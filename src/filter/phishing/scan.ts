@@ -7,8 +7,8 @@ import type { FilterConfig } from '../../config/filter-schema.ts';
 import { parseMessage } from '../../mime/message.ts';
 import { type PhishingAction, phishingAction } from '../phishing-verdict.ts';
 import { authenticationFromHeaders } from './authentication-signals.ts';
-import { DEFAULT_BRANDS } from './brands.ts';
 import { detectPhishing, type PhishingReport, type PhishingSettings } from './detector.ts';
+import { detectorSettings } from './settings.ts';
 
 export interface ScanSettings {
   detector: PhishingSettings;
@@ -32,18 +32,6 @@ export function scanSettings(options: {
     detector: detectorSettings(options.filter, options.localDomains),
     thresholds: options.filter.phishing.thresholds,
     authservId: options.authservId,
-  };
-}
-
-/** The detector's settings from `filter.phishing`: the local domains are always protected. */
-export function detectorSettings(filter: FilterConfig, localDomains: readonly string[]): PhishingSettings {
-  const p = filter.phishing;
-  return {
-    protectedDomains: [...new Set([...localDomains, ...p.protectedDomains])],
-    partnerDomains: p.partnerDomains,
-    brands: [...p.brands, ...DEFAULT_BRANDS],
-    people: p.people,
-    allowlist: p.allowlist,
   };
 }
 

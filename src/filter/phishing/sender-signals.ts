@@ -7,7 +7,7 @@ import { getDomain } from 'tldts';
 import type { MessageAddress, ParsedMessage } from '../../mime/message.ts';
 import type { Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
-import { type Lookalike, lookalikeOf } from './lookalike.ts';
+import { joinedDomains, type Lookalike, lookalikeOf } from './lookalike.ts';
 import type { Category, Signal } from './signal.ts';
 
 /** A protected person (executive, VIP): the names people know them by and their real addresses. */
@@ -144,7 +144,7 @@ export function senderSignals(input: SenderInput): Signal[] {
 const SHORT_BRAND_LABEL = 5;
 
 function senderLookalike(fromOrg: string, input: SenderInput, claimed: Brand | undefined): Signal | undefined {
-  const ownAndPartners = [...input.protectedDomains, ...input.partnerDomains];
+  const ownAndPartners = joinedDomains(input.protectedDomains, input.partnerDomains);
   const own = lookalikeOf(fromOrg, ownAndPartners);
   if (own) {
     const partner = !input.protectedDomains.some((d) => organisationOf(d) === organisationOf(own.protected));

@@ -29,7 +29,7 @@ export type LinkInput = {
   /** Registrable domain of the From address ('' if none). */
   senderDomain: string;
   /** The organisation's own domains (and configured extra ones). */
-  protectedDomains: string[];
+  protectedDomains: readonly string[];
   brands: readonly Brand[];
 };
 

@@ -1,0 +1,64 @@
+/**
+ * The phishing part of the filter stage, loaded with the first message from outside: forged verdict
+ * headers out, the message parsed and scored (src/filter/phishing), and from `warn` up the verdict
+ * headers, the subject tag and the warning banner. Clean mail is left as it came, so a score below
+ * `warn` changes nothing the user sees.
+ */
+import type { PhishingConfig } from '../config/filter-schema.ts';
+import { parseMessage } from '../mime/message.ts';
+import type { Envelope } from '../smtp/envelope.ts';
+import { insertBanner, warningBanner } from './actions/banner.ts';
+import { tagSubject } from './actions/subject-tag.ts';
+import { stripVerdictHeaders, verdictHeaders } from './actions/verdict-headers.ts';
+import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
+import { detectPhishing, type PhishingReport, type PhishingSettings } from './phishing/detector.ts';
+import { type PhishingAction, phishingAction } from './phishing-verdict.ts';
+
+export interface PhishingRequest {
+  envelope: Envelope;
+  authentication?: AuthenticationSummary;
+  previousMessages?: (from: string) => Promise<number | undefined>;
+}
+
+export async function scorePhishing(
+  content: Buffer,
+  request: PhishingRequest,
+  settings: PhishingSettings,
+  config: PhishingConfig,
+): Promise<{ content: Buffer; report: PhishingReport; action: PhishingAction }> {
+  const stripped = stripVerdictHeaders(content);
+  const message = await parseMessage(stripped);
+  const from = message.from[0]?.address;
+  const previous = from && request.previousMessages ? await request.previousMessages(from) : undefined;
+  const report = await detectPhishing(
+    {
+      message,
+      envelopeFrom: request.envelope.mailFrom?.address ?? '',
+      ...(request.authentication ? { authentication: request.authentication } : {}),
+      ...(previous !== undefined ? { previousMessages: previous } : {}),
+    },
+    settings,
+  );
+  const action = phishingAction(report.score, config.thresholds);
+  return { content: action === 'none' ? stripped : mark(stripped, report, action, config), report, action };
+}
+
+function mark(content: Buffer, report: PhishingReport, action: PhishingAction, config: PhishingConfig): Buffer {
+  let out = content;
+  if (config.subjectTag !== '') out = tagSubject(out, config.subjectTag);
+  if (config.banner.enabled) {
+    const reasons = [...report.signals]
+      .sort((a, b) => b.weight - a.weight)
+      .slice(0, 3)
+      .map((s) => s.explanation);
+    out = insertBanner(out, warningBanner({ language: config.banner.language, reasons, template: config.banner.text }));
+  }
+  const headers = verdictHeaders({
+    score: report.score,
+    category: report.category,
+    action,
+    signals: report.signals,
+    threshold: config.thresholds.warn,
+  });
+  return Buffer.concat([Buffer.from(headers), out]);
+}
