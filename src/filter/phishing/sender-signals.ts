@@ -3,6 +3,7 @@
  * who really sent it — lookalike domains, display names that carry another address, a brand or a
  * protected person's name, a Reply-To elsewhere, a sender never seen before, the envelope.
  */
+import { domainToUnicode } from 'node:url';
 import { getDomain } from 'tldts';
 import type { MessageAddress, ParsedMessage } from '../../mime/message.ts';
 import type { Brand } from './brands.ts';
@@ -150,16 +151,42 @@ function senderLookalike(fromOrg: string, input: SenderInput, claimed: Brand | u
     const partner = !input.protectedDomains.some((d) => organisationOf(d) === organisationOf(own.protected));
     return lookalikeSignal(own, partner ? { executive: 0.5 } : { executive: 0.5, password: 0.5 });
   }
-  for (const brand of input.brands) {
-    if (brand.domains.some((d) => organisationOf(d) === fromOrg)) return undefined;
+  const index = brandIndex(input.brands);
+  if (index.byOrganisation.has(fromOrg)) return undefined;
+  const found = lookalikeOf(fromOrg, index.domains);
+  const brand = found && index.byDomain.get(found.protected);
+  if (found && brand && (brand === claimed || strongEnoughForBrand(found, fromOrg))) return brandSignal(found, brand);
+  // A short name inside a domain is chance (helpdesk-mail), unless the display name claims that brand too.
+  const forClaimed = claimed && brand !== claimed ? lookalikeOf(fromOrg, claimed.domains) : undefined;
+  return forClaimed ? brandSignal(forClaimed, claimed!) : undefined;
+}
+
+function brandSignal(found: Lookalike, brand: Brand): Signal {
+  return lookalikeSignal(found, { [brand.category]: 1 }, found.kind === 'added-word' ? 2.5 : undefined);
+}
+
+/** A brand list by organisational domain and by domain as lookalikeOf names it, built once per list. */
+interface BrandIndex {
+  byOrganisation: Map<string, Brand>;
+  byDomain: Map<string, Brand>;
+  domains: readonly string[];
+}
+const brandIndexes = new WeakMap<readonly Brand[], BrandIndex>();
+
+function brandIndex(brands: readonly Brand[]): BrandIndex {
+  let index = brandIndexes.get(brands);
+  if (!index) {
+    index = { byOrganisation: new Map(), byDomain: new Map(), domains: brands.flatMap((b) => b.domains) };
+    for (const brand of brands) {
+      for (const d of brand.domains) {
+        if (!index.byOrganisation.has(organisationOf(d))) index.byOrganisation.set(organisationOf(d), brand);
+        const unicode = domainToUnicode(organisationOf(d)) || organisationOf(d);
+        if (!index.byDomain.has(unicode)) index.byDomain.set(unicode, brand);
+      }
+    }
+    brandIndexes.set(brands, index);
   }
-  for (const brand of input.brands) {
-    const found = lookalikeOf(fromOrg, brand.domains);
-    // A short name inside a domain is chance (helpdesk-mail), unless the display name claims that brand too.
-    if (!found || (brand !== claimed && !strongEnoughForBrand(found, fromOrg))) continue;
-    return lookalikeSignal(found, { [brand.category]: 1 }, found.kind === 'added-word' ? 2.5 : undefined);
-  }
-  return undefined;
+  return index;
 }
 
 function strongEnoughForBrand(found: Lookalike, fromOrg: string): boolean {
@@ -210,12 +237,10 @@ function displayNameSignals(from: MessageAddress, fromOrg: string, input: Sender
       },
     });
   }
-  const person = input.people.find((p) => p.names.some((n) => sameName(n, name)));
+  const person = personNamed(name, input.people);
   // "Anna Smirnova (via SharePoint Online)": services mail for people under their name, from their own domain.
   const service =
-    input.dmarc !== 'fail' &&
-    !isFreeMail(from.address) &&
-    input.brands.some((b) => b.domains.some((d) => organisationOf(d) === fromOrg));
+    input.dmarc !== 'fail' && !isFreeMail(from.address) && brandIndex(input.brands).byOrganisation.has(fromOrg);
   if (person && !service && !person.addresses.some((a) => a.toLowerCase() === from.address)) {
     signals.push({
       name: 'protected-person-impersonation',
@@ -300,11 +325,21 @@ function normalName(s: string): string {
   );
 }
 
+/** Each person's names as word lists, built once per list. */
+const preparedPeople = new WeakMap<readonly ProtectedPerson[], { person: ProtectedPerson; words: string[] }[]>();
+
 /** "Ivan Petrov" matches "Petrov Ivan", "IVAN PETROV (CEO)" and "Ivan Petrov via Gmail". */
-function sameName(known: string, shown: string): boolean {
-  const want = normalName(known).split(' ').filter(Boolean);
+function personNamed(shown: string, people: readonly ProtectedPerson[]): ProtectedPerson | undefined {
+  if (people.length === 0) return undefined;
+  let names = preparedPeople.get(people);
+  if (!names) {
+    names = people.flatMap((person) =>
+      person.names.map((n) => ({ person, words: normalName(n).split(' ').filter(Boolean) })),
+    );
+    preparedPeople.set(people, names);
+  }
   const got = new Set(normalName(shown).split(' '));
-  return want.length > 0 && want.every((w) => got.has(w));
+  return names.find(({ words }) => words.length > 0 && words.every((w) => got.has(w)))?.person;
 }
 
 /** A brand's names as the display-name check needs them, prepared once per brand list. */
