@@ -128,6 +128,7 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
       '/^Subject:.*hold me/ HOLD',
       '/^Subject:.*drop me/ DISCARD',
       '/^Subject:.*(tag me)/ PREPEND X-Rule: $1',
+      '/^Subject:.*redirect me/ REDIRECT bob@example.com',
     ].join('\n'),
   );
   fs.writeFileSync(body, '/^bad body line$/ REJECT body rejected\n');
@@ -142,8 +143,14 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
   assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please hold me'))).code, 250);
   assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please drop me'))).code, 250);
   assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please tag me'))).code, 250);
+  assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please redirect me'))).code, 250);
   const inbox = await aliceMailbox(server, 'INBOX');
-  assert.equal(inbox.length, 1, 'only the tagged one is delivered');
+  assert.equal(inbox.length, 1, 'only the tagged one is delivered to alice');
+  assert.deepEqual(
+    (await server.inbox('bob@example.com')).map((m) => /^Subject: (.*)\r$/m.exec(m.toString())?.[1]),
+    ['please redirect me'],
+    'REDIRECT sends it to bob instead',
+  );
   assert.match(inbox[0]!, /^X-Rule: tag me\r$/m);
   const held = await server.store.listQuarantine();
   assert.equal(held.length, 1);
@@ -152,11 +159,12 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
 
 test('a milter: its reject, tempfail, added header, and the default when it is down', async (t) => {
   // Answers continue to everything; at end of body: reject when the subject says so, else add a header.
-  let verdict: 'reject' | 'tempfail' | 'header' = 'header';
+  let verdict: 'reject' | 'tempfail' | 'header' | 'quarantine' = 'header';
   const milter = await fakeMilter(0, (p) => {
     if (p.code !== 'E') return ['c'];
     if (verdict === 'reject') return ['y', z('554 5.7.1 Milter says no')];
     if (verdict === 'tempfail') return ['t'];
+    if (verdict === 'quarantine') return [['q', z('held by the milter')], ['c']];
     return [['h', z('X-Milter', 'checked')], ['c']];
   });
   t.after(() => milter.close());
@@ -169,6 +177,11 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   assert.match(refused.text, /Milter says no/);
   verdict = 'tempfail';
   assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 451);
+  verdict = 'quarantine';
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  const [held] = await server.store.listQuarantine();
+  assert.match(held?.reason ?? '', /held by the milter/);
+  assert.equal((await aliceMailbox(server, 'INBOX')).length, 1, 'the quarantined one is not delivered');
 
   await milter.close();
   assert.equal(codeOf(await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))), '451 4.7.1');
