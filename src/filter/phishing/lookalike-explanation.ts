@@ -1,12 +1,17 @@
 /**
- * Plain-language English and Russian explanations of a lookalike sender domain, for admins and users.
- * Wording only; the detection is in lookalike.ts.
+ * Plain-language English and Russian explanations of a lookalike domain (a sender's, or a link's), for
+ * admins and users. Wording only; the detection is in lookalike.ts.
  */
 import { scriptOf } from './confusables.ts';
 
 export type Explanation = { en: string; ru: string };
 
-/** One place where the sender's domain differs from the protected one: `got` stands in for `want`. */
+/** Whose domain an explanation speaks of, as the opening words of its sentence. */
+export type Subject = Explanation;
+
+export const senderDomainSubject: Subject = { en: "The sender's domain", ru: 'Домен отправителя' };
+
+/** One place where the checked domain differs from the protected one: `got` stands in for `want`. */
 export type Swap = { got: string; want: string };
 
 const scriptNames: Partial<Record<string, { en: string; ru: string; ruPlural: string }>> = {
@@ -51,17 +56,23 @@ function joined(swaps: Swap[]): Explanation {
 }
 
 /** Homoglyph, mixed-script or punycode lookalike: the skeletons are equal (UTS #39 §4). */
-export function explainConfusable(sender: string, target: string, swaps: Swap[], ascii?: string): Explanation {
+export function explainConfusable(
+  sender: string,
+  target: string,
+  swaps: Swap[],
+  ascii?: string,
+  subject: Subject = senderDomainSubject,
+): Explanation {
   const detail = joined(swaps);
   if (ascii !== undefined) {
     return {
-      en: `The sender's domain ${ascii} is written in punycode; it shows as ${sender} and imitates ${target}: ${detail.en}.`,
-      ru: `Домен отправителя ${ascii} записан в punycode; он выглядит как ${sender} и имитирует ${target}: ${detail.ru}.`,
+      en: `${subject.en} ${ascii} is written in punycode; it shows as ${sender} and imitates ${target}: ${detail.en}.`,
+      ru: `${subject.ru} ${ascii} записан в punycode; он выглядит как ${sender} и имитирует ${target}: ${detail.ru}.`,
     };
   }
   return {
-    en: `The sender's domain ${sender} imitates ${target}: ${detail.en}.`,
-    ru: `Домен отправителя ${sender} имитирует ${target}: ${detail.ru}.`,
+    en: `${subject.en} ${sender} imitates ${target}: ${detail.en}.`,
+    ru: `${subject.ru} ${sender} имитирует ${target}: ${detail.ru}.`,
   };
 }
 
@@ -72,9 +83,14 @@ export type Edit =
   | { kind: 'transposition'; got: string; want: string };
 
 /** One-letter edit (Damerau-Levenshtein distance 1). */
-export function explainEdit(sender: string, target: string, edit: Edit): Explanation {
-  const en = `The sender's domain ${sender} differs from ${target} by one letter`;
-  const ru = `Домен отправителя ${sender} отличается от ${target} на одну букву`;
+export function explainEdit(
+  sender: string,
+  target: string,
+  edit: Edit,
+  subject: Subject = senderDomainSubject,
+): Explanation {
+  const en = `${subject.en} ${sender} differs from ${target} by one letter`;
+  const ru = `${subject.ru} ${sender} отличается от ${target} на одну букву`;
   switch (edit.kind) {
     case 'substitution':
       return {
@@ -87,26 +103,38 @@ export function explainEdit(sender: string, target: string, edit: Edit): Explana
       return { en: `${en}: the '${edit.want}' is missing.`, ru: `${ru}: пропущена «${edit.want}».` };
     case 'transposition':
       return {
-        en: `The sender's domain ${sender} imitates ${target}: the letters '${edit.want}' are swapped to '${edit.got}'.`,
-        ru: `Домен отправителя ${sender} имитирует ${target}: буквы «${edit.want}» переставлены («${edit.got}»).`,
+        en: `${subject.en} ${sender} imitates ${target}: the letters '${edit.want}' are swapped to '${edit.got}'.`,
+        ru: `${subject.ru} ${sender} имитирует ${target}: буквы «${edit.want}» переставлены («${edit.got}»).`,
       };
     default:
       return edit satisfies never;
   }
 }
 
-export function explainAddedWord(sender: string, target: string, label: string, added: string[]): Explanation {
+export function explainAddedWord(
+  sender: string,
+  target: string,
+  label: string,
+  added: string[],
+  subject: Subject = senderDomainSubject,
+): Explanation {
   const words = added.map((w) => `'${w}'`).join(', ');
   const slova = added.map((w) => `«${w}»`).join(', ');
   return {
-    en: `The sender's domain ${sender} is not ${target}: it adds ${words} to the name '${label}'.`,
-    ru: `Домен отправителя ${sender} — не ${target}: к имени «${label}» добавлено ${slova}.`,
+    en: `${subject.en} ${sender} is not ${target}: it adds ${words} to the name '${label}'.`,
+    ru: `${subject.ru} ${sender} — не ${target}: к имени «${label}» добавлено ${slova}.`,
   };
 }
 
-export function explainTldSwap(sender: string, target: string, got: string, want: string): Explanation {
+export function explainTldSwap(
+  sender: string,
+  target: string,
+  got: string,
+  want: string,
+  subject: Subject = senderDomainSubject,
+): Explanation {
   return {
-    en: `The sender's domain ${sender} is not ${target}: same name, but it ends in .${got} instead of .${want}.`,
-    ru: `Домен отправителя ${sender} — не ${target}: имя то же, но зона .${got} вместо .${want}.`,
+    en: `${subject.en} ${sender} is not ${target}: same name, but it ends in .${got} instead of .${want}.`,
+    ru: `${subject.ru} ${sender} — не ${target}: имя то же, но зона .${got} вместо .${want}.`,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Lookalike sender domains (issue 8, "Sender"): does a domain imitate one of the protected domains?
+ * Lookalike domains (issue 8, "Sender" and "Links"): does a domain imitate one of the protected domains?
  * Compares registrable domains (Public Suffix List, via tldts): equal UTS #39 §4 skeletons (homoglyphs,
  * mixed scripts per §5.1, punycode A-labels per RFC 5891 §5.4 / RFC 3492), one-letter edits
  * (Damerau-Levenshtein distance 1), added words or hyphens, and swapped public suffixes.
@@ -15,7 +15,9 @@ import {
   explainConfusable,
   explainEdit,
   explainTldSwap,
+  type Subject,
   type Swap,
+  senderDomainSubject,
 } from './lookalike-explanation.ts';
 
 export type LookalikeKind =
@@ -141,7 +143,7 @@ function addedWords(sender: Registrable, target: Registrable): string[] | undefi
 }
 
 /** 0 is the strongest match; lower ranks win when several protected domains match. */
-function match(s: Registrable, t: Registrable, punycode: boolean): [number, Lookalike] | undefined {
+function match(s: Registrable, t: Registrable, punycode: boolean, subject: Subject): [number, Lookalike] | undefined {
   // Every kind below needs equal skeletons, labels one edit apart, or the target inside the sender:
   // most pairs fail all three at a glance, and a message is checked against every brand.
   if (Math.abs(s.length - t.length) > 1 && !s.skeleton.includes(t.skeleton)) {
@@ -150,17 +152,19 @@ function match(s: Registrable, t: Registrable, punycode: boolean): [number, Look
   const found = (kind: LookalikeKind, explanation: Explanation) => ({ protected: t.domain, kind, explanation });
   if (s.label !== t.label && s.skeleton === t.skeleton) {
     const pairs = swaps(s.label, t.label);
-    if (punycode) return [0, found('punycode', explainConfusable(s.domain, t.domain, pairs, s.ascii))];
+    if (punycode) return [0, found('punycode', explainConfusable(s.domain, t.domain, pairs, s.ascii, subject))];
     const kind = isSingleScript(s.label) ? 'homoglyph' : 'mixed-script'; // UTS #39 §5.1
-    return [0, found(kind, explainConfusable(s.domain, t.domain, pairs))];
+    return [0, found(kind, explainConfusable(s.domain, t.domain, pairs, undefined, subject))];
   }
-  if (s.label === t.label) return [1, found('tld-swap', explainTldSwap(s.domain, t.domain, s.suffix, t.suffix))];
+  if (s.label === t.label) {
+    return [1, found('tld-swap', explainTldSwap(s.domain, t.domain, s.suffix, t.suffix, subject))];
+  }
   if ([...s.label].length > shortLabel && [...t.label].length > shortLabel) {
     const edit = oneEdit(s.label, t.label);
-    if (edit) return [2, found(edit.kind, explainEdit(s.domain, t.domain, edit))];
+    if (edit) return [2, found(edit.kind, explainEdit(s.domain, t.domain, edit, subject))];
   }
   const added = addedWords(s, t);
-  if (added) return [3, found('added-word', explainAddedWord(s.domain, t.domain, t.label, added))];
+  if (added) return [3, found('added-word', explainAddedWord(s.domain, t.domain, t.label, added, subject))];
   return undefined;
 }
 
@@ -192,10 +196,15 @@ function preparedTargets(domains: readonly string[]): Registrable[] {
 }
 
 /**
- * Whether `domain` (a sender's domain, ASCII or Unicode) imitates one of `protectedDomains`. The protected
- * domains themselves and their subdomains are never lookalikes.
+ * Whether `domain` (ASCII or Unicode) imitates one of `protectedDomains`. The protected domains themselves
+ * and their subdomains are never lookalikes. `subject` names the domain in the explanation: the sender's
+ * unless said otherwise (a link's, for links).
  */
-export function lookalikeOf(domain: string, protectedDomains: readonly string[]): Lookalike | undefined {
+export function lookalikeOf(
+  domain: string,
+  protectedDomains: readonly string[],
+  subject: Subject = senderDomainSubject,
+): Lookalike | undefined {
   const sender = senderEntry(domain);
   if (sender === undefined) return undefined;
   const targets = preparedTargets(protectedDomains);
@@ -206,7 +215,7 @@ export function lookalikeOf(domain: string, protectedDomains: readonly string[])
   const punycode = sender.ascii.startsWith('xn--') && /(^|\.)xn--/i.test(domain);
   let best: [number, Lookalike] | undefined;
   for (const t of targets) {
-    const m = match(sender, t, punycode);
+    const m = match(sender, t, punycode, subject);
     if (m && (best === undefined || m[0] < best[0])) best = m;
   }
   return best?.[1];

@@ -3,19 +3,15 @@
  * who really sent it — lookalike domains, display names that carry another address, a brand or a
  * protected person's name, a Reply-To elsewhere, a sender never seen before, the envelope.
  */
-import { domainToUnicode } from 'node:url';
-import { getDomain } from 'tldts';
-import type { MessageAddress, ParsedMessage } from '../../mime/message.ts';
+import type { ParsedMessage } from '../../mime/message.ts';
 import type { Brand } from './brands.ts';
+import { displayNameSignals } from './display-name-signals.ts';
 import { isFreeMail } from './free-mail.ts';
 import { joinedDomains, type Lookalike, lookalikeOf } from './lookalike.ts';
-import type { Category, Signal } from './signal.ts';
+import { brandIndex, brandNamedIn, organisationOf, type ProtectedPerson } from './names.ts';
+import type { Signal } from './signal.ts';
 
-/** A protected person (executive, VIP): the names people know them by and their real addresses. */
-export interface ProtectedPerson {
-  names: string[];
-  addresses: string[];
-}
+export { organisationOf, type ProtectedPerson };
 
 export interface SenderInput {
   message: ParsedMessage;
@@ -31,27 +27,6 @@ export interface SenderInput {
   previousMessages?: number;
   /** DMARC result for the From domain, when authentication ran. */
   dmarc?: string;
-}
-
-/** Registrable domain (organisational domain) of an address or host, lower case; '' when none. */
-export function organisationOf(addressOrHost: string): string {
-  return memo(organisations, addressOrHost, () => {
-    const host = addressOrHost.slice(addressOrHost.lastIndexOf('@') + 1).toLowerCase();
-    return getDomain(host) ?? host;
-  });
-}
-
-// Every message compares its sender with the same few hundred brand names and domains: remember them.
-const organisations = new Map<string, string>();
-const normalNames = new Map<string, string>();
-function memo(cache: Map<string, string>, key: string, compute: () => string): string {
-  let value = cache.get(key);
-  if (value === undefined) {
-    if (cache.size >= 20_000) cache.clear();
-    value = compute();
-    cache.set(key, value);
-  }
-  return value;
 }
 
 export function senderSignals(input: SenderInput): Signal[] {
@@ -165,30 +140,6 @@ function brandSignal(found: Lookalike, brand: Brand): Signal {
   return lookalikeSignal(found, { [brand.category]: 1 }, found.kind === 'added-word' ? 2.5 : undefined);
 }
 
-/** A brand list by organisational domain and by domain as lookalikeOf names it, built once per list. */
-interface BrandIndex {
-  byOrganisation: Map<string, Brand>;
-  byDomain: Map<string, Brand>;
-  domains: readonly string[];
-}
-const brandIndexes = new WeakMap<readonly Brand[], BrandIndex>();
-
-function brandIndex(brands: readonly Brand[]): BrandIndex {
-  let index = brandIndexes.get(brands);
-  if (!index) {
-    index = { byOrganisation: new Map(), byDomain: new Map(), domains: brands.flatMap((b) => b.domains) };
-    for (const brand of brands) {
-      for (const d of brand.domains) {
-        if (!index.byOrganisation.has(organisationOf(d))) index.byOrganisation.set(organisationOf(d), brand);
-        const unicode = domainToUnicode(organisationOf(d)) || organisationOf(d);
-        if (!index.byDomain.has(unicode)) index.byDomain.set(unicode, brand);
-      }
-    }
-    brandIndexes.set(brands, index);
-  }
-  return index;
-}
-
 function strongEnoughForBrand(found: Lookalike, fromOrg: string): boolean {
   const dot = found.protected.indexOf('.');
   const label = found.protected.slice(0, dot);
@@ -214,163 +165,4 @@ function lookalikeSignal(found: Lookalike, categories: Signal['categories'], wei
     categories,
     explanation: found.explanation,
   };
-}
-
-const EMAIL_IN_NAME = /[\p{L}\p{N}._%+-]+@([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)/u;
-const DOMAIN_IN_NAME =
-  /(?:^|[\s"'(<[])((?:[\p{L}\p{N}-]+\.)+(?:com|net|org|ru|рф|su|info|biz|io|co|me|gov|edu|uk|de|us))\b/iu;
-
-function displayNameSignals(from: MessageAddress, fromOrg: string, input: SenderInput): Signal[] {
-  const signals: Signal[] = [];
-  const name = from.name.normalize('NFKC').trim();
-  if (name === '') return signals;
-  const named = namedDomain(name, input);
-  if (named && organisationOf(named) !== fromOrg) {
-    signals.push({
-      name: 'display-name-address',
-      group: 'sender',
-      weight: 3,
-      evidence: from.name,
-      explanation: {
-        en: `The sender's name shows "${named}", but the message comes from ${from.address}.`,
-        ru: `В имени отправителя написано «${named}», но письмо пришло с адреса ${from.address}.`,
-      },
-    });
-  }
-  const person = personNamed(name, input.people);
-  // "Anna Smirnova (via SharePoint Online)": services mail for people under their name, from their own domain.
-  const service =
-    input.dmarc !== 'fail' && !isFreeMail(from.address) && brandIndex(input.brands).byOrganisation.has(fromOrg);
-  if (person && !service && !person.addresses.some((a) => a.toLowerCase() === from.address)) {
-    signals.push({
-      name: 'protected-person-impersonation',
-      group: 'sender',
-      weight: isFreeMail(from.address) ? 4.5 : 4,
-      evidence: `${from.name} <${from.address}>`,
-      categories: { executive: 1.5 },
-      explanation: {
-        en: `The sender calls themselves "${from.name}", one of the protected people of our organisation, but writes from ${from.address}, which is not their address.`,
-        ru: `Отправитель называет себя «${from.name}» — это защищённое лицо нашей организации, но пишет с адреса ${from.address}, который ему не принадлежит.`,
-      },
-    });
-  }
-  const role = ROLES.find((r) => r.pattern.test(name));
-  if (role && isFreeMail(from.address)) {
-    signals.push({
-      name: 'role-from-free-mail',
-      group: 'sender',
-      weight: 2.5,
-      evidence: `${from.name} <${from.address}>`,
-      categories: { [role.category]: 1 },
-      explanation: {
-        en: `The sender presents as "${from.name}", a department or office, but writes from a free mailbox (${fromOrg}) that anyone can open.`,
-        ru: `Отправитель представляется как «${from.name}» — отдел или должность, но пишет с бесплатного ящика (${fromOrg}), который может завести кто угодно.`,
-      },
-    });
-  }
-  const brand = brandNamedIn(name, input.brands);
-  if (brand && !brand.domains.some((d) => organisationOf(d) === fromOrg)) {
-    signals.push({
-      name: 'display-name-brand',
-      group: 'sender',
-      weight: 2.5,
-      evidence: from.name,
-      categories: { [brand.category]: 1 },
-      explanation: {
-        en: `The sender's name says "${from.name}", but the message comes from ${fromOrg}, not from a domain of ${brand.names[0]} (${brand.domains[0]}).`,
-        ru: `В имени отправителя указано «${from.name}», но письмо пришло из домена ${fromOrg}, а не из домена ${brand.names[0]} (${brand.domains[0]}).`,
-      },
-    });
-  }
-  return signals;
-}
-
-/**
- * The domain a display name shows: an address in it always counts ("it@example.com" <x@evil.example>);
- * a bare domain only when it is ours, a partner's or a brand's — newsletters put their site in the name.
- */
-function namedDomain(name: string, input: SenderInput): string | undefined {
-  const address = EMAIL_IN_NAME.exec(name)?.[1];
-  if (address) return address;
-  const domain = DOMAIN_IN_NAME.exec(name)?.[1];
-  if (!domain) return undefined;
-  const org = organisationOf(domain);
-  const known = [...input.protectedDomains, ...input.partnerDomains, ...input.brands.flatMap((b) => b.domains)];
-  return known.some((d) => organisationOf(d) === org) ? domain : undefined;
-}
-
-/** Departments and offices that write from the organisation's own domain, never from free mail. */
-const ROLES: { pattern: RegExp; category: Category }[] = [
-  {
-    pattern:
-      /\b(it|helpdesk|help desk|service desk|support|tech support|administrator|admin|security|postmaster|webmaster|mail ?admin)\b|(техподдержк|поддержк|администратор|служба безопасности|служб[аы] информационн|ит[- ]отдел|отдел ит|сисадмин)/iu,
-    category: 'password',
-  },
-  {
-    pattern:
-      /\b(ceo|cfo|director|managing director|president|chairman|accounting|accounts payable|payroll|finance|hr|human resources)\b|(генеральн|директор|руководител|бухгалтери|отдел кадров|финансов)/iu,
-    category: 'executive',
-  },
-  { pattern: /\b(bank|banking|billing)\b|(банк|биллинг)/iu, category: 'bank' },
-];
-
-function normalName(s: string): string {
-  return memo(normalNames, s, () =>
-    s
-      .normalize('NFKC')
-      .toLowerCase()
-      .replaceAll('ё', 'е')
-      .replace(/[^\p{L}\p{N}]+/gu, ' ')
-      .trim(),
-  );
-}
-
-/** Each person's names as word lists, built once per list. */
-const preparedPeople = new WeakMap<readonly ProtectedPerson[], { person: ProtectedPerson; words: string[] }[]>();
-
-/** "Ivan Petrov" matches "Petrov Ivan", "IVAN PETROV (CEO)" and "Ivan Petrov via Gmail". */
-function personNamed(shown: string, people: readonly ProtectedPerson[]): ProtectedPerson | undefined {
-  if (people.length === 0) return undefined;
-  let names = preparedPeople.get(people);
-  if (!names) {
-    names = people.flatMap((person) =>
-      person.names.map((n) => ({ person, words: normalName(n).split(' ').filter(Boolean) })),
-    );
-    preparedPeople.set(people, names);
-  }
-  const got = new Set(normalName(shown).split(' '));
-  return names.find(({ words }) => words.length > 0 && words.every((w) => got.has(w)))?.person;
-}
-
-/** A brand's names as the display-name check needs them, prepared once per brand list. */
-type BrandName = { brand: Brand; needle: string; exactCase?: RegExp };
-const preparedBrands = new WeakMap<readonly Brand[], BrandName[]>();
-
-function brandNames(brands: readonly Brand[]): BrandName[] {
-  let prepared = preparedBrands.get(brands);
-  if (!prepared) {
-    prepared = brands.flatMap((brand) =>
-      brand.names.map((n) => {
-        const needle = normalName(n);
-        // Short brand names (UPS, VK, ВТБ) only in their own case, so "ups" in a sentence is not UPS.
-        const exactCase =
-          needle.length < 4 ? new RegExp(`(^|[^\\p{L}])${escapeRegExp(n)}($|[^\\p{L}])`, 'u') : undefined;
-        return { brand, needle: ` ${needle} `, ...(exactCase ? { exactCase } : {}) };
-      }),
-    );
-    preparedBrands.set(brands, prepared);
-  }
-  return prepared;
-}
-
-function brandNamedIn(name: string, brands: readonly Brand[]): Brand | undefined {
-  const hay = ` ${normalName(name)} `;
-  for (const b of brandNames(brands)) {
-    if (b.needle !== '  ' && hay.includes(b.needle) && (!b.exactCase || b.exactCase.test(name))) return b.brand;
-  }
-  return undefined;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -6,10 +6,12 @@
  */
 import { domainToASCII } from 'node:url';
 import type { Brand } from '../brands.ts';
-import { type Lookalike, lookalikeOf } from '../lookalike.ts';
-import type { Explanation, Signal } from '../signal.ts';
-import { extractLinks, type Link } from './extract.ts';
-import { embeddedHosts, isClickTracker, isShortener, unwrap } from './redirectors.ts';
+import { lookalikeOf } from '../lookalike.ts';
+import type { Signal } from '../signal.ts';
+import { accountWords, type BrandIndex, brandIndex, brandsNamed, ownsHost } from './brand-names.ts';
+import { extractLinks } from './extract.ts';
+import { behind, resolve, type Target } from './link-target.ts';
+import { embeddedHosts, isClickTracker, isShortener } from './redirectors.ts';
 import {
   brandLookalike,
   disguisedAs,
@@ -17,9 +19,8 @@ import {
   harvestingService,
   idnProblem,
   ipLiteral,
-  parseWebUrl,
+  linkDomainSubject,
   registrableDomain,
-  schemeOf,
   unicodeHost,
 } from './url-hosts.ts';
 
@@ -32,9 +33,6 @@ export type LinkInput = {
   protectedDomains: readonly string[];
   brands: readonly Brand[];
 };
-
-/** A link resolved to where the reader lands, after any wrappers. */
-type Target = { link: Link; url: URL; href: string; host: string; domain: string; via: string[] };
 
 /**
  * A sign-in, account or payment page by its path. Not "update" or "secure" alone: mailing lists are full of
@@ -58,138 +56,6 @@ const scriptNames: Partial<Record<string, string>> = {
   Arabic: 'арабский',
   Hebrew: 'иврит',
 };
-
-/** " (unwrapped from Microsoft Safe Links (…))" when the link was wrapped, so the admin sees what was looked through. */
-function behind(via: string[]): Explanation {
-  if (via.length === 0) return { en: '', ru: '' };
-  return { en: ` (unwrapped from ${via.join(', ')})`, ru: ` (ссылка обёрнута через ${via.join(', ')})` };
-}
-
-/** Reword lookalike.ts's sender explanation for a link. */
-function forLink(found: Lookalike): Explanation {
-  return {
-    en: found.explanation.en.replace(/^The sender's domain/, "The link's domain"),
-    ru: found.explanation.ru.replace(/^Домен отправителя/, 'Домен ссылки'),
-  };
-}
-
-type BrandIndex = {
-  /** Names of four letters or more, matched in any case; shorter ones (VK, ВТБ, UPS) only as written. */
-  anyCase?: RegExp;
-  exactCase?: RegExp;
-  byName: Map<string, Brand>;
-  /** Registrable domain (ASCII) → brand. */
-  byDomain: Map<string, Brand>;
-  /** The first word of every name, lower case: most link texts have none, and skip the long regexes. */
-  firstWords: Set<string>;
-  domains: string[];
-};
-
-const indexes = new WeakMap<readonly Brand[], BrandIndex>();
-const literally = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const words = (s: string) => s.toLowerCase().split(/[^\p{L}\p{N}]+/u);
-/** Whole words in any script: JavaScript's \b knows only ASCII letters. */
-const wholeWords = (names: string[], flags: string) =>
-  names.length === 0
-    ? undefined
-    : new RegExp(`(?<![\\p{L}\\p{N}])(?:${names.map(literally).join('|')})(?![\\p{L}\\p{N}])`, flags);
-
-function brandIndex(brands: readonly Brand[]): BrandIndex {
-  const known = indexes.get(brands);
-  if (known) return known;
-  const byName = new Map<string, Brand>();
-  const anyCase: string[] = [];
-  const exactCase: string[] = [];
-  const firstWords = new Set<string>();
-  for (const brand of brands) {
-    for (const name of brand.names) {
-      const long = (name.match(/\p{L}/gu)?.length ?? 0) >= 4;
-      byName.set(long ? name.toLowerCase() : name, brand);
-      (long ? anyCase : exactCase).push(name);
-      firstWords.add(words(name).find((w) => w !== '') ?? '');
-    }
-  }
-  const longestFirst = (a: string, b: string) => b.length - a.length;
-  const index: BrandIndex = {
-    anyCase: wholeWords(anyCase.sort(longestFirst), 'giu'),
-    exactCase: wholeWords(exactCase.sort(longestFirst), 'gu'),
-    byName,
-    byDomain: new Map(brands.flatMap((b) => b.domains.map((d) => [registrableDomain(d) || d, b] as const))),
-    firstWords,
-    domains: brands.flatMap((b) => b.domains),
-  };
-  indexes.set(brands, index);
-  return index;
-}
-
-type Named = { brand: Brand; name: string };
-
-function brandsIn(text: string, index: BrandIndex): Named[] {
-  if (!words(text).some((w) => index.firstWords.has(w))) return [];
-  const found: Named[] = [];
-  for (const m of index.anyCase ? text.matchAll(index.anyCase) : []) {
-    const brand = index.byName.get(m[0].toLowerCase());
-    if (brand) found.push({ brand, name: m[0] });
-  }
-  for (const m of index.exactCase ? text.matchAll(index.exactCase) : []) {
-    const brand = index.byName.get(m[0]);
-    if (brand) found.push({ brand, name: m[0] });
-  }
-  return found;
-}
-
-/** Text that asks the reader to act on their account: the words of a credential or payment lure. */
-const accountWords =
-  /(?<!\p{L})(log ?-?in|log ?on|sign ?-?in|verify|verification|confirm|accounts?|password|billing|payment|unlock|reactivate|validate|update your)(?!\p{L})|(?<!\p{L})(войти|вход|подтверд|аккаунт|учётн|учетн|кабинет|оплат|обновит|парол|разблок|восстанов)/iu;
-/** A bare call to action that names nothing, so the words around it say what it is for. */
-const bareCallToAction =
-  /^(click here|click|here|this link|link|continue|open|view|download|go|start|log ?in|sign ?in|verify|confirm|update|войти|вход|здесь|тут|сюда|по ссылке|ссылка|перейти|продолжить|открыть|скачать|подтвердить|обновить)[.!:]?$/iu;
-
-/**
- * Brands a link claims to lead to, with the words that claim it: named in its text when the text is about
- * little else or speaks of the account ("PayPal", "Log in to PayPal"), or named just before a bare "click
- * here". A headline that merely mentions a brand ("Apple ships a new iPod") is not a claim.
- */
-function brandsNamed(link: Link, index: BrandIndex): { named: Named[]; label: string } {
-  const text = link.text.replace(/\s+/g, ' ').trim();
-  if (text !== '') {
-    const named = brandsIn(text, index);
-    if (named.length > 0) {
-      // Only the name ("PayPal"), or the name and an account word; product names and headlines are
-      // everywhere in newsletters ("Apple iPod", "Microsoft Office tips").
-      const names = named.map((n) => n.name.toLowerCase()).join(' ');
-      const onlyName = words(text).every((w) => w === '' || names.includes(w));
-      return onlyName || accountWords.test(text) ? { named, label: text } : { named: [], label: text };
-    }
-  }
-  if (link.context !== '' && (text === '' || bareCallToAction.test(text))) {
-    const label = `${link.context.replace(/\s+/g, ' ').trim()} ${text}`.trim();
-    return { named: brandsIn(link.context, index), label };
-  }
-  return { named: [], label: text };
-}
-
-function ownsHost(brand: Brand, host: string, domain: string): boolean {
-  return brand.domains.some((d) => d === domain || d === host || host.endsWith(`.${d}`));
-}
-
-/** Schemes that run code or carry their own content (data:, RFC 2397) instead of naming a page. */
-const scriptSchemes = new Set(['javascript:', 'vbscript:', 'data:']);
-
-function resolve(link: Link): Target | { script: string } | undefined {
-  const scheme = schemeOf(link.href);
-  if (scriptSchemes.has(scheme)) return { script: scheme };
-  const url = parseWebUrl(link.href);
-  if (!url) return undefined;
-  const unwrapped = unwrap(link.href, url);
-  if (unwrapped.kind === 'opaque') return undefined;
-  const innerScheme = schemeOf(unwrapped.href);
-  if (scriptSchemes.has(innerScheme)) return { script: innerScheme };
-  const final = unwrapped.via.length === 0 ? url : parseWebUrl(unwrapped.href);
-  if (!final) return undefined;
-  const host = final.hostname;
-  return { link, url: final, href: unwrapped.href, host, domain: registrableDomain(host), via: unwrapped.via };
-}
 
 export function linkSignals(input: LinkInput): Signal[] {
   const found = new Map<string, Signal>();
@@ -311,12 +177,12 @@ function checkTarget(
     });
   }
 
-  const ownLookalike = t.domain && !hostSeen ? lookalikeOf(t.domain, input.protectedDomains) : undefined;
+  const ownLookalike =
+    t.domain && !hostSeen ? lookalikeOf(t.domain, input.protectedDomains, linkDomainSubject) : undefined;
   const brandFake = ownLookalike || !t.domain || hostSeen ? undefined : brandLookalike(t.domain, brands.domains);
   const fake = ownLookalike ?? brandFake;
   const imitated = brandFake && brands.byDomain.get(domainToASCII(brandFake.protected) || brandFake.protected);
   if (fake) {
-    const text = forLink(fake);
     add({
       name: 'lookalike-link',
       // A brand's name plus a word (outlooksecure.com) is also how real sites were named; letters
@@ -325,8 +191,8 @@ function checkTarget(
       evidence,
       ...(imitated ? { categories: { [imitated.category]: 1 } } : {}),
       explanation: {
-        en: `A link goes to ${shownHost}${via.en}. ${text.en}`,
-        ru: `Ссылка ведёт на ${shownHost}${via.ru}. ${text.ru}`,
+        en: `A link goes to ${shownHost}${via.en}. ${fake.explanation.en}`,
+        ru: `Ссылка ведёт на ${shownHost}${via.ru}. ${fake.explanation.ru}`,
       },
     });
   } else {

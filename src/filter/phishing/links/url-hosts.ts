@@ -7,6 +7,10 @@ import { domainToUnicode } from 'node:url';
 import { getDomain, getPublicSuffix, parse } from 'tldts';
 import { isSingleScript, scriptOf, skeleton } from '../confusables.ts';
 import { type Lookalike, lookalikeOf } from '../lookalike.ts';
+import type { Subject } from '../lookalike-explanation.ts';
+
+/** How a lookalike's explanation names a link's domain (a sender's is the default). */
+export const linkDomainSubject: Subject = { en: "The link's domain", ru: 'Домен ссылки' };
 
 /**
  * An http(s) URL as a browser would open it, or undefined. `www.` without a scheme is read as http, as mail
@@ -211,6 +215,7 @@ function strictLookalike(domain: string, labels: BrandLabel[]): Lookalike | unde
   const found = lookalikeOf(
     domain,
     near.map((b) => b.domain),
+    linkDomainSubject,
   );
   if (!found) return undefined;
   const label = found.protected.slice(0, found.protected.indexOf('.'));

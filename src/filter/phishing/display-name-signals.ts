@@ -1,0 +1,116 @@
+/**
+ * Display-name signals (issue 8, "Sender"): a name that shows another address or a known domain, a
+ * protected person's name from an address that is not theirs, a department writing from free mail,
+ * a brand's name from a domain that is not the brand's.
+ */
+import type { MessageAddress } from '../../mime/message.ts';
+import type { Brand } from './brands.ts';
+import { isFreeMail } from './free-mail.ts';
+import { brandIndex, brandNamedIn, organisationOf, type ProtectedPerson, personNamed } from './names.ts';
+import type { Category, Signal } from './signal.ts';
+
+export interface DisplayNameContext {
+  protectedDomains: readonly string[];
+  partnerDomains: readonly string[];
+  brands: readonly Brand[];
+  people: readonly ProtectedPerson[];
+  dmarc?: string;
+}
+
+const EMAIL_IN_NAME = /[\p{L}\p{N}._%+-]+@([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)/u;
+const DOMAIN_IN_NAME =
+  /(?:^|[\s"'(<[])((?:[\p{L}\p{N}-]+\.)+(?:com|net|org|ru|рф|su|info|biz|io|co|me|gov|edu|uk|de|us))\b/iu;
+
+export function displayNameSignals(from: MessageAddress, fromOrg: string, input: DisplayNameContext): Signal[] {
+  const signals: Signal[] = [];
+  const name = from.name.normalize('NFKC').trim();
+  if (name === '') return signals;
+  const named = namedDomain(name, input);
+  if (named && organisationOf(named) !== fromOrg) {
+    signals.push({
+      name: 'display-name-address',
+      group: 'sender',
+      weight: 3,
+      evidence: from.name,
+      explanation: {
+        en: `The sender's name shows "${named}", but the message comes from ${from.address}.`,
+        ru: `В имени отправителя написано «${named}», но письмо пришло с адреса ${from.address}.`,
+      },
+    });
+  }
+  const person = personNamed(name, input.people);
+  // "Anna Smirnova (via SharePoint Online)": services mail for people under their name, from their own domain.
+  const service =
+    input.dmarc !== 'fail' && !isFreeMail(from.address) && brandIndex(input.brands).byOrganisation.has(fromOrg);
+  if (person && !service && !person.addresses.some((a) => a.toLowerCase() === from.address)) {
+    signals.push({
+      name: 'protected-person-impersonation',
+      group: 'sender',
+      weight: isFreeMail(from.address) ? 4.5 : 4,
+      evidence: `${from.name} <${from.address}>`,
+      categories: { executive: 1.5 },
+      explanation: {
+        en: `The sender calls themselves "${from.name}", one of the protected people of our organisation, but writes from ${from.address}, which is not their address.`,
+        ru: `Отправитель называет себя «${from.name}» — это защищённое лицо нашей организации, но пишет с адреса ${from.address}, который ему не принадлежит.`,
+      },
+    });
+  }
+  const role = ROLES.find((r) => r.pattern.test(name));
+  if (role && isFreeMail(from.address)) {
+    signals.push({
+      name: 'role-from-free-mail',
+      group: 'sender',
+      weight: 2.5,
+      evidence: `${from.name} <${from.address}>`,
+      categories: { [role.category]: 1 },
+      explanation: {
+        en: `The sender presents as "${from.name}", a department or office, but writes from a free mailbox (${fromOrg}) that anyone can open.`,
+        ru: `Отправитель представляется как «${from.name}» — отдел или должность, но пишет с бесплатного ящика (${fromOrg}), который может завести кто угодно.`,
+      },
+    });
+  }
+  const brand = brandNamedIn(name, input.brands);
+  if (brand && !brand.domains.some((d) => organisationOf(d) === fromOrg)) {
+    signals.push({
+      name: 'display-name-brand',
+      group: 'sender',
+      weight: 2.5,
+      evidence: from.name,
+      categories: { [brand.category]: 1 },
+      explanation: {
+        en: `The sender's name says "${from.name}", but the message comes from ${fromOrg}, not from a domain of ${brand.names[0]} (${brand.domains[0]}).`,
+        ru: `В имени отправителя указано «${from.name}», но письмо пришло из домена ${fromOrg}, а не из домена ${brand.names[0]} (${brand.domains[0]}).`,
+      },
+    });
+  }
+  return signals;
+}
+
+/**
+ * The domain a display name shows: an address in it always counts ("it@example.com" <x@evil.example>);
+ * a bare domain only when it is ours, a partner's or a brand's — newsletters put their site in the name.
+ */
+function namedDomain(name: string, input: DisplayNameContext): string | undefined {
+  const address = EMAIL_IN_NAME.exec(name)?.[1];
+  if (address) return address;
+  const domain = DOMAIN_IN_NAME.exec(name)?.[1];
+  if (!domain) return undefined;
+  const org = organisationOf(domain);
+  const known = [...input.protectedDomains, ...input.partnerDomains, ...input.brands.flatMap((b) => b.domains)];
+  return known.some((d) => organisationOf(d) === org) ? domain : undefined;
+}
+
+/** Departments and offices that write from the organisation's own domain, never from free mail. */
+const ROLES: { pattern: RegExp; category: Category }[] = [
+  {
+    pattern:
+      /\b(it|helpdesk|help desk|service desk|support|tech support|administrator|admin|security|postmaster|webmaster|mail ?admin)\b|(техподдержк|поддержк|администратор|служба безопасности|служб[аы] информационн|ит[- ]отдел|отдел ит|сисадмин)/iu,
+    category: 'password',
+  },
+  {
+    pattern:
+      /\b(ceo|cfo|director|managing director|president|chairman|accounting|accounts payable|payroll|finance|hr|human resources)\b|(генеральн|директор|руководител|бухгалтери|отдел кадров|финансов)/iu,
+    category: 'executive',
+  },
+  { pattern: /\b(bank|banking|billing)\b|(банк|биллинг)/iu, category: 'bank' },
+];

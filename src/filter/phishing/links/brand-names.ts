@@ -1,0 +1,108 @@
+/**
+ * Brand names in a link's words (issue 8, "Links"): which brands a link's text, or the words just before a
+ * bare "click here", claims it leads to, and whether a host is one of the brand's own. Names are matched as
+ * whole words in any script; the brand list is indexed once per list.
+ */
+import type { Brand } from '../brands.ts';
+import type { Link } from './extract.ts';
+import { registrableDomain } from './url-hosts.ts';
+
+export type BrandIndex = {
+  /** Names of four letters or more, matched in any case; shorter ones (VK, ВТБ, UPS) only as written. */
+  anyCase?: RegExp;
+  exactCase?: RegExp;
+  byName: Map<string, Brand>;
+  /** Registrable domain (ASCII) → brand. */
+  byDomain: Map<string, Brand>;
+  /** The first word of every name, lower case: most link texts have none, and skip the long regexes. */
+  firstWords: Set<string>;
+  domains: string[];
+};
+
+const indexes = new WeakMap<readonly Brand[], BrandIndex>();
+const literally = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const words = (s: string) => s.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+/** Whole words in any script: JavaScript's \b knows only ASCII letters. */
+const wholeWords = (names: string[], flags: string) =>
+  names.length === 0
+    ? undefined
+    : new RegExp(`(?<![\\p{L}\\p{N}])(?:${names.map(literally).join('|')})(?![\\p{L}\\p{N}])`, flags);
+
+export function brandIndex(brands: readonly Brand[]): BrandIndex {
+  const known = indexes.get(brands);
+  if (known) return known;
+  const byName = new Map<string, Brand>();
+  const anyCase: string[] = [];
+  const exactCase: string[] = [];
+  const firstWords = new Set<string>();
+  for (const brand of brands) {
+    for (const name of brand.names) {
+      const long = (name.match(/\p{L}/gu)?.length ?? 0) >= 4;
+      byName.set(long ? name.toLowerCase() : name, brand);
+      (long ? anyCase : exactCase).push(name);
+      firstWords.add(words(name).find((w) => w !== '') ?? '');
+    }
+  }
+  const longestFirst = (a: string, b: string) => b.length - a.length;
+  const index: BrandIndex = {
+    anyCase: wholeWords(anyCase.sort(longestFirst), 'giu'),
+    exactCase: wholeWords(exactCase.sort(longestFirst), 'gu'),
+    byName,
+    byDomain: new Map(brands.flatMap((b) => b.domains.map((d) => [registrableDomain(d) || d, b] as const))),
+    firstWords,
+    domains: brands.flatMap((b) => b.domains),
+  };
+  indexes.set(brands, index);
+  return index;
+}
+
+type Named = { brand: Brand; name: string };
+
+function brandsIn(text: string, index: BrandIndex): Named[] {
+  if (!words(text).some((w) => index.firstWords.has(w))) return [];
+  const found: Named[] = [];
+  for (const m of index.anyCase ? text.matchAll(index.anyCase) : []) {
+    const brand = index.byName.get(m[0].toLowerCase());
+    if (brand) found.push({ brand, name: m[0] });
+  }
+  for (const m of index.exactCase ? text.matchAll(index.exactCase) : []) {
+    const brand = index.byName.get(m[0]);
+    if (brand) found.push({ brand, name: m[0] });
+  }
+  return found;
+}
+
+/** Text that asks the reader to act on their account: the words of a credential or payment lure. */
+export const accountWords =
+  /(?<!\p{L})(log ?-?in|log ?on|sign ?-?in|verify|verification|confirm|accounts?|password|billing|payment|unlock|reactivate|validate|update your)(?!\p{L})|(?<!\p{L})(войти|вход|подтверд|аккаунт|учётн|учетн|кабинет|оплат|обновит|парол|разблок|восстанов)/iu;
+/** A bare call to action that names nothing, so the words around it say what it is for. */
+const bareCallToAction =
+  /^(click here|click|here|this link|link|continue|open|view|download|go|start|log ?in|sign ?in|verify|confirm|update|войти|вход|здесь|тут|сюда|по ссылке|ссылка|перейти|продолжить|открыть|скачать|подтвердить|обновить)[.!:]?$/iu;
+
+/**
+ * Brands a link claims to lead to, with the words that claim it: named in its text when the text is about
+ * little else or speaks of the account ("PayPal", "Log in to PayPal"), or named just before a bare "click
+ * here". A headline that merely mentions a brand ("Apple ships a new iPod") is not a claim.
+ */
+export function brandsNamed(link: Link, index: BrandIndex): { named: Named[]; label: string } {
+  const text = link.text.replace(/\s+/g, ' ').trim();
+  if (text !== '') {
+    const named = brandsIn(text, index);
+    if (named.length > 0) {
+      // Only the name ("PayPal"), or the name and an account word; product names and headlines are
+      // everywhere in newsletters ("Apple iPod", "Microsoft Office tips").
+      const names = named.map((n) => n.name.toLowerCase()).join(' ');
+      const onlyName = words(text).every((w) => w === '' || names.includes(w));
+      return onlyName || accountWords.test(text) ? { named, label: text } : { named: [], label: text };
+    }
+  }
+  if (link.context !== '' && (text === '' || bareCallToAction.test(text))) {
+    const label = `${link.context.replace(/\s+/g, ' ').trim()} ${text}`.trim();
+    return { named: brandsIn(link.context, index), label };
+  }
+  return { named: [], label: text };
+}
+
+export function ownsHost(brand: Brand, host: string, domain: string): boolean {
+  return brand.domains.some((d) => d === domain || d === host || host.endsWith(`.${d}`));
+}
