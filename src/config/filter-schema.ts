@@ -122,6 +122,8 @@ export const filterSchema = z
     headerChecks: z.string().min(1).optional(),
     mimeHeaderChecks: z.string().min(1).optional(),
     bodyChecks: z.string().min(1).optional(),
+    /** Postfix body_checks_size_limit: octets of each body part that bodyChecks reads. */
+    bodyChecksSizeLimit: z.number().int().min(1).default(51_200),
     /** External pre-queue filters, called in order at the end of DATA (Sendmail milter protocol). */
     milters: z.array(milterSchema).default([]),
     phishing: phishingSchema,

@@ -82,7 +82,7 @@ export class ContentFilter {
     logger: Logger;
   }): Promise<ContentFilter> {
     const { config } = options;
-    const rules: ContentRules = {};
+    const rules: ContentRules = { bodySizeLimit: config.bodyChecksSizeLimit };
     const ruleFiles = { header: config.headerChecks, mime: config.mimeHeaderChecks, body: config.bodyChecks };
     const keys = { header: 'filter.headerChecks', mime: 'filter.mimeHeaderChecks', body: 'filter.bodyChecks' };
     const engine = Object.values(ruleFiles).some(Boolean) ? await import('./content-rules/index.ts') : undefined;

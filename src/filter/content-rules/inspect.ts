@@ -8,8 +8,11 @@
  * its folded lines (CR removed); a body line without its line end. The first matching rule of a
  * table wins for a line (regexp_table(5)).
  *
+ * As Postfix's body_checks_size_limit, only the first `bodySizeLimit` octets (51,200 by default) of each
+ * body part are given to body_checks: huge attachments are not scanned line by line.
+ *
  * Not done: nested_header_checks (headers of attached message/rfc822 parts are body lines here),
- * body_checks_size_limit, header_size_limit, boundary lines (delimiters, not inspected).
+ * header_size_limit, boundary lines (delimiters, not inspected).
  */
 
 import type { Finding } from '../../authentication/results.ts';
@@ -23,7 +26,12 @@ export interface ContentRules {
   /** Postfix's default for mime_header_checks is $header_checks; so is ours when absent. */
   mime?: RuleTable;
   body?: RuleTable;
+  /** Postfix body_checks_size_limit: octets of each body part inspected; 51,200 when absent. */
+  bodySizeLimit?: number;
 }
+
+/** Postfix's default body_checks_size_limit. */
+export const BODY_CHECKS_SIZE_LIMIT = 51_200;
 
 export type ContentVerdict =
   | { action: 'accept' }
@@ -148,6 +156,8 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     top = false;
   };
 
+  const bodyLimit = rules.bodySizeLimit ?? BODY_CHECKS_SIZE_LIMIT;
+  let inspected = 0; // octets of this body part given to body_checks
   headers();
   while (i < lines.length) {
     const line = lines[i] as Line;
@@ -158,9 +168,12 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       emit(line.start, line.next);
       i++;
       if (!delimiter.close) headers();
+      inspected = 0;
       continue;
     }
-    if (apply('body_checks', rules.body, lineText(line))) emit(line.start, line.next);
+    const inspect = inspected < bodyLimit;
+    inspected += line.next - line.start;
+    if (!inspect || apply('body_checks', rules.body, lineText(line))) emit(line.start, line.next);
     i++;
   }
   if (changed) result.message = Buffer.concat(out);

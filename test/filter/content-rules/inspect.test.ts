@@ -205,3 +205,19 @@ test('catastrophic pattern /(a+)+$/ runs in linear time', () => {
   assert.equal(r.verdict.action, 'accept');
   assert.ok(elapsed < 100, `took ${elapsed} ms`);
 });
+
+test('body_checks read the first bodySizeLimit octets of each body part (Postfix body_checks_size_limit)', () => {
+  const filler = `${'x'.repeat(99)}\r\n`.repeat(600); // 60,000 octets
+  const part = (text: string) => `--b\r\nContent-Type: text/plain\r\n\r\n${text}`;
+  const message = Buffer.from(
+    'Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+      `${part(`${filler}bad line\r\n`)}${part('bad line\r\n')}--b--\r\n`,
+  );
+  const late = Buffer.from(`Subject: s\r\n\r\n${filler}bad line\r\n`);
+  const table = { body: parseRuleFile('/^bad line$/ REJECT found it\n', 'body_checks') };
+  assert.equal(inspectMessage(late, table).verdict.action, 'accept', 'past the default 51,200 octets');
+  assert.equal(inspectMessage(late, { ...table, bodySizeLimit: 100_000 }).verdict.action, 'reject');
+  // The count starts again in each part: the second part's line is read.
+  assert.equal(inspectMessage(message, table).verdict.action, 'reject');
+  assert.equal(inspectMessage(Buffer.from('Subject: s\r\n\r\nbad line\r\n'), table).verdict.action, 'reject');
+});
