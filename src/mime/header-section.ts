@@ -61,6 +61,83 @@ function finish(field: { name: string; value: string }): HeaderField {
   return { name: field.name, value: field.value.replace(/^[ \t]+|[ \t]+$/g, '') };
 }
 
+/**
+ * The first value of each of `names` (lower-case), read as readHeaderFields() + firstField() would
+ * read it, without making strings of the other fields: a mailbox listing wants four fields of the
+ * twenty or so a message carries, and every stored message pays for the reading.
+ */
+export function readFirstFields(
+  content: Uint8Array,
+  names: readonly string[],
+  limit = MAX_HEADER_BYTES,
+): Map<string, string> {
+  const found = new Map<string, string>();
+  const end = headerSectionLength(content, limit);
+  // readHeaderFields decodes the section in one piece, which drops a leading byte order mark.
+  let line = content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf ? 3 : 0;
+  while (line < end && found.size < names.length) {
+    const next = lineEnd(content, line, end);
+    const name = fieldNameAt(content, line, next, names, found);
+    if (name === undefined) {
+      line = next + 1;
+      continue;
+    }
+    // RFC 5322 §2.2.3: the field goes on while lines start with WSP; unfolding drops only CRLF.
+    let valueEnd = next;
+    const parts = [decodeLine(content, name.valueStart, next, end)];
+    for (line = next + 1; line < end && (content[line] === SP || content[line] === HTAB); line = valueEnd + 1) {
+      valueEnd = lineEnd(content, line, end);
+      parts.push(decodeLine(content, line, valueEnd, end));
+    }
+    found.set(name.name, parts.join('').replace(/^[ \t]+|[ \t]+$/g, ''));
+  }
+  return found;
+}
+
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+
+/** The index of the LF ending the line at `start`, or `end` when the section stops first. */
+function lineEnd(content: Uint8Array, start: number, end: number): number {
+  const at = content.indexOf(LF, start);
+  return at < 0 || at >= end ? end : at;
+}
+
+/** Pieces of one text: a byte order mark inside it is a character, not a mark to drop. */
+const utf8Piece = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/** The line's text without its line break (`stop` is its LF, or `end`): split(/\r?\n/) drops a CR before the LF. */
+function decodeLine(content: Uint8Array, start: number, stop: number, end: number): string {
+  const last = stop < end && stop > start && content[stop - 1] === CR ? stop - 1 : stop;
+  return utf8Piece.decode(content.subarray(start, last));
+}
+
+/** Which of `names` (not yet found) the line at `start` opens, per FIELD_START, and where its value begins. */
+function fieldNameAt(
+  content: Uint8Array,
+  start: number,
+  lf: number,
+  names: readonly string[],
+  found: ReadonlyMap<string, string>,
+): { name: string; valueStart: number } | undefined {
+  for (const name of names) {
+    if (found.has(name) || start + name.length >= lf) continue;
+    let i = 0;
+    while (i < name.length && sameAsciiFolded(content[start + i] as number, name.charCodeAt(i))) i++;
+    if (i < name.length) continue;
+    let at = start + i;
+    while (at < lf && (content[at] === SP || content[at] === HTAB)) at++;
+    if (content[at] === COLON && at < lf) return { name, valueStart: at + 1 };
+  }
+  return undefined;
+}
+
+/** `octet` is `lower` (a lower-case name's char) or, for a letter, its capital. */
+function sameAsciiFolded(octet: number, lower: number): boolean {
+  return octet === lower || (lower >= 0x61 && lower <= 0x7a && octet === lower - 0x20);
+}
+
 /** The first field with this name (RFC 5322 §3.6 allows From, Subject, Date, Message-ID once). */
 export function firstField(fields: readonly HeaderField[], name: string): string | undefined {
   const wanted = name.toLowerCase();

@@ -7,22 +7,24 @@
 import type { MessageSummary } from '../store/store.ts';
 import { parseDateTime } from './date.ts';
 import { decodeEncodedWords } from './encoded-word.ts';
-import { firstField, readHeaderFields } from './header-section.ts';
+import { readFirstFields } from './header-section.ts';
 
 /** RFC 5322 §2.1.1's line limit, reused as a cap: a listing needs no more, and rows stay small. */
 const MAX_TEXT = 998;
 
+const SUMMARY_FIELDS = ['from', 'subject', 'date', 'message-id'];
+
 export function summarize(content: Uint8Array): MessageSummary {
   try {
-    const fields = readHeaderFields(content);
-    const date = firstField(fields, 'Date');
+    const fields = readFirstFields(content, SUMMARY_FIELDS);
+    const date = fields.get('date');
     return {
       // RFC 2047 §5: encoded-words may stand in Subject (unstructured text) and in the display
       // name of From; decoding the whole From value covers the display name and leaves the address.
-      from: displayText(decodeEncodedWords(firstField(fields, 'From') ?? '')),
-      subject: displayText(decodeEncodedWords(firstField(fields, 'Subject') ?? '')),
+      from: displayText(decodeEncodedWords(fields.get('from') ?? '')),
+      subject: displayText(decodeEncodedWords(fields.get('subject') ?? '')),
       date: date === undefined ? null : parseDateTime(date),
-      messageId: messageIdOf(firstField(fields, 'Message-ID')),
+      messageId: messageIdOf(fields.get('message-id')),
     };
   } catch {
     return { from: '', subject: '', date: null, messageId: null }; // a bug must not lose the message
