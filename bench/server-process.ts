@@ -1,6 +1,7 @@
 /**
  * The server under test as a child process: Postern (real store, --discard-mail, or a node on PostgreSQL,
- * grouped by bench/pg-server.ts) or Postfix's smtp-sink.
+ * grouped by bench/pg-server.ts), Postfix's smtp-sink, or nodemailer's smtp-server storing each message
+ * in a synced file (bench/reference-server.ts).
  * CPU time and RSS come from /proc, for the process and any children it runs, so the figures are the
  * server's own and not the load generator's, which shares the machine.
  */
@@ -15,7 +16,7 @@ import { ACCOUNT, addBenchAccounts } from './accounts.ts';
 import { capCpu } from './cpu-cap.ts';
 import type { PgWaits } from './postgres.ts';
 
-export type ServerKind = 'postern' | 'postern-discard' | 'smtp-sink' | 'postern-pg' | 'postern-pg-2';
+export type ServerKind = 'postern' | 'postern-discard' | 'smtp-sink' | 'smtp-server' | 'postern-pg' | 'postern-pg-2';
 export type Usage = { cpuSeconds: number; rssMb: number };
 
 /** What a scenario needs of the server under test: one process, or several nodes (bench/pg-server.ts). */
@@ -49,6 +50,7 @@ export type NodeOptions = {
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const POSTERN_MAIN = path.join(ROOT, 'bin/postern.mjs');
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
+export const REFERENCE_SERVER = path.join(ROOT, 'bench/reference-server.ts');
 export { ACCOUNT } from './accounts.ts';
 
 export const CLK_TCK = (() => {
@@ -179,6 +181,10 @@ export class ServerProcess implements Server {
       return await new ServerProcess(kind, port, child, undefined).ready();
     }
     const dir = await mkdtemp(path.join(os.tmpdir(), 'postern-bench-'));
+    if (kind === 'smtp-server') {
+      const child = spawn(process.execPath, [REFERENCE_SERVER, String(port), dir], { cwd: ROOT, stdio: 'pipe' });
+      return await new ServerProcess(kind, port, child, dir).ready();
+    }
     const config = path.join(dir, 'postern.yaml');
     const settings = {
       hostname: 'bench.example.com',
@@ -282,3 +288,5 @@ export async function stopAll(): Promise<void> {
 
 export const haveSmtpSink = (): boolean => existsSync(SMTP_SINK);
 export const havePostern = (): boolean => existsSync(POSTERN_MAIN);
+/** smtp-server is a development dependency: absent from an installed package. */
+export const haveReferenceServer = (): boolean => existsSync(path.join(ROOT, 'node_modules/smtp-server'));

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: SMTP throughput, latency, CPU and memory of Postern, next to Postern with a null store
- * and Postfix's smtp-sink in the same run, so that every figure comes with its reference on this machine.
+ * `npm run bench`: SMTP throughput, latency, CPU and memory of Postern, next to Postern with a null store,
+ * Postfix's smtp-sink and nodemailer's smtp-server with a synced file per message (the issue's Node.js
+ * reference) in the same run, so that every figure comes with its reference on this machine.
  * Options: --quick (10× fewer messages), --json, --only <scenario[,scenario]>, --servers <list>,
  * --repeat N (each load scenario N times; the row is the median run, with the spread in its note).
  * With a local PostgreSQL (POSTERN_BENCH_PG_URL), also Postern on PostgreSQL with one node and with two.
@@ -22,8 +23,11 @@ import {
   type Row,
   ratios,
   ratiosTable,
+  relativeTable,
+  relativeTargets,
   resultsTable,
   type ScenarioId,
+  skew,
   targets,
   targetsTable,
 } from './report.ts';
@@ -31,6 +35,7 @@ import {
   ACCOUNT,
   type DatabaseProbe,
   havePostern,
+  haveReferenceServer,
   haveSmtpSink,
   type Server,
   type ServerKind,
@@ -49,7 +54,7 @@ const SCENARIOS: ScenarioId[] = [
   'source-reused',
   'source-per-connection',
 ];
-const SERVERS: ServerKind[] = ['postern', 'postern-discard', 'smtp-sink', ...PG_KINDS];
+const SERVERS: ServerKind[] = ['postern', 'postern-discard', 'smtp-sink', 'smtp-server', ...PG_KINDS];
 /** What the PostgreSQL kinds run: the throughput scenarios the one-node/two-node comparison needs. */
 const PG_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 const SESSIONS = 20;
@@ -118,8 +123,9 @@ const skipped: string[] = [];
 // PostgreSQL kinds need a reachable local server; without one they are skipped like a missing smtp-sink.
 const postgres: PgInfo | { error: string } | undefined = requested.some(isPgKind) ? await probePostgres() : undefined;
 const servers = requested.filter((s) => {
-  const ok = s === 'smtp-sink' ? haveSmtpSink() : havePostern();
-  if (!ok) skipped.push(`${s} (${s === 'smtp-sink' ? '/usr/sbin/smtp-sink' : 'bin/postern.mjs'} not found)`);
+  const ok = s === 'smtp-sink' ? haveSmtpSink() : s === 'smtp-server' ? haveReferenceServer() : havePostern();
+  const needs = { 'smtp-sink': '/usr/sbin/smtp-sink', 'smtp-server': 'node_modules/smtp-server' }[s as string];
+  if (!ok) skipped.push(`${s} (${needs ?? 'bin/postern.mjs'} not found)`);
   if (ok && isPgKind(s) && postgres && 'error' in postgres) {
     skipped.push(`${s} (${postgres.error})`);
     return false;
@@ -342,11 +348,27 @@ async function main(): Promise<number> {
   const failed = rows.some((r) => r.failed);
   const ratioList = ratios(rows);
   const targetList = targets(rows);
+  const relativeList = relativeTargets(rows);
   const cores = os.cpus().length;
   const pgList = rows.some((r) => isPgKind(r.target) && r.perSecond !== null) ? pgComparisons(rows, cores) : [];
   if (opts.json) {
     const pg = pgList.length ? { postgresComparison: pgList } : {};
-    console.log(JSON.stringify({ meta, rows, ratios: ratioList, targets: targetList, ...pg, failed }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          meta,
+          rows,
+          ratios: ratioList,
+          targets: targetList,
+          relativeTargets: relativeList,
+          smtpServerOfSmtpSink: skew(rows),
+          ...pg,
+          failed,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     const quick = opts.quick ? ', --quick' : '';
     const idle = `CPUs ${meta.busyPercent} % busy before start`;
@@ -366,6 +388,12 @@ async function main(): Promise<number> {
       console.log(`\nPostern (real store) rate relative to the references:\n${ratiosTable(ratioList)}`);
     if (pgList.length) console.log(`\nPostgreSQL: one node vs two nodes (same database):\n${pgTable(pgList)}`);
     console.log(`\n${targetsTable(targetList)}`);
+    console.log(`\n${relativeTable(relativeList)}`);
+    const machineSkew = skew(rows);
+    if (machineSkew !== null) {
+      const pct = (machineSkew * 100).toFixed(0);
+      console.log(`(smtp-server+fsync reaches ${pct} % of smtp-sink's rate here, 33 % in the issue's table)`);
+    }
     if (meta.dnsQueries) console.log(`\nDNS queries answered by the loopback stub: ${meta.dnsQueries}`);
     if (failed) console.log('\nFAILED: some replies were not 250 or a server failed; see the status column.');
   }
