@@ -133,6 +133,55 @@ test('group commit: 100 concurrent deliveries share commits', () =>
     }
   }));
 
+test('one batch: ascending UIDs and mod-sequences, counters written back, a failed delivery only a gap', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const carol = await store.createAccount('carol@example.com', PHC);
+      await store.deliver(sampleDelivery([bob], 'before'));
+      const before = store.stats();
+      // Issued in one turn, so they reach the writer together; carol goes between the deliveries.
+      const outcomes = await Promise.allSettled([
+        store.deliver(sampleDelivery([bob], 'one')),
+        store.deliver(sampleDelivery([carol], 'to carol')),
+        store.removeAccount('carol@example.com'),
+        store.deliver(sampleDelivery([carol], 'too late')),
+        store.createAccount('dave@example.com', PHC),
+        store.deliver(sampleDelivery([bob], 'two')),
+        store.deliver(sampleDelivery([bob], 'three')),
+      ]);
+      assert.equal(store.stats().commits - before.commits, 1, 'one transaction');
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'],
+      );
+      const inbox = await store.getMailbox(bob.id, 'INBOX');
+      assert.ok(inbox);
+      const messages = await store.listMessages(inbox.id);
+      assert.deepEqual(
+        messages.map((m) => m.uid),
+        [1, 2, 3, 4],
+      );
+      const modSeqs = messages.map((m) => m.modSeq);
+      assert.ok(
+        modSeqs.every((m, i) => i === 0 || m > (modSeqs[i - 1] as bigint)),
+        `ascending: ${modSeqs.join(' ')}`,
+      );
+      assert.equal(inbox.uidNext, 5);
+      assert.equal(inbox.highestModSeq, modSeqs.at(-1));
+      const dave = await store.findAccount('dave@example.com');
+      assert.ok(dave);
+      const daveInbox = await store.getMailbox(dave.id, 'INBOX');
+      assert.equal(daveInbox?.uidNext, 1);
+      // The next transaction goes on from the written-back counters.
+      const next = await store.deliver(sampleDelivery([bob], 'after'));
+      assert.equal(next.placements[0]?.uid, 5);
+    } finally {
+      await store.close();
+    }
+  }));
+
 test('keeps accounts and messages across close and reopen', () =>
   withTempDir(async (dataDir) => {
     const first = await openSqliteStore({ dataDir });

@@ -35,13 +35,16 @@ export class SqliteWriter {
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
-  readonly #allocateUid: StatementSync;
+  readonly #readCounters: StatementSync;
+  readonly #writeCounters: StatementSync;
+  /** UIDNEXT and HIGHESTMODSEQ of the mailboxes this transaction delivers to, written back before others look. */
+  readonly #counters = new Map<number, { uidNext: number; modseq: bigint }>();
   readonly #insertPlacement: StatementSync;
   readonly #insertJob: StatementSync;
   readonly #claimJobs: StatementSync;
   readonly #completeJob: StatementSync;
   readonly #rescheduleJob: StatementSync;
-  readonly #counters: SqliteCounters;
+  readonly #statistics: SqliteCounters;
   readonly #greylist: SqliteGreylist;
   readonly #accounts: SqliteAccounts;
   readonly #loginFailures: SqliteLoginFailures;
@@ -50,7 +53,7 @@ export class SqliteWriter {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
-    this.#counters = new SqliteCounters(db);
+    this.#statistics = new SqliteCounters(db);
     this.#greylist = new SqliteGreylist(db);
     this.#accounts = new SqliteAccounts(db);
     this.#loginFailures = new SqliteLoginFailures(db);
@@ -67,13 +70,12 @@ export class SqliteWriter {
     this.#savepoint = db.prepare('SAVEPOINT request');
     this.#release = db.prepare('RELEASE request');
     this.#rollbackTo = db.prepare('ROLLBACK TO request');
-    // RFC 9051 §2.3.1.1: the new message takes UIDNEXT, and UIDNEXT grows. RFC 7162 §3.1.1: every
-    // change gets a mod-sequence higher than any before it in the mailbox.
-    this.#allocateUid = db.prepare(
-      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1
-       WHERE id = ? RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
-    );
-    this.#allocateUid.setReadBigInts(true); // mod-sequences are 63-bit, RFC 7162 §3.1.1
+    // One read and one write of a mailbox's counters per transaction, not an UPDATE per message: a
+    // batch often delivers several messages to one mailbox, and each UPDATE costs a statement and
+    // dirties the mailboxes page again.
+    this.#readCounters = db.prepare('SELECT uid_next, highest_modseq FROM mailboxes WHERE id = ?');
+    this.#readCounters.setReadBigInts(true); // mod-sequences are 63-bit, RFC 7162 §3.1.1
+    this.#writeCounters = db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?');
     this.#insertPlacement = db.prepare(
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, internal_date)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -105,10 +107,16 @@ export class SqliteWriter {
   writeBatch(requests: readonly WriteRequest[]): { committed: boolean; results: WriteResult[] } {
     try {
       this.#db.exec('BEGIN IMMEDIATE');
-      const results = requests.map((request) => this.#writeOne(request));
+      const results = requests.map((request) => {
+        // Any other request may read or change a mailbox: it sees the counters as they are.
+        if (request.kind !== 'deliver') this.#writeBackCounters();
+        return this.#writeOne(request);
+      });
+      this.#writeBackCounters();
       this.#db.exec('COMMIT');
       return { committed: true, results };
     } catch (error) {
+      this.#counters.clear();
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       const message = `write transaction failed: ${describe(error)}`;
       return {
@@ -181,7 +189,7 @@ export class SqliteWriter {
         return { id: request.id, ok: true, kind: 'rescheduleJob', done };
       }
       case 'addCounters':
-        this.#counters.add(request.entries);
+        this.#statistics.add(request.entries);
         return { id: request.id, ok: true, kind: 'addCounters' };
       case 'greylist':
         return { id: request.id, ok: true, kind: 'greylist', result: this.#greylist.decide(request.request) };
@@ -243,14 +251,35 @@ export class SqliteWriter {
       ).lastInsertRowid,
     );
     const placements = boxes.map((box) => {
-      const allocated = this.#allocateUid.get(box.mailboxId);
-      if (!allocated) throw new Error(`mailbox ${box.mailboxId} vanished inside the transaction`);
-      const uid = Number(allocated.uid);
+      const { uid, modseq } = this.#allocate(box.mailboxId);
       // RFC 9051 §2.3.3: the internal date of a message received by SMTP is when it was received.
-      this.#insertPlacement.run(box.mailboxId, uid, messageId, allocated.modseq as bigint, flags, receivedAt);
+      this.#insertPlacement.run(box.mailboxId, uid, messageId, modseq, flags, receivedAt);
       return { ...box, uid };
     });
     return { messageId, placements };
+  }
+
+  /**
+   * RFC 9051 §2.3.1.1: the new message takes UIDNEXT, and UIDNEXT grows. RFC 7162 §3.1.1: every
+   * change gets a mod-sequence higher than any before it in the mailbox. A request rolled back to its
+   * savepoint leaves its numbers unused: UIDs need not be contiguous (RFC 9051 §2.3.1.1), only ascending.
+   */
+  #allocate(mailboxId: number): { uid: number; modseq: bigint } {
+    let counters = this.#counters.get(mailboxId);
+    if (counters === undefined) {
+      const row = this.#readCounters.get(mailboxId);
+      if (!row) throw new Error(`mailbox ${mailboxId} vanished inside the transaction`);
+      counters = { uidNext: Number(row.uid_next), modseq: row.highest_modseq as bigint };
+      this.#counters.set(mailboxId, counters);
+    }
+    const uid = counters.uidNext++;
+    counters.modseq += 1n;
+    return { uid, modseq: counters.modseq };
+  }
+
+  #writeBackCounters(): void {
+    for (const [mailboxId, { uidNext, modseq }] of this.#counters) this.#writeCounters.run(uidNext, modseq, mailboxId);
+    this.#counters.clear();
   }
 
   /**
