@@ -49,6 +49,8 @@ export type NodeOptions = {
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const POSTERN_MAIN = path.join(ROOT, 'bin/postern.mjs');
+/** The checkout's `postern` command, as an admin runs the server: it adds the Node.js flags (bin/postern). */
+export const POSTERN_COMMAND = path.join(ROOT, 'bin/postern');
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const REFERENCE_SERVER = path.join(ROOT, 'bench/reference-server.ts');
 export { ACCOUNT } from './accounts.ts';
@@ -220,8 +222,9 @@ export class ServerProcess implements Server {
       await rm(dir, { recursive: true, force: true });
       throw new Error(`user add failed: ${gist(String((e as { stderr?: Buffer }).stderr ?? e))}`);
     }
-    const args = [POSTERN_MAIN, 'serve', '--config', config, ...(kind === 'postern-discard' ? ['--discard-mail'] : [])];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'pipe' });
+    const args = ['serve', '--config', config, ...(kind === 'postern-discard' ? ['--discard-mail'] : [])];
+    // The shell script execs Node in its own process, so the child's pid is the server's.
+    const child = spawn(POSTERN_COMMAND, args, { cwd: ROOT, stdio: 'pipe' });
     const server = new ServerProcess(kind, port, child, dir);
     if (node.cpuCap && child.pid) server.#release = capCpu(child.pid, node.cpuCap);
     return await server.ready();
