@@ -40,6 +40,8 @@ export function ipVersion(address: string): IpVersion | undefined {
  * an address is its own key (lower-cased).
  */
 export function clientKey(address: string): string {
+  // node:net's isIPv4 takes the dotted-decimal form without leading zeros only: its own canonical form.
+  if (isIPv4(address)) return address;
   const ip = parseAddress(address);
   if (ip === undefined) return address.toLowerCase();
   if (ip.version === 4) return formatIpv4(ip.value);
