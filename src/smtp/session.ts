@@ -29,6 +29,9 @@ type Pending =
   | { kind: 'auth'; mechanism: string; final: boolean }
   | { kind: 'message' };
 
+/** Shared by every session: a zero-length Buffer has nothing to change, and allocating one per read costs. */
+const NO_INPUT = Buffer.alloc(0);
+
 /** RFC 2920 §3.1: these may only end a group of pipelined commands. */
 const LAST_IN_GROUP = new Set(['EHLO', 'HELO', 'DATA', 'VRFY', 'NOOP', 'QUIT']);
 
@@ -56,7 +59,7 @@ export type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions 
 export class SmtpSession {
   private readonly options: SessionOptions;
   private phase: Phase = { name: 'command' };
-  private input: Buffer = Buffer.alloc(0);
+  private input: Buffer = NO_INPUT;
   private skippingLongLine = false;
   private greeting: { kind: 'HELO' | 'EHLO'; helo: string } | undefined;
   private envelope: Envelope | undefined;
@@ -98,7 +101,7 @@ export class SmtpSession {
     this.greeting = undefined;
     this.resetTransaction();
     this.unauthPipelining = false;
-    this.input = Buffer.alloc(0);
+    this.input = NO_INPUT;
     this.phase = { name: 'command' };
     return this.flush();
   }
@@ -241,7 +244,7 @@ export class SmtpSession {
         if (phase.remaining === 0) this.endOfChunk(phase);
       }
     }
-    this.input = offset >= this.input.length ? Buffer.alloc(0) : this.input.subarray(offset);
+    this.input = offset >= this.input.length ? NO_INPUT : this.input.subarray(offset);
     // Input left over while we wait may be a slice of a large socket chunk: keep only its own bytes.
     if (this.input.length > 0 && this.phase.name === 'waiting') this.input = Buffer.from(this.input);
     return this.flush();
@@ -471,7 +474,7 @@ export class SmtpSession {
     if (this.envelope) return this.fail(replies.badSequence('STARTTLS during a mail transaction; send RSET first'));
     this.emitReply(replies.readyForTls());
     this.wait({ type: 'starttls' }, { kind: 'tls' });
-    this.input = Buffer.alloc(0);
+    this.input = NO_INPUT;
   }
 
   private auth(mechanism: string, initial: Buffer | undefined): void {
