@@ -9,7 +9,7 @@ import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts'
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { fakeMilter, packet, z } from '../support/fake-milter.ts';
 import { startTestServer, type TestOverrides, type TestServer, tempDir } from '../support/server.ts';
-import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+import { codeOf } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
