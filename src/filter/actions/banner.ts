@@ -10,6 +10,11 @@ export interface Banner {
   text: string;
   /** A ready, self-contained HTML fragment. */
   html: string;
+  /**
+   * The same in ASCII, for parts in a charset we cannot read (mime-parts.ts, opaque text): the
+   * English text with other characters as "?", and the HTML with them as character references.
+   */
+  ascii: { text: string; html: string };
 }
 
 export interface BannerOptions {
@@ -50,20 +55,32 @@ interface Paragraph {
 
 export function warningBanner(options: BannerOptions): Banner {
   const languages: Language[] = options.language === 'both' ? ['ru', 'en'] : [options.language];
-  const reasons = options.reasons.slice(0, MAX_REASONS);
-  const paragraphs = languages.map((language): Paragraph => {
-    const listed = reasons.map((r) => cleanReason(r[language])).filter((r) => r !== '');
-    const joined = listed.join('; ');
-    const template = options.template?.[language];
-    if (template !== undefined) return { language, label: '', text: template.replaceAll('{reasons}', joined) };
-    const w = WORDING[language];
-    const found = listed.length > 0 ? ` ${w.found} ${joined}.` : '';
-    return { language, label: w.label, text: `${w.warning}${found} ${w.advice}` };
-  });
+  const paragraphs = languages.map((language) => paragraph(language, options));
+  const text = plainText(paragraphs);
+  const html = bannerHtml(paragraphs);
   return {
-    text: paragraphs.map((p) => (p.label === '' ? p.text : `${p.label}: ${p.text}`)).join('\n\n'),
-    html: bannerHtml(paragraphs),
+    text,
+    html,
+    ascii: {
+      text: plainText([paragraph('en', options)]).replace(/[^\x00-\x7f]/gu, '?'),
+      html: html.replace(/[^\x00-\x7f]/gu, (c) => `&#${c.codePointAt(0)};`),
+    },
   };
+}
+
+function plainText(paragraphs: Paragraph[]): string {
+  return paragraphs.map((p) => (p.label === '' ? p.text : `${p.label}: ${p.text}`)).join('\n\n');
+}
+
+function paragraph(language: Language, options: BannerOptions): Paragraph {
+  const reasons = options.reasons.slice(0, MAX_REASONS);
+  const listed = reasons.map((r) => cleanReason(r[language])).filter((r) => r !== '');
+  const joined = listed.join('; ');
+  const template = options.template?.[language];
+  if (template !== undefined) return { language, label: '', text: template.replaceAll('{reasons}', joined) };
+  const w = WORDING[language];
+  const found = listed.length > 0 ? ` ${w.found} ${joined}.` : '';
+  return { language, label: w.label, text: `${w.warning}${found} ${w.advice}` };
 }
 
 /**
@@ -107,19 +124,22 @@ function bannerHtml(paragraphs: Paragraph[]): string {
 
 /**
  * The message with the banner at the top of every body text part (mime-parts.ts says which).
- * Parts in a charset we cannot read are left alone; without any body text part the same Buffer
- * comes back.
+ * A part in a charset we cannot read gets the ASCII banner and keeps its own bytes; a part whose
+ * transfer encoding we cannot read is left alone; without any body text part the same Buffer comes back.
  */
 export function insertBanner(message: Buffer, banner: Banner): Buffer {
   const changes: { start: number; end: number; bytes: Buffer }[] = [];
   for (const part of findBodyTextParts(message)) {
-    const text = decodeTextPart(message, part);
-    if (text === undefined) continue;
+    const read = decodeTextPart(message, part);
+    if (read === undefined) continue;
+    const { text, opaque } = read;
+    const { html, text: plain } = opaque ? banner.ascii : banner;
     const changed =
       part.subtype === 'html'
-        ? withHtmlBanner(text, banner.html, part.charset)
-        : withTextBanner(text, banner.text, lineEndOf(message));
-    changes.push({ start: part.headerStart, end: part.bodyEnd, bytes: encodeTextPart(message, part, changed) });
+        ? withHtmlBanner(text, html, opaque ? undefined : part.charset)
+        : withTextBanner(text, plain, lineEndOf(message));
+    const bytes = encodeTextPart(message, part, { text: changed, opaque });
+    changes.push({ start: part.headerStart, end: part.bodyEnd, bytes });
   }
   return replaceRanges(message, changes);
 }

@@ -116,24 +116,42 @@ function collect(message: Buffer, entity: Entity, depth: number, found: TextPart
   return any;
 }
 
-/** The part's text, or undefined when its transfer encoding or charset is unknown. */
-export function decodeTextPart(message: Buffer, part: TextPart): string | undefined {
+/**
+ * A part's text as the banner code edits it. `opaque`: the charset is one we cannot read and the
+ * bytes are not UTF-8, so the text holds the octets one char each (latin1) and may only gain ASCII.
+ */
+export interface PartText {
+  text: string;
+  opaque: boolean;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The part's text, or undefined when its transfer encoding is unknown. */
+export function decodeTextPart(message: Buffer, part: TextPart): PartText | undefined {
   const bytes = decodeTransferEncoding(message.subarray(part.bodyStart, part.bodyEnd), part.encoding);
-  // A charset we cannot read (aliases such as cp1251 are mapped by charsetDecoder) leaves the
-  // part alone rather than corrupted.
+  if (bytes === undefined) return undefined;
   const decoder = charsetDecoder(part.charset);
-  if (bytes === undefined || decoder === undefined) return undefined;
   // Not fatal: an invalid sequence shows as U+FFFD in every reader anyway, and refusing it would
   // let one bad byte keep the warning out of a phishing message.
-  return decoder.decode(bytes);
+  if (decoder !== undefined) return { text: decoder.decode(bytes), opaque: false };
+  // A charset label we do not know (aliases such as cp1251 are mapped by charsetDecoder) must not
+  // keep the warning out either: text that is valid UTF-8, ASCII included, is read as UTF-8; other
+  // bytes are kept as they are, and the banner added to them is ASCII, which the ASCII-compatible
+  // charsets of mail (ISO 8859, KOI8, Windows, EUC, Shift_JIS, GB …) all read.
+  try {
+    return { text: strictUtf8.decode(bytes), opaque: false };
+  } catch {
+    return { text: Buffer.from(bytes).toString('latin1'), opaque: true };
+  }
 }
 
 /**
- * New bytes for the part from headerStart to bodyEnd: the text as UTF-8, quoted-printable (or
- * base64 if it was base64), with Content-Type's charset and Content-Transfer-Encoding updated and
- * every other field as it was. Line ends in quoted-printable text become the message's own.
+ * New bytes for the part from headerStart to bodyEnd: the text as UTF-8 (opaque text: its own
+ * octets), quoted-printable (or base64 if it was base64), with Content-Type's charset (not for opaque
+ * text) and Content-Transfer-Encoding updated and every other field as it was. Line ends in quoted-printable text become the message's own.
  */
-export function encodeTextPart(message: Buffer, part: TextPart, text: string): Buffer {
+export function encodeTextPart(message: Buffer, part: TextPart, { text, opaque }: PartText): Buffer {
   const eol = lineEndOf(message);
   const base64 = part.encoding === 'base64';
   const fields: string[] = [];
@@ -142,7 +160,8 @@ export function encodeTextPart(message: Buffer, part: TextPart, text: string): B
   let sawVersion = false;
   for (const field of part.fields) {
     if (field.name === 'content-type') {
-      fields.push(withUtf8Charset(field.raw) + eol);
+      // Opaque text keeps its bytes, so it keeps the charset that names them.
+      fields.push((opaque ? field.raw : withUtf8Charset(field.raw)) + eol);
       sawType = true;
     } else if (field.name === 'content-transfer-encoding') {
       if (!sawEncoding) fields.push(encodingField(base64) + eol);
@@ -157,8 +176,8 @@ export function encodeTextPart(message: Buffer, part: TextPart, text: string): B
   if (part.topLevel && !sawVersion) fields.push(`MIME-Version: 1.0${eol}`);
   if (!sawType) fields.push(`Content-Type: text/${part.subtype}; charset=utf-8${eol}`);
   if (!sawEncoding) fields.push(encodingField(base64) + eol);
-  const utf8 = Buffer.from(base64 ? text : withLineEnds(text, eol), 'utf8');
-  const body = base64 ? base64Lines(utf8, eol) + trailingLineEnds(message, part) : quotedPrintable(utf8, eol);
+  const bytes = Buffer.from(base64 ? text : withLineEnds(text, eol), opaque ? 'latin1' : 'utf8');
+  const body = base64 ? base64Lines(bytes, eol) + trailingLineEnds(message, part) : quotedPrintable(bytes, eol);
   return Buffer.concat([
     Buffer.from(fields.join(''), 'latin1'),
     // The empty line as it was; a message of header fields only gets one.

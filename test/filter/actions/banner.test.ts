@@ -355,11 +355,37 @@ not a body
   assert.equal(insertBanner(calendar, banner), calendar);
 });
 
-test('a part in a charset we cannot read is left alone; the others still get the banner', async () => {
+test('a charset nobody knows does not keep the banner out (a phisher can name any charset)', async () => {
+  // UTF-8 under an unknown label is read as UTF-8 and relabelled: the whole banner.
+  const utf8 = Buffer.from('Content-Type: text/plain; charset=x-unknown-charset\r\n\r\nЗдравствуйте\r\n', 'utf8');
+  const relabelled = await parseMessage(insertBanner(utf8, banner));
+  assert.equal(relabelled.text, `${banner.text}\r\n\r\nЗдравствуйте\r\n`.replace(/\r\n/g, '\n'));
+  // Other octets are kept as they are, under their own label, with the ASCII banner on top.
+  const russian = warningBanner({ language: 'ru', reasons });
+  const octets = Buffer.from('Content-Type: text/plain; charset=x-unknown-charset\r\n\r\n\xf0\xd2\xc9\r\n', 'latin1');
+  const out = insertBanner(octets, russian);
+  const text = out.toString('latin1');
+  assert.match(
+    text,
+    /^Content-Type: text\/plain; charset=x-unknown-charset\r\nMIME-Version: 1\.0\r\nContent-Transfer-Encoding: quoted-printable\r\n/,
+  );
+  assert.ok(/^[\x00-\x7f]*$/.test(text), 'only ASCII added, the octets quoted-printable');
+  assert.ok(text.includes('=F0=D2=C9'), 'the original octets, unchanged');
+  assert.ok(text.includes('CAUTION: this message may be phishing.'), 'the English banner, whatever the language');
+  // In HTML the banner keeps every language as character references.
+  const html = Buffer.from('Content-Type: text/html; charset=x-unknown-charset\r\n\r\n<body>\xff</body>\r\n', 'latin1');
+  const marked = insertBanner(html, russian).toString('latin1').replace(/=\r\n/g, ''); // QP soft breaks undone
+  assert.ok(marked.includes('&#1042;&#1053;&#1048;&#1052;&#1040;&#1053;&#1048;&#1045;'), 'ВНИМАНИЕ as references');
+  assert.match(marked, /charset=x-unknown-charset/);
+  assert.ok(marked.includes('=FF</body>'));
+});
+
+test('a part whose transfer encoding we cannot read is left alone; the others still get the banner', async () => {
   const message = wire(`Content-Type: multipart/alternative; boundary=b
 
 --b
-Content-Type: text/plain; charset=x-unknown-charset
+Content-Type: text/plain
+Content-Transfer-Encoding: x-uuencode
 
 left alone
 --b
@@ -372,10 +398,12 @@ Content-Type: text/html; charset=utf-8
   assert.ok(
     out
       .toString('latin1')
-      .includes('--b\r\nContent-Type: text/plain; charset=x-unknown-charset\r\n\r\nleft alone\r\n--b\r\n'),
+      .includes(
+        '--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nleft alone\r\n--b\r\n',
+      ),
   );
   assert.equal((await parseMessage(out)).html, `<body>${banner.html}changed</body>\n`);
-  const only = wire('Content-Type: text/plain; charset=x-unknown-charset\n\nleft alone\n');
+  const only = wire('Content-Type: text/plain\nContent-Transfer-Encoding: x-uuencode\n\nleft alone\n');
   assert.equal(insertBanner(only, banner), only);
 });
 

@@ -72,7 +72,7 @@ footer of a mailing list, shown after the body
 `);
   const parts = findBodyTextParts(message);
   assert.deepEqual(
-    parts.map((p) => [p.subtype, decodeTextPart(message, p)]),
+    parts.map((p) => [p.subtype, decodeTextPart(message, p)?.text]),
     [
       ['plain', 'one'],
       ['html', '<p>one</p>'],
@@ -100,7 +100,7 @@ body
 --m--
 `);
   assert.deepEqual(
-    findBodyTextParts(message).map((p) => decodeTextPart(message, p)),
+    findBodyTextParts(message).map((p) => decodeTextPart(message, p)?.text),
     ['body'],
   );
 });
@@ -112,14 +112,25 @@ test('decoding: quoted-printable, base64, charsets and their aliases', () => {
     ['Content-Type: text/plain; charset=cp1251\r\nContent-Transfer-Encoding: 8bit', '\xcf\xf0\xe8', 'При'],
     ['Content-Type: text/plain; charset="iso-8859-1"', 'caf\xe9', 'café'],
     ['Content-Transfer-Encoding: x-uuencode', 'begin', undefined],
-    ['Content-Type: text/plain; charset=x-nonsense', 'text', undefined],
   ];
   for (const [headers, body, text] of cases) {
     const message = Buffer.from(`${headers}\r\n\r\n${body}`, 'latin1');
     const [part] = findBodyTextParts(message);
     assert.ok(part);
-    assert.equal(decodeTextPart(message, part), text, headers);
+    assert.deepEqual(decodeTextPart(message, part), text === undefined ? undefined : { text, opaque: false }, headers);
   }
+});
+
+test('a charset nobody knows: UTF-8 (ASCII too) is read as UTF-8, anything else kept octet for octet', () => {
+  const read = (body: string) => {
+    const message = Buffer.from(`Content-Type: text/plain; charset=x-nonsense\r\n\r\n${body}`, 'latin1');
+    const [part] = findBodyTextParts(message);
+    assert.ok(part);
+    return decodeTextPart(message, part);
+  };
+  assert.deepEqual(read('plain text'), { text: 'plain text', opaque: false });
+  assert.deepEqual(read('caf\xc3\xa9'), { text: 'café', opaque: false });
+  assert.deepEqual(read('caf\xe9 \xff'), { text: 'caf\xe9 \xff', opaque: true });
 });
 
 test('encoding keeps the other fields and rewrites charset and transfer encoding', () => {
@@ -132,9 +143,23 @@ x`);
   const [part] = findBodyTextParts(message);
   assert.ok(part);
   assert.equal(
-    encodeTextPart(message, part, 'é = x').toString('latin1'),
+    encodeTextPart(message, part, { text: 'é = x', opaque: false }).toString('latin1'),
     'Content-Type: text/plain; charset=utf-8; format=flowed\r\nX-Other: kept\r\n' +
       'Content-Transfer-Encoding: quoted-printable\r\nMIME-Version: 1.0\r\n\r\n=C3=A9 =3D x',
+  );
+});
+
+test('opaque text keeps its charset and its octets; only the transfer encoding is rewritten', () => {
+  const message = wire(`Content-Type: text/plain; charset=x-nonsense
+Content-Transfer-Encoding: 8bit
+
+x`);
+  const [part] = findBodyTextParts(message);
+  assert.ok(part);
+  assert.equal(
+    encodeTextPart(message, part, { text: 'NOTE\r\ncaf\xe9 \xff', opaque: true }).toString('latin1'),
+    'Content-Type: text/plain; charset=x-nonsense\r\nContent-Transfer-Encoding: quoted-printable\r\n' +
+      'MIME-Version: 1.0\r\n\r\nNOTE\r\ncaf=E9 =FF',
   );
 });
 
@@ -143,7 +168,7 @@ test('a message of header fields only gets its empty line', () => {
   const [part] = findBodyTextParts(message);
   assert.ok(part);
   assert.equal(
-    encodeTextPart(message, part, 'hi').toString(),
+    encodeTextPart(message, part, { text: 'hi', opaque: false }).toString(),
     'Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nhi',
   );
 });
