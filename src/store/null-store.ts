@@ -47,7 +47,9 @@ import {
   type NewQueueJob,
   type Quarantined,
   type QuarantinedSummary,
+  type QuarantineRelease,
   type QueueJob,
+  type ReleasedQuarantine,
   type SenderHistory,
   type Store,
   StoreClosedError,
@@ -306,6 +308,12 @@ export class NullStore implements Store {
   async removeQuarantined(_id: number): Promise<boolean> {
     this.#assertOpen();
     return false;
+  }
+
+  /** Nothing is ever quarantined here, so there is nothing to release. */
+  async releaseQuarantined(_id: number, _release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
+    this.#assertOpen();
+    return undefined;
   }
 
   /** In memory, this process only. */

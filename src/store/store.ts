@@ -269,6 +269,18 @@ export interface NewQuarantined {
   verdict: QuarantineVerdict;
 }
 
+/** Where a released message goes: local accounts, other domains, or both. */
+export interface QuarantineRelease {
+  delivery?: Delivery;
+  job?: NewQueueJob;
+}
+
+export interface ReleasedQuarantine {
+  /** Absent when there was no delivery, or none of its accounts exists any more. */
+  receipt?: DeliveryReceipt;
+  job?: QueueJob;
+}
+
 /** One quarantined message as `postern quarantine list` shows it; From and Subject as summarize() reads them. */
 export interface QuarantinedSummary {
   /** Never reused, on either engine: an id the admin noted keeps naming the same message or none. */
@@ -402,6 +414,15 @@ export interface Store {
   readQuarantined(id: number): Promise<Quarantined | undefined>;
   /** False when there is no such entry. */
   removeQuarantined(id: number): Promise<boolean>;
+  /**
+   * Releases a quarantined message in ONE transaction: queues `job` (recipients elsewhere), delivers
+   * `delivery` (local accounts) and removes the entry, so a crash or a second release at the same
+   * time can never deliver it twice. Undefined when the entry is gone (released or deleted
+   * meanwhile): nothing is written. When none of the delivery's accounts exists any more, the job
+   * and the removal still commit and the result has no receipt; with no job either, nothing is
+   * written and it rejects with RecipientsGoneError.
+   */
+  releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined>;
 
   /**
    * The messages recorded for `address` (compared lower-cased) and when it was first seen: mail

@@ -6,7 +6,14 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NewQuarantined, QuarantineVerdict } from '../../src/store/store.ts';
+import {
+  type Account,
+  type Delivery,
+  type NewQuarantined,
+  type QuarantineVerdict,
+  RecipientsGoneError,
+  type Store,
+} from '../../src/store/store.ts';
 import type { WithStore } from './policy-contract.ts';
 
 const T0 = new Date('2025-03-01T12:00:00.123Z');
@@ -191,6 +198,72 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
       const last = store.recordSenders(['late@example.net'], at(99));
       await store.close();
       await last;
+    }),
+  );
+
+  const PASSWORD_HASH =
+    '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+  const releaseOf = (message: NewQuarantined, accounts: Account[]): Delivery => ({
+    mailFrom: message.mailFrom,
+    recipients: accounts.map((a) => ({ address: a.address, accountId: a.id })),
+    content: message.content,
+    receivedAt: message.receivedAt,
+  });
+  const job = { kind: 'outbound', payload: '{"to":["carol@example.org"]}' };
+  const inboxCount = async (store: Store, account: Account) =>
+    (await store.getMailbox(account.id, 'INBOX'))?.messageCount ?? 0;
+
+  test(
+    'quarantine release: the job, the delivery and the removal in one transaction; a second release does nothing',
+    withStore(async (store) => {
+      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
+      const message = quarantinedMessage('release me');
+      const { id } = await store.quarantine(message);
+      const released = await store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]), job });
+      assert.ok(released?.receipt && released.job);
+      assert.deepEqual(
+        released.receipt.placements.map((p) => [p.accountId, p.mailbox, p.uid]),
+        [[bob.id, 'INBOX', 1]],
+      );
+      assert.equal(released.job.kind, 'outbound');
+      assert.equal(await store.readQuarantined(id), undefined);
+      assert.equal(await inboxCount(store, bob), 1);
+      const bytes = await store.readMessage(released.receipt.placements[0]!.mailboxId, 1);
+      assert.deepEqual(bytes && Buffer.from(bytes), Buffer.from(message.content));
+      assert.equal(await store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]), job }), undefined);
+      assert.equal(await inboxCount(store, bob), 1, 'not delivered twice');
+      assert.equal((await store.listJobs({ kind: 'outbound' })).length, 1, 'not queued twice');
+    }),
+  );
+
+  test(
+    'quarantine release: two at once deliver one copy',
+    withStore(async (store) => {
+      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
+      const message = quarantinedMessage('twice');
+      const { id } = await store.quarantine(message);
+      const results = await Promise.all([
+        store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]) }),
+        store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]) }),
+      ]);
+      assert.equal(results.filter((r) => r !== undefined).length, 1);
+      assert.equal(await inboxCount(store, bob), 1);
+    }),
+  );
+
+  test(
+    'quarantine release: with every account gone the entry stays; with a job too, the job and the removal commit',
+    withStore(async (store) => {
+      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
+      const message = quarantinedMessage('nobody home');
+      const { id } = await store.quarantine(message);
+      await store.removeAccount('bob@example.com');
+      await assert.rejects(store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]) }), RecipientsGoneError);
+      assert.ok(await store.readQuarantined(id), 'still quarantined');
+      const released = await store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]), job });
+      assert.ok(released?.job);
+      assert.equal(released.receipt, undefined);
+      assert.equal(await store.readQuarantined(id), undefined);
     }),
   );
 }

@@ -7,7 +7,13 @@ import { parseAddress } from '../../accounts/address.ts';
 import type { Config } from '../../config/schema.ts';
 import { headerSectionLength } from '../../mime/header-section.ts';
 import { outboundJob } from '../../store/outbound-job.ts';
-import { type Quarantined, type QuarantinedSummary, RecipientsGoneError, type Store } from '../../store/store.ts';
+import {
+  type Quarantined,
+  type QuarantinedSummary,
+  RecipientsGoneError,
+  type ReleasedQuarantine,
+  type Store,
+} from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -156,39 +162,41 @@ async function release(store: Store, config: Config, id: number): Promise<number
     else if (parsed.ok && !config.domains.includes(parsed.domain)) remote.push(recipient);
     else gone.push(recipient);
   }
+  if (local.length === 0 && remote.length === 0) throw nobodyLeft(id, gone);
+  const message = entryMessage(entry);
+  let released: ReleasedQuarantine | undefined;
+  try {
+    // One transaction: the entry goes exactly when the message went somewhere, so neither a crash
+    // nor a second release running at the same time can deliver it twice.
+    released = await store.releaseQuarantined(id, {
+      ...(local.length > 0 ? { delivery: { mailFrom: entry.mailFrom, recipients: local, ...message } } : {}),
+      ...(remote.length > 0
+        ? { job: outboundJob({ id: `quarantine-${id}`, mailFrom: entry.mailFrom, recipients: remote, ...message }) }
+        : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof RecipientsGoneError)) throw err;
+    throw nobodyLeft(id, [...gone, ...local.map((r) => r.address)]); // removed since the look-up
+  }
+  if (!released) throw new CliError(`quarantined message ${id} was released or deleted meanwhile; nothing done`);
   const out: string[] = [];
-  // The queue first, as the SMTP path does: a failure after it leaves the entry to release again.
-  if (remote.length > 0) {
-    const job = await store.enqueueJob(
-      outboundJob({ id: `quarantine-${id}`, mailFrom: entry.mailFrom, recipients: remote, ...entryMessage(entry) }),
-    );
-    out.push(`queued for ${remote.join(', ')} (outbound job ${job.id})`);
+  if (released.job) out.push(`queued for ${remote.join(', ')} (outbound job ${released.job.id})`);
+  const placements = released.receipt?.placements ?? [];
+  for (const placement of placements) {
+    const names = local.filter((r) => r.accountId === placement.accountId).map((r) => r.address);
+    out.push(`delivered to ${names.join(', ')} (${placement.mailbox}, UID ${placement.uid})`);
   }
-  if (local.length > 0) {
-    try {
-      const receipt = await store.deliver({ mailFrom: entry.mailFrom, recipients: local, ...entryMessage(entry) });
-      for (const placement of receipt.placements) {
-        const names = local.filter((r) => r.accountId === placement.accountId).map((r) => r.address);
-        out.push(`delivered to ${names.join(', ')} (${placement.mailbox}, UID ${placement.uid})`);
-      }
-      for (const r of local) {
-        if (!receipt.placements.some((p) => p.accountId === r.accountId)) gone.push(r.address);
-      }
-    } catch (err) {
-      if (!(err instanceof RecipientsGoneError)) throw err;
-      gone.push(...local.map((r) => r.address)); // removed between the lookup and the delivery
-    }
-  }
+  for (const r of local) if (!placements.some((p) => p.accountId === r.accountId)) gone.push(r.address);
   for (const address of gone) out.push(`not delivered to ${address}: no such account`);
-  if (out.length === gone.length) {
-    throw new CliError(
-      `quarantined message ${id}: none of its recipients has an account any more (${gone.join(', ')}); it stays in quarantine`,
-    );
-  }
-  await store.removeQuarantined(id);
   out.push(`released quarantined message ${id}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
+}
+
+function nobodyLeft(id: number, gone: string[]): CliError {
+  return new CliError(
+    `quarantined message ${id}: none of its recipients has an account any more (${gone.join(', ')}); it stays in quarantine`,
+  );
 }
 
 /** The stored message as it is delivered: the bytes and the time it first arrived. */

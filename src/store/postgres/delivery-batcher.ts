@@ -94,7 +94,7 @@ export class DeliveryBatcher {
       return;
     }
     this.#stats.commits++;
-    this.#announce(rows);
+    this.announce(rows);
     const byItem = new Map<number, BatchRow[]>();
     for (const row of rows) {
       const list = byItem.get(row.o_item) ?? [];
@@ -113,14 +113,13 @@ export class DeliveryBatcher {
   }
 
   /**
+   * Tells other nodes' listeners about placed rows (deliveries of this batcher, or a release's).
    * After the commit, in a statement of its own: a transaction that only notifies writes no WAL,
    * so PostgreSQL's notification lock is held for microseconds, not for a WAL flush. Nobody waits
    * for it; a failure is reported, and listeners resync when their connection comes back.
    */
-  #announce(rows: BatchRow[]): void {
-    const payloads = rows
-      .filter((row) => row.o_message !== null)
-      .map((row) => changePayload(Number(row.o_account), Number(row.o_mailbox), Number(row.o_uid)));
+  announce(rows: readonly BatchRow[]): void {
+    const payloads = changePayloads(rows);
     if (payloads.length === 0) return;
     this.#pool
       .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [CHANGE_CHANNEL, payloads])
@@ -128,28 +127,10 @@ export class DeliveryBatcher {
   }
 
   async #call(batch: Pending[]): Promise<BatchRow[]> {
-    // The shape postern_deliver() of schema version 5 reads (migrations.ts).
-    const meta = batch.map(({ delivery, summary, checked }) => ({
-      targets: checked.targets.map(({ accountId, mailbox }) => ({ a: accountId, m: mailbox })),
-      flags: checked.flags,
-      from: summary.from,
-      subject: summary.subject,
-      date: summary.date?.getTime() ?? null,
-      messageId: summary.messageId,
-      mailFrom: delivery.mailFrom,
-      recipients: JSON.stringify(delivery.recipients.map((recipient) => recipient.address)),
-      receivedAt: delivery.receivedAt.getTime(),
-    }));
-    // Each content is its own parameter: the driver sends a Buffer as binary, where an array
-    // parameter would be hex text twice its size.
-    const contents = batch.map(({ delivery: { content } }) =>
-      Buffer.from(content.buffer, content.byteOffset, content.byteLength),
-    );
-    const placeholders = contents.map((_, index) => `$${index + 2}::bytea`).join(', ');
-    const text = `SELECT o_item, o_message, o_account, o_mailbox, o_uid FROM postern_deliver($1::jsonb, ARRAY[${placeholders}])`;
+    const { text, values } = deliverQuery(batch);
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.#pool.query<BatchRow>(text, [JSON.stringify(meta), ...contents]);
+        const result = await this.#pool.query<BatchRow>(text, values);
         return result.rows;
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -159,7 +140,49 @@ export class DeliveryBatcher {
   }
 }
 
-interface BatchRow {
+/** One call of postern_deliver() for these deliveries; its rows name each item by its 1-based place. */
+export function deliverQuery(items: readonly Omit<Pending, 'resolve' | 'reject'>[]): {
+  text: string;
+  values: unknown[];
+} {
+  // The shape postern_deliver() of schema version 5 reads (migrations.ts).
+  const meta = items.map(({ delivery, summary, checked }) => ({
+    targets: checked.targets.map(({ accountId, mailbox }) => ({ a: accountId, m: mailbox })),
+    flags: checked.flags,
+    from: summary.from,
+    subject: summary.subject,
+    date: summary.date?.getTime() ?? null,
+    messageId: summary.messageId,
+    mailFrom: delivery.mailFrom,
+    recipients: JSON.stringify(delivery.recipients.map((recipient) => recipient.address)),
+    receivedAt: delivery.receivedAt.getTime(),
+  }));
+  // Each content is its own parameter: the driver sends a Buffer as binary, where an array
+  // parameter would be hex text twice its size.
+  const contents = items.map(({ delivery: { content } }) =>
+    Buffer.from(content.buffer, content.byteOffset, content.byteLength),
+  );
+  const placeholders = contents.map((_, index) => `$${index + 2}::bytea`).join(', ');
+  return {
+    text: `SELECT o_item, o_message, o_account, o_mailbox, o_uid FROM postern_deliver($1::jsonb, ARRAY[${placeholders}])`,
+    values: [JSON.stringify(meta), ...contents],
+  };
+}
+
+/** The receipt of the item's rows, or undefined when none of its accounts exists any more. */
+export function placedReceipt(checked: CheckedDelivery, rows: readonly BatchRow[]): DeliveryReceipt | undefined {
+  const placed = rows.filter((row) => row.o_message !== null);
+  return placed.length === 0 ? undefined : receiptFor(checked, placed);
+}
+
+/** The change notifications of placed rows (change-channel.ts), sent after the commit. */
+export function changePayloads(rows: readonly BatchRow[]): string[] {
+  return rows
+    .filter((row) => row.o_message !== null)
+    .map((row) => changePayload(Number(row.o_account), Number(row.o_mailbox), Number(row.o_uid)));
+}
+
+export interface BatchRow {
   o_item: number;
   o_message: string | null;
   o_account: string | null;

@@ -36,7 +36,9 @@ import {
   type NewQueueJob,
   type Quarantined,
   type QuarantinedSummary,
+  type QuarantineRelease,
   type QueueJob,
+  type ReleasedQuarantine,
   type SenderHistory,
   type Store,
   StoreClosedError,
@@ -52,7 +54,8 @@ import { PostgresDkimKeys } from './dkim-keys.ts';
 import { PostgresGreylist } from './greylist.ts';
 import { PostgresLoginFailures } from './login-failures.ts';
 import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
-import { PostgresQuarantine } from './quarantine.ts';
+import { PostgresQuarantine, releaseWith } from './quarantine.ts';
+import { insertQueueJob } from './queue.ts';
 import { redactUrl } from './url.ts';
 
 export interface PostgresStoreOptions {
@@ -287,13 +290,7 @@ export class PostgresStore implements Store {
   }
 
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {
-    const now = Date.now();
-    const { rows } = await this.#query(
-      `INSERT INTO queue (kind, payload, due_at, attempts, created_at) VALUES ($1, $2, $3, 0, $4)
-       RETURNING ${JOB_COLUMNS}`,
-      [job.kind, job.payload, job.dueAt?.getTime() ?? now, now],
-    );
-    return jobFromRow(rows[0] ?? {});
+    return insertQueueJob((text, values) => this.#query(text, values), job);
   }
 
   /**
@@ -380,6 +377,15 @@ export class PostgresStore implements Store {
 
   async removeQuarantined(id: number): Promise<boolean> {
     return this.#quarantine.remove(id);
+  }
+
+  async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
+    const { delivery, job } = release;
+    const deliver = delivery && { delivery, summary: summarize(delivery.content), checked: checkDelivery(delivery) };
+    const outcome = await this.#transaction((client) => releaseWith(client, id, { deliver, job }));
+    if (outcome === undefined) return undefined;
+    this.#batcher.announce(outcome.rows);
+    return { ...(outcome.receipt ? { receipt: outcome.receipt } : {}), ...(outcome.job ? { job: outcome.job } : {}) };
   }
 
   async senderHistory(address: string): Promise<SenderHistory> {

@@ -6,6 +6,7 @@
  */
 
 import type pg from 'pg';
+import type { CheckedDelivery } from '../delivery-targets.ts';
 import {
   QUARANTINE_COLUMNS,
   QUARANTINE_SUMMARY_COLUMNS,
@@ -15,7 +16,20 @@ import {
   senderHistoryFromRow,
 } from '../quarantine-rows.ts';
 import type { SenderCount } from '../sender-tally.ts';
-import type { MessageSummary, NewQuarantined, Quarantined, QuarantinedSummary, SenderHistory } from '../store.ts';
+import {
+  type Delivery,
+  type DeliveryReceipt,
+  type MessageSummary,
+  type NewQuarantined,
+  type NewQueueJob,
+  type Quarantined,
+  type QuarantinedSummary,
+  type QueueJob,
+  RecipientsGoneError,
+  type SenderHistory,
+} from '../store.ts';
+import { type BatchRow, deliverQuery, placedReceipt } from './delivery-batcher.ts';
+import { insertQueueJob } from './queue.ts';
 
 type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
@@ -87,4 +101,26 @@ export class PostgresQuarantine {
       [counts.map((c) => c.address), counts.map((c) => c.count), counts.map((c) => c.firstSeen)],
     );
   }
+}
+
+/**
+ * Store.releaseQuarantined's writes, on a client inside the caller's transaction: removal, job and
+ * delivery commit together. Undefined when the entry is gone. A delivery whose accounts are all gone
+ * leaves the job to commit; with no job either, RecipientsGoneError rolls everything back.
+ * `rows` are postern_deliver()'s, for the change notifications sent after the commit.
+ */
+export async function releaseWith(
+  client: pg.PoolClient,
+  id: number,
+  work: { deliver?: { delivery: Delivery; summary: MessageSummary; checked: CheckedDelivery }; job?: NewQueueJob },
+): Promise<{ receipt?: DeliveryReceipt; job?: QueueJob; rows: BatchRow[] } | undefined> {
+  const removed = await client.query('DELETE FROM quarantine WHERE id = $1', [id]);
+  if (removed.rowCount === 0) return undefined;
+  const job = work.job ? await insertQueueJob((text, values) => client.query(text, values), work.job) : undefined;
+  if (!work.deliver) return { ...(job ? { job } : {}), rows: [] };
+  const { text, values } = deliverQuery([work.deliver]);
+  const { rows } = await client.query<BatchRow>(text, values);
+  const receipt = placedReceipt(work.deliver.checked, rows);
+  if (!receipt && !job) throw new RecipientsGoneError('none of the recipient accounts exists any more');
+  return { ...(receipt ? { receipt } : {}), ...(job ? { job } : {}), rows };
 }

@@ -55,6 +55,15 @@ export type WriteRequest =
   /** `header`: From and Subject as summarize() (src/mime/summary.ts) read them on the main thread. */
   | { id: number; kind: 'quarantine'; message: NewQuarantined; header: Pick<MessageSummary, 'from' | 'subject'> }
   | { id: number; kind: 'removeQuarantined'; quarantineId: number }
+  /** `deliver` as in a 'deliver' request; `now` dates the job. */
+  | {
+      id: number;
+      kind: 'releaseQuarantined';
+      quarantineId: number;
+      deliver?: { delivery: Delivery; summary: MessageSummary; targets: DeliveryTarget[]; flags: string };
+      job?: NewQueueJob;
+      now: Date;
+    }
   /** Summed and sorted by ../sender-tally.ts. */
   | { id: number; kind: 'recordSenders'; counts: SenderCount[] };
 
@@ -83,6 +92,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
   | { id: number; ok: true; kind: 'recordSenders' }
+  | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; receipt?: DeliveryReceipt; job?: QueueJob }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
 /**

@@ -39,7 +39,9 @@ import {
   type NewQueueJob,
   type Quarantined,
   type QuarantinedSummary,
+  type QuarantineRelease,
   type QueueJob,
+  type ReleasedQuarantine,
   type SenderHistory,
   type Store,
   StoreClosedError,
@@ -366,6 +368,29 @@ export class SqliteStore implements Store {
     const result = await this.#write({ kind: 'removeQuarantined', quarantineId: id });
     if (result.kind !== 'removeQuarantined') throw unexpected(result);
     return result.done;
+  }
+
+  async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
+    this.#assertOpen();
+    const { delivery, job } = release;
+    const deliver = delivery && {
+      delivery: { ...delivery, content: exactBytes(delivery.content) },
+      summary: summarize(delivery.content),
+      ...checkDelivery(delivery),
+    };
+    const result = await this.#write({
+      kind: 'releaseQuarantined',
+      quarantineId: id,
+      ...(deliver ? { deliver } : {}),
+      ...(job ? { job } : {}),
+      now: new Date(),
+    });
+    if (result.kind !== 'releaseQuarantined') throw unexpected(result);
+    if (!result.released) return undefined;
+    for (const { accountId, mailboxId, uid } of result.receipt?.placements ?? []) {
+      this.#changes.emit({ kind: 'message-added', accountId, mailboxId, uid });
+    }
+    return { ...(result.receipt ? { receipt: result.receipt } : {}), ...(result.job ? { job: result.job } : {}) };
   }
 
   async senderHistory(address: string): Promise<SenderHistory> {

@@ -212,6 +212,8 @@ export class SqliteWriter {
         const done = this.#quarantine.remove(request.quarantineId);
         return { id: request.id, ok: true, kind: 'removeQuarantined', done };
       }
+      case 'releaseQuarantined':
+        return { id: request.id, ok: true, kind: 'releaseQuarantined', ...this.#releaseQuarantined(request) };
       case 'recordSenders':
         this.#quarantine.countSenders(request.counts);
         return { id: request.id, ok: true, kind: 'recordSenders' };
@@ -257,6 +259,28 @@ export class SqliteWriter {
       return { ...box, uid };
     });
     return { messageId, placements };
+  }
+
+  /**
+   * Store.releaseQuarantined: removal, job and delivery in this request's savepoint, so they commit
+   * together or not at all. A delivery whose accounts are all gone leaves the job to commit; with no
+   * job either, the failure rolls everything back and the entry stays.
+   */
+  #releaseQuarantined(request: Extract<WriteRequest, { kind: 'releaseQuarantined' }>): {
+    released: boolean;
+    receipt?: DeliveryReceipt;
+    job?: QueueJob;
+  } {
+    if (!this.#quarantine.remove(request.quarantineId)) return { released: false };
+    const job = request.job ? this.#enqueueJob(request.job, request.now) : undefined;
+    if (!request.deliver) return { released: true, ...(job ? { job } : {}) };
+    const { delivery, summary, targets, flags } = request.deliver;
+    try {
+      return { released: true, receipt: this.#deliver(delivery, summary, targets, flags), ...(job ? { job } : {}) };
+    } catch (error) {
+      if (!job || !(error instanceof RequestFailure) || error.failure !== 'no-recipient-account') throw error;
+      return { released: true, job };
+    }
   }
 
   /**
