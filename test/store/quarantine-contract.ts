@@ -212,14 +212,19 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   const job = { kind: 'outbound', payload: '{"to":["carol@example.org"]}' };
   const inboxCount = async (store: Store, account: Account) =>
     (await store.getMailbox(account.id, 'INBOX'))?.messageCount ?? 0;
+  /** Bob's account, and a message to him in quarantine with its delivery for a release. */
+  const quarantinedForBob = async (store: Store, subject: string) => {
+    const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
+    const message = quarantinedMessage(subject);
+    const { id } = await store.quarantine(message);
+    return { bob, message, id, delivery: releaseOf(message, [bob]) };
+  };
 
   test(
     'quarantine release: the job, the delivery and the removal in one transaction; a second release does nothing',
     withStore(async (store) => {
-      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
-      const message = quarantinedMessage('release me');
-      const { id } = await store.quarantine(message);
-      const released = await store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]), job });
+      const { bob, message, id, delivery } = await quarantinedForBob(store, 'release me');
+      const released = await store.releaseQuarantined(id, { delivery, job });
       assert.ok(released?.receipt && released.job);
       assert.deepEqual(
         released.receipt.placements.map((p) => [p.accountId, p.mailbox, p.uid]),
@@ -230,7 +235,7 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
       assert.equal(await inboxCount(store, bob), 1);
       const bytes = await store.readMessage(released.receipt.placements[0]!.mailboxId, 1);
       assert.deepEqual(bytes && Buffer.from(bytes), Buffer.from(message.content));
-      assert.equal(await store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]), job }), undefined);
+      assert.equal(await store.releaseQuarantined(id, { delivery, job }), undefined);
       assert.equal(await inboxCount(store, bob), 1, 'not delivered twice');
       assert.equal((await store.listJobs({ kind: 'outbound' })).length, 1, 'not queued twice');
     }),
@@ -239,12 +244,10 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   test(
     'quarantine release: two at once deliver one copy',
     withStore(async (store) => {
-      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
-      const message = quarantinedMessage('twice');
-      const { id } = await store.quarantine(message);
+      const { bob, id, delivery } = await quarantinedForBob(store, 'twice');
       const results = await Promise.all([
-        store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]) }),
-        store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]) }),
+        store.releaseQuarantined(id, { delivery }),
+        store.releaseQuarantined(id, { delivery }),
       ]);
       assert.equal(results.filter((r) => r !== undefined).length, 1);
       assert.equal(await inboxCount(store, bob), 1);
@@ -254,13 +257,11 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   test(
     'quarantine release: with every account gone the entry stays; with a job too, the job and the removal commit',
     withStore(async (store) => {
-      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
-      const message = quarantinedMessage('nobody home');
-      const { id } = await store.quarantine(message);
+      const { id, delivery } = await quarantinedForBob(store, 'nobody home');
       await store.removeAccount('bob@example.com');
-      await assert.rejects(store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]) }), RecipientsGoneError);
+      await assert.rejects(store.releaseQuarantined(id, { delivery }), RecipientsGoneError);
       assert.ok(await store.readQuarantined(id), 'still quarantined');
-      const released = await store.releaseQuarantined(id, { delivery: releaseOf(message, [bob]), job });
+      const released = await store.releaseQuarantined(id, { delivery, job });
       assert.ok(released?.job);
       assert.equal(released.receipt, undefined);
       assert.equal(await store.readQuarantined(id), undefined);
