@@ -3,13 +3,14 @@
  * Every value here survives structured cloning: plain objects, strings, numbers, Dates, Uint8Arrays.
  */
 
-import type { DeliveryTarget } from '../delivery-targets.ts';
+import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { MigrationOutcome } from '../migrations.ts';
 import type { SenderCount } from '../sender-tally.ts';
 import type {
   Account,
   ClaimOptions,
   Delivery,
+  DeliveryMailbox,
   DeliveryReceipt,
   DkimKey,
   DkimKeyState,
@@ -21,20 +22,67 @@ import type {
   NewDkimKey,
   NewQuarantined,
   NewQueueJob,
+  Placement,
   QuarantinedSummary,
   QueueJob,
 } from '../store.ts';
 
+/**
+ * A delivery as the writer thread stores it, flat: structured cloning costs per object and per
+ * property, and every stored message crosses to the writer thread and back.
+ */
+export interface StoredDelivery {
+  mailFrom: string;
+  /** The RCPT TO addresses. */
+  recipients: string[];
+  content: Uint8Array;
+  receivedAt: number;
+  /** The listing's fields, as summarize() (src/mime/summary.ts) read them. */
+  from: string;
+  subject: string;
+  date: number | null;
+  messageId: string | null;
+  /** checkDelivery()'s targets (../delivery-targets.ts): each account and its mailbox, index for index. */
+  accountIds: number[];
+  mailboxes: DeliveryMailbox[];
+  flags: string;
+}
+
+export function storedDelivery(delivery: Delivery, summary: MessageSummary, checked: CheckedDelivery): StoredDelivery {
+  return {
+    mailFrom: delivery.mailFrom,
+    recipients: delivery.recipients.map((recipient) => recipient.address),
+    content: delivery.content,
+    receivedAt: delivery.receivedAt.getTime(),
+    from: summary.from,
+    subject: summary.subject,
+    date: summary.date?.getTime() ?? null,
+    messageId: summary.messageId,
+    accountIds: checked.targets.map((target) => target.accountId),
+    mailboxes: checked.targets.map((target) => target.mailbox),
+    flags: checked.flags,
+  };
+}
+
+/** What the writer gives back for a stored delivery: the content's id and [account, mailbox, UID] triples. */
+export interface StoredReceipt {
+  messageId: number;
+  placed: number[];
+}
+
+/** The receipt a caller sees; the mailbox names come from the delivery's targets. */
+export function receiptOf({ messageId, placed }: StoredReceipt, stored: StoredDelivery): DeliveryReceipt {
+  const placements: Placement[] = [];
+  for (let i = 0; i + 2 < placed.length; i += 3) {
+    const accountId = placed[i] as number;
+    const mailbox = stored.mailboxes[stored.accountIds.indexOf(accountId)] ?? 'INBOX';
+    placements.push({ accountId, mailboxId: placed[i + 1] as number, mailbox, uid: placed[i + 2] as number });
+  }
+  return { messageId, placements };
+}
+
 export type WriteRequest =
-  /** `targets` and `flags` as checkDelivery() (../delivery-targets.ts) gave them. */
-  | {
-      id: number;
-      kind: 'deliver';
-      delivery: Delivery;
-      summary: MessageSummary;
-      targets: DeliveryTarget[];
-      flags: string;
-    }
+  | ({ id: number; kind: 'deliver' } & StoredDelivery)
   | { id: number; kind: 'createAccount'; address: string; passwordHash: string; scram: string | null; createdAt: Date }
   | { id: number; kind: 'removeAccount'; address: string }
   | { id: number; kind: 'setPassword'; address: string; passwordHash: string; scram: string | null }
@@ -60,7 +108,7 @@ export type WriteRequest =
       id: number;
       kind: 'releaseQuarantined';
       quarantineId: number;
-      deliver?: { delivery: Delivery; summary: MessageSummary; targets: DeliveryTarget[]; flags: string };
+      deliver?: StoredDelivery;
       job?: NewQueueJob;
       now: Date;
     }
@@ -77,7 +125,7 @@ export type WriteFailure =
   | 'unavailable';
 
 export type WriteResult =
-  | { id: number; ok: true; kind: 'deliver'; receipt: DeliveryReceipt }
+  | ({ id: number; ok: true; kind: 'deliver' } & StoredReceipt)
   | { id: number; ok: true; kind: 'createAccount'; account: Account }
   | { id: number; ok: true; kind: 'removeAccount'; removed: boolean }
   | { id: number; ok: true; kind: 'setPassword' | 'setDisabled' | 'removeAlias'; done: boolean }
@@ -92,7 +140,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
   | { id: number; ok: true; kind: 'recordSenders' }
-  | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; receipt?: DeliveryReceipt; job?: QueueJob }
+  | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; stored?: StoredReceipt; job?: QueueJob }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 
 /**

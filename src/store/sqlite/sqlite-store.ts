@@ -50,6 +50,7 @@ import {
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
 import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
+import { receiptOf, type StoredDelivery, storedDelivery } from './protocol.ts';
 import { SqliteQuarantineReads } from './quarantine.ts';
 import { SqliteReader } from './reads.ts';
 import { type WriteCommand, WriterClient, type WriteSuccess } from './writer-client.ts';
@@ -220,23 +221,27 @@ export class SqliteStore implements Store {
 
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
     this.#assertOpen();
-    const { targets, flags } = checkDelivery(delivery);
-    // Parsed here rather than on the writer thread: every commit waits for the writer, so it does
-    // only what must happen inside the transaction.
-    const summary = summarize(delivery.content);
-    const result = await this.#write({
-      kind: 'deliver',
-      delivery: { ...delivery, content: exactBytes(delivery.content) },
-      summary,
-      targets,
-      flags,
-    });
+    const stored = this.#stored(delivery);
+    const result = await this.#write({ kind: 'deliver', ...stored });
     if (result.kind !== 'deliver') throw unexpected(result);
-    // One process writes this file's mail (the CLI does not deliver), so in-process is every node.
-    for (const { accountId, mailboxId, uid } of result.receipt.placements) {
+    return this.#announce(receiptOf(result, stored));
+  }
+
+  /**
+   * Checked, summarized (here rather than on the writer thread: every commit waits for the writer,
+   * so it does only what must happen inside the transaction) and flattened for the hand-over.
+   */
+  #stored(delivery: Delivery): StoredDelivery {
+    const content = exactBytes(delivery.content);
+    return storedDelivery({ ...delivery, content }, summarize(content), checkDelivery(delivery));
+  }
+
+  /** One process writes this file's mail (the CLI does not deliver), so in-process is every node. */
+  #announce(receipt: DeliveryReceipt): DeliveryReceipt {
+    for (const { accountId, mailboxId, uid } of receipt.placements) {
       this.#changes.emit({ kind: 'message-added', accountId, mailboxId, uid });
     }
-    return result.receipt;
+    return receipt;
   }
 
   async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined> {
@@ -373,11 +378,7 @@ export class SqliteStore implements Store {
   async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
     this.#assertOpen();
     const { delivery, job } = release;
-    const deliver = delivery && {
-      delivery: { ...delivery, content: exactBytes(delivery.content) },
-      summary: summarize(delivery.content),
-      ...checkDelivery(delivery),
-    };
+    const deliver = delivery && this.#stored(delivery);
     const result = await this.#write({
       kind: 'releaseQuarantined',
       quarantineId: id,
@@ -387,10 +388,8 @@ export class SqliteStore implements Store {
     });
     if (result.kind !== 'releaseQuarantined') throw unexpected(result);
     if (!result.released) return undefined;
-    for (const { accountId, mailboxId, uid } of result.receipt?.placements ?? []) {
-      this.#changes.emit({ kind: 'message-added', accountId, mailboxId, uid });
-    }
-    return { ...(result.receipt ? { receipt: result.receipt } : {}), ...(result.job ? { job: result.job } : {}) };
+    const receipt = result.stored && deliver && this.#announce(receiptOf(result.stored, deliver));
+    return { ...(receipt ? { receipt } : {}), ...(result.job ? { job: result.job } : {}) };
   }
 
   async senderHistory(address: string): Promise<SenderHistory> {

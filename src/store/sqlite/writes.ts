@@ -7,23 +7,15 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { type DeliveryTarget, JUNK_MAILBOX, JUNK_SPECIAL_USE } from '../delivery-targets.ts';
+import { JUNK_MAILBOX, JUNK_SPECIAL_USE } from '../delivery-targets.ts';
 import { JOB_COLUMNS, jobFromRow } from '../rows.ts';
-import type {
-  ClaimOptions,
-  Delivery,
-  DeliveryReceipt,
-  MessageSummary,
-  NewQueueJob,
-  Placement,
-  QueueJob,
-} from '../store.ts';
+import type { ClaimOptions, NewQueueJob, QueueJob } from '../store.ts';
 import { SqliteAccounts } from './accounts.ts';
 import { SqliteCounters } from './counters.ts';
 import { SqliteDkimKeys } from './dkim-keys.ts';
 import { SqliteGreylist } from './greylist.ts';
 import { SqliteLoginFailures } from './login-failures.ts';
-import type { WriteRequest, WriteResult } from './protocol.ts';
+import type { StoredDelivery, StoredReceipt, WriteRequest, WriteResult } from './protocol.ts';
 import { SqliteQuarantineWrites } from './quarantine.ts';
 import { RequestFailure } from './request-failure.ts';
 
@@ -144,10 +136,8 @@ export class SqliteWriter {
 
   #apply(request: WriteRequest): WriteResult {
     switch (request.kind) {
-      case 'deliver': {
-        const receipt = this.#deliver(request.delivery, request.summary, request.targets, request.flags);
-        return { id: request.id, ok: true, kind: 'deliver', receipt };
-      }
+      case 'deliver':
+        return { id: request.id, ok: true, kind: 'deliver', ...this.#deliver(request) };
       case 'createAccount': {
         const { address, passwordHash, scram, createdAt } = request;
         const account = this.#accounts.create(address, passwordHash, scram, createdAt);
@@ -227,38 +217,38 @@ export class SqliteWriter {
    * recipient account, with the delivery's keywords as its flags. Accounts removed since RCPT TO
    * are skipped, and the receipt shows who got the message; with no account left it fails.
    */
-  #deliver(delivery: Delivery, summary: MessageSummary, targets: DeliveryTarget[], flags: string): DeliveryReceipt {
-    const boxes: Omit<Placement, 'uid'>[] = [];
-    for (const { accountId, mailbox } of targets) {
-      const mailboxId = this.#mailboxFor(accountId, mailbox);
-      if (mailboxId !== undefined) boxes.push({ accountId, mailboxId, mailbox });
-    }
+  #deliver(delivery: StoredDelivery): StoredReceipt {
+    const boxes: number[] = []; // [account, mailbox] pairs
+    delivery.accountIds.forEach((accountId, index) => {
+      const mailboxId = this.#mailboxFor(accountId, delivery.mailboxes[index] ?? 'INBOX');
+      if (mailboxId !== undefined) boxes.push(accountId, mailboxId);
+    });
     if (boxes.length === 0) {
       throw new RequestFailure('no-recipient-account', 'none of the recipient accounts exists any more');
     }
-    const { content } = delivery;
-    const receivedAt = delivery.receivedAt.getTime();
-    const recipients = JSON.stringify(delivery.recipients.map((recipient) => recipient.address));
+    const { content, receivedAt, flags } = delivery;
     const messageId = Number(
       this.#insertMessage.run(
         content,
         content.byteLength,
-        summary.from,
-        summary.subject,
-        summary.date?.getTime() ?? null,
-        summary.messageId,
+        delivery.from,
+        delivery.subject,
+        delivery.date,
+        delivery.messageId,
         delivery.mailFrom,
-        recipients,
+        JSON.stringify(delivery.recipients),
         receivedAt,
       ).lastInsertRowid,
     );
-    const placements = boxes.map((box) => {
-      const { uid, modseq } = this.#allocate(box.mailboxId);
+    const placed: number[] = [];
+    for (let i = 0; i < boxes.length; i += 2) {
+      const [accountId, mailboxId] = [boxes[i] as number, boxes[i + 1] as number];
+      const { uid, modseq } = this.#allocate(mailboxId);
       // RFC 9051 §2.3.3: the internal date of a message received by SMTP is when it was received.
-      this.#insertPlacement.run(box.mailboxId, uid, messageId, modseq, flags, receivedAt);
-      return { ...box, uid };
-    });
-    return { messageId, placements };
+      this.#insertPlacement.run(mailboxId, uid, messageId, modseq, flags, receivedAt);
+      placed.push(accountId, mailboxId, uid);
+    }
+    return { messageId, placed };
   }
 
   /**
@@ -268,15 +258,14 @@ export class SqliteWriter {
    */
   #releaseQuarantined(request: Extract<WriteRequest, { kind: 'releaseQuarantined' }>): {
     released: boolean;
-    receipt?: DeliveryReceipt;
+    stored?: StoredReceipt;
     job?: QueueJob;
   } {
     if (!this.#quarantine.remove(request.quarantineId)) return { released: false };
     const job = request.job ? this.#enqueueJob(request.job, request.now) : undefined;
     if (!request.deliver) return { released: true, ...(job ? { job } : {}) };
-    const { delivery, summary, targets, flags } = request.deliver;
     try {
-      return { released: true, receipt: this.#deliver(delivery, summary, targets, flags), ...(job ? { job } : {}) };
+      return { released: true, stored: this.#deliver(request.deliver), ...(job ? { job } : {}) };
     } catch (error) {
       if (!job || !(error instanceof RequestFailure) || error.failure !== 'no-recipient-account') throw error;
       return { released: true, job };
