@@ -5,17 +5,11 @@
  * Does not decode encoded-words (encoded-word.ts) or parse field bodies.
  */
 
-export interface HeaderField {
-  name: string; // as written, without trailing whitespace; compare case-insensitively
-  value: string; // unfolded, surrounding whitespace removed
-}
-
 /** Headers past this size are ignored: a message without an empty line must not be read whole. */
 export const MAX_HEADER_BYTES = 256 * 1024;
 
 const LF = 0x0a;
 const CR = 0x0d;
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** Where the header section ends: at the first empty line (CRLF CRLF, or LF LF from bare-LF senders). */
 export function headerSectionLength(content: Uint8Array, limit = MAX_HEADER_BYTES): number {
@@ -37,42 +31,15 @@ function indexOfByte(content: Uint8Array, byte: number, from: number): number {
   return typedIndexOf.call(content, byte, from);
 }
 
-export function readHeaderFields(content: Uint8Array, limit = MAX_HEADER_BYTES): HeaderField[] {
-  const text = utf8.decode(content.subarray(0, headerSectionLength(content, limit)));
-  const fields: HeaderField[] = [];
-  let current: { name: string; value: string } | undefined;
-  for (const line of text.split(/\r?\n/)) {
-    // RFC 5322 §2.2.3: a line starting with WSP continues the field above; unfolding removes only
-    // the line break, so the WSP stays.
-    if (line.startsWith(' ') || line.startsWith('\t')) {
-      if (current) current.value += line;
-      continue;
-    }
-    if (current) fields.push(finish(current));
-    current = startField(line);
-  }
-  if (current) fields.push(finish(current));
-  return fields;
-}
-
-// RFC 5322 §2.2: field-name is printable US-ASCII except ":"; §4.5 (obsolete syntax) allows
-// whitespace before the colon.
-const FIELD_START = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$/s;
-
-function startField(line: string): { name: string; value: string } | undefined {
-  const match = FIELD_START.exec(line);
-  if (!match) return undefined; // not a field (an mbox "From " line, garbage): skipped
-  return { name: match[1] ?? '', value: match[2] ?? '' };
-}
-
-function finish(field: { name: string; value: string }): HeaderField {
-  return { name: field.name, value: field.value.replace(/^[ \t]+|[ \t]+$/g, '') };
-}
-
 /**
- * The first value of each of `names` (lower-case), read as readHeaderFields() + firstField() would
- * read it, without making strings of the other fields: a mailbox listing wants four fields of the
- * twenty or so a message carries, and every stored message pays for the reading.
+ * The first value of each of `names` (lower-case), without making strings of the other fields: a
+ * mailbox listing wants four fields of the twenty or so a message carries, and every stored message
+ * pays for the reading. RFC 5322 §2.2: a field-name is printable US-ASCII but ":", compared
+ * case-insensitively; §4.5 allows white space before the colon. §2.2.3: lines starting with WSP
+ * continue the field, and unfolding removes only the line break. The value is decoded as UTF-8
+ * (replacement characters for bad bytes) and trimmed of SP and HTAB; lines that are not fields
+ * are skipped. test/support/header-fields.ts holds the same reading written plainly, which the tests
+ * compare this one with.
  */
 export function readFirstFields(
   content: Uint8Array,
@@ -81,7 +48,7 @@ export function readFirstFields(
 ): Map<string, string> {
   const found = new Map<string, string>();
   const end = headerSectionLength(content, limit);
-  // readHeaderFields decodes the section in one piece, which drops a leading byte order mark.
+  // A byte order mark before the first field is not part of its name.
   let line = content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf ? 3 : 0;
   while (line < end && found.size < names.length) {
     const next = lineEnd(content, line, end);
@@ -145,10 +112,4 @@ function fieldNameAt(
 /** `octet` is `lower` (a lower-case name's char) or, for a letter, its capital. */
 function sameAsciiFolded(octet: number, lower: number): boolean {
   return octet === lower || (lower >= 0x61 && lower <= 0x7a && octet === lower - 0x20);
-}
-
-/** The first field with this name (RFC 5322 §3.6 allows From, Subject, Date, Message-ID once). */
-export function firstField(fields: readonly HeaderField[], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  return fields.find((field) => field.name.toLowerCase() === wanted)?.value;
 }

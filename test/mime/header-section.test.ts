@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { firstField, readFirstFields, readHeaderFields } from '../../src/mime/header-section.ts';
+import { readFirstFields } from '../../src/mime/header-section.ts';
 import { Random } from '../support/fuzz-input.ts';
+import { firstField, readHeaderFields } from '../support/header-fields.ts';
 
 const NAMES = ['from', 'subject', 'date', 'message-id'];
 

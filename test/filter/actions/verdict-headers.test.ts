@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { stripVerdictHeaders, verdictHeaders } from '../../../src/filter/actions/verdict-headers.ts';
-import { readHeaderFields } from '../../../src/mime/header-section.ts';
+import { readHeaderFields } from '../../support/header-fields.ts';
 
 const signals = [
   { name: 'lookalike-sender', weight: 4 },
