@@ -55,6 +55,7 @@ export const TARGET_NAMES: Record<ServerKind, string> = {
   'postern-discard': 'postern null-store',
   'smtp-sink': 'smtp-sink',
   'smtp-server': 'smtp-server+fsync',
+  'node-floor': 'node floor',
   'postern-pg': 'postern-pg',
   'postern-pg-2': 'postern-pg-2',
 };
@@ -237,4 +238,45 @@ export function relativeTable(list: RelativeCheck[]): string {
   ]);
   const header = ['target as a ratio to smtp-server+fsync, smtp-source -d', 'measured', 'wanted', 'status'];
   return align(header, body, [1, 2]);
+}
+
+export type CpuBreakdown = {
+  scenario: string;
+  /** Postern with its real store, per message. */
+  postern: number;
+  /** The bare Node.js responder: socket I/O and loopback TCP, which every Node.js server pays. */
+  floor: number | null;
+  /** Postern's session, checks and trace headers: the null store over the floor. */
+  checks: number | null;
+  /** Storing durably: the real store over the null store. */
+  store: number | null;
+};
+
+/**
+ * Postern's CPU per message split by the references of the same run: the Node.js floor, Postern's
+ * own work before the store (its null store minus the floor) and the durable store (its real store
+ * minus the null store). Single runs differ by 15 % or more, so a part can come out a little off.
+ */
+export function cpuBreakdown(rows: Row[]): CpuBreakdown[] {
+  const out: CpuBreakdown[] = [];
+  for (const r of rows) {
+    if (r.target !== 'postern' || r.failed || r.cpuUsPerMessage === null) continue;
+    const floor = find(rows, 'node-floor', r.scenario)?.cpuUsPerMessage ?? null;
+    if (floor === null) continue;
+    const nullStore = find(rows, 'postern-discard', r.scenario)?.cpuUsPerMessage ?? null;
+    out.push({
+      scenario: r.label,
+      postern: r.cpuUsPerMessage,
+      floor,
+      checks: nullStore === null ? null : nullStore - floor,
+      store: nullStore === null ? null : r.cpuUsPerMessage - nullStore,
+    });
+  }
+  return out;
+}
+
+export function breakdownTable(list: CpuBreakdown[]): string {
+  const body = list.map((b) => [b.scenario, num(b.postern), num(b.floor), num(b.checks), num(b.store)]);
+  const header = ['scenario', 'postern', 'node floor', 'postern before the store', 'durable store'];
+  return align(header, body, [1, 2, 3, 4]);
 }

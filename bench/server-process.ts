@@ -16,7 +16,14 @@ import { ACCOUNT, addBenchAccounts } from './accounts.ts';
 import { capCpu } from './cpu-cap.ts';
 import type { PgWaits } from './postgres.ts';
 
-export type ServerKind = 'postern' | 'postern-discard' | 'smtp-sink' | 'smtp-server' | 'postern-pg' | 'postern-pg-2';
+export type ServerKind =
+  | 'postern'
+  | 'postern-discard'
+  | 'smtp-sink'
+  | 'smtp-server'
+  | 'node-floor'
+  | 'postern-pg'
+  | 'postern-pg-2';
 export type Usage = { cpuSeconds: number; rssMb: number };
 
 /** What a scenario needs of the server under test: one process, or several nodes (bench/pg-server.ts). */
@@ -53,6 +60,7 @@ export const POSTERN_MAIN = path.join(ROOT, 'bin/postern.mjs');
 export const POSTERN_COMMAND = path.join(ROOT, 'bin/postern');
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const REFERENCE_SERVER = path.join(ROOT, 'bench/reference-server.ts');
+export const NODE_FLOOR_SERVER = path.join(ROOT, 'bench/node-floor-server.ts');
 export { ACCOUNT } from './accounts.ts';
 
 export const CLK_TCK = (() => {
@@ -180,6 +188,10 @@ export class ServerProcess implements Server {
       // required when run as root. 1024 is the listen backlog.
       const user = process.getuid?.() === 0 ? ['-u', 'root'] : [];
       const child = spawn(SMTP_SINK, [...user, '-m', '2000', `127.0.0.1:${port}`, '1024'], { stdio: 'pipe' });
+      return await new ServerProcess(kind, port, child, undefined).ready();
+    }
+    if (kind === 'node-floor') {
+      const child = spawn(process.execPath, [NODE_FLOOR_SERVER, String(port)], { cwd: ROOT, stdio: 'pipe' });
       return await new ServerProcess(kind, port, child, undefined).ready();
     }
     const dir = await mkdtemp(path.join(os.tmpdir(), 'postern-bench-'));

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: SMTP throughput, latency, CPU and memory of Postern, next to Postern with a null store,
- * Postfix's smtp-sink and nodemailer's smtp-server with a synced file per message (the issue's Node.js
- * reference) in the same run, so that every figure comes with its reference on this machine.
+ * Postfix's smtp-sink, nodemailer's smtp-server with a synced file per message (the issue's Node.js
+ * reference) and a bare Node.js responder (the floor of any Node.js server) in the same run, so that
+ * every figure comes with its reference on this machine.
  * Options: --quick (10× fewer messages), --json, --only <scenario[,scenario]>, --servers <list>,
  * --repeat N (each load scenario N times; the row is the median run, with the spread in its note; by
  * default the rows the targets are judged on run 3 times, the others once).
@@ -20,6 +21,8 @@ import { pgComparisons, pgTable } from './pg-report.ts';
 import { isPgKind, PG_KINDS, PgServer } from './pg-server.ts';
 import { dropCreated, type PgInfo, probePostgres } from './postgres.ts';
 import {
+  breakdownTable,
+  cpuBreakdown,
   NOISY_PERCENT,
   type Row,
   ratios,
@@ -55,7 +58,7 @@ const SCENARIOS: ScenarioId[] = [
   'source-reused',
   'source-per-connection',
 ];
-const SERVERS: ServerKind[] = ['postern', 'postern-discard', 'smtp-sink', 'smtp-server', ...PG_KINDS];
+const SERVERS: ServerKind[] = ['postern', 'postern-discard', 'smtp-sink', 'smtp-server', 'node-floor', ...PG_KINDS];
 /** What the PostgreSQL kinds run: the throughput scenarios the one-node/two-node comparison needs. */
 const PG_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 /**
@@ -65,6 +68,8 @@ const PG_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-re
 const TARGET_ROWS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 /** What nodemailer's smtp-server runs: the rows its ratios use, and their 10 KB neighbour. */
 const REFERENCE_SCENARIOS: ScenarioId[] = ['reused-1k', 'reused-10k', 'source-reused'];
+/** What the bare Node.js responder runs: the rows Postern's CPU is judged on, to split it (cpuBreakdown). */
+const FLOOR_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 const SESSIONS = 20;
 const CAP_MS = 60_000;
 
@@ -370,6 +375,7 @@ async function main(): Promise<number> {
           targets: targetList,
           relativeTargets: relativeList,
           smtpServerOfSmtpSink: skew(rows),
+          cpuBreakdown: cpuBreakdown(rows),
           ...pg,
           failed,
         },
@@ -402,6 +408,8 @@ async function main(): Promise<number> {
       const pct = (machineSkew * 100).toFixed(0);
       console.log(`(smtp-server+fsync reaches ${pct} % of smtp-sink's rate here, 33 % in the issue's table)`);
     }
+    const breakdown = cpuBreakdown(rows);
+    if (breakdown.length) console.log(`\nWhere Postern's CPU per message goes (µs):\n${breakdownTable(breakdown)}`);
     if (meta.dnsQueries) console.log(`\nDNS queries answered by the loopback stub: ${meta.dnsQueries}`);
     if (failed) console.log('\nFAILED: some replies were not 250 or a server failed; see the status column.');
   }
@@ -420,6 +428,11 @@ function plan(kind: ServerKind): { run: ScenarioId[]; notRun: string } {
     const run = available.filter((id) => REFERENCE_SCENARIOS.includes(id));
     const out = available.filter((id) => !run.includes(id));
     return { run, notRun: out.length ? `not run on smtp-server (reference rows only): ${out.join(', ')}` : '' };
+  }
+  if (kind === 'node-floor') {
+    const run = available.filter((id) => FLOOR_SCENARIOS.includes(id));
+    const out = available.filter((id) => !run.includes(id));
+    return { run, notRun: out.length ? `not run on the node floor: ${out.join(', ')}` : '' };
   }
   if (!isPgKind(kind)) return { run: available, notRun: '' };
   const run = available.filter(
