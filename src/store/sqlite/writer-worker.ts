@@ -4,8 +4,7 @@
  *
  * Group commit: while a transaction commits, new requests queue on the port. When it is done, the
  * thread takes the next request and every other one already queued, and writes them all in one
- * transaction — one fsync for the batch — then posts all their results in one message. While
- * sessions deliver concurrently, a batch waits up to a millisecond for more (commit-gathering.ts).
+ * transaction — one fsync for the batch — then posts all their results in one message.
  *
  * Loaded with `new Worker(new URL('./writer-worker.ts', import.meta.url))`; Node strips the types.
  */
@@ -13,7 +12,6 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MigrationOutcome } from '../migrations.ts';
 import { StoreError } from '../store.ts';
-import { CommitGathering, GATHER_MS, GATHER_SLICE_MS } from './commit-gathering.ts';
 import { openConnection } from './connection.ts';
 import { migrateSqlite } from './migrations.ts';
 import type { WorkerCommand, WorkerMessage, WriteRequest, WriterWorkerData } from './protocol.ts';
@@ -36,17 +34,13 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     return;
   }
 
-  const gathering = new CommitGathering();
   port.on('message', (first: WorkerCommand) => {
     const requests: WriteRequest[] = [];
-    let closing = take(first, port, requests);
-    const enough = gathering.enough();
-    const deadline = performance.now() + GATHER_MS;
-    for (let left = GATHER_MS; !closing && requests.length < enough && left > 0; left = deadline - performance.now()) {
-      Atomics.wait(sleeper, 0, 0, Math.min(GATHER_SLICE_MS, left)); // a sleep: nothing notifies it
-      closing = take(nextQueued(port), port, requests);
+    let closing = false;
+    for (let command: WorkerCommand | undefined = first; command; command = nextQueued(port)) {
+      if (command.kind === 'close') closing = true;
+      else requests.push(...command.requests);
     }
-    gathering.committed(requests.length);
     if (requests.length > 0) post({ type: 'batch', ...writer.writeBatch(requests) });
     if (closing) {
       db?.close();
@@ -54,18 +48,6 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     }
   });
   post({ type: 'ready', migration });
-}
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Adds `command` and every command queued behind it to `requests`; true when one of them is close. */
-function take(command: WorkerCommand | undefined, port: MessagePort, requests: WriteRequest[]): boolean {
-  let closing = false;
-  for (; command; command = nextQueued(port)) {
-    if (command.kind === 'close') closing = true;
-    else requests.push(...command.requests);
-  }
-  return closing;
 }
 
 function nextQueued(port: MessagePort): WorkerCommand | undefined {
