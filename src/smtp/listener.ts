@@ -175,6 +175,9 @@ export class SmtpListener {
       localAddress: unmapped(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
     };
+    // A pino child per connection costs more than most of a session's commands; most sessions log
+    // nothing at the level configured, so it is made when first used.
+    let log: Logger | undefined;
     const conn: Connection = {
       socket,
       session,
@@ -185,16 +188,19 @@ export class SmtpListener {
       busy: false,
       closing: false,
       timeoutMs: 0,
-      log: logger.child({ session: sessionId }),
+      get log() {
+        log ??= logger.child({ session: sessionId });
+        return log;
+      },
     };
     this.connections.add(conn);
-    conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
+    if (logger.isLevelEnabled('debug')) conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
     if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
     this.attach(conn, socket);
     socket.on('close', () => {
       this.connections.delete(conn);
       this.options.handlers.disconnected?.(conn.peer);
-      conn.log.debug('disconnected');
+      if (logger.isLevelEnabled('debug')) conn.log.debug('disconnected');
     });
     socket.setTimeout(this.options.idleTimeoutMs);
     const delay = this.options.greetDelayMs ?? 0;
@@ -222,7 +228,9 @@ export class SmtpListener {
       conn.log.info({ phase: session.phaseName }, 'timeout');
       this.apply(conn, session.abort(replies.timeout(this.options.session.hostname)));
     });
-    socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
+    socket.on('error', (err) => {
+      if (this.options.logger.isLevelEnabled('debug')) conn.log.debug({ err: err.message }, 'socket error');
+    });
   }
 
   /** TLS is up: note protocol and cipher for the Received header (RFC 8314 §4.3) and harden it. */

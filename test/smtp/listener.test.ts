@@ -1,0 +1,132 @@
+// The socket adapter on its own: what it tells the handlers about the peer, and that a session's
+// logger is only made when the session has something to log at the configured level.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger, type Logger } from '../../src/log/logger.ts';
+import type { Peer } from '../../src/smtp/envelope.ts';
+import { SmtpListener } from '../../src/smtp/listener.ts';
+import { replies } from '../../src/smtp/replies.ts';
+import { sessionDefaults } from '../support/session-driver.ts';
+
+/** A listener on an ephemeral loopback port that accepts everything; its log lines go to `lines`. */
+async function startListener(level: string) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger(level, sink);
+  let children = 0;
+  const child = logger.child.bind(logger);
+  logger.child = ((...args: Parameters<Logger['child']>) => {
+    children++;
+    return child(...args);
+  }) as Logger['child'];
+  const peers: Peer[] = [];
+  const { sessionId: _, ...session } = sessionDefaults;
+  const listener = new SmtpListener({
+    host: '127.0.0.1',
+    port: 0,
+    session,
+    maxConnections: 10,
+    idleTimeoutMs: 10_000,
+    dataTimeoutMs: 10_000,
+    logger,
+    handlers: {
+      check: (_request, peer) => {
+        peers.push(peer);
+        return { action: 'continue' };
+      },
+      message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
+    },
+  });
+  const { port } = await listener.listen();
+  return { listener, port, lines, peers, children: () => children };
+}
+
+/** Sends each command after the previous reply; returns the replies' first lines. */
+async function converse(port: number, commands: string[]): Promise<string[]> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setEncoding('utf8');
+  let buffered = '';
+  const next = async (): Promise<string> => {
+    // A reply ends with a line whose code is followed by a space (RFC 5321 §4.2.1).
+    for (;;) {
+      const end = buffered.search(/^\d{3} .*\r\n/m);
+      if (end >= 0) {
+        const lineEnd = buffered.indexOf('\r\n', end) + 2;
+        const reply = buffered.slice(end, lineEnd - 2);
+        buffered = buffered.slice(lineEnd);
+        return reply;
+      }
+      const [chunk] = (await once(socket, 'data')) as [string];
+      buffered += chunk;
+    }
+  };
+  const out = [await next()];
+  for (const command of commands) {
+    socket.write(`${command}\r\n`);
+    out.push(await next());
+  }
+  socket.end();
+  await once(socket, 'close');
+  return out;
+}
+
+test('the handlers see the peer: both ends of the connection, one session id', async () => {
+  const { listener, port, peers } = await startListener('info');
+  try {
+    await converse(port, ['EHLO client.example', 'QUIT']);
+    assert.ok(peers.length >= 2, 'connect and EHLO checks');
+    const [peer] = peers;
+    assert.equal(peer?.remoteAddress, '127.0.0.1');
+    assert.ok((peer?.remotePort ?? 0) > 0);
+    assert.equal(peer?.localAddress, '127.0.0.1');
+    assert.equal(peer?.localPort, port);
+    assert.ok(
+      peers.every((p) => p === peer),
+      'the same peer for every stage',
+    );
+  } finally {
+    await listener.close(100);
+  }
+});
+
+test("a session's logger is made only when the session logs", async () => {
+  const { listener, port, lines, children } = await startListener('info');
+  try {
+    const clean = await converse(port, ['EHLO client.example', 'NOOP', 'QUIT']);
+    assert.deepEqual(
+      clean.map((r) => r.slice(0, 3)),
+      ['220', '250', '250', '221'],
+    );
+    assert.equal(children(), 0, 'nothing to log at info: no child logger');
+    const replies = await converse(port, ['EHLO client.example', 'BOGUS', 'QUIT']);
+    assert.match(replies[2] ?? '', /^500 /);
+    assert.equal(children(), 1, 'the 500 is logged at info through a child logger');
+    const logged = lines.find((l) => String(l.msg).startsWith('5.5.2') || l.code === 500);
+    assert.ok(logged, `the 500 is in the log: ${JSON.stringify(lines)}`);
+    assert.match(String(logged.session), /\S/, 'with the session id');
+  } finally {
+    await listener.close(100);
+  }
+});
+
+test('at debug level every session logs its connection, with its session id', async () => {
+  const { listener, port, lines, children } = await startListener('debug');
+  try {
+    await converse(port, ['QUIT']);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the close event logs "disconnected"
+    assert.equal(children(), 1);
+    const connected = lines.find((l) => l.msg === 'connected');
+    assert.equal(connected?.remote, '127.0.0.1');
+    assert.ok(lines.some((l) => l.msg === 'disconnected' && l.session === connected?.session));
+  } finally {
+    await listener.close(100);
+  }
+});
