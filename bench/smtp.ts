@@ -68,8 +68,6 @@ const PG_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-re
 const TARGET_ROWS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 /** What nodemailer's smtp-server runs: the rows its ratios use, and their 10 KB neighbour. */
 const REFERENCE_SCENARIOS: ScenarioId[] = ['reused-1k', 'reused-10k', 'source-reused'];
-/** What the bare Node.js responder runs: the rows Postern's CPU is judged on, to split it (cpuBreakdown). */
-const FLOOR_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 const SESSIONS = 20;
 const CAP_MS = 60_000;
 
@@ -430,7 +428,8 @@ function plan(kind: ServerKind): { run: ScenarioId[]; notRun: string } {
     return { run, notRun: out.length ? `not run on smtp-server (reference rows only): ${out.join(', ')}` : '' };
   }
   if (kind === 'node-floor') {
-    const run = available.filter((id) => FLOOR_SCENARIOS.includes(id));
+    // The rows Postern's CPU is judged on, to split it (cpuBreakdown).
+    const run = available.filter((id) => TARGET_ROWS.includes(id));
     const out = available.filter((id) => !run.includes(id));
     return { run, notRun: out.length ? `not run on the node floor: ${out.join(', ')}` : '' };
   }

@@ -42,33 +42,28 @@ async function testssl(port: number, starttls: boolean): Promise<Finding[]> {
 
 const SCANNER_NOTES = new Set(['engine_problem']);
 
-const testOptions = { timeout: SCAN_TIMEOUT_MS + 60_000 };
-test(
-  'testssl.sh finds no protocol, cipher or vulnerability problem on ports 25, 587 and 465',
-  testOptions,
-  async () => {
-    const results = await Promise.all([
-      testssl(server.port, true),
-      testssl(server.submissionPort, true),
-      testssl(server.submissionsPort, false),
-    ]);
-    for (const [i, findings] of results.entries()) {
-      const where = ['25 (STARTTLS)', '587 (STARTTLS)', '465 (TLS)'][i];
-      assert.ok(findings.length > 20, `${where}: testssl.sh ran its checks (${findings.length} findings)`);
-      // engine_problem describes the scanner's own openssl (no GOST engine on this machine), not the server.
-      const problems = findings.filter(
-        (f) => !['OK', 'INFO', 'DEBUG'].includes(f.severity) && !SCANNER_NOTES.has(f.id),
-      );
-      assert.deepEqual(
-        problems,
-        [],
-        `${where}: ${problems.map((p) => `${p.severity} ${p.id}: ${p.finding}`).join('; ')}`,
-      );
-      const byId = new Map(findings.map((f) => [f.id, f]));
-      for (const old of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1'])
-        assert.match(byId.get(old)?.finding ?? '', /not offered/, `${where} ${old}`);
-      assert.match(byId.get('TLS1_3')?.finding ?? '', /offered/, `${where} TLS 1.3`);
-      assert.match(byId.get('secure_client_renego')?.finding ?? '', /not vulnerable/, `${where} client renegotiation`);
-    }
-  },
-);
+test('testssl.sh finds no protocol, cipher or vulnerability problem on ports 25, 587 and 465', {
+  timeout: SCAN_TIMEOUT_MS + 60_000,
+}, async () => {
+  const results = await Promise.all([
+    testssl(server.port, true),
+    testssl(server.submissionPort, true),
+    testssl(server.submissionsPort, false),
+  ]);
+  for (const [i, findings] of results.entries()) {
+    const where = ['25 (STARTTLS)', '587 (STARTTLS)', '465 (TLS)'][i];
+    assert.ok(findings.length > 20, `${where}: testssl.sh ran its checks (${findings.length} findings)`);
+    // engine_problem describes the scanner's own openssl (no GOST engine on this machine), not the server.
+    const problems = findings.filter((f) => !['OK', 'INFO', 'DEBUG'].includes(f.severity) && !SCANNER_NOTES.has(f.id));
+    assert.deepEqual(
+      problems,
+      [],
+      `${where}: ${problems.map((p) => `${p.severity} ${p.id}: ${p.finding}`).join('; ')}`,
+    );
+    const byId = new Map(findings.map((f) => [f.id, f]));
+    for (const old of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1'])
+      assert.match(byId.get(old)?.finding ?? '', /not offered/, `${where} ${old}`);
+    assert.match(byId.get('TLS1_3')?.finding ?? '', /offered/, `${where} TLS 1.3`);
+    assert.match(byId.get('secure_client_renego')?.finding ?? '', /not vulnerable/, `${where} client renegotiation`);
+  }
+});
