@@ -2,8 +2,11 @@
  * The writes of the SQLite engine, run by the writer thread on its own connection.
  *
  * A batch of requests is written in ONE transaction, so one fsync covers all of them (group commit).
- * Each request runs inside its own SAVEPOINT: a request that fails (an address already taken, a
- * delivery whose accounts are all gone) is rolled back alone and the others still commit.
+ * Each request but a delivery runs inside its own SAVEPOINT: a request that fails (an address
+ * already taken) is rolled back alone and the others still commit. A delivery needs none: the one
+ * failure it reports (no recipient account left) is found before it writes anything, and any other
+ * error it meets is SQLite's own, which fails the whole batch. That spares the savepoint's two
+ * statements and its copies of every page the delivery touches, for each stored message.
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
@@ -31,6 +34,11 @@ export class SqliteWriter {
   readonly #writeCounters: StatementSync;
   /** UIDNEXT and HIGHESTMODSEQ of the mailboxes this transaction delivers to, written back before others look. */
   readonly #counters = new Map<number, { uidNext: number; modseq: bigint }>();
+  /**
+   * Mailbox ids by account and name, for this transaction's deliveries: a batch mostly delivers to a
+   * few mailboxes. Any other request may remove or create mailboxes, so it empties the map first.
+   */
+  readonly #mailboxIds = new Map<string, number>();
   readonly #insertPlacement: StatementSync;
   readonly #insertJob: StatementSync;
   readonly #claimJobs: StatementSync;
@@ -100,21 +108,37 @@ export class SqliteWriter {
     try {
       this.#db.exec('BEGIN IMMEDIATE');
       const results = requests.map((request) => {
+        if (request.kind === 'deliver') return this.#deliverUnguarded(request);
         // Any other request may read or change a mailbox: it sees the counters as they are.
-        if (request.kind !== 'deliver') this.#writeBackCounters();
-        return this.#writeOne(request);
+        this.#writeBackCounters();
+        this.#mailboxIds.clear();
+        const result = this.#writeOne(request);
+        this.#mailboxIds.clear(); // its savepoint may have been rolled back, and a Junk it made with it
+        return result;
       });
       this.#writeBackCounters();
+      this.#mailboxIds.clear();
       this.#db.exec('COMMIT');
       return { committed: true, results };
     } catch (error) {
       this.#counters.clear();
+      this.#mailboxIds.clear();
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       const message = `write transaction failed: ${describe(error)}`;
       return {
         committed: false,
         results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
       };
+    }
+  }
+
+  /** A delivery outside a savepoint (see the top of this file); an SQLite error goes up and fails the batch. */
+  #deliverUnguarded(request: Extract<WriteRequest, { kind: 'deliver' }>): WriteResult {
+    try {
+      return { id: request.id, ok: true, kind: 'deliver', ...this.#deliver(request) };
+    } catch (error) {
+      if (!(error instanceof RequestFailure)) throw error;
+      return { id: request.id, ok: false, failure: error.failure, message: error.message };
     }
   }
 
@@ -301,10 +325,17 @@ export class SqliteWriter {
    * a creation if the delivery fails later.
    */
   #mailboxFor(accountId: number, name: string): number | undefined {
+    const key = `${accountId} ${name}`;
+    const known = this.#mailboxIds.get(key);
+    if (known !== undefined) return known;
     const row = this.#findMailbox.get(accountId, name);
-    if (row) return Number(row.id);
-    if (name !== JUNK_MAILBOX || !this.#accountExists.get(accountId)) return undefined;
-    return this.#accounts.createMailbox(accountId, JUNK_MAILBOX, JUNK_SPECIAL_USE);
+    let id: number | undefined;
+    if (row) id = Number(row.id);
+    else if (name === JUNK_MAILBOX && this.#accountExists.get(accountId)) {
+      id = this.#accounts.createMailbox(accountId, JUNK_MAILBOX, JUNK_SPECIAL_USE);
+    }
+    if (id !== undefined) this.#mailboxIds.set(key, id);
+    return id;
   }
 
   #enqueueJob(job: NewQueueJob, now: Date): QueueJob {
