@@ -65,10 +65,39 @@ const DATES: [input: string, iso: string | null][] = [
   ['2024-01-02T03:04:05Z', null], // ISO 8601 is not a mail date
   ['', null],
   ['yesterday', null],
+  // The canonical form, which parseDateTime reads char by char:
+  ['SAT, 28 NOV 2026 15:00:00 +0000', '2026-11-28T15:00:00.000Z'], // names in any case
+  ['Fri, 1 Nov 1997 09:55 -0600', '1997-11-01T15:55:00.000Z'], // one-digit day, no seconds
+  ['Tue, 29 Feb 2000 12:00:00 +0000', '2000-02-29T12:00:00.000Z'], // 2000 is a leap year
+  ['Mon, 29 Feb 2100 12:00:00 +0000', null], // 2100 is not
+  ['Fri, 21 Nov 1997 09:55:60 +0000', '1997-11-21T09:56:00.000Z'], // a leap second
+  ['Fri, 21 Nov 1997 09:55:06 +0060', null],
+  ['Fri, 21 N0v 1997 09:55:06 -0600', null],
+  ['Fri, 21 Nov 1997 09:55:06 -0600x', null],
+  ['Fri, 21 Nov 1997 9:55:06 -0600', '1997-11-21T15:55:06.000Z'], // one-digit hour: the general path
 ];
 for (const [input, iso] of DATES) {
   test(`parses Date ${JSON.stringify(input)}`, () => assert.equal(parseDateTime(input)?.toISOString() ?? null, iso));
 }
+
+test('the char-by-char reading of the canonical form agrees with the general one on random dates', () => {
+  // A trailing space sends a value down the general path (it trims), so each value is read both ways.
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  for (let i = 0; i < 2000; i++) {
+    const day = pick(['', 'Mon, ', 'sun, ', 'FRI, ', 'Xyz, ']);
+    const date = `${random(33)} ${pick(['Jan', 'feb', 'MAR', 'Sep', 'Dec', 'Foo'])} ${1890 + random(250)}`;
+    const time = `${pad(random(26))}:${pad(random(62))}${random(2) ? `:${pad(random(62))}` : ''}`;
+    const zone = `${pick(['+', '-'])}${pad(random(15))}${pad(random(62))}`;
+    const value = `${day}${date} ${time} ${zone}`;
+    assert.equal(parseDateTime(value)?.getTime(), parseDateTime(`${value} `)?.getTime(), value);
+  }
+});
 
 test('summarizes From, Subject, Date and Message-ID from the header section only', () => {
   const message = bytes(
