@@ -22,6 +22,8 @@ const SUBDOMAIN = /^[A-Za-z0-9\u0080-\u{10FFFF}]([A-Za-z0-9\-\u0080-\u{10FFFF}]*
 const ASCII_DOMAIN = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const NON_ASCII = /[^\x00-\x7f]/;
+/** RFC 5321 §4.1.2 Dot-string of ASCII atoms: ATEXT's ASCII part, in one test instead of one per atom. */
+const ASCII_DOT_STRING = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
 
 // RFC 5321 §4.5.3.1.1-3: local part 64 octets, domain 255, path 256 including the brackets.
 const MAX_LOCAL = 64;
@@ -40,7 +42,7 @@ export function parsePath(text: string, allowNull: boolean): PathParse {
   if (rest !== '' && !rest.startsWith(' ')) {
     return { ok: false, problem: 'Syntax error: unexpected text after the address' };
   }
-  if (Buffer.byteLength(inner, 'utf8') + 2 > MAX_PATH) {
+  if (utf8Length(inner) + 2 > MAX_PATH) {
     return { ok: false, problem: 'Path too long (RFC 5321 section 4.5.3.1.3: 256 octets)' };
   }
   if (inner === '') {
@@ -82,8 +84,12 @@ export function parseMailbox(mailbox: string): Path | string {
   if (at <= 0) return 'Syntax error: the address needs a local part and a domain (local@domain)';
   const localPart = mailbox.slice(0, at);
   const domainPart = mailbox.slice(at + 1);
-  if (!isLocalPart(localPart)) return `Syntax error: invalid local part "${localPart}" (RFC 5321 section 4.1.2)`;
-  if (Buffer.byteLength(localPart, 'utf8') > MAX_LOCAL)
+  // Nearly every address is ASCII: one test of the whole saves the Unicode-aware patterns and the
+  // UTF-8 byte counts below.
+  const ascii = !NON_ASCII.test(mailbox);
+  const validLocal = ascii && !localPart.startsWith('"') ? ASCII_DOT_STRING.test(localPart) : isLocalPart(localPart);
+  if (!validLocal) return `Syntax error: invalid local part "${localPart}" (RFC 5321 section 4.1.2)`;
+  if ((ascii ? localPart.length : Buffer.byteLength(localPart, 'utf8')) > MAX_LOCAL)
     return 'Local part too long (RFC 5321 section 4.5.3.1.1: 64 octets)';
   let domain: string;
   if (domainPart.startsWith('[')) {
@@ -93,13 +99,20 @@ export function parseMailbox(mailbox: string): Path | string {
     if (!isDomain(domainPart)) return `Syntax error: invalid domain "${domainPart}" (RFC 5321 section 4.1.2)`;
     domain = domainPart.toLowerCase();
   }
-  if (Buffer.byteLength(domain, 'utf8') > MAX_DOMAIN) return 'Domain too long (RFC 5321 section 4.5.3.1.2: 255 octets)';
+  if ((ascii ? domain.length : Buffer.byteLength(domain, 'utf8')) > MAX_DOMAIN) {
+    return 'Domain too long (RFC 5321 section 4.5.3.1.2: 255 octets)';
+  }
   return {
     localPart,
     domain,
     address: `${localPart}@${domain}`,
-    utf8: NON_ASCII.test(localPart) || NON_ASCII.test(domain),
+    utf8: !ascii && (NON_ASCII.test(localPart) || NON_ASCII.test(domain)),
   };
+}
+
+/** Octets in UTF-8; a path is nearly always ASCII, where that is its length. */
+function utf8Length(s: string): number {
+  return NON_ASCII.test(s) ? Buffer.byteLength(s, 'utf8') : s.length;
 }
 
 function isLocalPart(s: string): boolean {

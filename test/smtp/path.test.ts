@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { parseMailbox, parsePath } from '../../src/smtp/path.ts';
+
+// RFC 5321 §4.1.2 Mailbox, and the §4.5.3.1 limits in octets.
+const MAILBOXES: [mailbox: string, valid: boolean, utf8?: boolean][] = [
+  ['user@example.com', true],
+  ['first.last@example.com', true],
+  ["o'brien+tag=x/y?z^_`{|}~#$%&*@example.com", true],
+  ['.lead@example.com', false],
+  ['trail.@example.com', false],
+  ['two..dots@example.com', false],
+  ['spa ce@example.com', false],
+  ['comma,@example.com', false],
+  ['"quoted string"@example.com', true],
+  ['"bad"quote"@example.com', false],
+  [`${'a'.repeat(64)}@example.com`, true],
+  [`${'a'.repeat(65)}@example.com`, false],
+  [`${'ö'.repeat(32)}@example.com`, true, true], // 64 octets
+  [`${'ö'.repeat(33)}@example.com`, false], // 66 octets
+  ['jörg@example.com', true, true],
+  ['user@bücher.example', true, true],
+  ['user@\u212a.example', true, false], // the Kelvin sign lower-cases to an ASCII k
+  [`user@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}`, true], // 255 octets
+  [`user@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}.e`, false], // 256
+  [`user@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'ü'.repeat(32)}`, false], // 256 octets
+  ['user@[192.0.2.1]', true],
+  ['@example.com', false],
+];
+for (const [mailbox, valid, utf8 = false] of MAILBOXES) {
+  test(`mailbox ${JSON.stringify(mailbox)} is ${valid ? 'valid' : 'refused'}`, () => {
+    const parsed = parseMailbox(mailbox);
+    assert.equal(typeof parsed !== 'string', valid, typeof parsed === 'string' ? parsed : parsed.address);
+    if (typeof parsed !== 'string') assert.equal(parsed.utf8, utf8);
+  });
+}
+
+test('an ASCII local part is read as RFC 5321 §4.1.2 says: dot-separated atoms of atext', () => {
+  // The plain reading, atom by atom, next to the one-pattern reading parseMailbox uses for ASCII.
+  const atext = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/;
+  const alphabet = 'a.Z9!-_.~"(), @\\';
+  let seed = 11;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let i = 0; i < 3000; i++) {
+    let local = '';
+    for (let n = 1 + random(8); n > 0; n--) local += alphabet[random(alphabet.length)];
+    if (local.startsWith('"') || local.includes('@')) continue; // quoted strings and the separator: other paths
+    const expected = local.split('.').every((atom) => atext.test(atom));
+    assert.equal(typeof parseMailbox(`${local}@example.com`) !== 'string', expected, JSON.stringify(local));
+  }
+});
+
+test('a path counts its octets, not its characters (RFC 5321 §4.5.3.1.3: 256 with the brackets)', () => {
+  const local = 'a'.repeat(60);
+  const domainOf = (octets: number, char: string) => {
+    const labels: string[] = [];
+    let left = octets;
+    while (left > 0) {
+      const size = Math.min(60, left - (labels.length > 0 ? 1 : 0));
+      labels.push(char.repeat(Math.ceil(size / Buffer.byteLength(char))));
+      left -= Buffer.byteLength(labels.at(-1) as string) + (labels.length > 1 ? 1 : 0);
+    }
+    return labels.join('.');
+  };
+  for (const char of ['b', 'ü']) {
+    const domain = domainOf(256 - 2 - local.length - 1, char);
+    const octets = Buffer.byteLength(`<${local}@${domain}>`);
+    const parsed = parsePath(`<${local}@${domain}>`, false);
+    assert.equal(parsed.ok, octets <= 256, `${octets} octets`);
+    const longer = parsePath(`<${local}a@${domain}>`, false);
+    assert.equal(longer.ok, octets + 1 <= 256, `${octets + 1} octets`);
+  }
+});
