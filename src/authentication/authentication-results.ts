@@ -68,8 +68,8 @@ export function authenticationResultsHeader(authservId: string, input: ResultsIn
  */
 export function stripForgedResults(content: Buffer, authservId: string): { content: Buffer; removed: number } {
   const headerEnd = endOfHeader(content);
+  if (!hasResultsField(content, headerEnd)) return { content, removed: 0 };
   const header = content.subarray(0, headerEnd).toString('latin1');
-  if (!/^authentication-results[ \t]*:/im.test(header)) return { content, removed: 0 };
   const fields = splitFields(header);
   const wanted = authservId.toLowerCase();
   let removed = 0;
@@ -101,11 +101,42 @@ export function authservIdOf(fieldValue: string): string {
   return token ? token[0].toLowerCase() : '';
 }
 
+const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
+
 /** The offset just past the blank line ending the header section, or the content's length. */
 function endOfHeader(content: Buffer): number {
   if (content.length >= 2 && content[0] === 0x0d && content[1] === 0x0a) return 0; // no header fields
-  const blank = content.indexOf('\r\n\r\n');
+  const blank = content.indexOf(BLANK_LINE);
   return blank < 0 ? content.length : blank + 2;
+}
+
+const RESULTS_NAME = 'authentication-results';
+
+/**
+ * Whether any line of the header section opens an Authentication-Results field (the name in any
+ * case, RFC 5322 §1.2.2, then optional WSP and the colon). Read on the octets: almost no message
+ * carries one, and every message would otherwise pay for its header section as a string.
+ */
+function hasResultsField(content: Buffer, headerEnd: number): boolean {
+  for (let line = 0; line >= 0 && line < headerEnd; ) {
+    if (opensResultsField(content, line, headerEnd)) return true;
+    const lf = content.indexOf(0x0a, line);
+    line = lf < 0 ? -1 : lf + 1;
+  }
+  return false;
+}
+
+function opensResultsField(content: Buffer, at: number, end: number): boolean {
+  if (at + RESULTS_NAME.length >= end) return false;
+  for (let i = 0; i < RESULTS_NAME.length; i++) {
+    const octet = content[at + i] as number;
+    const wanted = RESULTS_NAME.charCodeAt(i);
+    const capital = wanted >= 0x61 && wanted <= 0x7a ? wanted - 0x20 : wanted;
+    if (octet !== wanted && octet !== capital) return false;
+  }
+  let i = at + RESULTS_NAME.length;
+  while (i < end && (content[i] === 0x20 || content[i] === 0x09)) i++;
+  return content[i] === 0x3a;
 }
 
 /** Header fields, each with its folded continuation lines and its CRLF. */

@@ -94,6 +94,15 @@ test('a message without our fields is returned as the same buffer', () => {
   assert.equal(stripForgedResults(crlf('\nAuthentication-Results: mx.example.com; x\n'), 'mx.example.com').removed, 0);
 });
 
+test('a forged field is found in any case of its name and with white space before the colon', () => {
+  for (const name of ['AUTHENTICATION-RESULTS', 'AuThEnTiCaTiOn-ReSuLtS', 'authentication-results\t', 'x']) {
+    const message = crlf(`Subject: hi\n${name}: mx.example.com; spf=pass\n\nbody\n`);
+    assert.equal(stripForgedResults(message, 'mx.example.com').removed, name === 'x' ? 0 : 1, name);
+  }
+  // The first line, and a header section with no empty line after it.
+  assert.equal(stripForgedResults(crlf('Authentication-Results: mx.example.com; x\n'), 'mx.example.com').removed, 1);
+});
+
 test('authservIdOf reads the first token after comments', () => {
   assert.equal(authservIdOf(' mx.example.com; spf=pass'), 'mx.example.com');
   assert.equal(authservIdOf(' (c) MX.Example.COM;'), 'mx.example.com');
