@@ -60,7 +60,7 @@ function dateOf(year: number, month: number, d: number, h: number, m: number, s:
 
 /**
  * The form nearly every mail program writes, "Fri, 21 Nov 1997 09:55:06 -0600" (§3.3 without the
- * obsolete parts of §4.3: single spaces, four-digit year, numeric zone, no comment), read char by
+ * obsolete parts of §4.3: single spaces, four-digit year, numeric zone, at most a zone comment), read char by
  * char: every stored message has its Date read, and the general path (comments, white space, a
  * regular expression) costs several times more. Undefined for any other form, which the general
  * path then reads; for this form both give the same answer.
@@ -95,7 +95,7 @@ function readCanonical(v: string): Date | null | undefined {
   if (v.charCodeAt(at) !== SPACE || (sign !== PLUS && sign !== MINUS) || zoneHours < 0 || zoneMinutes < 0) {
     return undefined;
   }
-  if (at + 6 !== v.length) return undefined;
+  if (at + 6 !== v.length && !isZoneComment(v, at + 6)) return undefined;
   if (zoneMinutes > 59) return null;
   const offset = (sign === MINUS ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
   return dateOf(year, month, d, h, m, s, offset);
@@ -112,7 +112,23 @@ function nameCode(v: string, at: number): number {
 const MONTH_CODES = new Map(MONTHS.map((name, index) => [nameCode(name, 0), index]));
 const DAY_CODES = new Set(DAYS.map((name) => nameCode(name, 0)));
 
+/**
+ * A last comment naming the zone, " (UTC)" as Postfix and others write it: with no nested comment
+ * and no quoted-pair, the general path reads it as white space, which it then trims.
+ */
+function isZoneComment(v: string, at: number): boolean {
+  if (v.charCodeAt(at) !== SPACE || v.charCodeAt(at + 1) !== OPEN || v.charCodeAt(v.length - 1) !== CLOSE) return false;
+  for (let i = at + 2; i < v.length - 1; i++) {
+    const c = v.charCodeAt(i);
+    if (c === OPEN || c === CLOSE || c === BACKSLASH) return false;
+  }
+  return true;
+}
+
 const SPACE = 0x20;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const PLUS = 0x2b;

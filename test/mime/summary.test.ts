@@ -75,6 +75,8 @@ const DATES: [input: string, iso: string | null][] = [
   ['Fri, 21 N0v 1997 09:55:06 -0600', null],
   ['Fri, 21 Nov 1997 09:55:06 -0600x', null],
   ['Fri, 21 Nov 1997 9:55:06 -0600', '1997-11-21T15:55:06.000Z'], // one-digit hour: the general path
+  ['Sat, 28 Nov 2026 15:27:17 +0000 (UTC)', '2026-11-28T15:27:17.000Z'], // as Postfix writes it
+  ['Sat, 28 Nov 2026 15:27:17 +0100 (a (nested) comment)', '2026-11-28T14:27:17.000Z'],
 ];
 for (const [input, iso] of DATES) {
   test(`parses Date ${JSON.stringify(input)}`, () => assert.equal(parseDateTime(input)?.toISOString() ?? null, iso));
@@ -94,7 +96,19 @@ test('the char-by-char reading of the canonical form agrees with the general one
     const date = `${random(33)} ${pick(['Jan', 'feb', 'MAR', 'Sep', 'Dec', 'Foo'])} ${1890 + random(250)}`;
     const time = `${pad(random(26))}:${pad(random(62))}${random(2) ? `:${pad(random(62))}` : ''}`;
     const zone = `${pick(['+', '-'])}${pad(random(15))}${pad(random(62))}`;
-    const value = `${day}${date} ${time} ${zone}`;
+    const comment = pick([
+      '',
+      '',
+      ' (UTC)',
+      ' (Coordinated Universal Time)',
+      ' (a (b))',
+      ' (x\\)',
+      '(UTC)',
+      ' ()',
+      ' x)',
+      ' (a) (b)',
+    ]);
+    const value = `${day}${date} ${time} ${zone}${comment}`;
     assert.equal(parseDateTime(value)?.getTime(), parseDateTime(`${value} `)?.getTime(), value);
   }
 });
