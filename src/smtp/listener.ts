@@ -66,17 +66,37 @@ export interface ListenerOptions {
   handlers: SmtpHandlers;
 }
 
-interface Connection {
+/** One client connection and what the listener keeps for it. */
+class Connection {
   socket: net.Socket; // a tls.TLSSocket once TLS is up
-  session: SmtpSession;
-  peer: Peer;
-  greeted: boolean; // the greeting (or the refusal) went out; before it, input is held
-  early: Buffer[]; // input that came before the greeting
-  errorReplies: number;
-  busy: boolean; // an effect is being carried out, or a reply is being delayed
-  closing: boolean; // the final reply is written; the client has a moment to read it and close
-  timeoutMs: number; // the socket timeout now armed
-  log: Logger;
+  readonly session: SmtpSession;
+  readonly peer: Peer;
+  greeted = false; // the greeting (or the refusal) went out; before it, input is held
+  early: Buffer[] = []; // input that came before the greeting
+  errorReplies = 0;
+  busy = false; // an effect is being carried out, or a reply is being delayed
+  closing = false; // the final reply is written; the client has a moment to read it and close
+  timeoutMs = 0; // the socket timeout now armed
+  readonly #logger: Logger;
+  #log: Logger | undefined;
+
+  constructor(socket: net.Socket, session: SmtpSession, peer: Peer, logger: Logger) {
+    this.socket = socket;
+    this.session = session;
+    this.peer = peer;
+    this.#logger = logger;
+  }
+
+  /**
+   * The session's logger. A pino child per connection costs more than most of a session's commands,
+   * and most sessions log nothing at the level configured, so it is made when first used. A getter
+   * on the class, not on each connection's object: an accessor in an object literal is defined by
+   * a runtime call per connection.
+   */
+  get log(): Logger {
+    this.#log ??= this.#logger.child({ session: this.peer.sessionId });
+    return this.#log;
+  }
 }
 
 /** How long a TLS handshake may take before the connection is dropped. */
@@ -175,24 +195,7 @@ export class SmtpListener {
       localAddress: unmapped(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
     };
-    // A pino child per connection costs more than most of a session's commands; most sessions log
-    // nothing at the level configured, so it is made when first used.
-    let log: Logger | undefined;
-    const conn: Connection = {
-      socket,
-      session,
-      peer,
-      greeted: false,
-      early: [],
-      errorReplies: 0,
-      busy: false,
-      closing: false,
-      timeoutMs: 0,
-      get log() {
-        log ??= logger.child({ session: sessionId });
-        return log;
-      },
-    };
+    const conn = new Connection(socket, session, peer, logger);
     this.connections.add(conn);
     if (logger.isLevelEnabled('debug')) conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
     if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
