@@ -163,24 +163,26 @@ export class SenderAuthentication {
     const spfPromise = this.#pending.get(envelope) ?? this.#spf(peer, envelope);
     const heloPromise = envelope.mailFrom ? this.#helo(peer, envelope) : undefined;
     const now = this.#now();
-    const [spf, helo, dkimVerification] = await Promise.all([
-      spfPromise,
-      heloPromise,
-      verifyDkim(stripped.content, { resolver: this.#resolver, now }),
-    ]);
+    // All three run at once and are awaited one by one: Promise.all would cost a promise per element
+    // for every message. None of them rejects (each turns its failures into results), so none is
+    // left rejected and unawaited behind another.
+    const dkimPromise = verifyDkim(stripped.content, { resolver: this.#resolver, now });
+    const spf = await spfPromise;
+    const helo = await heloPromise;
+    const dkimVerification = await dkimPromise;
     const dkim = dkimVerification.signatures;
-    const [arc, dmarc] = await Promise.all([
-      checkArc(dkimVerification.arc, this.#resolver, now),
-      checkDmarc({
-        headerFrom: dkimVerification.headerFrom,
-        fromFields: dkimVerification.fromFields,
-        spf: { result: spf.result, domain: spf.domain },
-        dkim,
-        resolver: this.#resolver,
-        random: this.#random,
-        ...(this.#dmarcCache ? { cache: this.#dmarcCache } : {}),
-      }),
-    ]);
+    // ARC first, then DMARC: a rejected promise left unawaited would be an unhandled rejection, and
+    // ARC has work to do only for forwarded mail.
+    const arc = await checkArc(dkimVerification.arc, this.#resolver, now);
+    const dmarc = await checkDmarc({
+      headerFrom: dkimVerification.headerFrom,
+      fromFields: dkimVerification.fromFields,
+      spf: { result: spf.result, domain: spf.domain },
+      dkim,
+      resolver: this.#resolver,
+      random: this.#random,
+      ...(this.#dmarcCache ? { cache: this.#dmarcCache } : {}),
+    });
     const overridden = applyOverrides(dmarc, {
       arc,
       trustedArcSealers: this.#config.trustedArcSealers,
@@ -247,20 +249,24 @@ export class SenderAuthentication {
   }
 
   #evaluate(ip: string, sender: string, helo: string): Promise<SpfResult> {
-    const domain =
-      sender === '' ? `helo ${helo.toLowerCase()}` : sender.slice(sender.lastIndexOf('@') + 1).toLowerCase();
+    const domain = sender === '' ? helo.toLowerCase() : sender.slice(sender.lastIndexOf('@') + 1).toLowerCase();
     // Keyed by domain, not address: records with local-part macros (%{l}, RFC 7208 §7.3) are rare,
     // and one result per (IP, domain) is what saves the DNS work of a busy sender.
-    const key = `${ip} ${domain}`;
+    const key = sender === '' ? `${ip} helo ${domain}` : `${ip} ${domain}`;
     const cached = this.#spfCache?.get(key);
     if (cached) return Promise.resolve(cached);
     const query = { ip, sender, helo, resolver: this.#resolver, hostname: this.#hostname };
     return loadChecks()
       .then(({ checkSpf }) => checkSpf(query))
-      .then((result) => {
-        // A temporary failure is never cached (src/dns/cache.ts says why).
-        if (result.result !== 'temperror') this.#spfCache?.set(key, result);
-        return result;
-      });
+      .then(
+        (result) => {
+          // A temporary failure is never cached (src/dns/cache.ts says why).
+          if (result.result !== 'temperror') this.#spfCache?.set(key, result);
+          return result;
+        },
+        // Never a rejection: the MAIL-time check is awaited only at the end of DATA, if at all, and a
+        // bug must read as a temporary error (RFC 7208 §2.6.6), not end the process.
+        (err: unknown): SpfResult => ({ result: 'temperror', domain, reason: `spf evaluation failed: ${String(err)}` }),
+      );
   }
 }

@@ -45,6 +45,11 @@ export class DmarcDiscoveryCache {
     this.#entries = new AnswerCache({ ttlMs, maxEntries });
   }
 
+  /** The discovery kept for `key`, if any: read without a promise, as nearly every message finds one. */
+  cached(key: string): Discovery | NoAuthor | undefined {
+    return this.#entries.get(key);
+  }
+
   async discover(key: string, run: () => Promise<Discovery | NoAuthor>): Promise<Discovery | NoAuthor> {
     const cached = this.#entries.get(key);
     if (cached) return cached;
@@ -85,7 +90,8 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
       return author.ok ? await discoverPolicy(author.authorDomain, resolver) : author;
     };
     const key = `${input.fromFields} ${input.headerFrom.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).join(' ')}`;
-    const first = input.cache ? await input.cache.discover(key, discover) : await discover();
+    const first =
+      input.cache?.cached(key) ?? (input.cache ? await input.cache.discover(key, discover) : await discover());
     if ('result' in first) return judge(first, ids, random);
     return await severalAuthors(first.reason, first.domains, ids, resolver, random);
   } catch (err) {
