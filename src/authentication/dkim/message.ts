@@ -58,7 +58,9 @@ const FIELD_START = /^[\x21-\x39\x3b-\x7e]+[ \t\r\n]*:/;
 
 /** The header section (CRLF line endings) as fields, bottom-up as mailauth merges continuation lines. */
 function parseFields(header: string): HeaderField[] {
-  const text = header.replace(/[\r\n]+$/, '');
+  let length = header.length;
+  while (length > 0 && (header.charCodeAt(length - 1) === 0x0a || header.charCodeAt(length - 1) === 0x0d)) length--;
+  const text = header.slice(0, length);
   if (text === '') return [];
   const lines = text.split('\r\n');
   const fields: HeaderField[] = [];
@@ -74,6 +76,10 @@ function parseFields(header: string): HeaderField[] {
 
 /** Only the line and the one after it decide: a fold can put the colon no further than the next line. */
 function startsField(line: string, next: string | undefined): boolean {
+  // FIELD_START's first character, checked first: a folded line (SP or HTAB) fails both tests here,
+  // without the joined string the second one would build.
+  const first = line.charCodeAt(0);
+  if (first < 0x21 || first > 0x7e || first === 0x3a) return false;
   return FIELD_START.test(line) || (next !== undefined && FIELD_START.test(`${line}\r\n${next}`));
 }
 
@@ -87,7 +93,15 @@ function fieldKey(line: string): string | null {
 
 /** SP and HTAB only (RFC 5234 WSP); other octets are not white space in a field. */
 export function trimWsp(value: string): string {
-  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+  let start = 0;
+  let end = value.length;
+  while (start < end && isWsp(value.charCodeAt(start))) start++;
+  while (end > start && isWsp(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isWsp(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
