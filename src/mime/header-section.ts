@@ -23,12 +23,12 @@ export function headerSectionLength(content: Uint8Array, limit = MAX_HEADER_BYTE
 }
 
 /**
- * TypedArray's own indexOf, also for a Buffer: Buffer#indexOf goes through a C++ binding that costs
- * more than it saves on lines of a few dozen bytes.
+ * A plain loop: a header line is a few dozen bytes, and both TypedArray#indexOf and Buffer#indexOf
+ * cross into C++ for each line, which costs more than the loop.
  */
-const typedIndexOf = Uint8Array.prototype.indexOf;
 function indexOfByte(content: Uint8Array, byte: number, from: number): number {
-  return typedIndexOf.call(content, byte, from);
+  for (let i = from; i < content.length; i++) if (content[i] === byte) return i;
+  return -1;
 }
 
 /**
@@ -64,13 +64,21 @@ export function readFirstFields(
       valueEnd = lineEnd(content, line, end);
       parts.push(decodeLine(content, line, valueEnd, end));
     }
-    found.set(name.name, parts.join('').replace(/^[ \t]+|[ \t]+$/g, ''));
+    found.set(name.name, trimSpaceAndTab(parts.length === 1 ? (parts[0] as string) : parts.join('')));
   }
   return found;
 }
 
 const SP = 0x20;
 const HTAB = 0x09;
+
+function trimSpaceAndTab(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && (text.charCodeAt(start) === SP || text.charCodeAt(start) === HTAB)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) end--;
+  return text.slice(start, end);
+}
 const COLON = 0x3a;
 
 /** The index of the LF ending the line at `start`, or `end` when the section stops first. */
