@@ -123,10 +123,14 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
     const junk = examination?.verdict.action === 'junk' || (filtered?.action === 'deliver' && filtered.junk);
     const receivedAt = new Date();
-    const trace = Buffer.from(
-      returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt) + (examination?.header ?? ''),
-    );
-    const stored = Buffer.concat([trace, body]);
+    const trace =
+      returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt) + (examination?.header ?? '');
+    // Its own memory, not a slice of Node's shared pool: the store hands the bytes to its writer
+    // thread whole, and would otherwise copy them out of the pool first.
+    const traceLength = Buffer.byteLength(trace);
+    const stored = Buffer.allocUnsafeSlow(traceLength + body.length);
+    stored.write(trace, 0);
+    body.copy(stored, traceLength);
     const recipients =
       filtered?.action === 'deliver' && filtered.redirect !== undefined
         ? await redirected(filtered.redirect)
