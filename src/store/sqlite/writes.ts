@@ -27,6 +27,8 @@ export class SqliteWriter {
   readonly #findMailbox: StatementSync;
   readonly #accountExists: StatementSync;
   readonly #insertMessage: StatementSync;
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
@@ -66,7 +68,9 @@ export class SqliteWriter {
          mail_from, recipients, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    // Prepared once: a savepoint per request must not cost an SQL parse per message.
+    // Prepared once: a transaction per batch and a savepoint per request must not cost an SQL parse each.
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
     this.#savepoint = db.prepare('SAVEPOINT request');
     this.#release = db.prepare('RELEASE request');
     this.#rollbackTo = db.prepare('ROLLBACK TO request');
@@ -106,7 +110,7 @@ export class SqliteWriter {
    */
   writeBatch(requests: readonly WriteRequest[]): { committed: boolean; results: WriteResult[] } {
     try {
-      this.#db.exec('BEGIN IMMEDIATE');
+      this.#begin.run();
       const results = requests.map((request) => {
         if (request.kind === 'deliver') return this.#deliverUnguarded(request);
         // Any other request may read or change a mailbox: it sees the counters as they are.
@@ -118,7 +122,7 @@ export class SqliteWriter {
       });
       this.#writeBackCounters();
       this.#mailboxIds.clear();
-      this.#db.exec('COMMIT');
+      this.#commit.run();
       return { committed: true, results };
     } catch (error) {
       this.#counters.clear();
