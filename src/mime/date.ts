@@ -60,9 +60,9 @@ function dateOf(year: number, month: number, d: number, h: number, m: number, s:
 
 /**
  * The form nearly every mail program writes, "Fri, 21 Nov 1997 09:55:06 -0600" (§3.3 without the
- * obsolete parts of §4.3: single spaces, four-digit year, numeric zone, at most a zone comment), read char by
- * char: every stored message has its Date read, and the general path (comments, white space, a
- * regular expression) costs several times more. Undefined for any other form, which the general
+ * obsolete parts of §4.3: single spaces, four-digit year, numeric zone, at most a zone comment), read
+ * char by char: every stored message has its Date read, and the general path (comments, white space,
+ * a regular expression) costs several times more. Undefined for any other form, which the general
  * path then reads; for this form both give the same answer.
  */
 function readCanonical(v: string): Date | null | undefined {

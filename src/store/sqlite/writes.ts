@@ -38,7 +38,7 @@ export class SqliteWriter {
   readonly #counters = new Map<number, { uidNext: number; modseq: bigint }>();
   /**
    * Mailbox ids by account and name, for this transaction's deliveries: a batch mostly delivers to a
-   * few mailboxes. Any other request may remove or create mailboxes, so it empties the map first.
+   * few mailboxes. Any other request may remove or create mailboxes, so the map is emptied after it.
    */
   readonly #mailboxIds = new Map<string, number>();
   readonly #insertPlacement: StatementSync;
@@ -115,9 +115,9 @@ export class SqliteWriter {
         if (request.kind === 'deliver') return this.#deliverUnguarded(request);
         // Any other request may read or change a mailbox: it sees the counters as they are.
         this.#writeBackCounters();
-        this.#mailboxIds.clear();
         const result = this.#writeOne(request);
-        this.#mailboxIds.clear(); // its savepoint may have been rolled back, and a Junk it made with it
+        // It may have removed mailboxes, or made a Junk that its savepoint's rollback then undid.
+        this.#mailboxIds.clear();
         return result;
       });
       this.#writeBackCounters();
