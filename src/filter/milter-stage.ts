@@ -42,6 +42,7 @@ export async function runMilter(
     });
     const macros = sessionMacros({
       hostname,
+      ...(peer.localAddress ? { daemonAddress: peer.localAddress } : {}),
       clientAddress: peer.remoteAddress,
       queueId: envelope.id,
       ...(peer.tls ? { tlsVersion: peer.tls.protocol, cipher: peer.tls.cipher } : {}),

@@ -171,6 +171,10 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }] } });
   assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
   assert.match((await aliceMailbox(server, 'INBOX'))[0] ?? '', /^X-Milter: checked\r$/m);
+  // The connect macros carry our end of the SMTP connection as Postfix does ({daemon_addr}).
+  const connectMacros = milter.received.find((p) => p.code === 'D' && p.data[0] === 0x43)?.data.toString() ?? '';
+  assert.ok(connectMacros.includes('\0{daemon_addr}\x00127.0.0.1\0'), JSON.stringify(connectMacros));
+  assert.ok(connectMacros.includes('\0_\0unknown [127.0.0.1]\0'), JSON.stringify(connectMacros));
   verdict = 'reject';
   const refused = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'));
   assert.equal(codeOf(refused), '554 5.7.1');
