@@ -182,6 +182,45 @@ test('one batch: ascending UIDs and mod-sequences, counters written back, a fail
     }
   }));
 
+test('an SQLite error inside one delivery fails its whole batch, which leaves nothing behind', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      await store.deliver(sampleDelivery([bob], 'before'));
+      // A delivery runs without a savepoint (src/store/sqlite/writes.ts): an error SQLite raises in
+      // the middle of one, here from a trigger another connection adds, rolls back the transaction.
+      const other = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+      other.exec(`CREATE TRIGGER refuse_boom BEFORE INSERT ON mailbox_messages
+        WHEN (SELECT header_subject FROM messages WHERE id = NEW.message_id) = 'boom'
+        BEGIN SELECT RAISE(ABORT, 'boom refused'); END`);
+      const outcomes = await Promise.allSettled([
+        store.deliver(sampleDelivery([bob], 'one')),
+        store.deliver(sampleDelivery([bob], 'boom')),
+        store.deliver(sampleDelivery([bob], 'two')),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).constructor.name : o.status)),
+        ['StoreUnavailableError', 'StoreUnavailableError', 'StoreUnavailableError'],
+      );
+      assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /boom refused/);
+      other.exec('DROP TRIGGER refuse_boom');
+      other.close();
+      const inbox = await store.getMailbox(bob.id, 'INBOX');
+      assert.deepEqual(
+        (await store.listMessages(inbox!.id)).map((m) => m.uid),
+        [1],
+        'nothing of the failed batch is stored',
+      );
+      // The next transaction starts from the stored counters: the failed batch's UIDs were never used.
+      const next = await store.deliver(sampleDelivery([bob], 'after'));
+      assert.equal(next.placements[0]?.uid, 2);
+      assert.equal((await store.getMailbox(bob.id, 'INBOX'))?.uidNext, 3);
+    } finally {
+      await store.close();
+    }
+  }));
+
 test('keeps accounts and messages across close and reopen', () =>
   withTempDir(async (dataDir) => {
     const first = await openSqliteStore({ dataDir });
