@@ -8,6 +8,7 @@
 
 import { TextDecoder } from 'node:util';
 import libmime from 'libmime';
+import { trimWsp } from './header-section.ts';
 
 /** One header field as written: byte range (final line end included) and its unfolded value. */
 export interface RawField {
@@ -110,15 +111,6 @@ export function readFields(message: Buffer, start: number, end: number): HeaderF
   }
   if (name) fields.push({ name, value: trimWsp(value) });
   return fields;
-}
-
-/** Only SP and HTAB are whitespace around a field (RFC 5322 §2.2); String.trim takes U+00A0 etc. too. */
-function trimWsp(text: string): string {
-  let from = 0;
-  let to = text.length;
-  while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
-  while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
-  return text.slice(from, to);
 }
 
 /**

@@ -64,22 +64,23 @@ export function readFirstFields(
       valueEnd = lineEnd(content, line, end);
       parts.push(decodeLine(content, line, valueEnd, end));
     }
-    found.set(name.name, trimSpaceAndTab(parts.length === 1 ? (parts[0] as string) : parts.join('')));
+    found.set(name.name, trimWsp(parts.join('')));
   }
   return found;
 }
 
 const SP = 0x20;
 const HTAB = 0x09;
-
-function trimSpaceAndTab(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && (text.charCodeAt(start) === SP || text.charCodeAt(start) === HTAB)) start++;
-  while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) end--;
-  return text.slice(start, end);
-}
 const COLON = 0x3a;
+
+/** Only SP and HTAB are white space around a field (RFC 5322 §2.2); String#trim takes U+00A0 etc. too. */
+export function trimWsp(text: string): string {
+  let from = 0;
+  let to = text.length;
+  while (from < to && (text.charCodeAt(from) === SP || text.charCodeAt(from) === HTAB)) from++;
+  while (to > from && (text.charCodeAt(to - 1) === SP || text.charCodeAt(to - 1) === HTAB)) to--;
+  return text.slice(from, to);
+}
 
 /** The index of the LF ending the line at `start`, or `end` when the section stops first. */
 function lineEnd(content: Uint8Array, start: number, end: number): number {
