@@ -1,6 +1,6 @@
 /**
  * Messages between the main thread (writer-client.ts) and the writer thread (writer-worker.ts).
- * Every value here survives structured cloning: plain objects, strings, numbers, Dates, Uint8Arrays.
+ * Every value here survives structured cloning: plain objects, arrays, strings, numbers, Dates, typed arrays.
  */
 
 import type { CheckedDelivery } from '../delivery-targets.ts';
@@ -62,6 +62,81 @@ export function storedDelivery(delivery: Delivery, summary: MessageSummary, chec
     mailboxes: checked.targets.map((target) => target.mailbox),
     flags: checked.flags,
   };
+}
+
+/**
+ * A 'deliver' request as it crosses to the writer thread: its values in a fixed order, no property
+ * names. Structured cloning writes every property name of an object into each message, and the
+ * other thread looks each one up again; a dense array carries the values alone. Posting and reading
+ * one delivery measured 2.6 µs this way and 3.5–4.0 µs as an object (receipts: 1.2 against 2.0).
+ */
+export type DeliveryTuple = [
+  id: number,
+  mailFrom: string,
+  recipients: string[],
+  content: Uint8Array,
+  receivedAt: number,
+  from: string,
+  subject: string,
+  date: number | null,
+  messageId: string | null,
+  accountIds: number[],
+  mailboxes: DeliveryMailbox[],
+  flags: string,
+];
+
+export function packDelivery(id: number, stored: StoredDelivery): DeliveryTuple {
+  return [
+    id,
+    stored.mailFrom,
+    stored.recipients,
+    stored.content,
+    stored.receivedAt,
+    stored.from,
+    stored.subject,
+    stored.date,
+    stored.messageId,
+    stored.accountIds,
+    stored.mailboxes,
+    stored.flags,
+  ];
+}
+
+export function unpackDelivery(tuple: DeliveryTuple): Extract<WriteRequest, { kind: 'deliver' }> {
+  const [id, mailFrom, recipients, content, receivedAt, from, subject, date, messageId, accountIds, mailboxes, flags] =
+    tuple;
+  const delivery = { mailFrom, recipients, content, receivedAt, from, subject, date, messageId };
+  return { id, kind: 'deliver', ...delivery, accountIds, mailboxes, flags };
+}
+
+/**
+ * The stored deliveries of one batch, for the way back: per delivery its request id, the content's
+ * id, the length of `placed` and `placed` itself, one number after another, for the same reason as
+ * DeliveryTuple: the results of a busy batch are mostly deliveries.
+ */
+export function packReceipts(results: readonly WriteResult[]): { receipts: Float64Array; others: WriteResult[] } {
+  const numbers: number[] = [];
+  const others: WriteResult[] = [];
+  for (const result of results) {
+    if (result.ok && result.kind === 'deliver')
+      numbers.push(result.id, result.messageId, result.placed.length, ...result.placed);
+    else others.push(result);
+  }
+  return { receipts: Float64Array.from(numbers), others };
+}
+
+/** The delivery results packReceipts() packed, as the results they were. */
+export function unpackReceipts(receipts: Float64Array): Extract<WriteResult, { kind: 'deliver' }>[] {
+  const results: Extract<WriteResult, { kind: 'deliver' }>[] = [];
+  for (let i = 0; i < receipts.length; ) {
+    const id = receipts[i] as number;
+    const messageId = receipts[i + 1] as number;
+    const count = receipts[i + 2] as number;
+    const placed = Array.from(receipts.subarray(i + 3, i + 3 + count));
+    results.push({ id, ok: true, kind: 'deliver', messageId, placed });
+    i += 3 + count;
+  }
+  return results;
 }
 
 /** What the writer gives back for a stored delivery: the content's id and [account, mailbox, UID] triples. */
@@ -147,14 +222,17 @@ export type WriteResult =
  * What the main thread sends: the write requests of one event-loop turn in one message (one
  * wake-up of the writer thread for many sessions), and a last request to close the connection.
  */
-export type WorkerCommand = { kind: 'requests'; requests: WriteRequest[] } | { kind: 'close' };
+export type WorkerCommand = { kind: 'requests'; requests: (WriteRequest | DeliveryTuple)[] } | { kind: 'close' };
 
 export type WorkerMessage =
   | { type: 'ready'; migration: MigrationOutcome }
   /** `code` carries a StoreError's code (SCHEMA_TOO_NEW) so the main thread can rethrow its class. */
   | { type: 'startup-failed'; message: string; code?: string }
-  /** One transaction: the results of every request written in it; `committed` is false when it failed. */
-  | { type: 'batch'; committed: boolean; results: WriteResult[] };
+  /**
+   * One transaction: the results of every request written in it, stored deliveries packed in
+   * `receipts` (packReceipts) and the rest in `results`; `committed` is false when it failed.
+   */
+  | { type: 'batch'; committed: boolean; receipts: Float64Array; results: WriteResult[] };
 
 export interface WriterWorkerData {
   file: string;

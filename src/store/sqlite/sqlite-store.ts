@@ -222,7 +222,7 @@ export class SqliteStore implements Store {
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
     this.#assertOpen();
     const stored = this.#stored(delivery);
-    const result = await this.#write({ kind: 'deliver', ...stored });
+    const result = await this.#writer.deliver(stored);
     if (result.kind !== 'deliver') throw unexpected(result);
     return this.#announce(receiptOf(result, stored));
   }

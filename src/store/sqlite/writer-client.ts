@@ -19,13 +19,17 @@ import {
   type StoreStats,
   StoreUnavailableError,
 } from '../store.ts';
-import type {
-  WorkerCommand,
-  WorkerMessage,
-  WriteFailure,
-  WriteRequest,
-  WriteResult,
-  WriterWorkerData,
+import {
+  type DeliveryTuple,
+  packDelivery,
+  type StoredDelivery,
+  unpackReceipts,
+  type WorkerCommand,
+  type WorkerMessage,
+  type WriteFailure,
+  type WriteRequest,
+  type WriteResult,
+  type WriterWorkerData,
 } from './protocol.ts';
 
 /** A request before the client numbers it. Distributes over the union, keeping each kind's fields. */
@@ -46,7 +50,7 @@ export class WriterClient {
   #nextId = 1;
   #failure: StoreUnavailableError | undefined;
   /** Requests of this event-loop turn, posted together once the turn's I/O is handled. */
-  #outbox: WriteRequest[] = [];
+  #outbox: (WriteRequest | DeliveryTuple)[] = [];
   #flushScheduled = false;
 
   /** What opening the database migrated, if anything. */
@@ -57,7 +61,10 @@ export class WriterClient {
     this.migration = migration;
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'batch') this.#settleBatch(message.committed, message.results);
+      if (message.type !== 'batch') return;
+      if (message.committed) this.#stats.commits++;
+      this.#settle(unpackReceipts(message.receipts));
+      this.#settle(message.results);
     });
     worker.on('error', (error) =>
       this.#fail(new StoreUnavailableError('store writer thread crashed', { cause: error })),
@@ -97,9 +104,18 @@ export class WriterClient {
 
   /** Resolves when the request is committed and synced; rejects when it is not. */
   write(command: WriteCommand): Promise<WriteSuccess> {
-    if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
-    const request = { ...command, id } as WriteRequest;
+    return this.#post(id, { ...command, id } as WriteRequest);
+  }
+
+  /** write() for a delivery, the request every stored message makes: packed for the hand-over. */
+  deliver(stored: StoredDelivery): Promise<WriteSuccess> {
+    const id = this.#nextId++;
+    return this.#post(id, packDelivery(id, stored));
+  }
+
+  #post(id: number, request: WriteRequest | DeliveryTuple): Promise<WriteSuccess> {
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise<WriteSuccess>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#outbox.push(request);
@@ -132,8 +148,7 @@ export class WriterClient {
     await this.#worker.terminate();
   }
 
-  #settleBatch(committed: boolean, results: readonly WriteResult[]): void {
-    if (committed) this.#stats.commits++;
+  #settle(results: readonly WriteResult[]): void {
     for (const result of results) {
       const pending = this.#pending.get(result.id);
       if (!pending) continue; // already failed by a crash: the caller was told "not written"

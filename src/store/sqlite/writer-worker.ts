@@ -14,7 +14,14 @@ import type { MigrationOutcome } from '../migrations.ts';
 import { StoreError } from '../store.ts';
 import { openConnection } from './connection.ts';
 import { migrateSqlite } from './migrations.ts';
-import type { WorkerCommand, WorkerMessage, WriteRequest, WriterWorkerData } from './protocol.ts';
+import {
+  packReceipts,
+  unpackDelivery,
+  type WorkerCommand,
+  type WorkerMessage,
+  type WriteRequest,
+  type WriterWorkerData,
+} from './protocol.ts';
 import { SqliteWriter } from './writes.ts';
 
 function start(port: MessagePort, data: WriterWorkerData): void {
@@ -39,9 +46,15 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     let closing = false;
     for (let command: WorkerCommand | undefined = first; command; command = nextQueued(port)) {
       if (command.kind === 'close') closing = true;
-      else requests.push(...command.requests);
+      else
+        for (const request of command.requests)
+          requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
     }
-    if (requests.length > 0) post({ type: 'batch', ...writer.writeBatch(requests) });
+    if (requests.length > 0) {
+      const { committed, results } = writer.writeBatch(requests);
+      const { receipts, others } = packReceipts(results);
+      post({ type: 'batch', committed, receipts, results: others });
+    }
     if (closing) {
       db?.close();
       port.close(); // nothing keeps the thread alive any more: it exits
