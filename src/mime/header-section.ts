@@ -14,12 +14,17 @@ const CR = 0x0d;
 /** Where the header section ends: at the first empty line (CRLF CRLF, or LF LF from bare-LF senders). */
 export function headerSectionLength(content: Uint8Array, limit = MAX_HEADER_BYTES): number {
   const end = Math.min(content.byteLength, limit);
-  if (content[0] === LF || (content[0] === CR && content[1] === LF)) return 0; // no header fields at all
+  if (isEmptyLine(content, 0)) return 0; // no header fields at all
   for (let i = indexOfByte(content, LF, 0); i >= 0 && i < end; i = indexOfByte(content, LF, i + 1)) {
     if (content[i + 1] === LF) return i + 1;
     if (content[i + 1] === CR && content[i + 2] === LF) return i + 1;
   }
   return end;
+}
+
+/** Whether the line at `start` is empty: LF, or CR LF. */
+function isEmptyLine(content: Uint8Array, start: number): boolean {
+  return content[start] === LF || (content[start] === CR && content[start + 1] === LF);
 }
 
 /**
@@ -47,10 +52,14 @@ export function readFirstFields(
   limit = MAX_HEADER_BYTES,
 ): Map<string, string> {
   const found = new Map<string, string>();
-  const end = headerSectionLength(content, limit);
+  // One pass: the section ends at the first empty line (as headerSectionLength finds it) or at the
+  // limit, and a reading that has found every name stops before either, so the end is not sought first.
+  const end = Math.min(content.byteLength, limit);
+  if (isEmptyLine(content, 0)) return found;
   // A byte order mark before the first field is not part of its name.
   let line = content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf ? 3 : 0;
   while (line < end && found.size < names.length) {
+    if (line > 0 && content[line - 1] === LF && isEmptyLine(content, line)) break;
     const next = lineEnd(content, line, end);
     const name = fieldNameAt(content, line, next, names, found);
     if (name === undefined) {

@@ -47,6 +47,7 @@ test('agrees with the full header reading on edge cases', () => {
     'From: a\r',
     'From: a\r\n',
     '\ufeffFrom: after a byte order mark\r\n\r\n',
+    '\nFrom: in the body\r\n',
     'Subject: \ufeffinner mark\r\n\r\n',
     'From\r: not a field\r\nFrom: a\r\n\r\n',
     'From-X: no\r\nFrom: yes\r\n\r\n',
@@ -59,6 +60,13 @@ test('agrees with the full header reading on edge cases', () => {
     'Date: Sat, 28 Nov 2026 11:00:00 +0000\r\nmessage-ID: <x@y>\r\n\r\n',
   ];
   for (const text of cases) agree(Buffer.from(text, 'latin1'), JSON.stringify(text));
+  // A real byte order mark (EF BB BF): the line after it is read as a line, even an empty one.
+  const marked = [
+    '\ufeffFrom: after a byte order mark\r\n\r\n',
+    '\ufeff\r\nFrom: an empty line after the mark does not end the section\r\n\r\n',
+    '\ufeff\nFrom: nor does a bare LF\r\n\r\n',
+  ];
+  for (const text of marked) agree(Buffer.from(text, 'utf8'), JSON.stringify(text));
 });
 
 test('agrees where the header cap cuts a line, with or without its CR', () => {
