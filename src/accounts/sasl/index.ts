@@ -1,8 +1,9 @@
+export type { ChannelBinding, Credentials, SaslExchange, SaslStep, ScramCredentials } from './exchange.ts';
 export { LoginExchange } from './login.ts';
-export type { ChannelBinding, Credentials, ExchangeOptions, SaslExchange, SaslStep } from './mechanism.ts';
+export type { ExchangeOptions } from './mechanism.ts';
 export { createExchange, MECHANISMS } from './mechanism.ts';
 export { PLAIN_MAX_PART, PlainExchange, parsePlain } from './plain.ts';
-export type { ScramCredentials, ScramOptions } from './scram.ts';
+export type { ScramOptions } from './scram.ts';
 export {
   deriveScramCredentials,
   formatScramCredentials,

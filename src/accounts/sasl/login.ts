@@ -4,7 +4,7 @@
  * carries no authorization identity. Like PLAIN, only ever offered under TLS.
  */
 
-import type { Credentials, SaslExchange, SaslStep } from './mechanism.ts';
+import type { Credentials, SaslExchange, SaslStep } from './exchange.ts';
 
 // The draft says the challenges SHOULD be "User Name" and "Password", and notes that widely
 // deployed clients expect "Username:" and "Password:", which every server sends.

@@ -5,7 +5,7 @@
  * Passwords are passed on as received; the argon2id check normalizes them (password.ts, NFC).
  */
 
-import type { Credentials, SaslExchange, SaslStep } from './mechanism.ts';
+import type { Credentials, SaslExchange, SaslStep } from './exchange.ts';
 
 /** RFC 4616 §2: each part "MUST accept up to 255 octets"; we accept no more, to bound the work. */
 export const PLAIN_MAX_PART = 255;

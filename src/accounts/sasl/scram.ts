@@ -7,14 +7,7 @@
  */
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ChannelBinding, Credentials, SaslExchange, SaslStep } from './mechanism.ts';
-
-export interface ScramCredentials {
-  iterations: number;
-  salt: Buffer;
-  storedKey: Buffer;
-  serverKey: Buffer;
-}
+import type { ChannelBinding, Credentials, SaslExchange, SaslStep, ScramCredentials } from './exchange.ts';
 
 export const SCRAM_MIN_ITERATIONS = 4096; // RFC 7677 §4: "at least 4096"
 const MAX_ITERATIONS = 10_000_000; // the client pays for these; a stored value beyond is corrupt
