@@ -2,47 +2,14 @@
  * CAA (RFC 8659): the records that say which CAs may issue certificates for the mail host (and the
  * MTA-STS policy host when postern serves it). The relevant record set is the first found climbing from
  * the name toward the root (§3); it must allow the CA postern's certificates come from (publish.caaIssuers,
- * else the ACME CA, else Let's Encrypt, as `postern dns records` publishes). Our Resolver has no CAA query,
- * so the lookup is its own (node:dns on the configured servers) and injectable.
+ * else the ACME CA, else Let's Encrypt, as `postern dns records` publishes). The query is caa-lookup.ts.
  */
 
-import { Resolver as NodeResolver } from 'node:dns/promises';
-import type { Config } from '../../config/schema.ts';
-import type { DnsAnswer } from '../../dns/resolver.ts';
-import { fromError } from '../../dns/system-resolver.ts';
 import { caaIssuers } from '../caa-issuers.ts';
 import { policyHost } from '../mta-sts-policy.ts';
+import type { CaaRecord } from './caa-lookup.ts';
 import type { CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
-
-/** RFC 8659 §4.1: flags (bit 128 "issuer critical"), tag, value. */
-export interface CaaRecord {
-  critical: boolean;
-  tag: string;
-  value: string;
-}
-
-export type CaaLookup = (name: string) => Promise<DnsAnswer<CaaRecord>>;
-
-export function createCaaLookup(options: Pick<Config['dns'], 'servers' | 'timeoutMs' | 'tries'>): CaaLookup {
-  const node = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
-  if (options.servers.length > 0) node.setServers(options.servers);
-  return async (name) => {
-    try {
-      const records = await node.resolveCaa(name);
-      if (records.length === 0) return { ok: false, error: 'nodata' };
-      return {
-        ok: true,
-        records: records.map((r) => {
-          const [tag = '', value = ''] = Object.entries(r).find(([key]) => key !== 'critical') ?? [];
-          return { critical: (r.critical & 128) !== 0, tag, value: String(value) };
-        }),
-      };
-    } catch (err) {
-      return fromError(err, 'CAA', name);
-    }
-  };
-}
 
 /** Property tags CAs know (RFC 8659 §4.2-§4.4, RFC 8657, RFC 9495); a critical unknown one stops issuance. */
 const KNOWN_TAGS = new Set(['issue', 'issuewild', 'iodef', 'contactemail', 'contactphone', 'issuemail', 'issuevmc']);

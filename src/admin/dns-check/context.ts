@@ -4,12 +4,12 @@
  * host served), each looked up once so the areas judge the same answer and a timeout costs its wait once.
  */
 
-import { isIP } from 'node:net';
 import type { Config } from '../../config/schema.ts';
 import type { DnssecStatus } from '../../dns/dnssec.ts';
 import type { DnsAnswer, MxRecord, Resolver } from '../../dns/resolver.ts';
 import type { Store } from '../../store/store.ts';
-import type { CaaLookup } from './caa.ts';
+import { type AddressAnswer, canonicalIp } from './addresses.ts';
+import type { CaaLookup } from './caa-lookup.ts';
 import type { HttpsFetch } from './https-fetch.ts';
 import type { ProbeResult } from './probe.ts';
 
@@ -21,11 +21,6 @@ import type { ProbeResult } from './probe.ts';
 export type DnssecLookup = (name: string) => Promise<DnssecStatus | 'signed' | 'unsigned'>;
 
 export type DkimKeySource = Pick<Store, 'listDkimKeys'>;
-
-export type AddressAnswer =
-  | { ok: true; addresses: string[] }
-  | { ok: false; error: 'none' }
-  | { ok: false; error: 'temperror'; reason: string };
 
 export interface CheckContext {
   /** Lower case, no trailing dot. */
@@ -48,28 +43,12 @@ export interface CheckContext {
   served: Promise<ProbeResult | undefined>;
 }
 
-/** A and AAAA together: a name has addresses when either has records (RFC 5321 §5.1 takes both). */
-export async function lookupAddresses(resolver: Resolver, name: string): Promise<AddressAnswer> {
-  const [a, aaaa] = await Promise.all([resolver.a(name), resolver.aaaa(name)]);
-  for (const answer of [a, aaaa]) {
-    if (!answer.ok && answer.error === 'temperror') return { ok: false, error: 'temperror', reason: answer.reason };
-  }
-  const addresses = [...(a.ok ? a.records : []), ...(aaaa.ok ? aaaa.records : [])].map(canonicalIp);
-  return addresses.length > 0 ? { ok: true, addresses } : { ok: false, error: 'none' };
-}
-
 /** The addresses this server sends from: `serverAddresses`, else the mail host's A/AAAA. */
 export async function sendingAddresses(ctx: CheckContext): Promise<AddressAnswer> {
   if (ctx.config.serverAddresses.length > 0) {
     return { ok: true, addresses: ctx.config.serverAddresses.map(canonicalIp) };
   }
   return ctx.hostAddresses;
-}
-
-/** One spelling per address, so 2001:DB8::1 and 2001:db8:0::1 compare equal. */
-export function canonicalIp(address: string): string {
-  if (isIP(address) !== 6) return address;
-  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
 }
 
 /** Names compare without case and without the root's trailing dot (RFC 4343 §3). */

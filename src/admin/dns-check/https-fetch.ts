@@ -9,7 +9,7 @@
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Resolver } from '../../dns/resolver.ts';
-import { lookupAddresses } from './context.ts';
+import { lookupAddresses } from './addresses.ts';
 
 export type HttpsResult =
   | { ok: true; status: number; contentType: string; body: Buffer }

@@ -6,7 +6,8 @@
 
 import { isIP } from 'node:net';
 import type { MxRecord } from '../../dns/resolver.ts';
-import { bareName, type CheckContext, isReceivingDomain, lookupAddresses } from './context.ts';
+import { lookupAddresses } from './addresses.ts';
+import { bareName, type CheckContext, isReceivingDomain } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
 export async function checkMx(ctx: CheckContext): Promise<Check[]> {

@@ -7,7 +7,8 @@
  */
 
 import type { Resolver } from '../../dns/resolver.ts';
-import { bareName, type CheckContext, canonicalIp, lookupAddresses } from './context.ts';
+import { canonicalIp, lookupAddresses } from './addresses.ts';
+import { bareName, type CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
 export async function checkNames(ctx: CheckContext): Promise<Check[]> {

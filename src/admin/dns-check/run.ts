@@ -8,9 +8,11 @@
 import type { Config } from '../../config/schema.ts';
 import { createDnssecLookup } from '../../dns/dnssec.ts';
 import type { Resolver } from '../../dns/resolver.ts';
+import { lookupAddresses } from './addresses.ts';
 import { checkBimi } from './bimi.ts';
-import { type CaaLookup, checkCaa, createCaaLookup } from './caa.ts';
-import { bareName, type CheckContext, type DkimKeySource, type DnssecLookup, lookupAddresses } from './context.ts';
+import { checkCaa } from './caa.ts';
+import { type CaaLookup, createCaaLookup } from './caa-lookup.ts';
+import { bareName, type CheckContext, type DkimKeySource, type DnssecLookup } from './context.ts';
 import { checkDane } from './dane.ts';
 import { checkDkim } from './dkim.ts';
 import { checkDmarc } from './dmarc.ts';

@@ -9,7 +9,7 @@
 
 import { parseRecord } from '../../authentication/spf/record.ts';
 import type { Resolver } from '../../dns/resolver.ts';
-import { lookupAddresses } from './context.ts';
+import { lookupAddresses } from './addresses.ts';
 
 export type AllQualifier = '+' | '-' | '~' | '?';
 

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { CaaRecord } from '../../../src/admin/dns-check/caa.ts';
+import type { CaaRecord } from '../../../src/admin/dns-check/caa-lookup.ts';
 import type { DnssecLookup } from '../../../src/admin/dns-check/context.ts';
 import { createHttpsFetch } from '../../../src/admin/dns-check/https-fetch.ts';
 import type { ProbeOptions } from '../../../src/admin/dns-check/probe.ts';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { CaaRecord } from '../../../src/admin/dns-check/caa.ts';
+import type { CaaRecord } from '../../../src/admin/dns-check/caa-lookup.ts';
 import { exitCode, renderTable } from '../../../src/admin/dns-check/report.ts';
 import { recordsFor } from '../../../src/admin/dns-records.ts';
 import { mtaStsPolicy } from '../../../src/admin/mta-sts-policy.ts';
