@@ -4,7 +4,6 @@
  * gives empty strings and nulls out.
  */
 
-import type { MessageSummary } from '../store/store.ts';
 import { parseDateTime } from './date.ts';
 import { decodeEncodedWords } from './encoded-word.ts';
 import { readFirstFields } from './header-section.ts';
@@ -13,6 +12,14 @@ import { readFirstFields } from './header-section.ts';
 const MAX_TEXT = 998;
 
 const SUMMARY_FIELDS = ['from', 'subject', 'date', 'message-id'];
+
+/** The header facts a mailbox listing shows; the stores keep them beside the content. */
+export interface MessageSummary {
+  from: string;
+  subject: string;
+  date: Date | null; // the Date: header; null when absent or unparsable
+  messageId: string | null;
+}
 
 export function summarize(content: Uint8Array): MessageSummary {
   try {

@@ -10,6 +10,11 @@
  * of its INBOX; the store creates `Junk`, marked `\Junk`, the first time it is needed.
  */
 
+import type { MessageSummary } from '../mime/summary.ts';
+
+/** Header facts the listing needs; each engine derives them from the content with summarize(). */
+export type { MessageSummary };
+
 export type AccountId = number;
 export type MailboxId = number;
 
@@ -66,14 +71,6 @@ export interface Mailbox {
   uidNext: number;
   highestModSeq: bigint; // RFC 7162 §3.1.1
   messageCount: number;
-}
-
-/** Header facts the listing needs; each engine derives them from the content (src/mime/summary.ts). */
-export interface MessageSummary {
-  from: string;
-  subject: string;
-  date: Date | null; // the Date: header; null when absent or unparsable
-  messageId: string | null;
 }
 
 /**
