@@ -15,7 +15,7 @@ const SRC = path.join(import.meta.dirname, '../src');
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\b[^'";]*?['"](\.{1,2}\/[^'"]+)['"]|\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
-export function importGraph(root: string): Map<string, Set<string>> {
+function importGraph(root: string): Map<string, Set<string>> {
   const graph = new Map<string, Set<string>>();
   for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
@@ -31,7 +31,7 @@ export function importGraph(root: string): Map<string, Set<string>> {
 }
 
 /** The strongly connected components with more than one member, or with a self-import (Tarjan). */
-export function cycles<T>(graph: ReadonlyMap<T, ReadonlySet<T>>): T[][] {
+function cycles<T>(graph: ReadonlyMap<T, ReadonlySet<T>>): T[][] {
   const index = new Map<T, number>();
   const low = new Map<T, number>();
   const stack: T[] = [];
