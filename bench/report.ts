@@ -229,10 +229,16 @@ export function skew(rows: Row[]): number | null {
   return server && sink ? server / sink : null;
 }
 
+/** Two decimals, or three where two would print the wanted figure for a ratio on either side of it. */
+export function ratioText(ratio: number, wanted: number): string {
+  const text = ratio.toFixed(2);
+  return text === wanted.toFixed(2) && ratio !== wanted ? ratio.toFixed(3) : text;
+}
+
 export function relativeTable(list: RelativeCheck[]): string {
   const body = list.map((t) => [
     t.target,
-    t.ratio === null ? '-' : `${t.ratio.toFixed(2)}×`,
+    t.ratio === null ? '-' : `${ratioText(t.ratio, t.wanted)}×`,
     `${t.wanted.toFixed(2)}×`,
     t.status + (t.noisy ? ' (other load during the run: repeat on a quiet machine)' : ''),
   ]);
