@@ -7,7 +7,8 @@
 
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { type HeaderField, lowerCaseAscii, trimWsp, utf8 } from './message.ts';
+import { trimWsp } from '../../mime/header-section.ts';
+import { type HeaderField, lowerCaseAscii, utf8 } from './message.ts';
 
 export type Canonicalization = 'simple' | 'relaxed';
 

@@ -12,6 +12,7 @@
  */
 
 import { Buffer } from 'node:buffer';
+import { trimWsp } from '../../mime/header-section.ts';
 
 export interface HeaderField {
   /** Lower-case field name (RFC 5322 §3.6.8; ASCII letters only are folded); null for a line opening with ":". */
@@ -89,19 +90,6 @@ function fieldKey(line: string): string | null {
   let name = colon < 0 ? line : line.slice(0, colon);
   if (name.includes('\n')) name = name.replace(/\r?\n/g, '');
   return lowerCaseAscii(trimWsp(name));
-}
-
-/** SP and HTAB only (RFC 5234 WSP); other octets are not white space in a field. */
-export function trimWsp(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isWsp(value.charCodeAt(start))) start++;
-  while (end > start && isWsp(value.charCodeAt(end - 1))) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-function isWsp(code: number): boolean {
-  return code === 0x20 || code === 0x09;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
