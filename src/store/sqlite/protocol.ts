@@ -105,8 +105,21 @@ export function packDelivery(id: number, stored: StoredDelivery): DeliveryTuple 
 export function unpackDelivery(tuple: DeliveryTuple): Extract<WriteRequest, { kind: 'deliver' }> {
   const [id, mailFrom, recipients, content, receivedAt, from, subject, date, messageId, accountIds, mailboxes, flags] =
     tuple;
-  const delivery = { mailFrom, recipients, content, receivedAt, from, subject, date, messageId };
-  return { id, kind: 'deliver', ...delivery, accountIds, mailboxes, flags };
+  return {
+    id,
+    kind: 'deliver',
+    mailFrom,
+    recipients,
+    content,
+    receivedAt,
+    from,
+    subject,
+    date,
+    messageId,
+    accountIds,
+    mailboxes,
+    flags,
+  };
 }
 
 /**

@@ -45,10 +45,11 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     const requests: WriteRequest[] = [];
     let closing = false;
     for (let command: WorkerCommand | undefined = first; command; command = nextQueued(port)) {
-      if (command.kind === 'close') closing = true;
-      else
-        for (const request of command.requests)
-          requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
+      if (command.kind === 'close') {
+        closing = true;
+        continue;
+      }
+      for (const request of command.requests) requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
     }
     if (requests.length > 0) {
       const { committed, results } = writer.writeBatch(requests);
