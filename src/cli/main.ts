@@ -1,8 +1,8 @@
 /** The `postern` command line. One catch at the edge: every failure becomes one clear line on stderr. */
 import { ConfigError } from '../config/load.ts';
+import { VERSION } from '../config/version.ts';
 import { StoreError } from '../store/store.ts';
 import { CliError, usageError } from './errors.ts';
-import { VERSION } from './version.ts';
 
 export const USAGE = `Usage: postern <command> [options]
 

@@ -5,6 +5,7 @@
  * Envelope changes (chgfrom, addrcpt, delrcpt) are not carried out: we never offered to make them.
  */
 import type { MilterConfig } from '../config/filter-schema.ts';
+import { VERSION } from '../config/version.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
 import {
@@ -42,6 +43,7 @@ export async function runMilter(
     });
     const macros = sessionMacros({
       hostname,
+      version: `Postern ${VERSION}`,
       ...(peer.localAddress ? { daemonAddress: peer.localAddress } : {}),
       clientAddress: peer.remoteAddress,
       queueId: envelope.id,

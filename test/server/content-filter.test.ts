@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { VERSION } from '../../src/config/version.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { fakeMilter, packet, z } from '../support/fake-milter.ts';
@@ -175,6 +176,7 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   const connectMacros = milter.received.find((p) => p.code === 'D' && p.data[0] === 0x43)?.data.toString() ?? '';
   assert.ok(connectMacros.includes('\0{daemon_addr}\x00127.0.0.1\0'), JSON.stringify(connectMacros));
   assert.ok(connectMacros.includes('\0_\0unknown [127.0.0.1]\0'), JSON.stringify(connectMacros));
+  assert.ok(connectMacros.includes(`\0v\0Postern ${VERSION}\0`), JSON.stringify(connectMacros));
   verdict = 'reject';
   const refused = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'));
   assert.equal(codeOf(refused), '554 5.7.1');

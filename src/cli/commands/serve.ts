@@ -1,7 +1,8 @@
 /** `postern serve`: runs the server until SIGTERM/SIGINT, then shuts down gracefully. */
+
+import { VERSION } from '../../config/version.ts';
 import { createLogger } from '../../log/logger.ts';
 import { startServer } from '../../server/server.ts';
-import { VERSION } from '../version.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 export async function serveCommand(args: string[]): Promise<number> {

@@ -7,6 +7,8 @@ import type { Macros } from './client.ts';
 export interface SessionMacros {
   /** `j`: our hostname; also `{daemon_name}`, as Postfix's milter_macro_daemon_name defaults to it. */
   hostname: string;
+  /** `v`: the MTA's name and version, as Postfix's "$mail_name $mail_version". */
+  version?: string;
   /** `{daemon_addr}`: our address on the connection (Postfix 3.2+). */
   daemonAddress?: string;
   clientAddress: string;
@@ -24,12 +26,13 @@ export interface SessionMacros {
 
 export function sessionMacros(s: SessionMacros): { connect: Macros; helo: Macros; mail: Macros; eom: Macros } {
   return {
-    // Postfix's milter_connect_macros ("j {daemon_name} {daemon_addr} v _", postconf -d) but `v`, our
-    // version, which this layer does not know; and the client's address and name, as Sendmail sends them.
+    // Postfix's milter_connect_macros ("j {daemon_name} {daemon_addr} v _", postconf -d), then the
+    // client's address and name, as Sendmail sends them.
     connect: {
       j: s.hostname,
       '{daemon_name}': s.hostname,
       '{daemon_addr}': s.daemonAddress,
+      v: s.version,
       _: `${s.clientName ?? 'unknown'} [${s.clientAddress}]`,
       '{client_addr}': s.clientAddress,
       '{client_name}': s.clientName,

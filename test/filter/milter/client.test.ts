@@ -29,6 +29,7 @@ test('negotiation and every stage in order, with macros before their command', a
   assert.equal(client.negotiated.version, 6);
   const macros = sessionMacros({
     hostname: 'mx.example.com',
+    version: 'Postern 1.2.3',
     daemonAddress: '198.51.100.25',
     clientAddress: '192.0.2.1',
     tlsVersion: 'TLSv1.3',
@@ -54,9 +55,9 @@ test('negotiation and every stage in order, with macros before their command', a
   assert.equal(mailMacros, 'Mi\0Q1\0{auth_authen}\0joe\0');
   assert.equal(
     milter.received.filter((p) => p.code === 'D')[0]?.data.toString(),
-    // Postfix's default connect macros (j {daemon_name} {daemon_addr} _; not v), then the client's address.
+    // Postfix's default connect macros (j {daemon_name} {daemon_addr} v _), then the client's address.
     'Cj\0mx.example.com\0{daemon_name}\0mx.example.com\0{daemon_addr}\x00198.51.100.25\0' +
-      '_\0unknown [192.0.2.1]\0{client_addr}\x00192.0.2.1\0',
+      'v\0Postern 1.2.3\0_\0unknown [192.0.2.1]\0{client_addr}\x00192.0.2.1\0',
   );
   assert.equal(milter.received.find((p) => p.code === 'M')?.data.toString(), '<a@example.com>\0');
   // Without SMFIP_HDR_LEADSPC the value loses its leading space; folding goes as LF (as Sendmail sends it).
