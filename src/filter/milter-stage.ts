@@ -15,6 +15,7 @@ import {
   MilterUnavailableError,
   type MilterVerdict,
   type Modification,
+  recipientMacros,
   sessionMacros,
 } from './milter/index.ts';
 
@@ -47,6 +48,7 @@ export async function runMilter(
       ...(peer.localAddress ? { daemonAddress: peer.localAddress } : {}),
       clientAddress: peer.remoteAddress,
       queueId: envelope.id,
+      sender: envelope.mailFrom?.address ?? '',
       ...(peer.tls ? { tlsVersion: peer.tls.protocol, cipher: peer.tls.cipher } : {}),
       ...(peer.authenticated ? { authUser: peer.authenticated, authType: 'PLAIN' } : {}),
     });
@@ -63,7 +65,13 @@ export async function runMilter(
       from: `<${envelope.mailFrom?.address ?? ''}>`,
       recipients: envelope.recipients.map((r) => `<${r.path.address}>`),
       content: request.content,
-      macros: { mail: macros.mail, eom: macros.eom },
+      macros: {
+        mail: macros.mail,
+        rcpt: envelope.recipients.map((r) =>
+          recipientMacros(hostname, envelope.id, { address: r.path.address, local: r.route.kind === 'local' }),
+        ),
+        eom: macros.eom,
+      },
     });
     const refused = verdictOutcome(result.verdict);
     if (refused) return refused;

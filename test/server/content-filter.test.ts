@@ -177,6 +177,11 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   assert.ok(connectMacros.includes('\0{daemon_addr}\x00127.0.0.1\0'), JSON.stringify(connectMacros));
   assert.ok(connectMacros.includes('\0_\0unknown [127.0.0.1]\0'), JSON.stringify(connectMacros));
   assert.ok(connectMacros.includes(`\0v\0Postern ${VERSION}\0`), JSON.stringify(connectMacros));
+  // MAIL and RCPT carry the envelope's addresses; alice is local (Postfix's milter_rcpt_macros).
+  const macrosFor = (code: string) =>
+    milter.received.find((p) => p.code === 'D' && p.data.toString().startsWith(code))?.data.toString() ?? '';
+  assert.ok(macrosFor('M').includes('\0{mail_addr}\0bob@partner.example\0'), JSON.stringify(macrosFor('M')));
+  assert.match(macrosFor('R'), /\{rcpt_addr\}\0alice@example\.com\0\{rcpt_host\}\0[^\0]+\0\{rcpt_mailer\}\0local\0/);
   verdict = 'reject';
   const refused = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'));
   assert.equal(codeOf(refused), '554 5.7.1');

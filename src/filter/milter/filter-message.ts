@@ -11,7 +11,8 @@ export interface MessageInput {
   recipients: string[];
   /** The message as received, CRLF. */
   content: Buffer;
-  macros?: { mail?: Macros; rcpt?: Macros; data?: Macros; eoh?: Macros; eom?: Macros };
+  /** `rcpt` holds each recipient's macros, index for index with `recipients`. */
+  macros?: { mail?: Macros; rcpt?: readonly Macros[]; data?: Macros; eoh?: Macros; eom?: Macros };
 }
 
 /** The eom result, or a verdict before eom with no changes; `rejected` lists recipients refused one by one. */
@@ -28,8 +29,8 @@ export async function filterMessage(client: MilterClient, input: MessageInput): 
   if (mail.action !== 'continue') return early(mail);
   const rejected: string[] = [];
   let refusal: MilterVerdict = { action: 'reject' };
-  for (const rcpt of input.recipients) {
-    const v = await client.rcpt(rcpt, [], m.rcpt);
+  for (const [index, rcpt] of input.recipients.entries()) {
+    const v = await client.rcpt(rcpt, [], m.rcpt?.[index]);
     if (v.action === 'reject' || v.action === 'tempfail') {
       rejected.push(rcpt);
       refusal = v;

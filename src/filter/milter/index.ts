@@ -14,6 +14,6 @@ export type { MilterStage } from './errors.ts';
 export { MilterProtocolError, MilterTimeoutError, MilterUnavailableError } from './errors.ts';
 export type { MessageInput, MessageOutcome } from './filter-message.ts';
 export { filterMessage } from './filter-message.ts';
-export type { SessionMacros } from './macros.ts';
-export { sessionMacros } from './macros.ts';
+export type { RecipientMacros, SessionMacros } from './macros.ts';
+export { recipientMacros, sessionMacros } from './macros.ts';
 export { applyModifications } from './modify.ts';

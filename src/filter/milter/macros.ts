@@ -22,6 +22,15 @@ export interface SessionMacros {
   authType?: string;
   /** `i`: the queue id. */
   queueId?: string;
+  /** `{mail_addr}`: the MAIL FROM address; "" for the null reverse-path. */
+  sender?: string;
+}
+
+/** Where a recipient goes, for `{rcpt_mailer}` and `{rcpt_host}`. */
+export interface RecipientMacros {
+  address: string;
+  /** A local mailbox, or the outbound queue. */
+  local: boolean;
 }
 
 export function sessionMacros(s: SessionMacros): { connect: Macros; helo: Macros; mail: Macros; eom: Macros } {
@@ -38,8 +47,23 @@ export function sessionMacros(s: SessionMacros): { connect: Macros; helo: Macros
       '{client_name}': s.clientName,
     },
     helo: { '{tls_version}': s.tlsVersion, '{cipher}': s.cipher },
-    mail: { i: s.queueId, '{auth_authen}': s.authUser, '{auth_type}': s.authType },
+    mail: { i: s.queueId, '{auth_authen}': s.authUser, '{auth_type}': s.authType, '{mail_addr}': s.sender },
     // Sendmail repeats `i` at eom: a milter that skips MAIL (SMFIP_NOMAIL) still learns it.
     eom: { i: s.queueId },
+  };
+}
+
+/**
+ * Postfix's milter_rcpt_macros ("i {rcpt_addr} {rcpt_host} {rcpt_mailer}"): the address, the next hop
+ * and the transport. A local recipient is delivered here (mailer `local`, host ours); any other goes
+ * out by SMTP to its domain.
+ */
+export function recipientMacros(hostname: string, queueId: string | undefined, r: RecipientMacros): Macros {
+  const domain = r.address.slice(r.address.lastIndexOf('@') + 1);
+  return {
+    i: queueId,
+    '{rcpt_addr}': r.address,
+    '{rcpt_host}': r.local ? hostname : domain,
+    '{rcpt_mailer}': r.local ? 'local' : 'smtp',
   };
 }

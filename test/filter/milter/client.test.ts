@@ -12,6 +12,7 @@ import {
   MilterTimeoutError,
   MilterUnavailableError,
   parseSocketSpec,
+  recipientMacros,
   sessionMacros,
 } from '../../../src/filter/milter/index.ts';
 import { protocol } from '../../../src/filter/milter/protocol.ts';
@@ -63,6 +64,32 @@ test('negotiation and every stage in order, with macros before their command', a
   // Without SMFIP_HDR_LEADSPC the value loses its leading space; folding goes as LF (as Sendmail sends it).
   assert.equal(milter.received.filter((p) => p.code === 'L')[2]?.data.toString(), 'Subject\0hi\n  there\0');
   assert.equal(milter.received.find((p) => p.code === 'B')?.data.toString(), 'Body line\r\n');
+  await milter.close();
+});
+
+test("each recipient's macros go before its RCPT: address, next hop and transport, as Postfix sends them", async () => {
+  const milter = await fakeMilter(0, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  const macros = sessionMacros({ hostname: 'mx.example.com', clientAddress: '192.0.2.1', queueId: 'Q2', sender: '' });
+  const rcpt = [
+    recipientMacros('mx.example.com', 'Q2', { address: 'b@example.com', local: true }),
+    recipientMacros('mx.example.com', 'Q2', { address: 'c@elsewhere.example', local: false }),
+  ];
+  const recipients = ['<b@example.com>', '<c@elsewhere.example>'];
+  await filterMessage(client, { ...input, from: '<>', recipients, macros: { mail: macros.mail, rcpt } });
+  await client.quit();
+  const sent = milter.received.filter((p) => p.code === 'D' || p.code === 'M' || p.code === 'R');
+  assert.deepEqual(
+    sent.map((p) => p.data.toString()),
+    [
+      'Mi\0Q2\0{mail_addr}\0\0', // the null reverse-path: an empty {mail_addr}
+      '<>\0',
+      'Ri\0Q2\0{rcpt_addr}\0b@example.com\0{rcpt_host}\0mx.example.com\0{rcpt_mailer}\0local\0',
+      '<b@example.com>\0',
+      'Ri\0Q2\0{rcpt_addr}\0c@elsewhere.example\0{rcpt_host}\0elsewhere.example\0{rcpt_mailer}\0smtp\0',
+      '<c@elsewhere.example>\0',
+    ],
+  );
   await milter.close();
 });
 
