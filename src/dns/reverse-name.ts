@@ -4,6 +4,7 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipv6Groups } from './ip.ts';
 
 /** `192.0.2.7` → `7.2.0.192.in-addr.arpa`; `2001:db8::1` → `1.0.0.…8.b.d.0.1.0.0.2.ip6.arpa`. */
 export function reverseName(address: string): string {
@@ -19,20 +20,9 @@ export function reverseName(address: string): string {
 
 /** The 32 hex digits of an IPv6 address, expanding `::` and a dotted-quad tail (RFC 4291 §2.2). */
 function expandIpv6(address: string): string {
-  let text = address.toLowerCase();
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone); // a scope id is local, never part of the DNS name
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    // RFC 4291 §2.2 form 3: the low 32 bits written as IPv4, e.g. ::ffff:192.0.2.1.
-    const octets = tail.split('.').map((o) => Number(o));
-    const hex = (hi: number, lo: number): string => ((hi << 8) | lo).toString(16);
-    text = `${text.slice(0, lastColon + 1)}${hex(octets[0]!, octets[1]!)}:${hex(octets[2]!, octets[3]!)}`;
-  }
-  const [head = '', rest] = text.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':');
-  const zeros = rest === undefined ? [] : Array(8 - headGroups.length - restGroups.length).fill('0');
-  return [...headGroups, ...zeros, ...restGroups].map((g) => g.padStart(4, '0')).join('');
+  const zone = address.indexOf('%');
+  const text = zone >= 0 ? address.slice(0, zone) : address; // a scope id is local, never part of the DNS name
+  return ipv6Groups(text)
+    .map((group) => group.toString(16).padStart(4, '0'))
+    .join('');
 }

@@ -9,6 +9,7 @@
  * mynetworks are not supported; a zone (`fe80::1%eth0`) is refused.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv6Groups, ipv4Octets, ipv6Groups } from '../dns/ip.ts';
 import type { NetworkList } from './restriction.ts';
 
 export type IpVersion = 4 | 6;
@@ -153,26 +154,12 @@ function unmap(value: bigint): IpAddress {
 
 /** A dotted quad already validated by isIPv4 (which refuses leading zeros and octets over 255). */
 function ipv4Number(text: string): number {
-  let n = 0;
-  for (const octet of text.split('.')) n = n * 256 + Number(octet);
-  return n;
+  return ipv4Octets(text).reduce((n, octet) => n * 256 + octet, 0);
 }
 
 /** An IPv6 address already validated by isIPv6, with `::` and a dotted IPv4 tail (RFC 4291 §2.2). */
 function ipv6Value(text: string): bigint {
-  let s = text;
-  const lastColon = s.lastIndexOf(':');
-  if (s.includes('.', lastColon)) {
-    const v4 = ipv4Number(s.slice(lastColon + 1));
-    s = `${s.slice(0, lastColon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const halves = s.split('::');
-  const head = halves[0] ? halves[0].split(':') : [];
-  const tail = halves.length > 1 && halves[1] ? halves[1].split(':') : [];
-  const groups = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-  let value = 0n;
-  for (const group of groups) value = (value << 16n) | BigInt(Number.parseInt(group, 16));
-  return value;
+  return ipv6Groups(text).reduce((value, group) => (value << 16n) | BigInt(group), 0n);
 }
 
 function formatIpv4(value: bigint): string {
@@ -181,22 +168,7 @@ function formatIpv4(value: bigint): string {
 
 /** RFC 5952 §4 text form: lower case, the longest run of two or more zero groups as `::`. */
 export function formatIpv6(value: bigint): string {
-  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) => Number((value >> shift) & 0xffffn));
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIpv6Groups([112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) => Number((value >> shift) & 0xffffn)));
 }
 
 /** Formats an address in its usual text form (IPv4 dotted, IPv6 per RFC 5952). */

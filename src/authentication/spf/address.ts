@@ -6,6 +6,7 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv6Groups, ipv6Groups } from '../../dns/ip.ts';
 
 export interface ClientAddress {
   family: 4 | 6;
@@ -35,52 +36,23 @@ export function parseIp4(text: string): Uint8Array | undefined {
   return Uint8Array.from(parts, Number);
 }
 
-/** RFC 4291 §2.2 text forms, including a trailing dotted quad. */
+/** RFC 4291 §2.2 text forms, including a trailing dotted quad (itself a qnum quad, §12). */
 export function parseIp6(text: string): Uint8Array | undefined {
   if (!isIPv6(text) || text.includes('%')) return undefined;
-  let head = text;
-  const tail: number[] = [];
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted !== null) {
-    const v4 = parseIp4(dotted[1] as string);
-    if (v4 === undefined) return undefined;
-    tail.push((v4[0] as number) * 256 + (v4[1] as number), (v4[2] as number) * 256 + (v4[3] as number));
-    head = text.slice(0, dotted.index);
-    if (head.endsWith(':') && !head.endsWith('::')) head = head.slice(0, -1);
-  }
-  const [left = '', right] = head.split('::');
-  const words = (s: string) => (s === '' ? [] : s.split(':').map((w) => Number.parseInt(w, 16)));
-  const l = words(left);
-  const r = [...(right === undefined ? [] : words(right)), ...tail];
-  const all =
-    right === undefined ? [...l, ...tail] : [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r];
-  if (all.length !== 8) return undefined;
+  if (dotted !== null && parseIp4(dotted[1] as string) === undefined) return undefined;
   const bytes = new Uint8Array(16);
-  all.forEach((w, i) => {
-    bytes[i * 2] = w >> 8;
-    bytes[i * 2 + 1] = w & 0xff;
+  ipv6Groups(text).forEach((group, i) => {
+    bytes[i * 2] = group >> 8;
+    bytes[i * 2 + 1] = group & 0xff;
   });
   return bytes;
 }
 
 function formatIp6(bytes: Uint8Array): string {
-  const words = Array.from({ length: 8 }, (_, i) => ((bytes[i * 2] as number) << 8) | (bytes[i * 2 + 1] as number));
-  // RFC 5952 §4.2.3: compress the longest run of two or more zero words, the first if tied
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return formatIpv6Groups(
+    Array.from({ length: 8 }, (_, i) => ((bytes[i * 2] as number) << 8) | (bytes[i * 2 + 1] as number)),
+  );
 }
 
 /** §5.6: the first `prefix` bits of both addresses are equal. */
