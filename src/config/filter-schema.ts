@@ -118,12 +118,18 @@ const phishingSchema = z
 
 export const filterSchema = z
   .object({
-    /** Postfix header_checks(5) regexp tables, by file path; mimeHeaderChecks defaults to headerChecks. */
+    /**
+     * Postfix header_checks(5) regexp tables, by file path; mimeHeaderChecks and nestedHeaderChecks
+     * (the headers of attached messages) default to headerChecks.
+     */
     headerChecks: z.string().min(1).optional(),
     mimeHeaderChecks: z.string().min(1).optional(),
+    nestedHeaderChecks: z.string().min(1).optional(),
     bodyChecks: z.string().min(1).optional(),
     /** Postfix body_checks_size_limit: octets of each body part that bodyChecks reads. */
     bodyChecksSizeLimit: z.number().int().min(1).default(51_200),
+    /** Postfix header_size_limit: octets of a logical header the header tables read. */
+    headerSizeLimit: z.number().int().min(1).default(102_400),
     /** External pre-queue filters, called in order at the end of DATA (Sendmail milter protocol). */
     milters: z.array(milterSchema).default([]),
     phishing: phishingSchema,

@@ -82,11 +82,21 @@ export class ContentFilter {
     logger: Logger;
   }): Promise<ContentFilter> {
     const { config } = options;
-    const rules: ContentRules = { bodySizeLimit: config.bodyChecksSizeLimit };
-    const ruleFiles = { header: config.headerChecks, mime: config.mimeHeaderChecks, body: config.bodyChecks };
-    const keys = { header: 'filter.headerChecks', mime: 'filter.mimeHeaderChecks', body: 'filter.bodyChecks' };
+    const rules: ContentRules = { bodySizeLimit: config.bodyChecksSizeLimit, headerSizeLimit: config.headerSizeLimit };
+    const ruleFiles = {
+      header: config.headerChecks,
+      mime: config.mimeHeaderChecks,
+      nested: config.nestedHeaderChecks,
+      body: config.bodyChecks,
+    };
+    const keys = {
+      header: 'filter.headerChecks',
+      mime: 'filter.mimeHeaderChecks',
+      nested: 'filter.nestedHeaderChecks',
+      body: 'filter.bodyChecks',
+    };
     const engine = Object.values(ruleFiles).some(Boolean) ? await import('./content-rules/index.ts') : undefined;
-    for (const table of ['header', 'mime', 'body'] as const) {
+    for (const table of ['header', 'mime', 'nested', 'body'] as const) {
       const file = ruleFiles[table];
       if (file && engine) rules[table] = await loadRules(engine, keys[table], file);
     }

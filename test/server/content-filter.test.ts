@@ -214,4 +214,26 @@ test('a rule file that is missing or wrong stops the start, naming the key, file
     startTestServer({ filter: { headerChecks: path.join(dir, 'nothing-here') } }),
     /filter\.headerChecks: cannot read the rule file .*nothing-here: ENOENT/,
   );
+  await assert.rejects(
+    startTestServer({ filter: { nestedHeaderChecks: path.join(dir, 'nothing-here') } }),
+    /filter\.nestedHeaderChecks: cannot read the rule file .*nothing-here: ENOENT/,
+  );
+});
+
+test('nested_header_checks: a rule on the headers of an attached message refuses it; the same Subject on top does not', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const nested = path.join(dir, 'nested_header_checks');
+  fs.writeFileSync(nested, '/^Subject:.*lottery/ REJECT No forwarded lotteries\n');
+  const server = await serverWith(t, { filter: { nestedHeaderChecks: nested } });
+  const attached =
+    'From: Partner <bob@partner.example>\r\nTo: <alice@example.com>\r\nSubject: fwd\r\n' +
+    'Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m2@partner.example>\r\nMIME-Version: 1.0\r\n' +
+    'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee below\r\n' +
+    '--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@elsewhere.example\r\nSubject: lottery win\r\n\r\nhi\r\n--b--\r\n';
+  const refused = await sendToAlice(server, 'bob@partner.example', attached);
+  assert.equal(codeOf(refused), '550 5.7.1');
+  assert.match(refused.text, /No forwarded lotteries/);
+  const onTop = CLEAN('bob@partner.example').replace('Meeting notes', 'lottery win');
+  assert.equal((await sendToAlice(server, 'bob@partner.example', onTop)).code, 250);
 });

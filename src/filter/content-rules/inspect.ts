@@ -11,27 +11,38 @@
  * As Postfix's body_checks_size_limit, only the first `bodySizeLimit` octets (51,200 by default) of each
  * body part are given to body_checks: huge attachments are not scanned line by line.
  *
- * Not done: nested_header_checks (headers of attached message/rfc822 parts are body lines here),
- * header_size_limit, boundary lines (delimiters, not inspected).
+ * nested_header_checks applies to the non-MIME headers of an attached message: the body of a
+ * message/rfc822 or message/global part (RFC 2046 §5.2.1, RFC 6532 §3.7) whose encoding is 7bit,
+ * 8bit or binary, as RFC 2046 §5.2.1 requires of it (an encoded one is not a readable message).
+ * As Postfix's header_size_limit, a table sees at most `headerSizeLimit` octets (102,400 by default)
+ * of a logical header; the message itself is not cut.
+ *
+ * Not done: boundary lines (delimiters, not inspected).
  */
 
 import type { Finding } from '../../authentication/results.ts';
 import { matchTable, type TableMatch } from './match-table.ts';
 import type { RuleTable } from './rule-file.ts';
 
-export type ContentCheck = 'header_checks' | 'mime_header_checks' | 'body_checks';
+export type ContentCheck = 'header_checks' | 'mime_header_checks' | 'nested_header_checks' | 'body_checks';
 
 export interface ContentRules {
   header?: RuleTable;
   /** Postfix's default for mime_header_checks is $header_checks; so is ours when absent. */
   mime?: RuleTable;
+  /** The headers of attached messages; $header_checks when absent, as Postfix's default. */
+  nested?: RuleTable;
   body?: RuleTable;
   /** Postfix body_checks_size_limit: octets of each body part inspected; 51,200 when absent. */
   bodySizeLimit?: number;
+  /** Postfix header_size_limit: octets of a logical header a table sees; 102,400 when absent. */
+  headerSizeLimit?: number;
 }
 
 /** Postfix's default body_checks_size_limit. */
 export const BODY_CHECKS_SIZE_LIMIT = 51_200;
+/** Postfix's default header_size_limit. */
+export const HEADER_SIZE_LIMIT = 102_400;
 
 export type ContentVerdict =
   | { action: 'accept' }
@@ -123,12 +134,29 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   const emit = (from: number, to: number) => out.push(buf.subarray(from, to));
   const lineText = (l: Line) => buf.toString('utf8', l.start, l.end);
 
+  const headerLimit = rules.headerSizeLimit ?? HEADER_SIZE_LIMIT;
+  /** A logical header as the tables see it: at most headerLimit octets of it. */
+  const logicalHeader = (group: Line[]): string => {
+    const first = group[0] as Line;
+    const last = group[group.length - 1] as Line;
+    if (last.end - first.start <= headerLimit) return group.map(lineText).join('\n');
+    const cut = first.start + headerLimit;
+    return group
+      .filter((l) => l.start < cut)
+      .map((l) => buf.toString('utf8', l.start, Math.min(l.end, cut)))
+      .join('\n');
+  };
+
   const boundaries: string[] = [];
   let i = 0;
-  let top = true;
-  // Header section: top-level or a body part's.
-  const headers = (): void => {
+  let nestedMessages = 0;
+  /**
+   * A header section: the message's (`top`), a body part's (`part`) or an attached message's
+   * (`nested`). Returns whether its body is an attached message, whose header section comes next.
+   */
+  const headers = (section: 'top' | 'part' | 'nested'): boolean => {
     let contentType: string | undefined;
+    let encoding: string | undefined;
     while (i < lines.length) {
       const first = lines[i] as Line;
       if (first.end === first.start) {
@@ -141,24 +169,31 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       let j = i + 1;
       while (j < lines.length && isContinuation(buf, lines[j] as Line)) j++;
       const group = lines.slice(i, j);
-      const logical = group.map(lineText).join('\n');
+      const logical = logicalHeader(group);
       const lower = name.toLowerCase();
       const mime = MIME_HEADERS.has(lower);
       if (lower === 'content-type') contentType = logical;
+      if (lower === 'content-transfer-encoding') encoding = logical;
       let keep = true;
       if (mime) keep = apply('mime_header_checks', rules.mime ?? rules.header, logical);
-      else if (top) keep = apply('header_checks', rules.header, logical);
+      else if (section === 'top') keep = apply('header_checks', rules.header, logical);
+      else if (section === 'nested') keep = apply('nested_header_checks', rules.nested ?? rules.header, logical);
       if (keep) emit(first.start, (group[group.length - 1] as Line).next);
       i = j;
     }
     const boundary = contentType && multipartBoundary(contentType);
     if (boundary && boundaries.length < MAX_NESTING) boundaries.push(boundary);
-    top = false;
+    return contentType !== undefined && attachedMessage(contentType, encoding) && ++nestedMessages <= MAX_NESTING;
+  };
+  /** A header section, then the header of each message attached inside it. */
+  const sections = (first: 'top' | 'part'): void => {
+    if (!headers(first)) return;
+    while (headers('nested'));
   };
 
   const bodyLimit = rules.bodySizeLimit ?? BODY_CHECKS_SIZE_LIMIT;
   let inspected = 0; // octets of this body part given to body_checks
-  headers();
+  sections('top');
   while (i < lines.length) {
     const line = lines[i] as Line;
     const delimiter = boundaries.length > 0 ? matchDelimiter(lineText(line), boundaries) : undefined;
@@ -167,7 +202,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       boundaries.length = delimiter.close ? delimiter.depth : delimiter.depth + 1;
       emit(line.start, line.next);
       i++;
-      if (!delimiter.close) headers();
+      if (!delimiter.close) sections('part');
       inspected = 0;
       continue;
     }
@@ -206,6 +241,17 @@ function multipartBoundary(header: string): string | undefined {
   const m = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))/i.exec(value);
   const b = m?.[1]?.replace(/\\(.)/g, '$1') ?? m?.[2];
   return b && b.length <= 70 ? b : undefined; // RFC 2046 §5.1.1: 1 to 70 characters
+}
+
+/**
+ * RFC 2046 §5.2.1 message/rfc822 (and RFC 6532 §3.7 message/global): the body is a message, when it
+ * is sent as one; a base64 or quoted-printable one is not read as a message, as Postfix does not.
+ */
+function attachedMessage(contentType: string, encoding: string | undefined): boolean {
+  const type = contentType.slice(contentType.indexOf(':') + 1).replace(/\n/g, '');
+  if (!/^\s*message\/(rfc822|global)\s*(;|$)/i.test(type)) return false;
+  if (encoding === undefined) return true;
+  return /^\s*(7bit|8bit|binary)\s*$/i.test(encoding.slice(encoding.indexOf(':') + 1).replace(/\n/g, ''));
 }
 
 // RFC 2046 §5.1.1: "--" boundary, or "--" boundary "--" for the close; trailing whitespace allowed.

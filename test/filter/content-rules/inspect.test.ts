@@ -221,3 +221,107 @@ test('body_checks read the first bodySizeLimit octets of each body part (Postfix
   assert.equal(inspectMessage(message, table).verdict.action, 'reject');
   assert.equal(inspectMessage(Buffer.from('Subject: s\r\n\r\nbad line\r\n'), table).verdict.action, 'reject');
 });
+
+/** A message with a forwarded message attached, which itself has a multipart body. */
+const forwarded = crlf([
+  'From: carol@example.com',
+  'Subject: fwd',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="outer"',
+  '',
+  '--outer',
+  'Content-Type: text/plain',
+  'X-Part-Header: plain part',
+  '',
+  'see below',
+  '--outer',
+  'Content-Type: message/rfc822',
+  '',
+  'From: mallory@evil.example',
+  'Subject: lottery',
+  'Content-Type: multipart/alternative; boundary=inner',
+  '',
+  '--inner',
+  'Content-Type: text/html',
+  '',
+  '<p>you won</p>',
+  '--inner--',
+  '--outer--',
+  '',
+]);
+
+test('nested_header_checks: the headers of an attached message, its MIME headers to mime_header_checks', () => {
+  const r = inspectMessage(forwarded, {
+    header: parseRuleFile('/^Subject:/ WARN top subject\n/^X-Part-Header/ WARN part', 'header_checks'),
+    nested: parseRuleFile('/^Subject: (.*)/ WARN nested $1\n/^From:/ WARN nested from', 'nested_header_checks'),
+    mime: parseRuleFile('/^Content-Type: text\\/html/ WARN html', 'mime_header_checks'),
+  });
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, /": (.*)$/.exec(f.reason)?.[1]]),
+    [
+      ['header_checks', 'top subject'],
+      ['nested_header_checks', 'nested from'],
+      ['nested_header_checks', 'nested lottery'],
+      ['mime_header_checks', 'html'],
+    ],
+  );
+});
+
+test('nested_header_checks defaults to header_checks, and IGNORE there removes the attached header only', () => {
+  const r = inspectMessage(forwarded, { header: parseRuleFile('/^From: mallory/ IGNORE\n/^Subject: lottery/ HOLD') });
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result]),
+    [
+      ['nested_header_checks', 'ignore'],
+      ['nested_header_checks', 'hold'],
+    ],
+  );
+  assert.equal(r.message?.toString('utf8'), forwarded.toString('utf8').replace('From: mallory@evil.example\r\n', ''));
+});
+
+test('an attached message sent in base64, or a part that is not a message, gets no nested_header_checks', () => {
+  const table = { nested: parseRuleFile('/^Subject: lottery/ REJECT', 'nested_header_checks') };
+  const encoded = Buffer.from(
+    forwarded
+      .toString('utf8')
+      .replace(
+        'Content-Type: message/rfc822\r\n',
+        'Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n',
+      ),
+  );
+  assert.equal(inspectMessage(encoded, table).verdict.action, 'accept');
+  const notMessage = Buffer.from(
+    forwarded.toString('utf8').replace('Content-Type: message/rfc822', 'Content-Type: text/plain'),
+  );
+  assert.equal(inspectMessage(notMessage, table).verdict.action, 'accept');
+  assert.equal(inspectMessage(forwarded, table).verdict.action, 'reject');
+  const global = Buffer.from(forwarded.toString('utf8').replace('message/rfc822', 'Message/Global; x=1'));
+  assert.equal(
+    inspectMessage(global, table).verdict.action,
+    'reject',
+    'RFC 6532 message/global, any case, with parameters',
+  );
+});
+
+test('a table sees at most headerSizeLimit octets of a logical header (Postfix header_size_limit)', () => {
+  const long = `X-Long: ${'a'.repeat(120_000)} tail-marker`;
+  const message = crlf(['Subject: s', long, '', 'body', '']);
+  const table = { header: parseRuleFile('/tail-marker/ REJECT seen\n/^X-Long: a{100}/ WARN head', 'header_checks') };
+  const r = inspectMessage(message, table);
+  assert.equal(r.verdict.action, 'accept', 'past the default 102,400 octets');
+  assert.deepEqual(
+    r.findings.map((f) => f.result),
+    ['warn'],
+  );
+  assert.equal(inspectMessage(message, { ...table, headerSizeLimit: 200_000 }).verdict.action, 'reject');
+  // Folded: the cut falls in the second line, and the lines before it are whole.
+  const folded = crlf(['Subject: s', `X-Fold: first`, ` ${'b'.repeat(50)} tail-marker`, '', 'body', '']);
+  const cut = inspectMessage(folded, {
+    header: parseRuleFile('/^X-Fold: first\\n b+$/ WARN cut\n/tail-marker/ REJECT', 'header_checks'),
+    headerSizeLimit: 40,
+  });
+  assert.deepEqual(
+    cut.findings.map((f) => f.result),
+    ['warn'],
+  );
+});
