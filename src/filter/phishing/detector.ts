@@ -5,6 +5,7 @@
  */
 import type { ParsedMessage } from '../../mime/message.ts';
 import { attachmentSignals } from './attachments/attachment-signals.ts';
+import { readPdf } from './attachments/pdf-content.ts';
 import { type AuthenticationSummary, authenticationSignals } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
@@ -50,7 +51,11 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   if (allowed && input.authentication?.dmarc !== 'fail') {
     return { score: 0, category: 'generic', signals: [], allowlisted: allowed };
   }
-  const text = message.text !== '' ? message.text : htmlText(message.html);
+  const body = message.text !== '' ? message.text : htmlText(message.html);
+  // A PDF that carries the lure (a page of text and a link) is read like the body: its words and links count.
+  const pdfs = message.attachments.map((a) => readPdf(a.content)).filter((p) => p.text !== '' || p.links.length > 0);
+  const pdfText = pdfs.map((p) => [p.text, ...p.links].join('\n')).join('\n');
+  const text = pdfText === '' ? body : `${body}\n${pdfText}`;
   const signals = [
     ...senderSignals({
       message,
@@ -65,7 +70,7 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
     ...authenticationSignals(input.authentication),
     ...linkSignals({
       html: message.html,
-      text: message.text,
+      text: pdfText === '' ? message.text : `${message.text}\n${pdfText}`,
       senderDomain: fromOrg,
       protectedDomains: joinedDomains(settings.protectedDomains, settings.partnerDomains),
       brands: settings.brands,

@@ -1,0 +1,192 @@
+/**
+ * What a PDF attachment says and where it links (ISO 32000-1), for the phishing detector: the text
+ * its pages show with the text operators (§9.4.3 Tj, TJ, ' and "), and the targets of its URI
+ * actions (§12.6.4.7). A phishing PDF is mostly one page with a lure and a link; this reads those
+ * without rendering anything.
+ *
+ * Read: uncompressed streams and FlateDecode ones (§7.4.4), object streams included (where
+ * annotations often sit), literal and hex strings (§7.3.4). Not read: other filters (images, LZW,
+ * ASCII85), encrypted files, and text in composite fonts (two-byte codes that need the font's
+ * ToUnicode map): such text comes out as nothing, never as a guess.
+ *
+ * Bounded: the first 10 MB of the file, 1 MB of stream data read as text in all (inflated or not),
+ * 500 streams, 100,000 characters of text, 50 links; image streams are skipped. Never throws; a file
+ * it cannot read yields whatever it read before.
+ */
+import { inflateSync } from 'node:zlib';
+
+export interface PdfContent {
+  text: string;
+  links: string[];
+}
+
+const LIMITS = { fileBytes: 10_000_000, streamBytes: 1_000_000, streams: 500, textChars: 100_000, links: 50 };
+
+export function readPdf(bytes: Uint8Array): PdfContent {
+  const out: PdfContent = { text: '', links: [] };
+  const file = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, LIMITS.fileBytes));
+  if (file.toString('latin1', 0, 5) !== '%PDF-') return out;
+  const source = file.toString('latin1');
+  collectLinks(source, out.links); // link annotations sit in plain objects, or in object streams below
+  const texts: string[] = [];
+  let textChars = 0;
+  let budget = LIMITS.streamBytes;
+  let streams = 0;
+  for (const stream of streamsOf(source)) {
+    if (++streams > LIMITS.streams || budget <= 0) break;
+    if (/\/Subtype\s*\/Image\b/.test(stream.dictionary)) continue;
+    const filtered = /\/Filter\b/.test(stream.dictionary);
+    let data: string;
+    if (!filtered) {
+      data = source.slice(stream.start, Math.min(stream.end, stream.start + budget));
+    } else if (/\/Filter\s*\/(FlateDecode|Fl)\b/.test(stream.dictionary)) {
+      try {
+        data = inflateSync(file.subarray(stream.start, stream.end), { maxOutputLength: budget }).toString('latin1');
+      } catch (err) {
+        // Over the budget: the budget is spent (so a file of many bombs costs one); corrupt or cut: nothing from it.
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') budget = 0;
+        continue;
+      }
+      collectLinks(data, out.links);
+    } else continue; // another filter, or a chain of them
+    budget -= data.length;
+    if (textChars >= LIMITS.textChars) continue;
+    const shown = pageText(data);
+    if (shown === '') continue;
+    texts.push(shown);
+    textChars += shown.length;
+  }
+  out.text = texts.join('\n').slice(0, LIMITS.textChars);
+  return out;
+}
+
+/** §7.3.8: `<< dictionary >> stream EOL data EOL endstream`; the data's bounds without trusting /Length. */
+function* streamsOf(source: string): Generator<{ dictionary: string; start: number; end: number }> {
+  const keyword = /stream\r?\n/g;
+  for (let match = keyword.exec(source); match; match = keyword.exec(source)) {
+    if (source.slice(match.index - 3, match.index) === 'end') continue;
+    const start = match.index + match[0].length;
+    const end = source.indexOf('endstream', start);
+    if (end < 0) return;
+    const open = source.lastIndexOf('<<', match.index);
+    const dictionary = open < 0 ? '' : source.slice(open, match.index);
+    yield { dictionary, start, end };
+    keyword.lastIndex = end + 9;
+  }
+}
+
+/** §12.6.4.7 `/URI (target)` or `/URI <hex>`: the targets of the file's link actions. */
+function collectLinks(chunk: string, links: string[]): void {
+  const uri = /\/URI\s*([(<])/g;
+  for (let match = uri.exec(chunk); match && links.length < LIMITS.links; match = uri.exec(chunk)) {
+    const read =
+      match[1] === '(' ? literalString(chunk, match.index + match[0].length) : hexString(chunk, uri.lastIndex);
+    if (!read) continue;
+    const target = read.value.trim();
+    if (/^[\x21-\x7e]+$/.test(target) && !links.includes(target)) links.push(target);
+    uri.lastIndex = read.next;
+  }
+}
+
+/**
+ * §9.4.3: the strings shown by Tj, ' and " and the string parts of TJ arrays, a line per text line
+ * (T*, Td, TD, Tm, ' and " start one; ET ends the object). Other operators drop their operands.
+ */
+function pageText(chunk: string): string {
+  if (!chunk.includes('BT')) return '';
+  const lines: string[] = [];
+  let line = '';
+  let operands: string[] = [];
+  let inArray = false;
+  const newLine = () => {
+    if (line.trim() !== '') lines.push(line.trim());
+    line = '';
+  };
+  for (let i = 0; i < chunk.length; ) {
+    const c = chunk[i] as string;
+    if (c === '(') {
+      const read = literalString(chunk, i + 1);
+      if (!read) break;
+      operands.push(read.value);
+      i = read.next;
+    } else if (c === '<' && chunk[i + 1] !== '<') {
+      const read = hexString(chunk, i + 1);
+      if (!read) break;
+      operands.push(read.value);
+      i = read.next;
+    } else if (c === '[') {
+      inArray = true;
+      i++;
+    } else if (c === ']') {
+      inArray = false;
+      i++;
+    } else if (c === '%') {
+      const eol = chunk.indexOf('\n', i);
+      i = eol < 0 ? chunk.length : eol + 1; // §7.2.3 comment
+    } else if (isOperatorStart(chunk.charCodeAt(i))) {
+      let j = i + 1;
+      while (j < chunk.length && isOperatorPart(chunk.charCodeAt(j))) j++;
+      const operator = chunk.slice(i, j);
+      i = j;
+      if (inArray) continue; // names inside an array are not operators
+      if (operator === "'" || operator === '"' || operator === 'T*' || operator === 'Td' || operator === 'TD')
+        newLine();
+      if (operator === 'Tm' || operator === 'ET') newLine();
+      if (operator === 'Tj' || operator === "'" || operator === '"') line += readable(operands.at(-1) ?? '');
+      else if (operator === 'TJ') line += operands.map(readable).join('');
+      operands = [];
+    } else i++;
+  }
+  newLine();
+  return lines.join('\n');
+}
+
+const isLetter = (code: number) => (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+const isOperatorPart = (code: number) => isLetter(code) || code === 0x2a; // "*" as in T*
+const isOperatorStart = (code: number) => isOperatorPart(code) || code === 0x27 || code === 0x22; // ' and "
+
+/** A shown string as text: one byte per character (the simple fonts' encodings are ASCII-compatible); not one of two-byte codes. */
+function readable(value: string): string {
+  let controls = 0;
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) < 0x20) controls++;
+  return controls > value.length / 4 ? '' : value.replace(/[\x00-\x1f]/g, ' ');
+}
+
+const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', f: '\f', '(': '(', ')': ')', '\\': '\\' };
+
+/** §7.3.4.2: a literal string from after its "(": balanced parentheses, escapes, octal codes. */
+function literalString(chunk: string, from: number): { value: string; next: number } | undefined {
+  let depth = 1;
+  let value = '';
+  for (let i = from; i < chunk.length; i++) {
+    const c = chunk[i] as string;
+    if (c === '\\') {
+      const e = chunk[i + 1] ?? '';
+      if (e in ESCAPES) {
+        value += ESCAPES[e];
+        i++;
+      } else if (/[0-7]/.test(e)) {
+        const octal = /^[0-7]{1,3}/.exec(chunk.slice(i + 1, i + 4))?.[0] ?? '';
+        value += String.fromCharCode(Number.parseInt(octal, 8) & 0xff);
+        i += octal.length;
+      } else if (e === '\r' || e === '\n') {
+        i += e === '\r' && chunk[i + 2] === '\n' ? 2 : 1; // a line continuation
+      } else i++; // an unknown escape: the backslash is dropped
+      continue;
+    }
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return { value, next: i + 1 };
+    value += c;
+  }
+  return undefined;
+}
+
+/** §7.3.4.3: a hex string from after its "<": pairs of hex digits, white space ignored, a lone last digit padded with 0. */
+function hexString(chunk: string, from: number): { value: string; next: number } | undefined {
+  const end = chunk.indexOf('>', from);
+  if (end < 0) return undefined;
+  const digits = chunk.slice(from, end).replace(/\s+/g, '');
+  if (!/^[0-9A-Fa-f]*$/.test(digits)) return undefined;
+  const padded = digits.length % 2 === 1 ? `${digits}0` : digits;
+  return { value: Buffer.from(padded, 'hex').toString('latin1'), next: end + 1 };
+}
