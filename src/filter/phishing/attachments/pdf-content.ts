@@ -68,8 +68,11 @@ function* streamsOf(source: string): Generator<{ dictionary: string; start: numb
     const start = match.index + match[0].length;
     const end = source.indexOf('endstream', start);
     if (end < 0) return;
-    const open = source.lastIndexOf('<<', match.index);
-    const dictionary = open < 0 ? '' : source.slice(open, match.index);
+    // The dictionary just before the keyword; looked for in the 4 KB before it only, so that a file of
+    // stream keywords without dictionaries costs a pass, not a pass per keyword.
+    const from = Math.max(0, match.index - 4096);
+    const open = source.slice(from, match.index).lastIndexOf('<<');
+    const dictionary = open < 0 ? '' : source.slice(from + open, match.index);
     yield { dictionary, start, end };
     keyword.lastIndex = end + 9;
   }
