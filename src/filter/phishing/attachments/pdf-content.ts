@@ -84,7 +84,7 @@ function collectLinks(chunk: string, links: string[]): void {
   for (let match = uri.exec(chunk); match && links.length < LIMITS.links; match = uri.exec(chunk)) {
     const read =
       match[1] === '(' ? literalString(chunk, match.index + match[0].length) : hexString(chunk, uri.lastIndex);
-    if (!read) continue;
+    if (!read) return; // unterminated to the end: reading on would cost a pass per /URI left
     const target = read.value.trim();
     if (/^[\x21-\x7e]+$/.test(target) && !links.includes(target)) links.push(target);
     uri.lastIndex = read.next;

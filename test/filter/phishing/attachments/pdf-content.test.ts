@@ -81,6 +81,10 @@ test('bounded and total: a deflate bomb is cut at the budget, and random or cut 
   const scanned = performance.now();
   assert.deepEqual(readPdf(keywords), { text: '', links: [] });
   assert.ok(performance.now() - scanned < 1000, 'stream keywords far from any dictionary: one pass');
+  const unterminated = Buffer.from(`%PDF-1.7\n${'/URI ('.repeat(100_000)}${'/URI <'.repeat(100_000)}`, 'latin1');
+  const opened = performance.now();
+  assert.deepEqual(readPdf(unterminated), { text: '', links: [] });
+  assert.ok(performance.now() - opened < 1000, 'unterminated link strings: one pass');
   const whole = pdf(page('BT (Pay now: http://198.51.100.9/pay) Tj ET', 'flate'));
   const random = new Random(7);
   for (let round = 0; round < 500; round++) {
