@@ -112,11 +112,16 @@ function pageText(chunk: string): string {
       if (!read) break;
       operands.push(read.value);
       i = read.next;
-    } else if (c === '<' && chunk[i + 1] !== '<') {
+    } else if (c === '<') {
+      if (chunk[i + 1] === '<') {
+        i += 2; // a dictionary, as in marked content (/P <</MCID 0>> BDC) or an inline image
+        continue;
+      }
+      const end = chunk.indexOf('>', i + 1);
+      if (end < 0) break;
       const read = hexString(chunk, i + 1);
-      if (!read) break;
-      operands.push(read.value);
-      i = read.next;
+      if (read) operands.push(read.value);
+      i = end + 1;
     } else if (c === '[') {
       inArray = true;
       i++;

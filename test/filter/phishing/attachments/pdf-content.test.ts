@@ -44,6 +44,12 @@ test('text of Tj, TJ, \' and " operators, a line per text line; strings with esc
   assert.deepEqual(readPdf(pdf(page(content, 'flate'))), { text, links: [] }, 'the same, FlateDecode-compressed');
 });
 
+test('marked content (tagged PDFs, as word processors write them) and inline dictionaries do not stop the reading', () => {
+  const content =
+    '/P <</MCID 0 >>BDC BT /F1 12 Tf (Invoice overdue) Tj ET EMC\n/Span <</ActualText <FEFF> >> BDC BT (pay today) Tj ET EMC';
+  assert.deepEqual(readPdf(pdf(page(content, 'flate'))), { text: 'Invoice overdue\npay today', links: [] });
+});
+
 test('link targets of URI actions, in plain objects and in a compressed object stream, once each', () => {
   const annotation = '<< /Type /Annot /Subtype /Link /A << /S /URI /URI (http://192.0.2.7/login) >> >>';
   const objects = [
