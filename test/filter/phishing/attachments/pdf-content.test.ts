@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { parseConfig } from '../../../../src/config/load.ts';
@@ -122,4 +126,27 @@ test("the detector reads a PDF lure: its words and its links count as the body's
   const plain = Buffer.from(message.toString().replace(/--b\r\nContent-Type: application\/pdf[\s\S]*?(?=--b--)/, ''));
   const without = await scanMessage(plain, settings);
   assert.ok(report.score > without.score, `${report.score} with the PDF, ${without.score} without`);
+});
+
+test('interop: a PDF that Ghostscript writes (Debian ghostscript, ps2pdf) gives its text and its link', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'postern-pdf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // PostScript with a pdfmark link annotation; pdfwrite compresses the page and embeds the font.
+  const ps = [
+    '%!PS',
+    '/Helvetica findfont 14 scalefont setfont',
+    '72 720 moveto (Your mailbox is full. Verify your password within 24 hours.) show',
+    '72 700 moveto (Click here to keep your account active) show',
+    '[ /Rect [72 690 400 715] /Border [0 0 0] /Action << /Subtype /URI /URI (http://203.0.113.5/verify) >> /Subtype /Link /ANN pdfmark',
+    'showpage',
+  ].join('\n');
+  writeFileSync(path.join(dir, 'lure.ps'), ps);
+  // A missing ps2pdf fails here: .ci/run installs ghostscript.
+  execFileSync('ps2pdf', ['lure.ps', 'lure.pdf'], { cwd: dir, timeout: 30_000 });
+  const written = readFileSync(path.join(dir, 'lure.pdf'));
+  assert.match(written.toString('latin1'), /\/FlateDecode/, 'Ghostscript compressed the page');
+  assert.deepEqual(readPdf(written), {
+    text: 'Your mailbox is full. Verify your password within 24 hours.\nClick here to keep your account active',
+    links: ['http://203.0.113.5/verify'],
+  });
 });
