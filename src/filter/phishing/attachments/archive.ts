@@ -3,13 +3,15 @@
  * listed from its central directory (PKWARE APPNOTE.TXT §4.3.12) by yauzl (MIT), which reads the
  * directory only and gives every entry's raw general purpose flags, so encrypted entries are listed
  * too; a ZIP inside a ZIP is inflated (within a byte budget) to list it in turn, one level deep.
- * gzip gives the original file name from its header (RFC 1952 §2.3.1). RAR and 7z are recognised by
- * their signatures but not listed; RAR tells whether its headers are encrypted. Never throws: a
- * broken archive is reported as not listed.
+ * gzip gives the original file name from its header (RFC 1952 §2.3.1). RAR (1.5 to 5) is listed from
+ * its block headers (rar.ts); nested archives inside it are only named, since its data is compressed
+ * with RAR's own methods. 7z is recognised by its signature but not listed (its headers are usually
+ * LZMA-compressed). Never throws: a broken archive is reported as not listed.
  */
 import type { Readable } from 'node:stream';
 import { type Entry, fromBufferPromise, getFileNameLowLevel, type ZipFile } from 'yauzl';
 import { kindByContent } from './file-types.ts';
+import { listRar } from './rar.ts';
 
 export type ArchiveFormat = 'zip' | 'rar' | '7z' | 'gzip';
 
@@ -54,8 +56,13 @@ export async function listArchive(bytes: Uint8Array): Promise<ArchiveListing | u
       return listZip(bytes, 1, [], { entries: maxEntries, bytes: maxInflatedBytes });
     case 'gzip':
       return listGzip(bytes);
-    case 'rar':
-      return { format, entries: [], listed: false, encrypted: rarHeadersEncrypted(bytes), truncated: false };
+    case 'rar': {
+      const rar = listRar(bytes, maxEntries);
+      const entries = rar.names.map(({ name, encrypted }) => ({ path: [name], encrypted }));
+      // Damaged before any sign of encryption: whether it is encrypted cannot be told.
+      const encrypted = rar.encrypted || (rar.listed ? false : undefined);
+      return { format, entries, listed: rar.listed, encrypted, truncated: rar.truncated };
+    }
     case '7z':
       return { format, entries: [], listed: false, encrypted: undefined, truncated: false };
     default:
@@ -138,25 +145,4 @@ function listGzip(bytes: Uint8Array): ArchiveListing {
   const name = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', at, end); // ISO 8859-1 per §2.3.1
   out.entries.push({ path: [name], encrypted: false });
   return out;
-}
-
-/**
- * Whether a RAR archive encrypts its headers (then even the names are hidden): RAR 1.5–4 sets
- * MHD_PASSWORD (0x0080) in the main archive header's flags; RAR 5 starts with an archive encryption
- * header (type 4). Both from RARLAB's technote.txt and "RAR 5.0 archive format". undefined when the
- * headers are readable: the files may still be encrypted, which we do not read further to learn.
- */
-function rarHeadersEncrypted(bytes: Uint8Array): boolean | undefined {
-  if (bytes[6] === 0x00) {
-    // RAR 4: signature (7), then HEAD_CRC (2), HEAD_TYPE (1) = 0x73 MAIN_HEAD, HEAD_FLAGS (2)
-    if (bytes[9] !== 0x73) return undefined;
-    return ((bytes[10] ?? 0) & 0x80) !== 0 ? true : undefined;
-  }
-  if (bytes[6] === 0x01 && bytes[7] === 0x00) {
-    // RAR 5: signature (8), then CRC32 (4), header size (vint), header type (vint)
-    let at = 12;
-    while (at < bytes.length && (bytes[at]! & 0x80) !== 0) at++; // skip the size vint
-    return bytes[at + 1] === 4 ? true : undefined;
-  }
-  return undefined;
 }

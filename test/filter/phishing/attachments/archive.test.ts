@@ -113,7 +113,7 @@ test('gzip names its one file from the FNAME header field (RFC 1952 §2.3.1)', a
   assert.deepEqual(paths(await listArchive(nameless)), []);
 });
 
-test('RAR is not listed; encrypted headers are recognised in RAR 4 and RAR 5', async () => {
+test('a RAR cut after its main header is not listed; encrypted headers are recognised in RAR 4 and RAR 5', async () => {
   // RAR 4: signature, HEAD_CRC, HEAD_TYPE 0x73 (MAIN_HEAD), HEAD_FLAGS with MHD_PASSWORD 0x0080, HEAD_SIZE
   const rar4 = (flags: number) =>
     Buffer.from([...Buffer.from('Rar!\x1a\x07\x00', 'latin1'), 0, 0, 0x73, flags, 0, 13, 0]);
