@@ -49,7 +49,8 @@ function readRar4(bytes: Uint8Array, out: RarListing, maxEntries: number): void 
     }
     if (type === 0x74) {
       if (out.names.length >= maxEntries) {
-        out.truncated = true;
+        out.truncated = true; // as for ZIP: listed as far as the limit
+        out.listed = true;
         return;
       }
       const large = flags & 0x0100 ? 8 : 0; // HIGH_PACK_SIZE and HIGH_UNP_SIZE
@@ -96,7 +97,8 @@ function readRar5(bytes: Uint8Array, out: RarListing, maxEntries: number): void 
     if (dataSize) p = dataSize.next;
     if (type.value === 2) {
       if (out.names.length >= maxEntries) {
-        out.truncated = true;
+        out.truncated = true; // as for ZIP: listed as far as the limit
+        out.listed = true;
         return;
       }
       const fileFlags = vint(bytes, p);
