@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
 import type { ContentRules, inspectMessage, RuleTable } from './content-rules/index.ts';
-import type { runMilter } from './milter-stage.ts';
+import type { EnvelopeChanges, runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
 import type { PhishingReport, PhishingSettings } from './phishing/detector.ts';
 import { detectorSettings } from './phishing/settings.ts';
@@ -37,7 +37,15 @@ export interface FilterVerdict {
 }
 
 export type FilterOutcome =
-  | { action: 'deliver'; content: Buffer; junk: boolean; verdict?: FilterVerdict; redirect?: string }
+  | {
+      action: 'deliver';
+      content: Buffer;
+      junk: boolean;
+      verdict?: FilterVerdict;
+      redirect?: string;
+      /** The milters' envelope changes, in the order they ran: the caller carries them out. */
+      envelope?: EnvelopeChanges;
+    }
   | { action: 'quarantine'; content: Buffer; verdict: FilterVerdict }
   | { action: 'discard'; reason: string }
   | { action: 'reply'; reply: Reply; reason: string };
@@ -155,6 +163,7 @@ export class ContentFilter {
     let content = request.content;
     let redirect: string | undefined;
     let held: string | undefined;
+    let envelope: EnvelopeChanges | undefined;
     if (this.#inspect) {
       const inspection = this.#inspect(content, this.#rules);
       const v = inspection.verdict;
@@ -179,6 +188,14 @@ export class ContentFilter {
       if (outcome.kind === 'reply') return { action: 'reply', reply: outcome.reply, reason: `milter ${name}` };
       if (outcome.kind === 'discard') return { action: 'discard', reason: `milter ${name}` };
       if (outcome.kind === 'quarantine') held = `milter ${name}: ${outcome.reason}`;
+      else if (outcome.envelope) {
+        const changes = outcome.envelope;
+        if (changes.refused.length > 0) {
+          const fields = { session: request.peer.sessionId, milter: name, addresses: changes.refused };
+          this.#logger.warn(fields, 'milter envelope change ignored: not an address');
+        }
+        envelope = mergeEnvelopeChanges(envelope, changes);
+      }
       content = outcome.content;
       if (outcome.kind === 'accept') break; // SMFIR_ACCEPT: no later filter needs to see it
     }
@@ -213,8 +230,20 @@ export class ContentFilter {
       junk: action === 'junk',
       ...(verdict ? { verdict } : {}),
       ...(redirect ? { redirect } : {}),
+      ...(envelope ? { envelope } : {}),
     };
   }
+}
+
+/** One milter's changes after another's: a later sender replaces an earlier one, recipient changes follow in order. */
+function mergeEnvelopeChanges(before: EnvelopeChanges | undefined, after: EnvelopeChanges): EnvelopeChanges {
+  if (!before) return after;
+  const mailFrom = after.mailFrom !== undefined ? after.mailFrom : before.mailFrom;
+  return {
+    ...(mailFrom !== undefined ? { mailFrom } : {}),
+    recipients: [...before.recipients, ...after.recipients],
+    refused: [...before.refused, ...after.refused],
+  };
 }
 
 async function loadRules(

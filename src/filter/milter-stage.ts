@@ -1,12 +1,14 @@
 /**
  * One message through one configured milter at the end of DATA: a fresh connection (libmilter
  * filters keep per-connection state, and a connection per message keeps a slow or broken filter
- * from holding others up), the session's facts as macros, the verdict and the header changes.
- * Envelope changes (chgfrom, addrcpt, delrcpt) are not carried out: we never offered to make them.
+ * from holding others up), the session's facts as macros, the verdict, the header and body changes,
+ * and the envelope changes (SMFIR_CHGFROM, SMFIR_ADDRCPT(_PAR), SMFIR_DELRCPT), which the caller
+ * carries out: a new sender, recipients added or removed.
  */
 import type { MilterConfig } from '../config/filter-schema.ts';
 import { VERSION } from '../config/version.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
+import { type Path, parsePath } from '../smtp/path.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
 import {
   applyModifications,
@@ -19,8 +21,20 @@ import {
   sessionMacros,
 } from './milter/index.ts';
 
+/**
+ * A milter's changes to the envelope. Addresses come as RFC 5321 paths (brackets optional) and are
+ * checked as MAIL and RCPT arguments are; one that is not a path is left out and named in `refused`.
+ */
+export interface EnvelopeChanges {
+  /** SMFIR_CHGFROM: the new reverse-path; null for the null sender. */
+  mailFrom?: Path | null;
+  /** Recipients added and removed, in the order asked; a removed address is lower-cased. */
+  recipients: ({ add: Path } | { remove: string })[];
+  refused: string[];
+}
+
 export type MilterStageOutcome =
-  | { kind: 'continue' | 'accept'; content: Buffer }
+  | { kind: 'continue' | 'accept'; content: Buffer; envelope?: EnvelopeChanges }
   | { kind: 'quarantine'; content: Buffer; reason: string }
   | { kind: 'discard' }
   | { kind: 'reply'; reply: Reply }
@@ -77,13 +91,46 @@ export async function runMilter(
     if (refused) return refused;
     const content = applyModifications(request.content, result.modifications.map(belowOurReceived));
     if (result.quarantine !== undefined) return { kind: 'quarantine', content, reason: result.quarantine };
-    return { kind: result.verdict.action === 'accept' ? 'accept' : 'continue', content };
+    const envelopeChanges = envelopeChangesOf(result.modifications);
+    return {
+      kind: result.verdict.action === 'accept' ? 'accept' : 'continue',
+      content,
+      ...(envelopeChanges ? { envelope: envelopeChanges } : {}),
+    };
   } catch (err) {
     if (err instanceof MilterUnavailableError) return { kind: 'unavailable', error: err };
     throw err;
   } finally {
     await client?.quit().catch(() => {});
   }
+}
+
+/** The envelope changes among a milter's modifications, in order; undefined when there are none. */
+function envelopeChangesOf(modifications: readonly Modification[]): EnvelopeChanges | undefined {
+  const changes: EnvelopeChanges = { recipients: [], refused: [] };
+  let any = false;
+  const path = (text: string, allowNull: boolean): Path | null | undefined => {
+    const trimmed = text.trim();
+    const parsed = parsePath(trimmed.startsWith('<') ? trimmed : `<${trimmed}>`, allowNull);
+    if (parsed.ok && parsed.rest === '') return parsed.path;
+    changes.refused.push(text);
+    return undefined;
+  };
+  for (const m of modifications) {
+    if (m.type !== 'chgfrom' && m.type !== 'addrcpt' && m.type !== 'delrcpt') continue;
+    any = true;
+    if (m.type === 'chgfrom') {
+      const from = path(m.from, true);
+      if (from !== undefined) changes.mailFrom = from;
+    } else if (m.type === 'addrcpt') {
+      const to = path(m.rcpt, false);
+      if (to) changes.recipients.push({ add: to });
+    } else {
+      const gone = path(m.rcpt, false);
+      if (gone) changes.recipients.push({ remove: gone.address.toLowerCase() });
+    }
+  }
+  return any ? changes : undefined;
 }
 
 /**

@@ -7,6 +7,7 @@
 
 import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
 import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
+import type { EnvelopeChanges } from '../filter/milter-stage.ts';
 import type { AuthenticationSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { summarize } from '../mime/summary.ts';
@@ -122,19 +123,30 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       if (filtered.action === 'deliver') body = filtered.content;
     }
     const junk = examination?.verdict.action === 'junk' || (filtered?.action === 'deliver' && filtered.junk);
+    const changes = filtered?.action === 'deliver' ? filtered.envelope : undefined;
+    // A milter's SMFIR_CHGFROM: the new sender is the Return-Path and the queued job's sender.
+    const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
     const receivedAt = new Date();
     const trace =
-      returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt) + (examination?.header ?? '');
+      returnPathHeader({ ...envelope, mailFrom }) +
+      receivedHeader(envelope, peer, hostname, receivedAt) +
+      (examination?.header ?? '');
     // Its own memory, not a slice of Node's shared pool: the store hands the bytes to its writer
     // thread whole, and would otherwise copy them out of the pool first.
     const traceLength = Buffer.byteLength(trace);
     const stored = Buffer.allocUnsafeSlow(traceLength + body.length);
     stored.write(trace, 0);
     body.copy(stored, traceLength);
-    const recipients =
+    let recipients =
       filtered?.action === 'deliver' && filtered.redirect !== undefined
         ? await redirected(filtered.redirect)
         : envelope.recipients.map(({ path, route }) => ({ address: path.address, route }));
+    if (changes) recipients = await changedRecipients(recipients, changes);
+    if (recipients.length === 0) {
+      // Every recipient removed by the milters: nobody is to get it, as a DISCARD; the client gets its 250.
+      logger.info({ session: peer.sessionId, id: envelope.id }, 'milters removed every recipient: discarded');
+      return { action: 'reply', reply: replies.queued(envelope.id) };
+    }
     const local: { address: string; accountId: number; mailbox?: 'Junk' }[] = [];
     const outbound: string[] = [];
     for (const { address, route } of recipients) {
@@ -151,7 +163,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           ? await store.enqueueJob(
               outboundJob({
                 id: envelope.id,
-                mailFrom: envelope.mailFrom?.address ?? '',
+                mailFrom: mailFrom?.address ?? '',
                 recipients: outbound,
                 content: stored,
                 receivedAt,
@@ -161,7 +173,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const receipt =
         local.length > 0
           ? await store.deliver({
-              mailFrom: envelope.mailFrom?.address ?? '',
+              mailFrom: mailFrom?.address ?? '',
               recipients: local,
               content: stored,
               receivedAt,
@@ -174,8 +186,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           {
             session: peer.sessionId,
             id: envelope.id,
-            from: envelope.mailFrom?.address ?? '',
-            to: envelope.recipients.map((r) => r.path.address),
+            from: mailFrom?.address ?? '',
+            to: recipients.map((r) => r.address),
             size: content.length,
             stored: receipt?.messageId,
             queued: job?.id,
@@ -244,6 +256,21 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   }
 
   /** header_checks REDIRECT: the message goes to that one address instead of its recipients. */
+  /** The milters' SMFIR_ADDRCPT and SMFIR_DELRCPT, in order; an added address is routed as a REDIRECT's. */
+  async function changedRecipients(
+    recipients: { address: string; route: RecipientRoute }[],
+    changes: EnvelopeChanges,
+  ): Promise<{ address: string; route: RecipientRoute }[]> {
+    let out = recipients;
+    for (const change of changes.recipients) {
+      if ('remove' in change) out = out.filter((r) => r.address.toLowerCase() !== change.remove);
+      else if (!out.some((r) => r.address.toLowerCase() === change.add.address.toLowerCase())) {
+        out = [...out, ...(await redirected(change.add.address))];
+      }
+    }
+    return out;
+  }
+
   async function redirected(address: string): Promise<{ address: string; route: RecipientRoute }[]> {
     const account = await store.resolveAddress(address);
     return [{ address, route: account ? { kind: 'local', accountId: account.id } : { kind: 'outbound' } }];

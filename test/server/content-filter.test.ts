@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { VERSION } from '../../src/config/version.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { fakeMilter, packet, z } from '../support/fake-milter.ts';
+import { type Answer, fakeMilter, packet, z } from '../support/fake-milter.ts';
 import { startTestServer, type TestOverrides, type TestServer, tempDir } from '../support/server.ts';
 import { codeOf } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
@@ -218,6 +218,44 @@ test('a rule file that is missing or wrong stops the start, naming the key, file
     startTestServer({ filter: { nestedHeaderChecks: path.join(dir, 'nothing-here') } }),
     /filter\.nestedHeaderChecks: cannot read the rule file .*nothing-here: ENOENT/,
   );
+});
+
+test('a milter changes the envelope: sender, a recipient removed and one added, in order; all removed is a discard', async (t) => {
+  // At end of message: SMFIR_DELRCPT alice, SMFIR_ADDRCPT bob (and one that is not an address), SMFIR_CHGFROM.
+  let eom: Answer[] = [];
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [...eom, ['c']] : ['c']));
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  eom = [
+    ['-', z('<alice@example.com>')],
+    ['+', z('<bob@example.com>')],
+    ['+', z('not an address')],
+    ['e', z('<bounces@partner.example>')],
+  ];
+  const moved = CLEAN('bob@partner.example').replace('Meeting notes', 'moved by the milter');
+  assert.equal((await sendToAlice(server, 'bob@partner.example', moved)).code, 250);
+  assert.deepEqual(await server.inbox('alice@example.com'), [], 'alice was removed');
+  const [copy] = await server.inbox('bob@example.com');
+  assert.match(
+    copy?.toString() ?? '',
+    /^Return-Path: <bounces@partner\.example>\r\n/,
+    'the new sender is the Return-Path',
+  );
+  assert.match(copy?.toString() ?? '', /^Subject: moved by the milter\r$/m);
+  // Removing every recipient: the client gets its 250, nobody gets the message.
+  eom = [['-', z('<alice@example.com>')]];
+  const dropped = CLEAN('bob@partner.example').replace('Meeting notes', 'dropped by the milter');
+  assert.equal((await sendToAlice(server, 'bob@partner.example', dropped)).code, 250);
+  assert.deepEqual(await server.inbox('alice@example.com'), []);
+  assert.equal((await server.inbox('bob@example.com')).length, 1);
+  // Added, then removed by the same milter: the order counts.
+  eom = [
+    ['+', z('<bob@example.com>')],
+    ['-', z('<BOB@example.com>')],
+  ];
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  assert.equal((await server.inbox('alice@example.com')).length, 1);
+  assert.equal((await server.inbox('bob@example.com')).length, 1);
 });
 
 test('nested_header_checks: a rule on the headers of an attached message refuses it; the same Subject on top does not', async (t) => {
