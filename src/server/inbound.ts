@@ -128,7 +128,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
     const receivedAt = new Date();
     const trace =
-      returnPathHeader({ ...envelope, mailFrom }) +
+      returnPathHeader(mailFrom === envelope.mailFrom ? envelope : { ...envelope, mailFrom }) +
       receivedHeader(envelope, peer, hostname, receivedAt) +
       (examination?.header ?? '');
     // Its own memory, not a slice of Node's shared pool: the store hands the bytes to its writer
