@@ -85,7 +85,7 @@ function collectLinks(chunk: string, links: string[]): void {
     const read =
       match[1] === '(' ? literalString(chunk, match.index + match[0].length) : hexString(chunk, uri.lastIndex);
     if (!read) return; // unterminated to the end: reading on would cost a pass per /URI left
-    const target = read.value.trim();
+    const target = read.value?.trim() ?? '';
     if (/^[\x21-\x7e]+$/.test(target) && !links.includes(target)) links.push(target);
     uri.lastIndex = read.next;
   }
@@ -117,11 +117,10 @@ function pageText(chunk: string): string {
         i += 2; // a dictionary, as in marked content (/P <</MCID 0>> BDC) or an inline image
         continue;
       }
-      const end = chunk.indexOf('>', i + 1);
-      if (end < 0) break;
       const read = hexString(chunk, i + 1);
-      if (read) operands.push(read.value);
-      i = end + 1;
+      if (!read) break;
+      if (read.value !== undefined) operands.push(read.value);
+      i = read.next;
     } else if (c === '[') {
       inArray = true;
       i++;
@@ -179,7 +178,8 @@ function literalString(chunk: string, from: number): { value: string; next: numb
         i += octal.length;
       } else if (e === '\r' || e === '\n') {
         i += e === '\r' && chunk[i + 2] === '\n' ? 2 : 1; // a line continuation
-      } else i++; // an unknown escape: the backslash is dropped
+      }
+      // Otherwise an unknown escape: the backslash is ignored and the character read as it is (§7.3.4.2).
       continue;
     }
     if (c === '(') depth++;
@@ -189,12 +189,15 @@ function literalString(chunk: string, from: number): { value: string; next: numb
   return undefined;
 }
 
-/** §7.3.4.3: a hex string from after its "<": pairs of hex digits, white space ignored, a lone last digit padded with 0. */
-function hexString(chunk: string, from: number): { value: string; next: number } | undefined {
+/**
+ * §7.3.4.3: a hex string from after its "<": pairs of hex digits, white space ignored, a lone last
+ * digit padded with 0. Undefined when no ">" follows; `value` undefined when what it encloses is not hex.
+ */
+function hexString(chunk: string, from: number): { value: string | undefined; next: number } | undefined {
   const end = chunk.indexOf('>', from);
   if (end < 0) return undefined;
   const digits = chunk.slice(from, end).replace(/\s+/g, '');
-  if (!/^[0-9A-Fa-f]*$/.test(digits)) return undefined;
+  if (!/^[0-9A-Fa-f]*$/.test(digits)) return { value: undefined, next: end + 1 };
   const padded = digits.length % 2 === 1 ? `${digits}0` : digits;
   return { value: Buffer.from(padded, 'hex').toString('latin1'), next: end + 1 };
 }

@@ -41,9 +41,11 @@ test('text of Tj, TJ, \' and " operators, a line per text line; strings with esc
     '0 0 (and \\101\\102C\\\nD) "',
     '% a comment (not shown) Tj',
     'T* <48656C6C6F> Tj',
+    'T* (an unknown escape \\q keeps its q) Tj',
     'ET',
   ].join('\n');
-  const text = 'Your account (ID 42) is locked\nVerify now\nnext line\nand ABCD\nHello';
+  const text =
+    'Your account (ID 42) is locked\nVerify now\nnext line\nand ABCD\nHello\nan unknown escape q keeps its q';
   assert.deepEqual(readPdf(pdf(page(content))), { text, links: [] });
   assert.deepEqual(readPdf(pdf(page(content, 'flate'))), { text, links: [] }, 'the same, FlateDecode-compressed');
 });
@@ -61,7 +63,7 @@ test('link targets of URI actions, in plain objects and in a compressed object s
     { dict: annotation },
     {
       dict: '<< /Type /ObjStm /Filter /FlateDecode >>',
-      stream: deflateSync(`${annotation} << /URI <68747470733A2F2F782E6578616D706C652F> >>`),
+      stream: deflateSync(`<< /URI <not hex> >> ${annotation} << /URI <68747470733A2F2F782E6578616D706C652F> >>`),
     },
   ];
   assert.deepEqual(readPdf(pdf(objects)), {
