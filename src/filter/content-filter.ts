@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
 import type { ContentRules, inspectMessage, RuleTable } from './content-rules/index.ts';
-import type { EnvelopeChanges, runMilter } from './milter-stage.ts';
+import type { EnvelopeChanges, MilterSite, runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
 import type { PhishingReport, PhishingSettings } from './phishing/detector.ts';
 import { detectorSettings } from './phishing/settings.ts';
@@ -64,21 +64,21 @@ export class ContentFilter {
   readonly #baseSettings: PhishingSettings;
   #refreshTimer: NodeJS.Timeout | undefined;
   #phishingStage: Promise<typeof import('./phishing-stage.ts')> | undefined;
-  readonly #hostname: string;
+  readonly #site: MilterSite;
   readonly #logger: Logger;
 
   private constructor(
     config: FilterConfig,
     rules: ContentRules,
     settings: PhishingSettings,
-    hostname: string,
+    site: MilterSite,
     logger: Logger,
   ) {
     this.#config = config;
     this.#rules = rules;
     this.#settings = settings;
     this.#baseSettings = settings;
-    this.#hostname = hostname;
+    this.#site = site;
     this.#logger = logger;
   }
 
@@ -112,7 +112,7 @@ export class ContentFilter {
       config,
       rules,
       detectorSettings(config, options.localDomains),
-      options.hostname,
+      { hostname: options.hostname, localDomains: new Set(options.localDomains.map((d) => d.toLowerCase())) },
       options.logger,
     );
     if (engine) filter.#inspect = engine.inspectMessage;
@@ -177,7 +177,7 @@ export class ContentFilter {
       redirect = inspection.redirect;
     }
     for (const milter of this.#runMilter ? this.#config.milters : []) {
-      const outcome = await this.#runMilter!(milter, { ...request, content }, this.#hostname);
+      const outcome = await this.#runMilter!(milter, { ...request, content }, this.#site);
       const name = milter.name ?? milter.socket;
       if (outcome.kind === 'unavailable') {
         this.#logger.warn({ session: request.peer.sessionId, milter: name, err: outcome.error }, 'milter unavailable');

@@ -18,6 +18,7 @@ import {
   type MilterVerdict,
   type Modification,
   recipientMacros,
+  type SessionMacros,
   sessionMacros,
 } from './milter/index.ts';
 
@@ -40,12 +41,19 @@ export type MilterStageOutcome =
   | { kind: 'reply'; reply: Reply }
   | { kind: 'unavailable'; error: Error };
 
+/** Who we are, for the macros: our hostname and our mail domains (lower case). */
+export interface MilterSite {
+  hostname: string;
+  localDomains: ReadonlySet<string>;
+}
+
 export async function runMilter(
   milter: MilterConfig,
   request: { envelope: Envelope; peer: Peer; content: Buffer },
-  hostname: string,
+  { hostname, localDomains }: MilterSite,
 ): Promise<MilterStageOutcome> {
   const { envelope, peer } = request;
+  const sender = envelope.mailFrom?.address ?? '';
   let client: MilterClient | undefined;
   try {
     client = await MilterClient.open({
@@ -62,9 +70,10 @@ export async function runMilter(
       ...(peer.localAddress ? { daemonAddress: peer.localAddress } : {}),
       clientAddress: peer.remoteAddress,
       queueId: envelope.id,
-      sender: envelope.mailFrom?.address ?? '',
+      sender,
+      senderLocal: localDomains.has(sender.slice(sender.lastIndexOf('@') + 1).toLowerCase()),
       ...(peer.tls ? { tlsVersion: peer.tls.protocol, cipher: peer.tls.cipher } : {}),
-      ...(peer.authenticated ? { authUser: peer.authenticated, authType: 'PLAIN' } : {}),
+      ...(peer.authenticated ? authMacros(peer.authenticated, peer.authMechanism, envelope.authAuthor) : {}),
     });
     const connect = await client.connect(
       { hostname: `[${peer.remoteAddress}]`, address: peer.remoteAddress, port: peer.remotePort },
@@ -76,7 +85,7 @@ export async function runMilter(
     const afterHelo = verdictOutcome(helo);
     if (afterHelo) return afterHelo;
     const result = await filterMessage(client, {
-      from: `<${envelope.mailFrom?.address ?? ''}>`,
+      from: `<${sender}>`,
       recipients: envelope.recipients.map((r) => `<${r.path.address}>`),
       content: request.content,
       macros: {
@@ -103,6 +112,22 @@ export async function runMilter(
   } finally {
     await client?.quit().catch(() => {});
   }
+}
+
+/**
+ * `{auth_authen}`, `{auth_type}` and `{auth_author}` of a logged-in client. RFC 4954 §5 lets only an
+ * authenticated client assert an author, so the session accepts AUTH= only where AUTH is offered.
+ */
+function authMacros(
+  login: string,
+  mechanism: string | undefined,
+  author: string | undefined,
+): Pick<SessionMacros, 'authUser' | 'authType' | 'authAuthor'> {
+  return {
+    authUser: login,
+    ...(mechanism ? { authType: mechanism } : {}),
+    ...(author !== undefined ? { authAuthor: author } : {}),
+  };
 }
 
 /** The envelope changes among a milter's modifications, in order; undefined when there are none. */

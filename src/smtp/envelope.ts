@@ -21,6 +21,8 @@ export interface Envelope {
   declaredSize: number | undefined; // RFC 1870
   body: '7BIT' | '8BITMIME'; // RFC 6152
   smtputf8: boolean; // RFC 6531
+  /** MAIL's AUTH= (RFC 4954 §5), xtext decoded: the original submitter as the client asserts it, or "<>". */
+  authAuthor?: string | undefined;
   recipients: Recipient[];
 }
 
@@ -36,4 +38,6 @@ export interface Peer {
   tlsSocket?: import('node:tls').TLSSocket;
   /** The SASL login, once AUTH succeeded. */
   authenticated?: string;
+  /** The SASL mechanism that login used, e.g. SCRAM-SHA-256 (milters' `{auth_type}`). */
+  authMechanism?: string;
 }

@@ -355,7 +355,10 @@ export class SmtpListener {
           case 'auth':
             task = this.options.handlers.auth
               ? this.options.handlers.auth(effect, conn.peer).then((outcome) => {
-                  if (outcome.action === 'success') conn.peer.authenticated = outcome.username;
+                  if (outcome.action === 'success') {
+                    conn.peer.authenticated = outcome.username;
+                    conn.peer.authMechanism = effect.mechanism;
+                  }
                   return outcome;
                 })
               : Promise.resolve({ action: 'reject', reply: replies.authNotAvailable() });

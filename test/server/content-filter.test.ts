@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { hashPassword } from '../../src/accounts/password.ts';
 import { VERSION } from '../../src/config/version.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { type Answer, fakeMilter, packet, z } from '../support/fake-milter.ts';
 import { startTestServer, type TestOverrides, type TestServer, tempDir } from '../support/server.ts';
-import { codeOf } from '../support/smtp-client.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
@@ -181,6 +182,12 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   const macrosFor = (code: string) =>
     milter.received.find((p) => p.code === 'D' && p.data.toString().startsWith(code))?.data.toString() ?? '';
   assert.ok(macrosFor('M').includes('\0{mail_addr}\0bob@partner.example\0'), JSON.stringify(macrosFor('M')));
+  // Postfix's milter_mail_macros: a sender of another domain resolves to smtp and that domain.
+  assert.ok(
+    macrosFor('M').includes('\0{mail_host}\0partner.example\0{mail_mailer}\0smtp\0'),
+    JSON.stringify(macrosFor('M')),
+  );
+  assert.doesNotMatch(macrosFor('M'), /auth_/, 'no {auth_*} macros for a client that did not log in');
   assert.match(macrosFor('R'), /\{rcpt_addr\}\0alice@example\.com\0\{rcpt_host\}\0[^\0]+\0\{rcpt_mailer\}\0local\0/);
   verdict = 'reject';
   const refused = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'));
@@ -274,4 +281,32 @@ test('nested_header_checks: a rule on the headers of an attached message refuses
   assert.match(refused.text, /No forwarded lotteries/);
   const onTop = CLEAN('bob@partner.example').replace('Meeting notes', 'lottery win');
   assert.equal((await sendToAlice(server, 'bob@partner.example', onTop)).code, 250);
+});
+
+test('a milter sees who logged in: {auth_type} is the mechanism used, {auth_author} the AUTH= of MAIL', async (t) => {
+  const milter = await fakeMilter(0, () => ['c']);
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }] } });
+  const password = 'correct horse battery staple';
+  await server.store.setPassword('alice@example.com', await hashPassword(password), null);
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  t.after(() => client.close());
+  assert.equal((await client.command('EHLO client.example.net')).code, 250);
+  assert.equal((await client.command('AUTH LOGIN')).code, 334);
+  assert.equal((await client.command(Buffer.from('alice@example.com').toString('base64'))).code, 334);
+  assert.equal(codeOf(await client.command(Buffer.from(password).toString('base64'))), '235 2.7.0');
+  assert.equal(
+    codeOf(await client.command('MAIL FROM:<alice@example.com> AUTH=assistant+2Balice@example.com')),
+    '250 2.1.0',
+  );
+  assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  const sent = await client.command('From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nhello\r\n.');
+  assert.equal(codeOf(sent), '250 2.0.0');
+  const mail = milter.received.find((p) => p.code === 'D' && p.data.toString().startsWith('M'))?.data.toString() ?? '';
+  assert.ok(mail.includes('\0{auth_type}\0LOGIN\0'), JSON.stringify(mail));
+  assert.ok(mail.includes('\0{auth_authen}\0alice@example.com\0'), JSON.stringify(mail));
+  assert.ok(mail.includes('\0{auth_author}\0assistant+alice@example.com\0'), JSON.stringify(mail));
+  // A sender of one of our domains resolves to local delivery here, as Postfix reports it.
+  assert.match(mail, /\{mail_host\}\0mx\.example\.com\0\{mail_mailer\}\0local\0/);
 });

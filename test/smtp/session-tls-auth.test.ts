@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SessionOptions } from '../../src/smtp/session.ts';
-import { Driver } from '../support/session-driver.ts';
+import { acceptAll, Driver } from '../support/session-driver.ts';
 
 const EHLO = 'EHLO client.example.net\r\n';
 const mx: Partial<SessionOptions> = { tls: 'starttls' };
@@ -63,6 +63,27 @@ test('submission: AUTH only over TLS, and MAIL only after AUTH (RFC 4954 §4, RF
   assert.deepEqual(d.send(`AUTH PLAIN ${b64('secret')}\r\n`), ['503 5.5.1'], 'already authenticated');
   assert.deepEqual(d.send('MAIL FROM:<a@example.net> AUTH=<>\r\n'), ['250 2.1.0'], 'the AUTH parameter (RFC 4954 §5)');
   assert.deepEqual(d.send('AUTH PLAIN\r\n'), ['503 5.5.1'], 'not in a transaction');
+});
+
+test('MAIL AUTH=: the xtext is decoded onto the envelope; anything not xtext gets 501 5.5.4 (RFC 4954 §5, RFC 3461 §4)', () => {
+  const authors: (string | undefined)[] = [];
+  const d = new Driver({ ...submission, tls: 'implicit' }, (effect) => {
+    if (effect.type === 'check' && effect.stage === 'mail') authors.push(effect.envelope.authAuthor);
+    return acceptAll(effect);
+  });
+  d.send(EHLO);
+  d.send(`AUTH PLAIN ${b64('secret')}\r\n`);
+  assert.deepEqual(d.send('MAIL FROM:<a@example.net> AUTH=b+2Bsales@example.net\r\n'), ['250 2.1.0']);
+  assert.deepEqual(d.send('RSET\r\nMAIL FROM:<a@example.net> AUTH=<>\r\n'), ['250 2.0.0', '250 2.1.0']);
+  assert.deepEqual(d.send('RSET\r\nMAIL FROM:<a@example.net> AUTH=j+C3+B8rn@example.net\r\n'), [
+    '250 2.0.0',
+    '250 2.1.0',
+  ]);
+  assert.deepEqual(d.send('RSET\r\nMAIL FROM:<a@example.net>\r\n'), ['250 2.0.0', '250 2.1.0']);
+  assert.deepEqual(authors, ['b+sales@example.net', '<>', 'jørn@example.net', undefined]);
+  for (const bad of ['a+2@example.net', 'a=b@example.net', 'a+ZZ@example.net', '']) {
+    assert.deepEqual(d.send(`RSET\r\nMAIL FROM:<a@example.net> AUTH=${bad}\r\n`), ['250 2.0.0', '501 5.5.4'], bad);
+  }
 });
 
 test('AUTH exchanges: challenge and response, cancel, bad base64, unknown mechanism, server data before 235', () => {

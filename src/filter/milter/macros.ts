@@ -19,11 +19,16 @@ export interface SessionMacros {
   cipher?: string;
   /** `{auth_authen}`: the SASL login, when authenticated. */
   authUser?: string;
+  /** `{auth_type}`: the SASL mechanism of that login. */
   authType?: string;
+  /** `{auth_author}`: MAIL's AUTH= (RFC 4954 §5) of an authenticated client, xtext decoded. */
+  authAuthor?: string;
   /** `i`: the queue id. */
   queueId?: string;
   /** `{mail_addr}`: the MAIL FROM address; "" for the null reverse-path. */
   sender?: string;
+  /** The sender's domain is one of ours: `{mail_mailer}` `local` with our hostname as `{mail_host}`. */
+  senderLocal?: boolean;
 }
 
 /** Where a recipient goes, for `{rcpt_mailer}` and `{rcpt_host}`. */
@@ -47,10 +52,27 @@ export function sessionMacros(s: SessionMacros): { connect: Macros; helo: Macros
       '{client_name}': s.clientName,
     },
     helo: { '{tls_version}': s.tlsVersion, '{cipher}': s.cipher },
-    mail: { i: s.queueId, '{auth_authen}': s.authUser, '{auth_type}': s.authType, '{mail_addr}': s.sender },
+    mail: {
+      i: s.queueId,
+      '{auth_type}': s.authType,
+      '{auth_authen}': s.authUser,
+      '{auth_author}': s.authAuthor,
+      '{mail_addr}': s.sender,
+      ...senderRoute(s),
+    },
     // Sendmail repeats `i` at eom: a milter that skips MAIL (SMFIP_NOMAIL) still learns it.
     eom: { i: s.queueId },
   };
+}
+
+/**
+ * `{mail_host}` and `{mail_mailer}`, the rest of Postfix's milter_mail_macros: where mail to the sender
+ * would go, read like a recipient's (below). None for the null reverse-path, which names no host.
+ */
+function senderRoute(s: SessionMacros): Macros {
+  if (!s.sender) return {};
+  const domain = s.sender.slice(s.sender.lastIndexOf('@') + 1);
+  return { '{mail_host}': s.senderLocal ? s.hostname : domain, '{mail_mailer}': s.senderLocal ? 'local' : 'smtp' };
 }
 
 /**

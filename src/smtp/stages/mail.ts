@@ -1,4 +1,4 @@
-/** MAIL parameters (RFC 5321 §4.1.1.2) for the extensions we offer: SIZE, BODY, SMTPUTF8. */
+/** MAIL parameters (RFC 5321 §4.1.1.2) for the extensions we offer: SIZE, BODY, SMTPUTF8, AUTH. */
 import type { Params, Path } from '../path.ts';
 import { type Reply, replies } from '../replies.ts';
 
@@ -6,6 +6,8 @@ export interface MailParameters {
   declaredSize: number | undefined;
   body: '7BIT' | '8BITMIME';
   smtputf8: boolean;
+  /** AUTH= (RFC 4954 §5), xtext decoded; undefined when not given. */
+  authAuthor: string | undefined;
 }
 
 export function checkMailParameters(
@@ -17,6 +19,7 @@ export function checkMailParameters(
   let declaredSize: number | undefined;
   let body: '7BIT' | '8BITMIME' = '7BIT';
   let smtputf8 = false;
+  let authAuthor: string | undefined;
   for (const [key, value] of params) {
     switch (key) {
       case 'SIZE': // RFC 1870 §6
@@ -36,14 +39,28 @@ export function checkMailParameters(
         smtputf8 = true;
         break;
       case 'AUTH':
-        // RFC 4954 §5: the original submitter, which a submission server may ignore; we keep the login's.
+        // RFC 4954 §5: the original submitter, which a submission server may ignore; we keep the login's
+        // as the sender and pass this on to milters only ({auth_author}).
         if (!authOffered) return replies.unknownParameter(key);
-        if (typeof value !== 'string') return replies.syntax('Syntax: AUTH=<mailbox> or AUTH=<>');
+        authAuthor = typeof value === 'string' ? decodeXtext(value) : undefined;
+        if (authAuthor === undefined) return replies.syntax('Syntax: AUTH=<mailbox> or AUTH=<>, as xtext');
         break;
       default:
         return replies.unknownParameter(key); // RFC 5321 §4.1.1.11: 555 for unrecognized parameters
     }
   }
   if (path?.utf8 && !smtputf8) return replies.utf8NotDeclared();
-  return { declaredSize, body, smtputf8 };
+  return { declaredSize, body, smtputf8, authAuthor };
+}
+
+/**
+ * RFC 3461 §4 xtext: printable ASCII but "+" and "=", and "+" with two hex digits for any other
+ * octet. Undefined when the text is empty or not xtext. Lower-case hex digits are read too (the RFC asks
+ * for upper case; Postfix's xtext_unquote reads either).
+ */
+export function decodeXtext(text: string): string | undefined {
+  if (!/^(?:[!-*,-<>-~]|\+[0-9A-Fa-f]{2})+$/.test(text)) return undefined;
+  if (!text.includes('+')) return text;
+  const octets = text.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return Buffer.from(octets, 'latin1').toString('utf8'); // RFC 6531 §3.3: a mailbox may be UTF-8
 }
