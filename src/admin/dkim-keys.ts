@@ -29,7 +29,9 @@ export type DkimKeyProblem =
   | 'bad-bits'
   | 'nothing-to-rotate'
   | 'rotation-under-way'
-  | 'which-algorithm';
+  | 'which-algorithm'
+  | 'no-such-key'
+  | 'key-in-use';
 
 /** A request the admin can fix: the message names what is wrong and what to do. */
 export class DkimKeyError extends Error {
@@ -226,6 +228,45 @@ export async function createDkimKey(store: Store, request: NewKeyRequest): Promi
     if (error instanceof DkimKeyExistsError) throw new DkimKeyError('selector-taken', error.message);
     throw error;
   }
+}
+
+/**
+ * `postern dkim remove`: deletes one key. A pending or retired key signs nothing and goes at once; an
+ * active or retiring key only with `force` (a leaked key), since mail signed with it, or to be, would
+ * then fail to verify: rotation is the safe way to replace it. The domain need not be ours any more.
+ */
+export async function removeDkimKey(
+  store: Store,
+  request: { domain: string; selector: string; force: boolean },
+): Promise<DkimKey> {
+  const domain = request.domain.toLowerCase().replace(/\.$/, '');
+  const keys = await store.listDkimKeys(domain);
+  const key = keys.find((k) => k.selector === request.selector);
+  if (!key) {
+    const known = keys.map((k) => `${k.selector} (${k.state})`).join(', ') || 'none';
+    throw new DkimKeyError(
+      'no-such-key',
+      `${domain} has no DKIM key with selector ${request.selector} (its keys: ${known})`,
+    );
+  }
+  if (!request.force && key.state === 'active') {
+    throw new DkimKeyError(
+      'key-in-use',
+      `${key.selector} is the active key of ${domain}: postern dkim rotate --domain ${domain} replaces it safely; ` +
+        'add --force to remove it now (a leaked key), and then publish an empty key (p=) in its record',
+    );
+  }
+  if (!request.force && key.state === 'retiring') {
+    const until = key.retireAfter ? ` until ${key.retireAfter.toISOString()}` : '';
+    throw new DkimKeyError(
+      'key-in-use',
+      `${key.selector} of ${domain} is retiring: receivers may still verify mail it signed${until}, and it is ` +
+        'retired by itself then; add --force to remove it now',
+    );
+  }
+  // Gone between our read and the delete: another process removed it first, which is what was asked.
+  await store.removeDkimKey(key.id);
+  return key;
 }
 
 function selectorTaken(domain: string, key: DkimKey): DkimKeyError {

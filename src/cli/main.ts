@@ -27,6 +27,8 @@ Commands:
                                            a new key that replaces the active one once DNS serves it
   dkim rotate --advance                    check DNS now: activate published keys, retire old ones
   dkim list [--domain D] [--json]          DKIM keys: selector, algorithm, state and dates (never private keys)
+  dkim remove --domain D --selector S [--force]
+                                           delete a key (an active or retiring one only with --force)
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
   quickstart <domain> [--hostname H] [--account A] [--address IP]... [--dir DIR]
                                            a new domain: config, data, first account, DKIM keys, DNS records

@@ -226,6 +226,14 @@ export class NullStore implements Store {
     return true;
   }
 
+  async removeDkimKey(id: number): Promise<boolean> {
+    this.#assertOpen();
+    const index = this.#dkimKeys.findIndex((k) => k.id === id);
+    if (index < 0) return false;
+    this.#dkimKeys.splice(index, 1);
+    return true;
+  }
+
   async enqueueJob(_job: NewQueueJob): Promise<QueueJob> {
     this.#assertOpen();
     throw new StoreError('NullStore has no queue: it is a benchmark store that discards mail');

@@ -369,6 +369,8 @@ export interface Store {
    * when given, is set whatever the state. Other fields stay as they were.
    */
   setDkimKeyState(id: number, state: DkimKeyState, options?: { retireAfter?: Date; now?: Date }): Promise<boolean>;
+  /** Deletes a key, whatever its state (the caller decides whether it may go); false when there was none. */
+  removeDkimKey(id: number): Promise<boolean>;
 
   /** Adds a job to the shared queue, due at once unless `dueAt` says later. */
   enqueueJob(job: NewQueueJob): Promise<QueueJob>;

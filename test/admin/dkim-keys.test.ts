@@ -13,6 +13,7 @@ import {
   dkimRecord,
   freshSelector,
   generateDkimKey,
+  removeDkimKey,
 } from '../../src/admin/dkim-keys.ts';
 import { keyFor, lookupKey } from '../../src/authentication/dkim/key-record.ts';
 import { configSchema } from '../../src/config/schema.ts';
@@ -236,4 +237,48 @@ test("keygen: a domain's first key is active at once; later ones are pending, re
     (e: unknown) => e instanceof DkimKeyError && e.code === 'bad-bits',
   );
   assert.equal((await store.listDkimKeys()).length, 4, 'nothing stored for a refused request');
+});
+
+test('removeDkimKey: pending and retired keys go; active and retiring ones only when forced', async () => {
+  const store = new NullStore([]);
+  const at = new Date('2025-05-01T00:00:00Z');
+  const add = (selector: string, state: DkimKey['state']) =>
+    store.addDkimKey({
+      domain: 'example.com',
+      selector,
+      algorithm: 'ed25519',
+      bits: 256,
+      privateKey: 'k',
+      publicKey: 'p',
+      state: state === 'pending' ? 'pending' : 'active',
+      createdAt: at,
+    });
+  for (const [selector, state] of [
+    ['a', 'active'],
+    ['p', 'pending'],
+    ['r', 'retiring'],
+    ['x', 'retired'],
+  ] as const) {
+    const key = await add(selector, state);
+    if (state === 'retiring' || state === 'retired') {
+      await store.setDkimKeyState(key.id, state, { retireAfter: new Date('2025-05-08T00:00:00Z') });
+    }
+  }
+  const remove = (selector: string, force = false) => removeDkimKey(store, { domain: 'EXAMPLE.com', selector, force });
+  assert.equal((await remove('p')).state, 'pending');
+  assert.equal((await remove('x')).state, 'retired');
+  await assert.rejects(remove('a'), (e: unknown) => e instanceof DkimKeyError && e.code === 'key-in-use');
+  await assert.rejects(
+    remove('r'),
+    (e: unknown) =>
+      e instanceof DkimKeyError && e.code === 'key-in-use' && /until 2025-05-08T00:00:00\.000Z/.test(e.message),
+  );
+  await assert.rejects(remove('p'), (e: unknown) => e instanceof DkimKeyError && e.code === 'no-such-key');
+  assert.deepEqual(
+    (await store.listDkimKeys()).map((k) => k.selector),
+    ['a', 'r'],
+  );
+  assert.equal((await remove('r', true)).state, 'retiring');
+  assert.equal((await remove('a', true)).state, 'active');
+  assert.deepEqual(await store.listDkimKeys(), []);
 });

@@ -187,7 +187,10 @@ test('dkim errors name the problem: exit 1 for what is wrong, 2 for how it was a
     [['rotate', '--advance', '--domain', 'example.com'], 2, /dkim rotate --advance: --domain does not apply here/],
     [['list', 'example.com'], 2, /dkim list: unexpected argument "example\.com"/],
     [['frob'], 2, /dkim: unknown subcommand "frob"/],
-    [[], 2, /dkim: missing subcommand \(keygen, rotate, list\)/],
+    [[], 2, /dkim: missing subcommand \(keygen, rotate, list, remove\)/],
+    [['remove', '--domain', 'example.com'], 2, /dkim remove: --selector is required/],
+    [['remove', '--selector', 'x'], 2, /dkim remove: --domain is required/],
+    [['remove', '--domain', 'example.com', '--selector', 'x', '--json'], 2, /dkim remove: --json does not apply here/],
   ];
   const results = await Promise.all(cases.map(([args]) => postern(['dkim', ...args, ...config])));
   for (const [i, [args, code, stderr]] of cases.entries()) {
@@ -198,6 +201,54 @@ test('dkim errors name the problem: exit 1 for what is wrong, 2 for how it was a
   }
   const listed = JSON.parse((await postern(['dkim', 'list', '--json', ...config])).stdout) as ListedKey[];
   assert.equal(listed.length, 1, 'no refused request stored a key');
+});
+
+test('dkim remove: a pending key goes at once; the active one only with --force, with how to revoke it', async (t) => {
+  const { file } = dir(t);
+  const config = ['--config', file];
+  const keygen = (selector: string) =>
+    postern(['dkim', 'keygen', '--domain', 'example.com', '--algo', 'ed25519', '--selector', selector, ...config]);
+  assert.equal((await keygen('one')).code, 0);
+  assert.equal((await keygen('tpyo')).code, 0);
+  const selectors = async () =>
+    (JSON.parse((await postern(['dkim', 'list', '--json', ...config])).stdout) as ListedKey[]).map(
+      (k) => `${k.selector} ${k.state}`,
+    );
+  assert.deepEqual(await selectors(), ['one active', 'tpyo pending']);
+
+  const pending = await postern(['dkim', 'remove', '--domain', 'Example.com.', '--selector', 'tpyo', ...config]);
+  assert.equal(pending.code, 0, pending.stderr);
+  assert.match(pending.stdout, /^Removed DKIM key tpyo of example\.com \(Ed25519, pending\)\./);
+  assert.match(pending.stdout, /If you published its record tpyo\._domainkey\.example\.com, remove it from DNS/);
+  assert.deepEqual(await selectors(), ['one active']);
+
+  const missing = await postern(['dkim', 'remove', '--domain', 'example.com', '--selector', 'tpyo', ...config]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /example\.com has no DKIM key with selector tpyo \(its keys: one \(active\)\)/);
+
+  const active = await postern(['dkim', 'remove', '--domain', 'example.com', '--selector', 'one', ...config]);
+  assert.equal(active.code, 1);
+  assert.match(active.stderr, /one is the active key of example\.com: postern dkim rotate --domain example\.com/);
+  assert.match(active.stderr, /add --force/);
+  assert.deepEqual(await selectors(), ['one active'], 'refused: nothing removed');
+
+  const forced = await postern([
+    'dkim',
+    'remove',
+    '--domain',
+    'example.com',
+    '--selector',
+    'one',
+    '--force',
+    ...config,
+  ]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /publish "v=DKIM1; p=" at one\._domainkey\.example\.com to revoke it/);
+  assert.match(forced.stdout, /so that example\.com is signed again/);
+  assert.deepEqual(await selectors(), []);
+  // The selector is free again, and the next key of the domain is active at once.
+  const again = await keygen('one');
+  assert.match(again.stdout, /It is active at once/);
 });
 
 test('dkim rotate, then rotate --advance as the record appears in DNS', async (t) => {

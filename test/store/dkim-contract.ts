@@ -119,4 +119,23 @@ export function runDkimStoreContract(withStore: WithStore): void {
       assert.deepEqual(await store.listDkimKeys(), [key]);
     }),
   );
+
+  test(
+    'DKIM keys: removeDkimKey deletes one key and frees its selector; a key that does not exist is false',
+    withStore(async (store) => {
+      const kept = await store.addDkimKey(newKey('example.com', 'kept', { state: 'active' }));
+      const typo = await store.addDkimKey(newKey('example.com', 'tpyo', { createdAt: at(1) }));
+      assert.equal(await store.removeDkimKey(typo.id), true);
+      assert.deepEqual(await store.listDkimKeys(), [kept]);
+      assert.equal(await store.removeDkimKey(typo.id), false, 'already gone');
+      assert.deepEqual(await store.listDkimKeys(), [kept]);
+      const again = await store.addDkimKey(newKey('example.com', 'tpyo', { createdAt: at(2) }));
+      assert.notEqual(again.id, kept.id);
+      assert.deepEqual(
+        (await store.listDkimKeys('example.com')).map((k) => k.selector),
+        ['kept', 'tpyo'],
+        'the selector can be used again',
+      );
+    }),
+  );
 }

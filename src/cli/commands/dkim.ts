@@ -1,5 +1,5 @@
 /**
- * `postern dkim keygen|rotate|list`: the DKIM signing keys of our domains (admin/dkim-keys.ts) and
+ * `postern dkim keygen|rotate|list|remove`: the DKIM signing keys of our domains (admin/dkim-keys.ts) and
  * their rotation (admin/dkim-rotation.ts). A private key is never printed: `--export-private FILE`
  * writes it to a new file of mode 0600, and the store keeps it for signing.
  */
@@ -13,6 +13,7 @@ import {
   DkimKeyError,
   dkimRecord,
   dkimRecordName,
+  removeDkimKey,
 } from '../../admin/dkim-keys.ts';
 import { advanceRotation, ROTATION_INTERVAL_MS, type RotationEvent, rotateDkimKey } from '../../admin/dkim-rotation.ts';
 import type { Config } from '../../config/schema.ts';
@@ -22,7 +23,7 @@ import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
-const SUBCOMMANDS = ['keygen', 'rotate', 'list'];
+const SUBCOMMANDS = ['keygen', 'rotate', 'list', 'remove'];
 
 const FLAGS = {
   domain: { type: 'string' },
@@ -31,6 +32,7 @@ const FLAGS = {
   bits: { type: 'string' },
   'export-private': { type: 'string' },
   advance: { type: 'boolean' },
+  force: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -49,6 +51,7 @@ export async function dkimCommand(args: string[]): Promise<number> {
     keygen: ['domain', 'selector', 'algo', 'bits', 'export-private'],
     rotate: values.advance === true ? ['advance'] : ['domain', 'selector', 'algo', 'bits'],
     list: ['domain', 'json'],
+    remove: ['domain', 'selector', 'force'],
   };
   const stray = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).find(
     (flag) => values[flag] !== undefined && !allowed[sub]?.includes(flag),
@@ -65,6 +68,8 @@ export async function dkimCommand(args: string[]): Promise<number> {
         return values.advance === true ? await advance(config) : await rotate(config, values);
       case 'list':
         return await list(config, values);
+      case 'remove':
+        return await remove(config, values);
       default:
         throw new Error(`dkim: subcommand "${sub}" is listed but not handled`);
     }
@@ -222,6 +227,26 @@ async function list(config: Config, values: Values): Promise<number> {
         .trimEnd()}\n`,
     );
   }
+  return 0;
+}
+
+async function remove(config: Config, values: Values): Promise<number> {
+  if (values.domain === undefined) throw usageError('dkim remove: --domain is required');
+  if (values.selector === undefined) throw usageError('dkim remove: --selector is required');
+  const request = { domain: values.domain, selector: values.selector, force: values.force === true };
+  const key = await withStore(config, (store) => removeDkimKey(store, request));
+  const name = dkimRecordName(key);
+  const lines = [`Removed DKIM key ${key.selector} of ${key.domain} (${describeKey(key)}, ${key.state}).`];
+  if (key.state === 'active' || key.state === 'retiring') {
+    lines.push(
+      `Mail it signed no longer verifies once its record is gone: publish "v=DKIM1; p=" at ${name} to revoke it`,
+      '(RFC 6376 §3.6.1), then remove the record later.',
+    );
+    if (key.state === 'active') lines.push(`Create or rotate a key so that ${key.domain} is signed again.`);
+  } else {
+    lines.push(`If you published its record ${name}, remove it from DNS.`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 

@@ -71,4 +71,9 @@ export class PostgresDkimKeys {
     );
     return (result.rowCount ?? 0) > 0;
   }
+
+  async remove(id: number): Promise<boolean> {
+    const result = await this.#query('DELETE FROM dkim_keys WHERE id = $1', [id]);
+    return (result.rowCount ?? 0) > 0;
+  }
 }

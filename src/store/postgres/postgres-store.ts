@@ -289,6 +289,10 @@ export class PostgresStore implements Store {
     return this.#dkimKeys.setState(id, state, options.now ?? new Date(), options.retireAfter);
   }
 
+  async removeDkimKey(id: number): Promise<boolean> {
+    return this.#dkimKeys.remove(id);
+  }
+
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {
     return insertQueueJob((text, values) => this.#query(text, values), job);
   }

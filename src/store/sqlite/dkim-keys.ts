@@ -12,6 +12,7 @@ export class SqliteDkimKeys {
   readonly #exists: StatementSync;
   readonly #insert: StatementSync;
   readonly #setState: StatementSync;
+  readonly #remove: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#exists = db.prepare('SELECT 1 FROM dkim_keys WHERE domain = ? AND selector = ?');
@@ -30,6 +31,7 @@ export class SqliteDkimKeys {
          state = :state
        WHERE id = :id`,
     );
+    this.#remove = db.prepare('DELETE FROM dkim_keys WHERE id = ?');
   }
 
   add(key: NewDkimKey, createdAt: Date): DkimKey {
@@ -54,5 +56,9 @@ export class SqliteDkimKeys {
   setState(id: number, state: DkimKeyState, now: Date, retireAfter: Date | undefined): boolean {
     const params = { id, state, now: now.getTime(), retireAfter: retireAfter?.getTime() ?? null };
     return this.#setState.run(params).changes > 0;
+  }
+
+  remove(id: number): boolean {
+    return this.#remove.run(id).changes > 0;
   }
 }

@@ -188,6 +188,7 @@ export type WriteRequest =
   | { id: number; kind: 'greylist'; request: GreylistRequest }
   | { id: number; kind: 'addDkimKey'; key: NewDkimKey; createdAt: Date }
   | { id: number; kind: 'setDkimKeyState'; keyId: number; state: DkimKeyState; now: Date; retireAfter?: Date }
+  | { id: number; kind: 'removeDkimKey'; keyId: number }
   /** `header`: From and Subject as summarize() (src/mime/summary.ts) read them on the main thread. */
   | { id: number; kind: 'quarantine'; message: NewQuarantined; header: Pick<MessageSummary, 'from' | 'subject'> }
   | { id: number; kind: 'removeQuarantined'; quarantineId: number }
@@ -225,7 +226,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'addCounters' }
   | { id: number; ok: true; kind: 'greylist'; result: GreylistResult }
   | { id: number; ok: true; kind: 'addDkimKey'; key: DkimKey }
-  | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeQuarantined'; done: boolean }
+  | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeDkimKey' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
   | { id: number; ok: true; kind: 'recordSenders' }
   | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; stored?: StoredReceipt; job?: QueueJob }

@@ -293,6 +293,12 @@ export class SqliteStore implements Store {
     return result.done;
   }
 
+  async removeDkimKey(id: number): Promise<boolean> {
+    const result = await this.#write({ kind: 'removeDkimKey', keyId: id });
+    if (result.kind !== 'removeDkimKey') throw unexpected(result);
+    return result.done;
+  }
+
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {
     const result = await this.#write({ kind: 'enqueueJob', job, now: new Date() });
     if (result.kind !== 'enqueueJob') throw unexpected(result);

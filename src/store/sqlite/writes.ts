@@ -222,6 +222,8 @@ export class SqliteWriter {
         const done = this.#dkimKeys.setState(request.keyId, request.state, request.now, request.retireAfter);
         return { id: request.id, ok: true, kind: 'setDkimKeyState', done };
       }
+      case 'removeDkimKey':
+        return { id: request.id, ok: true, kind: 'removeDkimKey', done: this.#dkimKeys.remove(request.keyId) };
       case 'quarantine': {
         const summary = this.#quarantine.quarantine(request.message, request.header);
         return { id: request.id, ok: true, kind: 'quarantine', summary };
