@@ -75,14 +75,17 @@ export class InboundPolicy {
       mynetworks,
     };
     const greylisting = config.greylisting;
-    const services = {
-      greylist: new StoreGreylister(options.store, {
-        delayMs: greylisting.delaySeconds * 1000,
-        retryWindowMs: greylisting.retryWindowHours * 3_600_000,
-        expireMs: greylisting.expireDays * 86_400_000,
-        autoPassAfter: greylisting.autoPassAfter,
-      }),
-    };
+    // Off means off: a check_greylist placed by hand without `greylisting.enabled` stops the start.
+    const services = greylisting.enabled
+      ? {
+          greylist: new StoreGreylister(options.store, {
+            delayMs: greylisting.delaySeconds * 1000,
+            retryWindowMs: greylisting.retryWindowHours * 3_600_000,
+            expireMs: greylisting.expireDays * 86_400_000,
+            autoPassAfter: greylisting.autoPassAfter,
+          }),
+        }
+      : {};
     const lists = {} as Record<Stage, RestrictionList>;
     for (const stage of STAGES) {
       const configured = config.restrictions[stage] as RuleEntryConfig[] | undefined;

@@ -7,10 +7,10 @@
 import { ConfigError } from '../config/load.ts';
 import { type ListEntry, RestrictionList } from './engine.ts';
 import type { RuleFactory, RuleServices, RuleSpec, Stage } from './restriction.ts';
-import { accessRules } from './rules/access.ts';
+import { ACCESS_OPTIONS, accessRules } from './rules/access.ts';
 import { basicRules } from './rules/basic.ts';
 import { clientRules } from './rules/client.ts';
-import { dnsblRules } from './rules/dnsbl.ts';
+import { DNSBL_OPTIONS, dnsblRules } from './rules/dnsbl.ts';
 import { domainRules } from './rules/domains.ts';
 import { greylistRules } from './rules/greylist-rule.ts';
 import { heloRules } from './rules/helo.ts';
@@ -25,6 +25,12 @@ const FACTORIES: Record<string, RuleFactory> = {
   ...domainRules,
   ...accessRules,
   ...greylistRules,
+};
+
+/** The options each rule reads in the object form; a rule not named here takes none. */
+const OPTIONS: Record<string, readonly string[]> = {
+  ...Object.fromEntries(Object.keys(dnsblRules).map((name) => [name, DNSBL_OPTIONS])),
+  ...Object.fromEntries(Object.keys(accessRules).map((name) => [name, ACCESS_OPTIONS])),
 };
 
 const ORDER: Record<Stage, number> = { client: 0, helo: 1, sender: 2, recipient: 3, relay: 3, data: 4 };
@@ -84,6 +90,13 @@ function buildEntry(stage: Stage, entry: RuleEntryConfig, services: RuleServices
   const factory = FACTORIES[spec.name];
   if (!factory) {
     throw new ConfigError(`${key}: unknown restriction "${spec.name}" (known: ${RULE_NAMES.join(', ')})`);
+  }
+  // A misspelt key must stop the start: `warnonly: true` ignored would enforce what was meant as a trial.
+  const known = OPTIONS[spec.name] ?? [];
+  const unknown = Object.keys(spec.options).find((option) => !known.includes(option));
+  if (unknown !== undefined) {
+    const takes = [...known, 'warnOnly'].join(', ');
+    throw new ConfigError(`${key}: ${spec.name} has no option "${unknown}" (it takes: rule, ${takes})`);
   }
   const where = EARLIEST[spec.name];
   if (where && (ORDER[stage] < ORDER[where.from] || (where.only && !where.only.includes(stage)))) {

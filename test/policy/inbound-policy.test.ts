@@ -121,6 +121,26 @@ test('warn_if_reject logs and counts instead of rejecting, and the list goes on'
   assert.equal(describe(warned.recipient(peer, envelope, path('alice@example.com')) as PolicyOutcome), 1);
 });
 
+test('the object form takes warnOnly (or warn_if_reject) and the options its rule reads', () => {
+  const built = policy({
+    restrictions: {
+      client: [
+        { rule: 'reject_unknown_client_hostname', warnOnly: true },
+        { rule: 'reject_rbl_client', zone: 'bl.example.org', match: '127.0.0.2', warn_if_reject: true },
+        { rule: 'check_client_access', map: { '192.0.2.1': 'REJECT' } },
+      ],
+    },
+  });
+  assert.deepEqual(
+    built.lists.client.entries.map((e) => [e.restriction.name, e.warnOnly]),
+    [
+      ['reject_unknown_client_hostname', true],
+      ['reject_rbl_client', true],
+      ['check_client_access', false],
+    ],
+  );
+});
+
 test('configuration mistakes stop the start with the key that holds them', () => {
   const bad: [Partial<ConfigInput>, RegExp][] = [
     [
@@ -138,6 +158,19 @@ test('configuration mistakes stop the start with the key that holds them', () =>
     ],
     [{ restrictions: { relay: ['warn_if_reject reject_unauth_destination'], recipient: [] } }, /relay mail for anyone/],
     [{ mynetworks: ['10.0.0.0/33'] }, /mynetworks: .*10\.0\.0\.0\/33/],
+    // A misspelt key in the object form would otherwise enforce what was meant as a trial.
+    [
+      { restrictions: { client: [{ rule: 'reject_unknown_client_hostname', warnonly: true }] } },
+      /restrictions\.client\[0\]: reject_unknown_client_hostname has no option "warnonly" \(it takes: rule, warnOnly\)/,
+    ],
+    [
+      { restrictions: { client: [{ rule: 'check_client_access', map: { '192.0.2.1': 'REJECT' }, mapp: 1 }] } },
+      /restrictions\.client\[0\]: check_client_access has no option "mapp" \(it takes: rule, map, file, warnOnly\)/,
+    ],
+    [
+      { restrictions: { recipient: ['reject_unlisted_recipient', 'check_greylist'] } },
+      /restrictions\.recipient\[1\]: check_greylist needs the greylisting service \(greylisting\.enabled: true\)/,
+    ],
   ];
   for (const [overrides, message] of bad) {
     assert.throws(

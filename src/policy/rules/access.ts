@@ -87,6 +87,9 @@ function accessRule(kind: Kind): RuleFactory {
   };
 }
 
+/** The object form's keys besides `rule` and `warnOnly` (registry.ts refuses any other). */
+export const ACCESS_OPTIONS: readonly string[] = ['map', 'file'];
+
 export const accessRules: Record<string, RuleFactory> = {
   check_client_access: accessRule('client'),
   check_helo_access: accessRule('helo'),

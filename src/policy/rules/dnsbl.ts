@@ -27,7 +27,9 @@ type Lookup =
   | { listed: false; temporary: true; reason: string };
 
 const ZONE = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
-const OPTIONS = new Set(['zone', 'match']);
+/** The object form's keys besides `rule` and `warnOnly` (registry.ts refuses any other). */
+export const DNSBL_OPTIONS: readonly string[] = ['zone', 'match'];
+const OPTIONS = new Set(DNSBL_OPTIONS);
 
 function parseSpec(name: string, spec: RuleSpec): ListSpec {
   const example = `${name} zen.example.org`;
