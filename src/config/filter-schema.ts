@@ -25,7 +25,7 @@ const milterSchema = z
     socket: z.string().regex(/^(inet:\d{1,5}@\S+|inet6:\d{1,5}@\S+|unix:\/\S+|local:\/\S+)$/, {
       message: 'expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path',
     }),
-    /** A name for logs and headers; the socket when absent. */
+    /** A name for logs and quarantine reasons; the socket when absent. */
     name: z.string().min(1).optional(),
     connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
     replyTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
@@ -95,7 +95,7 @@ const phishingSchema = z
       })
       .strict()
       .prefault({}),
-    /** The language of explanations in logs, reject replies and `postern scan`. */
+    /** The language of explanations in logs, quarantine reasons and `postern scan`; SMTP replies are English. */
     language: z.enum(['en', 'ru']).default('en'),
     /** More domains to protect from lookalikes; the local domains always are. */
     protectedDomains: z.array(domain).default([]),
