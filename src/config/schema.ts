@@ -55,8 +55,8 @@ const storeSchema = z.discriminatedUnion('engine', [
  * The OS host name; an unqualified one gets ".localdomain", as Postfix does for myhostname, so the
  * default local domain is a valid mail domain. `serve` warns when the name came from here.
  */
-export function defaultHostname(): string {
-  const name = os.hostname().toLowerCase();
+export function defaultHostname(osName: string = os.hostname()): string {
+  const name = osName.toLowerCase();
   return name.includes('.') ? name : `${name}.localdomain`;
 }
 
@@ -66,7 +66,7 @@ const ruleList = z.array(ruleEntry);
 
 export const configSchema = z
   .object({
-    hostname: domainName.default(defaultHostname),
+    hostname: domainName.default(() => defaultHostname()),
     domains: z.array(domainName).default([]),
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),

@@ -51,4 +51,9 @@ test('the cache stays within maxEntries', async () => {
   for (const a of many) await cache.findAccount(a.address);
   const cached = many.filter((a) => !(cache.findAccount(a.address) instanceof Promise));
   assert.ok(cached.length <= 2, `${cached.length} cached`);
+  // The last one looked up stays: a cache that kept nothing would pass the bound alone.
+  assert.ok(
+    cached.some((a) => a.address === 'u4@example.com'),
+    'the newest entry is cached',
+  );
 });

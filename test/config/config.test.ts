@@ -19,6 +19,8 @@ test('the default hostname is fully qualified (an unqualified OS name gets .loca
   const name = defaultHostname();
   assert.ok(name.includes('.'), name);
   assert.ok(name.startsWith(os.hostname().toLowerCase()));
+  assert.equal(defaultHostname('mailhost'), 'mailhost.localdomain');
+  assert.equal(defaultHostname('MX.Example.com'), 'mx.example.com');
 });
 
 const invalid: [raw: unknown, mustSay: RegExp][] = [

@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { addUser, configDir, spawnServer } from '../support/child-server.ts';
-import { SmtpClient } from '../support/smtp-client.ts';
+import { startTestServer } from '../support/server.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 import { type Load, sender } from '../support/smtp-load.ts';
+import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 const SESSIONS = 10;
 const LOAD_MS = 300;
@@ -70,4 +72,21 @@ test('SIGKILL under load: every acknowledged message survives, none twice', asyn
   client.send('Subject: after restart\r\n\r\nok\r\n.\r\n');
   assert.equal((await client.read()).code, 250);
   assert.equal(await second.stop('SIGTERM'), 0, 'a clean shutdown on SIGTERM');
+});
+
+test('a store that cannot write: the message gets 451 4.3.0, never 250, and the client keeps it to retry', async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.stop());
+  const message = (subject: string) => `From: bob@example.net\r\nSubject: ${subject}\r\n\r\nhello\r\n`;
+  assert.equal((await sendToAlice(server, 'bob@example.net', message('before'))).code, 250);
+  const store = server.store as unknown as { simulateWriterCrash(): Promise<void> };
+  await store.simulateWriterCrash();
+  const refused = await sendToAlice(server, 'bob@example.net', message('during'));
+  assert.equal(codeOf(refused), '451 4.3.0');
+  assert.match(refused.text, /Message store unavailable, try again later/);
+  assert.deepEqual(
+    (await aliceMailbox(server, 'INBOX')).map((m) => /^Subject: (.*)\r$/m.exec(m)?.[1]),
+    ['before'],
+    'nothing stored for the refused one',
+  );
 });

@@ -147,7 +147,24 @@ test('port 25: STARTTLS offered, no AUTH ever; mail over TLS is recorded as ESMT
 });
 
 test('TLS 1.1 and below are refused on every TLS listener (RFC 8996)', async () => {
-  await assert.rejects(SmtpClient.openTls(server.submissionsPort, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }));
+  // SECLEVEL=0 lets OpenSSL 3 offer TLS 1.0/1.1 at all; without it the client gives up on its own side.
+  const old = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' } as const;
+  // The server's protocol_version alert: the refusal is ours, not the client's.
+  const refusedByServer = (error: unknown) =>
+    (error as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION';
+  await assert.rejects(SmtpClient.openTls(server.submissionsPort, old), refusedByServer, '465');
+  for (const [name, port] of [
+    ['587', server.submissionPort],
+    ['25', server.port],
+  ] as const) {
+    const { client } = await SmtpClient.open(port);
+    assert.equal((await client.command('EHLO client.example.net')).code, 250);
+    assert.equal(codeOf(await client.command('STARTTLS')), '220 2.0.0', name);
+    await assert.rejects(client.startTls(old), refusedByServer, name);
+  }
+  // Control: TLS 1.2 from the same client settings is taken.
+  const { client } = await SmtpClient.openTls(server.submissionsPort, { ...old, maxVersion: 'TLSv1.2' });
+  await client.close();
 });
 
 function deriveSalted(password: string, salt: Buffer, iterations: number): Buffer {

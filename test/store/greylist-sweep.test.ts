@@ -41,7 +41,7 @@ async function networks(rows: Rows): Promise<string[]> {
   return (await rows('SELECT network FROM greylist_clients ORDER BY network')).map((row) => String(row.network));
 }
 
-async function sweepScenario(store: Store, rows: Rows, every: number): Promise<void> {
+async function sweepScenario(store: Store, rows: Rows, every: number, reopen: () => Promise<Store>): Promise<void> {
   assert.equal(every, 1000);
   // Decision 0 sweeps (nothing yet). A triplet that passes leaves a client row too.
   await decide(store, 'old@example.org', T0);
@@ -63,6 +63,17 @@ async function sweepScenario(store: Store, rows: Rows, every: number): Promise<v
   assert.ok(left.includes('192.0.2.0/24/new@example.org/bob@example.com'));
   assert.equal(left.length, every - 3 + 1, 'rows seen within the expiry stay');
   assert.deepEqual(await networks(rows), [], 'the expired client row is gone');
+
+  // A store opened again (a restarted server) sweeps on its first decision: all but the new row expired.
+  await store.close();
+  const again = await reopen();
+  try {
+    const later = expired + EXPIRE + 1;
+    await decide(again, 'fresh@example.org', later);
+    assert.deepEqual(await triplets(rows), ['192.0.2.0/24/fresh@example.org/bob@example.com']);
+  } finally {
+    await again.close();
+  }
 }
 
 test('sqlite: greylisting sweeps expired rows on the first decision and every 1000th', async (t) => {
@@ -72,10 +83,14 @@ test('sqlite: greylisting sweeps expired rows on the first decision and every 10
   const store = await openSqliteStore({ dataDir });
   const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME), { readOnly: true });
   try {
-    await sweepScenario(store, async (sql) => db.prepare(sql).all(), SQLITE_SWEEP_EVERY);
+    await sweepScenario(
+      store,
+      async (sql) => db.prepare(sql).all(),
+      SQLITE_SWEEP_EVERY,
+      () => openSqliteStore({ dataDir }),
+    );
   } finally {
     db.close();
-    await store.close();
   }
 });
 
@@ -85,9 +100,13 @@ test('postgres: greylisting sweeps expired rows on the first decision and every 
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await sweepScenario(store, async (sql) => (await client.query(sql)).rows, POSTGRES_SWEEP_EVERY);
+      await sweepScenario(
+        store,
+        async (sql) => (await client.query(sql)).rows,
+        POSTGRES_SWEEP_EVERY,
+        () => openPostgresStore({ url, poolSize: 4 }),
+      );
     } finally {
       await client.end();
-      await store.close();
     }
   }));

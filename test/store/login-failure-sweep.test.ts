@@ -28,7 +28,7 @@ async function keys(rows: Rows): Promise<string[]> {
   return (await rows('SELECT key FROM login_failures ORDER BY key')).map((row) => String(row.key));
 }
 
-async function sweepScenario(store: Store, rows: Rows): Promise<void> {
+async function sweepScenario(store: Store, rows: Rows, reopen: () => Promise<Store>): Promise<void> {
   assert.equal(LOGIN_FAILURE_SWEEP_EVERY, 1000);
   await fail(store, 'ip:192.0.2.1', T0); // failure 0 sweeps (nothing yet)
   await fail(store, 'ip:192.0.2.2', T0, 1); // failure 1: blocked for an hour
@@ -43,6 +43,17 @@ async function sweepScenario(store: Store, rows: Rows): Promise<void> {
   assert.ok(left.includes('ip:192.0.2.2'), 'a row whose block runs on stays');
   assert.equal(left.length, LOGIN_FAILURE_SWEEP_EVERY - 2 + 2, 'rows in their window stay');
   assert.deepEqual(await store.loginBlockedUntil('ip:192.0.2.2', new Date(later)), new Date(T0 + BLOCK));
+
+  // A store opened again (a restarted server) sweeps on its first failure: once the block is over
+  // too, every row but the new one has expired.
+  await store.close();
+  const again = await reopen();
+  try {
+    await fail(again, 'ip:203.0.113.99', T0 + BLOCK + WINDOW);
+    assert.deepEqual(await keys(rows), ['ip:203.0.113.99']);
+  } finally {
+    await again.close();
+  }
 }
 
 test('sqlite: failed logins sweep expired rows on the first failure and every 1000th', async (t) => {
@@ -52,10 +63,13 @@ test('sqlite: failed logins sweep expired rows on the first failure and every 10
   const store = await openSqliteStore({ dataDir });
   const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME), { readOnly: true });
   try {
-    await sweepScenario(store, async (sql) => db.prepare(sql).all());
+    await sweepScenario(
+      store,
+      async (sql) => db.prepare(sql).all(),
+      () => openSqliteStore({ dataDir }),
+    );
   } finally {
     db.close();
-    await store.close();
   }
 });
 
@@ -65,9 +79,12 @@ test('postgres: failed logins sweep expired rows on the first failure and every 
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await sweepScenario(store, async (sql) => (await client.query(sql)).rows);
+      await sweepScenario(
+        store,
+        async (sql) => (await client.query(sql)).rows,
+        () => openPostgresStore({ url, poolSize: 4 }),
+      );
     } finally {
       await client.end();
-      await store.close();
     }
   }));

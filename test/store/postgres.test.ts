@@ -127,32 +127,58 @@ test('postgres: our sessions commit with synchronous_commit=on even where the da
 test('postgres: connections killed mid-delivery fail those deliveries as unavailable (451), never as stored; then it recovers', (t) =>
   withTestDatabase(async ({ url }) => {
     const store = await openPostgresStore({ url, poolSize: 4, applicationName: 'victim' });
+    // Holds bob's mailbox rows, which every delivery locks (FOR UPDATE), so the deliveries are
+    // certainly in flight, waiting inside their statements, when their connections are killed.
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
     try {
       const bob = await store.createAccount('bob@example.com', PHC);
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT id FROM mailboxes WHERE account_id = $1 FOR UPDATE', [bob.id]);
       const outcomes = Array.from({ length: 60 }, (_, i) =>
         store.deliver(sampleDelivery([bob], `during ${i}`)).then(
           () => ({ subject: `during ${i}`, stored: true }),
           (error: Error) => {
+            // What the SMTP session turns into 451 4.3.0 (test/server covers the reply).
             assert.ok(error instanceof StoreUnavailableError, `${error.name}: ${error.message}`);
             return { subject: `during ${i}`, stored: false };
           },
         ),
       );
-      await query(
+      const waiting = async () =>
+        Number(
+          (
+            await query(
+              url,
+              "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'victim' AND wait_event_type = 'Lock'",
+            )
+          )[0]?.n,
+        );
+      const deadline = Date.now() + 5000;
+      while ((await waiting()) === 0) {
+        if (Date.now() > deadline) assert.fail('no delivery came to wait on the mailbox lock');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const killed = await query(
         url,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim' AND pid <> pg_backend_pid()",
       );
+      assert.ok(killed.length > 0);
+      await blocker.query('ROLLBACK');
       const results = await Promise.all(outcomes);
-      const failed = results.filter((r) => !r.stored).length;
-      t.diagnostic(`${results.length - failed} stored, ${failed} failed as unavailable`);
+      const failed = results.filter((r) => !r.stored);
+      t.diagnostic(`${results.length - failed.length} stored, ${failed.length} failed as unavailable`);
+      assert.ok(failed.length > 0, 'the deliveries on the killed connections failed');
       const inbox = await store.getMailbox(bob.id, 'INBOX');
       const stored = new Set((await store.listMessages(inbox!.id)).map((m) => m.summary.subject));
       for (const result of results) {
         if (result.stored) assert.ok(stored.has(result.subject), `${result.subject} was acknowledged and is stored`);
+        else assert.ok(!stored.has(result.subject), `${result.subject} failed and is not stored`);
       }
       const after = await store.deliver(sampleDelivery([bob], 'after the kill'));
       assert.equal(after.placements.length, 1, 'the pool opens new connections');
     } finally {
+      await blocker.end();
       await store.close();
     }
   }));

@@ -194,7 +194,7 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
       );
       assert.deepEqual(await store.senderHistory('x@example.net'), { messages: 50, firstSeen: at(0) });
       assert.deepEqual(await store.senderHistory('s3@example.net'), { messages: 10, firstSeen: at(3) });
-      // Recorded right before close: still written.
+      // Recorded right before close: close waits for it, and it settles as written, not as failed.
       const last = store.recordSenders(['late@example.net'], at(99));
       await store.close();
       await last;

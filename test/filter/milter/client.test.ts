@@ -313,4 +313,8 @@ const specs: [spec: string, want: object][] = [
   ['local:/run/milter.sock', { path: '/run/milter.sock' }],
 ];
 for (const [spec, want] of specs) test(`socket ${spec}`, () => assert.deepEqual(parseSocketSpec(spec), want));
-test('socket without a scheme is refused', () => assert.throws(() => parseSocketSpec('127.0.0.1:8891')));
+test('socket without a scheme is refused', () =>
+  assert.throws(
+    () => parseSocketSpec('127.0.0.1:8891'),
+    /milter socket 127\.0\.0\.1:8891: expected inet:port@host or unix:\/path/,
+  ));

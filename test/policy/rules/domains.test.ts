@@ -142,6 +142,12 @@ test('the reason says what DNS answered', async () => {
 });
 
 test('the factories take no arguments', () => {
+  assert.deepEqual(Object.keys(domainRules).sort(), [
+    'reject_non_fqdn_recipient',
+    'reject_non_fqdn_sender',
+    'reject_unknown_recipient_domain',
+    'reject_unknown_sender_domain',
+  ]);
   for (const name of Object.keys(domainRules)) {
     assert.throws(() => build(domainRules, name, ['x']), new RegExp(`${name} takes no arguments`));
     assert.equal(build(domainRules, name).label, name);
