@@ -99,13 +99,16 @@ export class InboundPolicy {
     assertClosedRelay(lists.relay, lists.recipient);
     this.lists = lists;
     const limits = config.limits;
+    // Trusted clients are neither limited nor slowed down: an application server of ours that sends
+    // to a stale address must not be tarpitted like a dictionary attack.
+    const exceptions = limits.exceptions ? networks(limits.exceptions, 'limits.exceptions') : mynetworks;
     this.#anvil = new Anvil({
       maxConcurrent: limits.maxConnectionsPerClient,
       connectionsPerMinute: limits.connectionsPerMinute,
       messagesPerMinute: limits.messagesPerMinute,
       recipientsPerMinute: limits.recipientsPerMinute,
       vrfyPerMinute: limits.vrfyPerMinute,
-      exceptions: limits.exceptions ? networks(limits.exceptions, 'limits.exceptions') : mynetworks,
+      exceptions,
     });
     const tarpit = config.tarpit;
     this.#tarpit = tarpit.enabled
@@ -114,6 +117,7 @@ export class InboundPolicy {
           windowMs: tarpit.windowMs,
           stepMs: tarpit.stepMs,
           maxMs: tarpit.maxMs,
+          exceptions,
         })
       : undefined;
     this.#counters = new PolicyCounters(options.store, options.logger);

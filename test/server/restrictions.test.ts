@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { startTestServer, type TestOverrides } from '../support/server.ts';
+import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 
 type Context = { after(fn: () => unknown): void };
@@ -171,21 +171,30 @@ test('per-client limits: concurrency, message and recipient rates', async (t) =>
 });
 
 test('tarpit and error sleep: a client that keeps failing waits longer for its replies', async (t) => {
-  const server = await serverWith(t, {
-    tarpit: { threshold: 2, stepMs: 300, maxMs: 1000 },
-    smtp: { softErrorLimit: 100 },
-  });
-  const client = await session(server.port);
-  await client.command('MAIL FROM:<a@example.net>');
-  const times: number[] = [];
-  for (let i = 0; i < 4; i++) {
-    const started = Date.now();
-    assert.equal((await client.command('RCPT TO:<nobody@example.com>')).code, 550);
-    times.push(Date.now() - started);
-  }
+  const rejectionTimes = async (server: TestServer) => {
+    const client = await session(server.port);
+    await client.command('MAIL FROM:<a@example.net>');
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const started = Date.now();
+      assert.equal((await client.command('RCPT TO:<nobody@example.com>')).code, 550);
+      times.push(Date.now() - started);
+    }
+    await client.close();
+    return times;
+  };
+  const tarpit = { threshold: 2, stepMs: 300, maxMs: 1000 };
+  const times = await rejectionTimes(await serverWith(t, { tarpit, smtp: { softErrorLimit: 100 } }));
   assert.ok(times[0]! < 250 && times[1]! < 250, `the first rejections are quick: ${times}`);
   assert.ok(times[3]! >= 280, `later rejections are tarpitted: ${times}`);
-  await client.close();
+  // Clients in limits.exceptions (mynetworks when absent) are never slowed down.
+  const trusted = await rejectionTimes(
+    await serverWith(t, { tarpit, smtp: { softErrorLimit: 100 }, limits: { exceptions: ['127.0.0.0/8'] } }),
+  );
+  assert.ok(
+    trusted.every((ms) => ms < 250),
+    `a client in limits.exceptions is not tarpitted: ${trusted}`,
+  );
 
   const sleepy = await serverWith(t, { smtp: { softErrorLimit: 2, errorSleepMs: 300 }, tarpit: { enabled: false } });
   const noisy = await session(sleepy.port);
