@@ -14,6 +14,7 @@ import { reply } from '../smtp/replies.ts';
 import { authenticationResultsHeader, stripForgedResults } from './authentication-results.ts';
 import type { DmarcDiscoveryCache } from './dmarc/check-dmarc.ts';
 import type { ArcChainInput, ArcResult, DkimSignatureResult, DmarcResult, Finding, SpfResult } from './results.ts';
+import { receivedSpfHeader } from './spf/received-spf.ts';
 import { type AuthenticationVerdict, decide } from './verdict.ts';
 
 /** The checks, loaded with the first message from outside: a node that only takes submissions never needs them. */
@@ -72,6 +73,11 @@ export interface Examination {
   content: Buffer;
   /** Our Authentication-Results field, CRLF-terminated; '' when checks are off. */
   header: string;
+  /**
+   * Received-SPF (RFC 7208 §9.1), with `spf.onFail: mark`: a trace field, to go above our Received
+   * as §9.1 asks, where the Authentication-Results field goes below it.
+   */
+  trace?: string;
   findings: Finding[];
   spf?: SpfResult;
   /** The HELO identity's own check (RFC 7208 §2.3), when MAIL FROM was not null. */
@@ -229,7 +235,29 @@ export class SenderAuthentication {
         ? { override: { type: overridden.override.type, disposition: overridden.disposition } }
         : {}),
     });
-    return { verdict, content: stripped.content, header, findings, spf, ...(helo ? { helo } : {}), dkim, arc, dmarc };
+    const trace =
+      this.#config.spf.onFail === 'mark'
+        ? receivedSpfHeader({
+            spf,
+            identity: envelope.mailFrom ? 'mailfrom' : 'helo',
+            clientIp: peer.remoteAddress,
+            envelopeFrom: envelope.mailFrom?.address ?? '',
+            helo: envelope.helo,
+            receiver: this.#hostname,
+          })
+        : undefined;
+    return {
+      verdict,
+      content: stripped.content,
+      header,
+      ...(trace ? { trace } : {}),
+      findings,
+      spf,
+      ...(helo ? { helo } : {}),
+      dkim,
+      arc,
+      dmarc,
+    };
   }
 
   /** SPF of the MAIL FROM identity (HELO's for the null sender, RFC 7208 §2.4), cached per (IP, domain). */

@@ -138,7 +138,7 @@ export const configSchema = z
             /**
              * An SPF fail: `dmarc` leaves the decision to DMARC (RFC 7489 §10.1: rejecting on SPF alone
              * breaks forwarding that DMARC would rescue through DKIM), `reject` answers 550 5.7.23 at
-             * MAIL FROM (RFC 7208 §8.4), `mark` only records it.
+             * MAIL FROM (RFC 7208 §8.4), `mark` leaves it to DMARC and writes Received-SPF (§9.1).
              */
             onFail: z.enum(['dmarc', 'reject', 'mark']).default('dmarc'),
           })

@@ -129,6 +129,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     const receivedAt = new Date();
     const trace =
       returnPathHeader(mailFrom === envelope.mailFrom ? envelope : { ...envelope, mailFrom }) +
+      (examination?.trace ?? '') +
       receivedHeader(envelope, peer, hostname, receivedAt) +
       (examination?.header ?? '');
     // Its own memory, not a slice of Node's shared pool: the store hands the bytes to its writer
@@ -231,7 +232,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         return { action: 'reply', reply: replies.queued(envelope.id) };
       case 'quarantine': {
         const receivedAt = new Date();
-        const trace = returnPathHeader(envelope) + receivedHeader(envelope, peer, hostname, receivedAt);
+        const trace =
+          returnPathHeader(envelope) +
+          (examination?.trace ?? '') +
+          receivedHeader(envelope, peer, hostname, receivedAt);
         try {
           const entry = await store.quarantine({
             mailFrom: envelope.mailFrom?.address ?? '',

@@ -97,6 +97,26 @@ test('SPF pass, fail, softfail, none and temperror are recorded; by default only
   const inbox = await aliceMailbox(server, 'INBOX');
   assert.equal(inbox.length, cases.length);
   for (const [i, [from, expected]] of cases.entries()) assert.match(resultsHeader(inbox[i]!), expected, from);
+  assert.ok(!inbox.some((m) => /^Received-SPF:/im.test(m)), 'no Received-SPF unless spf.onFail: mark');
+});
+
+test('spf.onFail: mark writes the SPF result in a Received-SPF field above our Received (RFC 7208 §9.1); DMARC still decides', async (t) => {
+  const server = await serverWith(t, { authentication: { spf: { onFail: 'mark' } } });
+  assert.equal((await sendToAlice(server, 'a@hardfail.example', message('a@hardfail.example'))).code, 250);
+  assert.equal((await sendToAlice(server, 'a@pass.example', message('a@pass.example'))).code, 250);
+  const refused = await sendToAlice(server, 'a@reject.example', message('a@reject.example'));
+  assert.equal(codeOf(refused), '550 5.7.1', 'a DMARC p=reject fail is refused as before');
+  const [failed, passed] = await aliceMailbox(server, 'INBOX');
+  const header = (m: string) => m.slice(0, m.indexOf('\r\n\r\n'));
+  assert.match(
+    header(failed!),
+    /^Return-Path: <a@hardfail\.example>\r\nReceived-SPF: fail \(mx\.example\.com: domain of a@hardfail\.example does not designate 127\.0\.0\.1 as permitted sender\)\r\n\tclient-ip=127\.0\.0\.1;\r\n\tenvelope-from="a@hardfail\.example";\r\n\thelo=client\.example;\r\n\treceiver=mx\.example\.com;\r\n\tidentity=mailfrom;\r\n\tmechanism=-all;\r\nReceived: /,
+  );
+  assert.match(resultsHeader(failed!), /spf=fail /, 'Authentication-Results records it too');
+  assert.match(
+    header(passed!),
+    /\r\nReceived-SPF: pass \(mx\.example\.com: domain of a@pass\.example designates 127\.0\.0\.1 as permitted sender\)/,
+  );
 });
 
 test('spf.onFail: reject refuses a hard fail at MAIL FROM with 550 5.7.23 and defers a temperror', async (t) => {

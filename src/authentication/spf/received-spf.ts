@@ -1,0 +1,69 @@
+/**
+ * The Received-SPF trace field (RFC 7208 §9.1), as policyd-spf writes it: the result, a comment a
+ * person can read, and the facts it was computed from, so a later reader can check it again. Written
+ * when `authentication.spf.onFail: mark` asks for the result to be marked in the message.
+ */
+
+import type { SpfResult } from './check-spf.ts';
+
+export interface ReceivedSpfInput {
+  spf: SpfResult;
+  /** Which identity was checked: MAIL FROM's domain, or HELO's for the null sender (§2.4). */
+  identity: 'mailfrom' | 'helo';
+  clientIp: string;
+  /** The MAIL FROM address; '' for the null reverse-path. */
+  envelopeFrom: string;
+  helo: string;
+  /** Our hostname: the receiver that did the check. */
+  receiver: string;
+}
+
+/** `Received-SPF: result (comment) key=value; …` folded after the comment, ending in CRLF. */
+export function receivedSpfHeader(input: ReceivedSpfInput): string {
+  const { spf } = input;
+  const pairs = [
+    `client-ip=${value(input.clientIp)}`,
+    `envelope-from=${value(input.envelopeFrom === '' ? '<>' : input.envelopeFrom)}`,
+    `helo=${value(input.helo)}`,
+    `receiver=${value(input.receiver)}`,
+    `identity=${input.identity}`,
+  ];
+  if (spf.mechanism) pairs.push(`mechanism=${value(spf.mechanism)}`);
+  // §9.1: "problem" says what went wrong when the result is an error.
+  if (spf.result === 'temperror' || spf.result === 'permerror') pairs.push(`problem=${value(clean(spf.reason))}`);
+  return `Received-SPF: ${spf.result} (${escaped(`${input.receiver}: ${explain(input)}`)})\r\n\t${pairs.join(';\r\n\t')};\r\n`;
+}
+
+/** The comment's sentence, in the words of RFC 7208 §9.1's examples. */
+function explain({ spf, clientIp, envelopeFrom, identity }: ReceivedSpfInput): string {
+  const who = identity === 'helo' || envelopeFrom === '' ? `${spf.domain}` : `domain of ${envelopeFrom}`;
+  switch (spf.result) {
+    case 'pass':
+      return `${who} designates ${clientIp} as permitted sender`;
+    case 'fail':
+      return `${who} does not designate ${clientIp} as permitted sender`;
+    case 'softfail':
+      return `${who} does not designate ${clientIp} as permitted sender (transitioning)`;
+    case 'neutral':
+      return `${clientIp} is neither permitted nor denied by ${who}`;
+    case 'none':
+      return `${spf.domain} does not publish an SPF record`;
+    default:
+      return clean(spf.reason);
+  }
+}
+
+/** §9.1 values are dot-atoms or quoted-strings (RFC 5322 §3.2.3, §3.2.4). */
+function value(text: string): string {
+  if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/.test(text)) return text;
+  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+function escaped(comment: string): string {
+  return comment.replace(/[\\()]/g, (c) => `\\${c}`);
+}
+
+/** One line, bounded: reasons can quote DNS text, which must not fold or break the field. */
+function clean(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 200);
+}
