@@ -4,6 +4,8 @@
  * milters and the phishing detector, in that order, and leaves with one outcome: deliver (maybe to
  * Junk, maybe changed), quarantine, discard, reject or tempfail. The first refusal ends it.
  */
+
+import type { Finding } from '../authentication/results.ts';
 import type { FilterConfig, MilterConfig } from '../config/filter-schema.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log/logger.ts';
@@ -149,6 +151,28 @@ export class ContentFilter {
     clearInterval(this.#refreshTimer);
   }
 
+  /**
+   * Every rule action taken, as Postfix's cleanup logs header_checks and body_checks actions: WARN at
+   * warn level (its only effect, header_checks(5)), the others at info. The reason names the file,
+   * the line and the text that matched.
+   */
+  #logRuleActions(request: FilterRequest, findings: readonly Finding[]): void {
+    for (const finding of findings) {
+      const fields = {
+        session: request.peer.sessionId,
+        id: request.envelope.id,
+        client: request.peer.remoteAddress,
+        from: request.envelope.mailFrom?.address ?? '',
+        to: request.envelope.recipients.map((r) => r.path.address),
+        check: finding.check,
+        action: finding.result,
+        rule: finding.reason,
+      };
+      if (finding.result === 'warn') this.#logger.warn(fields, `${finding.check}: warn`);
+      else this.#logger.info(fields, `${finding.check}: ${finding.result}`);
+    }
+  }
+
   /** Whether the stage has anything to do: rules, milters or phishing scoring. */
   get active(): boolean {
     return this.#inspect !== undefined || this.#runMilter !== undefined || this.#config.phishing.enabled;
@@ -166,6 +190,7 @@ export class ContentFilter {
     let envelope: EnvelopeChanges | undefined;
     if (this.#inspect) {
       const inspection = this.#inspect(content, this.#rules);
+      this.#logRuleActions(request, inspection.findings);
       const v = inspection.verdict;
       if (v.action === 'reject') {
         // header_checks(5) REJECT: Postfix answers 550 5.7.1 with the rule's text.

@@ -131,10 +131,11 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
       '/^Subject:.*drop me/ DISCARD',
       '/^Subject:.*(tag me)/ PREPEND X-Rule: $1',
       '/^Subject:.*redirect me/ REDIRECT bob@example.com',
+      '/^Subject:.*watch me/ WARN watched subject',
     ].join('\n'),
   );
   fs.writeFileSync(body, '/^bad body line$/ REJECT body rejected\n');
-  const server = await serverWith(t, { filter: { headerChecks: header, bodyChecks: body } });
+  const server = await serverWith(t, { filter: { headerChecks: header, bodyChecks: body }, log: { level: 'info' } });
   const withSubject = (s: string, text = 'Hello\r\n') =>
     CLEAN('bob@partner.example').replace('Meeting notes', s).replace('Hi Alice,', text);
 
@@ -157,6 +158,28 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
   const held = await server.store.listQuarantine();
   assert.equal(held.length, 1);
   assert.equal(held[0]!.subject, 'please hold me', 'a HOLD rule does not mark the message as phishing');
+
+  // WARN's only effect is its log line (header_checks(5)); every other action is logged too, as Postfix's cleanup does.
+  assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please watch me'))).code, 250);
+  const actions = server.logs().filter((l) => l.check === 'header_checks' || l.check === 'body_checks');
+  const warned = actions.find((l) => l.action === 'warn');
+  assert.ok(warned, JSON.stringify(actions));
+  assert.equal(warned.level, 40, 'at warn level');
+  assert.match(String(warned.rule), /header_checks:6: "Subject: please watch me": watched subject$/);
+  assert.equal(warned.from, 'bob@partner.example');
+  assert.deepEqual(warned.to, ['alice@example.com']);
+  assert.deepEqual(
+    actions.map((l) => `${l.check} ${l.action}`),
+    [
+      'header_checks reject',
+      'body_checks reject',
+      'header_checks hold',
+      'header_checks discard',
+      'header_checks prepend',
+      'header_checks redirect',
+      'header_checks warn',
+    ],
+  );
 });
 
 test('a milter: its reject, tempfail, added header, and the default when it is down', async (t) => {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config, ConfigInput } from '../../src/config/schema.ts';
 import type { Resolver } from '../../src/dns/resolver.ts';
@@ -34,6 +35,8 @@ export interface TestServer {
   stopServer(): Promise<void>;
   /** The stored bytes of every message in the account's INBOX, in UID order. */
   inbox(address: string): Promise<Buffer[]>;
+  /** The log lines so far, parsed (set `log.level` in the overrides; the default is silent). */
+  logs(): Record<string, unknown>[];
 }
 
 export type TestOverrides = Omit<ConfigInput, 'smtp'> & { smtp?: ConfigInput['smtp'] };
@@ -71,9 +74,16 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
       throw err;
     }
   })();
+  const logLines: string[] = [];
+  const logSink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ config, logger: createLogger(config.log.level) });
+    server = await startServer({ config, logger: createLogger(config.log.level, logSink) });
     for (const address of ['alice@example.com', 'bob@example.com']) {
       await server.store.createAccount(address, TEST_PASSWORD_HASH);
     }
@@ -102,6 +112,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
       }
     },
     inbox: (address) => inboxOf(server.store, address),
+    logs: () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }
 
