@@ -5,15 +5,19 @@
  * without rendering anything.
  *
  * Read: uncompressed streams and FlateDecode ones (§7.4.4), object streams included (where
- * annotations often sit), literal and hex strings (§7.3.4). Not read: other filters (images, LZW,
- * ASCII85), encrypted files, and text in composite fonts (two-byte codes that need the font's
- * ToUnicode map): such text comes out as nothing, never as a guess.
+ * annotations often sit), literal and hex strings (§7.3.4), decoded with the font's ToUnicode map
+ * (§9.10.3, pdf-fonts.ts) where it has one: composite fonts' two-byte codes, as cairo, browsers and
+ * office suites write any text beyond Latin-1, read only that way. Not read: other filters (images,
+ * LZW, ASCII85), encrypted files, and codes of a composite font without a map: such text comes out
+ * as nothing, never as a guess.
  *
  * Bounded: the first 10 MB of the file, 1 MB of stream data read as text in all (inflated or not),
  * 500 streams, 100,000 characters of text, 50 links; image streams are skipped. Never throws; a file
  * it cannot read yields whatever it read before.
  */
 import { inflateSync } from 'node:zlib';
+import { decodeShown, type ToUnicode } from './pdf-cmap.ts';
+import { type FontMap, PdfFonts } from './pdf-fonts.ts';
 
 export interface PdfContent {
   text: string;
@@ -30,28 +34,32 @@ export function readPdf(bytes: Uint8Array): PdfContent {
   collectLinks(source, out.links); // link annotations sit in plain objects, or in object streams below
   const texts: string[] = [];
   let textChars = 0;
-  let budget = LIMITS.streamBytes;
+  const budget = { bytes: LIMITS.streamBytes };
+  // Fonts are looked up only in a file that has ToUnicode maps: without one, codes read as bytes.
+  const fonts = source.includes('/ToUnicode') ? new PdfFonts(source, file, budget) : undefined;
   let streams = 0;
   for (const stream of streamsOf(source)) {
-    if (++streams > LIMITS.streams || budget <= 0) break;
+    if (++streams > LIMITS.streams || budget.bytes <= 0) break;
     if (/\/Subtype\s*\/Image\b/.test(stream.dictionary)) continue;
     const filtered = /\/Filter\b/.test(stream.dictionary);
     let data: string;
     if (!filtered) {
-      data = source.slice(stream.start, Math.min(stream.end, stream.start + budget));
+      data = source.slice(stream.start, Math.min(stream.end, stream.start + budget.bytes));
     } else if (/\/Filter\s*\/(FlateDecode|Fl)\b/.test(stream.dictionary)) {
       try {
-        data = inflateSync(file.subarray(stream.start, stream.end), { maxOutputLength: budget }).toString('latin1');
+        data = inflateSync(file.subarray(stream.start, stream.end), { maxOutputLength: budget.bytes }).toString(
+          'latin1',
+        );
       } catch (err) {
         // Over the budget: the budget is spent (so a file of many bombs costs one); corrupt or cut: nothing from it.
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') budget = 0;
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') budget.bytes = 0;
         continue;
       }
       collectLinks(data, out.links);
     } else continue; // another filter, or a chain of them
-    budget -= data.length;
-    if (textChars >= LIMITS.textChars) continue;
-    const shown = pageText(data);
+    budget.bytes -= data.length;
+    if (textChars >= LIMITS.textChars || !data.includes('BT')) continue;
+    const shown = pageText(data, fonts?.fontsFor(stream.at, stream.dictionary));
     if (shown === '') continue;
     texts.push(shown);
     textChars += shown.length;
@@ -61,7 +69,7 @@ export function readPdf(bytes: Uint8Array): PdfContent {
 }
 
 /** §7.3.8: `<< dictionary >> stream EOL data EOL endstream`; the data's bounds without trusting /Length. */
-function* streamsOf(source: string): Generator<{ dictionary: string; start: number; end: number }> {
+function* streamsOf(source: string): Generator<{ dictionary: string; at: number; start: number; end: number }> {
   const keyword = /stream\r?\n/g;
   for (let match = keyword.exec(source); match; match = keyword.exec(source)) {
     if (source.slice(match.index - 3, match.index) === 'end') continue;
@@ -73,7 +81,7 @@ function* streamsOf(source: string): Generator<{ dictionary: string; start: numb
     const from = Math.max(0, match.index - 4096);
     const open = source.slice(from, match.index).lastIndexOf('<<');
     const dictionary = open < 0 ? '' : source.slice(from + open, match.index);
-    yield { dictionary, start, end };
+    yield { dictionary, at: open < 0 ? match.index : from + open, start, end };
     keyword.lastIndex = end + 9;
   }
 }
@@ -94,15 +102,19 @@ function collectLinks(chunk: string, links: string[]): void {
 /**
  * §9.4.3: the strings shown by Tj, ' and " and the string parts of TJ arrays, a line per text line
  * (T*, Td, TD, Tm, ' and " start one; ET ends the object). Other operators drop their operands.
+ * `/Name size Tf` (§9.3.1) selects the font whose ToUnicode map, if `fonts` has one, reads the codes.
  */
-function pageText(chunk: string): string {
-  if (!chunk.includes('BT')) return '';
+function pageText(chunk: string, fonts: FontMap | undefined): string {
   const lines: string[] = [];
   let line = '';
   let operands: string[] = [];
+  let name = '';
+  let numbers: number[] = [];
+  let font: ToUnicode | undefined;
   let inArray = false;
+  const show = (value: string) => (font ? decodeShown(font, value).replace(/[\x00-\x1f]/g, ' ') : readable(value));
   const newLine = () => {
-    if (line.trim() !== '') lines.push(line.trim());
+    if (line.trim() !== '') lines.push(line.trim().replace(/ {2,}/g, ' '));
     line = '';
   };
   for (let i = 0; i < chunk.length; ) {
@@ -130,18 +142,36 @@ function pageText(chunk: string): string {
     } else if (c === '%') {
       const eol = chunk.indexOf('\n', i);
       i = eol < 0 ? chunk.length : eol + 1; // §7.2.3 comment
+    } else if (/[0-9+\-.]/.test(c)) {
+      // §7.3.3 a number: kept for Td, whose vertical move tells a new line from a gap in one
+      let j = i + 1;
+      while (j < chunk.length && /[0-9.]/.test(chunk[j] as string)) j++;
+      numbers.push(Number(chunk.slice(i, j)));
+      i = j;
+    } else if (c === '/') {
+      // §7.3.5 a name, up to white space or a delimiter; not an operator
+      let j = i + 1;
+      while (j < chunk.length && !/[\s/<>[\]()%{}]/.test(chunk[j] as string)) j++;
+      name = chunk.slice(i + 1, j);
+      i = j;
     } else if (isOperatorStart(chunk.charCodeAt(i))) {
       let j = i + 1;
       while (j < chunk.length && isOperatorPart(chunk.charCodeAt(j))) j++;
       const operator = chunk.slice(i, j);
       i = j;
       if (inArray) continue; // names inside an array are not operators
-      if (operator === "'" || operator === '"' || operator === 'T*' || operator === 'Td' || operator === 'TD')
+      if (operator === 'Td' || operator === 'TD') {
+        // A move along the line (writers place words one by one this way) is a space, not a line.
+        if (numbers.length >= 2 && numbers.at(-1) === 0) line += line.endsWith(' ') ? '' : ' ';
+        else newLine();
+      }
+      if (operator === "'" || operator === '"' || operator === 'T*' || operator === 'Tm' || operator === 'ET')
         newLine();
-      if (operator === 'Tm' || operator === 'ET') newLine();
-      if (operator === 'Tj' || operator === "'" || operator === '"') line += readable(operands.at(-1) ?? '');
-      else if (operator === 'TJ') line += operands.map(readable).join('');
+      if (operator === 'Tf') font = fonts?.get(name);
+      else if (operator === 'Tj' || operator === "'" || operator === '"') line += show(operands.at(-1) ?? '');
+      else if (operator === 'TJ') line += operands.map(show).join('');
       operands = [];
+      numbers = [];
     } else i++;
   }
   newLine();

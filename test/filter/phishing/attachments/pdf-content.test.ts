@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { parseConfig } from '../../../../src/config/load.ts';
+import { decodeShown, parseToUnicode } from '../../../../src/filter/phishing/attachments/pdf-cmap.ts';
 import { readPdf } from '../../../../src/filter/phishing/attachments/pdf-content.ts';
 import { scanMessage, scanSettings } from '../../../../src/filter/phishing/scan.ts';
 import { Random } from '../../../support/fuzz-input.ts';
@@ -151,4 +152,168 @@ test('interop: a PDF that Ghostscript writes (Debian ghostscript, ps2pdf) gives 
     text: 'Your mailbox is full. Verify your password within 24 hours.\nClick here to keep your account active',
     links: ['http://203.0.113.5/verify'],
   });
+});
+
+/** A ToUnicode CMap program (ISO 32000-1 §9.10.3) with the given codespace and mapping sections. */
+const cmapProgram = (codespace: string, body: string) =>
+  `/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Adobe-Identity-UCS def\n` +
+  `1 begincodespacerange ${codespace} endcodespacerange\n${body}\nendcmap CMapName currentdict /CMap defineresource pop end end`;
+
+/** UTF-16BE hex of a text, as CMaps write destinations. */
+const u16 = (text: string) => Buffer.from(text, 'utf16le').swap16().toString('hex');
+
+test('ToUnicode maps: bfchar, both bfrange forms, surrogate pairs; unmapped codes read as nothing', () => {
+  const cmap = parseToUnicode(
+    cmapProgram(
+      '<0000> <ffff>',
+      `2 beginbfchar <0001> <${u16('С')}> <0002> <${u16('😀')}> endbfchar\n` +
+        `2 beginbfrange <0010> <0012> <${u16('а')}> <0020> <0021> [<${u16('ф')}> <${u16('fi')}>] endbfrange`,
+    ),
+  );
+  assert.ok(cmap);
+  assert.deepEqual(cmap.lengths, [2]);
+  const codes = (...values: number[]) => Buffer.from(values.flatMap((v) => [v >> 8, v & 0xff])).toString('latin1');
+  assert.equal(decodeShown(cmap, codes(0x01, 0x10, 0x11, 0x12, 0x02, 0x20, 0x21)), 'Сабв😀фfi');
+  assert.equal(decodeShown(cmap, codes(0x01, 0x99, 0x01)), 'СС', 'an unmapped code is skipped, not guessed');
+  assert.equal(parseToUnicode('no cmap here'), undefined);
+  // The binary search over ranges agrees with a plain scan, on many random ranges.
+  const ranges: string[] = [];
+  const expected = new Map<number, string>();
+  for (let first = 0x100, i = 0; i < 500; i++, first += 7) {
+    ranges.push(
+      `<${first.toString(16).padStart(4, '0')}> <${(first + 3).toString(16).padStart(4, '0')}> <${u16('A')}>`,
+    );
+    for (let k = 0; k < 4; k++) expected.set(first + k, String.fromCharCode(0x41 + k));
+  }
+  const many = parseToUnicode(cmapProgram('<0000> <ffff>', `500 beginbfrange ${ranges.join('\n')} endbfrange`));
+  assert.ok(many);
+  for (let code = 0xf0; code < 0x100 + 7 * 500 + 10; code++) {
+    assert.equal(decodeShown(many, codes(code)), expected.get(code) ?? '', code.toString(16));
+  }
+});
+
+/** A compressed object stream (§7.5.7) holding the given objects, numbered from `first`. */
+function objectStream(first: number, bodies: string[]): { dict: string; stream: Buffer } {
+  const offsets: string[] = [];
+  let at = 0;
+  for (const [i, body] of bodies.entries()) {
+    offsets.push(`${first + i} ${at}`);
+    at += body.length + 1;
+  }
+  const header = `${offsets.join(' ')}\n`;
+  return {
+    dict: `<< /Type /ObjStm /N ${bodies.length} /First ${header.length} /Filter /FlateDecode >>`,
+    stream: deflateSync(header + bodies.join('\n')),
+  };
+}
+
+/** Two pages: each names its font /F1, but they are different fonts with different maps (§7.8.3). */
+function cyrillicPdf(): Buffer {
+  const cmapA = cmapProgram(
+    '<0000> <ffff>',
+    `3 beginbfchar <0001> <${u16('П')}> <0002> <${u16('а')}> <0003> <${u16('р')}> endbfchar`,
+  );
+  const cmapB = cmapProgram('<0000> <ffff>', `1 beginbfrange <0001> <0003> <${u16('о')}> endbfrange`);
+  return pdf([
+    { dict: '<< /Type /Catalog /Pages 2 0 R >>' },
+    { dict: '<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>' },
+    { dict: '<< /Type /Page /Parent 2 0 R /Contents 5 0 R /Resources << /Font << /F1 7 0 R >> >> >>' },
+    { dict: '<< /Type /Page /Parent 2 0 R /Contents [6 0 R] /Resources 21 0 R >>' },
+    {
+      dict: '<< /Filter /FlateDecode >>',
+      stream: deflateSync('BT /F1 12 Tf 72 700 Td [<0001>-20<00020003>]TJ 40 0 Td <0002> Tj 0 -14 Td <0003> Tj ET'),
+    },
+    { dict: '<< /Filter /FlateDecode >>', stream: deflateSync('BT /F1 12 Tf <000100020003> Tj ET') },
+    { dict: '<< /Type /Font /Subtype /Type0 /Encoding /Identity-H /ToUnicode 8 0 R >>' },
+    { dict: '<< /Filter /FlateDecode >>', stream: deflateSync(cmapA) },
+    { dict: `<< /Length ${cmapB.length} >>`, stream: cmapB },
+    // The second font and the second page's resources live in object streams, as Word writes them.
+    objectStream(20, ['<< /Type /Font /Subtype /Type0 /Encoding /Identity-H /ToUnicode 9 0 R >>']),
+    objectStream(21, ['<< /Font << /F1 20 0 R >> >>']),
+  ]);
+}
+
+test('composite fonts: two-byte codes read through the ToUnicode map of the font each page names', () => {
+  assert.equal(readPdf(cyrillicPdf()).text, 'Пар а\nр\nопр');
+});
+
+test('bounded: 60,000 object headers without endobj, and a hostile map, cost one pass', () => {
+  const headers = Buffer.from(
+    `%PDF-1.7\n/ToUnicode${' 1 0 obj << /Type /Font /ToUnicode 2 0 R >>'.repeat(60_000)}`,
+    'latin1',
+  );
+  const started = performance.now();
+  assert.deepEqual(readPdf(headers), { text: '', links: [] });
+  assert.ok(performance.now() - started < 1500, `${performance.now() - started} ms`);
+  // 30,000 ranges (20,000 are kept) and 40,000 codes shown: a scan of the ranges per code would take minutes.
+  const ranges = Array.from({ length: 30_000 }, (_, i) => {
+    const code = (2 * i).toString(16).padStart(4, '0');
+    return `<${code}> <${code}> <${u16('ж')}>`;
+  });
+  const map = cmapProgram('<0000> <ffff>', `30000 beginbfrange ${ranges.join(' ')} endbfrange`);
+  const shown = Buffer.alloc(80_000);
+  for (let i = 0; i < 40_000; i++) shown.writeUInt16BE((2 * i) % 40_000, 2 * i);
+  const hostile = pdf([
+    { dict: '<< /Type /Page /Contents 2 0 R /Resources << /Font << /F1 3 0 R >> >> >>' },
+    { dict: '<< /Filter /FlateDecode >>', stream: deflateSync(`BT /F1 1 Tf <${shown.toString('hex')}> Tj ET`) },
+    { dict: '<< /Type /Font /Subtype /Type0 /ToUnicode 4 0 R >>' },
+    { dict: '<< /Filter /FlateDecode >>', stream: deflateSync(map) },
+  ]);
+  const decoding = performance.now();
+  assert.equal(readPdf(hostile).text, 'ж'.repeat(40_000));
+  assert.ok(performance.now() - decoding < 1500, `${performance.now() - decoding} ms`);
+});
+
+test('interop: a Cyrillic lure that cairo writes (Debian pango1.0-tools, pango-view) reads as its text', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'postern-pdf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lines = ['Ваш аккаунт будет заблокирован.', 'Срочно подтвердите пароль.', 'Your account will be suspended.'];
+  writeFileSync(path.join(dir, 'lure.txt'), lines.join('\n'));
+  // A missing pango-view fails here: .ci/run installs pango1.0-tools and fonts-dejavu-core.
+  execFileSync('pango-view', ['-q', '--font=DejaVu Sans 14', '--output=lure.pdf', 'lure.txt'], {
+    cwd: dir,
+    timeout: 30_000,
+  });
+  const written = readFileSync(path.join(dir, 'lure.pdf'));
+  assert.match(written.toString('latin1'), /\/Identity-H/, 'cairo wrote a composite font');
+  assert.equal(readPdf(written).text, lines.join('\n'));
+  // Ghostscript rewriting the same file (other object layout, a word per Td) still reads word for word.
+  execFileSync('gs', ['-q', '-dNOPAUSE', '-dBATCH', '-sDEVICE=pdfwrite', '-sOutputFile=again.pdf', 'lure.pdf'], {
+    cwd: dir,
+    timeout: 30_000,
+  });
+  const again = readPdf(readFileSync(path.join(dir, 'again.pdf'))).text;
+  for (const word of ['заблокирован', 'Срочно', 'подтвердите', 'пароль', 'suspended'])
+    assert.ok(again.includes(word), again);
+});
+
+test('the detector reads a Russian lure in a composite-font PDF: its words count as the body would', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'postern-pdf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    path.join(dir, 'lure.txt'),
+    'Ваш аккаунт будет заблокирован в течение 24 часов.\nСрочно подтвердите пароль.',
+  );
+  execFileSync('pango-view', ['-q', '--font=DejaVu Sans 14', '--output=lure.pdf', 'lure.txt'], {
+    cwd: dir,
+    timeout: 30_000,
+  });
+  const lure = readFileSync(path.join(dir, 'lure.pdf'));
+  const message = (attachment: Buffer | undefined) =>
+    Buffer.from(
+      'From: Служба поддержки <support@helpdesk-mail.example>\r\nTo: alice@example.com\r\nSubject: Document\r\n' +
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+        '--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n' +
+        (attachment
+          ? `--b\r\nContent-Type: application/pdf; name=notice.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n${attachment.toString('base64')}\r\n`
+          : '') +
+        '--b--\r\n',
+    );
+  const config = parseConfig({ domains: ['example.com'] }, 'test');
+  const settings = scanSettings({ filter: config.filter, localDomains: config.domains, authservId: 'mx.example.com' });
+  const report = await scanMessage(message(lure), settings);
+  const without = await scanMessage(message(undefined), settings);
+  const names = report.signals.map((s) => s.name);
+  assert.ok(names.includes('credential-request') || names.includes('urgency'), names.join(', '));
+  assert.ok(report.score > without.score, `${report.score} with the PDF, ${without.score} without`);
 });
