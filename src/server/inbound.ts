@@ -96,7 +96,14 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const { verdict } = examination;
       if (verdict.reply) {
         logger.info(
-          { session: peer.sessionId, id: envelope.id, auth: summary(examination), reason: verdict.reason },
+          {
+            session: peer.sessionId,
+            id: envelope.id,
+            auth: summary(examination),
+            reason: verdict.reason,
+            // Every check's result and why, so the refusal can be explained from the log alone.
+            checks: examination.findings.map((f) => `${f.check}=${f.result}: ${f.reason}`),
+          },
           `authentication: ${verdict.action}; answered ${verdict.reply.code}`,
         );
         return { action: 'reply', reply: verdict.reply };
@@ -194,6 +201,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             queued: job?.id,
             user: peer.authenticated,
             ...(examination?.header ? { auth: summary(examination) } : {}),
+            ...(examination && forgedResultsRemoved(examination) ? { forgedResultsRemoved: true } : {}),
             ...(junk ? { junk: examination?.verdict.reason ?? verdictOf(filtered)?.reason } : {}),
             ...(verdictOf(filtered) ? { verdict: logVerdict(verdictOf(filtered)!) } : {}),
           },
@@ -336,6 +344,11 @@ function summary(examination: Examination): string {
   if (examination.arc) parts.push(`arc=${examination.arc.result}`);
   if (examination.dmarc) parts.push(`dmarc=${examination.dmarc.result}`);
   return parts.join(' ');
+}
+
+/** RFC 8601 §5: the sender's Authentication-Results fields that claimed our authserv-id were removed. */
+function forgedResultsRemoved(examination: Examination): boolean {
+  return examination.findings.some((f) => f.check === 'authentication-results' && f.result === 'removed');
 }
 
 function asReply(r: Reply): MessageOutcome {

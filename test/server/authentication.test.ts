@@ -150,12 +150,27 @@ test('DKIM: a good signature passes; a changed body or header fails; a missing k
   assert.match(headers[3]!, /dkim=(permerror|fail) .*header\.s=gone/);
 });
 
-test('DMARC p=reject without alignment: 550 5.7.1 with the reason, nothing stored', async (t) => {
-  const server = await serverWith(t);
+test('DMARC p=reject without alignment: 550 5.7.1 with the reason, nothing stored; the log explains each check', async (t) => {
+  const server = await serverWith(t, { log: { level: 'info' } });
   const answer = await sendToAlice(server, 'a@reject.example', message('ceo@reject.example'));
   assert.equal(codeOf(answer), '550 5.7.1');
   assert.match(answer.text, /DMARC policy of reject\.example says reject/);
   assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+  const refused = server.logs().find((l) => String(l.msg).startsWith('authentication: reject'));
+  assert.ok(refused, 'the refusal is logged');
+  const checks = refused.checks as string[];
+  assert.ok(
+    checks.some((c) => /^spf=fail: reject\.example: /.test(c)),
+    checks.join(' | '),
+  );
+  assert.ok(
+    checks.some((c) => c === 'dkim=none: no DKIM signature'),
+    checks.join(' | '),
+  );
+  assert.ok(
+    checks.some((c) => c.startsWith('dmarc=fail: ')),
+    checks.join(' | '),
+  );
 });
 
 test('DMARC p=reject but an aligned DKIM signature: accepted, dmarc=pass', async (t) => {
