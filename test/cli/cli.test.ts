@@ -1,11 +1,14 @@
 // The `postern` command as users run it: bin/postern in a child process, exit codes and messages.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
-import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
+import { addUser, configDir, POSTERN, postern, spawnServer } from '../support/child-server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
 type Context = { after(fn: () => unknown): void };
@@ -288,4 +291,31 @@ test('postern queue list: mail a mynetworks client relays waits in the outbound 
   const text = await postern(['queue', 'list', '--config', d.file]);
   assert.match(text.stdout, /<app@example\.net>\tsomeone@example\.org\t/);
   assert.equal((await postern(['queue', 'flush', '--config', d.file])).code, 2, 'unknown subcommand: usage error');
+});
+
+test('the compile cache is private: <tmpdir>/postern-compile-cache-<uid>, 0700, and not used when others could write it', async (t) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-cache-test-'));
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
+  delete env.NODE_COMPILE_CACHE;
+  const version = () => promisify(execFile)(POSTERN, ['version'], { env, timeout: 20_000 });
+  const cache = path.join(tmp, `postern-compile-cache-${process.getuid!()}`);
+
+  assert.match((await version()).stdout, /^postern /);
+  assert.equal(fs.statSync(cache).mode & 0o777, 0o700);
+  assert.ok(fs.readdirSync(cache).length > 0, 'the cache was written');
+  assert.ok(!fs.existsSync(path.join(tmp, 'node-compile-cache')), "not Node's shared default");
+
+  // One that others can write (or a link planted in its place) is not used: the start goes on without.
+  fs.rmSync(cache, { recursive: true });
+  fs.mkdirSync(cache);
+  fs.chmodSync(cache, 0o777);
+  assert.match((await version()).stdout, /^postern /);
+  assert.deepEqual(fs.readdirSync(cache), [], 'nothing written to or read from a shared directory');
+  fs.rmSync(cache, { recursive: true });
+  const elsewhere = path.join(tmp, 'elsewhere');
+  fs.mkdirSync(elsewhere, { mode: 0o700 });
+  fs.symlinkSync(elsewhere, cache);
+  assert.match((await version()).stdout, /^postern /);
+  assert.deepEqual(fs.readdirSync(elsewhere), [], 'a symbolic link is not followed');
 });
