@@ -69,10 +69,22 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   return `${key}: ${shown} is invalid: ${issue.message}`;
 }
 
-/** A bad value is shown to say what is wrong with it, but never a password inside it (a store URL's). */
+/**
+ * A bad value is shown to say what is wrong with it, but never a password inside it: a URL's
+ * (`scheme://user:secret@host`, the secret up to the last "@", spaces and all), a libpq-style
+ * `password=secret`, or one inside a list or an object written where a string was expected.
+ */
 function withoutSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSecrets);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, /pass(word)?|secret/i.test(k) ? '***' : withoutSecrets(v)]),
+    );
+  }
   if (typeof value !== 'string') return value;
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i, '$1***@');
+  return value
+    .replace(/(\/\/[^:/@\s]*:)[^@]*@/g, '$1***@')
+    .replace(/(\bpass(?:word)?\s*=\s*)('[^']*'|"[^"]*"|[^\s&]+)/gi, '$1***');
 }
 
 function valueAt(raw: unknown, keys: readonly PropertyKey[]): unknown {

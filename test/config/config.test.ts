@@ -91,3 +91,24 @@ test('store: SQLite by default; PostgreSQL needs a postgres:// URL; a bad URL is
     /unknown key "url" under store/,
   );
 });
+
+test('an invalid store URL is named in the error without its password, whatever form it takes', () => {
+  const leaks: unknown[] = [
+    'postgres://postern:s3cret pass@db.example.com/postern', // a space in the password
+    ['postgres://postern:s3cret@db.example.com/postern'], // a list where a string was expected
+    'host=db.example.com user=postern password=s3cret dbname=postern', // libpq key=value form
+    { host: 'db.example.com', password: 's3cret' }, // an object
+  ];
+  for (const url of leaks) {
+    assert.throws(
+      () => parseConfig({ store: { engine: 'postgres', url } }, 'test'),
+      (error: Error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /store\.url: .* is invalid/);
+        assert.doesNotMatch(error.message, /s3cret/, error.message);
+        return true;
+      },
+      JSON.stringify(url),
+    );
+  }
+});
