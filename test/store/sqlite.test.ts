@@ -69,13 +69,25 @@ test('creates the data directory 0700 and the database 0600, -wal included', () 
     }
   }));
 
-test('tightens a database file left world-readable', () =>
+test('tightens a database file left world-readable, and its -wal and -shm (another program made them)', () =>
   withTempDir(async (dataDir) => {
     fs.mkdirSync(dataDir, { mode: 0o700 });
-    fs.writeFileSync(path.join(dataDir, DATABASE_FILE_NAME), '', { mode: 0o644 });
+    const file = path.join(dataDir, DATABASE_FILE_NAME);
+    fs.writeFileSync(file, '', { mode: 0o644 });
+    // Another program (the sqlite3 shell, say) has the file open in WAL mode: its -wal and -shm were
+    // made with the file's mode of then, 0644.
+    const other = new DatabaseSync(file);
+    other.exec('PRAGMA journal_mode = WAL; CREATE TABLE other (x); INSERT INTO other VALUES (1)');
+    assert.equal(modeOf(`${file}-wal`), 0o644);
     const store = await openSqliteStore({ dataDir });
-    await store.close();
-    assert.equal(modeOf(path.join(dataDir, DATABASE_FILE_NAME)), 0o600);
+    try {
+      assert.equal(modeOf(file), 0o600);
+      assert.equal(modeOf(`${file}-wal`), 0o600);
+      assert.equal(modeOf(`${file}-shm`), 0o600);
+    } finally {
+      await store.close();
+      other.close();
+    }
   }));
 
 test('migrates a new file to the latest schema version and leaves it in WAL mode', () =>

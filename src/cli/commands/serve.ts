@@ -1,5 +1,6 @@
 /** `postern serve`: runs the server until SIGTERM/SIGINT, then shuts down gracefully. */
 
+import { permissionWarnings } from '../../config/permissions.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger } from '../../log/logger.ts';
 import { startServer } from '../../server/server.ts';
@@ -35,6 +36,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       `running on the embedded defaults: hostname ${config.hostname} and local domain ${config.domains.join(', ')}; set "hostname" and "domains" in postern.yaml for real mail`,
     );
   }
+  for (const warning of permissionWarnings(config, file)) logger.warn(warning);
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

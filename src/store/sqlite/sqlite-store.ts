@@ -112,6 +112,14 @@ function prepareFiles(dataDir: string, file: string): void {
   if (!fs.existsSync(dataDir)) fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
   fs.chmodSync(file, 0o600); // the umask may have removed bits we need, or the file predates us
+  // -wal and -shm left by another program (the sqlite3 shell) keep their own modes: they hold mail too.
+  for (const companion of [`${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.chmodSync(companion, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 export class SqliteStore implements Store {
