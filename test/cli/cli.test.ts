@@ -13,8 +13,8 @@ import { SmtpClient } from '../support/smtp-client.ts';
 
 type Context = { after(fn: () => unknown): void };
 
-function dir(t: Context) {
-  const d = configDir();
+function dir(t: Context, extra: Record<string, unknown> = {}) {
+  const d = configDir(extra);
   t.after(() => d.cleanup());
   return d;
 }
@@ -318,4 +318,27 @@ test('the compile cache is private: <tmpdir>/postern-compile-cache-<uid>, 0700, 
   fs.symlinkSync(elsewhere, cache);
   assert.match((await version()).stdout, /^postern /);
   assert.deepEqual(fs.readdirSync(elsewhere), [], 'a symbolic link is not followed');
+});
+
+test('SIGTERM ends the process within seconds even with an ACME order stuck on an unreachable CA', async (t) => {
+  const { file } = dir(t, {
+    tls: {
+      selfSigned: true,
+      acme: {
+        directory: 'https://127.0.0.1:9/dir', // the discard port: nothing listens, every try is refused
+        email: 'postmaster@example.com',
+        termsOfServiceAgreed: true,
+        hostnames: ['mx.example.com'],
+        http01: { listen: '127.0.0.1:0' },
+      },
+    },
+  });
+  const server = await spawnServer(file);
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // the order is under way, its retries pending
+  const started = Date.now();
+  assert.equal(await server.stop('SIGTERM'), 0);
+  const took = Date.now() - started;
+  // The ACME manager gives an order 5 s to end; acme-client's retries had kept the process 72 s more.
+  assert.ok(took < 10_000, `exited ${took} ms after SIGTERM`);
+  assert.match(server.output(), /"msg":"stopped"/);
 });

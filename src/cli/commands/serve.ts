@@ -49,5 +49,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   await server.stop();
   logger.info('stopped');
   logger.flush();
+  // Everything of ours is closed and flushed. What a library leaves behind (acme-client retrying an
+  // order with an unreachable CA, for over a minute) must not keep a stopped server's process alive
+  // and delay its restart; the timer itself holds nothing up when nothing else is left.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
   return 0;
 }
