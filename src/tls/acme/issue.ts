@@ -4,6 +4,7 @@
  * finalize with a CSR for a fresh key (§7.4), download the chain (§7.4.2). acme-client's own
  * pre-check of the challenge (a real DNS lookup and fetch) is skipped: the CA's validation is the test.
  */
+import https from 'node:https';
 import acme from 'acme-client';
 import type { KeyAlgorithm } from '../create-certificate.ts';
 import type { AcmeAccount } from './account.ts';
@@ -46,24 +47,45 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
       ? await acme.crypto.createPrivateRsaKey(2048)
       : await acme.crypto.createPrivateEcdsaKey('P-256');
   const [, csr] = await acme.crypto.createCsr({ commonName: hostname, altNames: [hostname] }, key);
-  const cert = await client.auto({
-    csr,
-    ...(request.email ? { email: request.email } : {}), // §7.3: contact as a mailto: URL
-    termsOfServiceAgreed: request.termsOfServiceAgreed, // §7.3: required when the directory has termsOfService
-    challengePriority,
-    skipChallengeVerification: true,
-    // acme-client's types know http-01 and dns-01 only; tls-alpn-01 challenges have the same shape (RFC 8737 §3).
-    challengeCreateFn: async (authz, challenge, keyAuthorization) => {
-      const { type, token } = challenge as { type: string; token: string };
-      if (type === 'http-01' && http01) http01.set(token, keyAuthorization);
-      else if (type === 'tls-alpn-01' && tlsAlpn01) await tlsAlpn01.set(authz.identifier.value, keyAuthorization);
-      else throw new Error(`ACME: the CA offered ${type}, which is not enabled`);
-    },
-    challengeRemoveFn: async (authz, challenge) => {
-      const { type, token } = challenge as { type: string; token: string };
-      if (type === 'http-01') http01?.delete(token);
-      else if (type === 'tls-alpn-01') tlsAlpn01?.delete(authz.identifier.value);
-    },
-  });
+  const cert = await client
+    .auto({
+      csr,
+      ...(request.email ? { email: request.email } : {}), // §7.3: contact as a mailto: URL
+      termsOfServiceAgreed: request.termsOfServiceAgreed, // §7.3: required when the directory has termsOfService
+      challengePriority,
+      skipChallengeVerification: true,
+      // acme-client's types know http-01 and dns-01 only; tls-alpn-01 challenges have the same shape (RFC 8737 §3).
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        const { type, token } = challenge as { type: string; token: string };
+        if (type === 'http-01' && http01) http01.set(token, keyAuthorization);
+        else if (type === 'tls-alpn-01' && tlsAlpn01) await tlsAlpn01.set(authz.identifier.value, keyAuthorization);
+        else throw new Error(`ACME: the CA offered ${type}, which is not enabled`);
+      },
+      challengeRemoveFn: async (authz, challenge) => {
+        const { type, token } = challenge as { type: string; token: string };
+        if (type === 'http-01') http01?.delete(token);
+        else if (type === 'tls-alpn-01') tlsAlpn01?.delete(authz.identifier.value);
+      },
+    })
+    .catch(async (err: unknown) => {
+      // acme-client reports a CA it cannot reach as a TypeError of its own (reading 'config' of an
+      // undefined response): ask the directory ourselves, so the log says what is wrong.
+      if (!(err instanceof TypeError)) throw err;
+      const unreachable = await unreachableBecause(request.directory);
+      throw unreachable ? new Error(`ACME: cannot reach the CA at ${request.directory}: ${unreachable}`) : err;
+    });
   return { cert, key: key.toString(), accountUrl: client.getAccountUrl() };
+}
+
+/** Why the directory cannot be fetched (a refused connection, a bad certificate), or undefined if it can. */
+function unreachableBecause(directory: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const agent = acme.axios.defaults.httpsAgent as https.Agent | undefined; // the CA the config trusts
+    const request = https.get(directory, { ...(agent ? { agent } : {}), timeout: 10_000 }, (response) => {
+      response.resume();
+      resolve(undefined);
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer within 10 s')));
+    request.on('error', (error) => resolve(error.message));
+  });
 }
