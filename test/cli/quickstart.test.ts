@@ -1,13 +1,15 @@
 // `postern quickstart` as an admin runs it: a new domain in an empty directory, then the files, the
 // account and the keys it made, checked through the same code `serve` uses.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openStore } from '../../src/store/open.ts';
-import { postern } from '../support/child-server.ts';
+import { POSTERN, postern } from '../support/child-server.ts';
 import { tempDir } from '../support/server.ts';
 
 test('quickstart writes a valid config, the data, an account whose password it prints once, DKIM keys and the records', async (t) => {
@@ -67,4 +69,21 @@ test('quickstart never overwrites a config, and refuses bad input with a clear e
   const badAddress = await postern(['quickstart', 'example.org', '--dir', other, '--address', 'mail.example.org']);
   assert.equal(badAddress.code, 2);
   assert.match(badAddress.stderr, /not an IP address/);
+});
+
+test('under umask 000 the directory quickstart makes is still closed to others, and the config 0640', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const run = promisify(execFile);
+  await run(
+    'sh',
+    ['-c', `umask 000 && exec "$0" quickstart example.org --dir "$1" --address 192.0.2.25`, POSTERN, dir],
+    {
+      timeout: 60_000,
+    },
+  );
+  assert.equal(fs.statSync(dir).mode & 0o777, 0o750);
+  assert.equal(fs.statSync(path.join(dir, 'postern.yaml')).mode & 0o777, 0o640);
+  assert.equal(fs.statSync(path.join(dir, 'data')).mode & 0o777, 0o700);
 });

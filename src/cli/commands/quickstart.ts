@@ -67,7 +67,12 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     throw err;
   }
 
-  fs.mkdirSync(dir, { recursive: true });
+  // A directory we make is the owner's, readable by the group (which may read the config), closed to
+  // others whatever the umask: one others could write would let them replace postern.yaml.
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    fs.chmodSync(dir, 0o750);
+  }
   // The config names no secret, but it says where the data is: readable by its owner and group only.
   fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
   const password = generatePassword(randomBytes);
