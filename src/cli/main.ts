@@ -97,10 +97,18 @@ try {
   if (err instanceof CliError || err instanceof ConfigError || err instanceof StoreError) {
     process.stderr.write(`postern: ${err.message}\n`);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  } else if (isSystemError(err)) {
+    // A file or a port the system refused (EACCES, ENOSPC, ENOTDIR …): the environment's to fix, in one line.
+    process.stderr.write(`postern: ${err.message}\n`);
+    process.exitCode = 1;
   } else {
     process.stderr.write(
       `postern: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
     process.exitCode = 70; // EX_SOFTWARE
   }
+}
+
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
 }

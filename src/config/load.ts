@@ -20,9 +20,11 @@ export interface LoadedConfig {
 
 /** --config, else $POSTERN_CONFIG, else ./postern.yaml when present, else the embedded defaults. */
 export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const chosen = explicit ?? env.POSTERN_CONFIG;
+  // An empty --config is a mistake (a script's unset variable), not a wish for the defaults.
+  if (explicit === '') throw new ConfigError('--config: the path is empty');
+  const chosen = explicit ?? (env.POSTERN_CONFIG === '' ? undefined : env.POSTERN_CONFIG);
   let file: string | undefined;
-  if (chosen !== undefined && chosen !== '') {
+  if (chosen !== undefined) {
     file = path.resolve(chosen);
     if (!fs.existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
   } else if (fs.existsSync('postern.yaml')) {
@@ -30,7 +32,14 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
   }
   let raw: unknown = {};
   if (file !== undefined) {
-    const text = fs.readFileSync(file, 'utf8');
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EISDIR' ? 'it is a directory, not a file' : (code ?? (err as Error).message);
+      throw new ConfigError(`config file ${file} cannot be read: ${why}`);
+    }
     try {
       raw = parseYaml(text) ?? {};
     } catch (err) {

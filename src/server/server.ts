@@ -4,7 +4,7 @@ import { AccountCache } from '../accounts/account-cache.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
-import { splitHostPort } from '../config/load.ts';
+import { ConfigError, splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
@@ -113,12 +113,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
   });
   const smtp = config.smtp;
-  const listeners: { name: 'smtp' | 'submission' | 'submissions'; listener: SmtpListener }[] = [];
+  const listeners: { name: 'smtp' | 'submission' | 'submissions'; address: string; listener: SmtpListener }[] = [];
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
     const { host, port } = splitHostPort(address);
     const submission = name !== 'smtp';
     listeners.push({
       name,
+      address,
       listener: new SmtpListener({
         host,
         port,
@@ -159,7 +160,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const bound: Partial<Record<'smtp' | 'submission' | 'submissions', { address: string; port: number }>> = {};
   let mtaSts: MtaStsServer | undefined;
   try {
-    for (const { name, listener } of listeners) bound[name] = await listener.listen();
+    for (const { name, listener, address } of listeners) {
+      bound[name] = await listener.listen().catch((err: unknown) => {
+        throw listenError(`listen.${name}`, address, err);
+      });
+    }
     if (config.mtaSts.listen) {
       const { certificates } = tlsSetup;
       mtaSts = await startMtaStsServer({ listen: config.mtaSts.listen, config, certificates, logger });
@@ -206,4 +211,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 async function closeStores(store: Store, opened: Store): Promise<void> {
   if (store !== opened) await store.close();
   await opened.close();
+}
+
+/**
+ * A port that cannot be had is the admin's to fix: one line naming the key, the address and what to
+ * do, not a stack trace. Other errors pass as they are.
+ */
+function listenError(key: string, address: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new ConfigError(`${key}: ${address} is in use by another program (is another server running?)`);
+  }
+  if (code === 'EACCES') {
+    return new ConfigError(
+      `${key}: no permission to listen on ${address}: ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' on the node binary)`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${key}: ${address} is not an address of this machine`);
+  return err;
 }

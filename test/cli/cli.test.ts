@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -341,4 +342,57 @@ test('SIGTERM ends the process within seconds even with an ACME order stuck on a
   // The ACME manager gives an order 5 s to end; acme-client's retries had kept the process 72 s more.
   assert.ok(took < 10_000, `exited ${took} ms after SIGTERM`);
   assert.match(server.output(), /"msg":"stopped"/);
+});
+
+test('what the system refuses is one line naming it, exit 1: a port in use, a directory as config, a file as dataDir', async (t) => {
+  const { root, file } = dir(t);
+  const oneLine = (r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp, what: string) => {
+    assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, pattern, what);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line, no stack: ${r.stderr}`);
+  };
+  // A port another program holds.
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const taken = (holder.address() as net.AddressInfo).port;
+  const busy = configDir({ listen: { smtp: `127.0.0.1:${taken}`, submission: null, submissions: null } });
+  t.after(() => busy.cleanup());
+  oneLine(
+    await postern(['serve', '--config', busy.file]),
+    new RegExp(`^postern: listen\\.smtp: 127\\.0\\.0\\.1:${taken} is in use by another program`),
+    'port in use',
+  );
+  oneLine(
+    await postern(['user', 'list', '--config', root]),
+    /config file .* cannot be read: it is a directory, not a file/,
+    'config is a directory',
+  );
+  oneLine(await postern(['user', 'list', '--config', '']), /^postern: --config: the path is empty\n$/, 'empty --config');
+  // dataDir is a file: every command that opens the store, and migrate --status, say so.
+  fs.writeFileSync(path.join(root, 'data'), 'not a directory');
+  for (const args of [['user', 'list'], ['migrate', '--status'], ['migrate']]) {
+    oneLine(
+      await postern([...args, '--config', file]),
+      /dataDir .*\/data cannot hold the SQLite store: not a directory/,
+      args.join(' '),
+    );
+  }
+  // quickstart: --dir naming a file; and a store that fails leaves no config, so a second run can go on.
+  oneLine(
+    await postern(['quickstart', 'example.org', '--dir', file]),
+    /--dir .* is a file, not a directory/,
+    'quickstart --dir file',
+  );
+  const site = path.join(root, 'site');
+  fs.mkdirSync(site);
+  fs.writeFileSync(path.join(site, 'data'), 'in the way');
+  oneLine(
+    await postern(['quickstart', 'example.org', '--dir', site]),
+    /cannot hold the SQLite store/,
+    'quickstart store',
+  );
+  assert.ok(!fs.existsSync(path.join(site, 'postern.yaml')), 'no config left behind');
+  fs.rmSync(path.join(site, 'data'));
+  assert.equal((await postern(['quickstart', 'example.org', '--dir', site, '--address', '192.0.2.25'])).code, 0);
 });

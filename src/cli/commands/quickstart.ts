@@ -67,14 +67,15 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     throw err;
   }
 
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new CliError(`quickstart: --dir ${dir} is a file, not a directory`);
+  }
   // A directory we make is the owner's, readable by the group (which may read the config), closed to
   // others whatever the umask: one others could write would let them replace postern.yaml.
   if (!fs.existsSync(dir)) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
     fs.chmodSync(dir, 0o750);
   }
-  // The config names no secret, but it says where the data is: readable by its owner and group only.
-  fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
   const password = generatePassword(randomBytes);
   const now = new Date();
   const records = await withStore(config, async (store) => {
@@ -88,6 +89,9 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     await createDkimKey(store, { domain, algorithm: 'ed25519', now });
     return recordsFor(domain, { config, store });
   });
+  // Written last: a store that failed above leaves no config behind, so quickstart can simply run again.
+  // The config names no secret, but it says where the data is: readable by its owner and group only.
+  fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
 
   const out = process.stdout;
   out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);

@@ -46,6 +46,7 @@ import {
   type Store,
   StoreClosedError,
   StoreError,
+  StoreUnavailableError,
   type StoreStats,
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
@@ -95,6 +96,8 @@ export function migrateSqliteStore(dataDir: string): MigrationOutcome {
 /** `postern migrate --status` on SQLite; reads only, and creates nothing where no database is yet. */
 export function sqliteStoreStatus(dataDir: string): SchemaStatus {
   const file = path.join(dataDir, DATABASE_FILE_NAME);
+  // Nothing there is a new database only where a directory could hold one; anything else is an error.
+  if (fs.existsSync(dataDir) && !fs.statSync(dataDir).isDirectory()) throw unusableDataDir(dataDir, 'not a directory');
   if (!fs.existsSync(file)) return sqliteSchemaStatus(undefined, file);
   const db = new DatabaseSync(file, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
   try {
@@ -109,8 +112,14 @@ export function sqliteStoreStatus(dataDir: string): SchemaStatus {
  * files the database file's mode, so creating the file ourselves, before SQLite does, covers them.
  */
 function prepareFiles(dataDir: string, file: string): void {
-  if (!fs.existsSync(dataDir)) fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
+  try {
+    if (!fs.existsSync(dataDir)) fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (!fs.statSync(dataDir).isDirectory()) throw unusableDataDir(dataDir, 'not a directory');
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw unusableDataDir(dataDir, (err as Error).message);
+  }
   fs.chmodSync(file, 0o600); // the umask may have removed bits we need, or the file predates us
   // -wal and -shm left by another program (the sqlite3 shell) keep their own modes: they hold mail too.
   for (const companion of [`${file}-wal`, `${file}-shm`]) {
@@ -120,6 +129,11 @@ function prepareFiles(dataDir: string, file: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+}
+
+/** The data directory cannot hold the database: one line for the admin, naming dataDir. */
+function unusableDataDir(dataDir: string, reason: string): StoreError {
+  return new StoreUnavailableError(`dataDir ${dataDir} cannot hold the SQLite store: ${reason}`);
 }
 
 export class SqliteStore implements Store {
