@@ -212,6 +212,16 @@ export async function createDkimKey(store: Store, request: NewKeyRequest): Promi
   const taken = existing.find((key) => key.selector === selector);
   if (taken) throw selectorTaken(domain, taken);
   if (algorithm === 'rsa') checkRsaBits(request.bits ?? DEFAULT_RSA_BITS);
+  // One rotation per domain and algorithm at a time: two pending keys would activate and retire each
+  // other in one pass of advanceRotation.
+  const waiting = existing.find((key) => key.state === 'pending' && key.algorithm === algorithm);
+  if (waiting) {
+    throw new DkimKeyError(
+      'rotation-under-way',
+      `a rotation of ${domain} is under way: ${waiting.selector} waits for its DNS record ${dkimRecordName(waiting)} ` +
+        `(postern dkim list shows it; postern dkim rotate --advance checks DNS now; postern dkim remove drops it)`,
+    );
+  }
   const generated = await generateDkimKey(algorithm, request.bits);
   const active = existing.filter((key) => key.state === 'active');
   try {
@@ -252,7 +262,7 @@ export async function removeDkimKey(
   if (!request.force && key.state === 'active') {
     throw new DkimKeyError(
       'key-in-use',
-      `${key.selector} is the active key of ${domain}: postern dkim rotate --domain ${domain} replaces it safely; ` +
+      `${key.selector} is the active key of ${domain}: postern dkim rotate --domain ${domain} --algo ${key.algorithm} replaces it safely; ` +
         'add --force to remove it now (a leaked key), and then publish an empty key (p=) in its record',
     );
   }

@@ -63,14 +63,7 @@ export async function rotateDkimKey(
         `key, add it with postern dkim keygen --domain ${domain} --algo ${algorithm}`,
     );
   }
-  const waiting = keys.find((key) => key.state === 'pending' && key.algorithm === algorithm);
-  if (waiting) {
-    throw new DkimKeyError(
-      'rotation-under-way',
-      `a rotation of ${domain} is under way: ${waiting.selector} waits for its DNS record ` +
-        `${dkimRecordName(waiting)} (postern dkim list shows it; postern dkim rotate --advance checks DNS now)`,
-    );
-  }
+  // A rotation already under way for this algorithm is refused by createDkimKey.
   return createDkimKey(store, {
     domain,
     selector: options.selector, // a fresh postern-YYYYMM when absent

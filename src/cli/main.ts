@@ -46,7 +46,7 @@ Commands:
   help                                     this text
   version                                  print the version
 
-Every command takes --config FILE.`;
+Every command but quickstart takes --config FILE (after the command).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -236,6 +236,14 @@ test("keygen: a domain's first key is active at once; later ones are pending, re
     createDkimKey(store, { domain: 'example.com', algorithm: 'rsa', bits: 1024, now: T0 }),
     (e: unknown) => e instanceof DkimKeyError && e.code === 'bad-bits',
   );
+  // One rotation per domain and algorithm at a time: a second pending RSA key is refused.
+  await assert.rejects(
+    createDkimKey(store, { domain: 'example.com', algorithm: 'rsa', now: T0 }),
+    (e: unknown) =>
+      e instanceof DkimKeyError &&
+      e.code === 'rotation-under-way' &&
+      /postern-202501-2 waits for its DNS record postern-202501-2\._domainkey\.example\.com/.test(e.message),
+  );
   assert.equal((await store.listDkimKeys()).length, 4, 'nothing stored for a refused request');
 });
 

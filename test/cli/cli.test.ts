@@ -368,7 +368,11 @@ test('what the system refuses is one line naming it, exit 1: a port in use, a di
     /config file .* cannot be read: it is a directory, not a file/,
     'config is a directory',
   );
-  oneLine(await postern(['user', 'list', '--config', '']), /^postern: --config: the path is empty\n$/, 'empty --config');
+  oneLine(
+    await postern(['user', 'list', '--config', '']),
+    /^postern: --config: the path is empty\n$/,
+    'empty --config',
+  );
   // dataDir is a file: every command that opens the store, and migrate --status, say so.
   fs.writeFileSync(path.join(root, 'data'), 'not a directory');
   for (const args of [['user', 'list'], ['migrate', '--status'], ['migrate']]) {

@@ -73,3 +73,24 @@ test('errors name the problem', async () => {
   assert.equal(lang.code, 2);
   assert.match(lang.stderr, /--lang must be en or ru/);
 });
+
+test('control characters of a message never reach the terminal; an empty directory is an error', async (t) => {
+  const dir = tempDir('postern-scan-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // ESC [2J clears the screen; ESC ] 0; … BEL retitles the window.
+  const hostile =
+    'From: a@evil.example\r\nTo: alice@example.com\r\nSubject: Hi \x1b[2J\x1b]0;pwned\x07 there\r\n\r\nHello\r\n';
+  fs.writeFileSync(path.join(dir, 'esc.eml'), hostile);
+  const one = await scan(path.join(dir, 'esc.eml'));
+  assert.equal(one.code, 0, one.stderr);
+  assert.doesNotMatch(one.stdout, /[\x00-\x08\x0b-\x1f\x7f]/, JSON.stringify(one.stdout));
+  assert.match(one.stdout, /Hi \ufffd\[2J\ufffd\]0;pwned\ufffd there/);
+  const json = await scan(path.join(dir, 'esc.eml'), '--json');
+  assert.ok(JSON.stringify(JSON.parse(json.stdout)).includes('\\u001b[2J'), 'JSON keeps them, escaped');
+
+  const empty = path.join(dir, 'empty');
+  fs.mkdirSync(path.join(empty, 'nested'), { recursive: true });
+  const nothing = await scan(empty);
+  assert.equal(nothing.code, 1);
+  assert.match(nothing.stderr, /scan: no message files in .*empty \(subdirectories are not searched\)/);
+});

@@ -29,10 +29,15 @@ export async function scanCommand(args: string[]): Promise<number> {
     authservId: config.authentication.authservId ?? config.hostname,
   });
   const files = await expand(positionals);
+  if (files.length === 0) {
+    throw new CliError(`scan: no message files in ${positionals.join(', ')} (subdirectories are not searched)`);
+  }
   if (files.length === 1 && !(await isDirectory(positionals[0]!))) {
     const result = await scanMessage(await read(files[0]!), settings);
     process.stdout.write(
-      values.json === true ? `${JSON.stringify(toJson(files[0]!, result), null, 2)}\n` : describe(result, language),
+      values.json === true
+        ? `${JSON.stringify(toJson(files[0]!, result), null, 2)}\n`
+        : terminalSafe(describe(result, language)),
     );
     return 0;
   }
@@ -42,7 +47,7 @@ export async function scanCommand(args: string[]): Promise<number> {
     process.stdout.write(
       values.json === true
         ? `${JSON.stringify(toJson(file, r))}\n`
-        : `${file}\t${r.score}\t${r.action}\t${r.category}\t${r.signals.map((s) => s.name).join(',')}\n`,
+        : `${terminalSafe(file)}\t${r.score}\t${r.action}\t${r.category}\t${r.signals.map((s) => s.name).join(',')}\n`,
     );
   // One thread: worker threads measured slower here (each warms up its own JIT, and the two cores of
   // the test machines share caches), see docs/benchmarks.md.
@@ -56,6 +61,15 @@ export async function scanCommand(args: string[]): Promise<number> {
     `scanned ${files.length} messages (${Math.round(bytes / 1024)} KB) in ${seconds.toFixed(2)} s: ${Math.round(files.length / seconds)} messages/s\n`,
   );
   return 0;
+}
+
+/**
+ * The text as a terminal may show it: a suspicious message's Subject can carry escape sequences
+ * that clear the screen or retitle the window, so control characters (but line ends and tabs)
+ * become U+FFFD, as `quarantine show` prints them. JSON output escapes them already.
+ */
+function terminalSafe(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd');
 }
 
 async function expand(paths: string[]): Promise<string[]> {

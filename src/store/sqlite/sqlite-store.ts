@@ -46,8 +46,8 @@ import {
   type Store,
   StoreClosedError,
   StoreError,
-  StoreUnavailableError,
   type StoreStats,
+  StoreUnavailableError,
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
 import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
