@@ -5,10 +5,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, POSTERN, postern, spawnServer } from '../support/child-server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
@@ -399,4 +401,28 @@ test('what the system refuses is one line naming it, exit 1: a port in use, a di
   assert.ok(!fs.existsSync(path.join(site, 'postern.yaml')), 'no config left behind');
   fs.rmSync(path.join(site, 'data'));
   assert.equal((await postern(['quickstart', 'example.org', '--dir', site, '--address', '192.0.2.25'])).code, 0);
+});
+
+test('a command other than migrate or serve does not upgrade an older store; it says to run migrate', async (t) => {
+  const { root, file } = dir(t);
+  const dataDir = path.join(root, 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+  migrateSqlite(db, { target: SQLITE_MIGRATIONS.length - 1 });
+  db.close();
+  const refused = await postern(['user', 'list', '--config', file]);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `has schema version ${SQLITE_MIGRATIONS.length - 1} and this Postern needs ${SQLITE_MIGRATIONS.length}: run "postern migrate" first`,
+    ),
+  );
+  const status = await postern(['migrate', '--status', '--json', '--config', file]);
+  assert.equal((JSON.parse(status.stdout) as { current: number }).current, SQLITE_MIGRATIONS.length - 1, 'untouched');
+  assert.equal((await postern(['migrate', '--config', file])).code, 0);
+  assert.equal((await postern(['user', 'list', '--config', file])).code, 0);
+  // A new, empty store is still created by any command (the quick tour adds a user before the first start).
+  const fresh = dir(t);
+  assert.equal((await postern(['user', 'list', '--config', fresh.file])).code, 0);
 });

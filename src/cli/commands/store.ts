@@ -1,9 +1,21 @@
-/** Opens the configured store for a one-shot CLI command and always closes it. */
+/**
+ * Opens the configured store for a one-shot CLI command and always closes it. A new, empty store is
+ * created; an older schema is not upgraded here: in a cluster that is a deliberate step (`postern
+ * migrate`, or a `serve` start), never the side effect of `user list` run with a newer binary.
+ */
 import type { Config } from '../../config/schema.ts';
-import { openStore } from '../../store/open.ts';
+import { openStore, storeStatus } from '../../store/open.ts';
 import type { Store } from '../../store/store.ts';
+import { CliError } from '../errors.ts';
 
 export async function withStore<T>(config: Config, work: (store: Store) => Promise<T>): Promise<T> {
+  const status = await storeStatus(config);
+  if (status.current > 0 && status.pending.length > 0) {
+    throw new CliError(
+      `the store (${status.location}) has schema version ${status.current} and this Postern needs ${status.latest}: ` +
+        'run "postern migrate" first (or start "postern serve", which migrates); other commands do not upgrade a store',
+    );
+  }
   const store = await openStore(config, { applicationName: 'postern cli' });
   try {
     return await work(store);
