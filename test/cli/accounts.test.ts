@@ -255,7 +255,7 @@ test('alias errors: one line naming the problem', async (t) => {
     [['alias'], 2, /alias: missing subcommand \(add, remove, list\)/],
     [['user'], 2, /user: missing subcommand \(add, passwd, disable, enable, list, remove\)/],
     [['alias', 'frobnicate'], 2, /alias: unknown subcommand "frobnicate"/],
-    [['alias', 'list', '--verbose'], 2, /alias list: Unknown option '--verbose'/],
+    [['alias', 'list', '--verbose'], 2, /alias list: unknown option --verbose\n/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   for (const [i, [args, code, stderr]] of cases.entries()) {

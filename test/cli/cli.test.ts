@@ -426,3 +426,24 @@ test('a command other than migrate or serve does not upgrade an older store; it 
   const fresh = dir(t);
   assert.equal((await postern(['user', 'list', '--config', fresh.file])).code, 0);
 });
+
+test('a flag or argument a subcommand does not read is a usage error, not ignored', async (t) => {
+  const { file } = dir(t);
+  const cases: [string[], RegExp][] = [
+    [['user', 'list', '--password-stdin'], /user list: --password-stdin does not apply here/],
+    [['user', 'enable', 'a@example.com', '--json'], /user enable: --json does not apply here/],
+    [['alias', 'add', 'x@example.com', 'a@example.com', '--json'], /alias add: --json does not apply here/],
+    [['mail', 'show', 'a@example.com', '1', '--json'], /mail show: --json does not apply here/],
+    [['serve', 'extra'], /serve: unexpected argument "extra"/],
+    [['mail'], /mail: missing subcommand \(list, show\)/],
+    [['queue'], /queue: missing subcommand \(list\)/],
+    [['stats', '--verbose'], /^postern: stats: unknown option --verbose\n/],
+    [['user', 'list', '--json=yes'], /user list: --json takes no value/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await postern([...args, '--config', file]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+    assert.equal(r.stdout, '', args.join(' '));
+  }
+});

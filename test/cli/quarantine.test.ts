@@ -248,7 +248,7 @@ test('quarantine delete, unknown ids and usage errors', async (t) => {
     [['quarantine', 'list', '--raw'], /quarantine list: --raw does not apply here/],
     [['quarantine', 'show', '1', '--lang', 'de'], /--lang is en or ru, not "de"/],
     [['quarantine', 'list', '--limit', '0'], /--limit needs a whole number ≥ 1, not "0"/],
-    [['quarantine', 'delete', '1', '--bogus'], /quarantine delete: Unknown option '--bogus'/],
+    [['quarantine', 'delete', '1', '--bogus'], /quarantine delete: unknown option --bogus\n/],
   ];
   const outcomes = await Promise.all(usage.map(([args]) => run(...args)));
   for (const [i, r] of outcomes.entries()) {

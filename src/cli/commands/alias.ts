@@ -5,7 +5,7 @@
  * dictionary spam and hide senders' typos.
  */
 import { CliError, usageError } from '../errors.ts';
-import { configFrom, parseCommandLine } from './options.ts';
+import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { parseAddressArgument, requireLocalDomain } from './user.ts';
 
@@ -19,6 +19,7 @@ export async function aliasCommand(args: string[]): Promise<number> {
   }
   if (!SUBCOMMANDS.includes(sub)) throw usageError(`alias: unknown subcommand "${sub}"`);
   const { values, positionals } = parseCommandLine(rest, { json: { type: 'boolean' } }, `alias ${sub}`);
+  onlyFlags(values, sub === 'list' ? ['json'] : [], `alias ${sub}`);
   const { config } = configFrom(values);
   switch (sub) {
     case 'add': {

@@ -2,7 +2,7 @@
 import { formatDate } from '../../smtp/received.ts';
 import type { Mailbox, Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { configFrom, parseCommandLine } from './options.ts';
+import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { oneAddress } from './user.ts';
 
@@ -11,11 +11,15 @@ const SHOW_USAGE = 'mail show <address> <uid> [--mailbox NAME]';
 
 export async function mailCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  // Before the config is read: `postern mail --config FILE` lacks a subcommand, whatever FILE holds.
+  if (sub === undefined || sub.startsWith('-')) throw usageError('mail: missing subcommand (list, show)');
+  if (sub !== 'list' && sub !== 'show') throw usageError(`mail: unknown subcommand "${sub}"`);
   const { values, positionals } = parseCommandLine(
     rest,
     { json: { type: 'boolean' }, mailbox: { type: 'string' } },
-    `mail ${sub ?? ''}`.trim(),
+    `mail ${sub}`,
   );
+  onlyFlags(values, sub === 'list' ? ['json', 'mailbox'] : ['mailbox'], `mail ${sub}`);
   const { config } = configFrom(values);
   const name = mailboxName(values.mailbox);
   switch (sub) {

@@ -9,8 +9,29 @@ export function parseCommandLine<F extends Flags>(args: string[], flags: F, comm
   try {
     return parseArgs({ args, options: { config: { type: 'string' }, ...flags }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw usageError(`${command}: ${(err as Error).message}`);
+    throw usageError(`${command}: ${parseArgsProblem(err as NodeJS.ErrnoException)}`);
   }
+}
+
+/** node:util's messages, said shortly: its advice on positionals starting with "-" fits no typo. */
+function parseArgsProblem(err: NodeJS.ErrnoException): string {
+  const option = /'(-[^' ]*)/.exec(err.message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    return /argument missing/.test(err.message) ? `${option} needs a value` : `${option} takes no value`;
+  }
+  return err.message;
+}
+
+/**
+ * The flags a subcommand reads, when its command's parser knows more: `user list --password-stdin`
+ * would otherwise be taken and ignored. --config is every command's.
+ */
+export function onlyFlags(values: Record<string, unknown>, allowed: readonly string[], command: string): void {
+  const stray = Object.keys(values).find(
+    (flag) => flag !== 'config' && values[flag] !== undefined && !allowed.includes(flag),
+  );
+  if (stray !== undefined) throw usageError(`${command}: --${stray} does not apply here`);
 }
 
 export function configFrom(values: { config?: string | boolean | undefined }): LoadedConfig {

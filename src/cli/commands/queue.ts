@@ -20,7 +20,8 @@ interface QueuedMessage {
 
 export async function queueCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'list') throw usageError(sub ? `queue: unknown subcommand "${sub}"` : 'queue: missing subcommand (list)');
+  if (sub === undefined || sub.startsWith('-')) throw usageError('queue: missing subcommand (list)');
+  if (sub !== 'list') throw usageError(`queue: unknown subcommand "${sub}"`);
   const { values, positionals } = parseCommandLine(rest, { json: { type: 'boolean' } }, 'queue list');
   if (positionals.length > 0) throw usageError(`queue list: unexpected argument "${positionals[0]}"`);
   const { config } = configFrom(values);

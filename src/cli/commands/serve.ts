@@ -4,10 +4,12 @@ import { permissionWarnings } from '../../config/permissions.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger } from '../../log/logger.ts';
 import { startServer } from '../../server/server.ts';
+import { usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 export async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandLine(args, { 'discard-mail': { type: 'boolean' } }, 'serve');
+  const { values, positionals } = parseCommandLine(args, { 'discard-mail': { type: 'boolean' } }, 'serve');
+  if (positionals.length > 0) throw usageError(`serve: unexpected argument "${positionals[0]}"`);
   const { config, file } = configFrom(values);
   const logger = createLogger(config.log.level);
   const discardMail = values['discard-mail'] === true;

@@ -9,7 +9,7 @@ import { deriveScramCredentials, formatScramCredentials } from '../../accounts/s
 import type { Config } from '../../config/schema.ts';
 import { AccountExistsError } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { configFrom, parseCommandLine } from './options.ts';
+import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
 const SUBCOMMANDS = ['add', 'passwd', 'disable', 'enable', 'list', 'remove'];
@@ -26,6 +26,8 @@ export async function userCommand(args: string[]): Promise<number> {
     { 'password-stdin': { type: 'boolean' }, json: { type: 'boolean' } },
     `user ${sub}`,
   );
+  const flags: Record<string, string[]> = { add: ['password-stdin'], passwd: ['password-stdin'], list: ['json'] };
+  onlyFlags(values, flags[sub] ?? [], `user ${sub}`);
   const { config } = configFrom(values);
   switch (sub) {
     case 'add': {
