@@ -107,6 +107,13 @@ test('quarantine list: empty, then a table newest first, --json and --limit', as
     (JSON.parse(limited.stdout) as { id: number }[]).map((e) => e.id),
     [second],
   );
+  // The hint that more exist only when more do: not for exactly the limit.
+  const [one, two] = await Promise.all([
+    run('quarantine', 'list', '--limit', '1'),
+    run('quarantine', 'list', '--limit', '2'),
+  ]);
+  assert.match(one.stdout, /\(the newest 1; --limit N shows more\)\n$/);
+  assert.doesNotMatch(two.stdout, /shows more/);
 });
 
 test('quarantine show: the verdict with every signal in English or Russian, then the headers; --raw is the stored bytes', async (t) => {

@@ -60,8 +60,8 @@ test('quickstart never overwrites a config, and refuses bad input with a clear e
   const other = tempDir('postern-quickstart-');
   t.after(() => fs.rmSync(other, { recursive: true, force: true }));
   const badDomain = await postern(['quickstart', 'not a domain', '--dir', other]);
-  assert.notEqual(badDomain.code, 0);
-  assert.match(badDomain.stderr, /domain/);
+  assert.equal(badDomain.code, 2);
+  assert.match(badDomain.stderr, /^postern: quickstart: "not a domain" is not a valid domain name\n/);
   assert.equal(fs.existsSync(path.join(other, 'postern.yaml')), false, 'nothing written');
   const badAccount = await postern(['quickstart', 'example.org', '--dir', other, '--account', 'bob@example.net']);
   assert.equal(badAccount.code, 2);

@@ -52,8 +52,9 @@ export async function quarantineCommand(args: string[]): Promise<number> {
     if (positionals.length > 0) throw usageError(`quarantine list: unexpected argument "${positionals[0]}"`);
     const limit = limitOption(values.limit);
     const { config } = configFrom(values);
-    const entries = await withStore(config, (store) => store.listQuarantine({ limit }));
-    return list(entries, limit, values.json === true);
+    // One more than shown: whether there are more to show, not a guess from a full page.
+    const found = await withStore(config, (store) => store.listQuarantine({ limit: limit + 1 }));
+    return list(found.slice(0, limit), found.length > limit ? limit : undefined, values.json === true);
   }
   if (positionals.length !== 1) throw usageError(`usage: postern quarantine ${sub} <id>`);
   const id = idArgument(positionals[0]!);
@@ -78,7 +79,8 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   }
 }
 
-function list(entries: QuarantinedSummary[], limit: number, json: boolean): number {
+/** `more`: the limit, when more entries than it exist. */
+function list(entries: QuarantinedSummary[], more: number | undefined, json: boolean): number {
   if (json) {
     process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`); // Dates become ISO 8601 strings
     return 0;
@@ -116,7 +118,7 @@ function list(entries: QuarantinedSummary[], limit: number, json: boolean): numb
       clip(e.subject, subjectWidth),
     ]);
   }
-  if (entries.length === limit) out += `(the newest ${limit}; --limit N shows more)\n`;
+  if (more !== undefined) out += `(the newest ${more}; --limit N shows more)\n`;
   process.stdout.write(out);
   return 0;
 }

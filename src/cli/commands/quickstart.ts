@@ -53,6 +53,8 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   try {
     accountAddress = normalizeAddress(values.account ?? `postmaster@${domain}`);
   } catch (err) {
+    // Without --account the address is postmaster@<domain>: what is wrong is the domain given.
+    if (values.account === undefined) throw usageError(`quickstart: "${positionals[0]}" is not a valid domain name`);
     throw usageError(`quickstart: --account: ${(err as Error).message}`);
   }
   if (!accountAddress.endsWith(`@${domain}`)) throw usageError(`quickstart: --account must be an address at ${domain}`);
