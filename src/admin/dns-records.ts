@@ -139,8 +139,15 @@ function dkim(domain: string, keys: DkimKey[]): DnsRecord[] {
   }
   return published.map((key) => {
     const size = key.algorithm === 'rsa' ? ` ${key.bits}-bit` : '';
+    // A pending key replaces the active key of its algorithm, or, with none, signs beside the other one.
+    const replaces = published.filter((k) => k.state === 'active' && k.algorithm === key.algorithm);
     const when: Record<Exclude<DkimKey['state'], 'retired'>, string> = {
-      pending: 'publish now: signing switches to it once DNS serves it',
+      pending:
+        replaces.length > 0
+          ? `publish now: it replaces ${replaces.map((k) => k.selector).join(', ')} once DNS serves it`
+          : published.some((k) => k.state === 'active')
+            ? 'publish now: it signs beside the active key once DNS serves it'
+            : 'publish now: it starts signing once DNS serves it',
       active: 'signs our mail',
       retiring: `no longer signs; keep it${key.retireAfter ? ` until ${key.retireAfter.toISOString().slice(0, 10)}` : ''} for mail in transit`,
     };

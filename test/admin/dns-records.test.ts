@@ -130,7 +130,10 @@ test('the records of a configured domain: exact values, RFC-shaped', async (t) =
   }
   assert.match(id, /^[A-Za-z0-9]{1,32}$/, 'RFC 8461 §3.1 id syntax');
   assert.match(one(records, 'old._domainkey.example.com', 'TXT').purpose, /retiring.*2030-01-02/);
-  assert.match(one(records, 'new._domainkey.example.com', 'TXT').purpose, /pending/);
+  assert.match(
+    one(records, 'new._domainkey.example.com', 'TXT').purpose,
+    /pending\): publish now: it starts signing once DNS serves it/,
+  );
   assert.equal(find(records, 'gone._domainkey.example.com', 'TXT').length, 0, 'a retired key is not published');
   assert.equal(find(records, 'org._domainkey.example.com', 'TXT').length, 0, "another domain's key is not");
   assert.match(one(records, '_imaps._tcp.example.com', 'SRV').todo ?? '', /IMAP comes with a later version/);
@@ -387,4 +390,36 @@ test('publish.* values that would make a broken record are refused at load, nami
     },
   });
   assert.equal(good.publish.spfInclude.length, 2);
+});
+
+test('a pending DKIM key says what it will do: replace the active key of its algorithm, or sign beside the other', async () => {
+  const key = (selector: string, algorithm: 'rsa' | 'ed25519', state: 'active' | 'pending') => ({
+    id: selector.length,
+    domain: 'example.com',
+    selector,
+    algorithm,
+    bits: algorithm === 'rsa' ? 2048 : 256,
+    privateKey: 'k',
+    publicKey: 'MCowBQYDK2VwAyEA',
+    state,
+    createdAt: new Date(0),
+    activatedAt: null,
+    retireAfter: null,
+  });
+  const store = {
+    listDkimKeys: async () => [
+      key('a', 'rsa', 'active'),
+      key('bb', 'rsa', 'pending'),
+      key('ccc', 'ed25519', 'pending'),
+    ],
+  };
+  const records = await recordsFor('example.com', { config: configOf(), store });
+  assert.match(
+    one(records, 'bb._domainkey.example.com', 'TXT').purpose,
+    /publish now: it replaces a once DNS serves it/,
+  );
+  assert.match(
+    one(records, 'ccc._domainkey.example.com', 'TXT').purpose,
+    /publish now: it signs beside the active key once DNS serves it/,
+  );
 });
