@@ -80,10 +80,12 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
+      refuseArguments(command, rest);
       process.stdout.write(`${USAGE}\n`);
       return 0;
     case 'version':
     case '--version':
+      refuseArguments(command, rest);
       process.stdout.write(`postern ${VERSION} (Node ${process.version})\n`);
       return 0;
     default:
@@ -111,4 +113,12 @@ try {
 
 function isSystemError(err: unknown): err is NodeJS.ErrnoException {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** help and version read nothing but take --config like every command (so a wrapper may always pass it). */
+function refuseArguments(command: string | undefined, args: string[]): void {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config' && i + 1 < args.length) i++;
+    else if (!args[i]!.startsWith('--config=')) throw usageError(`${command}: unexpected argument "${args[i]}"`);
+  }
 }

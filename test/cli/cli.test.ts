@@ -447,3 +447,24 @@ test('a flag or argument a subcommand does not read is a usage error, not ignore
     assert.equal(r.stdout, '', args.join(' '));
   }
 });
+
+test('help and version take --config like every command, and nothing else; scan goes on past an unreadable file', async (t) => {
+  const { root, file } = dir(t);
+  assert.equal((await postern(['version', '--config', file])).code, 0);
+  assert.equal((await postern(['help', `--config=${file}`])).code, 0);
+  for (const args of [
+    ['help', 'extra'],
+    ['version', '--bogus'],
+  ]) {
+    const r = await postern(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, new RegExp(`^postern: ${args[0]}: unexpected argument "${args[1]}"`));
+  }
+  const message = path.join(root, 'one.eml');
+  fs.writeFileSync(message, 'From: a@example.net\r\nSubject: hi\r\n\r\nhello\r\n');
+  const batch = await postern(['scan', path.join(root, 'missing.eml'), message, '--config', file]);
+  assert.equal(batch.code, 1, 'a file could not be read');
+  assert.match(batch.stdout, /one\.eml\t/, 'the readable one after it is still scanned');
+  assert.match(batch.stderr, /cannot read .*missing\.eml: ENOENT/);
+  assert.match(batch.stderr, /scanned 1 messages .*; 1 could not be read/);
+});

@@ -151,6 +151,12 @@ test('quarantine show: the verdict with every signal in English or Russian, then
   assert.equal(ru.code, 0, ru.stderr);
   assert.match(ru.stdout, /\+8 {2}lookalike-domain: Домен отправителя paypa1\.com подделывается под paypal\.com\n/);
   assert.match(ru.stdout, /\+4\.5 {2}credential-request: Письмо просит пароль\n/);
+  // A reason that is the top signal's explanation is shown in the language asked for too.
+  const [byTop] = await hold(
+    quarantinedMessage('Verify again', { verdict: { ...SAMPLE_VERDICT, reason: SAMPLE_VERDICT.signals[0]!.en } }),
+  );
+  const ruTop = await run('quarantine', 'show', String(byTop), '--lang', 'ru');
+  assert.match(ruTop.stdout, /\nReason: {4}Домен отправителя paypa1\.com подделывается под paypal\.com\n/);
   assert.equal(raw.code, 0);
   assert.deepEqual(
     new Uint8Array(raw.stdout),

@@ -126,6 +126,9 @@ function list(entries: QuarantinedSummary[], more: number | undefined, json: boo
 /** The verdict with every signal explained in the admin's language, then the message's header section. */
 function show(entry: Quarantined, lang: 'en' | 'ru'): string {
   const { verdict } = entry;
+  // The reason is the top signal's explanation in the server's language, when a signal gave it (a
+  // HOLD rule's or a milter's reason is what it is): shown in the language asked for.
+  const top = verdict.signals.find((s) => s.en === verdict.reason || s.ru === verdict.reason);
   const lines = [
     `Quarantined message ${entry.id}`,
     `Received:  ${entry.receivedAt.toISOString()}`,
@@ -133,7 +136,7 @@ function show(entry: Quarantined, lang: 'en' | 'ru'): string {
     `Size:      ${entry.size} octets`,
     '',
     `Verdict:   ${printable(verdict.action)}, score ${verdict.score}, category ${printable(verdict.category)}`,
-    `Reason:    ${printable(verdict.reason)}`,
+    `Reason:    ${printable(top ? top[lang] : verdict.reason)}`,
     verdict.signals.length === 0 ? 'Signals:   none' : 'Signals:',
   ];
   for (const signal of verdict.signals) {

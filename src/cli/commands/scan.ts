@@ -51,16 +51,28 @@ export async function scanCommand(args: string[]): Promise<number> {
     );
   // One thread: worker threads measured slower here (each warms up its own JIT, and the two cores of
   // the test machines share caches), see docs/benchmarks.md.
+  // A file that cannot be read is said on stderr and the batch goes on; the exit status tells of it.
+  let unreadable = 0;
   for (const file of files) {
-    const content = await read(file);
+    let content: Buffer;
+    try {
+      content = await read(file);
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      process.stderr.write(`postern: ${err.message}\n`);
+      unreadable++;
+      continue;
+    }
     bytes += content.length;
     print(file, await scanMessage(content, settings));
   }
   const seconds = (performance.now() - started) / 1000;
+  const scanned = files.length - unreadable;
   process.stderr.write(
-    `scanned ${files.length} messages (${Math.round(bytes / 1024)} KB) in ${seconds.toFixed(2)} s: ${Math.round(files.length / seconds)} messages/s\n`,
+    `scanned ${scanned} messages (${Math.round(bytes / 1024)} KB) in ${seconds.toFixed(2)} s: ${Math.round(scanned / seconds)} messages/s` +
+      `${unreadable > 0 ? `; ${unreadable} could not be read` : ''}\n`,
   );
-  return 0;
+  return unreadable > 0 ? 1 : 0;
 }
 
 /**
