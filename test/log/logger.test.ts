@@ -18,12 +18,14 @@ test('secrets never reach a log line: passwords, SCRAM credentials, private keys
       scram: 'salt',
       privateKey: '-----BEGIN PRIVATE KEY-----',
       key: { privateKey: 'x', selector: 's1' },
+      err: { message: 'login failed', password: 'from-an-error' },
     },
     'secrets',
   );
   await new Promise((resolve) => setImmediate(resolve));
   const text = lines.join('');
-  assert.doesNotMatch(text, /p4ss|salt|BEGIN PRIVATE KEY|"privateKey":"x"/);
+  assert.doesNotMatch(text, /p4ss|salt|BEGIN PRIVATE KEY|"privateKey":"x"|from-an-error/);
   assert.match(text, /"selector":"s1"/);
-  assert.equal(text.match(/\[redacted\]/g)?.length, 4);
+  assert.match(text, /"message":"login failed"/);
+  assert.equal(text.match(/\[redacted\]/g)?.length, 5);
 });
