@@ -124,6 +124,13 @@ function recordsOf(set: TestRecords, type: string, name: string): Answer[] {
           certificate: Buffer.from(t.data, 'hex'),
         },
       }));
+    case 'CAA': // RFC 8659 §4.1
+      // dns-packet's types know three tags; its encoder writes any (a test may need an unknown one).
+      return (set.CAA ?? []).map((c) => ({
+        ...base,
+        type: 'CAA',
+        data: { flags: c.flags, tag: c.tag as 'issue', value: c.value },
+      }));
     default:
       return []; // a type the test zone cannot hold: NODATA
   }

@@ -20,6 +20,8 @@ export interface TestRecords {
   CNAME?: string;
   /** RFC 6698 §2.1; `data` is the certificate association data in hex. */
   TLSA?: { usage: number; selector: number; matchingType: number; data: string }[];
+  /** RFC 8659 §4.1: flags (128: issuer critical), tag, value. */
+  CAA?: { flags: number; tag: string; value: string }[];
 }
 
 export interface TestZone {
@@ -62,6 +64,9 @@ const recordsSchema = z.strictObject({
         data: z.string().regex(/^(?:[0-9a-fA-F]{2})*$/, 'an even number of hex digits'),
       }),
     )
+    .optional(),
+  CAA: z
+    .array(z.strictObject({ flags: octet, tag: z.string().regex(/^[A-Za-z0-9]{1,15}$/), value: z.string() }))
     .optional(),
 });
 const zoneSchema = z.strictObject({

@@ -27,7 +27,8 @@ export function createCaaLookup(options: Pick<Config['dns'], 'servers' | 'timeou
       return {
         ok: true,
         records: records.map((r) => {
-          const [tag = '', value = ''] = Object.entries(r).find(([key]) => key !== 'critical') ?? [];
+          // The one property besides `critical` names the tag; Node 24 adds `type: 'CAA'` beside it.
+          const [tag = '', value = ''] = Object.entries(r).find(([key]) => key !== 'critical' && key !== 'type') ?? [];
           return { critical: (r.critical & 128) !== 0, tag, value: String(value) };
         }),
       };
