@@ -87,7 +87,8 @@ export class ContentDecoder {
             this.emit(chunk, segStart, i); // drop the dot; it is put back if the line is not stuffed
             segStart = i + 1;
             this.state = S.dot;
-            this.lineLength = 1;
+            // RFC 5321 §4.5.3.1.6: the dot duplicated for transparency is not counted in the line.
+            this.lineLength = 0;
             break;
           }
           this.state = S.text;

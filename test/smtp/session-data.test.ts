@@ -22,6 +22,9 @@ const dataCases: DataCase[] = [
   ['8-bit and NUL content is kept', 'caf\u00e9 \0\r\n.\r\n', ['354', '250 2.0.0'], 'caf\u00e9 \0\r\n'],
   ['a line of 998 octets + CRLF', `${long(998)}\r\n.\r\n`, ['354', '250 2.0.0'], `${long(998)}\r\n`],
   ['a line of 999 octets: 500 after the end (§4.5.3.1.6)', `${long(999)}\r\nmore\r\n.\r\n`, ['354', '500 5.5.2'], null],
+  // §4.5.3.1.6: the leading dot doubled for transparency is not counted.
+  ['a stuffed line of 998 octets + its dot', `.${'.'}${long(997)}\r\n.\r\n`, ['354', '250 2.0.0'], `.${long(997)}\r\n`],
+  ['a stuffed line of 999 octets: 500', `..${long(998)}\r\n.\r\n`, ['354', '500 5.5.2'], null],
   ['bare LF: 550 after the real end', 'a\nb\r\n.\r\n', ['354', '550 5.6.11'], null],
   ['bare CR: 550 after the real end', 'a\rb\r\n.\r\n', ['354', '550 5.6.11'], null],
 ];
