@@ -32,6 +32,9 @@ type Pending =
 /** Shared by every session: a zero-length Buffer has nothing to change, and allocating one per read costs. */
 const NO_INPUT = Buffer.alloc(0);
 
+/** Postfix's smtpd_recipient_overshoot_limit default: recipients over the limit that are not errors. */
+const RECIPIENT_OVERSHOOT = 1000;
+
 /** RFC 2920 §3.1: these may only end a group of pipelined commands. */
 const LAST_IN_GROUP = new Set(['EHLO', 'HELO', 'DATA', 'VRFY', 'NOOP', 'QUIT']);
 
@@ -66,6 +69,8 @@ export class SmtpSession {
   /** The transaction used BDAT; DATA may not follow (RFC 3030 §2), and BDAT content accumulates here. */
   private bdat: ContentDecoder | undefined;
   private errors = 0;
+  /** RCPTs refused for the recipient limit in this session: not errors up to RECIPIENT_OVERSHOOT. */
+  private excessRecipients = 0;
   /** Refused at connection (RFC 5321 §3.1): every command but QUIT now gets 503. */
   private refused: Reply | undefined;
   /** The client sent commands ahead of replies where RFC 2920 does not let it (reject_unauth_pipelining). */
@@ -370,7 +375,12 @@ export class SmtpSession {
     if (path.utf8 && !this.envelope.smtputf8) return this.fail(replies.utf8NotDeclared());
     // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
     if (this.envelope.recipients.length >= this.options.maxRecipients) {
-      return this.fail(replies.tooManyRecipients(this.options.maxRecipients));
+      // RFC 5321 §4.5.3.1.10: the client sends the rest in another transaction. Like Postfix's
+      // smtpd_recipient_overshoot_limit, so many are not errors: counted as such, a large list would
+      // end the session at maxErrors and lose the transaction of the recipients already accepted.
+      if (++this.excessRecipients > RECIPIENT_OVERSHOOT)
+        return this.fail(replies.tooManyRecipients(this.options.maxRecipients));
+      return this.emitReply(replies.tooManyRecipients(this.options.maxRecipients));
     }
     this.wait(
       { type: 'check', stage: 'rcpt', envelope: this.envelope, recipient: path },

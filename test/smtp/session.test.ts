@@ -101,6 +101,24 @@ const cases: Case[] = [
     { maxRecipients: 2 },
   ],
   [
+    // Postfix's smtpd_recipient_overshoot_limit: a long list is not a run of errors (maxErrors 3 here).
+    'recipients over the limit are not errors: the transaction goes on to DATA',
+    EHLO + MAIL + RCPT.repeat(7) + 'DATA\r\n',
+    [
+      '250',
+      '250 2.1.0',
+      '250 2.1.5',
+      '250 2.1.5',
+      '452 4.5.3',
+      '452 4.5.3',
+      '452 4.5.3',
+      '452 4.5.3',
+      '452 4.5.3',
+      '354',
+    ],
+    { maxRecipients: 2, maxErrors: 3 },
+  ],
+  [
     'maxErrors: 421 and close',
     'A\r\nB\r\nC\r\nNOOP\r\n',
     ['500 5.5.1', '500 5.5.1', '500 5.5.1', '421 4.7.0'],
