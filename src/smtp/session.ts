@@ -159,7 +159,10 @@ export class SmtpSession {
     switch (pending.kind) {
       case 'helo':
         if (outcome.action === 'reject') this.fail(outcome.reply);
-        else this.acceptGreeting(pending.greeting, pending.helo);
+        else {
+          this.resetTransaction();
+          this.acceptGreeting(pending.greeting, pending.helo);
+        }
         break;
       case 'mail':
         if (outcome.action === 'reject') this.fail(outcome.reply);
@@ -298,7 +301,8 @@ export class SmtpSession {
     switch (command.verb) {
       case 'EHLO':
       case 'HELO':
-        this.resetTransaction(); // RFC 5321 §4.1.4: EHLO/HELO implies RSET
+        // RFC 5321 §4.1.4: an accepted EHLO/HELO implies RSET, done when the check accepts it; a
+        // refused one leaves the state as it was.
         this.wait(
           { type: 'check', stage: 'helo', helo: command.domain },
           {

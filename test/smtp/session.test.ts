@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SessionOptions } from '../../src/smtp/session.ts';
-import { Driver, inTransaction } from '../support/session-driver.ts';
+import { acceptAll, Driver, inTransaction } from '../support/session-driver.ts';
 
 const EHLO = 'EHLO client.example.net\r\n';
 const MAIL = 'MAIL FROM:<a@example.net>\r\n';
@@ -216,4 +216,17 @@ test('reply text is printable ASCII within 512 octets, even when it echoes the c
     assert.ok(line.length <= 512, `${line.length} octets`);
   }
   assert.match(d.replies[4]!, /\(RFC 5321 section 4\.1\.2\)/);
+});
+
+test('a refused EHLO leaves the transaction as it was; an accepted one resets it (RFC 5321 §4.1.4)', () => {
+  const d = new Driver({}, (effect) => {
+    if (effect.type === 'check' && effect.stage === 'helo' && effect.helo === 'bad.example') {
+      return { action: 'reject', reply: { code: 550, enhanced: '5.7.1', lines: ['Helo command rejected'] } };
+    }
+    return acceptAll(effect);
+  });
+  assert.deepEqual(d.send(EHLO + MAIL + RCPT), ['250', '250 2.1.0', '250 2.1.5']);
+  assert.deepEqual(d.send('EHLO bad.example\r\n'), ['550 5.7.1']);
+  assert.deepEqual(d.send(RCPT), ['250 2.1.5'], 'MAIL still stands');
+  assert.deepEqual(d.send(EHLO + RCPT), ['250', '503 5.5.1'], 'an accepted EHLO is a RSET: RCPT needs MAIL again');
 });
