@@ -343,7 +343,11 @@ export class SmtpSession {
         return this.fail(replies.notImplemented(command.name));
       case 'INVALID':
         this.fail(command.reply);
-        if (command.fatal && this.phase.name !== 'closed') this.close(); // fail() may have closed already
+        if (command.fatal && this.phase.name !== 'closed') {
+          // RFC 5321 §3.8: the server closes only after QUIT or a 421 (fail() may have sent one already).
+          this.emitReply(replies.outOfStep(this.options.hostname));
+          this.close();
+        }
         return;
       default:
         return command satisfies never;

@@ -121,8 +121,8 @@ const bdatCases: BdatCase[] = [
   ['two chunks', 'BDAT 4\r\nab\r\nBDAT 4 LAST\r\ncd\r\n', ['250 2.0.0', '250 2.0.0'], ['ab\r\ncd\r\n']],
   ['DATA after BDAT: 503 (RFC 3030 §2)', 'BDAT 4\r\nab\r\nDATA\r\n', ['250 2.0.0', '503 5.5.1'], []],
   ['RCPT after BDAT: 503', 'BDAT 4\r\nab\r\nRCPT TO:<bob@example.com>\r\n', ['250 2.0.0', '503 5.5.1'], []],
-  ['bad BDAT syntax: 501 and close', 'BDAT x\r\nNOOP\r\n', ['501 5.5.4'], []],
-  ['BDAT with a negative size: 501', 'BDAT -1\r\n', ['501 5.5.4'], []],
+  ['bad BDAT syntax: 501, then 421 and close (RFC 5321 §3.8)', 'BDAT x\r\nNOOP\r\n', ['501 5.5.4', '421 4.5.0'], []],
+  ['BDAT with a negative size: 501, 421', 'BDAT -1\r\n', ['501 5.5.4', '421 4.5.0'], []],
   ['bare LF in BDAT (reject): 550', 'BDAT 3 LAST\r\na\nb', ['550 5.6.11'], []],
   ['BDAT over the size limit: 552', `BDAT 10100 LAST\r\n${lines(101)}`, ['552 5.3.4'], []],
   [
