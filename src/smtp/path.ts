@@ -159,8 +159,11 @@ export type Params = Map<string, string | true>;
 /** Mail-parameters = esmtp-param *(SP esmtp-param) (RFC 5321 §4.1.2). Keywords are upper-cased. */
 export function parseParams(text: string): Params | string {
   const params: Params = new Map();
-  if (text === '') return params;
-  for (const item of text.split(' ')) {
+  // Trailing spaces are taken as everywhere else in a command line (Postfix does too); only spaces
+  // between parameters are checked.
+  const list = text.replace(/ +$/, '');
+  if (list === '') return params;
+  for (const item of list.split(' ')) {
     if (item === '') return 'Syntax error: more than one space between parameters';
     const eq = item.indexOf('=');
     const key = (eq < 0 ? item : item.slice(0, eq)).toUpperCase();
