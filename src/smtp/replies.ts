@@ -62,8 +62,7 @@ export const replies = {
   tooManyConnections: (host: string) => reply(421, '4.3.2', `${host} too many connections, try again later`),
   timeout: (host: string) => reply(421, '4.4.2', `${host} timeout exceeded, closing connection`),
   tooManyErrors: (host: string) => reply(421, '4.7.0', `${host} too many errors, closing connection`),
-  outOfStep: (host: string) =>
-    reply(421, '4.5.0', `${host} lost track of the BDAT chunk's length, closing connection`),
+  outOfStep: (host: string) => reply(421, '4.5.0', `${host} lost track of the BDAT chunk's length, closing connection`),
   tooManyCommands: (host: string) => reply(421, '4.7.0', `${host} too many commands without a transaction`),
   localError: () => reply(451, '4.3.0', 'Local error in processing, try again later'),
   localErrorClosing: (host: string) => reply(421, '4.3.0', `${host} local error in processing, try again later`),

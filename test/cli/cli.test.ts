@@ -468,3 +468,16 @@ test('help and version take --config like every command, and nothing else; scan 
   assert.match(batch.stderr, /cannot read .*missing\.eml: ENOENT/);
   assert.match(batch.stderr, /scanned 1 messages .*; 1 could not be read/);
 });
+
+test('serve warns about a served domain without a postmaster (RFC 5321 §4.5.1), until one exists', async (t) => {
+  const { file } = dir(t);
+  const first = await spawnServer(file);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the warning follows the start banner
+  assert.equal(await first.stop('SIGTERM'), 0);
+  assert.match(first.output(), /no account or alias for postmaster@example\.com: RFC 5321 §4\.5\.1 requires one/);
+  await addUser(file, 'postmaster@example.com');
+  const second = await spawnServer(file);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(await second.stop('SIGTERM'), 0);
+  assert.doesNotMatch(second.output(), /no account or alias for postmaster/);
+});

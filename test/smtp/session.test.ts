@@ -59,7 +59,11 @@ const cases: Case[] = [
     ['250', '250 2.1.0', '555 5.5.4'],
   ],
   ['SIZE within the maximum', EHLO + 'MAIL FROM:<a@example.net> SIZE=10000\r\n', ['250', '250 2.1.0']],
-  ['a trailing space after the parameters is taken', EHLO + 'MAIL FROM:<a@example.net> SIZE=100 \r\n', ['250', '250 2.1.0']],
+  [
+    'a trailing space after the parameters is taken',
+    EHLO + 'MAIL FROM:<a@example.net> SIZE=100 \r\n',
+    ['250', '250 2.1.0'],
+  ],
   [
     'two spaces between parameters: 501',
     EHLO + 'MAIL FROM:<a@example.net> SIZE=100  BODY=8BITMIME\r\n',

@@ -39,6 +39,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   for (const warning of permissionWarnings(config, file)) logger.warn(warning);
+  // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
+  // alias by default; here it is an account or an alias the admin makes, so say when one is missing.
+  for (const domain of config.domains) {
+    if (await server.store.resolveAddress(`postmaster@${domain}`)) continue;
+    logger.warn(
+      `no account or alias for postmaster@${domain}: RFC 5321 §4.5.1 requires one, and mail to it is refused until then: postern alias add postmaster@${domain} <your address>`,
+    );
+  }
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
