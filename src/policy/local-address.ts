@@ -17,7 +17,7 @@ export function localAddress(
   postmasterDomain: string,
 ): LocalAddress {
   // RFC 5321 §4.1.1.3: the domain-less <postmaster> is this host's postmaster.
-  const localPart = recipient.domain === '' ? 'postmaster' : recipient.localPart;
+  const localPart = recipient.domain === '' ? 'postmaster' : unquoted(recipient.localPart);
   // RFC 5890 §2.3.2.1: a U-label and its A-label name one domain; config and accounts hold A-labels.
   const domain = recipient.domain === '' ? postmasterDomain : asciiDomain(recipient.domain);
   // Local parts are matched case-insensitively, as users expect (RFC 5321 §2.4 allows it).
@@ -27,4 +27,16 @@ export function localAddress(
 function asciiDomain(domain: string): string {
   if (/^[\x00-\x7f]*$/.test(domain)) return domain;
   return domainToASCII(domain) || domain; // an invalid IDN stays as it is and matches nothing
+}
+
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
+
+/**
+ * RFC 5321 §4.1.2: a quoted local part whose content needs no quotes names the same mailbox as
+ * the plain form ("alice"@ is alice@), as Postfix reads it; one that needs them stays quoted.
+ */
+function unquoted(localPart: string): string {
+  if (!localPart.startsWith('"')) return localPart;
+  const content = localPart.slice(1, -1).replace(/\\(.)/g, '$1');
+  return DOT_ATOM.test(content) ? content : localPart;
 }

@@ -70,6 +70,9 @@ function describe(outcome: PolicyOutcome): string | number {
 const cases: [mailbox: string, want: number | string][] = [
   ['alice@example.com', 1],
   ['Alice@EXAMPLE.com', 1], // local parts match case-insensitively
+  ['"alice"@example.com', 1], // RFC 5321 §4.1.2: quotes that are not needed name the same mailbox
+  ['"al\\ice"@example.com', 1], // ... escapes of plain characters included
+  ['"alice smith"@example.com', '550 5.1.1'], // one that needs its quotes is another mailbox
   ['postmaster', 2], // RFC 5321 §4.1.1.3: domain-less postmaster
   ['bob@bücher.example', 3], // U-label ≡ A-label (RFC 5890)
   ['bob@xn--bcher-kva.example', 3],
