@@ -4,6 +4,7 @@
  * finalize with a CSR for a fresh key (§7.4), download the chain (§7.4.2). acme-client's own
  * pre-check of the challenge (a real DNS lookup and fetch) is skipped: the CA's validation is the test.
  */
+import { createPrivateKey } from 'node:crypto';
 import https from 'node:https';
 import acme from 'acme-client';
 import type { KeyAlgorithm } from '../create-certificate.ts';
@@ -23,6 +24,12 @@ export interface IssueRequest {
   tlsAlpn01?: TlsAlpnChallenges;
   /** First wait when polling a pending authorization or order (acme-client's backoff; 5 s by default). */
   pollMinMs?: number;
+  /**
+   * The key of the certificate being renewed, PEM, to certify again: a DANE record (TLSA 3 1 1, RFC
+   * 7671 §8.1) names the public key, and a new key at every renewal would break it. Used only when it
+   * is of `keyType`; a fresh key otherwise.
+   */
+  reuseKey?: string;
 }
 
 export interface Issued {
@@ -42,8 +49,9 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
     ...(request.account.url ? { accountUrl: request.account.url } : {}),
     ...(request.pollMinMs ? { backoffMin: request.pollMinMs, backoffMax: Math.max(30_000, request.pollMinMs) } : {}),
   });
-  const key =
-    request.keyType === 'rsa-2048'
+  const key = reusable(request.reuseKey, request.keyType)
+    ? Buffer.from(request.reuseKey as string)
+    : request.keyType === 'rsa-2048'
       ? await acme.crypto.createPrivateRsaKey(2048)
       : await acme.crypto.createPrivateEcdsaKey('P-256');
   const [, csr] = await acme.crypto.createCsr({ commonName: hostname, altNames: [hostname] }, key);
@@ -88,4 +96,17 @@ function unreachableBecause(directory: string): Promise<string | undefined> {
     request.on('timeout', () => request.destroy(new Error('no answer within 10 s')));
     request.on('error', (error) => resolve(error.message));
   });
+}
+
+/** The key exists, parses, and is of the configured type (a changed keyType gets a fresh key). */
+function reusable(pem: string | undefined, keyType: KeyAlgorithm): boolean {
+  if (pem === undefined) return false;
+  try {
+    const key = createPrivateKey(pem);
+    if (keyType === 'rsa-2048')
+      return key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails?.modulusLength === 2048;
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  } catch {
+    return false;
+  }
 }

@@ -189,6 +189,8 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     const started = Date.now();
     try {
       this.#account ??= await loadAccount(this.#dir, options.directory);
+      // A renewal certifies the same key again, so TLSA records (DANE) stay true across renewals.
+      const reuseKey = await readIfExists(host.keyPath);
       const issued = await issueCertificate({
         directory: options.directory,
         account: this.#account,
@@ -199,6 +201,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         ...(options.http01 ? { http01: this.http01 } : {}),
         ...(options.tlsAlpn01 ? { tlsAlpn01: this.tlsAlpn01 } : {}),
         ...(options.pollMinMs ? { pollMinMs: options.pollMinMs } : {}),
+        ...(reuseKey ? { reuseKey } : {}),
       });
       if (this.#stopped) return;
       if (this.#account.url !== issued.accountUrl) {

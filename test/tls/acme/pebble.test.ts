@@ -4,7 +4,7 @@
  * Issue with http-01 and with tls-alpn-01, restart without ordering, renew, and fail with a logged reason.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -155,6 +155,8 @@ test('a restart reads the certificate on disk and orders nothing', async () => {
 
 test('renewal: a threshold above the lifetime orders a new certificate, which the store serves', async () => {
   assert.ok(mailFingerprint, 'needs the http-01 test first');
+  const keyPath = path.join(mailDataDir, 'tls', 'acme', 'mail.example.test.key');
+  const keyBefore = await readFile(keyPath, 'utf8');
   const { store, issued, lines, manager } = await run({
     dataDir: mailDataDir,
     hostnames: ['mail.example.test'],
@@ -167,6 +169,12 @@ test('renewal: a threshold above the lifetime orders a new certificate, which th
   assert.notEqual(renewed.fingerprint256, mailFingerprint);
   const onDisk = await readFile(path.join(mailDataDir, 'tls', 'acme', 'mail.example.test.crt'), 'utf8');
   assert.equal(new X509Certificate(onDisk).fingerprint256, renewed.fingerprint256);
+  // The same key, certified again: a TLSA 3 1 1 record (DANE, RFC 7671 §8.1) stays true.
+  assert.equal(await readFile(keyPath, 'utf8'), keyBefore, 'the key file is unchanged');
+  assert.ok(
+    new X509Certificate(onDisk).publicKey.equals(createPublicKey(keyBefore)),
+    'the new certificate has the old key',
+  );
   await bounded(manager.checkNow(), 60_000, 'second renewal'); // still due: renews again
   assert.equal(issued.length, 2);
   await manager.stop();
