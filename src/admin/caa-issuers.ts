@@ -12,12 +12,13 @@ const ACME_ISSUERS: Record<string, string> = {
 };
 
 /**
- * publish.caaIssuers; else the configured ACME CA's issuer domain; else letsencrypt.org. Undefined for
- * an ACME CA this table does not know: the admin must name it.
+ * publish.caaIssuers; else the configured ACME CA's issuer domain; else, with no certificate yet,
+ * letsencrypt.org. Undefined for an ACME CA this table does not know, and for certificates from
+ * files (tls.certificates), whose CA only the admin knows: a wrong guess would stop its renewals.
  */
 export function caaIssuers(config: Config): string[] | undefined {
   if (config.publish.caaIssuers) return config.publish.caaIssuers;
-  if (!config.tls.acme) return ['letsencrypt.org'];
+  if (!config.tls.acme) return config.tls.certificates.length > 0 ? undefined : ['letsencrypt.org'];
   const issuer = ACME_ISSUERS[new URL(config.tls.acme.directory).hostname];
   return issuer === undefined ? undefined : [issuer];
 }

@@ -311,7 +311,8 @@ function caa(domain: string, config: Config): DnsRecord[] {
   const purpose = `CAA (RFC 8659 §4.2): only this CA may issue certificates for ${domain} and its subdomains`;
   const issuers = caaIssuers(config);
   if (issuers === undefined) {
-    const todo = "fill in your ACME CA's issuer domain (its documentation names it) in publish.caaIssuers";
+    const todo =
+      'fill in the issuer domain of the CA that issues your certificates (its documentation names it) in publish.caaIssuers';
     return [record(domain, 'CAA', '0 issue "<issuer domain>"', purpose, todo)];
   }
   return issuers.map((issuer) => record(domain, 'CAA', `0 issue "${issuer}"`, purpose));

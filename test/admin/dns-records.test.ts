@@ -212,6 +212,15 @@ test('publish.*: DMARC policy and rua, TLS-RPT rua, BIMI, CAA issuers; report au
   assert.equal(one(zerossl, 'example.com', 'CAA').value, '0 issue "sectigo.com"');
   const own = await recordsFor('example.com', { config: acme('https://ca.example.net/dir'), store: noKeys });
   assert.match(one(own, 'example.com', 'CAA').todo ?? '', /publish\.caaIssuers/);
+  // Certificates from files: their CA is the admin's to name; guessing Let's Encrypt would stop its renewals.
+  const files = configOf({ tls: { certificates: [{ cert: '/etc/ssl/mail.pem', key: '/etc/ssl/mail.key' }] } });
+  const fromFiles = one(await recordsFor('example.com', { config: files, store: noKeys }), 'example.com', 'CAA');
+  assert.match(fromFiles.todo ?? '', /the CA that issues your certificates.*publish\.caaIssuers/);
+  assert.equal(
+    one(await recordsFor('example.com', { config: configOf(), store: noKeys }), 'example.com', 'CAA').value,
+    '0 issue "letsencrypt.org"',
+    'no certificate yet: the likely choice',
+  );
   // Submission turned off: the SRV says not offered (RFC 6186 §4).
   const off = await recordsFor('example.com', {
     config: configOf({ listen: { submission: null, submissions: null } }),
