@@ -103,7 +103,41 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   checks.push(allCheck(walk.all, suggested));
   // check_host() on a record already found broken would only repeat the failure above.
   if (checks.some((c) => c.status === 'fail')) return checks;
-  checks.push(...(await authorizes(ctx)));
+  checks.push(...(await authorizes(ctx)), ...(await heloAuthorizes(ctx)));
+  return checks;
+}
+
+/**
+ * RFC 7208 §2.3: receivers check the HELO name on its own, and it is the only identity a bounce
+ * (empty MAIL FROM) has: the record `dns records` prints for the host must pass this server.
+ */
+async function heloAuthorizes(ctx: CheckContext): Promise<Check[]> {
+  const addresses = await sendingAddresses(ctx);
+  if (!addresses.ok) return []; // said by authorizes() and names.address
+  const host = ctx.config.hostname;
+  const checks: Check[] = [];
+  for (const ip of addresses.addresses) {
+    const result = await checkSpf({ ip, sender: '', helo: host, resolver: ctx.resolver, hostname: host });
+    if (result.result === 'pass') {
+      checks.push(pass('spf', 'spf.helo', `SPF of the HELO name ${host} passes ${ip}`, ip));
+    } else if (result.result === 'temperror') {
+      checks.push(couldNotCheck('spf', 'spf.helo', `the SPF record of ${host}`, result.reason, ip));
+    } else {
+      const fix =
+        result.result === 'none'
+          ? `Publish "${host}. TXT \\"v=spf1 a -all\\"": receivers check the HELO name, and bounces have no other identity.`
+          : `Let the SPF record of ${host} pass ${ip}, e.g. "v=spf1 a -all" when ${host} has that address.`;
+      checks.push(
+        warn(
+          'spf',
+          'spf.helo',
+          `SPF of the HELO name ${host} gives ${result.result} for ${ip} (RFC 7208 §2.3)`,
+          fix,
+          ip,
+        ),
+      );
+    }
+  }
   return checks;
 }
 

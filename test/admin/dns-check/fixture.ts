@@ -112,7 +112,8 @@ export async function startFixture(): Promise<Fixture> {
   const goodZone = (): TestZone => ({
     records: {
       [DOMAIN]: { MX: [{ priority: 10, exchange: HOST }], TXT: ['v=spf1 mx -all', 'site-verification=abc123'] },
-      [HOST]: { A: ['192.0.2.1'], AAAA: ['2001:db8::25'] },
+      // The HELO name's own SPF record, as dns records prints it (RFC 7208 §2.3).
+      [HOST]: { A: ['192.0.2.1'], AAAA: ['2001:db8::25'], TXT: ['v=spf1 a -all'] },
       '192.0.2.1': { PTR: [HOST] },
       '2001:db8::25': { PTR: [HOST] },
       's1._domainkey.example.com': { TXT: [`v=DKIM1; k=rsa; p=${key.publicKey}`] },

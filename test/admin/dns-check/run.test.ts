@@ -8,7 +8,7 @@ import type { Check } from '../../../src/admin/dns-check/report.ts';
 import { exitCode, renderTable } from '../../../src/admin/dns-check/report.ts';
 import type { TestRecords, TestZone } from '../../../src/dns/test-server.ts';
 import { createTestCa } from '../../support/test-ca.ts';
-import { type Defect, DOMAIN, dkimKey, type Fixture, GOOD_POLICY, nonPass, startFixture } from './fixture.ts';
+import { type Defect, DOMAIN, dkimKey, type Fixture, GOOD_POLICY, HOST, nonPass, startFixture } from './fixture.ts';
 
 let fx: Fixture;
 before(async () => {
@@ -80,7 +80,7 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
       config: { serverAddresses: ['192.0.2.1', '2001:db8::25', '192.0.2.99'] },
       zone: rr('192.0.2.99', 'PTR', ['mx.example.com']),
     },
-    ['names.address', 'names.ptr', 'spf.authorizes'],
+    ['names.address', 'names.ptr', 'spf.authorizes', 'spf.helo'],
     2,
   ],
   // MX
@@ -171,6 +171,9 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
   ],
   ['SPF ending in ?all', { zone: txt(DOMAIN, 'v=spf1 mx ?all') }, ['spf.all'], 1],
   ['SPF not authorising this server', { zone: txt(DOMAIN, 'v=spf1 ip4:198.51.100.1 -all') }, ['spf.authorizes'], 2],
+  // RFC 7208 §2.3: the HELO name's record, which bounces depend on.
+  ['no SPF record for the HELO name', { zone: rr(HOST, 'TXT', undefined) }, ['spf.helo'], 1],
+  ['SPF of the HELO name refusing this server', { zone: txt(HOST, 'v=spf1 ip4:198.51.100.1 -all') }, ['spf.helo'], 1],
   // DKIM
   [
     'weak DKIM key',
