@@ -30,6 +30,11 @@ const domainName = z
 
 const duration = z.number().int().positive();
 
+/** An https URL written into a DNS tag list (BIMI l=, a=): no ";", quote or space to end the tag early. */
+const recordUrl = z
+  .url({ protocol: /^https$/ })
+  .refine((url) => !/[;"\\\s]/.test(url), { message: 'expected an https URL without ";", quotes or spaces' });
+
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, {
   message: 'expected a PostgreSQL URL such as postgres://postern@db.example.com/postern',
 });
@@ -184,7 +189,8 @@ export const configSchema = z
           .string()
           // RFC 7489 §6.4: comma-separated DMARC URIs; reports are mail, so mailto: ones, with an optional !size.
           .regex(
-            /^\s*mailto:[^\s,@]+@[^\s,@!]+(![0-9]+[kmgt]?)?(\s*,\s*mailto:[^\s,@]+@[^\s,@!]+(![0-9]+[kmgt]?)?)*\s*$/i,
+            // No ";" or quote: the value goes into a tag list and a TXT string, where either would end it.
+            /^\s*mailto:[^\s,@;"\\]+@[^\s,@!;"\\]+(![0-9]+[kmgt]?)?(\s*,\s*mailto:[^\s,@;"\\]+@[^\s,@!;"\\]+(![0-9]+[kmgt]?)?)*\s*$/i,
             {
               message: 'expected mailto: addresses, comma-separated, e.g. mailto:dmarc-reports@example.com',
             },
@@ -195,17 +201,14 @@ export const configSchema = z
           .string()
           // RFC 8460 §3: comma-separated mailto: or https: URIs.
           .regex(
-            /^\s*(mailto:[^\s,@]+@[^\s,@]+|https:\/\/[^\s,]+)(\s*,\s*(mailto:[^\s,@]+@[^\s,@]+|https:\/\/[^\s,]+))*\s*$/i,
+            /^\s*(mailto:[^\s,@;"\\]+@[^\s,@;"\\]+|https:\/\/[^\s,;"\\]+)(\s*,\s*(mailto:[^\s,@;"\\]+@[^\s,@;"\\]+|https:\/\/[^\s,;"\\]+))*\s*$/i,
             {
               message: 'expected mailto: or https: URIs, comma-separated, e.g. mailto:tls-reports@example.com',
             },
           )
           .optional(),
         /** BIMI: the SVG Tiny PS logo and, optionally, the VMC (https URLs). */
-        bimi: z
-          .object({ logo: z.url({ protocol: /^https$/ }), authority: z.url({ protocol: /^https$/ }).optional() })
-          .strict()
-          .optional(),
+        bimi: z.object({ logo: recordUrl, authority: recordUrl.optional() }).strict().optional(),
         /** CAA issuers (RFC 8659); the ACME CA when tls.acme is set, else letsencrypt.org. */
         caaIssuers: z.array(domainName).optional(),
       })

@@ -112,3 +112,30 @@ test('an invalid store URL is named in the error without its password, whatever 
     );
   }
 });
+
+test('values written into DNS tag lists cannot end their tag: ";" or a quote in a report address or BIMI URL is refused', () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ dmarcRua: 'mailto:d@example.com; p=none' }, /publish\.dmarcRua: .* is invalid/],
+    [{ dmarcRua: 'mailto:d@example.com;ruf=mailto:x@evil.example' }, /publish\.dmarcRua: .* is invalid/],
+    [{ tlsRptRua: 'https://r.example.com/;v=x' }, /publish\.tlsRptRua: .* is invalid/],
+    [{ tlsRptRua: 'mailto:t"@example.com' }, /publish\.tlsRptRua: .* is invalid/],
+    [
+      { bimi: { logo: 'https://example.com/logo.svg;a=https://evil.example/x.pem' } },
+      /publish\.bimi\.logo: .* is invalid/,
+    ],
+  ];
+  for (const [publish, message] of bad) {
+    assert.throws(() => parseConfig({ publish }, 'test'), message, JSON.stringify(publish));
+  }
+  const good = parseConfig(
+    {
+      publish: {
+        dmarcRua: 'mailto:d@example.com!10m, mailto:d@reports.example.net',
+        tlsRptRua: 'https://r.example.com/v1',
+        bimi: { logo: 'https://example.com/logo.svg' },
+      },
+    },
+    'test',
+  );
+  assert.equal(good.publish.tlsRptRua, 'https://r.example.com/v1');
+});
