@@ -74,7 +74,7 @@ export async function checkBimi(ctx: CheckContext): Promise<Check[]> {
     return [pass('bimi', 'bimi.record', `${name} declines BIMI (empty l= and a=)`)];
   }
   const vmc = authority === '' ? 'no VMC (many receivers show a logo only with one)' : `VMC ${authority}`;
-  const checks = [pass('bimi', 'bimi.record', `logo ${logo || '(none)'}, ${vmc}`)];
+  const checks = [pass('bimi', 'bimi.record', `logo ${logo || '(none)'}, ${vmc}`), await dmarcEnforced(ctx)];
   let logoBody: Buffer | undefined;
   if (logo !== '') {
     const checked = await logoCheck(ctx, logo);
@@ -83,6 +83,34 @@ export async function checkBimi(ctx: CheckContext): Promise<Check[]> {
   }
   if (authority !== '') checks.push(await vmcCheck(ctx, authority, logo, logoBody));
   return checks;
+}
+
+/**
+ * BIMI draft §3 (and every receiver): no logo unless DMARC is enforced, p=quarantine or p=reject
+ * at pct=100. Under p=none the record is published and ignored.
+ */
+async function dmarcEnforced(ctx: CheckContext): Promise<Check> {
+  const name = `_dmarc.${ctx.domain}`;
+  const txt = await ctx.resolver.txt(name);
+  if (!txt.ok && txt.error === 'temperror') return couldNotCheck('bimi', 'bimi.dmarc', `TXT ${name}`, txt.reason);
+  const record = txt.ok ? txt.records.find((r) => /^v=DMARC1\s*(;|$)/i.test(r.trim())) : undefined;
+  const tag = (key: string) =>
+    new RegExp(`(?:^|;)\\s*${key}\\s*=\\s*([^;\\s]+)`, 'i').exec(record ?? '')?.[1]?.toLowerCase();
+  const policy = tag('p');
+  const pct = Number(tag('pct') ?? '100');
+  if ((policy === 'quarantine' || policy === 'reject') && pct === 100) {
+    return pass('bimi', 'bimi.dmarc', `DMARC p=${policy}: receivers may show the logo`);
+  }
+  const now =
+    record === undefined
+      ? 'there is no DMARC record'
+      : `DMARC is p=${policy ?? 'none'}${pct < 100 ? ` pct=${pct}` : ''}`;
+  return warn(
+    'bimi',
+    'bimi.dmarc',
+    `${now}: receivers show a BIMI logo only for mail under p=quarantine or p=reject at pct=100`,
+    'Move DMARC to p=quarantine (publish.dmarcPolicy), once its reports show your mail passing.',
+  );
 }
 
 /** The logo's check, and its bytes when it could be fetched (the VMC check compares them with its own). */

@@ -88,6 +88,8 @@ function zone(edit?: (z: TestZone) => void): TestZone {
       [HOST]: { A: ['192.0.2.1'] },
       'default._bimi.example.com': { TXT: [`v=BIMI1; l=${LOGO_URL}; a=${VMC_URL}`] },
       'bimi.example.com': { A: ['127.0.0.1'] },
+      // BIMI draft §3: no logo without an enforced DMARC policy.
+      '_dmarc.example.com': { TXT: ['v=DMARC1; p=quarantine'] },
     },
   };
   edit?.(z);
@@ -141,6 +143,7 @@ test('a good VMC passes: names the domain, in date, logotype and EKU, chained to
     checks.map((c) => [c.id, c.status]),
     [
       ['bimi.record', 'pass'],
+      ['bimi.dmarc', 'pass'],
       ['bimi.logo', 'pass'],
       ['bimi.vmc', 'pass'],
     ],
@@ -366,3 +369,23 @@ function serial(): string {
   bytes[0] = (bytes[0]! & 0x7f) | 0x01; // RFC 5280 §4.1.2.2: positive, no leading zero octet
   return bytes.toString('hex');
 }
+
+test('BIMI under DMARC p=none (or pct below 100, or no DMARC) is a warning: receivers show no logo then', async () => {
+  const vmc = await vmcPem();
+  for (const [record, expected] of [
+    ['v=DMARC1; p=none', /DMARC is p=none: receivers show a BIMI logo only/],
+    ['v=DMARC1; p=reject; pct=50', /DMARC is p=reject pct=50/],
+    [undefined, /there is no DMARC record/],
+  ] as const) {
+    const checks = await bimi({
+      vmc,
+      zone: (z) => {
+        if (record === undefined) delete z.records['_dmarc.example.com'];
+        else z.records['_dmarc.example.com'] = { TXT: [record] };
+      },
+    });
+    const dmarc = checks.find((c) => c.id === 'bimi.dmarc');
+    assert.equal(dmarc?.status, 'warn', JSON.stringify(checks));
+    assert.match(dmarc.summary, expected);
+  }
+});

@@ -205,20 +205,21 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
   [
     'DMARC syntax error',
     { zone: txt('_dmarc.example.com', 'v=DMARC1; p=rejct; rua=mailto:dmarc@example.com') },
-    ['dmarc.syntax'],
+    ['bimi.dmarc', 'dmarc.syntax'],
     2,
   ],
   [
     'two DMARC records',
     { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none', 'v=DMARC1; p=reject') },
-    ['dmarc.record'],
+    ['bimi.dmarc', 'dmarc.record'],
     2,
   ],
-  ['no DMARC record', { zone: drop('_dmarc.example.com') }, ['dmarc.record'], 2],
+  // The BIMI record of the fixture is then ignored by receivers: a true second finding.
+  ['no DMARC record', { zone: drop('_dmarc.example.com') }, ['bimi.dmarc', 'dmarc.record'], 2],
   [
     'DMARC p=none',
     { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none; rua=mailto:dmarc@example.com') },
-    ['dmarc.policy'],
+    ['bimi.dmarc', 'dmarc.policy'],
     1,
   ],
   [
@@ -300,7 +301,7 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
     2,
   ],
   // DNS trouble: never a pass or a fail
-  ['DNS timeout on DMARC', { zone: unanswered('timeout', '_dmarc.example.com') }, ['dmarc.record'], 1],
+  ['DNS timeout on DMARC', { zone: unanswered('timeout', '_dmarc.example.com') }, ['bimi.dmarc', 'dmarc.record'], 1],
   ['SERVFAIL on the SPF record', { zone: unanswered('servfail', 'example.com/TXT') }, ['spf.record'], 1],
   ['DNS timeout on a PTR', { zone: unanswered('timeout', '2001:db8::25') }, ['names.ptr'], 1],
 ];
