@@ -80,6 +80,11 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
   const hashes = tag('h')?.split(':');
   if (hashes && !hashes.includes('sha256')) return bad(`${name}: h=${tag('h')} does not allow sha256`);
   if (!sameKey(p, key)) {
+    if (key.algorithm === 'ed25519' && ed25519Spki(p)?.equals(Buffer.from(key.publicKey, 'base64'))) {
+      return bad(
+        `${name} publishes the stored key as a SubjectPublicKeyInfo; an Ed25519 p= is the bare 32-byte key (RFC 8463 §4.2), so receivers cannot use it`,
+      );
+    }
     return bad(`${name} publishes a different public key than the stored ${key.selector}: signatures will fail`);
   }
   if (
@@ -107,6 +112,16 @@ function sameKey(published: string, key: DkimKey): boolean {
   const x = rsaSpki(a);
   const y = rsaSpki(b);
   return x !== undefined && y !== undefined && x.equals(y);
+}
+
+/** The bare 32-byte key inside an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4), as some tools publish it. */
+function ed25519Spki(published: string): Buffer | undefined {
+  try {
+    const key = createPublicKey({ key: Buffer.from(published, 'base64'), format: 'der', type: 'spki' });
+    return key.asymmetricKeyType === 'ed25519' ? key.export({ format: 'der', type: 'spki' }).subarray(-32) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** §3.6.1 k=rsa: p= is a SubjectPublicKeyInfo, though some publish the bare RSAPublicKey (RFC 8017 A.1.1). */

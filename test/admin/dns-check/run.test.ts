@@ -3,6 +3,7 @@
  * (issue 7's list and more), each found by exactly its own checks, with the exit code following.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Check } from '../../../src/admin/dns-check/report.ts';
 import { exitCode, renderTable } from '../../../src/admin/dns-check/report.ts';
@@ -316,3 +317,25 @@ for (const [name, setup, expected, exit] of defects) {
     for (const c of checks.filter((c) => c.status !== 'pass')) assert.ok(c.fix, `${c.id} has no fix`);
   });
 }
+
+test('an Ed25519 key published as a SubjectPublicKeyInfo is named as such (RFC 8463 §4.2: p= is the bare key)', async () => {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const ed = {
+    ...dkimKey('e1', 2048),
+    selector: 'e1',
+    algorithm: 'ed25519' as const,
+    bits: 256,
+    publicKey: spki.subarray(-32).toString('base64'),
+  };
+  const checks = await fx.run({
+    keys: (good) => [good, ed],
+    zone: txt('e1._domainkey.example.com', `v=DKIM1; k=ed25519; p=${spki.toString('base64')}`),
+  });
+  const record = checks.find((c) => c.id === 'dkim.record' && c.status === 'fail');
+  assert.ok(record, JSON.stringify(nonPass(checks)));
+  assert.match(
+    record.summary,
+    /publishes the stored key as a SubjectPublicKeyInfo; an Ed25519 p= is the bare 32-byte key/,
+  );
+});
