@@ -75,6 +75,18 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
   // §6.6.3: records not starting with v=DMARC1 are discarded before counting.
   const records = txt.ok ? txt.records.filter(isDmarcRecord) : [];
   if (records.length === 0) {
+    // A record meant as DMARC that lacks v=DMARC1 first is discarded just the same (§6.6.3): say so.
+    const meant = txt.ok ? txt.records.find((r) => /(^|;)\s*p\s*=/i.test(r)) : undefined;
+    if (meant !== undefined) {
+      return [
+        fail(
+          'dmarc',
+          'dmarc.record',
+          `${name} has "${meant}", which does not start with v=DMARC1: receivers discard it (RFC 7489 §6.6.3)`,
+          `Start the record with v=DMARC1, as in "${suggested}".`,
+        ),
+      ];
+    }
     const inherited = await organizational(ctx);
     if (inherited) return [inherited];
     return [

@@ -218,6 +218,12 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
   // The BIMI record of the fixture is then ignored by receivers: a true second finding.
   ['no DMARC record', { zone: drop('_dmarc.example.com') }, ['bimi.dmarc', 'dmarc.record'], 2],
   [
+    'DMARC record without v=DMARC1',
+    { zone: txt('_dmarc.example.com', 'p=reject; rua=mailto:dmarc@example.com') },
+    ['bimi.dmarc', 'dmarc.record'],
+    2,
+  ],
+  [
     'DMARC p=none',
     { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none; rua=mailto:dmarc@example.com') },
     ['bimi.dmarc', 'dmarc.policy'],
@@ -337,5 +343,14 @@ test('an Ed25519 key published as a SubjectPublicKeyInfo is named as such (RFC 8
   assert.match(
     record.summary,
     /publishes the stored key as a SubjectPublicKeyInfo; an Ed25519 p= is the bare 32-byte key/,
+  );
+});
+
+test('a DMARC record without v=DMARC1 is named for what it is, not as no record', async () => {
+  const checks = await fx.run({ zone: txt('_dmarc.example.com', 'p=reject; rua=mailto:dmarc@example.com') });
+  const record = checks.find((c) => c.id === 'dmarc.record');
+  assert.match(
+    record?.summary ?? '',
+    /has "p=reject; rua=mailto:dmarc@example\.com", which does not start with v=DMARC1/,
   );
 });
