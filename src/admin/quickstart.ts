@@ -44,7 +44,7 @@ tls:
   #   directory: https://acme-v02.api.letsencrypt.org/directory
   #   email: ${s.email}
   #   termsOfServiceAgreed: true
-  #   hostnames: [${s.hostname}, mta-sts.${s.domain}]
+  #   hostnames: [${s.hostname}]  # add mta-sts.${s.domain} once its DNS record is published (mtaSts below)
   #   http01: { listen: 0.0.0.0:80 }
   selfSigned: true
 
@@ -57,7 +57,8 @@ publish:
 
 # MTA-STS (RFC 8461): start in testing mode; enforce once TLS reports show no failures.
 # The policy is served at https://mta-sts.${s.domain}/.well-known/mta-sts.txt when listen is set
-# (port 443 as seen from outside) and the certificate covers mta-sts.${s.domain}.
+# (port 443 as seen from outside) and the certificate covers mta-sts.${s.domain}: publish its record,
+# then add the name to tls.acme.hostnames (ordered before DNS has it, it only fails and is retried).
 mtaSts:
   mode: testing
   listen: null
