@@ -196,3 +196,30 @@ test('VRFY on: 250 for an account, 550 for an unknown local user, 252 elsewhere,
   assert.equal(answer('someone@example.org').slice(0, 3), '252');
   assert.equal(answer('alice@example.com').slice(0, 3), '450', 'the fifth VRFY in a minute is refused');
 });
+
+test('greylisting passes our own users and networks: a logged-in client and a mynetworks one are not deferred', async () => {
+  // A store that has seen no triplet: every first attempt is deferred.
+  const store = Object.assign(new NullStore([]), {
+    greylist: async () => ({ outcome: 'defer' as const, retryInMs: 300_000, learned: false }),
+  });
+  const config = parseConfig(
+    {
+      hostname: 'mx.example.com',
+      domains: ['example.com'],
+      greylisting: { enabled: true },
+      mynetworks: ['10.0.0.0/8'],
+    },
+    'test',
+  );
+  const greylisted = new InboundPolicy({
+    config,
+    resolver: createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 100, tries: 1 }),
+    store,
+    accounts: syncLookup,
+    logger: createLogger('silent'),
+  });
+  const rcpt = (who: Peer) => greylisted.recipient(who, envelope, path('alice@example.com'));
+  assert.equal(describe(await rcpt(peer)), '450 4.7.1', 'a stranger: greylisted');
+  assert.equal(describe(await rcpt({ ...peer, authenticated: 'alice@example.com' })), 1, 'logged in');
+  assert.equal(describe(await rcpt({ ...peer, remoteAddress: '10.1.2.3' })), 1, 'mynetworks');
+});

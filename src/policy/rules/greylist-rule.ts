@@ -13,6 +13,10 @@ function checkGreylist(spec: RuleSpec, services: RuleServices): Restriction {
     label: 'check_greylist',
     evaluate(ctx) {
       if (!ctx.recipient || ctx.sender === undefined) return DUNNO;
+      // Our own users and networks are never greylisted: the relay list's permit ends only that list,
+      // and postgrey sits after permit_mynetworks and permit_sasl_authenticated in Postfix setups.
+      // A mail program does not retry a 450, so the user would see the send fail.
+      if (ctx.authenticated !== undefined || ctx.server.mynetworks.contains(ctx.clientAddress)) return DUNNO;
       return greylist.check({
         clientAddress: ctx.clientAddress,
         sender: ctx.sender?.address ?? '',
