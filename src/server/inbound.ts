@@ -6,11 +6,12 @@
  */
 
 import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
+import { readMessage } from '../authentication/dkim/message.ts';
+import { authors } from '../authentication/dkim/verify-dkim.ts';
 import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
 import type { AuthenticationSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
-import { summarize } from '../mime/summary.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
 import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
@@ -78,9 +79,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const foreign = await foreignFromAddress(content, peer.authenticated, policy);
       if (foreign) {
         logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
+        const what =
+          foreign === MULTIPLE_FROM ? 'more than one From field (RFC 5322 §3.6)' : `From header address <${foreign}>`;
         return {
           action: 'reply',
-          reply: reply(553, '5.7.1', `From header address <${foreign}> is not owned by user ${peer.authenticated}`),
+          reply: reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
         };
       }
     }
@@ -359,15 +362,24 @@ function asReply(r: Reply): MessageOutcome {
  * Postfix's reject_sender_login_mismatch applies to the envelope; a submission server should hold
  * the From header to the same rule, or the login check is only cosmetic. RFC 5322 §3.6.2 allows a
  * mailbox list: every address in it must belong to the user. Returns the first that does not.
+ *
+ * Read as receivers read it for DMARC (authors(): every From field, the whole header, comments and
+ * quoted strings as RFC 5322 has them, no encoded-word decoding), so what passes here is what they
+ * see. A second From field (RFC 5322 §3.6 allows one) is refused outright: receivers differ on which
+ * one they show.
  */
 async function foreignFromAddress(content: Buffer, user: string, policy: InboundPolicy): Promise<string | undefined> {
-  const from = summarize(content).from;
-  const bracketed = [...from.matchAll(/<([^<>\s]+@[^<>\s]+)>/g)].map((m) => m[1]!);
-  const addresses =
-    bracketed.length > 0 ? bracketed : [...from.matchAll(/[^\s,;<>"()]+@[^\s,;<>"()]+/g)].map((m) => m[0]);
-  if (addresses.length === 0) return from.trim() === '' ? undefined : from.trim();
+  const fields = readMessage(content).fields.filter((f) => f.key === 'from');
+  if (fields.length > 1) return MULTIPLE_FROM;
+  const addresses = authors(fields);
+  if (addresses.length === 0) {
+    const value = fields[0]?.line.slice(fields[0].line.indexOf(':') + 1).trim() ?? '';
+    return value === '' ? undefined : value;
+  }
   for (const address of addresses) if (!(await policy.ownedBy(address, user))) return address;
   return undefined;
 }
+
+const MULTIPLE_FROM = '\0multiple From fields';
 
 export type { PolicyOutcome };

@@ -79,6 +79,35 @@ test('sender login mismatch: another envelope sender or another From is refused 
   assert.equal(codeOf(await client.command('MAIL FROM:<alice@example.com>')), '553 5.7.1');
   assert.equal(codeOf(await client.command('MAIL FROM:<ceo@example.org>')), '553 5.7.1');
   assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'The Boss <alice@example.com>'), '553 5.7.1');
+  // The From field read as receivers read it for DMARC: no way to hide another author behind our own address.
+  const tricks = [
+    '<carol@example.com>, ceo@example.org', // a second author after our own
+    'ceo@example.org (<carol@example.com>)', // our address in a comment
+    '"<carol@example.com>"@example.org', // in a quoted local part
+    'ceo@example.org (=?UTF-8?Q?<carol@example.com>?=)', // an encoded-word in a comment
+  ];
+  for (const from of tricks) {
+    assert.equal(await send(client, 'carol@example.com', 'bob@example.com', from), '553 5.7.1', from);
+  }
+  // Two From fields, our own first: RFC 5322 §3.6 allows one.
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  const two = await client.command('From: carol@example.com\r\nFrom: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.');
+  assert.equal(codeOf(two), '553 5.7.1');
+  assert.match(two.text, /more than one From field/);
+  // A From field behind 300 KB of other fields is read too.
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  const padding = `X-Pad: ${'x'.repeat(900)}\r\n`.repeat(340);
+  const far = await client.command(`${padding}From: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.`);
+  assert.equal(codeOf(far), '553 5.7.1');
+  // Our own address, however written, passes.
+  assert.equal(
+    await send(client, 'carol@example.com', 'bob@example.com', '"Carol (desk)" <Carol@Example.com>'),
+    '250 2.0.0',
+  );
   await client.close();
 });
 
