@@ -72,7 +72,18 @@ export class SubmissionAuth {
     if (step.type === 'challenge') return { action: 'challenge', data: step.data };
     this.#exchanges.delete(peer.sessionId);
     if (step.type === 'success') {
-      await this.#store.clearLoginFailures(ipKey);
+      // The block is asked again at the end: an exchange begun before it (a 334 left waiting), or one of
+      // many run in parallel, must not log in once the client is blocked. A success does not clear the
+      // client's failures either: with one account of their own, a guesser could otherwise reset the
+      // count between guesses at other accounts. They age out of the window instead.
+      const blocked = await this.#store.loginBlockedUntil(ipKey, new Date());
+      if (blocked) {
+        this.#logger.warn(
+          { session: peer.sessionId, client: peer.remoteAddress, user: step.username },
+          'login refused: the client is blocked for failed logins',
+        );
+        return { action: 'reject', reply: blockedReply(blocked) };
+      }
       this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: exchange.mechanism }, 'login');
       return step.data
         ? { action: 'success', username: step.username, data: step.data }

@@ -156,6 +156,50 @@ test('brute force: failures from one address block it (454 4.7.0), the account i
   await server.store.clearLoginFailures('ip:127.0.0.1');
 });
 
+test('brute force: an exchange begun before the block cannot end in a login, and a login of ones own does not reset the count', async () => {
+  await server.store.clearLoginFailures('ip:127.0.0.1');
+  const guess = async (client: SmtpClient) =>
+    codeOf(await client.command(`AUTH PLAIN ${plain('bob@example.com', 'guess')}`));
+  // A LOGIN exchange left waiting at the password prompt, then the address gets blocked elsewhere.
+  const { client: waiting } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(waiting);
+  assert.equal((await waiting.command('AUTH LOGIN')).code, 334);
+  assert.equal((await waiting.command(b64('carol@example.com'))).code, 334);
+  const { client: guesser } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(guesser);
+  for (let i = 0; i < 5; i++) await guess(guesser);
+  assert.equal(codeOf(await waiting.command(b64(PASSWORD))), '454 4.7.0', 'the right password, but blocked meanwhile');
+  await waiting.close();
+  await guesser.close();
+  await server.store.clearLoginFailures('ip:127.0.0.1');
+
+  // Guesses at bob with carol's own logins in between: the count goes on (it was reset by each login).
+  const codes: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    const { client } = await SmtpClient.openTls(server.submissionsPort);
+    await ehlo(client);
+    codes.push(await guess(client), await guess(client));
+    const own = await SmtpClient.openTls(server.submissionsPort);
+    await ehlo(own.client);
+    codes.push(codeOf(await own.client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)));
+    await own.client.close();
+    await client.close();
+  }
+  // Five failures block, whatever came between: the fifth guess is refused, and so is what follows.
+  assert.deepEqual(codes, [
+    '535 5.7.8',
+    '535 5.7.8',
+    '235 2.7.0',
+    '535 5.7.8',
+    '535 5.7.8',
+    '235 2.7.0',
+    '454 4.7.0',
+    '454 4.7.0',
+    '454 4.7.0',
+  ]);
+  await server.store.clearLoginFailures('ip:127.0.0.1');
+});
+
 test('port 25: STARTTLS offered, no AUTH ever; mail over TLS is recorded as ESMTPS', async () => {
   const { client: clear } = await SmtpClient.open(server.port);
   const offered = await ehlo(clear);
