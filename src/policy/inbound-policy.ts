@@ -166,6 +166,19 @@ export class InboundPolicy {
    * account's or an alias of it). The null sender is allowed, for the bounces a client may send.
    */
   async #ownSender(peer: Peer, envelope: Readonly<Envelope>): Promise<PolicyOutcome> {
+    // A login lasts the session, but an account disabled or removed since must not keep sending in it.
+    const account = await this.#store.findAccount(peer.authenticated!.toLowerCase());
+    if (!account || account.disabled) {
+      const r = reply(530, '5.7.0', `Authentication required: the account ${peer.authenticated} is no longer active`);
+      this.#record(peer, {
+        stage: 'sender',
+        rule: 'reject_sender_login_mismatch',
+        action: 'reject',
+        reply: r,
+        reason: `${peer.authenticated} was ${account ? 'disabled' : 'removed'} after logging in`,
+      });
+      return { action: 'reject', reply: r };
+    }
     const sender = envelope.mailFrom;
     if (!sender || (await this.ownedBy(sender.address, peer.authenticated!))) {
       return this.#run(peer, this.lists.sender, this.#context(peer, 'sender', { envelope }));

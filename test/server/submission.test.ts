@@ -290,3 +290,19 @@ test('mail for an alias arrives in its account, and disabled accounts cannot log
   await tls.close();
   await server.store.clearLoginFailures('ip:127.0.0.1');
 });
+
+test('an account disabled while its session is open can send no more in it (530 5.7.0)', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(await send(client, 'carol@example.com', 'bob@example.com'), '250 2.0.0');
+  await server.store.setDisabled('carol@example.com', true);
+  try {
+    const refused = await client.command('MAIL FROM:<>');
+    assert.equal(codeOf(refused), '530 5.7.0', 'not even the null sender');
+    assert.match(refused.text, /account carol@example\.com is no longer active/);
+  } finally {
+    await server.store.setDisabled('carol@example.com', false);
+    await client.close();
+  }
+});
