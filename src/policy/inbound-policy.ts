@@ -237,7 +237,12 @@ export class InboundPolicy {
           this.lists.recipient,
           { ...ctx, stage: 'recipient' },
           () => undefined,
-          () => this.#route(recipient, relayPermitted),
+          () =>
+            this.#route(
+              recipient,
+              relayPermitted,
+              peer.authenticated !== undefined || this.#server.mynetworks.contains(peer.remoteAddress),
+            ),
         ),
     );
   }
@@ -281,10 +286,15 @@ export class InboundPolicy {
   }
 
   /** A local account's route; mail for elsewhere needs the relay permit and goes to the outbound queue. */
-  #route(recipient: Path, relayPermitted: boolean): PolicyOutcome | Promise<PolicyOutcome> {
+  #route(recipient: Path, relayPermitted: boolean, trusted: boolean): PolicyOutcome | Promise<PolicyOutcome> {
     const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
     const target = localAddress(recipient, this.#server.localDomains, postmasterDomain);
     if (!target.local) {
+      // Postfix's allow_untrusted_routing = no: sender-specified routing (user%site@relay, user!site,
+      // user@site@relay) from a stranger to a domain we relay for would let the next hop relay on.
+      if (relayPermitted && !trusted && /[@%!]/.test(recipient.localPart)) {
+        return { action: 'reject', reply: replies.relayDenied(recipient.address) };
+      }
       if (relayPermitted) return { action: 'continue', route: { kind: 'outbound' } };
       return { action: 'reject', reply: replies.relayDenied(recipient.address) };
     }

@@ -223,3 +223,23 @@ test('greylisting passes our own users and networks: a logged-in client and a my
   assert.equal(describe(await rcpt({ ...peer, authenticated: 'alice@example.com' })), 1, 'logged in');
   assert.equal(describe(await rcpt({ ...peer, remoteAddress: '10.1.2.3' })), 1, 'mynetworks');
 });
+
+test('a domain relayed for strangers by an access table: sender-specified routing is refused (allow_untrusted_routing = no)', async () => {
+  const backup = policy({
+    restrictions: {
+      relay: [{ rule: 'check_recipient_access', map: { 'backup.example': 'OK' } }, 'reject_unauth_destination'],
+    },
+    mynetworks: ['10.0.0.0/8'],
+  });
+  const route = async (who: Peer, address: string) => describe(await backup.recipient(who, envelope, path(address)));
+  assert.equal(await route(peer, 'user@backup.example'), 'outbound', 'the backup-MX domain is relayed');
+  for (const tricky of [
+    'user%other.example@backup.example',
+    'other.example!user@backup.example',
+    '"user@other.example"@backup.example',
+  ]) {
+    assert.equal(await route(peer, tricky), '554 5.7.1', tricky);
+  }
+  // Our own networks may route as they like, as Postfix lets trusted clients.
+  assert.equal(await route({ ...peer, remoteAddress: '10.1.2.3' }, 'user%other.example@backup.example'), 'outbound');
+});
