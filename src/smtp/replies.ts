@@ -71,6 +71,8 @@ export const replies = {
 
   unknownCommand: () => reply(500, '5.5.1', 'Command unrecognized'),
   lineTooLong: () => reply(500, '5.5.2', 'Line too long (RFC 5321 section 4.5.3.1.4: 512 octets for a command)'),
+  // RFC 4954 §4: a response longer than the server takes.
+  authLineTooLong: () => reply(500, '5.5.6', 'Authentication Exchange line is too long'),
   bareLineEndingInCommand: () =>
     reply(500, '5.5.2', 'Bare CR or LF in command; lines must end with CRLF (RFC 5321 section 2.3.8)'),
   textLineTooLong: () =>

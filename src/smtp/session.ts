@@ -512,7 +512,9 @@ export class SmtpSession {
     if (framed.kind === 'incomplete') {
       if (this.input.length - offset < MAX_SASL_LINE) return -1;
       this.phase = { name: 'command' };
-      this.fail(replies.lineTooLong());
+      this.fail(replies.authLineTooLong());
+      // The rest of the response, however long, is skipped up to its LF: none of it is a command.
+      this.skippingLongLine = true;
       return this.input.length;
     }
     this.phase = { name: 'command' };

@@ -110,3 +110,13 @@ test('AUTH exchanges: challenge and response, cancel, bad base64, unknown mechan
   assert.equal(scramLike.replies.at(-1), `334 ${b64('v=server-signature')}\r\n`);
   assert.deepEqual(scramLike.send('\r\n'), ['235 2.7.0'], 'an empty response, then success');
 });
+
+test('an over-long SASL response: 500 5.5.6 (RFC 4954 §4), and none of the rest of it is read as a command', () => {
+  const d = new Driver({ ...submission, tls: 'implicit' });
+  d.send(EHLO);
+  assert.deepEqual(d.send('AUTH PLAIN\r\n'), ['334']);
+  // 13 KB of response, then, still on the same line, what would be a command.
+  assert.deepEqual(d.send('A'.repeat(13_000)), ['500 5.5.6']);
+  assert.deepEqual(d.send('QUIT\r\n'), [], 'the tail of the response, skipped');
+  assert.deepEqual(d.send('NOOP\r\n'), ['250 2.0.0'], 'the next line is a command again');
+});
