@@ -222,6 +222,8 @@ export class InboundPolicy {
       return { action: 'reject', reply: r };
     }
     const ctx = this.#context(peer, 'relay', { envelope, recipient });
+    // A permit in either list lets the mail go out: the relay list is Postfix's smtpd_relay_restrictions,
+    // and a Postfix 2.9-style config (relay: [], permit_mynetworks in the recipient list) relays as there.
     let relayPermitted = false;
     return this.#run(
       peer,
@@ -236,7 +238,10 @@ export class InboundPolicy {
           peer,
           this.lists.recipient,
           { ...ctx, stage: 'recipient' },
-          () => undefined,
+          (listed) => {
+            if (listed.action === 'permit') relayPermitted = true;
+            return undefined;
+          },
           () =>
             this.#route(
               recipient,

@@ -243,3 +243,13 @@ test('a domain relayed for strangers by an access table: sender-specified routin
   // Our own networks may route as they like, as Postfix lets trusted clients.
   assert.equal(await route({ ...peer, remoteAddress: '10.1.2.3' }, 'user%other.example@backup.example'), 'outbound');
 });
+
+test('a Postfix 2.9-style config: relay list empty, permit_mynetworks in the recipient list relays for mynetworks', async () => {
+  const old = policy({
+    restrictions: { relay: [], recipient: ['permit_mynetworks', 'reject_unauth_destination'] },
+    mynetworks: ['10.0.0.0/8'],
+  });
+  const route = async (who: Peer) => describe(await old.recipient(who, envelope, path('someone@example.org')));
+  assert.equal(await route({ ...peer, remoteAddress: '10.1.2.3' }), 'outbound');
+  assert.equal(await route(peer), '554 5.7.1', 'a stranger still cannot relay');
+});
