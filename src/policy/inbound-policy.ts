@@ -380,6 +380,7 @@ export class InboundPolicy {
     return {
       stage,
       clientAddress: peer.remoteAddress,
+      serverAddress: peer.localAddress,
       pregreet: facts.pregreet ?? false,
       helo: facts.helo ?? envelope?.helo,
       sender: envelope ? envelope.mailFrom : undefined,

@@ -17,6 +17,8 @@ export interface PolicyContext {
   stage: Stage;
   /** The client's IP address (IPv4 dotted, or IPv6 without brackets or zone). */
   clientAddress: string;
+  /** Our address on this connection (what the client connected to), the same form; '' when unknown. */
+  serverAddress: string;
   /** The client talked before our greeting (postscreen's PREGREET). Client stage only. */
   pregreet: boolean;
   /** The HELO/EHLO argument, from the helo stage on. */

@@ -94,9 +94,13 @@ export const heloRules: Record<string, RuleFactory> = {
   reject_helo_own_identity: rule('reject_helo_own_identity', (ctx, helo) => {
     if (ctx.server.mynetworks.contains(ctx.clientAddress)) return DUNNO; // our own hosts may say so
     const address = heloAddress(helo);
+    // Ours: serverAddresses, and the address the client connected to, however written (::ffff:v4 too).
+    const ourAddresses = [...ctx.server.addresses, ctx.serverAddress].map((a) => canonicalAddress(unmapped(a)));
+    // A client naming its own address is truthful, even where it is also ours (over loopback).
+    const itsOwn = address !== undefined && unmapped(address) === canonicalAddress(unmapped(ctx.clientAddress));
     const claim =
       address !== undefined
-        ? ctx.server.addresses.some((ours) => canonicalAddress(ours) === address) && `our address ${address}`
+        ? !itsOwn && ourAddresses.includes(unmapped(address)) && `our address ${address}`
         : ownName(ctx, helo);
     if (!claim) return DUNNO;
     const reason = `HELO ${helo} claims ${claim} but the client ${ctx.clientAddress} is not in mynetworks`;
@@ -108,6 +112,17 @@ export const heloRules: Record<string, RuleFactory> = {
 function ownName(ctx: PolicyContext, helo: string): string | false {
   const name = asciiDomain(helo.replace(/\.$/, ''));
   if (name === undefined) return false;
+  // RFC 6761 §6.3: localhost is this machine's own name, never a remote client's (a program on this
+  // machine, connecting over loopback, may well say it).
+  const loopback = /^127\./.test(ctx.clientAddress) || ctx.clientAddress === '::1';
+  if (!loopback && (name === 'localhost' || name.endsWith('.localhost') || name === 'localhost.localdomain')) {
+    return `localhost (${name})`;
+  }
   if (name === asciiDomain(ctx.server.hostname.replace(/\.$/, ''))) return `our hostname ${ctx.server.hostname}`;
   return ctx.server.localDomains.has(name) && `our domain ${name}`;
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:192.0.2.1) as its IPv4 form: one address, however written. */
+function unmapped(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }

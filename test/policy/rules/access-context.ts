@@ -30,6 +30,7 @@ export function context(overrides: Partial<PolicyContext> = {}): PolicyContext {
   return {
     stage: 'recipient',
     clientAddress: '192.0.2.1',
+    serverAddress: '198.51.100.25',
     pregreet: false,
     helo: undefined,
     sender: undefined,

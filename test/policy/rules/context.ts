@@ -45,6 +45,7 @@ export function context(resolver: Resolver, fields: Partial<PolicyContext> = {})
   return {
     stage: 'helo',
     clientAddress: '203.0.113.5',
+    serverAddress: '198.51.100.25',
     pregreet: false,
     helo: undefined,
     sender: undefined,

@@ -113,6 +113,13 @@ const ownCases: [helo: string, client: string, want: string][] = [
   ['sub.example.com', '203.0.113.5', 'dunno'], // a name in our domain is not our domain
   ['[192.0.2.26]', '203.0.113.5', 'dunno'],
   ['[IPv6:2001:db8::26]', '203.0.113.5', 'dunno'],
+  ['[198.51.100.25]', '203.0.113.5', notMe('[198.51.100.25]')], // the address the client connected to
+  ['[IPv6:::ffff:192.0.2.25]', '203.0.113.5', notMe('[IPv6:::ffff:192.0.2.25]')], // ours, IPv4-mapped
+  ['localhost', '203.0.113.5', notMe('localhost')], // RFC 6761 §6.3: never a remote client's name
+  ['localhost.localdomain', '203.0.113.5', notMe('localhost.localdomain')],
+  ['localhost', '127.0.0.1', 'dunno'], // our own network may
+  ['localhost', '127.0.0.2', 'dunno'], // and a program on this machine, over loopback
+  ['[198.51.100.25]', '198.51.100.25', 'dunno'], // a client naming its own address (ours too, over loopback)
 ];
 for (const [helo, client, want] of ownCases) {
   test(`reject_helo_own_identity "${helo}" from ${client} → ${want.slice(0, 9)}`, async () => {
