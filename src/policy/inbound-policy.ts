@@ -168,14 +168,15 @@ export class InboundPolicy {
   async #ownSender(peer: Peer, envelope: Readonly<Envelope>): Promise<PolicyOutcome> {
     // A login lasts the session, but an account disabled or removed since must not keep sending in it.
     const account = await this.#store.findAccount(peer.authenticated!.toLowerCase());
-    if (!account || account.disabled) {
+    const replaced = account !== undefined && peer.authAccountId !== undefined && account.id !== peer.authAccountId;
+    if (!account || account.disabled || replaced) {
       const r = reply(530, '5.7.0', `Authentication required: the account ${peer.authenticated} is no longer active`);
       this.#record(peer, {
         stage: 'sender',
         rule: 'reject_sender_login_mismatch',
         action: 'reject',
         reply: r,
-        reason: `${peer.authenticated} was ${account ? 'disabled' : 'removed'} after logging in`,
+        reason: `${peer.authenticated} was ${!account || replaced ? 'removed' : 'disabled'} after logging in`,
       });
       return { action: 'reject', reply: r };
     }

@@ -84,10 +84,11 @@ export class SubmissionAuth {
         );
         return { action: 'reject', reply: blockedReply(blocked) };
       }
+      const accountId = (await this.#store.findAccount(step.username.toLowerCase()))?.id;
       this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: exchange.mechanism }, 'login');
       return step.data
-        ? { action: 'success', username: step.username, data: step.data }
-        : { action: 'success', username: step.username };
+        ? { action: 'success', username: step.username, ...(accountId ? { accountId } : {}), data: step.data }
+        : { action: 'success', username: step.username, ...(accountId ? { accountId } : {}) };
     }
     return this.#failed(peer, ipKey, step);
   }

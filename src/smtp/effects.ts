@@ -44,7 +44,8 @@ export type Effect =
 export type AuthOutcome =
   | { action: 'challenge'; data: Buffer }
   /** Logged in; `data` is the server's last message (SCRAM's v=), sent as a 334 before the 235. */
-  | { action: 'success'; username: string; data?: Buffer }
+  /** `accountId`: the account logged in, so a later one of the same name is not taken for it. */
+  | { action: 'success'; username: string; accountId?: number; data?: Buffer }
   | { action: 'reject'; reply: Reply };
 
 export type CheckOutcome =

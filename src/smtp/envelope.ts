@@ -40,4 +40,6 @@ export interface Peer {
   authenticated?: string;
   /** The SASL mechanism that login used, e.g. SCRAM-SHA-256 (milters' `{auth_type}`). */
   authMechanism?: string;
+  /** The account that logged in: one removed and made again under the same name is another. */
+  authAccountId?: number;
 }

@@ -358,6 +358,7 @@ export class SmtpListener {
                   if (outcome.action === 'success') {
                     conn.peer.authenticated = outcome.username;
                     conn.peer.authMechanism = effect.mechanism;
+                    if (outcome.accountId !== undefined) conn.peer.authAccountId = outcome.accountId;
                   }
                   return outcome;
                 })

@@ -306,3 +306,23 @@ test('an account disabled while its session is open can send no more in it (530 
     await client.close();
   }
 });
+
+test('an account removed and made again under the same name is not the one an open session logged in as', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(await server.store.removeAccount('carol@example.com'), true);
+  const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
+  await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD), scram);
+  try {
+    assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '530 5.7.0');
+  } finally {
+    await client.close();
+  }
+  // A new login is the new account's.
+  const { client: again } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(again);
+  assert.equal(codeOf(await again.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(codeOf(await again.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  await again.close();
+});
