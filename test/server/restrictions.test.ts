@@ -252,3 +252,21 @@ test('a stranger greeting with our own hostname or address is refused by default
   assert.equal((await local.client.command('EHLO mx.example.com')).code, 250, 'mynetworks may use our name');
   await local.client.close();
 });
+
+test('reject_multi_recipient_bounce at RCPT refuses the second recipient of a bounce, as Postfix does', async (t) => {
+  const server = await serverWith(t, {
+    restrictions: { recipient: ['reject_multi_recipient_bounce', 'reject_unlisted_recipient'] },
+  });
+  const client = await session(server.port);
+  assert.equal((await client.command('MAIL FROM:<>')).code, 250);
+  assert.equal(codeOf(await client.command('RCPT TO:<alice@example.com>')), '250 2.1.5');
+  const second = await client.command('RCPT TO:<bob@example.com>');
+  assert.equal(codeOf(second), '550 5.5.3');
+  assert.match(second.text, /<bob@example\.com>: Recipient address rejected: Multi-recipient bounce/);
+  // A message with a sender may have many.
+  await client.command('RSET');
+  assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+  assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+  assert.equal((await client.command('RCPT TO:<bob@example.com>')).code, 250);
+  await client.close();
+});

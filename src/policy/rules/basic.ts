@@ -78,15 +78,19 @@ export const basicRules: Record<string, RuleFactory> = {
   ),
 
   /** A bounce (null sender, RFC 5321 §4.5.5) goes to one recipient; many is a spammer's trick. */
-  reject_multi_recipient_bounce: simpleRule('reject_multi_recipient_bounce', (ctx) =>
-    ctx.sender === null && ctx.recipients.length > 1
-      ? {
-          action: 'reject',
-          reply: reply(550, '5.5.3', '<DATA>: Data command rejected: Multi-recipient bounce'),
-          reason: `a null-sender message for ${ctx.recipients.length} recipients`,
-        }
-      : DUNNO,
-  ),
+  reject_multi_recipient_bounce: simpleRule('reject_multi_recipient_bounce', (ctx) => {
+    // At RCPT the recipient being decided counts too: the second one is refused, as in Postfix.
+    const count = ctx.recipients.length + (ctx.recipient ? 1 : 0);
+    if (ctx.sender !== null || count < 2) return DUNNO;
+    const text = ctx.recipient
+      ? `<${ctx.recipient.address}>: Recipient address rejected: Multi-recipient bounce`
+      : '<DATA>: Data command rejected: Multi-recipient bounce';
+    return {
+      action: 'reject',
+      reply: reply(550, '5.5.3', text),
+      reason: `a null-sender message for ${count} recipients`,
+    };
+  }),
 
   /**
    * RFC 5321 §3.1: the client waits for the greeting. One that talks first is a bot that does not
