@@ -105,7 +105,12 @@ export class PdfFonts {
   #data(object: PdfObject): string | undefined {
     if (!object.stream || this.#budget.bytes <= 0) return undefined;
     const raw = this.#file.subarray(object.stream.start, object.stream.end);
-    if (!/\/Filter\b/.test(object.body)) return raw.toString('latin1', 0, Math.min(raw.length, this.#budget.bytes));
+    if (!/\/Filter\b/.test(object.body)) {
+      // Counted like inflated data: many fonts naming one large plain stream must not read it each time.
+      const data = raw.toString('latin1', 0, Math.min(raw.length, this.#budget.bytes));
+      this.#budget.bytes -= data.length;
+      return data;
+    }
     if (!/\/Filter\s*\/(FlateDecode|Fl)\b/.test(object.body)) return undefined;
     try {
       const data = inflateSync(raw, { maxOutputLength: this.#budget.bytes }).toString('latin1');

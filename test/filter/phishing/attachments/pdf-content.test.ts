@@ -317,3 +317,21 @@ test('the detector reads a Russian lure in a composite-font PDF: its words count
   assert.ok(names.includes('credential-request') || names.includes('urgency'), names.join(', '));
   assert.ok(report.score > without.score, `${report.score} with the PDF, ${without.score} without`);
 });
+
+test('bounded: ToUnicode maps count against the 1 MB of stream data, plain ones as inflated ones', () => {
+  // Two plain maps of 600 KB each: the first is read, the second would pass the budget and is not.
+  const map = (char: string) =>
+    cmapProgram('<0000> <ffff>', `1 beginbfchar${' '.repeat(600_000)}<0001> <${u16(char)}> endbfchar`);
+  const [a, b] = [map('ж'), map('ф')];
+  const read = readPdf(
+    pdf([
+      { dict: '<< /Type /Page /Contents 2 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>' },
+      { dict: '<< /Filter /FlateDecode >>', stream: deflateSync('BT /F1 1 Tf <0001> Tj T* /F2 1 Tf <0001> Tj ET') },
+      { dict: '<< /Type /Font /Subtype /Type0 /ToUnicode 5 0 R >>' },
+      { dict: '<< /Type /Font /Subtype /Type0 /ToUnicode 6 0 R >>' },
+      { dict: `<< /Length ${a.length} >>`, stream: a },
+      { dict: `<< /Length ${b.length} >>`, stream: b },
+    ]),
+  );
+  assert.equal(read.text, 'ж', 'the second map is past the budget: its codes are not guessed');
+});
