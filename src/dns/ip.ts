@@ -46,3 +46,8 @@ export function formatIpv6Groups(groups: readonly number[]): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
+
+/** An IPv4-mapped IPv6 address ("::ffff:192.0.2.1", RFC 4291 §2.5.5.2, as a dual-stack socket gives it) as its IPv4 form. */
+export function unmappedAddress(ip: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
+}

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { unmappedAddress } from '../dns/ip.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer } from './envelope.ts';
 import { renderReply, replies } from './replies.ts';
@@ -187,12 +188,12 @@ export class SmtpListener {
     }
     const sessionId = `${idPrefix}${(++idCounter).toString(36).padStart(5, '0')}`;
     const session = new SmtpSession({ ...sessionOptions, sessionId });
-    const remoteAddress = unmapped(socket.remoteAddress ?? '');
+    const remoteAddress = unmappedAddress(socket.remoteAddress ?? '');
     const peer: Peer = {
       sessionId,
       remoteAddress,
       remotePort: socket.remotePort ?? 0,
-      localAddress: unmapped(socket.localAddress ?? ''),
+      localAddress: unmappedAddress(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
     };
     const conn = new Connection(socket, session, peer, logger);
@@ -453,9 +454,4 @@ export class SmtpListener {
     if (over && !conn.socket.isPaused()) conn.socket.pause();
     else if (!over && conn.socket.isPaused()) conn.socket.resume();
   }
-}
-
-/** "::ffff:192.0.2.1" on a dual-stack socket is the IPv4 client 192.0.2.1. */
-function unmapped(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }

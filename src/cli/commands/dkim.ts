@@ -20,7 +20,7 @@ import type { Config } from '../../config/schema.ts';
 import { createResolver } from '../../dns/system-resolver.ts';
 import type { DkimKey } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { configFrom, parseCommandLine } from './options.ts';
+import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
 const SUBCOMMANDS = ['keygen', 'rotate', 'list', 'remove'];
@@ -53,12 +53,7 @@ export async function dkimCommand(args: string[]): Promise<number> {
     list: ['domain', 'json'],
     remove: ['domain', 'selector', 'force'],
   };
-  const stray = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).find(
-    (flag) => values[flag] !== undefined && !allowed[sub]?.includes(flag),
-  );
-  if (stray) {
-    throw usageError(`dkim ${sub}${values.advance === true ? ' --advance' : ''}: --${stray} does not apply here`);
-  }
+  onlyFlags(values, allowed[sub] ?? [], `dkim ${sub}${values.advance === true ? ' --advance' : ''}`);
   const { config } = configFrom(values);
   try {
     switch (sub) {

@@ -15,7 +15,8 @@ import {
   type Store,
 } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { configFrom, parseCommandLine } from './options.ts';
+import { printable } from '../printable.ts';
+import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
 const SUBCOMMANDS = ['list', 'show', 'release', 'delete'];
@@ -44,10 +45,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   }
   if (!SUBCOMMANDS.includes(sub)) throw usageError(`quarantine: unknown subcommand "${sub}"`);
   const { values, positionals } = parseCommandLine(rest, FLAGS, `quarantine ${sub}`);
-  const stray = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).find(
-    (flag) => values[flag] !== undefined && !ALLOWED[sub]?.includes(flag),
-  );
-  if (stray) throw usageError(`quarantine ${sub}: --${stray} does not apply here`);
+  onlyFlags(values, ALLOWED[sub] ?? [], `quarantine ${sub}`);
   if (sub === 'list') {
     if (positionals.length > 0) throw usageError(`quarantine list: unexpected argument "${positionals[0]}"`);
     const limit = limitOption(values.limit);
@@ -247,15 +245,6 @@ function clip(text: string, width: number): string {
   const chars = Array.from(printable(text).replace(/\s+/g, ' '));
   const cut = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : chars.join('');
   return cut + ' '.repeat(Math.max(0, width - Array.from(cut).length));
-}
-
-/**
- * A message's text shown on the admin's terminal: control characters (an escape sequence could
- * rewrite the screen) become U+FFFD; line feeds and tabs stay where asked for, carriage returns go.
- */
-function printable(text: string, multiline = false): string {
-  const shown = multiline ? text.replace(/\r\n/g, '\n') : text;
-  return shown.replace(multiline ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g, '\ufffd');
 }
 
 function signedWeight(weight: number): string {

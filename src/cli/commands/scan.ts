@@ -9,6 +9,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ScanResult, scanMessage, scanSettings } from '../../filter/phishing/scan.ts';
 import { CliError, usageError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 export async function scanCommand(args: string[]): Promise<number> {
@@ -37,7 +38,7 @@ export async function scanCommand(args: string[]): Promise<number> {
     process.stdout.write(
       values.json === true
         ? `${JSON.stringify(toJson(files[0]!, result), null, 2)}\n`
-        : terminalSafe(describe(result, language)),
+        : printable(describe(result, language), true),
     );
     return 0;
   }
@@ -47,7 +48,7 @@ export async function scanCommand(args: string[]): Promise<number> {
     process.stdout.write(
       values.json === true
         ? `${JSON.stringify(toJson(file, r))}\n`
-        : `${terminalSafe(file)}\t${r.score}\t${r.action}\t${r.category}\t${r.signals.map((s) => s.name).join(',')}\n`,
+        : `${printable(file)}\t${r.score}\t${r.action}\t${r.category}\t${r.signals.map((s) => s.name).join(',')}\n`,
     );
   // One thread: worker threads measured slower here (each warms up its own JIT, and the two cores of
   // the test machines share caches), see docs/benchmarks.md.
@@ -73,15 +74,6 @@ export async function scanCommand(args: string[]): Promise<number> {
       `${unreadable > 0 ? `; ${unreadable} could not be read` : ''}\n`,
   );
   return unreadable > 0 ? 1 : 0;
-}
-
-/**
- * The text as a terminal may show it: a suspicious message's Subject can carry escape sequences
- * that clear the screen or retitle the window, so control characters (but line ends and tabs)
- * become U+FFFD, as `quarantine show` prints them. JSON output escapes them already.
- */
-function terminalSafe(text: string): string {
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd');
 }
 
 async function expand(paths: string[]): Promise<string[]> {

@@ -5,6 +5,7 @@
  * Not done: Postfix's leniency for underscores in names, and HELO checks against SPF.
  */
 import { isIP } from 'node:net';
+import { unmappedAddress } from '../../dns/ip.ts';
 import { isAddressLiteral } from '../../smtp/path.ts';
 import { reply } from '../../smtp/replies.ts';
 import {
@@ -95,12 +96,13 @@ export const heloRules: Record<string, RuleFactory> = {
     if (ctx.server.mynetworks.contains(ctx.clientAddress)) return DUNNO; // our own hosts may say so
     const address = heloAddress(helo);
     // Ours: serverAddresses, and the address the client connected to, however written (::ffff:v4 too).
-    const ourAddresses = [...ctx.server.addresses, ctx.serverAddress].map((a) => canonicalAddress(unmapped(a)));
+    const ourAddresses = [...ctx.server.addresses, ctx.serverAddress].map((a) => canonicalAddress(unmappedAddress(a)));
     // A client naming its own address is truthful, even where it is also ours (over loopback).
-    const itsOwn = address !== undefined && unmapped(address) === canonicalAddress(unmapped(ctx.clientAddress));
+    const itsOwn =
+      address !== undefined && unmappedAddress(address) === canonicalAddress(unmappedAddress(ctx.clientAddress));
     const claim =
       address !== undefined
-        ? !itsOwn && ourAddresses.includes(unmapped(address)) && `our address ${address}`
+        ? !itsOwn && ourAddresses.includes(unmappedAddress(address)) && `our address ${address}`
         : ownName(ctx, helo);
     if (!claim) return DUNNO;
     const reason = `HELO ${helo} claims ${claim} but the client ${ctx.clientAddress} is not in mynetworks`;
@@ -120,9 +122,4 @@ function ownName(ctx: PolicyContext, helo: string): string | false {
   }
   if (name === asciiDomain(ctx.server.hostname.replace(/\.$/, ''))) return `our hostname ${ctx.server.hostname}`;
   return ctx.server.localDomains.has(name) && `our domain ${name}`;
-}
-
-/** An IPv4-mapped IPv6 address (::ffff:192.0.2.1) as its IPv4 form: one address, however written. */
-function unmapped(address: string): string {
-  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }
