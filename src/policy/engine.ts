@@ -2,7 +2,8 @@
  * Walks one stage's restriction list the way Postfix walks smtpd_*_restrictions: in order, the
  * first permit or reject ends the list; DUNNO goes on; the end of the list is no decision. A rule
  * marked warn-only (Postfix warn_if_reject) that would reject is logged and counted as a warning,
- * and the list goes on. Every decision is reported with the rule, the reply and the reason.
+ * and the list goes on. Every decision is reported with the rule, the reply and the reason, and so is
+ * a rule that could not decide.
  *
  * Synchronous rules (address syntax, cached account look-ups) keep the whole walk synchronous, so
  * a pipelined RCPT group is answered without a round trip through the event loop.
@@ -16,7 +17,8 @@ export interface ListEntry {
   warnOnly: boolean;
 }
 
-export type DecisionAction = 'permit' | 'reject' | 'defer' | 'warn';
+/** `undecided`: the rule could not decide (its DNS list did not answer) and the list went on. */
+export type DecisionAction = 'permit' | 'reject' | 'defer' | 'warn' | 'undecided';
 
 export interface Decision {
   stage: Stage;
@@ -63,7 +65,11 @@ export class RestrictionList {
   /** The result that ends the list, or undefined to go on. */
   #decide(entry: ListEntry, verdict: Verdict, report: (decision: Decision) => void): ListResult | undefined {
     const rule = entry.restriction.label;
-    if (verdict.action === 'dunno') return undefined;
+    if (verdict.action === 'dunno') {
+      if (verdict.undecided !== undefined)
+        report({ stage: this.stage, rule, action: 'undecided', reason: verdict.undecided });
+      return undefined;
+    }
     if (verdict.action === 'permit') {
       report({ stage: this.stage, rule, action: 'permit' });
       return { action: 'permit', rule };

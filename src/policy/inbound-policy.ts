@@ -354,6 +354,7 @@ export class InboundPolicy {
       reason: decision.reason,
     };
     if (decision.action === 'warn') this.#logger.warn(fields, 'restriction would reject (warn_if_reject)');
+    else if (decision.action === 'undecided') this.#logger.warn(fields, 'restriction could not decide; skipped');
     else this.#logger.info(fields, `restriction ${decision.action === 'defer' ? 'deferred' : 'rejected'}`);
   }
 

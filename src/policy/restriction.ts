@@ -59,7 +59,11 @@ export interface NetworkList {
 
 export type Verdict =
   | { action: 'permit' }
-  | { action: 'dunno' }
+  /**
+   * No opinion. `undecided` says why a rule that could not find out (a DNS list that does not
+   * answer) has none: the list goes on as for any DUNNO, and the reason is logged as a warning.
+   */
+  | { action: 'dunno'; undecided?: string }
   /** `reply.code` 4xx defers (the client retries), 5xx rejects. `reason` explains it for logs and the admin. */
   | { action: 'reject'; reply: Reply; reason: string };
 

@@ -117,6 +117,21 @@ test('reject_rbl_client: a listed client hears the listing and its TXT', async (
   await client.close();
 });
 
+test('reject_rbl_client: a list that times out does not hold mail up; the skip is logged as a warning', async (t) => {
+  const server = await serverWith(
+    t,
+    { restrictions: { client: ['reject_rbl_client dnsbl.example'] }, log: { level: 'warn' } },
+    { timeout: ['1.0.0.127.dnsbl.example'] },
+  );
+  const { client, greeting } = await SmtpClient.open(server.port);
+  assert.equal(greeting.code, 220, greeting.text);
+  await client.close();
+  const warning = server.logs().find((line) => line.msg === 'restriction could not decide; skipped');
+  assert.ok(warning, 'a warning names the skipped rule');
+  assert.equal(warning.rule, 'reject_rbl_client dnsbl.example');
+  assert.match(String(warning.reason), /^DNSBL dnsbl\.example: lookup of 1\.0\.0\.127\.dnsbl\.example failed/);
+});
+
 test('sender domains: unknown refused, null MX refused, a DNS timeout deferred, <> allowed', async (t) => {
   const server = await serverWith(
     t,

@@ -27,13 +27,16 @@ export async function statsCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (rows.length === 0) {
-    process.stdout.write('no restriction has rejected, deferred or warned yet\n');
+    process.stdout.write('no restriction has rejected, deferred, warned or been skipped yet\n');
     return 0;
   }
   const width = Math.max(...rows.map((r) => r.rule.length), 4);
-  const lines = [`${'stage'.padEnd(9)} ${'rule'.padEnd(width)} ${'action'.padEnd(6)} ${'count'.padStart(8)}`];
+  const actionWidth = Math.max(...rows.map((r) => r.action.length), 6); // 'undecided' is longer than 'reject'
+  const lines = [`${'stage'.padEnd(9)} ${'rule'.padEnd(width)} ${'action'.padEnd(actionWidth)} ${'count'.padStart(8)}`];
   for (const r of rows) {
-    lines.push(`${r.stage.padEnd(9)} ${r.rule.padEnd(width)} ${r.action.padEnd(6)} ${String(r.count).padStart(8)}`);
+    lines.push(
+      `${r.stage.padEnd(9)} ${r.rule.padEnd(width)} ${r.action.padEnd(actionWidth)} ${String(r.count).padStart(8)}`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

@@ -2,8 +2,8 @@
  * DNS blocklists (RFC 5782): reject_rbl_client asks an IP-based list about the client's address,
  * reject_rhsbl_sender a domain-based list about the sender's domain. Postfix's syntax: `zone`, or
  * `zone=filter` where the filter is an address whose octets may be `[2..11]` ranges or `[2;4;6]`
- * lists, so only some of a list's codes count. A lookup that fails defers (451) rather than accepting
- * by accident. Not done: Postfix's rbl_reply_maps templates and the IPv6-only and whitelist variants.
+ * lists, so only some of a list's codes count. A lookup that fails counts as not listed, with a
+ * warning, as in Postfix: a list that does not answer must not hold up all mail. Not done: Postfix's rbl_reply_maps templates and the IPv6-only and whitelist variants.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { reverseName } from '../../dns/reverse-name.ts';
@@ -130,8 +130,9 @@ function factory(
             };
           }
           if (!found.temporary) return DUNNO;
-          const text = `Service unavailable; ${what} [${target.shown}] ${kind} ${list.zone} lookup failed, try again later`;
-          return { action: 'reject', reply: reply(451, '4.7.1', text), reason: `${kind} ${list.zone} ${found.reason}` };
+          // A list that times out or fails is not a listing: Postfix gives the client the benefit of the
+          // doubt (smtpd_check.c rbl_pagein), or one unreachable list would defer every message.
+          return { action: 'dunno', undecided: `${kind} ${list.zone}: ${found.reason}; taken as not listed` };
         });
       },
     };

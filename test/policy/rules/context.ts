@@ -83,6 +83,7 @@ export function build(
 
 /** `dunno`, `permit`, or `550 5.7.25 <text>`. */
 export function summary(verdict: Verdict): string {
+  if (verdict.action === 'dunno' && verdict.undecided !== undefined) return 'undecided';
   if (verdict.action !== 'reject') return verdict.action;
   return `${verdict.reply.code} ${verdict.reply.enhanced} ${verdict.reply.lines.join(' / ')}`;
 }
