@@ -79,6 +79,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const foreign = await foreignFromAddress(content, peer.authenticated, policy);
       if (foreign) {
         logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
+        if (foreign === NO_FROM) {
+          return {
+            action: 'reply',
+            reply: reply(
+              553,
+              '5.7.1',
+              `a message needs a From field with an address of user ${peer.authenticated} (RFC 5322 §3.6)`,
+            ),
+          };
+        }
         const what =
           foreign === MULTIPLE_FROM ? 'more than one From field (RFC 5322 §3.6)' : `From header address <${foreign}>`;
         return {
@@ -366,7 +376,8 @@ function asReply(r: Reply): MessageOutcome {
  * Read as receivers read it for DMARC (authors(): every From field, the whole header, comments and
  * quoted strings as RFC 5322 has them, no encoded-word decoding), so what passes here is what they
  * see. A second From field (RFC 5322 §3.6 allows one) is refused outright: receivers differ on which
- * one they show.
+ * one they show. So is a message without one, or with an empty one (RFC 5322 §3.6 requires it):
+ * it would pass every check here and leave the receiver to show the author it guesses.
  */
 async function foreignFromAddress(content: Buffer, user: string, policy: InboundPolicy): Promise<string | undefined> {
   const fields = readMessage(content).fields.filter((f) => f.key === 'from');
@@ -374,12 +385,13 @@ async function foreignFromAddress(content: Buffer, user: string, policy: Inbound
   const addresses = authors(fields);
   if (addresses.length === 0) {
     const value = fields[0]?.line.slice(fields[0].line.indexOf(':') + 1).trim() ?? '';
-    return value === '' ? undefined : value;
+    return value === '' ? NO_FROM : value;
   }
   for (const address of addresses) if (!(await policy.ownedBy(address, user))) return address;
   return undefined;
 }
 
 const MULTIPLE_FROM = '\0multiple From fields';
+const NO_FROM = '\0no From field';
 
 export type { PolicyOutcome };

@@ -96,6 +96,15 @@ test('sender login mismatch: another envelope sender or another From is refused 
   const two = await client.command('From: carol@example.com\r\nFrom: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.');
   assert.equal(codeOf(two), '553 5.7.1');
   assert.match(two.text, /more than one From field/);
+  // No From field at all, or an empty one (RFC 5322 §3.6 requires it): nothing to check, so refused.
+  for (const header of ['', 'From: \r\n', 'From:\r\n \r\n']) {
+    assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+    assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+    assert.equal((await client.command('DATA')).code, 354);
+    const none = await client.command(`${header}To: bob@example.com\r\nSubject: x\r\n\r\nhi\r\n.`);
+    assert.equal(codeOf(none), '553 5.7.1', JSON.stringify(header));
+    assert.match(none.text, /needs a From field with an address of user carol@example\.com/);
+  }
   // A From field behind 300 KB of other fields is read too.
   assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
   assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
