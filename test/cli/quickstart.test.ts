@@ -48,6 +48,44 @@ test('quickstart writes a valid config, the data, an account whose password it p
   assert.equal(result.stdout.split(password).length, 2, 'the password appears once');
 });
 
+test('quickstart run again after a run that stopped before its config keeps the account and the keys', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const first = await postern(['quickstart', 'example.org', '--dir', dir]);
+  assert.equal(first.code, 0, first.stderr);
+  const file = path.join(dir, 'postern.yaml');
+  const { config } = loadConfig(file);
+  // As if the first run had stopped after the account: no config, and no Ed25519 key yet.
+  fs.rmSync(file);
+  let store = await openStore(config, { applicationName: 'quickstart test' });
+  const rsaBefore = (await store.listDkimKeys('example.org')).find((k) => k.algorithm === 'rsa')!;
+  const ed25519 = (await store.listDkimKeys('example.org')).find((k) => k.algorithm === 'ed25519')!;
+  assert.equal(await store.removeDkimKey(ed25519.id), true);
+  await store.close();
+
+  const again = await postern(['quickstart', 'example.org', '--dir', dir]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stdout,
+    /held an earlier run's store: kept the account postmaster@example\.org .*the rsa DKIM key/,
+  );
+  const password = /^Password: (\S+)$/m.exec(again.stdout)?.[1];
+  assert.ok(password);
+  assert.ok(fs.existsSync(file), 'the config is written this time');
+  store = await openStore(config, { applicationName: 'quickstart test' });
+  try {
+    const account = await store.findAccount('postmaster@example.org');
+    assert.ok(account && (await verifyPassword(password, account.passwordHash)), 'the new password is the stored one');
+    assert.equal((await store.listAccounts()).length, 1);
+    const keys = await store.listDkimKeys('example.org');
+    assert.deepEqual(keys.map((k) => k.algorithm).sort(), ['ed25519', 'rsa'], 'the missing key is made');
+    assert.equal(keys.find((k) => k.algorithm === 'rsa')!.id, rsaBefore.id, 'the existing key is kept');
+  } finally {
+    await store.close();
+  }
+});
+
 test('quickstart never overwrites a config, and refuses bad input with a clear error', async (t) => {
   const dir = tempDir('postern-quickstart-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

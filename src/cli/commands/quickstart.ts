@@ -2,7 +2,8 @@
  * `postern quickstart <domain> [--hostname H] [--account A] [--address IP]… [--dir DIR]`: a new mail
  * domain in one command, as Mox's quickstart. Writes DIR/postern.yaml (never over an existing file),
  * creates the data directory, the first account (its password printed once, never stored in clear),
- * an RSA and an Ed25519 DKIM key, then prints the DNS records to publish and what to do next.
+ * an RSA and an Ed25519 DKIM key, then prints the DNS records to publish and what to do next. Run
+ * again after a failure (no config written yet), it keeps what the earlier run stored.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -80,15 +81,22 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   }
   const password = generatePassword(randomBytes);
   const now = new Date();
+  const resumed: string[] = [];
   const records = await withStore(config, async (store) => {
-    await store.createAccount(
-      accountAddress,
-      await hashPassword(password),
-      formatScramCredentials(deriveScramCredentials(password)),
-    );
+    const hash = await hashPassword(password);
+    const scram = formatScramCredentials(deriveScramCredentials(password));
+    // A run that stopped before writing the config left its store: this run takes up where it ended,
+    // so the admin can simply run the same command again. The account keeps its mail, with the new password.
+    if (await store.findAccount(accountAddress)) {
+      await store.setPassword(accountAddress, hash, scram);
+      resumed.push(`the account ${accountAddress} (with the new password below)`);
+    } else await store.createAccount(accountAddress, hash, scram);
+    const existing = await store.listDkimKeys(domain);
     // Both algorithms (RFC 8463 §5 recommends signing with both while Ed25519 support spreads).
-    await createDkimKey(store, { domain, algorithm: 'rsa', now });
-    await createDkimKey(store, { domain, algorithm: 'ed25519', now });
+    for (const algorithm of ['rsa', 'ed25519'] as const) {
+      if (existing.some((key) => key.algorithm === algorithm)) resumed.push(`the ${algorithm} DKIM key`);
+      else await createDkimKey(store, { domain, algorithm, now });
+    }
     return recordsFor(domain, { config, store });
   });
   // Written last: a store that failed above leaves no config behind, so quickstart can simply run again.
@@ -96,7 +104,9 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
 
   const out = process.stdout;
-  out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
+  if (resumed.length > 0) {
+    out.write(`Wrote ${configFile}; ${dataDir} held an earlier run's store: kept ${resumed.join(', ')}.\n\n`);
+  } else out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
   out.write(`Account: ${accountAddress}\nPassword: ${password}\n`);
   out.write('  (shown this once; change it with `postern user passwd`)\n\n');
   out.write('Publish these DNS records (the PTR at your hosting provider):\n\n');
