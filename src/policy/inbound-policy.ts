@@ -16,7 +16,7 @@ import { Anvil } from './anvil.ts';
 import { parseNetworks } from './cidr.ts';
 import type { Decision, ListResult, RestrictionList } from './engine.ts';
 import { StoreGreylister } from './greylist.ts';
-import { localAddress } from './local-address.ts';
+import { localAddress, postmasterDomainOf } from './local-address.ts';
 import { PolicyCounters } from './policy-counters.ts';
 import { assertClosedRelay, buildList, DEFAULT_RESTRICTIONS, type RuleEntryConfig } from './registry.ts';
 import { type PolicyContext, type ServerIdentity, STAGES, type Stage } from './restriction.ts';
@@ -203,11 +203,9 @@ export class InboundPolicy {
   async ownedBy(address: string, user: string): Promise<boolean> {
     const at = address.lastIndexOf('@');
     if (at < 0) return false;
-    const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
     const target = localAddress(
       { localPart: address.slice(0, at), domain: address.slice(at + 1).toLowerCase(), address, utf8: false },
-      this.#server.localDomains,
-      postmasterDomain,
+      this.#server,
     );
     if (!target.local) return false;
     const owner = await this.#store.resolveAddress(target.address);
@@ -268,11 +266,10 @@ export class InboundPolicy {
     }
     const path = vrfyPath(argument);
     if (!path) return replies.syntax('Syntax: VRFY <local-part@domain>');
-    const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
+    // A bare local part (VRFY alice) names a mailbox of the postmaster's domain.
     const target = localAddress(
-      path.domain === '' ? { ...path, domain: postmasterDomain } : path,
-      this.#server.localDomains,
-      postmasterDomain,
+      path.domain === '' ? { ...path, domain: postmasterDomainOf(this.#server) } : path,
+      this.#server,
     );
     if (!target.local) return replies.vrfyAmbiguous();
     const answer = (found: Found): Reply =>
@@ -293,8 +290,7 @@ export class InboundPolicy {
 
   /** A local account's route; mail for elsewhere needs the relay permit and goes to the outbound queue. */
   #route(recipient: Path, relayPermitted: boolean, trusted: boolean): PolicyOutcome | Promise<PolicyOutcome> {
-    const postmasterDomain = [...this.#server.localDomains][0] ?? this.#server.hostname;
-    const target = localAddress(recipient, this.#server.localDomains, postmasterDomain);
+    const target = localAddress(recipient, this.#server);
     if (!target.local) {
       // Postfix's allow_untrusted_routing = no: sender-specified routing (user%site@relay, user!site,
       // user@site@relay) from a stranger to a domain we relay for would let the next hop relay on.

@@ -11,17 +11,29 @@ export interface LocalAddress {
   address: string;
 }
 
-export function localAddress(
-  recipient: Path,
-  localDomains: ReadonlySet<string>,
-  postmasterDomain: string,
-): LocalAddress {
+/** What localAddress needs of this server: its local domains and its host name. */
+export interface LocalNames {
+  localDomains: ReadonlySet<string>;
+  hostname: string;
+}
+
+/** The domain whose postmaster is this host's: the first local domain. */
+export function postmasterDomainOf(server: LocalNames): string {
+  return [...server.localDomains][0] ?? server.hostname;
+}
+
+export function localAddress(recipient: Path, server: LocalNames): LocalAddress {
+  const postmasterDomain = postmasterDomainOf(server);
   // RFC 5321 §4.1.1.3: the domain-less <postmaster> is this host's postmaster.
   const localPart = recipient.domain === '' ? 'postmaster' : unquoted(recipient.localPart);
   // RFC 5890 §2.3.2.1: a U-label and its A-label name one domain; config and accounts hold A-labels.
-  const domain = recipient.domain === '' ? postmasterDomain : asciiDomain(recipient.domain);
+  let domain = recipient.domain === '' ? postmasterDomain : asciiDomain(recipient.domain).toLowerCase();
+  // RFC 5321 §4.5.1: postmaster must reach someone at every name we serve mail for, and reports about
+  // this host (bounces, abuse, blocklist notices) go to postmaster@ its name, as in Postfix, whose
+  // mydestination holds $myhostname. When the host name is no local domain, it is the domains' postmaster.
+  if (localPart.toLowerCase() === 'postmaster' && domain === server.hostname.toLowerCase()) domain = postmasterDomain;
   // Local parts are matched case-insensitively, as users expect (RFC 5321 §2.4 allows it).
-  return { local: localDomains.has(domain), address: `${localPart}@${domain}`.toLowerCase() };
+  return { local: server.localDomains.has(domain), address: `${localPart}@${domain}`.toLowerCase() };
 }
 
 function asciiDomain(domain: string): string {

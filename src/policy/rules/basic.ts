@@ -13,8 +13,7 @@ const rcpt = (ctx: PolicyContext) => ctx.recipient?.address ?? '';
 
 function recipientIsLocal(ctx: PolicyContext): { local: boolean; address: string } | undefined {
   if (!ctx.recipient) return undefined;
-  const postmasterDomain = [...ctx.server.localDomains][0] ?? ctx.server.hostname;
-  return localAddress(ctx.recipient, ctx.server.localDomains, postmasterDomain);
+  return localAddress(ctx.recipient, ctx.server);
 }
 
 export const basicRules: Record<string, RuleFactory> = {
