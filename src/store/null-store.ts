@@ -343,12 +343,14 @@ export class NullStore implements Store {
     this.#assertOpen();
     const totals = new Map<string, number>();
     for (const [address, { messages }] of this.#senders) {
-      const domain = address.slice(address.indexOf('@') + 1);
+      const at = address.lastIndexOf('@'); // "a@b"@c.org is at c.org
+      if (at < 0) continue; // a domain-less postmaster has no domain to count
+      const domain = address.slice(at + 1);
       totals.set(domain, (totals.get(domain) ?? 0) + messages);
     }
     return [...totals]
       .filter(([, total]) => total >= options.minMessages)
-      .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)) // bytewise, as SQLite
       .slice(0, options.limit)
       .map(([domain]) => domain);
   }

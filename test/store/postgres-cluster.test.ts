@@ -255,3 +255,24 @@ test('two nodes delivering the first Junk of the same accounts at once create on
       assert.ok(change.kind === 'message-added' && change.mailboxId === junkIds.get(change.accountId), 'heard in Junk');
     }
   }));
+
+test('two nodes removing two accounts that share messages at once leave none of that content behind', () =>
+  twoNodes(async (a, b, url) => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      for (let round = 0; round < 10; round++) {
+        const first = await a.createAccount(`first${round}@example.com`, PHC);
+        const second = await a.createAccount(`second${round}@example.com`, PHC);
+        await a.deliver(sampleDelivery([first, second], `shared ${round}`));
+        await a.deliver(sampleDelivery([first, second], `shared again ${round}`));
+        const removed = await Promise.all([a.removeAccount(first.address), b.removeAccount(second.address)]);
+        assert.deepEqual(removed, [true, true]);
+      }
+      // Each removal saw the other account's copy: unless the second waited for the first, both kept it.
+      const { rows } = await admin.query('SELECT count(*)::int AS n FROM messages');
+      assert.equal(rows[0]?.n, 0, 'no content is left that nobody holds');
+    } finally {
+      await admin.end();
+    }
+  }));

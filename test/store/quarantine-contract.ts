@@ -183,6 +183,13 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
       ]);
       assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 1 }), ['partner.example']);
       assert.deepEqual(await store.frequentCorrespondents({ minMessages: 7, limit: 10 }), []);
+      // The domain is after the last @, and an address without one has none (every engine alike).
+      await store.recordSenders(['"x@partner.example"@quoted.example', 'postmaster', '"y@z"@quoted.example'], at(7));
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 2, limit: 10 }), [
+        'partner.example',
+        'quoted.example',
+        'supplier.example',
+      ]);
     }),
   );
 

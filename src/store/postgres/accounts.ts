@@ -75,7 +75,7 @@ export class PostgresAccounts {
   }
 
   async list(): Promise<Account[]> {
-    const { rows } = await this.#query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address`);
+    const { rows } = await this.#query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address COLLATE "C"`);
     return rows.map(accountFromRow);
   }
 
@@ -84,17 +84,25 @@ export class PostgresAccounts {
       const { rows } = await client.query('SELECT id FROM accounts WHERE address = $1 FOR UPDATE', [address]);
       if (!rows[0]) return false;
       const accountId = Number(rows[0].id);
-      // Content held only by this account goes; content other accounts still hold stays.
-      await client.query(
-        `DELETE FROM messages WHERE id IN (
+      // The account's content rows, locked (in id order, so two removals cannot deadlock): a removal
+      // of another account holding the same content waits here until this one commits, and then
+      // sees its placements gone. Without the lock, two accounts removed at once each saw the
+      // other's copy, and their shared content stayed behind with nobody holding it.
+      const held = await client.query(
+        `SELECT id FROM messages WHERE id IN (
            SELECT mm.message_id FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
            WHERE mb.account_id = $1)
-         AND NOT EXISTS (
-           SELECT 1 FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-           WHERE mm.message_id = messages.id AND mb.account_id <> $1)`,
+         ORDER BY id FOR UPDATE`,
         [accountId],
       );
       await client.query('DELETE FROM accounts WHERE id = $1', [accountId]); // mailboxes, aliases go by CASCADE
+      // Content held only by this account goes; content other accounts still hold stays. Read
+      // Committed: this statement sees what a removal that held the locks before us committed.
+      await client.query(
+        `DELETE FROM messages m WHERE m.id = ANY($1::bigint[])
+         AND NOT EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)`,
+        [held.rows.map((row) => row.id)],
+      );
       return true;
     });
   }

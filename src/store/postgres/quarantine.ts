@@ -82,8 +82,11 @@ export class PostgresQuarantine {
 
   async frequentCorrespondents(minMessages: number, limit: number): Promise<string[]> {
     const { rows } = await this.#query(
-      `SELECT split_part(address, '@', 2) AS domain, sum(messages) AS total FROM senders
-       GROUP BY domain HAVING sum(messages) >= $1 ORDER BY total DESC, domain LIMIT $2`,
+      // The domain is after the last @ ("a@b"@c.org is at c.org); ordered bytewise, as SQLite does.
+      `SELECT domain, total FROM (
+         SELECT substring(address from '@([^@]*)$') AS domain, sum(messages) AS total
+         FROM senders WHERE address LIKE '%@%' GROUP BY 1) AS totals
+       WHERE total >= $1 ORDER BY total DESC, domain COLLATE "C" LIMIT $2`,
       [minMessages, limit],
     );
     return rows.map((row) => String(row.domain));

@@ -67,7 +67,10 @@ export class SqliteQuarantineReads {
     this.#read = db.prepare(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id = ?`);
     this.#senderHistory = db.prepare('SELECT messages, first_seen FROM senders WHERE address = ?');
     this.#frequent = db.prepare(
-      `SELECT substr(address, instr(address, '@') + 1) AS domain, sum(messages) AS total FROM senders
+      // The domain is after the last @ ("a@b"@c.org is at c.org): rtrim strips back to it. An address
+      // without one (a domain-less postmaster) has no domain to count.
+      `SELECT replace(address, rtrim(address, replace(address, '@', '')), '') AS domain, sum(messages) AS total
+       FROM senders WHERE address LIKE '%@%'
        GROUP BY domain HAVING total >= :min ORDER BY total DESC, domain LIMIT :limit`,
     );
   }
