@@ -27,6 +27,9 @@ export interface ResolverOptions {
 
 type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'TLSA';
 
+/** Characters no name we ask for may hold: C0 controls (NUL above all), space and DEL. */
+const UNASKABLE = /[\x00-\x20\x7f]/;
+
 export function createResolver(options: ResolverOptions): Resolver {
   const node = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
   if (options.servers.length > 0) node.setServers(options.servers);
@@ -39,6 +42,10 @@ export function createResolver(options: ResolverOptions): Resolver {
   const inflight = new Map<string, Promise<DnsAnswer<unknown>>>();
 
   function lookup<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
+    // c-ares takes the name as a C string: a NUL would end it early, so that a name built from a
+    // message (a DKIM selector) could be cut short at the sender's choosing. No host name holds a
+    // control character or a space (RFC 1123 §2.1, RFC 2181 §11 leaves them to the application).
+    if (UNASKABLE.test(name)) return Promise.resolve({ ok: false, error: 'nxdomain' });
     const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`; // names are case-insensitive (RFC 4343 §3)
     const cached = cache.get(key) as DnsAnswer<T> | undefined;
     if (cached !== undefined) return Promise.resolve(cached);

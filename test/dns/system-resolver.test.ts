@@ -170,3 +170,14 @@ describe('cache', () => {
     assert.equal(count, 1);
   });
 });
+
+test('a name with a NUL, another control character or a space is never asked: nxdomain', async () => {
+  const r = resolverFor();
+  const before = server.queries.length;
+  // c-ares would cut the first at the NUL and ask for mail.example.com, which exists.
+  for (const name of ['mail.example.com\u0000.attacker.example', 'mail.example.com\u0007', 'mail example.com']) {
+    assert.deepEqual(await r.a(name), { ok: false, error: 'nxdomain' }, JSON.stringify(name));
+    assert.deepEqual(await r.txt(name), { ok: false, error: 'nxdomain' }, JSON.stringify(name));
+  }
+  assert.equal(server.queries.length, before, 'nothing went out');
+});

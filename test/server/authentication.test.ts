@@ -2,10 +2,11 @@
 // serving SPF, DKIM and DMARC records, messages signed and sealed with mailauth. Every verdict is
 // read back from what the client was answered and what the store holds.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
 import { sealMessage } from 'mailauth/lib/arc/index.js';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { relaxedBody, relaxedField } from '../../src/authentication/dkim/canonicalize.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
@@ -18,6 +19,8 @@ const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const RSA_PRIVATE = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const RSA_PUBLIC = rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 const KEY_RECORD = `v=DKIM1; k=rsa; p=${RSA_PUBLIC}`;
+const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ATTACKER_PUBLIC = attacker.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 
 /** A sending domain that exists (reject_unknown_sender_domain) with the given SPF and DMARC records. */
 function domain(name: string, spf: string | undefined, dmarc: string | undefined): TestZone['records'] {
@@ -43,6 +46,8 @@ const ZONE: TestZone = {
     ...domain('dmarcslow.example', 'v=spf1 -all', undefined),
     ...domain('forwarder.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
     ...domain('list.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
+    ...domain('evil.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
+    'x._domainkey.evil.example': { TXT: [`v=DKIM1; k=rsa; p=${ATTACKER_PUBLIC}`] },
   },
   timeout: ['slow.example/TXT', '_dmarc.dmarcslow.example'],
 };
@@ -303,4 +308,24 @@ test('DMARC p=quarantine with an aligned DKIM signature goes to the INBOX', asyn
   assert.equal((await sendToAlice(server, 'a@quarantine.example', content)).code, 250);
   assert.equal((await aliceMailbox(server, 'INBOX')).length, 1);
   assert.deepEqual(await aliceMailbox(server, 'Junk'), []);
+});
+
+test('a DKIM selector with a NUL cannot send the key lookup to another domain: the forgery is refused', async (t) => {
+  const server = await serverWith(t);
+  // d=reject.example (p=reject) and s=x._domainkey.evil.example<NUL>: the key name asked for would be
+  // x._domainkey.evil.example<NUL>._domainkey.reject.example, which a C resolver reads as the attacker's.
+  const head = ['From: CEO <ceo@reject.example>', 'To: <alice@example.com>', 'Subject: urgent'];
+  const body = 'Please pay today.\r\n';
+  const bh = createHash('sha256')
+    .update(Buffer.concat(relaxedBody(Buffer.from(body)).parts))
+    .digest('base64');
+  const unsigned =
+    'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=reject.example; ' +
+    `s=x._domainkey.evil.example\u0000; h=from:to:subject; bh=${bh}; b=`;
+  const input = head.map((field) => `${relaxedField(field)}\r\n`).join('') + relaxedField(unsigned);
+  const b = sign('sha256', Buffer.from(input, 'latin1'), attacker.privateKey).toString('base64');
+  const answer = await sendToAlice(server, 'a@evil.example', `${unsigned}${b}\r\n${head.join('\r\n')}\r\n\r\n${body}`);
+  assert.equal(answer.code, 550, answer.text);
+  assert.match(answer.text, /DMARC policy of reject\.example/);
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
 });

@@ -12,6 +12,7 @@ import {
   BODY_LENGTH,
   DEFAULT_SIGNED_FIELDS,
   DOMAIN_NAME,
+  isLookupName,
   isSameOrSubdomain,
   SELECTOR,
   TIMESTAMP,
@@ -72,6 +73,10 @@ export function readSignature(field: HeaderField): ReadSignature {
   // §3.5 a=: rsa-sha256, and ed25519-sha256 (RFC 8463 §3); rsa-sha1 is read so it can be refused (RFC 8301)
   if (alg === null || (alg[1] === 'ed25519' && alg[2] === 'sha1')) return { usable: false, tags };
   if (!isCanon(hc) || !isCanon(bc) || domain === '' || selector === '') return { usable: false, tags };
+  // §6.1.1: the key is asked for at s._domainkey.d (§3.6.2.1), so both must be DNS names. A NUL or a
+  // space would change the name asked for (a NUL cut it short at the signer's choosing, to a key of its
+  // own); PERMFAIL. Beyond this, the strict §3.5 syntax only warns, as mailauth (underscores, say).
+  if (!isLookupName(toALabel(domain)) || !isLookupName(toALabel(selector))) return { usable: false, tags };
 
   const warnings: string[] = [];
   const warn = (w: string) => {

@@ -17,6 +17,14 @@ const DOMAIN_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 export const DOMAIN_NAME = new RegExp(`^${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})+$`);
 /** §3.5 s=: `selector`, one label or more. */
 export const SELECTOR = new RegExp(`^${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})*$`);
+/**
+ * A name a key can be looked up under (§3.6.2.1 s._domainkey.d): labels of letters, digits, `-` and
+ * `_`, 253 octets at most. Looser than SELECTOR and DOMAIN_NAME, which only warn; what fails this
+ * cannot be asked for as written.
+ */
+export function isLookupName(name: string): boolean {
+  return /^(?=.{1,253}$)(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}$/.test(name);
+}
 /** §3.5 t= and x=: 1*12DIGIT. */
 export const TIMESTAMP = /^[0-9]{1,12}$/;
 /** §3.5 l=: 1*76DIGIT. */

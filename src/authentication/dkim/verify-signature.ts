@@ -12,7 +12,7 @@ import type { DkimSignatureResult } from './dkim-result.ts';
 import { type KeyLookup, type KeyProblem, keyFor } from './key-record.ts';
 import type { HeaderField } from './message.ts';
 import { decodeQuotedPrintable, type Signature } from './signature.ts';
-import { toALabel } from './syntax.ts';
+import { isLookupName, toALabel } from './syntax.ts';
 import { type TagList, text } from './tag-list.ts';
 
 /** What a signature needs from its message; message-context.ts computes each body hash and key lookup once. */
@@ -168,6 +168,9 @@ export function unprocessable(tags: TagList['values']): DkimSignatureResult {
   if (!d || !s) reason = 'signature lacks d= or s= (RFC 6376 §3.5)';
   else if (!/^(rsa-sha256|rsa-sha1|ed25519-sha256)$/i.test(a)) reason = `unknown algorithm a=${a}`;
   else if (c !== undefined && !/^(simple|relaxed)(\/(simple|relaxed))?$/i.test(String(c))) reason = `unknown c=${c}`;
+  else if (!isLookupName(toALabel(d)) || !isLookupName(toALabel(s))) {
+    reason = 'd= or s= is not a DNS name a key could be looked up under (RFC 6376 §3.6.2.1)';
+  }
   return { ...identify(tags), result: 'neutral', reason: `${reason} (RFC 6376 §6.1.1)` };
 }
 

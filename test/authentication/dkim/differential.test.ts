@@ -19,6 +19,7 @@ import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { verifyArc } from '../../../src/authentication/arc/verify-arc.ts';
 import type { DkimVerification } from '../../../src/authentication/dkim/dkim-result.ts';
+import { isLookupName, toALabel } from '../../../src/authentication/dkim/syntax.ts';
 import { verifyDkim } from '../../../src/authentication/dkim/verify-dkim.ts';
 import { mailauthResolver } from '../../../src/authentication/mailauth-resolver.ts';
 import type { Resolver } from '../../../src/dns/resolver.ts';
@@ -288,6 +289,13 @@ function expected(legacy: DkimVerification): DkimVerification {
   for (const s of legacy.signatures) {
     // mailauth reported 0 unsigned octets for a signature it did not hash at all (h= without From).
     if (s.reason.startsWith('From is not among') && s.unsignedBodyBytes === 0) delete s.unsignedBodyBytes;
+    // mailauth asked DNS for a key under a d= or s= that is no DNS name (one with a NUL is asked for
+    // elsewhere); such a signature cannot be processed: neutral (RFC 8601 §2.7.1), nothing asked.
+    if (s.domain && s.selector && (!isLookupName(toALabel(s.domain)) || !isLookupName(toALabel(s.selector)))) {
+      s.result = 'neutral';
+      s.reason = 'd= or s= is not a DNS name a key could be looked up under (RFC 6376 §3.6.2.1) (RFC 6376 §6.1.1)';
+      delete s.warnings;
+    }
   }
   return legacy;
 }
