@@ -57,15 +57,28 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
     if (signatureFields.length === 0 && !hasArc) {
       return { signatures: [], headerFrom: authors(from), fromFields: from.length, arc: noChain() };
     }
-    const arc = hasArc ? arcChain(bytes, options.resolver, now) : noChain();
+    const headerFrom = authors(from);
+    const read = signatureFields.map(readSignature);
+    const verified = chosenForVerifying(read, headerFrom);
+    // mailauth's verifier, which reads the ARC chain, verifies every DKIM signature too: past the cap it
+    // gets the message without the signatures not chosen (an ARC-Message-Signature over them then fails).
+    const arcBytes =
+      hasArc && read.filter((sig) => sig.usable).length > verified.size
+        ? withoutFields(fields, body, new Set(signatureFields.filter((_, i) => read[i]!.usable && !verified.has(i))))
+        : bytes;
+    const arc = hasArc ? arcChain(arcBytes, options.resolver, now) : noChain();
     const ctx = messageContext(fields, body, now, options.resolver);
     const signatures = await Promise.all(
-      signatureFields.map((field): Promise<DkimSignatureResult> | DkimSignatureResult => {
-        const sig = readSignature(field);
-        return sig.usable ? verifySignature(sig, ctx) : unprocessable(sig.tags);
+      read.map((sig, index): Promise<DkimSignatureResult> | DkimSignatureResult => {
+        if (!sig.usable) return unprocessable(sig.tags);
+        if (!verified.has(index)) {
+          const reason = `not verified: the message has more than ${MAX_VERIFIED_SIGNATURES} DKIM signatures (RFC 6376 §6.1)`;
+          return { ...identify(sig.tags), result: 'policy', reason };
+        }
+        return verifySignature(sig, ctx);
       }),
     );
-    return { signatures, headerFrom: authors(from), fromFields: from.length, arc: await arc };
+    return { signatures, headerFrom, fromFields: from.length, arc: await arc };
   } catch (err) {
     // Reaching here is a bug in us or in mailauth's parsers, and a doubt must become neither a pass nor a
     // permanent fail: RFC 6376 §6.1 TEMPFAIL for every signature.
@@ -82,6 +95,38 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
       arc: undefined,
     };
   }
+}
+
+/**
+ * RFC 6376 §6.1: "Verifiers MAY limit the number of signatures they attempt to verify". Each signature
+ * with its own l= hashes the whole body again, in the event loop, before any DNS answer: without a cap
+ * one message with hundreds of signatures stalled every session for seconds. OpenDKIM verifies 3 by
+ * default; more are kept here for mail that lists, forwarders and providers each signed.
+ */
+export const MAX_VERIFIED_SIGNATURES = 8;
+
+/** The message again without `dropped` (fields of `fields`), for mailauth's verifier. */
+function withoutFields(fields: HeaderField[], body: Buffer, dropped: Set<HeaderField>): Buffer {
+  const header = fields
+    .filter((field) => !dropped.has(field))
+    .map((field) => `${field.line}\r\n`)
+    .join('');
+  return Buffer.concat([Buffer.from(`${header}\r\n`, 'latin1'), body]);
+}
+
+/**
+ * The indexes of the usable signatures to verify: those whose d= is an author domain, a parent or a
+ * child of one (the signatures DMARC can use, RFC 7489 §3.1.1) first, then the others, each in field order.
+ */
+function chosenForVerifying(read: ReturnType<typeof readSignature>[], headerFrom: string[]): Set<number> {
+  const authorDomains = headerFrom.map((address) => address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+  const related = (domain: string) => {
+    const d = domain.toLowerCase();
+    return authorDomains.some((a) => a === d || a.endsWith(`.${d}`) || d.endsWith(`.${a}`));
+  };
+  const usable = read.flatMap((sig, index) => (sig.usable ? [{ index, first: related(sig.domain) }] : []));
+  const ordered = [...usable.filter((s) => s.first), ...usable.filter((s) => !s.first)];
+  return new Set(ordered.slice(0, MAX_VERIFIED_SIGNATURES).map((s) => s.index));
 }
 
 /**

@@ -291,3 +291,24 @@ test('a bug inside the verifier becomes temperror for each signature, never an e
   assert.match(got.signatures[0]!.reason, /boom/);
   assert.equal(got.arc, undefined);
 });
+
+test('at most 8 signatures are verified (RFC 6376 §6.1), the author domain first; the rest are policy', async () => {
+  // Eleven signatures of another domain, each with its own l= (each would hash the body again), on
+  // top of the author's own: the author's is verified though it comes last.
+  const others = Array.from({ length: 11 }, (_, i) => ({
+    selector: 'rsa',
+    key: rsa2048.privateKey,
+    domain: `list${i}.example.org`,
+    maxBodyLength: 10 + i,
+  }));
+  const signatures = await sign(MESSAGE, ...others, { selector: 'rsa', key: rsa2048.privateKey });
+  const { signatures: results } = await verify(signatures + MESSAGE);
+  assert.equal(results.length, 12);
+  assert.equal(results.filter((r) => r.result === 'policy').length, 4, JSON.stringify(results.map((r) => r.result)));
+  const author = results.find((r) => r.domain === 'example.com');
+  assert.equal(author?.result, 'pass', author?.reason);
+  for (const skipped of results.filter((r) => r.result === 'policy')) {
+    assert.match(skipped.reason, /not verified: the message has more than 8 DKIM signatures \(RFC 6376 §6\.1\)/);
+    assert.notEqual(skipped.domain, 'example.com');
+  }
+});
