@@ -71,7 +71,7 @@ export function stripForgedResults(content: Buffer, authservId: string): { conte
   if (!hasResultsField(content, headerEnd)) return { content, removed: 0 };
   const header = content.subarray(0, headerEnd).toString('latin1');
   const fields = splitFields(header);
-  const wanted = authservId.toLowerCase();
+  const wanted = withoutRootDot(authservId.toLowerCase());
   let removed = 0;
   const kept = fields.filter((field) => {
     const match = /^authentication-results[ \t]*:([\s\S]*)$/i.exec(field);
@@ -84,21 +84,39 @@ export function stripForgedResults(content: Buffer, authservId: string): { conte
   return { content: Buffer.concat([Buffer.from(kept.join(''), 'latin1'), content.subarray(headerEnd)]), removed };
 }
 
-/** The authserv-id of an A-R field value: the first token or quoted-string, comments skipped (RFC 8601 §2.2). */
+/**
+ * The authserv-id of an A-R field value (RFC 8601 §2.2): the first token or quoted-string, in lower
+ * case and without a root dot. The CFWS before it is read as RFC 5322 §3.2.2 has it: comments nest,
+ * and a quoted-pair stands for the character it quotes, in comments and quoted strings alike, so that
+ * `(a (b) c) ours` and `"o\urs"` are read as every receiver reads them: as ours.
+ */
 export function authservIdOf(fieldValue: string): string {
-  let rest = fieldValue.replace(/\r?\n[ \t]/g, ' ').trimStart();
-  // RFC 5322 §3.2.2 CFWS may precede it: drop leading comments (one level of nesting is enough in practice).
-  while (rest.startsWith('(')) {
-    const close = rest.indexOf(')');
-    if (close < 0) return '';
-    rest = rest.slice(close + 1).trimStart();
+  const text = fieldValue.replace(/\r?\n(?=[ \t])/g, '');
+  let i = 0;
+  for (;;) {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t')) i++;
+    if (text[i] !== '(') break;
+    let depth = 0;
+    for (; i < text.length; i++) {
+      const c = text[i];
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) break;
+    }
+    if (i >= text.length) return ''; // an unclosed comment: nothing follows it
+    i++;
   }
-  if (rest.startsWith('"')) {
-    const close = rest.indexOf('"', 1);
-    return (close < 0 ? rest.slice(1) : rest.slice(1, close)).toLowerCase();
+  let id = '';
+  if (text[i] === '"') {
+    for (i++; i < text.length && text[i] !== '"'; i++) id += text[i] === '\\' ? (text[++i] ?? '') : text[i];
+  } else {
+    id = /^[^\s;()"]+/.exec(text.slice(i))?.[0] ?? '';
   }
-  const token = /^[^\s;()]+/.exec(rest);
-  return token ? token[0].toLowerCase() : '';
+  return withoutRootDot(id.toLowerCase());
+}
+
+function withoutRootDot(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');

@@ -109,3 +109,20 @@ test('authservIdOf reads the first token after comments', () => {
   assert.equal(authservIdOf(' mx.example.com 1; none'), 'mx.example.com'); // RFC 8601 §2.2 authres-version
   assert.equal(authservIdOf(''), '');
 });
+
+test('authservIdOf reads comments and quoted-pairs as RFC 5322 §3.2.2 has them, so no forgery hides from the strip', () => {
+  assert.equal(authservIdOf(' (a (nested) c) mx.example.com; dkim=pass'), 'mx.example.com');
+  assert.equal(authservIdOf(' (a \\) b) mx.example.com; dkim=pass'), 'mx.example.com'); // an escaped parenthesis
+  assert.equal(authservIdOf(' "mx.exampl\\e.com"; dkim=pass'), 'mx.example.com');
+  assert.equal(authservIdOf('\r\n (folded\r\n comment)\r\n MX.Example.COM.; dkim=pass'), 'mx.example.com');
+  assert.equal(authservIdOf(' (never closed mx.example.com; dkim=pass'), '');
+  const forged = [
+    'Authentication-Results: (x (y) z) mx.example.com; dkim=pass header.d=bank.example',
+    'Authentication-Results: "mx.exampl\\e.com"; dmarc=pass header.from=bank.example',
+    'Authentication-Results: MX.Example.COM.; spf=pass',
+  ];
+  const message = crlf(`${forged.join('\n')}\nSubject: hi\n\nbody\n`);
+  const { content, removed } = stripForgedResults(message, 'mx.example.com');
+  assert.equal(removed, 3);
+  assert.equal(content.toString('latin1'), 'Subject: hi\r\n\r\nbody\r\n');
+});

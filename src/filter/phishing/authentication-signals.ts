@@ -3,6 +3,7 @@
  * DKIM failures, mail that proves no sender at all. The SMTP path hands over the live results; an
  * offline scan reads them back from our own Authentication-Results field (RFC 8601).
  */
+import { authservIdOf } from '../../authentication/authentication-results.ts';
 import type { Signal } from './signal.ts';
 
 /** One result per method; undefined when the method did not run or is unknown. */
@@ -17,18 +18,18 @@ export interface AuthenticationSummary {
 
 /**
  * The results our server recorded: the Authentication-Results fields with our authserv-id
- * (RFC 8601 §2.2; §5: fields of other authserv-ids are not trusted). The last such field wins.
+ * (RFC 8601 §2.2, read by the same authservIdOf() that strips forged ones; §5: fields of other
+ * authserv-ids are not trusted). The first such field wins: ours is added above the sender's header.
  */
 export function authenticationFromHeaders(
   headers: readonly { name: string; value: string }[],
   authservId: string,
 ): AuthenticationSummary | undefined {
-  let summary: AuthenticationSummary | undefined;
-  const id = authservId.toLowerCase();
+  const id = authservIdOf(authservId);
   for (const h of headers) {
     if (h.name !== 'authentication-results') continue;
-    const [first, ...parts] = stripComments(h.value).split(';');
-    if ((first ?? '').trim().split(/\s+/)[0]?.toLowerCase() !== id) continue;
+    if (authservIdOf(h.value) !== id) continue;
+    const [, ...parts] = stripComments(h.value).split(';');
     const found: AuthenticationSummary = {};
     for (const part of parts) {
       const m = /^\s*(spf|dkim|dmarc)\s*=\s*([a-z]+)/i.exec(part);
@@ -43,9 +44,9 @@ export function authenticationFromHeaders(
         if (from) found.dmarcDomain = from.toLowerCase();
       }
     }
-    summary = found;
+    return found;
   }
-  return summary;
+  return undefined;
 }
 
 function stripComments(value: string): string {

@@ -24,6 +24,18 @@ describe('authentication results for the phishing detector', () => {
     assert.equal(authenticationFromHeaders([headers[0]!], 'mx.vostok-trade.ru'), undefined);
   });
 
+  it('takes our topmost field, its authserv-id read through nested comments', () => {
+    const headers = [
+      ar('mx.example.com; spf=fail smtp.mailfrom=bank.example; dmarc=fail header.from=bank.example'),
+      ar('(x (y) z) mx.example.com; spf=pass; dkim=pass; dmarc=pass header.from=bank.example'),
+    ];
+    assert.deepEqual(authenticationFromHeaders(headers, 'mx.example.com'), {
+      spf: 'fail',
+      dmarc: 'fail',
+      dmarcDomain: 'bank.example',
+    });
+  });
+
   it('turns failures into weighted signals', () => {
     const names = (s: ReturnType<typeof authenticationSignals>) => s.map((x) => `${x.name}=${x.weight}`);
     assert.deepEqual(
