@@ -171,11 +171,20 @@ function property(name: string, text: string): string {
   return `${name}=${value(text)}`;
 }
 
-/** RFC 8601 §2.2 `value` is an RFC 2045 token or a quoted-string. */
+/**
+ * RFC 8601 §2.2 `value` is an RFC 2045 token or a quoted-string. A control character (a NUL in a
+ * DKIM tag, say) is no qtext (RFC 5322 §3.2.4) and would end up in the stored message: `?` stands for it.
+ */
 function value(text: string): string {
   if (/^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~@]+$/.test(text)) return text;
-  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
+  return `"${text
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/[\r\n]+/g, ' ')
+    .replace(CONTROL, '?')}"`;
 }
+
+/** C0 controls and DEL: neither ctext nor qtext (RFC 5322 §3.2.2, §3.2.4). */
+const CONTROL = /[\x00-\x1f\x7f]/g;
 
 /**
  * The reason of a result that needs one: a pass or a none says it all, and every message carries this
@@ -185,9 +194,17 @@ function why(r: { result: string; reason: string }): string {
   return r.result === 'pass' || r.result === 'none' ? '' : comment(r.reason);
 }
 
-/** A reason as an RFC 5322 comment: parentheses and backslashes escaped, one line, bounded. */
+/**
+ * A reason as an RFC 5322 comment: parentheses and backslashes escaped, one line, bounded, printable
+ * US-ASCII (ctext, §3.2.2) so that the field stays 7-bit: `§` is written `section`, and a control
+ * character or other non-ASCII text quoted from a DNS record or a signature becomes `?`.
+ */
 function comment(reason: string): string {
   if (!reason) return '';
-  const text = reason.replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  const text = reason
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/§ ?/g, 'section ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 200);
   return ` (${text.replace(/[\\()]/g, (c) => `\\${c}`)})`;
 }

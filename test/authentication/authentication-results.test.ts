@@ -54,6 +54,32 @@ test('a login is auth=pass smtp.auth (RFC 8601 §2.7.4); a reason with parenthes
   assert.match(header, /spf=fail \(not \\\(really\\\) allowed\) smtp/);
 });
 
+test('control characters quoted from DNS or a signature never reach the stored header; it stays 7-bit', () => {
+  const header = authenticationResultsHeader('mx.example.com', {
+    spf: {
+      result: 'permerror',
+      domain: 'ctl.example',
+      reason: 'bad term a:\u0000\u0007evil\u001b[31m.com (RFC 7208 §4.6, §5) café',
+      identity: 'mailfrom',
+    },
+    dkim: [
+      {
+        result: 'neutral',
+        domain: 'bank.example',
+        selector: 'x._domainkey.evil.example\u0000',
+        algorithm: 'rsa-sha256',
+        reason: 'd= or s= is not a DNS name (RFC 6376 §6.1.1)',
+      },
+    ],
+  });
+  assert.doesNotMatch(header, /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\uffff]/, JSON.stringify(header));
+  assert.match(
+    header,
+    /spf=permerror \(bad term a:\?\?evil\?\[31m\.com \\\(RFC 7208 section 4\.6, section 5\\\) caf\?\)/,
+  );
+  assert.match(header, /header\.s="x\._domainkey\.evil\.example\?"/);
+});
+
 test('forged fields with our authserv-id are removed, any case, folded or commented (RFC 8601 §5)', () => {
   const message = crlf(
     [
