@@ -5,8 +5,8 @@
  * A DNS failure defers only when it could have changed the decision (ARCHITECTURE.md principle 6).
  */
 
-import { getDomain } from 'tldts';
 import { type Reply, reply } from '../smtp/replies.ts';
+import { aligned, normalize } from './dmarc/check-dmarc.ts';
 import type { DkimSignatureResult, DmarcPolicy, DmarcResult, SpfResult } from './results.ts';
 
 export type AuthenticationAction = 'accept' | 'junk' | 'reject' | 'tempfail';
@@ -39,9 +39,11 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
   if (dmarc.result !== 'fail' || dmarc.policy === undefined || dmarc.policy === 'none') {
     return { action: 'accept', reason: `dmarc=${dmarc.result}` };
   }
-  // The fail may be only a DNS failure of an identifier that could have aligned: defer rather than
-  // apply p=reject or p=quarantine to mail that might pass on retry (RFC 7208 §2.6.7, RFC 6376 §6.1.2).
-  const doubt = alignedTemporaryError(input);
+  // A disposition already lowered to none (pct= sampling, t=y, a local override) acts on nothing, so no
+  // DNS failure can change the outcome (ARCHITECTURE.md principle 6): accepted, not deferred.
+  // Otherwise the fail may be only a DNS failure of an identifier that could have aligned: defer rather
+  // than apply p=reject or p=quarantine to mail that might pass on retry (RFC 7208 §2.6.7, RFC 6376 §6.1.2).
+  const doubt = input.disposition === 'none' ? undefined : alignedTemporaryError(input);
   if (doubt) return tempfail(doubt.enhanced, doubt.reason);
   if (input.disposition === 'reject') {
     return {
@@ -67,23 +69,18 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
   };
 }
 
+/** A temporary error of an identifier that could align with the From domain in the record's mode (RFC 7489 §3.1). */
 function alignedTemporaryError(input: VerdictInput): { enhanced: string; reason: string } | undefined {
-  const from = organizational(input.dmarc.fromDomain);
-  if (!from) return undefined;
+  const { fromDomain, aspf = 'r', adkim = 'r' } = input.dmarc;
+  if (!fromDomain) return undefined;
   const spf = input.spf;
-  if (spf?.result === 'temperror' && organizational(spf.domain) === from) {
+  if (spf?.result === 'temperror' && aligned(normalize(spf.domain), fromDomain, aspf)) {
     // RFC 7372 §3.2: X.7.24 "SPF validation error".
     return { enhanced: '4.7.24', reason: `SPF of ${spf.domain} could not be evaluated: ${spf.reason}` };
   }
-  const dkim = input.dkim.find((s) => s.result === 'temperror' && organizational(s.domain) === from);
+  const dkim = input.dkim.find((s) => s.result === 'temperror' && aligned(normalize(s.domain), fromDomain, adkim));
   if (dkim) return { enhanced: '4.7.0', reason: `DKIM key of ${dkim.domain} could not be fetched: ${dkim.reason}` };
   return undefined;
-}
-
-/** Relaxed alignment's comparison: the organizational domain from the Public Suffix List (RFC 7489 §3.2). */
-function organizational(domain: string): string {
-  const lower = domain.toLowerCase().replace(/\.$/, '');
-  return getDomain(lower, { allowPrivateDomains: true }) ?? lower;
 }
 
 function tempfail(enhanced: string, reason: string): AuthenticationVerdict {

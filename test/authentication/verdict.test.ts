@@ -74,3 +74,28 @@ test('a fail that an aligned identifier’s DNS error may have caused defers ins
   // With p=none nothing depends on it.
   assert.equal(decide(input(fail('none'), { spf: spfTemp })).action, 'accept');
 });
+
+test('a DNS error that cannot change the outcome does not defer: a disposition lowered to none, strict alignment', () => {
+  const spfTemp: SpfResult = { result: 'temperror', domain: 'bounce.bank.example', reason: 'timeout' };
+  // An allow-listed author domain, or pct=0: the fail is acted on in no case.
+  assert.equal(decide(input(fail('reject'), { spf: spfTemp, disposition: 'none' })).action, 'accept');
+  assert.equal(
+    decide(input(fail('quarantine', { disposition: 'none', sampledOut: true }), { spf: spfTemp })).action,
+    'accept',
+  );
+  // aspf=s: bounce.bank.example could never align with bank.example, whatever SPF said: the policy applies.
+  assert.equal(decide(input(fail('reject', { aspf: 's' }), { spf: spfTemp })).action, 'reject');
+  assert.equal(decide(input(fail('reject', { aspf: 'r' }), { spf: spfTemp })).action, 'tempfail');
+  const dkimTemp: DkimSignatureResult = {
+    result: 'temperror',
+    domain: 'mail.bank.example',
+    selector: 's',
+    algorithm: 'rsa-sha256',
+    reason: 'key lookup timed out',
+  };
+  assert.equal(decide(input(fail('reject', { adkim: 's' }), { dkim: [dkimTemp] })).action, 'reject');
+  assert.equal(
+    decide(input(fail('reject', { adkim: 's' }), { dkim: [{ ...dkimTemp, domain: 'Bank.Example.' }] })).action,
+    'tempfail',
+  );
+});
