@@ -92,6 +92,14 @@ export async function verifySignature(sig: Signature, ctx: MessageContext): Prom
   }
 
   const { key } = use;
+  if (key.type !== sig.signAlgo) {
+    // §6.1.2 step 8: a key "not suitable for use with the algorithm ... defined by the a= tag" MUST
+    // PERMFAIL ("inappropriate key algorithm"); verifying anyway let an RSA signature pass as ed25519-sha256.
+    return done({
+      result: 'permerror',
+      reason: `the key at ${keyName} is ${key.type}, not for a=${sig.algorithm.toLowerCase()} (RFC 6376 §6.1.2)`,
+    });
+  }
   for (const w of key.warnings) if (!warnings.includes(w)) warnings.push(w);
   if (key.flags.includes('y')) out.testing = true;
   if (key.bits !== undefined) out.keyBits = key.bits;

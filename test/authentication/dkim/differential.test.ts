@@ -289,6 +289,13 @@ function expected(legacy: DkimVerification): DkimVerification {
   for (const s of legacy.signatures) {
     // mailauth reported 0 unsigned octets for a signature it did not hash at all (h= without From).
     if (s.reason.startsWith('From is not among') && s.unsignedBodyBytes === 0) delete s.unsignedBodyBytes;
+    // mailauth verified an ed25519-sha256 signature with an RSA key (keyBits is an RSA key's size):
+    // RFC 6376 §6.1.2 step 8 says permerror, "inappropriate key algorithm", without verifying.
+    if (s.algorithm === 'ed25519-sha256' && s.keyBits !== undefined) {
+      s.result = 'permerror';
+      s.reason = `the key at ${s.selector}._domainkey.${s.domain} is rsa, not for a=ed25519-sha256 (RFC 6376 §6.1.2)`;
+      delete s.keyBits;
+    }
     // mailauth asked DNS for a key under a d= or s= that is no DNS name (one with a NUL is asked for
     // elsewhere); such a signature cannot be processed: neutral (RFC 8601 §2.7.1), nothing asked.
     if (s.domain && s.selector && (!isLookupName(toALabel(s.domain)) || !isLookupName(toALabel(s.selector)))) {

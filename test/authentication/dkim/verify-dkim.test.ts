@@ -2,9 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, sign as cryptoSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { relaxedBody, relaxedField } from '../../../src/authentication/dkim/canonicalize.ts';
 import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-result.ts';
 import { verifyDkim } from '../../../src/authentication/dkim/verify-dkim.ts';
 import type { Resolver } from '../../../src/dns/resolver.ts';
@@ -311,4 +312,21 @@ test('at most 8 signatures are verified (RFC 6376 §6.1), the author domain firs
     assert.match(skipped.reason, /not verified: the message has more than 8 DKIM signatures \(RFC 6376 §6\.1\)/);
     assert.notEqual(skipped.domain, 'example.com');
   }
+});
+
+test('a=ed25519-sha256 with an RSA key → permerror, not verified (RFC 6376 §6.1.2 step 8)', async () => {
+  // RSA-signed over SHA-256 of the hash input, which is what verify(null, …) with an RSA key accepted.
+  const end = MESSAGE.indexOf('\r\n\r\n');
+  const [head, body] = [MESSAGE.slice(0, end), MESSAGE.slice(end + 4)];
+  const bh = createHash('sha256')
+    .update(Buffer.concat(relaxedBody(Buffer.from(body)).parts))
+    .digest('base64');
+  const unsigned = `DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com; s=rsa; h=from:subject; bh=${bh}; b=`;
+  const fields = head.split('\r\n').filter((f) => /^(From|Subject):/.test(f));
+  const input = fields.map((f) => `${relaxedField(f)}\r\n`).join('') + relaxedField(unsigned);
+  const digest = createHash('sha256').update(input, 'latin1').digest();
+  const b = cryptoSign('sha256', digest, rsa2048.privateKey).toString('base64');
+  const got = await only(`${unsigned}${b}\r\n${MESSAGE}`);
+  assert.equal(got.result, 'permerror', got.reason);
+  assert.match(got.reason, /the key at rsa\._domainkey\.example\.com is rsa, not for a=ed25519-sha256/);
 });
