@@ -251,7 +251,8 @@ export async function removeDkimKey(
 ): Promise<DkimKey> {
   const domain = request.domain.toLowerCase().replace(/\.$/, '');
   const keys = await store.listDkimKeys(domain);
-  const key = keys.find((k) => k.selector === request.selector);
+  // Selectors are stored in lower case (checkSelector), as DNS compares names (RFC 4343 §3).
+  const key = keys.find((k) => k.selector === request.selector.toLowerCase());
   if (!key) {
     const known = keys.map((k) => `${k.selector} (${k.state})`).join(', ') || 'none';
     throw new DkimKeyError(
