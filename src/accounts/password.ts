@@ -8,6 +8,7 @@
  */
 
 import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { preparePassword } from './password-prep.ts';
 
 export interface Argon2Params {
   memoryKiB: number;
@@ -34,7 +35,7 @@ export class InvalidPasswordHashError extends Error {
 export async function hashPassword(plain: string): Promise<string> {
   if (plain.length === 0) throw new TypeError('a password must not be empty');
   const salt = randomBytes(SALT_BYTES);
-  const hash = await deriveKey(plain, salt, DEFAULT_ARGON2_PARAMS, HASH_BYTES);
+  const hash = await deriveKey(messageOf(plain), salt, DEFAULT_ARGON2_PARAMS, HASH_BYTES);
   const { memoryKiB: m, passes: t, parallelism: p } = DEFAULT_ARGON2_PARAMS;
   return `$argon2id$v=${ARGON2_VERSION}$m=${m},t=${t},p=${p}$${toB64(salt)}$${toB64(hash)}`;
 }
@@ -45,8 +46,18 @@ export async function hashPassword(plain: string): Promise<string> {
  */
 export async function verifyPassword(plain: string, phc: string): Promise<boolean> {
   const stored = parsePhc(phc);
-  const hash = await deriveKey(plain, stored.salt, stored.params, stored.hash.byteLength);
-  return timingSafeEqual(hash, stored.hash); // constant time: no early exit on the first differing byte
+  const matches = async (message: Buffer) =>
+    // constant time: no early exit on the first differing byte
+    timingSafeEqual(await deriveKey(message, stored.salt, stored.params, stored.hash.byteLength), stored.hash);
+  if (await matches(messageOf(plain))) return true;
+  // Hashes made before SASLprep took the password in NFC (RFC 8265 §4.2): they still match as they were.
+  const legacy = Buffer.from(plain.normalize('NFC'), 'utf8');
+  return !legacy.equals(messageOf(plain)) && (await matches(legacy));
+}
+
+/** The octets hashed: the password as SASLprep prepares it (password-prep.ts), in UTF-8. */
+function messageOf(plain: string): Buffer {
+  return Buffer.from(preparePassword(plain), 'utf8');
 }
 
 interface StoredHash {
@@ -85,10 +96,7 @@ function parsePhc(phc: string): StoredHash {
   return { params, salt: saltBytes, hash: hashBytes };
 }
 
-function deriveKey(plain: string, salt: Buffer, params: Argon2Params, length: number): Promise<Buffer> {
-  // RFC 8265 §4.2: passwords are compared in Unicode Normalization Form C, so "é" typed as one
-  // code point or as e + combining accent is the same password.
-  const message = Buffer.from(plain.normalize('NFC'), 'utf8');
+function deriveKey(message: Buffer, salt: Buffer, params: Argon2Params, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     argon2(
       'argon2id',

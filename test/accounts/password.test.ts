@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { argon2Sync } from 'node:crypto';
 import { test } from 'node:test';
 import { hashPassword, InvalidPasswordHashError, verifyPassword } from '../../src/accounts/password.ts';
 
@@ -39,6 +40,34 @@ test('salts every hash: the same password hashes differently twice', async () =>
 test('treats canonically equivalent Unicode passwords as one (RFC 8265 §4.2, NFC)', async () => {
   const phc = await hashPassword('caf\u00e9');
   assert.equal(await verifyPassword('cafe\u0301', phc), true);
+});
+
+test('prepares passwords with SASLprep (RFC 4013), as SCRAM clients do: one password however it is typed', async () => {
+  // A no-break space is a space, a soft hyphen is nothing, a ligature is its letters (RFC 4013 §2.1, §2.2).
+  const phc = await hashPassword('ﬁne\u00a0pass\u00adword');
+  for (const typed of ['fine pass\u00adword', 'fine password', 'ﬁne\u00a0password']) {
+    assert.equal(await verifyPassword(typed, phc), true, JSON.stringify(typed));
+  }
+  assert.equal(await verifyPassword('fine  password', phc), false);
+  assert.equal(await verifyPassword('пароль', await hashPassword('пароль')), true);
+});
+
+test('a hash made before SASLprep (the password in NFC) still verifies with the password as typed', async () => {
+  // What hashPassword stored before: Argon2id over the UTF-8 of NFC(password).
+  const salt = Buffer.from('somesaltsomesalt');
+  const old = (password: string) =>
+    argon2Sync('argon2id', {
+      message: password.normalize('NFC'),
+      nonce: salt,
+      memory: 256,
+      passes: 2,
+      parallelism: 1,
+      tagLength: 32,
+    });
+  const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+  const phc = `$argon2id$v=19$m=256,t=2,p=1$${b64(salt)}$${b64(old('ﬁne\u00a0x'))}`;
+  assert.equal(await verifyPassword('ﬁne\u00a0x', phc), true);
+  assert.equal(await verifyPassword('ﬁne\u00a0y', phc), false);
 });
 
 test('refuses to hash an empty password', async () => {

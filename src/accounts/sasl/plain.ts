@@ -2,7 +2,7 @@
  * The PLAIN mechanism, server side (RFC 4616): one message `[authzid] NUL authcid NUL passwd`.
  * Not supported: proxy authorization. An authzid naming anyone but the authenticating user fails,
  * since acting as another account is a right we have no way to grant.
- * Passwords are passed on as received; the argon2id check normalizes them (password.ts, NFC).
+ * Passwords are passed on as received; the argon2id check prepares them with SASLprep (../password-prep.ts).
  */
 
 import type { Credentials, SaslExchange, SaslStep } from './exchange.ts';

@@ -2,11 +2,12 @@
  * SCRAM-SHA-256 and SCRAM-SHA-256-PLUS, server side: RFC 5802 with SHA-256 (RFC 7677) and the
  * tls-exporter channel binding (RFC 9266). Stored secrets use RFC 5803's text form, so the server
  * keeps StoredKey and ServerKey, never the password or SaltedPassword.
- * Not done: full SASLprep (RFC 4013), approximated by NFKC (see saslPrep); other channel binding
- * types (tls-unique, tls-server-end-point); SCRAM-SHA-1; the GSS-API form.
+ * Passwords and names are prepared with SASLprep (RFC 4013), as PLAIN's are (../password-prep.ts).
+ * Not done: other channel binding types (tls-unique, tls-server-end-point); SCRAM-SHA-1; the GSS-API form.
  */
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { preparePassword } from '../password-prep.ts';
 import type { ChannelBinding, Credentials, SaslExchange, SaslStep, ScramCredentials } from './exchange.ts';
 
 export const SCRAM_MIN_ITERATIONS = 4096; // RFC 7677 §4: "at least 4096"
@@ -274,14 +275,9 @@ function fakeCredentials(username: string): ScramCredentials {
   };
 }
 
-/**
- * SASLprep (RFC 4013) approximated by its normalization step, NFKC (§2.3). Not done: mapping
- * non-ASCII spaces to SPACE and deleting "mapped to nothing" characters (§2.1), the prohibited
- * output and bidi checks (§2.3-2.5). ASCII passwords, nearly all of them, are unaffected; a password
- * with those characters may fail against a client that does full SASLprep.
- */
+/** RFC 5802 §2.2 Normalize(): SASLprep, as every mechanism prepares passwords (../password-prep.ts). */
 function saslPrep(s: string): string {
-  return s.normalize('NFKC');
+  return preparePassword(s);
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

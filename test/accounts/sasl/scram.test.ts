@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { test } from 'node:test';
+import { hashPassword, verifyPassword } from '../../../src/accounts/password.ts';
 import type { ChannelBinding, Credentials, SaslStep } from '../../../src/accounts/sasl/index.ts';
 import {
   createExchange,
@@ -110,6 +111,15 @@ test('derive, then a client with the password succeeds and one with another fail
   assert.deepEqual(good.final, { type: 'success', username: 'alice@example.com', data: text(good.expected!) });
   const bad = await run(exchange('SCRAM-SHA-256', {}, creds), client('alice@example.com', 'correct hors'));
   assert.deepEqual(shape(bad.final!), failure('credentials'));
+});
+
+test('the password is prepared with SASLprep on both sides, as PLAIN prepares it (RFC 5802 §2.2)', async () => {
+  // A client that prepares 'ﬁne\u00a0password' sends the proof of 'fine password'.
+  const creds = credentials({ 'alice@example.com': deriveScramCredentials('ﬁne\u00a0pass\u00adword') });
+  const good = await run(exchange('SCRAM-SHA-256', {}, creds), client('alice@example.com', 'fine password'));
+  assert.equal(good.final?.type, 'success');
+  const plainHash = await hashPassword('ﬁne\u00a0pass\u00adword');
+  assert.equal(await verifyPassword('fine password', plainHash), true, 'PLAIN takes what SCRAM takes');
 });
 
 test('username escapes =2C and =3D are decoded (RFC 5802 §5.1)', async () => {

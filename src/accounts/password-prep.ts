@@ -1,0 +1,21 @@
+/**
+ * How a password is prepared before it is hashed or checked, one rule for every mechanism: SASLprep
+ * (RFC 4013), which RFC 4616 §2 asks of PLAIN servers and RFC 5802 §2.2 of SCRAM clients and servers.
+ * A SCRAM client derives its proof from the prepared password, so the stored secrets must come from
+ * the same form, and PLAIN (and LOGIN) must then accept what SCRAM accepts: "ﬁ" and "fi", a no-break
+ * space and a space, a soft hyphen or none, are one password whatever the client logs in with.
+ *
+ * @mongodb-js/saslprep (MIT) carries the RFC 3454 tables; unassigned code points are allowed, as for
+ * stored strings in practice. A password SASLprep prohibits (a control character) is normalized
+ * (NFKC, the heart of SASLprep) rather than refused, so no existing password stops working.
+ */
+
+import saslprep from '@mongodb-js/saslprep';
+
+export function preparePassword(password: string): string {
+  try {
+    return saslprep(password, { allowUnassigned: true });
+  } catch {
+    return password.normalize('NFKC');
+  }
+}
