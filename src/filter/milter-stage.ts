@@ -100,7 +100,10 @@ export async function runMilter(
     if (refused) return refused;
     const content = applyModifications(request.content, result.modifications.map(belowOurReceived));
     if (result.quarantine !== undefined) return { kind: 'quarantine', content, reason: result.quarantine };
-    const envelopeChanges = envelopeChangesOf(result.modifications);
+    // A recipient the milter refused at RCPT (SMFIS_REJECT/TEMPFAIL, or a reply code) does not get the
+    // message, as with Postfix and Sendmail, which refuse that RCPT: after DATA it is removed, as by DELRCPT.
+    const refusedRecipients = (result.rejected ?? []).map((rcpt): Modification => ({ type: 'delrcpt', rcpt }));
+    const envelopeChanges = envelopeChangesOf([...refusedRecipients, ...result.modifications]);
     return {
       kind: result.verdict.action === 'accept' ? 'accept' : 'continue',
       content,

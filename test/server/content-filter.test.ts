@@ -288,6 +288,29 @@ test('a milter changes the envelope: sender, a recipient removed and one added, 
   assert.equal((await server.inbox('bob@example.com')).length, 1);
 });
 
+test('a recipient the milter refuses at RCPT does not get the message; the others do', async (t) => {
+  let refusal: Answer = ['y', z('550 5.7.1 not for bob')];
+  const milter = await fakeMilter(0, (p) =>
+    p.code === 'R' && p.data.toString().startsWith('<bob@') ? [refusal] : ['c'],
+  );
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const sendToBoth = async () => {
+    const { client } = await SmtpClient.open(server.port);
+    assert.equal((await client.command('EHLO client.example')).code, 250);
+    assert.equal((await client.command('MAIL FROM:<bob@partner.example>')).code, 250);
+    for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
+    assert.equal((await client.command('DATA')).code, 354);
+    assert.equal((await client.command(`${CLEAN('bob@partner.example')}\r\n.`)).code, 250);
+    await client.close();
+  };
+  await sendToBoth(); // refused with a reply code (SMFIR_REPLYCODE)
+  refusal = ['t']; // refused with SMFIR_TEMPFAIL
+  await sendToBoth();
+  assert.equal((await server.inbox('alice@example.com')).length, 2);
+  assert.deepEqual(await server.inbox('bob@example.com'), [], 'the milter refused bob both times');
+});
+
 test('nested_header_checks: a rule on the headers of an attached message refuses it; the same Subject on top does not', async (t) => {
   const dir = tempDir('postern-rules-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
