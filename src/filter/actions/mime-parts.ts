@@ -107,14 +107,30 @@ function collect(message: Buffer, entity: Entity, depth: number, found: TextPart
   const every = entity.type === 'multipart/alternative';
   // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
   const defaultType = entity.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-  let any = false;
-  for (const [start, end] of bodyParts(message, entity.bodyStart, entity.end, boundary)) {
-    const held = collect(message, readEntity(message, start, end, defaultType), depth + 1, found);
-    any ||= held;
-    if (held && !every) break;
+  const parts = bodyParts(message, entity.bodyStart, entity.end, boundary);
+  if (!every) {
+    for (const [start, end] of parts) {
+      if (collect(message, readEntity(message, start, end, defaultType), depth + 1, found)) return true;
+    }
+    return false;
   }
-  return any;
+  // RFC 2046 §5.1.4: a reader shows one alternative, the last it can display. The last plain and the
+  // last HTML text carry the banner, read from the end: one for each of 120,000 empty alternatives
+  // had made a 1 MB message hundreds of megabytes, and reading each one's header took long too.
+  const kept: TextPart[] = [];
+  for (let i = parts.length - 1; i >= 0 && kept.length < 2; i--) {
+    const [start, end] = parts[i]!;
+    const held: TextPart[] = [];
+    collect(message, readEntity(message, start, end, defaultType), depth + 1, held);
+    for (const part of held.reverse()) {
+      if (!kept.some((k) => k.subtype === part.subtype)) kept.unshift(part);
+    }
+  }
+  kept.sort((a, b) => a.headerStart - b.headerStart);
+  found.push(...kept);
+  return kept.length > 0;
 }
+
 
 /**
  * A part's text as the banner code edits it. `opaque`: the charset is one we cannot read and the

@@ -442,3 +442,39 @@ test('a large message is handled in bounded time', () => {
   assert.ok(out.length > big.length);
   assert.ok(performance.now() - started < 15_000);
 });
+
+test('multipart/alternative: the banner goes into the last plain and the last HTML alternative only', () => {
+  // A reader shows one alternative (RFC 2046 §5.1.4); 20,000 empty ones must not each get a banner.
+  const empty = '--b\nContent-Type: text/html\n\n<p>x</p>\n'.repeat(20_000);
+  const message = wire(`From: a@example.com
+Subject: many
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="b"
+
+--b
+Content-Type: text/plain
+
+first plain
+--b
+Content-Type: text/html
+
+<p>first html</p>
+${empty}--b
+Content-Type: text/html
+
+<p>last html</p>
+--b--
+`);
+  const out = insertBanner(message, banner);
+  assert.ok(out.length < message.length + 20_000, `grew from ${message.length} to ${out.length}`);
+  const text = out.toString('latin1');
+  const parts = text.split('\r\n--b\r\n');
+  const marked = parts.map((part, i) => [i, part.includes('may be phishing')] as const).filter(([, m]) => m);
+  // The first plain part (part 1, the only plain one), and the last HTML part, not the first HTML.
+  assert.deepEqual(
+    marked.map(([i]) => i),
+    [1, parts.length - 1],
+  );
+  assert.match(parts.at(-1) ?? '', /may be phishing[\s\S]*last html/);
+  assert.doesNotMatch(parts[2] ?? '', /may be phishing/);
+});
