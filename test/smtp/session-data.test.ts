@@ -59,6 +59,24 @@ test('DATA: a message over the size limit gets 552 5.3.4 and is not kept while i
   assert.ok(decoder.decodedSize <= 2100, `counting stops at the limit (${decoder.decodedSize})`);
 });
 
+test('content held in few buffers whatever its shape: dot-stuffed lines, bare LFs, 1-octet BDAT chunks', () => {
+  // A Buffer costs ~100 bytes of heap: one per 3-octet piece made 25 MB of `..` lines take ~1 GB.
+  const stuffed = new ContentDecoder({ maxSize: 10_000_000, bareLineEndings: 'reject', dotStuffed: true });
+  const wire = Buffer.from('..\r\n'.repeat(250_000)); // 1 MB, each line a stuffed dot
+  for (let at = 0; at < wire.length; at += 65_536) stuffed.push(wire.subarray(at, at + 65_536));
+  assert.equal(stuffed.decodedSize, 750_000);
+  assert.ok(stuffed.heldBuffers <= 100, `${stuffed.heldBuffers} buffers for 750 KB`);
+  const normalized = new ContentDecoder({ maxSize: 10_000_000, bareLineEndings: 'normalize', dotStuffed: true });
+  normalized.push(Buffer.from('a\n'.repeat(200_000)));
+  assert.ok(normalized.heldBuffers <= 100, `${normalized.heldBuffers} buffers for bare LFs`);
+  const bdat = new ContentDecoder({ maxSize: 10_000_000, bareLineEndings: 'reject', dotStuffed: false });
+  for (let i = 0; i < 100_000; i++) bdat.push(Buffer.from(i % 50 === 49 ? '\r\n' : 'x'));
+  assert.ok(bdat.heldBuffers <= 100, `${bdat.heldBuffers} buffers for 100,000 chunks`);
+  const result = bdat.result();
+  assert.ok(result.ok && result.content.length === 100_000 + 2_000);
+  assert.equal(result.ok && result.content.subarray(0, 52).toString(), `${'x'.repeat(49)}\r\nx`);
+});
+
 test('DATA: size declared within the limit but the content is larger: 552', () => {
   const d = new Driver({ maxMessageSize: 1024 });
   d.send('EHLO a.example\r\nMAIL FROM:<a@example.net> SIZE=100\r\nRCPT TO:<alice@example.com>\r\n');

@@ -131,7 +131,6 @@ function collect(message: Buffer, entity: Entity, depth: number, found: TextPart
   return kept.length > 0;
 }
 
-
 /**
  * A part's text as the banner code edits it. `opaque`: the charset is one we cannot read and the
  * bytes are not UTF-8, so the text holds the octets one char each (latin1) and may only gain ASCII.
