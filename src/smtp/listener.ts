@@ -106,6 +106,11 @@ const HANDSHAKE_TIMEOUT_MS = 30_000;
 const CLOSE_LINGER_MS = 1000;
 /** Pipelined input held while a check or the store works, before the socket stops reading. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
+/**
+ * Replies waiting for a client that does not read them: past this the socket stops reading, so the
+ * replies a client's commands make (an EHLO reply is 20 times its command) cannot pile up in memory.
+ */
+const MAX_PENDING_OUTPUT = 256 * 1024;
 
 const idPrefix = Date.now().toString(36).slice(-5);
 let idCounter = 0;
@@ -184,6 +189,9 @@ export class SmtpListener {
       logger.warn({ remote: socket.remoteAddress, code: reply.code }, reply.lines[0]);
       socket.on('error', () => socket.destroy());
       socket.end(renderReply(reply));
+      // end() closes our side only: a client that never closes its own would keep the descriptor.
+      const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+      socket.once('close', () => clearTimeout(linger));
       return;
     }
     const sessionId = `${idPrefix}${(++idCounter).toString(36).padStart(5, '0')}`;
@@ -224,6 +232,10 @@ export class SmtpListener {
       }
       this.apply(conn, session.receive(chunk));
       this.backpressure(conn);
+    });
+    // Replies written: reading may go on (backpressure()); a session waiting on us or sleeping decides later.
+    socket.on('drain', () => {
+      if (conn.socket === socket && conn.greeted && !conn.busy) this.backpressure(conn);
     });
     socket.on('timeout', () => {
       if (conn.socket !== socket) return;
@@ -446,11 +458,12 @@ export class SmtpListener {
   }
 
   /**
-   * Input that arrives while the session waits is buffered by the session; past a bound the socket
-   * stops reading, so a client cannot make us hold an unbounded pipeline.
+   * Input that arrives while the session waits is buffered by the session, and replies wait for a
+   * client that reads slowly; past a bound of either the socket stops reading, so a client cannot make
+   * us hold an unbounded pipeline, nor the replies to one.
    */
   private backpressure(conn: Connection): void {
-    const over = conn.session.bufferedBytes > MAX_BUFFERED_INPUT;
+    const over = conn.session.bufferedBytes > MAX_BUFFERED_INPUT || conn.socket.writableLength > MAX_PENDING_OUTPUT;
     if (over && !conn.socket.isPaused()) conn.socket.pause();
     else if (!over && conn.socket.isPaused()) conn.socket.resume();
   }

@@ -130,3 +130,58 @@ test('at debug level every session logs its connection, with its session id', as
     await listener.close(100);
   }
 });
+
+test('a client that sends commands and never reads the replies: the replies waiting are bounded', async (t) => {
+  const { listener, port } = await startListener('silent');
+  t.after(() => listener.close(1000));
+  const client = net.connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  client.pause(); // never read: the replies stay with the kernel, then with the server
+  // MAIL resets the commands-before-MAIL count; each EHLO reply is many times its command.
+  const round = `MAIL FROM:<>\r\n${'EHLO client.example\r\n'.repeat(40)}RSET\r\n`;
+  const burst = Buffer.from(round.repeat(Math.ceil(8_000_000 / round.length)));
+  let written = 0;
+  for (let at = 0; at < burst.length; at += 65_536) {
+    client.write(burst.subarray(at, at + 65_536));
+    written += 65_536;
+    if (client.writableLength > 4_000_000) break; // the server stopped reading: enough
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const sockets = [...(listener as unknown as { connections: Set<{ socket: net.Socket }> }).connections].map(
+    (c) => c.socket,
+  );
+  assert.equal(sockets.length, 1);
+  const pending = sockets[0]!.writableLength;
+  // Without the bound every reply waited in the server: tens of megabytes for 8 MB of commands.
+  assert.ok(pending < 2_000_000, `${pending} octets of replies waiting after ${written} octets sent`);
+  assert.ok(sockets[0]!.isPaused(), 'the server stopped reading');
+  client.destroy();
+});
+
+test('a connection refused for maxConnections is closed even when the client keeps its side open', async (t) => {
+  const { listener, port } = await startListener('silent');
+  t.after(() => listener.close(1000));
+  const held = await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      const s = net.connect(port, '127.0.0.1');
+      await once(s, 'data'); // the greeting: the slot is taken
+      return s;
+    }),
+  );
+  const refused = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const [reply] = (await once(refused, 'data')) as [Buffer];
+  assert.match(reply.toString(), /^421 /);
+  // The client never closes its side. Once the server has let go, a write from it is reset; a
+  // server still holding its half of the connection would take it in silence.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  refused.on('error', () => {});
+  const write = () =>
+    new Promise<string>((resolve) =>
+      refused.write('NOOP\r\n', (err) => resolve(err ? ((err as NodeJS.ErrnoException).code ?? 'error') : 'ok')),
+    );
+  await write(); // answered by a reset…
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(await write(), 'EPIPE', 'the server had closed the refused connection'); // …which the next write meets
+  refused.destroy();
+  for (const s of held) s.destroy();
+});
