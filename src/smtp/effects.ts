@@ -27,7 +27,8 @@ export interface SessionOptions {
 }
 
 export type Effect =
-  | { type: 'reply'; reply: Reply }
+  /** `notAnError`: a 4xx the session does not count as the client's error (recipients over the limit). */
+  | { type: 'reply'; reply: Reply; notAnError?: true }
   | { type: 'close' }
   | { type: 'check'; stage: 'helo'; helo: string }
   | { type: 'check'; stage: 'mail'; envelope: Readonly<Envelope> }

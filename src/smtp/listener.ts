@@ -344,7 +344,8 @@ export class SmtpListener {
         switch (effect.type) {
           case 'reply':
             text += renderReply(effect.reply);
-            if (effect.reply.code >= 400) {
+            // Only the client's errors make it wait (error sleep); the session says which are not.
+            if (effect.reply.code >= 400 && effect.notAnError !== true) {
               conn.errorReplies++;
               errors++;
               conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));

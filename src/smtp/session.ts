@@ -388,7 +388,8 @@ export class SmtpSession {
       // end the session at maxErrors and lose the transaction of the recipients already accepted.
       if (++this.excessRecipients > RECIPIENT_OVERSHOOT)
         return this.fail(replies.tooManyRecipients(this.options.maxRecipients));
-      return this.emitReply(replies.tooManyRecipients(this.options.maxRecipients));
+      this.out.push({ type: 'reply', reply: replies.tooManyRecipients(this.options.maxRecipients), notAnError: true });
+      return;
     }
     this.wait(
       { type: 'check', stage: 'rcpt', envelope: this.envelope, recipient: path },

@@ -185,6 +185,21 @@ test('per-client limits: concurrency, message and recipient rates', async (t) =>
   await client.close();
 });
 
+test('error sleep spares the 452s of recipients over the limit, which are not errors (Postfix overshoot)', async (t) => {
+  const server = await serverWith(t, {
+    smtp: { maxRecipients: 2, softErrorLimit: 1, errorSleepMs: 1000 },
+    tarpit: { enabled: false },
+  });
+  const client = await session(server.port);
+  assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+  for (let i = 0; i < 2; i++) assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+  const started = Date.now();
+  for (let i = 0; i < 6; i++) assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '452 4.5.3');
+  // Each counted as an error past softErrorLimit 1 would have waited a second: six seconds in all.
+  assert.ok(Date.now() - started < 1500, `six 452s took ${Date.now() - started} ms`);
+  await client.close();
+});
+
 test('tarpit and error sleep: a client that keeps failing waits longer for its replies', async (t) => {
   const rejectionTimes = async (server: TestServer) => {
     const client = await session(server.port);
