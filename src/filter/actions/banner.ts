@@ -151,8 +151,7 @@ function withTextBanner(text: string, banner: string, messageEol: string): strin
 
 /** Right after <body …>; failing that after </head> or <html …>, else at the very start. */
 function withHtmlBanner(html: string, banner: string, charset: string | undefined): string {
-  const at =
-    tagEnd(html, /<body(?=[\s/>])/i) ?? tagEnd(html, /<\/head(?=[\s>])/i) ?? tagEnd(html, /<html(?=[\s/>])/i) ?? 0;
+  const at = tagEnd(html, 'body') ?? tagEnd(html, '/head') ?? tagEnd(html, 'html') ?? 0;
   let head = html.slice(0, at);
   // The text is now UTF-8: a <meta> naming the old charset would make a browser misread it
   // (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
@@ -163,14 +162,53 @@ function withHtmlBanner(html: string, banner: string, charset: string | undefine
 }
 
 /**
- * Just past the first tag that `open` finds, skipping quoted attribute values, or undefined. A
- * plain loop rather than one regular expression: many unclosed tags must not cost quadratic time.
+ * Just past the first tag named `wanted` (`body`, `/head`) as a browser reads the markup, or
+ * undefined. The text of comments, of `<!…>` and `<?…>` declarations, of attribute values and of the
+ * raw-text elements (HTML 5 §13.1.2: script, style, title, textarea …) holds no tags: a `<body>`
+ * written there by the sender must not take the banner where no reader sees it. One pass, linear.
  */
-function tagEnd(html: string, open: RegExp): number | undefined {
-  const found = open.exec(html);
-  if (!found) return undefined;
+function tagEnd(html: string, wanted: string): number | undefined {
+  for (let i = html.indexOf('<'); i >= 0; i = html.indexOf('<', i)) {
+    if (html.startsWith('<!--', i)) {
+      const end = html.indexOf('-->', i + 4);
+      if (end < 0) return undefined;
+      i = end + 3;
+      continue;
+    }
+    if (html[i + 1] === '!' || html[i + 1] === '?') {
+      const end = html.indexOf('>', i);
+      if (end < 0) return undefined;
+      i = end + 1;
+      continue;
+    }
+    const name = TAG_NAME.exec(html.slice(i, i + 64));
+    if (!name) {
+      i++;
+      continue;
+    }
+    const close = endOfTag(html, i + name[0].length);
+    if (close === undefined) return undefined;
+    const tag = name[0].slice(1).toLowerCase();
+    if (tag === wanted) return close;
+    i = close;
+    if (RAW_TEXT.has(tag)) {
+      const endTag = new RegExp(`</${tag}(?=[\\s/>])`, 'gi');
+      endTag.lastIndex = close;
+      const found = endTag.exec(html);
+      if (!found) return undefined;
+      i = found.index;
+    }
+  }
+  return undefined;
+}
+
+const TAG_NAME = /^<\/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)/;
+const RAW_TEXT = new Set(['script', 'style', 'title', 'textarea', 'xmp', 'iframe', 'noembed', 'noframes', 'noscript']);
+
+/** Just past the `>` that ends a tag whose name ends at `from`, quoted attribute values skipped. */
+function endOfTag(html: string, from: number): number | undefined {
   let quote = '';
-  for (let i = found.index + found[0].length; i < html.length; i++) {
+  for (let i = from; i < html.length; i++) {
     const c = html[i];
     if (quote !== '') {
       if (c === quote) quote = '';

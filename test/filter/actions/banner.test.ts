@@ -478,3 +478,28 @@ Content-Type: text/html
   assert.match(parts.at(-1) ?? '', /may be phishing[\s\S]*last html/);
   assert.doesNotMatch(parts[2] ?? '', /may be phishing/);
 });
+
+test('the HTML banner goes after the real <body>, not one the sender hid in a comment, <style>, <title> or an attribute', async () => {
+  const hidden = [
+    '<!-- <body> -->',
+    '<style>/* <body> */ p { color: red }</style>',
+    '<title>Your <body> is ready</title>',
+    '<script>document.write("<body>")</script>',
+    '<meta name="x" content="<body>">',
+    '<!DOCTYPE html <body>>',
+  ];
+  for (const trick of hidden) {
+    const message = wire(`From: a@example.com
+Subject: hidden
+MIME-Version: 1.0
+Content-Type: text/html; charset=utf-8
+
+<html><head>${trick}</head><BODY class="main"><p>Your mailbox is full</p></BODY></html>
+`);
+    const { html } = await parseMessage(insertBanner(message, banner));
+    const bodyAt = html.indexOf('<BODY class="main">');
+    const bannerAt = html.indexOf('may be phishing');
+    assert.ok(bodyAt >= 0 && bannerAt > bodyAt, `${trick}: the banner is inside the real body`);
+    assert.ok(html.indexOf('Your mailbox is full') > bannerAt, trick);
+  }
+});
