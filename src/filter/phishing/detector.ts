@@ -5,7 +5,7 @@
  */
 import type { ParsedMessage } from '../../mime/message.ts';
 import { attachmentSignals } from './attachments/attachment-signals.ts';
-import { readPdf } from './attachments/pdf-content.ts';
+import { pdfBudget, readPdf } from './attachments/pdf-content.ts';
 import { type AuthenticationSummary, authenticationSignals } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
@@ -53,7 +53,10 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   }
   const body = message.text !== '' ? message.text : htmlText(message.html);
   // A PDF that carries the lure (a page of text and a link) is read like the body: its words and links count.
-  const pdfs = message.attachments.map((a) => readPdf(a.content)).filter((p) => p.text !== '' || p.links.length > 0);
+  const budget = pdfBudget(); // shared by the message's PDFs
+  const pdfs = message.attachments
+    .map((a) => readPdf(a.content, budget))
+    .filter((p) => p.text !== '' || p.links.length > 0);
   const pdfText = pdfs.map((p) => [p.text, ...p.links].join('\n')).join('\n');
   const text = pdfText === '' ? body : `${body}\n${pdfText}`;
   const signals = [

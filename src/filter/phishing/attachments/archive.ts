@@ -34,12 +34,12 @@ export interface ArchiveListing {
 
 /** ZIP-in-ZIP is opened this deep (1 = the attachment itself); deeper archives are only named. */
 export const maxNesting = 2;
-/** Entries listed per attachment, nested archives included. */
+/** Entries listed per message (archiveBudget()), nested archives included. */
 export const maxEntries = 1000;
-/** Bytes inflated per attachment, to read nested ZIPs; a bigger nested ZIP is only named. */
+/** Bytes inflated per message (archiveBudget()), to read nested ZIPs; a bigger nested ZIP is only named. */
 export const maxInflatedBytes = 10 * 1024 * 1024;
 
-type Budget = { entries: number; bytes: number };
+export type Budget = { entries: number; bytes: number };
 
 /** The archive format an attachment's first bytes announce; undefined when it is not an archive. */
 export function archiveFormatOf(bytes: Uint8Array): ArchiveFormat | undefined {
@@ -47,13 +47,24 @@ export function archiveFormatOf(bytes: Uint8Array): ArchiveFormat | undefined {
   return kind === 'zip' || kind === 'rar' || kind === '7z' || kind === 'gzip' ? kind : undefined;
 }
 
-export async function listArchive(bytes: Uint8Array): Promise<ArchiveListing | undefined> {
+/**
+ * What one message's archives may cost in all: pass the same object for each of its attachments, so
+ * that a hundred small ZIPs of nested bombs do not each get the whole budget.
+ */
+export function archiveBudget(): Budget {
+  return { entries: maxEntries, bytes: maxInflatedBytes };
+}
+
+export async function listArchive(
+  bytes: Uint8Array,
+  budget: Budget = archiveBudget(),
+): Promise<ArchiveListing | undefined> {
   const format = archiveFormatOf(bytes);
   switch (format) {
     case undefined:
       return undefined;
     case 'zip':
-      return listZip(bytes, 1, [], { entries: maxEntries, bytes: maxInflatedBytes });
+      return listZip(bytes, 1, [], budget);
     case 'gzip':
       return listGzip(bytes);
     case 'rar': {

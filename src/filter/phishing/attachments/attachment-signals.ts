@@ -7,7 +7,7 @@
  */
 import type { MessageAttachment } from '../../../mime/message.ts';
 import type { Explanation, Signal } from '../signal.ts';
-import { type ArchiveListing, listArchive } from './archive.ts';
+import { type ArchiveListing, archiveBudget, type Budget, listArchive } from './archive.ts';
 import { deceptiveName, extensionOf, type FileKind, kindByContent, kindByName, oleHasMacros } from './file-types.ts';
 
 type Input = { attachments: MessageAttachment[]; text: string; subject: string };
@@ -22,9 +22,10 @@ export async function attachmentSignals(input: Input): Promise<Signal[]> {
     found.set(name, { name, group: 'attachments', weight, explanation, evidence, ...(categories && { categories }) });
   };
   const password = passwordGiven(`${input.subject}\n${input.text}`);
+  const budget = archiveBudget(); // shared by the message's archives
   for (const attachment of input.attachments) {
     try {
-      await inspect(attachment, password, emit);
+      await inspect(attachment, password, emit, budget);
     } catch {
       // A file we cannot read says nothing; one odd attachment must not lose the others' signals.
     }
@@ -32,7 +33,7 @@ export async function attachmentSignals(input: Input): Promise<Signal[]> {
   return [...found.values()];
 }
 
-async function inspect(a: MessageAttachment, password: boolean, emit: Emit): Promise<void> {
+async function inspect(a: MessageAttachment, password: boolean, emit: Emit, budget: Budget): Promise<void> {
   const name = shown(a.filename || `(${a.contentType})`);
   const byName = a.filename ? kindByName(a.filename) : 'other';
   const byContent = kindByContent(a.content);
@@ -63,7 +64,7 @@ async function inspect(a: MessageAttachment, password: boolean, emit: Emit): Pro
     emit('svg-attachment', active ? 4 : 3, explainSvg(name, active), name);
   }
   if (byContent === 'zip' || byContent === 'rar' || byContent === '7z' || byContent === 'gzip') {
-    const listing = await listArchive(a.content);
+    const listing = await listArchive(a.content, budget);
     if (listing) inspectArchive(name, listing, password, emit);
   }
 }

@@ -11,11 +11,12 @@
  * LZW, ASCII85), encrypted files, and codes of a composite font without a map: such text comes out
  * as nothing, never as a guess.
  *
- * Bounded: the first 10 MB of the file, 1 MB of stream data read as text in all (inflated or not),
- * 500 streams, 100,000 characters of text, 50 links; image streams are skipped. Never throws; a file
+ * Bounded: the first 10 MB of the file, 1 MB of stream data read as text in all (inflated or not,
+ * and 2 MB for all the PDFs of a message, pdfBudget()), 500 streams, 100,000 characters of text, 50
+ * links; image streams are skipped. A stream that fails to inflate spends the file's budget. Never throws; a file
  * it cannot read yields whatever it read before.
  */
-import { inflateSync } from 'node:zlib';
+import { inflateSync, constants as zlibConstants } from 'node:zlib';
 import { decodeShown, type ToUnicode } from './pdf-cmap.ts';
 import { type FontMap, PdfFonts } from './pdf-fonts.ts';
 
@@ -26,7 +27,25 @@ export interface PdfContent {
 
 const LIMITS = { fileBytes: 10_000_000, streamBytes: 1_000_000, streams: 500, textChars: 100_000, links: 50 };
 
-export function readPdf(bytes: Uint8Array): PdfContent {
+/**
+ * The stream data one message's PDFs may read in all: pass the same object for each of its
+ * attachments (a hundred PDFs must not each get the whole budget). Each file reads at most 1 MB of it.
+ */
+export function pdfBudget(): { bytes: number } {
+  return { bytes: 2 * LIMITS.streamBytes };
+}
+
+export function readPdf(bytes: Uint8Array, shared: { bytes: number } = pdfBudget()): PdfContent {
+  const granted = Math.max(0, Math.min(LIMITS.streamBytes, shared.bytes));
+  const budget = { bytes: granted };
+  try {
+    return readWithin(bytes, budget);
+  } finally {
+    shared.bytes -= granted - Math.max(budget.bytes, 0);
+  }
+}
+
+function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
   const out: PdfContent = { text: '', links: [] };
   const file = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, LIMITS.fileBytes));
   if (file.toString('latin1', 0, 5) !== '%PDF-') return out;
@@ -34,7 +53,6 @@ export function readPdf(bytes: Uint8Array): PdfContent {
   collectLinks(source, out.links); // link annotations sit in plain objects, or in object streams below
   const texts: string[] = [];
   let textChars = 0;
-  const budget = { bytes: LIMITS.streamBytes };
   // Fonts are looked up only in a file that has ToUnicode maps: without one, codes read as bytes.
   const fonts = source.includes('/ToUnicode') ? new PdfFonts(source, file, budget) : undefined;
   let streams = 0;
@@ -47,12 +65,15 @@ export function readPdf(bytes: Uint8Array): PdfContent {
       data = source.slice(stream.start, Math.min(stream.end, stream.start + budget.bytes));
     } else if (/\/Filter\s*\/(FlateDecode|Fl)\b/.test(stream.dictionary)) {
       try {
-        data = inflateSync(file.subarray(stream.start, stream.end), { maxOutputLength: budget.bytes }).toString(
-          'latin1',
-        );
-      } catch (err) {
-        // Over the budget: the budget is spent (so a file of many bombs costs one); corrupt or cut: nothing from it.
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') budget.bytes = 0;
+        // A stream cut short gives what it inflated (Z_SYNC_FLUSH), and that is counted below.
+        data = inflateSync(file.subarray(stream.start, stream.end), {
+          maxOutputLength: budget.bytes,
+          finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        }).toString('latin1');
+      } catch {
+        // Over the budget, or corrupt after inflating who knows how much: the budget is spent, so a
+        // file of many such streams costs one budget, not one per stream.
+        budget.bytes = 0;
         continue;
       }
       collectLinks(data, out.links);

@@ -3,7 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { ZipFile } from 'yazl';
-import { listArchive, maxEntries, maxInflatedBytes } from '../../../../src/filter/phishing/attachments/archive.ts';
+import {
+  archiveBudget,
+  listArchive,
+  maxEntries,
+  maxInflatedBytes,
+} from '../../../../src/filter/phishing/attachments/archive.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url);
 
@@ -80,6 +85,26 @@ test('a nested ZIP that inflates beyond the budget is not opened', async () => {
   const outer = await zip([['big.zip', big]]);
   assert.ok(outer.length < big.length / 100, 'the outer ZIP compresses the zeros');
   assert.deepEqual(paths(await listArchive(outer)), ['big.zip']);
+});
+
+test('the archives of one message share one budget: a hundred ZIPs of nested bombs do not each get it', async () => {
+  const inner = await zip(
+    [
+      ['zeros.bin', new Uint8Array(maxInflatedBytes * 0.6)],
+      ['evil.exe', 'MZ'],
+    ],
+    false,
+  );
+  const outer = await zip([['inner.zip', inner]]);
+  const budget = archiveBudget();
+  assert.deepEqual(paths(await listArchive(outer, budget)), [
+    'inner.zip',
+    'inner.zip → zeros.bin',
+    'inner.zip → evil.exe',
+  ]);
+  // The second attachment finds the message's budget too low for its nested ZIP: only named.
+  assert.deepEqual(paths(await listArchive(outer, budget)), ['inner.zip']);
+  assert.deepEqual(paths(await listArchive(outer)), ['inner.zip', 'inner.zip → zeros.bin', 'inner.zip → evil.exe']);
 });
 
 test(`listing stops after ${maxEntries} entries, quickly`, async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { parseConfig } from '../../../../src/config/load.ts';
 import { decodeShown, parseToUnicode } from '../../../../src/filter/phishing/attachments/pdf-cmap.ts';
-import { readPdf } from '../../../../src/filter/phishing/attachments/pdf-content.ts';
+import { pdfBudget, readPdf } from '../../../../src/filter/phishing/attachments/pdf-content.ts';
 import { scanMessage, scanSettings } from '../../../../src/filter/phishing/scan.ts';
 import { Random } from '../../../support/fuzz-input.ts';
 
@@ -81,6 +81,34 @@ test('what is not text: images, other filters, two-byte codes; a file that is no
   ];
   assert.deepEqual(readPdf(pdf(objects)), { text: 'shown', links: [] });
   assert.deepEqual(readPdf(Buffer.from('BT (not a pdf) Tj ET')), { text: '', links: [] });
+});
+
+test('a stream that inflates and then fails spends the budget; a cut stream gives what it inflated', () => {
+  // ~1 MB of spaces whose Adler-32 is cut off: it inflated nearly a megabyte before failing, and 500
+  // of them took ~1 MB of work each while the budget stayed whole.
+  const cut = deflateSync(Buffer.alloc(990_000, 0x20)).subarray(0, -4);
+  const many = Array.from({ length: 20 }, () => ({ dict: '<< /Filter /FlateDecode >>', stream: cut }));
+  const read = readPdf(pdf([...many, ...page('BT (after) Tj ET')]));
+  assert.equal(read.text, '', 'the first cut stream spent the budget');
+  const short = deflateSync('BT (the lure, cut short) Tj ET').subarray(0, -4);
+  assert.equal(readPdf(pdf([{ dict: '<< /Filter /FlateDecode >>', stream: short }])).text, 'the lure, cut short');
+  const corrupt = Buffer.concat([deflateSync(Buffer.alloc(500_000, 0x20)).subarray(0, -20), Buffer.from('garbage!')]);
+  assert.equal(
+    readPdf(pdf([{ dict: '<< /Filter /FlateDecode >>', stream: corrupt }, ...page('BT (later) Tj ET')])).text,
+    '',
+  );
+});
+
+test('the PDFs of one message share a budget: 2 MB of stream data in all, 1 MB each at most', () => {
+  const big = (word: string) =>
+    pdf([{ dict: '<< /Filter /FlateDecode >>', stream: deflateSync(`BT (${word}) Tj ET ${' '.repeat(600_000)}`) }]);
+  const shared = pdfBudget();
+  assert.equal(readPdf(big('one'), shared).text, 'one');
+  assert.equal(readPdf(big('two'), shared).text, 'two');
+  assert.equal(readPdf(big('three'), shared).text, 'three');
+  assert.ok(shared.bytes < 600_000, `${shared.bytes} left after three 600 KB streams`);
+  assert.equal(readPdf(big('four'), shared).text, '', 'the message has spent its budget');
+  assert.equal(readPdf(big('alone')).text, 'alone', 'a file read alone has its own');
 });
 
 test('bounded and total: a deflate bomb is cut at the budget, and random or cut input never throws', () => {
