@@ -135,9 +135,7 @@ export function insertBanner(message: Buffer, banner: Banner): Buffer {
     const { text, opaque } = read;
     const { html, text: plain } = opaque ? banner.ascii : banner;
     const changed =
-      part.subtype === 'html'
-        ? withHtmlBanner(text, html, opaque ? undefined : part.charset)
-        : withTextBanner(text, plain, lineEndOf(message));
+      part.subtype === 'html' ? withHtmlBanner(text, html, !opaque) : withTextBanner(text, plain, lineEndOf(message));
     const bytes = encodeTextPart(message, part, { text: changed, opaque });
     changes.push({ start: part.headerStart, end: part.bodyEnd, bytes });
   }
@@ -150,14 +148,12 @@ function withTextBanner(text: string, banner: string, messageEol: string): strin
 }
 
 /** Right after <body …>; failing that after </head> or <html …>, else at the very start. */
-function withHtmlBanner(html: string, banner: string, charset: string | undefined): string {
+function withHtmlBanner(html: string, banner: string, reencoded: boolean): string {
   const at = tagEnd(html, 'body') ?? tagEnd(html, '/head') ?? tagEnd(html, 'html') ?? 0;
   let head = html.slice(0, at);
-  // The text is now UTF-8: a <meta> naming the old charset would make a browser misread it
-  // (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
-  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-    head = head.replace(/(<meta\b[^<>]*?\bcharset\s*=\s*["']?)[\w.:-]+/gi, '$1utf-8');
-  }
+  // Re-encoded, the text is now UTF-8: a <meta> naming another charset would make a browser misread
+  // it (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
+  if (reencoded) head = head.replace(/(<meta\b[^<>]*?\bcharset\s*=\s*["']?)(?!utf-?8\b)[\w.:-]+/gi, '$1utf-8');
   return head + banner + html.slice(at);
 }
 

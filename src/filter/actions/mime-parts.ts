@@ -146,7 +146,19 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function decodeTextPart(message: Buffer, part: TextPart): PartText | undefined {
   const bytes = decodeTransferEncoding(message.subarray(part.bodyStart, part.bodyEnd), part.encoding);
   if (bytes === undefined) return undefined;
-  const decoder = charsetDecoder(part.charset);
+  // No charset in Content-Type: RFC 2046 §4.1.2 says US-ASCII, but 8-bit text without one is common (a
+  // reader shows it in its own fallback charset). HTML may name it in a <meta> (HTML 5 §4.2.5.4).
+  // Otherwise only text that is valid UTF-8 is read as such; other bytes are kept as they are (opaque),
+  // never turned into U+FFFD.
+  const declared = part.charset ?? (part.subtype === 'html' ? metaCharset(bytes) : undefined);
+  if (declared === undefined) {
+    try {
+      return { text: strictUtf8.decode(bytes), opaque: false };
+    } catch {
+      return { text: Buffer.from(bytes).toString('latin1'), opaque: true };
+    }
+  }
+  const decoder = charsetDecoder(declared);
   // Not fatal: an invalid sequence shows as U+FFFD in every reader anyway, and refusing it would
   // let one bad byte keep the warning out of a phishing message.
   if (decoder !== undefined) return { text: decoder.decode(bytes), opaque: false };
@@ -159,6 +171,12 @@ export function decodeTextPart(message: Buffer, part: TextPart): PartText | unde
   } catch {
     return { text: Buffer.from(bytes).toString('latin1'), opaque: true };
   }
+}
+
+/** The charset an HTML part names in a <meta> near its start, if any. */
+function metaCharset(bytes: Uint8Array): string | undefined {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 4096)).toString('latin1');
+  return /<meta\b[^<>]*?\bcharset\s*=\s*["']?([\w.:-]+)/i.exec(head)?.[1];
 }
 
 /**

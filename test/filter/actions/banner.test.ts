@@ -503,3 +503,30 @@ Content-Type: text/html; charset=utf-8
     assert.ok(html.indexOf('Your mailbox is full') > bannerAt, trick);
   }
 });
+
+test('8-bit text without a charset keeps its bytes; HTML naming its charset in <meta> is read in it', async () => {
+  const cp1251 = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]); // "Привет" in windows-1251
+  const plain = Buffer.concat([
+    wire(
+      'From: a@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n',
+    ),
+    cp1251,
+    wire('\n'),
+  ]);
+  const out = insertBanner(plain, banner).toString('latin1');
+  // Re-encoded quoted-printable, the same octets: not U+FFFD (=EF=BF=BD), and no charset claimed for them.
+  assert.match(out, /\r\n=CF=F0=E8=E2=E5=F2\r\n/, 'the Cyrillic bytes are as they were');
+  assert.doesNotMatch(out, /=EF=BF=BD|charset=utf-8/);
+  assert.match(out, /may be phishing/);
+  const html = Buffer.concat([
+    wire(
+      'From: a@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html\nContent-Transfer-Encoding: 8bit\n\n' +
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251"></head><body><p>',
+    ),
+    cp1251,
+    wire('</p></body></html>\n'),
+  ]);
+  const parsed = await parseMessage(insertBanner(html, banner));
+  assert.match(parsed.html, /<p>Привет<\/p>/, 'read in the charset its <meta> names');
+  assert.match(parsed.html, /charset=utf-8"/, 'and the <meta> now says what the part is');
+});
