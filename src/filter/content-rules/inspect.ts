@@ -1,8 +1,9 @@
 /**
  * Postfix built-in content inspection, header_checks(5), over a whole message: header_checks on each
  * logical header of the top-level header; mime_header_checks on the MIME headers (Content-Type,
- * Content-Transfer-Encoding, Content-Disposition, Content-Description, Mime-Version) of the top-level
- * header and of every multipart body part (boundaries per RFC 2046 §5.1.1); body_checks on each
+ * Content-Transfer-Encoding, Content-Disposition, Content-Description, Content-ID, Mime-Version) of
+ * the top-level header and on every header of a multipart body part, whatever its name (boundaries
+ * per RFC 2046 §5.1.1), as Postfix's cleanup does; body_checks on each
  * body line. As in Postfix, body lines are inspected as they are on the wire: base64 and
  * quoted-printable are not decoded. A logical header is matched as one string with "\n" between
  * its folded lines (CR removed); a body line without its line end. The first matching rule of a
@@ -56,8 +57,10 @@ export interface ContentInspection {
   message?: Buffer; // the changed message, when a line was IGNOREd or PREPENDed
 }
 
-// header_checks(5): MIME related headers go to mime_header_checks (Postfix's HDR_OPT_MIME set).
+// header_checks(5): MIME related headers go to mime_header_checks (Postfix's HDR_OPT_MIME set,
+// header_opts.c); so does every header of a body part (its MIME_HDR_MULTIPART class).
 const MIME_HEADERS = new Set([
+  'content-id',
   'content-type',
   'content-transfer-encoding',
   'content-disposition',
@@ -175,7 +178,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       if (lower === 'content-type') contentType = logical;
       if (lower === 'content-transfer-encoding') encoding = logical;
       let keep = true;
-      if (mime) keep = apply('mime_header_checks', rules.mime ?? rules.header, logical);
+      if (mime || section === 'part') keep = apply('mime_header_checks', rules.mime ?? rules.header, logical);
       else if (section === 'top') keep = apply('header_checks', rules.header, logical);
       else if (section === 'nested') keep = apply('nested_header_checks', rules.nested ?? rules.header, logical);
       if (keep) emit(first.start, (group[group.length - 1] as Line).next);

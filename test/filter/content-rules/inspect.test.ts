@@ -154,7 +154,7 @@ test('mime_header_checks: MIME headers of every part, nested multipart included'
   assert.match(r.findings[0]?.reason ?? '', /invoice\.exe/);
 });
 
-test('mime_header_checks: top-level MIME headers; non-MIME part headers go to neither table', () => {
+test('mime_header_checks: top-level MIME headers; a part header is never given to header_checks', () => {
   const r = inspectMessage(
     nested,
     rules('/^X-Part-Header/ REJECT\n/^MIME-Version/ WARN from header_checks', '', '/^Mime-Version: 1\\.0$/ WARN mv'),
@@ -162,6 +162,20 @@ test('mime_header_checks: top-level MIME headers; non-MIME part headers go to ne
   assert.deepEqual(
     r.findings.map((f) => [f.check, f.result]),
     [['mime_header_checks', 'warn']],
+  );
+});
+
+test('mime_header_checks: every header of a body part, whatever its name, and a top-level Content-ID (Postfix)', () => {
+  const r = inspectMessage(
+    Buffer.concat([Buffer.from('Content-ID: <top@example.com>\r\n'), nested]),
+    rules('/^Content-ID/ WARN from header_checks', '', '/^X-Part-Header/ WARN part header\n/^Content-ID/ WARN cid'),
+  );
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result, /"(.*)"/.exec(f.reason)?.[1]?.split(':')[0]]),
+    [
+      ['mime_header_checks', 'warn', 'Content-ID'],
+      ['mime_header_checks', 'warn', 'X-Part-Header'],
+    ],
   );
 });
 
