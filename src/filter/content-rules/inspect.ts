@@ -17,8 +17,7 @@
  * 8bit or binary, as RFC 2046 §5.2.1 requires of it (an encoded one is not a readable message).
  * As Postfix's header_size_limit, a table sees at most `headerSizeLimit` octets (102,400 by default)
  * of a logical header; the message itself is not cut.
- *
- * Not done: boundary lines (delimiters, not inspected).
+ * Boundary lines go to body_checks too, as in Postfix, but an IGNORE never removes one.
  */
 
 import type { Finding } from '../../authentication/results.ts';
@@ -203,6 +202,9 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     if (delimiter) {
       // RFC 2046 §5.1.2: an outer boundary also ends the inner multiparts.
       boundaries.length = delimiter.close ? delimiter.depth : delimiter.depth + 1;
+      // header_checks(5): body_checks sees "all other content, including multi-part message
+      // boundaries". Unlike Postfix an IGNORE keeps a boundary: without it the message is no MIME.
+      apply('body_checks', rules.body, lineText(line));
       emit(line.start, line.next);
       i++;
       if (!delimiter.close) sections('part');

@@ -187,10 +187,25 @@ test('mime_header_checks defaults to header_checks (Postfix default $header_chec
   );
 });
 
-test('body_checks in parts: part body lines, preamble and epilogue; boundaries and part headers are not body lines', () => {
+test('body_checks in parts: part body lines, preamble, epilogue and boundaries (Postfix); part headers are not body lines', () => {
   const r = inspectMessage(nested, rules('', '/./ WARN line'));
   const lines = r.findings.map((f) => /"(.*)"/.exec(f.reason)?.[1]);
-  assert.deepEqual(lines, ['preamble', 'first part', '<p>html</p>', 'TVqQAAMAAAAEAAAA', 'epilogue']);
+  assert.deepEqual(lines, [
+    'preamble',
+    '--outer',
+    'first part',
+    '--outer',
+    '--inner',
+    '<p>html</p>',
+    '--inner',
+    'TVqQAAMAAAAEAAAA',
+    '--inner--',
+    '--outer--',
+    'epilogue',
+  ]);
+  // An IGNORE matching a boundary does not take it out of the message.
+  const kept = inspectMessage(nested, rules('', '/^--inner$/ IGNORE'));
+  assert.ok(kept.message === undefined || kept.message.equals(nested), 'nothing removed');
 });
 
 test('IGNORE of a MIME header in a nested part changes only that part', () => {
