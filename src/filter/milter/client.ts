@@ -84,6 +84,8 @@ export interface MilterClientOptions {
 
 /** Postfix's milter_connect_timeout (30 s) and milter_content_timeout (300 s) would hold SMTP clients too long. */
 const DEFAULT_TIMEOUTS: MilterTimeouts = { connectMs: 10_000, replyMs: 30_000, messageMs: 120_000 };
+/** The NUL that ends each string of a milter packet (libmilter mfapi). */
+const NUL = Buffer.alloc(1);
 
 export interface Negotiated {
   version: number;
@@ -224,13 +226,17 @@ export class MilterClient {
     return this.#messageStep('data', command.data, Buffer.alloc(0), macros, protocol.nodata, protocol.nrData);
   }
 
-  /** One header field: its name and everything after the colon, as received (CRLF folding allowed). */
+  /**
+   * One header field: its name and everything after the colon, as received (CRLF folding allowed),
+   * one char per octet (latin1): the octets go to the milter unchanged.
+   */
   async header(name: string, value: string): Promise<MilterVerdict> {
     // Sendmail and Postfix hand a milter folded values with bare LF, and without the space after the
     // colon unless the milter asked for it (SMFIP_HDR_LEADSPC, mfdef.h).
     let v = value.replace(/\r\n/g, '\n');
     if (!(this.negotiated.protocol & protocol.hdrLeadspc)) v = v.replace(/^[ \t]+/, '');
-    return this.#messageStep('header', command.header, cstrings(name, v), {}, protocol.nohdrs, protocol.nrHdr);
+    const payload = Buffer.concat([Buffer.from(name, 'latin1'), NUL, Buffer.from(v, 'latin1'), NUL]);
+    return this.#messageStep('header', command.header, payload, {}, protocol.nohdrs, protocol.nrHdr);
   }
 
   async eoh(macros: Macros = {}): Promise<MilterVerdict> {

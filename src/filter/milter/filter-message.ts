@@ -42,7 +42,10 @@ export async function filterMessage(client: MilterClient, input: MessageInput): 
   const steps: (() => Promise<MilterVerdict>)[] = [() => client.data(m.data)];
   const { fields, body } = splitMessage(input.content);
   for (const f of fields) {
-    const text = f.raw.toString('utf8').replace(/\r?\n$/, '');
+    // One char per octet: the milter gets the field's octets as they are (client.header), as Postfix
+    // and Sendmail pass them; decoded as UTF-8, 8-bit octets of another charset became U+FFFD, and a
+    // DKIM-signing or -verifying milter worked on other bytes than the message's.
+    const text = f.raw.toString('latin1').replace(/\r?\n$/, '');
     const colon = text.indexOf(':');
     steps.push(() => client.header(text.slice(0, colon), text.slice(colon + 1)));
   }

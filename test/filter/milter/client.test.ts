@@ -318,3 +318,19 @@ test('socket without a scheme is refused', () =>
     () => parseSocketSpec('127.0.0.1:8891'),
     /milter socket 127\.0\.0\.1:8891: expected inet:port@host or unix:\/path/,
   ));
+
+test('header octets go to the milter as they are, 8-bit ones too (as Postfix and Sendmail pass them)', async () => {
+  const milter = await fakeMilter(0, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  const koi8 = Buffer.from([0xf3, 0xfe, 0xf4]); // KOI8-R, not UTF-8
+  const content = Buffer.concat([
+    Buffer.from('From: a@example.com\r\nSubject: '),
+    koi8,
+    Buffer.from('\r\n\r\nBody\r\n'),
+  ]);
+  await filterMessage(client, { ...input, content });
+  await client.quit();
+  const subject = milter.received.filter((p) => p.code === 'L')[1]?.data;
+  assert.deepEqual(subject, Buffer.concat([Buffer.from('Subject\0'), koi8, Buffer.from('\0')]));
+  await milter.close();
+});
