@@ -55,7 +55,7 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
   } else if (config.tls.selfSigned && certificates.size === 0) {
     // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
     const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
-    certificates.addPem(own.cert, own.key, { source: own.certPath, default: true });
+    certificates.addPem(own.cert, own.key, { source: own.certPath, default: true, fallback: true });
     logger.warn(
       { certificate: own.certPath, notAfter: own.notAfter },
       'TLS: serving a self-signed certificate; configure tls.certificates for real clients',

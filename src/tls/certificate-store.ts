@@ -49,6 +49,12 @@ export interface AddPemOptions {
   source?: string;
   /** Serve it to clients that send no SNI or a name no certificate has. */
   default?: boolean;
+  /**
+   * A stand-in (the self-signed certificate) served only until another certificate is loaded, which
+   * then replaces it for every name: ranked by key type and expiry, a year-long ECDSA stand-in had
+   * kept beating a 90-day or RSA certificate from ACME for SNI clients until a restart.
+   */
+  fallback?: boolean;
 }
 
 interface Entry {
@@ -56,6 +62,7 @@ interface Entry {
   cert: string;
   key: string;
   added: number;
+  fallback: boolean;
 }
 
 type Callback = (err: Error | null, ctx?: tls.SecureContext) => void;
@@ -112,8 +119,16 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
       cert,
       key: keyPem.toString(),
       added: ++this.#counter,
+      fallback: options.fallback === true,
     };
+    // A real certificate is already here: the stand-in is not needed.
+    if (entry.fallback && [...this.#entries.values()].some((held) => !held.fallback)) {
+      return { ...entry.info, isDefault: false };
+    }
     this.#entries.set(source, entry);
+    if (!entry.fallback) {
+      for (const [other, held] of this.#entries) if (held.fallback && other !== source) this.remove(other);
+    }
     if (options.default) this.#defaultSource = source;
     this.#contexts.clear();
     const info = this.#describe(entry);

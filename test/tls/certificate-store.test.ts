@@ -137,3 +137,40 @@ test('a certificate valid only from tomorrow is refused; one valid from a minute
   assert.throws(() => new CertificateStore().addPem(tomorrow.cert, tomorrow.key), { code: 'not-yet-valid' });
   assert.equal(new CertificateStore().addPem(soon.cert, soon.key).hostnames[0], 'new.example.com');
 });
+
+test('a stand-in (the self-signed fallback) gives way to any certificate loaded after it, for every name', async () => {
+  const [standIn, acme] = await Promise.all([
+    createSelfSignedCertificate({ hostnames: ['mail.example.com'], notAfter: new Date(Date.now() + 365 * DAY) }),
+    createSelfSignedCertificate({
+      hostnames: ['mail.example.com'],
+      keyAlgorithm: 'rsa-2048',
+      notAfter: new Date(Date.now() + 90 * DAY),
+    }),
+  ]);
+  const certificates = new CertificateStore();
+  certificates.addPem(standIn.cert, standIn.key, { source: 'self-signed', default: true, fallback: true });
+  // RSA and shorter-lived: by key type and expiry alone the ECDSA stand-in would keep winning.
+  certificates.addPem(acme.cert, acme.key, { source: 'acme' });
+  assert.deepEqual(
+    certificates.list().map((c) => c.source),
+    ['acme'],
+  );
+  const tlsServer = await startTlsSocketServer(() => ({
+    secureContext: certificates.secureContext(),
+    SNICallback: certificates.SNICallback,
+  }));
+  try {
+    for (const options of [{ servername: 'mail.example.com' }, {}]) {
+      const { certificate } = await handshake(tlsServer.port, options);
+      assert.equal(certificate.fingerprint256, fingerprint(acme), JSON.stringify(options));
+    }
+  } finally {
+    await tlsServer.close();
+  }
+  // And a stand-in offered after a real certificate is not taken at all.
+  certificates.addPem(standIn.cert, standIn.key, { source: 'self-signed', fallback: true });
+  assert.deepEqual(
+    certificates.list().map((c) => c.source),
+    ['acme'],
+  );
+});

@@ -232,7 +232,9 @@ test('catastrophic pattern /(a+)+$/ runs in linear time', () => {
   const r = inspectMessage(msg, { body: table });
   const elapsed = performance.now() - started;
   assert.equal(r.verdict.action, 'accept');
-  assert.ok(elapsed < 100, `took ${elapsed} ms`);
+  // A backtracking engine needs about 2^5000 steps here: it never ends. The bound only tells linear
+  // from that, with room for a loaded CI machine (a 100 ms bound failed once at 191 ms there).
+  assert.ok(elapsed < 3000, `took ${elapsed} ms`);
 });
 
 test('body_checks read the first bodySizeLimit octets of each body part (Postfix body_checks_size_limit)', () => {
