@@ -46,6 +46,8 @@ export interface AcmeManagerOptions {
   retryFirstMs?: number;
   retryMaxMs?: number;
   pollMinMs?: number;
+  /** The clock renewal is judged by (tests move it to a certificate's old age); the real one when absent. */
+  now?: () => Date;
 }
 
 export interface AcmeCertificateStatus {
@@ -175,7 +177,8 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (this.#stopped) return;
       if (host.nextCheck > Date.now()) continue;
       const interval = this.#options.checkIntervalMs ?? 12 * HOUR_MS;
-      if (host.validity && !renewalDue(host.validity, new Date(), this.#options.renewBeforeDays)) {
+      const now = this.#options.now?.() ?? new Date();
+      if (host.validity && !renewalDue(host.validity, now, this.#options.renewBeforeDays)) {
         host.nextCheck = Date.now() + interval;
         continue;
       }

@@ -15,11 +15,14 @@ export interface Validity {
 /**
  * The moment renewal is due: `renewBeforeDays` before expiry when configured, else the smaller of
  * 30 days and a third of the lifetime (so a short-lived certificate is not renewed all the time).
+ * Never before a third of the lifetime has passed: a `renewBeforeDays` as long as the lifetime would make
+ * every new certificate due at once, and a new order every few hours runs into the CA's limits
+ * (Let's Encrypt allows 5 duplicate certificates a week).
  */
 export function renewalTime(cert: Validity, renewBeforeDays?: number): Date {
   const lifetime = cert.notAfter.getTime() - cert.notBefore.getTime();
-  const margin = renewBeforeDays !== undefined ? renewBeforeDays * DAY_MS : Math.min(30 * DAY_MS, lifetime / 3);
-  return new Date(cert.notAfter.getTime() - margin);
+  const wanted = renewBeforeDays !== undefined ? renewBeforeDays * DAY_MS : Math.min(30 * DAY_MS, lifetime / 3);
+  return new Date(cert.notAfter.getTime() - Math.min(wanted, (lifetime * 2) / 3));
 }
 
 export function renewalDue(cert: Validity, now: Date, renewBeforeDays?: number): boolean {
