@@ -99,6 +99,11 @@ try {
   if (err instanceof CliError || err instanceof ConfigError || err instanceof StoreError) {
     process.stderr.write(`postern: ${err.message}\n`);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  } else if (err instanceof Error && err.name === 'CertificateError') {
+    // A certificate or key file of tls.certificates that does not load (src/tls/certificate-store.ts,
+    // known by name so that every command does not load the TLS code): the admin's to fix, in one line.
+    process.stderr.write(`postern: tls.certificates: ${err.message}\n`);
+    process.exitCode = 1;
   } else if (isSystemError(err)) {
     // A file or a port the system refused (EACCES, ENOSPC, ENOTDIR …): the environment's to fix, in one line.
     process.stderr.write(`postern: ${err.message}\n`);

@@ -370,6 +370,19 @@ test('what the system refuses is one line naming it, exit 1: a port in use, a di
     /config file .* cannot be read: it is a directory, not a file/,
     'config is a directory',
   );
+  // A certificate file that is no certificate.
+  const notPem = path.join(root, 'bad.crt');
+  fs.writeFileSync(notPem, 'not a certificate\n');
+  const badCert = configDir({
+    listen: { smtp: '127.0.0.1:0', submission: null, submissions: null },
+    tls: { certificates: [{ cert: notPem, key: notPem }] },
+  });
+  t.after(() => badCert.cleanup());
+  oneLine(
+    await postern(['serve', '--config', badCert.file]),
+    /^postern: tls\.certificates: .*bad\.crt: not a PEM certificate\n$/,
+    'a certificate file that does not load',
+  );
   oneLine(
     await postern(['user', 'list', '--config', '']),
     /^postern: --config: the path is empty\n$/,
