@@ -62,9 +62,30 @@ export function parseConfig(raw: unknown, source: string): Config {
     throw new ConfigError(`${source}: invalid configuration\n${lines.map((l) => `  - ${l}`).join('\n')}`);
   }
   const config = result.data;
+  const alpn = config.tls.acme?.tlsAlpn01?.listen;
+  if (alpn && config.mtaSts.listen && sameSocket(alpn, config.mtaSts.listen)) {
+    // Both want port 443 as seen from outside, and the MTA-STS server's certificate selection (SNI)
+    // would hide the tls-alpn-01 validation certificate (RFC 8737 §3): one of them must move.
+    throw new ConfigError(
+      `${source}: invalid configuration\n  - tls.acme.tlsAlpn01.listen and mtaSts.listen both take ${alpn}: ` +
+        'one listener cannot answer ACME tls-alpn-01 and serve the MTA-STS policy; use tls.acme.http01 (port 80) ' +
+        'for ACME, or give one of them another address',
+    );
+  }
   // Like Postfix's mydestination = $myhostname: with no domains listed, the host's own name is local.
   if (config.domains.length === 0) config.domains = [config.hostname];
   return config;
+}
+
+/** Whether two host:port listen addresses would bind the same socket (a wildcard host covers every address). */
+function sameSocket(a: string, b: string): boolean {
+  const split = (value: string) => {
+    const colon = value.lastIndexOf(':');
+    return { host: value.slice(0, colon).replace(/^\[|\]$/g, ''), port: value.slice(colon + 1) };
+  };
+  const [x, y] = [split(a), split(b)];
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
+  return x.port === y.port && x.port !== '0' && (x.host === y.host || wildcard(x.host) || wildcard(y.host));
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {

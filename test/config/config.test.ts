@@ -31,6 +31,21 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
   [{ smtp: { bareLineEndings: 'accept' } }, /smtp\.bareLineEndings: "accept" is invalid/],
   [{ hostnam: 'x.example.com' }, /unknown key "hostnam"/],
   [{ smtp: { maxSize: 1 } }, /unknown key "maxSize" under smtp/],
+  // One listener cannot answer tls-alpn-01 and serve the MTA-STS policy: both keys named, and the way out.
+  ...['0.0.0.0:443', '127.0.0.1:443'].map((mtaSts): [unknown, RegExp] => [
+    {
+      mtaSts: { listen: mtaSts },
+      tls: {
+        acme: {
+          directory: 'https://acme.example/dir',
+          email: 'postmaster@example.com',
+          termsOfServiceAgreed: true,
+          tlsAlpn01: { listen: '127.0.0.1:443' },
+        },
+      },
+    },
+    /tls\.acme\.tlsAlpn01\.listen and mtaSts\.listen both take 127\.0\.0\.1:443: .*use tls\.acme\.http01/,
+  ]),
 ];
 for (const [raw, mustSay] of invalid) {
   test(`invalid: ${JSON.stringify(raw)} names the key, the value and the fix`, () => {
