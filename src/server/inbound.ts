@@ -21,6 +21,7 @@ import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { outboundJob } from '../store/outbound-job.ts';
 import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
+import { withSubmissionFields } from './submission-fields.ts';
 
 export interface InboundOptions {
   hostname: string;
@@ -74,9 +75,9 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
   }
 
-  async function message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome> {
+  async function message(envelope: Envelope, received: Buffer, peer: Peer): Promise<MessageOutcome> {
     if (peer.authenticated) {
-      const foreign = await foreignFromAddress(content, peer.authenticated, policy);
+      const foreign = await foreignFromAddress(received, peer.authenticated, policy);
       if (foreign) {
         logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
         if (foreign === NO_FROM) {
@@ -97,6 +98,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         };
       }
     }
+    // RFC 6409 §8.2, §8.3: a submitted message without Message-ID or Date gets them.
+    const content = peer.authenticated ? withSubmissionFields(received, hostname, new Date()) : received;
     let examination: Examination | undefined;
     if (authentication) {
       try {

@@ -61,6 +61,29 @@ test('587: STARTTLS, then AUTH PLAIN, then mail to a local account; Received rec
   assert.match(stored, /with ESMTPSA id /);
 });
 
+test('a submitted message without Message-ID or Date gets them (RFC 6409 §8.2, §8.3); one with them keeps its own', async () => {
+  const { client } = await securedSubmission();
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  // send() writes From, To and Subject only.
+  assert.equal(await send(client, 'carol@example.com', 'alice@example.com'), '250 2.0.0');
+  const bare = (await server.inbox('alice@example.com')).at(-1)!.toString('latin1');
+  assert.match(bare, /^Message-ID: <[0-9a-z]+\.[0-9a-f]{16}@mx\.example\.com>\r$/m);
+  assert.match(bare, /^Date: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000\r$/m);
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command('RCPT TO:<alice@example.com>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  const own = 'Message-ID: <mine@client.example>\r\nDate: Sat, 28 Nov 2026 10:00:00 +0300\r\n';
+  assert.equal(
+    codeOf(await client.command(`${own}From: carol@example.com\r\nTo: alice@example.com\r\nSubject: s\r\n\r\nhi\r\n.`)),
+    '250 2.0.0',
+  );
+  const kept = (await server.inbox('alice@example.com')).at(-1)!.toString('latin1');
+  assert.equal(kept.match(/^Message-ID:/gim)?.length, 1);
+  assert.equal(kept.match(/^Date:/gim)?.length, 1);
+  assert.match(kept, /^Message-ID: <mine@client\.example>\r$/m);
+  await client.close();
+});
+
 test('465: implicit TLS, AUTH LOGIN, and an alias as sender', async () => {
   const { client, greeting } = await SmtpClient.openTls(server.submissionsPort);
   assert.equal(greeting.code, 220);
