@@ -199,6 +199,13 @@ export class InboundPolicy {
     return { action: 'reject', reply: r };
   }
 
+  /** Whether `domain` is one of our domains, our host name, or a name below one of them (a host of ours). */
+  isOurs(domain: string): boolean {
+    const name = domain.toLowerCase().replace(/\.$/, '');
+    const ours = [...this.#server.localDomains, this.#server.hostname.toLowerCase()];
+    return ours.some((own) => name === own || name.endsWith(`.${own}`));
+  }
+
   /** Whether `address` is the account `user` or one of its aliases. */
   async ownedBy(address: string, user: string): Promise<boolean> {
     const at = address.lastIndexOf('@');

@@ -77,7 +77,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
 
   async function message(envelope: Envelope, received: Buffer, peer: Peer): Promise<MessageOutcome> {
     if (peer.authenticated) {
-      const foreign = await foreignFromAddress(received, peer.authenticated, policy);
+      const bounce = envelope.mailFrom === null;
+      const foreign = await foreignFromAddress(received, peer.authenticated, policy, bounce);
       if (foreign) {
         logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
         if (foreign === NO_FROM) {
@@ -381,8 +382,18 @@ function asReply(r: Reply): MessageOutcome {
  * see. A second From field (RFC 5322 §3.6 allows one) is refused outright: receivers differ on which
  * one they show. So is a message without one, or with an empty one (RFC 5322 §3.6 requires it):
  * it would pass every check here and leave the receiver to show the author it guesses.
+ *
+ * A bounce (null sender, RFC 5321 §4.5.5) that a host of ours relays with a login comes from its
+ * MAILER-DAEMON (or postmaster), at that host's name: allowed when the name is one of our domains or
+ * below one, so that the user hears of their failed mail; refused, Postfix would drop it as a double
+ * bounce. Another domain's MAILER-DAEMON stays refused: it would be a forgery like any other.
  */
-async function foreignFromAddress(content: Buffer, user: string, policy: InboundPolicy): Promise<string | undefined> {
+async function foreignFromAddress(
+  content: Buffer,
+  user: string,
+  policy: InboundPolicy,
+  bounce: boolean,
+): Promise<string | undefined> {
   const fields = readMessage(content).fields.filter((f) => f.key === 'from');
   if (fields.length > 1) return MULTIPLE_FROM;
   const addresses = authors(fields);
@@ -390,8 +401,16 @@ async function foreignFromAddress(content: Buffer, user: string, policy: Inbound
     const value = fields[0]?.line.slice(fields[0].line.indexOf(':') + 1).trim() ?? '';
     return value === '' ? NO_FROM : value;
   }
-  for (const address of addresses) if (!(await policy.ownedBy(address, user))) return address;
+  for (const address of addresses) {
+    if (bounce && isSystemSender(address) && policy.isOurs(address.slice(address.lastIndexOf('@') + 1))) continue;
+    if (!(await policy.ownedBy(address, user))) return address;
+  }
   return undefined;
+}
+
+/** The senders of bounces and notices (RFC 5321 §4.5.1, RFC 3834 §5): MAILER-DAEMON or postmaster. */
+function isSystemSender(address: string): boolean {
+  return /^(mailer-daemon|postmaster)@/i.test(address);
 }
 
 const MULTIPLE_FROM = '\0multiple From fields';

@@ -128,6 +128,17 @@ test('sender login mismatch: another envelope sender or another From is refused 
     assert.equal(codeOf(none), '553 5.7.1', JSON.stringify(header));
     assert.match(none.text, /needs a From field with an address of user carol@example\.com/);
   }
+  // A bounce a host of ours relays (null sender, From its MAILER-DAEMON) passes; another domain's does not.
+  const bounce = async (from: string) => {
+    assert.equal(codeOf(await client.command('MAIL FROM:<>')), '250 2.1.0');
+    assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+    assert.equal((await client.command('DATA')).code, 354);
+    return codeOf(await client.command(`From: ${from}\r\nSubject: Undelivered Mail\r\n\r\nhi\r\n.`));
+  };
+  assert.equal(await bounce('Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '250 2.0.0');
+  assert.equal(await bounce('MAILER-DAEMON@bank.example'), '553 5.7.1');
+  // With a sender, MAILER-DAEMON is an address like any other: not carol's.
+  assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'MAILER-DAEMON@example.com'), '553 5.7.1');
   // A From field behind 300 KB of other fields is read too.
   assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
   assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
