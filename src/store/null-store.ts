@@ -29,6 +29,7 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  checkLimit,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
@@ -239,13 +240,15 @@ export class NullStore implements Store {
     throw new StoreError('NullStore has no queue: it is a benchmark store that discards mail');
   }
 
-  async listJobs(_options?: { kind?: string; limit?: number }): Promise<QueueJob[]> {
+  async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
     this.#assertOpen();
+    checkLimit('listJobs', options.limit ?? 1000);
     return [];
   }
 
-  async claimJobs(_options: ClaimOptions): Promise<QueueJob[]> {
+  async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
     this.#assertOpen();
+    checkLimit('claimJobs', options.limit);
     return [];
   }
 
@@ -303,8 +306,9 @@ export class NullStore implements Store {
     };
   }
 
-  async listQuarantine(_options?: { limit?: number; before?: number }): Promise<QuarantinedSummary[]> {
+  async listQuarantine(options: { limit?: number; before?: number } = {}): Promise<QuarantinedSummary[]> {
     this.#assertOpen();
+    checkLimit('listQuarantine', options.limit ?? 1);
     return [];
   }
 

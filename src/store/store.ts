@@ -479,3 +479,13 @@ export class StoreUnavailableError extends StoreError {
 export class SchemaTooNewError extends StoreError {
   override readonly code = 'SCHEMA_TOO_NEW';
 }
+
+/**
+ * A row limit a caller passes must be a positive integer: the engines would otherwise differ (SQLite
+ * reads a negative LIMIT as none, so a computed limit gone negative would claim the whole queue;
+ * PostgreSQL refuses it as a database error).
+ */
+export function checkLimit(what: string, limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new RangeError(`${what}: limit ${limit} is not a positive integer`);
+}

@@ -277,6 +277,13 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     test(
       'queue: claims due jobs in order, each by one claimant, and completes them',
       withStore(async (store) => {
+        // A limit that is no positive integer is the caller's mistake, the same on every engine: on SQLite
+        // a negative LIMIT had meant none, and claimed the whole queue.
+        for (const limit of [-1, 0, 1.5]) {
+          await assert.rejects(store.claimJobs({ claimant: 'x', limit, leaseMs: 1000 }), RangeError, `claim ${limit}`);
+          await assert.rejects(store.listJobs({ limit }), RangeError, `list ${limit}`);
+          await assert.rejects(store.listQuarantine({ limit }), RangeError, `quarantine ${limit}`);
+        }
         const now = Date.now();
         const first = await store.enqueueJob({ kind: 'test', payload: '{"n":1}', dueAt: new Date(now - 2000) });
         assert.equal(first.attempts, 0);

@@ -19,6 +19,7 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  checkLimit,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
@@ -303,6 +304,7 @@ export class PostgresStore implements Store {
    * against the WHERE clause under READ COMMITTED, so its new lease excludes it. No double claims.
    */
   async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
+    checkLimit('listJobs', options.limit ?? 1000);
     const { rows } = await this.#query(
       `SELECT ${JOB_COLUMNS} FROM queue WHERE ($1::text IS NULL OR kind = $1) ORDER BY due_at, id LIMIT $2`,
       [options.kind ?? null, options.limit ?? 1000],
@@ -311,6 +313,7 @@ export class PostgresStore implements Store {
   }
 
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
+    checkLimit('claimJobs', options.limit);
     const now = (options.now ?? new Date()).getTime();
     const { rows } = await this.#query(
       `UPDATE queue SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1
@@ -372,6 +375,7 @@ export class PostgresStore implements Store {
   }
 
   async listQuarantine(options: { limit?: number; before?: number } = {}): Promise<QuarantinedSummary[]> {
+    checkLimit('listQuarantine', options.limit ?? DEFAULT_QUARANTINE_LIMIT);
     return this.#quarantine.list(options.limit ?? DEFAULT_QUARANTINE_LIMIT, options.before);
   }
 

@@ -22,6 +22,7 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  checkLimit,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
@@ -329,10 +330,12 @@ export class SqliteStore implements Store {
 
   async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
     this.#assertOpen();
+    checkLimit('listJobs', options.limit ?? 1000);
     return this.#reads.listJobs(options.kind, options.limit ?? 1000);
   }
 
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
+    checkLimit('claimJobs', options.limit);
     const result = await this.#write({ kind: 'claimJobs', options: { ...options, now: options.now ?? new Date() } });
     if (result.kind !== 'claimJobs') throw unexpected(result);
     return result.jobs;
@@ -389,6 +392,7 @@ export class SqliteStore implements Store {
 
   async listQuarantine(options: { limit?: number; before?: number } = {}): Promise<QuarantinedSummary[]> {
     this.#assertOpen();
+    checkLimit('listQuarantine', options.limit ?? DEFAULT_QUARANTINE_LIMIT);
     return this.#quarantineReads.list(options.limit ?? DEFAULT_QUARANTINE_LIMIT, options.before);
   }
 
