@@ -15,6 +15,7 @@ import { clientKey } from '../policy/cidr.ts';
 import type { AuthOutcome, Effect } from '../smtp/effects.ts';
 import type { Peer } from '../smtp/envelope.ts';
 import { type Reply, replies, reply } from '../smtp/replies.ts';
+import { accountLoginKey } from '../store/login-failures.ts';
 import type { Store } from '../store/store.ts';
 
 type AuthRequest = Extract<Effect, { type: 'auth' }>;
@@ -111,7 +112,7 @@ export class SubmissionAuth {
     // Per account only to slow guessing spread over many addresses: it delays, it never blocks.
     const user = step.username?.toLowerCase();
     const account = user
-      ? await this.#store.recordLoginFailure(`account:${user}`, {
+      ? await this.#store.recordLoginFailure(accountLoginKey(user), {
           now,
           windowMs,
           threshold: Number.MAX_SAFE_INTEGER,

@@ -51,3 +51,8 @@ export function activeBlock(blockedUntil: number | null | undefined, now: Date):
  * failure and every this many after it: a bounded table, without a delete per login.
  */
 export const LOGIN_FAILURE_SWEEP_EVERY = 1000;
+
+/** The key an account's failed logins are counted under (submission-auth.ts), cleared with the account. */
+export function accountLoginKey(address: string): string {
+  return `account:${address.toLowerCase()}`;
+}

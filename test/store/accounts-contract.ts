@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { accountLoginKey } from '../../src/store/login-failures.ts';
 import {
   AccountExistsError,
   AliasExistsError,
@@ -178,6 +179,21 @@ export function runAccountsStoreContract(withStore: WithStore): void {
         'no account was created',
       );
       assert.deepEqual(await store.listAliases(), [{ alias: 'postmaster@example.com', account: 'alice@example.com' }]);
+    }),
+  );
+
+  test(
+    'accounts: removing one forgets its failed logins; one made again at the address starts afresh',
+    withStore(async (store) => {
+      await store.createAccount('alice@example.com', PHC);
+      const key = accountLoginKey('alice@example.com');
+      for (let i = 0; i < 3; i++) await fail(store, key, T0 + i);
+      await fail(store, 'ip:192.0.2.1', T0);
+      assert.ok(await store.loginBlockedUntil(key, new Date(T0 + 10)), 'blocked after three failures');
+      assert.equal(await store.removeAccount('alice@example.com'), true);
+      assert.equal(await store.loginBlockedUntil(key, new Date(T0 + 10)), null);
+      assert.equal((await fail(store, key, T0 + 20)).count, 1, 'counting starts again');
+      assert.equal((await fail(store, 'ip:192.0.2.1', T0 + 20)).count, 2, "a client's failures stay");
     }),
   );
 

@@ -6,6 +6,7 @@
  */
 
 import type pg from 'pg';
+import { accountLoginKey } from '../login-failures.ts';
 import { ACCOUNT_COLUMNS, accountFromRow, aliasFromRow } from '../rows.ts';
 import {
   type Account,
@@ -96,6 +97,8 @@ export class PostgresAccounts {
         [accountId],
       );
       await client.query('DELETE FROM accounts WHERE id = $1', [accountId]); // mailboxes, aliases go by CASCADE
+      // Its failed logins go too: an account made again at the address must not inherit their delay.
+      await client.query('DELETE FROM login_failures WHERE key = $1', [accountLoginKey(address)]);
       // Content held only by this account goes; content other accounts still hold stays. Read
       // Committed: this statement sees what a removal that held the locks before us committed.
       await client.query(

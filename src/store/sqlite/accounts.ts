@@ -5,6 +5,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { accountLoginKey } from '../login-failures.ts';
 import type { Account } from '../store.ts';
 import { RequestFailure } from './request-failure.ts';
 
@@ -20,6 +21,7 @@ export class SqliteAccounts {
   readonly #insertMailbox: StatementSync;
   readonly #deleteOrphanedContent: StatementSync;
   readonly #deleteAccount: StatementSync;
+  readonly #deleteLoginFailures: StatementSync;
   readonly #setPassword: StatementSync;
   readonly #setDisabled: StatementSync;
   readonly #insertAlias: StatementSync;
@@ -51,6 +53,7 @@ export class SqliteAccounts {
          WHERE mm.message_id = messages.id AND mb.account_id <> :account)`,
     );
     this.#deleteAccount = db.prepare('DELETE FROM accounts WHERE id = ?');
+    this.#deleteLoginFailures = db.prepare('DELETE FROM login_failures WHERE key = ?');
     this.#setPassword = db.prepare('UPDATE accounts SET password_hash = ?, scram = ? WHERE address = ?');
     this.#setDisabled = db.prepare('UPDATE accounts SET disabled = ? WHERE address = ?');
     this.#insertAlias = db.prepare('INSERT INTO aliases (address, account_id, created_at) VALUES (?, ?, ?)');
@@ -100,6 +103,8 @@ export class SqliteAccounts {
     const accountId = Number(row.id);
     this.#deleteOrphanedContent.run({ account: accountId });
     this.#deleteAccount.run(accountId); // mailboxes, placements and aliases go by ON DELETE CASCADE
+    // Its failed logins go too: an account made again at the address must not inherit their delay.
+    this.#deleteLoginFailures.run(accountLoginKey(address));
     return true;
   }
 
