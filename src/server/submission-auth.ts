@@ -56,15 +56,22 @@ export class SubmissionAuth {
     let exchange: SaslExchange | undefined;
     let step: SaslStep;
     if (request.first) {
-      const blocked = await this.#store.loginBlockedUntil(ipKey, new Date());
-      if (blocked) return { action: 'reject', reply: blockedReply(blocked) };
       exchange = createExchange(request.mechanism, this.#credentials, {
         plusOffered: channelBinding(peer) !== undefined,
         channelBinding: channelBinding(peer),
       });
+      // Held before anything is awaited, so that forget() at the session's end finds it: set after
+      // an await, an exchange whose client had meanwhile gone stayed in the map for good.
+      if (exchange) this.#exchanges.set(peer.sessionId, exchange);
+      const blocked = await this.#store.loginBlockedUntil(ipKey, new Date());
+      if (blocked) {
+        this.#exchanges.delete(peer.sessionId);
+        return { action: 'reject', reply: blockedReply(blocked) };
+      }
       if (!exchange) return { action: 'reject', reply: replies.authUnknownMechanism(request.mechanism) };
-      this.#exchanges.set(peer.sessionId, exchange);
       step = await exchange.start(request.response);
+      // The session ended while we waited: nothing to answer, and nothing to keep.
+      if (this.#exchanges.get(peer.sessionId) !== exchange) return { action: 'reject', reply: replies.authAborted() };
     } else {
       exchange = this.#exchanges.get(peer.sessionId);
       if (!exchange || !request.response) return { action: 'reject', reply: replies.authAborted() };
@@ -97,6 +104,11 @@ export class SubmissionAuth {
   /** The session ended: forget its half-done exchange. */
   forget(peer: Peer): void {
     this.#exchanges.delete(peer.sessionId);
+  }
+
+  /** Exchanges under way (a 334 sent, the answer awaited): at most one per open session. */
+  get pendingExchanges(): number {
+    return this.#exchanges.size;
   }
 
   async #failed(peer: Peer, ipKey: string, step: Extract<SaslStep, { type: 'failure' }>): Promise<AuthOutcome> {
