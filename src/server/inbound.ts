@@ -6,7 +6,7 @@
  */
 
 import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
-import { readMessage } from '../authentication/dkim/message.ts';
+import { type HeaderField, readMessage } from '../authentication/dkim/message.ts';
 import { authors } from '../authentication/dkim/verify-dkim.ts';
 import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
@@ -76,9 +76,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   }
 
   async function message(envelope: Envelope, received: Buffer, peer: Peer): Promise<MessageOutcome> {
-    if (peer.authenticated) {
+    // A submitted message's header, read once for the From check and the fields submission adds.
+    const fields = peer.authenticated ? readMessage(received).fields : undefined;
+    if (peer.authenticated && fields) {
       const bounce = envelope.mailFrom === null;
-      const foreign = await foreignFromAddress(received, peer.authenticated, policy, bounce);
+      const foreign = await foreignFromAddress(fields, peer.authenticated, policy, bounce);
       if (foreign) {
         logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
         if (foreign === NO_FROM) {
@@ -100,7 +102,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       }
     }
     // RFC 6409 §8.2, §8.3: a submitted message without Message-ID or Date gets them.
-    const content = peer.authenticated ? withSubmissionFields(received, hostname, new Date()) : received;
+    const content = fields ? withSubmissionFields(received, fields, hostname, new Date()) : received;
     let examination: Examination | undefined;
     if (authentication) {
       try {
@@ -389,12 +391,12 @@ function asReply(r: Reply): MessageOutcome {
  * bounce. Another domain's MAILER-DAEMON stays refused: it would be a forgery like any other.
  */
 async function foreignFromAddress(
-  content: Buffer,
+  header: readonly HeaderField[],
   user: string,
   policy: InboundPolicy,
   bounce: boolean,
 ): Promise<string | undefined> {
-  const fields = readMessage(content).fields.filter((f) => f.key === 'from');
+  const fields = header.filter((f) => f.key === 'from');
   if (fields.length > 1) return MULTIPLE_FROM;
   const addresses = authors(fields);
   if (addresses.length === 0) {

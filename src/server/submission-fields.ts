@@ -6,10 +6,15 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { readMessage } from '../authentication/dkim/message.ts';
+import type { HeaderField } from '../authentication/dkim/message.ts';
 
-export function withSubmissionFields(content: Buffer, hostname: string, now: Date): Buffer {
-  const { fields } = readMessage(content);
+/** `fields`: the message's header fields as readMessage() (../authentication/dkim/message.ts) read them. */
+export function withSubmissionFields(
+  content: Buffer,
+  fields: readonly HeaderField[],
+  hostname: string,
+  now: Date,
+): Buffer {
   const has = (key: string) => fields.some((field) => field.key === key);
   let added = '';
   // RFC 5322 §3.6.4: a unique id-left (time and 64 random bits) @ our host name.
