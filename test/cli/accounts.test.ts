@@ -289,3 +289,13 @@ test('help lists the account and alias commands', async () => {
     assert.ok(r.stdout.includes(command), command);
   }
 });
+
+test('commands started together on a new data directory: one creates the store, none sees it half made', async (t) => {
+  // The store is made in one transaction: a command that looked while another was creating it had
+  // read a version in between as an old store and refused to work ("run postern migrate first").
+  const { file } = setup(t);
+  const addresses = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => `${name}@example.com`);
+  await Promise.all(addresses.map((address) => addUser(file, address)));
+  const listed = await postern(['user', 'list', '--json', '--config', file]);
+  assert.deepEqual((JSON.parse(listed.stdout) as { address: string }[]).map((a) => a.address).sort(), addresses);
+});

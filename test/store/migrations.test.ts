@@ -345,3 +345,38 @@ test('the quarantine and senders tables (version 7) have the same columns, NOT N
     assert.ok(sqlite.includes(column), column);
   }
 });
+
+test('sqlite: a new database is made in one transaction: a migration that fails leaves nothing half made', (t) => {
+  // Another process must never see a new store at a version in between (a CLI command took one for an
+  // old store and refused it). A table in the way of migration 7 makes the creation fail there.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(path.join(dir, 'new.sqlite'));
+  try {
+    db.exec('CREATE TABLE quarantine (x INTEGER)');
+    assert.throws(() => migrateSqlite(db), /quarantine already exists/);
+    assert.equal(Number(db.prepare('PRAGMA user_version').get()?.user_version), 0, 'no version in between');
+    assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'accounts'").get(), undefined);
+    db.exec('DROP TABLE quarantine');
+    assert.equal(migrateSqlite(db).to, SQLITE_MIGRATIONS.at(-1)!.version);
+  } finally {
+    db.close();
+  }
+});
+
+test('postgres: a new database is made in one transaction: a migration that fails leaves nothing half made', () =>
+  withTestDatabase(async ({ url }) => {
+    const pool = createPool({ url, poolSize: 1 });
+    try {
+      await pool.query('CREATE TABLE quarantine (x INTEGER)');
+      await assert.rejects(migratePostgres(pool), /quarantine/);
+      const { rows } = await pool.query(
+        "SELECT to_regclass('accounts') AS accounts, to_regclass('schema_version') AS v",
+      );
+      assert.deepEqual(rows[0], { accounts: null, v: null }, 'nothing of the schema was left');
+      await pool.query('DROP TABLE quarantine');
+      assert.equal((await migratePostgres(pool)).to, POSTGRES_MIGRATIONS.at(-1)!.version);
+    } finally {
+      await pool.end();
+    }
+  }));

@@ -414,20 +414,25 @@ export async function migratePostgres(pool: pg.Pool, options: { target?: number 
       const from = await currentPostgresVersion(client);
       const pending = pendingMigrations(POSTGRES_MIGRATIONS, from, options.target);
       const outcome: MigrationOutcome = { from, to: from, applied: [] };
-      for (const migration of pending) {
+      // A new database is made in one transaction, as SQLite's (../sqlite/migrations.ts): no reader
+      // sees it half made. An existing one moves one version per transaction.
+      const steps = from === 0 ? [pending] : pending.map((migration) => [migration]);
+      for (const step of steps) {
         await client.query('BEGIN');
         try {
-          await client.query(migration.sql);
-          await client.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)', [
-            migration.version,
-            Date.now(),
-          ]);
+          for (const migration of step) {
+            await client.query(migration.sql);
+            await client.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)', [
+              migration.version,
+              Date.now(),
+            ]);
+          }
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => {});
           throw error;
         }
-        outcome.applied.push({ version: migration.version, name: migration.name });
+        outcome.applied.push(...step.map((migration) => ({ version: migration.version, name: migration.name })));
       }
       outcome.to = await currentPostgresVersion(client);
       return outcome;

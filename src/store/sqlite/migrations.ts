@@ -237,9 +237,12 @@ export function currentVersion(db: DatabaseSync): number {
 }
 
 /**
- * Brings the database to the latest version (or `target`). Each migration runs in its own
- * IMMEDIATE transaction, so two processes opening a new file at once cannot both create it, and a
- * failed migration leaves the version before it. Refuses a database newer than this code.
+ * Brings the database to the latest version (or `target`). Each migration of an existing database
+ * runs in its own IMMEDIATE transaction, so a failed one leaves the version before it; a new
+ * database is made in one, so that no other process ever sees it half made (a CLI command started
+ * next to another that was creating the store took the version in between for an old store, and
+ * refused it). Two processes opening a new file at once cannot both create it. Refuses a database
+ * newer than this code.
  */
 export function migrateSqlite(db: DatabaseSync, options: SqliteMigrateOptions = {}): MigrationOutcome {
   const from = currentVersion(db);
@@ -247,19 +250,19 @@ export function migrateSqlite(db: DatabaseSync, options: SqliteMigrateOptions = 
   const outcome: MigrationOutcome = { from, to: from, applied: [] };
   if (pending.length === 0) return outcome;
   if (from > 0 && options.backupDir) outcome.backup = backUp(db, options.backupDir, from);
-  for (const migration of pending) {
+  const steps = from === 0 ? [pending] : pending.map((migration) => [migration]);
+  for (const step of steps) {
     db.exec('BEGIN IMMEDIATE');
     try {
-      // Another process may have applied it while we waited for the lock.
-      if (currentVersion(db) >= migration.version) {
-        db.exec('COMMIT');
-        continue;
+      for (const migration of step) {
+        // Another process may have applied it while we waited for the lock.
+        if (currentVersion(db) >= migration.version) continue;
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
+        db.exec(`PRAGMA user_version = ${migration.version}`);
+        outcome.applied.push({ version: migration.version, name: migration.name });
       }
-      db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
-      db.exec(`PRAGMA user_version = ${migration.version}`);
       db.exec('COMMIT');
-      outcome.applied.push({ version: migration.version, name: migration.name });
     } catch (error) {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw error;
