@@ -48,7 +48,11 @@ export type FilterOutcome =
       /** The milters' envelope changes, in the order they ran: the caller carries them out. */
       envelope?: EnvelopeChanges;
     }
-  | { action: 'quarantine'; content: Buffer; verdict: FilterVerdict }
+  /**
+   * `redirect` and `envelope` as for a delivery: a release goes where the message would have gone
+   * (Postfix keeps a held message's REDIRECT in its queue file).
+   */
+  | { action: 'quarantine'; content: Buffer; verdict: FilterVerdict; redirect?: string; envelope?: EnvelopeChanges }
   | { action: 'discard'; reason: string }
   | { action: 'reply'; reply: Reply; reason: string };
 
@@ -247,7 +251,13 @@ export class ContentFilter {
       };
     }
     if (action === 'quarantine' || held) {
-      return { action: 'quarantine', content, verdict: verdict ?? heldVerdict(held ?? 'held') };
+      return {
+        action: 'quarantine',
+        content,
+        verdict: verdict ?? heldVerdict(held ?? 'held'),
+        ...(redirect ? { redirect } : {}),
+        ...(envelope ? { envelope } : {}),
+      };
     }
     return {
       action: 'deliver',

@@ -264,9 +264,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           (examination?.trace ?? '') +
           receivedHeader(envelope, peer, hostname, receivedAt);
         try {
+          const { mailFrom, recipients } = quarantinedEnvelope(envelope, filtered.redirect, filtered.envelope);
           const entry = await store.quarantine({
-            mailFrom: envelope.mailFrom?.address ?? '',
-            recipients: envelope.recipients.map((r) => r.path.address),
+            mailFrom,
+            recipients,
             content: Buffer.concat([Buffer.from(trace + (examination?.header ?? '')), filtered.content]),
             receivedAt,
             verdict: filtered.verdict,
@@ -348,6 +349,26 @@ function authenticationSummary(examination: Examination): AuthenticationSummary 
 
 function verdictOf(filtered: FilterOutcome | undefined) {
   return filtered?.action === 'deliver' ? filtered.verdict : undefined;
+}
+
+/**
+ * Who a quarantined message goes to on release: where it would have gone, a header_checks REDIRECT
+ * and the milters' envelope changes (in their order) applied, as Postfix keeps them for a held message.
+ */
+function quarantinedEnvelope(
+  envelope: Envelope,
+  redirect: string | undefined,
+  changes: EnvelopeChanges | undefined,
+): { mailFrom: string; recipients: string[] } {
+  let recipients = redirect !== undefined ? [redirect] : envelope.recipients.map((r) => r.path.address);
+  for (const change of changes?.recipients ?? []) {
+    if ('add' in change) recipients.push(change.add.address);
+    else recipients = recipients.filter((address) => address.toLowerCase() !== change.remove);
+  }
+  // Every recipient removed: the entry keeps the original ones, for the admin to decide on release.
+  if (recipients.length === 0) recipients = envelope.recipients.map((r) => r.path.address);
+  const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
+  return { mailFrom: mailFrom?.address ?? '', recipients };
 }
 
 /** `score=7.5 category=bank action=junk signals=lookalike-sender,link-text-mismatch` for the log line. */

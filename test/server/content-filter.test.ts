@@ -132,6 +132,7 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
       '/^Subject:.*(tag me)/ PREPEND X-Rule: $1',
       '/^Subject:.*redirect me/ REDIRECT bob@example.com',
       '/^Subject:.*watch me/ WARN watched subject',
+      '/^X-Route: elsewhere/ REDIRECT bob@example.com',
     ].join('\n'),
   );
   fs.writeFileSync(body, '/^bad body line$/ REJECT body rejected\n');
@@ -158,6 +159,12 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
   const held = await server.store.listQuarantine();
   assert.equal(held.length, 1);
   assert.equal(held[0]!.subject, 'please hold me', 'a HOLD rule does not mark the message as phishing');
+  // Held and redirected: the entry goes where the REDIRECT sends it, as Postfix keeps it for a held message.
+  const heldRedirect = `X-Route: elsewhere\r\n${withSubject('hold me again')}`;
+  assert.equal((await sendToAlice(server, 'bob@partner.example', heldRedirect)).code, 250);
+  const [redirected] = await server.store.listQuarantine({ limit: 1 });
+  assert.equal(redirected?.subject, 'hold me again');
+  assert.deepEqual((await server.store.readQuarantined(redirected!.id))?.recipients, ['bob@example.com']);
 
   // WARN's only effect is its log line (header_checks(5)); every other action is logged too, as Postfix's cleanup does.
   assert.equal((await sendToAlice(server, 'bob@partner.example', withSubject('please watch me'))).code, 250);
@@ -177,6 +184,8 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
       'header_checks discard',
       'header_checks prepend',
       'header_checks redirect',
+      'header_checks redirect', // held and redirected
+      'header_checks hold',
       'header_checks warn',
     ],
   );
