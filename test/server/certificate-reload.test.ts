@@ -44,3 +44,22 @@ test('PEM certificates are reloaded on change without a restart; a broken file k
   await sleep(1500);
   assert.equal(await servedFingerprint(server.submissionsPort), now, 'a broken file does not replace a good one');
 });
+
+test('serve warns when no certificate names the hostname, and not when one does', async (t) => {
+  const dir = tempDir('postern-cert-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const start = async (hostnames: string[]) => {
+    const pair = await createSelfSignedCertificate({ hostnames });
+    const cert = path.join(dir, `${hostnames[0]!.replace('*', 'star')}.crt`);
+    const key = path.join(dir, `${hostnames[0]!.replace('*', 'star')}.key`);
+    fs.writeFileSync(cert, pair.cert);
+    fs.writeFileSync(key, pair.key, { mode: 0o600 });
+    const server = await startTestServer({ tls: { certificates: [{ cert, key }] }, log: { level: 'warn' } });
+    t.after(() => server.stop());
+    return server.logs().filter((line) => String(line.msg).startsWith('TLS: no certificate names the hostname'));
+  };
+  const [warning] = await start(['other.example.net']);
+  assert.match(String(warning?.msg), /mx\.example\.com; clients checking it will refuse/);
+  assert.deepEqual(await start(['*.example.com']), [], 'a wildcard one label up names it');
+  assert.deepEqual(await start(['mx.example.com']), []);
+});
