@@ -10,9 +10,16 @@
  * (NFKC, the heart of SASLprep) rather than refused, so no existing password stops working.
  */
 
-import saslprep from '@mongodb-js/saslprep';
+import { createRequire } from 'node:module';
+
+type SaslPrep = (input: string, options?: { allowUnassigned?: boolean }) => string;
+let saslprep: SaslPrep | undefined;
 
 export function preparePassword(password: string): string {
+  // Printable ASCII is its own SASLprep (no mapping, NFKC or prohibition touches it): most passwords
+  // never load the tables, which cost the server about 9 MB of memory.
+  if (/^[\x20-\x7e]*$/.test(password)) return password;
+  saslprep ??= createRequire(import.meta.url)('@mongodb-js/saslprep') as SaslPrep;
   try {
     return saslprep(password, { allowUnassigned: true });
   } catch {
