@@ -79,13 +79,9 @@ export function parseConfig(raw: unknown, source: string): Config {
 
 /** Whether two host:port listen addresses would bind the same socket (a wildcard host covers every address). */
 function sameSocket(a: string, b: string): boolean {
-  const split = (value: string) => {
-    const colon = value.lastIndexOf(':');
-    return { host: value.slice(0, colon).replace(/^\[|\]$/g, ''), port: value.slice(colon + 1) };
-  };
-  const [x, y] = [split(a), split(b)];
+  const [x, y] = [splitHostPort(a), splitHostPort(b)];
   const wildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
-  return x.port === y.port && x.port !== '0' && (x.host === y.host || wildcard(x.host) || wildcard(y.host));
+  return x.port === y.port && x.port !== 0 && (x.host === y.host || wildcard(x.host) || wildcard(y.host));
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
