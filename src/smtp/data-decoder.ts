@@ -183,9 +183,14 @@ export class ContentDecoder {
     return -1;
   }
 
-  /** Ends BDAT content (RFC 3030 §2: the LAST chunk). A trailing bare CR is the only pending state. */
+  /** Ends BDAT content (RFC 3030 §2: the LAST chunk): completes its last line. */
   finish(): void {
-    if (this.state === S.cr) {
+    if (this.state === S.text) {
+      // RFC 5321 §4.1.1.4: a final line without CRLF is either refused or given one. We add it, as
+      // Postfix does: the stored message must be relayable with DATA later and read by IMAP clients,
+      // and DKIM's canonical body already ends in CRLF (RFC 6376 §3.4.3, §3.4.4), so no signature breaks.
+      this.emitConst(CRLF_BYTES);
+    } else if (this.state === S.cr) {
       this.bare();
       if (this.options.bareLineEndings === 'normalize') this.emitConst(LF_BYTES);
     } else if (this.state === S.dot) {

@@ -125,13 +125,14 @@ const bdatCases: BdatCase[] = [
     'chunks then BDAT 0 LAST',
     'BDAT 7\r\nhello\r\nBDAT 5\r\nworldBDAT 0 LAST\r\n',
     ['250 2.0.0', '250 2.0.0', '250 2.0.0'],
-    ['hello\r\nworld'],
+    ['hello\r\nworld\r\n'],
   ],
+  ['a last line without CRLF gets one (RFC 5321 §4.1.1.4)', 'BDAT 8 LAST\r\nSubject:', ['250 2.0.0'], ['Subject:\r\n']],
   [
     'a chunk is not dot-stuffed: ".\\r\\n" is content',
     'BDAT 5\r\n.\r\n..BDAT 0 LAST\r\n',
     ['250 2.0.0', '250 2.0.0'],
-    ['.\r\n..'],
+    ['.\r\n..\r\n'],
   ],
   ['a CRLF split across two chunks', 'BDAT 1\r\n\rBDAT 1 LAST\r\n\n', ['250 2.0.0', '250 2.0.0'], ['\r\n']],
   ['BDAT LAST with content', 'BDAT 9 LAST\r\nhi\r\n.\r\n\r\n', ['250 2.0.0'], ['hi\r\n.\r\n\r\n']],
@@ -170,7 +171,7 @@ test('BDAT: a bare LF refuses the chunk at once in reject mode, and is CRLF in n
   const n = inTransaction({ bareLineEndings: 'normalize' });
   n.send('BDAT 6\r\nhello\nBDAT 5\r\nworld');
   assert.deepEqual(n.send('BDAT 0 LAST\r\n'), ['250 2.0.0']);
-  assert.equal(n.messages[0]!.toString(), 'hello\r\nworld');
+  assert.equal(n.messages[0]!.toString(), 'hello\r\nworld\r\n');
 });
 
 test('BDAT without MAIL or RCPT: the chunk is read, refused, and the session stays in step', () => {
