@@ -16,7 +16,16 @@ export interface Brand {
 
 export const DEFAULT_BRANDS: readonly Brand[] = [
   // Banks and payment providers
-  { names: ['PayPal'], domains: ['paypal.com', 'paypal.me', 'paypalobjects.com'], category: 'bank' },
+  {
+    names: ['PayPal'],
+    // Its country sites mail their customers (service@paypal.de): a display name "PayPal" over them is no imitation.
+    domains: [
+      ...['paypal.com', 'paypal.me', 'paypalobjects.com'],
+      ...['paypal.de', 'paypal.co.uk', 'paypal.fr', 'paypal.it', 'paypal.es', 'paypal.nl', 'paypal.at', 'paypal.ch'],
+      ...['paypal.pl', 'paypal.com.au', 'paypal.ca'],
+    ],
+    category: 'bank',
+  },
   {
     names: ['Сбербанк', 'Сбер', 'Sberbank', 'СберБанк'],
     domains: ['sberbank.ru', 'sber.ru', 'sberbank.com'],
@@ -57,7 +66,12 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
   },
   {
     names: ['Amazon', 'Prime Video'],
-    domains: ['amazon.com', 'amazon.co.uk', 'amazon.de', 'primevideo.com'],
+    // Every Amazon marketplace mails its orders from its own country domain (amazon.fr, amazon.co.jp).
+    domains: [
+      ...['amazon.com', 'amazon.co.uk', 'amazon.de', 'amazon.fr', 'amazon.it', 'amazon.es', 'amazon.nl', 'amazon.se'],
+      ...['amazon.pl', 'amazon.com.be', 'amazon.com.tr', 'amazon.ca', 'amazon.com.mx', 'amazon.com.br', 'amazon.co.jp'],
+      ...['amazon.com.au', 'amazon.in', 'amazon.sg', 'amazon.ae', 'amazon.sa', 'amazon.eg', 'primevideo.com'],
+    ],
     category: 'subscription',
   },
   { names: ['Steam', 'Valve'], domains: ['steampowered.com', 'steamcommunity.com'], category: 'subscription' },
@@ -68,7 +82,7 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
   { names: ['Кинопоиск', 'Kinopoisk'], domains: ['kinopoisk.ru'], category: 'subscription' },
   {
     names: ['Яндекс', 'Yandex', 'Яндекс Плюс'],
-    domains: ['yandex.ru', 'yandex.com', 'ya.ru'],
+    domains: ['yandex.ru', 'yandex.com', 'ya.ru', 'yandex.kz', 'yandex.by', 'yandex.uz', 'yandex.com.tr'],
     category: 'subscription',
   },
   { names: ['VK', 'ВКонтакте', 'VK Музыка'], domains: ['vk.com', 'vk.ru', 'vk.company'], category: 'subscription' },

@@ -68,6 +68,20 @@ describe('sender signals', () => {
     );
   });
 
+  it("takes a brand's own country domains for the brand, and a swapped suffix claiming it for a lookalike", async () => {
+    for (const from of [
+      'Amazon.fr <confirmation-commande@amazon.fr>',
+      'Amazon <auto-confirm@amazon.co.jp>',
+      'PayPal <service@paypal.de>',
+      'Яндекс <noreply@yandex.kz>',
+    ]) {
+      assert.equal((await signals(`From: ${from}`)).size, 0, from);
+    }
+    const fake = await signals('From: Amazon <orders@amazon.support>');
+    assert.ok(fake.has('lookalike-sender') || fake.has('display-name-brand'), 'amazon.support is not Amazon');
+    assert.ok((await signals('From: PayPal <service@paypal.com.co>')).has('display-name-brand'));
+  });
+
   it('flags a brand in the display name from another domain', async () => {
     const s = await signals('From: "Сбербанк Онлайн" <noreply@sb-notify.ru>');
     assert.equal(s.get('display-name-brand')?.categories?.bank, 1);
