@@ -20,6 +20,7 @@ import { localAddress, postmasterDomainOf } from './local-address.ts';
 import { PolicyCounters } from './policy-counters.ts';
 import { assertClosedRelay, buildList, DEFAULT_RESTRICTIONS, type RuleEntryConfig } from './registry.ts';
 import { type PolicyContext, type ServerIdentity, STAGES, type Stage } from './restriction.ts';
+import { verifiedClientHostname } from './rules/client.ts';
 import { Tarpit } from './tarpit.ts';
 
 type Found = { id: number } | undefined;
@@ -283,6 +284,18 @@ export class InboundPolicy {
       found ? replies.vrfyFound(target.address) : reply(550, '5.1.1', `<${target.address}>: User unknown`);
     const found = this.#accounts.findAccount(target.address);
     return found instanceof Promise ? found.then(answer) : answer(found);
+  }
+
+  /**
+   * The client's forward-confirmed hostname for the Received header's TCP-info (RFC 5321 §4.4), as
+   * Postfix writes it; undefined when DNS confirms none or a lookup failed. Looked up once a session
+   * and shared with the client-name rules, so a session the rules already looked up costs nothing.
+   */
+  clientHostname(peer: Peer): Promise<string | undefined> {
+    return verifiedClientHostname(this.#context(peer, 'data', {})).then(
+      (found) => found.name,
+      () => undefined,
+    );
   }
 
   disconnected(peer: Peer): void {

@@ -55,6 +55,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       case 'helo':
         return policy.helo(peer, request.helo);
       case 'mail': {
+        // The client's name for Received, looked up while the transaction goes on (as SPF's lookups are).
+        void policy.clientHostname(peer);
         const outcome = policy.sender(peer, request.envelope);
         if (!authentication) return outcome;
         // SPF starts once the sender restrictions let MAIL FROM through (src/authentication).
@@ -152,11 +154,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     const changes = filtered?.action === 'deliver' ? filtered.envelope : undefined;
     // A milter's SMFIR_CHGFROM: the new sender is the Return-Path and the queued job's sender.
     const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
+    const clientName = await policy.clientHostname(peer);
     const receivedAt = new Date();
     const trace =
       returnPathHeader(mailFrom === envelope.mailFrom ? envelope : { ...envelope, mailFrom }) +
       (examination?.trace ?? '') +
-      receivedHeader(envelope, peer, hostname, receivedAt) +
+      receivedHeader(envelope, peer, hostname, receivedAt, clientName) +
       (examination?.header ?? '');
     // Its own memory, not a slice of Node's shared pool: the store hands the bytes to its writer
     // thread whole, and would otherwise copy them out of the pool first.
@@ -258,11 +261,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         logger.info({ ...base, reason: filtered.reason }, 'content filter: discarded');
         return { action: 'reply', reply: replies.queued(envelope.id) };
       case 'quarantine': {
+        const clientName = await policy.clientHostname(peer);
         const receivedAt = new Date();
         const trace =
           returnPathHeader(envelope) +
           (examination?.trace ?? '') +
-          receivedHeader(envelope, peer, hostname, receivedAt);
+          receivedHeader(envelope, peer, hostname, receivedAt, clientName);
         try {
           const { mailFrom, recipients } = quarantinedEnvelope(envelope, filtered.redirect, filtered.envelope);
           const entry = await store.quarantine({

@@ -22,7 +22,18 @@ function protocol(envelope: Envelope, peer: Peer): string {
   return `${base}${peer.tls ? 'S' : ''}${peer.authenticated ? 'A' : ''}`;
 }
 
-export function receivedHeader(envelope: Envelope, peer: Peer, hostname: string, at: Date): string {
+/**
+ * `clientName`: the client's forward-confirmed DNS name, written before its address as RFC 5321 §4.4
+ * TCP-info allows (`Domain FWS address-literal`); without one the address stands alone, which readers
+ * such as SpamAssassin take for "no reverse DNS".
+ */
+export function receivedHeader(
+  envelope: Envelope,
+  peer: Peer,
+  hostname: string,
+  at: Date,
+  clientName?: string,
+): string {
   // The HELO name is the client's claim: keep it printable so it cannot inject header lines.
   const helo = envelope.helo.replace(/[^\x21-\x7e\u0080-\u{10ffff}]/gu, '?');
   // "for" only with one recipient: listing several would disclose Bcc recipients to each other.
@@ -30,7 +41,7 @@ export function receivedHeader(envelope: Envelope, peer: Peer, hostname: string,
   // RFC 8314 §4.3: record the TLS version and cipher the message travelled with.
   const tls = peer.tls ? `\t(using ${peer.tls.protocol} with cipher ${peer.tls.cipher})\r\n` : '';
   return (
-    `Received: from ${helo} (${addressLiteral(peer.remoteAddress)})\r\n` +
+    `Received: from ${helo} (${clientName ? `${clientName} ` : ''}${addressLiteral(peer.remoteAddress)})\r\n` +
     tls +
     `\tby ${hostname} (Postern) with ${protocol(envelope, peer)} id ${envelope.id}${only};\r\n` +
     `\t${formatDate(at)}\r\n`

@@ -8,6 +8,7 @@ import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts'
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
 
@@ -103,6 +104,32 @@ test('client rules with real DNS: PTR/A mismatch refused at the greeting; a time
   const late = await SmtpClient.open(slow.port);
   assert.equal(codeOf(late.greeting), '421 4.7.25', 'a DNS timeout is temporary: 4xx, never accept, never 5xx');
   await late.client.closed();
+});
+
+test("Received names the client's forward-confirmed DNS name, and only its address without one", async (t) => {
+  const message = 'From: <a@example.net>\r\nSubject: trace\r\n\r\nx\r\n';
+  const confirmed = await serverWith(
+    t,
+    {},
+    { records: { '127.0.0.1': { PTR: ['mx.client.example'] }, 'mx.client.example': { A: ['127.0.0.1'] } } },
+  );
+  assert.equal((await sendToAlice(confirmed, 'a@example.net', message)).code, 250);
+  const [named] = await aliceMailbox(confirmed, 'INBOX');
+  assert.match(named ?? '', /^Received: from client\.example \(mx\.client\.example \[127\.0\.0\.1\]\)\r\n/m);
+
+  const liar = await serverWith(
+    t,
+    {},
+    { records: { '127.0.0.1': { PTR: ['liar.example'] }, 'liar.example': { A: ['192.0.2.66'] } } },
+  );
+  assert.equal((await sendToAlice(liar, 'a@example.net', message)).code, 250);
+  const [unconfirmed] = await aliceMailbox(liar, 'INBOX');
+  assert.match(unconfirmed ?? '', /^Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n/m, 'PTR alone is a claim');
+
+  const slow = await serverWith(t, {}, { timeout: ['127.0.0.1'] });
+  assert.equal((await sendToAlice(slow, 'a@example.net', message)).code, 250, 'a DNS timeout only leaves the name out');
+  const [timedOut] = await aliceMailbox(slow, 'INBOX');
+  assert.match(timedOut ?? '', /^Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n/m);
 });
 
 test('reject_rbl_client: a listed client hears the listing and its TXT', async (t) => {
