@@ -185,6 +185,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         local.push({ address, accountId: route.accountId, ...(junk ? { mailbox: 'Junk' as const } : {}) });
       } else outbound.push(address);
     }
+    if (peer.gone) return notStored(peer, envelope);
+    peer.storing = true;
     try {
       // The queue first: if local delivery then fails, the 451 makes the client retry, and an
       // outbound copy may go twice; the other order could lose the local copy's retry. Never lost.
@@ -241,7 +243,18 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       // Never 5xx for our own fault: the client keeps the message and retries (STYLE.md §5).
       logger.error({ session: peer.sessionId, id: envelope.id, err }, 'store failed; answered 451');
       return { action: 'reply', reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError() };
+    } finally {
+      peer.storing = false;
     }
+  }
+
+  /**
+   * The client hung up (or was cut at shutdown) while the message was being checked: it never hears a
+   * 250, so it keeps the message and sends it again. Storing this copy too would deliver it twice.
+   */
+  function notStored(peer: Peer, envelope: Envelope): MessageOutcome {
+    logger.info({ session: peer.sessionId, id: envelope.id }, 'client gone before the message was stored: not stored');
+    return { action: 'reply', reply: replies.localError() };
   }
 
   /** A refusal, a discard or a quarantine ends the transaction here; undefined goes on to delivery. */
@@ -267,6 +280,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           returnPathHeader(envelope) +
           (examination?.trace ?? '') +
           receivedHeader(envelope, peer, hostname, receivedAt, clientName);
+        if (peer.gone) return notStored(peer, envelope);
+        peer.storing = true;
         try {
           const { mailFrom, recipients } = quarantinedEnvelope(envelope, filtered.redirect, filtered.envelope);
           const entry = await store.quarantine({
@@ -284,6 +299,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             action: 'reply',
             reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
           };
+        } finally {
+          peer.storing = false;
         }
       }
       default:

@@ -42,4 +42,8 @@ export interface Peer {
   authMechanism?: string;
   /** The account that logged in: one removed and made again under the same name is another. */
   authAccountId?: number;
+  /** Set by the listener once the connection has closed: a message not yet stored then is not stored. */
+  gone?: boolean;
+  /** Set by the message handler while it writes the message to the store: shutdown waits for the 250. */
+  storing?: boolean;
 }

@@ -104,6 +104,8 @@ class Connection {
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long a client may take to close after our final reply before we cut the connection. */
 const CLOSE_LINGER_MS = 1000;
+/** How long shutdown waits, after its grace, for messages the store is writing to be acknowledged. */
+const STORE_FINISH_MS = 5000;
 /** Pipelined input held while a check or the store works, before the socket stops reading. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
 /**
@@ -165,13 +167,25 @@ export class SmtpListener {
     });
   }
 
-  /** Stops accepting, closes idle sessions with 421, lets busy ones finish within graceMs, then cuts the rest. */
+  private anyStoring(): boolean {
+    for (const c of this.connections) if (c.peer.storing && !c.socket.destroyed) return true;
+    return false;
+  }
+
+  /**
+   * Stops accepting, closes idle sessions with 421, lets busy ones finish within graceMs, then cuts
+   * the rest, except a message the store is writing: its 250 is waited for (STORE_FINISH_MS at most).
+   */
   async close(graceMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.shutdown());
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // A message the store is writing when grace ends gets its 250 before the cut: cut now, it would be
+    // stored and the client, never told, would send it again (the duplicate RFC 1047 describes).
+    const storeDeadline = Date.now() + STORE_FINISH_MS;
+    while (this.anyStoring() && Date.now() < storeDeadline) await new Promise((r) => setTimeout(r, 10));
     // Grace is over: a session still between commands hears why before it is cut (RFC 5321 §3.8).
     const hostname = this.options.session.hostname;
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.abort(replies.shuttingDown(hostname)));
@@ -210,6 +224,7 @@ export class SmtpListener {
     if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
     this.attach(conn, socket);
     socket.on('close', () => {
+      conn.peer.gone = true;
       this.connections.delete(conn);
       this.options.handlers.disconnected?.(conn.peer);
       if (logger.isLevelEnabled('debug')) conn.log.debug('disconnected');

@@ -132,6 +132,22 @@ test("Received names the client's forward-confirmed DNS name, and only its addre
   assert.match(timedOut ?? '', /^Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n/m);
 });
 
+test('a client that hangs up before its message is stored: nothing is stored (it never heard 250)', async (t) => {
+  // The PTR lookup for Received times out (300 ms): the message waits for it after the final dot.
+  const server = await serverWith(t, { log: { level: 'info' } }, { timeout: ['127.0.0.1'] });
+  const client = await session(server.port);
+  for (const command of ['MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>']) {
+    assert.equal((await client.command(command)).code, 250);
+  }
+  assert.equal((await client.command('DATA')).code, 354);
+  client.send('From: <a@example.net>\r\nSubject: gone\r\n\r\nx\r\n.\r\n');
+  await sleep(50);
+  await client.close();
+  await sleep(600);
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), [], 'the client sends it again: storing it would make two');
+  assert.ok(server.logs().some((line) => line.msg === 'client gone before the message was stored: not stored'));
+});
+
 test('reject_rbl_client: a listed client hears the listing and its TXT', async (t) => {
   const server = await serverWith(
     t,

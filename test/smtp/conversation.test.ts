@@ -209,6 +209,33 @@ test('graceful shutdown: an idle client gets 421; a DATA in flight still gets it
   }
 });
 
+test('graceful shutdown: a message the store is writing when grace ends gets its 250 before the cut', async (t) => {
+  const s = await server(t, { smtp: { shutdownGraceMs: 100 } });
+  const c = await client(t, s.port);
+  assert.deepEqual(
+    await converse(c, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>', 'DATA']),
+    ['250', '250 2.1.0', '250 2.1.5', '354'],
+  );
+  // Another process holds the write lock: the server's commit waits for it (busy_timeout), past the grace.
+  const other = new DatabaseSync(path.join(s.dataDir, DATABASE_FILE_NAME), { timeout: 5000 });
+  other.exec('BEGIN IMMEDIATE');
+  c.send(`${STUFFED}.\r\n`);
+  await sleep(100); // the message reaches the store
+  const stopping = s.stopServer();
+  await sleep(400); // the grace is over; the store still waits for the lock
+  assert.equal(c.isClosed, false, 'not cut while its message is being stored');
+  other.exec('ROLLBACK');
+  other.close();
+  assert.deepEqual((await c.readUntilClosed(3000)).map(codeOf), ['250 2.0.0', '421 4.3.2']);
+  await stopping;
+  const store = await openSqliteStore({ dataDir: s.dataDir });
+  try {
+    assert.equal((await inboxOf(store, 'alice@example.com')).length, 1, 'stored once, and the client knows');
+  } finally {
+    await store.close();
+  }
+});
+
 test('graceful shutdown: a transaction that stalls before DATA gets 421 when the grace ends', async (t) => {
   const s = await server(t, { smtp: { shutdownGraceMs: 300 } });
   const stalled = await client(t, s.port);
