@@ -10,6 +10,7 @@
  * up to 6 hours. The server keeps serving whatever certificate it had meanwhile.
  */
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -63,6 +64,8 @@ interface HostState {
   hostname: string;
   certPath: string;
   keyPath: string;
+  /** The failures since the last certificate, kept across restarts: a crash loop must not reset the backoff. */
+  failuresPath: string;
   validity?: { notBefore: Date; notAfter: Date };
   nextCheck: number;
   failures: number;
@@ -96,7 +99,14 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         throw new TypeError(`ACME: not a hostname: ${hostname}`);
       }
       const base = path.join(this.#dir, name);
-      return { hostname: name, certPath: `${base}.crt`, keyPath: `${base}.key`, nextCheck: 0, failures: 0 };
+      return {
+        hostname: name,
+        certPath: `${base}.crt`,
+        keyPath: `${base}.key`,
+        failuresPath: `${base}.failures.json`,
+        nextCheck: 0,
+        failures: 0,
+      };
     });
   }
 
@@ -158,6 +168,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
   }
 
   async #loadFromDisk(host: HostState, isDefault: boolean): Promise<void> {
+    await this.#loadFailures(host);
     try {
       const [cert, key] = await Promise.all([readIfExists(host.certPath), readIfExists(host.keyPath)]);
       if (cert === undefined || key === undefined) return;
@@ -169,6 +180,24 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         { hostname: host.hostname, err },
         'ACME: the stored certificate does not load; ordering',
       );
+    }
+  }
+
+  /** The backoff an earlier process left: the next try waits as it would have without the restart. */
+  async #loadFailures(host: HostState): Promise<void> {
+    const text = await readIfExists(host.failuresPath);
+    if (text === undefined) return;
+    try {
+      const saved = JSON.parse(text) as { failures?: unknown; at?: unknown; error?: unknown };
+      const at = typeof saved.at === 'string' ? Date.parse(saved.at) : Number.NaN;
+      if (typeof saved.failures !== 'number' || !Number.isInteger(saved.failures) || saved.failures < 1) return;
+      if (!Number.isFinite(at)) return;
+      const { retryFirstMs, retryMaxMs } = this.#options;
+      host.failures = saved.failures;
+      if (typeof saved.error === 'string') host.lastError = saved.error;
+      host.nextCheck = at + retryDelayMs(host.failures, retryFirstMs, retryMaxMs);
+    } catch {
+      // An unreadable record only loses the backoff: the next order tries at once.
     }
   }
 
@@ -216,6 +245,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       await writeFileAtomic(host.keyPath, issued.key, 0o600);
       await writeFileAtomic(host.certPath, issued.cert, 0o644);
       host.validity = info;
+      if (host.failures > 0) await rm(host.failuresPath, { force: true });
       host.failures = 0;
       delete host.lastError;
       host.nextCheck = Date.now() + interval;
@@ -230,6 +260,10 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       host.lastError = (err as Error).message;
       const delay = retryDelayMs(host.failures, options.retryFirstMs, options.retryMaxMs);
       host.nextCheck = Date.now() + delay;
+      const record = { failures: host.failures, at: new Date().toISOString(), error: host.lastError };
+      await writeFileAtomic(host.failuresPath, `${JSON.stringify(record)}\n`, 0o600).catch((error: Error) =>
+        options.logger.warn({ hostname: host.hostname, err: error }, 'ACME: cannot record the failure for the backoff'),
+      );
       options.logger.error(
         { hostname: host.hostname, err, reason: host.lastError, failures: host.failures, retryInMs: delay },
         'ACME: ordering a certificate failed; the current certificate (if any) stays in use',

@@ -29,7 +29,11 @@ export function renewalDue(cert: Validity, now: Date, renewBeforeDays?: number):
   return now >= renewalTime(cert, renewBeforeDays);
 }
 
-/** The wait before retry number `failures` (1 for the first): 1 minute, doubling, at most 6 hours. */
-export function retryDelayMs(failures: number, firstMs = MINUTE_MS, maxMs = 360 * MINUTE_MS): number {
+/**
+ * The wait before retry number `failures` (1 for the first): 5 minutes, doubling, at most 6 hours.
+ * Let's Encrypt refuses a sixth failed validation for a hostname within an hour; this schedule tries
+ * at most four times in any hour (at 0, 5, 15 and 35 minutes, then 75).
+ */
+export function retryDelayMs(failures: number, firstMs = 5 * MINUTE_MS, maxMs = 360 * MINUTE_MS): number {
   return Math.min(maxMs, firstMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
 }

@@ -27,13 +27,22 @@ for (const [name, lifetime, renewBefore, dueAfter] of renewals) {
 }
 
 const retries: [failures: number, wantMs: number][] = [
-  [1, MINUTE],
-  [2, 2 * MINUTE],
-  [3, 4 * MINUTE],
-  [9, 256 * MINUTE],
-  [10, 360 * MINUTE], // 512 minutes, capped at 6 hours
+  [1, 5 * MINUTE],
+  [2, 10 * MINUTE],
+  [3, 20 * MINUTE],
+  [7, 320 * MINUTE],
+  [8, 360 * MINUTE], // 640 minutes, capped at 6 hours
   [1000, 360 * MINUTE],
 ];
+
+test("retries stay within Let's Encrypt's 5 failed validations per hostname per hour", () => {
+  const tries = [0];
+  for (let failures = 1; failures < 30; failures++) tries.push(tries.at(-1)! + retryDelayMs(failures));
+  for (const start of tries) {
+    const inHour = tries.filter((at) => at >= start && at < start + 60 * MINUTE).length;
+    assert.ok(inHour <= 4, `${inHour} tries in the hour from ${start / MINUTE} min`);
+  }
+});
 for (const [failures, want] of retries) {
   test(`retry after failure ${failures}: ${want / MINUTE} min`, () => assert.equal(retryDelayMs(failures), want));
 }
