@@ -142,9 +142,12 @@ export function bodyParts(
   maxParts = Number.POSITIVE_INFINITY,
 ): [number, number][] {
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  // §5.1.1: the delimiters of a multipart lie inside it. Searching the whole message instead made a
+  // message of many small multiparts before a large part cost (multiparts × size): seconds a message.
+  const within = message.subarray(0, end);
   const parts: [number, number][] = [];
   let partStart = -1;
-  for (let at = message.indexOf(delimiter, start); at >= 0 && at < end; at = message.indexOf(delimiter, at + 1)) {
+  for (let at = within.indexOf(delimiter, start); at >= 0; at = within.indexOf(delimiter, at + 1)) {
     if (at !== start && message[at - 1] !== LF) continue; // §5.1.1: a delimiter starts a line
     let after = at + delimiter.length;
     const close = message[after] === 0x2d && message[after + 1] === 0x2d;

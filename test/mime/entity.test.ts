@@ -70,6 +70,25 @@ test('bodyParts: without a close delimiter the last part runs to the end; maxPar
   assert.deepEqual(bodyParts(Buffer.from('no delimiters\n'), 0, 14, 'b'), []);
 });
 
+test('bodyParts searches only its own range: a message of many multiparts is not read once per multipart', () => {
+  // A multipart whose boundary never comes, before a megabyte that is not its own: its search must stop at its end.
+  const head = wire('--b\nx\n');
+  const message = Buffer.concat([head, Buffer.alloc(1 << 20, 'X'), Buffer.from('\r\n--b\r\n')]);
+  const searched: number[] = [];
+  const indexOf = Buffer.prototype.indexOf;
+  Buffer.prototype.indexOf = function (this: Buffer, ...args: Parameters<Buffer['indexOf']>) {
+    searched.push(this.length);
+    return indexOf.apply(this, args);
+  };
+  try {
+    assert.deepEqual(slices(message, bodyParts(message, 0, head.length, 'b')), ['x\r\n']);
+  } finally {
+    Buffer.prototype.indexOf = indexOf;
+  }
+  assert.ok(searched.length > 0);
+  assert.ok(Math.max(...searched) <= head.length, `searched ${Math.max(...searched)} octets of ${head.length}`);
+});
+
 test('quoted-printable: escapes, soft breaks (with trailing whitespace), bad escapes kept as written', () => {
   const decode = (s: string) => decodeQuotedPrintable(Buffer.from(s, 'latin1')).toString('latin1');
   assert.equal(decode('caf=C3=A9 =3D ok'), 'caf\xc3\xa9 = ok');
