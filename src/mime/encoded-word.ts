@@ -6,6 +6,7 @@
  */
 
 import { TextDecoder } from 'node:util';
+import { DecoderCache } from './decoder-cache.ts';
 
 // §2: encoded-word = "=?" charset "?" encoding "?" encoded-text "?="; no spaces or "?" inside.
 // RFC 2231 §5 adds an optional "*language" after the charset, which we drop.
@@ -13,20 +14,18 @@ const ENCODED_WORD = /=\?([^?\s*]+)(?:\*[^?\s]*)?\?([BbQq])\?([^?\s]*)\?=/g;
 const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 
-const decoders = new Map<string, TextDecoder | null>();
+export const encodedWordDecoders = new DecoderCache();
 
 function decoderFor(charset: string): TextDecoder | null {
-  const label = charset.toLowerCase();
-  let decoder = decoders.get(label);
-  if (decoder === undefined) {
-    try {
-      decoder = new TextDecoder(label, { fatal: false });
-    } catch {
-      decoder = null; // a charset TextDecoder does not know
-    }
-    decoders.set(label, decoder);
-  }
-  return decoder;
+  return (
+    encodedWordDecoders.get(charset.toLowerCase(), (label) => {
+      try {
+        return new TextDecoder(label, { fatal: false });
+      } catch {
+        return undefined; // a charset TextDecoder does not know
+      }
+    }) ?? null
+  );
 }
 
 /** Bytes of the encoded-text, or undefined when it is not valid for its encoding. */

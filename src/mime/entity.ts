@@ -8,6 +8,7 @@
 
 import { TextDecoder } from 'node:util';
 import libmime from 'libmime';
+import { DecoderCache } from './decoder-cache.ts';
 import { trimWsp } from './header-section.ts';
 
 /** One header field as written: byte range (final line end included) and its unfolded value. */
@@ -240,7 +241,7 @@ export function decodeBase64(body: Buffer): Buffer {
   return Buffer.concat(text.split(/=+/).map((unit) => Buffer.from(unit, 'base64')));
 }
 
-const decoders = new Map<string, TextDecoder | null>();
+export const bodyDecoders = new DecoderCache();
 
 /**
  * A decoder for the charset, or undefined when neither the label nor libmime's normalised name
@@ -248,12 +249,7 @@ const decoders = new Map<string, TextDecoder | null>();
  */
 export function charsetDecoder(charset: string | undefined): TextDecoder | undefined {
   const label = (charset ?? 'utf-8').trim().toLowerCase() || 'utf-8';
-  let decoder = decoders.get(label);
-  if (decoder === undefined) {
-    decoder = tryDecoder(label) ?? tryDecoder(libmime.normalizeCharset(label)) ?? null;
-    decoders.set(label, decoder);
-  }
-  return decoder ?? undefined;
+  return bodyDecoders.get(label, (known) => tryDecoder(known) ?? tryDecoder(libmime.normalizeCharset(known)));
 }
 
 function tryDecoder(label: string): TextDecoder | undefined {

@@ -1,0 +1,32 @@
+/**
+ * TextDecoders by charset label, shared by every message. Only labels that name a charset are kept,
+ * and at most MAX_ENTRIES of them: the labels come from mail, and caching each one a message names
+ * (or a 5 MB "charset") kept attacker-chosen strings in memory for the life of the process.
+ */
+import type { TextDecoder } from 'node:util';
+
+/** RFC 2978 §2.3: a registered charset name is at most 40 characters; a longer label names none. */
+const MAX_LABEL_LENGTH = 40;
+/** Far more than the labels real mail uses (utf-8, windows-1251, koi8-r, iso-2022-jp, their aliases). */
+const MAX_ENTRIES = 256;
+
+export class DecoderCache {
+  readonly #decoders = new Map<string, TextDecoder>();
+
+  /** The decoder for `label` (already lower-cased and trimmed), made by `make` the first time. */
+  get(label: string, make: (label: string) => TextDecoder | undefined): TextDecoder | undefined {
+    if (label.length > MAX_LABEL_LENGTH) return undefined;
+    const known = this.#decoders.get(label);
+    if (known) return known;
+    const made = make(label);
+    if (made) {
+      if (this.#decoders.size >= MAX_ENTRIES) this.#decoders.clear();
+      this.#decoders.set(label, made);
+    }
+    return made;
+  }
+
+  get size(): number {
+    return this.#decoders.size;
+  }
+}

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DecoderCache } from '../../src/mime/decoder-cache.ts';
+import { decodeEncodedWords, encodedWordDecoders } from '../../src/mime/encoded-word.ts';
+import { bodyDecoders, charsetDecoder } from '../../src/mime/entity.ts';
+
+test('charset labels from mail are not kept: unknown ones are never cached, known ones stay few', () => {
+  for (let i = 0; i < 2000; i++) {
+    assert.equal(decodeEncodedWords(`=?x-unknown-${i}?Q?hello?=`), `=?x-unknown-${i}?Q?hello?=`);
+    assert.equal(charsetDecoder(`x-unknown-${i}`), undefined);
+  }
+  assert.equal(decodeEncodedWords('=?windows-1251?B?7+jx/Ozu?='), 'письмо');
+  assert.ok(charsetDecoder('KOI8-R'));
+  assert.ok(encodedWordDecoders.size <= 4, `${encodedWordDecoders.size} encoded-word decoders cached`);
+  assert.ok(bodyDecoders.size <= 4, `${bodyDecoders.size} body decoders cached`);
+});
+
+test('a label longer than any charset name (RFC 2978 §2.3: 40) is no charset, whatever it spells', () => {
+  const cache = new DecoderCache();
+  let made = 0;
+  const make = () => {
+    made++;
+    return new TextDecoder('utf-8');
+  };
+  assert.equal(cache.get(`utf-8${' '.repeat(5_000_000)}`, make), undefined);
+  assert.equal(made, 0);
+  assert.ok(cache.get('utf-8', make));
+  assert.ok(cache.get('utf-8', make));
+  assert.equal(made, 1, 'made once, then cached');
+});
+
+test('the cache holds at most 256 decoders', () => {
+  const cache = new DecoderCache();
+  for (let i = 0; i < 1000; i++) cache.get(`label-${i}`, () => new TextDecoder('utf-8'));
+  assert.ok(cache.size <= 256);
+});
