@@ -158,9 +158,10 @@ function collect(message: Buffer, start: number, end: number, depth: number, bod
   for (const leaf of leaves) {
     const { type, disposition } = leaf;
     const attached = disposition.value === 'attachment';
-    if (type.value === 'message/rfc822' && !attached && !report && depth + 1 < MAX_NESTING) {
+    if (type.value === 'message/rfc822' && !attached && !report) {
       const content = bytesOf(leaf);
-      collect(content, 0, content.length, depth + 1, body);
+      if (depth + 1 < MAX_NESTING) collect(content, 0, content.length, depth + 1, body);
+      else body.text.push(textOf(rawTextLeaf(content, 0, content.length))); // too deep: read, not unpacked
     } else if ((type.value === 'text/plain' || type.value === 'text/html') && !attached && !hasName(leaf)) {
       (type.value === 'text/plain' ? body.text : body.html).push(textOf(leaf));
     } else {
@@ -188,7 +189,10 @@ function walk(
   body: Body,
   leaves: Leaf[],
 ): void {
-  if (body.parts >= MAX_PARTS) return;
+  if (body.parts >= MAX_PARTS) {
+    leaves.push(rawTextLeaf(message, start, end));
+    return;
+  }
   body.parts++;
   const { fieldsEnd, bodyStart } = splitEntity(message, start, end);
   let contentType: string | undefined;
@@ -203,12 +207,25 @@ function walk(
   // RFC 2045 §5.2: a missing or unreadable Content-Type is the default.
   let type = parseHeaderValue(contentType || defaultType);
   if (!type.value.includes('/')) type = { value: defaultType, params: type.params };
+  // RFC 2046 §5.1.1: a multipart needs its boundary; without one its body is unreadable as parts, and
+  // RFC 2045 §5.2 reads an unusable Content-Type as text/plain. The words must still reach the filters.
+  if (type.value.startsWith('multipart/') && !type.params.boundary) type = { value: 'text/plain', params: {} };
   if (type.value.startsWith('multipart/')) {
-    const boundary = type.params.boundary;
-    if (!boundary || depth + 1 >= MAX_NESTING) return; // no way to find its parts, or too deep
+    const boundary = type.params.boundary as string;
+    const contentStart = Math.min(bodyStart, end);
+    // Past the nesting or part limits the rest is read as one text part, not dropped: a limit that
+    // hid what follows it would let phishing pass behind 32 levels or a thousand empty parts.
+    if (depth + 1 >= MAX_NESTING) {
+      leaves.push(rawTextLeaf(message, contentStart, end));
+      return;
+    }
     // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
     const partType = type.value === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-    for (const [partStart, partEnd] of bodyParts(message, Math.min(bodyStart, end), end, boundary, MAX_PARTS)) {
+    for (const [partStart, partEnd] of bodyParts(message, contentStart, end, boundary, MAX_PARTS + 1)) {
+      if (body.parts >= MAX_PARTS) {
+        leaves.push(rawTextLeaf(message, partStart, end));
+        return;
+      }
       walk(message, partStart, partEnd, partType, depth + 1, body, leaves);
     }
     return;
@@ -221,6 +238,18 @@ function walk(
     disposition: parseHeaderValue(contentDisposition ?? ''),
     encoding: transferEncodingOf(contentTransferEncoding),
   });
+}
+
+/** Bytes past a limit, as they are: text/plain in no declared charset, so its words and links are read. */
+function rawTextLeaf(message: Buffer, start: number, end: number): Leaf {
+  return {
+    message,
+    bodyStart: start,
+    end,
+    type: { value: 'text/plain', params: {} },
+    disposition: { value: '', params: {} },
+    encoding: '8bit',
+  };
 }
 
 /** The decoded bytes; an unknown transfer encoding is taken as is, as readers do. */

@@ -246,25 +246,33 @@ test('format=flowed is unwrapped (RFC 3676), DelSp honoured, signature separator
   assert.equal(parsed.text, 'Please verify your account\nFrom here\n-- \nBank\n');
 });
 
-test('a part bomb is bounded: 20,000 parts, 200 levels of nesting, 40 nested messages', () => {
+test('a part bomb is bounded: 20,000 parts, 200 levels of nesting, 40 nested messages; what is past a limit is read as text', () => {
   const parts = Buffer.from(
-    `Content-Type: multipart/mixed; boundary=b\n\n${'--b\nContent-Type: application/x-a\n\nx\n'.repeat(20000)}--b--\n`,
+    `Content-Type: multipart/mixed; boundary=b\n\n${'--b\nContent-Type: application/x-a\n\nx\n'.repeat(20000)}` +
+      '--b\nContent-Type: text/plain\n\nVerify your account at http://evil.example/login\n--b--\n',
   );
   const started = performance.now();
   const many = parseMessageSync(parts);
   assert.equal(many.attachments.length, 999); // 1,000 entities, the multipart itself included
   assert.ok(performance.now() - started < 1000);
-  let deep = 'Content-Type: application/x-deepest\n\nx\n';
+  assert.match(many.text, /Verify your account at http:\/\/evil\.example\/login/, 'the parts past the limit, as text');
+  let deep = 'Content-Type: text/plain\n\nthe deepest words\n';
   for (let i = 0; i < 200; i++) deep = `Content-Type: multipart/mixed; boundary=b${i}\n\n--b${i}\n${deep}--b${i}--\n`;
-  assert.deepEqual(parseMessageSync(Buffer.from(deep)).attachments, []);
+  const deepest = parseMessageSync(Buffer.from(deep));
+  assert.deepEqual(deepest.attachments, []);
+  assert.match(deepest.text, /the deepest words/, 'too deep to unpack, still read');
   let nested = 'Subject: core\n\ncore text\n';
   for (let i = 0; i < 40; i++) nested = `Content-Type: message/rfc822\n\n${nested}`;
   const messages = parseMessageSync(Buffer.from(nested));
-  assert.equal(messages.text, '');
-  assert.deepEqual(
-    messages.attachments.map((a) => a.contentType),
-    ['message/rfc822'],
+  assert.match(messages.text, /core text/);
+  assert.deepEqual(messages.attachments, []);
+});
+
+test('a multipart without a boundary is read as text/plain (RFC 2045 §5.2), not skipped', () => {
+  const parsed = parseMessageSync(
+    Buffer.from('Content-Type: multipart/mixed\n\n--x\nContent-Type: text/plain\n\nPay the invoice today\n--x--\n'),
   );
+  assert.match(parsed.text, /Pay the invoice today/);
 });
 
 test('never throws: garbage, empty input, broken headers', async () => {
