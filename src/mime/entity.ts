@@ -94,15 +94,19 @@ export function readRawFields(message: Buffer, start: number, end: number): RawF
 export function readFields(message: Buffer, start: number, end: number): HeaderField[] {
   const fields: HeaderField[] = [];
   if (end <= start) return fields;
-  const lines = message.toString('utf8', start, end).split('\n');
+  // A byte order mark before the first field is not part of its name (as readFirstFields reads it).
+  const section = message.toString('utf8', start, end);
+  const lines = (section.charCodeAt(0) === 0xfeff ? section.slice(1) : section).split('\n');
   let name = '';
   let value = '';
   for (const line of lines) {
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     const first = text.charCodeAt(0);
-    // RFC 5322 §2.2.3: unfolding removes the line break and keeps the whitespace after it.
-    if ((first === 0x20 || first === 0x09) && name) {
-      value += text;
+    // RFC 5322 §2.2.3: unfolding removes the line break and keeps the whitespace after it. A line
+    // starting with WSP continues a field and never starts one: with no field open it is skipped,
+    // as the listing's reader (readFirstFields) skips it, so the filters and the listing read one From.
+    if (first === 0x20 || first === 0x09) {
+      if (name) value += text;
       continue;
     }
     if (name) fields.push({ name, value: trimWsp(value) });

@@ -261,7 +261,11 @@ function bytesOf(leaf: Leaf): Buffer {
 /** The decoded bytes in memory of their own, not a view into the caller's message. */
 function contentOf(leaf: Leaf): Uint8Array {
   const bytes = bytesOf(leaf);
-  return bytes.buffer === leaf.message.buffer ? new Uint8Array(bytes) : bytes;
+  // Always a plain Uint8Array: whether a decoded Buffer came from Node's shared pool (as the message
+  // may have) is chance, and the type an attachment has must not depend on it.
+  return bytes.buffer === leaf.message.buffer
+    ? new Uint8Array(bytes)
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

@@ -33,6 +33,15 @@ test('splitEntity finds the empty line with CRLF and with bare LF', () => {
   assert.deepEqual(splitEntity(noFields, 0, noFields.length), { fieldsEnd: 0, bodyStart: 2 });
 });
 
+test('readFields: a line starting with WSP never starts a field; a leading byte order mark is dropped', () => {
+  const indented = Buffer.from(' From: "PayPal" <service@paypal.com>\r\nFrom: "Mallory" <m@evil.example>\r\n');
+  assert.deepEqual(readFields(indented, 0, indented.length), [{ name: 'from', value: '"Mallory" <m@evil.example>' }]);
+  const afterJunk = Buffer.from('nonsense\r\n From: <a@b.example>\r\nSubject: s\r\n');
+  assert.deepEqual(readFields(afterJunk, 0, afterJunk.length), [{ name: 'subject', value: 's' }]);
+  const bom = Buffer.from('\ufeffFrom: <a@b.example>\r\n', 'utf8');
+  assert.deepEqual(readFields(bom, 0, bom.length), [{ name: 'from', value: '<a@b.example>' }]);
+});
+
 test('lineEndOf reads the first line end', () => {
   assert.equal(lineEndOf(wire('A: 1\n\nx')), '\r\n');
   assert.equal(lineEndOf(Buffer.from('A: 1\n\nx')), '\n');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import PostalMime, { type Address } from 'postal-mime';
 import { headerValue, type ParsedMessage, parseMessage, parseMessageSync } from '../../src/mime/message.ts';
+import { summarize } from '../../src/mime/summary.ts';
 
 function wire(text: string): Buffer {
   return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
@@ -266,6 +267,19 @@ test('a part bomb is bounded: 20,000 parts, 200 levels of nesting, 40 nested mes
   const messages = parseMessageSync(Buffer.from(nested));
   assert.match(messages.text, /core text/);
   assert.deepEqual(messages.attachments, []);
+});
+
+test('the filters and the mailbox listing read the same From (summarize and parseMessage agree)', () => {
+  for (const head of [
+    ' From: "PayPal" <service@paypal.com>\r\nFrom: "Mallory" <m@evil.example>\r\n',
+    '\ufeffFrom: "PayPal" <service@paypal.com>\r\n',
+    'junk line\r\n\tFrom: "PayPal" <service@paypal.com>\r\nFrom: <m@evil.example>\r\n',
+  ]) {
+    const content = Buffer.from(`${head}Subject: s\r\n\r\nbody\r\n`, 'utf8');
+    const parsed = parseMessageSync(content);
+    const listed = summarize(content).from;
+    assert.ok(listed.includes(parsed.from[0]?.address ?? '(none)'), `${JSON.stringify(head)}: ${listed}`);
+  }
 });
 
 test('a multipart without a boundary is read as text/plain (RFC 2045 §5.2), not skipped', () => {
