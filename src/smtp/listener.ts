@@ -359,11 +359,14 @@ export class SmtpListener {
         switch (effect.type) {
           case 'reply':
             text += renderReply(effect.reply);
-            // Only the client's errors make it wait (error sleep); the session says which are not.
-            if (effect.reply.code >= 400 && effect.notAnError !== true) {
-              conn.errorReplies++;
-              errors++;
+            if (effect.reply.code >= 400) {
+              // Every refusal is logged with its reason; only the client's errors make it wait (error
+              // sleep), and the session says which are not (a 452 for recipients past the limit).
               conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));
+              if (effect.notAnError !== true) {
+                conn.errorReplies++;
+                errors++;
+              }
             }
             break;
           case 'close':

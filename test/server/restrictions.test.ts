@@ -232,6 +232,7 @@ test('error sleep spares the 452s of recipients over the limit, which are not er
   const server = await serverWith(t, {
     smtp: { maxRecipients: 2, softErrorLimit: 1, errorSleepMs: 1000 },
     tarpit: { enabled: false },
+    log: { level: 'info' },
   });
   const client = await session(server.port);
   assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
@@ -241,6 +242,9 @@ test('error sleep spares the 452s of recipients over the limit, which are not er
   // Each counted as an error past softErrorLimit 1 would have waited a second: six seconds in all.
   assert.ok(Date.now() - started < 1500, `six 452s took ${Date.now() - started} ms`);
   await client.close();
+  // Not errors, but refusals all the same: each is logged with its session, as every reply ≥ 400 is.
+  const logged = server.logs().filter((line) => line.code === 452 && typeof line.session === 'string');
+  assert.equal(logged.length, 6);
 });
 
 test('tarpit and error sleep: a client that keeps failing waits longer for its replies', async (t) => {
