@@ -108,9 +108,13 @@ function withoutSecrets(value: unknown): unknown {
     );
   }
   if (typeof value !== 'string') return value;
-  return value
-    .replace(/(\/\/[^:/@\s]*:)[^@]*@/g, '$1***@')
-    .replace(/(\bpass(?:word)?\s*=\s*)('[^']*'|"[^"]*"|[^\s&]+)/gi, '$1***');
+  return (
+    value
+      .replace(/(\/\/[^:/@\s]*:)[^@]*@/g, '$1***@')
+      // `user:secret@host` however many slashes the scheme has, none included (`postgres:u:secret@h`).
+      .replace(/([^\s:/@]+:)(?!\/\/)[^\s@]*@/g, '$1***@')
+      .replace(/(\bpass(?:word)?\s*=\s*)('[^']*'|"[^"]*"|[^\s&]+)/gi, '$1***')
+  );
 }
 
 function valueAt(raw: unknown, keys: readonly PropertyKey[]): unknown {

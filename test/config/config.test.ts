@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig, splitHostPort } from '../../src/config/load.ts';
 import { defaultHostname } from '../../src/config/schema.ts';
+import { redactUrl } from '../../src/store/postgres/url.ts';
 
 test('embedded defaults: secure and complete', () => {
   const config = parseConfig({}, 'test');
@@ -113,6 +114,9 @@ test('an invalid store URL is named in the error without its password, whatever 
     ['postgres://postern:s3cret@db.example.com/postern'], // a list where a string was expected
     'host=db.example.com user=postern password=s3cret dbname=postern', // libpq key=value form
     { host: 'db.example.com', password: 's3cret' }, // an object
+    'postern:s3cret@127.0.0.1:5432/postern', // no scheme
+    'postgres:/postern:s3cret@127.0.0.1:5432/postern', // one slash
+    'postgres:postern:s3cret@127.0.0.1:5432/postern', // none
   ];
   for (const url of leaks) {
     assert.throws(
@@ -126,6 +130,12 @@ test('an invalid store URL is named in the error without its password, whatever 
       JSON.stringify(url),
     );
   }
+});
+
+test('redactUrl: a URL it cannot parse is not shown at all when it may hold a password', () => {
+  assert.equal(redactUrl('postgres://u:s3cret@db/x'), 'postgres://u:***@db/x');
+  assert.equal(redactUrl('postern:s3cret@127.0.0.1:5432/db'), '(an unparsable PostgreSQL URL)');
+  assert.equal(redactUrl('host=db password=s3cret'), '(an unparsable PostgreSQL URL)');
 });
 
 test('values written into DNS tag lists cannot end their tag: ";" or a quote in a report address or BIMI URL is refused', () => {
