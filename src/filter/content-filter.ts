@@ -59,6 +59,9 @@ export type FilterOutcome =
 /** Each is checked for lookalikes on every message: enough for an organisation's real partners. */
 const MAX_LEARNED_CORRESPONDENTS = 300;
 
+/** Rule actions logged per check and message; the rest are counted in one line. */
+const MAX_LOGGED_FINDINGS = 10;
+
 export class ContentFilter {
   readonly #config: FilterConfig;
   readonly #rules: ContentRules;
@@ -161,19 +164,31 @@ export class ContentFilter {
    * the line and the text that matched.
    */
   #logRuleActions(request: FilterRequest, findings: readonly Finding[]): void {
+    if (findings.length === 0) return;
+    const message = {
+      session: request.peer.sessionId,
+      id: request.envelope.id,
+      client: request.peer.remoteAddress,
+      from: request.envelope.mailFrom?.address ?? '',
+      to: request.envelope.recipients.map((r) => r.path.address),
+    };
+    // A WARN rule matching each of 20,000 header lines made one log line each, 20 times the message's
+    // size in log: the first few of each check are logged, then one line counts the rest.
+    const logged = new Map<string, number>();
     for (const finding of findings) {
-      const fields = {
-        session: request.peer.sessionId,
-        id: request.envelope.id,
-        client: request.peer.remoteAddress,
-        from: request.envelope.mailFrom?.address ?? '',
-        to: request.envelope.recipients.map((r) => r.path.address),
-        check: finding.check,
-        action: finding.result,
-        rule: finding.reason,
-      };
+      const count = (logged.get(finding.check) ?? 0) + 1;
+      logged.set(finding.check, count);
+      if (count > MAX_LOGGED_FINDINGS) continue;
+      const fields = { ...message, check: finding.check, action: finding.result, rule: finding.reason };
       if (finding.result === 'warn') this.#logger.warn(fields, `${finding.check}: warn`);
       else this.#logger.info(fields, `${finding.check}: ${finding.result}`);
+    }
+    for (const [check, count] of logged) {
+      if (count <= MAX_LOGGED_FINDINGS) continue;
+      this.#logger.warn(
+        { ...message, check, notLogged: count - MAX_LOGGED_FINDINGS },
+        `${check}: ${count - MAX_LOGGED_FINDINGS} more rule actions not logged`,
+      );
     }
   }
 

@@ -189,6 +189,16 @@ test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) 
       'header_checks warn',
     ],
   );
+
+  // One message matching a WARN rule on every one of 500 header lines: ten lines, then one that counts the rest.
+  const flood = `${'X-Watch: please watch me\r\n'.repeat(500)}${withSubject('x')}`;
+  fs.writeFileSync(header, '/^X-Watch:.*watch me/ WARN watched\n');
+  const floodServer = await serverWith(t, { filter: { headerChecks: header }, log: { level: 'info' } });
+  assert.equal((await sendToAlice(floodServer, 'bob@partner.example', flood)).code, 250);
+  const lines = floodServer.logs().filter((l) => l.check === 'header_checks');
+  assert.equal(lines.filter((l) => l.action === 'warn').length, 10);
+  const rest = lines.find((l) => l.notLogged !== undefined);
+  assert.equal(rest?.notLogged, 490);
 });
 
 test('a milter: its reject, tempfail, added header, and the default when it is down', async (t) => {
