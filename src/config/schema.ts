@@ -325,6 +325,8 @@ export const configSchema = z
         idleTimeoutMs: duration.default(300_000),
         /** RFC 5321 §4.5.3.2.6: a data block must arrive within 3 minutes (we allow the same per chunk). */
         dataTimeoutMs: duration.default(180_000),
+        /** A TLS handshake (implicit TLS or after STARTTLS) must end within this, as Postfix's smtpd_starttls_timeout. */
+        tlsHandshakeTimeoutMs: duration.default(30_000),
         /** Bare CR or LF (the SMTP-smuggling class, CVE-2023-51764): reject the message, or normalize. */
         bareLineEndings: z.enum(['reject', 'normalize']).default('reject'),
         /** VRFY (RFC 5321 §3.5.3): off answers 502; ambiguous 252 to all; on 250/252/550, rate-limited. */

@@ -143,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         tls,
         idleTimeoutMs: smtp.idleTimeoutMs,
         dataTimeoutMs: smtp.dataTimeoutMs,
+        tlsHandshakeTimeoutMs: smtp.tlsHandshakeTimeoutMs,
         logger: logger.child({ listener: name }),
         handlers,
       }),

@@ -63,6 +63,8 @@ export interface ListenerOptions {
   tls?: ListenerTls;
   idleTimeoutMs: number;
   dataTimeoutMs: number;
+  /** How long a TLS handshake may take before the connection is dropped; 30 s when absent. */
+  tlsHandshakeTimeoutMs?: number;
   logger: Logger;
   handlers: SmtpHandlers;
 }
@@ -100,7 +102,7 @@ class Connection {
   }
 }
 
-/** How long a TLS handshake may take before the connection is dropped. */
+/** How long a TLS handshake may take before the connection is dropped, unless configured. */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long a client may take to close after our final reply before we cut the connection. */
 const CLOSE_LINGER_MS = 1000;
@@ -117,6 +119,10 @@ const MAX_PENDING_OUTPUT = 256 * 1024;
 const idPrefix = Date.now().toString(36).slice(-5);
 let idCounter = 0;
 
+function nextSessionId(): string {
+  return `${idPrefix}${(++idCounter).toString(36).padStart(5, '0')}`;
+}
+
 export class SmtpListener {
   private readonly options: ListenerOptions;
   private readonly server: net.Server;
@@ -127,7 +133,7 @@ export class SmtpListener {
     this.options = options;
     const implicit = options.tls?.mode === 'implicit' ? options.tls : undefined;
     this.server = net.createServer({ noDelay: true }, (socket) =>
-      implicit ? this.handshake(socket, implicit) : this.accept(socket),
+      implicit ? this.handshake(socket, implicit, nextSessionId()) : this.accept(socket, nextSessionId()),
     );
   }
 
@@ -135,18 +141,21 @@ export class SmtpListener {
    * RFC 8314 §3.3: TLS from the first byte; the SMTP greeting follows the handshake. Each handshake
    * takes the certificates as they are now, so a renewed certificate serves the next client.
    */
-  private handshake(raw: net.Socket, config: ListenerTls): void {
+  private handshake(raw: net.Socket, config: ListenerTls, sessionId: string): void {
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
-    const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
+    // The session id from the first byte, so every line about the connection carries it.
+    const remote = { session: sessionId, remote: raw.remoteAddress };
+    const timer = setTimeout(() => {
+      this.options.logger.info({ ...remote, phase: 'tls-handshake' }, 'timeout');
+      secure.destroy();
+    }, this.options.tlsHandshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     secure.once('secure', () => {
       clearTimeout(timer);
-      this.accept(secure);
+      this.accept(secure, sessionId);
     });
     secure.once('error', (err) => {
       clearTimeout(timer);
-      if (!this.connectionOf(secure)) {
-        this.options.logger.info({ remote: raw.remoteAddress, err: err.message }, 'TLS handshake failed');
-      }
+      if (!this.connectionOf(secure)) this.options.logger.info({ ...remote, err: err.message }, 'TLS handshake failed');
       secure.destroy();
     });
   }
@@ -194,13 +203,13 @@ export class SmtpListener {
     await closed;
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, sessionId: string): void {
     const { logger, session: sessionOptions } = this.options;
     if (this.draining || this.connections.size >= this.options.maxConnections) {
       const reply = this.draining
         ? replies.shuttingDown(sessionOptions.hostname)
         : replies.tooManyConnections(sessionOptions.hostname);
-      logger.warn({ remote: socket.remoteAddress, code: reply.code }, reply.lines[0]);
+      logger.warn({ session: sessionId, remote: socket.remoteAddress, code: reply.code }, reply.lines[0]);
       socket.on('error', () => socket.destroy());
       socket.end(renderReply(reply));
       // end() closes our side only: a client that never closes its own would keep the descriptor.
@@ -208,7 +217,6 @@ export class SmtpListener {
       socket.once('close', () => clearTimeout(linger));
       return;
     }
-    const sessionId = `${idPrefix}${(++idCounter).toString(36).padStart(5, '0')}`;
     const session = new SmtpSession({ ...sessionOptions, sessionId });
     const remoteAddress = unmappedAddress(socket.remoteAddress ?? '');
     const peer: Peer = {
@@ -289,7 +297,10 @@ export class SmtpListener {
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
     conn.socket = secure;
     conn.timeoutMs = 0;
-    const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      conn.log.info({ phase: 'tls-handshake' }, 'timeout');
+      secure.destroy();
+    }, this.options.tlsHandshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     secure.once('close', () => clearTimeout(timer));
     secure.setTimeout(this.options.idleTimeoutMs);
     this.attach(conn, secure);

@@ -3,6 +3,8 @@
 // Received header says about TLS (RFC 8314 §4.3).
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { hashPassword } from '../../src/accounts/password.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../src/accounts/sasl/scram.ts';
@@ -368,4 +370,26 @@ test('an account removed and made again under the same name is not the one an op
   assert.equal(codeOf(await again.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
   assert.equal(codeOf(await again.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
   await again.close();
+});
+
+test('TLS handshakes that fail or never end are logged with the session id, on 465 and after STARTTLS', async () => {
+  const quick = await startTestServer({ smtp: { tlsHandshakeTimeoutMs: 300 }, log: { level: 'info' } });
+  try {
+    const silent = net.connect(quick.submissionsPort, '127.0.0.1').resume();
+    const plaintext = net.connect(quick.submissionsPort, '127.0.0.1', () => plaintext.write('EHLO x\r\n')).resume();
+    const closed = Promise.all([once(silent, 'close'), once(plaintext, 'close')]); // before either can close
+    const { client } = await SmtpClient.open(quick.submissionPort);
+    assert.equal((await client.command('EHLO client.example')).code, 250);
+    assert.equal((await client.command('STARTTLS')).code, 220); // then nothing: no ClientHello
+    await closed;
+    await client.closed();
+    const lines = quick.logs();
+    const timeouts = lines.filter((l) => l.msg === 'timeout' && l.phase === 'tls-handshake');
+    assert.equal(timeouts.length, 2, JSON.stringify(lines));
+    const failed = lines.filter((l) => l.msg === 'TLS handshake failed');
+    assert.equal(failed.length, 1);
+    for (const line of [...timeouts, ...failed]) assert.match(String(line.session), /^[0-9a-z]{10}$/);
+  } finally {
+    await quick.stop();
+  }
 });
