@@ -5,5 +5,18 @@
  */
 export function printable(text: string, multiline = false): string {
   const shown = multiline ? text.replace(/\r\n/g, '\n') : text;
-  return shown.replace(multiline ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g, '\ufffd');
+  // C0 and C1 controls (U+009B is a one-character CSI to terminals, ECMA-48 §5.3), and the bidi
+  // embeddings, overrides and isolates that reorder what follows (Unicode UAX #9), "exe.pdf" style.
+  return shown.replace(
+    multiline
+      ? /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g
+      : /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
+    '\ufffd',
+  );
+}
+
+/** `text` in `width` columns of a table row: whitespace runs as one space, cut between characters, never inside one. */
+export function column(text: string, width: number): string {
+  const chars = Array.from(printable(text.replace(/\s+/g, ' ')));
+  return chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : chars.join('').padEnd(width);
 }

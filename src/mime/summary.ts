@@ -27,8 +27,8 @@ export function summarize(content: Uint8Array): MessageSummary {
     const date = fields.get('date');
     return {
       // RFC 2047 §5: encoded-words may stand in Subject (unstructured text) and in the display
-      // name of From; decoding the whole From value covers the display name and leaves the address.
-      from: displayText(decodeEncodedWords(fields.get('from') ?? '')),
+      // name of From, never in an address (decodedFrom).
+      from: displayText(decodedFrom(fields.get('from') ?? '')),
       subject: displayText(decodeEncodedWords(fields.get('subject') ?? '')),
       date: date === undefined ? null : parseDateTime(date),
       messageId: messageIdOf(fields.get('message-id')),
@@ -39,11 +39,22 @@ export function summarize(content: Uint8Array): MessageSummary {
 }
 
 /**
+ * RFC 2047 §5 (3): an encoded-word never stands in an addr-spec. So only what precedes the last
+ * angle-addr is decoded, and a bare address is left as written: `=?utf-8?Q?ceo=40bank.example?=@evil.example`
+ * must not read as ceo@bank.example@evil.example.
+ */
+function decodedFrom(value: string): string {
+  const angle = value.lastIndexOf('<');
+  return angle < 0 ? value : decodeEncodedWords(value.slice(0, angle)) + value.slice(angle);
+}
+
+/**
  * Decoded text may hold anything, even CR LF from "=0D=0A": control characters become spaces so
  * nothing downstream can mistake them for a line break or a header.
  */
 function displayText(text: string): string {
-  const clean = text.replace(/[\x00-\x1f\x7f]/g, ' ').trim();
+  // C1 controls too: U+009B and U+009D act as CSI and OSC on many terminals (ECMA-48 §5.3).
+  const clean = text.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ').trim();
   return clean.length > MAX_TEXT ? Array.from(clean).slice(0, MAX_TEXT).join('') : clean;
 }
 

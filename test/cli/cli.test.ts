@@ -130,7 +130,7 @@ test('mail list --json and mail show after a delivery', async (t) => {
   assert.equal(typeof row.size, 'number');
   assert.ok((row.size as number) > message.length, 'the size counts the trace headers');
 
-  assert.match(plain.stdout, /^ {5}1 .*Sender <sender@example\.net>.*Grüße/);
+  assert.match(plain.stdout, /^ {5}1 .*sender@example\.net \(Sender\).*Grüße/, 'the address first, the name after');
 
   assert.equal(show.code, 0, show.stderr);
   assert.match(
@@ -188,6 +188,56 @@ test('mail list and show --mailbox Junk; a mailbox the account lacks is named in
   assert.equal(missing.stderr, 'postern: alice@example.com: no mailbox "Archive" (the account has: INBOX, Junk)\n');
   assert.equal(noMessage.code, 1);
   assert.match(noMessage.stderr, /no message with UID 1 in INBOX/);
+});
+
+test('mail list and queue list show no terminal controls, and the real address of a sender', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  const store = await openSqliteStore({ dataDir: path.join(root, 'data') });
+  const hostile = [
+    // U+009B (CSI) and U+202E (RLO) in the display name and Subject, an address dressed as a name.
+    'From: =?utf-8?Q?PayPal_=3Cservice=40paypal=2Ecom=3E=C2=9B2J?= <attacker@evil.example>\r\nSubject: =?utf-8?Q?URGENT=C2=9B31m_=E2=80=AEgnp.exe?=\r\n\r\nx\r\n',
+    // An encoded-word inside the address itself (RFC 2047 §5 (3) forbids it): shown as written.
+    `From: =?utf-8?Q?ceo=40bank=2Eexample?=@evil.example\r\nSubject: ${'x'.repeat(48)}😀😀😀\r\n\r\nx\r\n`,
+  ];
+  try {
+    const alice = await store.findAccount('alice@example.com');
+    assert.ok(alice);
+    for (const content of hostile) {
+      await store.deliver({
+        mailFrom: 'x@evil.example',
+        recipients: [{ address: alice.address, accountId: alice.id }],
+        content: new TextEncoder().encode(content),
+        receivedAt: new Date('2025-01-02T03:04:05Z'),
+      });
+    }
+    await store.enqueueJob({
+      kind: 'outbound',
+      payload: JSON.stringify({
+        id: 'q1',
+        mailFrom: 'alice@example.com',
+        recipients: ['\u009b2J\u202eevil@example.org'],
+        size: 10,
+        receivedAt: '2025-01-02T03:04:05.000Z',
+      }),
+    });
+  } finally {
+    await store.close();
+  }
+  const [mail, queue] = await Promise.all([
+    postern(['mail', 'list', 'alice@example.com', '--config', file]),
+    postern(['queue', 'list', '--config', file]),
+  ]);
+  assert.equal(mail.code, 0, mail.stderr);
+  assert.equal(queue.code, 0, queue.stderr);
+  for (const out of [mail.stdout, queue.stdout]) {
+    assert.doesNotMatch(out, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u, JSON.stringify(out));
+  }
+  const [first, second] = mail.stdout.split('\n');
+  assert.match(first ?? '', /attacker@evil\.example \(PayPal/, 'the real address in view');
+  assert.match(second ?? '', /=\?utf-8\?Q\?ceo=40bank/, 'the address as written');
+  assert.doesNotMatch(mail.stdout, /ceo@bank\.example/, 'never read as ceo@bank.example');
+  assert.ok(second?.includes(`${'x'.repeat(48)}😀…`), `a column cuts between characters: ${second}`);
 });
 
 test('invalid config: exit 1 naming the key and the bad value', async (t) => {

@@ -2,6 +2,7 @@
 import { formatDate } from '../../smtp/received.ts';
 import type { Mailbox, Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
+import { column } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { oneAddress } from './user.ts';
@@ -46,7 +47,7 @@ export async function mailCommand(args: string[]): Promise<number> {
         for (const m of messages) {
           const date = formatDate(m.summary.date ?? m.internalDate).slice(5, 22);
           process.stdout.write(
-            `${String(m.uid).padStart(6)}  ${date}  ${clip(m.summary.from, 30)}  ${clip(m.summary.subject, 50)}  (${m.size} B)\n`,
+            `${String(m.uid).padStart(6)}  ${date}  ${column(addressFirst(m.summary.from), 30)}  ${column(m.summary.subject, 50)}  (${m.size} B)\n`,
           );
         }
       }
@@ -89,7 +90,14 @@ async function mailboxOf(store: Store, address: string, name: string): Promise<M
   throw new CliError(`${address}: no mailbox "${name}" (the account has: ${names.join(', ') || 'none'})`);
 }
 
-function clip(text: string, width: number): string {
-  const flat = text.replace(/\s+/g, ' ');
-  return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat.padEnd(width);
+/**
+ * "Name <address>" as "address (Name)": a column clips what comes last, and a display name may itself
+ * look like an address ("PayPal <service@paypal.com>" <attacker@evil.example>); the sender's real
+ * address must be what stays in view.
+ */
+function addressFirst(from: string): string {
+  const match = /^(.*?)\s*<([^<>]*)>\s*$/.exec(from);
+  if (!match) return from;
+  const name = (match[1] ?? '').replace(/^"(.*)"$/, '$1').trim();
+  return name === '' ? (match[2] ?? '') : `${match[2]} (${name})`;
 }

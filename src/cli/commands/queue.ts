@@ -4,6 +4,7 @@
  */
 import { OUTBOUND_JOB } from '../../store/store.ts';
 import { usageError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
@@ -55,7 +56,7 @@ export async function queueCommand(args: string[]): Promise<number> {
   }
   for (const r of rows) {
     process.stdout.write(
-      `${r.job}\t${r.received}\t<${r.from}>\t${r.to.join(', ')}\t${r.size} octets\tattempts ${r.attempts}\n`,
+      `${r.job}\t${r.received}\t<${printable(r.from)}>\t${printable(r.to.join(', '))}\t${r.size} octets\tattempts ${r.attempts}\n`,
     );
   }
   return 0;
