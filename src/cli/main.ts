@@ -93,6 +93,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`postern mail list … | head -1`) closes the pipe: nothing more can be
+// shown, and that is no error of ours. Without this, Node reports the EPIPE as a crash.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {

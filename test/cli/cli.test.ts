@@ -1,6 +1,7 @@
 // The `postern` command as users run it: bin/postern in a child process, exit codes and messages.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,6 +31,18 @@ test('help: usage on stdout, exit 0', async () => {
     assert.match(r.stdout, /^Usage: postern <command>/);
     assert.match(r.stdout, /user add <address> --password-stdin/);
   }
+});
+
+test('a reader that closes the pipe early (| head, | true) ends the command quietly, not with an EPIPE crash', async () => {
+  const child = spawn(POSTERN, ['help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // as `| true` does: nobody reads
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });
 
 test('version: the package version and Node v24', async () => {
@@ -238,6 +251,30 @@ test('mail list and queue list show no terminal controls, and the real address o
   assert.match(second ?? '', /=\?utf-8\?Q\?ceo=40bank/, 'the address as written');
   assert.doesNotMatch(mail.stdout, /ceo@bank\.example/, 'never read as ceo@bank.example');
   assert.ok(second?.includes(`${'x'.repeat(48)}😀…`), `a column cuts between characters: ${second}`);
+});
+
+test('a store file that is no database, or no file: one line naming it, exit 1, for reads and writes', async (t) => {
+  const { root, file } = dir(t);
+  const database = path.join(root, 'data', DATABASE_FILE_NAME);
+  fs.mkdirSync(path.dirname(database), { recursive: true });
+  fs.writeFileSync(database, 'not a database, not even close\n'.repeat(100));
+  const config = ['--config', file];
+  for (const args of [
+    ['user', 'list'],
+    ['migrate', '--status'],
+    ['mail', 'list', 'a@example.com'],
+  ]) {
+    const r = await postern([...args, ...config]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `postern: cannot read the SQLite store ${database}: file is not a database\n`);
+  }
+  fs.rmSync(database);
+  fs.mkdirSync(database);
+  const r = await postern(['user', 'add', 'a@example.com', '--password-stdin', ...config], {
+    stdin: 'long enough password\n',
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, `postern: cannot read the SQLite store ${database}: not a file\n`);
 });
 
 test('invalid config: exit 1 naming the key and the bad value', async (t) => {

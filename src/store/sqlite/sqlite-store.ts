@@ -98,13 +98,32 @@ export function migrateSqliteStore(dataDir: string): MigrationOutcome {
 export function sqliteStoreStatus(dataDir: string): SchemaStatus {
   const file = path.join(dataDir, DATABASE_FILE_NAME);
   // Nothing there is a new database only where a directory could hold one; anything else is an error.
-  if (fs.existsSync(dataDir) && !fs.statSync(dataDir).isDirectory()) throw unusableDataDir(dataDir, 'not a directory');
-  if (!fs.existsSync(file)) return sqliteSchemaStatus(undefined, file);
-  const db = new DatabaseSync(file, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+  const dir = statOrMissing(dataDir);
+  if (dir && !dir.isDirectory()) throw unusableDataDir(dataDir, 'not a directory');
+  // Only a file that is not there is "no database yet": one we may not read is an error, not an empty store.
+  const stat = statOrMissing(file);
+  if (!stat) return sqliteSchemaStatus(undefined, file);
+  if (!stat.isFile()) throw new StoreUnavailableError(`cannot read the SQLite store ${file}: not a file`);
+  let db: DatabaseSync | undefined;
   try {
+    db = new DatabaseSync(file, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
     return sqliteSchemaStatus(db, file);
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    // SQLite's own words ("file is not a database", "unable to open database file"), with the file.
+    throw new StoreUnavailableError(`cannot read the SQLite store ${file}: ${(err as Error).message}`, { cause: err });
   } finally {
-    db.close();
+    db?.close();
+  }
+}
+
+/** The file's stat, or undefined when it does not exist; any other failure (EACCES) is an error naming it. */
+function statOrMissing(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StoreUnavailableError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
