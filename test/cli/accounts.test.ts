@@ -1,13 +1,17 @@
 // `postern user` and `postern alias` as users run them: bin/postern in a child process, exit codes,
 // one-line errors, and what lands in the database (hashes and SCRAM secrets, never the password).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
-import { addUser, type CliResult, configDir, postern } from '../support/child-server.ts';
+import { addUser, type CliResult, configDir, POSTERN, postern } from '../support/child-server.ts';
+
+const execFileAsync = promisify(execFile);
 
 type Context = { after(fn: () => unknown): void };
 
@@ -273,6 +277,51 @@ test('alias errors: one line naming the problem', async (t) => {
   assert.deepEqual(JSON.parse((await run(['alias', 'list', '--json'])).stdout), [
     { alias: 'postmaster@example.com', account: 'alice@example.com' },
   ]);
+});
+
+test('a password typed at a terminal is not echoed; the terminal is restored', async (t) => {
+  const { file } = configDir();
+  t.after(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+  // A real pseudo-terminal (Python's pty module): what the user would see is what the pty echoes back.
+  const script = `
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], 'user', 'add', 'tty@example.com', '--password-stdin', '--config', sys.argv[2]])
+seen = b''
+def read_for(seconds):
+    global seen
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        seen += chunk
+        if b'Password: ' in seen and not sent[0]:
+            return
+sent = [False]
+read_for(20)
+os.write(fd, b'typed secret pw\\x7fW\\r')
+sent[0] = True
+read_for(20)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(repr(seen) + '\\n' + str(os.waitstatus_to_exitcode(status)) + '\\n')
+`;
+  const { stdout } = await execFileAsync('python3', ['-c', script, POSTERN, file], { timeout: 60_000 });
+  const [seen, code] = stdout.trim().split('\n');
+  assert.equal(code, '0', seen);
+  assert.match(seen ?? '', /Password: /);
+  assert.doesNotMatch(seen ?? '', /typed|secret/, 'the password is not echoed');
+  const list = await postern(['user', 'list', '--config', file]);
+  assert.match(list.stdout, /tty@example\.com/);
+  // Backspace removed the typed "w"; the password is "typed secret pW".
+  const account = new DatabaseSync(path.join(path.dirname(file), 'data', 'postern.sqlite'), { readOnly: true });
+  const row = account.prepare('SELECT password_hash FROM accounts WHERE address = ?').get('tty@example.com');
+  account.close();
+  assert.equal(await verifyPassword('typed secret pW', String(row?.password_hash)), true);
 });
 
 test('help lists the account and alias commands', async () => {

@@ -121,6 +121,42 @@ export function requireLocalDomain(config: Config, address: string): void {
   }
 }
 
+/**
+ * One line typed at a terminal, not echoed (as passwd and sudo read one): the terminal is put in raw
+ * mode for the line and restored, whatever happens. Backspace edits; Ctrl-C and Ctrl-D before any
+ * character give up.
+ */
+function readFromTerminal(): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write('Password: ');
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let line = '';
+    const done = (error?: Error) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(line);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString('utf8')) {
+        if (char === '\r' || char === '\n') return done();
+        if (char === '\u0003') return done(new CliError('interrupted: no password read'));
+        if (char === '\u0004') {
+          if (line === '') return done(new CliError('no password read'));
+          return done();
+        }
+        if (char === '\u007f' || char === '\b') line = Array.from(line).slice(0, -1).join('');
+        else line += char;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
 /** Both stored forms of the password read from standard input; the password itself goes no further. */
 async function passwordCredentials(
   fromStdin: string | boolean | undefined,
@@ -132,12 +168,10 @@ async function passwordCredentials(
 }
 
 async function readPassword(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter, Ctrl-D): ');
+  const typed = process.stdin.isTTY ? await readFromTerminal() : undefined;
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
+  if (typed === undefined) for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = (typed ?? Buffer.concat(chunks).toString('utf8')).replace(/\r?\n$/, '');
   if (password === '') throw new CliError('the password read from standard input is empty');
   if (password.length < 8) throw new CliError('the password is too short: use at least 8 characters');
   return password;
