@@ -253,6 +253,34 @@ test('mail list and queue list show no terminal controls, and the real address o
   assert.ok(second?.includes(`${'x'.repeat(48)}😀…`), `a column cuts between characters: ${second}`);
 });
 
+test('mail show takes a UID written in digits only; queue list says when it shows only part of the queue', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  const config = ['--config', file];
+  for (const uid of ['0x1', '1e0', ' 1', '4294967296']) {
+    const r = await postern(['mail', 'show', 'alice@example.com', uid, ...config]);
+    assert.equal(r.code, 1, uid);
+    assert.match(r.stderr, /is not a message UID \(a whole number from 1 to 4294967295\)/);
+  }
+  const db = new DatabaseSync(path.join(root, 'data', DATABASE_FILE_NAME));
+  const insert = db.prepare('INSERT INTO queue (kind, payload, due_at, attempts, created_at) VALUES (?, ?, 0, 0, 0)');
+  const payload = JSON.stringify({
+    id: 'q',
+    mailFrom: 'a@example.com',
+    recipients: ['b@example.org'],
+    size: 1,
+    receivedAt: '2025-01-01T00:00:00.000Z',
+  });
+  db.exec('BEGIN');
+  for (let i = 0; i < 10_001; i++) insert.run('outbound', payload);
+  db.exec('COMMIT');
+  db.close();
+  const queue = await postern(['queue', 'list', ...config]);
+  assert.equal(queue.code, 0, queue.stderr);
+  assert.equal(queue.stdout.trim().split('\n').length, 10_000);
+  assert.equal(queue.stderr, 'note: more than 10000 messages queued; the first 10000 are shown\n');
+});
+
 test('a store file that is no database, or no file: one line naming it, exit 1, for reads and writes', async (t) => {
   const { root, file } = dir(t);
   const database = path.join(root, 'data', DATABASE_FILE_NAME);

@@ -25,6 +25,10 @@ test('migrate --status, migrate, migrate again: SQLite', async (t) => {
   assert.match(before.stdout, /schema: none yet/);
   assert.match(before.stdout, /pending {2}v1 {2}accounts, mailboxes, messages/);
   assert.match(before.stdout, /run "postern migrate"/);
+  const pendingJson = JSON.parse(
+    (await postern(['migrate', '--status', '--json', '--config', file], { cwd: root })).stdout,
+  );
+  assert.deepEqual(Object.keys(pendingJson.pending[0]), ['version', 'name'], 'the version and name, not the SQL');
 
   const run = await postern(['migrate', '--config', file], { cwd: root });
   assert.equal(run.code, 0, run.stderr);

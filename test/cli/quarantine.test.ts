@@ -260,7 +260,9 @@ test('quarantine delete, unknown ids and usage errors', async (t) => {
     [['quarantine', 'show'], /usage: postern quarantine show <id>/],
     [['quarantine', 'list', '--raw'], /quarantine list: --raw does not apply here/],
     [['quarantine', 'show', '1', '--lang', 'de'], /--lang is en or ru, not "de"/],
-    [['quarantine', 'list', '--limit', '0'], /--limit needs a whole number ≥ 1, not "0"/],
+    [['quarantine', 'list', '--limit', '0'], /--limit needs a whole number from 1 to 1000000, not "0"/],
+    [['quarantine', 'list', '--limit', '9007199254740991'], /--limit needs a whole number from 1 to 1000000/],
+    [['quarantine', 'list', '--limit', '-5'], /--limit needs a value \(one starting with "-" as --limit=-…\)/],
     [['quarantine', 'delete', '1', '--bogus'], /quarantine delete: unknown option --bogus\n/],
   ];
   const outcomes = await Promise.all(usage.map(([args]) => run(...args)));

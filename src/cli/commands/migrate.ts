@@ -19,11 +19,14 @@ export async function migrateCommand(args: string[]): Promise<number> {
   const where = await describeStore(config);
   if (values.status === true) {
     const status = await storeStatus(config);
-    process.stdout.write(values.json === true ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(where, status));
+    // The engines' migrations carry their SQL: the JSON lists each as applied ones are, version and name.
+    const shown = { ...status, pending: status.pending.map(({ version, name }) => ({ version, name })) };
+    process.stdout.write(values.json === true ? `${JSON.stringify(shown, null, 2)}\n` : formatStatus(where, status));
     return status.current > status.latest ? 1 : 0;
   }
   const outcome = await migrateStore(config);
-  process.stdout.write(values.json === true ? `${JSON.stringify(outcome, null, 2)}\n` : formatOutcome(where, outcome));
+  const shown = { ...outcome, applied: outcome.applied.map(({ version, name }) => ({ version, name })) };
+  process.stdout.write(values.json === true ? `${JSON.stringify(shown, null, 2)}\n` : formatOutcome(where, outcome));
   return 0;
 }
 

@@ -18,7 +18,10 @@ function parseArgsProblem(err: NodeJS.ErrnoException): string {
   const option = /'(-[^' ]*)/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
-    return /argument missing/.test(err.message) ? `${option} needs a value` : `${option} takes no value`;
+    if (/argument missing/.test(err.message)) return `${option} needs a value`;
+    // `--limit -5`: node:util will not take a value that starts with "-" unless it is written with "=".
+    if (/ambiguous/.test(err.message)) return `${option} needs a value (one starting with "-" as ${option}=-…)`;
+    return `${option} takes no value`;
   }
   return err.message;
 }

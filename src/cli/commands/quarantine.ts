@@ -215,11 +215,14 @@ function idArgument(input: string): number {
   return id;
 }
 
+/** More than any quarantine a terminal can show; one row is asked for beyond it. */
+const MAX_LIMIT = 1_000_000;
+
 function limitOption(option: string | undefined): number {
   if (option === undefined) return DEFAULT_LIMIT;
   const limit = Number(option);
-  if (!/^\d+$/.test(option) || !Number.isSafeInteger(limit) || limit < 1) {
-    throw usageError(`quarantine list: --limit needs a whole number ≥ 1, not "${option}"`);
+  if (!/^\d+$/.test(option) || limit < 1 || limit > MAX_LIMIT) {
+    throw usageError(`quarantine list: --limit needs a whole number from 1 to ${MAX_LIMIT}, not "${option}"`);
   }
   return limit;
 }

@@ -19,6 +19,9 @@ interface QueuedMessage {
   attempts: number;
 }
 
+/** Jobs listed at most. */
+const MAX_SHOWN = 10_000;
+
 export async function queueCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub.startsWith('-')) throw usageError('queue: missing subcommand (list)');
@@ -26,7 +29,11 @@ export async function queueCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(rest, { json: { type: 'boolean' } }, 'queue list');
   if (positionals.length > 0) throw usageError(`queue list: unexpected argument "${positionals[0]}"`);
   const { config } = configFrom(values);
-  const jobs = await withStore(config, (store) => store.listJobs({ kind: OUTBOUND_JOB, limit: 10_000 }));
+  // One more than shown, so that a longer queue is said to be longer rather than cut without a word.
+  const found = await withStore(config, (store) => store.listJobs({ kind: OUTBOUND_JOB, limit: MAX_SHOWN + 1 }));
+  const jobs = found.slice(0, MAX_SHOWN);
+  if (found.length > MAX_SHOWN)
+    process.stderr.write(`note: more than ${MAX_SHOWN} messages queued; the first ${MAX_SHOWN} are shown\n`);
   const rows: QueuedMessage[] = jobs.map((job) => {
     const payload = JSON.parse(job.payload) as {
       id: string;
