@@ -48,8 +48,30 @@ Commands:
 
 Every command but quickstart takes --config FILE (after the command).`;
 
+/** The usage lines of one command (`postern user --help`, `postern help user`); undefined when it has none. */
+function commandUsage(command: string): string | undefined {
+  const lines = USAGE.split('\n');
+  const own: string[] = [];
+  let inside = false;
+  for (const line of lines) {
+    if (line.startsWith(`  ${command} `) || line === `  ${command}`) inside = true;
+    else if (!line.startsWith('     ')) inside = false; // the next command's line, or the end of the list
+    if (inside) own.push(line);
+  }
+  if (own.length === 0) return undefined;
+  return `Usage: postern ${command} …\n\n${own.join('\n')}\n\nEvery command but quickstart takes --config FILE (after the command).`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const helpFor = command === 'help' && rest.length > 0 && !rest[0]!.startsWith('-') ? rest[0] : undefined;
+  const wantsHelp = command !== undefined && command !== 'help' && (rest.includes('--help') || rest.includes('-h'));
+  if (helpFor !== undefined || wantsHelp) {
+    const usage = commandUsage(helpFor ?? command!);
+    if (usage === undefined) throw usageError(`unknown command "${helpFor ?? command}"`);
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
   switch (command) {
     // Each command loads only what it needs, so a one-shot command starts fast.
     case 'serve':
