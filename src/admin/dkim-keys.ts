@@ -6,6 +6,7 @@
  */
 
 import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { domainToASCII } from 'node:url';
 import { promisify } from 'node:util';
 import type { Config } from '../config/schema.ts';
 import { type DkimKey, DkimKeyExistsError, type Store } from '../store/store.ts';
@@ -162,7 +163,7 @@ export function checkSelector(input: string, domain: string): string {
 
 /** A domain of this server (config `domains`), lower case, without a final dot. */
 export function checkDomain(config: Config, input: string): string {
-  const domain = input.toLowerCase().replace(/\.$/, '');
+  const domain = asciiDomain(input);
   if (!config.domains.includes(domain)) {
     const ours = config.domains.length > 0 ? config.domains.join(', ') : 'none yet';
     throw new DkimKeyError(
@@ -171,6 +172,16 @@ export function checkDomain(config: Config, input: string): string {
     );
   }
   return domain;
+}
+
+/**
+ * A domain as the config holds it: lower case, no root dot, its U-labels as A-labels (RFC 5890
+ * §2.3.2.1), so `bücher.example` is the configured `xn--bcher-kva.example`. An invalid IDN stays as
+ * written, and matches nothing.
+ */
+export function asciiDomain(input: string): string {
+  const domain = input.toLowerCase().replace(/\.$/, '');
+  return domainToASCII(domain) || domain;
 }
 
 /** `base`, else `base-2`, `base-3` …: the first selector the domain has not used. */

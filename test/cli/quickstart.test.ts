@@ -109,6 +109,24 @@ test('quickstart never overwrites a config, and refuses bad input with a clear e
   assert.match(badAddress.stderr, /not an IP address/);
 });
 
+test('an internationalized domain is taken in either form and configured as its A-labels (RFC 5890)', async (t) => {
+  const dir = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = await postern(['quickstart', 'bücher.example', '--dir', dir]);
+  assert.equal(run.code, 0, run.stderr);
+  const config = path.join(dir, 'postern.yaml');
+  assert.deepEqual(loadConfig(config).config.domains, ['xn--bcher-kva.example']);
+  assert.match(run.stdout, /Account: postmaster@xn--bcher-kva\.example/);
+  for (const args of [
+    ['dns', 'records', 'bücher.example'],
+    ['dns', 'records', 'XN--BCHER-KVA.example.'],
+    ['dkim', 'list', '--domain', 'bücher.example'],
+  ]) {
+    const r = await postern([...args, '--config', config]);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
 test('under umask 000 the directory quickstart makes is still closed to others, and the config 0640', async (t) => {
   const root = tempDir('postern-quickstart-');
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -4,6 +4,8 @@
  * `postern dns check <domain> [--json]`: what DNS and the mail host actually serve, checked (admin/dns-check/);
  * exit code 0 all pass, 1 warnings, 2 failures.
  */
+
+import { asciiDomain } from '../../admin/dkim-keys.ts';
 import { exitCode, renderJson, renderTable } from '../../admin/dns-check/report.ts';
 import { runDnsCheck } from '../../admin/dns-check/run.ts';
 import { MailHostError, recordsFor } from '../../admin/dns-records.ts';
@@ -72,7 +74,7 @@ async function checkCommand(args: string[]): Promise<number> {
 
 /** The domain argument, which must be one of this server's (records for another domain would mislead). */
 export function ourDomain(config: Config, input: string): string {
-  const domain = (input.endsWith('.') ? input.slice(0, -1) : input).toLowerCase();
+  const domain = asciiDomain(input);
   if (!config.domains.includes(domain)) {
     const ours = config.domains.length > 0 ? config.domains.join(', ') : 'none';
     throw new CliError(`${domain} is not one of this server's domains (${ours}); add it to "domains" in the config`);

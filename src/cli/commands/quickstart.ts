@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { normalizeAddress } from '../../accounts/address.ts';
 import { hashPassword } from '../../accounts/password.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
-import { createDkimKey } from '../../admin/dkim-keys.ts';
+import { asciiDomain, createDkimKey } from '../../admin/dkim-keys.ts';
 import { recordsFor } from '../../admin/dns-records.ts';
 import { mtaStsPolicy } from '../../admin/mta-sts-policy.ts';
 import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
@@ -38,8 +38,9 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   );
   if (values.config !== undefined) throw usageError('quickstart writes its own config: use --dir to choose where');
   if (positionals.length !== 1) throw usageError(USAGE);
-  const domain = positionals[0]!.replace(/\.$/, '').toLowerCase();
-  const hostname = (values.hostname ?? `mail.${domain}`).replace(/\.$/, '').toLowerCase();
+  // The config holds A-labels (RFC 5890 §2.3.2.1): `quickstart bücher.example` sets up xn--bcher-kva.example.
+  const domain = asciiDomain(positionals[0]!);
+  const hostname = asciiDomain(values.hostname ?? `mail.${domain}`);
   const addresses = (values.address as string[] | undefined) ?? [];
   for (const address of addresses) {
     if (isIP(address) === 0) throw usageError(`quickstart: --address ${address} is not an IP address`);
