@@ -156,10 +156,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
     const clientName = await policy.clientHostname(peer);
     const receivedAt = new Date();
+    const ourTrace = (examination?.trace ?? '') + receivedHeader(envelope, peer, hostname, receivedAt, clientName);
     const trace =
       returnPathHeader(mailFrom === envelope.mailFrom ? envelope : { ...envelope, mailFrom }) +
-      (examination?.trace ?? '') +
-      receivedHeader(envelope, peer, hostname, receivedAt, clientName) +
+      ourTrace +
       (examination?.header ?? '');
     // Its own memory, not a slice of Node's shared pool: the store hands the bytes to its writer
     // thread whole, and would otherwise copy them out of the pool first.
@@ -197,7 +197,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
                 id: envelope.id,
                 mailFrom: mailFrom?.address ?? '',
                 recipients: outbound,
-                content: stored,
+                // The copy that leaves gets our Received only. Return-Path is for final delivery (RFC
+                // 5321 §4.4: a relayed message must not carry one), and our Authentication-Results,
+                // `smtp.auth=` included, says who logged in: not for the next domain (RFC 8601 §5).
+                content: Buffer.concat([Buffer.from(ourTrace), body]),
                 receivedAt,
               }),
             )

@@ -313,12 +313,15 @@ test('a logged-in user may send to another domain: the message waits in the outb
   const payload = JSON.parse(jobs[0]!.payload);
   assert.deepEqual(payload.recipients, ['friend@example.org'], 'only the foreign recipient is queued');
   assert.equal(payload.mailFrom, 'carol@example.com');
-  assert.match(Buffer.from(payload.content, 'base64').toString(), /Subject: out/);
-  assert.match(
-    (await server.inbox('alice@example.com')).at(-1)!.toString(),
-    /Subject: out/,
-    'the local one is delivered',
-  );
+  const leaving = Buffer.from(payload.content, 'base64').toString();
+  assert.match(leaving, /Subject: out/);
+  // RFC 5321 §4.4: the copy that leaves starts with our Received; no Return-Path, and no
+  // Authentication-Results saying who logged in (smtp.auth=carol@example.com).
+  assert.match(leaving, /^Received: from /);
+  assert.doesNotMatch(leaving, /^Return-Path:|^Authentication-Results:|smtp\.auth=/m);
+  const local = (await server.inbox('alice@example.com')).at(-1)!.toString();
+  assert.match(local, /Subject: out/, 'the local one is delivered');
+  assert.match(local, /^Return-Path: <carol@example\.com>\r\n/, 'with the trace of a final delivery');
 });
 
 test('mail for an alias arrives in its account, and disabled accounts cannot log in', async () => {
