@@ -123,7 +123,15 @@ export function readFields(message: Buffer, start: number, end: number): HeaderF
  * continuations and charsets, comments removed; libmime does all of that.
  */
 export function parseHeaderValue(value: string): HeaderValue {
-  const parsed = libmime.parseHeaderValue(value);
+  // RFC 2231 §4: in an extended value "%" starts an escape only before two hex digits; libmime would
+  // turn a stray one ("%ZZ") into "=ZZ". Escaped first, it comes out as the "%" that was written.
+  const escaped = value.includes('%')
+    ? value.replace(
+        /(\*=)([^;]*)/g,
+        (_, sign: string, text: string) => sign + text.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'),
+      )
+    : value;
+  const parsed = libmime.parseHeaderValue(escaped);
   return { value: (parsed.value ?? '').toLowerCase(), params: parsed.params ?? {} };
 }
 

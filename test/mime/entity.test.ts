@@ -163,4 +163,8 @@ test('parseHeaderValue: lower-case value, quoted and RFC 2231 parameters, commen
     'фile.exe',
   );
   assert.equal(parseHeaderValue('').value, '');
+  // RFC 2231 §4: "%" escapes two hex digits; a stray one stays as written (libmime made "%ZZ" "=ZZ").
+  assert.equal(parseHeaderValue("attachment; filename*=utf-8''%ZZ.txt").params.filename, '%ZZ.txt');
+  assert.equal(parseHeaderValue("attachment; filename*=utf-8''100%25%20off.pdf").params.filename, '100% off.pdf');
+  assert.equal(parseHeaderValue('attachment; filename="50%ZZ.txt"').params.filename, '50%ZZ.txt');
 });
