@@ -4,6 +4,7 @@
  * recipients: accounts here get it in their INBOX, other domains through the outbound queue.
  */
 import { parseAddress } from '../../accounts/address.ts';
+import { stripForgedResults } from '../../authentication/authentication-results.ts';
 import type { Config } from '../../config/schema.ts';
 import { headerSectionLength } from '../../mime/header-section.ts';
 import { outboundJob } from '../../store/outbound-job.ts';
@@ -174,7 +175,15 @@ async function release(store: Store, config: Config, id: number): Promise<number
     released = await store.releaseQuarantined(id, {
       ...(local.length > 0 ? { delivery: { mailFrom: entry.mailFrom, recipients: local, ...message } } : {}),
       ...(remote.length > 0
-        ? { job: outboundJob({ id: `quarantine-${id}`, mailFrom: entry.mailFrom, recipients: remote, ...message }) }
+        ? {
+            job: outboundJob({
+              id: `quarantine-${id}`,
+              mailFrom: entry.mailFrom,
+              recipients: remote,
+              ...message,
+              content: leavingCopy(message.content, config.authentication.authservId ?? config.hostname),
+            }),
+          }
         : {}),
     });
   } catch (err) {
@@ -200,6 +209,21 @@ function nobodyLeft(id: number, gone: string[]): CliError {
   return new CliError(
     `quarantined message ${id}: none of its recipients has an account any more (${gone.join(', ')}); it stays in quarantine`,
   );
+}
+
+/**
+ * The copy that leaves for another domain, as the server queues one: without the Return-Path of a
+ * final delivery (RFC 5321 §4.4) and without our Authentication-Results (RFC 8601 §5), which would tell
+ * the next domain who logged in. The rest, our Received included, goes as it was held.
+ */
+function leavingCopy(content: Uint8Array, authservId: string): Uint8Array {
+  let bytes = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  if (/^return-path[ \t]*:/i.test(bytes.toString('latin1', 0, 64))) {
+    let end = bytes.indexOf(0x0a);
+    while (end >= 0 && (bytes[end + 1] === 0x20 || bytes[end + 1] === 0x09)) end = bytes.indexOf(0x0a, end + 1);
+    bytes = end < 0 ? bytes : bytes.subarray(end + 1);
+  }
+  return stripForgedResults(bytes, authservId).content;
 }
 
 /** The stored message as it is delivered: the bytes and the time it first arrived. */
