@@ -6,6 +6,7 @@
  */
 
 import { Resolver as NodeResolver } from 'node:dns/promises';
+import { domainToASCII } from 'node:url';
 import { AnswerCache } from './cache.ts';
 import type { DnsAnswer, MxRecord, Resolver, TlsaRecord } from './resolver.ts';
 import { reverseName } from './reverse-name.ts';
@@ -21,6 +22,8 @@ export interface ResolverOptions {
   cacheTtlMs?: number;
   /** Default 10,000; the oldest entry goes first. */
   cacheMaxEntries?: number;
+  /** What the cached answers may weigh together, about their bytes; default 16 MB. */
+  cacheMaxBytes?: number;
   /** Clock for the cache, injectable for tests. */
   now?: () => number;
 }
@@ -36,6 +39,8 @@ export function createResolver(options: ResolverOptions): Resolver {
   const cache = new AnswerCache<DnsAnswer<unknown>>({
     ttlMs: options.cacheTtlMs ?? 10_000,
     maxEntries: options.cacheMaxEntries ?? 10_000,
+    weigh: answerWeight,
+    maxWeight: options.cacheMaxBytes ?? 16 * 1024 * 1024,
     now: options.now,
   });
   // Concurrent identical lookups (several checks of one message asking for the same TXT) share one query.
@@ -46,6 +51,9 @@ export function createResolver(options: ResolverOptions): Resolver {
     // message (a DKIM selector) could be cut short at the sender's choosing. No host name holds a
     // control character or a space (RFC 1123 §2.1, RFC 2181 §11 leaves them to the application).
     if (UNASKABLE.test(name)) return Promise.resolve({ ok: false, error: 'nxdomain' });
+    const asked = askableName(name);
+    if (asked === undefined) return Promise.resolve({ ok: false, error: 'nxdomain' });
+    name = asked;
     const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`; // names are case-insensitive (RFC 4343 §3)
     const cached = cache.get(key) as DnsAnswer<T> | undefined;
     if (cached !== undefined) return Promise.resolve(cached);
@@ -88,6 +96,34 @@ export function createResolver(options: ResolverOptions): Resolver {
         }));
       }),
   };
+}
+
+/**
+ * The name as it goes to c-ares, or undefined for one no DNS server can hold: so it is never asked,
+ * and is "no such name" for good rather than a timeout to retry. Non-ASCII labels become A-labels
+ * here (RFC 5891 §4.2), since a name that does not convert reached c-ares as the root "." and got the
+ * root's answer; and a name is at most 253 characters as text, its labels 63 (RFC 1035 §2.3.4).
+ */
+export function askableName(name: string): string | undefined {
+  const ascii = /[^\x00-\x7f]/.test(name) ? domainToASCII(name) : name; // past ASCII: IDNA
+  if (ascii === '') return undefined;
+  const bare = ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
+  if (bare.length > 253) return undefined;
+  if (bare.length > 63 && bare.split('.').some((label) => label.length > 63)) return undefined;
+  return ascii;
+}
+
+/** About what an answer holds in memory: its text, and a little for each record. */
+function answerWeight(answer: DnsAnswer<unknown>): number {
+  if (!answer.ok) return 64;
+  let weight = 64;
+  for (const record of answer.records) {
+    if (typeof record === 'string') weight += 2 * record.length + 32;
+    else if (record instanceof Object && 'data' in record && record.data instanceof Uint8Array)
+      weight += record.data.byteLength + 64;
+    else weight += 2 * JSON.stringify(record).length + 32;
+  }
+  return weight;
 }
 
 async function ask<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {

@@ -188,7 +188,19 @@ function encoded(
   transport: 'udp' | 'tcp',
   opt: Answer | undefined,
 ): { reply: Buffer } {
-  const full = dnsPacket.encode({ ...response, flags });
+  // RFC 1035 §4.2.2: a TCP message is at most 65,535 octets (its length is two octets), and an RR's data
+  // as much (§3.2.1 RDLENGTH); a zone answer past that cannot be sent at all and is SERVFAIL (the test
+  // server crashed on it: dns-packet throws, or the TCP framing did).
+  let full: Buffer | undefined;
+  try {
+    full = dnsPacket.encode({ ...response, flags });
+  } catch {
+    full = undefined;
+  }
+  if (full === undefined || full.length > 0xffff) {
+    const failed = (flags & ~0xf) | RCODE.servfail;
+    return { reply: dnsPacket.encode({ ...response, flags: failed, answers: [], authorities: [] }) };
+  }
   const limit = opt?.type === 'OPT' ? Math.max(UDP_LIMIT, opt.udpPayloadSize) : UDP_LIMIT; // RFC 6891 §6.2.5
   if (transport === 'tcp' || full.length <= limit) return { reply: full };
   // RFC 2181 §9 / RFC 1035 §4.2.1: too big for UDP; set TC with no partial RRset so the client retries over TCP.

@@ -40,3 +40,23 @@ test('clear empties the cache', () => {
   cache.clear();
   assert.equal(cache.get('a'), undefined);
 });
+
+test('answers are weighed: the total stays under maxWeight, and an answer over a hundredth of it is not kept', () => {
+  let now = 0;
+  const cache = new AnswerCache<string>({
+    ttlMs: 1000,
+    maxEntries: 1000,
+    weigh: (value) => value.length,
+    maxWeight: 10_000,
+    now: () => now,
+  });
+  for (let i = 0; i < 500; i++) cache.set(`k${i}`, 'x'.repeat(90));
+  assert.ok(cache.usage.weight <= 10_000, `${cache.usage.weight}`);
+  assert.equal(cache.get('k499'), 'x'.repeat(90), 'the newest stay');
+  assert.equal(cache.get('k0'), undefined, 'the oldest went');
+  cache.set('huge', 'x'.repeat(101));
+  assert.equal(cache.get('huge'), undefined, 'too heavy to keep');
+  now += 1000;
+  cache.set('fresh', 'y');
+  assert.deepEqual(cache.usage, { entries: 1, weight: 1 }, 'expired entries are dropped without being looked up');
+});

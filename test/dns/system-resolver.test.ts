@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DnsAnswer, Resolver } from '../../src/dns/resolver.ts';
-import { createResolver, fromError, type ResolverOptions } from '../../src/dns/system-resolver.ts';
+import { askableName, createResolver, fromError, type ResolverOptions } from '../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 
 const zone: TestZone = {
@@ -180,4 +180,20 @@ test('a name with a NUL, another control character or a space is never asked: nx
     assert.deepEqual(await r.txt(name), { ok: false, error: 'nxdomain' }, JSON.stringify(name));
   }
   assert.equal(server.queries.length, before, 'nothing went out');
+});
+
+test('a name no DNS server can hold is never asked: over 253 characters, a label over 63, an IDN that does not convert', async () => {
+  const r = resolverFor();
+  const before = server.queries.length;
+  const label = (n: number) => 'a'.repeat(n);
+  const long254 = `${label(63)}.${label(63)}.${label(63)}.${label(61)}.b`; // 254 characters
+  for (const name of [long254, `${label(64)}.example.com`, 'x\u0085y.example.com', 'a\u2028b.example.com']) {
+    assert.deepEqual(await r.a(name), { ok: false, error: 'nxdomain' }, JSON.stringify(name));
+    assert.deepEqual(await r.txt(name), { ok: false, error: 'nxdomain' }, JSON.stringify(name));
+  }
+  assert.equal(server.queries.length, before, 'nothing went out (c-ares had asked for "." or sent an invalid name)');
+  const fits = `${label(63)}.${label(63)}.${label(63)}.${label(61)}`; // 253: asked
+  assert.equal((await r.a(fits)).ok, false);
+  assert.ok(server.queries.some((q) => q.name === fits), 'a 253-character name is asked');
+  assert.equal(askableName('bücher.example'), 'xn--bcher-kva.example', 'an IDN is asked as its A-labels');
 });

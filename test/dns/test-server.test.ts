@@ -133,6 +133,19 @@ describe('wire format', () => {
     assert.equal(asked.length, 2, 'once over UDP, once over TCP');
   });
 
+  test('TCP: an answer past 65,535 octets is SERVFAIL, not a crash (RFC 1035 §4.2.2)', async () => {
+    const huge = await startTestDnsServer({ records: { 'huge.example': { TXT: ['x'.repeat(70_000)] } } });
+    try {
+      const [reply] = (await queryTcp(huge.port, [{ id: 9, name: 'huge.example', type: 'TXT' }])) as [
+        DecodedPacket & { rcode: string },
+      ];
+      assert.equal(reply.rcode, 'SERVFAIL');
+      assert.equal(reply.answers?.length ?? 0, 0);
+    } finally {
+      await huge.close();
+    }
+  });
+
   test('the queries log records name and type', async () => {
     await resolver.resolveMx('example.com');
     assert.deepEqual(server.queries.at(-1), { name: 'example.com', type: 'MX' });
