@@ -109,6 +109,20 @@ test('quickstart never overwrites a config, and refuses bad input with a clear e
   assert.match(badAddress.stderr, /not an IP address/);
 });
 
+test('quickstart --account: the account gets postmaster as an alias, where the reports it publishes go', async (t) => {
+  const dir = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = await postern(['quickstart', 'example.org', '--account', 'admin@example.org', '--dir', dir]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /postmaster@example\.org delivers to it \(an alias\)/);
+  assert.match(run.stdout, /rua=mailto:postmaster@example\.org/);
+  const aliases = await postern(['alias', 'list', '--json', '--config', path.join(dir, 'postern.yaml')]);
+  assert.deepEqual(
+    JSON.parse(aliases.stdout).map((a: { alias: string; account: string }) => [a.alias, a.account]),
+    [['postmaster@example.org', 'admin@example.org']],
+  );
+});
+
 test('an internationalized domain is taken in either form and configured as its A-labels (RFC 5890)', async (t) => {
   const dir = tempDir('postern-quickstart-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -194,6 +194,9 @@ test('a name no DNS server can hold is never asked: over 253 characters, a label
   assert.equal(server.queries.length, before, 'nothing went out (c-ares had asked for "." or sent an invalid name)');
   const fits = `${label(63)}.${label(63)}.${label(63)}.${label(61)}`; // 253: asked
   assert.equal((await r.a(fits)).ok, false);
-  assert.ok(server.queries.some((q) => q.name === fits), 'a 253-character name is asked');
+  assert.ok(
+    server.queries.some((q) => q.name === fits),
+    'a 253-character name is asked',
+  );
   assert.equal(askableName('bücher.example'), 'xn--bcher-kva.example', 'an IDN is asked as its A-labels');
 });

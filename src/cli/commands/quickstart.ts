@@ -92,6 +92,12 @@ export async function quickstartCommand(args: string[]): Promise<number> {
       await store.setPassword(accountAddress, hash, scram);
       resumed.push(`the account ${accountAddress} (with the new password below)`);
     } else await store.createAccount(accountAddress, hash, scram);
+    // RFC 5321 §4.5.1: every domain needs postmaster, and the DMARC and TLS-RPT reports quickstart
+    // publishes go there. Another --account gets it as an alias.
+    const postmaster = `postmaster@${domain}`;
+    if (accountAddress !== postmaster && !(await store.resolveAddress(postmaster))) {
+      await store.addAlias(postmaster, accountAddress);
+    }
     const existing = await store.listDkimKeys(domain);
     // Both algorithms (RFC 8463 §5 recommends signing with both while Ed25519 support spreads).
     for (const algorithm of ['rsa', 'ed25519'] as const) {
@@ -109,6 +115,7 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     out.write(`Wrote ${configFile}; ${dataDir} held an earlier run's store: kept ${resumed.join(', ')}.\n\n`);
   } else out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
   out.write(`Account: ${accountAddress}\nPassword: ${password}\n`);
+  if (accountAddress !== `postmaster@${domain}`) out.write(`postmaster@${domain} delivers to it (an alias).\n`);
   out.write('  (shown this once; change it with `postern user passwd`)\n\n');
   out.write('Publish these DNS records (the PTR at your hosting provider):\n\n');
   out.write(zoneLines(domain, records, mtaStsPolicy(config)));

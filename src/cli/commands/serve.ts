@@ -31,7 +31,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       submission,
       submissions,
     },
-    `Postern ${VERSION} on Node ${process.version}: SMTP on ${smtp}, submission on ${submission ?? 'off'} (STARTTLS) and ${submissions ?? 'off'} (TLS), data in ${config.dataDir} (${config.store.engine}), local domains ${config.domains.join(', ')}`,
+    `Postern ${VERSION} on Node ${process.version}: SMTP on ${smtp}, ${submissionText(submission, submissions)}, data in ${config.dataDir} (${config.store.engine}), local domains ${config.domains.join(', ')}`,
   );
   if (file === undefined) {
     logger.warn(
@@ -64,4 +64,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   // and delay its restart; the timer itself holds nothing up when nothing else is left.
   setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
   return 0;
+}
+
+/** "submission on A (STARTTLS) and B (TLS)", naming only the listeners that are on. */
+function submissionText(starttls: string | undefined, implicit: string | undefined): string {
+  const on = [starttls && `${starttls} (STARTTLS)`, implicit && `${implicit} (TLS)`].filter(Boolean);
+  return on.length === 0 ? 'submission off' : `submission on ${on.join(' and ')}`;
 }
