@@ -3,6 +3,7 @@
  * `postern serve` runs with no file at all. The keys hostname, domains, dataDir, dns.servers and
  * listen.smtp are a contract that tools and tests rely on.
  */
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { filterSchema } from './filter-schema.ts';
@@ -78,7 +79,11 @@ export const configSchema = z
     /** Clients that may relay without authenticating (Postfix mynetworks): empty, none may. */
     mynetworks: z.array(z.string()).default([]),
     /** This server's own public addresses, so a HELO that claims them from outside is refused. */
-    serverAddresses: z.array(z.string()).default([]),
+    serverAddresses: z
+      .array(
+        z.string().refine((value) => isIP(value) !== 0, { message: 'expected an IP address such as 203.0.113.25' }),
+      )
+      .default([]),
     /** Postfix's smtpd_*_restrictions, per stage; an absent list takes the secure default (docs/restrictions.md). */
     restrictions: z
       .object({

@@ -132,6 +132,19 @@ test('an invalid store URL is named in the error without its password, whatever 
   }
 });
 
+test('serverAddresses: each an IP address, or the start stops naming it', () => {
+  assert.deepEqual(parseConfig({ serverAddresses: ['203.0.113.25', '2001:db8::25'] }, 'test').serverAddresses, [
+    '203.0.113.25',
+    '2001:db8::25',
+  ]);
+  for (const bad of ['203.0.113.256', 'mx.example.com']) {
+    assert.throws(
+      () => parseConfig({ serverAddresses: [bad] }, 'postern.yaml'),
+      new RegExp(`serverAddresses\\.0: "${bad.replace(/\./g, '\\.')}" is invalid: expected an IP address`),
+    );
+  }
+});
+
 test('redactUrl: a URL it cannot parse is not shown at all when it may hold a password', () => {
   assert.equal(redactUrl('postgres://u:s3cret@db/x'), 'postgres://u:***@db/x');
   assert.equal(redactUrl('postern:s3cret@127.0.0.1:5432/db'), '(an unparsable PostgreSQL URL)');
