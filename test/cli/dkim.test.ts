@@ -63,7 +63,12 @@ test('dkim keygen: stores the key, prints the record to publish, never the priva
   );
   assert.match(r.stdout, /^Created DKIM key mail2025 for example\.com \(RSA, 2048 bits\)\. It is active at once/);
   assert.match(r.stdout, /^ {2}Value: v=DKIM1; k=rsa; p=/m);
-  assert.match(r.stdout, /publish this record before mail is sent/);
+  assert.match(r.stdout, /publish this record now/);
+  assert.doesNotMatch(
+    r.stdout,
+    /Postern signs the outgoing mail/,
+    'no claim of signing before outbound delivery exists',
+  );
 
   const [json, text, ed] = await Promise.all([
     postern(['dkim', 'list', '--json', ...config]),

@@ -19,7 +19,8 @@ export async function checkDkim(ctx: CheckContext): Promise<Check[]> {
   const active = keys.filter((key) => key.state === 'active');
   const checks: Check[] = [];
   if (active.length > 0) {
-    checks.push(pass('dkim', 'dkim.keys', `signing with ${active.map((k) => k.selector).join(', ')}`));
+    // "active", not "signing": the keys are kept and published; outbound signing comes with delivery.
+    checks.push(pass('dkim', 'dkim.keys', `active key ${active.map((k) => k.selector).join(', ')}`));
   } else if (keys.length > 0) {
     checks.push(
       warn(

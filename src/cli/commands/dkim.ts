@@ -106,8 +106,8 @@ async function keygen(config: Config, values: Values): Promise<number> {
       '',
       ...publishLines(key),
       '',
-      `Postern signs the outgoing mail of ${domain} with its active key: publish this record before mail is sent,`,
-      'or receivers cannot verify the signatures.',
+      `The active key is the one outgoing mail of ${domain} is signed with (signing arrives with outbound`,
+      'delivery): publish this record now, so that receivers can verify the signatures from the first message.',
     );
   } else {
     out.push(
