@@ -18,5 +18,18 @@ export function printable(text: string, multiline = false): string {
 /** `text` in `width` columns of a table row: whitespace runs as one space, cut between characters, never inside one. */
 export function column(text: string, width: number): string {
   const chars = Array.from(printable(text.replace(/\s+/g, ' ')));
-  return chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : chars.join('').padEnd(width);
+  const cut = chars.length > width ? [...chars.slice(0, width - 1), '…'] : chars;
+  return cut.join('') + ' '.repeat(Math.max(0, width - cut.length)); // padded in characters, not UTF-16 units
+}
+
+/**
+ * "Name <address>" as "address (Name)": a column clips what comes last, and a display name may itself
+ * look like an address ("PayPal <service@paypal.com>" <attacker@evil.example>); the sender's real
+ * address must be what stays in view.
+ */
+export function addressFirst(from: string): string {
+  const match = /^(.*?)\s*<([^<>]*)>\s*$/.exec(from);
+  if (!match) return from;
+  const name = (match[1] ?? '').replace(/^"(.*)"$/, '$1').trim();
+  return name === '' ? (match[2] ?? '') : `${match[2]} (${name})`;
 }

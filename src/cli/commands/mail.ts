@@ -2,7 +2,7 @@
 import { formatDate } from '../../smtp/received.ts';
 import type { Mailbox, Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { column } from '../printable.ts';
+import { addressFirst, column } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { oneAddress } from './user.ts';
@@ -89,16 +89,4 @@ async function mailboxOf(store: Store, address: string, name: string): Promise<M
   if (mailbox) return mailbox;
   const names = (await store.listMailboxes(account.id)).map((m) => m.name);
   throw new CliError(`${address}: no mailbox "${name}" (the account has: ${names.join(', ') || 'none'})`);
-}
-
-/**
- * "Name <address>" as "address (Name)": a column clips what comes last, and a display name may itself
- * look like an address ("PayPal <service@paypal.com>" <attacker@evil.example>); the sender's real
- * address must be what stays in view.
- */
-function addressFirst(from: string): string {
-  const match = /^(.*?)\s*<([^<>]*)>\s*$/.exec(from);
-  if (!match) return from;
-  const name = (match[1] ?? '').replace(/^"(.*)"$/, '$1').trim();
-  return name === '' ? (match[2] ?? '') : `${match[2]} (${name})`;
 }

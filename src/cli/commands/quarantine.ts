@@ -16,7 +16,7 @@ import {
   type Store,
 } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { printable } from '../printable.ts';
+import { addressFirst, column, printable } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
@@ -110,11 +110,11 @@ function list(entries: QuarantinedSummary[], more: number | undefined, json: boo
     out += row([
       String(e.id).padStart(idWidth),
       e.receivedAt.toISOString().slice(0, 16).replace('T', ' '),
-      clip(e.from || `<${e.mailFrom}>`, fromWidth),
-      clip(e.recipients.join(', '), toWidth),
+      column(e.from ? addressFirst(e.from) : `<${e.mailFrom}>`, fromWidth),
+      column(e.recipients.join(', '), toWidth),
       e.score.toFixed(1).padStart(6),
-      clip(e.category, categoryWidth),
-      clip(e.subject, subjectWidth),
+      column(e.category, categoryWidth),
+      column(e.subject, subjectWidth),
     ]);
   }
   if (more !== undefined) out += `(the newest ${more}; --limit N shows more)\n`;
@@ -265,13 +265,6 @@ function terminalWidth(): number {
   if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns;
   const columns = Number(process.env.COLUMNS);
   return Number.isInteger(columns) && columns > 0 ? columns : 120;
-}
-
-/** Fits text into `width` code points, with … when cut, padded to the width. */
-function clip(text: string, width: number): string {
-  const chars = Array.from(printable(text).replace(/\s+/g, ' '));
-  const cut = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : chars.join('');
-  return cut + ' '.repeat(Math.max(0, width - Array.from(cut).length));
 }
 
 function signedWeight(weight: number): string {
