@@ -219,6 +219,11 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
   async #order(host: HostState, isDefault: boolean, interval: number): Promise<void> {
     const options = this.#options;
     const started = Date.now();
+    // Said before it starts: an order may take a minute (the CA's validation, the client's retries).
+    options.logger.info(
+      { hostname: host.hostname, directory: options.directory, renewal: host.validity !== undefined },
+      'ACME: ordering a certificate',
+    );
     try {
       this.#account ??= await loadAccount(this.#dir, options.directory);
       // A renewal certifies the same key again, so TLSA records (DANE) stay true across renewals.

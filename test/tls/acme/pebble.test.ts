@@ -188,6 +188,8 @@ test('a failing order is logged at error level with the reason and retried after
     hostnames: ['missing.example.test'], // not in the DNS zone: pebble's validation fails
     http01: { listen: `127.0.0.1:${httpPort}` },
   });
+  const ordering = lines.find((line) => line.msg === 'ACME: ordering a certificate');
+  assert.equal(ordering?.hostname, 'missing.example.test', 'said at info level before the order starts');
   const [error] = errorLines(lines);
   assert.equal(error?.hostname, 'missing.example.test');
   assert.match(String(error?.reason), /missing\.example\.test/);
