@@ -86,11 +86,17 @@ function sameSocket(a: string, b: string): boolean {
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const key = issue.path.map(String).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys' && key === 'store' && issue.keys.includes('url')) {
+    return 'store.url applies to store.engine: postgres only; the SQLite store is the file dataDir/postern.sqlite';
+  }
   if (issue.code === 'unrecognized_keys') {
     const where = issue.path.length === 0 ? '' : ` under ${key}`;
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: check the spelling against the configuration reference in README.md`;
   }
   const value = valueAt(raw, issue.path);
+  if (key === 'store.url' && value === undefined) {
+    return 'store.url is missing: store.engine: postgres needs the database URL, such as postgres://postern@db.example.com/postern';
+  }
   const shown = value === undefined ? 'missing' : JSON.stringify(withoutSecrets(value));
   return `${key}: ${shown} is invalid: ${issue.message}`;
 }
