@@ -292,7 +292,8 @@ export class InboundPolicy {
    * and shared with the client-name rules, so a session the rules already looked up costs nothing.
    */
   clientHostname(peer: Peer): Promise<string | undefined> {
-    return verifiedClientHostname(this.#context(peer, 'data', {})).then(
+    const memo = this.#memoOf(peer);
+    return verifiedClientHostname({ clientAddress: peer.remoteAddress, resolver: this.#resolver, memo }).then(
       (found) => found.name,
       () => undefined,
     );
@@ -378,6 +379,15 @@ export class InboundPolicy {
     this.#record(peer, { stage, rule, action: r.code < 500 ? 'defer' : 'reject', reply: r, reason });
   }
 
+  #memoOf(peer: Peer): Map<string, unknown> {
+    let memo = this.#memos.get(peer.sessionId);
+    if (!memo) {
+      memo = new Map();
+      this.#memos.set(peer.sessionId, memo);
+    }
+    return memo;
+  }
+
   #context(
     peer: Peer,
     stage: Stage,
@@ -389,11 +399,7 @@ export class InboundPolicy {
       unauthPipelining?: boolean;
     },
   ): PolicyContext {
-    let memo = this.#memos.get(peer.sessionId);
-    if (!memo) {
-      memo = new Map();
-      this.#memos.set(peer.sessionId, memo);
-    }
+    const memo = this.#memoOf(peer);
     const { envelope } = facts;
     return {
       stage,

@@ -28,7 +28,10 @@ const MEMO_KEY = 'client.hostname';
 const MAX_PTR_NAMES = 10;
 
 /** The client's forward-confirmed hostname, looked up once per session. */
-export function verifiedClientHostname(ctx: PolicyContext): Promise<ClientHostname> {
+/** What the lookup needs of a policy context: the Received header asks with no more than this. */
+export type HostnameContext = Pick<PolicyContext, 'clientAddress' | 'resolver' | 'memo'>;
+
+export function verifiedClientHostname(ctx: HostnameContext): Promise<ClientHostname> {
   const known = ctx.memo.get(MEMO_KEY) as Promise<ClientHostname> | undefined;
   if (known) return known;
   const pending = lookUpHostname(ctx); // the promise is kept, so concurrent rules share one lookup
@@ -36,7 +39,7 @@ export function verifiedClientHostname(ctx: PolicyContext): Promise<ClientHostna
   return pending;
 }
 
-async function lookUpHostname(ctx: PolicyContext): Promise<ClientHostname> {
+async function lookUpHostname(ctx: HostnameContext): Promise<ClientHostname> {
   const ip = ctx.clientAddress;
   const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined;
   if (family === undefined) return { temporary: false, reverse: 'none', reason: `${ip} is not an IP address` };
