@@ -292,6 +292,9 @@ export class InboundPolicy {
    * and shared with the client-name rules, so a session the rules already looked up costs nothing.
    */
   clientHostname(peer: Peer): Promise<string | undefined> {
+    // A session already gone (its message still being checked) has had its memory dropped: asking now
+    // would make it again, for good, since disconnected() will not run twice.
+    if (peer.gone) return Promise.resolve(undefined);
     const memo = this.#memoOf(peer);
     return verifiedClientHostname({ clientAddress: peer.remoteAddress, resolver: this.#resolver, memo }).then(
       (found) => found.name,

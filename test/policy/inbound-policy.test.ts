@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createResolver } from '../../src/dns/system-resolver.ts';
+import { startTestDnsServer } from '../../src/dns/test-server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { type AccountLookup, InboundPolicy, type PolicyOutcome } from '../../src/policy/inbound-policy.ts';
 import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
@@ -255,4 +256,30 @@ test('a Postfix 2.9-style config: relay list empty, permit_mynetworks in the rec
   const route = async (who: Peer) => describe(await old.recipient(who, envelope, path('someone@example.org')));
   assert.equal(await route({ ...peer, remoteAddress: '10.1.2.3' }), 'outbound');
   assert.equal(await route(peer), '554 5.7.1', 'a stranger still cannot relay');
+});
+
+test("the client's name for Received: looked up once a session, and not at all for a session already gone", async () => {
+  const dns = await startTestDnsServer({
+    records: { '192.0.2.99': { PTR: ['c.example'] }, 'c.example': { A: ['192.0.2.99'] } },
+  });
+  try {
+    const p = new InboundPolicy({
+      config: parseConfig({ hostname: 'mx.example.com', domains: ['example.com'] }, 'test'),
+      resolver: createResolver({ servers: [dns.server], timeoutMs: 500, tries: 1, cacheTtlMs: 0 }),
+      store: new NullStore([]),
+      accounts: syncLookup,
+      logger: createLogger('silent'),
+    });
+    const live: Peer = { ...peer, sessionId: 'live' };
+    assert.equal(await p.clientHostname(live), 'c.example');
+    assert.equal(await p.clientHostname(live), 'c.example');
+    const asked = dns.queries.length;
+    assert.equal(asked, 2, 'PTR, then A to confirm it, once');
+    live.gone = true;
+    p.disconnected(live);
+    assert.equal(await p.clientHostname(live), undefined);
+    assert.equal(dns.queries.length, asked, 'nothing asked, and so nothing kept, for a session that is gone');
+  } finally {
+    await dns.close();
+  }
 });
