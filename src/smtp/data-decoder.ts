@@ -189,7 +189,8 @@ export class ContentDecoder {
       // RFC 5321 §4.1.1.4: a final line without CRLF is either refused or given one. We add it, as
       // Postfix does: the stored message must be relayable with DATA later and read by IMAP clients,
       // and DKIM's canonical body already ends in CRLF (RFC 6376 §3.4.3, §3.4.4), so no signature breaks.
-      this.emitConst(CRLF_BYTES);
+      // Ours, not the client's: not counted against the size it was allowed (RFC 1870).
+      this.add(CRLF_BYTES, false);
     } else if (this.state === S.cr) {
       this.bare();
       if (this.options.bareLineEndings === 'normalize') this.emitConst(LF_BYTES);
@@ -248,10 +249,10 @@ export class ContentDecoder {
    * length, so keeping each 3-octet piece of a message of `..` lines (or of 1-octet BDAT chunks)
    * on its own made 25 MB of content cost nearly 1 GB, past what maxSize promises.
    */
-  private add(part: Buffer): void {
+  private add(part: Buffer, limited = true): void {
     if (this.problemFound !== undefined) return;
     this.size += part.length;
-    if (this.size > this.options.maxSize) {
+    if (limited && this.size > this.options.maxSize) {
       this.fail('too-large');
       return;
     }

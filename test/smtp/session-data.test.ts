@@ -145,6 +145,12 @@ const bdatCases: BdatCase[] = [
   ['bare LF in BDAT (reject): 550', 'BDAT 3 LAST\r\na\nb', ['550 5.6.11'], []],
   ['BDAT over the size limit: 552', `BDAT 10100 LAST\r\n${lines(101)}`, ['552 5.3.4'], []],
   [
+    'exactly the size limit, its last line without CRLF: accepted, the CRLF we add is not the client’s',
+    `BDAT 10000 LAST\r\n${lines(99)}${long(100)}`,
+    ['250 2.0.0'],
+    [`${lines(99)}${long(100)}\r\n`],
+  ],
+  [
     'a chunk over the limit ends the transaction',
     `BDAT 10100\r\n${lines(101)}BDAT 0 LAST\r\n`,
     ['552 5.3.4', '503 5.5.1'],
