@@ -2,10 +2,12 @@
  * Finds, reads and validates the configuration. Errors name the key, the bad value and what is
  * expected, so an admin can fix the file without reading code.
  */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { redactUrl } from './redact-url.ts';
 import { type Config, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -97,7 +99,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (key === 'store.url' && value === undefined) {
     return 'store.url is missing: store.engine: postgres needs the database URL, such as postgres://postern@db.example.com/postern';
   }
-  const shown = value === undefined ? 'missing' : JSON.stringify(withoutSecrets(value));
+  // The store URL is shown as the store shows it: parsed and redacted, or not at all (`user:secret@host`
+  // without "//" parses as no URL with a password in it, and no pattern finds every such form).
+  const safe = key === 'store.url' && typeof value === 'string' ? redactUrl(value) : withoutSecrets(value);
+  const shown = value === undefined ? 'missing' : JSON.stringify(safe);
   return `${key}: ${shown} is invalid: ${issue.message}`;
 }
 
@@ -116,9 +121,8 @@ function withoutSecrets(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   return (
     value
-      .replace(/(\/\/[^:/@\s]*:)[^@]*@/g, '$1***@')
-      // `user:secret@host` however many slashes the scheme has, none included (`postgres:u:secret@h`).
-      .replace(/([^\s:/@]+:)(?!\/\/)[^\s@]*@/g, '$1***@')
+      // Up to the last "@" before a space: a password may hold "@" itself (`//u:p@ss@host`).
+      .replace(/(\/\/[^:/@\s]*:)\S*@/g, '$1***@')
       .replace(/(\bpass(?:word)?\s*=\s*)('[^']*'|"[^"]*"|[^\s&]+)/gi, '$1***')
   );
 }

@@ -120,6 +120,8 @@ test('an invalid store URL is named in the error without its password, whatever 
     'postern:s3cret@127.0.0.1:5432/postern', // no scheme
     'postgres:/postern:s3cret@127.0.0.1:5432/postern', // one slash
     'postgres:postern:s3cret@127.0.0.1:5432/postern', // none
+    'postern:p@s3cret@127.0.0.1:5432/postern', // an "@" in the password
+    'mysql://u:p@s3cret@db/x',
   ];
   for (const url of leaks) {
     assert.throws(
@@ -146,6 +148,13 @@ test('serverAddresses: each an IP address, or the start stops naming it', () => 
       new RegExp(`serverAddresses\\.0: "${bad.replace(/\./g, '\\.')}" is invalid: expected an IP address`),
     );
   }
+});
+
+test('a mailto: address in an invalid value is shown as written: only URL passwords are hidden', () => {
+  assert.throws(
+    () => parseConfig({ publish: { dmarcRua: 'mailto:dmarc@example.com;x' } }, 'postern.yaml'),
+    /publish\.dmarcRua: "mailto:dmarc@example\.com;x" is invalid/,
+  );
 });
 
 test('redactUrl: a URL it cannot parse is not shown at all when it may hold a password', () => {

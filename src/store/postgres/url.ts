@@ -1,19 +1,2 @@
-/** A PostgreSQL URL fit for logs and messages: the password replaced, the rest kept. */
-export function redactUrl(url: string): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  // Only a postgres:// URL with a host is redacted part by part. Anything else (`user:secret@host`
-  // parses as an opaque URL of scheme "user") may hold a password anywhere, so it is not shown.
-  if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol) || !parsed.host) {
-    return url.startsWith('postgres') || /[@=]/.test(url) ? '(an unparsable PostgreSQL URL)' : url;
-  }
-  if (parsed.password) parsed.password = '***';
-  for (const key of ['password', 'sslpassword']) {
-    if (parsed.searchParams.has(key)) parsed.searchParams.set(key, '***');
-  }
-  return parsed.toString();
-}
+/** The store shows its URL as the config's errors do (src/config/redact-url.ts). */
+export { redactUrl } from '../../config/redact-url.ts';
