@@ -185,7 +185,14 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
 
   /** The backoff an earlier process left: the next try waits as it would have without the restart. */
   async #loadFailures(host: HostState): Promise<void> {
-    const text = await readIfExists(host.failuresPath);
+    let text: string | undefined;
+    try {
+      text = await readIfExists(host.failuresPath);
+    } catch (err) {
+      // Unreadable (written by another user, say): only the backoff is lost, the start goes on.
+      this.#options.logger.warn({ hostname: host.hostname, err }, 'ACME: cannot read the failure record; no backoff');
+      return;
+    }
     if (text === undefined) return;
     try {
       const saved = JSON.parse(text) as { failures?: unknown; at?: unknown; error?: unknown };

@@ -2,7 +2,7 @@
 // not as acme-client's TypeError. Its own process: acme-client's retries are turned off here, which
 // is global to the process, so that the order fails at once instead of after 75 s of retries.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -81,6 +81,14 @@ test('the failure backoff survives a restart: a new process waits as the old one
       1,
       'an unreadable record loses only the backoff: it orders (and fails) at once',
     );
+
+    await rm(file);
+    await mkdir(file); // a record that cannot be read at all (EISDIR, as EACCES would be)
+    const fourth = manager();
+    await fourth.start();
+    await fourth.settled();
+    await fourth.stop();
+    assert.equal(fourth.status()[0]?.failures, 1, 'the start goes on without the backoff');
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
