@@ -15,9 +15,12 @@ export function printable(text: string, multiline = false): string {
   );
 }
 
-/** `text` in `width` columns of a table row: whitespace runs as one space, cut between characters, never inside one. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** `text` in `width` columns of a table row: whitespace runs as one space, cut between characters (grapheme clusters), never inside one. */
 export function column(text: string, width: number): string {
-  const chars = Array.from(printable(text.replace(/\s+/g, ' ')));
+  // Cut between user-perceived characters (UAX #29 grapheme clusters): a flag or a ZWJ family is one.
+  const chars = Array.from(graphemes.segment(printable(text.replace(/\s+/g, ' '))), (part) => part.segment);
   const cut = chars.length > width ? [...chars.slice(0, width - 1), '…'] : chars;
   return cut.join('') + ' '.repeat(Math.max(0, width - cut.length)); // padded in characters, not UTF-16 units
 }

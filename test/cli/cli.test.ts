@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
+import { column } from '../../src/cli/printable.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, POSTERN, postern, spawnServer } from '../support/child-server.ts';
@@ -270,6 +271,8 @@ test('mail list and queue list show no terminal controls, and the real address o
   assert.match(second ?? '', /=\?utf-8\?Q\?ceo=40bank/, 'the address as written');
   assert.doesNotMatch(mail.stdout, /ceo@bank\.example/, 'never read as ceo@bank.example');
   assert.ok(second?.includes(`${'x'.repeat(48)}😀…`), `a column cuts between characters: ${second}`);
+  assert.equal(column(`${'x'.repeat(6)}🇫🇷🇩🇪y`, 8), `${'x'.repeat(6)}🇫🇷…`, 'a flag is one character');
+  assert.equal(column(`${'x'.repeat(6)}👨‍👩‍👧👨‍👩‍👧y`, 8), `${'x'.repeat(6)}👨‍👩‍👧…`, 'so is a ZWJ family');
 });
 
 test('mail show takes a UID written in digits only; queue list says when it shows only part of the queue', async (t) => {
