@@ -127,7 +127,8 @@ export function parseHeaderValue(value: string): HeaderValue {
   // turn a stray one ("%ZZ") into "=ZZ". Escaped first, it comes out as the "%" that was written.
   const escaped = value.includes('%')
     ? value.replace(
-        /(\*=)([^;]*)/g,
+        // `; name*=` or `; name*0*=` and its unquoted value (an ext-value is never a quoted-string).
+        /(;\s*[^\s=;"]+\*=)([^;"]*)/g,
         (_, sign: string, text: string) => sign + text.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'),
       )
     : value;

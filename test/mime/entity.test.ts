@@ -167,4 +167,9 @@ test('parseHeaderValue: lower-case value, quoted and RFC 2231 parameters, commen
   assert.equal(parseHeaderValue("attachment; filename*=utf-8''%ZZ.txt").params.filename, '%ZZ.txt');
   assert.equal(parseHeaderValue("attachment; filename*=utf-8''100%25%20off.pdf").params.filename, '100% off.pdf');
   assert.equal(parseHeaderValue('attachment; filename="50%ZZ.txt"').params.filename, '50%ZZ.txt');
+  assert.equal(
+    parseHeaderValue('attachment; filename="a*=%zz.txt"').params.filename,
+    'a*=%zz.txt',
+    'quoted: untouched',
+  );
 });
