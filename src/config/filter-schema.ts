@@ -22,9 +22,19 @@ const domain = z
 const milterSchema = z
   .object({
     /** Sendmail/Postfix socket syntax: `inet:11332@127.0.0.1`, `inet6:port@host`, `unix:/path`. */
-    socket: z.string().regex(/^(inet:\d{1,5}@\S+|inet6:\d{1,5}@\S+|unix:\/\S+|local:\/\S+)$/, {
-      message: 'expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path',
-    }),
+    socket: z
+      .string()
+      .regex(/^(inet:\d{1,5}@\S+|inet6:\d{1,5}@\S+|unix:\/\S+|local:\/\S+)$/, {
+        message: 'expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path',
+        abort: true,
+      })
+      .refine(
+        (socket) =>
+          !/^inet6?:/.test(socket) || Number(socket.slice(socket.indexOf(':') + 1, socket.indexOf('@'))) <= 65535,
+        {
+          message: 'the port must be 0-65535',
+        },
+      ),
     /** A name for logs and quarantine reasons; the socket when absent. */
     name: z.string().min(1).optional(),
     connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),

@@ -29,7 +29,15 @@ const domainName = z
   })
   .transform((v) => v.toLowerCase());
 
-const duration = z.number().int().positive();
+/** Milliseconds for a Node.js timer, which cannot wait longer than 2^31 - 1 ms (about 24.8 days): past that it fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const duration = z.number().int().positive().max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)');
+
+/** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */
+const ipPort = hostPort.refine((value) => {
+  const host = value.slice(0, value.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  return isIP(host) !== 0;
+}, 'expected an IP address and port, e.g. 127.0.0.1:53 or [::1]:53');
 
 /** An https URL written into a DNS tag list (BIMI l=, a=): no ";", quote or space to end the tag early. */
 const recordUrl = z
@@ -239,7 +247,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** `postern serve` runs `dns check` for each domain this often and logs what changed; 0: never. */
-    dnsCheckIntervalMinutes: z.number().int().min(0).default(360),
+    // A Node.js timer waits 2^31 - 1 ms at most (35,791 minutes); a longer interval would run back to back.
+    dnsCheckIntervalMinutes: z.number().int().min(0).max(35_791).default(360),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -249,7 +258,7 @@ export const configSchema = z
     dns: z
       .object({
         /** Empty: the system's resolvers. Tests point this at a loopback server. */
-        servers: z.array(hostPort).default([]),
+        servers: z.array(ipPort).default([]),
         timeoutMs: duration.default(3000),
         tries: z.number().int().min(1).max(5).default(2),
       })

@@ -125,6 +125,15 @@ function parseEntry(entry: RuleEntryConfig, key: string): { spec: RuleSpec; warn
   }
   const { rule, warnOnly, warn_if_reject, ...options } = entry;
   if (typeof rule !== 'string' || rule.trim() === '') throw new ConfigError(`${key}: "rule" must name a restriction`);
+  // A dry run must never become an enforced rule by a typo: `warnOnly: "true"` is refused, not read as false.
+  for (const [flag, value] of [
+    ['warnOnly', warnOnly],
+    ['warn_if_reject', warn_if_reject],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new ConfigError(`${key}: ${flag}: ${JSON.stringify(value)} is invalid: expected true or false`);
+    }
+  }
   const [name = '', ...args] = rule.trim().split(/\s+/);
   return { spec: { name, args, options }, warnOnly: warnOnly === true || warn_if_reject === true };
 }

@@ -157,6 +157,27 @@ test('a mailto: address in an invalid value is shown as written: only URL passwo
   );
 });
 
+test('values a running server could not use are refused at start, naming the key', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      { dns: { servers: ['localhost:53'] } },
+      /dns\.servers\.0: "localhost:53" is invalid: expected an IP address and port/,
+    ],
+    [{ dnsCheckIntervalMinutes: 43_200 }, /dnsCheckIntervalMinutes: 43200 is invalid/],
+    [{ smtp: { shutdownGraceMs: 2 ** 31 } }, /smtp\.shutdownGraceMs: 2147483648 is invalid: at most 2147483647 ms/],
+    [
+      { filter: { milters: [{ socket: 'inet:99999@127.0.0.1' }] } },
+      /filter\.milters\.0\.socket: "inet:99999@127\.0\.0\.1" is invalid: the port must be 0-65535/,
+    ],
+  ];
+  for (const [input, want] of cases)
+    assert.throws(() => parseConfig(input, 'postern.yaml'), want, JSON.stringify(input));
+  assert.deepEqual(parseConfig({ dns: { servers: ['127.0.0.1:53', '[::1]:53'] } }, 'test').dns.servers, [
+    '127.0.0.1:53',
+    '[::1]:53',
+  ]);
+});
+
 test('redactUrl: a URL it cannot parse is not shown at all when it may hold a password', () => {
   assert.equal(redactUrl('postgres://u:s3cret@db/x'), 'postgres://u:***@db/x');
   assert.equal(redactUrl('postern:s3cret@127.0.0.1:5432/db'), '(an unparsable PostgreSQL URL)');

@@ -151,6 +151,13 @@ test('the object form takes warnOnly (or warn_if_reject) and the options its rul
 test('configuration mistakes stop the start with the key that holds them', () => {
   const bad: [Partial<ConfigInput>, RegExp][] = [
     [
+      // A string is no dry-run switch: read as false, it would enforce the rule the admin meant to try.
+      {
+        restrictions: { client: [{ rule: 'reject_unknown_client_hostname', warnOnly: 'true' }] },
+      } as Partial<ConfigInput>,
+      /restrictions\.client\[0\]: warnOnly: "true" is invalid: expected true or false/,
+    ],
+    [
       { restrictions: { recipient: ['reject_unlisted_recipent'] } },
       /restrictions\.recipient\[0\]: unknown restriction "reject_unlisted_recipent"/,
     ],
