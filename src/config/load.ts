@@ -50,11 +50,29 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
     }
   }
   const config = parseConfig(raw, file ?? 'embedded defaults');
-  // A relative dataDir is taken from the config file's folder, so the server does not depend on its cwd.
-  if (file !== undefined && !path.isAbsolute(config.dataDir)) {
-    config.dataDir = path.resolve(path.dirname(file), config.dataDir);
-  }
+  // Relative paths are taken from the config file's folder, so the server does not depend on its
+  // working directory (a service manager starts it in /).
+  if (file !== undefined) resolvePaths(config, path.dirname(file));
   return { config, file };
+}
+
+/** Every file path the config names, made absolute from `base`: dataDir, rule tables, certificates, the ACME CA. */
+function resolvePaths(config: Config, base: string): void {
+  const from = (file: string) => path.resolve(base, file);
+  config.dataDir = from(config.dataDir);
+  const filter = config.filter;
+  for (const key of ['headerChecks', 'mimeHeaderChecks', 'nestedHeaderChecks', 'bodyChecks'] as const) {
+    const file = filter[key];
+    if (file !== undefined) filter[key] = from(file);
+  }
+  config.tls.certificates = config.tls.certificates.map(({ cert, key }) => ({ cert: from(cert), key: from(key) }));
+  if (config.tls.acme?.directoryCa) config.tls.acme.directoryCa = from(config.tls.acme.directoryCa);
+  // Access maps in the object form: { rule: check_sender_access, file: senders }.
+  for (const list of Object.values(config.restrictions)) {
+    for (const entry of list ?? []) {
+      if (typeof entry === 'object' && entry !== null && typeof entry.file === 'string') entry.file = from(entry.file);
+    }
+  }
 }
 
 export function parseConfig(raw: unknown, source: string): Config {

@@ -77,6 +77,29 @@ test('a file: --config wins over POSTERN_CONFIG; a relative dataDir is taken fro
   assert.throws(() => loadConfig(b, {}), /not valid YAML at line/);
 });
 
+test('every relative file path is taken from the config file folder, wherever the server starts', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'postern.yaml');
+  fs.writeFileSync(
+    file,
+    [
+      'hostname: mx.example.com',
+      'filter: { headerChecks: rules/header_checks, bodyChecks: /etc/postern/body_checks }',
+      'tls: { certificates: [{ cert: tls/mx.crt, key: tls/mx.key }], acme: { directory: "https://127.0.0.1:14000/dir", termsOfServiceAgreed: true, http01: { listen: "127.0.0.1:8080" }, directoryCa: ca.pem } }',
+      'restrictions: { sender: [{ rule: check_sender_access, file: maps/senders }] }',
+    ].join('\n'),
+  );
+  const { config } = loadConfig(file, {});
+  assert.equal(config.filter.headerChecks, path.join(dir, 'rules/header_checks'));
+  assert.equal(config.filter.bodyChecks, '/etc/postern/body_checks', 'an absolute path stays');
+  assert.deepEqual(config.tls.certificates, [
+    { cert: path.join(dir, 'tls/mx.crt'), key: path.join(dir, 'tls/mx.key') },
+  ]);
+  assert.equal(config.tls.acme?.directoryCa, path.join(dir, 'ca.pem'));
+  assert.deepEqual(config.restrictions.sender, [{ rule: 'check_sender_access', file: path.join(dir, 'maps/senders') }]);
+});
+
 test('host:port splitting, IPv6 in brackets', () => {
   assert.deepEqual(splitHostPort('127.0.0.1:2525'), { host: '127.0.0.1', port: 2525 });
   assert.deepEqual(splitHostPort('[::1]:25'), { host: '::1', port: 25 });
