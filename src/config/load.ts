@@ -67,11 +67,20 @@ function resolvePaths(config: Config, base: string): void {
   }
   config.tls.certificates = config.tls.certificates.map(({ cert, key }) => ({ cert: from(cert), key: from(key) }));
   if (config.tls.acme?.directoryCa) config.tls.acme.directoryCa = from(config.tls.acme.directoryCa);
-  // Access maps in the object form: { rule: check_sender_access, file: senders }.
+  // Access maps: `check_sender_access senders`, or { rule: check_sender_access, file: senders }.
+  const accessMapPath = (rule: string) =>
+    rule.replace(
+      /^(\s*(?:warn_if_reject\s+)?check_[a-z]+_access\s+)([^\s:]+)(\s*)$/,
+      (_, head, file, tail) => head + from(file) + tail,
+    );
   for (const list of Object.values(config.restrictions)) {
-    for (const entry of list ?? []) {
-      if (typeof entry === 'object' && entry !== null && typeof entry.file === 'string') entry.file = from(entry.file);
-    }
+    list?.forEach((entry, index) => {
+      if (typeof entry === 'string') list[index] = accessMapPath(entry);
+      else if (typeof entry === 'object' && entry !== null) {
+        if (typeof entry.file === 'string') entry.file = from(entry.file);
+        if (typeof entry.rule === 'string') entry.rule = accessMapPath(entry.rule);
+      }
+    });
   }
 }
 

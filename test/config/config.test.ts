@@ -87,7 +87,7 @@ test('every relative file path is taken from the config file folder, wherever th
       'hostname: mx.example.com',
       'filter: { headerChecks: rules/header_checks, bodyChecks: /etc/postern/body_checks }',
       'tls: { certificates: [{ cert: tls/mx.crt, key: tls/mx.key }], acme: { directory: "https://127.0.0.1:14000/dir", termsOfServiceAgreed: true, http01: { listen: "127.0.0.1:8080" }, directoryCa: ca.pem } }',
-      'restrictions: { sender: [{ rule: check_sender_access, file: maps/senders }] }',
+      'restrictions: { sender: [{ rule: check_sender_access, file: maps/senders }], client: ["warn_if_reject check_client_access maps/clients", reject_unknown_client_hostname] }',
     ].join('\n'),
   );
   const { config } = loadConfig(file, {});
@@ -98,6 +98,10 @@ test('every relative file path is taken from the config file folder, wherever th
   ]);
   assert.equal(config.tls.acme?.directoryCa, path.join(dir, 'ca.pem'));
   assert.deepEqual(config.restrictions.sender, [{ rule: 'check_sender_access', file: path.join(dir, 'maps/senders') }]);
+  assert.deepEqual(config.restrictions.client, [
+    `warn_if_reject check_client_access ${path.join(dir, 'maps/clients')}`,
+    'reject_unknown_client_hostname',
+  ]);
 });
 
 test('host:port splitting, IPv6 in brackets', () => {
