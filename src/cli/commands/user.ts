@@ -128,8 +128,9 @@ export function requireLocalDomain(config: Config, address: string): void {
  */
 function readFromTerminal(): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write('Password: ');
+  // Echo off before the prompt shows: what is typed once the prompt is there must never be echoed.
   stdin.setRawMode(true);
+  process.stderr.write('Password: ');
   stdin.resume();
   return new Promise((resolve, reject) => {
     let line = '';
