@@ -13,14 +13,17 @@ import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 type Context = { after(fn: () => unknown): void };
 
 /** A server with its own DNS zone (the defaults plus `records`), stopped after the test. */
-async function serverWith(t: Context, overrides: TestOverrides, zone: Partial<TestZone> = {}) {
+async function serverWith(t: Context, overrides: TestOverrides, zone: Partial<TestZone> = {}, dnsTimeoutMs = 300) {
   const dns = await startTestDnsServer({
     records: { ...DEFAULT_TEST_ZONE.records, ...zone.records },
     timeout: zone.timeout,
     servfail: zone.servfail,
   });
   t.after(() => dns.close());
-  const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 }, ...overrides });
+  const server = await startTestServer({
+    dns: { servers: [dns.server], timeoutMs: dnsTimeoutMs, tries: 1 },
+    ...overrides,
+  });
   t.after(() => server.stop());
   return server;
 }
@@ -133,8 +136,8 @@ test("Received names the client's forward-confirmed DNS name, and only its addre
 });
 
 test('a client that hangs up before its message is stored: nothing is stored (it never heard 250)', async (t) => {
-  // The PTR lookup for Received times out (300 ms): the message waits for it after the final dot.
-  const server = await serverWith(t, { log: { level: 'info' } }, { timeout: ['127.0.0.1'] });
+  // The PTR lookup for Received times out (2 s from MAIL FROM): the message waits for it after the final dot.
+  const server = await serverWith(t, { log: { level: 'info' } }, { timeout: ['127.0.0.1'] }, 2000);
   const client = await session(server.port);
   for (const command of ['MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>']) {
     assert.equal((await client.command(command)).code, 250);
@@ -143,7 +146,7 @@ test('a client that hangs up before its message is stored: nothing is stored (it
   client.send('From: <a@example.net>\r\nSubject: gone\r\n\r\nx\r\n.\r\n');
   await sleep(50);
   await client.close();
-  await sleep(600);
+  await sleep(2500);
   assert.deepEqual(await aliceMailbox(server, 'INBOX'), [], 'the client sends it again: storing it would make two');
   assert.ok(server.logs().some((line) => line.msg === 'client gone before the message was stored: not stored'));
 });

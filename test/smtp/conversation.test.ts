@@ -220,7 +220,7 @@ test('graceful shutdown: a message the store is writing when grace ends gets its
   const other = new DatabaseSync(path.join(s.dataDir, DATABASE_FILE_NAME), { timeout: 5000 });
   other.exec('BEGIN IMMEDIATE');
   c.send(`${STUFFED}.\r\n`);
-  await sleep(100); // the message reaches the store
+  await sleep(500); // the message reaches the store, which waits for the lock
   const stopping = s.stopServer();
   await sleep(400); // the grace is over; the store still waits for the lock
   assert.equal(c.isClosed, false, 'not cut while its message is being stored');
