@@ -136,7 +136,8 @@ export const configSchema = z
         retryWindowHours: z.number().int().min(1).default(24),
         expireDays: z.number().int().min(1).default(35),
         /** A client network that passed this many times is not greylisted any more. */
-        autoPassAfter: z.number().int().min(1).default(5),
+        /** Passes after which a client is not greylisted any more; 0: never (every new triplet waits). */
+        autoPassAfter: z.number().int().min(0).default(5),
       })
       .strict()
       .prefault({}),

@@ -205,6 +205,11 @@ test('values a running server could not use are refused at start, naming the key
   ]);
 });
 
+test('greylisting.autoPassAfter 0 means no pass-list, as both stores implement it', () => {
+  assert.equal(parseConfig({ greylisting: { enabled: true, autoPassAfter: 0 } }, 'test').greylisting.autoPassAfter, 0);
+  assert.throws(() => parseConfig({ greylisting: { autoPassAfter: -1 } }, 'test'), /greylisting\.autoPassAfter: -1/);
+});
+
 test('redactUrl: a URL it cannot parse is not shown at all when it may hold a password', () => {
   assert.equal(redactUrl('postgres://u:s3cret@db/x'), 'postgres://u:***@db/x');
   assert.equal(redactUrl('postern:s3cret@127.0.0.1:5432/db'), '(an unparsable PostgreSQL URL)');
