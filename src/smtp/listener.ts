@@ -116,6 +116,35 @@ const MAX_BUFFERED_INPUT = 256 * 1024;
  */
 const MAX_PENDING_OUTPUT = 256 * 1024;
 
+/**
+ * Lines about connections that never became sessions (a failed or timed-out TLS handshake on port
+ * 465, a refusal at maxConnections): one client can open thousands a second, none of which the
+ * session limits see. At most this many a second per listener; the next line logged counts the rest.
+ */
+const PRE_SESSION_LINES_PER_SECOND = 20;
+
+class LineThrottle {
+  #windowStart = 0;
+  #inWindow = 0;
+  #skipped = 0;
+
+  /** Undefined: drop this line. Otherwise the fields to add (how many were dropped before it). */
+  take(now: number): { notLogged?: number } | undefined {
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow >= PRE_SESSION_LINES_PER_SECOND) {
+      this.#skipped++;
+      return undefined;
+    }
+    this.#inWindow++;
+    const skipped = this.#skipped;
+    this.#skipped = 0;
+    return skipped > 0 ? { notLogged: skipped } : {};
+  }
+}
+
 const idPrefix = Date.now().toString(36).slice(-5);
 let idCounter = 0;
 
@@ -128,6 +157,7 @@ export class SmtpListener {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private draining = false;
+  private readonly preSessionLines = new LineThrottle();
 
   constructor(options: ListenerOptions) {
     this.options = options;
@@ -146,7 +176,7 @@ export class SmtpListener {
     // The session id from the first byte, so every line about the connection carries it.
     const remote = { session: sessionId, remote: raw.remoteAddress };
     const timer = setTimeout(() => {
-      this.options.logger.info({ ...remote, phase: 'tls-handshake' }, 'timeout');
+      this.preSessionLog('info', { ...remote, phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
     }, this.options.tlsHandshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     secure.once('secure', () => {
@@ -155,7 +185,8 @@ export class SmtpListener {
     });
     secure.once('error', (err) => {
       clearTimeout(timer);
-      if (!this.connectionOf(secure)) this.options.logger.info({ ...remote, err: err.message }, 'TLS handshake failed');
+      if (!this.connectionOf(secure))
+        this.preSessionLog('info', { ...remote, err: err.message }, 'TLS handshake failed');
       secure.destroy();
     });
   }
@@ -174,6 +205,11 @@ export class SmtpListener {
         resolve({ address: a.address, port: a.port });
       });
     });
+  }
+
+  private preSessionLog(level: 'info' | 'warn', fields: Record<string, unknown>, message: string): void {
+    const extra = this.preSessionLines.take(Date.now());
+    if (extra) this.options.logger[level]({ ...fields, ...extra }, message);
   }
 
   private anyStoring(): boolean {
@@ -209,7 +245,11 @@ export class SmtpListener {
       const reply = this.draining
         ? replies.shuttingDown(sessionOptions.hostname)
         : replies.tooManyConnections(sessionOptions.hostname);
-      logger.warn({ session: sessionId, remote: socket.remoteAddress, code: reply.code }, reply.lines[0]);
+      this.preSessionLog(
+        'warn',
+        { session: sessionId, remote: socket.remoteAddress, code: reply.code },
+        reply.lines[0]!,
+      );
       socket.on('error', () => socket.destroy());
       socket.end(renderReply(reply));
       // end() closes our side only: a client that never closes its own would keep the descriptor.

@@ -6,6 +6,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword } from '../../src/accounts/password.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../src/accounts/sasl/scram.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -392,6 +393,26 @@ test('TLS handshakes that fail or never end are logged with the session id, on 4
     const failed = lines.filter((l) => l.msg === 'TLS handshake failed');
     assert.equal(failed.length, 1);
     for (const line of [...timeouts, ...failed]) assert.match(String(line.session), /^[0-9a-z]{10}$/);
+  } finally {
+    await quick.stop();
+  }
+});
+
+test('lines about connections that never became sessions are bounded: 20 a second, then counted', async () => {
+  const quick = await startTestServer({ log: { level: 'info' } });
+  try {
+    const garbage = () => {
+      const socket = net.connect(quick.submissionsPort, '127.0.0.1', () => socket.write('EHLO x\r\n')).resume();
+      return once(socket, 'close');
+    };
+    await Promise.all(Array.from({ length: 60 }, garbage)); // plaintext on the implicit-TLS port
+    await sleep(1100);
+    await garbage();
+    const failed = quick.logs().filter((l) => l.msg === 'TLS handshake failed');
+    assert.ok(failed.length <= 21 + 20, `${failed.length} lines`);
+    const counted = failed.reduce((sum, l) => sum + (typeof l.notLogged === 'number' ? l.notLogged : 0), 0);
+    assert.equal(failed.length + counted, 61, 'every failure is either logged or counted in a later line');
+    assert.ok(counted > 0, 'some were only counted');
   } finally {
     await quick.stop();
   }
