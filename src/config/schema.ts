@@ -33,6 +33,17 @@ const domainName = z
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const duration = z.number().int().positive().max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)');
 
+/**
+ * An address or CIDR network as Postfix's mynetworks writes one (`192.0.2.0/24`, `[2001:db8::]/32`),
+ * checked here so that every command, not only `serve`, refuses a bad one (src/policy/cidr.ts parses it).
+ */
+const network = z.string().refine((value) => {
+  const match = /^\[?([^\][/%\s]+)\]?(?:\/(\d{1,3}))?$/.exec(value);
+  const version = match ? isIP(match[1] ?? '') : 0;
+  if (!match || version === 0) return false;
+  return match[2] === undefined || Number(match[2]) <= (version === 4 ? 32 : 128);
+}, 'expected an IP address or network such as 192.0.2.0/24 or 2001:db8::/32');
+
 /** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */
 const ipPort = hostPort.refine((value) => {
   const host = value.slice(0, value.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
@@ -85,7 +96,7 @@ export const configSchema = z
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),
     /** Clients that may relay without authenticating (Postfix mynetworks): empty, none may. */
-    mynetworks: z.array(z.string()).default([]),
+    mynetworks: z.array(network).default([]),
     /** This server's own public addresses, so a HELO that claims them from outside is refused. */
     serverAddresses: z
       .array(

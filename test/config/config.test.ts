@@ -205,6 +205,18 @@ test('values a running server could not use are refused at start, naming the key
   ]);
 });
 
+test('mynetworks: addresses and networks, checked by every command that reads the config', () => {
+  const good = ['127.0.0.1', '192.0.2.0/24', '2001:db8::/32', '[2001:db8::]/32', '::1'];
+  assert.deepEqual(parseConfig({ mynetworks: good }, 'test').mynetworks, good);
+  for (const bad of ['10.0.0.0/33', '2001:db8::/129', 'mail.example.com', 'fe80::1%eth0']) {
+    assert.throws(
+      () => parseConfig({ mynetworks: [bad] }, 'postern.yaml'),
+      /mynetworks\.0: .* is invalid: expected an IP address or network/,
+      bad,
+    );
+  }
+});
+
 test('greylisting.autoPassAfter 0 means no pass-list, as both stores implement it', () => {
   assert.equal(parseConfig({ greylisting: { enabled: true, autoPassAfter: 0 } }, 'test').greylisting.autoPassAfter, 0);
   assert.throws(() => parseConfig({ greylisting: { autoPassAfter: -1 } }, 'test'), /greylisting\.autoPassAfter: -1/);

@@ -171,7 +171,7 @@ test('configuration mistakes stop the start with the key that holds them', () =>
       /restrictions\.relay: specify reject_unauth_destination/,
     ],
     [{ restrictions: { relay: ['warn_if_reject reject_unauth_destination'], recipient: [] } }, /relay mail for anyone/],
-    [{ mynetworks: ['10.0.0.0/33'] }, /mynetworks: .*10\.0\.0\.0\/33/],
+    [{ mynetworks: ['10.0.0.0/33'] }, /mynetworks(\.0)?: .*10\.0\.0\.0\/33/],
     // A misspelt key in the object form would otherwise enforce what was meant as a trial.
     [
       { restrictions: { client: [{ rule: 'reject_unknown_client_hostname', warnonly: true }] } },
