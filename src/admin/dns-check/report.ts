@@ -49,13 +49,14 @@ export function fail(area: CheckArea, id: string, summary: string, fix: string, 
  */
 export function couldNotCheck(area: CheckArea, id: string, query: string, reason: string, subject?: string): Check {
   const what = /timeout/i.test(reason) ? 'DNS timeout' : 'DNS error';
-  return warn(
-    area,
-    id,
-    `could not check: ${what} looking up ${query}`,
-    `Run the check again; if it persists, make sure the name servers of the zone answer ${query} (${reason.split(' ')[0]}).`,
-    subject,
-  );
+  const code = reason.split(' ')[0];
+  // ECONNREFUSED: nothing listens at the resolver's address; REFUSED: the resolver will not answer us.
+  // Either way it is our own resolver, not the zone's name servers, that the admin must look at.
+  const fix =
+    code === 'ECONNREFUSED' || code === 'EREFUSED'
+      ? `The resolver this server asks (dns.servers, or the system's when it is empty) refused the query (${code}): check that it runs and answers this host.`
+      : `Run the check again; if it persists, make sure the name servers of the zone answer ${query} (${code}).`;
+  return warn(area, id, `could not check: ${what} looking up ${query}`, fix, subject);
 }
 
 /** 0 when every check passed, 1 with warnings only, 2 with any failure. */
