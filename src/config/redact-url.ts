@@ -9,7 +9,7 @@ export function redactUrl(url: string): string {
   // Only a URL with a host is redacted part by part (the parser finds the last "@" of the user part).
   // Anything else (`user:secret@host` parses as an opaque URL of scheme "user") may hold a password
   // anywhere, so it is not shown.
-  if (!parsed || !parsed.host) {
+  if (!parsed?.host) {
     return url.startsWith('postgres') || /[@=]/.test(url) ? '(an unparsable PostgreSQL URL)' : url;
   }
   if (parsed.password) parsed.password = '***';
