@@ -47,10 +47,6 @@ export function createResolver(options: ResolverOptions): Resolver {
   const inflight = new Map<string, Promise<DnsAnswer<unknown>>>();
 
   function lookup<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
-    // c-ares takes the name as a C string: a NUL would end it early, so that a name built from a
-    // message (a DKIM selector) could be cut short at the sender's choosing. No host name holds a
-    // control character or a space (RFC 1123 §2.1, RFC 2181 §11 leaves them to the application).
-    if (UNASKABLE.test(name)) return Promise.resolve({ ok: false, error: 'nxdomain' });
     const asked = askableName(name);
     if (asked === undefined) return Promise.resolve({ ok: false, error: 'nxdomain' });
     name = asked;
@@ -105,6 +101,10 @@ export function createResolver(options: ResolverOptions): Resolver {
  * root's answer; and a name is at most 253 characters as text, its labels 63 (RFC 1035 §2.3.4).
  */
 export function askableName(name: string): string | undefined {
+  // c-ares takes the name as a C string: a NUL would end it early, so that a name built from a
+  // message (a DKIM selector) could be cut short at the sender's choosing. No host name holds a
+  // control character or a space (RFC 1123 §2.1, RFC 2181 §11 leaves them to the application).
+  if (UNASKABLE.test(name)) return undefined;
   const ascii = /[^\x00-\x7f]/.test(name) ? domainToASCII(name) : name; // past ASCII: IDNA
   if (ascii === '') return undefined;
   const bare = ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;

@@ -27,10 +27,10 @@ const MEMO_KEY = 'client.hostname';
 /** Forward lookups per client at most, as RFC 7208 §5.5 bounds the PTR names it checks. */
 const MAX_PTR_NAMES = 10;
 
-/** The client's forward-confirmed hostname, looked up once per session. */
 /** What the lookup needs of a policy context: the Received header asks with no more than this. */
 export type HostnameContext = Pick<PolicyContext, 'clientAddress' | 'resolver' | 'memo'>;
 
+/** The client's forward-confirmed hostname, looked up once per session. */
 export function verifiedClientHostname(ctx: HostnameContext): Promise<ClientHostname> {
   const known = ctx.memo.get(MEMO_KEY) as Promise<ClientHostname> | undefined;
   if (known) return known;
