@@ -43,6 +43,7 @@ Commands:
   scan <file.eml|dir|->... [--json] [--lang en|ru]
                                            the phishing verdict of saved messages, every signal explained
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
+  check [--json]                           check the config as serve would, without starting: rules, tables, certificates
   help                                     this text
   version                                  print the version
 
@@ -94,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/quarantine.ts')).quarantineCommand(rest);
     case 'stats':
       return (await import('./commands/stats.ts')).statsCommand(rest);
+    case 'check':
+      return (await import('./commands/check.ts')).checkCommand(rest);
     case 'scan':
       return (await import('./commands/scan.ts')).scanCommand(rest);
     case 'migrate':

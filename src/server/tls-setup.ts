@@ -52,19 +52,7 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
   if (config.tls.certificates.length > 0) {
     files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger });
     await files.start();
-    // Clients name the host they connect to (SNI; MX senders and mail programs the hostname): a
-    // certificate for other names fails their checks (RFC 6125 §6.3), which only `dns check` had said.
-    const names = new Set([
-      ...certificates.list().flatMap((info) => info.hostnames),
-      ...(config.tls.acme?.hostnames ?? []),
-    ]);
-    const host = config.hostname.toLowerCase();
-    if (!names.has(host) && !names.has(`*${host.slice(host.indexOf('.'))}`)) {
-      logger.warn(
-        { hostname: host, names: [...names] },
-        `TLS: no certificate names the hostname ${host}; clients checking it will refuse the certificates served`,
-      );
-    }
+    warnIfHostnameUncovered(config, certificates, logger);
   } else if (config.tls.selfSigned && certificates.size === 0) {
     // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
     const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
@@ -96,4 +84,22 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
       await acme?.stop();
     },
   };
+}
+
+/**
+ * Clients name the host they connect to (SNI; MX senders and mail programs the hostname): a
+ * certificate for other names fails their checks (RFC 6125 §6.3), which only `dns check` had said.
+ */
+export function warnIfHostnameUncovered(config: Config, certificates: CertificateStore, logger: Logger): void {
+  const names = new Set([
+    ...certificates.list().flatMap((info) => info.hostnames),
+    ...(config.tls.acme?.hostnames ?? []),
+  ]);
+  const host = config.hostname.toLowerCase();
+  if (!names.has(host) && !names.has(`*${host.slice(host.indexOf('.'))}`)) {
+    logger.warn(
+      { hostname: host, names: [...names] },
+      `TLS: no certificate names the hostname ${host}; clients checking it will refuse the certificates served`,
+    );
+  }
 }

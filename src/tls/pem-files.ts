@@ -163,7 +163,7 @@ export class PemFiles {
     if (mode & 0o077) {
       this.#options.logger.warn(
         { key: keyFile, mode: `0${(mode & 0o777).toString(8)}` },
-        'TLS: the private key file is readable by other users; chmod 600 it',
+        `TLS: the private key file ${keyFile} is readable by other users; chmod 600 it`,
       );
     }
   }

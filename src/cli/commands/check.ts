@@ -1,0 +1,157 @@
+/**
+ * `postern check [--config FILE]`: builds from the config everything `serve` builds before it listens
+ * (the restriction lists, the content filter's rule tables, the TLS certificate files), as
+ * `postfix check` or `nginx -t` do, so an admin can try a changed config before restarting the
+ * server. It opens no store, binds no port, asks no DNS server and contacts no milter or ACME CA.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { AccountCache } from '../../accounts/account-cache.ts';
+import { ConfigError } from '../../config/load.ts';
+import { permissionWarnings } from '../../config/permissions.ts';
+import type { Config } from '../../config/schema.ts';
+import { createResolver } from '../../dns/system-resolver.ts';
+import { ContentFilter } from '../../filter/content-filter.ts';
+import { createLogger, type Logger } from '../../log/logger.ts';
+import { InboundPolicy } from '../../policy/inbound-policy.ts';
+import { warnIfHostnameUncovered } from '../../server/tls-setup.ts';
+import { NullStore } from '../../store/null-store.ts';
+import { CertificateStore } from '../../tls/certificate-store.ts';
+import { PemFiles } from '../../tls/pem-files.ts';
+import { usageError } from '../errors.ts';
+import { printable } from '../printable.ts';
+import { configFrom, parseCommandLine } from './options.ts';
+
+/** Certificates that end within this many days are named in a warning. */
+const EXPIRY_WARNING_DAYS = 14;
+
+export interface CheckReport {
+  config: string;
+  errors: string[];
+  warnings: string[];
+  certificates: { file: string; names: string[]; notAfter: string }[];
+}
+
+export async function checkCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, { json: { type: 'boolean' } }, 'check');
+  if (positionals.length > 0) throw usageError(`check: unexpected argument "${positionals[0]}"`);
+  // A config that does not parse or fails the schema throws here: one line naming the key, exit 1.
+  const { config, file } = configFrom(values);
+  const report = await checkConfig(config, file);
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify({ ok: report.errors.length === 0, ...report }, null, 2)}\n`);
+  } else {
+    const lines: string[] = [];
+    for (const error of report.errors) lines.push(`error: ${printable(error)}`);
+    for (const warning of report.warnings) lines.push(`warning: ${printable(warning)}`);
+    for (const cert of report.certificates) {
+      lines.push(`certificate ${printable(cert.file)}: ${cert.names.join(', ')}, valid until ${cert.notAfter}`);
+    }
+    lines.push(
+      report.errors.length === 0
+        ? `${report.config}: OK (${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'})`
+        : `${report.config}: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}; serve would not start`,
+    );
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return report.errors.length === 0 ? 0 : 1;
+}
+
+/** Every problem serve's start would stop at, and what it would warn about, without starting anything. */
+export async function checkConfig(config: Config, file: string | undefined, now = new Date()): Promise<CheckReport> {
+  const report: CheckReport = { config: file ?? 'embedded defaults', errors: [], warnings: [], certificates: [] };
+  const { logger, flush } = collectingLogger(report.warnings);
+  const attempt = async (part: () => unknown): Promise<void> => {
+    try {
+      await part();
+    } catch (error) {
+      // What the admin must fix is reported, and the other parts still checked; a defect of ours is not hidden.
+      if (error instanceof ConfigError) report.errors.push(error.message);
+      else if (error instanceof Error && error.name === 'CertificateError') {
+        report.errors.push(`tls.certificates: ${error.message}`);
+      } else throw error;
+    }
+  };
+  if (file === undefined) {
+    report.warnings.push(
+      `no config file: serve would run on the embedded defaults (hostname ${config.hostname}, local domain ${config.domains.join(', ')})`,
+    );
+  }
+  report.warnings.push(...permissionWarnings(config, file));
+  await attempt(() => {
+    // The lists are built as serve builds them; construction reads neither the store nor DNS.
+    const store = new NullStore([]);
+    new InboundPolicy({
+      config,
+      resolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: 1 }),
+      store,
+      accounts: new AccountCache((address) => store.resolveAddress(address), { ttlMs: 0, maxEntries: 1 }),
+      logger,
+    });
+  });
+  await attempt(async () => {
+    const filter = await ContentFilter.create({
+      config: config.filter,
+      localDomains: config.domains,
+      hostname: config.hostname,
+      logger,
+    });
+    filter.stop();
+  });
+  await attempt(async () => {
+    const directoryCa = config.tls.acme?.directoryCa;
+    if (!directoryCa) return;
+    try {
+      await readFile(directoryCa, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new ConfigError(`tls.acme.directoryCa: cannot read ${directoryCa}: ${code}`);
+    }
+  });
+  await attempt(async () => {
+    if (config.tls.certificates.length === 0) return;
+    const certificates = new CertificateStore();
+    const files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger, watch: false });
+    try {
+      for (const info of await files.start()) {
+        report.certificates.push({ file: info.source, names: info.hostnames, notAfter: info.notAfter.toISOString() });
+        // An expired one does not load: PemFiles throws, and that is an error above.
+        const daysLeft = (info.notAfter.getTime() - now.getTime()) / 86_400_000;
+        if (daysLeft < EXPIRY_WARNING_DAYS) {
+          report.warnings.push(`tls: the certificate ${info.source} expires in ${Math.floor(daysLeft)} days`);
+        }
+      }
+    } finally {
+      files.stop();
+    }
+    warnIfHostnameUncovered(config, certificates, logger);
+  });
+  flush();
+  return report;
+}
+
+/** A logger whose warnings and errors become lines of the report, as serve would have logged them. */
+function collectingLogger(into: string[]): { logger: Logger; flush: () => void } {
+  let pending = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString('utf8');
+      let end = pending.indexOf('\n');
+      while (end >= 0) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 1);
+        try {
+          const message = (JSON.parse(line) as { msg?: unknown }).msg;
+          if (typeof message === 'string') into.push(message);
+        } catch {
+          into.push(line);
+        }
+        end = pending.indexOf('\n');
+      }
+      done();
+    },
+  });
+  const logger = createLogger('warn', sink);
+  return { logger, flush: () => logger.flush() };
+}

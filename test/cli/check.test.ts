@@ -1,0 +1,109 @@
+// `postern check`: what serve would stop at or warn about, found without starting anything.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { checkConfig } from '../../src/cli/commands/check.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { configDir, postern } from '../support/child-server.ts';
+import { createTestCa } from '../support/test-ca.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+function dir(t: Context, extra: Record<string, unknown> = {}) {
+  const d = configDir(extra);
+  t.after(() => d.cleanup());
+  return d;
+}
+
+test('check: a good config is OK, exit 0, and nothing is created, bound or opened', async (t) => {
+  const { root, file } = dir(t);
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `${file}: OK (0 warnings)\n`);
+  assert.deepEqual(fs.readdirSync(root), ['postern.yaml'], 'no data directory, no database');
+});
+
+test('check: every part serve would stop at is named, the others still checked; exit 1', async (t) => {
+  const { file } = dir(t, {
+    restrictions: { recipient: ['reject_non_fqdn_recipient', 'reject_unlisted_recipeint'] },
+    filter: { phishing: { enabled: false }, headerChecks: './missing.rules' },
+    tls: { certificates: [{ cert: './nope.pem', key: './nope.key' }] },
+  });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1);
+  const lines = result.stdout.trim().split('\n');
+  assert.match(lines[0]!, /^error: restrictions\.recipient\[1\]: unknown restriction "reject_unlisted_recipeint"/);
+  assert.match(lines[1]!, /^error: filter\.headerChecks: cannot read the rule file .*missing\.rules: ENOENT$/);
+  assert.match(lines[2]!, /^error: tls\.certificates: .*nope\.(pem|key): cannot read: ENOENT$/);
+  assert.equal(lines[3], `${file}: 3 errors; serve would not start`);
+
+  const json = await postern(['check', '--config', file, '--json']);
+  assert.equal(json.code, 1);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.ok, false);
+  assert.equal(report.errors.length, 3);
+});
+
+test('check: a restriction at a stage where it cannot work, and an open relay, are errors', async (t) => {
+  const misplaced = dir(t, { restrictions: { client: ['reject_unauth_pipelining'] } });
+  const openRelay = dir(t, { restrictions: { relay: ['permit'] } });
+  const [first, second] = await Promise.all([
+    postern(['check', '--config', misplaced.file]),
+    postern(['check', '--config', openRelay.file]),
+  ]);
+  assert.equal(first.code, 1);
+  assert.match(
+    first.stdout,
+    /error: restrictions\.client\[0\]: reject_unauth_pipelining cannot work at the client stage/,
+  );
+  assert.equal(second.code, 1);
+  assert.match(second.stdout, /error: restrictions\.relay: .*relay/i);
+});
+
+test('check: a schema error stops at once, naming the key', async (t) => {
+  const { file } = dir(t, { smtp: { maxRecipients: 'many' } });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, '');
+  assert.match(
+    result.stderr,
+    /^postern: .*postern\.yaml: invalid configuration\n {2}- smtp\.maxRecipients: "many" is invalid/,
+  );
+});
+
+test('check: certificates are listed; a key others can read, a hostname no certificate names and a near expiry are warnings', async (t) => {
+  const ca = await createTestCa();
+  const { cert, key } = await ca.issue(['other.example.net']);
+  const { root, file } = dir(t, { tls: { certificates: [{ cert: './cert.pem', key: './key.pem' }] } });
+  fs.writeFileSync(path.join(root, 'cert.pem'), cert);
+  fs.writeFileSync(path.join(root, 'key.pem'), key, { mode: 0o644 });
+  fs.chmodSync(path.join(root, 'key.pem'), 0o644);
+
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /warning: TLS: the private key file .*key\.pem is readable by other users; chmod 600 it/);
+  assert.match(result.stdout, /warning: TLS: no certificate names the hostname mx\.example\.com/);
+  assert.match(result.stdout, /certificate .*cert\.pem: other\.example\.net, valid until \d{4}-/);
+  assert.match(result.stdout, /: OK \(2 warnings\)\n$/);
+
+  // The test CA's certificates live 30 days: 20 days on, 10 are left.
+  const { config } = loadConfig(file);
+  const report = await checkConfig(config, file, new Date(Date.now() + 20 * 86_400_000));
+  assert.ok(
+    report.warnings.some((w) => /the certificate .*cert\.pem expires in (9|10) days/.test(w)),
+    report.warnings.join('\n'),
+  );
+});
+
+test('check without a config file says serve would run on the embedded defaults', async (t) => {
+  const { root } = dir(t);
+  const result = await postern(['check'], { cwd: root });
+  // The config in the folder is found as ./postern.yaml; from an empty folder the defaults apply.
+  assert.equal(result.code, 0, result.stderr);
+  const empty = fs.mkdtempSync(path.join(root, 'empty-'));
+  const bare = await postern(['check'], { cwd: empty });
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.match(bare.stdout, /warning: no config file: serve would run on the embedded defaults/);
+  assert.match(bare.stdout, /^embedded defaults: OK \(1 warning\)$/m);
+});
