@@ -281,8 +281,11 @@ test('mail show takes a UID written in digits only; queue list says when it show
   const config = ['--config', file];
   for (const uid of ['0x1', '1e0', ' 1', '4294967296']) {
     const r = await postern(['mail', 'show', 'alice@example.com', uid, ...config]);
-    assert.equal(r.code, 1, uid);
-    assert.match(r.stderr, /is not a message UID \(a whole number from 1 to 4294967295\)/);
+    assert.equal(r.code, 2, `${uid}: a malformed argument is a usage error`);
+    assert.match(
+      r.stderr,
+      /is not a message UID \(a whole number from 1 to 4294967295\)\nRun 'postern help' for usage\./,
+    );
   }
   const db = new DatabaseSync(path.join(root, 'data', DATABASE_FILE_NAME));
   const insert = db.prepare('INSERT INTO queue (kind, payload, due_at, attempts, created_at) VALUES (?, ?, 0, 0, 0)');

@@ -261,7 +261,7 @@ test('quarantine delete, unknown ids and usage errors', async (t) => {
   assert.equal(again!.stderr, `postern: ${id}: no such quarantined message (postern quarantine list shows them)\n`);
   assert.equal(unknown!.code, 1);
   assert.match(unknown!.stderr, /^postern: 999: no such quarantined message/);
-  assert.equal(notAnId!.code, 1);
+  assert.equal(notAnId!.code, 2, 'a malformed id is a usage error, as a malformed --limit is');
   assert.match(notAnId!.stderr, /"abc" is not a quarantine id/);
   assert.equal(listed!.stdout, 'the quarantine is empty\n');
 

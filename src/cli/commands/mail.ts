@@ -59,7 +59,7 @@ export async function mailCommand(args: string[]): Promise<number> {
       const uid = Number(positionals[1]);
       // RFC 9051 §2.3.1.1: a UID is a 32-bit number ≥ 1, written in digits (not 0x1, 1e0 or " 1").
       if (!/^\d{1,10}$/.test(positionals[1] ?? '') || uid < 1 || uid > 0xffffffff)
-        throw new CliError(`"${positionals[1]}" is not a message UID (a whole number from 1 to 4294967295)`);
+        throw usageError(`"${positionals[1]}" is not a message UID (a whole number from 1 to 4294967295)`);
       const content = await withStore(config, async (store) => {
         const mailbox = await mailboxOf(store, address, name);
         return store.readMessage(mailbox.id, uid);

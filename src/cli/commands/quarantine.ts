@@ -234,7 +234,7 @@ function entryMessage(entry: Quarantined): { content: Uint8Array; receivedAt: Da
 function idArgument(input: string): number {
   const id = Number(input);
   if (!/^\d+$/.test(input) || !Number.isSafeInteger(id) || id < 1) {
-    throw new CliError(`"${input}" is not a quarantine id (a whole number ≥ 1)`);
+    throw usageError(`"${input}" is not a quarantine id (a whole number ≥ 1)`);
   }
   return id;
 }
