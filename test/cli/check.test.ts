@@ -5,8 +5,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { checkConfig } from '../../src/cli/commands/check.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { configDir, postern } from '../support/child-server.ts';
+import { configDir, postern, spawnServer } from '../support/child-server.ts';
 import { createTestCa } from '../support/test-ca.ts';
+import { waitFor } from '../support/wait.ts';
 
 type Context = { after(fn: () => unknown): void };
 
@@ -106,4 +107,28 @@ test('check without a config file says serve would run on the embedded defaults'
   assert.equal(bare.code, 0, bare.stderr);
   assert.match(bare.stdout, /warning: no config file: serve would run on the embedded defaults/);
   assert.match(bare.stdout, /^embedded defaults: OK \(1 warning\)$/m);
+});
+
+test('check and serve warn when the phishing allowlist has no DMARC result to go on', async (t) => {
+  const { file } = dir(t, {
+    authentication: { enabled: false },
+    filter: { phishing: { enabled: true, allowlist: ['partner.example'] } },
+  });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stdout,
+    /warning: filter\.phishing\.allowlist exempts its senders without any check while authentication\.enabled is false/,
+  );
+  const server = await spawnServer(file);
+  try {
+    const warned = /filter\.phishing\.allowlist exempts its senders without any check/;
+    await waitFor(() => warned.test(server.output()), 5000).catch(() => {});
+    assert.match(server.output(), warned);
+  } finally {
+    await server.stop();
+  }
+  const { file: checked } = dir(t, { filter: { phishing: { enabled: true, allowlist: ['partner.example'] } } });
+  const fine = await postern(['check', '--config', checked]);
+  assert.match(fine.stdout, /: OK \(0 warnings\)\n$/, 'with DMARC checked the allowlist is safe');
 });

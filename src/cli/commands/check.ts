@@ -11,6 +11,7 @@ import { AccountCache } from '../../accounts/account-cache.ts';
 import { ConfigError } from '../../config/load.ts';
 import { permissionWarnings } from '../../config/permissions.ts';
 import type { Config } from '../../config/schema.ts';
+import { settingWarnings } from '../../config/setting-warnings.ts';
 import { createResolver } from '../../dns/system-resolver.ts';
 import { ContentFilter } from '../../filter/content-filter.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
@@ -78,7 +79,7 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       `no config file: serve would run on the embedded defaults (hostname ${config.hostname}, local domain ${config.domains.join(', ')})`,
     );
   }
-  report.warnings.push(...permissionWarnings(config, file));
+  report.warnings.push(...permissionWarnings(config, file), ...settingWarnings(config));
   await attempt(() => {
     // The lists are built as serve builds them; construction reads neither the store nor DNS.
     const store = new NullStore([]);

@@ -1,6 +1,7 @@
 /** `postern serve`: runs the server until SIGTERM/SIGINT, then shuts down gracefully. */
 
 import { permissionWarnings } from '../../config/permissions.ts';
+import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger } from '../../log/logger.ts';
 import { startServer } from '../../server/server.ts';
@@ -38,7 +39,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       `running on the embedded defaults: hostname ${config.hostname} and local domain ${config.domains.join(', ')}; set "hostname" and "domains" in postern.yaml for real mail`,
     );
   }
-  for (const warning of permissionWarnings(config, file)) logger.warn(warning);
+  for (const warning of [...permissionWarnings(config, file), ...settingWarnings(config)]) logger.warn(warning);
   // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
   // alias by default; here it is an account or an alias the admin makes, so say when one is missing.
   for (const domain of config.domains) {
