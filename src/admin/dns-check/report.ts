@@ -52,10 +52,13 @@ export function couldNotCheck(area: CheckArea, id: string, query: string, reason
   const code = reason.split(' ')[0];
   // ECONNREFUSED: nothing listens at the resolver's address; REFUSED: the resolver will not answer us.
   // Either way it is our own resolver, not the zone's name servers, that the admin must look at.
+  // A timeout may be either side: our resolver unreachable, or the zone's servers silent behind it.
   const fix =
     code === 'ECONNREFUSED' || code === 'EREFUSED'
       ? `The resolver this server asks (dns.servers, or the system's when it is empty) refused the query (${code}): check that it runs and answers this host.`
-      : `Run the check again; if it persists, make sure the name servers of the zone answer ${query} (${code}).`;
+      : what === 'DNS timeout'
+        ? `Run the check again; if it persists, check that the resolver this server asks (dns.servers, or the system's when it is empty) answers this host, then that the name servers of the zone answer ${query} (${code}).`
+        : `Run the check again; if it persists, make sure the name servers of the zone answer ${query} (${code}).`;
   return warn(area, id, `could not check: ${what} looking up ${query}`, fix, subject);
 }
 
