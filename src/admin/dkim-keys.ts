@@ -297,3 +297,8 @@ function selectorTaken(domain: string, key: DkimKey): DkimKeyError {
     `${domain} already has a DKIM key with selector ${key.selector} (${key.state}); choose another with --selector`,
   );
 }
+
+/** What a p= that is not base64 most often is: the zone-file form's quoted strings pasted into a web form. */
+export function notBase64(name: string): string {
+  return `${name}: p= holds characters that are not base64 (RFC 6376 §3.6.1), so verifiers refuse the key; quotes pasted from the zone-file form are the usual cause: enter the value as one text without quotes`;
+}

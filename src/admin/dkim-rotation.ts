@@ -10,6 +10,7 @@
  * idempotent and safe to run from every node.
  */
 
+import { isKeyBase64 } from '../authentication/dkim/key-record.ts';
 import { parseTagList } from '../authentication/dkim/tag-list.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
@@ -77,6 +78,7 @@ export async function rotateDkimKey(
 export type RecordProblem =
   | 'no-record' // no DKIM key record at the name
   | 'different-key' // a record, but with another p= or k=
+  | 'invalid-key' // a record whose p= is not base64: verifiers refuse it
   | 'temperror'; // DNS did not answer: try again later
 
 /** What one pass changed (or found still waiting). No key material: events go to logs. */
@@ -101,6 +103,7 @@ export async function publishedStatus(
     return tags.has('p') && (v === undefined || String(v) === 'DKIM1');
   });
   if (dkim.length === 0) return 'no-record';
+  if (dkim.every((tags) => !isKeyBase64(String(tags.get('p'))))) return 'invalid-key';
   const matches = dkim.some(
     (tags) => String(tags.get('p')) === key.publicKey && String(tags.get('k') ?? 'rsa').toLowerCase() === key.algorithm,
   );

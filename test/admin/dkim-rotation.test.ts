@@ -124,6 +124,11 @@ test('the record must carry the key type too: an RSA key published as k=ed25519 
   assert.equal(await publishedStatus(resolver, key), 'different-key');
   serve(`v=spf1 -all`, `p=${key.publicKey}`); // k= defaults to rsa, v= is optional (RFC 6376 §3.6.1)
   assert.equal(await publishedStatus(resolver, key), 'published');
+  serve(`v=DKIM1; k=RSA; p=${key.publicKey}`); // RFC 5234 §2.3: literals match in any case
+  assert.equal(await publishedStatus(resolver, key), 'published');
+  // The zone-file form's quoted strings pasted as they are: no verifier takes that p=, so say so.
+  serve(`v=DKIM1; k=rsa; p=${key.publicKey.slice(0, 200)}" "${key.publicKey.slice(200)}`);
+  assert.equal(await publishedStatus(resolver, key), 'invalid-key');
   serve(`v=DKIM2; p=${key.publicKey}`, 'unrelated text');
   assert.equal(await publishedStatus(resolver, key), 'no-record');
   dns.setZone({ records: {} });

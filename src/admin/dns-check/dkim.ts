@@ -6,8 +6,10 @@
  */
 
 import { createPublicKey } from 'node:crypto';
+import { isKeyBase64 } from '../../authentication/dkim/key-record.ts';
 import { parseTagList } from '../../authentication/dkim/tag-list.ts';
 import type { DkimKey } from '../../store/store.ts';
+import { notBase64 } from '../dkim-keys.ts';
 import type { CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
@@ -70,10 +72,14 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
     return bad(`${name}: v= must come first and be DKIM1 (RFC 6376 §3.6.1), found v=${v}`);
   }
   const k = tag('k') ?? 'rsa'; // §3.6.1: k= defaults to rsa
-  if (k !== key.algorithm) return bad(`${name} says k=${k}, but the stored key ${key.selector} is ${key.algorithm}`);
+  // RFC 5234 §2.3: the ABNF literals "rsa" and "ed25519" match in any case, as verifiers read them.
+  if (k.toLowerCase() !== key.algorithm) {
+    return bad(`${name} says k=${k}, but the stored key ${key.selector} is ${key.algorithm}`);
+  }
   const p = tag('p');
   if (p === undefined) return bad(`${name} has no p= (the public key)`);
   if (p === '') return bad(`${name} has an empty p=, which revokes the key (RFC 6376 §3.6.1)`);
+  if (!isKeyBase64(p)) return bad(notBase64(name));
   const services = tag('s')?.split(':');
   if (services && !services.includes('email') && !services.includes('*')) {
     return bad(`${name}: s=${tag('s')} does not allow email (RFC 6376 §3.6.1)`);

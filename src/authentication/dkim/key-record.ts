@@ -104,6 +104,15 @@ export async function lookupKey(resolver: Resolver, name: string): Promise<KeyLo
 
 /** The base64 Joi accepts without padding (mailauth validates p= with it). */
 const BASE64 = /^(?:[A-Za-z0-9+/]{2}[A-Za-z0-9+/]{2})*(?:[A-Za-z0-9+/]{2}(==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/**
+ * Whether a p= value (whitespace already removed) is base64 as verifiers read it (RFC 6376 §3.6.1
+ * `base64string`). Node's decoder skips what is not base64, so a check that only decoded would pass
+ * a record every verifier refuses.
+ */
+export function isKeyBase64(value: string): boolean {
+  return BASE64.test(value);
+}
 /** RFC 8410 §4 SubjectPublicKeyInfo prefix for a bare 32-octet Ed25519 key (RFC 8463 §4.2). */
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 

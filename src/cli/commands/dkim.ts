@@ -13,6 +13,7 @@ import {
   DkimKeyError,
   dkimRecord,
   dkimRecordName,
+  notBase64,
   removeDkimKey,
 } from '../../admin/dkim-keys.ts';
 import { advanceRotation, ROTATION_INTERVAL_MS, type RotationEvent, rotateDkimKey } from '../../admin/dkim-rotation.ts';
@@ -168,6 +169,7 @@ function describeEvent(e: RotationEvent): string {
       const why = {
         'no-record': `no DKIM record at ${name} yet`,
         'different-key': `the record at ${name} holds another key: publish the one postern dns records ${e.domain} prints`,
+        'invalid-key': notBase64(name),
         temperror: `DNS did not answer for ${name}; it is checked again later`,
       }[e.problem];
       return `${e.domain}: ${e.selector} is still pending: ${why}`;

@@ -354,3 +354,19 @@ test('a DMARC record without v=DMARC1 is named for what it is, not as no record'
     /has "p=reject; rua=mailto:dmarc@example\.com", which does not start with v=DMARC1/,
   );
 });
+
+test('a DKIM p= that verifiers refuse fails, whatever Node would decode of it; an upper-case k= passes', async () => {
+  const p = fx.dkimKey.publicKey;
+  const name = `${fx.dkimKey.selector}._domainkey.example.com`;
+  // The zone-file form's strings pasted into a provider's web form: `" "` lands inside p=.
+  const pasted = `v=DKIM1; k=rsa; p=${p.slice(0, 200)}" "${p.slice(200)}`;
+  for (const record of [pasted, `v=DKIM1; k=rsa; p=${p.slice(0, 100)}!!${p.slice(100)}`]) {
+    const checks = await fx.run({ zone: txt(name, record) });
+    const failed = checks.find((c) => c.id === 'dkim.record');
+    assert.equal(failed?.status, 'fail', record);
+    assert.match(failed?.summary ?? '', /p= holds characters that are not base64 \(RFC 6376 §3\.6\.1\)/);
+  }
+  // RFC 5234 §2.3: k=RSA is k=rsa.
+  const upper = await fx.run({ zone: txt(name, `v=DKIM1; k=RSA; p=${p}`) });
+  assert.equal(upper.find((c) => c.id === 'dkim.record')?.status, 'pass', JSON.stringify(nonPass(upper)));
+});
