@@ -61,10 +61,23 @@ export function parseDmarcRecord(text: string): DmarcRecord {
   return record;
 }
 
-/** §6.2 dmarc-uri list: `scheme:rest` with an optional `!size` limit, comma-separated. */
+/**
+ * §6.2 dmarc-uri list: `scheme:rest` with an optional `!size` limit, comma-separated. A `%` starts a
+ * percent-encoding of two hex digits (RFC 3986 §2.1); anything else is no URI, and no address to decode.
+ */
 function uris(value: string): string[] | undefined {
   const list = value.split(',').map((u) => u.trim());
-  return list.every((u) => /^[a-z][a-z0-9+.-]*:[^!\s,]+(![0-9]+[kmgt]?)?$/i.test(u)) ? list : undefined;
+  const uri = /^[a-z][a-z0-9+.-]*:(?:[^!\s,%]|%[0-9a-f]{2})+(![0-9]+[kmgt]?)?$/i;
+  return list.every((u) => uri.test(u)) ? list : undefined;
+}
+
+/** %HH that is not UTF-8 (%FF) makes decodeURIComponent throw: such an address is read as written. */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
@@ -188,6 +201,15 @@ function policyCheck(domain: string, p: Policy, tags: Map<string, string>): Chec
 async function reportsCheck(ctx: CheckContext, tags: Map<string, string>): Promise<Check> {
   const rua = uris(tags.get('rua') ?? '') ?? [];
   const ruf = uris(tags.get('ruf') ?? '') ?? [];
+  if (rua.length === 0 && tags.has('rua')) {
+    // The syntax check names the malformed URI; "no rua=" would tell the admin something else.
+    return warn(
+      'dmarc',
+      'dmarc.reports',
+      'rua= is not a list of valid URIs, so no aggregate reports arrive',
+      `Fix rua= as the DMARC syntax line says, e.g. rua=mailto:dmarc-reports@${ctx.domain}.`,
+    );
+  }
   if (rua.length === 0) {
     return warn(
       'dmarc',
@@ -201,7 +223,7 @@ async function reportsCheck(ctx: CheckContext, tags: Map<string, string>): Promi
   for (const uri of [...rua, ...ruf]) {
     const address = /^mailto:([^!]+)/i.exec(uri)?.[1];
     if (address === undefined) continue; // §6.2: only mailto: is defined for delivery
-    const dest = decodeURIComponent(address).split('@').pop()?.toLowerCase() ?? '';
+    const dest = percentDecoded(address).split('@').pop()?.toLowerCase() ?? '';
     if ((getDomain(dest) ?? dest) === own || unauthorised.includes(dest)) continue;
     const name = `${ctx.domain}._report._dmarc.${dest}`;
     const txt = await ctx.resolver.txt(name);

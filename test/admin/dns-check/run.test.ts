@@ -210,6 +210,19 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
     2,
   ],
   [
+    // RFC 3986 §2.1: `%` must start two hex digits. It threw, and one vague warning hid the DMARC area.
+    'DMARC rua with a malformed percent-escape, and a syntax error beside it',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; p=rejct; rua=mailto:dmarc@example.com, mailto:a%zz@example.com') },
+    ['bimi.dmarc', 'dmarc.reports', 'dmarc.syntax'],
+    2,
+  ],
+  [
+    'DMARC rua escaping an octet that is not UTF-8 (read as written)',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; p=reject; rua=mailto:dmarc%FF@other.example') },
+    ['dmarc.reports'],
+    2,
+  ],
+  [
     'two DMARC records',
     { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none', 'v=DMARC1; p=reject') },
     ['bimi.dmarc', 'dmarc.record'],
