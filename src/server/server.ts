@@ -39,6 +39,8 @@ export interface RunningServer {
   store: Store;
   /** The one resolver every DNS-dependent check uses (ARCHITECTURE.md principle 6), from `dns.*`. */
   resolver: Resolver;
+  /** Reads the TLS certificate files again now (SIGHUP); the rest of the config takes a restart. */
+  reloadCertificates(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -192,6 +194,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     resolver,
     certificates: tlsSetup.certificates,
+    reloadCertificates: () => tlsSetup.reload(),
     stop() {
       stopping ??= (async () => {
         await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);

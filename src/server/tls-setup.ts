@@ -21,6 +21,8 @@ export interface TlsSetup {
   /** The listener settings for STARTTLS or implicit TLS; undefined without any certificate. */
   listener(mode: ListenerTls['mode']): ListenerTls | undefined;
   acme: AcmeManager | undefined;
+  /** Reads the certificate files of tls.certificates again (a pair that does not load is logged, the old one kept). */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,9 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
             mechanisms: (socket) => MECHANISMS(channelBinding({ tlsSocket: socket }) !== undefined),
           },
     acme,
+    reload: async () => {
+      await files?.reload();
+    },
     stop: async () => {
       files?.stop();
       await acme?.stop();

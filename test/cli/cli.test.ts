@@ -15,6 +15,7 @@ import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/inde
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, POSTERN, postern, spawnServer } from '../support/child-server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
+import { waitFor } from '../support/wait.ts';
 
 type Context = { after(fn: () => unknown): void };
 
@@ -631,4 +632,24 @@ test('serve warns about a served domain without a postmaster (RFC 5321 §4.5.1),
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(await second.stop('SIGTERM'), 0);
   assert.doesNotMatch(second.output(), /no account or alias for postmaster/);
+});
+
+test('serve survives SIGHUP (logrotate, systemctl reload): it reloads the certificate files and carries on', async (t) => {
+  const { file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  const server = await spawnServer(file);
+  t.after(() => server.stop('SIGKILL'));
+  const { client } = await SmtpClient.open(server.port);
+  t.after(() => client.close());
+  assert.equal((await client.command('EHLO c.example.net')).code, 250);
+  server.child.kill('SIGHUP');
+  await waitFor(() => server.output().includes('SIGHUP: reading the TLS certificate files again'), 5000);
+  // The session open across the signal goes on, and new ones are served.
+  assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
+  assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+  const other = await SmtpClient.open(server.port);
+  assert.equal(other.greeting.code, 220);
+  other.client.close();
+  assert.equal(server.child.exitCode, null, 'still running');
+  assert.equal(await server.stop('SIGTERM'), 0);
 });

@@ -4,7 +4,7 @@ import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger } from '../../log/logger.ts';
-import { startServer } from '../../server/server.ts';
+import { type RunningServer, startServer } from '../../server/server.ts';
 import { usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
@@ -14,7 +14,28 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { config, file } = configFrom(values);
   const logger = createLogger(config.log.level);
   const discardMail = values['discard-mail'] === true;
-  const server = await startServer({ config, logger, discardMail });
+  // SIGHUP is what logrotate, `systemctl reload` and a closed terminal send; Node's default ends the
+  // process at once, cutting sessions whose message is stored before its 250 (a duplicate later). An
+  // MTA reloads on it (Postfix does): here the certificate files, which is what renewals change.
+  let running: RunningServer | undefined;
+  const reload = () => {
+    logger.info(
+      { signal: 'SIGHUP' },
+      'SIGHUP: reading the TLS certificate files again; other config changes take a restart (check them first with postern check)',
+    );
+    running
+      ?.reloadCertificates()
+      .catch((error) => logger.error({ err: error }, 'SIGHUP: reloading the certificates failed'));
+  };
+  process.on('SIGHUP', reload);
+  let server: RunningServer;
+  try {
+    server = await startServer({ config, logger, discardMail });
+  } catch (error) {
+    process.off('SIGHUP', reload);
+    throw error;
+  }
+  running = server;
   const show = (a: { address: string; port: number } | undefined) =>
     a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : undefined;
   const smtp = show(server.smtp)!;
@@ -57,6 +78,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  process.off('SIGHUP', reload);
   await server.stop();
   logger.info('stopped');
   logger.flush();
