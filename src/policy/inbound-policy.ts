@@ -51,6 +51,8 @@ export class InboundPolicy {
   readonly #resolver: Resolver;
   readonly #accounts: AccountLookup;
   readonly #store: Store;
+  /** Once the store has held an account it has a recipient table; until then it is asked each time (cheap: empty). */
+  #hadAccount = false;
   readonly #logger: Logger;
   readonly #anvil: Anvil;
   readonly #tarpit: Tarpit | undefined;
@@ -382,6 +384,26 @@ export class InboundPolicy {
     this.#record(peer, { stage, rule, action: r.code < 500 ? 'defer' : 'reject', reply: r, reason });
   }
 
+  /**
+   * Resolves once the policy knows whether the store holds any account, so that the first refusal of an
+   * unknown recipient is answered without a store round trip (a pipelined RCPT group waits on none).
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.#noAccounts();
+    } catch {
+      // the store is asked again at the first unknown recipient, and its failure is answered there
+    }
+  }
+
+  #noAccounts(): boolean | Promise<boolean> {
+    if (this.#hadAccount) return false;
+    return this.#store.listAccounts().then((accounts) => {
+      this.#hadAccount = accounts.length > 0;
+      return !this.#hadAccount;
+    });
+  }
+
   #memoOf(peer: Peer): Map<string, unknown> {
     let memo = this.#memos.get(peer.sessionId);
     if (!memo) {
@@ -422,6 +444,7 @@ export class InboundPolicy {
         const found = this.#accounts.findAccount(address);
         return found instanceof Promise ? found.then(Boolean) : Boolean(found);
       },
+      noAccounts: () => this.#noAccounts(),
     };
   }
 }

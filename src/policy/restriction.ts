@@ -40,6 +40,11 @@ export interface PolicyContext {
   memo: Map<string, unknown>;
   /** Whether a local address (local-part@local-domain, lower-cased A-label domain) has an account. */
   accountExists(address: string): boolean | Promise<boolean>;
+  /**
+   * Whether the store holds no account at all: a data directory that did not mount, or a database
+   * replaced by an empty one, would make every recipient "unknown" and every sender bounce its mail.
+   */
+  noAccounts(): boolean | Promise<boolean>;
 }
 
 export interface ServerIdentity {

@@ -84,6 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let policy: InboundPolicy;
   try {
     policy = new InboundPolicy({ config, resolver, store, accounts, logger });
+    await policy.ready();
   } catch (err) {
     filter.stop();
     await closeStores(store, opened);

@@ -31,7 +31,10 @@ function policy(overrides: Partial<ConfigInput> = {}, lookup: AccountLookup = sy
     config,
     // Never asked by these tests' rules; a closed port makes any stray query fail fast.
     resolver: createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 100, tries: 1 }),
-    store: new NullStore([]),
+    // The lookup below decides who exists; the store only has to hold some account (see noAccounts).
+    store: new NullStore([
+      { id: 1, address: 'alice@example.com', passwordHash: '', scram: null, createdAt: new Date(0), disabled: false },
+    ]),
     accounts: lookup,
     logger: createLogger('silent'),
   });
@@ -85,9 +88,11 @@ const cases: [mailbox: string, want: number | string][] = [
   ['alice@localhost', '554 5.7.1'], // the relay list runs first (as Postfix's), and localhost is not ours
 ];
 for (const [mailbox, want] of cases) {
-  test(`default recipient policy: ${mailbox} → ${want}`, () => {
+  test(`default recipient policy: ${mailbox} → ${want}`, async () => {
     // A policy per case: one shared would tarpit (answer later) after the fifth refusal of one client.
-    const outcome = policy().recipient(peer, envelope, path(mailbox));
+    const fresh = policy();
+    await fresh.ready();
+    const outcome = fresh.recipient(peer, envelope, path(mailbox));
     assert.ok(!(outcome instanceof Promise), 'synchronous look-ups answer synchronously');
     assert.equal(describe(outcome), want);
   });
@@ -121,8 +126,9 @@ test('an admin who removes reject_unlisted_recipient still never gets mail for u
   assert.equal(describe(lax.recipient(peer, envelope, path('nobody@example.com')) as PolicyOutcome), '550 5.1.1');
 });
 
-test('warn_if_reject logs and counts instead of rejecting, and the list goes on', () => {
+test('warn_if_reject logs and counts instead of rejecting, and the list goes on', async () => {
   const warned = policy({ restrictions: { recipient: ['warn_if_reject reject_unlisted_recipient', 'permit'] } });
+  await warned.ready();
   // The warn-only rule would reject; routing still refuses an address without an account.
   assert.equal(describe(warned.recipient(peer, envelope, path('nobody@example.com')) as PolicyOutcome), '550 5.1.1');
   assert.equal(describe(warned.recipient(peer, envelope, path('alice@example.com')) as PolicyOutcome), 1);

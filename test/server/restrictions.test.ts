@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
+import { startTestServer, TEST_PASSWORD_HASH, type TestOverrides, type TestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
@@ -348,5 +348,28 @@ test('reject_multi_recipient_bounce at RCPT refuses the second recipient of a bo
   assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
   assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
   assert.equal((await client.command('RCPT TO:<bob@example.com>')).code, 250);
+  await client.close();
+});
+
+test('a store with no account at all defers unknown recipients (451 4.3.0) instead of bouncing them', async (t) => {
+  // An empty store is what a data directory that did not mount looks like: a 550 would bounce the mail
+  // of every sender, a 4xx keeps it queued at the sender until the real store is back (RFC 5321 §4.2.5).
+  const server = await serverWith(t, {});
+  await server.store.removeAccount('alice@example.com');
+  await server.store.removeAccount('bob@example.com');
+  const client = await session(server.port);
+  assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+  const deferred = await client.command('RCPT TO:<alice@example.com>');
+  assert.equal(deferred.code, 451, deferred.text);
+  assert.match(
+    deferred.text,
+    /^451 4\.3\.0 <alice@example\.com>: Temporary lookup failure: the local recipient table is empty/,
+  );
+  // With an account in the store, a user it lacks is unknown again: 550.
+  await server.store.createAccount('carol@example.com', TEST_PASSWORD_HASH);
+  const refused = await client.command('RCPT TO:<alice@example.com>');
+  assert.equal(refused.code, 550, refused.text);
+  assert.match(refused.text, /^550 5\.1\.1 /);
+  assert.equal((await client.command('RCPT TO:<carol@example.com>')).code, 250);
   await client.close();
 });

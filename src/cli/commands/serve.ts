@@ -61,6 +61,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   for (const warning of [...permissionWarnings(config, file), ...settingWarnings(config)]) logger.warn(warning);
+  if ((await server.store.listAccounts()).length === 0) {
+    logger.warn(
+      `the store holds no account: mail to local addresses is deferred (451 4.3.0) until one exists (postern user add); if this server had accounts, check that ${config.dataDir} is the data directory and is mounted`,
+    );
+  }
   // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
   // alias by default; here it is an account or an alias the admin makes, so say when one is missing.
   for (const domain of config.domains) {

@@ -49,18 +49,24 @@ export const basicRules: Record<string, RuleFactory> = {
   reject_unlisted_recipient: simpleRule('reject_unlisted_recipient', (ctx) => {
     const target = recipientIsLocal(ctx);
     if (!target?.local) return DUNNO;
-    const decide = (exists: boolean): Verdict =>
-      exists
-        ? DUNNO
-        : {
-            action: 'reject',
-            reply: reply(
-              550,
-              '5.1.1',
-              `<${rcpt(ctx)}>: Recipient address rejected: User unknown in local recipient table`,
-            ),
-            reason: `no account ${target.address}`,
-          };
+    const unknown: Verdict = {
+      action: 'reject',
+      reply: reply(550, '5.1.1', `<${rcpt(ctx)}>: Recipient address rejected: User unknown in local recipient table`),
+      reason: `no account ${target.address}`,
+    };
+    // With no account at all the table is missing, not the user: a 4xx keeps the mail queued at the
+    // sender (RFC 5321 §4.2.5) until the store is back, where a 550 would bounce all of it.
+    const missingTable: Verdict = {
+      action: 'reject',
+      reply: reply(451, '4.3.0', `<${rcpt(ctx)}>: Temporary lookup failure: the local recipient table is empty`),
+      reason: `no account ${target.address}, and the store holds no account at all`,
+    };
+    const decideEmpty = (empty: boolean): Verdict => (empty ? missingTable : unknown);
+    const decide = (exists: boolean): Verdict | Promise<Verdict> => {
+      if (exists) return DUNNO;
+      const empty = ctx.noAccounts();
+      return empty instanceof Promise ? empty.then(decideEmpty) : decideEmpty(empty);
+    };
     const exists = ctx.accountExists(target.address);
     return exists instanceof Promise ? exists.then(decide) : decide(exists);
   }),

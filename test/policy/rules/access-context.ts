@@ -47,6 +47,7 @@ export function context(overrides: Partial<PolicyContext> = {}): PolicyContext {
     resolver: noDns,
     memo: new Map(),
     accountExists: () => false,
+    noAccounts: () => false,
     ...overrides,
   };
 }

@@ -57,6 +57,7 @@ export function context(resolver: Resolver, fields: Partial<PolicyContext> = {})
     resolver,
     memo: new Map(),
     accountExists: () => false,
+    noAccounts: () => false,
     ...fields,
   };
 }
