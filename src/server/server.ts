@@ -39,6 +39,12 @@ export interface RunningServer {
   store: Store;
   /** The one resolver every DNS-dependent check uses (ARCHITECTURE.md principle 6), from `dns.*`. */
   resolver: Resolver;
+  /**
+   * Settles when the store can take no more mail while the server runs (its file replaced, the writer
+   * thread dead): the caller stops the server and exits non-zero, so that a supervisor restarts it on
+   * whatever store is there, instead of a process that looks alive and answers 451 for days.
+   */
+  failed: Promise<Error>;
   /** Reads the TLS certificate files again now (SIGHUP); the rest of the config takes a restart. */
   reloadCertificates(): Promise<void>;
   stop(): Promise<void>;
@@ -51,9 +57,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     timeoutMs: config.dns.timeoutMs,
     tries: config.dns.tries,
   });
+  let storeFailed: (error: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => {
+    storeFailed = resolve;
+  });
   const opened = await openStore(config, {
     applicationName: `postern ${config.hostname}:${process.pid}`,
     onError: (error) => logger.warn({ err: error }, 'store: a background connection failed'),
+    onFatal: (error) => {
+      logger.error({ err: error }, `store: ${error.message}; mail is deferred (451) and the server stops`);
+      storeFailed(error);
+    },
   });
   const { migration } = opened;
   if (migration.applied.length > 0) {
@@ -195,6 +209,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     resolver,
     certificates: tlsSetup.certificates,
+    failed,
     reloadCertificates: () => tlsSetup.reload(),
     stop() {
       stopping ??= (async () => {

@@ -18,16 +18,22 @@ export interface OpenStoreOptions {
   applicationName?: string;
   /** Errors no caller waits for (an idle PostgreSQL connection dropped). */
   onError?: (error: Error) => void;
+  /**
+   * The store can take no more mail while open (SQLite: the writer thread died, the database file was
+   * replaced, truncated or found corrupt): every write fails from then on, and the server should stop.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   const { store } = config;
   if (store.engine === 'postgres') {
     const { openPostgresStore } = await import('./postgres/index.ts');
-    return openPostgresStore({ url: store.url, poolSize: store.poolSize, ...options });
+    const { onFatal: _notUsed, ...postgres } = options;
+    return openPostgresStore({ url: store.url, poolSize: store.poolSize, ...postgres });
   }
   const { openSqliteStore } = await import('./sqlite/index.ts');
-  return openSqliteStore({ dataDir: config.dataDir });
+  return openSqliteStore({ dataDir: config.dataDir, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
 }
 
 export async function migrateStore(config: Config): Promise<MigrationOutcome> {

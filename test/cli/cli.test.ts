@@ -653,3 +653,34 @@ test('serve survives SIGHUP (logrotate, systemctl reload): it reloads the certif
   assert.equal(server.child.exitCode, null, 'still running');
   assert.equal(await server.stop('SIGTERM'), 0);
 });
+
+test('serve stops with exit code 1 when its database file is taken away while it runs, after answering 451', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  const server = await spawnServer(file);
+  t.after(() => server.stop('SIGKILL'));
+  const send = async (subject: string) => {
+    const { client } = await SmtpClient.open(server.port);
+    try {
+      assert.equal((await client.command('EHLO c.example.net')).code, 250);
+      assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
+      assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+      assert.equal((await client.command('DATA')).code, 354);
+      return await client.command(`From: sender@example.net\r\nSubject: ${subject}\r\n\r\nhello\r\n.`);
+    } finally {
+      client.close();
+    }
+  };
+  assert.equal((await send('kept')).code, 250);
+  const database = path.join(root, 'data', DATABASE_FILE_NAME);
+  fs.renameSync(database, `${database}.moved`); // an admin "restoring" or freeing space under a running server
+  const refused = await send('lost');
+  assert.equal(refused.code, 451, refused.text);
+  const [code] = (await once(server.child, 'exit')) as [number | null];
+  assert.equal(code, 1, 'non-zero, so that a supervisor restarts it');
+  assert.match(
+    server.output(),
+    /store: the SQLite store can take no more mail: .*postern\.sqlite was removed while the server used it/,
+  );
+  assert.match(server.output(), /shutting down: the store failed/);
+});

@@ -313,3 +313,53 @@ test('the writer worker loads as a .ts file under type stripping', () =>
     assert.equal(store.stats().commits, 0);
     await store.close();
   }));
+
+test('a database file removed, replaced or truncated under the store: nothing more is acknowledged, and onFatal says so once', async (t) => {
+  for (const change of ['removed', 'replaced', 'truncated'] as const) {
+    await t.test(change, () =>
+      withTempDir(async (dataDir) => {
+        const file = path.join(dataDir, DATABASE_FILE_NAME);
+        // Opened and closed once, so the schema is checkpointed into the file: it has a size to lose.
+        await (await openSqliteStore({ dataDir })).close();
+        const fatal: Error[] = [];
+        const store = await openSqliteStore({ dataDir, onFatal: (error) => fatal.push(error) });
+        try {
+          const bob = await store.createAccount('bob@example.com', PHC);
+          assert.equal((await store.deliver(sampleDelivery([bob]))).placements[0]!.uid, 1);
+          assert.equal(fatal.length, 0);
+          if (change === 'removed') fs.renameSync(file, `${file}.moved`);
+          if (change === 'replaced') {
+            fs.copyFileSync(file, `${file}.copy`);
+            fs.renameSync(`${file}.copy`, file);
+          }
+          if (change === 'truncated') fs.truncateSync(file, 0);
+          // Committed into a file nobody will read again: the delivery must not be acknowledged.
+          await assert.rejects(store.deliver(sampleDelivery([bob])), (error: Error) => {
+            assert.ok(error instanceof StoreUnavailableError);
+            assert.match(error.message, new RegExp(`${DATABASE_FILE_NAME} was ${change}`));
+            return true;
+          });
+          await assert.rejects(store.deliver(sampleDelivery([bob])), StoreUnavailableError);
+          assert.equal(fatal.length, 1);
+          assert.match(fatal[0]!.message, /^the SQLite store can take no more mail: .* while the server used it$/);
+        } finally {
+          await store.close().catch(() => {});
+        }
+      }),
+    );
+  }
+});
+
+test('the writer thread dying is reported through onFatal; closing the store is not', () =>
+  withTempDir(async (dataDir) => {
+    const fatal: Error[] = [];
+    const store = await openSqliteStore({ dataDir, onFatal: (error) => fatal.push(error) });
+    await store.simulateWriterCrash();
+    assert.equal(fatal.length, 1);
+    assert.match(fatal[0]!.message, /store writer thread was terminated/);
+    await store.close();
+    const calm: Error[] = [];
+    const other = await openSqliteStore({ dataDir, onFatal: (error) => calm.push(error) });
+    await other.close();
+    assert.deepEqual(calm, [], 'a normal close is no failure');
+  }));

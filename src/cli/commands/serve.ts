@@ -75,13 +75,17 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
-  await new Promise<void>((resolve) => {
+  const storeFailure = await new Promise<Error | undefined>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down: no new connections, finishing transactions in flight');
-      resolve();
+      resolve(undefined);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    server.failed.then((error) => {
+      logger.error('shutting down: the store failed (above); exit code 1, for the supervisor to restart the server');
+      resolve(error);
+    });
   });
   process.off('SIGHUP', reload);
   await server.stop();
@@ -90,8 +94,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   // Everything of ours is closed and flushed. What a library leaves behind (acme-client retrying an
   // order with an unreachable CA, for over a minute) must not keep a stopped server's process alive
   // and delay its restart; the timer itself holds nothing up when nothing else is left.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
-  return 0;
+  const exitCode = storeFailure ? 1 : 0;
+  setTimeout(() => process.exit(process.exitCode ?? exitCode), 1000).unref();
+  return exitCode;
 }
 
 /** "submission on A (STARTTLS) and B (TLS)", naming only the listeners that are on. */

@@ -246,7 +246,9 @@ export type WorkerMessage =
    * One transaction: the results of every request written in it, stored deliveries packed in
    * `receipts` (packReceipts) and the rest in `results`; `committed` is false when it failed.
    */
-  | { type: 'batch'; committed: boolean; receipts: Float64Array; results: WriteResult[] };
+  | { type: 'batch'; committed: boolean; receipts: Float64Array; results: WriteResult[] }
+  /** The store can take no more writes (its file replaced or corrupt); every later request fails. */
+  | { type: 'fatal'; message: string };
 
 export interface WriterWorkerData {
   file: string;

@@ -63,6 +63,8 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** How long a write waits for another process's lock before failing; default 5 s. */
   busyTimeoutMs?: number;
+  /** Told once when the store can take no more writes while open (see WriterClient.onFatal). */
+  onFatal?: (error: StoreUnavailableError) => void;
 }
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -72,6 +74,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   // The writer creates the schema, so the reader opens only once the tables exist.
   const backupDir = path.join(options.dataDir, 'backups');
   const writer = await WriterClient.start({ file, busyTimeoutMs, backupDir });
+  if (options.onFatal) writer.onFatal(options.onFatal);
   let reader: DatabaseSync;
   try {
     reader = openConnection(file, { busyTimeoutMs, role: 'reader' });

@@ -52,6 +52,9 @@ export class WriterClient {
   /** Requests of this event-loop turn, posted together once the turn's I/O is handled. */
   #outbox: (WriteRequest | DeliveryTuple)[] = [];
   #flushScheduled = false;
+  #closing = false;
+  /** Told once when the store can take no more writes while open: the thread died, or its file is gone. */
+  #onFatal: ((error: StoreUnavailableError) => void) | undefined;
 
   /** What opening the database migrated, if anything. */
   readonly migration: MigrationOutcome;
@@ -61,15 +64,23 @@ export class WriterClient {
     this.migration = migration;
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'fatal') {
+        this.#fatal(new StoreUnavailableError(message.message));
+        return;
+      }
       if (message.type !== 'batch') return;
       if (message.committed) this.#stats.commits++;
       this.#settle(unpackReceipts(message.receipts));
       this.#settle(message.results);
     });
     worker.on('error', (error) =>
-      this.#fail(new StoreUnavailableError('store writer thread crashed', { cause: error })),
+      this.#fatal(new StoreUnavailableError(`store writer thread crashed: ${error.message}`, { cause: error })),
     );
-    worker.on('exit', (code) => this.#fail(new StoreUnavailableError(`store writer thread exited (code ${code})`)));
+    worker.on('exit', (code) => {
+      const error = new StoreUnavailableError(`store writer thread exited (code ${code})`);
+      if (this.#closing) this.#fail(error);
+      else this.#fatal(error);
+    });
   }
 
   /** Starts the thread and resolves once it has opened the database and applied the schema. */
@@ -96,6 +107,11 @@ export class WriterClient {
       throw new StoreUnavailableError(`cannot open the store: ${reason}`, { cause: outcome });
     }
     return new WriterClient(worker, outcome.migration);
+  }
+
+  /** Where to say that the store failed for good while open (the server stops, for a supervisor to restart it). */
+  onFatal(listener: (error: StoreUnavailableError) => void): void {
+    this.#onFatal = listener;
   }
 
   get stats(): StoreStats {
@@ -137,6 +153,7 @@ export class WriterClient {
 
   /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */
   async close(): Promise<void> {
+    this.#closing = true;
     this.#flush();
     if (!this.#failure) this.#worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
     await this.#exited;
@@ -144,7 +161,8 @@ export class WriterClient {
 
   /** Kills the thread as a crash would, failing every pending request at once. For failure tests. */
   async crash(): Promise<void> {
-    this.#fail(new StoreUnavailableError('store writer thread was terminated'));
+    this.#fatal(new StoreUnavailableError('store writer thread was terminated'));
+    this.#closing = true; // the exit that follows is this one
     await this.#worker.terminate();
   }
 
@@ -160,6 +178,12 @@ export class WriterClient {
         pending.reject(errorFor(result.failure, result.message));
       }
     }
+  }
+
+  #fatal(error: StoreUnavailableError): void {
+    const first = this.#failure === undefined;
+    this.#fail(error);
+    if (first && !this.#closing) this.#onFatal?.(error);
   }
 
   #fail(error: StoreUnavailableError): void {

@@ -13,6 +13,7 @@ import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from '
 import type { MigrationOutcome } from '../migrations.ts';
 import { StoreError } from '../store.ts';
 import { openConnection } from './connection.ts';
+import { FileIdentity } from './file-identity.ts';
 import { migrateSqlite } from './migrations.ts';
 import {
   packReceipts,
@@ -29,10 +30,12 @@ function start(port: MessagePort, data: WriterWorkerData): void {
   let db: ReturnType<typeof openConnection> | undefined;
   let writer: SqliteWriter;
   let migration: MigrationOutcome;
+  const identity = new FileIdentity(data.file);
   try {
     db = openConnection(data.file, { busyTimeoutMs: data.busyTimeoutMs, role: 'writer' });
     migration = migrateSqlite(db, { backupDir: data.backupDir });
     writer = new SqliteWriter(db);
+    identity.problem(); // what the file is now, before the first commit
   } catch (error) {
     db?.close();
     const code = error instanceof StoreError ? error.code : undefined;
@@ -52,7 +55,22 @@ function start(port: MessagePort, data: WriterWorkerData): void {
       for (const request of command.requests) requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
     }
     if (requests.length > 0) {
-      const { committed, results } = writer.writeBatch(requests);
+      const { committed, results, broken } = writer.writeBatch(requests);
+      const lost = broken ?? (committed ? identity.problem() : undefined);
+      if (lost !== undefined) {
+        // Nothing of this batch is acknowledged, nor anything later: the main thread stops the server.
+        const message = `the SQLite store can take no more mail: ${lost}`;
+        post({
+          type: 'batch',
+          committed: false,
+          receipts: new Float64Array(0),
+          results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
+        });
+        post({ type: 'fatal', message });
+        db?.close();
+        port.close();
+        return;
+      }
       const { receipts, others } = packReceipts(results);
       post({ type: 'batch', committed, receipts, results: others });
     }

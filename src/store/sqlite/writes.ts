@@ -108,7 +108,7 @@ export class SqliteWriter {
    * competing process (the CLI) makes us wait for busy_timeout instead of failing mid-transaction.
    * If the transaction cannot start or commit, every request in it fails: none is acknowledged.
    */
-  writeBatch(requests: readonly WriteRequest[]): { committed: boolean; results: WriteResult[] } {
+  writeBatch(requests: readonly WriteRequest[]): { committed: boolean; results: WriteResult[]; broken?: string } {
     try {
       this.#begin.run();
       const results = requests.map((request) => {
@@ -132,6 +132,7 @@ export class SqliteWriter {
       return {
         committed: false,
         results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
+        ...(isCorrupt(error) ? { broken: `the database is corrupt (${describe(error)})` } : {}),
       };
     }
   }
@@ -364,4 +365,13 @@ export class SqliteWriter {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * SQLITE_CORRUPT and SQLITE_NOTADB (https://sqlite.org/rescode.html; extended codes keep the primary
+ * in their low byte): no retry will store mail in this file, unlike a full disk or a held lock.
+ */
+function isCorrupt(error: unknown): boolean {
+  const code = (error as { errcode?: unknown }).errcode;
+  return typeof code === 'number' && ((code & 0xff) === 11 || (code & 0xff) === 26);
 }
