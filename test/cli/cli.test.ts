@@ -684,3 +684,26 @@ test('serve stops with exit code 1 when its database file is taken away while it
   );
   assert.match(server.output(), /shutting down: the store failed/);
 });
+
+test('a page found corrupt after opening is one line naming the store, exit 1, not a stack trace', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  const database = path.join(root, 'data', DATABASE_FILE_NAME);
+  const db = new DatabaseSync(database);
+  const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+  const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'mailboxes'").get() as {
+    rootpage: number;
+  };
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  db.close();
+  // The mailboxes table's root page overwritten: opening reads only the schema, listing reads this page.
+  const fd = fs.openSync(database, 'r+');
+  fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (rootpage - 1) * pageSize);
+  fs.closeSync(fd);
+  const result = await postern(['mail', 'list', 'alice@example.com', '--config', file]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /^postern: cannot read the store \(.*postern\.sqlite\): database disk image is malformed\n$/,
+  );
+});

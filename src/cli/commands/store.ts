@@ -5,7 +5,7 @@
  */
 import type { Config } from '../../config/schema.ts';
 import { openStore, storeStatus } from '../../store/open.ts';
-import type { Store } from '../../store/store.ts';
+import { type Store, StoreUnavailableError } from '../../store/store.ts';
 import { CliError } from '../errors.ts';
 
 export async function withStore<T>(config: Config, work: (store: Store) => Promise<T>): Promise<T> {
@@ -17,9 +17,21 @@ export async function withStore<T>(config: Config, work: (store: Store) => Promi
     );
   }
   const store = await openStore(config, { applicationName: 'postern cli' });
+  let failed = false;
   try {
     return await work(store);
+  } catch (error) {
+    failed = true;
+    // SQLite's own error met after opening (a page found corrupt by a read): one line naming the store.
+    if ((error as NodeJS.ErrnoException).code === 'ERR_SQLITE_ERROR') {
+      throw new StoreUnavailableError(`cannot read the store (${status.location}): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    throw error;
   } finally {
-    await store.close();
+    // A store that failed has said so above; a second error from closing it would hide the first.
+    if (failed) await store.close().catch(() => {});
+    else await store.close();
   }
 }
