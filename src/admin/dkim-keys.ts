@@ -260,7 +260,8 @@ export async function removeDkimKey(
   store: Store,
   request: { domain: string; selector: string; force: boolean },
 ): Promise<DkimKey> {
-  const domain = request.domain.toLowerCase().replace(/\.$/, '');
+  // Stored under its A-labels (RFC 5890 §2.3.2.1); not checkDomain: a domain no longer configured may go too.
+  const domain = asciiDomain(request.domain);
   const keys = await store.listDkimKeys(domain);
   // Selectors are stored in lower case (checkSelector), as DNS compares names (RFC 4343 §3).
   const key = keys.find((k) => k.selector === request.selector.toLowerCase());

@@ -60,7 +60,7 @@ export async function recordsFor(domain: string, options: RecordsOptions): Promi
     ...mailRouting(domain, config),
     ...dkim(domain, keys),
     ...reporting(domain, config),
-    ...mtaSts(domain, config),
+    ...mtaSts(domain, config, options.certificates ?? []),
     ...bimi(domain, config),
     ...dane(host, options.certificates ?? []),
     ...autoconfiguration(domain, config),
@@ -211,19 +211,25 @@ function reportDomains(rua: string): string[] {
   return [...domains];
 }
 
-function mtaSts(domain: string, config: Config): DnsRecord[] {
+function mtaSts(domain: string, config: Config, certificates: HostCertificate[]): DnsRecord[] {
   const { id } = mtaStsPolicy(config);
   const policy = policyHost(domain);
   const todo = config.mtaSts.listen
     ? undefined
     : 'set mtaSts.listen (port 443 from outside), or serve the policy file below from another HTTPS server, first';
+  // RFC 8461 §4.2, §5: under enforce, senders refuse an MX whose certificate fails PKIX validation, so
+  // with only the self-signed certificate the record would stop mail from them.
+  const untrusted =
+    config.mtaSts.mode === 'enforce' && onlySelfSigned(config, certificates)
+      ? `mode enforce while ${config.hostname} serves only the self-signed certificate: senders that use MTA-STS would refuse it; publish once a CA-issued certificate (tls.certificates or tls.acme) is in place, or set mtaSts.mode: testing`
+      : undefined;
   const records = [
     record(
       `_mta-sts.${domain}`,
       'TXT',
       `v=STSv1; id=${id}`,
       `MTA-STS (RFC 8461 §3.1): senders must use TLS to ${domain}'s MX (mode ${config.mtaSts.mode}); the id changes with the policy`,
-      todo,
+      [todo, untrusted].filter((t) => t !== undefined).join('; ') || undefined,
     ),
   ];
   if (policy !== config.hostname) {
@@ -238,6 +244,15 @@ function mtaSts(domain: string, config: Config): DnsRecord[] {
     );
   }
   return records;
+}
+
+/**
+ * Whether the mail host serves only the self-signed development certificate: the certificates found say so
+ * when there are any; else the config does (no tls.certificates, no tls.acme: serve makes the self-signed one).
+ */
+function onlySelfSigned(config: Config, certificates: HostCertificate[]): boolean {
+  if (certificates.length > 0) return certificates.every((cert) => cert.selfSigned);
+  return config.tls.selfSigned && config.tls.certificates.length === 0 && config.tls.acme === undefined;
 }
 
 function bimi(domain: string, config: Config): DnsRecord[] {

@@ -29,6 +29,23 @@ const domainName = z
   })
   .transform((v) => v.toLowerCase());
 
+/**
+ * A name whose rightmost label is all digits reads as an IPv4 address (203.0.113.25; WHATWG URL parsing
+ * even turns 1.2.3 into 1.2.0.3): RFC 1123 §2.1 keeps host names apart from dotted-decimal addresses by
+ * requiring the highest-level label to be alphabetic.
+ */
+export function isAddressShaped(name: string): boolean {
+  return /(^|\.)[0-9]+\.?$/.test(name);
+}
+
+/**
+ * The mail host: RFC 5321 §2.3.5 and §4.1.3 take a domain name for EHLO (an address only as a bracketed
+ * literal), and §5.1 an MX names a host; an address here would make every record naming it wrong.
+ */
+const hostName = domainName.refine((name) => !isAddressShaped(name), {
+  message: 'must be a host name, not an IP address (the name of the mail host, such as mail.example.com)',
+});
+
 /** Milliseconds for a Node.js timer, which cannot wait longer than 2^31 - 1 ms (about 24.8 days): past that it fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const duration = z.number().int().positive().max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)');
@@ -91,7 +108,7 @@ const ruleList = z.array(ruleEntry);
 
 export const configSchema = z
   .object({
-    hostname: domainName.default(() => defaultHostname()),
+    hostname: hostName.default(() => defaultHostname()),
     domains: z.array(domainName).default([]),
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),

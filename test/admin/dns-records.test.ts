@@ -154,8 +154,10 @@ test('MX names the host, never an address: a hostname that is an IP is refused',
   // The MX target has the address records of the same list (RFC 2181 §10.3: not an alias).
   assert.ok(find(records, 'mx.example.com', 'A').length > 0);
   assert.equal(find(records, 'mx.example.com', 'CNAME').length, 0);
+  // The config refuses such a hostname at load; recordsFor still refuses a Config made some other way.
+  assert.throws(() => configOf({ hostname: '192.0.2.1' }), /hostname: "192\.0\.2\.1" is invalid: must be a host name/);
   await assert.rejects(
-    recordsFor('example.com', { config: configOf({ hostname: '192.0.2.1' }), store: noKeys }),
+    recordsFor('example.com', { config: { ...configOf(), hostname: '192.0.2.1' }, store: noKeys }),
     (err: unknown) => err instanceof MailHostError && /RFC 5321 §5\.1/.test(err.message),
   );
 });
@@ -349,6 +351,46 @@ test('TLSA 3 1 1 is the SHA-256 of the served certificate SPKI, computed indepen
   const found = await hostCertificates(bare);
   assert.equal(found.length, 1);
   assert.equal(found[0]!.selfSigned, true);
+});
+
+test('MTA-STS in enforce mode is a to-do while the mail host has only the self-signed certificate (RFC 8461 §4.2, §5)', async () => {
+  const own = await createSelfSignedCertificate({ hostnames: ['mx.example.com'] });
+  const sts = async (extra: Partial<ConfigInput>, certificates?: { pem: string; selfSigned: boolean }[]) => {
+    const config = configOf({ ...extra, mtaSts: { listen: '0.0.0.0:443', ...extra.mtaSts } });
+    const found = certificates?.map((c) => ({ source: 'mx.crt', ...c }));
+    const records = await recordsFor('example.com', {
+      config,
+      store: noKeys,
+      ...(found === undefined ? {} : { certificates: found }),
+    });
+    return { record: one(records, '_mta-sts.example.com', 'TXT'), text: zoneLines('example.com', records) };
+  };
+  const enforce = { mtaSts: { mode: 'enforce' as const } };
+  // The quickstart TLS settings (tls.selfSigned, nothing else), before and after serve made the certificate.
+  for (const certificates of [undefined, [{ pem: own.cert, selfSigned: true }]]) {
+    const { record, text } = await sts(enforce, certificates);
+    assert.match(record.todo ?? '', /mode enforce while mx\.example\.com serves only the self-signed certificate/);
+    assert.match(record.todo ?? '', /tls\.certificates or tls\.acme/);
+    assert.match(text, /^; _mta-sts\.example\.com\. +3600 IN TXT/m, 'commented out, not ready to paste');
+  }
+  // Not enforcing, or a certificate senders can validate: ready.
+  assert.equal((await sts({})).record.todo, undefined, 'testing mode');
+  assert.equal((await sts(enforce, [{ pem: own.cert, selfSigned: false }])).record.todo, undefined, 'a CA-issued one');
+  const files = { tls: { certificates: [{ cert: '/etc/ssl/mail.pem', key: '/etc/ssl/mail.key' }] } };
+  assert.equal((await sts({ ...enforce, ...files })).record.todo, undefined, 'tls.certificates');
+  const acme = {
+    tls: {
+      acme: {
+        directory: 'https://ca.example.net/dir',
+        termsOfServiceAgreed: true as const,
+        http01: { listen: '0.0.0.0:80' },
+      },
+    },
+  };
+  assert.equal((await sts({ ...enforce, ...acme })).record.todo, undefined, 'tls.acme');
+  // Both reasons at once are both said.
+  const bare = await recordsFor('example.com', { config: configOf(enforce), store: noKeys });
+  assert.match(one(bare, '_mta-sts.example.com', 'TXT').todo ?? '', /mtaSts\.listen.*; mode enforce while/);
 });
 
 test('the records as a test DNS zone answer like the published zone would', async (t) => {

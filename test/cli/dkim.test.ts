@@ -256,6 +256,42 @@ test('dkim remove: a pending key goes at once; the active one only with --force,
   assert.match(again.stdout, /It is active at once/);
 });
 
+test('dkim list and remove take an internationalized domain in either form, as keygen does (RFC 5890 §2.3.2.1)', async (t) => {
+  const { file } = dir(t, { domains: ['xn--bcher-kva.example'] });
+  const config = ['--config', file];
+  for (const selector of ['one', 'two']) {
+    const r = await postern([
+      'dkim',
+      'keygen',
+      '--domain',
+      'bücher.example',
+      '--algo',
+      'ed25519',
+      '--selector',
+      selector,
+      ...config,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const listed = await postern(['dkim', 'list', '--json', '--domain', 'Bücher.Example.', ...config]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(
+    (JSON.parse(listed.stdout) as ListedKey[]).map((k) => `${k.domain} ${k.selector} ${k.state}`),
+    ['xn--bcher-kva.example one active', 'xn--bcher-kva.example two pending'],
+  );
+  const table = await postern(['dkim', 'list', '--domain', 'bücher.example', ...config]);
+  assert.match(table.stdout, /^xn--bcher-kva\.example +two +ed25519/m);
+
+  const removed = await postern(['dkim', 'remove', '--domain', 'bücher.example', '--selector', 'two', ...config]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /^Removed DKIM key two of xn--bcher-kva\.example \(Ed25519, pending\)\./);
+  const left = await postern(['dkim', 'list', '--json', '--domain', 'xn--bcher-kva.example', ...config]);
+  assert.deepEqual(
+    (JSON.parse(left.stdout) as ListedKey[]).map((k) => k.selector),
+    ['one'],
+  );
+});
+
 test('dkim rotate, then rotate --advance as the record appears in DNS', async (t) => {
   const dns = await startTestDnsServer({ records: {} });
   t.after(() => dns.close());

@@ -109,6 +109,27 @@ test('quickstart never overwrites a config, and refuses bad input with a clear e
   assert.match(badAddress.stderr, /not an IP address/);
 });
 
+test('quickstart refuses an IP address as the host name in one line, before it stores anything (RFC 5321 §5.1)', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const r = await postern(['quickstart', 'example.org', '--hostname', '203.0.113.25', '--dir', dir]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    "postern: quickstart: --hostname 203.0.113.25 is an IP address; give the mail host's name, such as mail.example.org\n" +
+      "Run 'postern help' for usage.\n",
+  );
+  assert.equal(r.stdout, '');
+  assert.equal(fs.existsSync(dir), false, 'no directory, no data, no config');
+  // The same into an existing, empty directory: it stays empty.
+  const empty = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(empty, { recursive: true, force: true }));
+  const again = await postern(['quickstart', 'example.org', '--hostname', '203.0.113.25', '--dir', empty]);
+  assert.equal(again.code, 2, again.stderr);
+  assert.deepEqual(fs.readdirSync(empty), []);
+});
+
 test('quickstart --account: the account gets postmaster as an alias, where the reports it publishes go', async (t) => {
   const dir = tempDir('postern-quickstart-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

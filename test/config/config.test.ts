@@ -24,10 +24,19 @@ test('the default hostname is fully qualified (an unqualified OS name gets .loca
   assert.equal(defaultHostname('MX.Example.com'), 'mx.example.com');
 });
 
+test('a hostname with digits is a host name as long as its last label is not all digits (RFC 1123 §2.1)', () => {
+  for (const hostname of ['mx1.example.com', '203-0-113-25.example.net', '25.example.org']) {
+    assert.equal(parseConfig({ hostname }, 'test').hostname, hostname);
+  }
+});
+
 const invalid: [raw: unknown, mustSay: RegExp][] = [
   [{ listen: { smtp: 'nonsense' } }, /listen\.smtp: "nonsense" is invalid: expected host:port/],
   [{ listen: { smtp: '127.0.0.1:99999' } }, /listen\.smtp: .*port must be 0-65535/],
   [{ domains: ['not a domain'] }, /domains\.0: "not a domain" is invalid: expected a domain name/],
+  // RFC 5321 §4.1.3, §5.1: EHLO and MX name the host; an address-shaped name is neither (RFC 1123 §2.1).
+  [{ hostname: '203.0.113.25' }, /hostname: "203\.0\.113\.25" is invalid: must be a host name, not an IP address/],
+  [{ hostname: 'mail.123' }, /hostname: "mail\.123" is invalid: must be a host name, not an IP address/],
   [{ smtp: { maxRecipients: 0 } }, /smtp\.maxRecipients: 0 is invalid/],
   [{ smtp: { bareLineEndings: 'accept' } }, /smtp\.bareLineEndings: "accept" is invalid/],
   [{ hostnam: 'x.example.com' }, /unknown key "hostnam"/],

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import * as x509 from '@peculiar/x509';
 import type { CheckContext } from './context.ts';
+import { appliedPolicy, discoverDmarc } from './dmarc.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
 const require = createRequire(import.meta.url);
@@ -87,29 +88,36 @@ export async function checkBimi(ctx: CheckContext): Promise<Check[]> {
 
 /**
  * BIMI draft §3 (and every receiver): no logo unless DMARC is enforced, p=quarantine or p=reject
- * at pct=100. Under p=none the record is published and ignored.
+ * at pct=100. Under p=none the record is published and ignored. The policy is the one that applies to
+ * the domain (RFC 7489 §6.6.3): its own record's p=, else its organizational domain's sp= (else p=),
+ * discovered by the DMARC area's own code so that the two areas never disagree.
  */
 async function dmarcEnforced(ctx: CheckContext): Promise<Check> {
-  const name = `_dmarc.${ctx.domain}`;
-  const txt = await ctx.resolver.txt(name);
-  if (!txt.ok && txt.error === 'temperror') return couldNotCheck('bimi', 'bimi.dmarc', `TXT ${name}`, txt.reason);
-  const record = txt.ok ? txt.records.find((r) => /^v=DMARC1\s*(;|$)/i.test(r.trim())) : undefined;
-  const tag = (key: string) =>
-    new RegExp(`(?:^|;)\\s*${key}\\s*=\\s*([^;\\s]+)`, 'i').exec(record ?? '')?.[1]?.toLowerCase();
-  const policy = tag('p');
-  const pct = Number(tag('pct') ?? '100');
-  if ((policy === 'quarantine' || policy === 'reject') && pct === 100) {
-    return pass('bimi', 'bimi.dmarc', `DMARC p=${policy}: receivers may show the logo`);
+  const found = await discoverDmarc(ctx);
+  if (found.found === 'temperror') return couldNotCheck('bimi', 'bimi.dmarc', found.query, found.reason);
+  const fix = 'Move DMARC to p=quarantine (publish.dmarcPolicy), once its reports show your mail passing.';
+  const rule = 'receivers show a BIMI logo only for mail under p=quarantine or p=reject at pct=100';
+  if (found.found === 'several') {
+    return warn(
+      'bimi',
+      'bimi.dmarc',
+      `${found.name} has ${found.count} DMARC records, so no policy applies: ${rule}`,
+      fix,
+    );
   }
-  const now =
-    record === undefined
-      ? 'there is no DMARC record'
-      : `DMARC is p=${policy ?? 'none'}${pct < 100 ? ` pct=${pct}` : ''}`;
+  if (found.found === 'none') return warn('bimi', 'bimi.dmarc', `there is no DMARC record: ${rule}`, fix);
+  const policy = appliedPolicy(found);
+  const pct = Number(found.record.tags.get('pct') ?? '100');
+  const tag = found.found === 'organizational' && found.record.tags.has('sp') ? 'sp' : 'p';
+  const whose = found.found === 'organizational' ? ` of ${found.org}` : '';
+  if ((policy === 'quarantine' || policy === 'reject') && pct === 100) {
+    return pass('bimi', 'bimi.dmarc', `DMARC${whose} ${tag}=${policy}: receivers may show the logo`);
+  }
   return warn(
     'bimi',
     'bimi.dmarc',
-    `${now}: receivers show a BIMI logo only for mail under p=quarantine or p=reject at pct=100`,
-    'Move DMARC to p=quarantine (publish.dmarcPolicy), once its reports show your mail passing.',
+    `DMARC${whose} is ${tag}=${policy ?? 'none'}${pct < 100 ? ` pct=${pct}` : ''}: ${rule}`,
+    fix,
   );
 }
 

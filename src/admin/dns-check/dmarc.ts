@@ -13,7 +13,7 @@ import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 type Policy = 'none' | 'quarantine' | 'reject';
 const POLICIES = ['none', 'quarantine', 'reject'];
 
-interface DmarcRecord {
+export interface DmarcRecord {
   tags: Map<string, string>;
   errors: string[];
   unknown: string[];
@@ -80,28 +80,82 @@ function percentDecoded(text: string): string {
   }
 }
 
-export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
+/**
+ * The DMARC record that applies to a domain, as a receiver discovers it (RFC 7489 §6.6.3): the domain's
+ * own record at `_dmarc.<domain>`, else its organizational domain's, whose sp= (else p=) then applies.
+ * The DMARC area judges it; BIMI (bimi.ts) reads the policy from it, so the two never disagree.
+ */
+export type DmarcDiscovery =
+  | { found: 'own'; name: string; text: string; record: DmarcRecord }
+  | { found: 'organizational'; name: string; org: string; text: string; record: DmarcRecord }
+  /** §6.6.3: more than one record at the domain's name: receivers apply none. */
+  | { found: 'several'; name: string; count: number }
+  /** `discarded`: a record at the domain's name meant as DMARC that lacks v=DMARC1 first. */
+  | { found: 'none'; name: string; discarded?: string }
+  | { found: 'temperror'; name: string; query: string; reason: string; discarded?: string };
+
+export async function discoverDmarc(ctx: Pick<CheckContext, 'domain' | 'resolver'>): Promise<DmarcDiscovery> {
   const name = `_dmarc.${ctx.domain}`;
-  const suggested = `v=DMARC1; p=${ctx.config.publish.dmarcPolicy}; rua=${ctx.config.publish.dmarcRua ?? `mailto:dmarc-reports@${ctx.domain}`}`;
   const txt = await ctx.resolver.txt(name);
-  if (!txt.ok && txt.error === 'temperror') return [couldNotCheck('dmarc', 'dmarc.record', `TXT ${name}`, txt.reason)];
+  if (!txt.ok && txt.error === 'temperror')
+    return { found: 'temperror', name, query: `TXT ${name}`, reason: txt.reason };
   // §6.6.3: records not starting with v=DMARC1 are discarded before counting.
   const records = txt.ok ? txt.records.filter(isDmarcRecord) : [];
-  if (records.length === 0) {
-    // A record meant as DMARC that lacks v=DMARC1 first is discarded just the same (§6.6.3): say so.
-    const meant = txt.ok ? txt.records.find((r) => /(^|;)\s*p\s*=/i.test(r)) : undefined;
-    if (meant !== undefined) {
-      return [
-        fail(
-          'dmarc',
-          'dmarc.record',
-          `${name} has "${meant}", which does not start with v=DMARC1: receivers discard it (RFC 7489 §6.6.3)`,
-          `Start the record with v=DMARC1, as in "${suggested}".`,
-        ),
-      ];
-    }
-    const inherited = await organizational(ctx);
-    if (inherited) return [inherited];
+  if (records.length > 1) return { found: 'several', name, count: records.length };
+  if (records.length === 1) {
+    const text = records[0] as string;
+    return { found: 'own', name, text, record: parseDmarcRecord(text) };
+  }
+  const discarded = txt.ok ? txt.records.find((r) => /(^|;)\s*p\s*=/i.test(r)) : undefined;
+  const none = { found: 'none' as const, name, ...(discarded === undefined ? {} : { discarded }) };
+  // §6.6.3: without a record of its own, a subdomain falls under its organizational domain's record.
+  const org = getDomain(ctx.domain);
+  if (org === null || org === ctx.domain) return none;
+  const orgTxt = await ctx.resolver.txt(`_dmarc.${org}`);
+  if (!orgTxt.ok) {
+    return orgTxt.error === 'temperror'
+      ? { ...none, found: 'temperror', query: `TXT _dmarc.${org}`, reason: orgTxt.reason }
+      : none;
+  }
+  const orgRecords = orgTxt.records.filter(isDmarcRecord);
+  if (orgRecords.length !== 1) return none;
+  const text = orgRecords[0] as string;
+  return { found: 'organizational', name, org, text, record: parseDmarcRecord(text) };
+}
+
+/** §6.6.3: the policy of a discovered record: p= of the domain's own, sp= (else p=) of the organizational domain's. */
+export function appliedPolicy(found: { found: 'own' | 'organizational'; record: DmarcRecord }): string | undefined {
+  const { tags } = found.record;
+  const policy = found.found === 'organizational' ? (tags.get('sp') ?? tags.get('p')) : tags.get('p');
+  return policy?.toLowerCase();
+}
+
+export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
+  const suggested = `v=DMARC1; p=${ctx.config.publish.dmarcPolicy}; rua=${ctx.config.publish.dmarcRua ?? `mailto:dmarc-reports@${ctx.domain}`}`;
+  const found = await discoverDmarc(ctx);
+  const { name } = found;
+  // A record meant as DMARC that lacks v=DMARC1 first is discarded just the same (§6.6.3): say so.
+  if ((found.found === 'none' || found.found === 'temperror') && found.discarded !== undefined) {
+    return [
+      fail(
+        'dmarc',
+        'dmarc.record',
+        `${name} has "${found.discarded}", which does not start with v=DMARC1: receivers discard it (RFC 7489 §6.6.3)`,
+        `Start the record with v=DMARC1, as in "${suggested}".`,
+      ),
+    ];
+  }
+  if (found.found === 'temperror') return [couldNotCheck('dmarc', 'dmarc.record', found.query, found.reason)];
+  if (found.found === 'organizational') {
+    return [
+      pass(
+        'dmarc',
+        'dmarc.record',
+        `no record at ${name}; the record of ${found.org} applies (policy ${appliedPolicy(found) ?? 'none'}); run this check for ${found.org} too`,
+      ),
+    ];
+  }
+  if (found.found === 'none') {
     return [
       fail(
         'dmarc',
@@ -111,18 +165,17 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
       ),
     ];
   }
-  if (records.length > 1) {
+  if (found.found === 'several') {
     return [
       fail(
         'dmarc',
         'dmarc.record',
-        `${name} has ${records.length} DMARC records; receivers then apply none (RFC 7489 §6.6.3)`,
+        `${name} has ${found.count} DMARC records; receivers then apply none (RFC 7489 §6.6.3)`,
         `Keep exactly one DMARC record at ${name}.`,
       ),
     ];
   }
-  const text = records[0] as string;
-  const record = parseDmarcRecord(text);
+  const { text, record } = found;
   const checks: Check[] = [pass('dmarc', 'dmarc.record', `"${text}"`)];
   if (record.errors.length > 0) {
     checks.push(
@@ -153,27 +206,6 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
 
 function isDmarcRecord(text: string): boolean {
   return /^v\s*=\s*DMARC1\s*(;|$)/i.test(text.trim());
-}
-
-/** §6.6.3: a subdomain without a record of its own falls under its organizational domain's record (sp=). */
-async function organizational(ctx: CheckContext): Promise<Check | undefined> {
-  const org = getDomain(ctx.domain);
-  if (org === null || org === ctx.domain) return undefined;
-  const txt = await ctx.resolver.txt(`_dmarc.${org}`);
-  if (!txt.ok) {
-    return txt.error === 'temperror'
-      ? couldNotCheck('dmarc', 'dmarc.record', `TXT _dmarc.${org}`, txt.reason)
-      : undefined;
-  }
-  const records = txt.records.filter(isDmarcRecord);
-  if (records.length !== 1) return undefined;
-  const record = parseDmarcRecord(records[0] as string);
-  const policy = record.tags.get('sp') ?? record.tags.get('p') ?? 'none';
-  return pass(
-    'dmarc',
-    'dmarc.record',
-    `no record at _dmarc.${ctx.domain}; the record of ${org} applies (policy ${policy}); run this check for ${org} too`,
-  );
 }
 
 function policyCheck(domain: string, p: Policy, tags: Map<string, string>): Check {

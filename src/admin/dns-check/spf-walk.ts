@@ -22,11 +22,27 @@ export interface SpfWalk {
   problems: string[];
   /** The first lookup that could not be answered; the counts are then incomplete. */
   temperror?: string;
+  /**
+   * Included or redirected-to records whose TXT lookup was a temperror (§4.4): their syntax, and whatever
+   * they include in turn, is unknown.
+   */
+  unread: Unread[];
   /** The qualifier of the `all` the evaluation ends in, following redirect= (§6.1); undefined: none. */
   all: AllQualifier | undefined;
+  /** Set instead of `all` when a redirect= on the way to the final `all` could not be read: the ending is unknown. */
+  allUnread?: Unread;
   /** A ptr mechanism somewhere (§5.5: "SHOULD NOT be used"). */
   usesPtr: boolean;
 }
+
+/** A record the walk needed but DNS did not give (timeout, SERVFAIL). */
+export interface Unread {
+  name: string;
+  reason: string;
+}
+
+/** Where one record's evaluation ends: an all, none (§4.7), or a redirect target that could not be read. */
+type Ending = AllQualifier | undefined | Unread;
 
 /** Walking stops past this many lookups: the verdict (over 10) is known and a huge tree costs time. */
 const WALK_LIMIT = 30;
@@ -46,8 +62,10 @@ export function spfSyntaxError(record: string): string | false {
 }
 
 export async function walkSpf(resolver: Resolver, domain: string, record: string): Promise<SpfWalk> {
-  const walk: SpfWalk = { lookups: 0, voidLookups: 0, problems: [], all: undefined, usesPtr: false };
-  walk.all = await walkRecord(resolver, walk, domain, record, [domain]);
+  const walk: SpfWalk = { lookups: 0, voidLookups: 0, problems: [], unread: [], all: undefined, usesPtr: false };
+  const ending = await walkRecord(resolver, walk, domain, record, [domain]);
+  if (typeof ending === 'object') walk.allUnread = ending;
+  else walk.all = ending;
   return walk;
 }
 
@@ -61,7 +79,7 @@ async function walkRecord(
   domain: string,
   record: string,
   chain: string[],
-): Promise<AllQualifier | undefined> {
+): Promise<Ending> {
   const syntax = spfSyntaxError(record);
   if (syntax) {
     walk.problems.push(`the SPF record of ${domain}: ${syntax}`);
@@ -124,7 +142,7 @@ async function follow(
   target: string,
   chain: string[],
   how: 'include' | 'redirect',
-): Promise<AllQualifier | undefined> {
+): Promise<Ending> {
   const name = target.replace(/\.$/, '').toLowerCase();
   if (name.includes('%')) return undefined;
   const term = how === 'include' ? `include:${name}` : `redirect=${name}`;
@@ -136,7 +154,10 @@ async function follow(
   if (!txt.ok) {
     if (txt.error === 'temperror') {
       walk.temperror ??= txt.reason;
-      return undefined;
+      const unread = { name, reason: txt.reason };
+      walk.unread.push(unread);
+      // §6.1: the redirect target's record decides how the evaluation ends; §4.4: unknown while DNS fails.
+      return how === 'redirect' ? unread : undefined;
     }
     walk.voidLookups++;
   }

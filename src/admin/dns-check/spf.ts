@@ -7,7 +7,7 @@
 import { checkSpf } from '../../authentication/spf/check-spf.ts';
 import { type CheckContext, sendingAddresses } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
-import { isSpfRecord, spfSyntaxError, walkSpf } from './spf-walk.ts';
+import { isSpfRecord, spfSyntaxError, type Unread, walkSpf } from './spf-walk.ts';
 
 const MAX_LOOKUPS = 10; // §4.6.4
 const MAX_VOID_LOOKUPS = 2; // §4.6.4
@@ -62,6 +62,11 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
         'Remove or correct the include/redirect that has no usable SPF record.',
       ),
     );
+  } else if (walk.unread.length > 0) {
+    // RFC 7208 §4.4: a record DNS did not give is a temperror, not a pass; its syntax is unknown until it answers.
+    const first = walk.unread[0] as Unread;
+    const query = walk.unread.map((u) => `TXT ${u.name}`).join(', ');
+    checks.push(couldNotCheck('spf', 'spf.syntax', query, first.reason));
   } else if (walk.usesPtr) {
     checks.push(
       warn(
@@ -100,7 +105,10 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
       ),
     );
   }
-  checks.push(allCheck(walk.all, suggested));
+  if (walk.allUnread) {
+    // RFC 7208 §6.1: the redirect target's all ends the evaluation; unread, that ending is unknown (§4.4).
+    checks.push(couldNotCheck('spf', 'spf.all', `TXT ${walk.allUnread.name}`, walk.allUnread.reason));
+  } else checks.push(allCheck(walk.all, suggested));
   // check_host() on a record already found broken would only repeat the failure above.
   if (checks.some((c) => c.status === 'fail')) return checks;
   checks.push(...(await authorizes(ctx)), ...(await heloAuthorizes(ctx)));

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import {
+  asciiDomain,
   type CreatedKey,
   checkDomain,
   checkRsaBits,
@@ -180,7 +181,8 @@ function describeEvent(e: RotationEvent): string {
 }
 
 async function list(config: Config, values: Values): Promise<number> {
-  const domain = values.domain?.toLowerCase().replace(/\.$/, '');
+  // Keys are stored under the A-labels (RFC 5890 §2.3.2.1), as keygen and rotate store them.
+  const domain = values.domain === undefined ? undefined : asciiDomain(values.domain);
   const keys = await withStore(config, (store) => store.listDkimKeys(domain));
   // Never the private key: only what an admin needs to see which key signs.
   const rows = keys.map((k) => ({

@@ -19,6 +19,7 @@ import { mtaStsPolicy } from '../../admin/mta-sts-policy.ts';
 import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
 import { ConfigError, parseConfig } from '../../config/load.ts';
+import { isAddressShaped } from '../../config/schema.ts';
 import { CliError, usageError } from '../errors.ts';
 import { parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -41,6 +42,19 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   // The config holds A-labels (RFC 5890 §2.3.2.1): `quickstart bücher.example` sets up xn--bcher-kva.example.
   const domain = asciiDomain(positionals[0]!);
   const hostname = asciiDomain(values.hostname ?? `mail.${domain}`);
+  // Refused before anything is stored: the account and keys would otherwise outlive a config never written.
+  // RFC 5321 §2.3.5, §4.1.3: EHLO takes a domain name (an address only as a [literal]); §5.1: MX names a host.
+  if (isIP(domain) !== 0 || isAddressShaped(domain)) {
+    throw usageError(`quickstart: "${positionals[0]}" is an IP address; give the mail domain, such as example.org`);
+  }
+  if (
+    values.hostname !== undefined &&
+    (isIP(hostname.replace(/^\[(.*)\]$/, '$1')) !== 0 || isAddressShaped(hostname))
+  ) {
+    throw usageError(
+      `quickstart: --hostname ${values.hostname} is an IP address; give the mail host's name, such as mail.${domain}`,
+    );
+  }
   const addresses = (values.address as string[] | undefined) ?? [];
   for (const address of addresses) {
     if (isIP(address) === 0) throw usageError(`quickstart: --address ${address} is not an IP address`);

@@ -48,6 +48,8 @@ export interface Defect {
   /** null: no DNSSEC lookup (as with the production resolver). */
   dnssec?: DnssecLookup | null;
   now?: Date;
+  /** Checks this domain instead of example.com (in the same zone, with the same config). */
+  domain?: string;
 }
 
 export interface Fixture {
@@ -162,7 +164,7 @@ export async function startFixture(): Promise<Fixture> {
       );
       // No answer cache: each run sees its own zone.
       const resolver = createResolver({ servers: [dns.server], timeoutMs: 1000, tries: 1, cacheTtlMs: 0 });
-      return runDnsCheck(DOMAIN, {
+      return runDnsCheck(defect.domain ?? DOMAIN, {
         config,
         resolver,
         store: {

@@ -54,6 +54,15 @@ const svgWith = (body: string, profile = 'tiny-ps') =>
   `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.2" baseProfile="${profile}" viewBox="0 0 10 10"><title>x</title>${body}</svg>`;
 const DAY_MS = 86_400_000;
 
+/** RFC 7208 §6.1: the redirect target's record holds the all; here DNS never answers for it. */
+const spfRedirectTimeout: Defect = {
+  zone: (z) => {
+    txt(DOMAIN, 'v=spf1 redirect=_spf.example.com', 'site-verification=abc123')(z);
+    txt('_spf.example.com', 'v=spf1 mx -all')(z);
+    unanswered('timeout', '_spf.example.com')(z);
+  },
+};
+
 // [defect, its setup, the ids of the checks that must not pass, exit code]
 const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 | 2][] = [
   // names
@@ -324,6 +333,12 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
   ['DNS timeout on DMARC', { zone: unanswered('timeout', '_dmarc.example.com') }, ['bimi.dmarc', 'dmarc.record'], 1],
   ['SERVFAIL on the SPF record', { zone: unanswered('servfail', 'example.com/TXT') }, ['spf.record'], 1],
   ['DNS timeout on a PTR', { zone: unanswered('timeout', '2001:db8::25') }, ['names.ptr'], 1],
+  [
+    'DNS timeout on the SPF redirect target',
+    spfRedirectTimeout,
+    ['spf.all', 'spf.authorizes', 'spf.lookups', 'spf.syntax'],
+    1,
+  ],
 ];
 
 for (const [name, setup, expected, exit] of defects) {
@@ -336,6 +351,44 @@ for (const [name, setup, expected, exit] of defects) {
     for (const c of checks.filter((c) => c.status !== 'pass')) assert.ok(c.fix, `${c.id} has no fix`);
   });
 }
+
+test('an SPF redirect target that times out is neither passed nor blamed: every SPF finding is could-not-check (RFC 7208 §4.4)', async () => {
+  const checks = await fx.run(spfRedirectTimeout);
+  const spf = checks.filter((c) => c.area === 'spf' && c.status !== 'pass');
+  assert.ok(spf.length > 0);
+  for (const c of spf) assert.match(c.summary, /^could not check: DNS timeout looking up /, JSON.stringify(c));
+  assert.match(spf.find((c) => c.id === 'spf.all')?.summary ?? '', /TXT _spf\.example\.com/);
+  assert.match(spf.find((c) => c.id === 'spf.syntax')?.summary ?? '', /TXT _spf\.example\.com/);
+  // Only the record itself was read: that is all that passes.
+  assert.deepEqual(
+    checks.filter((c) => c.area === 'spf' && c.status === 'pass').map((c) => c.id),
+    ['spf.record', 'spf.helo', 'spf.helo'],
+  );
+});
+
+test('BIMI on a subdomain without a DMARC record of its own judges the policy of the organizational domain (RFC 7489 §6.6.3)', async () => {
+  const sub = 'sub.example.com';
+  const bimi = `default._bimi.${sub}`;
+  const run = (dmarc: string) =>
+    fx.run({
+      domain: sub,
+      zone: (z) => {
+        txt(bimi, 'v=BIMI1; l=https://bimi.example.com/logo.svg')(z);
+        txt('_dmarc.example.com', dmarc)(z);
+      },
+    });
+  const checks = await run('v=DMARC1; p=reject; rua=mailto:dmarc@example.com');
+  const status = (list: Check[], id: string) => list.find((c) => c.id === id);
+  assert.equal(status(checks, 'dmarc.record')?.status, 'pass', JSON.stringify(status(checks, 'dmarc.record')));
+  assert.equal(status(checks, 'bimi.record')?.status, 'pass', JSON.stringify(status(checks, 'bimi.record')));
+  const enforced = status(checks, 'bimi.dmarc');
+  assert.equal(enforced?.status, 'pass', JSON.stringify(enforced));
+  assert.match(enforced?.summary ?? '', /DMARC of example\.com p=reject/);
+  // sp= is what a subdomain gets: p=reject with sp=none leaves its logo unshown.
+  const spNone = status(await run('v=DMARC1; p=reject; sp=none; rua=mailto:dmarc@example.com'), 'bimi.dmarc');
+  assert.equal(spNone?.status, 'warn', JSON.stringify(spNone));
+  assert.match(spNone?.summary ?? '', /DMARC of example\.com is sp=none/);
+});
 
 test('an Ed25519 key published as a SubjectPublicKeyInfo is named as such (RFC 8463 §4.2: p= is the bare key)', async () => {
   const { publicKey } = generateKeyPairSync('ed25519');

@@ -64,3 +64,20 @@ for (const [record, want] of cases) {
     else assert.deepEqual(walk.problems, []);
   });
 }
+
+test('a redirect target DNS does not answer leaves the ending unknown; an include one only its own record (RFC 7208 §4.4, §6.1)', async () => {
+  const redirected = await walkSpf(resolver, 'example.com', 'v=spf1 mx redirect=slow.example.net');
+  assert.equal(redirected.all, undefined);
+  assert.equal(redirected.allUnread?.name, 'slow.example.net');
+  assert.deepEqual(
+    redirected.unread.map((u) => u.name),
+    ['slow.example.net'],
+  );
+  const included = await walkSpf(resolver, 'example.com', 'v=spf1 include:slow.example.net -all');
+  assert.equal(included.all, '-');
+  assert.equal(included.allUnread, undefined);
+  assert.deepEqual(
+    included.unread.map((u) => u.name),
+    ['slow.example.net'],
+  );
+});
