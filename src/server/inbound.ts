@@ -20,6 +20,7 @@ import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { outboundJob } from '../store/outbound-job.ts';
 import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
 import { withSubmissionFields } from './submission-fields.ts';
 
@@ -33,6 +34,8 @@ export interface InboundOptions {
   authentication?: SenderAuthentication;
   /** Header/body rules, milters and phishing detection (src/filter). */
   filter?: ContentFilter;
+  /** The SQLite store's file system, asked at MAIL FROM (absent for PostgreSQL: its disk is elsewhere). */
+  freeSpace?: FreeSpace;
   logger: Logger;
 }
 
@@ -55,6 +58,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       case 'helo':
         return policy.helo(peer, request.helo);
       case 'mail': {
+        if (options.freeSpace && !options.freeSpace.enough()) return { action: 'reject', reply: INSUFFICIENT_STORAGE };
         // The client's name for Received, looked up while the transaction goes on (as SPF's lookups are).
         void policy.clientHostname(peer);
         const outcome = policy.sender(peer, request.envelope);

@@ -16,6 +16,7 @@ import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import type { CertificateStore } from '../tls/certificate-store.ts';
+import { FreeSpace } from './free-space.ts';
 import { inboundHandlers } from './inbound.ts';
 import { type MtaStsServer, startMtaStsServer } from './mta-sts-server.ts';
 import { SubmissionAuth } from './submission-auth.ts';
@@ -120,7 +121,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     hostname: config.hostname,
     resolver,
   });
+  const freeSpace =
+    config.store.engine === 'sqlite' && !options.discardMail
+      ? new FreeSpace({ dir: config.dataDir, maxMessageSize: config.smtp.maxMessageSize, logger })
+      : undefined;
   const handlers = inboundHandlers({
+    ...(freeSpace ? { freeSpace } : {}),
     hostname: config.hostname,
     store,
     policy,

@@ -1,0 +1,70 @@
+// MAIL FROM and the store's free space: 452 4.3.1 before the client sends a message there is no room for.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import { createLogger } from '../../src/log/logger.ts';
+import { FreeSpace } from '../../src/server/free-space.ts';
+import { startTestServer } from '../support/server.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
+
+test('a store file system with less than 1.5 × maxMessageSize free answers MAIL FROM 452 4.3.1', async (t) => {
+  // Postfix's rule, met for real: no file system here has 1.5 × 2^52 octets free.
+  const server = await startTestServer({ smtp: { maxMessageSize: 2 ** 52 }, log: { level: 'info' } });
+  t.after(() => server.stop());
+  const { client } = await SmtpClient.open(server.port);
+  t.after(() => client.close());
+  assert.equal((await client.command('EHLO client.example.net')).code, 250);
+  const refused = await client.command('MAIL FROM:<bob@example.net>');
+  assert.equal(refused.code, 452);
+  assert.match(refused.text, /^452 4\.3\.1 Insufficient system storage/);
+  assert.ok(
+    server.logs().some((line) => /less than 1\.5 × smtp\.maxMessageSize/.test(String(line.msg))),
+    'the admin is told why, once',
+  );
+});
+
+test('with room for the largest message, MAIL FROM goes on as before', async (t) => {
+  const { bavail, bsize } = fs.statfsSync('/tmp');
+  assert.ok(bavail * bsize > 100 * 1024 * 1024, 'the test needs 100 MB free in /tmp');
+  const server = await startTestServer({ smtp: { maxMessageSize: 1024 * 1024 } });
+  t.after(() => server.stop());
+  const { client } = await SmtpClient.open(server.port);
+  t.after(() => client.close());
+  assert.equal((await client.command('EHLO client.example.net')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<bob@example.net>')).code, 250);
+});
+
+test('FreeSpace asks the file system at most once a second, says when it changes, and keeps its answer when statfs fails', () => {
+  const lines: string[] = [];
+  const logger = createLogger('info', {
+    write: (line: string) => lines.push(JSON.parse(line).msg),
+  } as unknown as NodeJS.WritableStream);
+  let free = 10 * 1024 * 1024;
+  let calls = 0;
+  let failing = false;
+  const space = new FreeSpace({
+    dir: '/srv/mail',
+    maxMessageSize: 4 * 1024 * 1024, // 6 MB needed
+    logger,
+    statfs: () => {
+      calls++;
+      if (failing) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+      return { bavail: free / 4096, bsize: 4096 };
+    },
+  });
+  assert.equal(space.enough(0), true);
+  free = 5 * 1024 * 1024;
+  assert.equal(space.enough(500), true, 'within the second: the last answer');
+  assert.equal(calls, 1);
+  assert.equal(space.enough(1000), false);
+  assert.equal(space.enough(2000), false);
+  assert.deepEqual(lines, [
+    'store: /srv/mail has 5 MB free, less than 1.5 × smtp.maxMessageSize (6 MB): MAIL FROM is answered 452 4.3.1 until space is freed',
+  ]);
+  failing = true;
+  assert.equal(space.enough(3000), false, 'a failed statfs changes nothing');
+  failing = false;
+  free = 7 * 1024 * 1024;
+  assert.equal(space.enough(4000), true);
+  assert.equal(lines[1], 'store: /srv/mail has 7 MB free again: MAIL FROM is accepted');
+});
