@@ -380,3 +380,35 @@ test('postgres: a new database is made in one transaction: a migration that fail
       await pool.end();
     }
   }));
+
+test('sqlite: a backup that fails (a full disk) leaves no partial copy and says which file and step failed', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-backup-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(path.join(dir, DATABASE_FILE_NAME));
+  t.after(() => db.close());
+  migrateSqlite(db, { target: 1 });
+  // The copy fails as VACUUM INTO does on a full disk; everything else is the real connection.
+  const failing = new Proxy(db, {
+    get(target, property) {
+      if (property === 'prepare') {
+        return (sql: string) =>
+          sql.startsWith('VACUUM INTO')
+            ? {
+                run() {
+                  throw new Error('database or disk is full');
+                },
+              }
+            : target.prepare(sql);
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const backupDir = path.join(dir, 'backups');
+  assert.throws(
+    () => migrateSqlite(failing, { backupDir }),
+    /cannot back the store up to .*backups\/postern-v1-.*\.sqlite before migrating it: database or disk is full/,
+  );
+  assert.deepEqual(fs.readdirSync(backupDir), [], 'no 0-byte copy left behind for each failed start');
+  assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, 1, 'nothing migrated without the copy');
+});

@@ -296,7 +296,10 @@ test('a deliver() rejects when its commit fails (lock held past busy_timeout)', 
       const bob = await store.createAccount('bob@example.com', PHC);
       const other = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
       other.exec('BEGIN IMMEDIATE');
-      await assert.rejects(store.deliver(sampleDelivery([bob])), StoreUnavailableError);
+      await assert.rejects(
+        store.deliver(sampleDelivery([bob])),
+        /write transaction failed: database is locked \(another process holds the write lock: a postern serve, a postern command or a sqlite3 shell\)/,
+      );
       other.exec('ROLLBACK');
       other.close();
       assert.equal((await store.getMailbox(bob.id, 'INBOX'))?.messageCount, 0);

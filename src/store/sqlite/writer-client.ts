@@ -104,7 +104,7 @@ export class WriterClient {
       }
       const reason =
         outcome instanceof Error ? outcome.message : outcome.type === 'startup-failed' ? outcome.message : '';
-      throw new StoreUnavailableError(`cannot open the store: ${reason}`, { cause: outcome });
+      throw new StoreUnavailableError(`cannot open the SQLite store ${data.file}: ${reason}`, { cause: outcome });
     }
     return new WriterClient(worker, outcome.migration);
   }

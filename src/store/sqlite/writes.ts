@@ -128,7 +128,7 @@ export class SqliteWriter {
       this.#counters.clear();
       this.#mailboxIds.clear();
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      const message = `write transaction failed: ${describe(error)}`;
+      const message = `write transaction failed: ${describe(error)}${isBusy(error) ? ' (another process holds the write lock: a postern serve, a postern command or a sqlite3 shell)' : ''}`;
       return {
         committed: false,
         results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
@@ -374,4 +374,10 @@ function describe(error: unknown): string {
 function isCorrupt(error: unknown): boolean {
   const code = (error as { errcode?: unknown }).errcode;
   return typeof code === 'number' && ((code & 0xff) === 11 || (code & 0xff) === 26);
+}
+
+/** SQLITE_BUSY past busy_timeout: the lock is another connection's, which the message should say. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { errcode?: unknown }).errcode;
+  return typeof code === 'number' && (code & 0xff) === 5;
 }
