@@ -248,7 +248,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         return { action: 'reply', reply: replies.recipientsGone() };
       }
       // Never 5xx for our own fault: the client keeps the message and retries (STYLE.md §5).
-      logger.error({ session: peer.sessionId, id: envelope.id, err }, 'store failed; answered 451');
+      // A store that says why (disk full, lock held) is the operator's to fix: its reason, not a stack
+      // trace per message (a full disk would fill the log with them). Anything else is our bug: all of it.
+      const detail = err instanceof StoreError ? { reason: err.message } : { err };
+      logger.error({ session: peer.sessionId, id: envelope.id, ...detail }, 'store failed; answered 451');
       return { action: 'reply', reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError() };
     } finally {
       peer.storing = false;

@@ -90,3 +90,16 @@ test('a store that cannot write: the message gets 451 4.3.0, never 250, and the 
     'nothing stored for the refused one',
   );
 });
+
+test('a store failure is logged with its reason, not a stack trace per message', async (t) => {
+  const server = await startTestServer({ log: { level: 'info' } });
+  t.after(() => server.stop());
+  const store = server.store as unknown as { simulateWriterCrash(): Promise<void> };
+  await store.simulateWriterCrash();
+  const refused = await sendToAlice(server, 'bob@example.net', 'From: bob@example.net\r\nSubject: x\r\n\r\nhello\r\n');
+  assert.equal(codeOf(refused), '451 4.3.0');
+  const line = server.logs().find((l) => l.msg === 'store failed; answered 451');
+  assert.ok(line, 'the refusal is logged');
+  assert.match(String(line.reason), /store writer thread was terminated/);
+  assert.equal(line.err, undefined, 'no stack: a full disk would write one per message');
+});
