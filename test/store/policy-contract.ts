@@ -125,6 +125,17 @@ export function runPolicyStoreContract(withStore: WithStore): void {
   );
 
   test(
+    'greylist: a triplet first seen "later" than now (the clock stepped back) starts over, not deferred until then',
+    withStore(async (store) => {
+      const ahead = T0 + 6 * 3_600_000; // seen while the clock ran six hours fast
+      assert.deepEqual(await greylist(store, ahead, 'alice@example.org'), defer(DELAY));
+      // Corrected: without the rule the retry would wait six hours and the delay.
+      assert.deepEqual(await greylist(store, T0, 'alice@example.org'), defer(DELAY));
+      assert.deepEqual(await greylist(store, T0 + DELAY, 'alice@example.org'), PASS);
+    }),
+  );
+
+  test(
     'greylist: a network that passed autoPassAfter times passes new triplets at once, until it expires',
     withStore(async (store) => {
       const auto = { autoPassAfter: 2 };

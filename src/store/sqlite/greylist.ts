@@ -57,8 +57,13 @@ export class SqliteGreylist {
     const firstSeen = Number(row?.first_seen);
     const lastSeen = Math.max(Number(row?.last_seen), now); // another node's clock may run ahead
     const passed = Number(row?.passed);
+    // A first sight later than now is a clock stepped back (a VM resumed, NTP at boot): waiting for the
+    // clock to reach it would defer the triplet for as long as the step. It starts over instead.
     const fresh =
-      !row || Number(row.last_seen) < horizon || (passed === 0 && now - firstSeen > delayMs + retryWindowMs);
+      !row ||
+      Number(row.last_seen) < horizon ||
+      firstSeen > now ||
+      (passed === 0 && now - firstSeen > delayMs + retryWindowMs);
     if (fresh) {
       this.#writeTriplet.run({ triplet, firstSeen: now, lastSeen: now, passed: 0 });
       return { outcome: 'defer', retryInMs: delayMs, learned: false };
