@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { redactUrl } from './redact-url.ts';
-import { type Config, configSchema } from './schema.ts';
+import { type Config, configSchema, defaultHostname } from './schema.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -123,6 +123,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: check the spelling against the configuration reference in README.md`;
   }
   const value = valueAt(raw, issue.path);
+  if (key === 'hostname' && value === undefined) {
+    // Not in the file: the OS host name was taken (RFC 5321 §4.1.3 needs a domain for EHLO) and failed.
+    return `hostname is not set, and this machine's name, "${defaultHostname()}", is not usable: ${issue.message}; set hostname in the config`;
+  }
   if (key === 'store.url' && value === undefined) {
     return 'store.url is missing: store.engine: postgres needs the database URL, such as postgres://postern@db.example.com/postern';
   }

@@ -108,7 +108,9 @@ const ruleList = z.array(ruleEntry);
 
 export const configSchema = z
   .object({
-    hostname: hostName.default(() => defaultHostname()),
+    // prefault, not default: the OS name goes through the same check as a configured one (an underscore,
+    // an address) and an unusable one stops the start naming the key, as Postfix refuses a bad myhostname.
+    hostname: hostName.prefault(() => defaultHostname()),
     domains: z.array(domainName).default([]),
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),

@@ -263,3 +263,33 @@ test('values written into DNS tag lists cannot end their tag: ";" or a quote in 
   );
   assert.equal(good.publish.tlsRptRua, 'https://r.example.com/v1');
 });
+
+test('a machine name that cannot be the hostname stops the start naming the key, when the config sets none', async (t) => {
+  // A machine of its own name: a UTS namespace (root only) named like an address, as some cloud images are.
+  const { execFile } = await import('node:child_process');
+  const postern = path.join(import.meta.dirname, '../../bin/postern');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-hostname-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = (script: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile('unshare', ['--uts', 'sh', '-c', script], { cwd: dir, timeout: 20_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+      );
+    });
+  const probe = await run('hostname 203.0.113.5 && hostname');
+  if (probe.code !== 0) {
+    t.skip(`unshare --uts is not permitted here (${probe.stderr.trim()}): needs root`);
+    return;
+  }
+  const bad = await run(`hostname 203.0.113.5 && '${postern}' check`);
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.stderr,
+    /hostname is not set, and this machine's name, "203\.0\.113\.5", is not usable: must be a host name, not an IP address .*; set hostname in the config/,
+  );
+  const named = await run(
+    `hostname 203.0.113.5 && printf 'hostname: mx.example.com\\n' > postern.yaml && '${postern}' check`,
+  );
+  assert.equal(named.code, 0, named.stderr);
+  assert.equal(defaultHostname('mail'), 'mail.localdomain', 'a name without a dot still gets .localdomain');
+});
