@@ -707,3 +707,29 @@ test('a page found corrupt after opening is one line naming the store, exit 1, n
     /^postern: cannot read the store \(.*postern\.sqlite\): database disk image is malformed\n$/,
   );
 });
+
+test('a second serve on the same data directory is refused naming the first; a stale lock is taken over', async (t) => {
+  const { root, file } = dir(t);
+  const first = await spawnServer(file);
+  t.after(() => first.stop('SIGKILL'));
+  const lock = path.join(root, 'data', 'postern.pid');
+  assert.equal(fs.readFileSync(lock, 'utf8'), `${first.child.pid}\n`);
+  assert.equal(fs.statSync(lock).mode & 0o777, 0o600);
+  const second = await postern(['serve', '--config', file]);
+  assert.equal(second.code, 1);
+  assert.match(
+    second.stderr,
+    new RegExp(
+      `^postern: another postern serve \\(pid ${first.child.pid}\\) uses the data directory .*data; stop it first`,
+    ),
+  );
+  assert.equal(await first.stop('SIGTERM'), 0);
+  assert.equal(fs.existsSync(lock), false, 'a clean stop removes the lock');
+  // A crash leaves the file behind: the next start sees its process gone and takes it over.
+  const crashed = await spawnServer(file);
+  assert.equal(await crashed.stop('SIGKILL'), null);
+  assert.ok(fs.existsSync(lock));
+  const next = await spawnServer(file);
+  assert.equal(fs.readFileSync(lock, 'utf8'), `${next.child.pid}\n`);
+  assert.equal(await next.stop('SIGTERM'), 0);
+});

@@ -4,8 +4,9 @@ import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger } from '../../log/logger.ts';
+import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
-import { usageError } from '../errors.ts';
+import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -28,11 +29,21 @@ export async function serveCommand(args: string[]): Promise<number> {
       .catch((error) => logger.error({ err: error }, 'SIGHUP: reloading the certificates failed'));
   };
   process.on('SIGHUP', reload);
+  let lock: ServeLock | undefined;
+  try {
+    // SQLite: one server process per file. PostgreSQL nodes share their database by design (docs/scaling.md).
+    if (config.store.engine === 'sqlite') lock = acquireServeLock(config.dataDir);
+  } catch (error) {
+    process.off('SIGHUP', reload);
+    if (error instanceof ServeLockError) throw new CliError(error.message);
+    throw error;
+  }
   let server: RunningServer;
   try {
     server = await startServer({ config, logger, discardMail });
   } catch (error) {
     process.off('SIGHUP', reload);
+    lock?.release();
     throw error;
   }
   running = server;
@@ -89,6 +100,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   process.off('SIGHUP', reload);
   await server.stop();
+  lock?.release();
   logger.info('stopped');
   logger.flush();
   // Everything of ours is closed and flushed. What a library leaves behind (acme-client retrying an

@@ -1,0 +1,72 @@
+/**
+ * One `postern serve` per SQLite data directory, as Postfix's master refuses a second instance ("the Postfix
+ * mail system is already running"): a second server on the same directory would run every timer twice
+ * (ACME orders, DKIM rotation, DNS checks) and share a SQLite file that only one process is meant to
+ * write (on a network file system, corrupt it). The lock is a PID file: a stale one (the process gone,
+ * after a crash or SIGKILL) is taken over. The other commands take no lock: they work beside a server.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const LOCK_FILE_NAME = 'postern.pid';
+
+export class ServeLockError extends Error {
+  override readonly name = 'ServeLockError';
+}
+
+export interface ServeLock {
+  file: string;
+  release(): void;
+}
+
+export function acquireServeLock(dataDir: string): ServeLock {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(dataDir, LOCK_FILE_NAME);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      return {
+        file,
+        release: () => {
+          // Only our own: a server started after a stale takeover must keep its file.
+          if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const pid = readPid(file);
+    if (pid !== undefined && pid !== process.pid && isPosternRunning(pid)) {
+      throw new ServeLockError(
+        `another postern serve (pid ${pid}) uses the data directory ${dataDir}; stop it first, or give this one its own dataDir (${file})`,
+      );
+    }
+    fs.rmSync(file, { force: true }); // stale: its process is gone
+  }
+  throw new ServeLockError(`cannot take the lock ${file}: another server is starting on ${dataDir} at the same time`);
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive, and (where /proc tells) a Postern: a PID reused by another program since a crash is stale. */
+function isPosternRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postern');
+  } catch {
+    return true; // no /proc: alive is all we can know
+  }
+}
