@@ -155,7 +155,9 @@ export class WriterClient {
   async close(): Promise<void> {
     this.#closing = true;
     this.#flush();
-    if (!this.#failure) this.#worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
+    // Also after a failure: a thread that refuses writes (its file lost) still waits for this to exit;
+    // one that has exited ignores it.
+    this.#worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
     await this.#exited;
   }
 

@@ -44,6 +44,8 @@ function start(port: MessagePort, data: WriterWorkerData): void {
     return;
   }
 
+  /** Set once the file is lost or corrupt: every later request is refused with this, none written. */
+  let dead: string | undefined;
   port.on('message', (first: WorkerCommand) => {
     const requests: WriteRequest[] = [];
     let closing = false;
@@ -54,25 +56,27 @@ function start(port: MessagePort, data: WriterWorkerData): void {
       }
       for (const request of command.requests) requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
     }
-    if (requests.length > 0) {
+    const refuse = (message: string) =>
+      post({
+        type: 'batch',
+        committed: false,
+        receipts: new Float64Array(0),
+        results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
+      });
+    if (requests.length > 0 && dead !== undefined) refuse(dead);
+    else if (requests.length > 0) {
       const { committed, results, broken } = writer.writeBatch(requests);
       const lost = broken ?? (committed ? identity.problem() : undefined);
       if (lost !== undefined) {
-        // Nothing of this batch is acknowledged, nor anything later: the main thread stops the server.
-        const message = `the SQLite store can take no more mail: ${lost}`;
-        post({
-          type: 'batch',
-          committed: false,
-          receipts: new Float64Array(0),
-          results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
-        });
-        post({ type: 'fatal', message });
-        db?.close();
-        port.close();
-        return;
+        // Nothing of this batch is acknowledged, nor anything later (requests already on their way get
+        // the same answer): the main thread stops the server.
+        dead = `the SQLite store can take no more mail: ${lost}`;
+        refuse(dead);
+        post({ type: 'fatal', message: dead });
+      } else {
+        const { receipts, others } = packReceipts(results);
+        post({ type: 'batch', committed, receipts, results: others });
       }
-      const { receipts, others } = packReceipts(results);
-      post({ type: 'batch', committed, receipts, results: others });
     }
     if (closing) {
       db?.close();
