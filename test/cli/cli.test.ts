@@ -126,13 +126,19 @@ test('user add, list, duplicate, foreign domain, remove; the data directory is 0
   assert.match(gone.stderr, /bob@example\.com: no such account/);
 });
 
-test('mail list --json and mail show after a delivery', async (t) => {
-  const { file } = dir(t);
+/** A served config with alice@example.com and a client connected to it, all stopped after the test. */
+async function servedWithAlice(t: Context) {
+  const { root, file } = dir(t);
   await addUser(file, 'alice@example.com');
   const server = await spawnServer(file);
   t.after(() => server.stop('SIGKILL'));
   const { client } = await SmtpClient.open(server.port);
   t.after(() => client.close());
+  return { root, file, server, client };
+}
+
+test('mail list --json and mail show after a delivery', async (t) => {
+  const { file, server, client } = await servedWithAlice(t);
   const message =
     'From: Sender <sender@example.net>\r\nTo: alice@example.com\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n' +
     'Date: Fri, 21 Nov 1997 09:55:06 -0600\r\n\r\nHello.\r\n';
@@ -635,12 +641,7 @@ test('serve warns about a served domain without a postmaster (RFC 5321 §4.5.1),
 });
 
 test('serve survives SIGHUP (logrotate, systemctl reload): it reloads the certificate files and carries on', async (t) => {
-  const { file } = dir(t);
-  await addUser(file, 'alice@example.com');
-  const server = await spawnServer(file);
-  t.after(() => server.stop('SIGKILL'));
-  const { client } = await SmtpClient.open(server.port);
-  t.after(() => client.close());
+  const { server, client } = await servedWithAlice(t);
   assert.equal((await client.command('EHLO c.example.net')).code, 250);
   server.child.kill('SIGHUP');
   await waitFor(() => server.output().includes('SIGHUP: reading the TLS certificate files again'), 5000);
