@@ -19,6 +19,10 @@ export interface QuickstartSettings {
 /** The configuration file, with a comment on every choice an admin may want to revisit. */
 export function quickstartConfig(s: QuickstartSettings): string {
   const addresses = s.addresses.length > 0 ? `[${s.addresses.map((a) => JSON.stringify(a)).join(', ')}]` : '[]';
+  // An IPv6 address is published as AAAA: something must listen there. "[::]" takes IPv4 as well
+  // (Linux's dual-stack sockets); "0.0.0.0" alone would leave the AAAA pointing at nothing.
+  const any = s.addresses.some((a) => a.includes(':')) ? '"[::]' : '0.0.0.0';
+  const at = (port: number) => (any === '0.0.0.0' ? `${any}:${port}` : `${any}:${port}"`);
   return `# Postern configuration for ${s.domain}, written by \`postern quickstart\`.
 # Every key is described in README.md (configuration reference). Check it with \`postern dns check ${s.domain}\`.
 
@@ -32,9 +36,9 @@ dataDir: ${JSON.stringify(s.dataDir)}
 serverAddresses: ${addresses}
 
 listen:
-  smtp: 0.0.0.0:25          # MX: mail from the internet (binding port 25 needs root or CAP_NET_BIND_SERVICE)
-  submission: 0.0.0.0:587   # your users' mail programs, STARTTLS (RFC 6409)
-  submissions: 0.0.0.0:465  # the same over implicit TLS (RFC 8314)
+  smtp: ${at(25)}          # MX: mail from the internet (binding port 25 needs root or CAP_NET_BIND_SERVICE)
+  submission: ${at(587)}   # your users' mail programs, STARTTLS (RFC 6409)
+  submissions: ${at(465)}  # the same over implicit TLS (RFC 8314)
 
 tls:
   # Until a real certificate is configured, a self-signed one is used: mail servers still deliver to you
@@ -45,7 +49,7 @@ tls:
   #   email: ${s.email}
   #   termsOfServiceAgreed: true
   #   hostnames: [${s.hostname}]  # add mta-sts.${s.domain} once its DNS record is published (mtaSts below)
-  #   http01: { listen: 0.0.0.0:80 }
+  #   http01: { listen: ${at(80)} }
   selfSigned: true
 
 # What the DNS records ask of other servers. Start DMARC at none, read the reports for a few weeks,

@@ -14,5 +14,18 @@ export function settingWarnings(config: Config): string[] {
       'filter.phishing.allowlist exempts its senders without any check while authentication.enabled is false: a forged From of theirs is not scored either; turn authentication on, or empty the allowlist',
     );
   }
+  // AAAA records for the IPv6 serverAddresses send mail there (RFC 5321 §5.1 tries every address of
+  // the MX): a listener on IPv4 only leaves those attempts to time out.
+  const v6 = config.serverAddresses.filter((address) => address.includes(':'));
+  if (v6.length > 0 && !listensOnIpv6(config.listen.smtp)) {
+    warnings.push(
+      `serverAddresses has IPv6 (${v6.join(', ')}), published as AAAA, but listen.smtp ${config.listen.smtp} takes IPv4 only: mail sent over IPv6 finds nothing listening; listen on "[::]:25" (IPv4 too) or remove the IPv6 address`,
+    );
+  }
   return warnings;
+}
+
+/** A bracketed listen address is IPv6; "[::]" on Linux takes IPv4 too (a dual-stack socket). */
+function listensOnIpv6(listen: string): boolean {
+  return listen.startsWith('[');
 }

@@ -178,3 +178,34 @@ test('under umask 000 the directory quickstart makes is still closed to others, 
   assert.equal(fs.statSync(path.join(dir, 'postern.yaml')).mode & 0o777, 0o640);
   assert.equal(fs.statSync(path.join(dir, 'data')).mode & 0o777, 0o700);
 });
+
+test('quickstart with an IPv6 address listens on [::] (IPv4 too), so the AAAA it publishes reaches a listener', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const result = await postern([
+    'quickstart',
+    'example.org',
+    '--dir',
+    dir,
+    '--address',
+    '192.0.2.25',
+    '--address',
+    '2001:db8::25',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const file = path.join(dir, 'postern.yaml');
+  const { config } = loadConfig(file);
+  assert.equal(config.listen.smtp, '[::]:25');
+  assert.equal(config.listen.submission, '[::]:587');
+  assert.equal(config.listen.submissions, '[::]:465');
+  const check = await postern(['check', '--config', file]);
+  assert.doesNotMatch(check.stdout, /takes IPv4 only/);
+  // The same addresses with the IPv4-only listener the README once advised: `check` says what is wrong.
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('smtp: "[::]:25"', 'smtp: 0.0.0.0:25'));
+  const warned = await postern(['check', '--config', file]);
+  assert.match(
+    warned.stdout,
+    /warning: serverAddresses has IPv6 \(2001:db8::25\), published as AAAA, but listen\.smtp 0\.0\.0\.0:25 takes IPv4 only/,
+  );
+});
