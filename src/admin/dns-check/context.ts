@@ -11,7 +11,7 @@ import type { Store } from '../../store/store.ts';
 import { type AddressAnswer, canonicalIp } from './addresses.ts';
 import type { CaaLookup } from './caa-lookup.ts';
 import type { HttpsFetch } from './https-fetch.ts';
-import type { ProbeResult } from './probe.ts';
+import type { PortResult, ProbeResult } from './probe.ts';
 
 /**
  * DNSSEC status of a name as a validating resolver sees it (the AD bit, RFC 4035 §3.2.3): by default
@@ -41,6 +41,11 @@ export interface CheckContext {
   /** What the mail host answered on its ports (server.ts judges it, dane.ts compares TLSA with it); undefined
    * when it has no address to connect to. */
   served: Promise<ProbeResult | undefined>;
+  /**
+   * Port 25 at each other address of the mail host (its AAAA after its A): senders try every one (RFC
+   * 5321 §5.1), so one that does not answer loses them a timeout, or the mail over IPv6 altogether.
+   */
+  servedElsewhere: Promise<{ address: string; smtp: PortResult }[]>;
 }
 
 /** The addresses this server sends from: `serverAddresses`, else the mail host's A/AAAA. */

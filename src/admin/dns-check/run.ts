@@ -20,7 +20,7 @@ import { createHttpsFetch, type HttpsFetch } from './https-fetch.ts';
 import { checkMtaSts } from './mta-sts.ts';
 import { checkMx } from './mx.ts';
 import { checkNames } from './names.ts';
-import { type PortKind, type ProbeOptions, type ProbeResult, probeServer } from './probe.ts';
+import { type PortKind, type PortResult, type ProbeOptions, type ProbeResult, probeServer } from './probe.ts';
 import { type Check, type CheckArea, warn } from './report.ts';
 import { checkServer } from './server.ts';
 import { checkSpfArea } from './spf.ts';
@@ -81,6 +81,7 @@ export async function runDnsCheck(domain: string, options: DnsCheckOptions): Pro
     mx: resolver.mx(bareName(domain)),
     hostAddresses,
     served: probe(config, options.probe, hostAddresses),
+    servedElsewhere: probeOtherAddresses(config, options.probe, hostAddresses),
   };
   const results = await Promise.all(
     AREAS.map(async ([area, run]) => {
@@ -99,6 +100,23 @@ export async function runDnsCheck(domain: string, options: DnsCheckOptions): Pro
     }),
   );
   return results.flat();
+}
+
+/** Port 25 at the mail host's addresses after the first; none when the probe is off or aimed at one host. */
+async function probeOtherAddresses(
+  config: Config,
+  options: ProbeOptions | false | undefined,
+  hostAddresses: CheckContext['hostAddresses'],
+): Promise<{ address: string; smtp: PortResult }[]> {
+  if (options === false || options?.host !== undefined) return [];
+  const found = await hostAddresses;
+  if (!found.ok) return [];
+  return Promise.all(
+    found.addresses.slice(1).map(async (address) => {
+      const { ports } = await probeServer(config.hostname, ['smtp'], { ...options, host: address });
+      return { address, smtp: ports[0] as PortResult };
+    }),
+  );
 }
 
 /** Probes the listeners the config has, at the mail host's first address (looked up through our resolver). */

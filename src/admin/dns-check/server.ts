@@ -50,7 +50,23 @@ export async function checkServer(ctx: CheckContext): Promise<Check[]> {
   for (const { certificate, ports } of byCertificate.values()) {
     checks.push(certificateCheck(probed.hostname, certificate, ports.map(label).join(', '), ctx.now));
   }
+  for (const { address, smtp } of await ctx.servedElsewhere) checks.push(addressCheck(probed.hostname, address, smtp));
   return checks;
+}
+
+/** RFC 5321 §5.1: senders try each address of the MX host, IPv6 ones included; each must answer. */
+function addressCheck(hostname: string, address: string, port: PortResult): Check {
+  const where = `port ${port.port} (smtp) on ${hostname} at ${address}`;
+  if (port.answered) return pass('server', 'server.address', `${where} answers with 220`, address);
+  return fail(
+    'server',
+    'server.address',
+    `${where} does not answer: ${port.error ?? 'no greeting'}`,
+    address.includes(':')
+      ? `Listen on IPv6 as well (listen.smtp: "[::]:25") and let port 25 through to ${address}, or remove the AAAA record of ${hostname}.`
+      : `Make sure port 25 reaches postern serve at ${address}, or remove that address from ${hostname}'s records.`,
+    address,
+  );
 }
 
 function label(port: PortResult): string {

@@ -436,3 +436,20 @@ test('a DKIM p= that verifiers refuse fails, whatever Node would decode of it; a
   const upper = await fx.run({ zone: txt(name, `v=DKIM1; k=RSA; p=${p}`) });
   assert.equal(upper.find((c) => c.id === 'dkim.record')?.status, 'pass', JSON.stringify(nonPass(upper)));
 });
+
+test('every address of the mail host is probed on port 25: an AAAA where nothing listens fails (RFC 5321 §5.1)', async () => {
+  // The mail host on loopback twice: 127.0.0.1, where the test server listens, and ::1, where it does not.
+  const checks = await fx.run({
+    zone: (zone) => {
+      zone.records[HOST] = { ...zone.records[HOST], A: ['127.0.0.1'], AAAA: ['::1'] };
+    },
+    probe: { host: undefined },
+  });
+  const port = checks.find((c) => c.id === 'server.port' && c.subject === '25/smtp');
+  assert.equal(port?.status, 'pass', JSON.stringify(port));
+  const other = checks.find((c) => c.id === 'server.address');
+  assert.equal(other?.status, 'fail', JSON.stringify(nonPass(checks)));
+  assert.equal(other?.subject, '::1');
+  assert.match(other?.summary ?? '', /^port \d+ \(smtp\) on mx\.example\.com at ::1 does not answer/);
+  assert.match(other?.fix ?? '', /listen\.smtp: "\[::\]:25"/);
+});
