@@ -3,7 +3,7 @@
  * `postern serve` runs with no file at all. The keys hostname, domains, dataDir, dns.servers and
  * listen.smtp are a contract that tools and tests rely on.
  */
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { filterSchema } from './filter-schema.ts';
@@ -13,6 +13,11 @@ const hostPort = z
   // abort: a value that is not host:port at all gets one message, not also "port must be 0-65535".
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, {
     message: 'expected host:port, e.g. 127.0.0.1:2525 or [::1]:2525',
+    abort: true,
+  })
+  // RFC 3986 §3.2.2: brackets hold an IPv6 literal; "[:::]" or "[1.2.3.4]" would reach the resolver as a name.
+  .refine((v) => !v.startsWith('[') || isIPv6(v.slice(1, v.indexOf(']'))), {
+    message: 'the part in brackets must be an IPv6 address, e.g. [::1]:2525 or [::]:25',
     abort: true,
   })
   .refine((v) => {
@@ -119,7 +124,18 @@ export const configSchema = z
     /** This server's own public addresses, so a HELO that claims them from outside is refused. */
     serverAddresses: z
       .array(
-        z.string().refine((value) => isIP(value) !== 0, { message: 'expected an IP address such as 203.0.113.25' }),
+        z
+          .string()
+          .refine((value) => isIP(value) !== 0, { message: 'expected an IP address such as 203.0.113.25', abort: true })
+          // RFC 4007 §11: a zone ID names an interface of this host; no other host can reach it by it.
+          .refine((value) => !value.includes('%'), {
+            message: 'a zone ID (%…) is local to this host: give the public address, without it',
+            abort: true,
+          })
+          // RFC 4291 §2.5.5.2: an IPv4-mapped address is an IPv4 address; published as AAAA it means nothing.
+          .refine((value) => !/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(value), {
+            message: 'an IPv4-mapped address: write the IPv4 address itself (it is published as an A record)',
+          }),
       )
       .default([]),
     /** Postfix's smtpd_*_restrictions, per stage; an absent list takes the secure default (docs/restrictions.md). */

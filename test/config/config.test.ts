@@ -33,6 +33,15 @@ test('a hostname with digits is a host name as long as its last label is not all
 const invalid: [raw: unknown, mustSay: RegExp][] = [
   [{ listen: { smtp: 'nonsense' } }, /listen\.smtp: "nonsense" is invalid: expected host:port/],
   [{ listen: { smtp: '127.0.0.1:99999' } }, /listen\.smtp: .*port must be 0-65535/],
+  // RFC 3986 §3.2.2: brackets hold an IPv6 literal; these reached getaddrinfo as names and serve died.
+  [
+    { listen: { smtp: '[:::]:25' } },
+    /listen\.smtp: "\[:::\]:25" is invalid: the part in brackets must be an IPv6 address/,
+  ],
+  [
+    { listen: { smtp: '[1.2.3.4]:25' } },
+    /listen\.smtp: "\[1\.2\.3\.4\]:25" is invalid: the part in brackets must be an IPv6/,
+  ],
   [{ domains: ['not a domain'] }, /domains\.0: "not a domain" is invalid: expected a domain name/],
   // RFC 5321 §4.1.3, §5.1: EHLO and MX name the host; an address-shaped name is neither (RFC 1123 §2.1).
   [{ hostname: '203.0.113.25' }, /hostname: "203\.0\.113\.25" is invalid: must be a host name, not an IP address/],
@@ -184,6 +193,15 @@ test('serverAddresses: each an IP address, or the start stops naming it', () => 
       new RegExp(`serverAddresses\\.0: "${bad.replace(/\./g, '\\.')}" is invalid: expected an IP address`),
     );
   }
+  // RFC 4007 §11 and RFC 4291 §2.5.5.2: neither can be published as this server's address.
+  assert.throws(
+    () => parseConfig({ serverAddresses: ['fe80::1%eth0'] }, 'postern.yaml'),
+    /serverAddresses\.0: "fe80::1%eth0" is invalid: a zone ID \(%…\) is local to this host/,
+  );
+  assert.throws(
+    () => parseConfig({ serverAddresses: ['::ffff:203.0.113.25'] }, 'postern.yaml'),
+    /serverAddresses\.0: "::ffff:203\.0\.113\.25" is invalid: an IPv4-mapped address: write the IPv4 address itself/,
+  );
 });
 
 test('a mailto: address in an invalid value is shown as written: only URL passwords are hidden', () => {
