@@ -24,7 +24,7 @@ import {
   type RuleSpec,
   type Verdict,
 } from '../restriction.ts';
-import { verifiedClientHostname } from './client.ts';
+import { canonicalAddress, verifiedClientHostname } from './client.ts';
 
 type Kind = 'client' | 'helo' | 'sender' | 'recipient';
 
@@ -198,7 +198,8 @@ function parseKey(kind: Kind, key: string): Key | string {
     return domainKey(key) ?? `"${key}" is not an IP address, network, host name or .domain`;
   }
   if (kind === 'helo') {
-    if (parseAddress(key) !== undefined || isAddressLiteral(key)) return { name: key.toLowerCase() };
+    if (parseAddress(key) !== undefined || isAddressLiteral(key))
+      return { name: heloAddress(key) ?? key.toLowerCase() };
     return domainKey(key) ?? `"${key}" is not a host name, .domain or address`;
   }
   // smtpd_null_access_lookup_key (default <>): what the null reverse-path is looked up as.
@@ -285,8 +286,10 @@ function lookup(kind: Kind, table: Table, ctx: PolicyContext): Found | Promise<F
       return typeof name === 'object' ? name.then(byName) : byName(name);
     }
     case 'helo': {
-      const entry = ctx.helo ? lookupDomain(table, ctx.helo) : undefined;
-      return entry && { entry, subject: ctx.helo! };
+      if (!ctx.helo) return undefined;
+      const address = heloAddress(ctx.helo);
+      const entry = address !== undefined ? table.names.get(address) : lookupDomain(table, ctx.helo);
+      return entry && { entry, subject: ctx.helo };
     }
     case 'sender': {
       if (ctx.sender === undefined) return undefined;
@@ -320,6 +323,16 @@ function lookupAddress(table: Table, ip: IpAddress): Entry | undefined {
     if (entry !== undefined) return entry;
   }
   return undefined;
+}
+
+/**
+ * The address in a HELO, as a literal (RFC 5321 §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]`) or bare, in
+ * one spelling (RFC 5952 §4), for keys and lookups alike: `[IPv6:2001:db8:0::1]` must not slip past a
+ * `[IPv6:2001:db8::1]` entry. Undefined for a name.
+ */
+function heloAddress(text: string): string | undefined {
+  const inner = /^\[(?:ipv6:)?([^\]]*)\]$/i.exec(text)?.[1] ?? text;
+  return canonicalAddress(inner);
 }
 
 /** smtpd_check.c check_domain_access: the name, then `.parent` for each parent domain. */

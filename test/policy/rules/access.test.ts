@@ -146,6 +146,24 @@ test('check_helo_access: the name, its .parents, literals, a trailing dot', asyn
   assert.equal(await check(undefined), 'dunno');
 });
 
+test('check_helo_access: an address matches in any spelling, literal or bare (RFC 5952 §4, RFC 5321 §4.1.3)', async () => {
+  const helo = rule('check_helo_access', {
+    map: { '[IPv6:2001:db8::1]': 'REJECT v6 literal', '2001:db8::2': 'REJECT v6 bare', '192.0.2.9': 'REJECT v4 bare' },
+  });
+  const check = (name: string) => outcome(helo, context({ helo: name }));
+  for (const spelling of [
+    '[IPv6:2001:db8::1]',
+    '[IPv6:2001:db8:0::1]',
+    '[ipv6:2001:0DB8::0001]',
+    '[IPv6:2001:db8:0:0:0:0:0:1]',
+  ]) {
+    assert.match(await check(spelling), /v6 literal$/, spelling);
+  }
+  assert.match(await check('[IPv6:2001:db8::2]'), /v6 bare$/, 'a bare key matches the literal');
+  assert.match(await check('[192.0.2.9]'), /v4 bare$/);
+  assert.equal(await check('[IPv6:2001:db8::3]'), 'dunno');
+});
+
 // smtpd_check.c check_table_result; access_map_reject_code 554, access_map_defer_code 450.
 const actions: [action: string, want: string][] = [
   ['OK', 'permit'],
