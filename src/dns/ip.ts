@@ -51,3 +51,13 @@ export function formatIpv6Groups(groups: readonly number[]): string {
 export function unmappedAddress(ip: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
 }
+
+/**
+ * A socket's peer or local address as everything after the socket uses it: IPv4-mapped as IPv4, and
+ * without a link-local zone ("fe80::1%eth0"): the zone names one of our interfaces (RFC 4007 §11), not
+ * the client, and would make `Received:` an invalid literal and miss every fe80::/10 network.
+ */
+export function socketAddress(ip: string): string {
+  const percent = ip.indexOf('%');
+  return unmappedAddress(percent < 0 ? ip : ip.slice(0, percent));
+}

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { unmappedAddress } from '../dns/ip.ts';
+import { socketAddress } from '../dns/ip.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer } from './envelope.ts';
 import { renderReply, replies } from './replies.ts';
@@ -174,7 +174,7 @@ export class SmtpListener {
   private handshake(raw: net.Socket, config: ListenerTls, sessionId: string): void {
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
     // The session id from the first byte, so every line about the connection carries it.
-    const remote = { session: sessionId, remote: raw.remoteAddress };
+    const remote = { session: sessionId, remote: socketAddress(raw.remoteAddress ?? '') };
     const timer = setTimeout(() => {
       this.preSessionLog('info', { ...remote, phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
@@ -247,7 +247,7 @@ export class SmtpListener {
         : replies.tooManyConnections(sessionOptions.hostname);
       this.preSessionLog(
         'warn',
-        { session: sessionId, remote: socket.remoteAddress, code: reply.code },
+        { session: sessionId, remote: socketAddress(socket.remoteAddress ?? ''), code: reply.code },
         reply.lines[0]!,
       );
       socket.on('error', () => socket.destroy());
@@ -258,12 +258,12 @@ export class SmtpListener {
       return;
     }
     const session = new SmtpSession({ ...sessionOptions, sessionId });
-    const remoteAddress = unmappedAddress(socket.remoteAddress ?? '');
+    const remoteAddress = socketAddress(socket.remoteAddress ?? '');
     const peer: Peer = {
       sessionId,
       remoteAddress,
       remotePort: socket.remotePort ?? 0,
-      localAddress: unmappedAddress(socket.localAddress ?? ''),
+      localAddress: socketAddress(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
     };
     const conn = new Connection(socket, session, peer, logger);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isIPv6 } from 'node:net';
 import { test } from 'node:test';
-import { formatIpv6Groups, ipv4Octets, ipv6Groups } from '../../src/dns/ip.ts';
+import { formatIpv6Groups, ipv4Octets, ipv6Groups, socketAddress } from '../../src/dns/ip.ts';
 import { Random } from '../support/fuzz-input.ts';
 
 test('IPv6 groups: ::, a dotted IPv4 tail and upper case (RFC 4291 §2.2)', () => {
@@ -34,4 +34,12 @@ test('reading and writing agree with the WHATWG URL parser on random addresses',
     assert.deepEqual(ipv6Groups(canonical), groups, canonical);
     assert.equal(formatIpv6Groups(groups), canonical, full);
   }
+});
+
+test('socketAddress: IPv4-mapped as IPv4, and a link-local zone dropped (RFC 4007 §11)', () => {
+  assert.equal(socketAddress('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(socketAddress('fe80::1%eth0'), 'fe80::1');
+  assert.equal(socketAddress('fe80::1%2'), 'fe80::1');
+  assert.equal(socketAddress('2001:db8::1'), '2001:db8::1');
+  assert.equal(socketAddress('127.0.0.1'), '127.0.0.1');
 });
