@@ -20,6 +20,27 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? standardOutput(),
   );
+}
+
+/**
+ * Standard output through sonic-boom, asynchronous. A descriptor that fails (a terminal hung up: EIO;
+ * a full disk under a redirected log: ENOSPC) drops the lines from then on: sonic-boom's final flush
+ * retries any error but EAGAIN forever, and the server would then neither serve nor stop, holding its
+ * ports and its lock. Losing log lines must never stop the mail.
+ */
+function standardOutput(): pino.DestinationStream {
+  const out = pino.destination({ dest: 1, sync: false });
+  out.on('error', () => {
+    const dropped = out as unknown as { _bufs: unknown[]; _len: number };
+    dropped._bufs = [];
+    dropped._len = 0;
+    Object.assign(out, {
+      write: () => true,
+      flush: (done?: (error?: Error) => void) => done?.(),
+      flushSync: () => {},
+    });
+  });
+  return out;
 }

@@ -734,3 +734,38 @@ test('a second serve on the same data directory is refused naming the first; a s
   assert.equal(fs.readFileSync(lock, 'utf8'), `${next.child.pid}\n`);
   assert.equal(await next.stop('SIGTERM'), 0);
 });
+
+test('a terminal that hangs up (SIGHUP, then EIO on every log write) never keeps serve from stopping', async (t) => {
+  const { root, file } = dir(t);
+  // A real terminal, from Python's pty module: serve's stdout is its slave side; closing the master is
+  // the hang-up. sonic-boom used to retry the failed final flush forever, and SIGTERM did nothing.
+  const script = `
+import os, subprocess, time, signal, sys
+master, slave = os.openpty()
+p = subprocess.Popen([sys.argv[1], 'serve', '--config', sys.argv[2]], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+os.close(slave)
+seen, deadline = b'', time.time() + 15
+while b'"smtp"' not in seen and time.time() < deadline:
+    try:
+        seen += os.read(master, 65536)
+    except OSError:
+        break
+os.close(master)
+time.sleep(0.3)
+p.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+p.send_signal(signal.SIGTERM)
+try:
+    print('exit', p.wait(timeout=8))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print('hung')
+`;
+  const { execFile } = await import('node:child_process');
+  const result = await new Promise<string>((resolve, reject) =>
+    execFile('python3', ['-c', script, POSTERN, file], { cwd: root, timeout: 40_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()),
+    ),
+  );
+  assert.equal(result, 'exit 0');
+});
