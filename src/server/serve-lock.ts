@@ -57,16 +57,22 @@ function readPid(file: string): number | undefined {
   }
 }
 
-/** Alive, and (where /proc tells) a Postern: a PID reused by another program since a crash is stale. */
+/**
+ * Alive, and (where /proc tells) a `postern serve`: after a crash and a reboot the PID may belong to
+ * any other process, another user's included (kill answers EPERM then), and that lock is stale.
+ */
 function isPosternRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false; // gone
   }
+  let args: string[];
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postern');
+    args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
     return true; // no /proc: alive is all we can know
   }
+  // `postern mail list` or an editor on postern.yaml is no server.
+  return args.includes('serve') && args.some((arg) => /(^|\/)(postern|postern\.mjs|main\.js)$/.test(arg));
 }

@@ -733,6 +733,14 @@ test('a second serve on the same data directory is refused naming the first; a s
   const next = await spawnServer(file);
   assert.equal(fs.readFileSync(lock, 'utf8'), `${next.child.pid}\n`);
   assert.equal(await next.stop('SIGTERM'), 0);
+  // After a reboot the PID may be another program's, even one whose arguments say "postern" (an
+  // editor on postern.yaml): only a live `postern serve` holds the lock.
+  const other = spawn('sh', ['-c', 'sleep 30; true', 'postern', 'postern.yaml'], { stdio: 'ignore' });
+  t.after(() => other.kill('SIGKILL'));
+  fs.writeFileSync(lock, `${other.pid}\n`);
+  const after = await spawnServer(file);
+  assert.equal(fs.readFileSync(lock, 'utf8'), `${after.child.pid}\n`);
+  assert.equal(await after.stop('SIGTERM'), 0);
 });
 
 test('a terminal that hangs up (SIGHUP, then EIO on every log write) never keeps serve from stopping', async (t) => {
