@@ -326,10 +326,17 @@ export class InboundPolicy {
       if (relayPermitted) return { action: 'continue', route: { kind: 'outbound' } };
       return { action: 'reject', reply: replies.relayDenied(recipient.address) };
     }
-    const decide = (found: Found): PolicyOutcome =>
-      found
-        ? { action: 'continue', route: { kind: 'local', accountId: found.id } }
-        : { action: 'reject', reply: replies.noSuchUser(recipient.address) };
+    // Whatever the restriction lists hold (a permit first, none at all), no account at all is a missing
+    // table, not a missing user: 451, as reject_unlisted_recipient answers it (rules/basic.ts).
+    const unknown = (empty: boolean): PolicyOutcome => ({
+      action: 'reject',
+      reply: empty ? replies.recipientTableEmpty(recipient.address) : replies.noSuchUser(recipient.address),
+    });
+    const decide = (found: Found): PolicyOutcome | Promise<PolicyOutcome> => {
+      if (found) return { action: 'continue', route: { kind: 'local', accountId: found.id } };
+      const empty = this.#noAccounts();
+      return empty instanceof Promise ? empty.then(unknown) : unknown(empty);
+    };
     const found = this.#accounts.findAccount(target.address);
     return found instanceof Promise ? found.then(decide) : decide(found);
   }

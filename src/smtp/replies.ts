@@ -67,6 +67,8 @@ export const replies = {
   localError: () => reply(451, '4.3.0', 'Local error in processing, try again later'),
   localErrorClosing: (host: string) => reply(421, '4.3.0', `${host} local error in processing, try again later`),
   storeUnavailable: () => reply(451, '4.3.0', 'Message store unavailable, try again later'),
+  recipientTableEmpty: (address: string) =>
+    reply(451, '4.3.0', `<${address}>: Temporary lookup failure: the local recipient table is empty`),
   tooManyRecipients: (max: number) => reply(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
 
   unknownCommand: () => reply(500, '5.5.1', 'Command unrecognized'),

@@ -126,6 +126,21 @@ test('user add, list, duplicate, foreign domain, remove; the data directory is 0
   assert.match(gone.stderr, /bob@example\.com: no such account/);
 });
 
+/** Overwrites the root page of one table of the config's SQLite store, as a disk error would. */
+function corruptTable(root: string, table: string): void {
+  const database = path.join(root, 'data', DATABASE_FILE_NAME);
+  const db = new DatabaseSync(database);
+  const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+  const { rootpage } = db.prepare('SELECT rootpage FROM sqlite_schema WHERE name = ?').get(table) as {
+    rootpage: number;
+  };
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  db.close();
+  const fd = fs.openSync(database, 'r+');
+  fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (rootpage - 1) * pageSize);
+  fs.closeSync(fd);
+}
+
 /** A served config with alice@example.com and a client connected to it, all stopped after the test. */
 async function servedWithAlice(t: Context) {
   const { root, file } = dir(t);
@@ -689,18 +704,8 @@ test('serve stops with exit code 1 when its database file is taken away while it
 test('a page found corrupt after opening is one line naming the store, exit 1, not a stack trace', async (t) => {
   const { root, file } = dir(t);
   await addUser(file, 'alice@example.com');
-  const database = path.join(root, 'data', DATABASE_FILE_NAME);
-  const db = new DatabaseSync(database);
-  const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
-  const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'mailboxes'").get() as {
-    rootpage: number;
-  };
-  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  db.close();
-  // The mailboxes table's root page overwritten: opening reads only the schema, listing reads this page.
-  const fd = fs.openSync(database, 'r+');
-  fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (rootpage - 1) * pageSize);
-  fs.closeSync(fd);
+  // Opening reads only the schema; listing reads the mailboxes table's root page.
+  corruptTable(root, 'mailboxes');
   const result = await postern(['mail', 'list', 'alice@example.com', '--config', file]);
   assert.equal(result.code, 1, result.stderr);
   assert.match(
@@ -776,4 +781,15 @@ except subprocess.TimeoutExpired:
     ),
   );
   assert.equal(result, 'exit 0');
+});
+
+test('a store whose accounts cannot be read at start is said so, and SIGTERM still stops the server', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  corruptTable(root, 'accounts');
+  const server = await spawnServer(file);
+  t.after(() => server.stop('SIGKILL'));
+  await waitFor(() => server.output().includes('store: the accounts could not be read at start'), 5000);
+  assert.match(server.output(), /"reason":"database disk image is malformed"/);
+  assert.equal(await server.stop('SIGTERM'), 0, 'the graceful stop is in place');
 });

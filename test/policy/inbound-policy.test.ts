@@ -121,8 +121,9 @@ test('reject_non_fqdn_recipient answers for a client that may relay', () => {
   assert.equal(describe(relaying.recipient(peer, envelope, path('alice@localhost')) as PolicyOutcome), '504 5.5.2');
 });
 
-test('an admin who removes reject_unlisted_recipient still never gets mail for unknown users accepted', () => {
+test('an admin who removes reject_unlisted_recipient still never gets mail for unknown users accepted', async () => {
   const lax = policy({ restrictions: { recipient: [] } });
+  await lax.ready();
   assert.equal(describe(lax.recipient(peer, envelope, path('nobody@example.com')) as PolicyOutcome), '550 5.1.1');
 });
 

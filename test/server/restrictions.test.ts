@@ -373,3 +373,20 @@ test('a store with no account at all defers unknown recipients (451 4.3.0) inste
   assert.equal((await client.command('RCPT TO:<carol@example.com>')).code, 250);
   await client.close();
 });
+
+test('the empty-store 451 holds whatever the recipient list holds: none, or a permit before reject_unlisted_recipient', async (t) => {
+  for (const recipient of [[], ['permit_mynetworks', 'reject_unlisted_recipient']]) {
+    const server = await serverWith(t, { restrictions: { recipient }, mynetworks: ['127.0.0.0/8'] });
+    await server.store.removeAccount('alice@example.com');
+    await server.store.removeAccount('bob@example.com');
+    const client = await session(server.port);
+    assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+    const deferred = await client.command('RCPT TO:<alice@example.com>');
+    assert.match(
+      deferred.text,
+      /^451 4\.3\.0 <alice@example\.com>: Temporary lookup failure/,
+      JSON.stringify(recipient),
+    );
+    await client.close();
+  }
+});

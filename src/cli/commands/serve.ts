@@ -3,7 +3,7 @@
 import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
-import { createLogger } from '../../log/logger.ts';
+import { createLogger, type Logger } from '../../log/logger.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
 import { CliError, usageError } from '../errors.ts';
@@ -72,19 +72,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   for (const warning of [...permissionWarnings(config, file), ...settingWarnings(config)]) logger.warn(warning);
-  if ((await server.store.listAccounts()).length === 0) {
-    logger.warn(
-      `the store holds no account: mail to local addresses is deferred (451 4.3.0) until one exists (postern user add); if this server had accounts, check that ${config.dataDir} is the data directory and is mounted`,
-    );
-  }
-  // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
-  // alias by default; here it is an account or an alias the admin makes, so say when one is missing.
-  for (const domain of config.domains) {
-    if (await server.store.resolveAddress(`postmaster@${domain}`)) continue;
-    logger.warn(
-      `no account or alias for postmaster@${domain}: RFC 5321 §4.5.1 requires one, and mail to it is refused until then: postern alias add postmaster@${domain} <your address>`,
-    );
-  }
+  // Read after the listeners are up: a store that fails here is said so, and the signal handlers below
+  // still get installed (a throw would leave a listening server no SIGTERM stops gracefully).
+  await startWarnings(server, config.domains, config.dataDir, logger).catch((error: Error) =>
+    logger.error({ reason: error.message }, 'store: the accounts could not be read at start'),
+  );
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
   const storeFailure = await new Promise<Error | undefined>((resolve) => {
     const stop = (signal: string) => {
@@ -115,4 +107,21 @@ export async function serveCommand(args: string[]): Promise<number> {
 function submissionText(starttls: string | undefined, implicit: string | undefined): string {
   const on = [starttls && `${starttls} (STARTTLS)`, implicit && `${implicit} (TLS)`].filter(Boolean);
   return on.length === 0 ? 'submission off' : `submission on ${on.join(' and ')}`;
+}
+
+/** What the store says is missing: any account at all, and postmaster at each local domain. */
+async function startWarnings(server: RunningServer, domains: string[], dataDir: string, logger: Logger): Promise<void> {
+  if ((await server.store.listAccounts()).length === 0) {
+    logger.warn(
+      `the store holds no account: mail to local addresses is deferred (451 4.3.0) until one exists (postern user add); if this server had accounts, check that ${dataDir} is the data directory and is mounted`,
+    );
+  }
+  // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
+  // alias by default; here it is an account or an alias the admin makes, so say when one is missing.
+  for (const domain of domains) {
+    if (await server.store.resolveAddress(`postmaster@${domain}`)) continue;
+    logger.warn(
+      `no account or alias for postmaster@${domain}: RFC 5321 §4.5.1 requires one, and mail to it is refused until then: postern alias add postmaster@${domain} <your address>`,
+    );
+  }
 }

@@ -3,7 +3,7 @@
  * recipients, and the protocol-conduct checks (pipelining, pregreet, multi-recipient bounces).
  * Reply texts follow Postfix's, so admins recognise them in logs and bounces.
  */
-import { reply } from '../../smtp/replies.ts';
+import { replies, reply } from '../../smtp/replies.ts';
 import { localAddress } from '../local-address.ts';
 import { DUNNO, PERMIT, type PolicyContext, type RuleFactory, type Verdict } from '../restriction.ts';
 import { simpleRule } from './define.ts';
@@ -55,10 +55,11 @@ export const basicRules: Record<string, RuleFactory> = {
       reason: `no account ${target.address}`,
     };
     // With no account at all the table is missing, not the user: a 4xx keeps the mail queued at the
-    // sender (RFC 5321 §4.2.5) until the store is back, where a 550 would bounce all of it.
+    // sender until the store is back (RFC 5321 §4.2.1: 4yz is a transient failure, §4.5.4.1: the sender
+    // retries), where a 550 would bounce all of it.
     const missingTable: Verdict = {
       action: 'reject',
-      reply: reply(451, '4.3.0', `<${rcpt(ctx)}>: Temporary lookup failure: the local recipient table is empty`),
+      reply: replies.recipientTableEmpty(rcpt(ctx)),
       reason: `no account ${target.address}, and the store holds no account at all`,
     };
     const decideEmpty = (empty: boolean): Verdict => (empty ? missingTable : unknown);
