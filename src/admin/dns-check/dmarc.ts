@@ -87,7 +87,7 @@ function percentDecoded(text: string): string {
  */
 export type DmarcDiscovery =
   | { found: 'own'; name: string; text: string; record: DmarcRecord }
-  | { found: 'organizational'; name: string; org: string; text: string; record: DmarcRecord }
+  | { found: 'organizational'; name: string; org: string; text: string; record: DmarcRecord; discarded?: string }
   /** §6.6.3: more than one record at the domain's name: receivers apply none. */
   | { found: 'several'; name: string; count: number }
   /** `discarded`: a record at the domain's name meant as DMARC that lacks v=DMARC1 first. */
@@ -120,7 +120,14 @@ export async function discoverDmarc(ctx: Pick<CheckContext, 'domain' | 'resolver
   const orgRecords = orgTxt.records.filter(isDmarcRecord);
   if (orgRecords.length !== 1) return none;
   const text = orgRecords[0] as string;
-  return { found: 'organizational', name, org, text, record: parseDmarcRecord(text) };
+  return {
+    found: 'organizational',
+    name,
+    org,
+    text,
+    record: parseDmarcRecord(text),
+    ...(discarded === undefined ? {} : { discarded }),
+  };
 }
 
 /** §6.6.3: the policy of a discovered record: p= of the domain's own, sp= (else p=) of the organizational domain's. */
@@ -135,7 +142,11 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
   const found = await discoverDmarc(ctx);
   const { name } = found;
   // A record meant as DMARC that lacks v=DMARC1 first is discarded just the same (§6.6.3): say so.
-  if ((found.found === 'none' || found.found === 'temperror') && found.discarded !== undefined) {
+  // Receivers then fall back to the parent's record, but the admin's own policy is lost: still a failure.
+  if (
+    (found.found === 'none' || found.found === 'temperror' || found.found === 'organizational') &&
+    found.discarded !== undefined
+  ) {
     return [
       fail(
         'dmarc',

@@ -453,3 +453,16 @@ test('every address of the mail host is probed on port 25: an AAAA where nothing
   assert.match(other?.summary ?? '', /^port \d+ \(smtp\) on mx\.example\.com at ::1 does not answer/);
   assert.match(other?.fix ?? '', /listen\.smtp: "\[::\]:25"/);
 });
+
+test("a subdomain's own record without v=DMARC1 fails even where the parent's record would apply instead", async () => {
+  const checks = await fx.run({
+    domain: 'sub.example.com',
+    zone: txt('_dmarc.sub.example.com', 'p=reject; rua=mailto:dmarc@example.com'),
+  });
+  const record = checks.find((c) => c.id === 'dmarc.record');
+  assert.equal(record?.status, 'fail', JSON.stringify(record));
+  assert.match(
+    record?.summary ?? '',
+    /_dmarc\.sub\.example\.com has "p=reject; .*", which does not start with v=DMARC1/,
+  );
+});
