@@ -353,7 +353,7 @@ test('reject_multi_recipient_bounce at RCPT refuses the second recipient of a bo
 
 test('a store with no account at all defers unknown recipients (451 4.3.0) instead of bouncing them', async (t) => {
   // An empty store is what a data directory that did not mount looks like: a 550 would bounce the mail
-  // of every sender, a 4xx keeps it queued at the sender until the real store is back (RFC 5321 §4.2.5).
+  // of every sender, a 4xx keeps it queued at the sender until the real store is back (RFC 5321 §4.2.1, §4.5.4.1).
   const server = await serverWith(t, {});
   await server.store.removeAccount('alice@example.com');
   await server.store.removeAccount('bob@example.com');

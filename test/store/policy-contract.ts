@@ -132,6 +132,10 @@ export function runPolicyStoreContract(withStore: WithStore): void {
       // Corrected: without the rule the retry would wait six hours and the delay.
       assert.deepEqual(await greylist(store, T0, 'alice@example.org'), defer(DELAY));
       assert.deepEqual(await greylist(store, T0 + DELAY, 'alice@example.org'), PASS);
+      // One that passed while the clock ran fast keeps passing once it is set right.
+      assert.deepEqual(await greylist(store, ahead, 'carol@example.org'), defer(DELAY));
+      assert.deepEqual(await greylist(store, ahead + DELAY, 'carol@example.org'), PASS);
+      assert.deepEqual(await greylist(store, T0 + 60_000, 'carol@example.org'), PASS);
     }),
   );
 

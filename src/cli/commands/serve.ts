@@ -90,8 +90,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       resolve(error);
     });
   });
+  await server.stop(); // a SIGHUP meanwhile still reloads: the default would cut the sessions being finished
   process.off('SIGHUP', reload);
-  await server.stop();
   lock?.release();
   logger.info('stopped');
   logger.flush();

@@ -21,11 +21,11 @@ export const GREYLIST_SWEEP_EVERY = 1000;
 
 // $1 triplet, $2 network, $3 now, $4 delay, $5 retry window, $6 horizon (now - expiry), $7 autoPassAfter.
 // A triplet is fresh (starts over) when it is new, unseen since the horizon, or was not retried
-// within the window, or was first seen more than the delay "later" than now (a clock stepped back:
+// within the window, or (still waiting) was first seen more than the delay "later" than now (a clock stepped back:
 // waiting for the clock to catch up would defer it for as long as the step; less is nodes' clocks a
 // little apart); it passes once it has passed before or waited out the delay.
 const FRESH =
-  'g.last_seen < $6::bigint OR g.first_seen > $3::bigint + $4::bigint OR (g.passed = 0 AND $3::bigint - g.first_seen > $4::bigint + $5::bigint)';
+  'g.last_seen < $6::bigint OR (g.passed = 0 AND (g.first_seen > $3::bigint + $4::bigint OR $3::bigint - g.first_seen > $4::bigint + $5::bigint))';
 const DECIDE = `
 WITH listed AS (
   UPDATE greylist_clients SET last_seen = greatest(last_seen, $3::bigint)

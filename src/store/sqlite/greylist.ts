@@ -57,13 +57,13 @@ export class SqliteGreylist {
     const firstSeen = Number(row?.first_seen);
     const lastSeen = Math.max(Number(row?.last_seen), now); // another node's clock may run ahead
     const passed = Number(row?.passed);
-    // A first sight more than the delay later than now is a clock stepped back (a VM resumed, NTP at
-    // boot): waiting for the clock to reach it would defer the triplet for as long as the step, so it
-    // starts over. Less than that is nodes' clocks apart (another node a second ahead): one first_seen.
+    // A waiting triplet first seen more than the delay later than now is a clock stepped back (a VM
+    // resumed, NTP at boot): waiting for the clock to reach it would defer it for as long as the step,
+    // so it starts over; one that passed keeps passing. Less than the delay is nodes' clocks apart.
     const fresh =
       !row ||
       Number(row.last_seen) < horizon ||
-      firstSeen > now + delayMs ||
+      (passed === 0 && firstSeen > now + delayMs) ||
       (passed === 0 && now - firstSeen > delayMs + retryWindowMs);
     if (fresh) {
       this.#writeTriplet.run({ triplet, firstSeen: now, lastSeen: now, passed: 0 });
