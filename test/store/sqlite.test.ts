@@ -366,3 +366,28 @@ test('the writer thread dying is reported through onFatal; closing the store is 
     await other.close();
     assert.deepEqual(calm, [], 'a normal close is no failure');
   }));
+
+test('a -wal removed under the store: the refused delivery is rolled back, so the close does not store it after all', () =>
+  withTempDir(async (dataDir) => {
+    const file = path.join(dataDir, DATABASE_FILE_NAME);
+    const store = await openSqliteStore({ dataDir, onFatal: () => {} });
+    const bob = await store.createAccount('bob@example.com', PHC);
+    assert.equal((await store.deliver(sampleDelivery([bob]))).placements[0]!.uid, 1);
+    fs.rmSync(`${file}-wal`);
+    await assert.rejects(
+      store.deliver(sampleDelivery([bob])),
+      /postern\.sqlite-wal was removed while the server used it/,
+    );
+    await store.close(); // folds the deleted WAL, with the acknowledged delivery, into the database
+    const reopened = await openSqliteStore({ dataDir });
+    try {
+      const inbox = await reopened.getMailbox(bob.id, 'INBOX');
+      assert.equal(
+        inbox?.messageCount,
+        1,
+        'the acknowledged one kept, the refused one not stored (its retry would double it)',
+      );
+    } finally {
+      await reopened.close();
+    }
+  }));

@@ -1,8 +1,10 @@
 /**
  * Is the database file the writer commits to still the one at its path? SQLite keeps writing to the
- * file it opened: after `mv`, `cp backup postern.sqlite`, `truncate` or a deleted -wal, commits land
- * in a file nobody will read again, and a 250 for them would be a lie. The writer checks after each
- * commit, before any result is posted (two stat calls, a few µs per commit, shared by its messages).
+ * file it opened: after `mv`, a copy renamed over it, `truncate` or a deleted -wal, commits land in a
+ * file nobody will read again, and a 250 for them would be a lie. The writer checks before each commit
+ * (rolling back) and after it, before any result is posted (stat calls, a few µs per commit, shared by
+ * its messages). Not seen: a copy written into the file in place (`cp backup postern.sqlite` keeps the
+ * inode and often the size); restore a backup with the server stopped.
  */
 import fs from 'node:fs';
 

@@ -65,7 +65,8 @@ function start(port: MessagePort, data: WriterWorkerData): void {
       });
     if (requests.length > 0 && dead !== undefined) refuse(dead);
     else if (requests.length > 0) {
-      const { committed, results, broken } = writer.writeBatch(requests);
+      // Checked before the commit (a change then is rolled back) and after it (one during the commit).
+      const { committed, results, broken } = writer.writeBatch(requests, () => identity.problem());
       const lost = broken ?? (committed ? identity.problem() : undefined);
       if (lost !== undefined) {
         // Nothing of this batch is acknowledged, nor anything later (requests already on their way get

@@ -108,7 +108,11 @@ export class SqliteWriter {
    * competing process (the CLI) makes us wait for busy_timeout instead of failing mid-transaction.
    * If the transaction cannot start or commit, every request in it fails: none is acknowledged.
    */
-  writeBatch(requests: readonly WriteRequest[]): { committed: boolean; results: WriteResult[]; broken?: string } {
+  writeBatch(
+    requests: readonly WriteRequest[],
+    beforeCommit?: () => string | undefined,
+  ): { committed: boolean; results: WriteResult[]; broken?: string } {
+    let lost: string | undefined;
     try {
       this.#begin.run();
       const results = requests.map((request) => {
@@ -122,6 +126,10 @@ export class SqliteWriter {
       });
       this.#writeBackCounters();
       this.#mailboxIds.clear();
+      // A file taken away under us (see file-identity.ts): rolled back, so nothing of this batch
+      // reaches a WAL that the close would still fold into the database.
+      lost = beforeCommit?.();
+      if (lost !== undefined) throw new Error(lost);
       this.#commit.run();
       return { committed: true, results };
     } catch (error) {
@@ -132,7 +140,11 @@ export class SqliteWriter {
       return {
         committed: false,
         results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
-        ...(isCorrupt(error) ? { broken: `the database is corrupt (${describe(error)})` } : {}),
+        ...(lost !== undefined
+          ? { broken: lost }
+          : isCorrupt(error)
+            ? { broken: `the database is corrupt (${describe(error)})` }
+            : {}),
       };
     }
   }
