@@ -22,30 +22,58 @@ export interface ServeLock {
 export function acquireServeLock(dataDir: string): ServeLock {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, LOCK_FILE_NAME);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
-      fs.writeSync(fd, `${process.pid}\n`);
-      fs.closeSync(fd);
-      return {
-        file,
-        release: () => {
-          // Only our own: a server started after a stale takeover must keep its file.
-          if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  // Written whole under a name of our own, then linked into place: link() is atomic and fails when the
+  // lock exists, so no starter ever reads a lock file half written (an empty one would look stale).
+  const mine = `${file}.${process.pid}`;
+  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        fs.linkSync(mine, file);
+        return {
+          file,
+          release: () => {
+            // Only our own: a server that took over a lock it found stale must keep its file.
+            if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
+          },
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const pid = readPid(file);
+      if (pid !== undefined && pid !== process.pid && isPosternRunning(pid)) {
+        throw new ServeLockError(
+          `another postern serve (pid ${pid}) uses the data directory ${dataDir}; stop it first, or give this one its own dataDir (${file})`,
+        );
+      }
+      takeOverStale(file, pid);
     }
-    const pid = readPid(file);
-    if (pid !== undefined && pid !== process.pid && isPosternRunning(pid)) {
-      throw new ServeLockError(
-        `another postern serve (pid ${pid}) uses the data directory ${dataDir}; stop it first, or give this one its own dataDir (${file})`,
-      );
-    }
-    fs.rmSync(file, { force: true }); // stale: its process is gone
+  } finally {
+    fs.rmSync(mine, { force: true });
   }
   throw new ServeLockError(`cannot take the lock ${file}: another server is starting on ${dataDir} at the same time`);
+}
+
+/**
+ * Moves a stale lock aside, atomically: of two starters that both found it stale, one rename finds it
+ * gone. If what was moved is not the stale file read (another starter's fresh lock), it goes back.
+ */
+function takeOverStale(file: string, stalePid: number | undefined): void {
+  const aside = `${file}.stale.${process.pid}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else moved it: try again
+    throw error;
+  }
+  if (readPid(aside) !== stalePid) {
+    try {
+      fs.linkSync(aside, file); // its owner keeps it; our next link fails and reads it
+    } catch {
+      // a third starter took the place meanwhile: its lock stands, the moved one is lost to its owner
+    }
+  }
+  fs.rmSync(aside, { force: true });
 }
 
 function readPid(file: string): number | undefined {
