@@ -132,3 +132,12 @@ test('check and serve warn when the phishing allowlist has no DMARC result to go
   const fine = await postern(['check', '--config', checked]);
   assert.match(fine.stdout, /: OK \(0 warnings\)\n$/, 'with DMARC checked the allowlist is safe');
 });
+
+test('check: a data directory serve could not write is an error naming it', async (t) => {
+  const { root, file } = dir(t);
+  const data = path.join(root, 'data');
+  fs.writeFileSync(data, 'a file where the data directory should be');
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /^error: dataDir: .*data is not a directory$/m);
+});

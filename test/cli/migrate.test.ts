@@ -57,6 +57,9 @@ test('a node refuses to start on a schema newer than it knows, and says why: SQL
   const status = await postern(['migrate', '--status', '--config', file], { cwd: root });
   assert.equal(status.code, 1, 'status exits 1 on a database this node cannot use');
   assert.match(status.stdout, /newer than this Postern/);
+  const check = await postern(['check', '--config', file], { cwd: root });
+  assert.equal(check.code, 1, 'check finds what serve would stop at');
+  assert.match(check.stdout, /error: the store .*postern\.sqlite has schema version 42, newer than this Postern knows/);
 });
 
 test('migrate on PostgreSQL, then a newer schema stops serve; the password never shows', (t) =>

@@ -2,10 +2,13 @@
  * `postern check [--config FILE]`: builds from the config everything `serve` builds before it listens
  * (the restriction lists, the content filter's rule tables, the TLS certificate files), as
  * `postfix check` or `nginx -t` do, so an admin can try a changed config before restarting the
- * server. It opens no store, binds no port, asks no DNS server and contacts no milter or ACME CA.
+ * server. It binds no port, asks no DNS server, contacts no milter or ACME CA, and reads the SQLite
+ * store only to see its schema version (read-only, as `migrate --status`), creating nothing.
  */
 
+import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { AccountCache } from '../../accounts/account-cache.ts';
 import { ConfigError } from '../../config/load.ts';
@@ -99,6 +102,28 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       logger,
     });
     filter.stop();
+  });
+  await attempt(async () => {
+    if (config.store.engine !== 'sqlite') return; // PostgreSQL: migrate --status asks the server
+    // The data directory, or where it would be made, must take the store's files (serve creates them).
+    let dir = path.resolve(config.dataDir);
+    while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+    if (!fs.statSync(dir).isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
+    try {
+      fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    } catch (error) {
+      throw new ConfigError(
+        `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve stores the mail there`,
+      );
+    }
+    // Read only, as migrate --status does: a database newer than this Postern stops serve.
+    const { storeStatus } = await import('../../store/open.ts');
+    const status = await storeStatus(config);
+    if (status.current > status.latest) {
+      throw new ConfigError(
+        `the store ${status.location} has schema version ${status.current}, newer than this Postern knows (${status.latest}): run the Postern that made it`,
+      );
+    }
   });
   await attempt(async () => {
     const directoryCa = config.tls.acme?.directoryCa;
