@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import type { CheckContext } from '../../../src/admin/dns-check/context.ts';
-import { type ProbeResult, probeServer } from '../../../src/admin/dns-check/probe.ts';
+import { type PortResult, type ProbeResult, probeServer } from '../../../src/admin/dns-check/probe.ts';
 import { checkServer } from '../../../src/admin/dns-check/server.ts';
 import { createTestCa, type TestCa } from '../../support/test-ca.ts';
 
@@ -79,7 +79,12 @@ async function probeSmtp(port: number, timeoutMs = 2000): Promise<ProbeResult> {
 }
 
 function judge(result: ProbeResult) {
-  return checkServer({ served: Promise.resolve(result), now: new Date() } as CheckContext);
+  const elsewhere: { address: string; smtp: PortResult }[] = [];
+  return checkServer({
+    served: Promise.resolve(result),
+    servedElsewhere: Promise.resolve(elsewhere),
+    now: new Date(),
+  } as Partial<CheckContext> as CheckContext);
 }
 
 test('STARTTLS offered and working: certificate chain seen and trusted', async () => {
