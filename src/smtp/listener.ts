@@ -208,7 +208,7 @@ export class SmtpListener {
   }
 
   private preSessionLog(level: 'info' | 'warn', fields: Record<string, unknown>, message: string): void {
-    const extra = this.preSessionLines.take(Date.now());
+    const extra = this.preSessionLines.take(performance.now());
     if (extra) this.options.logger[level]({ ...fields, ...extra }, message);
   }
 
@@ -225,12 +225,13 @@ export class SmtpListener {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.shutdown());
-    const deadline = Date.now() + graceMs;
-    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The monotonic clock: NTP stepping the wall clock during a shutdown must not stretch or cut the grace.
+    const deadline = performance.now() + graceMs;
+    while (this.connections.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     // A message the store is writing when grace ends gets its 250 before the cut: cut now, it would be
     // stored and the client, never told, would send it again (the duplicate RFC 1047 describes).
-    const storeDeadline = Date.now() + STORE_FINISH_MS;
-    while (this.anyStoring() && Date.now() < storeDeadline) await new Promise((r) => setTimeout(r, 10));
+    const storeDeadline = performance.now() + STORE_FINISH_MS;
+    while (this.anyStoring() && performance.now() < storeDeadline) await new Promise((r) => setTimeout(r, 10));
     // Grace is over: a session still between commands hears why before it is cut (RFC 5321 §3.8).
     const hostname = this.options.session.hostname;
     for (const c of this.connections) if (!c.busy) this.apply(c, c.session.abort(replies.shuttingDown(hostname)));

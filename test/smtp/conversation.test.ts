@@ -250,6 +250,27 @@ test('graceful shutdown: a transaction that stalls before DATA gets 421 when the
   await stopping;
 });
 
+test('graceful shutdown: the wall clock stepped back an hour meanwhile neither stretches nor cuts the grace', async (t) => {
+  const s = await server(t, { smtp: { shutdownGraceMs: 300 } });
+  const stalled = await client(t, s.port);
+  assert.deepEqual(await converse(stalled, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>']), [
+    '250',
+    '250 2.1.0',
+  ]);
+  const wallClock = Date.now;
+  t.after(() => {
+    Date.now = wallClock;
+  });
+  const started = performance.now();
+  const stopping = s.stopServer();
+  Date.now = () => wallClock() - 3_600_000; // NTP steps the clock back during the grace
+  assert.deepEqual((await stalled.readUntilClosed(3000)).map(codeOf), ['421 4.3.2']);
+  Date.now = wallClock;
+  await stopping;
+  const took = performance.now() - started;
+  assert.ok(took >= 250 && took < 2500, `the grace as configured, on the monotonic clock (${Math.round(took)} ms)`);
+});
+
 test('an account removed between RCPT and the end of data: 550 5.1.1, not a retry that cannot succeed', async (t) => {
   const s = await server(t);
   const c = await client(t, s.port);
