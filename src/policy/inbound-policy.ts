@@ -51,8 +51,11 @@ export class InboundPolicy {
   readonly #resolver: Resolver;
   readonly #accounts: AccountLookup;
   readonly #store: Store;
-  /** Once the store has held an account it has a recipient table; until then it is asked each time (cheap: empty). */
-  #hadAccount = false;
+  /**
+   * Until when the store is known to hold accounts: asked again 10 s after (a PostgreSQL database
+   * replaced by an empty one under running nodes is seen), and every time while it holds none.
+   */
+  #accountsUntil = 0;
   readonly #logger: Logger;
   readonly #anvil: Anvil;
   readonly #tarpit: Tarpit | undefined;
@@ -404,10 +407,10 @@ export class InboundPolicy {
   }
 
   #noAccounts(): boolean | Promise<boolean> {
-    if (this.#hadAccount) return false;
-    return this.#store.listAccounts().then((accounts) => {
-      this.#hadAccount = accounts.length > 0;
-      return !this.#hadAccount;
+    if (Date.now() < this.#accountsUntil) return false;
+    return this.#store.hasAccounts().then((any) => {
+      if (any) this.#accountsUntil = Date.now() + 10_000;
+      return !any;
     });
   }
 

@@ -91,6 +91,12 @@ export class NullStore implements Store {
     return this.#accounts?.find((account) => account.address === address);
   }
 
+  async hasAccounts(): Promise<boolean> {
+    this.#assertOpen();
+    if (this.#accountStore) return this.#accountStore.hasAccounts();
+    return (this.#accounts?.length ?? 0) > 0;
+  }
+
   async listAccounts(): Promise<Account[]> {
     this.#assertOpen();
     if (this.#accountStore) return this.#accountStore.listAccounts();

@@ -313,6 +313,8 @@ export interface Store {
   createAccount(address: string, passwordHash: string, scram?: string | null): Promise<Account>;
   findAccount(address: string): Promise<Account | undefined>;
   listAccounts(): Promise<Account[]>;
+  /** Whether any account exists: a store with none has lost its recipient table (a data directory not mounted). */
+  hasAccounts(): Promise<boolean>;
   /** Removes the account with its mailboxes and aliases; content no longer referenced is deleted. */
   removeAccount(address: string): Promise<boolean>;
   /** Replaces both credentials at once (null: no SCRAM); false when there is no such account. */

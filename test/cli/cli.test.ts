@@ -126,18 +126,19 @@ test('user add, list, duplicate, foreign domain, remove; the data directory is 0
   assert.match(gone.stderr, /bob@example\.com: no such account/);
 });
 
-/** Overwrites the root page of one table of the config's SQLite store, as a disk error would. */
+/** Overwrites the root pages of a table and its indexes in the config's SQLite store, as a disk error would. */
 function corruptTable(root: string, table: string): void {
   const database = path.join(root, 'data', DATABASE_FILE_NAME);
   const db = new DatabaseSync(database);
   const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
-  const { rootpage } = db.prepare('SELECT rootpage FROM sqlite_schema WHERE name = ?').get(table) as {
+  const pages = db.prepare('SELECT rootpage FROM sqlite_schema WHERE tbl_name = ? AND rootpage > 0').all(table) as {
     rootpage: number;
-  };
+  }[];
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
   const fd = fs.openSync(database, 'r+');
-  fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (rootpage - 1) * pageSize);
+  for (const { rootpage } of pages)
+    fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (rootpage - 1) * pageSize);
   fs.closeSync(fd);
 }
 

@@ -43,6 +43,17 @@ function fail(store: Store, key: string, at: number, options: Partial<LoginFailu
 
 export function runAccountsStoreContract(withStore: WithStore): void {
   test(
+    'accounts: hasAccounts says whether any exists, without reading them all',
+    withStore(async (store) => {
+      assert.equal(await store.hasAccounts(), false);
+      await store.createAccount('alice@example.com', PHC);
+      assert.equal(await store.hasAccounts(), true);
+      assert.equal(await store.removeAccount('alice@example.com'), true);
+      assert.equal(await store.hasAccounts(), false);
+    }),
+  );
+
+  test(
     'accounts: a new account stores its SCRAM credentials (none by default) and is not disabled',
     withStore(async (store) => {
       const alice = await store.createAccount('alice@example.com', PHC, SCRAM);

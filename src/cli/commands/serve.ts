@@ -111,7 +111,7 @@ function submissionText(starttls: string | undefined, implicit: string | undefin
 
 /** What the store says is missing: any account at all, and postmaster at each local domain. */
 async function startWarnings(server: RunningServer, domains: string[], dataDir: string, logger: Logger): Promise<void> {
-  if ((await server.store.listAccounts()).length === 0) {
+  if (!(await server.store.hasAccounts())) {
     logger.warn(
       `the store holds no account: mail to local addresses is deferred (451 4.3.0) until one exists (postern user add); if this server had accounts, check that ${dataDir} is the data directory and is mounted`,
     );

@@ -75,6 +75,11 @@ export class PostgresAccounts {
     return rows[0] ? accountFromRow(rows[0]) : undefined;
   }
 
+  async any(): Promise<boolean> {
+    const { rows } = await this.#query('SELECT EXISTS (SELECT 1 FROM accounts) AS any');
+    return rows[0]?.any === true;
+  }
+
   async list(): Promise<Account[]> {
     const { rows } = await this.#query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address COLLATE "C"`);
     return rows.map(accountFromRow);

@@ -188,6 +188,10 @@ export class PostgresStore implements Store {
     return this.#accounts.list();
   }
 
+  async hasAccounts(): Promise<boolean> {
+    return this.#accounts.any();
+  }
+
   async removeAccount(address: string): Promise<boolean> {
     return this.#accounts.remove(address);
   }

@@ -23,6 +23,7 @@ import type { Account, AccountId, Alias, DkimKey, Mailbox, MailboxId, MailboxMes
 export class SqliteReader {
   readonly #findAccount: StatementSync;
   readonly #listAccounts: StatementSync;
+  readonly #anyAccount: StatementSync;
   readonly #resolveAddress: StatementSync;
   readonly #listAliases: StatementSync;
   readonly #listAccountAliases: StatementSync;
@@ -40,6 +41,7 @@ export class SqliteReader {
   constructor(db: DatabaseSync) {
     this.#findAccount = db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`);
     this.#listAccounts = db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address`);
+    this.#anyAccount = db.prepare('SELECT 1 FROM accounts LIMIT 1');
     // An account's own address first; an address is never both (the writer checks).
     this.#resolveAddress = db.prepare(
       `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = coalesce(
@@ -85,6 +87,10 @@ export class SqliteReader {
   findAccount(address: string): Account | undefined {
     const row = this.#findAccount.get(address);
     return row ? accountFromRow(row) : undefined;
+  }
+
+  hasAccounts(): boolean {
+    return this.#anyAccount.get() !== undefined;
   }
 
   listAccounts(): Account[] {

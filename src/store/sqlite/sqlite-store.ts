@@ -202,6 +202,11 @@ export class SqliteStore implements Store {
     return this.#reads.findAccount(address);
   }
 
+  async hasAccounts(): Promise<boolean> {
+    this.#assertOpen();
+    return this.#reads.hasAccounts();
+  }
+
   async listAccounts(): Promise<Account[]> {
     this.#assertOpen();
     return this.#reads.listAccounts();
