@@ -297,3 +297,27 @@ test("the client's name for Received: looked up once a session, and not at all f
     await dns.close();
   }
 });
+
+test('a store emptied under a running server is seen within 10 s: unknown users go from 550 to 451', async (t) => {
+  let any = true;
+  const store = Object.assign(new NullStore([]), { hasAccounts: async () => any });
+  const config = parseConfig({ hostname: 'mx.example.com', domains: ['example.com'] }, 'test');
+  const checked = new InboundPolicy({
+    config,
+    resolver: createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 100, tries: 1 }),
+    store,
+    accounts: syncLookup,
+    logger: createLogger('silent'),
+  });
+  await checked.ready();
+  const wallClock = Date.now;
+  t.after(() => {
+    Date.now = wallClock;
+  });
+  const unknown = async () => describe(await checked.recipient(peer, envelope, path('nobody@example.com')));
+  assert.equal(await unknown(), '550 5.1.1');
+  any = false; // a PostgreSQL database restored empty while this node runs
+  assert.equal(await unknown(), '550 5.1.1', 'within 10 s the last answer stands');
+  Date.now = () => wallClock() + 10_001;
+  assert.equal(await unknown(), '451 4.3.0');
+});
