@@ -63,7 +63,7 @@ export class SubmissionAuth {
       // Held before anything is awaited, so that forget() at the session's end finds it: set after
       // an await, an exchange whose client had meanwhile gone stayed in the map for good.
       if (exchange) this.#exchanges.set(peer.sessionId, exchange);
-      const blocked = await this.#store.loginBlockedUntil(ipKey, new Date());
+      const blocked = await this.#blockedUntil(ipKey);
       if (blocked) {
         this.#exchanges.delete(peer.sessionId);
         return { action: 'reject', reply: blockedReply(blocked) };
@@ -84,7 +84,7 @@ export class SubmissionAuth {
       // many run in parallel, must not log in once the client is blocked. A success does not clear the
       // client's failures either: with one account of their own, a guesser could otherwise reset the
       // count between guesses at other accounts. They age out of the window instead.
-      const blocked = await this.#store.loginBlockedUntil(ipKey, new Date());
+      const blocked = await this.#blockedUntil(ipKey);
       if (blocked) {
         this.#logger.warn(
           { session: peer.sessionId, client: peer.remoteAddress, user: step.username },
@@ -102,6 +102,17 @@ export class SubmissionAuth {
   }
 
   /** The session ended: forget its half-done exchange. */
+
+  /**
+   * The client's block, at most blockMinutes from now: one written while the clock ran fast (a VM
+   * resumed, NTP at boot stepping it back) would otherwise hold for the step as well.
+   */
+  async #blockedUntil(ipKey: string): Promise<Date | null> {
+    const now = Date.now();
+    const blocked = await this.#store.loginBlockedUntil(ipKey, new Date(now));
+    const longest = now + this.#options.blockMinutes * 60_000;
+    return blocked && blocked.getTime() > longest ? new Date(longest) : blocked;
+  }
   forget(peer: Peer): void {
     this.#exchanges.delete(peer.sessionId);
   }

@@ -417,3 +417,23 @@ test('lines about connections that never became sessions are bounded: 20 a secon
     await quick.stop();
   }
 });
+
+test('a login block written while the clock ran fast holds at most blockMinutes once the clock is set right', async (t) => {
+  const own = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 1, blockMinutes: 15 } });
+  t.after(() => own.stop());
+  // Recorded six hours "ahead" (a resumed VM before NTP stepped its clock back): blocked until then + 15 min.
+  const ahead = new Date(Date.now() + 6 * 3_600_000);
+  await own.store.recordLoginFailure('ip:127.0.0.1', {
+    now: ahead,
+    windowMs: 15 * 60_000,
+    threshold: 1,
+    blockMs: 15 * 60_000,
+  });
+  const { client } = await SmtpClient.openTls(own.submissionsPort);
+  await ehlo(client);
+  const refused = await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`);
+  assert.equal(codeOf(refused), '454 4.7.0');
+  const until = Date.parse(/try again after (\S+)/.exec(refused.text)?.[1] ?? '');
+  assert.ok(until <= Date.now() + 15 * 60_000 + 1000, `blocked until ${new Date(until).toISOString()}, not hours on`);
+  await client.close();
+});
