@@ -160,6 +160,12 @@ export const configSchema = z
         vrfyPerMinute: z.number().int().min(0).default(10),
         /** Clients the limits never apply to; mynetworks when absent. */
         exceptions: z.array(z.string()).optional(),
+        /**
+         * The IPv6 network counted as one client by these limits, the tarpit and login blocking: 64 (RFC
+         * 6177 §2, one host's usual share), 48 to count a whole site as one (stricter against a client
+         * with a /48), up to 128 where one /64 is shared by many customers' hosts.
+         */
+        ipv6Prefix: z.number().int().min(32).max(128).default(64),
       })
       .strict()
       .prefault({}),

@@ -28,6 +28,8 @@ export interface AnvilOptions {
   windowMs?: number;
   /** Clients remembered at most; default 100 000. */
   maxClients?: number;
+  /** The IPv6 network one client is counted by (clientKey); default 64. */
+  ipv6Prefix?: number;
   now?: () => number;
 }
 
@@ -69,6 +71,7 @@ export class Anvil {
   readonly #clients = new Map<string, Client>();
   #lastSweep: number;
 
+  readonly #ipv6Prefix: number;
   constructor(options: AnvilOptions = {}) {
     this.#maxConcurrent = wholeNumber(options.maxConcurrent, 'maxConcurrent', 0);
     this.#limits = {
@@ -78,6 +81,7 @@ export class Anvil {
       vrfy: wholeNumber(options.vrfyPerMinute, 'vrfyPerMinute', 0),
     };
     this.#exceptions = options.exceptions;
+    this.#ipv6Prefix = options.ipv6Prefix ?? 64;
     this.#windowMs = wholeNumber(options.windowMs, 'windowMs', 60_000);
     this.#maxClients = wholeNumber(options.maxClients, 'maxClients', 100_000);
     if (this.#windowMs === 0 || this.#maxClients === 0)
@@ -105,7 +109,7 @@ export class Anvil {
 
   /** The end of a connection `connect` allowed. */
   disconnect(ip: string): void {
-    const client = this.#clients.get(clientKey(ip));
+    const client = this.#clients.get(clientKey(ip, this.#ipv6Prefix));
     if (client !== undefined && client.concurrent > 0) client.concurrent--;
   }
 
@@ -159,7 +163,7 @@ export class Anvil {
     if (this.#exceptions?.contains(ip)) return undefined;
     const now = this.#now();
     this.#sweep(now);
-    const key = clientKey(ip);
+    const key = clientKey(ip, this.#ipv6Prefix);
     let client = this.#clients.get(key);
     if (client === undefined) {
       const rate = (): Rate => ({ start: now, current: 0, previous: 0 });

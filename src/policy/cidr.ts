@@ -36,17 +36,18 @@ export function ipVersion(address: string): IpVersion | undefined {
 }
 
 /**
- * The unit a client is counted by in rate limits: an IPv4 address, or an IPv6 /64, since one host
- * is routinely given a whole /64 (RFC 6177 §2) and can pick any address in it. A text that is not
- * an address is its own key (lower-cased).
+ * The unit a client is counted by in rate limits: an IPv4 address, or an IPv6 network of
+ * `ipv6Prefix` bits (config limits.ipv6Prefix), by default the /64 one host is routinely given (RFC
+ * 6177 §2) and can pick any address in. A text that is not an address is its own key (lower-cased).
  */
-export function clientKey(address: string): string {
+export function clientKey(address: string, ipv6Prefix = 64): string {
   // node:net's isIPv4 takes the dotted-decimal form without leading zeros only: its own canonical form.
   if (isIPv4(address)) return address;
   const ip = parseAddress(address);
   if (ip === undefined) return address.toLowerCase();
   if (ip.version === 4) return formatIpv4(ip.value);
-  return `${formatIpv6((ip.value >> 64n) << 64n)}/64`;
+  const host = BigInt(128 - ipv6Prefix);
+  return `${formatIpv6((ip.value >> host) << host)}/${ipv6Prefix}`;
 }
 
 /** One CIDR network; an address is in it when its first `prefix` bits equal the network's. */

@@ -115,6 +115,7 @@ export class InboundPolicy {
       recipientsPerMinute: limits.recipientsPerMinute,
       vrfyPerMinute: limits.vrfyPerMinute,
       exceptions,
+      ipv6Prefix: limits.ipv6Prefix,
     });
     const tarpit = config.tarpit;
     this.#tarpit = tarpit.enabled
@@ -124,6 +125,7 @@ export class InboundPolicy {
           stepMs: tarpit.stepMs,
           maxMs: tarpit.maxMs,
           exceptions,
+          ipv6Prefix: limits.ipv6Prefix,
         })
       : undefined;
     this.#counters = new PolicyCounters(options.store, options.logger);

@@ -25,6 +25,8 @@ export interface TarpitOptions {
   maxClients?: number;
   /** Clients never slowed down (e.g. mynetworks). */
   exceptions?: NetworkList;
+  /** The IPv6 network one client is counted by (clientKey); default 64. */
+  ipv6Prefix?: number;
   now?: () => number;
 }
 
@@ -42,12 +44,14 @@ export class Tarpit {
   readonly #clients = new Map<string, number[]>();
   #lastSweep: number;
 
+  readonly #ipv6Prefix: number;
   constructor(options: TarpitOptions = {}) {
     this.#threshold = wholeNumber(options.threshold, 'threshold', 5);
     this.#windowMs = wholeNumber(options.windowMs, 'windowMs', 600_000);
     this.#stepMs = wholeNumber(options.stepMs, 'stepMs', 1_000);
     this.#maxMs = wholeNumber(options.maxMs, 'maxMs', 10_000);
     this.#maxClients = wholeNumber(options.maxClients, 'maxClients', 100_000);
+    this.#ipv6Prefix = options.ipv6Prefix ?? 64;
     if (this.#threshold === 0 || this.#windowMs === 0 || this.#maxClients === 0) {
       throw new Error('tarpit: threshold, windowMs and maxClients must be positive');
     }
@@ -63,7 +67,7 @@ export class Tarpit {
     if (this.#exceptions?.contains(ip)) return;
     const now = this.#now();
     this.#sweep(now);
-    const key = clientKey(ip);
+    const key = clientKey(ip, this.#ipv6Prefix);
     const times = this.#clients.get(key) ?? [];
     this.#clients.delete(key); // re-inserted at the end: the most recently rejected
     times.push(now);
@@ -77,7 +81,7 @@ export class Tarpit {
 
   /** How long to wait before the next reply to this client, in ms. */
   delayFor(ip: string): number {
-    const times = this.#clients.get(clientKey(ip));
+    const times = this.#clients.get(clientKey(ip, this.#ipv6Prefix));
     if (times === undefined) return 0;
     const since = this.#now() - this.#windowMs;
     let recent = 0;

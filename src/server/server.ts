@@ -114,7 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await closeStores(store, opened);
     throw err;
   }
-  const auth = new SubmissionAuth(store, config.auth, logger);
+  const auth = new SubmissionAuth(store, config.auth, logger, config.limits.ipv6Prefix);
   // Also when its checks are off: forged Authentication-Results fields are still removed (RFC 8601 §5).
   const authentication = new SenderAuthentication({
     config: config.authentication,

@@ -30,8 +30,11 @@ export class SubmissionAuth {
   readonly #exchanges = new Map<string, SaslExchange>();
   readonly #credentials: Credentials;
 
-  constructor(store: Store, options: Config['auth'], logger: Logger) {
+  /** The IPv6 network one client is blocked by (config limits.ipv6Prefix). */
+  readonly #ipv6Prefix: number;
+  constructor(store: Store, options: Config['auth'], logger: Logger, ipv6Prefix = 64) {
     this.#store = store;
+    this.#ipv6Prefix = ipv6Prefix;
     this.#options = options;
     this.#logger = logger;
     this.#credentials = {
@@ -52,7 +55,7 @@ export class SubmissionAuth {
   }
 
   async step(request: AuthRequest, peer: Peer): Promise<AuthOutcome> {
-    const ipKey = `ip:${clientKey(peer.remoteAddress)}`;
+    const ipKey = `ip:${clientKey(peer.remoteAddress, this.#ipv6Prefix)}`;
     let exchange: SaslExchange | undefined;
     let step: SaslStep;
     if (request.first) {

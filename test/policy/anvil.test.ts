@@ -29,6 +29,16 @@ test('concurrency: a client holds at most maxConcurrent connections; disconnect 
   assert.equal(a.connect('192.0.2.1').allowed, true);
 });
 
+test('ipv6Prefix: the /64s of one /48 share a count at 48; at 64 each /64 has its own', () => {
+  const site = anvil({ maxConcurrent: 1, ipv6Prefix: 48 }).anvil;
+  assert.equal(site.connect('2001:db8:1:1::1').allowed, true);
+  assert.equal(site.connect('2001:db8:1:2::1').allowed, false, 'another /64 of the same /48');
+  const hosts = anvil({ maxConcurrent: 1 }).anvil;
+  assert.equal(hosts.connect('2001:db8:1:1::1').allowed, true);
+  assert.equal(hosts.connect('2001:db8:1:2::1').allowed, true);
+  assert.equal(hosts.connect('2001:db8:1:1::2').allowed, false, 'the same /64');
+});
+
 test('a refused connection holds no slot, so it needs no disconnect', () => {
   const { anvil: a } = anvil({ maxConcurrent: 1 });
   a.connect('192.0.2.1');

@@ -124,6 +124,15 @@ const keys: [address: string, want: string][] = [
 for (const [address, want] of keys)
   test(`clientKey(${address}) = ${want}`, () => assert.equal(clientKey(address), want));
 
+test('clientKey with limits.ipv6Prefix: a /48 site as one client, or each address alone; IPv4 unchanged', () => {
+  assert.equal(clientKey('2001:db8:1:2:3:4:5:6', 48), '2001:db8:1::/48');
+  assert.equal(clientKey('2001:db8:1:ffff::1', 48), '2001:db8:1::/48');
+  assert.equal(clientKey('2001:db8:1:2:3:4:5:6', 128), '2001:db8:1:2:3:4:5:6/128');
+  assert.equal(clientKey('2001:db8:1:2:3:4:5:6', 56), '2001:db8:1::/56');
+  assert.equal(clientKey('2001:db8:1:2ff:3:4:5:6', 56), '2001:db8:1:200::/56');
+  assert.equal(clientKey('192.0.2.1', 48), '192.0.2.1');
+});
+
 // RFC 5952 §4: lower case, no leading zeros, the longest (then first) run of zero groups as ::.
 const texts: [input: string, want: string][] = [
   ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
