@@ -108,13 +108,22 @@ export class SubmissionAuth {
 
   /**
    * The client's block, at most blockMinutes from now: one written while the clock ran fast (a VM
-   * resumed, NTP at boot stepping it back) would otherwise hold for the step as well.
+   * resumed, NTP at boot stepping it back) would otherwise hold for the step as well. Such a record is
+   * written again from now, so every later check sees the same end.
    */
   async #blockedUntil(ipKey: string): Promise<Date | null> {
     const now = Date.now();
     const blocked = await this.#store.loginBlockedUntil(ipKey, new Date(now));
-    const longest = now + this.#options.blockMinutes * 60_000;
-    return blocked && blocked.getTime() > longest ? new Date(longest) : blocked;
+    const blockMs = this.#options.blockMinutes * 60_000;
+    if (!blocked || blocked.getTime() <= now + blockMs) return blocked;
+    await this.#store.clearLoginFailures(ipKey);
+    const record = await this.#store.recordLoginFailure(ipKey, {
+      now: new Date(now),
+      windowMs: this.#options.failureWindowMinutes * 60_000,
+      threshold: 1,
+      blockMs,
+    });
+    return record.blockedUntil;
   }
   forget(peer: Peer): void {
     this.#exchanges.delete(peer.sessionId);
