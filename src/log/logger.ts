@@ -25,22 +25,36 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
 }
 
 /**
- * Standard output through sonic-boom, asynchronous. A descriptor that fails (a terminal hung up: EIO;
- * a full disk under a redirected log: ENOSPC) drops the lines from then on: sonic-boom's final flush
- * retries any error but EAGAIN forever, and the server would then neither serve nor stop, holding its
- * ports and its lock. Losing log lines must never stop the mail.
+ * Standard output through sonic-boom, asynchronous. sonic-boom's final flush (at exit) retries a
+ * failed write forever unless it is EAGAIN, and the server would then neither serve nor stop, holding
+ * its ports and its lock: while writes fail, that flush drops what is pending instead. A descriptor
+ * that is gone for good (a terminal that hung up: EIO; a reader gone: EPIPE) stops the logging; any
+ * other failure (a full disk under a redirected log) is retried with the next line, as sonic-boom does.
+ * Losing log lines must never stop the mail.
  */
 function standardOutput(): pino.DestinationStream {
   const out = pino.destination({ dest: 1, sync: false });
-  out.on('error', () => {
-    const dropped = out as unknown as { _bufs: unknown[]; _len: number };
-    dropped._bufs = [];
-    dropped._len = 0;
+  const pending = out as unknown as { _bufs: unknown[]; _len: number; _writingBuf: string };
+  const drop = () => {
+    pending._bufs = [];
+    pending._len = 0;
+    pending._writingBuf = '';
+  };
+  let failing = false;
+  out.on('write', () => {
+    failing = false;
+  });
+  out.on('error', (error: NodeJS.ErrnoException) => {
+    failing = true;
+    if (error.code !== 'EIO' && error.code !== 'EPIPE' && error.code !== 'EBADF') return;
+    drop();
     Object.assign(out, {
       write: () => true,
       flush: (done?: (error?: Error) => void) => done?.(),
       flushSync: () => {},
     });
   });
+  const flushSync = out.flushSync.bind(out);
+  out.flushSync = () => (failing ? drop() : flushSync());
   return out;
 }

@@ -14,6 +14,7 @@ import { column } from '../../src/cli/printable.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, POSTERN, postern, spawnServer } from '../support/child-server.ts';
+import { freePort, waitForPort } from '../support/ports.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -793,4 +794,26 @@ test('a store whose accounts cannot be read at start is said so, and SIGTERM sti
   await waitFor(() => server.output().includes('store: the accounts could not be read at start'), 5000);
   assert.match(server.output(), /"reason":"database disk image is malformed"/);
   assert.equal(await server.stop('SIGTERM'), 0, 'the graceful stop is in place');
+});
+
+test('a log on a full disk (every write ENOSPC) never keeps serve from stopping, and mail still flows', async (t) => {
+  const port = await freePort();
+  const { file } = dir(t, { listen: { smtp: `127.0.0.1:${port}`, submission: null, submissions: null } });
+  await addUser(file, 'alice@example.com');
+  // /dev/full answers every write with ENOSPC: a redirected log on a disk that stays full.
+  const full = fs.openSync('/dev/full', 'w');
+  t.after(() => fs.closeSync(full));
+  const child = spawn(POSTERN, ['serve', '--config', file], { stdio: ['ignore', full, full] });
+  t.after(() => child.kill('SIGKILL'));
+  await waitForPort(port, 15_000, 'serve', () => child.exitCode !== null);
+  const { client } = await SmtpClient.open(port);
+  assert.equal((await client.command('EHLO c.example.net')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
+  client.close();
+  child.kill('SIGTERM');
+  const exited = await Promise.race([
+    once(child, 'exit').then(([code]) => code),
+    new Promise((resolve) => setTimeout(() => resolve('hung'), 8000)),
+  ]);
+  assert.equal(exited, 0);
 });
