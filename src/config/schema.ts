@@ -3,7 +3,7 @@
  * `postern serve` runs with no file at all. The keys hostname, domains, dataDir, dns.servers and
  * listen.smtp are a contract that tools and tests rely on.
  */
-import { isIP, isIPv6 } from 'node:net';
+import { isIP, isIPv6, SocketAddress } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { filterSchema } from './filter-schema.ts';
@@ -107,6 +107,18 @@ export function defaultHostname(osName: string = os.hostname()): string {
   return name.includes('.') ? name : `${name}.localdomain`;
 }
 
+/** Why an address cannot be one of this server's public ones (serverAddresses, quickstart --address). */
+export function serverAddressProblem(value: string): string | undefined {
+  if (isIP(value) === 0) return 'expected an IP address such as 203.0.113.25';
+  // RFC 4007 §11: a zone ID names an interface of this host; no other host can reach it by it.
+  if (value.includes('%')) return 'a zone ID (%…) is local to this host: give the public address, without it';
+  // RFC 4291 §2.5.5.2: an IPv4-mapped address (in any spelling) is an IPv4 address; as AAAA it means nothing.
+  if (isIPv6(value) && new SocketAddress({ address: value, family: 'ipv6' }).address.startsWith('::ffff:')) {
+    return 'an IPv4-mapped address: write the IPv4 address itself (it is published as an A record)';
+  }
+  return undefined;
+}
+
 /** A restriction: Postfix's string form ("warn_if_reject reject_rbl_client zen.example.org") or an object. */
 const ruleEntry = z.union([z.string().min(1), z.object({ rule: z.string().min(1) }).catchall(z.unknown())]);
 const ruleList = z.array(ruleEntry);
@@ -124,18 +136,10 @@ export const configSchema = z
     /** This server's own public addresses, so a HELO that claims them from outside is refused. */
     serverAddresses: z
       .array(
-        z
-          .string()
-          .refine((value) => isIP(value) !== 0, { message: 'expected an IP address such as 203.0.113.25', abort: true })
-          // RFC 4007 §11: a zone ID names an interface of this host; no other host can reach it by it.
-          .refine((value) => !value.includes('%'), {
-            message: 'a zone ID (%…) is local to this host: give the public address, without it',
-            abort: true,
-          })
-          // RFC 4291 §2.5.5.2: an IPv4-mapped address is an IPv4 address; published as AAAA it means nothing.
-          .refine((value) => !/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(value), {
-            message: 'an IPv4-mapped address: write the IPv4 address itself (it is published as an A record)',
-          }),
+        z.string().superRefine((value, ctx) => {
+          const problem = serverAddressProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
       )
       .default([]),
     /** Postfix's smtpd_*_restrictions, per stage; an absent list takes the secure default (docs/restrictions.md). */

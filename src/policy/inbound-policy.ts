@@ -409,9 +409,10 @@ export class InboundPolicy {
   }
 
   #noAccounts(): boolean | Promise<boolean> {
-    if (Date.now() < this.#accountsUntil) return false;
+    // The monotonic clock: a wall clock stepped back must not stretch the 10 s to hours.
+    if (performance.now() < this.#accountsUntil) return false;
     return this.#store.hasAccounts().then((any) => {
-      if (any) this.#accountsUntil = Date.now() + 10_000;
+      if (any) this.#accountsUntil = performance.now() + 10_000;
       return !any;
     });
   }

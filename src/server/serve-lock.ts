@@ -29,7 +29,7 @@ export function acquireServeLock(dataDir: string): ServeLock {
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        fs.linkSync(mine, file);
+        placeLock(mine, file);
         return {
           file,
           release: () => {
@@ -52,6 +52,26 @@ export function acquireServeLock(dataDir: string): ServeLock {
     fs.rmSync(mine, { force: true });
   }
   throw new ServeLockError(`cannot take the lock ${file}: another server is starting on ${dataDir} at the same time`);
+}
+
+/**
+ * link() puts the whole file in place or fails when one is there. A file system without hard links
+ * (some FUSE and network mounts, EPERM or ENOTSUP) gets an exclusive create and one write instead, a
+ * few microseconds in which another starter could read it empty.
+ */
+function placeLock(mine: string, file: string): void {
+  try {
+    fs.linkSync(mine, file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+    try {
+      fs.writeSync(fd, fs.readFileSync(mine));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 /**

@@ -141,3 +141,17 @@ test('check: a data directory serve could not write is an error naming it', asyn
   assert.equal(result.code, 1);
   assert.match(result.stdout, /^error: dataDir: .*data is not a directory$/m);
 });
+
+test('check: a store that cannot be read is one error among the others, and --json still reports', async (t) => {
+  const { root, file } = dir(t);
+  fs.mkdirSync(path.join(root, 'data'), { mode: 0o700 });
+  fs.writeFileSync(path.join(root, 'data', 'postern.sqlite'), 'not a database, whatever it was'.repeat(200));
+  const json = await postern(['check', '--config', file, '--json']);
+  assert.equal(json.code, 1, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.ok, false);
+  assert.ok(
+    report.errors.some((e: string) => /cannot read the SQLite store .*postern\.sqlite: file is not a database/.test(e)),
+    report.errors.join('\n'),
+  );
+});

@@ -104,6 +104,9 @@ test('quickstart never overwrites a config, and refuses bad input with a clear e
   const badAccount = await postern(['quickstart', 'example.org', '--dir', other, '--account', 'bob@example.net']);
   assert.equal(badAccount.code, 2);
   assert.match(badAccount.stderr, /--account must be an address at example\.org/);
+  const zoned = await postern(['quickstart', 'example.org', '--dir', other, '--address', 'fe80::1%eth0']);
+  assert.equal(zoned.code, 2, 'a usage error, said once');
+  assert.match(zoned.stderr, /^postern: quickstart: --address fe80::1%eth0: a zone ID \(%…\) is local to this host/);
   const badAddress = await postern(['quickstart', 'example.org', '--dir', other, '--address', 'mail.example.org']);
   assert.equal(badAddress.code, 2);
   assert.match(badAddress.stderr, /not an IP address/);

@@ -198,10 +198,13 @@ test('serverAddresses: each an IP address, or the start stops naming it', () => 
     () => parseConfig({ serverAddresses: ['fe80::1%eth0'] }, 'postern.yaml'),
     /serverAddresses\.0: "fe80::1%eth0" is invalid: a zone ID \(%…\) is local to this host/,
   );
-  assert.throws(
-    () => parseConfig({ serverAddresses: ['::ffff:203.0.113.25'] }, 'postern.yaml'),
-    /serverAddresses\.0: "::ffff:203\.0\.113\.25" is invalid: an IPv4-mapped address: write the IPv4 address itself/,
-  );
+  for (const mapped of ['::ffff:203.0.113.25', '0:0:0:0:0:ffff:203.0.113.25', '::ffff:cb00:7119']) {
+    assert.throws(
+      () => parseConfig({ serverAddresses: [mapped] }, 'postern.yaml'),
+      /serverAddresses\.0: ".*" is invalid: an IPv4-mapped address: write the IPv4 address itself/,
+      mapped,
+    );
+  }
 });
 
 test('a mailto: address in an invalid value is shown as written: only URL passwords are hidden', () => {

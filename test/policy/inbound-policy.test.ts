@@ -310,14 +310,14 @@ test('a store emptied under a running server is seen within 10 s: unknown users 
     logger: createLogger('silent'),
   });
   await checked.ready();
-  const wallClock = Date.now;
+  const monotonic = performance.now.bind(performance);
   t.after(() => {
-    Date.now = wallClock;
+    performance.now = monotonic;
   });
   const unknown = async () => describe(await checked.recipient(peer, envelope, path('nobody@example.com')));
   assert.equal(await unknown(), '550 5.1.1');
   any = false; // a PostgreSQL database restored empty while this node runs
   assert.equal(await unknown(), '550 5.1.1', 'within 10 s the last answer stands');
-  Date.now = () => wallClock() + 10_001;
+  performance.now = () => monotonic() + 10_001;
   assert.equal(await unknown(), '451 4.3.0');
 });

@@ -66,3 +66,20 @@ test('the lock is a 0600 file holding our pid, released by its owner only', (t) 
   again.release();
   assert.equal(fs.existsSync(again.file), false);
 });
+
+test('a file system without hard links (link() refused with EPERM) still gets its lock', (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-lock-'));
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const link = fs.linkSync;
+  t.after(() => {
+    fs.linkSync = link;
+  });
+  fs.linkSync = () => {
+    throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+  };
+  const lock = acquireServeLock(dataDir);
+  assert.equal(fs.readFileSync(lock.file, 'utf8'), `${process.pid}\n`);
+  assert.deepEqual(fs.readdirSync(dataDir), [LOCK_FILE_NAME], 'no temporary file left');
+  lock.release();
+  assert.equal(fs.existsSync(lock.file), false);
+});

@@ -36,6 +36,8 @@ export interface PortResult {
   answered: boolean;
   /** Why not, or where the dialogue stopped. */
   error?: string;
+  /** The machine running the check has no route to the address (e.g. no IPv6 here): not the server's fault. */
+  unreachableFromHere?: boolean;
   /** smtp and submission only: STARTTLS in the EHLO reply (RFC 3207 §4), and how the upgrade went. */
   starttls?: { offered: boolean; error?: string };
   certificate?: ServedCertificate;
@@ -112,6 +114,11 @@ async function probePort(hostname: string, kind: PortKind, options: ProbeOptions
     ]);
   } catch (err) {
     result.error = (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code;
+    // This machine has no way there (no IPv6 route here): nothing is known about the server.
+    if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') {
+      result.unreachableFromHere = true;
+    }
   } finally {
     clearTimeout(timer);
     // The TLS socket first: destroying the TCP socket under a live client TLSSocket crashes Node 24.21

@@ -58,6 +58,15 @@ export async function checkServer(ctx: CheckContext): Promise<Check[]> {
 function addressCheck(hostname: string, address: string, port: PortResult): Check {
   const where = `port ${port.port} (smtp) on ${hostname} at ${address}`;
   if (port.answered) return pass('server', 'server.address', `${where} answers with 220`, address);
+  if (port.unreachableFromHere) {
+    return warn(
+      'server',
+      'server.address',
+      `could not check ${where}: this machine has no route there (${port.error ?? 'unreachable'})`,
+      `Run postern dns check from a machine with ${address.includes(':') ? 'IPv6' : 'IPv4'} connectivity to test this address.`,
+      address,
+    );
+  }
   return fail(
     'server',
     'server.address',

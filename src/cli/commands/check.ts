@@ -3,7 +3,8 @@
  * (the restriction lists, the content filter's rule tables, the TLS certificate files), as
  * `postfix check` or `nginx -t` do, so an admin can try a changed config before restarting the
  * server. It binds no port, asks no DNS server, contacts no milter or ACME CA, and reads the SQLite
- * store only to see its schema version (read-only, as `migrate --status`), creating nothing.
+ * store only to see its schema version (read-only, as `migrate --status`; SQLite may make its -shm
+ * and -wal files beside an existing database).
  */
 
 import fs from 'node:fs';
@@ -21,6 +22,7 @@ import { createLogger, type Logger } from '../../log/logger.ts';
 import { InboundPolicy } from '../../policy/inbound-policy.ts';
 import { warnIfHostnameUncovered } from '../../server/tls-setup.ts';
 import { NullStore } from '../../store/null-store.ts';
+import { StoreError } from '../../store/store.ts';
 import { CertificateStore } from '../../tls/certificate-store.ts';
 import { PemFiles } from '../../tls/pem-files.ts';
 import { usageError } from '../errors.ts';
@@ -71,7 +73,7 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       await part();
     } catch (error) {
       // What the admin must fix is reported, and the other parts still checked; a defect of ours is not hidden.
-      if (error instanceof ConfigError) report.errors.push(error.message);
+      if (error instanceof ConfigError || error instanceof StoreError) report.errors.push(error.message);
       else if (error instanceof Error && error.name === 'CertificateError') {
         report.errors.push(`tls.certificates: ${error.message}`);
       } else throw error;
@@ -104,8 +106,9 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     filter.stop();
   });
   await attempt(async () => {
-    if (config.store.engine !== 'sqlite') return; // PostgreSQL: migrate --status asks the server
-    // The data directory, or where it would be made, must take the store's files (serve creates them).
+    // The data directory, or where it would be made, must take what serve writes there: the SQLite
+    // store, and with either engine the TLS keys and certificates it makes. Checked for the user
+    // running this command: run it as the user serve runs as.
     let dir = path.resolve(config.dataDir);
     while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
     if (!fs.statSync(dir).isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
@@ -116,6 +119,7 @@ export async function checkConfig(config: Config, file: string | undefined, now 
         `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve stores the mail there`,
       );
     }
+    if (config.store.engine !== 'sqlite') return; // PostgreSQL: `migrate --status` asks the server
     // Read only, as migrate --status does: a database newer than this Postern stops serve.
     const { storeStatus } = await import('../../store/open.ts');
     const status = await storeStatus(config);

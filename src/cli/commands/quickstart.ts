@@ -19,7 +19,7 @@ import { mtaStsPolicy } from '../../admin/mta-sts-policy.ts';
 import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
 import { ConfigError, parseConfig } from '../../config/load.ts';
-import { isAddressShaped } from '../../config/schema.ts';
+import { isAddressShaped, serverAddressProblem } from '../../config/schema.ts';
 import { CliError, usageError } from '../errors.ts';
 import { parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -57,7 +57,14 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   }
   const addresses = (values.address as string[] | undefined) ?? [];
   for (const address of addresses) {
-    if (isIP(address) === 0) throw usageError(`quickstart: --address ${address} is not an IP address`);
+    const problem = serverAddressProblem(address);
+    if (problem) {
+      throw usageError(
+        isIP(address) === 0
+          ? `quickstart: --address ${address} is not an IP address`
+          : `quickstart: --address ${address}: ${problem}`,
+      );
+    }
   }
   const dir = path.resolve(values.dir ?? '.');
   const configFile = path.join(dir, 'postern.yaml');

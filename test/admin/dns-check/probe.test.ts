@@ -78,8 +78,7 @@ async function probeSmtp(port: number, timeoutMs = 2000): Promise<ProbeResult> {
   return probeServer('mx.example.com', ['smtp'], { host: '127.0.0.1', ports: { smtp: port }, ca: [ca.ca], timeoutMs });
 }
 
-function judge(result: ProbeResult) {
-  const elsewhere: { address: string; smtp: PortResult }[] = [];
+function judge(result: ProbeResult, elsewhere: { address: string; smtp: PortResult }[] = []) {
   return checkServer({
     served: Promise.resolve(result),
     servedElsewhere: Promise.resolve(elsewhere),
@@ -170,4 +169,25 @@ test('implicit TLS (465): the certificate is read before the greeting', async ()
   } finally {
     server.close();
   }
+});
+
+test('another address this machine has no route to (no IPv6 here) is a could-not-check warning, not a failure', async () => {
+  const result = await probeSmtp(await smtpServer(esmtp(['PIPELINING', 'STARTTLS'], good)));
+  const noRoute: PortResult = {
+    kind: 'smtp',
+    port: 25,
+    answered: false,
+    error: 'connect ENETUNREACH 2001:db8::25:25',
+    unreachableFromHere: true,
+  };
+  const refused: PortResult = { kind: 'smtp', port: 25, answered: false, error: 'connect ECONNREFUSED 192.0.2.26:25' };
+  const checks = await judge(result, [
+    { address: '2001:db8::25', smtp: noRoute },
+    { address: '192.0.2.26', smtp: refused },
+  ]);
+  const byAddress = (address: string) => checks.find((c) => c.id === 'server.address' && c.subject === address);
+  assert.equal(byAddress('2001:db8::25')?.status, 'warn');
+  assert.match(byAddress('2001:db8::25')?.summary ?? '', /^could not check .* this machine has no route there/);
+  assert.match(byAddress('2001:db8::25')?.fix ?? '', /from a machine with IPv6 connectivity/);
+  assert.equal(byAddress('192.0.2.26')?.status, 'fail', 'a refusal is the server side: a failure');
 });
