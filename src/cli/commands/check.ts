@@ -116,7 +116,7 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
     } catch (error) {
       throw new ConfigError(
-        `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve stores the mail there`,
+        `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
       );
     }
     if (config.store.engine !== 'sqlite') return; // PostgreSQL: `migrate --status` asks the server
