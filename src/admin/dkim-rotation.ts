@@ -79,6 +79,7 @@ export type RecordProblem =
   | 'no-record' // no DKIM key record at the name
   | 'different-key' // a record, but with another p= or k=
   | 'invalid-key' // a record whose p= is not base64: verifiers refuse it
+  | 'settling' // served, but not yet for long enough (see advanceRotation's `settle`)
   | 'temperror'; // DNS did not answer: try again later
 
 /** What one pass changed (or found still waiting). No key material: events go to logs. */
@@ -111,14 +112,27 @@ export async function publishedStatus(
 }
 
 /**
- * One pass over every stored key: a pending key whose record DNS serves becomes active, moving the
- * active keys it replaces to retiring until now + retireAfterDays; retiring keys past that are retired.
+ * When a pending key's record was first seen served, by key id, and how long it must have been
+ * served before the key signs: the resolver asked may reach the primary name server while a
+ * secondary still answers NXDOMAIN, which receivers cache (RFC 2308 §5) and then fail the first
+ * signatures. Kept by the serve timer across its passes; a restart starts the wait again.
+ */
+export interface SettleState {
+  firstSeen: Map<number, number>;
+  minMs: number;
+}
+
+/**
+ * One pass over every stored key: a pending key whose record DNS serves becomes active (with
+ * `settle`, once it has been served for `settle.minMs`), moving the active keys it replaces to
+ * retiring until now + retireAfterDays; retiring keys past that are retired.
  */
 export async function advanceRotation(
   store: Store,
   resolver: Resolver,
   config: Pick<Config, 'dkim'>,
   now: Date,
+  settle?: SettleState,
 ): Promise<RotationEvent[]> {
   const events: RotationEvent[] = [];
   const keys = await store.listDkimKeys();
@@ -126,8 +140,18 @@ export async function advanceRotation(
     const status = await publishedStatus(resolver, key);
     const { domain, selector } = key;
     if (status !== 'published') {
+      settle?.firstSeen.delete(key.id); // gone again: the wait starts over when it is back
       events.push({ event: 'waiting', domain, selector, problem: status });
       continue;
+    }
+    if (settle) {
+      const first = settle.firstSeen.get(key.id) ?? now.getTime();
+      settle.firstSeen.set(key.id, first);
+      if (now.getTime() - first < settle.minMs) {
+        events.push({ event: 'waiting', domain, selector, problem: 'settling' });
+        continue;
+      }
+      settle.firstSeen.delete(key.id);
     }
     // Activated before the old key stops, so the domain is never left without a signing key.
     await store.setDkimKeyState(key.id, 'active', { now });
@@ -164,18 +188,22 @@ export const ROTATION_INTERVAL_MS = 10 * 60_000;
  */
 export function startRotationTimer(options: RotationTimerOptions): { stop(): Promise<void> } {
   const { store, resolver, config, logger } = options;
+  const intervalMs = options.intervalMs ?? ROTATION_INTERVAL_MS;
+  // A record must be served at two passes an interval apart: a new key signs 10 minutes after DNS
+  // first serves it, not at the first answer of one server.
+  const settle: SettleState = { firstSeen: new Map(), minMs: intervalMs };
   let running: Promise<void> | undefined;
   let stopped = false;
   const pass = () => {
     if (stopped || running) return; // a slow pass (DNS timeouts) is not overlapped by the next
-    running = advanceRotation(store, resolver, config, new Date())
+    running = advanceRotation(store, resolver, config, new Date(), settle)
       .then((events) => logEvents(logger, events))
       .catch((err: unknown) => logger.error({ err }, 'dkim: the key rotation check failed; next try in a while'))
       .finally(() => {
         running = undefined;
       });
   };
-  const timer = setInterval(pass, options.intervalMs ?? ROTATION_INTERVAL_MS);
+  const timer = setInterval(pass, intervalMs);
   timer.unref();
   pass();
   return {

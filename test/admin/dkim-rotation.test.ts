@@ -241,6 +241,10 @@ test('serve: the timer checks at start and then periodically, logs what changed,
   }
   const activated = lines.find((l) => l.selector === next.selector && l.retiring);
   assert.deepEqual(activated?.retiring, [first.selector]);
+  assert.ok(
+    lines.some((l) => l.selector === next.selector && l.problem === 'settling'),
+    'served at one pass, it signs at a later one',
+  );
   assert.ok(!JSON.stringify(lines).includes('PRIVATE KEY'), 'no key material in the log');
   assert.equal((await store.listDkimKeys()).find((k) => k.id === next.id)?.state, 'active');
 });
@@ -263,4 +267,28 @@ test('serve: a failed pass is logged, not thrown, and the timer goes on', async 
   const error = lines.find((l) => l.level === 50);
   assert.equal(error?.msg, 'dkim: the key rotation check failed; next try in a while');
   assert.equal((error?.err as { message?: string })?.message, 'store unavailable');
+});
+
+test('with settle, a served record activates only once it has been served for minMs; gone again, the wait restarts', async () => {
+  const store = new NullStore([]);
+  const { key: first } = await createDkimKey(store, { domain: 'example.com', algorithm: 'rsa', now: T0 });
+  const { key: next } = await rotateDkimKey(store, 'example.com', T0);
+  const settle = { firstSeen: new Map<number, number>(), minMs: 600_000 };
+  const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
+  const problems = (events: Awaited<ReturnType<typeof advanceRotation>>) =>
+    events.map((e) => (e.event === 'waiting' ? e.problem : e.event));
+  publish([first, next]);
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(0), settle)), ['settling']);
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(5), settle)), ['settling']);
+  dns.setZone({ records: {} }); // a secondary without it answers: the wait starts over
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(8), settle)), ['no-record']);
+  publish([first, next]);
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(12), settle)), ['settling']);
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(21), settle)), ['settling']);
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(22), settle)), ['activated']);
+  assert.equal((await store.listDkimKeys()).find((k) => k.id === next.id)?.state, 'active');
+  // Without settle (dkim rotate --advance, the admin's own call) a served record activates at once.
+  const { key: third } = await rotateDkimKey(store, 'example.com', at(30));
+  publish([next, third]);
+  assert.deepEqual(problems(await advanceRotation(store, resolver, config, at(31))), ['activated']);
 });

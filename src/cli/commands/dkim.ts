@@ -171,6 +171,7 @@ function describeEvent(e: RotationEvent): string {
         'no-record': `no DKIM record at ${name} yet`,
         'different-key': `the record at ${name} holds another key: publish the one postern dns records ${e.domain} prints`,
         'invalid-key': notBase64(name),
+        settling: `the record at ${name} is served; serve activates it once DNS has served it for 10 minutes`,
         temperror: `DNS did not answer for ${name}; it is checked again later`,
       }[e.problem];
       return `${e.domain}: ${e.selector} is still pending: ${why}`;
