@@ -33,8 +33,9 @@ export class FreeSpace {
     this.#statfs = options.statfs ?? ((dir) => fs.statfsSync(dir));
   }
 
-  /** False while the file system cannot take 1.5 × the largest message; true when it cannot be told. */
-  enough(now = Date.now()): boolean {
+  /** False while the file system cannot take 1.5 × the largest message; true when it cannot be told. The
+   * monotonic clock: a wall clock stepped back would keep an answer for as long as the step. */
+  enough(now = performance.now()): boolean {
     if (now - this.#checkedAt < RECHECK_MS) return this.#enough;
     this.#checkedAt = now;
     let free: number;

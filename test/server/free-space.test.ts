@@ -68,3 +68,28 @@ test('FreeSpace asks the file system at most once a second, says when it changes
   assert.equal(space.enough(4000), true);
   assert.equal(lines[1], 'store: /srv/mail has 7 MB free again: MAIL FROM is accepted');
 });
+
+test('FreeSpace rechecks on the monotonic clock: a wall clock stepped back does not freeze its answer', (t) => {
+  let calls = 0;
+  const space = new FreeSpace({
+    dir: '/srv/mail',
+    maxMessageSize: 1024,
+    logger: createLogger('silent'),
+    statfs: () => {
+      calls++;
+      return { bavail: 1_000_000, bsize: 4096 };
+    },
+  });
+  const wallClock = Date.now;
+  const monotonic = performance.now.bind(performance);
+  t.after(() => {
+    Date.now = wallClock;
+    performance.now = monotonic;
+  });
+  space.enough();
+  Date.now = () => wallClock() - 3_600_000; // NTP steps the clock back an hour
+  const start = monotonic();
+  performance.now = () => start + 1001;
+  space.enough();
+  assert.equal(calls, 2, 'asked again a second later, whatever the wall clock says');
+});
