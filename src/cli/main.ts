@@ -30,6 +30,8 @@ Commands:
   dkim remove --domain D --selector S [--force]
                                            delete a key (an active or retiring one only with --force)
   migrate [--status] [--json]              apply the store's schema migrations, or show where it stands
+  backup <file> [--json]                   a consistent copy of the SQLite store, taken while the server runs
+  restore <file> [--json]                  put a backup in place of the SQLite store (the server stopped)
   quickstart <domain> [--hostname H] [--account A] [--address IP]... [--dir DIR]
                                            a new domain: config, data, first account, DKIM keys, DNS records
   dns records <domain> [--json]            the DNS records to publish for a domain, as zone-file lines
@@ -101,6 +103,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/scan.ts')).scanCommand(rest);
     case 'migrate':
       return (await import('./commands/migrate.ts')).migrateCommand(rest);
+    case 'backup':
+      return (await import('./commands/backup.ts')).backupCommand(rest);
+    case 'restore':
+      return (await import('./commands/backup.ts')).restoreCommand(rest);
     case undefined:
     case 'help':
     case '--help':

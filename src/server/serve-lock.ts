@@ -3,7 +3,8 @@
  * mail system is already running"): a second server on the same directory would run every timer twice
  * (ACME orders, DKIM rotation, DNS checks) and share a SQLite file that only one process is meant to
  * write (on a network file system, corrupt it). The lock is a PID file: a stale one (the process gone,
- * after a crash or SIGKILL) is taken over. The other commands take no lock: they work beside a server.
+ * after a crash or SIGKILL) is taken over. `postern restore` takes the same lock, so that no server starts
+ * on a database being replaced. The other commands take no lock: they work beside a server.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,9 +42,12 @@ export function acquireServeLock(dataDir: string): ServeLock {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const pid = readPid(file);
-      if (pid !== undefined && pid !== process.pid && isPosternRunning(pid)) {
+      const holder = pid !== undefined && pid !== process.pid ? runningPostern(pid) : undefined;
+      if (holder !== undefined) {
         throw new ServeLockError(
-          `another postern serve (pid ${pid}) uses the data directory ${dataDir}; stop it first, or give this one its own dataDir (${file})`,
+          `another postern ${holder} (pid ${pid}) uses the data directory ${dataDir}; ` +
+            (holder === 'serve' ? 'stop it first, or give this one its own dataDir' : 'let it finish first') +
+            ` (${file})`,
         );
       }
       takeOverStale(file, pid);
@@ -106,21 +110,24 @@ function readPid(file: string): number | undefined {
 }
 
 /**
- * Alive, and (where /proc tells) a `postern serve`: after a crash and a reboot the PID may belong to
- * any other process, another user's included (kill answers EPERM then), and that lock is stale.
+ * The command of a live `postern serve` or `postern restore` with this PID, undefined when there is
+ * none: after a crash and a reboot the PID may belong to any other process, another user's included
+ * (kill answers EPERM then), and that lock is stale.
  */
-function isPosternRunning(pid: number): boolean {
+function runningPostern(pid: number): 'serve' | 'restore' | undefined {
   try {
     process.kill(pid, 0);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false; // gone
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined; // gone
   }
   let args: string[];
   try {
     args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
-    return true; // no /proc: alive is all we can know
+    return 'serve'; // no /proc: alive is all we can know
   }
-  // `postern mail list` or an editor on postern.yaml is no server.
-  return args.includes('serve') && args.some((arg) => /(^|\/)(postern|postern\.mjs|main\.js)$/.test(arg));
+  // `postern mail list` or an editor on postern.yaml holds no lock.
+  if (!args.some((arg) => /(^|\/)(postern|postern\.mjs|main\.js)$/.test(arg))) return undefined;
+  if (args.includes('serve')) return 'serve';
+  return args.includes('restore') ? 'restore' : undefined;
 }

@@ -19,6 +19,7 @@ import {
   schemaStatus,
 } from '../migrations.ts';
 import { StoreUnavailableError } from '../store.ts';
+import { copyDatabase } from './database-copy.ts';
 
 interface SqliteMigration extends Migration {
   sql: string;
@@ -281,13 +282,9 @@ function backUp(db: DatabaseSync, backupDir: string, version: number): string {
   fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(backupDir, `postern-v${version}-${stamp}.sqlite`);
-  // VACUUM INTO accepts an empty file: creating it first gives it our mode, not the umask's.
-  fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
   try {
-    db.prepare('VACUUM INTO ?').run(file);
+    copyDatabase(db, file);
   } catch (error) {
-    // A partial copy is no way back, and each failed start (a full disk) would leave another one.
-    fs.rmSync(file, { force: true });
     throw new StoreUnavailableError(
       `cannot back the store up to ${file} before migrating it: ${(error as Error).message}`,
       { cause: error },

@@ -1,0 +1,81 @@
+/**
+ * `postern backup <file>` and `postern restore <file>`: a copy of the SQLite store that can be taken
+ * while the server runs, and the way back from one with the server stopped. A PostgreSQL store is
+ * backed up as any PostgreSQL database is (pg_dump, base backups): Postern does not wrap those.
+ */
+import path from 'node:path';
+import type { Config } from '../../config/schema.ts';
+import { acquireServeLock, ServeLockError } from '../../server/serve-lock.ts';
+import { backUpSqliteStore, type DatabaseSummary, restoreSqliteStore } from '../../store/sqlite/backup.ts';
+import { CliError, usageError } from '../errors.ts';
+import { configFrom, parseCommandLine } from './options.ts';
+
+export async function backupCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, { json: { type: 'boolean' } }, 'backup');
+  const target = onePath(positionals, 'backup', 'the file to write the backup to');
+  const { config } = configFrom(values);
+  sqliteOnly(config, 'backup');
+  const summary = backUpSqliteStore(config.dataDir, path.resolve(target));
+  if (values.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else process.stdout.write(`backed up the store to ${summary.file}: ${describe(summary)}\n`);
+  return 0;
+}
+
+export async function restoreCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, { json: { type: 'boolean' } }, 'restore');
+  const source = onePath(positionals, 'restore', 'the backup file to restore');
+  const { config } = configFrom(values);
+  sqliteOnly(config, 'restore');
+  let lock: ReturnType<typeof acquireServeLock>;
+  try {
+    lock = acquireServeLock(config.dataDir);
+  } catch (error) {
+    if (error instanceof ServeLockError) throw new CliError(`restore: ${error.message}`);
+    throw error;
+  }
+  try {
+    const outcome = restoreSqliteStore(config.dataDir, path.resolve(source));
+    if (values.json === true) {
+      process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [`restored ${path.resolve(source)} into ${outcome.restored.file}: ${describe(outcome.restored)}`];
+    if (outcome.replaced) lines.push(`the database it replaced, with its WAL: ${outcome.replaced}`);
+    lines.push(
+      outcome.mailboxes === 1
+        ? 'the mailbox got a new UIDVALIDITY: IMAP clients will download it again'
+        : `${outcome.mailboxes} mailboxes got a new UIDVALIDITY: IMAP clients will download them again`,
+      'mail delivered after the backup was taken is not in the restored store',
+    );
+    if (outcome.restored.schemaVersion > 0) lines.push('start "postern serve" (it migrates an older backup first)');
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+function onePath(positionals: string[], command: string, what: string): string {
+  if (positionals.length === 0) throw usageError(`${command}: name ${what}`);
+  if (positionals.length > 1) throw usageError(`${command}: unexpected argument "${positionals[1]}"`);
+  const file = positionals[0]!;
+  if (file.trim() === '') throw usageError(`${command}: name ${what}`);
+  return file;
+}
+
+function sqliteOnly(config: Config, command: string): void {
+  if (config.store.engine !== 'sqlite') {
+    throw new CliError(
+      `${command} works on the SQLite store; this config uses PostgreSQL: use pg_dump and pg_restore (docs/scaling.md)`,
+    );
+  }
+}
+
+function describe(summary: DatabaseSummary): string {
+  const megabytes = (summary.bytes / 1_048_576).toFixed(1);
+  return `schema version ${summary.schemaVersion}, ${count(summary.accounts, 'account')}, ${count(summary.messages, 'stored message')}, ${megabytes} MB`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,280 @@
+/**
+ * `postern backup` and `postern restore` for the SQLite store.
+ *
+ * A backup is a consistent, compact copy taken while the server runs (database-copy.ts), checked
+ * before it is given its name. A restore puts a checked copy of a backup in place of the live
+ * database with the server stopped: the database it replaces is moved to `backups/` with its WAL,
+ * never deleted, and every mailbox gets a new UIDVALIDITY, because the restored mailboxes have lost
+ * the messages delivered since the backup and their UIDs will be given again (RFC 9051 §2.3.1.1:
+ * a UID must never refer to another message under the same UIDVALIDITY).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { StoreUnavailableError } from '../store.ts';
+import { DEFAULT_BUSY_TIMEOUT_MS } from './connection.ts';
+import { copyDatabase, syncDirectory } from './database-copy.ts';
+import { currentVersion, SQLITE_SCHEMA_VERSION } from './migrations.ts';
+import { DATABASE_FILE_NAME } from './sqlite-store.ts';
+
+export interface DatabaseSummary {
+  file: string;
+  schemaVersion: number;
+  accounts: number;
+  /** Stored messages (one copy each, however many mailboxes hold it). */
+  messages: number;
+  bytes: number;
+}
+
+export interface RestoreOutcome {
+  restored: DatabaseSummary;
+  /** Where the database that was in place went (with its -wal), when there was one. */
+  replaced?: string;
+  /** Mailboxes that got a new UIDVALIDITY. */
+  mailboxes: number;
+}
+
+const UID_VALIDITY_COUNTER = 'uid_validity';
+const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
+
+/**
+ * Copies the live database to `destination`, which must not exist: the copy is written under a
+ * temporary name beside it, checked, synced and only then linked to its name, so a failed or
+ * interrupted backup never leaves a file that looks like a good one.
+ */
+export function backUpSqliteStore(dataDir: string, destination: string): DatabaseSummary {
+  const live = path.join(dataDir, DATABASE_FILE_NAME);
+  if (!fs.existsSync(live))
+    throw new StoreUnavailableError(`there is no SQLite store to back up: ${live} does not exist`);
+  const source = openReadOnly(live, 'the store');
+  const partial = `${destination}.partial-${process.pid}`;
+  try {
+    if (currentVersion(source) === 0) {
+      throw new StoreUnavailableError(`the store ${live} is empty (no schema yet): there is nothing to back up`);
+    }
+    try {
+      copyDatabase(source, partial);
+    } catch (error) {
+      throw new StoreUnavailableError(`cannot write the backup ${partial}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  } finally {
+    source.close();
+  }
+  try {
+    const summary = checkedSummary(partial, 'quick_check', destination);
+    placeWithoutReplacing(partial, destination);
+    return { ...summary, file: destination };
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+}
+
+/**
+ * Puts a copy of `backupFile` in place of the live database. The caller holds the serve lock, so no
+ * server runs on `dataDir` meanwhile; another process that has the database open (a CLI command) is
+ * detected and the restore refused.
+ */
+export function restoreSqliteStore(dataDir: string, backupFile: string): RestoreOutcome {
+  const live = path.join(dataDir, DATABASE_FILE_NAME);
+  const backup = openReadOnly(backupFile, 'the backup');
+  let version: number;
+  try {
+    version = currentVersion(backup);
+    if (version === 0 || !hasTable(backup, 'mailboxes')) {
+      throw new StoreUnavailableError(`${backupFile} is not a Postern database (no Postern schema in it)`);
+    }
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new StoreUnavailableError(
+        `${backupFile} has schema version ${version}, newer than this Postern knows (${SQLITE_SCHEMA_VERSION}): ` +
+          'restore it with the Postern version that made it',
+      );
+    }
+    const integrity = firstProblem(backup, 'integrity_check');
+    if (integrity) throw new StoreUnavailableError(`${backupFile} is damaged (${integrity}): it cannot be restored`);
+  } catch (error) {
+    backup.close();
+    throw error;
+  }
+
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const incoming = `${live}.restore-${process.pid}`;
+  try {
+    try {
+      copyDatabase(backup, incoming);
+    } finally {
+      backup.close();
+    }
+    // The live database's UIDVALIDITY values, where it can still be read: the new ones must be above
+    // them too, or a client that synchronised with it could take a restored UID for one it knows.
+    const floor = Math.max(Math.floor(Date.now() / 1000), liveUidValidityFloor(live));
+    const mailboxes = renewUidValidity(incoming, floor);
+    const restored = checkedSummary(incoming, 'quick_check', live);
+    setWalMode(incoming); // as the server keeps it; the copy came out in rollback mode
+    const replaced = fs.existsSync(live) ? moveLiveAside(live, dataDir) : undefined;
+    fs.renameSync(incoming, live);
+    syncDirectory(live);
+    return { restored, mailboxes, ...(replaced ? { replaced } : {}) };
+  } finally {
+    for (const leftover of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${incoming}${leftover}`, { force: true });
+  }
+}
+
+function openReadOnly(file: string, what: string): DatabaseSync {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (error) {
+    throw new StoreUnavailableError(`cannot read ${what} ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  if (!stat.isFile()) throw new StoreUnavailableError(`cannot read ${what} ${file}: not a file`);
+  try {
+    const db = new DatabaseSync(file, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+    db.prepare('SELECT count(*) FROM sqlite_schema').get(); // a file that is no database fails here
+    return db;
+  } catch (error) {
+    throw new StoreUnavailableError(`cannot read ${what} ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function hasTable(db: DatabaseSync, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/** The first line of integrity_check / quick_check that is not "ok"; undefined when the file is sound. */
+function firstProblem(db: DatabaseSync, check: 'integrity_check' | 'quick_check'): string | undefined {
+  const rows = db.prepare(`PRAGMA ${check}(1)`).all() as Record<string, unknown>[];
+  const first = rows[0] ? String(Object.values(rows[0])[0]) : 'no answer';
+  if (first === 'ok') return undefined;
+  // "*** in database main ***\nTree 7 page 7: …": one line for the admin.
+  return first
+    .replace(/^\*\*\* in database \w+ \*\*\*\s*/, '')
+    .split('\n')
+    .join('; ');
+}
+
+/** Opens a copy just written, checks it page by page and counts what it holds. */
+function checkedSummary(file: string, check: 'quick_check', shownAs: string): DatabaseSummary {
+  const db = new DatabaseSync(file);
+  try {
+    const problem = firstProblem(db, check);
+    if (problem) throw new StoreUnavailableError(`the copy written for ${shownAs} does not read back (${problem})`);
+    const count = (table: string) => Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0);
+    return {
+      file: shownAs,
+      schemaVersion: currentVersion(db),
+      accounts: count('accounts'),
+      messages: count('messages'),
+      bytes: fs.statSync(file).size,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * link() gives the finished copy its name only if nothing has it (a backup never overwrites a
+ * file); a file system without hard links gets a rename after the same check.
+ */
+function placeWithoutReplacing(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new StoreUnavailableError(`${to} exists: a backup never replaces a file`);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    if (fs.existsSync(to)) throw new StoreUnavailableError(`${to} exists: a backup never replaces a file`);
+    fs.renameSync(from, to);
+  }
+  syncDirectory(to);
+}
+
+/** The lowest UIDVALIDITY the restored mailboxes may take: above every one the live database gave. */
+function liveUidValidityFloor(live: string): number {
+  if (!fs.existsSync(live)) return 0;
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(live, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+    const counter = Number(
+      db.prepare('SELECT value FROM counters WHERE name = ?').get(UID_VALIDITY_COUNTER)?.value ?? 0,
+    );
+    const highest = Number(db.prepare('SELECT max(uid_validity) AS v FROM mailboxes').get()?.v ?? 0);
+    return Math.max(counter, highest) + 1;
+  } catch {
+    return 0; // a database damaged past reading (often why it is restored): the clock alone
+  } finally {
+    db?.close();
+  }
+}
+
+/** Every mailbox of the restored copy gets a UIDVALIDITY of its own from `floor` upwards. */
+function renewUidValidity(file: string, floor: number): number {
+  const db = new DatabaseSync(file);
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    const ids = (db.prepare('SELECT id FROM mailboxes ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+    const own = Number(db.prepare('SELECT value FROM counters WHERE name = ?').get(UID_VALIDITY_COUNTER)?.value ?? 0);
+    const highest = Number(db.prepare('SELECT max(uid_validity) AS v FROM mailboxes').get()?.v ?? 0);
+    let next = Math.max(floor, own + 1, highest + 1);
+    if (next + ids.length > MAX_UID_VALIDITY) throw new StoreUnavailableError('UIDVALIDITY space exhausted');
+    const update = db.prepare('UPDATE mailboxes SET uid_validity = ? WHERE id = ?');
+    for (const id of ids) update.run(next++, id);
+    db.prepare(
+      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ).run(UID_VALIDITY_COUNTER, next - 1);
+    db.exec('COMMIT');
+    return ids.length;
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  } finally {
+    db.close();
+  }
+}
+
+function setWalMode(file: string): void {
+  const db = new DatabaseSync(file);
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Moves the live database and its -wal to `backups/replaced-<time>.sqlite` (-wal): the pair stays
+ * readable as it was, whatever state it is in. An exclusive lock first proves that no other process
+ * has it open: a process writing to it after the swap would write its WAL beside the restored file.
+ */
+function moveLiveAside(live: string, dataDir: string): string {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(live, { timeout: 0 });
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('COMMIT');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/locked|busy/i.test(message)) {
+      db?.close();
+      throw new StoreUnavailableError(
+        `another process has the store ${live} open (a postern command, or the sqlite3 shell): let it finish first`,
+      );
+    }
+    // A database too damaged to lock or checkpoint is moved aside as it is, with its WAL.
+  } finally {
+    if (db?.isOpen) db.close();
+  }
+  const backups = path.join(dataDir, 'backups');
+  fs.mkdirSync(backups, { recursive: true, mode: 0o700 });
+  const aside = path.join(backups, `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
+  if (fs.existsSync(`${live}-wal`)) fs.renameSync(`${live}-wal`, `${aside}-wal`);
+  fs.renameSync(live, aside);
+  // Shared memory describes the WAL just moved; the restored file starts without both.
+  fs.rmSync(`${live}-shm`, { force: true });
+  syncDirectory(aside);
+  syncDirectory(live);
+  return aside;
+}

@@ -1,0 +1,245 @@
+// `postern backup` while the server takes mail, and `postern restore` with it stopped: what each keeps,
+// what each refuses, and that nothing a refusal touches changes.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_FILE_NAME } from '../../src/server/serve-lock.ts';
+import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
+import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/migrations.ts';
+import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
+import { type Load, sender } from '../support/smtp-load.ts';
+
+type Context = { after(fn: () => unknown): void };
+
+function dir(t: Context, extra: Record<string, unknown> = {}) {
+  const d = configDir(extra);
+  t.after(() => d.cleanup());
+  return { ...d, data: path.join(d.root, 'data'), live: path.join(d.root, 'data', DATABASE_FILE_NAME) };
+}
+
+function read<T>(file: string, work: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+const subjects = (file: string) =>
+  read(file, (db) => (db.prepare('SELECT header_subject AS s FROM messages').all() as { s: string }[]).map((r) => r.s));
+const uidValidities = (file: string) =>
+  read(file, (db) => (db.prepare('SELECT uid_validity AS v FROM mailboxes').all() as { v: number }[]).map((r) => r.v));
+const integrity = (file: string) => read(file, (db) => ({ ...db.prepare('PRAGMA integrity_check').get() }));
+/** Files in the data directory a failed command may have left: partial copies, restores under way. */
+const leftovers = (folder: string) => fs.readdirSync(folder).filter((f) => /partial|restore-/.test(f));
+
+test('a backup taken under load holds every message acknowledged before it began; restore brings it back', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const server = await spawnServer(d.file);
+  t.after(() => server.stop('SIGKILL'));
+
+  const load: Load = { acked: new Set(), attempted: 0 };
+  let counter = 0;
+  const options = { max: 400, recipients: () => ['alice@example.com'] };
+  const senders = Array.from({ length: 4 }, () => sender(server.port, () => ++counter, load, options));
+  while (load.acked.size < 40) await sleep(5); // bounded: the senders stop at 1,600 messages
+  const ackedBefore = [...load.acked];
+  const backupFile = path.join(d.root, 'mail.backup');
+  const backup = await postern(['backup', backupFile, '--config', d.file]);
+  await Promise.all(senders);
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.match(
+    backup.stdout,
+    /^backed up the store to .*mail\.backup: schema version \d+, 1 account, \d+ stored messages/,
+  );
+  assert.equal(fs.statSync(backupFile).mode & 0o777, 0o600, 'the backup holds password hashes: mode 0600');
+  assert.deepEqual(integrity(backupFile), { integrity_check: 'ok' });
+  const inBackup = new Set(subjects(backupFile));
+  assert.deepEqual(
+    ackedBefore.filter((n) => !inBackup.has(`msg-${n}`)),
+    [],
+    'every message acknowledged before the backup is in it',
+  );
+  assert.ok(inBackup.size < load.acked.size, 'the load went on after the backup (otherwise the test shows nothing)');
+  assert.deepEqual(leftovers(d.root), []);
+
+  assert.equal(await server.stop('SIGTERM'), 0);
+  const before = uidValidities(d.live);
+  const restore = await postern(['restore', backupFile, '--config', d.file]);
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.match(restore.stdout, /^restored .*mail\.backup into .*postern\.sqlite: schema version/m);
+  assert.match(restore.stdout, /the database it replaced, with its WAL: .*backups\/replaced-.*\.sqlite$/m);
+  assert.match(restore.stdout, /the mailbox got a new UIDVALIDITY/);
+
+  assert.deepEqual(new Set(subjects(d.live)), inBackup, 'the restored store holds what the backup held');
+  assert.equal(fs.statSync(d.live).mode & 0o777, 0o600);
+  const after = uidValidities(d.live);
+  assert.ok(Math.min(...after) > Math.max(...before), `new UIDVALIDITY values ${after} above the old ${before}`);
+  const replaced = /WAL: (\S+)$/m.exec(restore.stdout)![1]!;
+  assert.equal(subjects(replaced).length, load.acked.size, 'the replaced store is kept whole, later mail included');
+  assert.deepEqual(leftovers(d.data), []);
+
+  // The server starts on the restored store and takes mail again.
+  const again = await spawnServer(d.file);
+  t.after(() => again.stop('SIGKILL'));
+  const more: Load = { acked: new Set(), attempted: 0 };
+  await sender(again.port, () => 1000, more, { max: 1, recipients: () => ['alice@example.com'] });
+  assert.equal(more.acked.size, 1);
+  assert.equal(await again.stop('SIGTERM'), 0);
+  assert.ok(subjects(d.live).includes('msg-1000'));
+});
+
+test('restore refuses while a server runs on the data directory, and changes nothing', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const backupFile = path.join(d.root, 'b.sqlite');
+  assert.equal((await postern(['backup', backupFile, '--config', d.file])).code, 0);
+  const server = await spawnServer(d.file);
+  t.after(() => server.stop('SIGKILL'));
+  const before = uidValidities(d.live);
+  const restore = await postern(['restore', backupFile, '--config', d.file]);
+  assert.equal(restore.code, 1);
+  assert.match(
+    restore.stderr,
+    /^postern: restore: another postern serve \(pid \d+\) uses the data directory .*stop it first/,
+  );
+  assert.deepEqual(uidValidities(d.live), before);
+  assert.equal(fs.existsSync(path.join(d.data, 'backups')), false, 'nothing moved aside');
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
+test('a server does not start while a restore holds the data directory', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  // A process that looks like `postern restore` to the lock (its command line), holding the lock.
+  const holder = spawn(process.execPath, [
+    '-e',
+    'setTimeout(() => {}, 30000)',
+    '/opt/postern/bin/postern.mjs',
+    'restore',
+    'x',
+  ]);
+  t.after(() => holder.kill('SIGKILL'));
+  await sleep(100);
+  fs.writeFileSync(path.join(d.data, LOCK_FILE_NAME), `${holder.pid}\n`);
+  const serve = await postern(['serve', '--config', d.file]);
+  assert.equal(serve.code, 1, serve.stderr);
+  assert.match(serve.stderr, /another postern restore \(pid \d+\) uses the data directory .*let it finish first/);
+});
+
+test('restore refuses what is not a sound Postern backup, naming the problem; the live store stays', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const good = path.join(d.root, 'good.sqlite');
+  assert.equal((await postern(['backup', good, '--config', d.file])).code, 0);
+  const before = uidValidities(d.live);
+
+  const text = path.join(d.root, 'notes.txt');
+  fs.writeFileSync(text, 'this is not a database\n'.repeat(100));
+  const foreign = path.join(d.root, 'foreign.sqlite');
+  // a SQLite file of another program
+  const f = new DatabaseSync(foreign);
+  f.exec('CREATE TABLE notes (body TEXT)');
+  f.close();
+  const newer = path.join(d.root, 'newer.sqlite');
+  fs.copyFileSync(good, newer);
+  const n = new DatabaseSync(newer);
+  n.exec(`PRAGMA user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+  n.close();
+  const damaged = path.join(d.root, 'damaged.sqlite');
+  fs.copyFileSync(good, damaged);
+  const pageSize = read(damaged, (db) => Number(db.prepare('PRAGMA page_size').get()?.page_size));
+  const bytes = fs.readFileSync(damaged);
+  for (let page = 2; page * pageSize < bytes.length; page++)
+    bytes.fill(0xa5, page * pageSize + 8, page * pageSize + 200);
+  fs.writeFileSync(damaged, bytes);
+  const pageDamaged = path.join(d.root, 'page-damaged.sqlite');
+  const pages = fs.readFileSync(good);
+  const mailboxesRoot = read(good, (db) =>
+    Number(db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'mailboxes'").get()?.rootpage),
+  );
+  pages.fill(0xa5, (mailboxesRoot - 1) * pageSize, (mailboxesRoot - 1) * pageSize + 16); // one table's page only
+  fs.writeFileSync(pageDamaged, pages);
+
+  const cases: [string, RegExp][] = [
+    [path.join(d.root, 'missing.sqlite'), /cannot read the backup .*missing\.sqlite: ENOENT/],
+    [d.root, /cannot read the backup .*: not a file/],
+    [text, /cannot read the backup .*notes\.txt: file is not a database/],
+    [foreign, /foreign\.sqlite is not a Postern database/],
+    [
+      newer,
+      new RegExp(`newer\\.sqlite has schema version ${SQLITE_SCHEMA_VERSION + 1}, newer than this Postern knows`),
+    ],
+    [damaged, /cannot read the backup .*damaged\.sqlite: database disk image is malformed/],
+    [pageDamaged, /page-damaged\.sqlite is damaged \(.+\): it cannot be restored/],
+  ];
+  for (const [file, expected] of cases) {
+    const r = await postern(['restore', file, '--config', d.file]);
+    assert.equal(r.code, 1, `${file}: ${r.stdout}`);
+    assert.match(r.stderr, expected);
+    assert.deepEqual(uidValidities(d.live), before, `${file}: the live store is untouched`);
+    assert.deepEqual(leftovers(d.data), [], `${file}: no copy left behind`);
+  }
+  assert.equal(fs.existsSync(path.join(d.data, 'backups')), false, 'nothing moved aside');
+  assert.equal(fs.existsSync(path.join(d.data, LOCK_FILE_NAME)), false, 'the lock is released after a refusal');
+});
+
+test('restore refuses while another process has the store open', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const good = path.join(d.root, 'good.sqlite');
+  assert.equal((await postern(['backup', good, '--config', d.file])).code, 0);
+  const before = uidValidities(d.live);
+  const open = new DatabaseSync(d.live);
+  t.after(() => open.close());
+  open.prepare('SELECT count(*) FROM accounts').get();
+  const r = await postern(['restore', good, '--config', d.file]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /another process has the store .*postern\.sqlite open/);
+  assert.deepEqual(
+    (open.prepare('SELECT uid_validity AS v FROM mailboxes').all() as { v: number }[]).map((row) => row.v),
+    before,
+  );
+  assert.deepEqual(leftovers(d.data), []);
+});
+
+test('restore into a data directory without a store; backup refusals', async (t) => {
+  const source = dir(t);
+  await addUser(source.file, 'alice@example.com');
+  const backupFile = path.join(source.root, 'b.sqlite');
+  assert.equal((await postern(['backup', backupFile, '--config', source.file])).code, 0);
+
+  const again = await postern(['backup', backupFile, '--config', source.file]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /b\.sqlite exists: a backup never replaces a file/);
+  const noFolder = await postern(['backup', path.join(source.root, 'no/such/dir/b.sqlite'), '--config', source.file]);
+  assert.equal(noFolder.code, 1);
+  assert.match(noFolder.stderr, /cannot write the backup .*no\/such\/dir\/b\.sqlite\.partial-\d+/);
+  assert.deepEqual(leftovers(source.root), []);
+  const usage = await postern(['backup', '--config', source.file]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /backup: name the file to write the backup to/);
+
+  const fresh = dir(t);
+  const nothing = await postern(['backup', path.join(fresh.root, 'x.sqlite'), '--config', fresh.file]);
+  assert.equal(nothing.code, 1);
+  assert.match(nothing.stderr, /there is no SQLite store to back up: .*postern\.sqlite does not exist/);
+  const restore = await postern(['restore', backupFile, '--config', fresh.file]);
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.doesNotMatch(restore.stdout, /replaced/);
+  const list = await postern(['user', 'list', '--config', fresh.file]);
+  assert.match(list.stdout, /alice@example\.com/);
+
+  const pg = dir(t, { store: { engine: 'postgres', url: 'postgres://postern@127.0.0.1:1/postern' } });
+  for (const command of ['backup', 'restore']) {
+    const r = await postern([command, path.join(pg.root, 'x.sqlite'), '--config', pg.file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`${command} works on the SQLite store; .*pg_dump`));
+  }
+});
