@@ -1,0 +1,71 @@
+// The systemd units in contrib/systemd: systemd itself reads them without a warning, and the Postern
+// commands they run work as written (paths moved to a temp dir; systemd's %% unescaped as it would be).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { addUser, configDir, ROOT } from '../support/child-server.ts';
+
+const run = promisify(execFile);
+const UNITS = path.join(ROOT, 'contrib/systemd');
+const FILES = ['postern.service', 'postern-backup.service', 'postern-backup.timer'];
+
+/** The unit with its install paths pointed at this checkout and a test's config and directories. */
+function localised(name: string, config: string, state: string): string {
+  return fs
+    .readFileSync(path.join(UNITS, name), 'utf8')
+    .replaceAll('/opt/postern', ROOT.replace(/\/$/, ''))
+    .replaceAll('/etc/postern/postern.yaml', config)
+    .replaceAll('/var/lib/postern-backups', path.join(state, 'backups-dir'))
+    .replaceAll('/var/lib/postern', path.join(state, 'data'));
+}
+
+/** The value of every `Key=` line of a unit, in order. */
+function directives(unit: string, key: string): string[] {
+  return unit
+    .split('\n')
+    .filter((line) => line.startsWith(`${key}=`))
+    .map((line) => line.slice(key.length + 1));
+}
+
+test('systemd verifies the units without a warning', async (t) => {
+  const dir = fs.mkdtempSync(path.join(ROOT, '.tmp-systemd-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const name of FILES) fs.writeFileSync(path.join(dir, name), localised(name, '/etc/postern.yaml', dir));
+  const { stderr } = await run('systemd-analyze', ['verify', ...FILES.map((f) => path.join(dir, f))]);
+  // systemd-analyze exits 0 on a misspelt value and only warns: any line is a defect.
+  assert.equal(stderr.trim(), '');
+});
+
+test("the units' Postern commands run as written: check, serve's arguments, backup with its date", async (t) => {
+  const d = configDir(); // dataDir ./data beside the config: the unit's /var/lib/postern below
+  t.after(() => d.cleanup());
+  const state = d.root;
+  await addUser(d.file, 'alice@example.com');
+  fs.mkdirSync(path.join(state, 'backups-dir'), { mode: 0o700 });
+
+  const service = localised('postern.service', d.file, state);
+  const [check] = directives(service, 'ExecStartPre');
+  const [serve] = directives(service, 'ExecStart');
+  assert.ok(check && serve);
+  const checkArgs = check.split(' ');
+  const checked = await run(checkArgs[0]!, checkArgs.slice(1));
+  assert.match(checked.stdout, /: OK \(0 warnings\)$/m);
+  assert.deepEqual(serve.split(' ').slice(1), ['serve', '--config', d.file]);
+  assert.deepEqual(directives(service, 'ExecReload'), ['/bin/kill -HUP $MAINPID'], 'SIGHUP reloads certificates');
+
+  const backup = localised('postern-backup.service', d.file, state);
+  const [shell] = directives(backup, 'ExecStart');
+  const script = /^\/bin\/sh -c '(.*)'$/.exec(shell ?? '')?.[1];
+  assert.ok(script, shell);
+  await run('/bin/sh', ['-c', script.replaceAll('%%', '%')]);
+  const written = fs.readdirSync(path.join(state, 'backups-dir'));
+  assert.equal(written.length, 1);
+  assert.match(written[0]!, /^postern-\d{8}T\d{6}Z\.sqlite$/);
+  const [prune] = directives(backup, 'ExecStartPost');
+  const pruneArgs = prune!.split(' ');
+  await run(pruneArgs[0]!, pruneArgs.slice(1));
+  assert.equal(fs.readdirSync(path.join(state, 'backups-dir')).length, 1, 'a fresh backup is kept');
+});
