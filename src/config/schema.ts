@@ -309,6 +309,8 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** `auto`: text lines at a terminal, JSON (one object per line) anywhere else. */
+        format: z.enum(['auto', 'json', 'text']).default('auto'),
       })
       .strict()
       .prefault({}),

@@ -1,12 +1,19 @@
 /** Structured logs (pino). One child logger per connection carries its session id. */
 import { type Logger, pino } from 'pino';
+import { textLine } from './text-lines.ts';
 
 export type { Logger };
 
 const SECRETS = ['password', 'passwordHash', 'scram', 'privateKey'];
 const HOLDERS = ['err', 'error', 'key', 'account', 'request', 'options', 'config', 'credentials'];
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export type LogFormat = 'auto' | 'json' | 'text';
+
+/**
+ * `format` applies to standard output: `auto` writes text lines to a terminal (a person running
+ * `npm start`) and JSON anywhere else (the journal, a file, a pipe: programs read those).
+ */
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
   return pino(
     {
       level,
@@ -20,7 +27,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    destination ?? standardOutput(),
+    destination ?? standardOutput(format === 'text' || (format === 'auto' && process.stdout.isTTY === true)),
   );
 }
 
@@ -32,7 +39,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
  * other failure (a full disk under a redirected log) is retried with the next line, as sonic-boom does.
  * Losing log lines must never stop the mail.
  */
-function standardOutput(): pino.DestinationStream {
+function standardOutput(text: boolean): pino.DestinationStream {
   const out = pino.destination({ dest: 1, sync: false });
   const pending = out as unknown as { _bufs: unknown[]; _len: number; _writingBuf: string };
   const drop = () => {
@@ -56,5 +63,13 @@ function standardOutput(): pino.DestinationStream {
   });
   const flushSync = out.flushSync.bind(out);
   out.flushSync = () => (failing ? drop() : flushSync());
-  return out;
+  if (!text) return out;
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR; // https://no-color.org
+  // Looked up at each call: the error handler above replaces the stream's methods.
+  return {
+    write: (line: string) => out.write(textLine(line, { colour })),
+    flush: (done?: (error?: Error) => void) => out.flush(done),
+    flushSync: () => out.flushSync(),
+    end: () => out.end(),
+  } as unknown as pino.DestinationStream;
 }

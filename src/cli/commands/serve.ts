@@ -13,7 +13,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, { 'discard-mail': { type: 'boolean' } }, 'serve');
   if (positionals.length > 0) throw usageError(`serve: unexpected argument "${positionals[0]}"`);
   const { config, file } = configFrom(values);
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log.level, undefined, config.log.format);
   const discardMail = values['discard-mail'] === true;
   // SIGHUP is what logrotate, `systemctl reload` and a closed terminal send; Node's default ends the
   // process at once, cutting sessions whose message is stored before its 250 (a duplicate later). An
