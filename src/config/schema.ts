@@ -387,6 +387,11 @@ export const configSchema = z
           .int()
           .min(1024)
           .default(25 * 1024 * 1024),
+        /**
+         * Message content all sessions may hold in memory at once (src/smtp/content-budget.ts); past
+         * it, 452 4.3.1. Unset: a sixteenth of the machine's memory, at most 512 MiB, at least maxMessageSize.
+         */
+        maxContentInMemory: z.number().int().min(1024).optional(),
         /** RFC 5321 §4.5.3.1.8 requires at least 100. */
         maxRecipients: z.number().int().min(1).default(100),
         maxConnections: z.number().int().min(1).default(1000),
@@ -413,6 +418,10 @@ export const configSchema = z
         shutdownGraceMs: duration.default(10_000),
       })
       .strict()
+      .refine((smtp) => smtp.maxContentInMemory === undefined || smtp.maxContentInMemory >= smtp.maxMessageSize, {
+        message: 'must be at least smtp.maxMessageSize, or no message of the largest size could ever be taken',
+        path: ['maxContentInMemory'],
+      })
       .prefault({}),
   })
   .strict();

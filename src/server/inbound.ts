@@ -216,6 +216,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
               recipients: local,
               content: stored,
               receivedAt,
+              handOver: true, // `stored` is ours alone and not read after this
               ...(junk ? { keywords: ['$Junk'] } : {}),
             })
           : undefined;

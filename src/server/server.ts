@@ -1,5 +1,6 @@
 /** The composition root: builds the store, the inbound pipeline and the listeners from the config. */
 
+import os from 'node:os';
 import { AccountCache } from '../accounts/account-cache.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
@@ -11,6 +12,7 @@ import { createResolver } from '../dns/system-resolver.ts';
 import { ContentFilter } from '../filter/content-filter.ts';
 import type { Logger } from '../log/logger.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
+import { ContentBudget } from '../smtp/content-budget.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
@@ -46,6 +48,8 @@ export interface RunningServer {
    * whatever store is there, instead of a process that looks alive and answers 451 for days.
    */
   failed: Promise<Error>;
+  /** Message content every listener's sessions hold in memory now, against smtp.maxContentInMemory. */
+  contentBudget: ContentBudget;
   /** Reads the TLS certificate files again now (SIGHUP); the rest of the config takes a restart. */
   reloadCertificates(): Promise<void>;
   stop(): Promise<void>;
@@ -137,6 +141,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const smtp = config.smtp;
   const listeners: { name: 'smtp' | 'submission' | 'submissions'; address: string; listener: SmtpListener }[] = [];
+  // One budget for every listener: what a flood on port 25 holds is not free for submission either.
+  const contentBudget = new ContentBudget(contentMemoryLimit(smtp.maxContentInMemory, smtp.maxMessageSize));
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
     const { host, port } = splitHostPort(address);
     const submission = name !== 'smtp';
@@ -149,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         session: {
           hostname: config.hostname,
           maxMessageSize: smtp.maxMessageSize,
+          contentBudget,
           maxRecipients: smtp.maxRecipients,
           maxCommandsBeforeMail: smtp.maxCommandsBeforeMail,
           maxErrors: smtp.maxErrors,
@@ -216,6 +223,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     resolver,
     certificates: tlsSetup.certificates,
     failed,
+    contentBudget,
     reloadCertificates: () => tlsSetup.reload(),
     stop() {
       stopping ??= (async () => {
@@ -243,6 +251,18 @@ async function closeStores(store: Store, opened: Store): Promise<void> {
  * A port that cannot be had is the admin's to fix: one line naming the key, the address and what to
  * do, not a stack trace. Other errors pass as they are.
  */
+const MIB = 1024 ** 2;
+
+/**
+ * smtp.maxContentInMemory, or a sixteenth of the machine's memory (at most 512 MiB): a message being
+ * processed costs a few times its size for a moment (the checks' copies, the trace fields, the store,
+ * garbage not yet collected; about 3.5 times the limit at the peak of a flood of 20 MB messages, in
+ * docs/benchmarks.md), so the limit leaves room for that. Never below one message of the largest size.
+ */
+export function contentMemoryLimit(configured: number | undefined, maxMessageSize: number): number {
+  return configured ?? Math.max(maxMessageSize, Math.min(512 * MIB, Math.floor(os.totalmem() / 16)));
+}
+
 function listenError(key: string, address: string, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {

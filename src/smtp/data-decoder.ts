@@ -11,10 +11,14 @@
  * The decoder keeps output as slices of the input chunks, so a message is copied once, at the end.
  */
 
-export type ContentProblem = 'too-large' | 'bare-line-ending' | 'line-too-long';
+import type { ContentBudget } from './content-budget.ts';
+
+export type ContentProblem = 'too-large' | 'bare-line-ending' | 'line-too-long' | 'no-memory';
 
 export interface DecoderOptions {
   maxSize: number;
+  /** The server's limit on content held in memory by all sessions; counted from here until release(). */
+  budget?: ContentBudget;
   bareLineEndings: 'reject' | 'normalize';
   dotStuffed: boolean; // true for DATA, false for BDAT
 }
@@ -46,6 +50,8 @@ export class ContentDecoder {
   private block: Buffer | undefined;
   private blockUsed = 0;
   private size = 0;
+  /** Octets counted against the budget and not yet given back. */
+  private counted = 0;
   private problemFound: ContentProblem | undefined;
 
   constructor(options: DecoderOptions) {
@@ -233,6 +239,16 @@ export class ContentDecoder {
     this.parts = [];
     this.block = undefined;
     this.blockUsed = 0;
+    this.release();
+  }
+
+  /**
+   * Gives back what the content counted against the budget: when the transaction ends (its outcome
+   * known, reset, or the connection gone). The content itself may live on in whoever holds it.
+   */
+  release(): void {
+    if (this.counted > 0) this.options.budget?.give(this.counted);
+    this.counted = 0;
   }
 
   private emit(chunk: Buffer, from: number, to: number): void {
@@ -255,6 +271,14 @@ export class ContentDecoder {
     if (limited && this.size > this.options.maxSize) {
       this.fail('too-large');
       return;
+    }
+    const budget = this.options.budget;
+    if (budget) {
+      if (!budget.take(part.length)) {
+        this.fail('no-memory');
+        return;
+      }
+      this.counted += part.length;
     }
     if (part.length >= SMALL_PIECE) {
       this.flushBlock();

@@ -2,6 +2,7 @@
  * What the sans-I/O session asks of its host (effects) and what the host answers (outcomes),
  * ARCHITECTURE.md principle 1. A leaf: the listener, the pipeline and tests import it.
  */
+import type { ContentBudget } from './content-budget.ts';
 import type { Envelope, RecipientRoute } from './envelope.ts';
 import type { Path } from './path.ts';
 import type { Reply } from './replies.ts';
@@ -10,6 +11,8 @@ export interface SessionOptions {
   sessionId: string;
   hostname: string;
   maxMessageSize: number;
+  /** Shared by the server's sessions: content held in memory by all of them (content-budget.ts). */
+  contentBudget?: ContentBudget;
   maxRecipients: number;
   maxCommandsBeforeMail: number;
   maxErrors: number;

@@ -274,6 +274,7 @@ export class SmtpListener {
     this.attach(conn, socket);
     socket.on('close', () => {
       conn.peer.gone = true;
+      conn.session.released();
       this.connections.delete(conn);
       this.options.handlers.disconnected?.(conn.peer);
       if (logger.isLevelEnabled('debug')) conn.log.debug('disconnected');

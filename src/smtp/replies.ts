@@ -105,6 +105,9 @@ export const replies = {
   unknownParameter: (name: string) => reply(555, '5.5.4', `Unsupported parameter ${name}`),
   tooBigDeclared: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
   tooBig: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
+  /** RFC 1870 §6.1, RFC 3463 4.3.1: the server holds as much mail in memory as it may; the client retries. */
+  contentMemoryFull: () =>
+    reply(452, '4.3.1', 'Insufficient system resources: too much mail in transit, try again later'),
   utf8NotDeclared: () =>
     reply(553, '5.6.7', 'Non-ASCII address requires the SMTPUTF8 parameter on MAIL (RFC 6531 section 3.4)'),
   bareLineEndingInData: () =>

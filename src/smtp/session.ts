@@ -68,6 +68,8 @@ export class SmtpSession {
   private envelope: Envelope | undefined;
   /** The transaction used BDAT; DATA may not follow (RFC 3030 §2), and BDAT content accumulates here. */
   private bdat: ContentDecoder | undefined;
+  /** The transaction's content (DATA or BDAT): counted against the content budget until it ends. */
+  private content: ContentDecoder | undefined;
   private errors = 0;
   /** RCPTs refused for the recipient limit in this session: not errors up to RECIPIENT_OVERSHOOT. */
   private excessRecipients = 0;
@@ -201,6 +203,15 @@ export class SmtpSession {
         return pending satisfies never;
     }
     return this.run();
+  }
+
+  /**
+   * The connection is gone (the client hung up, or the listener closed it): the transaction's content
+   * no longer counts against the budget. Whoever still processes it keeps its own reference.
+   */
+  released(): void {
+    this.content?.release();
+    this.content = undefined;
   }
 
   /** On shutdown: closes an idle session with 421 (RFC 5321 §3.8); a busy one is left to finish. */
@@ -362,6 +373,9 @@ export class SmtpSession {
     if (this.envelope) return this.fail(replies.nestedMail());
     const params = checkMailParameters(path, mailParams, this.options.maxMessageSize, this.authOffered);
     if ('code' in params) return this.fail(params);
+    // RFC 1870 §6.1: a declared size the server cannot take now is a temporary refusal.
+    const budget = this.options.contentBudget;
+    if (budget && !budget.fits(params.declaredSize ?? 0)) return this.fail(replies.contentMemoryFull());
     this.commandsWithoutMail = 0;
     const envelope: Envelope = {
       id: `${this.options.sessionId}-${++this.transactions}`,
@@ -403,6 +417,10 @@ export class SmtpSession {
     if (this.bdat) return this.fail(replies.mixedDataBdat());
     // RFC 2920 §3.1: with every RCPT refused, DATA gets 554 so pipelined content is not taken as commands.
     if (this.envelope.recipients.length === 0) return this.fail(replies.noValidRecipients());
+    // No room for a single octet more: refused before the client sends the content (RFC 5321 §4.1.1.4: 452).
+    if (this.options.contentBudget && !this.options.contentBudget.fits(1)) {
+      return this.fail(replies.contentMemoryFull());
+    }
     this.wait(
       { type: 'check', stage: 'data', envelope: this.envelope, unauthPipelining: this.unauthPipelining },
       { kind: 'data' },
@@ -411,7 +429,8 @@ export class SmtpSession {
 
   private startData(): void {
     this.emitReply(replies.startData());
-    this.phase = { name: 'data', decoder: this.decoder(true) };
+    this.content = this.decoder(true);
+    this.phase = { name: 'data', decoder: this.content };
   }
 
   private bdatCommand(size: number, last: boolean): void {
@@ -434,6 +453,7 @@ export class SmtpSession {
 
   private startChunk(size: number, last: boolean): void {
     this.bdat ??= this.decoder(false);
+    this.content = this.bdat;
     this.phase = { name: 'bdat', decoder: this.bdat, remaining: size, last };
     if (size === 0) this.endOfChunk(this.phase);
   }
@@ -466,6 +486,7 @@ export class SmtpSession {
   private decoder(dotStuffed: boolean): ContentDecoder {
     return new ContentDecoder({
       maxSize: this.options.maxMessageSize,
+      ...(this.options.contentBudget ? { budget: this.options.contentBudget } : {}),
       bareLineEndings: this.options.bareLineEndings,
       dotStuffed,
     });
@@ -578,6 +599,8 @@ export class SmtpSession {
   private resetTransaction(): void {
     this.envelope = undefined;
     this.bdat = undefined;
+    this.content?.release();
+    this.content = undefined;
   }
 
   private wait(effect: Effect, pending: Pending): void {
@@ -599,6 +622,7 @@ export class SmtpSession {
   }
 
   private close(): void {
+    this.released();
     this.phase = { name: 'closed' };
     this.out.push({ type: 'close' });
   }

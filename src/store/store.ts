@@ -104,6 +104,11 @@ export interface Delivery {
   /** The complete message as stored: trace headers (Return-Path, Received) already prepended. */
   content: Uint8Array;
   receivedAt: Date;
+  /**
+   * The caller does not read `content` again: an engine may take its memory instead of copying it
+   * (SQLite moves it to its writer thread, and the caller's view is then empty).
+   */
+  handOver?: boolean;
 }
 
 export interface Placement {

@@ -187,6 +187,25 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     );
 
     test(
+      'a delivery handed over (handOver) is stored byte for byte, large or small, with others in its batch',
+      withStore(async (store) => {
+        const bob = await store.createAccount('bob@example.com', PHC);
+        const large = new Uint8Array(Buffer.concat([Buffer.from(sampleMessage('large')), Buffer.alloc(300_000, 0x61)]));
+        const expected = new Uint8Array(large);
+        const small = sampleMessage('small');
+        // One event-loop turn: both in one batch, one moved and one copied.
+        const [movedReceipt, copiedReceipt] = await Promise.all([
+          store.deliver({ ...sampleDelivery([bob]), content: large, handOver: true }),
+          store.deliver({ ...sampleDelivery([bob]), content: small, handOver: true }),
+        ]);
+        const moved = movedReceipt.placements[0]!;
+        const copied = copiedReceipt.placements[0]!;
+        assert.deepEqual(await store.readMessage(moved.mailboxId, moved.uid), expected);
+        assert.deepEqual(await store.readMessage(copied.mailboxId, copied.uid), sampleMessage('small'));
+      }),
+    );
+
+    test(
       'places one copy per account when two recipient addresses share an account',
       withStore(async (store) => {
         const bob = await store.createAccount('bob@example.com', PHC);

@@ -69,6 +69,26 @@ test('creates the data directory 0700 and the database 0600, -wal included', () 
     }
   }));
 
+test('a large message handed over moves to the writer thread instead of being copied; one not handed over stays', () =>
+  withTempDir(async (dataDir) => {
+    const store = await openSqliteStore({ dataDir });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const body = Buffer.alloc(200_000, 0x62);
+      const moved = new Uint8Array(body);
+      await store.deliver({ ...sampleDelivery([bob]), content: moved, handOver: true });
+      assert.equal(moved.byteLength, 0, 'the memory went to the writer thread');
+      const kept = new Uint8Array(body);
+      await store.deliver({ ...sampleDelivery([bob]), content: kept });
+      assert.equal(kept.byteLength, 200_000, 'a caller that did not hand it over keeps its bytes');
+      const view = new Uint8Array(Buffer.concat([body, Buffer.alloc(10)])).subarray(0, 200_000);
+      await store.deliver({ ...sampleDelivery([bob]), content: view, handOver: true });
+      assert.equal(view.byteLength, 200_000, 'a view into larger memory is copied, never moved');
+    } finally {
+      await store.close();
+    }
+  }));
+
 test('tightens a database file left world-readable, and its -wal and -shm (another program made them)', () =>
   withTempDir(async (dataDir) => {
     fs.mkdirSync(dataDir, { mode: 0o700 });

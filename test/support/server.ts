@@ -2,6 +2,7 @@
  * The real server, in-process, on 127.0.0.1 port 0 with a temporary data directory and two
  * accounts (alice@example.com, bob@example.com) created through the store.
  */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import type { Config, ConfigInput } from '../../src/config/schema.ts';
 import type { Resolver } from '../../src/dns/resolver.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer } from '../../src/server/server.ts';
+import type { ContentBudget } from '../../src/smtp/content-budget.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { CertificateStore } from '../../src/tls/certificate-store.ts';
 import { acquireTestDns } from './dns.ts';
@@ -28,6 +30,7 @@ export interface TestServer {
   config: Config;
   store: Store;
   resolver: Resolver;
+  contentBudget: ContentBudget;
   dataDir: string;
   /** Stops the server (idempotent), then removes the temporary directory. */
   stop(): Promise<void>;
@@ -101,6 +104,7 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
     config,
     store: server.store,
     resolver: server.resolver,
+    contentBudget: server.contentBudget,
     dataDir,
     stopServer,
     async stop() {

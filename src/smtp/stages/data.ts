@@ -10,6 +10,8 @@ export function contentProblemReply(problem: ContentProblem, maxMessageSize: num
       return replies.bareLineEndingInData();
     case 'line-too-long':
       return replies.textLineTooLong();
+    case 'no-memory':
+      return replies.contentMemoryFull();
     default:
       return problem satisfies never;
   }

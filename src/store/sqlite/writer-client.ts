@@ -51,6 +51,8 @@ export class WriterClient {
   #failure: StoreUnavailableError | undefined;
   /** Requests of this event-loop turn, posted together once the turn's I/O is handled. */
   #outbox: (WriteRequest | DeliveryTuple)[] = [];
+  /** Memory of requests in the outbox that moves to the thread instead of being copied (deliver()). */
+  #moving: ArrayBuffer[] = [];
   #flushScheduled = false;
   #closing = false;
   /** Told once when the store can take no more writes while open: the thread died, or its file is gone. */
@@ -125,8 +127,11 @@ export class WriterClient {
   }
 
   /** write() for a delivery, the request every stored message makes: packed for the hand-over. */
-  deliver(stored: StoredDelivery): Promise<WriteSuccess> {
+  deliver(stored: StoredDelivery, move = false): Promise<WriteSuccess> {
     const id = this.#nextId++;
+    // Its own ArrayBuffer whole (exactBytes()), never a slice of Node's shared pool, which a transfer
+    // would take from every other Buffer in it.
+    if (move) this.#moving.push(stored.content.buffer as ArrayBuffer);
     return this.#post(id, packDelivery(id, stored));
   }
 
@@ -146,9 +151,11 @@ export class WriterClient {
   #flush(): void {
     this.#flushScheduled = false;
     const requests = this.#outbox;
+    const moving = [...new Set(this.#moving)];
     this.#outbox = [];
+    this.#moving = [];
     if (requests.length === 0 || this.#failure) return;
-    this.#worker.postMessage({ kind: 'requests', requests } satisfies WorkerCommand);
+    this.#worker.postMessage({ kind: 'requests', requests } satisfies WorkerCommand, moving);
   }
 
   /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */

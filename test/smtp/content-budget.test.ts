@@ -1,0 +1,118 @@
+// The content all sessions hold in memory is bounded by one budget: past it, 452 4.3.1, and every
+// way a transaction ends gives its share back.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { ContentBudget } from '../../src/smtp/content-budget.ts';
+import { renderReply, replies } from '../../src/smtp/replies.ts';
+import { type Effect, SmtpSession } from '../../src/smtp/session.ts';
+import { startTestServer } from '../support/server.ts';
+import { sessionDefaults } from '../support/session-driver.ts';
+
+/** A session whose checks all pass; message effects are kept, unanswered, in `held`. */
+function client(budget: ContentBudget) {
+  const session = new SmtpSession({ ...sessionDefaults, maxMessageSize: 10_000, contentBudget: budget });
+  const codes: string[] = [];
+  const held: Effect[] = [];
+  const apply = (effects: Effect[]) => {
+    for (const effect of effects) {
+      if (effect.type === 'reply') codes.push(renderReply(effect.reply).slice(0, 9).trim());
+      else if (effect.type === 'message') held.push(effect);
+      else if (effect.type === 'check') {
+        const outcome =
+          effect.stage === 'rcpt'
+            ? ({ action: 'continue', route: { kind: 'local', accountId: 1 } } as const)
+            : ({ action: 'continue' } as const);
+        apply(session.resolved(outcome));
+      }
+    }
+  };
+  apply(session.start());
+  return {
+    session,
+    codes,
+    held,
+    send: (text: string) => apply(session.receive(Buffer.from(text, 'latin1'))),
+    store: () => apply(session.resolved({ action: 'reply', reply: replies.queued('x') })),
+  };
+}
+
+const body = (octets: number) => `${'a'.repeat(98)}\r\n`.repeat(Math.ceil(octets / 100));
+
+test('content past the budget is read to its end and refused with 452 4.3.1; the budget comes back', () => {
+  const budget = new ContentBudget(12_000);
+  const a = client(budget);
+  const b = client(budget);
+  a.send('EHLO a.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  a.send(body(8_000));
+  assert.equal(budget.held, 8_000, 'counted as it arrives');
+  b.send('EHLO b.example.net\r\nMAIL FROM:<b@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  b.send(`${body(6_000)}.\r\n`);
+  assert.equal(b.codes.at(-1), '452 4.3.1', 'the second message does not fit');
+  assert.equal(budget.held, 8_000, "the refused message's share is given back at once");
+  b.send('MAIL FROM:<b@example.net> SIZE=5000\r\n');
+  assert.equal(b.codes.at(-1), '452 4.3.1', 'RFC 1870 §6.1: a declared size that does not fit now');
+  b.send('MAIL FROM:<b@example.net> SIZE=3000\r\n');
+  assert.equal(b.codes.at(-1), '250 2.1.0');
+  b.send('RSET\r\n');
+
+  a.send('.\r\n');
+  assert.equal(a.held.length, 1, 'the message goes on to be stored');
+  assert.equal(budget.held, 8_000, 'held while it is processed');
+  a.store();
+  assert.equal(a.codes.at(-1), '250 2.0.0');
+  assert.equal(budget.held, 0, 'given back once its outcome is known');
+
+  b.send('MAIL FROM:<b@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  b.send(`${body(6_000)}.\r\n`);
+  b.store();
+  assert.equal(b.codes.at(-1), '250 2.0.0', 'room again');
+  assert.equal(budget.held, 0);
+});
+
+test('a full budget refuses DATA before the content is sent; BDAT, RSET and a dropped connection give back', () => {
+  const budget = new ContentBudget(10_000);
+  const a = client(budget);
+  a.send('EHLO a.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<x@example.com>\r\n');
+  a.send(`BDAT 10000\r\n${body(10_000)}`);
+  assert.equal(a.codes.at(-1), '250 2.0.0');
+  assert.equal(budget.held, 10_000);
+  const b = client(budget);
+  b.send('EHLO b.example.net\r\nMAIL FROM:<b@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  assert.equal(b.codes.at(-1), '452 4.3.1', 'no 354: the client keeps its message');
+  b.send('QUIT\r\n');
+  a.send('RSET\r\n');
+  assert.equal(budget.held, 0, 'RSET ends the transaction');
+
+  const c = client(budget);
+  c.send('EHLO c.example.net\r\nMAIL FROM:<c@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  c.send(body(5_000));
+  assert.equal(budget.held, 5_000);
+  c.session.released(); // the listener: the socket closed mid-DATA
+  assert.equal(budget.held, 0);
+  const d = client(budget);
+  d.send('EHLO d.example.net\r\nMAIL FROM:<d@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  d.send(body(5_000));
+  d.session.abort(replies.timeout('mx.example.com'));
+  assert.equal(budget.held, 0, 'a timeout ends it too');
+});
+
+test('a server: a client that hangs up mid-DATA gives its share back', async (t) => {
+  const server = await startTestServer({ smtp: { maxMessageSize: 1_000_000, maxContentInMemory: 1_000_000 } });
+  t.after(() => server.stop());
+  const budget = server.contentBudget;
+  const socket = net.connect(server.port, '127.0.0.1');
+  const lines: string[] = [];
+  socket.on('data', (d) => lines.push(String(d)));
+  socket.write('EHLO c.example.net\r\n');
+  for (let i = 0; i < 1000 && !lines.join('').includes('250 '); i++) await new Promise((r) => setTimeout(r, 5));
+  socket.write('MAIL FROM:<c@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n'); // RFC 2920: after EHLO's reply
+  for (let i = 0; i < 1000 && !lines.join('').includes('354'); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.match(lines.join(''), /354/);
+  socket.write(body(300_000));
+  for (let i = 0; i < 1000 && budget.held < 300_000; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(budget.held, 300_000, lines.join(''));
+  socket.destroy();
+  for (let i = 0; i < 1000 && budget.held > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(budget.held, 0);
+});
