@@ -376,6 +376,12 @@ export const configSchema = z
         blockMinutes: z.number().int().min(1).default(15),
         /** Each failed login waits this long before its 535, and longer as an account collects failures. */
         failureDelayMs: z.number().int().min(0).max(10_000).default(1000),
+        /**
+         * Logins of servers of ours that relay their bounces through Postern (a Postfix with relayhost
+         * and SASL): their null-sender mail may come From MAILER-DAEMON or postmaster at one of our
+         * domains. Nobody else's: any user could otherwise send as the postmaster.
+         */
+        bounceRelays: z.array(z.email().transform((address) => address.toLowerCase())).default([]),
       })
       .strict()
       .prefault({}),

@@ -36,6 +36,8 @@ export interface InboundOptions {
   filter?: ContentFilter;
   /** The SQLite store's file system, asked at MAIL FROM (absent for PostgreSQL: its disk is elsewhere). */
   freeSpace?: FreeSpace;
+  /** auth.bounceRelays: logins whose bounces may come From MAILER-DAEMON or postmaster of our domains. */
+  bounceRelays?: ReadonlySet<string>;
   logger: Logger;
 }
 
@@ -85,8 +87,9 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     // A submitted message's header, read once for the From check and the fields submission adds.
     const fields = peer.authenticated ? readMessage(received).fields : undefined;
     if (peer.authenticated && fields) {
-      const bounce = envelope.mailFrom === null;
-      const foreign = await foreignFromAddress(fields, peer.authenticated, policy, bounce);
+      const relayedBounce =
+        envelope.mailFrom === null && options.bounceRelays?.has(peer.authenticated.toLowerCase()) === true;
+      const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);
       if (foreign) {
         logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
         if (foreign === NO_FROM) {
@@ -438,16 +441,18 @@ function asReply(r: Reply): MessageOutcome {
  * one they show. So is a message without one, or with an empty one (RFC 5322 §3.6 requires it):
  * it would pass every check here and leave the receiver to show the author it guesses.
  *
- * A bounce (null sender, RFC 5321 §4.5.5) that a host of ours relays with a login comes from its
- * MAILER-DAEMON (or postmaster), at that host's name: allowed when the name is one of our domains or
- * below one, so that the user hears of their failed mail; refused, Postfix would drop it as a double
- * bounce. Another domain's MAILER-DAEMON stays refused: it would be a forgery like any other.
+ * A bounce (null sender, RFC 5321 §4.5.5) that a host of ours relays with a login (auth.bounceRelays)
+ * comes from its MAILER-DAEMON (or postmaster), at that host's name: allowed when the name is one of
+ * our domains or below one, so that the user hears of their failed mail; refused, Postfix would drop
+ * it as a double bounce. Only for those logins: for any user, a null sender and From postmaster would
+ * be the postmaster's voice for phishing, to colleagues and out. Another domain's MAILER-DAEMON stays
+ * refused: it would be a forgery like any other.
  */
 async function foreignFromAddress(
   header: readonly HeaderField[],
   user: string,
   policy: InboundPolicy,
-  bounce: boolean,
+  relayedBounce: boolean,
 ): Promise<string | undefined> {
   const fields = header.filter((f) => f.key === 'from');
   if (fields.length > 1) return MULTIPLE_FROM;
@@ -457,7 +462,8 @@ async function foreignFromAddress(
     return value === '' ? NO_FROM : value;
   }
   for (const address of addresses) {
-    if (bounce && isSystemSender(address) && policy.isOurs(address.slice(address.lastIndexOf('@') + 1))) continue;
+    if (relayedBounce && isSystemSender(address) && policy.isOurs(address.slice(address.lastIndexOf('@') + 1)))
+      continue;
     if (!(await policy.ownedBy(address, user))) return address;
   }
   return undefined;

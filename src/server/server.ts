@@ -131,6 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       : undefined;
   const handlers = inboundHandlers({
     ...(freeSpace ? { freeSpace } : {}),
+    bounceRelays: new Set(config.auth.bounceRelays),
     hostname: config.hostname,
     store,
     policy,

@@ -18,9 +18,12 @@ const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
 
 let server: TestServer;
 before(async () => {
-  server = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 5 } });
+  server = await startTestServer({
+    auth: { failureDelayMs: 0, maxFailuresPerClient: 5, bounceRelays: ['Relay@example.com'] },
+  });
   const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
   await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD), scram);
+  await server.store.createAccount('relay@example.com', await hashPassword(PASSWORD), scram);
   await server.store.addAlias('c.smith@example.com', 'carol@example.com');
 });
 after(() => server.stop());
@@ -131,15 +134,24 @@ test('sender login mismatch: another envelope sender or another From is refused 
     assert.equal(codeOf(none), '553 5.7.1', JSON.stringify(header));
     assert.match(none.text, /needs a From field with an address of user carol@example\.com/);
   }
-  // A bounce a host of ours relays (null sender, From its MAILER-DAEMON) passes; another domain's does not.
-  const bounce = async (from: string) => {
-    assert.equal(codeOf(await client.command('MAIL FROM:<>')), '250 2.1.0');
-    assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
-    assert.equal((await client.command('DATA')).code, 354);
-    return codeOf(await client.command(`From: ${from}\r\nSubject: Undelivered Mail\r\n\r\nhi\r\n.`));
+  // A null sender does not make a user the postmaster: carol may not speak as MAILER-DAEMON or postmaster.
+  const bounce = async (as: SmtpClient, from: string) => {
+    assert.equal(codeOf(await as.command('MAIL FROM:<>')), '250 2.1.0');
+    assert.equal(codeOf(await as.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+    assert.equal((await as.command('DATA')).code, 354);
+    return codeOf(await as.command(`From: ${from}\r\nSubject: Undelivered Mail\r\n\r\nhi\r\n.`));
   };
-  assert.equal(await bounce('Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '250 2.0.0');
-  assert.equal(await bounce('MAILER-DAEMON@bank.example'), '553 5.7.1');
+  assert.equal(await bounce(client, 'Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '553 5.7.1');
+  assert.equal(await bounce(client, '"IT Support" <postmaster@example.com>'), '553 5.7.1');
+  assert.equal(await bounce(client, 'carol@example.com'), '250 2.0.0', 'an auto-reply from her own address (RFC 3834)');
+  // A host of ours relaying its bounces (auth.bounceRelays) may; another domain's MAILER-DAEMON still not.
+  const { client: relay } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(relay);
+  assert.equal(codeOf(await relay.command(`AUTH PLAIN ${plain('relay@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(await bounce(relay, 'Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '250 2.0.0');
+  assert.equal(await bounce(relay, 'postmaster@example.com'), '250 2.0.0');
+  assert.equal(await bounce(relay, 'MAILER-DAEMON@bank.example'), '553 5.7.1');
+  await relay.close();
   // With a sender, MAILER-DAEMON is an address like any other: not carol's.
   assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'MAILER-DAEMON@example.com'), '553 5.7.1');
   // A From field behind 300 KB of other fields is read too.
