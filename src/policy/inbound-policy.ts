@@ -146,6 +146,10 @@ export class InboundPolicy {
       return { action: 'disconnect', reply: closing };
     }
     this.#counted.add(peer.sessionId);
+    // RFC 6409: a submission client is a user's mail program, known by its login, not by its address.
+    // A DNS blocklist lists home and mobile networks (Spamhaus PBL) precisely because users send from
+    // there; Postfix's submission service replaces these lists with permit_sasl_authenticated, reject.
+    if (peer.submission) return { action: 'continue' };
     const ctx = this.#context(peer, 'client', { pregreet });
     return this.#run(peer, this.lists.client, ctx, (result) =>
       result.action === 'reject' && result.reply.code < 500
@@ -155,6 +159,11 @@ export class InboundPolicy {
   }
 
   helo(peer: Peer, helo: string): PolicyOutcome | Promise<PolicyOutcome> {
+    // A laptop's EHLO name is whatever its mail program says: msmtp's default is `localhost`, its
+    // manual suggests the user's own domain (both refused by reject_helo_own_identity), and curl sends
+    // the name of the file it uploads. The login that follows decides (RFC 6409 §4.3: submission needs
+    // it for MAIL), as Postfix's submission service puts permit_sasl_authenticated first.
+    if (peer.submission) return { action: 'continue' };
     return this.#run(peer, this.lists.helo, this.#context(peer, 'helo', { helo }));
   }
 

@@ -33,6 +33,8 @@ export interface Peer {
   remotePort: number;
   localAddress: string;
   localPort: number;
+  /** A submission listener (587/465, RFC 6409): its clients are users about to log in, not MTAs. */
+  submission?: boolean;
   /** Set once TLS is up (implicit or STARTTLS): for Received (RFC 8314 §4.3) and SASL channel binding. */
   tls?: { protocol: string; cipher: string };
   tlsSocket?: import('node:tls').TLSSocket;

@@ -266,6 +266,7 @@ export class SmtpListener {
       remotePort: socket.remotePort ?? 0,
       localAddress: socketAddress(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
+      ...(sessionOptions.submission ? { submission: true } : {}),
     };
     const conn = new Connection(socket, session, peer, logger);
     this.connections.add(conn);

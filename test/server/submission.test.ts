@@ -452,3 +452,29 @@ test('a login block written while the clock ran fast holds at most blockMinutes 
   const later = new Date(Date.now() + 16 * 60_000);
   assert.equal(await own.store.loginBlockedUntil('ip:127.0.0.1', later), null);
 });
+
+test('submission listeners leave the client and HELO restrictions to the login: a laptop EHLOs as it likes', async (t) => {
+  const strict = await startTestServer({
+    restrictions: { client: [{ rule: 'check_client_access', map: { '127.0.0.1': 'REJECT' } }] },
+  });
+  t.after(() => strict.stop());
+  await strict.store.createAccount('carol@example.com', await hashPassword(PASSWORD));
+  // Port 25: the client list refuses 127.0.0.1 before the greeting.
+  const { greeting: mx } = await SmtpClient.open(strict.port).catch((e) => ({ greeting: { code: String(e) } }));
+  assert.equal(mx.code, 554);
+  for (const implicit of [true, false]) {
+    const { client, greeting } = implicit
+      ? await SmtpClient.openTls(strict.submissionsPort)
+      : await SmtpClient.open(strict.submissionPort);
+    assert.equal(greeting.code, 220, 'the client list is not asked on submission');
+    // Our own domain and hostname as EHLO names (msmtp's manual suggests the user's domain): refused on 25.
+    for (const name of ['example.com', 'mx.example.com', '[127.0.0.1]']) {
+      assert.equal((await client.command(`EHLO ${name}`)).code, 250, name);
+    }
+    assert.equal((await client.command('EHLO /dev/fd/63')).code, 250, "curl's name for its upload");
+    await client.close();
+  }
+  const { client: port25 } = await SmtpClient.open(server.port);
+  assert.equal(codeOf(await port25.command('EHLO example.com')), '550 5.7.1', 'reject_helo_own_identity on 25');
+  await port25.close();
+});
