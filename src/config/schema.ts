@@ -382,6 +382,11 @@ export const configSchema = z
          * domains. Nobody else's: any user could otherwise send as the postmaster.
          */
         bounceRelays: z.array(z.email().transform((address) => address.toLowerCase())).default([]),
+        /**
+         * Client networks never blocked for failed logins (an office's NAT address, where one phone
+         * with an old password would lock every colleague out); their failures still slow each account.
+         */
+        exceptions: z.array(network).default([]),
       })
       .strict()
       .prefault({}),

@@ -11,7 +11,7 @@ import { type Credentials, createExchange, type SaslExchange, type SaslStep } fr
 import { parseScramCredentials } from '../accounts/sasl/scram.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
-import { clientKey } from '../policy/cidr.ts';
+import { clientKey, type Networks, parseNetworks } from '../policy/cidr.ts';
 import type { AuthOutcome, Effect } from '../smtp/effects.ts';
 import type { Peer } from '../smtp/envelope.ts';
 import { type Reply, replies, reply } from '../smtp/replies.ts';
@@ -32,9 +32,12 @@ export class SubmissionAuth {
 
   /** The IPv6 network one client is blocked by (config limits.ipv6Prefix). */
   readonly #ipv6Prefix: number;
+  /** auth.exceptions: clients never blocked (a NAT many users share). */
+  readonly #exceptions: Networks;
   constructor(store: Store, options: Config['auth'], logger: Logger, ipv6Prefix = 64) {
     this.#store = store;
     this.#ipv6Prefix = ipv6Prefix;
+    this.#exceptions = parseNetworks(options.exceptions ?? []);
     this.#options = options;
     this.#logger = logger;
     this.#credentials = {
@@ -55,7 +58,10 @@ export class SubmissionAuth {
   }
 
   async step(request: AuthRequest, peer: Peer): Promise<AuthOutcome> {
-    const ipKey = `ip:${clientKey(peer.remoteAddress, this.#ipv6Prefix)}`;
+    // An excepted client is never blocked: no key to count its failures under, or to look a block up by.
+    const ipKey = this.#exceptions.contains(peer.remoteAddress)
+      ? undefined
+      : `ip:${clientKey(peer.remoteAddress, this.#ipv6Prefix)}`;
     let exchange: SaslExchange | undefined;
     let step: SaslStep;
     if (request.first) {
@@ -111,7 +117,8 @@ export class SubmissionAuth {
    * resumed, NTP at boot stepping it back) would otherwise hold for the step as well. Such a record is
    * written again from now, so every later check sees the same end.
    */
-  async #blockedUntil(ipKey: string): Promise<Date | null> {
+  async #blockedUntil(ipKey: string | undefined): Promise<Date | null> {
+    if (ipKey === undefined) return null;
     const now = Date.now();
     const blocked = await this.#store.loginBlockedUntil(ipKey, new Date(now));
     const blockMs = this.#options.blockMinutes * 60_000;
@@ -134,16 +141,22 @@ export class SubmissionAuth {
     return this.#exchanges.size;
   }
 
-  async #failed(peer: Peer, ipKey: string, step: Extract<SaslStep, { type: 'failure' }>): Promise<AuthOutcome> {
+  async #failed(
+    peer: Peer,
+    ipKey: string | undefined,
+    step: Extract<SaslStep, { type: 'failure' }>,
+  ): Promise<AuthOutcome> {
     const now = new Date();
     const windowMs = this.#options.failureWindowMinutes * 60_000;
     const blockMs = this.#options.blockMinutes * 60_000;
-    const ip = await this.#store.recordLoginFailure(ipKey, {
-      now,
-      windowMs,
-      threshold: this.#options.maxFailuresPerClient,
-      blockMs,
-    });
+    const ip = ipKey
+      ? await this.#store.recordLoginFailure(ipKey, {
+          now,
+          windowMs,
+          threshold: this.#options.maxFailuresPerClient,
+          blockMs,
+        })
+      : { count: 0, blockedUntil: null };
     // Per account only to slow guessing spread over many addresses: it delays, it never blocks.
     const user = step.username?.toLowerCase();
     const account = user

@@ -478,3 +478,25 @@ test('submission listeners leave the client and HELO restrictions to the login: 
   assert.equal(codeOf(await port25.command('EHLO example.com')), '550 5.7.1', 'reject_helo_own_identity on 25');
   await port25.close();
 });
+
+test('auth.exceptions: a shared address (an office NAT) is never blocked; the failures still count per account', async (t) => {
+  const office = await startTestServer({
+    auth: { failureDelayMs: 0, maxFailuresPerClient: 2, exceptions: ['127.0.0.0/8'] },
+  });
+  t.after(() => office.stop());
+  await office.store.createAccount('carol@example.com', await hashPassword(PASSWORD));
+  const { client } = await SmtpClient.openTls(office.submissionsPort);
+  await ehlo(client);
+  for (let i = 0; i < 4; i++) {
+    assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('dave@example.com', `old ${i}`)}`)), '535 5.7.8');
+  }
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  await client.close();
+  const failures = await office.store.recordLoginFailure('account:dave@example.com', {
+    now: new Date(),
+    windowMs: 60_000,
+    threshold: Number.MAX_SAFE_INTEGER,
+    blockMs: 0,
+  });
+  assert.equal(failures.count, 5, "dave's four failures were counted (and this one)");
+});
