@@ -107,6 +107,16 @@ export class SubmissionAuth {
         ? { action: 'success', username: step.username, ...(accountId ? { accountId } : {}), data: step.data }
         : { action: 'success', username: step.username, ...(accountId ? { accountId } : {}) };
     }
+    if (step.reason === 'binding') {
+      // No password was tried (the binding is checked before the proof): nothing to count, and the
+      // client is told what failed, not that its password is wrong (a client that cannot do
+      // SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
+      this.#logger.warn(
+        { session: peer.sessionId, client: peer.remoteAddress, reason: step.reason },
+        `login failed: ${step.message}`,
+      );
+      return { action: 'reject', reply: reply(535, '5.7.8', `Authentication failed: ${step.message}`) };
+    }
     return this.#failed(peer, ipKey, step);
   }
 

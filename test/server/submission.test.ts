@@ -500,3 +500,24 @@ test('auth.exceptions: a shared address (an office NAT) is never blocked; the fa
   });
   assert.equal(failures.count, 5, "dave's four failures were counted (and this one)");
 });
+
+test('a channel-binding failure says so, and counts toward no block: no password was tried', async (t) => {
+  const strict = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 2 } });
+  t.after(() => strict.stop());
+  const { client } = await SmtpClient.openTls(strict.submissionsPort);
+  await ehlo(client);
+  for (let i = 0; i < 3; i++) {
+    // "y,,": the client could bind but believes the server cannot; on TLS 1.3 PLUS is offered (RFC 5802 §6).
+    const downgrade = await client.command(`AUTH SCRAM-SHA-256 ${b64(`y,,n=carol@example.com,r=${'x'.repeat(24)}`)}`);
+    assert.equal(codeOf(downgrade), '535 5.7.8');
+    assert.match(downgrade.text, /5.7.8 Authentication failed: .*PLUS/);
+    // tls-unique is not offered (RFC 9266 deprecates it for TLS 1.3).
+    const unique = await client.command(
+      `AUTH SCRAM-SHA-256-PLUS ${b64(`p=tls-unique,,n=carol@example.com,r=${'y'.repeat(24)}`)}`,
+    );
+    assert.equal(codeOf(unique), '535 5.7.8');
+    assert.match(unique.text, /5.7.8 Authentication failed: .*tls-unique/);
+  }
+  assert.equal(await strict.store.loginBlockedUntil('ip:127.0.0.1', new Date()), null, 'six refusals, no block');
+  await client.close();
+});
