@@ -102,6 +102,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             ),
           };
         }
+        if (foreign === UNREADABLE_FROM) {
+          return {
+            action: 'reply',
+            reply: reply(
+              553,
+              '5.7.1',
+              'the From field is not a list of addresses (RFC 5322 §3.6.2): receivers could read another author in it',
+            ),
+          };
+        }
         const what =
           foreign === MULTIPLE_FROM ? 'more than one From field (RFC 5322 §3.6)' : `From header address <${foreign}>`;
         return {
@@ -461,6 +471,11 @@ async function foreignFromAddress(
     const value = fields[0]?.line.slice(fields[0].line.indexOf(':') + 1).trim() ?? '';
     return value === '' ? NO_FROM : value;
   }
+  // `Alice <alice@example.com> <bob@example.com>` is no RFC 5322 §3.6.2 mailbox list: our parser reads
+  // alice, Python's email package both, and the receiver's shows whichever it reads. Every "@" outside
+  // quoted strings and comments must belong to an address read, or the field is refused.
+  const value = fields[0]!.line.slice(fields[0]!.line.indexOf(':') + 1);
+  if (unquotedAtSigns(value) !== addresses.length) return UNREADABLE_FROM;
   for (const address of addresses) {
     if (relayedBounce && isSystemSender(address) && policy.isOurs(address.slice(address.lastIndexOf('@') + 1)))
       continue;
@@ -474,7 +489,26 @@ function isSystemSender(address: string): boolean {
   return /^(mailer-daemon|postmaster)@/i.test(address);
 }
 
+/** The "@" signs of a header field value that are not inside a quoted string or a comment (RFC 5322 §3.2). */
+function unquotedAtSigns(value: string): number {
+  let count = 0;
+  let quoted = false;
+  let depth = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '\\')
+      i++; // a quoted-pair, in a quoted string or a comment; outside either it is no special
+    else if (quoted) quoted = c !== '"';
+    else if (c === '(') depth++;
+    else if (c === ')' && depth > 0) depth--;
+    else if (depth === 0 && c === '"') quoted = true;
+    else if (depth === 0 && c === '@') count++;
+  }
+  return count;
+}
+
 const MULTIPLE_FROM = '\0multiple From fields';
+const UNREADABLE_FROM = '\0an unreadable From field';
 const NO_FROM = '\0no From field';
 
 export type { PolicyOutcome };

@@ -114,9 +114,21 @@ test('sender login mismatch: another envelope sender or another From is refused 
     'ceo@example.org (<carol@example.com>)', // our address in a comment
     '"<carol@example.com>"@example.org', // in a quoted local part
     'ceo@example.org (=?UTF-8?Q?<carol@example.com>?=)', // an encoded-word in a comment
+    'Carol <carol@example.com> <ceo@example.org>', // two angle-addrs: parsers disagree on the author
+    'carol@example.com ceo@example.org', // two addresses without a comma
   ];
   for (const from of tricks) {
     assert.equal(await send(client, 'carol@example.com', 'bob@example.com', from), '553 5.7.1', from);
+  }
+  // What is her own in any RFC 5322 spelling passes: quotes, comments and groups may hold an "@".
+  const own = [
+    '"carol@work" <carol@example.com>',
+    "carol@example.com (sent from ceo@example.org's desk)",
+    'Team: carol@example.com, c.smith@example.com;',
+    '"Carol \\" (x@y)" <carol@example.com>',
+  ];
+  for (const from of own) {
+    assert.equal(await send(client, 'carol@example.com', 'bob@example.com', from), '250 2.0.0', from);
   }
   // Two From fields, our own first: RFC 5322 §3.6 allows one.
   assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
