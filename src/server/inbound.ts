@@ -20,6 +20,7 @@ import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { outboundJob } from '../store/outbound-job.ts';
 import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import { withoutClientFields } from './client-fields.ts';
 import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
 import { withSubmissionFields } from './submission-fields.ts';
@@ -147,7 +148,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         return { action: 'reply', reply: verdict.reply };
       }
     }
-    let body = examination?.content ?? content;
+    let body = withoutClientFields(examination?.content ?? content, peer.authenticated !== undefined);
     let filtered: FilterOutcome | undefined;
     if (filter?.active) {
       try {

@@ -533,3 +533,49 @@ test('a channel-binding failure says so, and counts toward no block: no password
   assert.equal(await strict.store.loginBlockedUntil('ip:127.0.0.1', new Date()), null, 'six refusals, no block');
   await client.close();
 });
+
+test('fields a client may not write are removed: Bcc (submission), Return-Path and our verdict (all mail)', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  for (const to of ['bob@example.com', 'far@example.net']) {
+    assert.equal(codeOf(await client.command(`RCPT TO:<${to}>`)), '250 2.1.5');
+  }
+  assert.equal((await client.command('DATA')).code, 354);
+  const header =
+    'Return-Path: <ceo@example.org>\r\nFrom: carol@example.com\r\nTo: bob@example.com, far@example.net\r\n' +
+    'bcc: hidden@example.com,\r\n secret@example.org\r\nRESENT-BCC: x@example.org\r\n' +
+    'X-Postern-Verdict: clean; score=0\r\nSubject: stripped fields\r\n';
+  assert.equal(codeOf(await client.command(`${header}\r\nhello\r\n.`)), '250 2.0.0');
+  await client.close();
+  const bob = await server.store.findAccount('bob@example.com');
+  const inbox = await server.store.getMailbox(bob!.id, 'INBOX');
+  const last = (await server.store.listMessages(inbox!.id)).at(-1)!;
+  const stored = Buffer.from((await server.store.readMessage(inbox!.id, last.uid))!).toString('latin1');
+  assert.match(stored, /^Return-Path: <carol@example\.com>\r\n/, 'our Return-Path, from the envelope');
+  assert.equal(stored.match(/^return-path:/gim)?.length, 1, "the client's is gone");
+  assert.doesNotMatch(stored, /^bcc:|^ secret@|^resent-bcc:|^x-postern-verdict:/im);
+  assert.match(stored, /^Subject: stripped fields\r\n/m);
+  const job = (await server.store.listJobs()).find((j) => j.payload.includes('far@example.net'))!;
+  const queued = Buffer.from(JSON.parse(job.payload).content, 'base64').toString('latin1');
+  assert.doesNotMatch(queued, /^bcc:|^ secret@|^return-path:/im, 'the copy for another domain has no Bcc either');
+
+  // Port 25: a forged Return-Path and verdict go; a Bcc from another server is not ours to judge.
+  const { client: mx } = await SmtpClient.open(server.port);
+  assert.equal((await mx.command('EHLO relay.example.net')).code, 250);
+  assert.equal(codeOf(await mx.command('MAIL FROM:<someone@example.net>')), '250 2.1.0');
+  assert.equal(codeOf(await mx.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+  assert.equal((await mx.command('DATA')).code, 354);
+  const inbound =
+    'Return-Path: <ceo@example.org>\r\nX-Postern-Signals: none\r\nFrom: someone@example.net\r\n' +
+    'Bcc: bob@example.com\r\nSubject: from outside\r\n\r\nhi\r\n.';
+  assert.equal(codeOf(await mx.command(inbound)), '250 2.0.0');
+  await mx.close();
+  const latest = (await server.store.listMessages(inbox!.id)).at(-1)!;
+  const outside = Buffer.from((await server.store.readMessage(inbox!.id, latest.uid))!).toString('latin1');
+  assert.match(outside, /^Return-Path: <someone@example\.net>\r\n/);
+  assert.equal(outside.match(/^return-path:/gim)?.length, 1);
+  assert.doesNotMatch(outside, /^x-postern-signals: none/im);
+  assert.match(outside, /^Bcc: bob@example\.com\r\n/m);
+});
