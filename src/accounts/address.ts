@@ -76,7 +76,9 @@ type Part = { ok: true; value: string } | { ok: false; problem: AddressProblem; 
 function normalizeLocalPart(raw: string): Part {
   if (raw.length === 0) return fail('empty-local-part', 'the part before @ is empty');
   if (/[^\x00-\x7f]/.test(raw)) {
-    return fail('non-ascii-local-part', 'non-ASCII local parts need SMTPUTF8 (RFC 6531), which is not supported');
+    // The server takes mail for such addresses from other servers (SMTPUTF8); an account or alias of its
+    // own is ASCII: IMAP logins, SASL and the store's keys are.
+    return fail('non-ascii-local-part', 'a non-ASCII part before @ is not supported for accounts and aliases');
   }
   let local: string;
   if (DOT_STRING.test(raw)) {

@@ -302,14 +302,20 @@ function autoconfiguration(domain: string, config: Config): DnsRecord[] {
   const none = '0 0 0 .'; // RFC 6186 §4: target "." says the service is not offered
   const srv = (service: string, value: string, purpose: string, todo?: string) =>
     record(`_${service}._tcp.${domain}`, 'SRV', value, purpose, todo);
-  const offered = (on: boolean, port: number) => (on ? `0 1 ${port} ${host}` : none);
+  // RFC 6186 §3.4: a client offered several services compares their priorities as one set; RFC 8314
+  // §5.1 prefers implicit TLS, so _submissions gets 0 and _submission 10.
+  const offered = (on: boolean, port: number, priority = 0) => (on ? `${priority} 1 ${port} ${host}` : none);
   return [
     srv(
       'submissions',
       offered(config.listen.submissions !== null, 465),
       'mail clients send over implicit TLS (RFC 8314 §3.3)',
     ),
-    srv('submission', offered(config.listen.submission !== null, 587), 'mail clients send with STARTTLS (RFC 6409)'),
+    srv(
+      'submission',
+      offered(config.listen.submission !== null, 587, 10),
+      'mail clients send with STARTTLS (RFC 6409), if they cannot use _submissions',
+    ),
     srv(
       'imaps',
       `0 1 993 ${host}`,

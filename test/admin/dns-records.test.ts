@@ -114,7 +114,7 @@ test('the records of a configured domain: exact values, RFC-shaped', async (t) =
     ['old._domainkey.example.com', 'TXT', `v=DKIM1; k=rsa; p=${rsa}`], // RFC 6376 §3.6.1
     ['new._domainkey.example.com', 'TXT', `v=DKIM1; k=ed25519; p=${ed}`], // RFC 8463 §4
     ['_submissions._tcp.example.com', 'SRV', '0 1 465 mx.example.com.'], // RFC 8314 §5.1
-    ['_submission._tcp.example.com', 'SRV', '0 1 587 mx.example.com.'], // RFC 6186 §3.1
+    ['_submission._tcp.example.com', 'SRV', '10 1 587 mx.example.com.'], // RFC 6186 §3.4, RFC 8314 §5.1: after 465
     ['_imap._tcp.example.com', 'SRV', '0 0 0 .'], // RFC 6186 §4: not offered
     ['_pop3._tcp.example.com', 'SRV', '0 0 0 .'],
     ['example.com', 'CAA', '0 issue "letsencrypt.org"'], // RFC 8659 §4.2
