@@ -74,7 +74,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   for (const warning of [...permissionWarnings(config, file), ...settingWarnings(config)]) logger.warn(warning);
   // Read after the listeners are up: a store that fails here is said so, and the signal handlers below
   // still get installed (a throw would leave a listening server no SIGTERM stops gracefully).
-  await startWarnings(server, config.domains, config.dataDir, logger).catch((error: Error) =>
+  const where =
+    config.store.engine === 'sqlite'
+      ? `that ${config.dataDir} is the data directory and is mounted`
+      : 'that store.url names the database the accounts are in';
+  await startWarnings(server, config.domains, where, logger).catch((error: Error) =>
     logger.error({ reason: error.message }, 'store: the accounts could not be read at start'),
   );
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
@@ -110,10 +114,16 @@ function submissionText(starttls: string | undefined, implicit: string | undefin
 }
 
 /** What the store says is missing: any account at all, and postmaster at each local domain. */
-async function startWarnings(server: RunningServer, domains: string[], dataDir: string, logger: Logger): Promise<void> {
+/** `checkWhere`: what to check when a store that had accounts shows none, per engine. */
+async function startWarnings(
+  server: RunningServer,
+  domains: string[],
+  checkWhere: string,
+  logger: Logger,
+): Promise<void> {
   if (!(await server.store.hasAccounts())) {
     logger.warn(
-      `the store holds no account: mail to local addresses is deferred (451 4.3.0) until one exists (postern user add); if this server had accounts, check that ${dataDir} is the data directory and is mounted`,
+      `the store holds no account: mail to local addresses is deferred (451 4.3.0) until one exists (postern user add); if this server had accounts, check ${checkWhere}`,
     );
   }
   // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
