@@ -106,8 +106,13 @@ class Connection {
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long a client may take to close after our final reply before we cut the connection. */
 const CLOSE_LINGER_MS = 1000;
-/** How long shutdown waits, after its grace, for messages the store is writing to be acknowledged. */
-const STORE_FINISH_MS = 5000;
+/**
+ * How long shutdown waits, after its grace, for messages the store is writing to be acknowledged (250)
+ * or refused (451). The store bounds its own calls (PostgreSQL: a statement 30 s, an unanswering
+ * server 35 s, src/store/postgres/pool.ts); a client cut before that hears nothing while its message
+ * may still be committed, and sends it again: the duplicate this wait is for.
+ */
+const STORE_FINISH_MS = 45_000;
 /** Pipelined input held while a check or the store works, before the socket stops reading. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
 /**

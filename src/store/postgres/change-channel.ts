@@ -10,9 +10,10 @@
  * listened are lost, by PostgreSQL's design.
  */
 
-import pg from 'pg';
+import type pg from 'pg';
 import { ChangeListeners } from '../change-listeners.ts';
 import type { MailboxChange } from '../store.ts';
+import { PosternClient, settlesWithin } from './pool.ts';
 
 export const CHANGE_CHANNEL = 'postern_changes';
 
@@ -25,7 +26,7 @@ export class ChangeChannel {
   readonly #config: pg.ClientConfig;
   readonly #onError: (error: Error) => void;
   readonly #listeners = new ChangeListeners();
-  #client: pg.Client | undefined;
+  #client: PosternClient | undefined;
   #connecting: Promise<void> | undefined;
   #closed = false;
   #retryDelayMs = 250;
@@ -48,12 +49,13 @@ export class ChangeChannel {
     return unsubscribe;
   }
 
-  async close(): Promise<void> {
+  /** Says goodbye to the server, or after `ms` (a server that does not answer) just closes the socket. */
+  async close(ms: number): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => {});
+    if (client && !(await settlesWithin(client.end(), ms))) client.destroy();
   }
 
   #connect(): Promise<void> {
@@ -65,7 +67,7 @@ export class ChangeChannel {
   }
 
   async #open(): Promise<void> {
-    const client = new pg.Client(this.#config);
+    const client = new PosternClient(this.#config);
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('the notification connection closed')));
     client.on('notification', (message) => {
@@ -73,8 +75,13 @@ export class ChangeChannel {
       const change = parseChange(message.payload);
       if (change) this.#listeners.emit(change);
     });
-    await client.connect();
-    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      client.destroy(); // not left open until the server's authentication_timeout
+      throw error;
+    }
     if (this.#closed) {
       await client.end().catch(() => {});
       return;
@@ -83,7 +90,7 @@ export class ChangeChannel {
     this.#retryDelayMs = 250;
   }
 
-  #lost(client: pg.Client, error: Error): void {
+  #lost(client: PosternClient, error: Error): void {
     if (this.#client !== client) return; // an old connection, or one we closed
     this.#client = undefined;
     client.end().catch(() => {});

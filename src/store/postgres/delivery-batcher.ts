@@ -14,6 +14,7 @@ import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { Delivery, DeliveryReceipt, MessageSummary, StoreStats } from '../store.ts';
 import { RecipientsGoneError, StoreUnavailableError } from '../store.ts';
 import { CHANGE_CHANNEL, changePayload } from './change-channel.ts';
+import { postgresErrorText } from './errors.ts';
 
 interface Pending {
   delivery: Delivery;
@@ -89,7 +90,11 @@ export class DeliveryBatcher {
     try {
       rows = await this.#call(batch);
     } catch (error) {
-      const failure = new StoreUnavailableError(`delivery transaction failed: ${describe(error)}`, { cause: error });
+      // statement_timeout, lock_timeout or query_timeout (pool.ts) included: nothing of the batch
+      // was committed, so each of its sessions answers 451 and the client sends it again.
+      const failure = new StoreUnavailableError(`delivery transaction failed: ${postgresErrorText(error)}`, {
+        cause: error,
+      });
       for (const pending of batch) pending.reject(failure);
       return;
     }
@@ -202,8 +207,4 @@ function receiptFor(checked: CheckedDelivery, rows: BatchRow[]): DeliveryReceipt
     })
     .sort((a, b) => order.indexOf(a.accountId) - order.indexOf(b.accountId));
   return { messageId: Number(rows[0]?.o_message), placements };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -5,7 +5,7 @@
  * LISTEN/NOTIFY (change-channel.ts); queue claims use FOR UPDATE SKIP LOCKED.
  */
 
-import pg from 'pg';
+import type pg from 'pg';
 import { summarize } from '../../mime/summary.ts';
 import { counterEntries } from '../counters.ts';
 import { checkDelivery } from '../delivery-targets.ts';
@@ -52,9 +52,20 @@ import { ChangeChannel } from './change-channel.ts';
 import { addPostgresCounters, readPostgresCounters } from './counters.ts';
 import { DeliveryBatcher } from './delivery-batcher.ts';
 import { PostgresDkimKeys } from './dkim-keys.ts';
+import { explainPostgresError } from './errors.ts';
 import { PostgresGreylist } from './greylist.ts';
 import { PostgresLoginFailures } from './login-failures.ts';
 import { migratePostgres, postgresSchemaStatus } from './migrations.ts';
+import {
+  DEFAULT_TIMEOUTS,
+  isClientTimeout,
+  KEEPALIVE_IDLE_MS,
+  MIGRATION_TIMEOUTS,
+  PosternClient,
+  PostgresPool,
+  type PostgresTimeouts,
+  settlesWithin,
+} from './pool.ts';
 import { PostgresQuarantine, releaseWith } from './quarantine.ts';
 import { insertQueueJob } from './queue.ts';
 import { redactUrl } from './url.ts';
@@ -67,30 +78,27 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** Errors on idle or listening connections, which no caller is waiting for. */
   onError?: (error: Error) => void;
+  /** How long to wait on the server (pool.ts says why the defaults are what they are); tests shorten them. */
+  timeouts?: Partial<PostgresTimeouts>;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const pool = createPool(options);
-  try {
-    const migration = await migratePostgres(pool);
-    return new PostgresStore(pool, options, migration);
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw wrapConnectionError(error, options.url);
-  }
+  // The migrations on a connection of their own, without the store's statement bounds (pool.ts).
+  const migration = await migratePostgresStore(options);
+  return new PostgresStore(createPool(options), options, migration);
 }
 
 /** `postern migrate` on PostgreSQL: the migrations alone. */
 export async function migratePostgresStore(options: PostgresStoreOptions): Promise<MigrationOutcome> {
-  const pool = createPool({ ...options, poolSize: 1 });
+  const pool = createPool({ ...options, poolSize: 1 }, MIGRATION_TIMEOUTS);
   try {
     return await migratePostgres(pool);
   } catch (error) {
     throw wrapConnectionError(error, options.url);
   } finally {
-    await pool.end().catch(() => {});
+    await pool.endWithin(MIGRATION_TIMEOUTS.closeMs);
   }
 }
 
@@ -102,19 +110,27 @@ export async function postgresStoreStatus(options: PostgresStoreOptions): Promis
   } catch (error) {
     throw wrapConnectionError(error, options.url);
   } finally {
-    await pool.end().catch(() => {});
+    await pool.endWithin(resolveTimeouts(options).closeMs);
   }
 }
 
-export function createPool(options: PostgresStoreOptions): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: options.url,
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
-    application_name: options.applicationName ?? 'postern',
-    connectionTimeoutMillis: 10_000,
-    // A 250 must mean the commit reached disk (RFC 5321 §6.1): whatever the server's default, our
-    // sessions wait for the WAL flush (and for synchronous standbys, where configured).
-    options: '-c synchronous_commit=on',
+export function resolveTimeouts(options: PostgresStoreOptions): PostgresTimeouts {
+  return { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+}
+
+/**
+ * The pool: synchronous_commit=on, statement_timeout and lock_timeout are SET on each new
+ * connection, and a server that answers nothing costs a bounded wait (pool.ts).
+ */
+export function createPool(
+  options: PostgresStoreOptions,
+  timeouts: PostgresTimeouts = resolveTimeouts(options),
+): PostgresPool {
+  const pool = new PostgresPool({
+    url: options.url,
+    poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
+    applicationName: options.applicationName ?? 'postern',
+    timeouts,
   });
   pool.on('error', (error) => options.onError?.(error));
   return pool;
@@ -125,7 +141,11 @@ export function wrapConnectionError(error: unknown, url: string): unknown {
   if (error instanceof StoreError) return error;
   const code = (error as { code?: string }).code ?? '';
   const message = error instanceof Error ? error.message : String(error);
-  if (code.startsWith('08') || ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN'].includes(code)) {
+  const explained = explainPostgresError(error);
+  if (explained) return new StoreUnavailableError(`${explained} (PostgreSQL at ${redactUrl(url)})`, { cause: error });
+  // 08P01 is a protocol violation: the server (or a pooler in front of it) answered, and refused.
+  const unreachable = code.startsWith('08') && code !== '08P01';
+  if (unreachable || ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN'].includes(code)) {
     return new StoreUnavailableError(
       `cannot connect to PostgreSQL at ${redactUrl(url)}: ${message} (is the server running, and store.url right?)`,
       { cause: error },
@@ -135,7 +155,9 @@ export function wrapConnectionError(error: unknown, url: string): unknown {
 }
 
 export class PostgresStore implements Store {
-  readonly #pool: pg.Pool;
+  readonly #pool: PostgresPool;
+  readonly #timeouts: PostgresTimeouts;
+  readonly #onError: (error: Error) => void;
   readonly #batcher: DeliveryBatcher;
   readonly #changes: ChangeChannel;
   readonly #greylist: PostgresGreylist;
@@ -148,8 +170,10 @@ export class PostgresStore implements Store {
   readonly migration: MigrationOutcome;
   #closing: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool, options: PostgresStoreOptions, migration: MigrationOutcome) {
+  constructor(pool: PostgresPool, options: PostgresStoreOptions, migration: MigrationOutcome) {
     this.#pool = pool;
+    this.#timeouts = resolveTimeouts(options);
+    this.#onError = (error) => options.onError?.(error);
     this.migration = migration;
     // One batch commits at a time per node, as on SQLite: the next batch gathers everything that
     // arrives meanwhile. Measured against 2 and 5 in flight (docs/benchmarks.md), this gave the
@@ -157,7 +181,15 @@ export class PostgresStore implements Store {
     // transactions that queue on the same mailbox locks. Other connections serve reads.
     this.#batcher = new DeliveryBatcher(pool, { maxInFlight: 1, onError: (error) => options.onError?.(error) });
     this.#changes = new ChangeChannel(
-      { connectionString: options.url, application_name: `${options.applicationName ?? 'postern'} (changes)` },
+      {
+        connectionString: options.url,
+        application_name: `${options.applicationName ?? 'postern'} (changes)`,
+        connectionTimeoutMillis: this.#timeouts.connectMs,
+        // An idle listener on a dead network is noticed (and reconnected) by the keepalive probes.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+        ...(this.#timeouts.queryMs > 0 ? { query_timeout: this.#timeouts.queryMs } : {}),
+      },
       (error) => options.onError?.(error),
     );
     const query = (text: string, values?: unknown[]) => this.#query(text, values);
@@ -414,14 +446,31 @@ export class PostgresStore implements Store {
     return this.#quarantine.frequentCorrespondents(options.minMessages, options.limit);
   }
 
-  /** Refuses new calls at once, lets deliveries and sender tallies already asked for commit, then closes the pool. */
+  /**
+   * Refuses new calls at once, lets deliveries and sender tallies already asked for commit, then
+   * closes the pool; all within `timeouts.closeMs` (pool.ts), even when the server hangs. Past it,
+   * the connections are destroyed: work still in flight fails (its sessions answer 451), and the
+   * server rolls it back when it notices the closed connection (client_connection_check_interval).
+   */
   close(): Promise<void> {
     if (this.#closing) return Promise.reject(new StoreClosedError('the store is closed'));
+    const { closeMs } = this.#timeouts;
+    const deadline = Date.now() + closeMs;
+    const left = () => Math.max(0, deadline - Date.now());
     this.#closing = (async () => {
-      await this.#batcher.drained();
-      await this.#senders.drain();
-      await this.#changes.close();
-      await this.#pool.end();
+      const inFlight = (async () => {
+        await this.#batcher.drained();
+        await this.#senders.drain();
+      })();
+      if (!(await settlesWithin(inFlight, left()))) {
+        this.#onError(
+          new StoreUnavailableError(
+            `PostgreSQL did not finish the work in flight within ${closeMs / 1000} s of closing the store: its connections are destroyed, and that work fails`,
+          ),
+        );
+      }
+      await this.#changes.close(left());
+      await this.#pool.endWithin(left());
     })();
     return this.#closing;
   }
@@ -447,12 +496,22 @@ export class PostgresStore implements Store {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
+      client.release();
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (isClientTimeout(error)) {
+        // The server has not answered: a ROLLBACK would wait as long again. Closing the connection
+        // rolls the transaction back (whenever the server notices), and the pool gets a new one.
+        if (client instanceof PosternClient) client.destroy();
+        client.release(error as Error);
+      } else {
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+        client.release(rolledBack ? undefined : (error as Error));
+      }
       throw asStoreError(error);
-    } finally {
-      client.release();
     }
   }
 
@@ -467,6 +526,8 @@ function rethrowAsStoreError(error: unknown): never {
 
 function asStoreError(error: unknown): Error {
   if (error instanceof StoreError) return error;
+  const explained = explainPostgresError(error);
+  if (explained) return new StoreUnavailableError(explained, { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`PostgreSQL: ${message}`, { cause: error });
 }
