@@ -102,6 +102,17 @@ class Connection {
   }
 }
 
+/**
+ * A failure's log fields: a store that cannot answer (its errors carry a STORE_* code: the database
+ * down, a timeout, too many connections) is one line with its reason, as every session of an outage
+ * logs it; anything else, a bug of ours, keeps its stack.
+ */
+function failure(err: unknown): Record<string, unknown> {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('STORE_')) return { reason: err.message };
+  return { err };
+}
+
 /** How long a TLS handshake may take before the connection is dropped, unless configured. */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long a client may take to close after our final reply before we cut the connection. */
@@ -393,7 +404,7 @@ export class SmtpListener {
       conn.busy = true;
       outcome
         .catch((err: unknown): CheckOutcome => {
-          conn.log.error({ err }, 'connect check failed');
+          conn.log.error(failure(err), 'connect check failed');
           return { action: 'disconnect', reply: replies.localErrorClosing(this.options.session.hostname) };
         })
         .then((o) => {
@@ -499,7 +510,7 @@ export class SmtpListener {
       conn.busy = true;
       task
         .catch((err: unknown): CheckOutcome | MessageOutcome | AuthOutcome => {
-          conn.log.error({ err }, 'handler failed');
+          conn.log.error(failure(err), 'handler failed');
           return { action: 'reject', reply: replies.localError() };
         })
         .then((outcome) => {
@@ -530,7 +541,7 @@ export class SmtpListener {
     try {
       return this.options.handlers.check(request, conn.peer);
     } catch (err) {
-      conn.log.error({ err }, 'check failed');
+      conn.log.error(failure(err), 'check failed');
       return { action: 'reject', reply: replies.localError() };
     }
   }

@@ -185,3 +185,54 @@ test('a connection refused for maxConnections is closed even when the client kee
   refused.destroy();
   for (const s of held) s.destroy();
 });
+
+test('a store that cannot answer is one log line with its reason; a bug keeps its stack', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const unavailable = Object.assign(new Error('PostgreSQL refused a connection: too many connections'), {
+    code: 'STORE_UNAVAILABLE',
+  });
+  const { sessionId: _, ...session } = sessionDefaults;
+  const listener = new SmtpListener({
+    host: '127.0.0.1',
+    port: 0,
+    session,
+    maxConnections: 10,
+    idleTimeoutMs: 10_000,
+    dataTimeoutMs: 10_000,
+    logger: createLogger('info', sink),
+    handlers: {
+      check: async (request) => {
+        if (request.stage === 'rcpt') {
+          throw request.recipient.address.startsWith('bug') ? new TypeError('x is undefined') : unavailable;
+        }
+        return { action: 'continue' };
+      },
+      message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
+    },
+  });
+  const { port } = await listener.listen();
+  try {
+    const replies451 = await converse(port, [
+      'EHLO client.example',
+      'MAIL FROM:<a@example.net>',
+      'RCPT TO:<b@example.com>',
+      'RCPT TO:<bug@example.com>',
+      'QUIT',
+    ]);
+    assert.match(replies451[3] ?? '', /^451 /);
+    assert.match(replies451[4] ?? '', /^451 /);
+    const failures = lines.filter((l) => l.msg === 'handler failed');
+    assert.equal(failures.length, 2);
+    assert.equal(failures[0]?.reason, 'PostgreSQL refused a connection: too many connections');
+    assert.equal(failures[0]?.err, undefined, 'no stack for a store that cannot answer');
+    assert.match(String((failures[1]?.err as { stack?: string })?.stack), /TypeError: x is undefined/);
+  } finally {
+    await listener.close(0);
+  }
+});
