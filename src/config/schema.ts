@@ -77,9 +77,16 @@ const recordUrl = z
   .url({ protocol: /^https$/ })
   .refine((url) => !/[;"\\\s]/.test(url), { message: 'expected an https URL without ";", quotes or spaces' });
 
-const postgresUrl = z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, {
-  message: 'expected a PostgreSQL URL such as postgres://postern@db.example.com/postern',
-});
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\/[^\s]+$/, {
+    message: 'expected a PostgreSQL URL such as postgres://postern@db.example.com/postern',
+  })
+  // Checked here, not at the first connection, and never echoed: it may hold the password.
+  .refine((url) => URL.canParse(url), {
+    message:
+      'not a URL that can be read (a bracket, "%" or "@" in the password must be percent-encoded); expected e.g. postgres://postern@db.example.com/postern',
+  });
 
 /**
  * Where mail and accounts live. SQLite (a file in dataDir) is the default and needs nothing;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { checkConfig } from '../../src/cli/commands/check.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { configDir, postern, spawnServer } from '../support/child-server.ts';
+import { withTestDatabase } from '../support/postgres.ts';
 import { createTestCa } from '../support/test-ca.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -155,3 +156,23 @@ test('check: a store that cannot be read is one error among the others, and --js
     report.errors.join('\n'),
   );
 });
+
+test('check with PostgreSQL: the server is asked; down, or a URL that cannot be read, is an error', (t) =>
+  withTestDatabase(async ({ url }) => {
+    const good = dir(t, { store: { engine: 'postgres', url } });
+    const ok = await postern(['check', '--config', good.file]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const down = dir(t, { store: { engine: 'postgres', url: 'postgres://postern:not-shown@127.0.0.1:1/postern' } });
+    const refused = await postern(['check', '--config', down.file]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stdout,
+      /error: cannot connect to PostgreSQL at postgres:\/\/postern:\*\*\*@127\.0\.0\.1:1\/postern/,
+    );
+    assert.doesNotMatch(refused.stdout + refused.stderr, /not-shown/);
+    const broken = dir(t, { store: { engine: 'postgres', url: 'postgresql://postern:s3cr%20PW@[::1:5432/postern' } });
+    const unreadable = await postern(['check', '--config', broken.file]);
+    assert.equal(unreadable.code, 1);
+    assert.match(unreadable.stdout + unreadable.stderr, /store\.url.*not a URL that can be read/s);
+    assert.doesNotMatch(unreadable.stdout + unreadable.stderr, /s3cr/);
+  }));

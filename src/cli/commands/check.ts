@@ -2,9 +2,10 @@
  * `postern check [--config FILE]`: builds from the config everything `serve` builds before it listens
  * (the restriction lists, the content filter's rule tables, the TLS certificate files), as
  * `postfix check` or `nginx -t` do, so an admin can try a changed config before restarting the
- * server. It binds no port, asks no DNS server, contacts no milter or ACME CA, and reads the SQLite
- * store only to see its schema version (read-only, as `migrate --status`; SQLite may make its -shm
- * and -wal files beside an existing database).
+ * server. It binds no port, asks no DNS server, contacts no milter or ACME CA, and reads the store
+ * only to see its schema version (read-only, as `migrate --status`: SQLite may make its -shm and -wal
+ * files beside an existing database; PostgreSQL is connected to, so that a server that is down or
+ * refuses the login is found here rather than by serve).
  */
 
 import fs from 'node:fs';
@@ -119,8 +120,8 @@ export async function checkConfig(config: Config, file: string | undefined, now 
         `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
       );
     }
-    if (config.store.engine !== 'sqlite') return; // PostgreSQL: `migrate --status` asks the server
-    // Read only, as migrate --status does: a database newer than this Postern stops serve.
+    // Read only, as migrate --status does: a database newer than this Postern stops serve. PostgreSQL
+    // is asked too: a server that is down, refuses the login or wants a password none gives stops it.
     const { storeStatus } = await import('../../store/open.ts');
     const status = await storeStatus(config);
     if (status.current > status.latest) {
