@@ -3,6 +3,7 @@
  * else a self-signed certificate for the hostname (development), else none (no STARTTLS offered).
  */
 
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
 import { MECHANISMS } from '../accounts/sasl/index.ts';
@@ -59,9 +60,11 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
     // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
     const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
     certificates.addPem(own.cert, own.key, { source: own.certPath, default: true, fallback: true });
+    // What users give their mail programs to trust it (docs/tls.md); it changes with each renewal.
+    const fingerprint = new X509Certificate(own.cert).fingerprint256;
     logger.warn(
-      { certificate: own.certPath, notAfter: own.notAfter },
-      'TLS: serving a self-signed certificate; configure tls.certificates for real clients',
+      { certificate: own.certPath, notAfter: own.notAfter, sha256: fingerprint },
+      `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}); configure tls.certificates or tls.acme for real clients`,
     );
   }
   const options = (): tls.TlsOptions => ({

@@ -21,3 +21,16 @@ test('the server resolver asks the servers in dns.servers (a loopback test zone)
     'the query reached the test server',
   );
 });
+
+test('the self-signed certificate is logged with its SHA-256 fingerprint, for users to trust it', async (t) => {
+  const server = await startTestServer({ log: { level: 'warn' } });
+  t.after(() => server.stop());
+  const line = server.logs().find((l) => String(l.msg).startsWith('TLS: serving a self-signed certificate'));
+  assert.ok(line, 'the warning is logged');
+  const { X509Certificate } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const fingerprint = new X509Certificate(readFileSync(join(server.dataDir, 'tls', 'self-signed.crt'))).fingerprint256;
+  assert.equal(line.sha256, fingerprint);
+  assert.match(String(line.msg), new RegExp(`SHA-256 ${fingerprint}`));
+});
