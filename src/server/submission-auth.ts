@@ -6,6 +6,7 @@
  * cannot lock its owner out from elsewhere (no account-wide denial of service).
  */
 
+import { randomBytes } from 'node:crypto';
 import { verifyPassword } from '../accounts/password.ts';
 import { type Credentials, createExchange, type SaslExchange, type SaslStep } from '../accounts/sasl/index.ts';
 import { parseScramCredentials } from '../accounts/sasl/scram.ts';
@@ -21,6 +22,8 @@ import type { Store } from '../store/store.ts';
 type AuthRequest = Extract<Effect, { type: 'auth' }>;
 
 /** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
+/** SCRAM-SHA-256's key length (RFC 7677: SHA-256). */
+const KEY_BYTES = 32;
 const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlkdW1teWR1bW15$ZHVtbXlkdW1teWR1bW15ZHVtbXlkdW1teWR1bW15ZGQ';
 
 export class SubmissionAuth {
@@ -51,8 +54,14 @@ export class SubmissionAuth {
       },
       scramCredentials: async (username) => {
         const account = await store.findAccount(username.toLowerCase());
-        if (!account || account.disabled || !account.scram) return undefined;
-        return parseScramCredentials(account.scram);
+        if (!account?.scram) return undefined;
+        const credentials = parseScramCredentials(account.scram);
+        // A disabled account keeps showing its own salt (a made-up one would tell that it changed),
+        // with keys no proof matches: the login fails as a wrong password does.
+        if (account.disabled) {
+          return { ...credentials, storedKey: randomBytes(KEY_BYTES), serverKey: randomBytes(KEY_BYTES) };
+        }
+        return credentials;
       },
     };
   }

@@ -579,3 +579,22 @@ test('fields a client may not write are removed: Bcc (submission), Return-Path a
   assert.doesNotMatch(outside, /^x-postern-signals: none/im);
   assert.match(outside, /^Bcc: bob@example\.com\r\n/m);
 });
+
+test('SCRAM: a disabled account shows the salt it always had, and its login fails as a wrong password does', async () => {
+  const saltOf = async (user: string) => {
+    const { client } = await SmtpClient.openTls(server.submissionsPort);
+    await ehlo(client);
+    const first = await client.command(`AUTH SCRAM-SHA-256 ${b64(`n,,n=${user},r=${'n'.repeat(24)}`)}`);
+    assert.equal(first.code, 334);
+    await client.command('*'); // abort: no failure counted
+    await client.close();
+    return /(?:^|,)s=([^,]+)/.exec(Buffer.from(first.lines[0]!, 'base64').toString())![1];
+  };
+  const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
+  await server.store.createAccount('dora@example.com', await hashPassword(PASSWORD), scram);
+  const before = await saltOf('dora@example.com');
+  await server.store.setDisabled('dora@example.com', true);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(await saltOf('dora@example.com'), before);
+  await server.store.setDisabled('dora@example.com', false);
+});
