@@ -22,6 +22,8 @@ import type { Store } from '../store/store.ts';
 type AuthRequest = Extract<Effect, { type: 'auth' }>;
 
 /** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
+/** The store's secret that SCRAM's made-up salts for unknown users come from (Credentials.fakeSaltKey). */
+const FAKE_SALT_SECRET = 'scram-fake-salt';
 /** SCRAM-SHA-256's key length (RFC 7677: SHA-256). */
 const KEY_BYTES = 32;
 const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlkdW1teWR1bW15$ZHVtbXlkdW1teWR1bW15ZHVtbXlkdW1teWR1bW15ZGQ';
@@ -37,6 +39,7 @@ export class SubmissionAuth {
   readonly #ipv6Prefix: number;
   /** auth.exceptions: clients never blocked (a NAT many users share). */
   readonly #exceptions: Networks;
+  #fakeSaltKey: Promise<Buffer> | undefined;
   constructor(store: Store, options: Config['auth'], logger: Logger, ipv6Prefix = 64) {
     this.#store = store;
     this.#ipv6Prefix = ipv6Prefix;
@@ -62,6 +65,14 @@ export class SubmissionAuth {
           return { ...credentials, storedKey: randomBytes(KEY_BYTES), serverKey: randomBytes(KEY_BYTES) };
         }
         return credentials;
+      },
+      // Read once, then kept: the value never changes (Store.secret).
+      fakeSaltKey: () => {
+        this.#fakeSaltKey ??= store.secret(FAKE_SALT_SECRET).catch((error: unknown) => {
+          this.#fakeSaltKey = undefined; // a store that failed now may answer next time
+          throw error;
+        });
+        return this.#fakeSaltKey;
       },
     };
   }

@@ -13,6 +13,7 @@
  * like a delivered one.
  */
 
+import { randomBytes } from 'node:crypto';
 import { summarize } from '../mime/summary.ts';
 import { counterEntries } from './counters.ts';
 import { checkDelivery } from './delivery-targets.ts';
@@ -51,6 +52,7 @@ import {
   type QuarantineRelease,
   type QueueJob,
   type ReleasedQuarantine,
+  SECRET_BYTES,
   type SenderHistory,
   type Store,
   StoreClosedError,
@@ -66,6 +68,7 @@ export class NullStore implements Store {
   #closed = false;
   #discarded = 0;
   readonly #counters = new Map<string, number>();
+  readonly #secrets = new Map<string, Buffer>();
   readonly #loginFailures = new Map<string, LoginFailureRow>();
   readonly #dkimKeys: DkimKey[] = [];
   readonly #senders = new Map<string, { messages: number; firstSeen: number }>();
@@ -284,6 +287,14 @@ export class NullStore implements Store {
   async readCounters(prefix: string): Promise<Record<string, number>> {
     this.#assertOpen();
     return Object.fromEntries([...this.#counters].filter(([name]) => name.startsWith(prefix)));
+  }
+
+  /** Per process: a null store keeps nothing past it. */
+  async secret(name: string): Promise<Buffer> {
+    this.#assertOpen();
+    const value = this.#secrets.get(name) ?? randomBytes(SECRET_BYTES);
+    this.#secrets.set(name, value);
+    return value;
   }
 
   /** Greylisting needs a store to remember first attempts: with none, every triplet passes. */

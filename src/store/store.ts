@@ -407,6 +407,12 @@ export interface Store {
   /** Every counter whose name starts with `prefix` (compared exactly: no wildcards, case-sensitive). */
   readCounters(prefix: string): Promise<Record<string, number>>;
 
+  /**
+   * A random secret of SECRET_BYTES kept in the store under `name`, made on first use: the same on
+   * every node and after every restart (a key whose output must not change between them).
+   */
+  secret(name: string): Promise<Buffer>;
+
   /** Decides a greylisting triplet now, atomically across processes and nodes (see GreylistRequest). */
   greylist(request: GreylistRequest): Promise<GreylistResult>;
 
@@ -451,6 +457,9 @@ export interface Store {
   /** Waits for pending writes, then closes. Further calls reject with StoreClosedError. */
   close(): Promise<void>;
 }
+
+/** The length of a Store.secret(). */
+export const SECRET_BYTES = 32;
 
 export class StoreError extends Error {
   readonly code: string = 'STORE_ERROR';

@@ -44,3 +44,42 @@ test('a session that ends while AUTH waits on the store leaves no exchange behin
   auth.forget(other);
   assert.equal(auth.pendingExchanges, 0);
 });
+
+test("SCRAM: an unknown user's made-up salt comes from the store's secret: the same on two nodes and after a restart", async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openSqliteStore } = await import('../../src/store/sqlite/index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'postern-salt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = parseConfig({}, 'test').auth;
+  const saltFrom = async (auth: SubmissionAuth, user: string) => {
+    const first = await auth.step(
+      {
+        type: 'auth',
+        mechanism: 'SCRAM-SHA-256',
+        response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`),
+        first: true,
+      },
+      peer,
+    );
+    assert.equal(first.action, 'challenge');
+    auth.forget(peer);
+    const data = first.action === 'challenge' ? first.data.toString() : '';
+    return /(?:^|,)s=([^,]+)/.exec(data)?.[1];
+  };
+  const one = await openSqliteStore({ dataDir: join(dir, 'data') });
+  const before = await saltFrom(new SubmissionAuth(one, config, createLogger('silent')), 'ghost@example.com');
+  const beside = await saltFrom(new SubmissionAuth(one, config, createLogger('silent')), 'ghost@example.com');
+  await one.close();
+  const again = await openSqliteStore({ dataDir: join(dir, 'data') });
+  t.after(() => again.close());
+  const after = await saltFrom(new SubmissionAuth(again, config, createLogger('silent')), 'ghost@example.com');
+  assert.ok(before);
+  assert.equal(beside, before, 'another node on the same store');
+  assert.equal(after, before, 'after a restart');
+  assert.notEqual(
+    await saltFrom(new SubmissionAuth(again, config, createLogger('silent')), 'other@example.com'),
+    before,
+  );
+});

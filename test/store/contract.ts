@@ -187,6 +187,17 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     );
 
     test(
+      'secret(): 32 random bytes made on first use, then always the same; each name its own',
+      withStore(async (store) => {
+        const first = await store.secret('scram-fake-salt');
+        assert.equal(first.length, 32);
+        const [again, other] = await Promise.all([store.secret('scram-fake-salt'), store.secret('another')]);
+        assert.deepEqual(again, first);
+        assert.notDeepEqual(other, first);
+      }),
+    );
+
+    test(
       'a delivery handed over (handOver) is stored byte for byte, large or small, with others in its batch',
       withStore(async (store) => {
         const bob = await store.createAccount('bob@example.com', PHC);

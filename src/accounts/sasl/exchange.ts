@@ -49,6 +49,12 @@ export interface Credentials {
   verifyPassword(username: string, password: string): Promise<boolean>;
   /** The SCRAM-SHA-256 stored secret of the user, or undefined for unknown users / users without one. */
   scramCredentials(username: string): Promise<ScramCredentials | undefined>;
+  /**
+   * The key the made-up salts of unknown users are derived from: kept in the store, so that a user's
+   * salt is the same on every node and after a restart, as a real one is. A key of the process's own
+   * when absent (tests).
+   */
+  fakeSaltKey?(): Promise<Buffer>;
 }
 
 /** RFC 9266: 32 bytes of exportKeyingMaterial('EXPORTER-Channel-Binding', 32) of the TLS connection. */

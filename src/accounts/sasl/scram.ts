@@ -81,8 +81,9 @@ type ScramState =
       nonce: string;
     };
 
-// Per process: a made-up salt stays the same while the server runs, so asking twice shows no
-// difference between a real user (whose salt is fixed) and an unknown one.
+// When the credentials give no key of their own (Credentials.fakeSaltKey): per process, a made-up salt
+// stays the same while the server runs, so asking twice shows no difference between a real user
+// (whose salt is fixed) and an unknown one. The server's key lives in the store, the same everywhere.
 const FAKE_SALT_KEY = randomBytes(32);
 
 export class ScramExchange implements SaslExchange {
@@ -137,7 +138,8 @@ export class ScramExchange implements SaslExchange {
     const stored = await this.#credentials.scramCredentials(first.username);
     // RFC 5802 §7 lets the server hide "unknown-user" to prevent information disclosure; we also
     // keep the exchange's shape: a made-up salt and the usual steps, failing only at the proof.
-    const secret = stored ?? fakeCredentials(first.username);
+    const secret =
+      stored ?? fakeCredentials(first.username, (await this.#credentials.fakeSaltKey?.()) ?? FAKE_SALT_KEY);
     const serverNonce = this.#options.nonce?.() ?? randomBytes(18).toString('base64');
     if (!PRINTABLE.test(serverNonce)) throw new TypeError('a SCRAM nonce is printable ASCII without ","');
     const nonce = first.clientNonce + serverNonce; // RFC 5802 §5.1 "r": the client's nonce, then ours
@@ -265,8 +267,8 @@ async function clientFinal(
 }
 
 /** A stand-in secret for a user without one: a stable salt, keys that match no proof. */
-function fakeCredentials(username: string): ScramCredentials {
-  const salt = createHmac('sha256', FAKE_SALT_KEY).update(username).digest().subarray(0, SALT_BYTES);
+function fakeCredentials(username: string, key: Buffer): ScramCredentials {
+  const salt = createHmac('sha256', key).update(username).digest().subarray(0, SALT_BYTES);
   return {
     iterations: SCRAM_MIN_ITERATIONS,
     salt,

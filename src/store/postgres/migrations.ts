@@ -386,6 +386,18 @@ CREATE TABLE senders (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'server secrets',
+    sql: `
+-- Random values every node must share and nobody outside may learn (the key SCRAM's made-up salts
+-- for unknown users are derived from), made on first use.
+CREATE TABLE secrets (
+  name text PRIMARY KEY,
+  value bytea NOT NULL
+);
+`,
+  },
 ];
 assertMigrationList(POSTGRES_MIGRATIONS);
 

@@ -5,6 +5,7 @@
  * LISTEN/NOTIFY (change-channel.ts); queue claims use FOR UPDATE SKIP LOCKED.
  */
 
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { summarize } from '../../mime/summary.ts';
 import { counterEntries } from '../counters.ts';
@@ -40,6 +41,7 @@ import {
   type QuarantineRelease,
   type QueueJob,
   type ReleasedQuarantine,
+  SECRET_BYTES,
   type SenderHistory,
   type Store,
   StoreClosedError,
@@ -402,6 +404,22 @@ export class PostgresStore implements Store {
 
   async greylist(request: GreylistRequest): Promise<GreylistResult> {
     return this.#greylist.decide(request);
+  }
+
+  async secret(name: string): Promise<Buffer> {
+    this.#assertOpen();
+    // One statement: the first node's value is kept, every later one (at once or later) reads it.
+    const rows = await this.#query(
+      `WITH made AS (
+         INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value
+       )
+       SELECT value FROM made UNION ALL SELECT value FROM secrets WHERE name = $1 LIMIT 1`,
+      [name, randomBytes(SECRET_BYTES)],
+    );
+    // Another node inserting at the same moment: ON CONFLICT waited for its commit, but this
+    // statement's snapshot predates it; a new statement sees its row.
+    const row = rows.rows[0] ?? (await this.#query('SELECT value FROM secrets WHERE name = $1', [name])).rows[0];
+    return Buffer.from(row!.value as Uint8Array);
   }
 
   async quarantine(message: NewQuarantined): Promise<QuarantinedSummary> {

@@ -222,6 +222,18 @@ CREATE TABLE senders (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 8,
+    name: 'server secrets',
+    sql: `
+-- Random values every node must share and nobody outside may learn (the key SCRAM's made-up salts
+-- for unknown users are derived from), made on first use. The table holds secrets: mode 0600, as the rest.
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

@@ -179,6 +179,7 @@ export type WriteRequest =
   | { id: number; kind: 'removeAlias'; alias: string }
   | { id: number; kind: 'recordLoginFailure'; key: string; options: LoginFailureOptions }
   | { id: number; kind: 'clearLoginFailures'; key: string }
+  | { id: number; kind: 'secret'; name: string; candidate: Uint8Array }
   | { id: number; kind: 'enqueueJob'; job: NewQueueJob; now: Date }
   | { id: number; kind: 'claimJobs'; options: ClaimOptions & { now: Date } }
   | { id: number; kind: 'completeJob'; jobId: number; claimant: string }
@@ -229,6 +230,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeDkimKey' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
   | { id: number; ok: true; kind: 'recordSenders' }
+  | { id: number; ok: true; kind: 'secret'; value: Uint8Array }
   | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; stored?: StoredReceipt; job?: QueueJob }
   | { id: number; ok: false; failure: WriteFailure; message: string };
 

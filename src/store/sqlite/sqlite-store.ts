@@ -6,6 +6,7 @@
  * the same file at the same time: SQLite's locks and busy_timeout serialize the two.
  */
 
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -43,6 +44,7 @@ import {
   type QuarantineRelease,
   type QueueJob,
   type ReleasedQuarantine,
+  SECRET_BYTES,
   type SenderHistory,
   type Store,
   StoreClosedError,
@@ -262,6 +264,13 @@ export class SqliteStore implements Store {
   async loginBlockedUntil(key: string, now: Date): Promise<Date | null> {
     this.#assertOpen();
     return this.#reads.loginBlockedUntil(key, now);
+  }
+
+  async secret(name: string): Promise<Buffer> {
+    this.#assertOpen();
+    const result = await this.#write({ kind: 'secret', name, candidate: randomBytes(SECRET_BYTES) });
+    if (result.kind !== 'secret') throw unexpected(result);
+    return Buffer.from(result.value);
   }
 
   async clearLoginFailures(key: string): Promise<void> {

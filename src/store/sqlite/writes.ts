@@ -27,6 +27,8 @@ export class SqliteWriter {
   readonly #findMailbox: StatementSync;
   readonly #accountExists: StatementSync;
   readonly #insertMessage: StatementSync;
+  readonly #insertSecret: StatementSync;
+  readonly #readSecret: StatementSync;
   readonly #begin: StatementSync;
   readonly #commit: StatementSync;
   readonly #savepoint: StatementSync;
@@ -69,6 +71,8 @@ export class SqliteWriter {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // Prepared once: a transaction per batch and a savepoint per request must not cost an SQL parse each.
+    this.#insertSecret = db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
+    this.#readSecret = db.prepare('SELECT value FROM secrets WHERE name = ?');
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#savepoint = db.prepare('SAVEPOINT request');
@@ -206,6 +210,12 @@ export class SqliteWriter {
       case 'clearLoginFailures':
         this.#loginFailures.clear(request.key);
         return { id: request.id, ok: true, kind: 'clearLoginFailures' };
+      case 'secret': {
+        // The first caller's candidate is kept; every later one (another process included) reads it.
+        this.#insertSecret.run(request.name, request.candidate);
+        const row = this.#readSecret.get(request.name) as { value: Uint8Array };
+        return { id: request.id, ok: true, kind: 'secret', value: row.value };
+      }
       case 'enqueueJob':
         return { id: request.id, ok: true, kind: 'enqueueJob', job: this.#enqueueJob(request.job, request.now) };
       case 'claimJobs':
