@@ -497,8 +497,10 @@ function unquotedAtSigns(value: string): number {
   let depth = 0;
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
-    if (c === '\\')
-      i++; // a quoted-pair, in a quoted string or a comment; outside either it is no special
+    // A quoted-pair exists only inside a quoted string or a comment (RFC 5322 §3.2.1, §3.2.4); outside
+    // them a backslash quotes nothing, and `bob\\@evil.example <alice@…>` has two "@" (Python's parser
+    // reads bob's address there).
+    if (c === '\\' && (quoted || depth > 0)) i++;
     else if (quoted) quoted = c !== '"';
     else if (c === '(') depth++;
     else if (c === ')' && depth > 0) depth--;

@@ -116,6 +116,7 @@ test('sender login mismatch: another envelope sender or another From is refused 
     'ceo@example.org (=?UTF-8?Q?<carol@example.com>?=)', // an encoded-word in a comment
     'Carol <carol@example.com> <ceo@example.org>', // two angle-addrs: parsers disagree on the author
     'carol@example.com ceo@example.org', // two addresses without a comma
+    'ceo\\@example.org <carol@example.com>', // a backslash outside quotes quotes nothing: two "@"
   ];
   for (const from of tricks) {
     assert.equal(await send(client, 'carol@example.com', 'bob@example.com', from), '553 5.7.1', from);
