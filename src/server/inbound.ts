@@ -498,7 +498,7 @@ function unquotedAtSigns(value: string): number {
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
     // A quoted-pair exists only inside a quoted string or a comment (RFC 5322 §3.2.1, §3.2.4); outside
-    // them a backslash quotes nothing, and `bob\\@evil.example <alice@…>` has two "@" (Python's parser
+    // them a backslash quotes nothing, and `bob\@evil.example <alice@…>` has two "@" (Python's parser
     // reads bob's address there).
     if (c === '\\' && (quoted || depth > 0)) i++;
     else if (quoted) quoted = c !== '"';

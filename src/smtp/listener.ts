@@ -291,7 +291,10 @@ export class SmtpListener {
     this.attach(conn, socket);
     socket.on('close', () => {
       conn.peer.gone = true;
-      conn.session.released();
+      // A message a handler still works on (authentication, milters, the store) is still in memory:
+      // its share is given back when the handler ends (apply()). A client that sends a message and
+      // hangs up at once must not free the budget for the next one while the first is processed.
+      if (!conn.busy) conn.session.released();
       this.connections.delete(conn);
       this.options.handlers.disconnected?.(conn.peer);
       if (logger.isLevelEnabled('debug')) conn.log.debug('disconnected');
@@ -515,7 +518,10 @@ export class SmtpListener {
         })
         .then((outcome) => {
           conn.busy = false;
-          if (socket.destroyed) return;
+          if (socket.destroyed) {
+            conn.session.released(); // the client left while we worked: the content is free only now
+            return;
+          }
           this.apply(conn, conn.session.resolved(outcome));
           this.backpressure(conn);
         });

@@ -116,3 +116,58 @@ test('a server: a client that hangs up mid-DATA gives its share back', async (t)
   for (let i = 0; i < 1000 && budget.held > 0; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(budget.held, 0);
 });
+
+test('a client that hangs up after its final dot: the share stays counted until the handler is done with it', async (t) => {
+  const { SmtpListener } = await import('../../src/smtp/listener.ts');
+  const { createLogger } = await import('../../src/log/logger.ts');
+  const budget = new ContentBudget(100_000);
+  let finish: () => void = () => {};
+  const handlerDone = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  let started = false;
+  const { sessionId: _, ...session } = sessionDefaults;
+  const listener = new SmtpListener({
+    host: '127.0.0.1',
+    port: 0,
+    session: { ...session, contentBudget: budget },
+    maxConnections: 10,
+    idleTimeoutMs: 10_000,
+    dataTimeoutMs: 10_000,
+    logger: createLogger('silent'),
+    handlers: {
+      check: async (request) =>
+        request.stage === 'rcpt'
+          ? { action: 'continue', route: { kind: 'local', accountId: 1 } }
+          : { action: 'continue' },
+      message: async (envelope) => {
+        started = true;
+        await handlerDone; // milters, the store: still reading the content
+        return { action: 'reply', reply: replies.queued(envelope.id) };
+      },
+    },
+  });
+  const { port } = await listener.listen();
+  t.after(() => listener.close(0));
+  const socket = net.connect(port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (d) => {
+    text += d;
+  });
+  const waitFor = async (what: () => boolean) => {
+    for (let i = 0; i < 1000 && !what(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(what());
+  };
+  await waitFor(() => text.includes('220 '));
+  socket.write('EHLO c.example.net\r\n');
+  await waitFor(() => /250 [^\r]*\r\n$/.test(text));
+  socket.write('MAIL FROM:<c@example.net>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n');
+  await waitFor(() => text.includes('354'));
+  socket.end(`${body(8_000)}.\r\n`);
+  await waitFor(() => started);
+  socket.destroy();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(budget.held, 8_000, 'counted while the handler still holds the message');
+  finish();
+  await waitFor(() => budget.held === 0);
+});
