@@ -23,14 +23,24 @@ export interface OpenStoreOptions {
    * replaced, truncated or found corrupt): every write fails from then on, and the server should stop.
    */
   onFatal?: (error: Error) => void;
+  /**
+   * A person waits on it (a CLI command): PostgreSQL statements are not cut at the server's 30 s
+   * (removing an account with a hundred thousand messages may take longer); Ctrl-C stops a wait.
+   */
+  interactive?: boolean;
 }
 
 export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   const { store } = config;
   if (store.engine === 'postgres') {
     const { openPostgresStore } = await import('./postgres/index.ts');
-    const { onFatal: _notUsed, ...postgres } = options;
-    return openPostgresStore({ url: store.url, poolSize: store.poolSize, ...postgres });
+    const { onFatal: _notUsed, interactive, ...postgres } = options;
+    return openPostgresStore({
+      url: store.url,
+      poolSize: store.poolSize,
+      ...postgres,
+      ...(interactive ? { timeouts: { statementMs: 0, lockMs: 0, queryMs: 0 } } : {}),
+    });
   }
   const { openSqliteStore } = await import('./sqlite/index.ts');
   return openSqliteStore({ dataDir: config.dataDir, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });

@@ -243,3 +243,25 @@ test('restore into a data directory without a store; backup refusals', async (t)
     assert.match(r.stderr, new RegExp(`${command} works on the SQLite store; .*pg_dump`));
   }
 });
+
+test('restore removes a copy a crashed restore left, and run as root gives what it made to the data directory owner', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const backupFile = path.join(d.root, 'b.sqlite');
+  assert.equal((await postern(['backup', backupFile, '--config', d.file])).code, 0);
+  fs.writeFileSync(path.join(d.data, `${DATABASE_FILE_NAME}.restore-99999`), 'half a copy');
+  const asRoot = process.getuid?.() === 0;
+  // The server's user owns its data directory; an admin restores as root.
+  if (asRoot) for (const f of ['', ...fs.readdirSync(d.data)]) fs.chownSync(path.join(d.data, f), 65534, 65534);
+  const r = await postern(['restore', backupFile, '--config', d.file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(leftovers(d.data), [], 'the crashed copy is gone');
+  if (asRoot) {
+    assert.equal(fs.statSync(d.live).uid, 65534, 'the restored store is the server user’s');
+    assert.equal(fs.statSync(path.join(d.data, 'backups')).uid, 65534);
+    const replaced = /WAL: (\S+)$/m.exec(r.stdout)![1]!;
+    assert.equal(fs.statSync(replaced).uid, 65534, 'the replaced store keeps its owner');
+  } else {
+    t.diagnostic('not root: the ownership half of this test needs root to chown');
+  }
+});

@@ -16,7 +16,7 @@ export async function withStore<T>(config: Config, work: (store: Store) => Promi
         'run "postern migrate" first (or start "postern serve", which migrates); other commands do not upgrade a store',
     );
   }
-  const store = await openStore(config, { applicationName: 'postern cli' });
+  const store = await openStore(config, { applicationName: 'postern cli', interactive: true });
   let failed = false;
   try {
     return await work(store);

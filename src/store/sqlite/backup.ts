@@ -99,6 +99,7 @@ export function restoreSqliteStore(dataDir: string, backupFile: string): Restore
   }
 
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  removeStaleRestores(dataDir);
   const incoming = `${live}.restore-${process.pid}`;
   try {
     try {
@@ -112,9 +113,10 @@ export function restoreSqliteStore(dataDir: string, backupFile: string): Restore
     const mailboxes = renewUidValidity(incoming, floor);
     const restored = checkedSummary(incoming, 'quick_check', live);
     setWalMode(incoming); // as the server keeps it; the copy came out in rollback mode
-    const replaced = fs.existsSync(live) ? moveLiveAside(live, dataDir) : undefined;
-    fs.renameSync(incoming, live);
+    const replaced = fs.existsSync(live) ? swapIn(live, incoming, dataDir) : undefined;
+    if (!replaced) fs.renameSync(incoming, live);
     syncDirectory(live);
+    giveToOwner(dataDir, [live, path.join(dataDir, 'backups')]);
     return { restored, mailboxes, ...(replaced ? { replaced } : {}) };
   } finally {
     for (const leftover of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${incoming}${leftover}`, { force: true });
@@ -193,18 +195,26 @@ function placeWithoutReplacing(from: string, to: string): void {
 /** The lowest UIDVALIDITY the restored mailboxes may take: above every one the live database gave. */
 function liveUidValidityFloor(live: string): number {
   if (!fs.existsSync(live)) return 0;
-  let db: DatabaseSync | undefined;
+  let db: DatabaseSync;
   try {
     db = new DatabaseSync(live, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
-    const counter = Number(
-      db.prepare('SELECT value FROM counters WHERE name = ?').get(UID_VALIDITY_COUNTER)?.value ?? 0,
-    );
-    const highest = Number(db.prepare('SELECT max(uid_validity) AS v FROM mailboxes').get()?.v ?? 0);
-    return Math.max(counter, highest) + 1;
   } catch {
-    return 0; // a database damaged past reading (often why it is restored): the clock alone
+    return 0; // a database damaged past opening (often why it is restored): the clock alone
+  }
+  // Each read on its own: a damaged mailboxes table must not lose the counter, nor the reverse.
+  const read = (sql: string, ...values: string[]): number => {
+    try {
+      return Number(Object.values(db.prepare(sql).get(...values) ?? {})[0] ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    const counter = read('SELECT value FROM counters WHERE name = ?', UID_VALIDITY_COUNTER);
+    const highest = read('SELECT max(uid_validity) FROM mailboxes');
+    return Math.max(counter, highest) + 1;
   } finally {
-    db?.close();
+    db.close();
   }
 }
 
@@ -243,11 +253,14 @@ function setWalMode(file: string): void {
 }
 
 /**
- * Moves the live database and its -wal to `backups/replaced-<time>.sqlite` (-wal): the pair stays
- * readable as it was, whatever state it is in. An exclusive lock first proves that no other process
- * has it open: a process writing to it after the swap would write its WAL beside the restored file.
+ * Puts `incoming` in the live database's place and keeps the replaced one, with its -wal, in
+ * `backups/replaced-<time>.sqlite`. `postern.sqlite` names the old or the new file at every moment
+ * (a hard link keeps the old one, then one rename replaces the name), so a crash anywhere leaves a
+ * store for serve to open, never none (serve would make an empty one). An exclusive lock first proves
+ * that no other process has the database open, and the checkpoint leaves its -wal empty: a WAL
+ * beside the restored file would be replayed onto it.
  */
-function moveLiveAside(live: string, dataDir: string): string {
+function swapIn(live: string, incoming: string, dataDir: string): string {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(live, { timeout: 0 });
@@ -263,18 +276,51 @@ function moveLiveAside(live: string, dataDir: string): string {
         `another process has the store ${live} open (a postern command, or the sqlite3 shell): let it finish first`,
       );
     }
-    // A database too damaged to lock or checkpoint is moved aside as it is, with its WAL.
+    // A database too damaged to lock or checkpoint is kept as it is, with its WAL.
   } finally {
     if (db?.isOpen) db.close();
   }
   const backups = path.join(dataDir, 'backups');
   fs.mkdirSync(backups, { recursive: true, mode: 0o700 });
   const aside = path.join(backups, `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
+  let linked = true;
+  try {
+    fs.linkSync(live, aside);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    linked = false; // no hard links here: moved instead, a moment without postern.sqlite
+  }
   if (fs.existsSync(`${live}-wal`)) fs.renameSync(`${live}-wal`, `${aside}-wal`);
-  fs.renameSync(live, aside);
+  if (!linked) fs.renameSync(live, aside);
+  fs.renameSync(incoming, live);
   // Shared memory describes the WAL just moved; the restored file starts without both.
   fs.rmSync(`${live}-shm`, { force: true });
   syncDirectory(aside);
-  syncDirectory(live);
   return aside;
+}
+
+/** Copies a restore left by a crash (the serve lock is ours, so no restore runs): never a store. */
+function removeStaleRestores(dataDir: string): void {
+  const prefix = `${DATABASE_FILE_NAME}.restore-`;
+  for (const name of fs.readdirSync(dataDir)) {
+    if (name.startsWith(prefix)) fs.rmSync(path.join(dataDir, name), { force: true });
+  }
+}
+
+/**
+ * Run as root for a data directory another user owns (the server's): what the restore made is
+ * given to that user, or the server could not open its own store.
+ */
+function giveToOwner(dataDir: string, files: string[]): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = fs.statSync(dataDir);
+  if (uid === 0) return;
+  for (const file of files) {
+    try {
+      fs.chownSync(file, uid, gid);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
