@@ -18,7 +18,8 @@ const LEVELS: Record<number, { label: string; colour: string }> = {
 const RESET = '\u001b[0m';
 /** Fields every line has, shown in its own way or not at all. */
 const OWN = new Set(['level', 'time', 'msg', 'service']);
-const UNSAFE_CHARACTERS = '[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]';
+const UNSAFE_CHARACTERS =
+  '[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff]';
 const UNSAFE = new RegExp(UNSAFE_CHARACTERS, 'g');
 const HAS_UNSAFE = new RegExp(UNSAFE_CHARACTERS);
 const BARE = /^[^\s"=\\]+$/;

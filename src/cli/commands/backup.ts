@@ -45,7 +45,7 @@ export async function restoreCommand(args: string[]): Promise<number> {
       outcome.mailboxes === 1
         ? 'the mailbox got a new UIDVALIDITY: IMAP clients will download it again'
         : `${outcome.mailboxes} mailboxes got a new UIDVALIDITY: IMAP clients will download them again`,
-      'mail delivered after the backup was taken is not in the restored store',
+      'mail delivered after the backup was taken is not in the restored store, nor are accounts, aliases, DKIM keys or quarantined messages changed since: check that DKIM signs with a key DNS still publishes (postern dkim list)',
     );
     if (outcome.restored.schemaVersion > 0) lines.push('start "postern serve" (it migrates an older backup first)');
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -46,6 +46,9 @@ export function backUpSqliteStore(dataDir: string, destination: string): Databas
   const live = path.join(dataDir, DATABASE_FILE_NAME);
   if (!fs.existsSync(live))
     throw new StoreUnavailableError(`there is no SQLite store to back up: ${live} does not exist`);
+  // Said before the copy is made (a large store takes a while); the link at the end checks again.
+  if (fs.existsSync(destination))
+    throw new StoreUnavailableError(`${destination} exists: a backup never replaces a file`);
   const source = openReadOnly(live, 'the store');
   const partial = `${destination}.partial-${process.pid}`;
   try {
