@@ -18,26 +18,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { createPool } from '../../src/store/postgres/postgres-store.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
 import { freePort, waitForPort } from '../support/ports.ts';
-import { testPostgresServerUrl, withTestDatabase } from '../support/postgres.ts';
+import { queryPostgres as query, testPostgresServerUrl, withTestDatabase } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 import { sampleDelivery } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
-
-async function query(url: string, text: string, values?: unknown[]): Promise<pg.QueryResultRow[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** An authentication request ('R') of the given kind (10 SASL, 11 SASLContinue) with its body. */
 function authentication(kind: number, body: Buffer): Buffer {

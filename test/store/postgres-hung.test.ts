@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
-import { testPostgresServerUrl, withTestDatabase } from '../support/postgres.ts';
+import { queryPostgres as query, testPostgresServerUrl, withTestDatabase } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 import { sampleDelivery } from './contract.ts';
 
@@ -47,16 +47,6 @@ function assertUnavailable(outcome: Outcome & { elapsedMs: number }, what: strin
   assert.ok(outcome.error instanceof StoreUnavailableError, `${outcome.error.name}: ${outcome.error.message}`);
   assert.ok(outcome.elapsedMs < maxMs, `${what} took ${outcome.elapsedMs} ms`);
   return outcome.error;
-}
-
-async function query(url: string, text: string, values?: unknown[]): Promise<pg.QueryResultRow[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 async function storedMessages(url: string): Promise<number> {

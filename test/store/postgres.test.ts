@@ -11,7 +11,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
 import { createPool } from '../../src/store/postgres/postgres-store.ts';
 import { SchemaTooNewError, StoreUnavailableError } from '../../src/store/store.ts';
-import { createTestDatabase, withTestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, queryPostgres as query, withTestDatabase } from '../support/postgres.ts';
 import { runStoreContract, sampleDelivery, sampleMessage } from './contract.ts';
 
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
@@ -40,16 +40,6 @@ runStoreContract('postgres', async () => {
     throw error;
   }
 });
-
-async function query(url: string, text: string, values?: unknown[]): Promise<pg.QueryResultRow[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 test('postgres: migrates a new database to the latest schema version', () =>
   withTestDatabase(async ({ url }) => {

@@ -61,3 +61,14 @@ export async function withTestDatabase<T>(work: (database: TestDatabase) => Prom
     await database.drop();
   }
 }
+
+/** One statement on its own connection (a test's view of the database, beside the store's pool). */
+export async function queryPostgres(url: string, text: string, values?: unknown[]): Promise<pg.QueryResultRow[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
