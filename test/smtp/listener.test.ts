@@ -11,8 +11,8 @@ import { SmtpListener } from '../../src/smtp/listener.ts';
 import { replies } from '../../src/smtp/replies.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
 
-/** A listener on an ephemeral loopback port that accepts everything; its log lines go to `lines`. */
-async function startListener(level: string) {
+/** A logger whose lines, parsed, go to `lines`. */
+function collectingLogger(level: string): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -20,7 +20,12 @@ async function startListener(level: string) {
       done();
     },
   });
-  const logger = createLogger(level, sink);
+  return { logger: createLogger(level, sink), lines };
+}
+
+/** A listener on an ephemeral loopback port that accepts everything; its log lines go to `lines`. */
+async function startListener(level: string) {
+  const { logger, lines } = collectingLogger(level);
   let children = 0;
   const child = logger.child.bind(logger);
   logger.child = ((...args: Parameters<Logger['child']>) => {
@@ -187,13 +192,7 @@ test('a connection refused for maxConnections is closed even when the client kee
 });
 
 test('a store that cannot answer is one log line with its reason; a bug keeps its stack', async () => {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { logger, lines } = collectingLogger('info');
   const unavailable = Object.assign(new Error('PostgreSQL refused a connection: too many connections'), {
     code: 'STORE_UNAVAILABLE',
   });
@@ -205,7 +204,7 @@ test('a store that cannot answer is one log line with its reason; a bug keeps it
     maxConnections: 10,
     idleTimeoutMs: 10_000,
     dataTimeoutMs: 10_000,
-    logger: createLogger('info', sink),
+    logger,
     handlers: {
       check: async (request) => {
         if (request.stage === 'rcpt') {
