@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { verifyPassword } from '../accounts/password.ts';
 import { type Credentials, createExchange, type SaslExchange, type SaslStep } from '../accounts/sasl/index.ts';
-import { parseScramCredentials } from '../accounts/sasl/scram.ts';
+import { KEY_BYTES, parseScramCredentials } from '../accounts/sasl/scram.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import { clientKey, type Networks, parseNetworks } from '../policy/cidr.ts';
@@ -24,8 +24,6 @@ type AuthRequest = Extract<Effect, { type: 'auth' }>;
 /** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
 /** The store's secret that SCRAM's made-up salts for unknown users come from (Credentials.fakeSaltKey). */
 const FAKE_SALT_SECRET = 'scram-fake-salt';
-/** SCRAM-SHA-256's key length (RFC 7677: SHA-256). */
-const KEY_BYTES = 32;
 const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlkdW1teWR1bW15$ZHVtbXlkdW1teWR1bW15ZHVtbXlkdW1teWR1bW15ZGQ';
 
 export class SubmissionAuth {

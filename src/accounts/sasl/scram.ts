@@ -14,7 +14,7 @@ export const SCRAM_MIN_ITERATIONS = 4096; // RFC 7677 §4: "at least 4096"
 const MAX_ITERATIONS = 10_000_000; // the client pays for these; a stored value beyond is corrupt
 const SALT_BYTES = 16;
 const MIN_SALT_BYTES = 8;
-const KEY_BYTES = 32; // SHA-256 output, RFC 7677 §3
+export const KEY_BYTES = 32; // SHA-256 output, RFC 7677 §3
 const MAX_MESSAGE = 4096; // a client message is a few hundred octets; bound the parsing
 
 export class InvalidScramCredentialsError extends Error {

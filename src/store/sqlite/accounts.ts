@@ -9,8 +9,8 @@ import { accountLoginKey } from '../login-failures.ts';
 import type { Account } from '../store.ts';
 import { RequestFailure } from './request-failure.ts';
 
-const UID_VALIDITY_COUNTER = 'uid_validity';
-const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
+export const UID_VALIDITY_COUNTER = 'uid_validity';
+export const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
 
 export class SqliteAccounts {
   readonly #findAccountId: StatementSync;

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { StoreUnavailableError } from '../store.ts';
+import { MAX_UID_VALIDITY, UID_VALIDITY_COUNTER } from './accounts.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './connection.ts';
 import { copyDatabase, syncDirectory } from './database-copy.ts';
 import { currentVersion, SQLITE_SCHEMA_VERSION } from './migrations.ts';
@@ -33,9 +34,6 @@ export interface RestoreOutcome {
   /** Mailboxes that got a new UIDVALIDITY. */
   mailboxes: number;
 }
-
-const UID_VALIDITY_COUNTER = 'uid_validity';
-const MAX_UID_VALIDITY = 0xffff_ffff; // a 32-bit nz-number, RFC 9051 §2.3.1.1
 
 /**
  * Copies the live database to `destination`, which must not exist: the copy is written under a
@@ -186,9 +184,9 @@ function placeWithoutReplacing(from: string, to: string): void {
   try {
     fs.linkSync(from, to);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new StoreUnavailableError(`${to} exists: a backup never replaces a file`);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new StoreUnavailableError(`${to} exists: a backup never replaces a file`);
+    if (!noHardLinks(error)) throw error;
     if (fs.existsSync(to)) throw new StoreUnavailableError(`${to} exists: a backup never replaces a file`);
     fs.renameSync(from, to);
   }
@@ -290,8 +288,7 @@ function swapIn(live: string, incoming: string, dataDir: string): string {
   try {
     fs.linkSync(live, aside);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    if (!noHardLinks(error)) throw error;
     linked = false; // no hard links here: moved instead, a moment without postern.sqlite
   }
   if (fs.existsSync(`${live}-wal`)) fs.renameSync(`${live}-wal`, `${aside}-wal`);
@@ -326,4 +323,10 @@ function giveToOwner(dataDir: string, files: string[]): void {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
+}
+
+/** link() refused by a file system without hard links (some FUSE and network mounts). */
+function noHardLinks(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS';
 }
