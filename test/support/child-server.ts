@@ -74,9 +74,16 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node bin/postern.mjs serve --config FILE` and waits (at most 15 s) for it to listen. */
-export async function spawnServer(file: string): Promise<ChildServer> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `node bin/postern.mjs serve --config FILE` and waits (at most 15 s) for it to listen. With
+ * `shell`, runs that shell command first and then execs `bin/postern serve` (same pid), as an admin's shell would.
+ */
+export async function spawnServer(file: string, options: { shell?: string } = {}): Promise<ChildServer> {
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const child =
+    options.shell === undefined
+      ? spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio })
+      : spawn('sh', ['-c', `${options.shell}; exec "$0" serve --config "$1"`, POSTERN, file], { stdio });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {

@@ -21,6 +21,7 @@ import { createResolver } from '../../dns/system-resolver.ts';
 import { ContentFilter } from '../../filter/content-filter.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
 import { InboundPolicy } from '../../policy/inbound-policy.ts';
+import { openFileWarning } from '../../server/open-files.ts';
 import { warnIfHostnameUncovered } from '../../server/tls-setup.ts';
 import { NullStore } from '../../store/null-store.ts';
 import { StoreError } from '../../store/store.ts';
@@ -86,6 +87,8 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     );
   }
   report.warnings.push(...permissionWarnings(config, file), ...settingWarnings(config));
+  const openFiles = openFileWarning(config);
+  if (openFiles) report.warnings.push(openFiles);
   await attempt(() => {
     // The lists are built as serve builds them; construction reads neither the store nor DNS.
     const store = new NullStore([]);

@@ -4,6 +4,7 @@ import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
+import { openFileWarning } from '../../server/open-files.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
 import { CliError, usageError } from '../errors.ts';
@@ -71,7 +72,14 @@ export async function serveCommand(args: string[]): Promise<number> {
       `running on the embedded defaults: hostname ${config.hostname} and local domain ${config.domains.join(', ')}; set "hostname" and "domains" in postern.yaml for real mail`,
     );
   }
-  for (const warning of [...permissionWarnings(config, file), ...settingWarnings(config)]) logger.warn(warning);
+  const openFiles = openFileWarning(config);
+  for (const warning of [
+    ...permissionWarnings(config, file),
+    ...settingWarnings(config),
+    ...(openFiles ? [openFiles] : []),
+  ]) {
+    logger.warn(warning);
+  }
   // Read after the listeners are up: a store that fails here is said so, and the signal handlers below
   // still get installed (a throw would leave a listening server no SIGTERM stops gracefully).
   const where =
