@@ -423,6 +423,11 @@ export const configSchema = z
         dataTimeoutMs: duration.default(180_000),
         /** A TLS handshake (implicit TLS or after STARTTLS) must end within this, as Postfix's smtpd_starttls_timeout. */
         tlsHandshakeTimeoutMs: duration.default(30_000),
+        /**
+         * Postfix's stress mode: from 80 % of maxConnections on a listener (until below 60 %), idle, data
+         * and TLS handshake timeouts drop to this. 0 turns it off.
+         */
+        stressTimeoutMs: z.number().int().min(0).max(MAX_TIMER_MS).default(10_000),
         /** Bare CR or LF (the SMTP-smuggling class, CVE-2023-51764): reject the message, or normalize. */
         bareLineEndings: z.enum(['reject', 'normalize']).default('reject'),
         /** VRFY (RFC 5321 §3.5.3): off answers 502; ambiguous 252 to all; on 250/252/550, rate-limited. */

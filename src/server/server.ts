@@ -175,6 +175,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         idleTimeoutMs: smtp.idleTimeoutMs,
         dataTimeoutMs: smtp.dataTimeoutMs,
         tlsHandshakeTimeoutMs: smtp.tlsHandshakeTimeoutMs,
+        stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
         handlers,
       }),

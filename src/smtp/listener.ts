@@ -65,6 +65,12 @@ export interface ListenerOptions {
   dataTimeoutMs: number;
   /** How long a TLS handshake may take before the connection is dropped; 30 s when absent. */
   tlsHandshakeTimeoutMs?: number;
+  /**
+   * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
+   * this, so clients that hold connections without sending (or a slow trickle) make room for others.
+   * Absent or 0: off.
+   */
+  stressTimeoutMs?: number;
   logger: Logger;
   handlers: SmtpHandlers;
 }
@@ -131,6 +137,9 @@ const MAX_BUFFERED_INPUT = 256 * 1024;
  * replies a client's commands make (an EHLO reply is 20 times its command) cannot pile up in memory.
  */
 const MAX_PENDING_OUTPUT = 256 * 1024;
+/** The listener is under stress from this share of maxConnections on, and until it falls below the second. */
+const STRESS_ON = 0.8;
+const STRESS_OFF = 0.6;
 
 /**
  * Lines about connections that never became sessions (a failed or timed-out TLS handshake on port
@@ -173,6 +182,7 @@ export class SmtpListener {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private draining = false;
+  private stressed = false;
   private readonly preSessionLines = new LineThrottle();
 
   constructor(options: ListenerOptions) {
@@ -194,7 +204,7 @@ export class SmtpListener {
     const timer = setTimeout(() => {
       this.preSessionLog('info', { ...remote, phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
-    }, this.options.tlsHandshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+    }, this.handshakeTimeout());
     secure.once('secure', () => {
       clearTimeout(timer);
       this.accept(secure, sessionId);
@@ -286,6 +296,7 @@ export class SmtpListener {
     };
     const conn = new Connection(socket, session, peer, logger);
     this.connections.add(conn);
+    this.checkStress();
     if (logger.isLevelEnabled('debug')) conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
     if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
     this.attach(conn, socket);
@@ -296,10 +307,12 @@ export class SmtpListener {
       // hangs up at once must not free the budget for the next one while the first is processed.
       if (!conn.busy) conn.session.released();
       this.connections.delete(conn);
+      this.checkStress();
       this.options.handlers.disconnected?.(conn.peer);
       if (logger.isLevelEnabled('debug')) conn.log.debug('disconnected');
     });
-    socket.setTimeout(this.options.idleTimeoutMs);
+    conn.timeoutMs = this.timeoutFor('');
+    socket.setTimeout(conn.timeoutMs);
     const delay = this.options.greetDelayMs ?? 0;
     if (delay > 0) setTimeout(() => this.greet(conn), delay);
     else this.greet(conn);
@@ -358,13 +371,13 @@ export class SmtpListener {
     conn.busy = true;
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
     conn.socket = secure;
-    conn.timeoutMs = 0;
     const timer = setTimeout(() => {
       conn.log.info({ phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
-    }, this.options.tlsHandshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+    }, this.handshakeTimeout());
     secure.once('close', () => clearTimeout(timer));
-    secure.setTimeout(this.options.idleTimeoutMs);
+    conn.timeoutMs = this.timeoutFor('');
+    secure.setTimeout(conn.timeoutMs);
     this.attach(conn, secure);
     secure.once('secure', () => {
       clearTimeout(timer);
@@ -531,11 +544,50 @@ export class SmtpListener {
       this.apply(conn, conn.session.shutdown());
       return;
     }
-    const phase = conn.session.phaseName;
-    const timeout = phase === 'data' || phase === 'bdat' ? this.options.dataTimeoutMs : this.options.idleTimeoutMs;
+    const timeout = this.timeoutFor(conn.session.phaseName);
     if (timeout !== conn.timeoutMs) {
       conn.timeoutMs = timeout; // re-arming costs; socket activity refreshes the running timer
       socket.setTimeout(timeout);
+    }
+  }
+
+  /** The socket timeout for a session in this phase: RFC 5321 §4.5.3.2's, or the stress timeout. */
+  private timeoutFor(phase: string): number {
+    const { dataTimeoutMs, idleTimeoutMs, stressTimeoutMs } = this.options;
+    const timeout = phase === 'data' || phase === 'bdat' ? dataTimeoutMs : idleTimeoutMs;
+    // RFC 5321 §4.5.3.2 asks for minutes; Postfix cuts them to 10 s under stress (smtpd_timeout =
+    // ${stress?{10}:{300}}s), since a full server that waits minutes for idle clients turns everyone away.
+    return this.stressed && stressTimeoutMs ? Math.min(timeout, stressTimeoutMs) : timeout;
+  }
+
+  /** Postfix's smtpd_starttls_timeout is ${stress?{10}:{300}}s too. */
+  private handshakeTimeout(): number {
+    const timeout = this.options.tlsHandshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    const { stressTimeoutMs } = this.options;
+    return this.stressed && stressTimeoutMs ? Math.min(timeout, stressTimeoutMs) : timeout;
+  }
+
+  /** Enters or leaves stress as connections come and go, and re-arms every waiting connection's timer. */
+  private checkStress(): void {
+    const { maxConnections, stressTimeoutMs, logger } = this.options;
+    if (!stressTimeoutMs) return;
+    const count = this.connections.size;
+    const stressed = this.stressed ? count >= maxConnections * STRESS_OFF : count >= maxConnections * STRESS_ON;
+    if (stressed === this.stressed) return;
+    this.stressed = stressed;
+    if (stressed) {
+      logger.warn(
+        { connections: count, maxConnections, timeoutMs: stressTimeoutMs },
+        `under stress: ${count} of ${maxConnections} connections; idle clients get ${stressTimeoutMs} ms instead of minutes until fewer than ${Math.ceil(maxConnections * STRESS_OFF)} are open`,
+      );
+    } else logger.info({ connections: count, maxConnections }, 'stress over: timeouts back to normal');
+    for (const c of this.connections) {
+      if (c.busy || c.closing) continue; // our own work, or its final moment, keeps its timer
+      const timeout = this.timeoutFor(c.session.phaseName);
+      if (timeout !== c.timeoutMs) {
+        c.timeoutMs = timeout;
+        c.socket.setTimeout(timeout);
+      }
     }
   }
 

@@ -7,9 +7,10 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
 import type { Peer } from '../../src/smtp/envelope.ts';
-import { SmtpListener } from '../../src/smtp/listener.ts';
+import { type ListenerOptions, SmtpListener } from '../../src/smtp/listener.ts';
 import { replies } from '../../src/smtp/replies.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** A logger whose lines, parsed, go to `lines`. */
 function collectingLogger(level: string): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -24,7 +25,7 @@ function collectingLogger(level: string): { logger: Logger; lines: Record<string
 }
 
 /** A listener on an ephemeral loopback port that accepts everything; its log lines go to `lines`. */
-async function startListener(level: string) {
+async function startListener(level: string, overrides: Partial<ListenerOptions> = {}) {
   const { logger, lines } = collectingLogger(level);
   let children = 0;
   const child = logger.child.bind(logger);
@@ -49,6 +50,7 @@ async function startListener(level: string) {
       },
       message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
     },
+    ...overrides,
   });
   const { port } = await listener.listen();
   return { listener, port, lines, peers, children: () => children };
@@ -192,19 +194,10 @@ test('a connection refused for maxConnections is closed even when the client kee
 });
 
 test('a store that cannot answer is one log line with its reason; a bug keeps its stack', async () => {
-  const { logger, lines } = collectingLogger('info');
   const unavailable = Object.assign(new Error('PostgreSQL refused a connection: too many connections'), {
     code: 'STORE_UNAVAILABLE',
   });
-  const { sessionId: _, ...session } = sessionDefaults;
-  const listener = new SmtpListener({
-    host: '127.0.0.1',
-    port: 0,
-    session,
-    maxConnections: 10,
-    idleTimeoutMs: 10_000,
-    dataTimeoutMs: 10_000,
-    logger,
+  const { listener, port, lines } = await startListener('info', {
     handlers: {
       check: async (request) => {
         if (request.stage === 'rcpt') {
@@ -215,7 +208,6 @@ test('a store that cannot answer is one log line with its reason; a bug keeps it
       message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
     },
   });
-  const { port } = await listener.listen();
   try {
     const replies451 = await converse(port, [
       'EHLO client.example',
@@ -234,4 +226,42 @@ test('a store that cannot answer is one log line with its reason; a bug keeps it
   } finally {
     await listener.close(0);
   }
+});
+
+test("stress (Postfix's): a nearly full listener gives idle clients seconds instead of minutes, until it empties", async (t) => {
+  const { listener, port, lines } = await startListener('info', { maxConnections: 10, stressTimeoutMs: 300 });
+  t.after(() => listener.close(0));
+  /** A connection that reads the greeting and then says nothing; `ended` tells what the server said last. */
+  const idle = async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setEncoding('utf8');
+    let said = '';
+    socket.on('data', (chunk: string) => {
+      said += chunk;
+    });
+    const ended = new Promise<string>((resolve) => socket.once('close', () => resolve(said)));
+    await once(socket, 'data');
+    return { socket, ended };
+  };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const calm = await Promise.all(Array.from({ length: 5 }, idle));
+  await sleep(700);
+  assert.ok(
+    calm.every((c) => !c.socket.destroyed),
+    'five of ten: idle clients keep the normal timeout',
+  );
+  assert.ok(!lines.some((l) => String(l.msg).startsWith('under stress')));
+
+  const more = await Promise.all(Array.from({ length: 3 }, idle)); // eight of ten: stress
+  const stress = lines.find((l) => String(l.msg).startsWith('under stress'));
+  assert.equal(stress?.level, 40);
+  assert.match(String(stress?.msg), /8 of 10 connections; idle clients get 300 ms .* until fewer than 6 are open/);
+  const said = await Promise.all([...calm, ...more].map((c) => c.ended));
+  for (const text of said) assert.match(text, /^421 4\.4\.2 .*\r\n$/m, 'each is told why it is closed');
+  await waitFor(() => lines.some((l) => l.msg === 'stress over: timeouts back to normal'));
+
+  const after = await idle();
+  await sleep(700);
+  assert.ok(!after.socket.destroyed, 'the stress is over: the normal timeout again');
+  after.socket.destroy();
 });
