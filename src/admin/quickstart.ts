@@ -24,7 +24,8 @@ export function quickstartConfig(s: QuickstartSettings): string {
   const any = s.addresses.some((a) => a.includes(':')) ? '"[::]' : '0.0.0.0';
   const at = (port: number) => (any === '0.0.0.0' ? `${any}:${port}` : `${any}:${port}"`);
   return `# Postern configuration for ${s.domain}, written by \`postern quickstart\`.
-# Every key is described in README.md (configuration reference). Check it with \`postern dns check ${s.domain}\`.
+# Every key is described in README.md (configuration reference). After every change, check it with
+# \`postern check --config FILE\` before restarting; \`postern dns check ${s.domain}\` checks DNS and the server.
 
 # The mail host: the MX target, the name in EHLO and Received, the name on the TLS certificate.
 # Its A/AAAA record and the PTR of each address (set at your hosting provider) must name it.

@@ -46,6 +46,11 @@ test('quickstart writes a valid config, the data, an account whose password it p
   assert.match(result.stdout, /_domainkey\.example\.org\.\s+3600 IN TXT\s+"v=DKIM1; k=ed25519; p=/);
   assert.match(result.stdout, /Next steps:/);
   assert.equal(result.stdout.split(password).length, 2, 'the password appears once');
+  // The config is checked with `postern check` (dns check is about DNS and the server), before serve starts.
+  assert.match(fs.readFileSync(file, 'utf8'), /^# .*check it with\n# `postern check --config FILE`/m);
+  const steps = result.stdout.slice(result.stdout.indexOf('Next steps:'));
+  assert.ok(steps.indexOf(`postern check --config ${file}`) > 0, steps);
+  assert.ok(steps.indexOf('postern check --config') < steps.indexOf('postern serve --config'), steps);
 });
 
 test('quickstart run again after a run that stopped before its config keeps the account and the keys', async (t) => {

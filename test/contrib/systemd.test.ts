@@ -69,3 +69,12 @@ test("the units' Postern commands run as written: check, serve's arguments, back
   await run(pruneArgs[0]!, pruneArgs.slice(1));
   assert.equal(fs.readdirSync(path.join(state, 'backups-dir')).length, 1, 'a fresh backup is kept');
 });
+
+test('systemd never gives up restarting the server (StartLimitIntervalSec=0, a [Unit] setting)', () => {
+  const service = fs.readFileSync(path.join(UNITS, 'postern.service'), 'utf8');
+  assert.deepEqual(directives(service, 'Restart'), ['on-failure']);
+  // With a limit, a store outage longer than a few restarts (PostgreSQL restarting) would leave the
+  // server stopped for good once the outage ended.
+  const unitSection = service.slice(service.indexOf('[Unit]'), service.indexOf('[Service]'));
+  assert.match(unitSection, /^StartLimitIntervalSec=0$/m, 'in [Service] systemd ignores it');
+});

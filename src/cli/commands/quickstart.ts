@@ -20,6 +20,7 @@ import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
 import { ConfigError, parseConfig } from '../../config/load.ts';
 import { isAddressShaped, serverAddressProblem } from '../../config/schema.ts';
+import type { Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -104,7 +105,7 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   const password = generatePassword(randomBytes);
   const now = new Date();
   const resumed: string[] = [];
-  const records = await withStore(config, async (store) => {
+  const populate = async (store: Store) => {
     const hash = await hashPassword(password);
     const scram = formatScramCredentials(deriveScramCredentials(password));
     // A run that stopped before writing the config left its store: this run takes up where it ended,
@@ -126,7 +127,9 @@ export async function quickstartCommand(args: string[]): Promise<number> {
       else await createDkimKey(store, { domain, algorithm, now });
     }
     return recordsFor(domain, { config, store });
-  });
+  };
+  // A new store is what quickstart makes, and it says so below: no note from withStore.
+  const records = await withStore(config, populate, { noteNewStore: false });
   // Written last: a store that failed above leaves no config behind, so quickstart can simply run again.
   // The config names no secret, but it says where the data is: readable by its owner and group only.
   fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
@@ -144,9 +147,10 @@ export async function quickstartCommand(args: string[]): Promise<number> {
 Next steps:
   1. Fill in serverAddresses in ${configFile} if you did not give --address, and publish the records above.
   2. Get a certificate: the tls.acme section of the config explains how.
-  3. Start the server:   ./bin/postern serve --config ${configFile}
-  4. Check the domain:   ./bin/postern dns check ${domain} --config ${configFile}
-  5. Configure a mail program: ${hostname}, port 465 (TLS) or 587 (STARTTLS), user ${accountAddress}.
+  3. Check the config:  ./bin/postern check --config ${configFile}   (after every change too)
+  4. Start the server:   ./bin/postern serve --config ${configFile}
+  5. Check the domain:   ./bin/postern dns check ${domain} --config ${configFile}
+  6. Configure a mail program: ${hostname}, port 465 (TLS) or 587 (STARTTLS), user ${accountAddress}.
 `);
   return 0;
 }

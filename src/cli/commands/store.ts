@@ -1,14 +1,25 @@
 /**
  * Opens the configured store for a one-shot CLI command and always closes it. A new, empty store is
- * created; an older schema is not upgraded here: in a cluster that is a deliberate step (`postern
- * migrate`, or a `serve` start), never the side effect of `user list` run with a newer binary.
+ * created, and said so on stderr; an older schema is not upgraded here: in a cluster that is a
+ * deliberate step (`postern migrate`, or a `serve` start), never the side effect of `user list` run
+ * with a newer binary.
  */
+import path from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { openStore, storeStatus } from '../../store/open.ts';
 import { type Store, StoreUnavailableError } from '../../store/store.ts';
 import { CliError } from '../errors.ts';
 
-export async function withStore<T>(config: Config, work: (store: Store) => Promise<T>): Promise<T> {
+export interface WithStoreOptions {
+  /** Say on stderr when the store had to be made (default true); quickstart makes one on purpose. */
+  noteNewStore?: boolean;
+}
+
+export async function withStore<T>(
+  config: Config,
+  work: (store: Store) => Promise<T>,
+  options: WithStoreOptions = {},
+): Promise<T> {
   const status = await storeStatus(config);
   if (status.current > 0 && status.pending.length > 0) {
     throw new CliError(
@@ -17,6 +28,15 @@ export async function withStore<T>(config: Config, work: (store: Store) => Promi
     );
   }
   const store = await openStore(config, { applicationName: 'postern cli', interactive: true });
+  if (status.current === 0 && options.noteNewStore !== false) {
+    // `user list` run without --config (or as another user, in another directory) would otherwise
+    // answer from a store it just made, empty, as if the server had no accounts and no mail.
+    const where = status.engine === 'sqlite' ? path.resolve(status.location) : status.location;
+    process.stderr.write(
+      `note: there was no Postern store at ${where}: made a new, empty one. ` +
+        "If this server's store is elsewhere, give its config: --config FILE (or POSTERN_CONFIG)\n",
+    );
+  }
   let failed = false;
   try {
     return await work(store);
