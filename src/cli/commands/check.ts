@@ -132,6 +132,14 @@ export async function checkConfig(config: Config, file: string | undefined, now 
         `the store ${status.location} has schema version ${status.current}, newer than this Postern knows (${status.latest}): run the Postern that made it`,
       );
     }
+    // A first start makes the store; anything else with no store is a dataDir (or store.url) that names
+    // the wrong place, and serve would run without the accounts and mail, as if new.
+    if (status.current === 0) {
+      const where = status.engine === 'sqlite' ? path.resolve(status.location) : status.location;
+      report.warnings.push(
+        `there is no Postern store at ${where} yet: serve will make a new, empty one (no accounts, no mail). Expected on a first start; otherwise point ${status.engine === 'sqlite' ? 'dataDir' : 'store.url'} at the server's store`,
+      );
+    }
   });
   await attempt(async () => {
     const directoryCa = config.tls.acme?.directoryCa;
