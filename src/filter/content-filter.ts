@@ -232,7 +232,7 @@ export class ContentFilter {
       if (outcome.kind === 'reply') return { action: 'reply', reply: outcome.reply, reason: `milter ${name}` };
       if (outcome.kind === 'discard') return { action: 'discard', reason: `milter ${name}` };
       if (outcome.kind === 'quarantine') held = `milter ${name}: ${outcome.reason}`;
-      else if (outcome.envelope) {
+      if (outcome.envelope) {
         const changes = outcome.envelope;
         if (changes.refused.length > 0) {
           const fields = { session: request.peer.sessionId, milter: name, addresses: changes.refused };
@@ -341,7 +341,8 @@ function unavailable(milter: MilterConfig): { action: 'reply'; reply: Reply } | 
     case 'accept':
       return undefined;
     case 'reject':
-      return { action: 'reply', reply: reply(550, '5.7.1', 'Content filter refused the message') };
+      // The sender learns that the filter was out of service, not that its message was judged.
+      return { action: 'reply', reply: reply(550, '5.7.1', 'Content filter unavailable, message refused') };
     default:
       // Postfix milter_default_action=tempfail: 451 4.7.1, the client keeps the message and retries.
       return { action: 'reply', reply: reply(451, '4.7.1', 'Content filter unavailable, try again later') };

@@ -36,7 +36,7 @@ export interface EnvelopeChanges {
 
 export type MilterStageOutcome =
   | { kind: 'continue' | 'accept'; content: Buffer; envelope?: EnvelopeChanges }
-  | { kind: 'quarantine'; content: Buffer; reason: string }
+  | { kind: 'quarantine'; content: Buffer; reason: string; envelope?: EnvelopeChanges }
   | { kind: 'discard' }
   | { kind: 'reply'; reply: Reply }
   | { kind: 'unavailable'; error: Error };
@@ -99,15 +99,18 @@ export async function runMilter(
     const refused = verdictOutcome(result.verdict);
     if (refused) return refused;
     const content = applyModifications(request.content, result.modifications.map(belowOurReceived));
-    if (result.quarantine !== undefined) return { kind: 'quarantine', content, reason: result.quarantine };
     // A recipient the milter refused at RCPT (SMFIS_REJECT/TEMPFAIL, or a reply code) does not get the
     // message, as with Postfix and Sendmail, which refuse that RCPT: after DATA it is removed, as by DELRCPT.
     const refusedRecipients = (result.rejected ?? []).map((rcpt): Modification => ({ type: 'delrcpt', rcpt }));
     const envelopeChanges = envelopeChangesOf([...refusedRecipients, ...result.modifications]);
+    const changed = envelopeChanges ? { envelope: envelopeChanges } : {};
+    // SMFIR_QUARANTINE only holds the message: the envelope changes of the same eom still count, as
+    // Postfix's cleanup applies them to the held queue file (a refused recipient never entered it).
+    if (result.quarantine !== undefined) return { kind: 'quarantine', content, reason: result.quarantine, ...changed };
     return {
       kind: result.verdict.action === 'accept' ? 'accept' : 'continue',
       content,
-      ...(envelopeChanges ? { envelope: envelopeChanges } : {}),
+      ...changed,
     };
   } catch (err) {
     if (err instanceof MilterUnavailableError) return { kind: 'unavailable', error: err };

@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
 import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
+import type { Path } from '../smtp/path.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
@@ -189,7 +190,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       filtered?.action === 'deliver' && filtered.redirect !== undefined
         ? await redirected(filtered.redirect)
         : envelope.recipients.map(({ path, route }) => ({ address: path.address, route }));
-    if (changes) recipients = await changedRecipients(recipients, changes);
+    if (changes)
+      recipients = await changedRecipients(recipients, changes, { session: peer.sessionId, id: envelope.id });
     if (recipients.length === 0) {
       // Every recipient removed by the milters: nobody is to get it, as a DISCARD; the client gets its 250.
       logger.info({ session: peer.sessionId, id: envelope.id }, 'milters removed every recipient: discarded');
@@ -301,16 +303,17 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       case 'quarantine': {
         const clientName = await policy.clientHostname(peer);
         const receivedAt = new Date();
+        const { mailFrom, recipients } = quarantinedEnvelope(envelope, filtered.redirect, filtered.envelope);
+        // The sender a release delivers with, a milter's SMFIR_CHGFROM included, as for a delivery.
         const trace =
-          returnPathHeader(envelope) +
+          returnPathHeader({ ...envelope, mailFrom }) +
           (examination?.trace ?? '') +
           receivedHeader(envelope, peer, hostname, receivedAt, clientName);
         if (peer.gone) return notStored(peer, envelope);
         peer.storing = true;
         try {
-          const { mailFrom, recipients } = quarantinedEnvelope(envelope, filtered.redirect, filtered.envelope);
           const entry = await store.quarantine({
-            mailFrom,
+            mailFrom: mailFrom?.address ?? '',
             recipients,
             content: Buffer.concat([Buffer.from(trace + (examination?.header ?? '')), filtered.content]),
             receivedAt,
@@ -333,22 +336,31 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     }
   }
 
-  /** header_checks REDIRECT: the message goes to that one address instead of its recipients. */
-  /** The milters' SMFIR_ADDRCPT and SMFIR_DELRCPT, in order; an added address is routed as a REDIRECT's. */
+  /**
+   * The milters' SMFIR_ADDRCPT and SMFIR_DELRCPT, in order; an added address is routed as a REDIRECT's.
+   * An added address in one of our domains without an account is left out and logged: queued for
+   * outbound delivery it would go to our own MX, that is back to us (a loop), where RCPT refuses it.
+   */
   async function changedRecipients(
     recipients: { address: string; route: RecipientRoute }[],
     changes: EnvelopeChanges,
+    message: { session: string; id: string },
   ): Promise<{ address: string; route: RecipientRoute }[]> {
     let out = recipients;
     for (const change of changes.recipients) {
       if ('remove' in change) out = out.filter((r) => r.address.toLowerCase() !== change.remove);
       else if (!out.some((r) => r.address.toLowerCase() === change.add.address.toLowerCase())) {
-        out = [...out, ...(await redirected(change.add.address))];
+        const [added] = await redirected(change.add.address);
+        if (added?.route.kind === 'outbound' && policy.isOurs(change.add.domain)) {
+          const fields = { ...message, address: change.add.address };
+          logger.warn(fields, 'milter added a recipient of our domains that has no account: left out');
+        } else if (added) out = [...out, added];
       }
     }
     return out;
   }
 
+  /** header_checks REDIRECT: the message goes to that one address instead of its recipients. */
   async function redirected(address: string): Promise<{ address: string; route: RecipientRoute }[]> {
     const account = await store.resolveAddress(address);
     return [{ address, route: account ? { kind: 'local', accountId: account.id } : { kind: 'outbound' } }];
@@ -405,7 +417,7 @@ function quarantinedEnvelope(
   envelope: Envelope,
   redirect: string | undefined,
   changes: EnvelopeChanges | undefined,
-): { mailFrom: string; recipients: string[] } {
+): { mailFrom: Path | null; recipients: string[] } {
   let recipients = redirect !== undefined ? [redirect] : envelope.recipients.map((r) => r.path.address);
   for (const change of changes?.recipients ?? []) {
     if ('add' in change) recipients.push(change.add.address);
@@ -414,7 +426,7 @@ function quarantinedEnvelope(
   // Every recipient removed: the entry keeps the original ones, for the admin to decide on release.
   if (recipients.length === 0) recipients = envelope.recipients.map((r) => r.path.address);
   const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
-  return { mailFrom: mailFrom?.address ?? '', recipients };
+  return { mailFrom, recipients };
 }
 
 /** `score=7.5 category=bank action=junk signals=lookalike-sender,link-text-mismatch` for the log line. */

@@ -247,6 +247,10 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   assert.equal(codeOf(await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))), '451 4.7.1');
   const open = await serverWith(t, { filter: { milters: [{ socket: milter.spec, onUnavailable: 'accept' }] } });
   assert.equal((await sendToAlice(open, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  const closed = await serverWith(t, { filter: { milters: [{ socket: milter.spec, onUnavailable: 'reject' }] } });
+  const down = await sendToAlice(closed, 'bob@partner.example', CLEAN('bob@partner.example'));
+  assert.equal(codeOf(down), '550 5.7.1');
+  assert.match(down.text, /Content filter unavailable/, 'not a verdict on the message: the filter was down');
   void packet;
 });
 
@@ -328,6 +332,55 @@ test('a recipient the milter refuses at RCPT does not get the message; the other
   await sendToBoth();
   assert.equal((await server.inbox('alice@example.com')).length, 2);
   assert.deepEqual(await server.inbox('bob@example.com'), [], 'the milter refused bob both times');
+});
+
+test("a milter's quarantine keeps its envelope changes: a recipient refused at RCPT is out, an added one in, the new sender", async (t) => {
+  // bob refused at RCPT; at eom SMFIR_ADDRCPT, SMFIR_CHGFROM and SMFIR_QUARANTINE (Postfix's cleanup
+  // holds the queue file with the changes made; a refused RCPT never entered it).
+  const milter = await fakeMilter(0, (p) => {
+    if (p.code === 'R' && p.data.toString().startsWith('<bob@')) return ['r'];
+    if (p.code !== 'E') return ['c'];
+    return [['+', z('<carol@partner.example>')], ['e', z('<bounces@partner.example>')], ['q', z('held')], ['c']];
+  });
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const { client } = await SmtpClient.open(server.port);
+  assert.equal((await client.command('EHLO client.example')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<bob@partner.example>')).code, 250);
+  for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
+  assert.equal((await client.command('DATA')).code, 354);
+  assert.equal((await client.command(`${CLEAN('bob@partner.example')}\r\n.`)).code, 250);
+  await client.close();
+  const [held] = await server.store.listQuarantine();
+  assert.ok(held, 'held');
+  assert.equal(held.reason, `milter ${milter.spec}: held`);
+  assert.deepEqual(held.recipients, ['alice@example.com', 'carol@partner.example'], 'bob was refused, carol added');
+  assert.equal(held.mailFrom, 'bounces@partner.example');
+  const entry = await server.store.readQuarantined(held.id);
+  assert.match(Buffer.from(entry?.content ?? []).toString(), /^Return-Path: <bounces@partner\.example>\r\n/);
+});
+
+test('a message held by its phishing score after a milter changed the sender: that sender is its Return-Path', async (t) => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [['e', z('<bounces@examp1e.com>')], ['c']] : ['c']));
+  t.after(() => milter.close());
+  const server = await serverWith(t, {
+    filter: { milters: [{ socket: milter.spec }], phishing: { thresholds: { reject: 100 } } },
+  });
+  assert.equal((await sendToAlice(server, 'it@examp1e.com', PHISH)).code, 250);
+  const [held] = await server.store.listQuarantine();
+  assert.equal(held?.mailFrom, 'bounces@examp1e.com');
+  const entry = await server.store.readQuarantined(held?.id ?? 0);
+  // A release delivers with the entry's sender: the stored Return-Path must name the same one.
+  assert.match(Buffer.from(entry?.content ?? []).toString(), /^Return-Path: <bounces@examp1e\.com>\r\n/);
+});
+
+test('a recipient a milter adds in our domains without an account is left out, not queued for our own MX', async (t) => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [['+', z('<nobody@example.com>')], ['c']] : ['c']));
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  assert.equal((await server.inbox('alice@example.com')).length, 1, 'the others get it');
+  assert.deepEqual(await server.store.listJobs(), [], 'nothing queued for example.com');
 });
 
 test('nested_header_checks: a rule on the headers of an attached message refuses it; the same Subject on top does not', async (t) => {

@@ -458,10 +458,16 @@ export class MilterClient {
     this.#socket.write(encodePacket(code, data));
   }
 
-  /** The next reply, SMFIR_PROGRESS skipped; the reply timer restarts after each progress. */
+  /**
+   * The next reply, SMFIR_PROGRESS skipped; the reply timer restarts after each progress, within the
+   * message's deadline. Outside a message (connect, helo) there is no such deadline, and libmilter
+   * sends progress only from xxfi_eom (docs/smfi_progress.html): there a reply is awaited for the
+   * reply time at most, progress or not, so that a milter repeating it cannot hold the SMTP client forever.
+   */
   async #reply(stage: MilterStage): Promise<Packet> {
+    const deadline = Number.isFinite(this.#deadline) ? this.#deadline : Date.now() + this.#timeouts.replyMs;
     for (;;) {
-      const left = this.#deadline - Date.now();
+      const left = deadline - Date.now();
       if (left <= 0) throw this.#fail(new MilterTimeoutError(stage, 'message took too long'));
       const packet = await this.#next(stage, Math.min(this.#timeouts.replyMs, left));
       if (packet.code !== reply.progress) return packet;

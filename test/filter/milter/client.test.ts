@@ -246,6 +246,26 @@ test('the whole-message time limit holds even while the milter sends progress', 
   await milter.close();
 });
 
+test('progress outside a message (at connect) does not restart the reply timer: no endless wait', async (t) => {
+  // Before MAIL there is no message deadline; SMFIR_PROGRESS every 100 ms once held the client forever.
+  const milter = await fakeMilter(0, (p) => (p.code === 'C' ? 'progress-forever' : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec, timeouts: { replyMs: 300, messageMs: 600 } });
+  t.after(async () => {
+    client.destroy();
+    await milter.close();
+  });
+  const started = Date.now();
+  const outcome = await Promise.race([
+    client.connect({ hostname: 'client.example', address: '192.0.2.30', port: 4000 }).then(
+      () => 'answered',
+      (err: unknown) => (err instanceof MilterTimeoutError && err.stage === 'connect' ? 'timeout' : String(err)),
+    ),
+    new Promise((r) => setTimeout(r, 3000, 'still waiting after 3 s')),
+  ]);
+  assert.equal(outcome, 'timeout');
+  assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+});
+
 test('connection refused: MilterUnavailableError at open', async () => {
   const probe = net.createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
