@@ -146,7 +146,10 @@ export class SmtpSession {
     if (this.phase.name !== 'waiting') throw new Error(`resolved() in phase ${this.phase.name}`);
     const pending = this.phase.pending;
     this.phase = { name: 'command' };
-    if (outcome.action === 'disconnect') {
+    // RFC 5321 §3.8: a 421 closes the channel whoever chose it: a restriction, the store, a milter's
+    // SMFIR_REPLYCODE (Postfix closes after a milter's 421 too).
+    const closes = (outcome.action === 'reject' || outcome.action === 'reply') && outcome.reply.code === 421;
+    if (outcome.action === 'disconnect' || closes) {
       this.emitReply(outcome.reply);
       this.close();
       return this.flush();

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ContentDecoder } from '../../src/smtp/data-decoder.ts';
-import { Driver, inTransaction } from '../support/session-driver.ts';
+import { replies } from '../../src/smtp/replies.ts';
+import { acceptAll, Driver, inTransaction } from '../support/session-driver.ts';
 
 const READY = ['220', '250', '250 2.1.0', '250 2.1.5'];
 const long = (n: number) => 'x'.repeat(n);
@@ -196,4 +197,30 @@ test('BDAT: bad syntax closes the session', () => {
   const d = inTransaction();
   d.send('BDAT 1 LAST extra\r\n');
   assert.equal(d.closed, true);
+});
+
+test('a 421 from a check or for a message closes the session (RFC 5321 §3.8), e.g. a milter reply code', () => {
+  const closing = replies.localErrorClosing('mx.example.com');
+  const afterData = new Driver({}, (effect) =>
+    effect.type === 'message' ? { action: 'reply', reply: closing } : acceptAll(effect),
+  );
+  afterData.send('EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  assert.deepEqual(afterData.send('Subject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n'), ['421 4.3.0']);
+  assert.equal(afterData.closed, true, 'nothing after the 421: the NOOP is not answered');
+
+  const atRcpt = new Driver({}, (effect) =>
+    effect.type === 'check' && effect.stage === 'rcpt' ? { action: 'reject', reply: closing } : acceptAll(effect),
+  );
+  assert.deepEqual(
+    atRcpt.send('EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\n').at(-1),
+    '421 4.3.0',
+  );
+  assert.equal(atRcpt.closed, true);
+
+  const refused = new Driver({}, (effect) =>
+    effect.type === 'message' ? { action: 'reply', reply: replies.localError() } : acceptAll(effect),
+  );
+  refused.send('EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  assert.deepEqual(refused.send('Subject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n'), ['451 4.3.0', '250 2.0.0']);
+  assert.equal(refused.closed, false, 'a 451 leaves the session open');
 });
