@@ -190,6 +190,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       filtered?.action === 'deliver' && filtered.redirect !== undefined
         ? await redirected(filtered.redirect)
         : envelope.recipients.map(({ path, route }) => ({ address: path.address, route }));
+    if (filtered?.action === 'deliver' && filtered.redirect !== undefined && ownedButUnknown(recipients[0])) {
+      // A rule's mistake, not the sender's: queued, the message would go to our own MX and come back,
+      // refused there. 451 keeps it with the sender, who retries, until the admin fixes the rule or
+      // adds the address (Postfix defers on a configuration error too: 451 4.3.0).
+      logger.error(
+        { session: peer.sessionId, id: envelope.id, redirect: filtered.redirect },
+        `a REDIRECT rule sends the message to ${filtered.redirect}, which has no account or alias here; answered 451 (the sender retries): add it (postern user add / alias add) or fix the rule`,
+      );
+      return { action: 'reply', reply: replies.localError() };
+    }
     if (changes)
       recipients = await changedRecipients(recipients, changes, { session: peer.sessionId, id: envelope.id });
     if (recipients.length === 0) {
@@ -351,13 +361,19 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       if ('remove' in change) out = out.filter((r) => r.address.toLowerCase() !== change.remove);
       else if (!out.some((r) => r.address.toLowerCase() === change.add.address.toLowerCase())) {
         const [added] = await redirected(change.add.address);
-        if (added?.route.kind === 'outbound' && policy.isOurs(change.add.domain)) {
+        if (ownedButUnknown(added)) {
           const fields = { ...message, address: change.add.address };
           logger.warn(fields, 'milter added a recipient of our domains that has no account: left out');
         } else if (added) out = [...out, added];
       }
     }
     return out;
+  }
+
+  /** An address routed outbound while its domain is one of ours: no such account or alias here. */
+  function ownedButUnknown(recipient: { address: string; route: RecipientRoute } | undefined): boolean {
+    if (recipient?.route.kind !== 'outbound') return false;
+    return policy.isOurs(recipient.address.slice(recipient.address.lastIndexOf('@') + 1));
   }
 
   /** header_checks REDIRECT: the message goes to that one address instead of its recipients. */

@@ -374,6 +374,21 @@ test('a message held by its phishing score after a milter changed the sender: th
   assert.match(Buffer.from(entry?.content ?? []).toString(), /^Return-Path: <bounces@examp1e\.com>\r\n/);
 });
 
+test('a REDIRECT to an address of our domains without an account is a 451 and an error naming the rule, never queued', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  fs.writeFileSync(header, '/^Subject:.*redirect me/ REDIRECT nobody@example.com\n');
+  const server = await serverWith(t, { filter: { headerChecks: header }, log: { level: 'info' } });
+  const message = CLEAN('bob@partner.example').replace('Meeting notes', 'please redirect me');
+  const answer = await sendToAlice(server, 'bob@partner.example', message);
+  assert.equal(codeOf(answer), '451 4.3.0', 'kept by the sender, who retries');
+  assert.deepEqual(await server.store.listJobs(), [], 'not queued for our own MX');
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+  const error = server.logs().find((l) => l.level === 50 && l.redirect === 'nobody@example.com');
+  assert.match(String(error?.msg), /has no account or alias here; answered 451 .*add it .* or fix the rule/);
+});
+
 test('a recipient a milter adds in our domains without an account is left out, not queued for our own MX', async (t) => {
   const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [['+', z('<nobody@example.com>')], ['c']] : ['c']));
   t.after(() => milter.close());
