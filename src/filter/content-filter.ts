@@ -220,6 +220,7 @@ export class ContentFilter {
       content = inspection.message ?? content;
       redirect = inspection.redirect;
     }
+    let markedSpam = false;
     for (const milter of this.#runMilter ? this.#config.milters : []) {
       const outcome = await this.#runMilter!(milter, { ...request, content }, this.#site);
       const name = milter.name ?? milter.socket;
@@ -241,6 +242,10 @@ export class ContentFilter {
         envelope = mergeEnvelopeChanges(envelope, changes);
       }
       content = outcome.content;
+      if (outcome.kind !== 'quarantine' && outcome.spam) {
+        markedSpam = true;
+        this.#logger.info({ session: request.peer.sessionId, milter: name }, 'milter marked the message as spam: Junk');
+      }
       if (outcome.kind === 'accept') break; // SMFIR_ACCEPT: no later filter needs to see it
     }
 
@@ -277,7 +282,7 @@ export class ContentFilter {
     return {
       action: 'deliver',
       content,
-      junk: action === 'junk',
+      junk: action === 'junk' || markedSpam,
       ...(verdict ? { verdict } : {}),
       ...(redirect ? { redirect } : {}),
       ...(envelope ? { envelope } : {}),

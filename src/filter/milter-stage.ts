@@ -35,7 +35,8 @@ export interface EnvelopeChanges {
 }
 
 export type MilterStageOutcome =
-  | { kind: 'continue' | 'accept'; content: Buffer; envelope?: EnvelopeChanges }
+  /** `spam`: the milter marked the message as spam in a header (markedAsSpam()), for the Junk mailbox. */
+  | { kind: 'continue' | 'accept'; content: Buffer; envelope?: EnvelopeChanges; spam?: true }
   | { kind: 'quarantine'; content: Buffer; reason: string; envelope?: EnvelopeChanges }
   | { kind: 'discard' }
   | { kind: 'reply'; reply: Reply }
@@ -111,6 +112,7 @@ export async function runMilter(
       kind: result.verdict.action === 'accept' ? 'accept' : 'continue',
       content,
       ...changed,
+      ...(markedAsSpam(result.modifications) ? { spam: true as const } : {}),
     };
   } catch (err) {
     if (err instanceof MilterUnavailableError) return { kind: 'unavailable', error: err };
@@ -118,6 +120,20 @@ export async function runMilter(
   } finally {
     await client?.quit().catch(() => {});
   }
+}
+
+/**
+ * rspamd's "add header" action sets `X-Spam: Yes`, SpamAssassin (spamass-milter) `X-Spam-Flag: YES`,
+ * for the delivery agent to file the message as spam: Postern delivers it to the Junk mailbox. Only a
+ * header the milter writes counts; one the sender wrote would only demote its own message anyway.
+ */
+function markedAsSpam(modifications: readonly Modification[]): boolean {
+  return modifications.some(
+    (m) =>
+      (m.type === 'addheader' || m.type === 'insheader' || m.type === 'chgheader') &&
+      /^x-spam(-flag)?$/i.test(m.name.trim()) &&
+      /^\s*yes\b/i.test(m.value),
+  );
 }
 
 /**

@@ -273,6 +273,32 @@ test('a rule file that is missing or wrong stops the start, naming the key, file
   );
 });
 
+test("a milter's X-Spam: Yes (rspamd's add header) or X-Spam-Flag: YES (SpamAssassin) files the message in Junk", async (t) => {
+  let eom: Answer[] = [];
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [...eom, ['c']] : ['c']));
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const send = (subject: string) =>
+    sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example').replace('Meeting notes', subject));
+  eom = [['h', z('X-Spam', 'Yes')]];
+  assert.equal((await send('rspamd says spam')).code, 250);
+  eom = [['h', z('X-Spam-Flag', 'YES')]];
+  assert.equal((await send('spamassassin says spam')).code, 250);
+  eom = [['h', z('X-Spam', 'No')]];
+  assert.equal((await send('rspamd says ham')).code, 250);
+  const subjects = (mails: string[]) => mails.map((m) => /^Subject: (.*)\r$/m.exec(m)?.[1]);
+  assert.deepEqual(subjects(await aliceMailbox(server, 'Junk')), ['rspamd says spam', 'spamassassin says spam']);
+  assert.deepEqual(subjects(await aliceMailbox(server, 'INBOX')), ['rspamd says ham']);
+  eom = [];
+  const forged = CLEAN('bob@partner.example', 'X-Spam: Yes\r\n').replace('Meeting notes', 'sender wrote it');
+  assert.equal((await sendToAlice(server, 'bob@partner.example', forged)).code, 250);
+  assert.equal(
+    subjects(await aliceMailbox(server, 'INBOX')).at(-1),
+    'sender wrote it',
+    "only the milter's header counts",
+  );
+});
+
 test('a milter changes the envelope: sender, a recipient removed and one added, in order; all removed is a discard', async (t) => {
   // At end of message: SMFIR_DELRCPT alice, SMFIR_ADDRCPT bob (and one that is not an address), SMFIR_CHGFROM.
   let eom: Answer[] = [];
