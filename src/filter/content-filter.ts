@@ -225,7 +225,10 @@ export class ContentFilter {
       const outcome = await this.#runMilter!(milter, { ...request, content }, this.#site);
       const name = milter.name ?? milter.socket;
       if (outcome.kind === 'unavailable') {
-        this.#logger.warn({ session: request.peer.sessionId, milter: name, err: outcome.error }, 'milter unavailable');
+        // An outage, not a bug of ours: its reason, once, without a stack (pino's serializer would repeat
+        // the cause's message after the message that already quotes it).
+        const fields = { session: request.peer.sessionId, milter: name, reason: outcome.error.message };
+        this.#logger.warn(fields, 'milter unavailable');
         const fallback = unavailable(milter);
         if (fallback) return { ...fallback, reason: `milter ${name} unavailable` };
         continue;

@@ -245,8 +245,15 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
 
   await milter.close();
   assert.equal(codeOf(await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))), '451 4.7.1');
-  const open = await serverWith(t, { filter: { milters: [{ socket: milter.spec, onUnavailable: 'accept' }] } });
+  const open = await serverWith(t, {
+    filter: { milters: [{ socket: milter.spec, onUnavailable: 'accept' }] },
+    log: { level: 'info' },
+  });
   assert.equal((await sendToAlice(open, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  const outage = open.logs().find((l) => l.msg === 'milter unavailable');
+  assert.match(String(outage?.reason), /ECONNREFUSED/);
+  assert.equal(String(outage?.reason).split('ECONNREFUSED').length, 2, 'the reason once, no stack');
+  assert.equal(outage?.err, undefined);
   const closed = await serverWith(t, { filter: { milters: [{ socket: milter.spec, onUnavailable: 'reject' }] } });
   const down = await sendToAlice(closed, 'bob@partner.example', CLEAN('bob@partner.example'));
   assert.equal(codeOf(down), '550 5.7.1');
