@@ -5,6 +5,7 @@ import { AccountCache } from '../accounts/account-cache.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
+import { listenProblem } from '../config/listen-problem.ts';
 import { ConfigError, splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
@@ -266,15 +267,6 @@ export function contentMemoryLimit(configured: number | undefined, maxMessageSiz
 }
 
 function listenError(key: string, address: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') {
-    return new ConfigError(`${key}: ${address} is in use by another program (is another server running?)`);
-  }
-  if (code === 'EACCES') {
-    return new ConfigError(
-      `${key}: no permission to listen on ${address}: ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' on the node binary)`,
-    );
-  }
-  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${key}: ${address} is not an address of this machine`);
-  return err;
+  const problem = listenProblem(key, address, err, 'is another server running?');
+  return problem === undefined ? err : new ConfigError(problem);
 }

@@ -4,13 +4,15 @@
  */
 
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
 import { MECHANISMS } from '../accounts/sasl/index.ts';
+import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ListenerTls } from '../smtp/listener.ts';
+import { readDirectoryCa } from '../tls/acme/directory-ca.ts';
 import type { AcmeManager } from '../tls/acme/manager.ts';
+import { AcmeSetupError } from '../tls/acme/setup-error.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
 import { ensureSelfSigned } from '../tls/self-signed.ts';
@@ -44,13 +46,13 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
       http01: settings.http01,
       tlsAlpn01: settings.tlsAlpn01,
       renewBeforeDays: settings.renewBeforeDays,
-      directoryCa: settings.directoryCa ? await readFile(settings.directoryCa, 'utf8') : undefined,
+      directoryCa: settings.directoryCa ? await readDirectoryCa(settings.directoryCa).catch(asConfigError) : undefined,
       dataDir: config.dataDir,
       store: certificates,
       logger,
     });
     // Certificates already on disk load at once; missing ones are ordered in the background.
-    await acme.start();
+    await acme.start().catch(asConfigError);
   }
   if (config.tls.certificates.length > 0) {
     files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger });
@@ -64,7 +66,9 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
     const fingerprint = new X509Certificate(own.cert).fingerprint256;
     logger.warn(
       { certificate: own.certPath, notAfter: own.notAfter, sha256: fingerprint },
-      `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}); configure tls.certificates or tls.acme for real clients`,
+      config.tls.acme
+        ? `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}) until ACME delivers one (the "ACME:" lines say how it goes)`
+        : `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}); configure tls.certificates or tls.acme for real clients`,
     );
   }
   const options = (): tls.TlsOptions => ({
@@ -92,6 +96,11 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
       await acme?.stop();
     },
   };
+}
+
+/** The admin's to fix (a taken challenge port, an unreadable directoryCa): one line from `serve`, no stack. */
+function asConfigError(error: unknown): never {
+  throw error instanceof AcmeSetupError ? new ConfigError(error.message, { cause: error }) : error;
 }
 
 /**

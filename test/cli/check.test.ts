@@ -1,6 +1,7 @@
 // `postern check`: what serve would stop at or warn about, found without starting anything.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { checkConfig } from '../../src/cli/commands/check.ts';
@@ -195,3 +196,42 @@ test('check with PostgreSQL: the server is asked; down, or a URL that cannot be 
     assert.match(unreadable.stdout + unreadable.stderr, /store\.url.*not a URL that can be read/s);
     assert.doesNotMatch(unreadable.stdout + unreadable.stderr, /s3cr/);
   }));
+
+test('tls.acme: a directoryCa without a certificate, or missing, and a taken challenge port are one line naming the key', async (t) => {
+  const acme = (extra: Record<string, unknown>) => ({
+    tls: {
+      acme: {
+        directory: 'https://127.0.0.1:9/dir',
+        termsOfServiceAgreed: true,
+        http01: { listen: '127.0.0.1:0' },
+        ...extra,
+      },
+    },
+  });
+  const garbage = dir(t, acme({ directoryCa: './ca.pem' }));
+  fs.writeFileSync(path.join(garbage.root, 'ca.pem'), 'not a certificate\n');
+  const checked = await postern(['check', '--config', garbage.file]);
+  assert.equal(checked.code, 1, checked.stdout);
+  assert.match(checked.stdout, /^error: tls\.acme\.directoryCa: .*ca\.pem holds no PEM certificate/m);
+  const served = await postern(['serve', '--config', garbage.file]);
+  assert.equal(served.code, 1, served.stderr);
+  assert.match(served.stderr, /^postern: tls\.acme\.directoryCa: .*ca\.pem holds no PEM certificate .*\n$/);
+
+  const missing = dir(t, acme({ directoryCa: './nope.pem' }));
+  const noFile = await postern(['serve', '--config', missing.file]);
+  assert.equal(noFile.code, 1, noFile.stderr);
+  assert.match(noFile.stderr, /^postern: tls\.acme\.directoryCa: cannot read .*nope\.pem: ENOENT\n$/);
+
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const taken = `127.0.0.1:${(holder.address() as net.AddressInfo).port}`;
+  const busy = dir(t, acme({ http01: { listen: taken } }));
+  const inUse = await postern(['serve', '--config', busy.file]);
+  assert.equal(inUse.code, 1, inUse.stderr);
+  assert.match(
+    inUse.stderr,
+    new RegExp(`^postern: tls\\.acme\\.http01\\.listen: ${taken} is in use by another program \\(`),
+  );
+  assert.equal(inUse.stderr.trim().split('\n').length, 1, inUse.stderr);
+});

@@ -50,3 +50,60 @@ test('tls.acme: a certificate ordered with http-01 replaces the self-signed one 
   await client.close();
   assert.ok(fs.existsSync(path.join(server.dataDir, 'tls', 'acme')), 'kept in the data directory across restarts');
 });
+
+test('tls.acme: a certificate renews at its renewal time while the server runs, and new connections get the new one', async (t) => {
+  const dns = await startTestDnsServer({
+    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
+  });
+  t.after(() => dns.close());
+  const httpPort = await freePort();
+  // 15-second certificates: due when a third of the lifetime is left (src/tls/acme/renewal.ts), 10 s in.
+  // The manager used to look again only 12 hours after an order, whatever the certificate's lifetime.
+  const pebble = await startPebble({
+    httpPort,
+    tlsPort: await freePort(),
+    dnsServer: dns.server,
+    certificateValiditySeconds: 15,
+  });
+  t.after(() => pebble.stop());
+  const dir = tempDir('postern-acme-renew-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ca = path.join(dir, 'pebble-ca.pem');
+  fs.writeFileSync(ca, pebble.ca);
+  const server = await startTestServer({
+    dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
+    tls: {
+      acme: {
+        directory: pebble.directory,
+        directoryCa: ca,
+        termsOfServiceAgreed: true,
+        hostnames: ['mail.example.test'],
+        http01: { listen: `127.0.0.1:${httpPort}` },
+      },
+    },
+  });
+  t.after(() => server.stop());
+  const served = async () => {
+    const { client } = await SmtpClient.openTls(server.submissionsPort, { servername: 'mail.example.test' });
+    const peer = client.tlsSocket!.getPeerX509Certificate()!;
+    await client.close();
+    return peer;
+  };
+  let first: string | undefined;
+  for (let i = 0; i < 150 && !first; i++) {
+    const peer = await served();
+    if (peer.issuer !== peer.subject) first = peer.fingerprint256;
+    else await sleep(100);
+  }
+  assert.ok(first, `issued within 15 s; pebble said:\n${pebble.output().slice(-2000)}`);
+  let renewed: string | undefined;
+  for (let i = 0; i < 200 && !renewed; i++) {
+    const fingerprint = (await served()).fingerprint256;
+    if (fingerprint !== first) renewed = fingerprint;
+    else await sleep(100);
+  }
+  assert.ok(
+    renewed,
+    `renewed within 20 s and served to a new connection; pebble said:\n${pebble.output().slice(-2000)}`,
+  );
+});

@@ -21,6 +21,8 @@ export interface PebbleOptions {
   tlsPort: number;
   /** `127.0.0.1:PORT` of the DNS server that maps the test hostnames to 127.0.0.1. */
   dnsServer: string;
+  /** The lifetime of the certificates it issues (pebble's certificateValidityPeriod); 5 years by default. */
+  certificateValiditySeconds?: number;
   env?: Record<string, string>;
 }
 
@@ -79,6 +81,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       tlsPort: options.tlsPort,
       ocspResponderURL: '',
       externalAccountBindingRequired: false,
+      ...(options.certificateValiditySeconds ? { certificateValidityPeriod: options.certificateValiditySeconds } : {}),
     },
   };
   await writeFile(path.join(dir, 'pebble-config.json'), JSON.stringify(config, null, 2));

@@ -9,7 +9,6 @@
  */
 
 import fs from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { AccountCache } from '../../accounts/account-cache.ts';
@@ -25,6 +24,8 @@ import { openFileWarning } from '../../server/open-files.ts';
 import { warnIfHostnameUncovered } from '../../server/tls-setup.ts';
 import { NullStore } from '../../store/null-store.ts';
 import { StoreError } from '../../store/store.ts';
+import { readDirectoryCa } from '../../tls/acme/directory-ca.ts';
+import { AcmeSetupError } from '../../tls/acme/setup-error.ts';
 import { CertificateStore } from '../../tls/certificate-store.ts';
 import { PemFiles } from '../../tls/pem-files.ts';
 import { usageError } from '../errors.ts';
@@ -144,12 +145,10 @@ export async function checkConfig(config: Config, file: string | undefined, now 
   await attempt(async () => {
     const directoryCa = config.tls.acme?.directoryCa;
     if (!directoryCa) return;
-    try {
-      await readFile(directoryCa, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      throw new ConfigError(`tls.acme.directoryCa: cannot read ${directoryCa}: ${code}`);
-    }
+    // Read as serve reads it: a file without a certificate stops serve as well.
+    await readDirectoryCa(directoryCa).catch((error: unknown) => {
+      throw error instanceof AcmeSetupError ? new ConfigError(error.message) : error;
+    });
   });
   await attempt(async () => {
     if (config.tls.certificates.length === 0) return;

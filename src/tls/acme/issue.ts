@@ -94,9 +94,27 @@ function unreachableBecause(directory: string): Promise<string | undefined> {
       resolve(undefined);
     });
     request.on('timeout', () => request.destroy(new Error('no answer within 10 s')));
-    request.on('error', (error) => resolve(error.message));
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      // Node's own text for these suggests --use-system-ca, which is not how Postern is told.
+      resolve(
+        error.code && UNTRUSTED.has(error.code)
+          ? `its HTTPS certificate is not trusted (${error.code}); for a private CA, set tls.acme.directoryCa to the PEM file of its CA certificate`
+          : error.message,
+      ),
+    );
   });
 }
+
+/** OpenSSL's verification failures, as Node reports them: the CA answers, but with a certificate we do not trust. */
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /** The key exists, parses, and is of the configured type (a changed keyType gets a fresh key). */
 function reusable(pem: string | undefined, keyType: KeyAlgorithm): boolean {

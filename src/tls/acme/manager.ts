@@ -5,9 +5,10 @@
  * others, adding a name orders one certificate instead of re-issuing all, and SNI picks exact names.
  *
  * start() loads what is on disk (so a restart orders nothing that is still good), starts the challenge
- * servers and orders what is missing or due, in the background. Every 12 hours it looks again; a
- * failed order is logged at error level with the CA's reason and retried after 1 minute, doubling
- * up to 6 hours. The server keeps serving whatever certificate it had meanwhile.
+ * servers and orders what is missing, due or of another key type than configured, in the background.
+ * Every 12 hours (or at a certificate's renewal time, when sooner) it looks again; a failed order is
+ * logged at error level with the CA's reason and retried after 5 minutes, doubling up to 6 hours
+ * (renewal.ts). The server keeps serving whatever certificate it had meanwhile.
  */
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -24,6 +25,7 @@ import { Http01Challenges, startHttp01Server } from './http-01.ts';
 import { issueCertificate } from './issue.ts';
 import type { ChallengeServer } from './listen.ts';
 import { renewalDue, renewalTime, retryDelayMs } from './renewal.ts';
+import { challengeListenError } from './setup-error.ts';
 import { startTlsAlpn01Server, TlsAlpnChallenges } from './tls-alpn-01.ts';
 
 export interface AcmeManagerOptions {
@@ -66,7 +68,7 @@ interface HostState {
   keyPath: string;
   /** The failures since the last certificate, kept across restarts: a crash loop must not reset the backoff. */
   failuresPath: string;
-  validity?: { notBefore: Date; notAfter: Date };
+  validity?: { notBefore: Date; notAfter: Date; keyType: 'rsa' | 'ec' };
   nextCheck: number;
   failures: number;
   lastError?: string;
@@ -122,13 +124,46 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     acme.setLogger((message) => logger.debug({ acme: message }, 'ACME client'));
     if (directoryCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...tls.rootCertificates, directoryCa] });
     for (const [index, host] of this.#hosts.entries()) await this.#loadFromDisk(host, index === 0);
-    if (this.#options.http01?.listen) {
-      this.#servers.push(await startHttp01Server(this.#options.http01.listen, this.http01));
-    }
-    if (this.#options.tlsAlpn01?.listen) {
-      this.#servers.push(await startTlsAlpn01Server(this.#options.tlsAlpn01.listen, this.tlsAlpn01));
-    }
+    await this.#startResponders();
     this.#round = this.#round.then(() => this.#runDue());
+  }
+
+  /**
+   * The standalone challenge responders. One that cannot listen stops the start with the key, the
+   * address and what to do (as a taken `listen.smtp` does), not Node's bare "listen EADDRINUSE", and
+   * the one already started is closed again.
+   */
+  async #startResponders(): Promise<void> {
+    const { http01, tlsAlpn01 } = this.#options;
+    try {
+      if (http01?.listen) {
+        this.#servers.push(
+          await startHttp01Server(http01.listen, this.http01).catch((error: unknown) => {
+            throw challengeListenError(
+              'tls.acme.http01.listen',
+              http01.listen as string,
+              error,
+              'a web server on port 80 can pass /.well-known/acme-challenge/ to Postern on another address (e.g. 127.0.0.1:8080), or use tlsAlpn01 instead',
+            );
+          }),
+        );
+      }
+      if (tlsAlpn01?.listen) {
+        this.#servers.push(
+          await startTlsAlpn01Server(tlsAlpn01.listen, this.tlsAlpn01).catch((error: unknown) => {
+            throw challengeListenError(
+              'tls.acme.tlsAlpn01.listen',
+              tlsAlpn01.listen as string,
+              error,
+              'tls-alpn-01 needs port 443 to itself (RFC 8737 §3 validates there); use http01 instead',
+            );
+          }),
+        );
+      }
+    } catch (error) {
+      await Promise.all(this.#servers.splice(0).map((server) => server.close()));
+      throw error;
+    }
   }
 
   /** Resolves when the round of checks and orders under way (if any) is over. */
@@ -174,7 +209,11 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (cert === undefined || key === undefined) return;
       const info = this.#options.store.addPem(cert, key, { source: host.certPath, default: isDefault });
       host.validity = info;
-      this.#options.logger.info({ hostname: host.hostname, notAfter: info.notAfter }, 'ACME: certificate loaded');
+      const renewAt = renewalTime(info, this.#options.renewBeforeDays);
+      this.#options.logger.info(
+        { hostname: host.hostname, notAfter: info.notAfter, renewAt },
+        'ACME: certificate loaded',
+      );
     } catch (err) {
       this.#options.logger.warn(
         { hostname: host.hostname, err },
@@ -203,6 +242,14 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       host.failures = saved.failures;
       if (typeof saved.error === 'string') host.lastError = saved.error;
       host.nextCheck = at + retryDelayMs(host.failures, retryFirstMs, retryMaxMs);
+      if (host.nextCheck <= Date.now()) return;
+      // Said at start: an admin who fixed the cause and restarted would otherwise see no order and no reason.
+      this.#options.logger.warn(
+        { hostname: host.hostname, failures: host.failures, reason: host.lastError, nextTry: new Date(host.nextCheck) },
+        `ACME: ${host.hostname} failed ${host.failures} time(s) before this start; the next order waits until ` +
+          `${new Date(host.nextCheck).toISOString()} (the backoff spares the CA's limits). Fixed the cause? ` +
+          `Delete ${host.failuresPath} and restart to order at once`,
+      );
     } catch {
       // An unreadable record only loses the backoff: the next order tries at once.
     }
@@ -214,9 +261,17 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (host.nextCheck > Date.now()) continue;
       const interval = this.#options.checkIntervalMs ?? 12 * HOUR_MS;
       const now = this.#options.now?.() ?? new Date();
+      const wanted = this.#options.keyType === 'rsa-2048' ? 'rsa' : 'ec';
       if (host.validity && !renewalDue(host.validity, now, this.#options.renewBeforeDays)) {
-        host.nextCheck = Date.now() + interval;
-        continue;
+        if (host.validity.keyType === wanted) {
+          host.nextCheck = this.#nextLook(host.validity, interval);
+          continue;
+        }
+        // A changed keyType is the admin's wish now, not at the next renewal months away.
+        this.#options.logger.info(
+          { hostname: host.hostname, keyType: this.#options.keyType ?? 'ecdsa-p256', current: host.validity.keyType },
+          'ACME: the certificate has another key type than tls.acme.keyType; ordering one with a new key',
+        );
       }
       await this.#order(host, index === 0, interval);
     }
@@ -260,9 +315,14 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (host.failures > 0) await rm(host.failuresPath, { force: true });
       host.failures = 0;
       delete host.lastError;
-      host.nextCheck = Date.now() + interval;
+      host.nextCheck = this.#nextLook(info, interval);
       options.logger.info(
-        { hostname: host.hostname, notAfter: info.notAfter, tookMs: Date.now() - started },
+        {
+          hostname: host.hostname,
+          notAfter: info.notAfter,
+          renewAt: renewalTime(info, options.renewBeforeDays),
+          tookMs: Date.now() - started,
+        },
         'ACME: certificate issued',
       );
       this.emit('issued', host.hostname, info);
@@ -277,11 +337,31 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         options.logger.warn({ hostname: host.hostname, err: error }, 'ACME: cannot record the failure for the backoff'),
       );
       options.logger.error(
-        { hostname: host.hostname, err, reason: host.lastError, failures: host.failures, retryInMs: delay },
-        'ACME: ordering a certificate failed; the current certificate (if any) stays in use',
+        {
+          hostname: host.hostname,
+          err,
+          reason: host.lastError,
+          failures: host.failures,
+          retryInMs: delay,
+          nextTry: new Date(host.nextCheck),
+        },
+        `ACME: ordering a certificate for ${host.hostname} failed; the current certificate (if any) stays in use, ` +
+          `next try at ${new Date(host.nextCheck).toISOString()}`,
       );
       this.emit('failed', host.hostname, err as Error);
     }
+  }
+
+  /**
+   * When to look at a certificate again: after `interval`, or at its renewal time if that comes first
+   * (a short-lived certificate, 6 days at Let's Encrypt, must not wait half a day past it). Never at
+   * once: a certificate due right after its order (a clock ahead of the CA's) waits the interval, so
+   * that it is not ordered in a loop.
+   */
+  #nextLook(validity: { notBefore: Date; notAfter: Date }, interval: number): number {
+    const now = this.#options.now?.() ?? new Date();
+    const untilRenewal = renewalTime(validity, this.#options.renewBeforeDays).getTime() - now.getTime();
+    return Date.now() + (untilRenewal > 0 ? Math.min(interval, untilRenewal) : interval);
   }
 
   #schedule(): void {

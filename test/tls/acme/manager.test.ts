@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AcmeManager, type AcmeManagerOptions } from '../../../src/tls/acme/manager.ts';
+import type { AcmeSetupError } from '../../../src/tls/acme/setup-error.ts';
 import { CertificateStore } from '../../../src/tls/certificate-store.ts';
 import { captureLogger } from '../tls-kit.ts';
 
@@ -62,3 +63,34 @@ function connects(port: number): Promise<boolean> {
     });
   });
 }
+
+test('a challenge port another program holds stops the start with the key and the address; the other responder is closed', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postern-acme-taken-'));
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const taken = `127.0.0.1:${(holder.address() as net.AddressInfo).port}`;
+  const free = net.createServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+  const freePort = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
+  try {
+    const manager = new AcmeManager({
+      ...base(),
+      dataDir,
+      http01: { listen: `127.0.0.1:${freePort}` },
+      tlsAlpn01: { listen: taken },
+    });
+    await assert.rejects(manager.start(), (error: Error) => {
+      assert.equal((error as AcmeSetupError).code, 'ACME_SETUP');
+      assert.match(
+        error.message,
+        new RegExp(`^tls\\.acme\\.tlsAlpn01\\.listen: ${taken} is in use by another program \\(`),
+      );
+      return true;
+    });
+    assert.equal(await connects(freePort), false, 'the http-01 responder started first is closed again');
+  } finally {
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

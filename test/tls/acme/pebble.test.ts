@@ -206,3 +206,21 @@ test('a failing order is logged at error level with the reason and retried after
   assert.ok(Math.abs(second.nextCheck.getTime() - Date.now() - 600_000) < 10_000);
   assert.equal(errorLines(lines).length, 2);
 });
+
+test('a changed keyType orders a certificate with a new key at the next start, not at the next renewal', async () => {
+  for (const manager of managers) await manager.stop(); // the earlier tests' responders hold the port
+  const dataDir = await newDataDir();
+  const options = { dataDir, hostnames: ['mail.example.test'], http01: { listen: `127.0.0.1:${httpPort}` } };
+  const first = await run(options);
+  assert.deepEqual(first.issued, ['mail.example.test']);
+  assert.equal(first.store.list()[0]?.keyType, 'ec');
+  await first.manager.stop();
+  const { store, issued, lines, manager } = await run({ ...options, keyType: 'rsa-2048' });
+  assert.deepEqual(errorLines(lines), []);
+  assert.deepEqual(issued, ['mail.example.test'], 'ordered again at once');
+  assert.equal(store.list()[0]?.keyType, 'rsa');
+  const key = await readFile(path.join(dataDir, 'tls', 'acme', 'mail.example.test.key'), 'utf8');
+  assert.equal(createPublicKey(key).asymmetricKeyType, 'rsa');
+  assert.ok(lines.some((line) => /another key type than tls\.acme\.keyType/.test(String(line.msg))));
+  await manager.stop();
+});

@@ -3,6 +3,8 @@
 // is global to the process, so that the order fails at once instead of after 75 s of retries.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -11,6 +13,7 @@ import { Http01Challenges } from '../../../src/tls/acme/http-01.ts';
 import { issueCertificate } from '../../../src/tls/acme/issue.ts';
 import { AcmeManager } from '../../../src/tls/acme/manager.ts';
 import { CertificateStore } from '../../../src/tls/certificate-store.ts';
+import { createSelfSignedCertificate } from '../../../src/tls/create-certificate.ts';
 import { captureLogger } from '../tls-kit.ts';
 
 (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
@@ -39,14 +42,14 @@ test('an unreachable CA: the error names the directory and why (ECONNREFUSED), n
 
 test('the failure backoff survives a restart: a new process waits as the old one would have', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postern-acme-backoff-'));
-  const manager = () =>
+  const manager = (logger = captureLogger().logger) =>
     new AcmeManager({
       directory: 'https://127.0.0.1:9/dir',
       termsOfServiceAgreed: true,
       hostnames: ['mx.example.test'],
       dataDir,
       store: new CertificateStore(),
-      logger: captureLogger().logger,
+      logger,
       http01: {},
     });
   try {
@@ -62,7 +65,8 @@ test('the failure backoff survives a restart: a new process waits as the old one
     assert.equal(saved.failures, 1);
     assert.match(saved.error, /ECONNREFUSED/);
 
-    const second = manager();
+    const secondLog = captureLogger();
+    const second = manager(secondLog.logger);
     await second.start();
     await second.settled();
     await second.stop();
@@ -70,6 +74,12 @@ test('the failure backoff survives a restart: a new process waits as the old one
     assert.equal(status?.failures, 1, 'no order at start: the backoff from before the restart holds');
     const waitMs = (status?.nextCheck.getTime() ?? 0) - before;
     assert.ok(waitMs >= 4.9 * 60_000 && waitMs <= 5.5 * 60_000, `next try ${waitMs} ms after the failure`);
+    // Said at start: an admin who fixed the cause and restarted must not be left wondering why nothing is ordered.
+    const waiting = secondLog.lines.find((line) => line.level === 40 && line.hostname === 'mx.example.test');
+    assert.ok(waiting, 'a warning names the host in backoff');
+    assert.match(String(waiting.msg), /failed 1 time\(s\) before this start; the next order waits until \d{4}-/);
+    assert.ok(String(waiting.msg).includes(`Delete ${file} and restart to order at once`), String(waiting.msg));
+    assert.match(String(waiting.reason), /ECONNREFUSED/);
 
     await writeFile(file, 'not json');
     const third = manager();
@@ -91,5 +101,36 @@ test('the failure backoff survives a restart: a new process waits as the old one
     assert.equal(fourth.status()[0]?.failures, 1, 'the start goes on without the backoff');
   } finally {
     await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a CA whose HTTPS certificate is not trusted: the error says to set directoryCa', async () => {
+  const own = await createSelfSignedCertificate({ hostnames: ['localhost'], ips: ['127.0.0.1'] });
+  const server = https.createServer(own, (_, res) => res.end('{}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
+  try {
+    await assert.rejects(
+      issueCertificate({
+        directory: `https://127.0.0.1:${port}/dir`,
+        account: { key },
+        termsOfServiceAgreed: true,
+        hostname: 'mx.example.test',
+        keyType: 'ecdsa-p256',
+        http01: new Http01Challenges(),
+      }),
+      (error: Error) => {
+        assert.equal(
+          error.message,
+          `ACME: cannot reach the CA at https://127.0.0.1:${port}/dir: its HTTPS certificate is not trusted ` +
+            '(DEPTH_ZERO_SELF_SIGNED_CERT); for a private CA, set tls.acme.directoryCa to the PEM file of its CA certificate',
+        );
+        return true;
+      },
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
