@@ -90,6 +90,7 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
     acme,
     reload: async () => {
       await files?.reload();
+      acme?.retryFailed(); // in the background: its lines say how it goes
     },
     stop: async () => {
       files?.stop();

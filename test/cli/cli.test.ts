@@ -672,6 +672,18 @@ test('serve survives SIGHUP (logrotate, systemctl reload): it reloads the certif
   assert.equal(await server.stop('SIGTERM'), 0);
 });
 
+test('SIGHUP orders the missing ACME certificates again at once, past the backoff', async (t) => {
+  // The CA is the discard port: nothing answers, so the certificate stays missing.
+  const acme = { directory: 'https://127.0.0.1:9/dir', termsOfServiceAgreed: true, http01: { listen: '127.0.0.1:0' } };
+  const { file } = dir(t, { tls: { acme } });
+  const server = await spawnServer(file);
+  t.after(() => server.stop('SIGKILL'));
+  server.child.kill('SIGHUP');
+  await waitFor(() => server.output().includes('ACME: reload: ordering again now, before the backoff ends'), 5000);
+  assert.match(server.output(), /"hostnames":\["mx\.example\.com"\]/);
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
 test('serve stops with exit code 1 when its database file is taken away while it runs, after answering 451', async (t) => {
   const { root, file } = dir(t);
   await addUser(file, 'alice@example.com');

@@ -23,7 +23,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const reload = () => {
     logger.info(
       { signal: 'SIGHUP' },
-      'SIGHUP: reading the TLS certificate files again; other config changes take a restart (check them first with postern check)',
+      'SIGHUP: reading the TLS certificate files again (and ordering failed ACME certificates now); other config changes take a restart (check them first with postern check)',
     );
     running
       ?.reloadCertificates()

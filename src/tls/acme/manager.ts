@@ -180,6 +180,24 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     return this.#round;
   }
 
+  /**
+   * SIGHUP (`systemctl reload`): the hostnames without a certificate, or whose orders failed, are
+   * tried again now rather than at the end of their backoff: the admin who reloads has fixed the
+   * cause (a DNS record, a firewall). One attempt each; a new failure backs off as before. The names
+   * tried, none when every certificate is fine.
+   */
+  retryFailed(): string[] {
+    const waiting = this.#hosts.filter((host) => host.failures > 0 || host.validity === undefined);
+    if (waiting.length === 0 || this.#stopped) return [];
+    const names = waiting.map((host) => host.hostname);
+    this.#options.logger.info({ hostnames: names }, 'ACME: reload: ordering again now, before the backoff ends');
+    this.#round = this.#round.then(() => {
+      for (const host of waiting) host.nextCheck = 0;
+      return this.#runDue();
+    });
+    return names;
+  }
+
   status(): AcmeCertificateStatus[] {
     return this.#hosts.map((host) => ({
       hostname: host.hostname,
@@ -248,7 +266,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         { hostname: host.hostname, failures: host.failures, reason: host.lastError, nextTry: new Date(host.nextCheck) },
         `ACME: ${host.hostname} failed ${host.failures} time(s) before this start; the next order waits until ` +
           `${new Date(host.nextCheck).toISOString()} (the backoff spares the CA's limits). Fixed the cause? ` +
-          `Delete ${host.failuresPath} and restart to order at once`,
+          'Reload (SIGHUP: systemctl reload postern) to order at once',
       );
     } catch {
       // An unreadable record only loses the backoff: the next order tries at once.

@@ -78,7 +78,10 @@ test('the failure backoff survives a restart: a new process waits as the old one
     const waiting = secondLog.lines.find((line) => line.level === 40 && line.hostname === 'mx.example.test');
     assert.ok(waiting, 'a warning names the host in backoff');
     assert.match(String(waiting.msg), /failed 1 time\(s\) before this start; the next order waits until \d{4}-/);
-    assert.ok(String(waiting.msg).includes(`Delete ${file} and restart to order at once`), String(waiting.msg));
+    assert.ok(
+      String(waiting.msg).includes('Reload (SIGHUP: systemctl reload postern) to order at once'),
+      String(waiting.msg),
+    );
     assert.match(String(waiting.reason), /ECONNREFUSED/);
 
     await writeFile(file, 'not json');
@@ -132,5 +135,39 @@ test('a CA whose HTTPS certificate is not trusted: the error says to set directo
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('a reload (SIGHUP) orders the failed hostnames again at once, past the backoff; good ones are left', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postern-acme-retry-'));
+  // good.example.test has a certificate on disk, valid for a year: nothing to order for it.
+  const good = await createSelfSignedCertificate({ hostnames: ['good.example.test'] });
+  await mkdir(path.join(dataDir, 'tls', 'acme'), { recursive: true, mode: 0o700 });
+  await writeFile(path.join(dataDir, 'tls', 'acme', 'good.example.test.crt'), good.cert);
+  await writeFile(path.join(dataDir, 'tls', 'acme', 'good.example.test.key'), good.key, { mode: 0o600 });
+  const log = captureLogger();
+  const manager = new AcmeManager({
+    directory: 'https://127.0.0.1:9/dir',
+    termsOfServiceAgreed: true,
+    hostnames: ['good.example.test', 'mx.example.test'],
+    dataDir,
+    store: new CertificateStore(),
+    logger: log.logger,
+    http01: {},
+  });
+  try {
+    await manager.start();
+    await manager.settled();
+    const mx = () => manager.status().find((s) => s.hostname === 'mx.example.test');
+    assert.equal(mx()?.failures, 1);
+    assert.ok((mx()?.nextCheck.getTime() ?? 0) > Date.now() + 60_000, 'backing off');
+    assert.ok(manager.status().find((s) => s.hostname === 'good.example.test')?.notAfter, 'loaded from disk');
+    assert.deepEqual(manager.retryFailed(), ['mx.example.test'], 'the good one is left alone');
+    await manager.settled();
+    assert.equal(mx()?.failures, 2, 'tried again at once (and failed again: the CA is still down)');
+    assert.ok(log.lines.some((line) => String(line.msg).startsWith('ACME: reload: ordering again now')));
+  } finally {
+    await manager.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
 });
