@@ -157,6 +157,20 @@ test('quarantine show: the verdict with every signal in English or Russian, then
   );
   const ruTop = await run('quarantine', 'show', String(byTop), '--lang', 'ru');
   assert.match(ruTop.stdout, /\nReason: {4}Домен отправителя paypa1\.com подделывается под paypal\.com\n/);
+  // Held by a milter, not scored: no "score 0, category generic", which would read as harmless.
+  const milterVerdict = {
+    score: 0,
+    category: 'generic',
+    action: 'quarantine',
+    reason: 'milter rspamd: spam',
+    signals: [],
+  };
+  const [byMilter] = await hold(quarantinedMessage('Held', { verdict: milterVerdict }));
+  const held = await run('quarantine', 'show', String(byMilter));
+  assert.match(
+    held.stdout,
+    /\nVerdict: {3}quarantine, not scored \(held by the rule or milter below\)\nReason: {4}milter rspamd: spam\n/,
+  );
   assert.equal(raw.code, 0);
   assert.deepEqual(
     new Uint8Array(raw.stdout),

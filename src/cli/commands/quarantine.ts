@@ -134,7 +134,11 @@ function show(entry: Quarantined, lang: 'en' | 'ru'): string {
     `Envelope:  <${printable(entry.mailFrom)}> -> ${entry.recipients.map((r) => printable(r)).join(', ')}`,
     `Size:      ${entry.size} octets`,
     '',
-    `Verdict:   ${printable(verdict.action)}, score ${verdict.score}, category ${printable(verdict.category)}`,
+    // A HOLD rule or a milter held it and the phishing detector did not score it (off, or our own user):
+    // "score 0, category generic" would read as a verdict of harmless.
+    verdict.signals.length === 0 && verdict.score === 0
+      ? `Verdict:   ${printable(verdict.action)}, not scored (held by the rule or milter below)`
+      : `Verdict:   ${printable(verdict.action)}, score ${verdict.score}, category ${printable(verdict.category)}`,
     `Reason:    ${printable(top ? top[lang] : verdict.reason)}`,
     verdict.signals.length === 0 ? 'Signals:   none' : 'Signals:',
   ];
