@@ -10,6 +10,7 @@ import acme from 'acme-client';
 import type { KeyAlgorithm } from '../create-certificate.ts';
 import type { AcmeAccount } from './account.ts';
 import type { Http01Challenges } from './http-01.ts';
+import { clearRateLimit, installRateLimitGuard, rateLimitedUntilMs } from './rate-limit.ts';
 import type { TlsAlpnChallenges } from './tls-alpn-01.ts';
 
 export interface IssueRequest {
@@ -32,6 +33,15 @@ export interface IssueRequest {
   reuseKey?: string;
 }
 
+/** An order the CA refused with a Retry-After (RFC 8555 §6.6): no new order before `retryAt`. */
+export class AcmeRateLimitedError extends Error {
+  readonly retryAt: Date;
+  constructor(message: string, retryAt: Date, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAt = retryAt;
+  }
+}
+
 export interface Issued {
   /** The leaf certificate and its chain, PEM. */
   cert: string;
@@ -43,6 +53,8 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
   const { http01, tlsAlpn01, hostname } = request;
   const challengePriority = [http01 ? 'http-01' : '', tlsAlpn01 ? 'tls-alpn-01' : ''].filter(Boolean);
   if (challengePriority.length === 0) throw new TypeError('ACME: no challenge type enabled (http01 or tlsAlpn01)');
+  installRateLimitGuard();
+  clearRateLimit();
   const client = new acme.Client({
     directoryUrl: request.directory,
     accountKey: request.account.key,
@@ -76,6 +88,16 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
       },
     })
     .catch(async (err: unknown) => {
+      const until = rateLimitedUntilMs();
+      if (until !== undefined) {
+        const retryAt = new Date(until);
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new AcmeRateLimitedError(
+          `ACME: the CA limits orders (${reason}); it asks not to be asked again before ${retryAt.toISOString()}`,
+          retryAt,
+          { cause: err },
+        );
+      }
       // acme-client reports a CA it cannot reach as a TypeError of its own (reading 'config' of an
       // undefined response): ask the directory ourselves, so the log says what is wrong.
       if (!(err instanceof TypeError)) throw err;

@@ -22,7 +22,7 @@ import type { KeyAlgorithm } from '../create-certificate.ts';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../private-files.ts';
 import { type AcmeAccount, loadAccount, saveAccountUrl } from './account.ts';
 import { Http01Challenges, startHttp01Server } from './http-01.ts';
-import { issueCertificate } from './issue.ts';
+import { AcmeRateLimitedError, issueCertificate } from './issue.ts';
 import type { ChallengeServer } from './listen.ts';
 import { renewalDue, renewalTime, retryDelayMs } from './renewal.ts';
 import { challengeListenError } from './setup-error.ts';
@@ -72,6 +72,8 @@ interface HostState {
   nextCheck: number;
   failures: number;
   lastError?: string;
+  /** RFC 8555 §6.6: the CA's Retry-After of the last failure; no order before it, reload or not. */
+  notBefore?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -187,7 +189,15 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
    * tried, none when every certificate is fine.
    */
   retryFailed(): string[] {
-    const waiting = this.#hosts.filter((host) => host.failures > 0 || host.validity === undefined);
+    const limited = (host: HostState) => host.notBefore !== undefined && host.notBefore > Date.now();
+    for (const host of this.#hosts.filter(limited)) {
+      const until = new Date(host.notBefore as number);
+      this.#options.logger.warn(
+        { hostname: host.hostname, notBefore: until },
+        `ACME: reload: not ordering ${host.hostname} again: the CA asked to wait until ${until.toISOString()} (RFC 8555 §6.6 rate limit)`,
+      );
+    }
+    const waiting = this.#hosts.filter((host) => (host.failures > 0 || host.validity === undefined) && !limited(host));
     if (waiting.length === 0 || this.#stopped) return [];
     const names = waiting.map((host) => host.hostname);
     this.#options.logger.info({ hostnames: names }, 'ACME: reload: ordering again now, before the backoff ends');
@@ -252,7 +262,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     }
     if (text === undefined) return;
     try {
-      const saved = JSON.parse(text) as { failures?: unknown; at?: unknown; error?: unknown };
+      const saved = JSON.parse(text) as { failures?: unknown; at?: unknown; error?: unknown; notBefore?: unknown };
       const at = typeof saved.at === 'string' ? Date.parse(saved.at) : Number.NaN;
       if (typeof saved.failures !== 'number' || !Number.isInteger(saved.failures) || saved.failures < 1) return;
       if (!Number.isFinite(at)) return;
@@ -260,6 +270,11 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       host.failures = saved.failures;
       if (typeof saved.error === 'string') host.lastError = saved.error;
       host.nextCheck = at + retryDelayMs(host.failures, retryFirstMs, retryMaxMs);
+      const notBefore = typeof saved.notBefore === 'string' ? Date.parse(saved.notBefore) : Number.NaN;
+      if (Number.isFinite(notBefore) && notBefore > Date.now()) {
+        host.notBefore = notBefore;
+        host.nextCheck = Math.max(host.nextCheck, notBefore);
+      }
       if (host.nextCheck <= Date.now()) return;
       // Said at start: an admin who fixed the cause and restarted would otherwise see no order and no reason.
       this.#options.logger.warn(
@@ -333,6 +348,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (host.failures > 0) await rm(host.failuresPath, { force: true });
       host.failures = 0;
       delete host.lastError;
+      delete host.notBefore;
       host.nextCheck = this.#nextLook(info, interval);
       options.logger.info(
         {
@@ -348,9 +364,18 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (this.#stopped) return;
       host.failures++;
       host.lastError = (err as Error).message;
-      const delay = retryDelayMs(host.failures, options.retryFirstMs, options.retryMaxMs);
+      // RFC 8555 §6.6: a CA that said when to come back is not asked before then, whatever the backoff.
+      const asked = err instanceof AcmeRateLimitedError ? err.retryAt.getTime() - Date.now() : 0;
+      const delay = Math.max(retryDelayMs(host.failures, options.retryFirstMs, options.retryMaxMs), asked);
       host.nextCheck = Date.now() + delay;
-      const record = { failures: host.failures, at: new Date().toISOString(), error: host.lastError };
+      if (asked > 0) host.notBefore = host.nextCheck;
+      else delete host.notBefore;
+      const record = {
+        failures: host.failures,
+        at: new Date().toISOString(),
+        error: host.lastError,
+        ...(host.notBefore ? { notBefore: new Date(host.notBefore).toISOString() } : {}),
+      };
       await writeFileAtomic(host.failuresPath, `${JSON.stringify(record)}\n`, 0o600).catch((error: Error) =>
         options.logger.warn({ hostname: host.hostname, err: error }, 'ACME: cannot record the failure for the backoff'),
       );
