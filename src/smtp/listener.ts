@@ -181,6 +181,8 @@ export class SmtpListener {
   private readonly options: ListenerOptions;
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
+  /** Implicit-TLS sockets whose handshake is under way: not sessions yet, but descriptors all the same. */
+  private readonly handshaking = new Set<net.Socket>();
   private draining = false;
   private stressed = false;
   private readonly preSessionLines = new LineThrottle();
@@ -198,15 +200,30 @@ export class SmtpListener {
    * takes the certificates as they are now, so a renewed certificate serves the next client.
    */
   private handshake(raw: net.Socket, config: ListenerTls, sessionId: string): void {
-    const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
     // The session id from the first byte, so every line about the connection carries it.
     const remote = { session: sessionId, remote: socketAddress(raw.remoteAddress ?? '') };
+    // Connections still in their handshake count toward maxConnections: uncounted, a flood that never
+    // sends a ClientHello would hold a descriptor each for the handshake timeout, without limit, until
+    // the process ran out of them on every port. No SMTP reply is possible before TLS: the socket closes.
+    if (this.draining || this.connections.size + this.handshaking.size >= this.options.maxConnections) {
+      this.preSessionLog('warn', { ...remote, phase: 'tls-handshake' }, 'too many connections: closed before TLS');
+      raw.destroy();
+      return;
+    }
+    this.handshaking.add(raw);
+    raw.once('close', () => {
+      this.handshaking.delete(raw);
+      this.checkStress();
+    });
+    this.checkStress();
+    const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
     const timer = setTimeout(() => {
       this.preSessionLog('info', { ...remote, phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
     }, this.handshakeTimeout());
     secure.once('secure', () => {
       clearTimeout(timer);
+      this.handshaking.delete(raw); // a session now, counted as one
       this.accept(secure, sessionId);
     });
     secure.once('error', (err) => {
@@ -571,7 +588,7 @@ export class SmtpListener {
   private checkStress(): void {
     const { maxConnections, stressTimeoutMs, logger } = this.options;
     if (!stressTimeoutMs) return;
-    const count = this.connections.size;
+    const count = this.connections.size + this.handshaking.size;
     const stressed = this.stressed ? count >= maxConnections * STRESS_OFF : count >= maxConnections * STRESS_ON;
     if (stressed === this.stressed) return;
     this.stressed = stressed;

@@ -5,10 +5,12 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
 import type { Peer } from '../../src/smtp/envelope.ts';
 import { type ListenerOptions, SmtpListener } from '../../src/smtp/listener.ts';
 import { replies } from '../../src/smtp/replies.ts';
+import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -264,4 +266,36 @@ test("stress (Postfix's): a nearly full listener gives idle clients seconds inst
   await sleep(700);
   assert.ok(!after.socket.destroyed, 'the stress is over: the normal timeout again');
   after.socket.destroy();
+});
+
+test('implicit TLS: connections still in their handshake count toward maxConnections', async (t) => {
+  const { cert, key } = await createSelfSignedCertificate({ hostnames: ['mx.example.com'], ips: ['127.0.0.1'] });
+  const { listener, port, lines } = await startListener('info', {
+    maxConnections: 3,
+    tls: { mode: 'implicit', options: () => ({ cert, key }) },
+  });
+  t.after(() => listener.close(0));
+  // Three that connect and never send a ClientHello: each holds a descriptor until the handshake timeout.
+  const silent = await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  t.after(() => {
+    for (const s of silent) s.destroy();
+  });
+  const fourth = net.connect(port, '127.0.0.1');
+  fourth.on('error', () => {});
+  await once(fourth, 'close'); // closed by the server at once, not held for the handshake timeout
+  await waitFor(() => lines.some((l) => l.msg === 'too many connections: closed before TLS'));
+  for (const s of silent) s.destroy();
+  // With the slots free again (the listener notices the closes a moment later) a real client is greeted.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+  client.setEncoding('utf8');
+  const [greeting] = (await once(client, 'data')) as [string];
+  assert.match(greeting, /^220 /);
+  client.destroy();
 });
