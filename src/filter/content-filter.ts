@@ -179,6 +179,11 @@ export class ContentFilter {
       const count = (logged.get(finding.check) ?? 0) + 1;
       logged.set(finding.check, count);
       if (count > MAX_LOGGED_FINDINGS) continue;
+      if (finding.result === 'skipped') {
+        // A bound of inspect.ts reached (a message of many parts or lines): the rest went unmatched.
+        this.#logger.warn({ ...message, check: finding.check, reason: finding.reason }, `${finding.check}: skipped`);
+        continue;
+      }
       const fields = { ...message, check: finding.check, action: finding.result, rule: finding.reason };
       if (finding.result === 'warn') this.#logger.warn(fields, `${finding.check}: warn`);
       else this.#logger.info(fields, `${finding.check}: ${finding.result}`);

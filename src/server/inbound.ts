@@ -12,6 +12,7 @@ import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
 import type { AuthenticationSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
+import { HEADER_LIMITS, headerSectionExcess } from '../mime/header-section.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
 import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
@@ -86,6 +87,18 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   }
 
   async function message(envelope: Envelope, received: Buffer, peer: Peer): Promise<MessageOutcome> {
+    // Before any stage reads the header: each reads it whole (src/mime/header-section.ts says why).
+    const excess = headerSectionExcess(received);
+    if (excess) {
+      const { fields, bytes } = HEADER_LIMITS;
+      const why =
+        excess.limit === 'fields' ? `more than ${fields} header fields` : `a header section over ${bytes} octets`;
+      logger.info(
+        { session: peer.sessionId, id: envelope.id, size: received.length, limit: excess.limit },
+        `message refused: ${why}; answered 552`,
+      );
+      return { action: 'reply', reply: replies.headerTooLarge(why) };
+    }
     // A submitted message's header, read once for the From check and the fields submission adds.
     const fields = peer.authenticated ? readMessage(received).fields : undefined;
     if (peer.authenticated && fields) {

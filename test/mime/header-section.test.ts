@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readFirstFields } from '../../src/mime/header-section.ts';
+import { HEADER_LIMITS, headerSectionExcess, readFirstFields } from '../../src/mime/header-section.ts';
 import { Random } from '../support/fuzz-input.ts';
 import { firstField, readHeaderFields } from '../support/header-fields.ts';
 
@@ -102,4 +102,23 @@ test('agrees with the full header reading on the corpus and on seeded mutations 
       agree(Uint8Array.from(mutated), `${file} round ${round}`);
     }
   }
+});
+
+test('headerSectionExcess: fields and octets of the header section against HEADER_LIMITS', () => {
+  const fields = (n: number, body = '\r\nbody\r\n') =>
+    Buffer.from(`${Array.from({ length: n }, (_, i) => `X-F${i}: v\r\n\tfolded`).join('\r\n')}\r\n${body}`);
+  assert.equal(HEADER_LIMITS.fields, 1000);
+  assert.equal(headerSectionExcess(fields(1000)), undefined, 'folded lines are not fields');
+  assert.deepEqual(headerSectionExcess(fields(1001)), { limit: 'fields', value: 1001 });
+  assert.deepEqual(headerSectionExcess(fields(100_000)), { limit: 'fields', value: 1001 }, 'stops counting');
+  // Fields in the body are the body's.
+  assert.equal(headerSectionExcess(fields(10, `\r\n${'X-B: 1\r\n'.repeat(5000)}`)), undefined);
+  const folded = (octets: number) => Buffer.from(`Subject: x${'\r\n y'.repeat(octets / 4)}\r\n\r\nbody\r\n`);
+  assert.equal(headerSectionExcess(folded(200_000)), undefined);
+  assert.deepEqual(headerSectionExcess(folded(300_000)), { limit: 'bytes', value: HEADER_LIMITS.bytes });
+  const noBody = Buffer.from(`Subject: x${'\r\n y'.repeat(100_000)}`);
+  assert.deepEqual(headerSectionExcess(noBody), { limit: 'bytes', value: HEADER_LIMITS.bytes }, 'never ends');
+  assert.equal(headerSectionExcess(Buffer.from('\r\nonly a body\r\n')), undefined);
+  assert.equal(headerSectionExcess(Buffer.from('Subject: x\nFrom: y\n\nbare LF\n')), undefined);
+  assert.deepEqual(headerSectionExcess(fields(1001, '\nbody').subarray(0)), { limit: 'fields', value: 1001 });
 });

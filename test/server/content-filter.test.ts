@@ -72,6 +72,21 @@ test('clean mail is delivered as it came; a forged verdict header is removed', a
   assert.doesNotMatch(stored, /PHISHING/);
 });
 
+test('a header section past 1,000 fields or 256 KiB is refused with 552 5.3.4 before any check reads it', async (t) => {
+  const server = await serverWith(t);
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `X-Field-${i}: v\r\n`).join('');
+  // CLEAN has 5 fields of its own.
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example', many(995)))).code, 250);
+  const fields = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example', many(996)));
+  assert.equal(fields.code, 552, fields.text);
+  assert.match(fields.text, /5\.3\.4 Message header too large: more than 1000 header fields/);
+  const folded = `X-Long: x${'\r\n yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'.repeat(4000)}\r\n`;
+  const octets = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example', folded));
+  assert.equal(octets.code, 552, octets.text);
+  assert.match(octets.text, /over 262144 octets/);
+  assert.equal((await aliceMailbox(server, 'INBOX')).length, 1, 'only the message within the limits');
+});
+
 test('phishing past the quarantine threshold is held in quarantine with its verdict, not delivered', async (t) => {
   const server = await serverWith(t, { filter: { phishing: { thresholds: { reject: 100 } } } });
   const answer = await sendToAlice(server, 'it@examp1e.com', PHISH);

@@ -167,11 +167,11 @@ test('sender login mismatch: another envelope sender or another From is refused 
   await relay.close();
   // With a sender, MAILER-DAEMON is an address like any other: not carol's.
   assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'MAILER-DAEMON@example.com'), '553 5.7.1');
-  // A From field behind 300 KB of other fields is read too.
+  // A From field behind 240 KB of other fields is read too.
   assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
   assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
   assert.equal((await client.command('DATA')).code, 354);
-  const padding = `X-Pad: ${'x'.repeat(900)}\r\n`.repeat(340);
+  const padding = `X-Pad: ${'x'.repeat(900)}\r\n`.repeat(270); // under the 256 KiB header limit
   const far = await client.command(`${padding}From: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.`);
   assert.equal(codeOf(far), '553 5.7.1');
   // Our own address, however written, passes.

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ContentRules, inspectMessage, parseRuleFile } from '../../../src/filter/content-rules/index.ts';
+import {
+  BODY_PARTS_INSPECTED,
+  MAX_BODY_LOOKUPS,
+  MAX_HEADER_LOOKUPS,
+} from '../../../src/filter/content-rules/inspect.ts';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'utf8');
 
@@ -355,4 +360,59 @@ test('a table sees at most headerSizeLimit octets of a logical header (Postfix h
     cut.findings.map((f) => f.result),
     ['warn'],
   );
+});
+
+test('a message is matched to MAX_BODY_LOOKUPS lines and MAX_HEADER_LOOKUPS headers in all; a finding says where it stopped', () => {
+  assert.equal(MAX_BODY_LOOKUPS, 50_000);
+  assert.equal(MAX_HEADER_LOOKUPS, 10_000);
+  // 30,000 one-line parts: 60,000 body lines (boundaries included) and 30,000 part headers, 600 KB.
+  const parts = '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n'.repeat(30_000);
+  const message = Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`);
+  const counted = { body: 0, header: 0 };
+  const counting = (kind: 'body' | 'header') => ({
+    file: kind,
+    entries: [
+      {
+        kind: 'rule' as const,
+        line: 1,
+        negated: false,
+        pattern: { exec: () => void counted[kind]++ },
+        action: { verb: 'WARN' as const, text: '' },
+      },
+    ],
+  });
+  const r = inspectMessage(message, { header: counting('header'), body: counting('body') } as unknown as ContentRules);
+  assert.deepEqual(counted, { body: 50_000, header: 10_000 });
+  assert.equal(r.verdict.action, 'accept');
+  assert.equal(r.message, undefined, 'kept as it came');
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result, f.reason]),
+    [
+      ['mime_header_checks', 'skipped', 'the header tables stopped after 10000 headers, the limit per message'],
+      ['body_checks', 'skipped', 'body_checks stopped after 50000 lines, the limit per message'],
+    ],
+  );
+});
+
+test('body_checks read BODY_PARTS_INSPECTED parts of bodySizeLimit octets in all; header tables go on', () => {
+  const filler = `${'x'.repeat(98)}\r\n`.repeat(100); // 10,000 octets
+  const part = (text: string, type = 'text/plain') => `--b\r\nContent-Type: ${type}\r\n\r\n${text}`;
+  const message = (parts: number) =>
+    Buffer.from(
+      'Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+        `${part(filler).repeat(parts)}${part('bad line\r\n', 'application/x-bad')}--b--\r\n`,
+    );
+  const tables = {
+    body: parseRuleFile('/^bad line$/ WARN found it\n', 'body_checks'),
+    mime: parseRuleFile('/x-bad/ WARN bad type\n', 'mime_header_checks'),
+    bodySizeLimit: 10_000,
+  };
+  assert.equal(BODY_PARTS_INSPECTED, 20);
+  const within = inspectMessage(message(19), tables).findings.map((f) => f.result);
+  assert.deepEqual(within, ['warn', 'warn'], '19 parts of 10,000 octets, then the line: read');
+  const past = inspectMessage(message(20), tables).findings.map((f) => [f.check, f.result, f.reason]);
+  assert.deepEqual(past, [
+    ['mime_header_checks', 'warn', 'mime_header_checks:1: "Content-Type: application/x-bad": bad type'],
+    ['body_checks', 'skipped', 'body_checks stopped after 200000 octets of body, the limit per message'],
+  ]);
 });

@@ -16,6 +16,8 @@ import { foreignLetters, isSuspiciousMixedWord } from './mixed-script.ts';
 /** How much of the text is read; the end is read too, only for a signature (authority check). */
 const HEAD = 4 * 1024;
 const TAIL = 2 * 1024;
+/** Code units of the display name read for a title ("CEO", "Security Service"). */
+const NAME = 1024;
 
 type Reported = Exclude<PhraseKey, 'executive-claim' | 'bank-claim'>;
 type Definition = {
@@ -130,7 +132,9 @@ const negatable = new Set<PhraseKey>(reported.filter((k) => k !== 'secrecy'));
 
 export function languageSignals(input: { subject: string; text: string; fromName: string }): Signal[] {
   const head = withoutQuotes(input.text.slice(0, HEAD));
-  const source = `${input.subject}\n\n${head}`;
+  // The subject and the display name are bounded like the text: a folded Subject can carry megabytes,
+  // and a lure is in its first words.
+  const source = `${input.subject.slice(0, HEAD)}\n\n${head}`;
   const words = tokenize(source);
   const found = findPhrases(words, lexicon, negatable);
   const signals: Signal[] = [];
@@ -148,7 +152,7 @@ export function languageSignals(input: { subject: string; text: string; fromName
     .find((w) => isSuspiciousMixedWord(w));
   if (mixed !== undefined) signals.push(mixedScriptSignal(mixed));
   const tail = input.text.length > HEAD ? input.text.slice(-TAIL) : '';
-  const claim: Claim | undefined = authorityClaim(input.fromName, found, source, words);
+  const claim: Claim | undefined = authorityClaim(input.fromName.slice(0, NAME), found, source, words);
   if (claim !== undefined && !hasContactDetails(`${head}\n${tail}`)) signals.push(authoritySignal(claim));
   return signals;
 }

@@ -30,6 +30,16 @@ export interface Words {
 
 export const MAX_GAP = 3;
 
+/**
+ * Code units back to text, in slices: a word is as long as the sender makes it, and a spread of a few
+ * hundred thousand code units into String.fromCharCode overflows the stack (RangeError).
+ */
+function fromCodes(codes: Uint16Array): string {
+  let text = '';
+  for (let i = 0; i < codes.length; i += 8192) text += String.fromCharCode(...codes.subarray(i, i + 8192));
+  return text;
+}
+
 // Scratch offsets kept between calls (allocating typed arrays of this size costs as much as filling them).
 let scratch = { start: new Int32Array(1024), end: new Int32Array(1024), sentence: new Int32Array(1024) };
 
@@ -94,7 +104,7 @@ export function tokenize(text: string): Words {
     sentences[count++] = sentence;
   }
   for (const m of mixed) {
-    const folded = foldToMajorityScript(String.fromCharCode(...codes.subarray(start[m], end[m])));
+    const folded = foldToMajorityScript(fromCodes(codes.subarray(start[m], end[m])));
     for (let j = 0; j < folded.length; j++) codes[start[m]! + j] = folded.charCodeAt(j); // same length
   }
   return {

@@ -223,3 +223,18 @@ test('a signature at the end of a long message counts as context', () => {
   const long = `This is your CEO. ${'Details follow. '.repeat(700)}\nBest regards,\nIvan Petrov`;
   assert.ok(!namesOf(long).includes('authority-claim-without-context'));
 });
+
+test('a Subject of one 400,000-letter mixed-script word is read to 4 KB, not thrown on', () => {
+  // Adjacent encoded-words decode to one word (RFC 2047 §6.2): a 1 MB Subject made the scan throw
+  // RangeError, which the server answered 451 on every retry.
+  const signals = signalsOf('Hello.', 'pаypаl'.repeat(70_000));
+  const mixed = signals.find((s) => s.name === 'mixed-script-word');
+  assert.ok(mixed, 'the mixed word is still reported');
+  assert.ok((mixed.evidence ?? '').length <= 4 * 1024, 'from the first 4 KB of the Subject');
+});
+
+test('a display name of 100,000 words is read to 1 KB for a title', () => {
+  const names = namesOf('Please send the report.', '', `${'Ivan '.repeat(100_000)}CEO`);
+  assert.ok(!names.includes('authority-claim-without-context'), 'the title past the first kilobyte is not read');
+  assert.ok(namesOf('Please send the report.', '', 'Ivan Petrov, CEO').includes('authority-claim-without-context'));
+});

@@ -119,3 +119,10 @@ test('long input stays linear: 200 KB of near misses', () => {
   const found = findPhrases(tokenize(text), lexicon);
   assert.equal(found.size, 0);
 });
+
+test('a mixed-script word of 500,000 code units is folded, not spread onto the stack', () => {
+  const word = 'aа'.repeat(250_000); // Latin a, Cyrillic а
+  const w = tokenize(word);
+  assert.deepEqual(w.mixed, [0]);
+  assert.equal(w.end[0], word.length);
+});
