@@ -89,6 +89,14 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   async function message(envelope: Envelope, received: Buffer, peer: Peer): Promise<MessageOutcome> {
     // Before any stage reads the header: each reads it whole (src/mime/header-section.ts says why).
     const excess = headerSectionExcess(received);
+    if (excess?.limit === 'hops') {
+      // RFC 5321 §6.3: a message that went through this many hops is in a loop; refused, never delivered.
+      logger.warn(
+        { session: peer.sessionId, id: envelope.id, from: envelope.mailFrom?.address ?? '', hops: excess.value },
+        `message refused: ${excess.value} Received fields, a mail loop; answered 554`,
+      );
+      return { action: 'reply', reply: replies.tooManyHops(excess.value) };
+    }
     if (excess) {
       const { fields, bytes } = HEADER_LIMITS;
       const why =

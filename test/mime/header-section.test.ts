@@ -122,3 +122,14 @@ test('headerSectionExcess: fields and octets of the header section against HEADE
   assert.equal(headerSectionExcess(Buffer.from('Subject: x\nFrom: y\n\nbare LF\n')), undefined);
   assert.deepEqual(headerSectionExcess(fields(1001, '\nbody').subarray(0)), { limit: 'fields', value: 1001 });
 });
+
+test('headerSectionExcess: 100 Received fields are a loop (RFC 5321 §6.3), whatever their case or folding', () => {
+  const hops = (n: number) =>
+    Buffer.from(
+      `${Array.from({ length: n }, (_, i) => `${i % 2 ? 'RECEIVED' : 'Received'} : from a${i}\r\n by b`).join('\r\n')}\r\nSubject: x\r\n\r\nReceived: in the body\r\n`,
+    );
+  assert.equal(HEADER_LIMITS.hops, 100);
+  assert.equal(headerSectionExcess(hops(99)), undefined);
+  assert.deepEqual(headerSectionExcess(hops(100)), { limit: 'hops', value: 100 });
+  assert.equal(headerSectionExcess(Buffer.from(`${'Received-SPF: pass\r\n'.repeat(150)}\r\nbody`)), undefined);
+});

@@ -87,6 +87,23 @@ test('a header section past 1,000 fields or 256 KiB is refused with 552 5.3.4 be
   assert.equal((await aliceMailbox(server, 'INBOX')).length, 1, 'only the message within the limits');
 });
 
+test('a message with 100 Received fields is a mail loop (RFC 5321 §6.3): 554 5.4.6, never delivered', async (t) => {
+  const server = await serverWith(t, { log: { level: 'info' } });
+  const hops = (n: number) =>
+    Array.from(
+      { length: n },
+      (_, i) => `received: from hop${i}.example by hop${i + 1}.example; Sat, 28 Nov 2026 10:00:00 +0000\r\n`,
+    ).join('');
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example', hops(99)))).code, 250);
+  const looped = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example', hops(100)));
+  assert.equal(codeOf(looped), '554 5.4.6');
+  assert.match(looped.text, /Too many hops \(100 Received fields\): mail loop/);
+  assert.equal((await aliceMailbox(server, 'INBOX')).length, 1);
+  const line = server.logs().find((l) => l.hops === 100);
+  assert.equal(line?.level, 40);
+  assert.equal(line?.from, 'bob@partner.example');
+});
+
 test('phishing past the quarantine threshold is held in quarantine with its verdict, not delivered', async (t) => {
   const server = await serverWith(t, { filter: { phishing: { thresholds: { reject: 100 } } } });
   const answer = await sendToAlice(server, 'it@examp1e.com', PHISH);
