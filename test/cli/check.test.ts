@@ -235,3 +235,39 @@ test('tls.acme: a directoryCa without a certificate, or missing, and a taken cha
   );
   assert.equal(inUse.stderr.trim().split('\n').length, 1, inUse.stderr);
 });
+
+test('tls.acme: check lists the certificates ACME stored and says which names are failing, with the reason and next try', async (t) => {
+  const acme = {
+    directory: 'https://127.0.0.1:9/dir',
+    termsOfServiceAgreed: true,
+    hostnames: ['mx.example.com', 'new.example.com'],
+    http01: { listen: '127.0.0.1:0' },
+  };
+  const { root, file } = dir(t, { tls: { acme } }, { store: true });
+  const acmeDir = path.join(root, 'data', 'tls', 'acme');
+  fs.mkdirSync(acmeDir, { recursive: true, mode: 0o700 });
+  const ca = await createTestCa();
+  const { cert } = await ca.issue(['mx.example.com']);
+  fs.writeFileSync(path.join(acmeDir, 'mx.example.com.crt'), cert);
+  const at = new Date(Date.now() - 60_000).toISOString();
+  const failed = {
+    failures: 2,
+    at,
+    error: 'ACME: the CA could not reach http://new.example.com/.well-known/acme-challenge/x',
+  };
+  fs.writeFileSync(path.join(acmeDir, 'new.example.com.failures.json'), JSON.stringify(failed));
+  const result = await postern(['check', '--json', '--config', file]);
+  assert.equal(result.code, 0, result.stdout);
+  const report = JSON.parse(result.stdout) as { certificates: { file: string; names: string[] }[]; warnings: string[] };
+  assert.deepEqual(
+    report.certificates.map((c) => [path.basename(c.file), c.names]),
+    [['mx.example.com.crt', ['mx.example.com']]],
+  );
+  const failing = report.warnings.find((w) => w.startsWith('tls.acme: new.example.com: 2 failed orders'));
+  assert.ok(failing, report.warnings.join('\n'));
+  assert.match(
+    failing,
+    /the last: ACME: the CA could not reach http:\/\/new\.example\.com.*; the next at \d{4}-\d\d-\d\dT/,
+  );
+  assert.match(failing, /systemctl reload postern/);
+});

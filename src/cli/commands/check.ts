@@ -151,6 +151,33 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     });
   });
   await attempt(async () => {
+    // What ACME left on disk: serve's "ACME:" lines said it once; check says where each name stands now.
+    const acme = config.tls.acme;
+    if (!acme) return;
+    const { readStoredAcmeState } = await import('../../tls/acme/stored-state.ts');
+    for (const hostname of acme.hostnames ?? [config.hostname]) {
+      const state = await readStoredAcmeState(config.dataDir, hostname);
+      if (state.certificate) {
+        const { file, names, notAfter } = state.certificate;
+        report.certificates.push({ file, names, notAfter: notAfter.toISOString() });
+        const daysLeft = (notAfter.getTime() - now.getTime()) / 86_400_000;
+        if (daysLeft < EXPIRY_WARNING_DAYS) {
+          report.warnings.push(
+            `tls.acme: the certificate for ${state.hostname} ${daysLeft < 0 ? 'has expired' : `expires in ${Math.floor(daysLeft)} days`} and ACME has not renewed it: see serve's "ACME:" lines`,
+          );
+        }
+      }
+      if (state.unreadable) report.warnings.push(`tls.acme: ${state.unreadable}: serve orders a new certificate`);
+      if (state.failures) {
+        const { count, lastError, nextTry } = state.failures;
+        report.warnings.push(
+          `tls.acme: ${state.hostname}: ${count} failed order${count === 1 ? '' : 's'}, the last: ${lastError ?? 'no reason recorded'}; ` +
+            `the next at ${nextTry.toISOString()} (a reload, systemctl reload postern, tries at once unless the CA asked to wait)`,
+        );
+      }
+    }
+  });
+  await attempt(async () => {
     if (config.tls.certificates.length === 0) return;
     const certificates = new CertificateStore();
     const files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger, watch: false });

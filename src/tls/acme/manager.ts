@@ -21,6 +21,7 @@ import type { CertificateInfo, CertificateStore } from '../certificate-store.ts'
 import type { KeyAlgorithm } from '../create-certificate.ts';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../private-files.ts';
 import { type AcmeAccount, loadAccount, saveAccountUrl } from './account.ts';
+import { acmeFiles } from './files.ts';
 import { Http01Challenges, startHttp01Server } from './http-01.ts';
 import { AcmeRateLimitedError, issueCertificate } from './issue.ts';
 import type { ChallengeServer } from './listen.ts';
@@ -102,15 +103,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) {
         throw new TypeError(`ACME: not a hostname: ${hostname}`);
       }
-      const base = path.join(this.#dir, name);
-      return {
-        hostname: name,
-        certPath: `${base}.crt`,
-        keyPath: `${base}.key`,
-        failuresPath: `${base}.failures.json`,
-        nextCheck: 0,
-        failures: 0,
-      };
+      return { hostname: name, ...acmeFiles(options.dataDir, name), nextCheck: 0, failures: 0 };
     });
   }
 
