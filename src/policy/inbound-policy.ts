@@ -29,11 +29,14 @@ export interface AccountLookup {
   findAccount(address: string): Found | Promise<Found>;
 }
 
-/** What a check answers the SMTP session. */
+/**
+ * What a check answers the SMTP session. `logged`: the refusal is logged here with its rule and
+ * reason (#record), so the listener does not log its reply again.
+ */
 export type PolicyOutcome =
   | { action: 'continue'; route?: RecipientRoute }
-  | { action: 'reject'; reply: Reply }
-  | { action: 'disconnect'; reply: Reply };
+  | { action: 'reject'; reply: Reply; logged?: true }
+  | { action: 'disconnect'; reply: Reply; logged?: true };
 
 export interface InboundPolicyOptions {
   config: Config;
@@ -143,7 +146,7 @@ export class InboundPolicy {
     if (!limit.allowed) {
       const closing = reply(421, '4.7.0', `${this.#server.hostname} Error: too many connections from ${ip}`);
       this.#limitHit(peer, 'client', 'smtpd_client_connection_limit', closing, limit.reason);
-      return { action: 'disconnect', reply: closing };
+      return { action: 'disconnect', reply: closing, logged: true };
     }
     this.#counted.add(peer.sessionId);
     // RFC 6409: a submission client is a user's mail program, known by its login, not by its address.
@@ -153,7 +156,7 @@ export class InboundPolicy {
     const ctx = this.#context(peer, 'client', { pregreet });
     return this.#run(peer, this.lists.client, ctx, (result) =>
       result.action === 'reject' && result.reply.code < 500
-        ? { action: 'disconnect', reply: asClosing(result.reply) }
+        ? { action: 'disconnect', reply: asClosing(result.reply), logged: true }
         : undefined,
     );
   }
@@ -173,7 +176,7 @@ export class InboundPolicy {
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', `Error: too much mail from ${peer.remoteAddress}, try again later`);
       this.#limitHit(peer, 'sender', 'smtpd_client_message_rate_limit', r, limit.reason);
-      return { action: 'reject', reply: r };
+      return { action: 'reject', reply: r, logged: true };
     }
     return this.#run(peer, this.lists.sender, this.#context(peer, 'sender', { envelope }));
   }
@@ -242,7 +245,7 @@ export class InboundPolicy {
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', `Error: too many recipients from ${peer.remoteAddress}, try again later`);
       this.#limitHit(peer, 'recipient', 'smtpd_client_recipient_rate_limit', r, limit.reason);
-      return { action: 'reject', reply: r };
+      return { action: 'reject', reply: r, logged: true };
     }
     const ctx = this.#context(peer, 'relay', { envelope, recipient });
     // A permit in either list lets the mail go out: the relay list is Postfix's smtpd_relay_restrictions,
@@ -369,7 +372,9 @@ export class InboundPolicy {
     const finish = (result: ListResult): PolicyOutcome | Promise<PolicyOutcome> => {
       const adapted = adapt(result);
       if (adapted) return this.#delayed(peer, adapted);
-      if (result.action === 'reject') return this.#delayed(peer, { action: 'reject', reply: result.reply });
+      // #record logged the rejecting decision as the list reported it.
+      if (result.action === 'reject')
+        return this.#delayed(peer, { action: 'reject', reply: result.reply, logged: true });
       return next();
     };
     const result = list.evaluate(ctx, (decision) => this.#record(peer, decision));

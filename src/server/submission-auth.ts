@@ -117,7 +117,7 @@ export class SubmissionAuth {
           { session: peer.sessionId, client: peer.remoteAddress, user: step.username },
           'login refused: the client is blocked for failed logins',
         );
-        return { action: 'reject', reply: blockedReply(blocked) };
+        return { action: 'reject', reply: blockedReply(blocked), logged: true };
       }
       const accountId = (await this.#store.findAccount(step.username.toLowerCase()))?.id;
       this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: exchange.mechanism }, 'login');
@@ -195,15 +195,28 @@ export class SubmissionAuth {
           blockMs: 0,
         })
       : { count: 0 };
+    // The line that names the client, the user and why; the reply is not logged again (`logged`). The
+    // failure that starts a block says so and until when: the client's later AUTH commands are refused.
+    const blocked = ip.blockedUntil ? { blockedUntil: ip.blockedUntil.toISOString() } : {};
     this.#logger.warn(
-      { session: peer.sessionId, client: peer.remoteAddress, user, reason: step.reason, failures: ip.count },
-      `login failed: ${step.message}`,
+      {
+        session: peer.sessionId,
+        client: peer.remoteAddress,
+        user,
+        reason: step.reason,
+        failures: ip.count,
+        ...blocked,
+      },
+      ip.blockedUntil
+        ? `login failed: ${step.message}; the client is blocked until ${blocked.blockedUntil}`
+        : `login failed: ${step.message}`,
     );
     const delay = Math.min(this.#options.failureDelayMs * (1 + Math.floor(account.count / 5)), 10_000);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (ip.blockedUntil) return { action: 'reject', reply: blockedReply(ip.blockedUntil) };
-    if (step.reason === 'malformed') return { action: 'reject', reply: reply(501, '5.5.2', step.message) };
-    return { action: 'reject', reply: replies.authFailed() };
+    if (ip.blockedUntil) return { action: 'reject', reply: blockedReply(ip.blockedUntil), logged: true };
+    if (step.reason === 'malformed')
+      return { action: 'reject', reply: reply(501, '5.5.2', step.message), logged: true };
+    return { action: 'reject', reply: replies.authFailed(), logged: true };
   }
 }
 

@@ -30,8 +30,12 @@ export interface SessionOptions {
 }
 
 export type Effect =
-  /** `notAnError`: a 4xx the session does not count as the client's error (recipients over the limit). */
-  | { type: 'reply'; reply: Reply; notAnError?: true }
+  /**
+   * `notAnError`: a 4xx the session does not count as the client's error (recipients over the limit).
+   * `logged`: the host logged this refusal already (the connect check's, with its rule and reason):
+   * the listener does not log it again, so a refused client's every command does not add a line.
+   */
+  | { type: 'reply'; reply: Reply; notAnError?: true; logged?: true }
   | { type: 'close' }
   | { type: 'check'; stage: 'helo'; helo: string }
   | { type: 'check'; stage: 'mail'; envelope: Readonly<Envelope> }
@@ -50,11 +54,12 @@ export type AuthOutcome =
   /** Logged in; `data` is the server's last message (SCRAM's v=), sent as a 334 before the 235. */
   /** `accountId`: the account logged in, so a later one of the same name is not taken for it. */
   | { action: 'success'; username: string; accountId?: number; data?: Buffer }
-  | { action: 'reject'; reply: Reply };
+  | { action: 'reject'; reply: Reply; logged?: true };
 
+/** `logged`: the host logged the refusal with its reason; the listener does not log the reply again. */
 export type CheckOutcome =
   | { action: 'continue'; route?: RecipientRoute }
-  | { action: 'reject'; reply: Reply }
-  | { action: 'disconnect'; reply: Reply };
+  | { action: 'reject'; reply: Reply; logged?: true }
+  | { action: 'disconnect'; reply: Reply; logged?: true };
 /** The answer to a message, or to a VRFY (250, 252 or 550 chosen by the host). */
 export type MessageOutcome = { action: 'reply'; reply: Reply };

@@ -103,20 +103,31 @@ class Connection {
    * a runtime call per connection.
    */
   get log(): Logger {
-    this.#log ??= this.#logger.child({ session: this.peer.sessionId });
+    // The client on every line, as the policy's lines have it: one grep follows a client's sessions.
+    this.#log ??= this.#logger.child({ session: this.peer.sessionId, client: this.peer.remoteAddress });
     return this.#log;
   }
 }
 
 /**
- * A failure's log fields: a store that cannot answer (its errors carry a STORE_* code: the database
- * down, a timeout, too many connections) is one line with its reason, as every session of an outage
- * logs it; anything else, a bug of ours, keeps its stack.
+ * Logs a handler's failure, answered 451: a store that cannot answer (its errors carry a STORE_* code:
+ * the database down, a timeout, too many connections) is one line saying so with its reason, as every
+ * session of an outage logs it; anything else, a bug of ours, keeps its stack under `what`.
  */
-function failure(err: unknown): Record<string, unknown> {
+function logFailure(log: Logger, err: unknown, what: string): void {
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (err instanceof Error && typeof code === 'string' && code.startsWith('STORE_')) return { reason: err.message };
-  return { err };
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('STORE_')) {
+    log.error({ reason: err.message }, 'store unavailable; answered 451');
+  } else log.error({ err }, what);
+}
+
+/**
+ * Why a handshake failed, in OpenSSL's words (`http request`, `wrong version number`, `no shared
+ * cipher`), without its error stack's hex codes and source file paths; a socket error's message otherwise.
+ */
+function tlsReason(err: Error): string {
+  const reason = (err as { reason?: unknown }).reason;
+  return typeof reason === 'string' && reason !== '' ? reason : err.message.trim();
 }
 
 /** How long a TLS handshake may take before the connection is dropped, unless configured. */
@@ -201,7 +212,7 @@ export class SmtpListener {
    */
   private handshake(raw: net.Socket, config: ListenerTls, sessionId: string): void {
     // The session id from the first byte, so every line about the connection carries it.
-    const remote = { session: sessionId, remote: socketAddress(raw.remoteAddress ?? '') };
+    const remote = { session: sessionId, client: socketAddress(raw.remoteAddress ?? '') };
     // Connections still in their handshake count toward maxConnections: uncounted, a flood that never
     // sends a ClientHello would hold a descriptor each for the handshake timeout, without limit, until
     // the process ran out of them on every port. No SMTP reply is possible before TLS: the socket closes.
@@ -229,7 +240,7 @@ export class SmtpListener {
     secure.once('error', (err) => {
       clearTimeout(timer);
       if (!this.connectionOf(secure))
-        this.preSessionLog('info', { ...remote, err: err.message }, 'TLS handshake failed');
+        this.preSessionLog('info', { ...remote, reason: tlsReason(err) }, 'TLS handshake failed');
       secure.destroy();
     });
   }
@@ -291,7 +302,7 @@ export class SmtpListener {
         : replies.tooManyConnections(sessionOptions.hostname);
       this.preSessionLog(
         'warn',
-        { session: sessionId, remote: socketAddress(socket.remoteAddress ?? ''), code: reply.code },
+        { session: sessionId, client: socketAddress(socket.remoteAddress ?? ''), code: reply.code },
         reply.lines[0]!,
       );
       socket.on('error', () => socket.destroy());
@@ -314,7 +325,7 @@ export class SmtpListener {
     const conn = new Connection(socket, session, peer, logger);
     this.connections.add(conn);
     this.checkStress();
-    if (logger.isLevelEnabled('debug')) conn.log.debug({ remote: remoteAddress, port: peer.remotePort }, 'connected');
+    if (logger.isLevelEnabled('debug')) conn.log.debug({ port: peer.remotePort }, 'connected');
     if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
     this.attach(conn, socket);
     socket.on('close', () => {
@@ -403,7 +414,7 @@ export class SmtpListener {
       this.apply(conn, conn.session.tlsStarted());
     });
     secure.once('error', (err) => {
-      conn.log.info({ err: err.message }, 'TLS handshake after STARTTLS failed');
+      conn.log.info({ reason: tlsReason(err) }, 'TLS handshake after STARTTLS failed');
       secure.destroy();
     });
   }
@@ -437,7 +448,7 @@ export class SmtpListener {
       conn.busy = true;
       outcome
         .catch((err: unknown): CheckOutcome => {
-          conn.log.error(failure(err), 'connect check failed');
+          logFailure(conn.log, err, 'connect check failed');
           return { action: 'disconnect', reply: replies.localErrorClosing(this.options.session.hostname) };
         })
         .then((o) => {
@@ -463,9 +474,14 @@ export class SmtpListener {
           case 'reply':
             text += renderReply(effect.reply);
             if (effect.reply.code >= 400) {
-              // Every refusal is logged with its reason; only the client's errors make it wait (error
+              // Every refusal is logged with its reason, once; only the client's errors make it wait (error
               // sleep), and the session says which are not (a 452 for recipients past the limit).
-              conn.log.info({ code: effect.reply.code, enhanced: effect.reply.enhanced }, effect.reply.lines.join(' '));
+              if (effect.logged !== true) {
+                conn.log.info(
+                  { code: effect.reply.code, enhanced: effect.reply.enhanced },
+                  effect.reply.lines.join(' '),
+                );
+              }
               if (effect.notAnError !== true) {
                 conn.errorReplies++;
                 errors++;
@@ -543,7 +559,7 @@ export class SmtpListener {
       conn.busy = true;
       task
         .catch((err: unknown): CheckOutcome | MessageOutcome | AuthOutcome => {
-          conn.log.error(failure(err), 'handler failed');
+          logFailure(conn.log, err, 'handler failed');
           return { action: 'reject', reply: replies.localError() };
         })
         .then((outcome) => {
@@ -616,7 +632,7 @@ export class SmtpListener {
     try {
       return this.options.handlers.check(request, conn.peer);
     } catch (err) {
-      conn.log.error(failure(err), 'check failed');
+      logFailure(conn.log, err, 'check failed');
       return { action: 'reject', reply: replies.localError() };
     }
   }

@@ -118,8 +118,9 @@ export class SmtpSession {
    * RFC 5321 §3.1 then wants the server to wait for QUIT and answer 503 to anything else.
    */
   start(refusal?: Reply): Effect[] {
-    if (refusal) this.refused = refusal;
-    return [{ type: 'reply', reply: refusal ?? replies.greeting(this.options.hostname) }];
+    if (!refusal) return [{ type: 'reply', reply: replies.greeting(this.options.hostname) }];
+    this.refused = refusal;
+    return [{ type: 'reply', reply: refusal, logged: true }]; // the connect check logged why
   }
 
   get phaseName(): Phase['name'] {
@@ -150,7 +151,7 @@ export class SmtpSession {
     // SMFIR_REPLYCODE (Postfix closes after a milter's 421 too).
     const closes = (outcome.action === 'reject' || outcome.action === 'reply') && outcome.reply.code === 421;
     if (outcome.action === 'disconnect' || closes) {
-      this.emitReply(outcome.reply);
+      this.out.push(replyEffect(outcome.reply, 'logged' in outcome ? outcome.logged : undefined));
       this.close();
       return this.flush();
     }
@@ -163,28 +164,28 @@ export class SmtpSession {
     }
     switch (pending.kind) {
       case 'helo':
-        if (outcome.action === 'reject') this.fail(outcome.reply);
+        if (outcome.action === 'reject') this.fail(outcome.reply, outcome.logged);
         else {
           this.resetTransaction();
           this.acceptGreeting(pending.greeting, pending.helo);
         }
         break;
       case 'mail':
-        if (outcome.action === 'reject') this.fail(outcome.reply);
+        if (outcome.action === 'reject') this.fail(outcome.reply, outcome.logged);
         else {
           this.envelope = pending.envelope;
           this.emitReply(replies.senderOk());
         }
         break;
       case 'rcpt':
-        if (outcome.action === 'reject') this.fail(outcome.reply);
+        if (outcome.action === 'reject') this.fail(outcome.reply, outcome.logged);
         else if (outcome.action === 'continue' && outcome.route && this.envelope) {
           this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
           this.emitReply(replies.recipientOk());
         } else this.fail(replies.localError());
         break;
       case 'data':
-        if (outcome.action === 'reject') this.fail(outcome.reply);
+        if (outcome.action === 'reject') this.fail(outcome.reply, outcome.logged);
         else this.startData();
         break;
       case 'bdat':
@@ -193,7 +194,7 @@ export class SmtpSession {
         break;
       case 'vrfy':
         if (outcome.action === 'reply') this.emitReply(outcome.reply);
-        else if (outcome.action === 'reject') this.fail(outcome.reply);
+        else if (outcome.action === 'reject') this.fail(outcome.reply, outcome.logged);
         else this.emitReply(replies.vrfyAmbiguous());
         break;
       case 'message':
@@ -303,7 +304,8 @@ export class SmtpSession {
 
   private dispatch(command: Command): void {
     if (this.refused && command.verb !== 'QUIT') {
-      return this.fail(replies.badSequence(`refused at connection: ${this.refused.lines[0] ?? ''}`));
+      // Logged once, at connection: the 503s a refused client collects are not news (maxErrors ends them).
+      return this.fail(replies.badSequence(`refused at connection: ${this.refused.lines[0] ?? ''}`), true);
     }
     if (command.verb !== 'MAIL' && command.verb !== 'RCPT' && command.verb !== 'DATA' && command.verb !== 'BDAT') {
       if (++this.commandsWithoutMail > this.options.maxCommandsBeforeMail) {
@@ -588,7 +590,7 @@ export class SmtpSession {
         return this.loggedIn(outcome.username);
       case 'reject':
       case 'disconnect':
-        return this.fail(outcome.reply);
+        return this.fail(outcome.reply, outcome.logged);
       default:
         return this.fail(replies.localError());
     }
@@ -615,9 +617,12 @@ export class SmtpSession {
     this.out.push({ type: 'reply', reply });
   }
 
-  /** A reply to the client's error; too many of them end the session (Postfix smtpd_hard_error_limit). */
-  private fail(reply: Reply): void {
-    this.emitReply(reply);
+  /**
+   * A reply to the client's error; too many of them end the session (Postfix smtpd_hard_error_limit).
+   * `logged`: its reason is in the log already (effects.ts).
+   */
+  private fail(reply: Reply, logged?: true): void {
+    this.out.push(replyEffect(reply, logged));
     if (++this.errors >= this.options.maxErrors && this.phase.name !== 'closed') {
       this.emitReply(replies.tooManyErrors(this.options.hostname));
       this.close();
@@ -635,4 +640,8 @@ export class SmtpSession {
     this.out = [];
     return out;
   }
+}
+
+function replyEffect(reply: Reply, logged: true | undefined): Effect {
+  return logged ? { type: 'reply', reply, logged } : { type: 'reply', reply };
 }

@@ -163,6 +163,50 @@ test('reject_rbl_client: a listed client hears the listing and its TXT', async (
   await client.close();
 });
 
+test('a client refused at connection is logged once, not once per command it sends after', async (t) => {
+  const server = await serverWith(
+    t,
+    { restrictions: { client: ['reject_rbl_client dnsbl.example'] }, log: { level: 'info' } },
+    { records: { '1.0.0.127.dnsbl.example': { A: ['127.0.0.2'], TXT: ['listed for testing'] } } },
+  );
+  const { client, greeting } = await SmtpClient.open(server.port);
+  assert.equal(greeting.code, 554);
+  for (const command of ['EHLO client.example', 'MAIL FROM:<a@example.net>', 'RCPT TO:<alice@example.com>']) {
+    assert.equal((await client.command(command)).code, 503);
+  }
+  assert.equal((await client.command('QUIT')).code, 221);
+  await client.closed();
+  const lines = server.logs().filter((line) => line.session !== undefined);
+  assert.deepEqual(
+    lines.map((line) => line.msg),
+    ['restriction rejected'],
+    `one line, with the rule and the reason: ${JSON.stringify(lines)}`,
+  );
+  assert.equal(lines[0]?.client, '127.0.0.1');
+  assert.equal(lines[0]?.rule, 'reject_rbl_client dnsbl.example');
+});
+
+test('a refused recipient is one line: the rule, the reply and the reason, with session and client', async (t) => {
+  const server = await serverWith(t, { log: { level: 'info' } });
+  const client = await session(server.port);
+  assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+  for (const user of ['nobody', 'noone']) {
+    assert.equal(codeOf(await client.command(`RCPT TO:<${user}@example.com>`)), '550 5.1.1');
+  }
+  await client.close();
+  const lines = server.logs().filter((line) => line.session !== undefined);
+  assert.deepEqual(
+    lines.map((line) => [line.msg, line.reason]),
+    [
+      ['restriction rejected', 'no account nobody@example.com'],
+      ['restriction rejected', 'no account noone@example.com'],
+    ],
+    `the 550 itself is not logged again: ${JSON.stringify(lines)}`,
+  );
+  assert.equal(lines[0]?.client, '127.0.0.1');
+  assert.match(String(lines[0]?.reply), /^5\.1\.1 <nobody@example\.com>: Recipient address rejected/);
+});
+
 test('reject_rbl_client: a list that times out does not hold mail up; the skip is logged as a warning', async (t) => {
   const server = await serverWith(
     t,

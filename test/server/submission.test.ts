@@ -227,6 +227,30 @@ test('brute force: failures from one address block it (454 4.7.0), the account i
   await server.store.clearLoginFailures('ip:127.0.0.1');
 });
 
+test('brute force in the log: a line per failed login with client and user, the block said once with its end', async (t) => {
+  const own = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 3 }, log: { level: 'info' } });
+  t.after(() => own.stop());
+  const { client } = await SmtpClient.openTls(own.submissionsPort);
+  await ehlo(client);
+  const codes: string[] = [];
+  for (let i = 0; i < 3; i++) codes.push(codeOf(await client.command(`AUTH PLAIN ${plain(`u${i}@example.com`, 'x')}`)));
+  assert.deepEqual(codes, ['535 5.7.8', '535 5.7.8', '454 4.7.0']);
+  await client.close();
+  const lines = own.logs().filter((l) => l.session !== undefined);
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.user]),
+    [
+      [40, 'u0@example.com'],
+      [40, 'u1@example.com'],
+      [40, 'u2@example.com'],
+    ],
+    `one warning per failure, the reply not logged again: ${JSON.stringify(lines)}`,
+  );
+  for (const line of lines) assert.equal(line.client, '127.0.0.1');
+  assert.match(String(lines[2]?.msg), /^login failed: .*; the client is blocked until \d{4}-/);
+  assert.equal(lines[2]?.blockedUntil, String(lines[2]?.msg).split('until ')[1]);
+});
+
 test('brute force: an exchange begun before the block cannot end in a login, and a login of ones own does not reset the count', async () => {
   await server.store.clearLoginFailures('ip:127.0.0.1');
   const guess = async (client: SmtpClient) =>
@@ -401,7 +425,7 @@ test('an account removed and made again under the same name is not the one an op
   await again.close();
 });
 
-test('TLS handshakes that fail or never end are logged with the session id, on 465 and after STARTTLS', async () => {
+test('TLS handshakes that fail or never end are logged with the session id and client, on 465 and after STARTTLS', async () => {
   const quick = await startTestServer({ smtp: { tlsHandshakeTimeoutMs: 300 }, log: { level: 'info' } });
   try {
     const silent = net.connect(quick.submissionsPort, '127.0.0.1').resume();
@@ -417,7 +441,12 @@ test('TLS handshakes that fail or never end are logged with the session id, on 4
     assert.equal(timeouts.length, 2, JSON.stringify(lines));
     const failed = lines.filter((l) => l.msg === 'TLS handshake failed');
     assert.equal(failed.length, 1);
-    for (const line of [...timeouts, ...failed]) assert.match(String(line.session), /^[0-9a-z]{10}$/);
+    for (const line of [...timeouts, ...failed]) {
+      assert.match(String(line.session), /^[0-9a-z]{10}$/);
+      assert.equal(line.client, '127.0.0.1', 'the client, as every session line names it');
+    }
+    // OpenSSL's reason, not its error stack (hex codes, a source file path and a newline).
+    assert.equal(failed[0]?.reason, 'wrong version number');
   } finally {
     await quick.stop();
   }

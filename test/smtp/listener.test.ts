@@ -121,6 +121,7 @@ test("a session's logger is made only when the session logs", async () => {
     const logged = lines.find((l) => String(l.msg).startsWith('5.5.2') || l.code === 500);
     assert.ok(logged, `the 500 is in the log: ${JSON.stringify(lines)}`);
     assert.match(String(logged.session), /\S/, 'with the session id');
+    assert.equal(logged.client, '127.0.0.1', 'and the client, so one grep follows a client');
   } finally {
     await listener.close(100);
   }
@@ -133,7 +134,7 @@ test('at debug level every session logs its connection, with its session id', as
     await new Promise((resolve) => setTimeout(resolve, 50)); // the close event logs "disconnected"
     assert.equal(children(), 1);
     const connected = lines.find((l) => l.msg === 'connected');
-    assert.equal(connected?.remote, '127.0.0.1');
+    assert.equal(connected?.client, '127.0.0.1');
     assert.ok(lines.some((l) => l.msg === 'disconnected' && l.session === connected?.session));
   } finally {
     await listener.close(100);
@@ -220,10 +221,15 @@ test('a store that cannot answer is one log line with its reason; a bug keeps it
     ]);
     assert.match(replies451[3] ?? '', /^451 /);
     assert.match(replies451[4] ?? '', /^451 /);
-    const failures = lines.filter((l) => l.msg === 'handler failed');
-    assert.equal(failures.length, 2);
+    const failures = lines.filter((l) => l.level === 50);
+    assert.deepEqual(
+      failures.map((l) => l.msg),
+      ['store unavailable; answered 451', 'handler failed'],
+      'the store named as what failed; a bug as a failure of ours',
+    );
     assert.equal(failures[0]?.reason, 'PostgreSQL refused a connection: too many connections');
     assert.equal(failures[0]?.err, undefined, 'no stack for a store that cannot answer');
+    assert.equal(failures[0]?.client, '127.0.0.1');
     assert.match(String((failures[1]?.err as { stack?: string })?.stack), /TypeError: x is undefined/);
   } finally {
     await listener.close(0);
