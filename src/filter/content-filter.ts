@@ -9,6 +9,7 @@ import type { Finding } from '../authentication/results.ts';
 import type { FilterConfig, MilterConfig } from '../config/filter-schema.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log/logger.ts';
+import { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
 import type { ContentRules, inspectMessage, RuleTable } from './content-rules/index.ts';
@@ -75,6 +76,7 @@ export class ContentFilter {
   #phishingStage: Promise<typeof import('./phishing-stage.ts')> | undefined;
   readonly #site: MilterSite;
   readonly #logger: Logger;
+  readonly #outages = new Map<string, OutageLog>();
 
   private constructor(
     config: FilterConfig,
@@ -229,15 +231,16 @@ export class ContentFilter {
     for (const milter of this.#runMilter ? this.#config.milters : []) {
       const outcome = await this.#runMilter!(milter, { ...request, content }, this.#site);
       const name = milter.name ?? milter.socket;
+      const outage = this.#outage(name);
       if (outcome.kind === 'unavailable') {
-        // An outage, not a bug of ours: its reason, once, without a stack (pino's serializer would repeat
-        // the cause's message after the message that already quotes it).
-        const fields = { session: request.peer.sessionId, milter: name, reason: outcome.error.message };
-        this.#logger.warn(fields, 'milter unavailable');
+        // An outage, not a bug of ours: said when it starts, once a minute and when it ends, with its
+        // reason and without a stack (pino's serializer would repeat the cause's message).
+        outage.failed({ session: request.peer.sessionId, milter: name }, outcome.error.message);
         const fallback = unavailable(milter);
         if (fallback) return { ...fallback, reason: `milter ${name} unavailable` };
         continue;
       }
+      outage.succeeded();
       if (outcome.kind === 'reply') return { action: 'reply', reply: outcome.reply, reason: `milter ${name}` };
       if (outcome.kind === 'discard') return { action: 'discard', reason: `milter ${name}` };
       if (outcome.kind === 'quarantine') held = `milter ${name}: ${outcome.reason}`;
@@ -295,6 +298,16 @@ export class ContentFilter {
       ...(redirect ? { redirect } : {}),
       ...(envelope ? { envelope } : {}),
     };
+  }
+
+  /** Each milter's outage, said once (src/log/outage.ts). */
+  #outage(name: string): OutageLog {
+    let outage = this.#outages.get(name);
+    if (!outage) {
+      outage = new OutageLog(this.#logger, { name: `milter ${name}`, level: 'warn' });
+      this.#outages.set(name, outage);
+    }
+    return outage;
   }
 }
 

@@ -12,6 +12,7 @@ import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
 import { ContentFilter } from '../filter/content-filter.ts';
 import type { Logger } from '../log/logger.ts';
+import { OutageLog } from '../log/outage.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
 import { ContentBudget } from '../smtp/content-budget.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
@@ -145,6 +146,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const listeners: { name: 'smtp' | 'submission' | 'submissions'; address: string; listener: SmtpListener }[] = [];
   // One budget for every listener: what a flood on port 25 holds is not free for submission either.
   const contentBudget = new ContentBudget(contentMemoryLimit(smtp.maxContentInMemory, smtp.maxMessageSize));
+  // One for all listeners: a store outage is said once, not per listener and session.
+  const storeOutage = new OutageLog(logger, { name: 'store', level: 'error' });
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
     const { host, port } = splitHostPort(address);
     const submission = name !== 'smtp';
@@ -178,6 +181,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         tlsHandshakeTimeoutMs: smtp.tlsHandshakeTimeoutMs,
         stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
+        storeOutage,
         handlers,
       }),
     });

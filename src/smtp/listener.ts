@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { socketAddress } from '../dns/ip.ts';
 import type { Logger } from '../log/logger.ts';
+import { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from './envelope.ts';
 import { renderReply, replies } from './replies.ts';
 import {
@@ -65,6 +66,8 @@ export interface ListenerOptions {
   dataTimeoutMs: number;
   /** How long a TLS handshake may take before the connection is dropped; 30 s when absent. */
   tlsHandshakeTimeoutMs?: number;
+  /** Shared by the server's listeners, so that a store outage is said once (src/log/outage.ts). */
+  storeOutage?: OutageLog;
   /**
    * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
    * this, so clients that hold connections without sending (or a slow trickle) make room for others.
@@ -109,16 +112,10 @@ class Connection {
   }
 }
 
-/**
- * Logs a handler's failure, answered 451: a store that cannot answer (its errors carry a STORE_* code:
- * the database down, a timeout, too many connections) is one line saying so with its reason, as every
- * session of an outage logs it; anything else, a bug of ours, keeps its stack under `what`.
- */
-function logFailure(log: Logger, err: unknown, what: string): void {
+/** A store that cannot answer (the database down, a timeout, too many connections): its errors carry a STORE_* code. */
+function storeUnavailable(err: unknown): err is Error {
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (err instanceof Error && typeof code === 'string' && code.startsWith('STORE_')) {
-    log.error({ reason: err.message }, 'store unavailable; answered 451');
-  } else log.error({ err }, what);
+  return err instanceof Error && typeof code === 'string' && code.startsWith('STORE_');
 }
 
 /**
@@ -196,10 +193,12 @@ export class SmtpListener {
   private readonly handshaking = new Set<net.Socket>();
   private draining = false;
   private stressed = false;
+  private readonly storeOutage: OutageLog;
   private readonly preSessionLines = new LineThrottle();
 
   constructor(options: ListenerOptions) {
     this.options = options;
+    this.storeOutage = options.storeOutage ?? new OutageLog(options.logger, { name: 'store', level: 'error' });
     const implicit = options.tls?.mode === 'implicit' ? options.tls : undefined;
     this.server = net.createServer({ noDelay: true }, (socket) =>
       implicit ? this.handshake(socket, implicit, nextSessionId()) : this.accept(socket, nextSessionId()),
@@ -448,7 +447,7 @@ export class SmtpListener {
       conn.busy = true;
       outcome
         .catch((err: unknown): CheckOutcome => {
-          logFailure(conn.log, err, 'connect check failed');
+          this.logFailure(conn, err, 'connect check failed');
           return { action: 'disconnect', reply: replies.localErrorClosing(this.options.session.hostname) };
         })
         .then((o) => {
@@ -559,11 +558,15 @@ export class SmtpListener {
       conn.busy = true;
       task
         .catch((err: unknown): CheckOutcome | MessageOutcome | AuthOutcome => {
-          logFailure(conn.log, err, 'handler failed');
+          this.logFailure(conn, err, 'handler failed');
           return { action: 'reject', reply: replies.localError() };
         })
         .then((outcome) => {
           conn.busy = false;
+          // A 250 for a message (or a VRFY) means the store answered: an outage under way is over.
+          if (this.storeOutage.out && outcome.action === 'reply' && outcome.reply.code === 250) {
+            this.storeOutage.succeeded();
+          }
           if (socket.destroyed) {
             conn.session.released(); // the client left while we worked: the content is free only now
             return;
@@ -582,6 +585,17 @@ export class SmtpListener {
       conn.timeoutMs = timeout; // re-arming costs; socket activity refreshes the running timer
       socket.setTimeout(timeout);
     }
+  }
+
+  /**
+   * A handler's failure, answered 451: the store's is an outage, said when it starts, once a minute
+   * while it lasts and when it ends (each session still logs its 451); anything else, a bug of ours,
+   * keeps its stack under `what`.
+   */
+  private logFailure(conn: Connection, err: unknown, what: string): void {
+    if (storeUnavailable(err)) {
+      this.storeOutage.failed({ session: conn.peer.sessionId, client: conn.peer.remoteAddress }, err.message);
+    } else conn.log.error({ err }, what);
   }
 
   /** The socket timeout for a session in this phase: RFC 5321 §4.5.3.2's, or the stress timeout. */
@@ -632,7 +646,7 @@ export class SmtpListener {
     try {
       return this.options.handlers.check(request, conn.peer);
     } catch (err) {
-      logFailure(conn.log, err, 'check failed');
+      this.logFailure(conn, err, 'check failed');
       return { action: 'reject', reply: replies.localError() };
     }
   }

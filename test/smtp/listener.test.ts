@@ -224,7 +224,7 @@ test('a store that cannot answer is one log line with its reason; a bug keeps it
     const failures = lines.filter((l) => l.level === 50);
     assert.deepEqual(
       failures.map((l) => l.msg),
-      ['store unavailable; answered 451', 'handler failed'],
+      ['store unavailable: PostgreSQL refused a connection: too many connections', 'handler failed'],
       'the store named as what failed; a bug as a failure of ours',
     );
     assert.equal(failures[0]?.reason, 'PostgreSQL refused a connection: too many connections');
@@ -304,4 +304,38 @@ test('implicit TLS: connections still in their handshake count toward maxConnect
   const [greeting] = (await once(client, 'data')) as [string];
   assert.match(greeting, /^220 /);
   client.destroy();
+});
+
+test('a store outage is one line however many sessions meet it, and one more when a message is stored again', async (t) => {
+  let down = true;
+  const unavailable = Object.assign(new Error('PostgreSQL: connection refused'), { code: 'STORE_UNAVAILABLE' });
+  const { listener, port, lines } = await startListener('info', {
+    handlers: {
+      check: async () => ({ action: 'continue', route: { kind: 'local', accountId: 1 } }),
+      message: async (envelope) => {
+        if (down) throw unavailable;
+        return { action: 'reply', reply: replies.queued(envelope.id) };
+      },
+    },
+  });
+  t.after(() => listener.close(0));
+  const send = () =>
+    converse(port, [
+      'EHLO client.example',
+      'MAIL FROM:<a@example.net>',
+      'RCPT TO:<b@example.com>',
+      'DATA',
+      'Subject: x\r\n\r\nhi\r\n.',
+      'QUIT',
+    ]);
+  for (let i = 0; i < 5; i++) assert.match((await send())[5] ?? '', /^451 /);
+  const outage = lines.filter((l) => String(l.msg).startsWith('store'));
+  assert.deepEqual(
+    outage.map((l) => l.msg),
+    ['store unavailable: PostgreSQL: connection refused'],
+  );
+  assert.equal(lines.filter((l) => l.code === 451).length, 5, "each session's 451 is still logged");
+  down = false;
+  assert.match((await send())[5] ?? '', /^250 /);
+  assert.ok(lines.some((l) => /^store answers again after \d+ s and 5 failures$/.test(String(l.msg))));
 });
