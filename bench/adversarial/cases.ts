@@ -2,7 +2,9 @@
  * Adversarial messages for the content-DoS audit, each paired with an ordinary one of the same size.
  * Every builder returns the message with CRLF line ends, no line over 998 octets (RFC 5321 §4.5.3.1.6).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { startTestDnsServer } from '../../src/dns/test-server.ts';
 
 const CRLF = '\r\n';
 const head = (extra = '', subject = 'Hello') =>
@@ -20,6 +22,19 @@ const head = (extra = '', subject = 'Hello') =>
 
 const prose =
   'The quarterly report is attached below. Please review the figures before the meeting on Tuesday and send comments.';
+
+/** The cases' sender domain on a loopback DNS server: SPF for 127.0.0.1, DMARC, a DKIM key record. */
+export function startSenderDns(): ReturnType<typeof startTestDnsServer> {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicKey = rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  return startTestDnsServer({
+    records: {
+      'sender.example': { A: ['192.0.2.80'], TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
+      '_dmarc.sender.example': { TXT: ['v=DMARC1; p=none'] },
+      'sel._domainkey.sender.example': { TXT: [`v=DKIM1; k=rsa; p=${publicKey}`] },
+    },
+  });
+}
 
 /** An ordinary text/plain message of about `size` octets. */
 export function ordinary(size: number): Buffer {

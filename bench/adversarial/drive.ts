@@ -5,27 +5,17 @@
  * (the event-loop stall others see).
  *   node bench/adversarial/drive.ts (npm run bench:adversarial) [case-name-substring ...]
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startTestDnsServer } from '../../src/dns/test-server.ts';
 import { SmtpConnection } from '../connection.ts';
 import { ACCOUNT, ServerProcess, stopAll } from '../server-process.ts';
-import { cases } from './cases.ts';
+import { cases, startSenderDns } from './cases.ts';
 
 const only = process.argv.slice(2);
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const publicKey = rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-const dns = await startTestDnsServer({
-  records: {
-    'sender.example': { A: ['192.0.2.80'], TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
-    '_dmarc.sender.example': { TXT: ['v=DMARC1; p=none'] },
-    'sel._domainkey.sender.example': { TXT: [`v=DKIM1; k=rsa; p=${publicKey}`] },
-  },
-});
+const dns = await startSenderDns();
 const dnsPort = Number(dns.server.slice(dns.server.lastIndexOf(':') + 1));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'dos-rules-'));
 const rules = {

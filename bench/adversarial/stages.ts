@@ -3,7 +3,6 @@
  * withoutClientFields, the content filter (rules + phishing), Received. Each case runs twice, the
  * second timed.   node bench/adversarial/stages.ts [case ...]
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,24 +10,15 @@ import { performance } from 'node:perf_hooks';
 import { SenderAuthentication } from '../../src/authentication/authenticate.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createResolver } from '../../src/dns/system-resolver.ts';
-import { startTestDnsServer } from '../../src/dns/test-server.ts';
 import { ContentFilter } from '../../src/filter/content-filter.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { withoutClientFields } from '../../src/server/client-fields.ts';
 import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
 import { receivedHeader } from '../../src/smtp/received.ts';
-import { cases } from './cases.ts';
+import { cases, startSenderDns } from './cases.ts';
 
 const only = process.argv.slice(2);
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const publicKey = rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-const dns = await startTestDnsServer({
-  records: {
-    'sender.example': { A: ['192.0.2.80'], TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
-    '_dmarc.sender.example': { TXT: ['v=DMARC1; p=none'] },
-    'sel._domainkey.sender.example': { TXT: [`v=DKIM1; k=rsa; p=${publicKey}`] },
-  },
-});
+const dns = await startSenderDns();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'dos-stages-'));
 const header = path.join(dir, 'header_checks');
 const body = path.join(dir, 'body_checks');

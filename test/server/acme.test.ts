@@ -12,13 +12,24 @@ import { freePort, startPebble } from '../support/pebble.ts';
 import { startTestServer, tempDir } from '../support/server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
-test('tls.acme: a certificate ordered with http-01 replaces the self-signed one on port 465', async (t) => {
+type Context = { after(fn: () => unknown): void };
+
+/**
+ * pebble on loopback validating http-01 through our loopback DNS (mail.example.test is 127.0.0.1), and
+ * a server with `tls.acme` ordering mail.example.test from it.
+ */
+async function serverWithPebble(t: Context, acme: Record<string, unknown>, certificateValiditySeconds?: number) {
   const dns = await startTestDnsServer({
     records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
   });
   t.after(() => dns.close());
   const httpPort = await freePort();
-  const pebble = await startPebble({ httpPort, tlsPort: await freePort(), dnsServer: dns.server });
+  const pebble = await startPebble({
+    httpPort,
+    tlsPort: await freePort(),
+    dnsServer: dns.server,
+    ...(certificateValiditySeconds ? { certificateValiditySeconds } : {}),
+  });
   t.after(() => pebble.stop());
   const dir = tempDir('postern-acme-server-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -30,14 +41,19 @@ test('tls.acme: a certificate ordered with http-01 replaces the self-signed one 
       acme: {
         directory: pebble.directory,
         directoryCa: ca,
-        email: 'postmaster@example.com',
         termsOfServiceAgreed: true,
         hostnames: ['mail.example.test'],
         http01: { listen: `127.0.0.1:${httpPort}` },
+        ...acme,
       },
     },
   });
   t.after(() => server.stop());
+  return { server, pebble };
+}
+
+test('tls.acme: a certificate ordered with http-01 replaces the self-signed one on port 465', async (t) => {
+  const { server, pebble } = await serverWithPebble(t, { email: 'postmaster@example.com' });
   const issued = () => server.certificates.list().find((c) => c.hostnames.includes('mail.example.test'));
   for (let i = 0; i < 150 && !issued(); i++) await sleep(100);
   assert.ok(issued(), `issued within 15 s; pebble said:\n${pebble.output().slice(-2000)}`);
@@ -52,37 +68,9 @@ test('tls.acme: a certificate ordered with http-01 replaces the self-signed one 
 });
 
 test('tls.acme: a certificate renews at its renewal time while the server runs, and new connections get the new one', async (t) => {
-  const dns = await startTestDnsServer({
-    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
-  });
-  t.after(() => dns.close());
-  const httpPort = await freePort();
   // 15-second certificates: due when a third of the lifetime is left (src/tls/acme/renewal.ts), 10 s in.
   // The manager used to look again only 12 hours after an order, whatever the certificate's lifetime.
-  const pebble = await startPebble({
-    httpPort,
-    tlsPort: await freePort(),
-    dnsServer: dns.server,
-    certificateValiditySeconds: 15,
-  });
-  t.after(() => pebble.stop());
-  const dir = tempDir('postern-acme-renew-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ca = path.join(dir, 'pebble-ca.pem');
-  fs.writeFileSync(ca, pebble.ca);
-  const server = await startTestServer({
-    dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
-    tls: {
-      acme: {
-        directory: pebble.directory,
-        directoryCa: ca,
-        termsOfServiceAgreed: true,
-        hostnames: ['mail.example.test'],
-        http01: { listen: `127.0.0.1:${httpPort}` },
-      },
-    },
-  });
-  t.after(() => server.stop());
+  const { server, pebble } = await serverWithPebble(t, {}, 15);
   const served = async () => {
     const { client } = await SmtpClient.openTls(server.submissionsPort, { servername: 'mail.example.test' });
     const peer = client.tlsSocket!.getPeerX509Certificate()!;
