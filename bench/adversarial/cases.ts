@@ -492,6 +492,16 @@ export const cases: Case[] = [
       ),
   },
   {
+    name: 'empty-lines-20m',
+    what: '20 MB of empty lines (10 million)',
+    build: () => msg(head('Content-Type: text/plain'), CRLF.repeat(10_000_000)),
+  },
+  {
+    name: 'short-lines-20m',
+    what: '20 MB of one-letter lines (6.7 million)',
+    build: () => msg(head('Content-Type: text/plain'), `x${CRLF}`.repeat(6_666_666)),
+  },
+  {
     name: 'lines-998',
     what: '5 MB of 998-octet lines, one word each',
     build: () => {

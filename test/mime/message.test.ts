@@ -63,6 +63,16 @@ ${Buffer.from('Пароль истекает').toString('base64')}
   assert.equal(b64.text, 'Пароль истекает');
 });
 
+test('line ends become LF: a run of CRs before an LF goes, a CR alone stays; UTF-16 text likewise', () => {
+  const plain = parseMessageSync(Buffer.from('Content-Type: text/plain\r\n\r\na\r\r\nb\rc\r\n\r\n'));
+  assert.equal(plain.text, 'a\nb\rc\n\n');
+  const utf16 = Buffer.concat([
+    Buffer.from('Content-Type: text/plain; charset=utf-16le\r\nContent-Transfer-Encoding: binary\r\n\r\n'),
+    Buffer.from('x\r\ny\rz\r\n', 'utf16le'),
+  ]);
+  assert.equal(parseMessageSync(utf16).text, 'x\ny\rz\n');
+});
+
 test('windows-1251 and koi8-r bodies, nested multipart, attachments with RFC 2231 / RFC 2047 / name= file names', () => {
   const cp1251 = Buffer.from([0xd1, 0xf7, 0xe5, 0xf2]).toString('latin1'); // "Счет"
   const koi8 = Buffer.from([0xf3, 0xde, 0xc5, 0xd4]).toString('latin1'); // "Счет"

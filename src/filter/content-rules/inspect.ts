@@ -84,6 +84,10 @@ const MIME_HEADERS = new Set([
   'mime-version',
 ]);
 const MAX_NESTING = 100; // Postfix mime_nesting_limit default
+/** Body parts whose headers and lines are matched; the MIME parser (src/mime) stops at as many. */
+export const MAX_PARTS = 1000;
+/** A line that may be a delimiter, after the line end of the one before it (RFC 2046 §5.1.1). */
+const DELIMITER_START = Buffer.from('\n--');
 const STRENGTH = { accept: 0, hold: 1, discard: 2, reject: 3 } as const;
 // header_checks(5): defaults when REJECT etc. have no text.
 const DEFAULT_TEXT: Record<string, string> = { REJECT: 'message content rejected' };
@@ -96,7 +100,6 @@ interface Line {
 
 export function inspectMessage(message: Uint8Array, rules: ContentRules): ContentInspection {
   const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  const lines = splitLines(buf);
   const out: Buffer[] = [];
   const result: ContentInspection = { verdict: { action: 'accept' }, findings: [], prepended: [] };
   let changed = false;
@@ -201,8 +204,11 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   };
 
   const boundaries: string[] = [];
-  let i = 0;
+  // The walk goes by byte offset, one line read at a time: a message of ten million short lines made
+  // an array of ten million line objects first (700 MB and 1.6 s for 20 MB of empty lines).
+  let pos = 0;
   let nestedMessages = 0;
+  let parts = 0;
   /**
    * A header section: the message's (`top`), a body part's (`part`) or an attached message's
    * (`nested`). Returns whether its body is an attached message, whose header section comes next.
@@ -210,18 +216,23 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   const headers = (section: 'top' | 'part' | 'nested'): boolean => {
     let contentType: string | undefined;
     let encoding: string | undefined;
-    while (i < lines.length) {
-      const first = lines[i] as Line;
+    while (pos < buf.length) {
+      const first = lineAt(buf, pos);
       if (first.end === first.start) {
         emit(first.start, first.next); // the empty line ends the header (RFC 5322 §2.1)
-        i++;
+        pos = first.next;
         break;
       }
       const name = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/.exec(lineText(first))?.[1];
       if (name === undefined) break; // not a header field: the body starts here, as in Postfix
-      let j = i + 1;
-      while (j < lines.length && isContinuation(buf, lines[j] as Line)) j++;
-      const group = lines.slice(i, j);
+      // Its folded lines; those past headerLimit octets are passed over, not kept (the table sees no more).
+      const group = [first];
+      let last = first;
+      for (let next = lineAt(buf, first.next); next.start < buf.length && isContinuation(buf, next); ) {
+        if (next.start - first.start < headerLimit) group.push(next);
+        last = next;
+        next = lineAt(buf, next.next);
+      }
       const logical = logicalHeader(group);
       const lower = name.toLowerCase();
       const mime = MIME_HEADERS.has(lower);
@@ -231,8 +242,8 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       if (mime || section === 'part') keep = apply('mime_header_checks', rules.mime ?? rules.header, logical);
       else if (section === 'top') keep = apply('header_checks', rules.header, logical);
       else if (section === 'nested') keep = apply('nested_header_checks', rules.nested ?? rules.header, logical);
-      if (keep) emit(first.start, (group[group.length - 1] as Line).next);
-      i = j;
+      if (keep) emit(first.start, last.next);
+      pos = last.next;
     }
     const boundary = contentType && multipartBoundary(contentType);
     if (boundary && boundaries.length < MAX_NESTING) boundaries.push(boundary);
@@ -249,8 +260,23 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   const messageBodyLimit = bodyLimit * BODY_PARTS_INSPECTED;
   let inspectedInAll = 0; // octets of all body parts given to body_checks
   sections('top');
-  while (i < lines.length) {
-    const line = lines[i] as Line;
+  while (pos < buf.length) {
+    if (stopped) break; // REJECT or DISCARD: the rest is not read
+    const bodyOff = !rules.body || budget.body.skipped || inspected >= bodyLimit || inspectedInAll >= messageBodyLimit;
+    if (bodyOff && !(buf[pos] === 0x2d && buf[pos + 1] === 0x2d)) {
+      // No body line is matched before the next part: only a delimiter matters, and it starts a line
+      // with "--". Without a multipart there is none: the rest goes as it is.
+      if (rules.body && inspected < bodyLimit && inspectedInAll >= messageBodyLimit) {
+        skip('body_checks', `${messageBodyLimit} octets of body`); // this part would have been read
+      }
+      const dashes = boundaries.length > 0 ? buf.indexOf(DELIMITER_START, pos) : -1;
+      const to = dashes < 0 ? buf.length : dashes + 1; // the line that starts with "--"
+      inspected += to - pos;
+      emit(pos, to);
+      pos = to;
+      continue;
+    }
+    const line = lineAt(buf, pos);
     const dashes = buf[line.start] === 0x2d && buf[line.start + 1] === 0x2d; // RFC 2046 §5.1.1: "--" first
     const delimiter = dashes && boundaries.length > 0 ? matchDelimiter(lineText(line), boundaries) : undefined;
     if (delimiter) {
@@ -260,7 +286,16 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       // boundaries". Unlike Postfix an IGNORE keeps a boundary: without it the message is no MIME.
       apply('body_checks', rules.body, lineText(line));
       emit(line.start, line.next);
-      i++;
+      pos = line.next;
+      if (!delimiter.close && ++parts > MAX_PARTS) {
+        // As the MIME parser stops at its part limit: the rest is kept as it is, matched by no table.
+        const why = `${MAX_PARTS} body parts`;
+        if (rules.body) skip('body_checks', why);
+        if (rules.header || rules.mime) skip('mime_header_checks', why);
+        emit(pos, buf.length);
+        pos = buf.length;
+        break;
+      }
       if (!delimiter.close) sections('part');
       inspected = 0;
       continue;
@@ -273,25 +308,21 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     inspected += line.next - line.start;
     if (inspect) inspectedInAll += line.next - line.start;
     if (!inspect || apply('body_checks', rules.body, lineText(line))) emit(line.start, line.next);
-    i++;
+    pos = line.next;
   }
+  if (pos < buf.length) emit(pos, buf.length); // after a REJECT or DISCARD: kept, though unread
   flush();
   if (changed) result.message = Buffer.concat(out);
   return result;
 }
 
-function splitLines(buf: Buffer): Line[] {
-  const lines: Line[] = [];
-  let start = 0;
-  while (start < buf.length) {
-    const lf = buf.indexOf(0x0a, start);
-    const next = lf < 0 ? buf.length : lf + 1;
-    let end = lf < 0 ? buf.length : lf;
-    if (end > start && buf[end - 1] === 0x0d) end--;
-    lines.push({ start, end, next });
-    start = next;
-  }
-  return lines;
+/** The line that starts at `start`: its content end (before CR LF) and where the next one starts. */
+function lineAt(buf: Buffer, start: number): Line {
+  const lf = buf.indexOf(0x0a, start);
+  const next = lf < 0 ? buf.length : lf + 1;
+  let end = lf < 0 ? buf.length : lf;
+  if (end > start && buf[end - 1] === 0x0d) end--;
+  return { start, end, next };
 }
 
 function isContinuation(buf: Buffer, line: Line): boolean {

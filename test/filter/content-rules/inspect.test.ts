@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { type ContentRules, inspectMessage, parseRuleFile } from '../../../src/filter/content-rules/index.ts';
 import {
+  BODY_CHECKS_SIZE_LIMIT,
   BODY_PARTS_INSPECTED,
   MAX_BODY_LOOKUPS,
   MAX_HEADER_LOOKUPS,
+  MAX_PARTS,
 } from '../../../src/filter/content-rules/inspect.ts';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'utf8');
@@ -365,8 +368,10 @@ test('a table sees at most headerSizeLimit octets of a logical header (Postfix h
 test('a message is matched to MAX_BODY_LOOKUPS lines and MAX_HEADER_LOOKUPS headers in all; a finding says where it stopped', () => {
   assert.equal(MAX_BODY_LOOKUPS, 50_000);
   assert.equal(MAX_HEADER_LOOKUPS, 10_000);
-  // 30,000 one-line parts: 60,000 body lines (boundaries included) and 30,000 part headers, 600 KB.
-  const parts = '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n'.repeat(30_000);
+  // 900 parts of 12 header fields and 60 lines (under MAX_PARTS): 54,900 body lines (boundaries
+  // included) and 10,800 part headers.
+  const fields = Array.from({ length: 12 }, (_, i) => `X-F${i}: v\r\n`).join('');
+  const parts = `--b\r\n${fields}\r\n${'x\r\n'.repeat(60)}`.repeat(900);
   const message = Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`);
   const counted = { body: 0, header: 0 };
   const counting = (kind: 'body' | 'header') => ({
@@ -388,8 +393,8 @@ test('a message is matched to MAX_BODY_LOOKUPS lines and MAX_HEADER_LOOKUPS head
   assert.deepEqual(
     r.findings.map((f) => [f.check, f.result, f.reason]),
     [
-      ['mime_header_checks', 'skipped', 'the header tables stopped after 10000 headers, the limit per message'],
       ['body_checks', 'skipped', 'body_checks stopped after 50000 lines, the limit per message'],
+      ['mime_header_checks', 'skipped', 'the header tables stopped after 10000 headers, the limit per message'],
     ],
   );
 });
@@ -415,4 +420,78 @@ test('body_checks read BODY_PARTS_INSPECTED parts of bodySizeLimit octets in all
     ['mime_header_checks', 'warn', 'mime_header_checks:1: "Content-Type: application/x-bad": bad type'],
     ['body_checks', 'skipped', 'body_checks stopped after 200000 octets of body, the limit per message'],
   ]);
+});
+
+test('a message is matched to MAX_PARTS body parts; past them the rest is kept unread, and findings say so', () => {
+  assert.equal(MAX_PARTS, 1000);
+  const parts = '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n'.repeat(30_000);
+  const message = Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`);
+  const counted = { body: 0, header: 0 };
+  const counting = (kind: 'body' | 'header') => ({
+    file: kind,
+    entries: [
+      {
+        kind: 'rule' as const,
+        line: 1,
+        negated: false,
+        pattern: { exec: () => void counted[kind]++ },
+        action: { verb: 'WARN' as const, text: '' },
+      },
+    ],
+  });
+  const r = inspectMessage(message, { header: counting('header'), body: counting('body') } as unknown as ContentRules);
+  // The top header's two fields and one Content-Type per part; a boundary and a line per part, and the
+  // 1,001st boundary, which is where the reading stops.
+  assert.deepEqual(counted, { body: 2001, header: 1002 });
+  assert.equal(r.message, undefined, 'kept as it came');
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result, f.reason]),
+    [
+      ['body_checks', 'skipped', 'body_checks stopped after 1000 body parts, the limit per message'],
+      ['mime_header_checks', 'skipped', 'the header tables stopped after 1000 body parts, the limit per message'],
+    ],
+  );
+  // A change before the limit keeps the rest of the message whole after it.
+  const ignore = parseRuleFile('/^Subject:/ IGNORE\n', 'header_checks');
+  const changed = inspectMessage(message, { header: ignore });
+  assert.equal(changed.message?.toString(), message.toString().replace('Subject: s\r\n', ''));
+});
+
+test('20 MB of empty lines are inspected within a 200 MB heap (an array of every line took 700 MB)', () => {
+  const module = new URL('../../../src/filter/content-rules/inspect.ts', import.meta.url).href;
+  const script = `
+    import { inspectMessage } from ${JSON.stringify(module)};
+    const message = Buffer.from('Subject: s\\r\\n\\r\\n' + '\\r\\n'.repeat(10_000_000));
+    const exec = () => null;
+    const table = { file: 't', entries: [{ kind: 'rule', line: 1, negated: false, pattern: { exec }, action: { verb: 'WARN', text: '' } }] };
+    inspectMessage(message, { body: table, header: table });
+    process.stdout.write('done');`;
+  const run = spawnSync(process.execPath, ['--max-old-space-size=200', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(run.stdout, 'done', run.stderr.slice(-500));
+  assert.equal(run.status, 0);
+});
+
+test('20 MB of empty lines: without a multipart nothing past the limits is read', () => {
+  const message = Buffer.from(`Subject: s\r\n\r\n${'\r\n'.repeat(10_000_000)}`);
+  const counted = { body: 0 };
+  const body = {
+    file: 'body',
+    entries: [
+      {
+        kind: 'rule' as const,
+        line: 1,
+        negated: false,
+        pattern: { exec: () => void counted.body++ },
+        action: { verb: 'WARN' as const, text: '' },
+      },
+    ],
+  };
+  const r = inspectMessage(message, { body } as unknown as ContentRules);
+  // body_checks_size_limit: the first 51,200 octets of the part, 25,600 empty lines; then the rest in one step.
+  assert.equal(counted.body, BODY_CHECKS_SIZE_LIMIT / 2);
+  assert.equal(r.message, undefined);
+  assert.deepEqual(r.findings, [], "the part's own limit, as Postfix's, is no finding");
 });
