@@ -224,3 +224,36 @@ test('a 421 from a check or for a message closes the session (RFC 5321 §3.8), e
   assert.deepEqual(refused.send('Subject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n'), ['451 4.3.0', '250 2.0.0']);
   assert.equal(refused.closed, false, 'a 451 leaves the session open');
 });
+
+test('the decoder finds every line end whatever the line length and where chunks split it', () => {
+  // Lines of 0 to 20 octets around the decoder's short scan, each ending CRLF, a bare LF or a bare CR,
+  // some dot-stuffed; fed whole and in chunks of 1 to 7 octets: the same content and the same verdict.
+  const lines: string[] = [];
+  for (let length = 0; length <= 20; length++) {
+    lines.push(`${'a'.repeat(length)}\r\n`, `..${'b'.repeat(length)}\r\n`);
+  }
+  const clean = `${lines.join('')}.\r\n`;
+  const expected = lines.map((l) => (l.startsWith('..') ? l.slice(1) : l)).join('');
+  for (const mode of ['reject', 'normalize'] as const) {
+    for (const size of [clean.length, 1, 2, 3, 5, 7]) {
+      const decoder = new ContentDecoder({ maxSize: 100_000, bareLineEndings: mode, dotStuffed: true });
+      const input = Buffer.from(clean);
+      let end = -1;
+      for (let i = 0; i < input.length && end < 0; i += size) {
+        const at = decoder.push(input.subarray(i, i + size));
+        if (at >= 0) end = i + at;
+      }
+      assert.equal(end, input.length, `${mode}, chunks of ${size}: the end mark found at the end`);
+      const result = decoder.result();
+      assert.ok(result.ok);
+      assert.equal(result.content.toString(), expected, `${mode}, chunks of ${size}`);
+    }
+  }
+  for (const bare of ['\n', '\r']) {
+    for (let length = 0; length <= 20; length++) {
+      const decoder = new ContentDecoder({ maxSize: 100_000, bareLineEndings: 'reject', dotStuffed: true });
+      decoder.push(Buffer.from(`ok\r\n${'c'.repeat(length)}${bare}more\r\n.\r\n`));
+      assert.equal(decoder.problem, 'bare-line-ending', `a bare ${JSON.stringify(bare)} after ${length} octets`);
+    }
+  }
+});
