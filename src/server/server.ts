@@ -13,6 +13,7 @@ import { createResolver } from '../dns/system-resolver.ts';
 import { ContentFilter } from '../filter/content-filter.ts';
 import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
+import { clientKey } from '../policy/cidr.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
 import { ContentBudget } from '../smtp/content-budget.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
@@ -182,6 +183,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
         storeOutage,
+        maxHandshakesPerClient: config.limits.maxConnectionsPerClient,
+        clientOf: (address) => clientKey(address, config.limits.ipv6Prefix),
         handlers,
       }),
     });

@@ -69,6 +69,12 @@ export interface ListenerOptions {
   /** Shared by the server's listeners, so that a store outage is said once (src/log/outage.ts). */
   storeOutage?: OutageLog;
   /**
+   * Implicit TLS: handshakes under way one client may have (0 or absent: no limit), counted by
+   * `clientOf` (an IPv6 network as one client); the per-client limit of the policy only sees sessions.
+   */
+  maxHandshakesPerClient?: number;
+  clientOf?: (address: string) => string;
+  /**
    * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
    * this, so clients that hold connections without sending (or a slow trickle) make room for others.
    * Absent or 0: off.
@@ -191,6 +197,7 @@ export class SmtpListener {
   private readonly connections = new Set<Connection>();
   /** Implicit-TLS sockets whose handshake is under way: not sessions yet, but descriptors all the same. */
   private readonly handshaking = new Set<net.Socket>();
+  private readonly handshakesPerClient = new Map<string, number>();
   private draining = false;
   private stressed = false;
   private readonly storeOutage: OutageLog;
@@ -220,9 +227,32 @@ export class SmtpListener {
       raw.destroy();
       return;
     }
+    // One client must not take the listener's every slot with handshakes it never finishes.
+    const client = this.options.clientOf?.(remote.client) ?? remote.client;
+    const max = this.options.maxHandshakesPerClient ?? 0;
+    const underway = this.handshakesPerClient.get(client) ?? 0;
+    if (max > 0 && underway >= max) {
+      this.preSessionLog(
+        'warn',
+        { ...remote, phase: 'tls-handshake' },
+        'too many TLS handshakes from this client: closed',
+      );
+      raw.destroy();
+      return;
+    }
+    this.handshakesPerClient.set(client, underway + 1);
+    let counted = true;
+    const done = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.handshakesPerClient.get(client) ?? 1) - 1;
+      if (left > 0) this.handshakesPerClient.set(client, left);
+      else this.handshakesPerClient.delete(client);
+      this.handshaking.delete(raw);
+    };
     this.handshaking.add(raw);
     raw.once('close', () => {
-      this.handshaking.delete(raw);
+      done();
       this.checkStress();
     });
     this.checkStress();
@@ -233,7 +263,7 @@ export class SmtpListener {
     }, this.handshakeTimeout());
     secure.once('secure', () => {
       clearTimeout(timer);
-      this.handshaking.delete(raw); // a session now, counted as one
+      done(); // a session now, counted as one (and by the policy's per-client limit)
       this.accept(secure, sessionId);
     });
     secure.once('error', (err) => {

@@ -339,3 +339,43 @@ test('a store outage is one line however many sessions meet it, and one more whe
   assert.match((await send())[5] ?? '', /^250 /);
   assert.ok(lines.some((l) => /^store answers again after \d+ s and 5 failures$/.test(String(l.msg))));
 });
+
+test('implicit TLS: one client may have maxHandshakesPerClient handshakes under way; others still get in', async (t) => {
+  const { cert, key } = await createSelfSignedCertificate({ hostnames: ['mx.example.com'], ips: ['127.0.0.1'] });
+  const { listener, port, lines } = await startListener('info', {
+    maxConnections: 10,
+    maxHandshakesPerClient: 2,
+    tls: { mode: 'implicit', options: () => ({ cert, key }) },
+  });
+  t.after(() => listener.close(0));
+  const silent = await Promise.all(
+    Array.from({ length: 2 }, async () => {
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  t.after(() => {
+    for (const s of silent) s.destroy();
+  });
+  const third = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+  third.on('error', () => {});
+  await once(third, 'close'); // closed at once: its client has two handshakes under way
+  await waitFor(() => lines.some((l) => l.msg === 'too many TLS handshakes from this client: closed'));
+  // Another client (127.0.0.2) is not held back by the first one's handshakes.
+  const from = (localAddress: string) =>
+    tls.connect({ socket: net.connect({ port, host: '127.0.0.1', localAddress }), rejectUnauthorized: false });
+  const other = from('127.0.0.2');
+  other.setEncoding('utf8');
+  const [greeting] = (await once(other, 'data')) as [string];
+  assert.match(greeting, /^220 /);
+  other.destroy();
+  // A finished handshake frees its place: the first client gets in once one of its silent ones goes.
+  silent[0]!.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const again = from('127.0.0.1');
+  again.setEncoding('utf8');
+  const [second] = (await once(again, 'data')) as [string];
+  assert.match(second, /^220 /);
+  again.destroy();
+});
