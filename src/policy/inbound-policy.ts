@@ -19,7 +19,7 @@ import { StoreGreylister } from './greylist.ts';
 import { localAddress, postmasterDomainOf } from './local-address.ts';
 import { PolicyCounters } from './policy-counters.ts';
 import { assertClosedRelay, buildList, DEFAULT_RESTRICTIONS, type RuleEntryConfig } from './registry.ts';
-import { type PolicyContext, type ServerIdentity, STAGES, type Stage } from './restriction.ts';
+import { type NetworkList, type PolicyContext, type ServerIdentity, STAGES, type Stage } from './restriction.ts';
 import { verifiedClientHostname } from './rules/client.ts';
 import { Tarpit } from './tarpit.ts';
 
@@ -61,6 +61,7 @@ export class InboundPolicy {
   #accountsUntil = 0;
   readonly #logger: Logger;
   readonly #anvil: Anvil;
+  readonly #limitExceptions: NetworkList;
   readonly #tarpit: Tarpit | undefined;
   readonly #counters: PolicyCounters;
   readonly #vrfy: Config['smtp']['vrfy'];
@@ -111,6 +112,7 @@ export class InboundPolicy {
     // Trusted clients are neither limited nor slowed down: an application server of ours that sends
     // to a stale address must not be tarpitted like a dictionary attack.
     const exceptions = limits.exceptions ? networks(limits.exceptions, 'limits.exceptions') : mynetworks;
+    this.#limitExceptions = exceptions;
     this.#anvil = new Anvil({
       maxConcurrent: limits.maxConnectionsPerClient,
       connectionsPerMinute: limits.connectionsPerMinute,
@@ -217,6 +219,11 @@ export class InboundPolicy {
       reason: `${peer.authenticated} may not send as ${sender.address}`,
     });
     return { action: 'reject', reply: r };
+  }
+
+  /** Whether the per-client limits never apply to this client (`limits.exceptions`, by default mynetworks). */
+  limitExempt(ip: string): boolean {
+    return this.#limitExceptions.contains(ip);
   }
 
   /** Whether `domain` is one of our domains, our host name, or a name below one of them (a host of ours). */

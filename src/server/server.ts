@@ -184,7 +184,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger: logger.child({ listener: name }),
         storeOutage,
         maxHandshakesPerClient: config.limits.maxConnectionsPerClient,
-        clientOf: (address) => clientKey(address, config.limits.ipv6Prefix),
+        clientOf: (address) => (policy.limitExempt(address) ? undefined : clientKey(address, config.limits.ipv6Prefix)),
         handlers,
       }),
     });

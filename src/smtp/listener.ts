@@ -70,10 +70,11 @@ export interface ListenerOptions {
   storeOutage?: OutageLog;
   /**
    * Implicit TLS: handshakes under way one client may have (0 or absent: no limit), counted by
-   * `clientOf` (an IPv6 network as one client); the per-client limit of the policy only sees sessions.
+   * `clientOf` (an IPv6 network as one client; undefined for a client no limit applies to, as
+   * `limits.exceptions`); the per-client limit of the policy only sees sessions.
    */
   maxHandshakesPerClient?: number;
-  clientOf?: (address: string) => string;
+  clientOf?: (address: string) => string | undefined;
   /**
    * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
    * this, so clients that hold connections without sending (or a slow trickle) make room for others.
@@ -228,9 +229,9 @@ export class SmtpListener {
       return;
     }
     // One client must not take the listener's every slot with handshakes it never finishes.
-    const client = this.options.clientOf?.(remote.client) ?? remote.client;
-    const max = this.options.maxHandshakesPerClient ?? 0;
-    const underway = this.handshakesPerClient.get(client) ?? 0;
+    const client = this.options.clientOf ? this.options.clientOf(remote.client) : remote.client;
+    const max = client === undefined ? 0 : (this.options.maxHandshakesPerClient ?? 0);
+    const underway = client === undefined ? 0 : (this.handshakesPerClient.get(client) ?? 0);
     if (max > 0 && underway >= max) {
       this.preSessionLog(
         'warn',
@@ -240,15 +241,16 @@ export class SmtpListener {
       raw.destroy();
       return;
     }
-    this.handshakesPerClient.set(client, underway + 1);
+    if (client !== undefined) this.handshakesPerClient.set(client, underway + 1);
     let counted = true;
     const done = () => {
       if (!counted) return;
       counted = false;
+      this.handshaking.delete(raw);
+      if (client === undefined) return;
       const left = (this.handshakesPerClient.get(client) ?? 1) - 1;
       if (left > 0) this.handshakesPerClient.set(client, left);
       else this.handshakesPerClient.delete(client);
-      this.handshaking.delete(raw);
     };
     this.handshaking.add(raw);
     raw.once('close', () => {

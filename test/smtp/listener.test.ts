@@ -345,6 +345,8 @@ test('implicit TLS: one client may have maxHandshakesPerClient handshakes under 
   const { listener, port, lines } = await startListener('info', {
     maxConnections: 10,
     maxHandshakesPerClient: 2,
+    // 127.0.0.3 is in limits.exceptions: no per-client limit applies to it.
+    clientOf: (address) => (address === '127.0.0.3' ? undefined : address),
     tls: { mode: 'implicit', options: () => ({ cert, key }) },
   });
   t.after(() => listener.close(0));
@@ -370,6 +372,20 @@ test('implicit TLS: one client may have maxHandshakesPerClient handshakes under 
   const [greeting] = (await once(other, 'data')) as [string];
   assert.match(greeting, /^220 /);
   other.destroy();
+  // An exempt client may have more handshakes under way than that.
+  const exempt = await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.3' });
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok(
+    exempt.every((s) => !s.destroyed && !s.readableEnded),
+    'none of the exempt client is closed',
+  );
+  for (const s of exempt) s.destroy();
   // A finished handshake frees its place: the first client gets in once one of its silent ones goes.
   silent[0]!.destroy();
   await new Promise((resolve) => setTimeout(resolve, 100));
