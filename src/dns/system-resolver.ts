@@ -26,7 +26,15 @@ export interface ResolverOptions {
   cacheMaxBytes?: number;
   /** Clock for the cache, injectable for tests. */
   now?: () => number;
+  /**
+   * Told when the DNS servers themselves stop answering (several look-ups in a row refused or timed
+   * out, none answered between) and when they answer again; one domain's SERVFAIL is not that.
+   */
+  health?: { failed(reason: string): void; succeeded(): void };
 }
+
+/** Look-ups in a row that the servers refused or let time out before they count as down. */
+const FAILURES_FOR_OUTAGE = 5;
 
 type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'TLSA';
 
@@ -45,6 +53,19 @@ export function createResolver(options: ResolverOptions): Resolver {
   });
   // Concurrent identical lookups (several checks of one message asking for the same TXT) share one query.
   const inflight = new Map<string, Promise<DnsAnswer<unknown>>>();
+  let failuresInARow = 0;
+  /** Whether the servers answered (any answer: "no such name" and one domain's SERVFAIL too), or not at all. */
+  const observe = (answer: DnsAnswer<unknown>) => {
+    if (!options.health) return;
+    const reason = !answer.ok && answer.error === 'temperror' ? answer.reason : '';
+    if (!/^(ECONNREFUSED|ETIMEOUT)\b/.test(reason)) {
+      failuresInARow = 0;
+      options.health.succeeded();
+    } else if (++failuresInARow >= FAILURES_FOR_OUTAGE) {
+      const servers = options.servers.length > 0 ? options.servers.join(', ') : 'of /etc/resolv.conf';
+      options.health.failed(`the DNS servers ${servers} do not answer (${reason})`);
+    }
+  };
 
   function lookup<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
     const asked = askableName(name);
@@ -57,6 +78,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     if (running !== undefined) return running;
     const started = ask(type, name, query).then((answer) => {
       inflight.delete(key);
+      observe(answer);
       if (answer.ok || answer.error !== 'temperror') cache.set(key, answer); // never cache a temporary failure
       return answer;
     });

@@ -60,10 +60,13 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger } = options;
+  // Every check that asks DNS answers 4xx while the servers are down; said once, not per check.
+  const dnsOutage = new OutageLog(logger, { name: 'DNS', level: 'warn' });
   const resolver = createResolver({
     servers: config.dns.servers,
     timeoutMs: config.dns.timeoutMs,
     tries: config.dns.tries,
+    health: { failed: (reason) => dnsOutage.failed({}, reason), succeeded: () => dnsOutage.succeeded() },
   });
   let storeFailed: (error: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => {

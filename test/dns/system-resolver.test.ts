@@ -162,6 +162,33 @@ describe('cache', () => {
     assert.deepEqual(await r.txt('example.org'), { ok: true, records: ['hello'] });
   });
 
+  test('health: servers that stop answering are reported after five look-ups in a row, and again when they answer', async (t) => {
+    const own = await startTestDnsServer({
+      records: { 'example.org': { A: ['192.0.2.7'] } },
+      timeout: ['a.example.net', 'b.example.net', 'c.example.net', 'd.example.net', 'e.example.net', 'f.example.net'],
+      servfail: ['broken.example'],
+    });
+    t.after(() => own.close());
+    const events: string[] = [];
+    const health = { failed: (reason: string) => events.push(`failed: ${reason}`), succeeded: () => events.push('ok') };
+    const r = createResolver({ servers: [own.server], timeoutMs: 100, tries: 1, cacheTtlMs: 0, health });
+    for (const name of ['a', 'b', 'c', 'd']) await r.a(`${name}.example.net`);
+    await r.a('broken.example'); // a SERVFAIL is an answer: the servers are there
+    for (const name of ['a', 'b', 'c', 'd']) await r.a(`${name}.example.net`);
+    assert.deepEqual(events, ['ok'], 'four timeouts in a row at most: nothing to report');
+    await r.a('e.example.net');
+    await r.a('f.example.net');
+    assert.equal(events.length, 3);
+    assert.match(
+      events[1] ?? '',
+      new RegExp(
+        `^failed: the DNS servers ${own.server.replace(/[.[\]]/g, '\\$&')} do not answer \\(ETIMEOUT looking up A e\\.example\\.net\\)$`,
+      ),
+    );
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] });
+    assert.equal(events.at(-1), 'ok');
+  });
+
   test('concurrent identical lookups share one query', async () => {
     const r = resolverFor();
     const count = await countQueries('mail.example.com', () =>
