@@ -9,10 +9,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
+import { freePort } from './ports.ts';
+
+export { freePort };
 
 export interface PebbleOptions {
   /** The port pebble's validator connects to for http-01 (where our responder listens). */
@@ -56,13 +58,6 @@ export function pebbleBinary(): string {
 }
 
 /** A TCP port free on 127.0.0.1 just now (bound and released). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const binary = pebbleBinary();

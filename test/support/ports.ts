@@ -1,16 +1,25 @@
 /** Loopback ports for test peers (OpenDKIM, rspamd) that need a port named in their configuration. */
 import net from 'node:net';
 
-/** A port free on 127.0.0.1 right now (bound and released; the peer binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A loopback port free now, for a server that must be told its port before it listens (pebble's
+ * validation port, OpenDKIM, rspamd). Chosen below Linux's ephemeral range (32768–60999): one of
+ * that range, released, could be taken at once by any test's outgoing connection or `listen(0)` before
+ * its new owner binds it (it happened: EADDRINUSE on the http-01 port in CI). Tried until one binds.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true));
     });
-  });
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+    if (attempt >= 50) throw new Error('no free loopback port between 20000 and 32000');
+  }
 }
 
 /** Waits until 127.0.0.1:port accepts connections; throws after `ms`, or at once when `gone()` says the peer died. */
