@@ -238,6 +238,11 @@ export class ContentFilter {
         outage.failed({ session: request.peer.sessionId, milter: name }, outcome.error.message);
         const fallback = unavailable(milter);
         if (fallback) return { ...fallback, reason: `milter ${name} unavailable` };
+        // Each message that goes on without this milter's check is named (the outage is said once).
+        this.#logger.info(
+          { session: request.peer.sessionId, milter: name },
+          'milter unavailable: passed unchecked by it',
+        );
         continue;
       }
       outage.succeeded();

@@ -286,6 +286,8 @@ test('a milter: its reject, tempfail, added header, and the default when it is d
   assert.match(String(outage?.reason), /ECONNREFUSED/);
   assert.equal(String(outage?.reason).split('ECONNREFUSED').length, 2, 'the reason once, no stack');
   assert.equal(outage?.err, undefined);
+  const passed = open.logs().filter((l) => l.msg === 'milter unavailable: passed unchecked by it');
+  assert.equal(passed.length, 1, 'the message that went on without the milter is named');
   const closed = await serverWith(t, { filter: { milters: [{ socket: milter.spec, onUnavailable: 'reject' }] } });
   const down = await sendToAlice(closed, 'bob@partner.example', CLEAN('bob@partner.example'));
   assert.equal(codeOf(down), '550 5.7.1');
