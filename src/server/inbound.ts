@@ -92,7 +92,13 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     if (excess?.limit === 'hops') {
       // RFC 5321 §6.3: a message that went through this many hops is in a loop; refused, never delivered.
       logger.warn(
-        { session: peer.sessionId, id: envelope.id, from: envelope.mailFrom?.address ?? '', hops: excess.value },
+        {
+          session: peer.sessionId,
+          client: peer.remoteAddress,
+          id: envelope.id,
+          from: envelope.mailFrom?.address ?? '',
+          hops: excess.value,
+        },
         `message refused: ${excess.value} Received fields, a mail loop; answered 554`,
       );
       return { action: 'reply', reply: replies.tooManyHops(excess.value) };
@@ -102,7 +108,13 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const why =
         excess.limit === 'fields' ? `more than ${fields} header fields` : `a header section over ${bytes} octets`;
       logger.info(
-        { session: peer.sessionId, id: envelope.id, size: received.length, limit: excess.limit },
+        {
+          session: peer.sessionId,
+          client: peer.remoteAddress,
+          id: envelope.id,
+          size: received.length,
+          limit: excess.limit,
+        },
         `message refused: ${why}; answered 552`,
       );
       return { action: 'reply', reply: replies.headerTooLarge(why) };
@@ -114,7 +126,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         envelope.mailFrom === null && options.bounceRelays?.has(peer.authenticated.toLowerCase()) === true;
       const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);
       if (foreign) {
-        logger.info({ session: peer.sessionId, user: peer.authenticated, from: foreign }, 'From header not owned: 553');
+        logger.info(
+          { session: peer.sessionId, client: peer.remoteAddress, user: peer.authenticated, from: foreign },
+          'From header not owned: 553',
+        );
         if (foreign === NO_FROM) {
           return {
             action: 'reply',
@@ -151,7 +166,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         examination = await authentication.examine(envelope, content, peer, clientKind(peer));
       } catch (err) {
         // A bug in a check must not turn into an accept or a bounce: the client retries.
-        logger.error({ session: peer.sessionId, id: envelope.id, err }, 'authentication failed; answered 451');
+        logger.error(
+          { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, err },
+          'authentication failed; answered 451',
+        );
         return { action: 'reply', reply: replies.localError() };
       }
       const { verdict } = examination;
@@ -159,6 +177,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         logger.info(
           {
             session: peer.sessionId,
+            client: peer.remoteAddress,
             id: envelope.id,
             auth: summary(examination),
             reason: verdict.reason,
@@ -183,7 +202,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           previousMessages: (from) => store.senderHistory(from).then((h) => h.messages),
         });
       } catch (err) {
-        logger.error({ session: peer.sessionId, id: envelope.id, err }, 'content filter failed; answered 451');
+        logger.error(
+          { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, err },
+          'content filter failed; answered 451',
+        );
         return { action: 'reply', reply: replies.localError() };
       }
       const early = await settleFiltered(filtered, envelope, peer, examination);
@@ -216,16 +238,23 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       // refused there. 451 keeps it with the sender, who retries, until the admin fixes the rule or
       // adds the address (Postfix defers on a configuration error too: 451 4.3.0).
       logger.error(
-        { session: peer.sessionId, id: envelope.id, redirect: filtered.redirect },
+        { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, redirect: filtered.redirect },
         `a REDIRECT rule sends the message to ${filtered.redirect}, which has no account or alias here; answered 451 (the sender retries): add it (postern user add / alias add) or fix the rule`,
       );
       return { action: 'reply', reply: replies.localError() };
     }
     if (changes)
-      recipients = await changedRecipients(recipients, changes, { session: peer.sessionId, id: envelope.id });
+      recipients = await changedRecipients(recipients, changes, {
+        session: peer.sessionId,
+        client: peer.remoteAddress,
+        id: envelope.id,
+      });
     if (recipients.length === 0) {
       // Every recipient removed by the milters: nobody is to get it, as a DISCARD; the client gets its 250.
-      logger.info({ session: peer.sessionId, id: envelope.id }, 'milters removed every recipient: discarded');
+      logger.info(
+        { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
+        'milters removed every recipient: discarded',
+      );
       return { action: 'reply', reply: replies.queued(envelope.id) };
     }
     const local: { address: string; accountId: number; mailbox?: 'Junk' }[] = [];
@@ -272,6 +301,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         logger.info(
           {
             session: peer.sessionId,
+            client: peer.remoteAddress,
             id: envelope.id,
             from: mailFrom?.address ?? '',
             to: recipients.map((r) => r.address),
@@ -292,14 +322,20 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     } catch (err) {
       if (err instanceof RecipientsGoneError) {
         // The accounts were removed after RCPT (the account cache may lag): the mailboxes are gone for good.
-        logger.info({ session: peer.sessionId, id: envelope.id }, 'recipients removed since RCPT; answered 550');
+        logger.info(
+          { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
+          'recipients removed since RCPT; answered 550',
+        );
         return { action: 'reply', reply: replies.recipientsGone() };
       }
       // Never 5xx for our own fault: the client keeps the message and retries (STYLE.md §5).
       // A store that says why (disk full, lock held) is the operator's to fix: its reason, not a stack
       // trace per message (a full disk would fill the log with them). Anything else is our bug: all of it.
       const detail = err instanceof StoreError ? { reason: err.message } : { err };
-      logger.error({ session: peer.sessionId, id: envelope.id, ...detail }, 'store failed; answered 451');
+      logger.error(
+        { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, ...detail },
+        'store failed; answered 451',
+      );
       return { action: 'reply', reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError() };
     } finally {
       peer.storing = false;
@@ -311,7 +347,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
    * 250, so it keeps the message and sends it again. Storing this copy too would deliver it twice.
    */
   function notStored(peer: Peer, envelope: Envelope): MessageOutcome {
-    logger.info({ session: peer.sessionId, id: envelope.id }, 'client gone before the message was stored: not stored');
+    logger.info(
+      { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
+      'client gone before the message was stored: not stored',
+    );
     return { action: 'reply', reply: replies.localError() };
   }
 
@@ -322,7 +361,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     peer: Peer,
     examination: Examination | undefined,
   ): Promise<MessageOutcome | undefined> {
-    const base = { session: peer.sessionId, id: envelope.id, from: envelope.mailFrom?.address ?? '' };
+    const base = {
+      session: peer.sessionId,
+      client: peer.remoteAddress,
+      id: envelope.id,
+      from: envelope.mailFrom?.address ?? '',
+    };
     switch (filtered.action) {
       case 'reply':
         logger.info({ ...base, reason: filtered.reason }, `content filter: answered ${filtered.reply.code}`);
@@ -375,7 +419,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   async function changedRecipients(
     recipients: { address: string; route: RecipientRoute }[],
     changes: EnvelopeChanges,
-    message: { session: string; id: string },
+    message: { session: string; client: string; id: string },
   ): Promise<{ address: string; route: RecipientRoute }[]> {
     let out = recipients;
     for (const change of changes.recipients) {

@@ -72,6 +72,16 @@ test('clean mail is delivered as it came; a forged verdict header is removed', a
   assert.doesNotMatch(stored, /PHISHING/);
 });
 
+test("a message's log lines name its session, its client and its id", async (t) => {
+  const server = await serverWith(t, { log: { level: 'info' } });
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  const stored = server.logs().find((l) => l.msg === 'message stored');
+  assert.ok(stored);
+  assert.equal(stored.client, '127.0.0.1');
+  assert.match(String(stored.session), /^\w+$/);
+  assert.match(String(stored.id), new RegExp(`^${String(stored.session)}-1$`));
+});
+
 test('a header section past 1,000 fields or 256 KiB is refused with 552 5.3.4 before any check reads it', async (t) => {
   const server = await serverWith(t);
   const many = (n: number) => Array.from({ length: n }, (_, i) => `X-Field-${i}: v\r\n`).join('');
