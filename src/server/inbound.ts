@@ -157,6 +157,23 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           reply: reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
         };
       }
+      // Sender: names who sent it for the author (RFC 5322 §3.6.2); mail programs show "Sender on behalf
+      // of From", so a forged one speaks for someone else as a forged From would.
+      const sender = await foreignSenderAddress(fields, peer.authenticated, policy);
+      if (sender) {
+        logger.info(
+          { session: peer.sessionId, client: peer.remoteAddress, user: peer.authenticated, sender },
+          'Sender header not owned: 553',
+        );
+        const what =
+          sender === UNREADABLE_SENDER
+            ? 'the Sender field is not one address (RFC 5322 §3.6.2)'
+            : `Sender header address <${sender}>`;
+        return {
+          action: 'reply',
+          reply: reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
+        };
+      }
     }
     // RFC 6409 §8.2, §8.3: a submitted message without Message-ID or Date gets them.
     const content = fields ? withSubmissionFields(received, fields, hostname, new Date()) : received;
@@ -578,6 +595,25 @@ async function foreignFromAddress(
   return undefined;
 }
 
+/**
+ * The Sender field's address when it is not the user's; UNREADABLE_SENDER when there is more than one
+ * field or it is not exactly one address (RFC 5322 §3.6, §3.6.2: one mailbox, at most once).
+ */
+async function foreignSenderAddress(
+  header: readonly HeaderField[],
+  user: string,
+  policy: InboundPolicy,
+): Promise<string | undefined> {
+  const fields = header.filter((f) => f.key === 'sender');
+  if (fields.length === 0) return undefined;
+  if (fields.length > 1) return UNREADABLE_SENDER;
+  const addresses = authors(fields);
+  const value = fields[0]!.line.slice(fields[0]!.line.indexOf(':') + 1);
+  if (addresses.length !== 1 || unquotedAtSigns(value) !== 1) return UNREADABLE_SENDER;
+  const [address] = addresses as [string];
+  return (await policy.ownedBy(address, user)) ? undefined : address;
+}
+
 /** The senders of bounces and notices (RFC 5321 §4.5.1, RFC 3834 §5): MAILER-DAEMON or postmaster. */
 function isSystemSender(address: string): boolean {
   return /^(mailer-daemon|postmaster)@/i.test(address);
@@ -606,5 +642,6 @@ function unquotedAtSigns(value: string): number {
 const MULTIPLE_FROM = '\0multiple From fields';
 const UNREADABLE_FROM = '\0an unreadable From field';
 const NO_FROM = '\0no From field';
+const UNREADABLE_SENDER = '\0an unreadable Sender field';
 
 export type { PolicyOutcome };

@@ -53,6 +53,25 @@ async function send(client: SmtpClient, from: string, to: string, header = from)
   return codeOf(await client.command(`From: ${header}\r\nTo: ${to}\r\nSubject: submitted\r\n\r\nhello\r\n.`));
 }
 
+test('a Sender field must be one address of the user: mail programs show it as who sent for the author', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`);
+  const withSender = (...senders: string[]) => `carol@example.com${senders.map((v) => `\r\nSender: ${v}`).join('')}`;
+  const cases: [string, string][] = [
+    [withSender('The Boss <alice@example.com>'), '553 5.7.1'], // "alice on behalf of carol"
+    [withSender('carol@example.com, alice@example.com'), '553 5.7.1'], // RFC 5322 §3.6.2: one mailbox
+    [withSender('carol@example.com', 'alice@example.com'), '553 5.7.1'], // at most one field (§3.6)
+    [withSender('ceo\\@example.org <carol@example.com>'), '553 5.7.1'], // two "@": readers disagree
+    [withSender('Carol Smith <c.smith@example.com>'), '250 2.0.0'], // her alias
+    [withSender('carol@example.com'), '250 2.0.0'],
+  ];
+  for (const [header, expected] of cases) {
+    assert.equal(await send(client, 'carol@example.com', 'bob@example.com', header), expected, header);
+  }
+  await client.close();
+});
+
 test('587: STARTTLS, then AUTH PLAIN, then mail to a local account; Received records TLS and AUTH', async () => {
   const { client, ehloText } = await securedSubmission();
   assert.match(ehloText, /AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN/);
