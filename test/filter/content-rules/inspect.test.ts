@@ -31,6 +31,24 @@ const rules = (header = '', body = '', mime?: string): ContentRules => ({
   ...(mime === undefined ? {} : { mime: parseRuleFile(mime, 'mime_header_checks') }),
 });
 
+/** Header and body tables whose one rule counts what it is asked and matches nothing (WARN never fires). */
+function countingTables(): { counted: { body: number; header: number }; rules: ContentRules } {
+  const counted = { body: 0, header: 0 };
+  const counting = (kind: 'body' | 'header') => ({
+    file: kind,
+    entries: [
+      {
+        kind: 'rule' as const,
+        line: 1,
+        negated: false,
+        pattern: { exec: () => void counted[kind]++ },
+        action: { verb: 'WARN' as const, text: '' },
+      },
+    ],
+  });
+  return { counted, rules: { header: counting('header'), body: counting('body') } as unknown as ContentRules };
+}
+
 test('no match: accept, message unchanged, no findings', () => {
   const r = inspectMessage(simple, rules('/^Subject: lottery/ REJECT'));
   assert.deepEqual(r, { verdict: { action: 'accept' }, findings: [], prepended: [] });
@@ -373,20 +391,8 @@ test('a message is matched to MAX_BODY_LOOKUPS lines and MAX_HEADER_LOOKUPS head
   const fields = Array.from({ length: 12 }, (_, i) => `X-F${i}: v\r\n`).join('');
   const parts = `--b\r\n${fields}\r\n${'x\r\n'.repeat(60)}`.repeat(900);
   const message = Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`);
-  const counted = { body: 0, header: 0 };
-  const counting = (kind: 'body' | 'header') => ({
-    file: kind,
-    entries: [
-      {
-        kind: 'rule' as const,
-        line: 1,
-        negated: false,
-        pattern: { exec: () => void counted[kind]++ },
-        action: { verb: 'WARN' as const, text: '' },
-      },
-    ],
-  });
-  const r = inspectMessage(message, { header: counting('header'), body: counting('body') } as unknown as ContentRules);
+  const { counted, rules } = countingTables();
+  const r = inspectMessage(message, rules);
   assert.deepEqual(counted, { body: 50_000, header: 10_000 });
   assert.equal(r.verdict.action, 'accept');
   assert.equal(r.message, undefined, 'kept as it came');
@@ -426,20 +432,8 @@ test('a message is matched to MAX_PARTS body parts; past them the rest is kept u
   assert.equal(MAX_PARTS, 1000);
   const parts = '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n'.repeat(30_000);
   const message = Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`);
-  const counted = { body: 0, header: 0 };
-  const counting = (kind: 'body' | 'header') => ({
-    file: kind,
-    entries: [
-      {
-        kind: 'rule' as const,
-        line: 1,
-        negated: false,
-        pattern: { exec: () => void counted[kind]++ },
-        action: { verb: 'WARN' as const, text: '' },
-      },
-    ],
-  });
-  const r = inspectMessage(message, { header: counting('header'), body: counting('body') } as unknown as ContentRules);
+  const { counted, rules } = countingTables();
+  const r = inspectMessage(message, rules);
   // The top header's two fields and one Content-Type per part; a boundary and a line per part, and the
   // 1,001st boundary, which is where the reading stops.
   assert.deepEqual(counted, { body: 2001, header: 1002 });
@@ -476,20 +470,8 @@ test('20 MB of empty lines are inspected within a 200 MB heap (an array of every
 
 test('20 MB of empty lines: without a multipart nothing past the limits is read', () => {
   const message = Buffer.from(`Subject: s\r\n\r\n${'\r\n'.repeat(10_000_000)}`);
-  const counted = { body: 0 };
-  const body = {
-    file: 'body',
-    entries: [
-      {
-        kind: 'rule' as const,
-        line: 1,
-        negated: false,
-        pattern: { exec: () => void counted.body++ },
-        action: { verb: 'WARN' as const, text: '' },
-      },
-    ],
-  };
-  const r = inspectMessage(message, { body } as unknown as ContentRules);
+  const { counted, rules } = countingTables();
+  const r = inspectMessage(message, { body: rules.body });
   // body_checks_size_limit: the first 51,200 octets of the part, 25,600 empty lines; then the rest in one step.
   assert.equal(counted.body, BODY_CHECKS_SIZE_LIMIT / 2);
   assert.equal(r.message, undefined);
