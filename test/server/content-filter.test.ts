@@ -45,6 +45,17 @@ async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<Te
   return server;
 }
 
+/** A clean message from bob@partner.example to alice and bob, each RCPT and the message answered 250. */
+async function sendToAliceAndBob(server: TestServer): Promise<void> {
+  const { client } = await SmtpClient.open(server.port);
+  assert.equal((await client.command('EHLO client.example')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<bob@partner.example>')).code, 250);
+  for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
+  assert.equal((await client.command('DATA')).code, 354);
+  assert.equal((await client.command(`${CLEAN('bob@partner.example')}\r\n.`)).code, 250);
+  await client.close();
+}
+
 const CLEAN = (from: string, extra = '') =>
   `From: Partner <${from}>\r\nTo: <alice@example.com>\r\nSubject: Meeting notes\r\n${extra}` +
   'Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@partner.example>\r\n\r\n' +
@@ -395,18 +406,9 @@ test('a recipient the milter refuses at RCPT does not get the message; the other
   );
   t.after(() => milter.close());
   const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
-  const sendToBoth = async () => {
-    const { client } = await SmtpClient.open(server.port);
-    assert.equal((await client.command('EHLO client.example')).code, 250);
-    assert.equal((await client.command('MAIL FROM:<bob@partner.example>')).code, 250);
-    for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
-    assert.equal((await client.command('DATA')).code, 354);
-    assert.equal((await client.command(`${CLEAN('bob@partner.example')}\r\n.`)).code, 250);
-    await client.close();
-  };
-  await sendToBoth(); // refused with a reply code (SMFIR_REPLYCODE)
+  await sendToAliceAndBob(server); // refused with a reply code (SMFIR_REPLYCODE)
   refusal = ['t']; // refused with SMFIR_TEMPFAIL
-  await sendToBoth();
+  await sendToAliceAndBob(server);
   assert.equal((await server.inbox('alice@example.com')).length, 2);
   assert.deepEqual(await server.inbox('bob@example.com'), [], 'the milter refused bob both times');
 });
@@ -421,13 +423,7 @@ test("a milter's quarantine keeps its envelope changes: a recipient refused at R
   });
   t.after(() => milter.close());
   const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
-  const { client } = await SmtpClient.open(server.port);
-  assert.equal((await client.command('EHLO client.example')).code, 250);
-  assert.equal((await client.command('MAIL FROM:<bob@partner.example>')).code, 250);
-  for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
-  assert.equal((await client.command('DATA')).code, 354);
-  assert.equal((await client.command(`${CLEAN('bob@partner.example')}\r\n.`)).code, 250);
-  await client.close();
+  await sendToAliceAndBob(server);
   const [held] = await server.store.listQuarantine();
   assert.ok(held, 'held');
   assert.equal(held.reason, `milter ${milter.spec}: held`);

@@ -21,7 +21,7 @@ import type { CertificateInfo, CertificateStore } from '../certificate-store.ts'
 import type { KeyAlgorithm } from '../create-certificate.ts';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../private-files.ts';
 import { type AcmeAccount, loadAccount, saveAccountUrl } from './account.ts';
-import { acmeFiles } from './files.ts';
+import { acmeFiles, formatFailureRecord, nextOrderTime, parseFailureRecord } from './files.ts';
 import { Http01Challenges, startHttp01Server } from './http-01.ts';
 import { AcmeRateLimitedError, issueCertificate } from './issue.ts';
 import type { ChallengeServer } from './listen.ts';
@@ -254,21 +254,14 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       return;
     }
     if (text === undefined) return;
-    try {
-      const saved = JSON.parse(text) as { failures?: unknown; at?: unknown; error?: unknown; notBefore?: unknown };
-      const at = typeof saved.at === 'string' ? Date.parse(saved.at) : Number.NaN;
-      if (typeof saved.failures !== 'number' || !Number.isInteger(saved.failures) || saved.failures < 1) return;
-      if (!Number.isFinite(at)) return;
-      const { retryFirstMs, retryMaxMs } = this.#options;
-      host.failures = saved.failures;
-      if (typeof saved.error === 'string') host.lastError = saved.error;
-      host.nextCheck = at + retryDelayMs(host.failures, retryFirstMs, retryMaxMs);
-      const notBefore = typeof saved.notBefore === 'string' ? Date.parse(saved.notBefore) : Number.NaN;
-      if (Number.isFinite(notBefore) && notBefore > Date.now()) {
-        host.notBefore = notBefore;
-        host.nextCheck = Math.max(host.nextCheck, notBefore);
-      }
-      if (host.nextCheck <= Date.now()) return;
+    // An unreadable record only loses the backoff: the next order tries at once.
+    const saved = parseFailureRecord(text);
+    if (!saved) return;
+    host.failures = saved.failures;
+    if (saved.error !== undefined) host.lastError = saved.error;
+    host.nextCheck = nextOrderTime(saved, this.#options.retryFirstMs, this.#options.retryMaxMs);
+    if (saved.notBefore && saved.notBefore.getTime() > Date.now()) host.notBefore = saved.notBefore.getTime();
+    if (host.nextCheck > Date.now()) {
       // Said at start: an admin who fixed the cause and restarted would otherwise see no order and no reason.
       this.#options.logger.warn(
         { hostname: host.hostname, failures: host.failures, reason: host.lastError, nextTry: new Date(host.nextCheck) },
@@ -276,8 +269,6 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
           `${new Date(host.nextCheck).toISOString()} (the backoff spares the CA's limits). Fixed the cause? ` +
           'Reload (SIGHUP: systemctl reload postern) to order at once',
       );
-    } catch {
-      // An unreadable record only loses the backoff: the next order tries at once.
     }
   }
 
@@ -363,13 +354,13 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
       host.nextCheck = Date.now() + delay;
       if (asked > 0) host.notBefore = host.nextCheck;
       else delete host.notBefore;
-      const record = {
+      const record = formatFailureRecord({
         failures: host.failures,
-        at: new Date().toISOString(),
-        error: host.lastError,
-        ...(host.notBefore ? { notBefore: new Date(host.notBefore).toISOString() } : {}),
-      };
-      await writeFileAtomic(host.failuresPath, `${JSON.stringify(record)}\n`, 0o600).catch((error: Error) =>
+        at: new Date(),
+        ...(host.lastError !== undefined ? { error: host.lastError } : {}),
+        ...(host.notBefore ? { notBefore: new Date(host.notBefore) } : {}),
+      });
+      await writeFileAtomic(host.failuresPath, record, 0o600).catch((error: Error) =>
         options.logger.warn({ hostname: host.hostname, err: error }, 'ACME: cannot record the failure for the backoff'),
       );
       options.logger.error(

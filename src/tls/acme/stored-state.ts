@@ -4,8 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { acmeFiles } from './files.ts';
-import { retryDelayMs } from './renewal.ts';
+import { acmeFiles, nextOrderTime, parseFailureRecord } from './files.ts';
 
 export interface StoredAcmeState {
   hostname: string;
@@ -31,23 +30,15 @@ export async function readStoredAcmeState(dataDir: string, hostname: string): Pr
       state.unreadable = `${certPath}: ${(error as Error).message}`;
     }
   }
-  const record = await readFile(failuresPath, 'utf8').catch(() => undefined);
-  if (record !== undefined) {
-    try {
-      const saved = JSON.parse(record) as { failures?: unknown; at?: unknown; error?: unknown; notBefore?: unknown };
-      const at = typeof saved.at === 'string' ? Date.parse(saved.at) : Number.NaN;
-      if (typeof saved.failures === 'number' && saved.failures > 0 && Number.isFinite(at)) {
-        const notBefore = typeof saved.notBefore === 'string' ? Date.parse(saved.notBefore) : Number.NaN;
-        const next = Math.max(at + retryDelayMs(saved.failures), Number.isFinite(notBefore) ? notBefore : 0);
-        state.failures = {
-          count: saved.failures,
-          ...(typeof saved.error === 'string' ? { lastError: saved.error } : {}),
-          nextTry: new Date(next),
-        };
-      }
-    } catch {
-      // An unreadable record: serve ignores it too (the next order goes at once).
-    }
+  const text = await readFile(failuresPath, 'utf8').catch(() => undefined);
+  // An unreadable record: serve ignores it too (the next order goes at once).
+  const record = text === undefined ? undefined : parseFailureRecord(text);
+  if (record) {
+    state.failures = {
+      count: record.failures,
+      ...(record.error !== undefined ? { lastError: record.error } : {}),
+      nextTry: new Date(nextOrderTime(record)),
+    };
   }
   return state;
 }

@@ -10,13 +10,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import acme from 'acme-client';
-import { Http01Challenges } from '../../../src/tls/acme/http-01.ts';
-import { AcmeRateLimitedError, issueCertificate } from '../../../src/tls/acme/issue.ts';
-import { AcmeManager } from '../../../src/tls/acme/manager.ts';
+import { AcmeRateLimitedError } from '../../../src/tls/acme/issue.ts';
 import { retryAfterSeconds } from '../../../src/tls/acme/rate-limit.ts';
-import { CertificateStore } from '../../../src/tls/certificate-store.ts';
 import { createSelfSignedCertificate } from '../../../src/tls/create-certificate.ts';
 import { captureLogger } from '../tls-kit.ts';
+import { managerFor, orderFrom } from './acme-kit.ts';
 
 /** A CA whose every answer is 429 with `retryAfter`, trusted for this process; counts the requests. */
 async function limitingCa(retryAfter: string) {
@@ -53,26 +51,15 @@ test('a CA asking for two hours ends the order at once, with the time, after one
   timeout: 30_000,
 }, async () => {
   const ca = await limitingCa('7200');
-  const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
   const before = Date.now();
   try {
-    await assert.rejects(
-      issueCertificate({
-        directory: ca.directory,
-        account: { key },
-        termsOfServiceAgreed: true,
-        hostname: 'mx.example.test',
-        keyType: 'ecdsa-p256',
-        http01: new Http01Challenges(),
-      }),
-      (error: Error) => {
-        assert.ok(error instanceof AcmeRateLimitedError, `${error.name}: ${error.message}`);
-        const wait = error.retryAt.getTime() - before;
-        assert.ok(wait >= 7_190_000 && wait <= 7_300_000, `retry at +${wait} ms`);
-        assert.match(error.message, /the CA limits orders .*not to be asked again before \d{4}-/);
-        return true;
-      },
-    );
+    await assert.rejects(orderFrom(ca.directory), (error: Error) => {
+      assert.ok(error instanceof AcmeRateLimitedError, `${error.name}: ${error.message}`);
+      const wait = error.retryAt.getTime() - before;
+      assert.ok(wait >= 7_190_000 && wait <= 7_300_000, `retry at +${wait} ms`);
+      assert.match(error.message, /the CA limits orders .*not to be asked again before \d{4}-/);
+      return true;
+    });
     assert.equal(ca.requests(), 1, 'not asked again: acme-client would have waited 2 h five times');
   } finally {
     await ca.close();
@@ -84,16 +71,7 @@ test('the manager waits as long as the CA asked, across a restart, and a reload 
 }, async () => {
   const ca = await limitingCa('7200');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postern-acme-limit-'));
-  const manager = (logger = captureLogger().logger) =>
-    new AcmeManager({
-      directory: ca.directory,
-      termsOfServiceAgreed: true,
-      hostnames: ['mx.example.test'],
-      dataDir,
-      store: new CertificateStore(),
-      logger,
-      http01: {},
-    });
+  const manager = (logger = captureLogger().logger) => managerFor(ca.directory, dataDir, { logger });
   try {
     const first = manager();
     await first.start();

@@ -9,26 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import acme from 'acme-client';
-import { Http01Challenges } from '../../../src/tls/acme/http-01.ts';
-import { issueCertificate } from '../../../src/tls/acme/issue.ts';
-import { AcmeManager } from '../../../src/tls/acme/manager.ts';
-import { CertificateStore } from '../../../src/tls/certificate-store.ts';
 import { createSelfSignedCertificate } from '../../../src/tls/create-certificate.ts';
 import { captureLogger } from '../tls-kit.ts';
+import { managerFor, orderFrom } from './acme-kit.ts';
 
 (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
 
 test('an unreachable CA: the error names the directory and why (ECONNREFUSED), not a TypeError', async () => {
-  const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
   await assert.rejects(
-    issueCertificate({
-      directory: 'https://127.0.0.1:9/dir', // the discard port: nothing listens on loopback
-      account: { key },
-      termsOfServiceAgreed: true,
-      hostname: 'mx.example.test',
-      keyType: 'ecdsa-p256',
-      http01: new Http01Challenges(),
-    }),
+    orderFrom('https://127.0.0.1:9/dir'), // the discard port: nothing listens on loopback
     (error: Error) => {
       assert.ok(!(error instanceof TypeError), `${error.name}: ${error.message}`);
       assert.equal(
@@ -42,16 +31,7 @@ test('an unreachable CA: the error names the directory and why (ECONNREFUSED), n
 
 test('the failure backoff survives a restart: a new process waits as the old one would have', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postern-acme-backoff-'));
-  const manager = (logger = captureLogger().logger) =>
-    new AcmeManager({
-      directory: 'https://127.0.0.1:9/dir',
-      termsOfServiceAgreed: true,
-      hostnames: ['mx.example.test'],
-      dataDir,
-      store: new CertificateStore(),
-      logger,
-      http01: {},
-    });
+  const manager = (logger = captureLogger().logger) => managerFor('https://127.0.0.1:9/dir', dataDir, { logger });
   try {
     const first = manager();
     const before = Date.now();
@@ -112,26 +92,15 @@ test('a CA whose HTTPS certificate is not trusted: the error says to set directo
   const server = https.createServer(own, (_, res) => res.end('{}'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
   try {
-    await assert.rejects(
-      issueCertificate({
-        directory: `https://127.0.0.1:${port}/dir`,
-        account: { key },
-        termsOfServiceAgreed: true,
-        hostname: 'mx.example.test',
-        keyType: 'ecdsa-p256',
-        http01: new Http01Challenges(),
-      }),
-      (error: Error) => {
-        assert.equal(
-          error.message,
-          `ACME: cannot reach the CA at https://127.0.0.1:${port}/dir: its HTTPS certificate is not trusted ` +
-            '(DEPTH_ZERO_SELF_SIGNED_CERT); for a private CA, set tls.acme.directoryCa to the PEM file of its CA certificate',
-        );
-        return true;
-      },
-    );
+    await assert.rejects(orderFrom(`https://127.0.0.1:${port}/dir`), (error: Error) => {
+      assert.equal(
+        error.message,
+        `ACME: cannot reach the CA at https://127.0.0.1:${port}/dir: its HTTPS certificate is not trusted ` +
+          '(DEPTH_ZERO_SELF_SIGNED_CERT); for a private CA, set tls.acme.directoryCa to the PEM file of its CA certificate',
+      );
+      return true;
+    });
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -146,14 +115,9 @@ test('a reload (SIGHUP) orders the failed hostnames again at once, past the back
   await writeFile(path.join(dataDir, 'tls', 'acme', 'good.example.test.crt'), good.cert);
   await writeFile(path.join(dataDir, 'tls', 'acme', 'good.example.test.key'), good.key, { mode: 0o600 });
   const log = captureLogger();
-  const manager = new AcmeManager({
-    directory: 'https://127.0.0.1:9/dir',
-    termsOfServiceAgreed: true,
-    hostnames: ['good.example.test', 'mx.example.test'],
-    dataDir,
-    store: new CertificateStore(),
+  const manager = managerFor('https://127.0.0.1:9/dir', dataDir, {
     logger: log.logger,
-    http01: {},
+    hostnames: ['good.example.test', 'mx.example.test'],
   });
   try {
     await manager.start();
