@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from './envelope.ts';
 import { renderReply, replies } from './replies.ts';
+import { ReplyBatch } from './reply-batch.ts';
 import {
   type AuthOutcome,
   type CheckOutcome,
@@ -203,6 +204,7 @@ export class SmtpListener {
   private stressed = false;
   private readonly storeOutage: OutageLog;
   private readonly preSessionLines = new LineThrottle();
+  private readonly replyBatch = new ReplyBatch();
 
   constructor(options: ListenerOptions) {
     this.options = options;
@@ -422,6 +424,7 @@ export class SmtpListener {
    */
   private upgrade(conn: Connection): void {
     const raw = conn.socket;
+    this.replyBatch.flush(raw); // the 220 goes out in the clear, before the handshake
     const config = this.options.tls;
     if (!config) {
       raw.destroy();
@@ -581,11 +584,12 @@ export class SmtpListener {
     const { socket } = conn;
     if (close) {
       conn.closing = true;
+      this.replyBatch.flush(socket);
       if (!socket.destroyed) socket.end(text);
       socket.setTimeout(CLOSE_LINGER_MS);
       return;
     }
-    if (text !== '' && !socket.destroyed) socket.write(text);
+    if (!socket.destroyed) this.replyBatch.send(socket, text);
     if (task) {
       conn.busy = true;
       task
@@ -689,7 +693,8 @@ export class SmtpListener {
    * us hold an unbounded pipeline, nor the replies to one.
    */
   private backpressure(conn: Connection): void {
-    const over = conn.session.bufferedBytes > MAX_BUFFERED_INPUT || conn.socket.writableLength > MAX_PENDING_OUTPUT;
+    const output = conn.socket.writableLength + this.replyBatch.pendingBytes(conn.socket);
+    const over = conn.session.bufferedBytes > MAX_BUFFERED_INPUT || output > MAX_PENDING_OUTPUT;
     if (over && !conn.socket.isPaused()) conn.socket.pause();
     else if (!over && conn.socket.isPaused()) conn.socket.resume();
   }
