@@ -1,0 +1,75 @@
+/**
+ * What an SMTP listener is given: where to listen, its limits and timers, how it speaks TLS, and the
+ * handlers that carry out the session's effects (checks, the message pipeline, AUTH).
+ */
+import type tls from 'node:tls';
+import type { Logger } from '../log/logger.ts';
+import type { OutageLog } from '../log/outage.ts';
+import type { Envelope, Peer } from './envelope.ts';
+import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './session.ts';
+
+/** A stage's check: the session's, or `connect` (the client restrictions, before the greeting). */
+export type CheckRequest =
+  | Extract<Effect, { type: 'check' }>
+  /** `pregreet`: the client sent something before the greeting (postscreen's PREGREET). */
+  | { type: 'check'; stage: 'connect'; pregreet: boolean };
+
+export interface SmtpHandlers {
+  /**
+   * May answer synchronously (a cached look-up): the session then goes on without a round trip.
+   * A `vrfy` check answers with a `reply` outcome.
+   */
+  check(request: CheckRequest, peer: Peer): CheckOutcome | MessageOutcome | Promise<CheckOutcome | MessageOutcome>;
+  /** Runs the pipeline for a received message; its reply is sent only once it resolves (250 = durable). */
+  message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome>;
+  /** The connection is gone (per-client concurrency accounting). */
+  disconnected?(peer: Peer): void;
+  /** One SASL step of AUTH (RFC 4954); only called on a TLS connection of a submission listener. */
+  auth?(request: Extract<Effect, { type: 'auth' }>, peer: Peer): Promise<AuthOutcome>;
+}
+
+/** How this listener speaks TLS: STARTTLS on a plaintext port (RFC 3207) or implicit TLS (RFC 8314). */
+export interface ListenerTls {
+  mode: 'starttls' | 'implicit';
+  /** Server options for each handshake: the secure context (certificates, SNI), versions, ciphers. */
+  options(): tls.TlsOptions;
+  /** Called on every TLS socket once it is up (e.g. to disable renegotiation). */
+  harden?(socket: tls.TLSSocket): void;
+  /** The SASL mechanisms to offer on this TLS connection (submission only). */
+  mechanisms?(socket: tls.TLSSocket): readonly string[];
+}
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  session: Omit<SessionOptions, 'sessionId'>;
+  /** Wait this long before the greeting; a client that talks meanwhile is a pregreet (postscreen). */
+  greetDelayMs?: number;
+  /** Postfix smtpd_soft_error_limit and smtpd_error_sleep_time: past the limit, error replies wait. */
+  softErrorLimit?: number;
+  errorSleepMs?: number;
+  maxConnections: number;
+  /** Absent: plaintext only, no STARTTLS offered. */
+  tls?: ListenerTls;
+  idleTimeoutMs: number;
+  dataTimeoutMs: number;
+  /** How long a TLS handshake may take before the connection is dropped; 30 s when absent. */
+  tlsHandshakeTimeoutMs?: number;
+  /** Shared by the server's listeners, so that a store outage is said once (src/log/outage.ts). */
+  storeOutage?: OutageLog;
+  /**
+   * Implicit TLS: handshakes under way one client may have (0 or absent: no limit), counted by
+   * `clientOf` (an IPv6 network as one client; undefined for a client no limit applies to, as
+   * `limits.exceptions`); the per-client limit of the policy only sees sessions.
+   */
+  maxHandshakesPerClient?: number;
+  clientOf?: (address: string) => string | undefined;
+  /**
+   * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
+   * this, so clients that hold connections without sending (or a slow trickle) make room for others.
+   * Absent or 0: off.
+   */
+  stressTimeoutMs?: number;
+  logger: Logger;
+  handlers: SmtpHandlers;
+}
