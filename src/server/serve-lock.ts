@@ -2,102 +2,173 @@
  * One `postern serve` per SQLite data directory, as Postfix's master refuses a second instance ("the Postfix
  * mail system is already running"): a second server on the same directory would run every timer twice
  * (ACME orders, DKIM rotation, DNS checks) and share a SQLite file that only one process is meant to
- * write (on a network file system, corrupt it). The lock is a PID file: a stale one (the process gone,
- * after a crash or SIGKILL) is taken over. `postern restore` takes the same lock, so that no server starts
- * on a database being replaced. The other commands take no lock: they work beside a server.
+ * write (on a network file system, corrupt it). `postern restore` takes the same lock, so that no server
+ * starts on a database being replaced. The other commands take no lock: they work beside a server.
+ *
+ * The lock is the kernel's, as Postfix's master locks `pid/master.pid` and `data_directory/master.lock`
+ * (open_lock(), an exclusive non-blocking myflock(); src/master/master.c): the OS drops it when its
+ * process dies, however it dies, so there is no stale lock to take over and no PID to guess about. Node has
+ * no flock(); node:sqlite has POSIX fcntl() locks (SQLite's unix VFS), taken here on an empty database,
+ * `postern.lock`, held in an open EXCLUSIVE transaction for the life of the process. `postern.pid` only
+ * says who holds it, for the refusal; it is written once the lock is ours.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 
-export const LOCK_FILE_NAME = 'postern.pid';
+export const LOCK_FILE_NAME = 'postern.lock';
+export const PID_FILE_NAME = 'postern.pid';
+
+/** How long a refused starter waits for the holder to write its PID (it took the lock a moment ago). */
+const NAME_WAIT_MS = 1000;
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_IOERR = 10;
+const SQLITE_NOTADB = 26;
 
 export class ServeLockError extends Error {
   override readonly name = 'ServeLockError';
 }
 
 export interface ServeLock {
+  /** The PID file naming the holder. */
   file: string;
+  /** The file the kernel lock is on. */
+  lockFile: string;
   release(): void;
 }
 
+/**
+ * The locks this process holds, by lock file: SQLite refuses a second connection here too, and a
+ * connection left to the garbage collector would be closed, and its lock dropped, while the server runs.
+ */
+const held = new Map<string, DatabaseSync>();
+
 export function acquireServeLock(dataDir: string): ServeLock {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = path.join(dataDir, LOCK_FILE_NAME);
-  // Written whole under a name of our own, then linked into place: link() is atomic and fails when the
-  // lock exists, so no starter ever reads a lock file half written (an empty one would look stale).
-  const mine = `${file}.${process.pid}`;
-  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
+  const lockFile = path.resolve(dataDir, LOCK_FILE_NAME);
+  const pidFile = path.resolve(dataDir, PID_FILE_NAME);
+  if (held.has(lockFile)) throw new ServeLockError(`this process holds the lock ${lockFile} already`);
+  const deadline = Date.now() + NAME_WAIT_MS;
+  for (;;) {
+    const db = takeLock(lockFile, dataDir);
+    if (db !== undefined) {
+      held.set(lockFile, db);
       try {
-        placeLock(mine, file);
-        return {
-          file,
-          release: () => {
-            // Only our own: a server that took over a lock it found stale must keep its file.
-            if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
-          },
-        };
+        writePid(pidFile);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        held.delete(lockFile);
+        db.close();
+        throw error;
       }
-      const pid = readPid(file);
-      const holder = pid !== undefined && pid !== process.pid ? runningPostern(pid) : undefined;
-      if (holder !== undefined) {
-        throw new ServeLockError(
-          `another postern ${holder} (pid ${pid}) uses the data directory ${dataDir}; ` +
-            (holder === 'serve' ? 'stop it first, or give this one its own dataDir' : 'let it finish first') +
-            ` (${file})`,
-        );
-      }
-      takeOverStale(file, pid);
+      return { file: pidFile, lockFile, release: () => release(lockFile, pidFile) };
     }
-  } finally {
-    fs.rmSync(mine, { force: true });
-  }
-  throw new ServeLockError(`cannot take the lock ${file}: another server is starting on ${dataDir} at the same time`);
-}
-
-/**
- * link() puts the whole file in place or fails when one is there. A file system without hard links
- * (some FUSE and network mounts, EPERM or ENOTSUP) gets an exclusive create and one write instead, a
- * few microseconds in which another starter could read it empty.
- */
-function placeLock(mine: string, file: string): void {
-  try {
-    fs.linkSync(mine, file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
-    const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
-    try {
-      fs.writeSync(fd, fs.readFileSync(mine));
-    } finally {
-      fs.closeSync(fd);
+    // Held. Its holder writes its PID just after taking it: until then the file names a process gone.
+    const pid = readPid(pidFile);
+    const holder = pid !== undefined ? runningPostern(pid) : undefined;
+    if (holder !== undefined) {
+      throw new ServeLockError(
+        `another postern ${holder} (pid ${pid}) uses the data directory ${dataDir}; ` +
+          (holder === 'serve' ? 'stop it first, or give this one its own dataDir' : 'let it finish first') +
+          ` (${lockFile})`,
+      );
     }
+    if (Date.now() >= deadline) {
+      throw new ServeLockError(
+        `cannot take the lock ${lockFile}: another process holds it and ${pidFile} names no running ` +
+          `postern serve or restore; stop the other server on ${dataDir} first (on a file system whose ` +
+          'POSIX locks fail, every start finds the lock held: keep dataDir on a local one)',
+      );
+    }
+    sleep(25);
   }
 }
 
 /**
- * Moves a stale lock aside, atomically: of two starters that both found it stale, one rename finds it
- * gone. If what was moved is not the stale file read (another starter's fresh lock), it goes back.
+ * Our connection holding the lock, or undefined when another process holds it. ENOLCK from a file
+ * system without locks reads as held as well (SQLite's unix VFS answers SQLITE_BUSY for it).
  */
-function takeOverStale(file: string, stalePid: number | undefined): void {
-  const aside = `${file}.stale.${process.pid}`;
+function takeLock(lockFile: string, dataDir: string): DatabaseSync | undefined {
+  createLockFile(lockFile, dataDir);
+  let db: DatabaseSync | undefined;
   try {
-    fs.renameSync(file, aside);
+    db = new DatabaseSync(lockFile, { timeout: 0 });
+    // Never released before close; the journal in memory leaves no -journal file beside the lock,
+    // and nothing is written: the file stays empty.
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
+    db.exec('PRAGMA journal_mode = MEMORY');
+    db.exec('BEGIN EXCLUSIVE');
+    return db;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else moved it: try again
-    throw error;
+    db?.close(); // SQLite keeps the descriptor open while another connection here holds a lock on it
+    const code = (error as { errcode?: number }).errcode; // extended: the primary code in the low byte
+    const primary = code === undefined ? undefined : code & 0xff;
+    if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED) return undefined;
+    const reason = (error as Error).message;
+    if (primary === SQLITE_NOTADB) {
+      throw new ServeLockError(
+        `the lock file ${lockFile} is not an empty SQLite database (${reason}): remove it, with no postern serve or restore running`,
+      );
+    }
+    if (primary === SQLITE_IOERR) {
+      throw new ServeLockError(
+        `cannot lock ${lockFile} (${reason}): the file system of ${dataDir} may not support POSIX (fcntl) locks; keep dataDir on a local one`,
+      );
+    }
+    throw new ServeLockError(`cannot open the lock ${lockFile}: ${reason}`);
   }
-  if (readPid(aside) !== stalePid) {
-    try {
-      fs.linkSync(aside, file); // its owner keeps it; our next link fails and reads it
-    } catch {
-      // a third starter took the place meanwhile: its lock stands, the moved one is lost to its owner
+}
+
+/**
+ * Created 0600 here rather than by SQLite (0644 less the umask). Never removed, even on release: a
+ * starter that opened the old file would lock it while the next one locked a new file. Opened
+ * exclusively (EEXIST otherwise) so that it is never a descriptor of a lock file held here: closing
+ * one would drop this process's fcntl locks on the file.
+ */
+function createLockFile(lockFile: string, dataDir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw new ServeLockError(`cannot create the lock ${lockFile}: ${(error as Error).message}`);
+  }
+  fs.closeSync(fd);
+  // Run as root (`postern restore` by an admin) for a data directory another user owns: the server,
+  // running as that user, must be able to open the lock file too.
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = fs.statSync(dataDir);
+    if (uid !== 0) fs.chownSync(lockFile, uid, gid);
+  }
+}
+
+/**
+ * Written whole under a name of our own, then renamed into place, so that a refused starter never reads
+ * it half written. The lock is ours: no other starter writes one now, and a temporary file left by a
+ * crash is removed.
+ */
+function writePid(pidFile: string): void {
+  const dir = path.dirname(pidFile);
+  const prefix = `${path.basename(pidFile)}.`;
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))) {
+      fs.rmSync(path.join(dir, name), { force: true });
     }
   }
-  fs.rmSync(aside, { force: true });
+  const mine = `${pidFile}.${process.pid}`;
+  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+  fs.renameSync(mine, pidFile);
+}
+
+function release(lockFile: string, pidFile: string): void {
+  const db = held.get(lockFile);
+  if (db === undefined) return;
+  // The PID file first, while the lock is still ours: after it, it may be the next holder's. Only ours
+  // is removed (one an admin replaced stays).
+  if (readPid(pidFile) === process.pid) fs.rmSync(pidFile, { force: true });
+  held.delete(lockFile);
+  db.close();
 }
 
 function readPid(file: string): number | undefined {
@@ -109,10 +180,14 @@ function readPid(file: string): number | undefined {
   }
 }
 
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
  * The command of a live `postern serve` or `postern restore` with this PID, undefined when there is
- * none: after a crash and a reboot the PID may belong to any other process, another user's included
- * (kill answers EPERM then), and that lock is stale.
+ * none. Only names the holder of a lock held: a PID file left by a crash may name any process since,
+ * another user's included (kill answers EPERM then).
  */
 function runningPostern(pid: number): 'serve' | 'restore' | undefined {
   try {

@@ -2,16 +2,20 @@
 // what each refuses, and that nothing a refusal touches changes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCK_FILE_NAME } from '../../src/server/serve-lock.ts';
+import { fileURLToPath } from 'node:url';
+import { acquireServeLock } from '../../src/server/serve-lock.ts';
 import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
 import { type Load, sender } from '../support/smtp-load.ts';
+
+const LOCK_MODULE = fileURLToPath(new URL('../../src/server/serve-lock.ts', import.meta.url));
 
 type Context = { after(fn: () => unknown): void };
 
@@ -118,16 +122,23 @@ test('a server does not start while a restore holds the data directory', async (
   const d = dir(t);
   await addUser(d.file, 'alice@example.com');
   // A process that looks like `postern restore` to the lock (its command line), holding the lock.
-  const holder = spawn(process.execPath, [
-    '-e',
-    'setTimeout(() => {}, 30000)',
-    '/opt/postern/bin/postern.mjs',
-    'restore',
-    'x',
-  ]);
+  const holder = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "(await import(process.argv[1])).acquireServeLock(process.argv[2]); console.log('took'); setTimeout(() => {}, 30000)",
+      LOCK_MODULE,
+      d.data,
+      '/opt/postern/bin/postern.mjs',
+      'restore',
+      'x',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.after(() => holder.kill('SIGKILL'));
-  await sleep(100);
-  fs.writeFileSync(path.join(d.data, LOCK_FILE_NAME), `${holder.pid}\n`);
+  const [took] = (await once(holder.stdout!, 'data')) as [Buffer];
+  assert.equal(took.toString(), 'took\n');
   const serve = await postern(['serve', '--config', d.file]);
   assert.equal(serve.code, 1, serve.stderr);
   assert.match(serve.stderr, /another postern restore \(pid \d+\) uses the data directory .*let it finish first/);
@@ -187,7 +198,8 @@ test('restore refuses what is not a sound Postern backup, naming the problem; th
     assert.deepEqual(leftovers(d.data), [], `${file}: no copy left behind`);
   }
   assert.equal(fs.existsSync(path.join(d.data, 'backups')), false, 'nothing moved aside');
-  assert.equal(fs.existsSync(path.join(d.data, LOCK_FILE_NAME)), false, 'the lock is released after a refusal');
+  assert.equal(fs.existsSync(path.join(d.data, 'postern.pid')), false, 'the lock is released after a refusal');
+  acquireServeLock(d.data).release(); // the kernel's too: taken at once
 });
 
 test('restore refuses while another process has the store open', async (t) => {
@@ -261,6 +273,8 @@ test('restore removes a copy a crashed restore left, and run as root gives what 
     assert.equal(fs.statSync(path.join(d.data, 'backups')).uid, 65534);
     const replaced = /WAL: (\S+)$/m.exec(r.stdout)![1]!;
     assert.equal(fs.statSync(replaced).uid, 65534, 'the replaced store keeps its owner');
+    // The restore made the lock file: the server, as its user, must open it to lock it.
+    assert.equal(fs.statSync(path.join(d.data, 'postern.lock')).uid, 65534, 'the lock file is the server user’s');
   } else {
     t.diagnostic('not root: the ownership half of this test needs root to chown');
   }

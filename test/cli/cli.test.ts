@@ -728,13 +728,14 @@ test('a page found corrupt after opening is one line naming the store, exit 1, n
   );
 });
 
-test('a second serve on the same data directory is refused naming the first; a stale lock is taken over', async (t) => {
+test('a second serve on the same data directory is refused naming the first; a crash leaves no lock behind', async (t) => {
   const { root, file } = dir(t);
   const first = await spawnServer(file);
   t.after(() => first.stop('SIGKILL'));
-  const lock = path.join(root, 'data', 'postern.pid');
+  const lock = path.join(root, 'data', 'postern.pid'); // names the holder of the kernel lock on postern.lock
   assert.equal(fs.readFileSync(lock, 'utf8'), `${first.child.pid}\n`);
   assert.equal(fs.statSync(lock).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(path.join(root, 'data', 'postern.lock')).mode & 0o777, 0o600);
   const second = await postern(['serve', '--config', file]);
   assert.equal(second.code, 1);
   assert.match(
@@ -744,8 +745,9 @@ test('a second serve on the same data directory is refused naming the first; a s
     ),
   );
   assert.equal(await first.stop('SIGTERM'), 0);
-  assert.equal(fs.existsSync(lock), false, 'a clean stop removes the lock');
-  // A crash leaves the file behind: the next start sees its process gone and takes it over.
+  assert.equal(fs.existsSync(lock), false, 'a clean stop removes the PID file');
+  // A crash leaves the PID file behind, but the kernel dropped the lock with the process: the next start
+  // takes it and writes its own PID.
   const crashed = await spawnServer(file);
   assert.equal(await crashed.stop('SIGKILL'), null);
   assert.ok(fs.existsSync(lock));
@@ -753,7 +755,7 @@ test('a second serve on the same data directory is refused naming the first; a s
   assert.equal(fs.readFileSync(lock, 'utf8'), `${next.child.pid}\n`);
   assert.equal(await next.stop('SIGTERM'), 0);
   // After a reboot the PID may be another program's, even one whose arguments say "postern" (an
-  // editor on postern.yaml): only a live `postern serve` holds the lock.
+  // editor on postern.yaml): the PID file holds nothing, the kernel lock does.
   const other = spawn('sh', ['-c', 'sleep 30; true', 'postern', 'postern.yaml'], { stdio: 'ignore' });
   t.after(() => other.kill('SIGKILL'));
   fs.writeFileSync(lock, `${other.pid}\n`);

@@ -1,85 +1,212 @@
-// One `postern serve` per SQLite data directory: the PID lock under concurrent starters.
+// One `postern serve` per SQLite data directory: the kernel lock under concurrent starters, crashes and
+// a PID file that lies.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { acquireServeLock, LOCK_FILE_NAME } from '../../src/server/serve-lock.ts';
 
 const LOCK_MODULE = fileURLToPath(new URL('../../src/server/serve-lock.ts', import.meta.url));
+const PID_FILE = 'postern.pid';
 
-/** A PID that was a process a moment ago and is no more: a lock left by a crash. */
+/** A PID that was a process a moment ago and is no more: a PID file left by a crash. */
 function deadPid(): number {
   const gone = spawnSync('sh', ['-c', 'echo $$']);
   return Number(gone.stdout.toString().trim());
 }
 
-test('eight servers starting at once on a stale lock: exactly one takes it, the others are told who has it', async (t) => {
+function tempDataDir(t: { after(fn: () => void): void }): string {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-lock-'));
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(dataDir, LOCK_FILE_NAME), `${deadPid()}\n`);
-  // Each starter holds what it took for a second, as a server would; argv says "serve" and "postern".
-  const script = `
-    const { acquireServeLock } = await import(process.argv[1]);
-    try { acquireServeLock(process.argv[2]); console.log('took'); await new Promise((r) => setTimeout(r, 1000)); }
-    catch (error) { console.log(error.name + ': ' + error.message); }`;
-  const starters = Array.from(
-    { length: 8 },
-    () =>
-      new Promise<string>((resolve, reject) =>
-        execFile(
-          process.execPath,
-          ['--input-type=module', '-e', script, LOCK_MODULE, dataDir, 'serve', 'postern'],
-          { timeout: 20_000 },
-          (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
-        ),
-      ),
-  );
-  const outcomes = await Promise.all(starters);
-  assert.equal(outcomes.filter((o) => o === 'took').length, 1, outcomes.join('\n'));
-  for (const other of outcomes.filter((o) => o !== 'took')) {
-    assert.match(
-      other,
-      /^ServeLockError: (another postern serve \(pid \d+\) uses the data directory|cannot take the lock)/,
-    );
+  return dataDir;
+}
+
+/**
+ * A starter, for as many rounds as it is told: says "ready", waits for the round's barrier file, takes the
+ * lock and says "took" (or the error), holds it until the round's release file appears. With jitter, it
+ * stalls up to 2 ms before and after each file operation, as a starter on a loaded machine is descheduled
+ * anywhere: the old PID-file lock gave the data directory to several starters in the first round so.
+ */
+const STARTER = `
+  const [module, dataDir, control, rounds, jitter] = process.argv.slice(1);
+  const { acquireServeLock } = await import(module);
+  const { default: fs } = await import('node:fs');
+  const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  if (jitter === 'jitter') {
+    for (const name of ['readFileSync', 'writeFileSync', 'renameSync', 'linkSync', 'rmSync', 'openSync']) {
+      const real = fs[name];
+      fs[name] = (...args) => {
+        pause(Math.random() * 2);
+        try { return real(...args); } finally { pause(Math.random() * 2); }
+      };
+    }
   }
-  assert.deepEqual(
-    fs.readdirSync(dataDir).filter((name) => name !== LOCK_FILE_NAME),
-    [],
-    'no temporary or moved-aside files left',
+  for (let round = 1; round <= Number(rounds); round++) {
+    console.log('ready');
+    while (!fs.existsSync(control + '/go-' + round)) pause(1);
+    try {
+      const lock = acquireServeLock(dataDir);
+      console.log('took');
+      while (!fs.existsSync(control + '/release-' + round)) pause(2);
+      lock.release();
+    } catch (error) {
+      console.log(error.name + ': ' + error.message);
+    }
+  }`;
+
+interface Starter {
+  child: ChildProcess;
+  /** The next line the starter prints. */
+  line(): Promise<string>;
+}
+
+/** argv says "postern" and the command, as the lock reads a holder's command line. */
+function starter(dataDir: string, control: string, command: 'serve' | 'restore', rounds = 1, jitter = false): Starter {
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      STARTER,
+      LOCK_MODULE,
+      dataDir,
+      control,
+      String(rounds),
+      jitter ? 'jitter' : 'steady',
+      '/opt/postern/bin/postern.mjs',
+      command,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    child,
+    line: async () => {
+      const next = await lines.next();
+      if (next.done) throw new Error(`starter ${child.pid} printed nothing more`);
+      return next.value;
+    },
+  };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+test('eight starters released at once on a stale PID file, ten rounds: exactly one takes the lock each round', async (t) => {
+  const dataDir = tempDataDir(t);
+  const control = tempDataDir(t);
+  const rounds = 10;
+  const starters = Array.from({ length: 8 }, () => starter(dataDir, control, 'serve', rounds, true));
+  t.after(() => {
+    for (const s of starters) s.child.kill('SIGKILL');
+  });
+  for (let round = 1; round <= rounds; round++) {
+    for (const s of starters) assert.equal(await s.line(), 'ready'); // last round's holder has released
+    const left = fs.readdirSync(dataDir).filter((name) => name !== LOCK_FILE_NAME);
+    assert.deepEqual(left, [], `round ${round}: no PID or temporary file left`);
+    fs.writeFileSync(path.join(dataDir, PID_FILE), `${deadPid()}\n`); // left by a crash
+    fs.writeFileSync(path.join(control, `go-${round}`), ''); // the barrier: all start now
+    const outcomes = await Promise.all(starters.map((s) => s.line()));
+    fs.writeFileSync(path.join(control, `release-${round}`), '');
+    assert.equal(outcomes.filter((o) => o === 'took').length, 1, `round ${round}:\n${outcomes.join('\n')}`);
+    const winner = starters[outcomes.indexOf('took')]!.child.pid;
+    for (const other of outcomes.filter((o) => o !== 'took')) {
+      assert.match(
+        other,
+        new RegExp(
+          `^ServeLockError: another postern serve \\(pid ${winner}\\) uses the data directory .*stop it first`,
+        ),
+        `round ${round}`,
+      );
+    }
+  }
+  await Promise.all(starters.map((s) => exited(s.child)));
+  assert.deepEqual(fs.readdirSync(dataDir), [LOCK_FILE_NAME], 'the lock file only');
 });
 
-test('the lock is a 0600 file holding our pid, released by its owner only', (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-lock-'));
-  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+test('a holder killed with SIGKILL frees the data directory at once; its PID file left behind is only overwritten', async (t) => {
+  const dataDir = tempDataDir(t);
+  const control = tempDataDir(t);
+  fs.writeFileSync(path.join(control, 'go-1'), '');
+  const holder = starter(dataDir, control, 'serve');
+  t.after(() => holder.child.kill('SIGKILL'));
+  assert.equal(await holder.line(), 'ready');
+  assert.equal(await holder.line(), 'took');
+  assert.equal(fs.readFileSync(path.join(dataDir, PID_FILE), 'utf8'), `${holder.child.pid}\n`);
+  assert.throws(
+    () => acquireServeLock(dataDir),
+    new RegExp(`^ServeLockError: another postern serve \\(pid ${holder.child.pid}\\) uses the data directory`),
+  );
+  const lockInode = fs.statSync(path.join(dataDir, LOCK_FILE_NAME)).ino;
+  holder.child.kill('SIGKILL');
+  await exited(holder.child);
+  assert.equal(fs.readFileSync(path.join(dataDir, PID_FILE), 'utf8'), `${holder.child.pid}\n`, 'left by the crash');
+  const started = performance.now();
   const lock = acquireServeLock(dataDir);
+  assert.ok(performance.now() - started < 500, 'no waiting on a lock the kernel dropped');
+  assert.equal(fs.statSync(lock.lockFile).ino, lockInode, 'the same lock file: nothing taken over or replaced');
+  assert.equal(fs.readFileSync(lock.file, 'utf8'), `${process.pid}\n`);
+  lock.release();
+});
+
+test('a restore holding the lock is named as such; a PID file removed or rewritten does not free the lock', async (t) => {
+  const dataDir = tempDataDir(t);
+  const control = tempDataDir(t);
+  fs.writeFileSync(path.join(control, 'go-1'), '');
+  const holder = starter(dataDir, control, 'restore');
+  t.after(() => holder.child.kill('SIGKILL'));
+  assert.equal(await holder.line(), 'ready');
+  assert.equal(await holder.line(), 'took');
+  assert.throws(
+    () => acquireServeLock(dataDir),
+    new RegExp(
+      `^ServeLockError: another postern restore \\(pid ${holder.child.pid}\\) uses the data directory .*let it finish first`,
+    ),
+  );
+  // An admin "cleaning up", or a PID file from before a crash: the holder keeps the data directory.
+  fs.rmSync(path.join(dataDir, PID_FILE));
+  assert.throws(
+    () => acquireServeLock(dataDir),
+    /^ServeLockError: cannot take the lock .*postern\.lock: another process holds it/,
+  );
+  fs.writeFileSync(path.join(dataDir, PID_FILE), `${deadPid()}\n`);
+  assert.throws(() => acquireServeLock(dataDir), /names no running postern serve or restore/);
+  fs.writeFileSync(path.join(control, 'release-1'), '');
+  await exited(holder.child);
+});
+
+test('the lock file and the PID file are 0600 in a 0700 data directory; release removes only our own PID file', (t) => {
+  const dataDir = path.join(tempDataDir(t), 'data');
+  const lock = acquireServeLock(dataDir);
+  assert.equal(fs.statSync(dataDir).mode & 0o777, 0o700);
   assert.equal(fs.readFileSync(lock.file, 'utf8'), `${process.pid}\n`);
   assert.equal(fs.statSync(lock.file).mode & 0o777, 0o600);
-  fs.writeFileSync(lock.file, `${deadPid()}\n`); // taken over by another since
+  assert.equal(fs.statSync(lock.lockFile).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(lock.lockFile).size, 0, 'nothing written to the lock file');
+  assert.deepEqual(fs.readdirSync(dataDir).sort(), [LOCK_FILE_NAME, PID_FILE], 'no journal beside the lock');
+  assert.throws(() => acquireServeLock(dataDir), /this process holds the lock .* already/);
+  fs.writeFileSync(lock.file, `${deadPid()}\n`); // rewritten by someone since
   lock.release();
-  assert.ok(fs.existsSync(lock.file), 'not ours any more: kept');
-  const again = acquireServeLock(dataDir); // the stale one taken over
+  assert.ok(fs.existsSync(lock.file), 'not ours: kept');
+  lock.release(); // twice is harmless
+  const again = acquireServeLock(dataDir);
   assert.equal(fs.readFileSync(again.file, 'utf8'), `${process.pid}\n`);
   again.release();
-  assert.equal(fs.existsSync(again.file), false);
+  assert.deepEqual(fs.readdirSync(dataDir), [LOCK_FILE_NAME], 'the lock file stays: removing it would race');
 });
 
-test('a file system without hard links (link() refused with EPERM) still gets its lock', (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-lock-'));
-  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const link = fs.linkSync;
-  t.after(() => {
-    fs.linkSync = link;
-  });
-  fs.linkSync = () => {
-    throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
-  };
-  const lock = acquireServeLock(dataDir);
-  assert.equal(fs.readFileSync(lock.file, 'utf8'), `${process.pid}\n`);
-  assert.deepEqual(fs.readdirSync(dataDir), [LOCK_FILE_NAME], 'no temporary file left');
-  lock.release();
-  assert.equal(fs.existsSync(lock.file), false);
+test('a lock file that is not an empty SQLite database is named, with what to do', (t) => {
+  const dataDir = tempDataDir(t);
+  fs.writeFileSync(path.join(dataDir, LOCK_FILE_NAME), 'not a database, not empty either\n'.repeat(10));
+  assert.throws(
+    () => acquireServeLock(dataDir),
+    /^ServeLockError: the lock file .*postern\.lock is not an empty SQLite database \(file is not a database\): remove it/,
+  );
+  assert.equal(fs.existsSync(path.join(dataDir, PID_FILE)), false);
 });
