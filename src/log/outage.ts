@@ -15,12 +15,30 @@ export interface OutageOptions {
   level: 'warn' | 'error';
   /** How often a continuing outage is said again. */
   reminderMs?: number;
+  /** What the three lines say, for an outage that is no dependency (descriptors); by default from `name`. */
+  wording?: OutageWording;
   now?: () => number;
+}
+
+export interface OutageWording {
+  started(reason: string): string;
+  continuing(since: string, failures: number, reason: string): string;
+  ended(seconds: number, failures: number): string;
+}
+
+function dependencyWording(name: string): OutageWording {
+  return {
+    started: (reason) => `${name} unavailable: ${reason}`,
+    continuing: (since, failures, reason) =>
+      `${name} still unavailable since ${since}: ${failures} failures so far; the last: ${reason}`,
+    ended: (seconds, failures) => `${name} answers again after ${seconds} s and ${failures} failures`,
+  };
 }
 
 export class OutageLog {
   readonly #logger: Logger;
   readonly #options: OutageOptions;
+  readonly #wording: OutageWording;
   #since: number | undefined;
   #failures = 0;
   #sinceReminder = 0;
@@ -29,6 +47,7 @@ export class OutageLog {
   constructor(logger: Logger, options: OutageOptions) {
     this.#logger = logger;
     this.#options = options;
+    this.#wording = options.wording ?? dependencyWording(options.name);
   }
 
   get out(): boolean {
@@ -38,13 +57,13 @@ export class OutageLog {
   /** A failure: logged when it starts an outage, counted otherwise, and summed up once a minute. */
   failed(fields: Record<string, unknown>, reason: string): void {
     const now = this.#now();
-    const { name, level } = this.#options;
+    const { level } = this.#options;
     this.#failures++;
     if (this.#since === undefined) {
       this.#since = now;
       this.#lastReminder = now;
       this.#sinceReminder = 0;
-      this.#logger[level]({ ...fields, reason }, `${name} unavailable: ${reason}`);
+      this.#logger[level]({ ...fields, reason }, this.#wording.started(reason));
       return;
     }
     this.#sinceReminder++;
@@ -52,7 +71,7 @@ export class OutageLog {
     const since = new Date(this.#since).toISOString();
     this.#logger[level](
       { ...fields, reason, failures: this.#failures, since, notLogged: this.#sinceReminder - 1 },
-      `${name} still unavailable since ${since}: ${this.#failures} failures so far; the last: ${reason}`,
+      this.#wording.continuing(since, this.#failures, reason),
     );
     this.#lastReminder = now;
     this.#sinceReminder = 0;
@@ -64,7 +83,7 @@ export class OutageLog {
     const seconds = Math.round((this.#now() - this.#since) / 1000);
     this.#logger.info(
       { failures: this.#failures, outageSeconds: seconds },
-      `${this.#options.name} answers again after ${seconds} s and ${this.#failures} failures`,
+      this.#wording.ended(seconds, this.#failures),
     );
     this.#since = undefined;
     this.#failures = 0;

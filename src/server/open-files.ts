@@ -1,8 +1,9 @@
 /**
  * Every connection is a file descriptor. When the process runs out of them, libuv accepts each new
  * connection and closes it at once (its EMFILE fallback), so clients on every port are dropped with
- * no reply and the server logs nothing; DNS look-ups and milter connections fail too. nginx warns at
- * start when its connections exceed the open-file limit; so does `serve` (and `postern check`).
+ * no reply and Node hears nothing (descriptor-watch.ts says it while it runs); DNS look-ups and milter
+ * connections fail too. nginx warns at start when its connections exceed the open-file limit; so does
+ * `serve` (and `postern check`).
  *
  * Node raises its soft limit to the hard one as it starts (as systemd advises programs that need many
  * descriptors to do; its default soft limit stays 1024 for select()'s sake, NEWS of systemd 240), so

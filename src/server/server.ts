@@ -21,6 +21,7 @@ import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import type { CertificateStore } from '../tls/certificate-store.ts';
+import { DescriptorWatch } from './descriptor-watch.ts';
 import { FreeSpace } from './free-space.ts';
 import { inboundHandlers } from './inbound.ts';
 import { type MtaStsServer, startMtaStsServer } from './mta-sts-server.ts';
@@ -152,6 +153,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const contentBudget = new ContentBudget(contentMemoryLimit(smtp.maxContentInMemory, smtp.maxMessageSize));
   // One for all listeners: a store outage is said once, not per listener and session.
   const storeOutage = new OutageLog(logger, { name: 'store', level: 'error' });
+  // One for the process: the descriptor table is shared by every listener.
+  const descriptors = new DescriptorWatch({ logger });
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
     const { host, port } = splitHostPort(address);
     const submission = name !== 'smtp';
@@ -186,6 +189,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
         storeOutage,
+        acceptFailed: (err, fields) => descriptors.acceptFailed(err, { ...fields, listener: name }),
         maxHandshakesPerClient: config.limits.maxConnectionsPerClient,
         clientOf: (address) => (policy.limitExempt(address) ? undefined : clientKey(address, config.limits.ipv6Prefix)),
         handlers,
@@ -221,6 +225,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await closeStores(store, opened);
     throw err;
   }
+  descriptors.start();
   // Pending DKIM keys start signing once DNS serves their record; replaced ones retire later.
   const dkimRotation = startRotationTimer({ store, resolver, config, logger });
   // The domains' DNS and the server as the world sees them, checked now and then (docs/domain-setup.md).
@@ -241,6 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stop() {
       stopping ??= (async () => {
         await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);
+        descriptors.stop();
         await dkimRotation.stop();
         await dnsMonitor.stop();
         filter.stop();

@@ -70,6 +70,11 @@ export interface ListenerOptions {
    * Absent or 0: off.
    */
   stressTimeoutMs?: number;
+  /**
+   * Accepting a connection failed after listen (EMFILE or ENFILE once libuv has no spare descriptor
+   * left to drop it quietly, src/server/descriptor-watch.ts). Absent: an error line.
+   */
+  acceptFailed?: (err: Error, fields: Record<string, unknown>) => void;
   logger: Logger;
   handlers: SmtpHandlers;
 }

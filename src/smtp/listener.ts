@@ -81,6 +81,12 @@ export class SmtpListener {
       this.server.listen(this.options.port, this.options.host, () => {
         this.server.off('error', reject);
         const a = this.server.address() as net.AddressInfo;
+        // From now on an 'error' is a failed accept: unheard, Node would throw it and end the process.
+        this.server.on('error', (err) => {
+          const fields = { port: a.port };
+          if (this.options.acceptFailed) this.options.acceptFailed(err, fields);
+          else this.options.logger.error({ ...fields, err }, 'accepting a connection failed');
+        });
         resolve({ address: a.address, port: a.port });
       });
     });
