@@ -152,6 +152,9 @@ try {
     );
     process.exitCode = 70; // EX_SOFTWARE
   }
+  // Run as root, a command may have become the data directory's owner: a file that owner may not reach says why.
+  const note = (await import('./data-dir-owner.ts')).switchNote(err);
+  if (note) process.stderr.write(`postern: ${note}\n`);
 }
 
 function isSystemError(err: unknown): err is NodeJS.ErrnoException {

@@ -263,8 +263,12 @@ test('restore removes a copy a crashed restore left, and run as root gives what 
   assert.equal((await postern(['backup', backupFile, '--config', d.file])).code, 0);
   fs.writeFileSync(path.join(d.data, `${DATABASE_FILE_NAME}.restore-99999`), 'half a copy');
   const asRoot = process.getuid?.() === 0;
-  // The server's user owns its data directory; an admin restores as root.
-  if (asRoot) for (const f of ['', ...fs.readdirSync(d.data)]) fs.chownSync(path.join(d.data, f), 65534, 65534);
+  // The server's user owns its data directory (and can reach it); an admin restores as root, and the
+  // command becomes that user after reading the backup (src/cli/data-dir-owner.ts).
+  if (asRoot) {
+    fs.chmodSync(d.root, 0o755);
+    for (const f of ['', ...fs.readdirSync(d.data)]) fs.chownSync(path.join(d.data, f), 65534, 65534);
+  }
   const r = await postern(['restore', backupFile, '--config', d.file]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(leftovers(d.data), [], 'the crashed copy is gone');

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { acquireServeLock, ServeLockError } from '../../server/serve-lock.ts';
-import { backUpSqliteStore, type DatabaseSummary, restoreSqliteStore } from '../../store/sqlite/backup.ts';
+import { backUpSqliteStore, type DatabaseSummary, openBackup, restoreSqliteStore } from '../../store/sqlite/backup.ts';
+import { actAsDataDirOwner } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
@@ -26,15 +27,20 @@ export async function restoreCommand(args: string[]): Promise<number> {
   const source = onePath(positionals, 'restore', 'the backup file to restore');
   const { config } = configFrom(values);
   sqliteOnly(config, 'restore');
+  // Read as the user who ran the command (root may read a backup the server's user may not); then,
+  // run as root, as the data directory's owner: the lock, the store and backups/ must be the server's.
+  const backup = openBackup(path.resolve(source));
   let lock: ReturnType<typeof acquireServeLock>;
   try {
+    actAsDataDirOwner(config);
     lock = acquireServeLock(config.dataDir);
   } catch (error) {
+    backup.db.close();
     if (error instanceof ServeLockError) throw new CliError(`restore: ${error.message}`);
     throw error;
   }
   try {
-    const outcome = restoreSqliteStore(config.dataDir, path.resolve(source));
+    const outcome = restoreSqliteStore(config.dataDir, backup);
     if (values.json === true) {
       process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
       return 0;
@@ -51,6 +57,7 @@ export async function restoreCommand(args: string[]): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {
+    if (backup.db.isOpen) backup.db.close();
     lock.release();
   }
 }

@@ -28,7 +28,8 @@ import { readDirectoryCa } from '../../tls/acme/directory-ca.ts';
 import { AcmeSetupError } from '../../tls/acme/setup-error.ts';
 import { CertificateStore } from '../../tls/certificate-store.ts';
 import { PemFiles } from '../../tls/pem-files.ts';
-import { usageError } from '../errors.ts';
+import { actAsDataDirOwner, dataDirOwner, ownershipFindings } from '../data-dir-owner.ts';
+import { CliError, usageError } from '../errors.ts';
 import { printable } from '../printable.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
@@ -47,6 +48,13 @@ export async function checkCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) throw usageError(`check: unexpected argument "${positionals[0]}"`);
   // A config that does not parse or fails the schema throws here: one line naming the key, exit 1.
   const { config, file } = configFrom(values);
+  try {
+    // Run as root on the server's user's data directory, check as that user, as serve runs.
+    actAsDataDirOwner(config);
+  } catch (error) {
+    // Its files someone else owns: reported below with the rest; checked as root meanwhile.
+    if (!(error instanceof CliError)) throw error;
+  }
   const report = await checkConfig(config, file);
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify({ ok: report.errors.length === 0, ...report }, null, 2)}\n`);
@@ -113,17 +121,28 @@ export async function checkConfig(config: Config, file: string | undefined, now 
   await attempt(async () => {
     // The data directory, or where it would be made, must take what serve writes there: the SQLite
     // store, and with either engine the TLS keys and certificates it makes. Checked for the user
-    // running this command: run it as the user serve runs as.
+    // running this command; run as root on another user's data directory, for that user (the command
+    // became that user above, but for PostgreSQL: then from the owner's mode bits).
     let dir = path.resolve(config.dataDir);
     while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-    if (!fs.statSync(dir).isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
+    const stat = fs.statSync(dir);
+    if (!stat.isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
+    const owner = process.getuid?.() === 0 ? dataDirOwner(config.dataDir) : undefined;
+    if (owner && (stat.mode & 0o300) !== 0o300) {
+      throw new ConfigError(
+        `dataDir: ${dir} cannot be written by its owner ${owner.user} (mode 0${(stat.mode & 0o777).toString(8)}); serve keeps its store and TLS files there`,
+      );
+    }
     try {
-      fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+      if (!owner) fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
     } catch (error) {
       throw new ConfigError(
         `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
       );
     }
+    const ownership = ownershipFindings(config, 'check');
+    report.errors.push(...ownership.errors);
+    report.warnings.push(...ownership.warnings);
     // Read only, as migrate --status does: a database newer than this Postern stops serve. PostgreSQL
     // is asked too: a server that is down, refuses the login or wants a password none gives stops it.
     const { storeStatus } = await import('../../store/open.ts');

@@ -5,6 +5,7 @@
  */
 import type { MigrationOutcome, SchemaStatus } from '../../store/migrations.ts';
 import { describeStore, migrateStore, storeStatus } from '../../store/open.ts';
+import { actAsDataDirOwner } from '../data-dir-owner.ts';
 import { usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
@@ -16,6 +17,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
   );
   if (positionals.length > 0) throw usageError(`migrate: unexpected argument "${positionals[0]}"`);
   const { config } = configFrom(values);
+  actAsDataDirOwner(config); // run as root: the copy a migration keeps in backups/ must be the server's
   const where = await describeStore(config);
   if (values.status === true) {
     const status = await storeStatus(config);

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../log/logger.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
+import { ownershipFindings } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
@@ -16,6 +17,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { config, file } = configFrom(values);
   const logger = createLogger(config.log.level, undefined, config.log.format);
   const discardMail = values['discard-mail'] === true;
+  // Before anything is made there: the server's files someone else owns (a command run as root) stop
+  // it now, with the chown, rather than at the first write; run as root on its user's directory, it says
+  // what it will leave behind. It does not become that user (see docs/deployment.md).
+  const ownership = ownershipFindings(config, 'serve');
+  if (ownership.errors.length > 0) throw new CliError(ownership.errors.join('\n'));
+  for (const warning of ownership.warnings) logger.warn(warning);
   // SIGHUP is what logrotate, `systemctl reload` and a closed terminal send; Node's default ends the
   // process at once, cutting sessions whose message is stored before its 250 (a duplicate later). An
   // MTA reloads on it (Postfix does): here the certificate files, which is what renewals change.

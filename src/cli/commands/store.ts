@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { openStore, storeStatus } from '../../store/open.ts';
 import { type Store, StoreUnavailableError } from '../../store/store.ts';
+import { actAsDataDirOwner } from '../data-dir-owner.ts';
 import { CliError } from '../errors.ts';
 
 export interface WithStoreOptions {
@@ -20,6 +21,7 @@ export async function withStore<T>(
   work: (store: Store) => Promise<T>,
   options: WithStoreOptions = {},
 ): Promise<T> {
+  actAsDataDirOwner(config); // run as root: become the server's user before anything in dataDir is made
   const status = await storeStatus(config);
   if (status.current > 0 && status.pending.length > 0) {
     throw new CliError(

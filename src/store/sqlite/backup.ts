@@ -72,17 +72,21 @@ export function backUpSqliteStore(dataDir: string, destination: string): Databas
   }
 }
 
+/** A backup opened and checked for a restore: read before anything in the data directory is touched. */
+export interface BackupToRestore {
+  file: string;
+  db: DatabaseSync;
+}
+
 /**
- * Puts a copy of `backupFile` in place of the live database. The caller holds the serve lock, so no
- * server runs on `dataDir` meanwhile; another process that has the database open (a CLI command) is
- * detected and the restore refused.
+ * Opens `backupFile` and checks that it is a sound Postern database this Postern can take. The
+ * command opens it first, as the user who ran it (root may read a backup the server's user may not),
+ * and only then acts as the data directory's owner (src/cli/data-dir-owner.ts).
  */
-export function restoreSqliteStore(dataDir: string, backupFile: string): RestoreOutcome {
-  const live = path.join(dataDir, DATABASE_FILE_NAME);
+export function openBackup(backupFile: string): BackupToRestore {
   const backup = openReadOnly(backupFile, 'the backup');
-  let version: number;
   try {
-    version = currentVersion(backup);
+    const version = currentVersion(backup);
     if (version === 0 || !hasTable(backup, 'mailboxes')) {
       throw new StoreUnavailableError(`${backupFile} is not a Postern database (no Postern schema in it)`);
     }
@@ -98,7 +102,16 @@ export function restoreSqliteStore(dataDir: string, backupFile: string): Restore
     backup.close();
     throw error;
   }
+  return { file: backupFile, db: backup };
+}
 
+/**
+ * Puts a copy of an opened backup in place of the live database, and closes the backup. The caller
+ * holds the serve lock, so no server runs on `dataDir` meanwhile; another process that has the
+ * database open (a CLI command) is detected and the restore refused.
+ */
+export function restoreSqliteStore(dataDir: string, { db: backup }: BackupToRestore): RestoreOutcome {
+  const live = path.join(dataDir, DATABASE_FILE_NAME);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   removeStaleRestores(dataDir);
   const incoming = `${live}.restore-${process.pid}`;
@@ -106,7 +119,7 @@ export function restoreSqliteStore(dataDir: string, backupFile: string): Restore
     try {
       copyDatabase(backup, incoming);
     } finally {
-      backup.close();
+      if (backup.isOpen) backup.close();
     }
     // The live database's UIDVALIDITY values, where it can still be read: the new ones must be above
     // them too, or a client that synchronised with it could take a restored UID for one it knows.
@@ -117,7 +130,6 @@ export function restoreSqliteStore(dataDir: string, backupFile: string): Restore
     const replaced = fs.existsSync(live) ? swapIn(live, incoming, dataDir) : undefined;
     if (!replaced) fs.renameSync(incoming, live);
     syncDirectory(live);
-    giveToOwner(dataDir, [live, path.join(dataDir, 'backups')]);
     return { restored, mailboxes, ...(replaced ? { replaced } : {}) };
   } finally {
     for (const leftover of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${incoming}${leftover}`, { force: true });
@@ -305,23 +317,6 @@ function removeStaleRestores(dataDir: string): void {
   const prefix = `${DATABASE_FILE_NAME}.restore-`;
   for (const name of fs.readdirSync(dataDir)) {
     if (name.startsWith(prefix)) fs.rmSync(path.join(dataDir, name), { force: true });
-  }
-}
-
-/**
- * Run as root for a data directory another user owns (the server's): what the restore made is
- * given to that user, or the server could not open its own store.
- */
-function giveToOwner(dataDir: string, files: string[]): void {
-  if (process.getuid?.() !== 0) return;
-  const { uid, gid } = fs.statSync(dataDir);
-  if (uid === 0) return;
-  for (const file of files) {
-    try {
-      fs.chownSync(file, uid, gid);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
   }
 }
 

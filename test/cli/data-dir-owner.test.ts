@@ -1,0 +1,169 @@
+// Commands an admin runs as root on the data directory of the server's user (here `nobody`, uid 65534)
+// become that user before they touch it: what they make is the server's, and the server can still write it.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
+import { migrateSqlite } from '../../src/store/sqlite/migrations.ts';
+import { type CliResult, configDir, POSTERN, postern } from '../support/child-server.ts';
+
+const OWNER = 65534; // nobody
+const PASSWORD = 'correct horse battery\n';
+const asRoot = process.getuid?.() === 0;
+
+type Context = { after(fn: () => unknown): void; skip(message?: string): void };
+
+/** A config whose data directory exists and is the unprivileged user's, in a dir that user can traverse. */
+function ownedDir(t: Context) {
+  const d = configDir();
+  t.after(() => d.cleanup());
+  fs.chmodSync(d.root, 0o755);
+  const data = path.join(d.root, 'data');
+  fs.mkdirSync(data, { mode: 0o700 });
+  fs.chownSync(data, OWNER, OWNER);
+  return { ...d, data };
+}
+
+/** bin/postern run as the unprivileged user. */
+function asOwner(args: string[], stdin = ''): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'setpriv',
+      [`--reuid=${OWNER}`, `--regid=${OWNER}`, '--clear-groups', POSTERN, ...args],
+      { cwd: '/', timeout: 20_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
+/** Every entry under `dir` whose owner is not `uid`. */
+function notOwnedBy(dir: string, uid: number): string[] {
+  const found: string[] = [];
+  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    if (fs.lstatSync(path.join(dir, name)).uid !== uid) found.push(name);
+  }
+  return found;
+}
+
+test('as root, user add on the server user’s empty data directory makes the store as that user, who can write it; backup and restore too', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  const added = await postern(['user', 'add', 'alice@example.com', '--password-stdin', '--config', d.file], {
+    stdin: PASSWORD,
+  });
+  assert.equal(added.code, 0, added.stderr);
+  assert.doesNotMatch(added.stderr, /became|switch/, 'a switch that works is not worth a line');
+  assert.ok(fs.existsSync(path.join(d.data, DATABASE_FILE_NAME)));
+  assert.deepEqual(notOwnedBy(d.data, OWNER), []);
+  // The server's user goes on writing its store (the old code left postern.sqlite root's: EACCES).
+  const more = await asOwner(['user', 'add', 'bob@example.com', '--password-stdin', '--config', d.file], PASSWORD);
+  assert.equal(more.code, 0, more.stderr);
+  const list = await postern(['user', 'list', '--json', '--config', d.file]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stderr, '', 'scripts read stdout; nothing more is said');
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { address: string }[]).map((a) => a.address),
+    ['alice@example.com', 'bob@example.com'],
+  );
+  assert.deepEqual(notOwnedBy(d.data, OWNER), []);
+
+  // restore reads a backup only root may read (as root), then works as the owner (old code: root, then chown).
+  const backupDir = fs.mkdtempSync(path.join(d.root, 'root-only-')); // 0700, root's
+  const backupFile = path.join(backupDir, 'b.sqlite');
+  assert.equal((await postern(['backup', backupFile, '--config', d.file])).code, 0);
+  assert.equal(fs.statSync(backupFile).uid, 0, 'backup does not switch: its file is where and whose root chose');
+  const restored = await postern(['restore', backupFile, '--config', d.file]);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.deepEqual(notOwnedBy(d.data, OWNER), []);
+  const after = await asOwner(['user', 'list', '--config', d.file]);
+  assert.equal(after.stdout, 'alice@example.com\nbob@example.com\n', after.stderr);
+});
+
+test('as root, migrate keeps its copy of the old database in a backups/ directory the server’s user owns', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  const file = path.join(d.data, DATABASE_FILE_NAME);
+  const old = new DatabaseSync(file);
+  old.exec('PRAGMA journal_mode = WAL');
+  migrateSqlite(old, { target: 7 });
+  old.close();
+  for (const name of fs.readdirSync(d.data)) fs.chownSync(path.join(d.data, name), OWNER, OWNER);
+  const run = await postern(['migrate', '--config', d.file]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /migrated from schema version 7/);
+  assert.ok(fs.readdirSync(path.join(d.data, 'backups')).length === 1, 'the copy was taken');
+  assert.deepEqual(notOwnedBy(d.data, OWNER), [], 'the old code left backups/ and the copy root’s');
+});
+
+test('a command refuses, naming the file and the chown, when the server’s files are already root’s', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  // What the old code left: a store made by `postern user list` run as root.
+  fs.closeSync(fs.openSync(path.join(d.data, DATABASE_FILE_NAME), 'w', 0o600));
+  const list = await postern(['user', 'list', '--config', d.file]);
+  assert.equal(list.code, 1);
+  assert.equal(
+    list.stderr,
+    `postern: ${path.join(d.data, DATABASE_FILE_NAME)} is root's, in the data directory ${d.data}: the server, run as nobody, ` +
+      `cannot write it (made by a postern command run as root?). Give it back: chown -R nobody:nogroup ${d.data}\n`,
+  );
+  assert.equal(fs.statSync(path.join(d.data, DATABASE_FILE_NAME)).size, 0, 'nothing was changed');
+});
+
+test('a file the owner cannot reach fails with a note saying the command became that user', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  fs.chmodSync(d.root, 0o700); // the data directory is nobody's, but only root may reach it
+  const list = await postern(['user', 'list', '--config', d.file]);
+  assert.equal(list.code, 1);
+  assert.match(list.stderr, /EACCES/);
+  assert.match(
+    list.stderr,
+    new RegExp(`^postern: note: run as root, this command became nobody, the owner of ${d.data}, before touching`, 'm'),
+  );
+});
+
+test('check as root tests the data directory for its owner, and names root’s files in it', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  assert.equal((await asOwner(['migrate', '--config', d.file])).code, 0);
+  const ok = await postern(['check', '--json', '--config', d.file]);
+  assert.equal(ok.code, 0, ok.stdout);
+  const report = JSON.parse(ok.stdout) as { errors: string[]; warnings: string[] };
+  assert.deepEqual(report.errors, []);
+  assert.match(
+    report.warnings.join('\n'),
+    /run as root, check became nobody, the owner of .*; a serve started as root/,
+  );
+  assert.match(
+    report.warnings.join('\n'),
+    /will be root's, and the server run as nobody .* will not be able to write them/,
+  );
+
+  fs.chmodSync(d.data, 0o500); // root may write it; its owner may not
+  const readOnly = await postern(['check', '--config', d.file]);
+  assert.equal(readOnly.code, 1, readOnly.stdout);
+  assert.match(readOnly.stdout, new RegExp(`^error: dataDir: ${d.data} cannot be written \\(EACCES\\)`, 'm'));
+  fs.chmodSync(d.data, 0o700);
+
+  // What `serve` run as root leaves: its TLS directory and key.
+  fs.mkdirSync(path.join(d.data, 'tls'), { mode: 0o700 });
+  fs.writeFileSync(path.join(d.data, 'tls', 'self-signed.key'), 'key', { mode: 0o600 });
+  const found = await postern(['check', '--config', d.file]);
+  assert.equal(found.code, 1, found.stdout);
+  assert.match(
+    found.stdout,
+    new RegExp(
+      `^error: ${path.join(d.data, 'tls')} is root's, ${path.join(d.data, 'tls', 'self-signed.key')} is root's, .*chown -R nobody:nogroup ${d.data}$`,
+      'm',
+    ),
+  );
+  const asTheOwner = await asOwner(['check', '--config', d.file]);
+  assert.equal(asTheOwner.code, 1, 'run as the owner, check finds them too');
+  assert.match(asTheOwner.stdout, /^error: .*tls is root's, .*chown -R nobody:nogroup/m);
+});
