@@ -246,6 +246,25 @@ export class ContentFilter {
         continue;
       }
       outage.succeeded();
+      if (
+        (outcome.kind === 'continue' || outcome.kind === 'accept' || outcome.kind === 'quarantine') &&
+        outcome.headerProblems
+      ) {
+        for (const p of outcome.headerProblems) {
+          // A warning: a milter that writes such fields is broken, or passes on what a sender wrote.
+          const fields = {
+            session: request.peer.sessionId,
+            milter: name,
+            change: p.type,
+            header: p.name,
+            reason: p.reason,
+          };
+          this.#logger.warn(
+            fields,
+            p.action === 'refused' ? 'milter header change refused' : 'milter header value folded',
+          );
+        }
+      }
       if (outcome.kind === 'reply') return { action: 'reply', reply: outcome.reply, reason: `milter ${name}` };
       if (outcome.kind === 'discard') return { action: 'discard', reason: `milter ${name}` };
       if (outcome.kind === 'quarantine') held = `milter ${name}: ${outcome.reason}`;

@@ -11,12 +11,13 @@ import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Path, parsePath } from '../smtp/path.ts';
 import { type Reply, reply } from '../smtp/replies.ts';
 import {
-  applyModifications,
   filterMessage,
+  type HeaderProblem,
   MilterClient,
   MilterUnavailableError,
   type MilterVerdict,
   type Modification,
+  modifyMessage,
   recipientMacros,
   type SessionMacros,
   sessionMacros,
@@ -35,9 +36,24 @@ export interface EnvelopeChanges {
 }
 
 export type MilterStageOutcome =
-  /** `spam`: the milter marked the message as spam in a header (markedAsSpam()), for the Junk mailbox. */
-  | { kind: 'continue' | 'accept'; content: Buffer; envelope?: EnvelopeChanges; spam?: true }
-  | { kind: 'quarantine'; content: Buffer; reason: string; envelope?: EnvelopeChanges }
+  /**
+   * `spam`: the milter marked the message as spam in a header (markedAsSpam()), for the Junk mailbox.
+   * `headerProblems`: header changes refused or folded (milter/field-check.ts), for the caller to log.
+   */
+  | {
+      kind: 'continue' | 'accept';
+      content: Buffer;
+      envelope?: EnvelopeChanges;
+      spam?: true;
+      headerProblems?: HeaderProblem[];
+    }
+  | {
+      kind: 'quarantine';
+      content: Buffer;
+      reason: string;
+      envelope?: EnvelopeChanges;
+      headerProblems?: HeaderProblem[];
+    }
   | { kind: 'discard' }
   | { kind: 'reply'; reply: Reply }
   | { kind: 'unavailable'; error: Error };
@@ -99,7 +115,9 @@ export async function runMilter(
     });
     const refused = verdictOutcome(result.verdict);
     if (refused) return refused;
-    const content = applyModifications(request.content, result.modifications.map(belowOurReceived));
+    const modified = modifyMessage(request.content, result.modifications.map(belowOurReceived));
+    const content = modified.content;
+    const problems = modified.problems.length > 0 ? { headerProblems: modified.problems } : {};
     // A recipient the milter refused at RCPT (SMFIS_REJECT/TEMPFAIL, or a reply code) does not get the
     // message, as with Postfix and Sendmail, which refuse that RCPT: after DATA it is removed, as by DELRCPT.
     const refusedRecipients = (result.rejected ?? []).map((rcpt): Modification => ({ type: 'delrcpt', rcpt }));
@@ -107,11 +125,14 @@ export async function runMilter(
     const changed = envelopeChanges ? { envelope: envelopeChanges } : {};
     // SMFIR_QUARANTINE only holds the message: the envelope changes of the same eom still count, as
     // Postfix's cleanup applies them to the held queue file (a refused recipient never entered it).
-    if (result.quarantine !== undefined) return { kind: 'quarantine', content, reason: result.quarantine, ...changed };
+    if (result.quarantine !== undefined) {
+      return { kind: 'quarantine', content, reason: result.quarantine, ...changed, ...problems };
+    }
     return {
       kind: result.verdict.action === 'accept' ? 'accept' : 'continue',
       content,
       ...changed,
+      ...problems,
       ...(markedAsSpam(result.modifications) ? { spam: true as const } : {}),
     };
   } catch (err) {

@@ -434,7 +434,10 @@ export class MilterClient {
   }
 
   #field(parts: string[]): { name: string; value: string } {
-    const [name = '', value = ''] = parts;
+    // More than two strings: a NUL inside the value. Kept, for modify.ts to refuse the change, as
+    // Sendmail refuses such a header ("mismatched data") rather than keeping a part of it.
+    const [name = '', ...rest] = parts;
+    const value = rest.join('\0');
     // Back to the wire form: CRLF folding, and the space after the colon unless the milter supplies it.
     let v = value.replace(/\r?\n/g, '\r\n');
     if (!(this.negotiated.protocol & protocol.hdrLeadspc) && v !== '') v = ` ${v}`;

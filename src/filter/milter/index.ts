@@ -16,4 +16,5 @@ export type { MessageInput, MessageOutcome } from './filter-message.ts';
 export { filterMessage } from './filter-message.ts';
 export type { RecipientMacros, SessionMacros } from './macros.ts';
 export { recipientMacros, sessionMacros } from './macros.ts';
-export { applyModifications } from './modify.ts';
+export type { HeaderProblem, ModifiedMessage } from './modify.ts';
+export { applyModifications, modifyMessage } from './modify.ts';

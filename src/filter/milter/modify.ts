@@ -4,6 +4,7 @@
  * came. Envelope changes (chgfrom, addrcpt, delrcpt) are the caller's: they do not touch the content.
  */
 import type { Modification } from './client.ts';
+import { checkField } from './field-check.ts';
 
 interface Field {
   name: string;
@@ -11,18 +12,58 @@ interface Field {
   raw: Buffer;
 }
 
+/**
+ * A header change refused (the message stays as it was before it), or carried out with lines folded
+ * (field-check.ts): for the log, with the milter's name.
+ */
+export interface HeaderProblem {
+  type: 'addheader' | 'insheader' | 'chgheader';
+  name: string;
+  action: 'refused' | 'folded';
+  reason: string;
+}
+
+export interface ModifiedMessage {
+  content: Buffer;
+  problems: HeaderProblem[];
+}
+
+/** The message with the changes made; see modifyMessage for the header changes left out. */
 export function applyModifications(message: Buffer, modifications: readonly Modification[]): Buffer {
+  return modifyMessage(message, modifications).content;
+}
+
+export function modifyMessage(message: Buffer, modifications: readonly Modification[]): ModifiedMessage {
   const { fields, body } = splitMessage(message);
+  const problems: HeaderProblem[] = [];
+  // The field to write, or undefined when its name or value may not enter the message.
+  const field = (m: Extract<Modification, { type: HeaderProblem['type'] }>, name: string): Field | undefined => {
+    const checked = checkField(name, m.value);
+    const problem = { type: m.type, name: m.name };
+    if (!checked.ok) {
+      problems.push({ ...problem, action: 'refused', reason: checked.reason });
+      return undefined;
+    }
+    if (checked.folded > 0) {
+      const lines = checked.folded === 1 ? 'a line' : `${checked.folded} lines`;
+      problems.push({ ...problem, action: 'folded', reason: `${lines} not starting with white space` });
+    }
+    return { name, raw: checked.raw };
+  };
   let newBody = body;
   for (const m of modifications) {
     switch (m.type) {
-      case 'addheader':
-        fields.push(field(m.name, m.value)); // at the end of the header
+      case 'addheader': {
+        const f = field(m, m.name);
+        if (f) fields.push(f); // at the end of the header
         break;
-      case 'insheader':
+      }
+      case 'insheader': {
         // Index 0 is the top; counted over all fields; past the end means last (smfi_insheader).
-        fields.splice(Math.min(m.index, fields.length), 0, field(m.name, m.value));
+        const f = field(m, m.name);
+        if (f) fields.splice(Math.min(m.index, fields.length), 0, f);
         break;
+      }
       case 'chgheader': {
         // The index-th field of that name, 1-based, case-insensitive; an empty value deletes it; an
         // index past the last occurrence adds the field (smfi_chgheader).
@@ -31,8 +72,11 @@ export function applyModifications(message: Buffer, modifications: readonly Modi
         const at = fields.findIndex((f) => f.name.toLowerCase() === name && ++seen === Math.max(m.index, 1));
         if (m.value.trim() === '') {
           if (at >= 0) fields.splice(at, 1);
-        } else if (at >= 0) fields[at] = field(fields[at]?.name ?? m.name, m.value);
-        else fields.push(field(m.name, m.value));
+          break;
+        }
+        const f = field(m, at >= 0 ? (fields[at]?.name ?? m.name) : m.name);
+        if (f && at >= 0) fields[at] = f;
+        else if (f) fields.push(f);
         break;
       }
       case 'replbody':
@@ -46,11 +90,7 @@ export function applyModifications(message: Buffer, modifications: readonly Modi
         return m satisfies never;
     }
   }
-  return Buffer.concat([...fields.map((f) => f.raw), Buffer.from('\r\n'), newBody]);
-}
-
-function field(name: string, value: string): Field {
-  return { name, raw: Buffer.from(`${name}:${value}\r\n`, 'utf8') };
+  return { content: Buffer.concat([...fields.map((f) => f.raw), Buffer.from('\r\n'), newBody]), problems };
 }
 
 /** Header fields as RFC 5322 §2.2 has them (continuation lines start with WSP) and the body after the blank line. */

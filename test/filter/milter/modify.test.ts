@@ -1,7 +1,7 @@
 /** applyModifications: header indexes as Sendmail counts them (libmilter smfi_insheader, smfi_chgheader). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyModifications, type Modification } from '../../../src/filter/milter/index.ts';
+import { applyModifications, type Modification, modifyMessage } from '../../../src/filter/milter/index.ts';
 
 const MESSAGE = Buffer.from('A: 1\r\nX: first\r\n second line\r\nB: 2\r\nx: last\r\n\r\nbody\r\n');
 const head = (s: string) => s.slice(0, s.indexOf('\r\n\r\n'));
@@ -76,4 +76,33 @@ test('replbody replaces the body; envelope changes leave the content alone', () 
 
 test('no changes: the message comes back byte for byte', () => {
   assert.deepEqual(applyModifications(MESSAGE, []), MESSAGE);
+});
+
+test('modifyMessage: folding kept, a trailing line break dropped, 998 octets a line allowed, UTF-8 kept', () => {
+  const { content, problems } = modifyMessage(MESSAGE, [
+    { type: 'addheader', name: 'X-Folded', value: ' one\r\n\ttwo' },
+    { type: 'addheader', name: 'X-Trailing', value: ' v\r\n' },
+    { type: 'addheader', name: 'X-Long', value: ` ${'x'.repeat(998 - 'X-Long: '.length)}` },
+    { type: 'addheader', name: 'X-Utf8', value: ' Привет' },
+  ]);
+  assert.deepEqual(problems, []);
+  assert.equal(
+    head(content.toString()).split('\r\n').slice(5).join('|'),
+    `X-Folded: one|\ttwo|X-Trailing: v|X-Long: ${'x'.repeat(990)}|X-Utf8: Привет`,
+  );
+});
+
+test('modifyMessage: one octet past 998 is refused; a line without WSP is folded with a TAB (Postfix cleanup)', () => {
+  const { content, problems } = modifyMessage(MESSAGE, [
+    { type: 'addheader', name: 'X-Long', value: ` ${'x'.repeat(999 - 'X-Long: '.length)}` },
+    { type: 'chgheader', index: 1, name: 'B', value: ' 2\r\nTo: evil@example.net\r\n second' },
+  ]);
+  assert.deepEqual(problems, [
+    { type: 'addheader', name: 'X-Long', action: 'refused', reason: 'a line of 999 octets (998 at most)' },
+    { type: 'chgheader', name: 'B', action: 'folded', reason: 'a line not starting with white space' },
+  ]);
+  assert.equal(
+    head(content.toString()).replaceAll('\r\n', '|'),
+    'A: 1|X: first| second line|B: 2|\tTo: evil@example.net| second|x: last',
+  );
 });
