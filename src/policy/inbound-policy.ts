@@ -7,13 +7,14 @@
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
+import { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
 import type { Path } from '../smtp/path.ts';
 import { type Reply, replies, reply } from '../smtp/replies.ts';
 import type { Store } from '../store/store.ts';
 import { Anvil } from './anvil.ts';
-import { parseNetworks } from './cidr.ts';
+import { clientKey, parseNetworks } from './cidr.ts';
 import type { Decision, ListResult, RestrictionList } from './engine.ts';
 import { StoreGreylister } from './greylist.ts';
 import { localAddress, postmasterDomainOf } from './local-address.ts';
@@ -50,6 +51,12 @@ const CONTINUE: PolicyOutcome = { action: 'continue' };
 
 export class InboundPolicy {
   readonly lists: Readonly<Record<Stage, RestrictionList>>;
+  /**
+   * The log lines a client's refusals may add a minute, across its connections (src/log/client-budget.ts),
+   * counted by the client the limits count (an IPv4 address, an IPv6 /64); `limits.exceptions` are never
+   * held back. The policy's decisions count, and the server's listeners share it for their refusals.
+   */
+  readonly clientLog: ClientLogBudget;
   readonly #server: ServerIdentity;
   readonly #resolver: Resolver;
   readonly #accounts: AccountLookup;
@@ -113,6 +120,9 @@ export class InboundPolicy {
     // to a stale address must not be tarpitted like a dictionary attack.
     const exceptions = limits.exceptions ? networks(limits.exceptions, 'limits.exceptions') : mynetworks;
     this.#limitExceptions = exceptions;
+    this.clientLog = new ClientLogBudget(options.logger, {
+      clientOf: (ip) => (exceptions.contains(ip) ? undefined : clientKey(ip, limits.ipv6Prefix)),
+    });
     this.#anvil = new Anvil({
       maxConcurrent: limits.maxConnectionsPerClient,
       connectionsPerMinute: limits.connectionsPerMinute,
@@ -335,6 +345,7 @@ export class InboundPolicy {
 
   /** Writes the counts not yet stored; call before the store closes. */
   close(): Promise<void> {
+    this.clientLog.close();
     return this.#counters.close();
   }
 
@@ -398,7 +409,10 @@ export class InboundPolicy {
 
   #record(peer: Peer, decision: Decision): void {
     if (decision.action === 'permit') return;
+    // Every decision is counted; its line only within the client's budget (the rest are summed up).
     this.#counters.add(`restriction:${decision.stage}:${decision.rule}:${decision.action}`);
+    const level = decision.action === 'warn' || decision.action === 'undecided' ? 'warn' : 'info';
+    if (!this.clientLog.allows(peer.remoteAddress, level)) return;
     const fields = {
       session: peer.sessionId,
       client: peer.remoteAddress,

@@ -192,6 +192,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         acceptFailed: (err, fields) => descriptors.acceptFailed(err, { ...fields, listener: name }),
         maxHandshakesPerClient: config.limits.maxConnectionsPerClient,
         clientOf: (address) => (policy.limitExempt(address) ? undefined : clientKey(address, config.limits.ipv6Prefix)),
+        // One budget per client for the policy's lines and every listener's (the policy closes it).
+        clientLog: policy.clientLog,
         handlers,
       }),
     });

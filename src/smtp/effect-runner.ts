@@ -4,6 +4,7 @@
  * session with their outcomes, and keeps the error sleep, the timers and the backpressure. It decides
  * nothing about the protocol: the session does.
  */
+import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { OutageLog } from '../log/outage.ts';
 import { CLOSE_LINGER_MS, type Connection } from './connection.ts';
 import type { CheckRequest, ListenerOptions } from './listener-options.ts';
@@ -33,6 +34,8 @@ export interface RunnerHost {
   options: ListenerOptions;
   replyBatch: ReplyBatch;
   storeOutage: OutageLog;
+  /** Each refusal's line counts toward its client's budget (src/log/client-budget.ts). */
+  clientLog: ClientLogBudget;
   stress: StressMode;
   draining(): boolean;
   /** The 220 to STARTTLS is decided: the listener hands the socket to TLS (RFC 3207 §4). */
@@ -103,8 +106,9 @@ export class EffectRunner {
             text += renderReply(effect.reply);
             if (effect.reply.code >= 400) {
               // Every refusal is logged with its reason, once; only the client's errors make it wait (error
-              // sleep), and the session says which are not (a 452 for recipients past the limit).
-              if (effect.logged !== true) {
+              // sleep), and the session says which are not (a 452 for recipients past the limit). A client
+              // that keeps collecting them, across connections, is summed up instead (client-budget.ts).
+              if (effect.logged !== true && this.#host.clientLog.allows(conn.peer.remoteAddress)) {
                 conn.log.info(
                   { code: effect.reply.code, enhanced: effect.reply.enhanced },
                   effect.reply.lines.join(' '),

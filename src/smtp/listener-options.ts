@@ -3,6 +3,7 @@
  * handlers that carry out the session's effects (checks, the message pipeline, AUTH).
  */
 import type tls from 'node:tls';
+import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import type { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from './envelope.ts';
@@ -76,5 +77,11 @@ export interface ListenerOptions {
    */
   acceptFailed?: (err: Error, fields: Record<string, unknown>) => void;
   logger: Logger;
+  /**
+   * The lines a client's refusals may add a minute, across its connections (src/log/client-budget.ts);
+   * shared by the server's listeners and its policy, which closes it. Absent: the listener keeps its
+   * own, counted by `clientOf`, and closes it with itself.
+   */
+  clientLog?: ClientLogBudget;
   handlers: SmtpHandlers;
 }

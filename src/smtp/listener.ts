@@ -8,6 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { socketAddress } from '../dns/ip.ts';
+import { ClientLogBudget } from '../log/client-budget.ts';
 import { OutageLog } from '../log/outage.ts';
 import { CLOSE_LINGER_MS, Connection, nextSessionId } from './connection.ts';
 import { EffectRunner } from './effect-runner.ts';
@@ -37,6 +38,9 @@ export class SmtpListener {
   private draining = false;
   private readonly stress: StressMode;
   private readonly preSessionLog: PreSessionLog;
+  private readonly clientLog: ClientLogBudget;
+  /** The budget is the listener's own (no shared one was given): it closes it. */
+  private readonly ownClientLog: boolean;
   private readonly replyBatch = new ReplyBatch();
   private readonly runner: EffectRunner;
   private readonly handshakes: ImplicitTlsHandshakes;
@@ -45,9 +49,12 @@ export class SmtpListener {
     this.options = options;
     const storeOutage = options.storeOutage ?? new OutageLog(options.logger, { name: 'store', level: 'error' });
     this.stress = new StressMode(options);
-    this.preSessionLog = new PreSessionLog(options.logger);
+    this.ownClientLog = options.clientLog === undefined;
+    this.clientLog = options.clientLog ?? new ClientLogBudget(options.logger, { clientOf: options.clientOf });
+    this.preSessionLog = new PreSessionLog(options.logger, this.clientLog);
     this.runner = new EffectRunner({
       options,
+      clientLog: this.clientLog,
       replyBatch: this.replyBatch,
       storeOutage,
       stress: this.stress,
@@ -120,6 +127,9 @@ export class SmtpListener {
     await new Promise((r) => setTimeout(r, 50));
     for (const c of this.connections) c.socket.destroy();
     await closed;
+    // What the throttles held back is said before the listener is gone.
+    this.preSessionLog.close();
+    if (this.ownClientLog) this.clientLog.close();
   }
 
   private accept(socket: net.Socket, sessionId: string): void {
@@ -195,8 +205,12 @@ export class SmtpListener {
       if (conn.socket !== socket) return;
       if (conn.closing) return socket.destroy(); // it did not close after our final reply
       if (conn.busy) return; // waiting on ourselves is not the client's delay
-      conn.log.info({ phase: session.phaseName }, 'timeout');
-      this.runner.apply(conn, session.abort(replies.timeout(this.options.session.hostname)));
+      // One line for the timeout and its 421: the phase it happened in, and the reply (not logged again).
+      const reply = replies.timeout(this.options.session.hostname);
+      if (this.clientLog.allows(conn.peer.remoteAddress)) {
+        conn.log.info({ phase: session.phaseName, code: reply.code, enhanced: reply.enhanced }, 'timeout');
+      }
+      this.runner.apply(conn, session.abort(reply, true));
     });
     socket.on('error', (err) => {
       if (this.options.logger.isLevelEnabled('debug')) conn.log.debug({ err: err.message }, 'socket error');
@@ -229,7 +243,7 @@ export class SmtpListener {
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
     conn.socket = secure;
     const timer = setTimeout(() => {
-      conn.log.info({ phase: 'tls-handshake' }, 'timeout');
+      if (this.clientLog.allows(conn.peer.remoteAddress)) conn.log.info({ phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
     }, this.stress.handshakeTimeout());
     secure.once('close', () => clearTimeout(timer));
@@ -243,7 +257,9 @@ export class SmtpListener {
       this.runner.apply(conn, conn.session.tlsStarted());
     });
     secure.once('error', (err) => {
-      conn.log.info({ reason: tlsReason(err) }, 'TLS handshake after STARTTLS failed');
+      if (this.clientLog.allows(conn.peer.remoteAddress)) {
+        conn.log.info({ reason: tlsReason(err) }, 'TLS handshake after STARTTLS failed');
+      }
       secure.destroy();
     });
   }

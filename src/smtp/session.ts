@@ -42,7 +42,7 @@ type Phase =
   | { name: 'command' }
   | { name: 'data'; decoder: ContentDecoder } // to CRLF.CRLF, RFC 5321 §4.1.1.4
   | { name: 'bdat'; decoder: ContentDecoder; remaining: number; last: boolean } // RFC 3030
-  | { name: 'discard'; remaining: number; reply: Reply } // read a refused chunk, then reply
+  | { name: 'discard'; remaining: number; reply: Reply; logged?: true } // read a refused chunk, then reply
   | { name: 'waiting'; pending: Pending }
   /** Reading SASL responses, one per line (RFC 4954 §4); `final` answers the server's last data. */
   | { name: 'sasl'; mechanism: string; final?: string }
@@ -189,7 +189,8 @@ export class SmtpSession {
         else this.startData();
         break;
       case 'bdat':
-        if (outcome.action === 'reject') this.refuseChunk(pending.size, outcome.reply);
+        // A restriction's refusal is logged by it, with its rule and reason: the 5xx is not logged again.
+        if (outcome.action === 'reject') this.refuseChunk(pending.size, outcome.reply, outcome.logged);
         else this.startChunk(pending.size, pending.last);
         break;
       case 'vrfy':
@@ -226,10 +227,13 @@ export class SmtpSession {
     return this.flush();
   }
 
-  /** Ends the session with a final reply whatever its phase: a timeout or the end of the shutdown grace. */
-  abort(reply: Reply): Effect[] {
+  /**
+   * Ends the session with a final reply whatever its phase: a timeout or the end of the shutdown grace.
+   * `logged`: the host logged the event with this reply already (a timeout's one line).
+   */
+  abort(reply: Reply, logged?: true): Effect[] {
     if (this.phase.name === 'closed') return [];
-    this.emitReply(reply);
+    this.out.push(replyEffect(reply, logged));
     this.close();
     return this.flush();
   }
@@ -451,8 +455,8 @@ export class SmtpSession {
   }
 
   /** RFC 3030 §2: a refused chunk is still read in full, so the session stays in step. */
-  private refuseChunk(size: number, reply: Reply): void {
-    this.phase = { name: 'discard', remaining: size, reply };
+  private refuseChunk(size: number, reply: Reply, logged?: true): void {
+    this.phase = { name: 'discard', remaining: size, reply, logged };
     if (size === 0) this.endOfChunk(this.phase);
   }
 
@@ -465,7 +469,7 @@ export class SmtpSession {
 
   private endOfChunk(phase: Extract<Phase, { name: 'bdat' | 'discard' }>): void {
     this.phase = { name: 'command' };
-    if (phase.name === 'discard') return this.fail(phase.reply);
+    if (phase.name === 'discard') return this.fail(phase.reply, phase.logged);
     if (!phase.last) {
       if (phase.decoder.problem === undefined) return this.emitReply(replies.chunkOk(phase.decoder.decodedSize));
       // RFC 3030 §2: after a refused chunk the transaction is over; later chunks get 503.
