@@ -40,7 +40,9 @@ Commands:
   quarantine list [--json] [--limit N]     messages the content filter held back, newest first
   quarantine show <id> [--raw] [--lang en|ru]
                                            the verdict, every signal explained, and the headers (--raw: the message)
-  quarantine release <id>                  deliver a held message to its original recipients, then drop it
+  quarantine release <id> [--remote | --to <address>]
+                                           deliver a held message to its original recipients, then drop it
+                                           (--remote: also those outside domains; --to: to that account instead)
   quarantine delete <id>                   drop a held message
   scan <file.eml|dir|->... [--json] [--lang en|ru]
                                            the phishing verdict of saved messages, every signal explained

@@ -2,8 +2,10 @@
 // through the Store API (the SMTP path that quarantines is wired elsewhere), exit codes and output.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { parse, stringify } from 'yaml';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { type NewQuarantined, OUTBOUND_JOB, type Store } from '../../src/store/store.ts';
 import { quarantinedMessage, SAMPLE_VERDICT } from '../store/quarantine-contract.ts';
@@ -209,7 +211,12 @@ test('quarantine release: INBOX for local recipients, the outbound queue for oth
     Buffer.from(held.content),
   ]);
   const [id] = await hold(message);
-  const released = await run('quarantine', 'release', String(id));
+  // carol@example.org is outside our domains: sent out only when the admin says so, else nothing is done.
+  const refused = await run('quarantine', 'release', String(id));
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /carol@example\.org: example\.org is not in domains/);
+  assert.equal(await withStore((store) => store.listJobs({ kind: OUTBOUND_JOB })).then((j) => j.length), 0);
+  const released = await run('quarantine', 'release', String(id), '--remote');
   assert.equal(released.code, 0, released.stderr);
   const job = await withStore(async (store) => (await store.listJobs({ kind: OUTBOUND_JOB }))[0]);
   assert.ok(job);
@@ -240,7 +247,7 @@ test('quarantine release: INBOX for local recipients, the outbound queue for oth
     assert.equal(inbox!.messageCount, 1, 'one copy for the account, however many of its addresses');
     assert.equal(await store.readQuarantined(id!), undefined);
   });
-  const again = await run('quarantine', 'release', String(id));
+  const again = await run('quarantine', 'release', String(id), '--remote');
   assert.equal(again.code, 1);
   assert.equal(again.stderr, `postern: ${id}: no such quarantined message (postern quarantine list shows them)\n`);
 });
@@ -252,10 +259,97 @@ test('quarantine release: with no recipient left to deliver to, the entry stays'
   assert.equal(released.code, 1);
   assert.equal(
     released.stderr,
-    `postern: quarantined message ${id}: none of its recipients has an account any more (gone@example.com, left@EXAMPLE.com); it stays in quarantine\n`,
+    [
+      `postern: quarantined message ${id}: no account here has the address gone@example.com, left@EXAMPLE.com any more; it stays in quarantine.`,
+      `  To deliver it to another account here: postern quarantine release ${id} --to <address>`,
+      `  To keep the message itself: postern quarantine show ${id} --raw > message-${id}.eml`,
+      '',
+    ].join('\n'),
   );
   assert.equal(released.stdout, '');
   assert.ok(await withStore((store) => store.readQuarantined(id!)));
+});
+
+test("quarantine release after the recipient's account was removed: an error naming it and the ways out; --to another account", async (t) => {
+  const { file, run, hold, withStore } = setup(t);
+  await addUser(file, 'bob@example.com');
+  await addUser(file, 'alice@example.com');
+  const [id] = await hold(quarantinedMessage('for bob', { recipients: ['bob@example.com'] }));
+  const removed = await run('user', 'remove', 'bob@example.com');
+  assert.equal(removed.code, 0, removed.stderr);
+  const refused = await run('quarantine', 'release', String(id));
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /no account here has the address bob@example\.com any more; it stays in quarantine/);
+  assert.match(refused.stderr, new RegExp(`postern quarantine release ${id} --to <address>`));
+  assert.match(refused.stderr, new RegExp(`postern quarantine show ${id} --raw > message-${id}\\.eml`));
+  assert.ok(await withStore((store) => store.readQuarantined(id!)), 'still held');
+
+  const nobody = await run('quarantine', 'release', String(id), '--to', 'nobody@example.com');
+  assert.equal(nobody.code, 1);
+  assert.equal(
+    nobody.stderr,
+    `postern: quarantine release --to nobody@example.com: no account or alias here has that address; message ${id} stays in quarantine\n`,
+  );
+  const both = await run('quarantine', 'release', String(id), '--to', 'alice@example.com', '--remote');
+  assert.equal(both.code, 2);
+  assert.ok(await withStore((store) => store.readQuarantined(id!)), 'still held');
+
+  const redirected = await run('quarantine', 'release', String(id), '--to', 'alice@example.com');
+  assert.equal(redirected.code, 0, redirected.stderr);
+  assert.equal(
+    redirected.stdout,
+    `delivered to alice@example.com (INBOX, UID 1) instead of bob@example.com\nreleased quarantined message ${id}\n`,
+  );
+  await withStore(async (store) => {
+    const alice = await store.findAccount('alice@example.com');
+    const inbox = await store.getMailbox(alice!.id, 'INBOX');
+    const held = quarantinedMessage('for bob');
+    assert.deepEqual(Buffer.from((await store.readMessage(inbox!.id, 1))!), Buffer.from(held.content));
+    assert.equal(await store.readQuarantined(id!), undefined);
+  });
+});
+
+test('quarantine release for a domain removed from domains: refused naming the domain, no job, unless --remote', async (t) => {
+  const { file, run, hold, withStore } = setup(t);
+  const config = parse(fs.readFileSync(file, 'utf8')) as { domains: string[] };
+  fs.writeFileSync(file, stringify({ ...config, domains: ['example.com', 'old.example'] }));
+  await addUser(file, 'bob@old.example');
+  await addUser(file, 'carl@old.example');
+  const [kept, mixed] = await hold(
+    quarantinedMessage('bob only', { recipients: ['bob@old.example'] }),
+    quarantinedMessage('bob and carl', { recipients: ['bob@old.example', 'carl@old.example'] }),
+  );
+  assert.equal((await run('user', 'remove', 'carl@old.example')).code, 0);
+  fs.writeFileSync(file, stringify({ ...config, domains: ['example.com'] })); // old.example given up
+
+  // carl's account is gone and old.example is no longer ours: before, his copy was queued for old.example's MX.
+  const refused = await run('quarantine', 'release', String(mixed));
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /carl@old\.example: old\.example is not in domains/);
+  assert.match(refused.stderr, /Nothing was released; it stays in quarantine/);
+  assert.match(refused.stderr, new RegExp(`postern quarantine release ${mixed} --remote\n`));
+  assert.match(refused.stderr, new RegExp(`postern quarantine release ${mixed} --to <address>\n$`));
+  await withStore(async (store) => {
+    assert.equal((await store.listJobs({ kind: OUTBOUND_JOB })).length, 0, 'nothing queued');
+    const bob = await store.findAccount('bob@old.example');
+    assert.equal((await store.getMailbox(bob!.id, 'INBOX'))?.messageCount, 0, 'nothing delivered either');
+    assert.ok(await store.readQuarantined(mixed!));
+  });
+
+  // bob's account is still here: his copy stays here, whatever domains says.
+  const local = await run('quarantine', 'release', String(kept));
+  assert.equal(local.code, 0, local.stderr);
+  assert.equal(local.stdout, `delivered to bob@old.example (INBOX, UID 1)\nreleased quarantined message ${kept}\n`);
+
+  const sent = await run('quarantine', 'release', String(mixed), '--remote');
+  assert.equal(sent.code, 0, sent.stderr);
+  const jobs = await withStore((store) => store.listJobs({ kind: OUTBOUND_JOB }));
+  assert.equal(jobs.length, 1);
+  assert.deepEqual((JSON.parse(jobs[0]!.payload) as { recipients: string[] }).recipients, ['carl@old.example']);
+  assert.match(
+    sent.stdout,
+    /^queued for carl@old\.example \(outbound job \d+\)\ndelivered to bob@old\.example \(INBOX, UID 2\)\n/,
+  );
 });
 
 test('quarantine delete, unknown ids and usage errors', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * `postern quarantine list|show|release|delete`: the messages the content filter held back
  * (Store.quarantine), with the verdict that held them. Release delivers a message to its original
- * recipients: accounts here get it in their INBOX, other domains through the outbound queue.
+ * recipients: accounts here get it in their INBOX, other domains (with --remote) through the outbound
+ * queue; or, with --to, to one account here instead.
  */
 import { parseAddress } from '../../accounts/address.ts';
 import { stripForgedResults } from '../../authentication/authentication-results.ts';
@@ -27,12 +28,14 @@ const FLAGS = {
   limit: { type: 'string' },
   raw: { type: 'boolean' },
   lang: { type: 'string' },
+  to: { type: 'string' },
+  remote: { type: 'boolean' },
 } as const;
 
 const ALLOWED: Record<string, (keyof typeof FLAGS)[]> = {
   list: ['json', 'limit'],
   show: ['raw', 'lang'],
-  release: [],
+  release: ['to', 'remote'],
   delete: [],
 };
 
@@ -58,6 +61,9 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw usageError(`usage: postern quarantine ${sub} <id>`);
   const id = idArgument(positionals[0]!);
   const lang = langOption(values.lang);
+  if (values.to !== undefined && values.remote === true) {
+    throw usageError('quarantine release: --to delivers to one account here; --remote does not go with it');
+  }
   const { config } = configFrom(values);
   switch (sub) {
     case 'show': {
@@ -67,7 +73,9 @@ export async function quarantineCommand(args: string[]): Promise<number> {
       return 0;
     }
     case 'release':
-      return withStore(config, (store) => release(store, config, id));
+      return withStore(config, (store) =>
+        values.to !== undefined ? releaseTo(store, id, values.to) : release(store, config, id, values.remote === true),
+      );
     case 'delete': {
       if (!(await withStore(config, (store) => store.removeQuarantined(id)))) throw noSuchEntry(id);
       process.stdout.write(`deleted quarantined message ${id}\n`);
@@ -152,11 +160,14 @@ function show(entry: Quarantined, lang: 'en' | 'ru'): string {
 }
 
 /**
- * Local recipients (an account or alias here) get the message in their INBOX; recipients in other
- * domains are queued for outbound delivery; a recipient in our domains whose account is gone is
- * reported. The entry is removed once the message went somewhere, and kept when it went nowhere.
+ * Local recipients (an account or alias here, whatever its domain) get the message in their INBOX;
+ * recipients in other domains are queued for outbound delivery, only with `remote`: without it the
+ * release is refused whole, naming them, for a domain removed from `domains` looks the same as one
+ * never ours, and its MX may still point here (a loop) or to whoever has it now. A recipient in our
+ * domains whose account is gone is reported. The entry is removed once the message went somewhere,
+ * and kept when it went nowhere.
  */
-async function release(store: Store, config: Config, id: number): Promise<number> {
+async function release(store: Store, config: Config, id: number, allowRemote: boolean): Promise<number> {
   const entry = await store.readQuarantined(id);
   if (!entry) throw noSuchEntry(id);
   const local: { address: string; accountId: number }[] = [];
@@ -170,6 +181,7 @@ async function release(store: Store, config: Config, id: number): Promise<number
     else if (parsed.ok && !config.domains.includes(parsed.domain)) remote.push(recipient);
     else gone.push(recipient);
   }
+  if (remote.length > 0 && !allowRemote) throw notOurDomains(id, remote);
   if (local.length === 0 && remote.length === 0) throw nobodyLeft(id, gone);
   const message = entryMessage(entry);
   let released: ReleasedQuarantine | undefined;
@@ -209,9 +221,53 @@ async function release(store: Store, config: Config, id: number): Promise<number
   return 0;
 }
 
+/** `--to <address>`: the message to that account here instead of its recipients (a redirect). */
+async function releaseTo(store: Store, id: number, to: string): Promise<number> {
+  const entry = await store.readQuarantined(id);
+  if (!entry) throw noSuchEntry(id);
+  const parsed = parseAddress(to);
+  if (!parsed.ok) throw usageError(`quarantine release: --to needs an address (user@domain), not "${to}"`);
+  const account = await store.resolveAddress(parsed.address);
+  if (!account) {
+    throw new CliError(
+      `quarantine release --to ${to}: no account or alias here has that address; message ${id} stays in quarantine`,
+    );
+  }
+  const delivery = { mailFrom: entry.mailFrom, recipients: [{ address: to, accountId: account.id }] };
+  let released: ReleasedQuarantine | undefined;
+  try {
+    released = await store.releaseQuarantined(id, { delivery: { ...delivery, ...entryMessage(entry) } });
+  } catch (err) {
+    if (!(err instanceof RecipientsGoneError)) throw err; // removed since the look-up: rolled back
+    throw new CliError(`quarantine release --to ${to}: the account is gone; message ${id} stays in quarantine`);
+  }
+  if (!released) throw new CliError(`quarantined message ${id} was released or deleted meanwhile; nothing done`);
+  const placement = released.receipt?.placements[0];
+  process.stdout.write(
+    `delivered to ${to} (${placement?.mailbox ?? 'INBOX'}, UID ${placement?.uid}) instead of ${entry.recipients.join(', ')}\n` +
+      `released quarantined message ${id}\n`,
+  );
+  return 0;
+}
+
 function nobodyLeft(id: number, gone: string[]): CliError {
   return new CliError(
-    `quarantined message ${id}: none of its recipients has an account any more (${gone.join(', ')}); it stays in quarantine`,
+    `quarantined message ${id}: no account here has the address ${gone.join(', ')} any more; it stays in quarantine.\n` +
+      `  To deliver it to another account here: postern quarantine release ${id} --to <address>\n` +
+      `  To keep the message itself: postern quarantine show ${id} --raw > message-${id}.eml`,
+  );
+}
+
+/** Recipients outside `domains`: named with their domains, and what the admin can do. */
+function notOurDomains(id: number, remote: string[]): CliError {
+  const domains = [...new Set(remote.map((r) => r.slice(r.lastIndexOf('@') + 1).toLowerCase()))];
+  const which = domains.length === 1 ? `${domains[0]} is` : `${domains.join(', ')} are`;
+  return new CliError(
+    `quarantined message ${id}: ${remote.join(', ')}: ${which} not in domains, so releasing it sends it out ` +
+      'through the outbound queue, to the MX of that domain (this server again, if it was ours until lately ' +
+      'and its MX still points here). Nothing was released; it stays in quarantine.\n' +
+      `  To send it out: postern quarantine release ${id} --remote\n` +
+      `  To deliver it to an account here instead: postern quarantine release ${id} --to <address>`,
   );
 }
 
