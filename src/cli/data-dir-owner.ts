@@ -11,11 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { LOCK_FILE_NAME } from '../server/serve-lock.ts';
+import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
 import { CliError } from './errors.ts';
 import { groupName, passwdEntry, userName } from './system-accounts.ts';
-
-/** As store/sqlite/sqlite-store.ts names it; not imported, so that this file loads no SQLite code. */
-const DATABASE_FILE_NAME = 'postern.sqlite';
 
 /** What the server must write at the top of the data directory (and everything under tls/). */
 const NEEDED = new Set([

@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
 
 export const LOCK_FILE_NAME = 'postern.lock';
 export const PID_FILE_NAME = 'postern.pid';
@@ -54,6 +55,14 @@ export function acquireServeLock(dataDir: string): ServeLock {
   for (;;) {
     const db = takeLock(lockFile, dataDir);
     if (db !== undefined) {
+      const older = olderServer(pidFile, dataDir);
+      if (older !== undefined) {
+        db.close();
+        throw new ServeLockError(
+          `a postern serve from before this lock (pid ${older.pid}) uses the data directory ${dataDir}: it has ` +
+            `${older.file} open and holds no ${LOCK_FILE_NAME}; stop it first (systemctl restart postern does)`,
+        );
+      }
       held.set(lockFile, db);
       try {
         writePid(pidFile);
@@ -169,6 +178,34 @@ function release(lockFile: string, pidFile: string): void {
   if (readPid(pidFile) === process.pid) fs.rmSync(pidFile, { force: true });
   held.delete(lockFile);
   db.close();
+}
+
+/**
+ * A server of a version before the kernel lock (it wrote only postern.pid) that still runs on this data
+ * directory, as after an upgrade made without stopping it: it holds no lock here, so only the PID file
+ * names it, and only its open database says it is this directory's server and not a process that
+ * took the PID after a reboot, or a server of another data directory. /proc unreadable: not seen.
+ */
+function olderServer(pidFile: string, dataDir: string): { pid: number; file: string } | undefined {
+  const pid = readPid(pidFile);
+  if (pid === undefined || pid === process.pid || runningPostern(pid) === undefined) return undefined;
+  const database = path.resolve(dataDir, DATABASE_FILE_NAME);
+  let descriptors: string[];
+  try {
+    descriptors = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  for (const fd of descriptors) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target === database || target === `${database}-wal`) return { pid, file: target };
+  }
+  return undefined;
 }
 
 function readPid(file: string): number | undefined {

@@ -2,6 +2,7 @@
 // a PID file that lies.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -209,4 +210,47 @@ test('a lock file that is not an empty SQLite database is named, with what to do
     /^ServeLockError: the lock file .*postern\.lock is not an empty SQLite database \(file is not a database\): remove it/,
   );
   assert.equal(fs.existsSync(path.join(dataDir, PID_FILE)), false);
+});
+
+/**
+ * A server of a version before the kernel lock, as after an upgrade made without stopping it: its
+ * command line is `… postern serve`, it wrote postern.pid and has the database open, and it holds no lock.
+ */
+async function olderServer(dataDir: string): Promise<ChildProcess> {
+  const script = `
+    const fs = require('node:fs');
+    fs.openSync(process.argv[1], 'a');
+    fs.writeFileSync(process.argv[2], process.pid + '\\n');
+    console.log('open');
+    setInterval(() => {}, 1000);`;
+  const args = ['-e', script, path.join(dataDir, 'postern.sqlite'), path.join(dataDir, PID_FILE)];
+  const child = spawn(process.execPath, [...args, '/opt/postern/bin/postern', 'serve'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
+  assert.equal(line, 'open');
+  return child;
+}
+
+test('a server from before the kernel lock, still running on the data directory, is named; one on another directory is not', async (t) => {
+  const dataDir = tempDataDir(t);
+  const older = await olderServer(dataDir);
+  t.after(() => older.kill('SIGKILL'));
+  assert.throws(
+    () => acquireServeLock(dataDir),
+    new RegExp(
+      `^ServeLockError: a postern serve from before this lock \\(pid ${older.pid}\\) uses the data directory .*: it has .*postern\\.sqlite open and holds no postern\\.lock; stop it first`,
+    ),
+  );
+  // The same PID naming a live `postern serve` of another data directory (a second instance, or a PID
+  // that a server took after a reboot): not this directory's server, and the refusal above kept no lock.
+  const elsewhere = tempDataDir(t);
+  const other = await olderServer(elsewhere);
+  t.after(() => other.kill('SIGKILL'));
+  older.kill('SIGKILL');
+  await once(older, 'exit');
+  fs.writeFileSync(path.join(dataDir, PID_FILE), `${other.pid}\n`);
+  const ours = acquireServeLock(dataDir);
+  assert.equal(fs.readFileSync(ours.file, 'utf8'), `${process.pid}\n`);
+  ours.release();
 });
