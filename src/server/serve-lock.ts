@@ -48,6 +48,35 @@ const held = new Map<string, DatabaseSync>();
 
 export function acquireServeLock(dataDir: string): ServeLock {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return asDataDirOwner(dataDir, () => acquire(dataDir));
+}
+
+/**
+ * Run as root (`serve` started as root) on a data directory another user owns, the lock and PID files
+ * are made and opened with that user's rights: the owner can plant a symbolic link in its directory
+ * between two of our calls, and root following it would chown, create or overwrite any file on the
+ * system. Effective IDs only, put back after: serve goes on as root, as it was started.
+ */
+function asDataDirOwner<T>(dataDir: string, work: () => T): T {
+  if (process.geteuid?.() !== 0) return work();
+  const { uid, gid } = fs.statSync(dataDir);
+  if (uid === 0) return work();
+  const groups = process.getgroups!();
+  const egid = process.getegid!();
+  // Groups and group before the user: once the effective user is not root, they cannot be changed.
+  process.setgroups!([gid]);
+  process.setegid!(gid);
+  process.seteuid!(uid);
+  try {
+    return work();
+  } finally {
+    process.seteuid!(0);
+    process.setegid!(egid);
+    process.setgroups!(groups);
+  }
+}
+
+function acquire(dataDir: string): ServeLock {
   const lockFile = path.resolve(dataDir, LOCK_FILE_NAME);
   const pidFile = path.resolve(dataDir, PID_FILE_NAME);
   if (held.has(lockFile)) throw new ServeLockError(`this process holds the lock ${lockFile} already`);
@@ -99,7 +128,7 @@ export function acquireServeLock(dataDir: string): ServeLock {
  * system without locks reads as held as well (SQLite's unix VFS answers SQLITE_BUSY for it).
  */
 function takeLock(lockFile: string, dataDir: string): DatabaseSync | undefined {
-  createLockFile(lockFile, dataDir);
+  createLockFile(lockFile);
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(lockFile, { timeout: 0 });
@@ -135,7 +164,7 @@ function takeLock(lockFile: string, dataDir: string): DatabaseSync | undefined {
  * exclusively (EEXIST otherwise) so that it is never a descriptor of a lock file held here: closing
  * one would drop this process's fcntl locks on the file.
  */
-function createLockFile(lockFile: string, dataDir: string): void {
+function createLockFile(lockFile: string): void {
   let fd: number;
   try {
     fd = fs.openSync(lockFile, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
@@ -143,13 +172,7 @@ function createLockFile(lockFile: string, dataDir: string): void {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
     throw new ServeLockError(`cannot create the lock ${lockFile}: ${(error as Error).message}`);
   }
-  fs.closeSync(fd);
-  // Run as root (`postern restore` by an admin) for a data directory another user owns: the server,
-  // running as that user, must be able to open the lock file too.
-  if (process.getuid?.() === 0) {
-    const { uid, gid } = fs.statSync(dataDir);
-    if (uid !== 0) fs.chownSync(lockFile, uid, gid);
-  }
+  fs.closeSync(fd); // made by the data directory's owner (asDataDirOwner), so its server can open it too
 }
 
 /**
@@ -166,7 +189,7 @@ function writePid(pidFile: string): void {
     }
   }
   const mine = `${pidFile}.${process.pid}`;
-  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600, flag: 'wx' }); // never through a link planted there
   fs.renameSync(mine, pidFile);
 }
 

@@ -254,3 +254,38 @@ test('a server from before the kernel lock, still running on the data directory,
   assert.equal(fs.readFileSync(ours.file, 'utf8'), `${process.pid}\n`);
   ours.release();
 });
+
+test('serve as root on a data directory its user owns: the lock and PID files are made with that user’s rights, never through a planted link', (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to act as another user');
+    return;
+  }
+  const NOBODY = 65534;
+  const root = tempDataDir(t);
+  fs.chmodSync(root, 0o755); // the owner must reach its data directory
+  const secrets = path.join(root, 'root-only');
+  fs.mkdirSync(secrets, { mode: 0o700 });
+  const secret = path.join(secrets, 'secret');
+  fs.writeFileSync(secret, 'secret\n', { mode: 0o600 });
+  const dataDir = path.join(root, 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  fs.chownSync(dataDir, NOBODY, NOBODY);
+
+  // A fresh lock: the owner's file, and the process is root again after.
+  const lock = acquireServeLock(dataDir);
+  assert.equal(fs.statSync(lock.lockFile).uid, NOBODY);
+  assert.equal(fs.statSync(lock.file).uid, NOBODY);
+  assert.equal(process.geteuid?.(), 0);
+  lock.release();
+
+  // The owner replaced the lock file with links: to a root-only file, and to a file root could create.
+  for (const target of [secret, path.join(secrets, 'created-by-root')]) {
+    fs.rmSync(path.join(dataDir, LOCK_FILE_NAME), { force: true });
+    fs.symlinkSync(target, path.join(dataDir, LOCK_FILE_NAME));
+    assert.throws(() => acquireServeLock(dataDir), /^ServeLockError: cannot open the lock .*postern\.lock/);
+    assert.equal(process.geteuid?.(), 0);
+  }
+  assert.equal(fs.statSync(secret).uid, 0, 'not chowned');
+  assert.equal(fs.readFileSync(secret, 'utf8'), 'secret\n', 'not overwritten');
+  assert.deepEqual(fs.readdirSync(secrets), ['secret'], 'nothing created through the link');
+});
