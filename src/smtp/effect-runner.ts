@@ -165,6 +165,8 @@ export class EffectRunner {
         if (conn.socket.destroyed) return;
         conn.socket.resume();
         this.#finish(conn, text, close, task);
+        // A STARTTLS pipelined behind the error (RFC 2920): its 220 is out now, so is the handshake.
+        if (starttls && !close) this.#host.startTls(conn);
       }, sleepMs);
       return;
     }

@@ -648,3 +648,20 @@ test('SCRAM: a disabled account shows the salt it always had, and its login fail
   assert.equal(await saltOf('dora@example.com'), before);
   await server.store.setDisabled('dora@example.com', false);
 });
+
+test('STARTTLS pipelined behind an error past the soft error limit: after the error sleep, the 220 and then TLS', {
+  timeout: 15_000,
+}, async (t) => {
+  const sleepy = await startTestServer({ smtp: { softErrorLimit: 1, errorSleepMs: 200 } });
+  t.after(() => sleepy.stop());
+  const { client: clear } = await SmtpClient.open(sleepy.submissionPort);
+  await ehlo(clear);
+  assert.equal((await clear.command('BOGUS')).code, 500);
+  clear.send('BOGUS\r\nSTARTTLS\r\n'); // RFC 2920: STARTTLS may end a pipelined group
+  const [refused, ready] = await clear.readN(2);
+  assert.equal(refused?.code, 500);
+  assert.equal(codeOf(ready!), '220 2.0.0');
+  const client = await clear.startTls();
+  assert.match(await ehlo(client), /AUTH/, 'the session goes on over TLS');
+  await client.close();
+});
