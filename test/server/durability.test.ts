@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { addUser, configDir, spawnServer } from '../support/child-server.ts';
 import { startTestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
-import { type Load, sender } from '../support/smtp-load.ts';
+import { type Load, loadUnderway, sender } from '../support/smtp-load.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 const SESSIONS = 10;
@@ -27,7 +26,7 @@ test('SIGKILL under load: every acknowledged message survives, none twice', asyn
   let counter = 0;
   const options = { max: MAX_PER_SESSION, recipients: () => ['alice@example.com'], mayBreak: true };
   const senders = Array.from({ length: SESSIONS }, () => sender(first.port, () => ++counter, load, options));
-  await sleep(LOAD_MS);
+  await loadUnderway(load, 10, LOAD_MS);
   assert.equal(await first.stop('SIGKILL'), null, 'killed by the signal');
   await Promise.all(senders);
   t.diagnostic(`${load.acked.size} acknowledged of ${load.attempted} attempted before SIGKILL`);

@@ -9,7 +9,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import type { MailboxChange } from '../../src/store/store.ts';
 import { addUser, configDir, spawnServer } from '../support/child-server.ts';
 import { withTestDatabase } from '../support/postgres.ts';
-import { type Load, sender } from '../support/smtp-load.ts';
+import { type Load, loadUnderway, sender } from '../support/smtp-load.ts';
 import { waitFor } from '../support/wait.ts';
 
 const SESSIONS_PER_NODE = 6;
@@ -104,7 +104,7 @@ test('postgres: SIGKILL a node under load: every acknowledged message is stored,
     let counter = 0;
     const options = { max: 2000, recipients: () => ['alice@example.com'], mayBreak: true };
     const senders = Array.from({ length: 10 }, () => sender(node.port, () => ++counter, load, options));
-    await sleep(400);
+    await loadUnderway(load, 10, 400);
     assert.equal(await node.stop('SIGKILL'), null, 'killed by the signal');
     await Promise.all(senders);
     t.diagnostic(`${load.acked.size} acknowledged of ${load.attempted} attempted before SIGKILL`);

@@ -51,3 +51,13 @@ export async function sender(port: number, next: () => number, load: Load, optio
     await c.close();
   }
 }
+
+/**
+ * Resolves once `minAcked` messages have their 250, plus `thenMs` more of load, or when `capMs` has
+ * passed: a kill after a fixed time found nothing acknowledged yet on a machine busy with other tests.
+ */
+export async function loadUnderway(load: Load, minAcked: number, thenMs: number, capMs = 20_000): Promise<void> {
+  const deadline = Date.now() + capMs;
+  while (load.acked.size < minAcked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, thenMs));
+}
