@@ -8,24 +8,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite } from '../../src/store/sqlite/migrations.ts';
-import { type CliResult, configDir, POSTERN, postern } from '../support/child-server.ts';
+import { type CliResult, POSTERN, postern } from '../support/child-server.ts';
+import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
 
-const OWNER = 65534; // nobody
 const PASSWORD = 'correct horse battery\n';
 const asRoot = process.getuid?.() === 0;
-
-type Context = { after(fn: () => unknown): void; skip(message?: string): void };
-
-/** A config whose data directory exists and is the unprivileged user's, in a dir that user can traverse. */
-function ownedDir(t: Context) {
-  const d = configDir();
-  t.after(() => d.cleanup());
-  fs.chmodSync(d.root, 0o755);
-  const data = path.join(d.root, 'data');
-  fs.mkdirSync(data, { mode: 0o700 });
-  fs.chownSync(data, OWNER, OWNER);
-  return { ...d, data };
-}
 
 /** bin/postern run as the unprivileged user. */
 function asOwner(args: string[], stdin = ''): Promise<CliResult> {

@@ -5,22 +5,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { configDir, POSTERN, spawnServer } from '../support/child-server.ts';
+import { POSTERN, spawnServer } from '../support/child-server.ts';
+import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
 
-const OWNER = 65534; // nobody
 const asRoot = process.getuid?.() === 0;
-
-type Context = { after(fn: () => unknown): void; skip(message?: string): void };
-
-function ownedDir(t: Context) {
-  const d = configDir();
-  t.after(() => d.cleanup());
-  fs.chmodSync(d.root, 0o755);
-  const data = path.join(d.root, 'data');
-  fs.mkdirSync(data, { mode: 0o700 });
-  fs.chownSync(data, OWNER, OWNER);
-  return { ...d, data };
-}
 
 test('serve run as the data directory’s owner stops at start on root’s TLS files, naming them and the chown', async (t) => {
   if (!asRoot) return t.skip('needs root to switch users');

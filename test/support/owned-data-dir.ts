@@ -1,0 +1,19 @@
+// A data directory owned by an unprivileged user, for tests of what root does to it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { configDir } from './child-server.ts';
+
+export const OWNER = 65534; // nobody
+
+export type Context = { after(fn: () => unknown): void; skip(message?: string): void };
+
+/** A config whose data directory exists and is the unprivileged user's, in a dir that user can traverse. */
+export function ownedDir(t: Context) {
+  const d = configDir();
+  t.after(() => d.cleanup());
+  fs.chmodSync(d.root, 0o755);
+  const data = path.join(d.root, 'data');
+  fs.mkdirSync(data, { mode: 0o700 });
+  fs.chownSync(data, OWNER, OWNER);
+  return { ...d, data };
+}
