@@ -131,14 +131,20 @@ test('eight starters released at once on a stale PID file, ten rounds: exactly o
   assert.deepEqual(fs.readdirSync(dataDir), [LOCK_FILE_NAME], 'the lock file only');
 });
 
-test('a holder killed with SIGKILL frees the data directory at once; its PID file left behind is only overwritten', async (t) => {
+/** A data directory whose lock a starter process (run as `postern <command>`) has taken and holds. */
+async function heldBy(t: { after(fn: () => void): void }, command: 'serve' | 'restore') {
   const dataDir = tempDataDir(t);
   const control = tempDataDir(t);
   fs.writeFileSync(path.join(control, 'go-1'), '');
-  const holder = starter(dataDir, control, 'serve');
+  const holder = starter(dataDir, control, command);
   t.after(() => holder.child.kill('SIGKILL'));
   assert.equal(await holder.line(), 'ready');
   assert.equal(await holder.line(), 'took');
+  return { dataDir, control, holder };
+}
+
+test('a holder killed with SIGKILL frees the data directory at once; its PID file left behind is only overwritten', async (t) => {
+  const { dataDir, holder } = await heldBy(t, 'serve');
   assert.equal(fs.readFileSync(path.join(dataDir, PID_FILE), 'utf8'), `${holder.child.pid}\n`);
   assert.throws(
     () => acquireServeLock(dataDir),
@@ -157,13 +163,7 @@ test('a holder killed with SIGKILL frees the data directory at once; its PID fil
 });
 
 test('a restore holding the lock is named as such; a PID file removed or rewritten does not free the lock', async (t) => {
-  const dataDir = tempDataDir(t);
-  const control = tempDataDir(t);
-  fs.writeFileSync(path.join(control, 'go-1'), '');
-  const holder = starter(dataDir, control, 'restore');
-  t.after(() => holder.child.kill('SIGKILL'));
-  assert.equal(await holder.line(), 'ready');
-  assert.equal(await holder.line(), 'took');
+  const { dataDir, control, holder } = await heldBy(t, 'restore');
   assert.throws(
     () => acquireServeLock(dataDir),
     new RegExp(
