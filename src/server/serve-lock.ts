@@ -23,6 +23,8 @@ export const PID_FILE_NAME = 'postern.pid';
 /** How long a refused starter waits for the holder to write its PID (it took the lock a moment ago). */
 const NAME_WAIT_MS = 1000;
 
+const MAX_PID_FILE_BYTES = 32;
+
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
 const SQLITE_IOERR = 10;
@@ -44,45 +46,24 @@ export interface ServeLock {
  * The locks this process holds, by lock file: SQLite refuses a second connection here too, and a
  * connection left to the garbage collector would be closed, and its lock dropped, while the server runs.
  */
-const held = new Map<string, DatabaseSync>();
+const held = new Map<string, { db: DatabaseSync; pid: FileIdentity }>();
+
+/** Which file a name meant when we made it, whatever it names since (an inode is reused at once). */
+type FileIdentity = { dev: bigint; ino: bigint; ctimeNs: bigint };
+
+function identityOf(file: string): FileIdentity {
+  const { dev, ino, ctimeNs } = fs.lstatSync(file, { bigint: true });
+  return { dev, ino, ctimeNs };
+}
 
 export function acquireServeLock(dataDir: string): ServeLock {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return asDataDirOwner(dataDir, () => acquire(dataDir));
-}
-
-/**
- * Run as root (`serve` started as root) on a data directory another user owns, the lock and PID files
- * are made and opened with that user's rights: the owner can plant a symbolic link in its directory
- * between two of our calls, and root following it would chown, create or overwrite any file on the
- * system. Effective IDs only, put back after: serve goes on as root, as it was started.
- */
-function asDataDirOwner<T>(dataDir: string, work: () => T): T {
-  if (process.geteuid?.() !== 0) return work();
-  const { uid, gid } = fs.statSync(dataDir);
-  if (uid === 0) return work();
-  const groups = process.getgroups!();
-  const egid = process.getegid!();
-  // Groups and group before the user: once the effective user is not root, they cannot be changed.
-  process.setgroups!([gid]);
-  process.setegid!(gid);
-  process.seteuid!(uid);
-  try {
-    return work();
-  } finally {
-    process.seteuid!(0);
-    process.setegid!(egid);
-    process.setgroups!(groups);
-  }
-}
-
-function acquire(dataDir: string): ServeLock {
   const lockFile = path.resolve(dataDir, LOCK_FILE_NAME);
   const pidFile = path.resolve(dataDir, PID_FILE_NAME);
   if (held.has(lockFile)) throw new ServeLockError(`this process holds the lock ${lockFile} already`);
   const deadline = Date.now() + NAME_WAIT_MS;
   for (;;) {
-    const db = takeLock(lockFile, dataDir);
+    const db = asDataDirOwner(dataDir, () => takeLock(lockFile, dataDir));
     if (db !== undefined) {
       const older = olderServer(pidFile, dataDir);
       if (older !== undefined) {
@@ -92,14 +73,14 @@ function acquire(dataDir: string): ServeLock {
             `${older.file} open and holds no ${LOCK_FILE_NAME}; stop it first (systemctl restart postern does)`,
         );
       }
-      held.set(lockFile, db);
+      let pid: FileIdentity;
       try {
-        writePid(pidFile);
+        pid = asDataDirOwner(dataDir, () => writePid(pidFile));
       } catch (error) {
-        held.delete(lockFile);
         db.close();
         throw error;
       }
+      held.set(lockFile, { db, pid });
       return { file: pidFile, lockFile, release: () => release(lockFile, pidFile) };
     }
     // Held. Its holder writes its PID just after taking it: until then the file names a process gone.
@@ -120,6 +101,47 @@ function acquire(dataDir: string): ServeLock {
       );
     }
     sleep(25);
+  }
+}
+
+/**
+ * Run as root (`serve` started as root) on a data directory another user owns, the lock and PID files
+ * are made and opened with that user's rights: the owner can plant a symbolic link in its directory
+ * between two of our calls, and root following it would chown, create or overwrite any file on the
+ * system. Effective IDs only, put back after: serve goes on as root, as it was started. An owner who
+ * cannot reach its directory (a parent closed to it) cannot plant anything there: root does the work.
+ */
+function asDataDirOwner<T>(dataDir: string, work: () => T): T {
+  if (process.geteuid?.() !== 0) return work();
+  const { uid, gid } = fs.statSync(dataDir);
+  if (uid === 0) return work();
+  const groups = process.getgroups!();
+  const egid = process.getegid!();
+  try {
+    // Groups and group before the user: once the effective user is not root, they cannot be changed.
+    try {
+      process.initgroups!(uid, gid); // the owner's groups, as a login would have them
+    } catch {
+      process.setgroups!([gid]); // a uid with no account: the directory's group alone
+    }
+    process.setegid!(gid);
+    process.seteuid!(uid);
+    if (reachable(dataDir)) return work();
+  } finally {
+    if (process.geteuid!() !== 0) process.seteuid!(0);
+    process.setegid!(egid);
+    process.setgroups!(groups);
+  }
+  return work();
+}
+
+/** stat(2), not access(2): access checks the real IDs, which are still root's. */
+function reachable(dataDir: string): boolean {
+  try {
+    fs.statSync(dataDir);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -180,7 +202,7 @@ function createLockFile(lockFile: string): void {
  * it half written. The lock is ours: no other starter writes one now, and a temporary file left by a
  * crash is removed.
  */
-function writePid(pidFile: string): void {
+function writePid(pidFile: string): FileIdentity {
   const dir = path.dirname(pidFile);
   const prefix = `${path.basename(pidFile)}.`;
   for (const name of fs.readdirSync(dir)) {
@@ -191,16 +213,24 @@ function writePid(pidFile: string): void {
   const mine = `${pidFile}.${process.pid}`;
   fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600, flag: 'wx' }); // never through a link planted there
   fs.renameSync(mine, pidFile);
+  return identityOf(pidFile);
 }
 
 function release(lockFile: string, pidFile: string): void {
-  const db = held.get(lockFile);
-  if (db === undefined) return;
-  // The PID file first, while the lock is still ours: after it, it may be the next holder's. Only ours
-  // is removed (one an admin replaced stays).
-  if (readPid(pidFile) === process.pid) fs.rmSync(pidFile, { force: true });
+  const lock = held.get(lockFile);
+  if (lock === undefined) return;
+  // The PID file first, while the lock is still ours: after it, it may be the next holder's. Only the
+  // file we made is removed (one an admin replaced stays), known by its inode, not read: as root, a
+  // FIFO or a link to /dev/zero put in its place by the directory's owner would hang the shutdown.
+  try {
+    const now = identityOf(pidFile);
+    const ours = now.dev === lock.pid.dev && now.ino === lock.pid.ino && now.ctimeNs === lock.pid.ctimeNs;
+    if (ours) fs.rmSync(pidFile, { force: true });
+  } catch {
+    // gone already
+  }
   held.delete(lockFile);
-  db.close();
+  lock.db.close();
 }
 
 /**
@@ -212,7 +242,18 @@ function release(lockFile: string, pidFile: string): void {
 function olderServer(pidFile: string, dataDir: string): { pid: number; file: string } | undefined {
   const pid = readPid(pidFile);
   if (pid === undefined || pid === process.pid || runningPostern(pid) === undefined) return undefined;
+  // Compared by device and inode: /proc names the file by its real path, and dataDir may be a link.
   const database = path.resolve(dataDir, DATABASE_FILE_NAME);
+  const ours = new Map<string, string>();
+  for (const file of [database, `${database}-wal`]) {
+    try {
+      const { dev, ino } = fs.statSync(file);
+      ours.set(`${dev}:${ino}`, file);
+    } catch {
+      // not there: nothing of it can be open
+    }
+  }
+  if (ours.size === 0) return undefined;
   let descriptors: string[];
   try {
     descriptors = fs.readdirSync(`/proc/${pid}/fd`);
@@ -220,23 +261,39 @@ function olderServer(pidFile: string, dataDir: string): { pid: number; file: str
     return undefined;
   }
   for (const fd of descriptors) {
-    let target: string;
     try {
-      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const { dev, ino } = fs.statSync(`/proc/${pid}/fd/${fd}`);
+      const file = ours.get(`${dev}:${ino}`);
+      if (file !== undefined) return { pid, file };
     } catch {
-      continue; // closed meanwhile
+      // closed meanwhile
     }
-    if (target === database || target === `${database}-wal`) return { pid, file: target };
   }
   return undefined;
 }
 
+/**
+ * The PID in a PID file, read without following a link or waiting on a FIFO, and only from a small
+ * regular file: run as root, this reads a file in a directory another user can write.
+ */
 function readPid(file: string): number | undefined {
+  let fd: number;
   try {
-    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size > MAX_PID_FILE_BYTES) return undefined;
+    const buffer = Buffer.alloc(MAX_PID_FILE_BYTES);
+    const text = buffer.toString('latin1', 0, fs.readSync(fd, buffer, 0, MAX_PID_FILE_BYTES, 0));
+    const pid = Number.parseInt(text.trim(), 10);
     return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

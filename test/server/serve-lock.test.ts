@@ -192,7 +192,8 @@ test('the lock file and the PID file are 0600 in a 0700 data directory; release 
   assert.equal(fs.statSync(lock.lockFile).size, 0, 'nothing written to the lock file');
   assert.deepEqual(fs.readdirSync(dataDir).sort(), [LOCK_FILE_NAME, PID_FILE], 'no journal beside the lock');
   assert.throws(() => acquireServeLock(dataDir), /this process holds the lock .* already/);
-  fs.writeFileSync(lock.file, `${deadPid()}\n`); // rewritten by someone since
+  fs.writeFileSync(`${lock.file}.new`, `${deadPid()}\n`);
+  fs.renameSync(`${lock.file}.new`, lock.file); // replaced by someone since
   lock.release();
   assert.ok(fs.existsSync(lock.file), 'not ours: kept');
   lock.release(); // twice is harmless
@@ -220,7 +221,7 @@ async function olderServer(dataDir: string): Promise<ChildProcess> {
   const script = `
     const fs = require('node:fs');
     fs.openSync(process.argv[1], 'a');
-    fs.writeFileSync(process.argv[2], process.pid + '\\n');
+    fs.writeFileSync(process.argv[2], process.pid + '\\n', { mode: 0o600 });
     console.log('open');
     setInterval(() => {}, 1000);`;
   const args = ['-e', script, path.join(dataDir, 'postern.sqlite'), path.join(dataDir, PID_FILE)];
@@ -288,4 +289,51 @@ test('serve as root on a data directory its user owns: the lock and PID files ar
   assert.equal(fs.statSync(secret).uid, 0, 'not chowned');
   assert.equal(fs.readFileSync(secret, 'utf8'), 'secret\n', 'not overwritten');
   assert.deepEqual(fs.readdirSync(secrets), ['secret'], 'nothing created through the link');
+});
+
+test('a server from before the kernel lock is found through a data directory reached by a link, and as root on its user’s directory', async (t) => {
+  const root = tempDataDir(t);
+  fs.chmodSync(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  const link = path.join(root, 'link');
+  fs.symlinkSync(dataDir, link);
+  // Run as root, the older server wrote its PID file 0600 and its descriptors are root's to read.
+  if (process.getuid?.() === 0) fs.chownSync(dataDir, 65534, 65534);
+  const older = await olderServer(dataDir);
+  t.after(() => older.kill('SIGKILL'));
+  assert.throws(() => acquireServeLock(link), /^ServeLockError: a postern serve from before this lock/);
+  assert.throws(() => acquireServeLock(dataDir), /^ServeLockError: a postern serve from before this lock/);
+});
+
+test('release does not read the PID file: a FIFO put in its place does not hang the shutdown', (t) => {
+  const dataDir = tempDataDir(t);
+  const script = `
+    const { acquireServeLock } = await import(${JSON.stringify(LOCK_MODULE)});
+    const { execFileSync } = await import('node:child_process');
+    const { rmSync } = await import('node:fs');
+    const lock = acquireServeLock(${JSON.stringify(dataDir)});
+    rmSync(lock.file);
+    execFileSync('mkfifo', [lock.file]);
+    lock.release();
+    console.log('released');`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 5000, encoding: 'utf8' });
+  assert.equal(run.signal, null, 'release hung on the FIFO');
+  assert.equal(run.stdout.trim(), 'released', run.stderr);
+  assert.ok(fs.lstatSync(path.join(dataDir, PID_FILE)).isFIFO(), 'not ours: left where it is');
+});
+
+test('serve as root on its user’s data directory behind a parent closed to that user: root takes the lock', (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to act as another user');
+    return;
+  }
+  const closed = tempDataDir(t); // 0700, root's: the owner cannot reach what is inside
+  const dataDir = path.join(closed, 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  fs.chownSync(dataDir, 65534, 65534);
+  const lock = acquireServeLock(dataDir);
+  assert.equal(fs.readFileSync(lock.file, 'utf8'), `${process.pid}\n`);
+  assert.equal(process.geteuid?.(), 0);
+  lock.release();
 });
