@@ -15,6 +15,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import {
+  primaryResultCode,
+  SQLITE_BUSY,
+  SQLITE_IOERR,
+  SQLITE_LOCKED,
+  SQLITE_NOTADB,
+} from '../store/sqlite/result-codes.ts';
 import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
 
 export const LOCK_FILE_NAME = 'postern.lock';
@@ -24,11 +31,6 @@ export const PID_FILE_NAME = 'postern.pid';
 const NAME_WAIT_MS = 1000;
 
 const MAX_PID_FILE_BYTES = 32;
-
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-const SQLITE_IOERR = 10;
-const SQLITE_NOTADB = 26;
 
 export class ServeLockError extends Error {
   override readonly name = 'ServeLockError';
@@ -162,8 +164,7 @@ function takeLock(lockFile: string, dataDir: string): DatabaseSync | undefined {
     return db;
   } catch (error) {
     db?.close(); // SQLite keeps the descriptor open while another connection here holds a lock on it
-    const code = (error as { errcode?: number }).errcode; // extended: the primary code in the low byte
-    const primary = code === undefined ? undefined : code & 0xff;
+    const primary = primaryResultCode(error);
     if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED) return undefined;
     const reason = (error as Error).message;
     if (primary === SQLITE_NOTADB) {

@@ -21,6 +21,7 @@ import { SqliteLoginFailures } from './login-failures.ts';
 import type { StoredDelivery, StoredReceipt, WriteRequest, WriteResult } from './protocol.ts';
 import { SqliteQuarantineWrites } from './quarantine.ts';
 import { RequestFailure } from './request-failure.ts';
+import { primaryResultCode, SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_NOTADB } from './result-codes.ts';
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -389,17 +390,13 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * SQLITE_CORRUPT and SQLITE_NOTADB (https://sqlite.org/rescode.html; extended codes keep the primary
- * in their low byte): no retry will store mail in this file, unlike a full disk or a held lock.
- */
+/** Corrupt or not a database: no retry will store mail in this file, unlike a full disk or a held lock. */
 function isCorrupt(error: unknown): boolean {
-  const code = (error as { errcode?: unknown }).errcode;
-  return typeof code === 'number' && ((code & 0xff) === 11 || (code & 0xff) === 26);
+  const code = primaryResultCode(error);
+  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB;
 }
 
 /** SQLITE_BUSY past busy_timeout: the lock is another connection's, which the message should say. */
 function isBusy(error: unknown): boolean {
-  const code = (error as { errcode?: unknown }).errcode;
-  return typeof code === 'number' && (code & 0xff) === 5;
+  return primaryResultCode(error) === SQLITE_BUSY;
 }
