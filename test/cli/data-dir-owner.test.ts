@@ -12,6 +12,8 @@ import { type CliResult, POSTERN, postern } from '../support/child-server.ts';
 import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
 
 const PASSWORD = 'correct horse battery\n';
+// Switching to another user needs root. .ci/run runs as root (it installs Debian packages), so these run
+// in CI; they skip only on a developer's unprivileged machine, and say so.
 const asRoot = process.getuid?.() === 0;
 
 /** bin/postern run as the unprivileged user. */

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import { POSTERN, spawnServer } from '../support/child-server.ts';
 import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
 
+// Switching to another user needs root. .ci/run runs as root (it installs Debian packages), so these run
+// in CI; they skip only on a developer's unprivileged machine, and say so.
 const asRoot = process.getuid?.() === 0;
 
 test('serve run as the data directory’s owner stops at start on root’s TLS files, naming them and the chown', async (t) => {

@@ -258,7 +258,7 @@ test('a server from before the kernel lock, still running on the data directory,
 
 test('serve as root on a data directory its user owns: the lock and PID files are made with that user’s rights, never through a planted link', (t) => {
   if (process.getuid?.() !== 0) {
-    t.skip('needs root to act as another user');
+    t.skip('needs root to act as another user'); // .ci/run runs as root: this runs in CI
     return;
   }
   const NOBODY = 65534;
@@ -325,7 +325,7 @@ test('release does not read the PID file: a FIFO put in its place does not hang 
 
 test('serve as root on its user’s data directory behind a parent closed to that user: root takes the lock', (t) => {
   if (process.getuid?.() !== 0) {
-    t.skip('needs root to act as another user');
+    t.skip('needs root to act as another user'); // .ci/run runs as root: this runs in CI
     return;
   }
   const closed = tempDataDir(t); // 0700, root's: the owner cannot reach what is inside
