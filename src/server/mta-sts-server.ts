@@ -13,13 +13,15 @@ import type tls from 'node:tls';
 import { MTA_STS_PATH, mtaStsPolicy, policyHost } from '../admin/mta-sts-policy.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
-import { listenOn } from '../tls/acme/listen.ts';
+import { listenOn, type TakeOver } from '../tls/acme/listen.ts';
 import type { CertificateInfo, CertificateStore } from '../tls/certificate-store.ts';
 import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
 
 export interface MtaStsServerOptions {
   /** host:port to bind (`mtaSts.listen`); port 0 picks a free port. */
   listen: string;
+  /** The port bound for it before the server gave up root (early-ports.ts); absent: it binds `listen`. */
+  takeOver?: TakeOver;
   config: Pick<Config, 'hostname' | 'domains' | 'mtaSts' | 'tls'>;
   certificates: CertificateStore;
   logger: Logger;
@@ -54,7 +56,7 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  const bound = await listenOn(server, options.listen);
+  const bound = await listenOn(server, options.listen, options.takeOver);
   logger.info(
     { address: bound.address, port: bound.port, hosts: [...hosts] },
     `MTA-STS: serving the policy (mode ${config.mtaSts.mode}) on ${bound.address}:${bound.port}`,

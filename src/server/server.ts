@@ -22,6 +22,7 @@ import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import type { CertificateStore } from '../tls/certificate-store.ts';
 import { DescriptorWatch } from './descriptor-watch.ts';
+import type { EarlyPorts } from './early-ports.ts';
 import { FreeSpace } from './free-space.ts';
 import { inboundHandlers } from './inbound.ts';
 import { type MtaStsServer, startMtaStsServer } from './mta-sts-server.ts';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   logger: Logger;
   /** Benchmark reference only: accept and discard every message (see docs/benchmarks.md). */
   discardMail?: boolean;
+  /** The ports serve bound as root before it gave root up; each listener takes over its own. */
+  ports?: EarlyPorts;
 }
 
 export interface RunningServer {
@@ -118,7 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   let tlsSetup: TlsSetup;
   try {
-    tlsSetup = await setupTls(config, logger);
+    tlsSetup = await setupTls(config, logger, options.ports);
   } catch (err) {
     filter.stop();
     await policy.close();
@@ -157,6 +160,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const descriptors = new DescriptorWatch({ logger });
   const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
     const { host, port } = splitHostPort(address);
+    const takeOver = options.ports?.takeOver(`listen.${name}`);
     const submission = name !== 'smtp';
     listeners.push({
       name,
@@ -190,6 +194,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger: logger.child({ listener: name }),
         storeOutage,
         acceptFailed: (err, fields) => descriptors.acceptFailed(err, { ...fields, listener: name }),
+        ...(takeOver ? { takeOver } : {}),
         maxHandshakesPerClient: config.limits.maxConnectionsPerClient,
         clientOf: (address) => (policy.limitExempt(address) ? undefined : clientKey(address, config.limits.ipv6Prefix)),
         // One budget per client for the policy's lines and every listener's (the policy closes it).
@@ -217,7 +222,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (config.mtaSts.listen) {
       const { certificates } = tlsSetup;
-      mtaSts = await startMtaStsServer({ listen: config.mtaSts.listen, config, certificates, logger });
+      const takeOver = options.ports?.takeOver('mtaSts.listen');
+      mtaSts = await startMtaStsServer({ listen: config.mtaSts.listen, takeOver, config, certificates, logger });
     }
   } catch (err) {
     for (const { listener } of listeners) await listener.close(0).catch(() => {});

@@ -17,6 +17,7 @@ import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
 import { ensureSelfSigned } from '../tls/self-signed.ts';
 import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
+import type { EarlyPorts } from './early-ports.ts';
 import { channelBinding } from './submission-auth.ts';
 
 export interface TlsSetup {
@@ -29,7 +30,8 @@ export interface TlsSetup {
   stop(): Promise<void>;
 }
 
-export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup> {
+/** `ports`: the challenge responders' ports when serve bound them before giving up root. */
+export async function setupTls(config: Config, logger: Logger, ports?: EarlyPorts): Promise<TlsSetup> {
   const certificates = new CertificateStore();
   let files: PemFiles | undefined;
   let acme: AcmeManager | undefined;
@@ -43,8 +45,11 @@ export async function setupTls(config: Config, logger: Logger): Promise<TlsSetup
       termsOfServiceAgreed: settings.termsOfServiceAgreed,
       hostnames: settings.hostnames ?? [config.hostname],
       keyType: settings.keyType,
-      http01: settings.http01,
-      tlsAlpn01: settings.tlsAlpn01,
+      http01: settings.http01 && { ...settings.http01, takeOver: ports?.takeOver('tls.acme.http01.listen') },
+      tlsAlpn01: settings.tlsAlpn01 && {
+        ...settings.tlsAlpn01,
+        takeOver: ports?.takeOver('tls.acme.tlsAlpn01.listen'),
+      },
       renewBeforeDays: settings.renewBeforeDays,
       directoryCa: settings.directoryCa ? await readDirectoryCa(settings.directoryCa).catch(asConfigError) : undefined,
       dataDir: config.dataDir,

@@ -2,6 +2,7 @@
  * What an SMTP listener is given: where to listen, its limits and timers, how it speaks TLS, and the
  * handlers that carry out the session's effects (checks, the message pipeline, AUTH).
  */
+import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
@@ -76,6 +77,11 @@ export interface ListenerOptions {
    * left to drop it quietly, src/server/descriptor-watch.ts). Absent: an error line.
    */
   acceptFailed?: (err: Error, fields: Record<string, unknown>) => void;
+  /**
+   * Listens on a port bound before the server gave up root's rights (src/server/early-ports.ts)
+   * instead of binding host:port itself. Absent: listen() binds.
+   */
+  takeOver?: (server: net.Server) => Promise<void>;
   logger: Logger;
   /**
    * The lines a client's refusals may add a minute, across its connections (src/log/client-budget.ts);

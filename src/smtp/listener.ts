@@ -82,21 +82,26 @@ export class SmtpListener {
     return undefined;
   }
 
-  listen(): Promise<{ address: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        const a = this.server.address() as net.AddressInfo;
-        // From now on an 'error' is a failed accept: unheard, Node would throw it and end the process.
-        this.server.on('error', (err) => {
-          const fields = { port: a.port };
-          if (this.options.acceptFailed) this.options.acceptFailed(err, fields);
-          else this.options.logger.error({ ...fields, err }, 'accepting a connection failed');
+  async listen(): Promise<{ address: string; port: number }> {
+    const { takeOver } = this.options;
+    if (takeOver) await takeOver(this.server);
+    else {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.options.port, this.options.host, () => {
+          this.server.off('error', reject);
+          resolve();
         });
-        resolve({ address: a.address, port: a.port });
       });
+    }
+    const a = this.server.address() as net.AddressInfo;
+    // From now on an 'error' is a failed accept: unheard, Node would throw it and end the process.
+    this.server.on('error', (err) => {
+      const fields = { port: a.port };
+      if (this.options.acceptFailed) this.options.acceptFailed(err, fields);
+      else this.options.logger.error({ ...fields, err }, 'accepting a connection failed');
     });
+    return { address: a.address, port: a.port };
   }
 
   private anyStoring(): boolean {

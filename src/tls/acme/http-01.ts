@@ -5,7 +5,7 @@
  * startHttp01Server is a small server that answers nothing else.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { type ChallengeServer, listenOn } from './listen.ts';
+import { type ChallengeServer, listenOn, type TakeOver } from './listen.ts';
 
 const PREFIX = '/.well-known/acme-challenge/';
 /** RFC 8555 §8.3: the token "MUST NOT contain any characters outside the base64url alphabet". */
@@ -46,11 +46,15 @@ export class Http01Challenges {
   }
 }
 
-export async function startHttp01Server(listen: string, challenges: Http01Challenges): Promise<ChallengeServer> {
+export async function startHttp01Server(
+  listen: string,
+  challenges: Http01Challenges,
+  takeOver?: TakeOver,
+): Promise<ChallengeServer> {
   const server = http.createServer((req, res) => {
     if (!challenges.handle(req, res)) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
-  return listenOn(server, listen);
+  return listenOn(server, listen, takeOver);
 }

@@ -15,16 +15,25 @@ export function parseHostPort(value: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2])!, port };
 }
 
-/** Listens and returns the bound address; `close` also ends open connections so it never waits on a client. */
-export async function listenOn(server: Server, listen: string): Promise<ChallengeServer> {
+/** Listens `server` on a port bound earlier (src/server/early-ports.ts), instead of binding one. */
+export type TakeOver = (server: Server) => Promise<void>;
+
+/**
+ * Listens (or takes over the port bound for it) and returns the bound address; `close` also ends
+ * open connections so it never waits on a client.
+ */
+export async function listenOn(server: Server, listen: string, takeOver?: TakeOver): Promise<ChallengeServer> {
   const { host, port } = parseHostPort(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve();
+  if (takeOver) await takeOver(server);
+  else {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  }
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -24,9 +24,9 @@ import { type AcmeAccount, loadAccount, saveAccountUrl } from './account.ts';
 import { acmeFiles, formatFailureRecord, nextOrderTime, parseFailureRecord } from './files.ts';
 import { Http01Challenges, startHttp01Server } from './http-01.ts';
 import { AcmeRateLimitedError, issueCertificate } from './issue.ts';
-import type { ChallengeServer } from './listen.ts';
+import type { ChallengeServer, TakeOver } from './listen.ts';
 import { renewalDue, renewalTime, retryDelayMs } from './renewal.ts';
-import { challengeListenError } from './setup-error.ts';
+import { CHALLENGE_PORT_IN_USE, challengeListenError } from './setup-error.ts';
 import { startTlsAlpn01Server, TlsAlpnChallenges } from './tls-alpn-01.ts';
 
 export interface AcmeManagerOptions {
@@ -36,10 +36,13 @@ export interface AcmeManagerOptions {
   termsOfServiceAgreed: boolean;
   hostnames: string[];
   keyType?: KeyAlgorithm;
-  /** Enables http-01; `listen` starts a standalone responder (otherwise route port 80 to `manager.http01`). */
-  http01?: { listen?: string };
+  /**
+   * Enables http-01; `listen` starts a standalone responder (otherwise route port 80 to `manager.http01`),
+   * on the port `takeOver` hands over when it was bound before the server gave up root.
+   */
+  http01?: { listen?: string; takeOver?: TakeOver };
   /** Enables tls-alpn-01; `listen` starts a standalone responder (otherwise install `manager.tlsAlpn01.alpnCallback()`). */
-  tlsAlpn01?: { listen?: string };
+  tlsAlpn01?: { listen?: string; takeOver?: TakeOver };
   renewBeforeDays?: number;
   dataDir: string;
   store: CertificateStore;
@@ -133,24 +136,24 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     try {
       if (http01?.listen) {
         this.#servers.push(
-          await startHttp01Server(http01.listen, this.http01).catch((error: unknown) => {
+          await startHttp01Server(http01.listen, this.http01, http01.takeOver).catch((error: unknown) => {
             throw challengeListenError(
               'tls.acme.http01.listen',
               http01.listen as string,
               error,
-              'a web server on port 80 can pass /.well-known/acme-challenge/ to Postern on another address (e.g. 127.0.0.1:8080), or use tlsAlpn01 instead',
+              CHALLENGE_PORT_IN_USE['tls.acme.http01.listen']!,
             );
           }),
         );
       }
       if (tlsAlpn01?.listen) {
         this.#servers.push(
-          await startTlsAlpn01Server(tlsAlpn01.listen, this.tlsAlpn01).catch((error: unknown) => {
+          await startTlsAlpn01Server(tlsAlpn01.listen, this.tlsAlpn01, tlsAlpn01.takeOver).catch((error: unknown) => {
             throw challengeListenError(
               'tls.acme.tlsAlpn01.listen',
               tlsAlpn01.listen as string,
               error,
-              'tls-alpn-01 needs port 443 to itself (RFC 8737 §3 validates there); use http01 instead',
+              CHALLENGE_PORT_IN_USE['tls.acme.tlsAlpn01.listen']!,
             );
           }),
         );

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import { createSelfSignedCertificate, type KeyAlgorithm } from '../create-certificate.ts';
 import { hardenSocket, serverTlsOptions } from '../tls-options.ts';
-import { type ChallengeServer, listenOn } from './listen.ts';
+import { type ChallengeServer, listenOn, type TakeOver } from './listen.ts';
 
 /** RFC 8737 §6.2: the ALPN protocol ID. */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -97,7 +97,11 @@ function usesRsa(socket: tls.TLSSocket): boolean {
  * chosen after ALPN there); with TLS 1.2 there is no certificate to start from, so install
  * `alpnCallback` on a listener with a real certificate to serve TLS 1.2 validators.
  */
-export async function startTlsAlpn01Server(listen: string, challenges: TlsAlpnChallenges): Promise<ChallengeServer> {
+export async function startTlsAlpn01Server(
+  listen: string,
+  challenges: TlsAlpnChallenges,
+  takeOver?: TakeOver,
+): Promise<ChallengeServer> {
   const server = tls.createServer({
     ...serverTlsOptions(),
     ALPNCallback: challenges.alpnCallback(),
@@ -109,5 +113,5 @@ export async function startTlsAlpn01Server(listen: string, challenges: TlsAlpnCh
     socket.end(); // RFC 8737 §4: the protocol carries no application data
   });
   server.on('tlsClientError', () => {}); // scanners and clients without a challenge: not our concern
-  return listenOn(server, listen);
+  return listenOn(server, listen, takeOver);
 }

@@ -1,0 +1,138 @@
+/**
+ * The ports a server started as root binds before it gives root up (cli/commands/serve.ts): ports
+ * below 1024 need root, and nothing after them does. Each is held, listening, until the server part
+ * it is configured for takes it over (`takeOver`, passed down by the composition root); a client that
+ * connects in between is accepted, left unread, and handed over with the port, so it sees a slow
+ * greeting rather than a refused connection. Postfix's master does the same: it opens the ports as
+ * root and its daemons, as `mail_owner`, inherit them.
+ */
+import net from 'node:net';
+import { listenProblem } from '../config/listen-problem.ts';
+import { ConfigError, splitHostPort } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import type { TakeOver } from '../tls/acme/listen.ts';
+import { CHALLENGE_PORT_IN_USE } from '../tls/acme/setup-error.ts';
+
+/** Clients held unread while the server starts; later ones are closed (a flood at start-up holds no more). */
+const MAX_WAITING = 1000;
+
+interface Held {
+  server: net.Server;
+  /** Each waiting client and what removes this module's listeners from it. */
+  waiting: Map<net.Socket, () => void>;
+  taken: boolean;
+}
+
+export class EarlyPorts {
+  readonly #held = new Map<string, Held>();
+
+  private constructor() {}
+
+  /**
+   * Binds every configured address (config key → address, as listenAddresses gives them). One that
+   * cannot be bound closes those already bound and stops the start with the key and what to do.
+   */
+  static async bind(addresses: ReadonlyMap<string, string>): Promise<EarlyPorts> {
+    const ports = new EarlyPorts();
+    try {
+      // Two keys with one address fail here as the second listener would: "in use".
+      for (const [key, address] of addresses) ports.#held.set(key, await hold(key, address));
+    } catch (error) {
+      await ports.closeUnused();
+      throw error;
+    }
+    return ports;
+  }
+
+  /** How the listener of config key `key` (listen.smtp …) takes its port; undefined when none was bound for it. */
+  takeOver(key: string): TakeOver | undefined {
+    const held = this.#held.get(key);
+    if (!held) return undefined;
+    return async (target) => {
+      if (held.taken) throw new Error(`${key}: its port was taken over already`);
+      held.taken = true;
+      await new Promise<void>((resolve, reject) => {
+        target.once('error', reject);
+        // net.Server#listen(handle): the target takes the bound socket itself; the held server is left
+        // without a port and is never closed (closing it would close the target's socket).
+        target.listen(held.server, () => {
+          target.off('error', reject);
+          resolve();
+        });
+      });
+      held.server.removeAllListeners('connection');
+      for (const [socket, forget] of held.waiting) {
+        forget();
+        if (socket.destroyed) continue;
+        socket.setNoDelay(true);
+        target.emit('connection', socket);
+        // Paused at accept (pauseOnConnect): read now that the target's handler is on it (its own
+        // listener, HTTP's parser or a TLS wrap), what the client sent while waiting first.
+        if (!socket.destroyed) socket.resume();
+      }
+      held.waiting.clear();
+    };
+  }
+
+  /** Closes the ports no listener took (one left off, or a start that failed), and their waiting clients. */
+  async closeUnused(): Promise<void> {
+    const unused = [...this.#held.values()].filter((held) => !held.taken);
+    for (const held of unused) held.taken = true;
+    await Promise.all(
+      unused.map(
+        (held) =>
+          new Promise<void>((resolve) => {
+            for (const socket of held.waiting.keys()) socket.destroy();
+            held.waiting.clear();
+            held.server.close(() => resolve());
+          }),
+      ),
+    );
+  }
+}
+
+/**
+ * The addresses `serve` listens on, by config key: the SMTP listeners, the MTA-STS policy host and
+ * the ACME challenge responders. Submission listeners are included though they stay off without a
+ * certificate (known only later): closeUnused() gives those back.
+ */
+export function listenAddresses(config: Config): Map<string, string> {
+  const addresses = new Map<string, string>([['listen.smtp', config.listen.smtp]]);
+  if (config.listen.submission) addresses.set('listen.submission', config.listen.submission);
+  if (config.listen.submissions) addresses.set('listen.submissions', config.listen.submissions);
+  if (config.mtaSts.listen) addresses.set('mtaSts.listen', config.mtaSts.listen);
+  const acme = config.tls.acme;
+  if (acme?.http01?.listen) addresses.set('tls.acme.http01.listen', acme.http01.listen);
+  if (acme?.tlsAlpn01?.listen) addresses.set('tls.acme.tlsAlpn01.listen', acme.tlsAlpn01.listen);
+  return addresses;
+}
+
+async function hold(key: string, address: string): Promise<Held> {
+  const { host, port } = splitHostPort(address);
+  const waiting = new Map<net.Socket, () => void>();
+  const server = net.createServer({ pauseOnConnect: true });
+  const held: Held = { server, waiting, taken: false };
+  server.on('connection', (socket) => {
+    if (waiting.size >= MAX_WAITING) {
+      socket.destroy();
+      return;
+    }
+    const ignore = () => {}; // a client that gives up while waiting
+    const gone = () => waiting.delete(socket);
+    socket.on('error', ignore).once('close', gone);
+    waiting.set(socket, () => socket.off('error', ignore).off('close', gone));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((error: unknown) => {
+    const problem = listenProblem(key, address, error, CHALLENGE_PORT_IN_USE[key] ?? 'is another server running?');
+    throw problem === undefined ? error : new ConfigError(problem, { cause: error });
+  });
+  // A failed accept while waiting (out of descriptors): the client retries; the listener logs its own later.
+  server.on('error', () => {});
+  return held;
+}
