@@ -4,8 +4,9 @@
  * (SQLite's "attempt to write a readonly database", EACCES on a TLS key, a `backups/` a later migration
  * cannot write), often only at its next start. So, as Postfix's commands switch to `mail_owner` before
  * they touch the queue, a command run as root on a SQLite data directory another user owns becomes
- * that user before it opens or creates anything there. `serve` does not (it binds ports as root, and an
- * existing deployment's behaviour stays): it and `check` say what a root start would break.
+ * that user before it opens or creates anything there. `serve` started as root on such a directory
+ * binds its ports first and then becomes the owner too (cli/commands/serve.ts), whatever the store:
+ * as root it would follow links the owner can plant there, and leave files the owner cannot write.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,7 +41,7 @@ export interface ForeignEntry {
   needed: boolean;
 }
 
-let switched: DataDirOwner | undefined;
+let switched: { owner: DataDirOwner; by: 'command' | 'serve' } | undefined;
 
 /** The owner of an existing data directory, when it is not root; undefined when it is not there yet or root's. */
 export function dataDirOwner(dataDir: string): DataDirOwner | undefined {
@@ -67,6 +68,16 @@ export function actAsDataDirOwner(config: Config): void {
   const needed = (foreignEntries(owner) ?? []).filter((entry) => entry.needed);
   if (needed.length > 0) throw new CliError(ownershipProblem(owner, needed));
   if (uid !== 0) return;
+  becomeOwner(owner, 'command');
+}
+
+/**
+ * Gives root up for good: the owner's group, its supplementary groups (or only that group when the
+ * owner has no passwd entry), then the owner, as login and systemd's User= set them. The real, effective
+ * and saved IDs all change, in every thread (glibc applies setuid to the whole process), so nothing
+ * can take root back.
+ */
+export function becomeOwner(owner: DataDirOwner, by: 'command' | 'serve'): void {
   const account = passwdEntry(owner.uid);
   const gid = account?.gid ?? owner.gid;
   // Group first, then the supplementary groups, then the user: after setuid() nothing else may change.
@@ -75,12 +86,12 @@ export function actAsDataDirOwner(config: Config): void {
   if (account) process.initgroups!(account.name, gid);
   else process.setgroups!([gid]);
   process.setuid!(owner.uid);
-  switched = owner;
+  switched = { owner, by };
 }
 
-/** The owner this process became (actAsDataDirOwner), if it did. */
+/** The owner this process became (actAsDataDirOwner, becomeOwner), if it did. */
 export function switchedTo(): DataDirOwner | undefined {
-  return switched;
+  return switched?.owner;
 }
 
 /**
@@ -89,10 +100,12 @@ export function switchedTo(): DataDirOwner | undefined {
  */
 export function switchNote(error: unknown): string | undefined {
   if (!switched || !permissionError(error)) return undefined;
-  return (
-    `note: run as root, this command became ${switched.user}, the owner of ${switched.dataDir}, before touching ` +
-    `the data directory (as the server runs): a file it reads or writes elsewhere must be open to ${switched.user} too`
-  );
+  const { owner, by } = switched;
+  const became =
+    by === 'serve'
+      ? `started as root, the server became ${owner.user}, the owner of ${owner.dataDir}, once its ports were bound`
+      : `run as root, this command became ${owner.user}, the owner of ${owner.dataDir}, before touching the data directory (as the server runs)`;
+  return `note: ${became}: a file it reads or writes elsewhere must be open to ${owner.user} too`;
 }
 
 /**
@@ -133,8 +146,8 @@ export function foreignEntries(owner: DataDirOwner): ForeignEntry[] | undefined 
 
 /**
  * What `serve` and `check` say about a data directory another user owns, run as root or as that
- * owner. Errors stop serve: files the server must write that are someone else's (as root, serve could
- * write them, so it warns). Nothing when the directory is not there yet or is root's.
+ * owner (serve started as root becomes the owner). Errors stop serve: files the server must write that
+ * are someone else's. Nothing when the directory is not there yet or is root's.
  */
 export function ownershipFindings(
   config: Config,
@@ -145,16 +158,16 @@ export function ownershipFindings(
   const owner = dataDirOwner(config.dataDir);
   const uid = process.getuid?.();
   if (!owner || (uid !== 0 && uid !== owner.uid)) return { errors, warnings };
-  if (uid === 0) warnings.push(rootStartWarning(owner, command));
-  else if (switched && command === 'check') {
+  if (switched && command === 'check') {
     warnings.push(
-      `run as root, check became ${owner.user}, the owner of ${owner.dataDir}, and checked as that user; ${rootStartWarning(owner, command)}`,
+      `run as root, check became ${owner.user}, the owner of ${owner.dataDir}, and checked as that user, ` +
+        `as a serve started as root runs once its ports are bound`,
     );
   }
   const entries = foreignEntries(owner) ?? [];
   const needed = entries.filter((entry) => entry.needed);
   const others = entries.filter((entry) => !entry.needed);
-  if (needed.length > 0) (command === 'serve' && uid === 0 ? warnings : errors).push(ownershipProblem(owner, needed));
+  if (needed.length > 0) errors.push(ownershipProblem(owner, needed));
   if (others.length > 0) warnings.push(ownershipProblem(owner, others));
   return { errors, warnings };
 }
@@ -173,17 +186,6 @@ export function ownershipProblem(owner: DataDirOwner, entries: ForeignEntry[]): 
   return (
     `${shown}${more}, in the data directory ${owner.dataDir}: ${harm} (made by a postern command run as root?). ` +
     `Give ${them} back: chown -R ${owner.user}:${owner.group} ${shellWord(owner.dataDir)}`
-  );
-}
-
-/** serve's and check's words when they run as root on a data directory another user owns. */
-function rootStartWarning(owner: DataDirOwner, command: 'serve' | 'check'): string {
-  const [subject, makes] = command === 'serve' ? ['serve runs', 'it makes'] : ['a serve started', 'it would make'];
-  return (
-    `${subject} as root and the data directory ${owner.dataDir} is ${owner.user}'s: the files ${makes} there ` +
-    `(a new store, TLS keys and certificates, ACME files, backups, the lock) will be root's, and the server run as ` +
-    `${owner.user} (systemd's User=${owner.user}) will not be able to write them. Start it as ${owner.user}: ` +
-    `runuser -u ${owner.user} -- postern serve …, or systemctl start postern`
   );
 }
 

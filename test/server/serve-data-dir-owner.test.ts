@@ -1,12 +1,14 @@
 // `serve` on a data directory its user owns: files a root command left there stop it at start, with the
-// chown that fixes them, and a serve started as root says what it will leave behind. It does not switch.
+// chown that fixes them; started as root, it binds its ports and then becomes that user.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { POSTERN, spawnServer } from '../support/child-server.ts';
+import { addUser, POSTERN, postern, spawnServer } from '../support/child-server.ts';
 import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
 
 // Switching to another user needs root. .ci/run runs as root (it installs Debian packages), so these run
 // in CI; they skip only on a developer's unprivileged machine, and say so.
@@ -37,25 +39,104 @@ test('serve run as the data directory’s owner stops at start on root’s TLS f
   assert.deepEqual(fs.readdirSync(d.data).sort(), ['tls'], 'nothing made: no store, no lock');
 });
 
-test('serve started as root on its user’s data directory warns that the files it makes will be root’s', async (t) => {
-  if (!asRoot) return t.skip('needs root to switch users');
-  const d = ownedDir(t);
+/** A loopback port below 1024 that is free now (one only root may bind). */
+async function privilegedPort(): Promise<number> {
+  for (let port = 1023; port > 900; port--) {
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+  throw new Error('no free loopback port between 901 and 1023');
+}
+
+/** Every entry under `dir` (itself included) with its owner's uid and gid, for one assertion. */
+function owners(dir: string): string[] {
+  return [dir, ...fs.readdirSync(dir, { recursive: true }).map((name) => path.join(dir, String(name)))].map((file) => {
+    const stat = fs.lstatSync(file);
+    return `${path.relative(dir, file) || '.'} ${stat.uid}:${stat.gid}`;
+  });
+}
+
+test('serve started as root on its user’s data directory binds its ports, one below 1024 too, then runs as that user', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users and bind a port below 1024');
+  const low = await privilegedPort();
+  const d = ownedDir(t, {
+    listen: { smtp: `127.0.0.1:${low}`, submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
+    tls: { selfSigned: true },
+  });
+  await addUser(d.file, 'alice@example.com'); // as root: it becomes the owner too
   const server = await spawnServer(d.file);
   t.after(() => server.stop());
-  const warning = server
-    .output()
-    .split('\n')
-    .find((line) => line.includes('serve runs as root'));
-  assert.ok(warning, server.output());
+  assert.equal(server.port, low);
+  // All of the process, for good: real, effective, saved and file-system IDs, and the groups.
+  const status = fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+  assert.match(status, new RegExp(`^Uid:\\t${OWNER}\\t${OWNER}\\t${OWNER}\\t${OWNER}$`, 'm'));
+  assert.match(status, new RegExp(`^Gid:\\t${OWNER}\\t${OWNER}\\t${OWNER}\\t${OWNER}$`, 'm'));
+  assert.match(status, new RegExp(`^Groups:\\t${OWNER} ?$`, 'm'));
   assert.match(
-    warning,
+    server.output(),
+    new RegExp(`started as root: the ports are bound, and the server now runs as nobody, the owner of ${d.data}`),
+  );
+  assert.doesNotMatch(server.output(), /will be root's/);
+  const submissions = Number(/"submissions":"127\.0\.0\.1:(\d+)"/.exec(server.output())?.[1]);
+  const { client } = await SmtpClient.open(low);
+  t.after(() => client.close());
+  assert.equal((await client.command('EHLO c.example.net')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
+  assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+  assert.equal((await client.command('DATA')).code, 354);
+  assert.equal((await client.command('Subject: low port\r\n\r\nHello.\r\n.')).code, 250);
+  const secure = await SmtpClient.openTls(submissions);
+  t.after(() => secure.client.close());
+  assert.equal((await secure.client.command('EHLO c.example.net')).code, 250, 'the TLS key it made is readable');
+  assert.equal(await server.stop(), 0);
+  const list = await postern(['mail', 'list', 'alice@example.com', '--json', '--config', d.file]);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { subject: string }[]).map((m) => m.subject),
+    ['low port'],
+  );
+  // The store, the lock and PID files, the TLS key and certificate: all the owner's.
+  const made = owners(d.data);
+  assert.ok(
+    made.some((line) => line.startsWith('tls/self-signed.key ')),
+    made.join('\n'),
+  );
+  assert.deepEqual(
+    made.filter((line) => !line.endsWith(` ${OWNER}:${OWNER}`)),
+    [],
+  );
+});
+
+test('serve started as root follows no link its user planted in the data directory with root’s rights', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  // The owner makes tls/ a link to a directory only root may write: as root, serve made its key there.
+  const rootOnly = path.join(d.root, 'root-only');
+  fs.mkdirSync(rootOnly, { mode: 0o700 });
+  fs.symlinkSync(rootOnly, path.join(d.data, 'tls'));
+  fs.lchownSync(path.join(d.data, 'tls'), OWNER, OWNER);
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(POSTERN, ['serve', '--config', d.file], { cwd: '/', timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+  });
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(
+    result.stderr,
+    new RegExp(`^postern: EPERM: operation not permitted, chmod '${path.join(d.data, 'tls')}'$`, 'm'),
+  );
+  assert.match(
+    result.stderr,
     new RegExp(
-      `serve runs as root and the data directory ${d.data} is nobody's: the files it makes there .* will be root's, ` +
-        'and the server run as nobody .* will not be able to write them. Start it as nobody: runuser -u nobody -- postern serve',
+      `^postern: note: started as root, the server became nobody, the owner of ${d.data}, once its ports were bound: ` +
+        'a file it reads or writes elsewhere must be open to nobody too$',
+      'm',
     ),
   );
-  assert.match(warning, /"level":40/);
-  assert.equal(await server.stop(), 0);
-  // Unchanged behaviour: it ran as root, and what it made is root's (the warning said so).
-  assert.equal(fs.statSync(path.join(d.data, 'tls')).uid, 0);
+  assert.deepEqual(fs.readdirSync(rootOnly), [], 'nothing written through the link');
 });

@@ -8,8 +8,8 @@ export const OWNER = 65534; // nobody
 export type Context = { after(fn: () => unknown): void; skip(message?: string): void };
 
 /** A config whose data directory exists and is the unprivileged user's, in a dir that user can traverse. */
-export function ownedDir(t: Context) {
-  const d = configDir();
+export function ownedDir(t: Context, extra: Record<string, unknown> = {}) {
+  const d = configDir(extra);
   t.after(() => d.cleanup());
   fs.chmodSync(d.root, 0o755);
   const data = path.join(d.root, 'data');

@@ -4,10 +4,11 @@ import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
+import { EarlyPorts, listenAddresses } from '../../server/early-ports.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
-import { ownershipFindings } from '../data-dir-owner.ts';
+import { becomeOwner, dataDirOwner, ownershipFindings } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
@@ -18,9 +19,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = createLogger(config.log.level, undefined, config.log.format);
   const discardMail = values['discard-mail'] === true;
   // Before anything is made there: the server's files someone else owns (a command run as root) stop
-  // it now, with the chown, rather than at the first write; run as root on its user's directory, it says
-  // what it will leave behind. It does not become that user (see docs/deployment.md).
+  // it now, with the chown, rather than at the first write.
   const ownership = ownershipFindings(config, 'serve');
+  // Started as root on a data directory its user owns, the server binds its ports (those below 1024
+  // need root) and then becomes that user before it opens or makes anything there: as root it would
+  // follow links that user can plant in the directory (docs/deployment.md).
+  const owner = process.getuid?.() === 0 ? dataDirOwner(config.dataDir) : undefined;
   if (ownership.errors.length > 0) throw new CliError(ownership.errors.join('\n'));
   for (const warning of ownership.warnings) logger.warn(warning);
   // SIGHUP is what logrotate, `systemctl reload` and a closed terminal send; Node's default ends the
@@ -46,14 +50,25 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (error instanceof ServeLockError) throw new CliError(error.message);
     throw error;
   }
+  let ports: EarlyPorts | undefined;
   let server: RunningServer;
   try {
-    server = await startServer({ config, logger, discardMail });
+    if (owner) {
+      ports = await EarlyPorts.bind(listenAddresses(config));
+      becomeOwner(owner, 'serve');
+      logger.info(
+        { user: owner.user, uid: process.getuid?.(), gid: process.getgid?.() },
+        `started as root: the ports are bound, and the server now runs as ${owner.user}, the owner of ${config.dataDir}`,
+      );
+    }
+    server = await startServer({ config, logger, discardMail, ports });
   } catch (error) {
     process.off('SIGHUP', reload);
+    await ports?.closeUnused();
     lock?.release();
     throw error;
   }
+  await ports?.closeUnused(); // a submission listener left off (no certificate) gives its port back
   running = server;
   const show = (a: { address: string; port: number } | undefined) =>
     a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : undefined;
