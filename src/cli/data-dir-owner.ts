@@ -59,10 +59,11 @@ export function dataDirOwner(dataDir: string): DataDirOwner | undefined {
  * Run as root on a SQLite data directory another user owns: refuses when the server's files there are
  * already someone else's (naming them and the chown that fixes it), else becomes that user, with its
  * group and supplementary groups. Run as the owner: the same refusal, no switch. Otherwise nothing.
+ * `anyStore`: with PostgreSQL too (`check`, which checks as a serve started as root would run).
  */
-export function actAsDataDirOwner(config: Config): void {
+export function actAsDataDirOwner(config: Config, options: { anyStore?: boolean } = {}): void {
   const uid = process.getuid?.();
-  if (switched || uid === undefined || config.store.engine !== 'sqlite') return;
+  if (switched || uid === undefined || (config.store.engine !== 'sqlite' && !options.anyStore)) return;
   const owner = dataDirOwner(config.dataDir);
   if (!owner || (uid !== 0 && uid !== owner.uid)) return;
   const needed = (foreignEntries(owner) ?? []).filter((entry) => entry.needed);

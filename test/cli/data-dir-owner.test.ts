@@ -10,6 +10,8 @@ import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite } from '../../src/store/sqlite/migrations.ts';
 import { type CliResult, POSTERN, postern } from '../support/child-server.ts';
 import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
+import { withTestDatabase } from '../support/postgres.ts';
+import { createTestCa } from '../support/test-ca.ts';
 
 const PASSWORD = 'correct horse battery\n';
 // Switching to another user needs root. .ci/run runs as root (it installs Debian packages), so these run
@@ -152,3 +154,26 @@ test('check as root tests the data directory for its owner, and names root’s f
   assert.equal(asTheOwner.code, 1, 'run as the owner, check finds them too');
   assert.match(asTheOwner.stdout, /^error: .*tls is root's, .*chown -R nobody:nogroup/m);
 });
+
+test('check as root with PostgreSQL checks as the data directory’s owner too: a certificate only root can read is an error', (t) =>
+  withTestDatabase(async ({ url }) => {
+    if (!asRoot) return t.skip('needs root to switch users');
+    const ca = await createTestCa();
+    const { cert, key } = await ca.issue(['mx.example.com']);
+    const d = ownedDir(t, {
+      store: { engine: 'postgres', url },
+      tls: { certificates: [{ cert: './cert.pem', key: './key.pem' }] },
+    });
+    fs.writeFileSync(path.join(d.root, 'cert.pem'), cert);
+    fs.writeFileSync(path.join(d.root, 'key.pem'), key, { mode: 0o600 }); // root's: a serve as nobody cannot read it
+    const result = await postern(['check', '--config', d.file]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      /^warning: run as root, check became nobody, the owner of .*, and checked as that user/m,
+    );
+    assert.match(result.stdout, /^error: .*key\.pem.*EACCES/m);
+    fs.chownSync(path.join(d.root, 'key.pem'), OWNER, OWNER);
+    const fixed = await postern(['check', '--config', d.file]);
+    assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+  }));

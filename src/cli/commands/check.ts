@@ -49,8 +49,9 @@ export async function checkCommand(args: string[]): Promise<number> {
   // A config that does not parse or fails the schema throws here: one line naming the key, exit 1.
   const { config, file } = configFrom(values);
   try {
-    // Run as root on the server's user's data directory, check as that user, as serve runs.
-    actAsDataDirOwner(config);
+    // Run as root on the server's user's data directory, check as that user, as serve runs (with
+    // either store: serve started as root becomes the owner whatever the store).
+    actAsDataDirOwner(config, { anyStore: true });
   } catch (error) {
     // Its files someone else owns: reported below with the rest; checked as root meanwhile.
     if (!(error instanceof CliError)) throw error;
