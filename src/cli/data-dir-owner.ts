@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { asDataDirOwner } from '../server/data-dir-owner-ids.ts';
 import { LOCK_FILE_NAME } from '../server/serve-lock.ts';
 import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
 import { CliError } from './errors.ts';
@@ -76,7 +77,8 @@ export function actAsDataDirOwner(config: Config, options: { anyStore?: boolean 
  * Gives root up for good: the owner's group, its supplementary groups (or only that group when the
  * owner has no passwd entry), then the owner, as login and systemd's User= set them. The real, effective
  * and saved IDs all change, in every thread (glibc applies setuid to the whole process), so nothing
- * can take root back.
+ * can take root back. HOME, USER and LOGNAME become the owner's too, as runuser and User= make them:
+ * what reads files from HOME (libpq's ~/.pgpass, through pg) reads the owner's, not root's.
  */
 export function becomeOwner(owner: DataDirOwner, by: 'command' | 'serve'): void {
   const account = passwdEntry(owner.uid);
@@ -87,6 +89,11 @@ export function becomeOwner(owner: DataDirOwner, by: 'command' | 'serve'): void 
   if (account) process.initgroups!(account.name, gid);
   else process.setgroups!([gid]);
   process.setuid!(owner.uid);
+  if (account) {
+    process.env.HOME = account.home || '/';
+    process.env.USER = account.name;
+    process.env.LOGNAME = account.name;
+  }
   switched = { owner, by };
 }
 
@@ -111,9 +118,16 @@ export function switchNote(error: unknown): string | undefined {
 
 /**
  * Entries of the data directory another user than its owner owns, needed ones first; undefined when
- * the directory cannot be read (run as a third user).
+ * the directory cannot be read (run as a third user). Run as root, the walk has the owner's rights:
+ * the owner could swap a directory for a link between our look and our readdir, and make root list
+ * any directory into our output (a review reproduced it); a directory the owner cannot read is named,
+ * not entered.
  */
 export function foreignEntries(owner: DataDirOwner): ForeignEntry[] | undefined {
+  return asDataDirOwner(owner.dataDir, () => walkForeign(owner));
+}
+
+function walkForeign(owner: DataDirOwner): ForeignEntry[] | undefined {
   const found: ForeignEntry[] = [];
   let seen = 0;
   const walk = (dir: string, needed: (name: string) => boolean): void => {

@@ -10,12 +10,14 @@ export interface PasswdEntry {
   uid: number;
   /** The user's own group, as login, runuser and systemd's User= give it. */
   gid: number;
+  /** The home directory field (may be empty, or a directory that does not exist: /nonexistent). */
+  home: string;
 }
 
 export function passwdEntry(uid: number, file = '/etc/passwd'): PasswdEntry | undefined {
   for (const fields of entries(file)) {
     if (Number(fields[2]) === uid && fields[3] !== undefined && fields[3] !== '') {
-      return { name: fields[0]!, uid, gid: Number(fields[3]) };
+      return { name: fields[0]!, uid, gid: Number(fields[3]), home: fields[5] ?? '' };
     }
   }
   return undefined;

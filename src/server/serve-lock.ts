@@ -23,6 +23,7 @@ import {
   SQLITE_NOTADB,
 } from '../store/sqlite/result-codes.ts';
 import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
+import { asDataDirOwner } from './data-dir-owner-ids.ts';
 
 export const LOCK_FILE_NAME = 'postern.lock';
 export const PID_FILE_NAME = 'postern.pid';
@@ -103,47 +104,6 @@ export function acquireServeLock(dataDir: string): ServeLock {
       );
     }
     sleep(25);
-  }
-}
-
-/**
- * Run as root (`serve` started as root) on a data directory another user owns, the lock and PID files
- * are made and opened with that user's rights: the owner can plant a symbolic link in its directory
- * between two of our calls, and root following it would chown, create or overwrite any file on the
- * system. Effective IDs only, put back after: serve goes on as root, as it was started. An owner who
- * cannot reach its directory (a parent closed to it) cannot plant anything there: root does the work.
- */
-function asDataDirOwner<T>(dataDir: string, work: () => T): T {
-  if (process.geteuid?.() !== 0) return work();
-  const { uid, gid } = fs.statSync(dataDir);
-  if (uid === 0) return work();
-  const groups = process.getgroups!();
-  const egid = process.getegid!();
-  try {
-    // Groups and group before the user: once the effective user is not root, they cannot be changed.
-    try {
-      process.initgroups!(uid, gid); // the owner's groups, as a login would have them
-    } catch {
-      process.setgroups!([gid]); // a uid with no account: the directory's group alone
-    }
-    process.setegid!(gid);
-    process.seteuid!(uid);
-    if (reachable(dataDir)) return work();
-  } finally {
-    if (process.geteuid!() !== 0) process.seteuid!(0);
-    process.setegid!(egid);
-    process.setgroups!(groups);
-  }
-  return work();
-}
-
-/** stat(2), not access(2): access checks the real IDs, which are still root's. */
-function reachable(dataDir: string): boolean {
-  try {
-    fs.statSync(dataDir);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -39,9 +39,14 @@ test('serve run as the data directory’s owner stops at start on root’s TLS f
   assert.deepEqual(fs.readdirSync(d.data).sort(), ['tls'], 'nothing made: no store, no lock');
 });
 
-/** A loopback port below 1024 that is free now (one only root may bind). */
-async function privilegedPort(): Promise<number> {
-  for (let port = 1023; port > 900; port--) {
+/**
+ * A loopback port free now that only root may bind (below net.ipv4.ip_unprivileged_port_start, 1024 by
+ * default; containers often set 0, and then there is none: undefined).
+ */
+async function privilegedPort(): Promise<number | undefined> {
+  const start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+  if (!(start > 1)) return undefined;
+  for (let port = start - 1; port > Math.max(0, start - 120); port--) {
     const server = net.createServer();
     const bound = await new Promise<boolean>((resolve) => {
       server.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true));
@@ -51,7 +56,21 @@ async function privilegedPort(): Promise<number> {
       return port;
     }
   }
-  throw new Error('no free loopback port between 901 and 1023');
+  throw new Error(`no free loopback port below ${start}`);
+}
+
+/** What binding 127.0.0.1:port does for the data directory's owner: 'EACCES' when only root may. */
+function ownerBinds(port: number): Promise<string> {
+  const script = `require('net').createServer().once('error', (e) => { console.log(e.code); process.exit(0) })
+    .listen(${port}, '127.0.0.1', () => { console.log('bound'); process.exit(0) })`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      'setpriv',
+      [`--reuid=${OWNER}`, `--regid=${OWNER}`, '--clear-groups', process.execPath, '-e', script],
+      { timeout: 10_000 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
+    );
+  });
 }
 
 /** Every entry under `dir` (itself included) with its owner's uid and gid, for one assertion. */
@@ -65,6 +84,8 @@ function owners(dir: string): string[] {
 test('serve started as root on its user’s data directory binds its ports, one below 1024 too, then runs as that user', async (t) => {
   if (!asRoot) return t.skip('needs root to switch users and bind a port below 1024');
   const low = await privilegedPort();
+  if (low === undefined) return t.skip('net.ipv4.ip_unprivileged_port_start is 0: no port needs root here');
+  assert.equal(await ownerBinds(low), 'EACCES', 'the owner alone cannot bind it: serve bound it as root');
   const d = ownedDir(t, {
     listen: { smtp: `127.0.0.1:${low}`, submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
     tls: { selfSigned: true },
@@ -139,4 +160,21 @@ test('serve started as root follows no link its user planted in the data directo
     ),
   );
   assert.deepEqual(fs.readdirSync(rootOnly), [], 'nothing written through the link');
+});
+
+test('serve started as root looks through its user’s data directory with that user’s rights', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  // A directory of root's in it that its owner cannot read: named, never listed (as root, a link the
+  // owner swapped in between our look and our readdir made root list any directory into the log).
+  fs.mkdirSync(path.join(d.data, 'sub'), { mode: 0o700 });
+  fs.writeFileSync(path.join(d.data, 'sub', 'secret-name'), '');
+  const server = await spawnServer(d.file);
+  t.after(() => server.stop());
+  const warning = server
+    .output()
+    .split('\n')
+    .find((line) => line.includes("sub is root's"));
+  assert.ok(warning, server.output());
+  assert.doesNotMatch(server.output(), /secret-name/);
 });
