@@ -59,6 +59,9 @@ export class EarlyPorts {
           target.off('error', reject);
           resolve();
         });
+      }).catch((error: unknown) => {
+        held.taken = false; // still ours: closeUnused closes it and its waiting clients
+        throw error;
       });
       held.server.removeAllListeners('connection');
       for (const [socket, forget] of held.waiting) {

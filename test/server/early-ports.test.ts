@@ -61,8 +61,8 @@ function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
 }
 
+/** `key` bound early on a loopback port free now (found by binding port 0 and closing it). */
 async function bindOne(key: string): Promise<{ ports: EarlyPorts; port: number }> {
-  // Port 0 in the config: the held socket's port is what the listener reports once it takes it over.
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const port = (probe.address() as net.AddressInfo).port;
@@ -119,6 +119,25 @@ test('the ACME http-01 responder takes over its port, and a request sent before 
   t.after(() => responder.close());
   assert.equal(responder.port, port);
   assert.match(await readUntil(early, /no such challenge/), /^HTTP\/1\.1 404 /);
+});
+
+test('closing a responder cuts the clients it was handed at the take-over too', async (t) => {
+  const { ports, port } = await bindOne('tls.acme.http01.listen');
+  const early = net.connect(port, '127.0.0.1');
+  early.on('error', () => {});
+  t.after(() => early.destroy());
+  await once(early, 'connect');
+  early.write('GET /.well-known/acme-challenge/'); // half a request: HTTP would wait 10 s for the rest
+  const responder = await startHttp01Server(
+    `127.0.0.1:${port}`,
+    new Http01Challenges(),
+    ports.takeOver('tls.acme.http01.listen'),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const closed = once(early, 'close').then(() => 'closed');
+  await responder.close();
+  const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('open'), 2000))]);
+  assert.equal(outcome, 'closed');
 });
 
 test('ports nothing took are closed with their waiting clients; a taken one closes with its listener', async (t) => {

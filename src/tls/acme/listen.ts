@@ -24,6 +24,12 @@ export type TakeOver = (server: Server) => Promise<void>;
  */
 export async function listenOn(server: Server, listen: string, takeOver?: TakeOver): Promise<ChallengeServer> {
   const { host, port } = parseHostPort(listen);
+  // Tracked from the start: a take-over hands its waiting clients over as it listens.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   if (takeOver) await takeOver(server);
   else {
     await new Promise<void>((resolve, reject) => {
@@ -34,11 +40,6 @@ export async function listenOn(server: Server, listen: string, takeOver?: TakeOv
       });
     });
   }
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
   const bound = server.address() as AddressInfo;
   return {
     address: bound.address,
