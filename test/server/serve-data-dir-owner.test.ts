@@ -1,13 +1,14 @@
 // `serve` on a data directory its user owns: files a root command left there stop it at start, with the
 // chown that fixes them; started as root, it binds its ports and then becomes that user.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { addUser, POSTERN, postern, spawnServer } from '../support/child-server.ts';
+import { addUser, MAIN, POSTERN, postern, spawnServer } from '../support/child-server.ts';
 import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
+import { freePort } from '../support/ports.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
 // Switching to another user needs root. .ci/run runs as root (it installs Debian packages), so these run
@@ -178,3 +179,48 @@ test('serve started as root looks through its user’s data directory with that 
   assert.ok(warning, server.output());
   assert.doesNotMatch(server.output(), /secret-name/);
 });
+
+test('serve started as root: a client that connects while the server starts is greeted once it is ready', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const port = await freePort();
+  const d = ownedDir(t, { listen: { smtp: `127.0.0.1:${port}`, submission: null, submissions: null } });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', d.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  t.after(async () => {
+    child.kill('SIGTERM');
+    await exited;
+  });
+  // Connect as soon as the port is bound: the store and TLS are not set up yet.
+  let early: net.Socket | undefined;
+  for (let tries = 0; !early && tries < 1000; tries++) {
+    early = await new Promise<net.Socket | undefined>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+      socket.once('error', () => resolve(undefined));
+    });
+    if (!early) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.ok(early, 'the port was bound');
+  t.after(() => early.destroy());
+  const connectedBeforeReady = !output.includes('SMTP on');
+  early.write('EHLO early.example.net\r\n');
+  const replies = await readReplies(early, /^250 /m);
+  assert.match(replies, /^220 mx\.example\.com/);
+  assert.match(replies, /^250-mx\.example\.com/m);
+  // Bound a moment before the store's writer thread and TLS are up (tens of ms); polled every 5 ms.
+  assert.ok(connectedBeforeReady, `connected only after the server was ready:\n${output}`);
+  assert.match(output, /started as root/);
+});
+
+async function readReplies(socket: net.Socket, until: RegExp): Promise<string> {
+  let text = '';
+  socket.setEncoding('latin1');
+  for await (const chunk of socket) {
+    text += chunk as string;
+    if (until.test(text)) return text;
+  }
+  throw new Error(`closed before ${until}: ${text}`);
+}
