@@ -16,6 +16,9 @@ import { CHALLENGE_PORT_IN_USE } from '../tls/acme/setup-error.ts';
 /** Clients held unread while the server starts; later ones are closed (a flood at start-up holds no more). */
 const MAX_WAITING = 1000;
 
+/** Listeners that stay off without a TLS certificate (server.ts). */
+const MAY_STAY_OFF = new Set(['listen.submission', 'listen.submissions']);
+
 interface Held {
   server: net.Server;
   /** Each waiting client and what removes this module's listeners from it. */
@@ -30,13 +33,22 @@ export class EarlyPorts {
 
   /**
    * Binds every configured address (config key → address, as listenAddresses gives them). One that
-   * cannot be bound closes those already bound and stops the start with the key and what to do.
+   * cannot be bound closes those already bound and stops the start with the key and what to do, but
+   * for the submission listeners: they stay off without a certificate (known only later), and a port
+   * of theirs that another program holds stopped no start before. Such a listener, when it does
+   * start, binds for itself and fails then with the same words.
    */
   static async bind(addresses: ReadonlyMap<string, string>): Promise<EarlyPorts> {
     const ports = new EarlyPorts();
     try {
       // Two keys with one address fail here as the second listener would: "in use".
-      for (const [key, address] of addresses) ports.#held.set(key, await hold(key, address));
+      for (const [key, address] of addresses) {
+        const held = await hold(key, address).catch((error: unknown) => {
+          if (MAY_STAY_OFF.has(key)) return undefined;
+          throw error;
+        });
+        if (held) ports.#held.set(key, held);
+      }
     } catch (error) {
       await ports.closeUnused();
       throw error;
@@ -97,7 +109,7 @@ export class EarlyPorts {
 /**
  * The addresses `serve` listens on, by config key: the SMTP listeners, the MTA-STS policy host and
  * the ACME challenge responders. Submission listeners are included though they stay off without a
- * certificate (known only later): closeUnused() gives those back.
+ * certificate (known only later): closeUnused() gives those back, and bind() skips one it cannot have.
  */
 export function listenAddresses(config: Config): Map<string, string> {
   const addresses = new Map<string, string>([['listen.smtp', config.listen.smtp]]);

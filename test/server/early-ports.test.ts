@@ -168,7 +168,7 @@ test('a port that cannot be bound stops the start naming the key, and gives back
   const { ports: probe, port: free } = await bindOne('listen.smtp');
   await probe.closeUnused();
   for (const [key, hint] of [
-    ['listen.submission', 'is another server running?'],
+    ['mtaSts.listen', 'is another server running?'],
     ['tls.acme.http01.listen', 'a web server on port 80 can pass /.well-known/acme-challenge/'],
   ] as const) {
     const error = await EarlyPorts.bind(
@@ -187,6 +187,27 @@ test('a port that cannot be bound stops the start naming the key, and gives back
     );
     assert.equal(await refused(free), true, 'the port bound before the failure is closed again');
   }
+});
+
+test('a submission port another program holds is left for its listener, which may stay off (no certificate)', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  const { ports: probe, port: free } = await bindOne('listen.smtp');
+  await probe.closeUnused();
+  const ports = await EarlyPorts.bind(
+    new Map([
+      ['listen.smtp', `127.0.0.1:${free}`],
+      ['listen.submission', `127.0.0.1:${takenPort}`],
+      ['listen.submissions', `127.0.0.1:${takenPort}`],
+    ]),
+  );
+  t.after(() => ports.closeUnused());
+  assert.equal(ports.takeOver('listen.submission'), undefined, 'not held: the listener, if it starts, binds itself');
+  assert.equal(ports.takeOver('listen.submissions'), undefined);
+  assert.notEqual(ports.takeOver('listen.smtp'), undefined);
+  assert.equal(await refused(free), false, 'the SMTP port is held');
 });
 
 test('listenAddresses names every listener serve binds, by config key', () => {
