@@ -38,12 +38,16 @@ export class EarlyPorts {
    * of theirs that another program holds stopped no start before. Such a listener, when it does
    * start, binds for itself and fails then with the same words.
    */
-  static async bind(addresses: ReadonlyMap<string, string>): Promise<EarlyPorts> {
+  static async bind(
+    addresses: ReadonlyMap<string, string>,
+    options: { maxWaiting?: number } = {},
+  ): Promise<EarlyPorts> {
+    const maxWaiting = options.maxWaiting ?? MAX_WAITING;
     const ports = new EarlyPorts();
     try {
       // Two keys with one address fail here as the second listener would: "in use".
       for (const [key, address] of addresses) {
-        const held = await hold(key, address).catch((error: unknown) => {
+        const held = await hold(key, address, maxWaiting).catch((error: unknown) => {
           if (MAY_STAY_OFF.has(key)) return undefined;
           throw error;
         });
@@ -122,13 +126,13 @@ export function listenAddresses(config: Config): Map<string, string> {
   return addresses;
 }
 
-async function hold(key: string, address: string): Promise<Held> {
+async function hold(key: string, address: string, maxWaiting: number): Promise<Held> {
   const { host, port } = splitHostPort(address);
   const waiting = new Map<net.Socket, () => void>();
   const server = net.createServer({ pauseOnConnect: true });
   const held: Held = { server, waiting, taken: false };
   server.on('connection', (socket) => {
-    if (waiting.size >= MAX_WAITING) {
+    if (waiting.size >= maxWaiting) {
       socket.destroy();
       return;
     }

@@ -210,6 +210,39 @@ test('a submission port another program holds is left for its listener, which ma
   assert.equal(await refused(free), false, 'the SMTP port is held');
 });
 
+test('clients past maxWaiting are closed at once; those held are all served after the take-over', async (t) => {
+  const { ports: probe, port } = await bindOne('listen.smtp');
+  await probe.closeUnused();
+  const ports = await EarlyPorts.bind(new Map([['listen.smtp', `127.0.0.1:${port}`]]), { maxWaiting: 3 });
+  t.after(() => ports.closeUnused());
+  const clients = await Promise.all(
+    Array.from({ length: 5 }, async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  t.after(() => {
+    for (const socket of clients) socket.destroy();
+  });
+  const closedAtOnce = await Promise.all(
+    clients.map((socket) =>
+      Promise.race([
+        once(socket, 'close').then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 300)),
+      ]),
+    ),
+  );
+  assert.equal(closedAtOnce.filter(Boolean).length, 2);
+  const listener = smtpListener(ports.takeOver('listen.smtp'));
+  t.after(() => listener.close(0));
+  await listener.listen();
+  const held = clients.filter((_, index) => !closedAtOnce[index]);
+  const greetings = await Promise.all(held.map((socket) => readUntil(socket, /^220 /m)));
+  assert.equal(greetings.length, 3);
+});
+
 test('listenAddresses names every listener serve binds, by config key', () => {
   const config = parseConfig(
     {
