@@ -196,3 +196,43 @@ test('becoming the owner sets HOME, USER and LOGNAME to the owner’s, as runuse
   );
   assert.deepEqual(JSON.parse(output), { uid: OWNER, home: '/nonexistent', user: 'nobody', logname: 'nobody' });
 });
+
+test('quickstart as root again after a chown: refused before it resets the password when the owner cannot write the config', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t); // d.root is root's (0755), d.data nobody's
+  const site = path.join(d.root, 'site');
+  const first = await postern(['quickstart', 'example.org', '--dir', site]);
+  assert.equal(first.code, 0, first.stderr);
+  // As if that run had stopped before its config, and the admin then gave the data to the server's user.
+  fs.rmSync(path.join(site, 'postern.yaml'));
+  const data = path.join(site, 'data');
+  fs.chmodSync(site, 0o755); // the owner reaches its data (as /etc/postern 0750 root:postern lets postern), writes nothing there
+  for (const name of ['', ...(fs.readdirSync(data, { recursive: true }) as string[])]) {
+    fs.lchownSync(path.join(data, name), OWNER, OWNER);
+  }
+  const hash = () => {
+    const db = new DatabaseSync(path.join(data, DATABASE_FILE_NAME), { readOnly: true });
+    try {
+      return (db.prepare('SELECT password_hash FROM accounts').get() as { password_hash: string }).password_hash;
+    } finally {
+      db.close();
+    }
+  };
+  const before = hash();
+  const refused = await postern(['quickstart', 'example.org', '--dir', site]);
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.equal(
+    refused.stderr,
+    `postern: quickstart: ${data} is nobody's, so quickstart run as root works as nobody (as the server runs), ` +
+      `and nobody cannot write ${path.join(site, 'postern.yaml')}: run it as a user who can write ${site} and owns ${data}, ` +
+      `or give ${site} to nobody (chown nobody ${site}), or remove ${data} to start afresh\n`,
+  );
+  assert.equal(hash(), before, 'the password is not reset');
+  assert.deepEqual(fs.readdirSync(site).sort(), ['data'], 'no config, no probe file left');
+  fs.chownSync(site, OWNER, OWNER);
+  const again = await postern(['quickstart', 'example.org', '--dir', site]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^Password: \S+$/m);
+  assert.notEqual(hash(), before);
+  assert.equal(fs.statSync(path.join(site, 'postern.yaml')).uid, OWNER);
+});

@@ -20,10 +20,40 @@ import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
 import { ConfigError, parseConfig } from '../../config/load.ts';
 import { isAddressShaped, serverAddressProblem } from '../../config/schema.ts';
+import { asDataDirOwner } from '../../server/data-dir-owner-ids.ts';
 import type { Store } from '../../store/store.ts';
+import { dataDirOwner } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
 import { parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
+
+/**
+ * Run as root on a data directory another user owns (a run that stopped, then a chown), the store is
+ * written as that user (withStore becomes it), and so is the config, last. Where that user cannot
+ * write the config's directory, the run would reset the account's password and then fail before
+ * printing it: refused first, saying why and the ways out.
+ */
+function refuseIfOwnerCannotWrite(dir: string, dataDir: string, configFile: string): void {
+  if (process.getuid?.() !== 0) return;
+  const owner = dataDirOwner(dataDir);
+  if (!owner) return;
+  const probe = path.join(dir, `.postern-quickstart-${process.pid}`);
+  const writable = asDataDirOwner(dataDir, () => {
+    try {
+      fs.closeSync(fs.openSync(probe, 'wx', 0o600));
+      fs.unlinkSync(probe);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (writable) return;
+  throw new CliError(
+    `quickstart: ${dataDir} is ${owner.user}'s, so quickstart run as root works as ${owner.user} (as the server runs), ` +
+      `and ${owner.user} cannot write ${configFile}: run it as a user who can write ${dir} and owns ${dataDir}, ` +
+      `or give ${dir} to ${owner.user} (chown ${owner.user} ${dir}), or remove ${dataDir} to start afresh`,
+  );
+}
 
 const USAGE = 'usage: postern quickstart <domain> [--hostname H] [--account A] [--address IP]... [--dir DIR]';
 
@@ -102,6 +132,7 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
     fs.chmodSync(dir, 0o750);
   }
+  refuseIfOwnerCannotWrite(dir, dataDir, configFile);
   const password = generatePassword(randomBytes);
   const now = new Date();
   const resumed: string[] = [];
