@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { asDataDirOwner } from '../server/data-dir-owner-ids.ts';
+import { asDataDirOwner, DataDirUnreachableError } from '../server/data-dir-owner-ids.ts';
 import { LOCK_FILE_NAME } from '../server/serve-lock.ts';
 import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
 import { CliError } from './errors.ts';
@@ -67,7 +67,14 @@ export function actAsDataDirOwner(config: Config, options: { anyStore?: boolean 
   if (switched || uid === undefined || (config.store.engine !== 'sqlite' && !options.anyStore)) return;
   const owner = dataDirOwner(config.dataDir);
   if (!owner || (uid !== 0 && uid !== owner.uid)) return;
-  const needed = (foreignEntries(owner) ?? []).filter((entry) => entry.needed);
+  let entries: ForeignEntry[];
+  try {
+    entries = foreignEntries(owner) ?? [];
+  } catch (error) {
+    if (error instanceof DataDirUnreachableError) throw new CliError(unreachableProblem(owner));
+    throw error;
+  }
+  const needed = entries.filter((entry) => entry.needed);
   if (needed.length > 0) throw new CliError(ownershipProblem(owner, needed));
   if (uid !== 0) return;
   becomeOwner(owner, 'command');
@@ -89,11 +96,10 @@ export function becomeOwner(owner: DataDirOwner, by: 'command' | 'serve'): void 
   if (account) process.initgroups!(account.name, gid);
   else process.setgroups!([gid]);
   process.setuid!(owner.uid);
-  if (account) {
-    process.env.HOME = account.home || '/';
-    process.env.USER = account.name;
-    process.env.LOGNAME = account.name;
-  }
+  // A uid with no account has no home and no name: / and the number, never root's.
+  process.env.HOME = account?.home || '/';
+  process.env.USER = account?.name ?? String(owner.uid);
+  process.env.LOGNAME = account?.name ?? String(owner.uid);
   switched = { owner, by };
 }
 
@@ -179,12 +185,28 @@ export function ownershipFindings(
         `as a serve started as root runs once its ports are bound`,
     );
   }
-  const entries = foreignEntries(owner) ?? [];
+  let entries: ForeignEntry[];
+  try {
+    entries = foreignEntries(owner) ?? [];
+  } catch (error) {
+    if (!(error instanceof DataDirUnreachableError)) throw error;
+    errors.push(unreachableProblem(owner));
+    return { errors, warnings };
+  }
   const needed = entries.filter((entry) => entry.needed);
   const others = entries.filter((entry) => !entry.needed);
   if (needed.length > 0) errors.push(ownershipProblem(owner, needed));
   if (others.length > 0) warnings.push(ownershipProblem(owner, others));
   return { errors, warnings };
+}
+
+/** The data directory is the owner's, but a directory on its path is closed to the owner. */
+function unreachableProblem(owner: DataDirOwner): string {
+  return (
+    `the data directory ${owner.dataDir} is ${owner.user}'s, and ${owner.user} cannot reach it (a directory on its ` +
+    `path is closed to ${owner.user}): run as root, postern works there as ${owner.user}, as the server runs; ` +
+    `give ${owner.user} search permission on every directory above it (or a group of ${owner.user}'s)`
+  );
 }
 
 /** One line naming the entries (a few), their owners, and the command that gives them back. */

@@ -6,8 +6,10 @@ import fs from 'node:fs';
  * following it would chown, create or overwrite any file on the system (the lock and PID files,
  * serve-lock.ts) or list any directory (the ownership walk, cli/data-dir-owner.ts). Effective IDs
  * only, put back after: the process goes on as root until it gives root up for good (serve, once its
- * ports are bound). An owner who cannot reach its directory (a parent closed to it) cannot plant
- * anything there: root does the work.
+ * ports are bound). An owner who cannot reach its directory (a directory on its path closed to it)
+ * is refused, never served by root instead: it may have closed a parent of its own while one of its
+ * processes stays inside and plants links (a review reproduced root creating a file through the lock's
+ * link that way), and a server run as that user could not work there anyway.
  */
 export function asDataDirOwner<T>(dataDir: string, work: () => T): T {
   if (process.geteuid?.() !== 0) return work();
@@ -24,13 +26,29 @@ export function asDataDirOwner<T>(dataDir: string, work: () => T): T {
     }
     process.setegid!(gid);
     process.seteuid!(uid);
-    if (reachable(dataDir)) return work();
+    if (!reachable(dataDir)) throw new DataDirUnreachableError(dataDir, uid);
+    return work();
   } finally {
     if (process.geteuid!() !== 0) process.seteuid!(0);
     process.setegid!(egid);
     process.setgroups!(groups);
   }
-  return work();
+}
+
+/** The data directory's owner cannot reach it: what root would do there for it is refused. */
+export class DataDirUnreachableError extends Error {
+  readonly code = 'DATA_DIR_UNREACHABLE';
+  readonly dataDir: string;
+  readonly uid: number;
+
+  constructor(dataDir: string, uid: number) {
+    super(
+      `the data directory ${dataDir} belongs to uid ${uid}, who cannot reach it (a directory on its path is closed ` +
+        'to that user): a server started as root runs as that user; open the path to it (search permission, x)',
+    );
+    this.dataDir = dataDir;
+    this.uid = uid;
+  }
 }
 
 /** stat(2), not access(2): access checks the real IDs, which are still root's. */

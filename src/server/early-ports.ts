@@ -28,6 +28,8 @@ interface Held {
 
 export class EarlyPorts {
   readonly #held = new Map<string, Held>();
+  /** Submission ports that could not be had: their listener, if it starts, fails with this. */
+  readonly #failed = new Map<string, unknown>();
 
   private constructor() {}
 
@@ -36,7 +38,7 @@ export class EarlyPorts {
    * cannot be bound closes those already bound and stops the start with the key and what to do, but
    * for the submission listeners: they stay off without a certificate (known only later), and a port
    * of theirs that another program holds stopped no start before. Such a listener, when it does
-   * start, binds for itself and fails then with the same words.
+   * start, fails then with the same words (binding it itself, as the owner, would say EACCES instead).
    */
   static async bind(
     addresses: ReadonlyMap<string, string>,
@@ -48,8 +50,9 @@ export class EarlyPorts {
       // Two keys with one address fail here as the second listener would: "in use".
       for (const [key, address] of addresses) {
         const held = await hold(key, address, maxWaiting).catch((error: unknown) => {
-          if (MAY_STAY_OFF.has(key)) return undefined;
-          throw error;
+          if (!MAY_STAY_OFF.has(key)) throw error;
+          ports.#failed.set(key, error);
+          return undefined;
         });
         if (held) ports.#held.set(key, held);
       }
@@ -62,6 +65,12 @@ export class EarlyPorts {
 
   /** How the listener of config key `key` (listen.smtp …) takes its port; undefined when none was bound for it. */
   takeOver(key: string): TakeOver | undefined {
+    if (this.#failed.has(key)) {
+      const error = this.#failed.get(key);
+      return async () => {
+        throw error;
+      };
+    }
     const held = this.#held.get(key);
     if (!held) return undefined;
     return async (target) => {

@@ -23,7 +23,7 @@ import {
   SQLITE_NOTADB,
 } from '../store/sqlite/result-codes.ts';
 import { DATABASE_FILE_NAME } from '../store/sqlite/sqlite-store.ts';
-import { asDataDirOwner } from './data-dir-owner-ids.ts';
+import { asDataDirOwner, DataDirUnreachableError } from './data-dir-owner-ids.ts';
 
 export const LOCK_FILE_NAME = 'postern.lock';
 export const PID_FILE_NAME = 'postern.pid';
@@ -65,8 +65,15 @@ export function acquireServeLock(dataDir: string): ServeLock {
   const pidFile = path.resolve(dataDir, PID_FILE_NAME);
   if (held.has(lockFile)) throw new ServeLockError(`this process holds the lock ${lockFile} already`);
   const deadline = Date.now() + NAME_WAIT_MS;
+  const asOwner = <T>(work: () => T): T => {
+    try {
+      return asDataDirOwner(dataDir, work);
+    } catch (error) {
+      throw error instanceof DataDirUnreachableError ? new ServeLockError(error.message) : error;
+    }
+  };
   for (;;) {
-    const db = asDataDirOwner(dataDir, () => takeLock(lockFile, dataDir));
+    const db = asOwner(() => takeLock(lockFile, dataDir));
     if (db !== undefined) {
       const older = olderServer(pidFile, dataDir);
       if (older !== undefined) {
@@ -78,7 +85,7 @@ export function acquireServeLock(dataDir: string): ServeLock {
       }
       let pid: FileIdentity;
       try {
-        pid = asDataDirOwner(dataDir, () => writePid(pidFile));
+        pid = asOwner(() => writePid(pidFile));
       } catch (error) {
         db.close();
         throw error;

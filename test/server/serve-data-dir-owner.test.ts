@@ -224,3 +224,22 @@ async function readReplies(socket: net.Socket, until: RegExp): Promise<string> {
   }
   throw new Error(`closed before ${until}: ${text}`);
 }
+
+test('serve started as root on its user’s data directory that user cannot reach: refused, nothing done there as root', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  fs.chmodSync(d.root, 0o700); // root's: nobody cannot reach data/ inside
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(POSTERN, ['serve', '--config', d.file], { cwd: '/', timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+  });
+  assert.equal(result.code, 1, result.stdout);
+  assert.equal(
+    result.stderr,
+    `postern: the data directory ${d.data} is nobody's, and nobody cannot reach it (a directory on its path is closed to ` +
+      'nobody): run as root, postern works there as nobody, as the server runs; give nobody search permission on every ' +
+      "directory above it (or a group of nobody's)\n",
+  );
+  assert.deepEqual(fs.readdirSync(d.data), [], 'no lock, no store');
+});

@@ -20,7 +20,7 @@ import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
 import { ConfigError, parseConfig } from '../../config/load.ts';
 import { isAddressShaped, serverAddressProblem } from '../../config/schema.ts';
-import { asDataDirOwner } from '../../server/data-dir-owner-ids.ts';
+import { asDataDirOwner, DataDirUnreachableError } from '../../server/data-dir-owner-ids.ts';
 import type { Store } from '../../store/store.ts';
 import { dataDirOwner } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
@@ -38,20 +38,26 @@ function refuseIfOwnerCannotWrite(dir: string, dataDir: string, configFile: stri
   const owner = dataDirOwner(dataDir);
   if (!owner) return;
   const probe = path.join(dir, `.postern-quickstart-${process.pid}`);
-  const writable = asDataDirOwner(dataDir, () => {
-    try {
-      fs.closeSync(fs.openSync(probe, 'wx', 0o600));
-      fs.unlinkSync(probe);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (writable) return;
+  let problem: string | undefined;
+  try {
+    asDataDirOwner(dataDir, () => {
+      try {
+        fs.closeSync(fs.openSync(probe, 'wx', 0o600));
+        fs.unlinkSync(probe);
+      } catch {
+        problem = `${owner.user} cannot write ${configFile}`;
+      }
+    });
+  } catch (error) {
+    if (!(error instanceof DataDirUnreachableError)) throw error;
+    problem = `${owner.user} cannot reach it (${dir} is closed to ${owner.user})`;
+  }
+  if (problem === undefined) return;
+  // Not "give the directory to that user": the config must stay root's (docs/deployment.md), or the
+  // server's user could rewrite what root's commands read.
   throw new CliError(
-    `quickstart: ${dataDir} is ${owner.user}'s, so quickstart run as root works as ${owner.user} (as the server runs), ` +
-      `and ${owner.user} cannot write ${configFile}: run it as a user who can write ${dir} and owns ${dataDir}, ` +
-      `or give ${dir} to ${owner.user} (chown ${owner.user} ${dir}), or remove ${dataDir} to start afresh`,
+    `quickstart: ${dataDir} is ${owner.user}'s, so quickstart run as root works as ${owner.user} there (as the server runs), ` +
+      `and ${problem}: remove ${dataDir} to start afresh (it holds what an earlier quickstart made), or use a new --dir`,
   );
 }
 
