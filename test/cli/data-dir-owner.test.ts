@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite } from '../../src/store/sqlite/migrations.ts';
 import { type CliResult, POSTERN, postern } from '../support/child-server.ts';
-import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
+import { OWNER, ownedDir, unreachableByOwner } from '../support/owned-data-dir.ts';
 import { withTestDatabase } from '../support/postgres.ts';
 import { createTestCa } from '../support/test-ca.ts';
 
@@ -112,12 +112,7 @@ test('a data directory its owner cannot reach: a command run as root says so bef
   fs.chmodSync(d.root, 0o700); // the data directory is nobody's, but only root may reach it
   const list = await postern(['user', 'list', '--config', d.file]);
   assert.equal(list.code, 1);
-  assert.equal(
-    list.stderr,
-    `postern: the data directory ${d.data} is nobody's, and nobody cannot reach it (a directory on its path is closed to ` +
-      'nobody): run as root, postern works there as nobody, as the server runs; give nobody search permission on every ' +
-      "directory above it (or a group of nobody's)\n",
-  );
+  assert.equal(list.stderr, `postern: ${unreachableByOwner(d.data)}\n`);
   assert.deepEqual(fs.readdirSync(d.data), [], 'no store made as root');
 });
 

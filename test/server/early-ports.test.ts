@@ -12,6 +12,7 @@ import { SmtpListener } from '../../src/smtp/listener.ts';
 import { replies } from '../../src/smtp/replies.ts';
 import { Http01Challenges, startHttp01Server } from '../../src/tls/acme/http-01.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
+import { readUntil } from '../support/read-until.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
 
 const silent = createLogger('silent');
@@ -33,17 +34,6 @@ function smtpListener(takeOver: ReturnType<EarlyPorts['takeOver']>, tlsOptions?:
       message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
     },
   });
-}
-
-/** What `socket` receives until `until` matches the text so far (then it is done with the socket). */
-async function readUntil(socket: net.Socket | tls.TLSSocket, until: RegExp): Promise<string> {
-  let text = '';
-  socket.setEncoding('latin1');
-  for await (const chunk of socket) {
-    text += chunk as string;
-    if (until.test(text)) return text;
-  }
-  throw new Error(`closed before ${until}: ${text}`);
 }
 
 function refused(port: number): Promise<boolean> {
@@ -69,6 +59,16 @@ async function bindOne(key: string): Promise<{ ports: EarlyPorts; port: number }
   await new Promise((resolve) => probe.close(resolve));
   const ports = await EarlyPorts.bind(new Map([[key, `127.0.0.1:${port}`]]));
   return { ports, port };
+}
+
+/** A loopback port another server holds (until the test ends) and one free now. */
+async function takenAndFree(t: { after(fn: () => unknown): void }): Promise<{ takenPort: number; free: number }> {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const { ports: probe, port: free } = await bindOne('listen.smtp');
+  await probe.closeUnused();
+  return { takenPort: (taken.address() as net.AddressInfo).port, free };
 }
 
 test('an SMTP client that connected and sent before the take-over is greeted and answered on the same port', async (t) => {
@@ -161,12 +161,7 @@ test('ports nothing took are closed with their waiting clients; a taken one clos
 });
 
 test('a port that cannot be bound stops the start naming the key, and gives back those already bound', async (t) => {
-  const taken = net.createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  t.after(() => taken.close());
-  const takenPort = (taken.address() as net.AddressInfo).port;
-  const { ports: probe, port: free } = await bindOne('listen.smtp');
-  await probe.closeUnused();
+  const { takenPort, free } = await takenAndFree(t);
   for (const [key, hint] of [
     ['mtaSts.listen', 'is another server running?'],
     ['tls.acme.http01.listen', 'a web server on port 80 can pass /.well-known/acme-challenge/'],
@@ -190,12 +185,7 @@ test('a port that cannot be bound stops the start naming the key, and gives back
 });
 
 test('a submission port another program holds stops no start: its listener may stay off (no certificate)', async (t) => {
-  const taken = net.createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  t.after(() => taken.close());
-  const takenPort = (taken.address() as net.AddressInfo).port;
-  const { ports: probe, port: free } = await bindOne('listen.smtp');
-  await probe.closeUnused();
+  const { takenPort, free } = await takenAndFree(t);
   const ports = await EarlyPorts.bind(
     new Map([
       ['listen.smtp', `127.0.0.1:${free}`],

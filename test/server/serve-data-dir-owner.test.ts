@@ -7,8 +7,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { addUser, MAIN, POSTERN, postern, spawnServer } from '../support/child-server.ts';
-import { OWNER, ownedDir } from '../support/owned-data-dir.ts';
+import { OWNER, ownedDir, unreachableByOwner } from '../support/owned-data-dir.ts';
 import { freePort } from '../support/ports.ts';
+import { readUntil } from '../support/read-until.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
 // Switching to another user needs root. .ci/run runs as root (it installs Debian packages), so these run
@@ -207,23 +208,13 @@ test('serve started as root: a client that connects while the server starts is g
   t.after(() => early.destroy());
   const connectedBeforeReady = !output.includes('SMTP on');
   early.write('EHLO early.example.net\r\n');
-  const replies = await readReplies(early, /^250 /m);
+  const replies = await readUntil(early, /^250 /m);
   assert.match(replies, /^220 mx\.example\.com/);
   assert.match(replies, /^250-mx\.example\.com/m);
   // Bound a moment before the store's writer thread and TLS are up (tens of ms); polled every 5 ms.
   assert.ok(connectedBeforeReady, `connected only after the server was ready:\n${output}`);
   assert.match(output, /started as root/);
 });
-
-async function readReplies(socket: net.Socket, until: RegExp): Promise<string> {
-  let text = '';
-  socket.setEncoding('latin1');
-  for await (const chunk of socket) {
-    text += chunk as string;
-    if (until.test(text)) return text;
-  }
-  throw new Error(`closed before ${until}: ${text}`);
-}
 
 test('serve started as root on its user’s data directory that user cannot reach: refused, nothing done there as root', async (t) => {
   if (!asRoot) return t.skip('needs root to switch users');
@@ -235,11 +226,6 @@ test('serve started as root on its user’s data directory that user cannot reac
     );
   });
   assert.equal(result.code, 1, result.stdout);
-  assert.equal(
-    result.stderr,
-    `postern: the data directory ${d.data} is nobody's, and nobody cannot reach it (a directory on its path is closed to ` +
-      'nobody): run as root, postern works there as nobody, as the server runs; give nobody search permission on every ' +
-      "directory above it (or a group of nobody's)\n",
-  );
+  assert.equal(result.stderr, `postern: ${unreachableByOwner(d.data)}\n`);
   assert.deepEqual(fs.readdirSync(d.data), [], 'no lock, no store');
 });

@@ -17,3 +17,12 @@ export function ownedDir(t: Context, extra: Record<string, unknown> = {}) {
   fs.chownSync(data, OWNER, OWNER);
   return { ...d, data };
 }
+
+/** What a command or serve run as root says when the owner cannot reach its data directory. */
+export function unreachableByOwner(dataDir: string): string {
+  return (
+    `the data directory ${dataDir} is nobody's, and nobody cannot reach it (a directory on its path is closed to ` +
+    'nobody): run as root, postern works there as nobody, as the server runs; give nobody search permission on every ' +
+    "directory above it (or a group of nobody's)"
+  );
+}
