@@ -217,7 +217,11 @@ test('two nodes delivering the first Junk of the same accounts at once create on
       const racing = accounts.flatMap((account) =>
         [a, b].map((node, n) => node.deliver(deliveryTo('Junk', [account], `junk from node ${n}`))),
       );
-      for (let waiting = 0; waiting < 2; ) {
+      // Bounded: both nodes wait there on every run seen, but a run where one does not must fail on the
+      // assertions below (or pass them), not spin here for ever and hang the whole test run (it did once
+      // in a CI dry run: one node never showed as waiting, and the file never ended).
+      const deadline = Date.now() + 5000;
+      for (let waiting = 0; waiting < 2 && Date.now() < deadline; ) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         const { rows } = await admin.query(
           `SELECT count(*)::int AS n FROM pg_stat_activity
