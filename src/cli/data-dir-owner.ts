@@ -103,11 +103,6 @@ export function becomeOwner(owner: DataDirOwner, by: 'command' | 'serve'): void 
   switched = { owner, by };
 }
 
-/** The owner this process became (actAsDataDirOwner, becomeOwner), if it did. */
-export function switchedTo(): DataDirOwner | undefined {
-  return switched?.owner;
-}
-
 /**
  * A second line for an error that a switch may explain: a file outside the data directory that root
  * could reach and the owner cannot. Undefined when the process did not switch or the error is another.

@@ -38,16 +38,12 @@ export function asDataDirOwner<T>(dataDir: string, work: () => T): T {
 /** The data directory's owner cannot reach it: what root would do there for it is refused. */
 export class DataDirUnreachableError extends Error {
   readonly code = 'DATA_DIR_UNREACHABLE';
-  readonly dataDir: string;
-  readonly uid: number;
 
   constructor(dataDir: string, uid: number) {
     super(
       `the data directory ${dataDir} belongs to uid ${uid}, who cannot reach it (a directory on its path is closed ` +
         'to that user): a server started as root runs as that user; open the path to it (search permission, x)',
     );
-    this.dataDir = dataDir;
-    this.uid = uid;
   }
 }
 
