@@ -45,21 +45,28 @@ if (!Number.isInteger(messages) || messages < 100 || messages > 1_000_000) fail(
 if (!Number.isInteger(runs) || runs < 1 || runs > 20) fail('--runs must be 1 to 20');
 if (opts.load === 'source' && !haveSmtpSource()) fail('smtp-source is not installed (Debian package postfix)');
 
-type ThreadTimes = Map<string, { user: number; system: number }>;
+type ThreadTimes = Map<string, { user: number; system: number; sleeps: number }>;
 
-/** CPU seconds per thread, threads of one name summed; the process's own thread is "main". */
+/**
+ * CPU seconds per thread, threads of one name summed; the process's own thread is "main". Sleeps
+ * are voluntary context switches: each is a wait the thread was woken from, which costs dear in a
+ * virtual machine whose idle CPU halts (see docs/benchmarks.md, sixteenth session).
+ */
 function threadTimes(pid: number): ThreadTimes {
   const times: ThreadTimes = new Map();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
+    let status: string;
     try {
       stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
     } catch {
       continue; // the thread ended meanwhile
     }
     const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is proc(5) field 3
-    const entry = times.get(name) ?? { user: 0, system: 0 };
+    const entry = times.get(name) ?? { user: 0, system: 0, sleeps: 0 };
+    entry.sleeps += Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0);
     entry.user += Number(fields[11]) / CLK_TCK; // utime, field 14
     entry.system += Number(fields[12]) / CLK_TCK; // stime, field 15
     times.set(name, entry);
@@ -117,12 +124,15 @@ try {
     }
     let total = 0;
     const parts: string[] = [];
-    for (const [name, { user, system }] of after) {
-      const was = before.get(name) ?? { user: 0, system: 0 };
+    for (const [name, { user, system, sleeps }] of after) {
+      const was = before.get(name) ?? { user: 0, system: 0, sleeps: 0 };
       const micros = ((user + system - was.user - was.system) * 1e6) / messages;
       total += micros;
+      const sys = (((system - was.system) * 1e6) / messages).toFixed(0);
       if (micros >= 1)
-        parts.push(`${name} ${micros.toFixed(0)} (sys ${(((system - was.system) * 1e6) / messages).toFixed(0)})`);
+        parts.push(
+          `${name} ${micros.toFixed(0)} (sys ${sys}, ${((sleeps - was.sleeps) / messages).toFixed(2)} sleeps)`,
+        );
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const label = run === 1 && runs > 1 ? ' (warm-up)' : '';
