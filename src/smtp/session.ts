@@ -190,8 +190,12 @@ export class SmtpSession {
         break;
       case 'bdat':
         // A restriction's refusal is logged by it, with its rule and reason: the 5xx is not logged again.
-        if (outcome.action === 'reject') this.refuseChunk(pending.size, outcome.reply, outcome.logged);
-        else this.startChunk(pending.size, pending.last);
+        // RFC 3030 §2: a refused BDAT fails the transaction, and chunks already pipelined behind it
+        // are read and discarded (503), never taken as the start of the message.
+        if (outcome.action === 'reject') {
+          this.resetTransaction();
+          this.refuseChunk(pending.size, outcome.reply, outcome.logged);
+        } else this.startChunk(pending.size, pending.last);
         break;
       case 'vrfy':
         if (outcome.action === 'reply') this.emitReply(outcome.reply);

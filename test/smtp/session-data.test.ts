@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ContentDecoder } from '../../src/smtp/data-decoder.ts';
-import { replies } from '../../src/smtp/replies.ts';
+import { replies, reply } from '../../src/smtp/replies.ts';
 import { acceptAll, Driver, inTransaction } from '../support/session-driver.ts';
 
 const READY = ['220', '250', '250 2.1.0', '250 2.1.5'];
@@ -191,6 +191,28 @@ test('BDAT without MAIL or RCPT: the chunk is read, refused, and the session sta
   assert.equal(noRcpt.closed, false);
   const noHelo = new Driver();
   assert.deepEqual(noHelo.send('BDAT 0\r\nNOOP\r\n'), ['503 5.5.1', '250 2.0.0']);
+});
+
+test('BDAT: chunks pipelined behind a first chunk the data restrictions refuse are discarded (RFC 3030 §2)', () => {
+  let dataChecks = 0;
+  // A data restriction that answers 4xx once (a DNS lookup that timed out), then passes.
+  const d = inTransaction({}, (effect) => {
+    if (effect.type === 'check' && effect.stage === 'data' && dataChecks++ === 0) {
+      return { action: 'reject', reply: reply(451, '4.7.1', 'try again later') };
+    }
+    return acceptAll(effect);
+  });
+  const first = 'Subject: part 1\r\n\r\nFIRST\r\n';
+  const second = 'SECOND ONLY\r\n';
+  const wire = `BDAT ${first.length}\r\n${first}BDAT ${second.length} LAST\r\n${second}NOOP\r\n`;
+  assert.deepEqual(d.send(wire), ['451 4.7.1', '503 5.5.1', '250 2.0.0']);
+  assert.equal(d.messages.length, 0, 'no message made of the chunks after the refused one');
+  assert.deepEqual(
+    d.send(`MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.com>\r\nBDAT ${first.length} LAST\r\n${first}`),
+    ['250 2.1.0', '250 2.1.5', '250 2.0.0'],
+    'a new transaction is whole',
+  );
+  assert.equal(d.messages[0]?.toString(), first);
 });
 
 test('BDAT: bad syntax closes the session', () => {

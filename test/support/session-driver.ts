@@ -113,8 +113,8 @@ export class Driver implements Transcript {
 }
 
 /** A session past EHLO with one recipient, ready for DATA or BDAT. */
-export function inTransaction(options: Partial<SessionOptions> = {}): Driver {
-  const d = new Driver(options);
+export function inTransaction(options: Partial<SessionOptions> = {}, decide: Decider = acceptAll): Driver {
+  const d = new Driver(options, decide);
   d.send('EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\n');
   return d;
 }
