@@ -1,5 +1,6 @@
 /** Trace headers added on delivery: Received (RFC 5321 §4.4) and Return-Path (§4.4, final delivery). */
 import type { Envelope, Peer } from './envelope.ts';
+import type { Path } from './path.ts';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -37,7 +38,8 @@ export function receivedHeader(
   // The HELO name is the client's claim: keep it printable so it cannot inject header lines.
   const helo = envelope.helo.replace(/[^\x21-\x7e\u0080-\u{10ffff}]/gu, '?');
   // "for" only with one recipient: listing several would disclose Bcc recipients to each other.
-  const only = envelope.recipients.length === 1 ? `\r\n\tfor <${envelope.recipients[0]!.path.address}>` : '';
+  const only =
+    envelope.recipients.length === 1 ? `\r\n\tfor <${forMailbox(envelope.recipients[0]!.path, hostname)}>` : '';
   // RFC 8314 §4.3: record the TLS version and cipher the message travelled with.
   const tls = peer.tls ? `\t(using ${peer.tls.protocol} with cipher ${peer.tls.cipher})\r\n` : '';
   return (
@@ -46,6 +48,14 @@ export function receivedHeader(
     `\tby ${hostname} (Postern) with ${protocol(envelope, peer)} id ${envelope.id}${only};\r\n` +
     `\t${formatDate(at)}\r\n`
   );
+}
+
+/**
+ * RFC 5321 §4.4: "for" takes a Mailbox, with its domain. The one path without a domain is
+ * "<Postmaster>" (§4.1.1.3), which names this host's postmaster.
+ */
+function forMailbox(path: Path, hostname: string): string {
+  return path.domain === '' ? `${path.localPart}@${hostname}` : path.address;
 }
 
 export function returnPathHeader(envelope: Envelope): string {

@@ -107,6 +107,20 @@ test('recipients: unknown local user 550 5.1.1, other domain 554 5.7.1, postmast
   );
 });
 
+test('mail to <Postmaster> alone: Received says for <postmaster@our hostname> (RFC 5321 §4.4 wants a mailbox)', async (t) => {
+  const s = await server(t);
+  await s.store.createAccount('postmaster@example.com', TEST_PASSWORD_HASH);
+  const c = await client(t, s.port);
+  assert.deepEqual(
+    await converse(c, ['EHLO client.example.net', 'MAIL FROM:<a@example.net>', 'RCPT TO:<Postmaster>', 'DATA']),
+    ['250', '250 2.1.0', '250 2.1.5', '354'],
+  );
+  c.send(`${STUFFED}.\r\n`);
+  assert.equal(codeOf(await c.read()), '250 2.0.0');
+  const [stored] = await s.inbox('postmaster@example.com');
+  assert.match(stored!.toString('latin1'), /\r\n\tfor <postmaster@mx\.example\.com>;\r\n/);
+});
+
 test('pipelining: every command in one write, replies in order', async (t) => {
   // The engine's ordering under a whole session in one write; RFC 2920 forbids such a client, so
   // the default reject_unauth_pipelining is off here (its own test is in test/server/restrictions.test.ts).
