@@ -70,7 +70,8 @@ function commandUsage(command: string): string | undefined {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const helpFor = command === 'help' && rest.length > 0 && !rest[0]!.startsWith('-') ? rest[0] : undefined;
-  const wantsHelp = command !== undefined && command !== 'help' && (rest.includes('--help') || rest.includes('-h'));
+  const isHelp = (word: string | undefined) => word === 'help' || word === '--help' || word === '-h';
+  const wantsHelp = command !== undefined && !isHelp(command) && (rest.includes('--help') || rest.includes('-h'));
   if (helpFor !== undefined || wantsHelp) {
     const usage = commandUsage(helpFor ?? command!);
     if (usage === undefined) throw usageError(`unknown command "${helpFor ?? command}"`);
@@ -113,7 +114,11 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      refuseArguments(command, rest);
+      // `postern help --help` asks for the same page.
+      refuseArguments(
+        command,
+        rest.filter((word) => word !== '--help' && word !== '-h'),
+      );
       process.stdout.write(`${USAGE}\n`);
       return 0;
     case 'version':

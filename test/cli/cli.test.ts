@@ -27,7 +27,8 @@ function dir(t: Context, extra: Record<string, unknown> = {}) {
 }
 
 test('help: usage on stdout, exit 0', async () => {
-  const variants = [['help'], ['--help'], []];
+  // `help --help` and `--help --help` said "unexpected argument" and "unknown command" (exit 2) before.
+  const variants = [['help'], ['--help'], [], ['-h'], ['help', '--help'], ['--help', '--help'], ['-h', '-h']];
   const results = await Promise.all(variants.map((args) => postern(args)));
   for (const [i, r] of results.entries()) {
     assert.equal(r.code, 0, variants[i]!.join(' '));
