@@ -12,6 +12,16 @@ import { type Config, configSchema, defaultHostname } from './schema.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
+  /** The config file (or "embedded defaults") when the error is about one, for `check`'s report. */
+  readonly source: string | undefined;
+  /** What is wrong, one line each (the message holds them all, after the source). */
+  readonly problems: readonly string[];
+
+  constructor(message: string, details: { source?: string; problems?: readonly string[]; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.source = details.source;
+    this.problems = details.problems ?? [message];
+  }
 }
 
 export interface LoadedConfig {
@@ -39,14 +49,20 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EISDIR' ? 'it is a directory, not a file' : (code ?? (err as Error).message);
-      throw new ConfigError(`config file ${file} cannot be read: ${why}`);
+      const why =
+        code === 'EISDIR'
+          ? 'it is a directory, not a file'
+          : code === 'EACCES'
+            ? `permission denied (EACCES): this user${process.getuid ? ` (uid ${process.getuid()})` : ''} may not read it`
+            : (code ?? (err as Error).message);
+      throw new ConfigError(`config file ${file} cannot be read: ${why}`, { source: file });
     }
     try {
       raw = parseYaml(text) ?? {};
     } catch (err) {
       const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-      throw new ConfigError(`${file}: not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
+      const problem = `not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`;
+      throw new ConfigError(`${file}: ${problem}`, { source: file, problems: [problem] });
     }
   }
   const config = parseConfig(raw, file ?? 'embedded defaults');
@@ -88,29 +104,69 @@ export function parseConfig(raw: unknown, source: string): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => describeIssue(issue, raw));
-    throw new ConfigError(`${source}: invalid configuration\n${lines.map((l) => `  - ${l}`).join('\n')}`);
+    throw new ConfigError(`${source}: invalid configuration\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
+      source,
+      problems: lines,
+    });
   }
   const config = result.data;
-  const alpn = config.tls.acme?.tlsAlpn01?.listen;
-  if (alpn && config.mtaSts.listen && sameSocket(alpn, config.mtaSts.listen)) {
-    // Both want port 443 as seen from outside, and the MTA-STS server's certificate selection (SNI)
-    // would hide the tls-alpn-01 validation certificate (RFC 8737 §3): one of them must move.
-    throw new ConfigError(
-      `${source}: invalid configuration\n  - tls.acme.tlsAlpn01.listen and mtaSts.listen both take ${alpn}: ` +
-        'one listener cannot answer ACME tls-alpn-01 and serve the MTA-STS policy; use tls.acme.http01 (port 80) ' +
-        'for ACME, or give one of them another address',
-    );
-  }
+  const clash = listenClash(config);
+  if (clash) throw new ConfigError(`${source}: invalid configuration\n  - ${clash}`, { source, problems: [clash] });
   // Like Postfix's mydestination = $myhostname: with no domains listed, the host's own name is local.
   if (config.domains.length === 0) config.domains = [config.hostname];
   return config;
 }
 
-/** Whether two host:port listen addresses would bind the same socket (a wildcard host covers every address). */
+/**
+ * The addresses `serve` listens on, by config key: the SMTP listeners, the MTA-STS policy host and
+ * the ACME challenge responders. Submission listeners are included though they stay off without a
+ * certificate (known only later): EarlyPorts.closeUnused() gives those back, and EarlyPorts.bind() skips one it cannot have.
+ */
+export function listenAddresses(config: Config): Map<string, string> {
+  const addresses = new Map<string, string>([['listen.smtp', config.listen.smtp]]);
+  if (config.listen.submission) addresses.set('listen.submission', config.listen.submission);
+  if (config.listen.submissions) addresses.set('listen.submissions', config.listen.submissions);
+  if (config.mtaSts.listen) addresses.set('mtaSts.listen', config.mtaSts.listen);
+  const acme = config.tls.acme;
+  if (acme?.http01?.listen) addresses.set('tls.acme.http01.listen', acme.http01.listen);
+  if (acme?.tlsAlpn01?.listen) addresses.set('tls.acme.tlsAlpn01.listen', acme.tlsAlpn01.listen);
+  return addresses;
+}
+
+/** Two listeners on one socket: the second could never bind (EADDRINUSE), so `check` and the start say so first. */
+function listenClash(config: Config): string | undefined {
+  const listeners = [...listenAddresses(config)];
+  for (const [i, [keyA, a]] of listeners.entries()) {
+    for (const [keyB, b] of listeners.slice(i + 1)) {
+      if (!sameSocket(a, b)) continue;
+      const alpn = keyA === 'tls.acme.tlsAlpn01.listen' ? a : keyB === 'tls.acme.tlsAlpn01.listen' ? b : undefined;
+      if (alpn !== undefined && (keyA === 'mtaSts.listen' || keyB === 'mtaSts.listen')) {
+        // Both want port 443 as seen from outside, and the MTA-STS server's certificate selection (SNI)
+        // would hide the tls-alpn-01 validation certificate (RFC 8737 §3): one of them must move.
+        return (
+          `tls.acme.tlsAlpn01.listen and mtaSts.listen both take ${alpn}: ` +
+          'one listener cannot answer ACME tls-alpn-01 and serve the MTA-STS policy; use tls.acme.http01 (port 80) ' +
+          'for ACME, or give one of them another address'
+        );
+      }
+      const where = a === b ? `both take ${a}` : `take ${a} and ${b}, the same port`;
+      return `${keyA} and ${keyB} ${where}: one port serves one listener; give one of them another port`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether two host:port listen addresses would bind the same socket: the same host and port, or a
+ * wildcard covering the other (on Linux "[::]" takes IPv4 too; "0.0.0.0" only IPv4). Port 0 is a
+ * new port each time.
+ */
 function sameSocket(a: string, b: string): boolean {
   const [x, y] = [splitHostPort(a), splitHostPort(b)];
-  const wildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
-  return x.port === y.port && x.port !== 0 && (x.host === y.host || wildcard(x.host) || wildcard(y.host));
+  if (x.port !== y.port || x.port === 0) return false;
+  const covers = (wildcard: string, host: string) =>
+    wildcard === '::' || (wildcard === '0.0.0.0' && !host.includes(':'));
+  return x.host === y.host || covers(x.host, y.host) || covers(y.host, x.host);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
@@ -133,7 +189,13 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   // The store URL is shown as the store shows it: parsed and redacted, or not at all (`user:secret@host`
   // without "//" parses as no URL with a password in it, and no pattern finds every such form).
   const safe = key === 'store.url' && typeof value === 'string' ? redactUrl(value) : withoutSecrets(value);
-  const shown = value === undefined ? 'missing' : JSON.stringify(safe);
+  // YAML's .inf and .nan are numbers JSON has no words for (it would write null).
+  const shown =
+    value === undefined
+      ? 'missing'
+      : typeof safe === 'number' && !Number.isFinite(safe)
+        ? String(safe)
+        : JSON.stringify(safe);
   return `${key}: ${shown} is invalid: ${issue.message}`;
 }
 

@@ -47,8 +47,21 @@ export function isAddressShaped(name: string): boolean {
  * The mail host: RFC 5321 §2.3.5 and §4.1.3 take a domain name for EHLO (an address only as a bracketed
  * literal), and §5.1 an MX names a host; an address here would make every record naming it wrong.
  */
-const hostName = domainName.refine((name) => !isAddressShaped(name), {
-  message: 'must be a host name, not an IP address (the name of the mail host, such as mail.example.com)',
+const hostName = domainName
+  .refine((name) => !isAddressShaped(name), {
+    message: 'must be a host name, not an IP address (the name of the mail host, such as mail.example.com)',
+    abort: true,
+  })
+  .refine((name) => name.includes('.'), {
+    message: 'expected a fully-qualified host name such as mail.example.com (RFC 5321 §2.3.5), not a single label',
+  });
+
+/**
+ * A local domain: mail addresses in it must be fully qualified (RFC 5321 §2.3.5; an account or alias
+ * in a single-label or numeric domain is refused by `user add`), so one listed here could take no mail.
+ */
+const mailDomain = domainName.refine((name) => name.includes('.') && !isAddressShaped(name), {
+  message: 'expected a fully-qualified domain name such as example.com (RFC 5321 §2.3.5), not a single label',
 });
 
 /** Milliseconds for a Node.js timer, which cannot wait longer than 2^31 - 1 ms (about 24.8 days): past that it fires at once. */
@@ -135,7 +148,11 @@ export const configSchema = z
     // prefault, not default: the OS name goes through the same check as a configured one (an underscore,
     // an address) and an unusable one stops the start naming the key, as Postfix refuses a bad myhostname.
     hostname: hostName.prefault(() => defaultHostname()),
-    domains: z.array(domainName).default([]),
+    // A domain listed twice (or in two cases) is one domain.
+    domains: z
+      .array(mailDomain)
+      .default([])
+      .transform((domains) => [...new Set(domains)]),
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),
     /** Clients that may relay without authenticating (Postfix mynetworks): empty, none may. */
@@ -170,7 +187,7 @@ export const configSchema = z
         recipientsPerMinute: z.number().int().min(0).default(0),
         vrfyPerMinute: z.number().int().min(0).default(10),
         /** Clients the limits never apply to; mynetworks when absent. */
-        exceptions: z.array(z.string()).optional(),
+        exceptions: z.array(network).optional(),
         /**
          * The IPv6 network counted as one client by these limits, the tarpit and login blocking: 64 (RFC
          * 6177 §2, one host's usual share), 48 to count a whole site as one (stricter against a client
@@ -352,7 +369,10 @@ export const configSchema = z
         acme: z
           .object({
             /** The CA's directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory */
-            directory: z.url({ protocol: /^https$/ }),
+            directory: z.url({
+              protocol: /^https$/,
+              message: "expected the https URL of the CA's directory (RFC 8555 §7.1.1)",
+            }),
             email: z.email().optional(),
             /** The CA's terms must be accepted explicitly: nothing is ordered until this is true. */
             termsOfServiceAgreed: z.literal(true, { message: 'set to true to accept the CA terms of service' }),

@@ -9,7 +9,6 @@
 import net from 'node:net';
 import { listenProblem } from '../config/listen-problem.ts';
 import { ConfigError, splitHostPort } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
 import type { TakeOver } from '../tls/acme/listen.ts';
 import { CHALLENGE_PORT_IN_USE } from '../tls/acme/setup-error.ts';
 
@@ -117,22 +116,6 @@ export class EarlyPorts {
       ),
     );
   }
-}
-
-/**
- * The addresses `serve` listens on, by config key: the SMTP listeners, the MTA-STS policy host and
- * the ACME challenge responders. Submission listeners are included though they stay off without a
- * certificate (known only later): closeUnused() gives those back, and bind() skips one it cannot have.
- */
-export function listenAddresses(config: Config): Map<string, string> {
-  const addresses = new Map<string, string>([['listen.smtp', config.listen.smtp]]);
-  if (config.listen.submission) addresses.set('listen.submission', config.listen.submission);
-  if (config.listen.submissions) addresses.set('listen.submissions', config.listen.submissions);
-  if (config.mtaSts.listen) addresses.set('mtaSts.listen', config.mtaSts.listen);
-  const acme = config.tls.acme;
-  if (acme?.http01?.listen) addresses.set('tls.acme.http01.listen', acme.http01.listen);
-  if (acme?.tlsAlpn01?.listen) addresses.set('tls.acme.tlsAlpn01.listen', acme.tlsAlpn01.listen);
-  return addresses;
 }
 
 async function hold(key: string, address: string, maxWaiting: number): Promise<Held> {

@@ -81,14 +81,48 @@ test('check: a restriction at a stage where it cannot work, and an open relay, a
   assert.match(second.stdout, /error: restrictions\.relay: .*relay/i);
 });
 
-test('check: a schema error stops at once, naming the key', async (t) => {
-  const { file } = dir(t, { smtp: { maxRecipients: 'many' } });
+test('check: a schema error stops at once, each problem an error line naming the key; --json too', async (t) => {
+  const { file } = dir(t, { smtp: { maxRecipients: 'many' }, bogus: 1 });
   const result = await postern(['check', '--config', file]);
   assert.equal(result.code, 1);
-  assert.equal(result.stdout, '');
+  assert.equal(result.stderr, '');
+  const lines = result.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 3, result.stdout);
+  assert.ok(
+    lines.some((line) => /^error: unknown key "bogus"/.test(line)),
+    result.stdout,
+  );
+  assert.ok(
+    lines.some((line) => /^error: smtp\.maxRecipients: "many" is invalid/.test(line)),
+    result.stdout,
+  );
+  assert.equal(lines[2], `${file}: 2 errors; serve would not start`);
+
+  // Before, --json printed nothing on stdout for a config that failed the schema.
+  const json = await postern(['check', '--json', '--config', file]);
+  assert.equal(json.code, 1);
+  const report = JSON.parse(json.stdout) as { ok: boolean; config: string; errors: string[]; warnings: string[] };
+  assert.equal(report.ok, false);
+  assert.equal(report.config, file);
+  assert.equal(report.errors.length, 2);
+  assert.deepEqual(report.warnings, []);
+
+  fs.writeFileSync(file, 'hostname: [unclosed\n');
+  const yaml = await postern(['check', '--json', '--config', file]);
+  assert.equal(yaml.code, 1);
+  assert.match((JSON.parse(yaml.stdout) as { errors: string[] }).errors[0] ?? '', /^not valid YAML at line \d+: /);
+  const missing = await postern(['check', '--json', '--config', `${file}.gone`]);
+  assert.equal(missing.code, 1);
+  assert.match((JSON.parse(missing.stdout) as { errors: string[] }).errors[0] ?? '', /does not exist/);
+});
+
+test('check: two listeners on one port are an error naming both keys, not a start that fails later', async (t) => {
+  const { file } = dir(t, { listen: { smtp: '127.0.0.1:32541', submission: '0.0.0.0:32541', submissions: null } });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1);
   assert.match(
-    result.stderr,
-    /^postern: .*postern\.yaml: invalid configuration\n {2}- smtp\.maxRecipients: "many" is invalid/,
+    result.stdout,
+    /^error: listen\.smtp and listen\.submission take 127\.0\.0\.1:32541 and 0\.0\.0\.0:32541, the same port: one port serves one listener/m,
   );
 });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +47,34 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
   // RFC 5321 §4.1.3, §5.1: EHLO and MX name the host; an address-shaped name is neither (RFC 1123 §2.1).
   [{ hostname: '203.0.113.25' }, /hostname: "203\.0\.113\.25" is invalid: must be a host name, not an IP address/],
   [{ hostname: 'mail.123' }, /hostname: "mail\.123" is invalid: must be a host name, not an IP address/],
+  // RFC 5321 §2.3.5: a single label is no domain for mail; before, check passed it and `user add` refused it.
+  [{ hostname: 'mx' }, /hostname: "mx" is invalid: expected a fully-qualified host name/],
+  [{ domains: ['localhost'] }, /domains\.0: "localhost" is invalid: expected a fully-qualified domain name/],
+  [{ domains: ['example.com', 'mail.123'] }, /domains\.1: "mail\.123" is invalid: expected a fully-qualified/],
+  // Checked when the config is read, as mynetworks is; before, only serve's start found it.
+  [
+    { limits: { exceptions: ['bogus'] } },
+    /limits\.exceptions\.0: "bogus" is invalid: expected an IP address or network/,
+  ],
+  // YAML's .inf: JSON would have shown it as null.
+  [{ smtp: { maxMessageSize: Number.POSITIVE_INFINITY } }, /smtp\.maxMessageSize: Infinity is invalid/],
+  [
+    { tls: { acme: { directory: 'http://acme.example/dir', termsOfServiceAgreed: true } } },
+    /tls\.acme\.directory: "http:\/\/acme\.example\/dir" is invalid: expected the https URL of the CA's directory/,
+  ],
+  // Two listeners on one socket: the second could never bind.
+  [
+    { listen: { smtp: '127.0.0.1:2525', submission: '127.0.0.1:2525' } },
+    /listen\.smtp and listen\.submission both take 127\.0\.0\.1:2525: one port serves one listener/,
+  ],
+  [
+    { listen: { smtp: '[::]:25', submissions: '127.0.0.1:25' } },
+    /listen\.smtp and listen\.submissions take \[::\]:25 and 127\.0\.0\.1:25, the same port/,
+  ],
+  [
+    { listen: { smtp: '127.0.0.1:2525' }, mtaSts: { listen: '0.0.0.0:2525' } },
+    /listen\.smtp and mtaSts\.listen take 127\.0\.0\.1:2525 and 0\.0\.0\.0:2525, the same port/,
+  ],
   [{ smtp: { maxRecipients: 0 } }, /smtp\.maxRecipients: 0 is invalid/],
   [{ smtp: { bareLineEndings: 'accept' } }, /smtp\.bareLineEndings: "accept" is invalid/],
   [{ hostnam: 'x.example.com' }, /unknown key "hostnam"/],
@@ -305,12 +334,45 @@ test('a machine name that cannot be the hostname stops the start naming the key,
   const bad = await run(`hostname 203.0.113.5 && '${postern}' check`);
   assert.equal(bad.code, 1);
   assert.match(
-    bad.stderr,
-    /hostname is not set, and this machine's name, "203\.0\.113\.5", is not usable: must be a host name, not an IP address .*; set hostname in the config/,
+    bad.stdout,
+    /^error: hostname is not set, and this machine's name, "203\.0\.113\.5", is not usable: must be a host name, not an IP address .*; set hostname in the config/m,
   );
   const named = await run(
     `hostname 203.0.113.5 && printf 'hostname: mx.example.com\\n' > postern.yaml && '${postern}' check`,
   );
   assert.equal(named.code, 0, named.stderr);
   assert.equal(defaultHostname('mail'), 'mail.localdomain', 'a name without a dot still gets .localdomain');
+});
+
+test('listeners on one port apart: different hosts, an IPv4 wildcard beside an IPv6 address, port 0', () => {
+  for (const listen of [
+    { smtp: '127.0.0.1:25', submission: '127.0.0.2:25' },
+    { smtp: '0.0.0.0:25', submission: '[::1]:25' },
+    { smtp: '127.0.0.1:0', submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
+  ]) {
+    assert.doesNotThrow(() => parseConfig({ listen }, 'test'), JSON.stringify(listen));
+  }
+});
+
+test('domains: one listed twice, or in two cases, is one domain', () => {
+  const config = parseConfig({ domains: ['example.com', 'EXAMPLE.com', 'example.org', 'example.com'] }, 'test');
+  assert.deepEqual(config.domains, ['example.com', 'example.org']);
+});
+
+test('a config file the user may not read: the error says so and names the user', (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root, to run a child as another user');
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.chmodSync(dir, 0o755);
+  const file = path.join(dir, 'postern.yaml');
+  fs.writeFileSync(file, 'hostname: mx.example.com\n', { mode: 0o600 });
+  const script = `import('${new URL('../../src/config/load.ts', import.meta.url).href}').then((m) => { try { m.loadConfig(process.argv[1]); } catch (e) { console.log(e.message); } })`;
+  const out = execFileSync(process.execPath, ['-e', script, file], { uid: 65534, gid: 65534, encoding: 'utf8' });
+  assert.equal(
+    out.trim(),
+    `config file ${file} cannot be read: permission denied (EACCES): this user (uid 65534) may not read it`,
+  );
 });

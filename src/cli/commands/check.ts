@@ -46,8 +46,17 @@ export interface CheckReport {
 export async function checkCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, { json: { type: 'boolean' } }, 'check');
   if (positionals.length > 0) throw usageError(`check: unexpected argument "${positionals[0]}"`);
-  // A config that does not parse or fails the schema throws here: one line naming the key, exit 1.
-  const { config, file } = configFrom(values);
+  let loaded: ReturnType<typeof configFrom>;
+  try {
+    loaded = configFrom(values);
+  } catch (error) {
+    // A config that does not parse or fails the schema: its problems are the report's errors, in
+    // the same form (--json too), and nothing more is checked.
+    if (!(error instanceof ConfigError)) throw error;
+    const config = error.source ?? (typeof values.config === 'string' ? values.config : 'config');
+    return printReport({ config, errors: [...error.problems], warnings: [], certificates: [] }, values.json === true);
+  }
+  const { config, file } = loaded;
   try {
     // Run as root on the server's user's data directory, check as that user, as serve runs (with
     // either store: serve started as root becomes the owner whatever the store).
@@ -56,8 +65,11 @@ export async function checkCommand(args: string[]): Promise<number> {
     // Its files someone else owns: reported below with the rest; checked as root meanwhile.
     if (!(error instanceof CliError)) throw error;
   }
-  const report = await checkConfig(config, file);
-  if (values.json === true) {
+  return printReport(await checkConfig(config, file), values.json === true);
+}
+
+function printReport(report: CheckReport, json: boolean): number {
+  if (json) {
     process.stdout.write(`${JSON.stringify({ ok: report.errors.length === 0, ...report }, null, 2)}\n`);
   } else {
     const lines: string[] = [];

@@ -1,10 +1,11 @@
 /** `postern serve`: runs the server until SIGTERM/SIGINT, then shuts down gracefully. */
 
+import { listenAddresses } from '../../config/load.ts';
 import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
-import { EarlyPorts, listenAddresses } from '../../server/early-ports.ts';
+import { EarlyPorts } from '../../server/early-ports.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
