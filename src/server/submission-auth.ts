@@ -21,6 +21,14 @@ import type { Store } from '../store/store.ts';
 
 type AuthRequest = Extract<Effect, { type: 'auth' }>;
 
+/** What one SASL step came to, inside the one-at-a-time section of its client address. */
+type StepOutcome =
+  | { kind: 'blocked'; until: Date }
+  | { kind: 'unknown-mechanism' }
+  | { kind: 'failed'; step: Extract<SaslStep, { type: 'failure' }>; blockedUntil: Date | null; delayMs: number }
+  | { kind: 'blocked-success'; until: Date; delayMs: number }
+  | { kind: 'step'; step: SaslStep };
+
 /** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
 /** The store's secret that SCRAM's made-up salts for unknown users come from (Credentials.fakeSaltKey). */
 const FAKE_SALT_SECRET = 'scram-fake-salt';
@@ -31,6 +39,8 @@ export class SubmissionAuth {
   readonly #options: Config['auth'];
   readonly #logger: Logger;
   readonly #exchanges = new Map<string, SaslExchange>();
+  /** Per client address, the last step under way (#oneAtATime). */
+  readonly #steps = new Map<string, Promise<void>>();
   readonly #credentials: Credentials;
 
   /** The IPv6 network one client is blocked by (config limits.ipv6Prefix). */
@@ -81,7 +91,6 @@ export class SubmissionAuth {
       ? undefined
       : `ip:${clientKey(peer.remoteAddress, this.#ipv6Prefix)}`;
     let exchange: SaslExchange | undefined;
-    let step: SaslStep;
     if (request.first) {
       exchange = createExchange(request.mechanism, this.#credentials, {
         plusOffered: channelBinding(peer) !== undefined,
@@ -90,55 +99,110 @@ export class SubmissionAuth {
       // Held before anything is awaited, so that forget() at the session's end finds it: set after
       // an await, an exchange whose client had meanwhile gone stayed in the map for good.
       if (exchange) this.#exchanges.set(peer.sessionId, exchange);
-      const blocked = await this.#blockedUntil(ipKey);
-      if (blocked) {
-        this.#exchanges.delete(peer.sessionId);
-        return { action: 'reject', reply: blockedReply(blocked) };
-      }
-      if (!exchange) return { action: 'reject', reply: replies.authUnknownMechanism(request.mechanism) };
-      step = await exchange.start(request.response);
-      // The session ended while we waited: nothing to answer, and nothing to keep.
-      if (this.#exchanges.get(peer.sessionId) !== exchange) return { action: 'reject', reply: replies.authAborted() };
     } else {
       exchange = this.#exchanges.get(peer.sessionId);
       if (!exchange || !request.response) return { action: 'reject', reply: replies.authAborted() };
-      step = await exchange.next(request.response);
     }
+    const current = exchange;
+    // One step at a time per client address, the block asked first: a step may check a password, and
+    // the failure that blocks the client must be seen by every check after it. Run in parallel (forty
+    // sessions from one address each sending a guess at once), every guess was checked before the
+    // first failure was counted; and an exchange begun before the block (a 334 left waiting) was
+    // checked once the client was blocked.
+    const outcome = await this.#oneAtATime(ipKey, async (): Promise<StepOutcome> => {
+      const blocked = await this.#blockedUntil(ipKey);
+      if (blocked) return { kind: 'blocked', until: blocked };
+      if (!current) return { kind: 'unknown-mechanism' };
+      const step = request.first ? await current.start(request.response) : await current.next(request.response!);
+      if (step.type === 'failure' && step.reason !== 'binding') {
+        // Counted even when the client has gone meanwhile: a guess sent before a hang-up is a guess.
+        return {
+          kind: 'failed',
+          step,
+          ...(await this.#recordFailure(peer, ipKey, step.username, step.message, step.reason)),
+        };
+      }
+      if (step.type === 'success') {
+        // Asked again at the end for failures counted by another node (PostgreSQL) during the check.
+        // A blocked client's right password is refused as its wrong ones are, delay included, so that
+        // the reply's timing does not tell which guess was right.
+        const late = await this.#blockedUntil(ipKey);
+        if (late) {
+          const recorded = await this.#recordFailure(
+            peer,
+            ipKey,
+            step.username,
+            'the client is blocked for failed logins',
+            'blocked',
+          );
+          return { kind: 'blocked-success', until: late, delayMs: recorded.delayMs };
+        }
+      }
+      return { kind: 'step', step };
+    });
+    if (outcome.kind === 'unknown-mechanism')
+      return { action: 'reject', reply: replies.authUnknownMechanism(request.mechanism) };
+    if (outcome.kind === 'blocked') {
+      this.#exchanges.delete(peer.sessionId);
+      return { action: 'reject', reply: blockedReply(outcome.until) };
+    }
+    const gone = this.#exchanges.get(peer.sessionId) !== current;
+    if (outcome.kind === 'failed' || outcome.kind === 'blocked-success') {
+      this.#exchanges.delete(peer.sessionId);
+      // Outside the one-at-a-time section: another session of this address need not wait for it.
+      if (outcome.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, outcome.delayMs));
+      if (outcome.kind === 'blocked-success')
+        return { action: 'reject', reply: blockedReply(outcome.until), logged: true };
+      if (outcome.blockedUntil) return { action: 'reject', reply: blockedReply(outcome.blockedUntil), logged: true };
+      if (outcome.step.reason === 'malformed')
+        return { action: 'reject', reply: reply(501, '5.5.2', outcome.step.message), logged: true };
+      return { action: 'reject', reply: replies.authFailed(), logged: true };
+    }
+    // The session ended while we waited: nothing to answer, and nothing to keep.
+    if (gone) return { action: 'reject', reply: replies.authAborted() };
+    const step = outcome.step;
     if (step.type === 'challenge') return { action: 'challenge', data: step.data };
     this.#exchanges.delete(peer.sessionId);
     if (step.type === 'success') {
-      // The block is asked again at the end: an exchange begun before it (a 334 left waiting), or one of
-      // many run in parallel, must not log in once the client is blocked. A success does not clear the
-      // client's failures either: with one account of their own, a guesser could otherwise reset the
-      // count between guesses at other accounts. They age out of the window instead.
-      const blocked = await this.#blockedUntil(ipKey);
-      if (blocked) {
-        this.#logger.warn(
-          { session: peer.sessionId, client: peer.remoteAddress, user: step.username },
-          'login refused: the client is blocked for failed logins',
-        );
-        return { action: 'reject', reply: blockedReply(blocked), logged: true };
-      }
+      // A success does not clear the client's failures: with one account of their own, a guesser could
+      // otherwise reset the count between guesses at other accounts. They age out of the window instead.
       const accountId = (await this.#store.findAccount(step.username.toLowerCase()))?.id;
-      this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: exchange.mechanism }, 'login');
+      this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: current!.mechanism }, 'login');
       return step.data
         ? { action: 'success', username: step.username, ...(accountId ? { accountId } : {}), data: step.data }
         : { action: 'success', username: step.username, ...(accountId ? { accountId } : {}) };
     }
-    if (step.reason === 'binding') {
-      // No password was tried (the binding is checked before the proof): nothing to count, and the
-      // client is told what failed, not that its password is wrong (a client that cannot do
-      // SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
-      this.#logger.warn(
-        { session: peer.sessionId, client: peer.remoteAddress, reason: step.reason },
-        `login failed: ${step.message}`,
-      );
-      return { action: 'reject', reply: reply(535, '5.7.8', `Authentication failed: ${step.message}`) };
-    }
-    return this.#failed(peer, ipKey, step);
+    // No password was tried (the binding is checked before the proof): nothing to count, and the
+    // client is told what failed, not that its password is wrong (a client that cannot do
+    // SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
+    this.#logger.warn(
+      { session: peer.sessionId, client: peer.remoteAddress, reason: step.reason },
+      `login failed: ${step.message}`,
+    );
+    return { action: 'reject', reply: reply(535, '5.7.8', `Authentication failed: ${step.message}`) };
   }
 
-  /** The session ended: forget its half-done exchange. */
+  /**
+   * Runs `work` after every earlier one of the same client address has finished (in this process);
+   * an excepted client (no key) runs at once. The queue holds one promise per address with work under
+   * way, so it is bounded by the sessions open.
+   */
+  async #oneAtATime<T>(key: string | undefined, work: () => Promise<T>): Promise<T> {
+    if (key === undefined) return work();
+    const before = this.#steps.get(key);
+    // With nothing before it, at once (in this turn, as a step without the queue would run).
+    const run = before ? before.then(work) : work();
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#steps.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#steps.get(key) === settled) this.#steps.delete(key);
+    }
+  }
 
   /**
    * The client's block, at most blockMinutes from now: one written while the clock ran fast (a VM
@@ -160,6 +224,8 @@ export class SubmissionAuth {
     });
     return record.blockedUntil;
   }
+
+  /** The session ended: forget its half-done exchange. */
   forget(peer: Peer): void {
     this.#exchanges.delete(peer.sessionId);
   }
@@ -169,11 +235,18 @@ export class SubmissionAuth {
     return this.#exchanges.size;
   }
 
-  async #failed(
+  /**
+   * Counts a failed login for the client address (which may block it) and for the account (which
+   * only slows guessing spread over many addresses), logs it, and says how long to wait before the
+   * reply.
+   */
+  async #recordFailure(
     peer: Peer,
     ipKey: string | undefined,
-    step: Extract<SaslStep, { type: 'failure' }>,
-  ): Promise<AuthOutcome> {
+    username: string | undefined,
+    message: string,
+    reason: string,
+  ): Promise<{ blockedUntil: Date | null; delayMs: number }> {
     const now = new Date();
     const windowMs = this.#options.failureWindowMinutes * 60_000;
     const blockMs = this.#options.blockMinutes * 60_000;
@@ -186,7 +259,7 @@ export class SubmissionAuth {
         })
       : { count: 0, blockedUntil: null };
     // Per account only to slow guessing spread over many addresses: it delays, it never blocks.
-    const user = step.username?.toLowerCase();
+    const user = username?.toLowerCase();
     const account = user
       ? await this.#store.recordLoginFailure(accountLoginKey(user), {
           now,
@@ -199,24 +272,13 @@ export class SubmissionAuth {
     // failure that starts a block says so and until when: the client's later AUTH commands are refused.
     const blocked = ip.blockedUntil ? { blockedUntil: ip.blockedUntil.toISOString() } : {};
     this.#logger.warn(
-      {
-        session: peer.sessionId,
-        client: peer.remoteAddress,
-        user,
-        reason: step.reason,
-        failures: ip.count,
-        ...blocked,
-      },
+      { session: peer.sessionId, client: peer.remoteAddress, user, reason, failures: ip.count, ...blocked },
       ip.blockedUntil
-        ? `login failed: ${step.message}; the client is blocked until ${blocked.blockedUntil}`
-        : `login failed: ${step.message}`,
+        ? `login failed: ${message}; the client is blocked until ${blocked.blockedUntil}`
+        : `login failed: ${message}`,
     );
-    const delay = Math.min(this.#options.failureDelayMs * (1 + Math.floor(account.count / 5)), 10_000);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (ip.blockedUntil) return { action: 'reject', reply: blockedReply(ip.blockedUntil), logged: true };
-    if (step.reason === 'malformed')
-      return { action: 'reject', reply: reply(501, '5.5.2', step.message), logged: true };
-    return { action: 'reject', reply: replies.authFailed(), logged: true };
+    const delayMs = Math.min(this.#options.failureDelayMs * (1 + Math.floor(account.count / 5)), 10_000);
+    return { blockedUntil: ip.blockedUntil, delayMs };
   }
 }
 

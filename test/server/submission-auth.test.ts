@@ -7,6 +7,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { SubmissionAuth } from '../../src/server/submission-auth.ts';
 import type { Peer } from '../../src/smtp/envelope.ts';
 import { NullStore } from '../../src/store/null-store.ts';
+import type { Account, LoginFailureOptions, LoginFailureRecord } from '../../src/store/store.ts';
 
 /** A store whose block check answers only when told to. */
 class SlowStore extends NullStore {
@@ -82,4 +83,78 @@ test("SCRAM: an unknown user's made-up salt comes from the store's secret: the s
     await saltFrom(new SubmissionAuth(again, config, createLogger('silent')), 'other@example.com'),
     before,
   );
+});
+
+test('a blocked client: its right password is refused as its wrong ones are, delay and all', async () => {
+  const { hashPassword } = await import('../../src/accounts/password.ts');
+  const account: Account = {
+    id: 1,
+    address: 'carol@example.com',
+    passwordHash: await hashPassword('right'),
+    scram: null,
+    disabled: false,
+    createdAt: new Date(),
+  };
+  /**
+   * Another node blocks the address while this one checks the password: the block is not there when
+   * the step starts, and is when it ends.
+   */
+  class BlockedMeanwhile extends NullStore {
+    asked = 0;
+    override async loginBlockedUntil(): Promise<Date | null> {
+      return this.asked++ % 2 === 0 ? null : new Date(Date.now() + 60_000);
+    }
+    // The other node's block is in the row a failure is counted in, as in the real stores.
+    override async recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
+      const record = await super.recordLoginFailure(key, options);
+      return key.startsWith('ip:') ? { ...record, blockedUntil: new Date(Date.now() + 60_000) } : record;
+    }
+  }
+  const options = parseConfig({ auth: { failureDelayMs: 300 } }, 'test').auth;
+  const answer = async (password: string) => {
+    const store = new BlockedMeanwhile([account]);
+    const auth = new SubmissionAuth(store, options, createLogger('silent'));
+    const started = performance.now();
+    const outcome = await auth.step(
+      {
+        type: 'auth',
+        mechanism: 'PLAIN',
+        response: Buffer.from(`\0carol@example.com\0${password}`),
+        first: true,
+      },
+      peer,
+    );
+    return { outcome, ms: performance.now() - started };
+  };
+  const right = await answer('right');
+  const wrong = await answer('wrong');
+  assert.equal(right.outcome.action, 'reject');
+  assert.equal(wrong.outcome.action, 'reject');
+  const code = (o: typeof right.outcome) => ('reply' in o ? o.reply.code : undefined);
+  assert.equal(code(right.outcome), 454, 'blocked');
+  assert.equal(code(wrong.outcome), 454, 'blocked');
+  // Before, the right password's 454 came at once and the wrong ones' after the failure delay.
+  assert.ok(right.ms >= 290, `the right password waits the failure delay too (${right.ms.toFixed(0)} ms)`);
+  assert.ok(wrong.ms >= 290, `${wrong.ms.toFixed(0)} ms`);
+});
+
+test('a guess whose client hangs up before the answer is counted all the same', async () => {
+  const store = new NullStore([]);
+  const options = parseConfig({ auth: { failureDelayMs: 0 } }, 'test').auth;
+  const auth = new SubmissionAuth(store, options, createLogger('silent'));
+  const step = auth.step(
+    { type: 'auth', mechanism: 'PLAIN', response: Buffer.from('\0nobody@example.com\0guess'), first: true },
+    peer,
+  );
+  auth.forget(peer); // the client wrote its guess and closed the connection at once
+  assert.equal((await step).action, 'reject');
+  // Before, a guess from a session gone by the time it was checked was not counted.
+  const next = await store.recordLoginFailure('ip:192.0.2.7', {
+    now: new Date(),
+    windowMs: 60_000,
+    threshold: 100,
+    blockMs: 0,
+  });
+  assert.equal(next.count, 2, 'the guess was counted before this one');
+  assert.equal(auth.pendingExchanges, 0);
 });

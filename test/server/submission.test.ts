@@ -270,6 +270,31 @@ test('brute force in the log: a line per failed login with client and user, the 
   assert.equal(lines[2]?.blockedUntil, String(lines[2]?.msg).split('until ')[1]);
 });
 
+test('brute force in parallel: guesses sent at once from one address are checked one at a time, none past the block', async (t) => {
+  const own = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 3 }, log: { level: 'info' } });
+  t.after(() => own.stop());
+  await own.store.createAccount('dave@example.com', await hashPassword(PASSWORD));
+  const sessions = await Promise.all(
+    Array.from({ length: 12 }, async () => {
+      const { client } = await SmtpClient.openTls(own.submissionsPort);
+      await ehlo(client);
+      return client;
+    }),
+  );
+  // Every guess written before any answer comes: before, all twelve passwords were checked (and so
+  // would a right one among them have been, its quick 454 telling it apart).
+  const codes = await Promise.all(
+    sessions.map(async (client) => codeOf(await client.command(`AUTH PLAIN ${plain('dave@example.com', 'guess')}`))),
+  );
+  assert.deepEqual(codes.sort(), [...Array(10).fill('454 4.7.0'), ...Array(2).fill('535 5.7.8')]);
+  const checked = own.logs().filter((line) => String(line.msg).startsWith('login failed'));
+  assert.equal(checked.length, 3, `three passwords checked, the third blocking: ${JSON.stringify(checked)}`);
+  const right = await SmtpClient.openTls(own.submissionsPort);
+  await ehlo(right.client);
+  assert.equal(codeOf(await right.client.command(`AUTH PLAIN ${plain('dave@example.com', PASSWORD)}`)), '454 4.7.0');
+  await Promise.all([...sessions, right.client].map((client) => client.close()));
+});
+
 test('brute force: an exchange begun before the block cannot end in a login, and a login of ones own does not reset the count', async () => {
   await server.store.clearLoginFailures('ip:127.0.0.1');
   const guess = async (client: SmtpClient) =>
