@@ -79,6 +79,16 @@ const network = z.string().refine((value) => {
   return match[2] === undefined || Number(match[2]) <= (version === 4 ? 32 : 128);
 }, 'expected an IP address or network such as 192.0.2.0/24 or 2001:db8::/32');
 
+/**
+ * A mynetworks entry so wide that it trusts much of the Internet (0.0.0.0/0, ::/0, 0.0.0.0/1 …):
+ * such a server relays for anyone there, which the mission's "never an open relay" rules out.
+ */
+function tooWideToTrust(value: string): boolean {
+  const match = /^\[?([^\][/%\s]+)\]?(?:\/(\d{1,3}))?$/.exec(value);
+  if (!match?.[2]) return false;
+  return Number(match[2]) < (isIP(match[1] ?? '') === 4 ? 8 : 16);
+}
+
 /** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */
 const ipPort = hostPort.refine((value) => {
   const host = value.slice(0, value.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
@@ -156,7 +166,14 @@ export const configSchema = z
     dataDir: z.string().min(1).default('./data'),
     store: storeSchema.default({ engine: 'sqlite' }),
     /** Clients that may relay without authenticating (Postfix mynetworks): empty, none may. */
-    mynetworks: z.array(network).default([]),
+    mynetworks: z
+      .array(
+        network.refine((value) => !tooWideToTrust(value), {
+          message:
+            'a network this wide (shorter than /8 for IPv4, /16 for IPv6) would let much of the Internet relay through this server: an open relay; list the networks of your own hosts',
+        }),
+      )
+      .default([]),
     /** This server's own public addresses, so a HELO that claims them from outside is refused. */
     serverAddresses: z
       .array(

@@ -75,6 +75,11 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
     { listen: { smtp: '127.0.0.1:2525' }, mtaSts: { listen: '0.0.0.0:2525' } },
     /listen\.smtp and mtaSts\.listen take 127\.0\.0\.1:2525 and 0\.0\.0\.0:2525, the same port/,
   ],
+  // Never an open relay: trusting the whole Internet (or much of it) is refused, not just allowed.
+  ...['0.0.0.0/0', '::/0', '[::]/0', '128.0.0.0/1', '2000::/3'].map((net): [unknown, RegExp] => [
+    { mynetworks: ['127.0.0.0/8', net] },
+    /mynetworks\.1: .* is invalid: a network this wide .* an open relay/,
+  ]),
   [{ smtp: { maxRecipients: 0 } }, /smtp\.maxRecipients: 0 is invalid/],
   [{ smtp: { bareLineEndings: 'accept' } }, /smtp\.bareLineEndings: "accept" is invalid/],
   [{ hostnam: 'x.example.com' }, /unknown key "hostnam"/],
