@@ -305,3 +305,19 @@ test('tls.acme: check lists the certificates ACME stored and says which names ar
   );
   assert.match(failing, /systemctl reload postern/);
 });
+
+test('check: submission listeners with no certificate to serve are a warning, as serve gives at its start', async (t) => {
+  const off = dir(t, { tls: { selfSigned: false } }, { store: true });
+  const result = await postern(['check', '--config', off.file]);
+  assert.equal(result.code, 0, result.stdout);
+  assert.match(result.stdout, /^warning: submission listeners would be off: they need a TLS certificate/m);
+  // Self-signed (the default), or no submission listener: nothing to say.
+  for (const extra of [
+    {},
+    { tls: { selfSigned: false }, listen: { smtp: '127.0.0.1:0', submission: null, submissions: null } },
+  ]) {
+    const d = dir(t, extra, { store: true });
+    const quiet = await postern(['check', '--config', d.file]);
+    assert.doesNotMatch(quiet.stdout, /submission listeners/, JSON.stringify(extra));
+  }
+});

@@ -227,6 +227,14 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     }
     warnIfHostnameUncovered(config, certificates, logger);
   });
+  // As serve warns at its start: submission runs only over TLS, so with no certificate (none
+  // configured, none ACME has stored, no self-signed one) its listeners stay off.
+  const submission = config.listen.submission || config.listen.submissions;
+  if (submission && !config.tls.selfSigned && report.certificates.length === 0) {
+    report.warnings.push(
+      `submission listeners would be off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)${config.tls.acme ? ', and ACME has stored none yet' : ''}`,
+    );
+  }
   flush();
   return report;
 }
