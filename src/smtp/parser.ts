@@ -57,7 +57,7 @@ export function parseCommand(line: string): Command {
     case 'AUTH':
       return parseAuth(args);
     case '':
-      return invalid(replies.syntax('Syntax error: empty command'));
+      return invalid(replies.emptyCommand());
     default:
       if (NOT_IMPLEMENTED.has(verb)) return { verb: 'NOT_IMPLEMENTED', name: verb };
       return invalid(replies.unknownCommand());

@@ -72,6 +72,8 @@ export const replies = {
   tooManyRecipients: (max: number) => reply(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
 
   unknownCommand: () => reply(500, '5.5.1', 'Command unrecognized'),
+  // RFC 5321 §4.2.2: 500 is a line no command can be read from; 501 is for a known command's arguments.
+  emptyCommand: () => reply(500, '5.5.2', 'Syntax error: empty command line'),
   lineTooLong: () => reply(500, '5.5.2', 'Line too long (RFC 5321 section 4.5.3.1.4: 512 octets for a command)'),
   // RFC 4954 §4: a response longer than the server takes.
   authLineTooLong: () => reply(500, '5.5.6', 'Authentication Exchange line is too long'),

@@ -33,7 +33,7 @@ const cases: Case[] = [
   ['STARTTLS without a certificate: 454 (RFC 3207 §4)', 'STARTTLS\r\n', ['454 4.7.0']],
   ['AUTH where it is not offered (an MX listener): 503', 'AUTH PLAIN AGFsaWNlAHg=\r\n', ['503 5.5.1']],
   ['unknown command: 500', 'FROB\r\n', ['500 5.5.1']],
-  ['empty line: 501', '\r\n', ['501 5.5.4']],
+  ['empty line: 500 (RFC 5321 §4.2.2: no command to read)', '\r\n', ['500 5.5.2']],
   ['verbs are case-insensitive', 'ehlo client.example.net\r\nmail from:<a@example.net>\r\n', ['250', '250 2.1.0']],
   // Strict paths, RFC 5321 §4.1.2.
   ['MAIL with a display name: 501', EHLO + 'MAIL FROM:the dude <a@example.com>\r\n', ['250', '501 5.1.7']],
