@@ -200,6 +200,7 @@ export class SenderAuthentication {
       dmarc,
       disposition: overridden.disposition,
       enforce: this.#config.dmarc.enforce,
+      ...(overridden.pending ? { pendingOverride: overridden.pending } : {}),
     });
     findings.push(
       { check: 'spf', result: spf.result, reason: `${spf.domain}: ${spf.reason}`, rfc: 'RFC 7208' },

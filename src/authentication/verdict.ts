@@ -26,11 +26,24 @@ export interface VerdictInput {
   disposition: DmarcPolicy;
   /** false: record only (authentication.dmarc.enforce). */
   enforce: boolean;
+  /** A local override that a DNS failure kept from being decided (a trusted sealer's ARC key lookup). */
+  pendingOverride?: string;
 }
 
 export function decide(input: VerdictInput): AuthenticationVerdict {
   const { dmarc, enforce } = input;
   if (!enforce) return { action: 'accept', reason: 'DMARC not enforced (authentication.dmarc.enforce: false)' };
+  if (dmarc.result === 'temperror' && dmarc.unverified !== undefined) {
+    // The policy is known and only an aligned identifier is in doubt. With a disposition of none
+    // (p=none, pct= or t=y, a local override) no answer could change what is done: accepted, the
+    // temperror recorded (ARCHITECTURE.md principle 6). Otherwise deferred: the retry may pass.
+    if (input.disposition === 'none') {
+      return { action: 'accept', reason: `dmarc=temperror (${dmarc.unverified}); the policy acts on nothing` };
+    }
+    if (input.pendingOverride) return tempfail('4.7.0', input.pendingOverride);
+    const doubt = alignedTemporaryError(input);
+    return tempfail(doubt?.enhanced ?? '4.7.0', doubt?.reason ?? dmarc.unverified);
+  }
   if (dmarc.result === 'temperror') {
     // RFC 7489 §6.6.3 / RFC 9989 §4.10: without the record the policy is unknown; retrying later is
     // the only way to neither let a reject policy slip nor refuse a domain that has none.
@@ -45,6 +58,8 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
   // than apply p=reject or p=quarantine to mail that might pass on retry (RFC 7208 §2.6.7, RFC 6376 §6.1.2).
   const doubt = input.disposition === 'none' ? undefined : alignedTemporaryError(input);
   if (doubt) return tempfail(doubt.enhanced, doubt.reason);
+  // A trusted forwarder's override, undecided for a DNS failure, would lower the disposition to none.
+  if (input.pendingOverride && input.disposition !== 'none') return tempfail('4.7.0', input.pendingOverride);
   if (input.disposition === 'reject') {
     return {
       action: 'reject',

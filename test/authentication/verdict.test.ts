@@ -99,3 +99,33 @@ test('a DNS error that cannot change the outcome does not defer: a disposition l
     'tempfail',
   );
 });
+
+test('dmarc=temperror for an aligned identifier DNS could not check: deferred when the policy would act, else accepted', () => {
+  const unverified = (policy: 'none' | 'quarantine' | 'reject', disposition = policy): DmarcResult => ({
+    ...fail(policy),
+    result: 'temperror',
+    disposition,
+    unverified: 'the DKIM key of bank.example could not be fetched (a temporary DNS failure)',
+  });
+  const dkimTemp: DkimSignatureResult = {
+    result: 'temperror',
+    domain: 'bank.example',
+    selector: 's',
+    algorithm: 'rsa-sha256',
+    reason: 'key lookup timed out',
+  };
+  const rejected = decide(input(unverified('reject'), { dkim: [dkimTemp] }));
+  assert.deepEqual([rejected.action, rejected.reply?.code, rejected.reply?.enhanced], ['tempfail', 451, '4.7.0']);
+  assert.equal(decide(input(unverified('quarantine'), { dkim: [dkimTemp] })).action, 'tempfail');
+  // p=none, or a disposition an override or sampling lowered to none: nothing to wait for.
+  assert.equal(decide(input(unverified('none'), { dkim: [dkimTemp] })).action, 'accept');
+  assert.equal(decide(input(unverified('reject'), { dkim: [dkimTemp], disposition: 'none' })).action, 'accept');
+  // The record itself not found for a DNS failure: the policy is unknown, deferred whatever.
+  const record: DmarcResult = {
+    result: 'temperror',
+    fromDomain: 'bank.example',
+    disposition: 'none',
+    reason: 'timeout',
+  };
+  assert.equal(decide(input(record)).action, 'tempfail');
+});

@@ -46,10 +46,19 @@ const ZONE: TestZone = {
     ...domain('dmarcslow.example', 'v=spf1 -all', undefined),
     ...domain('forwarder.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
     ...domain('list.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
+    ...domain('slowlist.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
+    ...domain('keyslow.example', 'v=spf1 -all', 'v=DMARC1; p=none'),
+    ...domain('keyslowreject.example', 'v=spf1 -all', 'v=DMARC1; p=reject'),
     ...domain('evil.example', 'v=spf1 ip4:127.0.0.0/8 -all', undefined),
     'x._domainkey.evil.example': { TXT: [`v=DKIM1; k=rsa; p=${ATTACKER_PUBLIC}`] },
   },
-  timeout: ['slow.example/TXT', '_dmarc.dmarcslow.example'],
+  timeout: [
+    'slow.example/TXT',
+    '_dmarc.dmarcslow.example',
+    'sel._domainkey.keyslow.example',
+    'sel._domainkey.keyslowreject.example',
+    'sel._domainkey.slowlist.example',
+  ],
 };
 
 async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
@@ -225,11 +234,11 @@ test('dmarc.enforce: false only records a p=reject fail', async (t) => {
 });
 
 /** reject.example's signed message, as a mailing list changes it (subject tag, footer) and ARC-seals it. */
-async function forwardedThroughList(): Promise<string> {
+async function forwardedThroughList(list = 'list.example'): Promise<string> {
   const original = await signed('reject.example', message('ceo@reject.example', 'Quarterly figures.\r\n'));
   const changed = original.replace('Subject: test', 'Subject: [list] test') + '-- \r\nThe list footer\r\n';
   const seal = await sealMessage(changed, {
-    signingDomain: 'list.example',
+    signingDomain: list,
     selector: 'sel',
     privateKey: RSA_PRIVATE,
     cv: 'none',
@@ -246,6 +255,37 @@ test('a forwarded message with a valid ARC chain from a trusted sealer is delive
   const header = resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!);
   assert.match(header, /arc=pass/);
   assert.match(header, /dmarc=fail \(p=reject dis=none override=trusted_forwarder\)/);
+});
+
+test('a trusted sealer whose key lookup times out: 451, not the 550 its override would have spared', async (t) => {
+  const server = await serverWith(t, { authentication: { trustedArcSealers: ['slowlist.example'] } });
+  const answer = await sendToAlice(server, 'bounces@slowlist.example', await forwardedThroughList('slowlist.example'));
+  assert.equal(codeOf(answer), '451 4.7.0', answer.text);
+  assert.match(answer.text, /trusted slowlist\.example could not be verified/);
+  // Nobody trusts it: the timeout changes nothing, the policy applies.
+  const plain = await serverWith(t);
+  const refused = await sendToAlice(plain, 'bounces@slowlist.example', await forwardedThroughList('slowlist.example'));
+  assert.equal(codeOf(refused), '550 5.7.1');
+});
+
+test('an aligned DKIM key that times out: dmarc=temperror; under p=none delivered, under p=reject deferred', async (t) => {
+  const server = await serverWith(t);
+  // Before: dmarc=fail (p=none dis=none), which the phishing filter read as a forged From.
+  const none = await sendToAlice(
+    server,
+    'a@keyslow.example',
+    await signed('keyslow.example', message('ceo@keyslow.example')),
+  );
+  assert.equal(none.code, 250, none.text);
+  const header = resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!);
+  assert.match(header, /dkim=temperror/);
+  assert.match(header, /dmarc=temperror/);
+  const reject = await sendToAlice(
+    server,
+    'a@keyslowreject.example',
+    await signed('keyslowreject.example', message('ceo@keyslowreject.example')),
+  );
+  assert.equal(codeOf(reject), '451 4.7.0');
 });
 
 test('the same chain from a sealer nobody trusts changes nothing: 550', async (t) => {

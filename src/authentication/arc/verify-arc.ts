@@ -8,7 +8,7 @@
  */
 
 import { arc } from 'mailauth/lib/arc/index.js';
-import type { Resolver } from '../../dns/resolver.ts';
+import type { DnsAnswer, Resolver } from '../../dns/resolver.ts';
 import type { ArcChainInput } from '../dkim/dkim-result.ts';
 import { mailauthResolver } from '../mailauth-resolver.ts';
 import type { ArcAuthenticationResults, ArcInstance, ArcResult } from './arc-result.ts';
@@ -35,8 +35,9 @@ export async function verifyArc(chain: ArcChainInput, options: VerifyArcOptions)
     // Read before arc(): it rewrites the newest set's parsed ARC-Authentication-Results in place.
     const instances = entries.map(describeInstance);
     const data = isolated(chain, entries);
+    const watched = watchTemporaryFailures(options.resolver);
     const response = await arc(data, {
-      resolver: mailauthResolver(options.resolver),
+      resolver: mailauthResolver(watched.resolver),
       minBitLength: MIN_RSA_BITS,
     } as Parameters<typeof arc>[1]);
     const highest = typeof response.i === 'number' ? response.i : entries.length;
@@ -56,13 +57,44 @@ export async function verifyArc(chain: ArcChainInput, options: VerifyArcOptions)
         if (original !== undefined) result.originalResults = original;
         return result;
       }
-      default:
-        return failed(highest, String(response.status.comment || 'the ARC chain does not validate'));
+      default: {
+        const reason = String(response.status.comment || 'the ARC chain does not validate');
+        // The newest ARC-Message-Signature was verified by the DKIM pass; a seal's key by arc() here.
+        const ams = (data.lastEntry as { messageSignature?: { status?: { result?: unknown } } } | undefined)
+          ?.messageSignature?.status?.result;
+        const temporary =
+          watched.failure() ??
+          (ams === 'temperror' ? 'the key of the newest ARC-Message-Signature could not be fetched' : undefined);
+        if (temporary === undefined) return failed(highest, reason);
+        return {
+          ...failed(highest, `${reason} (${temporary}: a temporary DNS failure)`),
+          temporary: { reason: temporary, sealers: instances.map((i) => i.sealer) },
+        };
+      }
     }
   } catch (err) {
     // arc() reports chain faults as results; reaching here is a bug in it or in us (§5.2.1: fail).
     return failed(0, `ARC validation failed: ${String(err)}`);
   }
+}
+
+/** Our resolver, noting the first lookup that failed temporarily (a timeout, SERVFAIL): arc() only says "fail". */
+function watchTemporaryFailures(resolver: Resolver): { resolver: Resolver; failure: () => string | undefined } {
+  let failure: string | undefined;
+  const note = <T>(name: string, answer: DnsAnswer<T>): DnsAnswer<T> => {
+    if (!answer.ok && answer.error === 'temperror') failure ??= `the lookup of ${name} failed: ${answer.reason}`;
+    return answer;
+  };
+  const watched: Resolver = {
+    a: async (name) => note(name, await resolver.a(name)),
+    aaaa: async (name) => note(name, await resolver.aaaa(name)),
+    mx: async (name) => note(name, await resolver.mx(name)),
+    txt: async (name) => note(name, await resolver.txt(name)),
+    ptr: async (address) => note(address, await resolver.ptr(address)),
+    cname: async (name) => note(name, await resolver.cname(name)),
+    tlsa: async (name) => note(name, await resolver.tlsa(name)),
+  };
+  return { resolver: watched, failure: () => failure };
 }
 
 function failed(instance: number, reason: string): ArcResult {

@@ -66,6 +66,9 @@ export class DmarcDiscoveryCache {
 interface Identifiers {
   spf?: string;
   dkim: string[];
+  /** The SPF domain when SPF ended in temperror, and the d= of each DKIM signature that did. */
+  spfTemperror?: string;
+  dkimTemperror: string[];
   /** DKIM passes DMARC does not count, and why (for the reason). */
   ignored: string[];
 }
@@ -108,9 +111,11 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
 
 /** RFC 7489 §3.1: the identifiers DMARC may align; §4.1 SPF's MAIL FROM (HELO for the null sender). */
 function identifiers(spf: DmarcInput['spf'], dkim: DkimSignatureResult[]): Identifiers {
-  const ids: Identifiers = { dkim: [], ignored: [] };
+  const ids: Identifiers = { dkim: [], ignored: [], dkimTemperror: [] };
   if (spf.result === 'pass' && spf.domain) ids.spf = normalize(spf.domain);
+  if (spf.result === 'temperror' && spf.domain) ids.spfTemperror = normalize(spf.domain);
   for (const signature of dkim) {
+    if (signature.result === 'temperror' && signature.domain) ids.dkimTemperror.push(normalize(signature.domain));
     if (signature.result !== 'pass' || !signature.domain) continue;
     const d = normalize(signature.domain);
     if ((signature.unsignedBodyBytes ?? 0) > 0) {
@@ -175,7 +180,36 @@ function judge(found: Discovery, ids: Identifiers, random: () => number): DmarcR
     // RFC 9989 §4.10.1: whether sp= or np= applies hangs on a domain existence query that failed.
     return { ...base, result: 'temperror', disposition: 'none', reason: `${why}; ${found.existenceError}` };
   }
+  const unverified = unverifiedAligned(ids, fromDomain, adkim, aspf);
+  if (unverified !== undefined) {
+    // RFC 7489 §11.2 temperror, "a later attempt might produce a final result": an identifier that
+    // would align could not be checked (RFC 6376 §6.1.2 TEMPFAIL, RFC 7208 §2.6.6 temperror), so
+    // this is no pass, and no fail either. The disposition is what a fail would get: the verdict
+    // defers only when it would act on one.
+    return {
+      ...base,
+      result: 'temperror',
+      unverified,
+      ...sample(policy, testing, pct, random),
+      reason: `${why}; ${unverified}`,
+    };
+  }
   return { ...base, result: 'fail', ...sample(policy, testing, pct, random), reason: why };
+}
+
+/** An SPF or DKIM temperror whose domain would align with the From domain (RFC 7489 §3.1), said in words. */
+function unverifiedAligned(
+  ids: Identifiers,
+  fromDomain: string,
+  adkim: AlignmentMode,
+  aspf: AlignmentMode,
+): string | undefined {
+  const dkim = ids.dkimTemperror.find((d) => aligned(d, fromDomain, adkim));
+  if (dkim !== undefined) return `the DKIM key of ${dkim} could not be fetched (a temporary DNS failure)`;
+  if (ids.spfTemperror !== undefined && aligned(ids.spfTemperror, fromDomain, aspf)) {
+    return `SPF of ${ids.spfTemperror} could not be evaluated (a temporary DNS failure)`;
+  }
+  return undefined;
 }
 
 /** RFC 7489 §6.6.4 pct=, RFC 9989 §4.7 t=y: a fail left out is handled one level weaker. */

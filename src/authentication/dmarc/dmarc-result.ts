@@ -41,6 +41,12 @@ export interface DmarcResult {
    * policy on a fail, `none` on anything else or when sampled out.
    */
   disposition: DmarcPolicy;
+  /**
+   * On a temperror whose record was found: the identifier that would align but could not be checked
+   * (a DNS failure fetching its DKIM key or evaluating its SPF). The disposition is then what a fail
+   * would get, for the verdict to defer on, or accept when it is none.
+   */
+  unverified?: string;
   /** A fail that pct= (RFC 7489 §6.6.4) or t=y (RFC 9989 §4.7) left one level weaker than the policy. */
   sampledOut?: boolean;
   reason: string;

@@ -4,7 +4,9 @@
  * - `local_policy`: the From domain is on the admin's allow-list.
  * - `trusted_forwarder`: a valid ARC chain (RFC 8617 §7.2.1) whose sets from the newest down are sealed by
  *   sealers we trust, one of which recorded on receipt that the message authenticated for its From domain.
- * Only a fail is ever overridden; a temperror or permerror stays the verdict's to handle.
+ * Only a fail is ever overridden, or a temperror that would be a fail but for an identifier DNS could not
+ * check (`unverified`: the override takes away what the verdict would defer for); a temperror of the
+ * record itself or a permerror stays the verdict's to handle.
  */
 
 import type { ArcAuthenticationResults, ArcResult } from '../arc/arc-result.ts';
@@ -30,9 +32,10 @@ export interface OverrideContext {
 export function applyOverrides(
   dmarc: DmarcResult,
   context: OverrideContext,
-): { disposition: DmarcPolicy; override?: PolicyOverride } {
+): { disposition: DmarcPolicy; override?: PolicyOverride; pending?: string } {
   const disposition = dmarc.disposition;
-  if (dmarc.result !== 'fail' || disposition === 'none') return { disposition };
+  const failing = dmarc.result === 'fail' || (dmarc.result === 'temperror' && dmarc.unverified !== undefined);
+  if (!failing || disposition === 'none') return { disposition };
   // Several Author Domains (RFC 7489 §6.6.1): each would need its own vouching, and such mail is mostly
   // abuse (RFC 9989 §11.5); the owner's policy stands.
   if ((dmarc.authorDomains?.length ?? 1) > 1) return { disposition };
@@ -40,6 +43,17 @@ export function applyOverrides(
   if (listed) return { disposition: 'none', override: { type: 'local_policy', reason: listed } };
   const forwarded = trustedForwarder(dmarc, context);
   if (forwarded) return { disposition: 'none', override: { type: 'trusted_forwarder', reason: forwarded } };
+  // A chain whose newest sealer we trust, failed only for a DNS failure: the override may apply once
+  // the key is fetched, so the verdict defers rather than acting on the policy.
+  const unverified = context.arc.temporary;
+  const newest = unverified?.sealers.at(-1);
+  const trusted = context.trustedArcSealers.map(normalize).filter((e) => e !== '');
+  if (unverified && newest && trusted.some((entry) => within(newest, entry))) {
+    return {
+      disposition,
+      pending: `the ARC chain sealed by trusted ${newest} could not be verified (${unverified.reason}): its override may apply`,
+    };
+  }
   return { disposition };
 }
 

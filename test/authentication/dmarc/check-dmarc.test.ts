@@ -291,6 +291,52 @@ test('overrides: the allow-list names From domains (and their subdomains), not S
   assert.deepEqual(applyOverrides(fail, context(none, ['eject.example'])), { disposition: 'reject' });
 });
 
+const dkimTimeout = (domain: string): DkimSignatureResult => ({
+  result: 'temperror',
+  domain,
+  selector: 's',
+  algorithm: 'rsa-sha256',
+  reason: 'key lookup timed out',
+});
+
+test('an aligned DKIM key that could not be fetched is temperror, not fail (RFC 7489 §11.2, RFC 6376 §6.1.2)', async () => {
+  // Before: dmarc=fail, which the phishing filter scored as a forged From even under p=none.
+  const none = await check('a@none.example', { dkim: [dkimTimeout('none.example')] });
+  assert.deepEqual([none.result, none.policy, none.disposition], ['temperror', 'none', 'none']);
+  assert.match(none.unverified ?? '', /DKIM key of none\.example could not be fetched/);
+  // The disposition is what a fail would get, for the verdict to defer on.
+  const reject = await check('a@reject.example', { dkim: [dkimTimeout('mail.reject.example')] });
+  assert.deepEqual([reject.result, reject.disposition], ['temperror', 'reject']);
+  // An aligned pass decides; an unaligned key's failure changes nothing.
+  const passed = await check('a@reject.example', { dkim: [dkimTimeout('reject.example'), pass('reject.example')] });
+  assert.equal(passed.result, 'pass');
+  const other = await check('a@reject.example', { dkim: [dkimTimeout('other.example')] });
+  assert.equal(other.result, 'fail');
+  // Strict alignment: a subdomain's key could never align.
+  const strict = await check('a@strict.example', { dkim: [dkimTimeout('mail.strict.example')] });
+  assert.equal(strict.result, 'fail');
+});
+
+test('an aligned SPF temperror is temperror too', async () => {
+  const input: DmarcInput = {
+    headerFrom: ['a@none.example'],
+    fromFields: 1,
+    spf: { result: 'temperror', domain: 'bounce.none.example' },
+    dkim: [],
+    resolver,
+  };
+  const r = await checkDmarc(input);
+  assert.deepEqual([r.result, r.disposition], ['temperror', 'none']);
+  assert.match(r.unverified ?? '', /SPF of bounce\.none\.example could not be evaluated/);
+});
+
+test('overrides: a temperror that would be a fail but for DNS is overridden as a fail is', async () => {
+  const none: ArcResult = { result: 'none', instance: 0, sealers: [], reason: 'no ARC sets' };
+  const r = await check('a@reject.example', { dkim: [dkimTimeout('reject.example')] });
+  const o = applyOverrides(r, context(none, ['reject.example']));
+  assert.deepEqual([o.disposition, o.override?.type], ['none', 'local_policy']);
+});
+
 test('overrides: only a fail is overridden', async () => {
   const arc = chain(set(1, 'forwarder.example', vouched));
   for (const r of [await check('a@slow.example'), await check('a@norecord.example'), await check([])]) {
