@@ -24,7 +24,7 @@ import {
   type RuleSpec,
   type Verdict,
 } from '../restriction.ts';
-import { canonicalAddress, verifiedClientHostname } from './client.ts';
+import { type ClientHostname, canonicalAddress, verifiedClientHostname } from './client.ts';
 
 type Kind = 'client' | 'helo' | 'sender' | 'recipient';
 
@@ -79,9 +79,10 @@ function accessRule(kind: Kind): RuleFactory {
     const { label, lines } = load(spec);
     const table = build(kind, lines);
     const evaluate = (ctx: PolicyContext): Verdict | Promise<Verdict> => {
+      const settle = (f: Found): Verdict =>
+        f === undefined ? DUNNO : 'verdict' in f ? f.verdict : decide(f.entry, f.subject, kind, spec.name);
       const found = lookup(kind, table, ctx);
-      if (found instanceof Promise) return found.then((f) => (f ? decide(f.entry, f.subject, kind, spec.name) : DUNNO));
-      return found === undefined ? DUNNO : decide(found.entry, found.subject, kind, spec.name);
+      return found instanceof Promise ? found.then(settle) : settle(found);
     };
     return { name: spec.name, label, evaluate } satisfies Restriction;
   };
@@ -267,7 +268,8 @@ function rejection(code: number, enhanced: string, rest: string): Action | strin
   return text === '' ? { type: 'reject', code, enhanced: given } : { type: 'reject', code, enhanced: given, text };
 }
 
-type Found = { entry: Entry; subject: string } | undefined;
+/** An entry that matched; a verdict when the lookup could not be made (the client's name unknown for a DNS failure). */
+type Found = { entry: Entry; subject: string } | { verdict: Verdict } | undefined;
 
 function lookup(kind: Kind, table: Table, ctx: PolicyContext): Found | Promise<Found> {
   switch (kind) {
@@ -278,12 +280,20 @@ function lookup(kind: Kind, table: Table, ctx: PolicyContext): Found | Promise<F
       const entry = ip && lookupAddress(table, ip);
       if (entry) return { entry, subject: ctx.clientAddress };
       if (table.names.size === 0) return undefined; // no name keys: no DNS
-      const byName = (name: string | undefined): Found => {
-        const found = name ? lookupDomain(table, name) : undefined;
-        return found && { entry: found, subject: `${name}[${ctx.clientAddress}]` };
+      const byName = (host: ClientName): Found => {
+        if (host.name === undefined) {
+          if (!host.temporary) return undefined;
+          // The name keys cannot be looked up, and the client's name may be found on a retry: a
+          // host a REJECT names must not get past it by making its reverse zone time out.
+          const text = `Client host rejected: cannot find your hostname (a temporary DNS failure), [${ctx.clientAddress}]; try again later`;
+          const reason = `the access map has host name keys, and the client's name is unknown for now: ${host.reason}`;
+          return { verdict: { action: 'reject', reply: reply(450, '4.7.25', text), reason } };
+        }
+        const found = lookupDomain(table, host.name);
+        return found && { entry: found, subject: `${host.name}[${ctx.clientAddress}]` };
       };
-      const name = clientHostname(ctx);
-      return typeof name === 'object' ? name.then(byName) : byName(name);
+      const host = clientHostname(ctx);
+      return host instanceof Promise ? host.then(byName) : byName(host);
     }
     case 'helo': {
       if (!ctx.helo) return undefined;
@@ -310,11 +320,14 @@ function lookup(kind: Kind, table: Table, ctx: PolicyContext): Found | Promise<F
  * the sender's claim, not its name (Postfix matches access keys against the verified name too).
  * Looked up at most once a session, through the shared memo; a string there is taken as it is.
  */
-function clientHostname(ctx: PolicyContext): string | undefined | Promise<string | undefined> {
+function clientHostname(ctx: PolicyContext): ClientName | Promise<ClientName> {
   const memo = ctx.memo.get(CLIENT_HOSTNAME);
-  if (typeof memo === 'string') return memo === '' ? undefined : memo;
-  return Promise.resolve(verifiedClientHostname(ctx)).then((hostname) => hostname.name);
+  if (typeof memo === 'string')
+    return memo === '' ? { temporary: false, reason: 'no name' } : { name: memo, temporary: false, reason: '' };
+  return Promise.resolve(verifiedClientHostname(ctx));
 }
+
+type ClientName = Pick<ClientHostname, 'name' | 'temporary' | 'reason'>;
 
 function lookupAddress(table: Table, ip: IpAddress): Entry | undefined {
   for (const level of table.levels) {

@@ -56,6 +56,28 @@ test('check_client_access uses the hostname the client-name rules verified', asy
   assert.equal(await outcome(client, context({ clientAddress: '198.18.0.1', memo: unverified })), 'dunno');
 });
 
+test('check_client_access with name keys defers when the name is unknown for a DNS failure, not skips them', async () => {
+  // A host the map rejects by name must not get past it by making its reverse zone time out: before,
+  // the name keys were skipped in silence and the client went on as unlisted.
+  const timedOut = (ptr: boolean): Resolver => ({
+    ...noDns,
+    ptr: async () =>
+      ptr ? { ok: false, error: 'temperror', reason: 'ETIMEOUT' } : { ok: true, records: ['host.example.net.'] },
+    a: async () => ({ ok: false, error: 'temperror', reason: 'ETIMEOUT' }),
+  });
+  for (const ptr of [true, false]) {
+    const answer = await outcome(client, context({ clientAddress: '198.18.0.1', resolver: timedOut(ptr) }));
+    assert.match(
+      answer,
+      /^450 4\.7\.25 Client host rejected: cannot find your hostname \(a temporary DNS failure\), \[198\.18\.0\.1\]/,
+    );
+  }
+  // An address entry still decides first, and a client with no name at all (no PTR) is only unlisted.
+  assert.equal(await outcome(client, context({ clientAddress: '192.0.2.1', resolver: timedOut(true) })), 'permit');
+  const noPtr: Resolver = { ...noDns, ptr: async () => ({ ok: false, error: 'nxdomain' }) };
+  assert.equal(await outcome(client, context({ clientAddress: '198.18.0.1', resolver: noPtr })), 'dunno');
+});
+
 test('check_client_access looks the name up once when no rule has, and shares it', async () => {
   const lookups: string[] = [];
   const resolver: Resolver = {
