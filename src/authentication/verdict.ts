@@ -45,6 +45,10 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
     return tempfail(doubt?.enhanced ?? '4.7.0', doubt?.reason ?? dmarc.unverified);
   }
   if (dmarc.result === 'temperror') {
+    // A pass for the From domain itself aligns in strict and relaxed mode alike: DMARC would pass
+    // whatever record the lookup brings, so there is nothing to wait for (ARCHITECTURE.md principle 6).
+    const own = passForAuthorDomain(input);
+    if (own) return { action: 'accept', reason: `dmarc=temperror, but ${own}: DMARC passes under any record` };
     // RFC 7489 §6.6.3 / RFC 9989 §4.10: without the record the policy is unknown; retrying later is
     // the only way to neither let a reject policy slip nor refuse a domain that has none.
     return tempfail('4.7.0', `DMARC policy lookup failed temporarily: ${dmarc.reason}`);
@@ -95,6 +99,19 @@ function alignedTemporaryError(input: VerdictInput): { enhanced: string; reason:
   }
   const dkim = input.dkim.find((s) => s.result === 'temperror' && aligned(normalize(s.domain), fromDomain, adkim));
   if (dkim) return { enhanced: '4.7.0', reason: `DKIM key of ${dkim.domain} could not be fetched: ${dkim.reason}` };
+  return undefined;
+}
+
+/** An SPF or DKIM pass for exactly the (one) From domain, one DMARC counts (RFC 7489 §3.1), said in words. */
+function passForAuthorDomain(input: VerdictInput): string | undefined {
+  const { fromDomain, authorDomains } = input.dmarc;
+  if (!fromDomain || (authorDomains?.length ?? 1) > 1) return undefined;
+  const dkim = input.dkim.find(
+    (s) => s.result === 'pass' && !s.testing && (s.unsignedBodyBytes ?? 0) === 0 && normalize(s.domain) === fromDomain,
+  );
+  if (dkim) return `DKIM passes for ${fromDomain} itself`;
+  if (input.spf?.result === 'pass' && normalize(input.spf.domain) === fromDomain)
+    return `SPF passes for ${fromDomain} itself`;
   return undefined;
 }
 

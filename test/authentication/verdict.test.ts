@@ -48,7 +48,8 @@ test('an override or pct sampling lowers the disposition; enforce: false only re
 
 test('DMARC record temperror: 451 4.7.0, unless not enforced', () => {
   const temp: DmarcResult = { result: 'temperror', fromDomain: 'bank.example', disposition: 'none', reason: 'timeout' };
-  const verdict = decide(input(temp));
+  // SPF passes for a subdomain: it aligns only if the record, unknown, is relaxed.
+  const verdict = decide(input(temp, { spf: { result: 'pass', domain: 'bounce.bank.example', reason: 'pass' } }));
   assert.equal(verdict.action, 'tempfail');
   assert.equal(verdict.reply?.code, 451);
   assert.equal(verdict.reply?.enhanced, '4.7.0');
@@ -127,5 +128,38 @@ test('dmarc=temperror for an aligned identifier DNS could not check: deferred wh
     disposition: 'none',
     reason: 'timeout',
   };
-  assert.equal(decide(input(record)).action, 'tempfail');
+  assert.equal(
+    decide(input(record, { spf: { result: 'none', domain: 'x.example', reason: 'none' } })).action,
+    'tempfail',
+  );
+});
+
+test('a DMARC record that times out defers, unless a pass for the From domain itself decides under any record', () => {
+  const record: DmarcResult = {
+    result: 'temperror',
+    fromDomain: 'bank.example',
+    disposition: 'none',
+    reason: 'timeout',
+  };
+  const own: DkimSignatureResult = {
+    result: 'pass',
+    domain: 'Bank.Example',
+    selector: 's',
+    algorithm: 'rsa-sha256',
+    reason: 'signature verified',
+  };
+  const none: SpfResult = { result: 'none', domain: 'other.example', reason: 'none' };
+  assert.equal(decide(input(record, { spf: none, dkim: [own] })).action, 'accept');
+  assert.equal(decide(input(record, { spf: spfPass })).action, 'accept', 'SPF pass for bank.example itself');
+  // A subdomain aligns only in relaxed mode, which the record might not have: deferred.
+  assert.equal(
+    decide(input(record, { spf: none, dkim: [{ ...own, domain: 'mail.bank.example' }] })).action,
+    'tempfail',
+  );
+  // Signatures DMARC does not count: t=y, or a body left partly unsigned (l=).
+  assert.equal(decide(input(record, { spf: none, dkim: [{ ...own, testing: true }] })).action, 'tempfail');
+  assert.equal(decide(input(record, { spf: none, dkim: [{ ...own, unsignedBodyBytes: 10 }] })).action, 'tempfail');
+  // Several author domains: each would need its own pass.
+  const several = { ...record, authorDomains: ['bank.example', 'other.example'] };
+  assert.equal(decide(input(several, { spf: none, dkim: [own] })).action, 'tempfail');
 });
