@@ -4,6 +4,7 @@
  */
 
 import fs from 'node:fs';
+import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
@@ -166,7 +167,23 @@ function sameSocket(a: string, b: string): boolean {
   if (x.port !== y.port || x.port === 0) return false;
   const covers = (wildcard: string, host: string) =>
     wildcard === '::' || (wildcard === '0.0.0.0' && !host.includes(':'));
-  return x.host === y.host || covers(x.host, y.host) || covers(y.host, x.host);
+  return spellings(x.host).some((h) => spellings(y.host).some((k) => h === k || covers(h, k) || covers(k, h)));
+}
+
+/**
+ * The addresses a listen host stands for, in one spelling each: an IPv6 address in RFC 5952 form, an
+ * IPv4-mapped one as IPv4 (Linux binds `[::ffff:127.0.0.1]` and `127.0.0.1` as one socket), and
+ * `localhost` as both loopback addresses. Another name stands for itself.
+ */
+function spellings(host: string): string[] {
+  const lower = host.toLowerCase();
+  if (lower === 'localhost') return ['127.0.0.1', '::1'];
+  if (!isIPv6(lower)) return [lower];
+  const canonical = new URL(`http://[${lower}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!mapped) return [canonical];
+  const [high, low] = [Number.parseInt(mapped[1] ?? '0', 16), Number.parseInt(mapped[2] ?? '0', 16)];
+  return [[high >> 8, high & 255, low >> 8, low & 255].join('.')];
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {

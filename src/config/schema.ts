@@ -86,7 +86,12 @@ const network = z.string().refine((value) => {
 function tooWideToTrust(value: string): boolean {
   const match = /^\[?([^\][/%\s]+)\]?(?:\/(\d{1,3}))?$/.exec(value);
   if (!match?.[2]) return false;
-  return Number(match[2]) < (isIP(match[1] ?? '') === 4 ? 8 : 16);
+  const [address, prefix] = [match[1] ?? '', Number(match[2])];
+  if (isIP(address) === 4) return prefix < 8;
+  // A network inside ::ffff:0:0/96 is matched as IPv4 (src/policy/cidr.ts): ::ffff:0:0/96 is 0.0.0.0/0.
+  const canonical = URL.canParse(`http://[${address}]/`) ? new URL(`http://[${address}]/`).hostname : '';
+  if (prefix >= 96 && /^\[::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}\]$/.test(canonical)) return prefix - 96 < 8;
+  return prefix < 16;
 }
 
 /** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */

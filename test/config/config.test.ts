@@ -76,10 +76,13 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
     /listen\.smtp and mtaSts\.listen take 127\.0\.0\.1:2525 and 0\.0\.0\.0:2525, the same port/,
   ],
   // Never an open relay: trusting the whole Internet (or much of it) is refused, not just allowed.
-  ...['0.0.0.0/0', '::/0', '[::]/0', '128.0.0.0/1', '2000::/3'].map((net): [unknown, RegExp] => [
-    { mynetworks: ['127.0.0.0/8', net] },
-    /mynetworks\.1: .* is invalid: a network this wide .* an open relay/,
-  ]),
+  // ::ffff:0:0/96 is matched as IPv4 0.0.0.0/0 (src/policy/cidr.ts): as wide as it.
+  ...['0.0.0.0/0', '::/0', '[::]/0', '128.0.0.0/1', '2000::/3', '::ffff:0.0.0.0/96', '[::ffff:0:0]/97'].map(
+    (net): [unknown, RegExp] => [
+      { mynetworks: ['127.0.0.0/8', net] },
+      /mynetworks\.1: .* is invalid: a network this wide .* an open relay/,
+    ],
+  ),
   [{ smtp: { maxRecipients: 0 } }, /smtp\.maxRecipients: 0 is invalid/],
   [{ smtp: { bareLineEndings: 'accept' } }, /smtp\.bareLineEndings: "accept" is invalid/],
   [{ hostnam: 'x.example.com' }, /unknown key "hostnam"/],
@@ -349,11 +352,30 @@ test('a machine name that cannot be the hostname stops the start naming the key,
   assert.equal(defaultHostname('mail'), 'mail.localdomain', 'a name without a dot still gets .localdomain');
 });
 
+test('two listeners on one socket however it is spelled: IPv4-mapped, RFC 5952 forms, localhost', () => {
+  for (const [smtp, submission] of [
+    ['127.0.0.1:2525', '[::ffff:127.0.0.1]:2525'],
+    ['127.0.0.1:2525', '[::ffff:7f00:1]:2525'],
+    ['127.0.0.1:2525', 'localhost:2525'],
+    ['[::1]:2525', 'localhost:2525'],
+    ['[::1]:2525', '[0:0::1]:2525'],
+    ['[0:0:0:0:0:0:0:0]:2525', '127.0.0.1:2525'],
+    ['0.0.0.0:2525', '[::ffff:127.0.0.1]:2525'],
+  ]) {
+    assert.throws(
+      () => parseConfig({ listen: { smtp, submission } }, 'test'),
+      /listen\.smtp and listen\.submission (both )?take .*one port serves one listener/,
+      `${smtp} ${submission}`,
+    );
+  }
+});
+
 test('listeners on one port apart: different hosts, an IPv4 wildcard beside an IPv6 address, port 0', () => {
   for (const listen of [
     { smtp: '127.0.0.1:25', submission: '127.0.0.2:25' },
     { smtp: '0.0.0.0:25', submission: '[::1]:25' },
     { smtp: '127.0.0.1:0', submission: '127.0.0.1:0', submissions: '127.0.0.1:0' },
+    { smtp: '[::ffff:127.0.0.1]:25', submission: '[::1]:25' },
   ]) {
     assert.doesNotThrow(() => parseConfig({ listen }, 'test'), JSON.stringify(listen));
   }

@@ -276,6 +276,26 @@ test('a trusted sealer whose key lookup times out: 451, not the 550 its override
   assert.equal(codeOf(refused), '550 5.7.1');
 });
 
+test('a forged seal naming a trusted sealer, its message signature pointed at a domain that never answers: still 550', async (t) => {
+  // The sealers of a failed chain are unverified: only a timeout of the trusted sealer's own key may
+  // hold the verdict, not one in DNS the spoofer runs (a fresh review reproduced 451 here).
+  const server = await serverWith(t, { authentication: { trustedArcSealers: ['list.example'] } });
+  const spoof = message('ceo@reject.example', 'Wire the money.\r\n');
+  const seal = await sealMessage(spoof, {
+    signingDomain: 'evil.example',
+    selector: 'x',
+    privateKey: attacker.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    cv: 'none',
+    authResults: 'mx.list.example; dmarc=pass header.from=reject.example',
+  });
+  const forged = seal
+    .toString()
+    .replace(/(ARC-Seal:[\s\S]*?)d=evil\.example/, '$1d=list.example')
+    .replace(/(ARC-Message-Signature:[\s\S]*?)d=evil\.example;([\s\S]*?) s=x;/, '$1d=keyslow.example;$2 s=sel;');
+  assert.match(forged, /ARC-Message-Signature:[\s\S]*d=keyslow\.example/, 'the signature now names the silent domain');
+  assert.equal(codeOf(await sendToAlice(server, 'bounce@evil.example', forged + spoof)), '550 5.7.1');
+});
+
 test('an aligned DKIM key that times out: dmarc=temperror; under p=none delivered, under p=reject deferred', async (t) => {
   const server = await serverWith(t);
   // Before: dmarc=fail (p=none dis=none), which the phishing filter read as a forged From.

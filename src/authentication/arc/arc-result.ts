@@ -33,8 +33,10 @@ export interface ArcResult {
    * On a fail a DNS failure may have caused (a seal's or the newest message signature's key lookup
    * that timed out): what failed, and the chain's sealers by instance, unverified. RFC 8617 §5.2.1
    * keeps the result a fail; local policy may defer when an override of a sealer it trusts hangs on it.
+   * `lookups`: the names whose lookup failed; the sealers are unverified, so only a failed lookup of a
+   * trusted sealer's own key (whose DNS a spoofer does not run) may hold the verdict.
    */
-  temporary?: { reason: string; sealers: string[] };
+  temporary?: { reason: string; sealers: string[]; lookups: string[] };
   /** The highest instance (i=) of the chain; 0 when there is none. */
   instance: number;
   /** d= of each ARC-Seal, by instance: sealers[0] sealed i=1. Empty unless the chain passed. */

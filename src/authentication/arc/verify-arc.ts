@@ -60,15 +60,20 @@ export async function verifyArc(chain: ArcChainInput, options: VerifyArcOptions)
       default: {
         const reason = String(response.status.comment || 'the ARC chain does not validate');
         // The newest ARC-Message-Signature was verified by the DKIM pass; a seal's key by arc() here.
-        const ams = (data.lastEntry as { messageSignature?: { status?: { result?: unknown } } } | undefined)
-          ?.messageSignature?.status?.result;
-        const temporary =
-          watched.failure() ??
-          (ams === 'temperror' ? 'the key of the newest ARC-Message-Signature could not be fetched' : undefined);
-        if (temporary === undefined) return failed(highest, reason);
+        const ams = (
+          data.lastEntry as
+            | { messageSignature?: { signingDomain?: unknown; selector?: unknown; status?: { result?: unknown } } }
+            | undefined
+        )?.messageSignature;
+        const lookups = [...watched.failures()];
+        if (ams?.status?.result === 'temperror' && typeof ams.signingDomain === 'string') {
+          lookups.push(`${String(ams.selector)}._domainkey.${ams.signingDomain}`.toLowerCase());
+        }
+        if (lookups.length === 0) return failed(highest, reason);
+        const temporary = `the lookup of ${lookups.join(', ')} failed`;
         return {
           ...failed(highest, `${reason} (${temporary}: a temporary DNS failure)`),
-          temporary: { reason: temporary, sealers: instances.map((i) => i.sealer) },
+          temporary: { reason: temporary, sealers: instances.map((i) => i.sealer), lookups },
         };
       }
     }
@@ -78,11 +83,11 @@ export async function verifyArc(chain: ArcChainInput, options: VerifyArcOptions)
   }
 }
 
-/** Our resolver, noting the first lookup that failed temporarily (a timeout, SERVFAIL): arc() only says "fail". */
-function watchTemporaryFailures(resolver: Resolver): { resolver: Resolver; failure: () => string | undefined } {
-  let failure: string | undefined;
+/** Our resolver, noting the names whose lookup failed temporarily (a timeout, SERVFAIL): arc() only says "fail". */
+function watchTemporaryFailures(resolver: Resolver): { resolver: Resolver; failures: () => string[] } {
+  const failures: string[] = [];
   const note = <T>(name: string, answer: DnsAnswer<T>): DnsAnswer<T> => {
-    if (!answer.ok && answer.error === 'temperror') failure ??= `the lookup of ${name} failed: ${answer.reason}`;
+    if (!answer.ok && answer.error === 'temperror') failures.push(name.toLowerCase().replace(/\.$/, ''));
     return answer;
   };
   const watched: Resolver = {
@@ -94,7 +99,7 @@ function watchTemporaryFailures(resolver: Resolver): { resolver: Resolver; failu
     cname: async (name) => note(name, await resolver.cname(name)),
     tlsa: async (name) => note(name, await resolver.tlsa(name)),
   };
-  return { resolver: watched, failure: () => failure };
+  return { resolver: watched, failures: () => failures };
 }
 
 function failed(instance: number, reason: string): ArcResult {

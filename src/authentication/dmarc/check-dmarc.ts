@@ -310,7 +310,9 @@ function rank(r: DmarcResult): number {
     case 'fail':
       return 10 + STRENGTH[r.policy ?? 'none'] * 3 + STRENGTH[r.disposition];
     case 'temperror':
-      return 4;
+      // A fail but for DNS (an aligned identifier unchecked) weighs as that fail would, just below it:
+      // a definite fail of the same policy speaks first, and it is not lost under a weaker fail.
+      return r.unverified !== undefined ? 10 + STRENGTH[r.policy ?? 'none'] * 3 + STRENGTH[r.disposition] - 0.5 : 4;
     case 'permerror':
       return 3;
     case 'none':

@@ -45,10 +45,13 @@ export function applyOverrides(
   if (forwarded) return { disposition: 'none', override: { type: 'trusted_forwarder', reason: forwarded } };
   // A chain whose newest sealer we trust, failed only for a DNS failure: the override may apply once
   // the key is fetched, so the verdict defers rather than acting on the policy.
+  // The sealers are unverified (a spoofer may name a trusted one in a forged seal): only a failed lookup
+  // of that sealer's own key, in DNS the spoofer does not run, may hold the verdict.
   const unverified = context.arc.temporary;
   const newest = unverified?.sealers.at(-1);
   const trusted = context.trustedArcSealers.map(normalize).filter((e) => e !== '');
-  if (unverified && newest && trusted.some((entry) => within(newest, entry))) {
+  const ownKey = (name: string) => newest !== undefined && name.endsWith(`._domainkey.${newest}`);
+  if (unverified && newest && trusted.some((entry) => within(newest, entry)) && unverified.lookups.some(ownKey)) {
     return {
       disposition,
       pending: `the ARC chain sealed by trusted ${newest} could not be verified (${unverified.reason}): its override may apply`,

@@ -53,7 +53,8 @@ export async function checkCommand(args: string[]): Promise<number> {
     // A config that does not parse or fails the schema: its problems are the report's errors, in
     // the same form (--json too), and nothing more is checked.
     if (!(error instanceof ConfigError)) throw error;
-    const config = error.source ?? (typeof values.config === 'string' ? values.config : 'config');
+    const config =
+      error.source ?? (typeof values.config === 'string' && values.config !== '' ? values.config : 'the config');
     return printReport({ config, errors: [...error.problems], warnings: [], certificates: [] }, values.json === true);
   }
   const { config, file } = loaded;

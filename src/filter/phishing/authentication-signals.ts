@@ -94,9 +94,7 @@ export function authenticationSignals(auth: AuthenticationSummary | undefined): 
     });
   }
   const proven = auth.spf === 'pass' || auth.dkim === 'pass' || auth.dmarc === 'pass';
-  // A temperror is not knowing, not a failure to prove: DNS did not answer (RFC 8601 §2.7).
-  const unknown = auth.spf === 'temperror' || auth.dkim === 'temperror' || auth.dmarc === 'temperror';
-  if (!proven && !unknown && auth.dmarc !== 'fail') {
+  if (!proven && auth.dmarc !== 'fail') {
     signals.push({
       name: 'unauthenticated',
       group: 'authentication',

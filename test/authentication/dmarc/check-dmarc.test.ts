@@ -317,6 +317,18 @@ test('an aligned DKIM key that could not be fetched is temperror, not fail (RFC 
   assert.equal(strict.result, 'fail');
 });
 
+test('several From domains: a p=reject domain whose aligned key timed out outranks a weaker fail (RFC 7489 §6.6.1)', async () => {
+  // Before this ranked below every fail: p=none's fail spoke for the message and it was accepted.
+  const r = await check(['a@reject.example', 'b@none.example'], { dkim: [dkimTimeout('reject.example')] });
+  assert.deepEqual(
+    [r.result, r.policy, r.disposition, r.fromDomain],
+    ['temperror', 'reject', 'reject', 'reject.example'],
+  );
+  // A definite fail of the same strength speaks first.
+  const both = await check(['a@reject.example', 'b@relaxed.example'], { dkim: [dkimTimeout('reject.example')] });
+  assert.deepEqual([both.result, both.fromDomain], ['fail', 'relaxed.example']);
+});
+
 test('an aligned SPF temperror is temperror too', async () => {
   const input: DmarcInput = {
     headerFrom: ['a@none.example'],

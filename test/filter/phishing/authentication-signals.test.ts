@@ -44,9 +44,10 @@ describe('authentication results for the phishing detector', () => {
     );
     assert.deepEqual(names(authenticationSignals({ spf: 'none', dmarc: 'none' })), ['unauthenticated=0.5']);
     assert.deepEqual(names(authenticationSignals({ spf: 'pass', dmarc: 'none' })), []);
-    // A temperror is not knowing (DNS did not answer), neither a failure nor "unauthenticated".
-    assert.deepEqual(names(authenticationSignals({ spf: 'temperror', dkim: 'temperror', dmarc: 'temperror' })), []);
-    assert.deepEqual(names(authenticationSignals({ spf: 'none', dkim: 'temperror', dmarc: 'temperror' })), []);
+    // A temperror proves nothing either (and a sender can make its own DNS time out): no fail, but unauthenticated.
+    assert.deepEqual(names(authenticationSignals({ spf: 'temperror', dkim: 'temperror', dmarc: 'temperror' })), [
+      'unauthenticated=0.5',
+    ]);
     assert.deepEqual(authenticationSignals(undefined), []);
     const [dmarc] = authenticationSignals({ dmarc: 'fail', dmarcDomain: 'bank.example' });
     assert.match(dmarc!.explanation.ru, /bank\.example/);
