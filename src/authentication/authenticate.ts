@@ -85,6 +85,8 @@ export interface Examination {
   dkim?: DkimSignatureResult[];
   arc?: ArcResult;
   dmarc?: DmarcResult;
+  /** A local override of the DMARC fail (a trusted ARC sealer, the allow-list), as the header records it. */
+  dmarcOverride?: 'trusted_forwarder' | 'local_policy';
 }
 
 /** Who the client is, as far as the checks care. */
@@ -258,6 +260,7 @@ export class SenderAuthentication {
       dkim,
       arc,
       dmarc,
+      ...(overridden.override ? { dmarcOverride: overridden.override.type } : {}),
     };
   }
 

@@ -497,7 +497,10 @@ function authenticationSummary(examination: Examination): AuthenticationSummary 
   if (examination.spf) summary.spf = examination.spf.result;
   if (dkim.length > 0) summary.dkim = dkim.some((s) => s.result === 'pass') ? 'pass' : dkim[0]!.result;
   if (examination.dmarc) {
-    summary.dmarc = examination.dmarc.result;
+    // A fail a trusted ARC sealer vouched for (it saw the message authenticate before it changed it,
+    // RFC 8617 §7.2.1) is scored as the pass it was there; the allow-list's override proves nothing.
+    const vouched = examination.dmarc.result === 'fail' && examination.dmarcOverride === 'trusted_forwarder';
+    summary.dmarc = vouched ? 'pass' : examination.dmarc.result;
     if (examination.dmarc.fromDomain !== '') summary.dmarcDomain = examination.dmarc.fromDomain;
   }
   return summary;

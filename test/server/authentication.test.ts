@@ -265,6 +265,19 @@ test('a forwarded message with a valid ARC chain from a trusted sealer is delive
   assert.match(header, /dmarc=fail \(p=reject dis=none override=trusted_forwarder\)/);
 });
 
+test('a list message a trusted sealer vouched for is not scored as a DMARC fail by the phishing filter', async (t) => {
+  const server = await serverWith(t, {
+    authentication: { trustedArcSealers: ['list.example'] },
+    filter: { phishing: { enabled: true } },
+  });
+  const answer = await sendToAlice(server, 'bounces@list.example', await forwardedThroughList());
+  assert.equal(answer.code, 250, answer.text);
+  const [stored] = await aliceMailbox(server, 'INBOX');
+  assert.match(resultsHeader(stored!), /override=trusted_forwarder/);
+  // Before: dmarc-fail (2.5), which with a protected name or a link made a list message phishing.
+  assert.doesNotMatch(stored!, /^X-Postern-Signals:[^\r]*dmarc-fail/im);
+});
+
 test('a trusted sealer whose key lookup times out: 451, not the 550 its override would have spared', async (t) => {
   const server = await serverWith(t, { authentication: { trustedArcSealers: ['slowlist.example'] } });
   const answer = await sendToAlice(server, 'bounces@slowlist.example', await forwardedThroughList('slowlist.example'));

@@ -24,6 +24,20 @@ describe('authentication results for the phishing detector', () => {
     assert.equal(authenticationFromHeaders([headers[0]!], 'mx.vostok-trade.ru'), undefined);
   });
 
+  it('reads a DMARC fail a trusted ARC sealer vouched for as the pass it was there (postern scan scores as serve)', () => {
+    const vouched = ar(
+      'mx.example.com; arc=pass; dmarc=fail (p=reject dis=none override=trusted_forwarder) header.from=bank.example',
+    );
+    assert.equal(authenticationFromHeaders([vouched], 'mx.example.com')?.dmarc, 'pass');
+    // The allow-list's override proves nothing; and a reason (escaped parentheses) cannot spell the comment.
+    const listed = ar('mx.example.com; dmarc=fail (p=reject dis=none override=local_policy) header.from=bank.example');
+    assert.equal(authenticationFromHeaders([listed], 'mx.example.com')?.dmarc, 'fail');
+    const spelled = ar(
+      'mx.example.com; spf=fail (dmarc=fail \\(p=reject dis=none override=trusted_forwarder\\)) smtp.mailfrom=x.example; dmarc=fail (p=reject dis=reject) header.from=bank.example',
+    );
+    assert.equal(authenticationFromHeaders([spelled], 'mx.example.com')?.dmarc, 'fail');
+  });
+
   it('takes our topmost field, its authserv-id read through nested comments', () => {
     const headers = [
       ar('mx.example.com; spf=fail smtp.mailfrom=bank.example; dmarc=fail header.from=bank.example'),
