@@ -13,6 +13,14 @@ const fail = (policy: 'none' | 'quarantine' | 'reject', extra: Partial<DmarcResu
   reason: 'neither SPF nor DKIM aligned',
   ...extra,
 });
+/** A DKIM signature of bank.example whose key lookup timed out. */
+const dkimTemp: DkimSignatureResult = {
+  result: 'temperror',
+  domain: 'bank.example',
+  selector: 's',
+  algorithm: 'rsa-sha256',
+  reason: 'key lookup timed out',
+};
 const input = (dmarc: DmarcResult, more: Partial<VerdictInput> = {}): VerdictInput => ({
   spf: spfPass,
   dkim: [],
@@ -61,13 +69,6 @@ test('a fail that an aligned identifier’s DNS error may have caused defers ins
   const spfVerdict = decide(input(fail('reject'), { spf: spfTemp }));
   assert.equal(spfVerdict.action, 'tempfail');
   assert.equal(spfVerdict.reply?.enhanced, '4.7.24'); // RFC 7372 §3.2
-  const dkimTemp: DkimSignatureResult = {
-    result: 'temperror',
-    domain: 'bank.example',
-    selector: 's',
-    algorithm: 'rsa-sha256',
-    reason: 'key lookup timed out',
-  };
   assert.equal(decide(input(fail('quarantine'), { dkim: [dkimTemp] })).action, 'tempfail');
   // An unaligned domain's DNS error cannot change the outcome: the policy applies.
   const other: SpfResult = { result: 'temperror', domain: 'elsewhere.example', reason: 'timeout' };
@@ -108,13 +109,6 @@ test('dmarc=temperror for an aligned identifier DNS could not check: deferred wh
     disposition,
     unverified: 'the DKIM key of bank.example could not be fetched (a temporary DNS failure)',
   });
-  const dkimTemp: DkimSignatureResult = {
-    result: 'temperror',
-    domain: 'bank.example',
-    selector: 's',
-    algorithm: 'rsa-sha256',
-    reason: 'key lookup timed out',
-  };
   const rejected = decide(input(unverified('reject'), { dkim: [dkimTemp] }));
   assert.deepEqual([rejected.action, rejected.reply?.code, rejected.reply?.enhanced], ['tempfail', 451, '4.7.0']);
   assert.equal(decide(input(unverified('quarantine'), { dkim: [dkimTemp] })).action, 'tempfail');
