@@ -52,7 +52,13 @@ export const replies = {
   chunkOk: (octets: number) => reply(250, '2.0.0', `${octets} octets received`),
   startData: () => reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'),
   vrfyAmbiguous: () => reply(252, '2.5.2', 'Cannot VRFY user, but will accept message and attempt delivery'),
-  help: () => reply(214, '2.0.0', 'See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY'),
+  // RFC 5321 §4.1.1.8: what this session takes, so a disabled VRFY or an AUTH not offered is not listed.
+  help: (extra: readonly string[]) =>
+    reply(
+      214,
+      '2.0.0',
+      `See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP${extra.map((c) => ` ${c}`).join('')}`,
+    ),
   vrfyFound: (address: string) => reply(250, '2.1.5', `<${address}>`),
   readyForTls: () => reply(220, '2.0.0', 'Ready to start TLS'),
   authChallenge: (data: Buffer) => reply(334, undefined, data.toString('base64')),

@@ -350,7 +350,13 @@ export class SmtpSession {
       case 'NOOP':
         return this.emitReply(replies.ok());
       case 'HELP':
-        return this.emitReply(replies.help());
+        return this.emitReply(
+          replies.help([
+            ...(this.options.vrfy === 'off' ? [] : ['VRFY']),
+            ...(this.options.tls === 'starttls' && !this.secure ? ['STARTTLS'] : []),
+            ...(this.authOffered ? ['AUTH'] : []),
+          ]),
+        );
       case 'QUIT':
         this.emitReply(replies.closing(this.options.hostname));
         return this.close();

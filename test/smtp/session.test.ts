@@ -240,3 +240,14 @@ test('a refused EHLO leaves the transaction as it was; an accepted one resets it
   assert.deepEqual(d.send(RCPT), ['250 2.1.5'], 'MAIL still stands');
   assert.deepEqual(d.send(EHLO + RCPT), ['250', '503 5.5.1'], 'an accepted EHLO is a RSET: RCPT needs MAIL again');
 });
+
+test('HELP lists what this session takes: VRFY only when it is not off', () => {
+  const helpOf = (vrfy: 'off' | 'ambiguous') => {
+    const d = new Driver({ vrfy });
+    d.send('HELP\r\n');
+    return d.replies.at(-1) ?? '';
+  };
+  // Before, HELP listed VRFY while the default answers 502 to it.
+  assert.doesNotMatch(helpOf('off'), /VRFY/);
+  assert.match(helpOf('ambiguous'), /^214 2\.0\.0 See RFC 5321; commands: .* HELP VRFY\r\n$/);
+});
