@@ -203,6 +203,7 @@ export class SenderAuthentication {
       disposition: overridden.disposition,
       enforce: this.#config.dmarc.enforce,
       ...(overridden.pending ? { pendingOverride: overridden.pending } : {}),
+      ...(overridden.override ? { override: overridden.override.type } : {}),
     });
     findings.push(
       { check: 'spf', result: spf.result, reason: `${spf.domain}: ${spf.reason}`, rfc: 'RFC 7208' },

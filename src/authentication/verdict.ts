@@ -28,6 +28,8 @@ export interface VerdictInput {
   enforce: boolean;
   /** A local override that a DNS failure kept from being decided (a trusted sealer's ARC key lookup). */
   pendingOverride?: string;
+  /** The local override applied (overrides.ts), if any. */
+  override?: 'trusted_forwarder' | 'local_policy';
 }
 
 export function decide(input: VerdictInput): AuthenticationVerdict {
@@ -49,6 +51,10 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
     // whatever record the lookup brings, so there is nothing to wait for (ARCHITECTURE.md principle 6).
     const own = passForAuthorDomain(input);
     if (own) return { action: 'accept', reason: `dmarc=temperror, but ${own}: DMARC passes under any record` };
+    // An allow-listed author domain: no record could bring more than a fail, which is not acted on.
+    if (input.override === 'local_policy') {
+      return { action: 'accept', reason: `dmarc=temperror for ${dmarc.fromDomain}, on the local allow-list` };
+    }
     // RFC 7489 §6.6.3 / RFC 9989 §4.10: without the record the policy is unknown; retrying later is
     // the only way to neither let a reject policy slip nor refuse a domain that has none.
     return tempfail('4.7.0', `DMARC policy lookup failed temporarily: ${dmarc.reason}`);

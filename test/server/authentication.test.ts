@@ -334,6 +334,14 @@ test('the same chain from a sealer nobody trusts changes nothing: 550', async (t
   assert.equal(codeOf(await sendToAlice(server, 'bounces@list.example', await forwardedThroughList())), '550 5.7.1');
 });
 
+test('an allow-listed author domain whose DMARC record times out is delivered, not deferred', async (t) => {
+  // Before: 451, though no record could bring more than a fail the allow-list does not act on.
+  const server = await serverWith(t, { authentication: { allowlist: ['dmarcslow.example'] } });
+  const answer = await sendToAlice(server, 'a@dmarcslow.example', message('x@dmarcslow.example'));
+  assert.equal(answer.code, 250, answer.text);
+  assert.match(resultsHeader((await aliceMailbox(server, 'INBOX'))[0]!), /dmarc=temperror/);
+});
+
 test('an allow-listed author domain is delivered despite its DMARC fail', async (t) => {
   const server = await serverWith(t, { authentication: { allowlist: ['reject.example'] } });
   assert.equal((await sendToAlice(server, 'a@reject.example', message('ceo@reject.example'))).code, 250);

@@ -34,7 +34,13 @@ export function applyOverrides(
   context: OverrideContext,
 ): { disposition: DmarcPolicy; override?: PolicyOverride; pending?: string } {
   const disposition = dmarc.disposition;
-  const failing = dmarc.result === 'fail' || (dmarc.result === 'temperror' && dmarc.unverified !== undefined);
+  // The record itself not fetched: the worst it could bring is a fail, which the allow-list would not
+  // act on either; nothing else can vouch without knowing the record's alignment modes.
+  if (dmarc.result === 'temperror' && dmarc.unverified === undefined) {
+    const listed = (dmarc.authorDomains?.length ?? 1) > 1 ? undefined : allowListed(dmarc, context.allowlist);
+    return listed ? { disposition: 'none', override: { type: 'local_policy', reason: listed } } : { disposition };
+  }
+  const failing = dmarc.result === 'fail' || dmarc.result === 'temperror';
   if (!failing || disposition === 'none') return { disposition };
   // Several Author Domains (RFC 7489 §6.6.1): each would need its own vouching, and such mail is mostly
   // abuse (RFC 9989 §11.5); the owner's policy stands.
