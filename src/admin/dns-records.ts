@@ -6,6 +6,7 @@
  */
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { getDomain } from 'tldts';
+import { parseRecord } from '../authentication/spf/record.ts';
 import type { Config } from '../config/schema.ts';
 import { reverseName } from '../dns/reverse-name.ts';
 import type { DkimKey, Store } from '../store/store.ts';
@@ -96,9 +97,36 @@ function mailHost(config: Config): DnsRecord[] {
   return [...v4.map((a) => record(host, 'A', a, purpose)), ...v6.map((a) => record(host, 'AAAA', a, purpose))];
 }
 
+/** The SPF record `dns records` prints for each domain: the MX host, publish.spfInclude, -all. */
+export function spfRecordFor(config: Config): string {
+  return ['v=spf1', 'mx', ...config.publish.spfInclude, '-all'].join(' ');
+}
+
+/** RFC 7208 §4.6.4: at most 10 terms that cause DNS queries per evaluation. */
+const MAX_SPF_LOOKUPS = 10;
+
+/**
+ * What is wrong with the SPF record publish.spfInclude makes, in words, or undefined. A term our own
+ * SPF parser refuses makes the whole record a permerror for every receiver (RFC 7208 §4.6), and more
+ * than 10 lookups at its top level one too (§4.6.4; those inside its includes are `dns check`'s).
+ */
+export function spfRecordProblem(config: Config): string | undefined {
+  const parsed = parseRecord(spfRecordFor(config));
+  if (!parsed.ok)
+    return `publish.spfInclude makes an SPF record receivers refuse (a permerror, RFC 7208 §4.6): ${parsed.error}`;
+  const lookups =
+    parsed.record.mechanisms.filter((m) => ['include', 'a', 'mx', 'ptr', 'exists'].includes(m.kind)).length +
+    (parsed.record.redirect ? 1 : 0);
+  if (lookups > MAX_SPF_LOOKUPS) {
+    return `publish.spfInclude makes an SPF record of ${lookups} DNS lookups, over the ${MAX_SPF_LOOKUPS} RFC 7208 §4.6.4 allows (a permerror for every receiver): list fewer hosts, or addresses (ip4:, ip6:) instead of names`;
+  }
+  return undefined;
+}
+
 function mailRouting(domain: string, config: Config): DnsRecord[] {
   const host = config.hostname;
-  const spf = ['v=spf1', 'mx', ...config.publish.spfInclude, '-all'].join(' ');
+  const spf = spfRecordFor(config);
+  const problem = spfRecordProblem(config);
   const records = [
     record(
       domain,
@@ -112,6 +140,7 @@ function mailRouting(domain: string, config: Config): DnsRecord[] {
       'TXT',
       spf,
       `SPF (RFC 7208): the MX host${config.publish.spfInclude.length ? ' and publish.spfInclude' : ''} may send as ${domain}; -all fails the rest (~all while testing)`,
+      problem === undefined ? undefined : `${problem}; fix the config and run this again`,
     ),
   ];
   // RFC 7208 §2.3: receivers check the HELO name too, and it is the only identity of a bounce (empty MAIL FROM).

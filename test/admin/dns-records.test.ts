@@ -6,7 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as x509 from '@peculiar/x509';
-import { type DnsRecord, MailHostError, RECORD_TTL, recordsFor } from '../../src/admin/dns-records.ts';
+import {
+  type DnsRecord,
+  MailHostError,
+  RECORD_TTL,
+  recordsFor,
+  spfRecordProblem,
+} from '../../src/admin/dns-records.ts';
 import { hostCertificates, spkiSha256 } from '../../src/admin/host-certificates.ts';
 import { mtaStsPolicy } from '../../src/admin/mta-sts-policy.ts';
 import { recordsToTestZone } from '../../src/admin/records-test-zone.ts';
@@ -441,6 +447,34 @@ test('publish.* values that would make a broken record are refused at load, nami
     },
   });
   assert.equal(good.publish.spfInclude.length, 2);
+});
+
+test('an SPF record publish.spfInclude would break is printed as a TO DO naming the problem, not ready to publish', async (t) => {
+  const { store } = await storeWithKeys(t);
+  const spfOf = async (spfInclude: string[]) => {
+    const records = await recordsFor('example.com', { config: configOf({ publish: { spfInclude } }), store });
+    return one(records, 'example.com', 'TXT');
+  };
+  // Before: printed as ready to publish, and every receiver's SPF check of the domain a permerror.
+  for (const [term, says] of [
+    ['ip4:300.1.1.1', /bad term ip4:300\.1\.1\.1/],
+    ['ip4:203.0.113.0/33', /bad term/],
+    ['spf.example.net', /bad term spf\.example\.net/], // a host name without include:
+    ['include:_spf.example.net;', /bad term/],
+  ] as const) {
+    const spf = await spfOf([term]);
+    assert.match(spf.todo ?? '', says, term);
+    assert.match(spf.todo ?? '', /publish\.spfInclude .*permerror, RFC 7208 §4\.6/);
+    assert.equal(
+      spfRecordProblem(configOf({ publish: { spfInclude: [term] } })),
+      spf.todo?.replace(/; fix the config and run this again$/, ''),
+    );
+  }
+  // RFC 7208 §4.6.4: mx plus 10 includes is 11 lookups.
+  const many = await spfOf(Array.from({ length: 10 }, (_, i) => `include:_spf${i}.example.net`));
+  assert.match(many.todo ?? '', /11 DNS lookups, over the 10 RFC 7208 §4\.6\.4 allows/);
+  assert.equal((await spfOf(Array.from({ length: 9 }, (_, i) => `include:_spf${i}.example.net`))).todo, undefined);
+  assert.equal((await spfOf(['ip4:198.51.100.0/24', 'include:_spf.example.net'])).todo, undefined);
 });
 
 test('a pending DKIM key says what it will do: replace the active key of its algorithm, or sign beside the other', async () => {

@@ -323,3 +323,13 @@ test('check: submission listeners with no certificate to serve are a warning, as
     assert.doesNotMatch(quiet.stdout, /submission listeners/, JSON.stringify(extra));
   }
 });
+
+test('check: publish.spfInclude that would make a broken SPF record is a warning naming the term', async (t) => {
+  const { file } = dir(t, { publish: { spfInclude: ['spf.example.net'] } }, { store: true });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stdout);
+  assert.match(
+    result.stdout,
+    /^warning: publish\.spfInclude makes an SPF record receivers refuse .*bad term spf\.example\.net/m,
+  );
+});

@@ -151,7 +151,7 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
       fail(
         'dmarc',
         'dmarc.record',
-        `${name} has "${found.discarded}", which does not start with v=DMARC1: receivers discard it (RFC 7489 §6.6.3)`,
+        `${name} has "${found.discarded}", which does not start with v=DMARC1 (in capitals, RFC 7489 §6.4): receivers discard it (§6.6.3)`,
         `Start the record with v=DMARC1, as in "${suggested}".`,
       ),
     ];
@@ -215,8 +215,9 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
   return checks;
 }
 
+/** RFC 7489 §6.4: the tag name is case-insensitive, "DMARC1" is not (%x44 %x4d …): `v=dmarc1` is discarded. */
 function isDmarcRecord(text: string): boolean {
-  return /^v\s*=\s*DMARC1\s*(;|$)/i.test(text.trim());
+  return /^[vV]\s*=\s*DMARC1\s*(;|$)/.test(text.trim());
 }
 
 function policyCheck(domain: string, p: Policy, tags: Map<string, string>): Check {

@@ -5,6 +5,7 @@
  */
 
 import { checkSpf } from '../../authentication/spf/check-spf.ts';
+import { spfRecordFor } from '../dns-records.ts';
 import { type CheckContext, sendingAddresses } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 import { isSpfRecord, spfSyntaxError, type Unread, walkSpf } from './spf-walk.ts';
@@ -14,7 +15,7 @@ const MAX_VOID_LOOKUPS = 2; // §4.6.4
 
 export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   const { domain } = ctx;
-  const suggested = ['v=spf1', 'mx', ...ctx.config.publish.spfInclude, '-all'].join(' ');
+  const suggested = spfRecordFor(ctx.config);
   const txt = await ctx.resolver.txt(domain);
   if (!txt.ok && txt.error === 'temperror') return [couldNotCheck('spf', 'spf.record', `TXT ${domain}`, txt.reason)];
   const records = txt.ok ? txt.records.filter(isSpfRecord) : [];

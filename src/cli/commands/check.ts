@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { AccountCache } from '../../accounts/account-cache.ts';
+import { spfRecordProblem } from '../../admin/dns-records.ts';
 import { ConfigError } from '../../config/load.ts';
 import { permissionWarnings } from '../../config/permissions.ts';
 import type { Config } from '../../config/schema.ts';
@@ -110,6 +111,9 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     );
   }
   report.warnings.push(...permissionWarnings(config, file), ...settingWarnings(config));
+  // Not a reason serve would stop, but `dns records` would print a record every receiver refuses.
+  const spf = spfRecordProblem(config);
+  if (spf) report.warnings.push(spf);
   const openFiles = openFileWarning(config);
   if (openFiles) report.warnings.push(openFiles);
   await attempt(() => {

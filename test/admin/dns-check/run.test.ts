@@ -421,6 +421,18 @@ test('a DMARC record without v=DMARC1 is named for what it is, not as no record'
   );
 });
 
+test('v=dmarc1 in lower case is discarded by receivers (RFC 7489 §6.4): a fail, not a pass for its policy', async () => {
+  // Before: PASS dmarc.record and PASS dmarc.policy p=reject, beside a FAIL dmarc.syntax.
+  const checks = await fx.run({ zone: txt('_dmarc.example.com', 'v=dmarc1; p=reject; rua=mailto:dmarc@example.com') });
+  const record = checks.find((c) => c.id === 'dmarc.record');
+  assert.equal(record?.status, 'fail');
+  assert.match(record?.summary ?? '', /which does not start with v=DMARC1 \(in capitals, RFC 7489 §6\.4\)/);
+  assert.equal(
+    checks.find((c) => c.id === 'dmarc.policy'),
+    undefined,
+  );
+});
+
 test('a DKIM p= that verifiers refuse fails, whatever Node would decode of it; an upper-case k= passes', async () => {
   const p = fx.dkimKey.publicKey;
   const name = `${fx.dkimKey.selector}._domainkey.example.com`;
