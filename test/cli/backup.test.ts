@@ -158,6 +158,12 @@ test('restore refuses what is not a sound Postern backup, naming the problem; th
   const f = new DatabaseSync(foreign);
   f.exec('CREATE TABLE notes (body TEXT)');
   f.close();
+  // Another program's file that happens to have a "mailboxes" table and a user_version: it crashed the
+  // restore with "no such column: id" (exit 70) before.
+  const lookalike = path.join(d.root, 'lookalike.sqlite');
+  const l = new DatabaseSync(lookalike);
+  l.exec('CREATE TABLE mailboxes (name TEXT); PRAGMA user_version = 3');
+  l.close();
   const newer = path.join(d.root, 'newer.sqlite');
   fs.copyFileSync(good, newer);
   const n = new DatabaseSync(newer);
@@ -183,6 +189,7 @@ test('restore refuses what is not a sound Postern backup, naming the problem; th
     [d.root, /cannot read the backup .*: not a file/],
     [text, /cannot read the backup .*notes\.txt: file is not a database/],
     [foreign, /foreign\.sqlite is not a Postern database/],
+    [lookalike, /lookalike\.sqlite is not a Postern database \(mailboxes: no such column: id\)/],
     [
       newer,
       new RegExp(`newer\\.sqlite has schema version ${SQLITE_SCHEMA_VERSION + 1}, newer than this Postern knows`),
@@ -282,4 +289,69 @@ test('restore removes a copy a crashed restore left, and run as root gives what 
   } else {
     t.diagnostic('not root: the ownership half of this test needs root to chown');
   }
+});
+
+test('restore: a quarantine id given out since the backup is not given out again (ids are never reused)', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const backup = path.join(d.root, 'before.sqlite');
+  assert.equal((await postern(['backup', backup, '--config', d.file])).code, 0);
+  // Since the backup, the live store gave out quarantine ids up to 7 (held messages since released).
+  const live = new DatabaseSync(d.live);
+  live.exec(
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'quarantine', 7 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'quarantine')",
+  );
+  live.exec("UPDATE sqlite_sequence SET seq = 7 WHERE name = 'quarantine'");
+  live.close();
+  const restored = await postern(['restore', backup, '--config', d.file]);
+  assert.equal(restored.code, 0, restored.stderr);
+  const seq = read(d.live, (db) =>
+    Number(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'quarantine'").get()?.seq ?? 0),
+  );
+  assert.equal(seq, 7, 'the next quarantined message gets id 8, not one an admin may have noted');
+});
+
+test('a backup that fails for a full disk leaves no partial copy nor its journal', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  // A store of about 2 MB (counters rows), so that the copy fails midway, its rollback journal written.
+  const live = new DatabaseSync(d.live);
+  live.exec(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO counters (name, value) SELECT 'filler-' || i || '-' || hex(randomblob(32)), i FROM n",
+  );
+  live.close();
+  // A file size limit stands in for a full disk (SIGXFSZ ignored, so the write fails with EFBIG).
+  const destination = path.join(d.root, 'out', 'big.sqlite');
+  fs.mkdirSync(path.dirname(destination));
+  const script = `trap '' XFSZ; ulimit -f 2000; exec ${JSON.stringify(fileURLToPath(new URL('../../bin/postern', import.meta.url)))} backup ${JSON.stringify(destination)} --config ${JSON.stringify(d.file)}`;
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /cannot write the backup/);
+  assert.deepEqual(fs.readdirSync(path.dirname(destination)), [], 'nothing left behind');
+});
+
+test('restore that fails for a full disk says so in one line, and the store in place is unchanged', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const backup = path.join(d.root, 'before.sqlite');
+  assert.equal((await postern(['backup', backup, '--config', d.file])).code, 0);
+  const before = uidValidities(d.live);
+  const script = `trap '' XFSZ; ulimit -f 8; exec ${JSON.stringify(fileURLToPath(new URL('../../bin/postern', import.meta.url)))} restore ${JSON.stringify(backup)} --config ${JSON.stringify(d.file)}`;
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number];
+  // Before: "unexpected error: Error: disk I/O error" with a stack trace, exit 70.
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /^postern: cannot write the restored copy .*: .*; the store in place is unchanged\n/);
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  assert.deepEqual(uidValidities(d.live), before);
+  assert.deepEqual(leftovers(d.data), []);
 });

@@ -68,7 +68,7 @@ export function backUpSqliteStore(dataDir: string, destination: string): Databas
     placeWithoutReplacing(partial, destination);
     return { ...summary, file: destination };
   } finally {
-    fs.rmSync(partial, { force: true });
+    for (const leftover of ['', '-journal']) fs.rmSync(`${partial}${leftover}`, { force: true });
   }
 }
 
@@ -96,6 +96,9 @@ export function openBackup(backupFile: string): BackupToRestore {
           'restore it with the Postern version that made it',
       );
     }
+    // A file with a "mailboxes" table and a user_version is not yet ours: the columns restore reads must be there.
+    const missing = missingPostern(backup);
+    if (missing) throw new StoreUnavailableError(`${backupFile} is not a Postern database (${missing})`);
     const integrity = firstProblem(backup, 'integrity_check');
     if (integrity) throw new StoreUnavailableError(`${backupFile} is damaged (${integrity}): it cannot be restored`);
   } catch (error) {
@@ -116,17 +119,30 @@ export function restoreSqliteStore(dataDir: string, { db: backup }: BackupToRest
   removeStaleRestores(dataDir);
   const incoming = `${live}.restore-${process.pid}`;
   try {
+    let mailboxes: number;
+    let restored: DatabaseSummary;
     try {
-      copyDatabase(backup, incoming);
-    } finally {
-      if (backup.isOpen) backup.close();
+      try {
+        copyDatabase(backup, incoming);
+      } finally {
+        if (backup.isOpen) backup.close();
+      }
+      // The live database's UIDVALIDITY values, where it can still be read: the new ones must be above
+      // them too, or a client that synchronised with it could take a restored UID for one it knows.
+      const floor = Math.max(Math.floor(Date.now() / 1000), liveUidValidityFloor(live));
+      mailboxes = renewUidValidity(incoming, floor);
+      // Ids "never reused" (quarantine: an admin noted one) stay so across the restore.
+      carryIdSequences(live, incoming);
+      restored = checkedSummary(incoming, 'quick_check', live);
+      setWalMode(incoming); // as the server keeps it; the copy came out in rollback mode
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      // A full disk, an I/O error: nothing was put in place yet.
+      throw new StoreUnavailableError(
+        `cannot write the restored copy ${incoming}: ${(error as Error).message}; the store in place is unchanged`,
+        { cause: error },
+      );
     }
-    // The live database's UIDVALIDITY values, where it can still be read: the new ones must be above
-    // them too, or a client that synchronised with it could take a restored UID for one it knows.
-    const floor = Math.max(Math.floor(Date.now() / 1000), liveUidValidityFloor(live));
-    const mailboxes = renewUidValidity(incoming, floor);
-    const restored = checkedSummary(incoming, 'quick_check', live);
-    setWalMode(incoming); // as the server keeps it; the copy came out in rollback mode
     const replaced = fs.existsSync(live) ? swapIn(live, incoming, dataDir) : undefined;
     if (!replaced) fs.renameSync(incoming, live);
     syncDirectory(live);
@@ -151,6 +167,23 @@ function openReadOnly(file: string, what: string): DatabaseSync {
   } catch (error) {
     throw new StoreUnavailableError(`cannot read ${what} ${file}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** What a database lacks of the tables and columns a restore reads, in words; undefined when it has them all. */
+function missingPostern(db: DatabaseSync): string | undefined {
+  for (const [table, columns] of [
+    ['mailboxes', 'id, uid_validity'],
+    ['messages', 'id'],
+    ['accounts', 'id'],
+    ['counters', 'name, value'],
+  ] as const) {
+    try {
+      db.prepare(`SELECT ${columns} FROM ${table} LIMIT 0`).all();
+    } catch (error) {
+      return `${table}: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
 }
 
 function hasTable(db: DatabaseSync, name: string): boolean {
@@ -226,6 +259,39 @@ function liveUidValidityFloor(live: string): number {
     const counter = read('SELECT value FROM counters WHERE name = ?', UID_VALIDITY_COUNTER);
     const highest = read('SELECT max(uid_validity) FROM mailboxes');
     return Math.max(counter, highest) + 1;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The AUTOINCREMENT counters of the live database, where it can still be read, carried into the
+ * restored copy when higher: an id given out since the backup (a quarantined message's) is then not
+ * given out again for another message.
+ */
+function carryIdSequences(live: string, incoming: string): void {
+  if (!fs.existsSync(live)) return;
+  let sequences: { name: string; seq: number }[];
+  try {
+    const db = new DatabaseSync(live, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+    try {
+      sequences = db.prepare('SELECT name, seq FROM sqlite_sequence').all() as { name: string; seq: number }[];
+    } finally {
+      db.close();
+    }
+  } catch {
+    return; // a database damaged past reading: the backup's own counters stand
+  }
+  const db = new DatabaseSync(incoming);
+  try {
+    const raise = db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?');
+    const add = db.prepare(
+      "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?) AND EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?)",
+    );
+    for (const { name, seq } of sequences) {
+      raise.run(Number(seq), name);
+      add.run(name, Number(seq), name, name);
+    }
   } finally {
     db.close();
   }

@@ -17,8 +17,9 @@ export function copyDatabase(db: DatabaseSync, file: string): void {
     db.prepare('VACUUM INTO ?').run(file);
     syncFile(file);
   } catch (error) {
-    // A partial copy is no way back, and each failed attempt (a full disk) would leave another one.
-    fs.rmSync(file, { force: true });
+    // A partial copy is no way back, and each failed attempt (a full disk) would leave another one
+    // (and the rollback journal SQLite writes beside it).
+    for (const leftover of ['', '-journal']) fs.rmSync(`${file}${leftover}`, { force: true });
     throw error;
   }
 }
