@@ -114,9 +114,13 @@ export function spfRecordProblem(config: Config): string | undefined {
   const parsed = parseRecord(spfRecordFor(config));
   if (!parsed.ok)
     return `publish.spfInclude makes an SPF record receivers refuse (a permerror, RFC 7208 §4.6): ${parsed.error}`;
-  const lookups =
-    parsed.record.mechanisms.filter((m) => ['include', 'a', 'mx', 'ptr', 'exists'].includes(m.kind)).length +
-    (parsed.record.redirect ? 1 : 0);
+  if (parsed.record.redirect) {
+    // §6.1: with an "all" in the record (the -all added) redirect= is never followed.
+    return "publish.spfInclude has a redirect=, which the record's -all makes receivers ignore (RFC 7208 §6.1): give the other domain as include: instead";
+  }
+  const lookups = parsed.record.mechanisms.filter((m) =>
+    ['include', 'a', 'mx', 'ptr', 'exists'].includes(m.kind),
+  ).length;
   if (lookups > MAX_SPF_LOOKUPS) {
     return `publish.spfInclude makes an SPF record of ${lookups} DNS lookups, over the ${MAX_SPF_LOOKUPS} RFC 7208 §4.6.4 allows (a permerror for every receiver): list fewer hosts, or addresses (ip4:, ip6:) instead of names`;
   }

@@ -173,11 +173,13 @@ function sameSocket(a: string, b: string): boolean {
 /**
  * The addresses a listen host stands for, in one spelling each: an IPv6 address in RFC 5952 form, an
  * IPv4-mapped one as IPv4 (Linux binds `[::ffff:127.0.0.1]` and `127.0.0.1` as one socket), and
- * `localhost` as both loopback addresses. Another name stands for itself.
+ * `localhost` as 127.0.0.1. Another name stands for itself.
  */
 function spellings(host: string): string[] {
   const lower = host.toLowerCase();
-  if (lower === 'localhost') return ['127.0.0.1', '::1'];
+  // Node binds "localhost" to the first address the resolver gives, 127.0.0.1 here and on most
+  // systems; ::1 beside it is let be (where localhost is ::1 first, serve says "in use" at start).
+  if (lower === 'localhost') return ['127.0.0.1'];
   if (!isIPv6(lower)) return [lower];
   const canonical = new URL(`http://[${lower}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);

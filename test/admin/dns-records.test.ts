@@ -475,6 +475,12 @@ test('an SPF record publish.spfInclude would break is printed as a TO DO naming 
   assert.match(many.todo ?? '', /11 DNS lookups, over the 10 RFC 7208 §4\.6\.4 allows/);
   assert.equal((await spfOf(Array.from({ length: 9 }, (_, i) => `include:_spf${i}.example.net`))).todo, undefined);
   assert.equal((await spfOf(['ip4:198.51.100.0/24', 'include:_spf.example.net'])).todo, undefined);
+  // RFC 7208 §6.1: the record's -all makes a redirect= dead, said as such (not counted as a lookup).
+  const redirect = await spfOf([
+    ...Array.from({ length: 9 }, (_, i) => `include:_spf${i}.example.net`),
+    'redirect=_spf.example.net',
+  ]);
+  assert.match(redirect.todo ?? '', /redirect=, which the record's -all makes receivers ignore \(RFC 7208 §6\.1\)/);
 });
 
 test('a pending DKIM key says what it will do: replace the active key of its algorithm, or sign beside the other', async () => {

@@ -29,22 +29,22 @@ export function authenticationFromHeaders(
   for (const h of headers) {
     if (h.name !== 'authentication-results') continue;
     if (authservIdOf(h.value) !== id) continue;
-    const [, ...parts] = stripComments(h.value).split(';');
-    // Our own comment on the dmarc result (authentication-results.ts); reasons elsewhere in the field
-    // have their parentheses escaped, so none can spell it.
-    const vouched = /\bdmarc=fail \(p=[a-z]+ dis=[a-z]+ override=trusted_forwarder\)/.test(h.value);
+    const [, ...parts] = resultParts(h.value);
     const found: AuthenticationSummary = {};
-    for (const part of parts) {
-      const m = /^\s*(spf|dkim|dmarc)\s*=\s*([a-z]+)/i.exec(part);
+    for (const { text, comments } of parts) {
+      const m = /^\s*(spf|dkim|dmarc)\s*=\s*([a-z]+)/i.exec(text);
       if (!m) continue;
       const method = m[1]!.toLowerCase() as 'spf' | 'dkim' | 'dmarc';
       const result = m[2]!.toLowerCase();
       if (method === 'dkim' && found.dkim === 'pass') continue;
       if (method === 'dkim' && found.dkim !== undefined && result !== 'pass') continue;
-      // Scored as the live path scores it (src/server/inbound.ts): a fail a trusted ARC sealer vouched for as a pass.
+      // Scored as the live path scores it (src/server/inbound.ts): a fail a trusted ARC sealer vouched
+      // for as a pass. Read from the dmarc result's own comment, as authentication-results.ts writes
+      // it; text a sender chose sits in quoted values or escaped in other comments, never there.
+      const vouched = comments.some((c) => /^p=[a-z]+ dis=[a-z]+ override=trusted_forwarder$/.test(c.trim()));
       found[method] = method === 'dmarc' && result === 'fail' && vouched ? 'pass' : result;
       if (method === 'dmarc') {
-        const from = /header\.from\s*=\s*([^\s;]+)/i.exec(part)?.[1];
+        const from = /header\.from\s*=\s*([^\s;]+)/i.exec(text)?.[1];
         if (from) found.dmarcDomain = from.toLowerCase();
       }
     }
@@ -53,11 +53,50 @@ export function authenticationFromHeaders(
   return undefined;
 }
 
-function stripComments(value: string): string {
-  let out = value;
-  // RFC 5322 §3.2.2 comments, nested at most a few levels in practice.
-  for (let i = 0; i < 4 && out.includes('('); i++) out = out.replace(/\([^()]*\)/g, ' ');
-  return out;
+/**
+ * The `;`-separated parts of an Authentication-Results value (RFC 8601 §2.2), split at the top level
+ * only: a quoted string (RFC 5322 §3.2.4) or a comment (§3.2.2, nested, with quoted pairs) is kept
+ * whole, so a ";" or "(" inside either splits or opens nothing. Each part's text has its comments
+ * replaced by a space; the comments' contents come apart, in order.
+ */
+function resultParts(value: string): { text: string; comments: string[] }[] {
+  const parts: { text: string; comments: string[] }[] = [];
+  let text = '';
+  let comments: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < value.length && value[j] !== '"') j += value[j] === '\\' ? 2 : 1;
+      text += value.slice(i, j + 1);
+      i = j;
+    } else if (c === '(') {
+      let depth = 0;
+      let body = '';
+      let j = i;
+      for (; j < value.length; j++) {
+        const d = value[j] as string;
+        if (d === '\\') {
+          body += value.slice(j, j + 2);
+          j++;
+        } else if (d === '(') {
+          if (depth++ > 0) body += d;
+        } else if (d === ')') {
+          if (--depth === 0) break;
+          body += d;
+        } else body += d;
+      }
+      comments.push(body);
+      text += ' ';
+      i = j;
+    } else if (c === ';') {
+      parts.push({ text, comments });
+      text = '';
+      comments = [];
+    } else text += c;
+  }
+  parts.push({ text, comments });
+  return parts;
 }
 
 export function authenticationSignals(auth: AuthenticationSummary | undefined): Signal[] {

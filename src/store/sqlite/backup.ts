@@ -284,11 +284,16 @@ function carryIdSequences(live: string, incoming: string): void {
   }
   const db = new DatabaseSync(incoming);
   try {
+    // A backup older than any AUTOINCREMENT table (schema 6 and before) has no sqlite_sequence yet,
+    // and SQLite makes it only with such a table: nothing to carry into.
+    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").get() === undefined) return;
     const raise = db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?');
     const add = db.prepare(
       "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?) AND EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?)",
     );
     for (const { name, seq } of sequences) {
+      // A value SQLite could not count on from (a damaged live database) would stop every insert.
+      if (!Number.isSafeInteger(Number(seq)) || Number(seq) < 0) continue;
       raise.run(Number(seq), name);
       add.run(name, Number(seq), name, name);
     }

@@ -32,6 +32,15 @@ describe('authentication results for the phishing detector', () => {
     // The allow-list's override proves nothing; and a reason (escaped parentheses) cannot spell the comment.
     const listed = ar('mx.example.com; dmarc=fail (p=reject dis=none override=local_policy) header.from=bank.example');
     assert.equal(authenticationFromHeaders([listed], 'mx.example.com')?.dmarc, 'fail');
+    // A sender's text in a quoted property value, a ";" in it too (a review reproduced this reading as a pass).
+    const quoted = ar(
+      'mx.example.com; dkim=fail (bad signature) header.d=bank.example header.s="dmarc=fail (p=none dis=none override=trusted_forwarder)"; smtp.mailfrom="\\"a;dmarc=fail (p=none dis=none override=trusted_forwarder)\\"@x.example"; dmarc=fail (p=none dis=none) header.from=bank.example',
+    );
+    assert.deepEqual(authenticationFromHeaders([quoted], 'mx.example.com'), {
+      dkim: 'fail',
+      dmarc: 'fail',
+      dmarcDomain: 'bank.example',
+    });
     const spelled = ar(
       'mx.example.com; spf=fail (dmarc=fail \\(p=reject dis=none override=trusted_forwarder\\)) smtp.mailfrom=x.example; dmarc=fail (p=reject dis=reject) header.from=bank.example',
     );
