@@ -311,6 +311,22 @@ test('restore: a quarantine id given out since the backup is not given out again
   assert.equal(seq, 7, 'the next quarantined message gets id 8, not one an admin may have noted');
 });
 
+/**
+ * Runs the CLI with a file size limit of `blocks` (512 octets each) standing in for a full disk:
+ * SIGXFSZ ignored, a write past the limit fails with EFBIG.
+ */
+async function posternUnderFileLimit(blocks: number, args: string[]): Promise<{ code: number; stderr: string }> {
+  const bin = fileURLToPath(new URL('../../bin/postern', import.meta.url));
+  const script = `trap '' XFSZ; ulimit -f ${blocks}; exec "$0" "$@"`;
+  const child = spawn('sh', ['-c', script, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stderr };
+}
+
 test('a backup that fails for a full disk leaves no partial copy nor its journal', async (t) => {
   const d = dir(t);
   await addUser(d.file, 'alice@example.com');
@@ -320,16 +336,9 @@ test('a backup that fails for a full disk leaves no partial copy nor its journal
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO counters (name, value) SELECT 'filler-' || i || '-' || hex(randomblob(32)), i FROM n",
   );
   live.close();
-  // A file size limit stands in for a full disk (SIGXFSZ ignored, so the write fails with EFBIG).
   const destination = path.join(d.root, 'out', 'big.sqlite');
   fs.mkdirSync(path.dirname(destination));
-  const script = `trap '' XFSZ; ulimit -f 2000; exec ${JSON.stringify(fileURLToPath(new URL('../../bin/postern', import.meta.url)))} backup ${JSON.stringify(destination)} --config ${JSON.stringify(d.file)}`;
-  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number];
+  const { code, stderr } = await posternUnderFileLimit(2000, ['backup', destination, '--config', d.file]);
   assert.equal(code, 1, stderr);
   assert.match(stderr, /cannot write the backup/);
   assert.deepEqual(fs.readdirSync(path.dirname(destination)), [], 'nothing left behind');
@@ -341,13 +350,7 @@ test('restore that fails for a full disk says so in one line, and the store in p
   const backup = path.join(d.root, 'before.sqlite');
   assert.equal((await postern(['backup', backup, '--config', d.file])).code, 0);
   const before = uidValidities(d.live);
-  const script = `trap '' XFSZ; ulimit -f 8; exec ${JSON.stringify(fileURLToPath(new URL('../../bin/postern', import.meta.url)))} restore ${JSON.stringify(backup)} --config ${JSON.stringify(d.file)}`;
-  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number];
+  const { code, stderr } = await posternUnderFileLimit(8, ['restore', backup, '--config', d.file]);
   // Before: "unexpected error: Error: disk I/O error" with a stack trace, exit 70.
   assert.equal(code, 1, stderr);
   assert.match(stderr, /^postern: cannot write the restored copy .*: .*; the store in place is unchanged\n/);
