@@ -312,7 +312,10 @@ function rank(r: DmarcResult): number {
     case 'temperror':
       // A fail but for DNS (an aligned identifier unchecked) weighs as that fail would, just below it:
       // a definite fail of the same policy speaks first, and it is not lost under a weaker fail.
-      return r.unverified !== undefined ? 10 + STRENGTH[r.policy ?? 'none'] * 3 + STRENGTH[r.disposition] - 0.5 : 4;
+      if (r.unverified !== undefined) return 10 + STRENGTH[r.policy ?? 'none'] * 3 + STRENGTH[r.disposition] - 0.5;
+      // A policy DNS did not give could be reject: only a definite reject speaks before it, or a second
+      // From domain of one's own with p=none would get a forgery of the first accepted.
+      return 10 + STRENGTH.reject * 3 - 0.5;
     case 'permerror':
       return 3;
     case 'none':

@@ -329,6 +329,17 @@ test('several From domains: a p=reject domain whose aligned key timed out outran
   assert.deepEqual([both.result, both.fromDomain], ['fail', 'relaxed.example']);
 });
 
+test('several From domains: one whose DMARC record timed out outranks any fail but a reject', async () => {
+  // Before: ranked below every fail, so a second From domain of one's own with p=none got a forgery of
+  // the first accepted while its record did not answer.
+  const r = await check(['a@slow.example', 'b@none.example']);
+  assert.deepEqual([r.result, r.fromDomain], ['temperror', 'slow.example']);
+  const q = await check(['a@slow.example', 'b@quarantine.example']);
+  assert.equal(q.result, 'temperror');
+  const rejected = await check(['a@slow.example', 'b@reject.example']);
+  assert.deepEqual([rejected.result, rejected.fromDomain], ['fail', 'reject.example']);
+});
+
 test('an aligned SPF temperror is temperror too', async () => {
   const input: DmarcInput = {
     headerFrom: ['a@none.example'],
