@@ -36,6 +36,9 @@ export function authenticationFromHeaders(
       if (!m) continue;
       const method = m[1]!.toLowerCase() as 'spf' | 'dkim' | 'dmarc';
       const result = m[2]!.toLowerCase();
+      // The first spf= is the MAIL FROM identity's (authentication-results.ts), as the live path takes;
+      // a second is the HELO identity's own check (RFC 7208 §2.3).
+      if (method === 'spf' && found.spf !== undefined) continue;
       if (method === 'dkim' && found.dkim === 'pass') continue;
       if (method === 'dkim' && found.dkim !== undefined && result !== 'pass') continue;
       // Scored as the live path scores it (src/server/inbound.ts): a fail a trusted ARC sealer vouched

@@ -47,6 +47,15 @@ describe('authentication results for the phishing detector', () => {
     assert.equal(authenticationFromHeaders([spelled], 'mx.example.com')?.dmarc, 'fail');
   });
 
+  it("takes the MAIL FROM identity's SPF result, not the HELO identity's line after it", () => {
+    const headers = [
+      ar(
+        'mx.example.com; spf=pass smtp.mailfrom=a@bank.example; spf=none smtp.helo=mx.bank.example; dmarc=pass header.from=bank.example',
+      ),
+    ];
+    assert.equal(authenticationFromHeaders(headers, 'mx.example.com')?.spf, 'pass');
+  });
+
   it('takes our topmost field, its authserv-id read through nested comments', () => {
     const headers = [
       ar('mx.example.com; spf=fail smtp.mailfrom=bank.example; dmarc=fail header.from=bank.example'),
