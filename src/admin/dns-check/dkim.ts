@@ -74,10 +74,19 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
   const k = tag('k') ?? 'rsa'; // §3.6.1: k= defaults to rsa
   // RFC 5234 §2.3: the ABNF literals "rsa" and "ed25519" match in any case, as verifiers read them.
   if (k.toLowerCase() !== key.algorithm) {
-    return bad(`${name} says k=${k}, but the stored key ${key.selector} is ${key.algorithm}`);
+    const said = tag('k') === undefined ? 'has no k=, which means k=rsa (RFC 6376 §3.6.1)' : `says k=${k}`;
+    return bad(`${name} ${said}, but the stored key ${key.selector} is ${key.algorithm}`);
   }
   const p = tag('p');
-  if (p === undefined) return bad(`${name} has no p= (the public key)`);
+  if (p === undefined) {
+    // §3.2: tag names are case-sensitive, so "P=" is no p=.
+    const cased = specs.find((s) => s.name !== s.name.toLowerCase() && ['v', 'k', 'p'].includes(s.name.toLowerCase()));
+    return bad(
+      cased
+        ? `${name} has ${cased.name}= where p= is needed: tag names are case-sensitive (RFC 6376 §3.2), write them in lower case`
+        : `${name} has no p= (the public key)`,
+    );
+  }
   if (p === '') return bad(`${name} has an empty p=, which revokes the key (RFC 6376 §3.6.1)`);
   if (!isKeyBase64(p)) return bad(notBase64(name));
   const services = tag('s')?.split(':');

@@ -30,11 +30,15 @@ export async function checkMtaSts(ctx: CheckContext): Promise<Check[]> {
   // §3.1: records not starting with "v=STSv1;" are discarded; more than one left means no policy.
   const records = txt.ok ? txt.records.filter((r) => /^v=STSv1\s*;/.test(r)) : [];
   if (records.length === 0) {
+    // A record meant as MTA-STS that does not start exactly "v=STSv1;" (case-sensitive): say what was found.
+    const near = txt.ok ? txt.records.find((r) => /^v\s*=\s*sts/i.test(r)) : undefined;
     return [
       warn(
         'mta-sts',
         'mta-sts.record',
-        `${name} has no MTA-STS record: senders may deliver without TLS if an attacker strips it`,
+        near === undefined
+          ? `${name} has no MTA-STS record: senders may deliver without TLS if an attacker strips it`
+          : `${name} has "${near}", which senders discard: it must start exactly "v=STSv1;" (RFC 8461 §3.1)`,
         `${serve} Then publish "${name}. TXT \\"v=STSv1; id=${ours.id}\\"".`,
       ),
     ];

@@ -50,7 +50,14 @@ function tlsRptProblem(record: string): string | undefined {
     .map((f) => f.trim())
     .filter((f) => f !== '');
   const rua = fields.filter((f) => f.startsWith('rua='));
-  if (rua.length !== 1) return rua.length === 0 ? 'no rua= (RFC 8460 §3)' : 'rua= appears more than once';
+  if (rua.length === 0) {
+    // RFC 8460 §3's ABNF writes "rua=" with no space around "=", and reporters read it so.
+    const near = fields.find((f) => /^rua\s*=/i.test(f));
+    return near === undefined
+      ? 'no rua= (RFC 8460 §3)'
+      : `"${near}" is not read as rua=: write it "rua=" in lower case, with no space before the URIs' "=" (RFC 8460 §3)`;
+  }
+  if (rua.length > 1) return 'rua= appears more than once';
   const uris = (rua[0] as string)
     .slice(4)
     .split(',')

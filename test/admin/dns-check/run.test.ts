@@ -412,6 +412,44 @@ test('an Ed25519 key published as a SubjectPublicKeyInfo is named as such (RFC 8
   );
 });
 
+test('records a small slip breaks are named for the slip, not for something else', async () => {
+  const failing = async (zone: Parameters<typeof fx.run>[0], id: string) => {
+    const checks = await fx.run(zone);
+    const found = checks.find((c) => c.id === id && c.status !== 'pass');
+    assert.ok(found, `${id}: ${JSON.stringify(nonPass(checks))}`);
+    return found.summary;
+  };
+  // An Ed25519 key record without k=: before, "says k=rsa".
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ type: 'spki', format: 'der' }).subarray(-32).toString('base64');
+  const ed = { ...dkimKey('e1', 2048), selector: 'e1', algorithm: 'ed25519' as const, bits: 256, publicKey: raw };
+  assert.match(
+    await failing(
+      { keys: (good) => [good, ed], zone: txt('e1._domainkey.example.com', `v=DKIM1; p=${raw}`) },
+      'dkim.record',
+    ),
+    /has no k=, which means k=rsa \(RFC 6376 §3\.6\.1\), but the stored key e1 is ed25519/,
+  );
+  // Upper-case tag names: before, "has no p=".
+  assert.match(
+    await failing(
+      { zone: txt('s1._domainkey.example.com', `v=DKIM1; k=rsa; P=${fx.dkimKey.publicKey}`) },
+      'dkim.record',
+    ),
+    /has P= where p= is needed: tag names are case-sensitive/,
+  );
+  // TLS-RPT "RUA=": before, "no rua=".
+  assert.match(
+    await failing({ zone: txt('_smtp._tls.example.com', 'v=TLSRPTv1; RUA=mailto:tls@example.com') }, 'tls-rpt.record'),
+    /"RUA=mailto:tls@example\.com" is not read as rua=/,
+  );
+  // MTA-STS "v=stsv1": before, "has no MTA-STS record".
+  assert.match(
+    await failing({ zone: txt('_mta-sts.example.com', 'v=stsv1; id=20261129') }, 'mta-sts.record'),
+    /has "v=stsv1; id=20261129", which senders discard: it must start exactly "v=STSv1;"/,
+  );
+});
+
 test('a DMARC record without v=DMARC1 is named for what it is, not as no record', async () => {
   const checks = await fx.run({ zone: txt('_dmarc.example.com', 'p=reject; rua=mailto:dmarc@example.com') });
   const record = checks.find((c) => c.id === 'dmarc.record');
