@@ -188,7 +188,18 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
   }
   const { text, record } = found;
   const checks: Check[] = [pass('dmarc', 'dmarc.record', `"${text}"`)];
-  if (record.errors.length > 0) {
+  const reportingOnly = record.errors.length === 1 && record.errors[0] === 'p= is missing' && record.tags.has('rua');
+  if (reportingOnly) {
+    // RFC 7489 §6.6.3: no p= but a valid rua=: receivers act as if p=none was published.
+    checks.push(
+      warn(
+        'dmarc',
+        'dmarc.syntax',
+        'no p=: with a valid rua= receivers take it as p=none (RFC 7489 §6.6.3), but some drop such a record',
+        `Write the policy out: "${suggested}".`,
+      ),
+    );
+  } else if (record.errors.length > 0) {
     checks.push(
       fail(
         'dmarc',

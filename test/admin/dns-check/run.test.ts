@@ -246,6 +246,13 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
     2,
   ],
   [
+    // RFC 7489 §6.6.3: no p= but a valid rua= reads as p=none: a warning, not a fail (it failed before).
+    'DMARC without p= but with a valid rua=',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; rua=mailto:dmarc@example.com') },
+    ['bimi.dmarc', 'dmarc.syntax'],
+    1,
+  ],
+  [
     'DMARC p=none',
     { zone: txt('_dmarc.example.com', 'v=DMARC1; p=none; rua=mailto:dmarc@example.com') },
     ['bimi.dmarc', 'dmarc.policy'],
