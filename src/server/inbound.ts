@@ -175,6 +175,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         };
       }
     }
+    // RFC 4954 §5: an AUTH= author the login does not own is not to be trusted, and then the server
+    // "MUST behave as if the AUTH=<> parameter was supplied": milters see {auth_author} <>.
+    const author = envelope.authAuthor;
+    if (peer.authenticated && author !== undefined && author !== '<>') {
+      if (!(await policy.ownedBy(author, peer.authenticated))) envelope.authAuthor = '<>';
+    }
     // RFC 6409 §8.2, §8.3: a submitted message without Message-ID or Date gets them.
     const content = fields ? withSubmissionFields(received, fields, hostname, new Date()) : received;
     let examination: Examination | undefined;
