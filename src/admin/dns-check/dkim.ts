@@ -80,10 +80,10 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
   const p = tag('p');
   if (p === undefined) {
     // §3.2: tag names are case-sensitive, so "P=" is no p=.
-    const cased = specs.find((s) => s.name !== s.name.toLowerCase() && ['v', 'k', 'p'].includes(s.name.toLowerCase()));
+    const cased = specs.find((s) => s.name === 'P') ?? specs.find((s) => s.name !== s.name.toLowerCase());
     return bad(
       cased
-        ? `${name} has ${cased.name}= where p= is needed: tag names are case-sensitive (RFC 6376 §3.2), write them in lower case`
+        ? `${name} has no p= but ${cased.name}=: tag names are case-sensitive (RFC 6376 §3.2), write them in lower case`
         : `${name} has no p= (the public key)`,
     );
   }

@@ -443,7 +443,7 @@ test('records a small slip breaks are named for the slip, not for something else
       { zone: txt('s1._domainkey.example.com', `v=DKIM1; k=rsa; P=${fx.dkimKey.publicKey}`) },
       'dkim.record',
     ),
-    /has P= where p= is needed: tag names are case-sensitive/,
+    /has no p= but P=: tag names are case-sensitive/,
   );
   // TLS-RPT "RUA=": before, "no rua=".
   assert.match(
