@@ -489,7 +489,11 @@ test('nested_header_checks: a rule on the headers of an attached message refuses
   assert.equal((await sendToAlice(server, 'bob@partner.example', onTop)).code, 250);
 });
 
-test('an AUTH= author the login does not own reaches milters as <> (RFC 4954 §5: not trusted)', async (t) => {
+/**
+ * Alice logs in on submission (AUTH PLAIN or LOGIN), sends with `mail` as her MAIL command, and the
+ * milter's copy of that MAIL step (its macros) comes back.
+ */
+async function milterMailStep(t: Context, mechanism: 'PLAIN' | 'LOGIN', mail: string): Promise<string> {
   const milter = await fakeMilter(0, () => ['c']);
   t.after(() => milter.close());
   const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }] } });
@@ -497,41 +501,32 @@ test('an AUTH= author the login does not own reaches milters as <> (RFC 4954 §5
   await server.store.setPassword('alice@example.com', await hashPassword(password), null);
   const { client } = await SmtpClient.openTls(server.submissionsPort);
   t.after(() => client.close());
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
   assert.equal((await client.command('EHLO client.example.net')).code, 250);
-  const plain = Buffer.from(`\0alice@example.com\0${password}`).toString('base64');
-  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain}`)), '235 2.7.0');
-  // Before: {auth_author} bob@example.com, which a milter trusting it would take as the author.
-  assert.equal(codeOf(await client.command('MAIL FROM:<alice@example.com> AUTH=bob@example.com')), '250 2.1.0');
+  if (mechanism === 'PLAIN') {
+    assert.equal(codeOf(await client.command(`AUTH PLAIN ${b64(`\0alice@example.com\0${password}`)}`)), '235 2.7.0');
+  } else {
+    assert.equal((await client.command('AUTH LOGIN')).code, 334);
+    assert.equal((await client.command(b64('alice@example.com'))).code, 334);
+    assert.equal(codeOf(await client.command(b64(password))), '235 2.7.0');
+  }
+  assert.equal(codeOf(await client.command(mail)), '250 2.1.0');
   assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
   assert.equal((await client.command('DATA')).code, 354);
   const sent = await client.command('From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nhello\r\n.');
   assert.equal(codeOf(sent), '250 2.0.0');
-  const mail = milter.received.find((p) => p.code === 'D' && p.data.toString().startsWith('M'))?.data.toString() ?? '';
+  return milter.received.find((p) => p.code === 'D' && p.data.toString().startsWith('M'))?.data.toString() ?? '';
+}
+
+test('an AUTH= author the login does not own reaches milters as <> (RFC 4954 §5: not trusted)', async (t) => {
+  // Before: {auth_author} bob@example.com, which a milter trusting it would take as the author.
+  const mail = await milterMailStep(t, 'PLAIN', 'MAIL FROM:<alice@example.com> AUTH=bob@example.com');
   assert.ok(mail.includes('\0{auth_author}\0<>\0'), JSON.stringify(mail));
   assert.ok(!mail.includes('bob@example.com\0{'), JSON.stringify(mail));
 });
 
 test('a milter sees who logged in: {auth_type} is the mechanism used, {auth_author} the AUTH= of MAIL', async (t) => {
-  const milter = await fakeMilter(0, () => ['c']);
-  t.after(() => milter.close());
-  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }] } });
-  const password = 'correct horse battery staple';
-  await server.store.setPassword('alice@example.com', await hashPassword(password), null);
-  const { client } = await SmtpClient.openTls(server.submissionsPort);
-  t.after(() => client.close());
-  assert.equal((await client.command('EHLO client.example.net')).code, 250);
-  assert.equal((await client.command('AUTH LOGIN')).code, 334);
-  assert.equal((await client.command(Buffer.from('alice@example.com').toString('base64'))).code, 334);
-  assert.equal(codeOf(await client.command(Buffer.from(password).toString('base64'))), '235 2.7.0');
-  assert.equal(
-    codeOf(await client.command('MAIL FROM:<alice@example.com> AUTH=alice@example.com')),
-    '250 2.1.0',
-  );
-  assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
-  assert.equal((await client.command('DATA')).code, 354);
-  const sent = await client.command('From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nhello\r\n.');
-  assert.equal(codeOf(sent), '250 2.0.0');
-  const mail = milter.received.find((p) => p.code === 'D' && p.data.toString().startsWith('M'))?.data.toString() ?? '';
+  const mail = await milterMailStep(t, 'LOGIN', 'MAIL FROM:<alice@example.com> AUTH=alice@example.com');
   assert.ok(mail.includes('\0{auth_type}\0LOGIN\0'), JSON.stringify(mail));
   assert.ok(mail.includes('\0{auth_authen}\0alice@example.com\0'), JSON.stringify(mail));
   assert.ok(mail.includes('\0{auth_author}\0alice@example.com\0'), JSON.stringify(mail));
