@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { redactUrl } from './redact-url.ts';
-import { type Config, configSchema, defaultHostname } from './schema.ts';
+import { type Config, configSchema, defaultHostname, ipv4Mapped } from './schema.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -181,11 +181,7 @@ function spellings(host: string): string[] {
   // systems; ::1 beside it is let be (where localhost is ::1 first, serve says "in use" at start).
   if (lower === 'localhost') return ['127.0.0.1'];
   if (!isIPv6(lower)) return [lower];
-  const canonical = new URL(`http://[${lower}]/`).hostname.slice(1, -1);
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (!mapped) return [canonical];
-  const [high, low] = [Number.parseInt(mapped[1] ?? '0', 16), Number.parseInt(mapped[2] ?? '0', 16)];
-  return [[high >> 8, high & 255, low >> 8, low & 255].join('.')];
+  return [ipv4Mapped(lower) ?? new URL(`http://[${lower}]/`).hostname.slice(1, -1)];
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {

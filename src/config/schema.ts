@@ -3,7 +3,7 @@
  * `postern serve` runs with no file at all. The keys hostname, domains, dataDir, dns.servers and
  * listen.smtp are a contract that tools and tests rely on.
  */
-import { isIP, isIPv6, SocketAddress } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { filterSchema } from './filter-schema.ts';
@@ -72,8 +72,9 @@ const duration = z.number().int().positive().max(MAX_TIMER_MS, 'at most 21474836
  * An address or CIDR network as Postfix's mynetworks writes one (`192.0.2.0/24`, `[2001:db8::]/32`),
  * checked here so that every command, not only `serve`, refuses a bad one (src/policy/cidr.ts parses it).
  */
+const NETWORK = /^\[?([^\][/%\s]+)\]?(?:\/(\d{1,3}))?$/;
 const network = z.string().refine((value) => {
-  const match = /^\[?([^\][/%\s]+)\]?(?:\/(\d{1,3}))?$/.exec(value);
+  const match = NETWORK.exec(value);
   const version = match ? isIP(match[1] ?? '') : 0;
   if (!match || version === 0) return false;
   return match[2] === undefined || Number(match[2]) <= (version === 4 ? 32 : 128);
@@ -84,14 +85,23 @@ const network = z.string().refine((value) => {
  * such a server relays for anyone there, which the mission's "never an open relay" rules out.
  */
 function tooWideToTrust(value: string): boolean {
-  const match = /^\[?([^\][/%\s]+)\]?(?:\/(\d{1,3}))?$/.exec(value);
+  const match = NETWORK.exec(value);
   if (!match?.[2]) return false;
   const [address, prefix] = [match[1] ?? '', Number(match[2])];
   if (isIP(address) === 4) return prefix < 8;
   // A network inside ::ffff:0:0/96 is matched as IPv4 (src/policy/cidr.ts): ::ffff:0:0/96 is 0.0.0.0/0.
-  const canonical = URL.canParse(`http://[${address}]/`) ? new URL(`http://[${address}]/`).hostname : '';
-  if (prefix >= 96 && /^\[::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}\]$/.test(canonical)) return prefix - 96 < 8;
+  if (prefix >= 96 && ipv4Mapped(address) !== undefined) return prefix - 96 < 8;
   return prefix < 16;
+}
+
+/** RFC 4291 §2.5.5.2: the IPv4 address an IPv4-mapped IPv6 address (in any spelling) stands for; else undefined. */
+export function ipv4Mapped(address: string): string | undefined {
+  if (!isIPv6(address)) return undefined;
+  const canonical = new URL(`http://[${address}]/`).hostname; // RFC 5952 form: [::ffff:7f00:1]
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
+  if (!mapped) return undefined;
+  const [high, low] = [Number.parseInt(mapped[1] ?? '0', 16), Number.parseInt(mapped[2] ?? '0', 16)];
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
 /** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */
@@ -148,7 +158,7 @@ export function serverAddressProblem(value: string): string | undefined {
   // RFC 4007 §11: a zone ID names an interface of this host; no other host can reach it by it.
   if (value.includes('%')) return 'a zone ID (%…) is local to this host: give the public address, without it';
   // RFC 4291 §2.5.5.2: an IPv4-mapped address (in any spelling) is an IPv4 address; as AAAA it means nothing.
-  if (isIPv6(value) && new SocketAddress({ address: value, family: 'ipv6' }).address.startsWith('::ffff:')) {
+  if (ipv4Mapped(value) !== undefined) {
     return 'an IPv4-mapped address: write the IPv4 address itself (it is published as an A record)';
   }
   return undefined;

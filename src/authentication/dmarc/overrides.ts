@@ -55,9 +55,8 @@ export function applyOverrides(
   // of that sealer's own key, in DNS the spoofer does not run, may hold the verdict.
   const unverified = context.arc.temporary;
   const newest = unverified?.sealers.at(-1);
-  const trusted = context.trustedArcSealers.map(normalize).filter((e) => e !== '');
   const ownKey = (name: string) => newest !== undefined && name.endsWith(`._domainkey.${newest}`);
-  if (unverified && newest && trusted.some((entry) => within(newest, entry)) && unverified.lookups.some(ownKey)) {
+  if (unverified && newest && trustedSealer(newest, context) && unverified.lookups.some(ownKey)) {
     return {
       disposition,
       pending: `the ARC chain sealed by trusted ${newest} could not be verified (${unverified.reason}): its override may apply`,
@@ -87,11 +86,10 @@ function allowListed(dmarc: DmarcResult, allowlist: string[]): string | undefine
  */
 function trustedForwarder(dmarc: DmarcResult, context: OverrideContext): string | undefined {
   const { arc } = context;
-  const trusted = context.trustedArcSealers.map(normalize).filter((e) => e !== '');
-  if (arc.result !== 'pass' || !arc.instances || trusted.length === 0) return undefined;
+  if (arc.result !== 'pass' || !arc.instances) return undefined;
   for (let k = arc.instances.length - 1; k >= 0; k--) {
     const set = arc.instances[k];
-    if (!set || !trusted.some((entry) => within(set.sealer, entry))) return undefined;
+    if (!set || !trustedSealer(set.sealer, context)) return undefined;
     const saw = vouches(set.results, dmarc);
     if (saw) return `ARC i=${set.instance} sealed by trusted ${set.sealer} recorded ${saw} (RFC 8617 §7.2.1)`;
   }
@@ -123,6 +121,11 @@ function vouches(results: ArcAuthenticationResults, dmarc: DmarcResult): string 
     return `spf=pass smtp.mailfrom=${spf.domain}`;
   }
   return undefined;
+}
+
+/** `sealer` is one of authentication.trustedArcSealers, or below one. */
+function trustedSealer(sealer: string, context: OverrideContext): boolean {
+  return context.trustedArcSealers.map(normalize).some((entry) => entry !== '' && within(sealer, entry));
 }
 
 /** `domain` is `entry` or below it (a label boundary, so `badexample.com` is not under `example.com`). */
