@@ -6,11 +6,34 @@ import { usageError } from '../errors.ts';
 type Flags = Record<string, { type: 'string' | 'boolean' }>;
 
 export function parseCommandLine<F extends Flags>(args: string[], flags: F, command: string) {
+  const parsed = parseStrictly(args, flags, command);
+  const twice = optionGivenTwice(parsed.tokens);
+  if (twice !== undefined) throw usageError(`${command}: --${twice} is given twice with different values`);
+  return parsed;
+}
+
+function parseStrictly<F extends Flags>(args: string[], flags: F, command: string) {
   try {
-    return parseArgs({ args, options: { config: { type: 'string' }, ...flags }, allowPositionals: true, strict: true });
+    const options = { config: { type: 'string' as const }, ...flags };
+    return parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     throw usageError(`${command}: ${parseArgsProblem(err as NodeJS.ErrnoException)}`);
   }
+}
+
+/**
+ * node:util keeps the last of a repeated option; `--config a.yaml … --config b.yaml` would then act on
+ * b.yaml while the admin reads a.yaml at the front of the line.
+ */
+function optionGivenTwice(tokens: ReturnType<typeof parseArgs>['tokens']): string | undefined {
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== 'option' || token.value === undefined) continue;
+    const earlier = seen.get(token.name);
+    if (seen.has(token.name) && earlier !== token.value) return token.name;
+    seen.set(token.name, token.value);
+  }
+  return undefined;
 }
 
 /** node:util's messages, said shortly: its advice on positionals starting with "-" fits no typo. */
