@@ -61,8 +61,7 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
     try {
       raw = parseYaml(text) ?? {};
     } catch (err) {
-      const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-      const problem = `not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`;
+      const problem = yamlProblem(err, text);
       throw new ConfigError(`${file}: ${problem}`, { source: file, problems: [problem] });
     }
   }
@@ -71,6 +70,20 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
   // working directory (a service manager starts it in /).
   if (file !== undefined) resolvePaths(config, path.dirname(file));
   return { config, file };
+}
+
+/** yaml's first message line, with its trailing "at line L, column C:" said once, and the repeated key named. */
+function yamlProblem(err: unknown, text: string): string {
+  const first = ((err as Error).message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  if (!(err instanceof YAMLParseError)) return `not valid YAML: ${first}`;
+  const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+  if (err.code === 'DUPLICATE_KEY') {
+    // yaml points at the key's first character; the key runs to its colon.
+    const key = /^("[^"\n]*"|'[^'\n]*'|[^:\n]*?)\s*:/.exec(text.slice(err.pos[0]))?.[1];
+    const named = key ? `the key ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : 'a key';
+    return `not valid YAML${where}: ${named} appears twice in one mapping (keep one)`;
+  }
+  return `not valid YAML${where}: ${first}`;
 }
 
 /** Every file path the config names, made absolute from `base`: dataDir, rule tables, certificates, the ACME CA. */

@@ -386,7 +386,12 @@ test('invalid config: exit 1 naming the key and the bad value', async (t) => {
   fs.writeFileSync(broken, 'listen: [\n');
   const yaml = await postern(['user', 'list', '--config', broken]);
   assert.equal(yaml.code, 1);
-  assert.match(yaml.stderr, /not valid YAML/);
+  assert.match(yaml.stderr, /not valid YAML at line 2, column 1: .+[^:]\n/, 'where once, no dangling colon');
+  const twice = path.join(root, 'twice.yaml');
+  fs.writeFileSync(twice, 'hostname: a.example.com\nlimits:\n  maxRecipients: 5\n  maxRecipients: 7\n');
+  const dup = await postern(['user', 'list', '--config', twice]);
+  assert.equal(dup.code, 1);
+  assert.match(dup.stderr, /at line 4, column 3: the key "maxRecipients" appears twice in one mapping \(keep one\)\n/);
 });
 
 test('postern stats: rejections and warn-only decisions, counted per rule, survive the server', async (t) => {
