@@ -151,7 +151,13 @@ export function isAddressLiteral(s: string): boolean {
 }
 
 function isIpv6(s: string): boolean {
-  return /^[0-9a-fA-F:.]+$/.test(s) && URL.canParse(`http://[${s}]/`);
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !URL.canParse(`http://[${s}]/`)) return false;
+  // RFC 5321 §4.1.3 IPv6-comp and IPv6v4-comp: "::" stands for at least two groups of zeros, so at most
+  // six groups (an IPv4 tail counts as two) may stand beside it; RFC 4291 would let it stand for one.
+  if (!s.includes('::')) return true;
+  const groups = s.split(/::?/).filter((group) => group !== '');
+  const width = groups.reduce((sum, group) => sum + (group.includes('.') ? 2 : 1), 0);
+  return width <= 6;
 }
 
 export type Params = Map<string, string | true>;

@@ -25,6 +25,16 @@ const MAILBOXES: [mailbox: string, valid: boolean, utf8?: boolean][] = [
   [`user@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}.e`, false], // 256
   [`user@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'ü'.repeat(32)}`, false], // 256 octets
   ['user@[192.0.2.1]', true],
+  // RFC 5321 §4.1.3: "::" stands for at least two groups; at most six beside it (an IPv4 tail is two).
+  ['user@[IPv6:2001:db8::1]', true],
+  ['user@[IPv6:2001:db8:1:2:3:4::]', true],
+  ['user@[IPv6:2001:db8:1:2:3:4:5::]', false],
+  ['user@[IPv6:::1:2:3:4:5:6:7]', false],
+  ['user@[IPv6:2001:db8:1:2:3:4:5:6]', true],
+  ['user@[IPv6:::ffff:192.0.2.1]', true],
+  ['user@[IPv6:1:2:3:4::192.0.2.1]', true],
+  ['user@[IPv6:1:2:3:4:5::192.0.2.1]', false],
+  ['user@[IPv6:1:2:3:4:5:6:192.0.2.1]', true],
   ['@example.com', false],
 ];
 for (const [mailbox, valid, utf8 = false] of MAILBOXES) {
