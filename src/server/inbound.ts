@@ -87,6 +87,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   }
 
   async function message(envelope: Envelope, received: Buffer, peer: Peer): Promise<MessageOutcome> {
+    if (received[0] === 0x20 || received[0] === 0x09) {
+      // Stored after our Return-Path, Received and Authentication-Results, such a first line would
+      // continue the last of them: a sender could write `dmarc=pass` into our own result. The filters
+      // read past it as no field at all, so what they judged would not be what is stored either.
+      logger.info(
+        { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, size: received.length },
+        'message refused: its first line starts with white space (a continuation of no field); answered 554',
+      );
+      return { action: 'reply', reply: replies.leadingFoldedLine() };
+    }
     // Before any stage reads the header: each reads it whole (src/mime/header-section.ts says why).
     const excess = headerSectionExcess(received);
     if (excess?.limit === 'hops') {

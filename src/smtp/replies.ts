@@ -115,6 +115,16 @@ export const replies = {
   tooBig: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
   /** RFC 3463 X.3.4: too big for the system, here its header section (src/mime/header-section.ts). */
   headerTooLarge: (why: string) => reply(552, '5.3.4', `Message header too large: ${why}`),
+  /**
+   * RFC 5322 §2.2.3: a line starting with white space continues the field before it; at the top of a
+   * message that field would be our own trace (RFC 3463 X.6.0, a media error).
+   */
+  leadingFoldedLine: () =>
+    reply(
+      554,
+      '5.6.0',
+      'Message starts with a folded line (RFC 5322 section 2.2.3): there is no header field to continue',
+    ),
   /** RFC 5321 §6.3 loop detection; RFC 3463 X.4.6 routing loop detected (Postfix: "Too many hops"). */
   tooManyHops: (hops: number) => reply(554, '5.4.6', `Too many hops (${hops} Received fields): mail loop`),
   /** RFC 1870 §6.1, RFC 3463 4.3.1: the server holds as much mail in memory as it may; the client retries. */

@@ -125,6 +125,19 @@ test('a message with 100 Received fields is a mail loop (RFC 5321 §6.3): 554 5.
   assert.equal(line?.from, 'bob@partner.example');
 });
 
+test('a message whose first line is folded is refused 554 5.6.0: it would continue our own Authentication-Results', async (t) => {
+  const server = await serverWith(t, { log: { level: 'info' } });
+  for (const fold of [' ', '\t']) {
+    const forged = `${fold}dkim=pass header.d=partner.example; dmarc=pass header.from=partner.example\r\n`;
+    const answer = await sendToAlice(server, 'bob@partner.example', forged + CLEAN('bob@partner.example'));
+    assert.equal(codeOf(answer), '554 5.6.0', JSON.stringify(fold));
+    assert.match(answer.text, /starts with a folded line/);
+  }
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), [], 'nothing stored');
+  assert.ok(server.logs().some((l) => /first line starts with white space/.test(String(l.msg))));
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+});
+
 test('phishing past the quarantine threshold is held in quarantine with its verdict, not delivered', async (t) => {
   const server = await serverWith(t, { filter: { phishing: { thresholds: { reject: 100 } } } });
   const answer = await sendToAlice(server, 'it@examp1e.com', PHISH);
