@@ -100,7 +100,7 @@ function normalizeLocalPart(raw: string): Part {
  * RFC 5321 §4.1.2: a quoted string SHOULD NOT be used where a dot-string suffices, so "john" and
  * john are one mailbox and normalize to john; otherwise quote again, escaping only " and \.
  */
-function canonicalQuoted(unquoted: string): string {
+export function canonicalQuoted(unquoted: string): string {
   if (DOT_STRING.test(unquoted)) return unquoted;
   return `"${unquoted.replace(/["\\]/g, '\\$&')}"`;
 }

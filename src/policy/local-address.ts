@@ -3,6 +3,7 @@
  * restrictions, the routing and VRFY.
  */
 import { domainToASCII } from 'node:url';
+import { canonicalQuoted } from '../accounts/address.ts';
 import type { Path } from '../smtp/path.ts';
 
 export interface LocalAddress {
@@ -41,14 +42,12 @@ function asciiDomain(domain: string): string {
   return domainToASCII(domain) || domain; // an invalid IDN stays as it is and matches nothing
 }
 
-const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
-
 /**
  * RFC 5321 §4.1.2: a quoted local part whose content needs no quotes names the same mailbox as
- * the plain form ("alice"@ is alice@), as Postfix reads it; one that needs them stays quoted.
+ * the plain form ("alice"@ is alice@), as Postfix reads it; one that needs them is quoted again the
+ * way account addresses are ("john\ smith"@ is "john smith"@: a quoted-pair is the character).
  */
 function unquoted(localPart: string): string {
   if (!localPart.startsWith('"')) return localPart;
-  const content = localPart.slice(1, -1).replace(/\\(.)/g, '$1');
-  return DOT_ATOM.test(content) ? content : localPart;
+  return canonicalQuoted(localPart.slice(1, -1).replace(/\\(.)/g, '$1'));
 }

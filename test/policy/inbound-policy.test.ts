@@ -17,6 +17,8 @@ const accounts = new Map([
   ['alice@example.com', 1],
   ['postmaster@example.com', 2],
   ['bob@xn--bcher-kva.example', 3],
+  ['"john smith"@example.com', 4], // as `user add` stores it: quoted again, escaping only " and \
+  ['"say \\"hi\\""@example.com', 5],
 ]);
 const syncLookup: AccountLookup = {
   findAccount: (address) => (accounts.has(address) ? { id: accounts.get(address)! } : undefined),
@@ -77,6 +79,11 @@ const cases: [mailbox: string, want: number | string][] = [
   ['"alice"@example.com', 1], // RFC 5321 §4.1.2: quotes that are not needed name the same mailbox
   ['"al\\ice"@example.com', 1], // ... escapes of plain characters included
   ['"alice smith"@example.com', '550 5.1.1'], // one that needs its quotes is another mailbox
+  ['"john smith"@example.com', 4],
+  ['"john\\ smith"@example.com', 4], // a quoted-pair is the character it quotes
+  ['"JOHN\\ SMITH"@example.com', 4],
+  ['"say \\"hi\\""@example.com', 5],
+  ['"s\\ay \\"hi\\""@example.com', 5],
   ['postmaster', 2], // RFC 5321 §4.1.1.3: domain-less postmaster
   ['postmaster@mx.example.com', 2], // RFC 5321 §4.5.1: the host's own name reaches the postmaster too
   ['PostMaster@MX.example.com', 2],
