@@ -218,10 +218,7 @@ export class ContentFilter {
       const inspection = this.#inspect(content, this.#rules);
       this.#logRuleActions(request, inspection.findings);
       const v = inspection.verdict;
-      if (v.action === 'reject') {
-        // header_checks(5) REJECT: Postfix answers 550 5.7.1 with the rule's text.
-        return { action: 'reply', reply: reply(550, '5.7.1', v.text), reason: v.because.reason };
-      }
+      if (v.action === 'reject') return { action: 'reply', reply: ruleReject(v.text), reason: v.because.reason };
       if (v.action === 'discard') return { action: 'discard', reason: v.because.reason };
       if (v.action === 'hold') held = v.because.reason;
       content = inspection.message ?? content;
@@ -405,4 +402,16 @@ function oneLine(text: string): string {
     .replace(/[\r\n]+/g, ' ')
     .replace(/[^\x20-\x7e]/g, '?')
     .slice(0, 400);
+}
+
+/**
+ * header_checks(5) REJECT: Postfix answers 550 5.7.1 with the rule's text, unless the text starts with
+ * an enhanced status code (RFC 3463), which it keeps: a 4.x.x one makes the refusal temporary (Postfix's
+ * cleanup defers the message), so a rule copied from Postfix to defer does not bounce mail for good.
+ */
+export function ruleReject(text: string): Reply {
+  const coded = /^([45])\.\d{1,3}\.\d{1,3}(?: +|$)/.exec(text);
+  if (!coded) return reply(550, '5.7.1', text);
+  const rest = text.slice(coded[0].length) || (coded[1] === '4' ? 'Try again later' : 'Message content rejected');
+  return reply(coded[1] === '4' ? 451 : 550, coded[0].trim(), rest);
 }

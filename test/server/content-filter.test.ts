@@ -184,6 +184,33 @@ test('the allow-list exempts a sender domain; our own users are not scored', asy
   assert.ok(stored?.endsWith(PHISH), 'delivered unchanged');
 });
 
+test('REJECT text starting with an enhanced status code keeps it, and 4.x.x defers (451) as Postfix cleanup does', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  fs.writeFileSync(
+    header,
+    [
+      '/^Subject:.*defer me/ REJECT 4.7.1 Try again later',
+      '/^Subject:.*custom/ REJECT 5.7.0 Policy violation',
+      '/^Subject:.*only a code/ REJECT 4.2.2',
+      '/^Subject:.*version/ REJECT 4.7 is not a code',
+    ].join('\n'),
+  );
+  const server = await serverWith(t, { filter: { headerChecks: header } });
+  const send = (subject: string) =>
+    sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example').replace('Meeting notes', subject));
+  const deferred = await send('please defer me');
+  assert.equal(codeOf(deferred), '451 4.7.1', deferred.text);
+  assert.match(deferred.text, /^451 4\.7\.1 Try again later$/m);
+  const custom = await send('custom policy');
+  assert.match(custom.text, /^550 5\.7\.0 Policy violation$/m);
+  assert.equal(codeOf(await send('only a code')), '451 4.2.2');
+  const plain = await send('version');
+  assert.match(plain.text, /^550 5\.7\.1 4\.7 is not a code$/m);
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+});
+
 test('header_checks and body_checks: REJECT, HOLD, PREPEND, DISCARD', async (t) => {
   const dir = tempDir('postern-rules-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
