@@ -287,7 +287,13 @@ export class ContentFilter {
     if (phishing.enabled && request.external) {
       // Loaded with the first message from outside: a server that scores nothing never holds it.
       this.#phishingStage ??= import('./phishing-stage.ts');
-      const scored = await (await this.#phishingStage).scorePhishing(content, request, this.#settings, phishing);
+      const scored = await (await this.#phishingStage).scorePhishing(
+        content,
+        request,
+        this.#settings,
+        phishing,
+        held !== undefined,
+      );
       ({ content, report, action } = scored);
     }
     // A HOLD rule or a milter's quarantine holds the message whatever its score; only the score marks it.

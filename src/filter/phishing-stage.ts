@@ -25,6 +25,7 @@ export async function scorePhishing(
   request: PhishingRequest,
   settings: PhishingSettings,
   config: PhishingConfig,
+  held = false,
 ): Promise<{ content: Buffer; report: PhishingReport; action: PhishingAction }> {
   const stripped = stripVerdictHeaders(content);
   const message = await parseMessage(stripped);
@@ -39,7 +40,10 @@ export async function scorePhishing(
     },
     settings,
   );
-  const action = phishingAction(report.score, config.thresholds);
+  const scored = phishingAction(report.score, config.thresholds);
+  // A HOLD rule or a milter's quarantine holds the message whatever its score (docs/content-protection.md):
+  // a score that marks it says so in its verdict header, which Sieve rules read after a release.
+  const action = held && scored !== 'none' ? 'quarantine' : scored;
   return { content: action === 'none' ? stripped : mark(stripped, report, action, config), report, action };
 }
 

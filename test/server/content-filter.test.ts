@@ -157,6 +157,31 @@ test('phishing past the quarantine threshold is held in quarantine with its verd
   assert.match(Buffer.from(entry?.content ?? []).toString(), /^Received: from client\.example/m);
 });
 
+test('a HOLD rule holds phishing past the reject threshold too, and its verdict header says quarantine', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  fs.writeFileSync(header, '/^X-Hold: yes/ HOLD held for review\n');
+  const server = await serverWith(t, {
+    filter: { headerChecks: header, phishing: { thresholds: { warn: 1, junk: 2, quarantine: 3, reject: 4 } } },
+  });
+  assert.equal(codeOf(await sendToAlice(server, 'it@examp1e.com', PHISH)), '554 5.7.1', 'without the rule');
+  const answer = await sendToAlice(server, 'it@examp1e.com', `X-Hold: yes\r\n${PHISH}`);
+  assert.equal(answer.code, 250, answer.text);
+  const [held] = await server.store.listQuarantine();
+  assert.ok(held && held.score >= 4, 'held whatever the score (docs/content-protection.md, HOLD)');
+  const stored = Buffer.from((await server.store.readQuarantined(held.id))?.content ?? []).toString();
+  assert.match(stored, /^X-Postern-Verdict: .*action=quarantine/m);
+
+  const warnOnly = await serverWith(t, {
+    filter: { headerChecks: header, phishing: { thresholds: { warn: 1, junk: 100, quarantine: 200, reject: 300 } } },
+  });
+  assert.equal((await sendToAlice(warnOnly, 'it@examp1e.com', `X-Hold: yes\r\n${PHISH}`)).code, 250);
+  const [marked] = await warnOnly.store.listQuarantine();
+  const content = Buffer.from((await warnOnly.store.readQuarantined(marked!.id))?.content ?? []).toString();
+  assert.match(content, /^X-Postern-Verdict: .*action=quarantine/m, 'not action=warn: Sieve reads it after a release');
+});
+
 test('scores between junk and quarantine go to Junk, tagged and with a banner; reject answers 554', async (t) => {
   const server = await serverWith(t, {
     filter: { phishing: { thresholds: { warn: 2, junk: 3, quarantine: 100, reject: 100 } } },
