@@ -162,7 +162,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
         const line = text.replace(/[\r\n]+/g, ' '); // a $n from a folded header must not inject lines
         result.prepended.push(line);
         flush();
-        out.push(Buffer.from(`${line}\r\n`, 'utf8'));
+        out.push(Buffer.from(`${foldedLine(line)}\r\n`, 'utf8'));
         changed = true;
         return true;
       }
@@ -360,4 +360,36 @@ function matchDelimiter(line: string, boundaries: string[]): { depth: number; cl
     if (rest === `${b}--`) return { depth: d, close: true };
   }
   return undefined;
+}
+
+/** RFC 5322 §2.1.1: a line is at most 998 octets, CRLF excluded. */
+const MAX_LINE_OCTETS = 998;
+
+/**
+ * A PREPEND line folded (RFC 5322 §2.2.3: CRLF before white space) so that no line passes 998 octets:
+ * `PREPEND X-Old-Subject: $1` copies a field that may itself be 998 octets long. A stretch with no
+ * white space to fold at is cut at a character boundary with a fold and a space of our own.
+ */
+export function foldedLine(line: string): string {
+  if (Buffer.byteLength(line) <= MAX_LINE_OCTETS) return line;
+  const lines: string[] = [];
+  let rest = line;
+  while (Buffer.byteLength(rest) > MAX_LINE_OCTETS) {
+    // The longest prefix within the limit, never splitting a UTF-16 surrogate pair.
+    let end = 0;
+    let octets = 0;
+    for (const char of rest) {
+      const size = Buffer.byteLength(char);
+      if (octets + size > MAX_LINE_OCTETS) break;
+      octets += size;
+      end += char.length;
+    }
+    const space = Math.max(rest.lastIndexOf(' ', end), rest.lastIndexOf('\t', end));
+    // A fold at the very start would leave an empty line, which ends the header section.
+    const cut = space > 0 && /[^ \t]/.test(rest.slice(0, space)) ? space : end;
+    lines.push(rest.slice(0, cut));
+    rest = cut === space ? rest.slice(cut) : ` ${rest.slice(cut)}`;
+  }
+  lines.push(rest);
+  return lines.join('\r\n');
 }

@@ -119,6 +119,26 @@ test('IGNORE removes the logical header; PREPEND inserts a line before it', () =
   );
 });
 
+test('PREPEND copying a 998-octet field is folded: no line it adds passes 998 octets (RFC 5322 §2.1.1)', () => {
+  const long = (value: string) => crlf([`X-Prepend: ${value}`, 'Subject: hi', '', 'body', '']);
+  const rule = rules('/^X-Prepend: (.*)/ PREPEND X-Prepended: $1');
+  // The first is a legal 998-octet line; the others are over the limit already (the sender's doing).
+  for (const value of [`${'w '.repeat(493)}w`, 'x'.repeat(2500), 'ж'.repeat(600)]) {
+    const r = inspectMessage(long(value), rule);
+    const lines = (r.message?.toString('utf8') ?? '').split('\r\n');
+    const original = lines.findIndex((line) => line.startsWith('X-Prepend:'));
+    const added = lines.slice(0, original);
+    assert.match(added[0] ?? '', /^X-Prepended:/);
+    const sizes = added.map((line) => Buffer.byteLength(line));
+    assert.ok(added.length > 1 && sizes.every((size) => size <= 998), sizes.join(','));
+    assert.ok(
+      added.slice(1).every((line) => /^[ \t]\S/.test(line)),
+      'continuations start with white space',
+    );
+    assert.equal(lines[original], `X-Prepend: ${value}`, 'the original field stays as it was');
+  }
+});
+
 test('body_checks: each body line, undecoded; IGNORE and PREPEND in the body', () => {
   const r = inspectMessage(simple, rules('', '/http:\\/\\/([0-9.]+)\\// WARN IP URL $1\n/^Hello/ PREPEND Hi,'));
   assert.deepEqual(
