@@ -47,7 +47,7 @@ function asciiDomain(domain: string): string {
  * the plain form ("alice"@ is alice@), as Postfix reads it; one that needs them is quoted again the
  * way account addresses are ("john\ smith"@ is "john smith"@: a quoted-pair is the character).
  */
-function unquoted(localPart: string): string {
+export function unquoted(localPart: string): string {
   if (!localPart.startsWith('"')) return localPart;
   return canonicalQuoted(localPart.slice(1, -1).replace(/\\(.)/g, '$1'));
 }

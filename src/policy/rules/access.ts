@@ -12,9 +12,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { domainToASCII } from 'node:url';
+import { unmappedAddress } from '../../dns/ip.ts';
 import { isAddressLiteral, isDomain, type Path } from '../../smtp/path.ts';
 import { reply } from '../../smtp/replies.ts';
 import { type IpAddress, type IpVersion, type Network, parseAddress, parseNetwork } from '../cidr.ts';
+import { localAddress, unquoted } from '../local-address.ts';
 import {
   DUNNO,
   PERMIT,
@@ -22,6 +24,7 @@ import {
   type Restriction,
   type RuleFactory,
   type RuleSpec,
+  type ServerIdentity,
   type Verdict,
 } from '../restriction.ts';
 import { type ClientHostname, canonicalAddress, verifiedClientHostname } from './client.ts';
@@ -208,7 +211,8 @@ function parseKey(kind: Kind, key: string): Key | string {
   const at = key.lastIndexOf('@');
   if (at < 0) return domainKey(key) ?? `"${key}" is not an address, user@, domain or .domain`;
   if (at === 0) return `"${key}": write the domain without @ (access(5) has no @domain keys)`;
-  const local = key.slice(0, at).toLowerCase();
+  // One spelling for keys and lookups alike: "old\-user"@ and "old-user"@ are old-user@ (RFC 5321 §4.1.2).
+  const local = unquoted(key.slice(0, at)).toLowerCase();
   const domain = key.slice(at + 1);
   if (domain === '') return { name: `${local}@` };
   if (isAddressLiteral(domain)) return { name: `${local}@${domain.toLowerCase()}` };
@@ -303,11 +307,11 @@ function lookup(kind: Kind, table: Table, ctx: PolicyContext): Found | Promise<F
     }
     case 'sender': {
       if (ctx.sender === undefined) return undefined;
-      const entry = ctx.sender === null ? table.names.get('<>') : lookupMail(table, ctx.sender);
+      const entry = ctx.sender === null ? table.names.get('<>') : lookupMail(table, ctx.sender, ctx.server);
       return entry && { entry, subject: ctx.sender?.address ?? '' };
     }
     case 'recipient': {
-      const entry = ctx.recipient && lookupMail(table, ctx.recipient);
+      const entry = ctx.recipient && lookupMail(table, ctx.recipient, ctx.server);
       return entry && { entry, subject: ctx.recipient!.address };
     }
     default:
@@ -345,7 +349,9 @@ function lookupAddress(table: Table, ip: IpAddress): Entry | undefined {
  */
 function heloAddress(text: string): string | undefined {
   const inner = /^\[(?:ipv6:)?([^\]]*)\]$/i.exec(text)?.[1] ?? text;
-  return canonicalAddress(inner);
+  const canonical = canonicalAddress(inner);
+  // RFC 4291 §2.5.5.2: [IPv6:::ffff:192.0.2.7] is the IPv4 host 192.0.2.7, and meets its key.
+  return canonical && unmappedAddress(canonical);
 }
 
 /** smtpd_check.c check_domain_access: the name, then `.parent` for each parent domain. */
@@ -363,10 +369,17 @@ function lookupDomain(table: Table, domain: string): Entry | undefined {
   return undefined;
 }
 
-/** smtpd_check.c check_mail_access: user@domain, then the domain and its parents, then user@. */
-function lookupMail(table: Table, path: Path): Entry | undefined {
-  const local = path.localPart.toLowerCase();
-  // RFC 5321 §4.1.1.3 <postmaster> has no domain: only its user@ key can match.
+/**
+ * smtpd_check.c check_mail_access: user@domain, then the domain and its parents, then user@. Postfix
+ * looks keys up in its rewritten form, so every spelling that reaches one mailbox meets its key: the
+ * local part unquoted as routing reads it, and for our own domains the mailbox routing picks
+ * (<Postmaster> and postmaster@<host name> are the postmaster's, RFC 5321 §4.1.1.3 and §4.5.1).
+ */
+function lookupMail(table: Table, path: Path, server: ServerIdentity): Entry | undefined {
+  const local = unquoted(path.localPart).toLowerCase();
+  const mailbox = localAddress(path, server);
+  const routed = mailbox.local ? table.names.get(mailbox.address) : undefined;
+  if (routed !== undefined) return routed;
   if (path.domain === '') return table.names.get(`${local}@`);
   const domain = path.domain.startsWith('[') ? path.domain.toLowerCase() : asciiDomain(path.domain);
   return table.names.get(`${local}@${domain}`) ?? lookupDomain(table, domain) ?? table.names.get(`${local}@`);

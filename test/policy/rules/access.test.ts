@@ -155,6 +155,28 @@ test('check_recipient_access: address, domain, user@; domain-less <postmaster>',
   assert.equal(await check(undefined), 'dunno');
 });
 
+test('check_sender/recipient_access: every spelling that reaches a mailbox meets its key (quoted, <Postmaster>)', async () => {
+  const map = {
+    'old-user@example.com': 'REJECT moved away',
+    'spammer@good.example': 'REJECT go away',
+    'postmaster@example.com': 'OK',
+  };
+  const recipient = rule('check_recipient_access', { map });
+  const senderRule = rule('check_sender_access', { map });
+  const to = (address: string | Path) =>
+    outcome(recipient, context({ recipient: typeof address === 'string' ? path(address) : address }));
+  for (const spelling of ['old-user@example.com', '"old-user"@example.com', '"old\\-user"@example.com']) {
+    assert.match(await to(spelling), /moved away$/, spelling);
+  }
+  // RFC 5321 §4.1.1.3 and §4.5.1: <Postmaster> and postmaster@<host name> are the postmaster's mailbox.
+  assert.equal(await to({ localPart: 'Postmaster', domain: '', address: 'Postmaster', utf8: false }), 'permit');
+  assert.equal(await to('postmaster@mx.example.com'), 'permit');
+  assert.equal(await to('"postmaster"@example.com'), 'permit');
+  for (const spelling of ['spammer@good.example', '"spammer"@good.example', '"sp\\ammer"@GOOD.example']) {
+    assert.match(await outcome(senderRule, context({ sender: path(spelling) })), /go away$/, spelling);
+  }
+});
+
 test('check_helo_access: the name, its .parents, literals, a trailing dot', async () => {
   const helo = rule('check_helo_access', {
     map: { localhost: 'REJECT you are not me', '.example.com': 'REJECT forged', '[192.0.2.1]': 'REJECT literal' },
@@ -183,6 +205,9 @@ test('check_helo_access: an address matches in any spelling, literal or bare (RF
   }
   assert.match(await check('[IPv6:2001:db8::2]'), /v6 bare$/, 'a bare key matches the literal');
   assert.match(await check('[192.0.2.9]'), /v4 bare$/);
+  // RFC 4291 §2.5.5.2: the IPv4-mapped literal is the IPv4 host, in either spelling.
+  assert.match(await check('[IPv6:::ffff:192.0.2.9]'), /v4 bare$/);
+  assert.match(await check('[IPv6:::FFFF:c000:209]'), /v4 bare$/);
   assert.equal(await check('[IPv6:2001:db8::3]'), 'dunno');
 });
 
