@@ -85,7 +85,18 @@ function parseFilter(text: string): OctetPattern[] | undefined {
 function counts(address: string, filter: OctetPattern[] | undefined): boolean {
   const octets = address.split('.').map(Number);
   if (octets.length !== 4 || octets[0] !== 127) return false;
+  if (filter === undefined && isListError(address)) return false;
   return !filter || filter.every((ranges, i) => ranges.some(([low, high]) => octets[i]! >= low && octets[i]! <= high));
+}
+
+/**
+ * 127.255.255.0/24 answers are the list's errors, not listings: Spamhaus answers 127.255.255.254 to a
+ * query through a public resolver, .255 past the free query volume and .252 to a mistyped zone, for
+ * every address alike (rspamd ignores them too). Counted as listings they would refuse all mail; an
+ * admin's explicit filter (`=127.255.255.254`) still takes them.
+ */
+function isListError(address: string): boolean {
+  return address.startsWith('127.255.255.');
 }
 
 async function query(ctx: PolicyContext, name: string, list: ListSpec): Promise<Lookup> {
@@ -97,7 +108,13 @@ async function query(ctx: PolicyContext, name: string, list: ListSpec): Promise<
       : { listed: false, temporary: false };
   }
   const code = answer.records.find((address) => counts(address, list.filter));
-  if (code === undefined) return { listed: false, temporary: false };
+  if (code === undefined) {
+    const refusal = list.filter === undefined ? answer.records.find(isListError) : undefined;
+    // The list did not answer the question: as with a lookup that failed, not listed, with a warning.
+    if (refusal !== undefined)
+      return { listed: false, temporary: true, reason: `${list.zone} refused the query for ${name}: ${refusal}` };
+    return { listed: false, temporary: false };
+  }
   // RFC 5782 §2.1: the TXT record of the same name says why; a list without one still lists.
   const txt = await ctx.resolver.txt(name);
   return { listed: true, code, text: txt.ok ? txt.records[0] : undefined };

@@ -14,6 +14,9 @@ const { server, resolver } = await startDns({
     [`${V6_LISTED}.bl.example.org`]: { A: ['127.0.0.2'] },
     'spam.example.dbl.example.org': { A: ['127.0.1.2'], TXT: ['Domain listed'] },
     'xn--bcher-kva.example.dbl.example.org': { A: ['127.0.1.2'] },
+    // Spamhaus's error answers: a query through a public resolver, a mistyped zone.
+    '16.2.0.192.bl.example.org': { A: ['127.255.255.254'], TXT: ['query refused: public resolver'] },
+    '17.2.0.192.bl.example.org': { A: ['127.255.255.252'] },
   },
   // 192.0.2.99 and clean.example are in no list
   timeout: ['14.2.0.192.bl.example.org', 'slow.example.dbl.example.org'],
@@ -48,6 +51,11 @@ const clientCases: [args: string, ip: string, want: string][] = [
   ['bl.example.org=127.0.0.[3;10]', '192.0.2.2', 'dunno'],
   ['bl.example.org=127.0.[0..1].[1;5..12]', '192.0.2.10', blocked('192.0.2.10')],
   ['bl.example.org=127.0.0.10', '192.0.2.14', deferred('192.0.2.14')], // a filter does not hide a failure
+  // 127.255.255.0/24 is the list refusing the query, the same for every address: not a listing.
+  ['bl.example.org', '192.0.2.16', deferred('192.0.2.16')],
+  ['bl.example.org', '192.0.2.17', deferred('192.0.2.17')],
+  // asked for by name
+  ['bl.example.org=127.255.255.254', '192.0.2.16', `${blocked('192.0.2.16')}; query refused: public resolver`],
 ];
 for (const [args, ip, want] of clientCases) {
   test(`reject_rbl_client ${args} for ${ip} → ${want.slice(0, 10)}`, async () => {
@@ -63,6 +71,15 @@ test('a list that does not answer says why it could not decide', async () => {
   assert.match(
     (verdict.action === 'dunno' && verdict.undecided) || '',
     /^DNSBL bl\.example\.org: lookup of 15\.2\.0\.192\.bl\.example\.org failed: .+; taken as not listed$/,
+  );
+});
+
+test('a list that refuses the query (127.255.255.x) says so', async () => {
+  const rule = build(dnsblRules, 'reject_rbl_client', ['bl.example.org']);
+  const verdict = await rule.evaluate(context(resolver, { stage: 'client', clientAddress: '192.0.2.16' }));
+  assert.match(
+    (verdict.action === 'dunno' && verdict.undecided) || '',
+    /bl\.example\.org refused the query for 16\.2\.0\.192\.bl\.example\.org: 127\.255\.255\.254; taken as not listed$/,
   );
 });
 
