@@ -166,11 +166,11 @@ export class InboundPolicy {
     // there; Postfix's submission service replaces these lists with permit_sasl_authenticated, reject.
     if (peer.submission) return { action: 'continue' };
     const ctx = this.#context(peer, 'client', { pregreet });
-    return this.#run(peer, this.lists.client, ctx, (result) =>
-      result.action === 'reject' && result.reply.code < 500
-        ? { action: 'disconnect', reply: asClosing(result.reply), logged: true }
-        : undefined,
-    );
+    return this.#run(peer, this.lists.client, ctx, (result) => {
+      if (result.action !== 'reject') return undefined;
+      if (result.reply.code < 500) return { action: 'disconnect', reply: asClosing(result.reply), logged: true };
+      return { action: 'reject', reply: asRefusedGreeting(result.reply), logged: true };
+    });
   }
 
   helo(peer: Peer, helo: string): PolicyOutcome | Promise<PolicyOutcome> {
@@ -518,6 +518,15 @@ function networks(entries: readonly string[], key: string) {
 /** A temporary refusal at connection closes it: RFC 5321 §3.1 offers 554 or 421 there, not 450. */
 function asClosing(r: Reply): Reply {
   return { ...r, code: 421 };
+}
+
+/**
+ * A lasting refusal at connection is the greeting: RFC 5321 §3.1 and §4.3.2 allow 220, 554 or 421 there,
+ * so a 550 from `reject_unknown_reverse_client_hostname` or an access map is sent as 554, its enhanced
+ * code and text kept.
+ */
+function asRefusedGreeting(r: Reply): Reply {
+  return r.code === 554 ? r : { ...r, code: 554 };
 }
 
 /** VRFY's argument: a mailbox, bare or in angle brackets, or a local part alone (RFC 5321 §3.5.3). */
