@@ -42,6 +42,14 @@ function validName(helo: string): string | undefined {
   return ascii;
 }
 
+/**
+ * A HELO name read leniently where real senders stray from the grammar harmlessly: Windows hosts put
+ * "_" in their names, and a trailing dot is the DNS root's, not an error. The A-label, or undefined.
+ */
+function lenientName(helo: string): string | undefined {
+  return validName(helo.replace(/\.$/, '').replaceAll('_', '-'));
+}
+
 /** The IP address a HELO names: `[192.0.2.1]`, `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3), or written bare. */
 function heloAddress(helo: string): string | undefined {
   const bare = helo.startsWith('[') && helo.endsWith(']') ? helo.slice(1, -1).replace(/^ipv6:/i, '') : helo;
@@ -63,17 +71,15 @@ async function heloKnown(ctx: PolicyContext, helo: string, name: string): Promis
 
 export const heloRules: Record<string, RuleFactory> = {
   reject_invalid_helo_hostname: rule('reject_invalid_helo_hostname', (_ctx, helo) => {
-    // On by default, so lenient where real senders stray from the grammar harmlessly: Windows hosts
-    // put "_" in their names, and a trailing dot is the DNS root's, not an error.
-    const lenient = helo.replace(/\.$/, '').replaceAll('_', '-');
-    if (helo.startsWith('[') ? isAddressLiteral(helo) : validName(lenient) !== undefined) return DUNNO;
+    if (helo.startsWith('[') ? isAddressLiteral(helo) : lenientName(helo) !== undefined) return DUNNO;
     return rejectHelo(501, '5.5.2', helo, 'Invalid name', `HELO "${helo}" is neither a domain nor an address literal`);
   }),
 
   reject_non_fqdn_helo_hostname: rule('reject_non_fqdn_helo_hostname', (_ctx, helo) => {
     if (helo.startsWith('[')) return DUNNO; // an address literal is complete; its syntax is the rule above's
-    // RFC 5321 §2.3.5: a fully-qualified name, so dotted; a trailing dot (the DNS root) is refused too.
-    if (validName(helo)?.includes('.')) return DUNNO;
+    // RFC 5321 §2.3.5: a fully-qualified name, so dotted. Read as Postfix does (smtpd_check.c strips one
+    // trailing dot, valid_hostname() takes "_"), so `mx.example.` and `my_host.example` are names.
+    if (lenientName(helo)?.includes('.')) return DUNNO;
     return rejectHelo(
       504,
       '5.5.2',
@@ -85,10 +91,11 @@ export const heloRules: Record<string, RuleFactory> = {
 
   reject_unknown_helo_hostname: rule('reject_unknown_helo_hostname', (ctx, helo) => {
     if (helo.startsWith('[')) return DUNNO; // a literal names an address, there is nothing to look up
-    const name = validName(helo.replace(/\.$/, ''));
     // A name DNS cannot hold is not found; asking would only earn a resolver error, read as temporary.
-    if (name === undefined) return rejectHelo(550, '5.7.1', helo, 'Host not found', `HELO "${helo}" is not a name`);
-    return heloKnown(ctx, helo, name);
+    // DNS holds "_" (RFC 2181 §11), so a Windows host's my_host.example is asked for as it is.
+    if (lenientName(helo) === undefined)
+      return rejectHelo(550, '5.7.1', helo, 'Host not found', `HELO "${helo}" is not a name`);
+    return heloKnown(ctx, helo, asciiDomain(helo.replace(/\.$/, '')) ?? helo);
   }),
 
   /** Only we are us: a stranger greeting with our name or address is forging (Postfix check_helo_access). */

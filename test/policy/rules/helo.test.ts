@@ -6,6 +6,7 @@ import { build, context, run, startDns } from './context.ts';
 const { resolver } = await startDns({
   records: {
     'a-only.example.net': { A: ['192.0.2.1'] },
+    'win_host.example.net': { A: ['192.0.2.3'] }, // DNS holds "_" (RFC 2181 §11)
     'aaaa-only.example.net': { AAAA: ['2001:db8::1'] },
     'mx-only.example.net': { MX: [{ priority: 10, exchange: 'mail.example.net' }] },
     'txt-only.example.net': { TXT: ['v=spf1 -all'] },
@@ -31,7 +32,7 @@ const syntaxCases: [helo: string, valid: boolean][] = [
   ['-mail.example.com', false],
   ['mail-.example.com', false],
   ['mail..example.com', false],
-  ['mail.example.com.', true], // a trailing dot names the DNS root: harmless here (still non-FQDN below)
+  ['mail.example.com.', true], // a trailing dot names the DNS root: harmless
   [`${'a'.repeat(64)}.example.com`, false], // label over 63
   [`${'a'.repeat(63)}.`.repeat(4) + 'com', false], // 260 octets
   ['192.0.2.1', false], // an address must be bracketed
@@ -54,9 +55,10 @@ const fqdnCases: [helo: string, ok: boolean][] = [
   ['[IPv6:2001:db8::1]', true],
   ['localhost', false],
   ['mail', false],
-  ['mail.example.com.', false], // a trailing dot counts as not fully qualified
+  ['mail.example.com.', true], // Postfix strips one trailing dot (smtpd_check.c) before it checks
+  ['mail.', false],
   ['192.0.2.1', false], // dots, but an address, not a domain
-  ['mail_server.example.com', false], // as Postfix: not a valid hostname, so not a fully-qualified one
+  ['mail_server.example.com', true], // Postfix's valid_hostname() takes "_" (Windows hosts use it)
 ];
 for (const [helo, ok] of fqdnCases) {
   test(`reject_non_fqdn_helo_hostname "${helo}" → ${ok ? 'dunno' : '504'}`, async () => {
@@ -69,6 +71,8 @@ const unknown = build(heloRules, 'reject_unknown_helo_hostname');
 const notFound = (helo: string, code = '550 5.7.1') => `${code} <${helo}>: Helo command rejected: Host not found`;
 const dnsCases: [helo: string, want: string][] = [
   ['a-only.example.net', 'dunno'],
+  ['win_host.example.net', 'dunno'], // asked for as it is, not refused unasked
+  ['other_host.example.net', notFound('other_host.example.net')],
   ['aaaa-only.example.net', 'dunno'],
   ['mx-only.example.net', 'dunno'],
   ['A-Only.Example.NET.', 'dunno'], // case and the root dot do not matter to DNS
