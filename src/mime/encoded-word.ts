@@ -7,6 +7,7 @@
 
 import { TextDecoder } from 'node:util';
 import { DecoderCache } from './decoder-cache.ts';
+import { byteOrderLabel } from './entity.ts';
 
 // §2: encoded-word = "=?" charset "?" encoding "?" encoded-text "?="; no spaces or "?" inside.
 // RFC 2231 §5 adds an optional "*language" after the charset, which we drop.
@@ -59,7 +60,11 @@ interface Run {
  * across two words, which decoding each word alone would turn into replacement characters.
  */
 function flush(run: Run | undefined): string {
-  return run ? run.decoder.decode(Buffer.concat(run.chunks)) : '';
+  if (!run) return '';
+  const bytes = Buffer.concat(run.chunks);
+  const ordered = byteOrderLabel(run.charset, bytes);
+  const decoder = ordered === run.charset ? run.decoder : (decoderFor(ordered ?? run.charset) ?? run.decoder);
+  return decoder.decode(bytes);
 }
 
 export function decodeEncodedWords(text: string): string {

@@ -313,6 +313,15 @@ export function charsetDecoder(charset: string | undefined): TextDecoder | undef
   return bodyDecoders.get(label, (known) => tryDecoder(known) ?? tryDecoder(libmime.normalizeCharset(known)));
 }
 
+/**
+ * RFC 2781 §4.3: text labelled UTF-16 is in the order its byte order mark says, and big-endian
+ * without one; the WHATWG label "utf-16" that TextDecoder follows means little-endian whatever the mark.
+ */
+export function byteOrderLabel(charset: string | undefined, bytes: Uint8Array): string | undefined {
+  if (charset === undefined || !/^\s*utf-?16\s*$/i.test(charset)) return charset;
+  return bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : 'utf-16be';
+}
+
 function tryDecoder(label: string): TextDecoder | undefined {
   try {
     return new TextDecoder(label);
@@ -333,7 +342,7 @@ const windows1252 = new TextDecoder('windows-1252');
  * either way.
  */
 export function decodeCharset(bytes: Uint8Array, charset: string | undefined): string {
-  const decoder = charsetDecoder(charset);
+  const decoder = charsetDecoder(byteOrderLabel(charset, bytes));
   if (decoder) return decoder.decode(bytes);
   try {
     return strictUtf8.decode(bytes);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DecoderCache } from '../../src/mime/decoder-cache.ts';
 import { decodeEncodedWords, encodedWordDecoders } from '../../src/mime/encoded-word.ts';
-import { bodyDecoders, charsetDecoder } from '../../src/mime/entity.ts';
+import { bodyDecoders, charsetDecoder, decodeCharset } from '../../src/mime/entity.ts';
 
 test('charset labels from mail are not kept: unknown ones are never cached, known ones stay few', () => {
   for (let i = 0; i < 2000; i++) {
@@ -33,4 +33,14 @@ test('the cache holds at most 256 decoders', () => {
   const cache = new DecoderCache();
   for (let i = 0; i < 1000; i++) cache.get(`label-${i}`, () => new TextDecoder('utf-8'));
   assert.ok(cache.size <= 256);
+});
+
+test('UTF-16 text follows its byte order mark and is big-endian without one (RFC 2781 §4.3)', () => {
+  // TextDecoder's "utf-16" is little-endian whatever the mark: "hi" would read as two CJK characters.
+  assert.equal(decodeEncodedWords('=?UTF-16?B?AGgAaQ==?='), 'hi');
+  assert.equal(decodeEncodedWords('=?utf-16?B?/v8AaABp?='), 'hi');
+  assert.equal(decodeEncodedWords('=?utf-16?B?//5oAGkA?='), 'hi');
+  assert.equal(decodeEncodedWords('=?UTF-16LE?B?aABpAA==?='), 'hi');
+  assert.equal(decodeCharset(Buffer.from([0, 0x48, 0, 0x69]), 'UTF-16'), 'Hi');
+  assert.equal(decodeCharset(Buffer.from([0xff, 0xfe, 0x48, 0, 0x69, 0]), 'utf-16'), 'Hi');
 });

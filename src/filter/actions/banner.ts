@@ -4,7 +4,14 @@
  * display names), so the HTML form escapes every piece of it and is built from inline styles only:
  * mail clients drop <style> blocks, scripts and remote images.
  */
-import { decodeTextPart, encodeTextPart, findBodyTextParts, lineEndOf, replaceRanges } from './mime-parts.ts';
+import {
+  decodeTextPart,
+  encodeTextPart,
+  findBodyTextParts,
+  lineEndOf,
+  replaceRanges,
+  wrapWithTextPart,
+} from './mime-parts.ts';
 
 export interface Banner {
   text: string;
@@ -123,15 +130,19 @@ function bannerHtml(paragraphs: Paragraph[]): string {
 }
 
 /**
- * The message with the banner at the top of every body text part (mime-parts.ts says which).
- * A part in a charset we cannot read gets the ASCII banner and keeps its own bytes; a part whose
- * transfer encoding we cannot read is left alone; without any body text part the same Buffer comes back.
+ * The message with the banner at the top of every body text part (mime-parts.ts says which). A part
+ * in a charset we cannot read but whose bytes are ASCII-compatible gets the ASCII banner and keeps its
+ * own bytes. A body that cannot be edited so — signed or encrypted, nested too deep, in a transfer
+ * encoding or charset we cannot write, or no text at all (an image, an attached message) — is not
+ * left without a warning: the message becomes a multipart/mixed with the banner as its first part.
  */
 export function insertBanner(message: Buffer, banner: Banner): Buffer {
+  const found = findBodyTextParts(message);
+  if (found.sealed !== undefined || found.parts.length === 0) return wrapWithTextPart(message, banner.text);
   const changes: { start: number; end: number; bytes: Buffer }[] = [];
-  for (const part of findBodyTextParts(message)) {
+  for (const part of found.parts) {
     const read = decodeTextPart(message, part);
-    if (read === undefined) continue;
+    if (read === undefined) return wrapWithTextPart(message, banner.text);
     const { text, opaque } = read;
     const { html, text: plain } = opaque ? banner.ascii : banner;
     const changed =
@@ -147,9 +158,9 @@ function withTextBanner(text: string, banner: string, messageEol: string): strin
   return banner.replace(/\r\n|\r|\n/g, eol) + eol + eol + text;
 }
 
-/** Right after <body …>; failing that after </head> or <html …>, else at the very start. */
+/** Where the document's body begins (bodyStart), else at the very start. */
 function withHtmlBanner(html: string, banner: string, reencoded: boolean): string {
-  const at = tagEnd(html, 'body') ?? tagEnd(html, '/head') ?? tagEnd(html, 'html') ?? 0;
+  const at = bodyStart(html) ?? 0;
   let head = html.slice(0, at);
   // Re-encoded, the text is now UTF-8: a <meta> naming another charset would make a browser misread
   // it (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
@@ -157,43 +168,102 @@ function withHtmlBanner(html: string, banner: string, reencoded: boolean): strin
   return head + banner + html.slice(at);
 }
 
+/** HTML 5 §13.2.6.4.4 and §13.2.6.4.6: start tags that the "in head" and "after head" modes keep in the head. */
+const HEAD_TAGS = new Set([
+  'html',
+  'head',
+  'base',
+  'basefont',
+  'bgsound',
+  'link',
+  'meta',
+  'title',
+  'style',
+  'script',
+  'noscript',
+  'noframes',
+  'template',
+]);
+const HTML_SPACE = /[\t\n\f\r ]/;
+
 /**
- * Just past the first tag named `wanted` (`body`, `/head`) as a browser reads the markup, or
- * undefined. The text of comments, of `<!…>` and `<?…>` declarations, of attribute values and of the
- * raw-text elements (HTML 5 §13.1.2: script, style, title, textarea …) holds no tags: a `<body>`
- * written there by the sender must not take the banner where no reader sees it. One pass, linear.
+ * Where a browser's body begins, as its tree builder decides (HTML 5 §13.2.6.4): just past an
+ * explicit `<body>` met while still in the head, or just before the first text or tag that opens the
+ * body implicitly (a `<div>`, a word). A `<body>` the sender writes after that — inside a hidden
+ * `<div>`, a comment, a `<template>`, an attribute value or a script — is no body start: a browser
+ * merges its attributes into the body already open and puts nothing there. Undefined when the
+ * markup is cut short before the body begins (or is a frameset). One pass, linear.
  */
-function tagEnd(html: string, wanted: string): number | undefined {
-  for (let i = html.indexOf('<'); i >= 0; i = html.indexOf('<', i)) {
+export function bodyStart(html: string): number | undefined {
+  let i = 0;
+  while (i < html.length) {
+    const lt = html.indexOf('<', i);
+    const text = lt < 0 ? html.length : lt;
+    for (let j = i; j < text; j++) if (!HTML_SPACE.test(html[j]!)) return j; // text opens the body
+    if (lt < 0) return undefined;
+    i = lt;
     if (html.startsWith('<!--', i)) {
-      const end = html.indexOf('-->', i + 4);
-      if (end < 0) return undefined;
-      i = end + 3;
+      const end = commentEnd(html, i + 4);
+      if (end === undefined) return undefined;
+      i = end;
       continue;
     }
-    if (html[i + 1] === '!' || html[i + 1] === '?') {
+    if (html[i + 1] === '!' || html[i + 1] === '?' || (html[i + 1] === '/' && !/[A-Za-z]/.test(html[i + 2] ?? ''))) {
+      // DOCTYPE, bogus comments (§13.2.5.42): to the next ">".
       const end = html.indexOf('>', i);
       if (end < 0) return undefined;
       i = end + 1;
       continue;
     }
     const name = TAG_NAME.exec(html.slice(i, i + 64));
-    if (!name) {
-      i++;
-      continue;
-    }
+    if (!name) return i; // a "<" that starts no tag is text
     const close = endOfTag(html, i + name[0].length);
     if (close === undefined) return undefined;
     const tag = name[0].slice(1).toLowerCase();
-    if (tag === wanted) return close;
+    if (tag.startsWith('/')) {
+      i = close; // end tags in the head are ignored or close head elements
+      continue;
+    }
+    if (tag === 'body') return close;
+    if (tag === 'frameset') return undefined;
+    if (!HEAD_TAGS.has(tag)) return i; // flow content: the body opens before it
     i = close;
-    if (RAW_TEXT.has(tag)) {
+    if (tag === 'template') {
+      const end = templateEnd(html, close);
+      if (end === undefined) return undefined;
+      i = end;
+    } else if (RAW_TEXT.has(tag)) {
       const endTag = new RegExp(`</${tag}(?=[\\s/>])`, 'gi');
       endTag.lastIndex = close;
       const found = endTag.exec(html);
       if (!found) return undefined;
       i = found.index;
     }
+  }
+  return undefined;
+}
+
+/**
+ * Just past a comment whose "<!--" ends at `from` (HTML 5 §13.2.5.43-§13.2.5.52): `<!-->` and
+ * `<!--->` are whole comments, and `--!>` ends one as `-->` does.
+ */
+function commentEnd(html: string, from: number): number | undefined {
+  if (html[from] === '>') return from + 1;
+  if (html.startsWith('->', from)) return from + 2;
+  const close = /--!?>/g;
+  close.lastIndex = from;
+  const found = close.exec(html);
+  return found ? found.index + found[0].length : undefined;
+}
+
+/** Just past the `</template>` that closes a template whose start tag ends at `from`; they nest. */
+function templateEnd(html: string, from: number): number | undefined {
+  const tags = /<(\/?)template(?=[\s/>])/gi;
+  tags.lastIndex = from;
+  let depth = 1;
+  for (let found = tags.exec(html); found; found = tags.exec(html)) {
+    depth += found[1] === '/' ? -1 : 1;
+    if (depth === 0) return endOfTag(html, found.index + found[0].length);
   }
   return undefined;
 }

@@ -6,9 +6,11 @@
  * Not a general MIME parser: content inspection uses src/mime/message.ts.
  */
 
+import { randomBytes } from 'node:crypto';
 import libqp from 'libqp';
 import {
   bodyParts,
+  byteOrderLabel,
   charsetDecoder,
   decodeTransferEncoding,
   lineEndOf,
@@ -16,6 +18,7 @@ import {
   type RawField,
   readRawFields,
   splitEntity,
+  transferEncodingOf,
 } from '../../mime/entity.ts';
 
 // The generic entity code lives in src/mime/entity.ts; the other actions import it from here.
@@ -71,24 +74,32 @@ function readEntity(message: Buffer, start: number, end: number, defaultType = '
   };
 }
 
+export interface BodyTextParts {
+  parts: TextPart[];
+  /**
+   * Why the body could not be reached, when a multipart on the way to it was signed or encrypted
+   * (RFC 1847: changing it would break the signature) or nested past MAX_DEPTH.
+   */
+  sealed?: string;
+}
+
 /**
  * The text parts a reader shows as the message body, in order. In multipart/alternative every
  * alternative is a body; in multipart/mixed and multipart/related (RFC 2046 §5.1.3, RFC 2387 §3.2)
  * only the first part that holds one, since later inline text parts (list footers, text after an
  * inline image) are shown below it. Attachments and embedded messages (message/rfc822) are the
- * sender's content, not the body. Signed and encrypted multiparts (RFC 1847) are not entered:
- * changing them would break the signature and make a genuine message look tampered with.
+ * sender's content, not the body. Signed and encrypted multiparts are not entered (`sealed`).
  */
-export function findBodyTextParts(message: Buffer): TextPart[] {
-  const found: TextPart[] = [];
+export function findBodyTextParts(message: Buffer): BodyTextParts {
+  const found: BodyTextParts = { parts: [] };
   collect(message, readEntity(message, 0, message.length), 0, found);
   return found;
 }
 
-function collect(message: Buffer, entity: Entity, depth: number, found: TextPart[]): boolean {
+function collect(message: Buffer, entity: Entity, depth: number, found: BodyTextParts): boolean {
   if (entity.attachment) return false;
   if (entity.type === 'text/plain' || entity.type === 'text/html') {
-    found.push({
+    found.parts.push({
       subtype: entity.type === 'text/plain' ? 'plain' : 'html',
       headerStart: entity.headerStart,
       fieldsEnd: entity.fieldsEnd,
@@ -96,14 +107,18 @@ function collect(message: Buffer, entity: Entity, depth: number, found: TextPart
       bodyEnd: entity.end,
       fields: entity.fields,
       charset: entity.params.charset,
-      encoding: (entity.fields.find((f) => f.name === 'content-transfer-encoding')?.value ?? '7bit').toLowerCase(),
+      // RFC 2045 §6.1 with what readers take: a comment, trailing junk, an empty value (7bit).
+      encoding: transferEncodingOf(entity.fields.find((f) => f.name === 'content-transfer-encoding')?.value),
       topLevel: depth === 0,
     });
     return true;
   }
   const boundary = entity.params.boundary;
-  if (!entity.type.startsWith('multipart/') || !boundary || depth >= MAX_DEPTH) return false;
-  if (entity.type === 'multipart/signed' || entity.type === 'multipart/encrypted') return false;
+  if (!entity.type.startsWith('multipart/') || !boundary) return false;
+  if (entity.type === 'multipart/signed' || entity.type === 'multipart/encrypted' || depth >= MAX_DEPTH) {
+    found.sealed ??= depth >= MAX_DEPTH ? `multiparts nested deeper than ${MAX_DEPTH}` : entity.type;
+    return false;
+  }
   const every = entity.type === 'multipart/alternative';
   // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
   const defaultType = entity.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
@@ -120,14 +135,15 @@ function collect(message: Buffer, entity: Entity, depth: number, found: TextPart
   const kept: TextPart[] = [];
   for (let i = parts.length - 1; i >= 0 && kept.length < 2; i--) {
     const [start, end] = parts[i]!;
-    const held: TextPart[] = [];
+    const held: BodyTextParts = { parts: [] };
     collect(message, readEntity(message, start, end, defaultType), depth + 1, held);
-    for (const part of held.reverse()) {
+    if (held.sealed !== undefined) found.sealed ??= held.sealed;
+    for (const part of held.parts.reverse()) {
       if (!kept.some((k) => k.subtype === part.subtype)) kept.unshift(part);
     }
   }
   kept.sort((a, b) => a.headerStart - b.headerStart);
-  found.push(...kept);
+  found.parts.push(...kept);
   return kept.length > 0;
 }
 
@@ -142,7 +158,19 @@ export interface PartText {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The part's text, or undefined when its transfer encoding is unknown. */
+/**
+ * Charsets whose ASCII-looking bytes do not mean ASCII, which TextDecoder cannot read: UTF-7's "+"
+ * starts base64 (RFC 2152), ISO-2022-KR/CN (RFC 1557, RFC 1922) and HZ (RFC 1843) switch to
+ * double-byte text with escapes, UTF-32 and UCS-4 hold NUL bytes. Neither re-encoding them as UTF-8
+ * nor adding ASCII to their bytes keeps the text readable. (ISO-2022-JP TextDecoder reads.)
+ */
+const ASCII_UNSAFE_CHARSET =
+  /^(?:(?:x-)?(?:unicode-1-1-)?utf-?7(?:-imap)?|utf-?32(?:be|le)?|ucs-?4|iso-10646-ucs-4|iso-2022-(?:kr|cn(?:-ext)?)|csiso2022kr|hz-gb-2312)$/i;
+
+/**
+ * The part's text, or undefined when it cannot be edited without changing what it says: a transfer
+ * encoding or charset we cannot read and whose bytes are no ASCII-compatible text.
+ */
 export function decodeTextPart(message: Buffer, part: TextPart): PartText | undefined {
   const bytes = decodeTransferEncoding(message.subarray(part.bodyStart, part.bodyEnd), part.encoding);
   if (bytes === undefined) return undefined;
@@ -158,10 +186,14 @@ export function decodeTextPart(message: Buffer, part: TextPart): PartText | unde
       return { text: Buffer.from(bytes).toString('latin1'), opaque: true };
     }
   }
-  const decoder = charsetDecoder(declared);
+  if (ASCII_UNSAFE_CHARSET.test(declared.trim())) return undefined;
+  const decoder = charsetDecoder(byteOrderLabel(declared, bytes));
   // Not fatal: an invalid sequence shows as U+FFFD in every reader anyway, and refusing it would
   // let one bad byte keep the warning out of a phishing message.
   if (decoder !== undefined) return { text: decoder.decode(bytes), opaque: false };
+  // An unknown label over NUL bytes (UTF-16 or UTF-32 under another name) or ESC sequences (another
+  // ISO 2022 charset) is no ASCII-compatible text either.
+  if (bytes.includes(0) || bytes.includes(0x1b)) return undefined;
   // A charset label we do not know (aliases such as cp1251 are mapped by charsetDecoder) must not
   // keep the warning out either: text that is valid UTF-8, ASCII included, is read as UTF-8; other
   // bytes are kept as they are, and the banner added to them is ASCII, which the ASCII-compatible
@@ -269,4 +301,41 @@ export function replaceRanges(message: Buffer, changes: { start: number; end: nu
   }
   pieces.push(message.subarray(at));
   return Buffer.concat(pieces);
+}
+
+/**
+ * The message as a multipart/mixed (RFC 2046 §5.1.3) whose first part is `text` (text/plain, UTF-8)
+ * and whose second is the message's own content, byte for byte: its Content-* fields and its body.
+ * For a body that cannot be edited in place (signed, encrypted, in a charset we cannot write, nested
+ * too deep, or no text at all): a reader shows the parts one after another, and a signature inside
+ * stays valid. The other header fields stay at the top as they were; MIME-Version is written anew.
+ */
+export function wrapWithTextPart(message: Buffer, text: string): Buffer {
+  const eol = lineEndOf(message);
+  const { fieldsEnd, bodyStart } = splitEntity(message, 0, message.length);
+  const fields = readRawFields(message, 0, fieldsEnd);
+  const written = (field: RawField) => {
+    const bytes = message.subarray(field.start, field.end);
+    return bytes.at(-1) === LF ? bytes : Buffer.concat([bytes, Buffer.from(eol)]);
+  };
+  const content = (field: RawField) => field.name.startsWith('content-');
+  const body = message.subarray(Math.min(bodyStart, message.length));
+  let boundary: string;
+  do boundary = `=_postern_${randomBytes(12).toString('hex')}`;
+  while (body.includes(boundary));
+  const banner = quotedPrintable(Buffer.from(withLineEnds(text, eol), 'utf8'), eol);
+  return Buffer.concat([
+    ...fields.filter((field) => !content(field) && field.name !== 'mime-version').map(written),
+    Buffer.from(
+      `MIME-Version: 1.0${eol}Content-Type: multipart/mixed; boundary="${boundary}"${eol}${eol}` +
+        `--${boundary}${eol}Content-Type: text/plain; charset=utf-8${eol}` +
+        `Content-Transfer-Encoding: quoted-printable${eol}${eol}${banner}${eol}--${boundary}${eol}`,
+      'latin1',
+    ),
+    ...fields.filter(content).map(written),
+    Buffer.from(eol),
+    body,
+    // RFC 2046 §5.1.1: the line end before a delimiter belongs to it, so the body keeps its own.
+    Buffer.from(`${eol}--${boundary}--${eol}`),
+  ]);
 }

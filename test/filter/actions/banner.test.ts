@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { insertBanner, warningBanner } from '../../../src/filter/actions/banner.ts';
+import { bodyStart, insertBanner, warningBanner } from '../../../src/filter/actions/banner.ts';
 import { parseMessage } from '../../../src/mime/message.ts';
 
 const reasons = [
@@ -335,7 +335,31 @@ test('a bare-LF message stays bare-LF', () => {
   assert.ok(out.toString().endsWith('\n\nhello\n'));
 });
 
-test('unchanged when there is no body text part', () => {
+/**
+ * The message as insertBanner wraps it: a multipart/mixed whose first part is the banner, and whose
+ * second is the original's content (its Content-* fields and body) byte for byte.
+ */
+async function assertWrapped(original: Buffer, out: Buffer): Promise<void> {
+  const text = out.toString('latin1');
+  const boundary = /^Content-Type: multipart\/mixed; boundary="([^"]+)"\r?$/m.exec(text)?.[1];
+  assert.ok(boundary, text.slice(0, 400));
+  const parts = text.split(`--${boundary}`);
+  assert.equal(parts.length, 4, 'preamble, banner, original, close');
+  assert.match(parts[1] ?? '', /Content-Type: text\/plain; charset=utf-8/);
+  const split = original.toString('latin1').split(/\r?\n\r?\n/);
+  const contentFields = (split[0] ?? '').split(/\r?\n(?![ \t])/).filter((f) => /^content-/i.test(f));
+  const inner = parts[2] ?? '';
+  for (const field of contentFields) assert.ok(inner.includes(field), field);
+  const body = original
+    .toString('latin1')
+    .slice((split[0] ?? '').length)
+    .replace(/^\r?\n\r?\n/, '');
+  assert.ok(inner.includes(body), 'the original body, byte for byte');
+  const parsed = await parseMessage(out);
+  assert.ok(parsed.text.startsWith(banner.text), parsed.text.slice(0, 200));
+}
+
+test('no body text part (an image, a calendar): the message is wrapped with the banner first', async () => {
   const image = wire(`Content-Type: multipart/mixed; boundary=b
 
 --b
@@ -350,9 +374,13 @@ Content-Disposition: attachment; filename=a.txt
 not a body
 --b--
 `);
-  assert.equal(insertBanner(image, banner), image);
-  const calendar = wire('Content-Type: text/calendar\n\nBEGIN:VCALENDAR\n');
-  assert.equal(insertBanner(calendar, banner), calendar);
+  await assertWrapped(image, insertBanner(image, banner));
+  const calendar = wire('From: a@example.com\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n');
+  const out = insertBanner(calendar, banner);
+  await assertWrapped(calendar, out);
+  assert.match(out.toString(), /^From: a@example\.com\r\nMIME-Version: 1\.0\r\n/, 'other fields stay on top');
+  const forwarded = wire('Content-Type: message/rfc822\n\nFrom: b@example.com\nSubject: inner\n\nphish here\n');
+  await assertWrapped(forwarded, insertBanner(forwarded, banner));
 });
 
 test('a charset nobody knows does not keep the banner out (a phisher can name any charset)', async () => {
@@ -380,7 +408,7 @@ test('a charset nobody knows does not keep the banner out (a phisher can name an
   assert.ok(marked.includes('=FF</body>'));
 });
 
-test('a part whose transfer encoding we cannot read is left alone; the others still get the banner', async () => {
+test('a part whose transfer encoding we cannot read: the message is wrapped, nothing edited inside', async () => {
   const message = wire(`Content-Type: multipart/alternative; boundary=b
 
 --b
@@ -394,20 +422,56 @@ Content-Type: text/html; charset=utf-8
 <body>changed</body>
 --b--
 `);
-  const out = insertBanner(message, banner);
-  assert.ok(
-    out
-      .toString('latin1')
-      .includes(
-        '--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nleft alone\r\n--b\r\n',
-      ),
-  );
-  assert.equal((await parseMessage(out)).html, `<body>${banner.html}changed</body>\n`);
+  await assertWrapped(message, insertBanner(message, banner));
   const only = wire('Content-Type: text/plain\nContent-Transfer-Encoding: x-uuencode\n\nleft alone\n');
-  assert.equal(insertBanner(only, banner), only);
+  await assertWrapped(only, insertBanner(only, banner));
 });
 
-test('signed multiparts are not touched (RFC 1847)', () => {
+test('a transfer encoding with a comment, a trailing ";" or no value is read as readers read it (RFC 2045 §6)', async () => {
+  const encoded = Buffer.from('Your mailbox is full\r\n').toString('base64');
+  for (const [field, body] of [
+    ['base64 (encoded)', encoded],
+    ['quoted-printable;', 'Your mailbox is full=\r\n'],
+    ['', 'Your mailbox is full'],
+  ] as const) {
+    const message = wire(`Content-Type: text/plain\nContent-Transfer-Encoding: ${field}\n\n${body}\n`);
+    const parsed = await parseMessage(insertBanner(message, banner));
+    assert.ok(parsed.text.startsWith(banner.text), field);
+    assert.match(parsed.text, /Your mailbox is full/, field);
+  }
+});
+
+test('UTF-7, UTF-32 and stateful charsets are not relabelled UTF-8: the message is wrapped, its bytes kept', async () => {
+  const cases: [charset: string, bytes: Buffer][] = [
+    ['utf-7', Buffer.from('+BB8EQAQ4BDIENQRC-\r\n')],
+    ['iso-2022-kr', Buffer.from('\x1b$)C\x0e>H3gGO<<?d\x0f\r\n', 'latin1')],
+    ['hz-gb-2312', Buffer.from('~{Dc:CJ@=g~}\r\n')],
+    ['utf-32', Buffer.from('\0\0\0H\0\0\0i', 'latin1')],
+  ];
+  for (const [charset, bytes] of cases) {
+    const message = Buffer.concat([wire(`Content-Type: text/plain; charset=${charset}\n\n`), bytes]);
+    const out = insertBanner(message, banner);
+    await assertWrapped(message, out);
+    assert.match(out.toString('latin1'), new RegExp(`charset=${charset}`), 'the label stays with its bytes');
+  }
+});
+
+test('UTF-16 follows its byte order mark, big-endian without one (RFC 2781 §4.3)', async () => {
+  for (const bytes of [
+    Buffer.from([0xfe, 0xff, 0, 0x48, 0, 0x69]),
+    Buffer.from([0, 0x48, 0, 0x69]),
+    Buffer.from([0xff, 0xfe, 0x48, 0, 0x69, 0]),
+  ]) {
+    const message = Buffer.concat([
+      wire('Content-Type: text/plain; charset=utf-16\nContent-Transfer-Encoding: base64\n\n'),
+      Buffer.from(`${bytes.toString('base64')}\r\n`),
+    ]);
+    const parsed = await parseMessage(insertBanner(message, banner));
+    assert.ok(parsed.text.endsWith('Hi'), JSON.stringify(parsed.text.slice(-10)));
+  }
+});
+
+test('signed multiparts are wrapped, not edited: the signature stays valid (RFC 1847)', async () => {
   const signed =
     wire(`Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary=s
 
@@ -421,15 +485,15 @@ Content-Type: application/pkcs7-signature
 MIAGCSqGSIb3DQEHAqCAMIACAQEx
 --s--
 `);
-  assert.equal(insertBanner(signed, banner), signed);
+  await assertWrapped(signed, insertBanner(signed, banner));
 });
 
-test('nesting deeper than 32 is left alone, without error', () => {
+test('nesting deeper than 32 is wrapped, without error', async () => {
   let body = 'Content-Type: text/plain\r\n\r\ndeep\r\n';
   for (let i = 0; i < 40; i++)
     body = `Content-Type: multipart/mixed; boundary=n${i}\r\n\r\n--n${i}\r\n${body}--n${i}--\r\n`;
   const message = Buffer.from(body);
-  assert.equal(insertBanner(message, banner), message);
+  await assertWrapped(message, insertBanner(message, banner));
 });
 
 test('a large message is handled in bounded time', () => {
@@ -486,7 +550,7 @@ test('the HTML banner goes after the real <body>, not one the sender hid in a co
     '<title>Your <body> is ready</title>',
     '<script>document.write("<body>")</script>',
     '<meta name="x" content="<body>">',
-    '<!DOCTYPE html <body>>',
+    '<template><body></template>',
   ];
   for (const trick of hidden) {
     const message = wire(`From: a@example.com
@@ -502,6 +566,26 @@ Content-Type: text/html; charset=utf-8
     assert.ok(bodyAt >= 0 && bannerAt > bodyAt, `${trick}: the banner is inside the real body`);
     assert.ok(html.indexOf('Your mailbox is full') > bannerAt, trick);
   }
+});
+
+test('the HTML banner goes where the browser opens the body (HTML 5 §13.2.6.4), never into hidden markup', () => {
+  const at = (html: string, before: string) => {
+    const start = bodyStart(html);
+    assert.equal(start, html.indexOf(before), `${html} → ${start}`);
+  };
+  // A <body> written after the body opened implicitly is no body: the banner goes before the <div>.
+  at('<div style="display:none"><body></div><p>Your mailbox is full</p>', '<div');
+  // <!--> is a whole comment: the <body> after it is the real one.
+  at('<!--><body><p>x</p><div hidden>--><body></div>', '<p>x');
+  at('<html><head><template><body></template></head><body><p>x</p>', '<p>x');
+  at('<!DOCTYPE html><p>Your mailbox</p>', '<p>'); // after the DOCTYPE: the page keeps its mode
+  at('<!DOCTYPE html>\n<html><head><title>t</title></head>\n<body>\n<p>x', '\n<p>x');
+  at('  \n<p>x', '<p>x');
+  at('Hello <body>x', 'Hello');
+  at('<html><head><!-- a --!><body>x', 'x'); // --!> ends a comment too
+  at('<html><head><meta charset=utf-8>--!><body>x', '--!>'); // outside one it is text
+  assert.equal(bodyStart('<frameset cols="50%"></frameset>'), undefined);
+  assert.equal(bodyStart('<html><head><!-- never closed'), undefined);
 });
 
 test('8-bit text without a charset keeps its bytes; HTML naming its charset in <meta> is read in it', async () => {

@@ -70,7 +70,7 @@ Content-Type: text/plain
 footer of a mailing list, shown after the body
 --m--
 `);
-  const parts = findBodyTextParts(message);
+  const parts = findBodyTextParts(message).parts;
   assert.deepEqual(
     parts.map((p) => [p.subtype, decodeTextPart(message, p)?.text]),
     [
@@ -82,7 +82,7 @@ footer of a mailing list, shown after the body
 
 test('a digest holds messages, not body text (RFC 2046 §5.1.5)', () => {
   const digest = wire('Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a message\n\ntext\n--d--\n');
-  assert.deepEqual(findBodyTextParts(digest), []);
+  assert.deepEqual(findBodyTextParts(digest).parts, []);
 });
 
 test('an attachment first, then the body', () => {
@@ -100,7 +100,7 @@ body
 --m--
 `);
   assert.deepEqual(
-    findBodyTextParts(message).map((p) => decodeTextPart(message, p)?.text),
+    findBodyTextParts(message).parts.map((p) => decodeTextPart(message, p)?.text),
     ['body'],
   );
 });
@@ -115,7 +115,7 @@ test('decoding: quoted-printable, base64, charsets and their aliases', () => {
   ];
   for (const [headers, body, text] of cases) {
     const message = Buffer.from(`${headers}\r\n\r\n${body}`, 'latin1');
-    const [part] = findBodyTextParts(message);
+    const [part] = findBodyTextParts(message).parts;
     assert.ok(part);
     assert.deepEqual(decodeTextPart(message, part), text === undefined ? undefined : { text, opaque: false }, headers);
   }
@@ -124,7 +124,7 @@ test('decoding: quoted-printable, base64, charsets and their aliases', () => {
 test('a charset nobody knows: UTF-8 (ASCII too) is read as UTF-8, anything else kept octet for octet', () => {
   const read = (body: string) => {
     const message = Buffer.from(`Content-Type: text/plain; charset=x-nonsense\r\n\r\n${body}`, 'latin1');
-    const [part] = findBodyTextParts(message);
+    const [part] = findBodyTextParts(message).parts;
     assert.ok(part);
     return decodeTextPart(message, part);
   };
@@ -140,7 +140,7 @@ X-Other: kept
 Content-Transfer-Encoding: 8bit
 
 x`);
-  const [part] = findBodyTextParts(message);
+  const [part] = findBodyTextParts(message).parts;
   assert.ok(part);
   assert.equal(
     encodeTextPart(message, part, { text: 'é = x', opaque: false }).toString('latin1'),
@@ -154,7 +154,7 @@ test('opaque text keeps its charset and its octets; only the transfer encoding i
 Content-Transfer-Encoding: 8bit
 
 x`);
-  const [part] = findBodyTextParts(message);
+  const [part] = findBodyTextParts(message).parts;
   assert.ok(part);
   assert.equal(
     encodeTextPart(message, part, { text: 'NOTE\r\ncaf\xe9 \xff', opaque: true }).toString('latin1'),
@@ -165,7 +165,7 @@ x`);
 
 test('a message of header fields only gets its empty line', () => {
   const message = Buffer.from('Subject: x');
-  const [part] = findBodyTextParts(message);
+  const [part] = findBodyTextParts(message).parts;
   assert.ok(part);
   assert.equal(
     encodeTextPart(message, part, { text: 'hi', opaque: false }).toString(),
