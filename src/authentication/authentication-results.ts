@@ -4,6 +4,7 @@
  * authserv-id, so no such header may survive from outside (RFC 8601 §5).
  */
 
+import { domainToASCII } from 'node:url';
 import type { ArcResult, DkimSignatureResult, DmarcResult, SpfResult } from './results.ts';
 
 export interface ResultsInput {
@@ -167,8 +168,14 @@ function splitFields(header: string): string[] {
   return fields;
 }
 
+/** Properties whose value is a domain name: written as A-labels, which every reader takes (RFC 8616 §3-§5). */
+const DOMAIN_PROPERTIES = new Set(['smtp.helo', 'header.d', 'header.from']);
+
 function property(name: string, text: string): string {
-  return `${name}=${value(text)}`;
+  // A U-label (an EHLO or From domain written in UTF-8) would put UTF-8 into the header of a message
+  // that may not carry it (RFC 6532 §3.7: only SMTPUTF8 mail does).
+  const ascii = DOMAIN_PROPERTIES.has(name) && /[^\x00-\x7f]/.test(text) ? domainToASCII(text) || text : text;
+  return `${name}=${value(ascii)}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Trace headers added on delivery: Received (RFC 5321 §4.4) and Return-Path (§4.4, final delivery). */
+import { domainToASCII } from 'node:url';
 import type { Envelope, Peer } from './envelope.ts';
 import type { Path } from './path.ts';
 
@@ -35,8 +36,14 @@ export function receivedHeader(
   at: Date,
   clientName?: string,
 ): string {
-  // The HELO name is the client's claim: keep it printable so it cannot inject header lines.
-  const helo = envelope.helo.replace(/[^\x21-\x7e\u0080-\u{10ffff}]/gu, '?');
+  // The HELO name is the client's claim: keep it printable so it cannot inject header lines, and
+  // ASCII (its A-label) unless the message is an SMTPUTF8 one (RFC 6532 §3.7: only those may carry
+  // UTF-8 in their header).
+  const printable = envelope.helo.replace(/[^\x21-\x7e\u0080-\u{10ffff}]/gu, '?');
+  const helo =
+    envelope.smtputf8 || /^[\x21-\x7e]*$/.test(printable)
+      ? printable
+      : (domainToASCII(printable) || printable).replace(/[^\x21-\x7e]/gu, '?');
   // "for" only with one recipient: listing several would disclose Bcc recipients to each other.
   const only =
     envelope.recipients.length === 1 ? `\r\n\tfor <${forMailbox(envelope.recipients[0]!.path, hostname)}>` : '';

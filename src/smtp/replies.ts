@@ -111,6 +111,11 @@ export const replies = {
   badSequence: (what: string) => reply(503, '5.5.1', what),
   noValidRecipients: () => reply(554, '5.5.1', 'No valid recipients'),
   unknownParameter: (name: string) => reply(555, '5.5.4', `Unsupported parameter ${name}`),
+  /** RFC 1869 §4 (RFC 5321 §2.2.1): service extensions exist only in a session opened with EHLO. */
+  extensionNeedsEhlo: (what: string) =>
+    reply(555, '5.5.4', `${what} is a service extension: greet with EHLO to use it`),
+  bdatNeedsEhlo: () =>
+    reply(502, '5.5.1', 'BDAT (CHUNKING, RFC 3030) is a service extension: greet with EHLO to use it'),
   tooBigDeclared: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
   tooBig: (max: number) => reply(552, '5.3.4', `Message size exceeds fixed maximum of ${max} octets`),
   /** RFC 3463 X.3.4: too big for the system, here its header section (src/mime/header-section.ts). */

@@ -390,6 +390,10 @@ export class SmtpSession {
     // RFC 6409 §4.3: submission accepts mail from authenticated users only.
     if (this.options.submission && !this.user) return this.fail(replies.authRequired());
     if (this.envelope) return this.fail(replies.nestedMail());
+    // After HELO nothing was advertised: SMTPUTF8 would change what the addresses may hold unasked.
+    const [extension] = mailParams.keys();
+    if (this.greeting.kind === 'HELO' && extension !== undefined)
+      return this.fail(replies.extensionNeedsEhlo(`MAIL parameter ${extension}`));
     const params = checkMailParameters(path, mailParams, this.options.maxMessageSize, this.authOffered);
     if ('code' in params) return this.fail(params);
     // RFC 1870 §6.1: a declared size the server cannot take now is a temporary refusal.
@@ -454,6 +458,7 @@ export class SmtpSession {
 
   private bdatCommand(size: number, last: boolean): void {
     if (!this.greeting) return this.refuseChunk(size, replies.needHelo());
+    if (this.greeting.kind === 'HELO') return this.refuseChunk(size, replies.bdatNeedsEhlo());
     if (!this.envelope) return this.refuseChunk(size, replies.needMail());
     if (this.envelope.recipients.length === 0) return this.refuseChunk(size, replies.noValidRecipients());
     if (this.bdat) return this.startChunk(size, last);

@@ -43,6 +43,16 @@ test('no signature is dkim=none; the null sender is smtp.helo; nothing evaluated
   assert.equal(authenticationResultsHeader('mx.example.com', {}), 'Authentication-Results: mx.example.com; none\r\n');
 });
 
+test('domains written in UTF-8 (an EHLO name, a From domain) are A-labels in the header (RFC 6532 §3.7)', () => {
+  const header = authenticationResultsHeader('mx.example.com', {
+    helo: { result: 'none', domain: 'münchen.example', reason: '' },
+    dmarc: { result: 'pass', fromDomain: 'bücher.example', policy: 'reject', disposition: 'none', reason: 'aligned' },
+  });
+  assert.match(header, /smtp\.helo=xn--mnchen-3ya\.example;/);
+  assert.match(header, /header\.from=xn--bcher-kva\.example/);
+  assert.ok(/^[\x00-\x7f]*$/.test(header), header);
+});
+
 test('a login is auth=pass smtp.auth (RFC 8601 §2.7.4); a reason with parentheses stays one comment', () => {
   assert.equal(
     authenticationResultsHeader('mx.example.com', { login: 'alice@example.com' }),

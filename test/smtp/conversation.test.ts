@@ -121,6 +121,29 @@ test('mail to <Postmaster> alone: Received says for <postmaster@our hostname> (R
   assert.match(stored!.toString('latin1'), /\r\n\tfor <postmaster@mx\.example\.com>;\r\n/);
 });
 
+test('a UTF-8 EHLO name goes into Received as its A-label unless the message is SMTPUTF8 (RFC 6532 §3.7)', async (t) => {
+  const s = await server(t);
+  const c = await client(t, s.port);
+  for (const [mail, want] of [
+    ['MAIL FROM:<a@example.net>', /^Received: from xn--mnchen-3ya\.example \(/m],
+    ['MAIL FROM:<a@example.net> SMTPUTF8', /^Received: from münchen\.example \(/m],
+  ] as const) {
+    assert.deepEqual(await converse(c, ['EHLO münchen.example', mail, 'RCPT TO:<alice@example.com>', 'DATA']), [
+      '250',
+      '250 2.1.0',
+      '250 2.1.5',
+      '354',
+    ]);
+    c.send(`${STUFFED}.\r\n`);
+    assert.equal(codeOf(await c.read()), '250 2.0.0');
+    const stored = (await s.inbox('alice@example.com')).at(-1);
+    assert.match(stored!.toString('utf8'), want);
+  }
+  const [plain] = await s.inbox('alice@example.com');
+  const head = plain!.subarray(0, plain!.indexOf('\r\n\r\n')).toString('latin1');
+  assert.ok(/^[\x00-\x7f]*$/.test(head), head);
+});
+
 test('pipelining: every command in one write, replies in order', async (t) => {
   // The engine's ordering under a whole session in one write; RFC 2920 forbids such a client, so
   // the default reject_unauth_pipelining is off here (its own test is in test/server/restrictions.test.ts).

@@ -53,6 +53,15 @@ const cases: Case[] = [
   ['local part of 65 octets: 501', EHLO + `MAIL FROM:<${'a'.repeat(65)}@example.net>\r\n`, ['250', '501 5.1.7']],
   ['RCPT empty path: 501', EHLO + MAIL + 'RCPT TO:<>\r\n', ['250', '250 2.1.0', '501 5.1.3']],
   ['unknown MAIL parameter: 555', EHLO + 'MAIL FROM:<a@example.net> FOO=bar\r\n', ['250', '555 5.5.4']],
+  // RFC 1869 §4: after HELO no service extension exists in the session.
+  ['MAIL SIZE= after HELO: 555', 'HELO c.example\r\nMAIL FROM:<a@example.net> SIZE=100\r\n', ['250', '555 5.5.4']],
+  ['MAIL SMTPUTF8 after HELO: 555', 'HELO c.example\r\nMAIL FROM:<a@example.net> SMTPUTF8\r\n', ['250', '555 5.5.4']],
+  ['plain MAIL after HELO', 'HELO c.example\r\nMAIL FROM:<a@example.net>\r\n', ['250', '250 2.1.0']],
+  [
+    'BDAT after HELO: 502, its chunk read and dropped',
+    'HELO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nBDAT 5 LAST\r\nhelloNOOP\r\n',
+    ['250', '250 2.1.0', '250 2.1.5', '502 5.5.1', '250 2.0.0'],
+  ],
   [
     'RCPT parameter: 555',
     EHLO + MAIL + 'RCPT TO:<alice@example.com> NOTIFY=NEVER\r\n',
