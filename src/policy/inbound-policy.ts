@@ -152,7 +152,7 @@ export class InboundPolicy {
   }
 
   /** Client restrictions and connection limits, before the greeting. */
-  connect(peer: Peer, pregreet: boolean): PolicyOutcome | Promise<PolicyOutcome> {
+  connect(peer: Peer, pregreet: boolean, talked?: () => boolean): PolicyOutcome | Promise<PolicyOutcome> {
     const ip = peer.remoteAddress;
     const limit = this.#anvil.connect(ip);
     if (!limit.allowed) {
@@ -167,10 +167,31 @@ export class InboundPolicy {
     if (peer.submission) return { action: 'continue' };
     const ctx = this.#context(peer, 'client', { pregreet });
     return this.#run(peer, this.lists.client, ctx, (result) => {
+      if (result.action === 'dunno' && !pregreet && talked?.()) return this.#latePregreet(peer);
       if (result.action !== 'reject') return undefined;
       if (result.reply.code < 500) return { action: 'disconnect', reply: asClosing(result.reply), logged: true };
       return { action: 'reject', reply: asRefusedGreeting(result.reply), logged: true };
     });
+  }
+
+  /**
+   * reject_pregreet for a client that talked while the later client rules (a DNS list) still ran: the
+   * greeting is not out yet, so that is a pregreet too (postscreen counts anything before its banner).
+   * Every rule having said DUNNO, reject_pregreet's own answer is the list's.
+   */
+  #latePregreet(peer: Peer): PolicyOutcome | undefined {
+    const entry = this.lists.client.entries.find((e) => e.restriction.name === 'reject_pregreet');
+    if (!entry) return undefined;
+    const verdict = entry.restriction.evaluate(this.#context(peer, 'client', { pregreet: true }));
+    if (verdict instanceof Promise || verdict.action !== 'reject') return undefined;
+    const rule = entry.restriction.label;
+    const reason = `${verdict.reason}, while the client restrictions ran`;
+    if (entry.warnOnly) {
+      this.#record(peer, { stage: 'client', rule, action: 'warn', reply: verdict.reply, reason });
+      return undefined;
+    }
+    this.#record(peer, { stage: 'client', rule, action: 'reject', reply: verdict.reply, reason });
+    return { action: 'reject', reply: asRefusedGreeting(verdict.reply), logged: true };
   }
 
   helo(peer: Peer, helo: string): PolicyOutcome | Promise<PolicyOutcome> {

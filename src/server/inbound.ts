@@ -59,7 +59,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   ): CheckOutcome | MessageOutcome | Promise<CheckOutcome | MessageOutcome> {
     switch (request.stage) {
       case 'connect':
-        return policy.connect(peer, request.pregreet);
+        return policy.connect(peer, request.pregreet, request.talked);
       case 'helo':
         return policy.helo(peer, request.helo);
       case 'mail': {

@@ -55,7 +55,12 @@ export class EffectRunner {
    */
   greet(conn: Connection): void {
     if (conn.socket.destroyed) return;
-    const request: CheckRequest = { type: 'check', stage: 'connect', pregreet: conn.early.length > 0 };
+    const request: CheckRequest = {
+      type: 'check',
+      stage: 'connect',
+      pregreet: conn.early.length > 0,
+      talked: () => conn.early.length > 0,
+    };
     const begin = (outcome: CheckOutcome | MessageOutcome) => {
       if (conn.socket.destroyed) return;
       conn.greeted = true;

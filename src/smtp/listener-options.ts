@@ -13,8 +13,12 @@ import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions 
 /** A stage's check: the session's, or `connect` (the client restrictions, before the greeting). */
 export type CheckRequest =
   | Extract<Effect, { type: 'check' }>
-  /** `pregreet`: the client sent something before the greeting (postscreen's PREGREET). */
-  | { type: 'check'; stage: 'connect'; pregreet: boolean };
+  /**
+   * `pregreet`: the client sent something before the greeting (postscreen's PREGREET). `talked` says
+   * whether it has by now: bytes that arrive while the client restrictions still run (a slow DNS list)
+   * come before the greeting too.
+   */
+  | { type: 'check'; stage: 'connect'; pregreet: boolean; talked?: () => boolean };
 
 export interface SmtpHandlers {
   /**

@@ -65,6 +65,25 @@ test('pregreet in warn-only mode lets the client in; a patient client waits out 
   await client.close();
 });
 
+test('pregreet: bytes sent while a slow DNS list still runs come before the greeting too', async (t) => {
+  const server = await serverWith(
+    t,
+    { smtp: { greetDelayMs: 50 }, restrictions: { client: ['reject_pregreet', 'reject_rbl_client bl.example'] } },
+    { timeout: ['1.0.0.127.bl.example'] },
+    600,
+  );
+  const early = await SmtpClient.connect(server.port);
+  await sleep(250); // past the greet delay, before the list's lookup times out
+  early.send('EHLO early.example\r\n');
+  const greeting = await early.read();
+  assert.equal(codeOf(greeting), '554 5.5.1', greeting.text);
+  assert.match(greeting.text, /talked before the greeting/);
+  await early.close();
+  const { greeting: patient, client } = await SmtpClient.open(server.port);
+  assert.equal(patient.code, 220, 'a client that waits is greeted once the list gives up');
+  await client.close();
+});
+
 test('reject_unauth_pipelining: commands ahead of replies without EHLO, or content sent with DATA', async (t) => {
   const server = await serverWith(t, {});
   const helo = await SmtpClient.open(server.port);
