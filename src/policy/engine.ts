@@ -18,7 +18,7 @@ export interface ListEntry {
 }
 
 /** `undecided`: the rule could not decide (its DNS list did not answer) and the list went on. */
-export type DecisionAction = 'permit' | 'reject' | 'defer' | 'warn' | 'undecided';
+export type DecisionAction = 'permit' | 'reject' | 'defer' | 'warn' | 'undecided' | 'noted';
 
 export interface Decision {
   stage: Stage;
@@ -27,6 +27,8 @@ export interface Decision {
   action: DecisionAction;
   reply?: Reply;
   reason?: string;
+  /** A `noted` decision's log level (an access map's WARN or INFO). */
+  level?: 'warn' | 'info';
 }
 
 export type ListResult =
@@ -68,6 +70,8 @@ export class RestrictionList {
     if (verdict.action === 'dunno') {
       if (verdict.undecided !== undefined)
         report({ stage: this.stage, rule, action: 'undecided', reason: verdict.undecided });
+      if (verdict.note !== undefined)
+        report({ stage: this.stage, rule, action: 'noted', reason: verdict.note.text, level: verdict.note.level });
       return undefined;
     }
     if (verdict.action === 'permit') {

@@ -432,7 +432,8 @@ export class InboundPolicy {
     if (decision.action === 'permit') return;
     // Every decision is counted; its line only within the client's budget (the rest are summed up).
     this.#counters.add(`restriction:${decision.stage}:${decision.rule}:${decision.action}`);
-    const level = decision.action === 'warn' || decision.action === 'undecided' ? 'warn' : 'info';
+    const level =
+      decision.action === 'warn' || decision.action === 'undecided' || decision.level === 'warn' ? 'warn' : 'info';
     if (!this.clientLog.allows(peer.remoteAddress, level)) return;
     const fields = {
       session: peer.sessionId,
@@ -445,6 +446,7 @@ export class InboundPolicy {
     };
     if (decision.action === 'warn') this.#logger.warn(fields, 'restriction would reject (warn_if_reject)');
     else if (decision.action === 'undecided') this.#logger.warn(fields, 'restriction could not decide; skipped');
+    else if (decision.action === 'noted') this.#logger[level](fields, `access map ${level.toUpperCase()}: no decision`);
     else this.#logger.info(fields, `restriction ${decision.action === 'defer' ? 'deferred' : 'rejected'}`);
   }
 

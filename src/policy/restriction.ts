@@ -68,7 +68,12 @@ export type Verdict =
    * No opinion. `undecided` says why a rule that could not find out (a DNS list that does not
    * answer) has none: the list goes on as for any DUNNO, and the reason is logged as a warning.
    */
-  | { action: 'dunno'; undecided?: string }
+  | {
+      action: 'dunno';
+      undecided?: string;
+      /** An access map's WARN or INFO (access(5)): no decision, but a line in the log with its text. */
+      note?: { level: 'warn' | 'info'; text: string };
+    }
   /** `reply.code` 4xx defers (the client retries), 5xx rejects. `reason` explains it for logs and the admin. */
   | { action: 'reject'; reply: Reply; reason: string };
 

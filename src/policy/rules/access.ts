@@ -42,6 +42,7 @@ const REPLY_CLASS: Record<Kind, string> = {
 type Action =
   | { type: 'permit' }
   | { type: 'dunno' }
+  | { type: 'note'; level: 'warn' | 'info'; text: string }
   | { type: 'reject'; code: number; enhanced: string; text?: string };
 
 interface Entry {
@@ -246,8 +247,8 @@ function parseAction(value: string): Action | string {
       return { type: 'dunno' };
     case 'WARN':
     case 'INFO':
-      // Postfix logs the text and goes on; a Verdict has no log channel, so these are DUNNO.
-      return { type: 'dunno' };
+      // access(5): log the text (admins try a block out so) and go on, as DUNNO does.
+      return { type: 'note', level: word.toUpperCase() === 'WARN' ? 'warn' : 'info', text: rest };
     case 'REJECT':
       return rejection(554, '5.7.1', rest); // access_map_reject_code = 554
     case 'DEFER':
@@ -392,6 +393,11 @@ function decide(entry: Entry, subject: string, kind: Kind, rule: string): Verdic
       return PERMIT;
     case 'dunno':
       return DUNNO;
+    case 'note': {
+      const said = action.text === '' ? '' : `: ${action.text}`;
+      const text = `<${subject}> matched "${entry.key}" ${action.level.toUpperCase()} (${entry.where})${said}`;
+      return { action: 'dunno', note: { level: action.level, text } };
+    }
     case 'reject':
       return {
         action: 'reject',

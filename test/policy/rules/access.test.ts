@@ -155,6 +155,22 @@ test('check_recipient_access: address, domain, user@; domain-less <postmaster>',
   assert.equal(await check(undefined), 'dunno');
 });
 
+test('WARN and INFO decide nothing but carry their text for the log (access(5))', async () => {
+  const check = rule('check_sender_access', {
+    map: { 'a@example.net': 'WARN trying a block', 'b@example.net': 'INFO' },
+  });
+  const warned = await check.evaluate(context({ sender: path('a@example.net') }));
+  assert.deepEqual(warned, {
+    action: 'dunno',
+    note: {
+      level: 'warn',
+      text: '<a@example.net> matched "a@example.net" WARN (check_sender_access map, key "a@example.net"): trying a block',
+    },
+  });
+  const informed = await check.evaluate(context({ sender: path('b@example.net') }));
+  assert.equal(informed.action === 'dunno' && informed.note?.level, 'info');
+});
+
 test('check_sender/recipient_access: every spelling that reaches a mailbox meets its key (quoted, <Postmaster>)', async () => {
   const map = {
     'old-user@example.com': 'REJECT moved away',
