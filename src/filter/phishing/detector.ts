@@ -3,6 +3,7 @@
  * and a category (the mask the message wears). Deterministic and explainable: the same message and
  * settings always give the same signals, each with its reason in English and Russian.
  */
+import { Parser } from 'htmlparser2';
 import type { ParsedMessage } from '../../mime/message.ts';
 import { attachmentSignals } from './attachments/attachment-signals.ts';
 import { pdfBudget, readPdf } from './attachments/pdf-content.ts';
@@ -21,7 +22,7 @@ export interface PhishingSettings {
   partnerDomains: readonly string[];
   brands: readonly Brand[];
   people: readonly ProtectedPerson[];
-  /** Sender addresses or domains whose mail is never scored (when DMARC does not fail). */
+  /** Sender addresses or domains whose mail is not scored when its From domain is authenticated. */
   allowlist: readonly string[];
 }
 
@@ -47,11 +48,14 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   const from = message.from[0]?.address ?? '';
   const fromOrg = from === '' ? '' : organisationOf(from);
   const allowed = allowlisted(from, fromOrg, settings.allowlist);
-  // An allow-listed domain that fails DMARC is a forgery of it, not the partner: scored as usual.
-  if (allowed && input.authentication?.dmarc !== 'fail') {
+  if (allowed && fromAuthenticated(input, from)) {
     return { score: 0, category: 'generic', signals: [], allowlisted: allowed };
   }
-  const body = message.text !== '' ? message.text : htmlText(message.html);
+  // Readers show the last alternative they can display, the HTML one in practice (RFC 2046 §5.1.4), so
+  // its words are read even when a plain one comes first: a lure there is what the reader sees.
+  const shownHtml = htmlText(message.html);
+  const body = message.text !== '' ? message.text : shownHtml;
+  const alternatives = message.text !== '' && shownHtml !== '' ? [shownHtml] : [];
   // A PDF that carries the lure (a page of text and a link) is read like the body: its words and links count.
   const budget = pdfBudget(); // shared by the message's PDFs
   const pdfs = message.attachments
@@ -75,11 +79,21 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
       html: message.html,
       text: pdfText === '' ? message.text : `${message.text}\n${pdfText}`,
       senderDomain: fromOrg,
+      // DMARC's result is for the domain it evaluated (RFC 7489 §3.1): it vouches for the From
+      // organisation only when that is the same one.
+      authenticatedSenderDomain:
+        input.authentication?.dmarc === 'pass' && organisationOf(input.authentication.dmarcDomain ?? from) === fromOrg
+          ? fromOrg
+          : '',
       protectedDomains: joinedDomains(settings.protectedDomains, settings.partnerDomains),
       brands: settings.brands,
     }),
-    ...languageSignals({ subject: message.subject, text, fromName: message.from[0]?.name ?? '' }),
-    ...(await attachmentSignals({ attachments: message.attachments, text, subject: message.subject })),
+    ...languageSignals({ subject: message.subject, text, alternatives, fromName: message.from[0]?.name ?? '' }),
+    ...(await attachmentSignals({
+      attachments: message.attachments,
+      text: [text, ...alternatives].join('\n'),
+      subject: message.subject,
+    })),
   ];
   const ask = freeMailAsk(from, signals);
   if (ask) signals.push(ask);
@@ -145,6 +159,24 @@ function secretRequest(signals: readonly Signal[]): Signal | undefined {
   };
 }
 
+/**
+ * Whether the From domain is proven, for the allow-list to trust it: DMARC passed for it (RFC 7489 §3.1:
+ * SPF or DKIM passed for a domain aligned with it); or, where DMARC gave no verdict (no record, or a
+ * temporary or permanent error), SPF passed for a MAIL FROM in the From's organisational domain (relaxed
+ * alignment, RFC 7489 §3.1.2). A forged partner proves neither and is scored as usual, DMARC record or
+ * not. DKIM alone cannot stand in here: the summary does not say which domain a passing signature was for.
+ * Without any authentication results (the checks are off) nothing can be proven, and the allow-list
+ * applies as it always did: `serve` and `postern check` warn about that setup.
+ */
+function fromAuthenticated(input: PhishingInput, from: string): boolean {
+  const { authentication, envelopeFrom = '' } = input;
+  if (authentication === undefined) return true;
+  const fromOrg = organisationOf(from);
+  if (authentication.dmarc === 'pass') return organisationOf(authentication.dmarcDomain ?? from) === fromOrg;
+  if (authentication.dmarc === 'fail') return false;
+  return authentication.spf === 'pass' && envelopeFrom.includes('@') && organisationOf(envelopeFrom) === fromOrg;
+}
+
 function allowlisted(from: string, fromOrg: string, allowlist: readonly string[]): string | undefined {
   for (const entry of allowlist) {
     const e = entry.toLowerCase();
@@ -170,35 +202,58 @@ export function categoryOf(signals: readonly Signal[]): Category {
   return best;
 }
 
-/** Visible text of an HTML body, for the language signals when there is no text part. Linear time. */
-function htmlText(html: string): string {
+// Elements a reader sees on a line of their own (HTML Living Standard §15.3, "display: block", plus
+// table cells and <br>); inline ones such as <b> or <span> join the text around them, so
+// "p<b>a</b>ssword" reads as the one word the reader sees.
+const ownLine = new Set(
+  [
+    'address article aside blockquote body br caption center dd details dialog div dl dt fieldset figcaption',
+    'figure footer form h1 h2 h3 h4 h5 h6 header hr html legend li main menu nav ol p pre section summary',
+    'table tbody td tfoot th thead tr ul',
+  ]
+    .join(' ')
+    .split(' '),
+);
+// Never rendered. Not <head>: a browser leaves it at the first body content even when it is never
+// closed, and a parser that waited for </head> would hide the whole message.
+const notShown = new Set(['script', 'style', 'title', 'template']);
+const HTML_READ = 256 * 1024;
+
+/**
+ * The text an HTML body shows its reader, for the language signals: character references decoded as
+ * browsers do (HTML Living Standard §13.2.5.72-80: every named reference, decimal and hex numeric ones,
+ * U+0000, surrogates and values past U+10FFFF as U+FFFD, 0x80-0x9F as windows-1252), by htmlparser2 as
+ * the link extractor reads it; a line per block; other white space collapsed to a space as rendered,
+ * keeping U+FEFF (a JavaScript \s) for the language signals to drop as the invisible character it is.
+ * Linear time.
+ */
+export function htmlText(html: string): string {
   if (html === '') return '';
-  const source = html.slice(0, 256 * 1024);
-  const lower = source.toLowerCase();
-  let visible = '';
-  let at = 0;
-  // Script and style content is not text; an unclosed block hides the rest, as in a browser.
-  for (;;) {
-    const open = /<(script|style)\b/g;
-    open.lastIndex = at;
-    const m = open.exec(lower);
-    if (!m) break;
-    visible += source.slice(at, m.index);
-    const close = lower.indexOf(`</${m[1]}`, m.index);
-    if (close < 0) {
-      at = source.length;
-      break;
-    }
-    at = close + m[1]!.length + 2;
-  }
-  visible += source.slice(at);
-  return visible
-    .replace(/<[^<>]*>/g, ' ')
-    .replace(/&nbsp;/gi, ' ')
-    .replace(/&amp;/gi, '&')
-    .replace(/&lt;/gi, '<')
-    .replace(/&gt;/gi, '>')
-    .replace(/&quot;/gi, '"')
-    .replace(/&#(\d{1,7});/g, (_, n: string) => String.fromCodePoint(Math.min(Number(n), 0x10ffff)))
-    .replace(/\s+/g, ' ');
+  let text = '';
+  let hiddenDepth = 0;
+  const parser = new Parser(
+    {
+      onopentag(name) {
+        if (notShown.has(name)) hiddenDepth++;
+        else if (ownLine.has(name)) text += '\n';
+        else if (name === 'img') text += ' ';
+      },
+      ontext(data) {
+        // White space in the source, line breaks included, shows as one space (CSS Text §4.1.1).
+        if (hiddenDepth === 0) text += data.replace(/[^\S\uFEFF]+/g, ' ');
+      },
+      onclosetag(name) {
+        if (notShown.has(name)) hiddenDepth = Math.max(0, hiddenDepth - 1);
+        else if (ownLine.has(name)) text += '\n';
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true },
+  );
+  parser.write(html.length > HTML_READ ? html.slice(0, HTML_READ) : html);
+  parser.end();
+  // A single line break, never a blank line: the block structure does not end a sentence, as before.
+  return text
+    .replace(/ {2,}/g, ' ')
+    .replace(/ ?\n[\n ]*/g, '\n')
+    .trim();
 }

@@ -1,11 +1,13 @@
 /**
  * The "Language" signals of the phishing detector (issue 8): what the words of a message ask for and how
- * they press, in English and Russian. Looks at the subject and the first 4 KB of the plain text only
- * (some 600 words): phishing puts its ask up front, and the bound keeps the cost flat; 8 KB found no
- * more phishing in the evaluation corpus and flagged more ham (quoted threads, newsletters). Quoted lines ("> …")
- * are skipped: a reply that quotes a scam to discuss it is not a scam. Each signal fires at most once,
- * with the phrase that triggered it as evidence. Weights are tuned so that language alone rarely passes
- * 4 points on honest mail (SpamAssassin ham corpus); the detector adds sender, link and attachment signals.
+ * they press, in English and Russian. Looks at the subject and the first 4 KB of the text only (some
+ * 600 words): phishing puts its ask up front, and the bound keeps the cost flat; 8 KB found no more
+ * phishing in the evaluation corpus and flagged more ham (quoted threads, newsletters). A message with
+ * both a plain and an HTML alternative has the first 4 KB of each read: the reader may be shown either.
+ * Quoted lines ("> …") are skipped: a reply that quotes a scam to discuss it is not a scam. Each signal
+ * fires at most once, however many alternatives carry its phrase, with the first such phrase as evidence.
+ * Weights are tuned so that language alone rarely passes 4 points on honest mail (SpamAssassin ham
+ * corpus); the detector adds sender, link and attachment signals.
  */
 import type { Explanation, Signal } from '../signal.ts';
 import { english, englishTitles, type PhraseKey } from './lexicon-en.ts';
@@ -38,8 +40,8 @@ const definitions: Record<Reported, Definition> = {
     weight: 2,
     categories: { password: 1, bank: 0.5 },
     explain: (e) => ({
-      en: `The message asks to confirm or hand over login or card details ("${e}"); banks and IT teams do not ask for these by e-mail.`,
-      ru: `Письмо просит подтвердить или сообщить данные для входа или карты («${e}»); банки и ИТ-службы не запрашивают их по почте.`,
+      en: `The message asks to confirm, update or hand over login or card details ("${e}"); banks and IT teams do not ask for these by e-mail.`,
+      ru: `Письмо просит подтвердить, обновить или сообщить данные для входа или карты («${e}»); банки и ИТ-службы не запрашивают их по почте.`,
     }),
   },
   'payment-request': {
@@ -130,12 +132,23 @@ const titles = compileLexicon(englishTitles, russianTitles);
 // Secrecy phrases carry their own negation ("don't tell anyone"); the rest turn into advice after "never".
 const negatable = new Set<PhraseKey>(reported.filter((k) => k !== 'secrecy'));
 
-export function languageSignals(input: { subject: string; text: string; fromName: string }): Signal[] {
-  const head = withoutQuotes(input.text.slice(0, HEAD));
+export function languageSignals(input: {
+  subject: string;
+  text: string;
+  fromName: string;
+  /**
+   * The words of the message's other alternatives, which a reader may be shown instead of `text` (the
+   * HTML part's, RFC 2046 §5.1.4): each is read to the same bound, so that a long plain part does not
+   * push the HTML's words out of reach.
+   */
+  alternatives?: readonly string[];
+}): Signal[] {
+  const readings = [input.text, ...(input.alternatives ?? [])];
+  // A blank line between them, so that no phrase runs from one alternative into the next.
+  const head = readings.map((text) => withoutQuotes(text.slice(0, HEAD))).join('\n\n');
   // The subject and the display name are bounded like the text: a folded Subject can carry megabytes,
   // and a lure is in its first words.
-  const source = `${input.subject.slice(0, HEAD)}\n\n${head}`;
-  const words = tokenize(source);
+  const words = tokenize(`${input.subject.slice(0, HEAD)}\n\n${head}`);
   const found = findPhrases(words, lexicon, negatable);
   const signals: Signal[] = [];
   for (const name of reported) {
@@ -144,16 +157,16 @@ export function languageSignals(input: { subject: string; text: string; fromName
       name === 'payment-request' && match === undefined ? (cardNumberIn(head) ?? bitcoinAddressIn(head)) : undefined;
     if (match === undefined && card === undefined) continue;
     const { weight, categories, explain } = definitions[name];
-    const evidence = card ?? phraseText(source, words, match!.first, match!.last);
+    const evidence = card ?? phraseText(words, match!.first, match!.last);
     signals.push({ name, group: 'language', weight, explanation: explain(evidence), categories, evidence });
   }
   const mixed = words.mixed
-    .map((i) => source.slice(words.start[i], words.end[i]))
+    .map((i) => words.text.slice(words.start[i], words.end[i]))
     .find((w) => isSuspiciousMixedWord(w));
   if (mixed !== undefined) signals.push(mixedScriptSignal(mixed));
-  const tail = input.text.length > HEAD ? input.text.slice(-TAIL) : '';
-  const claim: Claim | undefined = authorityClaim(input.fromName.slice(0, NAME), found, source, words);
-  if (claim !== undefined && !hasContactDetails(`${head}\n${tail}`)) signals.push(authoritySignal(claim));
+  const tails = readings.map((text) => (text.length > HEAD ? text.slice(-TAIL) : ''));
+  const claim: Claim | undefined = authorityClaim(input.fromName.slice(0, NAME), found, words);
+  if (claim !== undefined && !hasContactDetails([head, ...tails].join('\n'))) signals.push(authoritySignal(claim));
   return signals;
 }
 
@@ -189,12 +202,12 @@ const claimants: Record<'executive' | 'bank', { en: string; ru: string }> = {
 type Claim = { who: 'executive' | 'bank'; evidence: string };
 
 /** The display name's title first ("Ivan Petrov, CEO"), then a claim in the text ("служба безопасности банка"). */
-function authorityClaim(fromName: string, found: Map<PhraseKey, PhraseMatch>, source: string, words: Words) {
+function authorityClaim(fromName: string, found: Map<PhraseKey, PhraseMatch>, words: Words) {
   const title = findPhrases(tokenize(fromName), titles);
   for (const who of ['executive', 'bank'] as const) if (title.has(who)) return { who, evidence: fromName.trim() };
   for (const who of ['executive', 'bank'] as const) {
     const m = found.get(`${who}-claim`);
-    if (m !== undefined) return { who, evidence: phraseText(source, words, m.first, m.last) };
+    if (m !== undefined) return { who, evidence: phraseText(words, m.first, m.last) };
   }
   return undefined;
 }

@@ -160,7 +160,8 @@ export const english: PhraseTable = {
     'looking for my|a soulmate|soul|husband|partner',
     'found your email|address|contact*',
     'dating site*|app*|profile*|service*|platform*',
-    'online dating',
+    // Not "online dating" alone: it names a service, as a portal's menu or an advert does ("Try Online
+    // Dating" in every MSN Groups message), and approaches no one.
     'saw|seen|found|liked your profile|photo*|pictures|pics',
     'singles in|near',
     "i'm|am|feel|feeling lonely",

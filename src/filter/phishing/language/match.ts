@@ -2,6 +2,8 @@
  * Inflection-aware phrase matching for the language signals (issue 8). Text is cut into Unicode words
  * (\p{L}, \p{M}, \p{N}; hyphens split, apostrophes join: "don't"), lower-cased with ё read as е; a word
  * that mixes Cyrillic and Latin look-alikes is read in its majority script, so "пapoль" still says пароль.
+ * Characters a reader never sees (soft hyphens, zero-width spaces) are dropped first: "па\u00adроль" is
+ * one word.
  *
  * A pattern is words separated by spaces, each word a set of alternatives separated by `|`:
  *   `пароль`   the exact word;        `парол*`  any word starting with парол (stems are ≥ 3 letters);
@@ -16,8 +18,10 @@
  */
 import { CYRILLIC, foldToMajorityScript, LATIN, scriptOfCode } from './mixed-script.ts';
 
-/** The words of a text: word i spans code units start[i]..end[i] of the source. */
+/** The words of a text: word i spans code units start[i]..end[i] of `text`. */
 export interface Words {
+  /** The text the offsets point into: the source without its default-ignorable characters. */
+  text: string;
   /** Code units of the words (only theirs are filled) lower-cased, ё → е, ’ → ', mixed words folded. */
   codes: Uint16Array;
   start: Int32Array;
@@ -43,11 +47,23 @@ function fromCodes(codes: Uint16Array): string {
 // Scratch offsets kept between calls (allocating typed arrays of this size costs as much as filling them).
 let scratch = { start: new Int32Array(1024), end: new Int32Array(1024), sentence: new Int32Array(1024) };
 
+// Unicode's Default_Ignorable_Code_Point (The Unicode Standard §5.21; Unicode 17, from the ICU in Node):
+// soft hyphen, zero-width space and joiners, word joiner, bidi controls, variation selectors. Readers draw
+// none of them, so inside a word they only hide it from the lexicon ("па\u00adроль", "pass\u200bword");
+// UTS #39 §4 drops them the same way before comparing strings.
+const invisible = /\p{Default_Ignorable_Code_Point}/gu;
+
+/** `text` as a reader sees it: without the characters nobody sees. Linear. */
+function withoutInvisible(text: string): string {
+  return text.replace(invisible, '');
+}
+
 /**
- * Splits `text` into words in one pass over its code units, lower-casing through a table as it goes
+ * Splits `source` into words in one pass over its code units, lower-casing through a table as it goes
  * (String#toLowerCase on the whole text, or a \p{…} regex, cost more than the rest together).
  */
-export function tokenize(text: string): Words {
+export function tokenize(source: string): Words {
+  const text = withoutInvisible(source);
   const n = text.length;
   const codes = new Uint16Array(n);
   const most = (n >> 1) + 1; // a word takes at least two code units with its separator
@@ -108,6 +124,7 @@ export function tokenize(text: string): Words {
     for (let j = 0; j < folded.length; j++) codes[start[m]! + j] = folded.charCodeAt(j); // same length
   }
   return {
+    text,
     codes,
     start: start.slice(0, count),
     end: end.slice(0, count),
@@ -326,8 +343,8 @@ function deniedBefore(words: Words, i: number): boolean {
   return false;
 }
 
-/** Words first..last as written in `source`, spaces collapsed, at most `max` characters. */
-export function phraseText(source: string, words: Words, first: number, last: number, max = 80): string {
-  const text = source.slice(words.start[first], words.end[last]).replace(/\s+/g, ' ');
+/** Words first..last as written (less the invisible characters), spaces collapsed, at most `max` characters. */
+export function phraseText(words: Words, first: number, last: number, max = 80): string {
+  const text = words.text.slice(words.start[first], words.end[last]).replace(/\s+/g, ' ');
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

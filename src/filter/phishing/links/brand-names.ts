@@ -5,7 +5,7 @@
  */
 import type { Brand } from '../brands.ts';
 import type { Link } from './extract.ts';
-import { registrableDomain } from './url-hosts.ts';
+import { registrableDomain, visibleText } from './url-hosts.ts';
 
 export type BrandIndex = {
   /** Names of four letters or more, matched in any case; shorter ones (VK, ВТБ, UPS) only as written. */
@@ -85,7 +85,8 @@ const bareCallToAction =
  * here". A headline that merely mentions a brand ("Apple ships a new iPod") is not a claim.
  */
 export function brandsNamed(link: Link, index: BrandIndex): { named: Named[]; label: string } {
-  const text = link.text.replace(/\s+/g, ' ').trim();
+  // Read as the reader sees it: "Pay\u200BPal" shows as PayPal.
+  const text = visibleText(link.text).replace(/\s+/g, ' ').trim();
   if (text !== '') {
     const named = brandsIn(text, index);
     if (named.length > 0) {
@@ -97,8 +98,8 @@ export function brandsNamed(link: Link, index: BrandIndex): { named: Named[]; la
     }
   }
   if (link.context !== '' && (text === '' || bareCallToAction.test(text))) {
-    const label = `${link.context.replace(/\s+/g, ' ').trim()} ${text}`.trim();
-    return { named: brandsIn(link.context, index), label };
+    const context = visibleText(link.context).replace(/\s+/g, ' ').trim();
+    return { named: brandsIn(context, index), label: `${context} ${text}`.trim() };
   }
   return { named: [], label: text };
 }

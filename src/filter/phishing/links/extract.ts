@@ -125,15 +125,35 @@ function fromHtml(html: string, limits: ExtractLimits, out: Extracted): void {
 /** Bare URLs as clients linkify them; ends before whitespace, angle brackets and quotes. */
 const bareUrl = /\b(?:https?:\/\/|www\.)[^\s<>"'`{}|\\^[\]]+/gi;
 
+/** Punctuation that ends the sentence around a URL, not the URL: clients leave it out of the link. */
+const sentencePunctuation = new Set(['.', ',', ';', ':', '!', '?', "'", '"', '*']);
+
+/**
+ * A bare URL without the sentence's punctuation after it. A closing parenthesis belongs to the URL only
+ * when it closes one opened inside (Wikipedia links). Parentheses are counted once and the end is walked
+ * back once: a URL ending in 500 KB of ')' or '.' must not cost a scan of the URL per character.
+ */
+function withoutTrailingPunctuation(url: string): string {
+  let opened = 0;
+  let closed = 0;
+  for (const c of url) {
+    if (c === '(') opened++;
+    else if (c === ')') closed++;
+  }
+  let end = url.length;
+  for (;;) {
+    while (end > 0 && sentencePunctuation.has(url[end - 1] ?? '')) end--;
+    if (end === 0 || url[end - 1] !== ')' || opened >= closed) return url.slice(0, end);
+    end--;
+    closed--;
+  }
+}
+
 function fromText(text: string, limits: ExtractLimits, out: Extracted, seen: Set<string>): void {
   const body = text.length > limits.maxHtmlBytes ? text.slice(0, limits.maxHtmlBytes) : text;
   for (const m of body.matchAll(bareUrl)) {
     if (out.links.length >= limits.maxLinks) return;
-    let href = m[0].replace(/[.,;:!?'"*]+$/, '');
-    // A closing parenthesis belongs to the URL only when it opened one inside (Wikipedia links).
-    while (href.endsWith(')') && (href.match(/\(/g)?.length ?? 0) < (href.match(/\)/g)?.length ?? 0)) {
-      href = href.slice(0, -1).replace(/[.,;:!?'"*]+$/, '');
-    }
+    const href = withoutTrailingPunctuation(m[0]);
     if (seen.has(href)) continue;
     seen.add(href);
     out.links.push({ href, text: '', context: '', source: 'text' });

@@ -29,6 +29,8 @@ export type LinkInput = {
   text: string;
   /** Registrable domain of the From address ('' if none). */
   senderDomain: string;
+  /** Registrable domain of the From address when DMARC passed for it; '' or absent otherwise. */
+  authenticatedSenderDomain?: string;
   /** The organisation's own domains (and configured extra ones). */
   protectedDomains: readonly string[];
   brands: readonly Brand[];
@@ -114,6 +116,17 @@ export function linkSignals(input: LinkInput): Signal[] {
   return [...found.values()];
 }
 
+/**
+ * Whether the sender owns the domain a link's text shows: its From domain passed DMARC (RFC 7489 §3.1: the
+ * domain's owner authorised the message) and is of the same organisation (registrable domain). A mismatch
+ * deceives only when someone else shows the domain; an organisation linking between its own sites
+ * (www.sberbank.ru shown, sberbank.com linked) does not.
+ */
+function senderOwns(shown: string, input: LinkInput): boolean {
+  const sender = input.authenticatedSenderDomain ?? '';
+  return sender !== '' && (domainToASCII(sender) || sender) === shown;
+}
+
 function checkTarget(
   t: Target,
   input: LinkInput,
@@ -141,7 +154,7 @@ function checkTarget(
     });
     // An address has no domain to compare; whatever domain the link text shows, it is not where it goes.
     const shownText = domainShownIn(t.link.text);
-    if (shownText) {
+    if (shownText && !senderOwns(shownText, input)) {
       add({
         name: 'link-text-mismatch',
         weight: 3,
@@ -212,19 +225,33 @@ function checkTarget(
     }
   }
 
-  // A redirect that carries its target inside (?destUrl=…) is judged by that target; an opaque click
-  // tracker hides it, so a mismatch through one weighs less.
-  const carried = embeddedHosts(t.href).map((h) => ({ host: h, domain: registrableDomain(h) }));
-  const tracker = carried.length === 0 && isClickTracker(t.url);
-  const viaTracker = tracker
-    ? {
-        en: ' (a click-tracking address, so where it finally leads cannot be seen)',
-        ru: ' (это адрес для подсчёта переходов, конечная цель не видна)',
-      }
-    : { en: '', ru: '' };
-
   const shown = domainShownIn(t.link.text);
-  if (shown && t.domain && shown !== t.domain && !carried.some((c) => c.domain === shown)) {
+  // A URL or domain as link text is judged by the mismatch alone, not again as a brand's name.
+  const { named, label } = shown ? { named: [], label: '' } : brandsNamed(t.link, brands);
+  const claimed = named.find((n) => !ownsHost(n.brand, t.host, t.domain));
+
+  // The browser goes to the link's own host (known redirectors were unwrapped above). A URL of the shown
+  // site carried inside the link (?destUrl=http%3A%2F%2Fwww.buy.com, or ?ref=https://www.paypal.com/ added
+  // to look like one) is only where that host may choose to send the reader: like an opaque click tracker,
+  // it leaves the final page unseen, so a mismatch through it counts for less, never for nothing.
+  const carried = embeddedHosts(t.href).map((host) => ({ host, domain: registrableDomain(host) }));
+  const passedOn = carried.find(
+    (c) => (shown !== undefined && c.domain === shown) || (claimed && ownsHost(claimed.brand, c.host, c.domain)),
+  );
+  const tracker = passedOn !== undefined || (carried.length === 0 && isClickTracker(t.url));
+  const viaTracker = passedOn
+    ? {
+        en: ` (it passes on a link to ${unicodeHost(passedOn.domain)}, but where it really leads is up to ${shownHost})`,
+        ru: ` (в ней передаётся ссылка на ${unicodeHost(passedOn.domain)}, но куда она приведёт на самом деле, решает ${shownHost})`,
+      }
+    : tracker
+      ? {
+          en: ' (a click-tracking address, so where it finally leads cannot be seen)',
+          ru: ' (это адрес для подсчёта переходов, конечная цель не видна)',
+        }
+      : { en: '', ru: '' };
+
+  if (shown && t.domain && shown !== t.domain && !senderOwns(shown, input)) {
     const shownBrand = brands.byDomain.get(shown);
     add({
       name: 'link-text-mismatch',
@@ -238,11 +265,6 @@ function checkTarget(
     });
   }
 
-  // A URL or domain as link text is judged by the mismatch alone, not again as a brand's name.
-  const { named, label } = shown ? { named: [], label: '' } : brandsNamed(t.link, brands);
-  const claimed = named.find(
-    (n) => !ownsHost(n.brand, t.host, t.domain) && !carried.some((c) => ownsHost(n.brand, c.host, c.domain)),
-  );
   if (claimed && !claimed.brand.domains.includes(input.senderDomain)) {
     const quoted = label.length > 80 ? `${label.slice(0, 77)}...` : label;
     add({

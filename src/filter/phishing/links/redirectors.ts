@@ -3,8 +3,10 @@
  * redirectors of big sites and bulk-mail click trackers. A wrapper is not suspicious in itself (many
  * organisations rewrite every link; rspamd users see false positives when redirectors are scored), so
  * where the target is in the URL it is unwrapped and judged instead; where it is not (Mimecast, click
- * trackers), there is nothing to judge and the link is left alone.
+ * trackers), there is nothing to judge and the link is left alone. A wrapper is known by its exact host or
+ * whole domain, never by a prefix or suffix of the name anyone could register.
  */
+import { getDomain } from 'tldts';
 
 /** Hosts of public URL shorteners. */
 const shorteners = new Set([
@@ -54,7 +56,19 @@ type Wrapper = {
 const param = (name: string) => (url: URL) => url.searchParams.get(name) ?? undefined;
 const hostIs = (host: string, path?: string) => (url: URL) =>
   url.hostname === host && (path === undefined || url.pathname === path);
-const hostEnds = (suffix: string) => (url: URL) => url.hostname.endsWith(suffix);
+/** The domain itself or a name under it: whole labels, so `evilrs6.net` is not under `rs6.net`. */
+const hostUnder = (domain: string) => (url: URL) => url.hostname === domain || url.hostname.endsWith(`.${domain}`);
+
+/**
+ * Google's own search domains: google.com and google.<country code>, also under the country's second level
+ * (google.co.uk, google.com.au), as https://www.google.com/supported_domains lists them. The name must be
+ * the registrable domain (Public Suffix List), so neither google.attacker.net nor google.co.de (a name
+ * under co.de, someone else's domain) passes for Google.
+ */
+function isGoogleSearch(host: string): boolean {
+  const bare = host.startsWith('www.') ? host.slice(4) : host;
+  return /^google\.(?:com|cat|[a-z]{2}|com?\.[a-z]{2})$/.test(bare) && getDomain(bare) === bare;
+}
 
 /** Proofpoint URL Defense v2: `u=https-3A__example.com_path` ('-' for '%', '_' for '/'). */
 function proofpointV2(url: URL): string | undefined {
@@ -69,7 +83,10 @@ function proofpointV2(url: URL): string | undefined {
 
 /** Proofpoint URL Defense v3: `/v3/__https://example.com/path__;!!token`. */
 function proofpointV3(_url: URL, href: string): string | undefined {
-  return /\/v3\/__(.+?)__;/.exec(href)?.[1];
+  // Two searches, not a lazy regex: that one restarts at every '/v3/__' and costs quadratic time.
+  const start = href.indexOf('/v3/__');
+  const end = start < 0 ? -1 : href.indexOf('__;', start + 6);
+  return end > start + 6 ? href.slice(start + 6, end) : undefined;
 }
 
 /** Sophos Email: the target is base64 in `u`. */
@@ -81,7 +98,7 @@ function sophos(url: URL): string | undefined {
 const opaque = () => undefined;
 
 const wrappers: Wrapper[] = [
-  { name: 'Microsoft Safe Links', matches: hostEnds('.safelinks.protection.outlook.com'), target: param('url') },
+  { name: 'Microsoft Safe Links', matches: hostUnder('safelinks.protection.outlook.com'), target: param('url') },
   { name: 'Proofpoint', matches: hostIs('urldefense.proofpoint.com', '/v2/url'), target: proofpointV2 },
   { name: 'Proofpoint', matches: hostIs('urldefense.proofpoint.com', '/v1/url'), target: param('u') },
   {
@@ -92,10 +109,10 @@ const wrappers: Wrapper[] = [
   { name: 'Barracuda', matches: hostIs('linkprotect.cudasvc.com', '/url'), target: param('a') },
   {
     name: 'Trend Micro',
-    matches: (u) => hostEnds('.trendmicro.com')(u) && u.pathname.includes('/clicktime/'),
+    matches: (u) => hostUnder('trendmicro.com')(u) && u.pathname.includes('/clicktime/'),
     target: param('url'),
   },
-  { name: 'Sophos', matches: hostEnds('.protection.sophos.com'), target: sophos },
+  { name: 'Sophos', matches: hostUnder('protection.sophos.com'), target: sophos },
   {
     name: 'Mimecast',
     matches: (u) => /(^|\.)mimecast(protect)?\.com$/.test(u.hostname) && u.pathname.startsWith('/s/'),
@@ -103,7 +120,7 @@ const wrappers: Wrapper[] = [
   },
   {
     name: 'Google',
-    matches: (u) => /^(www\.)?google\.[a-z.]+$/.test(u.hostname) && u.pathname === '/url',
+    matches: (u) => isGoogleSearch(u.hostname) && u.pathname === '/url',
     target: (u) => u.searchParams.get('q') ?? u.searchParams.get('url') ?? undefined,
   },
   { name: 'YouTube', matches: hostIs('www.youtube.com', '/redirect'), target: param('q') },
@@ -121,12 +138,12 @@ const wrappers: Wrapper[] = [
   { name: 'Slack', matches: hostIs('slack-redir.net', '/link'), target: param('url') },
   // Bulk-mail click trackers: the target is a token the service looks up. Phishing sent through a hijacked
   // account is judged by its other signals; scoring the tracker would hit every newsletter.
-  { name: 'Mailchimp', matches: hostEnds('.list-manage.com'), target: opaque },
-  { name: 'SendGrid', matches: hostEnds('.ct.sendgrid.net'), target: opaque },
-  { name: 'Constant Contact', matches: hostEnds('rs6.net'), target: opaque },
-  { name: 'Salesforce Marketing Cloud', matches: hostEnds('.exacttarget.com'), target: opaque },
-  { name: 'HubSpot', matches: hostEnds('.hubspotlinks.com'), target: opaque },
-  { name: 'Campaign Monitor', matches: hostEnds('.createsend1.com'), target: opaque },
+  { name: 'Mailchimp', matches: hostUnder('list-manage.com'), target: opaque },
+  { name: 'SendGrid', matches: hostUnder('ct.sendgrid.net'), target: opaque },
+  { name: 'Constant Contact', matches: hostUnder('rs6.net'), target: opaque },
+  { name: 'Salesforce Marketing Cloud', matches: hostUnder('exacttarget.com'), target: opaque },
+  { name: 'HubSpot', matches: hostUnder('hubspotlinks.com'), target: opaque },
+  { name: 'Campaign Monitor', matches: hostUnder('createsend1.com'), target: opaque },
 ];
 
 export type Unwrapped =

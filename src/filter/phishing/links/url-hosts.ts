@@ -25,10 +25,24 @@ export function parseWebUrl(href: string): URL | undefined {
   return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
 }
 
-/** The scheme of an href as a browser reads it ('javascript:' even when written `java&#9;script:`), or ''. */
+/**
+ * C0 control or space (U+0000 to U+0020), which browsers strip; other white space (U+00A0, U+FEFF) too, as
+ * String.prototype.trim would: an href that is a script link only to a lenient reader is still suspect.
+ */
+const strippedAtEnds = (c: string) => c <= ' ' || /\s/.test(c);
+
+/**
+ * The scheme of an href as a browser reads it, or ''. The URL Standard's basic URL parser (§4.4) first
+ * removes leading and trailing C0 controls and spaces, then every ASCII tab and newline, so
+ * `\x01javascript:` and `java&#9;script:` are both `javascript:`. Index scans, not regexes anchored at the
+ * end: an href of 500 KB of control characters must not cost quadratic time.
+ */
 export function schemeOf(href: string): string {
-  const cleaned = href.replace(/[\t\n\r]/g, '').trim();
-  const m = /^([a-z][a-z0-9+.-]*):/i.exec(cleaned);
+  let start = 0;
+  let end = href.length;
+  while (start < end && strippedAtEnds(href[start] ?? '')) start++;
+  while (end > start && strippedAtEnds(href[end - 1] ?? '')) end--;
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(href.slice(start, end).replace(/[\t\n\r]/g, ''));
   return m ? `${m[1]?.toLowerCase()}:` : '';
 }
 
@@ -65,11 +79,25 @@ const fileExtensions = new Set([
 ]);
 
 /**
+ * Code points a reader does not see (Unicode Default_Ignorable_Code_Point, UAX #44: soft hyphen, zero-width
+ * spaces and joiners, bidi controls, U+FEFF): mail clients draw nothing for them, so `pay&shy;pal.com`
+ * reads as paypal.com.
+ */
+const invisible = /\p{Default_Ignorable_Code_Point}/gu;
+
+/** Text as the reader sees it: without the code points that are drawn as nothing. */
+export function visibleText(text: string): string {
+  return text.replace(invisible, '');
+}
+
+/**
  * The registrable domain a link's visible text shows when the text is a URL or a bare domain
  * ("https://www.paypal.com/signin", "sberbank.ru"); undefined for words, e-mail addresses and file names.
  */
 export function domainShownIn(text: string): string | undefined {
-  const t = text.trim().replace(/^[<([{"'«]+|[>)\]}"'».,;:!?]+$/gu, '');
+  const t = visibleText(text)
+    .trim()
+    .replace(/^[<([{"'«]+|[>)\]}"'».,;:!?]+$/gu, '');
   if (t.length > 300 || /\s/.test(t)) return undefined;
   const m = /^(https?:\/\/)?([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)\.?(?::\d+)?(?:[/?#]\S*)?$/iu.exec(t);
   const name = m?.[2];

@@ -26,6 +26,12 @@ const positives: [signal: string, text: string, evidence: string][] = [
   ['credential-request', 'Продиктуйте код оператору.', 'Продиктуйте код'],
   ['credential-request', 'Для проверки укажите данные карты.', 'данные карты'],
   ['credential-request', 'Обновите пapoль сегодня.', 'Обновите пapoль'], // Latin a, o read as Cyrillic
+  ['credential-request', 'Подтвердите пароль для входа.', 'Подтвердите пароль'],
+  ['credential-request', 'Укажите логин и пароль.', 'Укажите логин'],
+  // Soft hyphens and zero-width characters do not split a word: the reader sees none of them.
+  ['credential-request', 'Под\u00adтвердите па\u00adроль сегодня.', 'Подтвердите пароль'],
+  ['credential-request', 'Con\u200bfirm your pass\u200bword now.', 'Confirm your password'],
+  ['urgency', 'Сроч\u2060но ответьте.', 'Срочно'],
   ['payment-request', 'Please arrange a wire transfer today.', 'wire transfer'],
   ['payment-request', 'From now on use our new bank account.', 'new bank account'],
   ['payment-request', 'Оплатите счёт сегодня.', 'Оплатите счёт'],
@@ -119,6 +125,12 @@ const negatives: [signal: string, text: string][] = [
   ['credential-request', 'Please confirm your email address to finish signing up.'],
   ['credential-request', 'Ваш код подтверждения: 4821. Введите его на странице входа.'],
   ['credential-request', 'Оплата прошла. Номер карты: **** 1234.'],
+  // A password change mentioned, not a request to hand one over.
+  ['credential-request', 'Пароль от гостевого Wi-Fi в переговорной сменился, новый пароль висит на стене у ресепшн.'],
+  ['credential-request', 'Сообщаем, что пароль от личного кабинета изменён.'],
+  ['credential-request', 'Введён неверный пароль, вход не выполнен.'],
+  ['credential-request', 'Если это были не вы, смените пароль в настройках.'],
+  ['credential-request', 'Напоминаем, что пароль нужно сменить до конца месяца.'],
   ['secrecy', 'Никому не сообщайте код из СМС.'],
   ['secrecy', 'This email and any attachments are confidential.'],
   ['secrecy', 'Информация в этом письме конфиденциальна.'],
@@ -237,4 +249,41 @@ test('a display name of 100,000 words is read to 1 KB for a title', () => {
   const names = namesOf('Please send the report.', '', `${'Ivan '.repeat(100_000)}CEO`);
   assert.ok(!names.includes('authority-claim-without-context'), 'the title past the first kilobyte is not read');
   assert.ok(namesOf('Please send the report.', '', 'Ivan Petrov, CEO').includes('authority-claim-without-context'));
+});
+
+test('a password change in the subject is no credential request', () => {
+  const names = namesOf('Напоминаем, что пароль к личному кабинету нужно сменить до конца месяца.', 'Смена пароля');
+  assert.ok(!names.includes('credential-request'), JSON.stringify(names));
+  assert.ok(!namesOf('Готово.', 'Ваш пароль изменён').includes('credential-request'));
+});
+
+test('the credential-request explanation says what the phrases ask for', () => {
+  const found = signalsOf('Обновите пароль до конца недели.').find((s) => s.name === 'credential-request');
+  assert.match(found?.explanation.en ?? '', /asks to confirm, update or hand over login or card details/);
+  assert.match(found?.explanation.ru ?? '', /просит подтвердить, обновить или сообщить данные/);
+});
+
+test('soft hyphens and zero-width spaces inside words hide no lure', () => {
+  const shy =
+    'Ваш па\u00adроль истекает сегодня. Сроч\u00adно под\u00adтвердите па\u00adроль и ло\u00adгин в течение 24 часов, иначе учет\u00adная запись будет забло\u00adкирована.';
+  assert.deepEqual(namesOf(shy).sort(), ['credential-request', 'threat', 'urgency']);
+  const zwsp =
+    'Your mailbox pass\u200bword ex\u200bpires today. Con\u200bfirm your pass\u200bword and lo\u200bgin details within 24 ho\u200burs or your account will be sus\u200bpended.';
+  assert.deepEqual(namesOf(zwsp).sort(), ['credential-request', 'threat', 'urgency']);
+});
+
+test('each alternative is read to its own 4 KB, and a phrase in several counts once', () => {
+  const filler = 'Notes from the meeting follow. '.repeat(150);
+  const alternatives = ['Verify your account within 24 hours.'];
+  assert.deepEqual(
+    languageSignals({ subject: '', text: filler, fromName: '', alternatives })
+      .map((s) => s.name)
+      .sort(),
+    ['credential-request', 'urgency'],
+  );
+  const twice = languageSignals({ subject: '', text: alternatives[0]!, fromName: '', alternatives });
+  assert.deepEqual(twice.map((s) => s.name).sort(), ['credential-request', 'urgency']);
+  // No phrase runs from the end of one alternative into the next.
+  const split = languageSignals({ subject: '', text: 'Please verify', fromName: '', alternatives: ['your account'] });
+  assert.ok(!split.some((s) => s.name === 'credential-request'));
 });

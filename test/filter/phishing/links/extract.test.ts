@@ -62,3 +62,17 @@ test('limits: links and HTML size', () => {
   const late = `${' '.repeat(600 * 1024)}<a href="https://late.example/">x</a>`;
   assert.equal(extractLinks(late, '').links.length, 0);
 });
+
+test('a bare URL ending in 40,000 closing parentheses or dots is read in linear time', () => {
+  // Trimming one character per pass and recounting the whole URL took seconds here (quadratic time).
+  for (const tail of [')'.repeat(40_000), `${'.'.repeat(40_000)}!`, ').'.repeat(20_000)]) {
+    const started = performance.now();
+    const { links } = extractLinks('', `see http://a.example/${tail}`);
+    const elapsed = performance.now() - started;
+    assert.deepEqual(
+      links.map((l) => l.href),
+      ['http://a.example/'],
+    );
+    assert.ok(elapsed < 500, `${tail.slice(0, 2)}…: ${elapsed.toFixed(0)} ms`);
+  }
+});

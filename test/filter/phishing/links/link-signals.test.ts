@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_BRANDS } from '../../../../src/filter/phishing/brands.ts';
+import { detectPhishing } from '../../../../src/filter/phishing/detector.ts';
 import { linkSignals } from '../../../../src/filter/phishing/links/link-signals.ts';
 import type { Signal } from '../../../../src/filter/phishing/signal.ts';
+import { parseMessage } from '../../../../src/mime/message.ts';
 
 const base = { text: '', senderDomain: 'acmecorp.ru', protectedDomains: ['acmecorp.ru'], brands: DEFAULT_BRANDS };
 const html = (body: string) => linkSignals({ ...base, html: body });
@@ -121,14 +123,107 @@ test('other wrappers are unwrapped and not scored', () => {
   assert.deepEqual(names(html(`<a href="${bad}">x</a>`)), ['ip-literal-link']);
 });
 
-test('a click tracker lowers the mismatch; a carried target clears it', () => {
+test('a click tracker or a carried URL of the shown site lowers the mismatch, never clears it', () => {
   const tracked = one(
     html('<a href="http://clickthru.example.net/Click?q=ab-12">dilbert.com</a>'),
     'link-text-mismatch',
   );
   assert.equal(tracked.weight, 1.5);
-  const carried = '<a href="http://shop.example.net/go/to?destUrl=http%3A%2F%2Fwww%2Ebuy%2Ecom%2F">buy.com</a>';
-  assert.deepEqual(names(html(carried)), []);
+  // The browser goes to shop.example.net; whether it sends the reader on to buy.com is its own choice.
+  const carried = one(
+    html('<a href="http://shop.example.net/go/to?destUrl=http%3A%2F%2Fwww%2Ebuy%2Ecom%2F">buy.com</a>'),
+    'link-text-mismatch',
+  );
+  assert.equal(carried.weight, 1.5);
+  assert.equal(
+    carried.explanation.en,
+    'The link text shows buy.com but it leads to shop.example.net (it passes on a link to buy.com, but where it really leads is up to shop.example.net).',
+  );
+  assert.match(carried.explanation.ru, /передаётся ссылка на buy\.com/);
+});
+
+test('a URL of the shown site in the query does not hide where the link goes (audit L1, E2)', () => {
+  for (const query of ['?ref=https://www.paypal.com/', '?continue=https%3A%2F%2Fwww.paypal.com%2F']) {
+    const got = one(
+      html(`<a href="https://evil-corp.net/signin${query}">https://www.paypal.com/signin</a>`),
+      'link-text-mismatch',
+    );
+    assert.equal(got.weight, 1.5, query);
+    assert.deepEqual(got.categories, { bank: 1 });
+  }
+  // A carried URL of some other site is no excuse at all.
+  const other = html('<a href="https://evil-corp.net/signin?ref=https://www.google.com/">https://www.paypal.com/</a>');
+  assert.equal(one(other, 'link-text-mismatch').weight, 3);
+  // Nor for a brand's name: the link still goes elsewhere.
+  const brand = html('<a href="https://evil-corp.net/signin?next=https://www.paypal.com/">Log in to PayPal</a>');
+  assert.equal(one(brand, 'brand-link-elsewhere').weight, 1);
+});
+
+test('a host that only starts or ends like a wrapper is judged itself (audit L2, L3)', () => {
+  const shows = '>https://www.paypal.com/signin</a>';
+  assert.equal(one(html(`<a href="https://evilrs6.net/signin"${shows}`), 'link-text-mismatch').weight, 3);
+  const google = html(`<a href="https://google.attacker.net/url?q=https://evil-corp.net/"${shows}`);
+  assert.equal(one(google, 'link-text-mismatch').weight, 3);
+  assert.match(one(google, 'link-text-mismatch').explanation.en, /leads to google\.attacker\.net\.$/);
+  const disguised = html('<a href="https://google.com.evil.net/url?q=https://www.google.com/">Continue</a>');
+  assert.deepEqual(names(disguised), ['lookalike-link']);
+  // The real ones are still looked through.
+  assert.deepEqual(names(html(`<a href="https://www.google.de/url?q=https://www.paypal.com/"${shows}`)), []);
+  assert.deepEqual(names(html(`<a href="https://r20.rs6.net/tn.jsp?f=001x"${shows}`)), []);
+});
+
+test('characters a reader does not see do not hide the mismatch (audit L5, L6)', () => {
+  for (const shown of [
+    'https://www.pay&shy;pal.com/signin',
+    'https://www.paypal&#8203;.com/signin',
+    'https://www.pay&#x2060;pal.com/',
+    '&#xFEFF;www.paypal.com',
+    '&#x202A;www.paypal.com&#x202C;',
+  ]) {
+    assert.deepEqual(names(html(`<a href="https://evil-corp.net/signin">${shown}</a>`)), ['link-text-mismatch'], shown);
+  }
+  assert.deepEqual(names(html('<a href="https://evil-corp.net/">Pay&#8203;Pal</a>')), ['brand-link-elsewhere']);
+  assert.deepEqual(names(html('<p>Log in to Pay&shy;Pal: <a href="https://evil-corp.net/">here</a></p>')), [
+    'brand-link-elsewhere',
+  ]);
+});
+
+test('a script scheme after control characters is still a script link (audit L8)', () => {
+  for (const href of ['&#1;javascript:alert(1)', '&#x1F; &#9;javascript:alert(1)', 'javascript:alert(1)&#1;']) {
+    assert.deepEqual(names(html(`<a href="${href}">x</a>`)), ['data-or-script-uri'], href);
+  }
+  assert.deepEqual(names(html('<a href="\x01 vbscript:x">x</a>')), ['data-or-script-uri']);
+});
+
+test('an organisation linking between its own domains, DMARC-authenticated, is no mismatch (audit F4, L14)', () => {
+  const sber = '<a href="https://www.sberbank.com/promo">www.sberbank.ru</a>';
+  const sberbank = { ...base, senderDomain: 'sberbank.ru', html: sber };
+  assert.deepEqual(names(linkSignals({ ...sberbank, authenticatedSenderDomain: 'sberbank.ru' })), []);
+  // Unauthenticated (no DMARC pass), the From address may be anyone's.
+  assert.deepEqual(names(linkSignals(sberbank)), ['link-text-mismatch']);
+  assert.deepEqual(names(linkSignals({ ...sberbank, authenticatedSenderDomain: '' })), ['link-text-mismatch']);
+  const microsoft = {
+    ...base,
+    senderDomain: 'microsoft.com',
+    authenticatedSenderDomain: 'microsoft.com',
+    html: '<a href="https://login.live.com/">https://account.microsoft.com</a>',
+  };
+  assert.deepEqual(names(linkSignals(microsoft)), []);
+  // Only the shown domain's owner is excused: a phisher authenticated on their own domain is not.
+  const phisher = {
+    ...base,
+    senderDomain: 'evil-corp.net',
+    authenticatedSenderDomain: 'evil-corp.net',
+    html: '<a href="https://evil-corp.net/signin">https://www.paypal.com/signin</a>',
+  };
+  assert.deepEqual(names(linkSignals(phisher)), ['link-text-mismatch']);
+  // The other link signals still count for the owner.
+  const ip = linkSignals({
+    ...sberbank,
+    authenticatedSenderDomain: 'sberbank.ru',
+    html: sber.replace('www.sberbank.com', '192.0.2.7'),
+  });
+  assert.deepEqual(names(ip), ['ip-literal-link']);
 });
 
 test('plain-text bodies: bare URLs are links', () => {
@@ -194,4 +289,27 @@ test('link text showing a domain over a link to an IP address is a mismatch too'
   const got = html('<a href="http://203.0.113.9/owa/login.php">https://mail.example.com/owa</a>');
   assert.ok(names(got).includes('link-text-mismatch'), names(got).join(','));
   assert.ok(names(got).includes('ip-literal-link'));
+});
+
+test('the detector excuses the mismatch only for a From domain that passed DMARC (audit F4)', async () => {
+  const message = await parseMessage(
+    Buffer.from(
+      'From: =?UTF-8?B?0KHQsdC10YDQkdCw0L3Qug==?= <news@sberbank.ru>\r\nTo: a@vostok-trade.ru\r\nSubject: Promo\r\n' +
+        'Content-Type: text/html; charset=utf-8\r\n\r\n<p><a href="https://www.sberbank.com/promo">www.sberbank.ru</a></p>\r\n',
+    ),
+  );
+  const settings = {
+    protectedDomains: ['vostok-trade.ru'],
+    partnerDomains: [],
+    brands: DEFAULT_BRANDS,
+    people: [],
+    allowlist: [],
+  };
+  const links = async (authentication: { dmarc: string; dmarcDomain?: string }) =>
+    names((await detectPhishing({ message, authentication }, settings)).signals.filter((s) => s.group === 'links'));
+  assert.deepEqual(await links({ dmarc: 'pass', dmarcDomain: 'sberbank.ru' }), []);
+  assert.deepEqual(await links({ dmarc: 'pass' }), []);
+  assert.deepEqual(await links({ dmarc: 'none', dmarcDomain: 'sberbank.ru' }), ['link-text-mismatch']);
+  // A pass for some other domain vouches for nothing here.
+  assert.deepEqual(await links({ dmarc: 'pass', dmarcDomain: 'evil-corp.net' }), ['link-text-mismatch']);
 });

@@ -52,8 +52,40 @@ const cases: [href: string, want: Unwrapped][] = [
     'https://www.example.com/url?q=https://x.example/',
     { kind: 'target', href: 'https://www.example.com/url?q=https://x.example/', via: [] },
   ],
+  [
+    'https://www.google.co.uk/url?q=https://x.example/',
+    { kind: 'target', href: 'https://x.example/', via: ['Google (www.google.co.uk)'] },
+  ],
+  [
+    'https://google.com.au/url?q=https://x.example/',
+    { kind: 'target', href: 'https://x.example/', via: ['Google (google.com.au)'] },
+  ],
+  ['https://r20.rs6.net/tn.jsp?f=001abc&c=xyz', { kind: 'opaque', via: ['Constant Contact (r20.rs6.net)'] }],
 ];
 for (const [href, want] of cases) test(`unwrap ${href.slice(0, 60)}`, () => assert.deepEqual(open(href), want));
+
+// Names anyone can register that only start or end like a wrapper's: not unwrapped, judged as they are.
+const impostors = [
+  'https://google.attacker.net/url?q=https://www.paypal.com/signin',
+  'https://google.com.evil.net/url?q=https://www.paypal.com/signin',
+  'https://www.google.evil/url?q=https://www.paypal.com/signin',
+  'https://google.co.de/url?q=https://www.paypal.com/signin', // a name under co.de, not Google's
+  'https://evilrs6.net/signin',
+  'https://paypal-verifyrs6.net/signin',
+  'https://evil-list-manage.com/track/click?u=1',
+  'https://xsafelinks.protection.outlook.com.evil.net/?url=https%3A%2F%2Fwww.paypal.com%2F',
+];
+for (const href of impostors) {
+  test(`not a wrapper: ${href.slice(0, 60)}`, () => assert.deepEqual(open(href), { kind: 'target', href, via: [] }));
+}
+
+test('Proofpoint v3 with many "/v3/__" is read in linear time', () => {
+  const href = `https://urldefense.com/v3/__${'/v3/__'.repeat(40_000)}`;
+  const started = performance.now();
+  assert.deepEqual(open(href), { kind: 'opaque', via: ['Proofpoint (urldefense.com)'] });
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 500, `${elapsed.toFixed(0)} ms`);
+});
 
 test('shorteners', () => {
   for (const host of ['bit.ly', 'www.bit.ly', 'tinyurl.com', 't.co', 'clck.ru', 'vk.cc'])

@@ -37,6 +37,29 @@ test('parseWebUrl: www. as http, other schemes refused, userinfo read as browser
   assert.equal(schemeOf(' JaVa\nScript:alert(1)'), 'javascript:');
 });
 
+// URL Standard, basic URL parser: leading and trailing C0 controls and spaces go, then every tab and newline.
+const schemeCases: [href: string, want: string][] = [
+  ['\x01javascript:alert(1)', 'javascript:'],
+  ['\x00\x1f javascript:alert(1)', 'javascript:'],
+  ['\x7fjavascript:alert(1)', ''], // DEL is not a C0 control: the browser sees no scheme
+  ['java\tscr\nipt\r:alert(1)', 'javascript:'],
+  ['\x01 data:text/html,x\x01', 'data:'],
+  ['\u00A0javascript:alert(1)', 'javascript:'], // trimmed as before
+  ['https://www.example.com/', 'https:'],
+  ['//www.example.com/', ''],
+  ['1javascript:x', ''],
+];
+for (const [href, want] of schemeCases) {
+  test(`scheme of ${JSON.stringify(href)}`, () => assert.equal(schemeOf(href), want));
+}
+
+test('schemeOf: an href of 200,000 control characters is read in linear time', () => {
+  const href = `${'\x01'.repeat(100_000)}javascript:x${'\x01 '.repeat(50_000)}`;
+  const started = performance.now();
+  assert.equal(schemeOf(href), 'javascript:');
+  assert.ok(performance.now() - started < 500);
+});
+
 const idnCases: [host: string, kind: string | undefined][] = [
   ['xn--e1afmkfd.xn--p1ai', undefined], // пример.рф: one non-Latin script
   ['www.xn--e1afmkfd.xn--p1ai', undefined],
@@ -60,6 +83,16 @@ const shownCases: [text: string, want: string | undefined][] = [
   ['version 1.2.3', undefined],
   ['someone@example.com', undefined],
   ['http://setup.py/', 'setup.py'],
+  // Drawn as nothing (Unicode Default_Ignorable_Code_Point): the reader sees paypal.com.
+  ['https://www.pay\u00ADpal.com/signin', 'paypal.com'],
+  ['https://www.paypal\u200B.com/signin', 'paypal.com'],
+  ['www.pay\u200Cpal\u200D.com', 'paypal.com'],
+  ['\u200Ewww.paypal.com\u200F', 'paypal.com'],
+  ['sber\u2060bank\u2063.ru', 'sberbank.ru'],
+  ['\uFEFFsberbank.ru', 'sberbank.ru'],
+  ['\u202Asberbank.ru\u202C', 'sberbank.ru'],
+  ['\u2066sberbank.ru\u2069', 'sberbank.ru'],
+  ['click\u200Bhere', undefined],
 ];
 for (const [text, want] of shownCases) test(`shown "${text}"`, () => assert.equal(domainShownIn(text), want));
 

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AuthenticationSummary } from '../../../src/filter/phishing/authentication-signals.ts';
+import { DEFAULT_BRANDS } from '../../../src/filter/phishing/brands.ts';
+import { detectPhishing, htmlText, type PhishingSettings } from '../../../src/filter/phishing/detector.ts';
+import { parseMessage } from '../../../src/mime/message.ts';
+
+const settings: PhishingSettings = {
+  protectedDomains: ['vostok-trade.ru'],
+  partnerDomains: [],
+  brands: DEFAULT_BRANDS,
+  people: [],
+  allowlist: ['nodmarc-partner.ru'],
+};
+
+const LURE_RU =
+  'Ваш пароль истекает сегодня. Срочно подтвердите пароль и логин в течение 24 часов, иначе учетная запись будет заблокирована.';
+const LURE_EN =
+  'Your mailbox password expires today. Confirm your password and login details within 24 hours or your account will be suspended.';
+
+function headers(from = 'Billing <billing@evil-corp.net>', subject = 'Account notice'): string {
+  return `From: ${from}\r\nTo: alice@vostok-trade.ru\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\n`;
+}
+
+function alternative(text: string, html: string): string {
+  return `${headers()}Content-Type: multipart/alternative; boundary="BB"\r\n\r\n--BB\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${text}\r\n--BB\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n--BB--\r\n`;
+}
+
+function htmlOnly(html: string): string {
+  return `${headers()}Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}\r\n`;
+}
+
+function plainOnly(text: string): string {
+  return `${headers()}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}\r\n`;
+}
+
+async function scan(raw: string, input: { authentication?: AuthenticationSummary; envelopeFrom?: string } = {}) {
+  return detectPhishing({ message: await parseMessage(Buffer.from(raw)), ...input }, settings);
+}
+
+const languageNames = async (raw: string) =>
+  (await scan(raw)).signals.filter((s) => s.group === 'language').map((s) => s.name);
+
+describe('the words the detector reads', () => {
+  it('reads the HTML alternative behind a harmless plain one, as the reader sees it (RFC 2046 §5.1.4)', async () => {
+    for (const lure of [LURE_RU, LURE_EN]) {
+      const names = await languageNames(
+        alternative('Добрый день! Во вложении счёт за ноябрь.', `<html><body><p>${lure}</p></body></html>`),
+      );
+      assert.deepEqual(names.sort(), ['credential-request', 'threat', 'urgency'], lure);
+    }
+  });
+
+  it('reads the HTML alternative even behind a plain one longer than the 4 KB read of each', async () => {
+    const filler = 'Notes from the meeting follow. '.repeat(150);
+    const names = await languageNames(alternative(filler, `<p>${LURE_EN}</p>`));
+    assert.ok(names.includes('credential-request'), JSON.stringify(names));
+  });
+
+  it('counts a phrase found in both alternatives once', async () => {
+    const both = await scan(alternative(LURE_EN, `<p>${LURE_EN}</p>`));
+    const plain = await scan(plainOnly(LURE_EN));
+    assert.deepEqual(
+      both.signals.map((s) => s.name),
+      plain.signals.map((s) => s.name),
+    );
+    assert.equal(both.score, plain.score);
+    assert.equal(both.signals.find((s) => s.name === 'credential-request')?.evidence, 'Confirm your password');
+  });
+
+  it('decodes hex character references and named entities in HTML-only mail', async () => {
+    const hex = [...LURE_RU].map((ch) => (ch === ' ' ? ch : `&#x${ch.codePointAt(0)!.toString(16)};`)).join('');
+    assert.deepEqual((await languageNames(htmlOnly(`<p>${hex}</p>`))).sort(), [
+      'credential-request',
+      'threat',
+      'urgency',
+    ]);
+    const named =
+      'Your p&#x61;ssword expires. &Scy;&rcy;&ocy;&chcy;&ncy;&ocy; &pcy;&ocy;&dcy;&tcy;&vcy;&iecy;&rcy;&dcy;&icy;&tcy;&iecy; &pcy;&acy;&rcy;&ocy;&lcy;&softcy;.';
+    const found = await scan(htmlOnly(`<p>${named}</p>`));
+    assert.equal(found.signals.find((s) => s.name === 'credential-request')?.evidence, 'подтвердите пароль');
+    assert.equal(found.signals.find((s) => s.name === 'urgency')?.evidence, 'Срочно');
+    assert.ok(
+      (await languageNames(htmlOnly('<p>Confirm your p&#x61;ssword today.</p>'))).includes('credential-request'),
+    );
+  });
+});
+
+describe('htmlText', () => {
+  it('decodes numeric references by the HTML rules (§13.2.5.80): invalid ones become U+FFFD', () => {
+    assert.equal(htmlText('&#x43F;&#X43f;&#1087;&#x1F600;'), 'ппп😀');
+    assert.equal(htmlText('a&#0;b&#x110000;c&#xD800;d&#99999999999999999999;e'), 'a\uFFFDb\uFFFDc\uFFFDd\uFFFDe');
+    assert.equal(htmlText('&#x80;&#150;'), '€–'); // windows-1252, as browsers read 0x80-0x9F
+  });
+
+  it('decodes named references, with or without their semicolon where HTML allows it', () => {
+    // &nbsp; is read as the space it shows, as the language signals always had it.
+    assert.equal(htmlText('&copy;&nbsp;&rarr;&amp;&lt;&gt;&quot;&apos;&shy;&Pcy;&amp'), '© →&<>"\'\u00ad\u041f&');
+    assert.equal(htmlText('&unknownentity; &copy'), '&unknownentity; ©');
+  });
+
+  it('shows what a reader sees: no script, style, title, comment; inline tags join, blocks break lines', () => {
+    assert.equal(
+      htmlText(
+        '<html><head><title>T</title><style>p{}</style></head><body><script>x()</script><!-- hidden --><p>Con<b>fi</b>rm your</p><div>pass<span>word</span>\n\n   now</div></body></html>',
+      ),
+      'Confirm your\npassword now',
+    );
+    assert.equal(htmlText('<p>a</p>\n\n<p>b</p><br><br>c'), 'a\nb\nc'); // no blank line: blocks do not end sentences
+  });
+
+  it('stays linear on large input and reads at most 256 KB', () => {
+    const started = performance.now();
+    const text = htmlText(`<p>${'&#x43F;<b>a</b> '.repeat(100_000)}</p>`);
+    assert.ok(performance.now() - started < 2000);
+    assert.ok(text.length < 256 * 1024);
+  });
+});
+
+describe('the allow-list', () => {
+  const forged = plainOnly(`${LURE_EN}\r\nPay the invoice to the new account, and keep this confidential.`).replace(
+    'From: Billing <billing@evil-corp.net>',
+    'From: Accounts <buh@nodmarc-partner.ru>',
+  );
+
+  it('scores a forged partner with no DMARC record (SPF fail): the allow-list wants an authenticated From', async () => {
+    const report = await scan(forged, {
+      authentication: { spf: 'fail', dmarc: 'none', dmarcDomain: 'nodmarc-partner.ru' },
+      envelopeFrom: 'buh@nodmarc-partner.ru',
+    });
+    assert.equal(report.allowlisted, undefined);
+    assert.ok(report.score > 0);
+  });
+
+  it('scores a partner with no DMARC record whose SPF passed for another domain (not aligned)', async () => {
+    const report = await scan(forged, {
+      authentication: { spf: 'pass', dmarc: 'none', dmarcDomain: 'nodmarc-partner.ru' },
+      envelopeFrom: 'bounce@evil-corp.net',
+    });
+    assert.equal(report.allowlisted, undefined);
+  });
+
+  it('exempts the partner when DMARC passes, or with no DMARC record when SPF passes aligned (RFC 7489 §3.1.2)', async () => {
+    const dmarcPass = await scan(forged, { authentication: { spf: 'fail', dkim: 'pass', dmarc: 'pass' } });
+    assert.deepEqual([dmarcPass.allowlisted, dmarcPass.score], ['nodmarc-partner.ru', 0]);
+    const alignedSpf = await scan(forged, {
+      authentication: { spf: 'pass', dmarc: 'none' },
+      envelopeFrom: 'bounces@mail.nodmarc-partner.ru',
+    });
+    assert.deepEqual([alignedSpf.allowlisted, alignedSpf.score], ['nodmarc-partner.ru', 0]);
+  });
+
+  it('scores a DMARC fail, or a DMARC pass for another domain', async () => {
+    assert.equal((await scan(forged, { authentication: { spf: 'pass', dmarc: 'fail' } })).allowlisted, undefined);
+    const other = await scan(forged, { authentication: { dmarc: 'pass', dmarcDomain: 'evil-corp.net' } });
+    assert.equal(other.allowlisted, undefined);
+  });
+
+  it('still exempts when there are no authentication results at all (the checks are off, as documented)', async () => {
+    assert.equal((await scan(forged)).allowlisted, 'nodmarc-partner.ru');
+  });
+});
