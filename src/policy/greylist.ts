@@ -4,8 +4,10 @@
  * attempt for a (client network, sender, recipient) triplet is deferred with 450 4.7.1; a real MTA
  * retries (RFC 5321 §4.5.4.1) and then passes, while much bulk software never comes back.
  *
- * Not done here (postgrey does them): sender address rewriting for VERP/BATV senders, and
- * throttling how fast one client's passes count towards the pass-list.
+ * As in postgrey, a client network's passes count towards the pass-list at most once an hour (the
+ * store keeps that rule, see GreylistRequest): one message retried to many recipients, or a session
+ * repeating an RCPT, counts once, so a spam run that retries once does not exempt its network.
+ * Not done here (postgrey does it): sender address rewriting for VERP/BATV senders.
  */
 
 import { reply } from '../smtp/replies.ts';
@@ -20,7 +22,7 @@ export interface StoreGreylisterOptions {
   retryWindowMs?: number;
   /** Triplets and clients unseen this long are forgotten; default 35 days (postgrey's --max-age). */
   expireMs?: number;
-  /** Passes after which a client network is no longer greylisted; 0 never. Default 5. */
+  /** Passes (at most one an hour counts) after which a client network is no longer greylisted; 0 never. Default 5. */
   autoPassAfter?: number;
   now?: () => Date;
 }

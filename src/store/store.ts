@@ -222,8 +222,13 @@ export interface StoreStats {
  * One greylisting decision, as postgrey (a Postfix policy server) makes it: a (client network,
  * sender, recipient) triplet seen for the first time is deferred; the same triplet retried after
  * `delayMs`, and within `retryWindowMs` after that, passes, and keeps passing until it goes unseen
- * for `expireMs`. A retry later than the window starts over. A client network that passed
- * `autoPassAfter` times passes at once from then on (postgrey's auto-whitelist-clients).
+ * for `expireMs`. A retry later than the window starts over, so a triplet never retried in time is
+ * removed by the first sweep after `delayMs + retryWindowMs` from its first attempt, not kept for `expireMs`.
+ * A client network that passed `autoPassAfter` times passes at once from then on (postgrey's
+ * auto-whitelist-clients). As in postgrey, a pass counts only when the network's last counted pass is
+ * at least an hour old, so `autoPassAfter` passes take at least `autoPassAfter - 1` hours; a last
+ * count more than an hour ahead of `now` (a clock stepped back) does not hold the count back. A
+ * network whose last counted pass is older than `expireMs` (listed: last seen) counts from 1 again.
  * Times are the caller's clock (`now`); keep cluster nodes NTP-synced.
  */
 export interface GreylistRequest {

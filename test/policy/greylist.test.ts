@@ -101,6 +101,31 @@ test('StoreGreylister: the null sender is the empty string in the triplet and <>
     assert.deepEqual(await greylister.check({ ...bounce, clientAddress: '2001:db8::26' }), DUNNO);
   }));
 
+test("StoreGreylister on SQLite: one message to five recipients, retried, does not exempt the sender's /24", () =>
+  withSqlite(async (store) => {
+    let now = Date.parse('2025-03-01T12:00:00Z');
+    const greylister = new StoreGreylister(store, { now: () => new Date(now) }); // autoPassAfter 5, as postgrey
+    const recipients = ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => `${name}@example.com`);
+    const rcpt = (recipient: string, clientAddress = '192.0.2.40', sender = 'x@good.example') =>
+      greylister.check({ clientAddress, sender, recipient });
+    for (const recipient of recipients) assert.equal((await rcpt(recipient)).action, 'reject', recipient);
+    now += 300_000;
+    // The retry, and the same RCPTs again in that session: all pass, and count once.
+    for (const recipient of [...recipients, ...recipients]) assert.deepEqual(await rcpt(recipient), DUNNO);
+    const stranger = await rcpt('bob@example.com', '192.0.2.77', 'fresh@elsewhere.example');
+    assert.equal(
+      stranger.action === 'reject' && stranger.reply.code,
+      450,
+      'another host of the /24 is still greylisted',
+    );
+    // Four more passes an hour apart (postgrey's pace) put the network on the pass-list.
+    for (const recipient of recipients.slice(1)) {
+      now += 3_600_000;
+      assert.deepEqual(await rcpt(recipient), DUNNO);
+    }
+    assert.deepEqual(await rcpt('dave@example.com', '192.0.2.77', 'other@elsewhere.example'), DUNNO, 'listed now');
+  }));
+
 test('StoreGreylister asks the store with postgrey-like defaults and the lower-cased triplet key', async () => {
   const asked: GreylistRequest[] = [];
   const at = new Date('2025-03-01T12:00:00Z');

@@ -1,6 +1,7 @@
-// Greylisting keeps its tables bounded: a store sweeps rows unseen for the expiry on its first
-// decision and every GREYLIST_SWEEP_EVERY-th after it. Not in the contract: the rows are only
-// visible in the database itself, read here with each engine's own driver.
+// Greylisting keeps its tables bounded: a store sweeps rows unseen for the expiry, and triplets
+// never retried within their retry window, on its first decision and every GREYLIST_SWEEP_EVERY-th
+// after it. Not in the contract: the rows are only visible in the database itself, read here with
+// each engine's own driver.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ import { withTestDatabase } from '../support/postgres.ts';
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 const DELAY = 300_000;
+const WINDOW = 86_400_000;
 const EXPIRE = 35 * 86_400_000;
 
 type Rows = (sql: string) => Promise<Record<string, unknown>[]>;
@@ -27,7 +29,7 @@ function decide(store: Store, sender: string, at: number, network = '192.0.2.0/2
     network,
     now: new Date(at),
     delayMs: DELAY,
-    retryWindowMs: 86_400_000,
+    retryWindowMs: WINDOW,
     expireMs: EXPIRE,
     autoPassAfter: 5,
   });
@@ -76,6 +78,47 @@ async function sweepScenario(store: Store, rows: Rows, every: number, reopen: ()
   }
 }
 
+/** `count` first attempts of new triplets at `at`, each left waiting. */
+function fill(store: Store, count: number, at: number, name: string) {
+  return Promise.all(Array.from({ length: count }, (_, i) => decide(store, `${name}${i}@example.org`, at)));
+}
+
+/**
+ * A triplet deferred and never retried (or retried only before its delay ran out) can only start
+ * over once its retry window is past: the next sweep removes it, not the expiry 35 days later.
+ * Passed triplets, and waiting ones still within their window, stay; each sweep after the first
+ * reads only the rows last seen since the previous one's cutoff and still finds every such triplet.
+ */
+async function unretriedScenario(store: Store, rows: Rows, every: number): Promise<void> {
+  const named = async () => (await triplets(rows)).filter((t) => !t.includes('filler'));
+  const row = (sender: string) => `192.0.2.0/24/${sender}/bob@example.com`;
+  await decide(store, 'never@example.org', T0); // decision 0 sweeps (nothing yet)
+  await decide(store, 'early@example.org', T0);
+  await decide(store, 'early@example.org', T0 + 60_000); // retried before the delay: still waiting
+  await decide(store, 'passed@example.org', T0);
+  assert.deepEqual(await decide(store, 'passed@example.org', T0 + DELAY), { outcome: 'pass', learned: false });
+  await decide(store, 'edge@example.org', T0 + 1); // still retryable at the sweep below, by 0 ms
+  await decide(store, 'later@example.org', T0 + WINDOW); // first seen a day later
+  const sweepAt = T0 + 1 + DELAY + WINDOW;
+  await fill(store, every - 7, sweepAt, 'filler');
+  await decide(store, 'trigger@example.org', sweepAt); // decision `every` sweeps
+  assert.deepEqual(
+    await named(),
+    ['edge@example.org', 'later@example.org', 'passed@example.org', 'trigger@example.org'].map(row),
+    'the unretried triplets past their window are gone; the rest stay',
+  );
+  assert.equal((await triplets(rows)).length, 4 + every - 7, 'the fillers stay');
+
+  // A day on, 'edge' and 'later' are past their window too, and so are the fillers and 'trigger'.
+  const nextAt = sweepAt + WINDOW + DELAY + 1;
+  await fill(store, every - 1, nextAt, 'filler-next');
+  await decide(store, 'trigger-next@example.org', nextAt); // decision 2 × `every` sweeps
+  assert.deepEqual(
+    (await triplets(rows)).filter((t) => !t.includes('filler-next')),
+    ['passed@example.org', 'trigger-next@example.org'].map(row),
+  );
+}
+
 test('sqlite: greylisting sweeps expired rows on the first decision and every 1000th', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -108,5 +151,32 @@ test('postgres: greylisting sweeps expired rows on the first decision and every 
       );
     } finally {
       await client.end();
+    }
+  }));
+
+test('sqlite: a sweep removes triplets never retried within their retry window', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dataDir = path.join(dir, 'data');
+  const store = await openSqliteStore({ dataDir });
+  const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME), { readOnly: true });
+  try {
+    await unretriedScenario(store, async (sql) => db.prepare(sql).all(), SQLITE_SWEEP_EVERY);
+  } finally {
+    db.close();
+    await store.close();
+  }
+});
+
+test('postgres: a sweep removes triplets never retried within their retry window', () =>
+  withTestDatabase(async ({ url }) => {
+    const store = await openPostgresStore({ url, poolSize: 4 });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await unretriedScenario(store, async (sql) => (await client.query(sql)).rows, POSTGRES_SWEEP_EVERY);
+    } finally {
+      await client.end();
+      await store.close();
     }
   }));

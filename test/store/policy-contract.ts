@@ -13,7 +13,8 @@ export type WithStore = (fn: (store: Store) => Promise<void>) => () => Promise<v
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 const DELAY = 300_000;
-const WINDOW = 24 * 3_600_000;
+const HOUR = 3_600_000;
+const WINDOW = 24 * HOUR;
 const EXPIRE = 35 * 86_400_000;
 const NET = '192.0.2.0/24';
 
@@ -146,7 +147,12 @@ export function runPolicyStoreContract(withStore: WithStore): void {
       assert.deepEqual(await greylist(store, T0, 'a@example.org', auto), defer(DELAY));
       assert.deepEqual(await greylist(store, T0 + DELAY, 'a@example.org', auto), PASS);
       assert.deepEqual(await greylist(store, T0 + DELAY, 'b@example.org', auto), defer(DELAY), 'not yet listed');
-      const listedAt = T0 + 2 * DELAY;
+      const listedAt = T0 + DELAY + HOUR; // the second pass that counts: an hour after the first
+      assert.deepEqual(
+        await greylist(store, listedAt - 1, 'a@example.org', auto),
+        PASS,
+        'within the hour: not counted',
+      );
       assert.deepEqual(await greylist(store, listedAt, 'b@example.org', auto), LEARNED);
       assert.deepEqual(
         await greylist(store, listedAt + 1, 'c@example.org', auto),
@@ -161,6 +167,52 @@ export function runPolicyStoreContract(withStore: WithStore): void {
       assert.deepEqual(await greylist(store, later, 'd@example.org', auto), defer(DELAY));
       assert.deepEqual(await greylist(store, later + DELAY, 'd@example.org', auto), PASS, 'counts from 1 again');
       assert.deepEqual(await greylist(store, later + DELAY, 'e@example.org', auto), defer(DELAY));
+    }),
+  );
+
+  test(
+    "greylist: a network's passes count once an hour at most (postgrey), so one message retried to five recipients does not list it",
+    withStore(async (store) => {
+      // Five triplets of one network (a message to five recipients is the same), deferred, then retried.
+      const five = ['a', 'b', 'c', 'd', 'e'].map((name) => `${name}@example.org`);
+      for (const sender of five) assert.deepEqual(await greylist(store, T0, sender), defer(DELAY));
+      const counted = T0 + DELAY;
+      for (const sender of five) assert.deepEqual(await greylist(store, counted, sender), PASS, sender);
+      for (const sender of five) assert.deepEqual(await greylist(store, counted + 1, sender), PASS, `${sender} again`);
+      assert.deepEqual(
+        await greylist(store, counted + 1, 'new@example.org'),
+        defer(DELAY),
+        'the network is not listed',
+      );
+      assert.deepEqual(
+        await greylist(store, counted + HOUR - 1, 'a@example.org'),
+        PASS,
+        'not counted: within the hour',
+      );
+      // One count an hour after the last counted one: the fifth, four hours on, lists the network (default 5).
+      for (const hour of [1, 2, 3]) {
+        assert.deepEqual(await greylist(store, counted + hour * HOUR, five[hour]!), PASS, `hour ${hour}`);
+      }
+      assert.deepEqual(await greylist(store, counted + 4 * HOUR, 'e@example.org'), LEARNED);
+      assert.deepEqual(await greylist(store, counted + 4 * HOUR, 'newer@example.org'), PASS, 'listed now');
+    }),
+  );
+
+  test(
+    'greylist: a last counted pass "later" than now (the clock stepped back) does not hold the count back; clocks a little apart count once',
+    withStore(async (store) => {
+      const auto = { autoPassAfter: 3 };
+      const ahead = T0 + 6 * HOUR; // counted while the clock ran six hours fast
+      assert.deepEqual(await greylist(store, ahead, 'a@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, ahead + DELAY, 'a@example.org', auto), PASS);
+      // Set right: this pass counts (without the rule, no pass would count for six hours).
+      assert.deepEqual(await greylist(store, T0, 'b@example.org', auto), defer(DELAY));
+      const counted = T0 + DELAY;
+      assert.deepEqual(await greylist(store, counted, 'b@example.org', auto), PASS);
+      // A node half an hour behind, then one an hour later less a millisecond: neither counts.
+      assert.deepEqual(await greylist(store, counted - HOUR / 2, 'b@example.org', auto), PASS);
+      assert.deepEqual(await greylist(store, counted + HOUR - 1, 'a@example.org', auto), PASS);
+      assert.deepEqual(await greylist(store, counted + HOUR, 'b@example.org', auto), LEARNED, 'the third count');
     }),
   );
 

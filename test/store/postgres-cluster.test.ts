@@ -129,12 +129,15 @@ test('greylisting across nodes: racing first attempts defer against one first_se
     } finally {
       await admin.end();
     }
-    // The retry reaches the other node and passes there; the passes of both nodes build the pass-list.
+    // The retry reaches the other node and passes there; the passes of both nodes build the pass-list
+    // (a pass counts an hour after the last counted one, on whichever node).
     const later = T0 + 1000 + DELAY;
+    const hourLater = later + 3_600_000;
     assert.deepEqual(await b.greylist(request(senders[0]!, later)), { outcome: 'pass', learned: false });
-    assert.deepEqual(await a.greylist(request(senders[1]!, later)), { outcome: 'pass', learned: true });
-    assert.deepEqual(await b.greylist(request('new@example.org', later)), { outcome: 'pass', learned: false });
-    assert.deepEqual(await a.greylist(request('new@example.org', later, '198.51.100.0/24')), {
+    assert.deepEqual(await a.greylist(request(senders[1]!, later)), { outcome: 'pass', learned: false });
+    assert.deepEqual(await a.greylist(request(senders[2]!, hourLater)), { outcome: 'pass', learned: true });
+    assert.deepEqual(await b.greylist(request('new@example.org', hourLater)), { outcome: 'pass', learned: false });
+    assert.deepEqual(await a.greylist(request('new@example.org', hourLater, '198.51.100.0/24')), {
       outcome: 'defer',
       retryInMs: DELAY,
       learned: false,

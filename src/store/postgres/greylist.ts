@@ -19,7 +19,11 @@ type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 /** Expired rows are swept on the first decision of a node and every this many after it. */
 export const GREYLIST_SWEEP_EVERY = 1000;
 
-// $1 triplet, $2 network, $3 now, $4 delay, $5 retry window, $6 horizon (now - expiry), $7 autoPassAfter.
+/** A client network's passes count towards the pass-list at most once in this long, as postgrey counts them. */
+export const GREYLIST_COUNT_EVERY_MS = 3_600_000;
+
+// $1 triplet, $2 network, $3 now, $4 delay, $5 retry window, $6 horizon (now - expiry), $7 autoPassAfter,
+// $8 GREYLIST_COUNT_EVERY_MS.
 // A triplet is fresh (starts over) when it is new, unseen since the horizon, or was not retried
 // within the window, or (still waiting) was first seen more than the delay "later" than now (a clock stepped back:
 // waiting for the clock to catch up would defer it for as long as the step; less is nodes' clocks a
@@ -46,12 +50,16 @@ seen AS (
   RETURNING first_seen, passed
 ),
 counted AS (
-  -- A client unseen since the horizon starts counting again.
+  -- Until it is listed, a network's last_seen is its last counted pass. A pass counts when that is
+  -- an hour old, or more than an hour "later" than now (a clock stepped back, which would otherwise
+  -- stop the count for as long as the step); a network unseen since the horizon counts from 1 again.
+  -- No row comes back when the pass does not count.
   INSERT INTO greylist_clients AS c (network, passes, last_seen)
   SELECT $2::text, 1, $3::bigint FROM seen WHERE seen.passed > 0
   ON CONFLICT (network) DO UPDATE SET
     passes = CASE WHEN c.last_seen < $6::bigint THEN 1 ELSE c.passes + 1 END,
-    last_seen = greatest(c.last_seen, excluded.last_seen)
+    last_seen = excluded.last_seen
+  WHERE c.last_seen < $6::bigint OR c.last_seen <= $3::bigint - $8::bigint OR c.last_seen > $3::bigint + $8::bigint
   RETURNING passes
 )
 SELECT EXISTS (SELECT FROM listed) AS listed, (SELECT first_seen FROM seen) AS first_seen,
@@ -61,6 +69,8 @@ export class PostgresGreylist {
   readonly #query: Query;
   readonly #onError: (error: Error) => void;
   #decisions = 0;
+  /** The first_seen cutoff of this node's previous sweep of unretried triplets; none before the first. */
+  #unretriedSweptBefore: number | undefined;
 
   constructor(query: Query, onError: (error: Error) => void) {
     this.#query = query;
@@ -79,8 +89,9 @@ export class PostgresGreylist {
       request.retryWindowMs,
       horizon,
       request.autoPassAfter,
+      GREYLIST_COUNT_EVERY_MS,
     ]);
-    if (sweep) await this.#sweep(horizon);
+    if (sweep) await this.#sweep(now, horizon, request.delayMs, request.retryWindowMs);
     const row = rows[0] ?? {};
     if (row.listed) return { outcome: 'pass', learned: false };
     if (Number(row.passed) === 0) {
@@ -91,13 +102,30 @@ export class PostgresGreylist {
   }
 
   /**
+   * Removes rows unseen for the expiry, and triplets never retried after their delay that are past
+   * the retry window: those can only start over (FRESH), so they would be kept for nothing (postgrey
+   * drops them too). Such a triplet was last seen before its delay ran out (early retries only), so
+   * its last_seen lies in [first_seen, first_seen + delay): bounded by last_seen, the sweep reads the
+   * index greylist_by_last_seen from this node's previous cutoff (a triplet still waiting then was
+   * first seen after it) to now minus the retry window, a slice of the recent traffic, not the table.
+   * A node's first sweep, and one after its clock went back, read from the expiry horizon.
+   *
    * Outside the decision's statement, one table per statement: a sweep holds no lock a decision
    * waits on while it takes another. A failed sweep is reported, not thrown: the decision stands.
    */
-  async #sweep(horizon: number): Promise<void> {
+  async #sweep(now: number, horizon: number, delayMs: number, retryWindowMs: number): Promise<void> {
+    const firstSeenBefore = now - delayMs - retryWindowMs;
+    const previous = this.#unretriedSweptBefore;
+    const lastSeenFrom = previous === undefined || previous > firstSeenBefore ? horizon : previous;
     try {
       await this.#query('DELETE FROM greylist WHERE last_seen < $1', [horizon]);
       await this.#query('DELETE FROM greylist_clients WHERE last_seen < $1', [horizon]);
+      await this.#query(
+        `DELETE FROM greylist
+         WHERE last_seen >= $1 AND last_seen < $2 AND passed = 0 AND first_seen < $3`,
+        [lastSeenFrom, now - retryWindowMs, firstSeenBefore],
+      );
+      this.#unretriedSweptBefore = firstSeenBefore;
     } catch (error) {
       this.#onError(error instanceof Error ? error : new Error(String(error)));
     }

@@ -11,6 +11,9 @@ import type { GreylistRequest, GreylistResult } from '../store.ts';
 /** Expired rows are swept on the first decision and every this many after it. */
 export const GREYLIST_SWEEP_EVERY = 1000;
 
+/** A client network's passes count towards the pass-list at most once in this long, as postgrey counts them. */
+export const GREYLIST_COUNT_EVERY_MS = 3_600_000;
+
 export class SqliteGreylist {
   readonly #touchListedClient: StatementSync;
   readonly #findTriplet: StatementSync;
@@ -18,7 +21,10 @@ export class SqliteGreylist {
   readonly #countClientPass: StatementSync;
   readonly #sweepTriplets: StatementSync;
   readonly #sweepClients: StatementSync;
+  readonly #sweepUnretried: StatementSync;
   #decisions = 0;
+  /** The first_seen cutoff of the previous sweep of unretried triplets; none before the first. */
+  #unretriedSweptBefore: number | undefined;
 
   constructor(db: DatabaseSync) {
     this.#touchListedClient = db.prepare(
@@ -31,25 +37,31 @@ export class SqliteGreylist {
        ON CONFLICT (triplet) DO UPDATE
        SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, passed = excluded.passed`,
     );
-    // A client unseen for longer than the expiry starts counting again.
+    // Until it is listed, a network's last_seen is its last counted pass. A pass counts when that is
+    // an hour old (one retried message to many recipients, or a session repeating one RCPT, counts
+    // once), or more than an hour "later" than now: a clock stepped back, which would otherwise stop
+    // the count for as long as the step. A network unseen for longer than the expiry counts from 1
+    // again. No row comes back when the pass does not count.
     this.#countClientPass = db.prepare(
       `INSERT INTO greylist_clients (network, passes, last_seen) VALUES (:network, 1, :now)
        ON CONFLICT (network) DO UPDATE
-       SET passes = CASE WHEN last_seen < :horizon THEN 1 ELSE passes + 1 END, last_seen = max(last_seen, :now)
+       SET passes = CASE WHEN last_seen < :horizon THEN 1 ELSE passes + 1 END, last_seen = :now
+       WHERE last_seen < :horizon OR last_seen <= :now - :countEvery OR last_seen > :now + :countEvery
        RETURNING passes`,
     );
     this.#sweepTriplets = db.prepare('DELETE FROM greylist WHERE last_seen < ?');
     this.#sweepClients = db.prepare('DELETE FROM greylist_clients WHERE last_seen < ?');
+    this.#sweepUnretried = db.prepare(
+      `DELETE FROM greylist
+       WHERE last_seen >= :lastSeenFrom AND last_seen < :lastSeenBefore AND passed = 0 AND first_seen < :firstSeenBefore`,
+    );
   }
 
   decide(request: GreylistRequest): GreylistResult {
     const { triplet, network, delayMs, retryWindowMs, autoPassAfter } = request;
     const now = request.now.getTime();
     const horizon = now - request.expireMs; // last seen before this: forgotten
-    if (this.#decisions++ % GREYLIST_SWEEP_EVERY === 0) {
-      this.#sweepTriplets.run(horizon);
-      this.#sweepClients.run(horizon);
-    }
+    if (this.#decisions++ % GREYLIST_SWEEP_EVERY === 0) this.#sweep(now, horizon, delayMs, retryWindowMs);
     if (autoPassAfter > 0 && this.#touchListedClient.run({ now, network, autoPassAfter, horizon }).changes > 0) {
       return { outcome: 'pass', learned: false };
     }
@@ -74,7 +86,26 @@ export class SqliteGreylist {
       return { outcome: 'defer', retryInMs: firstSeen + delayMs - now, learned: false };
     }
     this.#writeTriplet.run({ triplet, firstSeen, lastSeen, passed: passed + 1 });
-    const passes = Number(this.#countClientPass.get({ network, now, horizon })?.passes);
-    return { outcome: 'pass', learned: autoPassAfter > 0 && passes === autoPassAfter };
+    const counted = this.#countClientPass.get({ network, now, horizon, countEvery: GREYLIST_COUNT_EVERY_MS });
+    return { outcome: 'pass', learned: autoPassAfter > 0 && Number(counted?.passes) === autoPassAfter };
+  }
+
+  /**
+   * Removes rows unseen for the expiry, and triplets never retried after their delay that are past
+   * the retry window: those can only start over (`fresh` above), so they would be kept for nothing
+   * (postgrey drops them too). Such a triplet was last seen before its delay ran out (early retries
+   * only), so its last_seen lies in [first_seen, first_seen + delay): bounded by last_seen, the sweep
+   * reads the index greylist_by_last_seen from the previous sweep's cutoff (a triplet still waiting
+   * then was first seen after it) to now minus the retry window, a slice of the recent traffic, not
+   * the table. The first sweep of a store, and one after the clock went back, read from the horizon.
+   */
+  #sweep(now: number, horizon: number, delayMs: number, retryWindowMs: number): void {
+    this.#sweepTriplets.run(horizon);
+    this.#sweepClients.run(horizon);
+    const firstSeenBefore = now - delayMs - retryWindowMs;
+    const previous = this.#unretriedSweptBefore;
+    const lastSeenFrom = previous === undefined || previous > firstSeenBefore ? horizon : previous;
+    this.#sweepUnretried.run({ lastSeenFrom, lastSeenBefore: now - retryWindowMs, firstSeenBefore });
+    this.#unretriedSweptBefore = firstSeenBefore;
   }
 }
