@@ -6,7 +6,7 @@
 import type { MessageAddress } from '../../mime/message.ts';
 import type { Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
-import { brandIndex, brandNamedIn, organisationOf, type ProtectedPerson, personNamed } from './names.ts';
+import { brandIndex, brandNamedIn, type ProtectedPerson, personNamed, sameOrganisation, shownForms } from './names.ts';
 import type { Category, Signal } from './signal.ts';
 
 export interface DisplayNameContext {
@@ -17,16 +17,20 @@ export interface DisplayNameContext {
   dmarc?: string;
 }
 
-const EMAIL_IN_NAME = /[\p{L}\p{N}._%+-]+@([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)/u;
+/** The character before "@" that makes it an address; the domain after it, label lengths bounded (RFC 1035 §2.3.4). */
+const LOCAL_PART_END = /[\p{L}\p{N}._%+-]$/u;
+const DOMAIN_AFTER_AT = /[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){1,126}/uy;
 const DOMAIN_IN_NAME =
   /(?:^|[\s"'(<[])((?:[\p{L}\p{N}-]+\.)+(?:com|net|org|ru|рф|su|info|biz|io|co|me|gov|edu|uk|de|us))\b/iu;
 
 export function displayNameSignals(from: MessageAddress, fromOrg: string, input: DisplayNameContext): Signal[] {
   const signals: Signal[] = [];
-  const name = from.name.normalize('NFKC').trim();
-  if (name === '') return signals;
-  const named = namedDomain(name, input);
-  if (named && organisationOf(named) !== fromOrg) {
+  // Checked as the reader sees the name: zero-width characters, bidi overrides and ideographic dots
+  // hide nothing (names.ts shownForms).
+  const forms = shownForms(from.name);
+  if (forms[0] === '') return signals;
+  const named = firstOf(forms, (name) => namedDomain(name, input));
+  if (named && !sameOrganisation(named, fromOrg)) {
     signals.push({
       name: 'display-name-address',
       group: 'sender',
@@ -38,7 +42,7 @@ export function displayNameSignals(from: MessageAddress, fromOrg: string, input:
       },
     });
   }
-  const person = personNamed(name, input.people);
+  const person = firstOf(forms, (name) => personNamed(name, input.people));
   // "Anna Smirnova (via SharePoint Online)": services mail for people under their name, from their own domain.
   const service =
     input.dmarc !== 'fail' && !isFreeMail(from.address) && brandIndex(input.brands).byOrganisation.has(fromOrg);
@@ -55,7 +59,7 @@ export function displayNameSignals(from: MessageAddress, fromOrg: string, input:
       },
     });
   }
-  const role = ROLES.find((r) => r.pattern.test(name));
+  const role = ROLES.find((r) => forms.some((name) => r.pattern.test(name)));
   if (role && isFreeMail(from.address)) {
     signals.push({
       name: 'role-from-free-mail',
@@ -69,8 +73,8 @@ export function displayNameSignals(from: MessageAddress, fromOrg: string, input:
       },
     });
   }
-  const brand = brandNamedIn(name, input.brands);
-  if (brand && !brand.domains.some((d) => organisationOf(d) === fromOrg)) {
+  const brand = firstOf(forms, (name) => brandNamedIn(name, input.brands));
+  if (brand && !brand.domains.some((d) => sameOrganisation(d, fromOrg))) {
     signals.push({
       name: 'display-name-brand',
       group: 'sender',
@@ -91,13 +95,34 @@ export function displayNameSignals(from: MessageAddress, fromOrg: string, input:
  * a bare domain only when it is ours, a partner's or a brand's — newsletters put their site in the name.
  */
 function namedDomain(name: string, input: DisplayNameContext): string | undefined {
-  const address = EMAIL_IN_NAME.exec(name)?.[1];
+  const address = addressDomainIn(name);
   if (address) return address;
   const domain = DOMAIN_IN_NAME.exec(name)?.[1];
   if (!domain) return undefined;
-  const org = organisationOf(domain);
   const known = [...input.protectedDomains, ...input.partnerDomains, ...input.brands.flatMap((b) => b.domains)];
-  return known.some((d) => organisationOf(d) === org) ? domain : undefined;
+  return known.some((d) => sameOrganisation(d, domain)) ? domain : undefined;
+}
+
+/**
+ * The domain of the first address in a name. Found from each "@" with bounded patterns, so that a name
+ * of 200 KB without an address costs linear time (an unanchored /[…]+@…/ retried from every letter).
+ */
+function addressDomainIn(name: string): string | undefined {
+  for (let at = name.indexOf('@'); at >= 0; at = name.indexOf('@', at + 1)) {
+    if (!LOCAL_PART_END.test(name.slice(Math.max(0, at - 2), at))) continue;
+    DOMAIN_AFTER_AT.lastIndex = at + 1;
+    const domain = DOMAIN_AFTER_AT.exec(name)?.[0];
+    if (domain) return domain;
+  }
+  return undefined;
+}
+
+function firstOf<T>(forms: readonly string[], find: (form: string) => T | undefined): T | undefined {
+  for (const form of forms) {
+    const found = find(form);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Departments and offices that write from the organisation's own domain, never from free mail. */

@@ -3,9 +3,10 @@
  * protected people, each prepared once per list and remembered, because every message is compared
  * with the same few hundred brand names and domains.
  */
-import { domainToUnicode } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { getDomain } from 'tldts';
 import type { Brand } from './brands.ts';
+import { skeleton } from './confusables.ts';
 
 /** A protected person (executive, VIP): the names people know them by and their real addresses. */
 export interface ProtectedPerson {
@@ -21,10 +22,32 @@ export function organisationOf(addressOrHost: string): string {
   });
 }
 
+/**
+ * The organisational domain as an A-label, for comparing: a U-label and its A-label are one domain
+ * (RFC 5890 §2.3.2.1), so "münchen.example" and "xn--mnchen-3ya.example" give the same key, as
+ * DMARC's alignment already takes them. The name itself stays as organisationOf gives it, for display.
+ */
+export function organisationKey(addressOrHost: string): string {
+  return memo(organisationKeys, addressOrHost, () => {
+    const organisation = organisationOf(addressOrHost);
+    return domainToASCII(organisation) || organisation;
+  });
+}
+
+/** Whether two addresses or hosts belong to one organisational domain, whichever label form each is in. */
+export function sameOrganisation(a: string, b: string): boolean {
+  return organisationOf(a) === organisationOf(b) || organisationKey(a) === organisationKey(b);
+}
+
 // Every message compares its sender with the same few hundred brand names and domains: remember them.
 const organisations = new Map<string, string>();
+const organisationKeys = new Map<string, string>();
 const normalNames = new Map<string, string>();
+const nameKeys = new Map<string, string>();
+/** Longer strings (a display name can be 200 KB) are worked out each time, not kept in memory. */
+const MEMO_KEY_LIMIT = 256;
 function memo(cache: Map<string, string>, key: string, compute: () => string): string {
+  if (key.length > MEMO_KEY_LIMIT) return compute();
   let value = cache.get(key);
   if (value === undefined) {
     if (cache.size >= 20_000) cache.clear();
@@ -58,10 +81,107 @@ export function brandIndex(brands: readonly Brand[]): BrandIndex {
   return index;
 }
 
+/**
+ * Default_Ignorable_Code_Point (Unicode UAX #44 §5.3): characters drawn as nothing, among them the
+ * zero-width space and joiners, the soft hyphen and the bidi controls. In a name they hide nothing a
+ * reader sees, so "Pay\u200bPal" is PayPal (UTS #39 §4 drops them from skeletons for this reason).
+ */
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+/** UTS #46 §2.3 (and RFC 3490 §3.1): U+3002, U+FF0E and U+FF61 separate domain labels as "." does. */
+const IDNA_DOTS = /[\u3002\uff0e\uff61]/g;
+
+/**
+ * A display name as a reader sees it, for the checks on what it shows: NFKC (fullwidth and other
+ * compatibility forms as the letters they show), text under bidi embeddings and overrides in the order
+ * it is drawn, invisible characters dropped, the dots IDNA reads as dots written as ".". When the
+ * controls reorder something, the text as written is returned too: a reader that ignores them shows that.
+ */
+export function shownForms(name: string): string[] {
+  const compatible = name.normalize('NFKC').replace(IDNA_DOTS, '.');
+  const written = compatible.replace(IGNORABLE, '').trim();
+  if (!BIDI_CONTROL.test(compatible)) return [written];
+  const drawn = bidiDrawn(compatible).replace(IGNORABLE, '').trim();
+  return drawn === written ? [written] : [drawn, written];
+}
+
+const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Text in display order as far as the explicit bidi formatting characters decide it (UAX #9 §3.3.2
+ * X1–X8 for the levels, §3.4 L2 for the reversal), in a left-to-right paragraph: "\u202Eur.elpmaxe@ti"
+ * is drawn "it@example.ru". Not modelled: the implicit levels of right-to-left letters (Hebrew, Arabic),
+ * which reorder only right-to-left text, not the Latin addresses and names these checks look for.
+ */
+function bidiDrawn(text: string): string {
+  type Frame = { level: number; override: 'L' | 'R' | undefined; isolate: boolean };
+  const stack: Frame[] = [{ level: 0, override: undefined, isolate: false }];
+  const chars: string[] = [];
+  const levels: number[] = [];
+  const MAX_DEPTH = 125; // X1: max_depth
+  for (const ch of text) {
+    const top = stack.at(-1)!;
+    const odd = top.level % 2 === 1;
+    const nextOdd = top.level + (odd ? 2 : 1);
+    const nextEven = top.level + (odd ? 1 : 2);
+    switch (ch) {
+      case '\u202b': // RLE
+      case '\u202e': // RLO
+        if (nextOdd <= MAX_DEPTH)
+          stack.push({ level: nextOdd, override: ch === '\u202e' ? 'R' : undefined, isolate: false });
+        continue;
+      case '\u202a': // LRE
+      case '\u202d': // LRO
+        if (nextEven <= MAX_DEPTH)
+          stack.push({ level: nextEven, override: ch === '\u202d' ? 'L' : undefined, isolate: false });
+        continue;
+      case '\u2067': // RLI
+        if (nextOdd <= MAX_DEPTH) stack.push({ level: nextOdd, override: undefined, isolate: true });
+        continue;
+      case '\u2066': // LRI
+      case '\u2068': // FSI, taken as LRI: the first strong letter of a name is Latin or Cyrillic here
+        if (nextEven <= MAX_DEPTH) stack.push({ level: nextEven, override: undefined, isolate: true });
+        continue;
+      case '\u202c': // PDF: ends the innermost embedding or override, not an isolate (X7)
+        if (stack.length > 1 && !top.isolate) stack.pop();
+        continue;
+      case '\u2069': // PDI: ends the innermost isolate and what was opened inside it (X6a)
+        while (stack.length > 1 && !stack.at(-1)!.isolate) stack.pop();
+        if (stack.length > 1) stack.pop();
+        continue;
+    }
+    chars.push(ch);
+    // Under an override every character takes its direction (X6); otherwise left-to-right text at an
+    // odd level goes one up (I2), so it is drawn in its own order.
+    levels.push(top.override !== undefined || !odd ? top.level : top.level + 1);
+  }
+  // L2: from the highest level down to the lowest odd one, reverse every run at that level or higher.
+  let highest = 0;
+  for (const level of levels) if (level > highest) highest = level;
+  for (let level = highest; level >= 1; level--) {
+    for (let i = 0; i < chars.length; ) {
+      if (levels[i]! < level) {
+        i++;
+        continue;
+      }
+      let end = i;
+      while (end < chars.length && levels[end]! >= level) end++;
+      reverse(chars, i, end);
+      reverse(levels, i, end);
+      i = end;
+    }
+  }
+  return chars.join('');
+}
+
+function reverse<T>(items: T[], from: number, to: number): void {
+  for (let a = from, b = to - 1; a < b; a++, b--) [items[a], items[b]] = [items[b]!, items[a]!];
+}
+
 export function normalName(s: string): string {
   return memo(normalNames, s, () =>
     s
       .normalize('NFKC')
+      .replace(IGNORABLE, '')
       .toLowerCase()
       .replaceAll('ё', 'е')
       .replace(/[^\p{L}\p{N}]+/gu, ' ')
@@ -69,20 +189,62 @@ export function normalName(s: string): string {
   );
 }
 
+/**
+ * A name as the people and brand checks compare it: normalName with every letter that has a Latin
+ * lookalike written as that Latin letter, so "Ivаn Petrоv" with Cyrillic а and о is Ivan Petrov, and
+ * "Cбербанк" with a Latin C is Сбербанк. Words split as normalName splits them.
+ */
+export function nameKey(s: string): string {
+  return memo(nameKeys, s, () => latinFold(normalName(s)));
+}
+
+/**
+ * Each letter that the UTS #39 confusables data maps to one Latin letter (its skeleton, §4, in either
+ * case: Cyrillic "к" has the skeleton "ĸ", its capital "К" the skeleton "K") written as that letter,
+ * in the letter's own case. ASCII is left alone: the whole skeleton would also take "rn" for "m" and
+ * "1" for "l", making the surname Stearn the brand Steam. Linear in the length.
+ */
+function latinFold(s: string): string {
+  let out = '';
+  for (const ch of s) out += ch < '\u0080' ? ch : (latinLookalike(ch) ?? ch);
+  return out;
+}
+
+const lookalikes = new Map<string, string | null>();
+
+function latinLookalike(ch: string): string | undefined {
+  let found = lookalikes.get(ch);
+  if (found === undefined) {
+    found = null;
+    if (/\p{L}/u.test(ch)) {
+      for (const form of [ch, ch.toUpperCase(), ch.toLowerCase()]) {
+        const prototype = skeleton(form);
+        if (/^[A-Za-z]$/.test(prototype)) {
+          found = ch === ch.toLowerCase() ? prototype.toLowerCase() : prototype.toUpperCase();
+          break;
+        }
+      }
+    }
+    if (lookalikes.size >= 4096) lookalikes.clear(); // bounded: a hostile name may bring many distinct letters
+    lookalikes.set(ch, found);
+  }
+  return found ?? undefined;
+}
+
 /** Each person's names as word lists, built once per list. */
 const preparedPeople = new WeakMap<readonly ProtectedPerson[], { person: ProtectedPerson; words: string[] }[]>();
 
-/** "Ivan Petrov" matches "Petrov Ivan", "IVAN PETROV (CEO)" and "Ivan Petrov via Gmail". */
+/** "Ivan Petrov" matches "Petrov Ivan", "IVAN PETROV (CEO)", "Ivan Petrov via Gmail" and "Ivаn Petrоv" in Cyrillic а, о. */
 export function personNamed(shown: string, people: readonly ProtectedPerson[]): ProtectedPerson | undefined {
   if (people.length === 0) return undefined;
   let names = preparedPeople.get(people);
   if (!names) {
     names = people.flatMap((person) =>
-      person.names.map((n) => ({ person, words: normalName(n).split(' ').filter(Boolean) })),
+      person.names.map((n) => ({ person, words: nameKey(n).split(' ').filter(Boolean) })),
     );
     preparedPeople.set(people, names);
   }
-  const got = new Set(normalName(shown).split(' '));
+  const got = new Set(nameKey(shown).split(' '));
   return names.find(({ words }) => words.length > 0 && words.every((w) => got.has(w)))?.person;
 }
 
@@ -95,10 +257,10 @@ function brandNames(brands: readonly Brand[]): BrandName[] {
   if (!prepared) {
     prepared = brands.flatMap((brand) =>
       brand.names.map((n) => {
-        const needle = normalName(n);
+        const needle = nameKey(n);
         // Short brand names (UPS, VK, ВТБ) only in their own case, so "ups" in a sentence is not UPS.
         const exactCase =
-          needle.length < 4 ? new RegExp(`(^|[^\\p{L}])${escapeRegExp(n)}($|[^\\p{L}])`, 'u') : undefined;
+          needle.length < 4 ? new RegExp(`(^|[^\\p{L}])${escapeRegExp(casedKey(n))}($|[^\\p{L}])`, 'u') : undefined;
         return { brand, needle: ` ${needle} `, ...(exactCase ? { exactCase } : {}) };
       }),
     );
@@ -107,10 +269,19 @@ function brandNames(brands: readonly Brand[]): BrandName[] {
   return prepared;
 }
 
+/** The name with its case, for the short brand names matched only in their own case. */
+function casedKey(s: string): string {
+  return latinFold(s.normalize('NFKC').replace(IGNORABLE, ''));
+}
+
+/** The brand whose name a display name shows: "PayPal", "Pay\u200bPal", "PаyPаl" with Cyrillic а. */
 export function brandNamedIn(name: string, brands: readonly Brand[]): Brand | undefined {
-  const hay = ` ${normalName(name)} `;
+  const hay = ` ${nameKey(name)} `;
+  let cased: string | undefined;
   for (const b of brandNames(brands)) {
-    if (b.needle !== '  ' && hay.includes(b.needle) && (!b.exactCase || b.exactCase.test(name))) return b.brand;
+    if (b.needle === '  ' || !hay.includes(b.needle)) continue;
+    cased ??= casedKey(name);
+    if (!b.exactCase || b.exactCase.test(cased)) return b.brand;
   }
   return undefined;
 }

@@ -8,7 +8,15 @@ import type { Brand } from './brands.ts';
 import { displayNameSignals } from './display-name-signals.ts';
 import { isFreeMail } from './free-mail.ts';
 import { joinedDomains, type Lookalike, lookalikeOf } from './lookalike.ts';
-import { brandIndex, brandNamedIn, organisationOf, type ProtectedPerson } from './names.ts';
+import {
+  brandIndex,
+  brandNamedIn,
+  organisationKey,
+  organisationOf,
+  type ProtectedPerson,
+  sameOrganisation,
+  shownForms,
+} from './names.ts';
 import type { Signal } from './signal.ts';
 
 export { organisationOf, type ProtectedPerson };
@@ -35,13 +43,15 @@ export function senderSignals(input: SenderInput): Signal[] {
   const from = message.from[0];
   if (!from || from.address === '') return signals;
   const fromOrg = organisationOf(from.address);
-  const ours = new Set(input.protectedDomains.map(organisationOf));
+  // Compared as A-labels: our domain written as a U-label in From is still ours (RFC 5890 §2.3.2.1).
+  const ours = new Set(input.protectedDomains.map(organisationKey));
+  const fromOurs = ours.has(organisationKey(fromOrg));
 
-  const claimed = from.name === '' ? undefined : brandNamedIn(from.name.normalize('NFKC'), input.brands);
+  const claimed = from.name === '' ? undefined : brandClaimed(from.name, input.brands);
   const lookalike = senderLookalike(fromOrg, input, claimed);
   if (lookalike) signals.push(lookalike);
 
-  if (ours.has(fromOrg) && input.dmarc !== undefined && input.dmarc !== 'pass') {
+  if (fromOurs && input.dmarc !== undefined && input.dmarc !== 'pass') {
     // Our own domain in From without DMARC pass: someone outside wrote it (RFC 7489 §3.1 alignment).
     signals.push({
       name: 'own-domain-spoof',
@@ -64,7 +74,7 @@ export function senderSignals(input: SenderInput): Signal[] {
   );
   const replyTo = list
     ? undefined
-    : message.replyTo.find((r) => r.address !== '' && organisationOf(r.address) !== fromOrg);
+    : message.replyTo.find((r) => r.address !== '' && !sameOrganisation(r.address, fromOrg));
   if (replyTo) {
     const free = isFreeMail(replyTo.address) && !isFreeMail(from.address);
     signals.push({
@@ -86,7 +96,7 @@ export function senderSignals(input: SenderInput): Signal[] {
     });
   }
 
-  if (input.previousMessages === 0 && !ours.has(fromOrg)) {
+  if (input.previousMessages === 0 && !fromOurs) {
     signals.push({
       name: 'first-contact',
       group: 'sender',
@@ -100,7 +110,7 @@ export function senderSignals(input: SenderInput): Signal[] {
   }
 
   const envelope = input.envelopeFrom;
-  if (envelope && !list && input.dmarc !== 'pass' && organisationOf(envelope) !== fromOrg) {
+  if (envelope && !list && input.dmarc !== 'pass' && !sameOrganisation(envelope, fromOrg)) {
     // Mailing lists and mail services differ here legitimately; only without DMARC pass is it a hint.
     signals.push({
       name: 'envelope-mismatch',
@@ -116,6 +126,15 @@ export function senderSignals(input: SenderInput): Signal[] {
   return signals;
 }
 
+/** The brand a display name claims, read as the reader sees it (names.ts shownForms). */
+function brandClaimed(name: string, brands: readonly Brand[]): Brand | undefined {
+  for (const form of shownForms(name)) {
+    const brand = brandNamedIn(form, brands);
+    if (brand) return brand;
+  }
+  return undefined;
+}
+
 /** A brand label this short collides with ordinary words under one edit (visa/vista, chase/chaser). */
 const SHORT_BRAND_LABEL = 5;
 
@@ -123,7 +142,7 @@ function senderLookalike(fromOrg: string, input: SenderInput, claimed: Brand | u
   const ownAndPartners = joinedDomains(input.protectedDomains, input.partnerDomains);
   const own = lookalikeOf(fromOrg, ownAndPartners);
   if (own) {
-    const partner = !input.protectedDomains.some((d) => organisationOf(d) === organisationOf(own.protected));
+    const partner = !input.protectedDomains.some((d) => sameOrganisation(d, own.protected));
     return lookalikeSignal(own, partner ? { executive: 0.5 } : { executive: 0.5, password: 0.5 });
   }
   const index = brandIndex(input.brands);

@@ -129,6 +129,29 @@ describe('sender signals', () => {
   });
 });
 
+describe('internationalised domains', () => {
+  it('take a U-label and its A-label for one domain (RFC 5890 §2.3.2.1): no envelope mismatch', async () => {
+    for (const [from, envelope] of [
+      ['j@xn--mnchen-3ya.example', 'j@münchen.example'],
+      ['=?UTF-8?Q?j=C3=B6rg?= <j@münchen.example>', 'bounce@mail.xn--mnchen-3ya.example'],
+    ] as const) {
+      const s = await signals(`From: ${from}`, { envelopeFrom: envelope, dmarc: 'none' });
+      assert.equal(s.has('envelope-mismatch'), false, `${from} / ${envelope}`);
+    }
+    const other = await signals('From: j@xn--mnchen-3ya.example', { envelopeFrom: 'j@munchen.example', dmarc: 'none' });
+    assert.ok(other.has('envelope-mismatch'), 'munchen is another domain');
+    const replyTo = await signals('From: <a@münchen.example>\r\nReply-To: <b@xn--mnchen-3ya.example>');
+    assert.equal(replyTo.size, 0);
+  });
+
+  it('take our own domain in either form for ours', async () => {
+    const ours = { protectedDomains: ['xn--e1afmkfd.xn--p1ai'] };
+    const spoof = await signals('From: <a@пример.рф>', { ...ours, dmarc: 'fail', previousMessages: 0 });
+    assert.deepEqual([...spoof.keys()], ['own-domain-spoof']);
+    assert.equal((await signals('From: <a@пример.рф>', { ...ours, dmarc: 'pass', previousMessages: 0 })).size, 0);
+  });
+});
+
 describe('mailing lists', () => {
   it('explain a foreign envelope sender and Reply-To (RFC 2369, RFC 2919)', async () => {
     const list =

@@ -7,10 +7,22 @@
  * its block headers (rar.ts); nested archives inside it are only named, since its data is compressed
  * with RAR's own methods. 7z is recognised by its signature but not listed (its headers are usually
  * LZMA-compressed). Never throws: a broken archive is reported as not listed.
+ *
+ * A ZIP is found from its end, as unzip finds it, so bytes in front of it (a self-extractor's stub,
+ * junk, a picture) do not hide it. The entry budget bounds the costly part (yauzl's entries and the
+ * nested ZIPs they open); every later name is still read straight from the central directory, which
+ * costs no more than the directory's own bytes, so a thousand dummy files cannot hide what follows.
  */
 import type { Readable } from 'node:stream';
-import { type Entry, fromBufferPromise, getFileNameLowLevel, type ZipFile } from 'yauzl';
-import { kindByContent } from './file-types.ts';
+import {
+  type Entry,
+  type ExtraField,
+  fromBufferPromise,
+  getFileNameLowLevel,
+  parseExtraFields,
+  type ZipFile,
+} from 'yauzl';
+import { deceptiveName, kindByContent, kindByName } from './file-types.ts';
 import { listRar } from './rar.ts';
 
 export type ArchiveFormat = 'zip' | 'rar' | '7z' | 'gzip';
@@ -28,8 +40,10 @@ export interface ArchiveListing {
   listed: boolean;
   /** Some entry, or the archive's own headers, is password-protected; undefined when we cannot tell. */
   encrypted: boolean | undefined;
-  /** The entry limit was reached before the end. */
+  /** The entry limit was reached before the end: later entries were only named, one of each kind of name. */
   truncated: boolean;
+  /** A nested archive was left unopened because the message's budget ran out: part of what is inside is unknown. */
+  partial?: boolean;
 }
 
 /** ZIP-in-ZIP is opened this deep (1 = the attachment itself); deeper archives are only named. */
@@ -41,10 +55,17 @@ export const maxInflatedBytes = 10 * 1024 * 1024;
 
 export type Budget = { entries: number; bytes: number };
 
-/** The archive format an attachment's first bytes announce; undefined when it is not an archive. */
+/**
+ * The archive format an attachment holds: announced by its first bytes, or a ZIP found from its end
+ * behind other bytes; undefined when it is not an archive. A program is not looked into: a
+ * self-extractor is a program, and said to be one.
+ */
 export function archiveFormatOf(bytes: Uint8Array): ArchiveFormat | undefined {
   const kind = kindByContent(bytes);
-  return kind === 'zip' || kind === 'rar' || kind === '7z' || kind === 'gzip' ? kind : undefined;
+  if (kind === 'zip' || kind === 'rar' || kind === '7z' || kind === 'gzip') return kind;
+  if (kind === 'executable') return undefined;
+  const layout = zipLayout(bytes);
+  return layout && layout.entries > 0 ? 'zip' : undefined;
 }
 
 /**
@@ -85,16 +106,22 @@ async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budge
   const out: ArchiveListing = { format: 'zip', entries: [], listed: true, encrypted: false, truncated: false };
   let zip: ZipFile | undefined;
   try {
-    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const whole = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const layout = zipLayout(whole);
+    // A self-extractor's stub or junk in front, its offsets counted from the archive proper (unzip's
+    // "extra bytes at beginning"): yauzl counts from the buffer's start, so it gets the archive proper.
+    const buffer = layout && layout.prefix > 0 ? whole.subarray(layout.prefix) : whole;
     // Names decoded by us (below) so that a name yauzl would refuse ("..\\x.exe", "C:/x") is still listed;
     // sizes not checked, so that one odd entry does not hide the others.
     zip = await fromBufferPromise(buffer, { lazyEntries: true, decodeStrings: false, validateEntrySizes: false });
+    let read = 0;
     for await (const entry of zip.eachEntry()) {
       if (budget.entries <= 0) {
         out.truncated = true;
         break;
       }
       budget.entries--;
+      read++;
       const name = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
       if (name.endsWith('/')) continue; // a directory
       const encrypted = (entry.generalPurposeBitFlag & 0x1) !== 0; // APPNOTE §4.4.4, bit 0
@@ -103,14 +130,17 @@ async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budge
       out.entries.push({ path, encrypted });
       if (depth < maxNesting && !encrypted && /\.zip$/i.test(name)) {
         const inner = await inflate(zip, entry, budget);
-        if (inner === undefined) continue;
+        if (inner === 'over-budget') out.partial = true;
+        if (inner === undefined || inner === 'over-budget') continue;
         const nested = await listZip(inner, depth + 1, path, budget);
         out.entries.push(...nested.entries);
         if (nested.encrypted) out.encrypted = true;
         if (!nested.listed) out.listed = false;
         if (nested.truncated) out.truncated = true;
+        if (nested.partial) out.partial = true;
       }
     }
+    if (layout) nameTheRest(whole, layout, read, depth, prefix, out);
   } catch (error) {
     out.listed = false;
     // yauzl stops at bit 6 (APPNOTE §4.4.4, strong encryption), which it cannot read: the archive is encrypted.
@@ -121,9 +151,124 @@ async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budge
   return out;
 }
 
-/** A nested entry's bytes, or undefined when it would exceed the inflate budget or cannot be read. */
-async function inflate(zip: ZipFile, entry: Entry, budget: Budget): Promise<Uint8Array | undefined> {
-  if (!entry.canDecodeFileData() || entry.uncompressedSize > budget.bytes) return undefined;
+/**
+ * Every entry after the first `skip` (those yauzl gave), named from the central directory itself
+ * (APPNOTE §4.3.12): the ones past the entry budget, and any past the count the end record declares,
+ * which yauzl stops at and a hand-edited archive may understate. Only the first name of each kind is
+ * kept, which is all the signals report (the strongest of each); plain documents and unknown names
+ * are not kept. A nested ZIP here is not opened: what it holds is unknown. Each header moves on by 46
+ * bytes at least, so the walk is bounded by the directory's size.
+ */
+function nameTheRest(
+  bytes: Buffer,
+  layout: ZipLayout,
+  skip: number,
+  depth: number,
+  prefix: string[],
+  out: ArchiveListing,
+): void {
+  const kept = new Set<string>();
+  let at = layout.directoryStart;
+  for (let index = 0; at < layout.directoryEnd; index++) {
+    // A fixed part of 46 bytes, then the name, the extra field and the comment. Another record
+    // (a digital signature, §4.3.13) may end the directory.
+    const next =
+      at + 46 <= layout.directoryEnd && bytes.readUInt32LE(at) === CENTRAL_HEADER
+        ? at + 46 + bytes.readUInt16LE(at + 28) + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32)
+        : undefined;
+    if (next === undefined || next > layout.directoryEnd) {
+      if (index < layout.entries) out.listed = false; // damaged before the declared end
+      return;
+    }
+    if (index >= skip) {
+      const flags = bytes.readUInt16LE(at + 8);
+      const nameEnd = at + 46 + bytes.readUInt16LE(at + 28);
+      const extras = extraFields(bytes, nameEnd, nameEnd + bytes.readUInt16LE(at + 30));
+      const name = getFileNameLowLevel(flags, bytes.subarray(at + 46, nameEnd), extras, false);
+      const encrypted = (flags & 0x1) !== 0; // APPNOTE §4.4.4, bit 0
+      if (encrypted) out.encrypted = true;
+      const kind = deceptiveName(name) ? 'disguised' : kindByName(name);
+      // A nested ZIP listZip would have opened within the budget.
+      if (depth < maxNesting && !encrypted && /\.zip$/i.test(name)) out.partial = true;
+      if (!name.endsWith('/') && kind !== 'document' && kind !== 'other' && !kept.has(kind)) {
+        kept.add(kind);
+        out.entries.push({ path: [...prefix, name], encrypted });
+      }
+    }
+    at = next;
+  }
+}
+
+function extraFields(bytes: Buffer, start: number, end: number): ExtraField[] {
+  try {
+    return parseExtraFields(bytes.subarray(start, end));
+  } catch {
+    return []; // a damaged extra field: the plain name is used
+  }
+}
+
+const END_OF_CENTRAL_DIRECTORY = 0x06054b50; // APPNOTE §4.3.16
+const ZIP64_END_LOCATOR = 0x07064b50; // §4.3.15
+const ZIP64_END_OF_CENTRAL_DIRECTORY = 0x06064b50; // §4.3.14
+const CENTRAL_HEADER = 0x02014b50; // §4.3.12
+
+/** Where a ZIP's central directory lies in a buffer, as found from the end of the buffer. */
+interface ZipLayout {
+  /** Bytes in front of the archive proper, which its offsets do not count. */
+  prefix: number;
+  directoryStart: number;
+  directoryEnd: number;
+  /** Entries the archive declares. */
+  entries: number;
+}
+
+/**
+ * The end of central directory record (APPNOTE §4.3.16) is the last 22 bytes plus a comment of at
+ * most 65,535: searched backwards as unzip and yauzl do, with the comment length checked as yauzl
+ * checks it. Where the directory really starts, minus where the record says it does, is the number
+ * of bytes in front of the archive (Info-ZIP unzip's "extra bytes at beginning"). A ZIP64 archive
+ * gives its counts in the ZIP64 record (§4.3.14) that the locator (§4.3.15) points at. Undefined when
+ * there is no consistent record; reads at most 64 KB and the directory's first header.
+ */
+function zipLayout(bytes: Uint8Array): ZipLayout | undefined {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const signature = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+  const at = buffer.lastIndexOf(signature, buffer.length - 22);
+  if (at < 0 || at < buffer.length - 22 - 0xffff) return undefined;
+  if (buffer.readUInt32LE(at) !== END_OF_CENTRAL_DIRECTORY || buffer.readUInt16LE(at + 20) !== buffer.length - at - 22)
+    return undefined;
+  let entries = buffer.readUInt16LE(at + 10);
+  let size = buffer.readUInt32LE(at + 12);
+  let offset = buffer.readUInt32LE(at + 16);
+  let end = at; // where the directory ends: the record after it
+  const locator = at - 20;
+  if (locator >= 0 && buffer.readUInt32LE(locator) === ZIP64_END_LOCATOR) {
+    const stated = Number(buffer.readBigUInt64LE(locator + 8));
+    // The record is where the locator says, or (with bytes in front) right before the locator.
+    const record = [stated, locator - 56].find(
+      (p) => p >= 0 && p + 56 <= locator && buffer.readUInt32LE(p) === ZIP64_END_OF_CENTRAL_DIRECTORY,
+    );
+    if (record === undefined) return undefined;
+    entries = Number(buffer.readBigUInt64LE(record + 32));
+    size = Number(buffer.readBigUInt64LE(record + 40));
+    offset = Number(buffer.readBigUInt64LE(record + 48));
+    end = record;
+  }
+  const prefix = end - size - offset;
+  if (prefix < 0 || !Number.isSafeInteger(prefix)) return undefined;
+  const directoryStart = prefix + offset;
+  if (entries > 0 && (directoryStart + 46 > end || buffer.readUInt32LE(directoryStart) !== CENTRAL_HEADER))
+    return undefined;
+  return { prefix, directoryStart, directoryEnd: end, entries };
+}
+
+/**
+ * A nested entry's bytes; 'over-budget' when it would exceed the message's inflate budget; undefined
+ * when it cannot be read.
+ */
+async function inflate(zip: ZipFile, entry: Entry, budget: Budget): Promise<Uint8Array | 'over-budget' | undefined> {
+  if (!entry.canDecodeFileData()) return undefined;
+  if (entry.uncompressedSize > budget.bytes) return 'over-budget';
   let stream: Readable | undefined;
   try {
     stream = await zip.openReadStreamPromise(entry);
@@ -131,7 +276,7 @@ async function inflate(zip: ZipFile, entry: Entry, budget: Budget): Promise<Uint
     // The declared size may lie (a ZIP bomb): count what actually comes out.
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       budget.bytes -= chunk.length;
-      if (budget.bytes < 0) return undefined;
+      if (budget.bytes < 0) return 'over-budget';
       chunks.push(chunk);
     }
     return Buffer.concat(chunks);

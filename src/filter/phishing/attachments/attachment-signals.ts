@@ -3,15 +3,33 @@
  * names that hide their type, Office macros, HTML and SVG files, disk images and shortcuts, and
  * archives that hold any of these or that a password keeps closed to antivirus scanners. Looks at
  * names, first bytes and archive directories only; runs nothing, extracts nothing but a nested ZIP's
- * directory (archive.ts). One signal of each name per message, the strongest.
+ * directory (archive.ts). A message attached to the message (a forward as message/rfc822, an .eml
+ * file) is parsed and its own attachments inspected the same way, a few levels deep. One signal of
+ * each name per message, the strongest.
  */
-import type { MessageAttachment } from '../../../mime/message.ts';
+import { type MessageAttachment, parseMessageSync } from '../../../mime/message.ts';
 import type { Explanation, Signal } from '../signal.ts';
-import { type ArchiveListing, archiveBudget, type Budget, listArchive } from './archive.ts';
+import { type ArchiveListing, archiveBudget, archiveFormatOf, type Budget, listArchive } from './archive.ts';
 import { deceptiveName, extensionOf, type FileKind, kindByContent, kindByName, oleHasMacros } from './file-types.ts';
 
 type Input = { attachments: MessageAttachment[]; text: string; subject: string };
 type Emit = (name: string, weight: number, explanation: Explanation, evidence: string) => void;
+
+/** Messages attached to messages are opened this deep (1: a message attached to the one scored). */
+const maxEmbedded = 3;
+
+/** What the inspection of one message's attachments shares. */
+interface Context {
+  emit: Emit;
+  /** The archive budget, shared by every archive of the message, embedded messages' included. */
+  budget: Budget;
+  /** Whether the text gives a password: looked for only when an archive needs it, then remembered. */
+  password: () => boolean;
+  /** Embedded messages entered so far. */
+  depth: number;
+  /** "forward.eml → " for the attachments of an embedded message, as names are shown. */
+  within: string;
+}
 
 export async function attachmentSignals(input: Input): Promise<Signal[]> {
   const found = new Map<string, Signal>();
@@ -21,20 +39,50 @@ export async function attachmentSignals(input: Input): Promise<Signal[]> {
     const categories = name === 'html-attachment' ? { password: 0.5 } : undefined;
     found.set(name, { name, group: 'attachments', weight, explanation, evidence, ...(categories && { categories }) });
   };
-  const password = passwordGiven(`${input.subject}\n${input.text}`);
-  const budget = archiveBudget(); // shared by the message's archives
-  for (const attachment of input.attachments) {
+  const password = once(() => passwordGiven(`${input.subject}\n${input.text}`));
+  await inspectAll(input.attachments, { emit, budget: archiveBudget(), password, depth: 0, within: '' });
+  return [...found.values()];
+}
+
+async function inspectAll(attachments: readonly MessageAttachment[], context: Context): Promise<void> {
+  for (const attachment of attachments) {
     try {
-      await inspect(attachment, password, emit, budget);
+      await inspect(attachment, context);
     } catch {
       // A file we cannot read says nothing; one odd attachment must not lose the others' signals.
     }
   }
-  return [...found.values()];
 }
 
-async function inspect(a: MessageAttachment, password: boolean, emit: Emit, budget: Budget): Promise<void> {
-  const name = shown(a.filename || `(${a.contentType})`);
+function once(compute: () => boolean): () => boolean {
+  let value: boolean | undefined;
+  return () => (value ??= compute());
+}
+
+/**
+ * A whole message carried as an attachment: message/rfc822 (RFC 2046 §5.2.1), message/global (RFC 6532
+ * §3.5), or a file saved as .eml. The parser unpacks inline ones into the message; attached ones stay
+ * files, which a reader opens with one click, attachments and all.
+ */
+function isMessage(a: MessageAttachment): boolean {
+  return a.contentType === 'message/rfc822' || a.contentType === 'message/global' || extensionOf(a.filename) === 'eml';
+}
+
+async function inspect(a: MessageAttachment, context: Context): Promise<void> {
+  const { emit, budget } = context;
+  const name = shown(context.within + (a.filename || `(${a.contentType})`));
+  if (isMessage(a) && context.depth < maxEmbedded) {
+    const inner = parseMessageSync(a.content);
+    // A password for an archive inside may be given in the forwarded text or in the message around it.
+    const innerPassword = once(() => passwordGiven(`${inner.subject}\n${inner.text}`) || context.password());
+    await inspectAll(inner.attachments, {
+      ...context,
+      password: innerPassword,
+      depth: context.depth + 1,
+      within: `${name} → `,
+    });
+  }
+  // The file itself is judged too: a program named "letter.eml" is still a program.
   const byName = a.filename ? kindByName(a.filename) : 'other';
   const byContent = kindByContent(a.content);
   const disguise = a.filename ? deceptiveName(a.filename) : undefined;
@@ -63,9 +111,9 @@ async function inspect(a: MessageAttachment, password: boolean, emit: Emit, budg
     const active = activeSvg(a.content);
     emit('svg-attachment', active ? 4 : 3, explainSvg(name, active), name);
   }
-  if (byContent === 'zip' || byContent === 'rar' || byContent === '7z' || byContent === 'gzip') {
+  if (byContent !== 'executable' && archiveFormatOf(a.content) !== undefined) {
     const listing = await listArchive(a.content, budget);
-    if (listing) inspectArchive(name, listing, password, emit);
+    if (listing) inspectArchive(name, listing, context.password, emit);
   }
 }
 
@@ -84,7 +132,7 @@ function isDescribed(kind: FileKind | 'disguised'): kind is Described {
   return kind in riskyInside;
 }
 
-function inspectArchive(name: string, listing: ArchiveListing, password: boolean, emit: Emit): void {
+function inspectArchive(name: string, listing: ArchiveListing, passwordInText: () => boolean, emit: Emit): void {
   // An Office Open XML document is a ZIP (ECMA-376 Part 2 §8): its parts are not attachments, but a VBA project is a macro.
   const paths = listing.entries.map((e) => e.path.join('/'));
   if (paths.includes('[Content_Types].xml')) {
@@ -99,10 +147,14 @@ function inspectArchive(name: string, listing: ArchiveListing, password: boolean
     const path = shown(entry.path.join(' → '));
     emit('risky-archive-content', riskyInside[kind], explainInside(name, path, kind), `${name} → ${path}`);
   }
+  const password = listing.encrypted || !listing.listed ? passwordInText() : false;
   if (listing.encrypted || (password && !listing.listed)) {
     emit('encrypted-archive', password ? 4 : 2, explainEncrypted(name, listing.encrypted === true, password), name);
   } else if (!listing.listed) {
     emit('unlistable-archive', 1, explainUnlistable(name, listing.format), name);
+  } else if (listing.partial) {
+    // What a mail gateway cannot look into is unknown, not clean (ClamAV's AlertExceedsMax, amavis's UNCHECKED).
+    emit('unlistable-archive', 1, explainPartial(name), name);
   }
 }
 
@@ -110,18 +162,26 @@ function inspectArchive(name: string, listing: ArchiveListing, password: boolean
  * The subject or body gives a password ("password: 1234", "пароль для архива 1234", "pwd 77x").
  * English and Russian; any form of "пароль". Without a colon the value must hold a digit, so that
  * "a password is required" gives none.
+ *
+ * Every repetition is bounded (a password given in mail is a short token, near its keyword), so each
+ * occurrence of a keyword costs a constant and the whole text linear time: `\S*\d` after every
+ * "pass-" of 400 KB of "pass-pass-…" had backtracked for 40 seconds.
  */
-function passwordGiven(text: string): boolean {
+const passwordPatterns = (() => {
   const word = '(?:password|passcode|passwd|pwd|pass|парол[ьяюе]м?|пасс)';
   const strongWord = '(?:password|passcode|passwd|pwd|парол[ьяюе]м?)'; // "pass 3" is not a password
-  const forArchive = String.raw`(?:\s+(?:for|to|of|для|от|к|на)\s+(?:the\s+)?(?:archive|attachment|file|zip|rar|document|архив\p{L}*|вложени\p{L}*|файл\p{L}*|документ\p{L}*))?`;
-  const withSeparator = new RegExp(
-    String.raw`(?<!\p{L})${word}${forArchive}\s*(?:[:=]\s*\S{3,}|(?:is|[—–-])\s*\S*\d)`,
-    'iu',
-  );
-  const withNumber = new RegExp(String.raw`(?<!\p{L})${strongWord}${forArchive}\s+\S*\d\S*`, 'iu');
-  const phrase = /(?:password for the (?:archive|attachment|zip)|пароль (?:для|от|к) (?:архив|вложени|файл))/iu;
-  return withSeparator.test(text) || withNumber.test(text) || phrase.test(text);
+  const gap = String.raw`\s{0,32}`;
+  const forArchive = String.raw`(?:\s{1,32}(?:for|to|of|для|от|к|на)\s{1,32}(?:the\s{1,32})?(?:archive|attachment|file|zip|rar|document|архив\p{L}{0,16}|вложени\p{L}{0,16}|файл\p{L}{0,16}|документ\p{L}{0,16}))?`;
+  const value = String.raw`\S{0,63}\d`; // a token with a digit in it
+  return [
+    new RegExp(String.raw`(?<!\p{L})${word}${forArchive}${gap}(?:[:=]${gap}\S{3}|(?:is|[—–-])${gap}${value})`, 'iu'),
+    new RegExp(String.raw`(?<!\p{L})${strongWord}${forArchive}\s{1,32}${value}`, 'iu'),
+    /(?:password for the (?:archive|attachment|zip)|пароль (?:для|от|к) (?:архив|вложени|файл))/iu,
+  ];
+})();
+
+function passwordGiven(text: string): boolean {
+  return passwordPatterns.some((pattern) => pattern.test(text));
 }
 
 /** The first megabyte is enough to see a lure page's form or script; bigger pages are rare. */
@@ -263,6 +323,13 @@ function explainEncrypted(name: string, known: boolean, password: boolean): Expl
   return {
     en: `${en} The password is given in the message itself — a classic way to get malware past mail filters.`,
     ru: `${ru} Пароль указан прямо в письме — классический приём, чтобы провести вредоносную программу мимо почтовых фильтров.`,
+  };
+}
+
+function explainPartial(name: string): Explanation {
+  return {
+    en: `The archive “${name}” holds more than Postern looks into (over 1,000 files, or archives inside it beyond the size it opens). Every file name was checked, but what the archives inside it hold is unknown.`,
+    ru: `В архиве «${name}» больше, чем Postern просматривает (свыше 1000 файлов или вложенные архивы больше допустимого размера). Имена всех файлов проверены, но что внутри вложенных архивов, неизвестно.`,
   };
 }
 

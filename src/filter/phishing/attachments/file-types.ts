@@ -35,9 +35,21 @@ const document = new Set(
   ).split(' '),
 );
 
-/** The last extension of a file name, lower case and without the dot; '' when there is none. */
+/**
+ * The last part of a path as Windows saves it: trailing dots and spaces dropped, which the Win32 API
+ * does to every file name ("Naming Files, Paths, and Namespaces"), so "invoice.pdf.js." is saved
+ * and run as "invoice.pdf.js". Leading spaces go too (a name is shown without them).
+ */
+function savedName(name: string): string {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  let end = base.length;
+  while (end > 0 && (base[end - 1] === '.' || /\s/u.test(base[end - 1]!))) end--;
+  return base.slice(0, end).trimStart();
+}
+
+/** The last extension of a file name as saved, lower case and without the dot; '' when there is none. */
 export function extensionOf(name: string): string {
-  const base = name.slice(name.lastIndexOf('/') + 1).trim();
+  const base = savedName(name);
   const dot = base.lastIndexOf('.');
   return dot <= 0 ? '' : base.slice(dot + 1).toLowerCase();
 }
@@ -70,14 +82,17 @@ const bidiControl = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
  */
 export function deceptiveName(name: string): 'bidi' | 'double-extension' | 'padding' | undefined {
   if (bidiControl.test(name)) return 'bidi';
-  const base = name.slice(name.lastIndexOf('/') + 1);
+  const base = savedName(name);
   const kind = kindByName(base);
   if (kind === 'document' || kind === 'archive' || kind === 'other') return undefined;
-  const dot = base.lastIndexOf('.');
-  const stem = base.slice(0, dot);
-  const shown = stem.replace(/[\s._]+$/u, '');
-  if (isDocumentExtension(extensionOf(shown))) return 'double-extension';
-  if (/\s{3,}$/u.test(stem) || /[\s_]{10,}/u.test(stem)) return 'padding';
+  const stem = base.slice(0, base.lastIndexOf('.'));
+  // Trimmed by hand, not by /[\s._]+$/: a regex anchored only at the end retries from every position
+  // of a long run, quadratic in a 64 KB ZIP entry name.
+  let shownEnd = stem.length;
+  while (shownEnd > 0 && /[\s._]/u.test(stem[shownEnd - 1]!)) shownEnd--;
+  if (isDocumentExtension(extensionOf(stem.slice(0, shownEnd)))) return 'double-extension';
+  const trailingSpaces = stem.length - stem.trimEnd().length;
+  if (trailingSpaces >= 3 || /[\s_]{10}/u.test(stem)) return 'padding';
   return undefined;
 }
 

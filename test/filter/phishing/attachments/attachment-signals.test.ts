@@ -119,6 +119,12 @@ const singles: [label: string, attachment: MessageAttachment, want: string[]][] 
   ['a .vhd by name', file('disk.vhd', 'x'), ['disk-image-attachment:4[disk.vhd]']],
   ['an .lnk', file('invoice.lnk', lnk), ['shortcut-attachment:5[invoice.lnk]']],
   ['LNK content named .pdf', file('invoice.pdf', lnk), ['shortcut-attachment:5[invoice.pdf]']],
+  [
+    'a trailing dot, which Windows drops on saving',
+    file('invoice.pdf.js.', 'WScript.Shell'),
+    ['double-extension:4[invoice.pdf.js.]', 'executable-attachment:5[invoice.pdf.js.]'],
+  ],
+  ['a trailing dot and space', file('invoice.js. ', 'x'), ['executable-attachment:5[invoice.js. ]']],
   ['a 7z archive', file('files.7z', sevenZip), ['unlistable-archive:1[files.7z]']],
   ['a damaged ZIP', file('files.zip', 'PK\x03\x04 truncated'), ['unlistable-archive:1[files.zip]']],
 ];
@@ -280,5 +286,94 @@ test('end to end: a parsed message with a ZIP holding a script', async () => {
   const m = await parseMessage(Buffer.from(eml));
   assert.deepEqual(await signals(m.attachments, m.text, m.subject), [
     'risky-archive-content:5[Invoice_2026.zip → Invoice_2026.js]',
+  ]);
+});
+
+test('a ZIP whose first thousand files use up the listing budget still shows the script after them', async () => {
+  const files = Array.from({ length: 1000 }, (_, i) => [`empty${i}.txt`, ''] as [string, string]);
+  const z = await zip([...files, ['invoice.js', 'WScript.Shell'], ['invoice.pdf.js.', 'x']]);
+  assert.deepEqual(await signals([file('docs.zip', z)]), ['risky-archive-content:5[docs.zip → invoice.js]']);
+  // A ZIP inside, past the budget, is not opened: the archive is partly unknown, not clean.
+  const nested = await zip([...files, ['more.zip', await zip([['evil.exe', 'MZ']])]]);
+  assert.deepEqual(await signals([file('docs.zip', nested)]), ['unlistable-archive:1[docs.zip]']);
+});
+
+test('a ZIP with bytes in front of it (a self-extractor layout) is listed, whatever its name', async () => {
+  const z = await zip([['invoice.js', 'WScript.Shell']]);
+  const prefixed = Buffer.concat([Buffer.alloc(128, 0x20), z]);
+  assert.deepEqual(await signals([file('docs.zip', prefixed)]), ['risky-archive-content:5[docs.zip → invoice.js]']);
+  const picture = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500), z]);
+  assert.deepEqual(await signals([file('photo.jpg', picture, 'image/jpeg')]), [
+    'risky-archive-content:5[photo.jpg → invoice.js]',
+  ]);
+  assert.deepEqual(await signals([file('member.zip', await zip([['invoice.pdf.js.', 'x']]))]), [
+    'risky-archive-content:5[member.zip → invoice.pdf.js.]',
+  ]);
+});
+
+/** A message with one attachment, as a forward attaches the original. */
+function messageWith(attachment: string, name: string, type = 'application/octet-stream'): string {
+  return [
+    'From: a@example.com',
+    'Subject: Fwd: invoice',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="inner"',
+    '',
+    '--inner',
+    'Content-Type: text/plain',
+    '',
+    'See the invoice.',
+    '--inner',
+    `Content-Type: ${type}; name="${name}"`,
+    `Content-Disposition: attachment; filename="${name}"`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from(attachment, 'latin1').toString('base64'),
+    '--inner--',
+    '',
+  ].join('\r\n');
+}
+
+test('a forwarded message attached as message/rfc822 or as an .eml file has its attachments inspected', async () => {
+  const forwarded = messageWith('WScript.Shell', 'invoice.js');
+  assert.deepEqual(await signals([file('', forwarded, 'message/rfc822')]), [
+    'executable-attachment:5[(message/rfc822) → invoice.js]',
+  ]);
+  assert.deepEqual(await signals([file('fwd.eml', forwarded)]), ['executable-attachment:5[fwd.eml → invoice.js]']);
+  assert.deepEqual(await signals([file('letter.eml', pe())]), ['executable-attachment:5[letter.eml]']);
+  // Through a parsed message, as the detector gets it.
+  const outer = messageWith(forwarded, 'Invoice.eml', 'message/rfc822');
+  const m = await parseMessage(Buffer.from(outer));
+  assert.deepEqual(await signals(m.attachments, m.text, m.subject), [
+    'executable-attachment:5[Invoice.eml → invoice.js]',
+  ]);
+  // A password given in the forwarded text opens the case against the archive beside it.
+  const encrypted = (await readFile(new URL('encrypted.zip', fixtures))).toString('latin1');
+  const withPassword = messageWith(encrypted, 'report.zip').replace('See the invoice.', 'Password: 7781');
+  assert.deepEqual(await signals([file('fwd.eml', withPassword)]), ['encrypted-archive:4[fwd.eml → report.zip]']);
+});
+
+test('messages inside messages are opened three deep, no deeper', async () => {
+  let nested = messageWith('WScript.Shell', 'invoice.js');
+  for (let depth = 1; depth < 3; depth++) nested = messageWith(nested, `level${depth}.eml`, 'message/rfc822');
+  assert.deepEqual(await signals([file('top.eml', nested)]), [
+    'executable-attachment:5[top.eml → level2.eml → level1.eml → invoice.js]',
+  ]);
+  assert.deepEqual(await signals([file('top.eml', messageWith(nested, 'level3.eml', 'message/rfc822'))]), []);
+});
+
+test('the archive-password search takes linear time, also on 400 KB of "pass-"', async () => {
+  const text = `x ${'pass-'.repeat(80_000)}`;
+  const encrypted = file('report.zip', await readFile(new URL('encrypted.zip', fixtures)));
+  const start = performance.now();
+  assert.deepEqual(await signals([encrypted], text), ['encrypted-archive:2[report.zip]']);
+  assert.deepEqual(await signals([], text), []);
+  assert.deepEqual(await signals([encrypted], `${'password '.repeat(40_000)}: ${' '.repeat(100_000)}x`), [
+    'encrypted-archive:2[report.zip]',
+  ]);
+  const ms = performance.now() - start;
+  assert.ok(ms < 500, `${ms} ms`);
+  assert.deepEqual(await signals([encrypted], `${'pass-'.repeat(1000)} password: 7781`), [
+    'encrypted-archive:4[report.zip]',
   ]);
 });

@@ -53,6 +53,24 @@ test('the extension is the last one, lower case, of the base name', () => {
   assert.equal(extensionOf('noext'), '');
 });
 
+test('trailing dots and spaces are dropped, as Windows drops them when it saves the file', () => {
+  assert.equal(extensionOf('invoice.pdf.js.'), 'js');
+  assert.equal(extensionOf('invoice.js. '), 'js');
+  assert.equal(extensionOf('invoice.js . . '), 'js');
+  assert.equal(kindByName('invoice.js.'), 'executable');
+  assert.equal(extensionOf('Notes...'), '');
+});
+
+test('a name of 200,000 spaces or dots is judged in linear time', () => {
+  for (const filler of [' ', '.', '_']) {
+    const start = performance.now();
+    deceptiveName(`a${filler.repeat(200_000)}x.js`);
+    deceptiveName(`a.pdf${filler.repeat(200_000)}.js${filler.repeat(200_000)}`);
+    const ms = performance.now() - start;
+    assert.ok(ms < 500, `${JSON.stringify(filler)}: ${ms} ms`);
+  }
+});
+
 const disguises: [name: string, how: ReturnType<typeof deceptiveName>][] = [
   ['invoice.pdf.exe', 'double-extension'],
   ['scan.docx   .js', 'double-extension'],
@@ -63,6 +81,9 @@ const disguises: [name: string, how: ReturnType<typeof deceptiveName>][] = [
   ['report\u2067exe.pdf\u2069', 'bidi'],
   [`payment${' '.repeat(40)}.exe`, 'padding'],
   ['payment   .exe', 'padding'],
+  ['invoice.pdf.js.', 'double-extension'], // saved as invoice.pdf.js
+  ['invoice.pdf.js . ', 'double-extension'],
+  ['docs/invoice.pdf.exe.', 'double-extension'],
   ['invoice.pdf', undefined],
   ['jquery.min.js', undefined], // "min" is no document extension
   ['archive.tar.gz', undefined],
