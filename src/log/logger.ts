@@ -23,12 +23,50 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
       // field of every line, 11 µs against 2.4 µs for a stored message's line (measured in-process),
       // paid per message at the default level.
       redact: {
-        paths: SECRETS.flatMap((secret) => [secret, ...HOLDERS.map((holder) => `${holder}.${secret}`)]),
+        paths: [
+          ...SECRETS.flatMap((secret) => [secret, ...HOLDERS.map((holder) => `${holder}.${secret}`)]),
+          // node-postgres errors carry their Client: its connection parameters and the backend's
+          // cancel key (whoever has it may cancel that connection's queries).
+          'err.client',
+          'error.client',
+        ],
         censor: '[redacted]',
       },
+      formatters: { log: boundedFields },
     },
     destination ?? standardOutput(format === 'text' || (format === 'auto' && process.stdout.isTTY === true)),
   );
+}
+
+/** A logged value longer than this is cut: senders write much of what a line quotes. */
+export const MAX_LOGGED_STRING = 2048;
+
+/**
+ * Every string field of a line, and each string in an array field, at most MAX_LOGGED_STRING
+ * characters. Reply texts, DNS explanations (SPF exp=, RFC 7208 §6.2), milter replies and matched
+ * header text come from senders: a 60 KB SPF explanation made a 60 KB line on every MAIL FROM. The
+ * client is told at most 512 octets (RFC 5321 §4.5.3.1.5); the log says as much and how much more.
+ */
+function boundedFields(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const key in fields) {
+    const value = fields[key];
+    const bounded =
+      typeof value === 'string'
+        ? boundedString(value)
+        : Array.isArray(value) && value.some((item) => typeof item === 'string' && item.length > MAX_LOGGED_STRING)
+          ? value.map((item) => (typeof item === 'string' ? boundedString(item) : item))
+          : value;
+    if (bounded === value) continue;
+    out ??= { ...fields };
+    out[key] = bounded;
+  }
+  return out ?? fields;
+}
+
+function boundedString(text: string): string {
+  if (text.length <= MAX_LOGGED_STRING) return text;
+  return `${text.slice(0, MAX_LOGGED_STRING)}… (${text.length - MAX_LOGGED_STRING} more characters)`;
 }
 
 /**

@@ -29,3 +29,41 @@ test('secrets never reach a log line: passwords, SCRAM credentials, private keys
   assert.match(text, /"message":"login failed"/);
   assert.equal(text.match(/\[redacted\]/g)?.length, 5);
 });
+
+test("a node-postgres error's Client (with the backend's cancel key) is not logged", async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const error = Object.assign(new Error('Connection terminated unexpectedly'), {
+    client: { processID: 17308, secretKey: 98072147, connectionParameters: { user: 'postern' } },
+  });
+  createLogger('info', sink).warn({ err: error }, 'store: a background connection failed');
+  await new Promise((resolve) => setImmediate(resolve));
+  const text = lines.join('');
+  assert.doesNotMatch(text, /secretKey|98072147|processID/);
+  assert.match(text, /Connection terminated unexpectedly/);
+});
+
+test('a sender-sized field is cut: no log line carries a 60 KB SPF explanation or milter reply', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger('info', sink);
+  logger.info({ reply: `550 5.7.23 ${'E'.repeat(60_000)}`, checks: ['spf=fail', 'x'.repeat(90_000)], n: 3 }, 'refused');
+  await new Promise((resolve) => setImmediate(resolve));
+  const [line] = lines;
+  assert.ok(line !== undefined && line.length < 6000, `${line?.length} characters`);
+  const parsed = JSON.parse(line) as { reply: string; checks: string[]; n: number };
+  assert.match(parsed.reply, /^550 5\.7\.23 E+… \(\d+ more characters\)$/);
+  assert.match(parsed.checks[1] ?? '', /… \(87952 more characters\)$/);
+  assert.equal(parsed.checks[0], 'spf=fail');
+  assert.equal(parsed.n, 3);
+});
