@@ -255,18 +255,22 @@ export class SmtpListener {
     conn.timeoutMs = this.stress.timeoutFor('');
     secure.setTimeout(conn.timeoutMs);
     this.attach(conn, secure);
-    secure.once('secure', () => {
-      clearTimeout(timer);
-      conn.busy = false;
-      this.secured(conn, secure);
-      this.runner.apply(conn, conn.session.tlsStarted());
-    });
-    secure.once('error', (err) => {
+    const handshakeFailed = (err: Error) => {
       if (this.clientLog.allows(conn.peer.remoteAddress)) {
         conn.log.info({ reason: tlsReason(err) }, 'TLS handshake after STARTTLS failed');
       }
       secure.destroy();
+    };
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      // Past the handshake, a socket error (a client that resets instead of closing) is the session's
+      // (attach() hears it), not a failed handshake.
+      secure.off('error', handshakeFailed);
+      conn.busy = false;
+      this.secured(conn, secure);
+      this.runner.apply(conn, conn.session.tlsStarted());
     });
+    secure.once('error', handshakeFailed);
   }
 
   /** Enters or leaves stress as connections come and go (stress.ts). */

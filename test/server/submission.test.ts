@@ -246,6 +246,26 @@ test('brute force: failures from one address block it (454 4.7.0), the account i
   await server.store.clearLoginFailures('ip:127.0.0.1');
 });
 
+test('a client that resets the connection after a good STARTTLS handshake is no failed handshake in the log', async (t) => {
+  const own = await startTestServer({ log: { level: 'info' } });
+  t.after(() => own.stop());
+  const { client: clear } = await SmtpClient.open(own.submissionPort);
+  await ehlo(clear);
+  assert.equal(codeOf(await clear.command('STARTTLS')), '220 2.0.0');
+  const raw = clear.socket;
+  const secured = await clear.startTls();
+  await ehlo(secured);
+  raw.resetAndDestroy(); // a TCP RST, as swaks --quit-after and many bots end
+  const deadline = Date.now() + 2000;
+  while (!own.logs().some((l) => l.msg === 'connection closed' || l.msg === 'disconnected') && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(
+    own.logs().filter((l) => l.msg === 'TLS handshake after STARTTLS failed').length,
+    0,
+    JSON.stringify(own.logs().map((l) => l.msg)),
+  );
+});
+
 test('brute force in the log: a line per failed login with client and user, the block said once with its end', async (t) => {
   const own = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 3 }, log: { level: 'info' } });
   t.after(() => own.stop());
