@@ -110,7 +110,10 @@ test('check: a schema error stops at once, each problem an error line naming the
   fs.writeFileSync(file, 'hostname: [unclosed\n');
   const yaml = await postern(['check', '--json', '--config', file]);
   assert.equal(yaml.code, 1);
-  assert.match((JSON.parse(yaml.stdout) as { errors: string[] }).errors[0] ?? '', /^not valid YAML at line \d+, column \d+: /);
+  assert.match(
+    (JSON.parse(yaml.stdout) as { errors: string[] }).errors[0] ?? '',
+    /^not valid YAML at line \d+, column \d+: /,
+  );
   const empty = await postern(['check', '--config', '']);
   assert.equal(empty.stdout, 'error: --config: the path is empty\nthe config: 1 error; serve would not start\n');
   const missing = await postern(['check', '--json', '--config', `${file}.gone`]);
