@@ -225,6 +225,8 @@ export class ContentFilter {
       redirect = inspection.redirect;
     }
     let markedSpam = false;
+    // Each milter line names the session, the client and the message, as every line about a message does.
+    const about = { session: request.peer.sessionId, client: request.peer.remoteAddress, id: request.envelope.id };
     for (const milter of this.#runMilter ? this.#config.milters : []) {
       const outcome = await this.#runMilter!(milter, { ...request, content }, this.#site);
       const name = milter.name ?? milter.socket;
@@ -232,14 +234,11 @@ export class ContentFilter {
       if (outcome.kind === 'unavailable') {
         // An outage, not a bug of ours: said when it starts, once a minute and when it ends, with its
         // reason and without a stack (pino's serializer would repeat the cause's message).
-        outage.failed({ session: request.peer.sessionId, milter: name }, outcome.error.message);
+        outage.failed({ ...about, milter: name }, outcome.error.message);
         const fallback = unavailable(milter);
         if (fallback) return { ...fallback, reason: `milter ${name} unavailable` };
         // Each message that goes on without this milter's check is named (the outage is said once).
-        this.#logger.info(
-          { session: request.peer.sessionId, milter: name },
-          'milter unavailable: passed unchecked by it',
-        );
+        this.#logger.info({ ...about, milter: name }, 'milter unavailable: passed unchecked by it');
         continue;
       }
       outage.succeeded();
@@ -250,7 +249,7 @@ export class ContentFilter {
         for (const p of outcome.headerProblems) {
           // A warning: a milter that writes such fields is broken, or passes on what a sender wrote.
           const fields = {
-            session: request.peer.sessionId,
+            ...about,
             milter: name,
             change: p.type,
             header: p.name,
@@ -268,7 +267,7 @@ export class ContentFilter {
       if (outcome.envelope) {
         const changes = outcome.envelope;
         if (changes.refused.length > 0) {
-          const fields = { session: request.peer.sessionId, milter: name, addresses: changes.refused };
+          const fields = { ...about, milter: name, addresses: changes.refused };
           this.#logger.warn(fields, 'milter envelope change ignored: not an address');
         }
         envelope = mergeEnvelopeChanges(envelope, changes);
@@ -276,7 +275,7 @@ export class ContentFilter {
       content = outcome.content;
       if (outcome.kind !== 'quarantine' && outcome.spam) {
         markedSpam = true;
-        this.#logger.info({ session: request.peer.sessionId, milter: name }, 'milter marked the message as spam: Junk');
+        this.#logger.info({ ...about, milter: name }, 'milter marked the message as spam: Junk');
       }
       if (outcome.kind === 'accept') break; // SMFIR_ACCEPT: no later filter needs to see it
     }

@@ -137,7 +137,13 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);
       if (foreign) {
         logger.info(
-          { session: peer.sessionId, client: peer.remoteAddress, user: peer.authenticated, from: foreign },
+          {
+            session: peer.sessionId,
+            client: peer.remoteAddress,
+            id: envelope.id,
+            user: peer.authenticated,
+            from: foreign,
+          },
           'From header not owned: 553',
         );
         if (foreign === NO_FROM) {
@@ -172,7 +178,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       const sender = await foreignSenderAddress(fields, peer.authenticated, policy);
       if (sender) {
         logger.info(
-          { session: peer.sessionId, client: peer.remoteAddress, user: peer.authenticated, sender },
+          { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, user: peer.authenticated, sender },
           'Sender header not owned: 553',
         );
         const what =
@@ -344,7 +350,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             user: peer.authenticated,
             ...(examination?.header ? { auth: summary(examination) } : {}),
             ...(examination && forgedResultsRemoved(examination) ? { forgedResultsRemoved: true } : {}),
-            ...(junk ? { junk: examination?.verdict.reason ?? verdictOf(filtered)?.reason } : {}),
+            ...(junk ? { junk: junkReason(examination, filtered) } : {}),
             ...(verdictOf(filtered) ? { verdict: logVerdict(verdictOf(filtered)!) } : {}),
           },
           'message stored',
@@ -498,7 +504,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
 
   return {
     check,
-    message,
+    // Every refusal message() gives is logged there, with its reason and the message's id.
+    message: (envelope: Envelope, received: Buffer, peer: Peer) =>
+      message(envelope, received, peer).then((outcome) =>
+        outcome.reply.code >= 400 ? { ...outcome, logged: true as const } : outcome,
+      ),
     auth: options.auth ? (request, peer) => options.auth!.step(request, peer) : undefined,
     disconnected: (peer) => {
       policy.disconnected(peer);
@@ -524,6 +534,13 @@ function authenticationSummary(examination: Examination): AuthenticationSummary 
 
 function verdictOf(filtered: FilterOutcome | undefined) {
   return filtered?.action === 'deliver' ? filtered.verdict : undefined;
+}
+
+/** Why the message went to Junk: the check whose verdict was junk (DMARC p=quarantine, the phishing score) or a milter. */
+function junkReason(examination: Examination | undefined, filtered: FilterOutcome | undefined): string {
+  if (examination?.verdict.action === 'junk') return examination.verdict.reason;
+  const verdict = verdictOf(filtered);
+  return verdict?.action === 'junk' ? verdict.reason : 'a milter marked it as spam';
 }
 
 /**

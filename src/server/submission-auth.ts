@@ -167,7 +167,10 @@ export class SubmissionAuth {
       // A success does not clear the client's failures: with one account of their own, a guesser could
       // otherwise reset the count between guesses at other accounts. They age out of the window instead.
       const accountId = (await this.#store.findAccount(step.username.toLowerCase()))?.id;
-      this.#logger.info({ session: peer.sessionId, user: step.username, mechanism: current!.mechanism }, 'login');
+      this.#logger.info(
+        { session: peer.sessionId, client: peer.remoteAddress, user: step.username, mechanism: current!.mechanism },
+        'login',
+      );
       return step.data
         ? { action: 'success', username: step.username, ...(accountId ? { accountId } : {}), data: step.data }
         : { action: 'success', username: step.username, ...(accountId ? { accountId } : {}) };
@@ -179,7 +182,7 @@ export class SubmissionAuth {
       { session: peer.sessionId, client: peer.remoteAddress, reason: step.reason },
       `login failed: ${step.message}`,
     );
-    return { action: 'reject', reply: reply(535, '5.7.8', `Authentication failed: ${step.message}`) };
+    return { action: 'reject', reply: reply(535, '5.7.8', `Authentication failed: ${step.message}`), logged: true };
   }
 
   /**

@@ -65,7 +65,7 @@ export class EffectRunner {
       if (conn.socket.destroyed) return;
       conn.greeted = true;
       if (outcome.action === 'disconnect') {
-        this.apply(conn, conn.session.abort(outcome.reply));
+        this.apply(conn, conn.session.abort(outcome.reply, 'logged' in outcome ? outcome.logged : undefined));
         return;
       }
       const refusal = outcome.action === 'reject' ? outcome.reply : undefined;

@@ -61,5 +61,8 @@ export type CheckOutcome =
   | { action: 'continue'; route?: RecipientRoute }
   | { action: 'reject'; reply: Reply; logged?: true }
   | { action: 'disconnect'; reply: Reply; logged?: true };
-/** The answer to a message, or to a VRFY (250, 252 or 550 chosen by the host). */
-export type MessageOutcome = { action: 'reply'; reply: Reply };
+/**
+ * The answer to a message, or to a VRFY (250, 252 or 550 chosen by the host). `logged`: the host
+ * logged the refusal with its reason (and the message's id); the listener does not log it again.
+ */
+export type MessageOutcome = { action: 'reply'; reply: Reply; logged?: true };

@@ -203,7 +203,8 @@ export class SmtpSession {
         else this.emitReply(replies.vrfyAmbiguous());
         break;
       case 'message':
-        this.emitReply(outcome.action === 'reply' ? outcome.reply : replies.localError());
+        if (outcome.action === 'reply') this.out.push(replyEffect(outcome.reply, outcome.logged));
+        else this.emitReply(replies.localError());
         this.resetTransaction();
         break;
       case 'tls':

@@ -134,7 +134,10 @@ test('a message whose first line is folded is refused 554 5.6.0: it would contin
     assert.match(answer.text, /starts with a folded line/);
   }
   assert.deepEqual(await aliceMailbox(server, 'INBOX'), [], 'nothing stored');
-  assert.ok(server.logs().some((l) => /first line starts with white space/.test(String(l.msg))));
+  const lines = server.logs();
+  assert.equal(lines.filter((l) => /first line starts with white space/.test(String(l.msg))).length, 2);
+  // A refusal is one line (docs/deployment.md): the reply is not logged a second time by the listener.
+  assert.equal(lines.filter((l) => /starts with a folded line/.test(String(l.msg))).length, 0);
   assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
 });
 
@@ -404,11 +407,17 @@ test("a milter's X-Spam: Yes (rspamd's add header) or X-Spam-Flag: YES (SpamAssa
   let eom: Answer[] = [];
   const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [...eom, ['c']] : ['c']));
   t.after(() => milter.close());
-  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const server = await serverWith(t, {
+    filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } },
+    log: { level: 'info' },
+  });
   const send = (subject: string) =>
     sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example').replace('Meeting notes', subject));
   eom = [['h', z('X-Spam', 'Yes')]];
   assert.equal((await send('rspamd says spam')).code, 250);
+  // The log says why it went to Junk: the milter, not a DMARC result that filed nothing.
+  const stored = server.logs().find((l) => l.msg === 'message stored');
+  assert.equal(stored?.junk, 'a milter marked it as spam');
   eom = [['h', z('X-Spam-Flag', 'YES')]];
   assert.equal((await send('spamassassin says spam')).code, 250);
   eom = [['h', z('X-Spam', 'No')]];
