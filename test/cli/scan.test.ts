@@ -254,6 +254,17 @@ test('a configured wording is recognised too; a copy of our banner where the ser
   assert.deepEqual(await scanned(await delivered(disguisedHtml)), await scanned(disguisedHtml));
 });
 
+test("with the banner turned off, a copy of its wording in a marked message is the sender's and is read", async () => {
+  const reasons = [{ en: 'Confirm your password and card details today', ru: 'Подтвердите пароль и данные карты' }];
+  // In the configured language and wording: what the scan would take for our banner.
+  const copy = warningBanner({ language: settings.marks!.banner.language, reasons }).text;
+  const senderCopy = `${copy.replace(/\n/g, '\r\n')}\r\n\r\n`;
+  const raw = Buffer.from(lure(`${senderCopy}Hello, see you on Monday.`).replace('From: Billing', 'From: PayPal'));
+  const off = { ...settings, marks: { ...settings.marks!, banner: { ...settings.marks!.banner, enabled: false } } };
+  const mail = await delivered(raw, { enabled: false });
+  assert.deepEqual(await scanned(mail, off), await scanned(raw, off), 'nothing of the sender left out');
+});
+
 test('postern scan of a stored message quotes the sender, not our banner', async (t) => {
   const dir = tempDir('postern-scan-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -60,7 +60,8 @@ export function scanSettings(options: {
 export async function scanMessage(content: Uint8Array, settings: ScanSettings): Promise<ScanResult> {
   const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.length);
   const marks = settings.marks && markedByUs(bytes) ? settings.marks : undefined;
-  const message = await parseMessage(marks ? withoutBanner(bytes, marks.banner) : bytes);
+  // Only what the server puts in: with the banner off, a copy of its wording is the sender's text.
+  const message = await parseMessage(marks?.banner.enabled ? withoutBanner(bytes, marks.banner) : bytes);
   const authentication = authenticationFromHeaders(message.headers, settings.authservId);
   const returnPath = message.headers.find((h) => h.name === 'return-path')?.value;
   const envelopeFrom = returnPath === undefined ? undefined : (/<([^<>]*)>/.exec(returnPath)?.[1] ?? returnPath.trim());
