@@ -635,6 +635,7 @@ test('a flag or argument a subcommand does not read is a usage error, not ignore
     assert.match(r.stderr, message, args.join(' '));
     assert.equal(r.stdout, '', args.join(' '));
   }
+  // quickstart's --address is declared to be repeated (one per address): that stays allowed (its own tests).
   const same = await postern(['user', 'list', '--config', file, '--config', file]);
   assert.equal(same.code, 0, `the same value twice is no conflict: ${same.stderr}`);
 });

@@ -3,11 +3,12 @@ import { parseArgs } from 'node:util';
 import { type LoadedConfig, loadConfig } from '../../config/load.ts';
 import { usageError } from '../errors.ts';
 
-type Flags = Record<string, { type: 'string' | 'boolean' }>;
+type Flags = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
 export function parseCommandLine<F extends Flags>(args: string[], flags: F, command: string) {
   const parsed = parseStrictly(args, flags, command);
-  const twice = optionGivenTwice(parsed.tokens);
+  // An option declared `multiple` (quickstart's --address) is meant to be given again.
+  const twice = optionGivenTwice(parsed.tokens, (name) => flags[name]?.multiple === true);
   if (twice !== undefined) throw usageError(`${command}: --${twice} is given twice with different values`);
   return parsed;
 }
@@ -25,10 +26,13 @@ function parseStrictly<F extends Flags>(args: string[], flags: F, command: strin
  * node:util keeps the last of a repeated option; `--config a.yaml … --config b.yaml` would then act on
  * b.yaml while the admin reads a.yaml at the front of the line.
  */
-function optionGivenTwice(tokens: ReturnType<typeof parseArgs>['tokens']): string | undefined {
+function optionGivenTwice(
+  tokens: ReturnType<typeof parseArgs>['tokens'],
+  repeatable: (name: string) => boolean,
+): string | undefined {
   const seen = new Map<string, string | undefined>();
   for (const token of tokens ?? []) {
-    if (token.kind !== 'option' || token.value === undefined) continue;
+    if (token.kind !== 'option' || token.value === undefined || repeatable(token.name)) continue;
     const earlier = seen.get(token.name);
     if (seen.has(token.name) && earlier !== token.value) return token.name;
     seen.set(token.name, token.value);
