@@ -174,7 +174,10 @@ const DOMAIN_PROPERTIES = new Set(['smtp.helo', 'header.d', 'header.from']);
 function property(name: string, text: string): string {
   // A U-label (an EHLO or From domain written in UTF-8) would put UTF-8 into the header of a message
   // that may not carry it (RFC 6532 §3.7: only SMTPUTF8 mail does).
-  const ascii = DOMAIN_PROPERTIES.has(name) && /[^\x00-\x7f]/.test(text) ? domainToASCII(text) || text : text;
+  const ascii =
+    DOMAIN_PROPERTIES.has(name) && /[^\x00-\x7f]/.test(text)
+      ? domainToASCII(text) || text.replace(/[^\x00-\x7f]/gu, '?') // no A-label: as Received writes it
+      : text;
   return `${name}=${value(ascii)}`;
 }
 

@@ -167,7 +167,9 @@ export class InboundPolicy {
     if (peer.submission) return { action: 'continue' };
     const ctx = this.#context(peer, 'client', { pregreet });
     return this.#run(peer, this.lists.client, ctx, (result) => {
-      if (result.action === 'dunno' && !pregreet && talked?.()) return this.#latePregreet(peer);
+      if (!pregreet && result.action !== 'reject' && talked?.() && this.#pregreetDecides(result)) {
+        return this.#latePregreet(peer);
+      }
       if (result.action !== 'reject') return undefined;
       if (result.reply.code < 500) return { action: 'disconnect', reply: asClosing(result.reply), logged: true };
       return { action: 'reject', reply: asRefusedGreeting(result.reply), logged: true };
@@ -179,6 +181,15 @@ export class InboundPolicy {
    * greeting is not out yet, so that is a pregreet too (postscreen counts anything before its banner).
    * Every rule having said DUNNO, reject_pregreet's own answer is the list's.
    */
+  /** Whether reject_pregreet came before whatever ended the client list (no decision, or a later permit). */
+  #pregreetDecides(result: ListResult): boolean {
+    const entries = this.lists.client.entries;
+    const pregreetAt = entries.findIndex((e) => e.restriction.name === 'reject_pregreet');
+    if (pregreetAt < 0) return false;
+    if (result.action !== 'permit') return true;
+    return entries.findIndex((e) => e.restriction.label === result.rule) > pregreetAt;
+  }
+
   #latePregreet(peer: Peer): PolicyOutcome | undefined {
     const entry = this.lists.client.entries.find((e) => e.restriction.name === 'reject_pregreet');
     if (!entry) return undefined;

@@ -51,6 +51,11 @@ test('domains written in UTF-8 (an EHLO name, a From domain) are A-labels in the
   assert.match(header, /smtp\.helo=xn--mnchen-3ya\.example;/);
   assert.match(header, /header\.from=xn--bcher-kva\.example/);
   assert.ok(/^[\x00-\x7f]*$/.test(header), header);
+  // A name with no A-label (an invalid U-label) is written as Received writes it, never raw UTF-8.
+  const invalid = authenticationResultsHeader('mx.example.com', {
+    helo: { result: 'none', domain: 'xn--ü.example', reason: '' },
+  });
+  assert.match(invalid, /smtp\.helo="xn--\?\.example"/);
 });
 
 test('a login is auth=pass smtp.auth (RFC 8601 §2.7.4); a reason with parentheses stays one comment', () => {

@@ -82,6 +82,23 @@ test('pregreet: bytes sent while a slow DNS list still runs come before the gree
   const { greeting: patient, client } = await SmtpClient.open(server.port);
   assert.equal(patient.code, 220, 'a client that waits is greeted once the list gives up');
   await client.close();
+
+  // A permit after reject_pregreet does not exempt the early talker; only one before it would.
+  const permitAfter = await serverWith(
+    t,
+    {
+      smtp: { greetDelayMs: 50 },
+      mynetworks: ['127.0.0.1/32'],
+      restrictions: { client: ['reject_pregreet', 'reject_rbl_client bl.example', 'permit_mynetworks'] },
+    },
+    { timeout: ['1.0.0.127.bl.example'] },
+    600,
+  );
+  const talker = await SmtpClient.connect(permitAfter.port);
+  await sleep(250);
+  talker.send('EHLO early.example\r\n');
+  assert.equal(codeOf(await talker.read()), '554 5.5.1');
+  await talker.close();
 });
 
 test('reject_unauth_pipelining: commands ahead of replies without EHLO, or content sent with DATA', async (t) => {

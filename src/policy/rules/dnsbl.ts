@@ -109,7 +109,8 @@ async function query(ctx: PolicyContext, name: string, list: ListSpec): Promise<
   }
   const code = answer.records.find((address) => counts(address, list.filter));
   if (code === undefined) {
-    const refusal = list.filter === undefined ? answer.records.find(isListError) : undefined;
+    // With a filter that does not name it, the error answer is no listing either: said, not dropped.
+    const refusal = answer.records.find(isListError);
     // The list did not answer the question: as with a lookup that failed, not listed, with a warning.
     if (refusal !== undefined)
       return { listed: false, temporary: true, reason: `${list.zone} refused the query for ${name}: ${refusal}` };

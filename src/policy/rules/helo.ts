@@ -2,7 +2,8 @@
  * HELO/EHLO argument checks with Postfix's names and texts: syntax (RFC 5321 §4.1.1.1: a Domain or
  * an address literal), fully-qualified (RFC 5321 §2.3.5), known to DNS, and not claiming to be us.
  * HELO names are often wrong on honest servers too, so only the syntax check is on by default.
- * Not done: Postfix's leniency for underscores in names, and HELO checks against SPF.
+ * Underscores and one trailing dot are taken as Postfix takes them (a label may not start or end with
+ * "_" here, which Postfix allows). Not done: HELO checks against SPF.
  */
 import { isIP } from 'node:net';
 import { unmappedAddress } from '../../dns/ip.ts';

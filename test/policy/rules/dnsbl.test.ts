@@ -54,6 +54,8 @@ const clientCases: [args: string, ip: string, want: string][] = [
   // 127.255.255.0/24 is the list refusing the query, the same for every address: not a listing.
   ['bl.example.org', '192.0.2.16', deferred('192.0.2.16')],
   ['bl.example.org', '192.0.2.17', deferred('192.0.2.17')],
+  // a filter that does not name the error code: still a list that refused, said in the log
+  ['bl.example.org=127.0.0.[2..11]', '192.0.2.16', deferred('192.0.2.16')],
   // asked for by name
   ['bl.example.org=127.255.255.254', '192.0.2.16', `${blocked('192.0.2.16')}; query refused: public resolver`],
 ];
