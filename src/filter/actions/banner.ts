@@ -4,6 +4,7 @@
  * display names), so the HTML form escapes every piece of it and is built from inline styles only:
  * mail clients drop <style> blocks, scripts and remote images.
  */
+import { parse } from 'parse5';
 import {
   decodeTextPart,
   encodeTextPart,
@@ -133,11 +134,15 @@ function bannerHtml(paragraphs: Paragraph[]): string {
  * The message with the banner at the top of every body text part (mime-parts.ts says which). A part
  * in a charset we cannot read but whose bytes are ASCII-compatible gets the ASCII banner and keeps its
  * own bytes. A body that cannot be edited so — signed or encrypted, nested too deep, in a transfer
- * encoding or charset we cannot write, or no text at all (an image, an attached message) — is not
+ * encoding or charset we cannot write, HTML whose body begins past what is parsed or that has none (a
+ * frameset), or no text at all (an image, an attached message) — is not
  * left without a warning: the message becomes a multipart/mixed with the banner as its first part.
  */
 export function insertBanner(message: Buffer, banner: Banner): Buffer {
   const found = findBodyTextParts(message);
+  // Wrapped, an encrypted message could not be decrypted any more (a reader decrypts the message, not
+  // a part of it; RFC 8551 §3.1): its subject tag and verdict fields mark it, as for mail we cannot read.
+  if (found.sealed === 'multipart/encrypted') return message;
   if (found.sealed !== undefined || found.parts.length === 0) return wrapWithTextPart(message, banner.text);
   const changes: { start: number; end: number; bytes: Buffer }[] = [];
   for (const part of found.parts) {
@@ -147,6 +152,7 @@ export function insertBanner(message: Buffer, banner: Banner): Buffer {
     const { html, text: plain } = opaque ? banner.ascii : banner;
     const changed =
       part.subtype === 'html' ? withHtmlBanner(text, html, !opaque) : withTextBanner(text, plain, lineEndOf(message));
+    if (changed === undefined) return wrapWithTextPart(message, banner.text);
     const bytes = encodeTextPart(message, part, { text: changed, opaque });
     changes.push({ start: part.headerStart, end: part.bodyEnd, bytes });
   }
@@ -158,9 +164,10 @@ function withTextBanner(text: string, banner: string, messageEol: string): strin
   return banner.replace(/\r\n|\r|\n/g, eol) + eol + eol + text;
 }
 
-/** Where the document's body begins (bodyStart), else at the very start. */
-function withHtmlBanner(html: string, banner: string, reencoded: boolean): string {
-  const at = bodyStart(html) ?? 0;
+/** Where the document's body begins (bodyStart); undefined when that cannot be known. */
+function withHtmlBanner(html: string, banner: string, reencoded: boolean): string | undefined {
+  const at = bodyStart(html);
+  if (at === undefined) return undefined;
   let head = html.slice(0, at);
   // Re-encoded, the text is now UTF-8: a <meta> naming another charset would make a browser misread
   // it (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
@@ -168,118 +175,32 @@ function withHtmlBanner(html: string, banner: string, reencoded: boolean): strin
   return head + banner + html.slice(at);
 }
 
-/** HTML 5 §13.2.6.4.4 and §13.2.6.4.6: start tags that the "in head" and "after head" modes keep in the head. */
-const HEAD_TAGS = new Set([
-  'html',
-  'head',
-  'base',
-  'basefont',
-  'bgsound',
-  'link',
-  'meta',
-  'title',
-  'style',
-  'script',
-  'noscript',
-  'noframes',
-  'template',
-]);
-const HTML_SPACE = /[\t\n\f\r ]/;
+/**
+ * How much of an HTML part is parsed to find where its body begins. The body starts near the top of
+ * every real message; past this (a head padded with megabytes of style), the message is wrapped.
+ */
+const BODY_SEARCH_CHARS = 256 * 1024;
 
 /**
- * Where a browser's body begins, as its tree builder decides (HTML 5 §13.2.6.4): just past an
- * explicit `<body>` met while still in the head, or just before the first text or tag that opens the
- * body implicitly (a `<div>`, a word). A `<body>` the sender writes after that — inside a hidden
- * `<div>`, a comment, a `<template>`, an attribute value or a script — is no body start: a browser
- * merges its attributes into the body already open and puts nothing there. Undefined when the
- * markup is cut short before the body begins (or is a frameset). One pass, linear.
+ * Where a browser's body begins, as the HTML standard's parser builds the tree (HTML 5 §13.2.6.4,
+ * parse5, with scripting off as in mail readers): just past an explicit `<body>` tag that opened the
+ * body, or where the first text or element that opened it implicitly (a `<div>`, a word) begins. A
+ * `<body>` the sender writes after that — inside a hidden `<div>`, a comment, a `<template>`, an
+ * attribute, a script, a `<noscript>` — is no body start: a browser merges its attributes into the
+ * body already open and puts nothing there. A parser of our own differed from browsers' on quotes in
+ * attribute names, vertical tabs in tag names and escaped script text, each a place to hide the
+ * banner. Undefined when the body begins past BODY_SEARCH_CHARS, holds nothing, or is none (a frameset).
  */
 export function bodyStart(html: string): number | undefined {
-  let i = 0;
-  while (i < html.length) {
-    const lt = html.indexOf('<', i);
-    const text = lt < 0 ? html.length : lt;
-    for (let j = i; j < text; j++) if (!HTML_SPACE.test(html[j]!)) return j; // text opens the body
-    if (lt < 0) return undefined;
-    i = lt;
-    if (html.startsWith('<!--', i)) {
-      const end = commentEnd(html, i + 4);
-      if (end === undefined) return undefined;
-      i = end;
-      continue;
-    }
-    if (html[i + 1] === '!' || html[i + 1] === '?' || (html[i + 1] === '/' && !/[A-Za-z]/.test(html[i + 2] ?? ''))) {
-      // DOCTYPE, bogus comments (§13.2.5.42): to the next ">".
-      const end = html.indexOf('>', i);
-      if (end < 0) return undefined;
-      i = end + 1;
-      continue;
-    }
-    const name = TAG_NAME.exec(html.slice(i, i + 64));
-    if (!name) return i; // a "<" that starts no tag is text
-    const close = endOfTag(html, i + name[0].length);
-    if (close === undefined) return undefined;
-    const tag = name[0].slice(1).toLowerCase();
-    if (tag.startsWith('/')) {
-      i = close; // end tags in the head are ignored or close head elements
-      continue;
-    }
-    if (tag === 'body') return close;
-    if (tag === 'frameset') return undefined;
-    if (!HEAD_TAGS.has(tag)) return i; // flow content: the body opens before it
-    i = close;
-    if (tag === 'template') {
-      const end = templateEnd(html, close);
-      if (end === undefined) return undefined;
-      i = end;
-    } else if (RAW_TEXT.has(tag)) {
-      const endTag = new RegExp(`</${tag}(?=[\\s/>])`, 'gi');
-      endTag.lastIndex = close;
-      const found = endTag.exec(html);
-      if (!found) return undefined;
-      i = found.index;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Just past a comment whose "<!--" ends at `from` (HTML 5 §13.2.5.43-§13.2.5.52): `<!-->` and
- * `<!--->` are whole comments, and `--!>` ends one as `-->` does.
- */
-function commentEnd(html: string, from: number): number | undefined {
-  if (html[from] === '>') return from + 1;
-  if (html.startsWith('->', from)) return from + 2;
-  const close = /--!?>/g;
-  close.lastIndex = from;
-  const found = close.exec(html);
-  return found ? found.index + found[0].length : undefined;
-}
-
-/** Just past the `</template>` that closes a template whose start tag ends at `from`; they nest. */
-function templateEnd(html: string, from: number): number | undefined {
-  const tags = /<(\/?)template(?=[\s/>])/gi;
-  tags.lastIndex = from;
-  let depth = 1;
-  for (let found = tags.exec(html); found; found = tags.exec(html)) {
-    depth += found[1] === '/' ? -1 : 1;
-    if (depth === 0) return endOfTag(html, found.index + found[0].length);
-  }
-  return undefined;
-}
-
-const TAG_NAME = /^<\/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)/;
-const RAW_TEXT = new Set(['script', 'style', 'title', 'textarea', 'xmp', 'iframe', 'noembed', 'noframes', 'noscript']);
-
-/** Just past the `>` that ends a tag whose name ends at `from`, quoted attribute values skipped. */
-function endOfTag(html: string, from: number): number | undefined {
-  let quote = '';
-  for (let i = from; i < html.length; i++) {
-    const c = html[i];
-    if (quote !== '') {
-      if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '>') return i + 1;
-  }
-  return undefined;
+  const source = html.length > BODY_SEARCH_CHARS ? html.slice(0, BODY_SEARCH_CHARS) : html;
+  const document = parse(source, { sourceCodeLocationInfo: true, scriptingEnabled: false });
+  const root = document.childNodes.find((node) => node.nodeName === 'html');
+  const body = root && 'childNodes' in root ? root.childNodes.find((node) => node.nodeName === 'body') : undefined;
+  if (!body || !('childNodes' in body)) return undefined;
+  const tag = body.sourceCodeLocation?.startTag;
+  if (tag) return tag.endOffset;
+  // Nothing in the body: the document may end inside a comment or a <script> (what is added after it
+  // would be hidden there), or the text read ended inside the head. Where it begins is not known.
+  const first = body.childNodes.find((node) => node.sourceCodeLocation)?.sourceCodeLocation;
+  return first?.startOffset;
 }

@@ -488,6 +488,24 @@ MIAGCSqGSIb3DQEHAqCAMIACAQEx
   await assertWrapped(signed, insertBanner(signed, banner));
 });
 
+test('an encrypted message is left as it is: wrapped, readers could not decrypt it', () => {
+  const encrypted = wire(`Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=e
+
+--e
+Content-Type: application/pgp-encrypted
+
+Version: 1
+--e
+Content-Type: application/octet-stream
+
+-----BEGIN PGP MESSAGE-----
+hQEMA
+-----END PGP MESSAGE-----
+--e--
+`);
+  assert.equal(insertBanner(encrypted, banner), encrypted);
+});
+
 test('nesting deeper than 32 is wrapped, without error', async () => {
   let body = 'Content-Type: text/plain\r\n\r\ndeep\r\n';
   for (let i = 0; i < 40; i++)
@@ -584,8 +602,25 @@ test('the HTML banner goes where the browser opens the body (HTML 5 §13.2.6.4),
   at('Hello <body>x', 'Hello');
   at('<html><head><!-- a --!><body>x', 'x'); // --!> ends a comment too
   at('<html><head><meta charset=utf-8>--!><body>x', '--!>'); // outside one it is text
+  // A review's cases, where a tokenizer of our own read otherwise than browsers:
+  at(`<head><meta x'><body><div hidden>'><p>x`, '<div hidden>'); // a quote in an attribute name opens no value
+  at('<body\v hidden>x', '<body\v'); // \v ends no tag name: an unknown element, which opens the body
+  at('<script></script\v><body></script>x', 'x');
+  at('<script><!--<script></script><body>--></script>x', 'x'); // escaped script text
+  at('<template><!--</template>--></template><body>x', 'x');
+  at('<head><noscript><div style="display:none"></noscript><body></div>x', '<div'); // scripting off, as mail readers
+  // No body start to be found: the caller wraps the message instead.
   assert.equal(bodyStart('<frameset cols="50%"></frameset>'), undefined);
   assert.equal(bodyStart('<html><head><!-- never closed'), undefined);
+  assert.equal(bodyStart('<html><head><script>never closed <p>x'), undefined);
+  assert.equal(bodyStart(`<html><head><style>${'p{}'.repeat(100_000)}</style></head><body>x`), undefined);
+});
+
+test('HTML whose body start cannot be found is wrapped, not edited', async () => {
+  for (const html of ['<html><head><!-- a body inside a comment <body>x', '<frameset cols="50%"></frameset>']) {
+    const message = wire(`Content-Type: text/html; charset=utf-8\n\n${html}\n`);
+    await assertWrapped(message, insertBanner(message, banner));
+  }
 });
 
 test('8-bit text without a charset keeps its bytes; HTML naming its charset in <meta> is read in it', async () => {
