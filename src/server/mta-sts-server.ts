@@ -9,6 +9,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { MTA_STS_PATH, mtaStsPolicy, policyHost } from '../admin/mta-sts-policy.ts';
 import type { Config } from '../config/schema.ts';
@@ -16,6 +17,7 @@ import type { Logger } from '../log/logger.ts';
 import { listenOn, type TakeOver } from '../tls/acme/listen.ts';
 import type { CertificateInfo, CertificateStore } from '../tls/certificate-store.ts';
 import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
+import { MTA_STS_MAX_CONNECTIONS, MTA_STS_MAX_PER_CLIENT } from './open-files.ts';
 
 export interface MtaStsServerOptions {
   /** host:port to bind (`mtaSts.listen`); port 0 picks a free port. */
@@ -39,9 +41,33 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
   const hosts = new Set(config.domains.map(policyHost));
   // No certificate of its own: every handshake takes the SNI callback's context, so renewed certificates
   // are served at once. A client without SNI gets no certificate; a sender always names the policy host.
-  const server = https.createServer({ ...serverTlsOptions(), SNICallback: certificates.SNICallback });
+  // A sender fetches one small file now and then: a few seconds and a few connections are plenty.
+  // Node's 120 s handshake timeout and no connection cap let one client hold hundreds of idle
+  // sockets, and the descriptors they take are the SMTP listeners' too (open-files.ts).
+  const server = https.createServer({
+    ...serverTlsOptions(),
+    SNICallback: certificates.SNICallback,
+    handshakeTimeout: 10_000,
+  });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = MTA_STS_MAX_CONNECTIONS;
+  const perClient = new Map<string, number>();
+  server.on('connection', (socket: net.Socket) => {
+    const client = socket.remoteAddress ?? '';
+    const open = (perClient.get(client) ?? 0) + 1;
+    if (open > MTA_STS_MAX_PER_CLIENT) {
+      socket.destroy();
+      return;
+    }
+    perClient.set(client, open);
+    socket.once('close', () => {
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
+    });
+  });
   server.on('secureConnection', (socket: tls.TLSSocket) => hardenSocket(socket));
   server.on('tlsClientError', () => {}); // scanners and aborted handshakes: nothing to act on
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

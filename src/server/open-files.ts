@@ -19,6 +19,10 @@ export interface OpenFileLimit {
   hard: number;
 }
 
+/** Connections the MTA-STS policy host (mta-sts-server.ts) holds at once, and from one client address. */
+export const MTA_STS_MAX_CONNECTIONS = 256;
+export const MTA_STS_MAX_PER_CLIENT = 16;
+
 /** Descriptors beside the connections: the store's files, the log, DNS sockets, certificates being read. */
 export const RESERVED_DESCRIPTORS = 256;
 
@@ -46,11 +50,14 @@ export function descriptorsNeeded(config: Config): { needed: number; explanation
   ].filter((name): name is string => typeof name === 'string');
   const perConnection = 1 + config.filter.milters.length;
   const connections = listeners.length * config.smtp.maxConnections;
-  const needed = connections * perConnection + RESERVED_DESCRIPTORS;
+  // The MTA-STS policy host's own cap (mta-sts-server.ts): its sockets are descriptors of this process too.
+  const policyHost = config.mtaSts.listen ? MTA_STS_MAX_CONNECTIONS : 0;
+  const needed = connections * perConnection + policyHost + RESERVED_DESCRIPTORS;
   const milters = perConnection > 1 ? ` and ${perConnection - 1} per milter while a message is checked` : '';
+  const mtaSts = policyHost > 0 ? `, ${policyHost} for the MTA-STS policy host` : '';
   const explanation =
     `smtp.maxConnections ${config.smtp.maxConnections} on each of ${listeners.length} listener${listeners.length === 1 ? '' : 's'} ` +
-    `(${listeners.join(', ')}), one descriptor per connection${milters}, and ${RESERVED_DESCRIPTORS} for the store, logs and DNS`;
+    `(${listeners.join(', ')}), one descriptor per connection${milters}${mtaSts}, and ${RESERVED_DESCRIPTORS} for the store, logs and DNS`;
   return { needed, explanation };
 }
 

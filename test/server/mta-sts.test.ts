@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { mtaStsPolicy } from '../../src/admin/mta-sts-policy.ts';
@@ -10,6 +11,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startMtaStsServer, uncoveredPolicyHosts } from '../../src/server/mta-sts-server.ts';
+import { MTA_STS_MAX_PER_CLIENT } from '../../src/server/open-files.ts';
 import { startServer } from '../../src/server/server.ts';
 import { CertificateStore } from '../../src/tls/certificate-store.ts';
 import { acquireTestDns } from '../support/dns.ts';
@@ -153,6 +155,35 @@ test('the HTTPS policy host: the policy for mta-sts.<our domain>, 404 for other 
   // Every name is covered: no warning.
   assert.equal(lines.filter((l) => l.level >= 40).length, 0);
   assert.ok(lines.some((l) => /MTA-STS: serving the policy/.test(l.msg)));
+});
+
+test("the policy host holds few idle connections from one client: its descriptors are the SMTP listeners' too", async (t) => {
+  const ca = await createTestCa();
+  const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);
+  const { logger } = captureLogger();
+  const server = await startMtaStsServer({ listen: '127.0.0.1:0', config: configOf({}), certificates, logger });
+  t.after(() => server.close());
+  const sockets = await Promise.all(
+    Array.from(
+      { length: MTA_STS_MAX_PER_CLIENT + 10 },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(server.port, '127.0.0.1', () => resolve(socket));
+          socket.on('error', reject);
+        }),
+    ),
+  );
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const open = sockets.filter((socket) => !socket.destroyed && socket.readyState === 'open').length;
+  assert.equal(open, MTA_STS_MAX_PER_CLIENT, 'the rest closed at once (a TLS handshake never sent)');
+  const ok = await fetchPolicy(server.port, ca.ca).catch((err: Error) => err);
+  assert.ok(ok instanceof Error, 'a 17th connection from the same address is refused too');
+  for (const socket of sockets) socket.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal((await fetchPolicy(server.port, ca.ca)).status, 200, 'served again once they are gone');
 });
 
 test('a policy host no certificate names: a warning naming it; the client refuses the default certificate', async (t) => {

@@ -39,6 +39,9 @@ test('the need counts each listener that runs, and a descriptor per milter while
   );
   assert.equal(descriptorsNeeded(milters).needed, 3 * 1000 * 3 + 256);
   assert.match(descriptorsNeeded(milters).explanation, /2 per milter/);
+  const policyHost = parseConfig({ mtaSts: { listen: '0.0.0.0:443' } }, 'test');
+  assert.equal(descriptorsNeeded(policyHost).needed, 3 * 1000 + 256 + 256);
+  assert.match(descriptorsNeeded(policyHost).explanation, /256 for the MTA-STS policy host/);
 });
 
 test('a soft limit below the need is a warning naming both figures and how to raise it', () => {
