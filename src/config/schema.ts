@@ -332,6 +332,13 @@ export const configSchema = z
               message: 'expected mailto: or https: URIs, comma-separated, e.g. mailto:tls-reports@example.com',
             },
           )
+          // Published as written: white space at the end would follow the last URI, where RFC 8460 §3 has none.
+          .transform((rua) =>
+            rua
+              .trim()
+              .split(/\s*,\s*/)
+              .join(','),
+          )
           .optional(),
         /** BIMI: the SVG Tiny PS logo and, optionally, the VMC (https URLs). */
         bimi: z.object({ logo: recordUrl, authority: recordUrl.optional() }).strict().optional(),
@@ -355,7 +362,9 @@ export const configSchema = z
     dkim: z
       .object({
         /** A key replaced by a rotation keeps its DNS record this long, for mail still in transit. */
-        retireAfterDays: z.number().int().min(1).default(7),
+        // A key retires within ten years at most: past that the date cannot be reckoned (a RangeError
+        // left the old key "retiring" for ever), and no mail stays in transit so long.
+        retireAfterDays: z.number().int().min(1).max(3650).default(7),
       })
       .strict()
       .prefault({}),

@@ -320,6 +320,11 @@ test('values written into DNS tag lists cannot end their tag: ";" or a quote in 
     'test',
   );
   assert.equal(good.publish.tlsRptRua, 'https://r.example.com/v1');
+  // RFC 8460 §3 has no white space after the last URI: trimmed, and around commas too.
+  const spaced = parseConfig({ publish: { tlsRptRua: ' mailto:tls@example.com , https://r.example.com/v1 ' } }, 'test');
+  assert.equal(spaced.publish.tlsRptRua, 'mailto:tls@example.com,https://r.example.com/v1');
+  // A retirement date past what can be reckoned left the old key "retiring" for ever.
+  assert.throws(() => parseConfig({ dkim: { retireAfterDays: 1e9 } }, 'test'), /dkim\.retireAfterDays/);
 });
 
 test('a machine name that cannot be the hostname stops the start naming the key, when the config sets none', async (t) => {
