@@ -234,7 +234,20 @@ export async function createDkimKey(store: Store, request: NewKeyRequest): Promi
     );
   }
   const generated = await generateDkimKey(algorithm, request.bits);
-  const active = existing.filter((key) => key.state === 'active');
+  // An RSA key takes a while to make: another keygen or rotate may have stored its key meanwhile, and
+  // two pending (or two first active) keys would break the one-rotation rule. Read again, just before
+  // the write. (Two commands within the same few milliseconds can still both pass.)
+  const current = await store.listDkimKeys(domain);
+  const raced = current.find(
+    (key) => key.algorithm === algorithm && (key.state === 'pending' || !existing.some((k) => k.id === key.id)),
+  );
+  if (raced) {
+    throw new DkimKeyError(
+      'rotation-under-way',
+      `another command stored key ${raced.selector} for ${domain} meanwhile (${raced.state}); postern dkim list shows it`,
+    );
+  }
+  const active = current.filter((key) => key.state === 'active');
   try {
     const key = await store.addDkimKey({
       domain,

@@ -247,6 +247,25 @@ test("keygen: a domain's first key is active at once; later ones are pending, re
   assert.equal((await store.listDkimKeys()).length, 4, 'nothing stored for a refused request');
 });
 
+test('keygens run at once keep one rotation at a time: one stores its key, the others are refused', async () => {
+  const store = new NullStore([]);
+  const fresh = await Promise.allSettled(
+    ['a', 'b', 'c'].map((selector) =>
+      createDkimKey(store, { domain: 'example.com', selector, algorithm: 'ed25519', now: T0 }),
+    ),
+  );
+  assert.equal(fresh.filter((r) => r.status === 'fulfilled').length, 1, 'one first key, active');
+  for (const r of fresh) if (r.status === 'rejected') assert.match(String(r.reason), /another command stored key/);
+  const rotations = await Promise.allSettled(
+    ['d', 'e', 'f'].map((selector) =>
+      createDkimKey(store, { domain: 'example.com', selector, algorithm: 'ed25519', now: T0 }),
+    ),
+  );
+  assert.equal(rotations.filter((r) => r.status === 'fulfilled').length, 1, 'one pending key');
+  const keys = await store.listDkimKeys('example.com');
+  assert.deepEqual(keys.map((k) => k.state).sort(), ['active', 'pending']);
+});
+
 test('removeDkimKey: pending and retired keys go; active and retiring ones only when forced', async () => {
   const store = new NullStore([]);
   const at = new Date('2025-05-01T00:00:00Z');
