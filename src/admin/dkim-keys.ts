@@ -216,10 +216,8 @@ export interface CreatedKey {
 export async function createDkimKey(store: Store, request: NewKeyRequest): Promise<CreatedKey> {
   const { domain, algorithm, now } = request;
   const existing = await store.listDkimKeys(domain);
-  const selector =
-    request.selector === undefined
-      ? freshSelector(defaultSelector(now), existing)
-      : checkSelector(request.selector, domain);
+  // The default selector meets the same checks: postern-YYYYMM-N under a long domain can pass 253.
+  const selector = checkSelector(request.selector ?? freshSelector(defaultSelector(now), existing), domain);
   const taken = existing.find((key) => key.selector === selector);
   if (taken) throw selectorTaken(domain, taken);
   if (algorithm === 'rsa') checkRsaBits(request.bits ?? DEFAULT_RSA_BITS);

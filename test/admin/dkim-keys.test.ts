@@ -247,6 +247,15 @@ test("keygen: a domain's first key is active at once; later ones are pending, re
   assert.equal((await store.listDkimKeys()).length, 4, 'nothing stored for a refused request');
 });
 
+test('the default selector is refused too when the record name would pass 253 characters', async () => {
+  const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(40)}.example`;
+  const store = new NullStore([]);
+  await assert.rejects(
+    createDkimKey(store, { domain: long, algorithm: 'ed25519', now: T0 }),
+    /is too long: postern-202501\._domainkey\..* is over 253 characters/,
+  );
+});
+
 test('keygens run at once keep one rotation at a time: one stores its key, the others are refused', async () => {
   const store = new NullStore([]);
   const fresh = await Promise.allSettled(
