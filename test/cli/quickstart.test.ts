@@ -150,6 +150,14 @@ test('quickstart --account: the account gets postmaster as an alias, where the r
     JSON.parse(aliases.stdout).map((a: { alias: string; account: string }) => [a.alias, a.account]),
     [['postmaster@example.org', 'admin@example.org']],
   );
+
+  // Run again with another --account over an earlier run's store whose postmaster is an account: no
+  // alias is made, and the output says where postmaster's mail goes instead of claiming one.
+  fs.rmSync(path.join(dir, 'postern.yaml'));
+  const other = await postern(['quickstart', 'example.org', '--account', 'boss@example.org', '--dir', dir]);
+  assert.equal(other.code, 0, other.stderr);
+  assert.doesNotMatch(other.stdout, /delivers to it \(an alias\)/);
+  assert.match(other.stdout, /postmaster@example\.org is kept as it was: it delivers to admin@example\.org\./);
 });
 
 test('an internationalized domain is taken in either form and configured as its A-labels (RFC 5890)', async (t) => {

@@ -142,6 +142,7 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   const password = generatePassword(randomBytes);
   const now = new Date();
   const resumed: string[] = [];
+  let postmasterNote: string | undefined;
   const populate = async (store: Store) => {
     const hash = await hashPassword(password);
     const scram = formatScramCredentials(deriveScramCredentials(password));
@@ -154,8 +155,15 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     // RFC 5321 §4.5.1: every domain needs postmaster, and the DMARC and TLS-RPT reports quickstart
     // publishes go there. Another --account gets it as an alias.
     const postmaster = `postmaster@${domain}`;
-    if (accountAddress !== postmaster && !(await store.resolveAddress(postmaster))) {
-      await store.addAlias(postmaster, accountAddress);
+    if (accountAddress !== postmaster) {
+      const owner = await store.resolveAddress(postmaster);
+      if (!owner) {
+        await store.addAlias(postmaster, accountAddress);
+        postmasterNote = `${postmaster} delivers to it (an alias).`;
+      } else if (owner.address !== accountAddress) {
+        // An earlier run's account (or alias) keeps it: the reports go there, not to this account.
+        postmasterNote = `${postmaster} is kept as it was: it delivers to ${owner.address}.`;
+      } else postmasterNote = `${postmaster} delivers to it (an alias).`;
     }
     const existing = await store.listDkimKeys(domain);
     // Both algorithms (RFC 8463 §5 recommends signing with both while Ed25519 support spreads).
@@ -176,7 +184,7 @@ export async function quickstartCommand(args: string[]): Promise<number> {
     out.write(`Wrote ${configFile}; ${dataDir} held an earlier run's store: kept ${resumed.join(', ')}.\n\n`);
   } else out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
   out.write(`Account: ${accountAddress}\nPassword: ${password}\n`);
-  if (accountAddress !== `postmaster@${domain}`) out.write(`postmaster@${domain} delivers to it (an alias).\n`);
+  if (postmasterNote) out.write(`${postmasterNote}\n`);
   out.write('  (shown this once; change it with `postern user passwd`)\n\n');
   out.write('Publish these DNS records (the PTR at your hosting provider):\n\n');
   out.write(zoneLines(domain, records, mtaStsPolicy(config)));
