@@ -562,7 +562,9 @@ export function parseReplyCode(text: string): MilterReplyCode | undefined {
   const code = Number(first[1]);
   let enhanced: string | undefined;
   const texts = lines.map((line) => {
-    const m = /^\d{3}[ -]?(?:([245]\.\d{1,3}\.\d{1,3})(?: |$))?(.*)$/.exec(line);
+    // `s`: the text may hold U+2028 or U+2029, which `.` would not match (the whole line then became
+    // the text, its code and enhanced code repeated in it).
+    const m = /^\d{3}[ -]?(?:([245]\.\d{1,3}\.\d{1,3})(?: |$))?(.*)$/s.exec(line);
     if (m?.[1]) enhanced ??= m[1];
     return m ? (m[2] ?? '') : line;
   });

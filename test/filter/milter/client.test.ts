@@ -11,6 +11,7 @@ import {
   MilterClient,
   MilterTimeoutError,
   MilterUnavailableError,
+  parseReplyCode,
   parseSocketSpec,
   recipientMacros,
   sessionMacros,
@@ -353,4 +354,17 @@ test('header octets go to the milter as they are, 8-bit ones too (as Postfix and
   const subject = milter.received.filter((p) => p.code === 'L')[1]?.data;
   assert.deepEqual(subject, Buffer.concat([Buffer.from('Subject\0'), koi8, Buffer.from('\0')]));
   await milter.close();
+});
+
+test('SMFIR_REPLYCODE text with U+2028 or U+2029 keeps its code and enhanced code apart from the text', () => {
+  assert.deepEqual(parseReplyCode('550 5.7.1 milter says no\u2028second'), {
+    code: 550,
+    enhanced: '5.7.1',
+    lines: ['milter says no\u2028second'],
+  });
+  assert.deepEqual(parseReplyCode('451 4.7.1 try\u2029later'), {
+    code: 451,
+    enhanced: '4.7.1',
+    lines: ['try\u2029later'],
+  });
 });
