@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log/logger.ts';
 
-test('secrets never reach a log line: passwords, SCRAM credentials, private keys', async () => {
+/** A destination that keeps every line written to it. */
+function capture(): { lines: string[]; sink: Writable } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -11,6 +12,11 @@ test('secrets never reach a log line: passwords, SCRAM credentials, private keys
       done();
     },
   });
+  return { lines, sink };
+}
+
+test('secrets never reach a log line: passwords, SCRAM credentials, private keys', async () => {
+  const { lines, sink } = capture();
   const logger = createLogger('info', sink);
   logger.info(
     {
@@ -31,13 +37,7 @@ test('secrets never reach a log line: passwords, SCRAM credentials, private keys
 });
 
 test("a node-postgres error's Client (with the backend's cancel key) is not logged", async () => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
+  const { lines, sink } = capture();
   const error = Object.assign(new Error('Connection terminated unexpectedly'), {
     client: { processID: 17308, secretKey: 98072147, connectionParameters: { user: 'postern' } },
   });
@@ -49,13 +49,7 @@ test("a node-postgres error's Client (with the backend's cancel key) is not logg
 });
 
 test('a sender-sized field is cut: no log line carries a 60 KB SPF explanation or milter reply', async () => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
+  const { lines, sink } = capture();
   const logger = createLogger('info', sink);
   logger.info({ reply: `550 5.7.23 ${'E'.repeat(60_000)}`, checks: ['spf=fail', 'x'.repeat(90_000)], n: 3 }, 'refused');
   await new Promise((resolve) => setImmediate(resolve));

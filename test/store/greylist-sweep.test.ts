@@ -119,12 +119,18 @@ async function unretriedScenario(store: Store, rows: Rows, every: number): Promi
   );
 }
 
-test('sqlite: greylisting sweeps expired rows on the first decision and every 1000th', async (t) => {
+/** A SQLite store in a temporary directory, and a read-only connection to look at its rows. */
+async function sqliteFixture(t: { after(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const dataDir = path.join(dir, 'data');
   const store = await openSqliteStore({ dataDir });
   const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME), { readOnly: true });
+  return { dataDir, store, db };
+}
+
+test('sqlite: greylisting sweeps expired rows on the first decision and every 1000th', async (t) => {
+  const { dataDir, store, db } = await sqliteFixture(t);
   try {
     await sweepScenario(
       store,
@@ -155,11 +161,7 @@ test('postgres: greylisting sweeps expired rows on the first decision and every 
   }));
 
 test('sqlite: a sweep removes triplets never retried within their retry window', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const dataDir = path.join(dir, 'data');
-  const store = await openSqliteStore({ dataDir });
-  const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME), { readOnly: true });
+  const { store, db } = await sqliteFixture(t);
   try {
     await unretriedScenario(store, async (sql) => db.prepare(sql).all(), SQLITE_SWEEP_EVERY);
   } finally {
