@@ -33,6 +33,14 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
         censor: '[redacted]',
       },
       formatters: { log: boundedFields },
+      // The message text too: a refusal's line is its reply, which may quote a sender's SPF explanation.
+      hooks: {
+        logMethod(args, method) {
+          const last = args.length - 1;
+          if (typeof args[last] === 'string') args[last] = boundedString(args[last]);
+          return method.apply(this, args);
+        },
+      },
     },
     destination ?? standardOutput(format === 'text' || (format === 'auto' && process.stdout.isTTY === true)),
   );

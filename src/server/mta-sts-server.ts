@@ -14,6 +14,7 @@ import type tls from 'node:tls';
 import { MTA_STS_PATH, mtaStsPolicy, policyHost } from '../admin/mta-sts-policy.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
+import { formatAddress, parseAddress } from '../policy/cidr.ts';
 import { listenOn, type TakeOver } from '../tls/acme/listen.ts';
 import type { CertificateInfo, CertificateStore } from '../tls/certificate-store.ts';
 import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
@@ -55,7 +56,8 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
   server.maxConnections = MTA_STS_MAX_CONNECTIONS;
   const perClient = new Map<string, number>();
   server.on('connection', (socket: net.Socket) => {
-    const client = socket.remoteAddress ?? '';
+    // An IPv6 client holds a /64 (RFC 6177), as the SMTP limits count it: its addresses are one client.
+    const client = clientKey(socket.remoteAddress ?? '');
     const open = (perClient.get(client) ?? 0) + 1;
     if (open > MTA_STS_MAX_PER_CLIENT) {
       socket.destroy();
@@ -68,7 +70,11 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
       else perClient.delete(client);
     });
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => hardenSocket(socket));
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    hardenSocket(socket);
+    // Silent for 10 s: gone. (headersTimeout did not close a connection that sent no request at all.)
+    socket.setTimeout(10_000, () => socket.destroy());
+  });
   server.on('tlsClientError', () => {}); // scanners and aborted handshakes: nothing to act on
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const notFound = () => res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -109,6 +115,13 @@ export function uncoveredPolicyHosts(
   return config.domains
     .map(policyHost)
     .filter((host) => !names.has(host) && !names.has(`*${host.slice(host.indexOf('.'))}`));
+}
+
+/** The address, or its /64 for IPv6 (an IPv4-mapped one is its IPv4 address). */
+function clientKey(address: string): string {
+  const ip = parseAddress(address);
+  if (ip === undefined || ip.version === 4) return ip ? formatAddress(ip) : address;
+  return `${formatAddress({ version: 6, value: (ip.value >> 64n) << 64n })}/64`;
 }
 
 /** The Host header's name: lower case, without the port or a trailing dot (RFC 9110 §7.2, RFC 4343). */

@@ -60,4 +60,11 @@ test('a sender-sized field is cut: no log line carries a 60 KB SPF explanation o
   assert.match(parsed.checks[1] ?? '', /… \(87952 more characters\)$/);
   assert.equal(parsed.checks[0], 'spf=fail');
   assert.equal(parsed.n, 3);
+  // The message text too: the listener logs a refusal's reply as the line's message.
+  const { lines: more, sink: other } = capture();
+  createLogger('info', other).info({ code: 550 }, `SPF fail: ${'E'.repeat(60_000)}`);
+  await new Promise((resolve) => setImmediate(resolve));
+  const msg = (JSON.parse(more[0] ?? '{}') as { msg: string }).msg;
+  assert.match(msg, /^SPF fail: E+… \(\d+ more characters\)$/);
+  assert.ok(msg.length < 2200);
 });

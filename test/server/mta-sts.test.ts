@@ -6,6 +6,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { mtaStsPolicy } from '../../src/admin/mta-sts-policy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
@@ -184,6 +185,25 @@ test("the policy host holds few idle connections from one client: its descriptor
   for (const socket of sockets) socket.destroy();
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal((await fetchPolicy(server.port, ca.ca)).status, 200, 'served again once they are gone');
+});
+
+test('a TLS connection that asks for nothing is closed after 10 s of silence, not held for minutes', async (t) => {
+  const ca = await createTestCa();
+  const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);
+  const { logger } = captureLogger();
+  const server = await startMtaStsServer({ listen: '127.0.0.1:0', config: configOf({}), certificates, logger });
+  t.after(() => server.close());
+  const started = Date.now();
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', servername: 'mta-sts.example.com', ca: ca.ca });
+  t.after(() => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.on('error', () => {});
+  await new Promise((resolve) => socket.once('close', resolve));
+  const seconds = (Date.now() - started) / 1000;
+  assert.ok(seconds >= 9 && seconds < 15, `closed after ${seconds} s`);
 });
 
 test('a policy host no certificate names: a warning naming it; the client refuses the default certificate', async (t) => {

@@ -5,12 +5,15 @@
  * mail clients drop <style> blocks, scripts and remote images.
  */
 import { parse } from 'parse5';
+import { parseHeaderValue } from '../../mime/entity.ts';
 import {
   decodeTextPart,
   encodeTextPart,
   findBodyTextParts,
   lineEndOf,
+  readRawFields,
   replaceRanges,
+  splitEntity,
   wrapWithTextPart,
 } from './mime-parts.ts';
 
@@ -139,10 +142,11 @@ function bannerHtml(paragraphs: Paragraph[]): string {
  * left without a warning: the message becomes a multipart/mixed with the banner as its first part.
  */
 export function insertBanner(message: Buffer, banner: Banner): Buffer {
-  const found = findBodyTextParts(message);
   // Wrapped, an encrypted message could not be decrypted any more (a reader decrypts the message, not
-  // a part of it; RFC 8551 §3.1): its subject tag and verdict fields mark it, as for mail we cannot read.
-  if (found.sealed === 'multipart/encrypted') return message;
+  // a part of it): its subject tag and verdict fields mark it, as for mail we cannot read. Only the
+  // whole message: an encrypted part beside the text a reader shows is no reason to leave that text bare.
+  if (encryptedMessage(message)) return message;
+  const found = findBodyTextParts(message);
   if (found.sealed !== undefined || found.parts.length === 0) return wrapWithTextPart(message, banner.text);
   const changes: { start: number; end: number; bytes: Buffer }[] = [];
   for (const part of found.parts) {
@@ -157,6 +161,22 @@ export function insertBanner(message: Buffer, banner: Banner): Buffer {
     changes.push({ start: part.headerStart, end: part.bodyEnd, bytes });
   }
   return replaceRanges(message, changes);
+}
+
+/**
+ * Whether the message itself is encrypted: PGP/MIME (RFC 3156 §4, multipart/encrypted) or S/MIME
+ * enveloped data (RFC 8551 §3.3, application/pkcs7-mime; smime-type=enveloped-data or
+ * authEnveloped-data).
+ */
+function encryptedMessage(message: Buffer): boolean {
+  const { fieldsEnd } = splitEntity(message, 0, message.length);
+  const field = readRawFields(message, 0, fieldsEnd).find((f) => f.name === 'content-type');
+  if (!field) return false;
+  const type = parseHeaderValue(field.value);
+  const name = type.value.toLowerCase();
+  if (name === 'multipart/encrypted') return true;
+  const smime = (type.params['smime-type'] ?? '').toLowerCase();
+  return /^application\/(x-)?pkcs7-mime$/.test(name) && /^(auth)?enveloped-data$/.test(smime);
 }
 
 function withTextBanner(text: string, banner: string, messageEol: string): string {
@@ -192,7 +212,22 @@ const BODY_SEARCH_CHARS = 256 * 1024;
  * banner. Undefined when the body begins past BODY_SEARCH_CHARS, holds nothing, or is none (a frameset).
  */
 export function bodyStart(html: string): number | undefined {
-  const source = html.length > BODY_SEARCH_CHARS ? html.slice(0, BODY_SEARCH_CHARS) : html;
+  // Most bodies begin within the first few kilobytes: a short read first, the long one only if needed.
+  // A parse of the first part of a document builds the same tree up to where it stops (tree building
+  // goes in document order), so a start found well inside the part read is the whole document's.
+  for (const length of BODY_SEARCH_STEPS) {
+    const cut = html.length > length;
+    const found = bodyStartIn(cut ? html.slice(0, length) : html);
+    if (found !== undefined && (!cut || found < length - 1)) return found;
+    if (!cut) return undefined;
+  }
+  return undefined;
+}
+
+/** First a short read, then BODY_SEARCH_CHARS. */
+const BODY_SEARCH_STEPS = [16 * 1024, BODY_SEARCH_CHARS];
+
+function bodyStartIn(source: string): number | undefined {
   const document = parse(source, { sourceCodeLocationInfo: true, scriptingEnabled: false });
   const root = document.childNodes.find((node) => node.nodeName === 'html');
   const body = root && 'childNodes' in root ? root.childNodes.find((node) => node.nodeName === 'body') : undefined;
@@ -201,6 +236,12 @@ export function bodyStart(html: string): number | undefined {
   if (tag) return tag.endOffset;
   // Nothing in the body: the document may end inside a comment or a <script> (what is added after it
   // would be hidden there), or the text read ended inside the head. Where it begins is not known.
-  const first = body.childNodes.find((node) => node.sourceCodeLocation)?.sourceCodeLocation;
-  return first?.startOffset;
+  // The earliest child, not the first: text inside a <table> is moved before it (foster parenting,
+  // HTML 5 §13.2.6.1), and the banner must go before the table, not into it.
+  let first: number | undefined;
+  for (const node of body.childNodes) {
+    const at = node.sourceCodeLocation?.startOffset;
+    if (at !== undefined && (first === undefined || at < first)) first = at;
+  }
+  return first;
 }

@@ -504,6 +504,35 @@ hQEMA
 --e--
 `);
   assert.equal(insertBanner(encrypted, banner), encrypted);
+  const smime = wire(`Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m
+Content-Transfer-Encoding: base64
+
+MIAGCSqGSIb3DQEHA6CAMIACAQAx
+`);
+  assert.equal(insertBanner(smime, banner), smime, 'S/MIME enveloped data (RFC 8551 §3.3) too');
+});
+
+test('an encrypted part beside the text a reader shows does not keep the banner out of that text', async () => {
+  const message = wire(`Content-Type: multipart/alternative; boundary=a
+
+--a
+Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=e
+
+--e
+Content-Type: application/pgp-encrypted
+
+Version: 1
+--e--
+--a
+Content-Type: text/html; charset=utf-8
+
+<p>Your mailbox is full</p>
+--a--
+`);
+  const out = insertBanner(message, banner);
+  assert.notEqual(out, message);
+  const parsed = await parseMessage(out);
+  assert.match(`${parsed.text}\n${parsed.html}`, /may be phishing/, 'wrapped: the banner is its first part');
 });
 
 test('nesting deeper than 32 is wrapped, without error', async () => {
@@ -609,6 +638,10 @@ test('the HTML banner goes where the browser opens the body (HTML 5 §13.2.6.4),
   at('<script><!--<script></script><body>--></script>x', 'x'); // escaped script text
   at('<template><!--</template>--></template><body>x', 'x');
   at('<head><noscript><div style="display:none"></noscript><body></div>x', '<div'); // scripting off, as mail readers
+  // Text inside a <table> is moved before it (foster parenting): the banner goes before the table.
+  at('<table>hello<tr><td>x</td></tr></table>', '<table>');
+  // A head longer than the first, short read: found in the second.
+  at(`<head><style>${'p{}'.repeat(10_000)}</style></head><body>x`, 'x');
   // No body start to be found: the caller wraps the message instead.
   assert.equal(bodyStart('<frameset cols="50%"></frameset>'), undefined);
   assert.equal(bodyStart('<html><head><!-- never closed'), undefined);
