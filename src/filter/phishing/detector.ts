@@ -10,6 +10,7 @@ import { pdfBudget, readPdf } from './attachments/pdf-content.ts';
 import { type AuthenticationSummary, authenticationSignals } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
+import { htmlWithinBudget } from './html-budget.ts';
 import { languageSignals } from './language/language-signals.ts';
 import { linkSignals } from './links/link-signals.ts';
 import { joinedDomains } from './lookalike.ts';
@@ -249,7 +250,7 @@ export function htmlText(html: string): string {
     },
     { decodeEntities: true, lowerCaseTags: true },
   );
-  parser.write(html.length > HTML_READ ? html.slice(0, HTML_READ) : html);
+  parser.write(htmlWithinBudget(html, HTML_READ));
   parser.end();
   // A single line break, never a blank line: the block structure does not end a sentence, as before.
   return text

@@ -9,6 +9,7 @@ import { CORPUS_DIR } from '../../../bench/phishing-eval.ts';
 import { parseConfig } from '../../../src/config/load.ts';
 import { insertBanner, warningBanner } from '../../../src/filter/actions/banner.ts';
 import { tagSubject } from '../../../src/filter/actions/subject-tag.ts';
+import { htmlWithinBudget, MAX_TAGS } from '../../../src/filter/phishing/html-budget.ts';
 import { scanMessage, scanSettings } from '../../../src/filter/phishing/scan.ts';
 import { Random } from '../../support/fuzz-input.ts';
 
@@ -76,4 +77,17 @@ test('hostile shapes: deep multipart nesting, thousands of parts and links, no h
   ] as const) {
     await survives(message, what);
   }
+});
+
+test('333,000 nested tags: the lure before them is read, the HTML parser gets the first 20,000 tags only', async () => {
+  // htmlparser2 pays for every open element at each new start tag: this took 21 s of the one thread.
+  const html = `<p>Your mailbox is full, confirm your password</p>${'<b>'.repeat(333_000)}x`;
+  const message = Buffer.from(`From: a@evil.example\r\nSubject: x\r\nContent-Type: text/html\r\n\r\n${html}\r\n`);
+  const started = performance.now();
+  const result = await scanMessage(message, settings);
+  assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
+  assert.ok(result.signals.some((s) => s.name === 'credential-request'));
+  const cut = htmlWithinBudget(html, html.length);
+  assert.equal(cut.match(/<[A-Za-z]/g)?.length, MAX_TAGS);
+  assert.equal(htmlWithinBudget('<p>a</p><p>b</p>', 100), '<p>a</p><p>b</p>', 'ordinary HTML is untouched');
 });

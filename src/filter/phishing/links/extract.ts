@@ -5,7 +5,9 @@
  * HTML is read with htmlparser2 (a forgiving, streaming HTML tokenizer that decodes entities as browsers
  * do), not with regular expressions. Does not resolve relative links against <base href>.
  */
+
 import { Parser } from 'htmlparser2';
+import { htmlWithinBudget } from '../html-budget.ts';
 
 export type Link = {
   href: string;
@@ -118,7 +120,7 @@ function fromHtml(html: string, limits: ExtractLimits, out: Extracted): void {
     },
     { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
   );
-  parser.write(html.length > limits.maxHtmlBytes ? html.slice(0, limits.maxHtmlBytes) : html);
+  parser.write(htmlWithinBudget(html, limits.maxHtmlBytes));
   if (!full) parser.end();
 }
 
