@@ -3,6 +3,7 @@
  * and a category (the mask the message wears). Deterministic and explainable: the same message and
  * settings always give the same signals, each with its reason in English and Russian.
  */
+import { domainToASCII } from 'node:url';
 import { Parser } from 'htmlparser2';
 import type { ParsedMessage } from '../../mime/message.ts';
 import { attachmentSignals } from './attachments/attachment-signals.ts';
@@ -179,11 +180,23 @@ function fromAuthenticated(input: PhishingInput, from: string): boolean {
 }
 
 function allowlisted(from: string, fromOrg: string, allowlist: readonly string[]): string | undefined {
+  // A U-label and its A-label are one domain (RFC 5890 §2.3.2.1), in the list and in the From alike.
+  const sender = asciiForm(from.toLowerCase());
+  const domain = sender.slice(sender.lastIndexOf('@') + 1);
+  const organisation = asciiForm(fromOrg);
   for (const entry of allowlist) {
-    const e = entry.toLowerCase();
-    if (e.includes('@') ? e === from : e === fromOrg || e === from.slice(from.lastIndexOf('@') + 1)) return entry;
+    const e = asciiForm(entry.toLowerCase());
+    if (e.includes('@') ? e === sender : e === organisation || e === domain) return entry;
   }
   return undefined;
+}
+
+/** An address or domain with its domain as an A-label (as written when it is none). */
+function asciiForm(addressOrDomain: string): string {
+  const at = addressOrDomain.lastIndexOf('@');
+  const domain = addressOrDomain.slice(at + 1);
+  if (/^[\x00-\x7f]*$/.test(domain)) return addressOrDomain;
+  return `${addressOrDomain.slice(0, at + 1)}${domainToASCII(domain) || domain}`;
 }
 
 /** The mask with the most weight behind it: each signal's hints, scaled by its weight. */

@@ -156,6 +156,22 @@ describe('the allow-list', () => {
     assert.equal(other.allowlisted, undefined);
   });
 
+  it('takes a U-label and its A-label for one domain, in the list and in the From (RFC 5890)', async () => {
+    const idn = { ...settings, allowlist: ['xn--mnchen-3ya.example', 'kontakt@bücher.example'] };
+    const from = (address: string) => forged.replace('<buh@nodmarc-partner.ru>', `<${address}>`);
+    const pass = { authentication: { dmarc: 'pass' as const } };
+    const byDomain = await detectPhishing(
+      { message: await parseMessage(Buffer.from(from('a@münchen.example'))), ...pass },
+      idn,
+    );
+    assert.equal(byDomain.allowlisted, 'xn--mnchen-3ya.example');
+    const byAddress = await detectPhishing(
+      { message: await parseMessage(Buffer.from(from('kontakt@xn--bcher-kva.example'))), ...pass },
+      idn,
+    );
+    assert.equal(byAddress.allowlisted, 'kontakt@bücher.example');
+  });
+
   it('still exempts when there are no authentication results at all (the checks are off, as documented)', async () => {
     assert.equal((await scan(forged)).allowlisted, 'nodmarc-partner.ru');
   });
