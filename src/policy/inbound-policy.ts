@@ -166,14 +166,21 @@ export class InboundPolicy {
     // there; Postfix's submission service replaces these lists with permit_sasl_authenticated, reject.
     if (peer.submission) return { action: 'continue' };
     const ctx = this.#context(peer, 'client', { pregreet });
-    return this.#run(peer, this.lists.client, ctx, (result) => {
-      if (!pregreet && result.action !== 'reject' && talked?.() && this.#pregreetDecides(result)) {
-        return this.#latePregreet(peer);
-      }
-      if (result.action !== 'reject') return undefined;
-      if (result.reply.code < 500) return { action: 'disconnect', reply: asClosing(result.reply), logged: true };
-      return { action: 'reject', reply: asRefusedGreeting(result.reply), logged: true };
-    });
+    return this.#run(
+      peer,
+      this.lists.client,
+      ctx,
+      (result) => {
+        if (!pregreet && result.action !== 'reject' && talked?.() && this.#pregreetDecides(result)) {
+          return this.#latePregreet(peer);
+        }
+        if (result.action !== 'reject') return undefined;
+        if (result.reply.code < 500) return { action: 'disconnect', reply: asClosing(result.reply), logged: true };
+        return { action: 'reject', reply: asRefusedGreeting(result.reply), logged: true };
+      },
+      undefined,
+      greetingReply,
+    );
   }
 
   /**
@@ -418,6 +425,7 @@ export class InboundPolicy {
     ctx: PolicyContext,
     adapt: (result: ListResult) => PolicyOutcome | undefined = () => undefined,
     next: () => PolicyOutcome | Promise<PolicyOutcome> = () => CONTINUE,
+    asSent: (reply: Reply) => Reply = (reply) => reply,
   ): PolicyOutcome | Promise<PolicyOutcome> {
     const finish = (result: ListResult): PolicyOutcome | Promise<PolicyOutcome> => {
       const adapted = adapt(result);
@@ -427,7 +435,10 @@ export class InboundPolicy {
         return this.#delayed(peer, { action: 'reject', reply: result.reply, logged: true });
       return next();
     };
-    const result = list.evaluate(ctx, (decision) => this.#record(peer, decision));
+    // Logged with the reply the client gets (a refusal at connection is sent as 554 or 421).
+    const report = (decision: Decision) =>
+      this.#record(peer, decision.reply ? { ...decision, reply: asSent(decision.reply) } : decision);
+    const result = list.evaluate(ctx, report);
     return result instanceof Promise ? result.then(finish) : finish(result);
   }
 
@@ -547,6 +558,11 @@ function networks(entries: readonly string[], key: string) {
   } catch (error) {
     throw new ConfigError(`${key}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** A refusal at connection as the client gets it: 421 for a temporary one, 554 for a lasting one. */
+function greetingReply(r: Reply): Reply {
+  return r.code < 500 ? asClosing(r) : asRefusedGreeting(r);
 }
 
 /** A temporary refusal at connection closes it: RFC 5321 §3.1 offers 554 or 421 there, not 450. */

@@ -127,13 +127,15 @@ test('reject_unauth_pipelining: commands ahead of replies without EHLO, or conte
 test('client rules with real DNS: PTR/A mismatch refused at the greeting; a timeout defers with 421', async (t) => {
   const mismatch = await serverWith(
     t,
-    { restrictions: { client: ['reject_unknown_client_hostname'] } },
+    { restrictions: { client: ['reject_unknown_client_hostname'] }, log: { level: 'info' } },
     { records: { '127.0.0.1': { PTR: ['liar.example'] }, 'liar.example': { A: ['192.0.2.66'] } } },
   );
   const { client, greeting } = await SmtpClient.open(mismatch.port);
   // RFC 5321 §3.1, §4.3.2: a greeting is 220, 554 or 421; the rule's 550 goes out as 554, its 5.7.25 kept.
   assert.equal(codeOf(greeting), '554 5.7.25');
   assert.match(greeting.text, /cannot find your hostname, \[127\.0\.0\.1\]/);
+  const logged = mismatch.logs().find((l) => l.rule === 'reject_unknown_client_hostname');
+  assert.equal(logged?.code, 554, 'logged as sent');
   await client.close();
 
   const slow = await serverWith(
