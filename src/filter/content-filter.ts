@@ -414,7 +414,7 @@ function oneLine(text: string): string {
  * an enhanced status code (RFC 3463), which it keeps: a 4.x.x one makes the refusal temporary (Postfix's
  * cleanup defers the message), so a rule copied from Postfix to defer does not bounce mail for good.
  */
-export function ruleReject(text: string): Reply {
+function ruleReject(text: string): Reply {
   const coded = /^([45])\.\d{1,3}\.\d{1,3}(?: +|$)/.exec(text);
   if (!coded) return reply(550, '5.7.1', text);
   const rest = text.slice(coded[0].length) || (coded[1] === '4' ? 'Try again later' : 'Message content rejected');

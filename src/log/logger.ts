@@ -47,7 +47,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
 }
 
 /** A logged value longer than this is cut: senders write much of what a line quotes. */
-export const MAX_LOGGED_STRING = 2048;
+const MAX_LOGGED_STRING = 2048;
 
 /**
  * Every string field of a line, and each string in an array field, at most MAX_LOGGED_STRING

@@ -175,8 +175,8 @@ export class InboundPolicy {
           return this.#latePregreet(peer);
         }
         if (result.action !== 'reject') return undefined;
-        if (result.reply.code < 500) return { action: 'disconnect', reply: asClosing(result.reply), logged: true };
-        return { action: 'reject', reply: asRefusedGreeting(result.reply), logged: true };
+        const sent = greetingReply(result.reply);
+        return { action: sent.code === 421 ? 'disconnect' : 'reject', reply: sent, logged: true };
       },
       undefined,
       greetingReply,

@@ -158,12 +158,18 @@ test('the HTTPS policy host: the policy for mta-sts.<our domain>, 404 for other 
   assert.ok(lines.some((l) => /MTA-STS: serving the policy/.test(l.msg)));
 });
 
-test("the policy host holds few idle connections from one client: its descriptors are the SMTP listeners' too", async (t) => {
+/** A policy host with default settings and a certificate for mta-sts.example.com, closed after the test. */
+async function policyHost(t: { after(fn: () => unknown): void }) {
   const ca = await createTestCa();
   const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);
   const { logger } = captureLogger();
   const server = await startMtaStsServer({ listen: '127.0.0.1:0', config: configOf({}), certificates, logger });
   t.after(() => server.close());
+  return { ca, server };
+}
+
+test("the policy host holds few idle connections from one client: its descriptors are the SMTP listeners' too", async (t) => {
+  const { ca, server } = await policyHost(t);
   const sockets = await Promise.all(
     Array.from(
       { length: MTA_STS_MAX_PER_CLIENT + 10 },
@@ -188,11 +194,7 @@ test("the policy host holds few idle connections from one client: its descriptor
 });
 
 test('a TLS connection that asks for nothing is closed after 10 s of silence, not held for minutes', async (t) => {
-  const ca = await createTestCa();
-  const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);
-  const { logger } = captureLogger();
-  const server = await startMtaStsServer({ listen: '127.0.0.1:0', config: configOf({}), certificates, logger });
-  t.after(() => server.close());
+  const { ca, server } = await policyHost(t);
   const started = Date.now();
   const socket = tls.connect({ port: server.port, host: '127.0.0.1', servername: 'mta-sts.example.com', ca: ca.ca });
   t.after(() => socket.destroy());

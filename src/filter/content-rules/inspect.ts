@@ -370,7 +370,7 @@ const MAX_LINE_OCTETS = 998;
  * `PREPEND X-Old-Subject: $1` copies a field that may itself be 998 octets long. A stretch with no
  * white space to fold at is cut at a character boundary with a fold and a space of our own.
  */
-export function foldedLine(line: string): string {
+function foldedLine(line: string): string {
   if (Buffer.byteLength(line) <= MAX_LINE_OCTETS) return line;
   const lines: string[] = [];
   let rest = line;
