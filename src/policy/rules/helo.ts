@@ -2,8 +2,7 @@
  * HELO/EHLO argument checks with Postfix's names and texts: syntax (RFC 5321 §4.1.1.1: a Domain or
  * an address literal), fully-qualified (RFC 5321 §2.3.5), known to DNS, and not claiming to be us.
  * HELO names are often wrong on honest servers too, so only the syntax check is on by default.
- * Underscores and one trailing dot are taken as Postfix takes them (a label may not start or end with
- * "_" here, which Postfix allows). Not done: HELO checks against SPF.
+ * Underscores and one trailing dot are taken as Postfix takes them. Not done: HELO checks against SPF.
  */
 import { isIP } from 'node:net';
 import { unmappedAddress } from '../../dns/ip.ts';
@@ -45,10 +44,12 @@ function validName(helo: string): string | undefined {
 
 /**
  * A HELO name read leniently where real senders stray from the grammar harmlessly: Windows hosts put
- * "_" in their names, and a trailing dot is the DNS root's, not an error. The A-label, or undefined.
+ * "_" in their names, and a trailing dot is the DNS root's, not an error. Postfix's valid_hostname()
+ * takes "_" as it takes a letter, anywhere in a label (`_dmarc.example`, `host_.example`), so it stands
+ * in for one here. Undefined when not a name; otherwise the A-label with "a" for each "_".
  */
 function lenientName(helo: string): string | undefined {
-  return validName(helo.replace(/\.$/, '').replaceAll('_', '-'));
+  return validName(helo.replace(/\.$/, '').replaceAll('_', 'a'));
 }
 
 /** The IP address a HELO names: `[192.0.2.1]`, `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3), or written bare. */

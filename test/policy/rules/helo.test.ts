@@ -29,6 +29,11 @@ const syntaxCases: [helo: string, valid: boolean][] = [
   ['[192.0.2.1]', true], // RFC 5321 §4.1.3 address literals
   ['[IPv6:2001:db8::1]', true],
   ['mail_server.example.com', true], // lenient by default: Windows hosts use "_"
+  ['_mail.example.com', true], // Postfix's valid_hostname() takes "_" as a letter, at a label's ends too
+  ['mail_.example.com', true],
+  ['_.example.com', true],
+  ['_-x.example.com', true],
+  ['x_-.example.com', false], // a hyphen still may not end a label
   ['-mail.example.com', false],
   ['mail-.example.com', false],
   ['mail..example.com', false],
@@ -59,6 +64,8 @@ const fqdnCases: [helo: string, ok: boolean][] = [
   ['mail.', false],
   ['192.0.2.1', false], // dots, but an address, not a domain
   ['mail_server.example.com', true], // Postfix's valid_hostname() takes "_" (Windows hosts use it)
+  ['host_.example.com', true],
+  ['_host', false], // one label, so not fully qualified
 ];
 for (const [helo, ok] of fqdnCases) {
   test(`reject_non_fqdn_helo_hostname "${helo}" → ${ok ? 'dunno' : '504'}`, async () => {
