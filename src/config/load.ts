@@ -78,8 +78,9 @@ function yamlProblem(err: unknown, text: string): string {
   if (!(err instanceof YAMLParseError)) return `not valid YAML: ${first}`;
   const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
   if (err.code === 'DUPLICATE_KEY') {
-    // yaml points at the key's first character; the key runs to its colon.
-    const key = /^("[^"\n]*"|'[^'\n]*'|[^:\n]*?)\s*:/.exec(text.slice(err.pos[0]))?.[1];
+    // yaml points at the key's first character; the key runs to the colon that ends it, one followed by
+    // white space or the line's end (YAML 1.2 §7.3.3: a plain scalar may hold `:` otherwise, `a:b`).
+    const key = /^("[^"\n]*"|'[^'\n]*'|[^\n]*?)[ \t]*:(?=[ \t\r\n]|$)/.exec(text.slice(err.pos[0]))?.[1];
     const named = key ? `the key ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : 'a key';
     return `not valid YAML${where}: ${named} appears twice in one mapping (keep one)`;
   }

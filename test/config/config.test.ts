@@ -132,6 +132,26 @@ test('a file: --config wins over POSTERN_CONFIG; a relative dataDir is taken fro
   assert.throws(() => loadConfig(b, {}), /not valid YAML at line/);
 });
 
+test('a key written twice is named whole, a colon inside a plain or quoted key included', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'postern.yaml');
+  const named = (yaml: string) => {
+    fs.writeFileSync(file, yaml);
+    try {
+      loadConfig(file, {});
+    } catch (err) {
+      return /: (the key .+|a key) appears twice/.exec((err as Error).message)?.[1];
+    }
+    return 'no error';
+  };
+  assert.equal(named('limits:\n  maxRecipients: 5\n  maxRecipients: 7\n'), 'the key "maxRecipients"');
+  // YAML 1.2 §7.3.3: a colon not followed by white space belongs to a plain scalar.
+  assert.equal(named('aliases:\n  a:b@example.com: x\n  a:b@example.com: y\n'), 'the key "a:b@example.com"');
+  assert.equal(named('aliases:\n  "a: b": x\n  "a: b": y\n'), 'the key "a: b"');
+  assert.equal(named('limits: {maxRecipients: 5, maxRecipients: 7}\n'), 'the key "maxRecipients"');
+});
+
 test('every relative file path is taken from the config file folder, wherever the server starts', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
