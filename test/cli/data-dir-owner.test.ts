@@ -251,3 +251,23 @@ test('quickstart as root again after a chown: refused before it resets the passw
   assert.equal(fs.statSync(path.join(site, 'postern.yaml')).uid, OWNER);
   assert.deepEqual(fs.readdirSync(site).sort(), ['data', 'postern.yaml'], 'no probe file left');
 });
+
+test('dkim keygen --export-private as root: a refused key reports why, and names the empty file the owner may not remove', async (t) => {
+  if (!asRoot) return t.skip('needs root to switch users');
+  const d = ownedDir(t);
+  const made = await postern(['dkim', 'keygen', '--domain', 'example.com', '--selector', 'taken', '--config', d.file]);
+  assert.equal(made.code, 0, made.stderr);
+  // Root's own directory, which nobody may write: the command is nobody's by the time the key is refused.
+  const keyFile = path.join(d.root, 'key.pem');
+  const args = ['dkim', 'keygen', '--domain', 'example.com', '--selector', 'taken', '--export-private', keyFile];
+  const refused = await postern([...args, '--config', d.file]);
+  assert.equal(refused.code, 1);
+  assert.equal(
+    refused.stderr,
+    'postern: example.com already has a DKIM key with selector taken (active); choose another with --selector\n' +
+      `the empty file ${keyFile} made for the private key is left (EACCES): remove it\n` +
+      `postern: note: run as root, this command became nobody, the owner of ${d.data}, before touching the data ` +
+      'directory (as the server runs): a file it reads or writes elsewhere must be open to nobody too\n',
+  );
+  assert.equal(fs.readFileSync(keyFile, 'utf8'), '', 'empty: no key was written');
+});

@@ -89,10 +89,7 @@ async function keygen(config: Config, values: Values): Promise<number> {
       createDkimKey(store, { domain, selector: values.selector, algorithm, bits, now: new Date() }),
     );
   } catch (err) {
-    if (exported !== undefined && exportTo !== undefined) {
-      fs.closeSync(exported);
-      fs.rmSync(exportTo, { force: true });
-    }
+    if (exported !== undefined && exportTo !== undefined) discardExport(exported, exportTo, err);
     throw err;
   }
   if (exported !== undefined) {
@@ -289,6 +286,21 @@ function openExclusive(file: string): number {
   }
   fs.fchmodSync(fd, 0o600);
   return fd;
+}
+
+/**
+ * Removes the empty file claimed for a key that was not made. Run as root, the command has become the
+ * data directory's owner by now, who may not remove a file in a directory only root may write (root's
+ * home): the error that stopped the key is still the one reported, with a word on the file left.
+ */
+function discardExport(fd: number, file: string, cause: unknown): void {
+  fs.closeSync(fd);
+  try {
+    fs.rmSync(file, { force: true });
+  } catch (err) {
+    const left = `the empty file ${file} made for the private key is left (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): remove it`;
+    if (cause instanceof Error) cause.message = `${cause.message}\n${left}`;
+  }
 }
 
 function describeKey(key: DkimKey): string {
