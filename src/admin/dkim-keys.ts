@@ -9,7 +9,7 @@ import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { promisify } from 'node:util';
 import type { Config } from '../config/schema.ts';
-import { type DkimKey, DkimKeyExistsError, type Store } from '../store/store.ts';
+import { type DkimKey, DkimKeyExistsError, DkimKeyStateTakenError, type Store } from '../store/store.ts';
 import { presentationValue, txtStrings } from './zone-lines.ts';
 
 export type DkimAlgorithm = DkimKey['algorithm'];
@@ -234,7 +234,7 @@ export async function createDkimKey(store: Store, request: NewKeyRequest): Promi
   const generated = await generateDkimKey(algorithm, request.bits);
   // An RSA key takes a while to make: another keygen or rotate may have stored its key meanwhile, and
   // two pending (or two first active) keys would break the one-rotation rule. Read again, just before
-  // the write. (Two commands within the same few milliseconds can still both pass.)
+  // the write; the store refuses what still slips through (two commands within a few milliseconds).
   const current = await store.listDkimKeys(domain);
   const raced = current.find(
     (key) => key.algorithm === algorithm && (key.state === 'pending' || !existing.some((k) => k.id === key.id)),
@@ -258,6 +258,10 @@ export async function createDkimKey(store: Store, request: NewKeyRequest): Promi
   } catch (error) {
     // Another process took the selector between our read and our write.
     if (error instanceof DkimKeyExistsError) throw new DkimKeyError('selector-taken', error.message);
+    // Another command stored its key between our second read and our write.
+    if (error instanceof DkimKeyStateTakenError) {
+      throw new DkimKeyError('rotation-under-way', `another command stored a key meanwhile: ${error.message}`);
+    }
     throw error;
   }
 }

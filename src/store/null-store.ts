@@ -24,6 +24,7 @@ import {
   loginFailureRecord,
   nextLoginFailure,
 } from './login-failures.ts';
+import { stateTaken } from './rows.ts';
 
 import {
   type Account,
@@ -36,6 +37,7 @@ import {
   type DkimKey,
   DkimKeyExistsError,
   type DkimKeyState,
+  DkimKeyStateTakenError,
   type GreylistRequest,
   type GreylistResult,
   type LoginFailureOptions,
@@ -200,6 +202,12 @@ export class NullStore implements Store {
     this.#assertOpen();
     if (this.#dkimKeys.some((k) => k.domain === key.domain && k.selector === key.selector)) {
       throw new DkimKeyExistsError(`${key.domain} already has a DKIM key with selector ${key.selector}`);
+    }
+    const holder = this.#dkimKeys.find(
+      (k) => k.domain === key.domain && k.algorithm === key.algorithm && k.state === key.state,
+    );
+    if (holder) {
+      throw new DkimKeyStateTakenError(stateTaken(key, holder.selector));
     }
     const { createdAt = new Date(), ...fields } = key;
     const stored: DkimKey = {

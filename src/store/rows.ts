@@ -4,7 +4,7 @@
  * and BigInt() take either. Times are milliseconds since the epoch in both.
  */
 
-import type { Account, Alias, DkimKey, DkimKeyState, Mailbox, MailboxMessage, QueueJob } from './store.ts';
+import type { Account, Alias, DkimKey, DkimKeyState, Mailbox, MailboxMessage, NewDkimKey, QueueJob } from './store.ts';
 
 export type Row = Record<string, unknown>;
 type Integer = number | bigint | string;
@@ -100,4 +100,9 @@ export function dkimKeyFromRow(row: Row): DkimKey {
     activatedAt: row.activated_at == null ? null : new Date(Number(row.activated_at)),
     retireAfter: row.retire_after == null ? null : new Date(Number(row.retire_after)),
   };
+}
+
+/** DkimKeyStateTakenError's text, one for every engine. */
+export function stateTaken(key: NewDkimKey, holder: string): string {
+  return `${key.domain} has a ${key.state} ${key.algorithm} DKIM key already (${holder}): not adding ${key.selector} ${key.state} too`;
 }

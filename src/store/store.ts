@@ -371,7 +371,11 @@ export interface Store {
   /** The stored bytes of one message, or undefined when the UID does not exist. */
   readMessage(mailboxId: MailboxId, uid: number): Promise<Uint8Array | undefined>;
 
-  /** Stores a DKIM key; DkimKeyExistsError when (domain, selector) is taken. */
+  /**
+   * Stores a DKIM key; DkimKeyExistsError when (domain, selector) is taken, DkimKeyStateTakenError when
+   * the domain has a key of that algorithm in that state (pending or active) already: one rotation at a
+   * time, one signing key per algorithm. Both are checked atomically with the insert.
+   */
   addDkimKey(key: NewDkimKey): Promise<DkimKey>;
   /** Keys of one domain, or of all, oldest first. */
   listDkimKeys(domain?: string): Promise<DkimKey[]>;
@@ -485,6 +489,10 @@ export class RecipientsGoneError extends StoreError {
 /** A DKIM key with this domain and selector exists already. */
 export class DkimKeyExistsError extends StoreError {
   override readonly code = 'DKIM_KEY_EXISTS';
+}
+/** The domain has a pending (or active) key of this algorithm already; nothing was stored. */
+export class DkimKeyStateTakenError extends StoreError {
+  override readonly code = 'DKIM_KEY_STATE_TAKEN';
 }
 /** A delivery's keyword is not an IMAP atom (RFC 9051 §9 flag-keyword); nothing was stored. */
 export class InvalidKeywordError extends StoreError {

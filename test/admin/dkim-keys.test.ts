@@ -286,14 +286,15 @@ test('removeDkimKey: pending and retired keys go; active and retiring ones only 
       bits: 256,
       privateKey: 'k',
       publicKey: 'p',
-      state: state === 'pending' ? 'pending' : 'active',
+      state: state === 'active' ? 'active' : 'pending',
       createdAt: at,
     });
+  // Retiring and retired keys were pending once, each moved on before the next was added.
   for (const [selector, state] of [
-    ['a', 'active'],
-    ['p', 'pending'],
     ['r', 'retiring'],
     ['x', 'retired'],
+    ['a', 'active'],
+    ['p', 'pending'],
   ] as const) {
     const key = await add(selector, state);
     if (state === 'retiring' || state === 'retired') {
@@ -312,7 +313,7 @@ test('removeDkimKey: pending and retired keys go; active and retiring ones only 
   await assert.rejects(remove('p'), (e: unknown) => e instanceof DkimKeyError && e.code === 'no-such-key');
   assert.deepEqual(
     (await store.listDkimKeys()).map((k) => k.selector),
-    ['a', 'r'],
+    ['r', 'a'],
   );
   assert.equal((await remove('r', true)).state, 'retiring');
   assert.equal((await remove('a', true)).state, 'active');

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DkimKeyExistsError, type NewDkimKey, StoreError } from '../../src/store/store.ts';
+import { DkimKeyExistsError, DkimKeyStateTakenError, type NewDkimKey, StoreError } from '../../src/store/store.ts';
 import type { WithStore } from './policy-contract.ts';
 
 const T0 = new Date('2025-03-01T12:00:00Z');
@@ -74,6 +74,43 @@ export function runDkimStoreContract(withStore: WithStore): void {
           /example\.com already has a DKIM key with selector sel/.test(error.message),
       );
       assert.deepEqual(await store.listDkimKeys(), [first]);
+    }),
+  );
+
+  test(
+    'DKIM keys: a second pending or active key of one algorithm in one domain is refused, even when added at once',
+    withStore(async (store) => {
+      const pending = await store.addDkimKey(newKey('example.com', 'p1'));
+      await assert.rejects(
+        store.addDkimKey(newKey('example.com', 'p2')),
+        (error: unknown) =>
+          error instanceof DkimKeyStateTakenError &&
+          error.code === 'DKIM_KEY_STATE_TAKEN' &&
+          error.message === 'example.com has a pending rsa DKIM key already (p1): not adding p2 pending too',
+      );
+      // Another algorithm, another domain, the other state: each its own.
+      await store.addDkimKey(newKey('example.com', 'e1', { algorithm: 'ed25519', bits: 256 }));
+      await store.addDkimKey(newKey('example.org', 'p1'));
+      const active = await store.addDkimKey(newKey('example.com', 'a1', { state: 'active' }));
+      await assert.rejects(store.addDkimKey(newKey('example.com', 'a2', { state: 'active' })), DkimKeyStateTakenError);
+      // Once the pending key has moved on, a new one may wait.
+      assert.equal(await store.setDkimKeyState(pending.id, 'retired'), true);
+      await store.addDkimKey(newKey('example.com', 'p3'));
+      assert.deepEqual(
+        (await store.listDkimKeys('example.com')).map((k) => k.selector),
+        ['p1', 'e1', 'a1', 'p3'],
+      );
+      assert.equal(active.state, 'active');
+
+      // Eight commands at once, as two admins' keygens racing: one key is stored, the others refused.
+      const racing = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => store.addDkimKey(newKey('example.net', `race${i}`, { state: 'active' }))),
+      );
+      assert.equal(racing.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of racing) {
+        if (r.status === 'rejected') assert.ok(r.reason instanceof DkimKeyStateTakenError, String(r.reason));
+      }
+      assert.equal((await store.listDkimKeys('example.net')).length, 1);
     }),
   );
 

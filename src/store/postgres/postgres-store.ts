@@ -199,7 +199,7 @@ export class PostgresStore implements Store {
     this.#greylist = new PostgresGreylist(query, onError);
     this.#accounts = new PostgresAccounts(query, (work) => this.#transaction(work));
     this.#loginFailures = new PostgresLoginFailures(query, onError);
-    this.#dkimKeys = new PostgresDkimKeys(query);
+    this.#dkimKeys = new PostgresDkimKeys(query, (work) => this.#transaction(work));
     this.#quarantine = new PostgresQuarantine(query);
     // Not through #query: a tally recorded before close() still commits while the store closes.
     const tallies = new PostgresQuarantine((text, values) => this.#pool.query(text, values).catch(rethrowAsStoreError));

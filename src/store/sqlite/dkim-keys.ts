@@ -4,18 +4,22 @@
  */
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { DKIM_KEY_COLUMNS, dkimKeyFromRow } from '../rows.ts';
+import { DKIM_KEY_COLUMNS, dkimKeyFromRow, stateTaken } from '../rows.ts';
 import type { DkimKey, DkimKeyState, NewDkimKey } from '../store.ts';
 import { RequestFailure } from './request-failure.ts';
 
 export class SqliteDkimKeys {
   readonly #exists: StatementSync;
+  readonly #sameState: StatementSync;
   readonly #insert: StatementSync;
   readonly #setState: StatementSync;
   readonly #remove: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#exists = db.prepare('SELECT 1 FROM dkim_keys WHERE domain = ? AND selector = ?');
+    this.#sameState = db.prepare(
+      'SELECT selector FROM dkim_keys WHERE domain = ? AND algorithm = ? AND state = ? ORDER BY id LIMIT 1',
+    );
     this.#insert = db.prepare(
       `INSERT INTO dkim_keys (domain, selector, algorithm, bits, private_key, public_key, state, created_at,
          activated_at, retire_after)
@@ -38,6 +42,8 @@ export class SqliteDkimKeys {
     if (this.#exists.get(key.domain, key.selector)) {
       throw new RequestFailure('dkim-key-exists', `${key.domain} already has a DKIM key with selector ${key.selector}`);
     }
+    const holder = this.#sameState.get(key.domain, key.algorithm, key.state);
+    if (holder) throw new RequestFailure('dkim-key-state-taken', stateTaken(key, String(holder.selector)));
     const row = this.#insert.get({
       domain: key.domain,
       selector: key.selector,

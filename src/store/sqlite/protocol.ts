@@ -212,6 +212,7 @@ export type WriteFailure =
   | 'no-account'
   | 'no-recipient-account'
   | 'dkim-key-exists'
+  | 'dkim-key-state-taken'
   | 'unavailable';
 
 export type WriteResult =

@@ -12,6 +12,7 @@ import {
   AccountExistsError,
   AliasExistsError,
   DkimKeyExistsError,
+  DkimKeyStateTakenError,
   NoSuchAccountError,
   RecipientsGoneError,
   SchemaTooNewError,
@@ -214,6 +215,8 @@ function errorFor(failure: WriteFailure, message: string): StoreError {
       return new RecipientsGoneError(message);
     case 'dkim-key-exists':
       return new DkimKeyExistsError(message);
+    case 'dkim-key-state-taken':
+      return new DkimKeyStateTakenError(message);
     case 'unavailable':
       return new StoreUnavailableError(message);
     default:
