@@ -59,6 +59,10 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
     // the only way to neither let a reject policy slip nor refuse a domain that has none.
     return tempfail('4.7.0', `DMARC policy lookup failed temporarily: ${dmarc.reason}`);
   }
+  if (dmarc.result === 'permerror' && input.disposition !== 'none') {
+    // An evaluation cut short (a From field naming more domains than are checked): held as suspect.
+    return { action: 'junk', reason: `dmarc=permerror: ${dmarc.reason}` };
+  }
   if (dmarc.result !== 'fail' || dmarc.policy === undefined || dmarc.policy === 'none') {
     return { action: 'accept', reason: `dmarc=${dmarc.result}` };
   }

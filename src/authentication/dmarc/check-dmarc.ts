@@ -14,7 +14,7 @@ import { AnswerCache } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
 import type { SpfResultCode } from '../spf/check-spf.ts';
-import { type AuthorDomain, authorDomain } from './author-domain.ts';
+import { authorDomain } from './author-domain.ts';
 import { type Discovery, discoverPolicy } from './discovery.ts';
 import type { AlignmentMode, DmarcPolicy, DmarcResult } from './dmarc-result.ts';
 
@@ -27,37 +27,35 @@ export interface DmarcInput {
   resolver: Resolver;
   /** For pct= sampling: uniform in [0, 1), as Math.random. */
   random?: () => number;
-  /** Policy discovery results to reuse (per From field content); none when absent. */
+  /** Policy discovery results to reuse (per Author Domain); none when absent. */
   cache?: DmarcDiscoveryCache;
 }
 
-/** A From field with no single Author Domain (RFC 9989 §5.3.1); severalAuthors() takes it from there. */
-type NoAuthor = Extract<AuthorDomain, { ok: false }>;
-
 /**
- * Policy discovery per From domain list, kept for a short time: a busy sender's every message would
+ * Policy discovery per Author Domain, kept for a short time: a busy sender's every message would
  * otherwise walk the same records again. A temporary failure is never kept (src/dns/cache.ts says why).
+ * Keyed by the domain authorDomain() found, never by the From text: a crafted From read two ways
+ * (`ceo@bank.example@evil.example` is two Author Domains) must not find the other reading's entry.
  */
 export class DmarcDiscoveryCache {
-  readonly #entries: AnswerCache<Discovery | NoAuthor>;
+  readonly #entries: AnswerCache<Discovery>;
 
   constructor(ttlMs: number, maxEntries = 10_000) {
     this.#entries = new AnswerCache({ ttlMs, maxEntries });
   }
 
   /** The discovery kept for `key`, if any: read without a promise, as nearly every message finds one. */
-  cached(key: string): Discovery | NoAuthor | undefined {
-    return this.#entries.get(key);
+  cached(domain: string): Discovery | undefined {
+    return this.#entries.get(domain);
   }
 
-  async discover(key: string, run: () => Promise<Discovery | NoAuthor>): Promise<Discovery | NoAuthor> {
-    const cached = this.#entries.get(key);
+  async discover(domain: string, run: () => Promise<Discovery>): Promise<Discovery> {
+    const cached = this.#entries.get(domain);
     if (cached) return cached;
     const found = await run();
-    // Kept: no record, or a record found whose sp/np choice is known. Not kept: a DNS failure, and a From
-    // field with no single Author Domain (severalAuthors() discovers each domain afresh).
-    if ('result' in found && (found.result === 'none' || (found.result === 'found' && !found.existenceError))) {
-      this.#entries.set(key, found);
+    // Kept: no record, or a record found whose sp/np choice is known. Not kept: a DNS failure.
+    if (found.result === 'none' || (found.result === 'found' && !found.existenceError)) {
+      this.#entries.set(domain, found);
     }
     return found;
   }
@@ -75,7 +73,7 @@ interface Identifiers {
 
 /**
  * RFC 9989 §11.5: evaluating every Author Domain of a crafted From field invites a denial of service, so
- * the number is capped; past it the evaluation is incomplete (permerror).
+ * the number is capped: past it the first ones are checked and the evaluation is incomplete.
  */
 const MAX_AUTHOR_DOMAINS = 5;
 const STRENGTH: Record<DmarcPolicy, number> = { none: 0, quarantine: 1, reject: 2 };
@@ -88,15 +86,14 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
     const { resolver } = input;
     // record.ts parses leniently: a record with "P=reject" or a repeated tag keeps its owner's evident
     // policy instead of being discarded, which would let spoofed mail through as "none".
-    const discover = async (): Promise<Discovery | NoAuthor> => {
-      const author = authorDomain(input.headerFrom, input.fromFields);
-      return author.ok ? await discoverPolicy(author.authorDomain, resolver) : author;
-    };
-    const key = `${input.fromFields} ${input.headerFrom.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).join(' ')}`;
-    const first =
-      input.cache?.cached(key) ?? (input.cache ? await input.cache.discover(key, discover) : await discover());
-    if ('result' in first) return judge(first, ids, random);
-    return await severalAuthors(first.reason, first.domains, ids, resolver, random);
+    // The Author Domain first (no DNS), then its discovery, cached under that domain alone.
+    const author = authorDomain(input.headerFrom, input.fromFields);
+    if (!author.ok) return await severalAuthors(author.reason, author.domains, ids, resolver, random);
+    const domain = author.authorDomain;
+    const discover = () => discoverPolicy(domain, resolver);
+    const found =
+      input.cache?.cached(domain) ?? (input.cache ? await input.cache.discover(domain, discover) : await discover());
+    return judge(found, ids, random);
   } catch (err) {
     // discovery turns DNS failures into results; reaching here is a bug, and a doubt must become neither
     // pass nor fail (RFC 7489 §6.6.3 defers on a temporary failure).
@@ -234,12 +231,19 @@ export function aligned(identifier: string, fromDomain: string, mode: AlignmentM
 }
 
 function organizational(domain: string): string {
-  return getDomain(domain, { allowPrivateDomains: true }) ?? domain;
+  // The identifier is a domain, not a URL: without extractHostname:false, tldts reads
+  // "bank.example/.evil.example" as a URL whose host is bank.example.
+  return getDomain(domain, { allowPrivateDomains: true, extractHostname: false }) ?? domain;
 }
 
-/** RFC 1035 §2.3.4 and §3.1: no empty labels, labels up to 63 octets, names up to 253. */
+/**
+ * RFC 1035 §2.3.4 and §3.1: no empty labels, labels up to 63 octets, names up to 253; and host-name
+ * characters (RFC 1123 §2.1, A-labels, plus "_", which DNS holds, RFC 2181 §11). DNS itself takes any
+ * octet in a label, but no mail domain is written with "/", "?", "#" or "@", and an identifier made of
+ * them (a HELO name, when restrictions let it through) must align with nothing.
+ */
 function isDomainName(name: string): boolean {
-  return name.length > 0 && name.length <= 253 && name.split('.').every((l) => l.length > 0 && l.length <= 63);
+  return name.length > 0 && name.length <= 253 && name.split('.').every((l) => /^[a-z0-9_-]{1,63}$/i.test(l));
 }
 
 /** Lower case A-label without the root dot (RFC 4343 §3, RFC 5890 §2.3.2.1), as author-domain.ts gives it. */
@@ -289,14 +293,26 @@ async function severalAuthors(
   }
   const authorDomains = domains.map(normalize);
   const fromDomain = authorDomains[0] ?? '';
-  if (authorDomains.length > MAX_AUTHOR_DOMAINS) {
-    const reason = `From names ${authorDomains.length} domains, over the limit of ${MAX_AUTHOR_DOMAINS} (RFC 9989 §11.5)`;
-    return { result: 'permerror', fromDomain, authorDomains, disposition: 'none', reason };
-  }
+  const checked = authorDomains.slice(0, MAX_AUTHOR_DOMAINS);
   const results = await Promise.all(
-    authorDomains.map(async (domain) => judge(await discoverPolicy(domain, resolver), ids, random)),
+    checked.map(async (domain) => judge(await discoverPolicy(domain, resolver), ids, random)),
   );
   const worst = results.reduce((a, b) => (rank(b) > rank(a) ? b : a));
+  if (checked.length < authorDomains.length) {
+    const what = `From names ${authorDomains.length} domains, over the limit of ${MAX_AUTHOR_DOMAINS} (RFC 9989 §11.5): ${checked.join(', ')} checked`;
+    // A reject among those checked, or a policy DNS did not give (which may be one), speaks as it would.
+    const unknownPolicy = worst.result === 'temperror' && worst.unverified === undefined;
+    if (worst.disposition === 'reject' || unknownPolicy) {
+      return { ...worst, authorDomains, reason: `${what}; ${worst.fromDomain}: ${worst.reason}` };
+    }
+    // Otherwise padding the field with throw-away domains (one with p=none failing, say) must not
+    // escape the policy of the one imitated, which may stand past the limit: mail that names so many is
+    // handled as a quarantine fail would be (RFC 7489 §6.6.1 leaves such mail to the receiver), not
+    // accepted as an incomplete evaluation would be.
+    const rest = authorDomains.slice(MAX_AUTHOR_DOMAINS).join(', ');
+    const reason = `${what}; the rest (${rest}) not, and one of them may be the domain imitated`;
+    return { result: 'permerror', fromDomain, authorDomains, disposition: 'quarantine', reason };
+  }
   const what = `${malformed ?? 'several Author Domains'}: ${authorDomains.join(', ')}, each checked (RFC 7489 §6.6.1)`;
   if (malformed && (worst.result === 'pass' || worst.result === 'none')) {
     return { result: 'permerror', fromDomain, authorDomains, disposition: 'none', reason: what };

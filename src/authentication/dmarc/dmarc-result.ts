@@ -38,7 +38,8 @@ export interface DmarcResult {
   identifiers?: { spf?: string; dkim: string[] };
   /**
    * What to do after sampling (RFC 7489 §6.6.4 pct, RFC 9989 §4.7 t=y) and before local overrides: the
-   * policy on a fail, `none` on anything else or when sampled out.
+   * policy on a fail, `none` on anything else or when sampled out, but `quarantine` on the permerror of a
+   * From field naming more domains than are checked.
    */
   disposition: DmarcPolicy;
   /**

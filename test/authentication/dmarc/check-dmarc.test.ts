@@ -12,10 +12,11 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import type { ArcInstance, ArcResult } from '../../../src/authentication/arc/arc-result.ts';
 import { verifyArc } from '../../../src/authentication/arc/verify-arc.ts';
 import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-result.ts';
-import { checkDmarc, type DmarcInput } from '../../../src/authentication/dmarc/check-dmarc.ts';
+import { aligned, checkDmarc, type DmarcInput } from '../../../src/authentication/dmarc/check-dmarc.ts';
 import type { DmarcResult } from '../../../src/authentication/dmarc/dmarc-result.ts';
 import { applyOverrides } from '../../../src/authentication/dmarc/overrides.ts';
 import { mailauthResolver } from '../../../src/authentication/mailauth-resolver.ts';
+import { decide } from '../../../src/authentication/verdict.ts';
 import type { Resolver } from '../../../src/dns/resolver.ts';
 import { createResolver } from '../../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer } from '../../../src/dns/test-server.ts';
@@ -228,6 +229,33 @@ test('one From field with two domains: the strictest failing policy applies (RFC
     dkim: [pass('reject.example'), pass('quarantine.example')],
   });
   assert.equal(both.result, 'pass');
+});
+
+test('a From naming more than five domains: the first five are checked, and padding does not escape (RFC 9989 §11.5)', async () => {
+  const padding = ['a@e1.example', 'a@e2.example', 'a@e3.example', 'a@e4.example', 'a@none.example'];
+  // A reject among the first five applies, as with fewer domains.
+  const first = await check(['ceo@reject.example', ...padding]);
+  assert.deepEqual([first.result, first.fromDomain, first.disposition], ['fail', 'reject.example', 'reject']);
+  assert.match(first.reason, /From names 6 domains, over the limit of 5 \(RFC 9989 §11\.5\)/);
+  // The imitated domain past the limit: not checked, so not accepted either (it was permerror, accepted).
+  const last = await check([...padding, 'ceo@reject.example']);
+  assert.deepEqual([last.result, last.disposition], ['permerror', 'quarantine']);
+  assert.equal(last.authorDomains?.length, 6);
+  assert.match(last.reason, /the rest \(reject\.example\) not, and one of them may be the domain imitated/);
+  const verdict = decide({ spf: undefined, dkim: [], dmarc: last, disposition: last.disposition, enforce: true });
+  assert.equal(verdict.action, 'junk');
+});
+
+test('an identifier written as a URL aligns with nothing: its labels are not host-name labels', async () => {
+  // An SPF pass for a HELO name (null sender) in the attacker's zone, which tldts would read as a URL
+  // whose host is reject.example, when restrictions let such a HELO name through.
+  for (const tail of ['/', '?', '#', '\\', 'x@']) {
+    const spf = `mail.reject.example${tail}.evil.example`;
+    const r = await check('ceo@reject.example', { spf });
+    assert.deepEqual([r.result, r.disposition], ['fail', 'reject'], spf);
+    assert.equal(aligned(spf, 'reject.example', 'r'), false, spf);
+  }
+  assert.equal(aligned('mail._spf.reject.example', 'reject.example', 'r'), true, '"_" is a DNS label character');
 });
 
 test('no From domain → permerror with a reason (RFC 7489 §6.6.1)', async () => {

@@ -44,3 +44,37 @@ test('policy discovery is reused per From domain; a timeout is never kept', asyn
   assert.equal((await checkDmarc(input('a@slow.example'))).result, 'temperror');
   assert.equal(asked('_dmarc.slow.example'), 2);
 });
+
+test('a From read as two Author Domains is judged as such, whatever the cache holds for the last one', async (t) => {
+  const dns = await startTestDnsServer({
+    records: {
+      'bank.example': { A: ['192.0.2.1'] },
+      '_dmarc.bank.example': { TXT: ['v=DMARC1; p=reject'] },
+      'evil.example': { A: ['192.0.2.2'] },
+    },
+  });
+  t.after(() => dns.close());
+  const resolver = createResolver({ servers: [dns.server], timeoutMs: 200, tries: 1, cacheTtlMs: 0 });
+  const cache = new DmarcDiscoveryCache(60_000);
+  const check = (from: string) =>
+    checkDmarc({
+      headerFrom: [from],
+      fromFields: 1,
+      spf: { result: 'pass', domain: 'evil.example' },
+      dkim: [],
+      resolver,
+      cache,
+    });
+  const spoof = 'ceo@bank.example@evil.example'; // unquoted "@" twice: two Author Domains (RFC 7489 §6.6.1)
+  const cold = await check(spoof);
+  assert.equal(cold.result, 'fail');
+  assert.equal(cold.disposition, 'reject');
+  // An ordinary message of the attacker's domain fills the cache for evil.example ...
+  assert.equal((await check('someone@evil.example')).result, 'none');
+  // ... and the crafted From is still judged for both domains (the old key, the text after the last "@",
+  // found that entry and passed it as evil.example's alone).
+  const warm = await check(spoof);
+  assert.equal(warm.result, 'fail');
+  assert.equal(warm.disposition, 'reject');
+  assert.deepEqual(warm.authorDomains, ['bank.example', 'evil.example']);
+});
