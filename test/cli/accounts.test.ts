@@ -21,7 +21,7 @@ const NEW_PASSWORD = 'Tr0ub4dor&3-but-longer';
 function setup(t: Context) {
   const d = configDir();
   t.after(() => d.cleanup());
-  const run = (args: string[], stdin?: string) => postern([...args, '--config', d.file], { stdin });
+  const run = (args: string[], stdin?: string | Buffer) => postern([...args, '--config', d.file], { stdin });
   return { ...d, run, database: path.join(d.root, 'data', 'postern.sqlite') };
 }
 
@@ -116,6 +116,41 @@ test('user passwd replaces both credentials; errors name the problem', async (t)
   assert.equal(bytes.includes(NEW_PASSWORD), false);
   assert.equal(bytes.includes(PASSWORD), false);
   assertQuiet(results, [PASSWORD, NEW_PASSWORD, 'x7q!z']);
+});
+
+test('a password no SASL client could log in with is refused before it is stored', async (t) => {
+  const { run, database } = setup(t);
+  const add = (address: string, stdin: string | Buffer) => run(['user', 'add', address, '--password-stdin'], stdin);
+  const cases: [stdin: string | Buffer, stderr: string][] = [
+    // RFC 4616 §2: PLAIN promises 255 octets; 140 Cyrillic letters are 280 (PLAIN answered 501 for ever).
+    [
+      `${'ж'.repeat(140)}\n`,
+      'postern: the password is 280 octets long in UTF-8: AUTH PLAIN and LOGIN clients and servers promise only 255 (RFC 4616 §2), so use a shorter one\n',
+    ],
+    [
+      'pass\u0000word123\n',
+      'postern: the password holds a control character (U+0000), which SASL logins cannot carry\n',
+    ],
+    ['pass\tword123\n', 'postern: the password holds a control character (U+0009), which SASL logins cannot carry\n'],
+    [
+      'correct horse\nbattery staple\n',
+      'postern: the password read from standard input holds a line break: give it on one line\n',
+    ],
+    [
+      Buffer.from([0x70, 0x61, 0x73, 0x73, 0xff, 0x77, 0x6f, 0x72, 0x64, 0x21, 0x0a]),
+      'postern: the password read from standard input is not valid UTF-8\n',
+    ],
+    ['😀😀😀😀\n', 'postern: the password is too short: use at least 8 characters\n'], // 8 UTF-16 units, 4 characters
+  ];
+  // 255 octets is fine, and eight characters of any script.
+  assert.equal((await add('max@example.com', `${'ж'.repeat(127)}x\n`)).code, 0);
+  assert.equal((await add('emoji@example.com', '😀😀😀😀😀😀😀😀\n')).code, 0);
+  for (const [index, [stdin, stderr]] of cases.entries()) {
+    const result = await add(`user${index}@example.com`, stdin);
+    assert.equal(result.stderr, stderr, String(index));
+    assert.equal(result.code, 1);
+    assert.equal(account(database, `user${index}@example.com`), undefined, 'nothing stored');
+  }
 });
 
 test('user passwd gives an account migrated without SCRAM its credentials', async (t) => {

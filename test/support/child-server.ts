@@ -20,7 +20,7 @@ export interface CliResult {
 }
 
 /** Runs bin/postern with the arguments; the password (or anything) goes to its stdin. */
-export function postern(args: string[], options: { stdin?: string; cwd?: string } = {}): Promise<CliResult> {
+export function postern(args: string[], options: { stdin?: string | Buffer; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(POSTERN, args, { cwd: options.cwd ?? ROOT, timeout: 20_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;

@@ -168,12 +168,48 @@ async function passwordCredentials(
   return { hash: await hashPassword(password), scram: formatScramCredentials(deriveScramCredentials(password)) };
 }
 
+/** RFC 4616 §2: what every PLAIN server (and, in practice, LOGIN) must accept of a password, in octets. */
+const MAX_PASSWORD_OCTETS = 255;
+
 async function readPassword(): Promise<string> {
   const typed = process.stdin.isTTY ? await readFromTerminal() : undefined;
   const chunks: Buffer[] = [];
   if (typed === undefined) for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = (typed ?? Buffer.concat(chunks).toString('utf8')).replace(/\r?\n$/, '');
-  if (password === '') throw new CliError('the password read from standard input is empty');
-  if (password.length < 8) throw new CliError('the password is too short: use at least 8 characters');
+  let text: string;
+  try {
+    text = typed ?? new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    // Decoding leniently would store U+FFFD for the bytes, a password no client sends.
+    throw new CliError('the password read from standard input is not valid UTF-8');
+  }
+  const password = text.replace(/\r?\n$/, '');
+  checkPassword(password);
   return password;
+}
+
+/**
+ * Refuses a password some client could never log in with, before it is stored: one that only SCRAM
+ * would take is an account a PLAIN or LOGIN client retries against until its address is blocked.
+ */
+function checkPassword(password: string): void {
+  if (password === '') throw new CliError('the password read from standard input is empty');
+  if (/[\r\n]/.test(password)) {
+    throw new CliError('the password read from standard input holds a line break: give it on one line');
+  }
+  // RFC 4616 §2: NUL separates PLAIN's fields, so no password holds it; SASLprep (RFC 4013 §2.3,
+  // RFC 3454 C.2.1) prohibits every ASCII control character, so SCRAM clients refuse them too.
+  const control = /[\x00-\x1f\x7f]/.exec(password)?.[0];
+  if (control !== undefined) {
+    const code = `U+${control.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new CliError(`the password holds a control character (${code}), which SASL logins cannot carry`);
+  }
+  // Characters as a person counts them, not UTF-16 units: four emoji are four characters.
+  if ([...password].length < 8) throw new CliError('the password is too short: use at least 8 characters');
+  const octets = Buffer.byteLength(password);
+  if (octets > MAX_PASSWORD_OCTETS) {
+    throw new CliError(
+      `the password is ${octets} octets long in UTF-8: AUTH PLAIN and LOGIN clients and servers promise only ` +
+        `${MAX_PASSWORD_OCTETS} (RFC 4616 §2), so use a shorter one`,
+    );
+  }
 }
