@@ -60,11 +60,13 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
     const headerFrom = authors(from);
     const read = signatureFields.map(readSignature);
     const verified = chosenForVerifying(read, headerFrom);
-    // mailauth's verifier, which reads the ARC chain, verifies every DKIM signature too: past the cap it
-    // gets the message without the signatures not chosen (an ARC-Message-Signature over them then fails).
+    // mailauth's verifier, which reads the ARC chain, verifies every DKIM signature too, the ones we find
+    // unusable included (it only warns on a d= with a space, and hashes the body once more for each): past
+    // the cap, counting every DKIM-Signature field, it gets the message without those we do not verify
+    // (an ARC-Message-Signature over them then fails).
     const arcBytes =
-      hasArc && read.filter((sig) => sig.usable).length > verified.size
-        ? withoutFields(fields, body, new Set(signatureFields.filter((_, i) => read[i]!.usable && !verified.has(i))))
+      hasArc && signatureFields.length > MAX_VERIFIED_SIGNATURES
+        ? withoutFields(fields, body, new Set(signatureFields.filter((_, i) => !verified.has(i))))
         : bytes;
     const arc = hasArc ? arcChain(arcBytes, options.resolver, now) : noChain();
     const ctx = messageContext(fields, body, now, options.resolver);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { createHash, sign as cryptoSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { relaxedBody, relaxedField } from '../../../src/authentication/dkim/canonicalize.ts';
@@ -312,6 +313,33 @@ test('at most 8 signatures are verified (RFC 6376 §6.1), the author domain firs
     assert.match(skipped.reason, /not verified: the message has more than 8 DKIM signatures \(RFC 6376 §6\.1\)/);
     assert.notEqual(skipped.domain, 'example.com');
   }
+});
+
+test('the cap counts unusable signatures too when the message has ARC fields (mailauth hashes the body for each)', async () => {
+  // Forty signatures whose d= no key could be looked up under, each with its own l=, and one ARC field:
+  // mailauth's verifier, which reads the chain, got them all and hashed the body forty times.
+  const fields = Array.from(
+    { length: 40 },
+    (_, i) =>
+      `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=exa mple.com; s=s; l=${1000 + i}; h=from; bh=AAAA; b=AAAA\r\n`,
+  ).join('');
+  const message = `${fields}ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.org; s=s; b=AAAA\r\n${MESSAGE}`;
+  // Count the hashes mailauth's body hashers make (they call createHash on the CommonJS module object).
+  const cjsCrypto = createRequire(import.meta.url)('node:crypto') as { createHash: typeof createHash };
+  const original = cjsCrypto.createHash;
+  let hashes = 0;
+  cjsCrypto.createHash = ((...args: Parameters<typeof createHash>) => {
+    hashes++;
+    return original(...args);
+  }) as typeof createHash;
+  try {
+    const got = await verifyDkim(Buffer.from(message), { resolver });
+    assert.equal(got.signatures.length, 40);
+    assert.ok(got.signatures.every((sig) => sig.result === 'neutral'));
+  } finally {
+    cjsCrypto.createHash = original;
+  }
+  assert.ok(hashes <= 2 * 8, `${hashes} hashes: no more than the capped signatures' work`);
 });
 
 test('a=ed25519-sha256 with an RSA key → permerror, not verified (RFC 6376 §6.1.2 step 8)', async () => {
