@@ -41,8 +41,9 @@ export function authenticationResultsHeader(authservId: string, input: ResultsIn
     // RFC 8601 §2.7.1: "none" when the message carries no signature.
     if (input.dkim.length === 0) results.push('dkim=none');
     for (const signature of input.dkim) {
-      const parts = [`dkim=${signature.result}${why(signature)}`];
+      const parts = [`dkim=${signature.result}${why(signature) || passCaveat(signature)}`];
       if (signature.domain) parts.push(property('header.d', signature.domain));
+      if (signature.identity) parts.push(property('header.i', signature.identity)); // RFC 8601 §2.7.1
       if (signature.selector) parts.push(property('header.s', signature.selector));
       if (signature.algorithm) parts.push(property('header.a', signature.algorithm));
       if (signature.headerB) parts.push(property('header.b', signature.headerB)); // RFC 6008 §4
@@ -203,6 +204,21 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
 function why(r: { result: string; reason: string }): string {
   return r.result === 'pass' || r.result === 'none' ? '' : comment(r.reason);
 }
+
+/**
+ * What a DKIM pass does not vouch for, said to downstream readers (mail programs, Sieve, `postern
+ * scan`), in words DKIM_PASS_CAVEAT recognises: text after l= is unsigned (RFC 6376 §8.2), and a key in
+ * testing mode must be treated as no signature (RFC 6376 §3.6.1).
+ */
+function passCaveat(signature: DkimSignatureResult): string {
+  if (signature.result !== 'pass') return '';
+  if ((signature.unsignedBodyBytes ?? 0) > 0) return ` (${signature.unsignedBodyBytes} body octets unsigned, l=)`;
+  if (signature.testing) return ' (key in testing mode, t=y)';
+  return '';
+}
+
+/** The comments passCaveat() writes, as a reader of our own field finds them. */
+export const DKIM_PASS_CAVEAT = /^(\d+ body octets unsigned, l=|key in testing mode, t=y)$/;
 
 /**
  * A reason as an RFC 5322 comment: parentheses and backslashes escaped, one line, bounded, printable

@@ -10,7 +10,7 @@ import { type HeaderField, readMessage } from '../authentication/dkim/message.ts
 import { authors } from '../authentication/dkim/verify-dkim.ts';
 import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
-import type { AuthenticationSummary } from '../filter/phishing/authentication-signals.ts';
+import { type AuthenticationSummary, dkimSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { HEADER_LIMITS, headerSectionExcess } from '../mime/header-section.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
@@ -521,7 +521,8 @@ function authenticationSummary(examination: Examination): AuthenticationSummary 
   const dkim = examination.dkim ?? [];
   const summary: AuthenticationSummary = {};
   if (examination.spf) summary.spf = examination.spf.result;
-  if (dkim.length > 0) summary.dkim = dkim.some((s) => s.result === 'pass') ? 'pass' : dkim[0]!.result;
+  const dkimResult = dkimSummary(dkim);
+  if (dkimResult !== undefined) summary.dkim = dkimResult;
   if (examination.dmarc) {
     // A fail a trusted ARC sealer vouched for (it saw the message authenticate before it changed it,
     // RFC 8617 §7.2.1) is scored as the pass it was there; the allow-list's override proves nothing.

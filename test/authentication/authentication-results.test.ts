@@ -34,6 +34,22 @@ test('the header names our authserv-id and one result per method (RFC 8601 §2.2
   );
 });
 
+test('a DKIM pass says what it does not cover (l=, t=y), and header.i names the signing identity (RFC 8601 §2.7.1)', () => {
+  const base = { result: 'pass' as const, domain: 'example.org', selector: 's', algorithm: 'rsa-sha256', reason: 'ok' };
+  const header = authenticationResultsHeader('mx.example.com', {
+    dkim: [
+      { ...base, unsignedBodyBytes: 66, identity: 'news@example.org' },
+      { ...base, testing: true },
+    ],
+  });
+  assert.equal(
+    header,
+    'Authentication-Results: mx.example.com;\r\n' +
+      '\tdkim=pass (66 body octets unsigned, l=) header.d=example.org header.i=news@example.org header.s=s header.a=rsa-sha256;\r\n' +
+      '\tdkim=pass (key in testing mode, t=y) header.d=example.org header.s=s header.a=rsa-sha256\r\n',
+  );
+});
+
 test('no signature is dkim=none; the null sender is smtp.helo; nothing evaluated is "none"', () => {
   const header = authenticationResultsHeader('mx.example.com', {
     spf: { result: 'softfail', domain: 'helo.example.org', reason: 'x', identity: 'helo' },

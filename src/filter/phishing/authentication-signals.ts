@@ -3,17 +3,34 @@
  * DKIM failures, mail that proves no sender at all. The SMTP path hands over the live results; an
  * offline scan reads them back from our own Authentication-Results field (RFC 8601).
  */
-import { authservIdOf } from '../../authentication/authentication-results.ts';
+import { authservIdOf, DKIM_PASS_CAVEAT } from '../../authentication/authentication-results.ts';
 import type { Signal } from './signal.ts';
 
 /** One result per method; undefined when the method did not run or is unknown. */
 export interface AuthenticationSummary {
   spf?: string;
-  /** 'pass' when any signature passed, else the first signature's result. */
+  /**
+   * 'pass' when any signature passed for the whole body with a key not in testing mode, else 'policy'
+   * when one passed only so, else the first signature's result.
+   */
   dkim?: string;
   dmarc?: string;
   /** The domain DMARC evaluated (the From domain). */
   dmarcDomain?: string;
+}
+
+/**
+ * The DKIM line of the summary from the live results: 'pass' for a signature over the whole body with
+ * a key not in testing mode; 'policy' when only partial passes were found (RFC 6376 §8.2: text after
+ * l= is unsigned; §3.6.1: a testing key is as no signature), as DMARC weighs them too (check-dmarc.ts);
+ * else the first signature's result; undefined when there is no signature.
+ */
+export function dkimSummary(
+  signatures: readonly { result: string; testing?: boolean; unsignedBodyBytes?: number }[],
+): string | undefined {
+  const passed = signatures.filter((s) => s.result === 'pass');
+  if (passed.some((s) => !s.testing && (s.unsignedBodyBytes ?? 0) === 0)) return 'pass';
+  return passed.length > 0 ? 'policy' : signatures[0]?.result;
 }
 
 /**
@@ -35,12 +52,16 @@ export function authenticationFromHeaders(
       const m = /^\s*(spf|dkim|dmarc)\s*=\s*([a-z]+)/i.exec(text);
       if (!m) continue;
       const method = m[1]!.toLowerCase() as 'spf' | 'dkim' | 'dmarc';
-      const result = m[2]!.toLowerCase();
+      const written = m[2]!.toLowerCase();
+      // A DKIM pass over part of the body, or with a testing key, proves no more than no signature.
+      const partial = method === 'dkim' && written === 'pass' && comments.some((c) => DKIM_PASS_CAVEAT.test(c.trim()));
+      const result = partial ? 'policy' : written;
       // The first spf= is the MAIL FROM identity's (authentication-results.ts), as the live path takes;
       // a second is the HELO identity's own check (RFC 7208 §2.3).
       if (method === 'spf' && found.spf !== undefined) continue;
+      // DKIM as the live path sums it: any whole pass, else any partial one, else the first result.
       if (method === 'dkim' && found.dkim === 'pass') continue;
-      if (method === 'dkim' && found.dkim !== undefined && result !== 'pass') continue;
+      if (method === 'dkim' && found.dkim !== undefined && result !== 'pass' && !partial) continue;
       // Scored as the live path scores it (src/server/inbound.ts): a fail a trusted ARC sealer vouched
       // for as a pass. Read from the dmarc result's own comment, as authentication-results.ts writes
       // it; text a sender chose sits in quoted values or escaped in other comments, never there.

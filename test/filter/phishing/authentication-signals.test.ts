@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { authenticationResultsHeader } from '../../../src/authentication/authentication-results.ts';
+import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-result.ts';
 import {
   authenticationFromHeaders,
   authenticationSignals,
+  dkimSummary,
 } from '../../../src/filter/phishing/authentication-signals.ts';
 
 const ar = (value: string) => ({ name: 'authentication-results', value });
@@ -83,5 +86,40 @@ describe('authentication results for the phishing detector', () => {
     assert.deepEqual(authenticationSignals(undefined), []);
     const [dmarc] = authenticationSignals({ dmarc: 'fail', dmarcDomain: 'bank.example' });
     assert.match(dmarc!.explanation.ru, /bank\.example/);
+  });
+
+  it('a DKIM pass over part of the body (l=) or with a testing key proves nothing, live and read back alike', () => {
+    const signature = (fields: Partial<DkimSignatureResult>): DkimSignatureResult => ({
+      result: 'pass',
+      domain: 'bank.example',
+      selector: 's',
+      algorithm: 'rsa-sha256',
+      reason: 'good signature',
+      ...fields,
+    });
+    const partial = signature({ unsignedBodyBytes: 66 });
+    const testing = signature({ testing: true });
+    const cases: [DkimSignatureResult[], string][] = [
+      [[signature({})], 'pass'],
+      [[partial], 'policy'],
+      [[testing], 'policy'],
+      [[signature({ result: 'fail', reason: 'bad' }), partial], 'policy'],
+      [[partial, signature({ domain: 'esp.example' })], 'pass'],
+      [[signature({ result: 'fail', reason: 'bad' })], 'fail'],
+    ];
+    for (const [signatures, want] of cases) {
+      assert.equal(dkimSummary(signatures), want, JSON.stringify(signatures));
+      const value = authenticationResultsHeader('mx.example.com', { dkim: signatures }).replace(
+        /^Authentication-Results: /,
+        '',
+      );
+      assert.equal(authenticationFromHeaders([ar(value)], 'mx.example.com')?.dkim, want, value);
+    }
+    // Nothing else proves the sender either: unauthenticated, as with no signature.
+    const names = authenticationSignals({ spf: 'none', dkim: dkimSummary([partial]), dmarc: 'none' }).map(
+      (x) => x.name,
+    );
+    assert.deepEqual(names, ['unauthenticated']);
+    assert.equal(dkimSummary([]), undefined);
   });
 });
