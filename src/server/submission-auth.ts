@@ -85,7 +85,25 @@ export class SubmissionAuth {
     };
   }
 
+  /**
+   * One step of an AUTH exchange. A failure of ours (the store not answering while a password is
+   * checked or a failure counted) ends the exchange with RFC 4954 §6's 454 4.7.0, the temporary
+   * authentication failure a client retries, rather than the generic 451 of a command that failed.
+   */
   async step(request: AuthRequest, peer: Peer): Promise<AuthOutcome> {
+    try {
+      return await this.#step(request, peer);
+    } catch (error) {
+      this.#exchanges.delete(peer.sessionId);
+      this.#logger.error(
+        { session: peer.sessionId, client: peer.remoteAddress, err: error },
+        'login could not be checked: answered 454 4.7.0',
+      );
+      return { action: 'reject', reply: reply(454, '4.7.0', 'Temporary authentication failure'), logged: true };
+    }
+  }
+
+  async #step(request: AuthRequest, peer: Peer): Promise<AuthOutcome> {
     // An excepted client is never blocked: no key to count its failures under, or to look a block up by.
     const ipKey = this.#exceptions.contains(peer.remoteAddress)
       ? undefined

@@ -7,7 +7,12 @@ import { createLogger } from '../../src/log/logger.ts';
 import { SubmissionAuth } from '../../src/server/submission-auth.ts';
 import type { Peer } from '../../src/smtp/envelope.ts';
 import { NullStore } from '../../src/store/null-store.ts';
-import type { Account, LoginFailureOptions, LoginFailureRecord } from '../../src/store/store.ts';
+import {
+  type Account,
+  type LoginFailureOptions,
+  type LoginFailureRecord,
+  StoreUnavailableError,
+} from '../../src/store/store.ts';
 
 /** A store whose block check answers only when told to. */
 class SlowStore extends NullStore {
@@ -156,5 +161,19 @@ test('a guess whose client hangs up before the answer is counted all the same', 
     blockMs: 0,
   });
   assert.equal(next.count, 2, 'the guess was counted before this one');
+  assert.equal(auth.pendingExchanges, 0);
+});
+
+test('a store that fails while a login is checked: 454 4.7.0, the temporary failure RFC 4954 §6 names, and no exchange kept', async () => {
+  class Down extends NullStore {
+    override async findAccount(): Promise<Account | undefined> {
+      throw new StoreUnavailableError('database is locked');
+    }
+  }
+  const auth = new SubmissionAuth(new Down([]), parseConfig({}, 'test').auth, createLogger('silent'));
+  const response = Buffer.from('\0carol@example.com\0correct horse');
+  const outcome = await auth.step({ type: 'auth', mechanism: 'PLAIN', response, first: true }, peer);
+  assert.equal(outcome.action, 'reject');
+  assert.deepEqual(outcome.action === 'reject' && [outcome.reply.code, outcome.reply.enhanced], [454, '4.7.0']);
   assert.equal(auth.pendingExchanges, 0);
 });
