@@ -47,6 +47,10 @@ export interface Issued {
   cert: string;
   key: string;
   accountUrl: string;
+  /** The contact the CA now holds for the account; undefined when an update was refused (contactError). */
+  contact?: string[];
+  /** Why the CA refused to update the account's contact (§7.3.2); the order went on regardless. */
+  contactError?: string;
 }
 
 export async function issueCertificate(request: IssueRequest): Promise<Issued> {
@@ -61,6 +65,18 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
     ...(request.account.url ? { accountUrl: request.account.url } : {}),
     ...(request.pollMinMs ? { backoffMin: request.pollMinMs, backoffMax: Math.max(30_000, request.pollMinMs) } : {}),
   });
+  // §7.3.2: an account registered with another contact (tls.acme.email changed) is updated first;
+  // a new account gets the contact with its registration (§7.3).
+  const contact = request.email ? [`mailto:${request.email}`] : [];
+  let contactError: string | undefined;
+  if (request.account.url !== undefined && !sameContact(request.account.contact, contact)) {
+    try {
+      await client.updateAccount({ contact });
+    } catch (err) {
+      // Not worth failing a renewal over: the order goes on, and the update is tried at the next one.
+      contactError = err instanceof Error ? err.message : String(err);
+    }
+  }
   const key = reusable(request.reuseKey, request.keyType)
     ? Buffer.from(request.reuseKey as string)
     : request.keyType === 'rsa-2048'
@@ -104,7 +120,14 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
       const unreachable = await unreachableBecause(request.directory);
       throw unreachable ? new Error(`ACME: cannot reach the CA at ${request.directory}: ${unreachable}`) : err;
     });
-  return { cert, key: key.toString(), accountUrl: client.getAccountUrl() };
+  const issued: Issued = { cert, key: key.toString(), accountUrl: client.getAccountUrl() };
+  if (contactError === undefined) issued.contact = contact;
+  else issued.contactError = contactError;
+  return issued;
+}
+
+function sameContact(a: string[] | undefined, b: string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((url, i) => url === b[i]);
 }
 
 /** Why the directory cannot be fetched (a refused connection, a bad certificate), or undefined if it can. */

@@ -20,7 +20,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { CertificateInfo, CertificateStore } from '../certificate-store.ts';
 import type { KeyAlgorithm } from '../create-certificate.ts';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../private-files.ts';
-import { type AcmeAccount, loadAccount, saveAccountUrl } from './account.ts';
+import { type AcmeAccount, loadAccount, saveAccount } from './account.ts';
 import { acmeFiles, formatFailureRecord, nextOrderTime, parseFailureRecord } from './files.ts';
 import { Http01Challenges, startHttp01Server } from './http-01.ts';
 import { AcmeRateLimitedError, issueCertificate } from './issue.ts';
@@ -323,9 +323,17 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         ...(reuseKey ? { reuseKey } : {}),
       });
       if (this.#stopped) return;
-      if (this.#account.url !== issued.accountUrl) {
+      if (issued.contactError !== undefined) {
+        options.logger.warn(
+          { contact: options.email ?? null, reason: issued.contactError },
+          'ACME: the CA refused to update the account contact (tls.acme.email); tried again at the next order',
+        );
+      }
+      const contactChanged = issued.contact !== undefined && issued.contact.join() !== this.#account.contact?.join();
+      if (this.#account.url !== issued.accountUrl || contactChanged) {
         this.#account.url = issued.accountUrl;
-        await saveAccountUrl(this.#dir, options.directory, issued.accountUrl);
+        if (issued.contact !== undefined) this.#account.contact = issued.contact;
+        await saveAccount(this.#dir, options.directory, issued.accountUrl, this.#account.contact);
       }
       // Into the store first: it refuses a certificate that does not match its key, before it reaches disk.
       const info = options.store.addPem(issued.cert, issued.key, { source: host.certPath, default: isDefault });

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import acme from 'acme-client';
 import { startTestDnsServer, type TestDnsServer } from '../../../src/dns/test-server.ts';
 import { AcmeManager, type AcmeManagerOptions } from '../../../src/tls/acme/manager.ts';
 import { CertificateStore } from '../../../src/tls/certificate-store.ts';
@@ -27,6 +28,8 @@ before(async () => {
     records: {
       'mail.example.test': { A: ['127.0.0.1'] },
       'alpn.example.test': { A: ['127.0.0.1'] },
+      'first.example.test': { A: ['127.0.0.1'] },
+      'second.example.test': { A: ['127.0.0.1'] },
     },
   });
   [httpPort, tlsPort] = [await freePort(), await freePort()];
@@ -223,4 +226,27 @@ test('a changed keyType orders a certificate with a new key at the next start, n
   assert.equal(createPublicKey(key).asymmetricKeyType, 'rsa');
   assert.ok(lines.some((line) => /another key type than tls\.acme\.keyType/.test(String(line.msg))));
   await manager.stop();
+});
+
+test('a changed tls.acme.email reaches the CA: the account is updated at the next order (RFC 8555 §7.3.2)', async () => {
+  const dataDir = await newDataDir();
+  const http01 = { listen: `127.0.0.1:${httpPort}` };
+  const first = await run({ dataDir, hostnames: ['first.example.test'], http01, email: 'old@example.test' });
+  await first.manager.stop();
+  // The admin changes the address; the next order (a new name here) updates the account first.
+  const second = await run({ dataDir, hostnames: ['second.example.test'], http01, email: 'new@example.test' });
+  await second.manager.stop();
+  assert.deepEqual(second.issued, ['second.example.test']);
+  const record = JSON.parse(await readFile(path.join(dataDir, 'tls/acme/account.json'), 'utf8')) as {
+    url: string;
+    contact: string[];
+  };
+  assert.deepEqual(record.contact, ['mailto:new@example.test']);
+  const client = new acme.Client({
+    directoryUrl: pebble.directory,
+    accountKey: await readFile(path.join(dataDir, 'tls/acme/account.key')),
+    accountUrl: record.url,
+  });
+  const account = await client.createAccount({ onlyReturnExisting: true });
+  assert.deepEqual(account.contact, ['mailto:new@example.test'], 'was still mailto:old@example.test');
 });
