@@ -57,7 +57,13 @@ export function authenticationResultsHeader(authservId: string, input: ResultsIn
     const override = input.override ? ` override=${input.override.type}` : '';
     const policy = d.policy ? ` (p=${d.policy} dis=${disposition}${override})` : '';
     const from = d.fromDomain ? ` ${property('header.from', d.fromDomain)}` : '';
-    results.push(`dmarc=${d.result}${policy}${from}`); // RFC 7489 §11.2
+    // RFC 9989 §10 (the polrec ptype): p= as published, and where the record was found when that is not
+    // the From domain (an organizational domain or a public suffix), for readers that act on them.
+    const polrec = [
+      ...(d.p ? [property('polrec.p', d.p)] : []),
+      ...(d.policyDomain && d.policyDomain !== d.fromDomain ? [property('polrec.domain', d.policyDomain)] : []),
+    ];
+    results.push([`dmarc=${d.result}${policy}${from}`, ...polrec].join(' ')); // RFC 7489 §11.2
   }
   const body = results.length === 0 ? [' none'] : results.map((r) => `\r\n\t${r}`);
   return `Authentication-Results: ${value(authservId)};${body.join(';')}\r\n`;

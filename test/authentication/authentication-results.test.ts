@@ -50,6 +50,25 @@ test('a DKIM pass says what it does not cover (l=, t=y), and header.i names the 
   );
 });
 
+test('DMARC: polrec.p and, for a subdomain, polrec.domain say which record applied (RFC 9989 §10)', () => {
+  const header = authenticationResultsHeader('mx.example.com', {
+    dmarc: {
+      result: 'fail',
+      fromDomain: 'mail.example.org',
+      policyDomain: 'example.org',
+      policy: 'quarantine',
+      p: 'reject',
+      sp: 'quarantine',
+      disposition: 'quarantine',
+      reason: 'no identifier aligned',
+    },
+  });
+  assert.match(
+    header,
+    /\tdmarc=fail \(p=quarantine dis=quarantine\) header\.from=mail\.example\.org polrec\.p=reject polrec\.domain=example\.org\r\n$/,
+  );
+});
+
 test('no signature is dkim=none; the null sender is smtp.helo; nothing evaluated is "none"', () => {
   const header = authenticationResultsHeader('mx.example.com', {
     spf: { result: 'softfail', domain: 'helo.example.org', reason: 'x', identity: 'helo' },
