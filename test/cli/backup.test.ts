@@ -16,6 +16,7 @@ import { addUser, configDir, postern, spawnServer } from '../support/child-serve
 import { type Load, sender } from '../support/smtp-load.ts';
 
 const LOCK_MODULE = fileURLToPath(new URL('../../src/server/serve-lock.ts', import.meta.url));
+const STORE_MODULE = fileURLToPath(new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url));
 
 type Context = { after(fn: () => unknown): void };
 
@@ -309,6 +310,66 @@ test('restore: a quarantine id given out since the backup is not given out again
     Number(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'quarantine'").get()?.seq ?? 0),
   );
   assert.equal(seq, 7, 'the next quarantined message gets id 8, not one an admin may have noted');
+});
+
+test('restore where the store is gone but its WAL stayed: the WAL is moved aside, never replayed onto the restored copy', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const backup = path.join(d.root, 'before.sqlite');
+  assert.equal((await postern(['backup', backup, '--config', d.file])).code, 0);
+  // A server killed after commits it had not checkpointed: they are in postern.sqlite-wal only. (A
+  // script file, not -e: the store's writer thread would inherit --input-type.)
+  const script = path.join(d.root, 'killed-server.ts');
+  fs.writeFileSync(
+    script,
+    `import { openSqliteStore } from ${JSON.stringify(STORE_MODULE)};
+const store = await openSqliteStore({ dataDir: ${JSON.stringify(d.data)} });
+const account = await store.findAccount('alice@example.com');
+for (const subject of ['after the backup 1', 'after the backup 2'])
+  await store.deliver({ mailFrom: 'x@example.net', recipients: [{ address: account.address, accountId: account.id }],
+    content: new TextEncoder().encode('Subject: ' + subject + '\\r\\n\\r\\nbody\\r\\n'), receivedAt: new Date() });
+process.kill(process.pid, 'SIGKILL');
+`,
+  );
+  const killed = spawn(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit'] });
+  t.after(() => killed.kill('SIGKILL'));
+  const [, signal] = await once(killed, 'exit');
+  assert.equal(signal, 'SIGKILL');
+  assert.ok(fs.statSync(`${d.live}-wal`).size > 0, 'the commits are in the WAL (otherwise the test shows nothing)');
+  // The admin moves the suspect database away (and forgets its WAL), then restores.
+  fs.renameSync(d.live, path.join(d.root, 'suspect.sqlite'));
+
+  const restore = await postern(['restore', backup, '--config', d.file, '--json']);
+  assert.equal(restore.code, 0, restore.stderr);
+  for (const suffix of ['-wal', '-shm', '-journal']) assert.equal(fs.existsSync(`${d.live}${suffix}`), false, suffix);
+  assert.deepEqual(integrity(d.live), { integrity_check: 'ok' });
+  assert.deepEqual(subjects(d.live).sort(), subjects(backup).sort(), 'the restored store holds what the backup held');
+  const renewed = uidValidities(d.live);
+  assert.ok(Math.min(...renewed) > Math.max(...uidValidities(backup)), `renewed UIDVALIDITY ${renewed} kept`);
+  // And it stays so once opened for writing (where SQLite would replay a WAL it found).
+  const list = await postern(['mail', 'list', 'alice@example.com', '--config', d.file]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.doesNotMatch(list.stdout, /after the backup/);
+  assert.deepEqual(uidValidities(d.live), renewed);
+
+  // Kept for whoever wants that mail back: beside the suspect database, it is whole again.
+  const outcome = JSON.parse(restore.stdout) as { setAside?: string[]; replaced?: string };
+  assert.equal(outcome.replaced, undefined, 'there was no database to replace');
+  assert.ok(
+    outcome.setAside?.some((f) => /backups\/replaced-.*\.sqlite-wal$/.test(f)),
+    restore.stdout,
+  );
+  for (const file of outcome.setAside ?? []) assert.ok(fs.existsSync(file), `${file} is kept`);
+  const recovered = path.join(d.root, 'recovered.sqlite');
+  fs.copyFileSync(path.join(d.root, 'suspect.sqlite'), recovered);
+  fs.copyFileSync(outcome.setAside!.find((f) => f.endsWith('-wal'))!, `${recovered}-wal`);
+  const db = new DatabaseSync(recovered);
+  const all = (db.prepare('SELECT header_subject AS s FROM messages').all() as { s: string }[]).map((r) => r.s);
+  db.close();
+  assert.deepEqual(all.filter((s) => s.startsWith('after the backup')).sort(), [
+    'after the backup 1',
+    'after the backup 2',
+  ]);
 });
 
 /**

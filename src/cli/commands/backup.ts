@@ -47,6 +47,7 @@ export async function restoreCommand(args: string[]): Promise<number> {
     }
     const lines = [`restored ${path.resolve(source)} into ${outcome.restored.file}: ${describe(outcome.restored)}`];
     if (outcome.replaced) lines.push(`the database it replaced, with its WAL: ${outcome.replaced}`);
+    if (outcome.setAside) lines.push(`a WAL left without its database, moved aside: ${outcome.setAside.join(', ')}`);
     lines.push(
       outcome.mailboxes === 1
         ? 'the mailbox got a new UIDVALIDITY: IMAP clients will download it again'

@@ -31,6 +31,11 @@ export interface RestoreOutcome {
   restored: DatabaseSummary;
   /** Where the database that was in place went (with its -wal), when there was one. */
   replaced?: string;
+  /**
+   * The -wal, -shm or -journal files found without a database beside them (it was moved or lost),
+   * moved to `backups/`: SQLite would replay them onto the restored database.
+   */
+  setAside?: string[];
   /** Mailboxes that got a new UIDVALIDITY. */
   mailboxes: number;
 }
@@ -143,10 +148,17 @@ export function restoreSqliteStore(dataDir: string, { db: backup }: BackupToRest
         { cause: error },
       );
     }
-    const replaced = fs.existsSync(live) ? swapIn(live, incoming, dataDir) : undefined;
-    if (!replaced) fs.renameSync(incoming, live);
+    if (fs.existsSync(live)) {
+      const replaced = swapIn(live, incoming, dataDir);
+      syncDirectory(live);
+      return { restored, mailboxes, replaced };
+    }
+    // No database, but perhaps its WAL: SQLite takes any -wal or hot -journal beside the file for its
+    // own and replays it on open, writing the old database's pages over the restored ones.
+    const setAside = companionFiles(live).length > 0 ? moveCompanionsAside(live, asideName(dataDir)) : [];
+    fs.renameSync(incoming, live);
     syncDirectory(live);
-    return { restored, mailboxes, ...(replaced ? { replaced } : {}) };
+    return { restored, mailboxes, ...(setAside.length > 0 ? { setAside } : {}) };
   } finally {
     for (const leftover of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${incoming}${leftover}`, { force: true });
   }
@@ -364,9 +376,7 @@ function swapIn(live: string, incoming: string, dataDir: string): string {
   } finally {
     if (db?.isOpen) db.close();
   }
-  const backups = path.join(dataDir, 'backups');
-  fs.mkdirSync(backups, { recursive: true, mode: 0o700 });
-  const aside = path.join(backups, `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
+  const aside = asideName(dataDir);
   let linked = true;
   try {
     fs.linkSync(live, aside);
@@ -374,13 +384,38 @@ function swapIn(live: string, incoming: string, dataDir: string): string {
     if (!noHardLinks(error)) throw error;
     linked = false; // no hard links here: moved instead, a moment without postern.sqlite
   }
-  if (fs.existsSync(`${live}-wal`)) fs.renameSync(`${live}-wal`, `${aside}-wal`);
+  // The restored file starts without the old one's WAL, its shared memory or a hot journal of a
+  // database too damaged to open (each would be taken for the restored file's own).
+  moveCompanionsAside(live, aside);
   if (!linked) fs.renameSync(live, aside);
   fs.renameSync(incoming, live);
-  // Shared memory describes the WAL just moved; the restored file starts without both.
-  fs.rmSync(`${live}-shm`, { force: true });
   syncDirectory(aside);
   return aside;
+}
+
+const COMPANION_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
+
+function companionFiles(database: string): string[] {
+  return COMPANION_SUFFIXES.map((suffix) => `${database}${suffix}`).filter((file) => fs.existsSync(file));
+}
+
+/** Moves the -wal, -shm and -journal of `database` to the same names beside `aside`; returns where they went. */
+function moveCompanionsAside(database: string, aside: string): string[] {
+  const moved: string[] = [];
+  for (const suffix of COMPANION_SUFFIXES) {
+    if (!fs.existsSync(`${database}${suffix}`)) continue;
+    fs.renameSync(`${database}${suffix}`, `${aside}${suffix}`);
+    moved.push(`${aside}${suffix}`);
+  }
+  if (moved.length > 0) syncDirectory(aside);
+  return moved;
+}
+
+/** A new name in `dataDir/backups/` for a replaced database (made here if missing). */
+function asideName(dataDir: string): string {
+  const backups = path.join(dataDir, 'backups');
+  fs.mkdirSync(backups, { recursive: true, mode: 0o700 });
+  return path.join(backups, `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
 }
 
 /** Copies a restore left by a crash (the serve lock is ours, so no restore runs): never a store. */
