@@ -56,6 +56,7 @@ export function quarantineValues(
   header: { from: string; subject: string },
 ): unknown[] {
   const { verdict } = message;
+  const reason = storableText(verdict.reason);
   return [
     message.receivedAt.getTime(),
     message.mailFrom,
@@ -65,8 +66,18 @@ export function quarantineValues(
     message.content.byteLength,
     verdict.score,
     verdict.category,
-    verdict.reason,
-    JSON.stringify(verdict),
+    reason,
+    JSON.stringify({ ...verdict, reason }),
     message.content,
   ];
+}
+
+/**
+ * The verdict's reason quotes what the sender wrote, decoded (a display name "PayPal=00Support"):
+ * PostgreSQL's text refuses U+0000, which SQLite stores, so the row could not be written there and
+ * the message was deferred for ever. Control characters, C1 too, become U+FFFD on both engines, as
+ * the header summary (src/mime/summary.ts) keeps them out of From and Subject.
+ */
+function storableText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '\uFFFD');
 }

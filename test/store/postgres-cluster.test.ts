@@ -283,3 +283,44 @@ test('two nodes removing two accounts that share messages at once leave none of 
       await admin.end();
     }
   }));
+
+test('a delivery committing while its account is removed leaves no content behind that nobody holds', () =>
+  twoNodes(async (a, b, url) => {
+    const account = await a.createAccount('leaving@example.com', PHC);
+    const inbox = await a.getMailbox(account.id, 'INBOX');
+    // Another transaction holds the INBOX (another node's batch, an admin's session): the delivery
+    // waits for it, and the removal comes in behind the delivery.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const watcher = new pg.Client({ connectionString: url });
+    await watcher.connect();
+    try {
+      let waiting = 0;
+      const waitingOnLocks = async (n: number) => {
+        for (let polls = 0; polls < 500 && waiting < n; polls++) {
+          const { rows } = await watcher.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name IN ('node-a', 'node-b') AND wait_event_type = 'Lock'",
+          );
+          waiting = rows[0]?.n ?? 0;
+          if (waiting < n) await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        assert.equal(waiting, n, `${n} transactions wait on a lock`);
+      };
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE', [inbox!.id]);
+      const delivered = a.deliver(sampleDelivery([account], 'for the leaving account'));
+      await waitingOnLocks(1);
+      const removed = b.removeAccount(account.address);
+      await waitingOnLocks(2);
+      await holder.query('COMMIT');
+      await delivered; // committed before the removal read what the account holds, or refused
+      assert.equal(await removed, true);
+      const { rows } = await watcher.query(
+        'SELECT (SELECT count(*)::int FROM accounts) AS accounts, (SELECT count(*)::int FROM messages) AS messages',
+      );
+      assert.deepEqual(rows[0], { accounts: 0, messages: 0 }, 'the removed account’s mail is gone with it');
+    } finally {
+      await holder.end();
+      await watcher.end();
+    }
+  }));

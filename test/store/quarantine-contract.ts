@@ -91,6 +91,23 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   );
 
   test(
+    'quarantine: a reason quoting control characters (a decoded NUL in a display name) is kept, each shown as U+FFFD',
+    withStore(async (store) => {
+      // "=?utf-8?q?PayPal=00Support?=" decodes to a NUL, which PostgreSQL's text refuses.
+      const verdict = {
+        ...SAMPLE_VERDICT,
+        reason: 'display name "PayPal\u0000Support\u001b]52;c;eA==\u0007\u009b" (brand)',
+      };
+      const summary = await store.quarantine(quarantinedMessage('nul', { verdict }));
+      const reason = 'display name "PayPal\uFFFDSupport\uFFFD]52;c;eA==\uFFFD\uFFFD" (brand)';
+      assert.equal(summary.reason, reason);
+      const read = await store.readQuarantined(summary.id);
+      assert.equal(read?.reason, reason);
+      assert.deepEqual(read?.verdict, { ...verdict, reason }, 'the verdict says the same');
+    }),
+  );
+
+  test(
     'quarantine: listed newest first, at most `limit`, and the page before an id',
     withStore(async (store) => {
       const ids: number[] = [];

@@ -90,6 +90,11 @@ export class PostgresAccounts {
       const { rows } = await client.query('SELECT id FROM accounts WHERE address = $1 FOR UPDATE', [address]);
       if (!rows[0]) return false;
       const accountId = Number(rows[0].id);
+      // Its mailboxes first, in id order as postern_deliver() locks them: a delivery holding one
+      // commits before we read what the account holds, and one that comes later finds the mailbox
+      // gone. Without this, content placed between that read and the DELETE below outlived the
+      // account, with nobody holding it.
+      await client.query('SELECT id FROM mailboxes WHERE account_id = $1 ORDER BY id FOR UPDATE', [accountId]);
       // The account's content rows, locked (in id order, so two removals cannot deadlock): a removal
       // of another account holding the same content waits here until this one commits, and then
       // sees its placements gone. Without the lock, two accounts removed at once each saw the
