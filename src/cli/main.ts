@@ -19,7 +19,7 @@ Commands:
   alias list [<account>] [--json]          list aliases, all or one account's
   mail list <address> [--mailbox NAME] [--json]
                                            list the messages in an account's INBOX (or mailbox NAME, e.g. Junk)
-  mail show <address> <uid> [--mailbox NAME]
+  mail show <address> <uid> [--mailbox NAME] [--raw]
                                            print one stored message as it arrived
   dkim keygen --domain D [--selector S] [--algo rsa|ed25519] [--bits 2048|3072|4096] [--export-private FILE]
                                            create a DKIM signing key and print its DNS record

@@ -300,6 +300,56 @@ test('mail list and queue list show no terminal controls, and the real address o
   assert.equal(column(`${'x'.repeat(6)}👨‍👩‍👧👨‍👩‍👧y`, 8), `${'x'.repeat(6)}👨‍👩‍👧…`, 'so is a ZWJ family');
 });
 
+/** bin/postern with stdout on a pseudo-terminal (util-linux `script`), as an admin runs it; the terminal's output as bytes. */
+async function posternOnTerminal(args: string[]): Promise<{ code: number | null; output: Buffer }> {
+  const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+  const child = spawn('script', ['-qec', [POSTERN, ...args].map(quote).join(' '), '/dev/null'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, output: Buffer.concat(chunks) };
+}
+
+test('mail show on a terminal shows the sender’s control characters as U+FFFD; --raw and a pipe give the stored bytes', async (t) => {
+  const { root, file } = dir(t);
+  await addUser(file, 'alice@example.com');
+  // A title change, a clipboard write (OSC 52) and a clear screen, in the Subject and the body; a C1 CSI too.
+  const hostile =
+    'From: x@example.net\r\nSubject: hi \x1b]0;owned\x07\r\n\r\nbody \x1b]52;c;ZWNobyBvd25lZA==\x07 \x1b[2J\tend\u009b2J\r\n';
+  const store = await openSqliteStore({ dataDir: path.join(root, 'data') });
+  try {
+    const alice = await store.findAccount('alice@example.com');
+    assert.ok(alice);
+    await store.deliver({
+      mailFrom: 'x@example.net',
+      recipients: [{ address: alice.address, accountId: alice.id }],
+      content: new TextEncoder().encode(hostile),
+      receivedAt: new Date('2025-01-02T03:04:05Z'),
+    });
+  } finally {
+    await store.close();
+  }
+  const show = ['mail', 'show', 'alice@example.com', '1', '--config', file];
+  const [terminal, raw, piped] = await Promise.all([
+    posternOnTerminal(show),
+    posternOnTerminal([...show, '--raw']),
+    postern(show),
+  ]);
+  assert.equal(terminal.code, 0, terminal.output.toString());
+  // The terminal turns each LF into CR LF (onlcr).
+  assert.equal(
+    terminal.output.toString(),
+    'From: x@example.net\r\nSubject: hi \ufffd]0;owned\ufffd\r\n\r\nbody \ufffd]52;c;ZWNobyBvd25lZA==\ufffd \ufffd[2J\tend\ufffd2J\r\n',
+  );
+  assert.equal(raw.code, 0);
+  assert.ok(raw.output.includes('\x1b]52;c;ZWNobyBvd25lZA==\x07'), '--raw: the bytes as stored');
+  assert.equal(piped.stdout, hostile, 'a pipe gets the message as stored (scripts save it so)');
+});
+
 test('mail show takes a UID written in digits only; queue list says when it shows only part of the queue', async (t) => {
   const { root, file } = dir(t);
   await addUser(file, 'alice@example.com');

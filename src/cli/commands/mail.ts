@@ -2,13 +2,13 @@
 import { formatDate } from '../../smtp/received.ts';
 import type { Mailbox, Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { addressFirst, column } from '../printable.ts';
+import { addressFirst, column, printable } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { oneAddress } from './user.ts';
 
 const LIST_USAGE = 'mail list <address> [--mailbox NAME] [--json]';
-const SHOW_USAGE = 'mail show <address> <uid> [--mailbox NAME]';
+const SHOW_USAGE = 'mail show <address> <uid> [--mailbox NAME] [--raw]';
 
 export async function mailCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -17,10 +17,10 @@ export async function mailCommand(args: string[]): Promise<number> {
   if (sub !== 'list' && sub !== 'show') throw usageError(`mail: unknown subcommand "${sub}"`);
   const { values, positionals } = parseCommandLine(
     rest,
-    { json: { type: 'boolean' }, mailbox: { type: 'string' } },
+    { json: { type: 'boolean' }, mailbox: { type: 'string' }, raw: { type: 'boolean' } },
     `mail ${sub}`,
   );
-  onlyFlags(values, sub === 'list' ? ['json', 'mailbox'] : ['mailbox'], `mail ${sub}`);
+  onlyFlags(values, sub === 'list' ? ['json', 'mailbox'] : ['mailbox', 'raw'], `mail ${sub}`);
   const { config } = configFrom(values);
   const name = mailboxName(values.mailbox);
   switch (sub) {
@@ -65,7 +65,11 @@ export async function mailCommand(args: string[]): Promise<number> {
         return store.readMessage(mailbox.id, uid);
       });
       if (!content) throw new CliError(`${address}: no message with UID ${uid} in ${name}`);
-      process.stdout.write(content);
+      // The sender wrote these bytes: on a terminal, their escape sequences would set the clipboard
+      // (OSC 52), retitle the window or clear the screen, so they are shown, not obeyed. A pipe or a
+      // file gets the message as stored, as does --raw.
+      const asStored = values.raw === true || !process.stdout.isTTY;
+      process.stdout.write(asStored ? content : printable(new TextDecoder().decode(content), true));
       return 0;
     }
     default:
