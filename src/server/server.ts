@@ -179,6 +179,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           vrfy: submission ? 'off' : smtp.vrfy,
           submission,
           tls: tls ? tls.mode : 'none',
+          // Asked per EHLO: a certificate ACME delivers after the start is offered without a restart.
+          tlsReady: () => tlsSetup.certificates.size > 0,
           // RFC 8314 §3.3 prefers implicit TLS; on 587 nothing but STARTTLS, AUTH and QUIT works in the clear.
           requireTls: submission || config.tls.requireOnSmtp,
         },
@@ -203,14 +205,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }),
     });
   };
+  // STARTTLS on port 25 is wired even without a certificate: it is offered once one is loaded.
   add('smtp', config.listen.smtp, tlsSetup.listener('starttls'));
   // Submission needs TLS: without a certificate its listeners stay off rather than run in the clear.
-  const submissionTls = tlsSetup.listener('starttls');
-  if (config.listen.submission && submissionTls) add('submission', config.listen.submission, submissionTls);
-  const implicitTls = tlsSetup.listener('implicit');
-  if (config.listen.submissions && implicitTls) add('submissions', config.listen.submissions, implicitTls);
-  if ((config.listen.submission || config.listen.submissions) && !submissionTls) {
-    logger.warn('submission listeners are off: they need a TLS certificate (tls.certificates or tls.selfSigned)');
+  // They are not started later: serve gives their (privileged) ports back once the start is over.
+  const certified = tlsSetup.certificates.size > 0;
+  if (config.listen.submission && certified) add('submission', config.listen.submission, tlsSetup.listener('starttls'));
+  if (config.listen.submissions && certified) {
+    add('submissions', config.listen.submissions, tlsSetup.listener('implicit'));
+  }
+  if ((config.listen.submission || config.listen.submissions) && !certified) {
+    logger.warn(
+      config.tls.acme
+        ? 'submission listeners are off: they need a TLS certificate and ACME has none yet; restart once the "ACME:" lines say it was issued (tls.selfSigned: true would serve until then)'
+        : 'submission listeners are off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)',
+    );
   }
   const bound: Partial<Record<'smtp' | 'submission' | 'submissions', { address: string; port: number }>> = {};
   let mtaSts: MtaStsServer | undefined;

@@ -1,6 +1,7 @@
 /**
  * The certificates the TLS listeners serve: PEM files from the config (reloaded when they change),
- * else a self-signed certificate for the hostname (development), else none (no STARTTLS offered).
+ * else a self-signed certificate for the hostname (development), else none (no STARTTLS offered
+ * until ACME, if configured, delivers one).
  */
 
 import { X509Certificate } from 'node:crypto';
@@ -22,8 +23,11 @@ import { channelBinding } from './submission-auth.ts';
 
 export interface TlsSetup {
   certificates: CertificateStore;
-  /** The listener settings for STARTTLS or implicit TLS; undefined without any certificate. */
-  listener(mode: ListenerTls['mode']): ListenerTls | undefined;
+  /**
+   * The listener settings for STARTTLS or implicit TLS. Their handshakes need a certificate in the
+   * store: with none yet (ACME still ordering), STARTTLS is not offered (the session's `tlsReady`).
+   */
+  listener(mode: ListenerTls['mode']): ListenerTls;
   acme: AcmeManager | undefined;
   /** Reads the certificate files of tls.certificates again (a pair that does not load is logged, the old one kept). */
   reload(): Promise<void>;
@@ -76,22 +80,16 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
         : `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}); configure tls.certificates or tls.acme for real clients`,
     );
   }
-  const options = (): tls.TlsOptions => ({
-    ...serverTlsOptions(),
-    secureContext: certificates.secureContext(),
-    SNICallback: certificates.SNICallback,
-  });
+  // The first context holds the default's RSA and ECDSA certificates; an SNI switch could carry only one.
+  const options = (): tls.TlsOptions => ({ ...serverTlsOptions(), ...certificates.handshakeOptions() });
   return {
     certificates,
-    listener: (mode) =>
-      certificates.size === 0
-        ? undefined
-        : {
-            mode,
-            options,
-            harden: hardenSocket,
-            mechanisms: (socket) => MECHANISMS(channelBinding({ tlsSocket: socket }) !== undefined),
-          },
+    listener: (mode) => ({
+      mode,
+      options,
+      harden: hardenSocket,
+      mechanisms: (socket) => MECHANISMS(channelBinding({ tlsSocket: socket }) !== undefined),
+    }),
     acme,
     reload: async () => {
       await files?.reload();

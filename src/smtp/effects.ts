@@ -23,7 +23,12 @@ export interface SessionOptions {
   submission?: boolean;
   /** TLS on this listener: none (no certificate), STARTTLS offered (RFC 3207), or implicit (RFC 8314). */
   tls?: 'none' | 'starttls' | 'implicit';
-  /** RFC 3207 §4: STARTTLS first; MAIL (and AUTH) before it get 530 5.7.0. */
+  /**
+   * STARTTLS whose certificate may arrive while the server runs (ACME): whether one is loaded now,
+   * asked at EHLO, STARTTLS and MAIL. Absent: always.
+   */
+  tlsReady?: () => boolean;
+  /** RFC 3207 §4: STARTTLS first; MAIL (and AUTH) before it get 530 5.7.0 (454 4.7.0 while STARTTLS cannot be offered). */
   requireTls?: boolean;
   /** SASL mechanisms offered once the connection is secure (RFC 4954 §4: never in the clear). */
   authMechanisms?: readonly string[];

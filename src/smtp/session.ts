@@ -354,7 +354,7 @@ export class SmtpSession {
         return this.emitReply(
           replies.help([
             ...(this.options.vrfy === 'off' ? [] : ['VRFY']),
-            ...(this.options.tls === 'starttls' && !this.secure ? ['STARTTLS'] : []),
+            ...(this.startTlsOffered ? ['STARTTLS'] : []),
             ...(this.authOffered ? ['AUTH'] : []),
           ]),
         );
@@ -387,7 +387,11 @@ export class SmtpSession {
 
   private mail({ path, params: mailParams }: Extract<Command, { verb: 'MAIL' }>): void {
     if (!this.greeting) return this.fail(replies.needHelo());
-    if (this.options.requireTls && !this.secure) return this.fail(replies.tlsRequired());
+    if (this.options.requireTls && !this.secure) {
+      // Without a certificate the client cannot comply: our set-up problem defers the mail (4xx) rather
+      // than bouncing it with 530 (RFC 3207 §4 gives 454 for TLS not available for a temporary reason).
+      return this.fail(this.startTlsOffered ? replies.tlsRequired() : replies.tlsNotAvailable());
+    }
     // RFC 6409 §4.3: submission accepts mail from authenticated users only.
     if (this.options.submission && !this.user) return this.fail(replies.authRequired());
     if (this.envelope) return this.fail(replies.nestedMail());
@@ -521,7 +525,7 @@ export class SmtpSession {
     this.greeting = { kind, helo };
     const host = this.options.hostname;
     const offers = {
-      starttls: this.options.tls === 'starttls' && !this.secure,
+      starttls: this.startTlsOffered,
       auth: this.authOffered ? this.mechanisms : [],
     };
     this.emitReply(kind === 'HELO' ? heloReply(host) : ehloReply(host, this.options.maxMessageSize, offers));
@@ -532,10 +536,16 @@ export class SmtpSession {
     return Boolean(this.options.submission && this.secure && this.mechanisms.length > 0);
   }
 
+  /** STARTTLS is on this listener, not yet used, and a certificate is loaded now (it may come later: ACME). */
+  private get startTlsOffered(): boolean {
+    return this.options.tls === 'starttls' && !this.secure && (this.options.tlsReady?.() ?? true);
+  }
+
   /** RFC 3207 §4: 220, then TLS. What the client sent after STARTTLS is dropped (CVE-2011-0411). */
   private startTls(): void {
     if (this.secure) return this.fail(replies.tlsAlready());
-    if (this.options.tls !== 'starttls') return this.fail(replies.tlsNotAvailable());
+    // RFC 3207 §4: 454 when TLS is not available for a temporary reason (no certificate yet).
+    if (!this.startTlsOffered) return this.fail(replies.tlsNotAvailable());
     if (this.envelope) return this.fail(replies.badSequence('STARTTLS during a mail transaction; send RSET first'));
     this.emitReply(replies.readyForTls());
     this.wait({ type: 'starttls' }, { kind: 'tls' });

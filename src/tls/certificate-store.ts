@@ -47,6 +47,8 @@ export interface CertificateInfo {
 export interface AddPemOptions {
   /** Names the certificate in errors and logs, and replaces an earlier one of the same source. */
   source?: string;
+  /** Names the key (its file) in errors about the key itself; `source` when absent. */
+  keySource?: string;
   /** Serve it to clients that send no SNI or a name no certificate has. */
   default?: boolean;
   /**
@@ -66,6 +68,7 @@ interface Entry {
 }
 
 type Callback = (err: Error | null, ctx?: tls.SecureContext) => void;
+type SniCallback = (servername: string, callback: Callback) => void;
 
 export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; removed: [string] }> {
   readonly #entries = new Map<string, Entry>();
@@ -96,10 +99,33 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
     try {
       key = createPrivateKey(keyPem);
     } catch (err) {
-      throw new CertificateError('key-invalid', source, 'the private key cannot be read', { cause: err });
+      const keySource = options.keySource ?? source;
+      // PKCS#8 "ENCRYPTED PRIVATE KEY" (RFC 5958 §3), or OpenSSL's traditional PEM encryption header.
+      if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(keyPem.toString())) {
+        throw new CertificateError(
+          'key-invalid',
+          keySource,
+          'the private key is encrypted (a passphrase protects it), which the server cannot open; store it unencrypted (openssl pkey -in FILE -out NEWFILE asks the passphrase once)',
+          { cause: err },
+        );
+      }
+      throw new CertificateError('key-invalid', keySource, 'the private key cannot be read', { cause: err });
     }
-    if (!leaf.checkPrivateKey(key))
-      throw new CertificateError('key-mismatch', source, 'the key does not match the certificate');
+    if (!leaf.checkPrivateKey(key)) {
+      // RFC 8446 §4.4.2: the server's own certificate comes first, then the chain; a file in another order is a common mistake.
+      const certificates = pemCertificates(cert);
+      const position = certificates.findIndex((other) => other.checkPrivateKey(key));
+      const matching = certificates[position];
+      throw new CertificateError(
+        'key-mismatch',
+        source,
+        !matching || position === 0
+          ? 'the key does not match the certificate'
+          : matching.ca
+            ? `the key is that of certificate ${position + 1} of the file, a CA certificate: give the server's own key`
+            : `the key matches certificate ${position + 1} of the file: put the server's certificate first`,
+      );
+    }
     const now = this.#now();
     if (leaf.validToDate < now) throw new CertificateError('expired', source, `expired on ${leaf.validTo}`);
     // An hour of tolerance: a fresh certificate must not be refused because our clock runs a little behind the CA's.
@@ -153,57 +179,97 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
   }
 
   /**
-   * The context for a client's SNI name: a certificate naming it exactly, else a wildcard certificate
-   * for its parent, else the default. One certificate per context: Node's SNI switch copies only one
-   * key and certificate into the connection, so an RSA and an ECDSA certificate for the same name
-   * cannot both be offered; ECDSA is preferred, then the later expiry.
+   * The context for a client's SNI name: the certificates naming it exactly, else a wildcard
+   * certificate for its parent, else the default. Of each key type the one that expires last: an RSA
+   * and an ECDSA certificate for one name share the context, and OpenSSL serves the one the client's
+   * signature algorithms and ciphers can use (RFC 8446 §4.4.2.2, RFC 5246 §7.4.2).
    */
   secureContext(servername?: string): tls.SecureContext {
-    const entry = this.#select(servername);
-    if (!entry) throw new CertificateError('no-certificate', servername ?? 'default', 'no certificate');
-    const cacheKey = `${entry.info.source}\0${entry.added}`;
+    return this.#context(this.#group(servername), 'both');
+  }
+
+  /**
+   * For a listener's handshake: the default context, and an SNI callback that keeps it when the name
+   * selects the same certificates. Node's SNI switch copies only one key and certificate (the
+   * context's last) into the connection, so only the first context can offer both key types.
+   */
+  handshakeOptions(): { secureContext: tls.SecureContext; SNICallback: SniCallback } {
+    const secureContext = this.secureContext();
+    return { secureContext, SNICallback: this.#sniCallback(secureContext) };
+  }
+
+  /** For `tls.createServer({ SNICallback })` without a first context of ours (the MTA-STS host). */
+  readonly SNICallback: SniCallback = this.#sniCallback();
+
+  /** Node calls it on the server's TLSSocket (`this`), whose shared signature algorithms are known by then. */
+  #sniCallback(initial?: tls.SecureContext): SniCallback {
+    const store = this;
+    return function (this: unknown, servername, callback) {
+      store.#switch(this, servername, callback, initial);
+    };
+  }
+
+  #switch(socket: unknown, servername: string, callback: Callback, initial?: tls.SecureContext): void {
+    try {
+      const group = this.#group(servername);
+      // No context: the connection keeps its first one, with every key type in it.
+      if (initial && this.#context(group, 'both') === initial) return callback(null);
+      const choice = group.length > 1 ? (offersEcdsa(socket) ? 'ec' : 'rsa') : 'both';
+      callback(null, this.#context(group, choice));
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  #context(group: Entry[], choice: 'both' | 'ec' | 'rsa'): tls.SecureContext {
+    const served = choice === 'both' ? group : group.filter((entry) => entry.info.keyType === choice);
+    if (served.length === 0) throw new CertificateError('no-certificate', 'default', 'no certificate');
+    const cacheKey = served.map((entry) => `${entry.info.source}\0${entry.added}`).join('\n');
     let context = this.#contexts.get(cacheKey);
     if (!context) {
-      context = tls.createSecureContext({ ...serverTlsOptions(), cert: entry.cert, key: entry.key });
+      const cert = served.map((entry) => entry.cert);
+      const key = served.map((entry) => entry.key);
+      context = tls.createSecureContext({ ...serverTlsOptions(), cert, key });
       this.#contexts.set(cacheKey, context);
     }
     return context;
   }
 
-  /** For `tls.createServer({ SNICallback })` and `new tls.TLSSocket(socket, { isServer: true, SNICallback })`. */
-  readonly SNICallback = (servername: string, callback: Callback): void => {
-    try {
-      callback(null, this.secureContext(servername));
-    } catch (err) {
-      callback(err as Error);
-    }
-  };
-
-  #select(servername: string | undefined): Entry | undefined {
+  #group(servername: string | undefined): Entry[] {
     const name = servername ? normalize(servername) : '';
     if (name) {
-      const exact = this.#best((entry) => entry.info.hostnames.includes(name));
-      if (exact) return exact;
+      const exact = this.#newestOfEachType((entry) => entry.info.hostnames.includes(name));
+      if (exact.length > 0) return exact;
       // RFC 6125 §6.4.3: "*" stands for exactly one whole left-most label, so *.example.com
       // matches mail.example.com but neither example.com nor a.b.example.com.
       const dot = name.indexOf('.');
       if (dot > 0 && name.indexOf('.', dot + 1) > 0) {
         const wildcard = `*${name.slice(dot)}`;
-        const match = this.#best((entry) => entry.info.hostnames.includes(wildcard));
-        if (match) return match;
+        const match = this.#newestOfEachType((entry) => entry.info.hostnames.includes(wildcard));
+        if (match.length > 0) return match;
       }
     }
-    return this.#defaultEntry();
+    return this.#defaultGroup();
   }
 
-  /** Among the certificates that qualify: ECDSA before RSA (smaller, faster handshakes), then the later expiry. */
-  #best(qualifies: (entry: Entry) => boolean): Entry | undefined {
-    let best: Entry | undefined;
+  /** Among the certificates that qualify, of each key type the one that expires last: ECDSA first. */
+  #newestOfEachType(qualifies: (entry: Entry) => boolean): Entry[] {
+    const best: Partial<Record<'ec' | 'rsa', Entry>> = {};
     for (const entry of this.#entries.values()) {
       if (!qualifies(entry)) continue;
-      if (!best || rank(entry) > rank(best)) best = entry;
+      const held = best[entry.info.keyType];
+      if (!held || entry.info.notAfter > held.info.notAfter) best[entry.info.keyType] = entry;
     }
-    return best;
+    return [best.ec, best.rsa].filter((entry) => entry !== undefined);
+  }
+
+  /** The default, with the other key type's certificate for its name: a client without SNI gets what one naming it would. */
+  #defaultGroup(): Entry[] {
+    const entry = this.#defaultEntry();
+    if (!entry) return [];
+    const name = entry.info.hostnames[0];
+    const named = name ? this.#newestOfEachType((other) => other.info.hostnames.includes(name)) : [];
+    return named.includes(entry) ? named : [entry];
   }
 
   #defaultEntry(): Entry | undefined {
@@ -216,8 +282,27 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
   }
 }
 
-function rank(entry: Entry): number {
-  return (entry.info.keyType === 'ec' ? 2 ** 50 : 0) + entry.info.notAfter.getTime();
+/**
+ * Whether the client can take an ECDSA certificate: the signature algorithms both sides share (RFC 8446
+ * §4.2.3, RFC 5246 §7.4.1.4.1) are known when the SNI callback runs. Without them, ECDSA as before.
+ */
+function offersEcdsa(socket: unknown): boolean {
+  if (!(socket instanceof tls.TLSSocket)) return true;
+  const shared = socket.getSharedSigalgs();
+  return shared.length === 0 || shared.some((algorithm) => algorithm.startsWith('ECDSA+'));
+}
+
+/** Every certificate of a PEM file that parses, in file order. */
+function pemCertificates(pem: string): X509Certificate[] {
+  const certificates: X509Certificate[] = [];
+  for (const [block] of pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) {
+    try {
+      certificates.push(new X509Certificate(block));
+    } catch {
+      // Not a certificate: it cannot be the one the key belongs to.
+    }
+  }
+  return certificates;
 }
 
 function dnsNames(cert: X509Certificate): string[] {

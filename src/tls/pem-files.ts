@@ -28,6 +28,11 @@ export interface PemFilesOptions {
   debounceMs?: number;
   /** false: poll only (file systems where change notification does not work). */
   watch?: boolean;
+  /**
+   * The user the server reads the keys as: only a key it owns is told to chmod 600. The process's
+   * user by default; a check run as root passes the user serve would run as.
+   */
+  serverUid?: number;
 }
 
 interface PairState {
@@ -59,7 +64,13 @@ export class PemFiles {
       const { cert, key, hash } = await readPair(state.pair);
       state.tried = hash;
       state.stamp = await stampOf(state.pair);
-      loaded.push(this.#options.store.addPem(cert, key, { source: state.pair.cert, default: index === 0 }));
+      loaded.push(
+        this.#options.store.addPem(cert, key, {
+          source: state.pair.cert,
+          keySource: state.pair.key,
+          default: index === 0,
+        }),
+      );
       await this.#checkKeyMode(state.pair.key);
     }
     if (this.#options.watch !== false) await this.#watch();
@@ -140,7 +151,7 @@ export class PemFiles {
     if (read.hash === state.tried) return;
     state.tried = read.hash;
     try {
-      const info = this.#options.store.addPem(read.cert, read.key, { source: pair.cert });
+      const info = this.#options.store.addPem(read.cert, read.key, { source: pair.cert, keySource: pair.key });
       this.#options.logger.info(
         { cert: pair.cert, hostnames: info.hostnames, notAfter: info.notAfter, fingerprint256: info.fingerprint256 },
         'TLS: certificate reloaded',
@@ -158,13 +169,26 @@ export class PemFiles {
     );
   }
 
+  /**
+   * A key others can read is worth a line, but the advice must not break a set-up that works: Debian
+   * gives keys to root:ssl-cert at 0640 and the server reads them through that group, where chmod 600
+   * would lock it out. So chmod 600 only for a key of the server's own user.
+   */
   async #checkKeyMode(keyFile: string): Promise<void> {
-    const { mode } = await stat(keyFile);
-    if (mode & 0o077) {
-      this.#options.logger.warn(
-        { key: keyFile, mode: `0${(mode & 0o777).toString(8)}` },
-        `TLS: the private key file ${keyFile} is readable by other users; chmod 600 it`,
+    const { mode, uid, gid } = await stat(keyFile);
+    const fields = { key: keyFile, mode: `0${(mode & 0o777).toString(8)}`, uid, gid };
+    const own = uid === (this.#options.serverUid ?? process.getuid?.());
+    const { logger } = this.#options;
+    if (mode & 0o007) {
+      logger.warn(
+        fields,
+        own
+          ? `TLS: the private key file ${keyFile} is readable by other users; chmod 600 it`
+          : `TLS: the private key file ${keyFile} is readable by other users; chmod o-rwx it (its owner and group keep access: the server's user must be one of them)`,
       );
+    } else if (mode & 0o070) {
+      if (own) logger.warn(fields, `TLS: the private key file ${keyFile} is readable by its group; chmod 600 it`);
+      else logger.info(fields, `TLS: the private key file ${keyFile} is readable by its group (gid ${gid})`);
     }
   }
 }

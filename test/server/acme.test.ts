@@ -18,7 +18,12 @@ type Context = { after(fn: () => unknown): void };
  * pebble on loopback validating http-01 through our loopback DNS (mail.example.test is 127.0.0.1), and
  * a server with `tls.acme` ordering mail.example.test from it.
  */
-async function serverWithPebble(t: Context, acme: Record<string, unknown>, certificateValiditySeconds?: number) {
+async function serverWithPebble(
+  t: Context,
+  acme: Record<string, unknown>,
+  certificateValiditySeconds?: number,
+  tls: { selfSigned?: boolean } = {},
+) {
   const dns = await startTestDnsServer({
     records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
   });
@@ -38,6 +43,7 @@ async function serverWithPebble(t: Context, acme: Record<string, unknown>, certi
   const server = await startTestServer({
     dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
     tls: {
+      ...tls,
       acme: {
         directory: pebble.directory,
         directoryCa: ca,
@@ -94,4 +100,22 @@ test('tls.acme: a certificate renews at its renewal time while the server runs, 
     renewed,
     `renewed within 20 s and served to a new connection; pebble said:\n${pebble.output().slice(-2000)}`,
   );
+});
+
+test('tls.acme without a self-signed stand-in: port 25 offers STARTTLS once the first certificate is issued, without a restart', async (t) => {
+  // Decided once at start, the MX listener had stayed without STARTTLS until a restart.
+  const { server, pebble } = await serverWithPebble(t, {}, undefined, { selfSigned: false });
+  const issued = () => server.certificates.list().find((c) => c.hostnames.includes('mail.example.test'));
+  for (let i = 0; i < 150 && !issued(); i++) await sleep(100);
+  assert.ok(issued(), `issued within 15 s; pebble said:\n${pebble.output().slice(-2000)}`);
+  const { client } = await SmtpClient.open(server.port);
+  t.after(() => client.close());
+  const ehlo = await client.command('EHLO client.example.net');
+  assert.ok(ehlo.lines.includes('STARTTLS'), `STARTTLS offered: ${ehlo.text}`);
+  assert.equal((await client.command('STARTTLS')).code, 220);
+  const secure = await client.startTls({ servername: 'mail.example.test' });
+  t.after(() => secure.close());
+  const peer = secure.tlsSocket!.getPeerX509Certificate()!;
+  assert.match(peer.subjectAltName ?? '', /DNS:mail\.example\.test/, 'the ACME certificate');
+  assert.equal((await secure.command('EHLO client.example.net')).code, 250);
 });

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type tls from 'node:tls';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { startTestServer, tempDir } from '../support/server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
@@ -62,4 +63,33 @@ test('serve warns when no certificate names the hostname, and not when one does'
   assert.match(String(warning?.msg), /mx\.example\.com; clients checking it will refuse/);
   assert.deepEqual(await start(['*.example.com']), [], 'a wildcard one label up names it');
   assert.deepEqual(await start(['mx.example.com']), []);
+});
+
+test('an RSA and an ECDSA pair for the hostname: an RSA-only client naming it gets RSA, others ECDSA', async (t) => {
+  const dir = tempDir('postern-dual-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pairs = [];
+  for (const [name, keyAlgorithm] of [
+    ['rsa', 'rsa-2048'],
+    ['ec', 'ecdsa-p256'],
+  ] as const) {
+    const pair = await createSelfSignedCertificate({ hostnames: ['mx.example.com'], keyAlgorithm });
+    const cert = path.join(dir, `${name}.crt`);
+    const key = path.join(dir, `${name}.key`);
+    fs.writeFileSync(cert, pair.cert);
+    fs.writeFileSync(key, pair.key, { mode: 0o600 });
+    pairs.push({ files: { cert, key }, fingerprint: new X509Certificate(pair.cert).fingerprint256 });
+  }
+  const server = await startTestServer({ tls: { certificates: pairs.map((pair) => pair.files) } });
+  t.after(() => server.stop());
+  const served = async (options: tls.ConnectionOptions) => {
+    const { client } = await SmtpClient.openTls(server.submissionsPort, options);
+    const fingerprint = client.tlsSocket!.getPeerX509Certificate()!.fingerprint256;
+    await client.close();
+    return fingerprint;
+  };
+  // TLS 1.2 with RSA suites only (SmtpClient sends SNI mx.example.com): the ECDSA context had been switched in.
+  assert.equal(await served({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }), pairs[0]!.fingerprint);
+  assert.equal(await served({ sigalgs: 'RSA-PSS+SHA256:rsa_pkcs1_sha256' }), pairs[0]!.fingerprint);
+  assert.equal(await served({}), pairs[1]!.fingerprint);
 });

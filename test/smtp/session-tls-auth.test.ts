@@ -49,6 +49,27 @@ test('forced TLS: MAIL before STARTTLS gets 530 5.7.0; after it, mail flows', ()
   assert.deepEqual(d.send(`${EHLO}MAIL FROM:<a@example.net>\r\n`), ['250', '250 2.1.0']);
 });
 
+test('STARTTLS whose certificate comes later: decided at each EHLO, STARTTLS and MAIL; forced TLS defers with 454 meanwhile', () => {
+  let ready = false;
+  const d = new Driver({ ...mx, requireTls: true, tlsReady: () => ready });
+  d.send(EHLO);
+  assert.doesNotMatch(ehloLines(d), /STARTTLS/);
+  assert.deepEqual(d.send('STARTTLS\r\n'), ['454 4.7.0'], 'RFC 3207 §4: not available for a temporary reason');
+  assert.deepEqual(d.send('MAIL FROM:<a@example.net>\r\n'), ['454 4.7.0'], 'our set-up problem: deferred, not 530');
+  ready = true;
+  d.send(EHLO);
+  assert.match(ehloLines(d), /250[- ]STARTTLS\r\n/);
+  assert.deepEqual(d.send('MAIL FROM:<a@example.net>\r\n'), ['530 5.7.0']);
+  assert.deepEqual(d.send('STARTTLS\r\n'), ['220 2.0.0']);
+  assert.deepEqual(d.send(`${EHLO}MAIL FROM:<a@example.net>\r\n`), ['250', '250 2.1.0']);
+  const noTls = new Driver({ tls: 'none', requireTls: true });
+  assert.deepEqual(
+    noTls.send(`${EHLO}MAIL FROM:<a@example.net>\r\n`),
+    ['250', '454 4.7.0'],
+    'no TLS at all: no 530 either',
+  );
+});
+
 test('submission: AUTH only over TLS, and MAIL only after AUTH (RFC 4954 §4, RFC 6409 §4.3)', () => {
   const d = new Driver(submission);
   d.send(EHLO);

@@ -1,7 +1,8 @@
 /** CertificateStore: validation on add, and which certificate a real handshake gets for each SNI name. */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import * as x509 from '@peculiar/x509';
 import { CertificateError, CertificateStore } from '../../src/tls/certificate-store.ts';
 import { createSelfSignedCertificate, type PemPair } from '../../src/tls/create-certificate.ts';
 import { handshake, startTlsSocketServer, type TestTlsServer } from './tls-kit.ts';
@@ -69,6 +70,53 @@ describe('SNI selection over a real handshake', () => {
   });
 });
 
+describe('an RSA and an ECDSA certificate for one name: each client gets one it can use', () => {
+  // Clients that can verify RSA signatures only: by their signature algorithms (TLS 1.3), or by their
+  // cipher suites (TLS 1.2; such a client still lists ECDSA signature algorithms).
+  const rsaBySigalgs = { sigalgs: 'RSA-PSS+SHA256:rsa_pkcs1_sha256' };
+  const rsaByCiphers = { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' } as const;
+
+  test('the default name, as the listeners handshake (handshakeOptions): with SNI and without', async () => {
+    const both = new CertificateStore();
+    both.addPem(mailRsa.cert, mailRsa.key, { source: 'rsa', default: true });
+    both.addPem(mail.cert, mail.key, { source: 'ec' });
+    const dual = await startTlsSocketServer(() => both.handshakeOptions());
+    try {
+      for (const sni of [{ servername: 'mail.example.com' }, {}]) {
+        const label = JSON.stringify(sni);
+        // A single ECDSA context had been switched in for the name: these failed the handshake.
+        for (const client of [rsaBySigalgs, rsaByCiphers]) {
+          const { certificate } = await handshake(dual.port, { ...sni, ...client });
+          assert.equal(certificate.fingerprint256, fingerprint(mailRsa), `${label} ${JSON.stringify(client)}`);
+        }
+        assert.equal((await handshake(dual.port, sni)).certificate.fingerprint256, fingerprint(mail), label);
+      }
+    } finally {
+      await dual.close();
+    }
+  });
+
+  test('another name, reached by an SNI switch: chosen by the signature algorithms the client shares', async () => {
+    const [otherEc, otherRsa] = await Promise.all([
+      createSelfSignedCertificate({ hostnames: ['smtp.example.net'] }),
+      createSelfSignedCertificate({ hostnames: ['smtp.example.net'], keyAlgorithm: 'rsa-2048' }),
+    ]);
+    const several = new CertificateStore();
+    several.addPem(mail.cert, mail.key, { source: 'mail', default: true });
+    several.addPem(otherEc.cert, otherEc.key, { source: 'ec' });
+    several.addPem(otherRsa.cert, otherRsa.key, { source: 'rsa' });
+    const server = await startTlsSocketServer(() => several.handshakeOptions());
+    try {
+      const servername = 'smtp.example.net';
+      const rsa = await handshake(server.port, { servername, ...rsaBySigalgs });
+      assert.equal(rsa.certificate.fingerprint256, fingerprint(otherRsa));
+      assert.equal((await handshake(server.port, { servername })).certificate.fingerprint256, fingerprint(otherEc));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('addPem', () => {
   test('records names, key type and validity, and emits them', () => {
     const fresh = new CertificateStore();
@@ -124,6 +172,50 @@ describe('addPem', () => {
     );
   });
 
+  test('an encrypted key is named as such, against the key file (PKCS#8 and traditional PEM encryption)', () => {
+    const plain = createPrivateKey(mail.key);
+    const passphrase = 'secret';
+    const encrypted = {
+      pkcs8: plain.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString(),
+      sec1: plain.export({ type: 'sec1', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString(),
+    };
+    assert.match(encrypted.sec1, /Proc-Type: 4,ENCRYPTED/);
+    for (const [kind, key] of Object.entries(encrypted)) {
+      assert.throws(
+        () =>
+          new CertificateStore().addPem(mail.cert, key, {
+            source: '/etc/postern/mx.crt',
+            keySource: '/etc/postern/mx.key',
+          }),
+        (err) =>
+          err instanceof CertificateError &&
+          err.code === 'key-invalid' &&
+          err.source === '/etc/postern/mx.key' &&
+          /^\/etc\/postern\/mx\.key: the private key is encrypted \(a passphrase protects it\)/.test(err.message),
+        kind,
+      );
+    }
+    assert.throws(() => new CertificateStore().addPem(mail.cert, 'not a key', { keySource: 'mx.key' }), {
+      message: 'mx.key: the private key cannot be read',
+    });
+  });
+
+  test("a chain whose first certificate is not the key's says which one is, and whether it is the CA's", async () => {
+    const outOfOrder = `${imap.cert}\n${mail.cert}`;
+    assert.throws(() => new CertificateStore().addPem(outOfOrder, mail.key, { source: 'mx.crt' }), {
+      code: 'key-mismatch',
+      message: "mx.crt: the key matches certificate 2 of the file: put the server's certificate first",
+    });
+    const ca = await caCertificate();
+    assert.throws(() => new CertificateStore().addPem(`${mail.cert}\n${ca.cert}`, ca.key, { source: 'mx.crt' }), {
+      code: 'key-mismatch',
+      message: "mx.crt: the key is that of certificate 2 of the file, a CA certificate: give the server's own key",
+    });
+    assert.throws(() => new CertificateStore().addPem(mail.cert, imap.key, { source: 'mx.crt' }), {
+      message: 'mx.crt: the key does not match the certificate',
+    });
+  });
+
   test('an empty store has no context to give', () => {
     assert.throws(() => new CertificateStore().secureContext('mail.example.com'), { code: 'no-certificate' });
   });
@@ -174,3 +266,21 @@ test('a stand-in (the self-signed fallback) gives way to any certificate loaded 
     ['acme'],
   );
 });
+
+/** A CA certificate (basicConstraints CA:TRUE, RFC 5280 §4.2.1.9) and its key. */
+async function caCertificate(): Promise<PemPair> {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=Test CA',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + DAY),
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' });
+  return { cert: cert.toString('pem'), key: key.toString() };
+}

@@ -3,8 +3,8 @@
  * loopback socket and asks real handshakes which certificate they get, within bounded waits.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { chmod, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
@@ -130,6 +130,47 @@ test('a key file readable by others is warned about; a 0600 one is not', async (
   const loud = await serve();
   const warning = loud.lines.find((line) => line.key === files.key && line.level === 40);
   assert.equal(warning?.mode, '0644');
+  assert.equal(warning?.msg, `TLS: the private key file ${files.key} is readable by other users; chmod 600 it`);
+  await writePair(first, 'in-place', 0o640);
+  const group = (await serve()).lines.find((line) => line.key === files.key && line.level === 40);
+  assert.equal(group?.msg, `TLS: the private key file ${files.key} is readable by its group; chmod 600 it`);
+});
+
+test("a key of another user readable by its group (Debian's root:ssl-cert 0640) gets no chmod 600 advice", async () => {
+  // The server reads such a key through its group: chmod 600 would lock it out.
+  await writePair(first, 'in-place', 0o640);
+  const { uid } = await stat(files.key);
+  const serverUid = uid + 1; // a server running as another user than the key's owner
+  const keyLines = (lines: LogLine[]) => lines.filter((line) => line.key === files.key);
+  const [group] = keyLines((await serve({ serverUid })).lines);
+  assert.equal(group?.level, 30, 'info, not a warning');
+  assert.match(String(group?.msg), /^TLS: the private key file \S+ is readable by its group \(gid \d+\)$/);
+  await chmod(files.key, 0o644);
+  const [world] = keyLines((await serve({ serverUid })).lines);
+  assert.equal(world?.level, 40);
+  assert.equal(
+    world?.msg,
+    `TLS: the private key file ${files.key} is readable by other users; chmod o-rwx it (its owner and group keep access: the server's user must be one of them)`,
+  );
+});
+
+test('an encrypted key is reported against the key file, as encrypted', async () => {
+  const encrypted = createPrivateKey(first.key).export({
+    type: 'pkcs8',
+    format: 'pem',
+    cipher: 'aes-256-cbc',
+    passphrase: 'secret',
+  });
+  await writeFile(files.key, encrypted, { mode: 0o600 });
+  const { logger } = captureLogger();
+  const pemFiles = new PemFiles({ store: new CertificateStore(), pairs: [files], logger });
+  await assert.rejects(pemFiles.start(), (err) => {
+    assert.ok(err instanceof CertificateError);
+    assert.equal(err.source, files.key);
+    assert.match(err.message, /the private key is encrypted \(a passphrase protects it\)/);
+    return true;
+  });
+  pemFiles.stop();
 });
 
 test('start() refuses a pair that does not load, naming the file', async () => {
