@@ -6,6 +6,10 @@ import { isUtf8 } from 'node:buffer';
 
 // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
 export const MAX_COMMAND_LINE = 512;
+/** RFC 1870 §3: SIZE lengthens the MAIL command line by 26 octets. */
+export const SIZE_PARAMETER_ALLOWANCE = 26;
+/** RFC 4954 §3 item 5: AUTH= lengthens the MAIL command line by 500 octets where AUTH is offered. */
+export const AUTH_PARAMETER_ALLOWANCE = 500;
 const LF = 10;
 const CR = 13;
 

@@ -7,7 +7,13 @@
  * We write our own engine rather than wrap a library because we need BDAT, a smuggling guard,
  * strict syntax, a hook per stage and group-committed storage, and the outbound client reuses it.
  */
-import { frameCommandLine, type LineProblem, MAX_COMMAND_LINE } from './command-line.ts';
+import {
+  AUTH_PARAMETER_ALLOWANCE,
+  frameCommandLine,
+  type LineProblem,
+  MAX_COMMAND_LINE,
+  SIZE_PARAMETER_ALLOWANCE,
+} from './command-line.ts';
 import { ContentDecoder } from './data-decoder.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
 import type { Envelope } from './envelope.ts';
@@ -284,10 +290,12 @@ export class SmtpSession {
 
   /** Handles one command line at `offset`; returns the offset after it, or -1 when it is incomplete. */
   private commandLine(offset: number): number {
-    const framed = frameCommandLine(this.input, offset, this.options.bareLineEndings === 'normalize');
+    // Framed at the longest a MAIL line may be here; other commands are held to 512 once read.
+    const longest = MAX_COMMAND_LINE + SIZE_PARAMETER_ALLOWANCE + (this.authOffered ? AUTH_PARAMETER_ALLOWANCE : 0);
+    const framed = frameCommandLine(this.input, offset, this.options.bareLineEndings === 'normalize', longest);
     if (framed.kind === 'incomplete') {
       // An over-long line is refused once, then skipped up to its LF, however long it goes on.
-      if (this.input.length - offset >= MAX_COMMAND_LINE && !this.skippingLongLine) {
+      if (this.input.length - offset >= longest && !this.skippingLongLine) {
         this.skippingLongLine = true;
         this.fail(replies.lineTooLong());
       }
@@ -302,6 +310,10 @@ export class SmtpSession {
       return framed.next;
     }
     const command = parseCommand(framed.text);
+    if (framed.next - offset > MAX_COMMAND_LINE && command.verb !== 'MAIL') {
+      this.fail(replies.lineTooLong());
+      return framed.next;
+    }
     // Input after this line was sent before our reply to it: allowed only after EHLO advertised
     // PIPELINING, and never after a command that must end a group (RFC 2920 §3.1).
     if (framed.next < this.input.length && (this.greeting?.kind !== 'EHLO' || LAST_IN_GROUP.has(command.verb))) {

@@ -260,3 +260,30 @@ test('HELP lists what this session takes: VRFY only when it is not off', () => {
   assert.doesNotMatch(helpOf('off'), /VRFY/);
   assert.match(helpOf('ambiguous'), /^214 2\.0\.0 See RFC 5321; commands: .* HELP VRFY\r\n$/);
 });
+
+test('MAIL may run 26 octets past 512 for SIZE (RFC 1870 §3), and 500 more for AUTH= where AUTH is offered (RFC 4954 §3)', () => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  // A long alias of 64 + 1 + 180 octets, and an AUTH= naming the author's long address too.
+  const sender = `${'s'.repeat(64)}@${'d'.repeat(60)}.${'e'.repeat(60)}.${'f'.repeat(57)}.example`;
+  const mail = (auth: string) => `MAIL FROM:<${sender}> SIZE=1000 BODY=8BITMIME AUTH=${auth}\r\n`;
+  const d = new Driver({ tls: 'implicit', submission: true, authMechanisms: ['PLAIN'] });
+  d.send(EHLO);
+  assert.deepEqual(d.send(`AUTH PLAIN ${b64('secret')}\r\n`), ['235 2.7.0']);
+  const long = mail(`${'a'.repeat(64)}@${'b'.repeat(180)}.example`);
+  assert.ok(long.length > 512 && long.length <= 1038, String(long.length));
+  assert.deepEqual(d.send(long), ['250 2.1.0'], 'was 500 5.5.2 Line too long');
+  // Past 512 + 26 + 500, and any other command past 512, is still too long.
+  assert.deepEqual(d.send(`RSET\r\n${mail(`${'a'.repeat(64)}@${'b'.repeat(700)}`)}`), ['250 2.0.0', '500 5.5.2']);
+  assert.deepEqual(d.send(`RCPT TO:<alice@example.com> ${'x'.repeat(520)}\r\n`), ['500 5.5.2']);
+  assert.deepEqual(d.send(`NOOP ${'x'.repeat(506)}\r\n`), ['500 5.5.2']);
+  // Where AUTH is not offered (an MX listener), MAIL gets SIZE's 26 octets only: a line of 538 octets is
+  // read (and its unknown parameter refused), one of 539 is too long.
+  const mx = new Driver({});
+  mx.send(EHLO);
+  const withParameter = (octets: number) => {
+    const head = 'MAIL FROM:<a@example.net> X=';
+    return `${head}${'y'.repeat(octets - head.length - 2)}\r\n`;
+  };
+  assert.deepEqual(mx.send(withParameter(538)), ['555 5.5.4']);
+  assert.deepEqual(mx.send(withParameter(539)), ['500 5.5.2']);
+});
