@@ -897,3 +897,30 @@ test('a log on a full disk (every write ENOSPC) never keeps serve from stopping,
   ]);
   assert.equal(exited, 0);
 });
+
+test('a second SIGINT or SIGTERM while stopping (Ctrl-C on npm start sends two) does not cut the transactions being finished', async (t) => {
+  for (const [first, second] of [
+    ['SIGINT', 'SIGINT'],
+    ['SIGTERM', 'SIGTERM'],
+  ] as const) {
+    const { file } = dir(t, { smtp: { shutdownGraceMs: 10_000 } });
+    await addUser(file, 'alice@example.com');
+    const server = await spawnServer(file);
+    t.after(() => server.stop('SIGKILL'));
+    const { client } = await SmtpClient.open(server.port);
+    assert.equal((await client.command('EHLO c.example.net')).code, 250);
+    assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
+    assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+    assert.equal((await client.command('DATA')).code, 354);
+    client.send('Subject: in flight\r\n\r\npart one\r\n');
+    server.child.kill(first);
+    await waitFor(() => /shutting down: no new connections/.test(server.output()), 5000);
+    server.child.kill(second);
+    await waitFor(() => /already shutting down/.test(server.output()), 5000);
+    client.send('part two\r\n.\r\n');
+    const stored = await client.read(10_000);
+    assert.equal(stored.code, 250, `${first} then ${second}: ${stored.text}`);
+    assert.equal(await server.stop(first), 0);
+    assert.match(server.output(), /"msg":"stopped"/);
+  }
+});

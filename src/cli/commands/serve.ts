@@ -113,20 +113,34 @@ export async function serveCommand(args: string[]): Promise<number> {
     logger.error({ reason: error.message }, 'store: the accounts could not be read at start'),
   );
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
+  // Kept installed until the stop is done: Ctrl-C on `npm start` signals npm and the server both, and
+  // npm passes its SIGINT on, so the server gets two; a handler that had gone left the second to Node's
+  // default action, which killed the process mid-transaction (the grace below bounds the stop anyway).
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.info({ signal }, 'already shutting down: transactions in flight are being finished');
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing transactions in flight');
+    requestStop(undefined);
+  };
+  let requestStop: (failure: Error | undefined) => void = () => {};
   const storeFailure = await new Promise<Error | undefined>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down: no new connections, finishing transactions in flight');
-      resolve(undefined);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    requestStop = resolve;
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     server.failed.then((error) => {
+      stopping = true;
       logger.error('shutting down: the store failed (above); exit code 1, for the supervisor to restart the server');
       resolve(error);
     });
   });
   await server.stop(); // a SIGHUP meanwhile still reloads: the default would cut the sessions being finished
   process.off('SIGHUP', reload);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
   lock?.release();
   logger.info('stopped');
   logger.flush();
