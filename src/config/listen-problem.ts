@@ -11,6 +11,10 @@ export function listenProblem(key: string, address: string, error: unknown, when
       return `${key}: no permission to listen on ${address}: ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' on the node binary)`;
     case 'EADDRNOTAVAIL':
       return `${key}: ${address} is not an address of this machine`;
+    case 'ENOTFOUND':
+      return `${key}: the host of ${address} does not resolve to an address (give an IP address, or a name in /etc/hosts or DNS)`;
+    case 'EAI_AGAIN':
+      return `${key}: the host of ${address} could not be resolved now (DNS did not answer); an IP address needs no lookup`;
     default:
       return undefined;
   }

@@ -20,10 +20,24 @@ const hostPort = z
     message: 'the part in brackets must be an IPv6 address, e.g. [::1]:2525 or [::]:25',
     abort: true,
   })
+  // The host is an address or a name serve can resolve at start; "*" (nginx's "every address") and
+  // IPv4 shorthand ("127.1", which the clash check would take for another socket) are neither.
+  .refine((v) => v.startsWith('[') || isListenHost(v.slice(0, v.lastIndexOf(':'))), {
+    message:
+      'the host must be an IP address or a host name: 0.0.0.0 or [::] for every address, 127.0.0.1 or [::1] for this machine only',
+    abort: true,
+  })
   .refine((v) => {
     const port = Number(v.slice(v.lastIndexOf(':') + 1));
     return port >= 0 && port <= 65535;
   }, 'port must be 0-65535');
+
+/** A listen host (not bracketed): a dotted-quad IPv4 address, or a host name (RFC 1123 §2.1). */
+function isListenHost(host: string): boolean {
+  if (isIP(host) === 4) return true;
+  const name = /^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$/;
+  return host.length <= 253 && name.test(host) && !isAddressShaped(host);
+}
 
 const domainName = z
   .string()
@@ -235,8 +249,9 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         threshold: z.number().int().min(1).default(5),
         windowMs: duration.default(600_000),
-        stepMs: z.number().int().min(0).default(1000),
-        maxMs: z.number().int().min(0).default(10_000),
+        // Timers: Node fires a longer wait at once, which turned the tarpit off without a word.
+        stepMs: z.number().int().min(0).max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)').default(1000),
+        maxMs: z.number().int().min(0).max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)').default(10_000),
       })
       .strict()
       .prefault({}),
@@ -244,9 +259,9 @@ export const configSchema = z
     greylisting: z
       .object({
         enabled: z.boolean().default(false),
-        delaySeconds: z.number().int().min(1).default(300),
-        retryWindowHours: z.number().int().min(1).default(24),
-        expireDays: z.number().int().min(1).default(35),
+        delaySeconds: z.number().int().min(1).max(604_800, 'at most 604800 (7 days)').default(300),
+        retryWindowHours: z.number().int().min(1).max(8760, 'at most 8760 (a year)').default(24),
+        expireDays: z.number().int().min(1).max(3650, 'at most 3650 (ten years)').default(35),
         /** A client network that passed this many times is not greylisted any more. */
         /** Passes after which a client is not greylisted any more; 0: never (every new triplet waits). */
         autoPassAfter: z.number().int().min(0).default(5),
@@ -425,7 +440,7 @@ export const configSchema = z
             /** tls-alpn-01 (RFC 8737): a responder on this host:port (port 443 as seen from the CA). */
             tlsAlpn01: z.object({ listen: hostPort }).strict().optional(),
             /** Renew when fewer days remain; by default min(30, a third of the lifetime). */
-            renewBeforeDays: z.number().int().min(1).optional(),
+            renewBeforeDays: z.number().int().min(1).max(3650, 'at most 3650 (ten years)').optional(),
             /** Extra CA certificates (a PEM file) to trust for the directory, for a private CA. */
             directoryCa: z.string().optional(),
           })
@@ -440,8 +455,10 @@ export const configSchema = z
       .object({
         /** Failures from one client address within the window that block it for blockMinutes. */
         maxFailuresPerClient: z.number().int().min(1).default(10),
-        failureWindowMinutes: z.number().int().min(1).default(15),
-        blockMinutes: z.number().int().min(1).default(15),
+        // Bounded so that the times they give stay valid dates: a "block for ever" of 999999999999
+        // minutes made every failure a store error (454) and blocked no one.
+        failureWindowMinutes: z.number().int().min(1).max(525_600, 'at most 525600 (a year)').default(15),
+        blockMinutes: z.number().int().min(1).max(525_600, 'at most 525600 (a year)').default(15),
         /** Each failed login waits this long before its 535, and longer as an account collects failures. */
         failureDelayMs: z.number().int().min(0).max(10_000).default(1000),
         /**

@@ -25,6 +25,19 @@ test('the default hostname is fully qualified (an unqualified OS name gets .loca
   assert.equal(defaultHostname('MX.Example.com'), 'mx.example.com');
 });
 
+test('listen hosts: addresses and names serve can bind', () => {
+  for (const smtp of [
+    '0.0.0.0:25',
+    '[::]:25',
+    '[::1]:2525',
+    'localhost:2525',
+    'mx.example.com:25',
+    'mx.example.com.:25',
+  ]) {
+    assert.equal(parseConfig({ listen: { smtp } }, 'test').listen.smtp, smtp);
+  }
+});
+
 test('a hostname with digits is a host name as long as its last label is not all digits (RFC 1123 §2.1)', () => {
   for (const hostname of ['mx1.example.com', '203-0-113-25.example.net', '25.example.org']) {
     assert.equal(parseConfig({ hostname }, 'test').hostname, hostname);
@@ -43,6 +56,20 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
     { listen: { smtp: '[1.2.3.4]:25' } },
     /listen\.smtp: "\[1\.2\.3\.4\]:25" is invalid: the part in brackets must be an IPv6/,
   ],
+  // "*" (nginx's every address) and IPv4 shorthand passed check, then serve died on getaddrinfo.
+  [
+    { listen: { smtp: '*:25' } },
+    /listen\.smtp: "\*:25" is invalid: the host must be an IP address or a host name: 0\.0\.0\.0 or \[::\]/,
+  ],
+  [{ listen: { submission: '127.1:587' } }, /listen\.submission: "127\.1:587" is invalid: the host must be/],
+  [{ mtaSts: { listen: 'mta_sts:443' } }, /mtaSts\.listen: "mta_sts:443" is invalid: the host must be/],
+  // Timers and dates: past these, Node fires at once (the tarpit was off) or a time is no date (every
+  // failed login a store error, no one blocked).
+  [{ tarpit: { stepMs: 3e9 } }, /tarpit\.stepMs: 3000000000 is invalid: at most 2147483647 ms/],
+  [{ tarpit: { maxMs: 3e9 } }, /tarpit\.maxMs: 3000000000 is invalid: at most 2147483647 ms/],
+  [{ auth: { blockMinutes: 999999999999 } }, /auth\.blockMinutes: 999999999999 is invalid: at most 525600/],
+  [{ auth: { failureWindowMinutes: 10 ** 9 } }, /auth\.failureWindowMinutes: 1000000000 is invalid: at most 525600/],
+  [{ greylisting: { expireDays: 200000000000 } }, /greylisting\.expireDays: 200000000000 is invalid: at most 3650/],
   [{ domains: ['not a domain'] }, /domains\.0: "not a domain" is invalid: expected a domain name/],
   // RFC 5321 §4.1.3, §5.1: EHLO and MX name the host; an address-shaped name is neither (RFC 1123 §2.1).
   [{ hostname: '203.0.113.25' }, /hostname: "203\.0\.113\.25" is invalid: must be a host name, not an IP address/],
