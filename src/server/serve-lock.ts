@@ -60,7 +60,15 @@ function identityOf(file: string): FileIdentity {
 }
 
 export function acquireServeLock(dataDir: string): ServeLock {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // A file where the directory should be: said as `check` says it, not as mkdir's EEXIST.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw new ServeLockError(`dataDir: ${path.resolve(dataDir)} is not a directory (or a file stands on its path)`);
+    }
+    throw error;
+  }
   const lockFile = path.resolve(dataDir, LOCK_FILE_NAME);
   const pidFile = path.resolve(dataDir, PID_FILE_NAME);
   if (held.has(lockFile)) throw new ServeLockError(`this process holds the lock ${lockFile} already`);

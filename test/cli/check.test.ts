@@ -202,6 +202,40 @@ test('check: a data directory serve could not write is an error naming it', asyn
   assert.match(result.stdout, /^error: dataDir: .*data is not a directory$/m);
 });
 
+test('check finds in the data directory what serve would stop at: a lock file that is no database, a tls file', async (t) => {
+  for (const [make, say] of [
+    [
+      (data: string) => fs.writeFileSync(path.join(data, 'postern.lock'), 'not a database'),
+      /^error: the lock file .*postern\.lock is not an empty SQLite database: remove it/m,
+    ],
+    [
+      (data: string) => fs.writeFileSync(path.join(data, 'tls'), 'a file where serve keeps its keys'),
+      /^error: dataDir: .*tls is not a directory; serve keeps its TLS keys and certificates there$/m,
+    ],
+  ] as const) {
+    const { root, file } = dir(t, {}, { store: true });
+    make(path.join(root, 'data'));
+    const checked = await postern(['check', '--config', file]);
+    assert.equal(checked.code, 1, checked.stdout);
+    assert.match(checked.stdout, say);
+    // serve stops at it too (it did, while check said OK).
+    const served = await postern(['serve', '--config', file]);
+    assert.equal(served.code, 1, served.stderr);
+  }
+  // An empty lock file is what serve leaves: fine.
+  const { root, file } = dir(t, {}, { store: true });
+  fs.writeFileSync(path.join(root, 'data', 'postern.lock'), '');
+  assert.doesNotMatch((await postern(['check', '--config', file])).stdout, /lock file/);
+});
+
+test('serve on a data directory that is a file says so, as check does (it said "EEXIST: file already exists, mkdir")', async (t) => {
+  const { root, file } = dir(t);
+  fs.writeFileSync(path.join(root, 'data'), 'a file where the data directory should be');
+  const served = await postern(['serve', '--config', file]);
+  assert.equal(served.code, 1);
+  assert.match(served.stderr, /dataDir: .*data is not a directory/);
+});
+
 test('check: a store that cannot be read is one error among the others, and --json still reports', async (t) => {
   const { root, file } = dir(t);
   fs.mkdirSync(path.join(root, 'data'), { mode: 0o700 });

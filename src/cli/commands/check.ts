@@ -22,6 +22,7 @@ import { ContentFilter } from '../../filter/content-filter.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
 import { InboundPolicy } from '../../policy/inbound-policy.ts';
 import { openFileWarning } from '../../server/open-files.ts';
+import { LOCK_FILE_NAME } from '../../server/serve-lock.ts';
 import { warnIfHostnameUncovered } from '../../server/tls-setup.ts';
 import { NullStore } from '../../store/null-store.ts';
 import { StoreError } from '../../store/store.ts';
@@ -158,6 +159,25 @@ export async function checkConfig(config: Config, file: string | undefined, now 
         `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
       );
     }
+    // What serve would stop at inside it: a lock file that is not an (empty) SQLite database, and a
+    // tls entry that is not a directory (serve keeps its keys and certificates there).
+    const inside = (name: string) => path.join(path.resolve(config.dataDir), name);
+    const lockHeader = readHead(inside(LOCK_FILE_NAME), 16);
+    if (
+      lockHeader !== undefined &&
+      lockHeader.length > 0 &&
+      !lockHeader.equals(SQLITE_HEADER.subarray(0, lockHeader.length))
+    ) {
+      throw new ConfigError(
+        `the lock file ${inside(LOCK_FILE_NAME)} is not an empty SQLite database: remove it, with no postern serve or restore running`,
+      );
+    }
+    const tlsDir = fs.statSync(inside('tls'), { throwIfNoEntry: false });
+    if (tlsDir && !tlsDir.isDirectory()) {
+      throw new ConfigError(
+        `dataDir: ${inside('tls')} is not a directory; serve keeps its TLS keys and certificates there`,
+      );
+    }
     const ownership = ownershipFindings(config, 'check');
     report.errors.push(...ownership.errors);
     report.warnings.push(...ownership.warnings);
@@ -267,4 +287,24 @@ function collectingLogger(into: string[]): { logger: Logger; flush: () => void }
   });
   const logger = createLogger('warn', sink);
   return { logger, flush: () => logger.flush() };
+}
+
+/** SQLite's file header (the first 16 octets of every database file, "SQLite format 3" and NUL). */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** The first `octets` of a file, or undefined when there is no such file. */
+function readHead(file: string, octets: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(octets);
+    return buffer.subarray(0, fs.readSync(fd, buffer, 0, octets, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
