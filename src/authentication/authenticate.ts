@@ -283,8 +283,10 @@ export class SenderAuthentication {
 
   #evaluate(ip: string, sender: string, helo: string): Promise<SpfResult> {
     const domain = sender === '' ? helo.toLowerCase() : sender.slice(sender.lastIndexOf('@') + 1).toLowerCase();
-    // Keyed by domain, not address: records with local-part macros (%{l}, RFC 7208 §7.3) are rare,
-    // and one result per (IP, domain) is what saves the DNS work of a busy sender.
+    // Keyed by domain, not address: one result per (IP, domain) is what saves the DNS work of a busy
+    // sender. A result that used the sender's own address, local part or HELO (a %{l} in the record, a
+    // %{s} in the exp= text, RFC 7208 §7.3) is that sender's alone and is not kept: §6.2's explanation is
+    // expanded for this check, not handed to the next sender of the domain.
     const key = sender === '' ? `${ip} helo ${domain}` : `${ip} ${domain}`;
     const cached = this.#spfCache?.get(key);
     if (cached) return Promise.resolve(cached);
@@ -294,7 +296,7 @@ export class SenderAuthentication {
       .then(
         (result) => {
           // A temporary failure is never cached (src/dns/cache.ts says why).
-          if (result.result !== 'temperror') this.#spfCache?.set(key, result);
+          if (result.result !== 'temperror' && !result.senderSpecific) this.#spfCache?.set(key, result);
           return result;
         },
         // Never a rejection: the MAIL-time check is awaited only at the end of DATA, if at all, and a

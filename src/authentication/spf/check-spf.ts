@@ -7,7 +7,7 @@
 
 import type { Resolver } from '../../dns/resolver.ts';
 import { parseClientAddress } from './address.ts';
-import { checkHost, type Evaluation, type SpfResultCode } from './evaluate.ts';
+import { checkHost, DEFAULT_TIME_LIMIT_MS, type Evaluation, type SpfResultCode } from './evaluate.ts';
 
 export type { SpfResultCode };
 
@@ -21,6 +21,11 @@ export interface SpfResult {
   mechanism?: string;
   /** DNS-querying terms counted against the limit of 10 (§4.6.4). */
   lookups?: number;
+  /**
+   * The result or its explanation used the sender's address, local part or HELO, or the time (%{s},
+   * %{l}, %{h}, %{t}, §7.3): it is this check's own, not one for every sender of the domain from this IP.
+   */
+  senderSpecific?: boolean;
   reason: string;
 }
 
@@ -32,6 +37,8 @@ export interface SpfQuery {
   resolver: Resolver;
   /** Our host name, for the %{r} macro (§7.3). */
   hostname: string;
+  /** How long the whole evaluation may take before it is a temperror (§4.6.4); 20 s unless given. */
+  timeLimitMs?: number;
 }
 
 export async function checkSpf(query: SpfQuery): Promise<SpfResult> {
@@ -49,6 +56,9 @@ export async function checkSpf(query: SpfQuery): Promise<SpfResult> {
     resolver: query.resolver,
     lookups: 0,
     voidLookups: 0,
+    deadline: Date.now() + (query.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS),
+    timeLimitMs: query.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS,
+    senderSpecific: false,
   };
   let host: Awaited<ReturnType<typeof checkHost>>;
   try {
@@ -61,6 +71,7 @@ export async function checkSpf(query: SpfQuery): Promise<SpfResult> {
   const result: SpfResult = { result: host.result, domain, reason: host.reason, lookups: ev.lookups };
   if (host.mechanism !== undefined) result.mechanism = host.mechanism;
   if (host.explanation !== undefined && host.result === 'fail') result.explanation = host.explanation;
+  if (ev.senderSpecific) result.senderSpecific = true;
   return result;
 }
 

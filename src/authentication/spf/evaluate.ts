@@ -7,7 +7,7 @@
 import type { DnsAnswer, Resolver } from '../../dns/resolver.ts';
 import { type ClientAddress, inNetwork, macroIp, parseIp4, parseIp6 } from './address.ts';
 import { explain } from './explanation.ts';
-import { expandMacro, type MacroToken, type MacroValues, usesLetter } from './macro.ts';
+import { expandMacro, type MacroLetter, type MacroToken, type MacroValues, usesLetter } from './macro.ts';
 import { isSpfRecord, type Mechanism, parseRecord, type Qualifier } from './record.ts';
 
 export type SpfResultCode = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror'; // §2.6
@@ -33,7 +33,19 @@ export interface Evaluation {
   voidLookups: number;
   /** %{p}, computed on first use (§7.3). */
   validatedName?: string;
+  /** Date.now() past which no DNS query is sent and the result is temperror (§4.6.4). */
+  deadline: number;
+  /** The time limit the deadline came from, for the reason. */
+  timeLimitMs: number;
+  /**
+   * Set when a macro used the sender's address, local part or HELO, or the time (§7.3): the result,
+   * or its explanation, holds for this check only.
+   */
+  senderSpecific: boolean;
 }
+
+/** §4.6.4: "SHOULD impose a limit on the maximum amount of elapsed time … at least 20 seconds". */
+export const DEFAULT_TIME_LIMIT_MS = 20_000;
 
 const MAX_LOOKUPS = 10; // §4.6.4
 const MAX_VOID_LOOKUPS = 2; // §4.6.4
@@ -55,26 +67,34 @@ export async function checkHost(domain: string, ev: Evaluation): Promise<HostRes
   // §4.3: a malformed or single-label <domain> gives "none" at once
   if (!isQueryable(domain) || !domain.includes('.'))
     return { result: 'none', reason: `${domain} is not a domain name` };
-  const txt = await ev.resolver.txt(domain);
-  if (!txt.ok) {
-    // §4.4: a DNS error other than NXDOMAIN is temperror; NXDOMAIN or no TXT is "none" (§4.3, §4.5)
-    if (txt.error === 'temperror' && !unqueryable(txt.reason)) return { result: 'temperror', reason: txt.reason };
-    return { result: 'none', reason: `no SPF record at ${domain}` };
-  }
-  const records = txt.records.filter(isSpfRecord);
-  if (records.length === 0) return { result: 'none', reason: `no SPF record at ${domain}` }; // §4.5
-  if (records.length > 1) return { result: 'permerror', reason: `several SPF records at ${domain}` }; // §4.5
-  const parsed = parseRecord(records[0] as string);
-  if (!parsed.ok) return { result: 'permerror', reason: parsed.error }; // §4.6
-  const { record } = parsed;
   try {
+    const txt = await ask(ev, (resolver) => resolver.txt(domain));
+    if (!txt.ok) {
+      // §4.4: a DNS error other than NXDOMAIN is temperror; NXDOMAIN or no TXT is "none" (§4.3, §4.5)
+      if (txt.error === 'temperror' && !unqueryable(txt.reason)) return { result: 'temperror', reason: txt.reason };
+      return { result: 'none', reason: `no SPF record at ${domain}` };
+    }
+    const records = txt.records.filter(isSpfRecord);
+    if (records.length === 0) return { result: 'none', reason: `no SPF record at ${domain}` }; // §4.5
+    if (records.length > 1) return { result: 'permerror', reason: `several SPF records at ${domain}` }; // §4.5
+    const parsed = parseRecord(records[0] as string);
+    if (!parsed.ok) return { result: 'permerror', reason: parsed.error }; // §4.6
+    const { record } = parsed;
     for (const mechanism of record.mechanisms) {
       if (await matches(mechanism, domain, ev)) {
         const result = RESULT[mechanism.qualifier];
         const out: HostResult = { result, mechanism: mechanism.text, reason: `matched ${mechanism.text}` };
         if (result === 'fail' && record.exp !== undefined) {
-          // §6.2: exp= only on fail, from the record that produced it
-          const explanation = await explain(record.exp, ev.resolver, (tokens) => values(domain, ev, tokens));
+          // §6.2: exp= only on fail, from the record that produced it; the result is known by then, so
+          // running out of time (§4.6.4) costs only the explanation
+          const explanation = await explain(
+            record.exp,
+            (name) => ask(ev, (resolver) => resolver.txt(name)),
+            (tokens) => values(domain, ev, tokens),
+          ).catch((err: unknown) => {
+            if (err instanceof Abort) return undefined;
+            throw err;
+          });
           if (explanation !== undefined) out.explanation = explanation;
         }
         return out;
@@ -134,7 +154,7 @@ async function matches(m: Mechanism, domain: string, ev: Evaluation): Promise<bo
       count(ev);
       const target = m.domain === undefined ? domain : await targetName(m.domain, domain, ev);
       if (target === undefined) return false;
-      const mx = answer(await ev.resolver.mx(target), ev, true);
+      const mx = answer(await ask(ev, (resolver) => resolver.mx(target)), ev, true);
       if (mx.length > MAX_NAMES) throw new Abort('permerror', `mx:${target} has more than ${MAX_NAMES} MX records`);
       for (const { exchange } of mx) {
         if (exchange === '' || exchange === '.') continue; // RFC 7505 null MX
@@ -195,7 +215,30 @@ async function addresses(name: string, ev: Evaluation, counted: boolean): Promis
 
 function lookupA(name: string, ev: Evaluation, family: 4 | 6): Promise<DnsAnswer<string>> {
   if (!isQueryable(name)) return Promise.resolve({ ok: false, error: 'nxdomain' });
-  return family === 4 ? ev.resolver.a(name) : ev.resolver.aaaa(name);
+  return ask(ev, (resolver) => (family === 4 ? resolver.a(name) : resolver.aaaa(name)));
+}
+
+/**
+ * Every DNS query of the evaluation goes through here. §4.6.4: "SHOULD impose a limit on the maximum
+ * amount of elapsed time to evaluate check_host() … the result … SHOULD be temperror". Without it, ten
+ * ptr mechanisms whose names' lookups time out one by one hold the session for minutes.
+ */
+async function ask<T>(ev: Evaluation, query: (resolver: Resolver) => Promise<DnsAnswer<T>>): Promise<DnsAnswer<T>> {
+  const left = ev.deadline - Date.now();
+  if (left <= 0) throw outOfTime(ev);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(outOfTime(ev)), left);
+  });
+  try {
+    return await Promise.race([query(ev.resolver), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function outOfTime(ev: Evaluation): Abort {
+  return new Abort('temperror', `SPF evaluation took longer than ${ev.timeLimitMs / 1000} s (RFC 7208 §4.6.4)`);
 }
 
 /**
@@ -203,7 +246,7 @@ function lookupA(name: string, ev: Evaluation, family: 4 | 6): Promise<DnsAnswer
  * (§4.6.4). Any DNS error means no match (§5.5: "fails to match"; a name whose lookup fails is skipped).
  */
 async function validatedNames(ev: Evaluation, counted: boolean): Promise<string[]> {
-  const ptr = await ev.resolver.ptr(ev.client.text);
+  const ptr = await ask(ev, (resolver) => resolver.ptr(ev.client.text));
   if (!ptr.ok || ptr.records.length === 0) {
     // a PTR lookup with no answer is a void lookup for the ptr mechanism (§4.6.4); an error, no match (§5.5)
     const empty = ptr.ok || ptr.error !== 'temperror';
@@ -236,9 +279,13 @@ async function targetName(spec: MacroToken[], domain: string, ev: Evaluation): P
   return isQueryable(name) ? name : undefined;
 }
 
+const SENDER_LETTERS: readonly MacroLetter[] = ['s', 'l', 'h', 't'];
+
 /** The macro values for the current <domain> (§7.3); %{p} only if the tokens use it. */
 export async function values(domain: string, ev: Evaluation, tokens: MacroToken[]): Promise<MacroValues> {
   const at = ev.sender.lastIndexOf('@');
+  // the result cache holds a result for an (IP, domain): these letters make it this sender's own
+  if (SENDER_LETTERS.some((letter) => usesLetter(tokens, letter))) ev.senderSpecific = true;
   let p = 'unknown';
   if (usesLetter(tokens, 'p')) {
     if (ev.validatedName === undefined) {

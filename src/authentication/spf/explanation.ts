@@ -7,19 +7,20 @@
  * target's instead of the original's (§6.2).
  */
 
-import type { Resolver } from '../../dns/resolver.ts';
+import type { DnsAnswer } from '../../dns/resolver.ts';
 import { expandMacro, type MacroToken, type MacroValues, parseMacroString } from './macro.ts';
 
 export async function explain(
   spec: MacroToken[],
-  resolver: Resolver,
+  /** The evaluation's TXT lookup, so that its time limit (§4.6.4) covers this query too. */
+  txt: (name: string) => Promise<DnsAnswer<string>>,
   valuesFor: (tokens: MacroToken[]) => Promise<MacroValues>,
 ): Promise<string | undefined> {
   let target = expandMacro(spec, await valuesFor(spec)).replace(/\.$/, '');
   while (target.length > 253 && target.includes('.')) target = target.slice(target.indexOf('.') + 1); // §7.3
   if (target === '' || target.split('.').some((l) => l.length === 0 || l.length > 63)) return undefined;
-  const txt = await resolver.txt(target);
-  const only = txt.ok && txt.records.length === 1 ? txt.records[0] : undefined; // §6.2: exactly one
+  const answer = await txt(target);
+  const only = answer.ok && answer.records.length === 1 ? answer.records[0] : undefined; // §6.2: exactly one
   if (only === undefined) return undefined;
   const tokens = parseMacroString(only, true); // §6.2 explain-string
   if (tokens === undefined) return undefined;

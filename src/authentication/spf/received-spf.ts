@@ -28,10 +28,11 @@ export function receivedSpfHeader(input: ReceivedSpfInput): string {
     `receiver=${value(input.receiver)}`,
     `identity=${input.identity}`,
   ];
-  if (spf.mechanism) pairs.push(`mechanism=${value(spf.mechanism)}`);
+  if (spf.mechanism) pairs.push(`mechanism=${value(bounded(spf.mechanism))}`);
   // §9.1: "problem" says what went wrong when the result is an error.
-  if (spf.result === 'temperror' || spf.result === 'permerror') pairs.push(`problem=${value(clean(spf.reason))}`);
-  return `Received-SPF: ${spf.result} (${escaped(`${input.receiver}: ${explain(input)}`)})\r\n\t${pairs.join(';\r\n\t')};\r\n`;
+  if (spf.result === 'temperror' || spf.result === 'permerror') pairs.push(`problem=${value(bounded(spf.reason))}`);
+  const comment = escaped(printable(`${input.receiver}: ${explain(input)}`));
+  return `Received-SPF: ${spf.result} (${comment})\r\n\t${pairs.join(';\r\n\t')};\r\n`;
 }
 
 /** The comment's sentence, in the words of RFC 7208 §9.1's examples. */
@@ -49,12 +50,13 @@ function explain({ spf, clientIp, envelopeFrom, identity }: ReceivedSpfInput): s
     case 'none':
       return `${spf.domain} does not publish an SPF record`;
     default:
-      return clean(spf.reason);
+      return bounded(spf.reason);
   }
 }
 
 /** §9.1 values are dot-atoms or quoted-strings (RFC 5322 §3.2.3, §3.2.4). */
-function value(text: string): string {
+function value(raw: string): string {
+  const text = printable(raw);
   if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/.test(text)) return text;
   return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
@@ -63,7 +65,20 @@ function escaped(comment: string): string {
   return comment.replace(/[\\()]/g, (c) => `\\${c}`);
 }
 
-/** One line, bounded: reasons can quote DNS text, which must not fold or break the field. */
-function clean(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 200);
+/**
+ * One line of printable US-ASCII, as authentication-results.ts writes its comments: reasons
+ * quote DNS text and values come from the client (a HELO with a control character when HELO checks are
+ * off), and the field must stay 7-bit (RFC 5322 §2.2, §3.2.4 qtext, §3.2.2 ctext) and not fold or break.
+ * `§` is written `section`; any other control or non-ASCII character becomes `?`.
+ */
+function printable(text: string): string {
+  return text
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/§ ?/g, 'section ')
+    .replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** Reasons can quote a whole DNS record, and a mechanism can be most of one. */
+function bounded(reason: string): string {
+  return reason.slice(0, 200);
 }

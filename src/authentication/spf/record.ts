@@ -46,16 +46,16 @@ export function parseRecord(txt: string): ParsedRecord {
         // a result of permerror."
         if (record[name] !== undefined) return bad(`${name}= appears twice (RFC 7208 §6)`);
         const domain = parseDomainSpec(value);
-        if (domain === undefined) return bad(`bad domain-spec in ${term} (RFC 7208 §6, §7.1)`);
+        if (domain === undefined) return bad(`bad domain-spec in ${shown(term)} (RFC 7208 §6, §7.1)`);
         record[name] = domain;
       } else if (parseMacroString(value) === undefined) {
         // §6: unknown modifiers are ignored, but must still match the unknown-modifier ABNF (§12)
-        return bad(`bad macro-string in ${term} (RFC 7208 §12)`);
+        return bad(`bad macro-string in ${shown(term)} (RFC 7208 §12)`);
       }
       continue;
     }
     const mechanism = parseMechanism(term);
-    if (mechanism === undefined) return bad(`bad term ${term} (RFC 7208 §4.6, §5)`);
+    if (mechanism === undefined) return bad(`bad term ${shown(term)} (RFC 7208 §4.6, §5)`);
     record.mechanisms.push(mechanism);
   }
   return { ok: true, record };
@@ -63,6 +63,11 @@ export function parseRecord(txt: string): ParsedRecord {
 
 function bad(error: string): ParsedRecord {
   return { ok: false, error };
+}
+
+/** A term as a reason quotes it: a term can be most of a 64 KB record, and reasons go to logs and headers. */
+function shown(term: string): string {
+  return term.length > 100 ? `${term.slice(0, 100)}...` : term;
 }
 
 function parseMechanism(term: string): Mechanism | undefined {
@@ -131,16 +136,37 @@ function prefixLength(digits: string | undefined, max: number): number | undefin
 }
 
 /**
- * §7.1: domain-spec = macro-string domain-end; domain-end = ( "." toplabel [ "." ] ) / macro-expand;
- * toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum ) (§12).
+ * §7.1: domain-spec = macro-string domain-end; domain-end = ( "." toplabel [ "." ] ) / macro-expand.
+ * A TXT record can be 64 KB of the attacker's text, parsed before any limit applies: every test here is
+ * one pass over the spec, with no regex that can backtrack.
  */
 export function parseDomainSpec(spec: string): MacroToken[] | undefined {
   const tokens = parseMacroString(spec);
   if (tokens === undefined || tokens.length === 0) return undefined;
-  if (/%(\{[^}]*\}|[%_-])$/.test(spec) && !/%%[_-]$/.test(spec)) return tokens; // ends in a macro-expand
+  if (endsInMacroExpand(spec)) return tokens;
   const body = spec.endsWith('.') ? spec.slice(0, -1) : spec;
   const dot = body.lastIndexOf('.');
   if (dot < 0) return undefined;
-  const top = body.slice(dot + 1);
-  return /^([a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+-[a-z0-9-]*[a-z0-9])$/i.test(top) ? tokens : undefined;
+  return isToplabel(body.slice(dot + 1)) ? tokens : undefined;
+}
+
+/**
+ * §7.1: macro-expand = ( "%{" macro-letter transformers *delimiter "}" ) / "%%" / "%_" / "%-". Read
+ * left to right, as only that tells "%%{d}" (an escaped "%", then "{d}") from "%{d}". `spec` has parsed
+ * as a macro-string, so every "%{" has its "}".
+ */
+function endsInMacroExpand(spec: string): boolean {
+  let lastExpandEnd = -1;
+  for (let i = spec.indexOf('%'); i >= 0; i = spec.indexOf('%', lastExpandEnd + 1)) {
+    lastExpandEnd = spec[i + 1] === '{' ? spec.indexOf('}', i) : i + 1;
+    if (lastExpandEnd < 0) return false;
+  }
+  return lastExpandEnd === spec.length - 1;
+}
+
+/** §12: toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum ). */
+function isToplabel(label: string): boolean {
+  if (!/^[a-z0-9-]+$/i.test(label)) return false;
+  if (!label.includes('-')) return /[a-z]/i.test(label); // not all digits: not an IP address's last part
+  return !label.startsWith('-') && !label.endsWith('-');
 }

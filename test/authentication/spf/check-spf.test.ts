@@ -8,6 +8,8 @@ import { createResolver } from '../../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer } from '../../../src/dns/test-server.ts';
 
 const many = Array.from({ length: 11 }, (_, i) => `include:i${i}.example.com`).join(' ');
+/** PTR names of 192.0.2.66 whose A lookups never get an answer. */
+const unanswered = Array.from({ length: 10 }, (_, i) => `n${i}.ptr.example.com`);
 let dns: TestDnsServer;
 let resolver: Resolver;
 
@@ -28,8 +30,12 @@ before(async () => {
       'macro.example.com': { TXT: ['v=spf1 exists:%{i}.allow.example.com -all'] },
       '192.0.2.7.allow.example.com': { A: ['127.0.0.2'] },
       'helo.example.net': { TXT: ['v=spf1 ip4:198.51.100.1 -all'] },
+      'ptr.example.com': { TXT: ['v=spf1 ptr ptr ptr ptr ptr -all'] },
+      '192.0.2.66': { PTR: unanswered },
+      'whom.example.com': { TXT: ['v=spf1 -all exp=whom-why.example.com'] },
+      'whom-why.example.com': { TXT: ['%{s} may not send from %{i}'] },
     },
-    timeout: ['timeout.example.com', 'toolate.example.com'],
+    timeout: ['timeout.example.com', 'toolate.example.com', ...unanswered],
   });
   resolver = createResolver({ servers: [dns.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
 });
@@ -77,4 +83,26 @@ test('exp= gives the expanded explanation on fail (§6.2)', async () => {
 
 test('no explanation without fail (§6.2)', async () => {
   assert.equal((await check('192.0.2.9', 'a@soft.example.com')).explanation, undefined);
+});
+
+test("an explanation naming the sender is this check's own; one naming only the IP and domain is not", async () => {
+  const own = await check('192.0.2.33', 'bob@whom.example.com');
+  assert.equal(own.explanation, 'bob@whom.example.com may not send from 192.0.2.33');
+  assert.equal(own.senderSpecific, true);
+  assert.equal((await check('192.0.2.33', 'a@fail.example.com')).senderSpecific, undefined);
+});
+
+test('the whole evaluation has a time limit, then temperror (RFC 7208 §4.6.4)', async () => {
+  // Five ptr mechanisms, each looking up ten names that never answer: 5 × 10 × 300 ms without a limit.
+  const limited = (sender: string, timeLimitMs: number) =>
+    checkSpf({ ip: '192.0.2.66', sender, helo: 'h.example.org', resolver, hostname: 'mx.example.org', timeLimitMs });
+  const slow = await limited('a@ptr.example.com', 1000);
+  assert.equal(slow.result, 'temperror');
+  assert.equal(slow.reason, 'SPF evaluation took longer than 1 s (RFC 7208 §4.6.4)');
+  // A query still pending when the time is up is not waited for (the resolver would give up at 300 ms).
+  const pending = await limited('a@slow.example.com', 100);
+  assert.deepEqual(
+    [pending.result, pending.reason],
+    ['temperror', 'SPF evaluation took longer than 0.1 s (RFC 7208 §4.6.4)'],
+  );
 });

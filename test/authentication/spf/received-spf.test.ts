@@ -80,3 +80,27 @@ test('errors carry problem=; DNS text with parentheses, quotes and line breaks c
     assert.match(field.replace(/\r\n\t/g, ' ').replace(/\r\n$/, ''), FIELD, result);
   }
 });
+
+test('the field is 7-bit: § is written "section", other non-ASCII and control characters "?"', () => {
+  const spf: SpfResult = {
+    result: 'permerror',
+    domain: 'example.com',
+    reason: 'bad term a:\uFEFFgarbage.example.net (RFC 7208 §4.6, §5)',
+  };
+  const field = receivedSpfHeader({ ...base, spf, helo: 'h\x01.example', envelopeFrom: 'jos\u00e9@example.com' });
+  const lines = field.split('\r\n');
+  assert.deepEqual(lines.pop(), '', 'ends in CRLF');
+  for (const line of lines) assert.match(line, /^\t?[\x20-\x7e]+$/, 'printable US-ASCII, folded with a tab');
+  assert.deepEqual(pairs(field), {
+    'client-ip': '192.0.2.1',
+    'envelope-from': 'jos?@example.com',
+    helo: 'h?.example',
+    receiver: 'mybox.example.org',
+    identity: 'mailfrom',
+    problem: 'bad term a:?garbage.example.net (RFC 7208 section 4.6, section 5)',
+  });
+  assert.match(
+    field,
+    /\(mybox\.example\.org: bad term a:\?garbage\.example\.net \\\(RFC 7208 section 4\.6, section 5\\\)\)/,
+  );
+});

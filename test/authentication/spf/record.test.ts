@@ -52,3 +52,35 @@ test('record selection: "v=spf1" then a space or the end (RFC 7208 §4.5)', () =
     false,
   ]);
 });
+
+test('domain-end: a macro-expand is read left to right, so "%%{d}" is text, not a macro (RFC 7208 §7.1)', () => {
+  const ends = (spec: string) => parseRecord(`v=spf1 a:${spec} -all`).ok;
+  assert.deepEqual(
+    ['foo.%{d}', 'foo%%', 'foo.%%%_', 'foo%-', 'x.%%{d}', 'foo%%_', 'x.%{d}x', 'x.1-2', 'x.1-', 'x.-a', 'x.123'].map(
+      ends,
+    ),
+    [true, true, true, true, false, false, false, true, false, false, false],
+  );
+});
+
+// A TXT record is parsed before any processing limit applies, and can be 64 KB of the sender's text:
+// the domain-spec checks are single passes (no backtracking regex), so these parse in linear time. The
+// results are asserted, not timings; a quadratic check took seconds on the 64 KB one and four times that
+// on the 128 KB one.
+for (const size of [64, 128]) {
+  const n = size * 1000;
+  test(`a crafted ${size} KB record is read in one pass, with the right result (RFC 7208 §4.6)`, () => {
+    // a toplabel that looks valid up to its last character
+    for (const label of ['a'.repeat(n), 'a1'.repeat(n / 2), '1a'.repeat(n / 2), `a-${'1'.repeat(n)}`]) {
+      const parsed = parseRecord(`v=spf1 a:x.${label}! -all`);
+      assert.equal(parsed.ok, false);
+      assert.ok(!parsed.ok && parsed.error.length < 200, 'the reason does not quote the whole term');
+      assert.equal(parseRecord(`v=spf1 a:x.${label} -all`).ok, true);
+    }
+    // escaped "%%{" pieces: none of them opens a macro, and the spec ends in a plain toplabel
+    assert.equal(parseRecord(`v=spf1 a:x.${'%%{'.repeat(n / 3)}.com -all`).ok, true);
+    assert.equal(parseRecord(`v=spf1 a:x.${'%%{'.repeat(n / 3)} -all`).ok, false);
+    assert.equal(parseRecord(`v=spf1 a:x.${'%%{%{d}'.repeat(n / 7)}}.com -all`).ok, true);
+    assert.equal(parseRecord(`v=spf1 a:x.${'%%{%{d}'.repeat(n / 7)} -all`).ok, true, 'ends in %{d}');
+  });
+}
