@@ -6,7 +6,7 @@
  */
 
 import { Resolver as NodeResolver } from 'node:dns/promises';
-import { domainToASCII } from 'node:url';
+import { asciiName } from './a-labels.ts';
 import { AnswerCache } from './cache.ts';
 import type { DnsAnswer, MxRecord, Resolver, TlsaRecord } from './resolver.ts';
 import { reverseName } from './reverse-name.ts';
@@ -67,7 +67,11 @@ export function createResolver(options: ResolverOptions): Resolver {
     }
   };
 
-  function lookup<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
+  /**
+   * The query is given the name as converted, never the caller's: the cache key and the name on the
+   * wire must be one string, or an answer about one name is kept as another's (RFC 1035 §7.4).
+   */
+  function lookup<T>(type: RecordType, name: string, query: (asked: string) => Promise<T[]>): Promise<DnsAnswer<T>> {
     const asked = askableName(name);
     if (asked === undefined) return Promise.resolve({ ok: false, error: 'nxdomain' });
     name = asked;
@@ -76,7 +80,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     if (cached !== undefined) return Promise.resolve(cached);
     const running = inflight.get(key) as Promise<DnsAnswer<T>> | undefined;
     if (running !== undefined) return running;
-    const started = ask(type, name, query).then((answer) => {
+    const started = ask(type, name, () => query(asked)).then((answer) => {
       inflight.delete(key);
       observe(answer);
       if (answer.ok || answer.error !== 'temperror') cache.set(key, answer); // never cache a temporary failure
@@ -87,25 +91,26 @@ export function createResolver(options: ResolverOptions): Resolver {
   }
 
   return {
-    a: (name) => lookup('A', name, () => node.resolve4(name)),
-    aaaa: (name) => lookup('AAAA', name, () => node.resolve6(name)),
+    a: (name) => lookup('A', name, (asked) => node.resolve4(asked)),
+    aaaa: (name) => lookup('AAAA', name, (asked) => node.resolve6(asked)),
     mx: (name) =>
-      lookup('MX', name, async (): Promise<MxRecord[]> => {
-        const records = await node.resolveMx(name);
+      lookup('MX', name, async (asked): Promise<MxRecord[]> => {
+        const records = await node.resolveMx(asked);
         return records.map((r) => ({ exchange: r.exchange, priority: r.priority }));
       }),
     // A TXT record is a list of strings read as one (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
-    txt: (name) => lookup('TXT', name, async () => (await node.resolveTxt(name)).map((chunks) => chunks.join(''))),
+    txt: (name) =>
+      lookup('TXT', name, async (asked) => (await node.resolveTxt(asked)).map((chunks) => chunks.join(''))),
     ptr: (address) => {
       // resolvePtr on the arpa name rather than reverse(): it keeps NXDOMAIN and NODATA apart.
       const arpa = reverseName(address);
-      return lookup('PTR', arpa, () => node.resolvePtr(arpa));
+      return lookup('PTR', arpa, (asked) => node.resolvePtr(asked));
     },
-    cname: (name) => lookup('CNAME', name, () => node.resolveCname(name)),
+    cname: (name) => lookup('CNAME', name, (asked) => node.resolveCname(asked)),
     tlsa: (name) =>
-      lookup('TLSA', name, async (): Promise<TlsaRecord[]> => {
+      lookup('TLSA', name, async (asked): Promise<TlsaRecord[]> => {
         // RFC 6698 §2.1; node names the fields certUsage / selector / match and gives data as an ArrayBuffer.
-        const records = await node.resolveTlsa(name);
+        const records = await node.resolveTlsa(asked);
         return records.map((r) => ({
           usage: r.certUsage,
           selector: r.selector,
@@ -127,8 +132,8 @@ export function askableName(name: string): string | undefined {
   // message (a DKIM selector) could be cut short at the sender's choosing. No host name holds a
   // control character or a space (RFC 1123 §2.1, RFC 2181 §11 leaves them to the application).
   if (UNASKABLE.test(name)) return undefined;
-  const ascii = /[^\x00-\x7f]/.test(name) ? domainToASCII(name) : name; // past ASCII: IDNA
-  if (ascii === '') return undefined;
+  const ascii = asciiName(name); // past ASCII: IDNA, label by label
+  if (ascii === undefined || ascii === '') return undefined;
   const bare = ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
   if (bare.length > 253) return undefined;
   if (bare.length > 63 && bare.split('.').some((label) => label.length > 63)) return undefined;

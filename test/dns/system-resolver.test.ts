@@ -227,3 +227,19 @@ test('a name no DNS server can hold is never asked: over 253 characters, a label
   );
   assert.equal(askableName('bücher.example'), 'xn--bcher-kva.example', 'an IDN is asked as its A-labels');
 });
+
+test('the cache holds an answer under the name that was asked, never another: no poisoning by a name read as a URL', async () => {
+  const r = resolverFor({ cacheTtlMs: 60_000 });
+  // A name an SPF macro can build from a sender's local part (%{l}, with SMTPUTF8): the whole-name
+  // IDNA conversion read it as the URL host example.com, while c-ares asked for another name. The
+  // answer (here, none) was then kept as example.com's, and served to every session for 10 s.
+  for (const crafted of ['example.com/ü', 'example.com?ü', 'example.com#ü', 'example.com\\ü', 'ex%61mple.cöm/ü']) {
+    assert.deepEqual(await r.txt(crafted), { ok: false, error: 'nxdomain' }, crafted);
+    assert.equal(askableName(crafted), undefined, crafted);
+  }
+  const real = await r.txt('example.com');
+  assert.equal(real.ok, true, 'example.com keeps its own TXT record');
+  // Label by label: a U-label converts, the ASCII labels stay as written.
+  assert.equal(askableName('_dmarc.bücher.example'), '_dmarc.xn--bcher-kva.example');
+  assert.equal(askableName('sel._domainkey.пример.рф.'), 'sel._domainkey.xn--e1afmkfd.xn--p1ai.');
+});

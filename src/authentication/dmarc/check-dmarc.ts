@@ -8,8 +8,8 @@
  * local overrides (overrides.ts).
  */
 
-import { domainToASCII } from 'node:url';
 import { getDomain } from 'tldts';
+import { asciiName } from '../../dns/a-labels.ts';
 import { AnswerCache } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
@@ -249,7 +249,8 @@ function isDomainName(name: string): boolean {
 /** Lower case A-label without the root dot (RFC 4343 §3, RFC 5890 §2.3.2.1), as author-domain.ts gives it. */
 export function normalize(domain: string): string {
   const lower = domain.trim().toLowerCase().replace(/\.+$/, '');
-  return /^[\x21-\x7e]*$/.test(lower) ? lower : domainToASCII(lower) || lower;
+  // Label by label: a whole-name conversion read "evil.example/ü.bank.example" as the URL host evil.example.
+  return /^[\x21-\x7e]*$/.test(lower) ? lower : (asciiName(lower) ?? lower);
 }
 
 function failure(ids: Identifiers, fromDomain: string, adkim: AlignmentMode, aspf: AlignmentMode): string {

@@ -12,7 +12,7 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import type { ArcInstance, ArcResult } from '../../../src/authentication/arc/arc-result.ts';
 import { verifyArc } from '../../../src/authentication/arc/verify-arc.ts';
 import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-result.ts';
-import { aligned, checkDmarc, type DmarcInput } from '../../../src/authentication/dmarc/check-dmarc.ts';
+import { aligned, checkDmarc, type DmarcInput, normalize } from '../../../src/authentication/dmarc/check-dmarc.ts';
 import type { DmarcResult } from '../../../src/authentication/dmarc/dmarc-result.ts';
 import { applyOverrides } from '../../../src/authentication/dmarc/overrides.ts';
 import { mailauthResolver } from '../../../src/authentication/mailauth-resolver.ts';
@@ -256,6 +256,9 @@ test('an identifier written as a URL aligns with nothing: its labels are not hos
     assert.equal(aligned(spf, 'reject.example', 'r'), false, spf);
   }
   assert.equal(aligned('mail._spf.reject.example', 'reject.example', 'r'), true, '"_" is a DNS label character');
+  // A From domain is converted label by label: a whole-name conversion read this as the URL host evil.example.
+  assert.notEqual(normalize('evil.example/ü.reject.example'), 'evil.example');
+  assert.equal(normalize('Bücher.Example.'), 'xn--bcher-kva.example');
 });
 
 test('no From domain → permerror with a reason (RFC 7489 §6.6.1)', async () => {

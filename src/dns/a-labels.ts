@@ -1,0 +1,28 @@
+/**
+ * A domain name as DNS asks for it: each label with non-ASCII characters turned into its A-label
+ * (RFC 5891 §4.2, UTS #46 as node:url does it), label by label. WHATWG's domainToASCII reads a whole
+ * name as a URL host: it stops at "/", "?", "#" or "\" and decodes "%41", so "_dmarc.bank.example/ü"
+ * came back as "_dmarc.bank.example", another name than the one asked about. Here a label converts
+ * only when it is made of letters, marks, digits, "-" and "_" and gives one ASCII label; otherwise the
+ * name is no name DNS can be asked for (undefined). ASCII labels are kept as written.
+ */
+import { domainToASCII } from 'node:url';
+
+const NON_ASCII = /[^\x00-\x7f]/;
+/** What a U-label may hold: letters and marks of any script, digits, "-", and "_" (RFC 2181 §11). */
+const U_LABEL = /^[\p{L}\p{M}\p{N}_-]+$/u;
+const A_LABEL = /^[a-z0-9_-]+$/;
+
+export function asciiName(name: string): string | undefined {
+  if (!NON_ASCII.test(name)) return name;
+  const labels = name.split('.');
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i] as string;
+    if (!NON_ASCII.test(label)) continue;
+    if (!U_LABEL.test(label)) return undefined;
+    const converted = domainToASCII(label);
+    if (!A_LABEL.test(converted)) return undefined;
+    labels[i] = converted;
+  }
+  return labels.join('.');
+}
