@@ -38,7 +38,7 @@ export function parseDateTime(value: string): Date | null {
   if (month < 0) return null;
   let offset: number;
   if (sign !== undefined) {
-    if (Number(zoneMinutes) > 59) return null;
+    if (!isZoneOffset(Number(zoneHours), Number(zoneMinutes))) return null;
     offset = (sign === '-' ? -1 : 1) * (Number(zoneHours) * 60 + Number(zoneMinutes));
   } else {
     // §4.3: military and other alphabetic zones "SHOULD all be considered equivalent to -0000"
@@ -96,9 +96,14 @@ function readCanonical(v: string): Date | null | undefined {
     return undefined;
   }
   if (at + 6 !== v.length && !isZoneComment(v, at + 6)) return undefined;
-  if (zoneMinutes > 59) return null;
+  if (!isZoneOffset(zoneHours, zoneMinutes)) return null;
   const offset = (sign === MINUS ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
   return dateOf(year, month, d, h, m, s, offset);
+}
+
+/** §3.3: the zone's four digits are hours and minutes (hhmm), so "+2400" or "-0060" is no zone. */
+function isZoneOffset(hours: number, minutes: number): boolean {
+  return hours <= 23 && minutes <= 59;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
- * TextDecoders by charset label, shared by every message. Only labels that name a charset are kept,
- * and at most MAX_ENTRIES of them: the labels come from mail, and caching each one a message names
- * (or a 5 MB "charset") kept attacker-chosen strings in memory for the life of the process.
+ * TextDecoders by charset label, shared by every message. At most MAX_ENTRIES labels are kept, and
+ * none longer than a charset name: the labels come from mail, and caching each one a message names
+ * (or a 5 MB "charset") kept attacker-chosen strings in memory for the life of the process. A label
+ * no decoder reads is kept too, as unknown: trying it again threw and caught an exception for every
+ * encoded word that named it.
  */
 import type { TextDecoder } from 'node:util';
 
@@ -11,18 +13,17 @@ const MAX_LABEL_LENGTH = 40;
 const MAX_ENTRIES = 256;
 
 export class DecoderCache {
-  readonly #decoders = new Map<string, TextDecoder>();
+  /** null: the label names no charset a decoder reads. */
+  readonly #decoders = new Map<string, TextDecoder | null>();
 
   /** The decoder for `label` (already lower-cased and trimmed), made by `make` the first time. */
   get(label: string, make: (label: string) => TextDecoder | undefined): TextDecoder | undefined {
     if (label.length > MAX_LABEL_LENGTH) return undefined;
     const known = this.#decoders.get(label);
-    if (known) return known;
+    if (known !== undefined) return known ?? undefined;
     const made = make(label);
-    if (made) {
-      if (this.#decoders.size >= MAX_ENTRIES) this.#decoders.clear();
-      this.#decoders.set(label, made);
-    }
+    if (this.#decoders.size >= MAX_ENTRIES) this.#decoders.clear();
+    this.#decoders.set(label, made ?? null);
     return made;
   }
 

@@ -9,7 +9,7 @@
 import { TextDecoder } from 'node:util';
 import libmime from 'libmime';
 import { DecoderCache } from './decoder-cache.ts';
-import { trimWsp } from './header-section.ts';
+import { HEADER_LIMITS, trimWsp } from './header-section.ts';
 
 /** One header field as written: byte range (final line end included) and its unfolded value. */
 export interface RawField {
@@ -35,11 +35,14 @@ export interface HeaderValue {
   value: string;
   /** Parameter names in lower case; RFC 2231 continuations joined and charsets decoded. */
   params: Record<string, string>;
+  /** The parameters given in RFC 2231 form, already decoded: RFC 2047 decoding them again changes them. */
+  decodedParams: readonly string[];
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
 const EQUALS = 0x3d;
+const COLON = 0x3a;
 
 /** The line end the message uses, from its first line: CRLF, or LF from bare-LF senders. */
 export function lineEndOf(message: Buffer): '\r\n' | '\n' {
@@ -56,6 +59,76 @@ export function splitEntity(message: Buffer, start: number, end: number): { fiel
     if (message[i + 1] === CR && message[i + 2] === LF && i + 2 < end) return { fieldsEnd: i + 1, bodyStart: i + 3 };
   }
   return { fieldsEnd: end, bodyStart: end };
+}
+
+/** Where an entity's header section ends for reading its content (parseMessage), per entityHeader. */
+export interface EntityHeader {
+  /** Where the fields end: at the empty line, at `end` without one, or where the reading stopped. */
+  fieldsEnd: number;
+  /** Past the empty line; `end` without one. */
+  bodyStart: number;
+  /** The first line before fieldsEnd that is neither a field nor a continuation; undefined when none is. */
+  firstNonField: number | undefined;
+  /** The section is past the limits: fieldsEnd is where the reading stopped, within them. */
+  excess: boolean;
+}
+
+/**
+ * The header section of an entity, for reading (splitEntity is for rewriting, and the SMTP side's).
+ * HEADER_LIMITS bound every entity, not only the top level: a part's header read whole made a 25 MB
+ * header one synchronous parse. Lines that are not fields are noted (`firstNonField`) rather than
+ * ending the section: readers differ on them (Python's email starts the body there, with a
+ * MissingHeaderBodySeparatorDefect; Thunderbird and postal-mime skip them), and the caller reads both.
+ */
+export function entityHeader(
+  message: Buffer,
+  start: number,
+  end: number,
+  limits: { fields: number; bytes: number } = HEADER_LIMITS,
+): EntityHeader {
+  const within = message.subarray(0, end); // Buffer#indexOf would look past the entity for a line end
+  let firstNonField: number | undefined;
+  let fields = 0;
+  for (let line = start; line < end; ) {
+    if (message[line] === LF) return { fieldsEnd: line, bodyStart: line + 1, firstNonField, excess: false };
+    if (message[line] === CR && message[line + 1] === LF) {
+      return { fieldsEnd: line, bodyStart: line + 2, firstNonField, excess: false };
+    }
+    const lineEnd = within.indexOf(LF, line);
+    const next = lineEnd < 0 ? end : lineEnd + 1;
+    if (next - start > limits.bytes || (!isContinuation(message[line]) && ++fields > limits.fields)) {
+      return { fieldsEnd: line, bodyStart: line, firstNonField, excess: true };
+    }
+    const fieldStart = line === start && hasByteOrderMark(message, line) ? line + 3 : line;
+    if (firstNonField === undefined && !isContinuation(message[line]) && !startsField(message, fieldStart, next)) {
+      firstNonField = line;
+    }
+    line = next;
+  }
+  return { fieldsEnd: end, bodyStart: end, firstNonField, excess: false };
+}
+
+/** RFC 5322 §2.2.3: a line starting with WSP continues the field above. */
+function isContinuation(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09;
+}
+
+function hasByteOrderMark(message: Buffer, at: number): boolean {
+  return message[at] === 0xef && message[at + 1] === 0xbb && message[at + 2] === 0xbf;
+}
+
+/**
+ * RFC 5322 §2.2: a field starts with its name, printable US-ASCII but ":", then the colon; §4.5.3 allows
+ * WSP before it. Python's email also takes an mbox "From " line for a header line, so an .eml saved
+ * from an mbox keeps its header.
+ */
+function startsField(message: Buffer, at: number, stop: number): boolean {
+  let i = at;
+  while (i < stop && (message[i] as number) >= 0x21 && (message[i] as number) <= 0x7e && message[i] !== COLON) i++;
+  if (i === at) return false;
+  if (i - at === 4 && message[i] === 0x20 && message.toString('latin1', at, i) === 'From') return true;
+  while (i < stop && (message[i] === 0x20 || message[i] === 0x09)) i++;
+  return i < stop && message[i] === COLON;
 }
 
 /** The fields with their byte ranges, for rewriting a header section in place. */
@@ -119,10 +192,26 @@ export function readFields(message: Buffer, start: number, end: number): HeaderF
 }
 
 /**
+ * Content-Type and Content-Disposition values longer than this, or with more parameters, are read
+ * without their parameters. Real ones stay far below (a 255-character file name in RFC 2231 form:
+ * under 3 KB in some 30 segments). libmime's reading grows faster than the value (a part whose 25 MB
+ * Content-Type held RFC 2231 parameters held the event loop for 16 seconds) and costs some 0.2 ms a
+ * KB even so; a message has at most 1,000 parts, so bounding each value bounds the message.
+ */
+export const STRUCTURED_VALUE_LIMITS = { length: 8 * 1024, parameters: 100 } as const;
+
+/**
  * Content-Type or Content-Disposition (RFC 2045 §5.1, RFC 2183 §2) with RFC 2231 parameter
- * continuations and charsets, comments removed; libmime does all of that.
+ * continuations and charsets; libmime does all of that. RFC 2045 §5.1 allows comments in these
+ * structured fields (RFC 822 §3.4.3): they are removed, so that `multipart/mixed; (c) boundary=b`
+ * names its boundary and `charset=koi8-r (Cyrillic)` its charset.
  */
 export function parseHeaderValue(value: string): HeaderValue {
+  if (value.length > STRUCTURED_VALUE_LIMITS.length || parameterCount(value) > STRUCTURED_VALUE_LIMITS.parameters) {
+    // Not libmime's reading, but not none either: padding a value past the limit must not hide a
+    // multipart's boundary or an attachment's file name from the filters, as mail programs read both.
+    return coarseHeaderValue(value);
+  }
   // RFC 2231 §4: in an extended value "%" starts an escape only before two hex digits; libmime would
   // turn a stray one ("%ZZ") into "=ZZ". Escaped first, it comes out as the "%" that was written.
   const escaped = value.includes('%')
@@ -132,8 +221,87 @@ export function parseHeaderValue(value: string): HeaderValue {
         (_, sign: string, text: string) => sign + text.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'),
       )
     : value;
-  const parsed = libmime.parseHeaderValue(escaped);
-  return { value: (parsed.value ?? '').toLowerCase(), params: parsed.params ?? {} };
+  const parsed = libmime.parseHeaderValue(escaped, { stripComments: true });
+  return {
+    value: (parsed.value ?? '').toLowerCase(),
+    params: parsed.params ?? {},
+    decodedParams: parsed.decodedParams ?? [],
+  };
+}
+
+/** The parameters coarseHeaderValue() reads from an over-long value: what parts and attachments are named by. */
+const COARSE_PARAMETERS = new Set(['boundary', 'charset', 'name', 'filename']);
+/** Continuation segments kept per parameter (RFC 2231 §3), as libmime would join them. */
+const MAX_SEGMENTS = 100;
+
+/**
+ * An over-long Content-Type or Content-Disposition read in one linear pass: the type, and boundary,
+ * charset, name and filename, quoted (RFC 2045 §5.1) or not, with RFC 2231 continuations (§3) joined
+ * and extended values (§4) decoded. Comments and other parameters are skipped.
+ */
+function coarseHeaderValue(value: string): HeaderValue {
+  const type = /^[ \t]*([^\s;(]+)/.exec(value.slice(0, 256));
+  const segments = new Map<string, Map<number, { text: string; extended: boolean }>>();
+  const parameter =
+    /;[ \t]*(?:\([^()]{0,256}\)[ \t]*)?([A-Za-z0-9_.-]{1,64})(?:\*(\d{1,3}))?(\*)?[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^;\s"]*)/g;
+  for (let match = parameter.exec(value); match !== null; match = parameter.exec(value)) {
+    const name = (match[1] as string).toLowerCase();
+    if (!COARSE_PARAMETERS.has(name)) continue;
+    const raw = match[4] as string;
+    const text = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+    const parts = segments.get(name) ?? new Map<number, { text: string; extended: boolean }>();
+    segments.set(name, parts);
+    const index = match[2] === undefined ? 0 : Number(match[2]);
+    if (parts.size < MAX_SEGMENTS && !parts.has(index)) parts.set(index, { text, extended: match[3] !== undefined });
+  }
+  const params: Record<string, string> = {};
+  const decodedParams: string[] = [];
+  for (const [name, parts] of segments) {
+    const ordered = [...parts.entries()].sort(([a], [b]) => a - b).map(([, part]) => part);
+    const first = ordered[0];
+    if (!first?.extended) {
+      params[name] = ordered.map((part) => part.text).join('');
+      continue;
+    }
+    // RFC 2231 §4: charset'language'percent-encoded octets in the first segment, octets after it.
+    const quote = first.text.indexOf("'");
+    const second = quote < 0 ? -1 : first.text.indexOf("'", quote + 1);
+    const charset = second < 0 ? 'utf-8' : first.text.slice(0, quote) || 'utf-8';
+    const octets = ordered.map((part, i) => (i === 0 && second >= 0 ? part.text.slice(second + 1) : part.text));
+    const bytes = Buffer.from(
+      octets
+        .map((text, i) => (ordered[i]?.extended ? text : encodeURIComponent(text)))
+        .join('')
+        .replace(/%(?![0-9A-Fa-f]{2})/g, '%25'),
+      'latin1',
+    );
+    params[name] = (charsetDecoder(charset) ?? new TextDecoder()).decode(percentDecoded(bytes));
+    decodedParams.push(name);
+  }
+  return { value: (type?.[1] ?? '').toLowerCase(), params, decodedParams };
+}
+
+/** "%XX" escapes as octets; the rest as it is. */
+function percentDecoded(text: Buffer): Buffer {
+  const out = Buffer.alloc(text.length);
+  let written = 0;
+  for (let i = 0; i < text.length; i++) {
+    const hex = text[i] === 0x25 ? text.toString('latin1', i + 1, i + 3) : '';
+    if (hex.length === 2 && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      out[written++] = Number.parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[written++] = text[i] as number;
+    }
+  }
+  return out.subarray(0, written);
+}
+
+/** At most: a ";" inside a quoted string is counted too. */
+function parameterCount(value: string): number {
+  let count = 0;
+  for (let at = value.indexOf(';'); at >= 0; at = value.indexOf(';', at + 1)) count++;
+  return count;
 }
 
 /** Content-Transfer-Encoding's mechanism, lower case; '7bit' when absent (RFC 2045 §6.1). */
@@ -165,12 +333,13 @@ export function bodyParts(
     if (at !== start && message[at - 1] !== LF) continue; // §5.1.1: a delimiter starts a line
     let after = at + delimiter.length;
     const close = message[after] === 0x2d && message[after + 1] === 0x2d;
-    if (!close) {
-      while (message[after] === 0x20 || message[after] === 0x09) after++; // transport padding
-      if (message[after] === CR && message[after + 1] === LF) after += 2;
-      else if (message[after] === LF) after += 1;
-      else if (after < end) continue; // a longer line that starts with the boundary
-    }
+    if (close) after += 2;
+    // §5.1.1: a delimiter, and a close delimiter too, is followed only by transport padding (LWSP)
+    // and the line end. Taking "--b--x" for the close hid every part after it from the filters.
+    while (message[after] === 0x20 || message[after] === 0x09) after++;
+    if (message[after] === CR && message[after + 1] === LF) after += 2;
+    else if (message[after] === LF) after += 1;
+    else if (after < end) continue; // a longer line that starts with the boundary
     // §5.1.1: the line end before a delimiter belongs to the delimiter, not to the part.
     if (partStart >= 0) parts.push([partStart, Math.max(partStart, at - (message[at - 2] === CR ? 2 : 1))]);
     if (close || parts.length >= maxParts) return parts;

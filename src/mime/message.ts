@@ -16,11 +16,11 @@ import {
   bodyParts,
   decodeCharset,
   decodeTransferEncoding,
+  entityHeader,
   type HeaderField,
   type HeaderValue,
   parseHeaderValue,
   readFields,
-  splitEntity,
   transferEncodingOf,
 } from './entity.ts';
 
@@ -70,8 +70,9 @@ export async function parseMessage(content: Uint8Array): Promise<ParsedMessage> 
 
 export function parseMessageSync(content: Uint8Array): ParsedMessage {
   const message = Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.length);
-  const { fieldsEnd } = splitEntity(message, 0, message.length);
-  const fields = readFields(message, 0, fieldsEnd);
+  // The fields up to the empty line, lines that are not fields skipped, as the listing reads them (so
+  // both read one From); within HEADER_LIMITS, which an attached message has not been held to.
+  const fields = readFields(message, 0, entityHeader(message, 0, message.length).fieldsEnd);
   const body: Body = { text: [], html: [], attachments: [], parts: 0 };
   try {
     collect(message, 0, message.length, 0, body);
@@ -166,13 +167,29 @@ function collect(message: Buffer, start: number, end: number, depth: number, bod
       (type.value === 'text/plain' ? body.text : body.html).push(textOf(leaf));
     } else {
       body.attachments.push({
-        filename: decoded(disposition.params.filename || type.params.name || ''),
+        filename: fileName(leaf),
         contentType: type.value,
         disposition: disposition.value === 'attachment' || disposition.value === 'inline' ? disposition.value : '',
         content: contentOf(leaf),
       });
     }
   }
+}
+
+/**
+ * The file name from Content-Disposition or Content-Type. RFC 2047 words are decoded there, as readers
+ * do, but not in a parameter libmime read in RFC 2231 form: that one is decoded already, and decoding
+ * again turned "100%3D%3Futf-8%3FQ%3F%3D25%3F%3D.txt" (100=?utf-8?Q?=25?=.txt) into "100%.txt".
+ */
+function fileName(leaf: Leaf): string {
+  for (const [header, name] of [
+    [leaf.disposition, 'filename'],
+    [leaf.type, 'name'],
+  ] as const) {
+    const value = header.params[name];
+    if (value) return header.decodedParams.includes(name) ? value : decoded(value);
+  }
+  return '';
 }
 
 /** A text part with a file name is a file the sender attached, unless marked inline (RFC 2183 §2.1). */
@@ -194,22 +211,37 @@ function walk(
     return;
   }
   body.parts++;
-  const { fieldsEnd, bodyStart } = splitEntity(message, start, end);
-  let contentType: string | undefined;
-  let contentDisposition: string | undefined;
-  let contentTransferEncoding: string | undefined;
-  // The first of each field counts, so that a scanner and a reader cannot be shown different ones.
-  for (const field of readFields(message, start, fieldsEnd)) {
-    if (field.name === 'content-type') contentType ??= field.value;
-    else if (field.name === 'content-disposition') contentDisposition ??= field.value;
-    else if (field.name === 'content-transfer-encoding') contentTransferEncoding ??= field.value;
+  const header = entityHeader(message, start, end);
+  let reading: Reading;
+  let bodyStart = header.bodyStart;
+  if (header.firstNonField === undefined) {
+    // Past HEADER_LIMITS the entity is read as one text part, as past the nesting and part limits.
+    if (header.excess) {
+      leaves.push(rawTextLeaf(message, start, end));
+      return;
+    }
+    reading = readingOf(contentFields(message, start, header.fieldsEnd), defaultType);
+  } else {
+    // A line that is neither a field nor a continuation (RFC 5322 §2.2), before the empty line or with
+    // none to come: Python's email starts the body there; Thunderbird and postal-mime skip the line
+    // and read fields up to the empty line. A filter that took one reading would miss what the other
+    // shows (the HTML of a part whose sender left out the empty line; a Content-Type after a stray
+    // line), so both are read: the lines from there to the empty line as the body the fields above
+    // describe, then the entity as the other reading has it. A multipart is read from that line on
+    // only: its parts take in the other reading's, and later fields cannot change its Content-Type.
+    const aboveFields = contentFields(message, start, header.firstNonField);
+    const above = readingOf(aboveFields, defaultType);
+    const belowFields = header.excess ? aboveFields : contentFields(message, start, header.fieldsEnd);
+    const same = sameFields(aboveFields, belowFields);
+    if (header.excess || above.type.value.startsWith('multipart/') || (same && header.fieldsEnd >= end)) {
+      reading = above;
+      bodyStart = header.firstNonField;
+    } else {
+      leaves.push(leafOf(message, header.firstNonField, header.fieldsEnd, above));
+      reading = same ? above : readingOf(belowFields, defaultType, above);
+    }
   }
-  // RFC 2045 §5.2: a missing or unreadable Content-Type is the default.
-  let type = parseHeaderValue(contentType || defaultType);
-  if (!type.value.includes('/')) type = { value: defaultType, params: type.params };
-  // RFC 2046 §5.1.1: a multipart needs its boundary; without one its body is unreadable as parts, and
-  // RFC 2045 §5.2 reads an unusable Content-Type as text/plain. The words must still reach the filters.
-  if (type.value.startsWith('multipart/') && !type.params.boundary) type = { value: 'text/plain', params: {} };
+  const { type } = reading;
   if (type.value.startsWith('multipart/')) {
     const boundary = type.params.boundary as string;
     const contentStart = Math.min(bodyStart, end);
@@ -221,7 +253,11 @@ function walk(
     }
     // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
     const partType = type.value === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-    for (const [partStart, partEnd] of bodyParts(message, contentStart, end, boundary, MAX_PARTS + 1)) {
+    const parts = bodyParts(message, contentStart, end, boundary, MAX_PARTS + 1);
+    // RFC 2046 §5.1.1: the parts lie between delimiter lines. With none, the body is no parts, as with
+    // no boundary at all, and is read as text for the same reason (Python's StartBoundaryNotFoundDefect).
+    if (parts.length === 0) leaves.push(rawTextLeaf(message, contentStart, end));
+    for (const [partStart, partEnd] of parts) {
       if (body.parts >= MAX_PARTS) {
         leaves.push(rawTextLeaf(message, partStart, end));
         return;
@@ -230,15 +266,64 @@ function walk(
     }
     return;
   }
-  leaves.push({
+  leaves.push(leafOf(message, bodyStart, end, reading));
+}
+
+/** The fields a reader takes from an entity, as written; the first of each counts. */
+interface ContentFields {
+  type: string | undefined;
+  disposition: string | undefined;
+  encoding: string | undefined;
+}
+
+function contentFields(message: Buffer, start: number, fieldsEnd: number): ContentFields {
+  const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined };
+  // The first of each field counts, so that a scanner and a reader cannot be shown different ones.
+  for (const field of readFields(message, start, fieldsEnd)) {
+    if (field.name === 'content-type') fields.type ??= field.value;
+    else if (field.name === 'content-disposition') fields.disposition ??= field.value;
+    else if (field.name === 'content-transfer-encoding') fields.encoding ??= field.value;
+  }
+  return fields;
+}
+
+function sameFields(a: ContentFields, b: ContentFields): boolean {
+  return a.type === b.type && a.disposition === b.disposition && a.encoding === b.encoding;
+}
+
+/** An entity's fields read: its type at once, its disposition when a leaf needs it (and only once). */
+interface Reading {
+  fields: ContentFields;
+  type: HeaderValue;
+  disposition?: HeaderValue;
+}
+
+/** `other`: a reading of the same entity, whose Content-Type, if the same, is not parsed again. */
+function readingOf(fields: ContentFields, defaultType: string, other?: Reading): Reading {
+  if (other && other.fields.type === fields.type) return { fields, type: other.type };
+  // RFC 2045 §5.2: a missing or unreadable Content-Type is the default.
+  let type = parseHeaderValue(fields.type || defaultType);
+  if (!type.value.includes('/')) type = { ...type, value: defaultType };
+  // RFC 2046 §5.1.1: a multipart needs its boundary; without one its body is unreadable as parts, and
+  // RFC 2045 §5.2 reads an unusable Content-Type as text/plain. The words must still reach the filters.
+  if (type.value.startsWith('multipart/') && !type.params.boundary) type = PLAIN_TEXT;
+  return { fields, type };
+}
+
+function leafOf(message: Buffer, bodyStart: number, end: number, reading: Reading): Leaf {
+  reading.disposition ??= parseHeaderValue(reading.fields.disposition ?? '');
+  return {
     message,
     bodyStart: Math.min(bodyStart, end),
     end,
-    type,
-    disposition: parseHeaderValue(contentDisposition ?? ''),
-    encoding: transferEncodingOf(contentTransferEncoding),
-  });
+    type: reading.type,
+    disposition: reading.disposition,
+    encoding: transferEncodingOf(reading.fields.encoding),
+  };
 }
+
+const PLAIN_TEXT: HeaderValue = { value: 'text/plain', params: {}, decodedParams: [] };
+const NO_DISPOSITION: HeaderValue = { value: '', params: {}, decodedParams: [] };
 
 /** Bytes past a limit, as they are: text/plain in no declared charset, so its words and links are read. */
 function rawTextLeaf(message: Buffer, start: number, end: number): Leaf {
@@ -246,8 +331,8 @@ function rawTextLeaf(message: Buffer, start: number, end: number): Leaf {
     message,
     bodyStart: start,
     end,
-    type: { value: 'text/plain', params: {} },
-    disposition: { value: '', params: {} },
+    type: PLAIN_TEXT,
+    disposition: NO_DISPOSITION,
     encoding: '8bit',
   };
 }

@@ -8,12 +8,15 @@ import {
   decodeCharset,
   decodeQuotedPrintable,
   decodeTransferEncoding,
+  entityHeader,
   lineEndOf,
   parseHeaderValue,
   readFields,
+  STRUCTURED_VALUE_LIMITS,
   splitEntity,
   transferEncodingOf,
 } from '../../src/mime/entity.ts';
+import { HEADER_LIMITS } from '../../src/mime/header-section.ts';
 
 function wire(text: string): Buffer {
   return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
@@ -69,6 +72,16 @@ test('bodyParts: preamble and epilogue are not parts; transport padding; close d
 test('bodyParts: a longer line that starts with the boundary is not a delimiter; nor is one mid-line', () => {
   const message = wire('--b\none\n--bc\nx --b\n--b--\n');
   assert.deepEqual(slices(message, bodyParts(message, 0, message.length, 'b')), ['one\r\n--bc\r\nx --b']);
+});
+
+test('bodyParts: "--b--" followed by more than padding is no close delimiter (RFC 2046 §5.1.1)', () => {
+  const message = wire('--b\nbenign\n--b--x\n--b\n<a href="http://evil.example/">PHISH</a>\n--b-- \t\nepilogue\n');
+  assert.deepEqual(slices(message, bodyParts(message, 0, message.length, 'b')), [
+    'benign\r\n--b--x',
+    '<a href="http://evil.example/">PHISH</a>',
+  ]);
+  const atEnd = Buffer.from('--b\none\n--b--');
+  assert.deepEqual(slices(atEnd, bodyParts(atEnd, 0, atEnd.length, 'b')), ['one']);
 });
 
 test('bodyParts: without a close delimiter the last part runs to the end; maxParts bounds the count', () => {
@@ -154,6 +167,7 @@ test('parseHeaderValue: lower-case value, quoted and RFC 2231 parameters, commen
   assert.deepEqual(parseHeaderValue('Text/Plain; Charset="KOI8-R" (comment); format=flowed'), {
     value: 'text/plain',
     params: { charset: 'KOI8-R', format: 'flowed' },
+    decodedParams: [],
   });
   assert.equal(
     parseHeaderValue("attachment; filename*=UTF-8''%D1%81%D1%87%D1%91%D1%82.pdf").params.filename,
@@ -175,6 +189,71 @@ test('parseHeaderValue: lower-case value, quoted and RFC 2231 parameters, commen
   );
 });
 
+test('parseHeaderValue: RFC 822 comments in a structured field are not part of the value (RFC 2045 §5.1)', () => {
+  assert.equal(parseHeaderValue('multipart/mixed; (x) boundary="abc"').params.boundary, 'abc');
+  assert.equal(parseHeaderValue('multipart/mixed (c); boundary=abc (comment)').params.boundary, 'abc');
+  assert.equal(parseHeaderValue('text/plain; charset=koi8-r (Cyrillic)').params.charset, 'koi8-r');
+  assert.equal(parseHeaderValue('attachment; filename=Invoice(1).pdf').params.filename, 'Invoice(1).pdf');
+});
+
+test('parseHeaderValue: RFC 2231 parameters are named as decoded already; oversized values keep only the ones parts are named by', () => {
+  const double = parseHeaderValue(
+    'attachment; filename*=utf-8\'\'100%3D%3Futf-8%3FQ%3F%3D25%3F%3D.txt; x="=?utf-8?Q?a?="',
+  );
+  assert.equal(double.params.filename, '100=?utf-8?Q?=25?=.txt');
+  assert.deepEqual(double.decodedParams, ['filename']);
+  const long = `application/octet-stream; name="a.exe"; x="${'y'.repeat(STRUCTURED_VALUE_LIMITS.length)}"`;
+  assert.deepEqual(parseHeaderValue(long), {
+    value: 'application/octet-stream',
+    params: { name: 'a.exe' },
+    decodedParams: [],
+  });
+  let many = 'Multipart/Mixed';
+  for (let i = 0; i <= STRUCTURED_VALUE_LIMITS.parameters; i++) many += `; p${i}*0*=x`;
+  assert.deepEqual(parseHeaderValue(`${many}; boundary=b`), {
+    value: 'multipart/mixed',
+    params: { boundary: 'b' },
+    decodedParams: [],
+  });
+});
+
+test('entityHeader: ends at the empty line; notes the first line that is neither field nor continuation', () => {
+  const plain = wire('A: 1\n b\nFrom : x\n\nbody\n');
+  assert.deepEqual(entityHeader(plain, 0, plain.length), {
+    fieldsEnd: 20,
+    bodyStart: 22,
+    firstNonField: undefined,
+    excess: false,
+  });
+  const noSeparator = wire('Content-Type: text/html\n<p>Log in: <a href="http://evil.example/">here</a></p>\n');
+  assert.deepEqual(entityHeader(noSeparator, 0, noSeparator.length), {
+    fieldsEnd: noSeparator.length,
+    bodyStart: noSeparator.length,
+    firstNonField: 25,
+    excess: false,
+  });
+  // A byte order mark before the first field and an mbox "From " line are header lines, as readers take them.
+  const mbox = Buffer.from('\ufeffFrom a@b.example Mon Jan  1 00:00:00 2024\nSubject: s\n\nx\n', 'utf8');
+  assert.equal(entityHeader(mbox, 0, mbox.length).firstNonField, undefined);
+  for (const junk of ['no colon', ':empty name', 'Sp ace: x', 'Ümlaut: x']) {
+    const message = Buffer.from(`A: 1\n${junk}\nB: 2\n\nbody\n`, 'utf8');
+    assert.equal(entityHeader(message, 0, message.length).firstNonField, 5, junk);
+  }
+});
+
+test('entityHeader: HEADER_LIMITS bound every entity; the reading stops within them', () => {
+  const manyFields = Buffer.from(`${'X-A: a\n'.repeat(HEADER_LIMITS.fields + 1)}\nbody\n`);
+  const fields = entityHeader(manyFields, 0, manyFields.length);
+  assert.equal(fields.excess, true);
+  assert.equal(fields.fieldsEnd, 7 * HEADER_LIMITS.fields);
+  const atLimit = Buffer.from(`${'X-A: a\n'.repeat(HEADER_LIMITS.fields)}\nbody\n`);
+  assert.equal(entityHeader(atLimit, 0, atLimit.length).excess, false);
+  const folded = Buffer.from(`Content-Type: text/plain; a="${'a'.repeat(76)}\n `.repeat(4000) + '"\n\nbody\n');
+  const bytes = entityHeader(folded, 0, folded.length);
+  assert.equal(bytes.excess, true);
+  assert.ok(bytes.fieldsEnd <= HEADER_LIMITS.bytes);
+});
+
 test('base64 with padding in the middle: one pass decodes as Node does unit by unit, on random input', () => {
   // The reference: each "=" run ends a unit, and Node decodes each (skipping what is not base64).
   const byUnits = (text: string) => Buffer.concat(text.split(/=+/).map((unit) => Buffer.from(unit, 'base64')));
@@ -191,4 +270,21 @@ test('base64 with padding in the middle: one pass decodes as Node does unit by u
     assert.deepEqual(decodeBase64Units(Buffer.from(text, 'latin1')), byUnits(text), JSON.stringify(text));
   }
   assert.equal(decodeBase64(Buffer.from('QUJD=REVG==R0g=')).toString(), 'ABCDEFGH');
+});
+
+test('an over-long Content-Type or Content-Disposition still names its boundary and file name (padding hides neither)', () => {
+  const pad = `x-pad="${'A'.repeat(20_000)}"`;
+  // Past the limits libmime is not asked, but what mail programs read is: a boundary after the padding,
+  // a file name, quoted or not, and one in RFC 2231 continuations with a charset.
+  const multipart = parseHeaderValue(`multipart/mixed; ${pad}; (a comment) boundary="b=_1"`);
+  assert.deepEqual([multipart.value, multipart.params.boundary], ['multipart/mixed', 'b=_1']);
+  assert.equal(parseHeaderValue(`attachment; ${pad}; filename=invoice.pdf.exe`).params.filename, 'invoice.pdf.exe');
+  const continued = parseHeaderValue(
+    `attachment; ${pad}; filename*1="ile.exe"; filename*0*=UTF-8''%D1%84; size=${'9'.repeat(10)}`,
+  );
+  assert.deepEqual([continued.params.filename, continued.decodedParams], ['фile.exe', ['filename']]);
+  assert.equal(parseHeaderValue(`text/plain; ${pad}; charset=koi8-r`).params.charset, 'koi8-r');
+  // Past the parameter count too.
+  const many = parseHeaderValue(`multipart/mixed; ${'a=b; '.repeat(200)}boundary=last`);
+  assert.equal(many.params.boundary, 'last');
 });

@@ -2,12 +2,20 @@ import assert from 'node:assert/strict';
 import { globSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import libmime from 'libmime';
 import PostalMime, { type Address } from 'postal-mime';
+import { STRUCTURED_VALUE_LIMITS } from '../../src/mime/entity.ts';
+import { HEADER_LIMITS } from '../../src/mime/header-section.ts';
 import { headerValue, type ParsedMessage, parseMessage, parseMessageSync } from '../../src/mime/message.ts';
 import { summarize } from '../../src/mime/summary.ts';
 
 function wire(text: string): Buffer {
   return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
+}
+
+/** One byte a character, for 8-bit text in other charsets. */
+function latin1(text: string): Buffer {
+  return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
 test('headers in order, unfolded and decoded; fromHeader raw; addresses decoded, lower-cased, groups flattened', async () => {
@@ -297,6 +305,209 @@ test('a multipart without a boundary is read as text/plain (RFC 2045 §5.2), not
     Buffer.from('Content-Type: multipart/mixed\n\n--x\nContent-Type: text/plain\n\nPay the invoice today\n--x--\n'),
   );
   assert.match(parsed.text, /Pay the invoice today/);
+});
+
+test('a line "--b--x" is no close delimiter: the parts after it reach the filters (RFC 2046 §5.1.1)', () => {
+  const parsed = parseMessageSync(
+    wire(`Content-Type: multipart/mixed; boundary="abc"
+
+--abc
+Content-Type: text/plain
+
+Hello.
+--abc--x
+--abc
+Content-Type: text/html
+
+<a href="http://198.51.100.7/paypal/login.php">https://www.paypal.com/signin</a>
+--abc--
+`),
+  );
+  assert.equal(parsed.text, 'Hello.\n--abc--x\n');
+  assert.equal(parsed.html, '<a href="http://198.51.100.7/paypal/login.php">https://www.paypal.com/signin</a>\n');
+});
+
+test('a part header past HEADER_LIMITS is read as text; no value over its limit reaches libmime', () => {
+  // 4 MB of RFC 2231 parameters in one part's Content-Type: read whole, it held the event loop for seconds.
+  const params: string[] = [];
+  for (let i = 0; i < 200_000; i++) params.push(`;\r\n p${i}*0*=x`);
+  const message = Buffer.from(
+    'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n' +
+      `--b\r\nContent-Type: application/octet-stream; name=a.exe${params.join('')}\r\n\r\nTVqQ\r\n` +
+      '--b\r\nContent-Type: text/html\r\n\r\n<p>after</p>\r\n--b--\r\n',
+  );
+  const parse = libmime.parseHeaderValue;
+  let longest = 0;
+  libmime.parseHeaderValue = function (this: typeof libmime, ...args: Parameters<typeof parse>) {
+    longest = Math.max(longest, args[0].length);
+    return parse.apply(this, args);
+  };
+  let parsed: ParsedMessage;
+  try {
+    parsed = parseMessageSync(message);
+  } finally {
+    libmime.parseHeaderValue = parse;
+  }
+  assert.ok(longest <= STRUCTURED_VALUE_LIMITS.length, `${longest} characters handed to libmime`);
+  assert.deepEqual(parsed.attachments, [], 'the oversized part is no attachment but text');
+  assert.match(parsed.text, /^hi\n\nContent-Type: application\/octet-stream; name=a\.exe;\n p0\*0\*=x;/);
+  assert.match(parsed.text, /p199999\*0\*=x\n\nTVqQ\n$/);
+  assert.equal(parsed.html, '<p>after</p>\n');
+  // So is one of too many fields, however short.
+  const fields = Buffer.from(
+    `Content-Type: multipart/mixed; boundary=b\n\n--b\n${'X-A: a\n'.repeat(HEADER_LIMITS.fields)}Content-Type: text/html\n\n<p>x</p>\n--b--\n`,
+  );
+  const many = parseMessageSync(fields);
+  assert.equal(many.html, '');
+  assert.match(many.text, /Content-Type: text\/html\n\n<p>x<\/p>\n$/);
+});
+
+test('a Content-Type padded past its limits still names its boundary and file name: nothing is hidden by it', () => {
+  const padding = 'x'.repeat(STRUCTURED_VALUE_LIMITS.length);
+  const parsed = parseMessageSync(
+    wire(
+      `Content-Type: multipart/mixed; x="${padding}"; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n`,
+    ),
+  );
+  assert.match(parsed.html, /<p>x<\/p>/);
+  const named = parseMessageSync(
+    wire(
+      `Content-Type: application/pdf; name="a.pdf"; x="${padding}"\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n`,
+    ),
+  );
+  assert.deepEqual(
+    named.attachments.map((a) => [a.filename, a.contentType, Buffer.from(a.content).toString()]),
+    [['a.pdf', 'application/pdf', '%PDF-']],
+  );
+});
+
+test('comments in Content-Type (RFC 2045 §5.1): the boundary and the charset are still read', () => {
+  const exe = Buffer.concat([Buffer.from('MZ\x90\x00', 'latin1'), Buffer.alloc(20)]).toString('base64');
+  const parsed = parseMessageSync(
+    latin1(`Content-Type: multipart/mixed; (x) boundary="abc"
+
+--abc
+Content-Type: text/plain; charset=koi8-r (Cyrillic)
+Content-Transfer-Encoding: 8bit
+
+${Buffer.from([0xf7, 0xc1, 0xdb, 0x20, 0xd0, 0xc1, 0xd2, 0xcf, 0xcc, 0xd8]).toString('latin1')}
+--abc
+Content-Type: application/octet-stream; name="invoice.pdf.exe"
+Content-Disposition: attachment; filename="invoice.pdf.exe" (the invoice)
+Content-Transfer-Encoding: base64
+
+${exe}
+--abc--
+`),
+  );
+  assert.equal(parsed.text, 'Ваш пароль\n');
+  assert.deepEqual(
+    parsed.attachments.map((a) => [a.filename, Buffer.from(a.content).subarray(0, 2).toString()]),
+    [['invoice.pdf.exe', 'MZ']],
+  );
+});
+
+test('a header without the empty line before the body: the body starts at the first line that is no field', () => {
+  // As Python's email reads it (MissingHeaderBodySeparatorDefect); lines a reader could skip are read too.
+  const part = parseMessageSync(
+    wire(`From: a@b.example
+Subject: s
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=abc
+
+--abc
+Content-Type: text/plain
+
+hello
+--abc
+Content-Type: text/html
+<p>Your account is locked. <a href="http://198.51.100.7/login">Log in</a></p>
+--abc--
+`),
+  );
+  assert.equal(part.text, 'hello\n');
+  assert.equal(part.html, '<p>Your account is locked. <a href="http://198.51.100.7/login">Log in</a></p>\n');
+  const top = parseMessageSync(
+    wire('From: a@b.example\nSubject: s\nContent-Type: text/html\n<p>Your account is locked.</p>\n'),
+  );
+  assert.equal(top.html, '<p>Your account is locked.</p>\n');
+  assert.equal(top.subject, 's');
+  // A multipart whose first delimiter follows its fields directly.
+  const multipart = parseMessageSync(
+    wire('Content-Type: multipart/mixed; boundary=abc\n--abc\nContent-Type: text/html\n\n<p>phish</p>\n--abc--\n'),
+  );
+  assert.equal(multipart.html, '<p>phish</p>\n');
+});
+
+test('a stray line in a header hides neither the fields after it nor the lines before the empty line', () => {
+  // Thunderbird and postal-mime skip the line and read the Content-Type after it; Python's email starts the
+  // body at it. Either reader shows something the other reading would miss, so both are read.
+  const exe = Buffer.from('MZ\x90\x00', 'latin1').toString('base64');
+  const after = parseMessageSync(
+    wire(`From: a@b.example
+a stray line
+Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: application/octet-stream; name=invoice.exe
+Content-Transfer-Encoding: base64
+
+${exe}
+--b--
+`),
+  );
+  assert.deepEqual(
+    after.attachments.map((a) => a.filename),
+    ['invoice.exe'],
+  );
+  assert.match(after.text, /^a stray line\n/);
+  const html = Buffer.from('<p>Verify your password</p>').toString('base64');
+  const base64 = parseMessageSync(
+    wire(`Content-Type: text/html
+<p>Log in at http://198.51.100.7/</p>
+Content-Transfer-Encoding: base64
+
+${html}
+`),
+  );
+  assert.match(base64.html, /^<p>Log in at http:\/\/198\.51\.100\.7\/<\/p>\n/);
+  assert.match(base64.html, /<p>Verify your password<\/p>$/, 'the body after the empty line decodes as it would alone');
+});
+
+test('a multipart without any delimiter line is read as text, as one without a boundary', () => {
+  const parsed = parseMessageSync(
+    wire(
+      'Content-Type: multipart/mixed; boundary="abc"\n\nYour account is locked. Log in at http://198.51.100.7/login\n',
+    ),
+  );
+  assert.equal(parsed.text, 'Your account is locked. Log in at http://198.51.100.7/login\n');
+});
+
+test('RFC 2231 file names are not RFC 2047-decoded again; plain ones are', () => {
+  const parsed = parseMessageSync(
+    wire(`Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename*=utf-8''100%3D%3Futf-8%3FQ%3F%3D25%3F%3D.txt
+
+x
+--b
+Content-Type: application/octet-stream; name*0*=utf-8''a%3D%3Futf-8%3FQ%3F%3D2E%3F%3D; name*1=exe
+
+x
+--b
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="=?utf-8?B?0YHRh9C10YIuZXhl?="
+
+x
+--b--
+`),
+  );
+  assert.deepEqual(
+    parsed.attachments.map((a) => a.filename),
+    ['100=?utf-8?Q?=25?=.txt', 'a=?utf-8?Q?=2E?=exe', 'счет.exe'],
+  );
 });
 
 test('never throws: garbage, empty input, broken headers', async () => {

@@ -72,6 +72,10 @@ const DATES: [input: string, iso: string | null][] = [
   ['Mon, 29 Feb 2100 12:00:00 +0000', null], // 2100 is not
   ['Fri, 21 Nov 1997 09:55:60 +0000', '1997-11-21T09:56:00.000Z'], // a leap second
   ['Fri, 21 Nov 1997 09:55:06 +0060', null],
+  ['Fri, 21 Nov 1997 09:55:06 +2400', null], // §3.3: the zone is hhmm, hours to 23
+  ['Fri, 21 Nov 1997 09:55:06 -9900', null],
+  ['Fri, 21 Nov 97 09:55:06 +2400', null], // the general path
+  ['Fri, 21 Nov 1997 09:55:06 +2359', '1997-11-20T09:56:06.000Z'],
   ['Fri, 21 N0v 1997 09:55:06 -0600', null],
   ['Fri, 21 Nov 1997 09:55:06 -0600x', null],
   ['Fri, 21 Nov 1997 9:55:06 -0600', '1997-11-21T15:55:06.000Z'], // one-digit hour: the general path
@@ -95,7 +99,7 @@ test('the char-by-char reading of the canonical form agrees with the general one
     const day = pick(['', 'Mon, ', 'sun, ', 'FRI, ', 'Xyz, ']);
     const date = `${random(33)} ${pick(['Jan', 'feb', 'MAR', 'Sep', 'Dec', 'Foo'])} ${1890 + random(250)}`;
     const time = `${pad(random(26))}:${pad(random(62))}${random(2) ? `:${pad(random(62))}` : ''}`;
-    const zone = `${pick(['+', '-'])}${pad(random(15))}${pad(random(62))}`;
+    const zone = `${pick(['+', '-'])}${pad(random(30))}${pad(random(62))}`;
     const comment = pick([
       '',
       '',
