@@ -28,6 +28,7 @@
  */
 
 import type { Finding } from '../../authentication/results.ts';
+import { parseHeaderValue } from '../../mime/entity.ts';
 import { matchTable, type TableMatch } from './match-table.ts';
 import type { RuleTable } from './rule-file.ts';
 
@@ -332,10 +333,11 @@ function isContinuation(buf: Buffer, line: Line): boolean {
 
 // RFC 2045 §5.1: boundary is a parameter of multipart/*, a token or a quoted-string.
 function multipartBoundary(header: string): string | undefined {
-  const value = header.slice(header.indexOf(':') + 1).replace(/\n/g, '');
-  if (!/^\s*multipart\//i.test(value)) return undefined;
-  const m = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))/i.exec(value);
-  const b = m?.[1]?.replace(/\\(.)/g, '$1') ?? m?.[2];
+  // Read as the MIME parser reads it (comments too, RFC 2045 §5.1): the tables see the parts the
+  // filters and mail programs see.
+  const { value, params } = parseHeaderValue(header.slice(header.indexOf(':') + 1).replace(/\n/g, ''));
+  if (!value.startsWith('multipart/')) return undefined;
+  const b = params.boundary;
   return b && b.length <= 70 ? b : undefined; // RFC 2046 §5.1.1: 1 to 70 characters
 }
 

@@ -299,6 +299,16 @@ test('body_checks read the first bodySizeLimit octets of each body part (Postfix
   assert.equal(inspectMessage(Buffer.from('Subject: s\r\n\r\nbad line\r\n'), table).verdict.action, 'reject');
 });
 
+test('a comment in Content-Type (RFC 2045 §5.1) does not hide the parts from mime_header_checks', () => {
+  const message = Buffer.from(
+    'Subject: s\r\nContent-Type: multipart/mixed; (parts) boundary="b"\r\n\r\n' +
+      '--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n' +
+      '--b\r\nContent-Type: application/x-msdownload; name="invoice.exe"\r\n\r\nMZ\r\n--b--\r\n',
+  );
+  const table = { mime: parseRuleFile('/name="[^"]*\\.exe"/ REJECT no executables\n', 'mime_header_checks') };
+  assert.equal(inspectMessage(message, table).verdict.action, 'reject');
+});
+
 /** A message with a forwarded message attached, which itself has a multipart body. */
 const forwarded = crlf([
   'From: carol@example.com',
