@@ -23,6 +23,13 @@ export function settingWarnings(config: Config): string[] {
       `serverAddresses has IPv6 (${v6.join(', ')}), published as AAAA, but listen.smtp ${config.listen.smtp} takes IPv4 only: mail sent over IPv6 finds nothing listening; listen on "[::]:25" (IPv4 too) or remove the IPv6 address`,
     );
   }
+  // RFC 5321 §4.5.3.1.8: a server MUST accept at least 100 recipients; below, a legitimate message to a
+  // big list is deferred recipient by recipient (452), which Postfix also allows but seldom wants.
+  if (config.smtp.maxRecipients < 100) {
+    warnings.push(
+      `smtp.maxRecipients is ${config.smtp.maxRecipients}, below the 100 recipients RFC 5321 §4.5.3.1.8 says a server must take: senders get 452 for the rest and retry them`,
+    );
+  }
   return warnings;
 }
 

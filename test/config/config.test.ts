@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig, splitHostPort } from '../../src/config/load.ts';
 import { defaultHostname } from '../../src/config/schema.ts';
+import { settingWarnings } from '../../src/config/setting-warnings.ts';
 import { redactUrl } from '../../src/store/postgres/url.ts';
 
 test('embedded defaults: secure and complete', () => {
@@ -454,4 +455,11 @@ test('a config file the user may not read: the error says so and names the user'
     out.trim(),
     `config file ${file} cannot be read: permission denied (EACCES): this user (uid 65534) may not read it`,
   );
+});
+
+test('a maxRecipients below RFC 5321 §4.5.3.1.8 minimum of 100 is valid, and warned about', () => {
+  assert.deepEqual(settingWarnings(parseConfig({}, 'test')), []);
+  assert.deepEqual(settingWarnings(parseConfig({ smtp: { maxRecipients: 20 } }, 'test')), [
+    'smtp.maxRecipients is 20, below the 100 recipients RFC 5321 §4.5.3.1.8 says a server must take: senders get 452 for the rest and retry them',
+  ]);
 });
