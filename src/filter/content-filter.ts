@@ -11,7 +11,7 @@ import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
-import { type Reply, reply } from '../smtp/replies.ts';
+import { type Reply, renderReply, reply } from '../smtp/replies.ts';
 import type { ContentRules, inspectMessage, RuleTable } from './content-rules/index.ts';
 import type { EnvelopeChanges, MilterSite, runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
@@ -28,6 +28,8 @@ export interface FilterRequest {
   authentication?: AuthenticationSummary;
   /** Messages seen before from the From address (store.senderHistory); undefined when unknown. */
   previousMessages?: (from: string) => Promise<number | undefined>;
+  /** The client's forward-confirmed host name, when it has one: milters get it as Postfix sends it. */
+  clientName?: string | undefined;
 }
 
 /** What the verdict was, as the store keeps it with a quarantined message and the log shows it. */
@@ -99,6 +101,8 @@ export class ContentFilter {
     localDomains: readonly string[];
     hostname: string;
     logger: Logger;
+    /** smtp.maxMessageSize: no milter may replace the body with a larger one. */
+    maxMessageSize?: number;
   }): Promise<ContentFilter> {
     const { config } = options;
     const rules: ContentRules = { bodySizeLimit: config.bodyChecksSizeLimit, headerSizeLimit: config.headerSizeLimit };
@@ -123,7 +127,11 @@ export class ContentFilter {
       config,
       rules,
       detectorSettings(config, options.localDomains),
-      { hostname: options.hostname, localDomains: new Set(options.localDomains.map((d) => d.toLowerCase())) },
+      {
+        hostname: options.hostname,
+        localDomains: new Set(options.localDomains.map((d) => d.toLowerCase())),
+        ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+      },
       options.logger,
     );
     if (engine) filter.#inspect = engine.inspectMessage;
@@ -242,6 +250,7 @@ export class ContentFilter {
         continue;
       }
       outage.succeeded();
+      for (const warning of outcome.warnings ?? []) this.#logger.warn({ ...about, milter: name }, `milter: ${warning}`);
       if (
         (outcome.kind === 'continue' || outcome.kind === 'accept' || outcome.kind === 'quarantine') &&
         outcome.headerProblems
@@ -264,6 +273,12 @@ export class ContentFilter {
       if (outcome.kind === 'reply') return { action: 'reply', reply: outcome.reply, reason: `milter ${name}` };
       if (outcome.kind === 'discard') return { action: 'discard', reason: `milter ${name}` };
       if (outcome.kind === 'quarantine') held = `milter ${name}: ${outcome.reason}`;
+      for (const { address, reply: refusal } of outcome.dropped ?? []) {
+        // Refused at RCPT for good while the others were taken: the milter would have refused this RCPT
+        // in the SMTP session; after DATA there is no bounce here, so it is left out and said here.
+        const fields = { ...about, milter: name, recipient: address, reply: renderReply(refusal).trimEnd() };
+        this.#logger.warn(fields, 'milter refused a recipient at RCPT: not delivered to it (no bounce sent)');
+      }
       if (outcome.envelope) {
         const changes = outcome.envelope;
         if (changes.refused.length > 0) {
@@ -277,7 +292,8 @@ export class ContentFilter {
         markedSpam = true;
         this.#logger.info({ ...about, milter: name }, 'milter marked the message as spam: Junk');
       }
-      if (outcome.kind === 'accept') break; // SMFIR_ACCEPT: no later filter needs to see it
+      // SMFIR_ACCEPT ends this milter's part only: the later milters still run, as with Postfix
+      // (milter.c milter_message goes on to the next milter) and Sendmail.
     }
 
     let report: PhishingReport | undefined;

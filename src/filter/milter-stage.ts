@@ -35,42 +35,66 @@ export interface EnvelopeChanges {
   refused: string[];
 }
 
+/**
+ * A recipient the milter refused at RCPT with a permanent reply while others were accepted. The
+ * message is in and answered 250 for the others; there is no bounce here, so it is left out and logged.
+ */
+export interface DroppedRecipient {
+  address: string;
+  reply: Reply;
+}
+
 export type MilterStageOutcome =
   /**
    * `spam`: the milter marked the message as spam in a header (markedAsSpam()), for the Junk mailbox.
    * `headerProblems`: header changes refused or folded (milter/field-check.ts), for the caller to log.
+   * `dropped`: recipients refused at RCPT (5xx), left out of the delivery, for the caller to log.
    */
-  | {
-      kind: 'continue' | 'accept';
-      content: Buffer;
-      envelope?: EnvelopeChanges;
-      spam?: true;
-      headerProblems?: HeaderProblem[];
-    }
-  | {
-      kind: 'quarantine';
-      content: Buffer;
-      reason: string;
-      envelope?: EnvelopeChanges;
-      headerProblems?: HeaderProblem[];
-    }
-  | { kind: 'discard' }
-  | { kind: 'reply'; reply: Reply }
-  | { kind: 'unavailable'; error: Error };
+  (
+    | {
+        kind: 'continue' | 'accept';
+        content: Buffer;
+        envelope?: EnvelopeChanges;
+        spam?: true;
+        headerProblems?: HeaderProblem[];
+        dropped?: DroppedRecipient[];
+      }
+    | {
+        kind: 'quarantine';
+        content: Buffer;
+        reason: string;
+        envelope?: EnvelopeChanges;
+        headerProblems?: HeaderProblem[];
+        dropped?: DroppedRecipient[];
+      }
+    | { kind: 'discard' }
+    | { kind: 'reply'; reply: Reply }
+    | { kind: 'unavailable'; error: Error }
+  ) & {
+    /** What the milter did that the protocol does not allow there and was passed over, for the log. */
+    warnings?: string[];
+  };
 
-/** Who we are, for the macros: our hostname and our mail domains (lower case). */
+/**
+ * Who we are, for the macros: our hostname and our mail domains (lower case); and smtp.maxMessageSize,
+ * the largest body a milter may put in place of the message's.
+ */
 export interface MilterSite {
   hostname: string;
   localDomains: ReadonlySet<string>;
+  maxMessageSize?: number;
 }
 
 export async function runMilter(
   milter: MilterConfig,
-  request: { envelope: Envelope; peer: Peer; content: Buffer },
-  { hostname, localDomains }: MilterSite,
+  /** `clientName`: the client's forward-confirmed host name, when it has one. */
+  request: { envelope: Envelope; peer: Peer; content: Buffer; clientName?: string | undefined },
+  { hostname, localDomains, maxMessageSize }: MilterSite,
 ): Promise<MilterStageOutcome> {
-  const { envelope, peer } = request;
+  const { envelope, peer, clientName } = request;
   const sender = envelope.mailFrom?.address ?? '';
+  const warnings: string[] = [];
+  const noted = () => (warnings.length > 0 ? { warnings } : {});
   let client: MilterClient | undefined;
   try {
     client = await MilterClient.open({
@@ -80,27 +104,31 @@ export async function runMilter(
         replyMs: milter.replyTimeoutMs,
         messageMs: milter.messageTimeoutMs,
       },
+      ...(maxMessageSize !== undefined ? { maxBodySize: maxMessageSize } : {}),
     });
     const macros = sessionMacros({
       hostname,
       version: `Postern ${VERSION}`,
       ...(peer.localAddress ? { daemonAddress: peer.localAddress } : {}),
       clientAddress: peer.remoteAddress,
+      ...(clientName ? { clientName } : {}),
       queueId: envelope.id,
       sender,
       senderLocal: localDomains.has(sender.slice(sender.lastIndexOf('@') + 1).toLowerCase()),
       ...(peer.tls ? { tlsVersion: peer.tls.protocol, cipher: peer.tls.cipher } : {}),
       ...(peer.authenticated ? authMacros(peer.authenticated, peer.authMechanism, envelope.authAuthor) : {}),
     });
+    // The client's verified name, or its address in brackets as Sendmail writes an unknown one
+    // (Postfix milter8.c milter8_conn_event).
     const connect = await client.connect(
-      { hostname: `[${peer.remoteAddress}]`, address: peer.remoteAddress, port: peer.remotePort },
+      { hostname: clientName ?? `[${peer.remoteAddress}]`, address: peer.remoteAddress, port: peer.remotePort },
       macros.connect,
     );
-    const early = verdictOutcome(connect);
-    if (early) return early;
+    const early = verdictOutcome(connect, 'connect', warnings);
+    if (early) return { ...early, ...noted() };
     const helo = await client.helo(envelope.helo, macros.helo);
-    const afterHelo = verdictOutcome(helo);
-    if (afterHelo) return afterHelo;
+    const afterHelo = verdictOutcome(helo, 'helo', warnings);
+    if (afterHelo) return { ...afterHelo, ...noted() };
     const result = await filterMessage(client, {
       from: `<${sender}>`,
       recipients: envelope.recipients.map((r) => `<${r.path.address}>`),
@@ -113,27 +141,49 @@ export async function runMilter(
         eom: macros.eom,
       },
     });
-    const refused = verdictOutcome(result.verdict);
-    if (refused) return refused;
+    const refused = verdictOutcome(result.verdict, 'message', warnings);
+    if (refused) return { ...refused, ...noted() };
     const modified = modifyMessage(request.content, result.modifications.map(belowOurReceived));
     const content = modified.content;
     const problems = modified.problems.length > 0 ? { headerProblems: modified.problems } : {};
-    // A recipient the milter refused at RCPT (SMFIS_REJECT/TEMPFAIL, or a reply code) does not get the
-    // message, as with Postfix and Sendmail, which refuse that RCPT: after DATA it is removed, as by DELRCPT.
-    const refusedRecipients = (result.rejected ?? []).map((rcpt): Modification => ({ type: 'delrcpt', rcpt }));
-    const envelopeChanges = envelopeChangesOf([...refusedRecipients, ...result.modifications]);
+    // A recipient the milter refused at RCPT for good, while it took others: Postfix and Sendmail
+    // would have refused that RCPT, but the message is in and the others get their 250. There is no
+    // bounce here, so it is removed, as by DELRCPT, and named in the log with the milter's reply. (A
+    // temporary refusal deferred the whole message instead: filterMessage.)
+    const rejected = result.rejected ?? [];
+    const removed = rejected.map(({ rcpt }): Modification => ({ type: 'delrcpt', rcpt }));
+    const dropped =
+      rejected.length > 0
+        ? {
+            dropped: rejected.map(({ rcpt, verdict }) => ({
+              address: rcpt.replace(/^<|>$/g, ''),
+              reply: refusalReply(verdict),
+            })),
+          }
+        : {};
+    const envelopeChanges = envelopeChangesOf([...removed, ...result.modifications]);
     const changed = envelopeChanges ? { envelope: envelopeChanges } : {};
     // SMFIR_QUARANTINE only holds the message: the envelope changes of the same eom still count, as
     // Postfix's cleanup applies them to the held queue file (a refused recipient never entered it).
     if (result.quarantine !== undefined) {
-      return { kind: 'quarantine', content, reason: result.quarantine, ...changed, ...problems };
+      return {
+        kind: 'quarantine',
+        content,
+        reason: result.quarantine,
+        ...changed,
+        ...problems,
+        ...dropped,
+        ...noted(),
+      };
     }
     return {
       kind: result.verdict.action === 'accept' ? 'accept' : 'continue',
       content,
       ...changed,
       ...problems,
+      ...dropped,
       ...(markedAsSpam(result.modifications) ? { spam: true as const } : {}),
+      ...noted(),
     };
   } catch (err) {
     if (err instanceof MilterUnavailableError) return { kind: 'unavailable', error: err };
@@ -210,27 +260,34 @@ function belowOurReceived(m: Modification): Modification {
   return m.type === 'insheader' ? { ...m, index: Math.max(0, m.index - 1) } : m;
 }
 
-/** A verdict that ends the message here, or undefined to go on. */
-function verdictOutcome(v: MilterVerdict): MilterStageOutcome | undefined {
+/**
+ * A verdict that ends the message here, or undefined to go on. A discard at connect or HELO is not
+ * allowed (there is no message yet): Postfix (milter8.c) warns "DISCARD action is not allowed for
+ * connect or helo" and goes on, and so does this, into `warnings`.
+ */
+function verdictOutcome(
+  v: MilterVerdict,
+  step: 'connect' | 'helo' | 'message',
+  warnings: string[],
+): MilterStageOutcome | undefined {
   switch (v.action) {
-    case 'reject': {
-      // SMFIR_REJECT without a reply code: Sendmail and Postfix answer 550 5.7.1 Command rejected.
-      const r = v.reply;
-      return {
-        kind: 'reply',
-        reply: r ? reply(r.code, r.enhanced, ...r.lines) : reply(550, '5.7.1', 'Command rejected'),
-      };
-    }
-    case 'tempfail': {
-      const r = v.reply;
-      return {
-        kind: 'reply',
-        reply: r ? reply(r.code, r.enhanced, ...r.lines) : reply(451, '4.7.1', 'Service unavailable - try again later'),
-      };
-    }
+    case 'reject':
+    case 'tempfail':
+      return { kind: 'reply', reply: refusalReply(v) };
     case 'discard':
-      return { kind: 'discard' };
+      if (step === 'message') return { kind: 'discard' };
+      warnings.push(`DISCARD action is not allowed for connect or helo: ignored at ${step}`);
+      return undefined;
     default:
       return undefined;
   }
+}
+
+/** The milter's reply code, or what Sendmail and Postfix answer for SMFIR_REJECT and SMFIR_TEMPFAIL. */
+function refusalReply(v: Extract<MilterVerdict, { action: 'reject' | 'tempfail' }>): Reply {
+  const r = v.reply;
+  if (r) return reply(r.code, r.enhanced, ...r.lines);
+  return v.action === 'reject'
+    ? reply(550, '5.7.1', 'Command rejected')
+    : reply(451, '4.7.1', 'Service unavailable - try again later');
 }

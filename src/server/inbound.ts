@@ -229,12 +229,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       }
     }
     let body = withoutClientFields(examination?.content ?? content, peer.authenticated !== undefined);
+    // Looked up since MAIL FROM; awaited before the filters, whose milters get it as Postfix sends it
+    // (the SMFIC_CONNECT host name, `_` and `{client_name}`), and used for Received after them.
+    const clientName = await policy.clientHostname(peer);
     let filtered: FilterOutcome | undefined;
     if (filter?.active) {
       try {
         filtered = await filter.filter({
           envelope,
           peer,
+          clientName,
           content: body,
           external: clientKind(peer) === 'external',
           ...(examination ? { authentication: authenticationSummary(examination) } : {}),
@@ -255,7 +259,6 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     const changes = filtered?.action === 'deliver' ? filtered.envelope : undefined;
     // A milter's SMFIR_CHGFROM: the new sender is the Return-Path and the queued job's sender.
     const mailFrom = changes?.mailFrom !== undefined ? changes.mailFrom : envelope.mailFrom;
-    const clientName = await policy.clientHostname(peer);
     const receivedAt = new Date();
     const ourTrace = (examination?.trace ?? '') + receivedHeader(envelope, peer, hostname, receivedAt, clientName);
     const trace =

@@ -104,6 +104,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       localDomains: config.domains,
       hostname: config.hostname,
       logger: logger.child({ stage: 'filter' }),
+      // A milter's replacement body is held to what a client may send.
+      maxMessageSize: config.smtp.maxMessageSize,
     });
     await filter.learnCorrespondents((o) => store.frequentCorrespondents(o));
   } catch (err) {

@@ -11,7 +11,7 @@ import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts'
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { type Answer, fakeMilter, packet, z } from '../support/fake-milter.ts';
 import { startTestServer, type TestOverrides, type TestServer, tempDir } from '../support/server.ts';
-import { codeOf, SmtpClient } from '../support/smtp-client.ts';
+import { codeOf, SmtpClient, type SmtpReply } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
@@ -45,15 +45,17 @@ async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<Te
   return server;
 }
 
-/** A clean message from bob@partner.example to alice and bob, each RCPT and the message answered 250. */
-async function sendToAliceAndBob(server: TestServer): Promise<void> {
+/** A clean message from bob@partner.example to alice and bob, each RCPT answered 250; the reply to the data (null: any). */
+async function sendToAliceAndBob(server: TestServer, expect: number | null = 250): Promise<SmtpReply> {
   const { client } = await SmtpClient.open(server.port);
   assert.equal((await client.command('EHLO client.example')).code, 250);
   assert.equal((await client.command('MAIL FROM:<bob@partner.example>')).code, 250);
   for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
   assert.equal((await client.command('DATA')).code, 354);
-  assert.equal((await client.command(`${CLEAN('bob@partner.example')}\r\n.`)).code, 250);
+  const answer = await client.command(`${CLEAN('bob@partner.example')}\r\n.`);
+  if (expect !== null) assert.equal(answer.code, expect, answer.text);
   await client.close();
+  return answer;
 }
 
 const CLEAN = (from: string, extra = '') =>
@@ -473,18 +475,164 @@ test('a milter changes the envelope: sender, a recipient removed and one added, 
   assert.equal((await server.inbox('bob@example.com')).length, 1);
 });
 
-test('a recipient the milter refuses at RCPT does not get the message; the others do', async (t) => {
+test('a recipient the milter refuses for good at RCPT does not get the message, with a warning naming it; the others do', async (t) => {
   let refusal: Answer = ['y', z('550 5.7.1 not for bob')];
   const milter = await fakeMilter(0, (p) =>
     p.code === 'R' && p.data.toString().startsWith('<bob@') ? [refusal] : ['c'],
   );
   t.after(() => milter.close());
-  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const server = await serverWith(t, {
+    filter: { milters: [{ socket: milter.spec, name: 'per-rcpt' }], phishing: { enabled: false } },
+    log: { level: 'info' },
+  });
   await sendToAliceAndBob(server); // refused with a reply code (SMFIR_REPLYCODE)
-  refusal = ['t']; // refused with SMFIR_TEMPFAIL
+  refusal = ['r']; // refused with SMFIR_REJECT
   await sendToAliceAndBob(server);
   assert.equal((await server.inbox('alice@example.com')).length, 2);
   assert.deepEqual(await server.inbox('bob@example.com'), [], 'the milter refused bob both times');
+  // After DATA there is no bounce: the dropped recipient is in the log, with the milter's reply.
+  const dropped = server
+    .logs()
+    .filter((l) => l.msg === 'milter refused a recipient at RCPT: not delivered to it (no bounce sent)');
+  assert.deepEqual(
+    dropped.map((l) => [l.level, l.milter, l.recipient, l.reply]),
+    [
+      [40, 'per-rcpt', 'bob@example.com', '550 5.7.1 not for bob'],
+      [40, 'per-rcpt', 'bob@example.com', '550 5.7.1 Command rejected'],
+    ],
+  );
+});
+
+test('a recipient a milter refuses for now (4xx) at RCPT defers the whole message: nobody gets it, the client retries all', async (t) => {
+  // A greylisting milter: bob is tempfailed. Answering 250 and dropping bob would lose his copy
+  // (RFC 5321 §6.1); the client gets the 4xx for the message and retries both recipients.
+  let greylisted: Answer = ['y', z('451 4.7.1 Greylisted, try again later')];
+  const milter = await fakeMilter(0, (p) =>
+    p.code === 'R' && p.data.toString().startsWith('<bob@') ? [greylisted] : ['c'],
+  );
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const answer = await sendToAliceAndBob(server, null);
+  assert.equal(codeOf(answer), '451 4.7.1');
+  assert.match(answer.text, /Greylisted, try again later/);
+  greylisted = ['t']; // SMFIR_TEMPFAIL, no text
+  assert.equal(codeOf(await sendToAliceAndBob(server, null)), '451 4.7.1');
+  assert.deepEqual(
+    await server.inbox('alice@example.com'),
+    [],
+    'not delivered to the recipient the milter took either',
+  );
+  assert.deepEqual(await server.inbox('bob@example.com'), []);
+});
+
+test('every recipient refused at RCPT by a milter: the message is answered with the first refusal', async (t) => {
+  const milter = await fakeMilter(0, (p) => {
+    if (p.code !== 'R') return ['c'];
+    return p.data.toString().startsWith('<alice@')
+      ? ['y', z('550 5.1.1 no alice here')]
+      : ['y', z('553 5.7.1 nor bob')];
+  });
+  t.after(() => milter.close());
+  const server = await serverWith(t, { filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } } });
+  const answer = await sendToAliceAndBob(server, null);
+  assert.equal(codeOf(answer), '550 5.1.1');
+  assert.match(answer.text, /no alice here/);
+  assert.deepEqual(await server.inbox('alice@example.com'), []);
+  assert.deepEqual(await server.inbox('bob@example.com'), []);
+});
+
+test('SMFIR_ACCEPT from one milter ends its part only: a later milter still runs and may reject', async (t) => {
+  // OpenDKIM verifying answers ACCEPT at eom to every message; rspamd after it must still see each one
+  // (Postfix milter.c milter_message and Sendmail go on to the next milter).
+  const accepting = await fakeMilter(0, (p) => (p.code === 'E' ? [['h', z('X-First', 'was here')], ['a']] : ['c']));
+  t.after(() => accepting.close());
+  let seen = '';
+  const rejecting = await fakeMilter(0, (p) => {
+    if (p.code === 'L' && p.data.toString().startsWith('X-First\0')) seen = p.data.toString();
+    return p.code === 'E' ? ['y', z('554 5.7.1 Spam, says the second milter')] : ['c'];
+  });
+  t.after(() => rejecting.close());
+  const server = await serverWith(t, {
+    filter: {
+      milters: [
+        { socket: accepting.spec, name: 'accepting' },
+        { socket: rejecting.spec, name: 'rejecting' },
+      ],
+      phishing: { enabled: false },
+    },
+  });
+  const answer = await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'));
+  assert.equal(codeOf(answer), '554 5.7.1');
+  assert.match(answer.text, /Spam, says the second milter/);
+  assert.equal(seen, 'X-First\0was here\0', "the second milter saw the first one's changes");
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+  // ACCEPT at connect (for the whole connection) does not skip the next milter either.
+  const atConnect = await fakeMilter(0, () => ['a']);
+  t.after(() => atConnect.close());
+  const again = await serverWith(t, {
+    filter: { milters: [{ socket: atConnect.spec }, { socket: rejecting.spec }], phishing: { enabled: false } },
+  });
+  assert.equal(codeOf(await sendToAlice(again, 'bob@partner.example', CLEAN('bob@partner.example'))), '554 5.7.1');
+});
+
+test("milters get the client's forward-confirmed name as Postfix sends it: SMFIC_CONNECT host, _ and {client_name}", async (t) => {
+  const milter = await fakeMilter(0, () => ['c']);
+  t.after(() => milter.close());
+  const connectOf = () => {
+    const connect = milter.received.filter((p) => p.code === 'C').at(-1)?.data ?? Buffer.alloc(0);
+    const macros =
+      milter.received
+        .filter((p) => p.code === 'D' && p.data[0] === 0x43)
+        .at(-1)
+        ?.data.toString() ?? '';
+    return { host: connect.subarray(0, connect.indexOf(0)).toString(), macros };
+  };
+  const records = (ptr: string, a: string): TestZone => ({
+    records: { ...ZONE.records, '127.0.0.1': { PTR: [ptr] }, [ptr]: { A: [a] } },
+  });
+  const filter = { milters: [{ socket: milter.spec }], phishing: { enabled: false } };
+  for (const [zone, host, name] of [
+    [records('mx.client.example', '127.0.0.1'), 'mx.client.example', 'mx.client.example'], // PTR and A agree
+    [records('liar.example', '192.0.2.66'), '[127.0.0.1]', 'unknown'], // a PTR alone is a claim
+  ] as const) {
+    const dns = await startTestDnsServer(zone);
+    t.after(() => dns.close());
+    const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 }, filter });
+    t.after(() => server.stop());
+    assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+    const seen = connectOf();
+    assert.equal(seen.host, host);
+    assert.ok(seen.macros.includes(`\0_\0${name} [127.0.0.1]\0`), JSON.stringify(seen.macros));
+    assert.ok(seen.macros.includes(`\0{client_name}\0${name}\0`), JSON.stringify(seen.macros));
+  }
+});
+
+test('DISCARD answered at connect or HELO is not allowed: a warning, and the message goes on (Postfix milter8.c)', async (t) => {
+  let discardAt = 'C';
+  const milter = await fakeMilter(0, (p) => (p.code === discardAt ? ['d'] : ['c']));
+  t.after(() => milter.close());
+  const server = await serverWith(t, {
+    filter: { milters: [{ socket: milter.spec, name: 'discarding' }], phishing: { enabled: false } },
+    log: { level: 'warn' },
+  });
+  for (const at of ['C', 'H']) {
+    discardAt = at;
+    assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  }
+  assert.equal((await aliceMailbox(server, 'INBOX')).length, 2, 'both delivered, not discarded');
+  assert.equal(milter.received.filter((p) => p.code === 'E').length, 2, 'the milter still saw each message');
+  const warned = server.logs().filter((l) => l.milter === 'discarding' && l.level === 40);
+  assert.deepEqual(
+    warned.map((l) => l.msg),
+    [
+      'milter: DISCARD action is not allowed for connect or helo: ignored at connect',
+      'milter: DISCARD action is not allowed for connect or helo: ignored at helo',
+    ],
+  );
+  // DISCARD at end of message still discards.
+  discardAt = 'E';
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  assert.equal((await aliceMailbox(server, 'INBOX')).length, 2);
 });
 
 test("a milter's quarantine keeps its envelope changes: a recipient refused at RCPT is out, an added one in, the new sender", async (t) => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Answer, fakeMilter, u32, z } from '../support/fake-milter.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 const MESSAGE =
@@ -134,3 +135,33 @@ test("a milter's header change that would break the message is refused or folded
 function warnings(server: TestServer): Record<string, unknown>[] {
   return server.logs().filter((l) => l.milter === 'scripted' && l.level === 40);
 }
+
+test('a windows-1251 Subject a milter changes to "[SPAM] " + its octets is stored with those octets, not U+FFFD', async (t) => {
+  // rspamd's "rewrite subject" and spamass-milter send back the value they were given: raw 8-bit
+  // windows-1251 here ("Привет", unencoded, as old Russian mailers still write it).
+  const cp1251 = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]);
+  let given: Buffer = Buffer.alloc(0);
+  const milter = await fakeMilter(0, (p) => {
+    if (p.code === 'L' && p.data.subarray(0, 8).toString() === 'Subject\0') given = p.data.subarray(8, -1);
+    if (p.code !== 'E') return ['c'];
+    const value = Buffer.concat([Buffer.from('[SPAM] '), given, Buffer.from([0])]);
+    return [['m', Buffer.concat([u32(1), Buffer.from('Subject\0'), value])], ['c']];
+  });
+  t.after(() => milter.close());
+  const server = await startTestServer({
+    filter: { milters: [{ socket: milter.spec }], phishing: { enabled: false } },
+  });
+  t.after(() => server.stop());
+  const message = MESSAGE.replace('Subject: hi', `Subject: ${cp1251.toString('latin1')}`);
+  const { client } = await SmtpClient.open(server.port);
+  for (const command of ['EHLO client.example', 'MAIL FROM:<bob@example.net>', 'RCPT TO:<alice@example.com>', 'DATA']) {
+    assert.ok((await client.command(command)).code < 400, command);
+  }
+  client.send(Buffer.from(`${message}.\r\n`, 'latin1'));
+  assert.equal((await client.read()).code, 250);
+  await client.close();
+  assert.deepEqual(given, cp1251, 'the milter got the octets as they are');
+  const [stored] = await server.inbox('alice@example.com');
+  const want = Buffer.concat([Buffer.from('\r\nSubject: [SPAM] '), cp1251, Buffer.from('\r\n')]);
+  assert.ok(stored?.includes(want), stored?.toString('latin1'));
+});

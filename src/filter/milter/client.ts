@@ -33,7 +33,8 @@ export type MilterVerdict =
 /** SMFIR_REPLYCODE as libmilter's smfi_setreply/smfi_setmlreply formats it: "550 5.7.1 text" (CRLF between lines). */
 export interface MilterReplyCode {
   code: number;
-  enhanced?: string;
+  /** RFC 3463, of the code's class: the milter's, or x.7.1 when it gave none (parseReplyCode). */
+  enhanced: string;
   /** The text of each line, without code and enhanced code. */
   lines: string[];
 }
@@ -80,12 +81,28 @@ export interface MilterClientOptions {
   /** Sendmail/Postfix socket syntax: `inet:port@host`, `inet6:port@host`, `unix:/path` or `local:/path`. */
   socket: string;
   timeouts?: Partial<MilterTimeouts>;
+  /**
+   * The largest replacement body (SMFIR_REPLBODY, all packets of one eom together) in octets: a larger
+   * one fails the milter (MilterProtocolError), for the caller's default, as a message over the size
+   * limit would be refused. The server passes smtp.maxMessageSize.
+   */
+  maxBodySize?: number;
 }
 
 /** Postfix's milter_connect_timeout (30 s) and milter_content_timeout (300 s) would hold SMTP clients too long. */
 const DEFAULT_TIMEOUTS: MilterTimeouts = { connectMs: 10_000, replyMs: 30_000, messageMs: 120_000 };
 /** The NUL that ends each string of a milter packet (libmilter mfapi). */
 const NUL = Buffer.alloc(1);
+/** smtp.maxMessageSize's default, for a client opened without maxBodySize. */
+const DEFAULT_MAX_BODY_SIZE = 25 * 1024 * 1024;
+/**
+ * Replies read at eom between two turns of the event loop: a milter may send a replacement body in
+ * thousands of small SMFIR_REPLBODY packets, all queued at once, and reading them in one go held
+ * every other session up.
+ */
+const PACKETS_PER_TURN = 64;
+/** Replies queued unread before the socket is paused (#queue). */
+const QUEUE_PAUSE = 4096;
 
 export interface Negotiated {
   version: number;
@@ -99,7 +116,14 @@ export class MilterClient {
   readonly negotiated: Negotiated;
   readonly #socket: net.Socket;
   readonly #timeouts: MilterTimeouts;
-  readonly #queue: Packet[] = [];
+  readonly #maxBodySize: number;
+  /**
+   * Replies read but not yet asked for, from #queueHead on: Array.shift on a long queue of small
+   * SMFIR_REPLBODY packets moved all the rest each time. Past QUEUE_PAUSE of them the socket is paused
+   * until half are read, so a milter cannot fill our memory faster than eom takes them.
+   */
+  #queue: (Packet | undefined)[] = [];
+  #queueHead = 0;
   #waiter: Waiter | undefined;
   #failure: Error | undefined;
   /** A verdict for the rest of the connection (accept at connect/helo, reject or tempfail at connect). */
@@ -109,9 +133,10 @@ export class MilterClient {
   #inMessage = false;
   #deadline = Number.POSITIVE_INFINITY;
 
-  private constructor(socket: net.Socket, timeouts: MilterTimeouts, negotiated: Negotiated) {
+  private constructor(socket: net.Socket, timeouts: MilterTimeouts, negotiated: Negotiated, maxBodySize: number) {
     this.#socket = socket;
     this.#timeouts = timeouts;
+    this.#maxBodySize = maxBodySize;
     this.negotiated = negotiated;
     const reader = new PacketReader();
     socket.on('data', (chunk: Buffer) => {
@@ -133,7 +158,12 @@ export class MilterClient {
   static async open(options: MilterClientOptions): Promise<MilterClient> {
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     const socket = await openSocket(options.socket, timeouts.connectMs);
-    const client = new MilterClient(socket, timeouts, { version: 0, actions: 0, protocol: 0 });
+    const client = new MilterClient(
+      socket,
+      timeouts,
+      { version: 0, actions: 0, protocol: 0 },
+      options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE,
+    );
     try {
       // SMFIC_OPTNEG: our version, the actions we can carry out, the protocol steps we can leave out.
       client.#send(
@@ -178,7 +208,9 @@ export class MilterClient {
           ]);
     const verdict = await this.#step('connect', command.connect, data, macros, protocol.noconnect, protocol.nrConn);
     // At connect every verdict but continue is for the whole connection (libmilter docs, xxfi_connect).
-    if (verdict.action !== 'continue') this.#connectionSettled = verdict;
+    // Discard is not one of them: there is no message to drop yet, and Postfix (milter8.c) warns and
+    // goes on. The caller hears it, to warn; the connection stays open to the message.
+    if (verdict.action !== 'continue' && verdict.action !== 'discard') this.#connectionSettled = verdict;
     return verdict;
   }
 
@@ -231,10 +263,11 @@ export class MilterClient {
    * one char per octet (latin1): the octets go to the milter unchanged.
    */
   async header(name: string, value: string): Promise<MilterVerdict> {
-    // Sendmail and Postfix hand a milter folded values with bare LF, and without the space after the
-    // colon unless the milter asked for it (SMFIP_HDR_LEADSPC, mfdef.h).
+    // Sendmail and Postfix hand a milter folded values with bare LF, and without the one space after
+    // the colon unless the milter asked for it (SMFIP_HDR_LEADSPC, mfdef.h): exactly one SPACE, never
+    // a TAB nor a second space (Postfix milter8.c milter8_header: "eats one space (not tab)").
     let v = value.replace(/\r\n/g, '\n');
-    if (!(this.negotiated.protocol & protocol.hdrLeadspc)) v = v.replace(/^[ \t]+/, '');
+    if (!(this.negotiated.protocol & protocol.hdrLeadspc) && v.startsWith(' ')) v = v.slice(1);
     const payload = Buffer.concat([Buffer.from(name, 'latin1'), NUL, Buffer.from(v, 'latin1'), NUL]);
     return this.#messageStep('header', command.header, payload, {}, protocol.nohdrs, protocol.nrHdr);
   }
@@ -269,37 +302,46 @@ export class MilterClient {
     const modifications: Modification[] = [];
     let quarantine: string | undefined;
     const allowed = this.negotiated.actions;
-    for (;;) {
+    // Every SMFIR_REPLBODY of this eom makes one new body (smfi_replacebody appends at each call),
+    // joined once at the end: joined packet by packet, a 24 MiB body in 64 KiB packets took 43 s.
+    let replacement: { at: number; chunks: Buffer[]; size: number } | undefined;
+    for (let read = 1; ; read++) {
+      if (read % PACKETS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const packet = await this.#reply('eom');
       const parts = () => splitCStrings(packet.data);
+      // Header names and values one char per octet (protocol.ts splitCStrings): 8-bit octets kept.
+      const fieldParts = (at: number) => splitCStrings(packet.data.subarray(at), 'latin1');
       switch (packet.code) {
         case reply.addheader:
-          if (allowed & action.addhdrs) modifications.push({ type: 'addheader', ...this.#field(parts()) });
+          if (allowed & action.addhdrs) modifications.push({ type: 'addheader', ...this.#field(fieldParts(0)) });
           continue;
         case reply.insheader:
           if (allowed & action.addhdrs) {
-            modifications.push({
-              type: 'insheader',
-              index: this.#index(packet),
-              ...this.#field(splitCStrings(packet.data.subarray(4))),
-            });
+            modifications.push({ type: 'insheader', index: this.#index(packet), ...this.#field(fieldParts(4)) });
           }
           continue;
         case reply.chgheader:
           if (allowed & action.chghdrs) {
-            modifications.push({
-              type: 'chgheader',
-              index: this.#index(packet),
-              ...this.#field(splitCStrings(packet.data.subarray(4))),
-            });
+            modifications.push({ type: 'chgheader', index: this.#index(packet), ...this.#field(fieldParts(4)) });
           }
           continue;
         case reply.replbody: {
           if (!(allowed & action.chgbody)) continue;
-          // Several SMFIR_REPLBODY packets make one new body (smfi_replacebody may be called repeatedly).
-          const last = modifications.at(-1);
-          if (last?.type === 'replbody') last.body = Buffer.concat([last.body, packet.data]);
-          else modifications.push({ type: 'replbody', body: packet.data });
+          if (!replacement) {
+            replacement = { at: modifications.length, chunks: [], size: 0 };
+            modifications.push({ type: 'replbody', body: Buffer.alloc(0) }); // its place; the body comes at the end
+          }
+          replacement.size += packet.data.length;
+          if (replacement.size > this.#maxBodySize) {
+            // Larger than any message we take: a broken milter, or one made to exhaust our memory.
+            throw this.#fail(
+              new MilterProtocolError(
+                'eom',
+                `replacement body over ${this.#maxBodySize} octets (the message size limit)`,
+              ),
+            );
+          }
+          replacement.chunks.push(packet.data);
           continue;
         }
         case reply.chgfrom: {
@@ -323,6 +365,12 @@ export class MilterClient {
         default: {
           const verdict = this.#verdict('eom', packet);
           this.#endMessage();
+          if (replacement) {
+            modifications[replacement.at] = {
+              type: 'replbody',
+              body: Buffer.concat(replacement.chunks, replacement.size),
+            };
+          }
           return { verdict, modifications, ...(quarantine !== undefined ? { quarantine } : {}) };
         }
       }
@@ -417,8 +465,13 @@ export class MilterClient {
       case reply.tempfail:
         return { action: 'tempfail' };
       case reply.replycode: {
-        const parsed = parseReplyCode(splitCStrings(packet.data)[0] ?? '');
-        if (!parsed) throw new MilterProtocolError(stage, 'malformed SMFIR_REPLYCODE');
+        const text = splitCStrings(packet.data)[0] ?? '';
+        const parsed = parseReplyCode(text);
+        // Postfix (milter8.c) takes a malformed reply as a broken milter: its default action.
+        if (!parsed)
+          throw this.#fail(
+            new MilterProtocolError(stage, `malformed SMFIR_REPLYCODE ${JSON.stringify(text.slice(0, 100))}`),
+          );
         return { action: parsed.code >= 500 ? 'reject' : 'tempfail', reply: parsed };
       }
       case reply.connFail:
@@ -478,7 +531,7 @@ export class MilterClient {
   }
 
   #next(stage: MilterStage, ms: number): Promise<Packet> {
-    const queued = this.#queue.shift();
+    const queued = this.#dequeue();
     if (queued) return Promise.resolve(queued);
     if (this.#failure) return Promise.reject(this.#relabel(this.#failure, stage));
     return new Promise<Packet>((resolve, reject) => {
@@ -515,7 +568,26 @@ export class MilterClient {
     if (waiter) {
       this.#waiter = undefined;
       waiter.resolve(packet);
-    } else this.#queue.push(packet);
+    } else {
+      this.#queue.push(packet);
+      if (this.#queue.length - this.#queueHead > QUEUE_PAUSE) this.#socket.pause();
+    }
+  }
+
+  #dequeue(): Packet | undefined {
+    const packet = this.#queue[this.#queueHead];
+    if (!packet) return undefined;
+    this.#queue[this.#queueHead++] = undefined;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    } else if (this.#queueHead >= QUEUE_PAUSE && this.#queueHead * 2 >= this.#queue.length) {
+      // Read ones dropped now and then, each in one copy, for a queue that never quite empties.
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    if (this.#socket.isPaused() && this.#queue.length - this.#queueHead <= QUEUE_PAUSE / 2) this.#socket.resume();
+    return packet;
   }
 
   #onFailure(err: Error): void {
@@ -554,21 +626,44 @@ function bracket(address: string): string {
   return address.startsWith('<') ? address : `<${address}>`;
 }
 
-/** "550 5.7.1 text" or multi-line "550-5.7.1 a\r\n550 5.7.1 b" (smfi_setmlreply). */
+/** Sendmail's smfi_setmlreply takes at most 32 lines; more is not a milter's reply. */
+const MAX_REPLY_LINES = 32;
+/** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; renderReply shortens further to fit. */
+const MAX_REPLY_LINE = 512;
+
+/**
+ * "550 5.7.1 text" or multi-line "550-5.7.1 a\r\n550 5.7.1 b" (smfi_setmlreply), undefined when
+ * malformed, as Postfix's milter8.c has it: a code of class 4 or 5, the same on every line, and an
+ * enhanced status code (RFC 3463) of the same class; one of another class ("550 4.7.1", "450 5.7.1")
+ * says one thing in the code and another in the enhanced code. A reply without one gets x.7.1 of its
+ * class, the code Postfix and Sendmail give a milter's refusal. `%%` is `%` (Sendmail reads the text
+ * as a format, so libmilter users double it; Postfix undoes that and drops a lone `%`). At most 32
+ * lines are kept, each cut to 512 octets, so a 1 MiB reply never becomes a 1 MiB SMTP reply.
+ */
 export function parseReplyCode(text: string): MilterReplyCode | undefined {
-  const lines = text.split(/\r?\n/).filter((l) => l !== '');
-  const first = /^([45]\d\d)[ -]/.exec(lines[0] ?? '');
+  const lines = text
+    .replace(/%(%?)/g, '$1')
+    .split(/\r?\n/)
+    .filter((l) => l !== '')
+    .slice(0, MAX_REPLY_LINES);
+  const first = /^([45])\d\d(?:[ -]|$)/.exec(lines[0] ?? '');
   if (!first) return undefined;
-  const code = Number(first[1]);
+  const code = (lines[0] as string).slice(0, 3);
+  const replyClass = first[1] as string;
   let enhanced: string | undefined;
-  const texts = lines.map((line) => {
+  const texts: string[] = [];
+  for (const line of lines) {
     // `s`: the text may hold U+2028 or U+2029, which `.` would not match (the whole line then became
     // the text, its code and enhanced code repeated in it).
-    const m = /^\d{3}[ -]?(?:([245]\.\d{1,3}\.\d{1,3})(?: |$))?(.*)$/s.exec(line);
-    if (m?.[1]) enhanced ??= m[1];
-    return m ? (m[2] ?? '') : line;
-  });
-  return { code, ...(enhanced ? { enhanced } : {}), lines: texts };
+    const m = /^(\d{3})(?:[ -]|$)(?:(\d)\.(\d{1,3}\.\d{1,3})(?: |$))?(.*)$/s.exec(line);
+    if (!m || m[1] !== code) return undefined;
+    if (m[2] !== undefined) {
+      if (m[2] !== replyClass) return undefined;
+      enhanced ??= `${m[2]}.${m[3]}`;
+    }
+    texts.push((m[4] ?? '').slice(0, MAX_REPLY_LINE));
+  }
+  return { code: Number(code), enhanced: enhanced ?? `${replyClass}.7.1`, lines: texts };
 }
 
 /** `inet:port@host`, `inet6:port@host`, `unix:/path`, `local:/path` (Sendmail's X option, Postfix's smtpd_milters). */

@@ -12,6 +12,9 @@
  *   line would end the header section and move the fields after it into the body: refused. Line
  *   breaks at the very end of the value are dropped.
  * - Length: a line longer than 998 octets (RFC 5322 §2.1.1) refuses the change.
+ * - Octets: name and value hold one char per octet (latin1), as the client decodes the milter's
+ *   reply, and are written back as those octets: 8-bit text of any charset stays as the milter sent
+ *   it, as Postfix and Sendmail copy it. A char past U+00FF is no octet and refuses the change.
  */
 
 /** RFC 5322 §2.1.1: at most 998 octets a line, CRLF excluded. */
@@ -25,6 +28,8 @@ export type FieldCheck =
 export function checkField(name: string, value: string): FieldCheck {
   const badName = nameProblem(name);
   if (badName) return { ok: false, reason: badName };
+  const wide = /[^\0-\xff]/.exec(value);
+  if (wide) return { ok: false, reason: `${describe(wide[0])} in the value, not one octet` };
   const control = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f]/.exec(value);
   if (control) return { ok: false, reason: `${describe(control[0])} in the value` };
   if (/\r(?!\n)/.test(value)) return { ok: false, reason: 'a bare CR in the value' };
@@ -42,11 +47,10 @@ export function checkField(name: string, value: string): FieldCheck {
     }
   }
   lines[0] = `${name}:${lines[0]}`;
-  const long = lines.find((line) => Buffer.byteLength(line, 'utf8') > MAX_LINE);
-  if (long !== undefined) {
-    return { ok: false, reason: `a line of ${Buffer.byteLength(long, 'utf8')} octets (${MAX_LINE} at most)` };
-  }
-  return { ok: true, raw: Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8'), folded };
+  // One char per octet: a line's length is its octet count.
+  const long = lines.find((line) => line.length > MAX_LINE);
+  if (long !== undefined) return { ok: false, reason: `a line of ${long.length} octets (${MAX_LINE} at most)` };
+  return { ok: true, raw: Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'), folded };
 }
 
 function nameProblem(name: string): string | undefined {

@@ -15,8 +15,17 @@ export interface MessageInput {
   macros?: { mail?: Macros; rcpt?: readonly Macros[]; data?: Macros; eoh?: Macros; eom?: Macros };
 }
 
-/** The eom result, or a verdict before eom with no changes; `rejected` lists recipients refused one by one. */
-export type MessageOutcome = EomResult & { rejected?: string[] };
+/** A recipient the milter refused at RCPT, with its verdict (and reply code, if it gave one). */
+export interface RecipientRefusal {
+  rcpt: string;
+  verdict: Extract<MilterVerdict, { action: 'reject' | 'tempfail' }>;
+}
+
+/**
+ * The eom result, or a verdict before eom with no changes. `rejected` lists the recipients refused one
+ * by one with a reject (5xx), for the caller to leave out; the message goes on for the others.
+ */
+export type MessageOutcome = EomResult & { rejected?: RecipientRefusal[] };
 
 export async function filterMessage(client: MilterClient, input: MessageInput): Promise<MessageOutcome> {
   const m = input.macros ?? {};
@@ -27,17 +36,20 @@ export async function filterMessage(client: MilterClient, input: MessageInput): 
   };
   const mail = await client.mail(input.from, [], m.mail);
   if (mail.action !== 'continue') return early(mail);
-  const rejected: string[] = [];
-  let refusal: MilterVerdict = { action: 'reject' };
+  const rejected: RecipientRefusal[] = [];
   for (const [index, rcpt] of input.recipients.entries()) {
     const v = await client.rcpt(rcpt, [], m.rcpt?.[index]);
-    if (v.action === 'reject' || v.action === 'tempfail') {
-      rejected.push(rcpt);
-      refusal = v;
-    } else if (v.action !== 'continue') return { ...(await early(v)), ...(rejected.length > 0 ? { rejected } : {}) };
+    // The message is in already, so a recipient cannot be refused alone any more without losing it
+    // silently after our 250 (RFC 5321 §6.1). A temporary refusal (a greylisting milter) defers the
+    // whole message: the client retries every recipient later, and none is delivered twice.
+    if (v.action === 'tempfail') return early(v);
+    if (v.action === 'reject') rejected.push({ rcpt, verdict: v });
+    else if (v.action !== 'continue') return { ...(await early(v)), ...(rejected.length > 0 ? { rejected } : {}) };
   }
-  // No recipient left: the message ends with the last refusal, its reply code and text kept.
-  if (rejected.length === input.recipients.length) return { ...(await early(refusal)), rejected };
+  // No recipient left: the message ends with the first refusal, its reply code and text kept.
+  if (rejected.length === input.recipients.length && rejected[0]) {
+    return { ...(await early(rejected[0].verdict)), rejected };
+  }
   const extra = rejected.length > 0 ? { rejected } : {};
   const steps: (() => Promise<MilterVerdict>)[] = [() => client.data(m.data)];
   const { fields, body } = splitMessage(input.content);

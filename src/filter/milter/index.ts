@@ -12,7 +12,7 @@ export type {
 export { MilterClient, parseReplyCode, parseSocketSpec } from './client.ts';
 export type { MilterStage } from './errors.ts';
 export { MilterProtocolError, MilterTimeoutError, MilterUnavailableError } from './errors.ts';
-export type { MessageInput, MessageOutcome } from './filter-message.ts';
+export type { MessageInput, MessageOutcome, RecipientRefusal } from './filter-message.ts';
 export { filterMessage } from './filter-message.ts';
 export type { RecipientMacros, SessionMacros } from './macros.ts';
 export { recipientMacros, sessionMacros } from './macros.ts';

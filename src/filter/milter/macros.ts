@@ -12,7 +12,10 @@ export interface SessionMacros {
   /** `{daemon_addr}`: our address on the connection (Postfix 3.2+). */
   daemonAddress?: string;
   clientAddress: string;
-  /** The client's verified host name, when there is one; `_` then says `unknown` like Postfix. */
+  /**
+   * The client's forward-confirmed host name, when there is one; without it `_` and `{client_name}`
+   * say `unknown`, as Postfix's do.
+   */
   clientName?: string;
   /** `{tls_version}`, e.g. TLSv1.3, when the session is encrypted. */
   tlsVersion?: string;
@@ -49,7 +52,7 @@ export function sessionMacros(s: SessionMacros): { connect: Macros; helo: Macros
       v: s.version,
       _: `${s.clientName ?? 'unknown'} [${s.clientAddress}]`,
       '{client_addr}': s.clientAddress,
-      '{client_name}': s.clientName,
+      '{client_name}': s.clientName ?? 'unknown',
     },
     helo: { '{tls_version}': s.tlsVersion, '{cipher}': s.cipher },
     mail: {

@@ -80,7 +80,7 @@ export function modifyMessage(message: Buffer, modifications: readonly Modificat
         break;
       }
       case 'replbody':
-        newBody = m.body;
+        newBody = crlfLines(m.body);
         break;
       case 'chgfrom':
       case 'addrcpt':
@@ -91,6 +91,41 @@ export function modifyMessage(message: Buffer, modifications: readonly Modificat
     }
   }
   return { content: Buffer.concat([...fields.map((f) => f.raw), Buffer.from('\r\n'), newBody]), problems };
+}
+
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * A milter's replacement body as a message body must be (RFC 5322 §2.3): CR and LF only together, as
+ * CRLF, so a bare LF or bare CR becomes CRLF; and a last line ends with CRLF too. A milter written for
+ * Unix line ends, or one whose last smfi_replacebody had no line end, would otherwise leave a body that
+ * mail readers and the next hop read apart. A body already in that form is returned as it is.
+ */
+export function crlfLines(body: Buffer): Buffer {
+  if (body.length === 0) return body;
+  const parts: Buffer[] = [];
+  let start = 0;
+  let at = 0;
+  let cr = body.indexOf(0x0d);
+  let lf = body.indexOf(0x0a);
+  while (cr >= 0 || lf >= 0) {
+    const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+    if (end === cr && lf === cr + 1) {
+      at = cr + 2; // CRLF already
+    } else {
+      parts.push(body.subarray(start, end), CRLF);
+      at = end + 1;
+      start = at;
+    }
+    if (cr >= 0 && cr < at) cr = body.indexOf(0x0d, at);
+    if (lf >= 0 && lf < at) lf = body.indexOf(0x0a, at);
+  }
+  const last = body[body.length - 1];
+  const ended = last === 0x0a || last === 0x0d;
+  if (parts.length === 0 && ended) return body;
+  parts.push(body.subarray(start));
+  if (!ended) parts.push(CRLF);
+  return Buffer.concat(parts);
 }
 
 /** Header fields as RFC 5322 §2.2 has them (continuation lines start with WSP) and the body after the blank line. */

@@ -123,38 +123,60 @@ export function uint32(n: number): Buffer {
   return b;
 }
 
-/** Splits a reply's data at NULs; a missing final NUL is tolerated. */
-export function splitCStrings(data: Buffer): string[] {
+/**
+ * Splits a reply's data at NULs; a missing final NUL is tolerated. `latin1` keeps one char per octet:
+ * header names and values go back into the message as the octets the milter sent (as Postfix and
+ * Sendmail copy them), 8-bit ones of any charset included; UTF-8 would turn those into U+FFFD.
+ */
+export function splitCStrings(data: Buffer, encoding: 'utf8' | 'latin1' = 'utf8'): string[] {
   const parts: string[] = [];
   let start = 0;
   for (let i = 0; i < data.length; i++) {
     if (data[i] === 0) {
-      parts.push(data.subarray(start, i).toString('utf8'));
+      parts.push(data.subarray(start, i).toString(encoding));
       start = i + 1;
     }
   }
-  if (start < data.length) parts.push(data.subarray(start).toString('utf8'));
+  if (start < data.length) parts.push(data.subarray(start).toString(encoding));
   return parts;
 }
 
 /** Incremental reader of framed packets from a byte stream. */
 export class PacketReader {
-  #buffer: Buffer = Buffer.alloc(0);
+  /** Chunks of an unfinished packet, joined once it is complete: a 1 MiB packet read 64 KiB at a time is copied once. */
+  #pending: Buffer[] = [];
+  #pendingLength = 0;
+  /** The length the first pending packet needs (its 4-byte prefix included), once the prefix is in. */
+  #needed = 0;
 
   push(chunk: Buffer): Packet[] {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    this.#pending.push(chunk);
+    this.#pendingLength += chunk.length;
     const packets: Packet[] = [];
     for (;;) {
-      if (this.#buffer.length < 4) break;
-      const length = this.#buffer.readUInt32BE(0);
-      if (length < 1 || length > MAX_PACKET) throw new Error(`milter packet length ${length}`);
-      if (this.#buffer.length < 4 + length) break;
+      if (this.#needed === 0) {
+        if (this.#pendingLength < 4) break;
+        const length = this.#head(4).readUInt32BE(0);
+        if (length < 1 || length > MAX_PACKET) throw new Error(`milter packet length ${length}`);
+        this.#needed = 4 + length;
+      }
+      if (this.#pendingLength < this.#needed) break;
+      const whole = this.#head(this.#needed);
       packets.push({
-        code: String.fromCharCode(this.#buffer[4] as number),
-        data: Buffer.from(this.#buffer.subarray(5, 4 + length)),
+        code: String.fromCharCode(whole[4] as number),
+        data: Buffer.from(whole.subarray(5, this.#needed)),
       });
-      this.#buffer = this.#buffer.subarray(4 + length);
+      const rest = whole.subarray(this.#needed);
+      this.#pendingLength -= this.#needed;
+      this.#pending = rest.length > 0 ? [rest, ...this.#pending.slice(1)] : this.#pending.slice(1);
+      this.#needed = 0;
     }
     return packets;
+  }
+
+  /** The first `n` pending octets, as the first pending chunk (joined when they span several). */
+  #head(n: number): Buffer {
+    if (this.#pending[0]!.length < n) this.#pending = [Buffer.concat(this.#pending)];
+    return this.#pending[0]!;
   }
 }

@@ -59,7 +59,7 @@ test('negotiation and every stage in order, with macros before their command', a
     milter.received.filter((p) => p.code === 'D')[0]?.data.toString(),
     // Postfix's default connect macros (j {daemon_name} {daemon_addr} v _), then the client's address.
     'Cj\0mx.example.com\0{daemon_name}\0mx.example.com\0{daemon_addr}\x00198.51.100.25\0' +
-      'v\0Postern 1.2.3\0_\0unknown [192.0.2.1]\0{client_addr}\x00192.0.2.1\0',
+      'v\0Postern 1.2.3\0_\0unknown [192.0.2.1]\0{client_addr}\x00192.0.2.1\0{client_name}\0unknown\0',
   );
   assert.equal(milter.received.find((p) => p.code === 'M')?.data.toString(), '<a@example.com>\0');
   // Without SMFIP_HDR_LEADSPC the value loses its leading space; folding goes as LF (as Sendmail sends it).
@@ -177,7 +177,7 @@ test('a rejected recipient is refused alone; the message goes on', async () => {
   const client = await MilterClient.open({ socket: milter.spec });
   const outcome = await filterMessage(client, { ...input, recipients: ['bad@example.com', 'b@example.com'] });
   assert.deepEqual(outcome.verdict, { action: 'continue' });
-  assert.deepEqual(outcome.rejected, ['bad@example.com']);
+  assert.deepEqual(outcome.rejected, [{ rcpt: 'bad@example.com', verdict: { action: 'reject' } }]);
   await client.quit();
   await milter.close();
 });
@@ -313,17 +313,41 @@ test('after the milter hung up, the next step fails at once with its own stage',
   client.destroy();
 });
 
-test('every recipient refused: the message ends with the last refusal and its reply', async () => {
-  const milter = await fakeMilter(0, (p) => (p.code === 'R' ? ['y', z('550 5.1.1 No such user')] : ['c']));
-  const client = await MilterClient.open({ socket: milter.spec });
-  const outcome = await filterMessage(client, input);
-  assert.deepEqual(outcome.verdict, {
-    action: 'reject',
-    reply: { code: 550, enhanced: '5.1.1', lines: ['No such user'] },
+test('every recipient refused: the message ends with the first refusal and its reply', async () => {
+  const milter = await fakeMilter(0, (p) => {
+    if (p.code !== 'R') return ['c'];
+    return p.data.toString().startsWith('<b@') ? ['y', z('550 5.1.1 No such user')] : ['y', z('553 5.1.3 Bad address')];
   });
-  assert.deepEqual(outcome.rejected, ['b@example.com']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, { ...input, recipients: ['b@example.com', 'c@example.com'] });
+  const first = { code: 550, enhanced: '5.1.1', lines: ['No such user'] };
+  assert.deepEqual(outcome.verdict, { action: 'reject', reply: first });
+  assert.deepEqual(outcome.rejected, [
+    { rcpt: 'b@example.com', verdict: { action: 'reject', reply: first } },
+    {
+      rcpt: 'c@example.com',
+      verdict: { action: 'reject', reply: { code: 553, enhanced: '5.1.3', lines: ['Bad address'] } },
+    },
+  ]);
   await client.quit();
-  assert.equal(codes(milter), 'OMRAQ');
+  assert.equal(codes(milter), 'OMRRAQ');
+  await milter.close();
+});
+
+test('a recipient refused for now (4xx) at RCPT defers the whole message: no later step is sent', async () => {
+  // A greylisting milter tempfails one recipient; the message is in, so refusing that one alone would
+  // lose it after our 250 (RFC 5321 §6.1): the whole message is deferred, the client retries them all.
+  const milter = await fakeMilter(0, (p) =>
+    p.code === 'R' && p.data.toString().startsWith('<c@') ? ['y', z('451 4.7.1 Greylisted')] : ['c'],
+  );
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, { ...input, recipients: ['b@example.com', 'c@example.com'] });
+  assert.deepEqual(outcome.verdict, {
+    action: 'tempfail',
+    reply: { code: 451, enhanced: '4.7.1', lines: ['Greylisted'] },
+  });
+  await client.quit();
+  assert.equal(codes(milter), 'OMRRAQ');
   await milter.close();
 });
 
@@ -367,4 +391,108 @@ test('SMFIR_REPLYCODE text with U+2028 or U+2029 keeps its code and enhanced cod
     enhanced: '4.7.1',
     lines: ['try\u2029later'],
   });
+});
+
+test('a replacement body of 8 MiB in 65535-octet SMFIR_REPLBODY packets comes whole, octet for octet', async () => {
+  const size = 8 * 1024 * 1024;
+  const replacement = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) replacement[i] = 0x20 + (i % 95);
+  const packets: Answer[] = [];
+  for (let at = 0; at < size; at += 65535) packets.push(['b', replacement.subarray(at, at + 65535)]);
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [...packets, ['c']] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec, timeouts: { messageMs: 60_000 } });
+  const outcome = await filterMessage(client, input);
+  const bodies = outcome.modifications.filter((m) => m.type === 'replbody');
+  assert.equal(bodies.length, 1, 'one replacement made of all the packets');
+  assert.ok(bodies[0]?.type === 'replbody' && bodies[0].body.equals(replacement), 'the same octets');
+  await client.quit();
+  await milter.close();
+});
+
+test('a replacement body over maxBodySize (the message size limit) fails the milter: unavailable', async () => {
+  const chunk = Buffer.alloc(65535, 0x41);
+  // 17 packets: 1,114,095 octets, over a 1 MiB limit.
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [...Array(17).fill(['b', chunk]), ['c']] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec, maxBodySize: 1024 * 1024 });
+  await assert.rejects(filterMessage(client, input), (err) => {
+    assert.ok(err instanceof MilterUnavailableError);
+    assert.equal(err.stage, 'eom');
+    assert.match(err.message, /replacement body over 1048576 octets/);
+    return true;
+  });
+  client.destroy();
+  await milter.close();
+});
+
+test("a milter's header names and values keep their octets: 8-bit ones of any charset are not turned into U+FFFD", async () => {
+  const cp1251 = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]); // "Привет" in windows-1251, not UTF-8
+  const field = (index: number) =>
+    Buffer.concat([u32(index), Buffer.from('Subject\0[SPAM] '), cp1251, Buffer.from([0])]);
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [['m', field(1)], ['c']] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, input);
+  const changed = applyModifications(MESSAGE, outcome.modifications);
+  assert.ok(changed.includes(Buffer.concat([Buffer.from('Subject: [SPAM] '), cp1251, Buffer.from('\r\n')])));
+  await client.quit();
+  await milter.close();
+});
+
+test('without SMFIP_HDR_LEADSPC exactly one leading space goes, never a tab or a second space (milter8.c)', async () => {
+  const milter = await fakeMilter(0, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  const content = Buffer.from('X-Three:   three\r\nX-Tab:\ttab\r\nX-One: one\r\nX-None:none\r\n\r\nbody\r\n');
+  await filterMessage(client, { ...input, content });
+  await client.quit();
+  const sent = milter.received.filter((p) => p.code === 'L').map((p) => p.data.toString());
+  assert.deepEqual(sent, ['X-Three\0  three\0', 'X-Tab\0\ttab\0', 'X-One\0one\0', 'X-None\0none\0']);
+  await milter.close();
+});
+
+test('with SMFIP_HDR_LEADSPC the value goes as it is, its leading space included', async () => {
+  const milter = await fakeMilter(protocol.hdrLeadspc, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  await filterMessage(client, { ...input, content: Buffer.from('X-One: one\r\nX-Tab:\ttab\r\n\r\nbody\r\n') });
+  await client.quit();
+  const sent = milter.received.filter((p) => p.code === 'L').map((p) => p.data.toString());
+  assert.deepEqual(sent, ['X-One\0 one\0', 'X-Tab\0\ttab\0']);
+  await milter.close();
+});
+
+const replyCodes: [text: string, want: ReturnType<typeof parseReplyCode>][] = [
+  // An enhanced code of another class than the reply's says two things: malformed (Postfix milter8.c).
+  ['450 5.7.1 Blocked for good?', undefined],
+  ['550 4.7.1 Try later?', undefined],
+  ['550 2.0.0 All fine?', undefined],
+  ['550-5.7.1 one\r\n551 5.7.1 two', undefined], // another code on a later line
+  ['250 2.0.0 ok', undefined], // not a refusal
+  // Without an enhanced code: x.7.1 of the reply's class, as Postfix and Sendmail give a milter's refusal.
+  ['554 Rejected', { code: 554, enhanced: '5.7.1', lines: ['Rejected'] }],
+  ['421 Later', { code: 421, enhanced: '4.7.1', lines: ['Later'] }],
+  // %% is % (Sendmail reads the text as a format); a lone % is dropped, as Postfix does.
+  ['550 5.7.1 100%% spam', { code: 550, enhanced: '5.7.1', lines: ['100% spam'] }],
+  ['550 5.7.1 100% spam', { code: 550, enhanced: '5.7.1', lines: ['100 spam'] }],
+  ['451 4.7.1 Greylisted', { code: 451, enhanced: '4.7.1', lines: ['Greylisted'] }],
+];
+for (const [text, want] of replyCodes) {
+  test(`SMFIR_REPLYCODE ${JSON.stringify(text)}: ${want ? `${want.code} ${want.enhanced}` : 'malformed'}`, () =>
+    assert.deepEqual(parseReplyCode(text), want));
+}
+
+test('SMFIR_REPLYCODE keeps at most 32 lines (smfi_setmlreply) of at most 512 octets each', () => {
+  const lines = Array.from({ length: 20_000 }, (_, i) => `550-5.7.1 line ${i} ${'x'.repeat(1000)}`);
+  const parsed = parseReplyCode(`${lines.join('\r\n')}\r\n550 5.7.1 end`);
+  assert.equal(parsed?.lines.length, 32);
+  assert.ok(parsed?.lines.every((l) => l.length <= 512));
+});
+
+test('a malformed SMFIR_REPLYCODE makes the milter unavailable (its default action), as Postfix treats it', async () => {
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? ['y', z('550 4.7.1 Try later?')] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec });
+  await assert.rejects(
+    filterMessage(client, input),
+    (err) =>
+      err instanceof MilterUnavailableError && err.stage === 'eom' && /malformed SMFIR_REPLYCODE/.test(err.message),
+  );
+  client.destroy();
+  await milter.close();
 });

@@ -79,11 +79,12 @@ test('no changes: the message comes back byte for byte', () => {
 });
 
 test('modifyMessage: folding kept, a trailing line break dropped, 998 octets a line allowed, UTF-8 kept', () => {
+  // Values hold one char per octet, as the client reads them from the milter: here UTF-8 octets.
   const { content, problems } = modifyMessage(MESSAGE, [
     { type: 'addheader', name: 'X-Folded', value: ' one\r\n\ttwo' },
     { type: 'addheader', name: 'X-Trailing', value: ' v\r\n' },
     { type: 'addheader', name: 'X-Long', value: ` ${'x'.repeat(998 - 'X-Long: '.length)}` },
-    { type: 'addheader', name: 'X-Utf8', value: ' Привет' },
+    { type: 'addheader', name: 'X-Utf8', value: ` ${Buffer.from('Привет').toString('latin1')}` },
   ]);
   assert.deepEqual(problems, []);
   assert.equal(
@@ -106,3 +107,45 @@ test('modifyMessage: one octet past 998 is refused; a line without WSP is folded
     'A: 1|X: first| second line|B: 2|\tTo: evil@example.net| second|x: last',
   );
 });
+
+test('modifyMessage: header octets are written as they came, 8-bit ones of any charset; 998 counts octets', () => {
+  const cp1251 = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]); // "Привет" in windows-1251
+  const octets = (b: Buffer) => b.toString('latin1');
+  const { content, problems } = modifyMessage(MESSAGE, [
+    { type: 'chgheader', index: 1, name: 'B', value: ` [SPAM] ${octets(cp1251)}` },
+    // 2-octet UTF-8 chars: X-Wide's line is 997 octets, X-Wider's 999 though only 504 chars.
+    { type: 'addheader', name: 'X-Wide', value: ` ${octets(Buffer.from('я'.repeat(494)))}x` },
+    { type: 'addheader', name: 'X-Wider', value: ` ${octets(Buffer.from('я'.repeat(495)))}` },
+    { type: 'addheader', name: 'X-Char', value: ' \u0416' }, // a char, not an octet: never guessed at
+  ]);
+  assert.deepEqual(problems, [
+    { type: 'addheader', name: 'X-Wider', action: 'refused', reason: 'a line of 999 octets (998 at most)' },
+    {
+      type: 'addheader',
+      name: 'X-Char',
+      action: 'refused',
+      reason: 'non-ASCII character U+0416 in the value, not one octet',
+    },
+  ]);
+  const stored = content.subarray(0, content.indexOf('\r\n\r\n') + 2);
+  assert.ok(
+    stored.includes(Buffer.concat([Buffer.from('B: [SPAM] '), cp1251, Buffer.from('\r\n')])),
+    stored.toString('latin1'),
+  );
+  assert.ok(stored.includes(Buffer.from(`X-Wide: ${'я'.repeat(494)}x\r\n`)));
+});
+
+const bodies: [name: string, body: string, stored: string][] = [
+  ['bare LF line ends become CRLF', 'one\ntwo\n', 'one\r\ntwo\r\n'],
+  ['a bare CR becomes CRLF', 'one\rtwo\r\n', 'one\r\ntwo\r\n'],
+  ['a last line without a line end gets CRLF', 'one\r\nlast', 'one\r\nlast\r\n'],
+  ['all three at once', 'new line 1\nnew line 2\rstill 2\nlast', 'new line 1\r\nnew line 2\r\nstill 2\r\nlast\r\n'],
+  ['empty lines kept', '\n\r\n\r', '\r\n\r\n\r\n'],
+  ['an empty body stays empty', '', ''],
+];
+for (const [name, replacement, stored] of bodies) {
+  test(`replbody (RFC 5322 §2.3): ${name}`, () => {
+    const out = applyModifications(MESSAGE, [{ type: 'replbody', body: Buffer.from(replacement) }]);
+    assert.equal(out.toString().slice(out.indexOf('\r\n\r\n') + 4), stored);
+  });
+}
