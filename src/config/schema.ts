@@ -485,7 +485,9 @@ export const configSchema = z
           .default(25 * 1024 * 1024),
         /**
          * Message content all sessions may hold in memory at once (src/smtp/content-budget.ts); past
-         * it, 452 4.3.1. Unset: a sixteenth of the machine's memory, at most 512 MiB, at least maxMessageSize.
+         * it, 452 4.3.1. One client (limits.exceptions aside) may hold a quarter of it, or one message of
+         * maxMessageSize if that is more. Unset: a sixteenth of the machine's memory, at most 512 MiB, at
+         * least maxMessageSize.
          */
         maxContentInMemory: z.number().int().min(1024).optional(),
         /** RFC 5321 §4.5.3.1.8 requires at least 100. */
@@ -503,7 +505,8 @@ export const configSchema = z
         tlsHandshakeTimeoutMs: duration.default(30_000),
         /**
          * Postfix's stress mode: from 80 % of maxConnections on a listener (until below 60 %), idle, data
-         * and TLS handshake timeouts drop to this. 0 turns it off.
+         * and TLS handshake timeouts drop to this, and bound a whole command line, or 1 KiB of content,
+         * not the silence between two reads (Postfix's smtpd_per_record_deadline). 0 turns it off.
          */
         stressTimeoutMs: z.number().int().min(0).max(MAX_TIMER_MS).default(10_000),
         /** Bare CR or LF (the SMTP-smuggling class, CVE-2023-51764): reject the message, or normalize. */

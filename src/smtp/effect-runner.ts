@@ -44,6 +44,8 @@ export interface RunnerHost {
 
 export class EffectRunner {
   readonly #host: RunnerHost;
+  /** Clients that closed their sending side (TCP half-close): answered, then closed (clientEnded()). */
+  readonly #ended = new WeakSet<Connection>();
 
   constructor(host: RunnerHost) {
     this.#host = host;
@@ -93,8 +95,30 @@ export class EffectRunner {
     } else begin(outcome);
   }
 
+  /**
+   * The client closed its sending side, after its QUIT or without one (a FIN; the listener allows half-open
+   * connections). All it sent has been read: what is still being worked on (a message being stored) is
+   * answered, then our side closes (RFC 5321 §3.8: the server does not close before it has answered).
+   * Nothing more can come, so a session with nothing pending is closed at once: a half-open
+   * connection holds no slot past its last reply.
+   */
+  clientEnded(conn: Connection): void {
+    this.#ended.add(conn);
+    if (conn.greeted && !conn.busy && !conn.closing) this.#endOurSide(conn);
+  }
+
+  #endOurSide(conn: Connection): void {
+    const { socket } = conn;
+    conn.closing = true;
+    this.#host.replyBatch.flush(socket);
+    if (!socket.destroyed) socket.end();
+    socket.setTimeout(CLOSE_LINGER_MS); // a client that does not read its replies is cut after the linger
+  }
+
   apply(conn: Connection, effects: Effect[]): void {
     const { options } = this.#host;
+    // Effects: a record of the client's was read in full, or we answered; its next record starts now.
+    const spoke = effects.length > 0;
     // Replies accumulate while checks answer synchronously, so a pipelined group (RFC 2920) gets
     // its replies in one write instead of one write (and one syscall) per command.
     let text = '';
@@ -169,13 +193,13 @@ export class EffectRunner {
         conn.busy = false;
         if (conn.socket.destroyed) return;
         conn.socket.resume();
-        this.#finish(conn, text, close, task);
+        this.#finish(conn, text, close, task, spoke);
         // A STARTTLS pipelined behind the error (RFC 2920): its 220 is out now, so is the handshake.
         if (starttls && !close) this.#host.startTls(conn);
       }, sleepMs);
       return;
     }
-    this.#finish(conn, text, close, task);
+    this.#finish(conn, text, close, task, spoke);
     if (starttls && !close) this.#host.startTls(conn);
   }
 
@@ -192,7 +216,7 @@ export class EffectRunner {
   }
 
   /** Writes a batch of replies, then closes, waits for a pending effect, or re-arms the timer. */
-  #finish(conn: Connection, text: string, close: boolean, task: Promise<Outcome> | undefined): void {
+  #finish(conn: Connection, text: string, close: boolean, task: Promise<Outcome> | undefined, spoke: boolean): void {
     const { replyBatch, storeOutage } = this.#host;
     const { socket } = conn;
     if (close) {
@@ -225,11 +249,18 @@ export class EffectRunner {
         });
       return;
     }
+    // A client that closed its side: everything it sent is answered now (a STARTTLS waits for its handshake).
+    if (this.#ended.has(conn) && conn.session.phaseName !== 'waiting') {
+      this.#endOurSide(conn);
+      return;
+    }
     if (this.#host.draining() && conn.session.idle) {
       this.apply(conn, conn.session.shutdown());
       return;
     }
-    const timeout = this.#host.stress.timeoutFor(conn.session.phaseName);
+    const { stress } = this.#host;
+    if (spoke) stress.recordStarts(conn);
+    const timeout = stress.timeoutOf(conn);
     if (timeout !== conn.timeoutMs) {
       conn.timeoutMs = timeout; // re-arming costs; socket activity refreshes the running timer
       socket.setTimeout(timeout);

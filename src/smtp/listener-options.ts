@@ -72,8 +72,9 @@ export interface ListenerOptions {
   clientOf?: (address: string) => string | undefined;
   /**
    * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
-   * this, so clients that hold connections without sending (or a slow trickle) make room for others.
-   * Absent or 0: off.
+   * this, and each bounds a whole record (smtpd_per_record_deadline): a command line, or 1 KiB of content,
+   * must arrive within it. So clients that hold connections without sending, or trickle a byte at a time,
+   * make room for others (stress.ts). Absent or 0: off.
    */
   stressTimeoutMs?: number;
   /**

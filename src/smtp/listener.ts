@@ -11,6 +11,7 @@ import { socketAddress } from '../dns/ip.ts';
 import { ClientLogBudget } from '../log/client-budget.ts';
 import { OutageLog } from '../log/outage.ts';
 import { CLOSE_LINGER_MS, Connection, nextSessionId } from './connection.ts';
+import type { ContentBudget } from './content-budget.ts';
 import { EffectRunner } from './effect-runner.ts';
 import type { Peer } from './envelope.ts';
 import { ImplicitTlsHandshakes, tlsReason } from './implicit-tls.ts';
@@ -41,7 +42,7 @@ export class SmtpListener {
   private readonly clientLog: ClientLogBudget;
   /** The budget is the listener's own (no shared one was given): it closes it. */
   private readonly ownClientLog: boolean;
-  private readonly replyBatch = new ReplyBatch();
+  private readonly replyBatch = new ReplyBatch((socket) => this.repliesWritten(socket));
   private readonly runner: EffectRunner;
   private readonly handshakes: ImplicitTlsHandshakes;
 
@@ -116,7 +117,8 @@ export class SmtpListener {
   async close(graceMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const c of this.connections) if (!c.busy) this.runner.apply(c, c.session.shutdown());
+    // A closing connection (its final reply written, or its client's half-close answered) says no more.
+    for (const c of this.connections) if (!c.busy && !c.closing) this.runner.apply(c, c.session.shutdown());
     // The monotonic clock: NTP stepping the wall clock during a shutdown must not stretch or cut the grace.
     const deadline = performance.now() + graceMs;
     while (this.connections.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -127,7 +129,7 @@ export class SmtpListener {
     // Grace is over: a session still between commands hears why before it is cut (RFC 5321 §3.8).
     const hostname = this.options.session.hostname;
     for (const c of this.connections) {
-      if (!c.busy) this.runner.apply(c, c.session.abort(replies.shuttingDown(hostname)));
+      if (!c.busy && !c.closing) this.runner.apply(c, c.session.abort(replies.shuttingDown(hostname)));
     }
     await new Promise((r) => setTimeout(r, 50));
     for (const c of this.connections) c.socket.destroy();
@@ -155,8 +157,8 @@ export class SmtpListener {
       socket.once('close', () => clearTimeout(linger));
       return;
     }
-    const session = new SmtpSession({ ...sessionOptions, sessionId });
     const remoteAddress = socketAddress(socket.remoteAddress ?? '');
+    const session = new SmtpSession({ ...sessionOptions, sessionId, ...this.clientBudget(remoteAddress) });
     const peer: Peer = {
       sessionId,
       remoteAddress,
@@ -166,12 +168,17 @@ export class SmtpListener {
       ...(sessionOptions.submission ? { submission: true } : {}),
     };
     const conn = new Connection(socket, session, peer, logger);
+    // A session's client may close its sending side (TCP half-close) after its last command and still
+    // read the replies to what it sent (RFC 5321 §3.8); the runner closes ours once they are written
+    // (clientEnded()). Before a session (a TLS handshake, a refusal) a FIN still closes at once.
+    socket.allowHalfOpen = true;
     this.connections.add(conn);
     this.checkStress();
     if (logger.isLevelEnabled('debug')) conn.log.debug({ port: peer.remotePort }, 'connected');
     if (socket instanceof tls.TLSSocket) this.secured(conn, socket);
     this.attach(conn, socket);
     socket.on('close', () => {
+      // A real close or a reset (a FIN alone is 'end', attach()): a message not yet stored is not stored.
       conn.peer.gone = true;
       // A message a handler still works on (authentication, milters, the store) is still in memory:
       // its share is given back when the handler ends (EffectRunner). A client that sends a message and
@@ -199,8 +206,14 @@ export class SmtpListener {
         if (conn.early.length === 1) socket.pause(); // a pregreet is noted; what it says waits
         return;
       }
-      this.runner.apply(conn, session.receive(chunk));
+      const effects = session.receive(chunk);
+      this.stress.read(conn, chunk.length);
+      this.runner.apply(conn, effects);
       this.runner.backpressure(conn);
+    });
+    // The client closed its sending side: what it sent is answered, then ours closes (effect-runner.ts).
+    socket.on('end', () => {
+      if (conn.socket === socket) this.runner.clientEnded(conn);
     });
     // Replies written: reading may go on (backpressure()); a session waiting on us or sleeping decides later.
     socket.on('drain', () => {
@@ -220,6 +233,25 @@ export class SmtpListener {
     socket.on('error', (err) => {
       if (this.options.logger.isLevelEnabled('debug')) conn.log.debug({ err: err.message }, 'socket error');
     });
+  }
+
+  /**
+   * The content budget as this client's sessions see it: one client (as `clientOf` counts them, an
+   * IPv6 network as one) may hold only a share of it, so that a few of its connections holding
+   * content do not make every other sender's MAIL get 452 (content-budget.ts). A client no limit
+   * applies to (`limits.exceptions`) counts against the whole budget only.
+   */
+  private clientBudget(remoteAddress: string): { contentBudget?: ContentBudget } {
+    const { contentBudget, maxMessageSize } = this.options.session;
+    if (!contentBudget) return {};
+    const client = this.options.clientOf ? this.options.clientOf(remoteAddress) : remoteAddress;
+    return { contentBudget: contentBudget.forClient(client, maxMessageSize) };
+  }
+
+  /** A paused socket's replies are written: reading may go on, as on 'drain', which a write the kernel takes whole never emits. */
+  private repliesWritten(socket: net.Socket): void {
+    const conn = this.connectionOf(socket);
+    if (conn?.greeted && !conn.busy) this.runner.backpressure(conn);
   }
 
   /** TLS is up: note protocol and cipher for the Received header (RFC 8314 §4.3) and harden it. */
@@ -246,6 +278,7 @@ export class SmtpListener {
     }
     conn.busy = true;
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
+    secure.allowHalfOpen = false; // a FIN during the handshake closes, as before a session
     conn.socket = secure;
     const timer = setTimeout(() => {
       if (this.clientLog.allows(conn.peer.remoteAddress)) conn.log.info({ phase: 'tls-handshake' }, 'timeout');
@@ -266,6 +299,7 @@ export class SmtpListener {
       // Past the handshake, a socket error (a client that resets instead of closing) is the session's
       // (attach() hears it), not a failed handshake.
       secure.off('error', handshakeFailed);
+      secure.allowHalfOpen = true;
       conn.busy = false;
       this.secured(conn, secure);
       this.runner.apply(conn, conn.session.tlsStarted());

@@ -102,9 +102,13 @@ function parseRcpt(args: string): Command {
   return { verb: 'RCPT', path: parsed.path!, params };
 }
 
-/** RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]. A bad one loses the byte count, so it is fatal. */
+/**
+ * RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]. A bad one loses the byte count, so it is fatal.
+ * Trailing spaces are allowed, as after QUIT, DATA or a MAIL's parameters: fatal, they cost a client
+ * that adds them its connection.
+ */
 function parseBdat(args: string): Command {
-  const m = /^(\d{1,15})( LAST)?$/i.exec(args);
+  const m = /^(\d{1,15})( LAST)? *$/i.exec(args);
   if (!m) return invalid(replies.syntax('Syntax: BDAT chunk-size [LAST]'), true);
   return { verb: 'BDAT', size: Number(m[1]), last: m[2] !== undefined };
 }

@@ -85,8 +85,6 @@ export const replies = {
   authLineTooLong: () => reply(500, '5.5.6', 'Authentication Exchange line is too long'),
   bareLineEndingInCommand: () =>
     reply(500, '5.5.2', 'Bare CR or LF in command; lines must end with CRLF (RFC 5321 section 2.3.8)'),
-  textLineTooLong: () =>
-    reply(500, '5.5.2', 'Message has a line longer than 1000 octets (RFC 5321 section 4.5.3.1.6); message refused'),
   syntax: (what: string) => reply(501, '5.5.4', what),
   authBadBase64: () => reply(501, '5.5.2', 'Cannot decode the response: not base64 (RFC 4954 section 4)'),
   authAborted: () => reply(501, '5.0.0', 'Authentication aborted'),
@@ -135,6 +133,13 @@ export const replies = {
   /** RFC 1870 §6.1, RFC 3463 4.3.1: the server holds as much mail in memory as it may; the client retries. */
   contentMemoryFull: () =>
     reply(452, '4.3.1', 'Insufficient system resources: too much mail in transit, try again later'),
+  /**
+   * RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF. Refused at the end of the
+   * content, so with a code DATA may end with (§4.3.2: 554) and RFC 3463 X.6.0, a media error; a 500
+   * there says the command was not understood.
+   */
+  textLineTooLong: () =>
+    reply(554, '5.6.0', 'Message has a line longer than 1000 octets (RFC 5321 section 4.5.3.1.6); message refused'),
   utf8NotDeclared: () =>
     reply(553, '5.6.7', 'Non-ASCII address requires the SMTPUTF8 parameter on MAIL (RFC 6531 section 3.4)'),
   bareLineEndingInData: () =>

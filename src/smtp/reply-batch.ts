@@ -12,7 +12,16 @@ import type net from 'node:net';
 
 export class ReplyBatch {
   readonly #unsent = new Map<net.Socket, string>();
+  readonly #written: ((socket: net.Socket) => void) | undefined;
   #scheduled = false;
+
+  /**
+   * `written`: told of a socket that is paused (backpressure) once its batch is written. Its reader may
+   * have stopped for the replies waiting here; a kernel that takes them all emits no 'drain' to resume it.
+   */
+  constructor(written?: (socket: net.Socket) => void) {
+    this.#written = written;
+  }
 
   /** Queues text for the socket; it is written when the turn's input has been handled. */
   send(socket: net.Socket, text: string): void {
@@ -41,6 +50,10 @@ export class ReplyBatch {
     this.#scheduled = false;
     const batch = [...this.#unsent]; // a write's handlers may queue more: those go in the next turn
     this.#unsent.clear();
-    for (const [socket, text] of batch) if (!socket.destroyed) socket.write(text);
+    for (const [socket, text] of batch) {
+      if (socket.destroyed) continue;
+      socket.write(text);
+      if (socket.isPaused()) this.#written?.(socket);
+    }
   }
 }

@@ -174,7 +174,7 @@ test("Received names the client's forward-confirmed DNS name, and only its addre
   assert.match(timedOut ?? '', /^Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n/m);
 });
 
-test('a client that hangs up before its message is stored: nothing is stored (it never heard 250)', async (t) => {
+test('a client that resets the connection before its message is stored: nothing is stored (it never heard 250)', async (t) => {
   // The PTR lookup for Received times out (2 s from MAIL FROM): the message waits for it after the final dot.
   const server = await serverWith(t, { log: { level: 'info' } }, { timeout: ['127.0.0.1'] }, 2000);
   const client = await session(server.port);
@@ -184,7 +184,9 @@ test('a client that hangs up before its message is stored: nothing is stored (it
   assert.equal((await client.command('DATA')).code, 354);
   client.send('From: <a@example.net>\r\nSubject: gone\r\n\r\nx\r\n.\r\n');
   await sleep(50);
-  await client.close();
+  // A reset: a FIN alone may be a half-close, whose client still reads the 250 (test/smtp/conversation.test.ts).
+  client.socket.resetAndDestroy();
+  await client.closed();
   await sleep(2500);
   assert.deepEqual(await aliceMailbox(server, 'INBOX'), [], 'the client sends it again: storing it would make two');
   assert.ok(server.logs().some((line) => line.msg === 'client gone before the message was stored: not stored'));

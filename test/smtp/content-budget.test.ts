@@ -171,3 +171,67 @@ test('a client that hangs up after its final dot: the share stays counted until 
   finish();
   await waitFor(() => budget.held === 0);
 });
+
+/** A connection from `localAddress` (another loopback address is another client); `reply()` reads the next reply. */
+async function connectFrom(port: number, localAddress: string) {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  socket.setEncoding('latin1');
+  let text = '';
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const reply = async (): Promise<string> => {
+    for (let i = 0; i < 1000; i++) {
+      const end = /^\d{3} [^\r]*\r\n/m.exec(text);
+      if (end) {
+        const line = end[0].slice(0, 9);
+        text = text.slice(end.index + end[0].length);
+        return line;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`no reply: ${JSON.stringify(text)}`);
+  };
+  const command = (line: string) => {
+    socket.write(`${line}\r\n`);
+    return reply();
+  };
+  assert.equal(await reply(), '220 mx.ex');
+  return { socket, reply, command };
+}
+
+test('one client holding content on four connections cannot take the budget from another client', async (t) => {
+  const server = await startTestServer({ smtp: { maxMessageSize: 100_000, maxContentInMemory: 400_000 } });
+  t.after(() => server.stop());
+  const budget = server.contentBudget;
+  const holders = await Promise.all(Array.from({ length: 4 }, () => connectFrom(server.port, '127.0.0.1')));
+  t.after(() => {
+    for (const h of holders) h.socket.destroy();
+  });
+  // Each sends most of a message of the largest size, and would then trickle its end forever.
+  for (const h of holders) {
+    assert.match(await h.command('EHLO holder.example'), /^250 /);
+    assert.equal(await h.command('MAIL FROM:<a@example.net>'), '250 2.1.0');
+    assert.equal(await h.command('RCPT TO:<alice@example.com>'), '250 2.1.5');
+    assert.equal(await h.command('DATA'), '354 End d');
+    h.socket.write(body(90_000));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  // A quarter of the budget, or one message of the largest size: 100,000 octets for the first client.
+  assert.ok(budget.held <= 100_000, `the first client holds ${budget.held} of ${budget.limit} octets`);
+
+  const other = await connectFrom(server.port, '127.0.0.2');
+  t.after(() => other.socket.destroy());
+  assert.match(await other.command('EHLO other.example'), /^250 /);
+  assert.equal(await other.command('MAIL FROM:<b@example.org> SIZE=90000'), '250 2.1.0', 'room for another client');
+  assert.equal(await other.command('RCPT TO:<bob@example.com>'), '250 2.1.5');
+  assert.equal(await other.command('DATA'), '354 End d');
+  other.socket.write(`Subject: other\r\n\r\n${body(90_000)}.\r\n`);
+  assert.equal(await other.reply(), '250 2.0.0');
+  assert.equal((await server.inbox('bob@example.com')).length, 1);
+
+  // The first client's own transactions past its share get 452 4.3.1, once each is read to its end.
+  for (const h of holders) h.socket.write('.\r\n');
+  const ends = (await Promise.all(holders.map((h) => h.reply()))).sort();
+  assert.deepEqual(ends, ['250 2.0.0', '452 4.3.1', '452 4.3.1', '452 4.3.1']);
+});

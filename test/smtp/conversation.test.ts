@@ -197,6 +197,31 @@ test('idle timeout frees the connection slot even when the client never closes i
   assert.equal((await next.read()).code, 220, 'the slot was freed');
 });
 
+test('a client that half-closes (FIN) after its last command is answered; the message is stored once', async (t) => {
+  const s = await server(t);
+  // RFC 5321 §3.8: what the client sent is answered before the server closes. A 250 never heard would
+  // have the client send the message again; a message dropped for it would be lost until then.
+  for (const [last, expected] of [
+    ['.\r\nQUIT\r\n', ['250 2.0.0', '221 2.0.0']],
+    ['.\r\n', ['250 2.0.0']],
+  ] as const) {
+    const c = await client(t, s.port, { allowHalfOpen: true });
+    assert.deepEqual(await converse(c, ['EHLO client.example.net']), ['250']);
+    c.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+    assert.deepEqual((await c.readN(3)).map(codeOf), ['250 2.1.0', '250 2.1.5', '354']);
+    c.socket.end(`Subject: half-close\r\n\r\nhello\r\n${last}`, 'latin1'); // FIN; the client still reads
+    assert.deepEqual((await c.readUntilClosed(3000)).map(codeOf), expected, JSON.stringify(last));
+  }
+  assert.equal((await s.inbox('alice@example.com')).length, 2, 'each message stored, once');
+  // Nothing pending: a half-open connection is closed at once, not held until the idle timeout.
+  const idle = await client(t, s.port, { allowHalfOpen: true });
+  assert.deepEqual(await converse(idle, ['EHLO client.example.net']), ['250']);
+  const ended = Date.now();
+  idle.socket.end();
+  assert.deepEqual(await idle.readUntilClosed(3000), []);
+  assert.ok(Date.now() - ended < 1000, 'closed at once');
+});
+
 test('maxMessageSize: SIZE over it 552, content over it 552, and the session goes on', async (t) => {
   const s = await server(t, { smtp: { maxMessageSize: 2048 } });
   const c = await client(t, s.port);

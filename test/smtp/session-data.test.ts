@@ -22,10 +22,11 @@ const dataCases: DataCase[] = [
   ['a dot inside a line stays', 'a.b\r\n x.\r\n.\r\n', ['354', '250 2.0.0'], 'a.b\r\n x.\r\n'],
   ['8-bit and NUL content is kept', 'caf\u00e9 \0\r\n.\r\n', ['354', '250 2.0.0'], 'caf\u00e9 \0\r\n'],
   ['a line of 998 octets + CRLF', `${long(998)}\r\n.\r\n`, ['354', '250 2.0.0'], `${long(998)}\r\n`],
-  ['a line of 999 octets: 500 after the end (§4.5.3.1.6)', `${long(999)}\r\nmore\r\n.\r\n`, ['354', '500 5.5.2'], null],
+  // §4.5.3.1.6; refused at the end of the data, so with a code DATA may end with (§4.3.2: 554), not 500.
+  ['a line of 999 octets: 554 after the end (§4.5.3.1.6)', `${long(999)}\r\nmore\r\n.\r\n`, ['354', '554 5.6.0'], null],
   // §4.5.3.1.6: the leading dot doubled for transparency is not counted.
   ['a stuffed line of 998 octets + its dot', `.${'.'}${long(997)}\r\n.\r\n`, ['354', '250 2.0.0'], `.${long(997)}\r\n`],
-  ['a stuffed line of 999 octets: 500', `..${long(998)}\r\n.\r\n`, ['354', '500 5.5.2'], null],
+  ['a stuffed line of 999 octets: 554', `..${long(998)}\r\n.\r\n`, ['354', '554 5.6.0'], null],
   ['bare LF: 550 after the real end', 'a\nb\r\n.\r\n', ['354', '550 5.6.11'], null],
   ['bare CR: 550 after the real end', 'a\rb\r\n.\r\n', ['354', '550 5.6.11'], null],
 ];
@@ -138,6 +139,13 @@ const bdatCases: BdatCase[] = [
   ['a CRLF split across two chunks', 'BDAT 1\r\n\rBDAT 1 LAST\r\n\n', ['250 2.0.0', '250 2.0.0'], ['\r\n']],
   ['BDAT LAST with content', 'BDAT 9 LAST\r\nhi\r\n.\r\n\r\n', ['250 2.0.0'], ['hi\r\n.\r\n\r\n']],
   ['BDAT 0 LAST alone: an empty message', 'BDAT 0 LAST\r\n', ['250 2.0.0'], ['']],
+  // Trailing spaces, taken as after QUIT or MAIL's parameters: not a 501 that costs the connection.
+  [
+    'trailing spaces after LAST or the size',
+    'BDAT 4 \r\nab\r\nBDAT 4 LAST  \r\ncd\r\n',
+    ['250 2.0.0', '250 2.0.0'],
+    ['ab\r\ncd\r\n'],
+  ],
   ['two chunks', 'BDAT 4\r\nab\r\nBDAT 4 LAST\r\ncd\r\n', ['250 2.0.0', '250 2.0.0'], ['ab\r\ncd\r\n']],
   ['DATA after BDAT: 503 (RFC 3030 §2)', 'BDAT 4\r\nab\r\nDATA\r\n', ['250 2.0.0', '503 5.5.1'], []],
   ['RCPT after BDAT: 503', 'BDAT 4\r\nab\r\nRCPT TO:<bob@example.com>\r\n', ['250 2.0.0', '503 5.5.1'], []],
@@ -157,7 +165,7 @@ const bdatCases: BdatCase[] = [
     ['552 5.3.4', '503 5.5.1'],
     [],
   ],
-  ['a text line over 1000 octets: 500', `BDAT 1001 LAST\r\n${long(999)}\r\n`, ['500 5.5.2'], []],
+  ['a text line over 1000 octets: 554', `BDAT 1001 LAST\r\n${long(999)}\r\n`, ['554 5.6.0'], []],
 ];
 
 for (const [name, wire, want, stored] of bdatCases) {
