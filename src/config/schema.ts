@@ -3,7 +3,7 @@
  * `postern serve` runs with no file at all. The keys hostname, domains, dataDir, dns.servers and
  * listen.smtp are a contract that tools and tests rely on.
  */
-import { isIP, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { filterSchema } from './filter-schema.ts';
@@ -175,8 +175,18 @@ export function serverAddressProblem(value: string): string | undefined {
   if (ipv4Mapped(value) !== undefined) {
     return 'an IPv4-mapped address: write the IPv4 address itself (it is published as an A record)';
   }
+  // RFC 6890: the unspecified address names no host, and a multicast group is no mail server.
+  if (NO_HOST.check(value, isIP(value) === 6 ? 'ipv6' : 'ipv4')) {
+    return 'the unspecified address or a multicast group names no host: give the address mail reaches this server at';
+  }
   return undefined;
 }
+
+const NO_HOST = new BlockList();
+NO_HOST.addAddress('0.0.0.0');
+NO_HOST.addAddress('::', 'ipv6');
+NO_HOST.addSubnet('224.0.0.0', 4);
+NO_HOST.addSubnet('ff00::', 8, 'ipv6');
 
 /** A restriction: Postfix's string form ("warn_if_reject reject_rbl_client zen.example.org") or an object. */
 const ruleEntry = z.union([z.string().min(1), z.object({ rule: z.string().min(1) }).catchall(z.unknown())]);

@@ -2,7 +2,28 @@
  * Settings that are valid one by one but together do less than an admin would think: `serve` logs
  * them at start and `postern check` lists them.
  */
+import { BlockList, isIPv6 } from 'node:net';
 import type { Config } from './schema.ts';
+
+/** RFC 6890 ranges no other host on the Internet reaches: loopback, link-local, private, shared (CGNAT). */
+const NOT_GLOBAL = new BlockList();
+for (const [network, prefix] of [
+  ['127.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['169.254.0.0', 16],
+  ['100.64.0.0', 10],
+] as const) {
+  NOT_GLOBAL.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::1', 128],
+  ['fe80::', 10],
+  ['fc00::', 7],
+] as const) {
+  NOT_GLOBAL.addSubnet(network, prefix, 'ipv6');
+}
 
 export function settingWarnings(config: Config): string[] {
   const warnings: string[] = [];
@@ -21,6 +42,16 @@ export function settingWarnings(config: Config): string[] {
   if (v6.length > 0 && !listensOnIpv6(config.listen.smtp)) {
     warnings.push(
       `serverAddresses has IPv6 (${v6.join(', ')}), published as AAAA, but listen.smtp ${config.listen.smtp} takes IPv4 only: mail sent over IPv6 finds nothing listening; listen on "[::]:25" (IPv4 too) or remove the IPv6 address`,
+    );
+  }
+  // Published as A/AAAA (dns records, quickstart), an address the Internet cannot reach leads nowhere:
+  // the usual slip behind NAT is the address `ip addr` shows.
+  const unreachable = config.serverAddresses.filter((address) =>
+    NOT_GLOBAL.check(address, isIPv6(address) ? 'ipv6' : 'ipv4'),
+  );
+  if (unreachable.length > 0) {
+    warnings.push(
+      `serverAddresses holds ${unreachable.join(', ')}, not reachable from the Internet (loopback, link-local or private, RFC 6890): published as A/AAAA records, other servers' mail finds nothing there; list the public addresses (behind NAT, the router's)`,
     );
   }
   // RFC 5321 §4.5.3.1.8: a server MUST accept at least 100 recipients; below, a legitimate message to a

@@ -141,6 +141,8 @@ test('a password no SASL client could log in with is refused before it is stored
       'postern: the password read from standard input is not valid UTF-8\n',
     ],
     ['😀😀😀😀\n', 'postern: the password is too short: use at least 8 characters\n'], // 8 UTF-16 units, 4 characters
+    // Five soft hyphens and "abc": SASLprep (RFC 4013 §2.2) drops them, and "abc" logged in.
+    [`${'\u00ad'.repeat(5)}abc\n`, 'postern: the password is too short: use at least 8 characters\n'],
   ];
   // 255 octets is fine, and eight characters of any script.
   assert.equal((await add('max@example.com', `${'ж'.repeat(127)}x\n`)).code, 0);

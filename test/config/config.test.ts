@@ -72,6 +72,10 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
   [{ auth: { failureWindowMinutes: 10 ** 9 } }, /auth\.failureWindowMinutes: 1000000000 is invalid: at most 525600/],
   [{ greylisting: { expireDays: 200000000000 } }, /greylisting\.expireDays: 200000000000 is invalid: at most 3650/],
   [{ domains: ['not a domain'] }, /domains\.0: "not a domain" is invalid: expected a domain name/],
+  // RFC 6890: published as A/AAAA, these name no host.
+  [{ serverAddresses: ['0.0.0.0'] }, /serverAddresses\.0: "0\.0\.0\.0" is invalid: the unspecified address/],
+  [{ serverAddresses: ['::'] }, /serverAddresses\.0: "::" is invalid: the unspecified address/],
+  [{ serverAddresses: ['224.0.0.1'] }, /serverAddresses\.0: "224\.0\.0\.1" is invalid: .*multicast/],
   // RFC 5321 §4.1.3, §5.1: EHLO and MX name the host; an address-shaped name is neither (RFC 1123 §2.1).
   [{ hostname: '203.0.113.25' }, /hostname: "203\.0\.113\.25" is invalid: must be a host name, not an IP address/],
   [{ hostname: 'mail.123' }, /hostname: "mail\.123" is invalid: must be a host name, not an IP address/],
@@ -462,4 +466,19 @@ test('a maxRecipients below RFC 5321 §4.5.3.1.8 minimum of 100 is valid, and wa
   assert.deepEqual(settingWarnings(parseConfig({ smtp: { maxRecipients: 20 } }, 'test')), [
     'smtp.maxRecipients is 20, below the 100 recipients RFC 5321 §4.5.3.1.8 says a server must take: senders get 452 for the rest and retry them',
   ]);
+});
+
+test('serverAddresses the Internet cannot reach are a warning (RFC 6890): the NAT slip of pasting `ip addr`', () => {
+  assert.deepEqual(settingWarnings(parseConfig({ serverAddresses: ['203.0.113.25'] }, 'test')), []);
+  const [warning, ...more] = settingWarnings(
+    parseConfig(
+      { serverAddresses: ['203.0.113.25', '10.0.0.5', 'fe80::1', '127.0.0.1'], listen: { smtp: '[::]:25' } },
+      'test',
+    ),
+  );
+  assert.deepEqual(more, []);
+  assert.match(
+    warning ?? '',
+    /^serverAddresses holds 10\.0\.0\.5, fe80::1, 127\.0\.0\.1, not reachable from the Internet/,
+  );
 });

@@ -5,6 +5,7 @@
  */
 import { normalizeAddress } from '../../accounts/address.ts';
 import { hashPassword } from '../../accounts/password.ts';
+import { preparePassword } from '../../accounts/password-prep.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
 import type { Config } from '../../config/schema.ts';
 import { AccountExistsError } from '../../store/store.ts';
@@ -203,8 +204,12 @@ function checkPassword(password: string): void {
     const code = `U+${control.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
     throw new CliError(`the password holds a control character (${code}), which SASL logins cannot carry`);
   }
-  // Characters as a person counts them, not UTF-16 units: four emoji are four characters.
-  if ([...password].length < 8) throw new CliError('the password is too short: use at least 8 characters');
+  // Characters as a person counts them, not UTF-16 units: four emoji are four characters. Counted as
+  // logins see the password too, after SASLprep (RFC 4013 §2.2 drops a soft hyphen, say): invisible
+  // characters pasted with it must not make "abc" pass.
+  if ([...password].length < 8 || [...preparePassword(password)].length < 8) {
+    throw new CliError('the password is too short: use at least 8 characters');
+  }
   const octets = Buffer.byteLength(password);
   if (octets > MAX_PASSWORD_OCTETS) {
     throw new CliError(
