@@ -236,6 +236,16 @@ test('serve on a data directory that is a file says so, as check does (it said "
   assert.match(served.stderr, /dataDir: .*data is not a directory/);
 });
 
+test('check warns when the data directory has less room than 1.5 × maxMessageSize (serve would answer every MAIL 452)', async (t) => {
+  const { file } = dir(t, { smtp: { maxMessageSize: 10 ** 15 } }, { store: true });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stdout);
+  assert.match(
+    result.stdout,
+    /^warning: dataDir: its file system has \d+ MB free, less than 1\.5 × smtp\.maxMessageSize \(1500000000 MB\)/m,
+  );
+});
+
 test('check: a store that cannot be read is one error among the others, and --json still reports', async (t) => {
   const { root, file } = dir(t);
   fs.mkdirSync(path.join(root, 'data'), { mode: 0o700 });

@@ -178,6 +178,19 @@ export async function checkConfig(config: Config, file: string | undefined, now 
         `dataDir: ${inside('tls')} is not a directory; serve keeps its TLS keys and certificates there`,
       );
     }
+    // Postfix's queue_minfree, as serve applies it at MAIL FROM (server/free-space.ts): with less room
+    // than 1.5 × the largest message, every MAIL gets 452, though the config itself is fine.
+    if (config.store.engine === 'sqlite') {
+      const { bavail, bsize } = fs.statfsSync(dir);
+      const free = bavail * bsize;
+      const needed = 1.5 * config.smtp.maxMessageSize;
+      if (free < needed) {
+        const mb = (octets: number) => `${Math.floor(octets / 1_000_000)} MB`;
+        report.warnings.push(
+          `dataDir: its file system has ${mb(free)} free, less than 1.5 × smtp.maxMessageSize (${mb(needed)}): serve answers every MAIL FROM with 452 until there is more room; free space or lower maxMessageSize`,
+        );
+      }
+    }
     const ownership = ownershipFindings(config, 'check');
     report.errors.push(...ownership.errors);
     report.warnings.push(...ownership.warnings);
