@@ -203,7 +203,16 @@ export const configSchema = z
       .default([])
       .transform((domains) => [...new Set(domains)]),
     dataDir: z.string().min(1).default('./data'),
-    store: storeSchema.default({ engine: 'sqlite' }),
+    // engine defaults to sqlite inside the section too, as the README says: `store: {}` is SQLite.
+    store: z
+      .preprocess(
+        (value) =>
+          value !== null && typeof value === 'object' && !Array.isArray(value) && !('engine' in value)
+            ? { engine: 'sqlite', ...value }
+            : value,
+        storeSchema,
+      )
+      .default({ engine: 'sqlite' }),
     /** Clients that may relay without authenticating (Postfix mynetworks): empty, none may. */
     mynetworks: z
       .array(

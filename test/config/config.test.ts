@@ -482,3 +482,11 @@ test('serverAddresses the Internet cannot reach are a warning (RFC 6890): the NA
     /^serverAddresses holds 10\.0\.0\.5, fe80::1, 127\.0\.0\.1, not reachable from the Internet/,
   );
 });
+
+test('store.engine defaults to sqlite inside the section too, as the README says', () => {
+  assert.deepEqual(parseConfig({ store: {} }, 'test').store, { engine: 'sqlite' });
+  assert.throws(
+    () => parseConfig({ store: { url: 'postgres://x@db.example/p' } }, 'test'),
+    /store\.url applies to store\.engine: postgres only/,
+  );
+});
