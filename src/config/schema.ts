@@ -8,29 +8,33 @@ import os from 'node:os';
 import { z } from 'zod';
 import { filterSchema } from './filter-schema.ts';
 
-const hostPort = z
-  .string()
-  // abort: a value that is not host:port at all gets one message, not also "port must be 0-65535".
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, {
-    message: 'expected host:port, e.g. 127.0.0.1:2525 or [::1]:2525',
-    abort: true,
-  })
-  // RFC 3986 §3.2.2: brackets hold an IPv6 literal; "[:::]" or "[1.2.3.4]" would reach the resolver as a name.
-  .refine((v) => !v.startsWith('[') || isIPv6(v.slice(1, v.indexOf(']'))), {
-    message: 'the part in brackets must be an IPv6 address, e.g. [::1]:2525 or [::]:25',
-    abort: true,
-  })
-  // The host is an address or a name serve can resolve at start; "*" (nginx's "every address") and
-  // IPv4 shorthand ("127.1", which the clash check would take for another socket) are neither.
-  .refine((v) => v.startsWith('[') || isListenHost(v.slice(0, v.lastIndexOf(':'))), {
-    message:
-      'the host must be an IP address or a host name: 0.0.0.0 or [::] for every address, 127.0.0.1 or [::1] for this machine only',
-    abort: true,
-  })
-  .refine((v) => {
-    const port = Number(v.slice(v.lastIndexOf(':') + 1));
-    return port >= 0 && port <= 65535;
-  }, 'port must be 0-65535');
+/** `host:port`; the example in the messages is the key's own (a listener's, or a DNS server's). */
+const hostPortLike = (example: string) =>
+  z
+    .string()
+    // abort: a value that is not host:port at all gets one message, not also "port must be 0-65535".
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, {
+      message: `expected host:port, e.g. ${example}`,
+      abort: true,
+    })
+    // RFC 3986 §3.2.2: brackets hold an IPv6 literal; "[:::]" or "[1.2.3.4]" would reach the resolver as a name.
+    .refine((v) => !v.startsWith('[') || isIPv6(v.slice(1, v.indexOf(']'))), {
+      message: 'the part in brackets must be an IPv6 address, e.g. [::1]:2525 or [::]:25',
+      abort: true,
+    })
+    // The host is an address or a name serve can resolve at start; "*" (nginx's "every address") and
+    // IPv4 shorthand ("127.1", which the clash check would take for another socket) are neither.
+    .refine((v) => v.startsWith('[') || isListenHost(v.slice(0, v.lastIndexOf(':'))), {
+      message:
+        'the host must be an IP address or a host name: 0.0.0.0 or [::] for every address, 127.0.0.1 or [::1] for this machine only',
+      abort: true,
+    })
+    .refine((v) => {
+      const port = Number(v.slice(v.lastIndexOf(':') + 1));
+      return port >= 0 && port <= 65535;
+    }, 'port must be 0-65535');
+
+const hostPort = hostPortLike('127.0.0.1:2525 or [::1]:2525');
 
 /** A listen host (not bracketed): a dotted-quad IPv4 address, or a host name (RFC 1123 §2.1). */
 function isListenHost(host: string): boolean {
@@ -119,7 +123,7 @@ export function ipv4Mapped(address: string): string | undefined {
 }
 
 /** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */
-const ipPort = hostPort.refine((value) => {
+const ipPort = hostPortLike('127.0.0.1:53 or [::1]:53').refine((value) => {
   const host = value.slice(0, value.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
   return isIP(host) !== 0;
 }, 'expected an IP address and port, e.g. 127.0.0.1:53 or [::1]:53');

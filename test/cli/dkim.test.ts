@@ -166,7 +166,7 @@ test('dkim errors name the problem: exit 1 for what is wrong, 2 for how it was a
       1,
       /example\.net is not one of this server's domains \(example\.com, example\.org\)/,
     ],
-    [['keygen', '--domain', 'example.com', '--selector', 'bad_one'], 1, /"bad_one" is not a valid DKIM selector/],
+    [['keygen', '--domain', 'example.com', '--selector', 'bad_one'], 2, /"bad_one" is not a valid DKIM selector/],
     [
       ['keygen', '--domain', 'example.com', '--selector', 'TAKEN'],
       1,

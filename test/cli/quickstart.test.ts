@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -224,4 +225,14 @@ test('quickstart with an IPv6 address listens on [::] (IPv4 too), so the AAAA it
     warned.stdout,
     /warning: serverAddresses has IPv6 \(2001:db8::25\), published as AAAA, but listen\.smtp 0\.0\.0\.0:25 takes IPv4 only/,
   );
+});
+
+test('quickstart with a host name that makes no config: a usage error (exit 2) naming it once', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-quickstart-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const result = await postern(['quickstart', 'example.com', '--hostname', 'mx', '--dir', path.join(root, 'q')]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^postern: quickstart: invalid configuration\n {2}- hostname: "mx" is invalid/);
+  assert.doesNotMatch(result.stderr, /quickstart: quickstart/);
+  assert.equal(fs.existsSync(path.join(root, 'q')), false, 'nothing written');
 });

@@ -71,6 +71,8 @@ export async function dkimCommand(args: string[]): Promise<number> {
         throw new Error(`dkim: subcommand "${sub}" is listed but not handled`);
     }
   } catch (err) {
+    // A selector that is no selector is a bad option value, as a bad --algo or --bits: exit 2.
+    if (err instanceof DkimKeyError && err.code === 'bad-selector') throw usageError(`dkim ${sub}: ${err.message}`);
     if (err instanceof DkimKeyError) throw new CliError(err.message);
     throw err;
   }

@@ -125,7 +125,9 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   try {
     config = parseConfig(parseYaml(text), 'quickstart');
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(`quickstart: ${err.message}`);
+    // What was given on the command line does not make a config (`--hostname mx`): a usage error,
+    // whose message already starts "quickstart: invalid configuration".
+    if (err instanceof ConfigError) throw usageError(err.message);
     throw err;
   }
 
