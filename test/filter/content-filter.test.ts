@@ -6,14 +6,9 @@ import { parseConfig } from '../../src/config/load.ts';
 import { ContentFilter } from '../../src/filter/content-filter.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
+import { testPeer } from '../support/peer.ts';
 
-const PEER: Peer = {
-  sessionId: 's1',
-  remoteAddress: '192.0.2.7',
-  remotePort: 40000,
-  localAddress: '127.0.0.1',
-  localPort: 25,
-};
+const PEER: Peer = testPeer();
 
 function envelope(from: string): Envelope {
   const [local, domain] = from.split('@') as [string, string];

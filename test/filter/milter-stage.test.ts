@@ -7,14 +7,9 @@ import { parseConfig } from '../../src/config/load.ts';
 import { runMilter } from '../../src/filter/milter-stage.ts';
 import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
 import { type Answer, fakeMilter } from '../support/fake-milter.ts';
+import { testPeer } from '../support/peer.ts';
 
-const PEER: Peer = {
-  sessionId: 's1',
-  remoteAddress: '192.0.2.7',
-  remotePort: 40000,
-  localAddress: '127.0.0.1',
-  localPort: 25,
-};
+const PEER: Peer = testPeer();
 const ENVELOPE = {
   id: 'Q1',
   greeting: 'EHLO',

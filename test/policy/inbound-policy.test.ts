@@ -12,6 +12,7 @@ import { type AccountLookup, InboundPolicy, type PolicyOutcome } from '../../src
 import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
 import { type Path, parseMailbox } from '../../src/smtp/path.ts';
 import { NullStore } from '../../src/store/null-store.ts';
+import { testPeer } from '../support/peer.ts';
 
 const accounts = new Map([
   ['alice@example.com', 1],
@@ -42,13 +43,7 @@ function policy(overrides: Partial<ConfigInput> = {}, lookup: AccountLookup = sy
   });
 }
 
-const peer: Peer = {
-  sessionId: 's1',
-  remoteAddress: '192.0.2.99',
-  remotePort: 40000,
-  localAddress: '127.0.0.1',
-  localPort: 25,
-};
+const peer: Peer = testPeer('192.0.2.99');
 
 const envelope: Envelope = {
   id: 's1-1',
