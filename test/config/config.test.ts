@@ -48,7 +48,10 @@ test('a hostname with digits is a host name as long as its last label is not all
 const invalid: [raw: unknown, mustSay: RegExp][] = [
   [{ listen: { smtp: 'nonsense' } }, /listen\.smtp: "nonsense" is invalid: expected host:port/],
   [{ listen: { smtp: '127.0.0.1:99999' } }, /listen\.smtp: .*port must be 0-65535/],
-  [{ dns: { servers: ['127.0.0.1'] } }, /dns\.servers\.0: "127\.0\.0\.1" is invalid: expected host:port, e\.g\. 127\.0\.0\.1:53/],
+  [
+    { dns: { servers: ['127.0.0.1'] } },
+    /dns\.servers\.0: "127\.0\.0\.1" is invalid: expected host:port, e\.g\. 127\.0\.0\.1:53/,
+  ],
   // RFC 3986 §3.2.2: brackets hold an IPv6 literal; these reached getaddrinfo as names and serve died.
   [
     { listen: { smtp: '[:::]:25' } },
