@@ -9,13 +9,20 @@
 import { domainToASCII } from 'node:url';
 
 const NON_ASCII = /[^\x00-\x7f]/;
-/** What a U-label may hold: letters and marks of any script, digits, "-", and "_" (RFC 2181 §11). */
-const U_LABEL = /^[\p{L}\p{M}\p{N}_-]+$/u;
+/**
+ * What a U-label may hold: letters, marks and digits of any script, "-", "_" (RFC 2181 §11), the
+ * characters IDNA2008 allows by context (RFC 5892 Appendix A: ZWNJ, ZWJ, the middle dots of Catalan
+ * and katakana, Greek and Hebrew punctuation) and symbols (emoji domains, which UTS #46 still maps).
+ * Never a character a URL reading stops at or decodes ("/", "?", "#", "\\", "%"): those are ASCII.
+ */
+const U_LABEL = /^(?:[\p{L}\p{M}\p{N}\p{S}_\u00b7\u0375\u05f3\u05f4\u30fb-]|\u200c|\u200d)+$/u;
 const A_LABEL = /^[a-z0-9_-]+$/;
+/** UTS #46 §2.3: the ideographic and fullwidth full stops separate labels as "." does. */
+const OTHER_DOTS = /[\u3002\uff0e\uff61]/g;
 
 export function asciiName(name: string): string | undefined {
   if (!NON_ASCII.test(name)) return name;
-  const labels = name.split('.');
+  const labels = name.replace(OTHER_DOTS, '.').split('.');
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i] as string;
     if (!NON_ASCII.test(label)) continue;

@@ -191,7 +191,13 @@ export class EffectRunner {
       conn.socket.pause();
       setTimeout(() => {
         conn.busy = false;
-        if (conn.socket.destroyed) return;
+        if (conn.socket.destroyed) {
+          // The close came while we slept ('close' left the release to us, busy as we were): the content
+          // the session held goes back to the budget now, or once the pending task has settled.
+          if (task) this.#finish(conn, '', false, task, spoke);
+          else conn.session.released();
+          return;
+        }
         conn.socket.resume();
         this.#finish(conn, text, close, task, spoke);
         // A STARTTLS pipelined behind the error (RFC 2920): its 220 is out now, so is the handshake.

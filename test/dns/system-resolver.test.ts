@@ -242,4 +242,11 @@ test('the cache holds an answer under the name that was asked, never another: no
   // Label by label: a U-label converts, the ASCII labels stay as written.
   assert.equal(askableName('_dmarc.bücher.example'), '_dmarc.xn--bcher-kva.example');
   assert.equal(askableName('sel._domainkey.пример.рф.'), 'sel._domainkey.xn--e1afmkfd.xn--p1ai.');
+  // Characters IDNA2008 allows by context (RFC 5892 Appendix A), UTS #46's other full stops, symbols.
+  assert.equal(askableName('paral·lel.cat'), 'xn--parallel-koa.cat');
+  assert.equal(askableName('ケーキ・ショップ.jp'), 'xn--nckht2czf2d7fg.jp');
+  assert.equal(askableName('می\u200cخواهم.ir'), 'xn--mgbn2ecje63gr19l.ir');
+  assert.equal(askableName('例え。jp'), 'xn--r8jz45g.jp');
+  assert.equal(askableName('i❤.ws'), 'xn--i-7iq.ws');
+  assert.equal(askableName('ü$.example'), undefined, 'an ASCII symbol in a U-label makes no A-label');
 });

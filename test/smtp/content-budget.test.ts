@@ -235,3 +235,31 @@ test('one client holding content on four connections cannot take the budget from
   const ends = (await Promise.all(holders.map((h) => h.reply()))).sort();
   assert.deepEqual(ends, ['250 2.0.0', '452 4.3.1', '452 4.3.1', '452 4.3.1']);
 });
+
+test('a client reset during the error sleep gives its content share back', async (t) => {
+  const server = await startTestServer({
+    smtp: {
+      maxMessageSize: 100_000,
+      maxContentInMemory: 400_000,
+      softErrorLimit: 1,
+      errorSleepMs: 300,
+      maxErrors: 100,
+    },
+  });
+  t.after(() => server.stop());
+  const budget = server.contentBudget;
+  const c = await connectFrom(server.port, '127.0.0.1');
+  assert.match(await c.command('EHLO c.example'), /^250 /);
+  assert.equal(await c.command('MAIL FROM:<a@example.net>'), '250 2.1.0');
+  assert.equal(await c.command('RCPT TO:<alice@example.com>'), '250 2.1.5');
+  const chunk = body(5000);
+  c.socket.write(`BDAT ${chunk.length}\r\n${chunk}`);
+  assert.equal(await c.reply(), '250 2.0.0');
+  assert.equal(budget.held, 5000);
+  // Errors past softErrorLimit: the session sleeps before answering, and the client resets meanwhile.
+  c.socket.write('BOGUS1\r\nBOGUS2\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  c.socket.resetAndDestroy();
+  for (let i = 0; i < 200 && budget.held > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(budget.held, 0, 'was 5000 for good (the share of that client too)');
+});
