@@ -215,12 +215,16 @@ function walk(
   let reading: Reading;
   let bodyStart = header.bodyStart;
   if (header.firstNonField === undefined) {
-    // Past HEADER_LIMITS the entity is read as one text part, as past the nesting and part limits.
     if (header.excess) {
-      leaves.push(rawTextLeaf(message, start, end));
-      return;
+      // Past HEADER_LIMITS the field list is not built (that was the cost), but padding must hide no
+      // attachment either: the Content-* fields and the empty line are found in one pass, and the
+      // values read coarsely when long (parseHeaderValue).
+      const scanned = scanContentFields(message, start, end);
+      reading = readingOf(scanned.fields, defaultType);
+      bodyStart = scanned.bodyStart;
+    } else {
+      reading = readingOf(contentFields(message, start, header.fieldsEnd), defaultType);
     }
-    reading = readingOf(contentFields(message, start, header.fieldsEnd), defaultType);
   } else {
     // A line that is neither a field nor a continuation (RFC 5322 §2.2), before the empty line or with
     // none to come: Python's email starts the body there; Thunderbird and postal-mime skip the line
@@ -285,6 +289,51 @@ function contentFields(message: Buffer, start: number, fieldsEnd: number): Conte
     else if (field.name === 'content-transfer-encoding') fields.encoding ??= field.value;
   }
   return fields;
+}
+
+/** The longest Content-* value scanContentFields() keeps: past it the rest is not what names the part. */
+const SCANNED_VALUE_LIMIT = 64 * 1024;
+
+/**
+ * The first Content-Type, Content-Disposition and Content-Transfer-Encoding of a header section too
+ * big for readFields(), and where its body starts (past the empty line; `end` without one): one pass
+ * over the lines, each value cut at SCANNED_VALUE_LIMIT, so the cost is the section's length.
+ */
+function scanContentFields(message: Buffer, start: number, end: number): { fields: ContentFields; bodyStart: number } {
+  const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined };
+  const within = message.subarray(0, end);
+  let current: keyof ContentFields | undefined;
+  let value = '';
+  const close = () => {
+    if (current !== undefined) fields[current] ??= value.trim();
+    current = undefined;
+  };
+  for (let line = start; line < end; ) {
+    const lineEnd = within.indexOf(0x0a, line);
+    const next = lineEnd < 0 ? end : lineEnd + 1;
+    const text = message.toString('latin1', line, Math.min(next, line + SCANNED_VALUE_LIMIT)).replace(/\r?\n$/, '');
+    if (text === '') {
+      close();
+      return { fields, bodyStart: next };
+    }
+    if (text.startsWith(' ') || text.startsWith('\t')) {
+      // RFC 5322 §2.2.3: unfolded into the field it continues, within the limit.
+      if (current !== undefined && value.length < SCANNED_VALUE_LIMIT)
+        value += text.slice(0, SCANNED_VALUE_LIMIT - value.length);
+    } else {
+      close();
+      const match = /^content-(type|disposition|transfer-encoding)[ \t]*:/i.exec(text);
+      const name = match?.[1]?.toLowerCase();
+      const key = name === 'type' ? 'type' : name === 'disposition' ? 'disposition' : name ? 'encoding' : undefined;
+      if (key !== undefined && fields[key] === undefined) {
+        current = key;
+        value = text.slice((match as RegExpExecArray)[0].length);
+      }
+    }
+    line = next;
+  }
+  close();
+  return { fields, bodyStart: end };
 }
 
 function sameFields(a: ContentFields, b: ContentFields): boolean {
