@@ -64,6 +64,8 @@ interface Level {
 interface Table {
   names: Map<string, Entry>;
   levels: Level[];
+  /** Whether a name key refuses (REJECT, DEFER, 4NN/5NN): only then can a name not found decide anything. */
+  namesRefuse: boolean;
 }
 
 interface Line {
@@ -153,7 +155,7 @@ function parseFile(text: string, file: string): Line[] {
 }
 
 function build(kind: Kind, lines: Line[]): Table {
-  const table: Table = { names: new Map(), levels: [] };
+  const table: Table = { names: new Map(), levels: [], namesRefuse: false };
   const levels = new Map<string, Level>();
   for (const { key, value, where } of lines) {
     const action = parseAction(value);
@@ -165,6 +167,7 @@ function build(kind: Kind, lines: Line[]): Table {
     if ('name' in parsed) {
       prior = table.names.get(parsed.name);
       if (prior === undefined) table.names.set(parsed.name, entry);
+      if (action.type === 'reject') table.namesRefuse = true;
     } else {
       const network = parsed.network;
       const id = `${network.version}/${network.prefix}`;
@@ -287,7 +290,10 @@ function lookup(kind: Kind, table: Table, ctx: PolicyContext): Found | Promise<F
       if (table.names.size === 0) return undefined; // no name keys: no DNS
       const byName = (host: ClientName): Found => {
         if (host.name === undefined) {
-          if (!host.temporary) return undefined;
+          // Name keys that only let clients through (OK, DUNNO, WARN) leave an unnamed client where it
+          // was, as Postfix, which matches them against "unknown": deferring every client whose reverse
+          // zone is slow would make an allow-list of partners a delay for everybody else.
+          if (!host.temporary || !table.namesRefuse) return undefined;
           // The name keys cannot be looked up, and the client's name may be found on a retry: a
           // host a REJECT names must not get past it by making its reverse zone time out.
           const text = `Client host rejected: cannot find your hostname (a temporary DNS failure), [${ctx.clientAddress}]; try again later`;

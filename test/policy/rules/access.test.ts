@@ -78,6 +78,19 @@ test('check_client_access with name keys defers when the name is unknown for a D
   assert.equal(await outcome(client, context({ clientAddress: '198.18.0.1', resolver: noPtr })), 'dunno');
 });
 
+test('check_client_access whose name keys only let clients through does not defer on a DNS failure', async () => {
+  // Postfix matches such keys against "unknown" and goes on; deferring here delayed every client with a
+  // slow reverse zone because a partner was listed by name.
+  const allowList = rule('check_client_access', {
+    map: { 'mx.partner.example': 'OK', '.relay.example': 'DUNNO', 'old.example': 'WARN try' },
+  });
+  const timedOut: Resolver = { ...noDns, ptr: async () => ({ ok: false, error: 'temperror', reason: 'ETIMEOUT' }) };
+  assert.equal(await outcome(allowList, context({ clientAddress: '198.18.0.1', resolver: timedOut })), 'dunno');
+  // One refusing name key is enough to defer again.
+  const mixed = rule('check_client_access', { map: { 'mx.partner.example': 'OK', 'bad.example': 'DEFER later' } });
+  assert.match(await outcome(mixed, context({ clientAddress: '198.18.0.1', resolver: timedOut })), /^450 4\.7\.25 /);
+});
+
 test('check_client_access looks the name up once when no rule has, and shares it', async () => {
   const lookups: string[] = [];
   const resolver: Resolver = {
