@@ -528,6 +528,12 @@ export const configSchema = z
         tlsHandshakeTimeoutMs: duration.default(30_000),
         /**
          * Postfix's stress mode: from 80 % of maxConnections on a listener (until below 60 %), idle, data
+        /**
+         * Postfix's smtpd_min_data_rate, in octets a second: a message's content (DATA, or BDAT chunks to
+         * LAST) must arrive within dataTimeoutMs plus its size at this rate, or 421 4.4.2 closes the
+         * connection and the message is dropped. 0 turns it off (dataTimeoutMs then bounds each read only).
+         */
+        minDataRate: z.number().int().min(0).default(500),
          * and TLS handshake timeouts drop to this, and bound a whole command line, or 1 KiB of content,
          * not the silence between two reads (Postfix's smtpd_per_record_deadline). 0 turns it off.
          */

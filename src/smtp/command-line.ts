@@ -12,6 +12,8 @@ export const SIZE_PARAMETER_ALLOWANCE = 26;
 export const AUTH_PARAMETER_ALLOWANCE = 500;
 const LF = 10;
 const CR = 13;
+const SP = 32;
+const HTAB = 9;
 
 export type LineProblem = 'too-long' | 'bare-line-ending' | 'not-utf8';
 
@@ -32,6 +34,22 @@ export function frameCommandLine(input: Buffer, offset: number, allowBareLf: boo
   if ((!hasCr && !allowBareLf) || raw.includes(CR)) return { kind: 'problem', problem: 'bare-line-ending', next };
   if (!isAscii(raw) && !isUtf8(raw)) return { kind: 'problem', problem: 'not-utf8', next };
   return { kind: 'line', text: raw.toString('utf8'), next };
+}
+
+/**
+ * A BDAT command line, however malformed: its first word, after any SP or HTAB, is BDAT in any case,
+ * followed by SP, HTAB, CR, LF or nothing. RFC 3030 §2: the chunk-size octets that follow such a line
+ * are its chunk (§4.2: pipelined right behind it), so a line of this shape that cannot be read for its
+ * size leaves the session unable to tell the chunk from the next command.
+ */
+export const BDAT_LINE = /^[ \t]*BDAT(?:[ \t\r\n]|$)/i;
+
+/** BDAT_LINE on the raw line at `offset` (up to `end`), before it is known to be complete or UTF-8. */
+export function isBdatLine(input: Buffer, offset: number, end = input.length): boolean {
+  let at = offset;
+  while (at < end && (input[at] === SP || input[at] === HTAB)) at++;
+  // Latin-1 keeps one character per octet: a non-ASCII octet can never match "BDAT".
+  return BDAT_LINE.test(input.toString('latin1', at, Math.min(end, at + 5)));
 }
 
 function isAscii(bytes: Buffer): boolean {

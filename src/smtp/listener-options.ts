@@ -59,6 +59,12 @@ export interface ListenerOptions {
   tls?: ListenerTls;
   idleTimeoutMs: number;
   dataTimeoutMs: number;
+  /**
+   * Postfix's smtpd_min_data_rate, in octets a second: a DATA phase, or a BDAT transaction from its
+   * first chunk to LAST, must end by dataTimeoutMs plus its octets read at this rate (stress.ts).
+   * Absent: 500, Postfix's default; 0: no such deadline, only dataTimeoutMs between two reads.
+   */
+  minDataRate?: number;
   /** How long a TLS handshake may take before the connection is dropped; 30 s when absent. */
   tlsHandshakeTimeoutMs?: number;
   /** Shared by the server's listeners, so that a store outage is said once (src/log/outage.ts). */

@@ -210,6 +210,8 @@ export class SmtpListener {
       this.stress.read(conn, chunk.length);
       this.runner.apply(conn, effects);
       this.runner.backpressure(conn);
+      // A client that keeps sending, just too slowly, may never leave the socket idle for its timer.
+      if (this.stress.dataRateMissed(conn)) this.timedOut(conn, true);
     });
     // The client closed its sending side: what it sent is answered, then ours closes (effect-runner.ts).
     socket.on('end', () => {
@@ -222,17 +224,32 @@ export class SmtpListener {
     socket.on('timeout', () => {
       if (conn.socket !== socket) return;
       if (conn.closing) return socket.destroy(); // it did not close after our final reply
-      if (conn.busy) return; // waiting on ourselves is not the client's delay
-      // One line for the timeout and its 421: the phase it happened in, and the reply (not logged again).
-      const reply = replies.timeout(this.options.session.hostname);
-      if (this.clientLog.allows(conn.peer.remoteAddress)) {
-        conn.log.info({ phase: session.phaseName, code: reply.code, enhanced: reply.enhanced }, 'timeout');
-      }
-      this.runner.apply(conn, session.abort(reply, true));
+      this.timedOut(conn, this.stress.dataRateMissed(conn, true));
     });
     socket.on('error', (err) => {
       if (this.options.logger.isLevelEnabled('debug')) conn.log.debug({ err: err.message }, 'socket error');
     });
+  }
+
+  /**
+   * The socket's timer fired, or content came slower than the minimum data rate: 421 4.4.2 (RFC 5321
+   * §4.5.3.2.5 and §4.5.3.2.7 time data blocks and commands; §3.8: a 421 closes), and a message under
+   * way is dropped, never stored.
+   */
+  private timedOut(conn: Connection, slow: boolean): void {
+    if (conn.busy || conn.closing) return; // waiting on ourselves is not the client's delay
+    const { session } = conn;
+    const hostname = this.options.session.hostname;
+    const reply = slow ? replies.dataTooSlow(hostname, this.stress.minDataRate) : replies.timeout(hostname);
+    // One line for the timeout and its 421: the phase it happened in, and the reply (not logged again).
+    if (this.clientLog.allows(conn.peer.remoteAddress)) {
+      const fields = { phase: session.phaseName, code: reply.code, enhanced: reply.enhanced };
+      conn.log.info(
+        slow ? { ...fields, octets: session.contentOctets, minDataRate: this.stress.minDataRate } : fields,
+        'timeout',
+      );
+    }
+    this.runner.apply(conn, session.abort(reply, true));
   }
 
   /**

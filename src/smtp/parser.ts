@@ -3,6 +3,7 @@
  * limits are the session's. The line arrives without its CRLF, already checked for length and
  * bare line endings by the session.
  */
+import { BDAT_LINE } from './command-line.ts';
 import { type Params, type Path, parseParams, parsePath } from './path.ts';
 import { type Reply, replies } from './replies.ts';
 
@@ -57,9 +58,11 @@ export function parseCommand(line: string): Command {
     case 'AUTH':
       return parseAuth(args);
     case '':
+      if (BDAT_LINE.test(line)) return invalidBdat(); // " BDAT 5": its client sends the 5 octets next
       return invalid(replies.emptyCommand());
     default:
       if (NOT_IMPLEMENTED.has(verb)) return { verb: 'NOT_IMPLEMENTED', name: verb };
+      if (BDAT_LINE.test(line)) return invalidBdat(); // "BDAT<HTAB>5": as fatal as any other bad BDAT
       return invalid(replies.unknownCommand());
   }
 }
@@ -109,8 +112,12 @@ function parseRcpt(args: string): Command {
  */
 function parseBdat(args: string): Command {
   const m = /^(\d{1,15})( LAST)? *$/i.exec(args);
-  if (!m) return invalid(replies.syntax('Syntax: BDAT chunk-size [LAST]'), true);
+  if (!m) return invalidBdat();
   return { verb: 'BDAT', size: Number(m[1]), last: m[2] !== undefined };
+}
+
+function invalidBdat(): Command {
+  return invalid(replies.syntax('Syntax: BDAT chunk-size [LAST]'), true);
 }
 
 /** RFC 4954 §4: "AUTH" SP sasl-mech [SP initial-response], the response base64 or "=" for empty. */

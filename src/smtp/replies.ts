@@ -67,6 +67,13 @@ export const replies = {
   shuttingDown: (host: string) => reply(421, '4.3.2', `${host} service shutting down, try again later`),
   tooManyConnections: (host: string) => reply(421, '4.3.2', `${host} too many connections, try again later`),
   timeout: (host: string) => reply(421, '4.4.2', `${host} timeout exceeded, closing connection`),
+  /** The data timeout's 421 (RFC 5321 §4.5.3.2.5, §3.8), saying which deadline the content missed. */
+  dataTooSlow: (host: string, rate: number) =>
+    reply(
+      421,
+      '4.4.2',
+      `${host} timeout exceeded: message data slower than ${rate} octets a second, closing connection`,
+    ),
   tooManyErrors: (host: string) => reply(421, '4.7.0', `${host} too many errors, closing connection`),
   outOfStep: (host: string) => reply(421, '4.5.0', `${host} lost track of the BDAT chunk's length, closing connection`),
   tooManyCommands: (host: string) => reply(421, '4.7.0', `${host} too many commands without a transaction`),

@@ -10,6 +10,7 @@
 import {
   AUTH_PARAMETER_ALLOWANCE,
   frameCommandLine,
+  isBdatLine,
   type LineProblem,
   MAX_COMMAND_LINE,
   SIZE_PARAMETER_ALLOWANCE,
@@ -90,6 +91,13 @@ export class SmtpSession {
   private user: string | undefined;
   private mechanisms: readonly string[];
   private transactions = 0;
+  /**
+   * Octets read in the DATA phase, BDAT transaction (every chunk to LAST) or refused chunk under way;
+   * undefined outside one. The host's minimum data rate is measured on it (stress.ts).
+   */
+  private contentRead: number | undefined;
+  /** DATA phases, BDAT transactions and refused chunks begun: tells the host one from the next. */
+  private contentStarts = 0;
   private out: Effect[] = [];
 
   constructor(options: SessionOptions) {
@@ -136,6 +144,16 @@ export class SmtpSession {
   /** Input received but not yet processed (pipelined while the session waits). */
   get bufferedBytes(): number {
     return this.input.length;
+  }
+
+  /** Content octets read in the DATA phase or BDAT transaction under way; undefined outside one. */
+  get contentOctets(): number | undefined {
+    return this.contentRead;
+  }
+
+  /** Counts the DATA phases and BDAT transactions begun, so the host can tell one from the next. */
+  get contentCount(): number {
+    return this.contentStarts;
   }
 
   /** No transaction is open and nothing is pending: the session can be closed without loss. */
@@ -269,14 +287,17 @@ export class SmtpSession {
       } else if (phase.name === 'data') {
         const end = phase.decoder.push(this.input.subarray(offset));
         if (end < 0) {
+          this.contentRead = (this.contentRead ?? 0) + this.input.length - offset;
           offset = this.input.length;
           break;
         }
+        this.contentRead = (this.contentRead ?? 0) + end;
         offset += end;
         this.endOfContent(phase.decoder);
       } else {
         const take = Math.min(phase.remaining, this.input.length - offset);
         if (phase.name === 'bdat') phase.decoder.push(this.input.subarray(offset, offset + take));
+        this.contentRead = (this.contentRead ?? 0) + take;
         phase.remaining -= take;
         offset += take;
         if (phase.remaining === 0) this.endOfChunk(phase);
@@ -296,6 +317,7 @@ export class SmtpSession {
     if (framed.kind === 'incomplete') {
       // An over-long line is refused once, then skipped up to its LF, however long it goes on.
       if (this.input.length - offset >= longest && !this.skippingLongLine) {
+        if (isBdatLine(this.input, offset)) return this.lostFraming(replies.lineTooLong());
         this.skippingLongLine = true;
         this.fail(replies.lineTooLong());
       }
@@ -306,11 +328,14 @@ export class SmtpSession {
       return framed.next;
     }
     if (framed.kind === 'problem') {
-      this.fail(LINE_PROBLEM_REPLIES[framed.problem]());
+      const reply = LINE_PROBLEM_REPLIES[framed.problem]();
+      if (isBdatLine(this.input, offset, framed.next)) return this.lostFraming(reply);
+      this.fail(reply);
       return framed.next;
     }
     const command = parseCommand(framed.text);
     if (framed.next - offset > MAX_COMMAND_LINE && command.verb !== 'MAIL') {
+      if (isBdatLine(this.input, offset, framed.next)) return this.lostFraming(replies.lineTooLong());
       this.fail(replies.lineTooLong());
       return framed.next;
     }
@@ -323,10 +348,34 @@ export class SmtpSession {
     return framed.next;
   }
 
+  /**
+   * A BDAT line we cannot read its chunk size from (malformed, over-long, a bare line ending, not
+   * UTF-8): RFC 3030 §2 has the chunk's octets follow it, and we cannot tell where they end, so
+   * nothing after it may be read as a command (its client's message data would be executed). The
+   * refusal, then 421 and close (RFC 5321 §3.8: the server closes only after QUIT or a 421; fail()
+   * may have sent one already). Returns the offset past all input: none of it is read.
+   */
+  private lostFraming(reply: Reply): number {
+    this.fail(reply);
+    if (this.phase.name !== 'closed') {
+      this.emitReply(replies.outOfStep(this.options.hostname));
+      this.close();
+    }
+    return this.input.length;
+  }
+
   private dispatch(command: Command): void {
     if (this.refused && command.verb !== 'QUIT') {
       // Logged once, at connection: the 503s a refused client collects are not news (maxErrors ends them).
-      return this.fail(replies.badSequence(`refused at connection: ${this.refused.lines[0] ?? ''}`), true);
+      const reply = replies.badSequence(`refused at connection: ${this.refused.lines[0] ?? ''}`);
+      // RFC 3030 §2: even here a BDAT's chunk is read and discarded, never taken as commands; and a
+      // BDAT without a readable size still loses the framing.
+      if (command.verb === 'BDAT') return this.refuseChunk(command.size, reply, true);
+      if (command.verb === 'INVALID' && command.fatal) {
+        this.lostFraming(command.reply);
+        return;
+      }
+      return this.fail(reply, true);
     }
     if (command.verb !== 'MAIL' && command.verb !== 'RCPT' && command.verb !== 'DATA' && command.verb !== 'BDAT') {
       if (++this.commandsWithoutMail > this.options.maxCommandsBeforeMail) {
@@ -385,12 +434,8 @@ export class SmtpSession {
       case 'NOT_IMPLEMENTED':
         return this.fail(replies.notImplemented(command.name));
       case 'INVALID':
-        this.fail(command.reply);
-        if (command.fatal && this.phase.name !== 'closed') {
-          // RFC 5321 §3.8: the server closes only after QUIT or a 421 (fail() may have sent one already).
-          this.emitReply(replies.outOfStep(this.options.hostname));
-          this.close();
-        }
+        if (command.fatal) this.lostFraming(command.reply);
+        else this.fail(command.reply);
         return;
       default:
         return command satisfies never;
@@ -471,6 +516,12 @@ export class SmtpSession {
     this.emitReply(replies.startData());
     this.content = this.decoder(true);
     this.phase = { name: 'data', decoder: this.content };
+    this.contentBegins();
+  }
+
+  private contentBegins(): void {
+    this.contentRead = 0;
+    this.contentStarts++;
   }
 
   private bdatCommand(size: number, last: boolean): void {
@@ -488,11 +539,15 @@ export class SmtpSession {
 
   /** RFC 3030 §2: a refused chunk is still read in full, so the session stays in step. */
   private refuseChunk(size: number, reply: Reply, logged?: true): void {
+    // Outside a transaction with content (every refusal resets it first): the refused chunk is timed alone.
+    if (this.contentRead === undefined) this.contentBegins();
     this.phase = { name: 'discard', remaining: size, reply, logged };
     if (size === 0) this.endOfChunk(this.phase);
   }
 
   private startChunk(size: number, last: boolean): void {
+    // RFC 3030 §2: the chunks to LAST are one message's content, timed as one, as DATA's is.
+    if (this.bdat === undefined) this.contentBegins();
     this.bdat ??= this.decoder(false);
     this.content = this.bdat;
     this.phase = { name: 'bdat', decoder: this.bdat, remaining: size, last };
@@ -501,7 +556,10 @@ export class SmtpSession {
 
   private endOfChunk(phase: Extract<Phase, { name: 'bdat' | 'discard' }>): void {
     this.phase = { name: 'command' };
-    if (phase.name === 'discard') return this.fail(phase.reply, phase.logged);
+    if (phase.name === 'discard') {
+      if (this.bdat === undefined) this.contentRead = undefined;
+      return this.fail(phase.reply, phase.logged);
+    }
     if (!phase.last) {
       if (phase.decoder.problem === undefined) return this.emitReply(replies.chunkOk(phase.decoder.decodedSize));
       // RFC 3030 §2: after a refused chunk the transaction is over; later chunks get 503.
@@ -514,6 +572,7 @@ export class SmtpSession {
 
   private endOfContent(decoder: ContentDecoder): void {
     this.phase = { name: 'command' };
+    this.contentRead = undefined;
     const result = decoder.result();
     if (!result.ok || !this.envelope) {
       this.resetTransaction();
@@ -646,6 +705,7 @@ export class SmtpSession {
   private resetTransaction(): void {
     this.envelope = undefined;
     this.bdat = undefined;
+    this.contentRead = undefined;
     this.content?.release();
     this.content = undefined;
   }
@@ -673,6 +733,7 @@ export class SmtpSession {
 
   private close(): void {
     this.released();
+    this.contentRead = undefined;
     this.phase = { name: 'closed' };
     this.out.push({ type: 'close' });
   }

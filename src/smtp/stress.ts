@@ -4,7 +4,8 @@
  * others. The timeout then bounds a whole record, not the silence between two reads (Postfix's
  * smtpd_per_record_deadline, on under stress): a command line must be complete, and content must move
  * on by CONTENT_RECORD octets, within it, so a client that trickles a byte at a time is cut too.
- * Also the one place the listener's timeouts are chosen (RFC 5321 §4.5.3.2).
+ * Also the one place the listener's timeouts are chosen (RFC 5321 §4.5.3.2), the minimum data rate's
+ * deadline among them.
  */
 import type { Connection } from './connection.ts';
 import type { ListenerOptions } from './listener-options.ts';
@@ -21,6 +22,15 @@ const STRESS_OFF = 0.6;
  */
 const CONTENT_RECORD = 1024;
 const CONTENT_PHASES: ReadonlySet<string> = new Set(['data', 'bdat', 'discard']);
+/**
+ * Postfix's smtpd_min_data_rate default, in octets a second, when the listener is given none. RFC 5321
+ * §4.5.3.2.5 times each block of data (3 minutes), and §4.5.3.2.6 the wait for the final reply, but
+ * nothing the whole content: a client that sends a byte just within each data timeout would hold its
+ * session, and its share of the content budget, for hours. So a whole DATA phase (or BDAT transaction)
+ * must end by the data timeout plus its octets at this rate: 500 a second lets a 25 MiB message take
+ * 14 hours, and a short one the data timeout and a little more.
+ */
+export const MIN_DATA_RATE = 500;
 
 /** The record a client is sending under stress: since when, and the content octets read meanwhile. */
 interface RecordClock {
@@ -28,15 +38,32 @@ interface RecordClock {
   octets: number;
 }
 
+/**
+ * The content a session is reading: which (the session's contentCount) and since when; `armed`: the
+ * socket's timer was last armed for its deadline, not for the phase's timeout.
+ */
+interface ContentClock {
+  count: number;
+  since: number;
+  armed?: boolean;
+}
+
 type StressOptions = Pick<
   ListenerOptions,
-  'maxConnections' | 'stressTimeoutMs' | 'idleTimeoutMs' | 'dataTimeoutMs' | 'tlsHandshakeTimeoutMs' | 'logger'
+  | 'maxConnections'
+  | 'stressTimeoutMs'
+  | 'idleTimeoutMs'
+  | 'dataTimeoutMs'
+  | 'minDataRate'
+  | 'tlsHandshakeTimeoutMs'
+  | 'logger'
 >;
 
 export class StressMode {
   readonly #options: StressOptions;
   #stressed = false;
   #records = new WeakMap<Connection, RecordClock>();
+  #content = new WeakMap<Connection, ContentClock>();
 
   constructor(options: StressOptions) {
     this.#options = options;
@@ -53,9 +80,54 @@ export class StressMode {
 
   /**
    * The socket timeout to arm for this connection now: outside stress its phase's; under stress what is
-   * left of its record's deadline (it is re-armed at each read, so a trickle does not push it back).
+   * left of its record's deadline (it is re-armed at each read, so a trickle does not push it back);
+   * in content, never past what is left of the minimum data rate's deadline.
    */
   timeoutOf(conn: Connection): number {
+    const timeout = this.#recordTimeout(conn);
+    const left = this.#contentLeft(conn);
+    if (left === undefined) return timeout;
+    const clock = this.#content.get(conn)!;
+    clock.armed = left < timeout;
+    // At least 1 ms: 0 would turn the socket's timer off; past the deadline it fires at once.
+    return clock.armed ? Math.max(1, Math.ceil(left)) : timeout;
+  }
+
+  /**
+   * The content under way came slower than the minimum data rate: its deadline has passed, or (`timer`)
+   * the socket's timer that fired was armed for it. A timer may fire a millisecond or so before the
+   * deadline it was armed for, as it counts from the event loop's clock of that turn.
+   */
+  dataRateMissed(conn: Connection, timer = false): boolean {
+    const left = this.#contentLeft(conn);
+    if (left === undefined) return false;
+    return left <= 0 || (timer && this.#content.get(conn)?.armed === true);
+  }
+
+  /** The minimum data rate in force, octets a second (0: none). */
+  get minDataRate(): number {
+    return this.#options.minDataRate ?? MIN_DATA_RATE;
+  }
+
+  /**
+   * Milliseconds left until the content the session is reading must have ended: the data timeout plus
+   * its octets at the minimum rate (Postfix's smtpd_min_data_rate), counted from its start. Undefined
+   * outside content, or with no minimum rate. The clock is the host's: the session keeps none.
+   */
+  #contentLeft(conn: Connection): number | undefined {
+    const octets = conn.session.contentOctets;
+    const rate = this.minDataRate;
+    if (octets === undefined || rate <= 0) return undefined;
+    const count = conn.session.contentCount;
+    let clock = this.#content.get(conn);
+    if (clock?.count !== count) {
+      clock = { count, since: performance.now() };
+      this.#content.set(conn, clock);
+    }
+    return clock.since + this.#options.dataTimeoutMs + (octets * 1000) / rate - performance.now();
+  }
+
+  #recordTimeout(conn: Connection): number {
     const timeout = this.timeoutFor(conn.session.phaseName);
     if (!this.#stressed) return timeout;
     let record = this.#records.get(conn);

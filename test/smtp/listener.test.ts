@@ -512,3 +512,130 @@ test('stress: a command line or content trickled a byte at a time is cut; client
   for (const kept of [talker!, sender!, other!]) assert.ok(!kept.state.closed, 'progress keeps a client');
   assert.doesNotMatch(talker!.state.said, /^421 /m);
 });
+
+/** A listener whose RCPTs are accepted and whose checks and stored messages are counted. */
+async function countingListener(overrides: Partial<ListenerOptions> = {}) {
+  const seen = { checks: [] as string[], messages: 0 };
+  const started = await startListener('silent', {
+    handlers: {
+      check: (request) => {
+        seen.checks.push(request.stage);
+        return request.stage === 'rcpt'
+          ? { action: 'continue', route: { kind: 'local', accountId: 1 } }
+          : { action: 'continue' };
+      },
+      message: async (envelope) => {
+        seen.messages++;
+        return { action: 'reply', reply: replies.queued(envelope.id) };
+      },
+    },
+    ...overrides,
+  });
+  return { ...started, seen };
+}
+
+/** A raw client past EHLO, MAIL and RCPT; `said` is everything the server sent it. */
+async function inTransactionOver(port: number, sockets: net.Socket[]) {
+  const socket = net.connect(port, '127.0.0.1');
+  sockets.push(socket);
+  socket.on('error', () => {}); // a write after the server cut it
+  socket.setEncoding('latin1');
+  const state = { said: '', closed: false };
+  socket.on('data', (chunk: string) => {
+    state.said += chunk;
+  });
+  socket.on('close', () => {
+    state.closed = true;
+  });
+  await waitFor(() => state.said.includes('220 '));
+  socket.write('EHLO client.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.com>\r\n');
+  await waitFor(() => state.said.includes('250 2.1.5'));
+  return { socket, state };
+}
+
+test('an over-long BDAT line: 500 5.5.2, 421 and close; its chunk is never read as commands (RFC 3030 §2)', async (t) => {
+  const { listener, port, seen } = await countingListener();
+  t.after(() => listener.close(0));
+  const sockets: net.Socket[] = [];
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+  });
+  const { state } = await inTransactionOver(port, sockets);
+  const checksBefore = seen.checks.length;
+  const chunk = 'RCPT TO:<x@example.com>\r\nQUIT\r\n';
+  sockets[0]!.write(`BDAT ${'9'.repeat(600)} LAST\r\n${chunk}`);
+  await waitFor(() => state.closed, 5000);
+  const after = state.said.slice(state.said.indexOf('250 2.1.5'));
+  assert.match(after, /^500 5\.5\.2 .*\r\n421 4\.5\.0 .*\r\n$/m, `refused, then closed: ${JSON.stringify(after)}`);
+  assert.doesNotMatch(state.said, /^221 /m, "the chunk's QUIT was not run");
+  assert.deepEqual(seen.checks.slice(checksBefore), [], "the chunk's RCPT was not run");
+  assert.equal(seen.messages, 0);
+});
+
+test('minimum data rate: content trickled within each data timeout is cut at its deadline, 421 4.4.2, not stored', async (t) => {
+  // dataTimeoutMs 1 s and the default 500 octets a second: a byte every 200 ms never leaves the socket
+  // idle for a second, but must end by about 1 s + 2 ms per octet read.
+  const { listener, port, seen } = await countingListener({ dataTimeoutMs: 1000 });
+  t.after(() => listener.close(0));
+  const sockets: net.Socket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  t.after(() => {
+    for (const timer of timers) clearInterval(timer);
+    for (const socket of sockets) socket.destroy();
+  });
+  const data = await inTransactionOver(port, sockets);
+  data.socket.write('DATA\r\n');
+  await waitFor(() => data.state.said.includes('354 '));
+  const bdat = await inTransactionOver(port, sockets);
+  // BDAT: one octet per chunk, each chunk answered at once; the transaction's chunks are timed as one.
+  const started = Date.now();
+  timers.push(setInterval(() => data.socket.write('x'), 200));
+  timers.push(setInterval(() => bdat.socket.write('BDAT 1\r\nx'), 200));
+  await waitFor(() => data.state.closed && bdat.state.closed, 5000).catch(() => {});
+  const cutAfter = Date.now() - started;
+  for (const [name, client] of [
+    ['DATA', data],
+    ['BDAT', bdat],
+  ] as const) {
+    assert.ok(client.state.closed, `${name}: cut though a byte came every 200 ms: ${client.state.said}`);
+    assert.match(client.state.said, /^421 4\.4\.2 .*slower than 500 octets a second/m, `${name}: told why`);
+    assert.doesNotMatch(client.state.said, /^250 2\.0\.0 Ok: queued/m, `${name}: no 250 for the partial message`);
+  }
+  assert.match(bdat.state.said, /^250 2\.0\.0 1 octets received/m, 'the BDAT chunks before the deadline were taken');
+  assert.ok(cutAfter < 3000, `cut near the 1 s deadline (${cutAfter} ms)`);
+  assert.equal(seen.messages, 0, 'nothing stored');
+});
+
+test('minimum data rate: content faster than it may take longer than the data timeout; 0 turns it off', async (t) => {
+  const { listener, port, seen } = await countingListener({ dataTimeoutMs: 1000 });
+  t.after(() => listener.close(0));
+  const off = await countingListener({ dataTimeoutMs: 1000, minDataRate: 0 });
+  t.after(() => off.listener.close(0));
+  const sockets: net.Socket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  t.after(() => {
+    for (const timer of timers) clearInterval(timer);
+    for (const socket of sockets) socket.destroy();
+  });
+  const fast = await inTransactionOver(port, sockets);
+  const trickle = await inTransactionOver(off.port, sockets);
+  for (const client of [fast, trickle]) client.socket.write('DATA\r\n');
+  await waitFor(() => fast.state.said.includes('354 ') && trickle.state.said.includes('354 '));
+  const started = Date.now();
+  let rounds = 0;
+  // 500 octets every 200 ms, 2,500 a second: its deadline grows 1 s for each 500 octets read.
+  timers.push(
+    setInterval(() => {
+      if (++rounds <= 10) fast.socket.write(`${'x'.repeat(98)}\r\n`.repeat(5));
+      else if (rounds === 11) fast.socket.write('.\r\n');
+    }, 200),
+  );
+  timers.push(setInterval(() => trickle.socket.write('x'), 200));
+  await waitFor(() => fast.state.said.includes('250 2.0.0 Ok: queued'), 8000);
+  assert.ok(Date.now() - started > 2000, 'longer than the data timeout in all');
+  assert.equal(seen.messages, 1);
+  // The trickle on the listener without a minimum rate outlives the 1 s + 2 ms per octet it would get.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2000 - (Date.now() - started))));
+  assert.equal(trickle.state.closed, false, 'minDataRate 0: only the data timeout between reads');
+  assert.doesNotMatch(trickle.state.said, /^421 /m);
+});

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ContentDecoder } from '../../src/smtp/data-decoder.ts';
 import { replies, reply } from '../../src/smtp/replies.ts';
-import { acceptAll, Driver, inTransaction } from '../support/session-driver.ts';
+import { type Effect, SmtpSession } from '../../src/smtp/session.ts';
+import { acceptAll, Driver, inTransaction, sessionDefaults } from '../support/session-driver.ts';
 
 const READY = ['220', '250', '250 2.1.0', '250 2.1.5'];
 const long = (n: number) => 'x'.repeat(n);
@@ -227,6 +228,81 @@ test('BDAT: bad syntax closes the session', () => {
   const d = inTransaction();
   d.send('BDAT 1 LAST extra\r\n');
   assert.equal(d.closed, true);
+});
+
+// RFC 3030 §2: a BDAT line whose chunk size cannot be read leaves its chunk unframed: whatever is
+// wrong with the line, the session answers and closes rather than read the chunk as commands.
+const CHUNK = 'RCPT TO:<bob@example.com>\r\nQUIT\r\n';
+type LostCase = [name: string, line: string, first: string];
+const lostFramingCases: LostCase[] = [
+  ['over 538 octets, its LF read with it', `BDAT ${'9'.repeat(600)} LAST\r\n`, '500 5.5.2'],
+  ['over 538 octets of junk, lower case', `bdat ${'j'.repeat(600)}\r\n`, '500 5.5.2'],
+  ['over 512 octets but a valid size: trailing spaces', `BDAT ${CHUNK.length} LAST${' '.repeat(510)}\r\n`, '500 5.5.2'],
+  ['over 512 octets with a size that does not parse', `BDAT ${'7'.repeat(520)}\r\n`, '500 5.5.2'],
+  ['a bare LF ends it (reject mode)', `BDAT ${CHUNK.length} LAST\n`, '500 5.5.2'],
+  ['a bare CR in it', `BDAT ${CHUNK.length}\r LAST\r\n`, '500 5.5.2'],
+  ['not UTF-8', `BDAT ${CHUNK.length} LAST\xff\r\n`, '501 5.5.4'],
+  ['a leading space', ` BDAT ${CHUNK.length} LAST\r\n`, '501 5.5.4'],
+  ['a tab after the verb', `BDAT\t${CHUNK.length} LAST\r\n`, '501 5.5.4'],
+];
+
+for (const [name, line, first] of lostFramingCases) {
+  test(`BDAT line that loses its chunk's framing, ${name}: refused, 421, closed, nothing of the chunk run`, () => {
+    for (const split of [false, true]) {
+      const d = inTransaction();
+      const wire = Buffer.from(`${line}${CHUNK}`, 'latin1');
+      const codes: string[] = [];
+      if (split) for (const byte of wire) codes.push(...d.send(Buffer.from([byte])));
+      else codes.push(...d.send(wire));
+      assert.deepEqual(codes, [first, '421 4.5.0'], `${split ? 'a byte at a time' : 'whole'}: no 250 or 221`);
+      assert.equal(d.closed, true);
+    }
+  });
+}
+
+test('an over-long line that is not a BDAT is still refused and skipped, the session goes on', () => {
+  const d = inTransaction();
+  assert.deepEqual(d.send(`BDATX ${'9'.repeat(600)}\r\nNOOP\r\n`), ['500 5.5.2', '250 2.0.0']);
+  assert.deepEqual(d.send(`NOOP BDAT ${'9'.repeat(600)}\r\nNOOP\r\n`), ['500 5.5.2', '250 2.0.0']);
+  assert.equal(d.closed, false);
+});
+
+test('a session refused at connection reads and discards a BDAT chunk too (RFC 3030 §2)', () => {
+  const session = new SmtpSession(sessionDefaults);
+  session.start(reply(554, '5.7.1', 'refused'));
+  const replied = (effects: Effect[]) =>
+    effects.flatMap((e) => (e.type === 'reply' ? [String(e.reply.code)] : e.type === 'close' ? ['close'] : []));
+  assert.deepEqual(replied(session.receive(Buffer.from('BDAT 12 LAST\r\nQUIT\r\nQUIT\r\n'))), ['503']);
+  assert.deepEqual(replied(session.receive(Buffer.from('NOOP\r\n'))), ['503'], 'in step after the chunk');
+  assert.deepEqual(replied(session.receive(Buffer.from('BDAT x\r\nQUIT\r\n'))), ['501', '421', 'close']);
+});
+
+test('content octets: counted from 354 or the first BDAT chunk to the end, one count per DATA or transaction', () => {
+  const d = inTransaction();
+  const { session } = d;
+  assert.equal(session.contentOctets, undefined, 'no content before DATA');
+  const before = session.contentCount;
+  d.send('DATA\r\n');
+  assert.equal(session.contentOctets, 0);
+  d.send('Subject: x\r\n\r\n..a\r\n');
+  assert.equal(session.contentOctets, 19, 'the octets as sent, dot-stuffing included');
+  d.send('.\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nab');
+  assert.equal(session.contentCount, before + 2, 'a pipelined second DATA is another');
+  assert.equal(session.contentOctets, 2);
+  d.send('\r\n.\r\n');
+  assert.equal(session.contentOctets, undefined, 'the content ended');
+  d.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nBDAT 3\r\nabc');
+  assert.equal(session.contentOctets, 3);
+  d.send('BDAT 4\r\ndefg');
+  assert.equal(session.contentOctets, 7, 'between chunks the transaction goes on');
+  assert.equal(session.contentCount, before + 3, 'its chunks are one');
+  d.send('RSET\r\n');
+  assert.equal(session.contentOctets, undefined, 'RSET ends it');
+  d.send('BDAT 5\r\nab');
+  assert.equal(session.contentOctets, 2, 'a refused chunk is timed while it is read');
+  d.send('cde');
+  assert.equal(session.contentOctets, undefined);
+  assert.equal(session.contentCount, before + 4);
 });
 
 test('a 421 from a check or for a message closes the session (RFC 5321 §3.8), e.g. a milter reply code', () => {
