@@ -97,9 +97,16 @@ function mailHost(config: Config): DnsRecord[] {
   return [...v4.map((a) => record(host, 'A', a, purpose)), ...v6.map((a) => record(host, 'AAAA', a, purpose))];
 }
 
-/** The SPF record `dns records` prints for each domain: the MX host, publish.spfInclude, -all. */
+/**
+ * The SPF record `dns records` prints for each domain: the MX host, publish.spfInclude, -all, then the
+ * modifiers publish.spfInclude holds (exp=, redirect=, unknown ones), as `v=spf1 mx -all exp=…`.
+ */
 export function spfRecordFor(config: Config): string {
-  return ['v=spf1', 'mx', ...config.publish.spfInclude, '-all'].join(' ');
+  // RFC 7208 §6: redirect= and exp= "can appear anywhere in the record, but SHOULD appear at the end,
+  // after all mechanisms"; unknown modifiers are kept with them, after the -all.
+  const modifier = (term: string) => /^[a-z][a-z0-9\-_.]*=/i.test(term); // §12: name "=" macro-string
+  const terms = config.publish.spfInclude;
+  return ['v=spf1', 'mx', ...terms.filter((t) => !modifier(t)), '-all', ...terms.filter(modifier)].join(' ');
 }
 
 /** RFC 7208 §4.6.4: at most 10 terms that cause DNS queries per evaluation. */

@@ -4,10 +4,14 @@ import { VERSION } from '../config/version.ts';
 import { StoreError } from '../store/store.ts';
 import { CliError, usageError } from './errors.ts';
 
+/** Said under every usage text: where the config comes from (loadConfig's order). */
+const FOOTER = `Every command but quickstart takes --config FILE (after the command); without it, the config is
+$POSTERN_CONFIG, else ./postern.yaml if it exists, else the embedded defaults.`;
+
 export const USAGE = `Usage: postern <command> [options]
 
 Commands:
-  serve [--config FILE] [--discard-mail]   run the mail server (default config: ./postern.yaml or $POSTERN_CONFIG)
+  serve [--config FILE] [--discard-mail]   run the mail server (the config it reads: below)
   user add <address> --password-stdin      create an account; the password is read from standard input
   user passwd <address> --password-stdin   set an account's password (and its SCRAM credentials)
   user disable <address>                   stop an account from logging in (it keeps its mail)
@@ -48,10 +52,10 @@ Commands:
                                            the phishing verdict of saved messages, every signal explained
   stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
   check [--json]                           check the config as serve would, without starting: rules, tables, certificates
-  help                                     this text
+  help [<command>]                         this text, or one command's usage (also: postern <command> --help)
   version                                  print the version
 
-Every command but quickstart takes --config FILE (after the command).`;
+${FOOTER}`;
 
 /** The usage lines of one command (`postern user --help`, `postern help user`); undefined when it has none. */
 function commandUsage(command: string): string | undefined {
@@ -64,7 +68,7 @@ function commandUsage(command: string): string | undefined {
     if (inside) own.push(line);
   }
   if (own.length === 0) return undefined;
-  return `Usage: postern ${command} …\n\n${own.join('\n')}\n\nEvery command but quickstart takes --config FILE (after the command).`;
+  return `Usage: postern ${command} …\n\n${own.join('\n')}\n\n${FOOTER}`;
 }
 
 async function main(argv: string[]): Promise<number> {

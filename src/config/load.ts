@@ -66,10 +66,54 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
     }
   }
   const config = parseConfig(raw, file ?? 'embedded defaults');
+  const written = config.dataDir; // as the file says it, for the error below
   // Relative paths are taken from the config file's folder, so the server does not depend on its
   // working directory (a service manager starts it in /).
   if (file !== undefined) resolvePaths(config, path.dirname(file));
+  const problem = dataDirProblem(written, file === undefined ? undefined : path.dirname(file));
+  if (problem) {
+    const source = file ?? 'embedded defaults';
+    throw new ConfigError(`${source}: invalid configuration\n  - ${problem}`, { source, problems: [problem] });
+  }
   return { config, file };
+}
+
+/** The kernel's file systems: they hold no files of ours (under /proc a recursive mkdir never even ends). */
+const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
+
+/**
+ * Why `dataDir` (relative ones taken from `base`) cannot be a data directory, or undefined: one under
+ * /proc, /sys or /dev, as written or through a symbolic link. Node's recursive mkdir loops for ever
+ * under /proc (mkdir there fails with ENOENT beside a parent that exists): every command would hang.
+ */
+export function dataDirProblem(dataDir: string, base = process.cwd()): string | undefined {
+  const absolute = path.resolve(base, dataDir);
+  const real = realPathSoFar(absolute);
+  const under = (dir: string, tree: string) => dir === tree || dir.startsWith(`${tree}/`);
+  const tree = SYSTEM_TREES.find((t) => under(absolute, t) || under(real, t));
+  if (tree === undefined) return undefined;
+  const where =
+    real !== absolute ? ` (${real}, through a symbolic link)` : absolute !== dataDir ? ` (${absolute})` : '';
+  return (
+    `dataDir: ${JSON.stringify(dataDir)}${where} is under ${tree}, one of the kernel's file systems, not storage: ` +
+    'no store can be kept there; choose a directory on a disk, such as /var/lib/postern'
+  );
+}
+
+/** `file` with its longest existing part resolved through symbolic links (the rest as written). */
+function realPathSoFar(file: string): string {
+  let existing = file;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(existing), ...rest);
+    } catch {
+      const parent = path.dirname(existing);
+      if (parent === existing) return file;
+      rest.unshift(path.basename(existing));
+      existing = parent;
+    }
+  }
 }
 
 /** yaml's first message line, with its trailing "at line L, column C:" said once, and the repeated key named. */

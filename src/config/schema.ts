@@ -130,7 +130,11 @@ const ipPort = hostPortLike('127.0.0.1:53 or [::1]:53').refine((value) => {
 
 /** An https URL written into a DNS tag list (BIMI l=, a=): no ";", quote or space to end the tag early. */
 const recordUrl = z
-  .url({ protocol: /^https$/ })
+  // The BIMI draft's Assertion Record Definition (§4.2): HTTPS is the only transport for l= and a=.
+  .url({
+    protocol: /^https$/,
+    message: 'expected an https:// URL: BIMI (draft §4.2) allows no other scheme, http:// included',
+  })
   .refine((url) => !/[;"\\\s]/.test(url), { message: 'expected an https URL without ";", quotes or spaces' });
 
 const postgresUrl = z
@@ -522,18 +526,18 @@ export const configSchema = z
         maxErrors: z.number().int().min(1).default(20),
         /** RFC 5321 §4.5.3.2.7: the server timeout waiting for the next command, 5 minutes at least. */
         idleTimeoutMs: duration.default(300_000),
-        /** RFC 5321 §4.5.3.2.6: a data block must arrive within 3 minutes (we allow the same per chunk). */
+        /** RFC 5321 §4.5.3.2.5: a data block must arrive within 3 minutes (we allow the same per chunk). */
         dataTimeoutMs: duration.default(180_000),
-        /** A TLS handshake (implicit TLS or after STARTTLS) must end within this, as Postfix's smtpd_starttls_timeout. */
-        tlsHandshakeTimeoutMs: duration.default(30_000),
-        /**
-         * Postfix's stress mode: from 80 % of maxConnections on a listener (until below 60 %), idle, data
         /**
          * Postfix's smtpd_min_data_rate, in octets a second: a message's content (DATA, or BDAT chunks to
          * LAST) must arrive within dataTimeoutMs plus its size at this rate, or 421 4.4.2 closes the
          * connection and the message is dropped. 0 turns it off (dataTimeoutMs then bounds each read only).
          */
         minDataRate: z.number().int().min(0).default(500),
+        /** A TLS handshake (implicit TLS or after STARTTLS) must end within this, as Postfix's smtpd_starttls_timeout. */
+        tlsHandshakeTimeoutMs: duration.default(30_000),
+        /**
+         * Postfix's stress mode: from 80 % of maxConnections on a listener (until below 60 %), idle, data
          * and TLS handshake timeouts drop to this, and bound a whole command line, or 1 KiB of content,
          * not the silence between two reads (Postfix's smtpd_per_record_deadline). 0 turns it off.
          */

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as x509 from '@peculiar/x509';
+import { spfSyntaxError, walkSpf } from '../../src/admin/dns-check/spf-walk.ts';
 import {
   type DnsRecord,
   MailHostError,
@@ -17,6 +18,7 @@ import { hostCertificates, spkiSha256 } from '../../src/admin/host-certificates.
 import { mtaStsPolicy } from '../../src/admin/mta-sts-policy.ts';
 import { recordsToTestZone } from '../../src/admin/records-test-zone.ts';
 import { presentationValue, recordsJson, txtStrings, zoneLines } from '../../src/admin/zone-lines.ts';
+import { checkSpf } from '../../src/authentication/spf/check-spf.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createResolver } from '../../src/dns/system-resolver.ts';
@@ -481,6 +483,35 @@ test('an SPF record publish.spfInclude would break is printed as a TO DO naming 
     'redirect=_spf.example.net',
   ]);
   assert.match(redirect.todo ?? '', /redirect=, which the record's -all makes receivers ignore \(RFC 7208 §6\.1\)/);
+});
+
+test('modifiers in publish.spfInclude go after -all (RFC 7208 §6), and our SPF code reads that record as intended', async (t) => {
+  const { store } = await storeWithKeys(t);
+  const config = configOf({
+    publish: { spfInclude: ['exp=explain._spf.example.com', 'include:_spf.example.net', 'ip4:198.51.100.0/24'] },
+  });
+  const records = await recordsFor('example.com', { config, store });
+  const spf = one(records, 'example.com', 'TXT');
+  // Before: "v=spf1 mx exp=explain._spf.example.com include:_spf.example.net ip4:198.51.100.0/24 -all".
+  assert.equal(spf.value, 'v=spf1 mx include:_spf.example.net ip4:198.51.100.0/24 -all exp=explain._spf.example.com');
+  assert.equal(spf.todo, undefined);
+  assert.equal(spfRecordProblem(config), undefined);
+  // Served as published: dns check's syntax and walk, and the evaluator incoming mail goes through.
+  const { zone } = recordsToTestZone(records);
+  zone.records['_spf.example.net'] = { TXT: ['v=spf1 ip4:203.0.113.0/24 -all'] };
+  zone.records['explain._spf.example.com'] = { TXT: ['%{i} may not send as %{d}'] };
+  const dns = await startTestDnsServer(zone);
+  t.after(() => dns.close());
+  const resolver = createResolver({ servers: [dns.server], timeoutMs: 500, tries: 1 });
+  assert.equal(spfSyntaxError(spf.value), false);
+  const walk = await walkSpf(resolver, 'example.com', spf.value);
+  assert.deepEqual([walk.all, walk.problems, walk.lookups], ['-', [], 2]);
+  const check = (ip: string) =>
+    checkSpf({ ip, sender: 'a@example.com', helo: 'client.example.net', resolver, hostname: 'mx.example.com' });
+  for (const ip of ['192.0.2.1', '203.0.113.5', '198.51.100.7']) assert.equal((await check(ip)).result, 'pass', ip);
+  const stranger = await check('192.0.2.99');
+  assert.equal(stranger.result, 'fail');
+  assert.equal(stranger.explanation, '192.0.2.99 may not send as example.com');
 });
 
 test('a pending DKIM key says what it will do: replace the active key of its algorithm, or sign beside the other', async () => {

@@ -316,6 +316,49 @@ test('alias errors: one line naming the problem', async (t) => {
   ]);
 });
 
+test('an alias given where an account is needed names its account and what to run instead, not "no such account"', async (t) => {
+  const { file, run } = setup(t);
+  await addUser(file, 'alice@example.com');
+  assert.equal((await run(['alias', 'add', 'info@example.com', 'alice@example.com'])).code, 0);
+  const cases: [args: string[], instead: RegExp][] = [
+    [
+      ['user', 'remove', 'info@example.com'],
+      /remove the alias with "postern alias remove info@example\.com" \("postern user remove alice@example\.com" would delete the account/,
+    ],
+    [
+      ['mail', 'list', 'info@example.com'],
+      /its mail is delivered to alice@example\.com's mailboxes: postern mail list alice@example\.com$/m,
+    ],
+    [['mail', 'show', 'info@example.com', '7'], /postern mail show alice@example\.com 7$/m],
+    [['user', 'disable', 'info@example.com'], /"postern user disable alice@example\.com" stops the account's/],
+    [['user', 'enable', 'info@example.com'], /"postern user enable alice@example\.com"/],
+    [['alias', 'list', 'info@example.com'], /postern alias list alice@example\.com$/m],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  for (const [i, [args, instead]] of cases.entries()) {
+    const r = results[i]!;
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^postern: info@example\.com is an alias of alice@example\.com, not an account: /,
+      args.join(' '),
+    );
+    assert.match(r.stderr, instead, args.join(' '));
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `one line: ${r.stderr}`);
+  }
+  const passwd = await run(['user', 'passwd', 'info@example.com', '--password-stdin'], `${NEW_PASSWORD}\n`);
+  assert.equal(passwd.code, 1);
+  assert.match(passwd.stderr, /is an alias of alice@example\.com, not an account: it has no password of its own/);
+  // Nothing was removed or changed: the alias and the account are still there, and the password too.
+  assert.equal((await run(['alias', 'list'])).stdout, 'info@example.com -> alice@example.com\n');
+  assert.equal((await run(['user', 'list'])).stdout, 'alice@example.com\n');
+  // An address that is neither is still "no such account".
+  assert.equal(
+    (await run(['user', 'remove', 'nobody@example.com'])).stderr,
+    'postern: nobody@example.com: no such account\n',
+  );
+});
+
 test('a password typed at a terminal is not echoed; the terminal is restored', async (t) => {
   const { file } = configDir();
   t.after(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));

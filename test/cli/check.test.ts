@@ -202,6 +202,57 @@ test('check: a data directory serve could not write is an error naming it', asyn
   assert.match(result.stdout, /^error: dataDir: .*data is not a directory$/m);
 });
 
+test('check: a data directory reached through a link to nothing, which serve could not make, is an error naming the link', async (t) => {
+  const { root, file } = dir(t, { dataDir: './gone/data' });
+  fs.symlinkSync(path.join(root, 'missing'), path.join(root, 'gone'));
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(
+    result.stdout,
+    new RegExp(
+      `^error: dataDir: ${path.join(root, 'gone')} is a symbolic link to ${path.join(root, 'missing')}, which leads nowhere \\(ENOENT\\); serve could not make ${path.join(root, 'gone', 'data')}$`,
+      'm',
+    ),
+  );
+  // serve stops there indeed (check said OK before).
+  const served = await postern(['serve', '--config', file]);
+  assert.equal(served.code, 1, served.stderr);
+  assert.match(served.stderr, /ENOENT/);
+  assert.deepEqual(fs.readdirSync(root).sort(), ['gone', 'postern.yaml'], 'check left nothing behind');
+});
+
+test('check: a data directory not made yet must be makeable where it would go, which access(2) cannot tell root', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('root only: for others access(2) already finds a directory they cannot write');
+    return;
+  }
+  // Past the load (which refuses /proc, src/config/load.ts): a parent access(2) calls writable for root
+  // in which no directory can be made, as on NFS with root squashed.
+  const { file } = dir(t);
+  const { config } = loadConfig(file);
+  config.dataDir = '/proc/postern/data';
+  const report = await checkConfig(config, file);
+  assert.deepEqual(report.errors, [
+    'dataDir: /proc/postern/data does not exist, and no directory can be made in /proc (ENOENT); serve would make it there',
+  ]);
+  // Where it can be made, nothing is left of the try.
+  const { root, file: good } = dir(t);
+  const fine = await checkConfig(loadConfig(good).config, good);
+  assert.deepEqual(fine.errors, []);
+  assert.deepEqual(fs.readdirSync(root), ['postern.yaml']);
+});
+
+test('check: an http:// BIMI logo is refused saying https is needed, not "Invalid URL"', async (t) => {
+  const { file } = dir(t, { publish: { bimi: { logo: 'http://example.com/logo.svg' } } });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(
+    result.stdout,
+    /^error: publish\.bimi\.logo: "http:\/\/example\.com\/logo\.svg" is invalid: expected an https:\/\/ URL: BIMI \(draft §4\.2\) allows no other scheme, http:\/\/ included$/m,
+  );
+  assert.doesNotMatch(result.stdout, /Invalid URL/);
+});
+
 test('check finds in the data directory what serve would stop at: a lock file that is no database, a tls file', async (t) => {
   for (const [make, say] of [
     [

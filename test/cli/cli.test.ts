@@ -68,6 +68,23 @@ test('help for one command: postern <command> --help and postern help <command>'
   assert.match(unknown.stderr, /unknown command "nope"/);
 });
 
+test("help says how to get one command's help, and the config every command reads, in loadConfig's order", async () => {
+  const [all, long, serve] = await Promise.all([postern(['help']), postern(['--help']), postern(['serve', '--help'])]);
+  for (const r of [all, long]) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^ {2}help \[<command>\] +this text, or one command's usage \(also: postern <command> --help\)$/m,
+    );
+  }
+  // --config, then $POSTERN_CONFIG, then ./postern.yaml (src/config/load.ts); serve --help had the last two swapped.
+  const order =
+    /--config FILE \(after the command\); without it, the config is\n\$POSTERN_CONFIG, else \.\/postern\.yaml if it exists, else the embedded defaults\.\n$/;
+  for (const r of [all, serve]) assert.match(r.stdout, order);
+  assert.equal(serve.code, 0, serve.stderr);
+  assert.doesNotMatch(serve.stdout, /postern\.yaml or \$POSTERN_CONFIG/);
+});
+
 test('version: the package version and Node v24', async () => {
   const r = await postern(['version']);
   assert.equal(r.code, 0);
@@ -634,6 +651,41 @@ test('what the system refuses is one line naming it, exit 1: a port in use, a di
   assert.ok(!fs.existsSync(path.join(site, 'postern.yaml')), 'no config left behind');
   fs.rmSync(path.join(site, 'data'));
   assert.equal((await postern(['quickstart', 'example.org', '--dir', site, '--address', '192.0.2.25'])).code, 0);
+});
+
+test('a dataDir under /proc is refused at load, naming the key and the value: user list and serve hung there, check said OK', async (t) => {
+  const { root, file } = dir(t, { dataDir: '/proc/postern' });
+  const says = /dataDir: "\/proc\/postern" is under \/proc, one of the kernel's file systems, not storage/;
+  // Node's recursive mkdir loops for ever under /proc: each of these ran into postern()'s 20 s timeout.
+  const [list, serve, check] = await Promise.all([
+    postern(['user', 'list', '--config', file]),
+    postern(['serve', '--config', file]),
+    postern(['check', '--config', file]),
+  ]);
+  for (const [r, what] of [
+    [list, 'user list'],
+    [serve, 'serve'],
+  ] as const) {
+    assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^postern: ${file.replaceAll('/', '\\/')}: invalid configuration\n {2}- ${says.source}`),
+      what,
+    );
+  }
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stdout, new RegExp(`^error: ${says.source}.*such as /var/lib/postern$`, 'm'));
+  // The embedded defaults' ./data, from a working directory under /proc, and quickstart's --dir alike.
+  const fromProc = await postern(['user', 'list'], { cwd: '/proc/self' });
+  assert.equal(fromProc.code, 1, fromProc.stderr);
+  assert.match(fromProc.stderr, /dataDir: "\.\/data" \(\/proc\/\d+\/data\) is under \/proc/);
+  const quickstart = await postern(['quickstart', 'example.org', '--dir', '/proc/postern']);
+  assert.equal(quickstart.code, 2, quickstart.stderr);
+  assert.match(
+    quickstart.stderr,
+    /^postern: quickstart: --dir \/proc\/postern: dataDir: "\/proc\/postern\/data" is under \/proc/,
+  );
+  assert.ok(!fs.existsSync(path.join(root, 'data')));
 });
 
 test('a command other than migrate or serve does not upgrade an older store; it says to run migrate', async (t) => {

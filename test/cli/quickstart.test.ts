@@ -8,9 +8,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
+import { programName } from '../../src/cli/program-name.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openStore } from '../../src/store/open.ts';
-import { POSTERN, postern } from '../support/child-server.ts';
+import { POSTERN, postern, ROOT } from '../support/child-server.ts';
 import { tempDir } from '../support/server.ts';
 
 test('quickstart writes a valid config, the data, an account whose password it prints once, DKIM keys and the records', async (t) => {
@@ -90,6 +91,73 @@ test('quickstart run again after a run that stopped before its config keeps the 
   } finally {
     await store.close();
   }
+});
+
+test('the next steps name the CLI as it can be run from here: ./bin/postern, its full path, or postern on the PATH', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const run = promisify(execFile);
+  const steps = async (site: string, options: { cwd: string; env?: NodeJS.ProcessEnv }, command = POSTERN) => {
+    const dir = path.join(root, site);
+    const { stdout } = await run(command, ['quickstart', 'example.org', '--dir', dir], { timeout: 60_000, ...options });
+    const next = stdout.slice(stdout.indexOf('Next steps:'));
+    const config = path.join(dir, 'postern.yaml');
+    return { next, config: config.includes(' ') ? `'${config}'` : config };
+  };
+  // From the checkout's root, as README's tour runs it.
+  const checkout = await steps('checkout', { cwd: ROOT });
+  assert.match(
+    checkout.next,
+    new RegExp(`^ {2}3\\. Check the config: {2}\\./bin/postern check --config ${checkout.config} `, 'm'),
+  );
+  // From elsewhere (docs/deployment.md runs /opt/postern/bin/postern from anywhere): "./bin/postern" was
+  // printed there too, which no shell found.
+  const elsewhere = await steps('elsewhere', { cwd: root });
+  const launcher = path.join(ROOT, 'bin', 'postern');
+  assert.ok(
+    elsewhere.next.includes(`  4. Start the server:   ${launcher} serve --config ${elsewhere.config}\n`),
+    elsewhere.next,
+  );
+  assert.doesNotMatch(elsewhere.next, /\.\/bin\/postern/);
+  // Through a link on the PATH (as deployment.md makes, and as npm links an installed package's bin),
+  // the name typed, which the shell finds again; a config path with a space is quoted.
+  const bin = path.join(root, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(launcher, path.join(bin, 'postern'));
+  const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` };
+  const linked = await steps('linked site', { cwd: root, env }, 'postern');
+  assert.ok(
+    linked.next.includes(`  3. Check the config:  postern check --config ${linked.config}   (after`),
+    linked.next,
+  );
+  assert.match(linked.config, /^'.*linked site\/postern\.yaml'$/);
+  assert.ok(linked.next.includes(`  5. Check the domain:   postern dns check example.org --config ${linked.config}\n`));
+});
+
+test('programName for an installed package: Node runs dist/src/cli/main.js; its bin on the PATH is postern', (t) => {
+  const root = tempDir('postern-installed-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const pkg = path.join(root, 'node_modules', 'postern');
+  for (const dir of ['bin', 'dist/src/cli']) fs.mkdirSync(path.join(pkg, dir), { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'package.json'), '{"name": "postern"}\n');
+  fs.writeFileSync(path.join(pkg, 'bin', 'postern'), '#!/bin/sh\n', { mode: 0o755 });
+  const script = path.join(pkg, 'dist', 'src', 'cli', 'main.js');
+  fs.writeFileSync(script, '');
+  assert.equal(programName({ script, cwd: '/', searchPath: '/usr/bin' }), path.join(pkg, 'bin', 'postern'));
+  assert.equal(programName({ script, cwd: pkg, searchPath: '' }), './bin/postern');
+  assert.equal(programName({ script, cwd: root, searchPath: '' }), path.join(pkg, 'bin', 'postern'));
+  // npm links the bin as node_modules/.bin/postern (and, installed globally, into a directory on the PATH).
+  const dotBin = path.join(root, 'node_modules', '.bin');
+  fs.mkdirSync(dotBin);
+  fs.symlinkSync('../postern/bin/postern', path.join(dotBin, 'postern'));
+  assert.equal(programName({ script, cwd: '/', searchPath: `/usr/bin${path.delimiter}${dotBin}` }), 'postern');
+  // Another program called postern on the PATH is not this one; nor is a relative PATH entry trusted.
+  const other = path.join(root, 'other');
+  fs.mkdirSync(other);
+  fs.writeFileSync(path.join(other, 'postern'), '#!/bin/sh\n', { mode: 0o755 });
+  assert.equal(programName({ script, cwd: root, searchPath: other }), path.join(pkg, 'bin', 'postern'));
+  assert.equal(programName({ script, cwd: root, searchPath: 'node_modules/.bin' }), path.join(pkg, 'bin', 'postern'));
+  assert.equal(programName({ script: '/nowhere/main.js', cwd: '/', searchPath: '' }), 'postern');
 });
 
 test('quickstart never overwrites a config, and refuses bad input with a clear error', async (t) => {

@@ -168,6 +168,52 @@ test('a file: --config wins over POSTERN_CONFIG; a relative dataDir is taken fro
   assert.throws(() => loadConfig(b, {}), /not valid YAML at line/);
 });
 
+test('a dataDir under /proc, /sys or /dev, as written or through a link, is refused at load naming the key and the value', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'postern.yaml');
+  const load = (dataDir: string) => {
+    fs.writeFileSync(file, `hostname: mx.example.com\ndataDir: ${JSON.stringify(dataDir)}\n`);
+    return () => loadConfig(file, {});
+  };
+  for (const [dataDir, tree] of [
+    ['/proc/postern', '/proc'],
+    ['/proc', '/proc'],
+    ['/sys/fs/postern/data', '/sys'],
+    ['/dev/shm/postern', '/dev'],
+    ['/var/../proc/x', '/proc'],
+  ]) {
+    assert.throws(
+      load(dataDir!),
+      (err: ConfigError) => {
+        assert.equal(err.source, file);
+        assert.equal(err.problems.length, 1, err.message);
+        assert.match(
+          err.problems[0]!,
+          new RegExp(`^dataDir: ${JSON.stringify(dataDir).replaceAll('/', '\\/').replaceAll('.', '\\.')}`),
+        );
+        assert.ok(
+          err.problems[0]!.includes(` is under ${tree}, one of the kernel's file systems, not storage`),
+          err.message,
+        );
+        assert.match(err.problems[0]!, /choose a directory on a disk, such as \/var\/lib\/postern$/);
+        return true;
+      },
+      dataDir,
+    );
+  }
+  // A relative dataDir is the config folder's; a link there into /proc is followed.
+  fs.symlinkSync('/proc', path.join(dir, 'kernel'));
+  assert.throws(
+    load('kernel/postern'),
+    /dataDir: "kernel\/postern" \(\/proc\/postern, through a symbolic link\) is under \/proc/,
+  );
+  // Names that only begin like those trees are fine, as is a directory not made yet.
+  for (const dataDir of ['/procmail/data', '/device/data', 'data', path.join(dir, 'a/b/c')]) {
+    assert.doesNotThrow(load(dataDir), dataDir);
+  }
+});
+
 test('a key written twice is named whole, a colon inside a plain or quoted key included', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-config-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

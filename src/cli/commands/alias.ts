@@ -7,7 +7,7 @@
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
-import { parseAddressArgument, requireLocalDomain } from './user.ts';
+import { noSuchAccount, parseAddressArgument, requireLocalDomain } from './user.ts';
 
 const SUBCOMMANDS = ['add', 'remove', 'list'];
 
@@ -45,7 +45,11 @@ export async function aliasCommand(args: string[]): Promise<number> {
       const account = positionals[0] === undefined ? undefined : parseAddressArgument(positionals[0]);
       const aliases = await withStore(config, async (store) => {
         if (account !== undefined && !(await store.findAccount(account))) {
-          throw new CliError(`${account}: no such account`);
+          throw await noSuchAccount(
+            store,
+            account,
+            (target) => `its aliases are ${target}'s: postern alias list ${target}`,
+          );
         }
         return store.listAliases(account);
       });

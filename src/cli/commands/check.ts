@@ -142,9 +142,21 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     // store, and with either engine the TLS keys and certificates it makes. Checked for the user
     // running this command; run as root on another user's data directory, for that user (the command
     // became that user above, but for PostgreSQL: then from the owner's mode bits).
-    let dir = path.resolve(config.dataDir);
-    while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-    const stat = fs.statSync(dir);
+    const dataDir = path.resolve(config.dataDir);
+    let dir = dataDir;
+    // lstat, not exists: a symbolic link to nothing is there, and serve's mkdir fails on it (ENOENT).
+    while (!isThere(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(dir);
+    } catch (error) {
+      // There by lstat, not by stat: a symbolic link whose target is missing (ENOENT) or a loop (ELOOP).
+      const code = (error as NodeJS.ErrnoException).code;
+      const made = dir === dataDir ? 'the data directory' : dataDir;
+      throw new ConfigError(
+        `dataDir: ${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which leads nowhere (${code}); serve could not make ${made}`,
+      );
+    }
     if (!stat.isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
     const owner = process.getuid?.() === 0 ? dataDirOwner(config.dataDir) : undefined;
     if (owner && (stat.mode & 0o300) !== 0o300) {
@@ -158,6 +170,18 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       throw new ConfigError(
         `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
       );
+    }
+    if (dir !== dataDir) {
+      // serve will make the data directory in `dir`. access(2) says yes to root on any file system not
+      // mounted read-only (a kernel one, NFS with root squashed): a directory made and removed is the proof.
+      // The data directory itself is not made, nor anything left behind.
+      try {
+        fs.rmdirSync(fs.mkdtempSync(path.join(dir, '.postern-check-')));
+      } catch (error) {
+        throw new ConfigError(
+          `dataDir: ${dataDir} does not exist, and no directory can be made in ${dir} (${(error as NodeJS.ErrnoException).code}); serve would make it there`,
+        );
+      }
     }
     // What serve would stop at inside it: a lock file that is not an (empty) SQLite database, and a
     // tls entry that is not a directory (serve keeps its keys and certificates there).
@@ -300,6 +324,16 @@ function collectingLogger(into: string[]): { logger: Logger; flush: () => void }
   });
   const logger = createLogger('warn', sink);
   return { logger, flush: () => logger.flush() };
+}
+
+/** Whether there is an entry at `file`, a symbolic link to nothing included; one the user cannot reach counts as none. */
+function isThere(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** SQLite's file header (the first 16 octets of every database file, "SQLite format 3" and NUL). */

@@ -5,7 +5,7 @@ import { CliError, usageError } from '../errors.ts';
 import { addressFirst, column, printable } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
-import { oneAddress } from './user.ts';
+import { noSuchAccount, oneAddress } from './user.ts';
 
 const LIST_USAGE = 'mail list <address> [--mailbox NAME] [--json]';
 const SHOW_USAGE = 'mail show <address> <uid> [--mailbox NAME] [--raw]';
@@ -27,7 +27,7 @@ export async function mailCommand(args: string[]): Promise<number> {
     case 'list': {
       const address = oneAddress(positionals, LIST_USAGE);
       const messages = await withStore(config, async (store) => {
-        const mailbox = await mailboxOf(store, address, name);
+        const mailbox = await mailboxOf(store, address, name, (account) => `postern mail list ${account}`);
         return store.listMessages(mailbox.id);
       });
       const rows = messages.map((m) => ({
@@ -61,7 +61,7 @@ export async function mailCommand(args: string[]): Promise<number> {
       if (!/^\d{1,10}$/.test(positionals[1] ?? '') || uid < 1 || uid > 0xffffffff)
         throw usageError(`"${positionals[1]}" is not a message UID (a whole number from 1 to 4294967295)`);
       const content = await withStore(config, async (store) => {
-        const mailbox = await mailboxOf(store, address, name);
+        const mailbox = await mailboxOf(store, address, name, (account) => `postern mail show ${account} ${uid}`);
         return store.readMessage(mailbox.id, uid);
       });
       if (!content) throw new CliError(`${address}: no message with UID ${uid} in ${name}`);
@@ -86,9 +86,22 @@ function mailboxName(option: string | boolean | undefined): string {
   return option.toUpperCase() === 'INBOX' ? 'INBOX' : option;
 }
 
-async function mailboxOf(store: Store, address: string, name: string): Promise<Mailbox> {
+/** `command`: the same command for an account, given its address, suggested when `address` is an alias of it. */
+async function mailboxOf(
+  store: Store,
+  address: string,
+  name: string,
+  command: (account: string) => string,
+): Promise<Mailbox> {
   const account = await store.findAccount(address);
-  if (!account) throw new CliError(`${address}: no such account`);
+  if (!account) {
+    // An alias has no mailboxes: what is sent to it is delivered to its account's.
+    throw await noSuchAccount(
+      store,
+      address,
+      (target) => `its mail is delivered to ${target}'s mailboxes: ${command(target)}`,
+    );
+  }
   const mailbox = await store.getMailbox(account.id, name);
   if (mailbox) return mailbox;
   const names = (await store.listMailboxes(account.id)).map((m) => m.name);

@@ -18,12 +18,13 @@ import { recordsFor } from '../../admin/dns-records.ts';
 import { mtaStsPolicy } from '../../admin/mta-sts-policy.ts';
 import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
-import { ConfigError, parseConfig } from '../../config/load.ts';
+import { ConfigError, dataDirProblem, parseConfig } from '../../config/load.ts';
 import { isAddressShaped, serverAddressProblem } from '../../config/schema.ts';
 import { asDataDirOwner, DataDirUnreachableError } from '../../server/data-dir-owner-ids.ts';
 import type { Store } from '../../store/store.ts';
 import { dataDirOwner } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
+import { programName, shellWord } from '../program-name.ts';
 import { parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 
@@ -106,6 +107,9 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   const dir = path.resolve(values.dir ?? '.');
   const configFile = path.join(dir, 'postern.yaml');
   const dataDir = path.join(dir, 'data');
+  // Before anything is made: under /proc the directories below would never be made, nor fail (load.ts).
+  const systemDir = dataDirProblem(dataDir);
+  if (systemDir) throw usageError(`quickstart: --dir ${dir}: ${systemDir}`);
   if (fs.existsSync(configFile)) {
     throw new CliError(`${configFile} exists already; quickstart never overwrites a configuration (use --dir)`);
   }
@@ -190,13 +194,16 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   out.write('  (shown this once; change it with `postern user passwd`)\n\n');
   out.write('Publish these DNS records (the PTR at your hosting provider):\n\n');
   out.write(zoneLines(domain, records, mtaStsPolicy(config)));
+  // As the admin runs this CLI (`postern` on the PATH, or bin/postern's path), so the lines paste as they are.
+  const postern = programName();
+  const configWord = shellWord(configFile);
   out.write(`
 Next steps:
   1. Fill in serverAddresses in ${configFile} if you did not give --address, and publish the records above.
   2. Get a certificate: the tls.acme section of the config explains how.
-  3. Check the config:  ./bin/postern check --config ${configFile}   (after every change too)
-  4. Start the server:   ./bin/postern serve --config ${configFile}
-  5. Check the domain:   ./bin/postern dns check ${domain} --config ${configFile}
+  3. Check the config:  ${postern} check --config ${configWord}   (after every change too)
+  4. Start the server:   ${postern} serve --config ${configWord}
+  5. Check the domain:   ${postern} dns check ${domain} --config ${configWord}
   6. Configure a mail program: ${hostname}, port 465 (TLS) or 587 (STARTTLS), user ${accountAddress}.
 `);
   return 0;

@@ -8,7 +8,7 @@ import { hashPassword } from '../../accounts/password.ts';
 import { preparePassword } from '../../accounts/password-prep.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
 import type { Config } from '../../config/schema.ts';
-import { AccountExistsError } from '../../store/store.ts';
+import { AccountExistsError, type Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
@@ -51,18 +51,29 @@ export async function userCommand(args: string[]): Promise<number> {
     case 'passwd': {
       const address = oneAddress(positionals, 'user passwd <address> --password-stdin');
       const credentials = await passwordCredentials(values['password-stdin'], 'user passwd');
-      const changed = await withStore(config, (store) =>
-        store.setPassword(address, credentials.hash, credentials.scram),
-      );
-      if (!changed) throw new CliError(`${address}: no such account`);
+      await withStore(config, async (store) => {
+        if (await store.setPassword(address, credentials.hash, credentials.scram)) return;
+        throw await noSuchAccount(
+          store,
+          address,
+          (account) =>
+            `it has no password of its own; set the account's with "postern user passwd ${account} --password-stdin"`,
+        );
+      });
       process.stdout.write(`changed the password of ${address}\n`);
       return 0;
     }
     case 'disable':
     case 'enable': {
       const address = oneAddress(positionals, `user ${sub} <address>`);
-      const done = await withStore(config, (store) => store.setDisabled(address, sub === 'disable'));
-      if (!done) throw new CliError(`${address}: no such account`);
+      await withStore(config, async (store) => {
+        if (await store.setDisabled(address, sub === 'disable')) return;
+        throw await noSuchAccount(store, address, (account) =>
+          sub === 'disable'
+            ? `it has no login of its own: "postern user disable ${account}" stops the account's, and "postern alias remove ${address}" stops mail to ${address}`
+            : `"postern user enable ${account}" lets the account log in again`,
+        );
+      });
       process.stdout.write(
         sub === 'disable' ? `disabled ${address}: it can no longer log in\n` : `enabled ${address}\n`,
       );
@@ -89,14 +100,35 @@ export async function userCommand(args: string[]): Promise<number> {
     }
     case 'remove': {
       const address = oneAddress(positionals, 'user remove <address>');
-      const removed = await withStore(config, (store) => store.removeAccount(address));
-      if (!removed) throw new CliError(`${address}: no such account`);
+      await withStore(config, async (store) => {
+        if (await store.removeAccount(address)) return;
+        throw await noSuchAccount(
+          store,
+          address,
+          (account) =>
+            `remove the alias with "postern alias remove ${address}" ("postern user remove ${account}" would delete the account, all its aliases and its mail)`,
+        );
+      });
       process.stdout.write(`removed ${address} and its mail\n`);
       return 0;
     }
     default:
       throw new Error(`user: subcommand "${sub}" is listed but not handled`);
   }
+}
+
+/**
+ * The error for an address that is no account: "no such account", or, when it is an alias, whose it
+ * is and what to run instead (`instead`, given the account's address).
+ */
+export async function noSuchAccount(
+  store: Pick<Store, 'resolveAddress'>,
+  address: string,
+  instead: (account: string) => string,
+): Promise<CliError> {
+  const account = await store.resolveAddress(address);
+  if (account === undefined || account.address === address) return new CliError(`${address}: no such account`);
+  return new CliError(`${address} is an alias of ${account.address}, not an account: ${instead(account.address)}`);
 }
 
 export function oneAddress(positionals: string[], usage: string): string {
