@@ -10,6 +10,7 @@ import { attachmentSignals } from './attachments/attachment-signals.ts';
 import { pdfBudget, readPdf } from './attachments/pdf-content.ts';
 import { type AuthenticationSummary, authenticationSignals } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
+import { attachedMessages } from './embedded.ts';
 import { isFreeMail } from './free-mail.ts';
 import { htmlWithinBudget } from './html-budget.ts';
 import { languageSignals } from './language/language-signals.ts';
@@ -65,6 +66,12 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
     .filter((p) => p.text !== '' || p.links.length > 0);
   const pdfText = pdfs.map((p) => [p.text, ...p.links].join('\n')).join('\n');
   const text = pdfText === '' ? body : `${body}\n${pdfText}`;
+  // A phish forwarded as an attachment, or saved as an .eml file, is one click away: its links count.
+  const attached = attachedMessages(message.attachments).map(({ message: m, name }) => ({
+    html: m.html,
+    text: m.text,
+    name,
+  }));
   const signals = [
     ...senderSignals({
       message,
@@ -89,6 +96,7 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
           : '',
       protectedDomains: joinedDomains(settings.protectedDomains, settings.partnerDomains),
       brands: settings.brands,
+      attached,
     }),
     ...languageSignals({ subject: message.subject, text, alternatives, fromName: message.from[0]?.name ?? '' }),
     ...(await attachmentSignals({

@@ -8,11 +8,37 @@ export const MAX_TAGS = 20_000;
 
 /** `html` cut at `maxChars`, and before its MAX_TAGS-th start tag. One linear scan. */
 export function htmlWithinBudget(html: string, maxChars: number, maxTags = MAX_TAGS): string {
+  return cut(html, maxChars, maxTags).source;
+}
+
+/**
+ * What is left to read of the HTML of one message and of the messages attached to it: one budget for
+ * all of them, so that a message that carries messages (each carrying more) costs no more than one
+ * with all that HTML in its own body.
+ */
+export interface HtmlBudget {
+  chars: number;
+  tags: number;
+}
+
+export function htmlBudget(chars: number, tags = MAX_TAGS): HtmlBudget {
+  return { chars, tags };
+}
+
+/** `html` within what is left of `budget`, which is spent by what is returned. */
+export function spendHtmlBudget(html: string, budget: HtmlBudget): string {
+  const { source, tags } = cut(html, Math.max(0, budget.chars), Math.max(0, budget.tags));
+  budget.chars -= source.length;
+  budget.tags -= tags;
+  return source;
+}
+
+function cut(html: string, maxChars: number, maxTags: number): { source: string; tags: number } {
   const source = html.length > maxChars ? html.slice(0, maxChars) : html;
   const startTag = /<[A-Za-z]/g;
   let count = 0;
   for (let found = startTag.exec(source); found; found = startTag.exec(source)) {
-    if (++count > maxTags) return source.slice(0, found.index);
+    if (++count > maxTags) return { source: source.slice(0, found.index), tags: maxTags };
   }
-  return source;
+  return { source, tags: count };
 }

@@ -55,24 +55,35 @@ function joined(swaps: Swap[]): Explanation {
   return { en: en.join(', '), ru: ru.join(', ') };
 }
 
-/** Homoglyph, mixed-script or punycode lookalike: the skeletons are equal (UTS #39 §4). */
+/**
+ * Homoglyph, mixed-script or punycode lookalike: the skeletons are equal (UTS #39 §4), as written or, for
+ * `capitals`, with both names in capital letters (ραυραl.com is not paypal.com to the eye, ΡΑΥΡΑL.COM is).
+ */
 export function explainConfusable(
   sender: string,
   target: string,
   swaps: Swap[],
   ascii?: string,
   subject: Subject = senderDomainSubject,
+  form: 'as-written' | 'capitals' = 'as-written',
 ): Explanation {
   const detail = joined(swaps);
+  const capitals =
+    form === 'capitals'
+      ? {
+          en: `, and in capital letters ${sender.toUpperCase()} looks just like ${target.toUpperCase()}`,
+          ru: `: заглавными буквами ${sender.toUpperCase()} не отличить от ${target.toUpperCase()};`,
+        }
+      : { en: '', ru: ':' };
   if (ascii !== undefined) {
     return {
-      en: `${subject.en} ${ascii} is written in punycode; it shows as ${sender} and imitates ${target}: ${detail.en}.`,
-      ru: `${subject.ru} ${ascii} записан в punycode; он выглядит как ${sender} и имитирует ${target}: ${detail.ru}.`,
+      en: `${subject.en} ${ascii} is written in punycode; it shows as ${sender} and imitates ${target}${capitals.en}: ${detail.en}.`,
+      ru: `${subject.ru} ${ascii} записан в punycode; он выглядит как ${sender} и имитирует ${target}${capitals.ru} ${detail.ru}.`,
     };
   }
   return {
-    en: `${subject.en} ${sender} imitates ${target}: ${detail.en}.`,
-    ru: `${subject.ru} ${sender} имитирует ${target}: ${detail.ru}.`,
+    en: `${subject.en} ${sender} imitates ${target}${capitals.en}: ${detail.en}.`,
+    ru: `${subject.ru} ${sender} имитирует ${target}${capitals.ru} ${detail.ru}.`,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Lookalike domains (issue 8, "Sender" and "Links"): does a domain imitate one of the protected domains?
- * Compares registrable domains (Public Suffix List, via tldts): equal UTS #39 §4 skeletons (homoglyphs,
- * mixed scripts per §5.1, punycode A-labels per RFC 5891 §5.4 / RFC 3492), one-letter edits
- * (Damerau-Levenshtein distance 1), added words or hyphens, and swapped public suffixes.
+ * Compares registrable domains (Public Suffix List, via tldts): equal UTS #39 §4 skeletons in small or
+ * in capital letters (homoglyphs, mixed scripts per §5.1, punycode A-labels per RFC 5891 §5.4 / RFC 3492),
+ * one-letter edits (Damerau-Levenshtein distance 1), added words or hyphens, and swapped public suffixes.
  * Does not weigh the signal, nor look at display names, subdomain tricks (example.com.evil.net) or brands.
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
@@ -41,6 +41,8 @@ type Registrable = {
   label: string; // the label left of the public suffix, Unicode
   suffix: string; // public suffix, Unicode
   skeleton: string; // UTS #39 §4 skeleton of label
+  capitals: string; // UTS #39 §4 skeleton of label in capital letters
+  unicode: boolean; // whether label has a non-ASCII character: only then are capitals compared (match())
   length: number; // of label, in code points
 };
 
@@ -57,7 +59,17 @@ function registrable(name: string): Registrable | undefined {
   const domain = domainToUnicode(ascii) || ascii;
   const suffix = domainToUnicode(suffixAscii) || suffixAscii;
   const label = domain.slice(0, domain.length - suffix.length - 1);
-  return { host, domain, ascii, label, suffix, skeleton: skeleton(label), length: [...label].length };
+  return {
+    host,
+    domain,
+    ascii,
+    label,
+    suffix,
+    skeleton: skeleton(label),
+    capitals: skeleton(label.toUpperCase()),
+    unicode: !/^[\x00-\x7f]*$/.test(label),
+    length: [...label].length,
+  };
 }
 
 const cache = new Map<string, Registrable | undefined>();
@@ -76,7 +88,7 @@ function senderEntry(name: string): Registrable | undefined {
   return lastSender.entry;
 }
 
-/** Pair up the stretches of two skeleton-equal strings that differ ('а'/'a', 'rn'/'m', '1'/'l'). */
+/** Pair up the stretches of two skeleton-equal strings that differ ('а'/'a', 'rn'/'m', '1'/'l', 'Ρ'/'P'). */
 function swaps(got: string, want: string): Swap[] {
   const g = [...got];
   const w = [...want];
@@ -136,25 +148,57 @@ function addedWords(sender: Registrable, target: Registrable): string[] | undefi
   for (const sk of [sender.skeleton, sender.skeleton.replaceAll('-', '')]) {
     const at = sk.indexOf(target.skeleton);
     if (at < 0 || sk === target.skeleton) continue;
-    const words = [sk.slice(0, at), sk.slice(at + target.skeleton.length)].map((w) => w.replace(/^-+|-+$/g, ''));
-    return words.filter((w) => w !== '');
+    return wordsAround(sk, at, at + target.skeleton.length);
   }
-  return undefined;
+  // In capitals too (see match()): ΡΑΥΡΑL-SECURE adds a word to PAYPAL. The words are shown as the label
+  // has them, not as their capitals' skeleton (where I is l): the label is cut where the skeletons of its
+  // letters add up to the start and the end of the name.
+  const at = sender.unicode ? sender.capitals.indexOf(target.capitals) : -1;
+  if (at < 0 || sender.capitals === target.capitals) return undefined;
+  const end = at + target.capitals.length;
+  let [length, index, from, to] = [0, 0, -1, -1];
+  for (const ch of sender.label) {
+    if (length === at && from < 0) from = index;
+    if (length === end && to < 0) to = index;
+    length += skeleton(ch.toUpperCase()).length;
+    index += ch.length;
+  }
+  if (length === end && to < 0) to = index;
+  return from < 0 || to < 0 ? undefined : wordsAround(sender.label, from, to);
+}
+
+/** The words of `name` before `from` and from `to` on, without the hyphens that join them to the name. */
+function wordsAround(name: string, from: number, to: number): string[] {
+  return [name.slice(0, from), name.slice(to)].map((w) => w.replace(/^-+|-+$/g, '')).filter((w) => w !== '');
+}
+
+/** Whether the target's skeleton is inside the sender's, hyphens left out or not; in capitals too (match()). */
+function contains(s: Registrable, t: Registrable): boolean {
+  const inside = (name: string, wanted: string) =>
+    name.includes(wanted) || (name.includes('-') && name.replaceAll('-', '').includes(wanted));
+  return inside(s.skeleton, t.skeleton) || (s.unicode && inside(s.capitals, t.capitals));
 }
 
 /** 0 is the strongest match; lower ranks win when several protected domains match. */
 function match(s: Registrable, t: Registrable, punycode: boolean, subject: Subject): [number, Lookalike] | undefined {
   // Every kind below needs equal skeletons, labels one edit apart, or the target inside the sender:
   // most pairs fail all three at a glance, and a message is checked against every brand.
-  if (Math.abs(s.length - t.length) > 1 && !s.skeleton.includes(t.skeleton)) {
-    if (!s.skeleton.includes('-') || !s.skeleton.replaceAll('-', '').includes(t.skeleton)) return undefined;
-  }
+  if (Math.abs(s.length - t.length) > 1 && !contains(s, t)) return undefined;
   const found = (kind: LookalikeKind, explanation: Explanation) => ({ protected: t.domain, kind, explanation });
-  if (s.label !== t.label && s.skeleton === t.skeleton) {
-    const pairs = swaps(s.label, t.label);
-    if (punycode) return [0, found('punycode', explainConfusable(s.domain, t.domain, pairs, s.ascii, subject))];
+  // UTS #39 §4 compares strings as written, and confusables.txt keeps case: Greek Ρ is P, but ρ is p, Υ is
+  // Y but υ is u, Κ is K but κ is ĸ. A domain name has no case of its own (RFC 4343 §2; IDNA maps capitals
+  // to small letters, UTS #46 §4), so it may be shown in capitals as well as in small letters: ραυραl.com
+  // written ΡΑΥΡΑL.COM is PAYPAL.COM to the eye. Both forms are compared, each with itself. Not for an
+  // ASCII name, which has nothing to hide in capitals: they differ from its small letters in I alone,
+  // which the skeleton takes for l and 1, so ic.ac.uk would be 1c.ru.
+  const inCapitals = s.unicode && s.skeleton !== t.skeleton && s.capitals === t.capitals;
+  if (s.label !== t.label && (s.skeleton === t.skeleton || inCapitals)) {
+    const pairs = inCapitals ? swaps(s.label.toUpperCase(), t.label.toUpperCase()) : swaps(s.label, t.label);
+    const explain = (ascii?: string) =>
+      explainConfusable(s.domain, t.domain, pairs, ascii, subject, inCapitals ? 'capitals' : 'as-written');
+    if (punycode) return [0, found('punycode', explain(s.ascii))];
     const kind = isSingleScript(s.label) ? 'homoglyph' : 'mixed-script'; // UTS #39 §5.1
-    return [0, found(kind, explainConfusable(s.domain, t.domain, pairs, undefined, subject))];
+    return [0, found(kind, explain())];
   }
   if (s.label === t.label) {
     return [1, found('tld-swap', explainTldSwap(s.domain, t.domain, s.suffix, t.suffix, subject))];

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AuthenticationSummary } from '../../../src/filter/phishing/authentication-signals.ts';
+import {
+  type AuthenticationSummary,
+  authenticationFromHeaders,
+} from '../../../src/filter/phishing/authentication-signals.ts';
 import { DEFAULT_BRANDS } from '../../../src/filter/phishing/brands.ts';
 import { detectPhishing, htmlText, type PhishingSettings } from '../../../src/filter/phishing/detector.ts';
 import { parseMessage } from '../../../src/mime/message.ts';
@@ -172,7 +175,118 @@ describe('the allow-list', () => {
     assert.equal(byAddress.allowlisted, 'kontakt@bücher.example');
   });
 
+  it('scores a partner with no DMARC record whose only pass is a DKIM signature, of whichever domain', async () => {
+    // DKIM proves the signing domain (d=), which may be anyone's: only DMARC ties it to the From (RFC 7489 §3.1).
+    const results =
+      'mx.vostok-trade.ru; dkim=pass header.d=evil-corp.net header.s=s1; spf=fail smtp.mailfrom=nodmarc-partner.ru; dmarc=none header.from=nodmarc-partner.ru';
+    const received = forged.replace('From: ', `Authentication-Results: ${results}\r\nFrom: `);
+    const message = await parseMessage(Buffer.from(received));
+    const authentication = authenticationFromHeaders(message.headers, 'mx.vostok-trade.ru');
+    assert.deepEqual(authentication, { dkim: 'pass', spf: 'fail', dmarc: 'none', dmarcDomain: 'nodmarc-partner.ru' });
+    const { spf: _, ...withoutSpf } = authentication ?? {};
+    for (const [spf, summary] of [
+      ...['fail', 'softfail', 'none', 'temperror'].map((spf) => [spf, { ...withoutSpf, spf }] as const),
+      ['absent', withoutSpf] as const,
+    ]) {
+      const report = await detectPhishing(
+        { message, authentication: summary, envelopeFrom: 'buh@nodmarc-partner.ru' },
+        settings,
+      );
+      assert.equal(report.allowlisted, undefined, `spf=${spf}`);
+      assert.ok(report.score > 0, `spf=${spf}`);
+    }
+  });
+
   it('still exempts when there are no authentication results at all (the checks are off, as documented)', async () => {
     assert.equal((await scan(forged)).allowlisted, 'nodmarc-partner.ru');
+  });
+});
+
+describe('Greek letters that pass for Latin ones (UTS #39 skeletons, in capitals too)', () => {
+  const from = (address: string, body = 'Please review your account.') =>
+    plainOnly(body).replace('Billing <billing@evil-corp.net>', `PayPal <${address}>`);
+  const lookalikes = async (raw: string) =>
+    (await scan(raw)).signals
+      .filter((s) => s.name === 'lookalike-sender' || s.name === 'lookalike-link')
+      .map((s) => [s.name, s.evidence]);
+
+  it('flags a sender domain written in Greek capitals, or its A-label, as a lookalike of the brand', async () => {
+    for (const address of ['service@ΡΑΥΡΑL.com', 'service@xn--l-ylba6dbx.com', 'service@ραυραl.com']) {
+      assert.deepEqual(await lookalikes(from(address)), [['lookalike-sender', 'paypal.com']], address);
+    }
+    // Small Greek letters that pass for Latin ones were found before and still are.
+    assert.deepEqual(await lookalikes(from('service@pαypal.com')), [['lookalike-sender', 'paypal.com']]);
+    const report = await scan(from('service@ΡΑΥΡΑL.com'));
+    const signal = report.signals.find((s) => s.name === 'lookalike-sender');
+    assert.match(signal?.explanation.en ?? '', /in capital letters ΡΑΥΡΑL\.COM looks just like PAYPAL\.COM/);
+    assert.match(signal?.explanation.ru ?? '', /буквы «Ρ», «Α», «Υ» — греческие/);
+  });
+
+  it('flags a protected domain imitated with Greek kappa, omicron, nu, tau, rho, alpha', async () => {
+    const ours = { ...settings, protectedDomains: ['kontora.ru'] };
+    const raw = from('buh@ΚΟΝΤΟRΑ.ru');
+    const report = await detectPhishing({ message: await parseMessage(Buffer.from(raw)) }, ours);
+    assert.equal(report.signals.find((s) => s.name === 'lookalike-sender')?.evidence, 'kontora.ru');
+  });
+
+  it('flags links to such a host, in text and in HTML, as written or as an A-label', async () => {
+    const sender = 'news@evil-corp.net';
+    assert.deepEqual(await lookalikes(from(sender, 'Sign in at https://ΡΑΥΡΑL.com/signin today.')), [
+      ['lookalike-link', 'https://ΡΑΥΡΑL.com/signin'],
+    ]);
+    const html = htmlOnly('<a href="https://xn--l-ylba6dbx.com/signin">Continue</a>');
+    assert.deepEqual(await lookalikes(html), [['lookalike-link', 'https://xn--l-ylba6dbx.com/signin']]);
+  });
+});
+
+describe('links in an attached message', () => {
+  const inner = (html: string) =>
+    `From: PayPal <service@paypal.com>\r\nSubject: Your account is limited\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`;
+  const phish = inner(
+    '<p>Confirm your details: <a href="https://evil.example/x">https://www.paypal.com/signin</a></p>',
+  );
+  const withPart = (part: string) =>
+    `${headers('Colleague <c@example.org>', 'Fwd: look')}Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n--XX\r\n${part}\r\n--XX--\r\n`;
+  const rfc822 = (message: string, name = 'forward.eml') =>
+    withPart(`Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="${name}"\r\n\r\n${message}`);
+  const mismatch = async (raw: string) => (await scan(raw)).signals.find((s) => s.name === 'link-text-mismatch');
+
+  it('checks the links of a forward attached as message/rfc822 (RFC 2046 §5.2.1)', async () => {
+    const found = await mismatch(rfc822(phish));
+    assert.equal(found?.evidence, 'https://evil.example/x');
+    assert.match(found?.explanation.en ?? '', /\(in the attached message forward\.eml\)/);
+    assert.match(found?.explanation.ru ?? '', /\(во вложенном письме forward\.eml\)/);
+  });
+
+  it('checks the links of an .eml file, whatever its type and transfer encoding', async () => {
+    const eml = withPart(
+      `Content-Type: application/octet-stream; name="notice.eml"\r\nContent-Disposition: attachment; filename="notice.eml"\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(phish).toString('base64')}`,
+    );
+    assert.match((await mismatch(eml))?.explanation.en ?? '', /\(in the attached message notice\.eml\)/);
+  });
+
+  it('opens messages attached to attached messages three levels deep, no deeper', async () => {
+    // Each level has its own boundary: one must not occur inside the parts it delimits (RFC 2046 §5.1.1).
+    const nested = (levels: number) => {
+      let message = phish;
+      for (let i = 1; i <= levels; i++) {
+        message = `From: a@example.org\r\nTo: alice@vostok-trade.ru\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B${i}"\r\n\r\n--B${i}\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename="level${i}.eml"\r\n\r\n${message}\r\n--B${i}--\r\n`;
+      }
+      return message;
+    };
+    assert.match((await mismatch(nested(3)))?.explanation.en ?? '', /level3\.eml → level2\.eml → level1\.eml\)/);
+    assert.equal(await mismatch(nested(4)), undefined);
+  });
+});
+
+describe('relative links and <base href>', () => {
+  it('judges a relative link where the message’s <base href> sends it', async () => {
+    const raw = htmlOnly(
+      '<html><head><base href="https://evil.example/"></head><body><a href="login">https://www.paypal.com/login</a></body></html>',
+    );
+    const found = (await scan(raw)).signals.find((s) => s.name === 'link-text-mismatch');
+    assert.equal(found?.evidence, 'https://evil.example/login');
+    const noBase = htmlOnly('<a href="login">https://www.paypal.com/login</a>');
+    assert.equal((await scan(noBase)).signals.filter((s) => s.group === 'links').length, 0);
   });
 });

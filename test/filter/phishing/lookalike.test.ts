@@ -100,3 +100,43 @@ test('a protected name split by a hyphen and padded with a word is an added-word
   assert.equal(l?.kind, 'added-word');
   assert.match(l?.explanation.en ?? '', /alerts/);
 });
+
+// UTS #39 §4 with confusables.txt keeps case (Greek Ρ → P but ρ → p; Υ → Y but υ → u; Κ → K but κ → ĸ), and a
+// domain name has none of its own (RFC 4343 §2): it can be shown in capitals, where these letters pass for Latin.
+const capitals: [sender: string, protectedDomain: string, kind: LookalikeKind][] = [
+  ['ΡΑΥΡΑL.com', 'paypal.com', 'mixed-script'], // Greek Ρ, Α, Υ and a Latin L; ραυραl.com in small letters
+  ['ραυραl.com', 'paypal.com', 'mixed-script'], // the same domain, however it is written
+  [domainToASCII('ραυραl.com'), 'paypal.com', 'punycode'], // xn--l-ylba6dbx.com
+  ['ΕΧΑΜΡLΕ.com', 'example.com', 'mixed-script'],
+  ['ΜΙCRΟSΟFΤ.com', 'microsoft.com', 'mixed-script'], // Greek Ι is I, which the skeleton writes as l in both
+  ['ΡΑΥΡΑL-SECURE.com', 'paypal.com', 'added-word'],
+];
+for (const [sender, want, kind] of capitals) {
+  test(`Greek capitals: ${sender} → ${kind} of ${want}`, () => {
+    const got = lookalikeOf(sender, ours);
+    assert.equal(got?.kind, kind, sender);
+    assert.equal(got?.protected, want);
+  });
+}
+
+test('whole-script Greek (kappa, tau, omicron, alpha) is a homoglyph of a Latin name in capitals', () => {
+  assert.equal(lookalikeOf('οκτα.com', ['okta.com'])?.kind, 'homoglyph'); // ΟΚΤΑ
+  assert.equal(lookalikeOf('τbank.ru', ['tbank.ru'])?.kind, 'mixed-script'); // τ is ᴛ in small letters, Τ is T
+  assert.equal(lookalikeOf('νtb.ru', ['vtb.ru'])?.kind, 'mixed-script'); // ν is v already in small letters
+});
+
+test('capitals are explained, with the letters that are Greek', () => {
+  assert.deepEqual(lookalikeOf('ΡΑΥΡΑL.com', ours)?.explanation, {
+    en: "The sender's domain ραυραl.com imitates paypal.com, and in capital letters ΡΑΥΡΑL.COM looks just like PAYPAL.COM: the letters 'Ρ', 'Α', 'Υ' are Greek.",
+    ru: 'Домен отправителя ραυραl.com имитирует paypal.com: заглавными буквами ΡΑΥΡΑL.COM не отличить от PAYPAL.COM; буквы «Ρ», «Α», «Υ» — греческие.',
+  });
+  assert.match(lookalikeOf('ΡΑΥΡΑL-SECURE.com', ours)?.explanation.en ?? '', /adds 'secure' to the name 'paypal'/);
+});
+
+test('no lookalike in capitals: Greek with no Latin twin there, or an ASCII name', () => {
+  assert.equal(lookalikeOf('ΝΟSΤΟΚ-trade.ru', ['vostok-trade.ru']), undefined); // Ν is N, not V
+  assert.equal(lookalikeOf('ΑΡΡΙΕ.com', ['apple.com']), undefined); // Ι is I, not L
+  assert.equal(lookalikeOf('ελλάδα.gr', ours), undefined);
+  // ASCII capitals differ only in I, which the skeleton takes for 1 and l: IC.AC.UK is no 1C.RU.
+  assert.equal(lookalikeOf('ic.ac.uk', ['1c.ru']), undefined);
+});

@@ -7,16 +7,14 @@
  * file) is parsed and its own attachments inspected the same way, a few levels deep. One signal of
  * each name per message, the strongest.
  */
-import { type MessageAttachment, parseMessageSync } from '../../../mime/message.ts';
+import type { MessageAttachment } from '../../../mime/message.ts';
+import { isAttachedMessage, MAX_ATTACHED_DEPTH, parseAttachedMessage, shown, shownName } from '../embedded.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { type ArchiveListing, archiveBudget, archiveFormatOf, type Budget, listArchive } from './archive.ts';
 import { deceptiveName, extensionOf, type FileKind, kindByContent, kindByName, oleHasMacros } from './file-types.ts';
 
 type Input = { attachments: MessageAttachment[]; text: string; subject: string };
 type Emit = (name: string, weight: number, explanation: Explanation, evidence: string) => void;
-
-/** Messages attached to messages are opened this deep (1: a message attached to the one scored). */
-const maxEmbedded = 3;
 
 /** What the inspection of one message's attachments shares. */
 interface Context {
@@ -59,20 +57,12 @@ function once(compute: () => boolean): () => boolean {
   return () => (value ??= compute());
 }
 
-/**
- * A whole message carried as an attachment: message/rfc822 (RFC 2046 §5.2.1), message/global (RFC 6532
- * §3.5), or a file saved as .eml. The parser unpacks inline ones into the message; attached ones stay
- * files, which a reader opens with one click, attachments and all.
- */
-function isMessage(a: MessageAttachment): boolean {
-  return a.contentType === 'message/rfc822' || a.contentType === 'message/global' || extensionOf(a.filename) === 'eml';
-}
-
 async function inspect(a: MessageAttachment, context: Context): Promise<void> {
   const { emit, budget } = context;
-  const name = shown(context.within + (a.filename || `(${a.contentType})`));
-  if (isMessage(a) && context.depth < maxEmbedded) {
-    const inner = parseMessageSync(a.content);
+  const name = shownName(a, context.within);
+  // A whole message carried as an attachment (embedded.ts) is opened, its attachments judged too.
+  if (isAttachedMessage(a) && context.depth < MAX_ATTACHED_DEPTH) {
+    const inner = parseAttachedMessage(a);
     // A password for an archive inside may be given in the forwarded text or in the message around it.
     const innerPassword = once(() => passwordGiven(`${inner.subject}\n${inner.text}`) || context.password());
     await inspectAll(inner.attachments, {
@@ -201,14 +191,6 @@ function activeHtml(bytes: Uint8Array): boolean {
 /** Script, event handlers, embedded HTML or javascript: links, which a plain picture does not need. */
 function activeSvg(bytes: Uint8Array): boolean {
   return /<script[\s>]|\son[a-z]+\s*=|<foreignObject[\s>]|href\s*=\s*["']?\s*javascript:/i.test(head(bytes));
-}
-
-/** A name as admins and users should see it: bidi controls named rather than obeyed. */
-function shown(name: string): string {
-  return name.replace(
-    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
-    (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase()}]`,
-  );
 }
 
 type Described = Exclude<FileKind, 'archive' | 'document' | 'other'> | 'disguised';

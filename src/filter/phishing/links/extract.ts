@@ -3,19 +3,26 @@
  * sees, every <form action> (and whether the form asks for a password); in plain text, bare URLs as mail
  * clients linkify them. <img src> and other fetched resources are not links: the reader does not follow them.
  * HTML is read with htmlparser2 (a forgiving, streaming HTML tokenizer that decodes entities as browsers
- * do), not with regular expressions. Does not resolve relative links against <base href>.
+ * do), not with regular expressions. Relative links are resolved against the document's <base href>.
  */
 
 import { Parser } from 'htmlparser2';
-import { htmlWithinBudget } from '../html-budget.ts';
+import { type HtmlBudget, htmlBudget, spendHtmlBudget } from '../html-budget.ts';
 
 export type Link = {
+  /** Where the link goes: as written, or resolved when it was relative (see `written`). */
   href: string;
   /** What the reader sees as the link: its text and the alt text of images inside it. */
   text: string;
   /** Text just before the link in the same block, for "Log in to PayPal: <a>here</a>". */
   context: string;
   source: 'a' | 'area' | 'form' | 'text';
+  /** The href as written, when it was relative and `href` is what it resolved to. */
+  written?: string;
+  /** The <base href> a relative href was resolved against; absent for a scheme-relative one without a base. */
+  base?: string;
+  /** The attached message the link is in ("forward.eml"); absent for the message's own links. */
+  within?: string;
 };
 
 export type Form = {
@@ -24,6 +31,8 @@ export type Form = {
   password: boolean;
   /** Asks for personal data (e-mail, login, phone, card), not just a search term. */
   personal: boolean;
+  /** The attached message the form is in; absent for the message's own. */
+  within?: string;
 };
 
 /** Field names and types that ask for who the reader is or how they pay. */
@@ -35,6 +44,17 @@ export type Extracted = { links: Link[]; forms: Form[] };
 export type ExtractLimits = { maxLinks: number; maxHtmlBytes: number };
 
 export const DEFAULT_LIMITS: ExtractLimits = { maxLinks: 200, maxHtmlBytes: 512 * 1024 };
+
+/**
+ * What extraction may still spend: links kept, HTML read (characters and start tags, html-budget.ts) and
+ * plain text read. One budget is passed to every extractLinks() of a message and of the messages attached
+ * to it, so that nesting adds no work beyond the limits of one message.
+ */
+export type ExtractBudget = { links: number; html: HtmlBudget; textChars: number };
+
+export function extractBudget(limits: ExtractLimits = DEFAULT_LIMITS): ExtractBudget {
+  return { links: limits.maxLinks, html: htmlBudget(limits.maxHtmlBytes), textChars: limits.maxHtmlBytes };
+}
 
 /** Elements that end a run of text, so context does not reach into another paragraph or cell. */
 const blocks = new Set([
@@ -66,23 +86,41 @@ const hidden = new Set(['style', 'script', 'head', 'title', 'template', 'noscrip
 const maxText = 300;
 const maxContext = 100;
 
-function fromHtml(html: string, limits: ExtractLimits, out: Extracted): void {
+function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
   let anchor: Link | undefined;
   let form: Form | undefined;
   let context = '';
   let hiddenDepth = 0;
+  let templateDepth = 0;
   let full = false;
+  let paused = false;
+  /** The href of the document's first <base href>, once seen. */
+  let base: string | undefined;
+  const links: Link[] = [];
+  const pause = () => {
+    paused = true;
+    parser.pause(); // bound the work: nothing after what we would look at is read
+  };
   const push = (link: Link) => {
-    if (out.links.length >= limits.maxLinks) {
+    if (budget.links <= 0) {
       full = true;
-      parser.pause(); // bound the work: nothing after the last link we would look at is read
+      // The <base> may still come (it applies wherever it is): read on for it, within the HTML budget.
+      if (base !== undefined) pause();
       return;
     }
+    budget.links--;
+    links.push(link);
     out.links.push(link);
   };
   const parser = new Parser(
     {
       onopentag(name, attrs) {
+        if (name === 'template') templateDepth++;
+        // A <template>'s content is no part of the document (HTML Living Standard §4.12.3): its <base> is none.
+        if (name === 'base' && base === undefined && attrs.href !== undefined && templateDepth === 0) {
+          base = attrs.href;
+          if (full) pause();
+        }
         if (full) return;
         if (hidden.has(name)) hiddenDepth++;
         if (blocks.has(name)) context = '';
@@ -112,6 +150,7 @@ function fromHtml(html: string, limits: ExtractLimits, out: Extracted): void {
         else if (!anchor) context = `${context}${data}`.slice(-maxContext);
       },
       onclosetag(name) {
+        if (name === 'template' && templateDepth > 0) templateDepth--;
         if (hidden.has(name) && hiddenDepth > 0) hiddenDepth--;
         if (blocks.has(name)) context = '';
         if (name === 'a') anchor = undefined;
@@ -120,9 +159,42 @@ function fromHtml(html: string, limits: ExtractLimits, out: Extracted): void {
     },
     { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
   );
-  parser.write(htmlWithinBudget(html, limits.maxHtmlBytes));
-  if (!full) parser.end();
+  parser.write(spendHtmlBudget(html, budget.html));
+  if (!paused) parser.end();
+  resolveRelative(links, base);
 }
+
+/**
+ * Relative hrefs as a browser resolves them: against the document base URL, which is the first <base> with
+ * an href in tree order, wherever it stands, its href parsed against the document's fallback base URL
+ * (HTML Living Standard §2.4.1 and §4.2.3). A message has no URL of its own on the web to fall back on, so
+ * only an absolute base gives one. `<base href="https://evil.example/">` then sends `<a href="login">`
+ * to https://evil.example/login whatever its text shows (the "baseStriker" trick against link scanners).
+ * Without a base a path-relative link lands on the mail program's own page: no remote target. A
+ * scheme-relative one (WHATWG URL Standard §4.3, "//host/path") names its host, and a webmail, served over
+ * https, takes the reader there. An href that resolves as it is written keeps its written form, which the
+ * checks read (the notation of an IP address).
+ */
+function resolveRelative(links: Link[], baseHref: string | undefined): void {
+  const base = baseHref !== undefined && URL.canParse(baseHref) ? new URL(baseHref) : undefined;
+  for (const link of links) {
+    const written = link.href;
+    let href: string | undefined;
+    if (base !== undefined) {
+      href = URL.canParse(written, base.href) ? new URL(written, base).href : undefined;
+      if (href !== undefined && URL.canParse(written) && new URL(written).href === href) href = undefined;
+    } else if (/^[\\/]{2}/.test(written.replace(/[\t\n\r]/g, '').replace(/^[\x00-\x20]+/, ''))) {
+      href = URL.canParse(written, WEBMAIL) ? new URL(written, WEBMAIL).href : undefined;
+    }
+    if (href === undefined) continue;
+    link.href = href;
+    link.written = written;
+    if (base !== undefined && baseHref !== undefined) link.base = baseHref;
+  }
+}
+
+/** Where a webmail shows the message: only its scheme is used, for scheme-relative links (RFC 2606 .invalid). */
+const WEBMAIL = 'https://webmail.invalid/';
 
 /** Bare URLs as clients linkify them; ends before whitespace, angle brackets and quotes. */
 const bareUrl = /\b(?:https?:\/\/|www\.)[^\s<>"'`{}|\\^[\]]+/gi;
@@ -151,21 +223,32 @@ function withoutTrailingPunctuation(url: string): string {
   }
 }
 
-function fromText(text: string, limits: ExtractLimits, out: Extracted, seen: Set<string>): void {
-  const body = text.length > limits.maxHtmlBytes ? text.slice(0, limits.maxHtmlBytes) : text;
+function fromText(text: string, budget: ExtractBudget, out: Extracted, seen: Set<string>): void {
+  const limit = Math.max(0, budget.textChars);
+  const body = text.length > limit ? text.slice(0, limit) : text;
+  budget.textChars -= body.length;
   for (const m of body.matchAll(bareUrl)) {
-    if (out.links.length >= limits.maxLinks) return;
+    if (budget.links <= 0) return;
     const href = withoutTrailingPunctuation(m[0]);
     if (seen.has(href)) continue;
     seen.add(href);
+    budget.links--;
     out.links.push({ href, text: '', context: '', source: 'text' });
   }
 }
 
-/** Links of the HTML body, then those of the text body that the HTML did not already have. */
-export function extractLinks(html: string, text: string, limits: ExtractLimits = DEFAULT_LIMITS): Extracted {
+/**
+ * Links of the HTML body, then those of the text body that the HTML did not already have. `budget` is
+ * what may still be spent, shared with the other parts of the same message (ExtractBudget).
+ */
+export function extractLinks(
+  html: string,
+  text: string,
+  limits: ExtractLimits = DEFAULT_LIMITS,
+  budget: ExtractBudget = extractBudget(limits),
+): Extracted {
   const out: Extracted = { links: [], forms: [] };
-  if (/<(a|area|form)\b/i.test(html)) fromHtml(html, limits, out); // without one there is nothing to parse for
-  if (text !== '') fromText(text, limits, out, new Set(out.links.map((l) => l.href.trim())));
+  if (/<(a|area|form)\b/i.test(html)) fromHtml(html, budget, out); // without one there is nothing to parse for
+  if (text !== '') fromText(text, budget, out, new Set(out.links.map((l) => l.href.trim())));
   return out;
 }

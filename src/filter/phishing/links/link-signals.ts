@@ -7,9 +7,9 @@
 import { domainToASCII } from 'node:url';
 import type { Brand } from '../brands.ts';
 import { lookalikeOf } from '../lookalike.ts';
-import type { Signal } from '../signal.ts';
+import type { Explanation, Signal } from '../signal.ts';
 import { accountWords, type BrandIndex, brandIndex, brandsNamed, ownsHost } from './brand-names.ts';
-import { extractLinks } from './extract.ts';
+import { DEFAULT_LIMITS, extractBudget, extractLinks, type Link } from './extract.ts';
 import { behind, resolve, type Target } from './link-target.ts';
 import { embeddedHosts, isClickTracker, isShortener } from './redirectors.ts';
 import {
@@ -34,7 +34,15 @@ export type LinkInput = {
   /** The organisation's own domains (and configured extra ones). */
   protectedDomains: readonly string[];
   brands: readonly Brand[];
+  /**
+   * The bodies of the messages attached to this one (a forward as message/rfc822, an .eml file), which the
+   * reader opens with a click: their links are checked as the message's own, within the same budget.
+   */
+  attached?: readonly AttachedBody[];
 };
+
+/** An attached message's text and HTML bodies, with its name as shown ("forward.eml"). */
+export type AttachedBody = { html: string; text: string; name: string };
 
 /**
  * A sign-in, account or payment page by its path. Not "update" or "secure" alone: mailing lists are full of
@@ -65,7 +73,16 @@ export function linkSignals(input: LinkInput): Signal[] {
     const had = found.get(s.name);
     if (!had || had.weight < s.weight) found.set(s.name, { ...s, group: 'links' });
   };
-  const { links, forms } = extractLinks(input.html, input.text);
+  // One budget for the message and every message attached to it: nesting cannot multiply the work.
+  const budget = extractBudget();
+  const { links, forms } = extractLinks(input.html, input.text, DEFAULT_LIMITS, budget);
+  for (const attached of input.attached ?? []) {
+    if (budget.links <= 0) break;
+    const inner = extractLinks(attached.html, attached.text, DEFAULT_LIMITS, budget);
+    for (const item of [...inner.links, ...inner.forms]) item.within = attached.name;
+    links.push(...inner.links);
+    forms.push(...inner.forms);
+  }
   const brands = brandIndex(input.brands);
   const hostsSeen = new Set<string>();
 
@@ -73,6 +90,13 @@ export function linkSignals(input: LinkInput): Signal[] {
   // details come next; a search box (most forms in newsletters) hardly counts.
   const form = forms.find((f) => f.password) ?? forms.find((f) => f.personal) ?? forms[0];
   if (form) {
+    // Whose form: the message's own, or one in a message attached to it.
+    const holder = form.within
+      ? {
+          en: `The attached message ${evidenceOf(form.within)} contains`,
+          ru: `Во вложенном письме ${evidenceOf(form.within)}`,
+        }
+      : { en: 'The message contains', ru: 'В письме' };
     add({
       name: 'html-form',
       weight: form.password ? 4 : form.personal ? 2 : 0.5,
@@ -80,17 +104,17 @@ export function linkSignals(input: LinkInput): Signal[] {
       ...(form.password ? { categories: { password: 1 } } : {}),
       explanation: form.password
         ? {
-            en: 'The message contains a form with a password field; a real service never asks you to type your password into an e-mail.',
-            ru: 'В письме есть форма с полем для пароля; настоящие сервисы никогда не просят вводить пароль прямо в письме.',
+            en: `${holder.en} a form with a password field; a real service never asks you to type your password into an e-mail.`,
+            ru: `${holder.ru} есть форма с полем для пароля; настоящие сервисы никогда не просят вводить пароль прямо в письме.`,
           }
         : form.personal
           ? {
-              en: 'The message contains a form asking for personal details; forms in e-mail are a common way to collect data from the reader.',
-              ru: 'В письме есть форма, которая просит личные данные; формы в письмах часто используют, чтобы выманить данные у читателя.',
+              en: `${holder.en} a form asking for personal details; forms in e-mail are a common way to collect data from the reader.`,
+              ru: `${holder.ru} есть форма, которая просит личные данные; формы в письмах часто используют, чтобы выманить данные у читателя.`,
             }
           : {
-              en: 'The message contains a fill-in form; forms in e-mail can send what you type to a third party.',
-              ru: 'В письме есть форма для заполнения; то, что в неё вводят, может уйти посторонним.',
+              en: `${holder.en} a fill-in form; forms in e-mail can send what you type to a third party.`,
+              ru: `${holder.ru} есть форма для заполнения; то, что в неё вводят, может уйти посторонним.`,
             },
     });
   }
@@ -99,13 +123,14 @@ export function linkSignals(input: LinkInput): Signal[] {
     const t = resolve(link);
     if (t === undefined) continue;
     if ('script' in t) {
+      const where = whereIs(link);
       add({
         name: 'data-or-script-uri',
         weight: 3,
         evidence: evidenceOf(link.href),
         explanation: {
-          en: `A link uses the ${t.script.slice(0, -1)} scheme: instead of opening a web page it runs code or opens content hidden inside the message.`,
-          ru: `Ссылка использует схему ${t.script.slice(0, -1)}: вместо веб-страницы она запускает код или открывает содержимое, спрятанное в самом письме.`,
+          en: `A link${where.en} uses the ${t.script.slice(0, -1)} scheme: instead of opening a web page it runs code or opens content hidden inside the message.`,
+          ru: `Ссылка${where.ru} использует схему ${t.script.slice(0, -1)}: вместо веб-страницы она запускает код или открывает содержимое, спрятанное в самом письме.`,
         },
       });
       continue;
@@ -127,6 +152,34 @@ function senderOwns(shown: string, input: LinkInput): boolean {
   return sender !== '' && (domainToASCII(sender) || sender) === shown;
 }
 
+/**
+ * How a link came to its target, for its explanations: from a relative address completed by the message's
+ * <base href>, or one without a scheme; and, for a link in an attached message, which message.
+ */
+function howResolved(link: Link): Explanation {
+  const written = link.written === undefined ? '' : evidenceOf(link.written);
+  const resolved =
+    link.written === undefined
+      ? { en: '', ru: '' }
+      : link.base !== undefined
+        ? {
+            en: ` (its address "${written}" is relative, completed from the message's <base href="${evidenceOf(link.base)}">)`,
+            ru: ` (её адрес «${written}» относительный и дополнен из <base href="${evidenceOf(link.base)}"> письма)`,
+          }
+        : {
+            en: ` (its address "${written}" has no scheme, and a webmail opens it over https)`,
+            ru: ` (её адрес «${written}» записан без схемы, и веб-почта откроет его по https)`,
+          };
+  return { en: `${resolved.en}${whereIs(link).en}`, ru: `${resolved.ru}${whereIs(link).ru}` };
+}
+
+/** " (in the attached message forward.eml)" for a link in an attached message; '' for the message's own. */
+function whereIs(link: Link): Explanation {
+  if (link.within === undefined) return { en: '', ru: '' };
+  const name = evidenceOf(link.within);
+  return { en: ` (in the attached message ${name})`, ru: ` (во вложенном письме ${name})` };
+}
+
 function checkTarget(
   t: Target,
   input: LinkInput,
@@ -135,7 +188,10 @@ function checkTarget(
   hostSeen: boolean,
 ): void {
   const evidence = evidenceOf(t.href);
-  const via = behind(t.via);
+  const unwrapped = behind(t.via);
+  const how = howResolved(t.link);
+  // Every explanation below ends its first clause with this: how the link was read, and where it is.
+  const via = { en: `${unwrapped.en}${how.en}`, ru: `${unwrapped.ru}${how.ru}` };
   const shownHost = unicodeHost(t.host);
 
   const ip = ipLiteral(t.url, t.href);

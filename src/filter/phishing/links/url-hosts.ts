@@ -209,7 +209,8 @@ export function brandLookalike(domain: string, brandDomains: readonly string[]):
   return found;
 }
 
-type BrandLabel = { domain: string; label: string; length: number; skeleton: string };
+/** A brand's label with its UTS #39 §4 skeletons in small and in capital letters (lookalike.ts match()). */
+type BrandLabel = { domain: string; label: string; length: number; skeleton: string; capitals: string };
 type BrandLabels = { labels: BrandLabel[]; results: Map<string, Lookalike | undefined> };
 const brandLabelCache = new WeakMap<readonly string[], BrandLabels>();
 
@@ -225,7 +226,13 @@ function brandLabels(domains: readonly string[]): BrandLabels {
   if (known) return known;
   const labels = domains.map((domain) => {
     const label = labelOf(domain);
-    return { domain, label, length: [...label].length, skeleton: skeleton(label) };
+    return {
+      domain,
+      label,
+      length: [...label].length,
+      skeleton: skeleton(label),
+      capitals: skeleton(label.toUpperCase()),
+    };
   });
   const made = { labels, results: new Map() };
   brandLabelCache.set(domains, made);
@@ -238,7 +245,10 @@ function strictLookalike(domain: string, labels: BrandLabel[]): Lookalike | unde
   const own = labelOf(domain);
   const length = [...own].length;
   const sk = skeleton(own);
-  const near = labels.filter((b) => Math.abs(b.length - length) <= 1 || sk === b.skeleton || sk.includes(b.skeleton));
+  const capitals = skeleton(own.toUpperCase());
+  const near = labels.filter(
+    (b) => Math.abs(b.length - length) <= 1 || sk.includes(b.skeleton) || capitals.includes(b.capitals),
+  );
   if (near.length === 0) return undefined;
   const found = lookalikeOf(
     domain,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { extractLinks } from '../../../../src/filter/phishing/links/extract.ts';
+import { extractBudget, extractLinks } from '../../../../src/filter/phishing/links/extract.ts';
 
 test('anchors with their visible text, images by alt; <img src> is no link', () => {
   const { links } = extractLinks(
@@ -75,4 +75,64 @@ test('a bare URL ending in 40,000 closing parentheses or dots is read in linear 
     );
     assert.ok(elapsed < 500, `${tail.slice(0, 2)}…: ${elapsed.toFixed(0)} ms`);
   }
+});
+
+// HTML Living Standard §4.2.3: the document base URL comes from the first <base> with an href, in tree order.
+test('relative links resolve against the first <base href>, wherever it stands', () => {
+  const resolved = (html: string) => extractLinks(html, '').links.map((l) => [l.href, l.written, l.base]);
+  const login = '<a href="login">https://bank.example/login</a>';
+  const at = ['https://evil.example/login', 'login', 'https://evil.example/'];
+  assert.deepEqual(resolved(`<html><head><base href="https://evil.example/"></head><body>${login}</body></html>`), [
+    at,
+  ]);
+  assert.deepEqual(resolved(`${login}<base href="https://evil.example/">`), [at], 'a base after the link applies');
+  assert.deepEqual(resolved(`${login}<base href="https://evil.example/"><base href="https://other.example/">`), [at]);
+  assert.deepEqual(resolved(`<base target="_top"><base href="https://evil.example/">${login}`), [at]);
+  // The first base with an href is the one, even when its href gives no URL: then there is no base.
+  assert.deepEqual(resolved(`<base href="/mail/"><base href="https://evil.example/">${login}`), [
+    ['login', undefined, undefined],
+  ]);
+  // A <template>'s content is not in the document: its <base> is none.
+  assert.deepEqual(
+    resolved(`<template><base href="https://t.example/"></template><base href="https://evil.example/">${login}`),
+    [at],
+  );
+  // Forms and image maps too; what is absolute stays as written.
+  assert.deepEqual(
+    resolved(
+      '<base href="https://evil.example/d/"><area href="../x" alt="x"><form action="post.php"></form><a href="http://0xC0A80101/">ip</a>',
+    ),
+    [
+      ['https://evil.example/x', '../x', 'https://evil.example/d/'],
+      ['https://evil.example/d/post.php', 'post.php', 'https://evil.example/d/'],
+      ['http://0xC0A80101/', undefined, undefined],
+    ],
+  );
+});
+
+test('without a base a relative link stays relative; a scheme-relative one names its host (read over https)', () => {
+  const resolved = (html: string) => extractLinks(html, '').links.map((l) => [l.href, l.written, l.base]);
+  assert.deepEqual(resolved('<a href="login">x</a>'), [['login', undefined, undefined]]);
+  assert.deepEqual(resolved('<a href="//evil.example/login">x</a>'), [
+    ['https://evil.example/login', '//evil.example/login', undefined],
+  ]);
+});
+
+test('a <base> after the last link looked at is still read, within the HTML budget', () => {
+  const many = '<a href="https://a.example/">x</a>'.repeat(250);
+  const links = extractLinks(`<a href="login">x</a>${many}<base href="https://evil.example/">`, '').links;
+  assert.equal(links.length, 200);
+  assert.equal(links[0]?.href, 'https://evil.example/login');
+});
+
+test('one budget for the parts of a message: what one spends, the next does not get', () => {
+  const budget = extractBudget({ maxLinks: 3, maxHtmlBytes: 1 << 20 });
+  const two = '<a href="https://a.example/">a</a><a href="https://b.example/">b</a>';
+  assert.equal(extractLinks(two, '', undefined, budget).links.length, 2);
+  assert.equal(extractLinks(two, 'https://c.example/ https://d.example/', undefined, budget).links.length, 1);
+  assert.equal(extractLinks(two, '', undefined, budget).links.length, 0);
+  // The HTML read is shared as well: characters and start tags.
+  const small = extractBudget({ maxLinks: 200, maxHtmlBytes: 100 });
+  assert.equal(extractLinks(`${' '.repeat(90)}${two}`, '', undefined, small).links.length, 0);
+  assert.equal(extractLinks(two, '', undefined, small).links.length, 0, 'the first read spent the characters');
 });

@@ -313,3 +313,74 @@ test('the detector excuses the mismatch only for a From domain that passed DMARC
   // A pass for some other domain vouches for nothing here.
   assert.deepEqual(await links({ dmarc: 'pass', dmarcDomain: 'evil-corp.net' }), ['link-text-mismatch']);
 });
+
+test('a relative link is judged where its <base href> sends it (HTML §4.2.3)', () => {
+  const shown = '<a href="login">https://www.paypal.com/login</a>';
+  const got = html(`<html><head><base href="https://evil.example/"></head><body>${shown}</body></html>`);
+  const mismatch = one(got, 'link-text-mismatch');
+  assert.equal(mismatch.evidence, 'https://evil.example/login');
+  assert.equal(
+    mismatch.explanation.en,
+    'The link text shows paypal.com but it leads to evil.example (its address "login" is relative, completed from the message\'s <base href="https://evil.example/">).',
+  );
+  assert.match(
+    mismatch.explanation.ru,
+    /адрес «login» относительный и дополнен из <base href="https:\/\/evil\.example\/">/,
+  );
+  assert.deepEqual(names(html(`${shown}<base href="https://paypa1.com/">`)), ['link-text-mismatch', 'lookalike-link']);
+  assert.deepEqual(names(html('<base href="https://evil.example/"><a href="signin">Log in to PayPal</a>')), [
+    'brand-link-elsewhere',
+  ]);
+  // With no base, a relative link opens the mail program's own page: no remote target to judge.
+  assert.deepEqual(names(html(shown)), []);
+  // The base of a site the text shows is no mismatch.
+  assert.deepEqual(names(html(`<base href="https://www.paypal.com/">${shown}`)), []);
+});
+
+test('a scheme-relative link is judged by the host it names', () => {
+  const got = one(html('<a href="//evil.example/login">https://www.paypal.com/login</a>'), 'link-text-mismatch');
+  assert.equal(got.evidence, 'https://evil.example/login');
+  assert.match(got.explanation.en, /"\/\/evil\.example\/login" has no scheme/);
+  assert.match(got.explanation.ru, /записан без схемы/);
+});
+
+test('the links of an attached message are checked, and say where they are', () => {
+  const attached = [
+    {
+      name: 'forward.eml',
+      text: '',
+      html: '<p><a href="https://evil.example/x">https://www.paypal.com/signin</a></p>',
+    },
+  ];
+  const got = linkSignals({ ...base, html: '<p>See the attached notice.</p>', attached });
+  const mismatch = one(got, 'link-text-mismatch');
+  assert.equal(mismatch.evidence, 'https://evil.example/x');
+  assert.equal(
+    mismatch.explanation.en,
+    'The link text shows paypal.com but it leads to evil.example (in the attached message forward.eml).',
+  );
+  assert.equal(
+    mismatch.explanation.ru,
+    'Текст ссылки показывает paypal.com, а ведёт она на evil.example (во вложенном письме forward.eml).',
+  );
+  const text = linkSignals({
+    ...base,
+    html: '',
+    attached: [{ name: 'a.eml', html: '', text: 'Sign in: http://192.0.2.7/login' }],
+  });
+  assert.deepEqual(names(text), ['ip-literal-link']);
+  const form = linkSignals({
+    ...base,
+    html: '',
+    attached: [{ name: 'a.eml', text: '', html: '<form action="https://x.example/p"><input type="password"></form>' }],
+  });
+  assert.equal(one(form, 'html-form').explanation.en.startsWith('The attached message a.eml contains a form'), true);
+  assert.match(one(form, 'html-form').explanation.ru, /^Во вложенном письме a\.eml есть форма/);
+});
+
+test('an attached message shares the message’s link budget: nesting adds no work', () => {
+  const filler = '<a href="https://example.net/">x</a>'.repeat(200);
+  const attached = [{ name: 'forward.eml', text: '', html: '<a href="http://192.0.2.7/">x</a>' }];
+  assert.deepEqual(names(linkSignals({ ...base, html: filler, attached })), []);
+  assert.deepEqual(names(linkSignals({ ...base, html: filler.slice(0, -40), attached })), ['ip-literal-link']);
+});
