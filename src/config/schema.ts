@@ -289,8 +289,7 @@ export const configSchema = z
         delaySeconds: z.number().int().min(1).max(604_800, 'at most 604800 (7 days)').default(300),
         retryWindowHours: z.number().int().min(1).max(8760, 'at most 8760 (a year)').default(24),
         expireDays: z.number().int().min(1).max(3650, 'at most 3650 (ten years)').default(35),
-        /** A client network that passed this many times is not greylisted any more. */
-        /** Passes after which a client is not greylisted any more; 0: never (every new triplet waits). */
+        /** Counted passes after which a client is not greylisted any more; 0: never (every new triplet waits). */
         autoPassAfter: z.number().int().min(0).default(5),
       })
       .strict()

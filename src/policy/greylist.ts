@@ -4,15 +4,18 @@
  * attempt for a (client network, sender, recipient) triplet is deferred with 450 4.7.1; a real MTA
  * retries (RFC 5321 §4.5.4.1) and then passes, while much bulk software never comes back.
  *
- * As in postgrey, a client network's passes count towards the pass-list at most once an hour (the
- * store keeps that rule, see GreylistRequest): one message retried to many recipients, or a session
- * repeating an RCPT, counts once, so a spam run that retries once does not exempt its network.
+ * The learning pass-list is postgrey's auto-whitelist-clients: a client passes at once after
+ * `autoPassAfter` triplets of its own waited out their delay, at most one counted an hour (the store
+ * keeps those rules, see GreylistRequest): one message retried to many recipients, a session
+ * repeating an RCPT, or one sender writing again and again counts once, so a spam run that retries
+ * once does not exempt its client. As in postgrey, the pass-list lists the host that proved it
+ * retries, not its /24 (greylistClient).
  * Not done here (postgrey does it): sender address rewriting for VERP/BATV senders.
  */
 
 import { reply } from '../smtp/replies.ts';
 import type { Store } from '../store/store.ts';
-import { formatAddress, parseAddress } from './cidr.ts';
+import { clientKey, formatAddress, parseAddress } from './cidr.ts';
 import { DUNNO, type Greylister, type Verdict } from './restriction.ts';
 
 export interface StoreGreylisterOptions {
@@ -22,7 +25,7 @@ export interface StoreGreylisterOptions {
   retryWindowMs?: number;
   /** Triplets and clients unseen this long are forgotten; default 35 days (postgrey's --max-age). */
   expireMs?: number;
-  /** Passes (at most one an hour counts) after which a client network is no longer greylisted; 0 never. Default 5. */
+  /** Passed triplets (at most one an hour counts) after which a client is no longer greylisted; 0 never. Default 5. */
   autoPassAfter?: number;
   now?: () => Date;
 }
@@ -38,6 +41,17 @@ export function greylistNetwork(clientAddress: string): string {
   if (ip === undefined) return clientAddress.toLowerCase();
   if (ip.version === 4) return `${formatAddress({ version: 4, value: ip.value & 0xffffff00n })}/24`;
   return `${formatAddress({ version: 6, value: (ip.value >> 64n) << 64n })}/64`;
+}
+
+/**
+ * The client the pass-list knows, as postgrey's auto-whitelist-clients, which lists the host: an
+ * IPv4 address, not its /24 (a /24 is often a hosting network's many customers, and one mail server
+ * among them proving it retries says nothing of its neighbours). IPv6: the /64, since a host picks
+ * any address of its /64 (RFC 6177 §2), so its own address would not find it again. An IPv4-mapped
+ * IPv6 address is its IPv4 address (RFC 4291 §2.5.5.2); a text that is not an address, lower-cased.
+ */
+export function greylistClient(clientAddress: string): string {
+  return clientKey(clientAddress, 64);
 }
 
 export class StoreGreylister implements Greylister {
@@ -64,7 +78,7 @@ export class StoreGreylister implements Greylister {
     const recipient = triplet.recipient.toLowerCase();
     const result = await this.#store.greylist({
       triplet: `${network}/${sender}/${recipient}`,
-      network,
+      network: greylistClient(triplet.clientAddress), // the pass-list's key
       now: this.#now(),
       delayMs: this.#delayMs,
       retryWindowMs: this.#retryWindowMs,
@@ -77,7 +91,8 @@ export class StoreGreylister implements Greylister {
     const what = `from ${network} for ${sender === '' ? '<>' : sender} -> ${recipient}`;
     return {
       action: 'reject',
-      // RFC 3463 §3.8: X.7.1, delivery not authorized; 4xx, so the client retries (RFC 5321 §4.2.1).
+      // 450: RFC 5321 §4.2.2's code for a mailbox "temporarily blocked for policy reasons", as Postfix
+      // answers postgrey's DEFER_IF_PERMIT; 4yz, so the client retries (§4.2.1). RFC 3463 §3.8: X.7.1.
       reply: reply(
         450,
         '4.7.1',

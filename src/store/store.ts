@@ -224,17 +224,18 @@ export interface StoreStats {
  * `delayMs`, and within `retryWindowMs` after that, passes, and keeps passing until it goes unseen
  * for `expireMs`. A retry later than the window starts over, so a triplet never retried in time is
  * removed by the first sweep after `delayMs + retryWindowMs` from its first attempt, not kept for `expireMs`.
- * A client network that passed `autoPassAfter` times passes at once from then on (postgrey's
- * auto-whitelist-clients). As in postgrey, a pass counts only when the network's last counted pass is
- * at least an hour old, so `autoPassAfter` passes take at least `autoPassAfter - 1` hours; a last
- * count more than an hour ahead of `now` (a clock stepped back) does not hold the count back. A
- * network whose last counted pass is older than `expireMs` (listed: last seen) counts from 1 again.
+ * A client that passed `autoPassAfter` times passes at once from then on (postgrey's
+ * auto-whitelist-clients). As in postgrey, only a triplet's first pass after its delay counts, and only
+ * when the client's last counted pass is at least an hour old, so `autoPassAfter` passes take at least
+ * `autoPassAfter - 1` hours; a last count more than an hour ahead of `now` (a clock stepped back) does
+ * not hold the count back. A client whose last counted pass is older than `expireMs` (listed: last
+ * seen) counts from 1 again.
  * Times are the caller's clock (`now`); keep cluster nodes NTP-synced.
  */
 export interface GreylistRequest {
   /** The lower-cased key `<network>/<sender>/<recipient>` (src/policy/greylist.ts builds it). */
   triplet: string;
-  /** The client's network: IPv4 /24, IPv6 /64. */
+  /** The pass-list's key for the client: its IPv4 address, or its IPv6 /64 (greylistClient). */
   network: string;
   now: Date;
   delayMs: number;
@@ -249,7 +250,7 @@ export interface GreylistResult {
   outcome: 'pass' | 'defer';
   /** On 'defer': how long until a retry would pass. */
   retryInMs?: number;
-  /** This pass put the client network on the pass-list (its passes reached `autoPassAfter`). */
+  /** This pass put the client on the pass-list (its counted passes reached `autoPassAfter`). */
   learned: boolean;
 }
 

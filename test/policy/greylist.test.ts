@@ -101,7 +101,7 @@ test('StoreGreylister: the null sender is the empty string in the triplet and <>
     assert.deepEqual(await greylister.check({ ...bounce, clientAddress: '2001:db8::26' }), DUNNO);
   }));
 
-test("StoreGreylister on SQLite: one message to five recipients, retried, does not exempt the sender's /24", () =>
+test("StoreGreylister on SQLite: one message to five recipients, retried, does not exempt the sender's host", () =>
   withSqlite(async (store) => {
     let now = Date.parse('2025-03-01T12:00:00Z');
     const greylister = new StoreGreylister(store, { now: () => new Date(now) }); // autoPassAfter 5, as postgrey
@@ -112,18 +112,48 @@ test("StoreGreylister on SQLite: one message to five recipients, retried, does n
     now += 300_000;
     // The retry, and the same RCPTs again in that session: all pass, and count once.
     for (const recipient of [...recipients, ...recipients]) assert.deepEqual(await rcpt(recipient), DUNNO);
-    const stranger = await rcpt('bob@example.com', '192.0.2.77', 'fresh@elsewhere.example');
-    assert.equal(
-      stranger.action === 'reject' && stranger.reply.code,
-      450,
-      'another host of the /24 is still greylisted',
-    );
-    // Four more passes an hour apart (postgrey's pace) put the network on the pass-list.
-    for (const recipient of recipients.slice(1)) {
-      now += 3_600_000;
-      assert.deepEqual(await rcpt(recipient), DUNNO);
+    const stranger = await rcpt('bob@example.com', '192.0.2.40', 'fresh@elsewhere.example');
+    assert.equal(stranger.action === 'reject' && stranger.reply.code, 450, 'a new triplet is still greylisted');
+    // Four more messages, an hour apart (postgrey's pace), each deferred and retried, list the host.
+    for (const hour of [1, 2, 3, 4]) {
+      now += 3_600_000 - 300_000;
+      const sender = `news${hour}@good.example`;
+      assert.equal((await rcpt('alice@example.com', '192.0.2.40', sender)).action, 'reject', `hour ${hour}`);
+      now += 300_000;
+      assert.deepEqual(await rcpt('alice@example.com', '192.0.2.40', sender), DUNNO, `hour ${hour}`);
     }
-    assert.deepEqual(await rcpt('dave@example.com', '192.0.2.77', 'other@elsewhere.example'), DUNNO, 'listed now');
+    assert.deepEqual(await rcpt('dave@example.com', '192.0.2.40', 'other@elsewhere.example'), DUNNO, 'listed now');
+    assert.deepEqual(await rcpt('dave@example.com', '::ffff:192.0.2.40', 'more@elsewhere.example'), DUNNO, 'mapped');
+  }));
+
+test('StoreGreylister on SQLite: the pass-list lists the IPv4 host that proved it retries, not its /24; an IPv6 client is its /64', () =>
+  withSqlite(async (store) => {
+    let now = Date.parse('2025-03-01T12:00:00Z');
+    const greylister = new StoreGreylister(store, { autoPassAfter: 2, now: () => new Date(now) });
+    const rcpt = (clientAddress: string, sender: string) =>
+      greylister.check({ clientAddress, sender, recipient: 'bob@example.com' });
+    const list = async (first: string, second: string) => {
+      for (const [address, sender] of [
+        [first, 'a@good.example'],
+        [second, 'b@good.example'],
+      ] as const) {
+        assert.equal((await rcpt(address, sender)).action, 'reject', `${address} ${sender} first attempt`);
+        now += 300_000;
+        assert.deepEqual(await rcpt(address, sender), DUNNO, `${address} ${sender} retried`);
+        now += 3_600_000;
+      }
+    };
+    // Two retried messages, an hour apart, list the host.
+    await list('192.0.2.40', '192.0.2.40');
+    assert.deepEqual(await rcpt('192.0.2.40', 'new@elsewhere.example'), DUNNO, 'the host is listed');
+    // Its /24 neighbour (another customer of the same hosting network) is greylisted as before.
+    const neighbour = await rcpt('192.0.2.41', 'spam@elsewhere.example');
+    assert.equal(neighbour.action === 'reject' && neighbour.reply.code, 450, 'the /24 is not listed');
+    // IPv6: a host picks any address of its /64 (RFC 6177 §2), so the /64 is the client.
+    await list('2001:db8:1:2::10', '2001:db8:1:2::11');
+    assert.deepEqual(await rcpt('2001:db8:1:2:ffff::1', 'new@elsewhere.example'), DUNNO, 'the /64 is listed');
+    const otherSubnet = await rcpt('2001:db8:1:3::10', 'new@elsewhere.example');
+    assert.equal(otherSubnet.action === 'reject' && otherSubnet.reply.code, 450, 'another /64 is not');
   }));
 
 test('StoreGreylister asks the store with postgrey-like defaults and the lower-cased triplet key', async () => {
@@ -143,7 +173,7 @@ test('StoreGreylister asks the store with postgrey-like defaults and the lower-c
   assert.deepEqual(asked, [
     {
       triplet: '192.0.2.0/24//bob@example.com',
-      network: '192.0.2.0/24',
+      network: '192.0.2.1', // the pass-list's key: the IPv4 host (postgrey's auto-whitelist-clients)
       now: at,
       delayMs: 300_000,
       retryWindowMs: 86_400_000,

@@ -1,7 +1,8 @@
 // Greylisting keeps its tables bounded: a store sweeps rows unseen for the expiry, and triplets
 // never retried within their retry window, on its first decision and every GREYLIST_SWEEP_EVERY-th
-// after it. Not in the contract: the rows are only visible in the database itself, read here with
-// each engine's own driver.
+// after it, at most GREYLIST_SWEEP_BATCH rows of each kind a time (a backlog goes in batches, one
+// every GREYLIST_SWEEP_DRAIN_EVERY decisions). Not in the contract: the rows are only visible in the
+// database itself, read here with each engine's own driver.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +10,10 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import pg from 'pg';
+import * as postgresGreylist from '../../src/store/postgres/greylist.ts';
 import { GREYLIST_SWEEP_EVERY as POSTGRES_SWEEP_EVERY } from '../../src/store/postgres/greylist.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
+import * as sqliteGreylist from '../../src/store/sqlite/greylist.ts';
 import { GREYLIST_SWEEP_EVERY as SQLITE_SWEEP_EVERY } from '../../src/store/sqlite/greylist.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -20,6 +23,9 @@ const T0 = Date.parse('2025-03-01T12:00:00Z');
 const DELAY = 300_000;
 const WINDOW = 86_400_000;
 const EXPIRE = 35 * 86_400_000;
+/** Rows one sweep removes at most from each table, and the decisions between sweeps while a backlog is left. */
+const BATCH = 500;
+const DRAIN_EVERY = 10;
 
 type Rows = (sql: string) => Promise<Record<string, unknown>[]>;
 
@@ -66,13 +72,20 @@ async function sweepScenario(store: Store, rows: Rows, every: number, reopen: ()
   assert.equal(left.length, every - 3 + 1, 'rows seen within the expiry stay');
   assert.deepEqual(await networks(rows), [], 'the expired client row is gone');
 
-  // A store opened again (a restarted server) sweeps on its first decision: all but the new row expired.
+  // A store opened again (a restarted server) sweeps on its first decision: all but the new row
+  // expired, more than a batch, so the next sweep comes DRAIN_EVERY decisions later.
   await store.close();
   const again = await reopen();
   try {
     const later = expired + EXPIRE + 1;
     await decide(again, 'fresh@example.org', later);
-    assert.deepEqual(await triplets(rows), ['192.0.2.0/24/fresh@example.org/bob@example.com']);
+    assert.equal((await triplets(rows)).length, every - 2 - BATCH + 1, 'one batch removed');
+    for (let i = 1; i <= DRAIN_EVERY; i++) await decide(again, `drain${i}@example.org`, later);
+    const drains = Array.from(
+      { length: DRAIN_EVERY },
+      (_, i) => `192.0.2.0/24/drain${i + 1}@example.org/bob@example.com`,
+    );
+    assert.deepEqual(await triplets(rows), [...drains, '192.0.2.0/24/fresh@example.org/bob@example.com'].sort());
   } finally {
     await again.close();
   }
@@ -112,10 +125,66 @@ async function unretriedScenario(store: Store, rows: Rows, every: number): Promi
   // A day on, 'edge' and 'later' are past their window too, and so are the fillers and 'trigger'.
   const nextAt = sweepAt + WINDOW + DELAY + 1;
   await fill(store, every - 1, nextAt, 'filler-next');
-  await decide(store, 'trigger-next@example.org', nextAt); // decision 2 × `every` sweeps
+  await decide(store, 'trigger-next@example.org', nextAt); // decision 2 × `every` sweeps a batch
+  // The batch ends before the fillers and 'trigger', more than a batch in one millisecond: the
+  // next sweep, DRAIN_EVERY decisions later, takes that millisecond whole.
+  assert.deepEqual(
+    await named(),
+    ['passed', 'trigger-next', 'trigger'].map((name) => row(`${name}@example.org`)),
+  );
+  await fill(store, DRAIN_EVERY, nextAt, 'filler-next-drain');
   assert.deepEqual(
     (await triplets(rows)).filter((t) => !t.includes('filler-next')),
     ['passed@example.org', 'trigger-next@example.org'].map(row),
+  );
+}
+
+/** What a test inserts straight into the tables: `count` rows named `<prefix>/<i>`. */
+interface Backlog {
+  triplets(prefix: string, count: number, firstSeen: number, lastSeen: number, passed: number): Promise<void>;
+  clients(prefix: string, count: number, passes: number, lastSeen: number): Promise<void>;
+}
+
+/**
+ * A store that was down for long (or just upgraded) meets a backlog of expired rows and unretried
+ * triplets. Its first sweep removes at most BATCH rows of each kind: one statement removing them all
+ * would hold the write lock (SQLite: the writer's transaction, which deliveries wait on) for as long
+ * as that takes. While a sweep finds more, the next comes DRAIN_EVERY decisions later, not 1000.
+ */
+async function backlogScenario(store: Store, rows: Rows, backlog: Backlog): Promise<void> {
+  const now = T0 + 100 * 86_400_000;
+  const count = 1200; // three sweeps: 500, 500, 200
+  await backlog.triplets('expired', count, T0, T0, 1); // row i last seen at T0 + i
+  await backlog.clients('expired', count, 3, T0);
+  await backlog.triplets('unretried', count, now - 10 * 86_400_000, now - 10 * 86_400_000, 0);
+  await backlog.triplets('keep-passed', 1, now - 20 * 86_400_000, now - 2 * 86_400_000, 1);
+  await backlog.triplets('keep-waiting', 1, now - 60_000, now - 60_000, 0);
+  await backlog.clients('keep', 1, 5, now - 86_400_000);
+  const left = async () => {
+    const number = async (sql: string) => Number((await rows(sql))[0]!.n);
+    return {
+      expired: await number("SELECT count(*) AS n FROM greylist WHERE triplet LIKE 'expired/%'"),
+      clients: await number("SELECT count(*) AS n FROM greylist_clients WHERE network LIKE 'expired/%'"),
+      unretried: await number("SELECT count(*) AS n FROM greylist WHERE triplet LIKE 'unretried/%'"),
+      kept: await number("SELECT count(*) AS n FROM greylist WHERE triplet LIKE 'keep-%'"),
+    };
+  };
+  let decisions = 0;
+  const decideUntil = async (n: number) => {
+    for (; decisions < n; decisions++) await decide(store, `sweeper${decisions}@example.org`, now + decisions);
+  };
+  await decideUntil(1); // the first decision sweeps one batch of each
+  assert.deepEqual(await left(), { expired: count - BATCH, clients: count - BATCH, unretried: count - BATCH, kept: 2 });
+  await decideUntil(DRAIN_EVERY); // no sweep in between
+  assert.deepEqual(await left(), { expired: count - BATCH, clients: count - BATCH, unretried: count - BATCH, kept: 2 });
+  await decideUntil(DRAIN_EVERY + 1);
+  const last = count - 2 * BATCH;
+  assert.deepEqual(await left(), { expired: last, clients: last, unretried: last, kept: 2 });
+  await decideUntil(2 * DRAIN_EVERY + 1);
+  assert.deepEqual(await left(), { expired: 0, clients: 0, unretried: 0, kept: 2 }, 'the backlog is gone');
+  assert.deepEqual(
+    (await rows("SELECT network FROM greylist_clients WHERE network LIKE 'keep/%'")).map((row) => row.network),
+    ['keep/0'],
   );
 }
 
@@ -181,4 +250,62 @@ test('postgres: a sweep removes triplets never retried within their retry window
       await client.end();
       await store.close();
     }
+  }));
+
+test('sqlite: a backlog (after a long downtime) is swept in batches of 500, one every 10 decisions', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dataDir = path.join(dir, 'data');
+  await (await openSqliteStore({ dataDir })).close(); // the schema
+  const file = path.join(dataDir, DATABASE_FILE_NAME);
+  const writable = new DatabaseSync(file);
+  const store = await openSqliteStore({ dataDir });
+  const series = (count: number) =>
+    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1})`;
+  await backlogScenario(store, async (sql) => writable.prepare(sql).all(), {
+    async triplets(prefix, count, firstSeen, lastSeen, passed) {
+      writable.exec(`${series(count)} INSERT INTO greylist (triplet, first_seen, last_seen, passed)
+          SELECT '${prefix}/' || i, ${firstSeen} + i, ${lastSeen} + i, ${passed} FROM n`);
+    },
+    async clients(prefix, count, passes, lastSeen) {
+      writable.exec(`${series(count)} INSERT INTO greylist_clients (network, passes, last_seen)
+          SELECT '${prefix}/' || i, ${passes}, ${lastSeen} + i FROM n`);
+    },
+  }).finally(async () => {
+    writable.close();
+    await store.close();
+  });
+  assert.equal(sqliteGreylist.GREYLIST_SWEEP_BATCH, BATCH);
+  assert.equal(sqliteGreylist.GREYLIST_SWEEP_DRAIN_EVERY, DRAIN_EVERY);
+});
+
+test('postgres: a backlog (after a long downtime) is swept in batches of 500, one every 10 decisions', () =>
+  withTestDatabase(async ({ url }) => {
+    await (await openPostgresStore({ url, poolSize: 4 })).close(); // the schema
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const store = await openPostgresStore({ url, poolSize: 4 });
+    try {
+      await backlogScenario(store, async (sql) => (await client.query(sql)).rows, {
+        async triplets(prefix, count, firstSeen, lastSeen, passed) {
+          await client.query(
+            `INSERT INTO greylist (triplet, first_seen, last_seen, passed)
+             SELECT $1 || '/' || i, $2::bigint + i, $3::bigint + i, $4 FROM generate_series(0, $5::int - 1) AS i`,
+            [prefix, firstSeen, lastSeen, passed, count],
+          );
+        },
+        async clients(prefix, count, passes, lastSeen) {
+          await client.query(
+            `INSERT INTO greylist_clients (network, passes, last_seen)
+             SELECT $1 || '/' || i, $2, $3::bigint + i FROM generate_series(0, $4::int - 1) AS i`,
+            [prefix, passes, lastSeen, count],
+          );
+        },
+      });
+    } finally {
+      await client.end();
+      await store.close();
+    }
+    assert.equal(postgresGreylist.GREYLIST_SWEEP_BATCH, BATCH);
+    assert.equal(postgresGreylist.GREYLIST_SWEEP_DRAIN_EVERY, DRAIN_EVERY);
   }));

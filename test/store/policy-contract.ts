@@ -171,30 +171,53 @@ export function runPolicyStoreContract(withStore: WithStore): void {
   );
 
   test(
-    "greylist: a network's passes count once an hour at most (postgrey), so one message retried to five recipients does not list it",
+    "greylist: a client's passes count once an hour at most (postgrey), so one message retried to five recipients does not list it",
     withStore(async (store) => {
-      // Five triplets of one network (a message to five recipients is the same), deferred, then retried.
+      // Five triplets of one client (a message to five recipients is the same), deferred, then retried.
       const five = ['a', 'b', 'c', 'd', 'e'].map((name) => `${name}@example.org`);
       for (const sender of five) assert.deepEqual(await greylist(store, T0, sender), defer(DELAY));
       const counted = T0 + DELAY;
       for (const sender of five) assert.deepEqual(await greylist(store, counted, sender), PASS, sender);
       for (const sender of five) assert.deepEqual(await greylist(store, counted + 1, sender), PASS, `${sender} again`);
+      assert.deepEqual(await greylist(store, counted + 1, 'new@example.org'), defer(DELAY), 'the client is not listed');
+      // A new triplet that waited out its delay within the hour of the last count: not counted.
       assert.deepEqual(
-        await greylist(store, counted + 1, 'new@example.org'),
-        defer(DELAY),
-        'the network is not listed',
-      );
-      assert.deepEqual(
-        await greylist(store, counted + HOUR - 1, 'a@example.org'),
+        await greylist(store, counted + HOUR - 1, 'new@example.org'),
         PASS,
         'not counted: within the hour',
       );
-      // One count an hour after the last counted one: the fifth, four hours on, lists the network (default 5).
-      for (const hour of [1, 2, 3]) {
-        assert.deepEqual(await greylist(store, counted + hour * HOUR, five[hour]!), PASS, `hour ${hour}`);
+      // One count an hour after the last counted one: the fifth, four hours on, lists the client (default 5).
+      for (const hour of [1, 2, 3, 4]) {
+        const sender = `hour${hour}@example.org`;
+        assert.deepEqual(await greylist(store, counted + hour * HOUR - DELAY, sender), defer(DELAY));
+        const expected = hour === 4 ? LEARNED : PASS;
+        assert.deepEqual(await greylist(store, counted + hour * HOUR, sender), expected, `hour ${hour}`);
       }
-      assert.deepEqual(await greylist(store, counted + 4 * HOUR, 'e@example.org'), LEARNED);
       assert.deepEqual(await greylist(store, counted + 4 * HOUR, 'newer@example.org'), PASS, 'listed now');
+    }),
+  );
+
+  test(
+    "greylist: only a triplet's first pass counts (postgrey), so one triplet passing again every hour does not list its client",
+    withStore(async (store) => {
+      const auto = { autoPassAfter: 2 };
+      assert.deepEqual(await greylist(store, T0, 'a@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, T0 + DELAY, 'a@example.org', auto), PASS, 'the first pass counts');
+      // The same triplet again, hours apart: a sender's repeated mail proves no retrying MTA.
+      for (const hour of [1, 2, 3]) {
+        assert.deepEqual(await greylist(store, T0 + DELAY + hour * HOUR, 'a@example.org', auto), PASS, `hour ${hour}`);
+      }
+      const later = T0 + DELAY + 3 * HOUR;
+      assert.deepEqual(await greylist(store, later, 'b@example.org', auto), defer(DELAY), 'not listed');
+      // A second triplet that waits out its delay is the second count.
+      assert.deepEqual(await greylist(store, later + DELAY, 'b@example.org', auto), LEARNED);
+      assert.deepEqual(await greylist(store, later + DELAY, 'c@example.org', auto), PASS, 'listed now');
+      // A triplet that starts over (expired) and waits out its delay again counts again.
+      const gone = later + DELAY + EXPIRE + 1;
+      assert.deepEqual(await greylist(store, gone, 'a@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, gone + DELAY, 'a@example.org', auto), PASS, 'counts from 1 again');
+      assert.deepEqual(await greylist(store, gone + DELAY + HOUR, 'c@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, gone + DELAY + HOUR + DELAY, 'c@example.org', auto), LEARNED);
     }),
   );
 
@@ -210,9 +233,12 @@ export function runPolicyStoreContract(withStore: WithStore): void {
       const counted = T0 + DELAY;
       assert.deepEqual(await greylist(store, counted, 'b@example.org', auto), PASS);
       // A node half an hour behind, then one an hour later less a millisecond: neither counts.
-      assert.deepEqual(await greylist(store, counted - HOUR / 2, 'b@example.org', auto), PASS);
-      assert.deepEqual(await greylist(store, counted + HOUR - 1, 'a@example.org', auto), PASS);
-      assert.deepEqual(await greylist(store, counted + HOUR, 'b@example.org', auto), LEARNED, 'the third count');
+      assert.deepEqual(await greylist(store, counted - HOUR, 'c@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, counted - HOUR / 2, 'c@example.org', auto), PASS);
+      assert.deepEqual(await greylist(store, counted + HOUR - 1 - DELAY, 'd@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, counted + HOUR - 1, 'd@example.org', auto), PASS);
+      assert.deepEqual(await greylist(store, counted + HOUR - DELAY, 'e@example.org', auto), defer(DELAY));
+      assert.deepEqual(await greylist(store, counted + HOUR, 'e@example.org', auto), LEARNED, 'the third count');
     }),
   );
 

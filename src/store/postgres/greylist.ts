@@ -19,7 +19,16 @@ type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 /** Expired rows are swept on the first decision of a node and every this many after it. */
 export const GREYLIST_SWEEP_EVERY = 1000;
 
-/** A client network's passes count towards the pass-list at most once in this long, as postgrey counts them. */
+/**
+ * A sweep removes at most this many rows of each kind: the backlog of a cluster down for weeks,
+ * removed in one statement, would lock its rows and fill the WAL at once.
+ */
+export const GREYLIST_SWEEP_BATCH = 500;
+
+/** While a sweep leaves rows to remove, the node's next one comes this many decisions later. */
+export const GREYLIST_SWEEP_DRAIN_EVERY = 10;
+
+/** A client's passes count towards the pass-list at most once in this long, as postgrey counts them. */
 export const GREYLIST_COUNT_EVERY_MS = 3_600_000;
 
 // $1 triplet, $2 network, $3 now, $4 delay, $5 retry window, $6 horizon (now - expiry), $7 autoPassAfter,
@@ -50,12 +59,14 @@ seen AS (
   RETURNING first_seen, passed
 ),
 counted AS (
-  -- Until it is listed, a network's last_seen is its last counted pass. A pass counts when that is
-  -- an hour old, or more than an hour "later" than now (a clock stepped back, which would otherwise
-  -- stop the count for as long as the step); a network unseen since the horizon counts from 1 again.
-  -- No row comes back when the pass does not count.
+  -- As postgrey, only a triplet's first pass (passed 1) counts: it shows a retry after the delay;
+  -- later passes are a sender writing again, which any spam source does as well. Until it is
+  -- listed, a client's last_seen is its last counted pass. A pass counts when that is an hour old,
+  -- or more than an hour "later" than now (a clock stepped back, which would otherwise stop the
+  -- count for as long as the step); a client unseen since the horizon counts from 1 again. No row
+  -- comes back when the pass does not count.
   INSERT INTO greylist_clients AS c (network, passes, last_seen)
-  SELECT $2::text, 1, $3::bigint FROM seen WHERE seen.passed > 0
+  SELECT $2::text, 1, $3::bigint FROM seen WHERE seen.passed = 1
   ON CONFLICT (network) DO UPDATE SET
     passes = CASE WHEN c.last_seen < $6::bigint THEN 1 ELSE c.passes + 1 END,
     last_seen = excluded.last_seen
@@ -69,8 +80,11 @@ export class PostgresGreylist {
   readonly #query: Query;
   readonly #onError: (error: Error) => void;
   #decisions = 0;
-  /** The first_seen cutoff of this node's previous sweep of unretried triplets; none before the first. */
-  #unretriedSweptBefore: number | undefined;
+  /** The decision that sweeps next, and whether a sweep is under way (one at a time per node). */
+  #nextSweep = 0;
+  #sweeping = false;
+  /** Where this node's next sweep of unretried triplets reads from (last_seen); none before the first. */
+  #unretriedFrom: number | undefined;
 
   constructor(query: Query, onError: (error: Error) => void) {
     this.#query = query;
@@ -80,18 +94,28 @@ export class PostgresGreylist {
   async decide(request: GreylistRequest): Promise<GreylistResult> {
     const now = request.now.getTime();
     const horizon = now - request.expireMs;
-    const sweep = this.#decisions++ % GREYLIST_SWEEP_EVERY === 0; // counted in call order
-    const { rows } = await this.#query(DECIDE, [
-      request.triplet,
-      request.network,
-      now,
-      request.delayMs,
-      request.retryWindowMs,
-      horizon,
-      request.autoPassAfter,
-      GREYLIST_COUNT_EVERY_MS,
-    ]);
-    if (sweep) await this.#sweep(now, horizon, request.delayMs, request.retryWindowMs);
+    const decision = this.#decisions++; // counted in call order
+    const sweep = !this.#sweeping && decision >= this.#nextSweep;
+    if (sweep) this.#sweeping = true;
+    let rows: Record<string, unknown>[];
+    try {
+      ({ rows } = await this.#query(DECIDE, [
+        request.triplet,
+        request.network,
+        now,
+        request.delayMs,
+        request.retryWindowMs,
+        horizon,
+        request.autoPassAfter,
+        GREYLIST_COUNT_EVERY_MS,
+      ]));
+      if (sweep) {
+        const more = await this.#sweep(now, horizon, request.delayMs, request.retryWindowMs);
+        this.#nextSweep = decision + (more ? GREYLIST_SWEEP_DRAIN_EVERY : GREYLIST_SWEEP_EVERY);
+      }
+    } finally {
+      if (sweep) this.#sweeping = false; // a decision that failed leaves its sweep to the next one
+    }
     const row = rows[0] ?? {};
     if (row.listed) return { outcome: 'pass', learned: false };
     if (Number(row.passed) === 0) {
@@ -106,28 +130,53 @@ export class PostgresGreylist {
    * the retry window: those can only start over (FRESH), so they would be kept for nothing (postgrey
    * drops them too). Such a triplet was last seen before its delay ran out (early retries only), so
    * its last_seen lies in [first_seen, first_seen + delay): bounded by last_seen, the sweep reads the
-   * index greylist_by_last_seen from this node's previous cutoff (a triplet still waiting then was
-   * first seen after it) to now minus the retry window, a slice of the recent traffic, not the table.
-   * A node's first sweep, and one after its clock went back, read from the expiry horizon.
+   * index greylist_by_last_seen from where this node's previous one stopped, at the latest its
+   * first_seen cutoff (a triplet still waiting then was first seen after it), to now minus the retry
+   * window, a slice of the recent traffic, not the table. A node's first sweep, and one after its
+   * clock went back, read from the expiry horizon.
    *
-   * Outside the decision's statement, one table per statement: a sweep holds no lock a decision
-   * waits on while it takes another. A failed sweep is reported, not thrown: the decision stands.
+   * At most GREYLIST_SWEEP_BATCH rows of each kind: the unretried ones up to the last_seen of the
+   * row past a batch (all of one millisecond, should more than a batch share it). Outside the
+   * decision's statement, one table per statement; SKIP LOCKED passes over the rows a decision or
+   * another node's sweep holds, so a sweep never waits on a lock nor deadlocks with another sweep
+   * (a row passed over is removed by a later sweep or expires). A failed sweep is reported, not
+   * thrown: the decision stands. Returns whether rows are left to remove.
    */
-  async #sweep(now: number, horizon: number, delayMs: number, retryWindowMs: number): Promise<void> {
+  async #sweep(now: number, horizon: number, delayMs: number, retryWindowMs: number): Promise<boolean> {
+    const batch = GREYLIST_SWEEP_BATCH;
     const firstSeenBefore = now - delayMs - retryWindowMs;
-    const previous = this.#unretriedSweptBefore;
-    const lastSeenFrom = previous === undefined || previous > firstSeenBefore ? horizon : previous;
+    const before = now - retryWindowMs;
+    const previous = this.#unretriedFrom;
+    const from = previous === undefined || previous > firstSeenBefore ? horizon : previous;
     try {
-      await this.#query('DELETE FROM greylist WHERE last_seen < $1', [horizon]);
-      await this.#query('DELETE FROM greylist_clients WHERE last_seen < $1', [horizon]);
-      await this.#query(
-        `DELETE FROM greylist
-         WHERE last_seen >= $1 AND last_seen < $2 AND passed = 0 AND first_seen < $3`,
-        [lastSeenFrom, now - retryWindowMs, firstSeenBefore],
+      const triplets = await this.#query(
+        `DELETE FROM greylist WHERE triplet IN (
+           SELECT triplet FROM greylist WHERE last_seen < $1 ORDER BY last_seen LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [horizon, batch],
       );
-      this.#unretriedSweptBefore = firstSeenBefore;
+      const clients = await this.#query(
+        `DELETE FROM greylist_clients WHERE network IN (
+           SELECT network FROM greylist_clients WHERE last_seen < $1 ORDER BY last_seen LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [horizon, batch],
+      );
+      const { rows } = await this.#query(
+        `SELECT last_seen FROM greylist WHERE last_seen >= $1 AND last_seen < $2 ORDER BY last_seen OFFSET $3 LIMIT 1`,
+        [from, before, batch],
+      );
+      const upTo = rows.length === 0 ? before : Math.max(Number(rows[0]!.last_seen), from + 1);
+      await this.#query(
+        `DELETE FROM greylist WHERE triplet IN (
+           SELECT triplet FROM greylist
+           WHERE last_seen >= $1 AND last_seen < $2 AND passed = 0 AND first_seen < $3
+           FOR UPDATE SKIP LOCKED)`,
+        [from, upTo, firstSeenBefore],
+      );
+      // Rows from upTo on are still to read; past the cutoff, only by the next sweep's larger cutoff.
+      this.#unretriedFrom = Math.min(upTo, firstSeenBefore);
+      return (triplets.rowCount ?? 0) >= batch || (clients.rowCount ?? 0) >= batch || upTo < firstSeenBefore;
     } catch (error) {
       this.#onError(error instanceof Error ? error : new Error(String(error)));
+      return false;
     }
   }
 }

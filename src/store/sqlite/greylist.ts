@@ -11,7 +11,17 @@ import type { GreylistRequest, GreylistResult } from '../store.ts';
 /** Expired rows are swept on the first decision and every this many after it. */
 export const GREYLIST_SWEEP_EVERY = 1000;
 
-/** A client network's passes count towards the pass-list at most once in this long, as postgrey counts them. */
+/**
+ * A sweep removes at most this many rows of each kind (about 3 ms): it runs inside the writer's
+ * transaction, so the backlog of a store down for weeks, removed in one statement, would hold the
+ * write lock, and the deliveries waiting on it, for seconds.
+ */
+export const GREYLIST_SWEEP_BATCH = 500;
+
+/** While a sweep leaves rows to remove, the next one comes this many decisions later. */
+export const GREYLIST_SWEEP_DRAIN_EVERY = 10;
+
+/** A client's passes count towards the pass-list at most once in this long, as postgrey counts them. */
 export const GREYLIST_COUNT_EVERY_MS = 3_600_000;
 
 export class SqliteGreylist {
@@ -21,10 +31,13 @@ export class SqliteGreylist {
   readonly #countClientPass: StatementSync;
   readonly #sweepTriplets: StatementSync;
   readonly #sweepClients: StatementSync;
+  readonly #unretriedBound: StatementSync;
   readonly #sweepUnretried: StatementSync;
   #decisions = 0;
-  /** The first_seen cutoff of the previous sweep of unretried triplets; none before the first. */
-  #unretriedSweptBefore: number | undefined;
+  /** The decision that sweeps next. */
+  #nextSweep = 0;
+  /** Where the next sweep of unretried triplets reads from (last_seen); none before the first. */
+  #unretriedFrom: number | undefined;
 
   constructor(db: DatabaseSync) {
     this.#touchListedClient = db.prepare(
@@ -37,10 +50,10 @@ export class SqliteGreylist {
        ON CONFLICT (triplet) DO UPDATE
        SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, passed = excluded.passed`,
     );
-    // Until it is listed, a network's last_seen is its last counted pass. A pass counts when that is
+    // Until it is listed, a client's last_seen is its last counted pass. A pass counts when that is
     // an hour old (one retried message to many recipients, or a session repeating one RCPT, counts
     // once), or more than an hour "later" than now: a clock stepped back, which would otherwise stop
-    // the count for as long as the step. A network unseen for longer than the expiry counts from 1
+    // the count for as long as the step. A client unseen for longer than the expiry counts from 1
     // again. No row comes back when the pass does not count.
     this.#countClientPass = db.prepare(
       `INSERT INTO greylist_clients (network, passes, last_seen) VALUES (:network, 1, :now)
@@ -49,11 +62,22 @@ export class SqliteGreylist {
        WHERE last_seen < :horizon OR last_seen <= :now - :countEvery OR last_seen > :now + :countEvery
        RETURNING passes`,
     );
-    this.#sweepTriplets = db.prepare('DELETE FROM greylist WHERE last_seen < ?');
-    this.#sweepClients = db.prepare('DELETE FROM greylist_clients WHERE last_seen < ?');
+    // The oldest first, read from the last_seen indexes: a batch costs its own rows, not the table.
+    this.#sweepTriplets = db.prepare(
+      'DELETE FROM greylist WHERE triplet IN (SELECT triplet FROM greylist WHERE last_seen < ? ORDER BY last_seen LIMIT ?)',
+    );
+    this.#sweepClients = db.prepare(
+      `DELETE FROM greylist_clients
+       WHERE network IN (SELECT network FROM greylist_clients WHERE last_seen < ? ORDER BY last_seen LIMIT ?)`,
+    );
+    // The last_seen a batch of unretried triplets ends before: that of the row past the batch.
+    this.#unretriedBound = db.prepare(
+      `SELECT last_seen FROM greylist WHERE last_seen >= :from AND last_seen < :before
+       ORDER BY last_seen LIMIT 1 OFFSET :batch`,
+    );
     this.#sweepUnretried = db.prepare(
       `DELETE FROM greylist
-       WHERE last_seen >= :lastSeenFrom AND last_seen < :lastSeenBefore AND passed = 0 AND first_seen < :firstSeenBefore`,
+       WHERE last_seen >= :from AND last_seen < :upTo AND passed = 0 AND first_seen < :firstSeenBefore`,
     );
   }
 
@@ -61,7 +85,11 @@ export class SqliteGreylist {
     const { triplet, network, delayMs, retryWindowMs, autoPassAfter } = request;
     const now = request.now.getTime();
     const horizon = now - request.expireMs; // last seen before this: forgotten
-    if (this.#decisions++ % GREYLIST_SWEEP_EVERY === 0) this.#sweep(now, horizon, delayMs, retryWindowMs);
+    const decision = this.#decisions++;
+    if (decision >= this.#nextSweep) {
+      this.#nextSweep = decision + GREYLIST_SWEEP_EVERY; // a sweep that throws is not retried at once
+      if (this.#sweep(now, horizon, delayMs, retryWindowMs)) this.#nextSweep = decision + GREYLIST_SWEEP_DRAIN_EVERY;
+    }
     if (autoPassAfter > 0 && this.#touchListedClient.run({ now, network, autoPassAfter, horizon }).changes > 0) {
       return { outcome: 'pass', learned: false };
     }
@@ -86,6 +114,9 @@ export class SqliteGreylist {
       return { outcome: 'defer', retryInMs: firstSeen + delayMs - now, learned: false };
     }
     this.#writeTriplet.run({ triplet, firstSeen, lastSeen, passed: passed + 1 });
+    // As postgrey, only a triplet's first pass counts: it shows a retry after the delay. Its later
+    // passes are a sender writing again, which any spam source does as well.
+    if (passed > 0) return { outcome: 'pass', learned: false };
     const counted = this.#countClientPass.get({ network, now, horizon, countEvery: GREYLIST_COUNT_EVERY_MS });
     return { outcome: 'pass', learned: autoPassAfter > 0 && Number(counted?.passes) === autoPassAfter };
   }
@@ -95,17 +126,28 @@ export class SqliteGreylist {
    * the retry window: those can only start over (`fresh` above), so they would be kept for nothing
    * (postgrey drops them too). Such a triplet was last seen before its delay ran out (early retries
    * only), so its last_seen lies in [first_seen, first_seen + delay): bounded by last_seen, the sweep
-   * reads the index greylist_by_last_seen from the previous sweep's cutoff (a triplet still waiting
-   * then was first seen after it) to now minus the retry window, a slice of the recent traffic, not
-   * the table. The first sweep of a store, and one after the clock went back, read from the horizon.
+   * reads the index greylist_by_last_seen from where the previous one stopped, at the latest its
+   * first_seen cutoff (a triplet still waiting then was first seen after it), to now minus the retry
+   * window, a slice of the recent traffic, not the table. The first sweep of a store, and one after
+   * the clock went back, read from the horizon.
+   *
+   * At most GREYLIST_SWEEP_BATCH rows of each kind: the unretried ones up to the last_seen of the
+   * row past a batch (all of one millisecond, should more than a batch share it). Returns whether
+   * rows are left to remove.
    */
-  #sweep(now: number, horizon: number, delayMs: number, retryWindowMs: number): void {
-    this.#sweepTriplets.run(horizon);
-    this.#sweepClients.run(horizon);
+  #sweep(now: number, horizon: number, delayMs: number, retryWindowMs: number): boolean {
+    const batch = GREYLIST_SWEEP_BATCH;
+    let more = this.#sweepTriplets.run(horizon, batch).changes >= batch;
+    if (this.#sweepClients.run(horizon, batch).changes >= batch) more = true;
     const firstSeenBefore = now - delayMs - retryWindowMs;
-    const previous = this.#unretriedSweptBefore;
-    const lastSeenFrom = previous === undefined || previous > firstSeenBefore ? horizon : previous;
-    this.#sweepUnretried.run({ lastSeenFrom, lastSeenBefore: now - retryWindowMs, firstSeenBefore });
-    this.#unretriedSweptBefore = firstSeenBefore;
+    const before = now - retryWindowMs;
+    const previous = this.#unretriedFrom;
+    const from = previous === undefined || previous > firstSeenBefore ? horizon : previous;
+    const bound = this.#unretriedBound.get({ from, before, batch });
+    const upTo = bound === undefined ? before : Math.max(Number(bound.last_seen), from + 1);
+    this.#sweepUnretried.run({ from, upTo, firstSeenBefore });
+    // Rows from upTo on are still to read; past the cutoff, only by the next sweep's larger cutoff.
+    this.#unretriedFrom = Math.min(upTo, firstSeenBefore);
+    return more || upTo < firstSeenBefore;
   }
 }
