@@ -10,13 +10,20 @@
  * idempotent and safe to run from every node.
  */
 
-import { isKeyBase64 } from '../authentication/dkim/key-record.ts';
+import { isKeyBase64, keyFor, lookupKey } from '../authentication/dkim/key-record.ts';
 import { parseTagList } from '../authentication/dkim/tag-list.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DkimKey, Store } from '../store/store.ts';
-import { type CreatedKey, createDkimKey, type DkimAlgorithm, DkimKeyError, dkimRecordName } from './dkim-keys.ts';
+import {
+  type CreatedKey,
+  createDkimKey,
+  type DkimAlgorithm,
+  DkimKeyError,
+  dkimPublicKey,
+  dkimRecordName,
+} from './dkim-keys.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -77,7 +84,7 @@ export async function rotateDkimKey(
 /** Why a pending key is not active yet. */
 export type RecordProblem =
   | 'no-record' // no DKIM key record at the name
-  | 'different-key' // a record, but with another p= or k=
+  | 'different-key' // a record, but with another p= or k=, or one verifiers cannot use (h=, s=, several records)
   | 'invalid-key' // a record whose p= is not base64: verifiers refuse it
   | 'settling' // served, but not yet for long enough (see advanceRotation's `settle`)
   | 'temperror'; // DNS did not answer: try again later
@@ -86,29 +93,76 @@ export type RecordProblem =
 export type RotationEvent =
   | { event: 'activated'; domain: string; selector: string; retiring: string[]; retireAfter: Date }
   | { event: 'retired'; domain: string; selector: string }
-  | { event: 'waiting'; domain: string; selector: string; problem: RecordProblem };
+  | { event: 'waiting'; domain: string; selector: string; problem: RecordProblem; detail?: string };
 
-/**
- * Does DNS serve this key's record? Each TXT record at the name is read as RFC 6376 §3.6.1 tags; one
- * with v=DKIM1 (when v= is there), the same p= and the key's k= (rsa when absent, §3.6.1) matches.
- */
+/** Why verifiers would not use the record, for a record DNS serves that is no usable copy of the key. */
+export interface RecordStatus {
+  status: 'published' | RecordProblem;
+  detail?: string;
+}
+
+/** What a key record verifiers cannot use says, in words (the codes are key-record.ts's). */
+const UNUSABLE: Record<string, string> = {
+  EKEYSYNTAX: 'its tag list is invalid (RFC 6376 §3.2)',
+  EINVALIDVER: 'its v= is not DKIM1 (RFC 6376 §3.6.1)',
+  EINVALIDSERVICE: 'its s= does not list email (RFC 6376 §3.6.1)',
+  EINVALIDHASH: 'its h= does not list sha256, the hash Postern signs with (RFC 6376 §3.6.1)',
+  EINVALIDTYPE: 'its key is not of the type k= says, or not an RSA or Ed25519 key (RFC 6376 §3.6.1)',
+  ESHORTKEY: 'its RSA key is under 1024 bits (RFC 8301 §3.2)',
+};
+
+/** Does DNS serve this key's record, usable by verifiers? See recordStatus. */
 export async function publishedStatus(
   resolver: Resolver,
   key: Pick<DkimKey, 'domain' | 'selector' | 'algorithm' | 'publicKey'>,
 ): Promise<'published' | RecordProblem> {
-  const answer = await resolver.txt(dkimRecordName(key));
-  if (!answer.ok) return answer.error === 'temperror' ? 'temperror' : 'no-record';
-  const records = answer.records.map((text) => parseTagList(text).values);
-  const dkim = records.filter((tags) => {
+  return (await recordStatus(resolver, key)).status;
+}
+
+/**
+ * Whether DNS serves this key's record as verifiers read it: the key must become active only once a
+ * verifier can check its signatures. The record is parsed by Postern's own verifier (key-record.ts, RFC
+ * 6376 §6.1.2 steps 5-8) for a sha256 signature, the only hash Postern signs with (RFC 8301 §3.1), and
+ * must yield the stored key: a record with h=sha1, s=tlsrpt or v=DKIM2 carries the key, but no verifier
+ * uses it. Several TXT records at the name leave the verifier's choice undefined (§3.6.2.2): not served.
+ */
+export async function recordStatus(
+  resolver: Resolver,
+  key: Pick<DkimKey, 'domain' | 'selector' | 'algorithm' | 'publicKey'>,
+): Promise<RecordStatus> {
+  const name = dkimRecordName(key);
+  const answer = await resolver.txt(name);
+  if (!answer.ok) return { status: answer.error === 'temperror' ? 'temperror' : 'no-record' };
+  // Read leniently only to tell a key record from unrelated text (SPF, site verification) at the name.
+  const keyLike = answer.records.filter((text) => {
+    const tags = parseTagList(text).values;
     const v = tags.get('v');
     return tags.has('p') && (v === undefined || String(v) === 'DKIM1');
   });
-  if (dkim.length === 0) return 'no-record';
-  if (dkim.every((tags) => !isKeyBase64(String(tags.get('p'))))) return 'invalid-key';
-  const matches = dkim.some(
-    (tags) => String(tags.get('p')) === key.publicKey && String(tags.get('k') ?? 'rsa').toLowerCase() === key.algorithm,
-  );
-  return matches ? 'published' : 'different-key';
+  if (keyLike.length === 0) return { status: 'no-record' };
+  if (answer.records.length > 1) {
+    return {
+      status: 'different-key',
+      detail: `${name} has ${answer.records.length} TXT records; verifiers read one of them, which one is undefined (RFC 6376 §3.6.2.2)`,
+    };
+  }
+  const found = await lookupKey(resolver, name);
+  if ('dns' in found) {
+    return { status: found.dns === 'ENOTFOUND' || found.dns === 'ENODATA' ? 'no-record' : 'temperror' };
+  }
+  const use = keyFor(found.record, 'sha256');
+  if ('problem' in use) {
+    if (use.problem === 'EINVALIDVAL') {
+      // No p= at all reads as no record; a p= that is not base64 gets its own words.
+      const p = parseTagList(found.rr ?? '').values.get('p');
+      if (p === undefined) return { status: 'no-record' };
+      return p !== '' && !isKeyBase64(String(p)) ? { status: 'invalid-key' } : { status: 'different-key' };
+    }
+    const why = UNUSABLE[use.problem] ?? use.problem;
+    return { status: 'different-key', detail: `${name} carries a key verifiers do not use: ${why}` };
+  }
+  const served = use.key.type === key.algorithm && dkimPublicKey(use.key.key) === key.publicKey;
+  return served ? { status: 'published' } : { status: 'different-key' };
 }
 
 /**
@@ -137,11 +191,11 @@ export async function advanceRotation(
   const events: RotationEvent[] = [];
   const keys = await store.listDkimKeys();
   for (const key of keys.filter((k) => k.state === 'pending')) {
-    const status = await publishedStatus(resolver, key);
+    const { status, detail } = await recordStatus(resolver, key);
     const { domain, selector } = key;
     if (status !== 'published') {
       settle?.firstSeen.delete(key.id); // gone again: the wait starts over when it is back
-      events.push({ event: 'waiting', domain, selector, problem: status });
+      events.push({ event: 'waiting', domain, selector, problem: status, ...(detail === undefined ? {} : { detail }) });
       continue;
     }
     if (settle) {
@@ -231,7 +285,10 @@ function logEvents(logger: Logger, events: readonly RotationEvent[]): void {
         );
         break;
       case 'waiting':
-        logger.debug({ domain: e.domain, selector: e.selector, problem: e.problem }, 'dkim: a new key waits for DNS');
+        logger.debug(
+          { domain: e.domain, selector: e.selector, problem: e.problem, ...(e.detail ? { detail: e.detail } : {}) },
+          `dkim: a new key waits for DNS${e.detail ? `: ${e.detail}` : ''}`,
+        );
         break;
       default:
         e satisfies never;

@@ -2,7 +2,9 @@
  * `postern serve` runs `dns check` for each of its domains every `dnsCheckIntervalMinutes` and logs what
  * changed: a record someone edited, an expiring certificate, a DNS provider's outage. The first pass
  * logs the whole picture once; later passes only the checks whose status moved (worse at warn level,
- * better at info). The admin UI will read the same results.
+ * better at info) or whose finding changed under the same status (p=reject edited to p=none under an
+ * already-warning check, a record's text): at warn level while the check is not a pass, else info.
+ * The admin UI will read the same results.
  */
 
 import type { Config } from '../config/schema.ts';
@@ -20,6 +22,8 @@ export interface DnsCheckChange {
   from?: CheckStatus;
   to: CheckStatus;
   summary: string;
+  /** The summary before, when the status stayed and only the finding changed. */
+  was?: string;
   fix?: string;
 }
 
@@ -36,8 +40,8 @@ const RANK: Record<CheckStatus, number> = { pass: 0, warn: 1, fail: 2 };
 
 export class DnsCheckMonitor {
   readonly #options: DnsCheckMonitorOptions;
-  /** Per domain: status by check id and subject. */
-  readonly #last = new Map<string, Map<string, CheckStatus>>();
+  /** Per domain: status and summary by check id and subject. */
+  readonly #last = new Map<string, Map<string, { status: CheckStatus; summary: string }>>();
   #first: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
@@ -84,20 +88,22 @@ export class DnsCheckMonitor {
       if (this.#stopped) break;
       const checks = await run(domain, { config, resolver, store });
       const previous = this.#last.get(domain);
-      const now = new Map<string, CheckStatus>();
+      const now = new Map<string, { status: CheckStatus; summary: string }>();
       for (const check of checks) {
         const key = `${check.id} ${check.subject ?? ''}`;
-        now.set(key, check.status);
+        now.set(key, { status: check.status, summary: check.summary });
         const before = previous?.get(key);
-        if (before === check.status) continue;
+        if (before?.status === check.status && before.summary === check.summary) continue;
         if (previous === undefined && check.status === 'pass') continue; // the first pass reports problems only
+        const same = before?.status === check.status;
         changes.push({
           domain,
           check: check.id,
           ...(check.subject === undefined ? {} : { subject: check.subject }),
-          ...(before === undefined ? {} : { from: before }),
+          ...(before === undefined ? {} : { from: before.status }),
           to: check.status,
           summary: check.summary,
+          ...(same ? { was: before.summary } : {}),
           ...(check.fix === undefined ? {} : { fix: check.fix }),
         });
       }
@@ -111,8 +117,16 @@ export class DnsCheckMonitor {
       }
     }
     for (const change of changes) {
+      const what = `dns check ${change.domain}: ${change.check}${change.subject ? ` (${change.subject})` : ''}`;
+      if (change.was !== undefined) {
+        // Same status, another finding: a problem that changed is still a problem.
+        const text = `${what} still ${change.to}, now: ${change.summary} (was: ${change.was})`;
+        if (change.to === 'pass') logger.info({ ...change }, text);
+        else logger.warn({ ...change }, text);
+        continue;
+      }
       const worse = change.from === undefined ? change.to !== 'pass' : RANK[change.to] > RANK[change.from];
-      const text = `dns check ${change.domain}: ${change.check}${change.subject ? ` (${change.subject})` : ''} ${change.from ?? 'now'} → ${change.to}: ${change.summary}`;
+      const text = `${what} ${change.from ?? 'now'} → ${change.to}: ${change.summary}`;
       if (worse) logger.warn({ ...change }, text);
       else logger.info({ ...change }, text);
     }

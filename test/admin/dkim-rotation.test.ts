@@ -122,8 +122,11 @@ test('the record must carry the key type too: an RSA key published as k=ed25519 
   const serve = (...txt: string[]) => dns.setZone({ records: { [name]: { TXT: txt } } });
   serve(`v=DKIM1; k=ed25519; p=${key.publicKey}`);
   assert.equal(await publishedStatus(resolver, key), 'different-key');
-  serve(`v=spf1 -all`, `p=${key.publicKey}`); // k= defaults to rsa, v= is optional (RFC 6376 §3.6.1)
+  serve(`p=${key.publicKey}`); // k= defaults to rsa, v= is optional (RFC 6376 §3.6.1)
   assert.equal(await publishedStatus(resolver, key), 'published');
+  // RFC 6376 §3.6.2.2: with several TXT records, which one a verifier reads is undefined (ours reads the first).
+  serve(`v=spf1 -all`, `p=${key.publicKey}`);
+  assert.equal(await publishedStatus(resolver, key), 'different-key');
   serve(`v=DKIM1; k=RSA; p=${key.publicKey}`); // RFC 5234 §2.3: literals match in any case
   assert.equal(await publishedStatus(resolver, key), 'published');
   // The zone-file form's quoted strings pasted as they are: no verifier takes that p=, so say so.
@@ -133,6 +136,41 @@ test('the record must carry the key type too: an RSA key published as k=ed25519 
   assert.equal(await publishedStatus(resolver, key), 'no-record');
   dns.setZone({ records: {} });
   assert.equal(await publishedStatus(resolver, key), 'no-record');
+});
+
+test('a record verifiers refuse for sha256 signatures does not activate the key, though its p= is the key (RFC 6376 §3.6.1)', async () => {
+  for (const algorithm of ['rsa', 'ed25519'] as const) {
+    const store = new NullStore([]);
+    const { key: old } = await createDkimKey(store, { domain: 'example.com', algorithm, now: T0 });
+    await store.setDkimKeyState(old.id, 'active', { now: T0 });
+    const { key } = await rotateDkimKey(store, 'example.com', hours(1));
+    const name = dkimRecord(key).name;
+    const record = dkimRecord(key).value;
+    const serve = (text: string) =>
+      dns.setZone({ records: { [dkimRecord(old).name]: { TXT: [dkimRecord(old).value] }, [name]: { TXT: [text] } } });
+    for (const [tag, why] of [
+      ['h=sha1', /h= does not list sha256/],
+      ['s=tlsrpt', /s= does not list email/],
+    ] as const) {
+      serve(record.replace('v=DKIM1; ', `v=DKIM1; ${tag}; `));
+      assert.equal(await publishedStatus(resolver, key), 'different-key', `${algorithm} ${tag}`);
+      const events = await advanceRotation(store, resolver, config, hours(2));
+      assert.equal(events.length, 1, JSON.stringify(events));
+      const [waiting] = events as Extract<RotationEvent, { event: 'waiting' }>[];
+      assert.equal(waiting?.event, 'waiting', `${algorithm} ${tag}: ${JSON.stringify(events)}`);
+      assert.match(waiting?.detail ?? '', why);
+      assert.deepEqual(
+        (await store.listDkimKeys()).map((k) => [k.selector, k.state]),
+        [
+          [old.selector, 'active'],
+          [key.selector, 'pending'],
+        ],
+      );
+    }
+    // Upper case values are the same literals (RFC 5234 §2.3): h=SHA256 and s=EMAIL serve the key.
+    serve(record.replace('v=DKIM1; ', 'v=DKIM1; h=SHA256; s=EMAIL; '));
+    assert.equal(await publishedStatus(resolver, key), 'published', algorithm);
+  }
 });
 
 test('RSA and Ed25519 keys side by side: each replaces only its own algorithm', async () => {

@@ -69,6 +69,46 @@ test('the first pass logs the picture, later passes only what changed, worse as 
   await monitor.stop();
 });
 
+test('a finding that changes under the same status is logged: p=reject edited to p=none under a warning', async () => {
+  const config = parseConfig({ hostname: 'mx.example.com', domains: ['example.com'] }, 'test');
+  const bimi = (summary: string): Check => ({ ...check('bimi.dmarc', 'warn'), summary });
+  const record = (summary: string): Check => ({ ...check('dmarc.record', 'pass'), summary });
+  const rounds: Check[][] = [
+    [bimi('DMARC is in testing mode (t=y)'), record('"v=DMARC1; p=reject; t=y"')],
+    [bimi('DMARC is p=none'), record('"v=DMARC1; p=none"')],
+    [bimi('DMARC is p=none'), record('"v=DMARC1; p=none"')],
+  ];
+  let round = 0;
+  const { lines, logger } = capture();
+  const monitor = new DnsCheckMonitor({
+    config,
+    resolver: {} as Resolver,
+    store: {} as Store,
+    logger,
+    run: async () => rounds[round++]!,
+  });
+  await monitor.runOnce();
+  const second = await monitor.runOnce();
+  assert.deepEqual(
+    second.map((c) => [c.check, c.from, c.to, c.was, c.summary]),
+    [
+      ['bimi.dmarc', 'warn', 'warn', 'DMARC is in testing mode (t=y)', 'DMARC is p=none'],
+      ['dmarc.record', 'pass', 'pass', '"v=DMARC1; p=reject; t=y"', '"v=DMARC1; p=none"'],
+    ],
+  );
+  assert.equal((await monitor.runOnce()).length, 0, 'nothing changed, nothing logged');
+  await new Promise((resolve) => setImmediate(resolve));
+  const still = lines.find((l) => l.msg.includes('bimi.dmarc still warn'));
+  assert.equal(
+    still?.msg,
+    'dns check example.com: bimi.dmarc still warn, now: DMARC is p=none (was: DMARC is in testing mode (t=y))',
+  );
+  assert.equal(still?.level, 40, 'a changed problem: warn level');
+  const edited = lines.find((l) => l.msg.includes('dmarc.record still pass'));
+  assert.equal(edited?.level, 30, 'a changed pass: info level');
+  await monitor.stop();
+});
+
 test('the periodic run waits before its first pass and stops cleanly', async () => {
   const config = parseConfig({ hostname: 'mx.example.com', domains: ['example.com'] }, 'test');
   let calls = 0;

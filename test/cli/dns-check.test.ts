@@ -59,3 +59,33 @@ test('dns check: usage errors', async () => {
   assert.equal(foreign.code, 1);
   assert.match(foreign.stderr, /example\.net is not one of this server's domains/);
 });
+
+test('dns check: an http:// BIMI logo says https is needed and the record to publish instead', async (t) => {
+  const bimi = await startTestDnsServer({
+    records: {
+      'example.com': { MX: [{ priority: 10, exchange: 'mx.example.com' }], TXT: ['v=spf1 mx -all'] },
+      'mx.example.com': { A: ['127.0.0.1'] },
+      '127.0.0.1': { PTR: ['mx.example.com'] },
+      '_dmarc.example.com': { TXT: ['v=DMARC1; p=reject; rua=mailto:dmarc@example.com'] },
+      'default._bimi.example.com': { TXT: ['v=BIMI1; l=http://bimi.example.com/logo.svg; a='] },
+    },
+  });
+  t.after(() => bimi.close());
+  const config = configDir({ dns: { servers: [bimi.server], timeoutMs: 500, tries: 1 } });
+  t.after(() => config.cleanup());
+  const r = await postern(['dns', 'check', 'example.com', '--json', '--config', config.file]);
+  assert.equal(r.code, 2, r.stderr);
+  const checks = (JSON.parse(r.stdout) as { checks: { id: string; status: string; summary: string; fix?: string }[] })
+    .checks;
+  const record = checks.find((c) => c.id === 'bimi.record');
+  assert.equal(record?.status, 'fail');
+  // It said "l=http://… is not one https URL (BIMI draft §4.2)", and to publish a placeholder record.
+  assert.equal(
+    record?.summary,
+    'default._bimi.example.com: l=http://bimi.example.com/logo.svg is an http URL, and the BIMI draft (§4.2) allows only https for the logo: receivers do not fetch it and show no logo',
+  );
+  assert.equal(
+    record?.fix,
+    'Serve the logo over HTTPS and publish "default._bimi.example.com. TXT \\"v=BIMI1; l=https://bimi.example.com/logo.svg; a=\\"".',
+  );
+});

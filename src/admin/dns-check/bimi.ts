@@ -15,14 +15,19 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import * as x509 from '@peculiar/x509';
+import { getDomain } from 'tldts';
 import type { CheckContext } from './context.ts';
-import { appliedPolicy, discoverDmarc } from './dmarc.ts';
+import { appliedPolicy, type DmarcRecord, discoverDmarc } from './dmarc.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
 const require = createRequire(import.meta.url);
 const { validateSvg } = require('mailauth/lib/bimi/validate-svg.js') as {
   /** Throws an Error with a `code` (INVALID_BASE_PROFILE, LOGO_INCLUDES_REFERENCE, …) for a bad logo. */
   validateSvg: (svg: Buffer | string) => true;
+};
+// The XML parser validateSvg uses, from mailauth's own directory: a dependency of mailauth, not ours.
+const { XMLParser } = createRequire(require.resolve('mailauth'))('fast-xml-parser') as {
+  XMLParser: new (options: Record<string, unknown>) => { parse(xml: Buffer | string): unknown };
 };
 
 /** RFC 3709 §4.1: id-pe-logotype. */
@@ -68,7 +73,8 @@ export async function checkBimi(ctx: CheckContext): Promise<Check[]> {
     ['a', authority],
   ] as const) {
     if (value !== '' && !/^https:\/\/[^\s,]+$/i.test(value)) {
-      return [fail('bimi', 'bimi.record', `${name}: ${tag}=${value} is not one https URL (BIMI draft §4.2)`, publish)];
+      const configuredRecord = configured ? suggested : undefined;
+      return [fail('bimi', 'bimi.record', ...bimiUrlProblem(name, tag, value, record, configuredRecord))];
     }
   }
   if (logo === '' && authority === '') {
@@ -87,16 +93,49 @@ export async function checkBimi(ctx: CheckContext): Promise<Check[]> {
 }
 
 /**
- * BIMI draft §3 (and every receiver): no logo unless DMARC is enforced, p=quarantine or p=reject
- * at pct=100. Under p=none the record is published and ignored. The policy is the one that applies to
- * the domain (RFC 7489 §6.6.3): its own record's p=, else its organizational domain's sp= (else p=),
- * discovered by the DMARC area's own code so that the two areas never disagree.
+ * What is wrong with an l= or a= value that is no single https URL, and what to publish instead. The
+ * BIMI draft's Assertion Record Definition (§4.2; §4.3 from draft -10) allows HTTPS alone for both:
+ * l= "The only supported transport is HTTPS", a= "MUST specify HTTPS as the URI scheme".
+ * `configured`: the record publish.bimi makes (its URLs are https: the config refuses others).
+ */
+function bimiUrlProblem(
+  name: string,
+  tag: 'l' | 'a',
+  value: string,
+  record: string,
+  configured: string | undefined,
+): [message: string, fix: string] {
+  const what = tag === 'l' ? 'the logo' : 'the VMC';
+  const placeholder = 'v=BIMI1; l=https://<your web site>/logo.svg';
+  if (!/^http:\/\//i.test(value)) {
+    return [
+      `${name}: ${tag}=${value} is not a single https URL to ${what} (BIMI draft §4.2)`,
+      `Publish "${name}. TXT \\"${configured ?? placeholder}\\"".`,
+    ];
+  }
+  // Without publish.bimi, the record published is the one to correct: its http:// URLs made https://.
+  const corrected = configured ?? record.replace(/(^|;)(\s*[la]\s*=\s*)http:\/\//gi, '$1$2https://');
+  return [
+    `${name}: ${tag}=${value} is an http URL, and the BIMI draft (§4.2) allows only https for ${what}: receivers do not fetch it and show no logo`,
+    `Serve ${what} over HTTPS and publish "${name}. TXT \\"${corrected}\\"".`,
+  ];
+}
+
+/**
+ * BIMI draft §7.1 (steps 7 to 9), as receivers apply it (mailauth's bimi lookup and checkDmarcRecord): no
+ * logo unless the policy that applies to the domain (RFC 7489 §6.6.3: its own record's p=, else its
+ * organizational domain's sp=, else p=) is quarantine or reject and not in testing (t=y), and neither the
+ * domain's record nor its organizational domain's is lax: p=none (or no valid p=), sp=none, or
+ * p=quarantine on a pct under 100. The records are discovered by the DMARC area's own code so that the
+ * two areas never disagree.
  */
 async function dmarcEnforced(ctx: CheckContext): Promise<Check> {
   const found = await discoverDmarc(ctx);
   if (found.found === 'temperror') return couldNotCheck('bimi', 'bimi.dmarc', found.query, found.reason);
-  const fix = 'Move DMARC to p=quarantine (publish.dmarcPolicy), once its reports show your mail passing.';
-  const rule = 'receivers show a BIMI logo only for mail under p=quarantine or p=reject at pct=100';
+  const fix =
+    'Move DMARC to p=quarantine or p=reject (publish.dmarcPolicy) without sp=none, t=y or a pct under 100, once its reports show your mail passing.';
+  const rule =
+    'receivers show a BIMI logo only under p=quarantine or p=reject, with no sp=none, t=y or quarantine at pct under 100 in the record of the domain or of its organizational domain';
   if (found.found === 'several') {
     return warn(
       'bimi',
@@ -107,18 +146,44 @@ async function dmarcEnforced(ctx: CheckContext): Promise<Check> {
   }
   if (found.found === 'none') return warn('bimi', 'bimi.dmarc', `there is no DMARC record: ${rule}`, fix);
   const policy = appliedPolicy(found);
-  const pct = Number(found.record.tags.get('pct') ?? '100');
   const tag = found.found === 'organizational' && found.record.tags.has('sp') ? 'sp' : 'p';
   const whose = found.found === 'organizational' ? ` of ${found.org}` : '';
-  if ((policy === 'quarantine' || policy === 'reject') && pct === 100) {
-    return pass('bimi', 'bimi.dmarc', `DMARC${whose} ${tag}=${policy}: receivers may show the logo`);
+  if (policy !== 'quarantine' && policy !== 'reject') {
+    return warn('bimi', 'bimi.dmarc', `DMARC${whose} is ${tag}=${policy ?? 'none'}: ${rule}`, fix);
   }
-  return warn(
-    'bimi',
-    'bimi.dmarc',
-    `DMARC${whose} is ${tag}=${policy ?? 'none'}${pct < 100 ? ` pct=${pct}` : ''}: ${rule}`,
-    fix,
-  );
+  if (found.record.tags.get('t')?.toLowerCase() === 'y') {
+    return warn('bimi', 'bimi.dmarc', `DMARC${whose} is in testing mode (t=y): ${rule}`, fix);
+  }
+  // The record that applies, then the organizational domain's when the domain has a record of its own.
+  const records: [string, DmarcRecord][] = [[found.found === 'organizational' ? found.org : ctx.domain, found.record]];
+  const org = getDomain(ctx.domain);
+  if (found.found === 'own' && org !== null && org !== ctx.domain) {
+    const parent = await discoverDmarc({ domain: org, resolver: ctx.resolver });
+    if (parent.found === 'temperror') return couldNotCheck('bimi', 'bimi.dmarc', parent.query, parent.reason);
+    if (parent.found === 'own') records.push([org, parent.record]);
+  }
+  for (const [domain, record] of records) {
+    const lax = laxness(record);
+    if (lax !== undefined) {
+      const which = domain === org && domain !== ctx.domain ? ` (the organizational domain)` : '';
+      return warn('bimi', 'bimi.dmarc', `DMARC of ${domain}${which} is ${lax}: ${rule}`, fix);
+    }
+  }
+  return pass('bimi', 'bimi.dmarc', `DMARC${whose} ${tag}=${policy}: receivers may show the logo`);
+}
+
+/** mailauth's checkDmarcRecord: what makes one DMARC record too lax for a logo, or undefined. */
+function laxness(record: DmarcRecord): string | undefined {
+  const p = record.tags.get('p')?.toLowerCase();
+  const sp = record.tags.get('sp')?.toLowerCase();
+  // RFC 9989 §4.10.1: a record without a valid p= applies as p=none, or not at all.
+  if (p !== 'quarantine' && p !== 'reject') return `p=${p ?? 'none'}`;
+  if (sp === 'none') return 'sp=none';
+  const pct = record.tags.get('pct');
+  if (p === 'quarantine' && pct !== undefined && (Number.parseInt(pct, 10) || 0) !== 100) {
+    return `p=quarantine pct=${pct}`;
+  }
+  return undefined;
 }
 
 /** The logo's check, and its bytes when it could be fetched (the VMC check compares them with its own). */
@@ -144,6 +209,8 @@ async function logoCheck(ctx: CheckContext, url: string): Promise<{ check: Check
       check: fail('bimi', 'bimi.logo', `${url} answers HTTP ${response.status}`, `Serve the SVG at ${url} over HTTPS.`),
     };
   }
+  const exportTinyPs =
+    'Export the logo as SVG Tiny Portable/Secure: baseProfile="tiny-ps", version="1.2", a <title>, no scripts, event attributes, animation, foreignObject or external links, at most 32 KB.';
   try {
     validateSvg(response.body);
   } catch (err) {
@@ -153,8 +220,15 @@ async function logoCheck(ctx: CheckContext, url: string): Promise<{ check: Check
         'bimi',
         'bimi.logo',
         `the logo is not SVG Tiny PS: ${(err as Error).message}${code ? ` (${code})` : ''}`,
-        'Export the logo as SVG Tiny Portable/Secure: baseProfile="tiny-ps", version="1.2", a <title>, no scripts, animation or external links.',
+        exportTinyPs,
       ),
+      body: response.body,
+    };
+  }
+  const beyond = tinyPsProblem(response.body);
+  if (beyond !== undefined) {
+    return {
+      check: fail('bimi', 'bimi.logo', `the logo is not SVG Tiny PS: ${beyond}`, exportTinyPs),
       body: response.body,
     };
   }
@@ -289,13 +363,18 @@ async function vmcCheck(ctx: CheckContext, url: string, logoUrl: string, logo: B
   if (typeof embedded === 'string') {
     return fail('bimi', 'bimi.vmc', `the logo inside the VMC cannot be read: ${embedded}`, issued);
   }
+  let invalid: string | undefined;
   try {
     validateSvg(embedded.svg);
+    invalid = tinyPsProblem(embedded.svg);
   } catch (err) {
+    invalid = (err as Error).message;
+  }
+  if (invalid !== undefined) {
     return fail(
       'bimi',
       'bimi.vmc',
-      `the logo inside the VMC is not SVG Tiny PS: ${(err as Error).message}`,
+      `the logo inside the VMC is not SVG Tiny PS: ${invalid}`,
       `${issued} Ask your authority to reissue it with an SVG Tiny PS logo.`,
     );
   }
@@ -331,6 +410,61 @@ function markVerifyingRoots(ctx: CheckContext): X509Certificate[] {
     RootStore: { create(): { rootCerts: X509Certificate[] } };
   };
   return RootStore.create().rootCerts;
+}
+
+/** The BIMI group's SVG Tiny PS profile: "The SVG document ... should be no larger than 32 kilobytes". */
+const LOGO_MAX_BYTES = 32 * 1024;
+
+/**
+ * What SVG Tiny Portable/Secure forbids (draft-svg-tiny-ps-abrotman, the profile BIMI logos follow) that
+ * mailauth's validateSvg does not look for: more than 32 KB, a version other than 1.2, foreignObject,
+ * event attributes (on*: script by another name), and href or xlink:href to anything that is fetched
+ * (http:, https:, a relative URL: the profile allows no external references). undefined: none of these.
+ */
+function tinyPsProblem(svg: Buffer): string | undefined {
+  if (svg.length > LOGO_MAX_BYTES)
+    return `it is ${svg.length} bytes, over the 32 KB (${LOGO_MAX_BYTES} bytes) SVG Tiny PS allows`;
+  let root: Record<string, unknown>;
+  try {
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_' }).parse(svg) as {
+      svg?: Record<string, unknown>;
+    };
+    root = parsed.svg ?? {};
+  } catch (err) {
+    return `it is not well-formed XML (${(err as Error).message})`;
+  }
+  const version = root['@_version'];
+  if (version !== '1.2') {
+    return version === undefined
+      ? 'the <svg> element has no version="1.2"'
+      : `the <svg> element has version="${String(version)}", not "1.2"`;
+  }
+  const walk = (node: unknown, element: string): string | undefined => {
+    if (Array.isArray(node)) {
+      for (const entry of node) {
+        const found = walk(entry, element);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    if (node === null || typeof node !== 'object') return undefined;
+    for (const [key, value] of Object.entries(node)) {
+      if (key.startsWith('@_')) {
+        const attribute = key.slice(2);
+        if (/^on/i.test(attribute)) return `<${element}> has the event attribute ${attribute}, a script`;
+        // A fragment (#id) stays inside the document; a data: URL carries what it names; all else is fetched.
+        if (/^(?:[a-z]+:)?href$/i.test(attribute) && !/^\s*(?:#|data:)/i.test(String(value))) {
+          return `<${element}> refers to ${String(value)} (${attribute}): external references are not allowed`;
+        }
+        continue;
+      }
+      if (key.toLowerCase() === 'foreignobject') return 'it holds a <foreignObject>, which SVG Tiny PS does not allow';
+      const found = walk(value, key);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return walk(root, 'svg');
 }
 
 /** Node's names for the hash algorithms a logotype may use (RFC 3279 §2.1, RFC 5754 §2), by OID content octets. */

@@ -5,6 +5,7 @@
  * else the ACME CA, else Let's Encrypt, as `postern dns records` publishes). The query is caa-lookup.ts.
  */
 
+import { getDomain } from 'tldts';
 import { caaIssuers } from '../caa-issuers.ts';
 import { policyHost } from '../mta-sts-policy.ts';
 import type { CaaRecord } from './caa-lookup.ts';
@@ -26,7 +27,11 @@ export async function checkCaa(ctx: CheckContext): Promise<Check[]> {
 
 async function checkName(ctx: CheckContext, name: string): Promise<Check> {
   const issuers = expectedIssuers(ctx.config);
-  const suggest = (issuers ?? ['<your CA>']).map((i) => `"${ctx.domain}. CAA 0 issue \\"${i}\\""`).join(' and ');
+  // Where a record takes effect for `name` (§3): at the owner of the relevant set when there is one,
+  // since a set closer to the name hides those above it; else at the registrable domain of the name, which
+  // covers it and its siblings. The name's own domain, not the one checked: the mail host may be elsewhere.
+  const suggestAt = (at: string) =>
+    (issuers ?? ['<your CA>']).map((i) => `"${at}. CAA 0 issue \\"${i}\\""`).join(' and ');
   // §3: climb from the name toward the root; the first non-empty CAA RRset is the relevant one.
   let owner = name;
   let records: CaaRecord[] | undefined;
@@ -39,6 +44,7 @@ async function checkName(ctx: CheckContext, name: string): Promise<Check> {
     if (answer.error === 'temperror') return couldNotCheck('caa', 'caa.issuers', `CAA ${owner}`, answer.reason, name);
   }
   if (records === undefined) {
+    const suggest = suggestAt(getDomain(name) ?? name);
     return warn(
       'caa',
       'caa.issuers',
@@ -47,6 +53,7 @@ async function checkName(ctx: CheckContext, name: string): Promise<Check> {
       name,
     );
   }
+  const suggest = suggestAt(owner);
   const critical = records.filter((r) => r.critical && !KNOWN_TAGS.has(r.tag.toLowerCase()));
   if (critical.length > 0) {
     return fail(

@@ -4,13 +4,15 @@
  * owner must be DNSSEC-signed. Whether they are is the configured resolver's AD bit (src/dns/dnssec.ts: our
  * Resolver, on c-ares, shows no header bits), which is worth what that resolver is worth (RFC 6698 §4.1), so
  * the summary names it. The records are compared with the certificate port 25 serves: DANE-EE (3) with the
- * server's certificate, DANE-TA (2) with its issuers (RFC 7672 §3.1.1-§3.1.2); PKIX-TA/PKIX-EE (0, 1) are
- * not used by SMTP senders (§3.1.3). A domain without TLSA passes (DANE is optional).
+ * server's certificate, DANE-TA (2) with the issuers the server itself sends (RFC 7672 §3.1.1-§3.1.2: a
+ * sender has no trust store to find the TA in, so a root the server leaves out matches nothing);
+ * PKIX-TA/PKIX-EE (0, 1) are not used by SMTP senders (§3.1.3). A domain without TLSA passes (DANE is optional).
  */
 
 import { createHash, X509Certificate } from 'node:crypto';
 import type { TlsaRecord } from '../../dns/resolver.ts';
 import type { CheckContext } from './context.ts';
+import type { ServedCertificate } from './probe.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
 export async function checkDane(ctx: CheckContext): Promise<Check[]> {
@@ -36,18 +38,56 @@ export async function checkDane(ctx: CheckContext): Promise<Check[]> {
   }
   const served = (await ctx.served)?.ports.find((p) => p.kind === 'smtp')?.certificate;
   if (served === undefined) return checks; // no certificate on port 25: server.* says why
-  const matching = usable.find((record) => matches(record, served.chain));
+  const matching = usable.find((record) => matches(record, candidates(record, served)));
+  if (matching) {
+    checks.push(pass('dane', 'dane.tlsa', `TLSA ${describe(matching)} matches the certificate served on port 25`));
+    return checks;
+  }
+  // A DANE-TA record that names a trust-store root the server does not send: the commonest DANE-TA slip.
+  const unsent = usable.find((r) => r.usage === 2 && matches(r, served.chain.slice(1)));
+  if (unsent && served.sent !== undefined) {
+    const anchor = served.chain.slice(1).find((der) => matches(unsent, [der])) as Buffer;
+    const subject = new X509Certificate(anchor).subject.replace(/\n/g, ', ');
+    checks.push(
+      fail(
+        'dane',
+        'dane.tlsa',
+        `TLSA ${describe(unsent)} at ${name} names ${subject}, which the server does not send on port 25: DANE senders match DANE-TA only against the chain the server presents (RFC 7672 §3.1.2) and will not deliver`,
+        `Serve the certificate of ${subject} in the chain after the server's own (append it to the tls.certificates file), or publish the DANE-EE record "postern dns records ${ctx.domain}" prints.`,
+      ),
+    );
+    return checks;
+  }
+  if (served.sent === undefined && usable.every((r) => r.usage === 2)) {
+    return [
+      ...checks,
+      warn(
+        'dane',
+        'dane.tlsa',
+        `could not check: the chain the server sends on port 25 was not seen (a second TLS handshake failed), and DANE-TA records match only that chain (RFC 7672 §3.1.2)`,
+        'Run the check again.',
+      ),
+    ];
+  }
   checks.push(
-    matching
-      ? pass('dane', 'dane.tlsa', `TLSA ${describe(matching)} matches the certificate served on port 25`)
-      : fail(
-          'dane',
-          'dane.tlsa',
-          `no TLSA record at ${name} matches the certificate served on port 25: DANE senders will not deliver`,
-          `Publish the TLSA record "postern dns records ${ctx.domain}" prints; before changing keys, publish the new record next to the old one (RFC 7671 §8.1).`,
-        ),
+    fail(
+      'dane',
+      'dane.tlsa',
+      `no TLSA record at ${name} matches the certificate served on port 25: DANE senders will not deliver`,
+      `Publish the TLSA record "postern dns records ${ctx.domain}" prints; before changing keys, publish the new record next to the old one (RFC 7671 §8.1).`,
+    ),
   );
   return checks;
+}
+
+/**
+ * RFC 7672 §3.1.1: DANE-EE (3) names the server's own certificate. §3.1.2: DANE-TA (2) names an issuer
+ * "the server MUST include ... as part of the certificate chain presented", even a self-signed root: only
+ * what it sent counts, never what our trust store would add.
+ */
+function candidates(record: TlsaRecord, served: ServedCertificate): Buffer[] {
+  if (record.usage === 3) return served.chain.slice(0, 1);
+  return served.sent?.slice(1) ?? [];
 }
 
 async function dnssecCheck(ctx: CheckContext, names: string[]): Promise<Check> {
@@ -103,10 +143,9 @@ function list(items: string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
-/** RFC 6698 §2.1: usage 3 names the server's certificate, usage 2 one of its issuers. */
-function matches(record: TlsaRecord, chain: Buffer[]): boolean {
-  const candidates = record.usage === 3 ? chain.slice(0, 1) : chain.slice(1);
-  return candidates.some((der) => {
+/** Whether one of `certificates` is the one the record names (RFC 6698 §2.1). */
+function matches(record: TlsaRecord, certificates: Buffer[]): boolean {
+  return certificates.some((der) => {
     // §2.1.2 selector: 0 the whole certificate, 1 its SubjectPublicKeyInfo.
     const data =
       record.selector === 1 ? new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' }) : der;

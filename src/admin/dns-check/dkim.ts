@@ -7,7 +7,7 @@
 
 import { createPublicKey } from 'node:crypto';
 import { isKeyBase64 } from '../../authentication/dkim/key-record.ts';
-import { parseTagList } from '../../authentication/dkim/tag-list.ts';
+import { list, parseTagList } from '../../authentication/dkim/tag-list.ts';
 import type { DkimKey } from '../../store/store.ts';
 import { notBase64 } from '../dkim-keys.ts';
 import type { CheckContext } from './context.ts';
@@ -89,11 +89,13 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
   }
   if (p === '') return bad(`${name} has an empty p=, which revokes the key (RFC 6376 §3.6.1)`);
   if (!isKeyBase64(p)) return bad(notBase64(name));
-  const services = tag('s')?.split(':');
+  // RFC 5234 §2.3: the values of s=, h= and t= are ABNF literals ("email", "sha256", "y"), matched in any
+  // case, and key-record.ts (the verifier) reads them so: the same list() here.
+  const services = tag('s') === undefined ? undefined : list(tag('s'));
   if (services && !services.includes('email') && !services.includes('*')) {
     return bad(`${name}: s=${tag('s')} does not allow email (RFC 6376 §3.6.1)`);
   }
-  const hashes = tag('h')?.split(':');
+  const hashes = tag('h') === undefined ? undefined : list(tag('h'));
   if (hashes && !hashes.includes('sha256')) return bad(`${name}: h=${tag('h')} does not allow sha256`);
   if (!sameKey(p, key)) {
     if (key.algorithm === 'ed25519' && ed25519Spki(p)?.equals(Buffer.from(key.publicKey, 'base64'))) {
@@ -103,11 +105,7 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
     }
     return bad(`${name} publishes a different public key than the stored ${key.selector}: signatures will fail`);
   }
-  if (
-    tag('t')
-      ?.split(':')
-      .some((flag) => flag === 'y')
-  ) {
+  if (list(tag('t')).includes('y')) {
     return warn(
       'dkim',
       'dkim.record',

@@ -106,7 +106,10 @@ export async function discoverDmarc(ctx: Pick<CheckContext, 'domain' | 'resolver
     const text = records[0] as string;
     return { found: 'own', name, text, record: parseDmarcRecord(text) };
   }
-  const discarded = txt.ok ? txt.records.find((r) => /(^|;)\s*p\s*=/i.test(r)) : undefined;
+  // Meant as DMARC: a policy tag, or a version tag that is a slip away (v=dmarc1, "v=DMARC1 p=reject").
+  const discarded = txt.ok
+    ? txt.records.find((r) => /(^|;)\s*p\s*=/i.test(r) || /^v\s*=\s*dmarc/i.test(r.trim()))
+    : undefined;
   const none = { found: 'none' as const, name, ...(discarded === undefined ? {} : { discarded }) };
   // §6.6.3: without a record of its own, a subdomain falls under its organizational domain's record.
   const org = getDomain(ctx.domain);
@@ -147,24 +150,37 @@ export async function checkDmarc(ctx: CheckContext): Promise<Check[]> {
     (found.found === 'none' || found.found === 'temperror' || found.found === 'organizational') &&
     found.discarded !== undefined
   ) {
+    // §6.4: dmarc-record = dmarc-version dmarc-sep ...: "v=DMARC1" then ";" before any other tag.
+    const noSeparator = /^[vV]\s*=\s*DMARC1\s*[^\s;]/.test(found.discarded.trim());
     return [
       fail(
         'dmarc',
         'dmarc.record',
-        `${name} has "${found.discarded}", which does not start with v=DMARC1 (in capitals, RFC 7489 §6.4): receivers discard it (§6.6.3)`,
-        `Start the record with v=DMARC1, as in "${suggested}".`,
+        noSeparator
+          ? `${name} has "${found.discarded}", whose v=DMARC1 is not followed by ";" (RFC 7489 §6.4): receivers discard it (§6.6.3)`
+          : `${name} has "${found.discarded}", which does not start with v=DMARC1 (in capitals, RFC 7489 §6.4): receivers discard it (§6.6.3)`,
+        noSeparator
+          ? `Separate the tags with ";", as in "${suggested}".`
+          : `Start the record with v=DMARC1, as in "${suggested}".`,
       ),
     ];
   }
   if (found.found === 'temperror') return [couldNotCheck('dmarc', 'dmarc.record', found.query, found.reason)];
   if (found.found === 'organizational') {
-    return [
+    const checks = [
       pass(
         'dmarc',
         'dmarc.record',
         `no record at ${name}; the record of ${found.org} applies (policy ${appliedPolicy(found) ?? 'none'}); run this check for ${found.org} too`,
       ),
     ];
+    // §6.6.3: the inherited sp= (else p=) is this domain's policy, and as weak under another name.
+    const inherited = appliedPolicy(found);
+    if (inherited !== undefined && POLICIES.includes(inherited)) {
+      const tag = found.record.tags.has('sp') ? 'sp' : 'p';
+      checks.push(policyCheck(ctx.domain, inherited as Policy, found.record.tags, { org: found.org, tag }));
+    }
+    return checks;
   }
   if (found.found === 'none') {
     return [
@@ -231,13 +247,26 @@ function isDmarcRecord(text: string): boolean {
   return /^[vV]\s*=\s*DMARC1\s*(;|$)/.test(text.trim());
 }
 
-function policyCheck(domain: string, p: Policy, tags: Map<string, string>): Check {
+/**
+ * The policy's strength. `inherited`: a subdomain without a record of its own, under its organizational
+ * domain's sp= (else p=), whose pct= and t= then apply as well (RFC 7489 §6.6.3).
+ */
+function policyCheck(
+  domain: string,
+  p: Policy,
+  tags: Map<string, string>,
+  inherited?: { org: string; tag: 'p' | 'sp' },
+): Check {
+  const said = inherited ? `${inherited.tag}=${p} inherited from ${inherited.org}` : `p=${p}`;
+  const where = inherited
+    ? `publish ${inherited.tag === 'sp' ? 'sp=' : 'p='}quarantine, then reject, in the record of ${inherited.org} (or a record of its own at _dmarc.${domain})`
+    : `publish p=quarantine, then p=reject (RFC 7489 §6.3). Set publish.dmarcPolicy so "postern dns records ${domain}" prints it`;
   if (p === 'none') {
     return warn(
       'dmarc',
       'dmarc.policy',
-      'p=none: forged mail from your domain is delivered as usual (monitoring only)',
-      `Read the aggregate reports (rua) for a few weeks; once all your own mail passes, publish p=quarantine, then p=reject (RFC 7489 §6.3). Set publish.dmarcPolicy so "postern dns records ${domain}" prints it.`,
+      `${said}: forged mail from ${inherited ? domain : 'your domain'} is delivered as usual (monitoring only)`,
+      `Read the aggregate reports (rua) for a few weeks; once all your own mail passes, ${where}.`,
     );
   }
   const pct = Number(tags.get('pct') ?? '100');
@@ -245,11 +274,11 @@ function policyCheck(domain: string, p: Policy, tags: Map<string, string>): Chec
     return warn(
       'dmarc',
       'dmarc.policy',
-      `p=${p} applies to part of the failing mail only (${pct < 100 ? `pct=${pct}` : 't=y'})`,
-      'Raise pct to 100 (remove pct= and t=y) once the reports show no legitimate mail failing.',
+      `${said} applies to part of the failing mail only (${pct < 100 ? `pct=${pct}` : 't=y'})`,
+      `Raise pct to 100 (remove pct= and t=y${inherited ? ` from the record of ${inherited.org}` : ''}) once the reports show no legitimate mail failing.`,
     );
   }
-  return pass('dmarc', 'dmarc.policy', `p=${p}: receivers ${p} mail that fails DMARC`);
+  return pass('dmarc', 'dmarc.policy', `${said}: receivers ${p} mail that fails DMARC`);
 }
 
 /** §7.1: a destination in another organizational domain must publish `<domain>._report._dmarc.<dest>`. */
@@ -271,6 +300,16 @@ async function reportsCheck(ctx: CheckContext, tags: Map<string, string>): Promi
       'dmarc.reports',
       'no rua=: nobody sends you aggregate reports, so you cannot see who sends as your domain',
       `Add rua=mailto:dmarc-reports@${ctx.domain} to the DMARC record.`,
+    );
+  }
+  // RFC 7489 §6.2: mailto: is the only URI scheme receivers must support, and the only one they send
+  // aggregate reports to; §7.2.1.2 leaves other schemes undefined.
+  if (!rua.some((uri) => /^mailto:/i.test(uri))) {
+    return warn(
+      'dmarc',
+      'dmarc.reports',
+      `rua=${rua.join(',')} has no mailto: URI, and receivers send aggregate reports by mail only (RFC 7489 §6.2): none arrive`,
+      `Add a mailto: address to rua=, e.g. rua=mailto:dmarc-reports@${ctx.domain}.`,
     );
   }
   const own = getDomain(ctx.domain) ?? ctx.domain;

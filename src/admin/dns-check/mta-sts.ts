@@ -131,9 +131,33 @@ async function fetchPolicy(
   try {
     return { policy: parsePolicy(response.body, { strict: true }) };
   } catch (err) {
-    return broken(`not a valid policy (${(err as Error).message}, RFC 8461 §3.2)`);
+    // The policy was served, so serving it is not what to fix: its content is.
+    const code = String((err as { code?: unknown }).code ?? '');
+    const field = POLICY_FIELDS[code] ?? 'the fields "version: STSv1", "mode:", "mx:" and "max_age:", one per line';
+    const source =
+      ctx.config.mtaSts.listen === null
+        ? ''
+        : ' postern builds the policy it serves from mtaSts in postern.yaml: check mode, mx and maxAgeSeconds there.';
+    return {
+      check: fail(
+        'mta-sts',
+        'mta-sts.policy',
+        `the TXT record announces policy ${id}, but ${url}: not a valid policy (${(err as Error).message}, RFC 8461 §3.2)`,
+        `Correct the policy at ${url}: ${field} (RFC 8461 §3.2).${source}`,
+      ),
+    };
   }
 }
+
+/** What each field of a policy must hold (RFC 8461 §3.2), by mailauth's error code for it. */
+const POLICY_FIELDS: Record<string, string> = {
+  invalid_sts_version: '"version:" must be "STSv1", exactly so',
+  invalid_sts_mode: '"mode:" must be "enforce", "testing" or "none", in lower case',
+  invalid_sts_max_age:
+    '"max_age:" must be a number of seconds, digits only, at most 31557600 (a year); a week or more is usual',
+  invalid_sts_mx:
+    'each "mx:" line must be an MX host name or a "*." wildcard of one label (mx: mail.example.com, mx: *.example.com), and modes other than none need at least one',
+};
 
 function modeCheck(policy: Policy): Check {
   if (policy.mode === 'enforce') return pass('mta-sts', 'mta-sts.mode', 'mode: enforce');

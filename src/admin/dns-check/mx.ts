@@ -6,7 +6,7 @@
 
 import { isIP } from 'node:net';
 import type { MxRecord } from '../../dns/resolver.ts';
-import { lookupAddresses } from './addresses.ts';
+import { lookupAddresses, unreachable } from './addresses.ts';
 import { bareName, type CheckContext, isReceivingDomain } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
@@ -78,7 +78,20 @@ async function checkTarget(ctx: CheckContext, record: MxRecord): Promise<Check> 
   }
   if (alias.error === 'temperror') return couldNotCheck('mx', 'mx.target', `CNAME ${target}`, alias.reason, target);
   const addresses = await lookupAddresses(ctx.resolver, target);
-  if (addresses.ok) return pass('mx', 'mx.target', `${target} has address ${addresses.addresses.join(', ')}`, target);
+  if (addresses.ok) {
+    // RFC 5321 §5.1: senders connect to these addresses. A warning: an internal-only setup may mean it.
+    const internal = unreachable(addresses.addresses);
+    if (internal.length > 0) {
+      return warn(
+        'mx',
+        'mx.target',
+        `MX target ${target} has address ${internal.join(', ')}, which senders on the internet cannot reach`,
+        `Publish the public address of ${target} in its A/AAAA records (behind NAT, the router's, with port 25 forwarded), unless ${ctx.domain} receives mail from an internal network only.`,
+        target,
+      );
+    }
+    return pass('mx', 'mx.target', `${target} has address ${addresses.addresses.join(', ')}`, target);
+  }
   if (addresses.error === 'temperror') {
     return couldNotCheck('mx', 'mx.target', `A/AAAA ${target}`, addresses.reason, target);
   }

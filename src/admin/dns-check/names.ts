@@ -7,7 +7,7 @@
  */
 
 import type { Resolver } from '../../dns/resolver.ts';
-import { canonicalIp, lookupAddresses } from './addresses.ts';
+import { canonicalIp, lookupAddresses, unreachable } from './addresses.ts';
 import { bareName, type CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
@@ -31,16 +31,29 @@ export async function checkNames(ctx: CheckContext): Promise<Check[]> {
   } else {
     addresses = [...new Set([...found.addresses, ...configured])];
     const missing = configured.filter((ip) => !found.addresses.includes(ip));
-    checks.push(
-      missing.length > 0
-        ? warn(
-            'names',
-            'names.address',
-            `${host} resolves to ${found.addresses.join(', ')}, not to ${missing.join(', ')} of serverAddresses`,
-            `Make the A/AAAA records of ${host} and serverAddresses in postern.yaml list the same public addresses.`,
-          )
-        : pass('names', 'names.address', `${host} has address ${found.addresses.join(', ')}`),
-    );
+    // A warning, not a failure: some run mail for an internal network only, where such an address is right.
+    const internal = unreachable(found.addresses);
+    if (missing.length > 0) {
+      checks.push(
+        warn(
+          'names',
+          'names.address',
+          `${host} resolves to ${found.addresses.join(', ')}, not to ${missing.join(', ')} of serverAddresses`,
+          `Make the A/AAAA records of ${host} and serverAddresses in postern.yaml list the same public addresses.`,
+        ),
+      );
+    } else if (internal.length > 0) {
+      checks.push(
+        warn(
+          'names',
+          'names.address',
+          `${host} has address ${internal.join(', ')}, which no one on the internet can reach: mail from outside cannot arrive, and receivers see another address than the one published`,
+          `Publish the server's public address in the A/AAAA records of ${host} (behind NAT, the router's, with port 25 forwarded), unless ${host} serves an internal network only.`,
+        ),
+      );
+    } else {
+      checks.push(pass('names', 'names.address', `${host} has address ${found.addresses.join(', ')}`));
+    }
   }
   for (const address of addresses) checks.push(...(await reverse(ctx.resolver, host, address)));
   return checks;

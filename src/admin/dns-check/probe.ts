@@ -3,6 +3,10 @@
  * (submission, RFC 6409) greet, answer EHLO and upgrade with STARTTLS (RFC 3207); 465 speaks TLS from the
  * first byte (RFC 8314 §3.3). Records what it saw, the certificate chain included; judging is server.ts's
  * (and dane.ts's). The TLS handshake never fails on an untrusted certificate here: we want to see it.
+ *
+ * Node's chain (getPeerCertificate) is the one the server sent completed from the local trust store, so
+ * it shows a root the server never sends. DANE-TA needs what the server itself sends (RFC 7672 §3.1.2), so
+ * on port 25 a second handshake trusts nothing: with an empty store, Node has nothing to complete with.
  */
 
 import net from 'node:net';
@@ -19,11 +23,18 @@ export interface ProbeOptions {
   ca?: string[];
   /** Per port; default 10 s. */
   timeoutMs?: number;
+  /** Port 25: record the chain the server sends (ServedCertificate.sent), at the cost of a second handshake. Default true. */
+  sentChain?: boolean;
 }
 
 export interface ServedCertificate {
-  /** DER, the server's certificate first, then the issuers as its chain was built. */
+  /** DER, the server's certificate first, then the issuers as its chain was built (completed from the trust store). */
   chain: Buffer[];
+  /**
+   * DER, the certificates the server itself sent, its own first, in issuing order (port 25 only; undefined
+   * when not asked for or the second handshake failed). RFC 7672 §3.1.2: DANE-TA matches only these.
+   */
+  sent?: Buffer[];
   /** Chains to a trusted root (the name is checked by server.ts). */
   authorized: boolean;
   authorizationError?: string;
@@ -62,56 +73,48 @@ async function probePort(hostname: string, kind: PortKind, options: ProbeOptions
   const port = options.ports?.[kind] ?? DEFAULT_PORTS[kind];
   const result: PortResult = { kind, port, answered: false };
   const host = options.host ?? hostname;
-  const sockets: net.Socket[] = [];
-  let timer: NodeJS.Timeout | undefined;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   const tlsOptions = { servername: hostname, rejectUnauthorized: false, ...(options.ca ? { ca: options.ca } : {}) };
   try {
-    await Promise.race([
-      timeout,
-      (async () => {
-        if (kind === 'submissions') {
-          const secure = tls.connect({ host, port, ...tlsOptions });
-          sockets.push(secure);
-          await once(secure, 'secureConnect');
-          result.certificate = served(secure);
-          await expectGreeting(new ReplyReader(secure), result);
-          secure.end('QUIT\r\n');
-          return;
-        }
-        const plain = net.connect({ host, port });
-        sockets.push(plain);
-        await once(plain, 'connect');
-        const reader = new ReplyReader(plain);
-        await expectGreeting(reader, result);
-        plain.write(`EHLO ${EHLO_NAME}\r\n`);
-        const ehlo = await reader.next();
-        if (ehlo.code !== 250) throw new Error(`EHLO refused: ${ehlo.text}`);
-        const offered = ehlo.lines.some((line) => /^starttls$/i.test(line.trim()));
-        result.starttls = { offered };
-        if (!offered) return;
-        plain.write('STARTTLS\r\n');
-        const ready = await reader.next();
-        if (ready.code !== 220) {
-          result.starttls.error = `STARTTLS refused: ${ready.text}`;
-          return;
-        }
-        reader.detach();
-        const secure = tls.connect({ socket: plain, ...tlsOptions });
+    await session(timeoutMs, async (sockets) => {
+      if (kind === 'submissions') {
+        const secure = tls.connect({ host, port, ...tlsOptions });
         sockets.push(secure);
-        try {
-          await once(secure, 'secureConnect');
-        } catch (err) {
-          result.starttls.error = `TLS handshake failed: ${(err as Error).message}`;
-          return;
-        }
+        await once(secure, 'secureConnect');
         result.certificate = served(secure);
+        await expectGreeting(new ReplyReader(secure), result);
         secure.end('QUIT\r\n');
-      })(),
-    ]);
+        return;
+      }
+      const plain = net.connect({ host, port });
+      sockets.push(plain);
+      await once(plain, 'connect');
+      const reader = new ReplyReader(plain);
+      await expectGreeting(reader, result);
+      plain.write(`EHLO ${EHLO_NAME}\r\n`);
+      const ehlo = await reader.next();
+      if (ehlo.code !== 250) throw new Error(`EHLO refused: ${ehlo.text}`);
+      const offered = ehlo.lines.some((line) => /^starttls$/i.test(line.trim()));
+      result.starttls = { offered };
+      if (!offered) return;
+      plain.write('STARTTLS\r\n');
+      const ready = await reader.next();
+      if (ready.code !== 220) {
+        result.starttls.error = `STARTTLS refused: ${ready.text}`;
+        return;
+      }
+      reader.detach();
+      const secure = tls.connect({ socket: plain, ...tlsOptions });
+      sockets.push(secure);
+      try {
+        await once(secure, 'secureConnect');
+      } catch (err) {
+        result.starttls.error = `TLS handshake failed: ${(err as Error).message}`;
+        return;
+      }
+      result.certificate = served(secure);
+      secure.end('QUIT\r\n');
+    });
   } catch (err) {
     result.error = (err as Error).message;
     const code = (err as NodeJS.ErrnoException).code;
@@ -119,13 +122,65 @@ async function probePort(hostname: string, kind: PortKind, options: ProbeOptions
     if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') {
       result.unreachableFromHere = true;
     }
+  }
+  if (kind === 'smtp' && result.certificate !== undefined && options.sentChain !== false) {
+    // Apart, with its own time: a failure here leaves only `sent` unknown, not the port judged silent.
+    const sent = await session(timeoutMs, (sockets) => sentChain(host, port, tlsOptions, sockets)).catch(
+      () => undefined,
+    );
+    if (sent !== undefined) result.certificate.sent = sent;
+  }
+  return result;
+}
+
+/** Runs one dialogue within `timeoutMs`, then destroys the sockets it opened, whatever happened. */
+async function session<T>(timeoutMs: number, dialogue: (sockets: net.Socket[]) => Promise<T>): Promise<T> {
+  const sockets: net.Socket[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([timeout, dialogue(sockets)]);
   } finally {
     clearTimeout(timer);
     // The TLS socket first: destroying the TCP socket under a live client TLSSocket crashes Node 24.21
     // (SIGSEGV), and the TLS socket's destroy takes the TCP one with it anyway.
     for (const socket of sockets.reverse()) socket.destroy();
   }
-  return result;
+}
+
+/**
+ * The certificates the server sends after STARTTLS (RFC 3207), as sent: the handshake trusts no root
+ * (an empty `ca`, which Node does not fill with its bundled roots), so Node's chain building has no store
+ * to add a root from and stops at the last certificate the server sent.
+ */
+async function sentChain(
+  host: string,
+  port: number,
+  tlsOptions: tls.ConnectionOptions,
+  sockets: net.Socket[],
+): Promise<Buffer[]> {
+  const plain = net.connect({ host, port });
+  sockets.push(plain);
+  await once(plain, 'connect');
+  const reader = new ReplyReader(plain);
+  for (const [command, code] of [
+    [undefined, 220],
+    [`EHLO ${EHLO_NAME}`, 250],
+    ['STARTTLS', 220],
+  ] as const) {
+    if (command !== undefined) plain.write(`${command}\r\n`);
+    const reply = await reader.next();
+    if (reply.code !== code) throw new Error(`unexpected reply: ${reply.text}`);
+  }
+  reader.detach();
+  const secure = tls.connect({ socket: plain, ...tlsOptions, ca: [] });
+  sockets.push(secure);
+  await once(secure, 'secureConnect');
+  const { chain } = served(secure);
+  secure.end('QUIT\r\n');
+  return chain;
 }
 
 async function expectGreeting(reader: ReplyReader, result: PortResult): Promise<void> {

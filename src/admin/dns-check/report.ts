@@ -4,6 +4,8 @@
  * Nothing here asks DNS; the areas (names.ts, mx.ts, …) make checks, run.ts collects them.
  */
 
+import { printable } from '../../cli/printable.ts';
+
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 export type CheckArea =
   | 'names'
@@ -73,16 +75,20 @@ const LABEL: Record<CheckStatus, string> = { pass: 'PASS', warn: 'WARN', fail: '
 const COLOUR: Record<CheckStatus, string> = { pass: '\x1b[32m', warn: '\x1b[33m', fail: '\x1b[31m' };
 const RESET = '\x1b[0m';
 
-/** The readable table: status, area, summary, and the fix on the line below; `colour` when stdout is a TTY. */
+/**
+ * The readable table: status, area, summary, and the fix on the line below; `colour` when stdout is a TTY.
+ * Summaries quote what DNS and servers answered (TXT records, certificate names), which anyone can fill
+ * with control characters or escape sequences: they reach the terminal as U+FFFD (ECMA-48 §5.3).
+ */
 export function renderTable(domain: string, checks: readonly Check[], options: { colour: boolean }): string {
   const areaWidth = Math.max(4, ...checks.map((c) => c.area.length));
   const paint = (status: CheckStatus, text: string) => (options.colour ? `${COLOUR[status]}${text}${RESET}` : text);
-  const lines = [`DNS and server check for ${domain}`, ''];
+  const lines = [`DNS and server check for ${printable(domain)}`, ''];
   for (const c of checks) {
     // The subject is shown when the summary does not already name it.
-    const subject = c.subject === undefined || c.summary.includes(c.subject) ? '' : `[${c.subject}] `;
-    lines.push(`${paint(c.status, LABEL[c.status])}  ${c.area.padEnd(areaWidth)}  ${subject}${c.summary}`);
-    if (c.fix !== undefined) lines.push(`${' '.repeat(6 + areaWidth + 2)}fix: ${c.fix}`);
+    const subject = c.subject === undefined || c.summary.includes(c.subject) ? '' : `[${printable(c.subject)}] `;
+    lines.push(`${paint(c.status, LABEL[c.status])}  ${c.area.padEnd(areaWidth)}  ${subject}${printable(c.summary)}`);
+    if (c.fix !== undefined) lines.push(`${' '.repeat(6 + areaWidth + 2)}fix: ${printable(c.fix)}`);
   }
   const counts = countByStatus(checks);
   lines.push(

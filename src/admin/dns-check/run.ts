@@ -113,7 +113,8 @@ async function probeOtherAddresses(
   if (!found.ok) return [];
   return Promise.all(
     found.addresses.slice(1).map(async (address) => {
-      const { ports } = await probeServer(config.hostname, ['smtp'], { ...options, host: address });
+      // Only the first address's chain is compared with TLSA records (dane.ts): no second handshake here.
+      const { ports } = await probeServer(config.hostname, ['smtp'], { ...options, host: address, sentChain: false });
       return { address, smtp: ports[0] as PortResult };
     }),
   );

@@ -1,10 +1,12 @@
 /**
- * SPF (RFC 7208) of the domain: exactly one record (§4.5), valid syntax in it and in all it includes
- * (§4.6, §5.2, §6.1), within the lookup limits (§4.6.4), ending in -all or ~all, and check_host() (§4)
- * passing this server's addresses, evaluated by the same code that checks incoming mail.
+ * SPF (RFC 7208) of the domain: exactly one record (§4.5), small enough for a UDP answer (§3.4), valid
+ * syntax in it and in all it includes (§4.6, §5.2, §6.1), within the lookup limits (§4.6.4), ending in
+ * -all or ~all, check_host() (§4) passing this server's addresses and not passing an address that cannot
+ * be ours, evaluated by the same code that checks incoming mail.
  */
 
-import { checkSpf } from '../../authentication/spf/check-spf.ts';
+import { parseClientAddress } from '../../authentication/spf/address.ts';
+import { checkSpf, type SpfResult } from '../../authentication/spf/check-spf.ts';
 import { spfRecordFor } from '../dns-records.ts';
 import { type CheckContext, sendingAddresses } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
@@ -12,6 +14,20 @@ import { isSpfRecord, spfSyntaxError, type Unread, walkSpf } from './spf-walk.ts
 
 const MAX_LOOKUPS = 10; // §4.6.4
 const MAX_VOID_LOOKUPS = 2; // §4.6.4
+/** §3.4: under this, "the combined length of the DNS name and the text of all the records" fits a UDP answer. */
+const MAX_ANSWER_OCTETS = 450;
+
+/**
+ * Addresses no one sends mail from (the documentation ranges of RFC 5737 §3 and RFC 3849 / RFC 9637):
+ * a record that passes one of them passes strangers. The first whose /24 (/48) holds none of this
+ * server's own addresses is used, so a lab that really sends from one of these ranges is not blamed.
+ */
+const STRANGERS: Record<4 | 6, string[]> = {
+  4: ['203.0.113.66', '198.51.100.66', '192.0.2.66'],
+  6: ['2001:db8:ffff::1', '3fff:ffff::1'],
+};
+/** RFC 6761 §6.4: a HELO name no one owns, so no record passes the stranger by its name. */
+const STRANGER_HELO = 'stranger.postern.invalid';
 
 export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   const { domain } = ctx;
@@ -40,7 +56,18 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
     ];
   }
   const record = records[0] as string;
-  const checks: Check[] = [pass('spf', 'spf.record', `"${record}"`)];
+  // §3.4: the answer to the TXT query carries every TXT record at the name, not only the SPF one.
+  const octets = domain.length + (txt.ok ? txt.records.reduce((sum, r) => sum + Buffer.byteLength(r), 0) : 0);
+  const checks: Check[] = [
+    octets > MAX_ANSWER_OCTETS
+      ? warn(
+          'spf',
+          'spf.record',
+          `"${record}": the name and its TXT records take ${octets} octets, over the ${MAX_ANSWER_OCTETS} RFC 7208 §3.4 advises; a longer answer may not fit a UDP datagram, and receivers behind firewalls that stop DNS over TCP ignore the record`,
+          `Shorten the SPF record (replace runs of ip4:/ip6: terms by wider ranges, drop unused terms) and remove TXT records at ${domain} that are no longer needed.`,
+        )
+      : pass('spf', 'spf.record', `"${record}"`),
+  ];
   const syntax = spfSyntaxError(record);
   if (syntax) {
     checks.push(
@@ -59,8 +86,8 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
       fail(
         'spf',
         'spf.syntax',
-        `SPF evaluation ends in permerror: ${walk.problems.join('; ')}`,
-        'Remove or correct the include/redirect that has no usable SPF record.',
+        `SPF evaluation ends in permerror: ${walk.problems.map((p) => p.text).join('; ')}`,
+        [...new Set(walk.problems.map((p) => p.fix))].join(' '),
       ),
     );
   } else if (walk.unread.length > 0) {
@@ -85,7 +112,7 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   } else if (walk.lookups > MAX_LOOKUPS || walk.voidLookups > MAX_VOID_LOOKUPS) {
     const over = [
       walk.lookups > MAX_LOOKUPS ? `${walk.lookups} DNS lookups (limit ${MAX_LOOKUPS})` : '',
-      walk.voidLookups > MAX_VOID_LOOKUPS ? `${walk.voidLookups} void lookups (limit ${MAX_VOID_LOOKUPS})` : '',
+      walk.voidLookups > MAX_VOID_LOOKUPS ? `${voids(walk.voids)} void lookups (limit ${MAX_VOID_LOOKUPS})` : '',
     ].filter(Boolean);
     checks.push(
       fail(
@@ -94,7 +121,7 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
         `SPF needs ${over.join(' and ')}: receivers stop with permerror (RFC 7208 §4.6.4)`,
         walk.lookups > MAX_LOOKUPS
           ? 'Flatten the record: replace include: terms by the ip4:/ip6: ranges they list, and drop includes of services you no longer use.'
-          : 'Remove the a:, mx:, include: or exists: terms whose names have no records.',
+          : "Remove the a:, mx:, include: or exists: terms whose names have no records (exists: looks up A records only, RFC 7208 §5.7; a: the A or AAAA records after the sender's address family, §5.3).",
       ),
     );
   } else {
@@ -102,7 +129,7 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
       pass(
         'spf',
         'spf.lookups',
-        `${walk.lookups} DNS ${walk.lookups === 1 ? 'lookup' : 'lookups'} (limit ${MAX_LOOKUPS}), ${walk.voidLookups} void (limit ${MAX_VOID_LOOKUPS})`,
+        `${walk.lookups} DNS ${walk.lookups === 1 ? 'lookup' : 'lookups'} (limit ${MAX_LOOKUPS}), ${voids(walk.voids)} void (limit ${MAX_VOID_LOOKUPS})`,
       ),
     );
   }
@@ -112,8 +139,79 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   } else checks.push(allCheck(walk.all, suggested));
   // check_host() on a record already found broken would only repeat the failure above.
   if (checks.some((c) => c.status === 'fail')) return checks;
-  checks.push(...(await authorizes(ctx)), ...(await heloAuthorizes(ctx)));
+  // Independent evaluations: a DNS timeout in the records then costs its wait once, not three times.
+  const [own, helo, open] = await Promise.all([authorizes(ctx), heloAuthorizes(ctx), openCheck(ctx, suggested)]);
+  checks.push(...own, ...helo, open);
   return checks;
+}
+
+/** Void lookups as receivers count them, per client address family when the two differ (§5.3, §5.7). */
+function voids(counts: { ipv4: number; ipv6: number }): string {
+  if (counts.ipv4 === counts.ipv6) return String(counts.ipv4);
+  return `${Math.max(counts.ipv4, counts.ipv6)} (${counts.ipv4} for IPv4 senders, ${counts.ipv6} for IPv6)`;
+}
+
+/**
+ * check_host() (§4) for addresses that cannot be this server's: a pass means the record, or something it
+ * includes (§5.2 passes what the included record passes), lets anyone send as the domain, whatever its
+ * own `all` says: ip4:0.0.0.0/0, or an include whose record ends in +all.
+ */
+async function openCheck(ctx: CheckContext, suggested: string): Promise<Check> {
+  const own = await sendingAddresses(ctx);
+  const ours = own.ok ? own.addresses : [];
+  const strangers = [stranger(4, ours), stranger(6, ours)].filter((ip) => ip !== undefined);
+  const results = await Promise.all(
+    strangers.map(
+      async (ip): Promise<[string, SpfResult]> => [
+        ip,
+        await checkSpf({
+          ip,
+          sender: `postmaster@${ctx.domain}`,
+          helo: STRANGER_HELO,
+          resolver: ctx.resolver,
+          hostname: ctx.config.hostname,
+        }),
+      ],
+    ),
+  );
+  const open = results.find(([, r]) => r.result === 'pass');
+  if (open !== undefined) {
+    const [ip, result] = open;
+    const term = result.mechanism ?? 'a term';
+    const included = /^\+?include:(.*)$/i.exec(term)?.[1];
+    const fix =
+      included === undefined
+        ? `In the SPF record, narrow ${term} to the addresses that send your mail, as in "${suggested}".`
+        : `The SPF record of ${included} passes every address: remove ${term} from the SPF record, or have the owner of ${included} end its record in -all.`;
+    return fail(
+      'spf',
+      'spf.open',
+      `SPF passes mail from ${ip}, an address no one sends from (it matched ${term}): any host on the internet may send as ${ctx.domain}`,
+      fix,
+    );
+  }
+  const unknown = results.find(([, r]) => r.result === 'temperror');
+  if (unknown !== undefined) {
+    return couldNotCheck('spf', 'spf.open', `the SPF records of ${ctx.domain}`, unknown[1].reason);
+  }
+  const said = results.map(([ip, r]) => `${r.result} for ${ip}`).join(', ');
+  return pass('spf', 'spf.open', `SPF does not pass strangers (${said})`);
+}
+
+/** The first of STRANGERS of a family that shares no /24 (IPv4) or /48 (IPv6) with this server's addresses. */
+function stranger(family: 4 | 6, ours: string[]): string | undefined {
+  const octets = family === 4 ? 3 : 6;
+  const net = (ip: string) => {
+    const parsed = parseClientAddress(ip);
+    return parsed?.family === family ? Buffer.from(parsed.bytes.subarray(0, octets)).toString('hex') : undefined;
+  };
+  const taken = new Set(ours.map(net));
+  return STRANGERS[family].find((ip) => !taken.has(net(ip)));
+}
+
+/** A permerror: the evaluator's reason is what to correct (no term is missing, the evaluation stops short). */
+function permerrorFix(result: SpfResult): string {
+  return `Correct the SPF record of ${result.domain} so that its evaluation no longer stops with "${result.reason}": receivers may treat a permerror as a failure (RFC 7208 §2.6.7).`;
 }
 
 /**
@@ -135,7 +233,9 @@ async function heloAuthorizes(ctx: CheckContext): Promise<Check[]> {
       const fix =
         result.result === 'none'
           ? `Publish "${host}. TXT \\"v=spf1 a -all\\"": receivers check the HELO name, and bounces have no other identity.`
-          : `Let the SPF record of ${host} pass ${ip}, e.g. "v=spf1 a -all" when ${host} has that address.`;
+          : result.result === 'permerror'
+            ? permerrorFix(result)
+            : `Let the SPF record of ${host} pass ${ip}, e.g. "v=spf1 a -all" when ${host} has that address.`;
       checks.push(
         warn(
           'spf',
@@ -150,11 +250,22 @@ async function heloAuthorizes(ctx: CheckContext): Promise<Check[]> {
   return checks;
 }
 
-/** The verdict for everyone else: -all (fail) or ~all (softfail) keep strangers out; §8.4, §8.5. */
+/**
+ * The verdict for everyone else: -all (fail) or ~all (softfail) keep strangers out; §8.4, §8.5. +all
+ * passes every host (§4.6.2, §5.1): forged mail then passes SPF, and DMARC with it. ?all (neutral, §8.2)
+ * gives strangers no pass, only says nothing about them: a warning.
+ */
 function allCheck(all: string | undefined, suggested: string): Check {
   if (all === '-' || all === '~') return pass('spf', 'spf.all', `ends in ${all}all`);
   const fix = `End the record in -all (or ~all while testing), as in "${suggested}".`;
-  if (all === '+') return warn('spf', 'spf.all', 'ends in +all: every host on the internet may send as you', fix);
+  if (all === '+') {
+    return fail(
+      'spf',
+      'spf.all',
+      'ends in +all: every host on the internet passes SPF as you, so forged mail passes SPF and DMARC (RFC 7208 §5.1)',
+      fix,
+    );
+  }
   if (all === '?')
     return warn('spf', 'spf.all', 'ends in ?all (neutral): the record says nothing about strangers', fix);
   return warn('spf', 'spf.all', 'has no all term: other hosts get neutral (RFC 7208 §4.7)', fix);
@@ -181,6 +292,17 @@ async function authorizes(ctx: CheckContext): Promise<Check[]> {
       checks.push(pass('spf', 'spf.authorizes', `SPF passes mail from ${ip} (this server)`, ip));
     } else if (result.result === 'temperror') {
       checks.push(couldNotCheck('spf', 'spf.authorizes', `the SPF records of ${ctx.domain}`, result.reason, ip));
+    } else if (result.result === 'permerror') {
+      // No term is missing: the evaluation stops before it could match one; adding ip4: would not help.
+      checks.push(
+        fail(
+          'spf',
+          'spf.authorizes',
+          `SPF gives permerror for mail from ${ip} (this server): ${result.reason}`,
+          permerrorFix(result),
+          ip,
+        ),
+      );
     } else {
       checks.push(
         fail(

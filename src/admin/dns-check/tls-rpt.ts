@@ -17,11 +17,15 @@ export async function checkTlsRpt(ctx: CheckContext): Promise<Check[]> {
   // §3: "records that do not begin with 'v=TLSRPTv1;' MUST be discarded".
   const records = txt.ok ? txt.records.filter((r) => /^v=TLSRPTv1\s*;/.test(r)) : [];
   if (records.length === 0) {
+    // A record meant as TLS-RPT that does not start exactly "v=TLSRPTv1;" (case-sensitive): say what was found.
+    const near = txt.ok ? txt.records.find((r) => /^v\s*=\s*tlsrpt/i.test(r.trim())) : undefined;
     return [
       warn(
         'tls-rpt',
         'tls-rpt.record',
-        `${name} has no TLS-RPT record: senders cannot tell you when TLS to your MX fails`,
+        near === undefined
+          ? `${name} has no TLS-RPT record: senders cannot tell you when TLS to your MX fails`
+          : `${name} has "${near}", which senders discard: it must start exactly "v=TLSRPTv1;" (RFC 8460 §3)`,
         publish,
       ),
     ];

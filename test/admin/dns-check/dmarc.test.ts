@@ -41,14 +41,43 @@ test('a subdomain without a record of its own falls under the organizational dom
     const sub = await checkDmarc({ domain: 'sub.example.com', config, resolver } as CheckContext);
     assert.deepEqual(
       sub.map((c) => [c.id, c.status]),
-      [['dmarc.record', 'pass']],
+      [
+        ['dmarc.record', 'pass'],
+        ['dmarc.policy', 'pass'],
+      ],
     );
     assert.match(sub[0]?.summary ?? '', /the record of example\.com applies \(policy quarantine\)/);
+    assert.equal(
+      sub[1]?.summary,
+      'sp=quarantine inherited from example.com: receivers quarantine mail that fails DMARC',
+    );
     const other = await checkDmarc({ domain: 'example.net', config, resolver } as CheckContext);
     assert.deepEqual(
       other.map((c) => [c.id, c.status]),
       [['dmarc.record', 'fail']],
     );
+  } finally {
+    await dns.close();
+  }
+});
+
+test("an inherited p=none or sp=none is judged as the domain's own p=none would be (RFC 7489 §6.6.3)", async () => {
+  const dns = await startTestDnsServer({ records: {} });
+  try {
+    const resolver = createResolver({ servers: [dns.server], timeoutMs: 1000, tries: 1, cacheTtlMs: 0 });
+    const config = parseConfig({ hostname: 'mx.example.com', domains: ['sub.example.com'] }, 'test');
+    for (const [record, said] of [
+      ['v=DMARC1; p=reject; sp=none; rua=mailto:d@example.com', /^sp=none inherited from example\.com: forged mail/],
+      ['v=DMARC1; p=none; rua=mailto:d@example.com', /^p=none inherited from example\.com: forged mail/],
+      ['v=DMARC1; p=reject; pct=20; rua=mailto:d@example.com', /^p=reject inherited from example\.com applies to part/],
+    ] as const) {
+      dns.setZone({ records: { '_dmarc.example.com': { TXT: [record] } } });
+      const checks = await checkDmarc({ domain: 'sub.example.com', config, resolver } as CheckContext);
+      const policy = checks.find((c) => c.id === 'dmarc.policy');
+      assert.equal(policy?.status, 'warn', `${record}: ${JSON.stringify(checks)}`);
+      assert.match(policy?.summary ?? '', said);
+      assert.match(policy?.fix ?? '', /in the record of example\.com|from the record of example\.com/);
+    }
   } finally {
     await dns.close();
   }

@@ -22,7 +22,8 @@ after(async () => {
   await fx?.close();
 });
 
-// The mail host at 127.0.0.1, so the policy host (a CNAME to it) and the probe stay on loopback.
+// The mail host at 127.0.0.1, so the policy host (a CNAME to it) and the probe stay on loopback; dns check
+// rightly warns that the internet cannot reach that address (names.address, mx.target).
 const overrides = { serverAddresses: ['127.0.0.1'], mtaSts: { mode: 'enforce' as const, listen: '127.0.0.1:0' } };
 
 test('the records dns records generates pass dns check (exit 0)', async () => {
@@ -48,6 +49,14 @@ test('the records dns records generates pass dns check (exit 0)', async () => {
     keys: () => [fx.dkimKey],
   });
   const table = renderTable(DOMAIN, checks, { colour: false });
-  assert.deepEqual(nonPass(checks), [], table);
-  assert.equal(exitCode(checks), 0);
+  // The loopback address this test needs is one the internet cannot reach: those warnings, and only those.
+  const loopback = checks.filter((c) => c.status !== 'pass' && /127\.0\.0\.1 \(a loopback address/.test(c.summary));
+  assert.deepEqual(
+    loopback.map((c) => c.id),
+    ['names.address', 'mx.target'],
+    table,
+  );
+  const rest = checks.filter((c) => !loopback.includes(c));
+  assert.deepEqual(nonPass(rest), [], table);
+  assert.equal(exitCode(rest), 0);
 });

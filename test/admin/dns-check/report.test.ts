@@ -74,3 +74,21 @@ test('a DNS failure is a warning that says it could not check', () => {
   );
   assert.doesNotMatch(refused.fix ?? '', /name servers of the zone/);
 });
+
+test('the table shows control characters and escape sequences from records as U+FFFD, never raw', () => {
+  // A TXT record is whatever its zone's owner typed: here one that clears the screen and retitles the window.
+  const hostile = warn(
+    'dmarc',
+    'dmarc.record',
+    '_dmarc.example.com has "\x1b[2J\x1b]0;owned\x07p=none\u202e"',
+    'Publish "v=DMARC1;\x9b31m"',
+    'sel\x1b[1m',
+  );
+  const table = renderTable('example.com', [hostile], { colour: false });
+  assert.doesNotMatch(table, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+  assert.match(table, /has "\ufffd\[2J\ufffd\]0;owned\ufffdp=none\ufffd"/);
+  assert.match(table, /fix: Publish "v=DMARC1;\ufffd31m"/);
+  assert.match(table, /\[sel\ufffd\[1m\]/);
+  // JSON escapes them itself and keeps the text as found, for tools.
+  assert.match(renderJson('example.com', [hostile]), /\\u001b\[2J/);
+});

@@ -93,6 +93,34 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
     ['names.address', 'names.ptr', 'spf.authorizes', 'spf.helo'],
     2,
   ],
+  // RFC 6890: addresses the internet cannot reach; a warning, since an internal-only setup may mean them.
+  [
+    'mail host at a private and a unique local address',
+    {
+      config: { serverAddresses: [] },
+      zone: (z) => {
+        z.records[HOST] = { A: ['10.0.0.25'], AAAA: ['fd00::25'], TXT: ['v=spf1 a -all'] };
+        records(z, '10.0.0.25').PTR = [HOST];
+        records(z, 'fd00::25').PTR = [HOST];
+      },
+    },
+    ['mx.target', 'names.address'],
+    1,
+  ],
+  [
+    'a backup MX at a loopback address',
+    {
+      zone: (z) => {
+        records(z, DOMAIN).MX = [
+          { priority: 10, exchange: 'mx.example.com' },
+          { priority: 20, exchange: 'backup.example.com' },
+        ];
+        records(z, 'backup.example.com').A = ['127.0.0.2'];
+      },
+    },
+    ['mx.target'],
+    1,
+  ],
   // MX
   [
     'MX to a CNAME',
@@ -258,6 +286,13 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
     ['bimi.dmarc', 'dmarc.policy'],
     1,
   ],
+  // RFC 7489 §6.2: receivers must support mailto: only, and send aggregate reports by mail.
+  [
+    'DMARC rua with https: URIs only',
+    { zone: txt('_dmarc.example.com', 'v=DMARC1; p=reject; rua=https://reports.example.com/dmarc') },
+    ['dmarc.reports'],
+    1,
+  ],
   [
     'DMARC reports to an unauthorised domain',
     { zone: drop('example.com._report._dmarc.reports.example.net') },
@@ -343,7 +378,7 @@ const defects: [string, Defect | (() => Defect | Promise<Defect>), string[], 1 |
   [
     'DNS timeout on the SPF redirect target',
     spfRedirectTimeout,
-    ['spf.all', 'spf.authorizes', 'spf.lookups', 'spf.syntax'],
+    ['spf.all', 'spf.authorizes', 'spf.lookups', 'spf.open', 'spf.syntax'],
     1,
   ],
 ];
@@ -373,6 +408,28 @@ test('an SPF redirect target that times out is neither passed nor blamed: every 
   );
 });
 
+test('a mail host at addresses the internet cannot reach is named for that, with what the addresses are', async () => {
+  const checks = await fx.run({
+    config: { serverAddresses: [] },
+    zone: (z) => {
+      z.records[HOST] = { A: ['192.168.1.25', '100.64.0.25'], AAAA: ['fe80::25'], TXT: ['v=spf1 a -all'] };
+      for (const ip of ['192.168.1.25', '100.64.0.25', 'fe80::25']) records(z, ip).PTR = [HOST];
+    },
+  });
+  const address = checks.find((c) => c.id === 'names.address');
+  assert.equal(address?.status, 'warn', JSON.stringify(nonPass(checks)));
+  assert.match(
+    address?.summary ?? '',
+    /has address 192\.168\.1\.25 \(a private address \(RFC 1918\)\), 100\.64\.0\.25 \(a carrier-grade NAT address \(RFC 6598\)\), fe80::25 \(a link-local address/,
+  );
+  const target = checks.find((c) => c.id === 'mx.target');
+  assert.equal(target?.status, 'warn');
+  assert.match(target?.summary ?? '', /senders on the internet cannot reach/);
+  // The documentation ranges of the good setup stand for public addresses: no warning.
+  const good = await fx.run();
+  assert.equal(good.find((c) => c.id === 'names.address')?.status, 'pass');
+});
+
 test('BIMI on a subdomain without a DMARC record of its own judges the policy of the organizational domain (RFC 7489 §6.6.3)', async () => {
   const sub = 'sub.example.com';
   const bimi = `default._bimi.${sub}`;
@@ -395,6 +452,36 @@ test('BIMI on a subdomain without a DMARC record of its own judges the policy of
   const spNone = status(await run('v=DMARC1; p=reject; sp=none; rua=mailto:dmarc@example.com'), 'bimi.dmarc');
   assert.equal(spNone?.status, 'warn', JSON.stringify(spNone));
   assert.match(spNone?.summary ?? '', /DMARC of example\.com is sp=none/);
+});
+
+test('BIMI applies the DMARC rules receivers apply (mailauth): sp=none, t=y and a lax organizational record leave no logo', async () => {
+  const bimiDmarc = async (zone: (z: TestZone) => void, domain?: string) => {
+    const checks = await fx.run({ zone, ...(domain ? { domain } : {}) });
+    return checks.find((c) => c.id === 'bimi.dmarc');
+  };
+  // The domain's own record: sp=none is "too lax DMARC subdomain policy", t=y "too lax DMARC policy".
+  const spNone = await bimiDmarc(
+    txt('_dmarc.example.com', 'v=DMARC1; p=reject; sp=none; rua=mailto:dmarc@example.com'),
+  );
+  assert.equal(spNone?.status, 'warn', JSON.stringify(spNone));
+  assert.match(spNone?.summary ?? '', /DMARC of example\.com is sp=none: receivers show a BIMI logo only/);
+  const testing = await bimiDmarc(txt('_dmarc.example.com', 'v=DMARC1; p=reject; t=y; rua=mailto:dmarc@example.com'));
+  assert.equal(testing?.status, 'warn', JSON.stringify(testing));
+  assert.match(testing?.summary ?? '', /DMARC is in testing mode \(t=y\)/);
+  // A subdomain's own p=reject under an organizational domain at p=none: receivers check both records.
+  const sub = 'sub.example.com';
+  const lax = await bimiDmarc((z) => {
+    txt(`default._bimi.${sub}`, 'v=BIMI1; l=https://bimi.example.com/logo.svg')(z);
+    txt(`_dmarc.${sub}`, 'v=DMARC1; p=reject; rua=mailto:dmarc@example.com')(z);
+    txt('_dmarc.example.com', 'v=DMARC1; p=none; rua=mailto:dmarc@example.com')(z);
+  }, sub);
+  assert.equal(lax?.status, 'warn', JSON.stringify(lax));
+  assert.match(lax?.summary ?? '', /DMARC of example\.com \(the organizational domain\) is p=none/);
+  // p=reject at pct=50 is enforced for mailauth: the logo may show.
+  const partial = await bimiDmarc(
+    txt('_dmarc.example.com', 'v=DMARC1; p=reject; pct=50; rua=mailto:dmarc@example.com'),
+  );
+  assert.equal(partial?.status, 'pass', JSON.stringify(partial));
 });
 
 test('an Ed25519 key published as a SubjectPublicKeyInfo is named as such (RFC 8463 §4.2: p= is the bare key)', async () => {
@@ -457,6 +544,80 @@ test('records a small slip breaks are named for the slip, not for something else
   );
 });
 
+test('near-miss DMARC and TLS-RPT records are named for the slip, not as no record', async () => {
+  // RFC 7489 §6.4: "v=DMARC1" and the next tag are separated by ";".
+  const dmarc = await fx.run({ zone: txt('_dmarc.example.com', 'v=DMARC1 p=reject') });
+  const record = dmarc.find((c) => c.id === 'dmarc.record');
+  assert.equal(record?.status, 'fail');
+  assert.match(
+    record?.summary ?? '',
+    /has "v=DMARC1 p=reject", whose v=DMARC1 is not followed by ";" \(RFC 7489 §6\.4\)/,
+  );
+  assert.match(record?.fix ?? '', /^Separate the tags with ";"/);
+  // RFC 8460 §3: records not starting exactly "v=TLSRPTv1;" are discarded.
+  for (const near of ['v=TLSRPTv1 rua=mailto:tls@example.com', 'v=tlsrptv1; rua=mailto:tls@example.com']) {
+    const checks = await fx.run({ zone: txt('_smtp._tls.example.com', near) });
+    const tls = checks.find((c) => c.id === 'tls-rpt.record');
+    assert.equal(tls?.status, 'warn', near);
+    assert.equal(
+      tls?.summary,
+      `_smtp._tls.example.com has "${near}", which senders discard: it must start exactly "v=TLSRPTv1;" (RFC 8460 §3)`,
+    );
+  }
+});
+
+test('an MTA-STS policy served with a bad field is told to correct that field, not to serve the policy (RFC 8461 §3.2)', async () => {
+  for (const [body, field] of [
+    [GOOD_POLICY.replace('enforce', 'enforcing'), /"mode:" must be "enforce", "testing" or "none"/],
+    [GOOD_POLICY.replace('604800', '1w'), /"max_age:" must be a number of seconds/],
+    [GOOD_POLICY.replace('STSv1', 'STSv2'), /"version:" must be "STSv1"/],
+    [GOOD_POLICY.replace('mx: *.example.com\r\n', ''), /each "mx:" line must be an MX host name/],
+  ] as const) {
+    const checks = await fx.run({ policy: { body } });
+    const policy = checks.find((c) => c.id === 'mta-sts.policy');
+    assert.equal(policy?.status, 'fail', body);
+    assert.match(policy?.summary ?? '', /not a valid policy/);
+    assert.match(policy?.fix ?? '', field, body);
+    assert.doesNotMatch(policy?.fix ?? '', /certificate|point mta-sts/i, body);
+  }
+});
+
+test("what SVG Tiny PS forbids beyond mailauth's validator fails the logo, with the reason", async () => {
+  const cases: [string, string, RegExp][] = [
+    ['over 32 KB', svgWith(`<desc>${'x'.repeat(33 * 1024)}</desc>`), /it is \d+ bytes, over the 32 KB \(32768 bytes\)/],
+    [
+      'an https href',
+      svgWith('<use href="https://evil.example/a.svg#x"/>'),
+      /<use> refers to https:\/\/evil\.example\/a\.svg#x \(href\): external references are not allowed/,
+    ],
+    [
+      'an event attribute',
+      svgWith('<rect width="5" height="5" onclick="alert(1)"/>'),
+      /<rect> has the event attribute onclick, a script/,
+    ],
+    [
+      'a foreignObject',
+      svgWith('<foreignObject width="5" height="5"><p>x</p></foreignObject>'),
+      /it holds a <foreignObject>/,
+    ],
+    [
+      'version 1.1',
+      svgWith('<rect width="5" height="5"/>').replace('version="1.2"', 'version="1.1"'),
+      /version="1\.1", not "1\.2"/,
+    ],
+  ];
+  for (const [name, logo, reason] of cases) {
+    const checks = await fx.run({ logo });
+    assert.deepEqual(nonPass(checks), ['bimi.logo'], name);
+    const found = checks.find((c) => c.id === 'bimi.logo');
+    assert.equal(found?.status, 'fail', name);
+    assert.match(found?.summary ?? '', reason, name);
+  }
+  // A fragment reference stays inside the document.
+  const internal = await fx.run({ logo: svgWith('<defs><circle id="c" r="2"/></defs><use href="#c"/>') });
+  assert.equal(internal.find((c) => c.id === 'bimi.logo')?.status, 'pass');
+});
+
 test('a DMARC record without v=DMARC1 is named for what it is, not as no record', async () => {
   const checks = await fx.run({ zone: txt('_dmarc.example.com', 'p=reject; rua=mailto:dmarc@example.com') });
   const record = checks.find((c) => c.id === 'dmarc.record');
@@ -492,6 +653,22 @@ test('a DKIM p= that verifiers refuse fails, whatever Node would decode of it; a
   // RFC 5234 §2.3: k=RSA is k=rsa.
   const upper = await fx.run({ zone: txt(name, `v=DKIM1; k=RSA; p=${p}`) });
   assert.equal(upper.find((c) => c.id === 'dkim.record')?.status, 'pass', JSON.stringify(nonPass(upper)));
+});
+
+test('DKIM s=, h= and t= values are read in any case, as the verifier reads them (RFC 5234 §2.3)', async () => {
+  const p = fx.dkimKey.publicKey;
+  const name = `${fx.dkimKey.selector}._domainkey.example.com`;
+  const record = async (text: string) =>
+    (await fx.run({ zone: txt(name, text) })).find((c) => c.id === 'dkim.record' && c.subject === 's1');
+  for (const tags of ['h=SHA256', 's=Email', 'h=Sha1:SHA256; s=EMAIL']) {
+    const found = await record(`v=DKIM1; k=rsa; ${tags}; p=${p}`);
+    assert.equal(found?.status, 'pass', `${tags}: ${JSON.stringify(found)}`);
+  }
+  const testing = await record(`v=DKIM1; k=rsa; t=Y; p=${p}`);
+  assert.equal(testing?.status, 'warn', JSON.stringify(testing));
+  assert.match(testing?.summary ?? '', /is in testing mode \(t=y\)/);
+  // What the verifier refuses still fails.
+  assert.equal((await record(`v=DKIM1; k=rsa; h=SHA1; p=${p}`))?.status, 'fail');
 });
 
 test('every address of the mail host is probed on port 25: an AAAA where nothing listens fails (RFC 5321 §5.1)', async () => {

@@ -12,6 +12,7 @@ before(async () => {
     records: {
       'example.com': { MX: [{ priority: 10, exchange: 'mx.example.com' }], A: ['192.0.2.10'] },
       'mx.example.com': { A: ['192.0.2.1'] },
+      'v6only.example.com': { AAAA: ['2001:db8::6'] },
       'inc.example.net': { TXT: ['v=spf1 ip4:198.51.100.0/24 include:inner.example.net -all'] },
       'inner.example.net': { TXT: ['v=spf1 a mx ~all'] },
       'loop.example.net': { TXT: ['v=spf1 include:loop.example.net -all'] },
@@ -29,6 +30,8 @@ after(() => dns.close());
 type Want = {
   lookups: number;
   voidLookups: number;
+  /** Void lookups of an IPv4 and an IPv6 client, when they differ from voidLookups. */
+  voids?: [ipv4: number, ipv6: number];
   all: string | undefined;
   problems?: RegExp;
   temperror?: true;
@@ -38,7 +41,11 @@ type Want = {
 const cases: [record: string, want: Want][] = [
   ['v=spf1 -all', { lookups: 0, voidLookups: 0, all: '-' }],
   ['v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 ~all', { lookups: 0, voidLookups: 0, all: '~' }],
-  ['v=spf1 a mx -all', { lookups: 2, voidLookups: 0, all: '-' }],
+  // example.com has an A record only: its AAAA lookup, an IPv6 client's `a`, is void (§5.3).
+  ['v=spf1 a mx -all', { lookups: 2, voidLookups: 1, voids: [0, 1], all: '-' }],
+  // §5.7: exists asks for A whatever the client's family; AAAA records do not make it match.
+  ['v=spf1 exists:v6only.example.com -all', { lookups: 1, voidLookups: 1, voids: [1, 1], all: '-' }],
+  ['v=spf1 a:v6only.example.com -all', { lookups: 1, voidLookups: 1, voids: [1, 0], all: '-' }],
   ['v=spf1 a:none.example.com mx:none.example.com -all', { lookups: 2, voidLookups: 2, all: '-' }],
   ['v=spf1 include:inc.example.net -all', { lookups: 4, voidLookups: 2, all: '-' }], // inner's a and mx find nothing
   ['v=spf1 mx redirect=redirect.example.net', { lookups: 3, voidLookups: 1, all: '~' }], // the redirect's all (§6.1)
@@ -57,10 +64,12 @@ for (const [record, want] of cases) {
     const walk = await walkSpf(resolver, 'example.com', record);
     assert.equal(walk.lookups, want.lookups, 'lookups');
     assert.equal(walk.voidLookups, want.voidLookups, 'void lookups');
+    const [ipv4, ipv6] = want.voids ?? [want.voidLookups, want.voidLookups];
+    assert.deepEqual(walk.voids, { ipv4, ipv6 }, 'void lookups per family');
     assert.equal(walk.all, want.all, 'all');
     assert.equal(walk.usesPtr, want.ptr === true, 'ptr');
     assert.equal(walk.temperror !== undefined, want.temperror === true, `temperror ${walk.temperror}`);
-    if (want.problems) assert.match(walk.problems.join('; '), want.problems);
+    if (want.problems) assert.match(walk.problems.map((p) => p.text).join('; '), want.problems);
     else assert.deepEqual(walk.problems, []);
   });
 }
