@@ -60,7 +60,7 @@ function records<T>(answer: DnsAnswer<T>, type: string, name: string): T[] {
     case 'nodata':
       return fail('ENODATA', `${type} ${name}: no records`);
     case 'temperror':
-      // c-ares refuses to send some names (a label over 63 octets, RFC 1035 §2.3.4; '%', ':' or a space).
+      // The resolver, as c-ares did, refuses to send some names (a label over 63 octets, RFC 1035 §2.3.4; '%', ':' or a space).
       // No such name can hold records, so it is a void lookup, not a temporary failure (RFC 7208 §4.6.4).
       if (answer.reason.startsWith('EBADNAME')) return fail('ENOTFOUND', answer.reason);
       // a timeout is ETIMEOUT, which mailauth names; anything else is ESERVFAIL (both temperror)

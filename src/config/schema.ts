@@ -122,7 +122,7 @@ export function ipv4Mapped(address: string): string | undefined {
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
-/** `host:port` where the host is an IP address: a DNS server is asked by address (c-ares takes no names). */
+/** `host:port` where the host is an IP address: a DNS server is asked by address (the resolver takes no names). */
 const ipPort = hostPortLike('127.0.0.1:53 or [::1]:53').refine((value) => {
   const host = value.slice(0, value.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
   return isIP(host) !== 0;

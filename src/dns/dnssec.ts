@@ -1,6 +1,6 @@
 /**
  * Whether a name's zone is DNSSEC-signed, as the configured resolver sees it: the AD ("authentic data") bit
- * of its answer (RFC 4035 §3.2.3). Our Resolver cannot tell (c-ares shows no header bits), so this asks on
+ * of its answer (RFC 4035 §3.2.3). Our Resolver cannot tell (it shows no header bits), so this asks on
  * its own: over UDP, and again over TCP when the answer comes back truncated (RFC 7766 §5), with AD set in
  * the query (RFC 6840 §5.7: the asker understands AD) and EDNS0 DO=1 (RFC 3225 §3), since older validators
  * set AD only for DO queries.
@@ -272,7 +272,7 @@ function errorCode(err: Error): string {
 }
 
 /** `host:port`, `[v6]:port`, `[v6]`, a bare IPv4 or IPv6 address (port 53), as dns.servers and getServers() write them. */
-function parseServer(text: string): Server | undefined {
+export function parseServer(text: string): Server | undefined {
   let host: string;
   let port = 53;
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);

@@ -1,22 +1,35 @@
 /**
- * The production Resolver, on node:dns/promises (c-ares) with a configurable server list, timeout and
- * retry count, plus a short answer cache. Turns every outcome into a DnsAnswer value: the one rule that
- * matters to callers is that a timeout or server failure is `temperror`, never "no record"
- * (RFC 7208 §4.4, RFC 7489 §6.6.3). No DNSSEC validation: c-ares does not do it.
+ * The production Resolver: a stub resolver (RFC 1123 §6.1.3.1) that asks the recursive servers of
+ * `dns.servers` (or resolv.conf's) over UDP, and over TCP when an answer comes back truncated, plus a short
+ * answer cache. Turns every outcome into a DnsAnswer value: the one rule that matters to callers is that a
+ * timeout or server failure is `temperror`, never "no record" (RFC 7208 §4.4, RFC 7489 §6.6.3). No DNSSEC
+ * validation.
+ *
+ * Not node:dns: Node runs c-ares with ARES_FLAG_NOCHECKRESP, so a SERVFAIL, REFUSED or NOTIMP from the first
+ * listed server was final and the next one never asked; and c-ares reads RCODEs 6–11 (YXDOMAIN … DSOTYPENI)
+ * as NOERROR, their records as an answer and their empty answer as "no data", with no RCODE shown to check.
+ * Here the RCODE decides (RFC 1035 §4.1.1, RFC 6895 §2.3): NOERROR and NXDOMAIN are answers, anything else
+ * is that server's failure and the next server is asked, as glibc's resolver does after SERVFAIL, NOTIMP and
+ * REFUSED. What c-ares did that still matters is kept: the names it would not send (EBADNAME), its text for
+ * names and addresses, no EDNS (TCP for long answers), and a silent server asked last for a while.
  */
 
-import { Resolver as NodeResolver } from 'node:dns/promises';
+import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import dns from 'node:dns';
+import { connect, isIP } from 'node:net';
 import { asciiName } from './a-labels.ts';
 import { AnswerCache } from './cache.ts';
+import { parseServer } from './dnssec.ts';
 import type { DnsAnswer, MxRecord, Resolver, TlsaRecord } from './resolver.ts';
 import { reverseName } from './reverse-name.ts';
 
 export interface ResolverOptions {
-  /** `host`, `host:port` or `[v6]:port`; empty means the system's resolv.conf servers. */
+  /** `host`, `host:port` or `[v6]:port`, asked in this order; empty means the system's resolv.conf servers. */
   servers: string[];
-  /** Per-try timeout in milliseconds. */
+  /** The first round's timeout per server in milliseconds; each further round waits twice as long. */
   timeoutMs: number;
-  /** Tries per server before giving up. */
+  /** Rounds over the servers: each round asks, in order, every server that has not answered yet. */
   tries: number;
   /** How long an answer (positive or negative) is reused; 0 disables the cache. Default 10 s. */
   cacheTtlMs?: number;
@@ -27,23 +40,59 @@ export interface ResolverOptions {
   /** Clock for the cache, injectable for tests. */
   now?: () => number;
   /**
-   * Told when the DNS servers themselves stop answering (several look-ups in a row refused or timed
-   * out, none answered between) and when they answer again; one domain's SERVFAIL is not that.
+   * Told when the DNS servers themselves stop serving us (several look-ups in a row that every server let
+   * time out or refused, none answered between) and when they answer again; one domain's SERVFAIL is not that.
    */
   health?: { failed(reason: string): void; succeeded(): void };
 }
 
 /** Look-ups in a row that the servers refused or let time out before they count as down. */
 const FAILURES_FOR_OUTAGE = 5;
+/**
+ * A server that let a query time out (or whose port was closed) is asked after the others for this long, as
+ * c-ares did (its retry delay), so one dead server listed first does not cost every look-up a timeout.
+ */
+const SILENT_SERVER_LAST_MS = 5_000;
 
-type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'TLSA';
+/** RFC 1035 §3.2.2 and the types' own RFCs: A, CNAME, PTR, MX, TXT; AAAA (RFC 3596 §2.1); TLSA (RFC 6698 §7.1). */
+const TYPE_CODES = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, TLSA: 52 } as const;
+type RecordType = keyof typeof TYPE_CODES;
+const NS = 2;
+const SOA = 6;
+const OPT = 41; // RFC 6891 §6.1.1: a server may add one unasked, and its EXTENDED-RCODE counts
+const CLASS_IN = 1;
+/** RFC 1035 §4.1.1 flag bits of the header's second 16-bit word. */
+const QR = 0x8000;
+const AA = 0x0400;
+const TC = 0x0200;
+const RD = 0x0100;
+const RA = 0x0080;
+/** RFC 6895 §2.3 registry names of the RCODEs that are no answer, as c-ares names the first four. */
+const RCODE_NAMES: Record<number, string> = {
+  1: 'EFORMERR',
+  2: 'ESERVFAIL',
+  4: 'ENOTIMP',
+  5: 'EREFUSED',
+  6: 'EYXDOMAIN',
+  7: 'EYXRRSET',
+  8: 'ENXRRSET',
+  9: 'ENOTAUTH',
+  10: 'ENOTZONE',
+  11: 'EDSOTYPENI',
+  16: 'EBADVERS',
+  23: 'EBADCOOKIE',
+};
 
 /** Characters no name we ask for may hold: C0 controls (NUL above all), space and DEL. */
 const UNASKABLE = /[\x00-\x20\x7f]/;
+/**
+ * The characters c-ares sends in a label (letters, digits, '-', '_', '/', '*'); a name with any other is
+ * EBADNAME and never asked, as before, which SPF and DMARC read as a name that cannot exist.
+ */
+const LABEL = /^[A-Za-z0-9_\-/*]{1,63}$/;
 
 export function createResolver(options: ResolverOptions): Resolver {
-  const node = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
-  if (options.servers.length > 0) node.setServers(options.servers);
+  const exchange = createExchange(options);
   const cache = new AnswerCache<DnsAnswer<unknown>>({
     ttlMs: options.cacheTtlMs ?? 10_000,
     maxEntries: options.cacheMaxEntries ?? 10_000,
@@ -54,16 +103,21 @@ export function createResolver(options: ResolverOptions): Resolver {
   // Concurrent identical lookups (several checks of one message asking for the same TXT) share one query.
   const inflight = new Map<string, Promise<DnsAnswer<unknown>>>();
   let failuresInARow = 0;
-  /** Whether the servers answered (any answer: "no such name" and one domain's SERVFAIL too), or not at all. */
-  const observe = (answer: DnsAnswer<unknown>) => {
-    if (!options.health) return;
-    const reason = !answer.ok && answer.error === 'temperror' ? answer.reason : '';
-    if (!/^(ECONNREFUSED|ETIMEOUT)\b/.test(reason)) {
+  /**
+   * Whether a server answered (any answer: "no such name" and one domain's SERVFAIL too), or none did: each
+   * let the query time out, or refused it, which a resolver that does not serve us does for every query.
+   */
+  const observe = (outcome: Exchanged<unknown>) => {
+    if (!options.health || outcome.served === undefined) return;
+    const { answer } = outcome;
+    if (outcome.served) {
       failuresInARow = 0;
       options.health.succeeded();
     } else if (++failuresInARow >= FAILURES_FOR_OUTAGE) {
       const servers = options.servers.length > 0 ? options.servers.join(', ') : 'of /etc/resolv.conf';
-      options.health.failed(`the DNS servers ${servers} do not answer (${reason})`);
+      const reason = !answer.ok && answer.error === 'temperror' ? answer.reason : '';
+      const what = outcome.refused ? 'refuse to resolve names for us' : 'do not answer';
+      options.health.failed(`the DNS servers ${servers} ${what} (${reason})`);
     }
   };
 
@@ -71,7 +125,7 @@ export function createResolver(options: ResolverOptions): Resolver {
    * The query is given the name as converted, never the caller's: the cache key and the name on the
    * wire must be one string, or an answer about one name is kept as another's (RFC 1035 §7.4).
    */
-  function lookup<T>(type: RecordType, name: string, query: (asked: string) => Promise<T[]>): Promise<DnsAnswer<T>> {
+  function lookup<T>(type: RecordType, name: string, read: ReadRecord<T>): Promise<DnsAnswer<T>> {
     const asked = askableName(name);
     if (asked === undefined) return Promise.resolve({ ok: false, error: 'nxdomain' });
     name = asked;
@@ -80,9 +134,10 @@ export function createResolver(options: ResolverOptions): Resolver {
     if (cached !== undefined) return Promise.resolve(cached);
     const running = inflight.get(key) as Promise<DnsAnswer<T>> | undefined;
     if (running !== undefined) return running;
-    const started = ask(type, name, () => query(asked)).then((answer) => {
+    const started = exchange(type, asked, read).then((outcome) => {
       inflight.delete(key);
-      observe(answer);
+      observe(outcome);
+      const { answer } = outcome;
       if (answer.ok || answer.error !== 'temperror') cache.set(key, answer); // never cache a temporary failure
       return answer;
     });
@@ -91,38 +146,23 @@ export function createResolver(options: ResolverOptions): Resolver {
   }
 
   return {
-    a: (name) => lookup('A', name, (asked) => node.resolve4(asked)),
-    aaaa: (name) => lookup('AAAA', name, (asked) => node.resolve6(asked)),
-    mx: (name) =>
-      lookup('MX', name, async (asked): Promise<MxRecord[]> => {
-        const records = await node.resolveMx(asked);
-        return records.map((r) => ({ exchange: r.exchange, priority: r.priority }));
-      }),
+    a: (name) => lookup('A', name, readA),
+    aaaa: (name) => lookup('AAAA', name, readAaaa),
+    mx: (name) => lookup('MX', name, readMx),
     // A TXT record is a list of strings read as one (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
-    txt: (name) =>
-      lookup('TXT', name, async (asked) => (await node.resolveTxt(asked)).map((chunks) => chunks.join(''))),
+    txt: (name) => lookup('TXT', name, readTxt),
     ptr: (address) => {
-      // resolvePtr on the arpa name rather than reverse(): it keeps NXDOMAIN and NODATA apart.
+      // The PTR of the arpa name, rather than a reverse lookup: it keeps NXDOMAIN and NODATA apart.
       const arpa = reverseName(address);
-      return lookup('PTR', arpa, (asked) => node.resolvePtr(asked));
+      return lookup('PTR', arpa, readName);
     },
-    cname: (name) => lookup('CNAME', name, (asked) => node.resolveCname(asked)),
-    tlsa: (name) =>
-      lookup('TLSA', name, async (asked): Promise<TlsaRecord[]> => {
-        // RFC 6698 §2.1; node names the fields certUsage / selector / match and gives data as an ArrayBuffer.
-        const records = await node.resolveTlsa(asked);
-        return records.map((r) => ({
-          usage: r.certUsage,
-          selector: r.selector,
-          matchingType: r.match,
-          data: new Uint8Array(r.data),
-        }));
-      }),
+    cname: (name) => lookup('CNAME', name, readName),
+    tlsa: (name) => lookup('TLSA', name, readTlsa),
   };
 }
 
 /**
- * The name as it goes to c-ares, or undefined for one no DNS server can hold: so it is never asked,
+ * The name as it goes on the wire, or undefined for one no DNS server can hold: so it is never asked,
  * and is "no such name" for good rather than a timeout to retry. Non-ASCII labels become A-labels
  * here (RFC 5891 §4.2), since a name that does not convert reached c-ares as the root "." and got the
  * root's answer; and a name is at most 253 characters as text, its labels 63 (RFC 1035 §2.3.4).
@@ -153,17 +193,10 @@ function answerWeight(answer: DnsAnswer<unknown>): number {
   return weight;
 }
 
-async function ask<T>(type: RecordType, name: string, query: () => Promise<T[]>): Promise<DnsAnswer<T>> {
-  try {
-    const records = await query();
-    // An empty success should not happen with c-ares, but it means the same as NODATA (RFC 2308 §2.2).
-    return records.length > 0 ? { ok: true, records } : { ok: false, error: 'nodata' };
-  } catch (err) {
-    return fromError(err, type, name);
-  }
-}
-
-/** c-ares error codes to DnsAnswer; anything unrecognized is temporary, so a doubt never becomes a "no". */
+/**
+ * node:dns (c-ares) error codes to DnsAnswer, for the look-ups still made through it (the CAA query of
+ * `dns check`); anything unrecognized is temporary, so a doubt never becomes a "no".
+ */
 export function fromError<T>(err: unknown, type: string, name: string): DnsAnswer<T> {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
@@ -174,4 +207,479 @@ export function fromError<T>(err: unknown, type: string, name: string): DnsAnswe
     default: // ETIMEOUT, ESERVFAIL, ECONNREFUSED, EREFUSED, EBADRESP, ECANCELLED, …
       return { ok: false, error: 'temperror', reason: `${code ?? String(err)} looking up ${type} ${name}` };
   }
+}
+
+/** A record's data (RDATA, RFC 1035 §3.2.1) between `start` and `end` of the message, or undefined when malformed. */
+type ReadRecord<T> = (message: Buffer, start: number, end: number) => T | undefined;
+
+/**
+ * A look-up's answer, and for the health report whether any server served it: true when one answered
+ * (an NXDOMAIN, a SERVFAIL), false when each timed out or refused, undefined when no query went out.
+ */
+interface Exchanged<T> {
+  answer: DnsAnswer<T>;
+  served?: boolean;
+  /** Every server that was asked refused (REFUSED, or a referral: it does not recurse for us). */
+  refused?: boolean;
+}
+
+/** One server's reply to one query: the answer, or why there is none. */
+type Try<T> =
+  | { kind: 'answer'; answer: DnsAnswer<T> }
+  | {
+      /** silent: no DNS message came back; refused: the server will not resolve for us; failed: any other. */
+      kind: 'silent' | 'refused' | 'failed';
+      code: string;
+    };
+
+interface Server {
+  host: string;
+  port: number;
+}
+
+/** A listed server: its text, and its address unless the text is none (then it is never asked). */
+interface Listed {
+  label: string;
+  server: Server | undefined;
+}
+
+function createExchange(options: ResolverOptions) {
+  /** When each server last let a query go unanswered; gone once it answers again. */
+  const silentSince = new Map<string, number>();
+  const parsed = new Map<string, Listed>();
+  const listedOf = (label: string): Listed => {
+    const known = parsed.get(label);
+    if (known !== undefined) return known;
+    const listed = { label, server: parseServer(label) };
+    parsed.set(label, listed);
+    return listed;
+  };
+
+  /** The servers in their listed order, except that one silent of late goes after the others. */
+  const ordered = (): Listed[] => {
+    // dns.getServers at call time: resolv.conf's servers, or what dns.setServers gave the process.
+    const listed = (options.servers.length > 0 ? options.servers : dns.getServers()).map(listedOf);
+    const now = performance.now();
+    const quiet = ({ label }: Listed) => now - (silentSince.get(label) ?? -Infinity) < SILENT_SERVER_LAST_MS;
+    return [...listed.filter((s) => !quiet(s)), ...listed.filter(quiet)];
+  };
+
+  return async <T>(type: RecordType, name: string, read: ReadRecord<T>): Promise<Exchanged<T>> => {
+    const question = encodeQuestion(name, TYPE_CODES[type]);
+    const temperror = (code: string, detail = ''): DnsAnswer<T> => ({
+      ok: false,
+      error: 'temperror',
+      reason: `${code} looking up ${type} ${name}${detail}`,
+    });
+    if (question === undefined) return { answer: temperror('EBADNAME') }; // never asked: no word on the servers
+    const servers = ordered();
+    if (servers.length === 0) return { answer: temperror('ENOSERVER'), served: false };
+    const last = new Map<string, string>(); // each server's last failure, for the reason
+    const answered = new Set<string>(); // servers that gave an RCODE: asking again at once would not change it
+    let served = false;
+    let refused = true;
+    let code = '';
+    for (let round = 0; round < options.tries; round++) {
+      // RFC 1536 §1: back off exponentially rather than ask a slow server as fast again.
+      const timeoutMs = options.timeoutMs * 2 ** round;
+      for (const { label, server } of servers) {
+        if (answered.has(label)) continue;
+        const result: Try<T> =
+          server === undefined
+            ? { code: 'EBADSERVER', kind: 'silent' }
+            : await askServer(server, question, type, name, read, timeoutMs);
+        if (result.kind === 'silent') silentSince.set(label, performance.now());
+        else silentSince.delete(label);
+        if (result.kind === 'answer') return { answer: result.answer, served: true };
+        code = result.code;
+        last.set(label, code);
+        if (result.kind === 'silent') refused = false;
+        else answered.add(label);
+        if (result.kind === 'failed') served = true;
+      }
+    }
+    const detail = servers.length > 1 ? ` (${[...last].map(([label, c]) => `${label} ${c}`).join(', ')})` : '';
+    return { answer: temperror(code, detail), served, refused: !served && refused };
+  };
+}
+
+/** One query to one server: over UDP, then over TCP when the reply is truncated. */
+async function askServer<T>(
+  server: Server,
+  question: Buffer,
+  type: RecordType,
+  name: string,
+  read: ReadRecord<T>,
+  timeoutMs: number,
+): Promise<Try<T>> {
+  const query = encodeQuery(question);
+  const accepts = (reply: Buffer) => acceptable(reply, query, question.length);
+  let reply = await overUdp(server, query, accepts, timeoutMs);
+  // RFC 1035 §4.2.1, RFC 7766 §5: a truncated UDP reply is asked again over TCP, and its content never used.
+  if (Buffer.isBuffer(reply) && (reply.readUInt16BE(2) & TC) !== 0) {
+    reply = await overTcp(server, query, accepts, timeoutMs);
+  }
+  if (!Buffer.isBuffer(reply)) return { code: reply.code, kind: 'silent' };
+  const message = parseMessage(reply);
+  if (message === undefined) return { code: 'EBADRESP', kind: 'failed' };
+  return interpret(message, reply, type, name, read);
+}
+
+/** A parsed reply: the full RCODE and the records of the answer and authority sections, by position. */
+interface Message {
+  flags: number;
+  /** RFC 6891 §6.1.3: the header's four bits below OPT's EXTENDED-RCODE eight. */
+  rcode: number;
+  answers: RecordAt[];
+  authorities: RecordAt[];
+}
+
+interface RecordAt {
+  /** Lower-cased presentation form, for comparing (RFC 4343 §3). */
+  owner: string;
+  type: number;
+  class: number;
+  start: number;
+  end: number;
+}
+
+/** What one server's reply says about the question. */
+function interpret<T>(message: Message, reply: Buffer, type: RecordType, name: string, read: ReadRecord<T>): Try<T> {
+  const { rcode } = message;
+  // RFC 2308 §2.1: NXDOMAIN; after a CNAME it is about the chain's last name, as c-ares read it (RFC 6604 §3).
+  if (rcode === 3) return { kind: 'answer', answer: { ok: false, error: 'nxdomain' } };
+  // RFC 1035 §4.1.1, RFC 6895 §2.3: any RCODE but NOERROR and NXDOMAIN is an error, and whatever records
+  // came with it vouch for nothing: never read as data, nor their absence as "no data".
+  if (rcode !== 0) return { code: RCODE_NAMES[rcode] ?? `ERCODE${rcode}`, kind: rcode === 5 ? 'refused' : 'failed' };
+  // The answer is the chain of CNAMEs from the name asked (RFC 1034 §3.6.2, §4.3.2 step 3a) and the records
+  // of the type at its end; records owned by any other name are not about the question and are left alone.
+  let owner = lowerName(name.endsWith('.') ? name.slice(0, -1) : name);
+  const wanted = TYPE_CODES[type];
+  if (wanted !== TYPE_CODES.CNAME) {
+    const seen = new Set([owner]);
+    for (;;) {
+      const alias = message.answers.find(
+        (r) => r.type === TYPE_CODES.CNAME && r.class === CLASS_IN && r.owner === owner,
+      );
+      if (alias === undefined) break;
+      const target = readName(reply, alias.start, alias.end);
+      if (target === undefined) return { code: 'EBADRESP', kind: 'failed' };
+      owner = lowerName(target);
+      if (seen.has(owner)) return { code: 'ECNAMELOOP', kind: 'failed' };
+      seen.add(owner);
+    }
+  }
+  const records: T[] = [];
+  for (const record of message.answers) {
+    if (record.type !== wanted || record.class !== CLASS_IN || record.owner !== owner) continue;
+    const value = read(reply, record.start, record.end);
+    if (value === undefined) return { code: 'EBADRESP', kind: 'failed' };
+    records.push(value);
+  }
+  if (records.length > 0) return { kind: 'answer', answer: { ok: true, records } };
+  // RFC 2308 §2.2: NODATA carries the zone's SOA, or no NS records, in the authority section; NS records
+  // without an SOA, from a server that neither recurses (RA) nor is authoritative (AA), are a referral: a
+  // server that does not resolve for us, which says nothing about the name.
+  const referral =
+    (message.flags & (RA | AA)) === 0 &&
+    message.authorities.some((r) => r.type === NS) &&
+    !message.authorities.some((r) => r.type === SOA);
+  if (referral) return { code: 'EREFERRAL', kind: 'refused' };
+  return { kind: 'answer', answer: { ok: false, error: 'nodata' } };
+}
+
+/** QNAME, QTYPE and QCLASS IN (RFC 1035 §4.1.2), or undefined for a name c-ares would not send either. */
+function encodeQuestion(name: string, type: number): Buffer | undefined {
+  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
+  const labels = bare === '' ? [] : bare.split('.'); // "" is the root
+  if (!labels.every((label) => LABEL.test(label))) return undefined;
+  const question = Buffer.alloc(bare.length + (bare === '' ? 1 : 2) + 4);
+  let at = 0;
+  for (const label of labels) {
+    question[at++] = label.length;
+    at += question.write(label, at, 'ascii');
+  }
+  question[at++] = 0;
+  if (at > 255) return undefined; // RFC 1035 §2.3.4: 255 octets on the wire
+  question.writeUInt16BE(type, at);
+  question.writeUInt16BE(CLASS_IN, at + 2);
+  return question;
+}
+
+/**
+ * A query with a fresh random ID (RFC 5452 §4.3) and RD set (RFC 1035 §4.1.1). No OPT record, as c-ares
+ * sent none: an answer over 512 octets comes over TCP (RFC 1035 §4.2.1) rather than depend on EDNS.
+ */
+function encodeQuery(question: Buffer): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(randomInt(0, 0x10000), 0);
+  header.writeUInt16BE(RD, 2);
+  header.writeUInt16BE(1, 4); // QDCOUNT
+  return Buffer.concat([header, question]);
+}
+
+/**
+ * RFC 5452 §9.1: a reply counts only when it answers our ID and our question, case aside (RFC 4343 §3);
+ * the connected socket already drops datagrams from any other address or port. A FORMERR may come without
+ * the question, from a server that could not read it.
+ */
+function acceptable(reply: Buffer, query: Buffer, questionLength: number): boolean {
+  if (reply.length < 12 || reply.readUInt16BE(0) !== query.readUInt16BE(0)) return false;
+  const flags = reply.readUInt16BE(2);
+  if ((flags & QR) === 0 || ((flags >> 11) & 0xf) !== 0) return false; // a response to a standard QUERY
+  const count = reply.readUInt16BE(4);
+  if (count === 0) return (flags & 0xf) === 1;
+  if (count !== 1 || reply.length < 12 + questionLength) return false;
+  for (let i = 12; i < 12 + questionLength; i++) {
+    if (lowerByte(reply[i] as number) !== lowerByte(query[i] as number)) return false;
+  }
+  return true;
+}
+
+function lowerByte(byte: number): number {
+  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+}
+
+/** ASCII letters only (RFC 4343 §3): other bytes are escaped in the presentation form anyway. */
+function lowerName(name: string): string {
+  return name.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/** The header and the answer and authority records (RFC 1035 §4.1); undefined when the message is malformed. */
+function parseMessage(reply: Buffer): Message | undefined {
+  if (reply.length < 12) return undefined;
+  const flags = reply.readUInt16BE(2);
+  const counts = [4, 6, 8, 10].map((at) => reply.readUInt16BE(at)) as [number, number, number, number];
+  let at = 12;
+  for (let i = 0; i < counts[0]; i++) {
+    const question = skipName(reply, at);
+    if (question === undefined || question + 4 > reply.length) return undefined;
+    at = question + 4;
+  }
+  const sections: RecordAt[][] = [[], [], []];
+  for (let section = 0; section < 3; section++) {
+    for (let i = 0; i < counts[section + 1]!; i++) {
+      const owner = nameAt(reply, at);
+      if (owner === undefined || owner.end + 10 > reply.length) return undefined;
+      const fixed = owner.end; // TYPE, CLASS, TTL, RDLENGTH (RFC 1035 §4.1.3)
+      const length = reply.readUInt16BE(fixed + 8);
+      const start = fixed + 10;
+      if (start + length > reply.length) return undefined;
+      const record = {
+        owner: lowerName(owner.name),
+        type: reply.readUInt16BE(fixed),
+        class: reply.readUInt16BE(fixed + 2),
+        start,
+        end: start + length,
+      };
+      sections[section]!.push(record);
+      at = start + length;
+    }
+  }
+  const opt = sections[2]!.find((r) => r.type === OPT);
+  // RFC 6891 §6.1.3: EXTENDED-RCODE is the first octet of OPT's TTL field, which lies 6 octets before RDATA.
+  const extended = opt === undefined ? 0 : (reply[opt.start - 6] as number);
+  return {
+    flags,
+    rcode: (extended << 4) | (flags & 0xf),
+    answers: sections[0]!,
+    authorities: sections[1]!,
+  };
+}
+
+function skipName(message: Buffer, offset: number): number | undefined {
+  return nameAt(message, offset)?.end;
+}
+
+/**
+ * The name at `offset` in presentation form (RFC 1035 §5.1) as c-ares wrote it, and where it ends in place.
+ * RFC 1035 §4.1.4: a pointer leads to a prior occurrence; each must lead before the last, so none can loop.
+ */
+function nameAt(message: Buffer, offset: number): { name: string; end: number } | undefined {
+  const labels: string[] = [];
+  let end: number | undefined;
+  let at = offset;
+  let limit = offset;
+  let octets = 1;
+  for (;;) {
+    const length = message[at];
+    if (length === undefined) return undefined;
+    if (length === 0) return { name: labels.join('.'), end: end ?? at + 1 };
+    if ((length & 0xc0) === 0xc0) {
+      if (at + 1 >= message.length) return undefined;
+      const target = ((length & 0x3f) << 8) | (message[at + 1] as number);
+      if (target >= limit) return undefined;
+      end ??= at + 2;
+      at = target;
+      limit = target;
+      continue;
+    }
+    if ((length & 0xc0) !== 0) return undefined; // the other label types (RFC 6891 §5 retired them)
+    octets += length + 1;
+    if (octets > 255 || at + 1 + length > message.length) return undefined; // RFC 1035 §2.3.4
+    labels.push(presentLabel(message.subarray(at + 1, at + 1 + length)));
+    at += 1 + length;
+  }
+}
+
+/**
+ * RFC 1035 §5.1, RFC 4343 §2.1: a dot or backslash within a label, and the other characters special in
+ * master files, are escaped with a backslash; bytes that do not print (and space) as \DDD. So a label
+ * holding "mail.example.com" can never read as three labels.
+ */
+function presentLabel(bytes: Buffer): string {
+  let text = '';
+  for (const byte of bytes) {
+    if (byte <= 0x20 || byte >= 0x7f) text += `\\${String(byte).padStart(3, '0')}`;
+    else if ('."\\;()@$'.includes(String.fromCharCode(byte))) text += `\\${String.fromCharCode(byte)}`;
+    else text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+/** A name in RDATA, which may point back into the message (RFC 1035 §4.1.4) but must end within the record. */
+const readName: ReadRecord<string> = (message, start, end) => {
+  const name = nameAt(message, start);
+  return name !== undefined && name.end === end ? name.name : undefined;
+};
+
+/** RFC 1035 §3.4.1. */
+const readA: ReadRecord<string> = (message, start, end) =>
+  end - start === 4 ? [...message.subarray(start, end)].join('.') : undefined;
+
+/** RFC 3596 §2.2, written as inet_ntop (and so c-ares) writes it. */
+const readAaaa: ReadRecord<string> = (message, start, end) =>
+  end - start === 16 ? ipv6Text(message.subarray(start, end)) : undefined;
+
+/** RFC 1035 §3.3.9: PREFERENCE, EXCHANGE; the root (a null MX, RFC 7505) is "", as c-ares gave it. */
+const readMx: ReadRecord<MxRecord> = (message, start, end) => {
+  if (end - start < 3) return undefined;
+  const exchange = readName(message, start + 2, end);
+  return exchange === undefined ? undefined : { exchange, priority: message.readUInt16BE(start) };
+};
+
+/** RFC 1035 §3.3.14: <character-string>s, joined; one character per byte (latin1), as node:dns gave them. */
+const readTxt: ReadRecord<string> = (message, start, end) => {
+  let text = '';
+  let at = start;
+  while (at < end) {
+    const length = message[at] as number;
+    if (at + 1 + length > end) return undefined;
+    text += message.toString('latin1', at + 1, at + 1 + length);
+    at += 1 + length;
+  }
+  return text;
+};
+
+/** RFC 6698 §2.1: certificate usage, selector, matching type, certificate association data. */
+const readTlsa: ReadRecord<TlsaRecord> = (message, start, end) => {
+  if (end - start < 3) return undefined;
+  return {
+    usage: message[start] as number,
+    selector: message[start + 1] as number,
+    matchingType: message[start + 2] as number,
+    data: new Uint8Array(message.subarray(start + 3, end)),
+  };
+};
+
+/**
+ * RFC 5952 §4: lower case, no leading zeros, the first longest run of two or more zero groups as "::";
+ * and, as inet_ntop writes them, IPv4-compatible and IPv4-mapped addresses with a dotted tail (RFC 4291 §2.5.5).
+ */
+function ipv6Text(bytes: Buffer): string {
+  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(2 * i));
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      best = i;
+      bestLength = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  if (best === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff))) {
+    return `::${bestLength === 5 ? 'ffff:' : ''}${[...bytes.subarray(12)].join('.')}`;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
+}
+
+function overUdp(
+  server: Server,
+  query: Buffer,
+  accepts: (reply: Buffer) => boolean,
+  timeoutMs: number,
+): Promise<Buffer | { code: string }> {
+  return new Promise((resolve) => {
+    const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
+    let settled = false;
+    const finish = (result: Buffer | { code: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        socket.close();
+      } catch {
+        // already closed after an error: nothing to release
+      }
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
+    // Not ours (another ID, another question): a stray or a spoofing attempt, ignored (RFC 5452 §9.1).
+    socket.on('message', (message) => {
+      if (accepts(message)) finish(message);
+    });
+    // A connected socket hears the ICMP port unreachable of a server not running: ECONNREFUSED, as c-ares said.
+    socket.on('error', (err) => finish({ code: errorCode(err) }));
+    // A new socket for each query: a fresh random source port (RFC 5452 §9.2).
+    socket.connect(server.port, server.host, () => {
+      if (settled) return;
+      socket.send(query, (err) => {
+        if (err) finish({ code: errorCode(err) });
+      });
+    });
+  });
+}
+
+/** RFC 7766 §8, RFC 1035 §4.2.2: over TCP each message is preceded by its two-octet length. */
+function overTcp(
+  server: Server,
+  query: Buffer,
+  accepts: (reply: Buffer) => boolean,
+  timeoutMs: number,
+): Promise<Buffer | { code: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: server.host, port: server.port });
+    let settled = false;
+    const finish = (result: Buffer | { code: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
+    let pending = Buffer.alloc(0);
+    socket.on('connect', () => {
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(query.length);
+      socket.write(Buffer.concat([length, query]));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      if (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0)) return;
+      const message = pending.subarray(2, 2 + pending.readUInt16BE(0));
+      // Over TCP no one else can slip a reply in: one that is not ours, or truncated still, is a broken server.
+      finish(accepts(message) && (message.readUInt16BE(2) & TC) === 0 ? message : { code: 'EBADRESP' });
+    });
+    socket.on('error', (err) => finish({ code: errorCode(err) }));
+    socket.on('close', () => finish({ code: 'ECONNRESET' }));
+  });
+}
+
+function errorCode(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? 'ENETWORK';
 }

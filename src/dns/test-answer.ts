@@ -6,7 +6,7 @@
 
 import type { Answer, DecodedPacket, OptAnswer, Packet, Question } from 'dns-packet';
 import * as dnsPacket from 'dns-packet';
-import { type CompiledZone, canonicalName, matchesCondition, type TestRecords } from './test-zone.ts';
+import { type CompiledZone, canonicalName, matchesCondition, rcodeFor, type TestRecords } from './test-zone.ts';
 
 /** Short, so a test that swaps zones is not fooled by a caching client for long. */
 const TTL = 60;
@@ -65,7 +65,13 @@ export function answerMessage(zone: CompiledZone, message: Buffer, transport: 'u
     return { question: asked, ...encoded(response, header | RCODE.servfail, transport, opt) };
   }
   const rcode = resolve(zone, question, response);
-  return { question: asked, ...encoded(response, header | rcode, transport, opt) };
+  const forced = rcodeFor(zone, name, question.type);
+  if (forced === undefined) return { question: asked, ...encoded(response, header | rcode, transport, opt) };
+  // RFC 6891 §6.1.3: a 12-bit RCODE keeps its low four bits in the header and the rest in OPT's EXTENDED-RCODE,
+  // so an RCODE past 15 needs an OPT record even when the query had none.
+  const extended = forced >> 4;
+  if (extended > 0) response.additionals = [{ ...OUR_OPT, extendedRcode: extended }];
+  return { question: asked, ...encoded(response, header | (forced & 0xf), transport, opt) };
 }
 
 /** Fills `response` with the answer for `question`, following CNAMEs inside the zone; returns the RCODE. */
@@ -199,7 +205,9 @@ function encoded(
   }
   if (full === undefined || full.length > 0xffff) {
     const failed = (flags & ~0xf) | RCODE.servfail;
-    return { reply: dnsPacket.encode({ ...response, flags: failed, answers: [], authorities: [] }) };
+    // Our own OPT again, so that no EXTENDED-RCODE of a forced RCODE turns the SERVFAIL into another (RFC 6891 §6.1.3).
+    const additionals = opt?.type === 'OPT' ? [OUR_OPT] : [];
+    return { reply: dnsPacket.encode({ ...response, flags: failed, answers: [], authorities: [], additionals }) };
   }
   const limit = opt?.type === 'OPT' ? Math.max(UDP_LIMIT, opt.udpPayloadSize) : UDP_LIMIT; // RFC 6891 §6.2.5
   if (transport === 'tcp' || full.length <= limit) return { reply: full };

@@ -9,7 +9,14 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { answerMessage } from './test-answer.ts';
-import { type CompiledZone, canonicalName, compileZone, matchesCondition, type TestZone } from './test-zone.ts';
+import {
+  type CompiledZone,
+  canonicalName,
+  compileZone,
+  matchesCondition,
+  rcodeFor,
+  type TestZone,
+} from './test-zone.ts';
 
 export { reverseName } from './reverse-name.ts';
 export type { TestRecords, TestZone } from './test-zone.ts';
@@ -38,8 +45,11 @@ export async function startTestDnsServer(zone: TestZone): Promise<TestDnsServer>
     const outcome = answerMessage(compiled, message, transport);
     if (outcome.question) queries.push(outcome.question);
     const { question, reply } = outcome;
-    if (reply && question && matchesCondition(compiled.signed, canonicalName(question.name), question.type)) {
-      markAuthentic(message, reply);
+    if (reply && question) {
+      const name = canonicalName(question.name);
+      // An RCODE past 15 keeps only its low bits in the header (RFC 6891 §6.1.3): a BADVERS reads 0 there.
+      const extended = (rcodeFor(compiled, name, question.type) ?? 0) > 15;
+      if (!extended && matchesCondition(compiled.signed, name, question.type)) markAuthentic(message, reply);
     }
     return reply;
   };

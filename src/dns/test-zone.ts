@@ -32,6 +32,13 @@ export interface TestZone {
   /** Names, or `name/TYPE`, answered with SERVFAIL. */
   servfail?: string[];
   /**
+   * Names, or `name/TYPE`, answered with this RCODE (RFC 1035 §4.1.1; the registry is RFC 6895 §2.3), e.g.
+   * `{ 'example.com/TXT': 9 }` for NOTAUTH. The message is otherwise the zone's own answer, records included,
+   * so a test can show that records under an error RCODE are not taken. Past 15 the upper eight bits go in the
+   * OPT record (RFC 6891 §6.1.3), which the reply then carries. `name/TYPE` wins over `name`.
+   */
+  rcode?: Record<string, number>;
+  /**
    * Names, or `name/TYPE`, in a zone a validating resolver found signed: their answers carry the AD bit when
    * the query asked for it with AD or DO (RFC 6840 §5.7, RFC 4035 §3.2.3), as a validating resolver's would.
    * Tests of the DNSSEC lookup use it; no signatures are made (the server is authoritative and signs nothing).
@@ -44,6 +51,8 @@ export interface CompiledZone {
   records: Map<string, TestRecords>;
   timeout: Set<string>;
   servfail: Set<string>;
+  /** `name` or `name/TYPE` to the RCODE answered for it. */
+  rcode: Map<string, number>;
   signed: Set<string>;
 }
 
@@ -73,6 +82,8 @@ const zoneSchema = z.strictObject({
   records: z.record(z.string(), recordsSchema),
   timeout: z.array(z.string()).optional(),
   servfail: z.array(z.string()).optional(),
+  // RFC 6891 §6.1.3: 12 bits, four in the header and eight in OPT.
+  rcode: z.record(z.string(), z.number().int().min(0).max(4095)).optional(),
   signed: z.array(z.string()).optional(),
 });
 
@@ -105,6 +116,7 @@ export function compileZone(zone: TestZone): CompiledZone {
     records,
     timeout: conditionKeys(zone.timeout),
     servfail: conditionKeys(zone.servfail),
+    rcode: rcodeKeys(zone.rcode),
     signed: conditionKeys(zone.signed),
   };
 }
@@ -112,6 +124,11 @@ export function compileZone(zone: TestZone): CompiledZone {
 /** True when `name` (already normalized) or `name/TYPE` is in the condition set. */
 export function matchesCondition(set: Set<string>, name: string, type: string): boolean {
   return set.has(name) || set.has(`${name}/${type.toUpperCase()}`);
+}
+
+/** The RCODE set for `name` (already normalized) and `type`, the type's own first; undefined when none is. */
+export function rcodeFor(zone: CompiledZone, name: string, type: string): number | undefined {
+  return zone.rcode.get(`${name}/${type.toUpperCase()}`) ?? zone.rcode.get(name);
 }
 
 /** Reads a YAML fixture (same shape as TestZone) and validates it. */
@@ -126,11 +143,22 @@ export function loadZoneFile(path: string): TestZone {
 }
 
 function conditionKeys(entries: string[] | undefined): Set<string> {
-  const keys = new Set<string>();
-  for (const entry of entries ?? []) {
-    const slash = entry.lastIndexOf('/');
-    if (slash < 0) keys.add(normalizeName(entry));
-    else keys.add(`${normalizeName(entry.slice(0, slash))}/${entry.slice(slash + 1).toUpperCase()}`);
+  return new Set((entries ?? []).map(conditionKey));
+}
+
+function conditionKey(entry: string): string {
+  const slash = entry.lastIndexOf('/');
+  if (slash < 0) return normalizeName(entry);
+  return `${normalizeName(entry.slice(0, slash))}/${entry.slice(slash + 1).toUpperCase()}`;
+}
+
+function rcodeKeys(entries: Record<string, number> | undefined): Map<string, number> {
+  const keys = new Map<string, number>();
+  for (const [entry, rcode] of Object.entries(entries ?? {})) {
+    const key = conditionKey(entry);
+    // Two spellings of one key with two RCODEs: which one answers would depend on the order of the keys.
+    if (keys.has(key)) throw new Error(`invalid test zone: rcode lists ${entry} twice`);
+    keys.set(key, rcode);
   }
   return keys;
 }

@@ -1,8 +1,13 @@
 // createResolver against the loopback test DNS server: every record type, the three failure kinds kept
-// apart, and the cache never holding a temporary failure (ARCHITECTURE.md principle 6).
+// apart, the next listed server asked when one fails, every error RCODE a temporary failure, and the cache
+// never holding one (ARCHITECTURE.md principle 6). Hand-made responders on loopback where the wire itself
+// is under test (referrals, EDNS fallback, stray replies, odd names).
 
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
+import type { Answer, DecodedPacket } from 'dns-packet';
+import * as dnsPacket from 'dns-packet';
 import type { DnsAnswer, Resolver } from '../../src/dns/resolver.ts';
 import { askableName, createResolver, fromError, type ResolverOptions } from '../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
@@ -21,6 +26,10 @@ const zone: TestZone = {
     '192.0.2.25': { PTR: ['mail.example.com'] },
     '2001:db8::25': { PTR: ['mail.example.com'] },
     '192.0.2.30': { TXT: ['a reverse name without PTR'] },
+    // Enough data that the answer cannot fit any UDP payload: asked again over TCP (RFC 1035 §4.2.1).
+    'big.example.net': { TXT: Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(250, 'x')) },
+    'v6.example.com': { AAAA: ['::ffff:192.0.2.1', '2001:db8:0:0:1:0:0:1', '::1', '::', '::192.0.2.2', 'fe80::'] },
+    'latin.example.com': { TXT: ['caf\u00e9'] },
   },
   timeout: ['slow.example.net'],
   servfail: ['broken.example.net'],
@@ -58,6 +67,18 @@ describe('answers', () => {
     ['ptr nxdomain', (r) => r.ptr('192.0.2.99'), { ok: false, error: 'nxdomain' }],
     ['ptr nodata', (r) => r.ptr('192.0.2.30'), { ok: false, error: 'nodata' }],
     ['tlsa nodata', (r) => r.tlsa('mail.example.com'), { ok: false, error: 'nodata' }],
+    [
+      'txt too big for UDP comes over TCP (RFC 7766 §5)',
+      (r) => r.txt('big.example.net'),
+      { ok: true, records: Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(250, 'x')) },
+    ],
+    [
+      'aaaa written as node:dns wrote it: compressed, IPv4-mapped and -compatible with a dotted tail',
+      (r) => r.aaaa('v6.example.com'),
+      { ok: true, records: ['::ffff:192.0.2.1', '2001:db8::1:0:0:1', '::1', '::', '::192.0.2.2', 'fe80::'] },
+    ],
+    // node:dns gave a TXT string one character per byte; the record's readers were written for that.
+    ['txt bytes one character each', (r) => r.txt('latin.example.com'), { ok: true, records: ['caf\u00c3\u00a9'] }],
   ];
   for (const [label, query, want] of cases) {
     test(label, async () => assert.deepEqual(await query(resolverFor()), want));
@@ -249,4 +270,275 @@ test('the cache holds an answer under the name that was asked, never another: no
   assert.equal(askableName('例え。jp'), 'xn--r8jz45g.jp');
   assert.equal(askableName('i❤.ws'), 'xn--i-7iq.ws');
   assert.equal(askableName('ü$.example'), undefined, 'an ASCII symbol in a U-label makes no A-label');
+});
+
+describe('failover: the next listed server is asked when one fails (as glibc does after SERVFAIL, NOTIMP, REFUSED)', () => {
+  const records: TestZone['records'] = { 'example.org': { A: ['192.0.2.7'], TXT: ['v=spf1 -all'] } };
+  /** Two loopback servers, listed in this order: the first as the test sets it, the second with the records. */
+  async function pair(t: { after(fn: () => Promise<void>): void }, first: TestZone) {
+    const one = await startTestDnsServer(first);
+    const two = await startTestDnsServer({ records });
+    t.after(() => one.close());
+    t.after(() => two.close());
+    const asked = (s: TestDnsServer, name: string) => s.queries.filter((q) => q.name === name).length;
+    return { one, two, asked, servers: [one.server, two.server] };
+  }
+
+  test('a SERVFAIL, then a REFUSED, from the first server: the records come from the second', async (t) => {
+    const { one, two, asked, servers } = await pair(t, { records, servfail: ['example.org'] });
+    const r = createResolver({ servers, timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] });
+    assert.equal(asked(one, 'example.org'), 1, 'the first server was asked first');
+    assert.equal(asked(two, 'example.org'), 1);
+    one.setZone({ records, rcode: { 'example.org': 5 } }); // REFUSED (RFC 1035 §4.1.1)
+    assert.deepEqual(await r.txt('example.org'), { ok: true, records: ['v=spf1 -all'] });
+    assert.equal(asked(one, 'example.org'), 2);
+    assert.equal(asked(two, 'example.org'), 2);
+  });
+
+  test('a NOTIMP, and a timeout, from the first server: the records come from the second', async (t) => {
+    const { one, servers } = await pair(t, { records, rcode: { 'example.org': 4 } });
+    const r = createResolver({ servers, timeoutMs: 200, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] });
+    one.setZone({ records, timeout: ['example.org'] });
+    assert.deepEqual(await r.txt('example.org'), { ok: true, records: ['v=spf1 -all'] });
+  });
+
+  test('an NXDOMAIN or a NODATA from the first server is final: the second is not asked (RFC 2308 §2.1, §2.2)', async (t) => {
+    const { two, asked, servers } = await pair(t, { records: { 'example.org': { A: ['192.0.2.9'] } } });
+    const r = createResolver({ servers, timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('nope.example.org'), { ok: false, error: 'nxdomain' });
+    assert.deepEqual(await r.txt('example.org'), { ok: false, error: 'nodata' });
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.9'] });
+    assert.equal(asked(two, 'nope.example.org') + asked(two, 'example.org'), 0);
+  });
+
+  test('every server failing: temperror, naming what each said; one that gave an RCODE is not asked again', async (t) => {
+    const { one, two, asked, servers } = await pair(t, { records, servfail: ['example.org'] });
+    two.setZone({ records, rcode: { 'example.org': 5 } });
+    const r = createResolver({ servers, timeoutMs: 300, tries: 3, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('example.org'), {
+      ok: false,
+      error: 'temperror',
+      reason: `EREFUSED looking up A example.org (${one.server} ESERVFAIL, ${two.server} EREFUSED)`,
+    });
+    assert.equal(asked(one, 'example.org'), 1, 'three rounds, but a SERVFAIL now is a SERVFAIL again at once');
+    assert.equal(asked(two, 'example.org'), 1);
+  });
+
+  test('a server that let a query time out is asked after the others for a while', async (t) => {
+    const { one, asked, servers } = await pair(t, { records, timeout: ['example.org/A'] });
+    const r = createResolver({ servers, timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] });
+    const started = performance.now();
+    assert.deepEqual(await r.txt('example.org'), { ok: true, records: ['v=spf1 -all'] });
+    assert.ok(performance.now() - started < 250, 'no timeout waited for');
+    assert.equal(asked(one, 'example.org'), 1, 'the silent server was not asked first');
+  });
+});
+
+describe('an error RCODE vouches for nothing: temperror, never records nor "no data" (RFC 1035 §4.1.1, RFC 6895 §2.3)', () => {
+  // The name holds an A record and no TXT: the records must not be taken, nor the TXT's absence read as NODATA.
+  const cases: [rcode: number, code: string][] = [
+    [1, 'EFORMERR'],
+    [2, 'ESERVFAIL'],
+    [4, 'ENOTIMP'],
+    [5, 'EREFUSED'],
+    [6, 'EYXDOMAIN'],
+    [7, 'EYXRRSET'],
+    [8, 'ENXRRSET'],
+    [9, 'ENOTAUTH'],
+    [10, 'ENOTZONE'],
+    [11, 'EDSOTYPENI'],
+    [12, 'ERCODE12'],
+    [15, 'ERCODE15'],
+    [16, 'EBADVERS'], // RFC 6891 §6.1.3: the upper bits in OPT, the header's RCODE 0
+    [3841, 'ERCODE3841'], // unassigned, RFC 6895 §2.3
+  ];
+  for (const [rcode, code] of cases) {
+    test(`RCODE ${rcode} → temperror ${code}`, async (t) => {
+      const own = await startTestDnsServer({
+        records: { 'example.org': { A: ['192.0.2.7'] } },
+        rcode: { 'example.org': rcode },
+      });
+      t.after(() => own.close());
+      const r = createResolver({ servers: [own.server], timeoutMs: 300, tries: 1, cacheTtlMs: 60_000 });
+      for (const [type, answer] of [
+        ['A', await r.a('example.org')],
+        ['TXT', await r.txt('example.org')],
+      ] as const) {
+        assert.deepEqual(answer, { ok: false, error: 'temperror', reason: `${code} looking up ${type} example.org` });
+      }
+      own.setZone({ records: { 'example.org': { A: ['192.0.2.7'] } } });
+      assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] }, 'and it was not cached');
+    });
+  }
+});
+
+describe('health: servers that do not serve us', () => {
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `${n}.example.net`);
+  function recorder() {
+    const events: string[] = [];
+    return {
+      events,
+      health: { failed: (why: string) => events.push(`failed: ${why}`), succeeded: () => events.push('ok') },
+    };
+  }
+
+  test('a server that REFUSES every query is an outage; one domain SERVFAIL still is not', async (t) => {
+    const own = await startTestDnsServer({
+      records: { 'example.org': { A: ['192.0.2.7'] } },
+      rcode: Object.fromEntries(names.map((n) => [n, 5])),
+      servfail: ['broken.example'],
+    });
+    t.after(() => own.close());
+    const { events, health } = recorder();
+    const r = createResolver({ servers: [own.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0, health });
+    for (const name of names.slice(0, 4)) await r.a(name);
+    await r.a('broken.example');
+    for (const name of names.slice(0, 4)) await r.a(name);
+    assert.deepEqual(events, ['ok'], 'four refusals in a row at most: nothing to report');
+    await r.a(names[4]!);
+    assert.equal(
+      events.at(-1),
+      `failed: the DNS servers ${own.server} refuse to resolve names for us (EREFUSED looking up A e.example.net)`,
+    );
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] });
+    assert.equal(events.at(-1), 'ok');
+  });
+
+  test('two servers, one refusing and one silent, count too; one answering, even SERVFAIL, does not', async (t) => {
+    const refusing = await startTestDnsServer({ records: {}, rcode: Object.fromEntries(names.map((n) => [n, 5])) });
+    const silent = await startTestDnsServer({ records: {}, timeout: [...names, 'broken.example'] });
+    t.after(() => refusing.close());
+    t.after(() => silent.close());
+    const { events, health } = recorder();
+    const servers = [refusing.server, silent.server];
+    const r = createResolver({ servers, timeoutMs: 100, tries: 1, cacheTtlMs: 0, health });
+    for (const name of names.slice(0, 5)) await r.a(name);
+    assert.equal(events.length, 1);
+    assert.match(events[0] ?? '', /^failed: the DNS servers .* do not answer \(ETIMEOUT looking up A e\.example\.net /);
+    refusing.setZone({ records: {}, servfail: ['broken.example'] });
+    await r.a('broken.example');
+    assert.equal(events.at(-1), 'ok');
+  });
+});
+
+describe('on the wire, against hand-made responders', () => {
+  /** A UDP responder on loopback: `respond` gets each query and gives the messages to send back. */
+  async function responder(
+    t: { after(fn: () => Promise<void>): void },
+    respond: (query: DecodedPacket, raw: Buffer) => Buffer[],
+  ) {
+    const socket = createSocket('udp4');
+    const queries: DecodedPacket[] = [];
+    socket.on('message', (message, peer) => {
+      const query = dnsPacket.decode(message);
+      queries.push(query);
+      for (const reply of respond(query, message)) socket.send(reply, peer.port, peer.address);
+    });
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    return { server: `127.0.0.1:${socket.address().port}`, queries };
+  }
+  const reply = (
+    query: DecodedPacket,
+    flags: number,
+    sections: { answers?: Answer[]; authorities?: Answer[]; additionals?: Answer[] } = {},
+  ) => dnsPacket.encode({ type: 'response', id: query.id, flags, questions: query.questions, ...sections });
+  const a = (name: string, data: string): Answer => ({ type: 'A', name, ttl: 60, data });
+  const RA = dnsPacket.RECURSION_AVAILABLE;
+
+  test('a referral (NS records, no SOA, from a server that does not recurse) is no NODATA: the next server is asked (RFC 2308 §2.2)', async (t) => {
+    const authoritativeOnly = await responder(t, (q) => [
+      reply(q, 0, { authorities: [{ type: 'NS', name: 'org', ttl: 60, data: 'a0.org.example' }] }),
+    ]);
+    const recursive = await startTestDnsServer({ records: { 'example.org': { TXT: ['v=spf1 -all'] } } });
+    t.after(() => recursive.close());
+    const alone = createResolver({ servers: [authoritativeOnly.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await alone.txt('example.org'), {
+      ok: false,
+      error: 'temperror',
+      reason: 'EREFERRAL looking up TXT example.org',
+    });
+    const servers = [authoritativeOnly.server, recursive.server];
+    const both = createResolver({ servers, timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await both.txt('example.org'), { ok: true, records: ['v=spf1 -all'] });
+  });
+
+  test('a reply with another ID or question is ignored, the real one taken (RFC 5452 §9.1)', async (t) => {
+    const spoofing = await responder(t, (q) => {
+      const name = q.questions![0]!.name;
+      return [
+        dnsPacket.encode({
+          type: 'response',
+          id: (q.id! + 1) & 0xffff,
+          flags: RA,
+          questions: q.questions,
+          answers: [a(name, '203.0.113.66')],
+        }),
+        dnsPacket.encode({
+          type: 'response',
+          id: q.id,
+          flags: RA,
+          questions: [{ type: 'A', name: 'other.example' }],
+          answers: [a('other.example', '203.0.113.67')],
+        }),
+        reply(q, RA, { answers: [a(name, '192.0.2.5')] }),
+      ];
+    });
+    const r = createResolver({ servers: [spoofing.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.5'] });
+  });
+
+  test('only the records of the name asked, or of its CNAME chain, are the answer', async (t) => {
+    const chatty = await responder(t, (q) => {
+      const name = q.questions![0]!.name;
+      return [
+        reply(q, RA, {
+          answers: [
+            a('elsewhere.example', '203.0.113.66'),
+            { type: 'CNAME', name, ttl: 60, data: 'target.example' },
+            a('target.example', '192.0.2.5'),
+          ],
+        }),
+      ];
+    });
+    const r = createResolver({ servers: [chatty.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.a('Example.ORG'), { ok: true, records: ['192.0.2.5'] });
+    assert.deepEqual(await r.cname('example.org'), { ok: true, records: ['target.example'] });
+  });
+
+  test('a dot inside a label is escaped, so one label never reads as three (RFC 1035 §5.1); the root is ""', async (t) => {
+    const odd = await responder(t, (q) => {
+      const [question] = q.questions!;
+      if (question!.type === 'MX') {
+        return [
+          reply(q, RA, {
+            answers: [{ type: 'MX', name: question!.name, ttl: 60, data: { preference: 0, exchange: '.' } }],
+          }),
+        ];
+      }
+      const message = reply(q, RA, {
+        answers: [{ type: 'PTR', name: question!.name, ttl: 60, data: 'mail_example_com.example' }],
+      });
+      // One 16-octet label "mail.example.com": dns-packet would split the dots, so they are put in afterwards.
+      const at = message.lastIndexOf('mail_example_com');
+      message.write('mail.example.com', at, 'ascii');
+      return [message];
+    });
+    const r = createResolver({ servers: [odd.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await r.ptr('192.0.2.25'), { ok: true, records: ['mail\\.example\\.com.example'] });
+    assert.deepEqual(await r.mx('example.org'), { ok: true, records: [{ exchange: '', priority: 0 }] });
+  });
+
+  test('a name with a character c-ares would not send, or an escape it would have read, is EBADNAME, never asked', async (t) => {
+    const any = await responder(t, () => []);
+    const r = createResolver({ servers: [any.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    // c-ares read "a\\.b" as one label holding a dot, and asked for that.
+    for (const name of ['a:b.example', 'a%b.example', 'a\\.b.example', 'a..b.example']) {
+      assert.deepEqual(await r.a(name), { ok: false, error: 'temperror', reason: `EBADNAME looking up A ${name}` });
+    }
+    assert.equal(any.queries.length, 0);
+  });
 });

@@ -93,6 +93,20 @@ describe('failures through node:dns', () => {
   test('the other types of a name/TYPE timeout still answer', async () => {
     assert.deepEqual(await resolver.resolve6('example.com'), ['2001:db8::1']);
   });
+
+  // Why src/dns/system-resolver.ts does not use node:dns: c-ares reads RCODEs 6-11 as NOERROR, taking the
+  // records that come with them and reading their absence as ENODATA, with no RCODE to look at.
+  test('node:dns reads RCODEs 6-11 (YXDOMAIN … DSOTYPENI) as NOERROR: records, or ENODATA', async (t) => {
+    const own = await startTestDnsServer({ records: { 'example.org': { A: ['192.0.2.7'] } } });
+    t.after(() => own.close());
+    const r = new Resolver({ timeout: 200, tries: 1 });
+    r.setServers([own.server]);
+    for (let rcode = 6; rcode <= 11; rcode++) {
+      own.setZone({ records: { 'example.org': { A: ['192.0.2.7'] } }, rcode: { 'example.org': rcode } });
+      assert.deepEqual(await r.resolve4('example.org'), ['192.0.2.7'], `RCODE ${rcode}`);
+      await assert.rejects(r.resolveTxt('example.org'), { code: 'ENODATA' }, `RCODE ${rcode}`);
+    }
+  });
 });
 
 describe('wire format', () => {
@@ -143,6 +157,29 @@ describe('wire format', () => {
       assert.equal(reply.answers?.length ?? 0, 0);
     } finally {
       await huge.close();
+    }
+  });
+
+  test("rcode: the RCODE given, with the zone's records; past 15 the upper bits in OPT (RFC 6891 §6.1.3)", async () => {
+    const own = await startTestDnsServer({
+      records: { 'example.org': { A: ['192.0.2.7'] } },
+      rcode: { 'example.org/A': 9, 'example.org': 16 },
+    });
+    try {
+      const [notauth, badvers] = (await queryTcp(own.port, [
+        { id: 1, name: 'example.org', type: 'A' },
+        { id: 2, name: 'example.org', type: 'TXT' },
+      ])) as [DecodedPacket & { rcode: string }, DecodedPacket & { rcode: string }];
+      assert.equal(notauth.rcode, 'NOTAUTH');
+      assert.deepEqual(
+        notauth.answers?.map((a) => ('data' in a ? a.data : undefined)),
+        ['192.0.2.7'],
+      );
+      assert.equal(badvers.rcode, 'NOERROR', 'the header holds only the low four bits of 16');
+      const opt = badvers.additionals?.find((a) => a.type === 'OPT');
+      assert.equal(opt?.type === 'OPT' && opt.extendedRcode, 1);
+    } finally {
+      await own.close();
     }
   });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { reverseName } from '../../src/dns/reverse-name.ts';
-import { compileZone, loadZoneFile, matchesCondition, type TestZone } from '../../src/dns/test-zone.ts';
+import { compileZone, loadZoneFile, matchesCondition, rcodeFor, type TestZone } from '../../src/dns/test-zone.ts';
 
 const fixture = new URL('./fixtures/example.zone.yaml', import.meta.url).pathname;
 
@@ -29,6 +29,14 @@ describe('the example fixture', () => {
   });
 });
 
+test('rcode: by name, or by name/TYPE, which wins', () => {
+  const zone = compileZone({ records: {}, rcode: { 'Example.COM.': 9, 'example.com/txt': 5, '192.0.2.1/ptr': 3 } });
+  assert.equal(rcodeFor(zone, 'example.com', 'TXT'), 5);
+  assert.equal(rcodeFor(zone, 'example.com', 'a'), 9);
+  assert.equal(rcodeFor(zone, reverseName('192.0.2.1'), 'PTR'), 3, 'an address key means its reverse name');
+  assert.equal(rcodeFor(zone, 'other.example', 'A'), undefined);
+});
+
 describe('validation', () => {
   const invalid: [label: string, zone: unknown, message: RegExp][] = [
     [
@@ -45,6 +53,9 @@ describe('validation', () => {
     ],
     ['one name twice', { records: { 'a.example': {}, 'A.EXAMPLE.': {} } }, /twice/],
     ['no records key', {}, /records/],
+    ['an RCODE past 12 bits (RFC 6891 §6.1.3)', { records: {}, rcode: { 'a.example': 4096 } }, /rcode/],
+    ['an RCODE that is no integer', { records: {}, rcode: { 'a.example': 'REFUSED' } }, /rcode/],
+    ['one rcode key twice', { records: {}, rcode: { 'a.example/txt': 5, 'A.EXAMPLE./TXT': 2 } }, /twice/],
   ];
   for (const [label, zone, message] of invalid) {
     test(label, () => assert.throws(() => compileZone(zone as TestZone), message));

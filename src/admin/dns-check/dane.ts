@@ -2,7 +2,7 @@
  * DANE for SMTP (RFC 7672) on the mail host: TLSA records at `_25._tcp.<host>` (§2.2) count only when a
  * sender can validate them, so the zones of the domain (its MX, §2.2.1), of the mail host and of the TLSA
  * owner must be DNSSEC-signed. Whether they are is the configured resolver's AD bit (src/dns/dnssec.ts: our
- * Resolver, on c-ares, shows no header bits), which is worth what that resolver is worth (RFC 6698 §4.1), so
+ * Resolver shows no header bits), which is worth what that resolver is worth (RFC 6698 §4.1), so
  * the summary names it. The records are compared with the certificate port 25 serves: DANE-EE (3) with the
  * server's certificate, DANE-TA (2) with the issuers the server itself sends (RFC 7672 §3.1.1-§3.1.2: a
  * sender has no trust store to find the TA in, so a root the server leaves out matches nothing);

@@ -319,7 +319,7 @@ function isQueryable(name: string): boolean {
   return true;
 }
 
-/** c-ares refuses to send some names ('%', ':' or a space in them): no such name can hold records. */
+/** The resolver, as c-ares did, refuses to send some names ('%', ':' or a space in them): no such name can hold records. */
 function unqueryable(reason: string): boolean {
   return reason.startsWith('EBADNAME');
 }
