@@ -41,9 +41,10 @@ const isWsp = (c: number | undefined): boolean => c === SP || c === HTAB;
 
 /**
  * RFC 6376 §3.7: the DKIM-Signature field as hashed has its b= value emptied, "including all surrounding
- * whitespace". The b= emptied is the one the tag-list parser took (the last tag named b, whitespace around
- * the name ignored, case-folded as mailauth's lenient parser reads names), so text that merely looks like
- * "b=" inside another tag (z= copies) stays.
+ * whitespace". The b= emptied is the one the tag-list parser took (the tag named b, whitespace around the
+ * name ignored; a signature with two is refused before hashing, signature.ts), so text that merely looks
+ * like "b=" inside another tag (z= copies) stays, and so does a B= tag: tag names are case-sensitive
+ * (§3.2), B= is an unknown tag, hashed as it stands.
  */
 export function withoutSignature(line: string): string {
   const colon = line.indexOf(':');
@@ -54,7 +55,7 @@ export function withoutSignature(line: string): string {
     const eq = spec.indexOf('=');
     if (eq < 0) continue;
     const name = utf8(spec.slice(0, eq)).replace(/\s+/g, ' ').trim();
-    if (name.toLowerCase() === 'b') {
+    if (name === 'b') {
       specs[i] = spec.slice(0, eq + 1);
       break;
     }

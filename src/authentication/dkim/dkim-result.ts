@@ -32,7 +32,7 @@ export interface DkimSignatureResult {
   testing?: boolean;
   /**
    * Departures from RFC 6376 syntax that were tolerated for interoperability (mailauth's `DKIMWarning`
-   * codes, e.g. `missing-v`, `key-v-syntax`, `tag-syntax`); absent when there are none.
+   * codes, e.g. `tag-syntax`, `key-v-syntax`, `identity-domain`); absent when there are none.
    */
   warnings?: string[];
   /** Why, in plain words, e.g. "body hash did not verify" or "RSA key of 512 bits (RFC 8301 §3.2)". */

@@ -7,8 +7,10 @@
  * so a key rotated or revoked in DNS takes effect as soon as the resolver sees it. Creating the KeyObject
  * is what costs (createPublicKey and its key details). A DNS failure is never cached.
  *
- * Rules and their order follow mailauth's lenient getPublicKey (lib/tools.js) so the results do not change:
- * an unusable record is a code (the KEY_ERROR_COMMENTS of mailauth), a tolerated slip a warning.
+ * The record is a tag-list read as RFC 6376 §3.2 says: tag names case-sensitive (`P=` is an unknown tag,
+ * ignored, not p=) and a repeated tag makes the record unusable, as dkimpy reads it. Past that, rules and
+ * their order follow mailauth's lenient getPublicKey (lib/tools.js): an unusable record is a code (the
+ * KEY_ERROR_COMMENTS of mailauth), a tolerated slip a warning.
  */
 
 import { Buffer } from 'node:buffer';
@@ -21,6 +23,7 @@ import { list, parseTagList } from './tag-list.ts';
 export const MIN_RSA_BITS = 1024;
 
 export type KeyProblem =
+  | 'EKEYSYNTAX' // the tag-list is invalid (RFC 6376 §3.2): a repeated tag
   | 'EINVALIDVAL' // no usable p=: missing, empty (revoked), not base64, or no record text at all
   | 'EINVALIDVER' // v= is not DKIM1
   | 'EINVALIDSERVICE' // s= does not list email or *
@@ -41,6 +44,8 @@ export interface PublicKey {
 /** One record's parse. `early` problems come before the h= check, `late` ones after, as mailauth orders them. */
 interface KeyRecord {
   early?: KeyProblem;
+  /** What is wrong with the tag-list (RFC 6376 §3.2), in words, when the code alone does not say it. */
+  detail?: string;
   hashes?: string[];
   late?: KeyProblem;
   bits?: number;
@@ -51,11 +56,12 @@ export type KeyLookup =
   | { dns: string } // the DNS error code: ENOTFOUND / ENODATA (no key), anything else temporary
   | { rr: string | undefined; record: KeyRecord };
 
-export type KeyUse = { key: PublicKey } | { problem: KeyProblem; bits?: number };
+export type KeyUse = { key: PublicKey } | { problem: KeyProblem; bits?: number; detail?: string };
 
 /** What a record allows a signature hashed with `hashAlgo` (RFC 6376 §6.1.2 steps 5–8). */
 export function keyFor(record: KeyRecord, hashAlgo: string): KeyUse {
-  if (record.early) return { problem: record.early };
+  if (record.early)
+    return record.detail === undefined ? { problem: record.early } : { problem: record.early, detail: record.detail };
   if (record.hashes && !record.hashes.includes(hashAlgo)) return { problem: 'EINVALIDHASH' };
   if (record.late)
     return record.bits === undefined ? { problem: record.late } : { problem: record.late, bits: record.bits };
@@ -117,15 +123,31 @@ export function isKeyBase64(value: string): boolean {
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 
 function parseKeyRecord(rr: string): KeyRecord {
-  const { specs, values, faults } = parseTagList(rr.trim());
+  // §3.2: "Tags MUST be interpreted in a case-sensitive manner"; §3.6.1: "Unrecognized tags MUST be ignored"
+  const { specs, values, faults, repeated } = parseTagList(rr.trim(), { caseSensitive: true });
+  if (repeated.length > 0) {
+    // §3.2: "if a tag name does occur more than once, the entire tag-list is invalid"; §6.1.2 step 5:
+    // a record that does not parse is ignored, PERMFAIL (key syntax error)
+    const names = repeated.map((name) => `${name}=`).join(', ');
+    const which = repeated.length === 1 ? `the tag ${names} occurs` : `the tags ${names} occur`;
+    return { early: 'EKEYSYNTAX', detail: `${which} more than once` };
+  }
   const warnings: string[] = [];
   const warn = (w: string) => {
     if (!warnings.includes(w)) warnings.push(w);
   };
-  if (faults > 0) warn('key-syntax'); // §6.1.2 step 5 would ignore the record; mailauth reads it
+  if (faults > 0) warn('key-syntax'); // other §3.2 slips: §6.1.2 step 5 would ignore the record; mailauth reads it
   const p = values.get('p');
+  if (p === undefined) {
+    const variant = specs.find((s) => s.name.toLowerCase() === 'p')?.name;
+    if (variant === undefined) return { early: 'EINVALIDVAL' };
+    return {
+      early: 'EINVALIDVAL',
+      detail: `no p= (${variant}= is not p=: tag names are case-sensitive)`,
+    };
+  }
   // §3.6.1 p=: "An empty value means that this public key has been revoked"
-  if (p === undefined || p === '' || p === 0 || !BASE64.test(String(p))) return { early: 'EINVALIDVAL' };
+  if (p === '' || p === 0 || !BASE64.test(String(p))) return { early: 'EINVALIDVAL' };
   const v = values.get('v');
   if (v !== undefined) {
     // §3.6.1 v=: "MUST be the first tag", value exactly DKIM1; other spellings are only warned about

@@ -1,23 +1,17 @@
 /**
- * A DKIM-Signature field read and checked before any hashing or DNS (RFC 6376 §3.5, §6.1.1), with the
- * rules of mailauth's lenient mode (lib/dkim/dkim-verifier.js prepareSignature), which verify-dkim.ts has
- * always reported: syntax slips common in the wild are tolerated and listed as warnings (mailauth's
- * DKIMWarning codes), an unknown algorithm or canonicalization or a missing d=/s= is not `usable` (reported as
- * neutral), and a signature whose h= leaves out From is `invalid` (§5.4: From MUST be signed).
+ * A DKIM-Signature field read and checked before any hashing or DNS (RFC 6376 §3.5, §6.1.1). The tag-list
+ * itself is read as RFC 6376 §3.2 says, tag names case-sensitive: a repeated tag, a REQUIRED tag missing
+ * (`V=1` is not v=) or a v= other than 1 makes the signature unusable, reported as permerror with why
+ * (§6.1.1 PERMFAIL). Past that, the rules of mailauth's lenient mode (lib/dkim/dkim-verifier.js
+ * prepareSignature), which verify-dkim.ts has always reported: other syntax slips common in the wild are
+ * tolerated and listed as warnings (mailauth's DKIMWarning codes), an unknown algorithm or canonicalization
+ * or an empty d=/s= is not `usable` (reported as neutral), and a signature whose h= leaves out From is
+ * `invalid` (§5.4: From MUST be signed).
  */
 
 import { Buffer } from 'node:buffer';
 import { type HeaderField, lowerCaseAscii, utf8 } from './message.ts';
-import {
-  BODY_LENGTH,
-  DEFAULT_SIGNED_FIELDS,
-  DOMAIN_NAME,
-  isLookupName,
-  isSameOrSubdomain,
-  SELECTOR,
-  TIMESTAMP,
-  toALabel,
-} from './syntax.ts';
+import { BODY_LENGTH, DOMAIN_NAME, isLookupName, isSameOrSubdomain, SELECTOR, TIMESTAMP, toALabel } from './syntax.ts';
 import { list, parseTagList, type TagList, text } from './tag-list.ts';
 
 export interface Signature {
@@ -41,27 +35,35 @@ export interface Signature {
   expiration?: number;
   /** l= */
   bodyLimit?: number;
-  /** The lower-case names of h=, or mailauth's default list when h= is missing (lenient). */
+  /** The lower-case names of h=. */
   signedNames: string[];
   b: string;
-  bh: string | undefined;
+  bh: string;
   /** A reason not to verify, reported as neutral (§6.1.1). */
   invalid?: string;
   warnings: string[];
 }
 
-/** Why a field cannot be processed at all (§6.1.1), or its Signature. */
-export type ReadSignature = { usable: false; tags: TagList['values'] } | ({ usable: true } & Signature);
+/**
+ * Why a field cannot be processed at all (§6.1.1), or its Signature. `permerror` says why the field is
+ * invalid (§6.1.1 PERMFAIL); without it the field is one the verifier cannot process (neutral).
+ */
+export type ReadSignature =
+  | { usable: false; tags: TagList['values']; permerror?: string }
+  | ({ usable: true } & Signature);
 
 const REQUIRED = ['v', 'a', 'b', 'bh', 'd', 'h', 's'];
 /** RFC 5322 dot-atom-text (with RFC 6531 UTF-8) or quoted-string: the i= local-part (mailauth's LOCAL_PART). */
 const LOCAL_PART =
   /^(?:(?:[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+)*|"(?:[^"\\\r\n]|\\.)*")$/;
-const DEFAULT_NAMES = fieldNames(DEFAULT_SIGNED_FIELDS.join(':'));
 
 export function readSignature(field: HeaderField): ReadSignature {
   const value = utf8(field.line).trim();
-  const { specs, values: tags, faults } = parseTagList(value.slice(value.indexOf(':') + 1).trim());
+  const tagList = value.slice(value.indexOf(':') + 1).trim();
+  // §3.2: "Tags MUST be interpreted in a case-sensitive manner"
+  const { specs, values: tags, faults, repeated } = parseTagList(tagList, { caseSensitive: true });
+  const permerror = tagListProblem(specs, tags, repeated);
+  if (permerror !== undefined) return { usable: false, tags, permerror };
   const algorithm = text(tags, 'a');
   const alg = /^(rsa|ed25519)-(sha256|sha1)$/.exec(algorithm.toLowerCase().trim());
   // §3.5 c=: header/body, "simple" when either is left out
@@ -84,8 +86,6 @@ export function readSignature(field: HeaderField): ReadSignature {
   };
   const raw = new Map(specs.map((s) => [s.name, s.value]));
   if (faults > 0 || specs.some((s) => s.name !== s.name.toLowerCase())) warn('tag-syntax'); // §3.2
-  for (const tag of REQUIRED) if (!tags.has(tag)) warn(`missing-${tag}`); // §3.5: REQUIRED tags
-  if (tags.has('v') && raw.get('v') !== '1') warn('invalid-v'); // §3.5 v= "MUST have the value 1"
   const numeric: [string, RegExp][] = [
     ['t', TIMESTAMP],
     ['x', TIMESTAMP],
@@ -107,9 +107,9 @@ export function readSignature(field: HeaderField): ReadSignature {
     bodyCanon: bc,
     domain,
     selector,
-    signedNames: tags.has('h') ? fieldNames(String(tags.get('h'))) : DEFAULT_NAMES,
+    signedNames: fieldNames(String(tags.get('h'))),
     b: text(tags, 'b'),
-    bh: tags.has('bh') ? String(tags.get('bh')) : undefined,
+    bh: String(tags.get('bh')),
     warnings,
   };
   const t = seconds(tags.get('t'));
@@ -135,8 +135,37 @@ export function readSignature(field: HeaderField): ReadSignature {
   if (t !== undefined && x !== undefined && x === t) warn('invalid-expiration');
   if (sig.hashAlgo === 'sha1') warn('rsa-sha1');
   // §5.4: "The From header field MUST be signed"; a signature that does not cover it says nothing of the author
-  if (tags.has('h') && !list(String(tags.get('h'))).includes('from')) sig.invalid = 'From field not signed';
+  if (!list(String(tags.get('h'))).includes('from')) sig.invalid = 'From field not signed';
   return { usable: true, ...sig };
+}
+
+/**
+ * Why the tag-list makes the signature invalid, checked in RFC 6376 §6.1.1's terms before anything else
+ * is read from it (a repeated d= or h= would otherwise mean one thing here and another to the next
+ * verifier), or undefined.
+ */
+function tagListProblem(specs: TagList['specs'], tags: TagList['values'], repeated: string[]): string | undefined {
+  // §3.2: "Tags with duplicate names MUST NOT occur within a single tag-list; if a tag name does occur
+  // more than once, the entire tag-list is invalid." (§6.1.1 PERMFAIL, signature syntax error)
+  if (repeated.length > 0) {
+    const names = repeated.map((name) => `${name}=`).join(', ');
+    const which = repeated.length === 1 ? `the tag ${names} occurs` : `the tags ${names} occur`;
+    return `${which} more than once, which makes the tag-list invalid (RFC 6376 §3.2, §6.1.1)`;
+  }
+  // §6.1.1: "If any tag listed as "required" in Section 3.5 is omitted from the DKIM-Signature header
+  // field, the Verifier MUST ignore the DKIM-Signature header field and return PERMFAIL (signature
+  // missing required tag)."
+  const missing = REQUIRED.find((tag) => !tags.has(tag));
+  if (missing !== undefined) {
+    const variant = specs.find((s) => s.name.toLowerCase() === missing)?.name;
+    const other =
+      variant === undefined ? '' : ` (${variant}= is not ${missing}=: tag names are case-sensitive, RFC 6376 §3.2)`;
+    return `signature missing required tag ${missing}=${other} (RFC 6376 §6.1.1)`;
+  }
+  // §3.5 v=: "MUST have the value "1""; §6.1.1: "Verifiers MUST return PERMFAIL (incompatible version)"
+  const version = specs.find((s) => s.name === 'v')?.value;
+  if (version !== '1') return `v=${version} is not v=1: incompatible version (RFC 6376 §3.5, §6.1.1)`;
+  return undefined;
 }
 
 const isCanon = (c: string): c is 'simple' | 'relaxed' => c === 'simple' || c === 'relaxed';

@@ -30,43 +30,6 @@ export const TIMESTAMP = /^[0-9]{1,12}$/;
 /** §3.5 l=: 1*76DIGIT. */
 export const BODY_LENGTH = /^[0-9]{1,76}$/;
 
-/**
- * The header fields a signature without h= is read as covering (lenient: §3.5 makes h= REQUIRED). The list
- * is mailauth's `defaultDKIMFieldNames` (lib/tools.js), the fields RFC 6376 §5.4.1 recommends signing plus
- * BIMI-Selector; kept as data here, in its order.
- */
-export const DEFAULT_SIGNED_FIELDS: readonly string[] = [
-  'From',
-  'Sender',
-  'Reply-To',
-  'Subject',
-  'Date',
-  'Message-ID',
-  'To',
-  'Cc',
-  'MIME-Version',
-  'Content-Type',
-  'Content-Transfer-Encoding',
-  'Content-ID',
-  'Content-Description',
-  'Resent-Date',
-  'Resent-From',
-  'Resent-Sender',
-  'Resent-To',
-  'Resent-Cc',
-  'Resent-Message-ID',
-  'In-Reply-To',
-  'References',
-  'List-Id',
-  'List-Help',
-  'List-Unsubscribe',
-  'List-Subscribe',
-  'List-Post',
-  'List-Owner',
-  'List-Archive',
-  'BIMI-Selector',
-];
-
 const NON_ASCII = /[^\x00-\x7f]/;
 const IDEOGRAPHIC_STOPS = /[\u3002\uff0e\uff61]/g;
 

@@ -1,18 +1,32 @@
 /**
- * RFC 6376 §3.2 tag=value lists (DKIM-Signature fields and key records), read as mailauth's lenient
- * parser reads them (lib/parse-dkim-headers.js), so a signature means the same here as in ARC (arc/):
- * ";" separates tag-specs, the first "=" splits name from value, names are case-folded, the last of a
- * repeated tag wins, and what RFC 6376 forbids (a spec without "=", a bad name, a repeated tag) is counted
- * as a fault for the caller to report rather than refused.
+ * RFC 6376 §3.2 tag=value lists (DKIM-Signature fields and key records). By default read as mailauth's
+ * lenient parser reads them (lib/parse-dkim-headers.js), for the callers that describe records the way
+ * mailauth reads them (dns check, key rotation): ";" separates tag-specs, the first "=" splits name from
+ * value, names are case-folded, the last of a repeated tag wins, and what RFC 6376 forbids (a spec without
+ * "=", a bad name, a repeated tag) is counted as a fault for the caller to report rather than refused.
+ *
+ * The verifier reads with `caseSensitive` ("Tags MUST be interpreted in a case-sensitive manner", §3.2):
+ * `V=1` is then a tag of its own, unknown and ignored, not v=. Either way `repeated` names each tag that
+ * occurs more than once, which makes "the entire tag-list ... invalid" (§3.2) for a verifier.
  */
 
 export interface TagList {
   /** The tag-specs in order, names as written, values with white space collapsed (removed in b, bh, p, h). */
   specs: { name: string; value: string }[];
-  /** By lower-case name, a number for l, v, t, x when it reads as one; a later spec without "=" gives ''. */
+  /**
+   * By name (lower case, or as written when read case-sensitively), a number for l, v, t, x when it reads
+   * as one; a later spec without "=" gives ''.
+   */
   values: Map<string, string | number>;
   /** RFC 6376 §3.2 syntax faults: empty or "="-less specs, invalid names, repeated names. */
   faults: number;
+  /** The names (as written) given to more than one tag-spec, each once, in order. */
+  repeated: string[];
+}
+
+export interface TagListOptions {
+  /** Names as written (RFC 6376 §3.2) rather than case-folded as mailauth reads them. */
+  caseSensitive?: boolean;
 }
 
 /** RFC 6376 §3.2: tag-name = ALPHA *ALNUMPUNC */
@@ -41,11 +55,13 @@ function trimFws(value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
-export function parseTagList(text: string): TagList {
+export function parseTagList(text: string, options: TagListOptions = {}): TagList {
+  const fold = options.caseSensitive !== true;
   const specs: TagList['specs'] = [];
   const values: TagList['values'] = new Map();
   const keyOnly: string[] = [];
   const seen = new Set<string>();
+  const repeated: string[] = [];
   let faults = 0;
   let first = true;
   const parts = text.split(';');
@@ -66,19 +82,22 @@ export function parseTagList(text: string): TagList {
     }
     const name = trimFws(part.slice(0, eq));
     if (!TAG_NAME.test(name)) faults++;
-    if (seen.has(name)) faults++; // "MUST be interpreted ... invalid" (§3.2); the last one wins here
+    if (seen.has(name)) {
+      faults++; // §3.2: "the entire tag-list is invalid"; read leniently, the last one wins
+      if (!repeated.includes(name)) repeated.push(name);
+    }
     seen.add(name);
-    const key = collapse(name).toLowerCase();
+    const key = fold ? collapse(name).toLowerCase() : name;
     const raw = part.slice(eq + 1);
     const value = WHITESPACE_FREE.has(key) ? raw.replace(/\s+/g, '') : collapse(raw);
     specs.push({ name, value });
     if (key !== '') values.set(key, NUMERIC.has(key) && !Number.isNaN(Number(value)) ? Number(value) : value);
   }
   for (const name of keyOnly) {
-    const key = name.toLowerCase();
+    const key = fold ? name.toLowerCase() : name;
     if (key !== '') values.set(key, '');
   }
-  return { specs, values, faults };
+  return { specs, values, faults, repeated };
 }
 
 /** A tag's value as text ('' when absent), as mailauth's `(parsed.x?.value || '').toString()` reads it. */

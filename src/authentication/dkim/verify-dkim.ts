@@ -6,9 +6,11 @@
  * reply or verdict (RFC 6376 §6.3 leaves that to the receiver's policy).
  *
  * The rules are those of mailauth's lenient verifier, which this module used to wrap: syntax slips common in
- * the wild (a key record whose v= is not first, a missing v= tag) are tolerated and listed as `warnings`.
- * On top of them: rsa-sha1 and short RSA keys fail (RFC 8301), a body hash mismatch fails, an i= outside d=
- * is not a pass (RFC 6376 §6.1.1), and a signature that cannot be processed is reported as neutral.
+ * the wild (a key record whose v= is not first, an `=`-less tag-spec) are tolerated and listed as `warnings`.
+ * On top of them: a tag-list RFC 6376 §3.2 makes invalid (a repeated tag), a REQUIRED tag missing (tag names
+ * are case-sensitive), v= not 1, or an l= past the end of the body is permerror (§6.1.1, §3.5); rsa-sha1 and
+ * short RSA keys fail (RFC 8301), a body hash mismatch fails, an i= outside d= is not a pass (RFC 6376
+ * §6.1.1), and a signature that cannot be processed is reported as neutral.
  *
  * Also read here for the later checks: the From addresses (DMARC, dmarc/) with mailauth's own address
  * parser, and the ARC chain (arc/). A message with ARC fields goes through mailauth's verifier once more,
@@ -27,7 +29,7 @@ import { MIN_RSA_BITS } from './key-record.ts';
 import { type HeaderField, readMessage, utf8 } from './message.ts';
 import { messageContext } from './message-context.ts';
 import { readSignature } from './signature.ts';
-import { identify, unprocessable, verifySignature } from './verify-signature.ts';
+import { identify, invalid, unprocessable, verifySignature } from './verify-signature.ts';
 
 export interface VerifyDkimOptions {
   resolver: Resolver;
@@ -72,7 +74,8 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
     const ctx = messageContext(fields, body, now, options.resolver);
     const signatures = await Promise.all(
       read.map((sig, index): Promise<DkimSignatureResult> | DkimSignatureResult => {
-        if (!sig.usable) return unprocessable(sig.tags);
+        if (!sig.usable)
+          return sig.permerror === undefined ? unprocessable(sig.tags) : invalid(sig.tags, sig.permerror);
         if (!verified.has(index)) {
           const reason = `not verified: the message has more than ${MAX_VERIFIED_SIGNATURES} DKIM signatures (RFC 6376 §6.1)`;
           return { ...identify(sig.tags), result: 'policy', reason };

@@ -29,6 +29,7 @@ type Verdict = Pick<DkimSignatureResult, 'result' | 'reason'>;
 
 /** mailauth's comments for an unusable key record (lib/tools.js KEY_ERROR_COMMENTS). */
 const KEY_PROBLEMS: Record<Exclude<KeyProblem, 'ESHORTKEY'>, string> = {
+  EKEYSYNTAX: 'key syntax error',
   EINVALIDVAL: 'invalid public key',
   EINVALIDVER: 'unknown key version',
   EINVALIDSERVICE: 'key not for email',
@@ -51,6 +52,15 @@ export async function verifySignature(sig: Signature, ctx: MessageContext): Prom
     return done({ result: 'neutral', reason: 'From is not among the signed header fields (RFC 6376 §5.4, §6.1.1)' });
   }
   const body = ctx.bodyHash(sig.bodyCanon, sig.hashAlgo, sig.bodyLimit);
+  if (sig.bodyLimit !== undefined && sig.bodyLimit > body.total) {
+    // §3.5 l=: "This value MUST NOT be larger than the actual number of octets in the canonicalized
+    // message body": the signature claims body the message does not have (cut short on the way, or a
+    // signer's slip), so it is invalid, whatever the hash of what is there says (§6.1.1 PERMFAIL).
+    return done({
+      result: 'permerror',
+      reason: `l=${sig.bodyLimit} is larger than the canonicalized body (${body.total} octets) (RFC 6376 §3.5)`,
+    });
+  }
   if (sig.bodyLimit !== undefined) out.unsignedBodyBytes = body.total - body.hashed;
   if (sig.bh !== body.hash) {
     // §6.1.3 step 4: PERMFAIL, reported as "fail" (RFC 8601 §2.7.1)
@@ -85,9 +95,11 @@ export async function verifySignature(sig: Signature, ctx: MessageContext): Prom
       // as a failed signature check"
       return done({ result: 'fail', reason: `key revoked: ${keyName} has an empty p= (RFC 6376 §3.6.1)` });
     }
+    const detail = use.detail === undefined ? '' : `: ${use.detail}`;
+    const cited = use.detail === undefined ? 'RFC 6376 §6.1.2' : 'RFC 6376 §3.2, §6.1.2';
     return done({
       result: 'permerror',
-      reason: `unusable key record at ${keyName}: ${KEY_PROBLEMS[use.problem]} (RFC 6376 §6.1.2)`,
+      reason: `unusable key record at ${keyName}: ${KEY_PROBLEMS[use.problem]}${detail} (${cited})`,
     });
   }
 
@@ -167,6 +179,11 @@ export function identify(tags: TagList['values']): Omit<DkimSignatureResult, 're
   const b = text(tags, 'b');
   if (b !== '') id.headerB = b.slice(0, 8); // RFC 6008 §4: at least 8 characters
   return id;
+}
+
+/** A signature RFC 6376 §6.1.1 makes invalid before any hashing or DNS (signature.ts says why): PERMFAIL. */
+export function invalid(tags: TagList['values'], reason: string): DkimSignatureResult {
+  return { ...identify(tags), result: 'permerror', reason };
 }
 
 /** A signature that cannot be processed: RFC 8601 §2.7.1 neutral, "not otherwise able to be processed". */

@@ -66,9 +66,11 @@ test('header hash input: h= fields with CRLF, then the signature field with b= e
   );
 });
 
-test('b= emptied is the tag itself, the last one, not a "b=" inside another value (§3.7)', () => {
+test('b= emptied is the tag itself, not a "b=" inside another value nor a B= tag (§3.7, §3.2)', () => {
   assert.equal(withoutSignature('DKIM-Signature: z=x|b=y; b=sig; bh=h'), 'DKIM-Signature: z=x|b=y; b=; bh=h');
-  assert.equal(withoutSignature('DKIM-Signature: b=one; a=x;\r\n\tB =two'), 'DKIM-Signature: b=one; a=x;\r\n\tB =');
+  // tag names are case-sensitive (RFC 6376 §3.2): B= is an unknown tag, hashed as it stands
+  assert.equal(withoutSignature('DKIM-Signature: b=one; a=x;\r\n\tB =two'), 'DKIM-Signature: b=; a=x;\r\n\tB =two');
+  assert.equal(withoutSignature('DKIM-Signature: a=x;\r\n\t b =one'), 'DKIM-Signature: a=x;\r\n\t b =');
 });
 
 test('relaxed field: the name lowercased (ASCII only) and trimmed, white space around the colon and at the end gone', () => {
