@@ -170,7 +170,7 @@ function noChain(): ArcChainInput {
 }
 
 /** The parsed ARC chain, its newest ARC-Message-Signature verified, from mailauth's verifier (rare: forwarded mail). */
-async function arcChain(bytes: Buffer, resolver: Resolver, now: number): Promise<ArcChainInput> {
+export async function arcChain(bytes: Buffer, resolver: Resolver, now: number): Promise<ArcChainInput> {
   try {
     const { dkimVerify } = await import('mailauth/lib/dkim/verify.js');
     const response = await dkimVerify(bytes, {
@@ -179,6 +179,9 @@ async function arcChain(bytes: Buffer, resolver: Resolver, now: number): Promise
       curTime: new Date(now),
       minBitLength: MIN_RSA_BITS,
       rejectRsaSha1: true, // RFC 8301 §3.1
+      // RFC 6376 §3.2 as the DKIM pass reads it (signature.ts): a repeated tag makes an ARC field's
+      // tag-list invalid too (RFC 8617 §4.1.2 gives the AMS the DKIM-Signature's syntax).
+      strict: true,
     });
     return response.arc;
   } catch {
