@@ -15,7 +15,7 @@ import { CHALLENGE_PORT_IN_USE } from '../tls/acme/setup-error.ts';
 /** Clients held unread while the server starts; later ones are closed (a flood at start-up holds no more). */
 const MAX_WAITING = 1000;
 
-/** Listeners that stay off without a TLS certificate (server.ts). */
+/** Listeners that stay off without a TLS certificate, until one is loaded (server.ts). */
 const MAY_STAY_OFF = new Set(['listen.submission', 'listen.submissions']);
 
 interface Held {
@@ -23,6 +23,8 @@ interface Held {
   /** Each waiting client and what removes this module's listeners from it. */
   waiting: Map<net.Socket, () => void>;
   taken: boolean;
+  /** Its listener starts later (defer): closeUnused leaves the port, and clients are closed at once. */
+  deferred: boolean;
 }
 
 export class EarlyPorts {
@@ -101,30 +103,49 @@ export class EarlyPorts {
     };
   }
 
-  /** Closes the ports no listener took (one left off, or a start that failed), and their waiting clients. */
-  async closeUnused(): Promise<void> {
-    const unused = [...this.#held.values()].filter((held) => !held.taken);
-    for (const held of unused) held.taken = true;
-    await Promise.all(
-      unused.map(
-        (held) =>
-          new Promise<void>((resolve) => {
-            for (const socket of held.waiting.keys()) socket.destroy();
-            held.waiting.clear();
-            held.server.close(() => resolve());
-          }),
-      ),
-    );
+  /**
+   * The listener of `key` starts later (a submission listener waiting for its TLS certificate,
+   * server.ts): its port stays bound through closeUnused(), for takeOver() then, since binding it
+   * again would need the root given up. Clients that connect meanwhile are closed at once, not held:
+   * the wait may last as long as ACME takes. The function returned closes the port if no listener has
+   * taken it (the server stops first).
+   */
+  defer(key: string): () => Promise<void> {
+    const held = this.#held.get(key);
+    if (!held || held.taken) return async () => {};
+    held.deferred = true;
+    for (const socket of held.waiting.keys()) socket.destroy();
+    held.waiting.clear();
+    return async () => {
+      if (held.taken) return;
+      held.taken = true;
+      await closeHeld(held);
+    };
   }
+
+  /** Closes the ports no listener took (one left off, or a start that failed), and their waiting clients; not deferred ones. */
+  async closeUnused(): Promise<void> {
+    const unused = [...this.#held.values()].filter((held) => !held.taken && !held.deferred);
+    for (const held of unused) held.taken = true;
+    await Promise.all(unused.map(closeHeld));
+  }
+}
+
+function closeHeld(held: Held): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const socket of held.waiting.keys()) socket.destroy();
+    held.waiting.clear();
+    held.server.close(() => resolve());
+  });
 }
 
 async function hold(key: string, address: string, maxWaiting: number): Promise<Held> {
   const { host, port } = splitHostPort(address);
   const waiting = new Map<net.Socket, () => void>();
   const server = net.createServer({ pauseOnConnect: true });
-  const held: Held = { server, waiting, taken: false };
+  const held: Held = { server, waiting, taken: false, deferred: false };
   server.on('connection', (socket) => {
-    if (waiting.size >= maxWaiting) {
+    if (held.deferred || waiting.size >= maxWaiting) {
       socket.destroy();
       return;
     }

@@ -20,7 +20,7 @@ import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
-import type { CertificateStore } from '../tls/certificate-store.ts';
+import type { CertificateInfo, CertificateStore } from '../tls/certificate-store.ts';
 import { DescriptorWatch } from './descriptor-watch.ts';
 import type { EarlyPorts } from './early-ports.ts';
 import { FreeSpace } from './free-space.ts';
@@ -28,6 +28,8 @@ import { inboundHandlers } from './inbound.ts';
 import { type MtaStsServer, startMtaStsServer } from './mta-sts-server.ts';
 import { SubmissionAuth } from './submission-auth.ts';
 import { setupTls, type TlsSetup } from './tls-setup.ts';
+
+type ListenerName = 'smtp' | 'submission' | 'submissions';
 
 export interface ServerOptions {
   config: Config;
@@ -40,7 +42,10 @@ export interface ServerOptions {
 
 export interface RunningServer {
   smtp: { address: string; port: number };
-  /** STARTTLS submission (RFC 6409) and implicit-TLS submission (RFC 8314); absent when off. */
+  /**
+   * STARTTLS submission (RFC 6409) and implicit-TLS submission (RFC 8314); absent when off, and, left
+   * off for want of a certificate at start, present from when one is loaded and starts them.
+   */
   submission?: { address: string; port: number };
   submissions?: { address: string; port: number };
   /** The MTA-STS policy host (RFC 8461 §3.3); absent when mtaSts.listen is null. */
@@ -153,18 +158,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
   });
   const smtp = config.smtp;
-  const listeners: { name: 'smtp' | 'submission' | 'submissions'; address: string; listener: SmtpListener }[] = [];
+  const listeners: { name: ListenerName; address: string; listener: SmtpListener }[] = [];
   // One budget for every listener: what a flood on port 25 holds is not free for submission either.
   const contentBudget = new ContentBudget(contentMemoryLimit(smtp.maxContentInMemory, smtp.maxMessageSize));
   // One for all listeners: a store outage is said once, not per listener and session.
   const storeOutage = new OutageLog(logger, { name: 'store', level: 'error' });
   // One for the process: the descriptor table is shared by every listener.
   const descriptors = new DescriptorWatch({ logger });
-  const add = (name: 'smtp' | 'submission' | 'submissions', address: string, tls: ListenerTls | undefined) => {
+  const add = (name: ListenerName, address: string, tls: ListenerTls | undefined) => {
     const { host, port } = splitHostPort(address);
     const takeOver = options.ports?.takeOver(`listen.${name}`);
     const submission = name !== 'smtp';
-    listeners.push({
+    const entry = {
       name,
       address,
       listener: new SmtpListener({
@@ -193,6 +198,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         tls,
         idleTimeoutMs: smtp.idleTimeoutMs,
         dataTimeoutMs: smtp.dataTimeoutMs,
+        minDataRate: smtp.minDataRate,
         tlsHandshakeTimeoutMs: smtp.tlsHandshakeTimeoutMs,
         stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
@@ -205,25 +211,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         clientLog: policy.clientLog,
         handlers,
       }),
-    });
+    };
+    listeners.push(entry);
+    return entry;
   };
   // STARTTLS on port 25 is wired even without a certificate: it is offered once one is loaded.
   add('smtp', config.listen.smtp, tlsSetup.listener('starttls'));
-  // Submission needs TLS: without a certificate its listeners stay off rather than run in the clear.
-  // They are not started later: serve gives their (privileged) ports back once the start is over.
+  const submissionListeners = (
+    [
+      ['submission', config.listen.submission, 'starttls'],
+      ['submissions', config.listen.submissions, 'implicit'],
+    ] as const
+  ).flatMap(([name, address, mode]) => (address ? [{ name, address, mode }] : []));
+  // Submission needs TLS: without a certificate its listeners stay off rather than run in the clear,
+  // and start when one is loaded (ACME's first), below; their ports bound as root wait for them.
   const certified = tlsSetup.certificates.size > 0;
-  if (config.listen.submission && certified) add('submission', config.listen.submission, tlsSetup.listener('starttls'));
-  if (config.listen.submissions && certified) {
-    add('submissions', config.listen.submissions, tlsSetup.listener('implicit'));
-  }
-  if ((config.listen.submission || config.listen.submissions) && !certified) {
+  const deferred = certified ? [] : submissionListeners;
+  for (const { name, address, mode } of certified ? submissionListeners : [])
+    add(name, address, tlsSetup.listener(mode));
+  const releaseDeferred = deferred.map(({ name }) => options.ports?.defer(`listen.${name}`));
+  const closeDeferredPorts = () => Promise.all(releaseDeferred.map((release) => release?.()));
+  if (deferred.length > 0) {
     logger.warn(
       config.tls.acme
-        ? 'submission listeners are off: they need a TLS certificate and ACME has none yet; restart once the "ACME:" lines say it was issued (tls.selfSigned: true would serve until then)'
+        ? 'submission listeners are off until a TLS certificate is loaded: ACME has none yet, and they start as soon as it delivers one (the "ACME:" lines say how it goes; tls.selfSigned: true would serve until then)'
         : 'submission listeners are off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)',
     );
   }
-  const bound: Partial<Record<'smtp' | 'submission' | 'submissions', { address: string; port: number }>> = {};
+  const bound: Partial<Record<ListenerName, { address: string; port: number }>> = {};
   let mtaSts: MtaStsServer | undefined;
   try {
     for (const { name, listener, address } of listeners) {
@@ -238,6 +253,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   } catch (err) {
     for (const { listener } of listeners) await listener.close(0).catch(() => {});
+    await closeDeferredPorts();
     await tlsSetup.stop();
     filter.stop();
     await policy.close();
@@ -251,10 +267,55 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dnsMonitor = new DnsCheckMonitor({ config, resolver, store, logger });
   if (config.dnsCheckIntervalMinutes > 0) dnsMonitor.start(config.dnsCheckIntervalMinutes * 60_000);
   let stopping: Promise<void> | undefined;
+  // The first certificate loaded while the server runs (ACME's first order) starts the
+  // submission listeners left off at start: an admin expects them up once it exists, not at a restart.
+  let lateStart: Promise<void> | undefined;
+  const startDeferred = (info: CertificateInfo) => {
+    if (lateStart || stopping) return;
+    tlsSetup.certificates.off('loaded', startDeferred);
+    lateStart = (async () => {
+      const started: string[] = [];
+      for (const { name, address, mode } of deferred) {
+        const entry = add(name, address, tlsSetup.listener(mode));
+        try {
+          const at = await entry.listener.listen();
+          bound[name] = at;
+          started.push(`${showAddress(at)} (${mode === 'implicit' ? 'TLS' : 'STARTTLS'})`);
+        } catch (err) {
+          listeners.splice(listeners.indexOf(entry), 1);
+          await entry.listener.close(0).catch(() => {});
+          // Not the start's to stop now: the error level, and the listener stays off until a restart.
+          const error = listenError(`listen.${name}`, address, err) as Error;
+          logger.error({ err: error }, `${error.message}; that submission listener stays off until a restart`);
+        }
+      }
+      if (started.length === 0) return;
+      logger.info(
+        {
+          certificate: info.source,
+          hostnames: info.hostnames,
+          submission: bound.submission,
+          submissions: bound.submissions,
+        },
+        `submission listeners started on ${started.join(' and ')}: a TLS certificate is loaded (${info.hostnames.join(', ') || info.source})`,
+      );
+    })();
+  };
+  if (deferred.length > 0) {
+    tlsSetup.certificates.on('loaded', startDeferred);
+    // Nor one loaded while the other listeners started (an order that was quick).
+    const [first] = tlsSetup.certificates.list();
+    if (first) startDeferred(first);
+  }
   return {
     smtp: bound.smtp!,
-    submission: bound.submission,
-    submissions: bound.submissions,
+    // Getters: a submission listener left off at start has its address once a certificate starts it.
+    get submission() {
+      return bound.submission;
+    },
+    get submissions() {
+      return bound.submissions;
+    },
     mtaSts: mtaSts && { address: mtaSts.address, port: mtaSts.port },
     store,
     resolver,
@@ -264,7 +325,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reloadCertificates: () => tlsSetup.reload(),
     stop() {
       stopping ??= (async () => {
+        tlsSetup.certificates.off('loaded', startDeferred);
+        await lateStart; // the listeners it started are in the list by then, and are closed with it
         await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);
+        await closeDeferredPorts();
         descriptors.stop();
         await dkimRotation.stop();
         await dnsMonitor.stop();
@@ -299,6 +363,11 @@ const MIB = 1024 ** 2;
  */
 export function contentMemoryLimit(configured: number | undefined, maxMessageSize: number): number {
   return configured ?? Math.max(maxMessageSize, Math.min(512 * MIB, Math.floor(os.totalmem() / 16)));
+}
+
+/** As serve's start line writes an address: an IPv6 one in brackets. */
+function showAddress({ address, port }: { address: string; port: number }): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 function listenError(key: string, address: string, err: unknown): unknown {

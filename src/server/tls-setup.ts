@@ -63,22 +63,33 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
     // Certificates already on disk load at once; missing ones are ordered in the background.
     await acme.start().catch(asConfigError);
   }
-  if (config.tls.certificates.length > 0) {
-    files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger });
-    await files.start();
-    warnIfHostnameUncovered(config, certificates, logger);
-  } else if (config.tls.selfSigned && certificates.size === 0) {
-    // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
-    const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
-    certificates.addPem(own.cert, own.key, { source: own.certPath, default: true, fallback: true });
-    // What users give their mail programs to trust it (docs/tls.md); it changes with each renewal.
-    const fingerprint = new X509Certificate(own.cert).fingerprint256;
-    logger.warn(
-      { certificate: own.certPath, notAfter: own.notAfter, sha256: fingerprint },
-      config.tls.acme
-        ? `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}) until ACME delivers one (the "ACME:" lines say how it goes)`
-        : `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}); configure tls.certificates or tls.acme for real clients`,
-    );
+  try {
+    if (config.tls.certificates.length > 0) {
+      // An expired file is served, with an error each day (docs/tls.md): whether a sender believes our
+      // certificate is its local matter (RFC 3207 §4.1), most MX senders verify none (opportunistic TLS,
+      // RFC 7672 §1.3), and a server that does not start takes no mail at all. Postfix serves it too.
+      files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger, serveExpired: true });
+      await files.start();
+      warnIfHostnameUncovered(config, certificates, logger);
+    } else if (config.tls.selfSigned && certificates.size === 0) {
+      // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
+      const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
+      certificates.addPem(own.cert, own.key, { source: own.certPath, default: true, fallback: true });
+      // What users give their mail programs to trust it (docs/tls.md); it changes with each renewal.
+      const fingerprint = new X509Certificate(own.cert).fingerprint256;
+      logger.warn(
+        { certificate: own.certPath, notAfter: own.notAfter, sha256: fingerprint },
+        config.tls.acme
+          ? `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}) until ACME delivers one (the "ACME:" lines say how it goes)`
+          : `TLS: serving a self-signed certificate (SHA-256 ${fingerprint}); configure tls.certificates or tls.acme for real clients`,
+      );
+    }
+  } catch (error) {
+    // A start that fails here must not leave ACME running: its challenge responder and timers kept
+    // serve alive after it had said why it stops.
+    files?.stop();
+    await acme?.stop(0);
+    throw error;
   }
   // The first context holds the default's RSA and ECDSA certificates; an SNI switch could carry only one.
   const options = (): tls.TlsOptions => ({ ...serverTlsOptions(), ...certificates.handshakeOptions() });

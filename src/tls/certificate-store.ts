@@ -1,9 +1,10 @@
 /**
  * The server certificates of every TLS listener, chosen per connection by SNI (RFC 6066 §3, which
  * RFC 9325 §3.7 makes mandatory to support). A certificate is checked when added (key matches,
- * currently valid, strong enough key) and never half-replaced: a bad new one throws and the old one
- * stays. Names come from the certificate's subjectAltName dNSName entries only, as RFC 6125 §6.4.4
- * says when they exist; a certificate without any can still be the default.
+ * currently valid unless the caller takes an expired one, strong enough key) and never half-replaced:
+ * a bad new one throws and the old one stays. Names come from the certificate's subjectAltName
+ * dNSName entries only, as RFC 6125 §6.4.4 says when they exist; a certificate without any can still
+ * be the default.
  * Not here: reading files (pem-files.ts), issuing certificates (self-signed.ts, acme/).
  */
 
@@ -57,6 +58,12 @@ export interface AddPemOptions {
    * kept beating a 90-day or RSA certificate from ACME for SNI clients until a restart.
    */
   fallback?: boolean;
+  /**
+   * Take a certificate past its notAfter instead of throwing `expired` (serve's PEM files: an MX that
+   * serves it keeps opportunistic TLS, docs/tls.md); the caller says so in the log. A valid
+   * certificate for the same name is preferred to it.
+   */
+  acceptExpired?: boolean;
 }
 
 interface Entry {
@@ -127,7 +134,9 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
       );
     }
     const now = this.#now();
-    if (leaf.validToDate < now) throw new CertificateError('expired', source, `expired on ${leaf.validTo}`);
+    if (leaf.validToDate < now && !options.acceptExpired) {
+      throw new CertificateError('expired', source, `expired on ${leaf.validTo}`);
+    }
     // An hour of tolerance: a fresh certificate must not be refused because our clock runs a little behind the CA's.
     if (leaf.validFromDate.getTime() > now.getTime() + 3_600_000) {
       throw new CertificateError('not-yet-valid', source, `not valid before ${leaf.validFrom}`);
@@ -214,7 +223,7 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
       const group = this.#group(servername);
       // No context: the connection keeps its first one, with every key type in it.
       if (initial && this.#context(group, 'both') === initial) return callback(null);
-      const choice = group.length > 1 ? (offersEcdsa(socket) ? 'ec' : 'rsa') : 'both';
+      const choice = group.length > 1 ? keyTypeFor(socket) : 'both';
       callback(null, this.#context(group, choice));
     } catch (err) {
       callback(err as Error);
@@ -269,7 +278,12 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
     if (!entry) return [];
     const name = entry.info.hostnames[0];
     const named = name ? this.#newestOfEachType((other) => other.info.hostnames.includes(name)) : [];
-    return named.includes(entry) ? named : [entry];
+    if (named.includes(entry)) return named;
+    // An expired default (a PEM file served rather than none) gives way to a valid one for its name,
+    // such as the certificate ACME has since ordered: a client without SNI gets what one naming it would.
+    const now = this.#now();
+    if (entry.info.notAfter < now && named.some((other) => other.info.notAfter >= now)) return named;
+    return [entry];
   }
 
   #defaultEntry(): Entry | undefined {
@@ -283,13 +297,29 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
 }
 
 /**
- * Whether the client can take an ECDSA certificate: the signature algorithms both sides share (RFC 8446
- * §4.2.3, RFC 5246 §7.4.1.4.1) are known when the SNI callback runs. Without them, ECDSA as before.
+ * Which certificate of a name's RSA and ECDSA pair an SNI switch carries (it carries one: see
+ * handshakeOptions). The signature algorithms both sides share (RFC 8446 §4.2.3, RFC 5246
+ * §7.4.1.4.1) and the version are known when the SNI callback runs; the client's cipher suites are
+ * not (Node shows them nowhere before the handshake ends).
+ * TLS 1.3: the suite does not depend on the certificate (RFC 8446 §4.4.2.2), the signature
+ * algorithms decide: ECDSA when the client can verify it.
+ * TLS 1.2: the suite must suit the certificate too (RFC 5246 §7.4.2; ECDHE_ECDSA suites need an
+ * ECDSA certificate, RFC 8422 §5.3), and a client that lists ECDSA signatures may still offer only
+ * ECDHE_RSA suites (a cipher list narrowed by hand): RSA whenever the client can verify it, which
+ * any ECDHE_RSA suite then takes. A TLS 1.2 client with only ECDHE_ECDSA suites, which RSA-only
+ * servers refuse as well, gets ECDSA only at the default name. Not a TLSSocket: ECDSA as before.
  */
-function offersEcdsa(socket: unknown): boolean {
-  if (!(socket instanceof tls.TLSSocket)) return true;
+function keyTypeFor(socket: unknown): 'ec' | 'rsa' {
+  if (!(socket instanceof tls.TLSSocket)) return 'ec';
   const shared = socket.getSharedSigalgs();
-  return shared.length === 0 || shared.some((algorithm) => algorithm.startsWith('ECDSA+'));
+  const ecdsa = shared.some((algorithm) => algorithm.startsWith('ECDSA+'));
+  // RSA-PSS is an RSA signature too (RFC 8446 §4.2.3 allows rsa_pss_rsae_* in TLS 1.2).
+  const rsa = shared.some((algorithm) => algorithm.startsWith('RSA+') || algorithm.startsWith('RSA-PSS+'));
+  if (socket.getProtocol() === 'TLSv1.2') {
+    // No signature_algorithms at all: the suite's own algorithm is assumed (RFC 5246 §7.4.1.4.1), RSA for ECDHE_RSA.
+    return rsa || !ecdsa ? 'rsa' : 'ec';
+  }
+  return ecdsa || !rsa ? 'ec' : 'rsa';
 }
 
 /** Every certificate of a PEM file that parses, in file order. */

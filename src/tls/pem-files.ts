@@ -5,6 +5,8 @@
  * replaced by rename and symlink swaps) triggers a debounced check, and a periodic stat poll catches
  * what watches miss (network file systems, a watch that died). A new pair that does not load is logged
  * at error level and the previous certificate stays in use; the same broken content is reported once.
+ * With `serveExpired` (serve), a pair that has expired still loads at start, and a loaded certificate
+ * past its end is logged at error level at start and each day after, as long as it stays.
  */
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
@@ -33,6 +35,14 @@ export interface PemFilesOptions {
    * user by default; a check run as root passes the user serve would run as.
    */
   serverUid?: number;
+  /**
+   * Load a certificate file that has expired at start, with an error in the log, instead of throwing
+   * (serve: an MX serving it keeps opportunistic TLS, docs/tls.md). `postern check` leaves it off, so
+   * that an expired file stays an error there.
+   */
+  serveExpired?: boolean;
+  /** How often a loaded certificate past its end is logged again; a day by default. */
+  expiredReminderMs?: number;
 }
 
 interface PairState {
@@ -41,7 +51,13 @@ interface PairState {
   tried?: string;
   /** inode, size and times of both files at the last check. */
   stamp?: string;
+  /** The certificate of this pair in the store now. */
+  loaded?: CertificateInfo;
+  /** When an expired `loaded` was last logged. */
+  expiredLoggedAt?: number;
 }
+
+const DAY_MS = 86_400_000;
 
 export class PemFiles {
   readonly #options: PemFilesOptions;
@@ -64,19 +80,44 @@ export class PemFiles {
       const { cert, key, hash } = await readPair(state.pair);
       state.tried = hash;
       state.stamp = await stampOf(state.pair);
-      loaded.push(
-        this.#options.store.addPem(cert, key, {
-          source: state.pair.cert,
-          keySource: state.pair.key,
-          default: index === 0,
-        }),
-      );
+      state.loaded = this.#options.store.addPem(cert, key, {
+        source: state.pair.cert,
+        keySource: state.pair.key,
+        default: index === 0,
+        ...(this.#options.serveExpired ? { acceptExpired: true } : {}),
+      });
+      loaded.push(state.loaded);
       await this.#checkKeyMode(state.pair.key);
     }
+    this.#logExpired();
     if (this.#options.watch !== false) await this.#watch();
     const every = (this.#options.pollSeconds ?? 60) * 1000;
-    this.#poll = setInterval(() => this.#schedule(0, true), every).unref();
+    this.#poll = setInterval(() => {
+      this.#logExpired();
+      this.#schedule(0, true);
+    }, every).unref();
     return loaded;
+  }
+
+  /**
+   * A certificate past its end, loaded at start or expired since, is an error the admin must see:
+   * said at once, then again each day while it stays (as the ACME lines say a failing renewal).
+   */
+  #logExpired(): void {
+    const now = Date.now();
+    const every = this.#options.expiredReminderMs ?? DAY_MS;
+    for (const state of this.#states) {
+      const info = state.loaded;
+      if (!info || info.notAfter.getTime() > now) continue;
+      if (state.expiredLoggedAt !== undefined && now - state.expiredLoggedAt < every) continue;
+      state.expiredLoggedAt = now;
+      const names = info.hostnames.join(', ') || info.source;
+      this.#options.logger.error(
+        { cert: state.pair.cert, hostnames: info.hostnames, notAfter: info.notAfter },
+        `TLS: the certificate in ${state.pair.cert} for ${names} expired on ${info.notAfter.toISOString()} and is still loaded: ` +
+          'clients that check certificates refuse it (most MX senders do not; mail programs do). Install a renewed one: it is loaded without a restart',
+      );
+    }
   }
 
   /** Reads every pair again now and loads those that changed (also what a SIGHUP handler would call). */
@@ -152,6 +193,8 @@ export class PemFiles {
     state.tried = read.hash;
     try {
       const info = this.#options.store.addPem(read.cert, read.key, { source: pair.cert, keySource: pair.key });
+      state.loaded = info;
+      delete state.expiredLoggedAt;
       this.#options.logger.info(
         { cert: pair.cert, hostnames: info.hostnames, notAfter: info.notAfter, fingerprint256: info.fingerprint256 },
         'TLS: certificate reloaded',

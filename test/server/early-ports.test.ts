@@ -160,6 +160,35 @@ test('ports nothing took are closed with their waiting clients; a taken one clos
   assert.equal(await refused(second.port), true, 'closing the listener closes the port it took');
 });
 
+test('a deferred port (a submission listener waiting for its certificate) outlives closeUnused, for a take-over later', async (t) => {
+  const { ports, port } = await bindOne('listen.submissions');
+  const waiting = net.connect(port, '127.0.0.1');
+  waiting.on('error', () => {});
+  await once(waiting, 'connect');
+  const release = ports.defer('listen.submissions');
+  await once(waiting, 'close'); // held clients go at once: the certificate may take long
+  await ports.closeUnused();
+  assert.equal(await refused(port), false, 'still bound: binding it again would need root');
+  const meanwhile = net.connect(port, '127.0.0.1');
+  meanwhile.on('error', () => {});
+  await once(meanwhile, 'close');
+  const listener = smtpListener(ports.takeOver('listen.submissions'));
+  t.after(() => listener.close(0));
+  assert.deepEqual(await listener.listen(), { address: '127.0.0.1', port });
+  const client = net.connect(port, '127.0.0.1');
+  t.after(() => client.destroy());
+  assert.match(await readUntil(client, /^220 /m), /^220 /, 'the listener took it over');
+  await release(); // taken: not closed by this
+
+  // Never taken (the server stops first): the closer gives the port back.
+  const second = await bindOne('listen.submission');
+  const releaseSecond = second.ports.defer('listen.submission');
+  await second.ports.closeUnused();
+  assert.equal(await refused(second.port), false);
+  await releaseSecond();
+  assert.equal(await refused(second.port), true);
+});
+
 test('a port that cannot be bound stops the start naming the key, and gives back those already bound', async (t) => {
   const { takenPort, free } = await takenAndFree(t);
   for (const [key, hint] of [

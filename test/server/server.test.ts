@@ -1,6 +1,8 @@
 // The composition root: what startServer builds from the config.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestDnsServer } from '../../src/dns/test-server.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -33,4 +35,36 @@ test('the self-signed certificate is logged with its SHA-256 fingerprint, for us
   const fingerprint = new X509Certificate(readFileSync(join(server.dataDir, 'tls', 'self-signed.crt'))).fingerprint256;
   assert.equal(line.sha256, fingerprint);
   assert.match(String(line.msg), new RegExp(`SHA-256 ${fingerprint}`));
+});
+
+test('smtp.minDataRate reaches the listeners: 0 lets content trickle past the data timeout', async (t) => {
+  // With the default (500 octets a second) this trickle is cut at about the 1 s data timeout; before,
+  // the setting was read but never given to the listeners, so 0 could not turn the deadline off.
+  const server = await startTestServer({ smtp: { dataTimeoutMs: 1000, minDataRate: 0 } });
+  t.after(() => server.stop());
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const until = async (pattern: RegExp) => {
+    for (let i = 0; i < 200 && !pattern.test(text); i++) await sleep(10);
+    assert.match(text, pattern);
+  };
+  await until(/^220 /m);
+  socket.write('EHLO client.example\r\n');
+  await until(/^250 STARTTLS/m);
+  socket.write('MAIL FROM:<a@client.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
+  await until(/^354 /m);
+  const started = Date.now();
+  for (const byte of 'Subject: slow\r\n\r\nbody text that trickles') {
+    if (Date.now() - started > 2200) break;
+    socket.write(byte);
+    await sleep(150);
+  }
+  assert.doesNotMatch(text, /^421 /m, 'not cut past the data timeout');
+  socket.write('\r\n.\r\n');
+  await until(/^250 2\.0\.0 /m);
 });

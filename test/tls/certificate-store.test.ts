@@ -96,7 +96,7 @@ describe('an RSA and an ECDSA certificate for one name: each client gets one it 
     }
   });
 
-  test('another name, reached by an SNI switch: chosen by the signature algorithms the client shares', async () => {
+  test('another name, reached by an SNI switch: chosen by the version and the signature algorithms the client shares', async () => {
     const [otherEc, otherRsa] = await Promise.all([
       createSelfSignedCertificate({ hostnames: ['smtp.example.net'] }),
       createSelfSignedCertificate({ hostnames: ['smtp.example.net'], keyAlgorithm: 'rsa-2048' }),
@@ -111,6 +111,13 @@ describe('an RSA and an ECDSA certificate for one name: each client gets one it 
       const rsa = await handshake(server.port, { servername, ...rsaBySigalgs });
       assert.equal(rsa.certificate.fingerprint256, fingerprint(otherRsa));
       assert.equal((await handshake(server.port, { servername })).certificate.fingerprint256, fingerprint(otherEc));
+      // TLS 1.2, ECDSA signatures listed, RSA suites only: the switch had carried ECDSA, and the handshake failed.
+      const byCiphers = await handshake(server.port, { servername, ...rsaByCiphers });
+      assert.equal(byCiphers.certificate.fingerprint256, fingerprint(otherRsa));
+      assert.equal(byCiphers.cipher, 'ECDHE-RSA-AES128-GCM-SHA256');
+      // A TLS 1.2 client that verifies ECDSA only still gets ECDSA.
+      const ecdsaOnly = await handshake(server.port, { servername, maxVersion: 'TLSv1.2', sigalgs: 'ECDSA+SHA256' });
+      assert.equal(ecdsaOnly.certificate.fingerprint256, fingerprint(otherEc));
     } finally {
       await server.close();
     }
@@ -150,6 +157,35 @@ describe('addPem', () => {
       () => new CertificateStore().addPem(expired.cert, expired.key),
       (err) => err instanceof CertificateError && err.code === 'expired' && err.message.startsWith('old.example.com:'),
     );
+  });
+
+  test('an expired certificate is taken when the caller accepts it, and a valid one for its name wins', async () => {
+    const [expired, valid] = await Promise.all([
+      createSelfSignedCertificate({
+        hostnames: ['mail.example.com'],
+        notBefore: new Date(Date.now() - 400 * DAY),
+        notAfter: new Date(Date.now() - DAY),
+      }),
+      createSelfSignedCertificate({ hostnames: ['mail.example.com'] }),
+    ]);
+    const certificates = new CertificateStore();
+    // As after a restart: ACME's certificate is loaded from disk first, then the configured (expired) file as the default.
+    certificates.addPem(valid.cert, valid.key, { source: 'acme', default: true });
+    const info = certificates.addPem(expired.cert, expired.key, { source: 'file', default: true, acceptExpired: true });
+    assert.equal(info.isDefault, true);
+    assert.ok(info.notAfter < new Date());
+    const tlsServer = await startTlsSocketServer(() => certificates.handshakeOptions());
+    try {
+      for (const options of [{ servername: 'mail.example.com' }, {}]) {
+        const { certificate } = await handshake(tlsServer.port, options);
+        assert.equal(certificate.fingerprint256, fingerprint(valid), JSON.stringify(options));
+      }
+      // Alone, the expired one is served (rather than nothing).
+      certificates.remove('acme');
+      assert.equal((await handshake(tlsServer.port, {})).certificate.fingerprint256, fingerprint(expired));
+    } finally {
+      await tlsServer.close();
+    }
   });
 
   test('garbage is refused as cert-invalid or key-invalid', () => {

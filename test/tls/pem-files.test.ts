@@ -185,3 +185,47 @@ test('start() refuses a pair that does not load, naming the file', async () => {
   await assert.rejects(pemFiles.start(), (err) => err instanceof CertificateError && err.message.includes('ENOENT'));
   pemFiles.stop();
 });
+
+test('an expired pair: start() refuses it (check), or with serveExpired loads it and logs an error naming file, name and date', async () => {
+  const expired = await createSelfSignedCertificate({
+    hostnames: [servername],
+    notBefore: new Date(Date.now() - 400 * 86_400_000),
+    notAfter: new Date(Date.now() - 86_400_000),
+  });
+  await writePair(expired, 'in-place');
+  const refusing = new PemFiles({ store: new CertificateStore(), pairs: [files], logger: captureLogger().logger });
+  await assert.rejects(
+    refusing.start(),
+    (err) => err instanceof CertificateError && err.code === 'expired' && err.message.includes(files.cert),
+  );
+  refusing.stop();
+
+  // serve's: the expired certificate is served (an MX without it would offer no STARTTLS), said at error level.
+  const { lines, served } = await serve({ serveExpired: true });
+  assert.equal(await served(), fingerprint(expired));
+  const errors = lines.filter((line) => line.level === 50);
+  assert.equal(errors.length, 1, JSON.stringify(lines));
+  const notAfter = new X509Certificate(expired.cert).validToDate.toISOString();
+  assert.ok(
+    errors[0]!.msg.startsWith(`TLS: the certificate in ${files.cert} for ${servername} expired on ${notAfter}`),
+    errors[0]!.msg,
+  );
+  // A renewed pair written over it replaces it, as any renewal does.
+  await writePair(first, 'rename');
+  await waitForServed(served, fingerprint(first));
+});
+
+test('a loaded certificate past its end is logged again at each reminder, also one that expired after the start', async () => {
+  const shortLived = await createSelfSignedCertificate({
+    hostnames: [servername],
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 1500),
+  });
+  await writePair(shortLived, 'in-place');
+  const { lines } = await serve({ serveExpired: true, pollSeconds: 0.1, expiredReminderMs: 400, watch: false });
+  const expiredLines = () => lines.filter((line) => line.level === 50 && line.msg.includes('expired on'));
+  assert.equal(expiredLines().length, 0, 'valid at start');
+  await waitFor(() => expiredLines().length >= 1, 5000);
+  await waitFor(() => expiredLines().length >= 2, 5000);
+  assert.ok(expiredLines().length <= 3, `no more often than the reminder: ${expiredLines().length}`);
+});

@@ -274,13 +274,25 @@ export async function checkConfig(config: Config, file: string | undefined, now 
   await attempt(async () => {
     if (config.tls.certificates.length === 0) return;
     const certificates = new CertificateStore();
-    const files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger, watch: false });
+    // Loaded as serve loads them: an expired pair too, which serve starts with (logging an error).
+    const files = new PemFiles({
+      store: certificates,
+      pairs: config.tls.certificates,
+      logger,
+      watch: false,
+      serveExpired: true,
+    });
     try {
       for (const info of await files.start()) {
         report.certificates.push({ file: info.source, names: info.hostnames, notAfter: info.notAfter.toISOString() });
-        // An expired one does not load: PemFiles throws, and that is an error above.
         const daysLeft = (info.notAfter.getTime() - now.getTime()) / 86_400_000;
-        if (daysLeft < EXPIRY_WARNING_DAYS) {
+        if (daysLeft < 0) {
+          // Not an error: serve starts and serves it (MX senders mostly verify nothing), but mail
+          // programs on submission, and senders that verify, refuse it.
+          report.warnings.push(
+            `tls.certificates: ${info.source}: expired on ${info.notAfter.toISOString()} (${info.hostnames.join(', ')}): serve serves it and logs an error, but mail programs and senders that verify refuse it; replace it`,
+          );
+        } else if (daysLeft < EXPIRY_WARNING_DAYS) {
           report.warnings.push(`tls: the certificate ${info.source} expires in ${Math.floor(daysLeft)} days`);
         }
       }
@@ -294,7 +306,7 @@ export async function checkConfig(config: Config, file: string | undefined, now 
   const submission = config.listen.submission || config.listen.submissions;
   if (submission && !config.tls.selfSigned && report.certificates.length === 0) {
     report.warnings.push(
-      `submission listeners would be off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)${config.tls.acme ? ', and ACME has stored none yet' : ''}`,
+      `submission listeners would be off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)${config.tls.acme ? ', and ACME has stored none yet (they start once it delivers one)' : ''}`,
     );
   }
   flush();

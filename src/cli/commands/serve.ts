@@ -69,7 +69,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     lock?.release();
     throw error;
   }
-  await ports?.closeUnused(); // a submission listener left off (no certificate) gives its port back
+  await ports?.closeUnused(); // a submission listener left off (no certificate) keeps its port for when one is loaded
   running = server;
   const show = (a: { address: string; port: number } | undefined) =>
     a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : undefined;
