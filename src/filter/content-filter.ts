@@ -45,6 +45,12 @@ export type FilterOutcome =
   | {
       action: 'deliver';
       content: Buffer;
+      /**
+       * The content before the phishing stage marked it (banner, subject tag, verdict headers), when it
+       * did: for copies that leave for other domains, whose DKIM check must see what was signed and
+       * whose readers get no verdict of ours.
+       */
+      unmarked?: Buffer;
       junk: boolean;
       verdict?: FilterVerdict;
       redirect?: string;
@@ -299,6 +305,7 @@ export class ContentFilter {
     let report: PhishingReport | undefined;
     let action: PhishingAction = 'none';
     const phishing = this.#config.phishing;
+    const unmarked = content;
     if (phishing.enabled && request.external) {
       // Loaded with the first message from outside: a server that scores nothing never holds it.
       this.#phishingStage ??= import('./phishing-stage.ts');
@@ -308,6 +315,7 @@ export class ContentFilter {
         this.#settings,
         phishing,
         held !== undefined,
+        this.#site.maxMessageSize,
       );
       ({ content, report, action } = scored);
     }
@@ -335,6 +343,7 @@ export class ContentFilter {
     return {
       action: 'deliver',
       content,
+      ...(content !== unmarked ? { unmarked } : {}),
       junk: action === 'junk' || markedSpam,
       ...(verdict ? { verdict } : {}),
       ...(redirect ? { redirect } : {}),

@@ -322,7 +322,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
                 // The copy that leaves gets our Received only. Return-Path is for final delivery (RFC
                 // 5321 §4.4: a relayed message must not carry one), and our Authentication-Results,
                 // `smtp.auth=` included, says who logged in: not for the next domain (RFC 8601 §5).
-                content: Buffer.concat([Buffer.from(ourTrace), body]),
+                // And the content before our phishing marks (banner, subject tag, verdict headers): they
+                // are for our readers, and would break the sender's DKIM signature at the next domain.
+                content: Buffer.concat([
+                  Buffer.from(ourTrace),
+                  (filtered?.action === 'deliver' && filtered.unmarked) || body,
+                ]),
                 receivedAt,
               }),
             )

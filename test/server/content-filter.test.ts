@@ -187,6 +187,28 @@ test('a HOLD rule holds phishing past the reject threshold too, and its verdict 
   assert.match(content, /^X-Postern-Verdict: .*action=quarantine/m, 'not action=warn: Sieve reads it after a release');
 });
 
+test('a copy that leaves for another domain (REDIRECT) has no banner, subject tag or verdict headers of ours', async (t) => {
+  // Before, the queued copy carried them: the next domain saw a changed body and Subject (the sender's
+  // DKIM signature failed, DMARC with it) and read our X-Postern-Verdict.
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  fs.writeFileSync(header, '/^X-Route: archive/ REDIRECT archive@remote.example\n');
+  const server = await serverWith(t, {
+    filter: { headerChecks: header, phishing: { thresholds: { warn: 1, junk: 100, quarantine: 200, reject: 300 } } },
+  });
+  assert.equal((await sendToAlice(server, 'it@examp1e.com', `X-Route: archive\r\n${PHISH}`)).code, 250);
+  const [job] = await server.store.listJobs();
+  assert.ok(job, 'queued for remote.example');
+  const payload = JSON.parse(job.payload) as { recipients: string[]; content: string };
+  assert.deepEqual(payload.recipients, ['archive@remote.example']);
+  const leaving = Buffer.from(payload.content, 'base64').toString();
+  assert.match(leaving, /^Subject: Your mailbox is full\r$/m, 'the Subject as it came');
+  assert.doesNotMatch(leaving, /^X-Postern-/m);
+  assert.doesNotMatch(leaving, /CAUTION|ОСТОРОЖНО|Осторожно|ВНИМАНИЕ|Внимание/);
+  assert.ok(leaving.endsWith(PHISH.slice(PHISH.indexOf('\r\n\r\n'))), 'the body as it came');
+});
+
 test('scores between junk and quarantine go to Junk, tagged and with a banner; reject answers 554', async (t) => {
   const server = await serverWith(t, {
     filter: { phishing: { thresholds: { warn: 2, junk: 3, quarantine: 100, reject: 100 } } },
