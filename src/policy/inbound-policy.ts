@@ -151,8 +151,14 @@ export class InboundPolicy {
     return this.#server.mynetworks.contains(address);
   }
 
-  /** Client restrictions and connection limits, before the greeting. */
-  connect(peer: Peer, pregreet: boolean, talked?: () => boolean): PolicyOutcome | Promise<PolicyOutcome> {
+  /**
+   * The per-client connection limits (count and rate), taken when the connection is accepted: before
+   * any greet delay, as postscreen counts a client at accept, so that connections waiting for their
+   * greeting cannot fill the listener's slots. A refused one holds no slot (no disconnected() needed).
+   * Once per session: connect() takes them itself for a session not admitted here.
+   */
+  admit(peer: Peer): { action: 'continue' } | { action: 'disconnect'; reply: Reply; logged: true } {
+    if (this.#counted.has(peer.sessionId)) return { action: 'continue' };
     const ip = peer.remoteAddress;
     const limit = this.#anvil.connect(ip);
     if (!limit.allowed) {
@@ -161,6 +167,13 @@ export class InboundPolicy {
       return { action: 'disconnect', reply: closing, logged: true };
     }
     this.#counted.add(peer.sessionId);
+    return { action: 'continue' };
+  }
+
+  /** Client restrictions, before the greeting (and the connection limits, unless admit() took them). */
+  connect(peer: Peer, pregreet: boolean, talked?: () => boolean): PolicyOutcome | Promise<PolicyOutcome> {
+    const admitted = this.admit(peer);
+    if (admitted.action === 'disconnect') return admitted;
     // RFC 6409: a submission client is a user's mail program, known by its login, not by its address.
     // A DNS blocklist lists home and mobile networks (Spamhaus PBL) precisely because users send from
     // there; Postfix's submission service replaces these lists with permit_sasl_authenticated, reject.
@@ -222,13 +235,16 @@ export class InboundPolicy {
   }
 
   sender(peer: Peer, envelope: Readonly<Envelope>): PolicyOutcome | Promise<PolicyOutcome> {
-    if (peer.authenticated) return this.#ownSender(peer, envelope);
+    // Counted before the login is looked at: Postfix's smtpd_client_message_rate_limit counts a SASL
+    // client's MAIL FROMs too (only smtpd_client_event_limit_exceptions are spared), so a stolen
+    // password cannot send without limit from one address.
     const limit = this.#anvil.message(peer.remoteAddress);
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', `Error: too much mail from ${peer.remoteAddress}, try again later`);
       this.#limitHit(peer, 'sender', 'smtpd_client_message_rate_limit', r, limit.reason);
       return { action: 'reject', reply: r, logged: true };
     }
+    if (peer.authenticated) return this.#ownSender(peer, envelope);
     return this.#run(peer, this.lists.sender, this.#context(peer, 'sender', { envelope }));
   }
 

@@ -511,6 +511,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   }
 
   return {
+    // The connection count and rate, as each connection is accepted, before any greet delay.
+    admit: (peer) => policy.admit(peer),
     check,
     // Every refusal message() gives is logged there, with its reason and the message's id.
     message: (envelope: Envelope, received: Buffer, peer: Peer) =>

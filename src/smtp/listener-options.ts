@@ -8,6 +8,7 @@ import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import type { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from './envelope.ts';
+import type { Reply } from './replies.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './session.ts';
 
 /** A stage's check: the session's, or `connect` (the client restrictions, before the greeting). */
@@ -32,7 +33,17 @@ export interface SmtpHandlers {
   disconnected?(peer: Peer): void;
   /** One SASL step of AUTH (RFC 4954); only called on a TLS connection of a submission listener. */
   auth?(request: Extract<Effect, { type: 'auth' }>, peer: Peer): Promise<AuthOutcome>;
+  /**
+   * Admits each connection as it is accepted, before any greet delay: the server's per-client
+   * connection count and rate (InboundPolicy.admit), taken there as postscreen takes its count, so
+   * that connections held in the delay cannot fill `maxConnections`. A refusal is the connection's
+   * only reply (RFC 5321 §3.1: a 421 in place of the greeting closes it) and it never becomes a session.
+   */
+  admit?(peer: Peer): Admission;
 }
+
+/** `logged`: the handler logged the refusal with its reason; the listener does not log it again. */
+export type Admission = { action: 'continue' } | { action: 'disconnect'; reply: Reply; logged?: true };
 
 /** How this listener speaks TLS: STARTTLS on a plaintext port (RFC 3207) or implicit TLS (RFC 8314). */
 export interface ListenerTls {

@@ -15,14 +15,14 @@ import type { ContentBudget } from './content-budget.ts';
 import { EffectRunner } from './effect-runner.ts';
 import type { Peer } from './envelope.ts';
 import { ImplicitTlsHandshakes, tlsReason } from './implicit-tls.ts';
-import type { ListenerOptions } from './listener-options.ts';
+import type { Admission, ListenerOptions } from './listener-options.ts';
 import { PreSessionLog } from './pre-session-log.ts';
-import { renderReply, replies } from './replies.ts';
+import { type Reply, renderReply, replies } from './replies.ts';
 import { ReplyBatch } from './reply-batch.ts';
 import { SmtpSession } from './session.ts';
 import { StressMode } from './stress.ts';
 
-export type { CheckRequest, ListenerOptions, ListenerTls, SmtpHandlers } from './listener-options.ts';
+export type { Admission, CheckRequest, ListenerOptions, ListenerTls, SmtpHandlers } from './listener-options.ts';
 
 /**
  * How long shutdown waits, after its grace, for messages the store is writing to be acknowledged (250)
@@ -145,20 +145,10 @@ export class SmtpListener {
       const reply = this.draining
         ? replies.shuttingDown(sessionOptions.hostname)
         : replies.tooManyConnections(sessionOptions.hostname);
-      this.preSessionLog.write(
-        'warn',
-        { session: sessionId, client: socketAddress(socket.remoteAddress ?? ''), code: reply.code },
-        reply.lines[0]!,
-      );
-      socket.on('error', () => socket.destroy());
-      socket.end(renderReply(reply));
-      // end() closes our side only: a client that never closes its own would keep the descriptor.
-      const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-      socket.once('close', () => clearTimeout(linger));
+      this.refuse(socket, sessionId, reply);
       return;
     }
     const remoteAddress = socketAddress(socket.remoteAddress ?? '');
-    const session = new SmtpSession({ ...sessionOptions, sessionId, ...this.clientBudget(remoteAddress) });
     const peer: Peer = {
       sessionId,
       remoteAddress,
@@ -167,6 +157,14 @@ export class SmtpListener {
       localPort: socket.localPort ?? 0,
       ...(sessionOptions.submission ? { submission: true } : {}),
     };
+    // Counted now, not when the greeting is due: during a greet delay a client would otherwise hold
+    // as many connections as it opens, uncounted, and fill the listener.
+    const admission = this.admit(peer);
+    if (admission.action === 'disconnect') {
+      this.refuse(socket, sessionId, admission.reply, admission.logged);
+      return;
+    }
+    const session = new SmtpSession({ ...sessionOptions, sessionId, ...this.clientBudget(remoteAddress) });
     const conn = new Connection(socket, session, peer, logger);
     // A session's client may close its sending side (TCP half-close) after its last command and still
     // read the replies to what it sent (RFC 5321 §3.8); the runner closes ours once they are written
@@ -194,6 +192,30 @@ export class SmtpListener {
     const delay = this.options.greetDelayMs ?? 0;
     if (delay > 0) setTimeout(() => this.runner.greet(conn), delay);
     else this.runner.greet(conn);
+  }
+
+  /** The handlers' admission of a new connection; one that cannot be asked closes, as a failed connect check does. */
+  private admit(peer: Peer): Admission {
+    const { handlers } = this.options;
+    try {
+      return handlers.admit?.(peer) ?? { action: 'continue' };
+    } catch (err) {
+      this.options.logger.error({ session: peer.sessionId, client: peer.remoteAddress, err }, 'admission failed');
+      return { action: 'disconnect', reply: replies.localErrorClosing(this.options.session.hostname), logged: true };
+    }
+  }
+
+  /** A connection refused before it is a session: its one reply, then closed; it holds no slot. */
+  private refuse(socket: net.Socket, sessionId: string, reply: Reply, logged?: true): void {
+    if (!logged) {
+      const client = socketAddress(socket.remoteAddress ?? '');
+      this.preSessionLog.write('warn', { session: sessionId, client, code: reply.code }, reply.lines[0]!);
+    }
+    socket.on('error', () => socket.destroy());
+    socket.end(renderReply(reply));
+    // end() closes our side only: a client that never closes its own would keep the descriptor.
+    const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+    socket.once('close', () => clearTimeout(linger));
   }
 
   /** Reads from `socket` into the session; a socket replaced by STARTTLS stops being read. */

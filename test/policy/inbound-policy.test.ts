@@ -323,3 +323,55 @@ test('a store emptied under a running server is seen within 10 s: unknown users 
   performance.now = () => monotonic() + 10_001;
   assert.equal(await unknown(), '451 4.3.0');
 });
+
+test('limits.messagesPerMinute counts a logged-in client too: a stolen password sends no faster from one address', async () => {
+  const p = policy({ limits: { messagesPerMinute: 2 } });
+  const user: Peer = { ...peer, authenticated: 'alice@example.com', authAccountId: 1 };
+  const own = { ...envelope, mailFrom: path('alice@example.com') };
+  const sent: (string | number)[] = [];
+  for (let i = 0; i < 3; i++) sent.push(describe(await p.sender(user, own)));
+  assert.deepEqual(
+    sent,
+    ['continue', 'continue', '450 4.7.1'],
+    'smtpd_client_message_rate_limit, as Postfix counts it',
+  );
+  // Logged in or not, it is one client at one address: its count is not started afresh by AUTH.
+  assert.equal(describe(await p.sender(peer, envelope)), '450 4.7.1');
+  // limits.exceptions (mynetworks by default) are never limited, logged in or not.
+  const trusted = policy({ limits: { messagesPerMinute: 1 }, mynetworks: ['10.0.0.0/8'] });
+  const inside: Peer = { ...user, remoteAddress: '10.1.2.3' };
+  for (let i = 0; i < 3; i++) assert.equal(describe(await trusted.sender(inside, own)), 'continue');
+});
+
+test('admit() takes the connection limits when the connection is accepted; connect() then does not count it again', async () => {
+  const p = policy({ limits: { maxConnectionsPerClient: 2, connectionsPerMinute: 4 } });
+  const session = (id: string): Peer => ({ ...peer, sessionId: id });
+  assert.equal(describe(p.admit(session('a'))), 'continue');
+  assert.equal(describe(await p.connect(session('a'), false)), 'continue', 'the greeting counts nothing more');
+  assert.equal(describe(p.admit(session('a'))), 'continue', 'once per session');
+  assert.equal(describe(p.admit(session('b'))), 'continue');
+  const third = p.admit(session('c'));
+  assert.equal(describe(third), '421 4.7.0', 'a third at once is refused at accept');
+  assert.match(third.action === 'disconnect' ? third.reply.lines[0]! : '', /too many connections from 192\.0\.2\.99/);
+  // A refused connection holds no slot: one that closes frees its slot for the next.
+  p.disconnected(session('b'));
+  p.disconnected(session('c'));
+  assert.equal(describe(p.admit(session('d'))), 'continue');
+  // The rate counts every attempt, refused ones too: a, b, c, d, then e is the fifth of four a minute.
+  p.disconnected(session('d'));
+  assert.equal(describe(p.admit(session('e'))), '421 4.7.0', 'connectionsPerMinute');
+  // A session connect() sees without admit() (another listener's) is counted there, as before.
+  const q = policy({ limits: { maxConnectionsPerClient: 1 } });
+  assert.equal(describe(await q.connect(session('x'), false)), 'continue');
+  assert.equal(describe(await q.connect(session('y'), false)), '421 4.7.0');
+});
+
+test('the default HELO list takes a bare IP address as Postfix does, but not one of ours from a stranger', async () => {
+  const p = policy({ serverAddresses: ['198.51.100.25'] });
+  assert.equal(describe(await p.helo(peer, '192.0.2.99')), 'continue');
+  assert.equal(describe(await p.helo(peer, '2001:db8::99')), 'continue');
+  assert.equal(describe(await p.helo(peer, '198.51.100.25')), '550 5.7.1', 'reject_helo_own_identity sees it');
+  assert.equal(describe(await p.helo(peer, '192.0.2.256')), '501 5.5.2');
+  const fqdn = policy({ restrictions: { helo: ['reject_non_fqdn_helo_hostname'] } });
+  assert.equal(describe(await fqdn.helo(peer, '192.0.2.99')), '504 5.5.2', 'not a fully-qualified name');
+});

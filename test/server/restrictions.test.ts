@@ -2,8 +2,10 @@
 // unauthorized pipelining, client and sender rules with real records and timeouts, DNSBL, limits,
 // the tarpit, error sleep and VRFY. Every load loop is bounded.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hashPassword } from '../../src/accounts/password.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { startTestServer, TEST_PASSWORD_HASH, type TestOverrides, type TestServer } from '../support/server.ts';
@@ -316,6 +318,29 @@ test('per-client limits: concurrency, message and recipient rates', async (t) =>
   await client.close();
 });
 
+test('limits.messagesPerMinute holds a logged-in submission client too, as Postfix counts SASL clients', async (t) => {
+  const server = await serverWith(t, {
+    limits: { messagesPerMinute: 2, recipientsPerMinute: 100, exceptions: [] },
+    tarpit: { enabled: false },
+    log: { level: 'info' },
+  });
+  const password = 'correct horse battery staple';
+  await server.store.createAccount('carol@example.com', await hashPassword(password));
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await client.command('EHLO client.example');
+  const plain = Buffer.from(`\0carol@example.com\0${password}`).toString('base64');
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain}`)), '235 2.7.0');
+  const codes: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    codes.push(codeOf(await client.command('MAIL FROM:<carol@example.com>')));
+    await client.command('RSET');
+  }
+  assert.deepEqual(codes, ['250 2.1.0', '250 2.1.0', '450 4.7.1'], 'a stolen password sends no faster than a stranger');
+  await client.close();
+  const limited = server.logs().find((l) => l.rule === 'smtpd_client_message_rate_limit');
+  assert.match(String(limited?.reason), /message rate: 3 per minute, limit 2/);
+});
+
 test('error sleep spares the 452s of recipients over the limit, which are not errors (Postfix overshoot)', async (t) => {
   const server = await serverWith(t, {
     smtp: { maxRecipients: 2, softErrorLimit: 1, errorSleepMs: 1000 },
@@ -410,6 +435,11 @@ test('a stranger greeting with our own hostname or address is refused by default
   const { client } = await SmtpClient.open(server.port);
   assert.equal(codeOf(await client.command('EHLO mx.example.com')), '550 5.7.1');
   assert.equal(codeOf(await client.command('EHLO [192.0.2.25]')), '550 5.7.1');
+  assert.equal(codeOf(await client.command('EHLO 192.0.2.25')), '550 5.7.1', 'ours, written bare');
+  // A bare address of its own passes the default list, as Postfix's reject_invalid_helo_hostname lets it.
+  assert.equal((await client.command('EHLO 192.0.2.1')).code, 250);
+  assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+  await client.command('RSET');
   assert.equal((await client.command('EHLO client.example')).code, 250);
   await client.close();
   const trusted = await serverWith(t, { mynetworks: ['127.0.0.0/8'] });
@@ -474,4 +504,33 @@ test('the empty-store 451 holds whatever the recipient list holds: none, or a pe
     );
     await client.close();
   }
+});
+
+test('greet delay: one client cannot fill maxConnections with connections waiting for their greeting', async (t) => {
+  const server = await serverWith(t, {
+    smtp: { greetDelayMs: 500, maxConnections: 10 },
+    limits: { maxConnectionsPerClient: 2 },
+  });
+  const sockets: net.Socket[] = [];
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+  });
+  const firstLine = (localAddress: string) =>
+    new Promise<string>((resolve) => {
+      const s = net.connect({ port: server.port, host: '127.0.0.1', localAddress });
+      sockets.push(s);
+      let text = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => {
+        text += d;
+        if (text.includes('\r\n')) resolve(text.split('\r\n')[0]!);
+      });
+      s.on('error', (e) => resolve(`error ${e.message}`));
+    });
+  const flood = Array.from({ length: 10 }, () => firstLine('127.0.0.1'));
+  await sleep(100);
+  assert.match(await firstLine('127.0.0.2'), /^220 /, 'another client still gets a slot');
+  const lines = await Promise.all(flood);
+  assert.equal(lines.filter((l) => l.startsWith('220 ')).length, 2);
+  assert.equal(lines.filter((l) => /^421 4\.7\.0 .*too many connections from 127\.0\.0\.1/.test(l)).length, 8);
 });

@@ -6,10 +6,14 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import tls from 'node:tls';
+import { parseConfig } from '../../src/config/load.ts';
+import { createResolver } from '../../src/dns/system-resolver.ts';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
+import { InboundPolicy } from '../../src/policy/inbound-policy.ts';
 import type { Peer } from '../../src/smtp/envelope.ts';
-import { type ListenerOptions, SmtpListener } from '../../src/smtp/listener.ts';
+import { type ListenerOptions, type SmtpHandlers, SmtpListener } from '../../src/smtp/listener.ts';
 import { replies } from '../../src/smtp/replies.ts';
+import { NullStore } from '../../src/store/null-store.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
 import { waitFor } from '../support/wait.ts';
@@ -638,4 +642,64 @@ test('minimum data rate: content faster than it may take longer than the data ti
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2000 - (Date.now() - started))));
   assert.equal(trickle.state.closed, false, 'minDataRate 0: only the data timeout between reads');
   assert.doesNotMatch(trickle.state.said, /^421 /m);
+});
+
+test('greet delay: the per-client connection limits apply on accept, so one client cannot fill the listener while it waits', async (t) => {
+  const policy = new InboundPolicy({
+    config: parseConfig(
+      { hostname: 'mx.example.com', domains: ['example.com'], limits: { maxConnectionsPerClient: 2 } },
+      'test',
+    ),
+    // The default client list (reject_pregreet) asks no DNS; a closed port makes a stray query fail fast.
+    resolver: createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 100, tries: 1 }),
+    store: new NullStore([]),
+    accounts: { findAccount: () => undefined },
+    logger: createLogger('silent'),
+  });
+  t.after(() => policy.close());
+  // The policy wired to the listener as the server wires it (src/server/inbound.ts).
+  const handlers: SmtpHandlers = {
+    admit: (peer) => policy.admit(peer),
+    check: (request, peer) =>
+      request.stage === 'connect' ? policy.connect(peer, request.pregreet, request.talked) : { action: 'continue' },
+    message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
+    disconnected: (peer) => policy.disconnected(peer),
+  };
+  const delay = 600;
+  const { listener, port } = await startListener('silent', { greetDelayMs: delay, maxConnections: 10, handlers });
+  t.after(() => listener.close(0));
+  const sockets: net.Socket[] = [];
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+  });
+  const firstLine = (localAddress: string) =>
+    new Promise<{ line: string; ms: number }>((resolve) => {
+      const started = Date.now();
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+      sockets.push(socket);
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('\r\n')) resolve({ line: text.split('\r\n')[0]!, ms: Date.now() - started });
+      });
+      socket.on('error', (err) => resolve({ line: `error ${err.message}`, ms: Date.now() - started }));
+    });
+  const flood = await Promise.all(Array.from({ length: 10 }, () => firstLine('127.0.0.1')));
+  const refused = flood.filter((r) => r.line.startsWith('421 4.7.0 mx.example.com Error: too many connections from'));
+  const greeted = flood.filter((r) => r.line.startsWith('220 '));
+  assert.equal(greeted.length, 2, JSON.stringify(flood));
+  assert.equal(refused.length, 8, JSON.stringify(flood));
+  assert.ok(
+    refused.every((r) => r.ms < delay),
+    'refused at once, not held for the delay',
+  );
+  // Another client still finds slots: the refused connections hold none.
+  const other = await firstLine('127.0.0.2');
+  assert.match(other.line, /^220 /);
+  assert.ok(other.ms >= delay - 50, 'and the greeting still waits for the delay');
+  // The two greeted connections are the client's whole count: once they close it may connect again.
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the server sees them close
+  assert.match((await firstLine('127.0.0.1')).line, /^220 /);
 });

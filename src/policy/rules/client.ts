@@ -9,7 +9,7 @@ import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import { reply } from '../../smtp/replies.ts';
 import { DUNNO, type PolicyContext, type Restriction, type RuleFactory } from '../restriction.ts';
 import { noArguments } from './define.ts';
-import { isHostname } from './domains.ts';
+import { lenientHostname } from './domains.ts';
 
 /** What DNS says about the client's name; shared through `ctx.memo` by every rule and the Received header. */
 export interface ClientHostname {
@@ -50,8 +50,10 @@ async function lookUpHostname(ctx: HostnameContext): Promise<ClientHostname> {
   if (!ptr.ok) return { temporary: false, reverse: 'none', reason: `${ip} has no PTR record (${ptr.error})` };
 
   const names = [...new Set(ptr.records.map((name) => name.replace(/\.$/, '').toLowerCase()))];
-  // A host name (RFC 1123 §2.1); an all-numeric last label is an address, not a name (RFC 3696 §2).
-  const candidates = names.filter((name) => isHostname(name) && !/(^|\.)\d+$/.test(name));
+  // A host name (RFC 1123 §2.1) read as Postfix's valid_hostname() reads it, "_" taken as a letter
+  // (DNS holds it, RFC 2181 §11: mail_out.example.net), as the HELO rules read one; an all-numeric
+  // last label is an address, not a name (RFC 3696 §2).
+  const candidates = names.filter((name) => lenientHostname(name) !== undefined);
   const wanted = canonicalAddress(ip);
   const failures: string[] = [];
   let temporary = false;

@@ -92,11 +92,13 @@ function counts(address: string, filter: OctetPattern[] | undefined): boolean {
 /**
  * 127.255.255.0/24 answers are the list's errors, not listings: Spamhaus answers 127.255.255.254 to a
  * query through a public resolver, .255 past the free query volume and .252 to a mistyped zone, for
- * every address alike (rspamd ignores them too). Counted as listings they would refuse all mail; an
- * admin's explicit filter (`=127.255.255.254`) still takes them.
+ * every address alike (rspamd ignores them too). So is 127.0.0.1, which RFC 5782 §5 forbids a list to
+ * hold (§2.1: listings are 127.0.0.2 and up): URIBL and SURBL answer it to a query they refuse or block
+ * (URIBL_BLOCKED), whatever was asked. Counted as listings they would refuse all mail; an admin's
+ * explicit filter (`=127.255.255.254`, `=127.0.0.1`) still takes them.
  */
 function isListError(address: string): boolean {
-  return address.startsWith('127.255.255.');
+  return address.startsWith('127.255.255.') || address === '127.0.0.1';
 }
 
 async function query(ctx: PolicyContext, name: string, list: ListSpec): Promise<Lookup> {

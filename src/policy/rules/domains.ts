@@ -24,6 +24,28 @@ export function isHostname(ascii: string): boolean {
   return HOSTNAME.test(ascii);
 }
 
+/**
+ * RFC 5321 §4.1.2 Domain, with U-labels as RFC 6531 §3.3 allows, as an A-label: LDH labels of 1-63
+ * octets, 255 in all, no trailing dot. An all-numeric last label is an IP address without its
+ * brackets (RFC 5321 §4.1.3), since no top-level domain is numeric (RFC 3696 §2).
+ */
+function validName(name: string): string | undefined {
+  const ascii = asciiDomain(name);
+  if (ascii === undefined || !isHostname(ascii) || /(^|\.)\d+$/.test(ascii)) return undefined;
+  return ascii;
+}
+
+/**
+ * A host name read leniently where real hosts stray from the grammar harmlessly, as Postfix's
+ * valid_hostname() reads a HELO name or a PTR name: Windows hosts put "_" in their names, and a
+ * trailing dot is the DNS root's, not an error. valid_hostname() takes "_" as it takes a letter,
+ * anywhere in a label (`_dmarc.example`, `host_.example`), so it stands in for one here. Undefined
+ * when not a name; otherwise the A-label with "a" for each "_".
+ */
+export function lenientHostname(name: string): string | undefined {
+  return validName(name.replace(/\.$/, '').replaceAll('_', 'a'));
+}
+
 /** What a domain's DNS says about taking mail. */
 type MailDomain = { found: 'yes' | 'no' | 'null-mx' | 'temperror'; reason: string };
 

@@ -2,7 +2,8 @@
  * HELO/EHLO argument checks with Postfix's names and texts: syntax (RFC 5321 §4.1.1.1: a Domain or
  * an address literal), fully-qualified (RFC 5321 §2.3.5), known to DNS, and not claiming to be us.
  * HELO names are often wrong on honest servers too, so only the syntax check is on by default.
- * Underscores and one trailing dot are taken as Postfix takes them. Not done: HELO checks against SPF.
+ * Underscores, one trailing dot and a bare IP address are taken as Postfix takes them. Not done: HELO
+ * checks against SPF.
  */
 import { isIP } from 'node:net';
 import { unmappedAddress } from '../../dns/ip.ts';
@@ -18,7 +19,7 @@ import {
 } from '../restriction.ts';
 import { canonicalAddress } from './client.ts';
 import { noArguments } from './define.ts';
-import { asciiDomain, isHostname } from './domains.ts';
+import { asciiDomain, lenientHostname } from './domains.ts';
 
 function rule(name: string, evaluate: (ctx: PolicyContext, helo: string) => Verdict | Promise<Verdict>): RuleFactory {
   return (spec: RuleSpec): Restriction => {
@@ -32,24 +33,13 @@ function rejectHelo(code: number, enhanced: string, helo: string, text: string, 
 }
 
 /**
- * RFC 5321 §4.1.2 Domain, with U-labels as RFC 6531 §3.3 allows, as an A-label: LDH labels of 1-63
- * octets, 255 in all, no trailing dot. An all-numeric last label is an IP address without its
- * brackets (RFC 5321 §4.1.3), since no top-level domain is numeric (RFC 3696 §2).
+ * An IP address without the brackets RFC 5321 §4.1.3 asks for. Postfix's reject_invalid_helo_hostname
+ * takes it all the same (smtpd_check.c: `!valid_hostname() && !valid_hostaddr()`, "XXX back compat"),
+ * as many honest hosts greet so; reject_non_fqdn_helo_hostname still refuses it, as Postfix's does.
+ * A zone index (`fe80::1%eth0`) is no address another host can use: Postfix's valid_hostaddr() refuses it.
  */
-function validName(helo: string): string | undefined {
-  const ascii = asciiDomain(helo);
-  if (ascii === undefined || !isHostname(ascii) || /(^|\.)\d+$/.test(ascii)) return undefined;
-  return ascii;
-}
-
-/**
- * A HELO name read leniently where real senders stray from the grammar harmlessly: Windows hosts put
- * "_" in their names, and a trailing dot is the DNS root's, not an error. Postfix's valid_hostname()
- * takes "_" as it takes a letter, anywhere in a label (`_dmarc.example`, `host_.example`), so it stands
- * in for one here. Undefined when not a name; otherwise the A-label with "a" for each "_".
- */
-function lenientName(helo: string): string | undefined {
-  return validName(helo.replace(/\.$/, '').replaceAll('_', 'a'));
+function bareAddress(helo: string): boolean {
+  return isIP(helo) !== 0 && !helo.includes('%');
 }
 
 /** The IP address a HELO names: `[192.0.2.1]`, `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3), or written bare. */
@@ -73,7 +63,8 @@ async function heloKnown(ctx: PolicyContext, helo: string, name: string): Promis
 
 export const heloRules: Record<string, RuleFactory> = {
   reject_invalid_helo_hostname: rule('reject_invalid_helo_hostname', (_ctx, helo) => {
-    if (helo.startsWith('[') ? isAddressLiteral(helo) : lenientName(helo) !== undefined) return DUNNO;
+    if (helo.startsWith('[') ? isAddressLiteral(helo) : lenientHostname(helo) !== undefined || bareAddress(helo))
+      return DUNNO;
     return rejectHelo(501, '5.5.2', helo, 'Invalid name', `HELO "${helo}" is neither a domain nor an address literal`);
   }),
 
@@ -81,7 +72,7 @@ export const heloRules: Record<string, RuleFactory> = {
     if (helo.startsWith('[')) return DUNNO; // an address literal is complete; its syntax is the rule above's
     // RFC 5321 §2.3.5: a fully-qualified name, so dotted. Read as Postfix does (smtpd_check.c strips one
     // trailing dot, valid_hostname() takes "_"), so `mx.example.` and `my_host.example` are names.
-    if (lenientName(helo)?.includes('.')) return DUNNO;
+    if (lenientHostname(helo)?.includes('.')) return DUNNO;
     return rejectHelo(
       504,
       '5.5.2',
@@ -95,7 +86,7 @@ export const heloRules: Record<string, RuleFactory> = {
     if (helo.startsWith('[')) return DUNNO; // a literal names an address, there is nothing to look up
     // A name DNS cannot hold is not found; asking would only earn a resolver error, read as temporary.
     // DNS holds "_" (RFC 2181 §11), so a Windows host's my_host.example is asked for as it is.
-    if (lenientName(helo) === undefined)
+    if (lenientHostname(helo) === undefined)
       return rejectHelo(550, '5.7.1', helo, 'Host not found', `HELO "${helo}" is not a name`);
     return heloKnown(ctx, helo, asciiDomain(helo.replace(/\.$/, '')) ?? helo);
   }),

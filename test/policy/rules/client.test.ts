@@ -34,6 +34,11 @@ const { server, resolver } = await startDns({
     'v6.example.net': { AAAA: ['2001:DB8:0:0:0:0:0:25'], A: ['192.0.2.25'] },
     '2001:db8::26': { PTR: ['v6bad.example.net'] },
     'v6bad.example.net': { AAAA: ['2001:db8::99'], A: ['192.0.2.26'] },
+    // a PTR name with "_", which DNS holds (RFC 2181 §11) and Postfix's valid_hostname() takes
+    '192.0.2.13': { PTR: ['mail_out.example.net'] },
+    'mail_out.example.net': { A: ['192.0.2.13'] },
+    // a name that is still no host name, "_" or not
+    '192.0.2.14': { PTR: ['bad_-.example.net'] },
   },
   // 192.0.2.3 and 2001:db8::27 have no PTR at all
   timeout: ['192.0.2.4', 'slow.example.net/A'],
@@ -72,6 +77,8 @@ const forwardCases: [ip: string, want: string][] = [
   ['192.0.2.11', `550 5.7.25 ${noName('192.0.2.11')}`], // an AAAA does not confirm an IPv4 client
   ['192.0.2.12', `550 5.7.25 ${noName('192.0.2.12')}`], // an address is not a hostname
   ['2001:db8::26', `550 5.7.25 ${noName('2001:db8::26')}`], // the A record of the name is not looked at
+  ['192.0.2.13', 'dunno'], // mail_out.example.net: "_" is read as the HELO rules read it
+  ['192.0.2.14', `550 5.7.25 ${noName('192.0.2.14')}`], // a hyphen still may not end a label
   ['192.0.2.3', `550 5.7.25 ${noName('192.0.2.3')}`], // no PTR
   ['192.0.2.6', `450 4.7.25 ${noName('192.0.2.6')}`], // forward lookup timeout
   ['192.0.2.4', `450 4.7.25 ${noName('192.0.2.4')}`], // PTR timeout
@@ -107,6 +114,8 @@ test('verifiedClientHostname names the confirmed host', async () => {
   assert.deepEqual([none.name, none.temporary], [undefined, false]);
   const slow = await verifiedClientHostname(context(resolver, { clientAddress: '192.0.2.6' }));
   assert.deepEqual([slow.name, slow.temporary], [undefined, true]);
+  const underscore = await verifiedClientHostname(context(resolver, { clientAddress: '192.0.2.13' }));
+  assert.equal(underscore.name, 'mail_out.example.net', 'named as DNS spells it, "_" and all');
 });
 
 test('both rules share one lookup per session through ctx.memo', async () => {

@@ -17,6 +17,9 @@ const { server, resolver } = await startDns({
     // Spamhaus's error answers: a query through a public resolver, a mistyped zone.
     '16.2.0.192.bl.example.org': { A: ['127.255.255.254'], TXT: ['query refused: public resolver'] },
     '17.2.0.192.bl.example.org': { A: ['127.255.255.252'] },
+    // URIBL/SURBL's answer to a query they refuse or block (URIBL_BLOCKED), whatever was asked.
+    '18.2.0.192.bl.example.org': { A: ['127.0.0.1'] },
+    'blocked.example.dbl.example.org': { A: ['127.0.0.1'] },
   },
   // 192.0.2.99 and clean.example are in no list
   timeout: ['14.2.0.192.bl.example.org', 'slow.example.dbl.example.org'],
@@ -58,6 +61,10 @@ const clientCases: [args: string, ip: string, want: string][] = [
   ['bl.example.org=127.0.0.[2..11]', '192.0.2.16', deferred('192.0.2.16')],
   // asked for by name
   ['bl.example.org=127.255.255.254', '192.0.2.16', `${blocked('192.0.2.16')}; query refused: public resolver`],
+  // 127.0.0.1 is no listing either (RFC 5782 §5: a list never holds it), but URIBL's "query blocked"
+  ['bl.example.org', '192.0.2.18', deferred('192.0.2.18')],
+  ['bl.example.org=127.0.0.[2..11]', '192.0.2.18', deferred('192.0.2.18')],
+  ['bl.example.org=127.0.0.1', '192.0.2.18', blocked('192.0.2.18')], // asked for by name
 ];
 for (const [args, ip, want] of clientCases) {
   test(`reject_rbl_client ${args} for ${ip} → ${want.slice(0, 10)}`, async () => {
@@ -83,6 +90,18 @@ test('a list that refuses the query (127.255.255.x) says so', async () => {
     (verdict.action === 'dunno' && verdict.undecided) || '',
     /bl\.example\.org refused the query for 16\.2\.0\.192\.bl\.example\.org: 127\.255\.255\.254; taken as not listed$/,
   );
+});
+
+test('a list that blocks the query (127.0.0.1, URIBL_BLOCKED) says so, for a sender domain too', async () => {
+  const client = build(dnsblRules, 'reject_rbl_client', ['bl.example.org']);
+  const verdict = await client.evaluate(context(resolver, { stage: 'client', clientAddress: '192.0.2.18' }));
+  assert.match(
+    (verdict.action === 'dunno' && verdict.undecided) || '',
+    /bl\.example\.org refused the query for 18\.2\.0\.192\.bl\.example\.org: 127\.0\.0\.1; taken as not listed$/,
+  );
+  const rhs = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org']);
+  const ctx = context(resolver, { stage: 'sender', sender: path('user@blocked.example') });
+  assert.equal(await run(rhs, ctx), 'undecided');
 });
 
 test('the object form takes zone and match', async () => {

@@ -40,7 +40,13 @@ const syntaxCases: [helo: string, valid: boolean][] = [
   ['mail.example.com.', true], // a trailing dot names the DNS root: harmless
   [`${'a'.repeat(64)}.example.com`, false], // label over 63
   [`${'a'.repeat(63)}.`.repeat(4) + 'com', false], // 260 octets
-  ['192.0.2.1', false], // an address must be bracketed
+  // RFC 5321 §4.1.3 wants brackets, but Postfix takes a bare address ("XXX back compat" in smtpd_check.c)
+  ['192.0.2.1', true],
+  ['2001:db8::1', true],
+  ['::ffff:192.0.2.1', true],
+  ['192.0.2.256', false], // neither an address nor, all-numeric, a name
+  ['192.0.2', false],
+  ['fe80::1%eth0', false], // a zone index: Postfix's valid_hostaddr() refuses it
   ['[192.0.2.256]', false],
   ['[mail.example.com]', false],
   ['mail example.com', false],
@@ -62,7 +68,8 @@ const fqdnCases: [helo: string, ok: boolean][] = [
   ['mail', false],
   ['mail.example.com.', true], // Postfix strips one trailing dot (smtpd_check.c) before it checks
   ['mail.', false],
-  ['192.0.2.1', false], // dots, but an address, not a domain
+  ['192.0.2.1', false], // dots, but an address, not a domain (Postfix refuses it here too)
+  ['2001:db8::1', false],
   ['mail_server.example.com', true], // Postfix's valid_hostname() takes "_" (Windows hosts use it)
   ['host_.example.com', true],
   ['_host', false], // one label, so not fully qualified
@@ -116,6 +123,9 @@ const ownCases: [helo: string, client: string, want: string][] = [
   ['bücher.example', '203.0.113.5', notMe('bücher.example')], // a local domain as its U-label
   ['[192.0.2.25]', '203.0.113.5', notMe('[192.0.2.25]')],
   ['192.0.2.25', '203.0.113.5', notMe('192.0.2.25')],
+  ['2001:db8::25', '203.0.113.5', notMe('2001:db8::25')], // bare, as reject_invalid_helo_hostname now lets through
+  ['198.51.100.25', '203.0.113.5', notMe('198.51.100.25')],
+  ['192.0.2.26', '203.0.113.5', 'dunno'],
   ['[IPv6:2001:DB8:0::25]', '203.0.113.5', notMe('[IPv6:2001:DB8:0::25]')],
   ['mx.example.com', '2001:db8:1::5', notMe('mx.example.com')], // an IPv6 stranger
   ['mx.example.com', '198.51.100.1', 'dunno'], // our own network may
