@@ -94,11 +94,12 @@ function counts(address: string, filter: OctetPattern[] | undefined): boolean {
  * query through a public resolver, .255 past the free query volume and .252 to a mistyped zone, for
  * every address alike (rspamd ignores them too). So is 127.0.0.1, which RFC 5782 §5 forbids a list to
  * hold (§2.1: listings are 127.0.0.2 and up): URIBL and SURBL answer it to a query they refuse or block
- * (URIBL_BLOCKED), whatever was asked. Counted as listings they would refuse all mail; an admin's
+ * (URIBL_BLOCKED), whatever was asked. And 127.0.1.255, Spamhaus DBL's answer to an IP address asked
+ * as a domain ("IP queries prohibited"). Counted as listings they would refuse all mail; an admin's
  * explicit filter (`=127.255.255.254`, `=127.0.0.1`) still takes them.
  */
 function isListError(address: string): boolean {
-  return address.startsWith('127.255.255.') || address === '127.0.0.1';
+  return address.startsWith('127.255.255.') || address === '127.0.0.1' || address === '127.0.1.255';
 }
 
 async function query(ctx: PolicyContext, name: string, list: ListSpec): Promise<Lookup> {

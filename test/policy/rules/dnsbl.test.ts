@@ -20,6 +20,8 @@ const { server, resolver } = await startDns({
     // URIBL/SURBL's answer to a query they refuse or block (URIBL_BLOCKED), whatever was asked.
     '18.2.0.192.bl.example.org': { A: ['127.0.0.1'] },
     'blocked.example.dbl.example.org': { A: ['127.0.0.1'] },
+    // Spamhaus DBL's answer to an IP address asked as a domain ("IP queries prohibited").
+    'ipasdomain.example.dbl.example.org': { A: ['127.0.1.255'] },
   },
   // 192.0.2.99 and clean.example are in no list
   timeout: ['14.2.0.192.bl.example.org', 'slow.example.dbl.example.org'],
@@ -102,6 +104,8 @@ test('a list that blocks the query (127.0.0.1, URIBL_BLOCKED) says so, for a sen
   const rhs = build(dnsblRules, 'reject_rhsbl_sender', ['dbl.example.org']);
   const ctx = context(resolver, { stage: 'sender', sender: path('user@blocked.example') });
   assert.equal(await run(rhs, ctx), 'undecided');
+  const dbl = context(resolver, { stage: 'sender', sender: path('user@ipasdomain.example') });
+  assert.equal(await run(rhs, dbl), 'undecided', "DBL's 127.0.1.255 is its error, not a listing");
 });
 
 test('the object form takes zone and match', async () => {
