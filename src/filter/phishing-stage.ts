@@ -26,6 +26,8 @@ export async function scorePhishing(
   settings: PhishingSettings,
   config: PhishingConfig,
   held = false,
+  /** smtp.maxMessageSize: a banner that would make the message larger wraps it instead (banner.ts). */
+  maxMessageSize?: number,
 ): Promise<{ content: Buffer; report: PhishingReport; action: PhishingAction }> {
   const stripped = stripVerdictHeaders(content);
   const message = await parseMessage(stripped);
@@ -44,10 +46,17 @@ export async function scorePhishing(
   // A HOLD rule or a milter's quarantine holds the message whatever its score (docs/content-protection.md):
   // a score that marks it says so in its verdict header, which Sieve rules read after a release.
   const action = held && scored !== 'none' ? 'quarantine' : scored;
-  return { content: action === 'none' ? stripped : mark(stripped, report, action, config), report, action };
+  const marked = action === 'none' ? stripped : mark(stripped, report, action, config, maxMessageSize);
+  return { content: marked, report, action };
 }
 
-function mark(content: Buffer, report: PhishingReport, action: PhishingAction, config: PhishingConfig): Buffer {
+function mark(
+  content: Buffer,
+  report: PhishingReport,
+  action: PhishingAction,
+  config: PhishingConfig,
+  maxSize: number | undefined,
+): Buffer {
   let out = content;
   if (config.subjectTag !== '') out = tagSubject(out, config.subjectTag);
   if (config.banner.enabled) {
@@ -55,7 +64,8 @@ function mark(content: Buffer, report: PhishingReport, action: PhishingAction, c
       .sort((a, b) => b.weight - a.weight)
       .slice(0, 3)
       .map((s) => s.explanation);
-    out = insertBanner(out, warningBanner({ language: config.banner.language, reasons, template: config.banner.text }));
+    const banner = warningBanner({ language: config.banner.language, reasons, template: config.banner.text });
+    out = insertBanner(out, banner, { maxSize });
   }
   const headers = verdictHeaders({
     score: report.score,

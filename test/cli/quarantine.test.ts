@@ -352,6 +352,74 @@ test('quarantine release for a domain removed from domains: refused naming the d
   );
 });
 
+test('quarantine release --remote: a UTF-8 local part (RFC 6531) of another domain is queued, one of ours reported', async (t) => {
+  const { file, run, hold, withStore } = setup(t);
+  const config = parse(fs.readFileSync(file, 'utf8')) as { domains: string[] };
+  fs.writeFileSync(file, stringify({ ...config, domains: ['example.com', 'xn--bcher-kva.example'] }));
+  await addUser(file, 'bob@example.com');
+  const [id] = await hold(
+    quarantinedMessage('Счёт', {
+      // bücher.example is ours in its U-label form too (RFC 5890 §2.3.2.1).
+      recipients: ['bob@example.com', 'пользователь@example.org', 'гость@bücher.example', 'Grüße@EXAMPLE.com'],
+    }),
+  );
+  const refused = await run('quarantine', 'release', String(id));
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /пользователь@example\.org: example\.org is not in domains/);
+  const released = await run('quarantine', 'release', String(id), '--remote');
+  assert.equal(released.code, 0, released.stderr);
+  const jobs = await withStore((store) => store.listJobs({ kind: OUTBOUND_JOB }));
+  assert.equal(jobs.length, 1);
+  assert.deepEqual((JSON.parse(jobs[0]!.payload) as { recipients: string[] }).recipients, ['пользователь@example.org']);
+  assert.equal(
+    released.stdout,
+    [
+      `queued for пользователь@example.org (outbound job ${jobs[0]!.id})`,
+      'delivered to bob@example.com (INBOX, UID 1)',
+      'not delivered to гость@bücher.example: no such account',
+      'not delivered to Grüße@EXAMPLE.com: no such account',
+      `released quarantined message ${id}`,
+      '',
+    ].join('\n'),
+  );
+});
+
+test('quarantine release: addresses from the envelope reach the terminal without control characters', async (t) => {
+  const { file, run, hold } = setup(t);
+  await addUser(file, 'bob@example.com');
+  await addUser(file, 'alice@example.com');
+  const clear = 'x\x1b[2J\x1b]0;pwned\x07@example.org';
+  const [sent, nobody, redirected] = await hold(
+    quarantinedMessage('a', { recipients: ['bob@example.com', clear, 'gone\x1b[5m@example.com'] }),
+    quarantinedMessage('b', { recipients: ['left\x9b2J@example.com'] }),
+    quarantinedMessage('c', { recipients: ['carl\u202e@example.com'] }),
+  );
+  const outcomes = [
+    await run('quarantine', 'release', String(sent)),
+    await run('quarantine', 'release', String(sent), '--remote'),
+    await run('quarantine', 'release', String(nobody)),
+    await run('quarantine', 'release', String(redirected), '--to', 'alice@example.com'),
+  ];
+  assert.deepEqual(
+    outcomes.map((r) => r.code),
+    [1, 0, 1, 0],
+  );
+  for (const { stdout, stderr } of outcomes) {
+    assert.doesNotMatch(stdout + stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/, stdout + stderr);
+  }
+  const [refused, released, left, instead] = outcomes as [
+    (typeof outcomes)[0],
+    (typeof outcomes)[0],
+    (typeof outcomes)[0],
+    (typeof outcomes)[0],
+  ];
+  assert.match(refused.stderr, /: x\uFFFD\[2J\uFFFD\]0;pwned\uFFFD@example\.org: example\.org is not in domains/);
+  assert.match(released.stdout, /^queued for x\uFFFD\[2J\uFFFD\]0;pwned\uFFFD@example\.org \(outbound job \d+\)\n/m);
+  assert.match(released.stdout, /^not delivered to gone\uFFFD\[5m@example\.com: no such account$/m);
+  assert.match(left.stderr, /no account here has the address left\uFFFD2J@example\.com any more/);
+  assert.match(instead.stdout, /instead of carl\uFFFD@example\.com\n/);
+});
+
 test('quarantine delete, unknown ids and usage errors', async (t) => {
   const { run, hold } = setup(t);
   const [id] = await hold(quarantinedMessage('x'));

@@ -4,6 +4,7 @@
  * recipients: accounts here get it in their INBOX, other domains (with --remote) through the outbound
  * queue; or, with --to, to one account here instead.
  */
+import { domainToASCII } from 'node:url';
 import { parseAddress } from '../../accounts/address.ts';
 import { stripForgedResults } from '../../authentication/authentication-results.ts';
 import type { Config } from '../../config/schema.ts';
@@ -164,8 +165,10 @@ function show(entry: Quarantined, lang: 'en' | 'ru'): string {
  * recipients in other domains are queued for outbound delivery, only with `remote`: without it the
  * release is refused whole, naming them, for a domain removed from `domains` looks the same as one
  * never ours, and its MX may still point here (a loop) or to whoever has it now. A recipient in our
- * domains whose account is gone is reported. The entry is removed once the message went somewhere,
- * and kept when it went nowhere.
+ * domains whose account is gone is reported. Which domain is ours is read from the address alone:
+ * a recipient the account rules would refuse (a UTF-8 local part, RFC 6531 §3.3) is still one
+ * another domain's server takes. The entry is removed once the message went somewhere, and kept when
+ * it went nowhere.
  */
 async function release(store: Store, config: Config, id: number, allowRemote: boolean): Promise<number> {
   const entry = await store.readQuarantined(id);
@@ -178,8 +181,8 @@ async function release(store: Store, config: Config, id: number, allowRemote: bo
     const address = parsed.ok ? parsed.address : recipient.toLowerCase();
     const account = await store.resolveAddress(address);
     if (account) local.push({ address: recipient, accountId: account.id });
-    else if (parsed.ok && !config.domains.includes(parsed.domain)) remote.push(recipient);
-    else gone.push(recipient);
+    else if (ours(recipient, config.domains)) gone.push(recipient);
+    else remote.push(recipient);
   }
   if (remote.length > 0 && !allowRemote) throw notOurDomains(id, remote);
   if (local.length === 0 && remote.length === 0) throw nobodyLeft(id, gone);
@@ -208,14 +211,14 @@ async function release(store: Store, config: Config, id: number, allowRemote: bo
   }
   if (!released) throw new CliError(`quarantined message ${id} was released or deleted meanwhile; nothing done`);
   const out: string[] = [];
-  if (released.job) out.push(`queued for ${remote.join(', ')} (outbound job ${released.job.id})`);
+  if (released.job) out.push(`queued for ${shown(remote)} (outbound job ${released.job.id})`);
   const placements = released.receipt?.placements ?? [];
   for (const placement of placements) {
     const names = local.filter((r) => r.accountId === placement.accountId).map((r) => r.address);
-    out.push(`delivered to ${names.join(', ')} (${placement.mailbox}, UID ${placement.uid})`);
+    out.push(`delivered to ${shown(names)} (${printable(placement.mailbox)}, UID ${placement.uid})`);
   }
   for (const r of local) if (!placements.some((p) => p.accountId === r.accountId)) gone.push(r.address);
-  for (const address of gone) out.push(`not delivered to ${address}: no such account`);
+  for (const address of gone) out.push(`not delivered to ${printable(address)}: no such account`);
   out.push(`released quarantined message ${id}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
@@ -226,11 +229,11 @@ async function releaseTo(store: Store, id: number, to: string): Promise<number> 
   const entry = await store.readQuarantined(id);
   if (!entry) throw noSuchEntry(id);
   const parsed = parseAddress(to);
-  if (!parsed.ok) throw usageError(`quarantine release: --to needs an address (user@domain), not "${to}"`);
+  if (!parsed.ok) throw usageError(`quarantine release: --to needs an address (user@domain), not "${printable(to)}"`);
   const account = await store.resolveAddress(parsed.address);
   if (!account) {
     throw new CliError(
-      `quarantine release --to ${to}: no account or alias here has that address; message ${id} stays in quarantine`,
+      `quarantine release --to ${printable(to)}: no account or alias here has that address; message ${id} stays in quarantine`,
     );
   }
   const delivery = { mailFrom: entry.mailFrom, recipients: [{ address: to, accountId: account.id }] };
@@ -239,12 +242,14 @@ async function releaseTo(store: Store, id: number, to: string): Promise<number> 
     released = await store.releaseQuarantined(id, { delivery: { ...delivery, ...entryMessage(entry) } });
   } catch (err) {
     if (!(err instanceof RecipientsGoneError)) throw err; // removed since the look-up: rolled back
-    throw new CliError(`quarantine release --to ${to}: the account is gone; message ${id} stays in quarantine`);
+    throw new CliError(
+      `quarantine release --to ${printable(to)}: the account is gone; message ${id} stays in quarantine`,
+    );
   }
   if (!released) throw new CliError(`quarantined message ${id} was released or deleted meanwhile; nothing done`);
   const placement = released.receipt?.placements[0];
   process.stdout.write(
-    `delivered to ${to} (${placement?.mailbox ?? 'INBOX'}, UID ${placement?.uid}) instead of ${entry.recipients.join(', ')}\n` +
+    `delivered to ${printable(to)} (${printable(placement?.mailbox ?? 'INBOX')}, UID ${placement?.uid}) instead of ${shown(entry.recipients)}\n` +
       `released quarantined message ${id}\n`,
   );
   return 0;
@@ -252,7 +257,7 @@ async function releaseTo(store: Store, id: number, to: string): Promise<number> 
 
 function nobodyLeft(id: number, gone: string[]): CliError {
   return new CliError(
-    `quarantined message ${id}: no account here has the address ${gone.join(', ')} any more; it stays in quarantine.\n` +
+    `quarantined message ${id}: no account here has the address ${shown(gone)} any more; it stays in quarantine.\n` +
       `  To deliver it to another account here: postern quarantine release ${id} --to <address>\n` +
       `  To keep the message itself: postern quarantine show ${id} --raw > message-${id}.eml`,
   );
@@ -260,15 +265,36 @@ function nobodyLeft(id: number, gone: string[]): CliError {
 
 /** Recipients outside `domains`: named with their domains, and what the admin can do. */
 function notOurDomains(id: number, remote: string[]): CliError {
-  const domains = [...new Set(remote.map((r) => r.slice(r.lastIndexOf('@') + 1).toLowerCase()))];
+  const domains = [...new Set(remote.map((r) => printable(r.slice(r.lastIndexOf('@') + 1).toLowerCase())))];
   const which = domains.length === 1 ? `${domains[0]} is` : `${domains.join(', ')} are`;
   return new CliError(
-    `quarantined message ${id}: ${remote.join(', ')}: ${which} not in domains, so releasing it sends it out ` +
+    `quarantined message ${id}: ${shown(remote)}: ${which} not in domains, so releasing it sends it out ` +
       'through the outbound queue, to the MX of that domain (this server again, if it was ours until lately ' +
       'and its MX still points here). Nothing was released; it stays in quarantine.\n' +
       `  To send it out: postern quarantine release ${id} --remote\n` +
       `  To deliver it to an account here instead: postern quarantine release ${id} --to <address>`,
   );
+}
+
+/**
+ * Addresses from the envelope as a terminal may show them: the sender chose them, and an escape
+ * sequence in one would reach the admin's terminal (printable.ts).
+ */
+function shown(addresses: string[]): string {
+  return addresses.map((address) => printable(address)).join(', ');
+}
+
+/**
+ * Whether the address is in one of our domains: its domain, after the last "@" (a quoted local part
+ * may hold one, RFC 5321 §4.1.2), lower case with A-labels as `domains` holds it (RFC 5890 §2.3.2.1:
+ * a U-label and its A-label name one domain; an invalid IDN matches none of ours). One without a
+ * domain (RFC 5321 §4.1.1.3, <postmaster>) is ours.
+ */
+function ours(address: string, domains: readonly string[]): boolean {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return true;
+  const domain = address.slice(at + 1).toLowerCase();
+  return domains.includes(/^[\x00-\x7f]*$/.test(domain) ? domain : domainToASCII(domain) || domain);
 }
 
 /**

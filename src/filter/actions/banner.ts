@@ -10,10 +10,12 @@ import {
   decodeTextPart,
   encodeTextPart,
   findBodyTextParts,
+  inOwnCharset,
   lineEndOf,
   readRawFields,
   replaceRanges,
   splitEntity,
+  type TextPart,
   wrapWithTextPart,
 } from './mime-parts.ts';
 
@@ -138,35 +140,49 @@ function bannerHtml(paragraphs: Paragraph[]): string {
  * in a charset we cannot read but whose bytes are ASCII-compatible gets the ASCII banner and keeps its
  * own bytes. A body that cannot be edited so — signed or encrypted, nested too deep, in a transfer
  * encoding or charset we cannot write, HTML whose body begins past what is parsed or that has none (a
- * frameset), or no text at all (an image, an attached message) — is not
- * left without a warning: the message becomes a multipart/mixed with the banner as its first part.
+ * frameset), an alternative shown in place of the text, or no text at all (an image, an attached
+ * message) — is not left without a warning: the message becomes a multipart/mixed with the banner as
+ * its first part. So does one that would grow past `maxSize` (smtp.maxMessageSize): that costs a
+ * kilobyte, whatever the size of the text. A part that already begins with this very banner (a
+ * Postern before this one put it there: a relay, a forward) gets no second one.
  */
-export function insertBanner(message: Buffer, banner: Banner): Buffer {
+export function insertBanner(message: Buffer, banner: Banner, options: { maxSize?: number | undefined } = {}): Buffer {
   // Wrapped, an encrypted message could not be decrypted any more (a reader decrypts the message, not
   // a part of it): its subject tag and verdict fields mark it, as for mail we cannot read. Only the
   // whole message: an encrypted part beside the text a reader shows is no reason to leave that text bare.
   if (encryptedMessage(message)) return message;
+  const wrapped = () => wrapWithTextPart(message, banner.text);
   const found = findBodyTextParts(message);
-  if (found.sealed !== undefined || found.parts.length === 0) return wrapWithTextPart(message, banner.text);
+  if (found.sealed !== undefined || found.parts.length === 0) return wrapped();
   const changes: { start: number; end: number; bytes: Buffer }[] = [];
+  let size = message.length;
   for (const part of found.parts) {
     const read = decodeTextPart(message, part);
-    if (read === undefined) return wrapWithTextPart(message, banner.text);
+    if (read === undefined) return wrapped();
     const { text, opaque } = read;
-    const { html, text: plain } = opaque ? banner.ascii : banner;
-    const changed =
-      part.subtype === 'html' ? withHtmlBanner(text, html, !opaque) : withTextBanner(text, plain, lineEndOf(message));
-    if (changed === undefined) return wrapWithTextPart(message, banner.text);
+    const html = part.subtype === 'html';
+    const at = html ? bodyStart(text) : 0;
+    if (at === undefined) return wrapped();
+    const form = opaque ? banner.ascii : banner;
+    // Only the same banner, reasons and all: a sender's copy of our wording with reasons of its own
+    // (a lure, "verified by your IT") must not keep ours out.
+    if (html ? text.startsWith(form.html, at) : startsWithTextBanner(text, form.text, lineEndOf(message))) continue;
+    const changed = html
+      ? withHtmlBanner(part, text, at, form.html, opaque)
+      : withTextBanner(text, form.text, lineEndOf(message));
     const bytes = encodeTextPart(message, part, { text: changed, opaque });
     changes.push({ start: part.headerStart, end: part.bodyEnd, bytes });
+    size += bytes.length - (part.bodyEnd - part.headerStart);
   }
+  if (options.maxSize !== undefined && size > options.maxSize) return wrapped();
   return replaceRanges(message, changes);
 }
 
 /**
  * Whether the message itself is encrypted: PGP/MIME (RFC 3156 §4, multipart/encrypted) or S/MIME
- * enveloped data (RFC 8551 §3.3, application/pkcs7-mime; smime-type=enveloped-data or
- * authEnveloped-data).
+ * (RFC 8551 §3.2, application/pkcs7-mime). Its smime-type parameter is optional (RFC 8551 §3.2.2,
+ * and older agents write none, only name=smime.p7m): only signed-data and certs-only, which a reader
+ * shows without a key, say it is not enveloped (or authEnveloped) data.
  */
 function encryptedMessage(message: Buffer): boolean {
   const { fieldsEnd } = splitEntity(message, 0, message.length);
@@ -175,24 +191,36 @@ function encryptedMessage(message: Buffer): boolean {
   const type = parseHeaderValue(field.value);
   const name = type.value.toLowerCase();
   if (name === 'multipart/encrypted') return true;
-  const smime = (type.params['smime-type'] ?? '').toLowerCase();
-  return /^application\/(x-)?pkcs7-mime$/.test(name) && /^(auth)?enveloped-data$/.test(smime);
+  const smime = (type.params['smime-type'] ?? '').trim().toLowerCase();
+  return /^application\/(x-)?pkcs7-mime$/.test(name) && smime !== 'signed-data' && smime !== 'certs-only';
 }
 
 function withTextBanner(text: string, banner: string, messageEol: string): string {
-  const eol = text.includes('\r\n') ? '\r\n' : text.includes('\n') ? '\n' : messageEol;
+  const eol = lineEndIn(text, messageEol);
   return banner.replace(/\r\n|\r|\n/g, eol) + eol + eol + text;
 }
 
-/** Where the document's body begins (bodyStart); undefined when that cannot be known. */
-function withHtmlBanner(html: string, banner: string, reencoded: boolean): string | undefined {
-  const at = bodyStart(html);
-  if (at === undefined) return undefined;
-  let head = html.slice(0, at);
+/** Whether the text begins as withTextBanner makes it begin, or is all banner (wrapWithTextPart's part). */
+function startsWithTextBanner(text: string, banner: string, messageEol: string): boolean {
+  const eol = lineEndIn(text, messageEol);
+  const written = banner.replace(/\r\n|\r|\n/g, eol);
+  return text === written || text.startsWith(written + eol + eol);
+}
+
+/** The line end the text has, else the message's. */
+function lineEndIn(text: string, messageEol: string): string {
+  return text.includes('\r\n') ? '\r\n' : text.includes('\n') ? '\n' : messageEol;
+}
+
+/** The banner where the document's body begins (`at`, bodyStart). */
+function withHtmlBanner(part: TextPart, html: string, at: number, banner: string, opaque: boolean): string {
+  const head = html.slice(0, at);
+  const changed = head + banner + html.slice(at);
+  if (opaque || inOwnCharset(part, changed) !== undefined) return changed;
   // Re-encoded, the text is now UTF-8: a <meta> naming another charset would make a browser misread
   // it (HTML 5 §4.2.5.4); the MIME charset wins in mail readers, but not when the part is saved.
-  if (reencoded) head = head.replace(/(<meta\b[^<>]*?\bcharset\s*=\s*["']?)(?!utf-?8\b)[\w.:-]+/gi, '$1utf-8');
-  return head + banner + html.slice(at);
+  const utf8 = head.replace(/(<meta\b[^<>]*?\bcharset\s*=\s*["']?)(?!utf-?8\b)[\w.:-]+/gi, '$1utf-8');
+  return utf8 === head ? changed : utf8 + banner + html.slice(at);
 }
 
 /**

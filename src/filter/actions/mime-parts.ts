@@ -85,10 +85,11 @@ export interface BodyTextParts {
 
 /**
  * The text parts a reader shows as the message body, in order. In multipart/alternative every
- * alternative is a body; in multipart/mixed and multipart/related (RFC 2046 §5.1.3, RFC 2387 §3.2)
- * only the first part that holds one, since later inline text parts (list footers, text after an
- * inline image) are shown below it. Attachments and embedded messages (message/rfc822) are the
- * sender's content, not the body. Signed and encrypted multiparts are not entered (`sealed`).
+ * alternative is a body; in multipart/mixed only the first part that holds one, since later inline
+ * text parts (list footers, text after an inline image) are shown below it (RFC 2046 §5.1.3); in
+ * multipart/related the root (RFC 2387 §3.2). Attachments and embedded messages (message/rfc822)
+ * are the sender's content, not the body. Signed and encrypted multiparts are not entered (`sealed`),
+ * nor an alternative shown in place of our text parts (`sealed` too: the message is wrapped).
  */
 export function findBodyTextParts(message: Buffer): BodyTextParts {
   const found: BodyTextParts = { parts: [] };
@@ -119,25 +120,68 @@ function collect(message: Buffer, entity: Entity, depth: number, found: BodyText
     found.sealed ??= depth >= MAX_DEPTH ? `multiparts nested deeper than ${MAX_DEPTH}` : entity.type;
     return false;
   }
-  const every = entity.type === 'multipart/alternative';
   // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
   const defaultType = entity.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
   const parts = bodyParts(message, entity.bodyStart, entity.end, boundary);
-  if (!every) {
-    for (const [start, end] of parts) {
-      if (collect(message, readEntity(message, start, end, defaultType), depth + 1, found)) return true;
+  if (entity.type === 'multipart/alternative') return collectAlternatives(message, parts, depth, found);
+  const start = entity.type === 'multipart/related' ? contentId(entity.params.start ?? '') : '';
+  if (start !== '') {
+    let root: Entity | undefined;
+    for (const [from, to] of parts) {
+      const part = readEntity(message, from, to, defaultType);
+      if (contentId(fieldValue(part, 'content-id')) === start) {
+        root = part;
+        break;
+      }
     }
-    return false;
+    if (root !== undefined) {
+      const shown = collect(message, root, depth + 1, found);
+      // A reader that does not follow `start` shows the first part: that one gets the banner too.
+      const [from, to] = parts[0]!;
+      if (from === root.headerStart) return shown;
+      return collect(message, readEntity(message, from, to, defaultType), depth + 1, found) || shown;
+    }
   }
-  // RFC 2046 §5.1.4: a reader shows one alternative, the last it can display. The last plain and the
-  // last HTML text carry the banner, read from the end: one for each of 120,000 empty alternatives
-  // had made a 1 MB message hundreds of megabytes, and reading each one's header took long too.
+  // Read one at a time: a multipart of many parts is mostly past the first that holds text.
+  for (const [from, to] of parts) {
+    if (collect(message, readEntity(message, from, to, defaultType), depth + 1, found)) return true;
+  }
+  return false;
+}
+
+function fieldValue(entity: Entity, name: string): string {
+  return entity.fields.find((f) => f.name === name)?.value ?? '';
+}
+
+/**
+ * A Content-ID (RFC 2045 §7, a msg-id of RFC 5322 §3.6.4) as compared with a `start` parameter,
+ * which RFC 2387 §3.2 makes the root's Content-ID: angle brackets and whitespace off, as readers
+ * take it written without them too. No `start`, or none naming a part: the root is the first part
+ * (RFC 2387 §3.2), here the first that holds text.
+ */
+function contentId(value: string): string {
+  return value.trim().replace(/^<\s*(.*?)\s*>$/s, '$1');
+}
+
+/**
+ * RFC 2046 §5.1.4: a reader shows one alternative, the last it can display. The last plain and the
+ * last HTML text carry the banner, read from the end: one for each of 120,000 empty alternatives
+ * had made a 1 MB message hundreds of megabytes, and reading each one's header took long too. An
+ * alternative after them that holds neither (text/enriched, text/calendar, an image) may be the one
+ * shown, without the banner: `sealed` says so, and the message is wrapped instead.
+ */
+function collectAlternatives(message: Buffer, parts: [number, number][], depth: number, found: BodyTextParts): boolean {
   const kept: TextPart[] = [];
   for (let i = parts.length - 1; i >= 0 && kept.length < 2; i--) {
     const [start, end] = parts[i]!;
+    const alternative = readEntity(message, start, end);
     const held: BodyTextParts = { parts: [] };
-    collect(message, readEntity(message, start, end, defaultType), depth + 1, held);
+    collect(message, alternative, depth + 1, held);
     if (held.sealed !== undefined) found.sealed ??= held.sealed;
+    if (kept.length === 0 && held.parts.length === 0 && held.sealed === undefined) {
+      found.sealed ??= `a ${alternative.type} alternative after the text, which readers show in its place`;
+      return false;
+    }
     for (const part of held.parts.reverse()) {
       if (!kept.some((k) => k.subtype === part.subtype)) kept.unshift(part);
     }
@@ -178,16 +222,14 @@ export function decodeTextPart(message: Buffer, part: TextPart): PartText | unde
   // reader shows it in its own fallback charset). HTML may name it in a <meta> (HTML 5 §4.2.5.4).
   // Otherwise only text that is valid UTF-8 is read as such; other bytes are kept as they are (opaque),
   // never turned into U+FFFD.
-  const declared = part.charset ?? (part.subtype === 'html' ? metaCharset(bytes) : undefined);
-  if (declared === undefined) {
-    try {
-      return { text: strictUtf8.decode(bytes), opaque: false };
-    } catch {
-      return { text: Buffer.from(bytes).toString('latin1'), opaque: true };
-    }
-  }
+  const declared = declaredCharset(part, bytes);
+  if (declared === undefined) return utf8OrOpaque(bytes);
   if (ASCII_UNSAFE_CHARSET.test(declared.trim())) return undefined;
   const decoder = charsetDecoder(byteOrderLabel(declared, bytes));
+  // WHATWG Encoding §14.5: x-user-defined is no charset but "whatever the font has": its upper half
+  // decodes to private-use characters (U+F780-U+F7FF) that re-encoded mean nothing. Its lower half
+  // is ASCII, so the bytes are kept as they are, as for a charset we do not know.
+  if (decoder?.encoding === 'x-user-defined') return { text: Buffer.from(bytes).toString('latin1'), opaque: true };
   // Not fatal: an invalid sequence shows as U+FFFD in every reader anyway, and refusing it would
   // let one bad byte keep the warning out of a phishing message.
   if (decoder !== undefined) return { text: decoder.decode(bytes), opaque: false };
@@ -198,6 +240,10 @@ export function decodeTextPart(message: Buffer, part: TextPart): PartText | unde
   // keep the warning out either: text that is valid UTF-8, ASCII included, is read as UTF-8; other
   // bytes are kept as they are, and the banner added to them is ASCII, which the ASCII-compatible
   // charsets of mail (ISO 8859, KOI8, Windows, EUC, Shift_JIS, GB …) all read.
+  return utf8OrOpaque(bytes);
+}
+
+function utf8OrOpaque(bytes: Uint8Array): PartText {
   try {
     return { text: strictUtf8.decode(bytes), opaque: false };
   } catch {
@@ -205,31 +251,136 @@ export function decodeTextPart(message: Buffer, part: TextPart): PartText | unde
   }
 }
 
-/** The charset an HTML part names in a <meta> near its start, if any. */
-function metaCharset(bytes: Uint8Array): string | undefined {
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 4096)).toString('latin1');
+/** The charset the part's text is in: Content-Type's, or for HTML the one a <meta> near its start names. */
+function declaredCharset(part: TextPart, bytes: Uint8Array | string): string | undefined {
+  if (part.charset !== undefined || part.subtype !== 'html') return part.charset;
+  const head =
+    typeof bytes === 'string'
+      ? bytes.slice(0, META_SEARCH)
+      : Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, META_SEARCH)).toString('latin1');
   return /<meta\b[^<>]*?\bcharset\s*=\s*["']?([\w.:-]+)/i.exec(head)?.[1];
 }
 
+const META_SEARCH = 4096;
+
 /**
- * New bytes for the part from headerStart to bodyEnd: the text as UTF-8 (opaque text: its own
- * octets), quoted-printable (or base64 if it was base64), with Content-Type's charset (not for opaque
- * text) and Content-Transfer-Encoding updated and every other field as it was. Line ends in quoted-printable text become the message's own.
+ * The single-byte encodings of the WHATWG Encoding Standard (§9): one character a byte, so that text
+ * read in one is written back in it byte for byte, and a banner in the characters it has (Cyrillic in
+ * KOI8-R and windows-1251) costs no more than its length.
+ */
+const SINGLE_BYTE = new Set([
+  'ibm866',
+  'iso-8859-2',
+  'iso-8859-3',
+  'iso-8859-4',
+  'iso-8859-5',
+  'iso-8859-6',
+  'iso-8859-7',
+  'iso-8859-8',
+  'iso-8859-8-i',
+  'iso-8859-10',
+  'iso-8859-13',
+  'iso-8859-14',
+  'iso-8859-15',
+  'iso-8859-16',
+  'koi8-r',
+  'koi8-u',
+  'macintosh',
+  'windows-874',
+  'windows-1250',
+  'windows-1251',
+  'windows-1252',
+  'windows-1253',
+  'windows-1254',
+  'windows-1255',
+  'windows-1256',
+  'windows-1257',
+  'windows-1258',
+  'x-mac-cyrillic',
+]);
+
+/**
+ * US-ASCII and its names (RFC 2046 §4.1.2, the IANA charset registry), which the WHATWG standard
+ * reads as windows-1252: a banner character that windows-1252 has would be 8-bit text labelled ASCII.
+ */
+const ASCII_LABEL =
+  /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso_646\.irv:1991|iso-ir-6|cp367|ibm367|csascii|us)$/i;
+
+/** For each UTF-16 code unit, the byte an encoding writes for it; -1 for none. Built from its decoder. */
+const byteTables = new Map<string, Int16Array>();
+
+function byteTable(encoding: string): Int16Array {
+  let table = byteTables.get(encoding);
+  if (table === undefined) {
+    table = new Int16Array(0x10000).fill(-1);
+    const chars = new TextDecoder(encoding).decode(Uint8Array.from({ length: 256 }, (_, i) => i));
+    for (let byte = 0; byte < 256; byte++) {
+      const char = chars.charCodeAt(byte);
+      if (char !== 0xfffd && table[char] === -1) table[char] = byte;
+    }
+    byteTables.set(encoding, table);
+  }
+  return table;
+}
+
+/**
+ * The text in the part's own charset when that is a single-byte one that has every character of it;
+ * else undefined (the text is written as UTF-8). Opaque text is not asked: it is its octets already.
+ */
+export function inOwnCharset(part: TextPart, text: string): Buffer | undefined {
+  return ownCharset(part, text)?.bytes;
+}
+
+/** inOwnCharset, with the charset's name as the part gives it. */
+function ownCharset(part: TextPart, text: string): { bytes: Buffer; charset: string } | undefined {
+  const charset = declaredCharset(part, text)?.trim();
+  if (charset === undefined || ASCII_LABEL.test(charset)) return undefined;
+  const encoding = charsetDecoder(charset)?.encoding;
+  if (encoding === undefined || !SINGLE_BYTE.has(encoding)) return undefined;
+  const table = byteTable(encoding);
+  const bytes = Buffer.allocUnsafe(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const byte = table[text.charCodeAt(i)]!;
+    if (byte < 0) return undefined; // U+FFFD for a byte the charset lacks, or a banner character
+    bytes[i] = byte;
+  }
+  return { bytes, charset };
+}
+
+/**
+ * New bytes for the part from headerStart to bodyEnd: the text in its own charset when it can be
+ * (inOwnCharset; opaque text: its own octets), else as UTF-8 with Content-Type's charset updated;
+ * Content-Transfer-Encoding as transferEncodingFor chooses; every other field as it was. Line ends
+ * in text that is not base64 become the message's own.
  */
 export function encodeTextPart(message: Buffer, part: TextPart, { text, opaque }: PartText): Buffer {
   const eol = lineEndOf(message);
   const base64 = part.encoding === 'base64';
+  const lined = base64 ? text : withLineEnds(text, eol);
+  const own = opaque ? undefined : ownCharset(part, lined);
+  const kept = opaque || own !== undefined;
+  const bytes = opaque ? Buffer.from(lined, 'latin1') : (own?.bytes ?? Buffer.from(lined, 'utf8'));
+  // Text kept in its own octets keeps the charset that names them; one only a <meta> named (HTML 5
+  // §4.2.5.4) is now named in Content-Type too, for readers that do not look inside.
+  const contentType = (raw: string) => {
+    if (opaque) return raw;
+    if (own === undefined) return withCharset(raw, 'utf-8');
+    return part.charset === undefined ? withCharset(raw, own.charset) : raw;
+  };
+  // Lines that were lines of the part: no bare CR or LF became a line end, which could start one
+  // with a boundary delimiter of the multipart around it (RFC 2046 §5.1.1).
+  const encoding = transferEncodingFor(bytes, part.encoding, lined === text);
+  const encodingField = `Content-Transfer-Encoding: ${encoding}`;
   const fields: string[] = [];
   let sawType = false;
   let sawEncoding = false;
   let sawVersion = false;
   for (const field of part.fields) {
     if (field.name === 'content-type') {
-      // Opaque text keeps its bytes, so it keeps the charset that names them.
-      fields.push((opaque ? field.raw : withUtf8Charset(field.raw)) + eol);
+      fields.push(contentType(field.raw) + eol);
       sawType = true;
     } else if (field.name === 'content-transfer-encoding') {
-      if (!sawEncoding) fields.push(encodingField(base64) + eol);
+      if (!sawEncoding) fields.push(encodingField + eol);
       sawEncoding = true;
     } else {
       const written = message.toString('latin1', field.start, field.end);
@@ -239,16 +390,57 @@ export function encodeTextPart(message: Buffer, part: TextPart, { text, opaque }
   }
   // RFC 2045 §4: a reader needs MIME-Version at the top to honour the encoding we now declare.
   if (part.topLevel && !sawVersion) fields.push(`MIME-Version: 1.0${eol}`);
-  if (!sawType) fields.push(`Content-Type: text/${part.subtype}; charset=utf-8${eol}`);
-  if (!sawEncoding) fields.push(encodingField(base64) + eol);
-  const bytes = Buffer.from(base64 ? text : withLineEnds(text, eol), opaque ? 'latin1' : 'utf8');
-  const body = base64 ? base64Lines(bytes, eol) + trailingLineEnds(message, part) : quotedPrintable(bytes, eol);
+  // RFC 2045 §5.2: no Content-Type is text/plain; a charset only for octets that are in it.
+  if (!sawType) fields.push(`Content-Type: text/${part.subtype}${kept ? '' : '; charset=utf-8'}${eol}`);
+  if (!sawEncoding) fields.push(encodingField + eol);
+  let body: Buffer;
+  if (encoding === '8bit') body = bytes;
+  else if (encoding === 'quoted-printable') body = Buffer.from(quotedPrintable(bytes, eol), 'latin1');
+  else body = Buffer.from(base64Lines(bytes, eol) + trailingLineEnds(message, part), 'latin1');
   return Buffer.concat([
     Buffer.from(fields.join(''), 'latin1'),
     // The empty line as it was; a message of header fields only gets one.
     part.bodyStart > part.fieldsEnd ? message.subarray(part.fieldsEnd, part.bodyStart) : Buffer.from(eol),
-    Buffer.from(body, 'latin1'),
+    body,
   ]);
+}
+
+/** RFC 5322 §2.1.1 and RFC 2045 §2.8: the longest line 8bit data may have, without its CRLF. */
+const MAX_8BIT_LINE = 998;
+
+/** 1 for each octet quoted-printable writes as it is (RFC 2045 §6.7 rules 2 and 4, as libqp does). */
+const QP_LITERAL = Uint8Array.from({ length: 256 }, (_, i) =>
+  i === 0x09 || i === LF || i === CR || (i >= 0x20 && i <= 0x7e && i !== 0x3d) ? 1 : 0,
+);
+
+/**
+ * The transfer encoding for the new bytes, by what they hold. Base64 stays base64. 8bit stays 8bit
+ * (and binary becomes it) while its lines allow: the message came so, over a path that took 8-bit
+ * data (RFC 6152), and written as it is the text costs nothing more. Otherwise quoted-printable
+ * while at most one octet in six needs escaping, base64 past that: an escape is three octets, and
+ * quoted-printable then outgrows base64's four for three (RFC 2045 §6.7, §6.8). Quoted-printable of
+ * Cyrillic or CJK text had made a 25 MB part 150 MB.
+ */
+function transferEncodingFor(bytes: Buffer, was: string, linesKept: boolean): 'base64' | '8bit' | 'quoted-printable' {
+  if (was === 'base64') return 'base64';
+  let escaped = 0;
+  let longest = 0;
+  let line = 0;
+  let nul = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte === LF) {
+      if (line > longest) longest = line;
+      line = 0;
+      continue;
+    }
+    if (byte !== CR) line++;
+    if (QP_LITERAL[byte] === 0) escaped++;
+    if (byte === 0) nul = true;
+  }
+  if (line > longest) longest = line;
+  if ((was === '8bit' || was === 'binary') && linesKept && !nul && longest <= MAX_8BIT_LINE) return '8bit';
+  return escaped * 6 > bytes.length ? 'base64' : 'quoted-printable';
 }
 
 /** Every line end as the message's own; a test first, since most text needs no change. */
@@ -257,15 +449,14 @@ function withLineEnds(text: string, eol: string): string {
   return stray.test(text) ? text.replace(/\r\n|\r|\n/g, eol) : text;
 }
 
-function encodingField(base64: boolean): string {
-  return `Content-Transfer-Encoding: ${base64 ? 'base64' : 'quoted-printable'}`;
-}
-
-/** The Content-Type field as written with every charset parameter replaced by charset=utf-8. */
-function withUtf8Charset(raw: string): string {
+/**
+ * The Content-Type field as written with every charset parameter replaced by this one (a token:
+ * utf-8, or a name a <meta> gave, which declaredCharset reads as letters, digits and ".:_-").
+ */
+function withCharset(raw: string, charset: string): string {
   // RFC 2045 §5.1 parameters, with RFC 2231 §3/§4 variants (charset*=, charset*0*=).
   const without = raw.replace(/;[ \t\r\n]*charset(?:\*[0-9]*\*?)?[ \t]*=[ \t]*(?:"(?:[^"\\]|\\.)*"|[^;\s]*)/gi, '');
-  return without.replace(/^([^:]*:[ \t\r\n]*[^;\s(]+)/, '$1; charset=utf-8');
+  return without.replace(/^([^:]*:[ \t\r\n]*[^;\s(]+)/, `$1; charset=${charset}`);
 }
 
 /** RFC 2045 §6.7: lines of at most 76 characters, soft line breaks as "=" at the end. */

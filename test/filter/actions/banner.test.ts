@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { parseConfig } from '../../../src/config/load.ts';
 import { bodyStart, insertBanner, warningBanner } from '../../../src/filter/actions/banner.ts';
+import { decodeTextPart, findBodyTextParts } from '../../../src/filter/actions/mime-parts.ts';
+import { ContentFilter } from '../../../src/filter/content-filter.ts';
+import { createLogger } from '../../../src/log/logger.ts';
 import { parseMessage } from '../../../src/mime/message.ts';
+import type { Envelope } from '../../../src/smtp/envelope.ts';
+import { testPeer } from '../../support/peer.ts';
 
 const reasons = [
   {
@@ -263,11 +273,14 @@ test('nested mixed/related/alternative: body parts get the banner, attachments s
   assert.ok(html.endsWith('\r\n\r\n'), 'the blank line before the delimiter is kept');
 });
 
-test('windows-1251 and koi8-r parts come out as UTF-8 with the text intact', async () => {
-  const cp1251 = (s: string) =>
-    Buffer.from(
-      new Uint8Array([...s].map((c) => (c >= 'А' && c <= 'я' ? c.charCodeAt(0) - 0x410 + 0xc0 : c.charCodeAt(0)))),
-    );
+/** "Привет"-style Cyrillic in windows-1251: А-я are 0xC0-0xFF. */
+function cp1251(text: string): Buffer {
+  return Buffer.from(
+    new Uint8Array([...text].map((c) => (c >= 'А' && c <= 'я' ? c.charCodeAt(0) - 0x410 + 0xc0 : c.charCodeAt(0)))),
+  );
+}
+
+function russianMessage(): Buffer {
   const koi8 = Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2]); // "Привет, мир"
   const qp1251 = [
     ...cp1251(
@@ -276,7 +289,7 @@ test('windows-1251 and koi8-r parts come out as UTF-8 with the text intact', asy
   ]
     .map((b) => (b > 0x7e || b === 0x3d ? `=${b.toString(16).toUpperCase()}` : String.fromCharCode(b)))
     .join('');
-  const message = Buffer.concat([
+  return Buffer.concat([
     wire(`From: a@example.com
 Subject: ru
 MIME-Version: 1.0
@@ -299,20 +312,39 @@ ${qp1251.slice(60)}
 --x--
 `),
   ]);
+}
+
+const russianHtml = (meta: string, bannerHtml: string) =>
+  `<html><head><meta http-equiv="Content-Type" content="text/html; charset=${meta}"></head><body>${bannerHtml}Здравствуйте, клиент</body></html>\n`;
+
+test('windows-1251 and koi8-r parts keep their charset, the Russian banner written in it', async () => {
+  const message = russianMessage();
   const before = await parseMessage(message);
   assert.equal(before.text, 'Привет, мир\n');
   const ru = warningBanner({ language: 'ru', reasons });
   const out = insertBanner(message, ru);
   const after = await parseMessage(out);
   assert.equal(after.text, `${ru.text}\n\nПривет, мир\n`);
-  assert.equal(
-    after.html,
-    `<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>${ru.html}Здравствуйте, клиент</body></html>\n`,
-  );
+  // (Base64 now, where quoted-printable ended the text with a line end of its own.)
+  assert.equal(after.html, russianHtml('windows-1251', ru.html).trimEnd(), 'the <meta> still says what the part is');
   const text = out.toString('latin1');
-  assert.ok(text.includes('Content-Type: text/plain; charset=utf-8\r\n'));
-  assert.ok(text.includes('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n'));
-  assert.ok(!/[\x80-\xff]/.test(text), 'quoted-printable output is 7-bit');
+  // 8bit stays 8bit (RFC 6152), the KOI8-R octets as they came: one octet a letter, banner included.
+  assert.ok(text.includes('Content-Type: text/plain; charset="koi8-r"\r\nContent-Transfer-Encoding: 8bit\r\n'));
+  assert.ok(out.includes(Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2])));
+  assert.ok(text.includes('Content-Type: text/html;\r\n\tcharset=windows-1251\r\nContent-Transfer-Encoding: '));
+});
+
+test('a banner with a character the charset lacks: the part comes out as UTF-8, its <meta> saying so', async () => {
+  const message = russianMessage();
+  const ru = warningBanner({ language: 'ru', reasons: [{ en: 'x', ru: 'отправитель 中国银行 <boc@example.cn>' }] });
+  const out = insertBanner(message, ru);
+  const after = await parseMessage(out);
+  assert.equal(after.text, `${ru.text}\n\nПривет, мир\n`);
+  assert.equal(after.html, russianHtml('utf-8', ru.html).trimEnd());
+  const text = out.toString('latin1');
+  assert.ok(text.includes('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n'));
+  // Quoted-printable before; Cyrillic in UTF-8 is more than one octet in six to escape: base64 (RFC 2045 §6.8).
+  assert.ok(text.includes('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n'));
 });
 
 test('base64 text part stays base64 and decodes to the banner and the text', async () => {
@@ -665,11 +697,15 @@ test('8-bit text without a charset keeps its bytes; HTML naming its charset in <
     cp1251,
     wire('\n'),
   ]);
-  const out = insertBanner(plain, banner).toString('latin1');
-  // Re-encoded quoted-printable, the same octets: not U+FFFD (=EF=BF=BD), and no charset claimed for them.
-  assert.match(out, /\r\n=CF=F0=E8=E2=E5=F2\r\n/, 'the Cyrillic bytes are as they were');
-  assert.doesNotMatch(out, /=EF=BF=BD|charset=utf-8/);
-  assert.match(out, /may be phishing/);
+  const out = insertBanner(plain, banner);
+  // Still 8bit, the same octets: not U+FFFD (EF BF BD), and no charset claimed for them.
+  assert.ok(
+    out.includes(Buffer.concat([Buffer.from('\r\n'), cp1251, Buffer.from('\r\n')])),
+    'the Cyrillic bytes are as they were',
+  );
+  assert.ok(!out.includes(Buffer.from([0xef, 0xbf, 0xbd])));
+  assert.doesNotMatch(out.toString('latin1'), /charset=utf-8/);
+  assert.match(out.toString('latin1'), /Content-Transfer-Encoding: 8bit\r\n\r\nCAUTION: this message may be phishing/);
   const html = Buffer.concat([
     wire(
       'From: a@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html\nContent-Transfer-Encoding: 8bit\n\n' +
@@ -678,7 +714,310 @@ test('8-bit text without a charset keeps its bytes; HTML naming its charset in <
     cp1251,
     wire('</p></body></html>\n'),
   ]);
-  const parsed = await parseMessage(insertBanner(html, banner));
+  const bannered = insertBanner(html, banner);
+  const parsed = await parseMessage(bannered);
   assert.match(parsed.html, /<p>Привет<\/p>/, 'read in the charset its <meta> names');
-  assert.match(parsed.html, /charset=utf-8"/, 'and the <meta> now says what the part is');
+  assert.match(parsed.html, /charset=windows-1251"/, 'and written in it: the <meta> still says what the part is');
+  assert.match(
+    bannered.toString('latin1'),
+    /\r\nContent-Type: text\/html; charset=windows-1251\r\n/,
+    'Content-Type too',
+  );
+});
+
+/** A message of one text part: these header fields, then the body. */
+function onePart(fields: string, body: Buffer): Buffer {
+  return Buffer.concat([wire(`From: a@example.com\nSubject: x\nMIME-Version: 1.0\n${fields}\n\n`), body]);
+}
+
+/** `line` repeated to about `size` octets, each time followed by CRLF. */
+function lines(line: Buffer, size: number): Buffer {
+  return Buffer.alloc(Math.floor(size / (line.length + 2)) * (line.length + 2), Buffer.concat([line, wire('\n')]));
+}
+
+test('a 5 MB part grows by at most 1.4×, whatever its text: 8bit stays 8bit, base64 past one escape in six', () => {
+  const koi8 = Buffer.alloc(76, 0xf0); // "П" in KOI8-R and in windows-1251 ("р")
+  const utf8 = Buffer.from('Привет, '.repeat(6));
+  const cases: [string, Buffer][] = [
+    [
+      'KOI8-R 8bit',
+      onePart('Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit', lines(koi8, 5e6)),
+    ],
+    [
+      'windows-1251 without a transfer encoding',
+      onePart('Content-Type: text/plain; charset=windows-1251', lines(koi8, 5e6)),
+    ],
+    [
+      'UTF-8 Cyrillic 8bit',
+      onePart('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit', lines(utf8, 5e6)),
+    ],
+    // Lines longer than 8bit may carry (RFC 5322 §2.1.1): base64, not quoted-printable.
+    [
+      'UTF-8 Cyrillic, one long line',
+      onePart('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit', Buffer.alloc(5e6, utf8)),
+    ],
+    [
+      'HTML in KOI8-R',
+      onePart(
+        'Content-Type: text/html; charset=koi8-r\nContent-Transfer-Encoding: 8bit',
+        lines(Buffer.concat([Buffer.from('<p>'), koi8]), 5e6),
+      ),
+    ],
+    ['ASCII', onePart('Content-Type: text/plain\nContent-Transfer-Encoding: 8bit', lines(Buffer.alloc(76, 'a'), 5e6))],
+  ];
+  const ru = warningBanner({ language: 'both', reasons });
+  for (const [name, message] of cases) {
+    const out = insertBanner(message, ru);
+    assert.ok(out.length <= message.length * 1.4, `${name}: ${message.length} became ${out.length}`);
+    const [part] = findBodyTextParts(out).parts;
+    const text = part && decodeTextPart(out, part)?.text;
+    assert.ok(text?.startsWith(part?.subtype === 'html' ? ru.html : ru.text.replace(/\n/g, '\r\n')), name);
+  }
+});
+
+test('the 25 MB KOI8-R part of a phishing message costs the server little memory (it took over 1 GB)', () => {
+  const script = `
+    import { insertBanner, warningBanner } from ${JSON.stringify(new URL('../../../src/filter/actions/banner.ts', import.meta.url).href)};
+    const line = Buffer.concat([Buffer.alloc(76, 0xf0), Buffer.from('\\r\\n')]);
+    const body = Buffer.alloc(Math.floor((25 * 1024 * 1024 - 200) / 78) * 78, line);
+    const message = Buffer.concat([Buffer.from('From: a@example.com\\r\\nContent-Type: text/plain; charset=koi8-r\\r\\nContent-Transfer-Encoding: 8bit\\r\\n\\r\\n'), body]);
+    const before = process.resourceUsage().maxRSS;
+    const out = insertBanner(message, warningBanner({ language: 'both', reasons: [] }));
+    process.stdout.write(JSON.stringify({ in: message.length, out: out.length, before, peak: process.resourceUsage().maxRSS }));
+  `;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const measured = JSON.parse(child.stdout) as { in: number; out: number; before: number; peak: number };
+  const { in: size, out, before, peak } = measured;
+  assert.ok(out < size * 1.01, `${size} became ${out}`);
+  // maxRSS, in KiB, is the most the process ever held: what the banner took on top of the message.
+  // Quoted-printable of the text as UTF-8 took over 1 GB (45 times the message); now under 10.
+  assert.ok((peak - before) * 1024 < 16 * size, `the banner took ${Math.round((peak - before) / 1024)} MiB`);
+});
+
+test('a banner that would take the message past maxSize (smtp.maxMessageSize) wraps it instead', async () => {
+  const message = onePart(
+    'Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit',
+    lines(Buffer.from('Привет, '.repeat(6)), 100_000),
+  );
+  const edited = insertBanner(message, banner, { maxSize: message.length + 10_000 });
+  assert.match(edited.toString('latin1'), /^Content-Type: text\/plain; charset=utf-8\r$/m, 'edited in place');
+  const wrapped = insertBanner(message, banner, { maxSize: message.length + 100 });
+  await assertWrapped(message, wrapped);
+  assert.ok(wrapped.length < message.length + 1024);
+});
+
+/** The filter as the server runs it, phishing from a score of 1 up. */
+async function phishingFilter(t: { after(fn: () => void): void }, domain: string, maxMessageSize?: number) {
+  const config = parseConfig(
+    { domains: [domain], filter: { phishing: { thresholds: { warn: 1, junk: 90, quarantine: 95, reject: 99 } } } },
+    'test',
+  );
+  const filter = await ContentFilter.create({
+    config: config.filter,
+    localDomains: config.domains,
+    hostname: `mx.${domain}`,
+    logger: createLogger('silent'),
+    ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+  });
+  t.after(() => filter.stop());
+  return async (content: Buffer): Promise<Buffer> => {
+    const envelope = {
+      id: 'T1',
+      greeting: 'EHLO',
+      helo: 'out.paypa1.com',
+      mailFrom: { address: 'service@paypa1.com', localPart: 'service', domain: 'paypa1.com' },
+      declaredSize: undefined,
+      body: '8BITMIME',
+      smtputf8: false,
+      recipients: [],
+    } as unknown as Envelope;
+    const outcome = await filter.filter({ envelope, peer: testPeer(), content, external: true });
+    assert.equal(outcome.action, 'deliver');
+    return outcome.action === 'deliver' ? Buffer.from(outcome.content) : content;
+  };
+}
+
+const bankLure = () => fs.readFileSync(new URL('../../corpus/phishing/en/bank-01.eml', import.meta.url));
+
+test('the server passes smtp.maxMessageSize to the banner: a message it would take past that is wrapped', async (t) => {
+  const raw = bankLure();
+  const roomy = await (await phishingFilter(t, 'example.com', raw.length + 10_000))(raw);
+  assert.doesNotMatch(roomy.toString('latin1'), /boundary="=_postern_/, 'edited in place');
+  assert.match(roomy.toString('latin1'), /may be phishing/);
+  const tight = await (await phishingFilter(t, 'example.com', raw.length + 300))(raw);
+  assert.match(tight.toString('latin1'), /boundary="=_postern_/, 'wrapped');
+});
+
+test('a second Postern on the way adds no second banner; a different one still goes on top', async (t) => {
+  const count = async (m: Buffer) => {
+    const { text, html } = await parseMessage(m);
+    return `${text}\n${html}`.split('may be phishing').length - 1;
+  };
+  const hopA = await (await phishingFilter(t, 'a.example'))(bankLure());
+  const hopB = await (await phishingFilter(t, 'b.example'))(hopA);
+  assert.equal(await count(hopA), 2, 'the plain and the HTML alternative');
+  assert.equal(await count(hopB), 2);
+  for (const message of [
+    plainMessage,
+    wire('Content-Type: text/html\n\n<p>Hi</p>\n'),
+    wire('Content-Type: image/png\n\nx\n'),
+  ]) {
+    const once = insertBanner(message, banner);
+    assert.equal(insertBanner(once, banner), once, 'the same banner, reasons and all: left as it is');
+  }
+  // A sender's copy of our wording with reasons of its own keeps ours out no more than before.
+  const other = warningBanner({ language: 'en', reasons: [{ en: 'Checked by your IT department', ru: '-' }] });
+  const twice = insertBanner(insertBanner(plainMessage, other), banner);
+  assert.equal(await count(twice), 2);
+  assert.ok((await parseMessage(twice)).text.startsWith(banner.text));
+});
+
+test('a later alternative a reader may show instead (text/enriched, a calendar): the message is wrapped', async () => {
+  for (const last of [
+    'text/enriched\n\n<bold>Your account is limited.</bold>',
+    'text/calendar; method=REQUEST\n\nBEGIN:VCALENDAR',
+  ]) {
+    const message = wire(`From: PayPal <service@paypa1.com>
+Subject: Account limited
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your account is limited.
+--b1
+Content-Type: text/html
+
+<p>Your account is limited.</p>
+--b1
+Content-Type: ${last}
+--b1--
+`);
+    await assertWrapped(message, insertBanner(message, banner));
+  }
+});
+
+test('multipart/related: the banner goes into the root its start parameter names (RFC 2387 §3.2)', async () => {
+  const message = wire(`From: a@example.com
+Subject: x
+MIME-Version: 1.0
+Content-Type: multipart/related; boundary="r"; type="text/html"; start="<root@x>"
+
+--r
+Content-Type: image/png
+Content-ID: <logo@x>
+
+iVBORw0KGgo=
+--r
+Content-Type: text/plain
+Content-ID: <decoy@x>
+
+decoy, shown to nobody
+--r
+Content-Type: text/html
+Content-ID: <root@x>
+
+<html><body><p>Pay here</p></body></html>
+--r--
+`);
+  const out = insertBanner(message, banner).toString('latin1');
+  assert.match(out, /Content-ID: <root@x>\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<html><body><table/);
+  assert.match(out, /\r\n\r\ndecoy, shown to nobody\r\n/, 'the decoy stays as it was');
+  // Without start, or naming no part, the first part that holds text is the body, as before.
+  for (const start of ['', '; start="<none@x>"']) {
+    const first = wire(
+      `Content-Type: multipart/related; boundary="r"${start}\n\n--r\nContent-Type: text/html\n\n<p>first</p>\n--r\nContent-Type: text/plain\n\nsecond\n--r--\n`,
+    );
+    const parts = findBodyTextParts(first).parts;
+    assert.deepEqual(
+      parts.map((p) => p.subtype),
+      ['html'],
+    );
+  }
+  // A root that is not the first part: the first part gets it too, for readers that ignore start.
+  const both = wire(
+    'Content-Type: multipart/related; boundary="r"; start=root@x\n\n--r\nContent-Type: text/plain\n\nfirst\n--r\nContent-Type: text/html\nContent-ID: <root@x>\n\n<p>root</p>\n--r--\n',
+  );
+  assert.deepEqual(
+    findBodyTextParts(both).parts.map((p) => p.subtype),
+    ['html', 'plain'],
+  );
+});
+
+test('S/MIME encrypted without smime-type (RFC 8551 §3.2.2) is left as it came and still decrypts', (t) => {
+  if (spawnSync('openssl', ['version']).status !== 0) return t.skip('openssl is not installed');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-smime-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => {
+    const run = spawnSync('openssl', args, { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+  };
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=bob@example.com',
+    '-days',
+    '1',
+    '-keyout',
+    file('key.pem'),
+    '-out',
+    file('cert.pem'),
+  );
+  fs.writeFileSync(file('inner.txt'), 'Content-Type: text/plain\r\n\r\nThe secret report.\r\n');
+  openssl('smime', '-encrypt', '-aes256', '-in', file('inner.txt'), '-out', file('enc.eml'), file('cert.pem'));
+  const encrypted = fs.readFileSync(file('enc.eml'), 'latin1');
+  assert.match(encrypted, /smime-type=enveloped-data/);
+  // As older agents write it: application/x-pkcs7-mime; name=smime.p7m, no smime-type.
+  const bare = Buffer.from(
+    `From: a@evil.example\r\nSubject: enc\r\n${encrypted.replace(/\r?\n/g, '\r\n').replace(/ ?smime-type=enveloped-data;/, '')}`,
+    'latin1',
+  );
+  assert.doesNotMatch(bare.toString('latin1'), /smime-type/);
+  const out = insertBanner(bare, banner);
+  assert.equal(out, bare, 'left as it came');
+  fs.writeFileSync(file('out.eml'), out);
+  openssl('smime', '-decrypt', '-in', file('out.eml'), '-inkey', file('key.pem'), '-out', file('dec.txt'));
+  assert.match(fs.readFileSync(file('dec.txt'), 'utf8'), /The secret report\./);
+  // Signed data and certificates a reader shows without a key: wrapped, as before.
+  for (const type of ['signed-data', 'certs-only']) {
+    const signed = wire(
+      `Content-Type: application/pkcs7-mime; smime-type=${type}; name=smime.p7m\nContent-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\n`,
+    );
+    assert.match(insertBanner(signed, banner).toString('latin1'), /boundary="=_postern_/, type);
+  }
+});
+
+test('x-user-defined text keeps its bytes and gets the ASCII banner, not private-use characters', () => {
+  const bytes = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]);
+  const message = onePart(
+    'Content-Type: text/plain; charset="x-user-defined"\nContent-Transfer-Encoding: 8bit',
+    Buffer.concat([bytes, wire('\n')]),
+  );
+  const ru = warningBanner({ language: 'both', reasons });
+  const out = insertBanner(message, ru);
+  assert.ok(out.includes(Buffer.concat([wire('\n\n'), bytes, wire('\n')])), out.toString('latin1'));
+  assert.match(
+    out.toString('latin1'),
+    /Content-Type: text\/plain; charset="x-user-defined"\r\nContent-Transfer-Encoding: 8bit\r\n/,
+  );
+  assert.ok(out.includes(Buffer.from(ru.ascii.text.replace(/\n/g, '\r\n'))), 'the ASCII banner');
+  assert.ok(!out.includes(Buffer.from([0xef, 0x9f])), 'no U+F7xx in UTF-8');
+});
+
+test('8-bit text with no Content-Type at all keeps its bytes and is not labelled UTF-8', () => {
+  const bytes = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]);
+  const message = Buffer.concat([wire('From: a@example.com\nSubject: x\n\n'), bytes, wire('\n')]);
+  const out = insertBanner(message, banner).toString('latin1');
+  assert.match(out, /\r\nContent-Type: text\/plain\r\n/);
+  assert.doesNotMatch(out, /charset=utf-8/);
 });

@@ -134,24 +134,25 @@ test('a charset nobody knows: UTF-8 (ASCII too) is read as UTF-8, anything else 
 });
 
 test('encoding keeps the other fields and rewrites charset and transfer encoding', () => {
+  // "é" is not in KOI8-R: the text becomes UTF-8.
   const message = wire(`Content-Type: text/plain;
 \tcharset="koi8-r"; format=flowed
 X-Other: kept
-Content-Transfer-Encoding: 8bit
+Content-Transfer-Encoding: quoted-printable
 
 x`);
   const [part] = findBodyTextParts(message).parts;
   assert.ok(part);
   assert.equal(
-    encodeTextPart(message, part, { text: 'é = x', opaque: false }).toString('latin1'),
+    encodeTextPart(message, part, { text: 'café = x, the rest ASCII', opaque: false }).toString('latin1'),
     'Content-Type: text/plain; charset=utf-8; format=flowed\r\nX-Other: kept\r\n' +
-      'Content-Transfer-Encoding: quoted-printable\r\nMIME-Version: 1.0\r\n\r\n=C3=A9 =3D x',
+      'Content-Transfer-Encoding: quoted-printable\r\nMIME-Version: 1.0\r\n\r\ncaf=C3=A9 =3D x, the rest ASCII',
   );
 });
 
 test('opaque text keeps its charset and its octets; only the transfer encoding is rewritten', () => {
   const message = wire(`Content-Type: text/plain; charset=x-nonsense
-Content-Transfer-Encoding: 8bit
+Content-Transfer-Encoding: 7bit
 
 x`);
   const [part] = findBodyTextParts(message).parts;
@@ -183,4 +184,32 @@ test('replaceRanges returns the same Buffer when nothing changes', () => {
     ]).toString(),
     'bZ',
   );
+});
+
+test('8bit stays 8bit only while its lines are lines of the part and at most 998 octets (RFC 5322 §2.1.1)', () => {
+  const encoded = (body: string, text: string) => {
+    const message = wire(`Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${body}`);
+    const [part] = findBodyTextParts(message).parts;
+    assert.ok(part);
+    const out = encodeTextPart(message, part, { text, opaque: false }).toString('latin1');
+    return /Content-Transfer-Encoding: ([\w-]+)/.exec(out)?.[1];
+  };
+  assert.equal(encoded('x', 'Привет\r\nмир'), '8bit');
+  assert.equal(encoded('x', `${'a'.repeat(998)}\r\nb`), '8bit');
+  assert.equal(encoded('x', `${'a'.repeat(999)}\r\nb`), 'quoted-printable');
+  // A bare CR written as a line end would start a line "--b": a delimiter of a multipart around it.
+  assert.equal(encoded('x', 'text\r--b\r\nmore'), 'quoted-printable');
+  assert.equal(encoded('x', 'a NUL\u0000 in a line of text'), 'quoted-printable');
+  // Past one octet in six to escape, base64 is the smaller (RFC 2045 §6.7, §6.8).
+  assert.equal(encoded('x', `${'я'.repeat(2000)}`), 'base64');
+});
+
+test('x-user-defined is read as opaque octets, never as private-use characters (WHATWG Encoding §14.5)', () => {
+  const message = Buffer.concat([
+    wire('Content-Type: text/plain; charset=x-user-defined\nContent-Transfer-Encoding: 8bit\n\n'),
+    Buffer.from([0x41, 0xcf, 0xf0]),
+  ]);
+  const [part] = findBodyTextParts(message).parts;
+  assert.ok(part);
+  assert.deepEqual(decodeTextPart(message, part), { text: 'A\xcf\xf0', opaque: true });
 });
