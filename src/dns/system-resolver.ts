@@ -54,8 +54,8 @@ const FAILURES_FOR_OUTAGE = 5;
  */
 const SILENT_SERVER_LAST_MS = 5_000;
 
-/** RFC 1035 §3.2.2 and the types' own RFCs: A, CNAME, PTR, MX, TXT; AAAA (RFC 3596 §2.1); TLSA (RFC 6698 §7.1). */
-const TYPE_CODES = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, TLSA: 52 } as const;
+/** RFC 1035 §3.2.2 and the types' own RFCs: A, CNAME, PTR, MX, TXT; AAAA (RFC 3596 §2.1); TLSA (RFC 6698 §7.1); CAA (RFC 8659 §7.1). */
+const TYPE_CODES = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, TLSA: 52, CAA: 257 } as const;
 type RecordType = keyof typeof TYPE_CODES;
 const NS = 2;
 const SOA = 6;
@@ -161,6 +161,27 @@ export function createResolver(options: ResolverOptions): Resolver {
   };
 }
 
+/** RFC 8659 §4.1: flags (bit 128 "issuer critical"), tag, value. */
+export interface CaaRecord {
+  critical: boolean;
+  tag: string;
+  value: string;
+}
+
+/**
+ * CAA look-ups (RFC 8659 §4.1) for `postern dns check`, asked as the Resolver asks (the next server after
+ * an error RCODE, every such RCODE a temperror); not part of Resolver, since only the checker asks them, and
+ * not cached.
+ */
+export function createCaaResolver(options: ResolverOptions): (name: string) => Promise<DnsAnswer<CaaRecord>> {
+  const exchange = createExchange(options);
+  return async (name) => {
+    const asked = askableName(name);
+    if (asked === undefined) return { ok: false, error: 'nxdomain' };
+    return (await exchange('CAA', asked, readCaa)).answer;
+  };
+}
+
 /**
  * The name as it goes on the wire, or undefined for one no DNS server can hold: so it is never asked,
  * and is "no such name" for good rather than a timeout to retry. Non-ASCII labels become A-labels
@@ -191,22 +212,6 @@ function answerWeight(answer: DnsAnswer<unknown>): number {
     else weight += 2 * JSON.stringify(record).length + 32;
   }
   return weight;
-}
-
-/**
- * node:dns (c-ares) error codes to DnsAnswer, for the look-ups still made through it (the CAA query of
- * `dns check`); anything unrecognized is temporary, so a doubt never becomes a "no".
- */
-export function fromError<T>(err: unknown, type: string, name: string): DnsAnswer<T> {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOTFOUND': // RCODE 3, NXDOMAIN (RFC 2308 §2.1)
-      return { ok: false, error: 'nxdomain' };
-    case 'ENODATA': // NOERROR with no records of the type (RFC 2308 §2.2)
-      return { ok: false, error: 'nodata' };
-    default: // ETIMEOUT, ESERVFAIL, ECONNREFUSED, EREFUSED, EBADRESP, ECANCELLED, …
-      return { ok: false, error: 'temperror', reason: `${code ?? String(err)} looking up ${type} ${name}` };
-  }
 }
 
 /** A record's data (RDATA, RFC 1035 §3.2.1) between `start` and `end` of the message, or undefined when malformed. */
@@ -579,6 +584,19 @@ const readTlsa: ReadRecord<TlsaRecord> = (message, start, end) => {
     selector: message[start + 1] as number,
     matchingType: message[start + 2] as number,
     data: new Uint8Array(message.subarray(start + 3, end)),
+  };
+};
+
+/** RFC 8659 §4.1.1: Flags, Tag Length, Tag (at least one octet), Value (the rest; one character a byte). */
+const readCaa: ReadRecord<CaaRecord> = (message, start, end) => {
+  if (end - start < 3) return undefined;
+  const flags = message[start] as number;
+  const tagLength = message[start + 1] as number;
+  if (tagLength === 0 || start + 2 + tagLength > end) return undefined;
+  return {
+    critical: (flags & 128) !== 0,
+    tag: message.toString('latin1', start + 2, start + 2 + tagLength),
+    value: message.toString('latin1', start + 2 + tagLength, end),
   };
 };
 

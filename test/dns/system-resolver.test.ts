@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Answer, DecodedPacket } from 'dns-packet';
 import * as dnsPacket from 'dns-packet';
 import type { DnsAnswer, Resolver } from '../../src/dns/resolver.ts';
-import { askableName, createResolver, fromError, type ResolverOptions } from '../../src/dns/system-resolver.ts';
+import { askableName, createResolver, type ResolverOptions } from '../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
 
 const zone: TestZone = {
@@ -111,23 +111,6 @@ describe('temporary failures are temperror, never "no record"', () => {
     const answer = await r.a('example.com');
     assert.equal(!answer.ok && answer.error, 'temperror'); // ECONNREFUSED or ETIMEOUT, both temporary
   });
-
-  const codes: [code: string | undefined, want: string][] = [
-    ['ENOTFOUND', 'nxdomain'],
-    ['ENODATA', 'nodata'],
-    ['ETIMEOUT', 'temperror'],
-    ['ESERVFAIL', 'temperror'],
-    ['ECONNREFUSED', 'temperror'],
-    ['EREFUSED', 'temperror'],
-    ['EBADRESP', 'temperror'],
-    [undefined, 'temperror'], // anything unrecognized
-  ];
-  for (const [code, want] of codes) {
-    test(`error code ${code} → ${want}`, () => {
-      const answer = fromError(Object.assign(new Error('x'), { code }), 'A', 'example.com');
-      assert.equal(!answer.ok && answer.error, want);
-    });
-  }
 });
 
 describe('cache', () => {

@@ -1,5 +1,4 @@
-// The CAA query `dns check` makes, against real DNS answers from the loopback test server: Node's
-// resolveCaa records carry the tag as a property name, and (Node 24) a `type` property beside it.
+// The CAA query `dns check` makes, against real DNS answers from the loopback test server.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createCaaLookup } from '../../../src/admin/dns-check/caa-lookup.ts';
@@ -39,4 +38,14 @@ test('CAA records read with their tag, value and critical flag (RFC 8659 §4.1)'
   const slow = await lookup('slow.example.org');
   assert.equal(slow.ok, false);
   assert.equal((slow as { error: string }).error, 'temperror', 'a timeout is temporary, never "no record"');
+});
+
+test('a CAA query passes to the next server after a SERVFAIL, as every other look-up does', async (t) => {
+  // Before, node:dns asked the first server only: its SERVFAIL was final.
+  const failing = await startTestDnsServer({ records: {}, servfail: ['example.org'] });
+  t.after(() => failing.close());
+  const lookup = createCaaLookup({ servers: [failing.server, dns.server], timeoutMs: 500, tries: 1 });
+  const answer = await lookup('example.org');
+  assert.ok(answer.ok, JSON.stringify(answer));
+  assert.equal(answer.records.length, 3);
 });
