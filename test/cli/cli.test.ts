@@ -10,7 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { column } from '../../src/cli/printable.ts';
+import { column } from '../../src/log/printable.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, POSTERN, postern, spawnServer } from '../support/child-server.ts';

@@ -4,7 +4,7 @@
  * Nothing here asks DNS; the areas (names.ts, mx.ts, …) make checks, run.ts collects them.
  */
 
-import { printable } from '../../cli/printable.ts';
+import { printable } from '../../log/printable.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 export type CheckArea =

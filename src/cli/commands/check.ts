@@ -20,6 +20,7 @@ import { settingWarnings } from '../../config/setting-warnings.ts';
 import { createResolver } from '../../dns/system-resolver.ts';
 import { ContentFilter } from '../../filter/content-filter.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
+import { printable } from '../../log/printable.ts';
 import { InboundPolicy } from '../../policy/inbound-policy.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { LOCK_FILE_NAME } from '../../server/serve-lock.ts';
@@ -32,7 +33,6 @@ import { CertificateStore } from '../../tls/certificate-store.ts';
 import { PemFiles } from '../../tls/pem-files.ts';
 import { actAsDataDirOwner, dataDirOwner, ownershipFindings } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 /** Certificates that end within this many days are named in a warning. */

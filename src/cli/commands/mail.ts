@@ -1,8 +1,9 @@
 /** `postern mail list|show`: what arrived in one of an account's mailboxes (INBOX unless --mailbox). */
+
+import { addressFirst, column, printable } from '../../log/printable.ts';
 import { formatDate } from '../../smtp/received.ts';
 import type { Mailbox, Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { addressFirst, column, printable } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 import { noSuchAccount, oneAddress } from './user.ts';

@@ -1,13 +1,15 @@
 /**
  * `postern quarantine list|show|release|delete`: the messages the content filter held back
- * (Store.quarantine), with the verdict that held them. Release delivers a message to its original
- * recipients: accounts here get it in their INBOX, other domains (with --remote) through the outbound
- * queue; or, with --to, to one account here instead.
+ * (Store.quarantine), with the verdict that held them, each until filter.quarantine.retentionDays
+ * runs out (src/filter/quarantine-expiry.ts removes it then; list shows when). Release delivers a
+ * message to its original recipients: accounts here get it in their INBOX, other domains (with
+ * --remote) through the outbound queue; or, with --to, to one account here instead.
  */
 import { domainToASCII } from 'node:url';
 import { parseAddress } from '../../accounts/address.ts';
 import { stripForgedResults } from '../../authentication/authentication-results.ts';
 import type { Config } from '../../config/schema.ts';
+import { addressFirst, column, printable } from '../../log/printable.ts';
 import { headerSectionLength } from '../../mime/header-section.ts';
 import { outboundJob } from '../../store/outbound-job.ts';
 import {
@@ -18,7 +20,6 @@ import {
   type Store,
 } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
-import { addressFirst, column, printable } from '../printable.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 

@@ -2,9 +2,10 @@
  * `postern queue list [--json]`: the outbound queue, mail accepted for other domains (from logged-in
  * users or mynetworks) that waits for outbound delivery.
  */
+
+import { printable } from '../../log/printable.ts';
 import { OUTBOUND_JOB } from '../../store/store.ts';
 import { usageError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
 

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ScanResult, scanMessage, scanSettings } from '../../filter/phishing/scan.ts';
+import { printable } from '../../log/printable.ts';
 import { CliError, usageError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 export async function scanCommand(args: string[]): Promise<number> {
