@@ -24,10 +24,16 @@ export function permissionWarnings(config: Config, file: string | undefined): st
   return warnings;
 }
 
-/** A password in the store URL's user information (postgres://user:password@host/db) or its query. */
+/**
+ * A secret in the store URL: a password in its user information (postgres://user:password@host/db) or
+ * its query, or `sslpassword=`, the passphrase of the client's TLS key (libpq), which redact-url.ts
+ * hides from the log for the same reason.
+ */
 function holdsPassword(config: Config): boolean {
   if (config.store.engine !== 'postgres') return false;
-  return /^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^@]*@/i.test(config.store.url) || /[?&]password=/i.test(config.store.url);
+  return (
+    /^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^@]*@/i.test(config.store.url) || /[?&](?:ssl)?password=/i.test(config.store.url)
+  );
 }
 
 function modeOf(target: string): number | undefined {

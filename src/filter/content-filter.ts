@@ -8,6 +8,7 @@
 import type { Finding } from '../authentication/results.ts';
 import type { FilterConfig, MilterConfig } from '../config/filter-schema.ts';
 import { ConfigError } from '../config/load.ts';
+import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
@@ -30,6 +31,11 @@ export interface FilterRequest {
   previousMessages?: (from: string) => Promise<number | undefined>;
   /** The client's forward-confirmed host name, when it has one: milters get it as Postfix sends it. */
   clientName?: string | undefined;
+  /**
+   * The client's log budget (src/log/client-budget.ts): the rule actions its messages set off are
+   * lines it collects, as a restriction's are; absent, every one is written.
+   */
+  clientLog?: ClientLogBudget;
 }
 
 /** What the verdict was, as the store keeps it with a quarantined message and the log shows it. */
@@ -188,6 +194,8 @@ export class ContentFilter {
       from: request.envelope.mailFrom?.address ?? '',
       to: request.envelope.recipients.map((r) => r.path.address),
     };
+    // A client sending message after message: each line within its budget, the rest counted there.
+    const allows = (level: 'info' | 'warn') => request.clientLog?.allows(request.peer.remoteAddress, level) ?? true;
     // A WARN rule matching each of 20,000 header lines made one log line each, 20 times the message's
     // size in log: the first few of each check are logged, then one line counts the rest.
     const logged = new Map<string, number>();
@@ -197,15 +205,16 @@ export class ContentFilter {
       if (count > MAX_LOGGED_FINDINGS) continue;
       if (finding.result === 'skipped') {
         // A bound of inspect.ts reached (a message of many parts or lines): the rest went unmatched.
-        this.#logger.warn({ ...message, check: finding.check, reason: finding.reason }, `${finding.check}: skipped`);
+        const fields = { ...message, check: finding.check, reason: finding.reason };
+        if (allows('warn')) this.#logger.warn(fields, `${finding.check}: skipped`);
         continue;
       }
       const fields = { ...message, check: finding.check, action: finding.result, rule: finding.reason };
-      if (finding.result === 'warn') this.#logger.warn(fields, `${finding.check}: warn`);
-      else this.#logger.info(fields, `${finding.check}: ${finding.result}`);
+      const level = finding.result === 'warn' ? 'warn' : 'info';
+      if (allows(level)) this.#logger[level](fields, `${finding.check}: ${finding.result}`);
     }
     for (const [check, count] of logged) {
-      if (count <= MAX_LOGGED_FINDINGS) continue;
+      if (count <= MAX_LOGGED_FINDINGS || !allows('warn')) continue;
       this.#logger.warn(
         { ...message, check, notLogged: count - MAX_LOGGED_FINDINGS },
         `${check}: ${count - MAX_LOGGED_FINDINGS} more rule actions not logged`,

@@ -7,8 +7,9 @@
  * last minute"). That line is written by a timer, so it comes even if the client has gone quiet.
  *
  * Which lines count (the callers ask `allows()`): the refusals a client collects (a reply of 4xx or
- * 5xx, a restriction's decision, a timeout, a failed TLS handshake, a connection refused before its
- * session). Which do not: the lines that come once per session or per message whatever the client
+ * 5xx, a message refused after its data included, a restriction's decision, a content rule's action,
+ * a failed login, a timeout, a failed TLS handshake, a connection refused before its session). Which
+ * do not: the lines that come once per session or per message whatever the client
  * does wrong (a stored message, a login, a quarantine), and a dependency's outage, which is already
  * said once (outage.ts). Counting is not logging: the policy's counters count every decision.
  *

@@ -1,6 +1,6 @@
 /** Structured logs (pino). One child logger per connection carries its session id. */
 import { type Logger, pino } from 'pino';
-import { textLine } from './text-lines.ts';
+import { escapeUnsafe, textLine } from './text-lines.ts';
 
 export type { Logger };
 
@@ -32,14 +32,14 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
         ],
         censor: '[redacted]',
       },
-      formatters: { log: boundedFields },
-      // The message text too: a refusal's line is its reply, which may quote a sender's SPF explanation.
-      hooks: {
-        logMethod(args, method) {
-          const last = args.length - 1;
-          if (typeof args[last] === 'string') args[last] = boundedString(args[last]);
-          return method.apply(this, args);
-        },
+      // A child's bindings are not seen by a formatter (pino resets it for children): ours alone
+      // (session, client address, listener, stage), never a client's text.
+      formatters: { log: safeFields },
+      serializers: {
+        err: safeError,
+        // The message text too, whichever way it came (a string, an error's message): a refusal's line
+        // is its reply, which may quote a sender's SPF explanation or a client's bytes.
+        msg: (msg: unknown) => (typeof msg === 'string' ? safeString(msg) : msg),
       },
     },
     destination ?? standardOutput(format === 'text' || (format === 'auto' && process.stdout.isTTY === true)),
@@ -48,33 +48,91 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
 
 /** A logged value longer than this is cut: senders write much of what a line quotes. */
 const MAX_LOGGED_STRING = 2048;
+/** How deep safeFields looks into a field's objects and arrays; deeper ones are left as they are. */
+const MAX_DEPTH = 4;
 
 /**
- * Every string field of a line, and each string in an array field, at most MAX_LOGGED_STRING
- * characters. Reply texts, DNS explanations (SPF exp=, RFC 7208 §6.2), milter replies and matched
- * header text come from senders: a 60 KB SPF explanation made a 60 KB line on every MAIL FROM. The
- * client is told at most 512 octets (RFC 5321 §4.5.3.1.5); the log says as much and how much more.
+ * Every string of a line, at the top, in arrays and in plain objects, made safe to read:
+ *
+ * - at most MAX_LOGGED_STRING characters. Reply texts, DNS explanations (SPF exp=, RFC 7208 §6.2),
+ *   milter replies and matched header text come from senders: a 60 KB SPF explanation made a 60 KB
+ *   line on every MAIL FROM. The client is told at most 512 octets (RFC 5321 §4.5.3.1.5); the log
+ *   says as much and how much more.
+ * - controls (C0, C1), bidi and format characters, U+2028/2029 written as `\uXXXX` text, as the text
+ *   format writes them (text-lines.ts). JSON escapes C0 itself, but every reader undoes that: `jq -r`
+ *   (docs/deployment.md) printed a client's ESC sequences, BEL and U+202E to the admin's terminal,
+ *   and U+2028 breaks a line for JavaScript readers. Letters of any script stay as they are.
+ *
+ * Objects that are not plain (an Error, a Buffer) are left to their serializers (safeError for `err`).
  */
-function boundedFields(fields: Record<string, unknown>): Record<string, unknown> {
+function safeFields(fields: Record<string, unknown>): Record<string, unknown> {
+  return safeObject(fields, 0);
+}
+
+function safeObject(fields: Record<string, unknown>, depth: number): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
   for (const key in fields) {
     const value = fields[key];
-    const bounded =
-      typeof value === 'string'
-        ? boundedString(value)
-        : Array.isArray(value) && value.some((item) => typeof item === 'string' && item.length > MAX_LOGGED_STRING)
-          ? value.map((item) => (typeof item === 'string' ? boundedString(item) : item))
-          : value;
-    if (bounded === value) continue;
+    const safe = safeValue(value, depth);
+    if (safe === value) continue;
     out ??= { ...fields };
-    out[key] = bounded;
+    out[key] = safe;
   }
   return out ?? fields;
+}
+
+function safeValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return safeString(value);
+  if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const safe = safeValue(value[i], depth + 1);
+      if (safe === value[i]) continue;
+      out ??= [...value];
+      out[i] = safe;
+    }
+    return out ?? value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  return safeObject(value as Record<string, unknown>, depth + 1);
+}
+
+function safeString(text: string): string {
+  return boundedString(escapeUnsafe(text));
 }
 
 function boundedString(text: string): string {
   if (text.length <= MAX_LOGGED_STRING) return text;
   return `${text.slice(0, MAX_LOGGED_STRING)}… (${text.length - MAX_LOGGED_STRING} more characters)`;
+}
+
+/**
+ * pino's error serializer, its strings made safe as safeFields makes a line's (an error's message may
+ * quote what a client or a DNS answer said). The stack keeps its line feeds: its frames are ours.
+ */
+function safeError(err: unknown): unknown {
+  const serialized: unknown = pino.stdSerializers.err(err as Error);
+  if (serialized === err || serialized === null || typeof serialized !== 'object') return safeValue(err, 0);
+  return safeSerializedError(serialized as Record<string, unknown>, Object.getPrototypeOf(serialized), 0);
+}
+
+/** In place: the serializer made the object (and the errors in it, of the same prototype) for this line. */
+function safeSerializedError(fields: Record<string, unknown>, proto: unknown, depth: number): Record<string, unknown> {
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (key === 'stack' && typeof value === 'string') fields[key] = escapeUnsafe(value, true);
+    else if (isSerializedError(value, proto) && depth < MAX_DEPTH) safeSerializedError(value, proto, depth + 1);
+    else if (key === 'aggregateErrors' && Array.isArray(value) && depth < MAX_DEPTH) {
+      for (const item of value) if (isSerializedError(item, proto)) safeSerializedError(item, proto, depth + 1);
+    } else fields[key] = safeValue(value, depth + 1);
+  }
+  return fields;
+}
+
+function isSerializedError(value: unknown, proto: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === proto;
 }
 
 /**

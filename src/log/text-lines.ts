@@ -18,10 +18,13 @@ const LEVELS: Record<number, { label: string; colour: string }> = {
 const RESET = '\u001b[0m';
 /** Fields every line has, shown in its own way or not at all. */
 const OWN = new Set(['level', 'time', 'msg', 'service']);
-const UNSAFE_CHARACTERS =
-  '[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff]';
+/** C0 and C1 controls, DEL, the bidi marks, embeddings, overrides and isolates, U+2028/2029, the BOM. */
+const UNSAFE_OTHER = '\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff';
+const UNSAFE_CHARACTERS = `[\\u0000-\\u001f${UNSAFE_OTHER}]`;
 const UNSAFE = new RegExp(UNSAFE_CHARACTERS, 'g');
 const HAS_UNSAFE = new RegExp(UNSAFE_CHARACTERS);
+/** The same but the line feed: for a stack trace, whose lines are ours. */
+const UNSAFE_BUT_LF = new RegExp(`[\\u0000-\\u0009\\u000b-\\u001f${UNSAFE_OTHER}]`, 'g');
 const BARE = /^[^\s"=\\]+$/;
 
 export interface TextOptions {
@@ -61,8 +64,18 @@ function quoted(text: string): string {
   return escapeUnsafe(JSON.stringify(text));
 }
 
-function escapeUnsafe(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * Every character that could move the cursor, recolour or reorder a terminal's text as a `\uXXXX`
+ * escape (six characters of text); letters of any script are left as they are. The JSON format uses
+ * it too (logger.ts): JSON's own `\u001b` is undone by any reader (`jq -r`) before the terminal.
+ */
+export function escapeUnsafe(text: string, keepLineFeeds = false): string {
+  if (!HAS_UNSAFE.test(text)) return text;
+  return text.replace(keepLineFeeds ? UNSAFE_BUT_LF : UNSAFE, asEscape);
+}
+
+function asEscape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 /** Local time, as a terminal's user reads the clock; the JSON keeps epoch milliseconds. */

@@ -18,7 +18,7 @@ import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
 import type { CheckRequest, SmtpHandlers } from '../smtp/listener.ts';
 import type { Path } from '../smtp/path.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
-import { type Reply, replies, reply } from '../smtp/replies.ts';
+import { type Reply, replies, reply, textstring } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { outboundJob } from '../store/outbound-job.ts';
 import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
@@ -50,6 +50,26 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   function clientKind(peer: Peer): ClientKind {
     if (peer.authenticated) return 'login';
     return policy.fromMynetworks(peer.remoteAddress) ? 'mynetworks' : 'external';
+  }
+
+  /**
+   * The line of a refusal after DATA, within the client's log budget (src/log/client-budget.ts): the
+   * reply is marked as logged, so the session's own line for it (which keeps to the budget) is not
+   * written, and a client sending message after message must not get a line each without limit. A
+   * line left out is counted in the client's summary. Not for our own failures (a 451 for a store or
+   * a check that failed): those are the admin's to see, whatever the client does.
+   */
+  function refused(
+    peer: Peer,
+    level: 'info' | 'warn',
+    answer: Reply,
+    fields: Record<string, unknown>,
+    message: string,
+  ): MessageOutcome {
+    if (policy.clientLog.allows(peer.remoteAddress, level)) {
+      logger[level]({ ...fields, code: answer.code, enhanced: answer.enhanced }, message);
+    }
+    return { action: 'reply', reply: answer };
   }
 
   /** The restrictions of each stage (src/policy); VRFY's answer comes from there too. */
@@ -91,17 +111,22 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       // Stored after our Return-Path, Received and Authentication-Results, such a first line would
       // continue the last of them: a sender could write `dmarc=pass` into our own result. The filters
       // read past it as no field at all, so what they judged would not be what is stored either.
-      logger.info(
+      return refused(
+        peer,
+        'info',
+        replies.leadingFoldedLine(),
         { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, size: received.length },
         'message refused: its first line starts with white space (a continuation of no field); answered 554',
       );
-      return { action: 'reply', reply: replies.leadingFoldedLine() };
     }
     // Before any stage reads the header: each reads it whole (src/mime/header-section.ts says why).
     const excess = headerSectionExcess(received);
     if (excess?.limit === 'hops') {
       // RFC 5321 §6.3: a message that went through this many hops is in a loop; refused, never delivered.
-      logger.warn(
+      return refused(
+        peer,
+        'warn',
+        replies.tooManyHops(excess.value),
         {
           session: peer.sessionId,
           client: peer.remoteAddress,
@@ -111,13 +136,15 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         },
         `message refused: ${excess.value} Received fields, a mail loop; answered 554`,
       );
-      return { action: 'reply', reply: replies.tooManyHops(excess.value) };
     }
     if (excess) {
       const { fields, bytes } = HEADER_LIMITS;
       const why =
         excess.limit === 'fields' ? `more than ${fields} header fields` : `a header section over ${bytes} octets`;
-      logger.info(
+      return refused(
+        peer,
+        'info',
+        replies.headerTooLarge(why),
         {
           session: peer.sessionId,
           client: peer.remoteAddress,
@@ -127,7 +154,6 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         },
         `message refused: ${why}; answered 552`,
       );
-      return { action: 'reply', reply: replies.headerTooLarge(why) };
     }
     // A submitted message's header, read once for the From check and the fields submission adds.
     const fields = peer.authenticated ? readMessage(received).fields : undefined;
@@ -136,59 +162,57 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         envelope.mailFrom === null && options.bounceRelays?.has(peer.authenticated.toLowerCase()) === true;
       const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);
       if (foreign) {
-        logger.info(
+        const what =
+          foreign === MULTIPLE_FROM ? 'more than one From field (RFC 5322 §3.6)' : `From header address <${foreign}>`;
+        const answer =
+          foreign === NO_FROM
+            ? reply(
+                553,
+                '5.7.1',
+                `a message needs a From field with an address of user ${peer.authenticated} (RFC 5322 §3.6)`,
+              )
+            : foreign === UNREADABLE_FROM
+              ? reply(
+                  553,
+                  '5.7.1',
+                  'the From field is not a list of addresses (RFC 5322 §3.6.2): receivers could read another author in it',
+                )
+              : reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`);
+        return refused(
+          peer,
+          'info',
+          answer,
           {
             session: peer.sessionId,
             client: peer.remoteAddress,
             id: envelope.id,
             user: peer.authenticated,
-            from: foreign,
+            from: withoutMarker(foreign),
           },
           'From header not owned: 553',
         );
-        if (foreign === NO_FROM) {
-          return {
-            action: 'reply',
-            reply: reply(
-              553,
-              '5.7.1',
-              `a message needs a From field with an address of user ${peer.authenticated} (RFC 5322 §3.6)`,
-            ),
-          };
-        }
-        if (foreign === UNREADABLE_FROM) {
-          return {
-            action: 'reply',
-            reply: reply(
-              553,
-              '5.7.1',
-              'the From field is not a list of addresses (RFC 5322 §3.6.2): receivers could read another author in it',
-            ),
-          };
-        }
-        const what =
-          foreign === MULTIPLE_FROM ? 'more than one From field (RFC 5322 §3.6)' : `From header address <${foreign}>`;
-        return {
-          action: 'reply',
-          reply: reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
-        };
       }
       // Sender: names who sent it for the author (RFC 5322 §3.6.2); mail programs show "Sender on behalf
       // of From", so a forged one speaks for someone else as a forged From would.
       const sender = await foreignSenderAddress(fields, peer.authenticated, policy);
       if (sender) {
-        logger.info(
-          { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, user: peer.authenticated, sender },
-          'Sender header not owned: 553',
-        );
         const what =
           sender === UNREADABLE_SENDER
             ? 'the Sender field is not one address (RFC 5322 §3.6.2)'
             : `Sender header address <${sender}>`;
-        return {
-          action: 'reply',
-          reply: reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
-        };
+        return refused(
+          peer,
+          'info',
+          reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
+          {
+            session: peer.sessionId,
+            client: peer.remoteAddress,
+            id: envelope.id,
+            user: peer.authenticated,
+            sender: withoutMarker(sender),
+          },
+          'Sender header not owned: 553',
+        );
       }
     }
     // RFC 4954 §5: an AUTH= author the login does not own is not to be trusted, and then the server
@@ -213,7 +237,10 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       }
       const { verdict } = examination;
       if (verdict.reply) {
-        logger.info(
+        return refused(
+          peer,
+          'info',
+          verdict.reply,
           {
             session: peer.sessionId,
             client: peer.remoteAddress,
@@ -225,7 +252,6 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           },
           `authentication: ${verdict.action}; answered ${verdict.reply.code}`,
         );
-        return { action: 'reply', reply: verdict.reply };
       }
     }
     let body = withoutClientFields(examination?.content ?? content, peer.authenticated !== undefined);
@@ -243,6 +269,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           external: clientKind(peer) === 'external',
           ...(examination ? { authentication: authenticationSummary(examination) } : {}),
           previousMessages: (from) => store.senderHistory(from).then((h) => h.messages),
+          clientLog: policy.clientLog,
         });
       } catch (err) {
         logger.error(
@@ -369,11 +396,13 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     } catch (err) {
       if (err instanceof RecipientsGoneError) {
         // The accounts were removed after RCPT (the account cache may lag): the mailboxes are gone for good.
-        logger.info(
+        return refused(
+          peer,
+          'info',
+          replies.recipientsGone(),
           { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
           'recipients removed since RCPT; answered 550',
         );
-        return { action: 'reply', reply: replies.recipientsGone() };
       }
       // Never 5xx for our own fault: the client keeps the message and retries (STYLE.md §5).
       // A store that says why (disk full, lock held) is the operator's to fix: its reason, not a stack
@@ -415,9 +444,19 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       from: envelope.mailFrom?.address ?? '',
     };
     switch (filtered.action) {
-      case 'reply':
-        logger.info({ ...base, reason: filtered.reason }, `content filter: answered ${filtered.reply.code}`);
-        return { action: 'reply', reply: filtered.reply };
+      case 'reply': {
+        // With the reply's text as the client got it (an RFC 5321 §4.2.1 textstring): a milter's
+        // SMFIR_REPLYCODE says why in its text alone, and the reason only names the milter.
+        const { code, enhanced, lines } = filtered.reply;
+        const text = lines.map((line) => textstring(line)).join(' ');
+        return refused(
+          peer,
+          'info',
+          filtered.reply,
+          { ...base, reply: text, reason: filtered.reason },
+          `content filter: answered ${code}${enhanced ? ` ${enhanced}` : ''} ${text}`,
+        );
+      }
       case 'discard':
         // Postfix DISCARD: the client is told the message was accepted, and it is dropped.
         logger.info({ ...base, reason: filtered.reason }, 'content filter: discarded');
@@ -684,6 +723,11 @@ function unquotedAtSigns(value: string): number {
     else if (depth === 0 && c === '@') count++;
   }
   return count;
+}
+
+/** A finding of foreignFromAddress or foreignSenderAddress as the log writes it: the marker is no text. */
+function withoutMarker(found: string): string {
+  return found.startsWith('\0') ? found.slice(1) : found;
 }
 
 const MULTIPLE_FROM = '\0multiple From fields';

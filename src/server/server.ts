@@ -135,7 +135,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await closeStores(store, opened);
     throw err;
   }
-  const auth = new SubmissionAuth(store, config.auth, logger, config.limits.ipv6Prefix);
+  // Its failed logins' lines share the client budget of the listeners' and the policy's lines.
+  const auth = new SubmissionAuth(store, config.auth, logger, config.limits.ipv6Prefix, policy.clientLog);
   // Also when its checks are off: forged Authentication-Results fields are still removed (RFC 8601 §5).
   const authentication = new SenderAuthentication({
     config: config.authentication,

@@ -11,6 +11,7 @@ import { verifyPassword } from '../accounts/password.ts';
 import { type Credentials, createExchange, type SaslExchange, type SaslStep } from '../accounts/sasl/index.ts';
 import { KEY_BYTES, parseScramCredentials } from '../accounts/sasl/scram.ts';
 import type { Config } from '../config/schema.ts';
+import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import { clientKey, type Networks, parseNetworks } from '../policy/cidr.ts';
 import type { AuthOutcome, Effect } from '../smtp/effects.ts';
@@ -27,7 +28,7 @@ type StepOutcome =
   | { kind: 'unknown-mechanism' }
   | { kind: 'failed'; step: Extract<SaslStep, { type: 'failure' }>; blockedUntil: Date | null; delayMs: number }
   | { kind: 'blocked-success'; until: Date; delayMs: number }
-  | { kind: 'step'; step: SaslStep };
+  | { kind: 'step'; step: Exclude<SaslStep, { type: 'failure' }> };
 
 /** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
 /** The store's secret that SCRAM's made-up salts for unknown users come from (Credentials.fakeSaltKey). */
@@ -38,6 +39,11 @@ export class SubmissionAuth {
   readonly #store: Store;
   readonly #options: Config['auth'];
   readonly #logger: Logger;
+  /**
+   * The log lines a client's refusals may add a minute, shared with the listeners and the policy
+   * (src/log/client-budget.ts); absent, every failed login is a line.
+   */
+  readonly #clientLog: ClientLogBudget | undefined;
   readonly #exchanges = new Map<string, SaslExchange>();
   /** Per client address, the last step under way (#oneAtATime). */
   readonly #steps = new Map<string, Promise<void>>();
@@ -48,8 +54,9 @@ export class SubmissionAuth {
   /** auth.exceptions: clients never blocked (a NAT many users share). */
   readonly #exceptions: Networks;
   #fakeSaltKey: Promise<Buffer> | undefined;
-  constructor(store: Store, options: Config['auth'], logger: Logger, ipv6Prefix = 64) {
+  constructor(store: Store, options: Config['auth'], logger: Logger, ipv6Prefix = 64, clientLog?: ClientLogBudget) {
     this.#store = store;
+    this.#clientLog = clientLog;
     this.#ipv6Prefix = ipv6Prefix;
     this.#exceptions = parseNetworks(options.exceptions ?? []);
     this.#options = options;
@@ -132,7 +139,9 @@ export class SubmissionAuth {
       if (blocked) return { kind: 'blocked', until: blocked };
       if (!current) return { kind: 'unknown-mechanism' };
       const step = request.first ? await current.start(request.response) : await current.next(request.response!);
-      if (step.type === 'failure' && step.reason !== 'binding') {
+      // A binding failure counts as well: no password was tried, but it costs nothing to send (no
+      // password needed), and uncounted a client could repeat it, and be logged, without end.
+      if (step.type === 'failure') {
         // Counted even when the client has gone meanwhile: a guess sent before a hang-up is a guess.
         return {
           kind: 'failed',
@@ -174,6 +183,14 @@ export class SubmissionAuth {
       if (outcome.blockedUntil) return { action: 'reject', reply: blockedReply(outcome.blockedUntil), logged: true };
       if (outcome.step.reason === 'malformed')
         return { action: 'reject', reply: reply(501, '5.5.2', outcome.step.message), logged: true };
+      // The client is told what failed, not that its password is wrong: the binding is checked before
+      // the proof (a client that cannot do SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
+      if (outcome.step.reason === 'binding')
+        return {
+          action: 'reject',
+          reply: reply(535, '5.7.8', `Authentication failed: ${outcome.step.message}`),
+          logged: true,
+        };
       return { action: 'reject', reply: replies.authFailed(), logged: true };
     }
     // The session ended while we waited: nothing to answer, and nothing to keep.
@@ -193,14 +210,8 @@ export class SubmissionAuth {
         ? { action: 'success', username: step.username, ...(accountId ? { accountId } : {}), data: step.data }
         : { action: 'success', username: step.username, ...(accountId ? { accountId } : {}) };
     }
-    // No password was tried (the binding is checked before the proof): nothing to count, and the
-    // client is told what failed, not that its password is wrong (a client that cannot do
-    // SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
-    this.#logger.warn(
-      { session: peer.sessionId, client: peer.remoteAddress, reason: step.reason },
-      `login failed: ${step.message}`,
-    );
-    return { action: 'reject', reply: reply(535, '5.7.8', `Authentication failed: ${step.message}`), logged: true };
+    // Every failure was counted and answered above ('failed').
+    return step satisfies never;
   }
 
   /**
@@ -292,13 +303,18 @@ export class SubmissionAuth {
     // The line that names the client, the user and why; the reply is not logged again (`logged`). The
     // failure that starts a block says so and until when: the client's later AUTH commands are refused.
     const blocked = ip.blockedUntil ? { blockedUntil: ip.blockedUntil.toISOString() } : {};
+    const delayMs = Math.min(this.#options.failureDelayMs * (1 + Math.floor(account.count / 5)), 10_000);
+    // Within the client's budget, as its other refusals' lines: a client that is never blocked
+    // (auth.exceptions) may fail without end, in parallel sessions. Counted above, logged or not. The
+    // line that starts a block is always written: it comes once per block and says until when.
+    const logged = ip.blockedUntil !== null || (this.#clientLog?.allows(peer.remoteAddress, 'warn') ?? true);
+    if (!logged) return { blockedUntil: ip.blockedUntil, delayMs };
     this.#logger.warn(
       { session: peer.sessionId, client: peer.remoteAddress, user, reason, failures: ip.count, ...blocked },
       ip.blockedUntil
         ? `login failed: ${message}; the client is blocked until ${blocked.blockedUntil}`
         : `login failed: ${message}`,
     );
-    const delayMs = Math.min(this.#options.failureDelayMs * (1 + Math.floor(account.count / 5)), 10_000);
     return { blockedUntil: ip.blockedUntil, delayMs };
   }
 }

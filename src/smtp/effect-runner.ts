@@ -8,7 +8,7 @@ import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { OutageLog } from '../log/outage.ts';
 import { CLOSE_LINGER_MS, type Connection } from './connection.ts';
 import type { CheckRequest, ListenerOptions } from './listener-options.ts';
-import { renderReply, replies } from './replies.ts';
+import { renderReply, replies, textstring } from './replies.ts';
 import type { ReplyBatch } from './reply-batch.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome } from './session.ts';
 import type { StressMode } from './stress.ts';
@@ -138,9 +138,11 @@ export class EffectRunner {
               // sleep), and the session says which are not (a 452 for recipients past the limit). A client
               // that keeps collecting them, across connections, is summed up instead (client-budget.ts).
               if (effect.logged !== true && this.#host.clientLog.allows(conn.peer.remoteAddress)) {
+                // The text as the client got it (RFC 5321 §4.2.1 textstring), not the input it echoes:
+                // a parameter name or domain may carry terminal controls meant for the admin's screen.
                 conn.log.info(
                   { code: effect.reply.code, enhanced: effect.reply.enhanced },
-                  effect.reply.lines.join(' '),
+                  effect.reply.lines.map((line) => textstring(line)).join(' '),
                 );
               }
               if (effect.notAnError !== true) {

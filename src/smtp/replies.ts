@@ -34,8 +34,9 @@ const NOT_TEXT_ALL = /[^\t\x20-\x7e]/g;
 
 /**
  * RFC 5321 §4.2.1: reply text is a textstring (HT, SP, printable ASCII). Texts echo client input (a bad domain, a parameter name), so the grammar and the length are kept here.
+ * Exported for the log, which writes a reply's text as it went out on the wire.
  */
-function textstring(text: string, room: number): string {
+export function textstring(text: string, room = MAX_REPLY_TEXT): string {
   const ascii = NOT_TEXT.test(text) ? text.replaceAll('§', 'section ').replace(NOT_TEXT_ALL, '?') : text;
   return ascii.length > room ? `${ascii.slice(0, room - 3)}...` : ascii;
 }

@@ -40,6 +40,17 @@ test('a data directory open to others, and a readable config file holding the st
   );
   assert.doesNotMatch(both.join(' '), /s3cret/);
   assert.equal(permissionWarnings(withoutPassword, file).length, 1, 'a URL without a password');
+  // libpq's sslpassword: the passphrase of the client's TLS key, as secret as the password.
+  const withKeyPassphrase = parseConfig(
+    {
+      dataDir,
+      store: { engine: 'postgres', url: 'postgres://postern@127.0.0.1/postern?sslmode=verify-full&sslpassword=k3y' },
+    },
+    'test',
+  );
+  const passphrase = permissionWarnings(withKeyPassphrase, file);
+  assert.equal(passphrase.length, 2, 'sslpassword= is a secret too');
+  assert.doesNotMatch(passphrase.join(' '), /k3y/);
 
   fs.chmodSync(dataDir, 0o700);
   fs.chmodSync(file, 0o600);

@@ -68,3 +68,55 @@ test('a sender-sized field is cut: no log line carries a 60 KB SPF explanation o
   assert.match(msg, /^SPF fail: E+… \(\d+ more characters\)$/);
   assert.ok(msg.length < 2200);
 });
+
+test("a client's controls never reach a reader's terminal: every string escaped as text, letters of any script kept", async () => {
+  const { lines, sink } = capture();
+  const logger = createLogger('info', sink);
+  // ESC sequences (a title, a cleared screen), BEL, C1 CSI, a bidi override, U+2028, a line feed, a tab.
+  const hostile = 'a\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\u2028x\ny\tz';
+  const readable = 'Иван Петров <иван@почта.рф> bücher.example';
+  logger.warn(
+    {
+      reason: hostile,
+      helo: hostile,
+      to: ['bob@example.com', hostile],
+      user: readable,
+      request: { nested: [hostile] },
+      err: Object.assign(new Error(`refused: ${hostile}`), { detail: hostile }),
+    },
+    `login failed: ${hostile}`,
+  );
+  logger.info(new Error(`no message given: ${hostile}`));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(lines.length, 2);
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
+  const escaped = 'a\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\u202eevil\\u2028x\\u000ay\\u0009z';
+  const strings = (value: unknown): string[] =>
+    typeof value === 'string'
+      ? [value]
+      : value && typeof value === 'object'
+        ? Object.values(value).flatMap(strings)
+        : [];
+  for (const line of lines) {
+    assert.doesNotMatch(line.trimEnd(), /[\u007f-\u009f\u202e\u2028]/, 'no raw C1 or bidi in the JSON');
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    // What `jq -r` prints: every decoded string, the stack's own line feeds aside.
+    for (const text of strings({ ...parsed, err: { ...(parsed.err as object), stack: undefined } })) {
+      assert.doesNotMatch(text, unsafe, text);
+    }
+    const stack = String((parsed.err as { stack: string }).stack);
+    assert.doesNotMatch(stack.replaceAll('\n', ''), unsafe, 'the stack keeps only its line feeds');
+    assert.ok(stack.includes(escaped.replace('\\u000a', '\n')), stack);
+  }
+  const [first, second] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const err = first?.err as { message: string; detail: string } | undefined;
+  assert.equal(first?.msg, `login failed: ${escaped}`);
+  assert.equal(first?.reason, escaped);
+  assert.equal(first?.helo, escaped);
+  assert.deepEqual(first?.to, ['bob@example.com', escaped]);
+  assert.deepEqual(first?.request, { nested: [escaped] });
+  assert.equal(first?.user, readable, 'Cyrillic names and IDNs stay readable');
+  assert.equal(err?.message, `refused: ${escaped}`);
+  assert.equal(err?.detail, escaped);
+  assert.equal(second?.msg, `no message given: ${escaped}`);
+});

@@ -21,6 +21,7 @@ const body = (message: string) => message.slice(message.indexOf('\r\n\r\n') + 4)
 const cases: {
   name: string;
   send: Answer;
+  /** `header`: the name as the warning logs it. */
   refused?: { header: string; reason: RegExp };
   folded?: { header: string; stored: string };
 }[] = [
@@ -37,12 +38,13 @@ const cases: {
   {
     name: 'a control character in the name',
     send: ['h', z('X-\x01A', 'v')],
-    refused: { header: 'X-\x01A', reason: /^control character U\+0001 in the name$/ },
+    // The log writes a control as text (src/log/logger.ts): never the character itself.
+    refused: { header: 'X-\\u0001A', reason: /^control character U\+0001 in the name$/ },
   },
   {
     name: 'an LF in the name',
     send: ['h', z('Bcc: evil@example.net\nX-A', 'v')],
-    refused: { header: 'Bcc: evil@example.net\nX-A', reason: /in the name$/ },
+    refused: { header: 'Bcc: evil@example.net\\u000aX-A', reason: /in the name$/ },
   },
   { name: 'an empty name', send: ['h', z('', 'v')], refused: { header: '', reason: /^an empty name$/ } },
   {

@@ -608,25 +608,52 @@ test('auth.exceptions: a shared address (an office NAT) is never blocked; the fa
   assert.equal(failures.count, 5, "dave's four failures were counted (and this one)");
 });
 
-test('a channel-binding failure says so, and counts toward no block: no password was tried', async (t) => {
+test('a channel-binding failure says so, and counts toward the block as any failed login: it costs the client nothing', async (t) => {
   const strict = await startTestServer({ auth: { failureDelayMs: 0, maxFailuresPerClient: 2 } });
   t.after(() => strict.stop());
   const { client } = await SmtpClient.openTls(strict.submissionsPort);
   await ehlo(client);
-  for (let i = 0; i < 3; i++) {
-    // "y,,": the client could bind but believes the server cannot; on TLS 1.3 PLUS is offered (RFC 5802 §6).
-    const downgrade = await client.command(`AUTH SCRAM-SHA-256 ${b64(`y,,n=carol@example.com,r=${'x'.repeat(24)}`)}`);
-    assert.equal(codeOf(downgrade), '535 5.7.8');
-    assert.match(downgrade.text, /5.7.8 Authentication failed: .*PLUS/);
-    // tls-unique is not offered (RFC 9266 deprecates it for TLS 1.3).
-    const unique = await client.command(
-      `AUTH SCRAM-SHA-256-PLUS ${b64(`p=tls-unique,,n=carol@example.com,r=${'y'.repeat(24)}`)}`,
-    );
-    assert.equal(codeOf(unique), '535 5.7.8');
-    assert.match(unique.text, /5.7.8 Authentication failed: .*tls-unique/);
-  }
-  assert.equal(await strict.store.loginBlockedUntil('ip:127.0.0.1', new Date()), null, 'six refusals, no block');
+  // "y,,": the client could bind but believes the server cannot; on TLS 1.3 PLUS is offered (RFC 5802 §6).
+  const downgrade = await client.command(`AUTH SCRAM-SHA-256 ${b64(`y,,n=carol@example.com,r=${'x'.repeat(24)}`)}`);
+  assert.equal(codeOf(downgrade), '535 5.7.8');
+  assert.match(downgrade.text, /5.7.8 Authentication failed: .*PLUS/);
+  // tls-unique is not offered (RFC 9266 deprecates it for TLS 1.3); the second failure starts the block.
+  const unique = await client.command(
+    `AUTH SCRAM-SHA-256-PLUS ${b64(`p=tls-unique,,n=carol@example.com,r=${'y'.repeat(24)}`)}`,
+  );
+  assert.equal(codeOf(unique), '454 4.7.0', unique.text);
+  assert.ok(await strict.store.loginBlockedUntil('ip:127.0.0.1', new Date()), 'two refusals, a block');
+  // Blocked: even the right password is refused.
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '454 4.7.0');
   await client.close();
+});
+
+test("failed logins' lines keep to the client's log budget: a client never blocked (auth.exceptions) is summed up past it", async (t) => {
+  const office = await startTestServer({
+    auth: { failureDelayMs: 0, exceptions: ['127.0.0.0/8'] },
+    smtp: { maxErrors: 1000, maxCommandsBeforeMail: 1000, softErrorLimit: 1000, errorSleepMs: 0 },
+    log: { level: 'info' },
+  });
+  t.after(() => office.stop());
+  const { client } = await SmtpClient.openTls(office.submissionsPort);
+  await ehlo(client);
+  // "n,," on PLUS: refused at the first message, no password needed; 110 of them, past the 100 a minute.
+  for (let i = 0; i < 110; i++) {
+    const refused = await client.command(`AUTH SCRAM-SHA-256-PLUS ${b64(`n,,n=alice@example.com,r=abc${i}`)}`);
+    assert.equal(codeOf(refused), '535 5.7.8', refused.text);
+  }
+  assert.equal(codeOf(await client.command('QUIT')), '221 2.0.0');
+  await client.close();
+  await office.stopServer(); // the budget's summary is written as the server stops
+  const lines = office.logs();
+  const failed = lines.filter((l) => l.reason === 'binding');
+  assert.equal(failed.length, 100, 'the budget: 100 lines a minute');
+  assert.equal(failed[0]?.level, 40);
+  assert.match(String(failed[0]?.msg), /^login failed: SCRAM-SHA-256-PLUS needs p=tls-exporter/);
+  const summary = lines.find((l) => l.notLogged !== undefined);
+  assert.equal(summary?.client, '127.0.0.1');
+  assert.equal(summary?.notLogged, 10, 'every failure is either logged or counted');
+  assert.equal(summary?.level, 40, 'warnings left out: the summary is one');
 });
 
 test('fields a client may not write are removed: Bcc (submission), Return-Path and our verdict (all mail)', async () => {

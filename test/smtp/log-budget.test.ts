@@ -146,3 +146,33 @@ test("a restriction's refusal of a BDAT chunk is its own line only; other refusa
   assert.equal(lines.length, 2);
   assert.equal(lines[1]?.code, 503);
 });
+
+test("a refusal's line is its reply as the client got it: what it echoes of the client is cleaned as on the wire", async (t) => {
+  const { listener, port, lines } = await startListener();
+  t.after(() => listener.close(0));
+  const answers: string[] = [];
+  await new Promise<void>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () =>
+      // A parameter name with an OSC title, BEL, a clear-screen sequence, and one with U+202E.
+      socket.write(
+        Buffer.from(
+          'EHLO c.example\r\nMAIL FROM:<> X\u001b]0;pwned\u0007\u001b[2J=1\r\nMAIL FROM:<> SMTPUTF8 \u202eevil=1\r\nQUIT\r\n',
+          'utf8',
+        ),
+      ),
+    );
+    socket.setEncoding('latin1');
+    socket.on('data', (text: string) => answers.push(...text.split('\r\n').filter((l) => /^5\d\d /.test(l))));
+    socket.on('error', () => {});
+    socket.once('close', () => resolve());
+  });
+  assert.equal(answers.length, 2, answers.join(' | '));
+  const refused = refusals(lines);
+  assert.equal(refused.length, 2);
+  for (const [i, line] of refused.entries()) {
+    // The wire's text, after the code and the enhanced code: RFC 5321 §4.2.1 allows HT, SP and printable ASCII.
+    assert.equal(`${line.code} ${line.enhanced} ${line.msg}`, answers[i]);
+    assert.doesNotMatch(String(line.msg), /[^\t\x20-\x7e]/);
+  }
+  assert.match(String(refused[0]?.msg), /"X\?\]0;PWNED\?\?\[2J"/);
+});
