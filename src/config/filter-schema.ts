@@ -143,6 +143,17 @@ export const filterSchema = z
     /** External pre-queue filters, called in order at the end of DATA (Sendmail milter protocol). */
     milters: z.array(milterSchema).default([]),
     phishing: phishingSchema,
+    /** What the filter held back (`postern quarantine`). */
+    quarantine: z
+      .object({
+        /**
+         * Messages held longer than this are removed (src/filter/quarantine-expiry.ts): without a
+         * limit a phishing flood fills the disk. Microsoft 365 keeps phishing 30 days.
+         */
+        retentionDays: z.number().int().min(1).max(3650, 'at most 3650 (ten years)').default(30),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({});

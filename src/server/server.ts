@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
 import { ContentFilter } from '../filter/content-filter.ts';
+import { QuarantineExpiry } from '../filter/quarantine-expiry.ts';
 import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
 import { clientKey } from '../policy/cidr.ts';
@@ -267,6 +268,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // The domains' DNS and the server as the world sees them, checked now and then (docs/domain-setup.md).
   const dnsMonitor = new DnsCheckMonitor({ config, resolver, store, logger });
   if (config.dnsCheckIntervalMinutes > 0) dnsMonitor.start(config.dnsCheckIntervalMinutes * 60_000);
+  // Held messages go after filter.quarantine.retentionDays: swept now, then hourly (docs/content-protection.md).
+  const quarantineExpiry = new QuarantineExpiry({
+    store,
+    retentionDays: config.filter.quarantine.retentionDays,
+    logger,
+  });
+  quarantineExpiry.start(3_600_000);
   let stopping: Promise<void> | undefined;
   // The first certificate loaded while the server runs (ACME's first order) starts the
   // submission listeners left off at start: an admin expects them up once it exists, not at a restart.
@@ -333,6 +341,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         descriptors.stop();
         await dkimRotation.stop();
         await dnsMonitor.stop();
+        await quarantineExpiry.stop();
         filter.stop();
         await tlsSetup.stop();
         await policy.close();

@@ -347,6 +347,13 @@ export class NullStore implements Store {
     return false;
   }
 
+  /** Nothing is ever kept here, so nothing expires. */
+  async expireQuarantine(_before: Date, limit: number): Promise<number> {
+    this.#assertOpen();
+    checkLimit('expireQuarantine', limit);
+    return 0;
+  }
+
   /** Nothing is ever quarantined here, so there is nothing to release. */
   async releaseQuarantined(_id: number, _release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
     this.#assertOpen();

@@ -437,6 +437,15 @@ export interface Store {
   /** False when there is no such entry. */
   removeQuarantined(id: number): Promise<boolean>;
   /**
+   * The retention sweep (src/filter/quarantine-expiry.ts): removes at most `limit` quarantined
+   * messages received before `before`, the oldest first, and nothing else; returns how many went.
+   * Bounded so that a backlog (a phishing flood, a store down for weeks) goes in short writes
+   * between deliveries, not in one that holds the write lock. Several nodes may sweep at once: each
+   * entry goes once, and an entry another transaction holds (a release under way) is passed over
+   * rather than waited for.
+   */
+  expireQuarantine(before: Date, limit: number): Promise<number>;
+  /**
    * Releases a quarantined message in ONE transaction: queues `job` (recipients elsewhere), delivers
    * `delivery` (local accounts) and removes the entry, so a crash or a second release at the same
    * time can never deliver it twice. Undefined when the entry is gone (released or deleted

@@ -68,10 +68,11 @@ test('quarantine list: empty, then a table newest first, --json and --limit', as
   const lines = table.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 3);
   // 120 columns when not on a terminal: from, to and subject share what the fixed columns leave.
+  // Expiry: the day filter.quarantine.retentionDays (30 by default) runs out.
   assert.deepEqual(lines, [
-    'id  date (UTC)        from                   to                   score  category      subject',
-    ` ${second}  2025-03-02 08:30  service@paypa1.com (…  bob@example.com        7.0  subscription  Your parcel is waiting`,
-    ` ${first}  2025-03-01 12:00  service@paypa1.com (…  bob@example.com, …    12.5  bank          Verify your account`,
+    'id  date (UTC)        expires     from                to                score  category      subject',
+    ` ${second}  2025-03-02 08:30  2025-04-01  service@paypa1.co…  bob@example.com     7.0  subscription  Your parcel is waiting`,
+    ` ${first}  2025-03-01 12:00  2025-03-31  service@paypa1.co…  bob@example.co…    12.5  bank          Verify your account`,
   ]);
   assert.ok(
     lines.every((line) => Array.from(line).length <= 120),
@@ -91,6 +92,7 @@ test('quarantine list: empty, then a table newest first, --json and --limit', as
       score: 7,
       category: 'subscription',
       reason: SAMPLE_VERDICT.reason,
+      expiresAt: '2025-04-01T08:30:00.000Z',
     },
     {
       id: first,
@@ -103,6 +105,7 @@ test('quarantine list: empty, then a table newest first, --json and --limit', as
       score: 12.5,
       category: 'bank',
       reason: SAMPLE_VERDICT.reason,
+      expiresAt: '2025-03-31T12:00:00.123Z',
     },
   ]);
   assert.deepEqual(
@@ -116,6 +119,25 @@ test('quarantine list: empty, then a table newest first, --json and --limit', as
   ]);
   assert.match(one.stdout, /\(the newest 1; --limit N shows more\)\n$/);
   assert.doesNotMatch(two.stdout, /shows more/);
+});
+
+test('quarantine list: each entry expires filter.quarantine.retentionDays after it arrived', async (t) => {
+  const d = configDir({ filter: { phishing: { enabled: false }, quarantine: { retentionDays: 7 } } });
+  t.after(() => d.cleanup());
+  const store = await openSqliteStore({ dataDir: path.join(d.root, 'data') });
+  try {
+    await store.quarantine(quarantinedMessage('late at night', { receivedAt: new Date('2025-12-28T23:59:00Z') }));
+  } finally {
+    await store.close();
+  }
+  const [table, json] = await Promise.all([
+    postern(['quarantine', 'list', '--config', d.file]),
+    postern(['quarantine', 'list', '--json', '--config', d.file]),
+  ]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^id {2}date \(UTC\) {8}expires {5}from/);
+  assert.match(table.stdout, /\n 1 {2}2025-12-28 23:59 {2}2026-01-04 {2}service@/, 'seven days later, across the year');
+  assert.equal((JSON.parse(json.stdout) as { expiresAt: string }[])[0]?.expiresAt, '2026-01-04T23:59:00.000Z');
 });
 
 test('quarantine show: the verdict with every signal in English or Russian, then the headers; --raw is the stored bytes', async (t) => {

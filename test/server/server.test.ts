@@ -4,6 +4,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestDnsServer } from '../../src/dns/test-server.ts';
+import { quarantinedMessage } from '../store/quarantine-contract.ts';
 import { startTestServer } from '../support/server.ts';
 
 test('the server resolver asks the servers in dns.servers (a loopback test zone), and a timeout is temperror', async (t) => {
@@ -67,4 +68,21 @@ test('smtp.minDataRate reaches the listeners: 0 lets content trickle past the da
   assert.doesNotMatch(text, /^421 /m, 'not cut past the data timeout');
   socket.write('\r\n.\r\n');
   await until(/^250 2\.0\.0 /m);
+});
+
+test('serve removes quarantined messages past filter.quarantine.retentionDays when it starts', async (t) => {
+  const first = await startTestServer();
+  t.after(() => first.stop());
+  const day = 86_400_000;
+  await first.store.quarantine(quarantinedMessage('Old', { receivedAt: new Date(Date.now() - 31 * day) }));
+  await first.store.quarantine(quarantinedMessage('Recent', { receivedAt: new Date(Date.now() - 29 * day) }));
+  await first.stopServer();
+  const again = await startTestServer({ dataDir: first.dataDir, log: { level: 'info' } });
+  t.after(() => again.stopServer());
+  for (let i = 0; i < 100 && (await again.store.listQuarantine()).length > 1; i++) await sleep(20);
+  assert.deepEqual(
+    (await again.store.listQuarantine()).map((q) => q.subject),
+    ['Recent'],
+  );
+  assert.ok(again.logs().some((l) => l.msg === 'quarantine: 1 message older than 30 days removed'));
 });

@@ -107,3 +107,11 @@ runDkimStoreContract((fn) => async () => {
     await store.close().catch(() => {});
   }
 });
+
+test('NullStore keeps no quarantine, so its retention sweep removes nothing; the limit is checked as the real stores check it', async () => {
+  const store = new NullStore([bob]);
+  assert.equal(await store.expireQuarantine(new Date(), 100), 0);
+  await assert.rejects(store.expireQuarantine(new Date(), 0), RangeError);
+  await store.close();
+  await assert.rejects(store.expireQuarantine(new Date(), 100), StoreClosedError);
+});

@@ -245,6 +245,58 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   };
 
   test(
+    'quarantine expiry: at most `limit` entries received before the date go, the oldest first, and nothing else',
+    withStore(async (store) => {
+      // Written out of date order (the nodes of a cluster write with their own clocks): the oldest
+      // must be found by date, not by id.
+      const ages = [-30, -90, -10, -60, 0, -120, 5];
+      const ids = new Map<number, number>();
+      for (const minutes of ages) {
+        ids.set(minutes, (await store.quarantine(quarantinedMessage(`m${minutes}`, { receivedAt: at(minutes) }))).id);
+      }
+      // What else the store holds, which a sweep must leave alone: mail, accounts, sender history.
+      const bob = await store.createAccount('bob@example.com', PASSWORD_HASH);
+      const old = quarantinedMessage('delivered long ago', { receivedAt: at(-1000) });
+      await store.deliver({ ...releaseOf(old, [bob]), receivedAt: at(-1000) });
+      await store.recordSenders(['old@example.net'], at(-1000));
+      const listed = async () => (await store.listQuarantine()).map((q) => q.subject).sort();
+
+      // Received before T0 (strictly): -120, -90, -60, -30, -10. The entry at T0 itself is not older.
+      assert.equal(await store.expireQuarantine(T0, 2), 2);
+      assert.equal(await store.readQuarantined(ids.get(-120)!), undefined, 'the oldest went first');
+      assert.equal(await store.readQuarantined(ids.get(-90)!), undefined);
+      assert.ok(await store.readQuarantined(ids.get(-60)!), 'a younger expired entry waits for the next batch');
+      assert.equal(await store.expireQuarantine(T0, 2), 2);
+      assert.deepEqual(await listed(), ['m-10', 'm0', 'm5']);
+      assert.equal(await store.expireQuarantine(T0, 2), 1, 'a batch short of full: the backlog is gone');
+      assert.equal(await store.expireQuarantine(T0, 100), 0);
+      assert.deepEqual(await listed(), ['m0', 'm5'], 'the entry received at the cutoff and a newer one stay');
+      assert.equal(await store.expireQuarantine(at(6), 100), 2);
+      assert.deepEqual(await store.listQuarantine(), []);
+
+      assert.equal(await inboxCount(store, bob), 1, 'delivered mail is not quarantine');
+      assert.deepEqual(await store.senderHistory('old@example.net'), { messages: 1, firstSeen: at(-1000) });
+      assert.deepEqual(
+        (await store.listAccounts()).map((a) => a.address),
+        ['bob@example.com'],
+      );
+      const next = await store.quarantine(quarantinedMessage('after the sweep'));
+      assert.ok(next.id > Math.max(...ids.values()), 'an expired id is never given again');
+    }),
+  );
+
+  test(
+    'quarantine expiry: the limit must be a positive integer, as every engine reads it alike',
+    withStore(async (store) => {
+      await store.quarantine(quarantinedMessage('old', { receivedAt: at(-10) }));
+      for (const limit of [0, -1, 1.5, Number.NaN]) {
+        await assert.rejects(store.expireQuarantine(T0, limit), RangeError, String(limit));
+      }
+      assert.equal((await store.listQuarantine()).length, 1, 'a refused call removes nothing');
+    }),
+  );
+
+  test(
     'quarantine release: the job, the delivery and the removal in one transaction; a second release does nothing',
     withStore(async (store) => {
       const { bob, message, id, delivery } = await quarantinedForBob(store, 'release me');

@@ -85,12 +85,16 @@ export async function startTestServer(overrides: TestOverrides = {}): Promise<Te
     },
   });
   let server: Awaited<ReturnType<typeof startServer>>;
+  let started: typeof server | undefined;
   try {
     server = await startServer({ config, logger: createLogger(config.log.level, logSink) });
+    started = server;
     for (const address of ['alice@example.com', 'bob@example.com']) {
-      await server.store.createAccount(address, TEST_PASSWORD_HASH);
+      // A dataDir given in the overrides may hold them already (a restart on the same store).
+      if (!(await server.store.findAccount(address))) await server.store.createAccount(address, TEST_PASSWORD_HASH);
     }
   } catch (err) {
+    await started?.stop(); // its listeners would keep the test process alive
     fs.rmSync(root, { recursive: true, force: true });
     await dns.release();
     throw err;

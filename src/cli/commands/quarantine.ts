@@ -43,6 +43,8 @@ const ALLOWED: Record<string, (keyof typeof FLAGS)[]> = {
 
 const DEFAULT_LIMIT = 100;
 
+const DAY_MS = 86_400_000;
+
 export async function quarantineCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   // Before the config is read: `postern quarantine --config FILE` lacks a subcommand, whatever FILE holds.
@@ -58,7 +60,11 @@ export async function quarantineCommand(args: string[]): Promise<number> {
     const { config } = configFrom(values);
     // One more than shown: whether there are more to show, not a guess from a full page.
     const found = await withStore(config, (store) => store.listQuarantine({ limit: limit + 1 }));
-    return list(found.slice(0, limit), found.length > limit ? limit : undefined, values.json === true);
+    const retentionMs = config.filter.quarantine.retentionDays * DAY_MS;
+    const entries = found
+      .slice(0, limit)
+      .map((e) => ({ ...e, expiresAt: new Date(e.receivedAt.getTime() + retentionMs) }));
+    return list(entries, found.length > limit ? limit : undefined, values.json === true);
   }
   if (positionals.length !== 1) throw usageError(`usage: postern quarantine ${sub} <id>`);
   const id = idArgument(positionals[0]!);
@@ -88,8 +94,11 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   }
 }
 
-/** `more`: the limit, when more entries than it exist. */
-function list(entries: QuarantinedSummary[], more: number | undefined, json: boolean): number {
+/**
+ * `more`: the limit, when more entries than it exist. `expiresAt`: when filter.quarantine.retentionDays
+ * runs out for the entry; the server's next sweep (src/filter/quarantine-expiry.ts) removes it.
+ */
+function list(entries: (QuarantinedSummary & { expiresAt: Date })[], more: number | undefined, json: boolean): number {
   if (json) {
     process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`); // Dates become ISO 8601 strings
     return 0;
@@ -101,8 +110,8 @@ function list(entries: QuarantinedSummary[], more: number | undefined, json: boo
   const width = terminalWidth();
   const idWidth = Math.max(2, ...entries.map((e) => String(e.id).length));
   const categoryWidth = Math.max(8, ...entries.map((e) => e.category.length));
-  // id, date (16), score (6), category, and the six two-space gaps between the seven columns
-  const flexible = Math.max(40, width - idWidth - 16 - 6 - categoryWidth - 12);
+  // id, date (16), expiry day (10), score (6), category, and the seven two-space gaps between the eight columns
+  const flexible = Math.max(40, width - idWidth - 16 - 10 - 6 - categoryWidth - 14);
   const fromWidth = Math.floor(flexible * 0.3);
   const toWidth = Math.floor(flexible * 0.25);
   const subjectWidth = flexible - fromWidth - toWidth;
@@ -110,6 +119,7 @@ function list(entries: QuarantinedSummary[], more: number | undefined, json: boo
   let out = row([
     'id'.padStart(idWidth),
     'date (UTC)'.padEnd(16),
+    'expires'.padEnd(10),
     'from'.padEnd(fromWidth),
     'to'.padEnd(toWidth),
     'score'.padStart(6),
@@ -120,6 +130,8 @@ function list(entries: QuarantinedSummary[], more: number | undefined, json: boo
     out += row([
       String(e.id).padStart(idWidth),
       e.receivedAt.toISOString().slice(0, 16).replace('T', ' '),
+      // The day: the server sweeps hourly, so the minute would promise more than it keeps.
+      e.expiresAt.toISOString().slice(0, 10),
       column(e.from ? addressFirst(e.from) : `<${e.mailFrom}>`, fromWidth),
       column(e.recipients.join(', '), toWidth),
       e.score.toFixed(1).padStart(6),

@@ -441,6 +441,11 @@ export class PostgresStore implements Store {
     return this.#quarantine.remove(id);
   }
 
+  async expireQuarantine(before: Date, limit: number): Promise<number> {
+    checkLimit('expireQuarantine', limit);
+    return this.#quarantine.expire(before, limit);
+  }
+
   async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
     const { delivery, job } = release;
     const deliver = delivery && { delivery, summary: summarize(delivery.content), checked: checkDelivery(delivery) };

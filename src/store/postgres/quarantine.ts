@@ -73,6 +73,22 @@ export class PostgresQuarantine {
     return (result.rowCount ?? 0) > 0;
   }
 
+  /**
+   * Store.expireQuarantine, the oldest first from quarantine_by_received_at (migration 9). SKIP
+   * LOCKED passes over the entries a release or another node's sweep holds, so sweeps on several
+   * nodes share the backlog instead of queueing on each other's rows; one passed over goes with a
+   * later batch, or with its release. One statement, committed on its own: a batch holds its row
+   * locks for that statement alone.
+   */
+  async expire(before: Date, limit: number): Promise<number> {
+    const result = await this.#query(
+      `DELETE FROM quarantine WHERE id IN (
+         SELECT id FROM quarantine WHERE received_at < $1 ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before.getTime(), limit],
+    );
+    return result.rowCount ?? 0;
+  }
+
   async senderHistory(address: string): Promise<SenderHistory> {
     const { rows } = await this.#query('SELECT messages, first_seen FROM senders WHERE address = $1', [
       address.toLowerCase(),

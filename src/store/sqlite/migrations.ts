@@ -234,6 +234,15 @@ CREATE TABLE secrets (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 9,
+    name: 'quarantine retention',
+    sql: `
+-- The retention sweep (src/filter/quarantine-expiry.ts) removes the oldest entries first, a batch
+-- at a time: read from here, a batch costs its own rows, not a scan of every quarantined message.
+CREATE INDEX quarantine_by_received_at ON quarantine (received_at);
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

@@ -193,6 +193,7 @@ export type WriteRequest =
   /** `header`: From and Subject as summarize() (src/mime/summary.ts) read them on the main thread. */
   | { id: number; kind: 'quarantine'; message: NewQuarantined; header: Pick<MessageSummary, 'from' | 'subject'> }
   | { id: number; kind: 'removeQuarantined'; quarantineId: number }
+  | { id: number; kind: 'expireQuarantine'; before: Date; limit: number }
   /** `deliver` as in a 'deliver' request; `now` dates the job. */
   | {
       id: number;
@@ -230,6 +231,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'addDkimKey'; key: DkimKey }
   | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeDkimKey' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
+  | { id: number; ok: true; kind: 'expireQuarantine'; removed: number }
   | { id: number; ok: true; kind: 'recordSenders' }
   | { id: number; ok: true; kind: 'secret'; value: Uint8Array }
   | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; stored?: StoredReceipt; job?: QueueJob }

@@ -19,6 +19,7 @@ import type { MessageSummary, NewQuarantined, Quarantined, QuarantinedSummary, S
 export class SqliteQuarantineWrites {
   readonly #insert: StatementSync;
   readonly #remove: StatementSync;
+  readonly #expire: StatementSync;
   readonly #countSenders: StatementSync;
 
   constructor(db: DatabaseSync) {
@@ -28,6 +29,12 @@ export class SqliteQuarantineWrites {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${QUARANTINE_SUMMARY_COLUMNS}`,
     );
     this.#remove = db.prepare('DELETE FROM quarantine WHERE id = ?');
+    // The oldest first, read from quarantine_by_received_at (migration 9): a batch costs its own
+    // rows, not a scan of the table, inside the writer's transaction.
+    this.#expire = db.prepare(
+      `DELETE FROM quarantine
+       WHERE id IN (SELECT id FROM quarantine WHERE received_at < ? ORDER BY received_at LIMIT ?)`,
+    );
     // One statement for the whole batch. `WHERE true` settles SQLite's parsing ambiguity between
     // an upsert's ON CONFLICT and a join (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
     this.#countSenders = db.prepare(
@@ -46,6 +53,11 @@ export class SqliteQuarantineWrites {
 
   remove(id: number): boolean {
     return this.#remove.run(id).changes > 0;
+  }
+
+  /** Store.expireQuarantine: at most `limit` entries received before `before`; how many went. */
+  expire(before: Date, limit: number): number {
+    return Number(this.#expire.run(before.getTime(), limit).changes);
   }
 
   countSenders(counts: readonly SenderCount[]): void {

@@ -446,6 +446,14 @@ export class SqliteStore implements Store {
     return result.done;
   }
 
+  async expireQuarantine(before: Date, limit: number): Promise<number> {
+    this.#assertOpen();
+    checkLimit('expireQuarantine', limit);
+    const result = await this.#write({ kind: 'expireQuarantine', before, limit });
+    if (result.kind !== 'expireQuarantine') throw unexpected(result);
+    return result.removed;
+  }
+
   async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
     this.#assertOpen();
     const { delivery, job } = release;

@@ -256,6 +256,10 @@ export class SqliteWriter {
         const done = this.#quarantine.remove(request.quarantineId);
         return { id: request.id, ok: true, kind: 'removeQuarantined', done };
       }
+      case 'expireQuarantine': {
+        const removed = this.#quarantine.expire(request.before, request.limit);
+        return { id: request.id, ok: true, kind: 'expireQuarantine', removed };
+      }
       case 'releaseQuarantined':
         return { id: request.id, ok: true, kind: 'releaseQuarantined', ...this.#releaseQuarantined(request) };
       case 'recordSenders':
