@@ -209,7 +209,11 @@ export class SmtpListener {
   private refuse(socket: net.Socket, sessionId: string, reply: Reply, logged?: true): void {
     if (!logged) {
       const client = socketAddress(socket.remoteAddress ?? '');
-      this.preSessionLog.write('warn', { session: sessionId, client, code: reply.code }, reply.lines[0]!);
+      this.preSessionLog.write(
+        'warn',
+        { session: sessionId, client, code: reply.code, enhanced: reply.enhanced },
+        reply.lines[0]!,
+      );
     }
     socket.on('error', () => socket.destroy());
     socket.end(renderReply(reply));
