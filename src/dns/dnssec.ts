@@ -20,10 +20,10 @@
  */
 
 import { randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import dns from 'node:dns';
-import { connect, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import * as dnsPacket from 'dns-packet';
+import { overTcp, overUdp, sameBytesIgnoringCase } from './transport.ts';
 
 export type DnssecStatus =
   | {
@@ -155,33 +155,26 @@ async function ask(server: Server, name: string, timeoutMs: number): Promise<Rep
   });
   const questionEnd = 12 + wireNameLength(bare) + 4; // header, QNAME, QTYPE, QCLASS (RFC 1035 §4.1.2)
   // RFC 5452 §3: a reply counts only when it answers our ID and our question (and, over UDP, comes from the
-  // address and port we asked); anything else is ignored, as a stray or a spoofing attempt.
+  // address and port we asked: the socket is connected); anything else is ignored, as a stray or a spoofing attempt.
   const accepts = (reply: Buffer) =>
     reply.length >= questionEnd &&
     reply.readUInt16BE(0) === id &&
     (reply.readUInt8(2) & 0x80) !== 0 && // QR: a response
     reply.readUInt16BE(4) === 1 &&
-    sameQuestion(reply, query, questionEnd);
+    sameBytesIgnoringCase(reply, query, 12, questionEnd);
   const what = `SOA ${bare} at ${server.label}`;
-  let reply = await overUdp(server, query, accepts, timeoutMs, what);
+  const failed = (code: string, tcp: boolean) => ({
+    reason: `${code} looking up ${what}${tcp ? ' over TCP' : ''}${code === 'ETIMEOUT' ? ` (${timeoutMs} ms)` : ''}`,
+  });
+  let reply = await overUdp(server, query, accepts, timeoutMs);
+  let tcp = false;
   if (Buffer.isBuffer(reply) && (reply.readUInt16BE(2) & TRUNCATED) !== 0) {
-    reply = await overTcp(server, query, accepts, timeoutMs, what);
+    reply = await overTcp(server, query, accepts, timeoutMs);
+    tcp = true;
   }
-  if (!Buffer.isBuffer(reply)) return reply;
+  if (!Buffer.isBuffer(reply)) return failed(reply.code, tcp);
   const flags = reply.readUInt16BE(2);
   return { rcode: flags & 0x0f, ad: (flags & dnsPacket.AUTHENTIC_DATA) !== 0 };
-}
-
-/** Question bytes equal, ignoring ASCII case (RFC 4343 §3; label lengths and type/class bytes are below 'A'). */
-function sameQuestion(reply: Buffer, query: Buffer, end: number): boolean {
-  for (let i = 12; i < end; i++) {
-    if (lower(reply[i] as number) !== lower(query[i] as number)) return false;
-  }
-  return true;
-}
-
-function lower(byte: number): number {
-  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
 }
 
 /** RFC 1035 §2.3.4: labels of 1-63 octets, 255 octets in all on the wire. */
@@ -192,83 +185,6 @@ function validName(name: string): boolean {
 
 function wireNameLength(name: string): number {
   return name === '.' ? 1 : Buffer.byteLength(name) + 2;
-}
-
-function overUdp(
-  server: Server,
-  query: Buffer,
-  accepts: (reply: Buffer) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<Buffer | { reason: string }> {
-  return new Promise((resolve) => {
-    const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
-    let settled = false;
-    const finish = (result: Buffer | { reason: string }) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      try {
-        socket.close();
-      } catch {
-        // already closed after an error: nothing to release
-      }
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ reason: `ETIMEOUT looking up ${what} (${timeoutMs} ms)` }), timeoutMs);
-    socket.on('message', (message, peer) => {
-      if (peer.port === server.port && sameAddress(peer.address, server.host) && accepts(message)) finish(message);
-    });
-    socket.on('error', (err) => finish({ reason: `${errorCode(err)} looking up ${what}` }));
-    socket.send(query, server.port, server.host, (err) => {
-      if (err) finish({ reason: `${errorCode(err)} looking up ${what}` });
-    });
-  });
-}
-
-/** RFC 7766 §8 / RFC 1035 §4.2.2: over TCP each message is preceded by its two-octet length. */
-function overTcp(
-  server: Server,
-  query: Buffer,
-  accepts: (reply: Buffer) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<Buffer | { reason: string }> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: server.host, port: server.port });
-    let settled = false;
-    const finish = (result: Buffer | { reason: string }) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(
-      () => finish({ reason: `ETIMEOUT looking up ${what} over TCP (${timeoutMs} ms)` }),
-      timeoutMs,
-    );
-    let pending = Buffer.alloc(0);
-    socket.on('connect', () => {
-      const length = Buffer.alloc(2);
-      length.writeUInt16BE(query.length);
-      socket.write(Buffer.concat([length, query]));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      if (pending.length < 2) return;
-      const length = pending.readUInt16BE(0);
-      if (pending.length < 2 + length) return;
-      const message = pending.subarray(2, 2 + length);
-      finish(accepts(message) ? message : { reason: `EBADRESP looking up ${what} over TCP` });
-    });
-    socket.on('error', (err) => finish({ reason: `${errorCode(err)} looking up ${what} over TCP` }));
-    socket.on('close', () => finish({ reason: `ECONNRESET looking up ${what} over TCP` }));
-  });
-}
-
-function errorCode(err: Error): string {
-  return (err as NodeJS.ErrnoException).code ?? 'ENETWORK';
 }
 
 /** `host:port`, `[v6]:port`, `[v6]`, a bare IPv4 or IPv6 address (port 53), as dns.servers and getServers() write them. */
@@ -289,10 +205,6 @@ export function parseServer(text: string): Server | undefined {
   }
   if (isIP(host) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
   return { host, port, label: isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}` };
-}
-
-function sameAddress(a: string, b: string): boolean {
-  return canonical(a) === canonical(b);
 }
 
 /** One spelling per address, so ::1 and 0:0::1 compare equal. */

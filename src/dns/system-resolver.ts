@@ -15,14 +15,13 @@
  */
 
 import { randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import dns from 'node:dns';
-import { connect, isIP } from 'node:net';
 import { asciiName } from './a-labels.ts';
 import { AnswerCache } from './cache.ts';
 import { parseServer } from './dnssec.ts';
 import type { DnsAnswer, MxRecord, Resolver, TlsaRecord } from './resolver.ts';
 import { reverseName } from './reverse-name.ts';
+import { overTcp, overUdp, type DnsServer as Server, sameBytesIgnoringCase } from './transport.ts';
 
 export interface ResolverOptions {
   /** `host`, `host:port` or `[v6]:port`, asked in this order; empty means the system's resolv.conf servers. */
@@ -237,11 +236,6 @@ type Try<T> =
       code: string;
     };
 
-interface Server {
-  host: string;
-  port: number;
-}
-
 /** A listed server: its text, and its address unless the text is none (then it is never asked). */
 interface Listed {
   label: string;
@@ -322,7 +316,13 @@ async function askServer<T>(
   let reply = await overUdp(server, query, accepts, timeoutMs);
   // RFC 1035 §4.2.1, RFC 7766 §5: a truncated UDP reply is asked again over TCP, and its content never used.
   if (Buffer.isBuffer(reply) && (reply.readUInt16BE(2) & TC) !== 0) {
-    reply = await overTcp(server, query, accepts, timeoutMs);
+    // Truncated still over TCP: a broken server.
+    reply = await overTcp(
+      server,
+      query,
+      (message) => accepts(message) && (message.readUInt16BE(2) & TC) === 0,
+      timeoutMs,
+    );
   }
   if (!Buffer.isBuffer(reply)) return { code: reply.code, kind: 'silent' };
   const message = parseMessage(reply);
@@ -435,14 +435,7 @@ function acceptable(reply: Buffer, query: Buffer, questionLength: number): boole
   const count = reply.readUInt16BE(4);
   if (count === 0) return (flags & 0xf) === 1;
   if (count !== 1 || reply.length < 12 + questionLength) return false;
-  for (let i = 12; i < 12 + questionLength; i++) {
-    if (lowerByte(reply[i] as number) !== lowerByte(query[i] as number)) return false;
-  }
-  return true;
-}
-
-function lowerByte(byte: number): number {
-  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+  return sameBytesIgnoringCase(reply, query, 12, 12 + questionLength);
 }
 
 /** ASCII letters only (RFC 4343 §3): other bytes are escaped in the presentation form anyway. */
@@ -623,81 +616,4 @@ function ipv6Text(bytes: Buffer): string {
   const hex = groups.map((group) => group.toString(16));
   if (best < 0) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
-}
-
-function overUdp(
-  server: Server,
-  query: Buffer,
-  accepts: (reply: Buffer) => boolean,
-  timeoutMs: number,
-): Promise<Buffer | { code: string }> {
-  return new Promise((resolve) => {
-    const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
-    let settled = false;
-    const finish = (result: Buffer | { code: string }) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      try {
-        socket.close();
-      } catch {
-        // already closed after an error: nothing to release
-      }
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
-    // Not ours (another ID, another question): a stray or a spoofing attempt, ignored (RFC 5452 §9.1).
-    socket.on('message', (message) => {
-      if (accepts(message)) finish(message);
-    });
-    // A connected socket hears the ICMP port unreachable of a server not running: ECONNREFUSED, as c-ares said.
-    socket.on('error', (err) => finish({ code: errorCode(err) }));
-    // A new socket for each query: a fresh random source port (RFC 5452 §9.2).
-    socket.connect(server.port, server.host, () => {
-      if (settled) return;
-      socket.send(query, (err) => {
-        if (err) finish({ code: errorCode(err) });
-      });
-    });
-  });
-}
-
-/** RFC 7766 §8, RFC 1035 §4.2.2: over TCP each message is preceded by its two-octet length. */
-function overTcp(
-  server: Server,
-  query: Buffer,
-  accepts: (reply: Buffer) => boolean,
-  timeoutMs: number,
-): Promise<Buffer | { code: string }> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: server.host, port: server.port });
-    let settled = false;
-    const finish = (result: Buffer | { code: string }) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
-    let pending = Buffer.alloc(0);
-    socket.on('connect', () => {
-      const length = Buffer.alloc(2);
-      length.writeUInt16BE(query.length);
-      socket.write(Buffer.concat([length, query]));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      if (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0)) return;
-      const message = pending.subarray(2, 2 + pending.readUInt16BE(0));
-      // Over TCP no one else can slip a reply in: one that is not ours, or truncated still, is a broken server.
-      finish(accepts(message) && (message.readUInt16BE(2) & TC) === 0 ? message : { code: 'EBADRESP' });
-    });
-    socket.on('error', (err) => finish({ code: errorCode(err) }));
-    socket.on('close', () => finish({ code: 'ECONNRESET' }));
-  });
-}
-
-function errorCode(err: Error): string {
-  return (err as NodeJS.ErrnoException).code ?? 'ENETWORK';
 }
