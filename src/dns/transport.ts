@@ -16,11 +16,55 @@ export interface DnsServer {
 export type Reply = Buffer | { code: string };
 
 /**
+ * Sockets the look-ups may hold at once, one for each query in flight (a new UDP socket a query, for its
+ * random source port): within the descriptors server/open-files.ts keeps aside beside the connections
+ * (RESERVED_DESCRIPTORS), so that many look-ups at once on a slow resolver cannot run the process out of
+ * descriptors (EMFILE) and fail as if the servers were silent. Queries past it wait for a socket.
+ */
+export const MAX_DNS_SOCKETS = 100;
+
+let socketsOpen = 0;
+const waitingForSocket: (() => void)[] = [];
+
+/** A socket's slot; the function it resolves to gives the slot back (once), to the next query waiting. */
+async function socketSlot(): Promise<() => void> {
+  if (socketsOpen < MAX_DNS_SOCKETS) socketsOpen++;
+  else await new Promise<void>((resolve) => waitingForSocket.push(resolve));
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const next = waitingForSocket.shift();
+    if (next) next();
+    else socketsOpen--;
+  };
+}
+
+/** `exchange` on a socket slot: its timeout counts from when it has one, not while it waits for it. */
+async function withSocket(exchange: () => Promise<Reply>): Promise<Reply> {
+  const release = await socketSlot();
+  try {
+    return await exchange();
+  } finally {
+    release();
+  }
+}
+
+/**
  * Over UDP (RFC 1035 §4.2.1) from a new socket: a fresh random source port for each query (RFC 5452 §9.2),
  * connected, so that datagrams from any other address or port never reach us, and the ICMP port
  * unreachable of a server not running is ECONNREFUSED.
  */
 export function overUdp(
+  server: DnsServer,
+  query: Buffer,
+  accepts: (reply: Buffer) => boolean,
+  timeoutMs: number,
+): Promise<Reply> {
+  return withSocket(() => udpExchange(server, query, accepts, timeoutMs));
+}
+
+function udpExchange(
   server: DnsServer,
   query: Buffer,
   accepts: (reply: Buffer) => boolean,
@@ -60,6 +104,15 @@ export function overUdp(
  * most 65,535 octets. No one else can slip a reply in here: one `accepts` refuses is a broken server.
  */
 export function overTcp(
+  server: DnsServer,
+  query: Buffer,
+  accepts: (reply: Buffer) => boolean,
+  timeoutMs: number,
+): Promise<Reply> {
+  return withSocket(() => tcpExchange(server, query, accepts, timeoutMs));
+}
+
+function tcpExchange(
   server: DnsServer,
   query: Buffer,
   accepts: (reply: Buffer) => boolean,
