@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { Check } from '../../src/admin/dns-check/report.ts';
+import { runDnsCheck } from '../../src/admin/dns-check/run.ts';
 import { DnsCheckMonitor } from '../../src/admin/dns-check-monitor.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Resolver } from '../../src/dns/resolver.ts';
@@ -126,5 +127,58 @@ test('the periodic run waits before its first pass and stops cleanly', async () 
   assert.equal(calls, 0, 'not at start');
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.equal(calls, 1);
+  await monitor.stop();
+});
+
+test('records a resolver rotates (round robin) make no change: the findings list them sorted', async () => {
+  // Before, each pass listed mx.example.com's addresses in the order of that answer, and the monitor
+  // logged "still warn, now: …" at every pass that found them turned round.
+  const addresses = ['192.0.2.10', '192.0.2.11', '10.0.0.5'];
+  let turn = 0;
+  const ok = <T>(records: T[]) => Promise.resolve({ ok: true as const, records });
+  const none = () => Promise.resolve({ ok: false as const, error: 'nxdomain' as const });
+  const resolver: Resolver = {
+    a: (name) => (name === 'mx.example.com' ? ok(turn % 2 ? [...addresses].reverse() : addresses) : none()),
+    aaaa: none,
+    mx: (name) =>
+      name === 'example.com'
+        ? ok(
+            turn % 2
+              ? [
+                  { priority: 10, exchange: 'mx.example.com' },
+                  { priority: 10, exchange: 'mx2.example.com' },
+                ]
+              : [
+                  { priority: 10, exchange: 'mx2.example.com' },
+                  { priority: 10, exchange: 'mx.example.com' },
+                ],
+          )
+        : none(),
+    txt: none,
+    ptr: none,
+    cname: none,
+    tlsa: none,
+  };
+  const config = parseConfig(
+    { hostname: 'mx.example.com', domains: ['example.com'], serverAddresses: ['192.0.2.10', '192.0.2.11'] },
+    'test',
+  );
+  const { logger } = capture();
+  const monitor = new DnsCheckMonitor({
+    config,
+    resolver,
+    store: { listDkimKeys: async () => [] } as unknown as Store,
+    logger,
+    run: async (domain, options) =>
+      (
+        await runDnsCheck(domain, {
+          ...options,
+          probe: false,
+          caa: async () => ({ ok: false, error: 'nxdomain' }),
+        })
+      ).filter((c) => c.area === 'names' || c.area === 'mx'),
+  });
+  await monitor.runOnce();
+  for (turn = 1; turn < 4; turn++) assert.deepEqual(await monitor.runOnce(), [], `pass ${turn + 1}`);
   await monitor.stop();
 });

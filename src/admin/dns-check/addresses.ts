@@ -17,7 +17,10 @@ export async function lookupAddresses(resolver: Resolver, name: string): Promise
   for (const answer of [a, aaaa]) {
     if (!answer.ok && answer.error === 'temperror') return { ok: false, error: 'temperror', reason: answer.reason };
   }
-  const addresses = [...(a.ok ? a.records : []), ...(aaaa.ok ? aaaa.records : [])].map(canonicalIp);
+  // Sorted, each family apart: resolvers rotate the records of a set (round robin), and a finding that
+  // lists them must read the same from one check to the next (the monitor logs a finding that changes).
+  const sorted = (records: string[]) => records.map(canonicalIp).sort(compareAddresses);
+  const addresses = [...(a.ok ? sorted(a.records) : []), ...(aaaa.ok ? sorted(aaaa.records) : [])];
   return addresses.length > 0 ? { ok: true, addresses } : { ok: false, error: 'none' };
 }
 
@@ -66,4 +69,15 @@ export function unreachable(addresses: readonly string[]): string[] {
     const what = nonGlobal(address);
     return what === undefined ? [] : [`${address} (${what})`];
   });
+}
+
+/** Numeric order for IPv4 (192.0.2.9 before 192.0.2.10); text order for IPv6, enough for a stable listing. */
+function compareAddresses(x: string, y: string): number {
+  const four = (ip: string) => ip.split('.').map(Number);
+  if (x.includes('.') && y.includes('.') && !x.includes(':') && !y.includes(':')) {
+    const [p, q] = [four(x), four(y)];
+    for (let i = 0; i < 4; i++) if (p[i] !== q[i]) return p[i]! - q[i]!;
+    return 0;
+  }
+  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -24,7 +24,10 @@ export async function checkMx(ctx: CheckContext): Promise<Check[]> {
         : `${domain} has no MX record; senders fall back to its A record (RFC 5321 §5.1)`;
     return [receiving ? fail('mx', 'mx.present', summary, publish) : warn('mx', 'mx.present', summary, publish)];
   }
-  const records = [...answer.records].sort((a, b) => a.priority - b.priority);
+  // By preference, then name: the order a resolver gives (round robin) is no part of the finding.
+  const records = [...answer.records].sort(
+    (a, b) => a.priority - b.priority || (a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : 0),
+  );
   // RFC 7505 §3: a null MX is one record, preference 0, exchange "." (c-ares gives the root as "").
   if (records.some((r) => bareName(r.exchange) === '')) {
     if (records.length > 1) {

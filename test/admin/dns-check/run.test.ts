@@ -420,7 +420,7 @@ test('a mail host at addresses the internet cannot reach is named for that, with
   assert.equal(address?.status, 'warn', JSON.stringify(nonPass(checks)));
   assert.match(
     address?.summary ?? '',
-    /has address 192\.168\.1\.25 \(a private address \(RFC 1918\)\), 100\.64\.0\.25 \(a carrier-grade NAT address \(RFC 6598\)\), fe80::25 \(a link-local address/,
+    /has address 100\.64\.0\.25 \(a carrier-grade NAT address \(RFC 6598\)\), 192\.168\.1\.25 \(a private address \(RFC 1918\)\), fe80::25 \(a link-local address/,
   );
   const target = checks.find((c) => c.id === 'mx.target');
   assert.equal(target?.status, 'warn');
