@@ -57,11 +57,19 @@ function field(key: string, value: unknown): string {
   }
   if (typeof value === 'string') return BARE.test(value) && !HAS_UNSAFE.test(value) ? value : quoted(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return escapeUnsafe(JSON.stringify(value));
+  return escapeUnsafe(escapedOnce(JSON.stringify(value)));
 }
 
 function quoted(text: string): string {
-  return escapeUnsafe(JSON.stringify(text));
+  return escapeUnsafe(escapedOnce(JSON.stringify(text)));
+}
+
+/**
+ * The logger writes a control character as the six characters `\u001b` already (logger.ts safeString);
+ * JSON.stringify would double that backslash here. Shown as the logger wrote it, once.
+ */
+function escapedOnce(json: string): string {
+  return json.includes('\\\\u') ? json.replace(/\\\\(u[0-9a-f]{4})/g, '\\$1') : json;
 }
 
 /**

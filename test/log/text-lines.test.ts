@@ -1,7 +1,9 @@
 // Text log lines for a terminal: readable, and nothing a client sent can drive the terminal.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { createLogger } from '../../src/log/logger.ts';
 import { textLine } from '../../src/log/text-lines.ts';
 import { configDir, postern } from '../support/child-server.ts';
 
@@ -78,4 +80,15 @@ test('log.format: text makes serve write text lines; the default is JSON where o
   const r = await postern(['check', '--config', bad.file]);
   assert.equal(r.code, 1);
   assert.match(r.stderr + r.stdout, /log\.format/);
+});
+
+test('a control character the logger escaped is shown once escaped in the text format, not with a doubled backslash', () => {
+  // The logger writes ESC as the six characters \u001b (logger.ts); JSON.stringify in the text format
+  // had doubled the backslash: helo="evil\\u001b[2J", against what docs/deployment.md says.
+  const lines: string[] = [];
+  const logger = createLogger('info', new Writable({ write: (c, _e, done) => done(void lines.push(String(c))) }));
+  logger.info({ helo: 'evil\u001b[2Jname', list: ['a\u202eb'] }, 'hello');
+  logger.flush();
+  const text = textLine(lines[0]!, { colour: false });
+  assert.match(text, / helo="evil\\u001b\[2Jname" list=\["a\\u202eb"\]\n$/);
 });
