@@ -37,10 +37,12 @@ export interface PemFilesOptions {
   serverUid?: number;
   /**
    * Load a certificate file that has expired at start, with an error in the log, instead of throwing
-   * (serve: an MX serving it keeps opportunistic TLS, docs/tls.md). `postern check` leaves it off, so
-   * that an expired file stays an error there.
+   * (serve: an MX serving it keeps opportunistic TLS, docs/tls.md). `postern check` sets it too, to
+   * load the files as serve does, and says the expiry in its own words (`logExpired: false`).
    */
   serveExpired?: boolean;
+  /** Log a loaded certificate past its end (at start, then every expiredReminderMs); true by default. */
+  logExpired?: boolean;
   /** How often a loaded certificate past its end is logged again; a day by default. */
   expiredReminderMs?: number;
 }
@@ -104,6 +106,7 @@ export class PemFiles {
    * said at once, then again each day while it stays (as the ACME lines say a failing renewal).
    */
   #logExpired(): void {
+    if (this.#options.logExpired === false) return;
     const now = Date.now();
     const every = this.#options.expiredReminderMs ?? DAY_MS;
     for (const state of this.#states) {

@@ -75,6 +75,7 @@ test('serve starts with an expired certificate file, serves it on 25 and 465 wit
   const check = await postern(['check', '--config', file]);
   assert.equal(check.code, 0, check.stdout + check.stderr);
   assert.match(check.stdout, /^warning: tls\.certificates: .*mx\.crt: expired on .*replace it/m);
+  assert.doesNotMatch(check.stdout, /is still loaded/, 'said once, in the words of check, not those of serve too');
 });
 
 test('an expired file for a name ACME manages: serve starts, ACME orders, and its certificate is served after', async (t) => {

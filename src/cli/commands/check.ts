@@ -281,6 +281,7 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       logger,
       watch: false,
       serveExpired: true,
+      logExpired: false, // said below, as check says it
     });
     try {
       for (const info of await files.start()) {
