@@ -1,10 +1,11 @@
 /**
- * A small answer cache for the resolver. Every answer lives for one fixed, short time instead of its TTL,
- * because node:dns reports TTLs for A/AAAA only. The lifetime is kept to seconds — enough to serve the
- * repeated lookups of one SMTP transaction (SPF, DKIM, DMARC ask for the same names) and below the TTL
- * of nearly all published records, which is the upper bound on caching (RFC 1035 §3.2.1). Negative
- * answers are cached the same way (RFC 2308 §5). The caller decides what is cacheable: a temporary
- * failure must never be stored, or one timeout would read as an answer for the whole lifetime.
+ * A small answer cache for the resolver (and for results built from answers). An entry lives for the
+ * lifetime `set` gives it, at most `ttlMs`: the resolver gives an answer its TTL, which is the upper bound on
+ * caching (RFC 1035 §3.2.1, RFC 2181 §8), and a negative answer its SOA's negative TTL (RFC 2308 §5). `ttlMs`
+ * stays short, seconds: enough to serve the repeated lookups of one SMTP transaction (SPF, DKIM, DMARC ask
+ * for the same names), and no record outlives it even when its publisher's TTL is a day. The caller decides
+ * what is cacheable: a temporary failure must never be stored, or one timeout would read as an answer for
+ * the whole lifetime.
  */
 
 export interface AnswerCacheOptions<V> {
@@ -28,6 +29,8 @@ export class AnswerCache<V> {
   readonly #maxWeight: number;
   readonly #now: () => number;
   #weight = 0;
+  /** No entry expires before this; a removal may leave it earlier than any, so a sweep may find none. */
+  #soonest = Number.POSITIVE_INFINITY;
 
   constructor(options: AnswerCacheOptions<V>) {
     this.#ttlMs = options.ttlMs;
@@ -52,28 +55,52 @@ export class AnswerCache<V> {
     return entry.value;
   }
 
-  set(key: string, value: V): void {
-    if (this.#ttlMs <= 0 || this.#maxEntries <= 0) return; // caching disabled
-    const weight = this.#weigh(value);
+  /**
+   * Keeps `value` for `ttlMs` (default and at most the cache's own); 0 or less keeps nothing, and drops what
+   * was kept under `key`: the newer answer is the one that holds, and it may not be kept (RFC 1035 §3.2.1).
+   */
+  set(key: string, value: V, ttlMs = this.#ttlMs): void {
     this.#remove(key); // re-insert so Map order stays oldest-first
+    const lifetime = Math.min(ttlMs, this.#ttlMs);
+    if (!(lifetime > 0) || this.#maxEntries <= 0) return; // caching disabled, or not this answer
+    const weight = this.#weigh(value);
     // RFC 1035 §7.4 lets a resolver keep what it chooses: a huge answer (a sender's SPF naming hosts
     // of thousands of records) is used once and not kept, or a few thousand would fill the memory.
     if (weight > this.#maxWeight / 100) return;
     const now = this.#now();
-    // Every entry lives as long, so the expired ones are the oldest: they go first, without a lookup.
+    const fits = () => this.#entries.size < this.#maxEntries && this.#weight + weight <= this.#maxWeight;
+    // Expired entries at the old end go first, without a lookup.
     for (const [oldest, entry] of this.#entries) {
-      if (entry.expires > now && this.#entries.size < this.#maxEntries && this.#weight + weight <= this.#maxWeight) {
-        break;
-      }
+      if (entry.expires > now) break;
       this.#remove(oldest);
     }
-    this.#entries.set(key, { value, expires: now + this.#ttlMs, weight });
+    // Lifetimes differ, so a younger entry may have expired behind a live one: when room is needed, the
+    // expired go before any live one is evicted. One pass, and none again until the next expiry is due.
+    if (!fits() && this.#soonest <= now) this.#sweep(now);
+    for (const [oldest] of this.#entries) {
+      if (fits()) break;
+      this.#remove(oldest);
+    }
+    const expires = now + lifetime;
+    this.#entries.set(key, { value, expires, weight });
     this.#weight += weight;
+    this.#soonest = Math.min(this.#soonest, expires);
   }
 
   clear(): void {
     this.#entries.clear();
     this.#weight = 0;
+    this.#soonest = Number.POSITIVE_INFINITY;
+  }
+
+  /** Drops every expired entry, and learns when the next one expires. */
+  #sweep(now: number): void {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const [key, entry] of this.#entries) {
+      if (entry.expires <= now) this.#remove(key);
+      else soonest = Math.min(soonest, entry.expires);
+    }
+    this.#soonest = soonest;
   }
 
   #remove(key: string): void {

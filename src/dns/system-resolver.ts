@@ -1,9 +1,9 @@
 /**
  * The production Resolver: a stub resolver (RFC 1123 §6.1.3.1) that asks the recursive servers of
- * `dns.servers` (or resolv.conf's) over UDP, and over TCP when an answer comes back truncated, plus a short
- * answer cache. Turns every outcome into a DnsAnswer value: the one rule that matters to callers is that a
- * timeout or server failure is `temperror`, never "no record" (RFC 7208 §4.4, RFC 7489 §6.6.3). No DNSSEC
- * validation.
+ * `dns.servers` (or resolv.conf's) over UDP, and over TCP when an answer comes back truncated, plus an
+ * answer cache that keeps each answer for its TTL, at most `cacheTtlMs`. Turns every outcome into a DnsAnswer
+ * value: the one rule that matters to callers is that a timeout or server failure is `temperror`, never "no
+ * record" (RFC 7208 §4.4, RFC 7489 §6.6.3). No DNSSEC validation.
  *
  * Not node:dns: Node runs c-ares with ARES_FLAG_NOCHECKRESP, so a SERVFAIL, REFUSED or NOTIMP from the first
  * listed server was final and the next one never asked; and c-ares reads RCODEs 6–11 (YXDOMAIN … DSOTYPENI)
@@ -30,7 +30,11 @@ export interface ResolverOptions {
   timeoutMs: number;
   /** Rounds over the servers: each round asks, in order, every server that has not answered yet. */
   tries: number;
-  /** How long an answer (positive or negative) is reused; 0 disables the cache. Default 10 s. */
+  /**
+   * The longest an answer is reused: each is kept for its TTL (RFC 1035 §3.2.1), the least of its records' and
+   * its CNAMEs'; a negative one for its SOA's negative TTL (RFC 2308 §5), and not at all without an SOA; never
+   * past this. 0 disables the cache. Default 10 s.
+   */
   cacheTtlMs?: number;
   /** Default 10,000; the oldest entry goes first. */
   cacheMaxEntries?: number;
@@ -137,7 +141,8 @@ export function createResolver(options: ResolverOptions): Resolver {
       inflight.delete(key);
       observe(outcome);
       const { answer } = outcome;
-      if (answer.ok || answer.error !== 'temperror') cache.set(key, answer); // never cache a temporary failure
+      // Never a temporary failure; an answer no longer than its TTL allows (RFC 1035 §3.2.1, RFC 2308 §5).
+      if (answer.ok || answer.error !== 'temperror') cache.set(key, answer, (outcome.ttl ?? 0) * 1000);
       return answer;
     });
     inflight.set(key, started);
@@ -222,6 +227,8 @@ type ReadRecord<T> = (message: Buffer, start: number, end: number) => T | undefi
  */
 interface Exchanged<T> {
   answer: DnsAnswer<T>;
+  /** Seconds the answer may be cached; 0 (or none, for a failure) not at all. */
+  ttl?: number;
   served?: boolean;
   /** Every server that was asked refused (REFUSED, or a referral: it does not recurse for us). */
   refused?: boolean;
@@ -229,7 +236,7 @@ interface Exchanged<T> {
 
 /** One server's reply to one query: the answer, or why there is none. */
 type Try<T> =
-  | { kind: 'answer'; answer: DnsAnswer<T> }
+  | { kind: 'answer'; answer: DnsAnswer<T>; ttl: number }
   | {
       /** silent: no DNS message came back; refused: the server will not resolve for us; failed: any other. */
       kind: 'silent' | 'refused' | 'failed';
@@ -289,7 +296,7 @@ function createExchange(options: ResolverOptions) {
             : await askServer(server, question, type, name, read, timeoutMs);
         if (result.kind === 'silent') silentSince.set(label, performance.now());
         else silentSince.delete(label);
-        if (result.kind === 'answer') return { answer: result.answer, served: true };
+        if (result.kind === 'answer') return { answer: result.answer, ttl: result.ttl, served: true };
         code = result.code;
         last.set(label, code);
         if (result.kind === 'silent') refused = false;
@@ -344,44 +351,41 @@ interface RecordAt {
   owner: string;
   type: number;
   class: number;
+  /** Seconds, the top bit's values read as 0 (RFC 2181 §8). */
+  ttl: number;
   start: number;
   end: number;
 }
 
-/** What one server's reply says about the question. */
+/** What one server's reply says about the question, and how long that may be cached. */
 function interpret<T>(message: Message, reply: Buffer, type: RecordType, name: string, read: ReadRecord<T>): Try<T> {
   const { rcode } = message;
-  // RFC 2308 §2.1: NXDOMAIN; after a CNAME it is about the chain's last name, as c-ares read it (RFC 6604 §3).
-  if (rcode === 3) return { kind: 'answer', answer: { ok: false, error: 'nxdomain' } };
   // RFC 1035 §4.1.1, RFC 6895 §2.3: any RCODE but NOERROR and NXDOMAIN is an error, and whatever records
   // came with it vouch for nothing: never read as data, nor their absence as "no data".
-  if (rcode !== 0) return { code: RCODE_NAMES[rcode] ?? `ERCODE${rcode}`, kind: rcode === 5 ? 'refused' : 'failed' };
-  // The answer is the chain of CNAMEs from the name asked (RFC 1034 §3.6.2, §4.3.2 step 3a) and the records
-  // of the type at its end; records owned by any other name are not about the question and are left alone.
-  let owner = lowerName(name.endsWith('.') ? name.slice(0, -1) : name);
-  const wanted = TYPE_CODES[type];
-  if (wanted !== TYPE_CODES.CNAME) {
-    const seen = new Set([owner]);
-    for (;;) {
-      const alias = message.answers.find(
-        (r) => r.type === TYPE_CODES.CNAME && r.class === CLASS_IN && r.owner === owner,
-      );
-      if (alias === undefined) break;
-      const target = readName(reply, alias.start, alias.end);
-      if (target === undefined) return { code: 'EBADRESP', kind: 'failed' };
-      owner = lowerName(target);
-      if (seen.has(owner)) return { code: 'ECNAMELOOP', kind: 'failed' };
-      seen.add(owner);
-    }
+  if (rcode !== 0 && rcode !== 3) {
+    return { code: RCODE_NAMES[rcode] ?? `ERCODE${rcode}`, kind: rcode === 5 ? 'refused' : 'failed' };
   }
+  const wanted = TYPE_CODES[type];
+  const chain = followChain(message, reply, name, wanted);
+  if (rcode === 3) {
+    // RFC 2308 §2.1: NXDOMAIN; after a CNAME it is about the chain's last name, as c-ares read it (RFC 6604 §3),
+    // so a chain that does not add up changes nothing but that the answer is not kept.
+    const ttl = 'code' in chain ? 0 : negativeTtl(message, reply, chain.ttl);
+    return { kind: 'answer', answer: { ok: false, error: 'nxdomain' }, ttl };
+  }
+  if ('code' in chain) return { code: chain.code, kind: 'failed' };
+  const { owner } = chain;
   const records: T[] = [];
+  // RFC 2181 §5.2: the TTLs of one RRset should agree; where they do not, the least holds for all.
+  let ttl = chain.ttl;
   for (const record of message.answers) {
     if (record.type !== wanted || record.class !== CLASS_IN || record.owner !== owner) continue;
     const value = read(reply, record.start, record.end);
     if (value === undefined) return { code: 'EBADRESP', kind: 'failed' };
     records.push(value);
+    ttl = Math.min(ttl, record.ttl);
   }
-  if (records.length > 0) return { kind: 'answer', answer: { ok: true, records } };
+  if (records.length > 0) return { kind: 'answer', answer: { ok: true, records }, ttl };
   // RFC 2308 §2.2: NODATA carries the zone's SOA, or no NS records, in the authority section; NS records
   // without an SOA, from a server that neither recurses (RA) nor is authoritative (AA), are a referral: a
   // server that does not resolve for us, which says nothing about the name.
@@ -390,7 +394,61 @@ function interpret<T>(message: Message, reply: Buffer, type: RecordType, name: s
     message.authorities.some((r) => r.type === NS) &&
     !message.authorities.some((r) => r.type === SOA);
   if (referral) return { code: 'EREFERRAL', kind: 'refused' };
-  return { kind: 'answer', answer: { ok: false, error: 'nodata' } };
+  return { kind: 'answer', answer: { ok: false, error: 'nodata' }, ttl: negativeTtl(message, reply, chain.ttl) };
+}
+
+/**
+ * The chain of CNAMEs from the name asked (RFC 1034 §3.6.2, §4.3.2 step 3a): the name at its end, whose
+ * records of the type are the answer (records owned by any other name are not about the question and are
+ * left alone), and the least TTL of its CNAMEs: the answer holds only as long as each of them does
+ * (RFC 1035 §3.2.1).
+ */
+function followChain(
+  message: Message,
+  reply: Buffer,
+  name: string,
+  wanted: number,
+): { owner: string; ttl: number } | { code: string } {
+  let owner = lowerName(name.endsWith('.') ? name.slice(0, -1) : name);
+  let ttl = Number.POSITIVE_INFINITY;
+  if (wanted === TYPE_CODES.CNAME) return { owner, ttl };
+  const seen = new Set([owner]);
+  for (;;) {
+    const alias = message.answers.find((r) => r.type === TYPE_CODES.CNAME && r.class === CLASS_IN && r.owner === owner);
+    if (alias === undefined) return { owner, ttl };
+    const target = readName(reply, alias.start, alias.end);
+    if (target === undefined) return { code: 'EBADRESP' };
+    owner = lowerName(target);
+    if (seen.has(owner)) return { code: 'ECNAMELOOP' };
+    seen.add(owner);
+    ttl = Math.min(ttl, alias.ttl);
+  }
+}
+
+/**
+ * How long a negative answer may be cached: RFC 2308 §5, the lesser of the SOA's TTL and its MINIMUM (the
+ * last field of its RDATA, RFC 1035 §3.3.13), and no longer than the CNAMEs that led to the name. RFC 2308 §5:
+ * "negative responses without SOA records SHOULD NOT be cached", nor then with an SOA we cannot read.
+ */
+function negativeTtl(message: Message, reply: Buffer, chainTtl: number): number {
+  let ttl = chainTtl;
+  let found = false;
+  for (const soa of message.authorities) {
+    if (soa.type !== SOA || soa.class !== CLASS_IN) continue;
+    const mname = nameAt(reply, soa.start);
+    const rname = mname === undefined ? undefined : nameAt(reply, mname.end);
+    // MNAME, RNAME, then SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM, 32 bits each, and nothing more.
+    if (rname === undefined || rname.end + 20 !== soa.end) return 0;
+    // MINIMUM is the negative answer's TTL (RFC 2308 §4), so a TTL's range (RFC 2181 §8) holds for it too.
+    ttl = Math.min(ttl, soa.ttl, ttlValue(reply.readUInt32BE(soa.end - 4)));
+    found = true;
+  }
+  return found ? ttl : 0;
+}
+
+/** RFC 2181 §8: a TTL is 0 to 2^31 − 1; one received with the most significant bit set is read as 0. */
+function ttlValue(raw: number): number {
+  return raw > 0x7fffffff ? 0 : raw;
 }
 
 /** QNAME, QTYPE and QCLASS IN (RFC 1035 §4.1.2), or undefined for a name c-ares would not send either. */
@@ -467,6 +525,7 @@ function parseMessage(reply: Buffer): Message | undefined {
         owner: lowerName(owner.name),
         type: reply.readUInt16BE(fixed),
         class: reply.readUInt16BE(fixed + 2),
+        ttl: ttlValue(reply.readUInt32BE(fixed + 4)),
         start,
         end: start + length,
       };

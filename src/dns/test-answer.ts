@@ -6,9 +6,17 @@
 
 import type { Answer, DecodedPacket, OptAnswer, Packet, Question } from 'dns-packet';
 import * as dnsPacket from 'dns-packet';
-import { type CompiledZone, canonicalName, matchesCondition, rcodeFor, type TestRecords } from './test-zone.ts';
+import {
+  type CompiledZone,
+  canonicalName,
+  matchesCondition,
+  rcodeFor,
+  soaFor,
+  type TestRecords,
+  ttlFor,
+} from './test-zone.ts';
 
-/** Short, so a test that swaps zones is not fooled by a caching client for long. */
+/** Short, so a test that swaps zones is not fooled by a caching client for long; a zone may set others. */
 const TTL = 60;
 /** RFC 1035 §2.3.4: a UDP message without EDNS is at most 512 bytes. */
 const UDP_LIMIT = 512;
@@ -76,32 +84,34 @@ export function answerMessage(zone: CompiledZone, message: Buffer, transport: 'u
 
 /** Fills `response` with the answer for `question`, following CNAMEs inside the zone; returns the RCODE. */
 function resolve(zone: CompiledZone, question: Question, response: Packet): number {
+  const { type } = question;
   const answers = response.answers!;
   let owner = question.name; // answer with the name as asked, so a 0x20-randomizing client sees its own case
   for (let hop = 0; hop < MAX_CHAIN; hop++) {
     const set = zone.records.get(canonicalName(owner));
     if (set === undefined) {
       // RFC 2308 §2.1: name error. After a CNAME the RCODE describes the last name in the chain (RFC 6604 §3).
-      response.authorities = [negativeSoa(zone, owner)];
+      response.authorities = negativeSoa(zone, owner, type);
       return RCODE.nxdomain;
     }
-    if (set.CNAME !== undefined && question.type !== 'CNAME') {
+    if (set.CNAME !== undefined && type !== 'CNAME') {
       // RFC 1034 §3.6.2 / §4.3.2: return the CNAME and restart the lookup at its target.
-      answers.push({ type: 'CNAME', name: owner, ttl: TTL, data: set.CNAME });
+      const ttl = ttlFor(zone, canonicalName(owner), 'CNAME') ?? TTL;
+      answers.push({ type: 'CNAME', name: owner, ttl, data: set.CNAME });
       owner = set.CNAME;
       continue;
     }
-    const found = recordsOf(set, question.type, owner);
+    const found = recordsOf(set, type, owner, ttlFor(zone, canonicalName(owner), type) ?? TTL);
     answers.push(...found);
     // RFC 2308 §2.2: the name exists but has no data of this type (NODATA): NOERROR with an empty answer.
-    if (found.length === 0) response.authorities = [negativeSoa(zone, owner)];
+    if (found.length === 0) response.authorities = negativeSoa(zone, owner, type);
     return RCODE.noerror;
   }
   return RCODE.servfail; // a CNAME loop in the fixture
 }
 
-function recordsOf(set: TestRecords, type: string, name: string): Answer[] {
-  const base = { name, ttl: TTL };
+function recordsOf(set: TestRecords, type: string, name: string, ttl: number): Answer[] {
+  const base = { name, ttl };
   switch (type) {
     case 'A':
       return (set.A ?? []).map((data) => ({ ...base, type: 'A', data }));
@@ -162,11 +172,14 @@ export function txtChunks(txt: string | string[]): Buffer[] {
 }
 
 /**
- * RFC 2308 §3: a negative answer carries the zone's SOA in the authority section; its MINIMUM bounds how
- * long the negative answer may be cached (§5). The test zone has no apexes, so the apex is the nearest
- * listed ancestor of the name, else its last two labels.
+ * RFC 2308 §3: a negative answer carries the zone's SOA in the authority section; the lesser of its TTL and
+ * MINIMUM bounds how long the negative answer may be cached (§5). The zone may set both, or send no SOA (§5:
+ * such an answer should not be cached). The test zone has no apexes, so the apex is the nearest listed ancestor
+ * of the name, else its last two labels.
  */
-function negativeSoa(zone: CompiledZone, owner: string): Answer {
+function negativeSoa(zone: CompiledZone, owner: string, type: string): Answer[] {
+  const chosen = soaFor(zone, canonicalName(owner), type);
+  if (chosen === null) return [];
   const labels = canonicalName(owner).split('.');
   let apex = labels.slice(-2).join('.');
   for (let i = 1; i < labels.length - 1; i++) {
@@ -183,9 +196,9 @@ function negativeSoa(zone: CompiledZone, owner: string): Answer {
     refresh: 3600,
     retry: 600,
     expire: 86400,
-    minimum: TTL,
+    minimum: chosen?.minimum ?? TTL,
   };
-  return { type: 'SOA', name: apex, ttl: TTL, data };
+  return [{ type: 'SOA', name: apex, ttl: chosen?.ttl ?? TTL, data }];
 }
 
 function encoded(

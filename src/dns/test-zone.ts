@@ -44,7 +44,20 @@ export interface TestZone {
    * Tests of the DNSSEC lookup use it; no signatures are made (the server is authoritative and signs nothing).
    */
   signed?: string[];
+  /**
+   * Names, or `name/TYPE`, whose records carry this TTL in seconds (RFC 1035 §3.2.1) instead of 60; a CNAME
+   * hop is `name/CNAME`. Any 32-bit value, so a test can send one with the top bit set (RFC 2181 §8).
+   */
+  ttl?: Record<string, number>;
+  /**
+   * Names, or `name/TYPE`, whose negative answers (NXDOMAIN, NODATA; after a CNAME, the chain's last name)
+   * carry an SOA with this TTL and MINIMUM, each 60 unless given (RFC 2308 §3, §5); `null` sends none.
+   */
+  soa?: Record<string, TestSoa>;
 }
+
+/** An SOA's TTL and MINIMUM (60 where absent), or null for a negative answer without one. */
+export type TestSoa = { ttl?: number; minimum?: number } | null;
 
 /** A zone ready for lookups: names normalized, conditions as `name` or `name/TYPE` keys. */
 export interface CompiledZone {
@@ -54,9 +67,12 @@ export interface CompiledZone {
   /** `name` or `name/TYPE` to the RCODE answered for it. */
   rcode: Map<string, number>;
   signed: Set<string>;
+  ttl: Map<string, number>;
+  soa: Map<string, TestSoa>;
 }
 
 const octet = z.number().int().min(0).max(255);
+const ttl = z.number().int().min(0).max(0xffffffff); // RFC 1035 §3.2.1: an unsigned 32-bit field
 const recordsSchema = z.strictObject({
   A: z.array(z.ipv4()).optional(),
   AAAA: z.array(z.ipv6()).optional(),
@@ -85,6 +101,8 @@ const zoneSchema = z.strictObject({
   // RFC 6891 §6.1.3: 12 bits, four in the header and eight in OPT.
   rcode: z.record(z.string(), z.number().int().min(0).max(4095)).optional(),
   signed: z.array(z.string()).optional(),
+  ttl: z.record(z.string(), ttl).optional(),
+  soa: z.record(z.string(), z.strictObject({ ttl: ttl.optional(), minimum: ttl.optional() }).nullable()).optional(),
 });
 
 /** Names compare case-insensitively (RFC 4343 §3); the trailing root dot is optional. */
@@ -116,8 +134,10 @@ export function compileZone(zone: TestZone): CompiledZone {
     records,
     timeout: conditionKeys(zone.timeout),
     servfail: conditionKeys(zone.servfail),
-    rcode: rcodeKeys(zone.rcode),
+    rcode: keyed('rcode', zone.rcode),
     signed: conditionKeys(zone.signed),
+    ttl: keyed('ttl', zone.ttl),
+    soa: keyed('soa', zone.soa),
   };
 }
 
@@ -128,7 +148,22 @@ export function matchesCondition(set: Set<string>, name: string, type: string): 
 
 /** The RCODE set for `name` (already normalized) and `type`, the type's own first; undefined when none is. */
 export function rcodeFor(zone: CompiledZone, name: string, type: string): number | undefined {
-  return zone.rcode.get(`${name}/${type.toUpperCase()}`) ?? zone.rcode.get(name);
+  return keyedFor(zone.rcode, name, type);
+}
+
+/** The TTL set for the records of `name` (already normalized) and `type`, the type's own first. */
+export function ttlFor(zone: CompiledZone, name: string, type: string): number | undefined {
+  return keyedFor(zone.ttl, name, type);
+}
+
+/** The SOA of a negative answer about `name` (already normalized) and `type`; undefined when the zone sets none. */
+export function soaFor(zone: CompiledZone, name: string, type: string): TestSoa | undefined {
+  return keyedFor(zone.soa, name, type);
+}
+
+function keyedFor<V>(map: Map<string, V>, name: string, type: string): V | undefined {
+  const own = `${name}/${type.toUpperCase()}`;
+  return map.has(own) ? map.get(own) : map.get(name);
 }
 
 /** Reads a YAML fixture (same shape as TestZone) and validates it. */
@@ -152,13 +187,13 @@ function conditionKey(entry: string): string {
   return `${normalizeName(entry.slice(0, slash))}/${entry.slice(slash + 1).toUpperCase()}`;
 }
 
-function rcodeKeys(entries: Record<string, number> | undefined): Map<string, number> {
-  const keys = new Map<string, number>();
-  for (const [entry, rcode] of Object.entries(entries ?? {})) {
+function keyed<V>(field: string, entries: Record<string, V> | undefined): Map<string, V> {
+  const keys = new Map<string, V>();
+  for (const [entry, given] of Object.entries(entries ?? {})) {
     const key = conditionKey(entry);
-    // Two spellings of one key with two RCODEs: which one answers would depend on the order of the keys.
-    if (keys.has(key)) throw new Error(`invalid test zone: rcode lists ${entry} twice`);
-    keys.set(key, rcode);
+    // Two spellings of one key with two values: which one answers would depend on the order of the keys.
+    if (keys.has(key)) throw new Error(`invalid test zone: ${field} lists ${entry} twice`);
+    keys.set(key, given);
   }
   return keys;
 }

@@ -60,3 +60,36 @@ test('answers are weighed: the total stays under maxWeight, and an answer over a
   cache.set('fresh', 'y');
   assert.deepEqual(cache.usage, { entries: 1, weight: 1 }, 'expired entries are dropped without being looked up');
 });
+
+test("an entry lives for the lifetime set gives it, at most ttlMs (an answer's TTL, RFC 1035 §3.2.1)", () => {
+  const { cache, advance } = clocked(10_000, 10);
+  cache.set('short', '1', 3_000);
+  cache.set('long', '2', 60_000);
+  advance(2_999);
+  assert.deepEqual([cache.get('short'), cache.get('long')], ['1', '2']);
+  advance(1);
+  assert.deepEqual([cache.get('short'), cache.get('long')], [undefined, '2'], 'the short one at its own time');
+  advance(7_000);
+  assert.equal(cache.get('long'), undefined, 'the long one at ttlMs');
+});
+
+test('a lifetime of 0 keeps nothing, and drops what was kept under the key', () => {
+  const { cache } = clocked(10_000, 10);
+  cache.set('a', 'old');
+  cache.set('a', 'new', 0);
+  assert.equal(cache.get('a'), undefined);
+  assert.deepEqual(cache.usage, { entries: 0, weight: 0 });
+});
+
+test('when room is needed, an entry that expired behind a live one goes before the live one', () => {
+  const { cache, advance } = clocked(10_000, 3);
+  cache.set('old', '1');
+  cache.set('brief', '2', 1_000);
+  cache.set('other', '3');
+  advance(1_000);
+  cache.set('new', '4');
+  assert.deepEqual(
+    ['old', 'brief', 'other', 'new'].map((k) => cache.get(k)),
+    ['1', undefined, '3', '4'],
+  );
+});

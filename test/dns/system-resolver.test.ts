@@ -202,6 +202,143 @@ describe('cache', () => {
   });
 });
 
+describe('the cache keeps an answer no longer than its TTL (RFC 1035 §3.2.1, RFC 2181 §8), a negative one than its SOA allows (RFC 2308 §5)', () => {
+  const ttlZone: TestZone = {
+    records: {
+      'short.example': { A: ['192.0.2.1'] },
+      'zero.example': { A: ['192.0.2.2'] },
+      'topbit.example': { A: ['192.0.2.3'] },
+      'alias.example': { CNAME: 'long.example' },
+      'long.example': { A: ['192.0.2.4'] },
+      'alias2.example': { CNAME: 'short.example' },
+      'gone.example': { CNAME: 'missing.example' },
+      'nodata.example': { A: ['192.0.2.5'] },
+      'bare.example': { A: ['192.0.2.6'] },
+    },
+    ttl: {
+      'short.example': 3,
+      'zero.example': 0,
+      'topbit.example': 0x80000005, // RFC 2181 §8: read as 0, not as 5 nor as 68 years
+      'alias.example': 2, // the CNAME's TTL, shorter than its target's (60)
+      'gone.example': 1,
+    },
+    soa: {
+      'nope.example': { ttl: 5, minimum: 30 }, // the SOA's own TTL is the lesser
+      'nodata.example/MX': { ttl: 30, minimum: 4 }, // MINIMUM is the lesser
+      'missing.example': { ttl: 30, minimum: 30 },
+      'nosoa.example': null,
+      'bare.example/TXT': null,
+      'topbit-soa.example': { ttl: 30, minimum: 0x80000000 },
+    },
+  };
+  let own: TestDnsServer;
+  before(async () => {
+    own = await startTestDnsServer(ttlZone);
+  });
+  after(() => own.close());
+
+  /** A resolver whose cache could keep an answer 10 s, on a clock the test moves, and how often `run` asked. */
+  function clocked() {
+    let now = 5_000_000;
+    const r = createResolver({ servers: [own.server], timeoutMs: 300, tries: 1, cacheTtlMs: 10_000, now: () => now });
+    const asks = async (name: string, run: () => Promise<unknown>): Promise<number> => {
+      const before = own.queries.length;
+      await run();
+      return own.queries.slice(before).filter((q) => q.name === name).length;
+    };
+    return { r, asks, advance: (ms: number) => (now += ms) };
+  }
+
+  test('a positive answer with a TTL under cacheTtlMs is kept for its TTL only', async () => {
+    const { r, asks, advance } = clocked();
+    assert.equal(await asks('short.example', () => r.a('short.example')), 1);
+    advance(2_999);
+    assert.equal(await asks('short.example', () => r.a('short.example')), 0, 'within its 3 s');
+    advance(1);
+    assert.equal(await asks('short.example', () => r.a('short.example')), 1, 'asked again at 3 s, not at 10 s');
+  });
+
+  test('TTL 0 is used for this look-up only; a TTL with the top bit set is 0 too', async () => {
+    const { r, asks } = clocked();
+    for (const name of ['zero.example', 'topbit.example']) {
+      assert.equal((await r.a(name)).ok, true, name);
+      assert.equal(await asks(name, () => r.a(name)), 1, `${name} not kept`);
+    }
+  });
+
+  test('TTL 0 answers still share one query between concurrent look-ups', async () => {
+    const { r, asks } = clocked();
+    const count = await asks('zero.example', () => Promise.all([r.a('zero.example'), r.a('zero.example')]));
+    assert.equal(count, 1);
+  });
+
+  test("the least TTL of the chain counts: a CNAME's shorter TTL, or the target's", async () => {
+    const { r, asks, advance } = clocked();
+    assert.deepEqual(await r.a('alias.example'), { ok: true, records: ['192.0.2.4'] });
+    assert.deepEqual(await r.a('alias2.example'), { ok: true, records: ['192.0.2.1'] });
+    advance(1_999);
+    assert.equal(await asks('alias.example', () => r.a('alias.example')), 0);
+    advance(1);
+    assert.equal(await asks('alias.example', () => r.a('alias.example')), 1, 'the CNAME (2 s) expired');
+    assert.equal(await asks('alias2.example', () => r.a('alias2.example')), 0);
+    advance(1_000);
+    assert.equal(await asks('alias2.example', () => r.a('alias2.example')), 1, 'the target (3 s) expired');
+  });
+
+  test('NXDOMAIN and NODATA are kept for the lesser of the SOA TTL and MINIMUM', async () => {
+    const { r, asks, advance } = clocked();
+    assert.deepEqual(await r.a('nope.example'), { ok: false, error: 'nxdomain' });
+    assert.deepEqual(await r.mx('nodata.example'), { ok: false, error: 'nodata' });
+    advance(3_999);
+    assert.equal(await asks('nope.example', () => r.a('nope.example')), 0);
+    assert.equal(await asks('nodata.example', () => r.mx('nodata.example')), 0);
+    advance(1);
+    assert.equal(await asks('nodata.example', () => r.mx('nodata.example')), 1, 'MINIMUM 4 s');
+    assert.equal(await asks('nope.example', () => r.a('nope.example')), 0);
+    advance(1_000);
+    assert.equal(await asks('nope.example', () => r.a('nope.example')), 1, 'SOA TTL 5 s');
+  });
+
+  test('a negative answer without an SOA is not kept', async () => {
+    const { r, asks } = clocked();
+    assert.deepEqual(await r.a('nosoa.example'), { ok: false, error: 'nxdomain' });
+    assert.equal(await asks('nosoa.example', () => r.a('nosoa.example')), 1, 'NXDOMAIN');
+    assert.deepEqual(await r.txt('bare.example'), { ok: false, error: 'nodata' });
+    assert.equal(await asks('bare.example', () => r.txt('bare.example')), 1, 'NODATA');
+  });
+
+  test('an SOA MINIMUM with the top bit set is 0; an NXDOMAIN after a CNAME lasts no longer than the CNAME', async () => {
+    const { r, asks, advance } = clocked();
+    assert.deepEqual(await r.a('topbit-soa.example'), { ok: false, error: 'nxdomain' });
+    assert.equal(await asks('topbit-soa.example', () => r.a('topbit-soa.example')), 1);
+    assert.deepEqual(await r.a('gone.example'), { ok: false, error: 'nxdomain' });
+    advance(999);
+    assert.equal(await asks('gone.example', () => r.a('gone.example')), 0);
+    advance(1);
+    assert.equal(await asks('gone.example', () => r.a('gone.example')), 1, 'the CNAME (1 s), not the SOA (30 s)');
+  });
+
+  test('cacheTtlMs still bounds every answer, positive and negative', async () => {
+    let now = 0;
+    const r = createResolver({ servers: [own.server], timeoutMs: 300, tries: 1, cacheTtlMs: 1_000, now: () => now });
+    const asked = (name: string) => own.queries.filter((q) => q.name === name).length;
+    await r.a('long.example');
+    await r.a('missing.example');
+    const before = [asked('long.example'), asked('missing.example')];
+    now += 999;
+    await r.a('long.example');
+    await r.a('missing.example');
+    assert.deepEqual([asked('long.example'), asked('missing.example')], before);
+    now += 1;
+    await r.a('long.example');
+    await r.a('missing.example');
+    assert.deepEqual(
+      [asked('long.example'), asked('missing.example')],
+      before.map((n) => n + 1),
+    );
+  });
+});
+
 test('a name with a NUL, another control character or a space is never asked: nxdomain', async () => {
   const r = resolverFor();
   const before = server.queries.length;

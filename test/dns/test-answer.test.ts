@@ -77,6 +77,38 @@ describe('header and sections', () => {
   });
 });
 
+describe('TTLs and the SOA of negative answers, as the zone sets them', () => {
+  const timed = compileZone({
+    records: { 'example.com': { A: ['192.0.2.1'] }, 'www.example.com': { CNAME: 'example.com' } },
+    ttl: { 'www.example.com/CNAME': 5, 'example.com/A': 0x80000000 },
+    soa: { 'nope.example.com': { ttl: 7, minimum: 3 }, 'example.com/MX': null },
+  });
+  const send = (name: string, type: RecordType): Reply => {
+    const query = dnsPacket.encode({ type: 'query', id: 1, questions: [{ name, type }] });
+    return dnsPacket.decode(answerMessage(timed, query, 'udp').reply!) as Reply;
+  };
+  const ttlOf = (a: Answer) => (a.type === 'OPT' ? undefined : a.ttl);
+
+  test('record TTLs by name/TYPE, 60 otherwise (RFC 1035 §3.2.1)', () => {
+    assert.deepEqual(
+      send('www.example.com', 'A').answers?.map((a) => `${a.type} ${ttlOf(a)}`),
+      ['CNAME 5', `A ${0x80000000}`],
+    );
+    assert.deepEqual(send('www.example.com', 'AAAA').authorities?.map(ttlOf), [60]);
+  });
+
+  test("an SOA's TTL and MINIMUM, or none at all (RFC 2308 §3, §5)", () => {
+    const [soa] = send('nope.example.com', 'A').authorities ?? [];
+    assert.equal(soa?.type === 'SOA' && `${soa.ttl} ${soa.data.minimum}`, '7 3');
+    assert.deepEqual(send('example.com', 'MX').authorities, []);
+    assert.deepEqual(
+      send('example.com', 'TXT').authorities?.map((a) => a.type),
+      ['SOA'],
+      'the type not listed keeps its SOA',
+    );
+  });
+});
+
 describe('size', () => {
   test('over 512 bytes on UDP without EDNS: TC set, no records (RFC 1035 §4.2.1, RFC 2181 §9)', () => {
     const reply = ask('big.example.net', 'TXT');

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { reverseName } from '../../src/dns/reverse-name.ts';
-import { compileZone, loadZoneFile, matchesCondition, rcodeFor, type TestZone } from '../../src/dns/test-zone.ts';
+import {
+  compileZone,
+  loadZoneFile,
+  matchesCondition,
+  rcodeFor,
+  soaFor,
+  type TestZone,
+  ttlFor,
+} from '../../src/dns/test-zone.ts';
 
 const fixture = new URL('./fixtures/example.zone.yaml', import.meta.url).pathname;
 
@@ -37,6 +45,20 @@ test('rcode: by name, or by name/TYPE, which wins', () => {
   assert.equal(rcodeFor(zone, 'other.example', 'A'), undefined);
 });
 
+test('ttl and soa: by name, or by name/TYPE, which wins; a null SOA is kept as none', () => {
+  const zone = compileZone({
+    records: {},
+    ttl: { 'Example.COM.': 30, 'example.com/txt': 0 },
+    soa: { 'example.com': { minimum: 5 }, 'example.com/MX': null },
+  });
+  assert.equal(ttlFor(zone, 'example.com', 'TXT'), 0);
+  assert.equal(ttlFor(zone, 'example.com', 'A'), 30);
+  assert.equal(ttlFor(zone, 'other.example', 'A'), undefined);
+  assert.equal(soaFor(zone, 'example.com', 'MX'), null);
+  assert.deepEqual(soaFor(zone, 'example.com', 'A'), { minimum: 5 });
+  assert.equal(soaFor(zone, 'other.example', 'A'), undefined);
+});
+
 describe('validation', () => {
   const invalid: [label: string, zone: unknown, message: RegExp][] = [
     [
@@ -56,6 +78,9 @@ describe('validation', () => {
     ['an RCODE past 12 bits (RFC 6891 §6.1.3)', { records: {}, rcode: { 'a.example': 4096 } }, /rcode/],
     ['an RCODE that is no integer', { records: {}, rcode: { 'a.example': 'REFUSED' } }, /rcode/],
     ['one rcode key twice', { records: {}, rcode: { 'a.example/txt': 5, 'A.EXAMPLE./TXT': 2 } }, /twice/],
+    ['a TTL past 32 bits (RFC 1035 §3.2.1)', { records: {}, ttl: { 'a.example': 2 ** 32 } }, /ttl/],
+    ['one ttl key twice', { records: {}, ttl: { 'a.example': 5, 'A.EXAMPLE.': 6 } }, /ttl lists A\.EXAMPLE\. twice/],
+    ['an SOA field misspelled', { records: {}, soa: { 'a.example': { minimun: 5 } } }, /minimun/],
   ];
   for (const [label, zone, message] of invalid) {
     test(label, () => assert.throws(() => compileZone(zone as TestZone), message));
