@@ -56,6 +56,8 @@ const FAILURES_FOR_OUTAGE = 5;
  * c-ares did (its retry delay), so one dead server listed first does not cost every look-up a timeout.
  */
 const SILENT_SERVER_LAST_MS = 5_000;
+/** Errors of this process, not of the network or the server: no socket could be had. */
+const LOCAL_FAILURES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
 /** RFC 1035 §3.2.2 and the types' own RFCs: A, CNAME, PTR, MX, TXT; AAAA (RFC 3596 §2.1); TLSA (RFC 6698 §7.1); CAA (RFC 8659 §7.1). */
 const TYPE_CODES = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, TLSA: 52, CAA: 257 } as const;
@@ -331,7 +333,11 @@ async function askServer<T>(
       timeoutMs,
     );
   }
-  if (!Buffer.isBuffer(reply)) return { code: reply.code, kind: 'silent' };
+  if (!Buffer.isBuffer(reply)) {
+    // Out of descriptors here (EMFILE, ENFILE): our failure, not the server's silence, which would put it
+    // last and raise the "DNS servers do not answer" warning against a server that did nothing wrong.
+    return { code: reply.code, kind: LOCAL_FAILURES.has(reply.code) ? 'failed' : 'silent' };
+  }
   const message = parseMessage(reply);
   if (message === undefined) return { code: 'EBADRESP', kind: 'failed' };
   return interpret(message, reply, type, name, read);

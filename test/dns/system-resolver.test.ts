@@ -4,6 +4,7 @@
 // is under test (referrals, EDNS fallback, stray replies, odd names).
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import type { Answer, DecodedPacket } from 'dns-packet';
@@ -661,4 +662,33 @@ describe('on the wire, against hand-made responders', () => {
     }
     assert.equal(any.queries.length, 0);
   });
+});
+
+test('out of descriptors (EMFILE) is this process failing, not the servers: no outage warning, not put last', async () => {
+  // Before, an EMFILE read as a silent server: five in a row raised "the DNS servers … do not answer"
+  // against a server that answered every query it got (NXDOMAIN here).
+  const script = `
+    import { createResolver } from './src/dns/system-resolver.ts';
+    import { startTestDnsServer } from './src/dns/test-server.ts';
+    const names = Array.from({ length: 80 }, (_, i) => 'h' + i + '.absent.example');
+    const dns = await startTestDnsServer({ records: {} });
+    const warnings = [];
+    const resolver = createResolver({ servers: [dns.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0,
+      health: { failed: (reason) => warnings.push(reason), succeeded: () => {} } });
+    const answers = await Promise.all(names.map((name) => resolver.a(name)));
+    const emfile = answers.filter((a) => !a.ok && /^EMFILE/.test(a.reason ?? '')).length;
+    console.log(JSON.stringify({ emfile, warnings }));
+    await dns.close();
+  `;
+  const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+    execFile(
+      'sh',
+      ['-c', `ulimit -n 48 && exec "${process.execPath}" --input-type=module -e "$0"`, script],
+      { cwd: new URL('../..', import.meta.url).pathname, timeout: 20_000 },
+      (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve({ stdout: out })),
+    );
+  });
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { emfile: number; warnings: string[] };
+  assert.ok(result.emfile > 0, 'the limit was reached (the test would prove nothing otherwise)');
+  assert.deepEqual(result.warnings, []);
 });
