@@ -306,6 +306,33 @@ const SINGLE_BYTE = new Set([
 const ASCII_LABEL =
   /^(?:us-?ascii|ascii|ansi_x3\.4-19(?:68|86)|iso646-us|iso_646\.irv:1991|iso-ir-6|cp367|ibm367|csascii|us)$/i;
 
+/**
+ * Labels that the WHATWG Encoding Standard (§4.2, its table of labels) reads as a larger charset than they
+ * name: ISO-8859-1 as windows-1252, ISO-8859-9 as windows-1254, ISO-8859-11 and TIS-620 as windows-874,
+ * KOI8-U as KOI8-RU. A reader that takes the label at its word (RFC 2046 §4.1.2: the charset says what the
+ * octets mean) shows some bytes as other characters: the ISO 8859 charsets hold the C1 controls of ISO 6429
+ * at 0x80-0x9F (RFC 1345 §4; 0x85 is NEL, a line break), TIS-620 nothing there, and KOI8-U box drawing at
+ * 0xAE and 0xBE (RFC 2319, its table), not ў and Ў. Text that would hold such a byte, a banner's “ ” — … among it,
+ * is written as UTF-8, which every reader reads alike. The Windows names (windows-1252, cp1252, …) and
+ * KOI8-RU name the larger charset itself.
+ */
+const NARROWER_LABELS: { encoding: string; ownName: RegExp; ambiguous: (byte: number) => boolean }[] = [
+  { encoding: 'windows-1252', ownName: /^(?:windows-?|x-cp|cp|win-?)1252$/, ambiguous: isC1 },
+  { encoding: 'windows-1254', ownName: /^(?:windows-?|x-cp|cp|win-?)1254$/, ambiguous: isC1 },
+  { encoding: 'windows-874', ownName: /^(?:windows|dos)-874$/, ambiguous: isC1 },
+  { encoding: 'koi8-u', ownName: /^koi8-ru$/, ambiguous: (byte) => byte === 0xae || byte === 0xbe },
+];
+
+function isC1(byte: number): boolean {
+  return byte >= 0x80 && byte <= 0x9f;
+}
+
+/** The bytes `label` may not hold to mean what the WHATWG `encoding` reads them as; undefined when all may. */
+function ambiguousBytes(label: string, encoding: string): ((byte: number) => boolean) | undefined {
+  const narrower = NARROWER_LABELS.find((n) => n.encoding === encoding);
+  return narrower === undefined || narrower.ownName.test(label.toLowerCase()) ? undefined : narrower.ambiguous;
+}
+
 /** For each UTF-16 code unit, the byte an encoding writes for it; -1 for none. Built from its decoder. */
 const byteTables = new Map<string, Int16Array>();
 
@@ -338,10 +365,12 @@ function ownCharset(part: TextPart, text: string): { bytes: Buffer; charset: str
   const encoding = charsetDecoder(charset)?.encoding;
   if (encoding === undefined || !SINGLE_BYTE.has(encoding)) return undefined;
   const table = byteTable(encoding);
+  const ambiguous = ambiguousBytes(charset, encoding);
   const bytes = Buffer.allocUnsafe(text.length);
   for (let i = 0; i < text.length; i++) {
     const byte = table[text.charCodeAt(i)]!;
     if (byte < 0) return undefined; // U+FFFD for a byte the charset lacks, or a banner character
+    if (ambiguous?.(byte)) return undefined; // “ in "iso-8859-1" text: a control character to some readers
     bytes[i] = byte;
   }
   return { bytes, charset };

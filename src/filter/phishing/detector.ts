@@ -10,7 +10,7 @@ import { attachmentSignals } from './attachments/attachment-signals.ts';
 import { pdfBudget, readPdf } from './attachments/pdf-content.ts';
 import { type AuthenticationSummary, authenticationSignals } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
-import { attachedMessages } from './embedded.ts';
+import { attachedBudget, attachedMessages } from './embedded.ts';
 import { isFreeMail } from './free-mail.ts';
 import { htmlWithinBudget } from './html-budget.ts';
 import { languageSignals } from './language/language-signals.ts';
@@ -44,6 +44,11 @@ export interface PhishingReport {
   signals: Signal[];
   /** Set when the allow-list exempted the message. */
   allowlisted?: string;
+  /**
+   * Attached messages left unopened, past the MAX_ATTACHED_MESSAGES (embedded.ts) that the checks open;
+   * absent when none were. Their attachments and links were not looked at.
+   */
+  unopenedAttachedMessages?: number;
 }
 
 export async function detectPhishing(input: PhishingInput, settings: PhishingSettings): Promise<PhishingReport> {
@@ -67,7 +72,9 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   const pdfText = pdfs.map((p) => [p.text, ...p.links].join('\n')).join('\n');
   const text = pdfText === '' ? body : `${body}\n${pdfText}`;
   // A phish forwarded as an attachment, or saved as an .eml file, is one click away: its links count.
-  const attached = attachedMessages(message.attachments).map(({ message: m, name }) => ({
+  // The attachment checks open the same ones, within the same budget (embedded.ts).
+  const opening = attachedBudget();
+  const attached = attachedMessages(message.attachments, opening).map(({ message: m, name }) => ({
     html: m.html,
     text: m.text,
     name,
@@ -103,6 +110,7 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
       attachments: message.attachments,
       text: [text, ...alternatives].join('\n'),
       subject: message.subject,
+      attached: opening,
     })),
   ];
   const ask = freeMailAsk(from, signals);
@@ -110,7 +118,8 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   const secret = secretRequest(signals);
   if (secret) signals.push(secret);
   const score = Math.round(signals.reduce((sum, s) => sum + s.weight, 0) * 10) / 10;
-  return { score, category: categoryOf(signals), signals };
+  const unopened = opening.unopened > 0 ? { unopenedAttachedMessages: opening.unopened } : {};
+  return { score, category: categoryOf(signals), signals, ...unopened };
 }
 
 /** What a stranger's message asks for that honest mail from a free mailbox rarely does. */

@@ -347,6 +347,63 @@ test('a banner with a character the charset lacks: the part comes out as UTF-8, 
   assert.ok(text.includes('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n'));
 });
 
+// WHATWG Encoding §4.2 reads these labels as a Windows code page; a reader that takes the label at its
+// word sees C1 controls (ISO 8859, RFC 1345 §4) or box drawing (KOI8-U, RFC 2319) for some of its bytes.
+test('a label WHATWG reads as a larger charset keeps its charset only without the bytes where the two differ', async () => {
+  const quoted = warningBanner({
+    language: 'en',
+    reasons: [{ en: 'The attachment “invoice.exe” is a program — it runs code…', ru: 'x' }],
+  });
+  const latin = (charset: string, body: Buffer) =>
+    Buffer.concat([
+      wire(
+        `From: a@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=${charset}\nContent-Transfer-Encoding: 8bit\n\n`,
+      ),
+      body,
+      wire('\n'),
+    ]);
+  const french = Buffer.from('Merci beaucoup, ça va être réglé.', 'latin1');
+  const thai = Buffer.from([0xca, 0xc7, 0xd1, 0xca, 0xb4, 0xd5]); // "สวัสดี" in TIS-620
+  const cases: [string, Buffer, string][] = [
+    ['iso-8859-1', french, 'Merci beaucoup, ça va être réglé.'],
+    ['ISO_8859-1:1987', french, 'Merci beaucoup, ça va être réglé.'],
+    ['latin1', french, 'Merci beaucoup, ça va être réglé.'],
+    ['iso-8859-9', french, 'Merci beaucoup, ça va être réglé.'],
+    ['iso-8859-11', thai, 'สวัสดี'],
+    ['tis-620', thai, 'สวัสดี'],
+  ];
+  for (const [charset, body, text] of cases) {
+    const out = insertBanner(latin(charset, body), quoted);
+    const { headers, content } = splitMessage(out);
+    assert.match(headers, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/, charset);
+    new TextDecoder('utf-8', { fatal: true }).decode(content); // the octets are UTF-8, as labelled
+    assert.equal((await parseMessage(out)).text, `${quoted.text}\n\n${text}\n`, charset);
+  }
+  // The Windows names mean the code page itself, whose 0x93 is “: the part keeps its octets and its label.
+  for (const charset of ['windows-1252', 'cp1252', 'windows-1254', 'windows-874']) {
+    const out = insertBanner(latin(charset, french), quoted);
+    assert.match(splitMessage(out).headers, new RegExp(`\\r\\nContent-Type: text/plain; charset=${charset}\\r\\n`));
+    assert.ok(out.includes(Buffer.from([0x93])), charset);
+    assert.ok(out.includes(french), charset);
+  }
+  // A banner all in ISO 8859-1 keeps an iso-8859-1 part in it.
+  const plain = warningBanner({ language: 'en', reasons: [{ en: 'The sender café.example is new', ru: 'x' }] });
+  const kept = insertBanner(latin('iso-8859-1', french), plain);
+  assert.match(splitMessage(kept).headers, /\r\nContent-Type: text\/plain; charset=iso-8859-1\r\n/);
+  assert.ok(kept.includes(french));
+  // KOI8-U: ў is 0xAE only in KOI8-RU, which WHATWG reads for both labels.
+  const belarusian = warningBanner({ language: 'ru', reasons: [{ en: 'x', ru: 'отправитель Ўладзімір' }] });
+  const koi8 = (charset: string) => splitMessage(insertBanner(latin(charset, Buffer.from([0xf0, 0xd2])), belarusian));
+  assert.match(koi8('koi8-u').headers, /charset=utf-8\r\n/);
+  assert.match(koi8('koi8-ru').headers, /charset=koi8-ru\r\n/);
+});
+
+/** The header section (with its last line end) and the body, as octets. */
+function splitMessage(message: Buffer): { headers: string; content: Buffer } {
+  const at = message.indexOf('\r\n\r\n');
+  return { headers: message.toString('latin1', 0, at + 2), content: message.subarray(at + 4) };
+}
+
 test('base64 text part stays base64 and decodes to the banner and the text', async () => {
   const message = wire(`Content-Type: text/plain; charset=utf-8
 Content-Transfer-Encoding: base64

@@ -8,12 +8,26 @@
  * each name per message, the strongest.
  */
 import type { MessageAttachment } from '../../../mime/message.ts';
-import { isAttachedMessage, MAX_ATTACHED_DEPTH, parseAttachedMessage, shown, shownName } from '../embedded.ts';
+import {
+  type AttachedBudget,
+  attachedBudget,
+  isAttachedMessage,
+  MAX_ATTACHED_DEPTH,
+  openAttachedMessage,
+  shown,
+  shownName,
+} from '../embedded.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { type ArchiveListing, archiveBudget, archiveFormatOf, type Budget, listArchive } from './archive.ts';
 import { deceptiveName, extensionOf, type FileKind, kindByContent, kindByName, oleHasMacros } from './file-types.ts';
 
-type Input = { attachments: MessageAttachment[]; text: string; subject: string };
+type Input = {
+  attachments: MessageAttachment[];
+  text: string;
+  subject: string;
+  /** The attached messages the message's checks may open (embedded.ts), shared with the link checks. */
+  attached?: AttachedBudget;
+};
 type Emit = (name: string, weight: number, explanation: Explanation, evidence: string) => void;
 
 /** What the inspection of one message's attachments shares. */
@@ -25,6 +39,8 @@ interface Context {
   password: () => boolean;
   /** Embedded messages entered so far. */
   depth: number;
+  /** How many more embedded messages may be opened, at any depth. */
+  attached: AttachedBudget;
   /** "forward.eml → " for the attachments of an embedded message, as names are shown. */
   within: string;
 }
@@ -38,7 +54,14 @@ export async function attachmentSignals(input: Input): Promise<Signal[]> {
     found.set(name, { name, group: 'attachments', weight, explanation, evidence, ...(categories && { categories }) });
   };
   const password = once(() => passwordGiven(`${input.subject}\n${input.text}`));
-  await inspectAll(input.attachments, { emit, budget: archiveBudget(), password, depth: 0, within: '' });
+  await inspectAll(input.attachments, {
+    emit,
+    budget: archiveBudget(),
+    password,
+    depth: 0,
+    attached: input.attached ?? attachedBudget(),
+    within: '',
+  });
   return [...found.values()];
 }
 
@@ -61,8 +84,9 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
   const { emit, budget } = context;
   const name = shownName(a, context.within);
   // A whole message carried as an attachment (embedded.ts) is opened, its attachments judged too.
-  if (isAttachedMessage(a) && context.depth < MAX_ATTACHED_DEPTH) {
-    const inner = parseAttachedMessage(a);
+  const inner =
+    isAttachedMessage(a) && context.depth < MAX_ATTACHED_DEPTH ? openAttachedMessage(a, context.attached) : undefined;
+  if (inner !== undefined) {
     // A password for an archive inside may be given in the forwarded text or in the message around it.
     const innerPassword = once(() => passwordGiven(`${inner.subject}\n${inner.text}`) || context.password());
     await inspectAll(inner.attachments, {

@@ -3,10 +3,12 @@
  * sees, every <form action> (and whether the form asks for a password); in plain text, bare URLs as mail
  * clients linkify them. <img src> and other fetched resources are not links: the reader does not follow them.
  * HTML is read with htmlparser2 (a forgiving, streaming HTML tokenizer that decodes entities as browsers
- * do), not with regular expressions. Relative links are resolved against the document's <base href>.
+ * do), not with regular expressions. Relative links are resolved against the document's <base href>, which
+ * is found in the tree a browser builds (parse5), since which <base> counts depends on where it stands.
  */
 
 import { Parser } from 'htmlparser2';
+import { type DefaultTreeAdapterTypes, parse } from 'parse5';
 import { type HtmlBudget, htmlBudget, spendHtmlBudget } from '../html-budget.ts';
 
 export type Link = {
@@ -91,21 +93,12 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
   let form: Form | undefined;
   let context = '';
   let hiddenDepth = 0;
-  let templateDepth = 0;
-  let full = false;
   let paused = false;
-  /** The href of the document's first <base href>, once seen. */
-  let base: string | undefined;
   const links: Link[] = [];
-  const pause = () => {
-    paused = true;
-    parser.pause(); // bound the work: nothing after what we would look at is read
-  };
   const push = (link: Link) => {
     if (budget.links <= 0) {
-      full = true;
-      // The <base> may still come (it applies wherever it is): read on for it, within the HTML budget.
-      if (base !== undefined) pause();
+      paused = true;
+      parser.pause(); // bound the work: nothing after what we would look at is read
       return;
     }
     budget.links--;
@@ -115,13 +108,7 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
   const parser = new Parser(
     {
       onopentag(name, attrs) {
-        if (name === 'template') templateDepth++;
-        // A <template>'s content is no part of the document (HTML Living Standard §4.12.3): its <base> is none.
-        if (name === 'base' && base === undefined && attrs.href !== undefined && templateDepth === 0) {
-          base = attrs.href;
-          if (full) pause();
-        }
-        if (full) return;
+        if (paused) return;
         if (hidden.has(name)) hiddenDepth++;
         if (blocks.has(name)) context = '';
         if (name === 'a' || name === 'area') {
@@ -145,12 +132,11 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
         }
       },
       ontext(data) {
-        if (hiddenDepth > 0 || full) return;
+        if (hiddenDepth > 0 || paused) return;
         if (anchor && anchor.text.length < maxText) anchor.text = `${anchor.text}${data}`.slice(0, maxText);
         else if (!anchor) context = `${context}${data}`.slice(-maxContext);
       },
       onclosetag(name) {
-        if (name === 'template' && templateDepth > 0) templateDepth--;
         if (hidden.has(name) && hiddenDepth > 0) hiddenDepth--;
         if (blocks.has(name)) context = '';
         if (name === 'a') anchor = undefined;
@@ -159,38 +145,112 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
     },
     { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
   );
-  parser.write(spendHtmlBudget(html, budget.html));
+  // The same text is parsed again for the <base>, which applies wherever it stands (after the links
+  // too): what the HTML budget lets be read, bounded in characters and start tags (html-budget.ts).
+  const read = spendHtmlBudget(html, budget.html);
+  parser.write(read);
   if (!paused) parser.end();
-  resolveRelative(links, base);
+  if (links.length > 0) out.links.push(...resolveRelative(links, documentBases(read)));
+}
+
+/** A `<base` start tag: its name ends at whitespace, "/" or ">" (HTML Living Standard §13.2.5.8). */
+const baseTag = /<base[\t\n\f\r />]/i;
+const selectTag = /<select[\t\n\f\r />]/i;
+
+/**
+ * The href of the document's base element as browsers find it (HTML Living Standard §4.2.3): the first
+ * `base` element with an href in tree order, after tree construction (§13.2.6), not the first `<base>`
+ * tag in the source. A `<base>` in <svg> or <math> is an SVG or MathML element, none in HTML; one in a
+ * <template> is in its content, no part of the document; one in a <table> is moved before the table
+ * (foster parenting, §13.2.6.1), ahead of a base written earlier inside a cell. Scripting off, as in mail
+ * readers. A `<select>` is read in two ways, since browsers differ: the parser that parse5 implements
+ * drops every tag in it but <option>, <optgroup> and <hr> ("in select" insertion mode), and so did all
+ * browsers, but the Standard now parses its content as any other (whatwg/html#10548, in Chrome since version 134),
+ * which keeps a <base> there. When the two give different bases, both are returned, the parse5 one first.
+ */
+function documentBases(html: string): string[] {
+  if (!baseTag.test(html)) return [];
+  const found = firstBase(html);
+  if (!selectTag.test(html)) return found === undefined ? [] : [found];
+  // Renamed, a <select> is an unknown element, whose content is parsed as the Standard now parses its.
+  const relaxed = firstBase(html.replace(/<(\/?)select(?=[\t\n\f\r />])/gi, '<$1postern-select'));
+  return [found, relaxed].filter((b, i, all): b is string => b !== undefined && all.indexOf(b) === i);
+}
+
+const HTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
+
+/** The href of the first HTML `base` element with one, in tree order; a <template>'s content is not walked. */
+function firstBase(html: string): string | undefined {
+  const document = parse(html, { scriptingEnabled: false });
+  // Depth first, in tree order, without recursion: the budget allows 20,000 elements nested.
+  const stack: DefaultTreeAdapterTypes.Node[] = [document];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (!('childNodes' in node)) continue;
+    if ('tagName' in node && node.tagName === 'base' && node.namespaceURI === HTML_NAMESPACE) {
+      const href = node.attrs.find((a) => a.name === 'href' && a.namespace === undefined);
+      if (href !== undefined) return href.value;
+    }
+    for (let i = node.childNodes.length - 1; i >= 0; i--) stack.push(node.childNodes[i]!);
+  }
+  return undefined;
 }
 
 /**
- * Relative hrefs as a browser resolves them: against the document base URL, which is the first <base> with
- * an href in tree order, wherever it stands, its href parsed against the document's fallback base URL
- * (HTML Living Standard §2.4.1 and §4.2.3). A message has no URL of its own on the web to fall back on, so
- * only an absolute base gives one. `<base href="https://evil.example/">` then sends `<a href="login">`
- * to https://evil.example/login whatever its text shows (the "baseStriker" trick against link scanners).
- * Without a base a path-relative link lands on the mail program's own page: no remote target. A
- * scheme-relative one (WHATWG URL Standard §4.3, "//host/path") names its host, and a webmail, served over
- * https, takes the reader there. An href that resolves as it is written keeps its written form, which the
- * checks read (the notation of an IP address).
+ * Relative hrefs as a browser resolves them: against the document base URL, the href of the first base
+ * element with one (documentBases) parsed against the document's fallback base URL (HTML Living Standard
+ * §2.4.1 and §4.2.3). A message has no URL of its own on the web to fall back on: only an absolute base
+ * gives a remote one, or a scheme-relative one (WHATWG URL Standard §4.3, "//host/path"), which names its
+ * host and which a webmail, served over https, completes with https. `<base href="https://evil.example/">`
+ * (or "//evil.example/") then sends `<a href="login">` to https://evil.example/login whatever its text shows
+ * (the "baseStriker" trick against link scanners). Without such a base a path-relative link lands on the
+ * mail program's own page: no remote target; a scheme-relative one still names its host. An href that
+ * resolves as it is written keeps its written form, which the checks read (the notation of an IP address).
+ * Links are resolved in place against the first base; the links a second base (documentBases) takes
+ * elsewhere are returned, to be judged as well.
  */
-function resolveRelative(links: Link[], baseHref: string | undefined): void {
-  const base = baseHref !== undefined && URL.canParse(baseHref) ? new URL(baseHref) : undefined;
+function resolveRelative(links: readonly Link[], bases: readonly string[]): Link[] {
+  const [first, ...others] = bases;
+  const extra: Link[] = [];
   for (const link of links) {
-    const written = link.href;
-    let href: string | undefined;
-    if (base !== undefined) {
-      href = URL.canParse(written, base.href) ? new URL(written, base).href : undefined;
-      if (href !== undefined && URL.canParse(written) && new URL(written).href === href) href = undefined;
-    } else if (/^[\\/]{2}/.test(written.replace(/[\t\n\r]/g, '').replace(/^[\x00-\x20]+/, ''))) {
-      href = URL.canParse(written, WEBMAIL) ? new URL(written, WEBMAIL).href : undefined;
+    const primary = resolvedAgainst(link.href, first);
+    for (const other of others) {
+      const elsewhere = resolvedAgainst(link.href, other);
+      if (elsewhere !== undefined && elsewhere.href !== (primary?.href ?? link.href))
+        extra.push({ ...link, ...elsewhere });
     }
-    if (href === undefined) continue;
-    link.href = href;
-    link.written = written;
-    if (base !== undefined && baseHref !== undefined) link.base = baseHref;
+    if (primary !== undefined) Object.assign(link, primary);
   }
+  return extra;
+}
+
+/** Where `written` leads with this base href (or none), when not where it says as written. */
+function resolvedAgainst(
+  written: string,
+  baseHref: string | undefined,
+): { href: string; written: string; base?: string } | undefined {
+  const base = baseHref === undefined ? undefined : baseUrl(baseHref);
+  if (base !== undefined && baseHref !== undefined) {
+    if (!URL.canParse(written, base.href)) return undefined;
+    const href = new URL(written, base).href;
+    if (URL.canParse(written) && new URL(written).href === href) return undefined;
+    return { href, written, base: baseHref };
+  }
+  if (!schemeRelative(written) || !URL.canParse(written, WEBMAIL)) return undefined;
+  return { href: new URL(written, WEBMAIL).href, written };
+}
+
+/** A base href as a URL: absolute, or scheme-relative read as a webmail reads it; else none (see above). */
+function baseUrl(href: string): URL | undefined {
+  if (URL.canParse(href)) return new URL(href);
+  return schemeRelative(href) && URL.canParse(href, WEBMAIL) ? new URL(href, WEBMAIL) : undefined;
+}
+
+/**
+ * "//host/path", as the URL parser reads it: leading C0 controls and spaces and every tab or newline
+ * dropped, "\\" as "/" in a special scheme's URL (WHATWG URL Standard §4.4, "relative slash state").
+ */
+function schemeRelative(href: string): boolean {
+  return /^[\\/]{2}/.test(href.replace(/[\t\n\r]/g, '').replace(/^[\x00-\x20]+/, ''));
 }
 
 /** Where a webmail shows the message: only its scheme is used, for scheme-relative links (RFC 2606 .invalid). */

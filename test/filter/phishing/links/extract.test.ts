@@ -118,6 +118,75 @@ test('without a base a relative link stays relative; a scheme-relative one names
   ]);
 });
 
+// HTML Living Standard §4.2.3 with tree construction (§13.2.6): the first base element of the document's tree.
+test('the <base> is found in the tree a browser builds: not in <svg> or <math>; moved out of a <table>', () => {
+  const resolved = (html: string) => extractLinks(html, '').links.map((l) => [l.href, l.written, l.base]);
+  const login = '<a href="signin">https://www.paypal.com/signin</a>';
+  const evil = ['https://evil.example/signin', 'signin', 'https://evil.example/'];
+  // A decoy the tokenizer sees first is an SVG or MathML element, not an HTML base: the reader goes to evil.example.
+  for (const decoy of [
+    '<svg><base href="https://www.paypal.com/"></svg>',
+    '<math><base href="https://www.paypal.com/"></math>',
+  ]) {
+    assert.deepEqual(
+      resolved(`<html><body>${decoy}<base href="https://evil.example/"><p>Sign in: ${login}</p>`),
+      [evil],
+      decoy,
+    );
+  }
+  // Inside <foreignObject> or <mi> the HTML rules apply again (§13.2.6.5): that base is one.
+  assert.deepEqual(resolved(`<svg><foreignObject><base href="https://evil.example/"></foreignObject></svg>${login}`), [
+    evil,
+  ]);
+  // Foster parenting (§13.2.6.1) puts a base written in a table's body before the table, so before one in a cell.
+  assert.deepEqual(
+    resolved(
+      `<table><tr><td><base href="https://www.paypal.com/">${login}</td></tr><base href="https://evil.example/"></table>`,
+    ),
+    [evil],
+  );
+  // A scheme-relative base is completed as a webmail served over https completes it (WHATWG URL §4.3).
+  assert.deepEqual(resolved(`<head><base href="//evil.example/"></head>${login}<a href="https://a.example/">a</a>`), [
+    ['https://evil.example/signin', 'signin', '//evil.example/'],
+    ['https://a.example/', undefined, undefined],
+  ]);
+  assert.deepEqual(resolved(`<base href=" \\\\evil.example/">${login}`), [
+    ['https://evil.example/signin', 'signin', ' \\\\evil.example/'],
+  ]);
+});
+
+// whatwg/html#10548 parses a <select>'s content as any other, which keeps a <base> in it; older parsers drop it.
+test('a <base> inside a <select>: links are judged against the base of either parser', () => {
+  const resolved = (html: string) => extractLinks(html, '').links.map((l) => [l.href, l.base]);
+  const login = '<a href="signin">https://www.paypal.com/signin</a>';
+  assert.deepEqual(
+    resolved(`<select><base href="https://evil.example/"></select><base href="https://www.paypal.com/">${login}`),
+    [
+      ['https://www.paypal.com/signin', 'https://www.paypal.com/'],
+      ['https://evil.example/signin', 'https://evil.example/'],
+    ],
+  );
+  assert.deepEqual(resolved(`<select><option><base href="https://evil.example/"></select>${login}`), [
+    ['https://evil.example/signin', 'https://evil.example/'],
+  ]);
+  // The same base either way: each link once.
+  assert.deepEqual(resolved(`<select><option>x</select><base href="https://evil.example/">${login}`), [
+    ['https://evil.example/signin', 'https://evil.example/'],
+  ]);
+});
+
+test('the <base> is looked for only in what the HTML budget reads', () => {
+  const budget = extractBudget({ maxLinks: 200, maxHtmlBytes: 1000 });
+  const late = `<a href="signin">x</a>${' '.repeat(2000)}<base href="https://evil.example/">`;
+  assert.deepEqual(
+    extractLinks(late, '', undefined, budget).links.map((l) => l.href),
+    ['signin'],
+  );
+  // 20,000 nested elements (the start tag budget) before the base: read, and without deep recursion.
+  const deep = `<a href="signin">x</a>${'<b>'.repeat(19_990)}<base href="https://evil.example/">`;
+  assert.equal(extractLinks(deep, '').links[0]?.href, 'https://evil.example/signin');
+});
+
 test('a <base> after the last link looked at is still read, within the HTML budget', () => {
   const many = '<a href="https://a.example/">x</a>'.repeat(250);
   const links = extractLinks(`<a href="login">x</a>${many}<base href="https://evil.example/">`, '').links;

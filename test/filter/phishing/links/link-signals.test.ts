@@ -337,6 +337,26 @@ test('a relative link is judged where its <base href> sends it (HTML §4.2.3)', 
   assert.deepEqual(names(html(`<base href="https://www.paypal.com/">${shown}`)), []);
 });
 
+test('a decoy <base> that browsers do not use does not hide the one they do', () => {
+  const shown = '<a href="signin">https://www.paypal.com/signin</a>';
+  for (const decoy of [
+    '<svg><base href="https://www.paypal.com/"></svg>',
+    '<math><base href="https://www.paypal.com/"></math>',
+  ]) {
+    const got = html(`<html><body>${decoy}<base href="https://evil.example/"><p>Sign in: ${shown}</p></body></html>`);
+    assert.equal(one(got, 'link-text-mismatch').evidence, 'https://evil.example/signin', decoy);
+  }
+  // A <base> in a <select> counts for the readers whose parser keeps it (whatwg/html#10548).
+  const select = html(
+    `<select><base href="https://evil.example/"></select><base href="https://www.paypal.com/">${shown}`,
+  );
+  assert.equal(one(select, 'link-text-mismatch').evidence, 'https://evil.example/signin');
+  // A scheme-relative base names its host, as a webmail on https reads it.
+  const got = one(html(`<head><base href="//evil.example/"></head>${shown}`), 'link-text-mismatch');
+  assert.equal(got.evidence, 'https://evil.example/signin');
+  assert.match(got.explanation.en, /completed from the message's <base href="\/\/evil\.example\/">/);
+});
+
 test('a scheme-relative link is judged by the host it names', () => {
   const got = one(html('<a href="//evil.example/login">https://www.paypal.com/login</a>'), 'link-text-mismatch');
   assert.equal(got.evidence, 'https://evil.example/login');
