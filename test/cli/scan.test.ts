@@ -278,3 +278,25 @@ test('postern scan of a stored message quotes the sender, not our banner', async
   assert.ok(evidence.length > 0);
   for (const quoted of evidence) assert.ok(EN.includes(quoted), `${quoted} is the sender's`);
 });
+
+test('scan says how many attached messages it left unopened past the limit', async (t) => {
+  // The detector opens at most MAX_ATTACHED_MESSAGES (a DoS guard); before, scan did not say so, and
+  // the admin read the verdict as covering all of them.
+  const dir = tempDir('postern-scan-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tiny = 'From: c@example.org\r\nSubject: x\r\n\r\nhi\r\n';
+  const parts = Array.from(
+    { length: 105 },
+    (_, i) =>
+      `--B\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename="m${i}.eml"\r\n\r\n${tiny}\r\n`,
+  );
+  const file = path.join(dir, 'many.eml');
+  fs.writeFileSync(
+    file,
+    `From: a@example.org\r\nTo: alice@example.com\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n${parts.join('')}--B--\r\n`,
+  );
+  const text = await scan(file);
+  assert.match(text.stdout, /^Attached messages not opened: 5 \(the first 100 are\)$/m);
+  const json = JSON.parse((await scan(file, '--json')).stdout) as { unopenedAttachedMessages?: number };
+  assert.equal(json.unopenedAttachedMessages, 5);
+});

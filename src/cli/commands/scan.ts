@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_ATTACHED_MESSAGES } from '../../filter/phishing/embedded.ts';
 import { type ScanResult, scanMessage, scanSettings } from '../../filter/phishing/scan.ts';
 import { printable } from '../../log/printable.ts';
 import { CliError, usageError } from '../errors.ts';
@@ -120,6 +121,7 @@ function toJson(file: string, r: ScanResult) {
     action: r.action,
     category: r.category,
     ...(r.allowlisted ? { allowlisted: r.allowlisted } : {}),
+    ...(r.unopenedAttachedMessages ? { unopenedAttachedMessages: r.unopenedAttachedMessages } : {}),
     signals: r.signals.map((s) => ({
       name: s.name,
       group: s.group,
@@ -149,6 +151,14 @@ function describe(r: ScanResult, lang: 'en' | 'ru'): string {
     `${ru ? 'Категория' : 'Category'}: ${r.category}`,
   ];
   if (r.allowlisted) lines.push(`${ru ? 'В белом списке' : 'Allow-listed'}: ${r.allowlisted}`);
+  if (r.unopenedAttachedMessages) {
+    // Past MAX_ATTACHED_MESSAGES the detector opens no more (a DoS guard): what they hold was not judged.
+    lines.push(
+      ru
+        ? `Не открыто вложенных писем: ${r.unopenedAttachedMessages} (открываются первые ${MAX_ATTACHED_MESSAGES})`
+        : `Attached messages not opened: ${r.unopenedAttachedMessages} (the first ${MAX_ATTACHED_MESSAGES} are)`,
+    );
+  }
   if (r.signals.length === 0) lines.push(ru ? 'Признаков фишинга нет.' : 'No phishing signals.');
   else lines.push(ru ? 'Признаки:' : 'Signals:');
   for (const s of [...r.signals].sort((a, b) => b.weight - a.weight)) {
