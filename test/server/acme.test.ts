@@ -6,10 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestDnsServer } from '../../src/dns/test-server.ts';
-import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { freePort, startPebble } from '../support/pebble.ts';
-import { startTestServer, tempDir } from '../support/server.ts';
+import { pebbleForServer } from '../support/pebble.ts';
+import { startTestServer } from '../support/server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
 type Context = { after(fn: () => unknown): void };
@@ -24,22 +22,9 @@ async function serverWithPebble(
   certificateValiditySeconds?: number,
   tls: { selfSigned?: boolean } = {},
 ) {
-  const dns = await startTestDnsServer({
-    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
-  });
-  t.after(() => dns.close());
-  const httpPort = await freePort();
-  const pebble = await startPebble({
-    httpPort,
-    tlsPort: await freePort(),
-    dnsServer: dns.server,
+  const { dns, pebble, httpPort, ca } = await pebbleForServer(t, 'postern-acme-server-', {
     ...(certificateValiditySeconds ? { certificateValiditySeconds } : {}),
   });
-  t.after(() => pebble.stop());
-  const dir = tempDir('postern-acme-server-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ca = path.join(dir, 'pebble-ca.pem');
-  fs.writeFileSync(ca, pebble.ca);
   const server = await startTestServer({
     dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },
     tls: {

@@ -8,12 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestDnsServer } from '../../src/dns/test-server.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { configDir, postern, spawnServer } from '../support/child-server.ts';
-import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { freePort, startPebble } from '../support/pebble.ts';
-import { startTestServer, tempDir } from '../support/server.ts';
+import { pebbleForServer } from '../support/pebble.ts';
+import { startTestServer } from '../support/server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 
 const DAY = 86_400_000;
@@ -79,17 +77,7 @@ test('serve starts with an expired certificate file, serves it on 25 and 465 wit
 });
 
 test('an expired file for a name ACME manages: serve starts, ACME orders, and its certificate is served after', async (t) => {
-  const dns = await startTestDnsServer({
-    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
-  });
-  t.after(() => dns.close());
-  const httpPort = await freePort();
-  const pebble = await startPebble({ httpPort, tlsPort: await freePort(), dnsServer: dns.server });
-  t.after(() => pebble.stop());
-  const dir = tempDir('postern-expired-acme-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ca = path.join(dir, 'pebble-ca.pem');
-  fs.writeFileSync(ca, pebble.ca);
+  const { dns, pebble, httpPort, dir, ca } = await pebbleForServer(t, 'postern-expired-acme-');
   const expired = await expiredCertificate('mail.example.test');
   const cert = path.join(dir, 'mail.crt');
   const key = path.join(dir, 'mail.key');

@@ -10,13 +10,12 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { listenAddresses, parseConfig } from '../../src/config/load.ts';
-import { startTestDnsServer } from '../../src/dns/test-server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { EarlyPorts } from '../../src/server/early-ports.ts';
 import { startServer } from '../../src/server/server.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
-import { acquireTestDns, DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { freePort, startPebble } from '../support/pebble.ts';
+import { acquireTestDns } from '../support/dns.ts';
+import { freePort, pebbleForServer } from '../support/pebble.ts';
 import { startTestServer, tempDir } from '../support/server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
@@ -37,17 +36,7 @@ async function submissionWorks(t: Context, port: number, servername: string): Pr
 }
 
 test('tls.acme, no certificate yet: the submission listeners start when ACME delivers one, and say so', async (t) => {
-  const dns = await startTestDnsServer({
-    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
-  });
-  t.after(() => dns.close());
-  const httpPort = await freePort();
-  const pebble = await startPebble({ httpPort, tlsPort: await freePort(), dnsServer: dns.server });
-  t.after(() => pebble.stop());
-  const dir = tempDir('postern-late-submission-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ca = path.join(dir, 'pebble-ca.pem');
-  fs.writeFileSync(ca, pebble.ca);
+  const { dns, pebble, httpPort, ca } = await pebbleForServer(t, 'postern-late-submission-');
   const server = await startTestServer({
     log: { level: 'info' },
     dns: { servers: [dns.server], timeoutMs: 500, tries: 1 },

@@ -6,13 +6,16 @@
  * pebble that does not come up is an error that says so, never a skip.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { startTestDnsServer, type TestDnsServer } from '../../src/dns/test-server.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
+import { DEFAULT_TEST_ZONE } from './dns.ts';
 import { freePort } from './ports.ts';
+import { tempDir } from './server.ts';
 
 export { freePort };
 
@@ -170,4 +173,36 @@ async function terminate(child: ChildProcess, exited: Promise<number | null>): P
     await exited;
   }
   clearTimeout(timer);
+}
+
+export interface PebbleForServer {
+  /** The loopback zone pebble's validation authority resolves through: mail.example.test is 127.0.0.1. */
+  dns: TestDnsServer;
+  pebble: Pebble;
+  /** The http-01 port pebble validates on: the server's tls.acme.http01.listen. */
+  httpPort: number;
+  /** A temporary directory, removed when the test ends. */
+  dir: string;
+  /** pebble's CA certificate as a file in `dir`: the server's tls.acme.directoryCa. */
+  ca: string;
+}
+
+/** What each ACME test of the server sets up first: pebble for mail.example.test, stopped when the test ends. */
+export async function pebbleForServer(
+  t: { after(fn: () => unknown): void },
+  prefix: string,
+  options: Pick<PebbleOptions, 'certificateValiditySeconds'> = {},
+): Promise<PebbleForServer> {
+  const dns = await startTestDnsServer({
+    records: { ...DEFAULT_TEST_ZONE.records, 'mail.example.test': { A: ['127.0.0.1'] } },
+  });
+  t.after(() => dns.close());
+  const httpPort = await freePort();
+  const pebble = await startPebble({ httpPort, tlsPort: await freePort(), dnsServer: dns.server, ...options });
+  t.after(() => pebble.stop());
+  const dir = tempDir(prefix);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = path.join(dir, 'pebble-ca.pem');
+  writeFileSync(ca, pebble.ca);
+  return { dns, pebble, httpPort, dir, ca };
 }
