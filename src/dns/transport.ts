@@ -40,16 +40,6 @@ async function socketSlot(): Promise<() => void> {
   };
 }
 
-/** `exchange` on a socket slot: its timeout counts from when it has one, not while it waits for it. */
-async function withSocket(exchange: () => Promise<Reply>): Promise<Reply> {
-  const release = await socketSlot();
-  try {
-    return await exchange();
-  } finally {
-    release();
-  }
-}
-
 /**
  * Over UDP (RFC 1035 §4.2.1) from a new socket: a fresh random source port for each query (RFC 5452 §9.2),
  * connected, so that datagrams from any other address or port never reach us, and the ICMP port
@@ -61,37 +51,24 @@ export function overUdp(
   accepts: (reply: Buffer) => boolean,
   timeoutMs: number,
 ): Promise<Reply> {
-  return withSocket(() => udpExchange(server, query, accepts, timeoutMs));
-}
-
-function udpExchange(
-  server: DnsServer,
-  query: Buffer,
-  accepts: (reply: Buffer) => boolean,
-  timeoutMs: number,
-): Promise<Reply> {
-  return new Promise((resolve) => {
+  return exchange(timeoutMs, (finish, onClose) => {
     const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
-    let settled = false;
-    const finish = (result: Reply) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+    let closed = false;
+    onClose(() => {
+      closed = true;
       try {
         socket.close();
       } catch {
         // already closed after an error: nothing to release
       }
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
+    });
     // Not ours (another ID, another question): a stray or a spoofing attempt, ignored (RFC 5452 §9.1).
     socket.on('message', (message) => {
       if (accepts(message)) finish(message);
     });
     socket.on('error', (err) => finish({ code: errorCode(err) }));
     socket.connect(server.port, server.host, () => {
-      if (settled) return;
+      if (closed) return; // settled (timed out) before the socket was connected: send would throw
       socket.send(query, (err) => {
         if (err) finish({ code: errorCode(err) });
       });
@@ -109,26 +86,9 @@ export function overTcp(
   accepts: (reply: Buffer) => boolean,
   timeoutMs: number,
 ): Promise<Reply> {
-  return withSocket(() => tcpExchange(server, query, accepts, timeoutMs));
-}
-
-function tcpExchange(
-  server: DnsServer,
-  query: Buffer,
-  accepts: (reply: Buffer) => boolean,
-  timeoutMs: number,
-): Promise<Reply> {
-  return new Promise((resolve) => {
+  return exchange(timeoutMs, (finish, onClose) => {
     const socket = connect({ host: server.host, port: server.port });
-    let settled = false;
-    const finish = (result: Reply) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
+    onClose(() => socket.destroy());
     let pending = Buffer.alloc(0);
     socket.on('connect', () => {
       const length = Buffer.alloc(2);
@@ -143,6 +103,34 @@ function tcpExchange(
     });
     socket.on('error', (err) => finish({ code: errorCode(err) }));
     socket.on('close', () => finish({ code: 'ECONNRESET' }));
+  });
+}
+
+/**
+ * One exchange on a socket slot: `start` opens its socket and says how to close it; the first of its
+ * reply, its failure and the timeout (counted from when it has a slot) settles it, closes the socket
+ * and gives the slot back. What comes after is ignored.
+ */
+async function exchange(
+  timeoutMs: number,
+  start: (finish: (result: Reply) => void, onClose: (close: () => void) => void) => void,
+): Promise<Reply> {
+  const release = await socketSlot();
+  return new Promise<Reply>((resolve) => {
+    let settled = false;
+    let close = () => {};
+    const finish = (result: Reply) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      close();
+      release();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
+    start(finish, (closer) => {
+      close = closer;
+    });
   });
 }
 
