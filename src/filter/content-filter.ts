@@ -45,6 +45,8 @@ export interface FilterVerdict {
   action: string;
   reason: string;
   signals: { name: string; weight: number; en: string; ru: string; evidence?: string }[];
+  /** Attached messages the detector left unopened past its limit: the verdict does not cover them. */
+  unopenedAttachedMessages?: number;
 }
 
 export type FilterOutcome =
@@ -415,6 +417,7 @@ function filterVerdict(
       ru: s.explanation.ru,
       ...(s.evidence !== undefined ? { evidence: s.evidence } : {}),
     })),
+    ...(report.unopenedAttachedMessages ? { unopenedAttachedMessages: report.unopenedAttachedMessages } : {}),
   };
 }
 

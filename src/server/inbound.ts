@@ -8,7 +8,7 @@
 import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
 import { type HeaderField, readMessage } from '../authentication/dkim/message.ts';
 import { authors } from '../authentication/dkim/verify-dkim.ts';
-import type { ContentFilter, FilterOutcome } from '../filter/content-filter.ts';
+import type { ContentFilter, FilterOutcome, FilterVerdict } from '../filter/content-filter.ts';
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
 import { type AuthenticationSummary, dkimSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
@@ -614,8 +614,11 @@ function quarantinedEnvelope(
 }
 
 /** `score=7.5 category=bank action=junk signals=lookalike-sender,link-text-mismatch` for the log line. */
-function logVerdict(v: { score: number; category: string; action: string; signals: { name: string }[] }): string {
-  return `score=${v.score} category=${v.category} action=${v.action} signals=${v.signals.map((s) => s.name).join(',')}`;
+function logVerdict(v: FilterVerdict): string {
+  const line = `score=${v.score} category=${v.category} action=${v.action} signals=${v.signals.map((s) => s.name).join(',')}`;
+  // The detector opens at most MAX_ATTACHED_MESSAGES (src/filter/phishing/embedded.ts): an admin reading
+  // "score=0" must learn that the rest went unread.
+  return v.unopenedAttachedMessages ? `${line} unopenedAttachedMessages=${v.unopenedAttachedMessages}` : line;
 }
 
 /** `spf=pass dkim=pass arc=none dmarc=pass` for the log line. */

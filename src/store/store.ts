@@ -266,6 +266,8 @@ export interface QuarantineVerdict {
   action: string;
   reason: string;
   signals: { name: string; weight: number; en: string; ru: string; evidence?: string }[];
+  /** Attached messages the detector left unopened past its limit: the verdict does not cover them. */
+  unopenedAttachedMessages?: number;
 }
 
 export interface NewQuarantined {

@@ -195,6 +195,17 @@ test('quarantine show: the verdict with every signal in English or Russian, then
     held.stdout,
     /\nVerdict: {3}quarantine, not scored \(held by the rule or milter below\)\nReason: {4}milter rspamd: spam\n/,
   );
+  // A verdict that left attached messages unopened (past the detector's limit) says so: it does not cover them.
+  const [partly] = await hold(
+    quarantinedMessage('Forwards', { verdict: { ...SAMPLE_VERDICT, unopenedAttachedMessages: 7 } }),
+  );
+  const [partlyEn, partlyRu] = await Promise.all([
+    run('quarantine', 'show', String(partly)),
+    run('quarantine', 'show', String(partly), '--lang', 'ru'),
+  ]);
+  assert.match(partlyEn.stdout, /\nAttached messages not opened: 7 \(the first 100 are\)\n/);
+  assert.match(partlyRu.stdout, /\nНе открыто вложенных писем: 7 \(открываются первые 100\)\n/);
+  assert.doesNotMatch(en.stdout, /not opened/);
   assert.equal(raw.code, 0);
   assert.deepEqual(
     new Uint8Array(raw.stdout),

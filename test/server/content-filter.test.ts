@@ -780,3 +780,26 @@ test('a milter sees who logged in: {auth_type} is the mechanism used, {auth_auth
   // A sender of one of our domains resolves to local delivery here, as Postfix reports it.
   assert.match(mail, /\{mail_host\}\0mx\.example\.com\0\{mail_mailer\}\0local\0/);
 });
+
+test('the log line of a stored message says how many attached messages the detector left unopened', async (t) => {
+  // Past MAX_ATTACHED_MESSAGES the detector opens no more (a DoS guard); the log said "score=0" and the
+  // admin read it as covering every forward in the message.
+  const server = await serverWith(t, { log: { level: 'info' } });
+  const tiny = 'From: c@partner.example\r\nSubject: x\r\n\r\nhi\r\n';
+  const parts = Array.from(
+    { length: 103 },
+    (_, i) =>
+      `--B\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename="m${i}.eml"\r\n\r\n${tiny}\r\n`,
+  );
+  const message =
+    'From: Partner <bob@partner.example>\r\nTo: <alice@example.com>\r\nSubject: Forwards\r\n' +
+    'Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <f1@partner.example>\r\nMIME-Version: 1.0\r\n' +
+    `Content-Type: multipart/mixed; boundary="B"\r\n\r\n${parts.join('')}--B--\r\n`;
+  assert.equal((await sendToAlice(server, 'bob@partner.example', message)).code, 250);
+  const stored = server.logs().find((l) => l.msg === 'message stored');
+  assert.match(String(stored?.verdict), /^score=\S+ category=\S+ action=none signals=\S* unopenedAttachedMessages=3$/);
+  // One within the limit adds nothing.
+  assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
+  const clean = server.logs().filter((l) => l.msg === 'message stored')[1];
+  assert.doesNotMatch(String(clean?.verdict), /unopened/);
+});

@@ -9,6 +9,7 @@ import { domainToASCII } from 'node:url';
 import { parseAddress } from '../../accounts/address.ts';
 import { stripForgedResults } from '../../authentication/authentication-results.ts';
 import type { Config } from '../../config/schema.ts';
+import { MAX_ATTACHED_MESSAGES } from '../../filter/phishing/embedded.ts';
 import { addressFirst, column, printable } from '../../log/printable.ts';
 import { headerSectionLength } from '../../mime/header-section.ts';
 import { outboundJob } from '../../store/outbound-job.ts';
@@ -167,6 +168,15 @@ function show(entry: Quarantined, lang: 'en' | 'ru'): string {
   for (const signal of verdict.signals) {
     lines.push(`  ${signedWeight(signal.weight)}  ${printable(signal.name)}: ${printable(signal[lang])}`);
     if (signal.evidence !== undefined) lines.push(`          evidence: ${printable(signal.evidence)}`);
+  }
+  const unopened = verdict.unopenedAttachedMessages;
+  // Past MAX_ATTACHED_MESSAGES the detector opens no more (a DoS guard): what they hold was not judged.
+  if (typeof unopened === 'number' && unopened > 0) {
+    lines.push(
+      lang === 'ru'
+        ? `Не открыто вложенных писем: ${unopened} (открываются первые ${MAX_ATTACHED_MESSAGES})`
+        : `Attached messages not opened: ${unopened} (the first ${MAX_ATTACHED_MESSAGES} are)`,
+    );
   }
   const header = new TextDecoder().decode(entry.content.subarray(0, headerSectionLength(entry.content)));
   lines.push('', 'Headers:', printable(header.replace(/\r?\n$/, ''), true));
