@@ -5,7 +5,9 @@
  */
 import { BlockList, isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { z } from 'zod';
+import { asciiName } from '../dns/a-labels.ts';
 import { filterSchema } from './filter-schema.ts';
 
 /** `host:port`; the example in the messages is the key's own (a listener's, or a DNS server's). */
@@ -43,14 +45,37 @@ function isListenHost(host: string): boolean {
   return host.length <= 253 && name.test(host) && !isAddressShaped(host);
 }
 
+/**
+ * A domain name, kept as DNS and SMTP carry it: lower case, each U-label as its A-label (RFC 5890 §2.3.2.1),
+ * so `bücher.example` here is the `xn--bcher-kva.example` that `postern user add bob@bücher.example`
+ * stores and that mail for it names. An A-label that is no valid Punycode (`xn--zz`) is refused: no
+ * U-label gives it, so no one could write to it.
+ */
 const domainName = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, {
-    message: 'expected a domain name such as example.com',
-  })
-  .transform((v) => v.toLowerCase());
+  .transform((v, ctx) => {
+    const ascii = asciiName(v)?.toLowerCase();
+    if (ascii === undefined || !DNS_NAME.test(ascii)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a domain name such as example.com' });
+      return z.NEVER;
+    }
+    const bad = ascii.split('.').find((label) => label.startsWith('xn--') && !isValidALabel(label));
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${bad}" is not a valid IDN A-label (Punycode, RFC 5891 §5.4)` });
+      return z.NEVER;
+    }
+    return ascii;
+  });
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** An A-label that decodes to a U-label which encodes back to it (RFC 5891 §5.4). */
+function isValidALabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && unicode !== label && domainToASCII(unicode) === label;
+}
 
 /**
  * A name whose rightmost label is all digits reads as an IPv4 address (203.0.113.25; WHATWG URL parsing

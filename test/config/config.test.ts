@@ -45,7 +45,21 @@ test('a hostname with digits is a host name as long as its last label is not all
   }
 });
 
+test('internationalized domain names: a U-label is taken and kept as its A-label, as user add stores addresses', () => {
+  // Before, `domains: [bücher.example]` was refused as "expected a domain name" while `postern user add
+  // bob@bücher.example` took the address (storing the A-label): the admin could not list the domain.
+  const config = parseConfig(
+    { hostname: 'MX.Bücher.example', domains: ['bücher.example', 'XN--MNCHEN-3YA.de', 'straße.de'] },
+    'test',
+  );
+  assert.deepEqual(config.domains, ['xn--bcher-kva.example', 'xn--mnchen-3ya.de', 'xn--strae-oqa.de']);
+  assert.equal(config.hostname, 'mx.xn--bcher-kva.example');
+});
+
 const invalid: [raw: unknown, mustSay: RegExp][] = [
+  // An A-label no U-label gives (RFC 5891 §5.4): no one could write to it.
+  [{ domains: ['xn--zz.example'] }, /domains\.0: "xn--zz\.example" is invalid: "xn--zz" is not a valid IDN A-label/],
+  [{ domains: ['bü/cher.example'] }, /domains\.0: "bü\/cher\.example" is invalid: expected a domain name/],
   [{ listen: { smtp: 'nonsense' } }, /listen\.smtp: "nonsense" is invalid: expected host:port/],
   [{ listen: { smtp: '127.0.0.1:99999' } }, /listen\.smtp: .*port must be 0-65535/],
   [
