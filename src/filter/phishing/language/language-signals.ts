@@ -13,7 +13,7 @@ import type { Explanation, Signal } from '../signal.ts';
 import { english, englishTitles, type PhraseKey } from './lexicon-en.ts';
 import { russian, russianTitles } from './lexicon-ru.ts';
 import { compileLexicon, findPhrases, type PhraseMatch, phraseText, tokenize, type Words } from './match.ts';
-import { foreignLetters, isSuspiciousMixedWord } from './mixed-script.ts';
+import { foreignLetterGroups, isSuspiciousMixedWord, type ScriptName, scriptNamesOf } from './mixed-script.ts';
 
 /** How much of the text is read; the end is read too, only for a signature (authority check). */
 const HEAD = 4 * 1024;
@@ -175,21 +175,42 @@ function withoutQuotes(text: string): string {
   return text.includes('>') ? text.replace(/^[ \t]*>.*$/gm, '') : text;
 }
 
+// The scripts' names in Russian: plural for "буквы", singular for one letter (буква is feminine).
+const ruScripts: Record<ScriptName, { one: string; many: string }> = {
+  Latin: { one: 'латинская', many: 'латинские' },
+  Cyrillic: { one: 'кириллическая', many: 'кириллические' },
+  Greek: { one: 'греческая', many: 'греческие' },
+};
+
+/** "a and b", "a, b and c". */
+function listed(items: string[], and: string): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} ${and} ${items[items.length - 1]}`;
+}
+
 function mixedScriptSignal(word: string): Signal {
-  const { letters, script } = foreignLetters(word);
-  const quoted = letters.map((l) => `'${l}'`).join(', ');
-  const ruQuoted = letters.map((l) => `«${l}»`).join(', ');
-  const plural = letters.length > 1;
-  const ruScript =
-    script === 'Latin' ? (plural ? 'латинские' : 'латинская') : plural ? 'кириллические' : 'кириллическая';
+  const scripts = scriptNamesOf(word);
+  const groups = foreignLetterGroups(word);
+  const en = groups.map(({ letters, script }) => {
+    const quoted = letters.map((l) => `'${l}'`).join(', ');
+    return `${quoted} ${letters.length > 1 ? 'are' : 'is'} ${script}`;
+  });
+  const ru = groups.map(({ letters, script }) => {
+    const quoted = letters.map((l) => `«${l}»`).join(', ');
+    return `${quoted} — ${letters.length > 1 ? ruScripts[script].many : ruScripts[script].one}`;
+  });
+  const enScripts = listed(scripts, 'and');
+  const ruMixed = listed(
+    scripts.map((s) => ruScripts[s].many),
+    'и',
+  );
   return {
     name: 'mixed-script-word',
     group: 'language',
     weight: 2.5,
     evidence: word,
     explanation: {
-      en: `The word "${word}" mixes Latin and Cyrillic letters (${quoted} ${plural ? 'are' : 'is'} ${script}); ordinary text never does this — it hides words from filters or imitates a name.`,
-      ru: `В слове «${word}» смешаны латинские и кириллические буквы (${ruQuoted} — ${ruScript}); в обычном тексте так не бывает: так прячут слова от фильтров или подделывают название.`,
+      en: `The word "${word}" mixes ${enScripts} letters (${en.join('; ')}); ordinary text never does this — it hides words from filters or imitates a name.`,
+      ru: `В слове «${word}» смешаны ${ruMixed} буквы (${ru.join('; ')}); в обычном тексте так не бывает: так прячут слова от фильтров или подделывают название.`,
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Inflection-aware phrase matching for the language signals (issue 8). Text is cut into Unicode words
  * (\p{L}, \p{M}, \p{N}; hyphens split, apostrophes join: "don't"), lower-cased with ё read as е; a word
- * that mixes Cyrillic and Latin look-alikes is read in its majority script, so "пapoль" still says пароль.
+ * that mixes Latin, Cyrillic or Greek look-alikes is read in its majority script, so "пapoль" still says
+ * пароль and "pαssword" password.
  * Characters a reader never sees (soft hyphens, zero-width spaces) are dropped first: "па\u00adроль" is
  * one word.
  *
@@ -16,7 +17,7 @@
  * are offsets into an array of lower-cased code units, compared in place), and only the patterns indexed
  * under a word's first three letters are tried.
  */
-import { CYRILLIC, foldToMajorityScript, LATIN, scriptOfCode } from './mixed-script.ts';
+import { foldToMajorityScript, isMixedMask, scriptOfCode } from './mixed-script.ts';
 
 /** The words of a text: word i spans code units start[i]..end[i] of `text`. */
 export interface Words {
@@ -28,21 +29,11 @@ export interface Words {
   end: Int32Array;
   /** Sentences are numbered; a phrase never spans two. */
   sentence: Int32Array;
-  /** Indexes of the words that mix Cyrillic and Latin letters. */
+  /** Indexes of the words that mix letters of two or more of Latin, Cyrillic and Greek. */
   mixed: number[];
 }
 
 export const MAX_GAP = 3;
-
-/**
- * Code units back to text, in slices: a word is as long as the sender makes it, and a spread of a few
- * hundred thousand code units into String.fromCharCode overflows the stack (RangeError).
- */
-function fromCodes(codes: Uint16Array): string {
-  let text = '';
-  for (let i = 0; i < codes.length; i += 8192) text += String.fromCharCode(...codes.subarray(i, i + 8192));
-  return text;
-}
 
 // Scratch offsets kept between calls (allocating typed arrays of this size costs as much as filling them).
 let scratch = { start: new Int32Array(1024), end: new Int32Array(1024), sentence: new Int32Array(1024) };
@@ -109,19 +100,20 @@ export function tokenize(source: string): Words {
       codes[i] = c;
       // An apostrophe between letters joins: "don't".
       if (c === 0x27 && i + 1 < n && isWordCode(text.charCodeAt(i + 1))) {
-        isMixed ||= (scripts & BOTH) === BOTH;
+        isMixed ||= isMixedMask(scripts);
         scripts = 0;
         k = WORD;
       }
     }
-    if (isMixed || (scripts & BOTH) === BOTH) mixed.push(count);
+    if (isMixed || isMixedMask(scripts)) mixed.push(count);
     start[count] = from;
     end[count] = i;
     sentences[count++] = sentence;
   }
+  // Folded as written, then lower-cased: Greek Υ passes for Y where its small υ passes for u.
   for (const m of mixed) {
-    const folded = foldToMajorityScript(fromCodes(codes.subarray(start[m], end[m])));
-    for (let j = 0; j < folded.length; j++) codes[start[m]! + j] = folded.charCodeAt(j); // same length
+    const folded = foldToMajorityScript(text.slice(start[m], end[m]));
+    for (let j = 0; j < folded.length; j++) codes[start[m]! + j] = lowerOf(folded.charCodeAt(j)); // same length
   }
   return {
     text,
@@ -133,13 +125,12 @@ export function tokenize(source: string): Words {
   };
 }
 
-// Each UTF-16 code unit's class: WORD for a letter, mark or digit (\p{L}, \p{M}, \p{N}) with its LATIN
-// or CYRILLIC bit, OTHER for the rest, 0 until first seen (then asked of the regex engine once); and
+// Each UTF-16 code unit's class: WORD for a letter, mark or digit (\p{L}, \p{M}, \p{N}) with its LATIN,
+// CYRILLIC or GREEK bit, OTHER for the rest, 0 until first seen (then asked of the regex engine once); and
 // its lower case, ё read as е and ’ as ', kept as it is where lower-casing would take two code units
 // (İ → i̇) so that offsets stay the source's. Astral letters (surrogate pairs) split words.
-const WORD = 4;
-const BOTH = LATIN | CYRILLIC;
-const OTHER = 8;
+const WORD = 8; // above the script bits (LATIN 1, CYRILLIC 2, GREEK 4)
+const OTHER = 16;
 const codeClass = new Uint8Array(0x10000);
 const lowerCode = new Uint16Array(0x10000);
 const wordCharacter = /^[\p{L}\p{M}\p{N}]$/u;
@@ -157,6 +148,11 @@ function classify(c: number): number {
 
 function isWordCode(c: number): boolean {
   return ((codeClass[c] || classify(c)) & WORD) !== 0;
+}
+
+function lowerOf(c: number): number {
+  if (codeClass[c] === 0) classify(c);
+  return lowerCode[c]!;
 }
 
 /** Word i as matched: lower case, ё → е. */

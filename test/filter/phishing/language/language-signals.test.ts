@@ -84,6 +84,11 @@ const positives: [signal: string, text: string, evidence: string][] = [
   ['subscription-lure', 'Не удалось продлить подписку.', 'Не удалось продлить'],
   ['mixed-script-word', 'Введите ваш пapoль здесь.', 'пapoль'],
   ['mixed-script-word', 'Your Sberbаnk account.', 'Sberbаnk'],
+  ['mixed-script-word', 'Log in to your Pαypal account.', 'Pαypal'], // Greek α
+  ['mixed-script-word', 'Ваш ПАΡОЛЬ истёк.', 'ПАΡОЛЬ'], // Greek Ρ among Cyrillic
+  ['mixed-script-word', 'Your pаsswοrd expires.', 'pаsswοrd'], // Cyrillic а, Greek ο
+  ['credential-request', 'Please verify your pαssword today.', 'verify your pαssword'], // Greek α read as a
+  ['credential-request', 'Обновите пαроль сегодня.', 'Обновите пαроль'], // Greek α read as а
 ];
 // Weights and category hints as issue 8's language signals suggest them.
 const weights: Record<string, [weight: number, categories: Record<string, number> | undefined]> = {
@@ -152,6 +157,9 @@ const negatives: [signal: string, text: string][] = [
   ['gift-cards', 'Play the card game tonight.'],
   ['mixed-script-word', "password пароль COVID-19 iPhone iPhone-ом iPhone'а Windows’а Wi-Fi 5кВт ДНК-тест"],
   ['mixed-script-word', 'Xа is two letters only.'],
+  ['mixed-script-word', 'Καλημέρα σας, τι κάνετε; Ευχαριστώ πολύ για την προσφορά.'],
+  ['mixed-script-word', 'The α-helix unfolds when β = 0.5; Δ 5% at 3 µm (micro sign).'],
+  ['mixed-script-word', 'TNFα and ERβ rose by 2 μmol/L, ΔpH 0.3 at λmax; αKG unchanged.'],
 ];
 for (const [signal, text] of negatives) {
   test(`no ${signal}: ${text}`, () => assert.ok(!namesOf(text).includes(signal), JSON.stringify(namesOf(text))));
@@ -166,6 +174,25 @@ test('the mixed-script explanation names the foreign letters in both languages',
   const [latin] = signalsOf('пapoль');
   assert.match(latin!.explanation.en, /'a', 'p', 'o' are Latin/);
   assert.match(latin!.explanation.ru, /«a», «p», «o» — латинские/);
+});
+
+test('a Greek disguise is named Greek, in a Latin or a Cyrillic word, in both languages', () => {
+  const [latin] = signalsOf('Pαypal');
+  assert.equal(latin?.name, 'mixed-script-word');
+  assert.match(latin.explanation.en, /"Pαypal" mixes Latin and Greek letters \('α' is Greek\)/);
+  assert.match(latin.explanation.ru, /«Pαypal» смешаны латинские и греческие буквы \(«α» — греческая\)/);
+  const [two] = signalsOf('vεrιfy');
+  assert.match(two!.explanation.en, /'ε', 'ι' are Greek/);
+  assert.match(two!.explanation.ru, /«ε», «ι» — греческие/);
+  const [cyrillic] = signalsOf('пαроль');
+  assert.match(cyrillic!.explanation.en, /mixes Cyrillic and Greek letters \('α' is Greek\)/);
+  assert.match(cyrillic!.explanation.ru, /смешаны кириллические и греческие буквы \(«α» — греческая\)/);
+  const [three] = signalsOf('pаsswοrd');
+  assert.match(three!.explanation.en, /mixes Latin, Cyrillic and Greek letters \('ο' is Greek; 'а' is Cyrillic\)/);
+  assert.match(
+    three!.explanation.ru,
+    /латинские, кириллические и греческие буквы \(«ο» — греческая; «а» — кириллическая\)/,
+  );
 });
 
 test('the subject counts, and each signal appears once', () => {

@@ -37,6 +37,25 @@ test('a mixed-script word is read in its main script and remembered', () => {
   assert.deepEqual(w.mixed, [1, 3]);
 });
 
+test('a word with Greek look-alikes is read in its main script, capitals as written', () => {
+  const w = tokenize('Verify your pαssword. VERIFY ΥOUR PΑSSWORD. Обновите пαроль.');
+  assert.deepEqual(
+    Array.from(w.start, (_, i) => wordAt(w, i)),
+    ['verify', 'your', 'password', 'verify', 'your', 'password', 'обновите', 'пароль'],
+  );
+  assert.deepEqual(w.mixed, [2, 4, 5, 7]);
+  assert.equal(w.text.slice(w.start[2], w.end[2]), 'pαssword', 'the text is left as written');
+});
+
+test('Greek words, and Greek letters standing alone as symbols, are not mixed', () => {
+  const w = tokenize('Καλημέρα, ἀρετή. The α-helix: β = 0.5, Δ 5%, 3 µm; αβγ.');
+  assert.deepEqual(w.mixed, []);
+  assert.deepEqual(
+    Array.from(w.start, (_, i) => wordAt(w, i)),
+    ['καλημέρα', 'ἀρετή', 'the', 'α', 'helix', 'β', '0', '5', 'δ', '5', '3', 'µm', 'αβγ'],
+  );
+});
+
 test('offsets stay those of the source when lower-casing would change a length', () => {
   const source = 'İstanbul Verify your account';
   const w = tokenize(source);
@@ -66,6 +85,7 @@ const lexicon = compileLexicon({
   number: ['within # hour*'],
   adjacent: ['=act now'],
   either: ['gift|steam card*'],
+  greek: ['verif* your password*'],
 });
 const keysOf = (text: string) => [...findPhrases(tokenize(text), lexicon).keys()].sort();
 
@@ -86,6 +106,9 @@ const cases: [text: string, keys: string[]][] = [
   ['act right now', []],
   ['Steam cards', ['either']],
   ['gift card', ['either']],
+  ['Verify your pαssword', ['greek']], // Greek α
+  ['VΕRΙFY YOUR PΑSSWΟRD', ['greek']], // Greek capitals Ε, Ι, Α, Ο
+  ['Пαроль', ['exact']], // Greek α in a Russian word
 ];
 for (const [text, keys] of cases)
   test(`${text} → ${keys.join(',') || 'nothing'}`, () => assert.deepEqual(keysOf(text), keys));
