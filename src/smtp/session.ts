@@ -625,7 +625,11 @@ export class SmtpSession {
 
   private auth(mechanism: string, initial: Buffer | undefined): void {
     if (!this.authOffered) {
-      return this.fail(this.options.submission && !this.secure ? replies.tlsRequired() : replies.authNotAvailable());
+      if (!this.options.submission || this.secure) return this.fail(replies.authNotAvailable());
+      // RFC 3207 §4: 454 while STARTTLS cannot be offered (no certificate yet); "issue STARTTLS first"
+      // would send the client to a command it is refused.
+      const noTlsYet = this.options.tls === 'starttls' && !this.startTlsOffered;
+      return this.fail(noTlsYet ? replies.tlsNotAvailable() : replies.tlsRequired());
     }
     if (!this.greeting) return this.fail(replies.needHelo());
     if (this.user) return this.fail(replies.authAlready());

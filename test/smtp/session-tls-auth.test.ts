@@ -86,6 +86,19 @@ test('submission: AUTH only over TLS, and MAIL only after AUTH (RFC 4954 §4, RF
   assert.deepEqual(d.send('AUTH PLAIN\r\n'), ['503 5.5.1'], 'not in a transaction');
 });
 
+test('submission whose certificate comes later: AUTH gets 454 4.7.0 (TLS not available), not 530 "STARTTLS first"', () => {
+  // RFC 3207 §4: before, AUTH answered 530 "Must issue a STARTTLS command first" while STARTTLS itself was
+  // refused with 454: a permanent-looking reply sending the client to a command it could not use.
+  let ready = false;
+  const d = new Driver({ ...submission, tlsReady: () => ready });
+  d.send(EHLO);
+  assert.doesNotMatch(ehloLines(d), /STARTTLS|AUTH/);
+  assert.deepEqual(d.send(`AUTH PLAIN ${b64('secret')}\r\n`), ['454 4.7.0']);
+  assert.deepEqual(d.send('STARTTLS\r\n'), ['454 4.7.0']);
+  ready = true;
+  assert.deepEqual(d.send(`AUTH PLAIN ${b64('secret')}\r\n`), ['530 5.7.0'], 'now STARTTLS is the way');
+});
+
 test('MAIL AUTH=: the xtext is decoded onto the envelope; anything not xtext gets 501 5.5.4 (RFC 4954 §5, RFC 3461 §4)', () => {
   const authors: (string | undefined)[] = [];
   const d = new Driver({ ...submission, tls: 'implicit' }, (effect) => {
