@@ -162,22 +162,22 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         envelope.mailFrom === null && options.bounceRelays?.has(peer.authenticated.toLowerCase()) === true;
       const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);
       if (foreign) {
-        const what =
-          foreign === MULTIPLE_FROM ? 'more than one From field (RFC 5322 §3.6)' : `From header address <${foreign}>`;
         const answer =
-          foreign === NO_FROM
-            ? reply(
-                553,
-                '5.7.1',
-                `a message needs a From field with an address of user ${peer.authenticated} (RFC 5322 §3.6)`,
-              )
-            : foreign === UNREADABLE_FROM
+          foreign === MULTIPLE_FROM
+            ? reply(553, '5.7.1', 'a message has one From field (RFC 5322 §3.6); this one has more than one')
+            : foreign === NO_FROM
               ? reply(
                   553,
                   '5.7.1',
-                  'the From field is not a list of addresses (RFC 5322 §3.6.2): receivers could read another author in it',
+                  `a message needs a From field with an address of user ${peer.authenticated} (RFC 5322 §3.6)`,
                 )
-              : reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`);
+              : foreign === UNREADABLE_FROM
+                ? reply(
+                    553,
+                    '5.7.1',
+                    'the From field is not a list of addresses (RFC 5322 §3.6.2): receivers could read another author in it',
+                  )
+                : reply(553, '5.7.1', `From header address <${foreign}> is not owned by user ${peer.authenticated}`);
         return refused(
           peer,
           'info',

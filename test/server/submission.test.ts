@@ -156,7 +156,9 @@ test('sender login mismatch: another envelope sender or another From is refused 
   assert.equal((await client.command('DATA')).code, 354);
   const two = await client.command('From: carol@example.com\r\nFrom: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.');
   assert.equal(codeOf(two), '553 5.7.1');
-  assert.match(two.text, /more than one From field/);
+  assert.match(two.text, /more than one/);
+  // The reply says what is wrong, not "more than one From field … is not owned by user …".
+  assert.doesNotMatch(two.text, /not owned/);
   // No From field at all, or an empty one (RFC 5322 §3.6 requires it): nothing to check, so refused.
   for (const header of ['', 'From: \r\n', 'From:\r\n \r\n']) {
     assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
