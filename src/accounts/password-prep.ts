@@ -15,6 +15,15 @@ import { createRequire } from 'node:module';
 type SaslPrep = (input: string, options?: { allowUnassigned?: boolean }) => string;
 let saslprep: SaslPrep | undefined;
 
+/**
+ * A login name as every mechanism reads it: SASLprep, as for passwords (RFC 4616 §2 asks it of PLAIN's
+ * authcid, RFC 5802 §5.1 of SCRAM's username), then lower case: accounts are addresses, compared
+ * case-insensitively (address.ts). One rule, so a name that logs in by SCRAM logs in by PLAIN.
+ */
+export function prepareLoginName(name: string): string {
+  return preparePassword(name).toLowerCase();
+}
+
 export function preparePassword(password: string): string {
   // Printable ASCII is its own SASLprep (no mapping, NFKC or prohibition touches it): most passwords
   // never load the tables, which cost the server about 9 MB of memory.

@@ -4,6 +4,7 @@
  * carries no authorization identity. Like PLAIN, only ever offered under TLS.
  */
 
+import { prepareLoginName } from '../password-prep.ts';
 import type { Credentials, SaslExchange, SaslStep } from './exchange.ts';
 
 // The draft says the challenges SHOULD be "User Name" and "Password", and notes that widely
@@ -53,8 +54,7 @@ export class LoginExchange implements SaslExchange {
   #username(response: Buffer): SaslStep {
     const username = field(response, 'user name');
     if (username.error !== undefined) return this.#fail(username.error);
-    // Accounts are addresses, compared case-insensitively (address.ts).
-    this.#state = { name: 'password', username: username.value.toLowerCase() };
+    this.#state = { name: 'password', username: prepareLoginName(username.value) };
     return { type: 'challenge', data: PASSWORD_CHALLENGE };
   }
 

@@ -5,6 +5,7 @@
  * Passwords are passed on as received; the argon2id check prepares them with SASLprep (../password-prep.ts).
  */
 
+import { prepareLoginName } from '../password-prep.ts';
 import type { Credentials, SaslExchange, SaslStep } from './exchange.ts';
 
 /** RFC 4616 §2: each part "MUST accept up to 255 octets"; we accept no more, to bound the work. */
@@ -40,9 +41,8 @@ export class PlainExchange implements SaslExchange {
     this.#state = 'done';
     const parsed = parsePlain(message);
     if (typeof parsed === 'string') return { type: 'failure', reason: 'malformed', message: parsed };
-    // Accounts are addresses, compared case-insensitively (address.ts).
-    const username = parsed.authcid.toLowerCase();
-    if (parsed.authzid !== '' && parsed.authzid.toLowerCase() !== username) {
+    const username = prepareLoginName(parsed.authcid);
+    if (parsed.authzid !== '' && prepareLoginName(parsed.authzid) !== username) {
       // RFC 4616 §2 lets the server refuse an authzid it will not allow the authcid to act as.
       return { type: 'failure', reason: 'credentials', message: 'proxy authorization is not supported', username };
     }

@@ -7,7 +7,7 @@
  */
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { preparePassword } from '../password-prep.ts';
+import { prepareLoginName, preparePassword } from '../password-prep.ts';
 import type { ChannelBinding, Credentials, SaslExchange, SaslStep, ScramCredentials } from './exchange.ts';
 
 export const SCRAM_MIN_ITERATIONS = 4096; // RFC 7677 §4: "at least 4096"
@@ -222,8 +222,8 @@ function parseClientFirst(bytes: Buffer): ClientFirst | string {
  */
 function decodeSaslname(s: string): string | undefined {
   if (s.length === 0 || s.includes('\0') || /=(?!2C|3D)/i.test(s)) return undefined;
-  const name = saslPrep(s.replace(/=2C|=3D/gi, (e) => (e.toUpperCase() === '=2C' ? ',' : '=')));
-  return name.length === 0 ? undefined : name.toLowerCase();
+  const name = prepareLoginName(s.replace(/=2C|=3D/gi, (e) => (e.toUpperCase() === '=2C' ? ',' : '=')));
+  return name.length === 0 ? undefined : name;
 }
 
 async function clientFinal(

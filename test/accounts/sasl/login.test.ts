@@ -29,6 +29,12 @@ test('LOGIN: "Username:", "Password:", then success with the lower-cased user', 
   assert.deepEqual(await e.next(text('tanstaaftanstaaf')), { type: 'success', username: 'tim@example.com' });
 });
 
+test('LOGIN prepares the user name with SASLprep, as PLAIN and SCRAM do: fullwidth letters log in', async () => {
+  const e = login();
+  assert.deepEqual(await e.start(text('ＴＩＭ@example.com')), PASSWORD);
+  assert.deepEqual(await e.next(text('tanstaaftanstaaf')), { type: 'success', username: 'tim@example.com' });
+});
+
 test('LOGIN with the user name as initial response goes straight to "Password:"', async () => {
   const e = login();
   assert.deepEqual(await e.start(text('tim@example.com')), PASSWORD);

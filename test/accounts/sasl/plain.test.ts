@@ -29,6 +29,10 @@ const CASES: [name: string, message: Buffer, want: string][] = [
   ['authcid and password, no authzid', nul('', 'tim@example.com', 'tanstaaftanstaaf'), 'success'],
   ['authzid equal to authcid', nul('tim@example.com', 'tim@example.com', 'tanstaaftanstaaf'), 'success'],
   ['authcid in another case', nul('', 'Tim@Example.COM', 'tanstaaftanstaaf'), 'success'],
+  // RFC 4616 §2: the authcid is prepared with SASLprep, as SCRAM prepares its username (one rule for both).
+  ['authcid in fullwidth letters', nul('', 'ｔｉｍ@example.com', 'tanstaaftanstaaf'), 'success'],
+  ['authcid with a soft hyphen', nul('', 'ti\u00adm@example.com', 'tanstaaftanstaaf'), 'success'],
+  ['authzid in fullwidth letters', nul('ｔｉｍ@example.com', 'tim@example.com', 'tanstaaftanstaaf'), 'success'],
   ['wrong password', nul('', 'tim@example.com', 'tanstaaf'), 'credentials'],
   ['unknown user', nul('', 'nobody@example.com', 'tanstaaftanstaaf'), 'credentials'],
   [
