@@ -8,6 +8,7 @@
  */
 
 import { domainToASCII } from 'node:url';
+import { isALabel } from '../dns/a-labels.ts';
 
 export const MAX_LOCAL_PART = 64; // RFC 5321 §4.5.3.1.1
 export const MAX_DOMAIN = 255; // RFC 5321 §4.5.3.1.2
@@ -89,6 +90,9 @@ function normalizeLocalPart(raw: string): Part {
       return fail('invalid-local-part', `${show(raw)} is neither a dot-string nor a quoted string (RFC 5321 §4.1.2)`);
     }
     local = canonicalQuoted((quoted[1] ?? '').replace(/\\(.)/g, '$1').toLowerCase());
+    // RFC 5321 §4.1.2 lets a Quoted-string be empty, but "" names no mailbox anyone could log in as
+    // or be told of: refused as the bare @example.com is.
+    if (local === '""') return fail('empty-local-part', 'the part before @ is empty: "" quotes nothing');
   }
   if (local.length > MAX_LOCAL_PART) {
     return fail('local-part-too-long', `the local part has ${local.length} characters; at most ${MAX_LOCAL_PART}`);
@@ -122,6 +126,12 @@ function normalizeDomain(raw: string): Part {
       return fail(
         'invalid-domain',
         `${show(raw)} is not a valid domain name: bad label ${show(label)} (RFC 5321 §4.1.2)`,
+      );
+    }
+    if (label.startsWith('xn--') && !isALabel(label)) {
+      return fail(
+        'invalid-domain',
+        `${show(raw)} is not a valid domain name: ${show(label)} is not an IDNA A-label: its Punycode does not decode to a valid name (RFC 5890 §2.3.2.1)`,
       );
     }
   }

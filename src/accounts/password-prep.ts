@@ -24,6 +24,33 @@ export function prepareLoginName(name: string): string {
   return preparePassword(name).toLowerCase();
 }
 
+/**
+ * Why SASLprep refuses the password (RFC 4013 §2.3 prohibited output, §2.4 bidi), or undefined: for a
+ * new password, which a strict SCRAM client (RFC 5802 §2.2) would refuse to prepare and so never log in
+ * with, however PLAIN fares.
+ */
+export function saslPrepRefusal(password: string): string | undefined {
+  if (/^[\x20-\x7e]*$/.test(password)) return undefined;
+  saslprep ??= createRequire(import.meta.url)('@mongodb-js/saslprep') as SaslPrep;
+  const prep = saslprep;
+  const refused = (text: string) => {
+    try {
+      prep(text, { allowUnassigned: true });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  if (!refused(password)) return undefined;
+  for (const char of password) {
+    if (refused(char)) {
+      const code = `U+${char.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+      return `it holds ${code}, a character SASLprep prohibits (RFC 4013 §2.3)`;
+    }
+  }
+  return 'right-to-left letters must begin and end it, with no left-to-right letter (RFC 4013 §2.4, RFC 3454 §6)';
+}
+
 export function preparePassword(password: string): string {
   // Printable ASCII is its own SASLprep (no mapping, NFKC or prohibition touches it): most passwords
   // never load the tables, which cost the server about 9 MB of memory.

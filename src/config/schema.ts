@@ -5,9 +5,8 @@
  */
 import { BlockList, isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
-import { domainToASCII, domainToUnicode } from 'node:url';
 import { z } from 'zod';
-import { asciiName } from '../dns/a-labels.ts';
+import { asciiName, isALabel } from '../dns/a-labels.ts';
 import { filterSchema } from './filter-schema.ts';
 
 /** `host:port`; the example in the messages is the key's own (a listener's, or a DNS server's). */
@@ -61,7 +60,7 @@ const domainName = z
       ctx.addIssue({ code: 'custom', message: 'expected a domain name such as example.com' });
       return z.NEVER;
     }
-    const bad = ascii.split('.').find((label) => label.startsWith('xn--') && !isValidALabel(label));
+    const bad = ascii.split('.').find((label) => label.startsWith('xn--') && !isALabel(label));
     if (bad !== undefined) {
       ctx.addIssue({ code: 'custom', message: `"${bad}" is not a valid IDN A-label (Punycode, RFC 5891 §5.4)` });
       return z.NEVER;
@@ -70,12 +69,6 @@ const domainName = z
   });
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** An A-label that decodes to a U-label which encodes back to it (RFC 5891 §5.4). */
-function isValidALabel(label: string): boolean {
-  const unicode = domainToUnicode(label);
-  return unicode !== '' && unicode !== label && domainToASCII(unicode) === label;
-}
 
 /**
  * A name whose rightmost label is all digits reads as an IPv4 address (203.0.113.25; WHATWG URL parsing

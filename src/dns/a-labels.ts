@@ -6,7 +6,7 @@
  * only when it is made of letters, marks, digits, "-" and "_" and gives one ASCII label; otherwise the
  * name is no name DNS can be asked for (undefined). ASCII labels are kept as written.
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 const NON_ASCII = /[^\x00-\x7f]/;
 /**
@@ -32,4 +32,13 @@ export function asciiName(name: string): string | undefined {
     labels[i] = converted;
   }
   return labels.join('.');
+}
+
+/**
+ * RFC 5890 §2.3.2.1: an "xn--" label is an A-label only if it decodes to a U-label that encodes back to
+ * it. Node's domainToUnicode hands back a label it cannot decode (xn--zz) as it was, or gives "".
+ */
+export function isALabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && unicode !== label && domainToASCII(unicode) === label;
 }

@@ -15,6 +15,8 @@ const VALID: [input: string, normal: string][] = [
   ['x@a-b.example', 'x@a-b.example'],
   ['x@123.example', 'x@123.example'],
   ['x@b\u00fccher.example', 'x@xn--bcher-kva.example'], // IDNA A-label
+  ['x@XN--BCHER-KVA.example', 'x@xn--bcher-kva.example'], // an A-label that decodes, RFC 5890 §2.3.2.1
+  ['x@xn--fa-hia.de', 'x@xn--fa-hia.de'], // faß.de
   [`${'a'.repeat(64)}@example.com`, `${'a'.repeat(64)}@example.com`], // RFC 5321 §4.5.3.1.1
 ];
 for (const [input, normal] of VALID) {
@@ -26,6 +28,7 @@ const INVALID: [input: string, problem: AddressProblem][] = [
   ['', 'empty'],
   ['bob', 'no-at-sign'],
   ['@example.com', 'empty-local-part'],
+  ['""@example.com', 'empty-local-part'], // an empty Quoted-string names no mailbox either
   ['bob@', 'empty-domain'],
   ['a..b@example.com', 'invalid-local-part'], // Dot-string: no empty atoms, RFC 5321 §4.1.2
   ['.bob@example.com', 'invalid-local-part'],
@@ -45,6 +48,7 @@ const INVALID: [input: string, problem: AddressProblem][] = [
   ['bob@exa_mple.com', 'invalid-domain'],
   ['bob@example..com', 'invalid-domain'],
   ['bob@example.com.', 'invalid-domain'],
+  ['bob@xn--zz.example', 'invalid-domain'], // "xn--" whose Punycode decodes to nothing, RFC 5890 §2.3.2.1
   [`bob@${'a'.repeat(64)}.com`, 'invalid-domain'], // labels ≤ 63, RFC 1035 §2.3.4
   [`bob@${[label63, label63, label63, label63, 'a'].join('.')}`, 'domain-too-long'], // RFC 5321 §4.5.3.1.2
   [`${'a'.repeat(64)}@${[label63, label63, label63, 'a'.repeat(58)].join('.')}`, 'path-too-long'], // §4.5.3.1.3
@@ -64,4 +68,8 @@ test('an error message escapes control characters from the input', () => {
     () => normalizeAddress('bob\r\nX-Injected: 1@example.com'),
     (error: Error) => !/[\r\n]/.test(error.message),
   );
+});
+
+test('an "xn--" label that is no A-label is named in the error', () => {
+  assert.throws(() => normalizeAddress('bob@mail.xn--zz.example'), /"xn--zz" is not an IDNA A-label/);
 });

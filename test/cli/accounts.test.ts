@@ -1,14 +1,18 @@
 // `postern user` and `postern alias` as users run them: bin/postern in a child process, exit codes,
 // one-line errors, and what lands in the database (hashes and SCRAM secrets, never the password).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
+import { TypedLine } from '../../src/cli/commands/user.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { addUser, type CliResult, configDir, POSTERN, postern } from '../support/child-server.ts';
 
 const execFileAsync = promisify(execFile);
@@ -143,8 +147,22 @@ test('a password no SASL client could log in with is refused before it is stored
     ['😀😀😀😀\n', 'postern: the password is too short: use at least 8 characters\n'], // 8 UTF-16 units, 4 characters
     // Five soft hyphens and "abc": SASLprep (RFC 4013 §2.2) drops them, and "abc" logged in.
     [`${'\u00ad'.repeat(5)}abc\n`, 'postern: the password is too short: use at least 8 characters\n'],
+    // SASLprep's prohibitions (RFC 4013 §2.3, §2.4): stored before, PLAIN took them, SCRAM clients refuse them.
+    [
+      'abc\u0085defghij\n',
+      'postern: the password cannot be prepared for SASL logins: it holds U+0085, a character SASLprep prohibits (RFC 4013 §2.3); SCRAM clients would refuse it, choose another\n',
+    ],
+    [
+      'secret\u200ephrase\n',
+      'postern: the password cannot be prepared for SASL logins: it holds U+200E, a character SASLprep prohibits (RFC 4013 §2.3); SCRAM clients would refuse it, choose another\n',
+    ],
+    [
+      'שלום1234\n',
+      'postern: the password cannot be prepared for SASL logins: right-to-left letters must begin and end it, with no left-to-right letter (RFC 4013 §2.4, RFC 3454 §6); SCRAM clients would refuse it, choose another\n',
+    ],
   ];
-  // 255 octets is fine, and eight characters of any script.
+  // 255 octets is fine, and eight characters of any script; right-to-left ones too, when SASLprep takes them.
+  assert.equal((await add('hebrew@example.com', 'שלוםשלוםש\n')).code, 0);
   assert.equal((await add('max@example.com', `${'ж'.repeat(127)}x\n`)).code, 0);
   assert.equal((await add('emoji@example.com', '😀😀😀😀😀😀😀😀\n')).code, 0);
   for (const [index, [stdin, stderr]] of cases.entries()) {
@@ -289,7 +307,22 @@ test('alias errors: one line naming the problem', async (t) => {
       /@example\.com: catch-all aliases are not supported \(off by design for now\)/,
     ],
     [['alias', 'add', '*@example.com', 'alice@example.com'], 1, /catch-all aliases are not supported/],
-    [['alias', 'add', 'not an address', 'alice@example.com'], 1, /"not an address" is not a valid address/],
+    // An argument that is no address is a usage error, as a bad `mail show` UID or `quarantine --to` is.
+    [['alias', 'add', 'not an address', 'alice@example.com'], 2, /"not an address" is not a valid address/],
+    [['user', 'remove', 'not an address'], 2, /"not an address" is not a valid address/],
+    [['user', 'add', '""@example.com', '--password-stdin'], 2, /the part before @ is empty: "" quotes nothing/],
+    [['user', 'add', '@example.com', '--password-stdin'], 2, /the part before @ is empty/],
+    [
+      ['alias', 'add', 'info@xn--zz.example', 'alice@example.com'],
+      2,
+      /"xn--zz" is not an IDNA A-label: its Punycode does not decode to a valid name/,
+    ],
+    // An account given to `alias remove`: said so, with the command that removes accounts.
+    [
+      ['alias', 'remove', 'alice@example.com'],
+      1,
+      /^postern: alice@example\.com is an account, not an alias: "postern user remove alice@example\.com" removes an account/,
+    ],
     [['alias', 'add', 'info@example.com'], 2, /usage: postern alias add <alias> <account>/],
     [['alias', 'remove'], 2, /usage: postern alias remove <alias>/],
     [['alias', 'list', 'a@example.com', 'b@example.com'], 2, /usage: postern alias list/],
@@ -402,6 +435,206 @@ sys.stdout.write(repr(seen) + '\\n' + str(os.waitstatus_to_exitcode(status)) + '
   const row = account.prepare('SELECT password_hash FROM accounts WHERE address = ?').get('tty@example.com');
   account.close();
   assert.equal(await verifyPassword('typed secret pW', String(row?.password_hash)), true);
+});
+
+test("user remove names the aliases and the mail it deleted; losing a domain's postmaster is warned of", async (t) => {
+  const { file, root, run } = setup(t);
+  await Promise.all([addUser(file, 'gina@example.com'), addUser(file, 'alice@example.com')]);
+  for (const alias of ['postmaster@example.com', 'abuse@example.com']) {
+    assert.equal((await run(['alias', 'add', alias, 'gina@example.com'])).code, 0);
+  }
+  const store = await openSqliteStore({ dataDir: path.join(root, 'data') });
+  try {
+    const gina = await store.findAccount('gina@example.com');
+    assert.ok(gina);
+    for (const mailbox of ['INBOX', 'INBOX', 'INBOX', 'Junk'] as const) {
+      await store.deliver({
+        mailFrom: 'sender@example.net',
+        recipients: [{ address: gina.address, accountId: gina.id, mailbox }],
+        content: Buffer.from('From: sender@example.net\r\nSubject: hi\r\n\r\nhello\r\n'),
+        receivedAt: new Date(),
+      });
+    }
+  } finally {
+    await store.close();
+  }
+
+  // Before, only "removed gina@example.com and its mail", exit 0, and postmaster@ then got 550.
+  const removed = await run(['user', 'remove', 'gina@example.com']);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(
+    removed.stdout,
+    'removed gina@example.com and its mail: 4 messages in 2 mailboxes\n' +
+      'removed its aliases: abuse@example.com, postmaster@example.com\n',
+  );
+  assert.equal(
+    removed.stderr,
+    'warning: example.com has no postmaster now: RFC 5321 §4.5.1 requires postmaster@example.com, and mail to it ' +
+      'is refused (550) until there is one: postern alias add postmaster@example.com <account>\n',
+  );
+  assert.equal((await run(['alias', 'list'])).stdout, '');
+
+  // alias remove of the postmaster warns alike; of another alias, it says nothing on stderr.
+  assert.equal((await run(['alias', 'add', 'postmaster@example.com', 'alice@example.com'])).code, 0);
+  assert.equal((await run(['alias', 'add', 'info@example.com', 'alice@example.com'])).code, 0);
+  const [postmaster, info] = await Promise.all([
+    run(['alias', 'remove', 'postmaster@example.com']),
+    run(['alias', 'remove', 'info@example.com']),
+  ]);
+  assert.equal(postmaster.code, 0, postmaster.stderr);
+  assert.equal(postmaster.stdout, 'removed postmaster@example.com\n');
+  assert.match(postmaster.stderr, /^warning: example\.com has no postmaster now: RFC 5321 §4\.5\.1 requires/);
+  assert.equal(info.code, 0, info.stderr);
+  assert.equal(info.stderr, '');
+
+  const alice = await run(['user', 'remove', 'alice@example.com']);
+  assert.equal(alice.stdout, 'removed alice@example.com and its mail: 0 messages in 1 mailbox\n');
+  assert.equal(alice.stderr, '');
+});
+
+test('--password-stdin stops reading past 4 KiB, saying the input is too long; a directory is named', async (t) => {
+  const { file, root, database } = setup(t);
+  await addUser(file, 'alice@example.com'); // the store exists, to look in
+  // 64 MiB offered; postern must stop long before (before, it read it all: 800 MB took 2.4 GB of memory).
+  const child = spawn(POSTERN, ['user', 'add', 'big@example.com', '--password-stdin', '--config', file]);
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
+  child.stdout.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let offered = 0;
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const source = Readable.from(
+    (function* () {
+      for (let i = 0; i < 1024; i++) {
+        offered += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+  await pipeline(source, child.stdin).catch(() => {}); // EPIPE once postern has stopped reading
+  assert.equal(await exited, 1);
+  assert.equal(
+    stderr,
+    'postern: the password read from standard input is too long: more than 4096 octets (a password is at most 255, RFC 4616 §2)\n',
+  );
+  assert.ok(offered < 16 * 1024 * 1024, `read on to ${offered} octets`);
+  assert.equal(account(database, 'big@example.com'), undefined);
+
+  // A directory on standard input read as nothing, and was called an empty password.
+  const { stdout } = await execFileAsync(
+    'sh',
+    [
+      '-c',
+      '"$0" user add dir@example.com --password-stdin --config "$1" < "$2" 2>&1; echo "exit $?"',
+      POSTERN,
+      file,
+      root,
+    ],
+    { timeout: 20_000 },
+  );
+  assert.equal(
+    stdout,
+    'postern: standard input is a directory, not the password: give the password, or a file that holds it\nexit 1\n',
+  );
+  assert.equal(account(database, 'dir@example.com'), undefined);
+});
+
+/**
+ * bin/postern at a real pseudo-terminal (Python's pty module): each of `writes` is sent as one write,
+ * 0.3 s apart once "Password: " shows (none if it never does), so the reads split where they do.
+ */
+async function atTerminal(args: string[], writes: Buffer[]): Promise<{ seen: string; code: string }> {
+  const script = `
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1]] + sys.argv[3].split('\\x1f'))
+writes = [bytes.fromhex(h) for h in sys.argv[2].split(',') if h]
+seen = b''
+def read_for(seconds, until=None):
+    global seen
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        seen += chunk
+        if until is not None and until in seen:
+            return True
+    return False
+if read_for(20, b'Password: '):
+    for w in writes:
+        os.write(fd, w)
+        time.sleep(0.3)
+    read_for(20)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(repr(seen) + '\\n' + str(os.waitstatus_to_exitcode(status)) + '\\n')
+`;
+  const { stdout } = await execFileAsync(
+    'python3',
+    ['-c', script, POSTERN, writes.map((w) => w.toString('hex')).join(','), args.join('\x1f')],
+    { timeout: 60_000 },
+  );
+  const [seen, code] = stdout.trim().split('\n');
+  return { seen: seen ?? '', code: code ?? '' };
+}
+
+test('at a terminal: a character split across two reads is one character; bytes that are not UTF-8 are refused', async (t) => {
+  const { file, database } = setup(t);
+  const config = ['--config', file];
+  // "pé" then "sswörd1": the é's two octets arrive in two reads (before, stored as two U+FFFD).
+  const split = await atTerminal(
+    ['user', 'add', 'split@example.com', '--password-stdin', ...config],
+    [Buffer.from([0x70, 0xc3]), Buffer.from([0xa9, ...Buffer.from('sswörd1\r')])],
+  );
+  assert.equal(split.code, '0', split.seen);
+  const row = account(database, 'split@example.com');
+  assert.ok(row);
+  assert.equal(await verifyPassword('pésswörd1', row.password_hash), true);
+  assertScramFor(row.scram, 'pésswörd1');
+
+  // A Latin-1 terminal's "ÿ" (0xff): refused as on a pipe, not stored as U+FFFD.
+  const latin1 = await atTerminal(
+    ['user', 'add', 'latin1@example.com', '--password-stdin', ...config],
+    [Buffer.from([...Buffer.from('pass'), 0xff, ...Buffer.from('word12\r')])],
+  );
+  assert.equal(latin1.code, '1', latin1.seen);
+  assert.match(latin1.seen, /the password typed is not valid UTF-8/);
+  assert.equal(account(database, 'latin1@example.com'), undefined);
+});
+
+test('user passwd at a terminal names a missing account before asking for the password', async (t) => {
+  const { file } = setup(t);
+  await addUser(file, 'alice@example.com');
+  assert.equal((await postern(['alias', 'add', 'info@example.com', 'alice@example.com', '--config', file])).code, 0);
+  for (const [address, message] of [
+    ['nobody@example.com', /postern: nobody@example\.com: no such account/],
+    ['info@example.com', /info@example\.com is an alias of alice@example\.com, not an account/],
+  ] as const) {
+    const r = await atTerminal(
+      ['user', 'passwd', address, '--password-stdin', '--config', file],
+      [Buffer.from('a new password\r')],
+    );
+    assert.equal(r.code, '1', r.seen);
+    assert.match(r.seen, message);
+    assert.doesNotMatch(r.seen, /Password:/, 'not asked for');
+  }
+});
+
+test('TypedLine: one stream of reads, Backspace by character, Ctrl-C and Ctrl-D', () => {
+  const line = new TypedLine();
+  assert.equal(line.feed(Buffer.from([0x61, 0xf0, 0x9f])), undefined); // "a" and half an emoji
+  assert.equal(line.feed(Buffer.from([0x98, 0x80, 0x62, 0xd0])), undefined);
+  assert.equal(line.feed(Buffer.from([0xb6, 0x7f, 0x63, 0x0d])), 'a😀bc'); // ж, then Backspace
+  assert.throws(() => new TypedLine().feed(Buffer.from([0x61, 0xc3, 0x28])), /not valid UTF-8/);
+  assert.throws(() => new TypedLine().feed(Buffer.from([0x61, 0x03])), /interrupted/);
+  assert.throws(() => new TypedLine().feed(Buffer.from([0x04])), /no password read/);
+  assert.equal(new TypedLine().feed(Buffer.from('abc\u0004')), 'abc');
 });
 
 test('help lists the account and alias commands', async () => {

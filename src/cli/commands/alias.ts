@@ -7,7 +7,7 @@
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
-import { noSuchAccount, parseAddressArgument, requireLocalDomain } from './user.ts';
+import { noSuchAccount, parseAddressArgument, requireLocalDomain, warnOfLostPostmaster } from './user.ts';
 
 const SUBCOMMANDS = ['add', 'remove', 'list'];
 
@@ -35,9 +35,17 @@ export async function aliasCommand(args: string[]): Promise<number> {
     case 'remove': {
       if (positionals.length !== 1) throw usageError('usage: postern alias remove <alias>');
       const alias = aliasArgument(positionals[0]!);
-      const removed = await withStore(config, (store) => store.removeAlias(alias));
-      if (!removed) throw new CliError(`${alias}: no such alias`);
+      await withStore(config, async (store) => {
+        if (await store.removeAlias(alias)) return;
+        if (await store.findAccount(alias)) {
+          throw new CliError(
+            `${alias} is an account, not an alias: "postern user remove ${alias}" removes an account (with its aliases and its mail)`,
+          );
+        }
+        throw new CliError(`${alias}: no such alias`);
+      });
       process.stdout.write(`removed ${alias}\n`);
+      warnOfLostPostmaster(config, [alias]);
       return 0;
     }
     case 'list': {

@@ -3,9 +3,10 @@
  * and SCRAM-SHA-256 credentials (RFC 5803) derived from the same password. The password is read
  * from standard input, never from the command line (where `ps` shows it), and never printed.
  */
+import fs from 'node:fs';
 import { normalizeAddress } from '../../accounts/address.ts';
 import { hashPassword } from '../../accounts/password.ts';
-import { preparePassword } from '../../accounts/password-prep.ts';
+import { preparePassword, saslPrepRefusal } from '../../accounts/password-prep.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
 import type { Config } from '../../config/schema.ts';
 import { AccountExistsError, type Store } from '../../store/store.ts';
@@ -50,15 +51,23 @@ export async function userCommand(args: string[]): Promise<number> {
     }
     case 'passwd': {
       const address = oneAddress(positionals, 'user passwd <address> --password-stdin');
-      const credentials = await passwordCredentials(values['password-stdin'], 'user passwd');
-      await withStore(config, async (store) => {
-        if (await store.setPassword(address, credentials.hash, credentials.scram)) return;
-        throw await noSuchAccount(
+      requirePasswordStdin(values['password-stdin'], 'user passwd');
+      const notAnAccount = (store: Store) =>
+        noSuchAccount(
           store,
           address,
           (account) =>
             `it has no password of its own; set the account's with "postern user passwd ${account} --password-stdin"`,
         );
+      // Before the password is asked for: typing it for an address that is no account is typing it for nothing.
+      await withStore(config, async (store) => {
+        if (!(await store.findAccount(address))) throw await notAnAccount(store);
+      });
+      const credentials = await passwordCredentials(values['password-stdin'], 'user passwd');
+      await withStore(config, async (store) => {
+        // Removed while the password was typed: still named, not changed.
+        if (await store.setPassword(address, credentials.hash, credentials.scram)) return;
+        throw await notAnAccount(store);
       });
       process.stdout.write(`changed the password of ${address}\n`);
       return 0;
@@ -100,16 +109,29 @@ export async function userCommand(args: string[]): Promise<number> {
     }
     case 'remove': {
       const address = oneAddress(positionals, 'user remove <address>');
-      await withStore(config, async (store) => {
-        if (await store.removeAccount(address)) return;
-        throw await noSuchAccount(
+      const notAnAccount = (store: Store) =>
+        noSuchAccount(
           store,
           address,
           (account) =>
             `remove the alias with "postern alias remove ${address}" ("postern user remove ${account}" would delete the account, all its aliases and its mail)`,
         );
+      const removed = await withStore(config, async (store) => {
+        const account = await store.findAccount(address);
+        if (!account) throw await notAnAccount(store);
+        // Read before the removal, which leaves nothing to count: what the admin is told went with it.
+        const [aliases, mailboxes] = await Promise.all([store.listAliases(address), store.listMailboxes(account.id)]);
+        if (!(await store.removeAccount(address))) throw await notAnAccount(store);
+        return { aliases, mailboxes };
       });
-      process.stdout.write(`removed ${address} and its mail\n`);
+      const messages = removed.mailboxes.reduce((sum, mailbox) => sum + mailbox.messageCount, 0);
+      process.stdout.write(
+        `removed ${address} and its mail: ${plural(messages, 'message')} in ${plural(removed.mailboxes.length, 'mailbox', 'mailboxes')}\n`,
+      );
+      if (removed.aliases.length > 0) {
+        process.stdout.write(`removed its aliases: ${removed.aliases.map((a) => a.alias).join(', ')}\n`);
+      }
+      warnOfLostPostmaster(config, [address, ...removed.aliases.map((a) => a.alias)]);
       return 0;
     }
     default:
@@ -136,12 +158,34 @@ export function oneAddress(positionals: string[], usage: string): string {
   return parseAddressArgument(positionals[0]!);
 }
 
+/** An argument that is no address is a usage error (exit 2), as a bad `mail show` UID or `quarantine --to` is. */
 export function parseAddressArgument(input: string): string {
   try {
     return normalizeAddress(input);
   } catch (err) {
-    throw new CliError(`"${input}" is not a valid address: ${(err as Error).message}`);
+    throw usageError(`${JSON.stringify(input)} is not a valid address: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Says on stderr, for each of `removed` that was the postmaster of one of our domains, that the domain
+ * has none now. A warning, not a refusal: moving postmaster to another account takes `alias remove`
+ * before `alias add`, and removing the postmaster's account may be the step before making its successor.
+ */
+export function warnOfLostPostmaster(config: Config, removed: string[]): void {
+  for (const address of removed) {
+    const at = address.lastIndexOf('@');
+    const domain = address.slice(at + 1);
+    if (address.slice(0, at) !== 'postmaster' || !config.domains.includes(domain)) continue;
+    // RFC 5321 §4.5.1: a server MUST accept mail to postmaster at every domain it receives mail for.
+    process.stderr.write(
+      `warning: ${domain} has no postmaster now: RFC 5321 §4.5.1 requires postmaster@${domain}, and mail to it is refused (550) until there is one: postern alias add postmaster@${domain} <account>\n`,
+    );
+  }
+}
+
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
 }
 
 /** Accounts and aliases are for this server's own domains. */
@@ -156,8 +200,7 @@ export function requireLocalDomain(config: Config, address: string): void {
 
 /**
  * One line typed at a terminal, not echoed (as passwd and sudo read one): the terminal is put in raw
- * mode for the line and restored, whatever happens. Backspace edits; Ctrl-C and Ctrl-D before any
- * character give up.
+ * mode for the line and restored, whatever happens.
  */
 function readFromTerminal(): Promise<string> {
   const stdin = process.stdin;
@@ -166,29 +209,62 @@ function readFromTerminal(): Promise<string> {
   process.stderr.write('Password: ');
   stdin.resume();
   return new Promise((resolve, reject) => {
-    let line = '';
-    const done = (error?: Error) => {
+    const typed = new TypedLine();
+    const done = (error?: Error, line?: string) => {
       stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
       process.stderr.write('\n');
       if (error) reject(error);
-      else resolve(line);
+      else resolve(line ?? '');
     };
     const onData = (chunk: Buffer) => {
-      for (const char of chunk.toString('utf8')) {
-        if (char === '\r' || char === '\n') return done();
-        if (char === '\u0003') return done(new CliError('interrupted: no password read'));
-        if (char === '\u0004') {
-          if (line === '') return done(new CliError('no password read'));
-          return done();
-        }
-        if (char === '\u007f' || char === '\b') line = Array.from(line).slice(0, -1).join('');
-        else line += char;
+      let line: string | undefined;
+      try {
+        line = typed.feed(chunk);
+      } catch (error) {
+        return done(error as Error);
       }
+      if (line !== undefined) done(undefined, line);
     };
     stdin.on('data', onData);
   });
+}
+
+/**
+ * The keys of one line as a raw terminal sends them, in reads that may end inside a character:
+ * decoded as one stream, so the two halves of a split "é" are one "é", never two U+FFFD. Backspace
+ * edits; Enter ends the line; Ctrl-C, and Ctrl-D before any character, give up.
+ */
+export class TypedLine {
+  // fatal: bytes that are not UTF-8 are refused, as on a pipe, not stored as U+FFFD (no client sends it).
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  #line = '';
+
+  /** The line once Enter (or Ctrl-D after some characters) is in `chunk`, else undefined: read on. */
+  feed(chunk: Uint8Array): string | undefined {
+    let text: string;
+    try {
+      text = this.#decoder.decode(chunk, { stream: true });
+    } catch {
+      throw new CliError('the password typed is not valid UTF-8: set the terminal to UTF-8 (LANG=C.UTF-8, say)');
+    }
+    for (const char of text) {
+      if (char === '\r' || char === '\n') return this.#line;
+      if (char === '\u0003') throw new CliError('interrupted: no password read');
+      if (char === '\u0004') {
+        if (this.#line === '') throw new CliError('no password read');
+        return this.#line;
+      }
+      if (char === '\u007f' || char === '\b') this.#line = Array.from(this.#line).slice(0, -1).join('');
+      else this.#line += char;
+    }
+    return undefined;
+  }
+}
+
+function requirePasswordStdin(fromStdin: string | boolean | undefined, command: string): void {
+  if (fromStdin !== true) throw usageError(`${command}: give the password on standard input with --password-stdin`);
 }
 
 /** Both stored forms of the password read from standard input; the password itself goes no further. */
@@ -196,28 +272,57 @@ async function passwordCredentials(
   fromStdin: string | boolean | undefined,
   command: string,
 ): Promise<{ hash: string; scram: string }> {
-  if (fromStdin !== true) throw usageError(`${command}: give the password on standard input with --password-stdin`);
+  requirePasswordStdin(fromStdin, command);
   const password = await readPassword();
   return { hash: await hashPassword(password), scram: formatScramCredentials(deriveScramCredentials(password)) };
 }
 
 /** RFC 4616 §2: what every PLAIN server (and, in practice, LOGIN) must accept of a password, in octets. */
 const MAX_PASSWORD_OCTETS = 255;
+/**
+ * Reading stops past this: 800 MB piped in by mistake took 2.4 GB of memory before being refused. Well
+ * above MAX_PASSWORD_OCTETS, so that a long password is still told its length in octets.
+ */
+const MAX_STDIN_OCTETS = 4096;
 
 async function readPassword(): Promise<string> {
-  const typed = process.stdin.isTTY ? await readFromTerminal() : undefined;
+  const text = process.stdin.isTTY ? await readFromTerminal() : await readFromStdin();
+  const password = text.replace(/\r?\n$/, '');
+  checkPassword(password);
+  return password;
+}
+
+/** What a pipe or file on standard input holds, up to MAX_STDIN_OCTETS, as UTF-8. */
+async function readFromStdin(): Promise<string> {
+  // A directory reads as nothing at all here, which was then called an empty password.
+  if (fstatOrUndefined(0)?.isDirectory()) {
+    throw new CliError('standard input is a directory, not the password: give the password, or a file that holds it');
+  }
   const chunks: Buffer[] = [];
-  if (typed === undefined) for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  let text: string;
+  let octets = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    octets += (chunk as Buffer).byteLength;
+    if (octets > MAX_STDIN_OCTETS) {
+      throw new CliError(
+        `the password read from standard input is too long: more than ${MAX_STDIN_OCTETS} octets (a password is at most ${MAX_PASSWORD_OCTETS}, RFC 4616 §2)`,
+      );
+    }
+  }
   try {
-    text = typed ?? new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
   } catch {
     // Decoding leniently would store U+FFFD for the bytes, a password no client sends.
     throw new CliError('the password read from standard input is not valid UTF-8');
   }
-  const password = text.replace(/\r?\n$/, '');
-  checkPassword(password);
-  return password;
+}
+
+function fstatOrUndefined(fd: number): fs.Stats | undefined {
+  try {
+    return fs.fstatSync(fd);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -235,6 +340,14 @@ function checkPassword(password: string): void {
   if (control !== undefined) {
     const code = `U+${control.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
     throw new CliError(`the password holds a control character (${code}), which SASL logins cannot carry`);
+  }
+  // RFC 4013 §2.3 and §2.4: C1 controls, private-use and non-character code points, bidi mixes that a
+  // SCRAM client refuses to prepare; the server would take them by PLAIN only.
+  const refusal = saslPrepRefusal(password);
+  if (refusal !== undefined) {
+    throw new CliError(
+      `the password cannot be prepared for SASL logins: ${refusal}; SCRAM clients would refuse it, choose another`,
+    );
   }
   // Characters as a person counts them, not UTF-16 units: four emoji are four characters. Counted as
   // logins see the password too, after SASLprep (RFC 4013 §2.2 drops a soft hyphen, say): invisible
