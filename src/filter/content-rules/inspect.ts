@@ -5,15 +5,25 @@
  * the top-level header and on every header of a multipart body part, whatever its name (boundaries
  * per RFC 2046 §5.1.1), as Postfix's cleanup does; body_checks on each
  * body line. As in Postfix, body lines are inspected as they are on the wire: base64 and
- * quoted-printable are not decoded. A logical header is matched as one string with "\n" between
+ * quoted-printable are not decoded, and neither are RFC 2047 words or RFC 2231 parameters in a
+ * header. A logical header is matched as one string with "\n" between
  * its folded lines (CR removed); a body line without its line end. The first matching rule of a
  * table wins for a line (regexp_table(5)).
+ *
+ * The MIME structure is read so that no part a reader shows escapes the tables: the delimiters of
+ * every boundary an entity's Content-Type fields declare end its parts (Postfix pushes each boundary
+ * it sees, mime_state.c), while the first Content-Type decides whether the body is an attached
+ * message, as Postern's MIME parser (src/mime/message.ts) and mail readers take the first. A line
+ * in a header section that is not a field does not hide the fields below it when the parser reads
+ * them (entityHeader): they go to the header tables, and every line from there to the empty line to
+ * body_checks too, as Postfix reads them.
  *
  * As Postfix's body_checks_size_limit, only the first `bodySizeLimit` octets (51,200 by default) of each
  * body part are given to body_checks: huge attachments are not scanned line by line.
  *
  * nested_header_checks applies to the non-MIME headers of an attached message: the body of a
- * message/rfc822 or message/global part (RFC 2046 §5.2.1, RFC 6532 §3.7) whose encoding is 7bit,
+ * message/rfc822 or message/global part (RFC 2046 §5.2.1, RFC 6532 §3.7), or of a part of a
+ * multipart/digest without Content-Type (RFC 2046 §5.1.5), whose encoding is 7bit,
  * 8bit or binary, as RFC 2046 §5.2.1 requires of it (an encoded one is not a readable message).
  * As Postfix's header_size_limit, a table sees at most `headerSizeLimit` octets (102,400 by default)
  * of a logical header; the message itself is not cut.
@@ -21,14 +31,17 @@
  *
  * Unlike Postfix, a message's inspection is bounded as a whole, not only per part: body_checks
  * matches at most MAX_BODY_LOOKUPS lines (boundaries included) and BODY_PARTS_INSPECTED parts' worth
- * of octets, the header tables at most MAX_HEADER_LOOKUPS logical headers. Without these, 100,000
- * parts of one line (1 MB) cost 0.4 s of matching, and a hundred base64 attachments 1 s, where a 20 MB
- * message of one part costs 10 ms: the per-part limit restarts with every part. Past a bound the rest
- * is kept as it is, unmatched by that kind of table, and a `skipped` finding says where it stopped.
+ * of octets, the header tables at most MAX_HEADER_LOOKUPS logical headers and MAX_HEADER_OCTETS
+ * octets of them. Without these, 100,000 parts of one line (1 MB) cost 0.4 s of matching, a hundred
+ * base64 attachments 1 s, and 240 parts each with one 100 KB header 2 s for one unanchored rule, where
+ * a 20 MB message of one part costs 10 ms: the per-part and per-header limits restart with every part
+ * and header. Past a bound the rest is kept as it is, unmatched by that kind of table, and a
+ * `skipped` finding says where it stopped.
  */
 
 import type { Finding } from '../../authentication/results.ts';
 import { parseHeaderValue } from '../../mime/entity.ts';
+import { HEADER_LIMITS } from '../../mime/header-section.ts';
 import { matchTable, type TableMatch } from './match-table.ts';
 import type { RuleTable } from './rule-file.ts';
 
@@ -49,6 +62,8 @@ export interface ContentRules {
   maxBodyLookups?: number;
   /** Logical headers given to the header tables per message; MAX_HEADER_LOOKUPS when absent. */
   maxHeaderLookups?: number;
+  /** Octets of logical headers given to the header tables per message; MAX_HEADER_OCTETS when absent. */
+  maxHeaderOctets?: number;
 }
 
 /** Postfix's default body_checks_size_limit. */
@@ -59,6 +74,13 @@ export const HEADER_SIZE_LIMIT = 102_400;
 export const MAX_BODY_LOOKUPS = 50_000;
 /** Logical headers matched per message, all header tables together: the top level has at most 1,000. */
 export const MAX_HEADER_LOOKUPS = 10_000;
+/**
+ * Octets of logical headers matched per message, all header tables together: four times the largest
+ * top-level header section a message may carry (HEADER_LIMITS, 256 KiB), where real mail's headers,
+ * its parts' and attached messages' included, come to some tens of KB. It bounds the matching as the
+ * body's bound does: per header only headerSizeLimit applies, and that restarts with every header.
+ */
+export const MAX_HEADER_OCTETS = 4 * HEADER_LIMITS.bytes;
 /** body_checks reads at most this many times bodySizeLimit octets of a message, all parts together. */
 export const BODY_PARTS_INSPECTED = 20;
 
@@ -87,6 +109,13 @@ const MIME_HEADERS = new Set([
 const MAX_NESTING = 100; // Postfix mime_nesting_limit default
 /** Body parts whose headers and lines are matched; the MIME parser (src/mime) stops at as many. */
 export const MAX_PARTS = 1000;
+/**
+ * Postfix mime_boundary_length_limit. RFC 2046 §5.1.1 allows 70 characters, but the MIME parser and
+ * readers split on longer ones; an SMTP line (998 octets, RFC 5321 §4.5.3.1.6) holds no longer one.
+ */
+const MAX_BOUNDARY = 2048;
+/** Content-Type fields of one entity whose boundaries are read: the first ones and the last. */
+const MAX_DECLARED_TYPES = 8;
 /** A line that may be a delimiter, after the line end of the one before it (RFC 2046 §5.1.1). */
 const DELIMITER_START = Buffer.from('\n--');
 const STRENGTH = { accept: 0, hold: 1, discard: 2, reject: 3 } as const;
@@ -99,6 +128,12 @@ interface Line {
   next: number; // after the line end
 }
 
+/** A boundary a multipart entity declares; in a digest a part without Content-Type is a message (RFC 2046 §5.1.5). */
+interface Boundary {
+  boundary: string;
+  digest: boolean;
+}
+
 export function inspectMessage(message: Uint8Array, rules: ContentRules): ContentInspection {
   const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const out: Buffer[] = [];
@@ -107,6 +142,8 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   let stopped = false; // after REJECT or DISCARD nothing more matters
   const bodyLookups = rules.maxBodyLookups ?? MAX_BODY_LOOKUPS;
   const headerLookups = rules.maxHeaderLookups ?? MAX_HEADER_LOOKUPS;
+  const headerOctets = rules.maxHeaderOctets ?? MAX_HEADER_OCTETS;
+  let headerOctetsLeft = headerOctets;
   const budget = {
     body: { left: bodyLookups, skipped: false, tables: 'body_checks', units: `${bodyLookups} lines` },
     header: { left: headerLookups, skipped: false, tables: 'the header tables', units: `${headerLookups} headers` },
@@ -120,14 +157,24 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     result.findings.push({ check, result: 'skipped', reason });
   };
 
-  /** Applies one table to one unit (a logical header or a body line); returns whether to keep it. */
-  const apply = (check: ContentCheck, table: RuleTable | undefined, input: string): boolean => {
+  /**
+   * Applies one table to one unit (a logical header or a body line); returns whether to keep it.
+   * `octets`: of a logical header, as much of it as the table sees.
+   */
+  const apply = (check: ContentCheck, table: RuleTable | undefined, input: string, octets = 0): boolean => {
     if (!table || stopped) return true;
     const kind = budget[check === 'body_checks' ? 'body' : 'header'];
     if (kind.skipped) return true;
     if (--kind.left < 0) {
       skip(check);
       return true;
+    }
+    if (check !== 'body_checks') {
+      if (headerOctetsLeft <= 0) {
+        skip(check, `${headerOctets} octets of headers`);
+        return true;
+      }
+      headerOctetsLeft -= octets;
     }
     const hit = matchTable(table, input);
     if (!hit) return true;
@@ -204,62 +251,189 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       .join('\n');
   };
 
-  const boundaries: string[] = [];
+  const bodyLimit = rules.bodySizeLimit ?? BODY_CHECKS_SIZE_LIMIT;
+  let inspected = 0; // octets of this body part given to body_checks
+  const messageBodyLimit = bodyLimit * BODY_PARTS_INSPECTED;
+  let inspectedInAll = 0; // octets of all body parts given to body_checks
+  /** Gives one body line to body_checks, within the part's and the message's octets; returns whether to keep it. */
+  const bodyLine = (line: Line): boolean => {
+    let inspect = inspected < bodyLimit;
+    if (inspect && rules.body && inspectedInAll >= messageBodyLimit) {
+      skip('body_checks', `${messageBodyLimit} octets of body`);
+      inspect = false;
+    }
+    inspected += line.next - line.start;
+    if (inspect) inspectedInAll += line.next - line.start;
+    return !inspect || !rules.body || apply('body_checks', rules.body, lineText(line));
+  };
+
+  /** The boundaries of the multiparts the walk is in, outermost first; each entity may declare several. */
+  const levels: Boundary[][] = [];
+  const isDelimiter = (line: Line): boolean =>
+    buf[line.start] === 0x2d &&
+    buf[line.start + 1] === 0x2d &&
+    levels.length > 0 &&
+    matchDelimiter(lineText(line), levels) !== undefined;
   // The walk goes by byte offset, one line read at a time: a message of ten million short lines made
   // an array of ten million line objects first (700 MB and 1.6 s for 20 MB of empty lines).
   let pos = 0;
   let nestedMessages = 0;
   let parts = 0;
   /**
-   * A header section: the message's (`top`), a body part's (`part`) or an attached message's
-   * (`nested`). Returns whether its body is an attached message, whose header section comes next.
+   * A header section: the message's (`top`), a body part's (`part`, `digest` in a multipart/digest) or
+   * an attached message's (`nested`). Returns whether its body is an attached message, whose header
+   * section comes next.
    */
-  const headers = (section: 'top' | 'part' | 'nested'): boolean => {
-    let contentType: string | undefined;
+  const headers = (section: 'top' | 'part' | 'nested', digest = false): boolean => {
+    const sectionStart = pos;
+    const seen = { type: false, disposition: false, encoding: false };
+    let firstType: string | undefined; // the first counts, as in the MIME parser and readers
+    let lastType: string | undefined; // past MAX_DECLARED_TYPES - 1 of them, read at the end
+    let typesRead = 0;
     let encoding: string | undefined;
+    let multipart = false; // the first Content-Type is a multipart's
+    const declared: Boundary[] = [];
+    const declare = (type: string) => {
+      const found = multipartBoundary(type);
+      if (found && !declared.some((d) => d.boundary === found.boundary)) declared.push(found);
+      return found !== undefined;
+    };
+    // Its own boundaries count as soon as they are read: a delimiter may follow its fields at once.
+    const nestable = levels.length < MAX_NESTING;
+    if (nestable) levels.push(declared);
+    let fields = 0; // lines that start a field or are not one, against HEADER_LIMITS as the parser counts
+    let below = false; // past a line that is not a field, reading the fields under it (readsBelow)
     while (pos < buf.length) {
       const first = lineAt(buf, pos);
       if (first.end === first.start) {
-        emit(first.start, first.next); // the empty line ends the header (RFC 5322 §2.1)
+        // The empty line ends the header (RFC 5322 §2.1); to Postfix's reading it is a body line.
+        if (!below || bodyLine(first)) emit(first.start, first.next);
         pos = first.next;
         break;
       }
-      const name = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/.exec(lineText(first))?.[1];
-      if (name === undefined) break; // not a header field: the body starts here, as in Postfix
+      if (isDelimiter(first)) break; // RFC 2046 §5.1.1: the part ends here, with no body
+      const continuation = isContinuation(buf, first);
+      if (!continuation) fields++;
+      // A byte order mark before the first field is not part of its name, as the MIME parser reads it.
+      const head = pos === sectionStart && hasByteOrderMark(buf, pos) ? { ...first, start: first.start + 3 } : first;
+      const name = continuation ? undefined : /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/.exec(lineText(head))?.[1];
+      if (name === undefined) {
+        // Not a header field: Postfix's body starts here. Postern's MIME parser and readers such as
+        // Thunderbird read the fields up to the empty line too, when the parser does (readsBelow).
+        const top = section === 'top';
+        if (!below && ((multipart && !top) || !readsBelow(first, sectionStart, fields, top ? undefined : seen))) break;
+        below = true;
+        if (bodyLine(first)) emit(first.start, first.next);
+        pos = first.next;
+        continue;
+      }
       // Its folded lines; those past headerLimit octets are passed over, not kept (the table sees no more).
-      const group = [first];
+      const group = [head];
       let last = first;
       for (let next = lineAt(buf, first.next); next.start < buf.length && isContinuation(buf, next); ) {
-        if (next.start - first.start < headerLimit) group.push(next);
+        if (next.start - head.start < headerLimit) group.push(next);
         last = next;
         next = lineAt(buf, next.next);
       }
-      const logical = logicalHeader(group);
       const lower = name.toLowerCase();
       const mime = MIME_HEADERS.has(lower);
-      if (lower === 'content-type') contentType = logical;
-      if (lower === 'content-transfer-encoding') encoding = logical;
-      let keep = true;
-      if (mime || section === 'part') keep = apply('mime_header_checks', rules.mime ?? rules.header, logical);
-      else if (section === 'top') keep = apply('header_checks', rules.header, logical);
-      else if (section === 'nested') keep = apply('nested_header_checks', rules.nested ?? rules.header, logical);
-      if (keep) emit(first.start, last.next);
+      const check: ContentCheck =
+        mime || section === 'part'
+          ? 'mime_header_checks'
+          : section === 'top'
+            ? 'header_checks'
+            : 'nested_header_checks';
+      const table =
+        check === 'mime_header_checks'
+          ? (rules.mime ?? rules.header)
+          : check === 'header_checks'
+            ? rules.header
+            : (rules.nested ?? rules.header);
+      const read = lower === 'content-type' || lower === 'content-transfer-encoding';
+      // Past the budgets a header is not even joined, unless the walk needs it.
+      const matched = table !== undefined && !stopped && !budget.header.skipped;
+      const logical = matched || read ? logicalHeader(group) : '';
+      if (lower === 'content-type') {
+        seen.type = true;
+        if (firstType === undefined) {
+          firstType = logical;
+          multipart = declare(logical);
+          typesRead++;
+        } else if (typesRead < MAX_DECLARED_TYPES - 1) {
+          declare(logical);
+          typesRead++;
+        } else {
+          lastType = logical;
+        }
+      }
+      if (lower === 'content-transfer-encoding') {
+        seen.encoding = true;
+        encoding ??= logical;
+      }
+      if (lower === 'content-disposition') seen.disposition = true;
+      const octets = Math.min(last.end, head.start + headerLimit) - head.start;
+      const keep = matched ? apply(check, table, logical, octets) : true;
+      if (!below) {
+        if (keep) emit(first.start, last.next);
+      } else {
+        // Under a line that is not a field, each line is also a body line, as Postfix reads it.
+        for (let line = first; line.start < last.next; line = lineAt(buf, line.next)) {
+          if (bodyLine(line) && keep) emit(line.start, line.next);
+        }
+      }
       pos = last.next;
     }
-    const boundary = contentType && multipartBoundary(contentType);
-    if (boundary && boundaries.length < MAX_NESTING) boundaries.push(boundary);
-    return contentType !== undefined && attachedMessage(contentType, encoding) && ++nestedMessages <= MAX_NESTING;
+    if (lastType !== undefined) declare(lastType);
+    if (nestable && declared.length === 0) levels.pop();
+    // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
+    const type = firstType ?? (digest ? 'Content-Type: message/rfc822' : undefined);
+    return type !== undefined && attachedMessage(type, encoding) && ++nestedMessages <= MAX_NESTING;
   };
+
+  /**
+   * After a line that is not a field (at `stray`), whether Postern's MIME parser also reads the fields
+   * below it: of the top-level header, every field up to the empty line (parseMessageSync); of a part
+   * or an attached message (`seen`: the Content-* fields above), when an empty line ends the section,
+   * or when the section runs to the part's end and names a Content-Type, Content-Disposition or
+   * Content-Transfer-Encoding the fields above it did not (walk in src/mime/message.ts). Either way
+   * only within HEADER_LIMITS, as entityHeader (src/mime/entity.ts) reads. One pass, to the part's end.
+   */
+  const readsBelow = (
+    stray: Line,
+    sectionStart: number,
+    fields: number,
+    seen: { type: boolean; disposition: boolean; encoding: boolean } | undefined,
+  ): boolean => {
+    let named = seen === undefined;
+    let count = fields;
+    // By offsets, without a Line a line: a part may hold a hundred thousand continuation lines here.
+    for (let at = stray.start; at < buf.length; ) {
+      const first = buf[at];
+      if (first === 0x0a || (first === 0x0d && buf[at + 1] === 0x0a)) return true; // the empty line
+      const lf = buf.indexOf(0x0a, at);
+      const next = lf < 0 ? buf.length : lf + 1;
+      const continuation = first === 0x20 || first === 0x09;
+      if (at !== stray.start && !continuation) count++;
+      if (next - sectionStart > HEADER_LIMITS.bytes || count > HEADER_LIMITS.fields) return false;
+      if (first === 0x2d && buf[at + 1] === 0x2d && isDelimiter(lineAt(buf, at))) return named;
+      if (!named && seen && (first === 0x43 || first === 0x63)) {
+        const field = /^content-(type|disposition|transfer-encoding)[ \t]*:/i.exec(
+          buf.toString('latin1', at, Math.min(next, at + 40)),
+        )?.[1];
+        const key = field?.toLowerCase() === 'transfer-encoding' ? 'encoding' : field?.toLowerCase();
+        if (key === 'type' || key === 'disposition' || key === 'encoding') named = !seen[key];
+      }
+      at = next;
+    }
+    return named;
+  };
+
   /** A header section, then the header of each message attached inside it. */
-  const sections = (first: 'top' | 'part'): void => {
-    if (!headers(first)) return;
+  const sections = (first: 'top' | 'part', digest = false): void => {
+    if (!headers(first, digest)) return;
     while (headers('nested'));
   };
 
-  const bodyLimit = rules.bodySizeLimit ?? BODY_CHECKS_SIZE_LIMIT;
-  let inspected = 0; // octets of this body part given to body_checks
-  const messageBodyLimit = bodyLimit * BODY_PARTS_INSPECTED;
-  let inspectedInAll = 0; // octets of all body parts given to body_checks
   sections('top');
   while (pos < buf.length) {
     if (stopped) break; // REJECT or DISCARD: the rest is not read
@@ -270,7 +444,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       if (rules.body && inspected < bodyLimit && inspectedInAll >= messageBodyLimit) {
         skip('body_checks', `${messageBodyLimit} octets of body`); // this part would have been read
       }
-      const dashes = boundaries.length > 0 ? buf.indexOf(DELIMITER_START, pos) : -1;
+      const dashes = levels.length > 0 ? buf.indexOf(DELIMITER_START, pos) : -1;
       const to = dashes < 0 ? buf.length : dashes + 1; // the line that starts with "--"
       inspected += to - pos;
       emit(pos, to);
@@ -279,10 +453,10 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     }
     const line = lineAt(buf, pos);
     const dashes = buf[line.start] === 0x2d && buf[line.start + 1] === 0x2d; // RFC 2046 §5.1.1: "--" first
-    const delimiter = dashes && boundaries.length > 0 ? matchDelimiter(lineText(line), boundaries) : undefined;
+    const delimiter = dashes && levels.length > 0 ? matchDelimiter(lineText(line), levels) : undefined;
     if (delimiter) {
       // RFC 2046 §5.1.2: an outer boundary also ends the inner multiparts.
-      boundaries.length = delimiter.close ? delimiter.depth : delimiter.depth + 1;
+      levels.length = delimiter.close ? delimiter.depth : delimiter.depth + 1;
       // header_checks(5): body_checks sees "all other content, including multi-part message
       // boundaries". Unlike Postfix an IGNORE keeps a boundary: without it the message is no MIME.
       apply('body_checks', rules.body, lineText(line));
@@ -297,18 +471,11 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
         pos = buf.length;
         break;
       }
-      if (!delimiter.close) sections('part');
       inspected = 0;
+      if (!delimiter.close) sections('part', delimiter.digest);
       continue;
     }
-    let inspect = inspected < bodyLimit;
-    if (inspect && rules.body && inspectedInAll >= messageBodyLimit) {
-      skip('body_checks', `${messageBodyLimit} octets of body`);
-      inspect = false;
-    }
-    inspected += line.next - line.start;
-    if (inspect) inspectedInAll += line.next - line.start;
-    if (!inspect || apply('body_checks', rules.body, lineText(line))) emit(line.start, line.next);
+    if (bodyLine(line)) emit(line.start, line.next);
     pos = line.next;
   }
   if (pos < buf.length) emit(pos, buf.length); // after a REJECT or DISCARD: kept, though unread
@@ -331,14 +498,19 @@ function isContinuation(buf: Buffer, line: Line): boolean {
   return line.end > line.start && (c === 0x20 || c === 0x09); // RFC 5322 §2.2.3
 }
 
+function hasByteOrderMark(buf: Buffer, at: number): boolean {
+  return buf[at] === 0xef && buf[at + 1] === 0xbb && buf[at + 2] === 0xbf;
+}
+
 // RFC 2045 §5.1: boundary is a parameter of multipart/*, a token or a quoted-string.
-function multipartBoundary(header: string): string | undefined {
+function multipartBoundary(header: string): Boundary | undefined {
   // Read as the MIME parser reads it (comments too, RFC 2045 §5.1): the tables see the parts the
   // filters and mail programs see.
   const { value, params } = parseHeaderValue(header.slice(header.indexOf(':') + 1).replace(/\n/g, ''));
   if (!value.startsWith('multipart/')) return undefined;
   const b = params.boundary;
-  return b && b.length <= 70 ? b : undefined; // RFC 2046 §5.1.1: 1 to 70 characters
+  if (!b || b.length > MAX_BOUNDARY) return undefined;
+  return { boundary: b, digest: value === 'multipart/digest' };
 }
 
 /**
@@ -352,14 +524,25 @@ function attachedMessage(contentType: string, encoding: string | undefined): boo
   return /^\s*(7bit|8bit|binary)\s*$/i.test(encoding.slice(encoding.indexOf(':') + 1).replace(/\n/g, ''));
 }
 
-// RFC 2046 §5.1.1: "--" boundary, or "--" boundary "--" for the close; trailing whitespace allowed.
-function matchDelimiter(line: string, boundaries: string[]): { depth: number; close: boolean } | undefined {
+/**
+ * RFC 2046 §5.1.1: "--" boundary, or "--" boundary "--" for the close; trailing whitespace allowed.
+ * The innermost multipart first; within one, any boundary its Content-Type fields declared.
+ */
+function matchDelimiter(
+  line: string,
+  levels: Boundary[][],
+): { depth: number; close: boolean; digest: boolean } | undefined {
   if (!line.startsWith('--')) return undefined;
-  const rest = line.slice(2).replace(/[ \t]+$/, '');
-  for (let d = boundaries.length - 1; d >= 0; d--) {
-    const b = boundaries[d] as string;
-    if (rest === b) return { depth: d, close: false };
-    if (rest === `${b}--`) return { depth: d, close: true };
+  let end = line.length;
+  while (end > 2 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+  const rest = line.slice(2, end);
+  for (let d = levels.length - 1; d >= 0; d--) {
+    for (const { boundary, digest } of levels[d] as Boundary[]) {
+      if (rest.length === boundary.length && rest === boundary) return { depth: d, close: false, digest };
+      if (rest.length === boundary.length + 2 && rest.endsWith('--') && rest.startsWith(boundary)) {
+        return { depth: d, close: true, digest };
+      }
+    }
   }
   return undefined;
 }

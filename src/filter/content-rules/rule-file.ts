@@ -85,7 +85,9 @@ export function parseRuleFile(text: string, file = '<rules>'): RuleTable {
 /** regexp_table(5) "TABLE FORMAT": comments, blank lines, whitespace-led continuation lines. */
 function* logicalLines(text: string, file: string): Generator<{ line: number; text: string }> {
   let pending: { line: number; text: string } | undefined;
-  const lines = text.split(/\r?\n/);
+  // A byte order mark, as editors on Windows save UTF-8, is no text of the first line: JavaScript's \s
+  // matches U+FEFF, so kept it made the first rule a continuation line.
+  const lines = (text.startsWith('\ufeff') ? text.slice(1) : text).split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] as string;
     const trimmed = raw.trim();

@@ -7,6 +7,7 @@ import {
   BODY_PARTS_INSPECTED,
   MAX_BODY_LOOKUPS,
   MAX_HEADER_LOOKUPS,
+  MAX_HEADER_OCTETS,
   MAX_PARTS,
 } from '../../../src/filter/content-rules/inspect.ts';
 
@@ -506,4 +507,175 @@ test('20 MB of empty lines: without a multipart nothing past the limits is read'
   assert.equal(counted.body, BODY_CHECKS_SIZE_LIMIT / 2);
   assert.equal(r.message, undefined);
   assert.deepEqual(r.findings, [], "the part's own limit, as Postfix's, is no finding");
+});
+
+test('the header tables read MAX_HEADER_OCTETS of headers in all; past them the parts are still read', () => {
+  assert.equal(MAX_HEADER_OCTETS, 1_048_576);
+  // 30 parts, each with one folded header of some 50 KB (lines within SMTP's 998 octets): 1.5 MB of
+  // headers. The count of headers stays far below MAX_HEADER_LOOKUPS; the octets do not.
+  const fold = Array.from({ length: 50 }, () => ` ${'a'.repeat(990)}`).join('\r\n');
+  const part = `--b\r\nX-Pad: x\r\n${fold}\r\n\r\nhi\r\n`;
+  const message = Buffer.from(
+    'Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+      `${part.repeat(30)}--b\r\nContent-Type: application/x-bad\r\n\r\nbad line\r\n--b--\r\n`,
+  );
+  const { counted, rules } = countingTables();
+  const r = inspectMessage(message, { header: rules.header });
+  // The top header's two fields, then 22 padded headers of 49,658 octets: the 22nd crosses the budget.
+  assert.equal(counted.header, 24);
+  assert.deepEqual(
+    r.findings.map((f) => [f.check, f.result, f.reason]),
+    [
+      [
+        'mime_header_checks',
+        'skipped',
+        'the header tables stopped after 1048576 octets of headers, the limit per message',
+      ],
+    ],
+  );
+  const tables = {
+    mime: parseRuleFile('/x-bad/ WARN bad type\n', 'mime_header_checks'),
+    body: parseRuleFile('/^bad line$/ WARN found it\n', 'body_checks'),
+  };
+  assert.deepEqual(
+    inspectMessage(message, tables).findings.map((f) => [f.check, f.result]),
+    [
+      ['mime_header_checks', 'skipped'],
+      ['body_checks', 'warn'],
+    ],
+    'the last part is still a part: its line goes to body_checks',
+  );
+  const within = inspectMessage(message, { ...tables, maxHeaderOctets: 2_000_000 });
+  assert.deepEqual(
+    within.findings.map((f) => [f.check, f.result]),
+    [
+      ['mime_header_checks', 'warn'],
+      ['body_checks', 'warn'],
+    ],
+  );
+});
+
+test('the parts of every boundary a duplicate Content-Type declares reach the tables; the first type counts', () => {
+  const mime = { mime: parseRuleFile('/^Content-Type:.*name=.*\\.(exe|scr)/ REJECT executable', 'mime_header_checks') };
+  const attached = (boundary: string) =>
+    `--${boundary}\r\nContent-Type: application/octet-stream; name="invoice.exe"\r\n\r\nTVqQ\r\n--${boundary}--\r\n`;
+  // The MIME parser and readers take the first; the last was the only one the tables read.
+  const first = Buffer.from(
+    'Subject: s\r\nContent-Type: multipart/mixed; boundary="real"\r\n' +
+      `Content-Type: multipart/mixed; boundary="decoy"\r\n\r\n${attached('real')}`,
+  );
+  assert.equal(inspectMessage(first, mime).verdict.action, 'reject', 'the first Content-Type');
+  const last = Buffer.from(first.toString().replace(attached('real'), attached('decoy')));
+  assert.equal(inspectMessage(last, mime).verdict.action, 'reject', 'the last Content-Type');
+  const inPart = Buffer.from(
+    'Subject: s\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n' +
+      'Content-Type: multipart/mixed; boundary="real"\r\nContent-Type: text/plain\r\n\r\n' +
+      `${attached('real')}--o--\r\n`,
+  );
+  assert.equal(inspectMessage(inPart, mime).verdict.action, 'reject', 'in a body part');
+  // As the parser reads it, the first Content-Type says whether the part is an attached message.
+  const nested = { nested: parseRuleFile('/^Subject: inner/ REJECT', 'nested_header_checks') };
+  const forward = (types: string) =>
+    Buffer.from(
+      `Subject: s\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n${types}\r\n` +
+        'Subject: inner\r\n\r\nx\r\n--o--\r\n',
+    );
+  const messageFirst = forward('Content-Type: message/rfc822\r\nContent-Type: text/plain\r\n');
+  assert.equal(inspectMessage(messageFirst, nested).verdict.action, 'reject');
+  const textFirst = forward('Content-Type: text/plain\r\nContent-Type: message/rfc822\r\n');
+  assert.equal(inspectMessage(textFirst, nested).verdict.action, 'accept');
+});
+
+test('a boundary over RFC 2046 70 characters still splits the parts, as the MIME parser and readers split them', () => {
+  const mime = { mime: parseRuleFile('/^Content-Type:.*name=.*\\.js"/ REJECT script', 'mime_header_checks') };
+  for (const length of [71, 996]) {
+    const b = 'x'.repeat(length); // 996: the longest an SMTP line (998 octets) can delimit
+    const message = Buffer.from(
+      `Subject: s\r\nContent-Type: multipart/mixed; boundary="${b}"\r\n\r\n--${b}\r\n` +
+        `Content-Type: application/octet-stream; name="invoice.js"\r\n\r\nWScript.Shell\r\n--${b}--\r\n`,
+    );
+    assert.equal(inspectMessage(message, mime).verdict.action, 'reject', `a boundary of ${length}`);
+  }
+});
+
+test('in a multipart/digest a part without Content-Type is an attached message (RFC 2046 §5.1.5)', () => {
+  const nested = { nested: parseRuleFile('/^Subject:.*lottery/ REJECT no lotteries', 'nested_header_checks') };
+  const digest = (partHeader: string, type = 'multipart/digest') =>
+    Buffer.from(
+      `From: a@b\r\nSubject: digest\r\nContent-Type: ${type}; boundary=B\r\n\r\n--B\r\n${partHeader}\r\n` +
+        'From: c@d\r\nSubject: You won the lottery\r\n\r\nclaim now\r\n--B--\r\n',
+    );
+  assert.equal(inspectMessage(digest(''), nested).verdict.action, 'reject');
+  assert.equal(inspectMessage(digest('Content-Type: message/rfc822\r\n'), nested).verdict.action, 'reject');
+  assert.equal(inspectMessage(digest('Content-Type: text/plain\r\n'), nested).verdict.action, 'accept');
+  assert.equal(inspectMessage(digest('', 'multipart/mixed'), nested).verdict.action, 'accept', 'text/plain there');
+  const base64 = digest('Content-Transfer-Encoding: base64\r\n');
+  assert.equal(inspectMessage(base64, nested).verdict.action, 'accept', 'encoded: not read as a message');
+  // The default is the digest's, not that of a multipart inside one.
+  const inner = Buffer.from(
+    'Subject: s\r\nContent-Type: multipart/digest; boundary=D\r\n\r\n--D\r\n' +
+      'Content-Type: multipart/mixed; boundary=M\r\n\r\n--M\r\n\r\nSubject: lottery\r\n--M--\r\n--D--\r\n',
+  );
+  assert.equal(inspectMessage(inner, nested).verdict.action, 'accept');
+});
+
+test('a line that is not a field hides no field below it that the MIME parser reads; body_checks still sees every line', () => {
+  const header = parseRuleFile('/^Content-(Type|Disposition):.*name=.*\\.(exe|scr|js)/ REJECT executable', 'h');
+  const part = (partHeader: string[]) =>
+    crlf([
+      'From: b@example.org',
+      'Content-Type: multipart/mixed; boundary="S"',
+      '',
+      '--S',
+      ...partHeader,
+      'WScript.Shell',
+      '--S--',
+      '',
+    ]);
+  const attachment = ['Content-Type: application/octet-stream; name="invoice.js"', ''];
+  for (const stray of ['X', ' ', 'From mallory@example.net Mon Jan  1 00:00:00 2026']) {
+    const message = part([stray, ...attachment]);
+    assert.equal(inspectMessage(message, { header }).verdict.action, 'reject', JSON.stringify(stray));
+  }
+  // Postfix reads the body from the line on: body_checks sees those lines as before, the field too.
+  const seen = inspectMessage(part(['X', ...attachment]), rules('', '/./ WARN line'));
+  assert.deepEqual(
+    seen.findings.map((f) => /"(.*)"/.exec(f.reason)?.[1]),
+    ['--S', 'X', 'Content-Type: application/octet-stream; name=\\"invoice.js\\"', 'WScript.Shell', '--S--'],
+  );
+  // With no empty line after it, the parser reads the fields below only when they name what the
+  // fields above did not: HTML sent without the empty line stays body.
+  const html = part(['Content-Type: text/html', '<p>', 'Note: x', '<script>']);
+  const noted = inspectMessage(html, rules('/^Note:/ WARN header', '/^Note:/ WARN body'));
+  assert.deepEqual(
+    noted.findings.map((f) => f.check),
+    ['body_checks'],
+  );
+  const named = part(['Content-Type: text/plain', 'X', 'Content-Disposition: attachment; filename="invoice.exe"']);
+  assert.equal(inspectMessage(named, { header }).verdict.action, 'reject');
+  // A multipart's body starts at the line (its preamble), as the parser reads it.
+  const multipart = crlf([
+    'Subject: s',
+    'Content-Type: multipart/mixed; boundary=S',
+    '',
+    '--S',
+    'Content-Type: multipart/mixed; boundary=T',
+    'preamble',
+    'X-Below: preamble',
+    '',
+    '--T--',
+    '--S--',
+    '',
+  ]);
+  assert.deepEqual(inspectMessage(multipart, rules('/^X-Below/ WARN')).findings, []);
+});
+
+test('a top-level field below a line that is not a field, or after a byte order mark, goes to header_checks', () => {
+  const subject = rules('/^Subject:.*lottery/ REJECT no lotteries');
+  const stray = crlf(['From: a@example.com', 'junk', 'Subject: lottery', '', 'body', '']);
+  assert.equal(inspectMessage(stray, subject).verdict.action, 'reject');
+  const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), crlf(['Subject: lottery', '', 'body', ''])]);
+  assert.equal(inspectMessage(bom, subject).verdict.action, 'reject');
+  const ignored = inspectMessage(bom, rules('/^Subject:/ IGNORE'));
+  assert.equal(ignored.message?.toString(), '\r\nbody\r\n', 'the whole field, mark included');
 });

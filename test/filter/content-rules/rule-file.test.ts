@@ -47,6 +47,24 @@ test('parses a good file: rules, negation, continuation, nested if/endif', () =>
   assert.deepEqual(warn.action, { verb: 'WARN', text: 'mailer $1 seen' });
 });
 
+test('a UTF-8 byte order mark before the first line is not part of it (a file saved by a Windows editor)', () => {
+  const table = parseRuleFile('\ufeff/^Subject: lottery/ REJECT no lotteries\r\n/^X-Bulk:/ WARN\r\n', 'header_checks');
+  assert.deepEqual(
+    table.entries.map((e) => [e.kind, e.line]),
+    [
+      ['rule', 1],
+      ['rule', 2],
+    ],
+  );
+  assert.equal(matchTable(table, 'Subject: lottery')?.action.text, 'no lotteries');
+  // Only a leading one: elsewhere U+FEFF is text of the line it is in.
+  const comment = parseRuleFile('\ufeff# rules\n/a/ WARN\n', 'header_checks');
+  assert.deepEqual(
+    comment.entries.map((e) => e.line),
+    [2],
+  );
+});
+
 const lookups: [input: string, want: string | undefined][] = [
   ['Subject: cheap VIAGRA now', 'REJECT spam subject'], // case-insensitive by default (regexp_table(5))
   ['X-Mailer: BulkMail 2', 'WARN mailer BulkMail seen'], // $1
