@@ -238,6 +238,8 @@ export class SenderAuthentication {
       ...(overridden.override
         ? { override: { type: overridden.override.type, disposition: overridden.disposition } }
         : {}),
+      enforced: this.#config.dmarc.enforce,
+      remoteIp: peer.remoteAddress,
     });
     const trace =
       this.#config.spf.onFail === 'mark'

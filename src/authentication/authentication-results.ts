@@ -4,7 +4,8 @@
  * authserv-id, so no such header may survive from outside (RFC 8601 §5).
  */
 
-import { domainToASCII } from 'node:url';
+import { isIP } from 'node:net';
+import { asciiName } from '../dns/a-labels.ts';
 import type { ArcResult, DkimSignatureResult, DmarcResult, SpfResult } from './results.ts';
 
 export interface ResultsInput {
@@ -22,24 +23,32 @@ export interface ResultsInput {
    * PolicyOverrideType that explains it, shown in the comment.
    */
   override?: { type: string; disposition: string };
+  /**
+   * false when DMARC results are recorded only (`authentication.dmarc.enforce: false`): nothing is done
+   * on a fail, so the disposition applied, `dis=`, is none.
+   */
+  enforced?: boolean;
+  /** The SMTP client's address, recorded with the ARC result (RFC 8617 §6: smtp.remote-ip). */
+  remoteIp?: string;
 }
 
 /**
  * `Authentication-Results: <authserv-id>; method=result (comment) ptype.property=value; …` folded one
- * result per line, ending in CRLF. With no method evaluated: `; none` (RFC 8601 §2.2).
+ * result per line, ending in CRLF; a result whose properties are long is folded between them too (see
+ * folded()). With no method evaluated: `; none` (RFC 8601 §2.2).
  */
 export function authenticationResultsHeader(authservId: string, input: ResultsInput): string {
-  const results: string[] = [];
-  if (input.login !== undefined) results.push(`auth=pass ${property('smtp.auth', input.login)}`);
+  const results: string[][] = [];
+  if (input.login !== undefined) results.push(['auth=pass', property('smtp.auth', input.login)]);
   if (input.spf) {
     const ptype = input.spf.identity === 'helo' ? 'smtp.helo' : 'smtp.mailfrom';
-    results.push(`spf=${input.spf.result}${why(input.spf)} ${property(ptype, input.spf.domain)}`);
+    results.push([`spf=${input.spf.result}${why(input.spf)}`, property(ptype, input.spf.domain)]);
   }
   if (input.helo)
-    results.push(`spf=${input.helo.result}${why(input.helo)} ${property('smtp.helo', input.helo.domain)}`);
+    results.push([`spf=${input.helo.result}${why(input.helo)}`, property('smtp.helo', input.helo.domain)]);
   if (input.dkim) {
     // RFC 8601 §2.7.1: "none" when the message carries no signature.
-    if (input.dkim.length === 0) results.push('dkim=none');
+    if (input.dkim.length === 0) results.push(['dkim=none']);
     for (const signature of input.dkim) {
       const parts = [`dkim=${signature.result}${why(signature) || passCaveat(signature)}`];
       if (signature.domain) parts.push(property('header.d', signature.domain));
@@ -47,26 +56,59 @@ export function authenticationResultsHeader(authservId: string, input: ResultsIn
       if (signature.selector) parts.push(property('header.s', signature.selector));
       if (signature.algorithm) parts.push(property('header.a', signature.algorithm));
       if (signature.headerB) parts.push(property('header.b', signature.headerB)); // RFC 6008 §4
-      results.push(parts.join(' '));
+      results.push(parts);
     }
   }
-  if (input.arc) results.push(`arc=${input.arc.result}${why(input.arc)}`); // RFC 8617 §10.1
+  if (input.arc) {
+    // RFC 8617 §6 (the IANA Email Authentication Methods registry): smtp.remote-ip, the client that
+    // handed us the chain. header.oldest-pass is not given: only the newest AMS is verified (verify-arc.ts).
+    const ip = input.remoteIp && isIP(input.remoteIp) !== 0 ? [property('smtp.remote-ip', input.remoteIp)] : [];
+    results.push([`arc=${input.arc.result}${why(input.arc)}`, ...ip]);
+  }
   if (input.dmarc) {
     const d = input.dmarc;
-    const disposition = input.override?.disposition ?? d.disposition;
+    // dis= is the disposition applied (as Google writes dis=NONE when it does not apply the policy): the
+    // override's, none when DMARC is not enforced, else the policy after sampling.
+    const disposition = input.enforced === false ? 'none' : (input.override?.disposition ?? d.disposition);
     const override = input.override ? ` override=${input.override.type}` : '';
     const policy = d.policy ? ` (p=${d.policy} dis=${disposition}${override})` : '';
-    const from = d.fromDomain ? ` ${property('header.from', d.fromDomain)}` : '';
     // RFC 9989 §10 (the polrec ptype): p= as published, and where the record was found when that is not
     // the From domain (an organizational domain or a public suffix), for readers that act on them.
-    const polrec = [
+    results.push([
+      `dmarc=${d.result}${policy}`, // RFC 7489 §11.2
+      ...(d.fromDomain ? [property('header.from', d.fromDomain)] : []),
       ...(d.p ? [property('polrec.p', d.p)] : []),
       ...(d.policyDomain && d.policyDomain !== d.fromDomain ? [property('polrec.domain', d.policyDomain)] : []),
-    ];
-    results.push([`dmarc=${d.result}${policy}${from}`, ...polrec].join(' ')); // RFC 7489 §11.2
+    ]);
   }
-  const body = results.length === 0 ? [' none'] : results.map((r) => `\r\n\t${r}`);
+  const body = results.length === 0 ? [' none'] : results.map((r) => `\r\n${folded(r)}`);
   return `Authentication-Results: ${value(authservId)};${body.join(';')}\r\n`;
+}
+
+/**
+ * RFC 5322 §2.1.1: a line "MUST be no more than 998 characters"; a relaying server refuses a longer one
+ * (RFC 5321 §4.5.3.1.6). Values are bounded (MAX_VALUE) and comments cut (comment()), so no one item comes
+ * near it; a result whose items together would is folded between them.
+ */
+const FOLD_AT = 998;
+
+/**
+ * One resinfo on its own line, as most receivers write it; a property that would carry the line past
+ * FOLD_AT starts a folded line (CFWS may stand between propspecs, RFC 8601 §2.2).
+ */
+function folded([head, ...properties]: string[]): string {
+  let text = `\t${head}`;
+  let line = text.length;
+  for (const p of properties) {
+    if (line + 1 + p.length > FOLD_AT) {
+      text += `\r\n\t  ${p}`;
+      line = 3 + p.length;
+    } else {
+      text += ` ${p}`;
+      line += 1 + p.length;
+    }
+  }
+  return text;
 }
 
 /**
@@ -175,30 +217,86 @@ function splitFields(header: string): string[] {
   return fields;
 }
 
-/** Properties whose value is a domain name: written as A-labels, which every reader takes (RFC 8616 §3-§5). */
-const DOMAIN_PROPERTIES = new Set(['smtp.helo', 'header.d', 'header.from']);
+/**
+ * Properties whose value is a domain name, or an address (local-part "@" domain, RFC 8601 §2.3): the
+ * domain is written as A-labels, which every reader takes (RFC 8616 §3-§5), whatever the identity was
+ * written in (an EHLO name, a MAIL FROM or From domain, a DKIM i= in UTF-8). A selector is DNS labels
+ * too (RFC 6376 §3.1). Not smtp.auth: a SASL login (RFC 4422 §3.4.1) need not be an address.
+ */
+const DOMAIN_PROPERTIES = new Set([
+  'smtp.helo',
+  'smtp.mailfrom',
+  'header.d',
+  'header.s',
+  'header.i',
+  'header.from',
+  'polrec.domain',
+]);
+
+/**
+ * The longest value written: an address at its longest (a 64-octet local part, "@", a 253-octet domain,
+ * RFC 5321 §4.5.3.1.1-2) fits. A longer one (a 1,500-octet DKIM i=) is cut, as comments are, so that with
+ * its quoting it stays far within the 998-octet line.
+ */
+const MAX_VALUE = 320;
 
 function property(name: string, text: string): string {
-  // A U-label (an EHLO or From domain written in UTF-8) would put UTF-8 into the header of a message
-  // that may not carry it (RFC 6532 §3.7: only SMTPUTF8 mail does).
-  const ascii =
-    DOMAIN_PROPERTIES.has(name) && /[^\x00-\x7f]/.test(text)
-      ? domainToASCII(text) || text.replace(/[^\x00-\x7f]/gu, '?') // no A-label: as Received writes it
-      : text;
-  return `${name}=${value(ascii)}`;
+  return `${name}=${value(bounded(sevenBit(name, text)))}`;
 }
 
 /**
- * RFC 8601 §2.2 `value` is an RFC 2045 token or a quoted-string. A control character (a NUL in a
- * DKIM tag, say) is no qtext (RFC 5322 §3.2.4) and would end up in the stored message: `?` stands for it.
+ * The value in US-ASCII: UTF-8 in the header of a message that may not carry it breaks it (RFC 6532 §3.7:
+ * only SMTPUTF8 mail does), and readers (Python's authres) refuse it. A domain becomes its A-label; any
+ * other non-ASCII character (in a local part, a selector) becomes `?`, as Received writes it.
+ */
+function sevenBit(name: string, text: string): string {
+  if (!NON_ASCII.test(text)) return text;
+  const at = DOMAIN_PROPERTIES.has(name) ? text.lastIndexOf('@') + 1 : text.length;
+  const domain = text.slice(at);
+  const ascii = domain === '' ? '' : (asciiName(domain.normalize('NFC')) ?? domain);
+  return `${text.slice(0, at)}${ascii}`.replace(NON_ASCII_ALL, '?');
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII_ALL = /[^\x00-\x7f]/gu;
+
+/** At most MAX_VALUE characters; an address keeps its domain, what readers compare, and loses local part. */
+function bounded(text: string): string {
+  if (text.length <= MAX_VALUE) return text;
+  const at = text.lastIndexOf('@');
+  if (at > 0 && text.length - at <= 254) return text.slice(0, MAX_VALUE - (text.length - at)) + text.slice(at);
+  return text.slice(0, MAX_VALUE);
+}
+
+/**
+ * RFC 8601 §2.3 `pvalue`: an RFC 2045 token, `[local-part] "@" domain-name`, or a quoted-string. An
+ * address is written as such, its local part quoted only if it is no dot-atom: readers such as Python's
+ * authres take a quoted-string only as the last property of a result, a quoted local part anywhere. A
+ * control character (a NUL in a DKIM tag, say) is no qtext (RFC 5322 §3.2.4) and would end up in the
+ * stored message: `?` stands for it.
  */
 function value(text: string): string {
   if (/^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~@]+$/.test(text)) return text;
+  const at = text.lastIndexOf('@');
+  const domain = text.slice(at + 1);
+  if (at >= 0 && DOMAIN_NAME.test(domain)) {
+    const local = text.slice(0, at);
+    return local === '' || DOT_ATOM.test(local) ? text : `${quoted(local)}@${domain}`;
+  }
+  return quoted(text);
+}
+
+function quoted(text: string): string {
   return `"${text
     .replace(/[\\"]/g, (c) => `\\${c}`)
     .replace(/[\r\n]+/g, ' ')
     .replace(CONTROL, '?')}"`;
 }
+
+/** RFC 5322 §3.2.3 dot-atom-text. */
+const DOT_ATOM = /^[\w!#$%&'*+\-/=?^`{|}~]+(?:\.[\w!#$%&'*+\-/=?^`{|}~]+)*$/;
+/** RFC 6376 §3.5 domain-name: sub-domains of RFC 5321 §4.1.2 (letters, digits, inner hyphens). */
+const DOMAIN_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
 /** C0 controls and DEL: neither ctext nor qtext (RFC 5322 §3.2.2, §3.2.4). */
 const CONTROL = /[\x00-\x1f\x7f]/g;

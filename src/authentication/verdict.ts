@@ -60,7 +60,8 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
     return tempfail('4.7.0', `DMARC policy lookup failed temporarily: ${dmarc.reason}`);
   }
   if (dmarc.result === 'permerror' && input.disposition !== 'none') {
-    // An evaluation cut short (a From field naming more domains than are checked): held as suspect.
+    // An evaluation cut short (a From field naming more domains than are checked) or a From whose domain
+    // cannot be read (check-dmarc.ts fails closed, RFC 7489 §6.6.1): held as suspect.
     return { action: 'junk', reason: `dmarc=permerror: ${dmarc.reason}` };
   }
   if (dmarc.result !== 'fail' || dmarc.policy === undefined || dmarc.policy === 'none') {

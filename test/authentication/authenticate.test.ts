@@ -1,5 +1,6 @@
-// SenderAuthentication's SPF step (src/authentication/authenticate.ts) through the real server and a
-// real DNS server on loopback: its result cache, and the Received-SPF field it has stored.
+// SenderAuthentication (src/authentication/authenticate.ts) through the real server and a real DNS
+// server on loopback: the SPF result cache and the Received-SPF field it has stored; DMARC on a malformed
+// From; the Authentication-Results field it has stored.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
@@ -24,8 +25,70 @@ const ZONE: TestZone = {
     'why.leak.example': { TXT: ['%{s} may not send from %{i}'] },
     ...domain('many.example', `v=spf1 ${includes} -all`),
     ...Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`i${i}.many.example`, { TXT: ['v=spf1 ?all'] }])),
+    ...domain('victim.example', 'v=spf1 -all'),
+    '_dmarc.victim.example': { TXT: ['v=DMARC1; p=reject'] },
+    ...domain('evil.example', 'v=spf1 ip4:127.0.0.0/8 -all'),
   },
 };
+
+/** Our Authentication-Results field of a stored message, folds kept. */
+function resultsField(stored: string): string {
+  const field = /^Authentication-Results: mx\.example\.com;.*(?:\r\n[\t ].*)*/m.exec(stored)?.[0];
+  assert.ok(field, `an Authentication-Results field in:\n${stored.slice(0, 600)}`);
+  return field;
+}
+
+const wire = (from: string, extra = '') =>
+  `${extra}From: ${from}\r\nTo: <alice@example.com>\r\nSubject: Wire transfer\r\n` +
+  `Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${Math.random()}@evil.example>\r\n\r\nPay today.\r\n`;
+
+test("a From with a stray character after the address gets its domain's p=reject; one with none readable goes to Junk", async (t) => {
+  const dns = await startTestDnsServer(ZONE);
+  t.after(() => dns.close());
+  const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 } });
+  t.after(() => server.stop());
+  // Mail programs show ceo@victim.example for each (before: dmarc=permerror or none, delivered to the INBOX).
+  for (const from of ['ceo@victim.example>', 'ceo@victim.example)', 'ceo@victim.example]', 'ceo@victim.example\\']) {
+    const answer = await sendToAlice(server, 'bounce@evil.example', wire(from));
+    assert.equal(answer.code, 550, `${from}: ${answer.text}`);
+    assert.match(answer.text, /DMARC policy of victim\.example says reject/);
+  }
+  for (const control of ['\u0000', '\u0001']) {
+    const answer = await sendToAlice(server, 'bounce@evil.example', wire(`ceo@victim.example${control}`));
+    assert.equal(answer.code, 550, `${JSON.stringify(control)}: ${answer.text}`);
+  }
+  // No domain can be read (nodemailer reads "…:" as an empty group): fail closed, to Junk.
+  for (const from of ['ceo@victim.example:', 'ceo@victim..example', '=?utf-8?q?ceo=40victim=2Eexample?=']) {
+    assert.equal((await sendToAlice(server, 'bounce@evil.example', wire(from))).code, 250, from);
+  }
+  assert.deepEqual(await aliceMailbox(server, 'INBOX'), []);
+  const junk = await aliceMailbox(server, 'Junk');
+  assert.equal(junk.length, 3);
+  for (const stored of junk) assert.match(resultsField(stored), /\tdmarc=permerror$/);
+});
+
+test('the stored Authentication-Results field: lines of at most 998 octets, 7-bit, arc= with smtp.remote-ip', async (t) => {
+  const dns = await startTestDnsServer(ZONE);
+  t.after(() => dns.close());
+  const server = await startTestServer({ dns: { servers: [dns.server], timeoutMs: 300, tries: 1 } });
+  t.after(() => server.stop());
+  // An unverifiable signature with a 1,500-octet i= and an 8-bit selector (before: one line of 1,693 octets).
+  const local = 'a'.repeat(1500);
+  const signature =
+    'DKIM-Signature: v=1; a=rsa-sha256; d=evil.example; s=s\u00e9l;\r\n' +
+    ` i=${local.match(/.{1,70}/g)?.join('\r\n ')}@evil.example;\r\n h=from; bh=AAAA; b=AAAAAAAAAAAA\r\n`;
+  assert.equal((await sendToAlice(server, 'a@evil.example', wire('<x@evil.example>', signature))).code, 250);
+  const [stored] = await aliceMailbox(server, 'INBOX');
+  assert.ok(stored);
+  const field = resultsField(stored);
+  for (const line of field.split('\r\n')) {
+    assert.ok(line.length <= 998, `a line of ${line.length} octets`);
+    assert.match(line, /^[\x20-\x7e\t]*$/, 'printable US-ASCII');
+  }
+  assert.match(field, / header\.i=a{307}@evil\.example /);
+  assert.match(field, / header\.s=xn--sl-bja /);
+  assert.match(field, /\tarc=none smtp\.remote-ip=127\.0\.0\.1;/);
+});
 
 test('the SPF cache never hands one sender the explanation expanded for another (RFC 7208 §6.2)', async (t) => {
   const dns = await startTestDnsServer(ZONE);

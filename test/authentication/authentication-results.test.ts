@@ -5,6 +5,7 @@ import {
   authservIdOf,
   stripForgedResults,
 } from '../../src/authentication/authentication-results.ts';
+import type { DmarcResult } from '../../src/authentication/results.ts';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
 
@@ -201,4 +202,95 @@ test('authservIdOf reads comments and quoted-pairs as RFC 5322 §3.2.2 has them,
   const { content, removed } = stripForgedResults(message, 'mx.example.com');
   assert.equal(removed, 3);
   assert.equal(content.toString('latin1'), 'Subject: hi\r\n\r\nbody\r\n');
+});
+
+test('no line passes 998 octets (RFC 5322 §2.1.1): long values are cut and a long result folded between properties', () => {
+  const long = (c: string) => c.repeat(1500);
+  const header = authenticationResultsHeader('mx.example.com', {
+    dkim: [
+      {
+        result: 'neutral',
+        domain: `${long('d')}.example`,
+        identity: `${long('a')}@evil.example`,
+        selector: long('s'),
+        algorithm: long('"'), // each character escaped when quoted: the worst case
+        headerB: long('b'),
+        reason: long('r'),
+      },
+    ],
+  });
+  const lines = header.split('\r\n');
+  for (const line of lines) assert.ok(line.length <= 998, `a line of ${line.length} octets`);
+  assert.ok(lines.length > 4, 'the result is folded');
+  for (const line of lines.slice(1, -1)) assert.match(line, /^[ \t]/, 'each further line is a continuation');
+  // An identity keeps its domain, what readers compare; the local part is cut.
+  const i = /header\.i=(\S+)/.exec(header)?.[1] ?? '';
+  assert.ok(i.endsWith('@evil.example') && i.length === 320, i);
+  // Before: one line of about 7,500 octets.
+  assert.ok(header.length < 3000, `${header.length}`);
+});
+
+test('property values are 7-bit: domains as A-labels (smtp.mailfrom too), any other non-ASCII as "?"', () => {
+  const header = authenticationResultsHeader('mx.example.com', {
+    spf: { result: 'pass', domain: 'bücher.example', reason: 'pass', identity: 'mailfrom' },
+    dkim: [
+      {
+        result: 'fail',
+        domain: 'bücher.example',
+        identity: 'jöe@bücher.example',
+        selector: 'sél',
+        algorithm: 'rsa-sha256',
+        headerB: 'abc+/déf',
+        reason: 'bad',
+      },
+      {
+        result: 'fail',
+        domain: 'x.example',
+        identity: 'öl"(x)@x.example',
+        selector: 's',
+        algorithm: '',
+        reason: 'bad',
+      },
+    ],
+  });
+  assert.ok(/^[\x20-\x7e\r\n\t]*$/.test(header), JSON.stringify(header));
+  assert.match(header, /spf=pass smtp\.mailfrom=xn--bcher-kva\.example;/);
+  assert.match(header, / header\.d=xn--bcher-kva\.example header\.i=j\?e@xn--bcher-kva\.example header\.s=xn--sl-bja /);
+  assert.match(header, / header\.b="abc\+\/d\?f"/);
+  // A local part that is no dot-atom is quoted on its own, "…"@domain (RFC 8601 §2.3 pvalue).
+  assert.match(header, / header\.i="\?l\\"\(x\)"@x\.example header\.s=s\r\n$/);
+  assert.match(authenticationResultsHeader('mx.example.com', { login: 'jöe' }), /smtp\.auth="j\?e"/);
+});
+
+test('arc= records the client address (RFC 8617 §6 smtp.remote-ip); header.oldest-pass is not known', () => {
+  const arc = { result: 'pass' as const, instance: 2, sealers: ['a.example', 'b.example'], reason: 'ok' };
+  const v4 = authenticationResultsHeader('mx.example.com', { arc, remoteIp: '192.0.2.7' });
+  assert.equal(v4, 'Authentication-Results: mx.example.com;\r\n\tarc=pass smtp.remote-ip=192.0.2.7\r\n');
+  const v6 = authenticationResultsHeader('mx.example.com', {
+    arc: { ...arc, result: 'none' },
+    remoteIp: '2001:db8::1',
+  });
+  assert.match(v6, /\tarc=none smtp\.remote-ip="2001:db8::1"\r\n$/);
+  assert.match(authenticationResultsHeader('mx.example.com', { arc, remoteIp: 'x; dmarc=pass' }), /\tarc=pass\r\n$/);
+  assert.doesNotMatch(v4, /oldest-pass/);
+});
+
+test('dis= is the disposition applied: none when DMARC is not enforced, or when an override lifted it', () => {
+  const dmarc: DmarcResult = {
+    result: 'fail',
+    fromDomain: 'bank.example',
+    policy: 'reject',
+    p: 'reject',
+    disposition: 'reject',
+    reason: 'no identifier aligned',
+  };
+  const enforced = authenticationResultsHeader('mx.example.com', { dmarc });
+  assert.match(enforced, /dmarc=fail \(p=reject dis=reject\) header\.from=bank\.example/);
+  const recorded = authenticationResultsHeader('mx.example.com', { dmarc, enforced: false });
+  assert.match(recorded, /dmarc=fail \(p=reject dis=none\) header\.from=bank\.example/);
+  const overridden = authenticationResultsHeader('mx.example.com', {
+    dmarc,
+    override: { type: 'local_policy', disposition: 'none' },
+  });
+  assert.match(overridden, /dmarc=fail \(p=reject dis=none override=local_policy\)/);
 });

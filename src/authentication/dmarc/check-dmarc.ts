@@ -14,7 +14,7 @@ import { AnswerCache } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
 import type { SpfResultCode } from '../spf/check-spf.ts';
-import { authorDomain } from './author-domain.ts';
+import { type AuthorDomain, authorDomain } from './author-domain.ts';
 import { type Discovery, discoverPolicy } from './discovery.ts';
 import type { AlignmentMode, DmarcPolicy, DmarcResult } from './dmarc-result.ts';
 
@@ -88,7 +88,7 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
     // policy instead of being discarded, which would let spoofed mail through as "none".
     // The Author Domain first (no DNS), then its discovery, cached under that domain alone.
     const author = authorDomain(input.headerFrom, input.fromFields);
-    if (!author.ok) return await severalAuthors(author.reason, author.domains, ids, resolver, random);
+    if (!author.ok) return await severalAuthors(author, ids, resolver, random);
     const domain = author.authorDomain;
     const discover = () => discoverPolicy(domain, resolver);
     const found =
@@ -136,6 +136,17 @@ function judge(found: Discovery, ids: Identifiers, random: () => number): DmarcR
   if (found.result === 'none') {
     // RFC 9989 §4.10.1 (as RFC 7489 §6.6.3 step 6): no record, or one without a valid p= and no rua=.
     return { result: 'none', fromDomain, disposition: 'none', reason: `no usable DMARC record for ${fromDomain}` };
+  }
+  if (found.result === 'invalid') {
+    // No name DNS can hold (the resolver refused it): no record can be there, but "no record" would let a
+    // From domain written with a stray character escape the policy of the one it imitates. Fail closed,
+    // as for a From whose domain cannot be read (RFC 7489 §6.6.1).
+    return {
+      result: 'permerror',
+      fromDomain,
+      disposition: 'quarantine',
+      reason: `${fromDomain} is not a name DNS can be asked for (${found.error}); handled as a quarantine`,
+    };
   }
   if (found.result === 'temperror') {
     // RFC 7489 §6.6.3: a DNS failure finding the record leaves the policy unknown.
@@ -263,28 +274,30 @@ function failure(ids: Identifiers, fromDomain: string, adkim: AlignmentMode, asp
 }
 
 /**
- * More than one Author Domain, several From fields, or none (RFC 7489 §6.6.1). RFC 9989 §5.3.1 exempts
- * such mail from DMARC, but §11.5 warns that attackers add a second domain to escape the policy of the
- * one they spoof; we take RFC 7489 §6.6.1's way: "apply the DMARC check using each of those domains ...
- * and apply the most strict policy selected among the checks that fail". A message that breaks RFC 5322
- * (several From fields, a mailbox without a domain) cannot pass: RFC 9989 §4.4, Identifier Alignment
- * "cannot occur with a message that is not valid per [RFC5322]".
+ * More than one Author Domain, several From fields, a malformed From or none (RFC 7489 §6.6.1). RFC 9989
+ * §5.3.1 exempts such mail from DMARC, but §11.5 warns that attackers add a second domain to escape the
+ * policy of the one they spoof; we take RFC 7489 §6.6.1's way: "apply the DMARC check using each of those
+ * domains ... and apply the most strict policy selected among the checks that fail". A message that breaks
+ * RFC 5322 (several From fields, a mailbox without a domain, a stray special after one) cannot pass:
+ * RFC 9989 §4.4, Identifier Alignment "cannot occur with a message that is not valid per [RFC5322]". And
+ * where the domain a reader sees cannot be read, or not all domains are checked, it fails closed: handled
+ * as a quarantine unless a reject applies (RFC 7489 §6.6.1 leaves such mail to the receiver).
  */
 async function severalAuthors(
-  reason: string,
-  domains: string[],
+  author: Extract<AuthorDomain, { ok: false }>,
   ids: Identifiers,
   resolver: Resolver,
   random: () => number,
 ): Promise<DmarcResult> {
-  const malformed =
-    reason === 'multiple-from-fields'
-      ? 'several From fields (RFC 5322 §3.6 allows one)'
-      : reason === 'invalid-author-domain'
-        ? 'a From mailbox without a usable domain'
-        : undefined;
+  const { reason, domains, unreadable } = author;
+  const malformed = MALFORMED[reason];
   if (domains.length === 0) {
     const why = malformed ?? 'no From domain';
+    if (unreadable) {
+      // "ceo@bank.example>x", an empty group, an encoded word: a reader may show the domain imitated.
+      const closed = `${why}: no Author Domain can be read (RFC 7489 §6.6.1), and the one a reader sees may be the domain imitated; handled as a quarantine`;
+      return { result: 'permerror', fromDomain: '', disposition: 'quarantine', reason: closed };
+    }
     return {
       result: 'permerror',
       fromDomain: '',
@@ -299,20 +312,23 @@ async function severalAuthors(
     checked.map(async (domain) => judge(await discoverPolicy(domain, resolver), ids, random)),
   );
   const worst = results.reduce((a, b) => (rank(b) > rank(a) ? b : a));
-  if (checked.length < authorDomains.length) {
-    const what = `From names ${authorDomains.length} domains, over the limit of ${MAX_AUTHOR_DOMAINS} (RFC 9989 §11.5): ${checked.join(', ')} checked`;
+  const over = checked.length < authorDomains.length;
+  if (over || unreadable) {
+    const what = over
+      ? `From names ${authorDomains.length} domains, over the limit of ${MAX_AUTHOR_DOMAINS} (RFC 9989 §11.5): ${checked.join(', ')} checked`
+      : `${malformed ?? 'a From mailbox without a usable domain'}: ${checked.join(', ')} checked (RFC 7489 §6.6.1)`;
     // A reject among those checked, or a policy DNS did not give (which may be one), speaks as it would.
     const unknownPolicy = worst.result === 'temperror' && worst.unverified === undefined;
     if (worst.disposition === 'reject' || unknownPolicy) {
       return { ...worst, authorDomains, reason: `${what}; ${worst.fromDomain}: ${worst.reason}` };
     }
-    // Otherwise padding the field with throw-away domains (one with p=none failing, say) must not
-    // escape the policy of the one imitated, which may stand past the limit: mail that names so many is
-    // handled as a quarantine fail would be (RFC 7489 §6.6.1 leaves such mail to the receiver), not
-    // accepted as an incomplete evaluation would be.
-    const rest = authorDomains.slice(MAX_AUTHOR_DOMAINS).join(', ');
-    const reason = `${what}; the rest (${rest}) not, and one of them may be the domain imitated`;
-    return { result: 'permerror', fromDomain, authorDomains, disposition: 'quarantine', reason };
+    // Otherwise padding the field with throw-away domains (one with p=none failing, say), or hiding the
+    // imitated domain in a mailbox that cannot be read, must not escape its policy: such mail is handled
+    // as a quarantine fail would be, not accepted as an incomplete evaluation would be.
+    const rest = over
+      ? `the rest (${authorDomains.slice(MAX_AUTHOR_DOMAINS).join(', ')}) not, and one of them may be the domain imitated`
+      : 'the domain a reader sees in the rest cannot be read, and may be the domain imitated';
+    return { result: 'permerror', fromDomain, authorDomains, disposition: 'quarantine', reason: `${what}; ${rest}` };
   }
   const what = `${malformed ?? 'several Author Domains'}: ${authorDomains.join(', ')}, each checked (RFC 7489 §6.6.1)`;
   if (malformed && (worst.result === 'pass' || worst.result === 'none')) {
@@ -320,6 +336,15 @@ async function severalAuthors(
   }
   return { ...worst, authorDomains, reason: `${what}; ${worst.fromDomain}: ${worst.reason}` };
 }
+
+/** The From fields' defects that keep a message from passing, in words; undefined for those that do not. */
+const MALFORMED: Record<Extract<AuthorDomain, { ok: false }>['reason'], string | undefined> = {
+  'multiple-from-fields': 'several From fields (RFC 5322 §3.6 allows one)',
+  'invalid-author-domain': 'a From mailbox without a usable domain',
+  'malformed-author-domain': 'a From address with a stray character after its domain (RFC 5322 §3.4.1)',
+  'multiple-author-domains': undefined,
+  'no-author-domain': undefined,
+};
 
 /** Which result speaks for the message: the strictest fail, then doubt, then errors, then none, pass. */
 function rank(r: DmarcResult): number {
@@ -334,7 +359,9 @@ function rank(r: DmarcResult): number {
       // From domain of one's own with p=none would get a forgery of the first accepted.
       return 10 + STRENGTH.reject * 3 - 0.5;
     case 'permerror':
-      return 3;
+      // A permerror handled as a quarantine (a From domain DNS cannot be asked about) weighs as a
+      // quarantine fail would, just below it.
+      return r.disposition === 'none' ? 3 : 10 + STRENGTH[r.disposition] * 3 - 0.5;
     case 'none':
       return 2;
     case 'pass':

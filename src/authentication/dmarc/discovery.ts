@@ -14,6 +14,12 @@ export type Discovery =
   | { result: 'none'; domain: string }
   /** The walk failed before a policy was known (RFC 7489 §6.6.3: defer). */
   | { result: 'temperror'; domain: string; error: string }
+  /**
+   * No record found, and the name itself could not be asked about: not a DNS name (an empty label, a
+   * label too long, a control character) or one the resolver refuses to send (EBADNAME). That is no
+   * "no record": a From domain written so must not escape the policy of the one it imitates.
+   */
+  | { result: 'invalid'; domain: string; error: string }
   | {
       result: 'found';
       domain: string;
@@ -38,14 +44,21 @@ export interface WalkEntry {
 /** A temporary DNS failure; the walk stops at it. */
 export class DiscoveryError extends Error {}
 
-/** The record at `_dmarc.<name>`, or undefined; a set of several is discarded (RFC 9989 §4.10 steps 2, 6). */
+/** A name that cannot be asked about (see Discovery's `invalid`); the walk goes on to the parents. */
+export class UnaskableNameError extends Error {}
+
+/**
+ * The record at `_dmarc.<name>`, or undefined; a set of several is discarded (RFC 9989 §4.10 steps 2, 6).
+ * Throws DiscoveryError on a temporary failure, UnaskableNameError for a name DNS cannot be asked about.
+ */
 export async function fetchRecord(name: string, resolver: Resolver): Promise<DmarcRecord | undefined> {
   const query = `_dmarc.${name}`;
-  if (!isDomainName(query)) return undefined;
+  if (!isDomainName(query)) throw new UnaskableNameError(`TXT ${query}: not a domain name (RFC 1035 §2.3.4)`);
   const answer = await resolver.txt(query);
   if (!answer.ok) {
-    if (isTemporary(answer)) throw new DiscoveryError(`TXT ${query}: ${answer.reason}`);
-    return undefined;
+    if (answer.error !== 'temperror') return undefined;
+    if (isBadName(answer)) throw new UnaskableNameError(`TXT ${query}: ${answer.reason}`);
+    throw new DiscoveryError(`TXT ${query}: ${answer.reason}`);
   }
   const records = answer.records.map((t) => t.trim()).filter(isDmarcRecord);
   return records.length === 1 ? parseDmarcRecord(records[0] ?? '') : undefined;
@@ -54,13 +67,15 @@ export async function fetchRecord(name: string, resolver: Resolver): Promise<Dma
 /**
  * The DNS Tree Walk (RFC 9989 §4.10): the records found, longest name first. It stops at a record with
  * psd=y or psd=n or when no labels are left, so it makes at most eight queries; a temporary failure ends
- * it, and what was found before is returned with the error.
+ * it, and what was found before is returned with the error. `unaskable` says why the first name that
+ * could not be asked about was not (a parent may still hold the policy).
  */
 export async function treeWalk(
   domain: string,
   resolver: Resolver,
-): Promise<{ found: WalkEntry[]; error?: DiscoveryError }> {
+): Promise<{ found: WalkEntry[]; error?: DiscoveryError; unaskable?: string }> {
   const found: WalkEntry[] = [];
+  let unaskable: string | undefined;
   let labels = domain.split('.');
   while (labels.length > 0) {
     const name = labels.join('.');
@@ -68,8 +83,9 @@ export async function treeWalk(
     try {
       record = await fetchRecord(name, resolver);
     } catch (err) {
-      if (err instanceof DiscoveryError) return { found, error: err };
-      throw err;
+      if (err instanceof DiscoveryError) return { found, error: err, ...(unaskable ? { unaskable } : {}) };
+      if (!(err instanceof UnaskableNameError)) throw err;
+      unaskable ??= err.message;
     }
     if (record) {
       found.push({ domain: name, record });
@@ -77,7 +93,7 @@ export async function treeWalk(
     }
     labels = labels.length > WALK_MAX_LABELS ? labels.slice(-WALK_MAX_LABELS) : labels.slice(1);
   }
-  return { found };
+  return unaskable ? { found, unaskable } : { found };
 }
 
 /** RFC 9989 §4.10.2: the Organizational Domain for a completed walk. */
@@ -98,7 +114,7 @@ export function organizationalDomain(domain: string, found: readonly WalkEntry[]
 /** Policy discovery for a normalized Author Domain (RFC 9989 §4.10.1). Never throws for DNS answers. */
 export async function discoverPolicy(domain: string, resolver: Resolver): Promise<Discovery> {
   if (domain.startsWith('[') || isIP(domain) !== 0) return { result: 'none', domain }; // no DNS name
-  const { found, error } = await treeWalk(domain, resolver);
+  const { found, error, unaskable } = await treeWalk(domain, resolver);
   let entry: WalkEntry | undefined;
   if (found[0]?.domain === domain) {
     entry = found[0]; // the Author Domain's own record applies, whatever is above it
@@ -111,7 +127,9 @@ export async function discoverPolicy(domain: string, resolver: Resolver): Promis
     const last = found[found.length - 1];
     entry = found.find((e) => e.domain === org) ?? (last?.record.psd === 'y' ? last : undefined);
   }
-  if (entry === undefined) return { result: 'none', domain };
+  // A name the resolver would not send is not one without a record: the Author Domain is unusable.
+  if (entry === undefined)
+    return unaskable ? { result: 'invalid', domain, error: unaskable } : { result: 'none', domain };
   const { record, domain: policyDomain } = entry;
   if (record.p === undefined) return { result: 'none', domain }; // §4.10.1: no DMARC processing
   const applied = { ...record, p: record.p };
@@ -151,14 +169,20 @@ export async function domainExists(domain: string, resolver: Resolver): Promise<
   return false;
 }
 
-/** RFC 1035 §2.3.4: no empty labels, labels up to 63 octets, names up to 253. */
+/**
+ * RFC 1035 §2.3.4: no empty labels, labels up to 63 octets, names up to 253; and no control character or
+ * space, which no host name holds (RFC 1123 §2.1) and the resolver answers as absent without asking
+ * (src/dns/system-resolver.ts askableName): for the walk that is a name not asked about, not one without
+ * a record.
+ */
 function isDomainName(name: string): boolean {
+  if (/[\x00-\x20\x7f]/.test(name)) return false;
   return name.length <= 253 && name.split('.').every((l) => l.length > 0 && l.length <= 63);
 }
 
 /**
  * A temporary failure, except a name the resolver refuses to send (EBADNAME, src/dns/resolver.ts): no
- * such name can hold records, so it is absent, not in doubt.
+ * such name can hold records, so it is not in doubt (and for the walk, not "no record" either).
  */
 function isTemporary<T>(answer: DnsAnswer<T>): answer is { ok: false; error: 'temperror'; reason: string } {
   return !answer.ok && answer.error === 'temperror' && !answer.reason.startsWith('EBADNAME');

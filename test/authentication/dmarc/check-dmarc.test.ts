@@ -12,7 +12,9 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import type { ArcInstance, ArcResult } from '../../../src/authentication/arc/arc-result.ts';
 import { verifyArc } from '../../../src/authentication/arc/verify-arc.ts';
 import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-result.ts';
+import { verifyDkim } from '../../../src/authentication/dkim/verify-dkim.ts';
 import { aligned, checkDmarc, type DmarcInput, normalize } from '../../../src/authentication/dmarc/check-dmarc.ts';
+import { discoverPolicy } from '../../../src/authentication/dmarc/discovery.ts';
 import type { DmarcResult } from '../../../src/authentication/dmarc/dmarc-result.ts';
 import { applyOverrides } from '../../../src/authentication/dmarc/overrides.ts';
 import { mailauthResolver } from '../../../src/authentication/mailauth-resolver.ts';
@@ -262,9 +264,81 @@ test('an identifier written as a URL aligns with nothing: its labels are not hos
 });
 
 test('no From domain → permerror with a reason (RFC 7489 §6.6.1)', async () => {
-  const r = await check([]);
+  const r = await check([], { fields: 0 });
   assert.deepEqual([r.result, r.fromDomain, r.disposition], ['permerror', '', 'none']);
   assert.match(r.reason, /no Author Domain/);
+  // A From field that yields no mailbox at all hides what a reader sees: handled as a quarantine.
+  const empty = await check([]);
+  assert.deepEqual([empty.result, empty.fromDomain, empty.disposition], ['permerror', '', 'quarantine']);
+});
+
+/** checkDmarc on a From field as the DKIM pass reads it (verify-dkim.ts authors(), nodemailer's parser). */
+async function checkFromField(value: string, ask: Ask = {}): Promise<DmarcResult> {
+  const message = Buffer.from(`From: ${value}\r\nTo: b@example.net\r\nSubject: s\r\n\r\nbody\r\n`, 'latin1');
+  const { headerFrom, fromFields } = await verifyDkim(message, { resolver });
+  return checkDmarc({
+    headerFrom,
+    fromFields,
+    spf: { result: 'none', domain: 'other.example' },
+    dkim: ask.dkim ?? [],
+    resolver,
+  });
+}
+
+test('a stray special or control character after the From address does not escape its policy (RFC 5322 §3.4.1)', async () => {
+  // Read as Python's email and mail programs show them: ceo@reject.example (before: permerror or none, accepted).
+  for (const tail of ['>', ')', ']', '\\', '"', '.>', '\u0000', '\u0001', '\u007f']) {
+    const r = await checkFromField(`ceo@reject.example${tail}`);
+    assert.deepEqual(
+      [r.result, r.fromDomain, r.disposition],
+      ['fail', 'reject.example', 'reject'],
+      JSON.stringify(tail),
+    );
+    const verdict = decide({ spf: undefined, dkim: [], dmarc: r, disposition: r.disposition, enforce: true });
+    assert.equal(verdict.action, 'reject', JSON.stringify(tail));
+  }
+  // Text after the special: the domain before it is checked all the same, and its reject applies.
+  const trailing = await checkFromField('ceo@reject.example>x');
+  assert.deepEqual([trailing.result, trailing.disposition], ['fail', 'reject']);
+  // A malformed From cannot pass, even signed by its domain (RFC 9989 §4.4); it is not refused either.
+  const signed = await checkFromField('ceo@reject.example>', { dkim: [pass('reject.example')] });
+  assert.deepEqual([signed.result, signed.disposition], ['permerror', 'none']);
+  assert.match(signed.reason, /stray character after its domain/);
+});
+
+test('a From whose domain cannot be read fails closed: permerror handled as a quarantine (RFC 7489 §6.6.1)', async () => {
+  const unreadable = [
+    'ceo@reject.example:', // nodemailer reads an empty group: no mailbox at all
+    'ceo@reject..example',
+    'ceo@reject.example/',
+    "ceo@reject.example'",
+    '=?utf-8?q?ceo=40reject=2Eexample?=',
+    'ceo@none.example>x', // none.example is read, p=none; what the rest shows a reader is unknown
+    `ceo@${'a'.repeat(64)}.example`,
+  ];
+  for (const from of unreadable) {
+    const r = await checkFromField(from);
+    assert.deepEqual([r.result, r.disposition], ['permerror', 'quarantine'], `${from}: ${r.reason}`);
+    const verdict = decide({ spf: undefined, dkim: [], dmarc: r, disposition: r.disposition, enforce: true });
+    assert.equal(verdict.action, 'junk', from);
+  }
+  // Beside a readable domain that passes, an unreadable mailbox still fails closed.
+  const beside = await check(['ceo@reject.example>x', 'a@none.example'], { dkim: [pass('none.example')] });
+  assert.deepEqual([beside.result, beside.disposition], ['fail', 'reject']);
+  const hidden = await check(['ceo@reject..example', 'a@none.example'], { dkim: [pass('none.example')] });
+  assert.deepEqual([hidden.result, hidden.disposition], ['permerror', 'quarantine']);
+});
+
+test('a From domain the resolver refuses (EBADNAME) is no domain without a record', async () => {
+  // Not reachable from a From field any more (author-domain.ts reads no such domain), but discovery
+  // itself must not read a refused name as "no record".
+  for (const domain of ['none.example\u0001', 'reject.example\u0000', 'none..example']) {
+    const found = await discoverPolicy(domain, resolver);
+    assert.equal(found.result, 'invalid', JSON.stringify(domain));
+  }
+  // A parent that publishes a policy still gives it.
+  const below = await discoverPolicy('x\u0001.reject.example', resolver);
+  assert.deepEqual([below.result, below.result === 'found' && below.policy], ['found', 'reject']);
 });
 
 // Local overrides (overrides.ts): only a fail, and only on authenticated grounds.
@@ -393,9 +467,12 @@ test('overrides: a temperror that would be a fail but for DNS is overridden as a
 
 test('overrides: only a fail is overridden, and a record that timed out by the allow-list alone', async () => {
   const arc = chain(set(1, 'forwarder.example', vouched));
-  for (const r of [await check('a@norecord.example'), await check([])]) {
+  for (const r of [await check('a@norecord.example'), await check([], { fields: 0 })]) {
     assert.deepEqual(applyOverrides(r, context(arc, [r.fromDomain || 'x.example'])), { disposition: 'none' });
   }
+  // A From that cannot be read is no fail to override: its quarantine stands.
+  const unreadable = await check([]);
+  assert.deepEqual(applyOverrides(unreadable, context(arc, ['x.example'])), { disposition: 'quarantine' });
   // The record unknown: the worst it could bring is a fail the allow-list would not act on. A trusted
   // sealer cannot vouch without the record's alignment modes.
   const slow = await check('a@slow.example');

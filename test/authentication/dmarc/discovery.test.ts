@@ -19,6 +19,10 @@ function fake(zone: Zone): Resolver & { asked: string[] } {
     (type: 'TXT' | 'A' | 'CNAME') =>
     async (name: string): Promise<DnsAnswer<string>> => {
       asked.push(`${type} ${name}`);
+      // As src/dns/system-resolver.ts: a label with a character it does not send is never asked.
+      if (name.split('.').some((label) => !/^[A-Za-z0-9_\-/*]+$/.test(label))) {
+        return { ok: false, error: 'temperror', reason: `EBADNAME looking up ${type} ${name}` };
+      }
       const node = zone[name];
       if (node === undefined) return { ok: false, error: 'nxdomain' };
       if (node.temperror) return { ok: false, error: 'temperror', reason: 'ETIMEOUT timed out' };
@@ -142,4 +146,19 @@ test('domain literals and IP addresses publish no policy; nothing is asked', asy
   assert.equal((await discoverPolicy('[192.0.2.1]', dns)).result, 'none');
   assert.equal((await discoverPolicy('192.0.2.1', dns)).result, 'none');
   assert.deepEqual(dns.asked, []);
+});
+
+test('a name the resolver refuses (EBADNAME) or DNS cannot hold is no name without a record', async () => {
+  const zone: Zone = { '_dmarc.org.example': { TXT: ['v=DMARC1; p=reject'] } };
+  for (const domain of ['victim.example!', 'victim.example\u0000', 'victim..example', `${'a'.repeat(64)}.example`]) {
+    const d = await discoverPolicy(domain, fake(zone));
+    assert.equal(d.result, 'invalid', JSON.stringify(domain));
+    assert.ok(d.result === 'invalid' && d.error.length > 0);
+  }
+  // The walk goes on past such a name: a parent's record applies (§4.10.1), and the refused name
+  // does not exist (Appendix A.4), so np would be chosen.
+  const below = await discoverPolicy('x!.org.example', fake(zone));
+  assert.deepEqual([below.result, below.result === 'found' && below.policyDomain], ['found', 'org.example']);
+  // A name that can be asked about and holds nothing is still no record.
+  assert.equal((await discoverPolicy('plain.example', fake(zone))).result, 'none');
 });

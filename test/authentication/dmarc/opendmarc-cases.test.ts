@@ -56,9 +56,9 @@ const DIFFERENCES: Record<string, string> = {
   'record_parse/19': `rf=000…: ${DEFAULTS}`,
   'from_domain/6':
     'Malformed (RFC 5322 §3.4 angle-addr is one "<" addr-spec ">"); mailauth\'s address parser reads the mailbox ' +
-    '"<", which has no domain. RFC 7489 §6.6.1 leaves a message with "no meaningful domains" outside DMARC, so ' +
-    'the result is permerror ("no Author Domain"), not joe.com. RFC 9989 §11.5 asks receivers to treat such ' +
-    'mail as a likely attack: that is for the verdict, which sees the permerror.',
+    '"<", which has no domain. RFC 7489 §6.6.1 leaves a message with "no meaningful domains" to the receiver, ' +
+    'so the result is permerror ("no Author Domain can be read"), not joe.com; and since the domain a reader ' +
+    'sees may be the one imitated (RFC 9989 §11.5), it fails closed: handled as a quarantine.',
   'from_domain/7': EACH_AUTHOR,
   'from_domain/8': EACH_AUTHOR,
   'alignment/5': LEADING_DOT,
@@ -132,6 +132,7 @@ for (const c of CASES.from_domain) {
     const agrees = r.fromDomain === c.domain && r.authorDomains === undefined;
     judge('from_domain', c.id, agrees, `author domain ${r.fromDomain} of ${JSON.stringify(r.authorDomains)}`);
     if (c.id === 7 || c.id === 8) assert.deepEqual(r.authorDomains, ['joe.com', 'ace.com']);
+    if (c.id === 6) assert.deepEqual([r.result, r.disposition], ['permerror', 'quarantine']);
   });
 }
 
