@@ -3,7 +3,10 @@
  * answers without a database read (each SQLite read takes the WAL read locks: system calls).
  *
  * Only found accounts are cached: a new account receives mail at once. A removed account may be
- * accepted at RCPT for up to `ttlMs`; delivery then finds it gone and the store refuses it.
+ * accepted at RCPT for up to `ttlMs`; delivery then finds it gone and the store refuses it (550 5.1.1).
+ * That rests on account ids never being given again: delivery goes by the cached id, and an id
+ * handed on to an account made meanwhile would take the removed one's mail (SQLite did so before
+ * schema version 10; PostgreSQL's identity sequences never did).
  */
 import type { Account } from '../store/store.ts';
 

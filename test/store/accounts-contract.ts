@@ -12,6 +12,7 @@ import {
   AliasExistsError,
   type LoginFailureOptions,
   NoSuchAccountError,
+  RecipientsGoneError,
   type Store,
   StoreClosedError,
   StoreError,
@@ -205,6 +206,51 @@ export function runAccountsStoreContract(withStore: WithStore): void {
       assert.equal(await store.loginBlockedUntil(key, new Date(T0 + 10)), null);
       assert.equal((await fail(store, key, T0 + 20)).count, 1, 'counting starts again');
       assert.equal((await fail(store, 'ip:192.0.2.1', T0 + 20)).count, 2, "a client's failures stay");
+    }),
+  );
+
+  test(
+    'accounts: ids are never given again: the account made after the newest was removed has ids of its own',
+    withStore(async (store) => {
+      // Delivery goes by account id, looked up at RCPT (and cached by the server for seconds): an id
+      // given again would hand the removed account's mail to whoever got it.
+      const alice = await store.createAccount('alice@example.com', PHC);
+      const eve = await store.createAccount('eve@example.com', PHC);
+      const mail = (accountId: number, address: string, mailbox?: 'Junk') => ({
+        mailFrom: 'bob@example.org',
+        recipients: [{ address, accountId, ...(mailbox ? { mailbox } : {}) }],
+        content: new TextEncoder().encode('Subject: for eve\r\n\r\nconfidential\r\n'),
+        receivedAt: new Date(T0),
+      });
+      await store.deliver(mail(eve.id, 'eve@example.com', 'Junk')); // her Junk: the newest mailbox
+      const eveBoxes = (await store.listMailboxes(eve.id)).map((m) => m.id);
+      assert.equal(eveBoxes.length, 2);
+      assert.equal(await store.removeAccount('eve@example.com'), true);
+      const frank = await store.createAccount('frank@example.com', PHC);
+      assert.notEqual(frank.id, eve.id, "frank does not get eve's account id");
+      assert.ok(frank.id > eve.id, 'ids only go up');
+      const frankInbox = await store.getMailbox(frank.id, 'INBOX');
+      assert.ok(frankInbox);
+      assert.ok(!eveBoxes.includes(frankInbox.id), "frank's INBOX does not get one of eve's mailbox ids");
+      await assert.rejects(store.deliver(mail(eve.id, 'eve@example.com')), RecipientsGoneError);
+      await assert.rejects(store.deliver(mail(eve.id, 'eve@example.com', 'Junk')), RecipientsGoneError);
+      const both = await store.deliver({
+        ...mail(eve.id, 'eve@example.com'),
+        recipients: [
+          { address: 'eve@example.com', accountId: eve.id },
+          { address: 'alice@example.com', accountId: alice.id },
+        ],
+      });
+      assert.deepEqual(
+        both.placements.map((p) => p.accountId),
+        [alice.id],
+        'only the account still there gets it',
+      );
+      assert.deepEqual(
+        (await store.listMailboxes(frank.id)).map((m) => [m.name, m.messageCount]),
+        [['INBOX', 0]],
+        "none of eve's mail reached frank",
+      );
     }),
   );
 

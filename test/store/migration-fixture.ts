@@ -1,11 +1,12 @@
 /**
  * Populated databases at schema versions 1, 4, 5 and 6, written with plain SQL as those versions of
  * Postern wrote them, and the checks that everything in them survived a migration to the latest
- * version, read back through the Store API. Both engines run it (test/store/migrations.test.ts).
+ * version, read back through the Store API. Both engines run it (test/store/migrations.test.ts);
+ * the version-6 data in a version-9 database is what the version-10 migration (ids never reused) meets.
  */
 
 import assert from 'node:assert/strict';
-import { AccountExistsError, DkimKeyExistsError, type Store } from '../../src/store/store.ts';
+import { AccountExistsError, DkimKeyExistsError, RecipientsGoneError, type Store } from '../../src/store/store.ts';
 import { sampleDelivery, sampleMessage } from './contract.ts';
 import { quarantinedMessage, SAMPLE_VERDICT } from './quarantine-contract.ts';
 
@@ -440,4 +441,34 @@ async function assertVersion4Works(store: Store): Promise<void> {
   assert.equal(await store.loginBlockedUntil('ip:192.0.2.1', new Date(T0)), null);
   assert.equal(await store.removeAccount('alice@example.com'), true);
   assert.deepEqual(await store.listAliases(), [], 'an old account takes its new aliases with it');
+}
+
+/**
+ * Schema v10 on the version-6 fixture: with the accounts holding the highest account id (nomail, 3)
+ * and the highest mailbox id (alice's Junk, 6) removed, a new account takes neither id, and mail
+ * for nomail by the id looked up before its removal is refused, not given to the new account.
+ * `accountsCounted`: a higher account id the database already knew it had given out.
+ */
+export async function assertIdsNeverReused(store: Store, accountsCounted = 3): Promise<void> {
+  assert.equal(await store.removeAccount('nomail@example.com'), true);
+  assert.equal(await store.removeAccount('alice@example.com'), true);
+  const dave = await store.createAccount('dave@example.com', PHC);
+  assert.equal(dave.id, accountsCounted + 1, 'the next account id is above every one given out');
+  const inbox = await store.getMailbox(dave.id, 'INBOX');
+  assert.equal(inbox?.id, 7, 'the next mailbox id is above every one given out');
+  await assert.rejects(
+    store.deliver({ ...sampleDelivery([]), recipients: [{ address: 'nomail@example.com', accountId: 3 }] }),
+    RecipientsGoneError,
+  );
+  assert.equal((await store.getMailbox(dave.id, 'INBOX'))?.messageCount, 0, "nothing of nomail's reached dave");
+  // ON DELETE CASCADE still holds: alice took her mailboxes and her alias with her.
+  assert.deepEqual(await store.listMailboxes(1), []);
+  assert.deepEqual(await store.listAliases(), []);
+  assert.deepEqual(
+    (await store.listAccounts()).map((a) => [a.id, a.address]),
+    [
+      [2, 'bob@example.com'],
+      [dave.id, 'dave@example.com'],
+    ],
+  );
 }

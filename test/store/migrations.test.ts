@@ -1,5 +1,5 @@
-// Upgrades never lose mail or settings: databases populated at schema versions 1, 4, 5 and 6 are migrated
-// to the latest version on both engines, and everything in them is read back unchanged.
+// Upgrades never lose mail or settings: databases populated at schema versions 1, 4, 5, 6 and 9 are
+// migrated to the latest version on both engines, and everything in them is read back unchanged.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +15,7 @@ import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrati
 import { SchemaTooNewError } from '../../src/store/store.ts';
 import { withTestDatabase } from '../support/postgres.ts';
 import {
+  assertIdsNeverReused,
   assertMigratedDatabaseWorks,
   assertUserJunkKept,
   assertVersion1DataSurvived,
@@ -74,22 +75,35 @@ async function populatedSqlite(dir: string, version: number, populate: (execute:
 /** Opens the SQLite store on a populated database, checking the backup taken before migrating it. */
 async function openMigratedSqlite(dataDir: string, from: number, placements: number) {
   const store = await openSqliteStore({ dataDir });
-  assert.equal(store.migration.from, from);
-  assert.equal(store.migration.to, SQLITE_MIGRATIONS.length);
-  assert.ok(store.migration.backup, 'a populated database is copied before it is migrated');
-  assert.equal(fs.statSync(store.migration.backup).mode & 0o777, 0o600);
-  const backup = new DatabaseSync(store.migration.backup, { readOnly: true });
   try {
-    assert.equal(backup.prepare('PRAGMA user_version').get()?.user_version, from, 'the copy is the old version');
-    assert.equal(backup.prepare('SELECT count(*) AS n FROM mailbox_messages').get()?.n, placements);
-  } finally {
-    backup.close();
+    assert.equal(store.migration.from, from);
+    assert.equal(store.migration.to, SQLITE_MIGRATIONS.length);
+    assert.ok(store.migration.backup, 'a populated database is copied before it is migrated');
+    assert.equal(fs.statSync(store.migration.backup).mode & 0o777, 0o600);
+    const backup = new DatabaseSync(store.migration.backup, { readOnly: true });
+    try {
+      assert.equal(backup.prepare('PRAGMA user_version').get()?.user_version, from, 'the copy is the old version');
+      assert.equal(backup.prepare('SELECT count(*) AS n FROM mailbox_messages').get()?.n, placements);
+    } finally {
+      backup.close();
+    }
+  } catch (error) {
+    await store.close(); // its writer thread would keep the test process alive
+    throw error;
   }
   return store;
 }
 
-/** Brings a PostgreSQL database to `version` and fills it with `populate`. */
-async function populatePostgres(url: string, version: number, populate: (execute: Execute) => Promise<void>) {
+/**
+ * Brings a PostgreSQL database to `version` and fills it with `populate`; the identity sequences of
+ * `sequenced` (all the fixture fills, by default) are then moved past the ids the fixture gave.
+ */
+async function populatePostgres(
+  url: string,
+  version: number,
+  populate: (execute: Execute) => Promise<void>,
+  sequenced = ['accounts', 'mailboxes', 'messages', ...(version >= 6 ? ['dkim_keys'] : [])],
+) {
   const pool = createPool({ url, poolSize: 1 });
   try {
     await migratePostgres(pool, { target: version });
@@ -101,7 +115,7 @@ async function populatePostgres(url: string, version: number, populate: (execute
       );
     });
     // The identity columns numbered no rows; the fixture gave numbers itself.
-    for (const table of ['accounts', 'mailboxes', 'messages', ...(version >= 6 ? ['dkim_keys'] : [])]) {
+    for (const table of sequenced) {
       await pool.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
     }
   } finally {
@@ -232,6 +246,154 @@ test('postgres: a populated version-6 database migrates to the latest with every
       await assertVersion6DataSurvived(store);
       await assertUserJunkKept(store);
       await assertMigratedDatabaseWorks(store);
+    } finally {
+      await store.close();
+    }
+  }));
+
+test('sqlite: a version-9 database keeps every row, id and counter through the rebuild of accounts and mailboxes, and then reuses no id', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dataDir = await populatedSqlite(dir, 9, async (execute) => {
+    await populateVersion6(execute);
+    // What `postern restore` leaves in an older copy: the counters of the database it replaced.
+    await execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('accounts', 40), ('quarantine', 12)", []);
+    // An admin's own index and trigger on the rebuilt tables (SQLite drops them with a table) and a view.
+    await execute('CREATE INDEX accounts_by_created ON accounts (created_at)', []);
+    await execute('CREATE TABLE audit (what TEXT NOT NULL)', []);
+    await execute(
+      "CREATE TRIGGER mailbox_made AFTER INSERT ON mailboxes BEGIN INSERT INTO audit VALUES ('mailbox ' || new.id); END",
+      [],
+    );
+    await execute(
+      'CREATE VIEW mailbox_owners AS SELECT a.address, m.name FROM accounts a JOIN mailboxes m ON m.account_id = a.id',
+      [],
+    );
+  });
+  const store = await openMigratedSqlite(dataDir, 9, 7);
+  try {
+    assert.deepEqual(
+      store.migration.applied.map((m) => [m.version, m.name]),
+      [[10, 'account and mailbox ids never reused']],
+    );
+    await assertVersion6DataSurvived(store);
+    await assertUserJunkKept(store);
+    await assertIdsNeverReused(store, 40);
+  } finally {
+    await store.close();
+  }
+  const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME), { readOnly: true });
+  try {
+    const all = (sql: string) =>
+      db
+        .prepare(sql)
+        .all()
+        .map((row) => Object.values(row));
+    assert.deepEqual(
+      all('SELECT name, seq FROM sqlite_sequence ORDER BY name'),
+      [
+        ['accounts', 41],
+        ['mailboxes', 7],
+        ['quarantine', 12],
+      ],
+      'one counter per table, none gone back',
+    );
+    for (const table of ['accounts', 'mailboxes']) {
+      const sql = String(db.prepare('SELECT sql FROM sqlite_schema WHERE name = ?').get(table)?.sql);
+      assert.match(sql, /id INTEGER PRIMARY KEY AUTOINCREMENT/, table);
+    }
+    assert.deepEqual(
+      all("SELECT type, name FROM sqlite_schema WHERE name IN ('accounts_by_created', 'mailbox_made') ORDER BY name"),
+      [
+        ['index', 'accounts_by_created'],
+        ['trigger', 'mailbox_made'],
+      ],
+    );
+    assert.deepEqual(all('SELECT what FROM audit'), [['mailbox 7']], "the trigger fired for dave's INBOX alone");
+    assert.deepEqual(all('SELECT address, name FROM mailbox_owners ORDER BY address, name'), [
+      ['bob@example.com', 'INBOX'],
+      ['bob@example.com', 'Junk'],
+      ['dave@example.com', 'INBOX'],
+    ]);
+    assert.deepEqual(all('SELECT count(*) FROM mailbox_messages WHERE mailbox_id IN (1, 2, 4, 6)'), [[0]]);
+    assert.deepEqual(all('PRAGMA foreign_key_check'), []);
+    assert.deepEqual(all('PRAGMA integrity_check'), [['ok']]);
+  } finally {
+    db.close();
+  }
+});
+
+test('sqlite: the rebuild turns foreign keys off for itself alone, keeps rows a shell removal left behind, and starts ids past them', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(path.join(dir, 'v9.sqlite'), { enableForeignKeyConstraints: true });
+  try {
+    migrateSqlite(db, { target: 9 });
+    const setting = (name: string) => Number(Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0]);
+    db.exec("INSERT INTO accounts (id, address, password_hash, created_at) VALUES (1, 'alice@example.com', 'x', 0)");
+    // Account 9 removed in the sqlite3 shell, whose foreign keys are off by default: its INBOX and
+    // alias stay behind, naming it.
+    db.exec('PRAGMA foreign_keys = OFF');
+    db.exec(
+      "INSERT INTO mailboxes (id, account_id, name, uid_validity, uid_next, highest_modseq) VALUES (3, 9, 'INBOX', 1, 1, 1)",
+    );
+    db.exec("INSERT INTO aliases (address, account_id, created_at) VALUES ('old@example.com', 9, 0)");
+    // A column added by hand: the rebuild would lose it, and refuses.
+    db.exec('ALTER TABLE accounts ADD COLUMN note TEXT');
+    db.exec('PRAGMA foreign_keys = ON');
+    assert.throws(
+      () => migrateSqlite(db),
+      /cannot rebuild the accounts table: it has the columns id, address, password_hash, created_at, scram, disabled, note, not id, address, password_hash, created_at, scram, disabled \(changed by hand\?\)/,
+    );
+    assert.equal(setting('user_version'), 9, 'rolled back');
+    assert.equal(setting('foreign_keys'), 1, 'enforced again');
+    assert.equal(setting('legacy_alter_table'), 0);
+    assert.equal(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE '%_rebuilt'").get(), undefined);
+    db.exec('ALTER TABLE accounts DROP COLUMN note');
+    assert.equal(migrateSqlite(db).to, 10);
+    assert.equal(setting('foreign_keys'), 1, 'enforced again');
+    assert.equal(setting('legacy_alter_table'), 0);
+    assert.deepEqual(
+      db
+        .prepare('SELECT id, account_id FROM mailboxes')
+        .all()
+        .map((row) => Object.values(row)),
+      [[3, 9]],
+      'what was there is kept as it was',
+    );
+    // Account id 9 would take the left-behind INBOX and alias: the next account gets 10, its INBOX 4.
+    db.exec("INSERT INTO accounts (address, password_hash, created_at) VALUES ('new@example.com', 'x', 0)");
+    db.exec(
+      "INSERT INTO mailboxes (account_id, name, uid_validity, uid_next, highest_modseq) VALUES (10, 'INBOX', 2, 1, 1)",
+    );
+    assert.deepEqual(
+      db
+        .prepare('SELECT name, seq FROM sqlite_sequence ORDER BY name')
+        .all()
+        .map((row) => Object.values(row)),
+      [
+        ['accounts', 10],
+        ['mailboxes', 4],
+      ],
+    );
+  } finally {
+    db.close();
+  }
+});
+
+test('postgres: a version-9 database keeps every row, and its sequences move past ids the rows took themselves', () =>
+  withTestDatabase(async ({ url }) => {
+    // The accounts and mailboxes sequences are left behind the ids the fixture wrote: version 10 moves them.
+    await populatePostgres(url, 9, populateVersion6, ['messages', 'dkim_keys']);
+    const store = await openPostgresStore({ url, poolSize: 2 });
+    try {
+      assert.deepEqual(
+        store.migration.applied.map((m) => [m.version, m.name]),
+        [[10, 'account and mailbox ids never reused']],
+      );
+      await assertVersion6DataSurvived(store);
+      await assertUserJunkKept(store);
+      await assertIdsNeverReused(store);
     } finally {
       await store.close();
     }

@@ -22,7 +22,15 @@ import { StoreUnavailableError } from '../store.ts';
 import { copyDatabase } from './database-copy.ts';
 
 interface SqliteMigration extends Migration {
-  sql: string;
+  sql?: string;
+  /** Tables remade with a new definition, for a change ALTER TABLE cannot make (see rebuildTables). */
+  rebuild?: readonly TableRebuild[];
+}
+
+interface TableRebuild {
+  table: string;
+  /** The new table's columns, in the order the old one has them, and its table constraints. */
+  definition: string;
 }
 
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
@@ -243,6 +251,40 @@ CREATE TABLE secrets (
 CREATE INDEX quarantine_by_received_at ON quarantine (received_at);
 `,
   },
+  {
+    version: 10,
+    name: 'account and mailbox ids never reused',
+    // Without AUTOINCREMENT SQLite gives a new row the highest id plus one: an account made after the
+    // one with the highest id was removed took its id, and mail the server had accepted for the removed
+    // address by the id it looked up (and cached) went to the new account. With it, a new id is above
+    // every id the table ever held. Same columns, constraints, rows and ids; mailboxes likewise.
+    rebuild: [
+      {
+        table: 'accounts',
+        definition: `
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  address TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  scram TEXT,
+  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+`,
+      },
+      {
+        table: 'mailboxes',
+        definition: `
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  uid_validity INTEGER NOT NULL CHECK (uid_validity > 0),
+  uid_next INTEGER NOT NULL CHECK (uid_next > 0),
+  highest_modseq INTEGER NOT NULL CHECK (highest_modseq > 0),
+  special_use TEXT,
+  UNIQUE (account_id, name)
+`,
+      },
+    ],
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 
@@ -275,24 +317,154 @@ export function migrateSqlite(db: DatabaseSync, options: SqliteMigrateOptions = 
   if (from > 0 && options.backupDir) outcome.backup = backUp(db, options.backupDir, from);
   const steps = from === 0 ? [pending] : pending.map((migration) => [migration]);
   for (const step of steps) {
-    db.exec('BEGIN IMMEDIATE');
+    // A rebuild drops a table other tables refer to: with enforcement on, the DROP would delete their
+    // rows (ON DELETE CASCADE). PRAGMA foreign_keys does nothing inside a transaction, so it is turned
+    // off before BEGIN and back on after the end (https://www.sqlite.org/lang_altertable.html §7,
+    // steps 1 and 12); rebuildTables checks the keys before the COMMIT instead.
+    const enforced = step.some((migration) => migration.rebuild) && foreignKeysEnforced(db);
+    if (enforced) db.exec('PRAGMA foreign_keys = OFF');
     try {
-      for (const migration of step) {
-        // Another process may have applied it while we waited for the lock.
-        if (currentVersion(db) >= migration.version) continue;
-        db.exec(migration.sql);
-        db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
-        db.exec(`PRAGMA user_version = ${migration.version}`);
-        outcome.applied.push({ version: migration.version, name: migration.name });
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const migration of step) {
+          // Another process may have applied it while we waited for the lock.
+          if (currentVersion(db) >= migration.version) continue;
+          if (migration.sql) db.exec(migration.sql);
+          if (migration.rebuild) rebuildTables(db, migration.rebuild);
+          db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(
+            migration.version,
+            Date.now(),
+          );
+          db.exec(`PRAGMA user_version = ${migration.version}`);
+          outcome.applied.push({ version: migration.version, name: migration.name });
+        }
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
       }
-      db.exec('COMMIT');
-    } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw error;
+    } finally {
+      if (enforced) db.exec('PRAGMA foreign_keys = ON');
     }
   }
   outcome.to = currentVersion(db);
   return outcome;
+}
+
+function foreignKeysEnforced(db: DatabaseSync): boolean {
+  return Number(db.prepare('PRAGMA foreign_keys').get()?.foreign_keys ?? 0) === 1;
+}
+
+/**
+ * SQLite's procedure for a change ALTER TABLE cannot make (https://www.sqlite.org/lang_altertable.html
+ * §7), steps 3 to 10, inside the caller's transaction and with foreign keys off: each table is copied
+ * into a new one made from its new definition, row for row with its ids, then dropped, and the copy
+ * takes its name; the table's own indexes and triggers (dropped with it) are made again.
+ *
+ * An AUTOINCREMENT table's counter starts past every id known to have been given out: the highest the
+ * table holds, the highest another table still refers to (rows left by a removal with foreign keys
+ * off, as the sqlite3 shell runs by default), and the counter sqlite_sequence already had under the
+ * table's name (`postern restore` carries the replaced database's counters into an older copy).
+ */
+function rebuildTables(db: DatabaseSync, rebuilds: readonly TableRebuild[]): void {
+  const tables = rebuilds.map((rebuild) => rebuild.table);
+  const before = keyViolations(db, tables);
+  // Views, and triggers of other tables, that name the table: the rename below would re-read them while
+  // the table is gone and refuse ("error in view …: no such table"). The legacy rename leaves them be;
+  // they name the table again once the copy has its name.
+  const legacy = Number(db.prepare('PRAGMA legacy_alter_table').get()?.legacy_alter_table ?? 0);
+  db.exec('PRAGMA legacy_alter_table = ON');
+  try {
+    for (const { table, definition } of rebuilds) {
+      const copy = `${table}_rebuilt`;
+      const own = db
+        .prepare(
+          "SELECT sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+        )
+        .all(table)
+        .map((row) => String(row.sql));
+      db.exec(`CREATE TABLE ${copy} (${definition}) STRICT`);
+      const columns = columnsOf(db, table);
+      const wanted = columnsOf(db, copy);
+      if (columns.join() !== wanted.join()) {
+        throw new Error(
+          `cannot rebuild the ${table} table: it has the columns ${columns.join(', ')}, not ${wanted.join(', ')} (changed by hand?)`,
+        );
+      }
+      const given = highestIdGiven(db, table);
+      const list = columns.join(', ');
+      db.exec(`INSERT INTO ${copy} (${list}) SELECT ${list} FROM ${table}`);
+      db.exec(`DROP TABLE ${table}`);
+      db.exec(`ALTER TABLE ${copy} RENAME TO ${table}`);
+      // The rename gave the copy's counter the table's name, beside any row kept under that name from
+      // before: one row, holding the highest.
+      db.prepare('DELETE FROM sqlite_sequence WHERE name = ?').run(table);
+      db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(table, given);
+      for (const sql of own) db.exec(sql);
+    }
+  } finally {
+    db.exec(`PRAGMA legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
+  }
+  // Step 10. References that were broken before (see above) stay as they were: only new ones refuse.
+  const after = keyViolations(db, tables);
+  for (const [key, count] of after) {
+    if (count > (before.get(key) ?? 0)) {
+      const [child, parent] = key.split(' ');
+      throw new Error(`rebuilding ${tables.join(' and ')} broke ${child} rows' references to ${parent}`);
+    }
+  }
+}
+
+function columnsOf(db: DatabaseSync, table: string): string[] {
+  return db
+    .prepare('SELECT name FROM pragma_table_info(?) ORDER BY cid')
+    .all(table)
+    .map((column) => String(column.name));
+}
+
+/** The columns of other tables (and of `table` itself) that refer to `table`. */
+function referencesTo(db: DatabaseSync, table: string): { child: string; column: string }[] {
+  return db
+    .prepare(
+      `SELECT s.name AS child, f."from" AS column FROM sqlite_schema s, pragma_foreign_key_list(s.name) f
+       WHERE s.type = 'table' AND lower(f."table") = lower(?)`,
+    )
+    .all(table)
+    .map((row) => ({ child: String(row.child), column: String(row.column) }));
+}
+
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The highest id `table` is known to have given out; 0 when none is (see rebuildTables). */
+function highestIdGiven(db: DatabaseSync, table: string): number {
+  const values = [
+    db.prepare('SELECT max(seq) AS n FROM sqlite_sequence WHERE name = ?').get(table)?.n,
+    db.prepare(`SELECT max(id) AS n FROM ${table}`).get()?.n,
+    ...referencesTo(db, table).map(
+      ({ child, column }) => db.prepare(`SELECT max(${quoted(column)}) AS n FROM ${quoted(child)}`).get()?.n,
+    ),
+  ];
+  return Math.max(
+    0,
+    ...values.map((value) => (typeof value === 'number' || typeof value === 'bigint' ? Number(value) : 0)),
+  );
+}
+
+/**
+ * Broken foreign key references, counted by `child parent`, in the tables that refer to `tables`
+ * and in those tables themselves.
+ */
+function keyViolations(db: DatabaseSync, tables: readonly string[]): Map<string, number> {
+  const children = new Set(tables);
+  for (const table of tables) for (const { child } of referencesTo(db, table)) children.add(child);
+  const counts = new Map<string, number>();
+  const check = db.prepare(
+    'SELECT "table" AS child, parent, count(*) AS n FROM pragma_foreign_key_check(?) GROUP BY parent',
+  );
+  for (const child of children) {
+    for (const row of check.all(child)) counts.set(`${String(row.child)} ${String(row.parent)}`, Number(row.n));
+  }
+  return counts;
 }
 
 /**
