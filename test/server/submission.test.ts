@@ -745,13 +745,13 @@ test('a session logged in as an account removed and made again under the same na
   // compared with its login's, and the old session went on sending as the new owner of the address.
   const { client } = await SmtpClient.openTls(server.submissionsPort);
   const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
-  await server.store.createAccount('dave@example.com', await hashPassword(PASSWORD), scram);
+  await server.store.createAccount('erin@example.com', await hashPassword(PASSWORD), scram);
   await ehlo(client);
-  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('dave@example.com', PASSWORD)}`)), '235 2.7.0');
-  assert.equal(codeOf(await client.command('MAIL FROM:<dave@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('erin@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.equal(codeOf(await client.command('MAIL FROM:<erin@example.com>')), '250 2.1.0');
   assert.equal(codeOf(await client.command('RSET')), '250 2.0.0');
-  assert.equal(await server.store.removeAccount('dave@example.com'), true);
-  await server.store.createAccount('dave@example.com', await hashPassword('another password entirely'), scram);
-  assert.equal(codeOf(await client.command('MAIL FROM:<dave@example.com>')), '530 5.7.0');
+  assert.equal(await server.store.removeAccount('erin@example.com'), true);
+  await server.store.createAccount('erin@example.com', await hashPassword('another password entirely'), scram);
+  assert.equal(codeOf(await client.command('MAIL FROM:<erin@example.com>')), '530 5.7.0');
   await client.close();
 });
