@@ -3,13 +3,20 @@
  * simultaneous connections (smtpd_client_connection_count_limit), and per time unit connection
  * attempts, MAIL FROMs, RCPT TOs and VRFYs (smtpd_client_connection_rate_limit,
  * smtpd_client_message_rate_limit, smtpd_client_recipient_rate_limit, and a VRFY limit Postfix
- * lacks). As in Postfix, every attempt counts, refused ones included: postconf(5) counts messages
- * and recipients "regardless of whether or not Postfix actually accepts" them, so a client that
- * keeps hammering stays limited.
+ * lacks). As postconf(5) says, a message or recipient counts "regardless of whether or not Postfix
+ * actually accepts" it: a MAIL or RCPT that a restriction refuses afterwards has still been counted.
+ * What a limit here refuses is not counted against it, though. Postfix counts those too, but in fixed
+ * windows (anvil_rate_time_unit) that start afresh, so a client over the limit still gets `limit`
+ * through per window; in a sliding window a refused attempt would keep the estimate above the limit
+ * for good, and a client steadily over it would be shut out after its first minute. Not counting
+ * refusals, a client over a limit gets `limit` events through per window, spread out, not in a burst
+ * at each window's start.
  *
- * A client is an IPv4 address or an IPv6 /64 (cidr.ts clientKey). Memory is bounded: at most
- * `maxClients` clients, the least recently seen forgotten first, and idle ones swept out.
- * In memory and per process, like anvil; nodes sharing a database do not share these counts.
+ * Counts are per service and client, as anvil keys them (service:address): the connections a client
+ * holds on port 25 do not use up what it may open on the submission port. A client is an IPv4
+ * address or an IPv6 /64 (cidr.ts clientKey). Memory is bounded: at most `maxClients` (service,
+ * client) pairs (when full, the least recently seen tenth is forgotten) and idle ones swept out. In
+ * memory and per process, like anvil; nodes sharing a database do not share these counts.
  */
 import { clientKey } from './cidr.ts';
 import type { NetworkList } from './restriction.ts';
@@ -33,18 +40,23 @@ export interface AnvilOptions {
   now?: () => number;
 }
 
+export type AnvilEvent = 'connection' | 'message' | 'recipient' | 'vrfy';
+
 export interface AnvilDecision {
   allowed: boolean;
+  /** Which limit refused: the simultaneous connections, or an event's rate. */
+  limit?: 'concurrency' | AnvilEvent;
   /** Why not, for the log: which limit, and the count against it. */
   reason?: string;
 }
 
-type Event = 'connection' | 'message' | 'recipient' | 'vrfy';
+type Event = AnvilEvent;
 
 /**
  * Events in a sliding window, approximated by two fixed buckets: the current bucket's count plus
  * the previous one's weighted by how much of it the window still covers (the estimate Cloudflare
- * and nginx use). Exact when events are spread evenly; three numbers per counter.
+ * and nginx use). Exact when events are spread evenly; three numbers per counter. Only events
+ * allowed are counted.
  */
 interface Rate {
   start: number;
@@ -91,53 +103,57 @@ export class Anvil {
   }
 
   /**
-   * A new connection: counts it against the rate and, when allowed, holds a concurrency slot that
-   * `disconnect` gives back. A refused connection holds no slot, so it needs no `disconnect`.
+   * A new connection to `service` (the listener: each has its own counts, as anvil keys them by
+   * service): when allowed, it is counted against the rate and holds a concurrency slot that
+   * `disconnect` gives back. A refused connection counts for neither, so it needs no `disconnect`.
    */
-  connect(ip: string): AnvilDecision {
-    const client = this.#client(ip);
+  connect(ip: string, service = ''): AnvilDecision {
+    const client = this.#client(ip, service);
     if (client === undefined) return ALLOWED;
-    const rate = this.#hit(client, 'connection');
     if (this.#maxConcurrent > 0 && client.concurrent >= this.#maxConcurrent) {
       const reason = `${client.concurrent + 1} simultaneous connections, limit ${this.#maxConcurrent}`;
-      return { allowed: false, reason };
+      return { allowed: false, limit: 'concurrency', reason };
     }
+    const rate = this.#hit(client, 'connection');
     if (rate !== undefined) return rate;
     client.concurrent++;
     return ALLOWED;
   }
 
-  /** The end of a connection `connect` allowed. */
-  disconnect(ip: string): void {
-    const client = this.#clients.get(clientKey(ip, this.#ipv6Prefix));
+  /** The end of a connection `connect` allowed, with the same service. */
+  disconnect(ip: string, service = ''): void {
+    const client = this.#clients.get(this.#key(ip, service));
     if (client !== undefined && client.concurrent > 0) client.concurrent--;
   }
 
   /** A MAIL FROM. */
-  message(ip: string): AnvilDecision {
-    return this.#event(ip, 'message');
+  message(ip: string, service = ''): AnvilDecision {
+    return this.#event(ip, service, 'message');
   }
 
   /** A RCPT TO. */
-  recipient(ip: string): AnvilDecision {
-    return this.#event(ip, 'recipient');
+  recipient(ip: string, service = ''): AnvilDecision {
+    return this.#event(ip, service, 'recipient');
   }
 
-  vrfy(ip: string): AnvilDecision {
-    return this.#event(ip, 'vrfy');
+  vrfy(ip: string, service = ''): AnvilDecision {
+    return this.#event(ip, service, 'vrfy');
   }
 
-  /** Clients remembered now (for tests and stats). */
+  /** (Service, client) pairs remembered now (for tests and stats). */
   get size(): number {
     return this.#clients.size;
   }
 
-  #event(ip: string, event: Event): AnvilDecision {
-    const client = this.#client(ip);
+  #event(ip: string, service: string, event: Event): AnvilDecision {
+    const client = this.#client(ip, service);
     return (client && this.#hit(client, event)) ?? ALLOWED;
   }
 
-  /** Counts one event; a refusal when the estimate, this event included, exceeds the limit. */
+  /**
+   * Counts one event unless the estimate, this event included, would exceed the limit: then a refusal,
+   * not counted (the module comment says why).
+   */
   #hit(client: Client, event: Event): AnvilDecision | undefined {
     const limit = this.#limits[event];
     if (limit === 0) return undefined;
@@ -150,20 +166,30 @@ export class Anvil {
       rate.current = 0;
       rate.start += buckets * this.#windowMs;
     }
-    rate.current++;
+    // The previous bucket's events still in the window, in whole events: the estimate's fraction of
+    // one would otherwise hold a client steadily over the limit to limit - 1 a window (a limit of 1
+    // to one every other window).
     const covered = 1 - (now - rate.start) / this.#windowMs;
-    const estimate = rate.current + rate.previous * covered;
-    if (estimate <= limit) return undefined;
+    const estimate = rate.current + 1 + Math.floor(rate.previous * covered);
+    if (estimate <= limit) {
+      rate.current++;
+      return undefined;
+    }
     const per = this.#windowMs === 60_000 ? 'minute' : `${this.#windowMs} ms`;
-    return { allowed: false, reason: `${event} rate: ${Math.ceil(estimate)} per ${per}, limit ${limit}` };
+    return { allowed: false, limit: event, reason: `${event} rate: ${estimate} per ${per}, limit ${limit}` };
   }
 
-  /** The client's counters, touched now; undefined for an exception, which is never counted. */
-  #client(ip: string): Client | undefined {
+  #key(ip: string, service: string): string {
+    const client = clientKey(ip, this.#ipv6Prefix);
+    return service === '' ? client : `${service} ${client}`;
+  }
+
+  /** The client's counters on `service`, touched now; undefined for an exception, which is never counted. */
+  #client(ip: string, service: string): Client | undefined {
     if (this.#exceptions?.contains(ip)) return undefined;
     const now = this.#now();
     this.#sweep(now);
-    const key = clientKey(ip, this.#ipv6Prefix);
+    const key = this.#key(ip, service);
     let client = this.#clients.get(key);
     if (client === undefined) {
       const rate = (): Rate => ({ start: now, current: 0, previous: 0 });
@@ -172,7 +198,7 @@ export class Anvil {
         lastSeen: now,
         rates: { connection: rate(), message: rate(), recipient: rate(), vrfy: rate() },
       };
-      if (this.#clients.size >= this.#maxClients) this.#evictOne();
+      if (this.#clients.size >= this.#maxClients) this.#evict();
     } else {
       this.#clients.delete(key); // re-inserted below: the end of the map is the most recently seen
     }
@@ -182,17 +208,26 @@ export class Anvil {
   }
 
   /**
-   * Forgets the least recently seen client, one without open connections if the oldest few have
-   * some, so a flood of new addresses cannot reset a busy client's concurrency count.
+   * Forgets a tenth of the clients, the least recently seen first, and those without open connections
+   * before any with some, so a flood of new addresses cannot reset a busy client's concurrency count.
+   * A tenth at a time, not one: V8 leaves a deleted Map entry in place until the table is rebuilt,
+   * and iteration steps over it, so taking the first key once per new client walks every entry
+   * deleted so far (70–340 µs a client at 100 000). One walk per tenth is constant time per client.
    */
-  #evictOne(): void {
-    let checked = 0;
+  #evict(): void {
+    const batch = evictionBatch(this.#maxClients);
+    const busy: string[] = [];
+    let removed = 0;
     for (const [key, client] of this.#clients) {
-      if (client.concurrent === 0 || ++checked > 16) {
-        this.#clients.delete(key);
-        return;
+      if (client.concurrent > 0) {
+        if (busy.length < batch) busy.push(key);
+        continue;
       }
+      this.#clients.delete(key);
+      if (++removed === batch) return;
     }
+    // Fewer idle clients than a batch: the oldest busy ones go too, or the table would grow past its bound.
+    for (const key of busy.slice(0, batch - removed)) this.#clients.delete(key);
   }
 
   /** At most once a window, drops clients idle for two windows: their rates are back to zero. */
@@ -205,6 +240,11 @@ export class Anvil {
       if (client.concurrent === 0) this.#clients.delete(key);
     }
   }
+}
+
+/** How many clients a full table forgets at once: a tenth, at least one (tarpit.ts does the same). */
+function evictionBatch(maxClients: number): number {
+  return Math.max(1, Math.ceil(maxClients / 10));
 }
 
 /** A non-negative integer option, or its default. */

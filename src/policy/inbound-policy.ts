@@ -76,6 +76,12 @@ export class InboundPolicy {
   readonly #memos = new Map<string, Map<string, unknown>>();
   /** Sessions anvil counted at connect, so only those are uncounted at disconnect. */
   readonly #counted = new Set<string>();
+  /**
+   * The routing guard's refusal of a local address without an account, whatever the lists hold: as
+   * Postfix's smtpd_reject_unlisted_recipient = yes runs reject_unlisted_recipient when no list names
+   * it, with the same reply, and logged, counted and tarpitted as that rule's refusals are.
+   */
+  readonly #unlisted = buildList('recipient', ['reject_unlisted_recipient'], {});
 
   constructor(options: InboundPolicyOptions) {
     const { config } = options;
@@ -160,10 +166,12 @@ export class InboundPolicy {
   admit(peer: Peer): { action: 'continue' } | { action: 'disconnect'; reply: Reply; logged: true } {
     if (this.#counted.has(peer.sessionId)) return { action: 'continue' };
     const ip = peer.remoteAddress;
-    const limit = this.#anvil.connect(ip);
+    const limit = this.#anvil.connect(ip, service(peer));
     if (!limit.allowed) {
       const closing = reply(421, '4.7.0', `${this.#server.hostname} Error: too many connections from ${ip}`);
-      this.#limitHit(peer, 'client', 'smtpd_client_connection_limit', closing, limit.reason);
+      const rule =
+        limit.limit === 'connection' ? 'smtpd_client_connection_rate_limit' : 'smtpd_client_connection_count_limit';
+      this.#limitHit(peer, 'client', rule, closing, limit.reason);
       return { action: 'disconnect', reply: closing, logged: true };
     }
     this.#counted.add(peer.sessionId);
@@ -238,7 +246,7 @@ export class InboundPolicy {
     // Counted before the login is looked at: Postfix's smtpd_client_message_rate_limit counts a SASL
     // client's MAIL FROMs too (only smtpd_client_event_limit_exceptions are spared), so a stolen
     // password cannot send without limit from one address.
-    const limit = this.#anvil.message(peer.remoteAddress);
+    const limit = this.#anvil.message(peer.remoteAddress, service(peer));
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', `Error: too much mail from ${peer.remoteAddress}, try again later`);
       this.#limitHit(peer, 'sender', 'smtpd_client_message_rate_limit', r, limit.reason);
@@ -313,7 +321,7 @@ export class InboundPolicy {
 
   /** Relay restrictions, then recipient restrictions (Postfix's order), then where the mail goes. */
   recipient(peer: Peer, envelope: Readonly<Envelope>, recipient: Path): PolicyOutcome | Promise<PolicyOutcome> {
-    const limit = this.#anvil.recipient(peer.remoteAddress);
+    const limit = this.#anvil.recipient(peer.remoteAddress, service(peer));
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', `Error: too many recipients from ${peer.remoteAddress}, try again later`);
       this.#limitHit(peer, 'recipient', 'smtpd_client_recipient_rate_limit', r, limit.reason);
@@ -342,7 +350,8 @@ export class InboundPolicy {
           },
           () =>
             this.#route(
-              recipient,
+              peer,
+              { ...ctx, stage: 'recipient' },
               relayPermitted,
               peer.authenticated !== undefined || this.#server.mynetworks.contains(peer.remoteAddress),
             ),
@@ -357,7 +366,7 @@ export class InboundPolicy {
   /** RFC 5321 §3.5.3 when VRFY is on: 250 with the mailbox, 550 for an unknown local user, 252 otherwise. */
   vrfy(peer: Peer, argument: string): Reply | Promise<Reply> {
     if (this.#vrfy !== 'on') return replies.vrfyAmbiguous();
-    const limit = this.#anvil.vrfy(peer.remoteAddress);
+    const limit = this.#anvil.vrfy(peer.remoteAddress, service(peer));
     if (!limit.allowed) {
       const r = reply(450, '4.7.1', 'Error: too many VRFY requests, slow down');
       this.#limitHit(peer, 'recipient', 'vrfy_rate_limit', r, limit.reason);
@@ -395,7 +404,7 @@ export class InboundPolicy {
 
   disconnected(peer: Peer): void {
     this.#memos.delete(peer.sessionId);
-    if (this.#counted.delete(peer.sessionId)) this.#anvil.disconnect(peer.remoteAddress);
+    if (this.#counted.delete(peer.sessionId)) this.#anvil.disconnect(peer.remoteAddress, service(peer));
   }
 
   /** Writes the counts not yet stored; call before the store closes. */
@@ -405,7 +414,13 @@ export class InboundPolicy {
   }
 
   /** A local account's route; mail for elsewhere needs the relay permit and goes to the outbound queue. */
-  #route(recipient: Path, relayPermitted: boolean, trusted: boolean): PolicyOutcome | Promise<PolicyOutcome> {
+  #route(
+    peer: Peer,
+    ctx: PolicyContext,
+    relayPermitted: boolean,
+    trusted: boolean,
+  ): PolicyOutcome | Promise<PolicyOutcome> {
+    const recipient = ctx.recipient!;
     const target = localAddress(recipient, this.#server);
     if (!target.local) {
       // Postfix's allow_untrusted_routing = no: sender-specified routing (user%site@relay, user!site,
@@ -416,16 +431,18 @@ export class InboundPolicy {
       if (relayPermitted) return { action: 'continue', route: { kind: 'outbound' } };
       return { action: 'reject', reply: replies.relayDenied(recipient.address) };
     }
-    // Whatever the restriction lists hold (a permit first, none at all), no account at all is a missing
-    // table, not a missing user: 451, as reject_unlisted_recipient answers it (rules/basic.ts).
-    const unknown = (empty: boolean): PolicyOutcome => ({
-      action: 'reject',
-      reply: empty ? replies.recipientTableEmpty(recipient.address) : replies.noSuchUser(recipient.address),
-    });
+    // Whatever the restriction lists hold (a permit first, none at all), a local address known to have no
+    // account gets its 550 now (RFC 5321 §3.3), from reject_unlisted_recipient itself: one reply text, and
+    // a dictionary attack is logged, counted and tarpitted whatever the lists say. The rule answers 451
+    // while the store holds no account at all: a missing table, not a missing user. The look-up above
+    // has answered, so the rule is told rather than asking again.
+    const unknown = { ...ctx, accountExists: () => false };
+    // Not reached: the rule refuses every local address said not to exist. Should it ever let one pass,
+    // the recipient has no route; a temporary refusal keeps the mail at the sender.
+    const unrouted = (): PolicyOutcome => ({ action: 'reject', reply: replies.localError() });
     const decide = (found: Found): PolicyOutcome | Promise<PolicyOutcome> => {
       if (found) return { action: 'continue', route: { kind: 'local', accountId: found.id } };
-      const empty = this.#noAccounts();
-      return empty instanceof Promise ? empty.then(unknown) : unknown(empty);
+      return this.#run(peer, this.#unlisted, unknown, undefined, unrouted);
     };
     const found = this.#accounts.findAccount(target.address);
     return found instanceof Promise ? found.then(decide) : decide(found);
@@ -574,6 +591,14 @@ function networks(entries: readonly string[], key: string) {
   } catch (error) {
     throw new ConfigError(`${key}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/**
+ * The service a client's limits are counted per, as Postfix's anvil keys them by service and address:
+ * port 25 and each submission port (587, 465) apart, so sessions on one do not use up the other's.
+ */
+function service(peer: Peer): string {
+  return `${peer.submission ? 'submission' : 'smtp'}:${peer.localPort}`;
 }
 
 /** A refusal at connection as the client gets it: 421 for a temporary one, 554 for a lasting one. */

@@ -7,7 +7,7 @@
  * From the `threshold`-th rejection within the window on, each reply waits `stepMs` more per
  * rejection, at most `maxMs`: with the defaults 1 s after the 5th, 2 s after the 6th, ... 10 s.
  * Only the last few rejection times a client can be charged for are kept, and at most
- * `maxClients` clients (the least recently rejected forgotten first), so memory is bounded.
+ * `maxClients` clients (when full, the least recently rejected tenth is forgotten), so memory is bounded.
  */
 import { clientKey } from './cidr.ts';
 import type { NetworkList } from './restriction.ts';
@@ -72,10 +72,7 @@ export class Tarpit {
     this.#clients.delete(key); // re-inserted at the end: the most recently rejected
     times.push(now);
     if (times.length > this.#keep) times.shift();
-    if (this.#clients.size >= this.#maxClients) {
-      const oldest = this.#clients.keys().next();
-      if (!oldest.done) this.#clients.delete(oldest.value);
-    }
+    if (this.#clients.size >= this.#maxClients) this.#evict();
     this.#clients.set(key, times);
   }
 
@@ -93,6 +90,19 @@ export class Tarpit {
   /** Clients remembered now (for tests and stats). */
   get size(): number {
     return this.#clients.size;
+  }
+
+  /**
+   * Forgets a tenth of the clients, the least recently rejected first. A tenth at a time: V8 leaves
+   * a deleted Map entry in place until the table is rebuilt and iteration steps over it, so taking
+   * the first key once per new client would walk all those deleted so far (anvil.ts #evict).
+   */
+  #evict(): void {
+    let left = Math.max(1, Math.ceil(this.#maxClients / 10));
+    for (const key of this.#clients.keys()) {
+      this.#clients.delete(key);
+      if (--left === 0) return;
+    }
   }
 
   /** At most once a window, drops clients whose last rejection has left the window. */

@@ -156,7 +156,6 @@ export const replies = {
       '5.6.11',
       'Message contains bare CR or LF; lines must end with CRLF (RFC 5321 section 2.3.8); message refused',
     ),
-  noSuchUser: (address: string) => reply(550, '5.1.1', `<${address}>: recipient address rejected: no such user here`),
   recipientsGone: () => reply(550, '5.1.1', 'Recipient mailbox no longer exists; message refused'),
   relayDenied: (address: string) => reply(554, '5.7.1', `<${address}>: relay access denied`),
 } as const;

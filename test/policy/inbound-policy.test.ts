@@ -357,9 +357,11 @@ test('admit() takes the connection limits when the connection is accepted; conne
   p.disconnected(session('b'));
   p.disconnected(session('c'));
   assert.equal(describe(p.admit(session('d'))), 'continue');
-  // The rate counts every attempt, refused ones too: a, b, c, d, then e is the fifth of four a minute.
+  // The rate counts the connections it let in, not c: a, b, d, e, then f is the fifth of four a minute.
   p.disconnected(session('d'));
-  assert.equal(describe(p.admit(session('e'))), '421 4.7.0', 'connectionsPerMinute');
+  assert.equal(describe(p.admit(session('e'))), 'continue');
+  p.disconnected(session('e'));
+  assert.equal(describe(p.admit(session('f'))), '421 4.7.0', 'connectionsPerMinute');
   // A session connect() sees without admit() (another listener's) is counted there, as before.
   const q = policy({ limits: { maxConnectionsPerClient: 1 } });
   assert.equal(describe(await q.connect(session('x'), false)), 'continue');
@@ -374,4 +376,90 @@ test('the default HELO list takes a bare IP address as Postfix does, but not one
   assert.equal(describe(await p.helo(peer, '192.0.2.256')), '501 5.5.2');
   const fqdn = policy({ restrictions: { helo: ['reject_non_fqdn_helo_hostname'] } });
   assert.equal(describe(await fqdn.helo(peer, '192.0.2.99')), '504 5.5.2', 'not a fully-qualified name');
+});
+
+/** A policy whose store can be read back: `postern stats` reads the counters it is given at close(). */
+function counted(overrides: Partial<ConfigInput>): {
+  policy: InboundPolicy;
+  counters: () => Promise<Record<string, number>>;
+} {
+  const store = new NullStore([
+    { id: 1, address: 'alice@example.com', passwordHash: '', scram: null, createdAt: new Date(0), disabled: false },
+  ]);
+  const p = new InboundPolicy({
+    config: parseConfig({ hostname: 'mx.example.com', domains: ['example.com'], ...overrides }, 'test'),
+    resolver: createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 100, tries: 1 }),
+    store,
+    accounts: syncLookup,
+    logger: createLogger('silent'),
+  });
+  return {
+    policy: p,
+    counters: async () => {
+      await p.close();
+      return store.readCounters('restriction:');
+    },
+  };
+}
+
+test('the connection count and the connection rate are logged and counted as their own Postfix parameters', async () => {
+  const { policy: p, counters } = counted({ limits: { maxConnectionsPerClient: 1, connectionsPerMinute: 2 } });
+  const session = (id: string): Peer => ({ ...peer, sessionId: id });
+  assert.equal(describe(p.admit(session('a'))), 'continue');
+  assert.equal(describe(p.admit(session('b'))), '421 4.7.0', 'a second at once');
+  p.disconnected(session('a'));
+  assert.equal(describe(p.admit(session('c'))), 'continue');
+  p.disconnected(session('c'));
+  assert.equal(describe(p.admit(session('d'))), '421 4.7.0', 'a third in a minute');
+  assert.deepEqual(await counters(), {
+    'restriction:client:smtpd_client_connection_count_limit:defer': 1,
+    'restriction:client:smtpd_client_connection_rate_limit:defer': 1,
+  });
+});
+
+test('the limits are counted per listener, as Postfix anvil keys them by service: port 25 does not use up submission', async () => {
+  const p = policy({ limits: { maxConnectionsPerClient: 3, messagesPerMinute: 1 }, restrictions: { sender: [] } });
+  const smtp = (id: string): Peer => ({ ...peer, sessionId: id });
+  const submission = (id: string, localPort = 587): Peer => ({ ...peer, sessionId: id, submission: true, localPort });
+  for (const id of ['a', 'b', 'c']) assert.equal(describe(p.admit(smtp(id))), 'continue');
+  assert.equal(describe(p.admit(smtp('d'))), '421 4.7.0', 'a fourth on port 25');
+  assert.equal(describe(p.admit(submission('e'))), 'continue', 'submission has its own count');
+  assert.equal(describe(p.admit(submission('f', 465))), 'continue', 'and so has port 465');
+  p.disconnected(submission('e'));
+  assert.equal(describe(p.admit(smtp('g'))), '421 4.7.0', 'a submission session that ends frees nothing on port 25');
+  assert.equal(describe(await p.sender(smtp('a'), envelope)), 'continue');
+  assert.equal(describe(await p.sender(smtp('a'), envelope)), '450 4.7.1');
+  const user: Peer = { ...submission('f', 465), authenticated: 'alice@example.com', authAccountId: 1 };
+  assert.equal(describe(await p.sender(user, { ...envelope, mailFrom: path('alice@example.com') })), 'continue');
+});
+
+test('the routing guard refuses an unknown user as reject_unlisted_recipient does: same reply, counted, tarpitted', async () => {
+  // A supported list without reject_unlisted_recipient: the routing guard is what refuses unknown users.
+  const { policy: p, counters } = counted({
+    restrictions: { relay: [], recipient: ['permit_mynetworks', 'reject_unauth_destination'] },
+    tarpit: { threshold: 2, stepMs: 5, maxMs: 5 },
+  });
+  await p.ready();
+  const replies: string[] = [];
+  const delayed: boolean[] = [];
+  for (let i = 0; i < 4; i++) {
+    const outcome = p.recipient(peer, envelope, path(`guess${i}@example.com`));
+    delayed.push(outcome instanceof Promise);
+    const answer = await outcome;
+    replies.push(answer.action === 'continue' ? 'continue' : `${answer.reply.code} ${answer.reply.lines[0]}`);
+  }
+  assert.deepEqual(replies, [
+    '550 <guess0@example.com>: Recipient address rejected: User unknown in local recipient table',
+    '550 <guess1@example.com>: Recipient address rejected: User unknown in local recipient table',
+    '550 <guess2@example.com>: Recipient address rejected: User unknown in local recipient table',
+    '550 <guess3@example.com>: Recipient address rejected: User unknown in local recipient table',
+  ]);
+  // A synchronous look-up answers at once; from the tarpit's threshold on, the answer waits.
+  assert.deepEqual(delayed, [false, false, true, true]);
+  assert.deepEqual(await counters(), { 'restriction:recipient:reject_unlisted_recipient:reject': 4 });
+  // The same reply the rule gives when the list names it.
+  const listed = policy();
+  await listed.ready();
+  const byRule = listed.recipient(peer, envelope, path('guess0@example.com')) as PolicyOutcome;
+  assert.equal(byRule.action === 'reject' && `${byRule.reply.code} ${byRule.reply.lines[0]}`, replies[0]);
 });

@@ -110,6 +110,21 @@ test('the least recently rejected client is forgotten first', () => {
   );
 });
 
+// One client forgotten per new one took the Map's first key each time, and V8 steps over every entry
+// deleted before it until the table is rebuilt: 70-340 µs a new client at 100 000. A tenth at once is
+// one walk per 10 000 new clients.
+test('a full table forgets a tenth of its clients at once, the least recently rejected', () => {
+  const { tarpit: t } = tarpit({ threshold: 1, maxClients: 1000 });
+  const ip = (i: number) => `10.0.${i >> 8}.${i & 255}`;
+  for (let i = 0; i < 1000; i++) t.rejected(ip(i));
+  assert.equal(t.size, 1000);
+  t.rejected('192.0.2.1');
+  assert.equal(t.size, 901, 'the 100 least recently rejected went together');
+  assert.deepEqual([t.delayFor(ip(99)), t.delayFor(ip(100))], [0, 1000]);
+  for (let i = 0; i < 99; i++) t.rejected(`198.51.100.${i}`);
+  assert.equal(t.size, 1000, 'and the next 99 new clients forget nobody');
+});
+
 test('clients whose rejections left the window are swept out', () => {
   const { tarpit: t, at } = tarpit({ windowMs: MINUTE });
   for (let i = 1; i <= 100; i++) t.rejected(`192.0.2.${i}`);
