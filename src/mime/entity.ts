@@ -122,7 +122,7 @@ function hasByteOrderMark(message: Buffer, at: number): boolean {
  * WSP before it. Python's email also takes an mbox "From " line for a header line, so an .eml saved
  * from an mbox keeps its header.
  */
-function startsField(message: Buffer, at: number, stop: number): boolean {
+export function startsField(message: Buffer, at: number, stop: number): boolean {
   let i = at;
   while (i < stop && (message[i] as number) >= 0x21 && (message[i] as number) <= 0x7e && message[i] !== COLON) i++;
   if (i === at) return false;
@@ -162,14 +162,20 @@ export function readRawFields(message: Buffer, start: number, end: number): RawF
 
 /**
  * The fields as text, for reading. Raw 8-bit header text is read as UTF-8 (RFC 6532 §3.2), as
- * readers do; invalid sequences become U+FFFD. Lines without a colon are skipped.
+ * readers do; invalid sequences become U+FFFD. Lines without a colon are skipped. `latin1` reads one
+ * character a byte instead, for a value whose bytes must be had back (a multipart's boundary).
  */
-export function readFields(message: Buffer, start: number, end: number): HeaderField[] {
+export function readFields(
+  message: Buffer,
+  start: number,
+  end: number,
+  encoding: 'utf8' | 'latin1' = 'utf8',
+): HeaderField[] {
   const fields: HeaderField[] = [];
   if (end <= start) return fields;
   // A byte order mark before the first field is not part of its name (as readFirstFields reads it).
-  const section = message.toString('utf8', start, end);
-  const lines = (section.charCodeAt(0) === 0xfeff ? section.slice(1) : section).split('\n');
+  const section = message.toString(encoding, hasByteOrderMark(message, start) ? start + 3 : start, end);
+  const lines = section.split('\n');
   let name = '';
   let value = '';
   for (const line of lines) {
@@ -311,6 +317,8 @@ export function transferEncodingOf(value: string | undefined): string {
   return token ? token[0].toLowerCase() : '7bit';
 }
 
+const DASHES = Buffer.from('--');
+
 /**
  * Byte ranges of the parts between the delimiter lines, RFC 2046 §5.1.1. Text before the first
  * delimiter (preamble) and after the close delimiter (epilogue) is not a part; without a close
@@ -320,10 +328,12 @@ export function bodyParts(
   message: Buffer,
   start: number,
   end: number,
-  boundary: string,
+  boundary: string | Uint8Array,
   maxParts = Number.POSITIVE_INFINITY,
 ): [number, number][] {
-  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  // A string is one character a byte, as readRawFields reads the header; bytes are taken as they are.
+  const delimiter =
+    typeof boundary === 'string' ? Buffer.from(`--${boundary}`, 'latin1') : Buffer.concat([DASHES, boundary]);
   // §5.1.1: the delimiters of a multipart lie inside it. Searching the whole message instead made a
   // message of many small multiparts before a large part cost (multiparts × size): seconds a message.
   const within = message.subarray(0, end);

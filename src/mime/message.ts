@@ -6,12 +6,13 @@
  * Our own parser over byte ranges (entity.ts), because it runs on every inbound message. Warm,
  * on 600 SpamAssassin messages padded to 10 KB: postal-mime 4 took 1.9 ms a message (60 % of it
  * in Node's Blob, which it uses to join each part's lines; 2.4 ms behind our former wrapper),
- * mailparser about 1 ms, this about 0.07 ms. postal-mime's address and encoded-word parsers are
- * fast and correct (iso-2022-jp words split mid-character too), so we keep using them.
+ * mailparser about 1 ms, this about 0.07 ms. postal-mime's address parser is fast and correct, so
+ * we keep using it; encoded-words are decoded by encoded-word.ts, as the mailbox listing decodes them.
  * Never throws: malformed input gives a best-effort result.
  */
 
 import { type Address, addressParser, decodeWords } from 'postal-mime';
+import { decodeEncodedWords } from './encoded-word.ts';
 import {
   bodyParts,
   decodeCharset,
@@ -21,6 +22,7 @@ import {
   type HeaderValue,
   parseHeaderValue,
   readFields,
+  startsField,
   transferEncodingOf,
 } from './entity.ts';
 
@@ -58,7 +60,7 @@ export interface ParsedMessage {
   attachments: MessageAttachment[];
 }
 
-/** Multiparts and messages nested deeper than this are not unpacked (mail bombs). */
+/** Multiparts and messages nested deeper than this are not unpacked (mail bombs); their files are found (filesPastLimit). */
 const MAX_NESTING = 32;
 /** Parts past this many are ignored: a small message can declare thousands of empty parts. */
 const MAX_PARTS = 1000;
@@ -99,35 +101,65 @@ export function headerValue(message: ParsedMessage, name: string): string | unde
   return message.headers.find((h) => h.name === name)?.value;
 }
 
-/** RFC 2047 encoded-words; most values have none, and the test is cheaper than the decoder. */
+/**
+ * RFC 2047 encoded-words, read by the listing's decoder, leniently: postal-mime's, which read them
+ * here before, turned a character split across two words into U+FFFD when the labels differed in case
+ * ("UTF-8", "utf-8") or another word held an invalid byte, left ISO-2022-JP split mid-sequence as
+ * escape codes and UTF-16 as mojibake, so a word the reader shows whole reached the filters broken.
+ */
 function decoded(value: string): string {
-  if (!value.includes('=?')) return value;
-  try {
-    return decodeWords(value);
-  } catch {
-    return value; // RFC 2047 §6.2: shown as written
-  }
+  return value.includes('=?') ? decodeEncodedWords(value, LENIENT) : value;
 }
+
+const LENIENT = { lenient: true } as const;
 
 /** Groups flattened, addresses lower-cased; From from its first field only, the others from all. */
 function addresses(fields: HeaderField[], name: string, firstOnly: boolean): MessageAddress[] {
   const out: MessageAddress[] = [];
   for (const field of fields) {
     if (field.name !== name) continue;
-    for (const a of parseAddresses(field.value)) {
-      for (const m of a.group ?? [a]) out.push({ name: m.name ?? '', address: (m.address ?? '').toLowerCase() });
-    }
+    for (const m of parseAddresses(field.value)) out.push({ name: m.name, address: m.address.toLowerCase() });
     if (firstOnly) break;
   }
   return out;
 }
 
-function parseAddresses(value: string): Address[] {
+/**
+ * Stands for "=?" in the second parse, where no encoded-word may be recognised: a lone low surrogate,
+ * which a field read as UTF-8 (readFields) cannot hold, so a sender cannot write it to mix the two up.
+ */
+const NOT_A_WORD = '\udc00';
+
+/**
+ * postal-mime's parse, whose display names its own decoder decoded (see decoded()), with those names
+ * decoded again by ours. The names as written come from a second parse of the field with every "=?"
+ * masked, which splits the field the same way (the mask is text to the parser, as "=?" is) but decodes
+ * nothing. A name is replaced only where postal-mime's decoder gives, on the name as written, the name
+ * the first parse has: where the two parses differ (an encoded-word that was the address, or held one
+ * the parser went on to read) the first parse's name stays.
+ */
+function parseAddresses(value: string): MessageAddress[] {
+  const parsed = mailboxes(value);
+  if (!value.includes('=?')) return parsed;
+  const asWritten = mailboxes(value.replaceAll('=?', NOT_A_WORD));
+  if (asWritten.length !== parsed.length) return parsed;
+  return parsed.map((m, i) => {
+    const written = (asWritten[i] as MessageAddress).name.replaceAll(NOT_A_WORD, '=?');
+    return m.name === decodeWords(written) ? { ...m, name: decoded(written) } : m;
+  });
+}
+
+/** The mailboxes, groups flattened. */
+function mailboxes(value: string): MessageAddress[] {
+  let parsed: Address[];
   try {
-    return addressParser(value);
+    parsed = addressParser(value);
   } catch {
     return [];
   }
+  const out: MessageAddress[] = [];
+  for (const a of parsed) for (const m of a.group ?? [a]) out.push({ name: m.name ?? '', address: m.address ?? '' });
+  return out;
 }
 
 interface Body {
@@ -162,18 +194,36 @@ function collect(message: Buffer, start: number, end: number, depth: number, bod
     if (type.value === 'message/rfc822' && !attached && !report) {
       const content = bytesOf(leaf);
       if (depth + 1 < MAX_NESTING) collect(content, 0, content.length, depth + 1, body);
-      else body.text.push(textOf(rawTextLeaf(content, 0, content.length))); // too deep: read, not unpacked
-    } else if ((type.value === 'text/plain' || type.value === 'text/html') && !attached && !hasName(leaf)) {
+      else {
+        // Too deep: read, not unpacked, but its files are still found.
+        body.text.push(textOf(rawTextLeaf(content, 0, content.length)));
+        for (const file of filesPastLimit(content, 0, content.length, true, body))
+          body.attachments.push(attachmentOf(file));
+      }
+    } else if (isText(leaf)) {
       (type.value === 'text/plain' ? body.text : body.html).push(textOf(leaf));
     } else {
-      body.attachments.push({
-        filename: fileName(leaf),
-        contentType: type.value,
-        disposition: disposition.value === 'attachment' || disposition.value === 'inline' ? disposition.value : '',
-        content: contentOf(leaf),
-      });
+      body.attachments.push(attachmentOf(leaf));
     }
   }
+}
+
+/** A text part the reader shows as the message's text, not as a file. */
+function isText(leaf: Leaf): boolean {
+  const { type, disposition } = leaf;
+  return (
+    (type.value === 'text/plain' || type.value === 'text/html') && disposition.value !== 'attachment' && !hasName(leaf)
+  );
+}
+
+function attachmentOf(leaf: Leaf): MessageAttachment {
+  const { type, disposition } = leaf;
+  return {
+    filename: fileName(leaf),
+    contentType: type.value,
+    disposition: disposition.value === 'attachment' || disposition.value === 'inline' ? disposition.value : '',
+    content: contentOf(leaf),
+  };
 }
 
 /**
@@ -214,6 +264,9 @@ function walk(
   const header = entityHeader(message, start, end);
   let reading: Reading;
   let bodyStart = header.bodyStart;
+  // Where the reading's fields end, to read them again as bytes (delimiterOf); undefined when they were
+  // read one character a byte already (scanContentFields).
+  let fieldsEnd: number | undefined = header.fieldsEnd;
   if (header.firstNonField === undefined) {
     if (header.excess) {
       // Past HEADER_LIMITS the field list is not built (that was the cost), but padding must hide no
@@ -222,6 +275,7 @@ function walk(
       const scanned = scanContentFields(message, start, end);
       reading = readingOf(scanned.fields, defaultType);
       bodyStart = scanned.bodyStart;
+      fieldsEnd = undefined;
     } else {
       reading = readingOf(contentFields(message, start, header.fieldsEnd), defaultType);
     }
@@ -240,6 +294,7 @@ function walk(
     if (header.excess || above.type.value.startsWith('multipart/') || (same && header.fieldsEnd >= end)) {
       reading = above;
       bodyStart = header.firstNonField;
+      fieldsEnd = header.firstNonField;
     } else {
       leaves.push(leafOf(message, header.firstNonField, header.fieldsEnd, above));
       reading = same ? above : readingOf(belowFields, defaultType, above);
@@ -247,17 +302,17 @@ function walk(
   }
   const { type } = reading;
   if (type.value.startsWith('multipart/')) {
-    const boundary = type.params.boundary as string;
     const contentStart = Math.min(bodyStart, end);
     // Past the nesting or part limits the rest is read as one text part, not dropped: a limit that
     // hid what follows it would let phishing pass behind 32 levels or a thousand empty parts.
     if (depth + 1 >= MAX_NESTING) {
-      leaves.push(rawTextLeaf(message, contentStart, end));
+      leaves.push(rawTextLeaf(message, contentStart, end), ...filesPastLimit(message, contentStart, end, false, body));
       return;
     }
     // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
     const partType = type.value === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-    const parts = bodyParts(message, contentStart, end, boundary, MAX_PARTS + 1);
+    const delimiter = delimiterOf(message, start, fieldsEnd, type);
+    const parts = bodyParts(message, contentStart, end, delimiter, MAX_PARTS + 1);
     // RFC 2046 §5.1.1: the parts lie between delimiter lines. With none, the body is no parts, as with
     // no boundary at all, and is read as text for the same reason (Python's StartBoundaryNotFoundDefect).
     if (parts.length === 0) leaves.push(rawTextLeaf(message, contentStart, end));
@@ -273,6 +328,107 @@ function walk(
   leaves.push(leafOf(message, bodyStart, end, reading));
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * The boundary's bytes. RFC 2046 §5.1.1 allows only US-ASCII in it, but readers look for what the
+ * header carried, byte for byte; the fields are read as UTF-8 (readFields), so a boundary with an 8-bit
+ * byte is read again from the bytes: Latin-1 bytes read as UTF-8 are U+FFFD, and a boundary re-encoded
+ * one character a byte ("Sé" as 53 E9, not the 53 C3 A9 written) found no delimiter, so the parts
+ * (an attachment among them) were read as the text of a message without any.
+ */
+function delimiterOf(message: Buffer, start: number, fieldsEnd: number | undefined, type: HeaderValue): Buffer {
+  const boundary = type.params.boundary as string;
+  if (fieldsEnd === undefined || ASCII.test(boundary)) return Buffer.from(boundary, 'latin1');
+  // RFC 2231 §4: an encoded value names its charset and is decoded already; its text is all there is.
+  if (type.decodedParams.includes('boundary')) return Buffer.from(boundary, 'utf8');
+  const written = contentFields(message, start, fieldsEnd, 'latin1').type;
+  const again = written === undefined ? undefined : parseHeaderValue(written).params.boundary;
+  return again === undefined ? Buffer.from(boundary, 'utf8') : Buffer.from(again, 'latin1');
+}
+
+/** A header section filesPastLimit() reads: far more than a part's, a small share of a message's. */
+const PAST_LIMIT_HEADER = { lines: 200, bytes: 32 * 1024 };
+/** A line that starts with "--", as every delimiter line does (RFC 2046 §5.1.1). */
+const DASHES_LINE = Buffer.from('\n--');
+
+/**
+ * The files in what lies past MAX_NESTING, which is read as text, not unpacked: following the
+ * structure there searched each level's boundary in turn (a bomb costs depth × size), but a reader
+ * that goes deeper shows what is there (postal-mime an attachment under 40 levels), and the filters
+ * must see it. One pass: an entity starts after any line that starts with "--" (whichever boundary
+ * it is) or at `start` when `headerAtStart` (a message), if a field starts it; a file's body runs
+ * to the next such line. A multipart's parts are found after their delimiters, a message's entity
+ * after its header; text the reader shows is in the text already. Each entity counts against
+ * MAX_PARTS and its header is read within PAST_LIMIT_HEADER, so the pass is linear whatever it holds.
+ */
+function filesPastLimit(message: Buffer, start: number, end: number, headerAtStart: boolean, body: Body): Leaf[] {
+  const files: Leaf[] = [];
+  const within = message.subarray(0, end);
+  let file: { bodyStart: number; reading: Reading } | undefined;
+  let entity = headerAtStart ? start : -1;
+  let line = start; // always at the start of a line
+  while (line < end) {
+    if (entity >= 0 && body.parts < MAX_PARTS) {
+      const at = entity;
+      const header = headerPastLimit(message, within, at);
+      entity = -1;
+      if (header !== undefined) {
+        body.parts++;
+        const reading = readingOf(contentFields(message, at, header.fieldsEnd), 'text/plain');
+        const type = reading.type.value;
+        if (type.startsWith('message/')) entity = header.bodyStart;
+        else if (!type.startsWith('multipart/') && !isText(leafOf(message, header.bodyStart, end, reading))) {
+          file = { bodyStart: header.bodyStart, reading };
+        }
+        line = header.bodyStart;
+        continue;
+      }
+    }
+    const found = message[line] === 0x2d && message[line + 1] === 0x2d ? line - 1 : within.indexOf(DASHES_LINE, line);
+    if (found < 0) break;
+    const dashes = found + 1;
+    if (file) {
+      // RFC 2046 §5.1.1: the line end before a delimiter belongs to the delimiter.
+      const stop = message[dashes - 2] === 0x0d ? dashes - 2 : dashes - 1;
+      files.push(leafOf(message, file.bodyStart, Math.max(file.bodyStart, stop), file.reading));
+      file = undefined;
+    }
+    const lineEnd = within.indexOf(0x0a, dashes);
+    line = lineEnd < 0 ? end : lineEnd + 1;
+    entity = line;
+  }
+  if (file) files.push(leafOf(message, file.bodyStart, end, file.reading));
+  return files;
+}
+
+/**
+ * An entity's header section for filesPastLimit(): from `at`, which must start a field, to the empty
+ * line, or to the first line that is neither field nor continuation (it may be the next delimiter);
+ * undefined when `at` starts no field or the section runs past PAST_LIMIT_HEADER.
+ */
+function headerPastLimit(
+  message: Buffer,
+  within: Buffer,
+  at: number,
+): { fieldsEnd: number; bodyStart: number } | undefined {
+  const end = within.length;
+  if (!startsField(message, at, end)) return undefined; // most lines: a delimiter, not a field
+  let lines = 0;
+  for (let line = at; line < end; ) {
+    if (message[line] === 0x0a) return { fieldsEnd: line, bodyStart: line + 1 };
+    if (message[line] === 0x0d && message[line + 1] === 0x0a) return { fieldsEnd: line, bodyStart: line + 2 };
+    const lineEnd = within.indexOf(0x0a, line);
+    const next = lineEnd < 0 ? end : lineEnd + 1;
+    if (next - at > PAST_LIMIT_HEADER.bytes || ++lines > PAST_LIMIT_HEADER.lines) return undefined;
+    // RFC 5322 §2.2.3: a line starting with WSP continues the field above.
+    const continues = line > at && (message[line] === 0x20 || message[line] === 0x09);
+    if (!continues && !startsField(message, line, next)) return { fieldsEnd: line, bodyStart: line };
+    line = next;
+  }
+  return { fieldsEnd: end, bodyStart: end };
+}
+
 /** The fields a reader takes from an entity, as written; the first of each counts. */
 interface ContentFields {
   type: string | undefined;
@@ -280,10 +436,15 @@ interface ContentFields {
   encoding: string | undefined;
 }
 
-function contentFields(message: Buffer, start: number, fieldsEnd: number): ContentFields {
+function contentFields(
+  message: Buffer,
+  start: number,
+  fieldsEnd: number,
+  encoding: 'utf8' | 'latin1' = 'utf8',
+): ContentFields {
   const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined };
   // The first of each field counts, so that a scanner and a reader cannot be shown different ones.
-  for (const field of readFields(message, start, fieldsEnd)) {
+  for (const field of readFields(message, start, fieldsEnd, encoding)) {
     if (field.name === 'content-type') fields.type ??= field.value;
     else if (field.name === 'content-disposition') fields.disposition ??= field.value;
     else if (field.name === 'content-transfer-encoding') fields.encoding ??= field.value;

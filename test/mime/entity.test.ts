@@ -69,6 +69,18 @@ test('bodyParts: preamble and epilogue are not parts; transport padding; close d
   assert.deepEqual(slices(message, bodyParts(message, 0, message.length, 'b')), ['A: 1\r\n\r\none', '\r\ntwo']);
 });
 
+test('bodyParts: a boundary given as bytes is searched as they are; a string, one character a byte', () => {
+  const message = Buffer.from('--S\u00e9\r\none\r\n--S\u00e9--\r\n', 'utf8');
+  assert.deepEqual(slices(message, bodyParts(message, 0, message.length, Buffer.from('S\u00e9'))), ['one']);
+  assert.deepEqual(bodyParts(message, 0, message.length, 'S\u00e9'), []); // 53 E9: not what is written
+  assert.deepEqual(slices(message, bodyParts(message, 0, message.length, 'S\u00c3\u00a9')), ['one']);
+  // readFields gives the bytes back one character each when asked.
+  const field = Buffer.from('\ufeffContent-Type: multipart/mixed; boundary="S\u00e9"\r\n', 'utf8');
+  assert.deepEqual(readFields(field, 0, field.length, 'latin1'), [
+    { name: 'content-type', value: 'multipart/mixed; boundary="S\u00c3\u00a9"' },
+  ]);
+});
+
 test('bodyParts: a longer line that starts with the boundary is not a delimiter; nor is one mid-line', () => {
   const message = wire('--b\none\n--bc\nx --b\n--b--\n');
   assert.deepEqual(slices(message, bodyParts(message, 0, message.length, 'b')), ['one\r\n--bc\r\nx --b']);

@@ -598,3 +598,159 @@ test('differential: agrees with postal-mime on ≥ 99.5 % of the SpamAssassin co
   for (const line of disagreements.slice(0, 20)) console.log(`  ${line}`);
   assert.ok(agree / files.length >= 0.995, `${agree}/${files.length} agree`);
 });
+
+/** A multipart/mixed of a text part and invoice.js, its boundary written in the header and in the body as given. */
+function mixed(headerBoundary: Buffer, bodyBoundary: Buffer): Buffer {
+  const line = (text: string) => Buffer.from(`${text}\r\n`);
+  const delimiter = (close = '') => Buffer.concat([Buffer.from('--'), bodyBoundary, line(close)]);
+  return Buffer.concat([
+    line('From: b@example.org'),
+    Buffer.from('Content-Type: multipart/mixed; boundary="'),
+    headerBoundary,
+    line('"'),
+    line(''),
+    delimiter(),
+    line('Content-Type: text/plain\r\n\r\nSee attached.'),
+    delimiter(),
+    line('Content-Type: application/octet-stream; name="invoice.js"\r\n\r\nWScript.Shell'),
+    delimiter('--'),
+  ]);
+}
+
+test('an 8-bit boundary is found in the bytes the header carried, UTF-8 or not (RFC 2046 §5.1.1 allows neither)', () => {
+  for (const boundary of [Buffer.from('Sé'), Buffer.from('S\u00e9', 'latin1'), Buffer.from('S\ufffd')]) {
+    const parsed = parseMessageSync(mixed(boundary, boundary));
+    assert.deepEqual(
+      parsed.attachments.map((a) => a.filename),
+      ['invoice.js'],
+      boundary.toString('hex'),
+    );
+    assert.equal(parsed.text, 'See attached.\n');
+  }
+  // The same text in other bytes is another boundary: no delimiter, so the body is text (as ever).
+  const other = parseMessageSync(mixed(Buffer.from('Sé'), Buffer.from('S\u00e9', 'latin1')));
+  assert.deepEqual(other.attachments, []);
+  assert.match(other.text, /WScript\.Shell/);
+  // RFC 2231 §4: an encoded boundary is its decoded text, in UTF-8 here.
+  const encoded = Buffer.from(
+    mixed(Buffer.from('x'), Buffer.from('Sé')).toString('latin1').replace('boundary="x"', "boundary*=utf-8''S%C3%A9"),
+    'latin1',
+  );
+  assert.deepEqual(
+    parseMessageSync(encoded).attachments.map((a) => a.filename),
+    ['invoice.js'],
+  );
+});
+
+/** `inner` under `levels` multipart/mixed levels, each with a text part before it. */
+function nested(levels: number, inner: string): string {
+  let entity = inner;
+  for (let i = levels; i >= 1; i--) {
+    entity = `Content-Type: multipart/mixed; boundary="L${i}"\r\n\r\n--L${i}\r\nContent-Type: text/plain\r\n\r\nlevel ${i}\r\n--L${i}\r\n${entity}--L${i}--\r\n`;
+  }
+  return `From: b@example.org\r\nSubject: invoice\r\n${entity}`;
+}
+
+test('past the nesting limit the files are still found (postal-mime shows them), the text still read', () => {
+  const js =
+    'Content-Type: application/octet-stream; name="invoice.js"\r\nContent-Disposition: attachment\r\n\r\nWScript.Shell\r\n';
+  const zip = 'Content-Type: application/zip; name="a.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n';
+  const named = 'Content-Type: text/plain; name="notes.txt"\r\n\r\nnotes\r\n';
+  for (const levels of [31, 32, 40, 300]) {
+    const parts = `Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n${js}--in\r\n${zip}--in\r\n${named}--in\r\nContent-Type: text/plain\r\n\r\nthe deepest words\r\n--in--\r\n`;
+    const parsed = parseMessageSync(Buffer.from(nested(levels, parts)));
+    assert.deepEqual(
+      parsed.attachments.map((a) => [
+        a.filename,
+        a.contentType,
+        a.disposition,
+        Buffer.from(a.content).toString('latin1'),
+      ]),
+      [
+        ['invoice.js', 'application/octet-stream', 'attachment', 'WScript.Shell'],
+        ['a.zip', 'application/zip', '', 'PK\x03\x04'],
+        ['notes.txt', 'text/plain', '', 'notes'],
+      ],
+      `${levels} levels`,
+    );
+    assert.match(parsed.text, /the deepest words/);
+  }
+  // Under 40 nested messages, each its own header.
+  let message = `Subject: core\r\n${js}`;
+  for (let i = 0; i < 40; i++) message = `Subject: level ${i}\r\nContent-Type: message/rfc822\r\n\r\n${message}`;
+  assert.deepEqual(
+    parseMessageSync(Buffer.from(message)).attachments.map((a) => a.filename),
+    ['invoice.js'],
+  );
+});
+
+test('the pass past the nesting limit is bounded: a thousand entities at most, each header read within its limit', () => {
+  const deep = (body: string) => Buffer.from(nested(40, `Content-Type: text/plain\r\n\r\n${body}`));
+  for (const [name, body] of [
+    ['delimiter lines', '--x\r\n'.repeat(500_000)],
+    ['one-field headers without an empty line', '--x\r\nA: b\r\n'.repeat(200_000)],
+    ['files', '--x\r\nContent-Type: application/x-a\r\n\r\ny\r\n'.repeat(100_000)],
+    ['a header as long as it gets', `--x\r\nA: b\r\n${'B: c\r\n'.repeat(1_000_000)}`],
+  ] as const) {
+    const started = performance.now();
+    const parsed = parseMessageSync(deep(body));
+    const ms = performance.now() - started;
+    assert.ok(ms < 2000, `${name}: ${ms} ms`);
+    assert.ok(parsed.attachments.length < 1000, `${name}: ${parsed.attachments.length}`);
+  }
+});
+
+test('the filters read encoded-words as the listing does: split characters, labels in any case, ISO-2022-JP, UTF-16', () => {
+  const q = (bytes: Buffer) => [...bytes].map((b) => `=${b.toString(16).toUpperCase()}`).join('');
+  const lure = Buffer.from('Ваш пароль истекает');
+  const cut = (labels: [string, string]) =>
+    `=?${labels[0]}?Q?${q(lure.subarray(0, 8))}?= =?${labels[1]}?Q?${q(lure.subarray(8))}?=`;
+  const split = (labels: [string, string]) =>
+    `=?${labels[0]}?B?${lure.subarray(0, 8).toString('base64')}?= =?${labels[1]}?B?${lure.subarray(8).toString('base64')}?=`;
+  const cases: [subject: string, shown: string][] = [
+    [cut(['UTF-8', 'utf-8']), 'Ваш пароль истекает'], // a character split, the labels differing in case
+    [split(['utf-8', 'UTF8']), 'Ваш пароль истекает'], // … or in spelling
+    // An invalid byte elsewhere no longer makes the split characters U+FFFD.
+    [`=?utf-8?Q?=FF?= ${cut(['utf-8', 'utf-8'])}`, '\ufffdВаш пароль истекает'],
+    ['=?ISO-2022-JP?B?GyRCJUY=?= =?ISO-2022-JP?B?JTklSBsoQg==?=', 'テスト'], // split mid-sequence
+    ['=?ISO-2022-JP?B?GyRCJUYbKEI=?= =?ISO-2022-JP?B?GyRCJTklSBsoQg==?=', 'テスト'], // each word back to ASCII
+    ['=?UTF-16?B?BB8EMARABD4EOwRM?=', 'Пароль'], // RFC 2781 §4.3: big-endian without a mark
+    ['=?utf-8?B?@@@?= notice', '=?utf-8?B?@@@?= notice'], // RFC 2047 §6.3: not base64, shown as written
+  ];
+  for (const [subject, shown] of cases) {
+    const content = wire(`From: ${subject} <a@example.org>\nSubject: ${subject}\n\nx\n`);
+    const parsed = parseMessageSync(content);
+    assert.equal(parsed.subject, shown, subject);
+    assert.equal(headerValue(parsed, 'subject'), shown, subject);
+    assert.equal(summarize(content).subject, shown, `listing: ${subject}`);
+    assert.equal(parsed.from[0]?.name, shown, `display name: ${subject}`);
+    assert.equal(parsed.from[0]?.address, 'a@example.org');
+  }
+  // The file name too.
+  const named = parseMessageSync(
+    wire(`Content-Type: application/octet-stream; name="${cut(['UTF-8', 'utf-8'])}.js"\n\nx\n`),
+  );
+  assert.equal(named.attachments[0]?.filename, 'Ваш пароль истекает.js');
+});
+
+test('what only lenient readers decode, the filters decode too: a charset no decoder knows, spaces in a word', () => {
+  const parsed = parseMessageSync(
+    wire(
+      'From: =?x-unknown?Q?Support_Team?= <a@example.org>\nSubject: =?x-unknown?B?WW91ciBwYXNzd29yZCBleHBpcmVz?= and =?utf-8?Q?today now?=\n\nx\n',
+    ),
+  );
+  assert.equal(parsed.subject, 'Your password expires and today now');
+  assert.equal(parsed.from[0]?.name, 'Support Team');
+});
+
+test('display names: an encoded-word that is the address, or holds one, is read as before', () => {
+  const from = (field: string) => parseMessageSync(wire(`From: ${field}\n\nx\n`)).from;
+  assert.deepEqual(from('=?utf-8?B?UGF5UGFsIDxzZXJ2aWNlQHBheXBhbC5jb20+?='), [
+    { name: 'PayPal', address: 'service@paypal.com' },
+  ]);
+  assert.deepEqual(from('<=?utf-8?Q?x?=>'), [{ name: 'x', address: '=?utf-8?q?x?=' }]);
+  assert.deepEqual(from('Team: =?UTF-8?Q?=D0?= =?utf-8?Q?=B8?= <a@b.example>, c@d.example;'), [
+    { name: 'и', address: 'a@b.example' },
+    { name: '', address: 'c@d.example' },
+  ]);
+});
