@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { acquireServeLock } from '../../src/server/serve-lock.ts';
+import { backUpSqliteStore } from '../../src/store/sqlite/backup.ts';
 import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/migrations.ts';
 import { addUser, configDir, postern, spawnServer } from '../support/child-server.ts';
@@ -40,6 +41,13 @@ const subjects = (file: string) =>
 const uidValidities = (file: string) =>
   read(file, (db) => (db.prepare('SELECT uid_validity AS v FROM mailboxes').all() as { v: number }[]).map((r) => r.v));
 const integrity = (file: string) => read(file, (db) => ({ ...db.prepare('PRAGMA integrity_check').get() }));
+/** How far ids move past a backup's when the replaced store's are not known (docs/deployment.md, Restore). */
+const UNKNOWN_IDS_MARGIN = 1_000_000;
+/** The AUTOINCREMENT counter of `table`: the last id given out (0 when none was). */
+const seqOf = (file: string, table: string) =>
+  read(file, (db) => Number(db.prepare('SELECT max(seq) AS n FROM sqlite_sequence WHERE name = ?').get(table)?.n ?? 0));
+const maxId = (file: string, table: string) =>
+  read(file, (db) => Number(db.prepare(`SELECT max(id) AS n FROM ${table}`).get()?.n ?? 0));
 /** Files in the data directory a failed command may have left: partial copies, restores under way. */
 const leftovers = (folder: string) => fs.readdirSync(folder).filter((f) => /partial|restore-/.test(f));
 
@@ -184,13 +192,58 @@ test('restore refuses what is not a sound Postern backup, naming the problem; th
   );
   pages.fill(0xa5, (mailboxesRoot - 1) * pageSize, (mailboxesRoot - 1) * pageSize + 16); // one table's page only
   fs.writeFileSync(pageDamaged, pages);
+  // The four tables (and columns) restore itself reads, and a user_version: it was restored, and every
+  // command then failed with "no such table: schema_version".
+  const fourTables = path.join(d.root, 'four-tables.sqlite');
+  const four = new DatabaseSync(fourTables);
+  four.exec(`CREATE TABLE mailboxes (id INTEGER PRIMARY KEY, uid_validity INTEGER);
+    CREATE TABLE messages (id INTEGER PRIMARY KEY); CREATE TABLE accounts (id INTEGER PRIMARY KEY);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER); PRAGMA user_version = 9`);
+  four.close();
+  // A Postern database with one column gone (changed by hand).
+  const columnGone = path.join(d.root, 'column-gone.sqlite');
+  fs.copyFileSync(good, columnGone);
+  const g = new DatabaseSync(columnGone);
+  g.exec('ALTER TABLE dkim_keys DROP COLUMN retire_after');
+  g.close();
+  // The partial file of a copy interrupted in a write, its hot journal beside it ("attempt to write a
+  // readonly database" before).
+  const incomplete = path.join(d.root, 'incomplete.sqlite');
+  const source = path.join(d.root, 'journalled.sqlite');
+  fs.copyFileSync(good, source);
+  const w = new DatabaseSync(source);
+  w.exec('PRAGMA journal_mode = DELETE; PRAGMA cache_size = 1');
+  w.exec(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO counters (name, value) SELECT 'f-' || i || hex(randomblob(64)), i FROM n",
+  );
+  w.exec('BEGIN');
+  w.exec('UPDATE counters SET value = value + 1');
+  fs.copyFileSync(source, incomplete);
+  fs.copyFileSync(`${source}-journal`, `${incomplete}-journal`);
+  w.exec('ROLLBACK');
+  w.close();
 
   const cases: [string, RegExp][] = [
     [path.join(d.root, 'missing.sqlite'), /cannot read the backup .*missing\.sqlite: ENOENT/],
     [d.root, /cannot read the backup .*: not a file/],
     [text, /cannot read the backup .*notes\.txt: file is not a database/],
     [foreign, /foreign\.sqlite is not a Postern database/],
-    [lookalike, /lookalike\.sqlite is not a Postern database \(mailboxes: no such column: id\)/],
+    [
+      lookalike,
+      /lookalike\.sqlite is not a Postern database of schema version 3 \(it lacks the tables schema_version, counters, .* and the columns mailboxes\.id, mailboxes\.account_id, mailboxes\.uid_validity, /,
+    ],
+    [
+      fourTables,
+      /four-tables\.sqlite is not a Postern database of schema version 9 \(it lacks the tables schema_version, mailbox_messages, .*secrets and the columns accounts\.address, /,
+    ],
+    [
+      columnGone,
+      /column-gone\.sqlite is not a Postern database of schema version \d+ \(it lacks the column dkim_keys\.retire_after\)/,
+    ],
+    [
+      incomplete,
+      /cannot read the backup .*incomplete\.sqlite: it is an incomplete copy \(.*incomplete\.sqlite-journal beside it/,
+    ],
     [
       newer,
       new RegExp(`newer\\.sqlite has schema version ${SQLITE_SCHEMA_VERSION + 1}, newer than this Postern knows`),
@@ -238,6 +291,12 @@ test('restore into a data directory without a store; backup refusals', async (t)
   const again = await postern(['backup', backupFile, '--config', source.file]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /b\.sqlite exists: a backup never replaces a file/);
+  const folder = await postern(['backup', source.root, '--config', source.file]);
+  assert.equal(folder.code, 1);
+  assert.match(
+    folder.stderr,
+    /postern-cli-\w+ is a directory: name the file to write the backup to, e\.g\. .*\/postern-<date>\.sqlite/,
+  );
   const noFolder = await postern(['backup', path.join(source.root, 'no/such/dir/b.sqlite'), '--config', source.file]);
   assert.equal(noFolder.code, 1);
   assert.match(noFolder.stderr, /cannot write the backup .*no\/such\/dir\/b\.sqlite\.partial-\d+/);
@@ -439,5 +498,194 @@ test('restore of a backup from an older schema over a newer store: done, migrate
   assert.equal(
     read(d.live, (r) => Number(r.prepare('PRAGMA user_version').get()?.user_version)),
     SQLITE_SCHEMA_VERSION,
+  );
+});
+
+/** Quarantines a message the plain way the store does: SQLite gives the id (AUTOINCREMENT). */
+function quarantineOne(file: string): number {
+  const db = new DatabaseSync(file);
+  try {
+    const row = db
+      .prepare(
+        `INSERT INTO quarantine (received_at, mail_from, recipients, header_from, header_subject, size, score, category, reason, verdict, content)
+         VALUES (0, 'x@example.net', '["alice@example.com"]', '', 'held', 1, 9, 'spam', 'test', '{}', x'00') RETURNING id`,
+      )
+      .get();
+    return Number(row?.id);
+  } finally {
+    db.close();
+  }
+}
+
+test('restore where the replaced store is unknown (lost, or another one): ids move past the backup by a margin', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  assert.equal(quarantineOne(d.live), 1);
+  const backup = path.join(d.root, 'nightly.sqlite');
+  assert.equal((await postern(['backup', backup, '--config', d.file])).code, 0);
+  assert.equal(quarantineOne(d.live), 2, 'noted by an admin: id 2 is a phish'); // then the disk is lost
+
+  // A new machine: the data directory is empty. Before, the next held message got id 2 again.
+  const fresh = dir(t);
+  const restored = await postern(['restore', backup, '--config', fresh.file]);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal(seqOf(fresh.live, 'quarantine'), 1 + UNKNOWN_IDS_MARGIN);
+  assert.equal(seqOf(fresh.live, 'accounts'), 1 + UNKNOWN_IDS_MARGIN);
+  assert.equal(seqOf(fresh.live, 'mailboxes'), maxId(backup, 'mailboxes') + UNKNOWN_IDS_MARGIN);
+  assert.equal(quarantineOne(fresh.live), 2 + UNKNOWN_IDS_MARGIN);
+  await addUser(fresh.file, 'carol@example.com');
+  assert.equal(maxId(fresh.live, 'accounts'), 2 + UNKNOWN_IDS_MARGIN, 'a new account takes no id the lost store gave');
+
+  // The same when serve made a new, empty store there first: its counters are not the lost store's.
+  const other = dir(t);
+  await addUser(other.file, 'bob@example.com');
+  const over = await postern(['restore', backup, '--config', other.file]);
+  assert.equal(over.code, 0, over.stderr);
+  assert.equal(seqOf(other.live, 'quarantine'), 1 + UNKNOWN_IDS_MARGIN);
+  assert.equal(seqOf(other.live, 'accounts'), 1 + UNKNOWN_IDS_MARGIN);
+});
+
+test('restore of a schema-6 backup: the ids carried (or the margin) survive the migrations serve runs after', async (t) => {
+  const d = dir(t);
+  // The store as an older Postern made it (schema 6: no quarantine, accounts without AUTOINCREMENT),
+  // and the backup taken before the upgrade.
+  fs.mkdirSync(d.data, { mode: 0o700 });
+  const old = new DatabaseSync(d.live);
+  migrateSqlite(old, { target: 6 });
+  old.exec("INSERT INTO accounts (address, password_hash, created_at) VALUES ('alice@example.com', 'x', 0)");
+  old.close();
+  const backup = path.join(d.root, 'before-upgrade.sqlite');
+  fs.copyFileSync(d.live, backup);
+  // Upgraded; ids given out since: quarantine 1 to 3, account 2 (removed again).
+  assert.equal((await postern(['migrate', '--config', d.file])).code, 0);
+  for (let i = 0; i < 3; i++) quarantineOne(d.live);
+  await addUser(d.file, 'bob@example.com');
+  assert.equal((await postern(['user', 'remove', 'bob@example.com', '--config', d.file])).code, 0);
+  assert.equal(seqOf(d.live, 'accounts'), 2);
+
+  const restored = await postern(['restore', backup, '--config', d.file]);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal(
+    read(d.live, (db) => Number(db.prepare('PRAGMA user_version').get()?.user_version)),
+    6,
+  );
+  assert.equal((await postern(['migrate', '--config', d.file])).code, 0);
+  // Before, the quarantine started again at 1 and account ids at 2.
+  assert.equal(quarantineOne(d.live), 4, 'counted on from the replaced store');
+  await addUser(d.file, 'carol@example.com');
+  assert.equal(maxId(d.live, 'accounts'), 3);
+
+  // A schema-6 file of another store (its counters unknown): the margin, kept through the migrations.
+  const stranger = path.join(d.root, 'stranger.sqlite');
+  const s6 = new DatabaseSync(stranger);
+  migrateSqlite(s6, { target: 6 });
+  s6.close();
+  const again = await postern(['restore', stranger, '--config', d.file]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((await postern(['migrate', '--config', d.file])).code, 0);
+  assert.equal(quarantineOne(d.live), UNKNOWN_IDS_MARGIN + 1);
+  await addUser(d.file, 'dave@example.com');
+  assert.equal(maxId(d.live, 'accounts'), UNKNOWN_IDS_MARGIN + 1, 'past the margin, and past the replaced store');
+});
+
+/** A directory on another file system than the test's temporary ones; undefined when there is none. */
+function otherFileSystem(t: Context, near: string): string | undefined {
+  for (const base of ['/dev/shm', '/run/user', '/run']) {
+    try {
+      if (fs.statSync(base).dev === fs.statSync(near).dev) continue;
+      const folder = fs.mkdtempSync(path.join(base, 'postern-other-'));
+      t.after(() => fs.rmSync(folder, { recursive: true, force: true }));
+      return folder;
+    } catch {}
+  }
+  return undefined;
+}
+
+test('restore where backups/ is on another file system: the replaced database is copied there, whole', async (t) => {
+  const d = dir(t);
+  const other = otherFileSystem(t, d.root);
+  if (!other) {
+    t.skip('no second file system to put backups/ on');
+    return;
+  }
+  await addUser(d.file, 'alice@example.com');
+  const backup = path.join(d.root, 'b.sqlite');
+  assert.equal((await postern(['backup', backup, '--config', d.file])).code, 0);
+  await addUser(d.file, 'bob@example.com'); // after the backup: only in the replaced database
+  fs.symlinkSync(other, path.join(d.data, 'backups'));
+
+  // Before: "EXDEV: cross-device link not permitted", exit 70.
+  const r = await postern(['restore', backup, '--config', d.file, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { replaced } = JSON.parse(r.stdout) as { replaced: string };
+  assert.equal(fs.realpathSync(path.dirname(replaced)), fs.realpathSync(other));
+  const accounts = (file: string) =>
+    read(file, (db) =>
+      (db.prepare('SELECT address AS a FROM accounts ORDER BY id').all() as { a: string }[]).map((x) => x.a),
+    );
+  assert.deepEqual(accounts(replaced), ['alice@example.com', 'bob@example.com'], 'the replaced database, whole');
+  assert.deepEqual(integrity(replaced), { integrity_check: 'ok' });
+  assert.equal(fs.statSync(replaced).mode & 0o777, 0o600);
+  assert.deepEqual(accounts(d.live), ['alice@example.com']);
+  assert.deepEqual(
+    fs.readdirSync(other).filter((f) => /partial/.test(f)),
+    [],
+  );
+  assert.deepEqual(leftovers(d.data), []);
+
+  // A WAL found without its database goes the same way.
+  fs.rmSync(d.live);
+  fs.writeFileSync(`${d.live}-wal`, 'a WAL of a lost database');
+  const r2 = await postern(['restore', backup, '--config', d.file, '--json']);
+  assert.equal(r2.code, 0, r2.stderr);
+  const { setAside } = JSON.parse(r2.stdout) as { setAside: string[] };
+  const wal = setAside.find((f) => f.endsWith('-wal'));
+  assert.equal(fs.realpathSync(path.dirname(wal!)), fs.realpathSync(other), setAside.join());
+  assert.equal(fs.readFileSync(wal!, 'utf8'), 'a WAL of a lost database');
+  assert.equal(fs.existsSync(`${d.live}-wal`), false);
+});
+
+test('a backup that would leave the store’s file system below serve’s reserve for mail is refused', async (t) => {
+  const d = dir(t, { smtp: { maxMessageSize: 1_000_000 } });
+  await addUser(d.file, 'alice@example.com');
+  const live = new DatabaseSync(d.live);
+  live.exec(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) INSERT INTO counters (name, value) SELECT 'filler-' || i || '-' || hex(randomblob(32)), i FROM n",
+  );
+  live.close();
+  const size = fs.statSync(d.live).size;
+  assert.ok(size > 500_000, `a store of ${size} octets`);
+  // Free: the reserve (1.5 × 1,000,000) and half the store, before the copy.
+  const bsize = 4096;
+  const statfs = () => ({ bavail: Math.ceil((1_500_000 + size / 2) / bsize), bsize });
+  const target = path.join(d.root, 'nightly.sqlite');
+  assert.throws(
+    () => backUpSqliteStore(d.data, target, { maxMessageSize: 1_000_000, statfs }),
+    /the store's file system \(.*data\) has \d\.\d MB free: the backup \(about \d\.\d MB\) would leave \d\.\d MB, less than the 1\.4 MB serve keeps free for mail \(1\.5 × smtp\.maxMessageSize; .*452\): write the backup to another file system/,
+  );
+  assert.deepEqual(
+    fs.readdirSync(d.root).filter((f) => f.startsWith('nightly')),
+    [],
+    'nothing written',
+  );
+  // With room for both it is taken; a target on another file system takes nothing from the store's.
+  const roomy = () => ({ bavail: Math.ceil((1_500_000 + 2 * size) / bsize), bsize });
+  assert.equal(backUpSqliteStore(d.data, target, { maxMessageSize: 1_000_000, statfs: roomy }).file, target);
+  const other = otherFileSystem(t, d.root);
+  if (other) {
+    const away = path.join(other, 'nightly.sqlite');
+    assert.equal(backUpSqliteStore(d.data, away, { maxMessageSize: 1_000_000, statfs }).file, away);
+  }
+
+  // The command applies the config's smtp.maxMessageSize: here one the file system can never keep free.
+  const { bavail, bsize: real } = fs.statfsSync(d.data);
+  const huge = dir(t, { smtp: { maxMessageSize: bavail * real } });
+  await addUser(huge.file, 'alice@example.com');
+  const r = await postern(['backup', path.join(huge.root, 'b.sqlite'), '--config', huge.file]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /^postern: the store's file system .* less than the \d+\.\d MB serve keeps free for mail/);
+  assert.deepEqual(
+    fs.readdirSync(huge.root).filter((f) => f.startsWith('b.sqlite')),
+    [],
   );
 });

@@ -16,7 +16,9 @@ export async function backupCommand(args: string[]): Promise<number> {
   const target = onePath(positionals, 'backup', 'the file to write the backup to');
   const { config } = configFrom(values);
   sqliteOnly(config, 'backup');
-  const summary = backUpSqliteStore(config.dataDir, path.resolve(target));
+  const summary = backUpSqliteStore(config.dataDir, path.resolve(target), {
+    maxMessageSize: config.smtp.maxMessageSize,
+  });
   if (values.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else process.stdout.write(`backed up the store to ${summary.file}: ${describe(summary)}\n`);
   return 0;

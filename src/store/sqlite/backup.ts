@@ -14,8 +14,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { StoreUnavailableError } from '../store.ts';
 import { MAX_UID_VALIDITY, UID_VALIDITY_COUNTER } from './accounts.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './connection.ts';
-import { copyDatabase, syncDirectory } from './database-copy.ts';
-import { currentVersion, SQLITE_SCHEMA_VERSION } from './migrations.ts';
+import { copyDatabase, syncDirectory, syncFile } from './database-copy.ts';
+import { currentVersion, migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.ts';
 import { DATABASE_FILE_NAME } from './sqlite-store.ts';
 
 export interface DatabaseSummary {
@@ -40,24 +40,42 @@ export interface RestoreOutcome {
   mailboxes: number;
 }
 
+export interface BackupOptions {
+  /**
+   * serve's smtp.maxMessageSize. serve answers MAIL FROM with 452 while the store's file system has
+   * less than 1.5 × it free (src/server/free-space.ts): a backup written there must leave that much.
+   */
+  maxMessageSize?: number;
+  /** fs.statfsSync by default; tests give the free space they need. */
+  statfs?: (dir: string) => { bavail: number; bsize: number };
+}
+
 /**
  * Copies the live database to `destination`, which must not exist: the copy is written under a
  * temporary name beside it, checked, synced and only then linked to its name, so a failed or
  * interrupted backup never leaves a file that looks like a good one.
  */
-export function backUpSqliteStore(dataDir: string, destination: string): DatabaseSummary {
+export function backUpSqliteStore(dataDir: string, destination: string, options: BackupOptions = {}): DatabaseSummary {
   const live = path.join(dataDir, DATABASE_FILE_NAME);
   if (!fs.existsSync(live))
     throw new StoreUnavailableError(`there is no SQLite store to back up: ${live} does not exist`);
   // Said before the copy is made (a large store takes a while); the link at the end checks again.
+  if (statOrUndefined(destination)?.isDirectory()) {
+    throw new StoreUnavailableError(
+      `${destination} is a directory: name the file to write the backup to, e.g. ${path.join(destination, 'postern-<date>.sqlite')}`,
+    );
+  }
   if (fs.existsSync(destination))
     throw new StoreUnavailableError(`${destination} exists: a backup never replaces a file`);
+  const reserve = sharedReserve(dataDir, destination, options);
   const source = openReadOnly(live, 'the store');
   const partial = `${destination}.partial-${process.pid}`;
   try {
     if (currentVersion(source) === 0) {
       throw new StoreUnavailableError(`the store ${live} is empty (no schema yet): there is nothing to back up`);
     }
+    // Asked before the copy (the pages in use: about what VACUUM INTO writes), and again once it is on the disk.
+    reserve?.(estimatedCopySize(source), false);
     try {
       copyDatabase(source, partial);
     } catch (error) {
@@ -69,12 +87,62 @@ export function backUpSqliteStore(dataDir: string, destination: string): Databas
     source.close();
   }
   try {
+    reserve?.(fs.statSync(partial).size, true);
     const summary = checkedSummary(partial, 'quick_check', destination);
     placeWithoutReplacing(partial, destination);
     return { ...summary, file: destination };
   } finally {
     for (const leftover of ['', '-journal']) fs.rmSync(`${partial}${leftover}`, { force: true });
   }
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // EACCES, ENOTDIR: the copy itself says what is wrong
+  }
+}
+
+/** The octets in use in the database: what VACUUM INTO writes, give or take partly filled pages. */
+function estimatedCopySize(db: DatabaseSync): number {
+  const pragma = (name: string) => Number(Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0] ?? 0);
+  return Math.max(0, pragma('page_count') - pragma('freelist_count')) * pragma('page_size');
+}
+
+/**
+ * When the backup goes to the store's own file system (a target elsewhere takes nothing from it): a
+ * check that refuses a copy of `size` octets that would leave less than serve's reserve for mail.
+ * `written`: the copy is on the disk already, so the free space counted has it taken off.
+ */
+function sharedReserve(
+  dataDir: string,
+  destination: string,
+  { maxMessageSize, statfs = fs.statfsSync }: BackupOptions,
+): ((size: number, written: boolean) => void) | undefined {
+  if (maxMessageSize === undefined) return undefined;
+  const store = statOrUndefined(dataDir);
+  const target = statOrUndefined(path.dirname(destination));
+  if (!store || !target || store.dev !== target.dev) return undefined;
+  const needed = Math.ceil(1.5 * maxMessageSize); // as src/server/free-space.ts
+  return (size, written) => {
+    let free: number;
+    try {
+      const { bavail, bsize } = statfs(dataDir);
+      free = bavail * bsize;
+    } catch {
+      return; // as serve: a file system that cannot be asked refuses nothing
+    }
+    const before = written ? free + size : free;
+    if (before - size >= needed) return;
+    const mb = (octets: number) => `${(Math.max(0, octets) / 1_048_576).toFixed(1)} MB`;
+    throw new StoreUnavailableError(
+      `the store's file system (${dataDir}) has ${mb(before)} free: the backup (${written ? '' : 'about '}${mb(size)}) ` +
+        `would leave ${mb(before - size)}, less than the ${mb(needed)} serve keeps free for mail (1.5 × ` +
+        'smtp.maxMessageSize; with less it answers every MAIL FROM with 452): write the backup to another file ' +
+        'system, or make room first',
+    );
+  };
 }
 
 /** A backup opened and checked for a restore: read before anything in the data directory is touched. */
@@ -101,9 +169,13 @@ export function openBackup(backupFile: string): BackupToRestore {
           'restore it with the Postern version that made it',
       );
     }
-    // A file with a "mailboxes" table and a user_version is not yet ours: the columns restore reads must be there.
-    const missing = missingPostern(backup);
-    if (missing) throw new StoreUnavailableError(`${backupFile} is not a Postern database (${missing})`);
+    // A file with a "mailboxes" table and a user_version is not yet ours: every table and column the
+    // migrations up to that version make must be there, or serve and every command fail on it later.
+    const missing = missingPostern(backup, version);
+    if (missing)
+      throw new StoreUnavailableError(
+        `${backupFile} is not a Postern database of schema version ${version} (${missing})`,
+      );
     const integrity = firstProblem(backup, 'integrity_check');
     if (integrity) throw new StoreUnavailableError(`${backupFile} is damaged (${integrity}): it cannot be restored`);
   } catch (error) {
@@ -177,25 +249,88 @@ function openReadOnly(file: string, what: string): DatabaseSync {
     db.prepare('SELECT count(*) FROM sqlite_schema').get(); // a file that is no database fails here
     return db;
   } catch (error) {
-    throw new StoreUnavailableError(`cannot read ${what} ${file}: ${(error as Error).message}`, { cause: error });
+    const message = (error as Error).message;
+    // A read-only connection cannot roll a hot journal back, and SQLite will not read without doing so.
+    // Beside a backup it is the mark of a copy interrupted while it was written (the partial file of a
+    // backup that did not finish, a cp of a database in the middle of a write).
+    if (what === 'the backup' && /readonly/i.test(message) && fs.existsSync(`${file}-journal`)) {
+      throw new StoreUnavailableError(
+        `cannot read ${what} ${file}: it is an incomplete copy (${file}-journal beside it holds a write that never finished): restore a complete backup`,
+        { cause: error },
+      );
+    }
+    throw new StoreUnavailableError(`cannot read ${what} ${file}: ${message}`, { cause: error });
   }
 }
 
-/** What a database lacks of the tables and columns a restore reads, in words; undefined when it has them all. */
-function missingPostern(db: DatabaseSync): string | undefined {
-  for (const [table, columns] of [
-    ['mailboxes', 'id, uid_validity'],
-    ['messages', 'id'],
-    ['accounts', 'id'],
-    ['counters', 'name, value'],
-  ] as const) {
-    try {
-      db.prepare(`SELECT ${columns} FROM ${table} LIMIT 0`).all();
-    } catch (error) {
-      return `${table}: ${(error as Error).message}`;
-    }
+/** Each table's columns, lower-cased (SQLite names are not case-sensitive); SQLite's own tables left out. */
+function tableColumns(db: DatabaseSync): Map<string, Set<string>> {
+  const tables = new Map<string, Set<string>>();
+  const rows = db
+    .prepare(
+      `SELECT lower(s.name) AS t, lower(c.name) AS c FROM sqlite_schema s, pragma_table_info(s.name) c
+       WHERE s.type = 'table' AND substr(s.name, 1, 7) <> 'sqlite_'`,
+    )
+    .all();
+  for (const row of rows) {
+    const table = String(row.t);
+    if (!tables.has(table)) tables.set(table, new Set());
+    tables.get(table)!.add(String(row.c));
   }
-  return undefined;
+  return tables;
+}
+
+interface Schema {
+  tables: Map<string, Set<string>>;
+  /** Tables whose ids are never given out again (INTEGER PRIMARY KEY AUTOINCREMENT). */
+  autoincrement: string[];
+}
+
+const schemas = new Map<number, Schema>();
+
+/** What the migrations up to `version` make, read from a database they are run into in memory. */
+function schemaAt(version: number): Schema {
+  let schema = schemas.get(version);
+  if (!schema) {
+    const db = new DatabaseSync(':memory:');
+    try {
+      migrateSqlite(db, { target: version });
+      const autoincrement = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%' ORDER BY name")
+        .all()
+        .map((row) => String(row.name));
+      schema = { tables: tableColumns(db), autoincrement };
+    } finally {
+      db.close();
+    }
+    schemas.set(version, schema);
+  }
+  return schema;
+}
+
+/**
+ * What a database lacks of the tables and columns the migrations up to `version` make, in words;
+ * undefined when it has them all. More (a table an admin added) is not refused.
+ */
+function missingPostern(db: DatabaseSync, version: number): string | undefined {
+  let theirs: Map<string, Set<string>>;
+  try {
+    theirs = tableColumns(db);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  const tables: string[] = [];
+  const columns: string[] = [];
+  for (const [table, wanted] of schemaAt(version).tables) {
+    const have = theirs.get(table);
+    if (!have) tables.push(table);
+    else for (const column of wanted) if (!have.has(column)) columns.push(`${table}.${column}`);
+  }
+  const lacks = [
+    ...(tables.length > 0 ? [`the table${tables.length === 1 ? '' : 's'} ${tables.join(', ')}`] : []),
+    ...(columns.length > 0 ? [`the column${columns.length === 1 ? '' : 's'} ${columns.join(', ')}`] : []),
+  ];
+  return lacks.length > 0 ? `it lacks ${lacks.join(' and ')}` : undefined;
 }
 
 function hasTable(db: DatabaseSync, name: string): boolean {
@@ -277,41 +412,129 @@ function liveUidValidityFloor(live: string): number {
 }
 
 /**
- * The AUTOINCREMENT counters of the live database, where it can still be read, carried into the
- * restored copy when higher: an id given out since the backup (a quarantined message's) is then not
- * given out again for another message.
+ * How far past the backup's own counters an id sequence is moved when the replaced store's counter is
+ * not known (no store, one that cannot be read, or another store's): as docs/scaling.md does for a
+ * PostgreSQL restore, more ids than a store gives out between two backups.
+ */
+export const UNKNOWN_IDS_MARGIN = 1_000_000;
+
+/** A store's ids given out per AUTOINCREMENT table; `absent`: the store has neither the table nor its counter. */
+type IdsGiven = Map<string, number | 'absent'>;
+
+/**
+ * The AUTOINCREMENT counters ("never reused": a quarantine id an admin noted, an account id the
+ * server looked up and cached) set in the restored copy so that no id the replaced store gave out is
+ * given again: the replaced store's, where it can be read and is the backup's own store, later on;
+ * otherwise the backup's own plus UNKNOWN_IDS_MARGIN (and past the replaced store's, if readable).
+ *
+ * A backup older than a table's AUTOINCREMENT (the quarantine before schema 7, accounts and mailboxes
+ * before 10) gets the counter under the table's name all the same: the migration that makes the
+ * quarantine table leaves the row be and SQLite counts on from it, and the one that rebuilds accounts
+ * and mailboxes starts them past it (migrations.ts, rebuildTables). serve runs them after the restore.
  */
 function carryIdSequences(live: string, incoming: string): void {
-  if (!fs.existsSync(live)) return;
-  let sequences: { name: string; seq: number }[];
-  try {
-    const db = new DatabaseSync(live, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
-    try {
-      sequences = db.prepare('SELECT name, seq FROM sqlite_sequence').all() as { name: string; seq: number }[];
-    } finally {
-      db.close();
-    }
-  } catch {
-    return; // a database damaged past reading: the backup's own counters stand
-  }
+  const tables = schemaAt(SQLITE_SCHEMA_VERSION).autoincrement;
+  const replaced = fs.existsSync(live) ? readReplaced(live, tables) : undefined;
   const db = new DatabaseSync(incoming);
   try {
-    // A backup older than any AUTOINCREMENT table (schema 6 and before) has no sqlite_sequence yet,
-    // and SQLite makes it only with such a table: nothing to carry into.
-    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").get() === undefined) return;
-    const raise = db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?');
-    const add = db.prepare(
-      "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?) AND EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?)",
-    );
-    for (const { name, seq } of sequences) {
-      // A value SQLite could not count on from (a damaged live database) would stop every insert.
-      if (!Number.isSafeInteger(Number(seq)) || Number(seq) < 0) continue;
-      raise.run(Number(seq), name);
-      add.run(name, Number(seq), name, name);
+    const own = idsGiven(db, tables);
+    // A store's first schema_version row is when it was made: a copy of it, and every store restored
+    // from such a copy, keeps it. Another value is another store (made new after a loss, say), whose
+    // counters say nothing of what the backup's store gave out after the backup.
+    const birth = storeBirth(db);
+    const sameStore = replaced !== undefined && birth !== undefined && replaced.birth === birth;
+    const wanted = new Map<string, number>();
+    for (const table of tables) {
+      const ours = own.get(table) ?? 'absent';
+      const theirs = replaced?.given.get(table);
+      const given = ours === 'absent' ? 0 : ours;
+      let seq: number;
+      if (sameStore && typeof theirs === 'number') seq = Math.max(given, theirs);
+      else if (sameStore && theirs === 'absent' && ours === 'absent')
+        seq = 0; // neither has had the table
+      else seq = Math.max(given + UNKNOWN_IDS_MARGIN, typeof theirs === 'number' ? theirs : 0);
+      if (seq > 0) wanted.set(table, seq);
+    }
+    if (wanted.size === 0) return;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      if (!hasTable(db, 'sqlite_sequence')) {
+        // SQLite makes sqlite_sequence with the first AUTOINCREMENT table and refuses to have it made
+        // otherwise; it stays when that table goes.
+        db.exec('CREATE TABLE postern_restore_sequence (id INTEGER PRIMARY KEY AUTOINCREMENT)');
+        db.exec('DROP TABLE postern_restore_sequence');
+      }
+      const remove = db.prepare('DELETE FROM sqlite_sequence WHERE name = ?');
+      const add = db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
+      for (const [table, seq] of wanted) {
+        remove.run(table);
+        add.run(table, seq);
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw error;
     }
   } finally {
     db.close();
   }
+}
+
+/** The replaced database's birth and ids given, as far as it can be read; undefined when it cannot be opened. */
+function readReplaced(live: string, tables: readonly string[]): { birth?: number; given: IdsGiven } | undefined {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(live, { readOnly: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+  } catch {
+    return undefined; // a database damaged past opening (often why it is restored)
+  }
+  try {
+    const birth = storeBirth(db);
+    return { ...(birth !== undefined ? { birth } : {}), given: idsGiven(db, tables) };
+  } finally {
+    db.close();
+  }
+}
+
+function storeBirth(db: DatabaseSync): number | undefined {
+  try {
+    const value = db.prepare('SELECT min(applied_at) AS t FROM schema_version WHERE version = 1').get()?.t;
+    return typeof value === 'number' || typeof value === 'bigint' ? Number(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For each table, the highest id it is known to have given out: its counter or its highest id,
+ * whichever is more. A table that cannot be read (a damaged database) is left out: not known.
+ */
+function idsGiven(db: DatabaseSync, tables: readonly string[]): IdsGiven {
+  const given: IdsGiven = new Map();
+  let sequences = false;
+  try {
+    sequences = hasTable(db, 'sqlite_sequence');
+  } catch {
+    return given;
+  }
+  for (const table of tables) {
+    try {
+      const counter = sequences
+        ? db.prepare('SELECT max(seq) AS n FROM sqlite_sequence WHERE name = ?').get(table)?.n
+        : undefined;
+      const highest = hasTable(db, table) ? db.prepare(`SELECT max(id) AS n FROM "${table}"`).get()?.n : undefined;
+      if (counter == null && highest === undefined) {
+        given.set(table, 'absent');
+        continue;
+      }
+      const value = Math.max(0, Number(counter ?? 0), Number(highest ?? 0));
+      // A value SQLite could not count on from (a damaged database) would stop every insert.
+      if (Number.isSafeInteger(value)) given.set(table, value);
+    } catch {
+      // not known
+    }
+  }
+  return given;
 }
 
 /** Every mailbox of the restored copy gets a UIDVALIDITY of its own from `floor` upwards. */
@@ -351,10 +574,11 @@ function setWalMode(file: string): void {
 /**
  * Puts `incoming` in the live database's place and keeps the replaced one, with its -wal, in
  * `backups/replaced-<time>.sqlite`. `postern.sqlite` names the old or the new file at every moment
- * (a hard link keeps the old one, then one rename replaces the name), so a crash anywhere leaves a
- * store for serve to open, never none (serve would make an empty one). An exclusive lock first proves
- * that no other process has the database open, and the checkpoint leaves its -wal empty: a WAL
- * beside the restored file would be replayed onto it.
+ * (a hard link keeps the old one, or a synced copy where `backups/` is on another file system, then
+ * one rename replaces the name), so a crash anywhere leaves a store for serve to open, never none
+ * (serve would make an empty one). An exclusive lock first proves that no other process has the
+ * database open, and the checkpoint leaves its -wal empty: a WAL beside the restored file would be
+ * replayed onto it.
  */
 function swapIn(live: string, incoming: string, dataDir: string): string {
   let db: DatabaseSync | undefined;
@@ -377,20 +601,68 @@ function swapIn(live: string, incoming: string, dataDir: string): string {
     if (db?.isOpen) db.close();
   }
   const aside = asideName(dataDir);
-  let linked = true;
   try {
-    fs.linkSync(live, aside);
+    let kept = true;
+    try {
+      fs.linkSync(live, aside);
+    } catch (error) {
+      if (crossDevice(error)) copyDurably(live, aside);
+      else if (noHardLinks(error))
+        kept = false; // moved below: a moment without postern.sqlite
+      else throw error;
+    }
+    // The restored file starts without the old one's WAL, its shared memory or a hot journal of a
+    // database too damaged to open (each would be taken for the restored file's own).
+    moveCompanionsAside(live, aside);
+    if (!kept) moveFile(live, aside);
   } catch (error) {
-    if (!noHardLinks(error)) throw error;
-    linked = false; // no hard links here: moved instead, a moment without postern.sqlite
+    // postern.sqlite is still the replaced database: at most its (checkpointed) -wal went aside already.
+    throw new StoreUnavailableError(
+      `cannot keep the database the restore replaces as ${aside}: ${(error as Error).message}; the store in place is unchanged`,
+      { cause: error },
+    );
   }
-  // The restored file starts without the old one's WAL, its shared memory or a hot journal of a
-  // database too damaged to open (each would be taken for the restored file's own).
-  moveCompanionsAside(live, aside);
-  if (!linked) fs.renameSync(live, aside);
   fs.renameSync(incoming, live);
   syncDirectory(aside);
   return aside;
+}
+
+/**
+ * rename(), or where `to` is on another file system (backups/ a link to another disk): a synced copy
+ * under a temporary name that then takes `to`, and only then `from` removed.
+ */
+function moveFile(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (error) {
+    if (!crossDevice(error)) throw error;
+    copyDurably(from, to);
+    fs.rmSync(from);
+  }
+}
+
+/** A copy of `from` as `to`, which must not exist, whole and synced or not there at all. */
+function copyDurably(from: string, to: string): void {
+  const partial = `${to}.partial-${process.pid}`;
+  try {
+    fs.copyFileSync(from, partial, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(partial, fs.statSync(from).mode & 0o777);
+    syncFile(partial);
+    try {
+      fs.linkSync(partial, to); // never over a file of that name
+    } catch (error) {
+      if (!noHardLinks(error) || fs.existsSync(to)) throw error;
+      fs.renameSync(partial, to);
+    }
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+  syncDirectory(to);
+}
+
+/** rename() and link() refuse to cross file systems. */
+function crossDevice(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'EXDEV';
 }
 
 const COMPANION_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
@@ -404,7 +676,7 @@ function moveCompanionsAside(database: string, aside: string): string[] {
   const moved: string[] = [];
   for (const suffix of COMPANION_SUFFIXES) {
     if (!fs.existsSync(`${database}${suffix}`)) continue;
-    fs.renameSync(`${database}${suffix}`, `${aside}${suffix}`);
+    moveFile(`${database}${suffix}`, `${aside}${suffix}`);
     moved.push(`${aside}${suffix}`);
   }
   if (moved.length > 0) syncDirectory(aside);
