@@ -23,6 +23,20 @@ const MAX_PENDING_OUTPUT = 256 * 1024;
 
 type Outcome = CheckOutcome | MessageOutcome | AuthOutcome;
 
+/**
+ * What a busy connection waits for; a shutdown treats each its own way (drain(), cut()). `check`: a
+ * check or an AUTH step, whose outcome only answers one command (the policy's tarpit delay, a failed
+ * login's delay among them); `message`: the message pipeline (checks, milters, the store); `sleep`:
+ * the error sleep before this batch of replies.
+ */
+type Wait = { kind: 'check' } | { kind: 'message'; id: string } | { kind: 'sleep'; wake(): void };
+
+/** A handler's work under way, and what the connection waits for while it runs. */
+interface Task {
+  promise: Promise<Outcome>;
+  wait: Exclude<Wait, { kind: 'sleep' }>;
+}
+
 /** A store that cannot answer (the database down, a timeout, too many connections): its errors carry a STORE_* code. */
 function storeUnavailable(err: unknown): err is Error {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -46,6 +60,8 @@ export class EffectRunner {
   readonly #host: RunnerHost;
   /** Clients that closed their sending side (TCP half-close): answered, then closed (clientEnded()). */
   readonly #ended = new WeakSet<Connection>();
+  /** What each busy connection waits for (a STARTTLS handshake, the listener's, is not here). */
+  readonly #waits = new WeakMap<Connection, Wait>();
 
   constructor(host: RunnerHost) {
     this.#host = host;
@@ -56,7 +72,8 @@ export class EffectRunner {
    * 503 to all but QUIT) and a 421 close; they see whether the client talked before the greeting.
    */
   greet(conn: Connection): void {
-    if (conn.socket.destroyed) return;
+    // Closed meanwhile (a shutdown during the greet delay): no 220 after its 421.
+    if (conn.socket.destroyed || conn.closing) return;
     const request: CheckRequest = {
       type: 'check',
       stage: 'connect',
@@ -64,7 +81,7 @@ export class EffectRunner {
       talked: () => conn.early.length > 0,
     };
     const begin = (outcome: CheckOutcome | MessageOutcome) => {
-      if (conn.socket.destroyed) return;
+      if (conn.socket.destroyed || conn.closing) return; // a shutdown answered it 421 meanwhile (drain())
       conn.greeted = true;
       if (outcome.action === 'disconnect') {
         this.apply(conn, conn.session.abort(outcome.reply, 'logged' in outcome ? outcome.logged : undefined));
@@ -83,6 +100,7 @@ export class EffectRunner {
     const outcome = this.#runCheck(conn, request);
     if (outcome instanceof Promise) {
       conn.busy = true;
+      this.#waits.set(conn, { kind: 'check' });
       outcome
         .catch((err: unknown): CheckOutcome => {
           this.#logFailure(conn, err, 'connect check failed');
@@ -90,6 +108,7 @@ export class EffectRunner {
         })
         .then((o) => {
           conn.busy = false;
+          this.#waits.delete(conn);
           begin(o);
         });
     } else begin(outcome);
@@ -116,7 +135,7 @@ export class EffectRunner {
   }
 
   apply(conn: Connection, effects: Effect[]): void {
-    const { options } = this.#host;
+    const { options, stress } = this.#host;
     // Effects: a record of the client's was read in full, or we answered; its next record starts now.
     const spoke = effects.length > 0;
     // Replies accumulate while checks answer synchronously, so a pipelined group (RFC 2920) gets
@@ -125,7 +144,10 @@ export class EffectRunner {
     let errors = 0;
     let close = false;
     let starttls = false;
-    let task: Promise<Outcome> | undefined;
+    let task: Task | undefined;
+    // Under stress the first error reply ends the session (#stressCut()): what the session made of
+    // the commands pipelined behind it starts no work (no check, no message, no STARTTLS).
+    let cut = false;
     let queue = effects;
     while (queue.length > 0) {
       let answered: Outcome | undefined;
@@ -148,6 +170,7 @@ export class EffectRunner {
               if (effect.notAnError !== true) {
                 conn.errorReplies++;
                 errors++;
+                if (stress.stressed) cut = true;
               }
             }
             break;
@@ -155,60 +178,157 @@ export class EffectRunner {
             close = true;
             break;
           case 'check': {
+            if (cut) break;
             const outcome = this.#runCheck(conn, effect);
-            if (outcome instanceof Promise) task = outcome;
+            if (outcome instanceof Promise) task = { promise: outcome, wait: { kind: 'check' } };
             else answered = outcome;
             break;
           }
           case 'message':
-            task = options.handlers.message(effect.envelope, effect.content, conn.peer);
+            if (cut) break;
+            task = {
+              promise: options.handlers.message(effect.envelope, effect.content, conn.peer),
+              wait: { kind: 'message', id: effect.envelope.id },
+            };
             break;
           case 'starttls':
-            starttls = true;
+            if (!cut) starttls = true;
             break;
           case 'auth':
-            task = options.handlers.auth
-              ? options.handlers.auth(effect, conn.peer).then((outcome) => {
-                  if (outcome.action === 'success') {
-                    conn.peer.authenticated = outcome.username;
-                    conn.peer.authMechanism = effect.mechanism;
-                    if (outcome.accountId !== undefined) conn.peer.authAccountId = outcome.accountId;
-                  }
-                  return outcome;
-                })
-              : Promise.resolve({ action: 'reject', reply: replies.authNotAvailable() });
+            if (cut) break;
+            task = {
+              promise: options.handlers.auth
+                ? options.handlers.auth(effect, conn.peer).then((outcome) => {
+                    if (outcome.action === 'success') {
+                      conn.peer.authenticated = outcome.username;
+                      conn.peer.authMechanism = effect.mechanism;
+                      if (outcome.accountId !== undefined) conn.peer.authAccountId = outcome.accountId;
+                    }
+                    return outcome;
+                  })
+                : Promise.resolve({ action: 'reject', reply: replies.authNotAvailable() }),
+              wait: { kind: 'check' },
+            };
             break;
           default:
             return effect satisfies never;
         }
       }
-      queue = answered ? conn.session.resolved(answered) : [];
+      queue = answered ? conn.session.resolved(answered) : cut && !close ? this.#stressCut(conn) : [];
     }
-    // Postfix smtpd_error_sleep_time: past the soft limit, each error reply costs the client time.
+    // Postfix smtpd_error_sleep_time: past the soft limit, each error reply costs the client time. Not
+    // while the listener drains (the sleep would hold the shutdown, drain()), nor for a session cut
+    // under stress: it would hold a slot for nothing.
     const soft = options.softErrorLimit ?? Number.POSITIVE_INFINITY;
     const over = Math.min(errors, conn.errorReplies - soft);
-    const sleepMs = over > 0 ? over * (options.errorSleepMs ?? 0) : 0;
+    const sleepMs = over > 0 && !cut && !this.#host.draining() ? over * (options.errorSleepMs ?? 0) : 0;
     if (sleepMs > 0) {
       conn.busy = true;
       conn.socket.pause();
-      setTimeout(() => {
+      const wake = (preempted: boolean) => {
+        clearTimeout(timer);
+        this.#waits.delete(conn);
         conn.busy = false;
         if (conn.socket.destroyed) {
           // The close came while we slept ('close' left the release to us, busy as we were): the content
           // the session held goes back to the budget now, or once the pending task has settled.
-          if (task) this.#finish(conn, '', false, task, spoke);
+          if (task) this.#await(conn, task);
           else conn.session.released();
           return;
         }
         conn.socket.resume();
+        // The shutdown began while it slept (drain()): its replies, then 421; unless a message (the
+        // grace is for it) or a TLS handshake (the 220 is among the replies) follows them.
+        if (preempted && !close && !starttls && task?.wait.kind !== 'message') {
+          this.#host.replyBatch.send(conn.socket, text);
+          this.apply(conn, conn.session.abort(replies.shuttingDown(options.session.hostname)));
+          if (task) this.#await(conn, task); // settled, never answered: the session is closed
+          return;
+        }
         this.#finish(conn, text, close, task, spoke);
         // A STARTTLS pipelined behind the error (RFC 2920): its 220 is out now, so is the handshake.
         if (starttls && !close) this.#host.startTls(conn);
-      }, sleepMs);
+      };
+      const timer = setTimeout(() => wake(false), sleepMs);
+      this.#waits.set(conn, { kind: 'sleep', wake: () => wake(true) });
       return;
     }
     this.#finish(conn, text, close, task, spoke);
     if (starttls && !close) this.#host.startTls(conn);
+  }
+
+  /**
+   * Postfix's STRESS_README: smtpd_hard_error_limit = ${stress?1}${stress:20}. A listener under stress
+   * closes a client at its first error reply, with 421 (RFC 5321 §3.8), and without the error sleep:
+   * otherwise a dictionary bot answered 20 refusals, each past the soft limit after a sleep and a
+   * tarpit delay, held its slot for minutes while legitimate clients got 421 too many connections.
+   * The 421 and close the session makes of it, logged here (not again as a refusal).
+   */
+  #stressCut(conn: Connection): Effect[] {
+    const reply = replies.tooManyErrors(this.#host.options.session.hostname);
+    if (this.#host.clientLog.allows(conn.peer.remoteAddress)) {
+      conn.log.info(
+        { code: reply.code, enhanced: reply.enhanced, errors: conn.errorReplies },
+        'under stress: closed at its first error (Postfix: smtpd_hard_error_limit 1 under stress)',
+      );
+    }
+    return conn.session.abort(reply, true);
+  }
+
+  /**
+   * The listener begins to drain. RFC 5321 §3.8: a server shutting down SHOULD answer 421 before it
+   * closes. An idle session gets it now. So does one waiting on a check or an AUTH step (a tarpit's
+   * delay, a failed login's) or sleeping before its error replies: nothing is in flight to finish
+   * there, only the reply to one command (the error sleep's replies are written first), and the wait
+   * would hold the shutdown. A transaction under way, a message in the pipeline and a STARTTLS
+   * handshake have the grace.
+   */
+  drain(conn: Connection): void {
+    if (conn.closing) return;
+    const wait = this.#waits.get(conn);
+    if (wait?.kind === 'sleep') wait.wake();
+    else if (wait?.kind === 'check') {
+      this.apply(conn, conn.session.abort(replies.shuttingDown(this.#host.options.session.hostname)));
+    } else if (!conn.busy) this.apply(conn, conn.session.shutdown());
+  }
+
+  /**
+   * The grace is over: a session still open hears 421 before it is cut (RFC 5321 §3.8). A message
+   * still in the pipeline (its checks, the milters) is dropped with its pending reply, and `gone` is
+   * set now, before anything is written or destroyed: checks that finish before the socket's close
+   * must not store it behind the 421 (the client keeps it and sends it again: a duplicate). One line
+   * says so; a message the store still writes (past STORE_FINISH_MS) may be stored all the same.
+   */
+  cut(conn: Connection): void {
+    if (conn.closing) return;
+    const sleeping = this.#waits.get(conn);
+    if (sleeping?.kind === 'sleep') {
+      sleeping.wake();
+      if (conn.closing) return;
+    }
+    const reply = replies.shuttingDown(this.#host.options.session.hostname);
+    const wait = this.#waits.get(conn);
+    // Busy with nothing of ours: a STARTTLS handshake (RFC 3207 §4), where no reply can be said; the
+    // listener destroys it with the rest.
+    if (conn.busy && wait === undefined) return;
+    if (wait?.kind !== 'message') {
+      this.apply(conn, conn.session.abort(reply));
+      return;
+    }
+    conn.peer.gone = true;
+    const fields = { id: wait.id, code: reply.code, enhanced: reply.enhanced };
+    if (conn.peer.storing) {
+      conn.log.warn(
+        fields,
+        'shutdown: the store was still writing the message when the connection was cut; answered 421, it may be stored and sent again',
+      );
+    } else {
+      conn.log.warn(
+        fields,
+        'shutdown: message cut before it was stored; answered 421, not stored (the client retries)',
+      );
+    }
+    this.apply(conn, conn.session.abort(reply, true));
   }
 
   /**
@@ -224,8 +344,8 @@ export class EffectRunner {
   }
 
   /** Writes a batch of replies, then closes, waits for a pending effect, or re-arms the timer. */
-  #finish(conn: Connection, text: string, close: boolean, task: Promise<Outcome> | undefined, spoke: boolean): void {
-    const { replyBatch, storeOutage } = this.#host;
+  #finish(conn: Connection, text: string, close: boolean, task: Task | undefined, spoke: boolean): void {
+    const { replyBatch } = this.#host;
     const { socket } = conn;
     if (close) {
       conn.closing = true;
@@ -236,25 +356,7 @@ export class EffectRunner {
     }
     if (!socket.destroyed) replyBatch.send(socket, text);
     if (task) {
-      conn.busy = true;
-      task
-        .catch((err: unknown): Outcome => {
-          this.#logFailure(conn, err, 'handler failed');
-          return { action: 'reject', reply: replies.localError() };
-        })
-        .then((outcome) => {
-          conn.busy = false;
-          // A 250 for a message (or a VRFY) means the store answered: an outage under way is over.
-          if (storeOutage.out && outcome.action === 'reply' && outcome.reply.code === 250) {
-            storeOutage.succeeded();
-          }
-          if (socket.destroyed) {
-            conn.session.released(); // the client left while we worked: the content is free only now
-            return;
-          }
-          this.apply(conn, conn.session.resolved(outcome));
-          this.backpressure(conn);
-        });
+      this.#await(conn, task);
       return;
     }
     // A client that closed its side: everything it sent is answered now (a STARTTLS waits for its handshake).
@@ -273,6 +375,34 @@ export class EffectRunner {
       conn.timeoutMs = timeout; // re-arming costs; socket activity refreshes the running timer
       socket.setTimeout(timeout);
     }
+  }
+
+  /** Waits for a handler's outcome and answers the session with it, unless the session has ended meanwhile. */
+  #await(conn: Connection, task: Task): void {
+    const { storeOutage } = this.#host;
+    conn.busy = true;
+    this.#waits.set(conn, task.wait);
+    task.promise
+      .catch((err: unknown): Outcome => {
+        this.#logFailure(conn, err, 'handler failed');
+        return { action: 'reject', reply: replies.localError() };
+      })
+      .then((outcome) => {
+        conn.busy = false;
+        this.#waits.delete(conn);
+        // A 250 for a message (or a VRFY) means the store answered: an outage under way is over.
+        if (storeOutage.out && outcome.action === 'reply' && outcome.reply.code === 250) {
+          storeOutage.succeeded();
+        }
+        // The client left while we worked, or a shutdown answered 421 meanwhile (drain(), cut()): the
+        // outcome is answered to no one, and the content is free only now.
+        if (conn.socket.destroyed || conn.closing) {
+          conn.session.released();
+          return;
+        }
+        this.apply(conn, conn.session.resolved(outcome));
+        this.backpressure(conn);
+      });
   }
 
   /**

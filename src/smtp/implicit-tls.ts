@@ -37,8 +37,8 @@ export interface HandshakeHost {
 
 export class ImplicitTlsHandshakes {
   readonly #host: HandshakeHost;
-  /** Sockets whose handshake is under way: not sessions yet, but descriptors all the same. */
-  readonly #underway = new Set<net.Socket>();
+  /** Sockets whose handshake is under way (the TLS socket over each): not sessions yet, but descriptors all the same. */
+  readonly #underway = new Map<net.Socket, tls.TLSSocket>();
   readonly #perClient = new Map<string, number>();
 
   constructor(host: HandshakeHost) {
@@ -47,6 +47,14 @@ export class ImplicitTlsHandshakes {
 
   get size(): number {
     return this.#underway.size;
+  }
+
+  /**
+   * The listener drains: every handshake under way ends now. There is no session to finish, and no
+   * 421 can be said before TLS; left to its timeout (30 s), one silent connection held the shutdown.
+   */
+  close(): void {
+    for (const secure of [...this.#underway.values()]) secure.destroy();
   }
 
   /**
@@ -93,17 +101,18 @@ export class ImplicitTlsHandshakes {
       if (left > 0) this.#perClient.set(client, left);
       else this.#perClient.delete(client);
     };
-    this.#underway.add(raw);
-    raw.once('close', () => {
-      done();
-      host.changed();
-    });
-    host.changed();
     const secure = new tls.TLSSocket(raw, { ...config.options(), isServer: true });
+    this.#underway.set(raw, secure);
+    host.changed(); // before the timeout is chosen: this handshake may be the one that brings stress
     const timer = setTimeout(() => {
       host.preSessionLog.write('info', { ...remote, phase: 'tls-handshake' }, 'timeout');
       secure.destroy();
     }, host.stress.handshakeTimeout());
+    raw.once('close', () => {
+      clearTimeout(timer); // closed otherwise (the client, close()): no timeout line after the fact
+      done();
+      host.changed();
+    });
     secure.once('secure', () => {
       clearTimeout(timer);
       done(); // a session now, counted as one (and by the policy's per-client limit)

@@ -91,7 +91,8 @@ export interface ListenerOptions {
    * Postfix's stress mode (STRESS_README): with the listener nearly full, idle and data timeouts drop to
    * this, and each bounds a whole record (smtpd_per_record_deadline): a command line, or 1 KiB of content,
    * must arrive within it. So clients that hold connections without sending, or trickle a byte at a time,
-   * make room for others (stress.ts). Absent or 0: off.
+   * make room for others (stress.ts). Under stress the hard error limit is also 1, without error sleep
+   * (Postfix's smtpd_hard_error_limit, effect-runner.ts). Absent or 0: off.
    */
   stressTimeoutMs?: number;
   /**

@@ -111,14 +111,19 @@ export class SmtpListener {
   }
 
   /**
-   * Stops accepting, closes idle sessions with 421, lets busy ones finish within graceMs, then cuts
-   * the rest, except a message the store is writing: its 250 is waited for (STORE_FINISH_MS at most).
+   * Stops accepting, closes idle sessions with 421 (and those that only wait on a check or an error
+   * sleep, EffectRunner.drain()), lets busy ones finish within graceMs, then cuts the rest with 421,
+   * except a message the store is writing: its 250 is waited for (STORE_FINISH_MS at most).
    */
   async close(graceMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // A TLS handshake under way has no session to finish and no way to hear a 421 before TLS (RFC 8314
+    // §3.3): it ends now. Left alone, one silent connection held the shutdown for the handshake timeout,
+    // as server.close() waits for every connection.
+    this.handshakes.close();
     // A closing connection (its final reply written, or its client's half-close answered) says no more.
-    for (const c of this.connections) if (!c.busy && !c.closing) this.runner.apply(c, c.session.shutdown());
+    for (const c of [...this.connections]) this.runner.drain(c);
     // The monotonic clock: NTP stepping the wall clock during a shutdown must not stretch or cut the grace.
     const deadline = performance.now() + graceMs;
     while (this.connections.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -126,17 +131,25 @@ export class SmtpListener {
     // stored and the client, never told, would send it again (the duplicate RFC 1047 describes).
     const storeDeadline = performance.now() + STORE_FINISH_MS;
     while (this.anyStoring() && performance.now() < storeDeadline) await new Promise((r) => setTimeout(r, 10));
-    // Grace is over: a session still between commands hears why before it is cut (RFC 5321 §3.8).
-    const hostname = this.options.session.hostname;
-    for (const c of this.connections) {
-      if (!c.busy && !c.closing) this.runner.apply(c, c.session.abort(replies.shuttingDown(hostname)));
-    }
+    // Grace is over: every session still open hears why before it is cut (RFC 5321 §3.8), a busy one
+    // too; a message still in its checks is dropped, never stored (EffectRunner.cut()).
+    for (const c of [...this.connections]) this.runner.cut(c);
     await new Promise((r) => setTimeout(r, 50));
-    for (const c of this.connections) c.socket.destroy();
+    for (const c of this.connections) this.destroy(c);
     await closed;
     // What the throttles held back is said before the listener is gone.
     this.preSessionLog.close();
     if (this.ownClientLog) this.clientLog.close();
+  }
+
+  /**
+   * Cuts a session's connection. `gone` is set now, not at the socket's 'close' (a later turn): a
+   * message whose checks finish in between would otherwise be stored for a client that never hears
+   * its 250, and sends it again.
+   */
+  private destroy(conn: Connection): void {
+    conn.peer.gone = true;
+    conn.socket.destroy();
   }
 
   private accept(socket: net.Socket, sessionId: string): void {
@@ -249,7 +262,7 @@ export class SmtpListener {
     });
     socket.on('timeout', () => {
       if (conn.socket !== socket) return;
-      if (conn.closing) return socket.destroy(); // it did not close after our final reply
+      if (conn.closing) return this.destroy(conn); // it did not close after our final reply
       this.timedOut(conn, this.stress.dataRateMissed(conn, true));
     });
     socket.on('error', (err) => {

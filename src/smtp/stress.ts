@@ -69,6 +69,14 @@ export class StressMode {
     this.#options = options;
   }
 
+  /**
+   * The listener is under stress now: its sessions get the stress timeouts, and the hard error limit
+   * is 1 (effect-runner.ts).
+   */
+  get stressed(): boolean {
+    return this.#stressed;
+  }
+
   /** The socket timeout for a session in this phase: RFC 5321 §4.5.3.2's, or the stress timeout. */
   timeoutFor(phase: string): number {
     const { dataTimeoutMs, idleTimeoutMs, stressTimeoutMs } = this.#options;
