@@ -13,6 +13,12 @@ import { enableCompileCache } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// First, before anything slow: SIGHUP (systemctl reload, logrotate) may come the moment systemd has
+// started the server (Type=exec), and Node's default action would end it, a death Restart=on-failure
+// does not restart. Until serve installs its own handler (src/cli/commands/serve.ts) the signal is
+// ignored: what it asks for, reading the certificate files again, the start does anyway.
+if (process.argv[2] === 'serve') process.on('SIGHUP', ignoreEarlyHangup);
+
 const chosen = process.env.NODE_COMPILE_CACHE || privateCacheDirectory();
 if (chosen) {
   const { directory } = enableCompileCache(chosen);
@@ -38,3 +44,6 @@ function privateCacheDirectory() {
     return undefined;
   }
 }
+
+/** Stays installed: a SIGHUP while serve stops, after its handler is gone, must not end it by a signal either. */
+function ignoreEarlyHangup() {}

@@ -4,6 +4,10 @@ import { VERSION } from '../config/version.ts';
 import { StoreError } from '../store/store.ts';
 import { CliError, usageError } from './errors.ts';
 
+// An installed package starts here (bin/postern runs dist/src/cli/main.js), not in bin/postern.mjs,
+// which ignores an early SIGHUP first thing: the same here, as soon as this module runs.
+if (process.argv[2] === 'serve' && process.listenerCount('SIGHUP') === 0) process.on('SIGHUP', () => {});
+
 /** Said under every usage text: where the config comes from (loadConfig's order). */
 const FOOTER = `Every command but quickstart takes --config FILE (after the command); without it, the config is
 $POSTERN_CONFIG, else ./postern.yaml if it exists, else the embedded defaults.`;

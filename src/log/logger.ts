@@ -136,15 +136,26 @@ function isSerializedError(value: unknown, proto: unknown): value is Record<stri
 }
 
 /**
+ * How long the final flush (at exit) waits for a reader that takes nothing (EAGAIN): a pipe no one
+ * reads (`postern serve | less`, left open), a journald that has stalled. Long enough for a reader
+ * that is only slow; then the lines still pending are dropped, and the process exits.
+ */
+const EXIT_FLUSH_MS = 2000;
+
+/**
  * Standard output through sonic-boom, asynchronous. sonic-boom's final flush (at exit) retries a
- * failed write forever unless it is EAGAIN, and the server would then neither serve nor stop, holding
- * its ports and its lock: while writes fail, that flush drops what is pending instead. A descriptor
- * that is gone for good (a terminal that hung up: EIO; a reader gone: EPIPE) stops the logging; any
- * other failure (a full disk under a redirected log) is retried with the next line, as sonic-boom does.
+ * failed write forever, EAGAIN included (its retryEAGAIN says yes by default): the server would then
+ * neither serve nor stop, holding its ports and its lock, and under systemd every stop would take
+ * TimeoutStopSec and end in SIGKILL. So that flush retries EAGAIN for EXIT_FLUSH_MS at most, and
+ * drops what is pending instead while writes fail otherwise. While the server runs, EAGAIN is waited
+ * out, as sonic-boom does: the lines are kept for when the reader comes back. A descriptor that is
+ * gone for good (a terminal that hung up: EIO; a reader gone: EPIPE) stops the logging; any other
+ * failure (a full disk under a redirected log) is retried with the next line, as sonic-boom does.
  * Losing log lines must never stop the mail.
  */
 function standardOutput(text: boolean): pino.DestinationStream {
-  const out = pino.destination({ dest: 1, sync: false });
+  let giveUpAt = Number.POSITIVE_INFINITY;
+  const out = pino.destination({ dest: 1, sync: false, retryEAGAIN: () => Date.now() < giveUpAt });
   const pending = out as unknown as { _bufs: unknown[]; _len: number; _writingBuf: string };
   const drop = () => {
     pending._bufs = [];
@@ -166,7 +177,20 @@ function standardOutput(text: boolean): pino.DestinationStream {
     });
   });
   const flushSync = out.flushSync.bind(out);
-  out.flushSync = () => (failing ? drop() : flushSync());
+  out.flushSync = () => {
+    if (failing) return drop();
+    giveUpAt = Date.now() + EXIT_FLUSH_MS;
+    try {
+      flushSync();
+    } catch (error) {
+      // retryEAGAIN said no: the reader did not take the rest in time.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EBUSY') throw error;
+      drop();
+    } finally {
+      giveUpAt = Number.POSITIVE_INFINITY;
+    }
+  };
   if (!text) return out;
   const colour = process.stdout.isTTY === true && !process.env.NO_COLOR; // https://no-color.org
   // Looked up at each call: the error handler above replaces the stream's methods.

@@ -67,7 +67,7 @@ export function acquireServeLock(dataDir: string): ServeLock {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
       throw new ServeLockError(`dataDir: ${path.resolve(dataDir)} is not a directory (or a file stands on its path)`);
     }
-    throw error;
+    throw new ServeLockError(unmadeDataDir(dataDir, error as NodeJS.ErrnoException));
   }
   const lockFile = path.resolve(dataDir, LOCK_FILE_NAME);
   const pidFile = path.resolve(dataDir, PID_FILE_NAME);
@@ -120,6 +120,56 @@ export function acquireServeLock(dataDir: string): ServeLock {
     }
     sleep(25);
   }
+}
+
+/**
+ * Why the data directory could not be made, naming it and the real cause. Node's recursive mkdir
+ * reports an error it does not expect of a directory as ENOENT ("no such file or directory"): EROFS
+ * (a read-only mount, systemd's ProtectSystem=strict), EDQUOT, EMLINK. So the first missing directory
+ * is made alone, in the nearest entry there is, and its own error is the one said.
+ */
+function unmadeDataDir(dataDir: string, error: NodeJS.ErrnoException): string {
+  const wanted = path.resolve(dataDir);
+  const there = (file: string) => {
+    try {
+      return fs.lstatSync(file) !== undefined;
+    } catch {
+      return false; // missing, or not to be seen by this user (EACCES): made or refused below
+    }
+  };
+  const nowhere = (link: string, code: string | undefined) => {
+    try {
+      const leads = code === 'ENOENT' ? 'leads nowhere' : 'cannot be followed';
+      return `${link} is a symbolic link to ${fs.readlinkSync(link)}, which ${leads}`;
+    } catch {
+      return `${link} is there but cannot be used`;
+    }
+  };
+  // There, yet mkdir failed and not with EEXIST: a link to nothing (ENOENT), a loop of links (ELOOP),
+  // a link into a directory this user may not enter (EACCES).
+  if (there(wanted)) return `dataDir: ${nowhere(wanted, error.code)} (${error.code})`;
+  let missing = wanted;
+  // Bounded: each step is one component shorter, and the root is there.
+  while (path.dirname(missing) !== missing && !there(path.dirname(missing))) missing = path.dirname(missing);
+  const parent = path.dirname(missing);
+  let cause = error;
+  try {
+    fs.mkdirSync(missing, { mode: 0o700 });
+    fs.rmdirSync(missing); // it can be made now: what failed has passed, and the original error is said
+  } catch (probe) {
+    if ((probe as NodeJS.ErrnoException).code !== undefined) cause = probe as NodeJS.ErrnoException;
+  }
+  const code = cause.code ?? cause.message;
+  let why = '';
+  if (code === 'EROFS') {
+    why =
+      ': a read-only file system; under systemd, a data directory elsewhere than /var/lib/postern goes into ReadWritePaths=';
+  } else if (code === 'EACCES' || code === 'EPERM') {
+    why = `: this user${process.getuid ? ` (uid ${process.getuid()})` : ''} may not make or reach a directory there`;
+  } else if (code === 'ENOENT' && !fs.existsSync(parent)) {
+    why = `: ${nowhere(parent, code)}`;
+  }
+  return `dataDir: ${wanted} does not exist, and it cannot be made in ${parent} (${code}${why})`;
 }
 
 /**
