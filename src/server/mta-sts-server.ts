@@ -9,12 +9,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
 import type tls from 'node:tls';
 import { MTA_STS_PATH, mtaStsPolicy, policyHost } from '../admin/mta-sts-policy.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
-import { formatAddress, parseAddress } from '../policy/cidr.ts';
 import { listenOn, type TakeOver } from '../tls/acme/listen.ts';
 import type { CertificateInfo, CertificateStore } from '../tls/certificate-store.ts';
 import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
@@ -44,32 +42,18 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
   // are served at once. A client without SNI gets no certificate; a sender always names the policy host.
   // A sender fetches one small file now and then: a few seconds and a few connections are plenty.
   // Node's 120 s handshake timeout and no connection cap let one client hold hundreds of idle
-  // sockets, and the descriptors they take are the SMTP listeners' too (open-files.ts).
+  // sockets, and the descriptors they take are the SMTP listeners' too (open-files.ts): listenOn caps them.
   const server = https.createServer({
     ...serverTlsOptions(),
     SNICallback: certificates.SNICallback,
     handshakeTimeout: 10_000,
+    // RFC 7301 §3.2: a client whose protocols we do not list gets no_application_protocol; an HTTP/1.0
+    // client offering http/1.0 alone is served too (server preference: http/1.1 first).
+    ALPNProtocols: ['http/1.1', 'http/1.0'],
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
-  server.maxConnections = MTA_STS_MAX_CONNECTIONS;
-  const perClient = new Map<string, number>();
-  server.on('connection', (socket: net.Socket) => {
-    // An IPv6 client holds a /64 (RFC 6177), as the SMTP limits count it: its addresses are one client.
-    const client = clientKey(socket.remoteAddress ?? '');
-    const open = (perClient.get(client) ?? 0) + 1;
-    if (open > MTA_STS_MAX_PER_CLIENT) {
-      socket.destroy();
-      return;
-    }
-    perClient.set(client, open);
-    socket.once('close', () => {
-      const left = (perClient.get(client) ?? 1) - 1;
-      if (left > 0) perClient.set(client, left);
-      else perClient.delete(client);
-    });
-  });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     hardenSocket(socket);
     // Silent for 10 s: gone. (headersTimeout did not close a connection that sent no request at all.)
@@ -78,8 +62,9 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
   server.on('tlsClientError', () => {}); // scanners and aborted handshakes: nothing to act on
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const notFound = () => res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-    if (!hosts.has(hostOf(req.headers.host))) return notFound();
-    if ((req.url ?? '').split('?')[0] !== MTA_STS_PATH) return notFound();
+    const target = requestTarget(req);
+    if (!target || !hosts.has(target.host)) return notFound();
+    if (target.path.split('?')[0] !== MTA_STS_PATH) return notFound();
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
@@ -88,7 +73,12 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  const bound = await listenOn(server, options.listen, options.takeOver);
+  const bound = await listenOn(
+    server,
+    options.listen,
+    { maxConnections: MTA_STS_MAX_CONNECTIONS, maxPerClient: MTA_STS_MAX_PER_CLIENT },
+    options.takeOver,
+  );
   logger.info(
     { address: bound.address, port: bound.port, hosts: [...hosts] },
     `MTA-STS: serving the policy (mode ${config.mtaSts.mode}) on ${bound.address}:${bound.port}`,
@@ -117,14 +107,27 @@ export function uncoveredPolicyHosts(
     .filter((host) => !names.has(host) && !names.has(`*${host.slice(host.indexOf('.'))}`));
 }
 
-/** The address, or its /64 for IPv6 (an IPv4-mapped one is its IPv4 address). */
-function clientKey(address: string): string {
-  const ip = parseAddress(address);
-  if (ip === undefined || ip.version === 4) return ip ? formatAddress(ip) : address;
-  return `${formatAddress({ version: 6, value: (ip.value >> 64n) << 64n })}/64`;
+/** RFC 9112 §3.2.2's absolute-form: the scheme, the authority, and the path and query after them. */
+const ABSOLUTE_FORM = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/i;
+
+/**
+ * The host and path a request asks for; undefined for a scheme other than https. RFC 9112 §3.2.2: a
+ * server MUST accept the absolute-form, and take the host from it, not from Host. Without either (an
+ * HTTP/1.0 request may omit Host; Node answers 400 to HTTP/1.1 without it, as §3.2 requires), the
+ * name the client asked for in SNI (RFC 6066 §3) is the host it means.
+ */
+function requestTarget(req: IncomingMessage): { host: string; path: string } | undefined {
+  const target = req.url ?? '';
+  const absolute = ABSOLUTE_FORM.exec(target);
+  if (absolute) {
+    const [, scheme, authority, path] = absolute;
+    return scheme!.toLowerCase() === 'https' ? { host: hostOf(authority), path: path! } : undefined;
+  }
+  const servername = (req.socket as tls.TLSSocket).servername;
+  return { host: hostOf(req.headers.host ?? (servername || undefined)), path: target };
 }
 
-/** The Host header's name: lower case, without the port or a trailing dot (RFC 9110 §7.2, RFC 4343). */
+/** The name in a Host header or authority: lower case, without the port or a trailing dot (RFC 9110 §7.2, RFC 4343). */
 function hostOf(header: string | undefined): string {
   const name = (header ?? '').replace(/:\d+$/, '').toLowerCase();
   return name.endsWith('.') ? name.slice(0, -1) : name;

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
+import { CHALLENGE_CAPS } from '../tls/acme/listen.ts';
 
 export interface OpenFileLimit {
   soft: number;
@@ -50,14 +51,22 @@ export function descriptorsNeeded(config: Config): { needed: number; explanation
   ].filter((name): name is string => typeof name === 'string');
   const perConnection = 1 + config.filter.milters.length;
   const connections = listeners.length * config.smtp.maxConnections;
-  // The MTA-STS policy host's own cap (mta-sts-server.ts): its sockets are descriptors of this process too.
+  // The MTA-STS policy host's and the ACME challenge responders' own caps (mta-sts-server.ts,
+  // tls/acme/listen.ts): their sockets are descriptors of this process too.
   const policyHost = config.mtaSts.listen ? MTA_STS_MAX_CONNECTIONS : 0;
-  const needed = connections * perConnection + policyHost + RESERVED_DESCRIPTORS;
+  const acme = config.tls.acme;
+  const responders = [acme?.http01?.listen, acme?.tlsAlpn01?.listen].filter(Boolean).length;
+  const challenges = responders * CHALLENGE_CAPS.maxConnections;
+  const needed = connections * perConnection + policyHost + challenges + RESERVED_DESCRIPTORS;
   const milters = perConnection > 1 ? ` and ${perConnection - 1} per milter while a message is checked` : '';
   const mtaSts = policyHost > 0 ? `, ${policyHost} for the MTA-STS policy host` : '';
+  const acmeText =
+    responders > 0
+      ? `, ${challenges} for the ACME challenge responder${responders === 1 ? '' : 's'} (${CHALLENGE_CAPS.maxConnections} each)`
+      : '';
   const explanation =
     `smtp.maxConnections ${config.smtp.maxConnections} on each of ${listeners.length} listener${listeners.length === 1 ? '' : 's'} ` +
-    `(${listeners.join(', ')}), one descriptor per connection${milters}${mtaSts}, and ${RESERVED_DESCRIPTORS} for the store, logs and DNS`;
+    `(${listeners.join(', ')}), one descriptor per connection${milters}${mtaSts}${acmeText}, and ${RESERVED_DESCRIPTORS} for the store, logs and DNS`;
   return { needed, explanation };
 }
 

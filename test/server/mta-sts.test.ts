@@ -208,6 +208,81 @@ test('a TLS connection that asks for nothing is closed after 10 s of silence, no
   assert.ok(seconds >= 9 && seconds < 15, `closed after ${seconds} s`);
 });
 
+/**
+ * Sends `request` as it is over TLS, validating the certificate for `servername`, and reads the reply
+ * until the server closes; rejects when the handshake fails.
+ */
+function rawRequest(
+  port: number,
+  ca: string,
+  request: string,
+  options: { servername?: string; ALPNProtocols?: string[] } = {},
+): Promise<{ alpn: string | false | null; status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      { host: '127.0.0.1', port, ca, servername: options.servername ?? 'mta-sts.example.com', ...options },
+      () => socket.write(request),
+    );
+    let reply = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      reply += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const status = Number(/^HTTP\/1\.[01] (\d{3}) /.exec(reply)?.[1] ?? 0);
+      resolve({ alpn: socket.alpnProtocol, status, body: reply.slice(reply.indexOf('\r\n\r\n') + 4) });
+    });
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no reply within 5 s')));
+  });
+}
+
+const get11 = (target: string, host = 'mta-sts.example.com') =>
+  `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+
+test('an absolute-form target is served, its host ruling over Host (RFC 9112 §3.2.2)', async (t) => {
+  const { ca, server } = await policyHost(t);
+  const policy = mtaStsPolicy(configOf({})).text;
+  const url = 'https://mta-sts.example.com/.well-known/mta-sts.txt';
+  const [plain, otherHost, withPort, otherTarget, http] = await Promise.all([
+    rawRequest(server.port, ca.ca, get11(url)),
+    rawRequest(server.port, ca.ca, get11(url, 'www.example.net')),
+    rawRequest(server.port, ca.ca, get11('HTTPS://MTA-STS.example.com.:443/.well-known/mta-sts.txt?x=1')),
+    rawRequest(server.port, ca.ca, get11('https://mta-sts.example.net/.well-known/mta-sts.txt')),
+    rawRequest(server.port, ca.ca, get11('http://mta-sts.example.com/.well-known/mta-sts.txt')),
+  ]);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.body, policy);
+  assert.equal(otherHost.status, 200, 'Host is ignored for an absolute-form target');
+  assert.equal(withPort.status, 200, 'scheme and host compare without case, port or trailing dot');
+  assert.equal(otherTarget.status, 404, 'the host of the target, not of Host, must be ours');
+  assert.equal(http.status, 404, 'the policy lives at an https URL only');
+});
+
+test('ALPN: a client offering http/1.0 alone is served; one offering no HTTP/1 gets no_application_protocol', async (t) => {
+  const { ca, server } = await policyHost(t);
+  const request = 'GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: mta-sts.example.com\r\n\r\n';
+  const http10 = await rawRequest(server.port, ca.ca, request, { ALPNProtocols: ['http/1.0'] });
+  assert.equal(http10.alpn, 'http/1.0');
+  assert.equal(http10.status, 200);
+  assert.equal(http10.body, mtaStsPolicy(configOf({})).text);
+  const both = await rawRequest(server.port, ca.ca, request, { ALPNProtocols: ['http/1.0', 'http/1.1'] });
+  assert.equal(both.alpn, 'http/1.1', "the server's preference");
+  // RFC 7301 §3.2: a server that supports none of the client's protocols SHALL refuse the handshake.
+  await assert.rejects(rawRequest(server.port, ca.ca, request, { ALPNProtocols: ['h2'] }), /no.application.protocol/i);
+});
+
+test('HTTP/1.0 without Host: the name asked for in SNI is the host; HTTP/1.1 without Host is 400', async (t) => {
+  const { ca, server } = await policyHost(t);
+  const request = 'GET /.well-known/mta-sts.txt HTTP/1.0\r\n\r\n';
+  const policy = await rawRequest(server.port, ca.ca, request);
+  assert.equal(policy.status, 200);
+  assert.equal(policy.body, mtaStsPolicy(configOf({})).text);
+  assert.equal((await rawRequest(server.port, ca.ca, request, { servername: 'mx.example.com' })).status, 404);
+  const http11 = await rawRequest(server.port, ca.ca, 'GET /.well-known/mta-sts.txt HTTP/1.1\r\n\r\n');
+  assert.equal(http11.status, 400, 'RFC 9112 §3.2: an HTTP/1.1 request without Host MUST get 400');
+});
+
 test('a policy host no certificate names: a warning naming it; the client refuses the default certificate', async (t) => {
   const ca = await createTestCa();
   const certificates = await certificatesFor(ca, ['mx.example.com'], ['mta-sts.example.com']);

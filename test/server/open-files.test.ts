@@ -44,6 +44,24 @@ test('the need counts each listener that runs, and a descriptor per milter while
   assert.match(descriptorsNeeded(policyHost).explanation, /256 for the MTA-STS policy host/);
 });
 
+test("the ACME challenge responders count with their cap of 64 connections each: they are the process's descriptors too", () => {
+  const acme = (challenges: object) =>
+    parseConfig(
+      {
+        listen: { submission: null, submissions: null },
+        smtp: { maxConnections: 200 },
+        tls: { acme: { directory: 'https://acme.example.net/dir', termsOfServiceAgreed: true, ...challenges } },
+      },
+      'test',
+    );
+  const http01 = acme({ http01: { listen: '0.0.0.0:80' } });
+  assert.equal(descriptorsNeeded(http01).needed, 200 + 64 + 256);
+  assert.match(descriptorsNeeded(http01).explanation, /, 64 for the ACME challenge responder \(64 each\), and 256/);
+  const both = acme({ http01: { listen: '0.0.0.0:80' }, tlsAlpn01: { listen: '0.0.0.0:443' } });
+  assert.equal(descriptorsNeeded(both).needed, 200 + 2 * 64 + 256);
+  assert.match(descriptorsNeeded(both).explanation, /128 for the ACME challenge responders \(64 each\)/);
+});
+
 test('a soft limit below the need is a warning naming both figures and how to raise it', () => {
   const config = parseConfig({}, 'test');
   const warning = openFileWarning(config, { soft: 1024, hard: 1024 });

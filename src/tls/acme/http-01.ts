@@ -5,7 +5,7 @@
  * startHttp01Server is a small server that answers nothing else.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { type ChallengeServer, listenOn, type TakeOver } from './listen.ts';
+import { CHALLENGE_CAPS, type ChallengeServer, listenOn, type TakeOver } from './listen.ts';
 
 const PREFIX = '/.well-known/acme-challenge/';
 /** RFC 8555 §8.3: the token "MUST NOT contain any characters outside the base64url alphabet". */
@@ -29,7 +29,8 @@ export class Http01Challenges {
 
   /** Answers a challenge request and returns true; false when the request is none (the caller serves it). */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const pathname = (req.url ?? '').split('?')[0]!;
+    // RFC 9112 §3.2.2: a server MUST accept the absolute-form too (`GET http://<domain>/.well-known/…`).
+    const pathname = (req.url ?? '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split('?')[0]!;
     if (!pathname.startsWith(PREFIX)) return false;
     const keyAuthorization = this.#tokens.get(pathname.slice(PREFIX.length));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -51,10 +52,16 @@ export async function startHttp01Server(
   challenges: Http01Challenges,
   takeOver?: TakeOver,
 ): Promise<ChallengeServer> {
-  const server = http.createServer((req, res) => {
-    if (!challenges.handle(req, res)) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
-  return listenOn(server, listen, takeOver);
+  // A CA sends one request at once and reads one small reply: 5 s is plenty. A connection silent that
+  // long is closed (timeout; headersTimeout alone left one that sent nothing open indefinitely); one
+  // that trickles its headers, 5 s after it began (headersTimeout, checked each second, not each 30).
+  const server = http.createServer(
+    { headersTimeout: 5_000, requestTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+    (req, res) => {
+      if (!challenges.handle(req, res)) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    },
+  );
+  server.timeout = 5_000;
+  server.keepAliveTimeout = 2_000;
+  return listenOn(server, listen, CHALLENGE_CAPS, takeOver);
 }

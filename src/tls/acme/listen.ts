@@ -1,11 +1,33 @@
-/** Binding the challenge servers to a configured `host:port` (the form of the config's listen keys). */
+/**
+ * Binding the challenge servers (and the MTA-STS policy host) to a configured `host:port` (the form of
+ * the config's listen keys), with a cap on the connections each holds.
+ */
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { clientKey } from '../../policy/cidr.ts';
 
 export interface ChallengeServer {
   address: string;
   port: number;
   close(): Promise<void>;
 }
+
+/**
+ * Connections a small HTTP(S) or TLS server holds at once. Each is a file descriptor, and the
+ * descriptors are the SMTP listeners' too: past the process's limit, every port drops new clients
+ * without a reply (src/server/open-files.ts counts these caps in its estimate).
+ */
+export interface ConnectionCaps {
+  /** In all; the one over is closed as it is accepted. */
+  maxConnections: number;
+  /** From one client: an IPv4 address, or an IPv6 /64 (RFC 6177 §2), as the SMTP limits count it. */
+  maxPerClient: number;
+}
+
+/**
+ * A challenge responder's caps. A CA validates a challenge with one request (or handshake) from each
+ * of a few vantage points, one name at a time (manager.ts orders one certificate per name, in turn).
+ */
+export const CHALLENGE_CAPS: ConnectionCaps = { maxConnections: 64, maxPerClient: 16 };
 
 /** `127.0.0.1:80`, `[::1]:80` or `mail.example.com:80`; port 0 asks for any free port. */
 export function parseHostPort(value: string): { host: string; port: number } {
@@ -19,16 +41,35 @@ export function parseHostPort(value: string): { host: string; port: number } {
 export type TakeOver = (server: Server) => Promise<void>;
 
 /**
- * Listens (or takes over the port bound for it) and returns the bound address; `close` also ends
- * open connections so it never waits on a client.
+ * Listens (or takes over the port bound for it) with `caps`, and returns the bound address; `close`
+ * also ends open connections so it never waits on a client.
  */
-export async function listenOn(server: Server, listen: string, takeOver?: TakeOver): Promise<ChallengeServer> {
+export async function listenOn(
+  server: Server,
+  listen: string,
+  caps: ConnectionCaps,
+  takeOver?: TakeOver,
+): Promise<ChallengeServer> {
   const { host, port } = parseHostPort(listen);
+  server.maxConnections = caps.maxConnections;
   // Tracked from the start: a take-over hands its waiting clients over as it listens.
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
+  const perClient = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const client = clientKey(socket.remoteAddress ?? '');
+    const open = (perClient.get(client) ?? 0) + 1;
+    if (open > caps.maxPerClient) {
+      socket.destroy();
+      return;
+    }
+    perClient.set(client, open);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
+    });
   });
   if (takeOver) await takeOver(server);
   else {

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import { createSelfSignedCertificate, type KeyAlgorithm } from '../create-certificate.ts';
 import { hardenSocket, serverTlsOptions } from '../tls-options.ts';
-import { type ChallengeServer, listenOn, type TakeOver } from './listen.ts';
+import { CHALLENGE_CAPS, type ChallengeServer, listenOn, type TakeOver } from './listen.ts';
 
 /** RFC 8737 §6.2: the ALPN protocol ID. */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -102,16 +102,20 @@ export async function startTlsAlpn01Server(
   challenges: TlsAlpnChallenges,
   takeOver?: TakeOver,
 ): Promise<ChallengeServer> {
+  // A validator starts its handshake at once and needs nothing after it: 5 s from the connection on is
+  // plenty, and a client that sends nothing holds its descriptor no longer.
   const server = tls.createServer({
     ...serverTlsOptions(),
     ALPNCallback: challenges.alpnCallback(),
-    handshakeTimeout: 10_000,
+    handshakeTimeout: 5_000,
   });
   server.on('secureConnection', (socket) => {
     hardenSocket(socket);
     socket.on('error', () => socket.destroy());
     socket.end(); // RFC 8737 §4: the protocol carries no application data
   });
-  server.on('tlsClientError', () => {}); // scanners and clients without a challenge: not our concern
-  return listenOn(server, listen, takeOver);
+  // Scanners, clients without a challenge, handshakes past the timeout: closed. Node emits the timeout
+  // here but leaves the connection open (no listener or a listener alike), for as long as the client likes.
+  server.on('tlsClientError', (_error, socket) => socket.destroy());
+  return listenOn(server, listen, CHALLENGE_CAPS, takeOver);
 }

@@ -1,6 +1,7 @@
 /** The challenge responders on loopback: http-01 (RFC 8555 §8.3) and tls-alpn-01 (RFC 8737). */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import acme from 'acme-client';
@@ -39,6 +40,26 @@ describe('http-01', () => {
   for (const [name, pathname, method, status] of refusals) {
     test(`${name}: ${status}`, async () => assert.equal((await get(pathname, method)).status, status));
   }
+
+  test('an absolute-form request target (RFC 9112 §3.2.2) is answered as the origin-form', async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () =>
+        socket.write(
+          `GET http://mail.example.com/.well-known/acme-challenge/${TOKEN} HTTP/1.1\r\n` +
+            'Host: mail.example.com\r\nConnection: close\r\n\r\n',
+        ),
+      );
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.ok(reply.endsWith(`\r\n\r\n${KEY_AUTHORIZATION}`));
+  });
 
   test('a removed token is gone; a token outside base64url is refused', async () => {
     challenges.delete(TOKEN);
