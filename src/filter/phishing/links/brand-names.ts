@@ -5,6 +5,7 @@
  */
 import type { Brand } from '../brands.ts';
 import type { Link } from './extract.ts';
+import { isGoogleSearch } from './redirectors.ts';
 import { registrableDomain, visibleText } from './url-hosts.ts';
 
 export type BrandIndex = {
@@ -56,21 +57,32 @@ export function brandIndex(brands: readonly Brand[]): BrandIndex {
   return index;
 }
 
-type Named = { brand: Brand; name: string };
+/** A brand's name found in a text, and where it starts. */
+type Named = { brand: Brand; name: string; at: number };
 
-function brandsIn(text: string, index: BrandIndex): Named[] {
+export function brandsIn(text: string, index: BrandIndex): Named[] {
   if (!words(text).some((w) => index.firstWords.has(w))) return [];
   const found: Named[] = [];
   for (const m of index.anyCase ? text.matchAll(index.anyCase) : []) {
     const brand = index.byName.get(m[0].toLowerCase());
-    if (brand) found.push({ brand, name: m[0] });
+    if (brand) found.push({ brand, name: m[0], at: m.index });
   }
   for (const m of index.exactCase ? text.matchAll(index.exactCase) : []) {
     const brand = index.byName.get(m[0]);
-    if (brand) found.push({ brand, name: m[0] });
+    if (brand) found.push({ brand, name: m[0], at: m.index });
   }
   return found;
 }
+
+/**
+ * A brand named as the means, not the destination: "Log in with Google", "Sign in with Microsoft", "pay
+ * with PayPal", "Войти через Госуслуги". Sign-in buttons and shops' checkout mail say this of links to
+ * their own site, which then hands the reader to the brand.
+ */
+const byMeansOf = /(?<![\p{L}\p{N}])(?:with|via|using|through|через|с помощью|с|со)\s+$/iu;
+
+/** The names in a text that claim the link leads to the brand. */
+const claims = (named: Named[], text: string) => named.filter((n) => !byMeansOf.test(text.slice(0, n.at)));
 
 /** Text that asks the reader to act on their account: the words of a credential or payment lure. */
 export const accountWords =
@@ -94,16 +106,57 @@ export function brandsNamed(link: Link, index: BrandIndex): { named: Named[]; la
       // everywhere in newsletters ("Apple iPod", "Microsoft Office tips").
       const names = named.map((n) => n.name.toLowerCase()).join(' ');
       const onlyName = words(text).every((w) => w === '' || names.includes(w));
-      return onlyName || accountWords.test(text) ? { named, label: text } : { named: [], label: text };
+      return { named: onlyName || accountWords.test(text) ? claims(named, text) : [], label: text };
     }
   }
   if (link.context !== '' && (text === '' || bareCallToAction.test(text))) {
     const context = visibleText(link.context).replace(/\s+/g, ' ').trim();
-    return { named: brandsIn(context, index), label: `${context} ${text}`.trim() };
+    return { named: claims(brandsIn(context, index), context), label: `${context} ${text}`.trim() };
   }
   return { named: [], label: text };
 }
 
+/**
+ * Domains a brand links from but does not mail from, keyed by one of its own: short and sister domains
+ * (wa.me, aka.ms, amzn.to, youtu.be) and newer homes (zoom.com, cloud.microsoft). They are kept here, not in
+ * the brand list, because they are only for judging where a link that names the brand goes: short names
+ * like these would make poor models for the lookalike checks. A brand an admin configures with one of the
+ * keys among its domains gets them too.
+ */
+const sisterDomains: Readonly<Partial<Record<string, readonly string[]>>> = {
+  'facebook.com': ['fb.com', 'fb.me', 'fb.watch', 'm.me', 'messenger.com'],
+  'instagram.com': ['instagr.am', 'threads.net'],
+  'whatsapp.com': ['wa.me', 'whatsapp.net'],
+  'google.com': ['g.co', 'g.page', 'youtube.com', 'youtu.be', 'withgoogle.com'],
+  'microsoft.com': ['aka.ms', 'cloud.microsoft', 'microsoft365.com', 'azure.com'],
+  'onedrive.com': ['1drv.ms'],
+  'amazon.com': ['amzn.to', 'amzn.eu', 'amzn.asia', 'a.co'],
+  'apple.com': ['apple.co', 'apple.news', 'itunes.com'],
+  'spotify.com': ['spoti.fi', 'spotify.link'],
+  'zoom.us': ['zoom.com', 'zoomgov.com'],
+  'vk.com': ['vk.me', 'vkvideo.ru'],
+  'mastercard.com': ['priceless.com'],
+  'linkedin.com': ['lnkd.in'],
+  'telegram.org': ['telegram.me'],
+  'dropbox.com': ['db.tt'],
+};
+
+const owned = new WeakMap<Brand, { domains: string[]; googleSearch: boolean }>();
+
+function ownedBy(brand: Brand): { domains: string[]; googleSearch: boolean } {
+  const known = owned.get(brand);
+  if (known) return known;
+  const made = {
+    domains: [...brand.domains, ...brand.domains.flatMap((d) => sisterDomains[d] ?? [])],
+    // Google's search sites in every country (google.de, google.co.uk), as its redirector is known by.
+    googleSearch: brand.domains.includes('google.com'),
+  };
+  owned.set(brand, made);
+  return made;
+}
+
 export function ownsHost(brand: Brand, host: string, domain: string): boolean {
-  return brand.domains.some((d) => d === domain || d === host || host.endsWith(`.${d}`));
+  const { domains, googleSearch } = ownedBy(brand);
+  if (googleSearch && domain !== '' && isGoogleSearch(domain)) return true;
+  return domains.some((d) => d === domain || d === host || host.endsWith(`.${d}`));
 }

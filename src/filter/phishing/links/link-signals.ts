@@ -8,7 +8,7 @@ import { domainToASCII } from 'node:url';
 import type { Brand } from '../brands.ts';
 import { lookalikeOf } from '../lookalike.ts';
 import type { Explanation, Signal } from '../signal.ts';
-import { accountWords, type BrandIndex, brandIndex, brandsNamed, ownsHost } from './brand-names.ts';
+import { accountWords, type BrandIndex, brandIndex, brandsIn, brandsNamed, ownsHost } from './brand-names.ts';
 import { DEFAULT_LIMITS, extractBudget, extractLinks, type Link } from './extract.ts';
 import { behind, resolve, type Target } from './link-target.ts';
 import { embeddedHosts, isClickTracker, isShortener } from './redirectors.ts';
@@ -20,6 +20,7 @@ import {
   idnProblem,
   ipLiteral,
   linkDomainSubject,
+  parseWebUrl,
   registrableDomain,
   unicodeHost,
 } from './url-hosts.ts';
@@ -180,6 +181,51 @@ function whereIs(link: Link): Explanation {
   return { en: ` (in the attached message ${name})`, ru: ` (во вложенном письме ${name})` };
 }
 
+/** Percent-decoded (`www.paypal.com%2Fsignin` shows as a path), or as it is when that fails. */
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * The domain or brand a link's userinfo poses as: `https://www.paypal.com@evil.example/` goes to
+ * evil.example and hands it "www.paypal.com" as a user name. RFC 3986 §7.6 names this the semantic attack
+ * and §3.2.1 deprecates user:password in a URI; a user name that is a domain, or a brand's name with an
+ * account word (paypal-login@), has no other use. A person's name is left alone (chase@git.example.net, and
+ * john.kim@, though .kim is a TLD): a domain counts when it is ours or a brand's, or is plainly written as
+ * a host (www., a scheme, three labels or more). Both the address followed and the one the reader sees (a
+ * wrapper's, before unwrapping) are read.
+ */
+function userinfoPose(
+  t: Target,
+  input: LinkInput,
+  brands: BrandIndex,
+): { userinfo: string; brand?: Brand } | undefined {
+  const seen = t.via.length > 0 ? parseWebUrl(t.link.href) : undefined;
+  for (const url of seen ? [t.url, seen] : [t.url]) {
+    if (url.username === '' && url.password === '') continue;
+    const raw = url.password === '' ? url.username : `${url.username}:${url.password}`;
+    const userinfo = decode(raw);
+    for (const part of [userinfo, decode(url.username), decode(url.password)]) {
+      const shown = part === '' ? undefined : domainShownIn(part);
+      if (!shown || shown === t.domain) continue;
+      const brand = brands.byDomain.get(shown);
+      if (brand && ownsHost(brand, t.host, t.domain)) continue;
+      const ours = input.protectedDomains.some((d) => registrableDomain(domainToASCII(d) || d) === shown);
+      const hostLike = /^(?:https?:\/\/|www\.)|^[^.]+\.[^.]+\.[^.]/i.test(part.trim());
+      if (brand || ours || hostLike) return { userinfo, ...(brand ? { brand } : {}) };
+    }
+    const spaced = userinfo.replace(/[._+~:-]+/g, ' ');
+    if (!accountWords.test(spaced)) continue;
+    const named = brandsIn(spaced, brands).find((n) => !ownsHost(n.brand, t.host, t.domain));
+    if (named) return { userinfo, brand: named.brand };
+  }
+  return undefined;
+}
+
 function checkTarget(
   t: Target,
   input: LinkInput,
@@ -194,20 +240,38 @@ function checkTarget(
   const via = { en: `${unwrapped.en}${how.en}`, ru: `${unwrapped.ru}${how.ru}` };
   const shownHost = unicodeHost(t.host);
 
-  const ip = ipLiteral(t.url, t.href);
-  if (ip && hostSeen) return;
-  if (ip) {
-    const written = ip.written !== ip.ip ? ` (written as ${ip.written})` : '';
-    const zapis = ip.written !== ip.ip ? ` (записан как ${ip.written})` : '';
+  const posing = userinfoPose(t, input, brands);
+  if (posing) {
+    const shown = evidenceOf(posing.userinfo);
     add({
-      name: 'ip-literal-link',
-      weight: 2.5,
+      name: 'lookalike-link',
+      weight: 4,
       evidence,
+      ...(posing.brand ? { categories: { [posing.brand.category]: 1 } } : {}),
       explanation: {
-        en: `A link goes to the bare IP address ${ip.ip}${written} instead of a domain name${via.en}; real services link by name.`,
-        ru: `Ссылка ведёт на IP-адрес ${ip.ip}${zapis}, а не на доменное имя${via.ru}; настоящие сервисы так не делают.`,
+        en: `A link's address begins with ${shown}, but it really goes to ${shownHost}${via.en}: what stands before the "@" is only a user name handed to that site.`,
+        ru: `Адрес ссылки начинается с ${shown}, но на самом деле она ведёт на ${shownHost}${via.ru}: всё, что стоит до «@», — лишь имя пользователя для этого сайта.`,
       },
     });
+  }
+
+  const ip = ipLiteral(t.url, t.href);
+  if (ip) {
+    // The address is said once, but the text of every link to it is compared: a harmless-looking "click
+    // here" to it first must not hide a second link to it that shows a bank's domain.
+    const written = ip.written !== ip.ip ? ` (written as ${ip.written})` : '';
+    const zapis = ip.written !== ip.ip ? ` (записан как ${ip.written})` : '';
+    if (!hostSeen) {
+      add({
+        name: 'ip-literal-link',
+        weight: 2.5,
+        evidence,
+        explanation: {
+          en: `A link goes to the bare IP address ${ip.ip}${written} instead of a domain name${via.en}; real services link by name.`,
+          ru: `Ссылка ведёт на IP-адрес ${ip.ip}${zapis}, а не на доменное имя${via.ru}; настоящие сервисы так не делают.`,
+        },
+      });
+    }
     // An address has no domain to compare; whatever domain the link text shows, it is not where it goes.
     const shownText = domainShownIn(t.link.text);
     if (shownText && !senderOwns(shownText, input)) {

@@ -4,14 +4,11 @@
  */
 import type { Explanation } from '../signal.ts';
 import type { Link } from './extract.ts';
-import { unwrap } from './redirectors.ts';
+import { scriptSchemes, unwrap } from './redirectors.ts';
 import { parseWebUrl, registrableDomain, schemeOf } from './url-hosts.ts';
 
 /** A link resolved to where the reader lands, after any wrappers. */
 export type Target = { link: Link; url: URL; href: string; host: string; domain: string; via: string[] };
-
-/** Schemes that run code or carry their own content (data:, RFC 2397) instead of naming a page. */
-const scriptSchemes = new Set(['javascript:', 'vbscript:', 'data:']);
 
 export function resolve(link: Link): Target | { script: string } | undefined {
   const scheme = schemeOf(link.href);

@@ -3,10 +3,12 @@
  * redirectors of big sites and bulk-mail click trackers. A wrapper is not suspicious in itself (many
  * organisations rewrite every link; rspamd users see false positives when redirectors are scored), so
  * where the target is in the URL it is unwrapped and judged instead; where it is not (Mimecast, click
- * trackers), there is nothing to judge and the link is left alone. A wrapper is known by its exact host or
+ * trackers), there is nothing to judge and the link is left alone. A wrapper that should carry its target
+ * but carries none that can be read is judged as the link it is. A wrapper is known by its exact host or
  * whole domain, never by a prefix or suffix of the name anyone could register.
  */
 import { getDomain } from 'tldts';
+import { parseWebUrl, schemeOf } from './url-hosts.ts';
 
 /** Hosts of public URL shorteners. */
 const shorteners = new Set([
@@ -42,22 +44,54 @@ const shorteners = new Set([
   'qps.ru',
 ]);
 
+/**
+ * A host without the final dot of an absolute name (RFC 1034 §3.1): `bit.ly.` is the same host as `bit.ly`,
+ * and the URL parser keeps the dot, so every exact comparison of a host needs it gone.
+ */
+const rooted = (host: string) => (host.endsWith('.') ? host.slice(0, -1) : host);
+
 export function isShortener(host: string): boolean {
-  return shorteners.has(host.replace(/^www\./, ''));
+  return shorteners.has(rooted(host).replace(/^www\./, ''));
 }
 
 type Wrapper = {
   name: string;
   matches: (url: URL) => boolean;
-  /** The wrapped URL; undefined when it cannot be read from the link (an opaque token). */
-  target: (url: URL, href: string) => string | undefined;
+  /**
+   * The wrapped URL, or undefined when the link carries none that can be read; 'opaque' for a wrapper
+   * whose target is a token the service looks up, never in the link.
+   */
+  target: ((url: URL, href: string) => string | undefined) | 'opaque';
 };
 
-const param = (name: string) => (url: URL) => url.searchParams.get(name) ?? undefined;
+/** Schemes that run code or carry their own content (data:, RFC 2397) instead of naming a page. */
+export const scriptSchemes: ReadonlySet<string> = new Set(['javascript:', 'vbscript:', 'data:']);
+
+/** A target a reader's browser could be sent to: a web address (or `www.` without a scheme), or a script. */
+const readable = (target: string) => parseWebUrl(target) !== undefined || scriptSchemes.has(schemeOf(target));
+
+/**
+ * The first of the named query parameters that holds a readable target: `?q=&url=https://…` is judged by
+ * its url, not dropped as if it led nowhere. Which one the service follows is its own affair; a link that
+ * carries a target at all is judged by it.
+ */
+const param =
+  (...names: string[]) =>
+  (url: URL) => {
+    for (const name of names) {
+      const value = url.searchParams.get(name)?.trim();
+      if (value && readable(value)) return value;
+    }
+    return undefined;
+  };
 const hostIs = (host: string, path?: string) => (url: URL) =>
-  url.hostname === host && (path === undefined || url.pathname === path);
+  rooted(url.hostname) === host && (path === undefined || url.pathname === path);
 /** The domain itself or a name under it: whole labels, so `evilrs6.net` is not under `rs6.net`. */
-const hostUnder = (domain: string) => (url: URL) => url.hostname === domain || url.hostname.endsWith(`.${domain}`);
+const under = (host: string, domain: string) => {
+  const bare = rooted(host);
+  return bare === domain || bare.endsWith(`.${domain}`);
+};
+const hostUnder = (domain: string) => (url: URL) => under(url.hostname, domain);
 
 /**
  * Google's own search domains: google.com and google.<country code>, also under the country's second level
@@ -65,8 +99,8 @@ const hostUnder = (domain: string) => (url: URL) => url.hostname === domain || u
  * the registrable domain (Public Suffix List), so neither google.attacker.net nor google.co.de (a name
  * under co.de, someone else's domain) passes for Google.
  */
-function isGoogleSearch(host: string): boolean {
-  const bare = host.startsWith('www.') ? host.slice(4) : host;
+export function isGoogleSearch(host: string): boolean {
+  const bare = rooted(host.startsWith('www.') ? host.slice(4) : host);
   return /^google\.(?:com|cat|[a-z]{2}|com?\.[a-z]{2})$/.test(bare) && getDomain(bare) === bare;
 }
 
@@ -95,7 +129,17 @@ function sophos(url: URL): string | undefined {
   return u ? Buffer.from(u, 'base64').toString('utf8') : undefined;
 }
 
-const opaque = () => undefined;
+/**
+ * An AMP viewer or cache address: the page's own address follows the prefix, `s/` first for https
+ * (www.google.com/amp/s/example.com/a, example-com.cdn.ampproject.org/c/s/example.com/a).
+ */
+const ampPage = (prefix: string) => (url: URL) => {
+  const rest = url.pathname.slice(prefix.length);
+  const page = rest.startsWith('s/') ? `https://${rest.slice(2)}` : `http://${rest}`;
+  return rest === '' || rest === 's/' ? undefined : `${page}${url.search}${url.hash}`;
+};
+
+const opaque = 'opaque';
 
 const wrappers: Wrapper[] = [
   { name: 'Microsoft Safe Links', matches: hostUnder('safelinks.protection.outlook.com'), target: param('url') },
@@ -103,7 +147,7 @@ const wrappers: Wrapper[] = [
   { name: 'Proofpoint', matches: hostIs('urldefense.proofpoint.com', '/v1/url'), target: param('u') },
   {
     name: 'Proofpoint',
-    matches: (u) => u.hostname === 'urldefense.com' && u.pathname.startsWith('/v3/__'),
+    matches: (u) => rooted(u.hostname) === 'urldefense.com' && u.pathname.startsWith('/v3/__'),
     target: proofpointV3,
   },
   { name: 'Barracuda', matches: hostIs('linkprotect.cudasvc.com', '/url'), target: param('a') },
@@ -115,27 +159,46 @@ const wrappers: Wrapper[] = [
   { name: 'Sophos', matches: hostUnder('protection.sophos.com'), target: sophos },
   {
     name: 'Mimecast',
-    matches: (u) => /(^|\.)mimecast(protect)?\.com$/.test(u.hostname) && u.pathname.startsWith('/s/'),
+    matches: (u) => /(^|\.)mimecast(protect)?\.com$/.test(rooted(u.hostname)) && u.pathname.startsWith('/s/'),
     target: opaque,
   },
   {
     name: 'Google',
     matches: (u) => isGoogleSearch(u.hostname) && u.pathname === '/url',
-    target: (u) => u.searchParams.get('q') ?? u.searchParams.get('url') ?? undefined,
+    target: param('q', 'url'),
   },
-  { name: 'YouTube', matches: hostIs('www.youtube.com', '/redirect'), target: param('q') },
+  {
+    name: 'Google AMP',
+    matches: (u) => isGoogleSearch(u.hostname) && u.pathname.startsWith('/amp/'),
+    target: ampPage('/amp/'),
+  },
+  {
+    name: 'AMP cache',
+    matches: (u) => hostUnder('cdn.ampproject.org')(u) && /^\/[cv]\//.test(u.pathname),
+    target: (u) => ampPage(u.pathname.slice(0, 3))(u),
+  },
+  {
+    name: 'YouTube',
+    matches: (u) => /^(www\.|m\.)?youtube\.com$/.test(rooted(u.hostname)) && u.pathname === '/redirect',
+    target: param('q'),
+  },
   {
     name: 'Facebook',
-    matches: (u) => /^l[m]?\.facebook\.com$/.test(u.hostname) && u.pathname === '/l.php',
+    matches: (u) => /^l[m]?\.facebook\.com$/.test(rooted(u.hostname)) && u.pathname === '/l.php',
     target: param('u'),
   },
   {
     name: 'VK',
-    matches: (u) => /^(m\.)?vk\.(com|ru)$/.test(u.hostname) && u.pathname === '/away.php',
+    matches: (u) => /^(m\.|away\.)?vk\.(com|ru)$/.test(rooted(u.hostname)) && u.pathname === '/away.php',
     target: param('to'),
   },
   { name: 'LinkedIn', matches: hostIs('www.linkedin.com', '/redir/redirect'), target: param('url') },
   { name: 'Slack', matches: hostIs('slack-redir.net', '/link'), target: param('url') },
+  {
+    name: 'DuckDuckGo',
+    matches: (u) => /^((html|lite)\.)?duckduckgo\.com$/.test(rooted(u.hostname)) && /^\/l\/?$/.test(u.pathname),
+    target: param('uddg'),
+  },
   // Bulk-mail click trackers: the target is a token the service looks up. Phishing sent through a hijacked
   // account is judged by its other signals; scoring the tracker would hit every newsletter.
   { name: 'Mailchimp', matches: hostUnder('list-manage.com'), target: opaque },
@@ -159,21 +222,42 @@ export function unwrap(href: string, url: URL): Unwrapped {
     const here: URL = parsed;
     const wrapper = wrappers.find((w) => w.matches(here));
     if (!wrapper) break;
-    via.push(`${wrapper.name} (${here.hostname})`);
+    const name = `${wrapper.name} (${here.hostname})`;
+    if (wrapper.target === 'opaque') return { kind: 'opaque', via: [...via, name] };
     const target = wrapper.target(here, current)?.trim();
-    if (!target) return { kind: 'opaque', via };
+    // A wrapper that should carry its target but carries none that can be read (an empty parameter, a
+    // broken encoding) hides nothing: the link is judged where it stands, so its text is still compared.
+    if (!target || !readable(target)) break;
+    via.push(name);
     current = target;
-    parsed = URL.canParse(target) ? new URL(target) : undefined;
+    parsed = parseWebUrl(target);
   }
   return { kind: 'target', href: current, via };
 }
 
 /**
- * A click-tracking address (clickthru.example.com/Click?q=…, /mm/Clickthrough/…): newsletters send every
- * link through one, so its host differs from the link text without any deceit. Phishing rarely bothers,
- * so such a link still counts, only for less.
+ * Bulk-mail services whose tracking or hosted-page names carry none of the words below: Brevo
+ * (abc.r.sp1-brevo.net/mk/cl/…, formerly Sendinblue), Mailjet (abc.mjt.lu/lnk/…), SparkPost, Mailchimp's
+ * hosted pages and Customer.io. Matched by whole domain, as the wrappers above.
+ */
+const trackerDomains = [
+  'sp1-brevo.net',
+  'sendibt2.com',
+  'sendibt3.com',
+  'mjt.lu',
+  'spgo.io',
+  'sparkpostmail.com',
+  'mailchi.mp',
+  'customeriomail.com',
+];
+
+/**
+ * A click-tracking address (clickthru.example.com/Click?q=…, /mm/Clickthrough/…, a bulk-mail service's):
+ * newsletters send every link through one, so its host differs from the link text without any deceit.
+ * Phishing sent through the same services is common enough that such a link still counts, only for less.
  */
 export function isClickTracker(url: URL): boolean {
+  if (trackerDomains.some((domain) => under(url.hostname, domain))) return true;
   return /click|clk|track|trk|redir/i.test(url.hostname) || /click|clk|track|trk|redir/i.test(url.pathname);
 }
 

@@ -82,7 +82,8 @@ for (const href of impostors) {
 test('Proofpoint v3 with many "/v3/__" is read in linear time', () => {
   const href = `https://urldefense.com/v3/__${'/v3/__'.repeat(40_000)}`;
   const started = performance.now();
-  assert.deepEqual(open(href), { kind: 'opaque', via: ['Proofpoint (urldefense.com)'] });
+  // No target can be read from it, so the link is judged as it stands.
+  assert.deepEqual(open(href), { kind: 'target', href, via: [] });
   const elapsed = performance.now() - started;
   assert.ok(elapsed < 500, `${elapsed.toFixed(0)} ms`);
 });
