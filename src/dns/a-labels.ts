@@ -18,7 +18,7 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const U_LABEL = /^(?:[\p{L}\p{M}\p{N}\p{S}_\u00b7\u0375\u05f3\u05f4\u30fb-]|\u200c|\u200d)+$/u;
 const A_LABEL = /^[a-z0-9_-]+$/;
 /** UTS #46 §2.3: the ideographic and fullwidth full stops separate labels as "." does. */
-const OTHER_DOTS = /[\u3002\uff0e\uff61]/g;
+export const OTHER_DOTS = /[\u3002\uff0e\uff61]/g;
 
 export function asciiName(name: string): string | undefined {
   if (!NON_ASCII.test(name)) return name;

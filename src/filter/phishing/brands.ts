@@ -144,3 +144,31 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
   { names: ['Mamba', 'Мамба'], domains: ['mamba.ru'], category: 'sextortion' },
   { names: ['Badoo'], domains: ['badoo.com'], category: 'sextortion' },
 ];
+
+/**
+ * Everyday words one letter away from a default brand's name (Damerau-Levenshtein distance 1, against the
+ * lower-case words of SCOWL size 50, Debian's wamerican, for every brand label of five letters or more, where
+ * one-letter edits start to count), and names of well-known services of their own (PayPay, Japan's payment
+ * app): a name like these is no misspelling of the brand. cloud.ru, cloud.com and teams.cloud.microsoft are
+ * not icloud.com with its 'i' lost, finder.com is not tinder.com, finance.com is not binance.com: a phisher
+ * registers a fresh misspelling (paypai.com, micosoft.com), one that reads as the brand. Left out for that
+ * reason: words that begin with the brand's whole name (amazons, googled, officer, chaser), goggle, which a
+ * glance reads as google, and the archaic stript and indued, which read as typos of stripe and indeed.
+ * lookalike.ts skips its one-letter edits for these names; homoglyphs, added words and swapped suffixes
+ * still count.
+ */
+export const WORDS_NEAR_BRANDS: ReadonlySet<string> = new Set([
+  ...['ample', 'apply', 'dapple'], // apple
+  ...['analog'], // nalog
+  ...['bank', 'tank', 'thank'], // tbank
+  ...['binder', 'cinder', 'finder', 'hinder', 'kinder', 'tender', 'tinier', 'tinker'], // tinder
+  ...['case', 'cease', 'chafe', 'chaise', 'chasm', 'chaste', 'chose', 'phase'], // chase
+  ...['cloud'], // icloud
+  ...['email', 'grail', 'mail'], // gmail
+  ...['finance'], // binance
+  ...['indexed'], // indeed
+  ...['mama', 'mambo', 'mamma', 'samba'], // mamba
+  ...['papal', 'paypay'], // paypal
+  ...['revolt'], // revolut
+  ...['stride', 'strife', 'strike', 'strip', 'strive', 'tripe'], // stripe
+]);

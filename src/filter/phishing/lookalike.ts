@@ -3,10 +3,12 @@
  * Compares registrable domains (Public Suffix List, via tldts): equal UTS #39 §4 skeletons in small or
  * in capital letters (homoglyphs, mixed scripts per §5.1, punycode A-labels per RFC 5891 §5.4 / RFC 3492),
  * one-letter edits (Damerau-Levenshtein distance 1), added words or hyphens, and swapped public suffixes.
- * Does not weigh the signal, nor look at display names, subdomain tricks (example.com.evil.net) or brands.
+ * Does not weigh the signal, nor look at display names, subdomain tricks (example.com.evil.net) or brands,
+ * beyond leaving out the everyday words next to brands' names (brands.ts WORDS_NEAR_BRANDS).
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { getDomain, getPublicSuffix } from 'tldts';
+import { WORDS_NEAR_BRANDS } from './brands.ts';
 import { isSingleScript, skeleton } from './confusables.ts';
 import {
   type Edit,
@@ -205,7 +207,13 @@ function match(s: Registrable, t: Registrable, punycode: boolean, subject: Subje
   }
   if ([...s.label].length > shortLabel && [...t.label].length > shortLabel) {
     const edit = oneEdit(s.label, t.label);
-    if (edit) return [2, found(edit.kind, explainEdit(s.domain, t.domain, edit, subject))];
+    // A word one letter from a brand's name is a name of its own, whatever the suffix (cloud.ru, cloud.com
+    // and cloud.microsoft are not icloud.com): see WORDS_NEAR_BRANDS. Nor is its extra letter an added word
+    // (analog.com is not nalog.ru with an 'a' before it).
+    if (edit && WORDS_NEAR_BRANDS.has(s.label)) return undefined;
+    // Under the protected domain's own suffix an edit ranks first: amazom.de is amazon.de misspelt, not amazon.com.
+    const rank = s.suffix === t.suffix ? 2 : 2.5;
+    if (edit) return [rank, found(edit.kind, explainEdit(s.domain, t.domain, edit, subject))];
   }
   const added = addedWords(s, t);
   if (added) return [3, found('added-word', explainAddedWord(s.domain, t.domain, t.label, added, subject))];

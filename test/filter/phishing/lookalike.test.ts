@@ -140,3 +140,33 @@ test('no lookalike in capitals: Greek with no Latin twin there, or an ASCII name
   // ASCII capitals differ only in I, which the skeleton takes for 1 and l: IC.AC.UK is no 1C.RU.
   assert.equal(lookalikeOf('ic.ac.uk', ['1c.ru']), undefined);
 });
+
+// Everyday words one letter from a brand's name (brands.ts WORDS_NEAR_BRANDS) are names of their own, whoever
+// asks: the link checks, and the sender's (cloud.com's mail is not icloud.com's, email.com's not gmail.com's).
+test('a word next to a brand name is no one-letter lookalike of it', () => {
+  const brands = ['icloud.com', 'tinder.com', 'gmail.com', 'chase.com', 'apple.com', 'binance.com'];
+  for (const word of [
+    'cloud.com',
+    'cloud.ru',
+    'cloud.microsoft',
+    'finder.com',
+    'email.com',
+    'phase.com',
+    'apply.com',
+  ]) {
+    assert.equal(lookalikeOf(word, brands), undefined, word);
+  }
+  assert.equal(lookalikeOf('finance.com', brands), undefined);
+  // Misspellings still are, and so are confusable letters and added words around such a word's brand.
+  assert.equal(lookalikeOf('icl0ud.com', brands)?.kind, 'substitution');
+  assert.equal(lookalikeOf('tindr.com', brands)?.kind, 'deletion');
+  assert.equal(lookalikeOf('icloud-verify.com', brands)?.kind, 'added-word');
+});
+
+test('a one-letter edit is matched first with the protected domain under the same suffix', () => {
+  const got = lookalikeOf('amazom.de', ['amazon.com', 'amazon.de']);
+  assert.equal(got?.protected, 'amazon.de');
+  assert.match(got?.explanation.en ?? '', /amazon\.de/);
+  assert.equal(lookalikeOf('amazom.com', ['amazon.de', 'amazon.com'])?.protected, 'amazon.com');
+  assert.equal(lookalikeOf('amazom.fr', ['amazon.com', 'amazon.de'])?.protected, 'amazon.com'); // first, as before
+});

@@ -3,8 +3,9 @@
  * (Public Suffix List, via tldts), IP literals in any notation, punycode and mixed-script names, and free
  * hosting or forms services that phishing pages live on. Weighs nothing; link-signals.ts does.
  */
-import { domainToUnicode } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { getDomain, getPublicSuffix, parse } from 'tldts';
+import { OTHER_DOTS } from '../../../dns/a-labels.ts';
 import { isSingleScript, scriptOf, skeleton } from '../confusables.ts';
 import { type Lookalike, lookalikeOf } from '../lookalike.ts';
 import type { Subject } from '../lookalike-explanation.ts';
@@ -91,20 +92,43 @@ export function visibleText(text: string): string {
 }
 
 /**
+ * Words of link text up to which a domain in it is the link's address, past which it is prose. A call to
+ * action that shows where it goes is short ("View your statement at www.paypal.com", "Sign in: https://…
+ * (secure)", five words or fewer); a linked sentence or paragraph may mention other sites ("we moved from
+ * www.old.example to our new shop, see the details below") while it leads somewhere else, as it should.
+ */
+const shortLinkText = 8;
+
+/**
  * The registrable domain a link's visible text shows when the text is a URL or a bare domain
- * ("https://www.paypal.com/signin", "sberbank.ru"); undefined for words, e-mail addresses and file names.
+ * ("https://www.paypal.com/signin", "sberbank.ru"), or short text with a URL in it ("Log in at
+ * www.paypal.com", "https://www.paypal.com/ →"); undefined for words, e-mail addresses and file names.
+ * UTS #46 §2.3 (as browsers and resolvers): the ideographic and fullwidth full stops are dots.
  */
 export function domainShownIn(text: string): string | undefined {
-  const t = visibleText(text)
-    .trim()
-    .replace(/^[<([{"'«]+|[>)\]}"'».,;:!?]+$/gu, '');
-  if (t.length > 300 || /\s/.test(t)) return undefined;
-  const m = /^(https?:\/\/)?([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)\.?(?::\d+)?(?:[/?#]\S*)?$/iu.exec(t);
+  const t = visibleText(text).replace(OTHER_DOTS, '.').trim();
+  if (t.length > 300) return undefined;
+  const words = t.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)); // not arrows, bullets, dashes
+  if (words.length > shortLinkText) return undefined;
+  for (const word of words) {
+    const shown = domainOfWord(word, words.length === 1);
+    if (shown) return shown;
+  }
+  return undefined;
+}
+
+/**
+ * The registrable domain one word of link text shows. Among other words, a name with neither a scheme,
+ * nor www., nor a path is more often a thing's name than an address (ASP.NET, Socket.IO, Booking.com).
+ */
+function domainOfWord(word: string, alone: boolean): string | undefined {
+  const t = word.replace(/^[<([{"'«]+|[>)\]}"'».,;:!?]+$/gu, '');
+  const m = /^(https?:\/\/)?([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)\.?(?::\d+)?([/?#]\S*)?$/iu.exec(t);
   const name = m?.[2];
   if (!m || !name) return undefined;
-  if (!m[1] && !/^www\./i.test(name) && fileExtensions.has(name.slice(name.lastIndexOf('.') + 1).toLowerCase())) {
-    return undefined;
-  }
+  const www = /^www\./i.test(name);
+  if (!m[1] && !www && fileExtensions.has(name.slice(name.lastIndexOf('.') + 1).toLowerCase())) return undefined;
+  if (!alone && !m[1] && !www && !m[3]) return undefined;
   const host = parseWebUrl(`http://${name}`)?.hostname;
   if (!host) return undefined;
   const info = parse(host);
@@ -133,9 +157,12 @@ export type IdnProblem = {
 };
 
 /**
- * A host with an A-label (RFC 5891 §5.4, `xn--`) that is not consistently one non-Latin script. A name all
- * in one non-Latin script (пример.рф) is an ordinary IDN; mixing scripts (UTS #39 §5.1), or a Latin name
- * that needs punycode for look-alike letters (ṗaypal.com), is how homograph attacks look.
+ * A host with an A-label (RFC 5891 §5.4, `xn--`) that mixes scripts (UTS #39 §5.1), or a Latin one whose
+ * letters outside ASCII pass for plain ones: each such label has an all-ASCII skeleton (UTS #39 §4), as
+ * ɡoogle.com (Latin script ɡ) and ıcloud.com (dotless ı) have, and shows a name it is not. A name in one
+ * script whose letters show what they are is an ordinary IDN, as UTS #39 §5.2 "Highly Restrictive" allows:
+ * пример.рф, münchen.de, łódź.pl. Whether such a name imitates a brand's (pаypal, päypal) is for the
+ * lookalike checks (brandLookalike), which compare it with the brands'.
  */
 export function idnProblem(host: string): IdnProblem | undefined {
   if (!/(^|\.)xn--/i.test(host)) return undefined;
@@ -143,9 +170,12 @@ export function idnProblem(host: string): IdnProblem | undefined {
   if (!unicode || unicode === host) return { kind: 'punycode', ascii: host, unicode: host, scripts: [] };
   const letters = unicode.replace(/^www\./, '').replaceAll('.', '');
   const scripts = [...new Set([...letters].map(scriptOf).filter((s) => s !== undefined))];
-  const single = isSingleScript(letters);
-  if (single && !scripts.includes('Latin')) return undefined;
-  return { kind: single ? 'punycode' : 'mixed-script', ascii: host, unicode, scripts };
+  if (!isSingleScript(letters)) return { kind: 'mixed-script', ascii: host, unicode, scripts };
+  if (!scripts.includes('Latin')) return undefined;
+  const passes = unicode
+    .split('.')
+    .some((label) => /[^\x00-\x7f]/.test(label) && /^[\x00-\x7f]*$/.test(skeleton(label)));
+  return passes ? { kind: 'punycode', ascii: host, unicode, scripts } : undefined;
 }
 
 /**
@@ -180,7 +210,7 @@ const harvestingHosts = new Set([
 
 /** The service's name when a URL points to a free hosting or forms service; undefined otherwise. */
 export function harvestingService(url: URL): string | undefined {
-  const host = url.hostname;
+  const host = url.hostname.replace(/\.$/, ''); // forms.gle. is forms.gle: the root's empty label (RFC 1034 §3.1)
   if (harvestingHosts.has(host)) return host;
   if (host === 'docs.google.com' && url.pathname.startsWith('/forms')) return 'docs.google.com/forms';
   const suffix = harvestingSuffixes.find((s) => host.endsWith(s));
@@ -198,7 +228,11 @@ const luringWords =
  * often plain words (live, mail, visa, steam) and brands own their names under many country TLDs
  * (amazon.de, google.ru), so a one-letter edit counts only for names of six letters or more, a swapped TLD
  * or an added word for five or more, a swap only to a generic TLD, and an added word only when it is one phishing uses
- * (amazonaws.com and googleapis.com are not fakes). Confusable letters always count.
+ * (amazonaws.com and googleapis.com are not fakes). A one-letter edit counts only under the brand's own
+ * suffix or, both being generic, another generic one (paypai.xyz): under a country's suffix a name one
+ * letter off is that country's own word or service (telegra.ph is Telegram's Telegraph, paypay.ne.jp a
+ * Japanese payment app), as sender-signals.ts also holds; a five-letter name with an accent added (ạpple.com)
+ * counts there too. Confusable letters always count.
  */
 export function brandLookalike(domain: string, brandDomains: readonly string[]): Lookalike | undefined {
   const index = brandLabels(brandDomains);
@@ -274,17 +308,36 @@ function strictLookalike(domain: string, labels: BrandLabel[]): Lookalike | unde
     case 'insertion':
     case 'deletion':
     case 'transposition':
-      return letters >= 6 ? found : undefined; // five-letter names have word neighbours: qmail, apply, stream
+      // Five-letter names have word neighbours (qmail, apply, stream), not the name itself with an accent (ạpple).
+      if (letters < 6 && withoutMarks(own) !== label) return undefined;
+      return sameSuffixFamily(domain, found.protected) ? found : undefined;
     default:
       return found.kind satisfies never;
   }
 }
 
-/** The protected or brand domain whose full name a host wears as a subdomain: paypal.com.secure-login.net. */
+/** A label with its combining marks taken off (NFD): päypal is paypal. */
+function withoutMarks(label: string): string {
+  return label.normalize('NFD').replace(/\p{M}/gu, '');
+}
+
+/** Two-letter TLDs (ISO 3166-1, RFC 1591 §2) and IDN ones, most of which are countries' (рф, бел). */
+const countryTld = /(^|\.)([a-z]{2}|xn--[a-z0-9-]+)$/i;
+
+/** Whether two domains have the same public suffix, or both generic ones (com and xyz, not com and ru). */
+function sameSuffixFamily(a: string, b: string): boolean {
+  const [sa, sb] = [getPublicSuffix(domainToASCII(a) || a) ?? '', getPublicSuffix(domainToASCII(b) || b) ?? ''];
+  return sa === sb || (!countryTld.test(sa) && !countryTld.test(sb));
+}
+
+/**
+ * The protected or brand domain whose full name a host wears in its subdomains, whole (paypal.com.secure-login.net)
+ * or run into the next label with a hyphen (appleid.apple.com-verify.info, www.paypal.com-login.evil.example):
+ * the eye stops at the familiar name. Not when the host is that domain's own, or another protected or brand one.
+ */
 export function disguisedAs(host: string, domain: string, candidates: readonly string[]): string | undefined {
-  if (domain === '' || host.length <= domain.length) return undefined;
-  const sub = host.slice(0, host.length - domain.length - 1); // 'paypal.com.secure' of paypal.com.secure.net
-  if (!sub.includes('.')) return undefined; // a domain name needs a dot
-  const dotted = `.${sub}.`;
-  return candidates.find((d) => dotted.includes(`.${d}.`));
+  const name = `.${host.replace(/\.$/, '')}`;
+  if (domain === '' || name.length <= domain.length + 1 || candidates.includes(domain)) return undefined;
+  const sub = `${name.slice(0, name.length - domain.length - 1)}.`; // '.paypal.com.secure.' of paypal.com.secure.net
+  return candidates.find((d) => sub.includes(`.${d}.`) || name.includes(`.${d}-`));
 }

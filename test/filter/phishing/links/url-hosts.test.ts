@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DEFAULT_BRANDS } from '../../../../src/filter/phishing/brands.ts';
 import {
   brandLookalike,
   disguisedAs,
@@ -65,9 +66,17 @@ const idnCases: [host: string, kind: string | undefined][] = [
   ['www.xn--e1afmkfd.xn--p1ai', undefined],
   ['xn--80ak6aa92e.com', 'mixed-script'], // аррӏе.com: Cyrillic name, Latin TLD
   ['xn--pypal-4ve.com', 'mixed-script'],
-  ['xn--bcher-kva.de', 'punycode'], // bücher.de: Latin, but in punycode
   ['xn--zz.com', 'punycode'], // not valid punycode
   ['example.com', undefined],
+  // UTS #39 §5.2 Highly Restrictive: one script whose letters show what they are is an ordinary IDN.
+  ['xn--bcher-kva.de', undefined], // bücher.de
+  ['www.xn--mnchen-3ya.de', undefined], // münchen.de
+  ['xn--franois-xxa.fr', undefined], // françois.fr
+  ['xn--d-uga0v4h.pl', undefined], // łódź.pl
+  // Latin letters that pass for plain ones (UTS #39 §4 skeleton all ASCII): a homograph, whatever it imitates.
+  ['xn--oogle-qmc.com', 'punycode'], // ɡoogle.com, Latin small script g
+  ['xn--cloud-m4a.com', 'punycode'], // ıcloud.com, dotless i
+  ['xn--bcher-kva.xn--oogle-qmc.com', 'punycode'], // bücher.ɡoogle.com: one label is enough
 ];
 for (const [host, kind] of idnCases) test(`idn ${host}`, () => assert.equal(idnProblem(host)?.kind, kind));
 
@@ -93,6 +102,26 @@ const shownCases: [text: string, want: string | undefined][] = [
   ['\u202Asberbank.ru\u202C', 'sberbank.ru'],
   ['\u2066sberbank.ru\u2069', 'sberbank.ru'],
   ['click\u200Bhere', undefined],
+  // Short text with an address in it (up to eight words): the address is what it shows.
+  ['https://www.paypal.com/ →', 'paypal.com'],
+  ['https://www.paypal.com/signin (secure)', 'paypal.com'],
+  ['View your statement at www.paypal.com', 'paypal.com'],
+  ['www.paypal.com Sign in', 'paypal.com'],
+  ['Log in: paypal.com/signin', 'paypal.com'],
+  ['Invoice at https://sever-logistic.ru/inv/12', 'sever-logistic.ru'],
+  ['Sign in at\u00A0https://www.paypal.com/', 'paypal.com'],
+  // Among words, a name without scheme, www. or path is a thing's name: ASP.NET, Socket.IO, Booking.com.
+  ['Learn ASP.NET Core', undefined],
+  ['Book your stay on Booking.com', undefined],
+  ['Run setup.py first', undefined],
+  ['Write to someone@example.com today', undefined],
+  // Past eight words it is prose, which may mention other sites than the one it links to.
+  ['We have moved from www.old-shop.example to our new site, read more', undefined],
+  // UTS #46 §2.3: ideographic and fullwidth full stops are dots to a browser.
+  ['www.paypal\u3002com', 'paypal.com'],
+  ['paypal\uFF0Ecom', 'paypal.com'],
+  ['https://paypal\uFF61com/signin', 'paypal.com'],
+  ['Sign in at www.paypal\u3002com', 'paypal.com'],
 ];
 for (const [text, want] of shownCases) test(`shown "${text}"`, () => assert.equal(domainShownIn(text), want));
 
@@ -114,10 +143,52 @@ for (const [domain, kind] of brandCases) {
   test(`brand lookalike ${domain}`, () => assert.equal(brandLookalike(domain, brands)?.kind, kind));
 }
 
+// With the default brands: a word next to a brand's name, or a name under a country's suffix one letter
+// off a generic one, is a name of its own; a fresh misspelling is not.
+const defaultBrandDomains = DEFAULT_BRANDS.flatMap((b) => b.domains);
+const defaultBrandCases: [domain: string, want: string | undefined][] = [
+  ['cloud.microsoft', undefined], // teams.cloud.microsoft, outlook.cloud.microsoft: Microsoft 365's own
+  ['cloud.ru', undefined], // not icloud.com with the 'i' lost
+  ['cloud.com', undefined],
+  ['cloud.gov', undefined],
+  ['finder.com', undefined], // not tinder.com
+  ['finance.com', undefined], // not binance.com
+  ['revolt.com', undefined], // not revolut.com
+  ['telegra.ph', undefined], // Telegram's Telegraph, under a country's suffix
+  ['paypay.ne.jp', undefined], // a Japanese payment app
+  ['paypai.com', 'substitution paypal.com'],
+  ['paypai.xyz', 'substitution paypal.com'], // generic suffix for generic: still a misspelling
+  ['micosoft.com', 'deletion microsoft.com'],
+  ['amazom.de', 'substitution amazon.de'], // the brand's own country domain, misspelt
+  ['goggle.com', 'substitution google.com'], // a word, but one a glance reads as google
+  ['amazons.com', 'insertion amazon.com'], // the brand's whole name, and a letter
+  ['xn--pple-4q5a.com', 'substitution apple.com'], // ạpple.com: a mark under a five-letter name
+  ['rnicrosoft.com', 'homoglyph microsoft.com'],
+  ['micros0ft.com', 'substitution microsoft.com'],
+  ['xn--pypal-4ve.com', 'punycode paypal.com'], // pаypal.com, Cyrillic а
+];
+for (const [domain, want] of defaultBrandCases) {
+  test(`default brands: lookalike of ${domain}`, () => {
+    const found = brandLookalike(domain, defaultBrandDomains);
+    assert.equal(found && `${found.kind} ${found.protected}`, want);
+  });
+}
+
 test('disguisedAs: a brand domain worn as a subdomain', () => {
   assert.equal(disguisedAs('paypal.com.secure.example.net', 'example.net', brands), 'paypal.com');
   assert.equal(disguisedAs('www.paypal.com', 'paypal.com', brands), undefined);
   assert.equal(disguisedAs('www.example.net', 'example.net', brands), undefined);
+  assert.equal(disguisedAs('paypal.com.secure.example.net.', 'example.net', brands), 'paypal.com');
+});
+
+test('disguisedAs: a brand domain run into the next label with a hyphen', () => {
+  assert.equal(disguisedAs('appleid.apple.com-verify.info', 'com-verify.info', brands), 'apple.com');
+  assert.equal(disguisedAs('www.paypal.com-login.evil.example', 'evil.example', brands), 'paypal.com');
+  assert.equal(disguisedAs('paypal.com-login.info', 'com-login.info', brands), 'paypal.com');
+  // Not the brand's own host, not a name that only ends in the brand's label.
+  assert.equal(disguisedAs('paypal.com-promo.paypal.com', 'paypal.com', brands), undefined);
+  assert.equal(disguisedAs('mypaypal.com-login.info', 'com-login.info', brands), undefined);
+  assert.equal(disguisedAs('www.paypal.community.example', 'community.example', brands), undefined);
 });
 
 test('harvesting services', () => {
@@ -132,4 +203,12 @@ test('harvesting services', () => {
   );
   assert.equal(svc('https://docs.google.com/document/d/x'), undefined);
   assert.equal(svc('https://www.example.com/'), undefined);
+});
+
+test('harvesting services: a host with the root dot is the same host', () => {
+  const svc = (href: string) => harvestingService(new URL(href));
+  assert.equal(svc('https://forms.gle./x'), 'forms.gle');
+  assert.equal(svc('https://FORMS.GLE./x'), 'forms.gle');
+  assert.equal(svc('https://docs.google.com./forms/d/x'), 'docs.google.com/forms');
+  assert.equal(svc('https://x.web.app./'), 'web.app');
 });
