@@ -2,19 +2,29 @@
  * The links a message offers its reader: in HTML every <a href> and <area href> with the text the reader
  * sees, every <form action> (and whether the form asks for a password); in plain text, bare URLs as mail
  * clients linkify them. <img src> and other fetched resources are not links: the reader does not follow them.
- * HTML is read with htmlparser2 (a forgiving, streaming HTML tokenizer that decodes entities as browsers
- * do), not with regular expressions. Relative links are resolved against the document's <base href>, which
- * is found in the tree a browser builds (parse5), since which <base> counts depends on where it stands.
+ * HTML is read once, into the tree a browser builds from it (parse5, HTML Living Standard §13.2, scripting
+ * off as in mail readers), not with regular expressions nor from a tokenizer's start and end tags: what is
+ * a link, what text it shows, which form a field belongs to and which <base> counts all depend on tree
+ * construction (an <a> left open is carried into the next paragraph, a <head> never closed ends at the
+ * first body content, a <noscript> is shown).
  */
 
-import { Parser } from 'htmlparser2';
-import { type DefaultTreeAdapterTypes, parse } from 'parse5';
+import {
+  type DefaultTreeAdapterMap,
+  type DefaultTreeAdapterTypes,
+  defaultTreeAdapter,
+  parse,
+  type TreeAdapter,
+} from 'parse5';
 import { type HtmlBudget, htmlBudget, spendHtmlBudget } from '../html-budget.ts';
 
 export type Link = {
   /** Where the link goes: as written, or resolved when it was relative (see `written`). */
   href: string;
-  /** What the reader sees as the link: its text and the alt text of images inside it. */
+  /**
+   * What the reader sees as the link: its text and the alt text of images inside it, white space
+   * collapsed and invisible characters left out, as drawn.
+   */
   text: string;
   /** Text just before the link in the same block, for "Log in to PayPal: <a>here</a>". */
   context: string;
@@ -29,7 +39,7 @@ export type Link = {
 
 export type Form = {
   action: string;
-  /** Has an <input type=password>. */
+  /** Has a password field: an <input type=password>, or a text field that says it wants the password. */
   password: boolean;
   /** Asks for personal data (e-mail, login, phone, card), not just a search term. */
   personal: boolean;
@@ -40,6 +50,32 @@ export type Form = {
 /** Field names and types that ask for who the reader is or how they pay. */
 const personalField =
   /mail|user|login|logon|account|phone|tel|card|cvv|cvc|expir|ssn|pin|passport|iban|birth|snils|inn|почт|телефон|карт|логин/i;
+
+/**
+ * A field's placeholder, label or name asking for a password, in the languages of the lures: a plain text
+ * field (masked by CSS, or not at all) takes the password as well as a type=password one.
+ */
+const passwordWords =
+  /passw|pass(?:code|phrase)|(?<![a-z])(?:pass|pwd)(?![a-z])|kennwort|mot de passe|contrase[nñ]a|senha|wachtwoord|has[lł]o|[sş]ifre|парол|密码|密碼|パスワード|비밀번호/i;
+
+/** Input types that take no typed text (HTML Living Standard §4.10.5): their labels ask for nothing. */
+const untyped = new Set([
+  'hidden',
+  'submit',
+  'button',
+  'reset',
+  'image',
+  'checkbox',
+  'radio',
+  'file',
+  'color',
+  'range',
+  'date',
+  'datetime-local',
+  'month',
+  'week',
+  'time',
+]);
 
 export type Extracted = { links: Link[]; forms: Form[] };
 
@@ -84,73 +120,232 @@ const blocks = new Set([
   'footer',
   'form',
 ]);
-const hidden = new Set(['style', 'script', 'head', 'title', 'template', 'noscript']);
+/**
+ * Elements whose content is never drawn. Not <head>: in the tree it holds only what it may (§13.2.6.4.4).
+ * Not <noscript>: with scripting off, as in mail readers, its content is shown (§4.12.2). A <template>'s
+ * content is no part of the tree.
+ */
+const hidden = new Set(['style', 'script', 'title', 'template', 'iframe', 'noembed', 'noframes']);
+/** Form-associated elements a reader types into (§4.10.2, "listed"). */
+const fieldTags = new Set(['input', 'select', 'textarea']);
 const maxText = 300;
 const maxContext = 100;
 
+const HTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
+const SVG_NAMESPACE = 'http://www.w3.org/2000/svg';
+const XLINK_NAMESPACE = 'http://www.w3.org/1999/xlink';
+
+type Element = DefaultTreeAdapterTypes.Element;
+type Node = DefaultTreeAdapterTypes.Node;
+
+/**
+ * Code points drawn as nothing (Unicode Default_Ignorable_Code_Point, UAX #44: soft hyphen, zero-width
+ * spaces and joiners, bidi controls, U+FEFF), as url-hosts.ts's visibleText() leaves them out.
+ */
+const invisible = /\p{Default_Ignorable_Code_Point}/gu;
+
+/**
+ * `text` with `data` added as the reader sees it, at most `max` characters: invisible characters left out
+ * and white space collapsed to one space (CSS Text §4.1.1), none at the start. The limit counts what is
+ * drawn, so 300 zero-width spaces or line breaks before a URL cannot push the URL out of the text.
+ */
+function appendShown(text: string, data: string, max: number): string {
+  if (text.length >= max) return text;
+  let shown = data.replace(invisible, '').replace(/\s+/g, ' ');
+  if (shown.startsWith(' ') && (text === '' || text.endsWith(' '))) shown = shown.slice(1);
+  return shown === '' ? text : `${text}${shown}`.slice(0, max);
+}
+
+/** The last `maxContext` characters of the text before a link, counted as drawn (appendShown). */
+function appendContext(context: string, data: string): string {
+  const shown = data.replace(invisible, '').replace(/\s+/g, ' ');
+  const joined = shown.startsWith(' ') && context.endsWith(' ') ? `${context}${shown.slice(1)}` : `${context}${shown}`;
+  return joined.length > maxContext ? joined.slice(-maxContext) : joined;
+}
+
+/** An attribute with no namespace (every attribute of an HTML element; `href` of an SVG one). */
+function attribute(element: Element, name: string): string | undefined {
+  return element.attrs.find((a) => a.name === name && a.namespace === undefined)?.value;
+}
+
+/** Where an <a> goes: its href; in SVG, `href` or else the older `xlink:href` (SVG 2 §16.2.2). */
+function anchorHref(element: Element): string | undefined {
+  const href = attribute(element, 'href');
+  if (href !== undefined || element.namespaceURI !== SVG_NAMESPACE) return href;
+  return element.attrs.find((a) => a.name === 'href' && a.namespace === XLINK_NAMESPACE)?.value;
+}
+
+type Tree = {
+  document: DefaultTreeAdapterTypes.Document;
+  /** The form a field was associated with as it was parsed (the form element pointer, §13.2.6.1). */
+  parsedInto: Map<Element, Element>;
+  /** <a> elements that are copies of one opened before (§13.2.4.3, "reconstruct the active formatting elements"). */
+  reopened: WeakSet<Element>;
+};
+
+const tooManyElements = new Error('too many elements');
+
+/**
+ * The tree a browser builds from `html`, with scripting off as in mail readers. Building stops when the
+ * budget's elements (MAX_ELEMENTS, html-budget.ts) are spent, which the parser may create many more of
+ * than there are tags (an open <b> copied into each paragraph); what was built by then is returned.
+ */
+function browserTree(html: string, budget: HtmlBudget): Tree {
+  let document: DefaultTreeAdapterTypes.Document | undefined;
+  const parsedInto = new Map<Element, Element>();
+  const reopened = new WeakSet<Element>();
+  // An element reconstructed or recreated by the adoption agency is made from the start tag's token,
+  // and so with the same attribute list as the element first opened.
+  const opened = new WeakSet<object>();
+  const adapter: TreeAdapter<DefaultTreeAdapterMap> = {
+    ...defaultTreeAdapter,
+    createDocument() {
+      document = defaultTreeAdapter.createDocument();
+      return document;
+    },
+    createElement(tagName, namespaceURI, attrs) {
+      if (budget.elements <= 0) throw tooManyElements;
+      budget.elements--;
+      const element = defaultTreeAdapter.createElement(tagName, namespaceURI, attrs);
+      if (tagName === 'a') {
+        if (opened.has(attrs)) reopened.add(element);
+        else opened.add(attrs);
+      }
+      return element;
+    },
+    onElementCreated(element, { formElement, isInTemplate }) {
+      if (formElement !== null && !isInTemplate && fieldTags.has(element.tagName)) parsedInto.set(element, formElement);
+    },
+  };
+  try {
+    parse(html, { scriptingEnabled: false, treeAdapter: adapter });
+  } catch (e) {
+    if (e !== tooManyElements) throw e;
+  }
+  return { document: document ?? defaultTreeAdapter.createDocument(), parsedInto, reopened };
+}
+
+type Field = { element: Element; form: Element | undefined };
+
+/**
+ * A form-associated field's form owner (HTML Living Standard §4.10.17.3): with a form attribute, the first
+ * element in tree order with that ID when it is a form, else none; without one, the form it was parsed
+ * into, else its nearest form ancestor. `<form id=f action=…></form><input type=password form=f>` sends
+ * the password to that form wherever the field stands.
+ */
+function formOwner(field: Field, tree: Tree, ids: ReadonlyMap<string, Element>): Element | undefined {
+  const named = attribute(field.element, 'form');
+  if (named === undefined) return tree.parsedInto.get(field.element) ?? field.form;
+  const owner = ids.get(named);
+  return owner?.tagName === 'form' && owner.namespaceURI === HTML_NAMESPACE ? owner : undefined;
+}
+
+function noteField(form: Form, element: Element): void {
+  const type = attribute(element, 'type')?.trim().toLowerCase() ?? '';
+  if (type === 'hidden' || type === 'submit') return;
+  const name = attribute(element, 'name') ?? '';
+  const label = `${attribute(element, 'placeholder') ?? ''} ${attribute(element, 'aria-label') ?? ''} ${name}`;
+  if (type === 'password' || (element.tagName === 'input' && !untyped.has(type) && passwordWords.test(label))) {
+    form.password = true;
+  } else if (personalField.test(`${type} ${name}`)) {
+    form.personal = true;
+  }
+}
+
 function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
-  let anchor: Link | undefined;
-  let form: Form | undefined;
-  let context = '';
-  let hiddenDepth = 0;
-  let paused = false;
+  // What the HTML budget lets be read, bounded in characters and start tags (html-budget.ts); parsed once.
+  const read = spendHtmlBudget(html, budget.html);
+  const tree = browserTree(read, budget.html);
   const links: Link[] = [];
+  const fields: Field[] = [];
+  const forms = new Map<Element, Form>();
+  const ids = new Map<string, Element>();
+  const anchors: { element: Element; link: Link }[] = [];
+  const openForms: Element[] = [];
+  let context = '';
+  let full = false;
   const push = (link: Link) => {
-    if (budget.links <= 0) {
-      paused = true;
-      parser.pause(); // bound the work: nothing after what we would look at is read
+    if (links.length >= budget.links) {
+      full = true; // bound the work: nothing after what we would look at is read
       return;
     }
-    budget.links--;
     links.push(link);
-    out.links.push(link);
   };
-  const parser = new Parser(
-    {
-      onopentag(name, attrs) {
-        if (paused) return;
-        if (hidden.has(name)) hiddenDepth++;
-        if (blocks.has(name)) context = '';
-        if (name === 'a' || name === 'area') {
-          if (attrs.href === undefined) return;
-          const link: Link = { href: attrs.href, text: attrs.title ?? '', context: context.trim(), source: name };
-          push(link);
-          anchor = name === 'a' ? link : undefined;
-          if (name === 'area' && attrs.alt) link.text = attrs.alt;
-        } else if (name === 'img' && anchor && attrs.alt) {
-          anchor.text = `${anchor.text} ${attrs.alt}`.slice(0, maxText);
-        } else if (name === 'form') {
-          form = { action: attrs.action ?? '', password: false, personal: false };
-          out.forms.push(form);
-          if (form.action !== '') push({ href: form.action, text: '', context: '', source: 'form' });
-        } else if ((name === 'input' || name === 'select' || name === 'textarea') && form) {
-          const type = attrs.type?.trim().toLowerCase() ?? '';
-          if (type === 'password') form.password = true;
-          else if (type !== 'hidden' && type !== 'submit' && personalField.test(`${type} ${attrs.name ?? ''}`)) {
-            form.personal = true;
-          }
-        }
-      },
-      ontext(data) {
-        if (hiddenDepth > 0 || paused) return;
-        if (anchor && anchor.text.length < maxText) anchor.text = `${anchor.text}${data}`.slice(0, maxText);
-        else if (!anchor) context = `${context}${data}`.slice(-maxContext);
-      },
-      onclosetag(name) {
-        if (hidden.has(name) && hiddenDepth > 0) hiddenDepth--;
-        if (blocks.has(name)) context = '';
-        if (name === 'a') anchor = undefined;
-        if (name === 'form') form = undefined;
-      },
-    },
-    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
-  );
-  // The same text is parsed again for the <base>, which applies wherever it stands (after the links
-  // too): what the HTML budget lets be read, bounded in characters and start tags (html-budget.ts).
-  const read = spendHtmlBudget(html, budget.html);
-  parser.write(read);
-  if (!paused) parser.end();
-  if (links.length > 0) out.links.push(...resolveRelative(links, documentBases(read)));
+  const enter = (element: Element): boolean => {
+    const name = element.tagName;
+    const id = attribute(element, 'id');
+    if (id !== undefined && id !== '' && !ids.has(id)) ids.set(id, element);
+    if (hidden.has(name)) return false;
+    const inner = anchors.at(-1);
+    if (blocks.has(name)) {
+      context = '';
+      // A block starts a line of its own: "www.paypal.com<br>Sign in" shows two words, not one.
+      if (inner) inner.link.text = appendShown(inner.link.text, ' ', maxText);
+    }
+    if (name === 'a') {
+      const href = anchorHref(element);
+      if (href === undefined) return true;
+      const title = attribute(element, 'title') ?? '';
+      const link: Link = { href, text: appendShown('', title, maxText), context: context.trim(), source: 'a' };
+      push(link);
+      anchors.push({ element, link });
+    } else if (element.namespaceURI !== HTML_NAMESPACE) {
+      return true;
+    } else if (name === 'area') {
+      const href = attribute(element, 'href');
+      if (href === undefined) return true;
+      const text = attribute(element, 'alt') || attribute(element, 'title') || '';
+      push({ href, text: appendShown('', text, maxText), context: context.trim(), source: 'area' });
+    } else if (name === 'img' && inner) {
+      const alt = attribute(element, 'alt');
+      if (alt) inner.link.text = appendShown(inner.link.text, ` ${alt}`, maxText);
+    } else if (name === 'form') {
+      const form: Form = { action: attribute(element, 'action') ?? '', password: false, personal: false };
+      out.forms.push(form);
+      forms.set(element, form);
+      openForms.push(element);
+      if (form.action !== '') push({ href: form.action, text: '', context: '', source: 'form' });
+    } else if (fieldTags.has(name)) {
+      fields.push({ element, form: openForms.at(-1) });
+    }
+    return true;
+  };
+  const leave = (element: Element) => {
+    const name = element.tagName;
+    const inner = anchors.at(-1);
+    if (inner?.element === element) {
+      anchors.pop();
+      inner.link.text = inner.link.text.trimEnd();
+      // A copy of an open <a> around nothing but white space (the line break between two paragraphs)
+      // shows no link; one around text is a link of its own, with its own text.
+      const at = links.lastIndexOf(inner.link);
+      if (inner.link.text === '' && tree.reopened.has(element) && at >= 0) links.splice(at, 1);
+    } else if (blocks.has(name)) {
+      context = '';
+      if (inner) inner.link.text = appendShown(inner.link.text, ' ', maxText);
+    }
+    if (name === 'form' && openForms.at(-1) === element) openForms.pop();
+  };
+  // Depth first, in tree order, without recursion: the budget allows 100,000 elements, all nested.
+  const pending: (Node | { leave: Element })[] = [tree.document];
+  for (let item = pending.pop(); item !== undefined && !full; item = pending.pop()) {
+    if ('leave' in item) leave(item.leave);
+    else if (item.nodeName === '#text' && 'value' in item) {
+      const inner = anchors.at(-1);
+      if (inner) inner.link.text = appendShown(inner.link.text, item.value, maxText);
+      else context = appendContext(context, item.value);
+    } else if ('childNodes' in item && ('tagName' in item ? enter(item) : true)) {
+      if ('tagName' in item) pending.push({ leave: item });
+      for (let i = item.childNodes.length - 1; i >= 0; i--) pending.push(item.childNodes[i]!);
+    }
+  }
+  for (const field of fields) {
+    const form = forms.get(formOwner(field, tree, ids) as Element);
+    if (form) noteField(form, field.element);
+  }
+  budget.links -= links.length;
+  out.links.push(...links);
+  if (links.length > 0) out.links.push(...resolveRelative(links, documentBases(read, tree.document, budget.html)));
 }
 
 /** A `<base` start tag: its name ends at whitespace, "/" or ">" (HTML Living Standard §13.2.5.8). */
@@ -168,27 +363,26 @@ const selectTag = /<select[\t\n\f\r />]/i;
  * browsers, but the Standard now parses its content as any other (whatwg/html#10548, in Chrome since version 134),
  * which keeps a <base> there. When the two give different bases, both are returned, the parse5 one first.
  */
-function documentBases(html: string): string[] {
+function documentBases(html: string, document: DefaultTreeAdapterTypes.Document, budget: HtmlBudget): string[] {
   if (!baseTag.test(html)) return [];
-  const found = firstBase(html);
+  const found = firstBase(document);
   if (!selectTag.test(html)) return found === undefined ? [] : [found];
   // Renamed, a <select> is an unknown element, whose content is parsed as the Standard now parses its.
-  const relaxed = firstBase(html.replace(/<(\/?)select(?=[\t\n\f\r />])/gi, '<$1postern-select'));
+  const relaxed = firstBase(
+    browserTree(html.replace(/<(\/?)select(?=[\t\n\f\r />])/gi, '<$1postern-select'), budget).document,
+  );
   return [found, relaxed].filter((b, i, all): b is string => b !== undefined && all.indexOf(b) === i);
 }
 
-const HTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
-
 /** The href of the first HTML `base` element with one, in tree order; a <template>'s content is not walked. */
-function firstBase(html: string): string | undefined {
-  const document = parse(html, { scriptingEnabled: false });
-  // Depth first, in tree order, without recursion: the budget allows 20,000 elements nested.
-  const stack: DefaultTreeAdapterTypes.Node[] = [document];
+function firstBase(document: DefaultTreeAdapterTypes.Document): string | undefined {
+  // Depth first, in tree order, without recursion: the budget allows 100,000 elements, all nested.
+  const stack: Node[] = [document];
   for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
     if (!('childNodes' in node)) continue;
     if ('tagName' in node && node.tagName === 'base' && node.namespaceURI === HTML_NAMESPACE) {
-      const href = node.attrs.find((a) => a.name === 'href' && a.namespace === undefined);
-      if (href !== undefined) return href.value;
+      const href = attribute(node, 'href');
+      if (href !== undefined) return href;
     }
     for (let i = node.childNodes.length - 1; i >= 0; i--) stack.push(node.childNodes[i]!);
   }
