@@ -4,7 +4,7 @@
  * bare line endings by the session.
  */
 import { BDAT_LINE } from './command-line.ts';
-import { type Params, type Path, parseParams, parsePath } from './path.ts';
+import { asciiUpperCase, type Params, type Path, parseParams, parsePath } from './path.ts';
 import { type Reply, replies } from './replies.ts';
 
 export type Command =
@@ -12,7 +12,8 @@ export type Command =
   | { verb: 'MAIL'; path: Path | null; params: Params }
   | { verb: 'RCPT'; path: Path; params: Params }
   | { verb: 'DATA' | 'RSET' | 'QUIT' | 'NOOP' | 'HELP' }
-  | { verb: 'BDAT'; size: number; last: boolean }
+  /** `refusal`: the size was read but not the rest; the chunk is read and discarded with this reply. */
+  | { verb: 'BDAT'; size: number; last: boolean; refusal?: Reply }
   | { verb: 'VRFY'; argument: string }
   | { verb: 'STARTTLS' }
   /** RFC 4954 §4: the mechanism, and an initial response: undefined when absent, empty for "=". */
@@ -21,10 +22,13 @@ export type Command =
   | { verb: 'INVALID'; reply: Reply /** the session cannot stay in step (a bad BDAT) */; fatal?: boolean };
 
 const NOT_IMPLEMENTED = new Set(['EXPN', 'TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML']);
+/** What follows a verb that takes no arguments: nothing, or spaces (never a tab). */
+const NOTHING = /^ *$/;
 
 export function parseCommand(line: string): Command {
   const space = line.indexOf(' ');
-  const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+  // RFC 5321 §4.1.1, RFC 5234 §2.3: verbs are ASCII, case-insensitive in ASCII only.
+  const verb = asciiUpperCase(space < 0 ? line : line.slice(0, space));
   const args = space < 0 ? '' : line.slice(space + 1);
   switch (verb) {
     case 'EHLO':
@@ -41,8 +45,8 @@ export function parseCommand(line: string): Command {
     case 'DATA':
     case 'RSET':
     case 'QUIT':
-      // RFC 5321 §4.1.1.4, §4.1.1.5, §4.1.1.10: no arguments.
-      if (args !== '') return invalid(replies.syntax(`Syntax: ${verb} takes no arguments`));
+      // RFC 5321 §4.1.1.4, §4.1.1.5, §4.1.1.10: no arguments; trailing spaces are not one (Postfix takes them).
+      if (!NOTHING.test(args)) return invalid(replies.syntax(`Syntax: ${verb} takes no arguments`));
       return { verb };
     case 'NOOP': // RFC 5321 §4.1.1.9: an argument is allowed and ignored.
     case 'HELP': // §4.1.1.8
@@ -53,7 +57,7 @@ export function parseCommand(line: string): Command {
       if (args.trim() === '') return invalid(replies.syntax('Syntax: VRFY address'));
       return { verb, argument: args };
     case 'STARTTLS': // RFC 3207 §4: no parameters
-      if (args !== '') return invalid(replies.syntax('Syntax: STARTTLS takes no parameters'));
+      if (!NOTHING.test(args)) return invalid(replies.syntax('Syntax: STARTTLS takes no parameters'));
       return { verb };
     case 'AUTH':
       return parseAuth(args);
@@ -73,7 +77,7 @@ function invalid(reply: Reply, fatal = false): Command {
 
 /** Strips "FROM:"/"TO:", allowing spaces after the colon: a common client habit Postfix also accepts. */
 function afterKeyword(args: string, keyword: string): string | undefined {
-  if (args.slice(0, keyword.length).toUpperCase() !== keyword) return undefined;
+  if (asciiUpperCase(args.slice(0, keyword.length)) !== keyword) return undefined;
   return args.slice(keyword.length).replace(/^ +/, '');
 }
 
@@ -106,18 +110,27 @@ function parseRcpt(args: string): Command {
 }
 
 /**
- * RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]. A bad one loses the byte count, so it is fatal.
- * Trailing spaces are allowed, as after QUIT, DATA or a MAIL's parameters: fatal, they cost a client
- * that adds them its connection.
+ * RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]. Trailing spaces are allowed, as after QUIT, DATA
+ * or a MAIL's parameters: refused, they would cost a client that adds them its message. A line whose size
+ * cannot be read loses the byte count, so it is fatal; one whose size can be read but not the rest
+ * ("BDAT 5  LAST") is refused, its chunk read and discarded, and the session stays in step.
  */
 function parseBdat(args: string): Command {
-  const m = /^(\d{1,15})( LAST)? *$/i.exec(args);
-  if (!m) return invalidBdat();
-  return { verb: 'BDAT', size: Number(m[1]), last: m[2] !== undefined };
+  // chunk-size = 1*DIGIT: leading zeros say nothing, so only the digits after them are bounded (Number
+  // is exact to 15 digits).
+  const size = /^ *0*(\d{1,15})(?=[ \t]|$)/.exec(args);
+  if (!size) return invalidBdat();
+  const m = /^0*\d{1,15}( LAST)? *$/i.exec(args);
+  if (!m) return { verb: 'BDAT', size: Number(size[1]), last: false, refusal: bdatSyntax() };
+  return { verb: 'BDAT', size: Number(size[1]), last: m[1] !== undefined };
+}
+
+function bdatSyntax(): Reply {
+  return replies.syntax('Syntax: BDAT chunk-size [LAST]');
 }
 
 function invalidBdat(): Command {
-  return invalid(replies.syntax('Syntax: BDAT chunk-size [LAST]'), true);
+  return invalid(bdatSyntax(), true);
 }
 
 /** RFC 4954 §4: "AUTH" SP sasl-mech [SP initial-response], the response base64 or "=" for empty. */

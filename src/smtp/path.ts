@@ -3,6 +3,7 @@
  * form such as `Name <a@b>` or a bare address is a syntax error. RFC 6531 §3.3 extends atext,
  * qtext and sub-domains with UTF-8; the caller decides whether UTF-8 was declared.
  */
+import { asciiName } from '../dns/a-labels.ts';
 
 export interface Path {
   localPart: string; // as sent, quotes removed from a quoted local part's escapes kept verbatim
@@ -22,15 +23,27 @@ const SUBDOMAIN = /^[A-Za-z0-9\u0080-\u{10FFFF}]([A-Za-z0-9\-\u0080-\u{10FFFF}]*
 const ASCII_DOMAIN = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const NON_ASCII = /[^\x00-\x7f]/;
+/**
+ * Never in an address, whatever SMTPUTF8 allows: C1 controls (RFC 5198 §2: not for interchange) and
+ * the bidi controls that make an address display as another (the Trojan Source class, CVE-2021-42574).
+ */
+const UNSAFE_IN_ADDRESS = /[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** An LDH label (RFC 5890 §2.3.1) of at most 63 octets (RFC 1035 §2.3.4): what each A-label must be. */
+const LDH_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** RFC 5321 §4.1.2 Dot-string of ASCII atoms: ATEXT's ASCII part, in one test instead of one per atom. */
 const ASCII_DOT_STRING = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
 
-// RFC 5321 §4.5.3.1.1-3: local part 64 octets, domain 255, path 256 including the brackets.
+// RFC 5321 §4.5.3.1.1-3: local part 64 octets, domain 255, path 256 including the brackets. The local
+// part's 64 holds for recipients only (our account names fit it): §4.5.3.1 asks for no limits "to the
+// maximum extent possible", and a reverse-path rewritten by SRS or VERP runs past 64 (Postfix takes it).
 const MAX_LOCAL = 64;
 const MAX_DOMAIN = 255;
 const MAX_PATH = 256;
 
-/** Parses `<...>` at the start of `text`, then returns what follows (the parameters). */
+/**
+ * Parses `<...>` at the start of `text`, then returns what follows (the parameters). `allowNull`: a
+ * reverse-path (MAIL FROM), which may be `<>` and whose local part is bounded by the path's 256 only.
+ */
 export function parsePath(text: string, allowNull: boolean): PathParse {
   if (!text.startsWith('<')) {
     return { ok: false, problem: 'Syntax error: the address must be enclosed in <> (RFC 5321 section 4.1.2)' };
@@ -54,14 +67,15 @@ export function parsePath(text: string, allowNull: boolean): PathParse {
   let mailbox = inner;
   if (mailbox.startsWith('@')) {
     const colon = mailbox.indexOf(':');
-    if (colon < 0) return { ok: false, problem: 'Syntax error: bad source route' };
+    // "<@example.net>": not a route but an address without its local part.
+    if (colon < 0) return { ok: false, problem: 'Syntax error: empty local part (the address is local@domain)' };
     const route = mailbox.slice(0, colon).split(',');
     if (!route.every((hop) => hop.startsWith('@') && isDomain(hop.slice(1)))) {
       return { ok: false, problem: 'Syntax error: bad source route' };
     }
     mailbox = mailbox.slice(colon + 1);
   }
-  const parsed = parseMailbox(mailbox);
+  const parsed = parseMailbox(mailbox, allowNull);
   if (typeof parsed === 'string') return { ok: false, problem: parsed };
   return { ok: true, path: parsed, rest: rest.trimStart() };
 }
@@ -78,8 +92,11 @@ function findClosingBracket(text: string): number {
   return -1;
 }
 
-/** RFC 5321 §4.1.2 Mailbox = Local-part "@" ( Domain / address-literal ). Returns a problem text on error. */
-export function parseMailbox(mailbox: string): Path | string {
+/**
+ * RFC 5321 §4.1.2 Mailbox = Local-part "@" ( Domain / address-literal ). Returns a problem text on error.
+ * `reversePath`: a sender's, whose local part may run past 64 octets (MAX_LOCAL).
+ */
+export function parseMailbox(mailbox: string, reversePath = false): Path | string {
   const at = mailbox.lastIndexOf('@');
   if (at <= 0) return 'Syntax error: the address needs a local part and a domain (local@domain)';
   const localPart = mailbox.slice(0, at);
@@ -89,7 +106,7 @@ export function parseMailbox(mailbox: string): Path | string {
   const ascii = !NON_ASCII.test(mailbox);
   const validLocal = ascii && !localPart.startsWith('"') ? ASCII_DOT_STRING.test(localPart) : isLocalPart(localPart);
   if (!validLocal) return `Syntax error: invalid local part "${localPart}" (RFC 5321 section 4.1.2)`;
-  if ((ascii ? localPart.length : Buffer.byteLength(localPart, 'utf8')) > MAX_LOCAL)
+  if (!reversePath && (ascii ? localPart.length : Buffer.byteLength(localPart, 'utf8')) > MAX_LOCAL)
     return 'Local part too long (RFC 5321 section 4.5.3.1.1: 64 octets)';
   let domain: string;
   if (domainPart.startsWith('[')) {
@@ -116,6 +133,7 @@ function utf8Length(s: string): number {
 }
 
 function isLocalPart(s: string): boolean {
+  if (UNSAFE_IN_ADDRESS.test(s)) return false;
   if (s.startsWith('"')) return isQuotedString(s);
   return s.split('.').every((atom) => ATEXT.test(atom));
 }
@@ -138,7 +156,16 @@ function isQuotedString(s: string): boolean {
 export function isDomain(s: string): boolean {
   if (s === '' || s.length > MAX_DOMAIN) return false;
   if (ASCII_DOMAIN.test(s)) return true; // the common case, without the Unicode-aware pattern
-  return s.split('.').every((label) => label.length <= 63 && SUBDOMAIN.test(label));
+  let ascii = 0;
+  for (const label of s.split('.')) {
+    if (label.length > 63 || !SUBDOMAIN.test(label)) return false;
+    // RFC 6531 §3.3: a non-ASCII sub-domain is a U-label (RFC 5890 §2.3.2.1), so its A-label (RFC 5891
+    // §4.4) is what DNS would be asked for: LDH, at most 63 octets, the name at most 255.
+    const converted = NON_ASCII.test(label) ? asciiName(label) : label;
+    if (converted === undefined || (converted !== label && !LDH_LABEL.test(converted))) return false;
+    ascii += converted.length + 1;
+  }
+  return ascii - 1 <= MAX_DOMAIN;
 }
 
 /** RFC 5321 §4.1.3 address literals: IPv4, "IPv6:" followed by an IPv6 address. */
@@ -172,8 +199,10 @@ export function parseParams(text: string): Params | string {
   for (const item of list.split(' ')) {
     if (item === '') return 'Syntax error: more than one space between parameters';
     const eq = item.indexOf('=');
-    const key = (eq < 0 ? item : item.slice(0, eq)).toUpperCase();
-    if (!/^[A-Z0-9][A-Z0-9-]*$/.test(key)) return `Syntax error: bad parameter name "${key}"`;
+    const name = eq < 0 ? item : item.slice(0, eq);
+    // RFC 5321 §4.1.2 esmtp-keyword is ASCII: checked before upper-casing, which would make "ſIZE" SIZE.
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(name)) return `Syntax error: bad parameter name "${asciiUpperCase(name)}"`;
+    const key = name.toUpperCase();
     if (params.has(key)) return `Syntax error: parameter ${key} given twice`;
     if (eq < 0) {
       params.set(key, true);
@@ -185,4 +214,12 @@ export function parseParams(text: string): Params | string {
     params.set(key, value);
   }
   return params;
+}
+
+/**
+ * Upper-cases ASCII letters only (RFC 5234 §2.3: keywords are case-insensitive in ASCII). Text with any
+ * other character is returned as it is, so it matches no keyword: toUpperCase() makes "quıt" QUIT.
+ */
+export function asciiUpperCase(text: string): string {
+  return NON_ASCII.test(text) ? text : text.toUpperCase();
 }

@@ -104,6 +104,8 @@ export const replies = {
   authRequired: () => reply(530, '5.7.0', 'Authentication required'),
   tlsRequired: () => reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
   tlsNotAvailable: () => reply(454, '4.7.0', 'TLS not available'),
+  /** RFC 3207 on a listener without TLS: not a temporary problem, the client should not retry (Postfix: 502). */
+  tlsNotConfigured: () => reply(502, '5.5.1', 'STARTTLS command not implemented: this listener has no TLS'),
   tlsAlready: () => reply(503, '5.5.1', 'TLS already active'),
   badPath: (what: string) => reply(501, '5.1.7', what),
   badRecipientPath: (what: string) => reply(501, '5.1.3', what),
@@ -112,11 +114,13 @@ export const replies = {
   needHelo: () => reply(503, '5.5.1', 'Send EHLO or HELO first'),
   needMail: () => reply(503, '5.5.1', 'Need MAIL command first'),
   nestedMail: () => reply(503, '5.5.1', 'Nested MAIL command; send RSET first'),
-  needRecipients: () => reply(503, '5.5.1', 'Need RCPT command first'),
   mixedDataBdat: () => reply(503, '5.5.1', 'DATA and BDAT cannot be mixed in one transaction (RFC 3030 section 2)'),
   badSequence: (what: string) => reply(503, '5.5.1', what),
   noValidRecipients: () => reply(554, '5.5.1', 'No valid recipients'),
   unknownParameter: (name: string) => reply(555, '5.5.4', `Unsupported parameter ${name}`),
+  /** RFC 5321 §4.1.1.11: a parameter we know, with a value we do not implement (Postfix: 555 5.5.4 too). */
+  unsupportedParameterValue: (name: string, value: string) =>
+    reply(555, '5.5.4', `Unsupported parameter value ${name}=${value}`),
   /** RFC 1869 §4 (RFC 5321 §2.2.1): service extensions exist only in a session opened with EHLO. */
   extensionNeedsEhlo: (what: string) =>
     reply(555, '5.5.4', `${what} is a service extension: greet with EHLO to use it`),

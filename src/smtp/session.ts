@@ -19,7 +19,7 @@ import { ContentDecoder } from './data-decoder.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './effects.ts';
 import type { Envelope } from './envelope.ts';
 import { type Command, decodeBase64, parseCommand } from './parser.ts';
-import type { Path } from './path.ts';
+import type { Params, Path } from './path.ts';
 import { type Reply, replies } from './replies.ts';
 import { contentProblemReply } from './stages/data.ts';
 import { ehloReply, heloReply } from './stages/ehlo.ts';
@@ -41,6 +41,9 @@ const NO_INPUT = Buffer.alloc(0);
 
 /** Postfix's smtpd_recipient_overshoot_limit default: recipients over the limit that are not errors. */
 const RECIPIENT_OVERSHOOT = 1000;
+
+/** Commands that do not count toward maxCommandsBeforeMail. */
+const TRANSACTION_OR_QUIT = new Set(['MAIL', 'RCPT', 'DATA', 'BDAT', 'QUIT']);
 
 /** RFC 2920 §3.1: these may only end a group of pipelined commands. */
 const LAST_IN_GROUP = new Set(['EHLO', 'HELO', 'DATA', 'VRFY', 'NOOP', 'QUIT']);
@@ -377,7 +380,8 @@ export class SmtpSession {
       }
       return this.fail(reply, true);
     }
-    if (command.verb !== 'MAIL' && command.verb !== 'RCPT' && command.verb !== 'DATA' && command.verb !== 'BDAT') {
+    // RFC 5321 §4.1.1.10: QUIT is always answered 221, never taken for one command too many.
+    if (!TRANSACTION_OR_QUIT.has(command.verb)) {
       if (++this.commandsWithoutMail > this.options.maxCommandsBeforeMail) {
         this.emitReply(replies.tooManyCommands(this.options.hostname));
         this.close();
@@ -401,10 +405,16 @@ export class SmtpSession {
       case 'MAIL':
         return this.mail(command);
       case 'RCPT':
-        return this.rcpt(command.path, command.params.size);
+        return this.rcpt(command.path, command.params);
       case 'DATA':
         return this.data();
       case 'BDAT':
+        if (command.refusal) {
+          // RFC 3030 §2: a refused BDAT fails the transaction; its chunk is read and discarded, so a
+          // client that goes on with the next chunk cannot make a message with one missing.
+          this.resetTransaction();
+          return this.refuseChunk(command.size, command.refusal);
+        }
         return this.bdatCommand(command.size, command.last);
       case 'RSET':
         this.resetTransaction();
@@ -473,12 +483,13 @@ export class SmtpSession {
     this.wait({ type: 'check', stage: 'mail', envelope }, { kind: 'mail', envelope });
   }
 
-  private rcpt(path: Path, paramCount: number): void {
+  private rcpt(path: Path, params: Params): void {
     if (!this.greeting) return this.fail(replies.needHelo());
     if (!this.envelope) return this.fail(replies.needMail());
     if (this.bdat) return this.fail(replies.badSequence('RCPT after BDAT; send RSET first'));
     // RFC 5321 §4.1.1.3: no RCPT parameters are offered (DSN's NOTIFY/ORCPT are not advertised).
-    if (paramCount > 0) return this.fail(replies.unknownParameter('on RCPT'));
+    const [parameter] = params.keys();
+    if (parameter !== undefined) return this.fail(replies.unknownParameter(parameter));
     if (path.utf8 && !this.envelope.smtputf8) return this.fail(replies.utf8NotDeclared());
     // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
     if (this.envelope.recipients.length >= this.options.maxRecipients) {
@@ -615,6 +626,9 @@ export class SmtpSession {
   /** RFC 3207 §4: 220, then TLS. What the client sent after STARTTLS is dropped (CVE-2011-0411). */
   private startTls(): void {
     if (this.secure) return this.fail(replies.tlsAlready());
+    // No TLS on this listener at all: 502, which a client does not retry (Postfix too); 454 would say
+    // "later" (RFC 3207 §4), which never comes.
+    if (this.options.tls !== 'starttls') return this.fail(replies.tlsNotConfigured());
     // RFC 3207 §4: 454 when TLS is not available for a temporary reason (no certificate yet).
     if (!this.startTlsOffered) return this.fail(replies.tlsNotAvailable());
     if (this.envelope) return this.fail(replies.badSequence('STARTTLS during a mail transaction; send RSET first'));

@@ -36,6 +36,19 @@ const MAILBOXES: [mailbox: string, valid: boolean, utf8?: boolean][] = [
   ['user@[IPv6:1:2:3:4:5::192.0.2.1]', false],
   ['user@[IPv6:1:2:3:4:5:6:192.0.2.1]', true],
   ['@example.com', false],
+  // RFC 6531 §3.3: non-ASCII sub-domains are U-labels, checked by their A-labels (RFC 5891 §4.4).
+  ['user@ex\u0085ample.net', false], // a C1 control
+  [`user@${'é'.repeat(63)}.example`, false], // 126 octets; its A-label far over 63
+  ['user@\u202eexample.net', false], // a bidi override
+  ['user@a\u3002example', false], // an ideographic full stop is no label separator in SMTP
+  ['user@xn--bcher-kva.example', true],
+  [`user@${'ü'.repeat(20)}.example`, true, true],
+  // C1 and bidi controls in no local part, plain or quoted.
+  ['us\u0085er@example.com', false],
+  ['"us\u0085er"@example.com', false],
+  ['\u202eresu@example.com', false],
+  ['"us\u2066er"@example.com', false],
+  ['josé.garcía@example.com', true, true], // other non-ASCII characters are atext (RFC 6531 §3.3)
 ];
 for (const [mailbox, valid, utf8 = false] of MAILBOXES) {
   test(`mailbox ${JSON.stringify(mailbox)} is ${valid ? 'valid' : 'refused'}`, () => {
@@ -83,4 +96,16 @@ test('a path counts its octets, not its characters (RFC 5321 §4.5.3.1.3: 256 wi
     const longer = parsePath(`<${local}a@${domain}>`, false);
     assert.equal(longer.ok, octets + 1 <= 256, `${octets + 1} octets`);
   }
+});
+
+test('a reverse-path local part is bounded by the path only (RFC 5321 §4.5.3.1): SRS and VERP senders exceed 64', () => {
+  const srs = `SRS0=abcd=XY=mailchimp.example=bounce-mc.us5_12345678.901234-${'a'.repeat(16)}`;
+  assert.ok(srs.length > 64);
+  assert.equal(typeof parseMailbox(`${srs}@example.net`), 'string', 'a recipient keeps the 64');
+  assert.notEqual(typeof parseMailbox(`${srs}@example.net`, true), 'string');
+  const mail = parsePath(`<${srs}@example.net> SIZE=10`, true);
+  assert.ok(mail.ok && mail.path?.localPart === srs && mail.rest === 'SIZE=10');
+  assert.equal(parsePath(`<${srs}@example.net>`, false).ok, false);
+  assert.equal(parsePath(`<${'a'.repeat(243)}@example.net>`, true).ok, false, 'over the 256-octet path');
+  assert.equal(parsePath(`<${'a'.repeat(242)}@example.net>`, true).ok, true, 'at 256 octets');
 });

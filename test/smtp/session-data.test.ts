@@ -224,10 +224,28 @@ test('BDAT: chunks pipelined behind a first chunk the data restrictions refuse a
   assert.equal(d.messages[0]?.toString(), first);
 });
 
-test('BDAT: bad syntax closes the session', () => {
+test('BDAT whose size is read but not the rest: 501, the chunk discarded, the transaction over, the session open', () => {
+  for (const line of ['BDAT 5 LAST extra', 'BDAT 5  LAST', 'BDAT 5\tLAST', 'BDAT  5 LAST']) {
+    const d = inTransaction();
+    // Before, 501 then 421 and close: a client with an extra space lost its connection.
+    assert.deepEqual(d.send(`${line}\r\nhelloNOOP\r\n`), ['501 5.5.4', '250 2.0.0'], line);
+    assert.equal(d.closed, false, line);
+    assert.deepEqual(d.send('BDAT 3 LAST\r\nabc'), ['503 5.5.1'], `${line}: no message missing a chunk`);
+    assert.equal(d.messages.length, 0, line);
+  }
+});
+
+test('BDAT chunk-size = 1*DIGIT (RFC 3030 §2): leading zeros do not count toward the digits read', () => {
   const d = inTransaction();
-  d.send('BDAT 1 LAST extra\r\n');
-  assert.equal(d.closed, true);
+  // Sixteen digits and more: before, 501 then 421 and close (Postfix takes it).
+  assert.deepEqual(d.send('BDAT 0000000000000005 LAST\r\nabc\r\n'), ['250 2.0.0']);
+  assert.equal(d.messages[0]?.toString(), 'abc\r\n');
+  const zero = inTransaction();
+  assert.deepEqual(zero.send('BDAT 0000000000000000000000004\r\nabcdBDAT 00000000000000000000 LAST\r\n'), [
+    '250 2.0.0',
+    '250 2.0.0',
+  ]);
+  assert.equal(zero.messages.length, 1);
 });
 
 // RFC 3030 §2: a BDAT line whose chunk size cannot be read leaves its chunk unframed: whatever is
@@ -244,6 +262,8 @@ const lostFramingCases: LostCase[] = [
   ['not UTF-8', `BDAT ${CHUNK.length} LAST\xff\r\n`, '501 5.5.4'],
   ['a leading space', ` BDAT ${CHUNK.length} LAST\r\n`, '501 5.5.4'],
   ['a tab after the verb', `BDAT\t${CHUNK.length} LAST\r\n`, '501 5.5.4'],
+  ['sixteen significant digits', `BDAT 1${'0'.repeat(15)} LAST\r\n`, '501 5.5.4'],
+  ['a size run into letters', `BDAT ${CHUNK.length}x LAST\r\n`, '501 5.5.4'],
 ];
 
 for (const [name, line, first] of lostFramingCases) {

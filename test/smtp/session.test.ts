@@ -30,7 +30,8 @@ const cases: Case[] = [
   ['VRFY off: 502', 'VRFY alice\r\n', ['502 5.5.1']],
   ['VRFY ambiguous: 252 (RFC 5321 §3.5.3)', 'VRFY alice\r\n', ['252 2.5.2'], { vrfy: 'ambiguous' }],
   ['EXPN: 502', 'EXPN staff\r\n', ['502 5.5.1']],
-  ['STARTTLS without a certificate: 454 (RFC 3207 §4)', 'STARTTLS\r\n', ['454 4.7.0']],
+  // No TLS on the listener: 502, not the 454 that tells the client to try later (Postfix: 502 5.5.1).
+  ['STARTTLS where no TLS is configured: 502', 'STARTTLS\r\n', ['502 5.5.1']],
   ['AUTH where it is not offered (an MX listener): 503', 'AUTH PLAIN AGFsaWNlAHg=\r\n', ['503 5.5.1']],
   ['unknown command: 500', 'FROB\r\n', ['500 5.5.1']],
   ['empty line: 500 (RFC 5321 §4.2.2: no command to read)', '\r\n', ['500 5.5.2']],
@@ -50,7 +51,36 @@ const cases: Case[] = [
   ['bad domain: 501', EHLO + 'MAIL FROM:<a@exa_mple.com>\r\n', ['250', '501 5.1.7']],
   ['domain with a trailing dot: 501', EHLO + 'MAIL FROM:<a@example.com.>\r\n', ['250', '501 5.1.7']],
   ['local part of 64 octets', EHLO + `MAIL FROM:<${'a'.repeat(64)}@example.net>\r\n`, ['250', '250 2.1.0']],
-  ['local part of 65 octets: 501', EHLO + `MAIL FROM:<${'a'.repeat(65)}@example.net>\r\n`, ['250', '501 5.1.7']],
+  // RFC 5321 §4.5.3.1: "to the maximum extent possible" no limits: SRS and VERP senders run past 64.
+  ['sender local part of 65 octets', EHLO + `MAIL FROM:<${'a'.repeat(65)}@example.net>\r\n`, ['250', '250 2.1.0']],
+  [
+    'sender local part of an SRS address (78 octets)',
+    EHLO + `MAIL FROM:<SRS0=Ab3d=Z7=mcsv.net=bounce-mc.us5_123456789.1234567-0123456789abcdef01234567@example.net>\r\n`,
+    ['250', '250 2.1.0'],
+  ],
+  [
+    'sender path over 256 octets: 501 (RFC 5321 §4.5.3.1.3)',
+    EHLO + `MAIL FROM:<${'a'.repeat(243)}@example.net>\r\n`,
+    ['250', '501 5.1.7'],
+  ],
+  [
+    'recipient local part of 65 octets: 501 (an account name is at most 64)',
+    EHLO + MAIL + `RCPT TO:<${'a'.repeat(65)}@example.com>\r\n`,
+    ['250', '250 2.1.0', '501 5.1.3'],
+  ],
+  // RFC 6531 §3.3: a non-ASCII domain is made of U-labels; C1 and bidi controls are in no address.
+  ['a C1 control in a sender domain: 501', EHLO + 'MAIL FROM:<s@ex\u0085ample.net> SMTPUTF8\r\n', ['250', '501 5.1.7']],
+  [
+    'a U-label whose A-label is over 63 octets: 501',
+    EHLO + `MAIL FROM:<s@${'é'.repeat(63)}.example> SMTPUTF8\r\n`,
+    ['250', '501 5.1.7'],
+  ],
+  [
+    'a bidi override in a recipient local part: 501',
+    EHLO + 'MAIL FROM:<a@example.net> SMTPUTF8\r\nRCPT TO:<\u202ecilA@example.com>\r\n',
+    ['250', '250 2.1.0', '501 5.1.3'],
+  ],
+  ['a valid U-label domain', EHLO + 'MAIL FROM:<s@bücher-straße.example> SMTPUTF8\r\n', ['250', '250 2.1.0']],
   ['RCPT empty path: 501', EHLO + MAIL + 'RCPT TO:<>\r\n', ['250', '250 2.1.0', '501 5.1.3']],
   ['unknown MAIL parameter: 555', EHLO + 'MAIL FROM:<a@example.net> FOO=bar\r\n', ['250', '555 5.5.4']],
   // RFC 1869 §4: after HELO no service extension exists in the session.
@@ -80,7 +110,9 @@ const cases: Case[] = [
   ],
   ['SIZE over the maximum: 552 (RFC 1870)', EHLO + 'MAIL FROM:<a@example.net> SIZE=10001\r\n', ['250', '552 5.3.4']],
   ['BODY=8BITMIME', EHLO + 'MAIL FROM:<a@example.net> BODY=8BITMIME\r\n', ['250', '250 2.1.0']],
-  ['BODY=BINARYMIME: 501', EHLO + 'MAIL FROM:<a@example.net> BODY=BINARYMIME\r\n', ['250', '501 5.5.4']],
+  // RFC 5321 §4.1.1.11: 555 for a value known but not implemented; an unknown value is a syntax error.
+  ['BODY=BINARYMIME: 555', EHLO + 'MAIL FROM:<a@example.net> BODY=BINARYMIME\r\n', ['250', '555 5.5.4']],
+  ['BODY=FOO: 501', EHLO + 'MAIL FROM:<a@example.net> BODY=FOO\r\n', ['250', '501 5.5.4']],
   ['non-ASCII sender without SMTPUTF8: 553', EHLO + 'MAIL FROM:<jörg@example.net>\r\n', ['250', '553 5.6.7']],
   ['non-ASCII sender with SMTPUTF8', EHLO + 'MAIL FROM:<jörg@example.net> SMTPUTF8\r\n', ['250', '250 2.1.0']],
   [
@@ -163,6 +195,38 @@ const cases: Case[] = [
   ],
   ['QUIT: 221 and close', 'QUIT\r\nNOOP\r\n', ['221 2.0.0']],
   ['QUIT with an argument: 501', 'QUIT now\r\n', ['501 5.5.4']],
+  // Trailing spaces are no argument (Postfix takes them); a tab is not a space here.
+  ['QUIT with two trailing spaces: 221', 'QUIT  \r\n', ['221 2.0.0']],
+  ['RSET with three trailing spaces: 250', 'RSET   \r\n', ['250 2.0.0']],
+  ['DATA with two trailing spaces: 354', TX + 'DATA  \r\n', ['250', '250 2.1.0', '250 2.1.5', '354']],
+  ['QUIT with a trailing tab: 501', 'QUIT \t\r\n', ['501 5.5.4']],
+  ['STARTTLS with two trailing spaces: 220', 'STARTTLS  \r\n', ['220 2.0.0'], { tls: 'starttls' }],
+  // RFC 5321 §4.1.1.10: QUIT always gets 221, even as the command one past maxCommandsBeforeMail.
+  [
+    'QUIT past maxCommandsBeforeMail: 221',
+    'NOOP\r\nNOOP\r\nQUIT\r\n',
+    ['250 2.0.0', '250 2.0.0', '221 2.0.0'],
+    { maxCommandsBeforeMail: 2 },
+  ],
+  [
+    'NOOP past maxCommandsBeforeMail: 421',
+    'NOOP\r\nNOOP\r\nNOOP\r\n',
+    ['250 2.0.0', '250 2.0.0', '421 4.7.0'],
+    { maxCommandsBeforeMail: 2 },
+  ],
+  // RFC 5321 §4.1.1 and RFC 5234 §2.3: verbs and keywords are ASCII, case-insensitive in ASCII only.
+  // Unicode case mapping would read "ı" as I, "ſ" as S and "ﬆ" as ST (Postfix: 500 and 555).
+  ['"maıl" (dotless i) is no MAIL: 500', EHLO + 'maıl FROM:<s@example.net>\r\n', ['250', '500 5.5.1']],
+  ['"quıt" is no QUIT: 500, and the session stays', 'quıt\r\nNOOP\r\n', ['500 5.5.1', '250 2.0.0']],
+  ['"rſet" (long s) is no RSET: 500', 'rſet\r\n', ['500 5.5.1']],
+  ['"ﬆARTTLS" (ligature) is no STARTTLS: 500', EHLO + 'ﬆARTTLS\r\n', ['250', '500 5.5.1'], { tls: 'starttls' }],
+  ['"ſIZE=10" is no SIZE parameter: 501', EHLO + 'MAIL FROM:<s@example.net> ſIZE=10\r\n', ['250', '501 5.5.4']],
+  ['"BODY=8bıtmıme" is no BODY value: 501', EHLO + 'MAIL FROM:<s@example.net> BODY=8bıtmıme\r\n', ['250', '501 5.5.4']],
+  [
+    'ASCII case still folds: "Rset", "body=8bitmime"',
+    EHLO + 'MAIL FROM:<s@example.net> body=8bitmime\r\nRset\r\n',
+    ['250', '250 2.1.0', '250 2.0.0'],
+  ],
 ];
 
 for (const [name, input, want, options] of cases) {
@@ -286,4 +350,18 @@ test('MAIL may run 26 octets past 512 for SIZE (RFC 1870 §3), and 500 more for 
   };
   assert.deepEqual(mx.send(withParameter(538)), ['555 5.5.4']);
   assert.deepEqual(mx.send(withParameter(539)), ['500 5.5.2']);
+});
+
+test('reply texts name the problem: an empty local part is not a "bad source route"; a RCPT parameter is named', () => {
+  const d = new Driver();
+  d.send(EHLO);
+  assert.deepEqual(d.send('MAIL FROM:<@example.net>\r\n'), ['501 5.1.7']);
+  assert.match(d.replies.at(-1)!, /^501 5\.1\.7 Syntax error: empty local part/);
+  assert.deepEqual(d.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com> NOTIFY=NEVER\r\n'), [
+    '250 2.1.0',
+    '555 5.5.4',
+  ]);
+  assert.equal(d.replies.at(-1), '555 5.5.4 Unsupported parameter NOTIFY\r\n');
+  d.send('RSET\r\nMAIL FROM:<a@example.net> BODY=BINARYMIME\r\n');
+  assert.equal(d.replies.at(-1), '555 5.5.4 Unsupported parameter value BODY=BINARYMIME\r\n');
 });

@@ -1,5 +1,5 @@
 /** MAIL parameters (RFC 5321 §4.1.1.2) for the extensions we offer: SIZE, BODY, SMTPUTF8, AUTH. */
-import type { Params, Path } from '../path.ts';
+import { asciiUpperCase, type Params, type Path } from '../path.ts';
 import { type Reply, replies } from '../replies.ts';
 
 export interface MailParameters {
@@ -28,8 +28,11 @@ export function checkMailParameters(
         if (declaredSize > maxSize) return replies.tooBigDeclared(maxSize);
         break;
       case 'BODY': {
-        // RFC 6152 §2; BINARYMIME (RFC 3030 §3) is not offered.
-        const kind = typeof value === 'string' ? value.toUpperCase() : '';
+        // RFC 6152 §2; the value is ASCII, case-insensitive in ASCII only (RFC 5234 §2.3).
+        const kind = typeof value === 'string' ? asciiUpperCase(value) : '';
+        // RFC 5321 §4.1.1.11: 555 for a value we know but do not implement; BINARYMIME (RFC 3030 §3)
+        // is not offered. Any other value is no BODY value at all: a syntax error.
+        if (kind === 'BINARYMIME') return replies.unsupportedParameterValue(key, kind);
         if (kind !== '7BIT' && kind !== '8BITMIME') return replies.syntax('Syntax: BODY=7BIT or BODY=8BITMIME');
         body = kind;
         break;
