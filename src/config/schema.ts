@@ -459,7 +459,7 @@ export const configSchema = z
       .prefault({}),
     tls: z
       .object({
-        /** PEM files, reloaded when they change; the first is the default, SNI picks by name. */
+        /** PEM files, reloaded when they change; SNI picks by name; the default is the one naming `hostname`, else the first (docs/tls.md). */
         certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).default([]),
         /** With no certificate configured, generate a self-signed one for the hostname (development). */
         selfSigned: z.boolean().default(true),

@@ -17,7 +17,7 @@ import { AcmeSetupError } from '../tls/acme/setup-error.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
 import { ensureSelfSigned } from '../tls/self-signed.ts';
-import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
+import { hardenSocket, SMTP_ALPN_PROTOCOLS, serverTlsOptions } from '../tls/tls-options.ts';
 import type { EarlyPorts } from './early-ports.ts';
 import { channelBinding } from './submission-auth.ts';
 
@@ -36,7 +36,9 @@ export interface TlsSetup {
 
 /** `ports`: the challenge responders' ports when serve bound them before giving up root. */
 export async function setupTls(config: Config, logger: Logger, ports?: EarlyPorts): Promise<TlsSetup> {
-  const certificates = new CertificateStore();
+  // The default certificate (clients without SNI: Postfix sends none unless told to) is the one naming
+  // the hostname, else the first configured: tls.certificates in order, then ACME's hostnames.
+  const certificates = new CertificateStore({ hostname: config.hostname });
   let files: PemFiles | undefined;
   let acme: AcmeManager | undefined;
   if (config.tls.acme) {
@@ -55,6 +57,7 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
         takeOver: ports?.takeOver('tls.acme.tlsAlpn01.listen'),
       },
       renewBeforeDays: settings.renewBeforeDays,
+      rank: config.tls.certificates.length,
       directoryCa: settings.directoryCa ? await readDirectoryCa(settings.directoryCa).catch(asConfigError) : undefined,
       dataDir: config.dataDir,
       store: certificates,
@@ -92,7 +95,11 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
     throw error;
   }
   // The first context holds the default's RSA and ECDSA certificates; an SNI switch could carry only one.
-  const options = (): tls.TlsOptions => ({ ...serverTlsOptions(), ...certificates.handshakeOptions() });
+  const options = (): tls.TlsOptions => ({
+    ...serverTlsOptions(),
+    ...certificates.handshakeOptions(),
+    ALPNProtocols: [...SMTP_ALPN_PROTOCOLS],
+  });
   return {
     certificates,
     listener: (mode) => ({

@@ -5,10 +5,13 @@
  * a bad new one throws and the old one stays. Names come from the certificate's subjectAltName
  * dNSName entries only, as RFC 6125 §6.4.4 says when they exist; a certificate without any can still
  * be the default.
+ * The default (for clients without SNI, or naming a name no certificate has) follows from the
+ * configuration, never from the order certificates happen to load or reload in: the certificates
+ * naming the server's hostname, else the one of lowest `rank` (its place in the configuration).
  * Not here: reading files (pem-files.ts), issuing certificates (self-signed.ts, acme/).
  */
 
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { constants, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import tls from 'node:tls';
 import { serverTlsOptions } from './tls-options.ts';
@@ -26,11 +29,19 @@ export class CertificateError extends Error {
   readonly code: CertificateProblem;
   /** The file or name the certificate came from. */
   readonly source: string;
-  constructor(code: CertificateProblem, source: string, message: string, options?: ErrorOptions) {
+  /** `not-yet-valid`: when the store will take it (its notBefore less the tolerance); worth a try then. */
+  readonly usableFrom: Date | undefined;
+  constructor(
+    code: CertificateProblem,
+    source: string,
+    message: string,
+    options?: ErrorOptions & { usableFrom?: Date },
+  ) {
     super(`${source}: ${message}`, options);
     this.name = 'CertificateError';
     this.code = code;
     this.source = source;
+    this.usableFrom = options?.usableFrom;
   }
 }
 
@@ -42,6 +53,7 @@ export interface CertificateInfo {
   notBefore: Date;
   notAfter: Date;
   fingerprint256: string;
+  /** Served to clients without SNI (and to those naming a name no certificate has). */
   isDefault: boolean;
 }
 
@@ -50,7 +62,13 @@ export interface AddPemOptions {
   source?: string;
   /** Names the key (its file) in errors about the key itself; `source` when absent. */
   keySource?: string;
-  /** Serve it to clients that send no SNI or a name no certificate has. */
+  /**
+   * Its place in the configuration (0 first), which picks the default when no certificate names the
+   * store's `hostname`: the lowest rank loaded, whatever order certificates are loaded or reloaded
+   * in. Without one it comes after every ranked certificate, in the order first added.
+   */
+  rank?: number;
+  /** Rank 0: the default unless a certificate names the store's `hostname`. */
   default?: boolean;
   /**
    * A stand-in (the self-signed certificate) served only until another certificate is loaded, which
@@ -72,21 +90,35 @@ interface Entry {
   key: string;
   added: number;
   fallback: boolean;
+  rank: number;
 }
+
+/**
+ * How long a context, and with it its session ticket key, is used before a fresh one replaces it
+ * (RFC 5077 §5.5 recommends changing ticket keys regularly; Postfix's tlsmgr rotates its own). A
+ * key kept for months opens every session whose ticket it sealed to whoever steals it. Node gives
+ * each context one random ticket key and takes no second one to decrypt with (`setTicketKeys`
+ * wants exactly 48 bytes), so a ticket from before a rotation gets a full handshake.
+ */
+const TICKET_KEY_LIFETIME_MS = 12 * 3_600_000;
 
 type Callback = (err: Error | null, ctx?: tls.SecureContext) => void;
 type SniCallback = (servername: string, callback: Callback) => void;
 
 export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; removed: [string] }> {
   readonly #entries = new Map<string, Entry>();
-  readonly #contexts = new Map<string, tls.SecureContext>();
+  readonly #contexts = new Map<string, { context: tls.SecureContext; made: number }>();
   readonly #now: () => Date;
-  #defaultSource: string | undefined;
+  readonly #hostname: string | undefined;
+  /** Whether every name leads to the same certificates (then sessions may be resumed); undefined: not known yet. */
+  #oneIdentity: boolean | undefined;
   #counter = 0;
 
-  constructor(options: { now?: () => Date } = {}) {
+  /** `hostname`: the server's; the certificates naming it are the default. */
+  constructor(options: { now?: () => Date; hostname?: string } = {}) {
     super();
     this.#now = options.now ?? (() => new Date());
+    this.#hostname = options.hostname ? normalize(options.hostname) : undefined;
   }
 
   /** Validates and adds a certificate (with its chain, leaf first) and its private key; throws CertificateError. */
@@ -138,8 +170,9 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
       throw new CertificateError('expired', source, `expired on ${leaf.validTo}`);
     }
     // An hour of tolerance: a fresh certificate must not be refused because our clock runs a little behind the CA's.
-    if (leaf.validFromDate.getTime() > now.getTime() + 3_600_000) {
-      throw new CertificateError('not-yet-valid', source, `not valid before ${leaf.validFrom}`);
+    const usableFrom = new Date(leaf.validFromDate.getTime() - 3_600_000);
+    if (usableFrom > now) {
+      throw new CertificateError('not-yet-valid', source, `not valid before ${leaf.validFrom}`, { usableFrom });
     }
     const keyType = checkKey(key, source);
     const entry: Entry = {
@@ -155,6 +188,7 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
       key: keyPem.toString(),
       added: ++this.#counter,
       fallback: options.fallback === true,
+      rank: options.rank ?? (options.default ? 0 : Number.POSITIVE_INFINITY),
     };
     // A real certificate is already here: the stand-in is not needed.
     if (entry.fallback && [...this.#entries.values()].some((held) => !held.fallback)) {
@@ -164,8 +198,7 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
     if (!entry.fallback) {
       for (const [other, held] of this.#entries) if (held.fallback && other !== source) this.remove(other);
     }
-    if (options.default) this.#defaultSource = source;
-    this.#contexts.clear();
+    this.#changed();
     const info = this.#describe(entry);
     this.emit('loaded', info);
     return info;
@@ -173,10 +206,14 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
 
   remove(source: string): boolean {
     if (!this.#entries.delete(source)) return false;
-    if (this.#defaultSource === source) this.#defaultSource = undefined;
-    this.#contexts.clear();
+    this.#changed();
     this.emit('removed', source);
     return true;
+  }
+
+  #changed(): void {
+    this.#contexts.clear();
+    this.#oneIdentity = undefined;
   }
 
   list(): CertificateInfo[] {
@@ -230,35 +267,80 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
     }
   }
 
+  /**
+   * A context is made afresh after TICKET_KEY_LIFETIME_MS, which rotates its session ticket key.
+   *
+   * Session resumption (tickets; Node keeps no server-side session cache) is offered only while
+   * every name leads to the same certificates. RFC 6066 §3: a server "MUST NOT accept the request
+   * to resume the session if the server_name extension contains a different name". OpenSSL decides
+   * on a ticket with the connection's first context, before the SNI callback runs, and does not
+   * call it for a resumed session: per-name ticket keys or session id contexts on the contexts the
+   * callback switches to change nothing (tried: a session made for one name was resumed under
+   * another with either). Every connection starts from the default's context, so with
+   * certificates for different names a ticket would carry a client past the name check: then no
+   * tickets at all (SSL_OP_NO_TICKET on the first context, whose options the connection keeps).
+   */
   #context(group: Entry[], choice: 'both' | 'ec' | 'rsa'): tls.SecureContext {
     const served = choice === 'both' ? group : group.filter((entry) => entry.info.keyType === choice);
     if (served.length === 0) throw new CertificateError('no-certificate', 'default', 'no certificate');
-    const cacheKey = served.map((entry) => `${entry.info.source}\0${entry.added}`).join('\n');
-    let context = this.#contexts.get(cacheKey);
-    if (!context) {
+    const cacheKey = this.#key(served);
+    const now = this.#now().getTime();
+    let held = this.#contexts.get(cacheKey);
+    // A clock stepped back (now < made) rotates too, rather than keeping the key for as long again.
+    if (!held || now - held.made >= TICKET_KEY_LIFETIME_MS || now < held.made) {
       const cert = served.map((entry) => entry.cert);
       const key = served.map((entry) => entry.key);
-      context = tls.createSecureContext({ ...serverTlsOptions(), cert, key });
-      this.#contexts.set(cacheKey, context);
+      const options = serverTlsOptions();
+      this.#oneIdentity ??= this.#everyNameServesDefault();
+      // serverTlsOptions() turns tickets off; on here when no other name could be reached by one.
+      const secureOptions = this.#oneIdentity
+        ? options.secureOptions & ~constants.SSL_OP_NO_TICKET
+        : options.secureOptions | constants.SSL_OP_NO_TICKET;
+      held = { context: tls.createSecureContext({ ...options, secureOptions, cert, key }), made: now };
+      this.#contexts.set(cacheKey, held);
     }
-    return context;
+    return held.context;
+  }
+
+  #key(served: Entry[]): string {
+    return served.map((entry) => `${entry.info.source}\0${entry.added}`).join('\n');
+  }
+
+  /**
+   * Whether every SNI name, and none, gets the default's certificates: the names a client can reach
+   * another group with are those the certificates list (exactly or by wildcard); any other gets
+   * the default.
+   */
+  #everyNameServesDefault(): boolean {
+    const fallback = this.#key(this.#defaultGroup());
+    for (const entry of this.#entries.values()) {
+      for (const name of entry.info.hostnames) {
+        const group = name.startsWith('*.') ? this.#holding(name) : this.#named(name);
+        if (this.#key(group) !== fallback) return false;
+      }
+    }
+    return true;
   }
 
   #group(servername: string | undefined): Entry[] {
-    const name = servername ? normalize(servername) : '';
-    if (name) {
-      const exact = this.#newestOfEachType((entry) => entry.info.hostnames.includes(name));
-      if (exact.length > 0) return exact;
-      // RFC 6125 §6.4.3: "*" stands for exactly one whole left-most label, so *.example.com
-      // matches mail.example.com but neither example.com nor a.b.example.com.
-      const dot = name.indexOf('.');
-      if (dot > 0 && name.indexOf('.', dot + 1) > 0) {
-        const wildcard = `*${name.slice(dot)}`;
-        const match = this.#newestOfEachType((entry) => entry.info.hostnames.includes(wildcard));
-        if (match.length > 0) return match;
-      }
-    }
-    return this.#defaultGroup();
+    const named = servername ? this.#named(normalize(servername)) : [];
+    return named.length > 0 ? named : this.#defaultGroup();
+  }
+
+  /** The certificates for a name: those naming it exactly, else a wildcard one for its parent; none else. */
+  #named(name: string): Entry[] {
+    const exact = this.#holding(name);
+    if (exact.length > 0) return exact;
+    // RFC 6125 §6.4.3: "*" stands for exactly one whole left-most label, so *.example.com
+    // matches mail.example.com but neither example.com nor a.b.example.com.
+    const dot = name.indexOf('.');
+    if (dot > 0 && name.indexOf('.', dot + 1) > 0) return this.#holding(`*${name.slice(dot)}`);
+    return [];
+  }
+
+  /** The certificates whose subjectAltName lists `name` as it is (a wildcard only as a wildcard). */
+  #holding(name: string): Entry[] {
+    return this.#newestOfEachType((entry) => entry.info.hostnames.includes(name));
   }
 
   /** Among the certificates that qualify, of each key type the one that expires last: ECDSA first. */
@@ -272,9 +354,17 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
     return [best.ec, best.rsa].filter((entry) => entry !== undefined);
   }
 
-  /** The default, with the other key type's certificate for its name: a client without SNI gets what one naming it would. */
+  /**
+   * For clients without SNI: what a client naming the server's hostname gets, when a certificate
+   * names it; else the first configured (lowest rank), with the other key type's certificate for its
+   * name, so that a client without SNI gets what one naming it would.
+   */
   #defaultGroup(): Entry[] {
-    const entry = this.#defaultEntry();
+    if (this.#hostname) {
+      const named = this.#named(this.#hostname);
+      if (named.length > 0) return named;
+    }
+    const entry = this.#firstConfigured();
     if (!entry) return [];
     const name = entry.info.hostnames[0];
     const named = name ? this.#newestOfEachType((other) => other.info.hostnames.includes(name)) : [];
@@ -286,13 +376,15 @@ export class CertificateStore extends EventEmitter<{ loaded: [CertificateInfo]; 
     return [entry];
   }
 
-  #defaultEntry(): Entry | undefined {
-    if (this.#defaultSource) return this.#entries.get(this.#defaultSource);
-    return this.#entries.values().next().value; // the first added
+  /** Lowest rank; of equal ranks the first added (a replaced source keeps its place in the Map). */
+  #firstConfigured(): Entry | undefined {
+    let first: Entry | undefined;
+    for (const entry of this.#entries.values()) if (!first || entry.rank < first.rank) first = entry;
+    return first;
   }
 
   #describe(entry: Entry): CertificateInfo {
-    return { ...entry.info, isDefault: this.#defaultEntry() === entry };
+    return { ...entry.info, isDefault: this.#defaultGroup().includes(entry) };
   }
 }
 

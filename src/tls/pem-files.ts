@@ -5,6 +5,9 @@
  * replaced by rename and symlink swaps) triggers a debounced check, and a periodic stat poll catches
  * what watches miss (network file systems, a watch that died). A new pair that does not load is logged
  * at error level and the previous certificate stays in use; the same broken content is reported once.
+ * A pair refused for a reason that time ends (not yet valid) is tried again when the store would take
+ * it. reload() (SIGHUP) tries every pair, failed ones too, and logs one line for each: loaded,
+ * unchanged, or still failing and why.
  * With `serveExpired` (serve), a pair that has expired still loads at start, and a loaded certificate
  * past its end is logged at error level at start and each day after, as long as it stays.
  */
@@ -49,8 +52,14 @@ export interface PemFilesOptions {
 
 interface PairState {
   pair: PemFilePair;
+  /** Its place in the configuration: the store's rank for the default certificate. */
+  rank: number;
   /** Content hash of the last pair tried, loaded or not, so a broken file is reported once. */
   tried?: string;
+  /** Content hash of the pair whose certificate is `loaded`. */
+  loadedHash?: string;
+  /** A pair refused as not yet valid: from when the store takes it, so that a poll tries it again then. */
+  retryAt?: number;
   /** inode, size and times of both files at the last check. */
   stamp?: string;
   /** The certificate of this pair in the store now. */
@@ -72,22 +81,24 @@ export class PemFiles {
 
   constructor(options: PemFilesOptions) {
     this.#options = options;
-    this.#states = options.pairs.map((pair) => ({ pair }));
+    this.#states = options.pairs.map((pair, rank) => ({ pair, rank }));
   }
 
-  /** Loads every pair (the first is the default certificate), then watches them. Throws CertificateError naming the file. */
+  /**
+   * Loads every pair (ranked in their order: the first is the default unless another names the
+   * store's hostname), then watches them. Throws CertificateError naming the file.
+   */
   async start(): Promise<CertificateInfo[]> {
     const loaded: CertificateInfo[] = [];
-    for (const [index, state] of this.#states.entries()) {
+    for (const state of this.#states) {
       const { cert, key, hash } = await readPair(state.pair);
       state.tried = hash;
       state.stamp = await stampOf(state.pair);
       state.loaded = this.#options.store.addPem(cert, key, {
-        source: state.pair.cert,
-        keySource: state.pair.key,
-        default: index === 0,
+        ...this.#addOptions(state),
         ...(this.#options.serveExpired ? { acceptExpired: true } : {}),
       });
+      state.loadedHash = hash;
       loaded.push(state.loaded);
       await this.#checkKeyMode(state.pair.key);
     }
@@ -123,10 +134,17 @@ export class PemFiles {
     }
   }
 
-  /** Reads every pair again now and loads those that changed (also what a SIGHUP handler would call). */
+  /**
+   * SIGHUP: reads every pair again now and loads those that changed, and tries again those that did
+   * not load before (their content may be the same, and the time or the store not); one line each.
+   */
   reload(): Promise<void> {
-    this.#checking = this.#checking.then(() => this.#checkAll(false));
+    this.#checking = this.#checking.then(() => this.#checkAll('reload'));
     return this.#checking;
+  }
+
+  #addOptions(state: PairState) {
+    return { source: state.pair.cert, keySource: state.pair.key, rank: state.rank };
   }
 
   stop(): void {
@@ -163,40 +181,57 @@ export class PemFiles {
     if (this.#stopped) return;
     clearTimeout(this.#debounce);
     this.#debounce = setTimeout(() => {
-      this.#checking = this.#checking.then(() => this.#checkAll(onlyIfStampChanged));
+      this.#checking = this.#checking.then(() => this.#checkAll(onlyIfStampChanged ? 'poll' : 'watch'));
     }, delayMs).unref();
   }
 
-  async #checkAll(onlyIfStampChanged: boolean): Promise<void> {
+  async #checkAll(why: 'poll' | 'watch' | 'reload'): Promise<void> {
     for (const state of this.#states) {
       if (this.#stopped) return;
       try {
-        await this.#check(state, onlyIfStampChanged);
+        await this.#check(state, why);
       } catch (err) {
-        this.#options.logger.error({ err }, 'TLS: certificate check failed');
+        this.#options.logger.error({ cert: state.pair.cert, err }, 'TLS: certificate check failed');
       }
     }
   }
 
-  async #check(state: PairState, onlyIfStampChanged: boolean): Promise<void> {
+  /**
+   * A poll looks only at pairs whose files changed, or whose time to load has come; a watch event at
+   * every pair, loading new content; a reload tries again what did not load, and says how each went.
+   */
+  async #check(state: PairState, why: 'poll' | 'watch' | 'reload'): Promise<void> {
     const { pair } = state;
     const stamp = await stampOf(pair);
-    if (onlyIfStampChanged && stamp === state.stamp) return;
+    const due = state.retryAt !== undefined && Date.now() >= state.retryAt;
+    if (why === 'poll' && stamp === state.stamp && !due) return;
     state.stamp = stamp;
     let read: Awaited<ReturnType<typeof readPair>>;
     try {
       read = await readPair(pair);
     } catch (err) {
       const hash = `unreadable:${(err as Error).message}`;
-      if (state.tried !== hash) this.#reportFailure(pair, err);
+      if (why === 'reload' && state.tried === hash) this.#reportStillFailing(pair, err);
+      else if (state.tried !== hash) this.#reportFailure(pair, err);
       state.tried = hash;
+      delete state.retryAt;
       return;
     }
-    if (read.hash === state.tried) return;
+    if (read.hash === state.loadedHash) {
+      // Back to (or still) what is served: nothing to load, and no failure left to retry.
+      state.tried = read.hash;
+      delete state.retryAt;
+      if (why === 'reload') this.#reportUnchanged(state);
+      return;
+    }
+    const again = read.hash === state.tried;
+    if (again && why !== 'reload' && !due) return;
     state.tried = read.hash;
     try {
-      const info = this.#options.store.addPem(read.cert, read.key, { source: pair.cert, keySource: pair.key });
+      const info = this.#options.store.addPem(read.cert, read.key, this.#addOptions(state));
       state.loaded = info;
+      state.loadedHash = read.hash;
+      delete state.retryAt;
       delete state.expiredLoggedAt;
       this.#options.logger.info(
         { cert: pair.cert, hostnames: info.hostnames, notAfter: info.notAfter, fingerprint256: info.fingerprint256 },
@@ -204,14 +239,34 @@ export class PemFiles {
       );
       await this.#checkKeyMode(pair.key);
     } catch (err) {
-      this.#reportFailure(pair, err);
+      // Retried when its time comes: a file installed ahead of its notBefore loads without a touch.
+      const { usableFrom } = err as CertificateError;
+      if (usableFrom instanceof Date && usableFrom.getTime() > Date.now()) state.retryAt = usableFrom.getTime();
+      else delete state.retryAt;
+      if (again && why === 'reload') this.#reportStillFailing(pair, err);
+      else this.#reportFailure(pair, err);
     }
   }
 
   #reportFailure(pair: PemFilePair, err: unknown): void {
     this.#options.logger.error(
-      { cert: pair.cert, key: pair.key, code: (err as CertificateError).code, err },
-      'TLS: the new certificate files do not load; the previous certificate stays in use',
+      { cert: pair.cert, key: pair.key, code: (err as CertificateError).code, ...retryField(err), err },
+      `TLS: the new certificate files do not load; the previous certificate stays in use${retryWords(err)}`,
+    );
+  }
+
+  #reportStillFailing(pair: PemFilePair, err: unknown): void {
+    this.#options.logger.error(
+      { cert: pair.cert, key: pair.key, code: (err as CertificateError).code, ...retryField(err), err },
+      `TLS: reload: ${pair.cert} still does not load (${(err as Error).message}); the previous certificate stays in use${retryWords(err)}`,
+    );
+  }
+
+  #reportUnchanged(state: PairState): void {
+    const info = state.loaded;
+    this.#options.logger.info(
+      { cert: state.pair.cert, hostnames: info?.hostnames, notAfter: info?.notAfter },
+      `TLS: reload: ${state.pair.cert} unchanged${info ? `, serving ${info.hostnames.join(', ') || info.source} until ${info.notAfter.toISOString()}` : ''}`,
     );
   }
 
@@ -237,6 +292,17 @@ export class PemFiles {
       else logger.info(fields, `TLS: the private key file ${keyFile} is readable by its group (gid ${gid})`);
     }
   }
+}
+
+/** A certificate not valid yet is tried again when the store would take it: said with its failure. */
+function retryField(err: unknown): { retryAt?: Date } {
+  const { usableFrom } = err as CertificateError;
+  return usableFrom instanceof Date ? { retryAt: usableFrom } : {};
+}
+
+function retryWords(err: unknown): string {
+  const { usableFrom } = err as CertificateError;
+  return usableFrom instanceof Date ? `; tried again at ${usableFrom.toISOString()}` : '';
 }
 
 async function readPair(pair: PemFilePair): Promise<{ cert: string; key: string; hash: string }> {

@@ -53,9 +53,24 @@ export function serverTlsOptions(): ServerTlsOptions {
     // No renegotiation at all, in OpenSSL itself: disableRenegotiation() below only reacts after a
     // client has started one, and testssl.sh still reported client-initiated renegotiation as
     // accepted. No compression (CRIME, RFC 7457 §2.6): OpenSSL's default, stated here.
-    secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION,
+    // No session tickets: a server with several names cannot keep a ticket to the name it was made
+    // for (RFC 6066 §3; see CertificateStore#context, which turns them on where only one identity
+    // is served). The MTA-STS host, one certificate per policy domain, stays without.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION | constants.SSL_OP_NO_TICKET,
   };
 }
+
+/**
+ * The ALPN protocol ids (RFC 7301) the SMTP listeners accept: Exim's defaults (its `tls_alpn`,
+ * "smtp:esmtp"); IANA registers none for SMTP, and SMTP clients commonly offer none. A client
+ * offering ALPN without either gets a fatal no_application_protocol alert (RFC 7301 §3.2: "In the
+ * event that the server supports no protocols that the client advertises, then the server SHALL
+ * respond with a fatal 'no_application_protocol' alert"), which RFC 9325 §3.8 advises servers to
+ * enforce strictly against cross-protocol attacks (ALPACA): a browser's HTTPS request steered to
+ * port 465 offers http/1.1 and is refused before any of it reaches the SMTP session. Exim refuses
+ * such a client too. One that offers no ALPN is served as before.
+ */
+export const SMTP_ALPN_PROTOCOLS: readonly string[] = ['smtp', 'esmtp'];
 
 /**
  * Per-connection hardening for a server-side socket. Renegotiation (TLS 1.2 only; RFC 8446 §4.1.2

@@ -2,13 +2,16 @@
 // loopback, validating http-01 through our loopback DNS), then serves it on the TLS listeners in
 // place of the self-signed one it started with.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { pebbleForServer } from '../support/pebble.ts';
-import { startTestServer } from '../support/server.ts';
+import { startTestServer, tempDir } from '../support/server.ts';
 import { SmtpClient } from '../support/smtp-client.ts';
+import { handshake } from '../tls/tls-kit.ts';
 
 type Context = { after(fn: () => unknown): void };
 
@@ -20,7 +23,7 @@ async function serverWithPebble(
   t: Context,
   acme: Record<string, unknown>,
   certificateValiditySeconds?: number,
-  tls: { selfSigned?: boolean } = {},
+  tls: { selfSigned?: boolean; certificates?: { cert: string; key: string }[] } = {},
 ) {
   const { dns, pebble, httpPort, ca } = await pebbleForServer(t, 'postern-acme-server-', {
     ...(certificateValiditySeconds ? { certificateValiditySeconds } : {}),
@@ -103,4 +106,27 @@ test('tls.acme without a self-signed stand-in: port 25 offers STARTTLS once the 
   const peer = secure.tlsSocket!.getPeerX509Certificate()!;
   assert.match(peer.subjectAltName ?? '', /DNS:mail\.example\.test/, 'the ACME certificate');
   assert.equal((await secure.command('EHLO client.example.net')).code, 250);
+});
+
+test('tls.acme beside a PEM file naming the hostname: clients without SNI get the file, before and after the order', async (t) => {
+  // The default had gone to whoever loaded last: the file at start, ACME's certificate after each
+  // order or renewal. A sender without SNI (Postfix by default) saw it change under it.
+  const dir = tempDir('postern-acme-default-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const own = await createSelfSignedCertificate({ hostnames: ['mx.example.com'] });
+  const cert = path.join(dir, 'mx.crt');
+  const key = path.join(dir, 'mx.key');
+  fs.writeFileSync(cert, own.cert);
+  fs.writeFileSync(key, own.key, { mode: 0o600 });
+  const { server, pebble } = await serverWithPebble(t, {}, undefined, { certificates: [{ cert, key }] });
+  const fileFingerprint = new X509Certificate(own.cert).fingerprint256;
+  const withoutSni = async () => (await handshake(server.submissionsPort)).certificate.fingerprint256;
+  assert.equal(await withoutSni(), fileFingerprint, 'at start');
+  const issued = () => server.certificates.list().find((c) => c.hostnames.includes('mail.example.test'));
+  for (let i = 0; i < 150 && !issued(); i++) await sleep(100);
+  assert.ok(issued(), `issued within 15 s; pebble said:\n${pebble.output().slice(-2000)}`);
+  assert.equal(await withoutSni(), fileFingerprint, 'after the ACME order');
+  assert.equal(issued()!.isDefault, false);
+  const named = await handshake(server.submissionsPort, { servername: 'mail.example.test' });
+  assert.match(named.certificate.subjectaltname ?? '', /DNS:mail\.example\.test/, 'SNI still reaches the ACME one');
 });

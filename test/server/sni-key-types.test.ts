@@ -47,8 +47,11 @@ interface SClient {
   cipher: string | undefined;
 }
 
-/** `openssl s_client` against the port; stdin closed, so it hangs up right after the handshake. */
-function sClient(port: number, args: string[]): Promise<SClient> {
+/**
+ * `openssl s_client` against the port; stdin closed, so it hangs up right after the handshake, or
+ * after `holdMs` (time for a TLS 1.3 server's session ticket, which comes after the handshake).
+ */
+function sClient(port: number, args: string[], holdMs = 0): Promise<SClient> {
   return new Promise((resolve, reject) => {
     const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-showcerts', ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -56,7 +59,7 @@ function sClient(port: number, args: string[]): Promise<SClient> {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stdin.end();
+    setTimeout(() => child.stdin.end(), holdMs);
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.once('error', reject);
     child.once('close', (code) => {
@@ -106,4 +109,42 @@ test('the name still gets ECDSA over TLS 1.3, and RSA where the client verifies 
   // The default name is one context with both: its choice is OpenSSL's, by suite and signature.
   const tls12 = await sClient(server.submissionsPort, ['-tls1_2', '-servername', 'mx.example.com']);
   assert.equal(tls12.served, 'mx-ec', tls12.output);
+});
+
+for (const version of ['-tls1_2', '-tls1_3']) {
+  test(`${version}: a session made for one name is not resumed under another (RFC 6066 §3), on port 465`, async () => {
+    // A session for other.example had been resumed by a ClientHello naming mx.example.com, and the
+    // other way round: the ticket is judged before the SNI callback ever runs.
+    for (const [made, resumed] of [
+      ['other.example', 'mx.example.com'],
+      ['mx.example.com', 'other.example'],
+    ]) {
+      const file = path.join(dir, `session-${version}-${made}.pem`);
+      const first = await sClient(server.submissionsPort, [version, '-servername', made!, '-sess_out', file], 500);
+      assert.equal(first.code, 0, first.output);
+      assert.ok(fs.existsSync(file), `s_client saved the session: ${first.output}`);
+      const second = await sClient(server.submissionsPort, [version, '-servername', resumed!, '-sess_in', file]);
+      assert.equal(second.code, 0, second.output);
+      assert.match(second.output, /^New, TLSv1\.[23]/m, `${made} -> ${resumed}: a full handshake`);
+      assert.doesNotMatch(second.output, /^Reused,/m);
+    }
+  });
+}
+
+test('a client offering ALPN without smtp (http/1.1: ALPACA) gets no_application_protocol; smtp or none is served', async () => {
+  // RFC 7301 §3.2 and RFC 9325 §3.8: had completed the handshake, so an HTTPS client reached the SMTP session.
+  for (const [port, starttls] of [
+    [server.submissionsPort, []],
+    [server.submissionPort, ['-starttls', 'smtp']],
+  ] as const) {
+    const http = await sClient(port, [...starttls, '-alpn', 'http/1.1']);
+    assert.notEqual(http.code, 0, http.output);
+    assert.match(http.output, /alert no application protocol/, http.output);
+    const smtp = await sClient(port, [...starttls, '-alpn', 'http/1.1,smtp']);
+    assert.equal(smtp.code, 0, smtp.output);
+    assert.match(smtp.output, /ALPN protocol: smtp/);
+    const none = await sClient(port, [...starttls]);
+    assert.equal(none.code, 0, none.output);
+    assert.match(none.output, /No ALPN negotiated/);
+  }
 });

@@ -169,10 +169,18 @@ describe('addPem', () => {
       createSelfSignedCertificate({ hostnames: ['mail.example.com'] }),
     ]);
     const certificates = new CertificateStore();
-    // As after a restart: ACME's certificate is loaded from disk first, then the configured (expired) file as the default.
-    certificates.addPem(valid.cert, valid.key, { source: 'acme', default: true });
-    const info = certificates.addPem(expired.cert, expired.key, { source: 'file', default: true, acceptExpired: true });
-    assert.equal(info.isDefault, true);
+    // As after a restart: ACME's certificate is loaded from disk first, then the (expired) file,
+    // configured first: the default, yet clients without SNI get the valid one for its name.
+    certificates.addPem(valid.cert, valid.key, { source: 'acme', rank: 1 });
+    const info = certificates.addPem(expired.cert, expired.key, { source: 'file', rank: 0, acceptExpired: true });
+    assert.deepEqual(
+      certificates.list().map((c) => [c.source, c.isDefault]),
+      [
+        ['acme', true],
+        ['file', false],
+      ],
+      'isDefault: what a client without SNI is served',
+    );
     assert.ok(info.notAfter < new Date());
     const tlsServer = await startTlsSocketServer(() => certificates.handshakeOptions());
     try {

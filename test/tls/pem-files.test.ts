@@ -229,3 +229,72 @@ test('a loaded certificate past its end is logged again at each reminder, also o
   await waitFor(() => expiredLines().length >= 2, 5000);
   assert.ok(expiredLines().length <= 3, `no more often than the reminder: ${expiredLines().length}`);
 });
+
+const HOUR = 3_600_000;
+
+test('a pair installed before its notBefore (past the hour of tolerance) loads by itself when that time comes', async () => {
+  // It was refused once and then never looked at again: the poll skips files whose stat is unchanged.
+  const soon = await createSelfSignedCertificate({
+    hostnames: [servername],
+    notBefore: new Date(Date.now() + HOUR + 2500),
+  });
+  const { served, lines } = await serve({ pollSeconds: 0.2 });
+  await writePair(soon, 'rename');
+  await waitFor(() => errors(lines).some((line) => line.code === 'not-yet-valid'), 5000);
+  assert.equal(await served(), fingerprint(first));
+  await waitForServed(served, fingerprint(soon), 8000);
+  assert.equal(errors(lines).length, 1, 'refused once, not at every poll until then');
+  const refusal = errors(lines).find((line) => line.code === 'not-yet-valid')!;
+  assert.match(refusal.msg, /previous certificate stays in use; tried again at \d{4}-/);
+  assert.ok(refusal.retryAt, 'the time of the next try is a field');
+});
+
+test('reload (SIGHUP) tries every pair again, the failed ones too, and logs one line for each', async () => {
+  const otherFiles = { cert: path.join(dir, 'other.crt'), key: path.join(dir, 'other.key') };
+  const other = await createSelfSignedCertificate({ hostnames: ['other.example.net'] });
+  await writeFile(otherFiles.key, other.key, { mode: 0o600 });
+  await writeFile(otherFiles.cert, other.cert);
+  const { logger, lines } = captureLogger();
+  const store = new CertificateStore();
+  // No watch and no poll within the test: only reload() looks at the files.
+  const pemFiles = new PemFiles({ store, pairs: [files, otherFiles], logger, watch: false, pollSeconds: 3600 });
+  await pemFiles.start();
+  running.push({ files: pemFiles });
+  const soon = await createSelfSignedCertificate({
+    hostnames: ['other.example.net'],
+    notBefore: new Date(Date.now() + HOUR + 3000),
+  });
+  await writeFile(otherFiles.key, soon.key, { mode: 0o600 });
+  await writeFile(otherFiles.cert, soon.cert);
+  const reload = async () => {
+    const from = lines.length;
+    await pemFiles.reload();
+    return lines.slice(from).filter((line) => line.level >= 30 && !String(line.msg).includes('private key file'));
+  };
+  const unchanged = new RegExp(`^TLS: reload: ${files.cert} unchanged, serving ${servername} until \\d{4}-`);
+
+  const firstReload = await reload();
+  assert.equal(firstReload.length, 2, JSON.stringify(firstReload));
+  assert.match(firstReload[0]!.msg, unchanged);
+  assert.equal(firstReload[1]!.code, 'not-yet-valid');
+
+  // The same files again: said again, with the reason, instead of nothing at all.
+  const secondReload = await reload();
+  assert.equal(secondReload.length, 2, JSON.stringify(secondReload));
+  assert.match(secondReload[0]!.msg, unchanged);
+  assert.equal(secondReload[1]!.level, 50);
+  assert.match(
+    secondReload[1]!.msg,
+    new RegExp(
+      `^TLS: reload: ${otherFiles.cert} still does not load \\(${otherFiles.cert}: not valid before .*\\); the previous certificate stays in use`,
+    ),
+  );
+  const fingerprints = () => store.list().map((info) => info.fingerprint256);
+  assert.ok(fingerprints().includes(new X509Certificate(other.cert).fingerprint256), 'the old one stays');
+
+  await new Promise((resolve) => setTimeout(resolve, 3200));
+  const thirdReload = await reload();
+  assert.equal(thirdReload[1]?.msg, 'TLS: certificate reloaded', JSON.stringify(thirdReload));
+  assert.equal(thirdReload[1]?.cert, otherFiles.cert);
+  assert.ok(fingerprints().includes(new X509Certificate(soon.cert).fingerprint256), 'loaded once its time came');
+});

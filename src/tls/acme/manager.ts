@@ -44,6 +44,11 @@ export interface AcmeManagerOptions {
   /** Enables tls-alpn-01; `listen` starts a standalone responder (otherwise install `manager.tlsAlpn01.alpnCallback()`). */
   tlsAlpn01?: { listen?: string; takeOver?: TakeOver };
   renewBeforeDays?: number;
+  /**
+   * The store rank (its place in the configuration, for the default certificate) of the first
+   * hostname's certificate; the next hostnames' follow. 0 by default.
+   */
+  rank?: number;
   dataDir: string;
   store: CertificateStore;
   logger: Logger;
@@ -78,6 +83,8 @@ interface HostState {
   lastError?: string;
   /** RFC 8555 §6.6: the CA's Retry-After of the last failure; no order before it, reload or not. */
   notBefore?: number;
+  /** Its place in the configuration: the same at every load and order, so the default never moves. */
+  rank: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -100,13 +107,14 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     if (!options.http01 && !options.tlsAlpn01) throw new TypeError('ACME: enable http01 or tlsAlpn01');
     this.#options = options;
     this.#dir = path.join(options.dataDir, 'tls', 'acme');
-    this.#hosts = options.hostnames.map((hostname) => {
+    this.#hosts = options.hostnames.map((hostname, index) => {
       const name = hostname.toLowerCase();
       // The name becomes a file name: a domain name only (no "/", no leading dot).
       if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) {
         throw new TypeError(`ACME: not a hostname: ${hostname}`);
       }
-      return { hostname: name, ...acmeFiles(options.dataDir, name), nextCheck: 0, failures: 0 };
+      const rank = (options.rank ?? 0) + index;
+      return { hostname: name, ...acmeFiles(options.dataDir, name), nextCheck: 0, failures: 0, rank };
     });
   }
 
@@ -121,7 +129,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     // acme-client talks through one shared axios instance; these settings are process-wide.
     acme.setLogger((message) => logger.debug({ acme: message }, 'ACME client'));
     if (directoryCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...tls.rootCertificates, directoryCa] });
-    for (const [index, host] of this.#hosts.entries()) await this.#loadFromDisk(host, index === 0);
+    for (const host of this.#hosts) await this.#loadFromDisk(host);
     await this.#startResponders();
     this.#round = this.#round.then(() => this.#runDue());
   }
@@ -226,12 +234,12 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     clearTimeout(timer);
   }
 
-  async #loadFromDisk(host: HostState, isDefault: boolean): Promise<void> {
+  async #loadFromDisk(host: HostState): Promise<void> {
     await this.#loadFailures(host);
     try {
       const [cert, key] = await Promise.all([readIfExists(host.certPath), readIfExists(host.keyPath)]);
       if (cert === undefined || key === undefined) return;
-      const info = this.#options.store.addPem(cert, key, { source: host.certPath, default: isDefault });
+      const info = this.#options.store.addPem(cert, key, { source: host.certPath, rank: host.rank });
       host.validity = info;
       const renewAt = renewalTime(info, this.#options.renewBeforeDays);
       this.#options.logger.info(
@@ -266,17 +274,29 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     if (saved.notBefore && saved.notBefore.getTime() > Date.now()) host.notBefore = saved.notBefore.getTime();
     if (host.nextCheck > Date.now()) {
       // Said at start: an admin who fixed the cause and restarted would otherwise see no order and no reason.
-      this.#options.logger.warn(
-        { hostname: host.hostname, failures: host.failures, reason: host.lastError, nextTry: new Date(host.nextCheck) },
-        `ACME: ${host.hostname} failed ${host.failures} time(s) before this start; the next order waits until ` +
-          `${new Date(host.nextCheck).toISOString()} (the backoff spares the CA's limits). Fixed the cause? ` +
-          'Reload (SIGHUP: systemctl reload postern) to order at once',
-      );
+      const nextTry = new Date(host.nextCheck);
+      const fields = { hostname: host.hostname, failures: host.failures, reason: host.lastError, nextTry };
+      const failed = `ACME: ${host.hostname} failed ${host.failures} time(s) before this start`;
+      if (host.notBefore !== undefined) {
+        // A reload would not order sooner (retryFailed): no advice to try one.
+        const until = new Date(host.notBefore).toISOString();
+        this.#options.logger.warn(
+          { ...fields, notBefore: new Date(host.notBefore) },
+          `${failed}, the last on the CA's rate limit: it asked not to order again before ${until} ` +
+            `(RFC 8555 §6.6); the next order is at ${nextTry.toISOString()}, and a reload does not order sooner`,
+        );
+      } else {
+        this.#options.logger.warn(
+          fields,
+          `${failed}; the next order waits until ${nextTry.toISOString()} (the backoff spares the CA's limits). ` +
+            'Fixed the cause? Reload (SIGHUP: systemctl reload postern) to order at once',
+        );
+      }
     }
   }
 
   async #runDue(): Promise<void> {
-    for (const [index, host] of this.#hosts.entries()) {
+    for (const host of this.#hosts) {
       if (this.#stopped) return;
       if (host.nextCheck > Date.now()) continue;
       const interval = this.#options.checkIntervalMs ?? 12 * HOUR_MS;
@@ -293,12 +313,12 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
           'ACME: the certificate has another key type than tls.acme.keyType; ordering one with a new key',
         );
       }
-      await this.#order(host, index === 0, interval);
+      await this.#order(host, interval);
     }
     this.#schedule();
   }
 
-  async #order(host: HostState, isDefault: boolean, interval: number): Promise<void> {
+  async #order(host: HostState, interval: number): Promise<void> {
     const options = this.#options;
     const started = Date.now();
     // Said before it starts: an order may take a minute (the CA's validation, the client's retries).
@@ -336,7 +356,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
         await saveAccount(this.#dir, options.directory, issued.accountUrl, this.#account.contact);
       }
       // Into the store first: it refuses a certificate that does not match its key, before it reaches disk.
-      const info = options.store.addPem(issued.cert, issued.key, { source: host.certPath, default: isDefault });
+      const info = options.store.addPem(issued.cert, issued.key, { source: host.certPath, rank: host.rank });
       await writeFileAtomic(host.keyPath, issued.key, 0o600);
       await writeFileAtomic(host.certPath, issued.cert, 0o644);
       host.validity = info;
