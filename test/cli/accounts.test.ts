@@ -395,39 +395,14 @@ test('an alias given where an account is needed names its account and what to ru
 test('a password typed at a terminal is not echoed; the terminal is restored', async (t) => {
   const { file } = configDir();
   t.after(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
-  // A real pseudo-terminal (Python's pty module): what the user would see is what the pty echoes back.
-  const script = `
-import os, pty, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], 'user', 'add', 'tty@example.com', '--password-stdin', '--config', sys.argv[2]])
-seen = b''
-def read_for(seconds):
-    global seen
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            return
-        if not chunk:
-            return
-        seen += chunk
-        if b'Password: ' in seen and not sent[0]:
-            return
-sent = [False]
-read_for(20)
-os.write(fd, b'typed secret pw\\x7fW\\r')
-sent[0] = True
-read_for(20)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(repr(seen) + '\\n' + str(os.waitstatus_to_exitcode(status)) + '\\n')
-`;
-  const { stdout } = await execFileAsync('python3', ['-c', script, POSTERN, file], { timeout: 60_000 });
-  const [seen, code] = stdout.trim().split('\n');
+  // A real pseudo-terminal (atTerminal, below): what the user would see is what the pty echoes back.
+  const { seen, code } = await atTerminal(
+    ['user', 'add', 'tty@example.com', '--password-stdin', '--config', file],
+    [Buffer.from('typed secret pw\x7fW\r')],
+  );
   assert.equal(code, '0', seen);
-  assert.match(seen ?? '', /Password: /);
-  assert.doesNotMatch(seen ?? '', /typed|secret/, 'the password is not echoed');
+  assert.match(seen, /Password: /);
+  assert.doesNotMatch(seen, /typed|secret/, 'the password is not echoed');
   const list = await postern(['user', 'list', '--config', file]);
   assert.match(list.stdout, /tty@example\.com/);
   // Backspace removed the typed "w"; the password is "typed secret pW".

@@ -18,6 +18,16 @@ function latin1(text: string): Buffer {
   return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
+/** Each attachment as [filename, contentType, disposition, content as Latin-1]. */
+function attachmentRows(parsed: ParsedMessage): string[][] {
+  return parsed.attachments.map((a) => [
+    a.filename,
+    a.contentType,
+    a.disposition,
+    Buffer.from(a.content).toString('latin1'),
+  ]);
+}
+
 test('headers in order, unfolded and decoded; fromHeader raw; addresses decoded, lower-cased, groups flattened', async () => {
   const message = await parseMessage(
     wire(`From: =?UTF-8?B?0JHQsNC90Lo=?= <Alerts@Bank.EXAMPLE>
@@ -125,19 +135,11 @@ epilogue
   const parsed = parseMessageSync(message);
   assert.equal(parsed.text, 'Счет\n');
   assert.equal(parsed.html, '<p>Счет</p>\n');
-  assert.deepEqual(
-    parsed.attachments.map((a) => [
-      a.filename,
-      a.contentType,
-      a.disposition,
-      Buffer.from(a.content).toString('latin1'),
-    ]),
-    [
-      ['счёт.exe', 'application/octet-stream', 'attachment', 'MZ\x90\x00'],
-      ['договор.pdf', 'application/pdf', '', '%PDF-'],
-      ['', 'image/png', 'inline', 'raw'],
-    ],
-  );
+  assert.deepEqual(attachmentRows(parsed), [
+    ['счёт.exe', 'application/octet-stream', 'attachment', 'MZ\x90\x00'],
+    ['договор.pdf', 'application/pdf', '', '%PDF-'],
+    ['', 'image/png', 'inline', 'raw'],
+  ]);
 });
 
 test('text parts that are files are attachments; HTML only leaves text empty', () => {
@@ -660,12 +662,7 @@ test('past the nesting limit the files are still found (postal-mime shows them),
     const parts = `Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n${js}--in\r\n${zip}--in\r\n${named}--in\r\nContent-Type: text/plain\r\n\r\nthe deepest words\r\n--in--\r\n`;
     const parsed = parseMessageSync(Buffer.from(nested(levels, parts)));
     assert.deepEqual(
-      parsed.attachments.map((a) => [
-        a.filename,
-        a.contentType,
-        a.disposition,
-        Buffer.from(a.content).toString('latin1'),
-      ]),
+      attachmentRows(parsed),
       [
         ['invoice.js', 'application/octet-stream', 'attachment', 'WScript.Shell'],
         ['a.zip', 'application/zip', '', 'PK\x03\x04'],
