@@ -92,10 +92,9 @@ test('sqlite: a version-8 database keeps its quarantine through the migration, a
   old.close();
   const store = await openSqliteStore({ dataDir });
   try {
-    assert.deepEqual(
-      store.migration.applied.map((m) => [m.version, m.name]).slice(0, 1),
-      [[9, 'quarantine retention']],
-    );
+    assert.deepEqual(store.migration.applied.map((m) => [m.version, m.name]).slice(0, 1), [
+      [9, 'quarantine retention'],
+    ]);
     assert.deepEqual((await store.listQuarantine()).map((q) => q.subject).sort(), ['new', 'old']);
     assert.equal(await store.expireQuarantine(new Date(T0), 10), 1);
     assert.deepEqual(
@@ -128,10 +127,9 @@ test('postgres: the received_at index exists, and a version-8 database keeps its
     }
     const store = await openPostgresStore({ url, poolSize: 2 });
     try {
-      assert.deepEqual(
-        store.migration.applied.map((m) => [m.version, m.name]).slice(0, 1),
-        [[9, 'quarantine retention']],
-      );
+      assert.deepEqual(store.migration.applied.map((m) => [m.version, m.name]).slice(0, 1), [
+        [9, 'quarantine retention'],
+      ]);
       const indexes = await queryPostgres(
         url,
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'quarantine' AND indexname = 'quarantine_by_received_at'",
