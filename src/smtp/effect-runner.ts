@@ -277,17 +277,19 @@ export class EffectRunner {
 
   /**
    * The listener begins to drain. RFC 5321 §3.8: a server shutting down SHOULD answer 421 before it
-   * closes. An idle session gets it now. So does one waiting on a check or an AUTH step (a tarpit's
-   * delay, a failed login's) or sleeping before its error replies: nothing is in flight to finish
-   * there, only the reply to one command (the error sleep's replies are written first), and the wait
-   * would hold the shutdown. A transaction under way, a message in the pipeline and a STARTTLS
-   * handshake have the grace.
+   * closes. An idle session gets it now. So does one waiting, outside a transaction, on a check or an
+   * AUTH step (a greeting's DNS list, a tarpit's delay, a failed login's) or sleeping before its error
+   * replies: nothing is in flight to finish there, only the reply to one command (the error sleep's
+   * replies are written first), and the wait would hold the shutdown. A transaction under way (its
+   * RCPT or BDAT check too: an honest sender's DNS list or account look-up, which cannot be told from
+   * a tarpit's delay here), a message in the pipeline and a STARTTLS handshake have the grace; cut()
+   * ends what is left of them.
    */
   drain(conn: Connection): void {
     if (conn.closing) return;
     const wait = this.#waits.get(conn);
     if (wait?.kind === 'sleep') wait.wake();
-    else if (wait?.kind === 'check') {
+    else if (wait?.kind === 'check' && !conn.session.inTransaction) {
       this.apply(conn, conn.session.abort(replies.shuttingDown(this.#host.options.session.hostname)));
     } else if (!conn.busy) this.apply(conn, conn.session.shutdown());
   }

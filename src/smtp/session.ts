@@ -159,6 +159,11 @@ export class SmtpSession {
     return this.contentStarts;
   }
 
+  /** MAIL was accepted and the transaction is not over (RSET, a message's end): mail is under way. */
+  get inTransaction(): boolean {
+    return this.envelope !== undefined;
+  }
+
   /** No transaction is open and nothing is pending: the session can be closed without loss. */
   get idle(): boolean {
     return this.phase.name === 'command' && this.envelope === undefined && this.input.length === 0;
