@@ -1,8 +1,9 @@
 /**
  * DKIM keys (RFC 6376 §3.6) of the domain: each stored key that is published (pending, active, retiring)
  * has its record at `selector._domainkey.domain`, the record parses (§3.6.1: v=DKIM1 first, k=, p=) and
- * carries the stored public key; RSA keys are 2048 bits or more (RFC 8301 §3.2). Keys come from the store,
- * so a record in DNS for a selector Postern does not know is not judged.
+ * carries the stored public key; RSA keys are 2048 bits or more (RFC 8301 §3.2). A retired key's record is
+ * gone or revoked (empty p=, §3.6.1). Keys come from the store, so a record in DNS for a selector Postern
+ * does not know is not judged.
  */
 
 import { createPublicKey } from 'node:crypto';
@@ -17,7 +18,8 @@ const PUBLISHED = new Set<DkimKey['state']>(['pending', 'active', 'retiring']);
 
 export async function checkDkim(ctx: CheckContext): Promise<Check[]> {
   const { domain } = ctx;
-  const keys = (await ctx.store.listDkimKeys(domain)).filter((key) => PUBLISHED.has(key.state));
+  const stored = await ctx.store.listDkimKeys(domain);
+  const keys = stored.filter((key) => PUBLISHED.has(key.state));
   const active = keys.filter((key) => key.state === 'active');
   const checks: Check[] = [];
   if (active.length > 0) {
@@ -45,7 +47,46 @@ export async function checkDkim(ctx: CheckContext): Promise<Check[]> {
   for (const key of keys) {
     checks.push(await recordCheck(ctx, key), strength(key));
   }
+  // Side by side: retired keys pile up over rotations, and a DNS timeout should cost its wait once.
+  checks.push(...(await Promise.all(stored.filter((k) => k.state === 'retired').map((k) => retiredCheck(ctx, k)))));
   return checks;
+}
+
+/**
+ * A retired key signs nothing, but while its record is published, signatures made with it still verify:
+ * a key rotated because it leaked goes on signing as the domain. The M3AAWG DKIM key rotation
+ * BCP removes the record; RFC 6376 §3.6.1 revokes a key by an empty p=. Only the retired key's own
+ * bytes count: another key at the selector is not Postern's to judge.
+ */
+async function retiredCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
+  const name = `${key.selector}._domainkey.${ctx.domain}`;
+  const txt = await ctx.resolver.txt(name);
+  if (!txt.ok) {
+    if (txt.error === 'temperror')
+      return couldNotCheck('dkim', 'dkim.retired', `TXT ${name}`, txt.reason, key.selector);
+    return pass(
+      'dkim',
+      'dkim.retired',
+      `${name} (the retired key ${key.selector}) is no longer published`,
+      key.selector,
+    );
+  }
+  // Read as the most lenient verifier reads it (tag names in any case): the one that would still accept it.
+  const keys = txt.records.map((text) => parseTagList(text).values.get('p')).filter((p) => p !== undefined);
+  // §3.6.2.2: with several records at the name a verifier may use any of them, so one publishing the key is enough.
+  if (keys.some((p) => p !== '' && sameKey(String(p), key))) {
+    return warn(
+      'dkim',
+      'dkim.retired',
+      `${name} still publishes the retired key ${key.selector}: mail signed with it still verifies, so if the key leaked, forged mail passes DKIM as ${ctx.domain}`,
+      `Remove the TXT record ${name}, or revoke the key by publishing "v=DKIM1; p=" there (RFC 6376 §3.6.1).`,
+      key.selector,
+    );
+  }
+  const summary = keys.includes('')
+    ? `${name} revokes the retired key ${key.selector} (empty p=, RFC 6376 §3.6.1)`
+    : `${name} no longer publishes the retired key ${key.selector}`;
+  return pass('dkim', 'dkim.retired', summary, key.selector);
 }
 
 async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {

@@ -9,6 +9,7 @@ import { parseClientAddress } from '../../authentication/spf/address.ts';
 import { checkSpf, type SpfResult } from '../../authentication/spf/check-spf.ts';
 import { spfRecordFor } from '../dns-records.ts';
 import { type CheckContext, sendingAddresses } from './context.ts';
+import { appliedPolicy, discoverDmarc } from './dmarc.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 import { isSpfRecord, spfSyntaxError, type Unread, walkSpf } from './spf-walk.ts';
 
@@ -136,7 +137,7 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   if (walk.allUnread) {
     // RFC 7208 §6.1: the redirect target's all ends the evaluation; unread, that ending is unknown (§4.4).
     checks.push(couldNotCheck('spf', 'spf.all', `TXT ${walk.allUnread.name}`, walk.allUnread.reason));
-  } else checks.push(allCheck(walk.all, suggested));
+  } else checks.push(allCheck(walk.all, suggested, domain, walk.all === '~' ? await dmarcPolicy(ctx) : undefined));
   // check_host() on a record already found broken would only repeat the failure above.
   if (checks.some((c) => c.status === 'fail')) return checks;
   // Independent evaluations: a DNS timeout in the records then costs its wait once, not three times.
@@ -253,10 +254,21 @@ async function heloAuthorizes(ctx: CheckContext): Promise<Check[]> {
 /**
  * The verdict for everyone else: -all (fail) or ~all (softfail) keep strangers out; §8.4, §8.5. +all
  * passes every host (§4.6.2, §5.1): forged mail then passes SPF, and DMARC with it. ?all (neutral, §8.2)
- * gives strangers no pass, only says nothing about them: a warning.
+ * gives strangers no pass, only says nothing about them: a warning. ~all under a DMARC policy of
+ * quarantine or reject is a choice of its own (RFC 7489 §10.1: a receiver that rejects on an SPF fail
+ * before DMARC runs never sees the DKIM pass that would have saved forwarded mail); without one, it is the
+ * testing setting `dns records` calls it, and only -all asks receivers to refuse forged mail.
+ * `dmarc`: what dmarcPolicy() found, for ~all only.
  */
-function allCheck(all: string | undefined, suggested: string): Check {
-  if (all === '-' || all === '~') return pass('spf', 'spf.all', `ends in ${all}all`);
+function allCheck(all: string | undefined, suggested: string, domain: string, dmarc?: string): Check {
+  if (all === '-' || (all === '~' && dmarc === undefined)) return pass('spf', 'spf.all', `ends in ${all}all`);
+  if (all === '~') {
+    return pass(
+      'spf',
+      'spf.all',
+      `ends in ~all (softfail, a testing setting) while ${dmarc}: nothing asks receivers to refuse mail forged as ${domain} (RFC 7208 §8.5); move to -all once your own mail passes SPF`,
+    );
+  }
   const fix = `End the record in -all (or ~all while testing), as in "${suggested}".`;
   if (all === '+') {
     return fail(
@@ -269,6 +281,24 @@ function allCheck(all: string | undefined, suggested: string): Check {
   if (all === '?')
     return warn('spf', 'spf.all', 'ends in ?all (neutral): the record says nothing about strangers', fix);
   return warn('spf', 'spf.all', 'has no all term: other hosts get neutral (RFC 7208 §4.7)', fix);
+}
+
+/**
+ * For ~all: undefined when the DMARC policy that applies (RFC 7489 §6.6.3) is quarantine or reject, or
+ * unknown (a DNS error, which the DMARC area reports); else how the domain stands without one.
+ */
+async function dmarcPolicy(ctx: CheckContext): Promise<string | undefined> {
+  const found = await discoverDmarc(ctx);
+  if (found.found === 'temperror') return undefined;
+  // §6.6.3: several records at the name, or none, and receivers apply no DMARC policy at all.
+  if (found.found === 'none' || found.found === 'several') return `${ctx.domain} has no DMARC policy`;
+  const policy = appliedPolicy(found);
+  if (policy === 'quarantine' || policy === 'reject') return undefined;
+  // §6.6.3: a record without a valid p= (and with a valid rua=) is taken as p=none.
+  const of = found.found === 'own' ? '' : ` of ${found.org}`;
+  if (policy === undefined) return `the DMARC record${of} has no p=, taken as none`;
+  const tag = found.found === 'organizational' && found.record.tags.has('sp') ? 'sp' : 'p';
+  return found.found === 'own' ? `DMARC is p=${policy}` : `DMARC is ${tag}=${policy} inherited from ${found.org}`;
 }
 
 async function authorizes(ctx: CheckContext): Promise<Check[]> {

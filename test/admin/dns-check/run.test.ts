@@ -639,6 +639,46 @@ test('v=dmarc1 in lower case is discarded by receivers (RFC 7489 §6.4): a fail,
   );
 });
 
+test('a retired DKIM key whose record still publishes it is a warning; removed or revoked (empty p=) passes', async () => {
+  const old = { ...dkimKey('r0', 2048), state: 'retired' as const };
+  const name = 'r0._domainkey.example.com';
+  const retired = async (zone?: (zone: TestZone) => void) => {
+    const checks = await fx.run({ keys: (good) => [good, old], ...(zone ? { zone } : {}) });
+    const found = checks.filter((c) => c.id === 'dkim.retired');
+    assert.equal(found.length, 1, renderTable(DOMAIN, checks, { colour: false }));
+    assert.equal(found[0]?.subject, 'r0');
+    // Only this check changes: the retired key is judged neither as a record to keep nor for its strength.
+    assert.deepEqual(
+      nonPass(checks).filter((id) => id !== 'dkim.retired'),
+      [],
+      JSON.stringify(nonPass(checks)),
+    );
+    return found[0] as Check;
+  };
+  for (const record of [`v=DKIM1; k=rsa; p=${old.publicKey}`, `v=DKIM1; k=rsa; P=${old.publicKey}`]) {
+    const published = await retired(txt(name, record));
+    assert.equal(published.status, 'warn', record);
+    assert.match(published.summary, /^r0\._domainkey\.example\.com still publishes the retired key r0: mail signed/);
+    assert.equal(
+      published.fix,
+      'Remove the TXT record r0._domainkey.example.com, or revoke the key by publishing "v=DKIM1; p=" there (RFC 6376 §3.6.1).',
+    );
+  }
+  const revoked = await retired(txt(name, 'v=DKIM1; k=rsa; p='));
+  assert.equal(revoked.status, 'pass');
+  assert.match(revoked.summary, /revokes the retired key r0 \(empty p=/);
+  const gone = await retired();
+  assert.equal(gone.status, 'pass');
+  assert.match(gone.summary, /is no longer published/);
+  // Another key at the selector is not the retired one: not Postern's to judge.
+  const other = await retired(txt(name, `v=DKIM1; k=rsa; p=${fx.dkimKey.publicKey}`));
+  assert.equal(other.status, 'pass');
+  assert.match(other.summary, /no longer publishes the retired key r0/);
+  const slow = await retired(unanswered('timeout', name));
+  assert.equal(slow.status, 'warn');
+  assert.match(slow.summary, /^could not check: DNS timeout looking up TXT r0\._domainkey\.example\.com/);
+});
+
 test('a DKIM p= that verifiers refuse fails, whatever Node would decode of it; an upper-case k= passes', async () => {
   const p = fx.dkimKey.publicKey;
   const name = `${fx.dkimKey.selector}._domainkey.example.com`;

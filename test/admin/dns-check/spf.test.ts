@@ -25,6 +25,9 @@ const rr =
     (zone.records[name] as TestRecords)[type] = value;
   };
 const txt = (name: string, ...values: string[]) => rr(name, 'TXT', values);
+const drop = (name: string) => (zone: TestZone) => {
+  delete zone.records[name];
+};
 const both =
   (...edits: ((zone: TestZone) => void)[]) =>
   (zone: TestZone) => {
@@ -73,6 +76,42 @@ test('+all fails spf.all (every host passes); ?all stays a warning (neutral, RFC
   const neutral = await fx.run({ zone: txt(DOMAIN, 'v=spf1 mx ?all') });
   assert.equal(find(neutral, 'spf.all')?.status, 'warn');
   assert.equal(find(neutral, 'spf.open')?.status, 'pass', 'neutral is no pass for strangers');
+});
+
+test('~all passes plainly under DMARC quarantine or reject (RFC 7489 §10.1), with a note to move to -all without', async () => {
+  const soft = txt(DOMAIN, 'v=spf1 mx ~all');
+  const dmarc = (...records: string[]) => txt('_dmarc.example.com', ...records);
+  const all = async (...edits: ((zone: TestZone) => void)[]) => {
+    const checks = await fx.run({ zone: both(soft, ...edits) });
+    const found = find(checks, 'spf.all');
+    assert.equal(found?.status, 'pass', table(checks));
+    return found?.summary;
+  };
+  // The fixture publishes p=reject.
+  assert.equal(await all(), 'ends in ~all');
+  assert.equal(await all(dmarc('v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com')), 'ends in ~all');
+  const note =
+    / a testing setting\) while (.*): nothing asks receivers to refuse mail forged as (?:sub\.)?example\.com \(RFC 7208 §8\.5\); move to -all once your own mail passes SPF$/;
+  const none = await all(dmarc('v=DMARC1; p=none; rua=mailto:dmarc@example.com'));
+  assert.match(none ?? '', note);
+  assert.equal(note.exec(none ?? '')?.[1], 'DMARC is p=none');
+  assert.equal(note.exec((await all(drop('_dmarc.example.com'))) ?? '')?.[1], 'example.com has no DMARC policy');
+  // RFC 7489 §6.6.3: two records, and receivers apply none.
+  const two = dmarc('v=DMARC1; p=reject', 'v=DMARC1; p=quarantine');
+  assert.equal(note.exec((await all(two)) ?? '')?.[1], 'example.com has no DMARC policy');
+  // A subdomain without a record of its own: the parent's sp= applies (§6.6.3).
+  const sub = await fx.run({
+    domain: 'sub.example.com',
+    zone: both(txt('sub.example.com', 'v=spf1 mx:example.com ~all'), dmarc('v=DMARC1; p=reject; sp=none')),
+  });
+  assert.equal(
+    note.exec(find(sub, 'spf.all')?.summary ?? '')?.[1],
+    'DMARC is sp=none inherited from example.com',
+    table(sub),
+  );
+  // -all needs no DMARC to pass plainly.
+  const hard = await fx.run({ zone: both(txt(DOMAIN, 'v=spf1 mx -all'), drop('_dmarc.example.com')) });
+  assert.equal(find(hard, 'spf.all')?.summary, 'ends in -all');
 });
 
 test('exists: on names with only AAAA records are void lookups: receivers ask for A only (RFC 7208 §5.7)', async () => {
