@@ -37,6 +37,41 @@ export function localAddress(recipient: Path, server: LocalNames): LocalAddress 
   return { local: server.localDomains.has(domain), address: `${localPart}@${domain}`.toLowerCase() };
 }
 
+/**
+ * RFC 5321 §4.5.1: postmaster MUST be accepted at every domain we take mail for. A local domain whose
+ * postmaster has no account or alias of its own shares the host's: the address postmaster@ the host
+ * name reaches, that of the first local domain. Undefined for any other address, and for the postmaster
+ * domain itself (nothing further to fall back to). `address`: as localAddress gives it.
+ */
+export function postmasterFallback(address: string, server: LocalNames): string | undefined {
+  if (!address.startsWith('postmaster@')) return undefined;
+  const domain = address.slice('postmaster@'.length);
+  const home = postmasterDomainOf(server);
+  return domain !== home && server.localDomains.has(domain) ? `postmaster@${home}` : undefined;
+}
+
+type Found<T> = T | undefined | Promise<T | undefined>;
+
+/**
+ * An account look-up (the RCPT check's, which reject_unlisted_recipient and VRFY share) that answers
+ * postmaster@ a local domain without its own account or alias with the host postmaster's account
+ * (postmasterFallback). Its own account or alias, once made, wins: it is asked first.
+ */
+export function withPostmasterFallback<T>(
+  lookup: { findAccount(address: string): Found<T> },
+  server: LocalNames,
+): { findAccount(address: string): Found<T> } {
+  return {
+    findAccount(address: string): Found<T> {
+      const found = lookup.findAccount(address);
+      const fallback = postmasterFallback(address, server);
+      if (fallback === undefined) return found;
+      const orFallback = (own: T | undefined): Found<T> => own ?? lookup.findAccount(fallback);
+      return found instanceof Promise ? found.then(orFallback) : orFallback(found);
+    },
+  };
+}
+
 function asciiDomain(domain: string): string {
   if (/^[\x00-\x7f]*$/.test(domain)) return domain;
   return domainToASCII(domain) || domain; // an invalid IDN stays as it is and matches nothing

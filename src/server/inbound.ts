@@ -20,8 +20,8 @@ import type { Path } from '../smtp/path.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply, textstring } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
-import { outboundJob } from '../store/outbound-job.ts';
-import { RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import { bodyTypeOf, outboundJob } from '../store/outbound-job.ts';
+import { type QueueJob, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 import { withoutClientFields } from './client-fields.ts';
 import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
@@ -339,26 +339,32 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     try {
       // The queue first: if local delivery then fails, the 451 makes the client retry, and an
       // outbound copy may go twice; the other order could lose the local copy's retry. Never lost.
-      const job =
-        outbound.length > 0
-          ? await store.enqueueJob(
-              outboundJob({
-                id: envelope.id,
-                mailFrom: mailFrom?.address ?? '',
-                recipients: outbound,
-                // The copy that leaves gets our Received only. Return-Path is for final delivery (RFC
-                // 5321 §4.4: a relayed message must not carry one), and our Authentication-Results,
-                // `smtp.auth=` included, says who logged in: not for the next domain (RFC 8601 §5).
-                // And the content before our phishing marks (banner, subject tag, verdict headers): they
-                // are for our readers, and would break the sender's DKIM signature at the next domain.
-                content: Buffer.concat([
-                  Buffer.from(ourTrace),
-                  (filtered?.action === 'deliver' && filtered.unmarked) || body,
-                ]),
-                receivedAt,
-              }),
-            )
-          : undefined;
+      let job: QueueJob | undefined;
+      if (outbound.length > 0) {
+        // The copy that leaves gets our Received only. Return-Path is for final delivery (RFC
+        // 5321 §4.4: a relayed message must not carry one), and our Authentication-Results,
+        // `smtp.auth=` included, says who logged in: not for the next domain (RFC 8601 §5).
+        // And the content before our phishing marks (banner, subject tag, verdict headers): they
+        // are for our readers, and would break the sender's DKIM signature at the next domain.
+        const leaving = Buffer.concat([
+          Buffer.from(ourTrace),
+          (filtered?.action === 'deliver' && filtered.unmarked) || body,
+        ]);
+        const sender = mailFrom?.address ?? '';
+        job = await store.enqueueJob(
+          outboundJob({
+            id: envelope.id,
+            mailFrom: sender,
+            recipients: outbound,
+            content: leaving,
+            receivedAt,
+            // RFC 6152 §3, RFC 6531 §3.4: a relay passes BODY=8BITMIME and SMTPUTF8 on. A milter may
+            // have put in an 8-bit body or a UTF-8 address the client's MAIL never declared.
+            body: bodyTypeOf(envelope.body, leaving),
+            smtputf8: envelope.smtputf8 || [sender, ...outbound].some((address) => !/^[\x00-\x7f]*$/.test(address)),
+          }),
+        );
+      }
       const receipt =
         local.length > 0
           ? await store.deliver({

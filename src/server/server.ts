@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
 import { clientKey } from '../policy/cidr.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
+import { withPostmasterFallback } from '../policy/local-address.ts';
 import { ContentBudget } from '../smtp/content-budget.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
 import { NullStore } from '../store/null-store.ts';
@@ -101,7 +102,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store: Store = options.discardMail ? new NullStore({ readFrom: opened }) : opened;
   // Accounts seen at RCPT are cached briefly: a pipelined RCPT group is answered without waiting.
   // Aliases resolve to their account here, so RCPT, reject_unlisted_recipient and VRFY all know them.
-  const accounts = new AccountCache((address) => store.resolveAddress(address), { ttlMs: 10_000, maxEntries: 10_000 });
+  // postmaster@ a domain without its own goes to the host's postmaster (RFC 5321 §4.5.1, local-address.ts).
+  const accounts = withPostmasterFallback(
+    new AccountCache((address) => store.resolveAddress(address), { ttlMs: 10_000, maxEntries: 10_000 }),
+    { localDomains: new Set(config.domains), hostname: config.hostname },
+  );
   let filter: ContentFilter;
   try {
     // A rule file that does not load stops the start, naming the key, file and line.

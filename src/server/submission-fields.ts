@@ -20,7 +20,27 @@ export function withSubmissionFields(
   // RFC 5322 §3.6.4: a unique id-left (time and 64 random bits) @ our host name.
   if (!has('message-id'))
     added += `Message-ID: <${now.getTime().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
-  // RFC 5322 §3.3: "Sat, 28 Nov 2026 22:40:32 +0000".
-  if (!has('date')) added += `Date: ${now.toUTCString().replace(/GMT$/, '+0000')}\r\n`;
+  if (!has('date')) added += `Date: ${dateTime(now)}\r\n`;
   return added === '' ? content : Buffer.concat([Buffer.from(added, 'latin1'), content]);
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * RFC 5322 §3.3 date-time, "Mon, 30 Nov 2026 01:02:03 +0100": the date-time SHOULD express local time,
+ * with the zone as its offset from UTC (Postfix writes the host's). `offsetMinutes`: east of UTC, the
+ * server's own at that instant (its TZ) unless given.
+ */
+export function dateTime(now: Date, offsetMinutes = -now.getTimezoneOffset()): string {
+  // The local wall clock, read through the UTC getters of an instant shifted by the offset.
+  const local = new Date(now.getTime() + offsetMinutes * 60_000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const offset = Math.abs(offsetMinutes);
+  return (
+    `${DAYS[local.getUTCDay()]}, ${two(local.getUTCDate())} ${MONTHS[local.getUTCMonth()]} ${local.getUTCFullYear()} ` +
+    `${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())} ` +
+    `${sign}${two(Math.floor(offset / 60))}${two(offset % 60)}`
+  );
 }

@@ -212,7 +212,14 @@ export class SmtpSession {
       case 'rcpt':
         if (outcome.action === 'reject') this.fail(outcome.reply, outcome.logged);
         else if (outcome.action === 'continue' && outcome.route && this.envelope) {
-          this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
+          // A recipient given twice is one mailbox (RFC 5321 §2.4: the domain is case-insensitive, and
+          // parsePath lower-cased it; the local part is not): 250 again, but no second copy and no second
+          // place under maxRecipients, as Postfix's cleanup drops duplicates. `X@` and `x@` stay two.
+          const { localPart, domain } = pending.recipient;
+          const given = this.envelope.recipients.some(
+            ({ path }) => path.localPart === localPart && path.domain === domain,
+          );
+          if (!given) this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
           this.emitReply(replies.recipientOk());
         } else this.fail(replies.localError());
         break;

@@ -270,6 +270,8 @@ test('quarantine release: INBOX for local recipients, the outbound queue for oth
     recipients: ['carol@example.org'],
     receivedAt: '2025-03-01T12:00:00.123Z',
     size: withoutResults.byteLength,
+    body: '8BITMIME', // the sample's body has 8-bit octets (RFC 6152)
+    smtputf8: false,
     // Leaving: no Return-Path (RFC 5321 §4.4), none of our Authentication-Results; our Received stays.
     content: withoutResults.toString('base64'),
   });
@@ -491,4 +493,31 @@ test('quarantine delete, unknown ids and usage errors', async (t) => {
     assert.match(r.stderr, usage[i]![1]);
     assert.match(r.stderr, /Run 'postern help' for usage\./);
   }
+});
+
+test('quarantine release --remote: the job says BODY and SMTPUTF8 as read from the message; queue list --json shows them', async (t) => {
+  const { run, hold } = setup(t);
+  const message = (header: string, body: number[]) =>
+    Uint8Array.from([...Buffer.from(`From: a@example.org\r\n${header}\r\n\r\n`), ...body]);
+  const to = (name: string) => ({ recipients: [`${name}@example.org`] });
+  const ids = await hold(
+    { ...quarantinedMessage('', to('seven')), content: message('Subject: plain', [0x68, 0x69, 0x0d, 0x0a]) },
+    { ...quarantinedMessage('', to('eight')), content: message('Subject: plain', [0xc3, 0xa9, 0x0d, 0x0a]) },
+    { ...quarantinedMessage('', to('utf8')), content: message('Subject: Grüße', [0x68, 0x69, 0x0d, 0x0a]) },
+    { ...quarantinedMessage('', { recipients: ['jörg@example.org'] }), content: message('Subject: x', [0x0d, 0x0a]) },
+  );
+  for (const id of ids) {
+    const released = await run('quarantine', 'release', String(id), '--remote');
+    assert.equal(released.code, 0, released.stderr);
+  }
+  const listed = await run('queue', 'list', '--json');
+  assert.equal(listed.code, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout) as { to: string[]; body: string; smtputf8: boolean }[];
+  const shown = Object.fromEntries(rows.map((r) => [r.to[0], [r.body, r.smtputf8]]));
+  assert.deepEqual(shown, {
+    'seven@example.org': ['7BIT', false],
+    'eight@example.org': ['8BITMIME', false], // RFC 6152: an 8-bit octet in the body
+    'utf8@example.org': ['8BITMIME', true], // RFC 6532: a UTF-8 header needs SMTPUTF8
+    'jörg@example.org': ['7BIT', true], // RFC 6531: a UTF-8 address needs it too
+  });
 });

@@ -349,9 +349,9 @@ test('error sleep spares the 452s of recipients over the limit, which are not er
   });
   const client = await session(server.port);
   assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
-  for (let i = 0; i < 2; i++) assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+  for (const to of ['alice', 'bob']) assert.equal((await client.command(`RCPT TO:<${to}@example.com>`)).code, 250);
   const started = Date.now();
-  for (let i = 0; i < 6; i++) assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '452 4.5.3');
+  for (let i = 0; i < 6; i++) assert.equal(codeOf(await client.command('RCPT TO:<carol@example.com>')), '452 4.5.3');
   // Each counted as an error past softErrorLimit 1 would have waited a second: six seconds in all.
   assert.ok(Date.now() - started < 1500, `six 452s took ${Date.now() - started} ms`);
   await client.close();

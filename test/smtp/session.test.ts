@@ -7,6 +7,8 @@ import { acceptAll, Driver, inTransaction } from '../support/session-driver.ts';
 const EHLO = 'EHLO client.example.net\r\n';
 const MAIL = 'MAIL FROM:<a@example.net>\r\n';
 const RCPT = 'RCPT TO:<alice@example.com>\r\n';
+/** `n` RCPT commands for different mailboxes: a repeated one is one recipient (counted once). */
+const rcpts = (n: number) => Array.from({ length: n }, (_, i) => `RCPT TO:<user${i}@example.com>\r\n`).join('');
 const TX = EHLO + MAIL + RCPT;
 
 type Case = [name: string, input: string | Buffer, want: string[], options?: Partial<SessionOptions>];
@@ -147,14 +149,14 @@ const cases: Case[] = [
   // Limits.
   [
     'too many recipients: 452 (RFC 5321 §4.5.3.1.10)',
-    EHLO + MAIL + RCPT.repeat(3),
+    EHLO + MAIL + rcpts(3),
     ['250', '250 2.1.0', '250 2.1.5', '250 2.1.5', '452 4.5.3'],
     { maxRecipients: 2 },
   ],
   [
     // Postfix's smtpd_recipient_overshoot_limit: a long list is not a run of errors (maxErrors 3 here).
     'recipients over the limit are not errors: the transaction goes on to DATA',
-    EHLO + MAIL + RCPT.repeat(7) + 'DATA\r\n',
+    EHLO + MAIL + rcpts(7) + 'DATA\r\n',
     [
       '250',
       '250 2.1.0',

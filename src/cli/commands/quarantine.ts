@@ -12,8 +12,9 @@ import type { Config } from '../../config/schema.ts';
 import { MAX_ATTACHED_MESSAGES } from '../../filter/phishing/embedded.ts';
 import { addressFirst, column, printable } from '../../log/printable.ts';
 import { headerSectionLength } from '../../mime/header-section.ts';
-import { outboundJob } from '../../store/outbound-job.ts';
+import { outboundJob, transportOf } from '../../store/outbound-job.ts';
 import {
+  type NewQueueJob,
   type Quarantined,
   type QuarantinedSummary,
   RecipientsGoneError,
@@ -218,13 +219,7 @@ async function release(store: Store, config: Config, id: number, allowRemote: bo
       ...(local.length > 0 ? { delivery: { mailFrom: entry.mailFrom, recipients: local, ...message } } : {}),
       ...(remote.length > 0
         ? {
-            job: outboundJob({
-              id: `quarantine-${id}`,
-              mailFrom: entry.mailFrom,
-              recipients: remote,
-              ...message,
-              content: leavingCopy(message.content, config.authentication.authservId ?? config.hostname),
-            }),
+            job: releasedJob(id, entry.mailFrom, remote, message, config),
           }
         : {}),
     });
@@ -333,6 +328,29 @@ function leavingCopy(content: Uint8Array, authservId: string): Uint8Array {
     bytes = end < 0 ? bytes : bytes.subarray(end + 1);
   }
   return stripForgedResults(bytes, authservId).content;
+}
+
+/**
+ * The outbound job of a release's remote recipients. The entry keeps no MAIL parameters, so BODY and
+ * SMTPUTF8 (which the next hop must be told: RFC 6152 §3, RFC 6531 §3.4) are read from the message
+ * and its addresses, erring towards 8BITMIME and SMTPUTF8 (transportOf says why).
+ */
+function releasedJob(
+  id: number,
+  mailFrom: string,
+  remote: string[],
+  message: { content: Uint8Array; receivedAt: Date },
+  config: Config,
+): NewQueueJob {
+  const content = leavingCopy(message.content, config.authentication.authservId ?? config.hostname);
+  return outboundJob({
+    id: `quarantine-${id}`,
+    mailFrom,
+    recipients: remote,
+    receivedAt: message.receivedAt,
+    content,
+    ...transportOf(content, [mailFrom, ...remote]),
+  });
 }
 
 /** The stored message as it is delivered: the bytes and the time it first arrived. */

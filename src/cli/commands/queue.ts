@@ -4,6 +4,7 @@
  */
 
 import { printable } from '../../log/printable.ts';
+import type { OutboundPayload } from '../../store/outbound-job.ts';
 import { OUTBOUND_JOB } from '../../store/store.ts';
 import { usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
@@ -15,6 +16,9 @@ interface QueuedMessage {
   from: string;
   to: string[];
   size: number;
+  /** RFC 6152 BODY and RFC 6531 SMTPUTF8, for the next hop; absent in jobs queued before they were kept. */
+  body?: '7BIT' | '8BITMIME';
+  smtputf8?: boolean;
   received: string;
   due: string;
   attempts: number;
@@ -36,19 +40,15 @@ export async function queueCommand(args: string[]): Promise<number> {
   if (found.length > MAX_SHOWN)
     process.stderr.write(`note: more than ${MAX_SHOWN} messages queued; the first ${MAX_SHOWN} are shown\n`);
   const rows: QueuedMessage[] = jobs.map((job) => {
-    const payload = JSON.parse(job.payload) as {
-      id: string;
-      mailFrom: string;
-      recipients: string[];
-      size: number;
-      receivedAt: string;
-    };
+    const payload = JSON.parse(job.payload) as Partial<Pick<OutboundPayload, 'body' | 'smtputf8'>> &
+      Omit<OutboundPayload, 'body' | 'smtputf8'>;
     return {
       job: job.id,
       id: payload.id,
       from: payload.mailFrom,
       to: payload.recipients,
       size: payload.size,
+      ...(payload.body !== undefined ? { body: payload.body, smtputf8: payload.smtputf8 === true } : {}),
       received: payload.receivedAt,
       due: job.dueAt.toISOString(),
       attempts: job.attempts,

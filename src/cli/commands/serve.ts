@@ -5,6 +5,7 @@ import { permissionWarnings } from '../../config/permissions.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { VERSION } from '../../config/version.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
+import { postmasterDomainOf } from '../../policy/local-address.ts';
 import { EarlyPorts } from '../../server/early-ports.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
@@ -109,7 +110,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     config.store.engine === 'sqlite'
       ? `that ${config.dataDir} is the data directory and is mounted`
       : 'that store.url names the database the accounts are in';
-  await startWarnings(server, config.domains, where, logger).catch((error: Error) =>
+  await startWarnings(server, config.domains, config.hostname, where, logger).catch((error: Error) =>
     logger.error({ reason: error.message }, 'store: the accounts could not be read at start'),
   );
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
@@ -158,11 +159,12 @@ function submissionText(starttls: string | undefined, implicit: string | undefin
   return on.length === 0 ? 'submission off' : `submission on ${on.join(' and ')}`;
 }
 
-/** What the store says is missing: any account at all, and postmaster at each local domain. */
+/** What the store says is missing: any account at all, and the postmaster the others fall back to. */
 /** `checkWhere`: what to check when a store that had accounts shows none, per engine. */
 async function startWarnings(
   server: RunningServer,
   domains: string[],
+  hostname: string,
   checkWhere: string,
   logger: Logger,
 ): Promise<void> {
@@ -172,11 +174,12 @@ async function startWarnings(
     );
   }
   // RFC 5321 §4.5.1: mail to postmaster at every domain we serve MUST be accepted. Postfix has the
-  // alias by default; here it is an account or an alias the admin makes, so say when one is missing.
-  for (const domain of domains) {
-    if (await server.store.resolveAddress(`postmaster@${domain}`)) continue;
+  // alias by default; here it is an account or an alias the admin makes. The other domains' postmaster
+  // falls back to the first domain's (src/policy/local-address.ts), so that one is what must exist.
+  const domain = postmasterDomainOf({ localDomains: new Set(domains), hostname });
+  if (!(await server.store.resolveAddress(`postmaster@${domain}`))) {
     logger.warn(
-      `no account or alias for postmaster@${domain}: RFC 5321 §4.5.1 requires one, and mail to it is refused until then: postern alias add postmaster@${domain} <your address>`,
+      `no account or alias for postmaster@${domain}: RFC 5321 §4.5.1 requires one, and mail to postmaster at every domain served is refused until then (the others reach this one unless they have their own): postern alias add postmaster@${domain} <your address>`,
     );
   }
 }
