@@ -76,8 +76,10 @@ export function quarantineValues(
  * The verdict's reason quotes what the sender wrote, decoded (a display name "PayPal=00Support"):
  * PostgreSQL's text refuses U+0000, which SQLite stores, so the row could not be written there and
  * the message was deferred for ever. Control characters, C1 too, become U+FFFD on both engines, as
- * the header summary (src/mime/summary.ts) keeps them out of From and Subject.
+ * the header summary (src/mime/summary.ts) keeps them out of From and Subject. An unpaired
+ * surrogate does too: the engines would each write U+FFFD in the column, while the verdict's JSON
+ * kept the surrogate, and the two would no longer agree.
  */
 function storableText(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '\uFFFD');
+  return text.replace(/[\x00-\x1f\x7f-\x9f\p{Cs}]/gu, '\uFFFD');
 }

@@ -510,6 +510,13 @@ export class DkimKeyStateTakenError extends StoreError {
 export class InvalidKeywordError extends StoreError {
   override readonly code = 'INVALID_KEYWORD';
 }
+/**
+ * A string the store would keep holds U+0000 or an unpaired UTF-16 surrogate: nothing was stored.
+ * Permanent: the same input fails the same way on every engine and every retry (checkText says why).
+ */
+export class InvalidTextError extends StoreError {
+  override readonly code = 'INVALID_TEXT';
+}
 export class StoreClosedError extends StoreError {
   override readonly code = 'STORE_CLOSED';
 }
@@ -529,4 +536,68 @@ export class SchemaTooNewError extends StoreError {
 export function checkLimit(what: string, limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1)
     throw new RangeError(`${what}: limit ${limit} is not a positive integer`);
+}
+
+/**
+ * PostgreSQL's text and jsonb refuse U+0000 (SQLSTATE 22021, and `\u0000` in jsonb), and jsonb
+ * refuses an unpaired surrogate escape; the driver would send a lone surrogate in text as U+FFFD.
+ * SQLite keeps the NUL and also swaps the surrogate. So the engines would disagree, and PostgreSQL's
+ * refusal would read as "store unavailable, try again" though every retry fails alike. In `u` mode
+ * \p{Cs} matches only a surrogate that is not half of a pair.
+ */
+const UNSTORABLE_TEXT = /[\0\p{Cs}]/u;
+
+/** Whether the store can keep `text` exactly as given; a look-up by a key that is not can match nothing. */
+export function isStorableText(text: string): boolean {
+  return !UNSTORABLE_TEXT.test(text);
+}
+
+/**
+ * Both engines call this before writing any string they keep, so such a string is refused the
+ * same way on each, before anything is written. The value is not quoted: it may be a secret.
+ */
+export function checkText(what: string, text: string | null | undefined): void {
+  if (typeof text === 'string' && !isStorableText(text)) {
+    throw new InvalidTextError(`${what} holds U+0000 or an unpaired UTF-16 surrogate, which the store cannot keep`);
+  }
+}
+
+/** The envelope strings of a delivery (the summary's are cleaned by summarize(), the keywords are atoms). */
+export function checkDeliveryText(delivery: Delivery): void {
+  checkText('the delivery reverse-path', delivery.mailFrom);
+  for (const recipient of delivery.recipients) checkText('a delivery recipient address', recipient.address);
+}
+
+export function checkQueueJobText(job: NewQueueJob): void {
+  checkText('the job kind', job.kind);
+  checkText('the job payload', job.payload);
+}
+
+/**
+ * The columns of a quarantined message. The verdict is JSON text, which escapes what it holds, and
+ * its reason is cleaned (quarantine-rows.ts): both quote the sender and are kept, not refused.
+ */
+export function checkQuarantineText(message: NewQuarantined): void {
+  checkText('the quarantined reverse-path', message.mailFrom);
+  for (const recipient of message.recipients) checkText('a quarantined recipient address', recipient);
+  checkText('the verdict category', message.verdict.category);
+}
+
+export function checkDkimKeyText(key: NewDkimKey): void {
+  for (const field of ['domain', 'selector', 'privateKey', 'publicKey'] as const)
+    checkText(`the DKIM key ${field}`, key[field]);
+}
+
+export function checkCounterText(deltas: Readonly<Record<string, number>>): void {
+  for (const name of Object.keys(deltas)) checkText('a counter name', name);
+}
+
+export function checkGreylistText(request: GreylistRequest): void {
+  checkText('the greylist triplet', request.triplet);
+  checkText('the greylist network', request.network);
+}
+
+/** Checked before any of them joins a batch: one bad address must not cost the others their count. */
+export function checkSenderText(addresses: readonly string[]): void {
+  for (const address of addresses) checkText('a sender address', address);
 }

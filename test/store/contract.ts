@@ -23,6 +23,7 @@ import { runMailboxesStoreContract } from './mailboxes-contract.ts';
 import type { Execute } from './migration-fixture.ts';
 import { runPolicyStoreContract } from './policy-contract.ts';
 import { quarantinedMessage, runQuarantineStoreContract } from './quarantine-contract.ts';
+import { runTextStoreContract } from './text-contract.ts';
 
 export interface OpenedStore {
   store: Store;
@@ -414,6 +415,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     runDkimStoreContract(withStore);
     // Quarantined messages and sender history: quarantine-contract.ts.
     runQuarantineStoreContract(withStore);
+    // U+0000 and unpaired surrogates, refused alike on both engines: text-contract.ts.
+    runTextStoreContract(withStore);
 
     test(
       'rejects every call with StoreClosedError after close()',

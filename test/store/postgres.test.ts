@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
+import { DeliveryBatcher } from '../../src/store/postgres/delivery-batcher.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
 import { createPool } from '../../src/store/postgres/postgres-store.ts';
@@ -205,6 +206,36 @@ test('postgres: postern_deliver still takes the version-4 form, so a node not ye
       assert.deepEqual(message?.flags, []);
       assert.equal(await store.getMailbox(bob.id, 'Junk'), undefined);
     } finally {
+      await store.close();
+    }
+  }));
+
+test('postgres: a batch item whose metadata jsonb cannot hold is refused alone, not the batch', () =>
+  withTestDatabase(async ({ url }) => {
+    // summarize() cleans From and Subject, so only a caller handing its own summary reaches this:
+    // the batcher still refuses such an item before it joins the one jsonb parameter of a batch.
+    const store = await openPostgresStore({ url });
+    const pool = createPool({ url, poolSize: 1 });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      const batcher = new DeliveryBatcher(pool, { maxInFlight: 1 });
+      const delivery = sampleDelivery([bob]);
+      const checked = { targets: [{ accountId: bob.id, mailbox: 'INBOX' as const }], flags: '' };
+      const summary = { from: 'Alice', subject: 'ok', date: null, messageId: null };
+      const results = await Promise.allSettled([
+        batcher.deliver(delivery, summary, checked),
+        batcher.deliver(delivery, { ...summary, subject: 'lone \uD800' }, checked),
+        batcher.deliver(delivery, { ...summary, from: 'nul \u0000' }, checked),
+        batcher.deliver(delivery, summary, checked),
+      ]);
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? 'stored' : (r.reason as Error).constructor.name)),
+        ['stored', 'InvalidTextError', 'InvalidTextError', 'stored'],
+      );
+      const inbox = await store.getMailbox(bob.id, 'INBOX');
+      assert.equal(inbox?.messageCount, 2);
+    } finally {
+      await pool.endWithin(5000);
       await store.close();
     }
   }));

@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { Delivery, DeliveryReceipt, MessageSummary, StoreStats } from '../store.ts';
-import { RecipientsGoneError, StoreUnavailableError } from '../store.ts';
+import { checkDeliveryText, checkText, RecipientsGoneError, StoreUnavailableError } from '../store.ts';
 import { CHANGE_CHANNEL, changePayload } from './change-channel.ts';
 import { postgresErrorText } from './errors.ts';
 
@@ -52,6 +52,11 @@ export class DeliveryBatcher {
 
   /** `checked` is what checkDelivery() (../delivery-targets.ts) made of the delivery. */
   deliver(delivery: Delivery, summary: MessageSummary, checked: CheckedDelivery): Promise<DeliveryReceipt> {
+    try {
+      checkItemText({ delivery, summary, checked });
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.#outbox.push({ delivery, summary, checked, resolve, reject });
       if (!this.#flushScheduled) {
@@ -143,6 +148,21 @@ export class DeliveryBatcher {
       }
     }
   }
+}
+
+/**
+ * The strings of an item's postern_deliver() metadata. The batch goes as ONE jsonb parameter, and
+ * jsonb refuses `\u0000` and an unpaired surrogate escape ("unsupported Unicode escape sequence"):
+ * one such item would fail the whole batch, every session in it answering 451 and retrying into the
+ * same failure. So an item is checked before it joins a batch and refused alone (InvalidTextError).
+ * The recipients are JSON text inside the JSON, escaped twice: jsonb keeps them as written.
+ */
+export function checkItemText({ delivery, summary, checked }: Omit<Pending, 'resolve' | 'reject'>): void {
+  checkDeliveryText(delivery);
+  checkText('the From summary', summary.from);
+  checkText('the Subject summary', summary.subject);
+  checkText('the Message-ID summary', summary.messageId);
+  checkText('the keywords', checked.flags);
 }
 
 /** One call of postern_deliver() for these deliveries; its rows name each item by its 1-based place. */

@@ -20,13 +20,22 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  checkCounterText,
+  checkDeliveryText,
+  checkDkimKeyText,
+  checkGreylistText,
   checkLimit,
+  checkQuarantineText,
+  checkQueueJobText,
+  checkSenderText,
+  checkText,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
   type DkimKeyState,
   type GreylistRequest,
   type GreylistResult,
+  isStorableText,
   type LoginFailureOptions,
   type LoginFailureRecord,
   type Mailbox,
@@ -36,6 +45,7 @@ import {
   type NewDkimKey,
   type NewQuarantined,
   type NewQueueJob,
+  NoSuchAccountError,
   type Quarantined,
   type QuarantinedSummary,
   type QuarantineRelease,
@@ -211,10 +221,16 @@ export class PostgresStore implements Store {
   }
 
   async createAccount(address: string, passwordHash: string, scram: string | null = null): Promise<Account> {
+    this.#assertOpen();
+    checkText('the account address', address);
+    checkText('the password hash', passwordHash);
+    checkText('the SCRAM credentials', scram);
     return this.#accounts.create(address, passwordHash, scram);
   }
 
   async findAccount(address: string): Promise<Account | undefined> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return undefined;
     return this.#accounts.find(address);
   }
 
@@ -227,54 +243,79 @@ export class PostgresStore implements Store {
   }
 
   async removeAccount(address: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return false;
     return this.#accounts.remove(address);
   }
 
   async setPassword(address: string, passwordHash: string, scram: string | null): Promise<boolean> {
+    this.#assertOpen();
+    checkText('the password hash', passwordHash);
+    checkText('the SCRAM credentials', scram);
+    if (!isStorableText(address)) return false;
     return this.#accounts.setPassword(address, passwordHash, scram);
   }
 
   async setDisabled(address: string, disabled: boolean): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return false;
     return this.#accounts.setDisabled(address, disabled);
   }
 
   async addAlias(alias: string, accountAddress: string): Promise<void> {
+    this.#assertOpen();
+    checkText('the alias', alias);
+    if (!isStorableText(accountAddress)) throw new NoSuchAccountError(`no account ${JSON.stringify(accountAddress)}`);
     return this.#accounts.addAlias(alias, accountAddress);
   }
 
   async removeAlias(alias: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(alias)) return false;
     return this.#accounts.removeAlias(alias);
   }
 
   async listAliases(accountAddress?: string): Promise<Alias[]> {
+    this.#assertOpen();
+    if (accountAddress !== undefined && !isStorableText(accountAddress)) return [];
     return this.#accounts.listAliases(accountAddress);
   }
 
   async resolveAddress(address: string): Promise<Account | undefined> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return undefined;
     return this.#accounts.resolve(address);
   }
 
   async recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
     this.#assertOpen();
     checkLoginFailureOptions(options);
+    checkText('the login failure key', key);
     return this.#loginFailures.record(key, options);
   }
 
   async loginBlockedUntil(key: string, now: Date): Promise<Date | null> {
+    this.#assertOpen();
+    if (!isStorableText(key)) return null;
     return this.#loginFailures.blockedUntil(key, now);
   }
 
   async clearLoginFailures(key: string): Promise<void> {
+    this.#assertOpen();
+    if (!isStorableText(key)) return;
     return this.#loginFailures.clear(key);
   }
 
   async deliver(delivery: Delivery): Promise<DeliveryReceipt> {
     this.#assertOpen();
     const checked = checkDelivery(delivery);
+    checkDeliveryText(delivery);
     return this.#batcher.deliver(delivery, summarize(delivery.content), checked);
   }
 
   async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined> {
+    this.#assertOpen();
+    if (!isStorableText(name)) return undefined;
     const { rows } = await this.#query(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2`, [
       accountId,
       name,
@@ -313,10 +354,14 @@ export class PostgresStore implements Store {
   }
 
   async addDkimKey(key: NewDkimKey): Promise<DkimKey> {
+    this.#assertOpen();
+    checkDkimKeyText(key);
     return this.#dkimKeys.add(key);
   }
 
   async listDkimKeys(domain?: string): Promise<DkimKey[]> {
+    this.#assertOpen();
+    if (domain !== undefined && !isStorableText(domain)) return [];
     return this.#dkimKeys.list(domain);
   }
 
@@ -333,6 +378,8 @@ export class PostgresStore implements Store {
   }
 
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {
+    this.#assertOpen();
+    checkQueueJobText(job);
     return insertQueueJob((text, values) => this.#query(text, values), job);
   }
 
@@ -343,6 +390,8 @@ export class PostgresStore implements Store {
    */
   async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
     checkLimit('listJobs', options.limit ?? 1000);
+    this.#assertOpen();
+    if (options.kind !== undefined && !isStorableText(options.kind)) return [];
     const { rows } = await this.#query(
       `SELECT ${JOB_COLUMNS} FROM queue WHERE ($1::text IS NULL OR kind = $1) ORDER BY due_at, id LIMIT $2`,
       [options.kind ?? null, options.limit ?? 1000],
@@ -352,6 +401,8 @@ export class PostgresStore implements Store {
 
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
     checkLimit('claimJobs', options.limit);
+    this.#assertOpen();
+    checkText('the claimant', options.claimant);
     const now = (options.now ?? new Date()).getTime();
     const { rows } = await this.#query(
       `UPDATE queue SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1
@@ -367,6 +418,8 @@ export class PostgresStore implements Store {
   }
 
   async completeJob(id: number, claimant: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(claimant)) return false;
     const result = await this.#query('DELETE FROM queue WHERE id = $1 AND claimed_by = $2 AND claimed_until > $3', [
       id,
       claimant,
@@ -376,6 +429,8 @@ export class PostgresStore implements Store {
   }
 
   async rescheduleJob(id: number, claimant: string, dueAt: Date): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(claimant)) return false;
     const result = await this.#query(
       `UPDATE queue SET due_at = $1, claimed_by = NULL, claimed_until = NULL
        WHERE id = $2 AND claimed_by = $3 AND claimed_until > $4`,
@@ -395,19 +450,25 @@ export class PostgresStore implements Store {
 
   async addCounters(deltas: Readonly<Record<string, number>>): Promise<void> {
     this.#assertOpen();
+    checkCounterText(deltas);
     await addPostgresCounters((text, values) => this.#query(text, values), counterEntries(deltas));
   }
 
   async readCounters(prefix: string): Promise<Record<string, number>> {
+    this.#assertOpen();
+    if (!isStorableText(prefix)) return {};
     return readPostgresCounters((text, values) => this.#query(text, values), prefix);
   }
 
   async greylist(request: GreylistRequest): Promise<GreylistResult> {
+    this.#assertOpen();
+    checkGreylistText(request);
     return this.#greylist.decide(request);
   }
 
   async secret(name: string): Promise<Buffer> {
     this.#assertOpen();
+    checkText('the secret name', name);
     // One statement: the first node's value is kept, every later one (at once or later) reads it.
     const rows = await this.#query(
       `WITH made AS (
@@ -424,6 +485,7 @@ export class PostgresStore implements Store {
 
   async quarantine(message: NewQuarantined): Promise<QuarantinedSummary> {
     this.#assertOpen();
+    checkQuarantineText(message);
     const { from, subject } = summarize(message.content);
     return this.#quarantine.add(message, { from, subject });
   }
@@ -447,7 +509,10 @@ export class PostgresStore implements Store {
   }
 
   async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
+    this.#assertOpen();
     const { delivery, job } = release;
+    if (delivery) checkDeliveryText(delivery);
+    if (job) checkQueueJobText(job);
     const deliver = delivery && { delivery, summary: summarize(delivery.content), checked: checkDelivery(delivery) };
     const outcome = await this.#transaction((client) => releaseWith(client, id, { deliver, job }));
     if (outcome === undefined) return undefined;
@@ -456,11 +521,14 @@ export class PostgresStore implements Store {
   }
 
   async senderHistory(address: string): Promise<SenderHistory> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return { messages: 0, firstSeen: null };
     return this.#quarantine.senderHistory(address);
   }
 
   async recordSenders(addresses: string[], at: Date): Promise<void> {
     this.#assertOpen();
+    checkSenderText(addresses);
     return this.#senders.record(addresses, at);
   }
 

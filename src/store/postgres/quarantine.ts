@@ -28,7 +28,7 @@ import {
   RecipientsGoneError,
   type SenderHistory,
 } from '../store.ts';
-import { type BatchRow, deliverQuery, placedReceipt } from './delivery-batcher.ts';
+import { type BatchRow, checkItemText, deliverQuery, placedReceipt } from './delivery-batcher.ts';
 import { insertQueueJob } from './queue.ts';
 
 type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
@@ -133,6 +133,7 @@ export async function releaseWith(
   id: number,
   work: { deliver?: { delivery: Delivery; summary: MessageSummary; checked: CheckedDelivery }; job?: NewQueueJob },
 ): Promise<{ receipt?: DeliveryReceipt; job?: QueueJob; rows: BatchRow[] } | undefined> {
+  if (work.deliver) checkItemText(work.deliver);
   const removed = await client.query('DELETE FROM quarantine WHERE id = $1', [id]);
   if (removed.rowCount === 0) return undefined;
   const job = work.job ? await insertQueueJob((text, values) => client.query(text, values), work.job) : undefined;

@@ -23,13 +23,22 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  checkCounterText,
+  checkDeliveryText,
+  checkDkimKeyText,
+  checkGreylistText,
   checkLimit,
+  checkQuarantineText,
+  checkQueueJobText,
+  checkSenderText,
+  checkText,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
   type DkimKeyState,
   type GreylistRequest,
   type GreylistResult,
+  isStorableText,
   type LoginFailureOptions,
   type LoginFailureRecord,
   type Mailbox,
@@ -39,6 +48,7 @@ import {
   type NewDkimKey,
   type NewQuarantined,
   type NewQueueJob,
+  NoSuchAccountError,
   type Quarantined,
   type QuarantinedSummary,
   type QuarantineRelease,
@@ -194,6 +204,10 @@ export class SqliteStore implements Store {
   }
 
   async createAccount(address: string, passwordHash: string, scram: string | null = null): Promise<Account> {
+    this.#assertOpen();
+    checkText('the account address', address);
+    checkText('the password hash', passwordHash);
+    checkText('the SCRAM credentials', scram);
     const result = await this.#write({ kind: 'createAccount', address, passwordHash, scram, createdAt: new Date() });
     if (result.kind !== 'createAccount') throw unexpected(result);
     return result.account;
@@ -201,6 +215,7 @@ export class SqliteStore implements Store {
 
   async findAccount(address: string): Promise<Account | undefined> {
     this.#assertOpen();
+    if (!isStorableText(address)) return undefined;
     return this.#reads.findAccount(address);
   }
 
@@ -215,29 +230,42 @@ export class SqliteStore implements Store {
   }
 
   async removeAccount(address: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return false;
     const result = await this.#write({ kind: 'removeAccount', address });
     if (result.kind !== 'removeAccount') throw unexpected(result);
     return result.removed;
   }
 
   async setPassword(address: string, passwordHash: string, scram: string | null): Promise<boolean> {
+    this.#assertOpen();
+    checkText('the password hash', passwordHash);
+    checkText('the SCRAM credentials', scram);
+    if (!isStorableText(address)) return false;
     const result = await this.#write({ kind: 'setPassword', address, passwordHash, scram });
     if (result.kind !== 'setPassword') throw unexpected(result);
     return result.done;
   }
 
   async setDisabled(address: string, disabled: boolean): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(address)) return false;
     const result = await this.#write({ kind: 'setDisabled', address, disabled });
     if (result.kind !== 'setDisabled') throw unexpected(result);
     return result.done;
   }
 
   async addAlias(alias: string, accountAddress: string): Promise<void> {
+    this.#assertOpen();
+    checkText('the alias', alias);
+    if (!isStorableText(accountAddress)) throw new NoSuchAccountError(`no account ${JSON.stringify(accountAddress)}`);
     const result = await this.#write({ kind: 'addAlias', alias, account: accountAddress, createdAt: new Date() });
     if (result.kind !== 'addAlias') throw unexpected(result);
   }
 
   async removeAlias(alias: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(alias)) return false;
     const result = await this.#write({ kind: 'removeAlias', alias });
     if (result.kind !== 'removeAlias') throw unexpected(result);
     return result.done;
@@ -245,17 +273,20 @@ export class SqliteStore implements Store {
 
   async listAliases(accountAddress?: string): Promise<Alias[]> {
     this.#assertOpen();
+    if (accountAddress !== undefined && !isStorableText(accountAddress)) return [];
     return this.#reads.listAliases(accountAddress);
   }
 
   async resolveAddress(address: string): Promise<Account | undefined> {
     this.#assertOpen();
+    if (!isStorableText(address)) return undefined;
     return this.#reads.resolveAddress(address);
   }
 
   async recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
     this.#assertOpen();
     checkLoginFailureOptions(options);
+    checkText('the login failure key', key);
     const result = await this.#write({ kind: 'recordLoginFailure', key, options });
     if (result.kind !== 'recordLoginFailure') throw unexpected(result);
     return result.record;
@@ -263,17 +294,21 @@ export class SqliteStore implements Store {
 
   async loginBlockedUntil(key: string, now: Date): Promise<Date | null> {
     this.#assertOpen();
+    if (!isStorableText(key)) return null;
     return this.#reads.loginBlockedUntil(key, now);
   }
 
   async secret(name: string): Promise<Buffer> {
     this.#assertOpen();
+    checkText('the secret name', name);
     const result = await this.#write({ kind: 'secret', name, candidate: randomBytes(SECRET_BYTES) });
     if (result.kind !== 'secret') throw unexpected(result);
     return Buffer.from(result.value);
   }
 
   async clearLoginFailures(key: string): Promise<void> {
+    this.#assertOpen();
+    if (!isStorableText(key)) return;
     const result = await this.#write({ kind: 'clearLoginFailures', key });
     if (result.kind !== 'clearLoginFailures') throw unexpected(result);
   }
@@ -295,7 +330,9 @@ export class SqliteStore implements Store {
    */
   #stored(delivery: Delivery): StoredDelivery {
     const content = exactBytes(delivery.content);
-    return storedDelivery({ ...delivery, content }, summarize(content), checkDelivery(delivery));
+    const checked = checkDelivery(delivery);
+    checkDeliveryText(delivery);
+    return storedDelivery({ ...delivery, content }, summarize(content), checked);
   }
 
   /** One process writes this file's mail (the CLI does not deliver), so in-process is every node. */
@@ -308,6 +345,7 @@ export class SqliteStore implements Store {
 
   async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined> {
     this.#assertOpen();
+    if (!isStorableText(name)) return undefined;
     return this.#reads.getMailbox(accountId, name);
   }
 
@@ -327,6 +365,8 @@ export class SqliteStore implements Store {
   }
 
   async addDkimKey(key: NewDkimKey): Promise<DkimKey> {
+    this.#assertOpen();
+    checkDkimKeyText(key);
     const { createdAt = new Date(), ...fields } = key;
     const result = await this.#write({ kind: 'addDkimKey', key: fields, createdAt });
     if (result.kind !== 'addDkimKey') throw unexpected(result);
@@ -335,6 +375,7 @@ export class SqliteStore implements Store {
 
   async listDkimKeys(domain?: string): Promise<DkimKey[]> {
     this.#assertOpen();
+    if (domain !== undefined && !isStorableText(domain)) return [];
     return this.#reads.listDkimKeys(domain);
   }
 
@@ -362,6 +403,8 @@ export class SqliteStore implements Store {
   }
 
   async enqueueJob(job: NewQueueJob): Promise<QueueJob> {
+    this.#assertOpen();
+    checkQueueJobText(job);
     const result = await this.#write({ kind: 'enqueueJob', job, now: new Date() });
     if (result.kind !== 'enqueueJob') throw unexpected(result);
     return result.job;
@@ -370,23 +413,30 @@ export class SqliteStore implements Store {
   async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
     this.#assertOpen();
     checkLimit('listJobs', options.limit ?? 1000);
+    if (options.kind !== undefined && !isStorableText(options.kind)) return [];
     return this.#reads.listJobs(options.kind, options.limit ?? 1000);
   }
 
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
     checkLimit('claimJobs', options.limit);
+    this.#assertOpen();
+    checkText('the claimant', options.claimant);
     const result = await this.#write({ kind: 'claimJobs', options: { ...options, now: options.now ?? new Date() } });
     if (result.kind !== 'claimJobs') throw unexpected(result);
     return result.jobs;
   }
 
   async completeJob(id: number, claimant: string): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(claimant)) return false;
     const result = await this.#write({ kind: 'completeJob', jobId: id, claimant });
     if (result.kind !== 'completeJob') throw unexpected(result);
     return result.done;
   }
 
   async rescheduleJob(id: number, claimant: string, dueAt: Date): Promise<boolean> {
+    this.#assertOpen();
+    if (!isStorableText(claimant)) return false;
     const result = await this.#write({ kind: 'rescheduleJob', jobId: id, claimant, dueAt });
     if (result.kind !== 'rescheduleJob') throw unexpected(result);
     return result.done;
@@ -399,6 +449,7 @@ export class SqliteStore implements Store {
 
   async addCounters(deltas: Readonly<Record<string, number>>): Promise<void> {
     this.#assertOpen();
+    checkCounterText(deltas);
     const entries = counterEntries(deltas);
     if (entries.length === 0) return;
     const result = await this.#write({ kind: 'addCounters', entries });
@@ -407,10 +458,13 @@ export class SqliteStore implements Store {
 
   async readCounters(prefix: string): Promise<Record<string, number>> {
     this.#assertOpen();
+    if (!isStorableText(prefix)) return {};
     return this.#reads.readCounters(prefix);
   }
 
   async greylist(request: GreylistRequest): Promise<GreylistResult> {
+    this.#assertOpen();
+    checkGreylistText(request);
     const result = await this.#write({ kind: 'greylist', request });
     if (result.kind !== 'greylist') throw unexpected(result);
     return result.result;
@@ -418,6 +472,7 @@ export class SqliteStore implements Store {
 
   async quarantine(message: NewQuarantined): Promise<QuarantinedSummary> {
     this.#assertOpen();
+    checkQuarantineText(message);
     // Read here, as deliver() does: the writer thread does only what must happen in the transaction.
     const { from, subject } = summarize(message.content);
     const result = await this.#write({
@@ -457,6 +512,7 @@ export class SqliteStore implements Store {
   async releaseQuarantined(id: number, release: QuarantineRelease): Promise<ReleasedQuarantine | undefined> {
     this.#assertOpen();
     const { delivery, job } = release;
+    if (job) checkQueueJobText(job);
     const deliver = delivery && this.#stored(delivery);
     const result = await this.#write({
       kind: 'releaseQuarantined',
@@ -473,11 +529,13 @@ export class SqliteStore implements Store {
 
   async senderHistory(address: string): Promise<SenderHistory> {
     this.#assertOpen();
+    if (!isStorableText(address)) return { messages: 0, firstSeen: null };
     return this.#quarantineReads.senderHistory(address);
   }
 
   async recordSenders(addresses: string[], at: Date): Promise<void> {
     this.#assertOpen();
+    checkSenderText(addresses);
     return this.#senders.record(addresses, at);
   }
 
