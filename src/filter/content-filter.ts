@@ -18,6 +18,7 @@ import type { EnvelopeChanges, MilterSite, runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
 import type { PhishingReport, PhishingSettings } from './phishing/detector.ts';
 import { detectorSettings } from './phishing/settings.ts';
+import type { PhishingMarks } from './phishing-stage.ts';
 import { type PhishingAction, topReasons } from './phishing-verdict.ts';
 
 export interface FilterRequest {
@@ -69,7 +70,19 @@ export type FilterOutcome =
    * `redirect` and `envelope` as for a delivery: a release goes where the message would have gone
    * (Postfix keeps a held message's REDIRECT in its queue file).
    */
-  | { action: 'quarantine'; content: Buffer; verdict: FilterVerdict; redirect?: string; envelope?: EnvelopeChanges }
+  | {
+      action: 'quarantine';
+      content: Buffer;
+      /**
+       * The content before the phishing stage marked it and the marks (phishing-stage.ts), when it
+       * did: the entry keeps these, for a release to another domain sends the unmarked copy.
+       */
+      unmarked?: Buffer;
+      marks?: PhishingMarks;
+      verdict: FilterVerdict;
+      redirect?: string;
+      envelope?: EnvelopeChanges;
+    }
   | { action: 'discard'; reason: string }
   | { action: 'reply'; reply: Reply; reason: string };
 
@@ -135,7 +148,8 @@ export class ContentFilter {
     const engine = Object.values(ruleFiles).some(Boolean) ? await import('./content-rules/index.ts') : undefined;
     for (const table of ['header', 'mime', 'nested', 'body'] as const) {
       const file = ruleFiles[table];
-      if (file && engine) rules[table] = await loadRules(engine, keys[table], file);
+      if (file && engine)
+        rules[table] = await loadRules(engine, keys[table], file, table === 'body' ? 'body' : 'header');
     }
     const filter = new ContentFilter(
       config,
@@ -212,7 +226,8 @@ export class ContentFilter {
         continue;
       }
       const fields = { ...message, check: finding.check, action: finding.result, rule: finding.reason };
-      const level = finding.result === 'warn' ? 'warn' : 'info';
+      // A REDIRECT or PREPEND whose $n result was no address or header field: the rule did nothing.
+      const level = finding.result === 'warn' || finding.result.endsWith(' ignored') ? 'warn' : 'info';
       if (allows(level)) this.#logger[level](fields, `${finding.check}: ${finding.result}`);
     }
     for (const [check, count] of logged) {
@@ -315,6 +330,7 @@ export class ContentFilter {
 
     let report: PhishingReport | undefined;
     let action: PhishingAction = 'none';
+    let marks: PhishingMarks | undefined;
     const phishing = this.#config.phishing;
     const unmarked = content;
     if (phishing.enabled && request.external) {
@@ -328,7 +344,7 @@ export class ContentFilter {
         held !== undefined,
         this.#site.maxMessageSize,
       );
-      ({ content, report, action } = scored);
+      ({ content, report, action, marks } = scored);
     }
     // A HOLD rule or a milter's quarantine holds the message whatever its score; only the score marks it.
     const verdict = report ? filterVerdict(report, held ? 'quarantine' : action, held, phishing.language) : undefined;
@@ -346,6 +362,7 @@ export class ContentFilter {
       return {
         action: 'quarantine',
         content,
+        ...(marks && content !== unmarked ? { unmarked, marks } : {}),
         verdict: verdict ?? heldVerdict(held ?? 'held'),
         ...(redirect ? { redirect } : {}),
         ...(envelope ? { envelope } : {}),
@@ -388,9 +405,10 @@ async function loadRules(
   engine: typeof import('./content-rules/index.ts'),
   key: string,
   path: string,
+  table: 'header' | 'body',
 ): Promise<RuleTable> {
   try {
-    return await engine.readRuleFile(path);
+    return await engine.readRuleFile(path, table);
   } catch (err) {
     if (err instanceof engine.ContentRuleError) throw new ConfigError(`${key}: ${err.message}`, { cause: err });
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;

@@ -7,7 +7,7 @@
 import type { PhishingConfig } from '../config/filter-schema.ts';
 import { parseMessage } from '../mime/message.ts';
 import type { Envelope } from '../smtp/envelope.ts';
-import { insertBanner, warningBanner } from './actions/banner.ts';
+import { type Banner, insertBanner, warningBanner } from './actions/banner.ts';
 import { tagSubject } from './actions/subject-tag.ts';
 import { stripVerdictHeaders, verdictHeaders } from './actions/verdict-headers.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
@@ -28,7 +28,7 @@ export async function scorePhishing(
   held = false,
   /** smtp.maxMessageSize: a banner that would make the message larger wraps it instead (banner.ts). */
   maxMessageSize?: number,
-): Promise<{ content: Buffer; report: PhishingReport; action: PhishingAction }> {
+): Promise<{ content: Buffer; report: PhishingReport; action: PhishingAction; marks?: PhishingMarks }> {
   const stripped = stripVerdictHeaders(content);
   const message = await parseMessage(stripped);
   const from = message.from[0]?.address;
@@ -46,27 +46,32 @@ export async function scorePhishing(
   // A HOLD rule or a milter's quarantine holds the message whatever its score (docs/content-protection.md):
   // a score that marks it says so in its verdict header, which Sieve rules read after a release.
   const action = held && scored !== 'none' ? 'quarantine' : scored;
-  const marked = action === 'none' ? stripped : mark(stripped, report, action, config, maxMessageSize);
-  return { content: marked, report, action };
+  if (action === 'none') return { content: stripped, report, action };
+  const marks = markings(report, action, config, maxMessageSize);
+  return { content: applyMarks(stripped, marks), report, action, marks };
 }
 
-function mark(
-  content: Buffer,
+/**
+ * What the phishing stage adds to a message it marks, apart from the message: a quarantine entry
+ * keeps them with its verdict (as JSON) and the content as it came, so that a release to another
+ * domain sends what was signed and a release here gets exactly these marks.
+ */
+export interface PhishingMarks {
+  /** The verdict header fields, with their line ends. */
+  headers: string;
+  /** config.subjectTag; '' for none. */
+  subjectTag: string;
+  banner?: Banner;
+  /** smtp.maxMessageSize when marked: a banner that would pass it wraps the message instead. */
+  maxSize?: number;
+}
+
+function markings(
   report: PhishingReport,
   action: PhishingAction,
   config: PhishingConfig,
   maxSize: number | undefined,
-): Buffer {
-  let out = content;
-  if (config.subjectTag !== '') out = tagSubject(out, config.subjectTag);
-  if (config.banner.enabled) {
-    const reasons = [...report.signals]
-      .sort((a, b) => b.weight - a.weight)
-      .slice(0, 3)
-      .map((s) => s.explanation);
-    const banner = warningBanner({ language: config.banner.language, reasons, template: config.banner.text });
-    out = insertBanner(out, banner, { maxSize });
-  }
+): PhishingMarks {
   const headers = verdictHeaders({
     score: report.score,
     category: report.category,
@@ -74,5 +79,31 @@ function mark(
     signals: report.signals,
     threshold: config.thresholds.warn,
   });
-  return Buffer.concat([Buffer.from(headers), out]);
+  let banner: Banner | undefined;
+  if (config.banner.enabled) {
+    const reasons = [...report.signals]
+      .sort((a, b) => b.weight - a.weight)
+      .slice(0, 3)
+      .map((s) => s.explanation);
+    banner = warningBanner({ language: config.banner.language, reasons, template: config.banner.text });
+  }
+  return {
+    headers,
+    subjectTag: config.subjectTag,
+    ...(banner ? { banner } : {}),
+    ...(maxSize !== undefined ? { maxSize } : {}),
+  };
+}
+
+/** The marks on a message whose forged verdict headers are out (stripVerdictHeaders). */
+export function applyMarks(content: Buffer, marks: PhishingMarks): Buffer {
+  let out = content;
+  if (marks.subjectTag !== '') out = tagSubject(out, marks.subjectTag);
+  if (marks.banner) out = insertBanner(out, marks.banner, { maxSize: marks.maxSize });
+  return Buffer.concat([Buffer.from(marks.headers), out]);
+}
+
+/** A quarantined message's content as it came, marked for a reader here as a delivery would have been. */
+export function markedCopy(unmarked: Buffer, marks: PhishingMarks): Buffer {
+  return applyMarks(stripVerdictHeaders(unmarked), marks);
 }

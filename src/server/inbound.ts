@@ -468,6 +468,15 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         logger.info({ ...base, reason: filtered.reason }, 'content filter: discarded');
         return { action: 'reply', reply: replies.queued(envelope.id) };
       case 'quarantine': {
+        if (filtered.redirect !== undefined && ownedButUnknown((await redirected(filtered.redirect))[0])) {
+          // As for a delivery (message() above): held, it could never be released to that address; the
+          // rule's mistake is the admin's to fix while the sender retries.
+          logger.error(
+            { ...base, redirect: filtered.redirect },
+            `a REDIRECT rule sends the message to ${filtered.redirect}, which has no account or alias here; answered 451 (the sender retries): add it (postern user add / alias add) or fix the rule`,
+          );
+          return { action: 'reply', reply: replies.localError() };
+        }
         const clientName = await policy.clientHostname(peer);
         const receivedAt = new Date();
         const { mailFrom, recipients } = quarantinedEnvelope(envelope, filtered.redirect, filtered.envelope);
@@ -479,12 +488,20 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         if (peer.gone) return notStored(peer, envelope);
         peer.storing = true;
         try {
+          const ours = Buffer.from(trace + (examination?.header ?? ''));
+          // Marked by the phishing stage: the entry keeps the content as it came and the marks apart
+          // (in its verdict), so a release to another domain sends what the sender signed and a local
+          // one gets the marks (src/cli/commands/quarantine.ts), as a delivery does.
+          const { unmarked, marks } = filtered;
+          // A field of the verdict's JSON, which the store keeps as written: no schema change.
+          const verdict =
+            unmarked && marks ? { ...filtered.verdict, marks: { ...marks, at: ours.length } } : filtered.verdict;
           const entry = await store.quarantine({
             mailFrom: mailFrom?.address ?? '',
             recipients,
-            content: Buffer.concat([Buffer.from(trace + (examination?.header ?? '')), filtered.content]),
+            content: Buffer.concat([ours, unmarked && marks ? unmarked : filtered.content]),
             receivedAt,
-            verdict: filtered.verdict,
+            verdict,
           });
           logger.info({ ...base, quarantined: entry.id, verdict: logVerdict(filtered.verdict) }, 'message quarantined');
           return { action: 'reply', reply: replies.queued(envelope.id) };

@@ -287,6 +287,39 @@ test('quarantine release: INBOX for local recipients, the outbound queue for oth
   assert.equal(again.stderr, `postern: ${id}: no such quarantined message (postern quarantine list shows them)\n`);
 });
 
+test('quarantine release of an entry the phishing stage marked: local readers get the marks back, other domains the message as it came', async (t) => {
+  // The server keeps a marked entry unmarked with its marks in the verdict (src/server/inbound.ts): before,
+  // the marked copy (verdict fields, subject tag, banner) left for other domains, breaking DKIM there.
+  const { file, run, hold, withStore } = setup(t);
+  await addUser(file, 'bob@example.com');
+  const trace = 'Received: from c.example (c.example [192.0.2.7])\r\n\tby mx.example.com (Postern) with ESMTP id y\r\n';
+  const asCame = 'From: it@paypa1.com\r\nTo: bob@example.com\r\nSubject: Your mailbox is full\r\n\r\nVerify now\r\n';
+  const marks = {
+    headers: 'X-Postern-Verdict: phishing; score=12.5; category=bank; action=quarantine\r\n',
+    subjectTag: '[PHISHING?]',
+    at: Buffer.byteLength(trace),
+  };
+  const [id] = await hold(
+    quarantinedMessage('x', {
+      recipients: ['bob@example.com', 'carol@example.org'],
+      content: Buffer.from(trace + asCame),
+      verdict: { ...SAMPLE_VERDICT, marks } as typeof SAMPLE_VERDICT,
+    }),
+  );
+  const released = await run('quarantine', 'release', String(id), '--remote');
+  assert.equal(released.code, 0, released.stderr);
+  const job = await withStore(async (store) => (await store.listJobs({ kind: OUTBOUND_JOB }))[0]);
+  const leaving = Buffer.from(String((JSON.parse(job!.payload) as { content: string }).content), 'base64').toString();
+  assert.equal(leaving, trace + asCame, 'as it came, below our Received');
+  await withStore(async (store) => {
+    const bob = await store.findAccount('bob@example.com');
+    const inbox = await store.getMailbox(bob!.id, 'INBOX');
+    const local = Buffer.from((await store.readMessage(inbox!.id, 1))!).toString();
+    assert.ok(local.startsWith(trace + marks.headers), local);
+    assert.match(local, /^Subject: \[PHISHING\?\] Your mailbox is full\r$/m);
+  });
+});
+
 test('quarantine release: with no recipient left to deliver to, the entry stays', async (t) => {
   const { run, hold, withStore } = setup(t);
   const [id] = await hold(quarantinedMessage('x', { recipients: ['gone@example.com', 'left@EXAMPLE.com'] }));

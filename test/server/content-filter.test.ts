@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { hashPassword } from '../../src/accounts/password.ts';
 import { VERSION } from '../../src/config/version.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import { markedCopy, type PhishingMarks } from '../../src/filter/phishing-stage.ts';
 import { parseMessage } from '../../src/mime/message.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { type Answer, fakeMilter, packet, z } from '../support/fake-milter.ts';
@@ -154,8 +155,11 @@ test('phishing past the quarantine threshold is held in quarantine with its verd
   assert.ok(held, 'one quarantined message');
   assert.deepEqual(held.recipients, ['alice@example.com']);
   assert.ok(held.score >= 9, `score ${held.score}`);
-  assert.equal(held.subject, '[PHISHING?] Your mailbox is full', 'tagged, should it be released');
+  // The entry keeps the message as it came (a release to another domain sends that); the tag is put
+  // on when it is released here.
+  assert.equal(held.subject, 'Your mailbox is full');
   const entry = await server.store.readQuarantined(held.id);
+  assert.match(localCopy(entry!).toString(), /^Subject: \[PHISHING\?\] Your mailbox is full\r$/m, 'tagged here');
   const names = entry?.verdict.signals.map((s) => s.name) ?? [];
   for (const name of ['lookalike-sender', 'display-name-address', 'link-text-mismatch', 'html-form']) {
     assert.ok(names.includes(name), `${name} in ${names.join(',')}`);
@@ -176,7 +180,8 @@ test('a HOLD rule holds phishing past the reject threshold too, and its verdict 
   assert.equal(answer.code, 250, answer.text);
   const [held] = await server.store.listQuarantine();
   assert.ok(held && held.score >= 4, 'held whatever the score (docs/content-protection.md, HOLD)');
-  const stored = Buffer.from((await server.store.readQuarantined(held.id))?.content ?? []).toString();
+  const heldEntry = await server.store.readQuarantined(held.id);
+  const stored = localCopy(heldEntry!).toString();
   assert.match(stored, /^X-Postern-Verdict: .*action=quarantine/m);
 
   const warnOnly = await serverWith(t, {
@@ -184,7 +189,7 @@ test('a HOLD rule holds phishing past the reject threshold too, and its verdict 
   });
   assert.equal((await sendToAlice(warnOnly, 'it@examp1e.com', `X-Hold: yes\r\n${PHISH}`)).code, 250);
   const [marked] = await warnOnly.store.listQuarantine();
-  const content = Buffer.from((await warnOnly.store.readQuarantined(marked!.id))?.content ?? []).toString();
+  const content = localCopy((await warnOnly.store.readQuarantined(marked!.id))!).toString();
   assert.match(content, /^X-Postern-Verdict: .*action=quarantine/m, 'not action=warn: Sieve reads it after a release');
 });
 
@@ -802,4 +807,53 @@ test('the log line of a stored message says how many attached messages the detec
   assert.equal((await sendToAlice(server, 'bob@partner.example', CLEAN('bob@partner.example'))).code, 250);
   const clean = server.logs().filter((l) => l.msg === 'message stored')[1];
   assert.doesNotMatch(String(clean?.verdict), /unopened/);
+});
+
+/** A quarantined message as a release here delivers it: the marks kept in its verdict put back on. */
+function localCopy(entry: { content: Uint8Array; verdict: object }): Buffer {
+  const bytes = Buffer.from(entry.content);
+  const marks = (entry.verdict as { marks?: PhishingMarks & { at: number } }).marks;
+  if (!marks) return bytes;
+  return Buffer.concat([bytes.subarray(0, marks.at), markedCopy(bytes.subarray(marks.at), marks)]);
+}
+
+test('a held phishing message REDIRECTed to another domain is kept unmarked, with its marks apart for a release here', async (t) => {
+  // Before, the entry held the marked copy only: `quarantine release --remote` sent our banner, subject
+  // tag and verdict headers to the next domain (its DKIM check failed), unlike a delivery's outbound copy.
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  fs.writeFileSync(header, '/^X-Route: archive/ REDIRECT carol@remote.example\n');
+  const server = await serverWith(t, {
+    filter: { headerChecks: header, phishing: { thresholds: { warn: 1, junk: 2, quarantine: 3, reject: 100 } } },
+  });
+  assert.equal((await sendToAlice(server, 'it@examp1e.com', `X-Route: archive\r\n${PHISH}`)).code, 250);
+  const [held] = await server.store.listQuarantine();
+  assert.deepEqual(held?.recipients, ['carol@remote.example']);
+  const entry = (await server.store.readQuarantined(held!.id))!;
+  const kept = Buffer.from(entry.content).toString();
+  assert.doesNotMatch(kept, /^X-Postern-/m);
+  assert.match(kept, /^Subject: Your mailbox is full\r$/m, 'the Subject as it came');
+  assert.ok(kept.endsWith(`X-Route: archive\r\n${PHISH}`), 'the message as it came');
+  const local = localCopy(entry).toString();
+  assert.match(local, /^X-Postern-Verdict: .*action=quarantine/m);
+  assert.match(local, /^Subject: \[PHISHING\?\] Your mailbox is full\r$/m);
+  assert.ok(
+    local.startsWith(kept.slice(0, kept.indexOf('X-Postern') < 0 ? kept.indexOf('X-Route') : 0)),
+    'our trace first',
+  );
+});
+
+test('a HOLD with a REDIRECT to an address of ours without an account is a 451, as a delivery is, never held', async (t) => {
+  const dir = tempDir('postern-rules-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const header = path.join(dir, 'header_checks');
+  fs.writeFileSync(header, '/^Subject:.*redirect me/ REDIRECT nobody@example.com\n/^X-Hold: yes/ HOLD review\n');
+  const server = await serverWith(t, { filter: { headerChecks: header }, log: { level: 'info' } });
+  const message = `X-Hold: yes\r\n${CLEAN('bob@partner.example').replace('Meeting notes', 'please redirect me')}`;
+  const answer = await sendToAlice(server, 'bob@partner.example', message);
+  assert.equal(codeOf(answer), '451 4.3.0', 'kept by the sender, who retries');
+  assert.deepEqual(await server.store.listQuarantine(), [], 'not held: no release could deliver it');
+  const error = server.logs().find((l) => l.level === 50 && l.redirect === 'nobody@example.com');
+  assert.match(String(error?.msg), /has no account or alias here; answered 451/);
 });

@@ -10,6 +10,7 @@ import { parseAddress } from '../../accounts/address.ts';
 import { stripForgedResults } from '../../authentication/authentication-results.ts';
 import type { Config } from '../../config/schema.ts';
 import { MAX_ATTACHED_MESSAGES } from '../../filter/phishing/embedded.ts';
+import type { PhishingMarks } from '../../filter/phishing-stage.ts';
 import { addressFirst, column, printable } from '../../log/printable.ts';
 import { headerSectionLength } from '../../mime/header-section.ts';
 import { outboundJob, transportOf } from '../../store/outbound-job.ts';
@@ -212,11 +213,12 @@ async function release(store: Store, config: Config, id: number, allowRemote: bo
   if (local.length === 0 && remote.length === 0) throw nobodyLeft(id, gone);
   const message = entryMessage(entry);
   let released: ReleasedQuarantine | undefined;
+  const marked = local.length > 0 ? await localMessage(entry) : message;
   try {
     // One transaction: the entry goes exactly when the message went somewhere, so neither a crash
     // nor a second release running at the same time can deliver it twice.
     released = await store.releaseQuarantined(id, {
-      ...(local.length > 0 ? { delivery: { mailFrom: entry.mailFrom, recipients: local, ...message } } : {}),
+      ...(local.length > 0 ? { delivery: { mailFrom: entry.mailFrom, recipients: local, ...marked } } : {}),
       ...(remote.length > 0
         ? {
             job: releasedJob(id, entry.mailFrom, remote, message, config),
@@ -257,7 +259,7 @@ async function releaseTo(store: Store, id: number, to: string): Promise<number> 
   const delivery = { mailFrom: entry.mailFrom, recipients: [{ address: to, accountId: account.id }] };
   let released: ReleasedQuarantine | undefined;
   try {
-    released = await store.releaseQuarantined(id, { delivery: { ...delivery, ...entryMessage(entry) } });
+    released = await store.releaseQuarantined(id, { delivery: { ...delivery, ...(await localMessage(entry)) } });
   } catch (err) {
     if (!(err instanceof RecipientsGoneError)) throw err; // removed since the look-up: rolled back
     throw new CliError(
@@ -356,6 +358,24 @@ function releasedJob(
 /** The stored message as it is delivered: the bytes and the time it first arrived. */
 function entryMessage(entry: Quarantined): { content: Uint8Array; receivedAt: Date } {
   return { content: entry.content, receivedAt: entry.receivedAt };
+}
+
+/**
+ * The message as a reader here gets it. An entry the phishing stage marked keeps the content as it
+ * came (what a release to another domain sends, as a delivery's outbound copy) and the marks in its
+ * verdict, `at` the end of our trace fields: they go back on after those, as they were at receipt.
+ * An entry from before keeps its content marked.
+ */
+async function localMessage(entry: Quarantined): Promise<{ content: Uint8Array; receivedAt: Date }> {
+  const marks = (entry.verdict as { marks?: PhishingMarks & { at?: unknown } }).marks;
+  const at = marks?.at;
+  if (!marks || typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0 || at > entry.content.byteLength) {
+    return entryMessage(entry);
+  }
+  const { markedCopy } = await import('../../filter/phishing-stage.ts');
+  const bytes = Buffer.from(entry.content.buffer, entry.content.byteOffset, entry.content.byteLength);
+  const content = Buffer.concat([bytes.subarray(0, at), markedCopy(bytes.subarray(at), marks)]);
+  return { content, receivedAt: entry.receivedAt };
 }
 
 function idArgument(input: string): number {

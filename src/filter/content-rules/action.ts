@@ -7,6 +7,8 @@
  * DEFER, DEFER_IF_*, numeric replies ("550 text") and the other access(5) results.
  */
 
+import { parseMailbox } from '../../smtp/path.ts';
+
 export type ActionVerb = 'REJECT' | 'DISCARD' | 'HOLD' | 'WARN' | 'PREPEND' | 'IGNORE' | 'REDIRECT' | 'DUNNO' | 'OK';
 
 export interface Action {
@@ -32,6 +34,14 @@ export function parseAction(result: string): Action | string {
   if (verb === 'IGNORE' || verb === 'DUNNO' || verb === 'OK') {
     if (text !== '') return `${verb} takes no argument`;
   }
+  // A target without $n is what every match gets: checked here, as Postfix's cleanup refuses it
+  // ("bad REDIRECT target … need user@domain"); one with $n is checked per match (inspect.ts).
+  if (verb === 'REDIRECT' && highestReference(text) === 0) {
+    const fixed = expand(text, []);
+    if (redirectTarget(fixed) === undefined) {
+      return `bad REDIRECT target "${fixed}": need user@domain (an RFC 5321 mailbox)`;
+    }
+  }
   return { verb: verb as ActionVerb, text };
 }
 
@@ -51,4 +61,22 @@ export function expand(text: string, groups: readonly (string | null)[]): string
     if (all === '$$') return '$';
     return groups[Number(braced ?? bare)] ?? '';
   });
+}
+
+/**
+ * A REDIRECT target as an RFC 5321 §4.1.2 Mailbox (local@domain, no angle brackets, no list, no
+ * line break): its address with the domain lower-cased, or undefined for anything else.
+ */
+export function redirectTarget(text: string): string | undefined {
+  const parsed = parseMailbox(text.trim());
+  return typeof parsed === 'string' ? undefined : parsed.address;
+}
+
+/**
+ * RFC 5322 §2.2: a header field is a field name of printable US-ASCII but ":" (§3.6.8 ftext), then
+ * ":" and the body. Anything else PREPENDed (an empty line, a line without a colon) would end the
+ * header section there or corrupt it.
+ */
+export function isHeaderField(line: string): boolean {
+  return /^[\x21-\x39\x3b-\x7e]+:/.test(line) && !/[\r\n]/.test(line);
 }

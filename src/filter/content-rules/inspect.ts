@@ -42,6 +42,7 @@
 import type { Finding } from '../../authentication/results.ts';
 import { parseHeaderValue } from '../../mime/entity.ts';
 import { HEADER_LIMITS } from '../../mime/header-section.ts';
+import { isHeaderField, redirectTarget } from './action.ts';
 import { matchTable, type TableMatch } from './match-table.ts';
 import type { RuleTable } from './rule-file.ts';
 
@@ -181,6 +182,12 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     return act(check, hit, input);
   };
 
+  /** A REDIRECT or PREPEND whose $n result cannot be carried out: logged as ignored, the message kept as it is. */
+  const refuse = (finding: Finding, why: string) => {
+    finding.result = `${finding.result} ignored`;
+    finding.reason += ` (${why})`;
+  };
+
   const act = (check: ContentCheck, hit: TableMatch, input: string): boolean => {
     const { verb } = hit.action;
     if (verb === 'DUNNO' || verb === 'OK') return true;
@@ -203,11 +210,22 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       }
       case 'WARN':
         return true;
-      case 'REDIRECT':
-        result.redirect = text;
+      case 'REDIRECT': {
+        // A $n result is the sender's text: one RFC 5321 §4.1.2 Mailbox, or nothing (a folded header's
+        // line break, a list, a display name would be queued as a recipient).
+        const target = redirectTarget(text);
+        if (target === undefined) refuse(finding, 'not an address (user@domain)');
+        else result.redirect = target;
         return true;
+      }
       case 'PREPEND': {
         const line = text.replace(/[\r\n]+/g, ' '); // a $n from a folded header must not inject lines
+        // RFC 5322 §2.2: in a header section only a field (name ":" value); an empty line would end
+        // the section there and make the rest body.
+        if (check !== 'body_checks' && !isHeaderField(line)) {
+          refuse(finding, 'not a header field (headername: headervalue)');
+          return true;
+        }
         result.prepended.push(line);
         flush();
         out.push(Buffer.from(`${foldedLine(line)}\r\n`, 'utf8'));

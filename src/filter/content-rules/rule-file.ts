@@ -6,7 +6,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { type Action, highestReference, parseAction } from './action.ts';
+import { type Action, expand, highestReference, isHeaderField, parseAction } from './action.ts';
 import { type CompiledPattern, compilePattern, DEFAULT_FLAGS, PatternError, type PatternFlags } from './pattern.ts';
 
 export type RuleEntry =
@@ -31,8 +31,11 @@ export class ContentRuleError extends Error {
   }
 }
 
-/** Parses a rule file's text; `file` names it in errors and findings. */
-export function parseRuleFile(text: string, file = '<rules>'): RuleTable {
+/**
+ * Parses a rule file's text; `file` names it in errors and findings. `table`: a body_checks file
+ * PREPENDs body lines, any text; the header tables PREPEND header fields.
+ */
+export function parseRuleFile(text: string, file = '<rules>', table: 'header' | 'body' = 'header'): RuleTable {
   const root: RuleEntry[] = [];
   const stack: { entries: RuleEntry[]; line: number }[] = [{ entries: root, line: 0 }];
   for (const { line, text: logical } of logicalLines(text, file)) {
@@ -73,6 +76,12 @@ export function parseRuleFile(text: string, file = '<rules>'): RuleTable {
     // regexp_table(5): a negated pattern has no match to substitute from.
     if (ref > 0 && negated) throw at(`$${ref} substitution with a negated pattern`);
     if (ref > pattern.groups) throw at(`$${ref} refers past the ${pattern.groups} group(s) of /${source}/`);
+    // Postfix's cleanup refuses it too ("bad PREPEND header text … need headername: headervalue"): an
+    // empty line or one without a colon would end the header section or corrupt it (RFC 5322 §2.2).
+    // One with $n is checked per match (inspect.ts).
+    if (act.verb === 'PREPEND' && table === 'header' && ref === 0 && !isHeaderField(expand(act.text, []))) {
+      throw at(`bad PREPEND header text "${act.text}": need headername: headervalue`);
+    }
     current.entries.push({ kind: 'rule', line, negated, pattern, action: act });
   }
   if (stack.length > 1) {
@@ -128,6 +137,6 @@ function splitPattern(text: string): { source: string; flags: PatternFlags; resu
 }
 
 /** Reads and parses a rule file from disk; errors name the path. */
-export async function readRuleFile(path: string): Promise<RuleTable> {
-  return parseRuleFile(await readFile(path, 'utf8'), path);
+export async function readRuleFile(path: string, table: 'header' | 'body' = 'header'): Promise<RuleTable> {
+  return parseRuleFile(await readFile(path, 'utf8'), path, table);
 }

@@ -28,7 +28,7 @@ const simple = crlf([
 
 const rules = (header = '', body = '', mime?: string): ContentRules => ({
   header: parseRuleFile(header, 'header_checks'),
-  body: parseRuleFile(body, 'body_checks'),
+  body: parseRuleFile(body, 'body_checks', 'body'),
   ...(mime === undefined ? {} : { mime: parseRuleFile(mime, 'mime_header_checks') }),
 });
 
@@ -678,4 +678,30 @@ test('a top-level field below a line that is not a field, or after a byte order 
   assert.equal(inspectMessage(bom, subject).verdict.action, 'reject');
   const ignored = inspectMessage(bom, rules('/^Subject:/ IGNORE'));
   assert.equal(ignored.message?.toString(), '\r\nbody\r\n', 'the whole field, mark included');
+});
+
+test('REDIRECT $1: only an RFC 5321 mailbox is taken; anything else is logged as ignored', () => {
+  const rule = rules('/^X-Redir: (.*)/ REDIRECT $1');
+  const withHeader = (value: string) => crlf(['From: a@example.com', `X-Redir: ${value}`, 'Subject: s', '', 'hi', '']);
+  assert.equal(inspectMessage(withHeader('Carol@Remote.EXAMPLE'), rule).redirect, 'Carol@remote.example');
+  for (const value of ['x@remote.example\r\n\ty@remote.example', 'not an address', 'a@x.example, b@y.example', '']) {
+    const r = inspectMessage(withHeader(value), rule);
+    assert.equal(r.redirect, undefined, JSON.stringify(value));
+    assert.equal(r.findings[0]?.result, 'redirect ignored');
+    assert.match(r.findings[0]?.reason ?? '', /not an address/);
+  }
+});
+
+test('header PREPEND $1 that is no header field (empty, no colon) is not written; a body one is', () => {
+  const rule = rules('/^X-Prep:(.*)/ PREPEND $1', '/^(hi)$/ PREPEND $1');
+  const message = (value: string) => crlf(['From: a@example.com', `X-Prep:${value}`, 'Subject: s', '', 'hi', '']);
+  for (const value of ['', ' no colon here']) {
+    const r = inspectMessage(message(value), rule);
+    assert.equal(r.findings[0]?.result, 'prepend ignored', JSON.stringify(value));
+    assert.deepEqual(r.prepended, ['hi'], 'only the body line');
+    const out = (r.message ?? message(value)).toString();
+    assert.ok(out.startsWith(`From: a@example.com\r\nX-Prep:${value}\r\nSubject: s\r\n\r\n`), out);
+  }
+  const ok = inspectMessage(message('X-Copied: yes'), rule);
+  assert.ok(ok.message?.toString().includes('X-Copied: yes\r\nX-Prep:'));
 });

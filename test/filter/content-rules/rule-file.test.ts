@@ -127,6 +127,12 @@ const errors: [text: string, line: number, problem: RegExp][] = [
   ['/a/ PREPEND', 1, /PREPEND needs an argument/],
   ['/a/ REDIRECT', 1, /REDIRECT needs an argument/],
   ['/a/ IGNORE now', 1, /IGNORE takes no argument/],
+  // Postfix's cleanup refuses these ("bad REDIRECT target", "bad PREPEND header text"): checked at load.
+  ['/a/ WARN x\n/b/ REDIRECT foo', 2, /bad REDIRECT target "foo": need user@domain/],
+  ['/a/ REDIRECT a@x.example, b@y.example', 1, /bad REDIRECT target/],
+  ['/a/ REDIRECT not an address', 1, /bad REDIRECT target/],
+  ['/a/ PREPEND no colon here', 1, /bad PREPEND header text "no colon here": need headername: headervalue/],
+  ['/a/ PREPEND : no name', 1, /bad PREPEND header text/],
   ['/(a)/ WARN $2', 1, /\$2 refers past the 1 group/],
   ['!/(a)/ WARN $1', 1, /negated pattern/],
   ['/abc WARN x', 1, /missing closing "\/"/],
@@ -159,3 +165,10 @@ for (const [text, line, problem] of errors) {
     );
   });
 }
+
+test('static REDIRECT and PREPEND texts that are fine load; a body_checks PREPEND is a body line, any text', () => {
+  assert.equal(matchTable(parseRuleFile('/a/ REDIRECT Bob@Example.COM'), 'a')?.action.text, 'Bob@Example.COM');
+  assert.ok(parseRuleFile('/a/ PREPEND X-Tag: yes'));
+  assert.ok(parseRuleFile('/a/ PREPEND Hi,', 'body_checks', 'body'));
+  assert.throws(() => parseRuleFile('/a/ PREPEND Hi,', 'header_checks', 'header'), /bad PREPEND header text/);
+});
