@@ -106,6 +106,7 @@ export async function runMilter(
       },
       ...(maxMessageSize !== undefined ? { maxBodySize: maxMessageSize } : {}),
     });
+    warnings.push(...client.warnings); // what the negotiation let pass with a warning (unoffered protocol bits)
     const macros = sessionMacros({
       hostname,
       version: `Postern ${VERSION}`,

@@ -91,3 +91,15 @@ test('DISCARD at connect or HELO is passed over with a warning (Postfix milter8.
   assert.equal(outcome.kind, 'discard');
   assert.equal(outcome.warnings, undefined);
 });
+
+test("protocol flags the milter asked for that we did not offer reach the outcome's warnings (and the log)", async (t) => {
+  const milter = await fakeMilter(0x800 | 0x10000000, () => ['c']); // SMFIP_RCPT_REJ, SMFIP_MDS_256K
+  t.after(() => milter.close());
+  const outcome = await runMilter(
+    milterConfig(milter.spec),
+    { envelope: ENVELOPE, peer: PEER, content: CONTENT },
+    SITE,
+  );
+  assert.equal(outcome.kind, 'continue');
+  assert.deepEqual(outcome.warnings, ['milter asked for protocol flags 0x10000800 we did not offer: ignored']);
+});

@@ -6,7 +6,8 @@ import net from 'node:net';
 import { after } from 'node:test';
 import { type Packet, PacketReader } from '../../src/filter/milter/protocol.ts';
 
-export type Answer = [code: string, data?: Buffer] | 'silent' | 'progress-forever';
+/** `hang-up`: the milter closes the connection, as an old libmilter does on a command it does not know. */
+export type Answer = [code: string, data?: Buffer] | 'silent' | 'progress-forever' | 'hang-up';
 export interface FakeMilter {
   spec: string;
   received: Packet[];
@@ -31,8 +32,15 @@ export const u32 = (n: number) => {
   return b;
 };
 
-/** Answers OPTNEG with (actions, steps), then each command with `answer(packet)`; macros, abort and quit get nothing. */
-export async function fakeMilter(steps: number, answer: (p: Packet) => Answer[] | Answer): Promise<FakeMilter> {
+/**
+ * Answers OPTNEG with (actions, steps), then each command with `answer(packet)`; macros, abort and quit get nothing.
+ * `version`: the protocol version it answers OPTNEG with (6 unless given).
+ */
+export async function fakeMilter(
+  steps: number,
+  answer: (p: Packet) => Answer[] | Answer,
+  { version = 6 }: { version?: number } = {},
+): Promise<FakeMilter> {
   const received: Packet[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -43,14 +51,15 @@ export async function fakeMilter(steps: number, answer: (p: Packet) => Answer[] 
       for (const p of reader.push(chunk)) {
         received.push(p);
         if (p.code === 'O') {
-          socket.write(packet('O', Buffer.concat([u32(6), u32(0x1ff), u32(steps)])));
+          socket.write(packet('O', Buffer.concat([u32(version), u32(0x1ff), u32(steps)])));
           continue;
         }
         if ('DAQ'.includes(p.code)) continue;
         const out = answer(p);
         const list = Array.isArray(out) && Array.isArray(out[0]) ? (out as Answer[]) : [out as Answer];
         for (const a of list) {
-          if (a === 'progress-forever') {
+          if (a === 'hang-up') socket.destroy();
+          else if (a === 'progress-forever') {
             const timer = setInterval(() => socket.write(packet('p')), 100);
             socket.on('close', () => clearInterval(timer));
           } else if (a !== 'silent') socket.write(packet(a[0], a[1]));

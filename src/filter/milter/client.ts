@@ -114,6 +114,13 @@ type Waiter = { resolve: (p: Packet) => void; reject: (e: Error) => void };
 
 export class MilterClient {
   readonly negotiated: Negotiated;
+  /**
+   * What the milter did in negotiation that we passed over (protocol flags we did not offer), once per
+   * connection, for the caller to log.
+   */
+  readonly warnings: string[] = [];
+  /** The steps not sent: those the milter declined (SMFIP_NO*) and those its version does not know. */
+  #unsent = 0;
   readonly #socket: net.Socket;
   readonly #timeouts: MilterTimeouts;
   readonly #maxBodySize: number;
@@ -175,16 +182,26 @@ export class MilterClient {
         throw new MilterProtocolError('negotiate', `expected SMFIC_OPTNEG, got '${packet.code}'`);
       }
       const version = packet.data.readUInt32BE(0);
-      // Versions 2 to 6 share this framing; a milter may not ask for what we did not offer (libmilter
-      // refuses such a filter at its own end, Sendmail at ours: milter.c milter_negotiate).
+      // Versions 2 to 6 share this framing; a milter may not ask for a later version than we offered
+      // (libmilter refuses such a filter at its own end, Sendmail at ours: milter.c milter_negotiate).
       if (version < 2 || version > MILTER_VERSION) throw new MilterProtocolError('negotiate', `version ${version}`);
       const actions = packet.data.readUInt32BE(4) & OFFERED_ACTIONS;
-      const steps = packet.data.readUInt32BE(8);
-      if ((steps & ~OFFERED_PROTOCOL) >>> 0 !== 0) {
-        throw new MilterProtocolError('negotiate', `protocol flags 0x${steps.toString(16)} not offered`);
+      const asked = packet.data.readUInt32BE(8);
+      // Protocol bits we did not offer (SMFIP_RCPT_REJ, the MDS_* sizes) ask us to do something we do
+      // not; they ask nothing of the milter, so they are left out and the milter goes on, as Postfix
+      // (milter8.c) goes on, noting them only in verbose logging. Here once per connection.
+      const steps = (asked & OFFERED_PROTOCOL) >>> 0;
+      if (steps !== asked) {
+        client.warnings.push(
+          `milter asked for protocol flags 0x${((asked & ~OFFERED_PROTOCOL) >>> 0).toString(16)} we did not offer: ignored`,
+        );
       }
       // Any symbol lists after the 12 bytes (SMFIF_SETSYMLIST) are ignored: we did not offer the action.
       (client as { negotiated: Negotiated }).negotiated = { version, actions, protocol: steps };
+      // Postfix milter8.c: "We must send only events that are defined for the specified protocol
+      // version". SMFIC_DATA came with version 4 and SMFIC_UNKNOWN with 3; an older libmilter drops the
+      // connection on a command it does not know, so those are left out as if the milter declined them.
+      client.#unsent = steps | (version < 4 ? protocol.nodata : 0) | (version < 3 ? protocol.nounknown : 0);
       return client;
     } catch (err) {
       socket.destroy();
@@ -441,7 +458,7 @@ export class MilterClient {
   ): Promise<MilterVerdict> {
     // Macros go even for a step the milter skips: it may read them later (smfi_getsymval at eom).
     this.#sendMacros(code, macros);
-    if (this.negotiated.protocol & skip) return { action: 'continue' };
+    if (this.#unsent & skip) return { action: 'continue' };
     this.#send(code, data);
     if (this.negotiated.protocol & noReply) return { action: 'continue' };
     const packet = await this.#reply(stage);
@@ -521,23 +538,33 @@ export class MilterClient {
    * reply time at most, progress or not, so that a milter repeating it cannot hold the SMTP client forever.
    */
   async #reply(stage: MilterStage): Promise<Packet> {
-    const deadline = Number.isFinite(this.#deadline) ? this.#deadline : Date.now() + this.#timeouts.replyMs;
+    const inMessage = Number.isFinite(this.#deadline);
+    const deadline = inMessage ? this.#deadline : Date.now() + this.#timeouts.replyMs;
+    // Said so when the message's time ran out, not the step's: "no reply in 194 ms" after a milter's
+    // steady progress pointed the admin at the wrong setting.
+    const messageTimeout = `message timeout reached (messageTimeoutMs, ${this.#timeouts.messageMs} ms from MAIL)`;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) throw this.#fail(new MilterTimeoutError(stage, 'message took too long'));
-      const packet = await this.#next(stage, Math.min(this.#timeouts.replyMs, left));
+      if (left <= 0) throw this.#fail(new MilterTimeoutError(stage, messageTimeout));
+      const byMessage = inMessage && left < this.#timeouts.replyMs;
+      const packet = await this.#next(
+        stage,
+        byMessage ? left : this.#timeouts.replyMs,
+        byMessage ? messageTimeout : undefined,
+      );
       if (packet.code !== reply.progress) return packet;
     }
   }
 
-  #next(stage: MilterStage, ms: number): Promise<Packet> {
+  /** `timeoutText`: what a timeout says instead of the step's "no reply in N ms". */
+  #next(stage: MilterStage, ms: number, timeoutText?: string): Promise<Packet> {
     const queued = this.#dequeue();
     if (queued) return Promise.resolve(queued);
     if (this.#failure) return Promise.reject(this.#relabel(this.#failure, stage));
     return new Promise<Packet>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = undefined;
-        reject(this.#fail(new MilterTimeoutError(stage, `no reply in ${ms} ms`)));
+        reject(this.#fail(new MilterTimeoutError(stage, timeoutText ?? `no reply in ${ms} ms`)));
       }, ms);
       this.#waiter = {
         resolve: (p) => {

@@ -27,6 +27,12 @@ export interface RecipientRefusal {
  */
 export type MessageOutcome = EomResult & { rejected?: RecipientRefusal[] };
 
+/**
+ * RFC 5322 §2.2: a field-name is one or more printable US-ASCII characters but the colon; §4.5 (the
+ * obsolete syntax) allows white space before the colon.
+ */
+const FIELD_START = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+
 export async function filterMessage(client: MilterClient, input: MessageInput): Promise<MessageOutcome> {
   const m = input.macros ?? {};
   // A verdict before eom ends the message: SMFIC_ABORT tells the milter to forget it (xxfi_abort).
@@ -58,6 +64,12 @@ export async function filterMessage(client: MilterClient, input: MessageInput): 
     // and Sendmail pass them; decoded as UTF-8, 8-bit octets of another charset became U+FFFD, and a
     // DKIM-signing or -verifying milter worked on other bytes than the message's.
     const text = f.raw.toString('latin1').replace(/\r?\n$/, '');
+    // A line of the header section that is no field ("Hello Bob, see below", a header-less message's
+    // text) is not made into one: it went as a name made up of the line. It stays where the store keeps
+    // it, in the header section up to the empty line, which Postern's readers (mime/header-section.ts
+    // readFirstFields, the MIME parser) skip over while reading the fields after it; so those go to the
+    // milter as fields, and the body is the same body the store and the mail reader see.
+    if (!FIELD_START.test(text)) continue;
     const colon = text.indexOf(':');
     steps.push(() => client.header(text.slice(0, colon), text.slice(colon + 1)));
   }

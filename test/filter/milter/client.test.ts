@@ -496,3 +496,73 @@ test('a malformed SMFIR_REPLYCODE makes the milter unavailable (its default acti
   client.destroy();
   await milter.close();
 });
+
+test('a version 2 or 3 milter is not sent SMFIC_DATA, which came with version 4 (Postfix milter8.c)', async () => {
+  for (const version of [2, 3]) {
+    // An old libmilter drops the connection on a command it does not know.
+    const milter = await fakeMilter(0, (p) => (p.code === 'T' ? 'hang-up' : ['c']), { version });
+    const client = await MilterClient.open({ socket: milter.spec, timeouts: { replyMs: 2000 } });
+    try {
+      assert.equal(client.negotiated.version, version);
+      assert.deepEqual((await filterMessage(client, input)).verdict, { action: 'continue' });
+      assert.equal(codes(milter), 'OMRLLLLLNBE');
+    } finally {
+      client.destroy();
+      await milter.close();
+    }
+  }
+});
+
+test('protocol flags we did not offer (RCPT_REJ, MDS_256K, MDS_1M) are left out with one warning, not a failure', async () => {
+  const unoffered = protocol.rcptRej | 0x10000000 | 0x20000000;
+  const milter = await fakeMilter(unoffered | protocol.noconnect, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  assert.equal(client.negotiated.protocol, protocol.noconnect);
+  assert.deepEqual(client.warnings, ['milter asked for protocol flags 0x30000800 we did not offer: ignored']);
+  assert.deepEqual((await filterMessage(client, input)).verdict, { action: 'continue' });
+  assert.equal(client.warnings.length, 1);
+  await client.quit();
+  await milter.close();
+});
+
+test('a header-section line that is no field is not made into one: the fields around it and the body go as stored', async () => {
+  const content = Buffer.from('Subject: s\r\nHello Bob, see below\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n');
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? [['h', z('X-Spam', 'Yes')], ['c']] : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec });
+  const outcome = await filterMessage(client, { ...input, content });
+  const sent = (code: string) => milter.received.filter((p) => p.code === code).map((p) => p.data.toString('latin1'));
+  // Postern's readers (readFirstFields, the MIME parser) read Content-Type as a field of this header
+  // section and the body after the empty line: so does the milter.
+  assert.deepEqual(sent('L'), ['Subject\0s\0', 'Content-Type\0text/html\0']);
+  assert.deepEqual(sent('B'), ['<p>x</p>\r\n']);
+  // The added field goes at the end of the header section, before the empty line.
+  assert.equal(
+    applyModifications(content, outcome.modifications).toString(),
+    'Subject: s\r\nHello Bob, see below\r\nContent-Type: text/html\r\nX-Spam: Yes\r\n\r\n<p>x</p>\r\n',
+  );
+  await client.quit();
+  await milter.close();
+});
+
+test('a header-less message: its lines go as no made-up fields', async () => {
+  const milter = await fakeMilter(0, () => ['c']);
+  const client = await MilterClient.open({ socket: milter.spec });
+  await filterMessage(client, { ...input, content: Buffer.from('just a body line\r\nsecond line\r\n') });
+  assert.equal(codes(milter).includes('L'), false);
+  await client.quit();
+  await milter.close();
+});
+
+test('the message timeout ending the wait says so, naming messageTimeoutMs, not "no reply in N ms"', async () => {
+  // Progress every 100 ms keeps the 300 ms reply timer from firing; the 600 ms message deadline ends it.
+  const milter = await fakeMilter(0, (p) => (p.code === 'E' ? 'progress-forever' : ['c']));
+  const client = await MilterClient.open({ socket: milter.spec, timeouts: { replyMs: 300, messageMs: 600 } });
+  await assert.rejects(filterMessage(client, input), (err) => {
+    assert.ok(err instanceof MilterTimeoutError);
+    assert.equal(err.stage, 'eom');
+    assert.match(err.message, /^milter eom: message timeout reached \(messageTimeoutMs, 600 ms from MAIL\)$/);
+    return true;
+  });
+  client.destroy();
+  await milter.close();
+});
