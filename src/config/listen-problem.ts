@@ -1,3 +1,10 @@
+import dns from 'node:dns';
+import fs from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import os from 'node:os';
+import { splitHostPort } from './load.ts';
+import { ipv4Mapped } from './schema.ts';
+
 /**
  * Why a listener named by a config key cannot have its address, in words an admin acts on: Node's
  * "listen EADDRINUSE" names neither the key nor what to do. Used for `listen.*` and the ACME challenge
@@ -17,5 +24,83 @@ export function listenProblem(key: string, address: string, error: unknown, when
       return `${key}: the host of ${address} could not be resolved now (DNS did not answer); an IP address needs no lookup`;
     default:
       return undefined;
+  }
+}
+
+/** How a listen host's name becomes an address: as net.Server#listen does, dns.lookup's first answer. */
+export type ListenLookup = (host: string) => Promise<{ address: string; family: number }>;
+
+export interface ListenCheckOptions {
+  lookup?: ListenLookup;
+  /** This machine's addresses, as os.networkInterfaces() gives them. */
+  interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+  /** Whether the kernel lets a socket bind an address it does not have (net.ipv4.ip_nonlocal_bind). */
+  nonLocalBind?: (family: 'ipv4' | 'ipv6') => boolean;
+}
+
+/**
+ * What listenProblem would say once serve tried to bind `address`, found without binding it (for
+ * `postern check`, as `nginx -t` resolves its listen names): a host name is resolved with the system
+ * resolver, as Node's listen resolves it, and the address must be a wildcard or one of this
+ * machine's. Undefined when serve could have it (a port in use is not known until then).
+ */
+export async function listenAddressProblem(
+  key: string,
+  address: string,
+  options: ListenCheckOptions = {},
+): Promise<string | undefined> {
+  const { host } = splitHostPort(address);
+  let ip = host;
+  let named = '';
+  if (isIP(host) === 0) {
+    try {
+      ip = (await (options.lookup ?? dns.promises.lookup)(host)).address;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return (
+        listenProblem(key, address, error, '') ??
+        `${key}: the host of ${address} could not be resolved (${code ?? (error as Error).message})`
+      );
+    }
+    named = ` (${host} resolves to ${ip})`;
+  }
+  const v4 = ipv4Mapped(ip) ?? (isIP(ip) === 4 ? ip : undefined);
+  const family = v4 === undefined ? 'ipv6' : 'ipv4';
+  const literal = v4 ?? ip;
+  if (literal === '0.0.0.0' || (isIP(literal) === 6 && isWildcard6(literal))) return undefined;
+  const nonLocalBind = options.nonLocalBind ?? kernelNonLocalBind;
+  if (nonLocalBind(family)) return undefined;
+  if (localAddresses(options.interfaces ?? os.networkInterfaces()).check(literal, family)) return undefined;
+  const problem = listenProblem(key, address, { code: 'EADDRNOTAVAIL' }, '');
+  return problem === undefined ? undefined : problem + named;
+}
+
+function isWildcard6(ip: string): boolean {
+  return new URL(`http://[${ip}]/`).hostname === '[::]';
+}
+
+/**
+ * The addresses a socket may bind: each interface's own, and on a loopback interface its whole
+ * network (Linux answers every 127.0.0.0/8 address on lo, so 127.0.0.2 binds).
+ */
+function localAddresses(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]>): BlockList {
+  const local = new BlockList();
+  for (const entries of Object.values(interfaces)) {
+    for (const entry of entries ?? []) {
+      const family = entry.family === 'IPv4' ? 'ipv4' : 'ipv6';
+      const prefix = entry.cidr === null ? undefined : Number(entry.cidr.slice(entry.cidr.lastIndexOf('/') + 1));
+      if (entry.internal && prefix !== undefined) local.addSubnet(entry.address, prefix, family);
+      else local.addAddress(entry.address, family);
+    }
+  }
+  return local;
+}
+
+/** net.ipv4.ip_nonlocal_bind / net.ipv6.ip_nonlocal_bind: set, any address binds (a floating IP not yet moved here). */
+function kernelNonLocalBind(family: 'ipv4' | 'ipv6'): boolean {
+  try {
+    return fs.readFileSync(`/proc/sys/net/${family}/ip_nonlocal_bind`, 'utf8').trim() === '1';
+  } catch {
+    return false;
   }
 }

@@ -3,6 +3,7 @@
  * expected, so an admin can fix the file without reading code.
  */
 
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
@@ -36,10 +37,12 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
   // An empty --config is a mistake (a script's unset variable), not a wish for the defaults.
   if (explicit === '') throw new ConfigError('--config: the path is empty');
   const chosen = explicit ?? (env.POSTERN_CONFIG === '' ? undefined : env.POSTERN_CONFIG);
+  // Said when the path came from the environment: the admin did not type it, and may not know it is set.
+  const fromEnv = explicit === undefined && chosen !== undefined ? ' (named by $POSTERN_CONFIG)' : '';
   let file: string | undefined;
   if (chosen !== undefined) {
     file = path.resolve(chosen);
-    if (!fs.existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+    if (!fs.existsSync(file)) throw new ConfigError(`config file ${file}${fromEnv} does not exist`, { source: file });
   } else if (fs.existsSync('postern.yaml')) {
     file = path.resolve('postern.yaml');
   }
@@ -47,8 +50,9 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
   if (file !== undefined) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = utf8Text(fs.readFileSync(file), file);
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       const why =
         code === 'EISDIR'
@@ -56,7 +60,7 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
           : code === 'EACCES'
             ? `permission denied (EACCES): this user${process.getuid ? ` (uid ${process.getuid()})` : ''} may not read it`
             : (code ?? (err as Error).message);
-      throw new ConfigError(`config file ${file} cannot be read: ${why}`, { source: file });
+      throw new ConfigError(`config file ${file}${fromEnv} cannot be read: ${why}`, { source: file });
     }
     try {
       raw = parseYaml(text) ?? {};
@@ -116,11 +120,88 @@ function realPathSoFar(file: string): string {
   }
 }
 
+/**
+ * The file's text, or a ConfigError naming the line and column of its first byte that is not UTF-8.
+ * YAML is Unicode (YAML 1.2 §5.2): a Latin-1 "é" read as UTF-8 became U+FFFD without a word, and
+ * reached every subject the phishing tag was put on.
+ */
+function utf8Text(bytes: Buffer, file: string): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  const bad = firstInvalidUtf8(bytes);
+  const lineStart = bytes.lastIndexOf(0x0a, bad - 1) + 1;
+  const line = countByte(bytes, 0x0a, bad) + 1;
+  // In characters, as yaml counts its columns: the line's bytes before this one are valid UTF-8.
+  const column = [...bytes.subarray(lineStart, bad).toString('utf8')].length + 1;
+  const utf16 =
+    bad === 0 &&
+    bytes.length >= 2 &&
+    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  const problem = utf16
+    ? 'is UTF-16 (it starts with a UTF-16 byte order mark); Postern reads YAML as UTF-8: save it as UTF-8 (iconv -f UTF-16 -t UTF-8)'
+    : `is not UTF-8 at line ${line}, column ${column}: the byte 0x${bytes[bad]!.toString(16).toUpperCase().padStart(2, '0')} ` +
+      'is not part of a valid UTF-8 character. YAML files are Unicode (YAML 1.2 §5.2): save it as UTF-8 ' +
+      '(from Latin-1: iconv -f ISO-8859-1 -t UTF-8)';
+  return throwConfig(`config file ${file} ${problem}`, file);
+}
+
+function throwConfig(message: string, source: string): never {
+  throw new ConfigError(message, { source, problems: [message] });
+}
+
+/**
+ * The offset of the first byte that is not part of a well-formed UTF-8 sequence (RFC 3629 §4: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or bytes.length.
+ */
+function firstInvalidUtf8(bytes: Buffer): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    // The second byte's range depends on the first (RFC 3629 §4's table); the others are 80..BF.
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) length = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      length = 3;
+      if (b === 0xe0) low = 0xa0;
+      else if (b === 0xed) high = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      length = 4;
+      if (b === 0xf0) low = 0x90;
+      else if (b === 0xf4) high = 0x8f;
+    } else return i;
+    if (i + length > bytes.length) return i;
+    const second = bytes[i + 1]!;
+    if (second < low || second > high) return i;
+    for (let k = 2; k < length; k++) {
+      const next = bytes[i + k]!;
+      if (next < 0x80 || next > 0xbf) return i;
+    }
+    i += length;
+  }
+  return i;
+}
+
+function countByte(bytes: Buffer, byte: number, end: number): number {
+  let count = 0;
+  for (let at = bytes.indexOf(byte); at >= 0 && at < end; at = bytes.indexOf(byte, at + 1)) count++;
+  return count;
+}
+
 /** yaml's first message line, with its trailing "at line L, column C:" said once, and the repeated key named. */
 function yamlProblem(err: unknown, text: string): string {
   const first = ((err as Error).message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  // Lists or mappings nested thousands deep ran the parser out of stack: yaml reports the RangeError
+  // as RESOURCE_EXHAUSTION (its composer), or lets it through (its lexer, toJS).
+  const deep = 'the lists and mappings are nested too deeply to be read; no setting nests more than a few levels';
+  if (err instanceof RangeError) return `not valid YAML: ${deep}`;
   if (!(err instanceof YAMLParseError)) return `not valid YAML: ${first}`;
   const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+  if (err.code === 'RESOURCE_EXHAUSTION' && /call stack/i.test(first)) return `not valid YAML${where}: ${deep}`;
   if (err.code === 'DUPLICATE_KEY') {
     // yaml points at the key's first character; the key runs to the colon that ends it, one followed by
     // white space or the line's end (YAML 1.2 §7.3.3: a plain scalar may hold `:` otherwise, `a:b`).

@@ -228,7 +228,13 @@ export const configSchema = z
       .array(mailDomain)
       .default([])
       .transform((domains) => [...new Set(domains)]),
-    dataDir: z.string().min(1).default('./data'),
+    dataDir: z
+      .string()
+      .min(1)
+      // A path of white space only is a slip (a quoted blank left in the file): serve would make a
+      // directory named " " beside the config and keep the mail there.
+      .refine((v) => v.trim() !== '', 'only white space: name a directory, such as /var/lib/postern')
+      .default('./data'),
     // engine defaults to sqlite inside the section too, as the README says: `store: {}` is SQLite.
     store: z
       .preprocess(

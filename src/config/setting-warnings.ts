@@ -61,6 +61,28 @@ export function settingWarnings(config: Config): string[] {
       `smtp.maxRecipients is ${config.smtp.maxRecipients}, below the 100 recipients RFC 5321 §4.5.3.1.8 says a server must take: senders get 452 for the rest and retry them`,
     );
   }
+  // Postfix's smtpd_soft_error_limit below its hard limit: the session ends at maxErrors, so a soft
+  // limit there or above never makes an error reply wait.
+  const smtp = config.smtp;
+  if (smtp.errorSleepMs > 0 && smtp.softErrorLimit >= smtp.maxErrors) {
+    warnings.push(
+      `smtp.softErrorLimit (${smtp.softErrorLimit}) is not below smtp.maxErrors (${smtp.maxErrors}): the session ends before the soft limit is reached, so errorSleepMs never slows a client down; set softErrorLimit below maxErrors`,
+    );
+  }
+  // The first delay is already capped: the tarpit waits maxMs from the threshold on, never growing.
+  const tarpit = config.tarpit;
+  if (tarpit.enabled && tarpit.stepMs > tarpit.maxMs) {
+    warnings.push(
+      `tarpit.stepMs (${tarpit.stepMs}) is more than tarpit.maxMs (${tarpit.maxMs}): every delay is cut to maxMs at once, so the tarpit never grows; set stepMs to a fraction of maxMs`,
+    );
+  }
+  // RFC 5321 §4.5.3.2.7: a server SHOULD wait at least 5 minutes for the next command; shorter cuts off
+  // slow but legitimate senders (allowed: under load an admin may want it, as stressTimeoutMs does).
+  if (smtp.idleTimeoutMs < 300_000) {
+    warnings.push(
+      `smtp.idleTimeoutMs is ${smtp.idleTimeoutMs} ms, below the 5 minutes RFC 5321 §4.5.3.2.7 asks a server to wait for the next command: slow senders are cut off mid-session and retry later`,
+    );
+  }
   return warnings;
 }
 

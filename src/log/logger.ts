@@ -48,20 +48,24 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
 
 /** A logged value longer than this is cut: senders write much of what a line quotes. */
 const MAX_LOGGED_STRING = 2048;
-/** How deep safeFields looks into a field's objects and arrays; deeper ones are left as they are. */
+/** How deep safeFields looks into a field's objects and arrays; deeper ones are written as escaped JSON text. */
 const MAX_DEPTH = 4;
+/** Items of an array logged; the rest are counted (a list of recipients or matches may be a sender's). */
+const MAX_LOGGED_ITEMS = 100;
 
 /**
- * Every string of a line, at the top, in arrays and in plain objects, made safe to read:
+ * Every string of a line, at the top, in arrays and in plain objects, keys included, made safe to read:
  *
  * - at most MAX_LOGGED_STRING characters. Reply texts, DNS explanations (SPF exp=, RFC 7208 §6.2),
  *   milter replies and matched header text come from senders: a 60 KB SPF explanation made a 60 KB
  *   line on every MAIL FROM. The client is told at most 512 octets (RFC 5321 §4.5.3.1.5); the log
- *   says as much and how much more.
+ *   says as much and how much more. Arrays keep MAX_LOGGED_ITEMS items and say how many more.
  * - controls (C0, C1), bidi and format characters, U+2028/2029 written as `\uXXXX` text, as the text
  *   format writes them (text-lines.ts). JSON escapes C0 itself, but every reader undoes that: `jq -r`
  *   (docs/deployment.md) printed a client's ESC sequences, BEL and U+202E to the admin's terminal,
  *   and U+2028 breaks a line for JavaScript readers. Letters of any script stay as they are.
+ * - below MAX_DEPTH, what is left is one string, its JSON made safe as above: left as it was, its
+ *   strings and keys reached the line raw.
  *
  * Objects that are not plain (an Error, a Buffer) are left to their serializers (safeError for `err`).
  */
@@ -74,29 +78,53 @@ function safeObject(fields: Record<string, unknown>, depth: number): Record<stri
   for (const key in fields) {
     const value = fields[key];
     const safe = safeValue(value, depth);
-    if (safe === value) continue;
+    const safeKey = safeString(key);
+    if (safe === value && safeKey === key) continue;
     out ??= { ...fields };
-    out[key] = safe;
+    if (safeKey !== key) delete out[key];
+    out[safeKey] = safe;
   }
   return out ?? fields;
 }
 
 function safeValue(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return safeString(value);
-  if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
-  if (Array.isArray(value)) {
+  if (value === null || typeof value !== 'object') return value;
+  const array = Array.isArray(value);
+  const proto = Object.getPrototypeOf(value);
+  if (!array && proto !== Object.prototype && proto !== null) return value;
+  if (depth >= MAX_DEPTH) return tooDeep(value);
+  if (array) {
     let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
+    const shown = Math.min(value.length, MAX_LOGGED_ITEMS);
+    for (let i = 0; i < shown; i++) {
       const safe = safeValue(value[i], depth + 1);
       if (safe === value[i]) continue;
-      out ??= [...value];
+      out ??= value.slice(0, shown);
       out[i] = safe;
     }
-    return out ?? value;
+    if (value.length <= MAX_LOGGED_ITEMS) return out ?? value;
+    out ??= value.slice(0, shown);
+    out.push(`… (${value.length - shown} more items)`);
+    return out;
   }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
   return safeObject(value as Record<string, unknown>, depth + 1);
+}
+
+/** An object or array below MAX_DEPTH as one string: its JSON, escaped and bounded as any string. */
+function tooDeep(value: object): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, (_key, item: unknown) =>
+      // Arrays bounded here too: the JSON of a long one would be cut anyway, after costing its length.
+      Array.isArray(item) && item.length > MAX_LOGGED_ITEMS
+        ? [...item.slice(0, MAX_LOGGED_ITEMS), `… (${item.length - MAX_LOGGED_ITEMS} more items)`]
+        : item,
+    );
+  } catch {
+    // A cycle, a BigInt: what pino itself would have written is not ours to guess.
+  }
+  return json === undefined ? '[nested too deep to log]' : safeString(json);
 }
 
 function safeString(text: string): string {
@@ -122,7 +150,12 @@ function safeError(err: unknown): unknown {
 function safeSerializedError(fields: Record<string, unknown>, proto: unknown, depth: number): Record<string, unknown> {
   for (const key of Object.keys(fields)) {
     const value = fields[key];
-    if (key === 'stack' && typeof value === 'string') fields[key] = escapeUnsafe(value, true);
+    const safeKey = safeString(key);
+    if (safeKey !== key) {
+      // An error's own properties are named by whoever made it (a library copying a reply's fields).
+      delete fields[key];
+      fields[safeKey] = safeValue(value, depth + 1);
+    } else if (key === 'stack' && typeof value === 'string') fields[key] = escapeUnsafe(value, true);
     else if (isSerializedError(value, proto) && depth < MAX_DEPTH) safeSerializedError(value, proto, depth + 1);
     else if (key === 'aggregateErrors' && Array.isArray(value) && depth < MAX_DEPTH) {
       for (const item of value) if (isSerializedError(item, proto)) safeSerializedError(item, proto, depth + 1);

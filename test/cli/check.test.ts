@@ -1,9 +1,13 @@
 // `postern check`: what serve would stop at or warn about, found without starting anything.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import * as x509 from '@peculiar/x509';
 import { checkConfig } from '../../src/cli/commands/check.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { migrateSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -430,4 +434,132 @@ test('check: publish.spfInclude that would make a broken SPF record is a warning
     result.stdout,
     /^warning: publish\.spfInclude makes an SPF record receivers refuse .*bad term spf\.example\.net/m,
   );
+});
+
+/** An address no interface of this machine has, for a listener serve could not bind; undefined where the kernel binds any. */
+function foreignAddress(): string | undefined {
+  const nonLocal = (family: string) => {
+    try {
+      return fs.readFileSync(`/proc/sys/net/${family}/ip_nonlocal_bind`, 'utf8').trim() === '1';
+    } catch {
+      return false;
+    }
+  };
+  const address = '203.0.113.77'; // RFC 5737 TEST-NET-3
+  const mine = Object.values(os.networkInterfaces()).some((list) => list?.some((entry) => entry.address === address));
+  return mine || nonLocal('ipv4') ? undefined : address;
+}
+
+test("check: a listen address that is not this machine's, or a name that does not resolve, is an error worded as serve's", async (t) => {
+  const foreign = foreignAddress();
+  if (foreign === undefined) return t.skip('this machine may bind any address');
+  const { file } = dir(t, { listen: { smtp: `${foreign}:0`, submission: null, submissions: null } }, { store: true });
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1, result.stdout);
+  assert.equal(
+    result.stdout,
+    `error: listen.smtp: ${foreign}:0 is not an address of this machine\n${file}: 1 error; serve would not start\n`,
+  );
+  // serve says the same at its start.
+  const served = await postern(['serve', '--config', file]);
+  assert.equal(served.code, 1);
+  assert.match(
+    served.stderr,
+    new RegExp(`listen\\.smtp: ${foreign.replaceAll('.', '\\.')}:0 is not an address of this machine`),
+  );
+
+  // A wildcard, loopback (all of 127.0.0.0/8 binds on Linux) and localhost are fine; a submission
+  // listener that stays off for want of a certificate is a warning, not a start that fails.
+  const good = dir(
+    t,
+    {
+      tls: { selfSigned: false },
+      listen: { smtp: '0.0.0.0:0', submission: `${foreign}:0`, submissions: 'localhost:0' },
+      mtaSts: { listen: '127.0.0.2:0' },
+    },
+    { store: true },
+  );
+  const quiet = await postern(['check', '--config', good.file]);
+  assert.equal(quiet.code, 0, quiet.stdout);
+  assert.match(
+    quiet.stdout,
+    new RegExp(
+      `^warning: listen\\.submission: ${foreign.replaceAll('.', '\\.')}:0 is not an address of this machine; the listener is off until there is a TLS certificate`,
+      'm',
+    ),
+  );
+
+  // A name: resolved as serve's listen resolves it (dns.lookup); here a resolver that knows none.
+  const { config } = loadConfig(file);
+  config.listen.smtp = 'mx.nowhere.invalid:25';
+  const report = await checkConfig(config, file, new Date(), {
+    lookup: async (host) => {
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    },
+  });
+  assert.deepEqual(report.errors, [
+    'listen.smtp: the host of mx.nowhere.invalid:25 does not resolve to an address (give an IP address, or a name in /etc/hosts or DNS)',
+  ]);
+});
+
+test('check: a certificate with only a subject CN shows the CN and warns there is no subjectAltName (RFC 6125 §6.4.4)', async (t) => {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=mx.example.com',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 30 * 86_400_000),
+    signingAlgorithm: algorithm,
+    keys,
+  });
+  const key = createPrivateKey({
+    key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
+    format: 'der',
+    type: 'pkcs8',
+  }).export({ format: 'pem', type: 'pkcs8' });
+  const { root, file } = dir(t, { tls: { certificates: [{ cert: './cert.pem', key: './key.pem' }] } }, { store: true });
+  fs.writeFileSync(path.join(root, 'cert.pem'), cert.toString('pem'));
+  fs.writeFileSync(path.join(root, 'key.pem'), key, { mode: 0o600 });
+
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stdout);
+  assert.match(
+    result.stdout,
+    /^certificate .*cert\.pem: no subjectAltName \(subject CN mx\.example\.com\), valid until \d{4}-/m,
+  );
+  assert.match(
+    result.stdout,
+    /^warning: tls\.certificates: .*cert\.pem has no subjectAltName DNS names, only the subject CN mx\.example\.com: clients that verify expect the names in subjectAltName \(RFC 6125 §6\.4\.4\)/m,
+  );
+  const json = JSON.parse((await postern(['check', '--config', file, '--json'])).stdout);
+  assert.deepEqual(json.certificates[0].names, []);
+  assert.equal(json.certificates[0].commonName, 'mx.example.com');
+});
+
+test('check: a data directory that is a file is an error, with no chmod advice for it', async (t) => {
+  const { root, file } = dir(t);
+  fs.writeFileSync(path.join(root, 'data'), 'a file', { mode: 0o644 });
+  fs.chmodSync(path.join(root, 'data'), 0o644);
+  const result = await postern(['check', '--config', file]);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /^error: dataDir: .*data is not a directory$/m);
+  assert.doesNotMatch(result.stdout, /chmod 700|open to other users/);
+});
+
+test('check --json names the missing file $POSTERN_CONFIG points at (it said "the config")', async (t) => {
+  const { root } = dir(t);
+  const missing = path.join(root, 'gone.yaml');
+  const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    execFile(
+      path.resolve(import.meta.dirname, '../../bin/postern'),
+      ['check', '--json'],
+      { cwd: root, env: { ...process.env, POSTERN_CONFIG: missing }, timeout: 20_000 },
+      (error, stdout) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
+    );
+  });
+  assert.equal(result.code, 1);
+  const report = JSON.parse(result.stdout);
+  assert.equal(report.config, missing);
+  assert.deepEqual(report.errors, [`config file ${missing} (named by $POSTERN_CONFIG) does not exist`]);
 });

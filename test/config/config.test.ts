@@ -554,3 +554,93 @@ test('store.engine defaults to sqlite inside the section too, as the README says
     /store\.url applies to store\.engine: postgres only/,
   );
 });
+
+test('a config file that is not UTF-8 is refused at its first bad byte (YAML 1.2 §5.2), not read with U+FFFD', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-utf8-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'postern.yaml');
+  // Latin-1 "[été]": 0xE9 is no UTF-8 character's start here (a 't' follows it).
+  fs.writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from('hostname: mx.example.com\nfilter: {phishing: {subjectTag: "[', 'utf8'),
+      Buffer.from([0xe9, 0x74, 0xe9]),
+      Buffer.from(']"}}\n'),
+    ]),
+  );
+  assert.throws(
+    () => loadConfig(file),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.source, file);
+      assert.match(error.message, new RegExp(`^config file ${file} is not UTF-8 at line 2, column 35: the byte 0xE9 `));
+      assert.match(error.message, /YAML 1\.2 §5\.2.*iconv -f ISO-8859-1 -t UTF-8/);
+      return true;
+    },
+  );
+  // Valid UTF-8 (a BOM, accents, a 4-octet character) still reads.
+  fs.writeFileSync(file, '\ufeffhostname: mx.example.com\nfilter: {phishing: {subjectTag: "[été 𝄞]"}}\n');
+  assert.equal(loadConfig(file).config.filter.phishing.subjectTag, '[été 𝄞]');
+  // An encoded surrogate (ED A0 80) and an overlong "/" (C0 AF) are not UTF-8 either (RFC 3629 §4).
+  for (const bad of [
+    [0xed, 0xa0, 0x80],
+    [0xc0, 0xaf],
+  ]) {
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('hostname: mx.example.com\n# '), Buffer.from(bad)]));
+    assert.throws(() => loadConfig(file), /is not UTF-8 at line 2, column 3: /);
+  }
+});
+
+test('lists nested thousands deep say the nesting is too deep, not "Maximum call stack size exceeded"', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-deep-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'postern.yaml');
+  fs.writeFileSync(
+    file,
+    `hostname: mx.example.com\nfilter: {phishing: {banner: {text: {en: ${'['.repeat(5000)}${']'.repeat(5000)}}}}}\n`,
+  );
+  assert.throws(
+    () => loadConfig(file),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(
+        error.message,
+        /not valid YAML( at line \d+, column \d+)?: the lists and mappings are nested too deeply to be read/,
+      );
+      assert.doesNotMatch(error.message, /call stack/);
+      return true;
+    },
+  );
+});
+
+test("a missing file named by $POSTERN_CONFIG is the error's source, and the message says where the path came from", () => {
+  const missing = path.join(os.tmpdir(), `postern-missing-${process.pid}.yaml`);
+  assert.throws(
+    () => loadConfig(undefined, { POSTERN_CONFIG: missing }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.source, missing);
+      assert.equal(error.message, `config file ${missing} (named by $POSTERN_CONFIG) does not exist`);
+      return true;
+    },
+  );
+  assert.throws(() => loadConfig(missing, {}), { message: `config file ${missing} does not exist` });
+});
+
+test('settings that cancel each other are warned about; a dataDir of spaces is refused', () => {
+  const warned = (raw: Record<string, unknown>) => settingWarnings(parseConfig(raw, 'test'));
+  assert.deepEqual(warned({ smtp: { softErrorLimit: 19, maxErrors: 20 }, tarpit: { stepMs: 1000, maxMs: 1000 } }), []);
+  assert.deepEqual(warned({ smtp: { softErrorLimit: 50, maxErrors: 5 } }), [
+    'smtp.softErrorLimit (50) is not below smtp.maxErrors (5): the session ends before the soft limit is reached, so errorSleepMs never slows a client down; set softErrorLimit below maxErrors',
+  ]);
+  assert.deepEqual(warned({ smtp: { softErrorLimit: 50, maxErrors: 5, errorSleepMs: 0 } }), [], 'no sleep to reach');
+  assert.deepEqual(warned({ tarpit: { stepMs: 50_000, maxMs: 1000 } }), [
+    'tarpit.stepMs (50000) is more than tarpit.maxMs (1000): every delay is cut to maxMs at once, so the tarpit never grows; set stepMs to a fraction of maxMs',
+  ]);
+  assert.deepEqual(warned({ tarpit: { enabled: false, stepMs: 50_000, maxMs: 1000 } }), []);
+  assert.deepEqual(warned({ smtp: { idleTimeoutMs: 60_000 } }), [
+    'smtp.idleTimeoutMs is 60000 ms, below the 5 minutes RFC 5321 §4.5.3.2.7 asks a server to wait for the next command: slow senders are cut off mid-session and retry later',
+  ]);
+  assert.throws(() => parseConfig({ dataDir: '   ' }, 'test'), /dataDir: " {3}" is invalid: only white space/);
+  assert.equal(parseConfig({ dataDir: ' data' }, 'test').dataDir, ' data', 'a name with a space in it is a name');
+});

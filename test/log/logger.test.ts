@@ -120,3 +120,43 @@ test("a client's controls never reach a reader's terminal: every string escaped 
   assert.equal(err?.detail, escaped);
   assert.equal(second?.msg, `no message given: ${escaped}`);
 });
+
+test('no depth or key lets a control through: keys escaped, deeper values logged as escaped JSON, long arrays counted', async () => {
+  const { lines, sink } = capture();
+  const logger = createLogger('info', sink);
+  logger.info(
+    {
+      a: { b: { c: { d: { e: { f: { g: 'x\u202ey' } }, list: [['\u001b[2J']] } } } },
+      'k\u202eey\u001b': 1,
+      nested: { 'in\u2028ner': 'v' },
+      many: Array.from({ length: 250 }, (_, i) => `r${i}\u202e`),
+    },
+    'deep',
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const [line] = lines;
+  assert.ok(line !== undefined);
+  assert.doesNotMatch(line.trimEnd(), /[\u0000-\u001f\u007f-\u009f\u202e\u2028]/, 'no raw control in the JSON');
+  const parsed = JSON.parse(line);
+  // What `jq -r` prints: no key, no string at any depth decodes to a control.
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u202e\u2028]/;
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') assert.doesNotMatch(value, unsafe, value);
+    else if (value && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        assert.doesNotMatch(key, unsafe, key);
+        visit(item);
+      }
+    }
+  };
+  visit(parsed);
+  assert.equal(parsed['k\\u202eey\\u001b'], 1);
+  assert.equal(parsed.nested['in\\u2028ner'], 'v');
+  // Past four levels, the rest is one string: its JSON, escaped as any string is.
+  assert.equal(typeof parsed.a.b.c.d.e, 'string');
+  assert.equal(parsed.a.b.c.d.e, '{"f":{"g":"x\\u202ey"}}');
+  assert.equal(parsed.a.b.c.d.list, '[["\\u001b[2J"]]');
+  assert.equal(parsed.many.length, 101);
+  assert.equal(parsed.many[0], 'r0\\u202e');
+  assert.equal(parsed.many[100], '… (150 more items)');
+});

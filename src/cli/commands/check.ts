@@ -2,18 +2,21 @@
  * `postern check [--config FILE]`: builds from the config everything `serve` builds before it listens
  * (the restriction lists, the content filter's rule tables, the TLS certificate files), as
  * `postfix check` or `nginx -t` do, so an admin can try a changed config before restarting the
- * server. It binds no port, asks no DNS server, contacts no milter or ACME CA, and reads the store
+ * server. It binds no port, contacts no milter or ACME CA, asks DNS only what the system resolver
+ * says a listen address's host name is (as serve's listen and `nginx -t` do), and reads the store
  * only to see its schema version (read-only, as `migrate --status`: SQLite may make its -shm and -wal
  * files beside an existing database; PostgreSQL is connected to, so that a server that is down or
  * refuses the login is found here rather than by serve).
  */
 
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { AccountCache } from '../../accounts/account-cache.ts';
 import { spfRecordProblem } from '../../admin/dns-records.ts';
-import { ConfigError } from '../../config/load.ts';
+import { type ListenCheckOptions, listenAddressProblem } from '../../config/listen-problem.ts';
+import { ConfigError, listenAddresses } from '../../config/load.ts';
 import { permissionWarnings } from '../../config/permissions.ts';
 import type { Config } from '../../config/schema.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
@@ -42,7 +45,8 @@ export interface CheckReport {
   config: string;
   errors: string[];
   warnings: string[];
-  certificates: { file: string; names: string[]; notAfter: string }[];
+  /** `commonName` only for a certificate with no subjectAltName DNS names: what it names, that clients ignore. */
+  certificates: { file: string; names: string[]; notAfter: string; commonName?: string }[];
 }
 
 export async function checkCommand(args: string[]): Promise<number> {
@@ -79,7 +83,11 @@ function printReport(report: CheckReport, json: boolean): number {
     for (const error of report.errors) lines.push(`error: ${printable(error)}`);
     for (const warning of report.warnings) lines.push(`warning: ${printable(warning)}`);
     for (const cert of report.certificates) {
-      lines.push(`certificate ${printable(cert.file)}: ${cert.names.join(', ')}, valid until ${cert.notAfter}`);
+      const names =
+        cert.names.length > 0
+          ? cert.names.join(', ')
+          : `no subjectAltName${cert.commonName === undefined ? '' : ` (subject CN ${printable(cert.commonName)})`}`;
+      lines.push(`certificate ${printable(cert.file)}: ${names}, valid until ${cert.notAfter}`);
     }
     lines.push(
       report.errors.length === 0
@@ -92,7 +100,12 @@ function printReport(report: CheckReport, json: boolean): number {
 }
 
 /** Every problem serve's start would stop at, and what it would warn about, without starting anything. */
-export async function checkConfig(config: Config, file: string | undefined, now = new Date()): Promise<CheckReport> {
+export async function checkConfig(
+  config: Config,
+  file: string | undefined,
+  now = new Date(),
+  listenOptions: ListenCheckOptions = {},
+): Promise<CheckReport> {
   const report: CheckReport = { config: file ?? 'embedded defaults', errors: [], warnings: [], certificates: [] };
   const { logger, flush } = collectingLogger(report.warnings);
   const attempt = async (part: () => unknown): Promise<void> => {
@@ -111,7 +124,12 @@ export async function checkConfig(config: Config, file: string | undefined, now 
       `no config file: serve would run on the embedded defaults (hostname ${config.hostname}, local domain ${config.domains.join(', ')})`,
     );
   }
-  report.warnings.push(...permissionWarnings(config, file), ...settingWarnings(config));
+  // A data directory that is a file is an error below; "chmod 700" it would be no advice.
+  const dataDirIsFile = fs.statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory() === false;
+  const permissions = permissionWarnings(config, file).filter(
+    (warning) => !(dataDirIsFile && warning.startsWith(`dataDir ${config.dataDir} `)),
+  );
+  report.warnings.push(...permissions, ...settingWarnings(config));
   // Not a reason serve would stop, but `dns records` would print a record every receiver refuses.
   const spf = spfRecordProblem(config);
   if (spf) report.warnings.push(spf);
@@ -285,7 +303,20 @@ export async function checkConfig(config: Config, file: string | undefined, now 
     });
     try {
       for (const info of await files.start()) {
-        report.certificates.push({ file: info.source, names: info.hostnames, notAfter: info.notAfter.toISOString() });
+        const commonName = info.hostnames.length === 0 ? subjectCommonName(info.source) : undefined;
+        report.certificates.push({
+          file: info.source,
+          names: info.hostnames,
+          notAfter: info.notAfter.toISOString(),
+          ...(commonName === undefined ? {} : { commonName }),
+        });
+        if (info.hostnames.length === 0) {
+          // RFC 6125 §6.4.4 leaves the subject CN as a legacy fallback a client may skip, and RFC 9525,
+          // which replaces it, drops the CN: browsers and Go already match subjectAltName only.
+          report.warnings.push(
+            `tls.certificates: ${info.source} has no subjectAltName DNS names${commonName === undefined ? '' : `, only the subject CN ${commonName}`}: clients that verify expect the names in subjectAltName (RFC 6125 §6.4.4) and many refuse it; reissue it with the names in subjectAltName`,
+          );
+        }
         const daysLeft = (info.notAfter.getTime() - now.getTime()) / 86_400_000;
         if (daysLeft < 0) {
           // Not an error: serve starts and serves it (MX senders mostly verify nothing), but mail
@@ -305,13 +336,47 @@ export async function checkConfig(config: Config, file: string | undefined, now 
   // As serve warns at its start: submission runs only over TLS, so with no certificate (none
   // configured, none ACME has stored, no self-signed one) its listeners stay off.
   const submission = config.listen.submission || config.listen.submissions;
-  if (submission && !config.tls.selfSigned && report.certificates.length === 0) {
+  const submissionOff = !config.tls.selfSigned && report.certificates.length === 0;
+  await checkListenAddresses(config, report, submissionOff, listenOptions);
+  if (submission && submissionOff) {
     report.warnings.push(
       `submission listeners would be off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)${config.tls.acme ? ', and ACME has stored none yet (they start once it delivers one)' : ''}`,
     );
   }
   flush();
   return report;
+}
+
+/**
+ * The listen addresses serve would fail to bind: a host that does not resolve, an address that is not
+ * this machine's. Worded as serve's start says it (listenProblem). A submission listener that stays
+ * off for want of a certificate stops no start: its address is a warning then.
+ */
+async function checkListenAddresses(
+  config: Config,
+  report: CheckReport,
+  submissionOff: boolean,
+  options: ListenCheckOptions,
+): Promise<void> {
+  const entries = [...listenAddresses(config)];
+  const problems = await Promise.all(entries.map(([key, address]) => listenAddressProblem(key, address, options)));
+  for (const [index, problem] of problems.entries()) {
+    if (problem === undefined) continue;
+    const key = entries[index]![0];
+    if (submissionOff && (key === 'listen.submission' || key === 'listen.submissions')) {
+      report.warnings.push(`${problem}; the listener is off until there is a TLS certificate, and would fail then`);
+    } else report.errors.push(problem);
+  }
+}
+
+/** The subject CN of the first certificate in `file`, or undefined. */
+function subjectCommonName(file: string): string | undefined {
+  try {
+    const subject = new X509Certificate(fs.readFileSync(file)).subject;
+    return /^CN=(.*)$/m.exec(subject)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** A logger whose warnings and errors become lines of the report, as serve would have logged them. */
