@@ -13,6 +13,10 @@ import { type KeyLookup, type KeyProblem, keyFor } from './key-record.ts';
 import type { HeaderField } from './message.ts';
 import { decodeQuotedPrintable, type Signature } from './signature.ts';
 import { isLookupName, toALabel } from './syntax.ts';
+
+/** How far in the future a signature's t= may be before it is not believed (clock error). */
+const FUTURE_TIMESTAMP_MS = 12 * 60 * 60 * 1000;
+
 import { type TagList, text } from './tag-list.ts';
 
 /** What a signature needs from its message; message-context.ts computes each body hash and key lookup once. */
@@ -146,6 +150,16 @@ export async function verifySignature(sig: Signature, ctx: MessageContext): Prom
   }
   if (!Number.isNaN(expires) && timestamp !== undefined && expires < timestamp) {
     return done({ result: 'neutral', reason: 'invalid expiration' }); // §3.5 x=: "MUST be greater than ... t="
+  }
+  // RFC 6376 §3.5 t= is when the signature was made: one from the future, past any clock's error, is no
+  // signature of this message's sending (OpenDKIM and dkimpy refuse it; a pre-dated one would outlive
+  // every age check). Twelve hours cover clocks that are off and local times taken for UTC (dkimpy allows 11;
+  // a Stalwart conformance vector is signed 5 hours after the time it is verified at).
+  if (timestamp !== undefined && timestamp > ctx.now + FUTURE_TIMESTAMP_MS) {
+    return done({
+      result: 'neutral',
+      reason: `signature timestamp ${Number.isFinite(new Date(timestamp).getTime()) ? new Date(timestamp).toISOString() : 't='} is in the future (RFC 6376 §3.5)`,
+    });
   }
   if (warnings.includes('identity-domain')) return done({ result: 'neutral', reason: identityProblem(out) });
   return done({ result: 'pass', reason: passReason(out) });

@@ -263,6 +263,18 @@ test('expired signature (x=) is not a pass (RFC 6376 §3.5)', async () => {
   assert.match(got.reason, /expired/);
 });
 
+test('a signature made in the future (t= past 12 hours of clock error) is not a pass (RFC 6376 §3.5)', async () => {
+  // Signed a minute before NOW; judged as if it were 13 hours earlier, and 11 hours earlier. Before,
+  // any t= passed: a pre-dated signature outlives every age check, and OpenDKIM and dkimpy refuse it.
+  const message = (await sign(MESSAGE, { selector: 'rsa', key: rsa2048.privateKey })) + MESSAGE;
+  const at = (minutes: number) =>
+    verifyDkim(Buffer.from(message), { resolver, now: new Date(NOW.getTime() - minutes * 60_000) });
+  const [early] = (await at(13 * 60)).signatures;
+  assert.equal(early?.result, 'neutral');
+  assert.match(early?.reason ?? '', /signature timestamp 2025-03-01T11:59:00\.000Z is in the future/);
+  assert.equal((await at(11 * 60)).signatures[0]?.result, 'pass', 'a clock hours off (a time zone) is forgiven');
+});
+
 test('an unknown algorithm is still reported, as neutral (RFC 6376 §6.1.1, RFC 8601 §2.7.1)', async () => {
   const signatures = await sign(MESSAGE, { selector: 'rsa', key: rsa2048.privateKey });
   const got = await only(signatures.replace('a=rsa-sha256', 'a=rsa-sha512') + MESSAGE);
