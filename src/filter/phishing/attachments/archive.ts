@@ -102,7 +102,16 @@ export async function listArchive(
   }
 }
 
-async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budget: Budget): Promise<ArchiveListing> {
+/** Archives read from one buffer: the one found from its end and those concatenated in front of it. */
+const maxConcatenated = 4;
+
+async function listZip(
+  bytes: Uint8Array,
+  depth: number,
+  prefix: string[],
+  budget: Budget,
+  concatenated = 1,
+): Promise<ArchiveListing> {
   const out: ArchiveListing = { format: 'zip', entries: [], listed: true, encrypted: false, truncated: false };
   let zip: ZipFile | undefined;
   try {
@@ -128,7 +137,9 @@ async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budge
       if (encrypted) out.encrypted = true;
       const path = [...prefix, name];
       out.entries.push({ path, encrypted });
-      if (depth < maxNesting && !encrypted && /\.zip$/i.test(name)) {
+      if (depth >= maxNesting && !encrypted && /\.zip$/i.test(name)) {
+        out.partial = true; // left unopened by the nesting limit: what it holds is unknown, not clean
+      } else if (!encrypted && /\.zip$/i.test(name)) {
         const inner = await inflate(zip, entry, budget);
         if (inner === 'over-budget') out.partial = true;
         if (inner === undefined || inner === 'over-budget') continue;
@@ -140,7 +151,8 @@ async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budge
         if (nested.partial) out.partial = true;
       }
     }
-    if (layout) nameTheRest(whole, layout, read, depth, prefix, out);
+    if (layout) nameTheRest(whole, layout, read, prefix, out);
+    if (layout) await listInFront(whole, layout, depth, prefix, budget, concatenated, out);
   } catch (error) {
     out.listed = false;
     // yauzl stops at bit 6 (APPNOTE §4.4.4, strong encryption), which it cannot read: the archive is encrypted.
@@ -159,14 +171,7 @@ async function listZip(bytes: Uint8Array, depth: number, prefix: string[], budge
  * are not kept. A nested ZIP here is not opened: what it holds is unknown. Each header moves on by 46
  * bytes at least, so the walk is bounded by the directory's size.
  */
-function nameTheRest(
-  bytes: Buffer,
-  layout: ZipLayout,
-  skip: number,
-  depth: number,
-  prefix: string[],
-  out: ArchiveListing,
-): void {
+function nameTheRest(bytes: Buffer, layout: ZipLayout, skip: number, prefix: string[], out: ArchiveListing): void {
   const kept = new Set<string>();
   let at = layout.directoryStart;
   for (let index = 0; at < layout.directoryEnd; index++) {
@@ -188,14 +193,53 @@ function nameTheRest(
       const encrypted = (flags & 0x1) !== 0; // APPNOTE §4.4.4, bit 0
       if (encrypted) out.encrypted = true;
       const kind = deceptiveName(name) ? 'disguised' : kindByName(name);
-      // A nested ZIP listZip would have opened within the budget.
-      if (depth < maxNesting && !encrypted && /\.zip$/i.test(name)) out.partial = true;
+      // A nested ZIP left unopened: what it holds is unknown.
+      if (!encrypted && /\.zip$/i.test(name)) out.partial = true;
       if (!name.endsWith('/') && kind !== 'document' && kind !== 'other' && !kept.has(kind)) {
         kept.add(kind);
         out.entries.push({ path: [...prefix, name], encrypted });
       }
     }
     at = next;
+  }
+}
+
+/**
+ * A ZIP concatenated in front of the one found from the end (Perception Point, November 2024): 7-Zip
+ * and WinRAR list the first archive, unzip and bsdtar the last, so both are judged. An end record
+ * (APPNOTE §4.3.16) before the directory of the archive found from the end ends another archive, which
+ * is listed as one, within the same budget; at most `maxConcatenated` per buffer, and each a strictly
+ * shorter buffer. Local headers (§4.3.7) in front with no end record of their own are entries no
+ * directory names: unknown, not clean.
+ */
+async function listInFront(
+  whole: Buffer,
+  layout: ZipLayout,
+  depth: number,
+  prefix: string[],
+  budget: Budget,
+  concatenated: number,
+  out: ArchiveListing,
+): Promise<void> {
+  const before = Math.min(layout.prefix, layout.directoryStart);
+  if (before < 4) return;
+  if (concatenated >= maxConcatenated) {
+    out.partial = true;
+    return;
+  }
+  const at = whole.lastIndexOf(END_SIGNATURE, layout.directoryStart - 22);
+  const end = at < 0 ? -1 : at + 22 + whole.readUInt16LE(at + 20);
+  const front = end > 0 && end <= layout.directoryStart ? whole.subarray(0, end) : undefined;
+  const other = front && zipLayout(front);
+  if (other && other.entries > 0) {
+    const listed = await listZip(front!, depth, prefix, budget, concatenated + 1);
+    out.entries.push(...listed.entries);
+    if (listed.encrypted) out.encrypted = true;
+    if (!listed.listed) out.listed = false;
+    if (listed.truncated) out.truncated = true;
+    if (listed.partial) out.partial = true;
+  } else if (whole.readUInt32LE(0) === LOCAL_HEADER && layout.prefix > 0) {
+    out.partial = true;
   }
 }
 
@@ -211,6 +255,8 @@ const END_OF_CENTRAL_DIRECTORY = 0x06054b50; // APPNOTE §4.3.16
 const ZIP64_END_LOCATOR = 0x07064b50; // §4.3.15
 const ZIP64_END_OF_CENTRAL_DIRECTORY = 0x06064b50; // §4.3.14
 const CENTRAL_HEADER = 0x02014b50; // §4.3.12
+const LOCAL_HEADER = 0x04034b50; // §4.3.7
+const END_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 
 /** Where a ZIP's central directory lies in a buffer, as found from the end of the buffer. */
 interface ZipLayout {
@@ -232,8 +278,7 @@ interface ZipLayout {
  */
 function zipLayout(bytes: Uint8Array): ZipLayout | undefined {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const signature = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-  const at = buffer.lastIndexOf(signature, buffer.length - 22);
+  const at = buffer.lastIndexOf(END_SIGNATURE, buffer.length - 22);
   if (at < 0 || at < buffer.length - 22 - 0xffff) return undefined;
   if (buffer.readUInt32LE(at) !== END_OF_CENTRAL_DIRECTORY || buffer.readUInt16LE(at + 20) !== buffer.length - at - 22)
     return undefined;

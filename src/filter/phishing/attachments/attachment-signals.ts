@@ -19,7 +19,16 @@ import {
 } from '../embedded.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { type ArchiveListing, archiveBudget, archiveFormatOf, type Budget, listArchive } from './archive.ts';
-import { deceptiveName, extensionOf, type FileKind, kindByContent, kindByName, oleHasMacros } from './file-types.ts';
+import {
+  deceptiveName,
+  extensionOf,
+  type FileKind,
+  kindByContent,
+  kindByName,
+  oleHasMacros,
+  textHead,
+} from './file-types.ts';
+import { pdfActive, pdfBudget } from './pdf-content.ts';
 
 type Input = {
   attachments: MessageAttachment[];
@@ -43,6 +52,8 @@ interface Context {
   attached: AttachedBudget;
   /** "forward.eml → " for the attachments of an embedded message, as names are shown. */
   within: string;
+  /** Stream data the PDFs the detector has not read already may inflate (pdf-content.ts). */
+  pdf: { bytes: number };
 }
 
 export async function attachmentSignals(input: Input): Promise<Signal[]> {
@@ -61,6 +72,7 @@ export async function attachmentSignals(input: Input): Promise<Signal[]> {
     depth: 0,
     attached: input.attached ?? attachedBudget(),
     within: '',
+    pdf: pdfBudget(),
   });
   return [...found.values()];
 }
@@ -125,6 +137,11 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
     const active = activeSvg(a.content);
     emit('svg-attachment', active ? 4 : 3, explainSvg(name, active), name);
   }
+  if (byContent === 'document' && isPdf(a.content)) {
+    // As risky as a web page with a script: the reader runs what the file asks when it opens or on a click.
+    const active = pdfActive(a.content, context.pdf);
+    if (active) emit('active-pdf', 4, explainActivePdf(name, active), name);
+  }
   if (byContent !== 'executable' && archiveFormatOf(a.content) !== undefined) {
     const listing = await listArchive(a.content, budget);
     if (listing) inspectArchive(name, listing, context.password, emit);
@@ -149,15 +166,17 @@ function isDescribed(kind: FileKind | 'disguised'): kind is Described {
 function inspectArchive(name: string, listing: ArchiveListing, passwordInText: () => boolean, emit: Emit): void {
   // An Office Open XML document is a ZIP (ECMA-376 Part 2 §8): its parts are not attachments, but a VBA project is a macro.
   const paths = listing.entries.map((e) => e.path.join('/'));
-  if (paths.includes('[Content_Types].xml')) {
-    if (paths.some((p) => /(?:^|\/)vbaProject\.bin$/i.test(p)))
-      emit('macro-office', 3, explainKind(name, 'macro-office'), name);
-    return;
-  }
+  const office = paths.includes('[Content_Types].xml');
+  if (office && paths.some((p) => /(?:^|\/)vbaProject\.bin$/i.test(p)))
+    emit('macro-office', 3, explainKind(name, 'macro-office'), name);
   for (const entry of listing.entries) {
     const inner = entry.path.at(-1)!;
     const kind = deceptiveName(inner) ? 'disguised' : kindByName(inner);
     if (!isDescribed(kind)) continue;
+    // A document's own parts (pictures, web views) are not files given to the user; anything else a
+    // "document" holds is, as 7-Zip and Windows Explorer list it: a [Content_Types].xml beside an .exe
+    // made the archive look like a document and hid the program.
+    if (office && isPackagePart(entry.path) && (kind === 'html' || kind === 'svg' || kind === 'macro-office')) continue;
     const path = shown(entry.path.join(' → '));
     emit('risky-archive-content', riskyInside[kind], explainInside(name, path, kind), `${name} → ${path}`);
   }
@@ -170,6 +189,13 @@ function inspectArchive(name: string, listing: ArchiveListing, passwordInText: (
     // What a mail gateway cannot look into is unknown, not clean (ClamAV's AlertExceedsMax, amavis's UNCHECKED).
     emit('unlistable-archive', 1, explainPartial(name), name);
   }
+}
+
+/** The parts an Office Open XML package keeps in its own folders (ECMA-376 Part 2 §9, Part 1 §11-§13, §15). */
+const packagePart = /^(?:\[Content_Types\]\.xml$|(?:word|xl|ppt|docProps|_rels|customXml)\/)/i;
+
+function isPackagePart(path: readonly string[]): boolean {
+  return path.length === 1 && packagePart.test(path[0]!);
 }
 
 /**
@@ -202,12 +228,16 @@ function passwordGiven(text: string): boolean {
 const scanLength = 1024 * 1024;
 
 function head(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', 0, scanLength);
+  return textHead(bytes, scanLength); // a UTF-16 page (with its BOM) is read as a browser reads it
 }
 
-/** A form, a password field, a redirect or base64 decoding: what credential-phishing pages are made of. */
+/**
+ * A form, a password field, a script, a redirect (a meta refresh, HTML §4.2.5.3, or an assignment to
+ * a location) or base64 decoding: what credential-phishing pages are made of. A bare `location=` is
+ * one not preceded by a word character, "?", "&" or "." (a URL's query or another property).
+ */
 function activeHtml(bytes: Uint8Array): boolean {
-  return /<form[\s>]|type\s*=\s*["']?password|(?:window|document)\.location|location\.(?:href|replace|assign)\b|\batob\s*\(/i.test(
+  return /<form[\s>]|<script[\s>/]|type\s*=\s*["']?password|http-equiv\s*=\s*["']?refresh|(?:window|document|top|self|parent)\.location|location\.(?:href|replace|assign)\b|(?:^|[^\w?&.$-])location\s*=(?!=)|\batob\s*\(/i.test(
     head(bytes),
   );
 }
@@ -289,8 +319,8 @@ function explainDisguise(name: string, how: 'bidi' | 'double-extension' | 'paddi
 function explainHtml(name: string, active: boolean): Explanation {
   return active
     ? {
-        en: `The attachment “${name}” is a web page with a form, a password field, a redirect or hidden encoded content — what pages that steal passwords are made of.`,
-        ru: `Вложение «${name}» — веб-страница с формой, полем для пароля, переходом на другой сайт или скрытым закодированным содержимым: из этого и состоят страницы для кражи паролей.`,
+        en: `The attachment “${name}” is a web page with a form, a password field, a script, a redirect or hidden encoded content — what pages that steal passwords are made of.`,
+        ru: `Вложение «${name}» — веб-страница с формой, полем для пароля, сценарием, переходом на другой сайт или скрытым закодированным содержимым: из этого и состоят страницы для кражи паролей.`,
       }
     : {
         en: `The attachment “${name}” is a web page. Opened from mail it can show anything, often a fake sign-in page, with no address bar to give it away.`,
@@ -307,6 +337,22 @@ function explainSvg(name: string, active: boolean): Explanation {
     : {
         en: `The attachment “${name}” is an SVG image. SVG files open in the browser and can carry scripts and links.`,
         ru: `Вложение «${name}» — изображение SVG. Такие файлы открываются в браузере и могут содержать сценарии и ссылки.`,
+      };
+}
+
+function isPdf(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', 0, 5) === '%PDF-';
+}
+
+function explainActivePdf(name: string, active: 'launch' | 'javascript'): Explanation {
+  return active === 'launch'
+    ? {
+        en: `The PDF “${name}” asks the reader to start a program or open a file when it is opened or clicked. Real documents do not need to; malware is delivered this way.`,
+        ru: `PDF-файл «${name}» просит программу просмотра запустить программу или открыть файл при открытии или щелчке. Настоящим документам это не нужно, а вредоносное ПО доставляют именно так.`,
+      }
+    : {
+        en: `The PDF “${name}” contains JavaScript, which runs in the reader when it is opened or clicked. Invoices and letters have no need of it; such files open phishing pages or exploit the reader.`,
+        ru: `PDF-файл «${name}» содержит JavaScript, который выполняется в программе просмотра при открытии или щелчке. Счетам и письмам он не нужен, а такие файлы открывают фишинговые страницы или атакуют программу просмотра.`,
       };
 }
 

@@ -10,7 +10,7 @@ export type FileKind =
   | 'macro-office' // Office files that carry VBA macros
   | 'html'
   | 'svg'
-  | 'disk-image' // .iso/.img/.vhd: mounted by a double click, their contents escape Mark-of-the-Web
+  | 'disk-image' // .iso/.img/.vhd/.wim/.dmg: mounted by a double click, their contents escape Mark-of-the-Web
   | 'archive'
   | 'document'
   | 'other';
@@ -21,12 +21,17 @@ const executable = new Set(
   (
     'exe scr com pif cpl msi msp msix msixbundle appx appxbundle appref-ms jar js jse vbs vbe wsf wsh wsc hta bat cmd ' +
     'ps1 psm1 psd1 ps1xml reg dll sys ocx url scf inf gadget application xbap chm msc settingcontent-ms library-ms ' +
-    'vb sct xll xla wll apk xapk apks'
+    'vb sct xll xla wll apk xapk apks ' +
+    // Windows opens each of these with a program that runs what they name or embed: OneNote notebooks
+    // (embedded scripts, 2023 campaigns), Remote Desktop files (host drives shared with the attacker),
+    // search-ms and searchConnector-ms (a remote folder shown as local), App Installer files, Excel web
+    // queries and SYLK sheets (formulas that run commands). rspamd's bad-extension map lists one, rdp, iqy.
+    'one onepkg rdp search-ms searchconnector-ms appinstaller iqy slk'
   ).split(' '),
 );
 const macroOffice = new Set('docm dotm xlsm xltm xlam pptm potm ppsm ppam sldm'.split(' '));
 const html = new Set('html htm shtml shtm xhtml xht mht mhtml'.split(' '));
-const diskImage = new Set('iso img vhd vhdx udf'.split(' '));
+const diskImage = new Set('iso img vhd vhdx udf wim dmg'.split(' '));
 const archive = new Set('zip rar 7z gz tgz bz2 tbz xz txz tar cab ace arj lzh lha z zipx r00 r01 uue xxe'.split(' '));
 const document = new Set(
   (
@@ -119,6 +124,7 @@ export const magic = {
   gzip: [0x1f, 0x8b], // RFC 1952 §2.3.1
   cab: [0x4d, 0x53, 0x43, 0x46], // "MSCF"
   lnk: [0x4c, 0x00, 0x00, 0x00, 0x01, 0x14, 0x02, 0x00], // MS-SHLLINK §2.1: HeaderSize 0x4C, then the CLSID
+  oneNote: [0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d], // MS-ONESTORE §2.3.1: the .one file type GUID
 } as const;
 
 /** 'unix-script' starts with "#!": a shell or Perl script, which Windows and mail clients do not run by a double click. */
@@ -135,6 +141,7 @@ export function kindByContent(bytes: Uint8Array): ContentKind | undefined {
   if (isMachO(bytes)) return 'executable';
   if (startsWith(bytes, [0x23, 0x21])) return 'unix-script'; // "#!": a script for an interpreter
   if (startsWith(bytes, magic.lnk)) return 'shortcut';
+  if (startsWith(bytes, magic.oneNote)) return 'executable'; // a notebook's embedded files run on a click
   if (startsWith(bytes, magic.ole)) return 'ole';
   if (startsWith(bytes, magic.zip) || startsWith(bytes, magic.emptyZip)) return 'zip';
   if (startsWith(bytes, magic.rar)) return 'rar';
@@ -175,9 +182,23 @@ export function isDiskImage(bytes: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * The first `length` bytes as text: UTF-16 when a byte order mark says so (Unicode §23.8; browsers
+ * honour it, WHATWG Encoding "BOM sniff"), else one character per byte, which keeps ASCII markup
+ * readable in any ASCII-compatible charset. At most `length` bytes are read either way.
+ */
+export function textHead(bytes: Uint8Array, length: number): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = Math.min(buffer.length, length) & ~1;
+  if (buffer[0] === 0xff && buffer[1] === 0xfe) return buffer.toString('utf16le', 2, end);
+  if (buffer[0] === 0xfe && buffer[1] === 0xff)
+    return Buffer.from(buffer.subarray(2, end)).swap16().toString('utf16le');
+  return buffer.toString('latin1', 0, length);
+}
+
 /** HTML or SVG sent under another name: markup at the very start (after a BOM, blanks and an XML prolog). */
 function markupKind(bytes: Uint8Array): 'html' | 'svg' | undefined {
-  const head = ascii(bytes, 0, Math.min(bytes.length, sniffLength))
+  const head = textHead(bytes, sniffLength)
     .replace(/^(?:\xef\xbb\xbf)?\s*/, '')
     .toLowerCase();
   const body = head.replace(/^(?:<\?xml[^>]*>\s*|<!--[\s\S]*?-->\s*)*/, '');

@@ -18,11 +18,25 @@
  */
 import { inflateSync, constants as zlibConstants } from 'node:zlib';
 import { decodeShown, type ToUnicode } from './pdf-cmap.ts';
-import { type FontMap, PdfFonts } from './pdf-fonts.ts';
+import { FLATE_ONLY, type FontMap, PdfFonts } from './pdf-fonts.ts';
 
 export interface PdfContent {
   text: string;
   links: string[];
+  /** The file asks its reader to run something on opening or on a click: a program (§12.6.4.5) or JavaScript (§12.6.4.16). */
+  active?: 'launch' | 'javascript';
+}
+
+/** What readPdf found in each file it read, so that the attachment checks need not read it again. */
+const read = new WeakMap<Uint8Array, PdfContent>();
+
+/**
+ * Whether a PDF launches a program or runs JavaScript: from readPdf's earlier reading of the same
+ * bytes, or read now within `shared` (a PDF the message's own reading did not see, as one in an
+ * attached message).
+ */
+export function pdfActive(bytes: Uint8Array, shared: { bytes: number }): PdfContent['active'] {
+  return (read.get(bytes) ?? readPdf(bytes, shared)).active;
 }
 
 const LIMITS = { fileBytes: 10_000_000, streamBytes: 1_000_000, streams: 500, textChars: 100_000, links: 50 };
@@ -39,7 +53,9 @@ export function readPdf(bytes: Uint8Array, shared: { bytes: number } = pdfBudget
   const granted = Math.max(0, Math.min(LIMITS.streamBytes, shared.bytes));
   const budget = { bytes: granted };
   try {
-    return readWithin(bytes, budget);
+    const content = readWithin(bytes, budget);
+    read.set(bytes, content);
+    return content;
   } finally {
     shared.bytes -= granted - Math.max(budget.bytes, 0);
   }
@@ -50,7 +66,8 @@ function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
   const file = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, LIMITS.fileBytes));
   if (file.toString('latin1', 0, 5) !== '%PDF-') return out;
   const source = file.toString('latin1');
-  collectLinks(source, out.links); // link annotations sit in plain objects, or in object streams below
+  const objects = lazyObjects(source);
+  collectLinks(source, out, objects); // link annotations sit in plain objects, or in object streams below
   const texts: string[] = [];
   let textChars = 0;
   // Fonts are looked up only in a file that has ToUnicode maps: without one, codes read as bytes.
@@ -63,7 +80,7 @@ function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
     let data: string;
     if (!filtered) {
       data = source.slice(stream.start, Math.min(stream.end, stream.start + budget.bytes));
-    } else if (/\/Filter\s*\/(FlateDecode|Fl)\b/.test(stream.dictionary)) {
+    } else if (FLATE_ONLY.test(stream.dictionary)) {
       try {
         // A stream cut short gives what it inflated (Z_SYNC_FLUSH), and that is counted below.
         data = inflateSync(file.subarray(stream.start, stream.end), {
@@ -76,7 +93,7 @@ function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
         budget.bytes = 0;
         continue;
       }
-      collectLinks(data, out.links);
+      collectLinks(data, out, objects);
     } else continue; // another filter, or a chain of them
     budget.bytes -= data.length;
     if (textChars >= LIMITS.textChars || !data.includes('BT')) continue;
@@ -107,16 +124,71 @@ function* streamsOf(source: string): Generator<{ dictionary: string; at: number;
   }
 }
 
-/** §12.6.4.7 `/URI (target)` or `/URI <hex>`: the targets of the file's link actions. */
-function collectLinks(chunk: string, links: string[]): void {
-  const uri = /\/URI\s*([(<])/g;
+/** Indirect objects looked up by number (§7.3.10), indexed on the first lookup, in one pass over the file. */
+type Objects = (number: number) => string | undefined;
+
+function lazyObjects(source: string): Objects {
+  let index: Map<number, number> | undefined;
+  return (number) => {
+    if (index === undefined) {
+      index = new Map();
+      for (const m of source.matchAll(/(?<![0-9])(\d{1,10})\s+\d{1,5}\s+obj\b/g))
+        index.set(Number(m[1]), m.index + m[0].length);
+    }
+    const at = index.get(number);
+    return at === undefined ? undefined : source.slice(at, at + 4096);
+  };
+}
+
+/** §7.3.5: a name's `#xx` escapes written out, so `/U#52I` reads as `/URI`; other text as it is. */
+function plainNames(chunk: string): string {
+  if (!chunk.includes('#')) return chunk;
+  return chunk.replace(/\/[^\s/<>[\]()%{}]*#[0-9A-Fa-f]{2}[^\s/<>[\]()%{}]*/g, (name) =>
+    name.replace(/#([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+  );
+}
+
+/**
+ * §12.6.4.7 `/URI (target)`, `/URI <hex>` or `/URI 4 0 R` (the string in an object of its own): the
+ * targets of the file's link actions, and the URLs its JavaScript opens with app.launchURL (Acrobat
+ * JavaScript API). Notes a Launch action (§12.6.4.5) or JavaScript (§12.6.4.16, a /JS entry or a
+ * JavaScript name tree) in `out.active`.
+ */
+function collectLinks(raw: string, out: PdfContent, objects: Objects): void {
+  const chunk = plainNames(raw);
+  const links = out.links;
+  const add = (value: string | undefined) => {
+    const target = value?.trim() ?? '';
+    if (links.length < LIMITS.links && /^[\x21-\x7e]+$/.test(target) && !links.includes(target)) links.push(target);
+  };
+  const uri = /\/URI\s*(?:([(<])|(\d{1,10})\s+\d{1,5}\s+R\b)/g;
+  let indirect = 0;
   for (let match = uri.exec(chunk); match && links.length < LIMITS.links; match = uri.exec(chunk)) {
+    if (match[2] !== undefined) {
+      // Bounded: each lookup reads 4 KB of an object, and a file gets as many as it has links.
+      if (++indirect > LIMITS.links) continue;
+      const object = objects(Number(match[2]))?.trimStart() ?? '';
+      const value = object.startsWith('(')
+        ? literalString(object, 1)
+        : object.startsWith('<')
+          ? hexString(object, 1)
+          : undefined;
+      add(value?.value);
+      continue;
+    }
     const read =
       match[1] === '(' ? literalString(chunk, match.index + match[0].length) : hexString(chunk, uri.lastIndex);
-    if (!read) return; // unterminated to the end: reading on would cost a pass per /URI left
-    const target = read.value?.trim() ?? '';
-    if (/^[\x21-\x7e]+$/.test(target) && !links.includes(target)) links.push(target);
+    if (!read) break; // unterminated to the end: reading on would cost a pass per /URI left
+    add(read.value);
     uri.lastIndex = read.next;
+  }
+  if (/\/S\s*\/Launch\b|\/Launch\s*<</.test(chunk)) out.active = 'launch';
+  else if (out.active === undefined && /\/S\s*\/JavaScript\b|\/JS\s*[(<\d]|\/JavaScript\s*(?:<<|\d)/.test(chunk))
+    out.active = 'javascript';
+  // In a literal string a script's parentheses may be escaped (§7.3.4.2): app.launchURL\("…"\).
+  for (const m of chunk.matchAll(/app\.launchURL\s*\\?\(\s*(["'])([\x21-\x7e]{1,2000}?)\1/g)) {
+    if (links.length >= LIMITS.links) break;
+    add(m[2]);
   }
 }
 

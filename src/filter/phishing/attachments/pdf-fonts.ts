@@ -10,6 +10,9 @@
 import { inflateSync } from 'node:zlib';
 import { parseToUnicode, type ToUnicode } from './pdf-cmap.ts';
 
+/** §7.4 a /Filter of one FlateDecode (or its abbreviation), alone or as a one-element array (§7.3.8.2). */
+export const FLATE_ONLY = /\/Filter\s*(?:\/(?:FlateDecode|Fl)\b|\[\s*\/(?:FlateDecode|Fl)\s*\])/;
+
 const MAX_OBJECTS = 50_000;
 const MAX_FONTS = 200;
 
@@ -111,7 +114,7 @@ export class PdfFonts {
       this.#budget.bytes -= data.length;
       return data;
     }
-    if (!/\/Filter\s*\/(FlateDecode|Fl)\b/.test(object.body)) return undefined;
+    if (!FLATE_ONLY.test(object.body)) return undefined;
     try {
       const data = inflateSync(raw, { maxOutputLength: this.#budget.bytes }).toString('latin1');
       this.#budget.bytes -= data.length;
