@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -206,4 +207,34 @@ test('a data directory on a read-only file system: serve says EROFS and names da
 
 function readConfig(root: string): Record<string, unknown> {
   return parse(fs.readFileSync(path.join(root, 'postern.yaml'), 'utf8')) as Record<string, unknown>;
+}
+
+test('a SIGTERM the moment serve listens, before its start has ended, still stops it cleanly (exit 0)', async (t) => {
+  // The ports open inside the start; the stop handler came after it (and after a store read). A stop in
+  // between (systemctl stop right after start) ended the process by Node's default action, ports open.
+  for (let round = 0; round < 3; round++) {
+    const { file, port } = await withPort(t);
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    const output = collect(child.stdout);
+    const errors = collect(child.stderr);
+    // Polled every 2 ms (waitForPort's 50 ms would often come after the start had ended).
+    const deadline = Date.now() + 15_000;
+    while (!(await connects(port))) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `serve did not listen: ${errors()}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    child.kill('SIGTERM');
+    assert.deepEqual(await exitWithin(child, 20_000), { code: 0, signal: null }, output() + errors());
+  }
+});
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -43,12 +43,32 @@ export async function serveCommand(args: string[]): Promise<number> {
       .catch((error) => logger.error({ err: error }, 'SIGHUP: reloading the certificates failed'));
   };
   process.on('SIGHUP', reload);
+  // A stop asked for while the server starts (systemctl stop, Ctrl-C, right after the start): done once
+  // it is up, the listeners closed and the store shut as for any stop, rather than by Node's default
+  // action with the ports already open. A start that has not ended 10 s later gets the default after all.
+  let earlyStop: NodeJS.Signals | undefined;
+  let earlyTimer: NodeJS.Timeout | undefined;
+  const onEarlySignal = (signal: NodeJS.Signals) => {
+    earlyStop ??= signal;
+    earlyTimer ??= setTimeout(() => {
+      dropEarlySignals();
+      process.kill(process.pid, signal);
+    }, 10_000).unref();
+  };
+  const dropEarlySignals = () => {
+    clearTimeout(earlyTimer);
+    process.off('SIGTERM', onEarlySignal);
+    process.off('SIGINT', onEarlySignal);
+  };
+  process.on('SIGTERM', onEarlySignal);
+  process.on('SIGINT', onEarlySignal);
   let lock: ServeLock | undefined;
   try {
     // SQLite: one server process per file. PostgreSQL nodes share their database by design (docs/scaling.md).
     if (config.store.engine === 'sqlite') lock = acquireServeLock(config.dataDir);
   } catch (error) {
     process.off('SIGHUP', reload);
+    dropEarlySignals();
     if (error instanceof ServeLockError) throw new CliError(error.message);
     throw error;
   }
@@ -66,6 +86,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     server = await startServer({ config, logger, discardMail, ports });
   } catch (error) {
     process.off('SIGHUP', reload);
+    dropEarlySignals();
     await ports?.closeUnused();
     lock?.release();
     throw error;
@@ -132,6 +153,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     requestStop = resolve;
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    dropEarlySignals();
+    if (earlyStop) onSignal(earlyStop);
     server.failed.then((error) => {
       stopping = true;
       logger.error('shutting down: the store failed (above); exit code 1, for the supervisor to restart the server');
