@@ -1,47 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { ZipFile } from 'yazl';
 import { attachmentSignals } from '../../../../src/filter/phishing/attachments/attachment-signals.ts';
 import { type MessageAttachment, parseMessage } from '../../../../src/mime/message.ts';
+import { file, pe, signals, zip } from './attachment-helpers.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url);
 
-async function zip(files: [name: string, content: string | Uint8Array][]): Promise<Uint8Array> {
-  const z = new ZipFile();
-  for (const [name, content] of files) z.addBuffer(Buffer.from(content), name);
-  z.end();
-  const chunks: Buffer[] = [];
-  for await (const chunk of z.outputStream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function file(
-  filename: string,
-  content: string | Uint8Array,
-  contentType = 'application/octet-stream',
-): MessageAttachment {
-  return { filename, contentType, disposition: 'attachment', content: Buffer.from(content) };
-}
-
-/** "name:weight[evidence]" for each signal, sorted, so a table line states the whole outcome. */
-async function signals(attachments: MessageAttachment[], text = '', subject = ''): Promise<string[]> {
-  const got = await attachmentSignals({ attachments, text, subject });
-  for (const s of got) {
-    assert.equal(s.group, 'attachments');
-    assert.ok(s.explanation.en.length > 40 && s.explanation.ru.length > 40, s.name);
-    assert.match(s.explanation.ru, /[а-я]/);
-  }
-  return got.map((s) => `${s.name}:${s.weight}[${s.evidence}]`).sort();
-}
-
-function pe(): Uint8Array {
-  const b = Buffer.alloc(0x80);
-  b.write('MZ', 0, 'latin1');
-  b.writeUInt32LE(0x40, 0x3c);
-  b.write('PE\0\0', 0x40, 'latin1');
-  return b;
-}
 const lnk = Buffer.from([0x4c, 0, 0, 0, 0x01, 0x14, 0x02, 0x00, 0, 0, 0, 0]);
 const ole = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, ...Buffer.alloc(504)]);
 const iso = Buffer.alloc(0x8800);

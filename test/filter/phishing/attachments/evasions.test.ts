@@ -7,39 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
-import { ZipFile } from 'yazl';
 import { listArchive } from '../../../../src/filter/phishing/attachments/archive.ts';
-import { attachmentSignals } from '../../../../src/filter/phishing/attachments/attachment-signals.ts';
 import { kindByContent, kindByName } from '../../../../src/filter/phishing/attachments/file-types.ts';
 import { readPdf } from '../../../../src/filter/phishing/attachments/pdf-content.ts';
-import type { MessageAttachment } from '../../../../src/mime/message.ts';
-
-async function zip(files: [name: string, content: string | Uint8Array][]): Promise<Buffer> {
-  const z = new ZipFile();
-  for (const [name, content] of files) z.addBuffer(Buffer.from(content), name);
-  z.end();
-  const chunks: Buffer[] = [];
-  for await (const chunk of z.outputStream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function file(filename: string, content: string | Uint8Array, contentType = 'application/octet-stream') {
-  return { filename, contentType, disposition: 'attachment', content: Buffer.from(content) } as MessageAttachment;
-}
-
-async function signals(attachments: MessageAttachment[]): Promise<string[]> {
-  const got = await attachmentSignals({ attachments, text: '', subject: '' });
-  for (const s of got) assert.ok(s.explanation.en.length > 40 && /[а-я]/.test(s.explanation.ru), s.name);
-  return got.map((s) => `${s.name}:${s.weight}[${s.evidence}]`).sort();
-}
-
-function pe(): Buffer {
-  const b = Buffer.alloc(0x80);
-  b.write('MZ', 0, 'latin1');
-  b.writeUInt32LE(0x40, 0x3c);
-  b.write('PE\0\0', 0x40, 'latin1');
-  return b;
-}
+import { file, pe, signals, zip } from './attachment-helpers.ts';
 
 test('a ZIP with a [Content_Types].xml is still judged: an .exe beside it counts, the package parts do not', async () => {
   const decoy = await zip([

@@ -5,20 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_BRANDS } from '../../../../src/filter/phishing/brands.ts';
-import { linkSignals } from '../../../../src/filter/phishing/links/link-signals.ts';
 import { isClickTracker, isShortener, unwrap } from '../../../../src/filter/phishing/links/redirectors.ts';
-import type { Signal } from '../../../../src/filter/phishing/signal.ts';
+import { html, names, one, text } from './link-helpers.ts';
 
-const base = { text: '', senderDomain: 'acmecorp.ru', protectedDomains: ['acmecorp.ru'], brands: DEFAULT_BRANDS };
-const html = (body: string) => linkSignals({ ...base, html: body });
-const text = (body: string) => linkSignals({ ...base, html: '', text: body });
-const names = (signals: Signal[]) => signals.map((s) => s.name).sort();
-const one = (signals: Signal[], name: string) => {
-  const found = signals.filter((s) => s.name === name);
-  assert.equal(found.length, 1, `${name} in ${JSON.stringify(names(signals))}`);
-  return found[0] as Signal;
-};
 const a = (href: string, shown: string) => `<p><a href="${href}">${shown}</a></p>`;
 const enc = encodeURIComponent;
 

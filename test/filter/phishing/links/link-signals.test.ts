@@ -3,18 +3,9 @@ import { test } from 'node:test';
 import { DEFAULT_BRANDS } from '../../../../src/filter/phishing/brands.ts';
 import { detectPhishing } from '../../../../src/filter/phishing/detector.ts';
 import { linkSignals } from '../../../../src/filter/phishing/links/link-signals.ts';
-import type { Signal } from '../../../../src/filter/phishing/signal.ts';
 import { parseMessage } from '../../../../src/mime/message.ts';
+import { base, html, names, one, text } from './link-helpers.ts';
 
-const base = { text: '', senderDomain: 'acmecorp.ru', protectedDomains: ['acmecorp.ru'], brands: DEFAULT_BRANDS };
-const html = (body: string) => linkSignals({ ...base, html: body });
-const text = (body: string) => linkSignals({ ...base, html: '', text: body });
-const names = (signals: Signal[]) => signals.map((s) => s.name).sort();
-const one = (signals: Signal[], name: string) => {
-  const found = signals.filter((s) => s.name === name);
-  assert.equal(found.length, 1, `${name} in ${JSON.stringify(names(signals))}`);
-  return found[0] as Signal;
-};
 const safeLink = (url: string) =>
   `https://eur01.safelinks.protection.outlook.com/?url=${encodeURIComponent(url)}&data=05%7C01&reserved=0`;
 
