@@ -136,11 +136,6 @@ export function foreignLetterGroups(word: string): { letters: string[]; script: 
   });
 }
 
-/** The letters of the disguise script, without repeats: "Sberbаnk" → ['а'], "пapoль" → ['a', 'p', 'o']. */
-export function foreignLetters(word: string): { letters: string[]; script: ScriptName } {
-  return foreignLetterGroups(word)[0] ?? { letters: [], script: 'Latin' };
-}
-
 /**
  * A mixed-script word worth reporting: at least `minLetters` letters of its scripts. Greek letters also
  * serve as symbols glued to Latin words ("μmol", "ΔpH", "λmax", "TNFα"), so a word with Greek letters

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   foldToMajorityScript,
-  foreignLetters,
+  foreignLetterGroups,
   isMixedScript,
   isSuspiciousMixedWord,
 } from '../../../../src/filter/phishing/language/mixed-script.ts';
@@ -66,7 +66,7 @@ const folds: [word: string, folded: string, letters: string[], script: 'Latin' |
 for (const [word, folded, letters, script] of folds) {
   test(`${word} reads as ${folded}`, () => {
     assert.equal(foldToMajorityScript(word), folded);
-    assert.deepEqual(foreignLetters(word), { letters, script });
+    assert.deepEqual(foreignLetterGroups(word)[0], { letters, script });
   });
 }
 
