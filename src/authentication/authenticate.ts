@@ -6,7 +6,7 @@
  */
 
 import type { Config } from '../config/schema.ts';
-import { AnswerCache } from '../dns/cache.ts';
+import { AnswerCache, lifetimeTracking } from '../dns/cache.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { CheckOutcome } from '../smtp/effects.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
@@ -292,13 +292,19 @@ export class SenderAuthentication {
     const key = sender === '' ? `${ip} helo ${domain}` : `${ip} ${domain}`;
     const cached = this.#spfCache?.get(key);
     if (cached) return Promise.resolve(cached);
-    const query = { ip, sender, helo, resolver: this.#resolver, hostname: this.#hostname };
+    // RFC 1035 §3.2.1, RFC 2181 §8: the result is data derived from every answer the evaluation read (the
+    // record, include: and redirect= targets, a:/mx:/ptr: names, negative answers by their SOA, RFC 2308 §5),
+    // so it is kept no longer than the shortest-lived of them: a record fixed with TTL 60 holds in a minute.
+    const tracked = this.#spfCache ? lifetimeTracking(this.#resolver) : undefined;
+    const query = { ip, sender, helo, resolver: tracked?.resolver ?? this.#resolver, hostname: this.#hostname };
     return loadChecks()
       .then(({ checkSpf }) => checkSpf(query))
       .then(
         (result) => {
           // A temporary failure is never cached (src/dns/cache.ts says why).
-          if (result.result !== 'temperror' && !result.senderSpecific) this.#spfCache?.set(key, result);
+          if (result.result !== 'temperror' && !result.senderSpecific && tracked) {
+            this.#spfCache?.set(key, result, tracked.lifetimeMs());
+          }
           return result;
         },
         // Never a rejection: the MAIL-time check is awaited only at the end of DATA, if at all, and a

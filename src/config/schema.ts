@@ -351,7 +351,7 @@ export const configSchema = z
         trustedArcSealers: z.array(domainName).default([]),
         /** Author (From) domains whose DMARC failures are recorded but never acted on. */
         allowlist: z.array(domainName).default([]),
-        /** How long an SPF result for one (client IP, domain) is reused; 0 turns the cache off. */
+        /** How long an SPF result for one (client IP, domain) is reused, at most its records' TTL; 0: no cache. */
         cacheSeconds: z.number().int().min(0).max(3600).default(300),
       })
       .strict()

@@ -8,6 +8,8 @@
  * the whole lifetime.
  */
 
+import type { DnsAnswer, Resolver } from './resolver.ts';
+
 export interface AnswerCacheOptions<V> {
   ttlMs: number;
   maxEntries: number;
@@ -19,6 +21,49 @@ export interface AnswerCacheOptions<V> {
   maxWeight?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
+}
+
+/**
+ * Until when each value given to a cache is valid by the TTL it came with, the cache's own cap aside: the
+ * resolver's answers carry no TTL, and a result derived from them may be used only as long as the shortest-
+ * lived of them (RFC 1035 §3.2.1, RFC 2181 §8). Kept with the value, so it goes when the value does.
+ */
+const validity = new WeakMap<object, { until: number; now: () => number }>();
+
+/**
+ * The resolver, noting how long each answer it passes on stays valid; `lifetimeMs` is the least of them so
+ * far, the most a result derived from them all may be kept (RFC 1035 §3.2.1, RFC 2181 §8). A negative
+ * answer's is its SOA's negative TTL (RFC 2308 §5), one without an SOA none (0). A temporary failure has no
+ * TTL and must not be kept (see above), so neither may a result resting on it: 0. A name never asked
+ * (EBADNAME) stays unaskable, and an answer no cache was given (a Resolver that keeps nothing) is unbounded.
+ */
+export function lifetimeTracking(resolver: Resolver): { resolver: Resolver; lifetimeMs(): number } {
+  let failed = false;
+  const read: { until: number; now: () => number }[] = [];
+  const note = <T>(answer: DnsAnswer<T>): DnsAnswer<T> => {
+    if (!answer.ok && answer.error === 'temperror' && !answer.reason.startsWith('EBADNAME')) failed = true;
+    const valid = validity.get(answer);
+    if (valid !== undefined) read.push(valid);
+    return answer;
+  };
+  return {
+    resolver: {
+      a: (name) => resolver.a(name).then(note),
+      aaaa: (name) => resolver.aaaa(name).then(note),
+      mx: (name) => resolver.mx(name).then(note),
+      txt: (name) => resolver.txt(name).then(note),
+      ptr: (address) => resolver.ptr(address).then(note),
+      cname: (name) => resolver.cname(name).then(note),
+      tlsa: (name) => resolver.tlsa(name).then(note),
+    },
+    lifetimeMs() {
+      if (failed) return 0;
+      // What is left of each, on the clock of the cache that was given it.
+      let least = Number.POSITIVE_INFINITY;
+      for (const valid of read) least = Math.min(least, Math.max(0, valid.until - valid.now()));
+      return least;
+    },
+  };
 }
 
 export class AnswerCache<V> {
@@ -61,13 +106,15 @@ export class AnswerCache<V> {
    */
   set(key: string, value: V, ttlMs = this.#ttlMs): void {
     this.#remove(key); // re-insert so Map order stays oldest-first
+    const now = this.#now();
+    // Recorded whether kept or not: a result built from an answer too short-lived to keep is not kept either.
+    if (typeof value === 'object' && value !== null) validity.set(value, { until: now + ttlMs, now: this.#now });
     const lifetime = Math.min(ttlMs, this.#ttlMs);
     if (!(lifetime > 0) || this.#maxEntries <= 0) return; // caching disabled, or not this answer
     const weight = this.#weigh(value);
     // RFC 1035 §7.4 lets a resolver keep what it chooses: a huge answer (a sender's SPF naming hosts
     // of thousands of records) is used once and not kept, or a few thousand would fill the memory.
     if (weight > this.#maxWeight / 100) return;
-    const now = this.#now();
     const fits = () => this.#entries.size < this.#maxEntries && this.#weight + weight <= this.#maxWeight;
     // Expired entries at the old end go first, without a lookup.
     for (const [oldest, entry] of this.#entries) {

@@ -126,3 +126,56 @@ test('a permerror is stored in a Received-SPF field of printable US-ASCII (RFC 5
   assert.match(field, /problem="[^"]*more than 10 DNS lookups \(RFC 7208 section 4\.6\.4\)"/);
   for (const line of field.split('\r\n')) assert.match(line, /^\t?[\x20-\x7e]+$/, 'printable US-ASCII');
 });
+
+test('a cached SPF result lives no longer than the shortest TTL of the answers that decided it (RFC 2181 §8)', async (t) => {
+  // Each domain fails from 127.0.0.1 until one record changes; the changed record has TTL 1 s (a negative
+  // answer: its SOA's MINIMUM, RFC 2308 §5), except long.example's, which keeps the default 60 s.
+  const before: TestZone = {
+    records: {
+      ...DEFAULT_TEST_ZONE.records,
+      ...domain('own.ttl.example', 'v=spf1 -all'),
+      ...domain('include.ttl.example', 'v=spf1 include:inner.include.ttl.example -all'),
+      'inner.include.ttl.example': { TXT: ['v=spf1 -all'] },
+      ...domain('redirect.ttl.example', 'v=spf1 redirect=target.redirect.ttl.example'),
+      'target.redirect.ttl.example': { TXT: ['v=spf1 -all'] },
+      ...domain('negative.ttl.example', 'v=spf1 a:host.negative.ttl.example -all'),
+      ...domain('long.ttl.example', 'v=spf1 -all'),
+    },
+    ttl: { 'own.ttl.example/TXT': 1, 'inner.include.ttl.example/TXT': 1, 'target.redirect.ttl.example/TXT': 1 },
+    soa: { 'host.negative.ttl.example': { ttl: 60, minimum: 1 } },
+  };
+  const allowed = 'v=spf1 ip4:127.0.0.1 -all';
+  const after: TestZone = {
+    ...before,
+    records: {
+      ...before.records,
+      'own.ttl.example': { ...before.records['own.ttl.example'], TXT: [allowed] },
+      'inner.include.ttl.example': { TXT: [allowed] },
+      'target.redirect.ttl.example': { TXT: [allowed] },
+      'host.negative.ttl.example': { A: ['127.0.0.1'] },
+      'long.ttl.example': { ...before.records['long.ttl.example'], TXT: [allowed] },
+    },
+  };
+  const dns = await startTestDnsServer(before);
+  t.after(() => dns.close());
+  const server = await startTestServer({
+    dns: { servers: [dns.server], timeoutMs: 300, tries: 1 },
+    authentication: { spf: { onFail: 'reject' }, cacheSeconds: 300 },
+  });
+  t.after(() => server.stop());
+  const senders = ['own', 'include', 'redirect', 'negative', 'long'].map((name) => `a@${name}.ttl.example`);
+  const mailFrom = async (from: string): Promise<number> => {
+    const { client } = await SmtpClient.open(server.port);
+    await client.command('EHLO client.example');
+    const answer = await client.command(`MAIL FROM:<${from}>`);
+    await client.close();
+    return answer.code;
+  };
+  for (const from of senders) assert.equal(await mailFrom(from), 550, from);
+  dns.setZone(after);
+  // Past the 1 s TTLs (before: each fail was reused for cacheSeconds, 300 s).
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  for (const from of senders.slice(0, 4)) assert.equal(await mailFrom(from), 250, from);
+  // A 60 s TTL: the fail is still the cached one.
+  assert.equal(await mailFrom('a@long.ttl.example'), 550);
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AnswerCache } from '../../src/dns/cache.ts';
+import { AnswerCache, lifetimeTracking } from '../../src/dns/cache.ts';
+import type { DnsAnswer, Resolver } from '../../src/dns/resolver.ts';
 
 function clocked(ttlMs: number, maxEntries: number): { cache: AnswerCache<string>; advance: (ms: number) => void } {
   let now = 0;
@@ -92,4 +93,41 @@ test('when room is needed, an entry that expired behind a live one goes before t
     ['old', 'brief', 'other', 'new'].map((k) => cache.get(k)),
     ['1', undefined, '3', '4'],
   );
+});
+
+test('lifetimeTracking: the least TTL left of the answers read, on their cache clock; 0 after a temporary failure', async () => {
+  let now = 0;
+  const cache = new AnswerCache<DnsAnswer<string>>({ ttlMs: 10_000, maxEntries: 10, now: () => now });
+  const long: DnsAnswer<string> = { ok: true, records: ['v=spf1 -all'] };
+  const short: DnsAnswer<string> = { ok: false, error: 'nxdomain' };
+  cache.set('TXT long', long, 60_000); // kept for the cache's 10 s, valid for its 60 s TTL
+  cache.set('A short', short, 1_000);
+  const unknown: DnsAnswer<string> = { ok: true, records: ['192.0.2.1'] }; // never given to a cache
+  const answers: Record<string, DnsAnswer<string>> = {
+    long,
+    short,
+    unknown,
+    timeout: { ok: false, error: 'temperror', reason: 'ETIMEOUT looking up A timeout' },
+    bad: { ok: false, error: 'temperror', reason: 'EBADNAME looking up A b%d' },
+  };
+  const answer = async (name: string) => answers[name] ?? unknown;
+  const resolver = { a: answer, txt: answer } as unknown as Resolver;
+
+  const first = lifetimeTracking(resolver);
+  assert.equal(first.lifetimeMs(), Number.POSITIVE_INFINITY, 'nothing read: no bound');
+  await first.resolver.a('unknown');
+  await first.resolver.a('bad');
+  assert.equal(first.lifetimeMs(), Number.POSITIVE_INFINITY, 'no TTL known, and an unaskable name stays so');
+  await first.resolver.txt('long');
+  now += 400;
+  assert.equal(first.lifetimeMs(), 59_600);
+  await first.resolver.a('short');
+  assert.equal(first.lifetimeMs(), 600);
+  now += 700;
+  assert.equal(first.lifetimeMs(), 0, 'expired');
+
+  const second = lifetimeTracking(resolver);
+  await second.resolver.txt('long');
+  await second.resolver.a('timeout');
+  assert.equal(second.lifetimeMs(), 0, 'a result resting on a temporary failure is not kept');
 });

@@ -10,7 +10,7 @@
 
 import { getDomain } from 'tldts';
 import { asciiName } from '../../dns/a-labels.ts';
-import { AnswerCache } from '../../dns/cache.ts';
+import { AnswerCache, lifetimeTracking } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
 import type { SpfResultCode } from '../spf/check-spf.ts';
@@ -49,13 +49,21 @@ export class DmarcDiscoveryCache {
     return this.#entries.get(domain);
   }
 
-  async discover(domain: string, run: () => Promise<Discovery>): Promise<Discovery> {
+  /** `run` discovers on the resolver it is given, which notes how long each answer it read stays valid. */
+  async discover(
+    domain: string,
+    resolver: Resolver,
+    run: (resolver: Resolver) => Promise<Discovery>,
+  ): Promise<Discovery> {
     const cached = this.#entries.get(domain);
     if (cached) return cached;
-    const found = await run();
-    // Kept: no record, or a record found whose sp/np choice is known. Not kept: a DNS failure.
+    const tracked = lifetimeTracking(resolver);
+    const found = await run(tracked.resolver);
+    // Kept: no record, or a record found whose sp/np choice is known. Not kept: a DNS failure. And kept no
+    // longer than the shortest TTL of the answers the walk read, a negative one's by its SOA (RFC 1035
+    // §3.2.1, RFC 2181 §8, RFC 2308 §5): a policy changed with TTL 10 applies ten seconds later.
     if (found.result === 'none' || (found.result === 'found' && !found.existenceError)) {
-      this.#entries.set(domain, found);
+      this.#entries.set(domain, found, tracked.lifetimeMs());
     }
     return found;
   }
@@ -90,9 +98,10 @@ export async function checkDmarc(input: DmarcInput): Promise<DmarcResult> {
     const author = authorDomain(input.headerFrom, input.fromFields);
     if (!author.ok) return await severalAuthors(author, ids, resolver, random);
     const domain = author.authorDomain;
-    const discover = () => discoverPolicy(domain, resolver);
+    const discover = (asked: Resolver) => discoverPolicy(domain, asked);
     const found =
-      input.cache?.cached(domain) ?? (input.cache ? await input.cache.discover(domain, discover) : await discover());
+      input.cache?.cached(domain) ??
+      (input.cache ? await input.cache.discover(domain, resolver, discover) : await discover(resolver));
     return judge(found, ids, random);
   } catch (err) {
     // discovery turns DNS failures into results; reaching here is a bug, and a doubt must become neither

@@ -78,3 +78,55 @@ test('a From read as two Author Domains is judged as such, whatever the cache ho
   assert.equal(warm.disposition, 'reject');
   assert.deepEqual(warm.authorDomains, ['bank.example', 'evil.example']);
 });
+
+test('a kept discovery lives no longer than the shortest TTL of the answers the walk read (RFC 2181 §8)', async (t) => {
+  // changed.example's record (TTL 1 s) goes from p=reject to p=none; new.example gets one where the walk
+  // found no name (NXDOMAIN, kept for its SOA's MINIMUM of 1 s, RFC 2308 §5); long.example's record keeps
+  // the default TTL of 60 s, and the cache's own limit is a minute.
+  const soa = { ttl: 60, minimum: 1 };
+  const before = {
+    records: {
+      'changed.example': { A: ['192.0.2.1'] },
+      '_dmarc.changed.example': { TXT: ['v=DMARC1; p=reject'] },
+      'new.example': { A: ['192.0.2.2'] },
+      'long.example': { A: ['192.0.2.3'] },
+      '_dmarc.long.example': { TXT: ['v=DMARC1; p=reject'] },
+    },
+    ttl: { '_dmarc.changed.example/TXT': 1 },
+    soa: { '_dmarc.new.example': soa, '_dmarc.example': soa },
+  };
+  const after = {
+    ...before,
+    records: {
+      ...before.records,
+      '_dmarc.changed.example': { TXT: ['v=DMARC1; p=none'] },
+      '_dmarc.new.example': { TXT: ['v=DMARC1; p=reject'] },
+      '_dmarc.long.example': { TXT: ['v=DMARC1; p=none'] },
+    },
+  };
+  const dns = await startTestDnsServer(before);
+  t.after(() => dns.close());
+  // The resolver's own cache keeps each answer for its TTL (its default limit, 10 s, is longer than 1 s).
+  const resolver = createResolver({ servers: [dns.server], timeoutMs: 200, tries: 1 });
+  const cache = new DmarcDiscoveryCache(60_000);
+  const check = (domain: string) =>
+    checkDmarc({
+      headerFrom: [`a@${domain}`],
+      fromFields: 1,
+      spf: { result: 'fail', domain },
+      dkim: [],
+      resolver,
+      cache,
+    });
+  assert.equal((await check('changed.example')).disposition, 'reject');
+  assert.equal((await check('new.example')).result, 'none');
+  assert.equal((await check('long.example')).disposition, 'reject');
+  dns.setZone(after);
+  // Past the 1 s TTLs (before: each discovery was kept for the cache's full minute).
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  const changed = await check('changed.example');
+  assert.equal(changed.result, 'fail');
+  assert.equal(changed.disposition, 'none');
+  assert.equal((await check('new.example')).disposition, 'reject');
+  assert.equal((await check('long.example')).disposition, 'reject', 'a 60 s TTL: still the kept discovery');
+});
