@@ -5,8 +5,13 @@
  * too; a ZIP inside a ZIP is inflated (within a byte budget) to list it in turn, one level deep.
  * gzip gives the original file name from its header (RFC 1952 §2.3.1). RAR (1.5 to 5) is listed from
  * its block headers (rar.ts); nested archives inside it are only named, since its data is compressed
- * with RAR's own methods. 7z is recognised by its signature but not listed (its headers are usually
- * LZMA-compressed). Never throws: a broken archive is reported as not listed.
+ * with RAR's own methods. tar is listed from its headers (tar.ts), and a tar inside gzip (.tar.gz,
+ * .tgz) once inflated within the same byte budget; archives inside a tar are listed in turn, one level
+ * deep, as for ZIP. A CAB is listed from its CFFILE entries (cab.ts), which are not compressed. 7z is
+ * recognised by its signature but not listed (its headers are usually LZMA-compressed), nor are xz and
+ * bzip2, which Node cannot decompress: these are judged by the name they would decompress to
+ * ("invoice.exe.xz" holds "invoice.exe"), as is a gzip whose header carries no name, and reported as
+ * not listed. Never throws: a broken archive is reported as not listed.
  *
  * A ZIP is found from its end, as unzip finds it, so bytes in front of it (a self-extractor's stub,
  * junk, a picture) do not hide it. The entry budget bounds the costly part (yauzl's entries and the
@@ -14,6 +19,7 @@
  * costs no more than the directory's own bytes, so a thousand dummy files cannot hide what follows.
  */
 import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import {
   type Entry,
   type ExtraField,
@@ -22,10 +28,12 @@ import {
   parseExtraFields,
   type ZipFile,
 } from 'yauzl';
+import { isCab, listCab } from './cab.ts';
 import { deceptiveName, kindByContent, kindByName } from './file-types.ts';
 import { listRar } from './rar.ts';
+import { isTarHeader, walkTar } from './tar.ts';
 
-export type ArchiveFormat = 'zip' | 'rar' | '7z' | 'gzip';
+export type ArchiveFormat = 'zip' | 'rar' | '7z' | 'gzip' | 'tar' | 'cab' | 'xz' | 'bzip2';
 
 export interface ArchiveEntry {
   /** The entry's path, preceded by the paths of the archives it is nested in: ['inner.zip', 'a/b.exe']. */
@@ -64,6 +72,10 @@ export function archiveFormatOf(bytes: Uint8Array): ArchiveFormat | undefined {
   const kind = kindByContent(bytes);
   if (kind === 'zip' || kind === 'rar' || kind === '7z' || kind === 'gzip') return kind;
   if (kind === 'executable') return undefined;
+  if (kind === 'archive' && isCab(bytes)) return 'cab';
+  if (startsWithBytes(bytes, XZ)) return 'xz';
+  if (isBzip2(bytes)) return 'bzip2';
+  if (isTarHeader(bytes)) return 'tar';
   const layout = zipLayout(bytes);
   return layout && layout.entries > 0 ? 'zip' : undefined;
 }
@@ -76,9 +88,14 @@ export function archiveBudget(): Budget {
   return { entries: maxEntries, bytes: maxInflatedBytes };
 }
 
+/**
+ * `name`, the attachment's file name, tells what a compressed file without a listing holds: an xz or
+ * bzip2 file, or a gzip whose header names nothing, is named after what it decompresses to.
+ */
 export async function listArchive(
   bytes: Uint8Array,
   budget: Budget = archiveBudget(),
+  name = '',
 ): Promise<ArchiveListing | undefined> {
   const format = archiveFormatOf(bytes);
   switch (format) {
@@ -87,7 +104,14 @@ export async function listArchive(
     case 'zip':
       return listZip(bytes, 1, [], budget);
     case 'gzip':
-      return listGzip(bytes);
+      return listGzip(bytes, 1, [], budget, name);
+    case 'tar':
+      return listTar(bytes, 1, [], budget);
+    case 'cab':
+      return listCabinet(bytes, [], budget);
+    case 'xz':
+    case 'bzip2':
+      return compressedOnly(format, [], name);
     case 'rar': {
       const rar = listRar(bytes, maxEntries);
       const entries = rar.names.map(({ name, encrypted }) => ({ path: [name], encrypted }));
@@ -332,18 +356,217 @@ async function inflate(zip: ZipFile, entry: Entry, budget: Budget): Promise<Uint
   }
 }
 
-/** The original file name a gzip header may carry: FLG.FNAME, after FEXTRA (RFC 1952 §2.3.1). */
-function listGzip(bytes: Uint8Array): ArchiveListing {
+/**
+ * The original file name a gzip header may carry: FLG.FNAME, after FEXTRA (RFC 1952 §2.3.1); without
+ * one, the attachment's name less ".gz". A tar inside (its first 512 bytes a tar header) is inflated
+ * within the message's byte budget and listed at the same depth, .tar.gz being one archive to its
+ * user; past the budget, what the rest holds is unknown.
+ */
+async function listGzip(
+  bytes: Uint8Array,
+  depth: number,
+  prefix: string[],
+  budget: Budget,
+  outerName: string,
+): Promise<ArchiveListing> {
   const out: ArchiveListing = { format: 'gzip', entries: [], listed: true, encrypted: false, truncated: false };
   const flags = bytes[3] ?? 0;
   const fextra = 0x04;
   const fname = 0x08;
   let at = 10;
   if (flags & fextra) at += 2 + ((bytes[10] ?? 0) | ((bytes[11] ?? 0) << 8));
-  if (!(flags & fname)) return out;
-  const end = bytes.indexOf(0, at);
-  if (end < 0 || end - at > 1024) return { ...out, listed: false };
-  const name = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', at, end); // ISO 8859-1 per §2.3.1
-  out.entries.push({ path: [name], encrypted: false });
+  if (flags & fname) {
+    const end = bytes.indexOf(0, at);
+    if (end < 0 || end - at > 1024) return { ...out, listed: false };
+    const name = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', at, end); // ISO 8859-1 per §2.3.1
+    out.entries.push({ path: [...prefix, name], encrypted: false });
+  } else {
+    const inner = innerName(outerName);
+    if (inner !== undefined) out.entries.push({ path: [...prefix, inner], encrypted: false });
+  }
+  const inflated = await gunzipWithin(bytes, budget);
+  if (inflated.data.length < 512 || !isTarHeader(inflated.data)) return out;
+  const tar = await listTar(inflated.data, depth, prefix, budget);
+  merge(out, tar);
+  if (inflated.over) {
+    out.partial = true; // the tar goes on past the budget: its walk was cut by us, not damaged
+    out.listed = true;
+  } else if (inflated.damaged) out.listed = false;
   return out;
+}
+
+/** Inflated bytes of a gzip file, cut where the message's byte budget ends; the first chunk only when it is not a tar. */
+async function gunzipWithin(
+  bytes: Uint8Array,
+  budget: Budget,
+): Promise<{ data: Buffer; over: boolean; damaged: boolean }> {
+  const chunks: Buffer[] = [];
+  let over = false;
+  let damaged = false;
+  const gunzip = createGunzip();
+  gunzip.on('error', () => {}); // reported through the iteration below
+  gunzip.end(bytes);
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      // The header says nothing of the size: count what actually comes out (a gzip bomb).
+      if (chunk.length > budget.bytes) {
+        chunks.push(chunk.subarray(0, Math.max(0, budget.bytes)));
+        budget.bytes = 0;
+        over = true;
+        break;
+      }
+      budget.bytes -= chunk.length;
+      chunks.push(chunk);
+      if (chunks.length === 1 && chunk.length >= 512 && !isTarHeader(chunk)) break; // not a tar: nothing to list
+    }
+  } catch {
+    damaged = true; // cut short or corrupt: what came out before is still read
+  } finally {
+    gunzip.destroy();
+  }
+  return { data: Buffer.concat(chunks), over, damaged };
+}
+
+/**
+ * A tar's members, each judged by name; an archive among them is listed in turn while `depth` is
+ * below maxNesting, else left unopened (partial). Past the entry budget the walk goes on, keeping the
+ * first name of each kind as nameTheRest does for ZIP: each header costs only its 512 bytes.
+ */
+async function listTar(bytes: Uint8Array, depth: number, prefix: string[], budget: Budget): Promise<ArchiveListing> {
+  const out: ArchiveListing = { format: 'tar', entries: [], listed: true, encrypted: false, truncated: false };
+  const nested: { data: Uint8Array; path: string[]; name: string }[] = [];
+  const kept = new Set<string>();
+  out.listed = walkTar(bytes, ({ name, data }) => {
+    const path = [...prefix, name];
+    const archive = kindByName(name) === 'archive';
+    if (budget.entries <= 0) {
+      out.truncated = true;
+      keepFirstOfKind(name, path, kept, out);
+      if (archive) out.partial = true; // not opened: what it holds is unknown
+      return true;
+    }
+    budget.entries--;
+    out.entries.push({ path, encrypted: false });
+    if (archive && depth >= maxNesting)
+      out.partial = true; // left unopened by the nesting limit
+    else if (archive) nested.push({ data, path, name });
+    return true;
+  });
+  for (const { data, path, name } of nested) {
+    const inner = await listNested(data, depth + 1, path, budget, name);
+    if (inner) merge(out, inner, true);
+  }
+  return out;
+}
+
+/** An archive inside a tar, listed by what its bytes are; undefined when they are no archive we know. */
+async function listNested(
+  bytes: Uint8Array,
+  depth: number,
+  prefix: string[],
+  budget: Budget,
+  name: string,
+): Promise<ArchiveListing | undefined> {
+  const format = archiveFormatOf(bytes);
+  switch (format) {
+    case 'zip':
+      return listZip(bytes, depth, prefix, budget);
+    case 'tar':
+      return listTar(bytes, depth, prefix, budget);
+    case 'gzip':
+      return listGzip(bytes, depth, prefix, budget, name);
+    case 'cab':
+      return listCabinet(bytes, prefix, budget);
+    case 'rar': {
+      const rar = listRar(bytes, Math.max(0, budget.entries));
+      budget.entries -= rar.names.length;
+      const entries = rar.names.map(({ name, encrypted }) => ({ path: [...prefix, name], encrypted }));
+      return { format, entries, listed: rar.listed, encrypted: rar.encrypted, truncated: rar.truncated };
+    }
+    case 'xz':
+    case 'bzip2':
+    case '7z':
+      return compressedOnly(format, prefix, name);
+    case undefined:
+      return undefined;
+    default:
+      return format satisfies never;
+  }
+}
+
+/**
+ * One archive's listing added to the one around it. `inside`: a nested archive that could not be
+ * listed (a 7z, a damaged one) leaves part of the outer one unknown, which the outer one reports as
+ * partial rather than as itself unreadable.
+ */
+function merge(out: ArchiveListing, inner: ArchiveListing, inside = false): void {
+  out.entries.push(...inner.entries);
+  if (inner.encrypted) out.encrypted = true;
+  if (!inner.listed) {
+    if (inside) out.partial = true;
+    else out.listed = false;
+  }
+  if (inner.truncated) out.truncated = true;
+  if (inner.partial) out.partial = true;
+}
+
+/** A CAB's names, within the message's entry budget; archives inside are compressed, so only named. */
+function listCabinet(bytes: Uint8Array, prefix: string[], budget: Budget): ArchiveListing {
+  const cab = listCab(bytes, Math.max(0, budget.entries));
+  budget.entries -= cab.names.length;
+  const entries = cab.names.map((name) => ({ path: [...prefix, name], encrypted: false }));
+  return { format: 'cab', entries, listed: cab.listed, encrypted: false, truncated: cab.truncated };
+}
+
+/**
+ * A compressed file Postern cannot decompress (xz, bzip2) or list (7z): not listed, and named after
+ * what it decompresses to when its name says so. xz and bzip2 have no encryption; 7z may.
+ */
+function compressedOnly(format: 'xz' | 'bzip2' | '7z', prefix: string[], name: string): ArchiveListing {
+  const inner = format === '7z' ? undefined : innerName(name);
+  const entries = inner === undefined ? [] : [{ path: [...prefix, inner], encrypted: false }];
+  return { format, entries, listed: false, encrypted: format === '7z' ? undefined : false, truncated: false };
+}
+
+/**
+ * The name a compressed file decompresses to, as gunzip, xz -d and bunzip2 name it: less its
+ * extension ("invoice.exe.xz" → "invoice.exe"), a tar for the short forms (".tgz", ".txz", ".tbz2");
+ * undefined when the name has none of these extensions. The last part of a path only.
+ */
+function innerName(name: string): string | undefined {
+  let end = name.length;
+  // Trimmed by hand: a regex anchored only at the end retries from every position of a long run.
+  while (end > 0 && /[\s.]/u.test(name[end - 1]!)) end--;
+  const base = name.slice(name.lastIndexOf('/', end - 1) + 1, end);
+  const plain = /^(.+)\.(?:xz|lzma|bz2|bz|gz|gzip|z)$/i.exec(base);
+  if (plain) return plain[1];
+  const tar = /^(.+)\.(?:txz|tbz2|tbz|tb2|tgz|taz)$/i.exec(base);
+  return tar ? `${tar[1]}.tar` : undefined;
+}
+
+/** The first name of each kind a signal reports, past the entry budget (as nameTheRest keeps them). */
+function keepFirstOfKind(name: string, path: string[], kept: Set<string>, out: ArchiveListing): void {
+  const kind = deceptiveName(name) ? 'disguised' : kindByName(name);
+  if (kind === 'document' || kind === 'other' || kind === 'archive' || kept.has(kind)) return;
+  kept.add(kind);
+  out.entries.push({ path, encrypted: false });
+}
+
+/** xz's stream header magic ("The .xz File Format" 1.2.0 §2.1.1.1). */
+const XZ = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+
+function startsWithBytes(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * bzip2: "BZh" and a block size digit, then a block's magic (the digits of pi) or, for an empty
+ * stream, the end-of-stream magic (the digits of sqrt(pi)), as bzip2's own decompressor checks them.
+ */
+function isBzip2(bytes: Uint8Array): boolean {
+  if (!startsWithBytes(bytes, [0x42, 0x5a, 0x68]) || bytes[3]! < 0x31 || bytes[3]! > 0x39) return false;
+  return (
+    startsWithBytes(bytes.subarray(4), [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]) ||
+    startsWithBytes(bytes.subarray(4), [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+  );
 }

@@ -3,7 +3,7 @@
  * names that hide their type, Office macros, HTML and SVG files, disk images and shortcuts, and
  * archives that hold any of these or that a password keeps closed to antivirus scanners. Looks at
  * names, first bytes and archive directories only; runs nothing, extracts nothing but a nested ZIP's
- * directory (archive.ts). A message attached to the message (a forward as message/rfc822, an .eml
+ * directory and a .tar.gz's headers (archive.ts). A message attached to the message (a forward as message/rfc822, an .eml
  * file) is parsed and its own attachments inspected the same way, a few levels deep. One signal of
  * each name per message, the strongest.
  */
@@ -143,7 +143,7 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
     if (active) emit('active-pdf', 4, explainActivePdf(name, active), name);
   }
   if (byContent !== 'executable' && archiveFormatOf(a.content) !== undefined) {
-    const listing = await listArchive(a.content, budget);
+    const listing = await listArchive(a.content, budget, a.filename);
     if (listing) inspectArchive(name, listing, context.password, emit);
   }
 }
@@ -386,10 +386,11 @@ function explainPartial(name: string): Explanation {
 }
 
 function explainUnlistable(name: string, format: ArchiveListing['format']): Explanation {
-  return format === 'zip'
+  // Formats Postern lists are unlistable only when damaged; the others, always.
+  return format === 'zip' || format === 'tar' || format === 'cab'
     ? {
-        en: `The archive “${name}” is damaged or uses a form of ZIP Postern cannot read, so what is inside is unknown.`,
-        ru: `Архив «${name}» повреждён или записан в варианте ZIP, который Postern не читает, поэтому неизвестно, что внутри.`,
+        en: `The archive “${name}” is damaged or uses a form of ${format.toUpperCase()} Postern cannot read, so what is inside is unknown.`,
+        ru: `Архив «${name}» повреждён или записан в варианте ${format.toUpperCase()}, который Postern не читает, поэтому неизвестно, что внутри.`,
       }
     : {
         en: `The archive “${name}” is in ${format.toUpperCase()} format, whose contents Postern cannot list, so what is inside is unknown.`,

@@ -4,8 +4,9 @@
  * actions (§12.6.4.7). A phishing PDF is mostly one page with a lure and a link; this reads those
  * without rendering anything.
  *
- * Read: uncompressed streams and FlateDecode ones (§7.4.4), object streams included (where
- * annotations often sit), literal and hex strings (§7.3.4), decoded with the font's ToUnicode map
+ * Read: uncompressed streams and FlateDecode ones (§7.4.4), object streams first (§7.5.7, where
+ * annotations and actions often sit, so that a long page cannot spend the budget before them) and the
+ * objects inside them looked up by number like any other, literal and hex strings (§7.3.4), decoded with the font's ToUnicode map
  * (§9.10.3, pdf-fonts.ts) where it has one: composite fonts' two-byte codes, as cairo, browsers and
  * office suites write any text beyond Latin-1, read only that way. Not read: other filters (images,
  * LZW, ASCII85), encrypted files, and codes of a composite font without a map: such text comes out
@@ -66,8 +67,11 @@ function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
   const file = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, LIMITS.fileBytes));
   if (file.toString('latin1', 0, 5) !== '%PDF-') return out;
   const source = file.toString('latin1');
-  const objects = lazyObjects(source);
-  collectLinks(source, out, objects); // link annotations sit in plain objects, or in object streams below
+  const packed = objectStreams(source, file, budget);
+  const objects = lazyObjects(source, packed);
+  collectLinks(source, out, objects); // link annotations sit in plain objects, or in object streams
+  for (const { data } of packed) collectLinks(data, out, objects);
+  const unpacked = new Set(packed.map((p) => p.start));
   const texts: string[] = [];
   let textChars = 0;
   // Fonts are looked up only in a file that has ToUnicode maps: without one, codes read as bytes.
@@ -75,24 +79,15 @@ function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
   let streams = 0;
   for (const stream of streamsOf(source)) {
     if (++streams > LIMITS.streams || budget.bytes <= 0) break;
-    if (/\/Subtype\s*\/Image\b/.test(stream.dictionary)) continue;
+    if (unpacked.has(stream.start) || /\/Subtype\s*\/Image\b/.test(stream.dictionary)) continue;
     const filtered = /\/Filter\b/.test(stream.dictionary);
     let data: string;
     if (!filtered) {
       data = source.slice(stream.start, Math.min(stream.end, stream.start + budget.bytes));
     } else if (FLATE_ONLY.test(stream.dictionary)) {
-      try {
-        // A stream cut short gives what it inflated (Z_SYNC_FLUSH), and that is counted below.
-        data = inflateSync(file.subarray(stream.start, stream.end), {
-          maxOutputLength: budget.bytes,
-          finishFlush: zlibConstants.Z_SYNC_FLUSH,
-        }).toString('latin1');
-      } catch {
-        // Over the budget, or corrupt after inflating who knows how much: the budget is spent, so a
-        // file of many such streams costs one budget, not one per stream.
-        budget.bytes = 0;
-        continue;
-      }
+      const inflated = inflateWithin(file, stream, budget);
+      if (inflated === undefined) continue;
+      data = inflated;
       collectLinks(data, out, objects);
     } else continue; // another filter, or a chain of them
     budget.bytes -= data.length;
@@ -106,37 +101,144 @@ function readWithin(bytes: Uint8Array, budget: { bytes: number }): PdfContent {
   return out;
 }
 
+interface Stream {
+  dictionary: string;
+  at: number;
+  start: number;
+  end: number;
+}
+
 /** §7.3.8: `<< dictionary >> stream EOL data EOL endstream`; the data's bounds without trusting /Length. */
-function* streamsOf(source: string): Generator<{ dictionary: string; at: number; start: number; end: number }> {
+function* streamsOf(source: string): Generator<Stream> {
   const keyword = /stream\r?\n/g;
   for (let match = keyword.exec(source); match; match = keyword.exec(source)) {
     if (source.slice(match.index - 3, match.index) === 'end') continue;
-    const start = match.index + match[0].length;
-    const end = source.indexOf('endstream', start);
-    if (end < 0) return;
-    // The dictionary just before the keyword; looked for in the 4 KB before it only, so that a file of
-    // stream keywords without dictionaries costs a pass, not a pass per keyword.
-    const from = Math.max(0, match.index - 4096);
-    const open = source.slice(from, match.index).lastIndexOf('<<');
-    const dictionary = open < 0 ? '' : source.slice(from + open, match.index);
-    yield { dictionary, at: open < 0 ? match.index : from + open, start, end };
-    keyword.lastIndex = end + 9;
+    const stream = streamAt(source, match.index, match[0].length);
+    if (stream === undefined) return;
+    yield stream;
+    keyword.lastIndex = stream.end + 9;
   }
 }
 
-/** Indirect objects looked up by number (§7.3.10), indexed on the first lookup, in one pass over the file. */
-type Objects = (number: number) => string | undefined;
+/**
+ * The stream whose keyword is at `keyword`, and its dictionary: from its object's `N G obj` header
+ * (§7.3.10), so that a dictionary nested in it (`/DecodeParms << … >>`) does not stand for the whole
+ * one, else from the last `<<`. Looked for in the 4 KB before the keyword only, so that a file of
+ * stream keywords without dictionaries costs a pass, not a pass per keyword.
+ */
+function streamAt(source: string, keyword: number, length: number): Stream | undefined {
+  const start = keyword + length;
+  const end = source.indexOf('endstream', start);
+  if (end < 0) return undefined;
+  const from = Math.max(0, keyword - 4096);
+  const before = source.slice(from, keyword);
+  let header = -1;
+  // Bounded repetitions: a 4 KB run of digits must not cost a backtrack per digit.
+  for (const m of before.matchAll(/(?<![0-9])\d{1,10}\s{1,8}\d{1,5}\s{1,8}obj\b/g)) header = m.index + m[0].length;
+  const open = before.indexOf('<<', Math.max(header, 0));
+  const last = before.lastIndexOf('<<');
+  const at = header >= 0 && open >= 0 ? open : last;
+  const dictionary = at < 0 ? '' : before.slice(at);
+  return { dictionary, at: at < 0 ? keyword : from + at, start, end };
+}
 
-function lazyObjects(source: string): Objects {
-  let index: Map<number, number> | undefined;
-  return (number) => {
-    if (index === undefined) {
-      index = new Map();
-      for (const m of source.matchAll(/(?<![0-9])(\d{1,10})\s+\d{1,5}\s+obj\b/g))
-        index.set(Number(m[1]), m.index + m[0].length);
+/**
+ * A FlateDecode stream's data within the budget, which the caller charges; undefined when it fails.
+ * A stream cut short gives what it inflated (Z_SYNC_FLUSH).
+ */
+function inflateWithin(file: Buffer, stream: Stream, budget: { bytes: number }): string | undefined {
+  try {
+    return inflateSync(file.subarray(stream.start, stream.end), {
+      maxOutputLength: budget.bytes,
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+    }).toString('latin1');
+  } catch {
+    // Over the budget, or corrupt after inflating who knows how much: the budget is spent, so a
+    // file of many such streams costs one budget, not one per stream.
+    budget.bytes = 0;
+    return undefined;
+  }
+}
+
+/** An object stream's data (§7.5.7): N pairs of (object number, offset), the objects from /First on. */
+interface Packed {
+  start: number;
+  data: string;
+  dictionary: string;
+}
+
+/**
+ * The object streams (§7.5.7, `/Type /ObjStm`), found by their type and read before any other
+ * stream, within the same budget: the annotations, actions and strings inside them are what a link
+ * or an /OpenAction points at. At most LIMITS.streams of them.
+ */
+function objectStreams(source: string, file: Buffer, budget: { bytes: number }): Packed[] {
+  const packed: Packed[] = [];
+  const type = /\/Type\s{0,8}\/ObjStm\b/g;
+  // Each look costs at most 4 KB: a file of "/Type /ObjStm" decoys costs a bounded number of them.
+  for (let looks = 0; looks < 10 * LIMITS.streams && packed.length < LIMITS.streams && budget.bytes > 0; looks++) {
+    const m = type.exec(source);
+    if (!m) break;
+    // Its own stream: the first keyword after the type, within the dictionary's reach.
+    const found = /(?:end)?stream\r?\n/.exec(source.slice(m.index, m.index + 4096));
+    if (!found || found[0].startsWith('end')) continue;
+    const stream = streamAt(source, m.index + found.index, found[0].length);
+    if (stream === undefined) break; // no "endstream" after here: none after any later type either
+    type.lastIndex = stream.end; // a type inside the stream's data is data
+    let data: string | undefined;
+    if (!/\/Filter\b/.test(stream.dictionary))
+      data = source.slice(stream.start, Math.min(stream.end, stream.start + budget.bytes));
+    else if (FLATE_ONLY.test(stream.dictionary)) data = inflateWithin(file, stream, budget);
+    if (data === undefined) continue;
+    budget.bytes -= data.length;
+    packed.push({ start: stream.start, data, dictionary: stream.dictionary });
+  }
+  return packed;
+}
+
+/**
+ * Indirect objects looked up by number (§7.3.10), indexed on the first lookup: those in the file, in
+ * one pass over it, and those in its object streams (§7.5.7, N pairs of object number and offset,
+ * the objects from /First on), up to MAX_INDEXED numbers. The first MAX_CANDIDATES objects of a
+ * number are given, in the file first: which one a reader takes depends on the cross-reference data,
+ * which is not read, so a decoy of the same number does not hide the one that is used.
+ */
+type Objects = (number: number) => string[];
+
+const MAX_INDEXED = 50_000;
+const MAX_CANDIDATES = 4;
+
+function lazyObjects(source: string, packed: readonly Packed[]): Objects {
+  let index: Map<number, { text: string; at: number }[]> | undefined;
+  const build = (): Map<number, { text: string; at: number }[]> => {
+    const built = new Map<number, { text: string; at: number }[]>();
+    const add = (number: number, text: string, at: number) => {
+      const had = built.get(number);
+      if (had) {
+        if (had.length < MAX_CANDIDATES) had.push({ text, at });
+      } else if (built.size < MAX_INDEXED) built.set(number, [{ text, at }]);
+    };
+    for (const m of source.matchAll(/(?<![0-9])(\d{1,10})\s+\d{1,5}\s+obj\b/g))
+      add(Number(m[1]), source, m.index + m[0].length);
+    for (const { data, dictionary } of packed) {
+      const count = Number(/\/N\s+(\d{1,10})/.exec(dictionary)?.[1]);
+      const first = Number(/\/First\s+(\d{1,10})/.exec(dictionary)?.[1]);
+      if (!Number.isSafeInteger(count) || !Number.isSafeInteger(first) || first > data.length) continue;
+      const pairs = data
+        .slice(0, first)
+        .trim()
+        .split(/\s+/, 2 * Math.min(count, MAX_INDEXED))
+        .map(Number);
+      for (let i = 0; i + 1 < pairs.length; i += 2) {
+        const [number, offset] = [pairs[i]!, pairs[i + 1]!];
+        if (Number.isSafeInteger(number) && Number.isSafeInteger(offset)) add(number, data, first + offset);
+      }
     }
-    const at = index.get(number);
-    return at === undefined ? undefined : source.slice(at, at + 4096);
+    return built;
+  };
+  return (number) => {
+    index ??= build();
+    return (index.get(number) ?? []).map(({ text, at }) => text.slice(at, at + 4096));
   };
 }
 
@@ -167,13 +269,15 @@ function collectLinks(raw: string, out: PdfContent, objects: Objects): void {
     if (match[2] !== undefined) {
       // Bounded: each lookup reads 4 KB of an object, and a file gets as many as it has links.
       if (++indirect > LIMITS.links) continue;
-      const object = objects(Number(match[2]))?.trimStart() ?? '';
-      const value = object.startsWith('(')
-        ? literalString(object, 1)
-        : object.startsWith('<')
-          ? hexString(object, 1)
-          : undefined;
-      add(value?.value);
+      for (const candidate of objects(Number(match[2]))) {
+        const object = candidate.trimStart();
+        const value = object.startsWith('(')
+          ? literalString(object, 1)
+          : object.startsWith('<')
+            ? hexString(object, 1)
+            : undefined;
+        add(value?.value);
+      }
       continue;
     }
     const read =

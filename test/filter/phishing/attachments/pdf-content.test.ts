@@ -73,6 +73,43 @@ test('link targets of URI actions, in plain objects and in a compressed object s
   });
 });
 
+test('object streams: a link string kept in one, and actions behind a nested dictionary or after a long page', () => {
+  const catalog = { dict: '<< /Type /Catalog /OpenAction 6 0 R >>' };
+  // The URI action's string is object 5, which sits in an object stream (§7.5.7): looked up by number.
+  const indirect = pdf([
+    catalog,
+    { dict: '<< /Type /Annot /Subtype /Link /A << /S /URI /URI 5 0 R >> >>' },
+    objectStream(5, ['(http://192.0.2.9/verify)', '<< /S /JavaScript /JS (app.alert(1)) >>']),
+  ]);
+  assert.deepEqual(readPdf(indirect), { text: '', links: ['http://192.0.2.9/verify'], active: 'javascript' });
+  // A dictionary nested in the stream's own (/DecodeParms, or any key) once hid its /Filter.
+  const nested = objectStream(6, ['<< /S /Launch /F (cmd.exe) >>', '<< /S /URI /URI (http://192.0.2.10/) >>']);
+  nested.dict = nested.dict.replace('>>', '/DecodeParms << /Columns 1 >> >>');
+  assert.deepEqual(readPdf(pdf([catalog, nested])), { text: '', links: ['http://192.0.2.10/'], active: 'launch' });
+  // A page of 1.1 MB before the object stream once spent the file's budget before the action was seen.
+  const padded = pdf([
+    catalog,
+    { dict: '<< /Filter /FlateDecode >>', stream: deflateSync(`BT (Invoice) Tj ET ${' '.repeat(1_100_000)}`) },
+    objectStream(6, ['<< /S /Launch /F (cmd.exe) >>']),
+  ]);
+  assert.equal(readPdf(padded).active, 'launch');
+});
+
+test('object streams are bounded: decoy types, a missing endstream, and many objects of one number', () => {
+  const decoys = Buffer.from(`%PDF-1.7\n${'/Type /ObjStm '.repeat(400_000)}stream\n`, 'latin1');
+  let started = performance.now();
+  assert.deepEqual(readPdf(decoys), { text: '', links: [] });
+  assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms for 400,000 decoy types`);
+  const same = Array.from({ length: 20_000 }, () => ({ dict: '(http://decoy.example/)' }));
+  const file = Buffer.from(
+    `%PDF-1.7\n${same.map((o) => `5 0 obj ${o.dict} endobj`).join('\n')}\n<< /S /URI /URI 5 0 R >>`,
+    'latin1',
+  );
+  started = performance.now();
+  assert.deepEqual(readPdf(file).links, ['http://decoy.example/']);
+  assert.ok(performance.now() - started < 2000);
+});
+
 test('what is not text: images, other filters, two-byte codes; a file that is not a PDF', () => {
   const objects = [
     ...page('BT <00410042> Tj (shown) Tj ET'),
