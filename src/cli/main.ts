@@ -54,7 +54,8 @@ Commands:
   quarantine delete <id>                   drop a held message
   scan <file.eml|dir|->... [--json] [--lang en|ru]
                                            the phishing verdict of saved messages, every signal explained
-  stats [--json]                           what the restrictions rejected, deferred or warned about, per rule
+  stats [--json]                           what the restrictions rejected, deferred or warned about, per rule,
+                                           and what each header/body content rule did
   check [--json]                           check the config as serve would, without starting: rules, tables, certificates
   help [<command>]                         this text, or one command's usage (also: postern <command> --help)
   version                                  print the version

@@ -11,9 +11,11 @@ import { ConfigError } from '../config/load.ts';
 import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import { OutageLog } from '../log/outage.ts';
+import { PolicyCounters } from '../policy/policy-counters.ts';
 import type { Envelope, Peer } from '../smtp/envelope.ts';
 import { type Reply, renderReply, reply } from '../smtp/replies.ts';
-import type { ContentRules, inspectMessage, RuleTable } from './content-rules/index.ts';
+import type { Store } from '../store/store.ts';
+import type { ContentRules, inspectMessage, RuleFinding, RuleTable } from './content-rules/index.ts';
 import type { EnvelopeChanges, MilterSite, runMilter } from './milter-stage.ts';
 import type { AuthenticationSummary } from './phishing/authentication-signals.ts';
 import type { PhishingReport, PhishingSettings } from './phishing/detector.ts';
@@ -92,6 +94,12 @@ const MAX_LEARNED_CORRESPONDENTS = 300;
 /** Rule actions logged per check and message; the rest are counted in one line. */
 const MAX_LOGGED_FINDINGS = 10;
 
+/**
+ * `content-rule:<check>:<file:line>:<action>`, the counters `postern stats` reads (its
+ * CONTENT_RULE_PREFIX): every action a rule took, the ones past the log's limit too.
+ */
+const COUNTER_PREFIX = 'content-rule:';
+
 export class ContentFilter {
   readonly #config: FilterConfig;
   readonly #rules: ContentRules;
@@ -106,6 +114,8 @@ export class ContentFilter {
   readonly #site: MilterSite;
   readonly #logger: Logger;
   readonly #outages = new Map<string, OutageLog>();
+  /** Rule actions counted for `postern stats`; none without a store (`postern check`, tests). */
+  readonly #counters: PolicyCounters | undefined;
 
   private constructor(
     config: FilterConfig,
@@ -113,6 +123,7 @@ export class ContentFilter {
     settings: PhishingSettings,
     site: MilterSite,
     logger: Logger,
+    counters: Pick<Store, 'addCounters'> | undefined,
   ) {
     this.#config = config;
     this.#rules = rules;
@@ -120,6 +131,9 @@ export class ContentFilter {
     this.#baseSettings = settings;
     this.#site = site;
     this.#logger = logger;
+    // Only with rules to count: a filter of milters or phishing alone keeps no flush timer.
+    const hasRules = [rules.header, rules.mime, rules.nested, rules.body].some(Boolean);
+    this.#counters = counters && hasRules ? new PolicyCounters(counters, logger) : undefined;
   }
 
   /** Reads the rule files; a missing file or a bad rule stops the start with the key, file, line and reason. */
@@ -130,6 +144,11 @@ export class ContentFilter {
     logger: Logger;
     /** smtp.maxMessageSize: no milter may replace the body with a larger one. */
     maxMessageSize?: number;
+    /**
+     * Where the rules' actions are counted, per check, rule and action, for `postern stats`: added
+     * every few seconds and on stop(), summed over the nodes as the restrictions' counts are.
+     */
+    counters?: Pick<Store, 'addCounters'>;
   }): Promise<ContentFilter> {
     const { config } = options;
     const rules: ContentRules = { bodySizeLimit: config.bodyChecksSizeLimit, headerSizeLimit: config.headerSizeLimit };
@@ -161,6 +180,7 @@ export class ContentFilter {
         ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
       },
       options.logger,
+      options.counters,
     );
     if (engine) filter.#inspect = engine.inspectMessage;
     if (config.milters.length > 0) filter.#runMilter = (await import('./milter-stage.ts')).runMilter;
@@ -192,8 +212,19 @@ export class ContentFilter {
     this.#refreshTimer.unref();
   }
 
-  stop(): void {
+  /** Stops the refresh and stores the rule actions not counted yet (never rejects): await it before the store closes. */
+  stop(): Promise<void> {
     clearInterval(this.#refreshTimer);
+    return this.#counters?.close() ?? Promise.resolve();
+  }
+
+  /** Every action a rule took, the ones the log leaves out too; a `skipped` finding is no rule's. */
+  #countRuleActions(findings: readonly RuleFinding[]): void {
+    if (!this.#counters) return;
+    for (const finding of findings) {
+      if (finding.rule === undefined) continue;
+      this.#counters.add(`${COUNTER_PREFIX}${finding.check}:${finding.rule}:${finding.result}`);
+    }
   }
 
   /**
@@ -257,6 +288,7 @@ export class ContentFilter {
     if (this.#inspect) {
       const inspection = this.#inspect(content, this.#rules);
       this.#logRuleActions(request, inspection.findings);
+      this.#countRuleActions(inspection.findings);
       const v = inspection.verdict;
       if (v.action === 'reject') return { action: 'reply', reply: ruleReject(v.text), reason: v.because.reason };
       if (v.action === 'discard') return { action: 'discard', reason: v.because.reason };

@@ -34,7 +34,7 @@ export class PolicyCounters {
     this.#flushing = this.#flushing.then(() =>
       this.#store.addCounters(Object.fromEntries(batch)).catch((error: unknown) => {
         for (const [name, n] of batch) this.add(name, n);
-        this.#logger.warn({ err: error }, 'restriction counters not stored yet; will retry');
+        this.#logger.warn({ err: error }, 'counters for postern stats not stored yet; will retry');
       }),
     );
     return this.#flushing;

@@ -117,6 +117,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger: logger.child({ stage: 'filter' }),
       // A milter's replacement body is held to what a client may send.
       maxMessageSize: config.smtp.maxMessageSize,
+      // Content rules' actions are counted for `postern stats`, as the restrictions' are.
+      counters: store,
     });
     await filter.learnCorrespondents((o) => store.frequentCorrespondents(o));
   } catch (err) {
@@ -128,7 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     policy = new InboundPolicy({ config, resolver, store, accounts, logger });
     await policy.ready();
   } catch (err) {
-    filter.stop();
+    await filter.stop();
     await closeStores(store, opened);
     throw err;
   }
@@ -136,7 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     tlsSetup = await setupTls(config, logger, options.ports);
   } catch (err) {
-    filter.stop();
+    await filter.stop();
     await policy.close();
     await closeStores(store, opened);
     throw err;
@@ -262,7 +264,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const { listener } of listeners) await listener.close(0).catch(() => {});
     await closeDeferredPorts();
     await tlsSetup.stop();
-    filter.stop();
+    await filter.stop();
     await policy.close();
     await closeStores(store, opened);
     throw err;
@@ -347,7 +349,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await dkimRotation.stop();
         await dnsMonitor.stop();
         await quarantineExpiry.stop();
-        filter.stop();
+        await filter.stop(); // its last counts are written before the store closes
         await tlsSetup.stop();
         await policy.close();
         // Deliveries per commit shows how well group commit works under the load seen.

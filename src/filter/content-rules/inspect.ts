@@ -89,9 +89,17 @@ export type ContentVerdict =
   | { action: 'accept' }
   | { action: 'hold' | 'discard' | 'reject'; text: string; because: Finding };
 
+/**
+ * An action taken, and the rule that took it as `file:line` (absent on a `skipped` finding, which no
+ * rule took): one rule's actions are counted under that name (`postern stats`).
+ */
+export interface RuleFinding extends Finding {
+  rule?: string;
+}
+
 export interface ContentInspection {
   verdict: ContentVerdict;
-  findings: Finding[]; // every action taken, in message order
+  findings: RuleFinding[]; // every action taken, in message order
   prepended: string[]; // lines PREPENDed, in order
   redirect?: string; // the last REDIRECT wins
   message?: Buffer; // the changed message, when a line was IGNOREd or PREPENDed
@@ -193,10 +201,11 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     if (verb === 'DUNNO' || verb === 'OK') return true;
     const text = hit.action.text || DEFAULT_TEXT[verb] || '';
     const shown = input.length > 100 ? `${input.slice(0, 100)}…` : input;
-    const finding: Finding = {
+    const finding: RuleFinding = {
       check,
       result: verb.toLowerCase(),
       reason: `${hit.file}:${hit.line}: ${JSON.stringify(shown)}${text ? `: ${text}` : ''}`,
+      rule: `${hit.file}:${hit.line}`,
     };
     result.findings.push(finding);
     switch (verb) {
