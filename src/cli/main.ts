@@ -73,7 +73,9 @@ function commandUsage(command: string): string | undefined {
     if (inside) own.push(line);
   }
   if (own.length === 0) return undefined;
-  return `Usage: postern ${command} …\n\n${own.join('\n')}\n\n${FOOTER}`;
+  // quickstart reads no config (it writes one): the footer about where the config comes from is not its.
+  const footer = command === 'quickstart' ? '' : `\n\n${FOOTER}`;
+  return `Usage: postern ${command} …\n\n${own.join('\n')}${footer}`;
 }
 
 async function main(argv: string[]): Promise<number> {

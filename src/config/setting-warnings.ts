@@ -25,6 +25,11 @@ for (const [network, prefix] of [
   NOT_GLOBAL.addSubnet(network, prefix, 'ipv6');
 }
 
+/** The addresses no other host on the Internet reaches (RFC 6890): loopback, link-local, private, CGNAT. */
+export function unreachableAddresses(addresses: readonly string[]): string[] {
+  return addresses.filter((address) => NOT_GLOBAL.check(address, isIPv6(address) ? 'ipv6' : 'ipv4'));
+}
+
 export function settingWarnings(config: Config): string[] {
   const warnings: string[] = [];
   const phishing = config.filter.phishing;
@@ -46,9 +51,7 @@ export function settingWarnings(config: Config): string[] {
   }
   // Published as A/AAAA (dns records, quickstart), an address the Internet cannot reach leads nowhere:
   // the usual slip behind NAT is the address `ip addr` shows.
-  const unreachable = config.serverAddresses.filter((address) =>
-    NOT_GLOBAL.check(address, isIPv6(address) ? 'ipv6' : 'ipv4'),
-  );
+  const unreachable = unreachableAddresses(config.serverAddresses);
   if (unreachable.length > 0) {
     warnings.push(
       `serverAddresses holds ${unreachable.join(', ')}, not reachable from the Internet (loopback, link-local or private, RFC 6890): published as A/AAAA records, other servers' mail finds nothing there; list the public addresses (behind NAT, the router's)`,

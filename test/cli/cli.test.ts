@@ -954,6 +954,7 @@ test('a second SIGINT or SIGTERM while stopping (Ctrl-C on npm start sends two) 
   for (const [first, second] of [
     ['SIGINT', 'SIGINT'],
     ['SIGTERM', 'SIGTERM'],
+    ['SIGINT', 'SIGTERM'],
   ] as const) {
     const { file } = dir(t, { smtp: { shutdownGraceMs: 10_000 } });
     await addUser(file, 'alice@example.com');
@@ -968,7 +969,14 @@ test('a second SIGINT or SIGTERM while stopping (Ctrl-C on npm start sends two) 
     server.child.kill(first);
     await waitFor(() => /shutting down: no new connections/.test(server.output()), 5000);
     server.child.kill(second);
-    await waitFor(() => /already shutting down/.test(server.output()), 5000);
+    if (first === second) {
+      // npm's echo of one Ctrl-C: handled (the transaction below still ends with 250), not logged at info,
+      // where it read as a second press.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.doesNotMatch(server.output(), /already shutting down/);
+    } else {
+      await waitFor(() => /already shutting down/.test(server.output()), 5000);
+    }
     client.send('part two\r\n.\r\n');
     const stored = await client.read(10_000);
     assert.equal(stored.code, 250, `${first} then ${second}: ${stored.text}`);

@@ -304,3 +304,27 @@ test('quickstart with a host name that makes no config: a usage error (exit 2) n
   assert.doesNotMatch(result.stderr, /quickstart: quickstart/);
   assert.equal(fs.existsSync(path.join(root, 'q')), false, 'nothing written');
 });
+
+test('quickstart warns, where it prints the records, of an --address the Internet cannot reach; its help has no --config footer', async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const result = await postern([
+    'quickstart',
+    'example.org',
+    '--dir',
+    dir,
+    '--address',
+    '10.0.0.5',
+    '--address',
+    '192.0.2.25',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /\bA\s+10\.0\.0\.5\b/);
+  assert.match(result.stderr, /^warning: --address 10\.0\.0\.5 is not reachable from the Internet .*RFC 6890/m);
+  assert.doesNotMatch(result.stderr, /192\.0\.2\.25/);
+  const help = await postern(['quickstart', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /quickstart <domain>/);
+  assert.doesNotMatch(help.stdout, /--config FILE/);
+});

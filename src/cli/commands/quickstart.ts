@@ -20,6 +20,7 @@ import { generatePassword, quickstartConfig } from '../../admin/quickstart.ts';
 import { zoneLines } from '../../admin/zone-lines.ts';
 import { ConfigError, dataDirProblem, parseConfig } from '../../config/load.ts';
 import { isAddressShaped, serverAddressProblem } from '../../config/schema.ts';
+import { unreachableAddresses } from '../../config/setting-warnings.ts';
 import { asDataDirOwner, DataDirUnreachableError } from '../../server/data-dir-owner-ids.ts';
 import type { Store } from '../../store/store.ts';
 import { dataDirOwner } from '../data-dir-owner.ts';
@@ -194,6 +195,14 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   out.write('  (shown this once; change it with `postern user passwd`)\n\n');
   out.write('Publish these DNS records (the PTR at your hosting provider):\n\n');
   out.write(zoneLines(domain, records, mtaStsPolicy(config)));
+  // As `check` says later, but here, where the records are read to be published: an address only this
+  // network reaches, published as A/AAAA and PTR, leads other servers' mail nowhere.
+  const unreachable = unreachableAddresses(addresses);
+  if (unreachable.length > 0) {
+    process.stderr.write(
+      `warning: --address ${unreachable.join(', ')} is not reachable from the Internet (loopback, link-local or private, RFC 6890): the A/AAAA and PTR records above would lead other servers' mail nowhere; give the public address (behind NAT, the router's)\n`,
+    );
+  }
   // As the admin runs this CLI (`postern` on the PATH, or bin/postern's path), so the lines paste as they are.
   const postern = programName();
   const configWord = shellWord(configFile);

@@ -138,13 +138,19 @@ export async function serveCommand(args: string[]): Promise<number> {
   // Kept installed until the stop is done: Ctrl-C on `npm start` signals npm and the server both, and
   // npm passes its SIGINT on, so the server gets two; a handler that had gone left the second to Node's
   // default action, which killed the process mid-transaction (the grace below bounds the stop anyway).
-  let stopping = false;
+  let stopping: { signal?: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      logger.info({ signal }, 'already shutting down: transactions in flight are being finished');
+      // npm's copy of the same Ctrl-C arrives within moments: not news to the admin, who pressed once.
+      const echo = signal === stopping.signal && performance.now() - stopping.at < 1000;
+      (echo ? logger.debug : logger.info).call(
+        logger,
+        { signal },
+        'already shutting down: transactions in flight are being finished',
+      );
       return;
     }
-    stopping = true;
+    stopping = { signal, at: performance.now() };
     logger.info({ signal }, 'shutting down: no new connections, finishing transactions in flight');
     requestStop(undefined);
   };
@@ -156,7 +162,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     dropEarlySignals();
     if (earlyStop) onSignal(earlyStop);
     server.failed.then((error) => {
-      stopping = true;
+      stopping = { at: performance.now() };
       logger.error('shutting down: the store failed (above); exit code 1, for the supervisor to restart the server');
       resolve(error);
     });
