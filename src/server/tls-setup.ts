@@ -1,7 +1,7 @@
 /**
  * The certificates the TLS listeners serve: PEM files from the config (reloaded when they change),
- * else a self-signed certificate for the hostname (development), else none (no STARTTLS offered
- * until ACME, if configured, delivers one).
+ * else a self-signed certificate for the hostname (development; renewed while the server runs), else
+ * none (no STARTTLS offered until ACME, if configured, delivers one).
  */
 
 import { X509Certificate } from 'node:crypto';
@@ -16,7 +16,7 @@ import type { AcmeManager } from '../tls/acme/manager.ts';
 import { AcmeSetupError } from '../tls/acme/setup-error.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
-import { ensureSelfSigned } from '../tls/self-signed.ts';
+import { ensureSelfSigned, SelfSignedRenewal } from '../tls/self-signed.ts';
 import { hardenSocket, SMTP_ALPN_PROTOCOLS, serverTlsOptions } from '../tls/tls-options.ts';
 import type { EarlyPorts } from './early-ports.ts';
 import { channelBinding } from './submission-auth.ts';
@@ -34,13 +34,25 @@ export interface TlsSetup {
   stop(): Promise<void>;
 }
 
+/** For tests: a clock (the certificate store's and the self-signed certificate's) and how often the latter is looked at. */
+export interface TlsSetupOptions {
+  now?: () => Date;
+  selfSignedCheckEveryMs?: number;
+}
+
 /** `ports`: the challenge responders' ports when serve bound them before giving up root. */
-export async function setupTls(config: Config, logger: Logger, ports?: EarlyPorts): Promise<TlsSetup> {
+export async function setupTls(
+  config: Config,
+  logger: Logger,
+  ports?: EarlyPorts,
+  testing: TlsSetupOptions = {},
+): Promise<TlsSetup> {
   // The default certificate (clients without SNI: Postfix sends none unless told to) is the one naming
   // the hostname, else the first configured: tls.certificates in order, then ACME's hostnames.
-  const certificates = new CertificateStore({ hostname: config.hostname });
+  const certificates = new CertificateStore({ hostname: config.hostname, now: testing.now });
   let files: PemFiles | undefined;
   let acme: AcmeManager | undefined;
+  let stopRenewal = (): Promise<void> => Promise.resolve();
   if (config.tls.acme) {
     const settings = config.tls.acme;
     // Loaded only when configured: the ACME client and its HTTP stack cost memory every node would pay.
@@ -76,8 +88,28 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
       warnIfHostnameUncovered(config, certificates, logger);
     } else if (config.tls.selfSigned && certificates.size === 0) {
       // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
-      const own = await ensureSelfSigned({ dataDir: config.dataDir, hostname: config.hostname, logger });
-      certificates.addPem(own.cert, own.key, { source: own.certPath, default: true, fallback: true });
+      const selfSigned = { dataDir: config.dataDir, hostname: config.hostname, logger, now: testing.now };
+      const own = await ensureSelfSigned(selfSigned);
+      const install = (made: { cert: string; key: string }) =>
+        certificates.addPem(made.cert, made.key, { source: own.certPath, default: true, fallback: true });
+      install(own);
+      // Renewed while it runs, as ACME certificates are: a year's uptime had it served expired.
+      const renewal = new SelfSignedRenewal({
+        ...selfSigned,
+        current: own,
+        install,
+        checkEveryMs: testing.selfSignedCheckEveryMs,
+      });
+      // Another certificate (ACME's first) took its place for every name: nothing left to renew.
+      const replaced = (source: string) => {
+        if (source === own.certPath) void stopRenewal();
+      };
+      stopRenewal = async () => {
+        certificates.off('removed', replaced);
+        await renewal.stop();
+      };
+      certificates.on('removed', replaced);
+      renewal.start();
       // What users give their mail programs to trust it (docs/tls.md); it changes with each renewal.
       const fingerprint = new X509Certificate(own.cert).fingerprint256;
       logger.warn(
@@ -91,6 +123,7 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
     // A start that fails here must not leave ACME running: its challenge responder and timers kept
     // serve alive after it had said why it stops.
     files?.stop();
+    await stopRenewal();
     await acme?.stop(0);
     throw error;
   }
@@ -115,6 +148,7 @@ export async function setupTls(config: Config, logger: Logger, ports?: EarlyPort
     },
     stop: async () => {
       files?.stop();
+      await stopRenewal();
       await acme?.stop();
     },
   };

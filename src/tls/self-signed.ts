@@ -1,13 +1,16 @@
 /**
  * The development certificate: when no certificate and no ACME are configured, Postern still offers
  * STARTTLS with a self-signed ECDSA P-256 certificate for its hostname, made once and kept in
- * `<dataDir>/tls/self-signed.{crt,key}`. Sending servers that do opportunistic TLS (RFC 7435, RFC 3207)
- * accept it; clients that authenticate the server (RFC 8314 §4.1 for submission, MTA-STS, DANE) do not,
- * which is why it is only a fallback and is logged as one.
+ * `<dataDir>/tls/self-signed.{crt,key}`, and made anew before it expires, also while the server runs
+ * (SelfSignedRenewal: a server up longer than its year had gone on serving it expired). Sending
+ * servers that do opportunistic TLS (RFC 7435, RFC 3207) accept it; clients that authenticate the
+ * server (RFC 8314 §4.1 for submission, MTA-STS, DANE) do not, which is why it is only a fallback and
+ * is logged as one.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
+import { renewalTime } from './acme/renewal.ts';
 import type { PemPair } from './create-certificate.ts';
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from './private-files.ts';
 
@@ -16,7 +19,10 @@ export interface SelfSignedOptions {
   hostname: string;
   logger?: Logger;
   now?: () => Date;
-  /** Made anew when fewer days than this remain; 30 by default. */
+  /**
+   * Made anew when fewer days than this remain; by default 30 days or a third of the lifetime,
+   * whichever is less (as ACME certificates, acme/renewal.ts).
+   */
   renewBeforeDays?: number;
   validityDays?: number;
 }
@@ -30,6 +36,8 @@ export interface SelfSignedCertificate extends PemPair {
 }
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function selfSignedPaths(dataDir: string): { dir: string; certPath: string; keyPath: string } {
   const dir = path.join(dataDir, 'tls');
@@ -43,7 +51,7 @@ export async function ensureSelfSigned(options: SelfSignedOptions): Promise<Self
   await ensurePrivateDir(dir);
   const [cert, key] = await Promise.all([readIfExists(certPath), readIfExists(keyPath)]);
   if (cert !== undefined && key !== undefined) {
-    const problem = unsuitable(cert, key, hostname, now, options.renewBeforeDays ?? 30);
+    const problem = unsuitable(cert, key, hostname, now, options.renewBeforeDays);
     if (!problem) {
       const notAfter = new X509Certificate(cert).validToDate;
       return { cert, key, certPath, keyPath, action: 'reused', notAfter };
@@ -72,7 +80,7 @@ function unsuitable(
   key: string,
   hostname: string,
   now: Date,
-  renewBeforeDays: number,
+  renewBeforeDays: number | undefined,
 ): string | undefined {
   let parsed: X509Certificate;
   try {
@@ -82,6 +90,92 @@ function unsuitable(
     return 'unreadable';
   }
   if (!parsed.checkHost(hostname, { wildcards: false })) return `not for ${hostname}`;
-  if (parsed.validToDate.getTime() - now.getTime() < renewBeforeDays * DAY_MS) return 'expiring';
+  if (now >= renewalTime({ notBefore: parsed.validFromDate, notAfter: parsed.validToDate }, renewBeforeDays)) {
+    return 'expiring';
+  }
   return undefined;
+}
+
+export interface SelfSignedRenewalOptions extends SelfSignedOptions {
+  /** The certificate being served (as ensureSelfSigned returned it at start). */
+  current: SelfSignedCertificate;
+  /** Puts a new certificate in use (the certificate store); a throw is logged and tried again at the next look. */
+  install(made: SelfSignedCertificate): void;
+  /**
+   * How often the files are looked at, a day by default; at the renewal time when that comes sooner,
+   * and hourly while a renewal fails.
+   */
+  checkEveryMs?: number;
+}
+
+/**
+ * Renews the certificate while the server runs. The start (ensureSelfSigned) renews it only when due
+ * then, so a server running longer than its lifetime served it expired, and clients that check
+ * dates (MTA-STS senders, mail programs) failed STARTTLS. It looks daily, and at the renewal time when
+ * sooner; the certificate installed goes to new connections, as a reloaded file or an ACME renewal
+ * does, while open ones keep theirs. A file that another process renewed is installed too.
+ */
+export class SelfSignedRenewal {
+  readonly #options: SelfSignedRenewalOptions;
+  #current: SelfSignedCertificate;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: SelfSignedRenewalOptions) {
+    this.#options = options;
+    this.#current = options.current;
+  }
+
+  start(): void {
+    this.#schedule();
+  }
+
+  /** Ends the timer, after a look in progress (it writes the files). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  async #look(): Promise<void> {
+    const { logger, install } = this.#options;
+    try {
+      // Without the logger: its two lines are for the start, and one line says what happened here.
+      const made = await ensureSelfSigned({ ...this.#options, logger: undefined });
+      if (this.#stopped || made.cert === this.#current.cert) return;
+      install(made);
+      this.#current = made;
+      // The key is new, so whoever trusts the certificate by its file or fingerprint must be told again.
+      const fingerprint = new X509Certificate(made.cert).fingerprint256;
+      logger?.warn(
+        { certificate: made.certPath, notAfter: made.notAfter, sha256: fingerprint },
+        `TLS: renewed the self-signed certificate (new key, SHA-256 ${fingerprint}, valid until ${made.notAfter.toISOString()}); clients that trust the old one need the new one`,
+      );
+    } catch (err) {
+      logger?.error(
+        { err, certificate: this.#current.certPath, notAfter: this.#current.notAfter },
+        `TLS: renewing the self-signed certificate failed; the current one (valid until ${this.#current.notAfter.toISOString()}) stays in use and it is tried again later`,
+      );
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const every = this.#options.checkEveryMs ?? DAY_MS;
+    const parsed = new X509Certificate(this.#current.cert);
+    const due = renewalTime(
+      { notBefore: parsed.validFromDate, notAfter: parsed.validToDate },
+      this.#options.renewBeforeDays,
+    );
+    const untilDue = due.getTime() - (this.#options.now?.() ?? new Date()).getTime();
+    // Still due after a look (the renewal failed: a full disk, say): hourly, not at once in a loop.
+    const wait = Math.min(every, MAX_TIMER_MS, untilDue > 0 ? Math.max(1000, untilDue) : HOUR_MS);
+    this.#timer = setTimeout(() => {
+      this.#running = this.#look().finally(() => {
+        this.#running = undefined;
+        this.#schedule();
+      });
+    }, wait).unref();
+  }
 }

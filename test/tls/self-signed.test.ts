@@ -1,12 +1,14 @@
-/** The development certificate: made once, kept, made again when it would not do. */
+/** The development certificate: made once, kept, made again when it would not do, also while running. */
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CertificateStore } from '../../src/tls/certificate-store.ts';
-import { ensureSelfSigned, selfSignedPaths } from '../../src/tls/self-signed.ts';
+import { ensureSelfSigned, SelfSignedRenewal, selfSignedPaths } from '../../src/tls/self-signed.ts';
+import { captureLogger } from './tls-kit.ts';
 
 const DAY = 86_400_000;
 const dirs: string[] = [];
@@ -83,4 +85,48 @@ test('a certificate with 40 days left is still reused (renewal starts at 30)', a
     now: () => new Date(Date.now() + 325 * DAY),
   });
   assert.equal(later.action, 'reused');
+});
+
+test('a short-lived one is renewed when a third of its lifetime remains, not 30 days before', async () => {
+  const dir = await dataDir();
+  await ensureSelfSigned({ dataDir: dir, hostname: 'mail.example.com', validityDays: 3 });
+  const at = (days: number) => () => new Date(Date.now() + days * DAY);
+  const options = { dataDir: dir, hostname: 'mail.example.com', validityDays: 3 };
+  assert.equal((await ensureSelfSigned({ ...options, now: at(1.5) })).action, 'reused');
+  assert.equal((await ensureSelfSigned({ ...options, now: at(2.5) })).action, 'renewed');
+});
+
+test('while running: an install that throws is logged, the current one kept, and installed at the next look', async () => {
+  const dir = await dataDir();
+  const { logger, lines } = captureLogger();
+  let offset = 0;
+  const base = { dataDir: dir, hostname: 'mail.example.com', now: () => new Date(Date.now() + offset) };
+  const current = await ensureSelfSigned(base);
+  const installed: string[] = [];
+  let refuse = true;
+  const renewal = new SelfSignedRenewal({
+    ...base,
+    logger,
+    current,
+    checkEveryMs: 10,
+    install: (made) => {
+      if (refuse) throw new Error('refused');
+      installed.push(made.cert);
+    },
+  });
+  renewal.start();
+  try {
+    offset = 340 * DAY;
+    for (let i = 0; i < 200 && !lines.some((line) => line.level === 50); i++) await sleep(10);
+    const error = lines.find((line) => line.level === 50);
+    assert.match(String(error?.msg), /renewing the self-signed certificate failed; the current one .* stays in use/);
+    refuse = false;
+    for (let i = 0; i < 200 && installed.length === 0; i++) await sleep(10);
+    const onDisk = await readFile(selfSignedPaths(dir).certPath, 'utf8');
+    assert.deepEqual(installed, [onDisk], 'the file made at the failed look, installed once');
+    assert.notEqual(onDisk, current.cert);
+    assert.equal(lines.filter((line) => line.msg.startsWith('TLS: renewed the self-signed certificate')).length, 1);
+  } finally {
+    await renewal.stop();
+  }
 });
