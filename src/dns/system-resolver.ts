@@ -56,8 +56,11 @@ const FAILURES_FOR_OUTAGE = 5;
  * c-ares did (its retry delay), so one dead server listed first does not cost every look-up a timeout.
  */
 const SILENT_SERVER_LAST_MS = 5_000;
-/** Errors of this process, not of the network or the server: no socket could be had. */
-const LOCAL_FAILURES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+/**
+ * Errors of this process, not of the network or the server: no socket could be had (EBUSY: all the look-ups'
+ * sockets were busy for the whole timeout, or too many queries waited for one, transport.ts).
+ */
+const LOCAL_FAILURES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EBUSY']);
 
 /** RFC 1035 §3.2.2 and the types' own RFCs: A, CNAME, PTR, MX, TXT; AAAA (RFC 3596 §2.1); TLSA (RFC 6698 §7.1); CAA (RFC 8659 §7.1). */
 const TYPE_CODES = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, TLSA: 52, CAA: 257 } as const;

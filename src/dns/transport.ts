@@ -19,25 +19,51 @@ export type Reply = Buffer | { code: string };
  * Sockets the look-ups may hold at once, one for each query in flight (a new UDP socket a query, for its
  * random source port): within the descriptors server/open-files.ts keeps aside beside the connections
  * (RESERVED_DESCRIPTORS), so that many look-ups at once on a slow resolver cannot run the process out of
- * descriptors (EMFILE) and fail as if the servers were silent. Queries past it wait for a socket.
+ * descriptors (EMFILE) and fail as if the servers were silent. Queries past it wait for a socket, that
+ * wait counted in their timeout: a sender whose names never answer may fill the sockets, and every other
+ * session's look-ups must still end within their own time rather than queue behind his without a bound.
  */
 export const MAX_DNS_SOCKETS = 100;
+/** Queries that may wait for a socket; past it a query fails at once (EBUSY), a local failure. */
+export const MAX_WAITING_FOR_SOCKET = 1_000;
 
 let socketsOpen = 0;
-const waitingForSocket: (() => void)[] = [];
+/** In arrival order (a Set keeps it); each hands its query a slot, or is dropped when its time runs out. */
+const waitingForSocket = new Set<() => void>();
 
-/** A socket's slot; the function it resolves to gives the slot back (once), to the next query waiting. */
-async function socketSlot(): Promise<() => void> {
-  if (socketsOpen < MAX_DNS_SOCKETS) socketsOpen++;
-  else await new Promise<void>((resolve) => waitingForSocket.push(resolve));
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    const next = waitingForSocket.shift();
-    if (next) next();
-    else socketsOpen--;
+/**
+ * A socket's slot within `waitMs`, as the function that gives it back (once) to the next query waiting;
+ * undefined when none came free in time or too many wait already.
+ */
+function socketSlot(waitMs: number): Promise<(() => void) | undefined> {
+  const slot = () => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const [next] = waitingForSocket;
+      if (next) {
+        waitingForSocket.delete(next);
+        next(); // the slot passes on: socketsOpen stays
+      } else socketsOpen--;
+    };
   };
+  if (socketsOpen < MAX_DNS_SOCKETS) {
+    socketsOpen++;
+    return Promise.resolve(slot());
+  }
+  if (waitingForSocket.size >= MAX_WAITING_FOR_SOCKET || !(waitMs > 0)) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const handed = () => {
+      clearTimeout(timer);
+      resolve(slot());
+    };
+    const timer = setTimeout(() => {
+      waitingForSocket.delete(handed);
+      resolve(undefined);
+    }, waitMs);
+    waitingForSocket.add(handed);
+  });
 }
 
 /**
@@ -67,8 +93,14 @@ export function overUdp(
       if (accepts(message)) finish(message);
     });
     socket.on('error', (err) => finish({ code: errorCode(err) }));
-    socket.connect(server.port, server.host, () => {
+    // Node calls back with the error when the connect fails (no route, a broadcast or unscoped link-local
+    // address): that server is unreachable, and send on the unconnected socket would throw past us.
+    socket.connect(server.port, server.host, (err?: Error) => {
       if (closed) return; // settled (timed out) before the socket was connected: send would throw
+      if (err) {
+        finish({ code: errorCode(err) });
+        return;
+      }
       socket.send(query, (err) => {
         if (err) finish({ code: errorCode(err) });
       });
@@ -108,14 +140,16 @@ export function overTcp(
 
 /**
  * One exchange on a socket slot: `start` opens its socket and says how to close it; the first of its
- * reply, its failure and the timeout (counted from when it has a slot) settles it, closes the socket
- * and gives the slot back. What comes after is ignored.
+ * reply, its failure and the timeout (counted from the call, the wait for a slot included) settles it,
+ * closes the socket and gives the slot back. What comes after is ignored.
  */
 async function exchange(
   timeoutMs: number,
   start: (finish: (result: Reply) => void, onClose: (close: () => void) => void) => void,
 ): Promise<Reply> {
-  const release = await socketSlot();
+  const asked = performance.now();
+  const release = await socketSlot(timeoutMs);
+  if (release === undefined) return { code: 'EBUSY' };
   return new Promise<Reply>((resolve) => {
     let settled = false;
     let close = () => {};
@@ -127,10 +161,15 @@ async function exchange(
       release();
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs);
-    start(finish, (closer) => {
-      close = closer;
-    });
+    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs - (performance.now() - asked));
+    try {
+      start(finish, (closer) => {
+        close = closer;
+      });
+    } catch (err) {
+      // Never a throw (see above): one would leave the slot taken and the caller's look-up unsettled.
+      finish({ code: errorCode(err as Error) });
+    }
   });
 }
 
