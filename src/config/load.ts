@@ -341,8 +341,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     return 'store.url is missing: store.engine: postgres needs the database URL, such as postgres://postern@db.example.com/postern';
   }
   // The store URL is shown as the store shows it: parsed and redacted, or not at all (`user:secret@host`
-  // without "//" parses as no URL with a password in it, and no pattern finds every such form).
-  const safe = key === 'store.url' && typeof value === 'string' ? redactUrl(value) : withoutSecrets(value);
+  // without "//" parses as no URL with a password in it, and no pattern finds every such form). So is a
+  // string written where the store's section belongs (`store: "postgres://…"`), which is that URL too.
+  const storeText = (key === 'store' || key.startsWith('store.')) && typeof value === 'string';
+  const safe = storeText ? redactUrl(value) : withoutSecrets(value);
   // YAML's .inf and .nan are numbers JSON has no words for (it would write null).
   const shown =
     value === undefined
@@ -368,9 +370,10 @@ function withoutSecrets(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   return (
     value
-      // Up to the last "@" before a space: a password may hold "@" itself (`//u:p@ss@host`).
-      .replace(/(\/\/[^:/@\s]*:)\S*@/g, '$1***@')
-      .replace(/(\bpass(?:word)?\s*=\s*)('[^']*'|"[^"]*"|[^\s&]+)/gi, '$1***')
+      // Up to the last "@" of the line: a password may hold "@" and spaces itself (`//u:p@ss word@host`).
+      .replace(/(\/\/[^:/@\s]*:).*@/g, '$1***@')
+      // libpq's sslpassword (the client key's passphrase) as much as password.
+      .replace(/(\b(?:ssl)?pass(?:word)?\s*=\s*)('[^']*'|"[^"]*"|[^\s&]+)/gi, '$1***')
   );
 }
 

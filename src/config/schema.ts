@@ -164,7 +164,19 @@ const postgresUrl = z
   .refine((url) => URL.canParse(url), {
     message:
       'not a URL that can be read (a bracket, "%" or "@" in the password must be percent-encoded); expected e.g. postgres://postern@db.example.com/postern',
-  });
+  })
+  // An "@" after the host: the password held a "/", "?" or "#" (read as the path's start), and the URL
+  // names another host than meant (`postgres://u:5432/x@db/postern` is host "u", port 5432).
+  .refine(
+    (url) => {
+      const parsed = URL.parse(url);
+      return parsed === null || !`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@');
+    },
+    {
+      message:
+        'has an "@" after the host: a "/", "?" or "#" in the password must be percent-encoded (%2F, %3F, %23); expected e.g. postgres://postern:pa%2Fss@db.example.com/postern',
+    },
+  );
 
 /**
  * Where mail and accounts live. SQLite (a file in dataDir) is the default and needs nothing;

@@ -409,6 +409,37 @@ test('redactUrl: a URL it cannot parse is not shown at all when it may hold a pa
   assert.equal(redactUrl('postgres://u:s3cret@db/x'), 'postgres://u:***@db/x');
   assert.equal(redactUrl('postern:s3cret@127.0.0.1:5432/db'), '(an unparsable PostgreSQL URL)');
   assert.equal(redactUrl('host=db password=s3cret'), '(an unparsable PostgreSQL URL)');
+  // A password of digits and an unencoded "/": parsed as port and path, its tail past the host.
+  assert.equal(redactUrl('postgres://postgres:5432/S3cretTail@127.0.0.1/postern'), '(an unparsable PostgreSQL URL)');
+});
+
+test('no password of the store is echoed by a config error: a bare string for store, sslpassword, spaces, a "/" in it', () => {
+  const message = (raw: Record<string, unknown>) => {
+    try {
+      parseConfig(raw, 'postern.yaml');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    assert.fail('accepted');
+  };
+  for (const store of [
+    'postgres://postern@db.example.com/postern?sslpassword=S3cretKeyPass',
+    'postgres://postern:S3cret with space@db.example.com/postern',
+    'postgres://postern:S3cret@db.example.com/postern',
+  ]) {
+    const text = message({ store });
+    assert.match(text, /- store: /);
+    assert.doesNotMatch(text, /S3cret/, text);
+  }
+  // Under another key, where a string is free text, the patterns still find them.
+  const other = message({ hostname: ['postgres://u:S3cret with space@db/x?sslpassword=S3cretToo'] });
+  assert.doesNotMatch(other, /S3cret/, other);
+  // The URL a "/" in the password turns into another host is refused, and not shown.
+  const slash = message({
+    store: { engine: 'postgres', url: 'postgres://postgres:5432/S3cretTail@127.0.0.1/postern' },
+  });
+  assert.match(slash, /store\.url: .* "@" after the host: a "\/", "\?" or "#" in the password must be percent-encoded/);
+  assert.doesNotMatch(slash, /S3cret/, slash);
 });
 
 test('values written into DNS tag lists cannot end their tag: ";" or a quote in a report address or BIMI URL is refused', () => {
