@@ -312,9 +312,20 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         threshold: z.number().int().min(1).default(5),
         windowMs: duration.default(600_000),
-        // Timers: Node fires a longer wait at once, which turned the tarpit off without a word.
-        stepMs: z.number().int().min(0).max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)').default(1000),
-        maxMs: z.number().int().min(0).max(MAX_TIMER_MS, 'at most 2147483647 ms (24.8 days)').default(10_000),
+        // RFC 5321 §4.5.3.2: a client waits 5 minutes for most replies, 2 for DATA's: a delay must stay
+        // well under that, or the client times out instead of hearing the refusal (and keeps its slot).
+        stepMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(60_000, 'at most 60000 ms (RFC 5321 §4.5.3.2 reply timeouts)')
+          .default(1000),
+        maxMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(60_000, 'at most 60000 ms (RFC 5321 §4.5.3.2 reply timeouts)')
+          .default(10_000),
       })
       .strict()
       .prefault({}),
@@ -327,6 +338,8 @@ export const configSchema = z
         expireDays: z.number().int().min(1).max(3650, 'at most 3650 (ten years)').default(35),
         /** Counted passes after which a client is not greylisted any more; 0: never (every new triplet waits). */
         autoPassAfter: z.number().int().min(0).default(5),
+        /** Triplets kept that never passed; a flood of new senders drops the oldest; 0: no bound. */
+        maxPendingTriplets: z.number().int().min(0).default(100_000),
       })
       .strict()
       .prefault({}),

@@ -13,6 +13,7 @@
  * Not done here (postgrey does it): sender address rewriting for VERP/BATV senders.
  */
 
+import type { Logger } from '../log/logger.ts';
 import { reply } from '../smtp/replies.ts';
 import type { Store } from '../store/store.ts';
 import { clientKey, formatAddress, parseAddress } from './cidr.ts';
@@ -27,8 +28,15 @@ export interface StoreGreylisterOptions {
   expireMs?: number;
   /** Passed triplets (at most one an hour counts) after which a client is no longer greylisted; 0 never. Default 5. */
   autoPassAfter?: number;
+  /** The most triplets kept that never passed (the oldest go first); default 100 000, 0 no bound. */
+  maxPendingTriplets?: number;
+  /** Told when triplets are removed to keep to maxPendingTriplets (a flood), at most once in WARN_EVERY_MS. */
+  logger?: Pick<Logger, 'warn'>;
   now?: () => Date;
 }
+
+/** A flood of new senders trims the triplets at every count: one warning in this long says so. */
+const WARN_EVERY_MS = 600_000;
 
 /**
  * The network a client is greylisted by, as postgrey's --lookup-by-subnet: a sender's outbound
@@ -60,7 +68,12 @@ export class StoreGreylister implements Greylister {
   readonly #retryWindowMs: number;
   readonly #expireMs: number;
   readonly #autoPassAfter: number;
+  readonly #maxPending: number;
+  readonly #logger: Pick<Logger, 'warn'> | undefined;
   readonly #now: () => Date;
+  /** Triplets removed since the last warning, and when (monotonic clock) the next one may come. */
+  #trimmed = 0;
+  #warnAfter = 0;
 
   constructor(store: Pick<Store, 'greylist'>, options: StoreGreylisterOptions = {}) {
     this.#store = store;
@@ -68,6 +81,8 @@ export class StoreGreylister implements Greylister {
     this.#retryWindowMs = nonNegativeInteger('retryWindowMs', options.retryWindowMs ?? 24 * 3_600_000);
     this.#expireMs = nonNegativeInteger('expireMs', options.expireMs ?? 35 * 86_400_000);
     this.#autoPassAfter = nonNegativeInteger('autoPassAfter', options.autoPassAfter ?? 5);
+    this.#maxPending = nonNegativeInteger('maxPendingTriplets', options.maxPendingTriplets ?? 100_000);
+    this.#logger = options.logger;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -84,7 +99,9 @@ export class StoreGreylister implements Greylister {
       retryWindowMs: this.#retryWindowMs,
       expireMs: this.#expireMs,
       autoPassAfter: this.#autoPassAfter,
+      ...(this.#maxPending > 0 ? { maxPending: this.#maxPending } : {}),
     });
+    if (result.trimmed) this.#noteTrimmed(result.trimmed);
     if (result.outcome === 'pass') return DUNNO;
     const retryInMs = result.retryInMs ?? this.#delayMs;
     const seconds = Math.max(1, Math.ceil(retryInMs / 1000));
@@ -103,6 +120,18 @@ export class StoreGreylister implements Greylister {
           ? `first delivery attempt ${what}`
           : `retried ${what} before the greylisting delay (${seconds} s left)`,
     };
+  }
+
+  #noteTrimmed(rows: number): void {
+    this.#trimmed += rows;
+    const now = performance.now(); // monotonic: a wall clock stepped back must not silence it
+    if (now < this.#warnAfter) return;
+    this.#warnAfter = now + WARN_EVERY_MS;
+    this.#logger?.warn(
+      { removed: this.#trimmed, maxPendingTriplets: this.#maxPending },
+      'greylisting: too many triplets waiting for a retry (a flood of new senders?); the oldest were forgotten',
+    );
+    this.#trimmed = 0;
   }
 }
 

@@ -76,6 +76,8 @@ export class InboundPolicy {
   readonly #memos = new Map<string, Map<string, unknown>>();
   /** Sessions anvil counted at connect, so only those are uncounted at disconnect. */
   readonly #counted = new Set<string>();
+  /** Per session that met the tarpit, aborted once its client is done sending or gone (#delayed). */
+  readonly #hangups = new Map<string, AbortController>();
   /**
    * The routing guard's refusal of a local address without an account, whatever the lists hold: as
    * Postfix's smtpd_reject_unlisted_recipient = yes runs reject_unlisted_recipient when no list names
@@ -106,6 +108,8 @@ export class InboundPolicy {
             retryWindowMs: greylisting.retryWindowHours * 3_600_000,
             expireMs: greylisting.expireDays * 86_400_000,
             autoPassAfter: greylisting.autoPassAfter,
+            maxPendingTriplets: greylisting.maxPendingTriplets,
+            logger: options.logger,
           }),
         }
       : {};
@@ -402,7 +406,26 @@ export class InboundPolicy {
     );
   }
 
+  /**
+   * The client closed its sending side (a TCP half-close): nothing more can come, and the runner
+   * closes once it has answered what was sent. A tarpit delay under way ends now, its refusal sent
+   * and the connection closed, so the client's slot (maxConnectionsPerClient, smtp.maxConnections)
+   * is not held for the rest of the delay; so does any delay of the rest of what it pipelined, which
+   * is not answered then (the tarpit is not skipped by a hang-up).
+   */
+  clientEnded(peer: Peer): void {
+    let hangup = this.#hangups.get(peer.sessionId);
+    if (!hangup) {
+      if (peer.gone) return; // disconnected() has run, or is about to
+      hangup = new AbortController();
+      this.#hangups.set(peer.sessionId, hangup);
+    }
+    hangup.abort();
+  }
+
   disconnected(peer: Peer): void {
+    this.#hangups.get(peer.sessionId)?.abort();
+    this.#hangups.delete(peer.sessionId);
     this.#memos.delete(peer.sessionId);
     if (this.#counted.delete(peer.sessionId)) this.#anvil.disconnect(peer.remoteAddress, service(peer));
   }
@@ -479,8 +502,30 @@ export class InboundPolicy {
     if (outcome.action === 'continue' || !this.#tarpit) return outcome;
     const ms = this.#tarpit.delayFor(peer.remoteAddress);
     this.#tarpit.rejected(peer.remoteAddress);
-    if (ms <= 0) return outcome;
-    return new Promise((resolve) => setTimeout(() => resolve(outcome), ms).unref());
+    // A client gone needs no delay: no one hears the reply, and disconnected() has run, or is about to.
+    if (ms <= 0 || peer.gone) return outcome;
+    // A client done sending (clientEnded()) is answered now and the connection closed: its session is
+    // over either way, and the rest of its pipeline is not answered, or it would be without the delay.
+    const last: PolicyOutcome = { ...outcome, action: 'disconnect' };
+    let hangup = this.#hangups.get(peer.sessionId);
+    if (!hangup) {
+      hangup = new AbortController();
+      this.#hangups.set(peer.sessionId, hangup);
+    }
+    const { signal } = hangup;
+    if (signal.aborted) return last;
+    return new Promise((resolve) => {
+      const cut = () => {
+        clearTimeout(timer);
+        resolve(last);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', cut);
+        resolve(outcome);
+      }, ms);
+      timer.unref();
+      signal.addEventListener('abort', cut, { once: true });
+    });
   }
 
   #record(peer: Peer, decision: Decision): void {

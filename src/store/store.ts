@@ -244,6 +244,12 @@ export interface GreylistRequest {
   expireMs: number;
   /** 0 turns the learning pass-list off. */
   autoPassAfter: number;
+  /**
+   * The most never-passed triplets kept: a flood of new senders would otherwise grow the table by
+   * its rate times the retry window. Checked every GREYLIST_SWEEP_EVERY decisions (of a node); the
+   * oldest never-passed rows go first, passed ones are kept. Absent: no bound.
+   */
+  maxPending?: number;
 }
 
 export interface GreylistResult {
@@ -252,6 +258,8 @@ export interface GreylistResult {
   retryInMs?: number;
   /** This pass put the client on the pass-list (its counted passes reached `autoPassAfter`). */
   learned: boolean;
+  /** Never-passed triplets this decision removed to keep to `maxPending`. */
+  trimmed?: number;
 }
 
 /**

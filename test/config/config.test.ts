@@ -84,8 +84,9 @@ const invalid: [raw: unknown, mustSay: RegExp][] = [
   [{ mtaSts: { listen: 'mta_sts:443' } }, /mtaSts\.listen: "mta_sts:443" is invalid: the host must be/],
   // Timers and dates: past these, Node fires at once (the tarpit was off) or a time is no date (every
   // failed login a store error, no one blocked).
-  [{ tarpit: { stepMs: 3e9 } }, /tarpit\.stepMs: 3000000000 is invalid: at most 2147483647 ms/],
-  [{ tarpit: { maxMs: 3e9 } }, /tarpit\.maxMs: 3000000000 is invalid: at most 2147483647 ms/],
+  [{ tarpit: { stepMs: 3e9 } }, /tarpit\.stepMs: 3000000000 is invalid: at most 60000 ms/],
+  [{ tarpit: { stepMs: 60_001 } }, /tarpit\.stepMs: 60001 is invalid: at most 60000 ms \(RFC 5321 §4\.5\.3\.2/],
+  [{ tarpit: { maxMs: 3e9 } }, /tarpit\.maxMs: 3000000000 is invalid: at most 60000 ms/],
   [{ auth: { blockMinutes: 999999999999 } }, /auth\.blockMinutes: 999999999999 is invalid: at most 525600/],
   [{ auth: { failureWindowMinutes: 10 ** 9 } }, /auth\.failureWindowMinutes: 1000000000 is invalid: at most 525600/],
   [{ greylisting: { expireDays: 200000000000 } }, /greylisting\.expireDays: 200000000000 is invalid: at most 3650/],

@@ -179,6 +179,7 @@ test('StoreGreylister asks the store with postgrey-like defaults and the lower-c
       retryWindowMs: 86_400_000,
       expireMs: 35 * 86_400_000,
       autoPassAfter: 5,
+      maxPending: 100_000,
     },
   ]);
   assert.match(verdict.action === 'reject' ? verdict.reply.lines[0]! : '', /Greylisted for 300 seconds/);
@@ -190,4 +191,33 @@ test('StoreGreylister refuses options that are not non-negative integers', () =>
   assert.throws(() => new StoreGreylister(fake, { retryWindowMs: 1.5 }), RangeError);
   assert.throws(() => new StoreGreylister(fake, { expireMs: Number.NaN }), RangeError);
   assert.throws(() => new StoreGreylister(fake, { autoPassAfter: -2 }), RangeError);
+});
+
+test('triplets removed to keep to maxPendingTriplets are said in one warning, not one per decision', async () => {
+  const requests: GreylistRequest[] = [];
+  let trimmed: number | undefined = 2000;
+  const store = {
+    greylist: async (request: GreylistRequest): Promise<GreylistResult> => {
+      requests.push(request);
+      return { outcome: 'defer', retryInMs: 300_000, learned: false, ...(trimmed ? { trimmed } : {}) };
+    },
+  };
+  const warnings: [Record<string, unknown>, string][] = [];
+  const logger = { warn: (fields: Record<string, unknown>, message: string) => warnings.push([fields, message]) };
+  const g = new StoreGreylister(store, { maxPendingTriplets: 1234, logger: logger as never });
+  const triplet = { clientAddress: '192.0.2.7', sender: 'a@example.org', recipient: 'bob@example.com' };
+  await g.check(triplet);
+  trimmed = 411;
+  await g.check(triplet);
+  trimmed = undefined;
+  await g.check(triplet);
+  assert.equal(requests[0]!.maxPending, 1234);
+  assert.equal(warnings.length, 1, 'rate-limited');
+  assert.deepEqual(warnings[0]![0], { removed: 2000, maxPendingTriplets: 1234 });
+  assert.match(warnings[0]![1], /too many triplets waiting for a retry/);
+  // 0: no bound, none asked of the store.
+  await new StoreGreylister(store, { maxPendingTriplets: 0 }).check(triplet);
+  assert.equal(requests.at(-1)!.maxPending, undefined);
+  assert.equal((await new StoreGreylister(store).check(triplet)).action, 'reject');
+  assert.equal(requests.at(-1)!.maxPending, 100_000, 'the default');
 });

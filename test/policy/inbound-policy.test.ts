@@ -463,3 +463,38 @@ test('the routing guard refuses an unknown user as reject_unlisted_recipient doe
   const byRule = listed.recipient(peer, envelope, path('guess0@example.com')) as PolicyOutcome;
   assert.equal(byRule.action === 'reject' && `${byRule.reply.code} ${byRule.reply.lines[0]}`, replies[0]);
 });
+
+test('a tarpit delay ends when the client is done sending or gone: its refusal is sent and the session closed', async () => {
+  const p = policy({ tarpit: { threshold: 1, stepMs: 60_000, maxMs: 60_000 } });
+  await p.ready();
+  /** The outcome, or 'waiting' if it has not come within a second (the delay is a minute). */
+  const within = (outcome: PolicyOutcome | Promise<PolicyOutcome>) =>
+    Promise.race([
+      Promise.resolve(outcome).then(describeEnd),
+      new Promise<string>((resolve) => setTimeout(resolve, 1000, 'waiting').unref()),
+    ]);
+  const describeEnd = (o: PolicyOutcome) => `${o.action} ${describe(o)}`;
+  const ended: Peer = { ...peer, sessionId: 'ended' };
+  assert.equal(
+    describeEnd(p.recipient(ended, envelope, path('guess0@example.com')) as PolicyOutcome),
+    'reject 550 5.1.1',
+  );
+  const delayed = p.recipient(ended, envelope, path('guess1@example.com'));
+  assert.ok(delayed instanceof Promise, 'the second refusal waits');
+  // A TCP half-close: answered now, and the connection closed after it.
+  p.clientEnded(ended);
+  assert.equal(await within(delayed), 'disconnect 550 5.1.1');
+  // What it pipelined before its FIN is not answered undelayed one by one: the first refusal ends it.
+  assert.equal(describeEnd(await p.recipient(ended, envelope, path('guess2@example.com'))), 'disconnect 550 5.1.1');
+  p.disconnected(ended);
+  // A reset: disconnected() ends the wait, and frees its timer.
+  const reset: Peer = { ...peer, sessionId: 'reset' };
+  const waiting = p.recipient(reset, envelope, path('guess3@example.com'));
+  assert.ok(waiting instanceof Promise);
+  p.disconnected({ ...reset, gone: true });
+  assert.equal(await within(waiting), 'disconnect 550 5.1.1');
+  // A session whose client is still there waits as before.
+  const still: Peer = { ...peer, sessionId: 'still' };
+  assert.equal(await within(p.recipient(still, envelope, path('guess4@example.com'))), 'waiting');
+  p.disconnected(still);
+});

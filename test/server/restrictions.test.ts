@@ -3,10 +3,13 @@
 // the tarpit, error sleep and VRFY. Every load loop is bounded.
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword } from '../../src/accounts/password.ts';
 import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import { DATABASE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { startTestServer, TEST_PASSWORD_HASH, type TestOverrides, type TestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
@@ -429,6 +432,38 @@ test('reject_multi_recipient_bounce at DATA; greylisting defers the first attemp
   assert.equal(codeOf(await client.command('DATA')), '550 5.5.3', 'a bounce for two recipients');
   await client.close();
 });
+
+const unlistedShapes: [string, TestOverrides['restrictions']][] = [
+  [
+    '[permit_mynetworks, reject_unauth_destination]',
+    { relay: [], recipient: ['permit_mynetworks', 'reject_unauth_destination'] },
+  ],
+  ['[reject_non_fqdn_recipient]', { recipient: ['reject_non_fqdn_recipient'] }],
+];
+for (const [shape, restrictions] of unlistedShapes) {
+  test(`greylisting never defers an unknown local user, whose 550 comes at once (recipient list ${shape})`, async (t) => {
+    // Lists without reject_unlisted_recipient: the routing step refuses unknown users, after the list.
+    const server = await serverWith(t, { restrictions, greylisting: { enabled: true, delaySeconds: 1 } });
+    const client = await session(server.port);
+    assert.equal((await client.command('MAIL FROM:<bot@example.net>')).code, 250);
+    for (const guess of ['nobody', 'admin', 'info']) {
+      assert.equal(codeOf(await client.command(`RCPT TO:<${guess}@example.com>`)), '550 5.1.1', guess);
+    }
+    assert.equal(codeOf(await client.command('RCPT TO:<alice@example.com>')), '450 4.7.1', 'a real user is greylisted');
+    await sleep(1100);
+    assert.equal(codeOf(await client.command('RCPT TO:<nobody@example.com>')), '550 5.1.1', 'the retry too');
+    assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
+    await client.close();
+    // No triplet was stored for a guess, so none counts toward the client's pass-list.
+    const db = new DatabaseSync(path.join(server.dataDir, DATABASE_FILE_NAME), { readOnly: true });
+    const triplets = db.prepare('SELECT triplet FROM greylist ORDER BY triplet').all();
+    db.close();
+    assert.deepEqual(
+      triplets.map((row) => row.triplet),
+      ['127.0.0.0/24/bot@example.net/alice@example.com'],
+    );
+  });
+}
 
 test('a stranger greeting with our own hostname or address is refused by default', async (t) => {
   const server = await serverWith(t, { serverAddresses: ['192.0.2.25'] });

@@ -29,7 +29,7 @@ const DRAIN_EVERY = 10;
 
 type Rows = (sql: string) => Promise<Record<string, unknown>[]>;
 
-function decide(store: Store, sender: string, at: number, network = '192.0.2.0/24') {
+function decide(store: Store, sender: string, at: number, network = '192.0.2.0/24', maxPending?: number) {
   return store.greylist({
     triplet: `${network}/${sender}/bob@example.com`,
     network,
@@ -38,6 +38,7 @@ function decide(store: Store, sender: string, at: number, network = '192.0.2.0/2
     retryWindowMs: WINDOW,
     expireMs: EXPIRE,
     autoPassAfter: 5,
+    ...(maxPending === undefined ? {} : { maxPending }),
   });
 }
 
@@ -188,6 +189,38 @@ async function backlogScenario(store: Store, rows: Rows, backlog: Backlog): Prom
   );
 }
 
+/**
+ * A flood of new senders (each a triplet that waits and is never retried) is held to maxPending
+ * never-passed rows: the oldest go first, passed rows stay, and the decision says how many went so
+ * the policy can warn. A bound far below the table (lowered by the admin) is reached in batches of
+ * TRIM_BATCH, one every DRAIN_EVERY decisions, not in one long write.
+ */
+async function trimScenario(store: Store, rows: Rows, backlog: Backlog): Promise<void> {
+  const TRIM_BATCH = 2000;
+  const max = 100;
+  const now = T0 + 10 * 86_400_000;
+  await backlog.triplets('passed', 50, now - 86_400_000, now - 86_400_000, 1); // retried senders: kept
+  await backlog.triplets('waiting', 2500, now - 60_000, now - 60_000, 0); // waiting/i last seen at now - 60 000 + i
+  const number = async (sql: string) => Number((await rows(sql))[0]!.n);
+  const left = async () => ({
+    pending: await number('SELECT count(*) AS n FROM greylist WHERE passed = 0'),
+    passed: await number("SELECT count(*) AS n FROM greylist WHERE triplet LIKE 'passed/%'"),
+  });
+  const flood = (i: number) => decide(store, `flood${i}@example.org`, now + i, '192.0.2.0/24', max);
+  const first = await flood(0); // the first decision counts: one batch goes
+  assert.deepEqual(first, { outcome: 'defer', retryInMs: DELAY, learned: false, trimmed: TRIM_BATCH });
+  assert.deepEqual(await left(), { pending: 2500 + 1 - TRIM_BATCH, passed: 50 });
+  for (let i = 1; i < DRAIN_EVERY; i++) assert.equal((await flood(i)).trimmed, undefined, 'no count in between');
+  // 510 waiting: down to the bound with this decision's own row.
+  assert.equal((await flood(DRAIN_EVERY)).trimmed, 2500 + DRAIN_EVERY + 1 - TRIM_BATCH - max);
+  assert.deepEqual(await left(), { pending: max, passed: 50 });
+  const kept = (await rows("SELECT triplet FROM greylist WHERE triplet LIKE 'waiting/%'")).map((r) =>
+    Number(String(r.triplet).slice('waiting/'.length)),
+  );
+  assert.equal(Math.min(...kept), 2500 - kept.length, 'the oldest went first');
+  assert.equal(kept.length, max - DRAIN_EVERY - 1, "the flood's own rows, newer, stay");
+}
+
 /** A SQLite store in a temporary directory, and a read-only connection to look at its rows. */
 async function sqliteFixture(t: { after(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
@@ -308,4 +341,50 @@ test('postgres: a backlog (after a long downtime) is swept in batches of 500, on
     }
     assert.equal(postgresGreylist.GREYLIST_SWEEP_BATCH, BATCH);
     assert.equal(postgresGreylist.GREYLIST_SWEEP_DRAIN_EVERY, DRAIN_EVERY);
+  }));
+
+test('sqlite: greylisting keeps at most maxPending never-passed triplets, the oldest going first', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-sweep-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dataDir = path.join(dir, 'data');
+  await (await openSqliteStore({ dataDir })).close(); // the schema
+  const writable = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+  const store = await openSqliteStore({ dataDir });
+  const series = (count: number) =>
+    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1})`;
+  await trimScenario(store, async (sql) => writable.prepare(sql).all(), {
+    async triplets(prefix, count, firstSeen, lastSeen, passed) {
+      writable.exec(`${series(count)} INSERT INTO greylist (triplet, first_seen, last_seen, passed)
+          SELECT '${prefix}/' || i, ${firstSeen} + i, ${lastSeen} + i, ${passed} FROM n`);
+    },
+    async clients() {},
+  }).finally(async () => {
+    writable.close();
+    await store.close();
+  });
+  assert.equal(sqliteGreylist.GREYLIST_TRIM_BATCH, 2000);
+});
+
+test('postgres: greylisting keeps at most maxPending never-passed triplets, the oldest going first', () =>
+  withTestDatabase(async ({ url }) => {
+    await (await openPostgresStore({ url, poolSize: 4 })).close(); // the schema
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const store = await openPostgresStore({ url, poolSize: 4 });
+    try {
+      await trimScenario(store, async (sql) => (await client.query(sql)).rows, {
+        async triplets(prefix, count, firstSeen, lastSeen, passed) {
+          await client.query(
+            `INSERT INTO greylist (triplet, first_seen, last_seen, passed)
+             SELECT $1 || '/' || i, $2::bigint + i, $3::bigint + i, $4 FROM generate_series(0, $5::int - 1) AS i`,
+            [prefix, firstSeen, lastSeen, passed, count],
+          );
+        },
+        async clients() {},
+      });
+    } finally {
+      await client.end();
+      await store.close();
+    }
+    assert.equal(postgresGreylist.GREYLIST_TRIM_BATCH, 2000);
   }));

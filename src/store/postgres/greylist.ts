@@ -31,6 +31,12 @@ export const GREYLIST_SWEEP_DRAIN_EVERY = 10;
 /** A client's passes count towards the pass-list at most once in this long, as postgrey counts them. */
 export const GREYLIST_COUNT_EVERY_MS = 3_600_000;
 
+/**
+ * A node's trim to GreylistRequest.maxPending removes at most this many rows: twice what its
+ * decisions between two trims can add, while a bound lowered by a long way is reached in batches.
+ */
+export const GREYLIST_TRIM_BATCH = 2 * GREYLIST_SWEEP_EVERY;
+
 // $1 triplet, $2 network, $3 now, $4 delay, $5 retry window, $6 horizon (now - expiry), $7 autoPassAfter,
 // $8 GREYLIST_COUNT_EVERY_MS.
 // A triplet is fresh (starts over) when it is new, unseen since the horizon, or was not retried
@@ -85,6 +91,8 @@ export class PostgresGreylist {
   #sweeping = false;
   /** Where this node's next sweep of unretried triplets reads from (last_seen); none before the first. */
   #unretriedFrom: number | undefined;
+  /** The decision of this node that next counts the never-passed triplets against maxPending. */
+  #nextTrim = 0;
 
   constructor(query: Query, onError: (error: Error) => void) {
     this.#query = query;
@@ -95,8 +103,12 @@ export class PostgresGreylist {
     const now = request.now.getTime();
     const horizon = now - request.expireMs;
     const decision = this.#decisions++; // counted in call order
-    const sweep = !this.#sweeping && decision >= this.#nextSweep;
-    if (sweep) this.#sweeping = true;
+    // A trim is one at a time per node with the sweep, after it: rows it removed as expired need no trim.
+    const idle = !this.#sweeping;
+    const sweep = idle && decision >= this.#nextSweep;
+    const trim = idle && request.maxPending !== undefined && decision >= this.#nextTrim;
+    if (sweep || trim) this.#sweeping = true;
+    let trimmed = 0;
     let rows: Record<string, unknown>[];
     try {
       ({ rows } = await this.#query(DECIDE, [
@@ -113,16 +125,48 @@ export class PostgresGreylist {
         const more = await this.#sweep(now, horizon, request.delayMs, request.retryWindowMs);
         this.#nextSweep = decision + (more ? GREYLIST_SWEEP_DRAIN_EVERY : GREYLIST_SWEEP_EVERY);
       }
+      if (trim) {
+        const { removed, more } = await this.#trim(request.maxPending!);
+        trimmed = removed;
+        this.#nextTrim = decision + (more ? GREYLIST_SWEEP_DRAIN_EVERY : GREYLIST_SWEEP_EVERY);
+      }
     } finally {
-      if (sweep) this.#sweeping = false; // a decision that failed leaves its sweep to the next one
+      if (sweep || trim) this.#sweeping = false; // a decision that failed leaves its sweep to the next one
     }
     const row = rows[0] ?? {};
-    if (row.listed) return { outcome: 'pass', learned: false };
-    if (Number(row.passed) === 0) {
-      return { outcome: 'defer', retryInMs: Number(row.first_seen) + request.delayMs - now, learned: false };
+    const result = ((): GreylistResult => {
+      if (row.listed) return { outcome: 'pass', learned: false };
+      if (Number(row.passed) === 0) {
+        return { outcome: 'defer', retryInMs: Number(row.first_seen) + request.delayMs - now, learned: false };
+      }
+      const { autoPassAfter } = request;
+      return { outcome: 'pass', learned: autoPassAfter > 0 && Number(row.passes) === autoPassAfter };
+    })();
+    return trimmed > 0 ? { ...result, trimmed } : result;
+  }
+
+  /**
+   * Keeps the never-passed triplets at most `maxPending`, the oldest going first: a triplet that
+   * passed is a sender that retries, kept; a waiting one removed only starts over if it comes back.
+   * Counted by this node every GREYLIST_SWEEP_EVERY of its decisions, so the table may hold that
+   * many more per node between two counts. SKIP LOCKED passes over rows a decision holds. A failed
+   * trim is reported, not thrown, as a sweep is. Returns the rows removed and whether more are due.
+   */
+  async #trim(maxPending: number): Promise<{ removed: number; more: boolean }> {
+    try {
+      const { rows } = await this.#query('SELECT count(*) AS n FROM greylist WHERE passed = 0');
+      const excess = Number(rows[0]?.n) - maxPending;
+      if (!(excess > 0)) return { removed: 0, more: false };
+      const removed = await this.#query(
+        `DELETE FROM greylist WHERE triplet IN (
+           SELECT triplet FROM greylist WHERE passed = 0 ORDER BY last_seen LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+        [Math.min(excess, GREYLIST_TRIM_BATCH)],
+      );
+      return { removed: removed.rowCount ?? 0, more: excess > GREYLIST_TRIM_BATCH };
+    } catch (error) {
+      this.#onError(error instanceof Error ? error : new Error(String(error)));
+      return { removed: 0, more: false };
     }
-    const { autoPassAfter } = request;
-    return { outcome: 'pass', learned: autoPassAfter > 0 && Number(row.passes) === autoPassAfter };
   }
 
   /**

@@ -24,6 +24,13 @@ export const GREYLIST_SWEEP_DRAIN_EVERY = 10;
 /** A client's passes count towards the pass-list at most once in this long, as postgrey counts them. */
 export const GREYLIST_COUNT_EVERY_MS = 3_600_000;
 
+/**
+ * A trim to GreylistRequest.maxPending removes at most this many rows: twice what the decisions
+ * between two trims can add, so a flood is kept to the bound, while a bound lowered by a long way
+ * is reached in batches (one every GREYLIST_SWEEP_DRAIN_EVERY decisions), not one long write.
+ */
+export const GREYLIST_TRIM_BATCH = 2 * GREYLIST_SWEEP_EVERY;
+
 export class SqliteGreylist {
   readonly #touchListedClient: StatementSync;
   readonly #findTriplet: StatementSync;
@@ -33,9 +40,14 @@ export class SqliteGreylist {
   readonly #sweepClients: StatementSync;
   readonly #unretriedBound: StatementSync;
   readonly #sweepUnretried: StatementSync;
+  readonly #countTriplets: StatementSync;
+  readonly #countPending: StatementSync;
+  readonly #trimPending: StatementSync;
   #decisions = 0;
   /** The decision that sweeps next. */
   #nextSweep = 0;
+  /** The decision that next counts the never-passed triplets against maxPending. */
+  #nextTrim = 0;
   /** Where the next sweep of unretried triplets reads from (last_seen); none before the first. */
   #unretriedFrom: number | undefined;
 
@@ -79,17 +91,52 @@ export class SqliteGreylist {
       `DELETE FROM greylist
        WHERE last_seen >= :from AND last_seen < :upTo AND passed = 0 AND first_seen < :firstSeenBefore`,
     );
+    // All rows, read from the last_seen index (no table scan): only at or above the bound is it worth
+    // counting the never-passed ones, which reads the table.
+    this.#countTriplets = db.prepare('SELECT count(*) AS n FROM greylist');
+    this.#countPending = db.prepare('SELECT count(*) AS n FROM greylist WHERE passed = 0');
+    this.#trimPending = db.prepare(
+      'DELETE FROM greylist WHERE triplet IN (SELECT triplet FROM greylist WHERE passed = 0 ORDER BY last_seen LIMIT ?)',
+    );
   }
 
   decide(request: GreylistRequest): GreylistResult {
-    const { triplet, network, delayMs, retryWindowMs, autoPassAfter } = request;
     const now = request.now.getTime();
     const horizon = now - request.expireMs; // last seen before this: forgotten
     const decision = this.#decisions++;
     if (decision >= this.#nextSweep) {
       this.#nextSweep = decision + GREYLIST_SWEEP_EVERY; // a sweep that throws is not retried at once
-      if (this.#sweep(now, horizon, delayMs, retryWindowMs)) this.#nextSweep = decision + GREYLIST_SWEEP_DRAIN_EVERY;
+      if (this.#sweep(now, horizon, request.delayMs, request.retryWindowMs)) {
+        this.#nextSweep = decision + GREYLIST_SWEEP_DRAIN_EVERY;
+      }
     }
+    // After the sweep: rows it removed as expired need no trim.
+    let trimmed = 0;
+    if (request.maxPending !== undefined && decision >= this.#nextTrim) {
+      this.#nextTrim = decision + GREYLIST_SWEEP_EVERY; // a trim that throws is not retried at once
+      const { removed, more } = this.#trim(request.maxPending);
+      trimmed = removed;
+      if (more) this.#nextTrim = decision + GREYLIST_SWEEP_DRAIN_EVERY;
+    }
+    const result = this.#decide(request, now, horizon);
+    return trimmed > 0 ? { ...result, trimmed } : result;
+  }
+
+  /**
+   * Keeps the never-passed triplets under `maxPending`, the oldest going first: a triplet that
+   * passed is a sender that retries, kept; a waiting one removed only starts over if it comes back.
+   * Makes room for the decision that follows too. Returns the rows removed and whether more are due.
+   */
+  #trim(maxPending: number): { removed: number; more: boolean } {
+    if (Number(this.#countTriplets.get()?.n) < maxPending) return { removed: 0, more: false };
+    const excess = Number(this.#countPending.get()?.n) - maxPending + 1;
+    if (excess <= 0) return { removed: 0, more: false };
+    const removed = Number(this.#trimPending.run(Math.min(excess, GREYLIST_TRIM_BATCH)).changes);
+    return { removed, more: excess > GREYLIST_TRIM_BATCH };
+  }
+
+  #decide(request: GreylistRequest, now: number, horizon: number): GreylistResult {
+    const { triplet, network, delayMs, retryWindowMs, autoPassAfter } = request;
     if (autoPassAfter > 0 && this.#touchListedClient.run({ now, network, autoPassAfter, horizon }).changes > 0) {
       return { outcome: 'pass', learned: false };
     }
