@@ -1,7 +1,7 @@
 /** Trace headers added on delivery: Received (RFC 5321 §4.4) and Return-Path (§4.4, final delivery). */
 import { domainToASCII } from 'node:url';
 import type { Envelope, Peer } from './envelope.ts';
-import type { Path } from './path.ts';
+import { isAddressLiteral, isDomain, type Path } from './path.ts';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -36,25 +36,69 @@ export function receivedHeader(
   at: Date,
   clientName?: string,
 ): string {
-  // The HELO name is the client's claim: keep it printable so it cannot inject header lines, and
-  // ASCII (its A-label) unless the message is an SMTPUTF8 one (RFC 6532 §3.7: only those may carry
-  // UTF-8 in their header).
-  const printable = envelope.helo.replace(/[^\x21-\x7e\u0080-\u{10ffff}]/gu, '?');
-  const helo =
-    envelope.smtputf8 || /^[\x21-\x7e]*$/.test(printable)
-      ? printable
-      : (domainToASCII(printable) || printable).replace(/[^\x21-\x7e]/gu, '?');
+  const claimed = heloClause(envelope.helo, envelope.smtputf8);
   // "for" only with one recipient: listing several would disclose Bcc recipients to each other.
   const only =
     envelope.recipients.length === 1 ? `\r\n\tfor <${forMailbox(envelope.recipients[0]!.path, hostname)}>` : '';
   // RFC 8314 §4.3: record the TLS version and cipher the message travelled with.
   const tls = peer.tls ? `\t(using ${peer.tls.protocol} with cipher ${peer.tls.cipher})\r\n` : '';
   return (
-    `Received: from ${helo} (${clientName ? `${clientName} ` : ''}${addressLiteral(peer.remoteAddress)})\r\n` +
+    `Received: from ${claimed.from} (${claimed.helo}${clientName ? `${clientName} ` : ''}${addressLiteral(peer.remoteAddress)})\r\n` +
     tls +
     `\tby ${hostname} (Postern) with ${protocol(envelope, peer)} id ${envelope.id}${only};\r\n` +
     `\t${formatDate(at)}\r\n`
   );
+}
+
+/** A Domain's most octets (RFC 5321 §4.5.3.1.2); a HELO name longer than that is cut in the comment. */
+const MAX_NAME = 255;
+
+/**
+ * What the client called itself, split in two as Exim writes it: `from <name> (...)` when the HELO
+ * argument is a name or an address literal, as RFC 5321 §4.4 wants From-domain to be, and otherwise
+ * `from unknown (helo=<argument>; ...)`, in the TCP-info comment, where it cannot end the comment or
+ * start another clause: a bare `(`, `)`, `;` or `"` would (RFC 5322 §3.2.2, §3.6.7), leaving by, with,
+ * id, for and the date inside a comment or after the `;`. The real address literal stays last in the
+ * comment, where readers look for the client's address.
+ */
+function heloClause(raw: string, smtputf8: boolean): { from: string; helo: string } {
+  const name = heloName(raw, smtputf8);
+  if (name !== undefined) return { from: name, helo: '' };
+  // Printable and one line, ASCII unless the message may carry UTF-8 (RFC 6532 §3.7); C1 controls are
+  // not for interchange (RFC 5198 §2).
+  const printable = raw.replace(smtputf8 ? /[^\x21-\x7e\u00a0-\u{10ffff}]/gu : /[^\x21-\x7e]/gu, '?');
+  // RFC 5322 §3.2.2: "\\" is a quoted-pair in a comment. Parentheses could be quoted-pairs too, but
+  // parsers that count them without reading quoted-pairs (mailauth's parse-received) would then see
+  // the comment unclosed and lose the rest of the field, so they become "?".
+  const escaped = clip(printable, MAX_NAME).replace(/[()]/g, '?').replace(/\\/g, '\\\\');
+  return { from: 'unknown', helo: `helo=${escaped}; ` };
+}
+
+/**
+ * The HELO argument when it is a Domain or an address literal (RFC 5321 §4.1.2, §4.1.3), as the HELO
+ * rules read it (Postfix's valid_hostname(): "_" in a Windows host's name and a trailing dot are
+ * harmless); in its A-label unless the message is an SMTPUTF8 one (RFC 6532 §3.7). Undefined otherwise.
+ */
+function heloName(raw: string, smtputf8: boolean): string | undefined {
+  if (isAddressLiteral(raw)) return raw;
+  if (!isDomain(raw.replace(/\.$/, '').replaceAll('_', 'a'))) return undefined;
+  if (/^[\x21-\x7e]*$/.test(raw)) return raw;
+  // A U-label character can take four octets, so the UTF-8 form of a 255-octet Domain could take the
+  // line past 998 octets (RFC 5322 §2.1.1); its A-label is the same name within 255.
+  if (smtputf8 && Buffer.byteLength(raw) <= MAX_NAME) return raw;
+  return domainToASCII(raw) || undefined;
+}
+
+/** The longest start of `text` of at most `octets` UTF-8 octets, not cutting a character. */
+function clip(text: string, octets: number): string {
+  let out = '';
+  let used = 0;
+  for (const char of text) {
+    used += Buffer.byteLength(char);
+    if (used > octets) break;
+    out += char;
+  }
+  return out;
 }
 
 /**

@@ -18,20 +18,32 @@ export interface ReceivedSpfInput {
   receiver: string;
 }
 
+/**
+ * RFC 5322 §2.1.1: a line MUST be at most 998 octets. The client's names are bounded before quoting
+ * (which can double them) by what RFC 5321 §4.5.3.1 lets them be: a Domain 255 octets, a path 256.
+ */
+const MAX_HELO = 255;
+const MAX_PATH = 256;
+/** The comment, escaped: with "Received-SPF: permerror (" and ")" its line stays under 998. */
+const MAX_COMMENT = 900;
+
 /** `Received-SPF: result (comment) key=value; …` folded after the comment, ending in CRLF. */
 export function receivedSpfHeader(input: ReceivedSpfInput): string {
   const { spf } = input;
+  const envelopeFrom = bounded(printable(input.envelopeFrom), MAX_PATH);
   const pairs = [
     `client-ip=${value(input.clientIp)}`,
-    `envelope-from=${value(input.envelopeFrom === '' ? '<>' : input.envelopeFrom)}`,
-    `helo=${value(input.helo)}`,
+    `envelope-from=${value(envelopeFrom === '' ? '<>' : envelopeFrom)}`,
+    `helo=${value(bounded(printable(input.helo), MAX_HELO))}`,
     `receiver=${value(input.receiver)}`,
     `identity=${input.identity}`,
   ];
   if (spf.mechanism) pairs.push(`mechanism=${value(bounded(spf.mechanism))}`);
   // §9.1: "problem" says what went wrong when the result is an error.
   if (spf.result === 'temperror' || spf.result === 'permerror') pairs.push(`problem=${value(bounded(spf.reason))}`);
-  const comment = escaped(printable(`${input.receiver}: ${explain(input)}`));
+  // The domain checked can be the HELO name (§2.3), unbounded as the client sent it.
+  const facts = { ...input, envelopeFrom, spf: { ...spf, domain: bounded(printable(spf.domain), MAX_HELO) } };
+  const comment = capped(escaped(printable(`${input.receiver}: ${explain(facts)}`)), MAX_COMMENT);
   return `Received-SPF: ${spf.result} (${comment})\r\n\t${pairs.join(';\r\n\t')};\r\n`;
 }
 
@@ -65,6 +77,16 @@ function escaped(comment: string): string {
   return comment.replace(/[\\()]/g, (c) => `\\${c}`);
 }
 
+/** An escaped comment cut to `octets`, never between a backslash and what it quotes (RFC 5322 §3.2.1). */
+function capped(comment: string, octets: number): string {
+  if (comment.length <= octets) return comment;
+  const cut = comment.slice(0, octets);
+  // An odd run of trailing backslashes ends in half a quoted-pair, which would quote the closing ")".
+  let trailing = 0;
+  while (cut[cut.length - 1 - trailing] === '\\') trailing++;
+  return trailing % 2 === 1 ? cut.slice(0, -1) : cut;
+}
+
 /**
  * One line of printable US-ASCII, as authentication-results.ts writes its comments: reasons
  * quote DNS text and values come from the client (a HELO with a control character when HELO checks are
@@ -79,6 +101,6 @@ function printable(text: string): string {
 }
 
 /** Reasons can quote a whole DNS record, and a mechanism can be most of one. */
-function bounded(reason: string): string {
-  return reason.slice(0, 200);
+function bounded(reason: string, length = 200): string {
+  return reason.slice(0, length);
 }

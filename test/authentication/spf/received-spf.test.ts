@@ -104,3 +104,33 @@ test('the field is 7-bit: § is written "section", other non-ASCII and control c
     /\(mybox\.example\.org: bad term a:\?garbage\.example\.net \\\(RFC 7208 section 4\.6, section 5\\\)\)/,
   );
 });
+
+test('a 505-octet HELO or MAIL FROM of quotes, parentheses or backslashes keeps every line within 998 octets', () => {
+  // RFC 5322 §2.1.1. The HELO is also the checked domain for the null sender (RFC 7208 §2.3), so it
+  // reaches the comment as well as helo=; quoting and escaping each double such characters.
+  const cases: ReceivedSpfInput[] = [];
+  for (const helo of ['('.repeat(490), '"'.repeat(505), '\\'.repeat(505), ')'.repeat(505)]) {
+    for (const result of ['none', 'fail', 'softfail', 'neutral', 'permerror'] as const) {
+      const reason = '(\\"'.repeat(300);
+      cases.push({ ...base, helo, envelopeFrom: '', identity: 'helo', spf: { result, domain: helo, reason } });
+      cases.push({ ...base, helo, spf: { result, domain: 'example.net', reason, mechanism: '"('.repeat(300) } });
+    }
+  }
+  const from = `"${'\\"'.repeat(240)}"@example.net`; // a quoted local part as Path keeps it, escapes and all
+  cases.push({ ...base, envelopeFrom: from, spf: { result: 'softfail', domain: 'example.net', reason: 'r' } });
+  // The comment's own cap, which a long receiver name reaches: never cut inside a quoted-pair.
+  for (let extra = 0; extra < 4; extra++) {
+    const receiver = `${'r'.repeat(60)}.`.repeat(7) + 'x'.repeat(extra + 1);
+    const spf = { result: 'softfail', domain: 'example.net', reason: 'r' } as const;
+    cases.push({ ...base, receiver, envelopeFrom: `${'\\'.repeat(240)}@example.net`, spf });
+  }
+  for (const input of cases) {
+    const field = receivedSpfHeader(input);
+    const label = `${input.spf.result} ${input.identity} ${input.helo.slice(0, 3)}`;
+    for (const line of field.split('\r\n')) assert.ok(line.length <= 998, `${label}: a line of ${line.length}`);
+    const got = pairs(field); // and the field still reads by RFC 7208 §9.1's grammar
+    assert.equal(got.helo, input.helo.slice(0, 255), `${label}: a Domain's 255 octets (RFC 5321 §4.5.3.1.2)`);
+    assert.equal(got.identity, input.identity, label);
+    assert.equal(got['envelope-from'], (input.envelopeFrom || '<>').slice(0, 256), `${label}: a path's 256`);
+  }
+});
