@@ -7,8 +7,7 @@
  * Not accepted: address literals (user@[192.0.2.1]), SMTPUTF8 local parts (RFC 6531), source routes.
  */
 
-import { domainToASCII } from 'node:url';
-import { isALabel } from '../dns/a-labels.ts';
+import { asciiName, isALabel } from '../dns/a-labels.ts';
 
 export const MAX_LOCAL_PART = 64; // RFC 5321 §4.5.3.1.1
 export const MAX_DOMAIN = 255; // RFC 5321 §4.5.3.1.2
@@ -114,8 +113,10 @@ function normalizeDomain(raw: string): Part {
   if (raw.startsWith('[')) {
     return fail('address-literal', 'address literals such as [192.0.2.1] are not accepted; use a domain name');
   }
-  // IDNA: a U-label domain (bücher.example) becomes its A-label form (xn--bcher-kva.example).
-  const ascii = /^[\x21-\x7e]*$/.test(raw) ? raw.toLowerCase() : domainToASCII(raw);
+  // IDNA: a U-label domain (bücher.example) becomes its A-label form (xn--bcher-kva.example), label by
+  // label (RFC 5891 §4.2): read whole as a URL host, "x@bücher.example/y" lost its "/y" and "%41" became
+  // "A", storing another address than the one typed.
+  const ascii = (/^[\x21-\x7e]*$/.test(raw) ? raw : asciiName(raw))?.toLowerCase() ?? '';
   if (ascii.length === 0) return fail('invalid-domain', `${show(raw)} is not a valid domain name`);
   if (ascii.length > MAX_DOMAIN) {
     return fail('domain-too-long', `the domain has ${ascii.length} characters; at most ${MAX_DOMAIN}`);

@@ -20,7 +20,7 @@ import type { Path } from '../smtp/path.ts';
 import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply, textstring } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
-import { bodyTypeOf, outboundJob } from '../store/outbound-job.ts';
+import { outboundJob, transportOf } from '../store/outbound-job.ts';
 import { type QueueJob, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 import { withoutClientFields } from './client-fields.ts';
 import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
@@ -351,6 +351,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           (filtered?.action === 'deliver' && filtered.unmarked) || body,
         ]);
         const sender = mailFrom?.address ?? '';
+        // RFC 6152 §3, RFC 6531 §3.4: a relay passes BODY=8BITMIME and SMTPUTF8 on, and asks for them
+        // when what leaves needs them though MAIL never declared them: 8-bit content (taken without
+        // BODY=, as Postfix does, or put in by a milter), a UTF-8 address (a milter's), or UTF-8 header
+        // fields (RFC 6532 §3, accepted without SMTPUTF8). Submission goes out the same way.
+        const found = transportOf(leaving, [sender, ...outbound]);
         job = await store.enqueueJob(
           outboundJob({
             id: envelope.id,
@@ -358,10 +363,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             recipients: outbound,
             content: leaving,
             receivedAt,
-            // RFC 6152 §3, RFC 6531 §3.4: a relay passes BODY=8BITMIME and SMTPUTF8 on. A milter may
-            // have put in an 8-bit body or a UTF-8 address the client's MAIL never declared.
-            body: bodyTypeOf(envelope.body, leaving),
-            smtputf8: envelope.smtputf8 || [sender, ...outbound].some((address) => !/^[\x00-\x7f]*$/.test(address)),
+            body: envelope.body === '8BITMIME' ? '8BITMIME' : found.body,
+            smtputf8: envelope.smtputf8 || found.smtputf8,
           }),
         );
       }

@@ -9,8 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { verifyPassword } from '../accounts/password.ts';
 import { type Credentials, createExchange, type SaslExchange, type SaslStep } from '../accounts/sasl/index.ts';
-import { KEY_BYTES, parseScramCredentials } from '../accounts/sasl/scram.ts';
+import { fakeCredentials, KEY_BYTES, parseScramCredentials } from '../accounts/sasl/scram.ts';
 import type { Config } from '../config/schema.ts';
+import { asciiName } from '../dns/a-labels.ts';
 import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import { clientKey, type Networks, parseNetworks } from '../policy/cidr.ts';
@@ -45,6 +46,12 @@ export class SubmissionAuth {
    */
   readonly #clientLog: ClientLogBudget | undefined;
   readonly #exchanges = new Map<string, SaslExchange>();
+  /**
+   * Logins proved but not done: SCRAM's server-final message (RFC 5802 §5) went out in a 334, and only
+   * the client's empty answer to it ends the exchange with 235 (RFC 4954 §4). Until then the session is
+   * not logged in, nor logged as such: a client that answers anything else gets 535.
+   */
+  readonly #unconfirmed = new Map<string, { username: string; accountId?: number; mechanism: string }>();
   /** Per client address, the last step under way (#oneAtATime). */
   readonly #steps = new Map<string, Promise<void>>();
   readonly #credentials: Credentials;
@@ -63,7 +70,7 @@ export class SubmissionAuth {
     this.#logger = logger;
     this.#credentials = {
       verifyPassword: async (username, password) => {
-        const account = await store.findAccount(username.toLowerCase());
+        const account = await store.findAccount(accountName(username));
         if (!account || account.disabled) {
           await verifyPassword(password, DUMMY_HASH).catch(() => false);
           return false;
@@ -71,8 +78,14 @@ export class SubmissionAuth {
         return verifyPassword(password, account.passwordHash);
       },
       scramCredentials: async (username) => {
-        const account = await store.findAccount(username.toLowerCase());
-        if (!account?.scram) return undefined;
+        const account = await store.findAccount(accountName(username));
+        if (!account?.scram) {
+          // The exchange would make the salt up from the name as typed, so bob@bücher.example's would
+          // differ from bob@xn--bcher-kva.example's where a real account shows one salt under both:
+          // a way to tell which accounts exist (RFC 5802 §7). Made up from the A-label name instead.
+          if (asciiUsername(username) === username) return undefined;
+          return fakeCredentials(accountName(username), await this.#credentials.fakeSaltKey!());
+        }
         const credentials = parseScramCredentials(account.scram);
         // A disabled account keeps showing its own salt (a made-up one would tell that it changed),
         // with keys no proof matches: the login fails as a wrong password does.
@@ -111,6 +124,26 @@ export class SubmissionAuth {
   }
 
   async #step(request: AuthRequest, peer: Peer): Promise<AuthOutcome> {
+    const proved = this.#unconfirmed.get(peer.sessionId);
+    // A new AUTH after a cancelled one ("*" to the server-final message) starts afresh.
+    if (request.first) this.#unconfirmed.delete(peer.sessionId);
+    else if (proved) {
+      this.#unconfirmed.delete(peer.sessionId);
+      const log = {
+        session: peer.sessionId,
+        client: peer.remoteAddress,
+        user: proved.username,
+        mechanism: proved.mechanism,
+      };
+      if (request.response && request.response.length > 0) {
+        // Not a guess (the proof was right): a client out of step, refused without counting a failure.
+        this.#logger.info({ ...log, reason: 'no empty answer to the server-final message' }, 'login failed');
+        return { action: 'reject', reply: replies.authFailed(), logged: true };
+      }
+      this.#logger.info(log, 'login');
+      const { username, accountId } = proved;
+      return { action: 'success', username, ...(accountId ? { accountId } : {}) };
+    }
     // An excepted client is never blocked: no key to count its failures under, or to look a block up by.
     const ipKey = this.#exceptions.contains(peer.remoteAddress)
       ? undefined
@@ -201,14 +234,16 @@ export class SubmissionAuth {
     if (step.type === 'success') {
       // A success does not clear the client's failures: with one account of their own, a guesser could
       // otherwise reset the count between guesses at other accounts. They age out of the window instead.
-      const accountId = (await this.#store.findAccount(step.username.toLowerCase()))?.id;
-      this.#logger.info(
-        { session: peer.sessionId, client: peer.remoteAddress, user: step.username, mechanism: current!.mechanism },
-        'login',
-      );
-      return step.data
-        ? { action: 'success', username: step.username, ...(accountId ? { accountId } : {}), data: step.data }
-        : { action: 'success', username: step.username, ...(accountId ? { accountId } : {}) };
+      // The session's user in A-labels, as the account is: the sender checks (ownedBy) compare with it.
+      const username = asciiUsername(step.username);
+      const accountId = (await this.#store.findAccount(accountName(step.username)))?.id;
+      const mechanism = current!.mechanism;
+      if (step.data && step.data.length > 0) {
+        this.#unconfirmed.set(peer.sessionId, { username, mechanism, ...(accountId ? { accountId } : {}) });
+        return { action: 'challenge', data: step.data };
+      }
+      this.#logger.info({ session: peer.sessionId, client: peer.remoteAddress, user: username, mechanism }, 'login');
+      return { action: 'success', username, ...(accountId ? { accountId } : {}) };
     }
     // Every failure was counted and answered above ('failed').
     return step satisfies never;
@@ -260,6 +295,7 @@ export class SubmissionAuth {
   /** The session ended: forget its half-done exchange. */
   forget(peer: Peer): void {
     this.#exchanges.delete(peer.sessionId);
+    this.#unconfirmed.delete(peer.sessionId);
   }
 
   /** Exchanges under way (a 334 sent, the answer awaited): at most one per open session. */
@@ -291,7 +327,8 @@ export class SubmissionAuth {
         })
       : { count: 0, blockedUntil: null };
     // Per account only to slow guessing spread over many addresses: it delays, it never blocks.
-    const user = username?.toLowerCase();
+    // One key for bob@bücher.example and bob@xn--bcher-kva.example: one account, one count.
+    const user = username === undefined ? undefined : accountName(username);
     const account = user
       ? await this.#store.recordLoginFailure(accountLoginKey(user), {
           now,
@@ -317,6 +354,29 @@ export class SubmissionAuth {
     );
     return { blockedUntil: ip.blockedUntil, delayMs };
   }
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A username that is an address with a U-label domain (bob@bücher.example), the domain in A-labels
+ * (bob@xn--bcher-kva.example), as accounts are stored and RCPT, `postern mail list` and the config read
+ * it: RFC 5890 §2.3.2.1 makes the two forms one name (RFC 5891 §4.2: NFC first, then the labels
+ * converted). Given after SASLprep (RFC 4013), which the exchange applies. Anything else, a name
+ * without "@" or a domain that converts to nothing, is kept as given.
+ */
+function asciiUsername(username: string): string {
+  const at = username.lastIndexOf('@');
+  if (at < 0) return username;
+  const domain = username.slice(at + 1);
+  if (!NON_ASCII.test(domain)) return username;
+  const ascii = asciiName(domain.normalize('NFC'));
+  return ascii === undefined ? username : `${username.slice(0, at)}@${ascii}`;
+}
+
+/** The account a username names, for the look-up and the per-account failure count. */
+function accountName(username: string): string {
+  return asciiUsername(username).toLowerCase();
 }
 
 /**

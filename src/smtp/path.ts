@@ -3,7 +3,7 @@
  * form such as `Name <a@b>` or a bare address is a syntax error. RFC 6531 §3.3 extends atext,
  * qtext and sub-domains with UTF-8; the caller decides whether UTF-8 was declared.
  */
-import { asciiName } from '../dns/a-labels.ts';
+import { asciiName, isALabel } from '../dns/a-labels.ts';
 
 export interface Path {
   localPart: string; // as sent, quotes removed from a quoted local part's escapes kept verbatim
@@ -155,10 +155,11 @@ function isQuotedString(s: string): boolean {
 
 export function isDomain(s: string): boolean {
   if (s === '' || s.length > MAX_DOMAIN) return false;
-  if (ASCII_DOMAIN.test(s)) return true; // the common case, without the Unicode-aware pattern
+  // The common case, without the Unicode-aware pattern; an "xn--" label is looked at below.
+  if (ASCII_DOMAIN.test(s)) return !XN_LABEL.test(s) || s.split('.').every(notFakeALabel);
   let ascii = 0;
   for (const label of s.split('.')) {
-    if (label.length > 63 || !SUBDOMAIN.test(label)) return false;
+    if (label.length > 63 || !SUBDOMAIN.test(label) || !notFakeALabel(label)) return false;
     // RFC 6531 §3.3: a non-ASCII sub-domain is a U-label (RFC 5890 §2.3.2.1), so its A-label (RFC 5891
     // §4.4) is what DNS would be asked for: LDH, at most 63 octets, the name at most 255.
     const converted = NON_ASCII.test(label) ? asciiName(label) : label;
@@ -166,6 +167,18 @@ export function isDomain(s: string): boolean {
     ascii += converted.length + 1;
   }
   return ascii - 1 <= MAX_DOMAIN;
+}
+
+/** A label starting "xn--" in any case (RFC 5890 §2.3.1: an XN-label; A-labels compare case-insensitively). */
+const XN_LABEL = /(?:^|\.)xn--/i;
+
+/**
+ * RFC 5890 §2.3.2.1: an XN-label is a domain's label only when it is an A-label, one whose Punycode
+ * decodes to a U-label that encodes back to it. "xn--zz" decodes to nothing: no name DNS has, and a
+ * relay would queue mail to it only to bounce it later.
+ */
+function notFakeALabel(label: string): boolean {
+  return !/^xn--/i.test(label) || isALabel(label.toLowerCase());
 }
 
 /** RFC 5321 §4.1.3 address literals: IPv4, "IPv6:" followed by an IPv6 address. */

@@ -7,6 +7,8 @@
  * We write our own engine rather than wrap a library because we need BDAT, a smuggling guard,
  * strict syntax, a hook per stage and group-committed storage, and the outbound client reuses it.
  */
+
+import { asciiName } from '../dns/a-labels.ts';
 import {
   AUTH_PARAMETER_ALLOWANCE,
   frameCommandLine,
@@ -215,9 +217,12 @@ export class SmtpSession {
           // A recipient given twice is one mailbox (RFC 5321 §2.4: the domain is case-insensitive, and
           // parsePath lower-cased it; the local part is not): 250 again, but no second copy and no second
           // place under maxRecipients, as Postfix's cleanup drops duplicates. `X@` and `x@` stay two.
-          const { localPart, domain } = pending.recipient;
+          // The domain compared in A-labels: bücher.test, its NFD spelling and xn--bcher-kva.test are one
+          // name (RFC 5890 §2.3.2.1, RFC 5891 §5.2).
+          const { localPart } = pending.recipient;
+          const domain = domainKey(pending.recipient.domain);
           const given = this.envelope.recipients.some(
-            ({ path }) => path.localPart === localPart && path.domain === domain,
+            ({ path }) => path.localPart === localPart && domainKey(path.domain) === domain,
           );
           if (!given) this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
           this.emitReply(replies.recipientOk());
@@ -773,6 +778,15 @@ export class SmtpSession {
     this.out = [];
     return out;
   }
+}
+
+/**
+ * A recipient domain as it names a host: NFC (RFC 5891 §5.2), then A-labels (RFC 5890 §2.3.2.1), so
+ * that a U-label, its NFD spelling and its A-label compare equal. parsePath lower-cased the text; a
+ * name that does not convert is compared as it is.
+ */
+function domainKey(domain: string): string {
+  return asciiName(domain.normalize('NFC')) ?? domain;
 }
 
 function replyEffect(reply: Reply, logged: true | undefined): Effect {

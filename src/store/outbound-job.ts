@@ -56,9 +56,11 @@ export function outboundJob(message: OutboundMessage): NewQueueJob {
 }
 
 /**
- * The BODY and SMTPUTF8 of a message whose MAIL parameters were not kept (a quarantine entry has none),
- * read from what it is: 8BITMIME when any octet has the high bit set (RFC 6152 §2), SMTPUTF8 when an
- * address or the header section is not ASCII (RFC 6531 §3.4, RFC 6532 §3). Conservative: a 7-bit
+ * The BODY and SMTPUTF8 a message needs at the next hop, read from what it is: alone for a message whose
+ * MAIL parameters were not kept (a quarantine entry has none), added to the client's for relayed and
+ * submitted mail, whose content may need more than MAIL declared: 8BITMIME when any octet has the high
+ * bit set (RFC 6152 §2), SMTPUTF8 when an address or the header section is not ASCII (RFC 6531 §3.4,
+ * RFC 6532 §3). The one definition both use. Conservative: a 7-bit
  * message sent as 8BITMIME, or an ASCII one as SMTPUTF8, only asks more of the next server than needed,
  * while the other way round would hand it octets it never agreed to take.
  */
@@ -69,12 +71,4 @@ export function transportOf(content: Uint8Array, addresses: readonly string[]): 
     body: ascii ? '7BIT' : '8BITMIME',
     smtputf8: !header || addresses.some((address) => !/^[\x00-\x7f]*$/.test(address)),
   };
-}
-
-/**
- * An envelope's BODY, made 8BITMIME when the content that leaves has 8-bit octets all the same (a
- * milter's replacement body): RFC 6152 §3 lets no 8-bit octet go out under 7BIT.
- */
-export function bodyTypeOf(declared: BodyType, content: Uint8Array): BodyType {
-  return declared === '8BITMIME' || isAscii(content) ? declared : '8BITMIME';
 }

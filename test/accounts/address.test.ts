@@ -17,6 +17,9 @@ const VALID: [input: string, normal: string][] = [
   ['x@b\u00fccher.example', 'x@xn--bcher-kva.example'], // IDNA A-label
   ['x@XN--BCHER-KVA.example', 'x@xn--bcher-kva.example'], // an A-label that decodes, RFC 5890 §2.3.2.1
   ['x@xn--fa-hia.de', 'x@xn--fa-hia.de'], // faß.de
+  ['x@B\u00dcCHER.Example', 'x@xn--bcher-kva.example'], // upper case, the ASCII label too
+  ['x@bu\u0308cher.example', 'x@xn--bcher-kva.example'], // NFD: one name with NFC (RFC 5891 §5.2)
+  ['x@b\u00fccher\u3002example', 'x@xn--bcher-kva.example'], // UTS #46 §2.3: an ideographic full stop
   [`${'a'.repeat(64)}@example.com`, `${'a'.repeat(64)}@example.com`], // RFC 5321 §4.5.3.1.1
 ];
 for (const [input, normal] of VALID) {
@@ -49,6 +52,13 @@ const INVALID: [input: string, problem: AddressProblem][] = [
   ['bob@example..com', 'invalid-domain'],
   ['bob@example.com.', 'invalid-domain'],
   ['bob@xn--zz.example', 'invalid-domain'], // "xn--" whose Punycode decodes to nothing, RFC 5890 §2.3.2.1
+  // A U-label domain converts label by label (RFC 5891 §4.2), not as a URL host that stops at "/", "?",
+  // "#" or "\" and decodes "%61": each of these stored x@xn--bcher-kva.example.
+  ['x@b\u00fccher.example/y', 'invalid-domain'],
+  ['x@b\u00fccher.example?y', 'invalid-domain'],
+  ['x@b\u00fccher.example#y', 'invalid-domain'],
+  ['x@b\u00fccher.example\\y', 'invalid-domain'],
+  ['x@b\u00fccher.ex%61mple', 'invalid-domain'],
   [`bob@${'a'.repeat(64)}.com`, 'invalid-domain'], // labels ≤ 63, RFC 1035 §2.3.4
   [`bob@${[label63, label63, label63, label63, 'a'].join('.')}`, 'domain-too-long'], // RFC 5321 §4.5.3.1.2
   [`${'a'.repeat(64)}@${[label63, label63, label63, 'a'.repeat(58)].join('.')}`, 'path-too-long'], // §4.5.3.1.3

@@ -3,13 +3,16 @@
 // (RFC 6152 §3, RFC 6531 §3.4), as `postern queue list --json` shows.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { hashPassword } from '../../src/accounts/password.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 
+const PASSWORD = 'correct horse battery staple';
 let server: TestServer;
 before(async () => {
   // mynetworks relays; three recipients at most, so a duplicate counted would show.
   server = await startTestServer({ mynetworks: ['127.0.0.0/8'], smtp: { maxRecipients: 3 } });
+  await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD));
 });
 after(() => server.stop());
 
@@ -66,4 +69,37 @@ test('BODY=8BITMIME and SMTPUTF8 are kept in the job; a 7-bit message is queued 
   const seven = await jobFor('seven@remote.test');
   assert.equal(seven.body, '7BIT');
   assert.equal(seven.smtputf8, false);
+});
+
+// RFC 6532 §3 header fields are taken without SMTPUTF8 (as Postfix does); the next hop must still be
+// asked for SMTPUTF8 (RFC 6531 §3.4), or it is handed UTF-8 headers it never agreed to take.
+const UTF8_HEADER = 'From: Zoë <alice@example.com>\r\nSubject: Grüße\r\n\r\nplain ascii body\r\n.';
+
+test('a relayed message with UTF-8 header fields is queued as SMTPUTF8 and 8BITMIME, though MAIL said neither', async () => {
+  const { client } = await SmtpClient.open(server.port);
+  assert.equal((await client.command('EHLO client.example.net')).code, 250);
+  assert.equal(codeOf(await client.command('MAIL FROM:<alice@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command('RCPT TO:<utf8-header@remote.test>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  assert.equal(codeOf(await client.command(UTF8_HEADER)), '250 2.0.0');
+  await client.close();
+  const job = await jobFor('utf8-header@remote.test');
+  assert.equal(job.smtputf8, true);
+  assert.equal(job.body, '8BITMIME');
+});
+
+test('submission: a message with UTF-8 header fields is queued as SMTPUTF8 too', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  assert.equal((await client.command('EHLO client.example.net')).code, 250);
+  const plain = Buffer.from(`\0carol@example.com\0${PASSWORD}`).toString('base64');
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain}`)), '235 2.7.0');
+  assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+  assert.equal(codeOf(await client.command('RCPT TO:<submitted-utf8@remote.test>')), '250 2.1.5');
+  assert.equal((await client.command('DATA')).code, 354);
+  const reply = await client.command(UTF8_HEADER.replace('alice@', 'carol@'));
+  assert.equal(codeOf(reply), '250 2.0.0', reply.text);
+  await client.close();
+  const job = await jobFor('submitted-utf8@remote.test');
+  assert.equal(job.smtputf8, true);
+  assert.equal(job.body, '8BITMIME');
 });

@@ -177,3 +177,79 @@ test('a store that fails while a login is checked: 454 4.7.0, the temporary fail
   assert.deepEqual(outcome.action === 'reject' && [outcome.reply.code, outcome.reply.enhanced], [454, '4.7.0']);
   assert.equal(auth.pendingExchanges, 0);
 });
+
+test('a username whose domain is in U-labels logs in to the A-label account: looked up, counted and named in A-labels', async () => {
+  const { hashPassword } = await import('../../src/accounts/password.ts');
+  const { deriveScramCredentials, formatScramCredentials } = await import('../../src/accounts/sasl/scram.ts');
+  const account: Account = {
+    id: 7,
+    address: 'bob@xn--bcher-kva.example',
+    passwordHash: await hashPassword('right'),
+    scram: formatScramCredentials(deriveScramCredentials('right')),
+    disabled: false,
+    createdAt: new Date(),
+  };
+  class Watched extends NullStore {
+    readonly looked: string[] = [];
+    readonly counted: string[] = [];
+    override findAccount(address: string): Promise<Account | undefined> {
+      this.looked.push(address);
+      return super.findAccount(address);
+    }
+    override recordLoginFailure(key: string, options: LoginFailureOptions): Promise<LoginFailureRecord> {
+      this.counted.push(key);
+      return super.recordLoginFailure(key, options);
+    }
+  }
+  const store = new Watched([account]);
+  const auth = new SubmissionAuth(
+    store,
+    parseConfig({ auth: { failureDelayMs: 0 } }, 'test').auth,
+    createLogger('silent'),
+  );
+  const plain = (user: string, password: string) =>
+    auth.step({ type: 'auth', mechanism: 'PLAIN', response: Buffer.from(`\0${user}\0${password}`), first: true }, peer);
+  // RFC 5890 §2.3.2.1: U-labels and A-labels are one name; NFD is the same U-label (RFC 5891 §5.2).
+  for (const user of [
+    'bob@bücher.example',
+    'bob@bu\u0308cher.example',
+    'Bob@BÜCHER.Example',
+    'bob@xn--bcher-kva.example',
+  ]) {
+    const outcome = await plain(user, 'right');
+    assert.deepEqual(
+      outcome.action === 'success' && [outcome.username.toLowerCase(), outcome.accountId],
+      ['bob@xn--bcher-kva.example', 7],
+      user,
+    );
+  }
+  assert.equal((await plain('bob@bücher.example', 'wrong')).action, 'reject');
+  assert.ok(store.counted.includes('account:bob@xn--bcher-kva.example'), store.counted.join(' '));
+  assert.ok(!store.looked.some((name) => /[^\x00-\x7f]/.test(name)), store.looked.join(' '));
+  // A username that is not an address, or whose domain converts to nothing, is looked up as before.
+  store.looked.length = 0;
+  await plain('Bob', 'wrong');
+  await plain('bob@bü/cher.example', 'wrong');
+  assert.deepEqual(store.looked, ['bob', 'bob@bü/cher.example']);
+  // SCRAM: the U-label name gets the account's own salt, and an unknown one the salt its A-label
+  // spelling gets: were the made-up salts to differ where real ones agree, they would tell which
+  // accounts exist (RFC 5802 §7).
+  const saltOf = async (user: string) => {
+    const outcome = await auth.step(
+      {
+        type: 'auth',
+        mechanism: 'SCRAM-SHA-256',
+        response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`),
+        first: true,
+      },
+      peer,
+    );
+    auth.forget(peer);
+    return /(?:^|,)s=([^,]+)/.exec(outcome.action === 'challenge' ? outcome.data.toString() : '')?.[1];
+  };
+  assert.equal(await saltOf('bob@bücher.example'), await saltOf('bob@xn--bcher-kva.example'));
+  const ghost = await saltOf('ghost@xn--bcher-kva.example');
+  assert.ok(ghost);
+  assert.equal(await saltOf('ghost@bücher.example'), ghost);
+  assert.equal(await saltOf('ghost@bu\u0308cher.example'), ghost);
+});

@@ -232,6 +232,46 @@ test('SCRAM-SHA-256-PLUS with the tls-exporter channel binding (RFC 7677, RFC 92
   await client.close();
 });
 
+test('SCRAM: a proof answered by anything but the empty line ends in 535, not logged in nor logged as a login (RFC 4954 §4)', async (t) => {
+  // Before, "login" was logged when the server-final message went out, before the client's answer.
+  const own = await startTestServer({ log: { level: 'info' } });
+  t.after(() => own.stop());
+  const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
+  await own.store.createAccount('carol@example.com', await hashPassword(PASSWORD), scram);
+  const { client } = await SmtpClient.openTls(own.submissionsPort);
+  await ehlo(client);
+  const clientNonce = randomBytes(18).toString('base64');
+  const clientFirstBare = `n=carol@example.com,r=${clientNonce}`;
+  const first = await client.command(`AUTH SCRAM-SHA-256 ${b64(`n,,${clientFirstBare}`)}`);
+  assert.equal(first.code, 334);
+  const serverFirst = Buffer.from(first.lines[0]!, 'base64').toString();
+  const fields = Object.fromEntries(serverFirst.split(',').map((kv) => [kv[0], kv.slice(2)]));
+  const salted = deriveSalted(PASSWORD, Buffer.from(fields.s!, 'base64'), Number(fields.i));
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const finalNoProof = `c=${b64('n,,')},r=${fields.r}`;
+  const authMessage = `${clientFirstBare},${serverFirst},${finalNoProof}`;
+  const signature = createHmac('sha256', storedKey).update(authMessage).digest();
+  const proof = Buffer.from(clientKey.map((byte, i) => byte ^ signature[i]!));
+  const last = await client.command(b64(`${finalNoProof},p=${proof.toString('base64')}`));
+  assert.equal(last.code, 334, 'the server signature comes as a challenge');
+  assert.equal(codeOf(await client.command(b64('not empty'))), '535 5.7.8');
+  const mail = await client.command('MAIL FROM:<carol@example.com>');
+  assert.equal(mail.code, 530, 'not logged in');
+  const logins = () => own.logs().filter((l) => String(l.msg).startsWith('login'));
+  assert.deepEqual(
+    logins().map((l) => [l.msg, l.user]),
+    [['login failed', 'carol@example.com']],
+  );
+  // And the same session can still log in properly, and is logged so once.
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  assert.deepEqual(
+    logins().map((l) => l.msg),
+    ['login failed', 'login'],
+  );
+  await client.close();
+});
+
 test('brute force: failures from one address block it (454 4.7.0), the account itself stays usable', async () => {
   const { client } = await SmtpClient.openTls(server.submissionsPort);
   await ehlo(client);

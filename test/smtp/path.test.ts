@@ -42,6 +42,14 @@ const MAILBOXES: [mailbox: string, valid: boolean, utf8?: boolean][] = [
   ['user@\u202eexample.net', false], // a bidi override
   ['user@a\u3002example', false], // an ideographic full stop is no label separator in SMTP
   ['user@xn--bcher-kva.example', true],
+  // RFC 5890 §2.3.2.1: an "xn--" label, in any case, must be an A-label: its Punycode decoding to a
+  // U-label that encodes back to it. "xn--zz" decodes to nothing.
+  ['user@mail.XN--BCHER-KVA.example', true],
+  ['user@xn--zz.example', false],
+  ['user@mail.XN--ZZ.example', false],
+  ['user@xn--.example', false],
+  ['user@bücher.xn--zz.example', false],
+  ['user@xn-zz.example', true], // one hyphen: an ordinary LDH label
   [`user@${'ü'.repeat(20)}.example`, true, true],
   // C1 and bidi controls in no local part, plain or quoted.
   ['us\u0085er@example.com', false],

@@ -367,3 +367,31 @@ test('reply texts name the problem: an empty local part is not a "bad source rou
   d.send('RSET\r\nMAIL FROM:<a@example.net> BODY=BINARYMIME\r\n');
   assert.equal(d.replies.at(-1), '555 5.5.4 Unsupported parameter value BODY=BINARYMIME\r\n');
 });
+
+test('a recipient domain in U-labels, NFD or A-labels is one domain: the mailbox is counted and kept once', () => {
+  let recipients: string[] = [];
+  const d = new Driver({ maxRecipients: 2 }, (effect) => {
+    if (effect.type === 'message') recipients = effect.envelope.recipients.map(({ path }) => path.address);
+    if (effect.type === 'check' && effect.stage === 'rcpt') {
+      return { action: 'continue', route: { kind: 'outbound' } };
+    }
+    return acceptAll(effect);
+  });
+  d.send(`${EHLO}MAIL FROM:<a@example.net> SMTPUTF8\r\n`);
+  // RFC 5890 §2.3.2.1, RFC 5891 §5.2: bücher.test, its NFD spelling and xn--bcher-kva.test name one host.
+  for (const to of ['x@bücher.test', 'x@bu\u0308cher.test', 'x@XN--BCHER-KVA.test', 'x@BÜCHER.test', 'y@bücher.test']) {
+    assert.deepEqual(d.send(`RCPT TO:<${to}>\r\n`), ['250 2.1.5'], to);
+  }
+  // Two distinct recipients fill maxRecipients = 2: the other spellings took no place.
+  assert.deepEqual(d.send('RCPT TO:<z@bücher.test>\r\n'), ['452 4.5.3']);
+  d.send('DATA\r\nSubject: x\r\n\r\nx\r\n.\r\n');
+  assert.deepEqual(recipients, ['x@bücher.test', 'y@bücher.test']);
+});
+
+test('an "xn--" recipient domain that is no A-label: 501 5.1.3 (RFC 5890 §2.3.2.1, RFC 3463)', () => {
+  const d = new Driver();
+  d.send(EHLO + MAIL);
+  assert.deepEqual(d.send('RCPT TO:<x@xn--zz.example.com>\r\n'), ['501 5.1.3']);
+  assert.deepEqual(d.send('RCPT TO:<x@mail.XN--ZZ.example.com>\r\n'), ['501 5.1.3']);
+  assert.deepEqual(d.send('RCPT TO:<x@xn--bcher-kva.example.com>\r\n'), ['554 5.7.1'], 'an A-label passes the syntax');
+});

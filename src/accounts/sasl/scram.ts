@@ -266,8 +266,12 @@ async function clientFinal(
   return { type: 'success', username: state.username, data: Buffer.from(`v=${serverSignature.toString('base64')}`) };
 }
 
-/** A stand-in secret for a user without one: a stable salt, keys that match no proof. */
-function fakeCredentials(username: string, key: Buffer): ScramCredentials {
+/**
+ * A stand-in secret for a user without one: a stable salt, keys that match no proof. Exported for a
+ * caller that looks accounts up by another spelling of the name (submission-auth.ts: A-labels), whose
+ * made-up salt must be the one this gives that spelling.
+ */
+export function fakeCredentials(username: string, key: Buffer): ScramCredentials {
   const salt = createHmac('sha256', key).update(username).digest().subarray(0, SALT_BYTES);
   return {
     iterations: SCRAM_MIN_ITERATIONS,
