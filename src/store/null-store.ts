@@ -15,7 +15,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { summarize } from '../mime/summary.ts';
-import { counterEntries } from './counters.ts';
+import { counterEntries, saturatedSum } from './counters.ts';
 import { checkDelivery } from './delivery-targets.ts';
 import {
   activeBlock,
@@ -289,7 +289,7 @@ export class NullStore implements Store {
   async addCounters(deltas: Readonly<Record<string, number>>): Promise<void> {
     this.#assertOpen();
     for (const [name, delta] of counterEntries(deltas))
-      this.#counters.set(name, (this.#counters.get(name) ?? 0) + delta);
+      this.#counters.set(name, saturatedSum(this.#counters.get(name) ?? 0, delta)); // as the engines hold them
   }
 
   async readCounters(prefix: string): Promise<Record<string, number>> {

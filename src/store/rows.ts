@@ -4,6 +4,7 @@
  * and BigInt() take either. Times are milliseconds since the epoch in both.
  */
 
+import { counterValue } from './counters.ts';
 import type { Account, Alias, DkimKey, DkimKeyState, Mailbox, MailboxMessage, NewDkimKey, QueueJob } from './store.ts';
 
 export type Row = Record<string, unknown>;
@@ -77,9 +78,12 @@ export function jobFromRow(row: Row): QueueJob {
   };
 }
 
-/** `name, value` rows of the counters table; Object.fromEntries keeps a name like `__proto__` as data. */
+/**
+ * `name, value` rows of the counters table; Object.fromEntries keeps a name like `__proto__` as data.
+ * PostgreSQL hands int8 over as text: Number() would round a value past 2^53 without a word.
+ */
 export function countersFromRows(rows: readonly Row[]): Record<string, number> {
-  return Object.fromEntries(rows.map((row) => [String(row.name), Number(row.value)]));
+  return Object.fromEntries(rows.map((row) => [String(row.name), counterValue(row.value)]));
 }
 
 export const DKIM_KEY_COLUMNS =

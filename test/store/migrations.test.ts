@@ -1,6 +1,7 @@
 // Upgrades never lose mail or settings: databases populated at schema versions 1, 4, 5, 6 and 9 are
 // migrated to the latest version on both engines, and everything in them is read back unchanged.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { pendingMigrations } from '../../src/store/migrations.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { migratePostgres, POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.ts';
 import { createPool } from '../../src/store/postgres/postgres-store.ts';
+import { removeStalePartials } from '../../src/store/sqlite/database-copy.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { SchemaTooNewError } from '../../src/store/store.ts';
@@ -586,4 +588,89 @@ test('sqlite: a backup that fails (a full disk) leaves no partial copy and says 
   );
   assert.deepEqual(fs.readdirSync(backupDir), [], 'no 0-byte copy left behind for each failed start');
   assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, 1, 'nothing migrated without the copy');
+});
+
+/** Runs migrateSqlite on `file` in a child that SIGKILLs itself as the backup's VACUUM INTO starts or ends. */
+function migrateKilledMidBackup(file: string, backupDir: string, when: 'before' | 'after'): number {
+  const migrations = new URL('../../src/store/sqlite/migrations.ts', import.meta.url).href;
+  const script = `
+    import { DatabaseSync } from 'node:sqlite';
+    import { migrateSqlite } from ${JSON.stringify(migrations)};
+    const db = new DatabaseSync(${JSON.stringify(file)});
+    const kill = () => process.kill(process.pid, 'SIGKILL');
+    const killing = new Proxy(db, {
+      get(target, property) {
+        if (property === 'prepare')
+          return (sql) => sql.startsWith('VACUUM INTO')
+            ? { run(...args) { if (${JSON.stringify(when)} === 'before') kill(); target.prepare(sql).run(...args); kill(); } }
+            : target.prepare(sql);
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    migrateSqlite(killing, { backupDir: ${JSON.stringify(backupDir)} });
+    console.log('not killed');`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(child.signal, 'SIGKILL', `the child was killed mid-backup (${child.stdout}${child.stderr})`);
+  return child.pid!;
+}
+
+const BACKUP_NAME = /^postern-v\d+-[0-9TZ-]+\.sqlite$/;
+
+for (const when of ['before', 'after'] as const) {
+  test(`sqlite: a migrate killed ${when === 'before' ? 'as its backup starts' : 'before its finished backup is synced and named'} leaves no file named like a backup, and the next one removes what it left`, (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-backup-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, DATABASE_FILE_NAME);
+    const backupDir = path.join(dir, 'backups');
+    const db = new DatabaseSync(file);
+    t.after(() => db.close());
+    migrateSqlite(db, { target: 1 });
+    db.prepare('INSERT INTO counters (name, value) VALUES (?, ?)').run('kept', 42);
+
+    const pid = migrateKilledMidBackup(file, backupDir, when);
+    const left = fs.readdirSync(backupDir);
+    assert.deepEqual(
+      left.filter((name) => BACKUP_NAME.test(name)),
+      [],
+      'a copy cut short must not look like a backup someone could restore',
+    );
+    assert.ok(left.length > 0 && left.every((name) => name.includes(`.partial-${pid}`)), `only partial files: ${left}`);
+    assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, 1, 'nothing was migrated');
+
+    const outcome = migrateSqlite(db, { backupDir });
+    const backups = fs.readdirSync(backupDir);
+    assert.deepEqual(backups, [path.basename(outcome.backup!)], 'the stale partial copy is gone, the new backup alone');
+    assert.match(backups[0]!, BACKUP_NAME);
+    assert.equal(fs.statSync(outcome.backup!).mode & 0o777, 0o600);
+    const backup = new DatabaseSync(outcome.backup!, { readOnly: true });
+    try {
+      assert.equal(backup.prepare('PRAGMA integrity_check').get()?.integrity_check, 'ok');
+      assert.equal(backup.prepare('PRAGMA user_version').get()?.user_version, 1);
+      assert.equal(backup.prepare("SELECT value FROM counters WHERE name = 'kept'").get()?.value, 42);
+    } finally {
+      backup.close();
+    }
+  });
+}
+
+test('sqlite: the partial copies of a process still running are left alone', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-backup-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const names = [
+    `postern-v1-a.sqlite.partial-${process.pid}`, // another store of this process, copying now
+    `postern-v1-b.sqlite.partial-${process.ppid}`, // another process: a migrate beside a starting server
+    `postern-v1-c.sqlite.partial-${dead}`,
+    `postern-v1-c.sqlite.partial-${dead}-journal`,
+    'postern-v1-d.sqlite', // backups, and files that are none of ours
+    'notes.partial',
+  ];
+  for (const name of names) fs.writeFileSync(path.join(dir, name), '');
+  assert.deepEqual(removeStalePartials(dir).sort(), names.slice(2, 4).sort());
+  assert.deepEqual(fs.readdirSync(dir).sort(), [...names.slice(0, 2), ...names.slice(4)].sort());
+  assert.deepEqual(removeStalePartials(path.join(dir, 'missing')), [], 'no backups directory yet: nothing to do');
 });

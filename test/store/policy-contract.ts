@@ -10,6 +10,10 @@ import type { GreylistRequest, GreylistResult, Store } from '../../src/store/sto
 const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 export type WithStore = (fn: (store: Store) => Promise<void>) => () => Promise<void>;
+/** `execute` writes a row as another connection (or an older Postern) would: SQL with `?` placeholders. */
+type WithStoreAndSql = (
+  fn: (store: Store, execute: (sql: string, values: unknown[]) => Promise<void>) => Promise<void>,
+) => () => Promise<void>;
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 const DELAY = 300_000;
@@ -42,7 +46,7 @@ const defer = (retryInMs: number): GreylistResult => ({ outcome: 'defer', retryI
 const PASS: GreylistResult = { outcome: 'pass', learned: false };
 const LEARNED: GreylistResult = { outcome: 'pass', learned: true };
 
-export function runPolicyStoreContract(withStore: WithStore): void {
+export function runPolicyStoreContract(withStore: WithStoreAndSql): void {
   test(
     'counters: adds deltas, creating each counter at 0, and reads them by prefix',
     withStore(async (store) => {
@@ -103,6 +107,38 @@ export function runPolicyStoreContract(withStore: WithStore): void {
       await assert.rejects(store.addCounters({ 'c:a': 1, 'c:b': 1.5 }), RangeError);
       await assert.rejects(store.addCounters({ 'c:a': 1, 'c:b': Number.NaN }), RangeError);
       assert.deepEqual(await store.readCounters('c:'), {});
+    }),
+  );
+
+  test(
+    'counters: a sum past 2^53 - 1 saturates at Number.MAX_SAFE_INTEGER (MIN_SAFE_INTEGER going down), and the prefix still reads',
+    withStore(async (store) => {
+      const MAX = Number.MAX_SAFE_INTEGER;
+      const MIN = Number.MIN_SAFE_INTEGER;
+      await store.addCounters({ 'c:up': MAX - 1, 'c:down': MIN + 1, 'c:other': 1 });
+      await store.addCounters({ 'c:up': 10, 'c:down': -10 });
+      assert.deepEqual(await store.readCounters('c:'), { 'c:down': MIN, 'c:other': 1, 'c:up': MAX });
+      await store.addCounters({ 'c:up': MAX, 'c:down': MIN });
+      assert.deepEqual(await store.readCounters('c:'), { 'c:down': MIN, 'c:other': 1, 'c:up': MAX });
+      await store.addCounters({ 'c:up': -5, 'c:down': 5 });
+      assert.deepEqual(await store.readCounters('c:'), { 'c:down': MIN + 5, 'c:other': 1, 'c:up': MAX - 5 });
+      await assert.rejects(store.addCounters({ 'c:up': 2 ** 60 }), /not a safe integer/);
+    }),
+  );
+
+  test(
+    'counters: a value an older Postern stored past the bounds is brought within them by the next add',
+    withStore(async (store, execute) => {
+      // The largest and (nearly) smallest bigint: adding to them as they are would overflow 64 bits.
+      await execute(
+        "INSERT INTO counters (name, value) VALUES ('c:high', 9223372036854775807), ('c:low', -9223372036854775807)",
+        [],
+      );
+      await store.addCounters({ 'c:high': 1, 'c:low': -1 });
+      assert.deepEqual(await store.readCounters('c:'), {
+        'c:high': Number.MAX_SAFE_INTEGER,
+        'c:low': Number.MIN_SAFE_INTEGER,
+      });
     }),
   );
 

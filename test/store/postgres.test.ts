@@ -239,3 +239,22 @@ test('postgres: a batch item whose metadata jsonb cannot hold is refused alone, 
       await store.close();
     }
   }));
+
+test('postgres: a counter an older Postern stored past 2^53 - 1 reads as the bound, not rounded', () =>
+  withTestDatabase(async ({ url }) => {
+    const store = await openPostgresStore({ url });
+    try {
+      // 2^53 + 1 has no double: Number() of the int8 text pg hands over would give 2^53, past the bound.
+      await query(
+        url,
+        "INSERT INTO counters (name, value) VALUES ('restriction:a', 9007199254740993), ('restriction:b', -(2::bigint ^ 62)::bigint), ('restriction:c', 3)",
+      );
+      assert.deepEqual(await store.readCounters('restriction:'), {
+        'restriction:a': Number.MAX_SAFE_INTEGER,
+        'restriction:b': Number.MIN_SAFE_INTEGER,
+        'restriction:c': 3,
+      });
+    } finally {
+      await store.close();
+    }
+  }));

@@ -411,3 +411,31 @@ test('a -wal removed under the store: the refused delivery is rolled back, so th
       await reopened.close();
     }
   }));
+
+test('a counter an older Postern stored past 2^53 - 1 is brought to the bound at open: `postern stats` reads every counter again', () =>
+  withTempDir(async (dataDir) => {
+    await (await openSqliteStore({ dataDir })).close();
+    const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
+    try {
+      db.prepare('INSERT INTO counters (name, value) VALUES (?, ?), (?, ?), (?, ?)').run(
+        'restriction:a',
+        2n ** 53n + 1n,
+        'restriction:b',
+        -(2n ** 62n),
+        'restriction:c',
+        3,
+      );
+    } finally {
+      db.close();
+    }
+    const store = await openSqliteStore({ dataDir });
+    try {
+      assert.deepEqual(await store.readCounters('restriction:'), {
+        'restriction:a': Number.MAX_SAFE_INTEGER,
+        'restriction:b': Number.MIN_SAFE_INTEGER,
+        'restriction:c': 3,
+      });
+    } finally {
+      await store.close();
+    }
+  }));

@@ -5,16 +5,24 @@
  */
 
 import type pg from 'pg';
+import { COUNTER_MAX, COUNTER_MIN } from '../counters.ts';
 import { countersFromRows } from '../rows.ts';
 
 type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
+
+/**
+ * Every stored value stays a safe integer (../counters.ts), as on SQLite: pg reads int8 as text and a
+ * larger one could only be rounded. The stored value is clamped before the add too, so one an older
+ * Postern left out of bounds cannot overflow bigint and fail the add.
+ */
+const BOUNDED = (value: string) => `greatest(${COUNTER_MIN}, least(${COUNTER_MAX}, ${value}))`;
 
 export async function addPostgresCounters(query: Query, entries: readonly [string, number][]): Promise<void> {
   if (entries.length === 0) return;
   await query(
     `INSERT INTO counters (name, value)
      SELECT name, value FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS d (name, value, ord) ORDER BY ord
-     ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`,
+     ON CONFLICT (name) DO UPDATE SET value = ${BOUNDED(`${BOUNDED('counters.value')} + excluded.value`)}`,
     [entries.map(([name]) => name), entries.map(([, delta]) => delta)],
   );
 }

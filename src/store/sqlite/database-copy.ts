@@ -10,6 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 
+/**
+ * Writes the copy to exactly `file`, which must not exist; removed again if the copy fails. A
+ * process killed meanwhile leaves `file` (and its -journal) half written: callers give a temporary
+ * name (`postern backup`, `postern restore`) or use copyDatabaseAs.
+ */
 export function copyDatabase(db: DatabaseSync, file: string): void {
   // VACUUM INTO accepts an empty file: creating it first gives it our mode, not the umask's.
   fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
@@ -21,6 +26,79 @@ export function copyDatabase(db: DatabaseSync, file: string): void {
     // (and the rollback journal SQLite writes beside it).
     for (const leftover of ['', '-journal']) fs.rmSync(`${file}${leftover}`, { force: true });
     throw error;
+  }
+}
+
+/** What a copy is written under until it is whole; the PID says whose it is (see removeStalePartials). */
+export function partialName(file: string): string {
+  return `${file}.partial-${process.pid}`;
+}
+
+/**
+ * A copy that has `file`'s name only once it is whole and on the disk: written and synced under
+ * partialName(file), then linked to `file` (never over an existing file) and the directory synced.
+ * A kill, an OOM or a power loss in the middle leaves a `.partial-<pid>` file, never a `file` that
+ * looks like a good copy (a pre-migration backup someone would restore).
+ */
+export function copyDatabaseAs(db: DatabaseSync, file: string): void {
+  const partial = partialName(file);
+  try {
+    copyDatabase(db, partial);
+    placeWithoutReplacing(partial, file);
+  } finally {
+    for (const leftover of ['', '-journal']) fs.rmSync(`${partial}${leftover}`, { force: true });
+  }
+}
+
+function placeWithoutReplacing(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Some FUSE and network file systems have no hard links: rename, after checking by hand.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    if (fs.existsSync(to)) throw Object.assign(new Error(`${to} exists`), { code: 'EEXIST' });
+    fs.renameSync(from, to);
+  }
+  syncDirectory(to);
+}
+
+const PARTIAL_FILE = /\.partial-(\d+)(?:-journal)?$/;
+
+/**
+ * Removes from `dir` the copies (`*.partial-<pid>` and their `-journal`) that a killed process left,
+ * and returns their names. One whose process still runs is being written (a `postern migrate` beside
+ * a starting server), so it stays; a PID reused since only delays the removal to a later start.
+ * Best effort: a directory that cannot be read is left for the copy itself to report.
+ */
+export function removeStalePartials(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = PARTIAL_FILE.exec(name)?.[1];
+    if (pid === undefined || processRuns(Number(pid))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // EACCES, EBUSY: left for the next start
+    }
+  }
+  return removed;
+}
+
+function processRuns(pid: number): boolean {
+  if (pid === process.pid) return true; // another store of this process may be copying now
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // another user's process
   }
 }
 

@@ -19,7 +19,7 @@ import {
   schemaStatus,
 } from '../migrations.ts';
 import { StoreUnavailableError } from '../store.ts';
-import { copyDatabase } from './database-copy.ts';
+import { copyDatabaseAs, removeStalePartials } from './database-copy.ts';
 
 interface SqliteMigration extends Migration {
   sql?: string;
@@ -313,6 +313,8 @@ export function migrateSqlite(db: DatabaseSync, options: SqliteMigrateOptions = 
   const from = currentVersion(db);
   const pending = pendingMigrations(SQLITE_MIGRATIONS, from, options.target);
   const outcome: MigrationOutcome = { from, to: from, applied: [] };
+  // A migrate killed while it copied the store left a partial copy: never a backup, only disk used.
+  if (options.backupDir) removeStalePartials(options.backupDir);
   if (pending.length === 0) return outcome;
   if (from > 0 && options.backupDir) outcome.backup = backUp(db, options.backupDir, from);
   const steps = from === 0 ? [pending] : pending.map((migration) => [migration]);
@@ -469,14 +471,15 @@ function keyViolations(db: DatabaseSync, tables: readonly string[]): Map<string,
 
 /**
  * A consistent copy of the database (VACUUM INTO), mode 0600 like the original, taken before a
- * migration touches it: the way back if an upgrade goes wrong.
+ * migration touches it: the way back if an upgrade goes wrong. It gets its name only once whole and
+ * synced (copyDatabaseAs): a file named like a backup is one that can be restored.
  */
 function backUp(db: DatabaseSync, backupDir: string, version: number): string {
   fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(backupDir, `postern-v${version}-${stamp}.sqlite`);
   try {
-    copyDatabase(db, file);
+    copyDatabaseAs(db, file);
   } catch (error) {
     throw new StoreUnavailableError(
       `cannot back the store up to ${file} before migrating it: ${(error as Error).message}`,
