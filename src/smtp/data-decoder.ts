@@ -48,9 +48,14 @@ export class ContentDecoder {
   private lineClean = true;
   private lineLength = 0;
   private parts: Buffer[] = [];
-  /** The block small pieces are copied into (add()), and how much of it holds content. */
+  /**
+   * The block pieces are copied into (add()), how much of it holds content, and where the part not yet
+   * in `parts` starts: a block is filled to its end before the next is made, views between its pieces
+   * or not, so that every block held is about full.
+   */
   private block: Buffer | undefined;
   private blockUsed = 0;
+  private blockStart = 0;
   private size = 0;
   /** Octets counted against the budget and not yet given back. */
   private counted = 0;
@@ -67,6 +72,15 @@ export class ContentDecoder {
   /** Buffers held for the content so far: bounded by decodedSize / 512, whatever the content's shape. */
   get heldBuffers(): number {
     return this.parts.length + (this.block === undefined ? 0 : 1);
+  }
+
+  /** Bytes of memory the held buffers keep alive (the whole chunk behind a view): about decodedSize. */
+  get heldBytes(): number {
+    const behind = new Set<ArrayBufferLike>(this.parts.map((part) => part.buffer));
+    if (this.block !== undefined) behind.add(this.block.buffer);
+    let bytes = 0;
+    for (const buffer of behind) bytes += buffer.byteLength;
+    return bytes;
   }
 
   /** Bytes of content decoded so far. */
@@ -249,6 +263,7 @@ export class ContentDecoder {
     this.parts = [];
     this.block = undefined;
     this.blockUsed = 0;
+    this.blockStart = 0;
     this.release();
   }
 
@@ -270,10 +285,12 @@ export class ContentDecoder {
   }
 
   /**
-   * Keeps a piece of content. A large piece is kept as it is (a view of the chunk, no copy); small
-   * ones are copied into a shared block. A Buffer object costs about 100 bytes of heap whatever its
-   * length, so keeping each 3-octet piece of a message of `..` lines (or of 1-octet BDAT chunks)
-   * on its own made 25 MB of content cost nearly 1 GB, past what maxSize promises.
+   * Keeps a piece of content. A large piece that is most of the chunk it came in is kept as it is (a
+   * view, no copy); others are copied into a shared block. A Buffer object costs about 100 bytes of
+   * heap whatever its length, so keeping each 3-octet piece of a message of `..` lines (or of 1-octet
+   * BDAT chunks) on its own made 25 MB of content cost nearly 1 GB, past what maxSize promises. And a
+   * view keeps its whole chunk alive (a socket read of up to 64 KiB): 512-octet BDAT chunks, each
+   * padded to a read with `BDAT 0` lines, pinned 125 times what the budget counted.
    */
   private add(part: Buffer, limited = true): void {
     if (this.problemFound !== undefined) return;
@@ -290,22 +307,33 @@ export class ContentDecoder {
       }
       this.counted += part.length;
     }
-    if (part.length >= SMALL_PIECE) {
+    if (part.length >= SMALL_PIECE && part.buffer.byteLength <= 2 * part.length) {
       this.flushBlock();
       this.parts.push(part);
       return;
     }
+    if (part.length > BLOCK_SIZE) {
+      // A large piece of a larger chunk: a copy of its own size (not from Node's shared pool).
+      this.flushBlock();
+      const copy = Buffer.allocUnsafeSlow(part.length);
+      part.copy(copy);
+      this.parts.push(copy);
+      return;
+    }
     if (this.block === undefined || this.blockUsed + part.length > this.block.length) {
       this.flushBlock();
-      this.block = Buffer.allocUnsafe(BLOCK_SIZE);
+      this.block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+      this.blockUsed = 0;
+      this.blockStart = 0;
     }
     part.copy(this.block, this.blockUsed);
     this.blockUsed += part.length;
   }
 
+  /** Moves what the block holds since the last move into `parts`; the block itself goes on being filled. */
   private flushBlock(): void {
-    if (this.block !== undefined && this.blockUsed > 0) this.parts.push(this.block.subarray(0, this.blockUsed));
-    this.block = undefined;
-    this.blockUsed = 0;
+    if (this.block === undefined || this.blockUsed === this.blockStart) return;
+    this.parts.push(this.block.subarray(this.blockStart, this.blockUsed));
+    this.blockStart = this.blockUsed;
   }
 }

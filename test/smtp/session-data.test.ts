@@ -80,6 +80,38 @@ test('content held in few buffers whatever its shape: dot-stuffed lines, bare LF
   assert.equal(result.ok && result.content.subarray(0, 52).toString(), `${'x'.repeat(49)}\r\nx`);
 });
 
+test('content held keeps about its own size alive, not the socket chunks its pieces came in', () => {
+  // 512-octet BDAT chunks, each in a 64 KiB read padded with `BDAT 0` lines: each piece was kept as a
+  // view of its read, pinning 128 times its size while the content budget counted the piece alone.
+  const padded = new ContentDecoder({ maxSize: 10_000_000, bareLineEndings: 'reject', dotStuffed: false });
+  for (let i = 0; i < 100; i++) {
+    const read = Buffer.from(`${'x'.repeat(62)}\r\n`.repeat(1024)); // lines of 64 octets: 8 a piece
+    padded.push(read.subarray(640, 640 + 512));
+  }
+  assert.equal(padded.decodedSize, 51_200);
+  assert.ok(padded.heldBytes <= 2 * padded.decodedSize + 16_384, `${padded.heldBytes} bytes held for 51,200`);
+  // Small pieces between views: each block is filled before the next is made.
+  const mixed = new ContentDecoder({ maxSize: 10_000_000, bareLineEndings: 'reject', dotStuffed: false });
+  for (let i = 0; i < 200; i++) {
+    mixed.push(Buffer.alloc(1, 'y'));
+    mixed.push(Buffer.from(`${'z'.repeat(98)}\r\n`.repeat(10)));
+  }
+  assert.ok(
+    mixed.heldBytes <= 2 * mixed.decodedSize + 16_384,
+    `${mixed.heldBytes} bytes held for ${mixed.decodedSize}`,
+  );
+  // A message read in whole chunks is still kept as views of them, not copied.
+  const whole = new ContentDecoder({ maxSize: 10_000_000, bareLineEndings: 'reject', dotStuffed: true });
+  const line = `${'w'.repeat(76)}\r\n`;
+  for (let i = 0; i < 20; i++) whole.push(Buffer.from(line.repeat(800)));
+  assert.equal(whole.heldBuffers, 20);
+  assert.ok(whole.heldBytes <= 2 * whole.decodedSize);
+  const padded2 = padded.result();
+  assert.ok(padded2.ok && padded2.content.toString() === `${'x'.repeat(62)}\r\n`.repeat(800));
+  const mixed2 = mixed.result();
+  assert.ok(mixed2.ok && mixed2.content.toString() === `y${`${'z'.repeat(98)}\r\n`.repeat(10)}`.repeat(200));
+});
+
 test('DATA: size declared within the limit but the content is larger: 552', () => {
   const d = new Driver({ maxMessageSize: 1024 });
   d.send('EHLO a.example\r\nMAIL FROM:<a@example.net> SIZE=100\r\nRCPT TO:<alice@example.com>\r\n');
