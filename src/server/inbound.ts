@@ -585,6 +585,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         outcome.reply.code >= 400 ? { ...outcome, logged: true as const } : outcome,
       ),
     auth: options.auth ? (request, peer) => options.auth!.step(request, peer) : undefined,
+    clientEnded: (peer) => policy.clientEnded(peer),
     disconnected: (peer) => {
       policy.disconnected(peer);
       options.auth?.forget(peer);

@@ -123,6 +123,7 @@ export class EffectRunner {
    */
   clientEnded(conn: Connection): void {
     this.#ended.add(conn);
+    this.#host.options.handlers.clientEnded?.(conn.peer);
     if (conn.greeted && !conn.busy && !conn.closing) this.#endOurSide(conn);
   }
 

@@ -31,6 +31,8 @@ export interface SmtpHandlers {
   message(envelope: Envelope, content: Buffer, peer: Peer): Promise<MessageOutcome>;
   /** The connection is gone (per-client concurrency accounting). */
   disconnected?(peer: Peer): void;
+  /** The client closed its sending side (a TCP half-close): a wait that only delays a refusal may end now. */
+  clientEnded?(peer: Peer): void;
   /** One SASL step of AUTH (RFC 4954); only called on a TLS connection of a submission listener. */
   auth?(request: Extract<Effect, { type: 'auth' }>, peer: Peer): Promise<AuthOutcome>;
   /**
