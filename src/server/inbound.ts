@@ -162,22 +162,24 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         envelope.mailFrom === null && options.bounceRelays?.has(peer.authenticated.toLowerCase()) === true;
       const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);
       if (foreign) {
+        // RFC 5321 §4.3.2: after DATA the refusals are 554, 550, 552; 553 (mailbox name not allowed) is a
+        // MAIL/RCPT reply, which MAIL gives for a foreign envelope sender.
         const answer =
           foreign === MULTIPLE_FROM
-            ? reply(553, '5.7.1', 'a message has one From field (RFC 5322 §3.6); this one has more than one')
+            ? reply(550, '5.7.1', 'a message has one From field (RFC 5322 §3.6); this one has more than one')
             : foreign === NO_FROM
               ? reply(
-                  553,
+                  550,
                   '5.7.1',
                   `a message needs a From field with an address of user ${peer.authenticated} (RFC 5322 §3.6)`,
                 )
               : foreign === UNREADABLE_FROM
                 ? reply(
-                    553,
+                    550,
                     '5.7.1',
                     'the From field is not a list of addresses (RFC 5322 §3.6.2): receivers could read another author in it',
                   )
-                : reply(553, '5.7.1', `From header address <${foreign}> is not owned by user ${peer.authenticated}`);
+                : reply(550, '5.7.1', `From header address <${foreign}> is not owned by user ${peer.authenticated}`);
         return refused(
           peer,
           'info',
@@ -189,7 +191,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             user: peer.authenticated,
             from: withoutMarker(foreign),
           },
-          'From header not owned: 553',
+          'From header not owned: 550',
         );
       }
       // Sender: names who sent it for the author (RFC 5322 §3.6.2); mail programs show "Sender on behalf
@@ -203,7 +205,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         return refused(
           peer,
           'info',
-          reply(553, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
+          reply(550, '5.7.1', `${what} is not owned by user ${peer.authenticated}`),
           {
             session: peer.sessionId,
             client: peer.remoteAddress,
@@ -211,7 +213,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             user: peer.authenticated,
             sender: withoutMarker(sender),
           },
-          'Sender header not owned: 553',
+          'Sender header not owned: 550',
         );
       }
     }

@@ -52,14 +52,11 @@ export const replies = {
   queued: (id: string) => reply(250, '2.0.0', `Ok: queued as ${id}`),
   chunkOk: (octets: number) => reply(250, '2.0.0', `${octets} octets received`),
   startData: () => reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'),
-  vrfyAmbiguous: () => reply(252, '2.5.2', 'Cannot VRFY user, but will accept message and attempt delivery'),
+  // RFC 3463: X.5.2 is a syntax error; X.0.0 says nothing about the address (X.1.5 would vouch for it).
+  vrfyAmbiguous: () => reply(252, '2.0.0', 'Cannot VRFY user, but will accept message and attempt delivery'),
   // RFC 5321 §4.1.1.8: what this session takes, so a disabled VRFY or an AUTH not offered is not listed.
   help: (extra: readonly string[]) =>
-    reply(
-      214,
-      '2.0.0',
-      `See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP${extra.map((c) => ` ${c}`).join('')}`,
-    ),
+    reply(214, '2.0.0', `See RFC 5321; commands: EHLO HELO MAIL RCPT DATA${extra.map((c) => ` ${c}`).join('')}`),
   vrfyFound: (address: string) => reply(250, '2.1.5', `<${address}>`),
   readyForTls: () => reply(220, '2.0.0', 'Ready to start TLS'),
   authChallenge: (data: Buffer) => reply(334, undefined, data.toString('base64')),

@@ -441,6 +441,12 @@ export class SmtpSession {
       case 'HELP':
         return this.emitReply(
           replies.help([
+            // RFC 3030 §2: BDAT is a service extension, refused (502) to a client that greeted with HELO.
+            ...(this.greeting?.kind === 'HELO' ? [] : ['BDAT']),
+            'RSET',
+            'NOOP',
+            'QUIT',
+            'HELP',
             ...(this.options.vrfy === 'off' ? [] : ['VRFY']),
             ...(this.startTlsOffered ? ['STARTTLS'] : []),
             ...(this.authOffered ? ['AUTH'] : []),

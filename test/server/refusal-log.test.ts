@@ -109,7 +109,7 @@ test("refusals after the data keep to the client's log budget: past it they are 
   for (const [name, mailFrom, content, expected] of AFTER_DATA) {
     assert.equal(codeOf(await sendToAlice(server, mailFrom, content)), expected, name);
   }
-  assert.deepEqual(await submitForeign(server), ['553 5.7.1', '553 5.7.1']);
+  assert.deepEqual(await submitForeign(server), ['550 5.7.1', '550 5.7.1']);
   await server.stopServer(); // the budget's summary is written as the server stops
   const after = server.logs().slice(spent);
   const written = after.filter((l) => l.client !== undefined && l.notLogged === undefined);

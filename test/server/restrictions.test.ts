@@ -411,7 +411,7 @@ test('VRFY: off answers 502, on answers 250/550/252 and is rate-limited', async 
   const asker = await session(on.port);
   assert.equal(codeOf(await asker.command('VRFY <alice@example.com>')), '250 2.1.5');
   assert.equal(codeOf(await asker.command('VRFY nobody@example.com')), '550 5.1.1');
-  assert.equal(codeOf(await asker.command('VRFY someone@example.org')), '252 2.5.2');
+  assert.equal(codeOf(await asker.command('VRFY someone@example.org')), '252 2.0.0');
   assert.equal(codeOf(await asker.command('VRFY alice@example.com')), '450 4.7.1');
   await asker.close();
 });

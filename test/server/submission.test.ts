@@ -59,10 +59,10 @@ test('a Sender field must be one address of the user: mail programs show it as w
   await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`);
   const withSender = (...senders: string[]) => `carol@example.com${senders.map((v) => `\r\nSender: ${v}`).join('')}`;
   const cases: [string, string][] = [
-    [withSender('The Boss <alice@example.com>'), '553 5.7.1'], // "alice on behalf of carol"
-    [withSender('carol@example.com, alice@example.com'), '553 5.7.1'], // RFC 5322 §3.6.2: one mailbox
-    [withSender('carol@example.com', 'alice@example.com'), '553 5.7.1'], // at most one field (§3.6)
-    [withSender('ceo\\@example.org <carol@example.com>'), '553 5.7.1'], // two "@": readers disagree
+    [withSender('The Boss <alice@example.com>'), '550 5.7.1'], // "alice on behalf of carol"
+    [withSender('carol@example.com, alice@example.com'), '550 5.7.1'], // RFC 5322 §3.6.2: one mailbox
+    [withSender('carol@example.com', 'alice@example.com'), '550 5.7.1'], // at most one field (§3.6)
+    [withSender('ceo\\@example.org <carol@example.com>'), '550 5.7.1'], // two "@": readers disagree
     [withSender('Carol Smith <c.smith@example.com>'), '250 2.0.0'], // her alias
     [withSender('carol@example.com'), '250 2.0.0'],
   ];
@@ -120,13 +120,13 @@ test('465: implicit TLS, AUTH LOGIN, and an alias as sender', async () => {
   await client.close();
 });
 
-test('sender login mismatch: another envelope sender or another From is refused with 553 5.7.1', async () => {
+test('sender login mismatch: another envelope sender is refused with 553 5.7.1 at MAIL, another From with 550 5.7.1 after DATA (RFC 5321 §4.3.2)', async () => {
   const { client } = await SmtpClient.openTls(server.submissionsPort);
   await ehlo(client);
   await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`);
   assert.equal(codeOf(await client.command('MAIL FROM:<alice@example.com>')), '553 5.7.1');
   assert.equal(codeOf(await client.command('MAIL FROM:<ceo@example.org>')), '553 5.7.1');
-  assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'The Boss <alice@example.com>'), '553 5.7.1');
+  assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'The Boss <alice@example.com>'), '550 5.7.1');
   // The From field read as receivers read it for DMARC: no way to hide another author behind our own address.
   const tricks = [
     '<carol@example.com>, ceo@example.org', // a second author after our own
@@ -138,7 +138,7 @@ test('sender login mismatch: another envelope sender or another From is refused 
     'ceo\\@example.org <carol@example.com>', // a backslash outside quotes quotes nothing: two "@"
   ];
   for (const from of tricks) {
-    assert.equal(await send(client, 'carol@example.com', 'bob@example.com', from), '553 5.7.1', from);
+    assert.equal(await send(client, 'carol@example.com', 'bob@example.com', from), '550 5.7.1', from);
   }
   // What is her own in any RFC 5322 spelling passes: quotes, comments and groups may hold an "@".
   const own = [
@@ -155,7 +155,7 @@ test('sender login mismatch: another envelope sender or another From is refused 
   assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
   assert.equal((await client.command('DATA')).code, 354);
   const two = await client.command('From: carol@example.com\r\nFrom: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.');
-  assert.equal(codeOf(two), '553 5.7.1');
+  assert.equal(codeOf(two), '550 5.7.1');
   assert.match(two.text, /more than one/);
   // The reply says what is wrong, not "more than one From field … is not owned by user …".
   assert.doesNotMatch(two.text, /not owned/);
@@ -165,7 +165,7 @@ test('sender login mismatch: another envelope sender or another From is refused 
     assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
     assert.equal((await client.command('DATA')).code, 354);
     const none = await client.command(`${header}To: bob@example.com\r\nSubject: x\r\n\r\nhi\r\n.`);
-    assert.equal(codeOf(none), '553 5.7.1', JSON.stringify(header));
+    assert.equal(codeOf(none), '550 5.7.1', JSON.stringify(header));
     assert.match(none.text, /needs a From field with an address of user carol@example\.com/);
   }
   // A null sender does not make a user the postmaster: carol may not speak as MAILER-DAEMON or postmaster.
@@ -175,8 +175,8 @@ test('sender login mismatch: another envelope sender or another From is refused 
     assert.equal((await as.command('DATA')).code, 354);
     return codeOf(await as.command(`From: ${from}\r\nSubject: Undelivered Mail\r\n\r\nhi\r\n.`));
   };
-  assert.equal(await bounce(client, 'Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '553 5.7.1');
-  assert.equal(await bounce(client, '"IT Support" <postmaster@example.com>'), '553 5.7.1');
+  assert.equal(await bounce(client, 'Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '550 5.7.1');
+  assert.equal(await bounce(client, '"IT Support" <postmaster@example.com>'), '550 5.7.1');
   assert.equal(await bounce(client, 'carol@example.com'), '250 2.0.0', 'an auto-reply from her own address (RFC 3834)');
   // A host of ours relaying its bounces (auth.bounceRelays) may; another domain's MAILER-DAEMON still not.
   const { client: relay } = await SmtpClient.openTls(server.submissionsPort);
@@ -184,17 +184,17 @@ test('sender login mismatch: another envelope sender or another From is refused 
   assert.equal(codeOf(await relay.command(`AUTH PLAIN ${plain('relay@example.com', PASSWORD)}`)), '235 2.7.0');
   assert.equal(await bounce(relay, 'Mail Delivery System <MAILER-DAEMON@app1.example.com>'), '250 2.0.0');
   assert.equal(await bounce(relay, 'postmaster@example.com'), '250 2.0.0');
-  assert.equal(await bounce(relay, 'MAILER-DAEMON@bank.example'), '553 5.7.1');
+  assert.equal(await bounce(relay, 'MAILER-DAEMON@bank.example'), '550 5.7.1');
   await relay.close();
   // With a sender, MAILER-DAEMON is an address like any other: not carol's.
-  assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'MAILER-DAEMON@example.com'), '553 5.7.1');
+  assert.equal(await send(client, 'carol@example.com', 'bob@example.com', 'MAILER-DAEMON@example.com'), '550 5.7.1');
   // A From field behind 240 KB of other fields is read too.
   assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
   assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
   assert.equal((await client.command('DATA')).code, 354);
   const padding = `X-Pad: ${'x'.repeat(900)}\r\n`.repeat(270); // under the 256 KiB header limit
   const far = await client.command(`${padding}From: ceo@example.org\r\nSubject: x\r\n\r\nhi\r\n.`);
-  assert.equal(codeOf(far), '553 5.7.1');
+  assert.equal(codeOf(far), '550 5.7.1');
   // Our own address, however written, passes.
   assert.equal(
     await send(client, 'carol@example.com', 'bob@example.com', '"Carol (desk)" <Carol@Example.com>'),

@@ -30,7 +30,7 @@ const cases: Case[] = [
   ['NOOP, with an ignored argument', 'NOOP\r\nNOOP hello\r\n', ['250 2.0.0', '250 2.0.0']],
   ['HELP: 214', 'HELP\r\n', ['214 2.0.0']],
   ['VRFY off: 502', 'VRFY alice\r\n', ['502 5.5.1']],
-  ['VRFY ambiguous: 252 (RFC 5321 §3.5.3)', 'VRFY alice\r\n', ['252 2.5.2'], { vrfy: 'ambiguous' }],
+  ['VRFY ambiguous: 252 (RFC 5321 §3.5.3)', 'VRFY alice\r\n', ['252 2.0.0'], { vrfy: 'ambiguous' }],
   ['EXPN: 502', 'EXPN staff\r\n', ['502 5.5.1']],
   // No TLS on the listener: 502, not the 454 that tells the client to try later (Postfix: 502 5.5.1).
   ['STARTTLS where no TLS is configured: 502', 'STARTTLS\r\n', ['502 5.5.1']],
@@ -325,6 +325,20 @@ test('HELP lists what this session takes: VRFY only when it is not off', () => {
   // Before, HELP listed VRFY while the default answers 502 to it.
   assert.doesNotMatch(helpOf('off'), /VRFY/);
   assert.match(helpOf('ambiguous'), /^214 2\.0\.0 See RFC 5321; commands: .* HELP VRFY\r\n$/);
+});
+
+test('HELP lists BDAT to a client that greeted with EHLO (or not yet), not to one that used HELO, which BDAT refuses', () => {
+  const helpAfter = (greeting: string) => {
+    const d = new Driver();
+    d.send(`${greeting}HELP\r\n`);
+    return d.replies.at(-1) ?? '';
+  };
+  assert.match(helpAfter(''), / DATA BDAT RSET /);
+  assert.match(helpAfter('EHLO a.example\r\n'), / DATA BDAT RSET /);
+  assert.match(helpAfter('HELO a.example\r\n'), / DATA RSET /);
+  const d = new Driver();
+  d.send('HELO a.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\n');
+  assert.deepEqual(d.send('BDAT 4 LAST\r\nabcd'), ['502 5.5.1']);
 });
 
 test('MAIL may run 26 octets past 512 for SIZE (RFC 1870 §3), and 500 more for AUTH= where AUTH is offered (RFC 4954 §3)', () => {
