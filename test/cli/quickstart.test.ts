@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
 import { programName } from '../../src/cli/program-name.ts';
@@ -264,7 +264,8 @@ test('under umask 000 the directory quickstart makes is still closed to others, 
   assert.equal(fs.statSync(path.join(dir, 'data')).mode & 0o777, 0o700);
 });
 
-test('quickstart with an IPv6 address listens on [::] (IPv4 too), so the AAAA it publishes reaches a listener', async (t) => {
+/** quickstart for example.org in a directory of its own, given these --address values. */
+async function quickstartWith(t: TestContext, addresses: string[]) {
   const root = tempDir('postern-quickstart-');
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   const dir = path.join(root, 'site');
@@ -273,11 +274,13 @@ test('quickstart with an IPv6 address listens on [::] (IPv4 too), so the AAAA it
     'example.org',
     '--dir',
     dir,
-    '--address',
-    '192.0.2.25',
-    '--address',
-    '2001:db8::25',
+    ...addresses.flatMap((a) => ['--address', a]),
   ]);
+  return { dir, result };
+}
+
+test('quickstart with an IPv6 address listens on [::] (IPv4 too), so the AAAA it publishes reaches a listener', async (t) => {
+  const { dir, result } = await quickstartWith(t, ['192.0.2.25', '2001:db8::25']);
   assert.equal(result.code, 0, result.stderr);
   const file = path.join(dir, 'postern.yaml');
   const { config } = loadConfig(file);
@@ -306,19 +309,7 @@ test('quickstart with a host name that makes no config: a usage error (exit 2) n
 });
 
 test('quickstart warns, where it prints the records, of an --address the Internet cannot reach; its help has no --config footer', async (t) => {
-  const root = tempDir('postern-quickstart-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const dir = path.join(root, 'site');
-  const result = await postern([
-    'quickstart',
-    'example.org',
-    '--dir',
-    dir,
-    '--address',
-    '10.0.0.5',
-    '--address',
-    '192.0.2.25',
-  ]);
+  const { result } = await quickstartWith(t, ['10.0.0.5', '192.0.2.25']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /\bA\s+10\.0\.0\.5\b/);
   assert.match(result.stderr, /^warning: --address 10\.0\.0\.5 is not reachable from the Internet .*RFC 6890/m);

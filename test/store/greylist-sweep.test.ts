@@ -146,6 +146,27 @@ interface Backlog {
   clients(prefix: string, count: number, passes: number, lastSeen: number): Promise<void>;
 }
 
+/** A recursive series of `count` rows, for SQLite inserts without a round trip each. */
+const sqliteSeries = (count: number) =>
+  `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1})`;
+
+function sqliteTriplets(db: DatabaseSync): Backlog['triplets'] {
+  return async (prefix, count, firstSeen, lastSeen, passed) => {
+    db.exec(`${sqliteSeries(count)} INSERT INTO greylist (triplet, first_seen, last_seen, passed)
+        SELECT '${prefix}/' || i, ${firstSeen} + i, ${lastSeen} + i, ${passed} FROM n`);
+  };
+}
+
+function postgresTriplets(client: pg.Client): Backlog['triplets'] {
+  return async (prefix, count, firstSeen, lastSeen, passed) => {
+    await client.query(
+      `INSERT INTO greylist (triplet, first_seen, last_seen, passed)
+       SELECT $1 || '/' || i, $2::bigint + i, $3::bigint + i, $4 FROM generate_series(0, $5::int - 1) AS i`,
+      [prefix, firstSeen, lastSeen, passed, count],
+    );
+  };
+}
+
 /**
  * A store that was down for long (or just upgraded) meets a backlog of expired rows and unretried
  * triplets. Its first sweep removes at most BATCH rows of each kind: one statement removing them all
@@ -293,15 +314,10 @@ test('sqlite: a backlog (after a long downtime) is swept in batches of 500, one 
   const file = path.join(dataDir, DATABASE_FILE_NAME);
   const writable = new DatabaseSync(file);
   const store = await openSqliteStore({ dataDir });
-  const series = (count: number) =>
-    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1})`;
   await backlogScenario(store, async (sql) => writable.prepare(sql).all(), {
-    async triplets(prefix, count, firstSeen, lastSeen, passed) {
-      writable.exec(`${series(count)} INSERT INTO greylist (triplet, first_seen, last_seen, passed)
-          SELECT '${prefix}/' || i, ${firstSeen} + i, ${lastSeen} + i, ${passed} FROM n`);
-    },
+    triplets: sqliteTriplets(writable),
     async clients(prefix, count, passes, lastSeen) {
-      writable.exec(`${series(count)} INSERT INTO greylist_clients (network, passes, last_seen)
+      writable.exec(`${sqliteSeries(count)} INSERT INTO greylist_clients (network, passes, last_seen)
           SELECT '${prefix}/' || i, ${passes}, ${lastSeen} + i FROM n`);
     },
   }).finally(async () => {
@@ -320,13 +336,7 @@ test('postgres: a backlog (after a long downtime) is swept in batches of 500, on
     const store = await openPostgresStore({ url, poolSize: 4 });
     try {
       await backlogScenario(store, async (sql) => (await client.query(sql)).rows, {
-        async triplets(prefix, count, firstSeen, lastSeen, passed) {
-          await client.query(
-            `INSERT INTO greylist (triplet, first_seen, last_seen, passed)
-             SELECT $1 || '/' || i, $2::bigint + i, $3::bigint + i, $4 FROM generate_series(0, $5::int - 1) AS i`,
-            [prefix, firstSeen, lastSeen, passed, count],
-          );
-        },
+        triplets: postgresTriplets(client),
         async clients(prefix, count, passes, lastSeen) {
           await client.query(
             `INSERT INTO greylist_clients (network, passes, last_seen)
@@ -350,13 +360,8 @@ test('sqlite: greylisting keeps at most maxPending never-passed triplets, the ol
   await (await openSqliteStore({ dataDir })).close(); // the schema
   const writable = new DatabaseSync(path.join(dataDir, DATABASE_FILE_NAME));
   const store = await openSqliteStore({ dataDir });
-  const series = (count: number) =>
-    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1})`;
   await trimScenario(store, async (sql) => writable.prepare(sql).all(), {
-    async triplets(prefix, count, firstSeen, lastSeen, passed) {
-      writable.exec(`${series(count)} INSERT INTO greylist (triplet, first_seen, last_seen, passed)
-          SELECT '${prefix}/' || i, ${firstSeen} + i, ${lastSeen} + i, ${passed} FROM n`);
-    },
+    triplets: sqliteTriplets(writable),
     async clients() {},
   }).finally(async () => {
     writable.close();
@@ -373,13 +378,7 @@ test('postgres: greylisting keeps at most maxPending never-passed triplets, the 
     const store = await openPostgresStore({ url, poolSize: 4 });
     try {
       await trimScenario(store, async (sql) => (await client.query(sql)).rows, {
-        async triplets(prefix, count, firstSeen, lastSeen, passed) {
-          await client.query(
-            `INSERT INTO greylist (triplet, first_seen, last_seen, passed)
-             SELECT $1 || '/' || i, $2::bigint + i, $3::bigint + i, $4 FROM generate_series(0, $5::int - 1) AS i`,
-            [prefix, firstSeen, lastSeen, passed, count],
-          );
-        },
+        triplets: postgresTriplets(client),
         async clients() {},
       });
     } finally {
