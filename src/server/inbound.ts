@@ -10,7 +10,7 @@ import { type HeaderField, readMessage } from '../authentication/dkim/message.ts
 import { authors } from '../authentication/dkim/verify-dkim.ts';
 import type { ContentFilter, FilterOutcome, FilterVerdict } from '../filter/content-filter.ts';
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
-import { type AuthenticationSummary, dkimSummary } from '../filter/phishing/authentication-signals.ts';
+import { type AuthenticationSummary, dkimPassDomains, dkimSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { HEADER_LIMITS, headerSectionExcess } from '../mime/header-section.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
@@ -21,7 +21,7 @@ import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply, textstring } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { outboundJob, transportOf } from '../store/outbound-job.ts';
-import { type QueueJob, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import { isStorableText, type QueueJob, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
 import { withoutClientFields } from './client-fields.ts';
 import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
@@ -261,6 +261,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     // (the SMFIC_CONNECT host name, `_` and `{client_name}`), and used for Received after them.
     const clientName = await policy.clientHostname(peer);
     let filtered: FilterOutcome | undefined;
+    // The From address the phishing stage looked up in the sender history, recorded under the same
+    // spelling once the message reaches the inbox (rememberCorrespondents), if DMARC proved it: a
+    // forged From (a partner's domain without DMARC) must not earn its author a history.
+    let headerFrom: string | undefined;
+    const authSummary = examination ? authenticationSummary(examination) : undefined;
     if (filter?.active) {
       try {
         filtered = await filter.filter({
@@ -269,8 +274,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           clientName,
           content: body,
           external: clientKind(peer) === 'external',
-          ...(examination ? { authentication: authenticationSummary(examination) } : {}),
-          previousMessages: (from) => store.senderHistory(from).then((h) => h.messages),
+          ...(authSummary ? { authentication: authSummary } : {}),
+          previousMessages: (from) => {
+            headerFrom = from;
+            return store.senderHistory(from).then((h) => h.messages);
+          },
           clientLog: policy.clientLog,
         });
       } catch (err) {
@@ -402,7 +410,12 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           'message stored',
         );
       }
-      rememberCorrespondents(envelope, peer, receivedAt);
+      rememberCorrespondents(
+        envelope,
+        peer,
+        receivedAt,
+        junk || verdictOf(filtered)?.action !== 'none' || authSummary?.dmarc !== 'pass' ? undefined : headerFrom,
+      );
       return { action: 'reply', reply: replies.queued(envelope.id) };
     } catch (err) {
       if (err instanceof RecipientsGoneError) {
@@ -564,14 +577,19 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   /**
    * Sender history for the first-contact signal: who wrote to us, and whom our users wrote to (a
    * reply from them is no first contact). Off the acknowledgement path: a failure only costs history.
+   * From outside, the envelope sender as ever, and `author`, the From address the check reads, for
+   * mail that reached the inbox unmarked: lists, ESPs and VERP send with an envelope of their own
+   * (RFC 5321 §4.4), and a phisher must not earn history by a message left in Junk or marked.
    */
-  function rememberCorrespondents(envelope: Envelope, peer: Peer, at: Date): void {
+  function rememberCorrespondents(envelope: Envelope, peer: Peer, at: Date, author?: string): void {
     const kind = clientKind(peer);
     const addresses =
       kind === 'external'
-        ? envelope.mailFrom
-          ? [envelope.mailFrom.address]
-          : []
+        ? [
+            ...(envelope.mailFrom ? [envelope.mailFrom.address] : []),
+            // RFC 5321 §4.5.3.1.3: no path is longer than 256 octets, so no mailbox past 254 is real.
+            ...(author && Buffer.byteLength(author) <= 254 && isStorableText(author) ? [author] : []),
+          ]
         : envelope.recipients.filter((r) => r.route.kind === 'outbound').map((r) => r.path.address);
     if (!filter?.scoresPhishing || addresses.length === 0) return;
     store.recordSenders(addresses, at).catch((err: unknown) => logger.warn({ err }, 'sender history not recorded'));
@@ -601,12 +619,15 @@ function authenticationSummary(examination: Examination): AuthenticationSummary 
   if (examination.spf) summary.spf = examination.spf.result;
   const dkimResult = dkimSummary(dkim);
   if (dkimResult !== undefined) summary.dkim = dkimResult;
+  const dkimDomains = dkimPassDomains(dkim);
+  if (dkimDomains.length > 0) summary.dkimDomains = dkimDomains;
   if (examination.dmarc) {
     // A fail a trusted ARC sealer vouched for (it saw the message authenticate before it changed it,
     // RFC 8617 §7.2.1) is scored as the pass it was there; the allow-list's override proves nothing.
     const vouched = examination.dmarc.result === 'fail' && examination.dmarcOverride === 'trusted_forwarder';
     summary.dmarc = vouched ? 'pass' : examination.dmarc.result;
     if (examination.dmarc.fromDomain !== '') summary.dmarcDomain = examination.dmarc.fromDomain;
+    if (examination.dmarc.policy) summary.dmarcPolicy = examination.dmarc.policy;
   }
   return summary;
 }

@@ -17,6 +17,10 @@ export interface AuthenticationSummary {
   dmarc?: string;
   /** The domain DMARC evaluated (the From domain). */
   dmarcDomain?: string;
+  /** The DMARC policy published for the From domain (p=, or sp=/np= for a subdomain), when one was found. */
+  dmarcPolicy?: string;
+  /** d= of each DKIM signature that counts as a pass (see `dkim`), lower case. */
+  dkimDomains?: string[];
 }
 
 /**
@@ -29,8 +33,19 @@ export function dkimSummary(
   signatures: readonly { result: string; testing?: boolean; unsignedBodyBytes?: number }[],
 ): string | undefined {
   const passed = signatures.filter((s) => s.result === 'pass');
-  if (passed.some((s) => !s.testing && (s.unsignedBodyBytes ?? 0) === 0)) return 'pass';
+  if (passed.some(wholePass)) return 'pass';
   return passed.length > 0 ? 'policy' : signatures[0]?.result;
+}
+
+/** The d= of each signature that dkimSummary() takes for a pass: the domains DKIM proved. */
+export function dkimPassDomains(
+  signatures: readonly { result: string; domain?: string; testing?: boolean; unsignedBodyBytes?: number }[],
+): string[] {
+  return signatures.filter((s) => s.result === 'pass' && wholePass(s) && s.domain).map((s) => s.domain!.toLowerCase());
+}
+
+function wholePass(s: { testing?: boolean; unsignedBodyBytes?: number }): boolean {
+  return !s.testing && (s.unsignedBodyBytes ?? 0) === 0;
 }
 
 /**
@@ -56,6 +71,11 @@ export function authenticationFromHeaders(
       // A DKIM pass over part of the body, or with a testing key, proves no more than no signature.
       const partial = method === 'dkim' && written === 'pass' && comments.some((c) => DKIM_PASS_CAVEAT.test(c.trim()));
       const result = partial ? 'policy' : written;
+      // Every domain a whole signature proved, as dkimPassDomains() gives them on the live path.
+      if (method === 'dkim' && result === 'pass') {
+        const d = /header\.d\s*=\s*([^\s;"]+)/i.exec(text)?.[1];
+        if (d) found.dkimDomains = [...(found.dkimDomains ?? []), d.toLowerCase()];
+      }
       // The first spf= is the MAIL FROM identity's (authentication-results.ts), as the live path takes;
       // a second is the HELO identity's own check (RFC 7208 §2.3).
       if (method === 'spf' && found.spf !== undefined) continue;
@@ -70,6 +90,9 @@ export function authenticationFromHeaders(
       if (method === 'dmarc') {
         const from = /header\.from\s*=\s*([^\s;]+)/i.exec(text)?.[1];
         if (from) found.dmarcDomain = from.toLowerCase();
+        // The policy that applied, from the result's own comment as authentication-results.ts writes it.
+        const policy = comments.map((c) => /^p=([a-z]+) dis=[a-z]+/.exec(c.trim())?.[1]).find(Boolean);
+        if (policy) found.dmarcPolicy = policy;
       }
     }
     return found;
@@ -130,7 +153,9 @@ export function authenticationSignals(auth: AuthenticationSummary | undefined): 
     signals.push({
       name: 'dmarc-fail',
       group: 'authentication',
-      weight: 2.5,
+      // p=none (RFC 7489 §6.3): the owner does not claim all its mail authenticates, and mailing lists
+      // that change the subject or body break its signatures (RFC 7960 §3.2.3): a fail there says little.
+      weight: auth.dmarcPolicy === 'none' ? 0.5 : 2.5,
       evidence: auth.dmarcDomain,
       explanation: {
         en: `The sender's domain${auth.dmarcDomain ? ` ${auth.dmarcDomain}` : ''} did not authorise this message (DMARC fail): the From address is probably forged.`,

@@ -28,16 +28,22 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
   },
   {
     names: ['Сбербанк', 'Сбер', 'Sberbank', 'СберБанк'],
-    domains: ['sberbank.ru', 'sber.ru', 'sberbank.com'],
+    // Its subsidiary Sberbank-AST, the public-procurement platform, mails every tendering company.
+    domains: ['sberbank.ru', 'sber.ru', 'sberbank.com', 'sberbank-ast.ru'],
     category: 'bank',
   },
   { names: ['Т-Банк', 'Тинькофф', 'Tinkoff', 'T-Bank'], domains: ['tbank.ru', 'tinkoff.ru'], category: 'bank' },
-  { names: ['ВТБ', 'VTB'], domains: ['vtb.ru'], category: 'bank' },
+  { names: ['ВТБ', 'VTB'], domains: ['vtb.ru', 'vtb-leasing.ru'], category: 'bank' },
   { names: ['Альфа-Банк', 'Альфа Банк', 'Alfa-Bank'], domains: ['alfabank.ru'], category: 'bank' },
   { names: ['Газпромбанк'], domains: ['gazprombank.ru'], category: 'bank' },
   { names: ['Райффайзен', 'Raiffeisen'], domains: ['raiffeisen.ru', 'raiffeisen.com'], category: 'bank' },
   { names: ['Почта Банк'], domains: ['pochtabank.ru'], category: 'bank' },
-  { names: ['ЮMoney', 'ЮMani', 'YooMoney'], domains: ['yoomoney.ru', 'yookassa.ru'], category: 'bank' },
+  {
+    // ЮKassa, its payment service for shops, is named on every Russian online receipt ("оплата через ЮKassa").
+    names: ['ЮMoney', 'ЮMani', 'YooMoney', 'ЮKassa', 'YooKassa'],
+    domains: ['yoomoney.ru', 'yookassa.ru'],
+    category: 'bank',
+  },
   { names: ['НСПК', 'Mir Pay'], domains: ['nspk.ru', 'mironline.ru'], category: 'bank' },
   { names: ['Госуслуги', 'Gosuslugi'], domains: ['gosuslugi.ru'], category: 'bank' },
   { names: ['ФНС', 'Налоговая'], domains: ['nalog.gov.ru', 'nalog.ru'], category: 'bank' },
@@ -56,7 +62,7 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
   { names: ['Binance'], domains: ['binance.com'], category: 'bank' },
   { names: ['IRS'], domains: ['irs.gov'], category: 'bank' },
   // Subscriptions, streaming, gaming, shopping and deliveries
-  { names: ['Netflix'], domains: ['netflix.com'], category: 'subscription' },
+  { names: ['Netflix'], domains: ['netflix.com', 'netflixtechblog.com'], category: 'subscription' },
   { names: ['Spotify'], domains: ['spotify.com'], category: 'subscription' },
   { names: ['Disney+', 'Disney Plus'], domains: ['disneyplus.com', 'disney.com'], category: 'subscription' },
   {
@@ -75,14 +81,24 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
     category: 'subscription',
   },
   { names: ['Steam', 'Valve'], domains: ['steampowered.com', 'steamcommunity.com'], category: 'subscription' },
-  { names: ['Epic Games', 'Fortnite'], domains: ['epicgames.com'], category: 'subscription' },
+  { names: ['Epic Games', 'Fortnite'], domains: ['epicgames.com', 'epicgamesstore.com'], category: 'subscription' },
   { names: ['PlayStation', 'PSN'], domains: ['playstation.com', 'sony.com'], category: 'subscription' },
   { names: ['Xbox'], domains: ['xbox.com'], category: 'subscription' },
   { names: ['Roblox'], domains: ['roblox.com'], category: 'subscription' },
   { names: ['Кинопоиск', 'Kinopoisk'], domains: ['kinopoisk.ru'], category: 'subscription' },
   {
     names: ['Яндекс', 'Yandex', 'Яндекс Плюс'],
-    domains: ['yandex.ru', 'yandex.com', 'ya.ru', 'yandex.kz', 'yandex.by', 'yandex.uz', 'yandex.com.tr'],
+    // yandex-team.ru: its staff's own mail domain.
+    domains: [
+      'yandex.ru',
+      'yandex.com',
+      'ya.ru',
+      'yandex.kz',
+      'yandex.by',
+      'yandex.uz',
+      'yandex.com.tr',
+      'yandex-team.ru',
+    ],
     category: 'subscription',
   },
   { names: ['VK', 'ВКонтакте', 'VK Музыка'], domains: ['vk.com', 'vk.ru', 'vk.company'], category: 'subscription' },
@@ -118,7 +134,8 @@ export const DEFAULT_BRANDS: readonly Brand[] = [
   },
   {
     names: ['Google', 'Gmail', 'Google Drive'],
-    domains: ['google.com', 'gmail.com', 'accounts.google.com', 'googlemail.com'],
+    // withgoogle.com: its event and programme sites, which mail their sign-ups.
+    domains: ['google.com', 'gmail.com', 'accounts.google.com', 'googlemail.com', 'withgoogle.com'],
     category: 'password',
   },
   { names: ['DocuSign'], domains: ['docusign.com', 'docusign.net'], category: 'password' },
@@ -172,3 +189,28 @@ export const WORDS_NEAR_BRANDS: ReadonlySet<string> = new Set([
   ...['revolt'], // revolut
   ...['stride', 'strife', 'strike', 'strip', 'strive', 'tripe'], // stripe
 ]);
+
+/**
+ * Brands' own domains on which anyone can publish or mail: a Google Group (googlegroups.com) or an Amazon
+ * SNS topic (sns.amazonaws.com) takes whatever display name its creator gives it, and S3 serves anyone's
+ * page. They are no imitation of the brand (the lookalike checks skip them), but they are kept out of the
+ * brand's domains above, where they would vouch for a display name or a link text that names the brand.
+ */
+export const BRAND_PLATFORM_DOMAINS: ReadonlySet<string> = new Set(['googlegroups.com', 'amazonaws.com']);
+
+/**
+ * Brand names that are everyday words or first names (apple, chase, visa, steam): in a display name
+ * they claim the brand only standing alone or with words a service signs with ("Chase Bank", "Apple
+ * Support"), not as part of another name ("Chase Miller", "Apple Tree Catering", "VFS Global Visa
+ * Application Centre"). Lower case, as names.ts normalName writes them.
+ */
+export const BRAND_NAMES_THAT_ARE_WORDS: ReadonlySet<string> = new Set([
+  ...['apple', 'chase', 'visa', 'steam', 'valve', 'zoom', 'indeed', 'stripe', 'outlook', 'office'],
+  ...['mamba', 'мамба', 'telegram', 'налоговая'],
+]);
+
+/**
+ * Trade names written in two scripts on purpose, as the brand writes them: "оплата через ЮKassa". The
+ * language check's mixed-script word is no disguise when it is one of these or a configured brand's name.
+ */
+export const MIXED_SCRIPT_TRADE_NAMES: readonly string[] = ['ЮMoney', 'ЮMani', 'ЮKassa'];

@@ -89,6 +89,7 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
       people: settings.people,
       ...(input.previousMessages !== undefined ? { previousMessages: input.previousMessages } : {}),
       ...(input.authentication?.dmarc !== undefined ? { dmarc: input.authentication.dmarc } : {}),
+      ...(input.authentication ? { authentication: input.authentication } : {}),
     }),
     ...authenticationSignals(input.authentication),
     ...linkSignals({
@@ -105,7 +106,14 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
       brands: settings.brands,
       attached,
     }),
-    ...languageSignals({ subject: message.subject, text, alternatives, fromName: message.from[0]?.name ?? '' }),
+    ...languageSignals({
+      subject: message.subject,
+      text,
+      alternatives,
+      fromName: message.from[0]?.name ?? '',
+      // A brand's own mixed-script name (ЮMoney) is its name, an admin's brands' too.
+      brands: settings.brands,
+    }),
     ...(await attachmentSignals({
       attachments: message.attachments,
       text: [text, ...alternatives].join('\n'),

@@ -4,9 +4,18 @@
  * a brand's name from a domain that is not the brand's.
  */
 import type { MessageAddress } from '../../mime/message.ts';
-import type { Brand } from './brands.ts';
+import { BRAND_NAMES_THAT_ARE_WORDS, type Brand } from './brands.ts';
 import { isFreeMail } from './free-mail.ts';
-import { brandIndex, brandNamedIn, type ProtectedPerson, personNamed, sameOrganisation, shownForms } from './names.ts';
+import {
+  brandIndex,
+  brandNamedIn,
+  nameKey,
+  normalName,
+  type ProtectedPerson,
+  personNamed,
+  sameOrganisation,
+  shownForms,
+} from './names.ts';
 import type { Category, Signal } from './signal.ts';
 
 export interface DisplayNameContext {
@@ -73,7 +82,7 @@ export function displayNameSignals(from: MessageAddress, fromOrg: string, input:
       },
     });
   }
-  const brand = firstOf(forms, (name) => brandNamedIn(name, input.brands));
+  const brand = firstOf(forms, (name) => brandClaimedBy(name, input.brands));
   if (brand && !brand.domains.some((d) => sameOrganisation(d, fromOrg))) {
     signals.push({
       name: 'display-name-brand',
@@ -115,6 +124,65 @@ function addressDomainIn(name: string): string | undefined {
     if (domain) return domain;
   }
   return undefined;
+}
+
+/**
+ * The brand a display name claims. A brand name that is an everyday word or a first name (brands.ts
+ * BRAND_NAMES_THAT_ARE_WORDS) claims it only alone or among the words a service signs with ("Chase",
+ * "Chase Bank", "Apple Support"); with any other word it is part of another name: a person ("Chase
+ * Miller"), a firm ("Apple Tree Catering") or a trade ("VFS Global Visa Application Centre").
+ */
+function brandClaimedBy(name: string, brands: readonly Brand[]): Brand | undefined {
+  const { others, words } = splitBrands(brands);
+  const brand = brandNamedIn(name, others);
+  if (brand) return originals.get(brand) ?? brand;
+  if (words.length === 0) return undefined;
+  const shown = nameKey(name).split(' ');
+  // A display name is short; a longer one (a sentence, a pasted address list) claims no word-like brand.
+  if (shown.length > MAX_NAME_WORDS) return undefined;
+  for (const { brand: b, key } of words) {
+    const at = shown.indexOf(key);
+    if (at >= 0 && shown.every((w, i) => i === at || SERVICE_WORDS.has(w))) return b;
+  }
+  return undefined;
+}
+
+const MAX_NAME_WORDS = 6;
+
+/** Words a brand's own service signs its mail with, after or before its name. */
+const SERVICE_WORDS: ReadonlySet<string> = new Set([
+  ...['support', 'security', 'secure', 'bank', 'banking', 'team', 'account', 'accounts', 'customer', 'care'],
+  ...['billing', 'payment', 'payments', 'pay', 'alert', 'alerts', 'notification', 'notifications', 'notice'],
+  ...['id', 'help', 'online', 'official', 'store', 'card', 'cards', 'fraud', 'verification', 'update'],
+  ...['updates', 'inc', 'com', 'no', 'reply', 'noreply', 'web', 'app', 'access', 'guard', 'music', 'tv', 'mail'],
+  ...['поддержка', 'служба', 'безопасность', 'безопасности', 'банк', 'онлайн', 'уведомления', 'уведомление'],
+]);
+
+type SplitBrands = { others: readonly Brand[]; words: { brand: Brand; key: string }[] };
+const splits = new WeakMap<readonly Brand[], SplitBrands>();
+/** The brand of each copy in SplitBrands.others that lost its word-like names. */
+const originals = new WeakMap<Brand, Brand>();
+
+/** The brand list without its word-like names, and those names apart; built once per list. */
+function splitBrands(brands: readonly Brand[]): SplitBrands {
+  let split = splits.get(brands);
+  if (!split) {
+    const others: Brand[] = [];
+    const words: SplitBrands['words'] = [];
+    for (const brand of brands) {
+      const plain = brand.names.filter((n) => !BRAND_NAMES_THAT_ARE_WORDS.has(normalName(n)));
+      for (const n of brand.names) if (!plain.includes(n)) words.push({ brand, key: nameKey(n) });
+      if (plain.length === brand.names.length) others.push(brand);
+      else if (plain.length > 0) {
+        const copy = { ...brand, names: plain };
+        originals.set(copy, brand);
+        others.push(copy);
+      }
+    }
+    split = { others, words };
+    splits.set(brands, split);
+  }
+  return split;
 }
 
 function firstOf<T>(forms: readonly string[], find: (form: string) => T | undefined): T | undefined {

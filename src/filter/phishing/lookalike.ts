@@ -8,7 +8,7 @@
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { getDomain, getPublicSuffix } from 'tldts';
-import { WORDS_NEAR_BRANDS } from './brands.ts';
+import { BRAND_PLATFORM_DOMAINS, WORDS_NEAR_BRANDS } from './brands.ts';
 import { isSingleScript, skeleton } from './confusables.ts';
 import {
   type Edit,
@@ -143,35 +143,90 @@ function oneEdit(got: string, want: string): Edit | undefined {
 
 /**
  * The protected label with words or hyphens around it: example-support, secure-example, examplelogin,
- * and the name split by a hyphen (citi-bank-alerts for citibank).
+ * and the name split by a hyphen (citi-bank-alerts for citibank). The name must stand apart: at an end of
+ * the label, or next to a hyphen, a digit or words phishers glue to a name (GLUED_WORDS: paypalsecure,
+ * myappleid). Inside or at the end of another word it is chance: pineapple, appleseed, googlegroups,
+ * homeoffice. The words are cut from the label as written, not from its skeleton, where 'm' is "rn"
+ * (yandex-team adds 'team', not 'tearn').
  */
 function addedWords(sender: Registrable, target: Registrable): string[] | undefined {
-  if (target.label.length <= shortLabel) return undefined;
-  for (const sk of [sender.skeleton, sender.skeleton.replaceAll('-', '')]) {
-    const at = sk.indexOf(target.skeleton);
-    if (at < 0 || sk === target.skeleton) continue;
-    return wordsAround(sk, at, at + target.skeleton.length);
+  if (target.label.length <= shortLabel || !contains(sender, target)) return undefined;
+  const letters = [...sender.label];
+  // In capitals too (see match()): ΡΑΥΡΑL-SECURE adds a word to PAYPAL.
+  for (const capitals of sender.unicode ? [false, true] : [false]) {
+    const want = capitals ? target.capitals : target.skeleton;
+    const parts = letters.map((ch) => skeleton(capitals ? ch.toUpperCase() : ch));
+    for (const withoutHyphens of [false, true]) {
+      const kept = letters.flatMap((ch, i) => (withoutHyphens && ch === '-' ? [] : [i]));
+      const name = kept.map((i) => parts[i]).join('');
+      if (name === want || (withoutHyphens && kept.length === letters.length)) continue;
+      // Where each kept letter's skeleton starts and ends in `name`: a match must begin and end on them.
+      const startsAt = new Map<number, number>();
+      const endsAt = new Map<number, number>();
+      let length = 0;
+      for (const i of kept) {
+        startsAt.set(length, i);
+        length += parts[i]!.length;
+        endsAt.set(length, i + 1);
+      }
+      for (let at = name.indexOf(want); at >= 0; at = name.indexOf(want, at + 1)) {
+        const from = startsAt.get(at);
+        const to = endsAt.get(at + want.length);
+        if (from === undefined || to === undefined || !standsApart(letters, from, to)) continue;
+        return wordsAround(letters, from, to);
+      }
+    }
   }
-  // In capitals too (see match()): ΡΑΥΡΑL-SECURE adds a word to PAYPAL. The words are shown as the label
-  // has them, not as their capitals' skeleton (where I is l): the label is cut where the skeletons of its
-  // letters add up to the start and the end of the name.
-  const at = sender.unicode ? sender.capitals.indexOf(target.capitals) : -1;
-  if (at < 0 || sender.capitals === target.capitals) return undefined;
-  const end = at + target.capitals.length;
-  let [length, index, from, to] = [0, 0, -1, -1];
-  for (const ch of sender.label) {
-    if (length === at && from < 0) from = index;
-    if (length === end && to < 0) to = index;
-    length += skeleton(ch.toUpperCase()).length;
-    index += ch.length;
-  }
-  if (length === end && to < 0) to = index;
-  return from < 0 || to < 0 ? undefined : wordsAround(sender.label, from, to);
+  return undefined;
 }
 
-/** The words of `name` before `from` and from `to` on, without the hyphens that join them to the name. */
-function wordsAround(name: string, from: number, to: number): string[] {
-  return [name.slice(0, from), name.slice(to)].map((w) => w.replace(/^-+|-+$/g, '')).filter((w) => w !== '');
+/**
+ * Words phishers glue to a brand's name with no hyphen (paypalsecure, amazonsupport, sberbankonline,
+ * myaccount-apple): the added word is the lure, so it is one of these. Russian ones as transliterated in
+ * domain names (lk for личный кабинет, oplata, vozvrat).
+ */
+const GLUED_WORDS = [
+  ...['secure', 'security', 'safe', 'login', 'logon', 'signin', 'signon', 'auth', 'sso', 'mfa', 'password'],
+  ...['account', 'accounts', 'acc', 'verify', 'verification', 'verified', 'confirm', 'confirmation', 'check'],
+  ...['update', 'updates', 'unlock', 'unblock', 'recovery', 'recover', 'reset', 'restore', 'access'],
+  ...['support', 'help', 'helpdesk', 'service', 'services', 'customer', 'client', 'care', 'team', 'official'],
+  ...['billing', 'bill', 'payment', 'payments', 'pay', 'wallet', 'bank', 'banking', 'card', 'cards'],
+  ...['refund', 'refunds', 'bonus', 'gift', 'gifts', 'prize', 'reward', 'rewards', 'promo', 'free'],
+  ...['online', 'web', 'webmail', 'mail', 'email', 'id', 'my', 'app', 'apps', 'portal', 'cloud', 'docs'],
+  ...['alert', 'alerts', 'info', 'notice', 'notification', 'notifications', 'center', 'centre', 'www'],
+  ...['lk', 'kabinet', 'oplata', 'vyplata', 'vyplaty', 'vozvrat', 'podderzhka', 'vhod', 'dostup'],
+].map((w) => skeleton(w));
+const GLUED = new Set(GLUED_WORDS);
+const LONGEST_GLUED = Math.max(...GLUED_WORDS.map((w) => w.length));
+
+/** Whether letters[from..to) stands apart from the rest of the label (see addedWords). */
+function standsApart(letters: readonly string[], from: number, to: number): boolean {
+  const apart = (ch: string | undefined) => ch === undefined || ch === '-' || (ch >= '0' && ch <= '9');
+  let start = from;
+  while (!apart(letters[start - 1])) start--;
+  let end = to;
+  while (!apart(letters[end])) end++;
+  return isGlued(letters.slice(start, from).join('')) && isGlued(letters.slice(to, end).join(''));
+}
+
+/** Whether `word` is empty or GLUED_WORDS run together ("securelogin"), compared by skeleton. Linear. */
+function isGlued(word: string): boolean {
+  if (word === '') return true;
+  const sk = skeleton(word);
+  const ends = [true]; // ends[i]: sk.slice(0, i) splits into glued words
+  for (let i = 1; i <= sk.length; i++) {
+    ends[i] = false;
+    for (let j = Math.max(0, i - LONGEST_GLUED); j < i && !ends[i]; j++)
+      ends[i] = ends[j]! && GLUED.has(sk.slice(j, i));
+  }
+  return ends[sk.length]!;
+}
+
+/** The words before `from` and from `to` on, without the hyphens that join them to the name. */
+function wordsAround(letters: readonly string[], from: number, to: number): string[] {
+  return [letters.slice(0, from).join(''), letters.slice(to).join('')]
+    .map((w) => w.replace(/^-+|-+$/g, ''))
+    .filter((w) => w !== '');
 }
 
 /** Whether the target's skeleton is inside the sender's, hyphens left out or not; in capitals too (match()). */
@@ -258,7 +313,8 @@ export function lookalikeOf(
   subject: Subject = senderDomainSubject,
 ): Lookalike | undefined {
   const sender = senderEntry(domain);
-  if (sender === undefined) return undefined;
+  // A brand's platform anyone publishes on (googlegroups.com) imitates nothing, though it holds a brand's name.
+  if (sender === undefined || BRAND_PLATFORM_DOMAINS.has(sender.ascii)) return undefined;
   const targets = preparedTargets(protectedDomains);
   for (const t of targets) {
     if (sender.ascii === t.ascii || sender.host === t.host || sender.host.endsWith(`.${t.host}`)) return undefined;

@@ -4,13 +4,17 @@
  * protected person's name, a Reply-To elsewhere, a sender never seen before, the envelope.
  */
 import type { ParsedMessage } from '../../mime/message.ts';
+import type { AuthenticationSummary } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
 import { displayNameSignals } from './display-name-signals.ts';
 import { isFreeMail } from './free-mail.ts';
+import { brandsNamed, brandIndex as linkBrandIndex } from './links/brand-names.ts';
+import { extractLinks } from './links/extract.ts';
 import { joinedDomains, type Lookalike, lookalikeOf } from './lookalike.ts';
 import {
   brandIndex,
   brandNamedIn,
+  nameKey,
   organisationKey,
   organisationOf,
   type ProtectedPerson,
@@ -35,6 +39,8 @@ export interface SenderInput {
   previousMessages?: number;
   /** DMARC result for the From domain, when authentication ran. */
   dmarc?: string;
+  /** What sender authentication proved (SPF of MAIL FROM, the DKIM d= that passed), when it ran. */
+  authentication?: AuthenticationSummary;
 }
 
 export function senderSignals(input: SenderInput): Signal[] {
@@ -48,6 +54,7 @@ export function senderSignals(input: SenderInput): Signal[] {
   const fromOurs = ours.has(organisationKey(fromOrg));
 
   const claimed = from.name === '' ? undefined : brandClaimed(from.name, input.brands);
+  const list = authenticatedList(message, input);
   const lookalike = senderLookalike(fromOrg, input, claimed);
   if (lookalike) signals.push(lookalike);
 
@@ -68,15 +75,12 @@ export function senderSignals(input: SenderInput): Signal[] {
 
   signals.push(...displayNameSignals(from, fromOrg, input));
 
-  // RFC 2369 / RFC 2919: a mailing list sends with its own envelope and often its own Reply-To.
-  const list = message.headers.some(
-    (h) => h.name === 'list-id' || h.name === 'list-unsubscribe' || h.name === 'list-post',
-  );
-  const replyTo = list
-    ? undefined
-    : message.replyTo.find((r) => r.address !== '' && !sameOrganisation(r.address, fromOrg));
-  if (replyTo) {
-    const free = isFreeMail(replyTo.address) && !isFreeMail(from.address);
+  const replyTo = message.replyTo.find((r) => r.address !== '' && !sameOrganisation(r.address, fromOrg));
+  const free = replyTo !== undefined && isFreeMail(replyTo.address) && !isFreeMail(from.address);
+  // A list routes replies to itself or to its poster (RFC 2369 §3.4, RFC 2919), so Reply-To says little
+  // there; but a free mailbox for replies under a From outside the list is what a forged partner needs.
+  const listReply = list !== undefined && (!free || sameOrganisation(from.address, list));
+  if (replyTo && !listReply) {
     signals.push({
       name: free ? 'reply-to-free-mail' : 'reply-to-elsewhere',
       group: 'sender',
@@ -110,7 +114,7 @@ export function senderSignals(input: SenderInput): Signal[] {
   }
 
   const envelope = input.envelopeFrom;
-  if (envelope && !list && input.dmarc !== 'pass' && !sameOrganisation(envelope, fromOrg)) {
+  if (envelope && list === undefined && input.dmarc !== 'pass' && !sameOrganisation(envelope, fromOrg)) {
     // Mailing lists and mail services differ here legitimately; only without DMARC pass is it a hint.
     signals.push({
       name: 'envelope-mismatch',
@@ -126,13 +130,83 @@ export function senderSignals(input: SenderInput): Signal[] {
   return signals;
 }
 
+/**
+ * The organisation of the mailing list the message came through, when its List-Id (RFC 2919 §2:
+ * `phrase <list-label.namespace>`, the namespace a domain of the list's owner) is in the organisation
+ * of an identity authentication proved: the MAIL FROM domain with SPF pass (RFC 7208 §2.4), or the d=
+ * of a DKIM signature that verified (RFC 6376 §3.5). List-Unsubscribe (RFC 2369, RFC 8058) is no mark
+ * of a list: every bulk sender adds it, and any of these fields is the sender's own writing.
+ */
+function authenticatedList(message: ParsedMessage, input: SenderInput): string | undefined {
+  const auth = input.authentication;
+  if (!auth) return undefined;
+  const identities: string[] = [...(auth.dkimDomains ?? [])];
+  const envelope = input.envelopeFrom ?? '';
+  if (auth.spf === 'pass' && envelope.includes('@')) identities.push(envelope);
+  if (identities.length === 0) return undefined;
+  for (const h of message.headers) {
+    if (h.name !== 'list-id') continue;
+    const id = (/<([^<>\s]+)>\s*$/.exec(h.value)?.[1] ?? h.value.trim()).toLowerCase();
+    if (!id.includes('.') || /\s/.test(id)) continue;
+    if (identities.some((identity) => sameOrganisation(identity, id))) return organisationOf(id);
+  }
+  return undefined;
+}
+
 /** The brand a display name claims, read as the reader sees it (names.ts shownForms). */
 function brandClaimed(name: string, brands: readonly Brand[]): Brand | undefined {
   for (const form of shownForms(name)) {
     const brand = brandNamedIn(form, brands);
-    if (brand) return brand;
+    if (brand && claimsWordBrand(form, brand)) return brand;
   }
   return undefined;
+}
+
+/**
+ * Brand names that are ordinary words, as people, shops and their domains use them: Chase Miller,
+ * Apple Tree Catering (appletree-catering.ru), homeoffice.gov.uk, VFS Global Visa Application Centre.
+ */
+const WORD_BRANDS: ReadonlySet<string> = new Set([
+  'apple',
+  'chase',
+  'visa',
+  'office',
+  'outlook',
+  'live',
+  'zoom',
+  'indeed',
+  'stripe',
+  'tinder',
+  'mamba',
+  'steam',
+]);
+
+/** Words a brand's own mail puts beside its name in a display name ("Apple Support", "Chase Bank"). */
+const SERVICE_WORDS: ReadonlySet<string> = new Set([
+  ...['support', 'security', 'team', 'account', 'accounts', 'id', 'billing', 'store', 'service', 'services'],
+  ...['customer', 'care', 'help', 'helpdesk', 'center', 'centre', 'online', 'bank', 'banking', 'card', 'cards'],
+  ...['pay', 'payments', 'alert', 'alerts', 'notification', 'notifications', 'info', 'no', 'reply', 'noreply'],
+  ...['official', 'inc', 'the', 'your', 'mail', 'email', 'verification', 'admin', 'update'],
+  ...['поддержка', 'служба', 'безопасность', 'безопасности', 'банк', 'команда', 'уведомления'],
+]);
+
+/**
+ * Whether a display name that names `brand` claims to be it. A brand named by a word only counts alone
+ * or beside service words; a name of it that is no word (Microsoft, iCloud) always counts.
+ */
+function claimsWordBrand(shown: string, brand: Brand): boolean {
+  const brandWords = new Set(brand.names.flatMap((n) => nameKey(n).split(' ')));
+  const words = nameKey(shown).split(' ');
+  if (words.some((w) => brandWords.has(w) && !WORD_BRANDS.has(w))) return true;
+  return words.every((w) => brandWords.has(w) || SERVICE_WORDS.has(w));
+}
+
+/** Whether a link's text claims `brand` ("Sign in to Apple", "Apple"), as link-signals.ts reads it. */
+function linkClaims(message: ParsedMessage, brand: Brand, brands: readonly Brand[]): boolean {
+  const index = linkBrandIndex(brands);
+  return extractLinks(message.html, message.text).links.some((link) =>
+    brandsNamed(link, index).named.some((n) => n.brand === brand),
+  );
 }
 
 /** A brand label this short collides with ordinary words under one edit (visa/vista, chase/chaser). */
@@ -149,7 +223,15 @@ function senderLookalike(fromOrg: string, input: SenderInput, claimed: Brand | u
   if (index.byOrganisation.has(fromOrg)) return undefined;
   const found = lookalikeOf(fromOrg, index.domains);
   const brand = found && index.byDomain.get(found.protected);
-  if (found && brand && (brand === claimed || strongEnoughForBrand(found, fromOrg))) return brandSignal(found, brand);
+  if (found && brand) {
+    if (brand === claimed) return brandSignal(found, brand);
+    // A brand that is a word (office, apple) sits in many names of its own (homeoffice, appleseed):
+    // an added word counts only with a link that claims the brand.
+    const word = found.kind === 'added-word' && WORD_BRANDS.has(found.protected.slice(0, found.protected.indexOf('.')));
+    if (strongEnoughForBrand(found, fromOrg) && (!word || linkClaims(input.message, brand, input.brands))) {
+      return brandSignal(found, brand);
+    }
+  }
   // A short name inside a domain is chance (helpdesk-mail), unless the display name claims that brand too.
   const forClaimed = claimed && brand !== claimed ? lookalikeOf(fromOrg, claimed.domains) : undefined;
   return forClaimed ? brandSignal(forClaimed, claimed!) : undefined;

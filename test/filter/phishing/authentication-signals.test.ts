@@ -5,6 +5,7 @@ import type { DkimSignatureResult } from '../../../src/authentication/dkim/dkim-
 import {
   authenticationFromHeaders,
   authenticationSignals,
+  dkimPassDomains,
   dkimSummary,
 } from '../../../src/filter/phishing/authentication-signals.ts';
 
@@ -21,6 +22,7 @@ describe('authentication results for the phishing detector', () => {
     assert.deepEqual(authenticationFromHeaders(headers, 'MX.vostok-trade.ru'), {
       spf: 'softfail',
       dkim: 'pass',
+      dkimDomains: ['esp.example'],
       dmarc: 'fail',
       dmarcDomain: 'bank.example',
     });
@@ -43,6 +45,7 @@ describe('authentication results for the phishing detector', () => {
       dkim: 'fail',
       dmarc: 'fail',
       dmarcDomain: 'bank.example',
+      dmarcPolicy: 'none',
     });
     const spelled = ar(
       'mx.example.com; spf=fail (dmarc=fail \\(p=reject dis=none override=trusted_forwarder\\)) smtp.mailfrom=x.example; dmarc=fail (p=reject dis=reject) header.from=bank.example',
@@ -88,6 +91,23 @@ describe('authentication results for the phishing detector', () => {
     assert.match(dmarc!.explanation.ru, /bank\.example/);
   });
 
+  it('weighs a DMARC fail by the published policy: p=none claims little (RFC 7489 §6.3), live and read back alike', () => {
+    const weight = (summary: Parameters<typeof authenticationSignals>[0]) =>
+      authenticationSignals(summary).find((x) => x.name === 'dmarc-fail')?.weight;
+    assert.equal(weight({ dmarc: 'fail', dmarcPolicy: 'none' }), 0.5);
+    assert.equal(weight({ dmarc: 'fail', dmarcPolicy: 'quarantine' }), 2.5);
+    assert.equal(weight({ dmarc: 'fail', dmarcPolicy: 'reject' }), 2.5);
+    assert.equal(weight({ dmarc: 'fail' }), 2.5);
+    for (const policy of ['none', 'quarantine', 'reject'] as const) {
+      const value = authenticationResultsHeader('mx.example.com', {
+        dmarc: { result: 'fail', fromDomain: 'univ-lyon.fr', policy, p: policy, disposition: policy, reason: 'x' },
+      } as Parameters<typeof authenticationResultsHeader>[1]).replace(/^Authentication-Results: /, '');
+      const read = authenticationFromHeaders([ar(value)], 'mx.example.com');
+      assert.equal(read?.dmarcPolicy, policy, value);
+      assert.equal(weight(read), policy === 'none' ? 0.5 : 2.5, value);
+    }
+  });
+
   it('a DKIM pass over part of the body (l=) or with a testing key proves nothing, live and read back alike', () => {
     const signature = (fields: Partial<DkimSignatureResult>): DkimSignatureResult => ({
       result: 'pass',
@@ -114,6 +134,9 @@ describe('authentication results for the phishing detector', () => {
         '',
       );
       assert.equal(authenticationFromHeaders([ar(value)], 'mx.example.com')?.dkim, want, value);
+      // The domains proved, for the list check (sender-signals.ts): whole passes only, either way.
+      const proved = dkimPassDomains(signatures);
+      assert.deepEqual(authenticationFromHeaders([ar(value)], 'mx.example.com')?.dkimDomains ?? [], proved, value);
     }
     // Nothing else proves the sender either: unauthenticated, as with no signature.
     const names = authenticationSignals({ spf: 'none', dkim: dkimSummary([partial]), dmarc: 'none' }).map(

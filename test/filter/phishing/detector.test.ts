@@ -182,7 +182,13 @@ describe('the allow-list', () => {
     const received = forged.replace('From: ', `Authentication-Results: ${results}\r\nFrom: `);
     const message = await parseMessage(Buffer.from(received));
     const authentication = authenticationFromHeaders(message.headers, 'mx.vostok-trade.ru');
-    assert.deepEqual(authentication, { dkim: 'pass', spf: 'fail', dmarc: 'none', dmarcDomain: 'nodmarc-partner.ru' });
+    assert.deepEqual(authentication, {
+      dkim: 'pass',
+      dkimDomains: ['evil-corp.net'],
+      spf: 'fail',
+      dmarc: 'none',
+      dmarcDomain: 'nodmarc-partner.ru',
+    });
     const { spf: _, ...withoutSpf } = authentication ?? {};
     for (const [spf, summary] of [
       ...['fail', 'softfail', 'none', 'temperror'].map((spf) => [spf, { ...withoutSpf, spf }] as const),

@@ -111,6 +111,29 @@ describe('a brand’s name', () => {
     }
     assert.equal((await signals(`${word('Cбербанк')} <noreply@sberbank.ru>`)).size, 0, 'the brand itself');
   });
+
+  // Audit of legitimate senders (phish-fp-audit 45, 46, 47, 48, 104).
+  it('that is an everyday word or a first name claims the brand only alone or with a service word', async () => {
+    for (const name of [
+      'Chase Miller', // a person
+      'Apple Tree Catering',
+      'VFS Global Visa Application Centre',
+      'Lockergnome Apple Core',
+      'Steam Cleaning Experts',
+    ]) {
+      assert.equal((await signals(`${word(name)} <info@example.org>`)).has('display-name-brand'), false, name);
+    }
+    for (const name of ['Chase', 'Chase Bank', 'Apple Support', 'Visa Secure', 'Steam Support', 'APPLE', 'Аpple ID']) {
+      const got = await signals(`${word(name)} <noreply@notify-service.example>`);
+      assert.equal(got.get('display-name-brand'), 2.5, name);
+    }
+  });
+
+  it('is the brand’s own on its subsidiaries’ domains', async () => {
+    assert.equal((await signals(`${word('ВТБ Лизинг')} <info@vtb-leasing.ru>`)).has('display-name-brand'), false);
+    assert.equal((await signals(`${word('Сбербанк-АСТ')} <info@sberbank-ast.ru>`)).has('display-name-brand'), false);
+    assert.equal((await signals(`${word('ВТБ Лизинг')} <info@vtb-lising.ru>`)).get('display-name-brand'), 2.5);
+  });
 });
 
 describe('a department in the display name', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { domainToASCII } from 'node:url';
+import { DEFAULT_BRANDS } from '../../../src/filter/phishing/brands.ts';
 import { type LookalikeKind, lookalikeOf } from '../../../src/filter/phishing/lookalike.ts';
 
 const ours = ['example.com', 'paypal.com', 'google.com', 'microsoft.com', 'scope.com', 'ab.com'];
@@ -169,4 +170,57 @@ test('a one-letter edit is matched first with the protected domain under the sam
   assert.match(got?.explanation.en ?? '', /amazon\.de/);
   assert.equal(lookalikeOf('amazom.com', ['amazon.de', 'amazon.com'])?.protected, 'amazon.com');
   assert.equal(lookalikeOf('amazom.fr', ['amazon.com', 'amazon.de'])?.protected, 'amazon.com'); // first, as before
+});
+
+// Audit of legitimate senders (phish-fp-audit probe.jsonl): a brand's name inside a longer word is chance.
+test('an added word counts only when the name stands apart: hyphen, digit, label end or a lure word', () => {
+  const brands = DEFAULT_BRANDS.flatMap((b) => b.domains);
+  for (const innocent of [
+    'pineapple-studio.ru', // the tail of another word
+    'appleseed.org', // the head of another word
+    'appletree-catering.ru',
+    'homeoffice.gov.uk',
+    'backoffice-soft.ru',
+    'officemag.ru',
+    'dropboxforum.com',
+  ]) {
+    assert.equal(lookalikeOf(innocent, brands), undefined, innocent);
+  }
+  for (const [phish, words] of [
+    ['paypalsecure.com', ['secure']],
+    ['myappleid.com', ['my', 'id']],
+    ['secureamazonlogin.com', ['secure', 'login']],
+    ['sberbankonline.ru', ['online']],
+    ['apple-pine.com', ['pine']], // a hyphen sets the name apart, whatever the word
+    ['appleid2.com', ['id2']],
+  ] as const) {
+    const got = lookalikeOf(phish, brands);
+    assert.equal(got?.kind, 'added-word', phish);
+    for (const w of words) assert.ok(got.explanation.en.includes(`'${w}'`), `${phish}: ${got.explanation.en}`);
+  }
+});
+
+test('the brands’ sister domains and platforms imitate nothing', () => {
+  const brands = DEFAULT_BRANDS.flatMap((b) => b.domains);
+  for (const sister of [
+    'googlegroups.com',
+    'withgoogle.com',
+    'amazonaws.com',
+    'sns.amazonaws.com',
+    'yandex-team.ru',
+    'sberbank-ast.ru',
+    'vtb-leasing.ru',
+    'netflixtechblog.com',
+    'epicgamesstore.com',
+  ]) {
+    assert.equal(lookalikeOf(sister, brands), undefined, sister);
+  }
+});
+
+test('added words are cut from the label as written, not from its skeleton (m is not rn)', () => {
+  const got = lookalikeOf('yandex-team.com', ['yandex.ru']);
+  assert.equal(got?.kind, 'added-word');
+  assert.match(got.explanation.en, /adds 'team' to the name 'yandex'/);
+  assert.match(got.explanation.ru, /добавлено «team»/);
+  assert.match(lookalikeOf('dropbox-forum.com', ['dropbox.com'])?.explanation.en ?? '', /adds 'forum'/);
 });

@@ -156,7 +156,87 @@ describe('mailing lists', () => {
   it('explain a foreign envelope sender and Reply-To (RFC 2369, RFC 2919)', async () => {
     const list =
       'From: <a@baltic-steel.com>\r\nReply-To: <list@lists.example.org>\r\nList-Id: <talk.lists.example.org>';
-    const s = await signals(list, { envelopeFrom: 'bounce@lists.example.org', dmarc: 'none' });
+    const s = await signals(list, {
+      envelopeFrom: 'bounce@lists.example.org',
+      dmarc: 'none',
+      authentication: { spf: 'pass', dmarc: 'none' },
+    });
     assert.equal(s.size, 0);
+    // The List-Id in the organisation of a DKIM d= that passed is as good.
+    const signed = await signals(list, {
+      envelopeFrom: 'bounce@other.example',
+      dmarc: 'none',
+      authentication: { spf: 'softfail', dkim: 'pass', dkimDomains: ['mail.example.org'], dmarc: 'none' },
+    });
+    assert.equal(signed.size, 0);
+  });
+
+  it('take no List-Unsubscribe, and no List-Id nobody authenticated, for a list: the forged-partner BEC is flagged', async () => {
+    // Auditor's messages 108 and 109: a partner's From, a free-mail Reply-To, sent through a bulk mailer.
+    const bec = 'From: Olga Ivanova <o.ivanova@sever-logistic.ru>\r\nReply-To: sever.logistic.buh@gmail.com';
+    const auth = { envelopeFrom: 'bounce@mailer-x.net', dmarc: 'none', authentication: { spf: 'pass', dmarc: 'none' } };
+    const plain = await signals(bec, auth);
+    for (const marker of [
+      'List-Unsubscribe: <mailto:unsubscribe@mailer-x.net>',
+      'List-Post: <mailto:club@mailer-x.net>',
+      'List-Id: <club.lists.example.org>', // not the envelope's domain
+    ]) {
+      const s = await signals(`${bec}\r\n${marker}`, auth);
+      assert.equal(s.get('reply-to-free-mail')?.weight, 2.5, marker);
+      assert.deepEqual([...s.keys()], [...plain.keys()], marker);
+    }
+    // A list of the sender's own explains its envelope, not a free mailbox for replies to a From not its own.
+    const own = await signals(`${bec}\r\nList-Id: <club.mailer-x.net>`, auth);
+    assert.deepEqual([...own.keys()], ['reply-to-free-mail']);
+    // Nothing authenticated (postern scan without our Authentication-Results): no list either.
+    const unproven = await signals(`${bec}\r\nList-Id: <club.mailer-x.net>`, { envelopeFrom: 'bounce@mailer-x.net' });
+    assert.ok(unproven.has('reply-to-free-mail'));
+    assert.ok(unproven.has('envelope-mismatch'));
+  });
+
+  it('let a list that rewrote From to its own address route replies to the poster, free mail or not', async () => {
+    const rewritten =
+      'From: "Anna via Club" <club@googlegroups.com>\r\nReply-To: anna.k@gmail.com\r\nList-Id: <club.googlegroups.com>';
+    const s = await signals(rewritten, {
+      envelopeFrom: 'club+bncBC@googlegroups.com',
+      dmarc: 'pass',
+      authentication: { spf: 'pass', dkim: 'pass', dkimDomains: ['googlegroups.com'], dmarc: 'pass' },
+    });
+    assert.equal(s.has('reply-to-free-mail'), false);
+  });
+});
+
+describe('brands that are words', () => {
+  const lookalike = async (headers: string, body = '') => {
+    const message = await parseMessage(
+      Buffer.from(`${headers}\r\nSubject: hello\r\nContent-Type: text/html\r\n\r\n<p>Hello${body}</p>\r\n`),
+    );
+    const found = senderSignals({ message, protectedDomains: [], partnerDomains: [], brands: DEFAULT_BRANDS, people });
+    return found.find((s) => s.name === 'lookalike-sender');
+  };
+
+  it('do not take a name that merely holds the word for the brand (office, apple)', async () => {
+    for (const from of [
+      'From: <zakaz@officemag.ru>',
+      'From: <public.enquiries@homeoffice.gov.uk>',
+      'From: <hello@pineapple-studio.ru>',
+      'From: <info@appleseed.org>',
+      'From: Apple Tree Catering <orders@appletree-catering.ru>',
+      'From: Chase Miller <chase@chase-miller-design.com>',
+    ]) {
+      assert.equal(await lookalike(from), undefined, from);
+    }
+  });
+
+  it('still flag the word brand with an added word when the display name or a link claims it', async () => {
+    assert.ok(await lookalike('From: Apple Support <id@apple-support-team.com>'));
+    assert.ok(await lookalike('From: Office 365 <admin@office-mailbox-quota.com>'));
+    assert.ok(
+      await lookalike('From: <id@apple-verify.com>', ' <a href="https://apple-verify.com/">Sign in to Apple</a>'),
+    );
+    assert.equal(
+      await lookalike('From: <id@apple-verify.com>', ' <a href="https://apple-verify.com/">our menu</a>'),
+      undefined,
+    );
   });
 });

@@ -9,11 +9,18 @@
  * Weights are tuned so that language alone rarely passes 4 points on honest mail (SpamAssassin ham
  * corpus); the detector adds sender, link and attachment signals.
  */
+import { type Brand, DEFAULT_BRANDS, MIXED_SCRIPT_TRADE_NAMES } from '../brands.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { english, englishTitles, type PhraseKey } from './lexicon-en.ts';
 import { russian, russianTitles } from './lexicon-ru.ts';
 import { compileLexicon, findPhrases, type PhraseMatch, phraseText, tokenize, type Words } from './match.ts';
-import { foreignLetterGroups, isSuspiciousMixedWord, type ScriptName, scriptNamesOf } from './mixed-script.ts';
+import {
+  foreignLetterGroups,
+  isMixedScript,
+  isSuspiciousMixedWord,
+  type ScriptName,
+  scriptNamesOf,
+} from './mixed-script.ts';
 
 /** How much of the text is read; the end is read too, only for a signature (authority check). */
 const HEAD = 4 * 1024;
@@ -142,6 +149,8 @@ export function languageSignals(input: {
    * push the HTML's words out of reach.
    */
   alternatives?: readonly string[];
+  /** The brands whose own mixed-script names ("ЮMoney") are no disguise; the default list if not given. */
+  brands?: readonly Brand[];
 }): Signal[] {
   const readings = [input.text, ...(input.alternatives ?? [])];
   // A blank line between them, so that no phrase runs from one alternative into the next.
@@ -162,12 +171,38 @@ export function languageSignals(input: {
   }
   const mixed = words.mixed
     .map((i) => words.text.slice(words.start[i], words.end[i]))
-    .find((w) => isSuspiciousMixedWord(w));
+    .find((w) => isSuspiciousMixedWord(w) && !isTradeName(w, tradeNames(input.brands ?? DEFAULT_BRANDS)));
   if (mixed !== undefined) signals.push(mixedScriptSignal(mixed));
   const tails = readings.map((text) => (text.length > HEAD ? text.slice(-TAIL) : ''));
   const claim: Claim | undefined = authorityClaim(input.fromName.slice(0, NAME), found, words);
   if (claim !== undefined && !hasContactDetails([head, ...tails].join('\n'))) signals.push(authoritySignal(claim));
   return signals;
+}
+
+const tradeNameSets = new WeakMap<readonly Brand[], ReadonlySet<string>>();
+
+/**
+ * The words, in lower case, of brand names and known trade names that mix scripts as the brand writes
+ * itself (ЮMoney, ЮKassa), built once per brand list. Exact letters only: ЮMоney with a Cyrillic о is
+ * still a disguise.
+ */
+function tradeNames(brands: readonly Brand[]): ReadonlySet<string> {
+  let names = tradeNameSets.get(brands);
+  if (!names) {
+    const all = [...MIXED_SCRIPT_TRADE_NAMES, ...brands.flatMap((b) => b.names)];
+    const words = all.flatMap((n) => n.toLowerCase().split(/[^\p{L}\p{M}]+/u));
+    names = new Set(words.filter((w) => isMixedScript(w)));
+    tradeNameSets.set(brands, names);
+  }
+  return names;
+}
+
+/** A trade name, alone or with a case ending after an apostrophe ("ЮMoney'ю"). */
+function isTradeName(word: string, names: ReadonlySet<string>): boolean {
+  return word
+    .toLowerCase()
+    .split(/['’]/)
+    .every((part) => names.has(part) || !isMixedScript(part));
 }
 
 /** Drops quoted lines (RFC 3676 §4.5 quote marks), keeping the line break so sentences stay apart. */

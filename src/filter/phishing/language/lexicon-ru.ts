@@ -1,12 +1,21 @@
 /**
  * Russian phrases of the language signals (issue 8), in the syntax of match.ts. Russian inflects, so
  * nearly every word is a stem: `парол*` is пароль, пароля, паролем; `карт~` is карта, карты, картой but
- * not картридж. Stems are cut before the vowel alternation where one exists (заблокир* covers
- * заблокирован, заблокирована, заблокируем). Words honest business mail uses daily ("анкета" as a form,
- * "конфиденциальная информация" in disclaimers, "никому не сообщайте код" in bank notices) appear only
- * inside phrases that mean the phishing sense.
+ * not картридж. Stems are cut before the vowel alternation where one exists (заблокиров* covers
+ * заблокирован, заблокирована, заблокировать; the forms after it, заблокируем, are listed one by one to
+ * leave out the imperative). Words honest business mail uses daily ("анкета" as a form, "конфиденциальная
+ * информация" in disclaimers, "никому не сообщайте код" in bank notices) appear only inside phrases that
+ * mean the phishing sense.
  */
 import type { PhraseTable, TitleTable } from './lexicon-en.ts';
+
+/**
+ * Заблокировать in every form but the imperative: "заблокирована", "заблокируем", "заблокирую" threaten;
+ * "заблокируйте карту" is the bank telling its own customer what to do (call 900 and block the card), the
+ * reader's action, as "не сообщайте код" is advice (match.ts deniedBefore). The other verbs of the threat
+ * lines are past participles or the first person (заморожен, приостановим) and have no imperative to drop.
+ */
+const blocked = 'заблокиров*|заблокирую|заблокирует*|заблокируют*|заблокируем';
 
 export const russian: PhraseTable = {
   urgency: [
@@ -60,9 +69,9 @@ export const russian: PhraseTable = {
     'код* активац* карт~',
   ],
   threat: [
-    'аккаунт*|учетн*|профил*|карт~|счет*|ящик*|доступ* будет|был|была|будут заблокир*|заморож*|приостановл*|ограничен*|удален*|закрыт*',
-    'аккаунт*|учетн*|профил*|карт~|ящик* заблокир*|заморож*|приостановл*|ограничен*|удален*',
-    'заблокир*|заморозим|приостановим|ограничим|удалим аккаунт*|учетн*|профил*|карт~|счет*|ящик*|доступ*',
+    `аккаунт*|учетн*|профил*|карт~|счет*|ящик*|доступ* будет|был|была|будут ${blocked}|заморож*|приостановл*|ограничен*|удален*|закрыт*`,
+    `аккаунт*|учетн*|профил*|карт~|ящик* ${blocked}|заморож*|приостановл*|ограничен*|удален*`,
+    `${blocked}|заморозим|приостановим|ограничим|удалим аккаунт*|учетн*|профил*|карт~|счет*|ящик*|доступ*`,
     'блокировк*|блокиров* аккаунт*|учетн*|профил*|карт~|счет*|ящик*|доступ*',
     'судебн*',
     'в суд',

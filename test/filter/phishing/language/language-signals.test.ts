@@ -314,3 +314,45 @@ test('each alternative is read to its own 4 KB, and a phrase in several counts o
   const split = languageSignals({ subject: '', text: 'Please verify', fromName: '', alternatives: ['your account'] });
   assert.ok(!split.some((s) => s.name === 'credential-request'));
 });
+
+// Audit of legitimate Russian mail (phish-fp-audit 63, 105, 106): every online receipt names ЮKassa or ЮMoney.
+test('a brand’s own mixed-script name is no disguise; the same name with a swapped letter is', () => {
+  for (const text of [
+    'Оплата: безналичными через ЮKassa.',
+    'Заказ № 4412 оплачен через ЮMoney. Доставим 1 декабря.',
+    "Кошелёк ЮMoney'ю пополнен.",
+  ]) {
+    assert.ok(!namesOf(text).includes('mixed-script-word'), text);
+  }
+  // ЮMоney with a Cyrillic о, and a real disguise next to the brand's name, are still reported.
+  assert.equal(signalsOf('Оплата через ЮMоney.').find((s) => s.name === 'mixed-script-word')?.evidence, 'ЮMоney');
+  assert.equal(
+    signalsOf('Через ЮMoney введите пapoль.').find((s) => s.name === 'mixed-script-word')?.evidence,
+    'пapoль',
+  );
+  // A configured brand's mixed-script name counts as the default ones do.
+  const brands = [{ names: ['СберPay'], domains: ['sber.ru'], category: 'bank' as const }];
+  const text = 'Оплачено через СберPay.';
+  assert.ok(namesOf(text).includes('mixed-script-word'));
+  assert.ok(!languageSignals({ subject: '', text, fromName: '', brands }).some((s) => s.name === 'mixed-script-word'));
+});
+
+// A bank's own advice tells its customer to block the card (phish-fp-audit 11, 63); a phisher threatens to.
+test('“заблокируйте карту” is the reader’s own action, not a threat', () => {
+  for (const text of [
+    'Если вы заметили операцию, которую не совершали, срочно позвоните по номеру 900 и заблокируйте карту.',
+    'Если вы не совершали этот платёж, заблокируйте карту в приложении.',
+    'Потеряли карту? Заблокируй её в приложении.',
+  ]) {
+    assert.ok(!namesOf(text).includes('threat'), text);
+  }
+  for (const [text, evidence] of [
+    ['Ваша карта будет заблокирована.', 'карта будет заблокирована'],
+    ['Мы заблокируем вашу карту через час.', 'заблокируем вашу карту'],
+    ['Иначе банк заблокирует счёт.', 'заблокирует счёт'],
+    ['Я заблокирую ваш аккаунт.', 'заблокирую ваш аккаунт'],
+    ['Придётся заблокировать доступ к счёту.', 'заблокировать доступ'],
+  ]) {
+    assert.equal(signalsOf(text!).find((s) => s.name === 'threat')?.evidence, evidence, text);
+  }
+});
