@@ -40,6 +40,7 @@ import {
   DkimKeyStateTakenError,
   type GreylistRequest,
   type GreylistResult,
+  type ListJobsOptions,
   type LoginFailureOptions,
   type LoginFailureRecord,
   type Mailbox,
@@ -257,7 +258,7 @@ export class NullStore implements Store {
     throw new StoreError('NullStore has no queue: it is a benchmark store that discards mail');
   }
 
-  async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
+  async listJobs(options: ListJobsOptions = {}): Promise<QueueJob[]> {
     this.#assertOpen();
     checkLimit('listJobs', options.limit ?? 1000);
     return [];

@@ -28,7 +28,7 @@ export interface OutboundMessage {
   smtputf8: boolean;
 }
 
-/** What the payload holds; `postern queue list` reads it. */
+/** What the payload holds. */
 export interface OutboundPayload {
   id: string;
   mailFrom: string;
@@ -39,6 +39,9 @@ export interface OutboundPayload {
   smtputf8: boolean;
   content: string; // base64
 }
+
+/** The payload read with Store.listJobs' `withContent: false`, as `postern queue list` reads it. */
+export type OutboundSummary = Omit<OutboundPayload, 'content'>;
 
 export function outboundJob(message: OutboundMessage): NewQueueJob {
   const { content } = message;

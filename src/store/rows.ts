@@ -65,6 +65,35 @@ export function mailboxMessageFromRow(row: Row): MailboxMessage {
 
 export const JOB_COLUMNS = 'id, kind, payload, due_at, attempts, claimed_by, claimed_until, created_at';
 
+/**
+ * JOB_COLUMNS with each JSON-object payload read without its `content` member (Store.listJobs with
+ * `withContent: false`), so that the engine, not this process, reads a queued message's bytes.
+ * A payload not starting with `{` is no JSON object (outboundJob's JSON.stringify writes none with
+ * leading space): it comes as stored. SQLite's JSON1 functions are built into node:sqlite.
+ */
+export const SQLITE_JOB_SUMMARY_COLUMNS = JOB_COLUMNS.replace(
+  'payload',
+  `CASE WHEN substr(payload, 1, 1) = '{' THEN json_remove(payload, '$.content') ELSE payload END AS payload`,
+);
+
+/**
+ * The same on PostgreSQL. jsonb is the quicker, but holds no string (nor container) of 2^28 octets
+ * or more ("string too long to represent as jsonb string"): a payload past `jsonbBelow` octets, well
+ * short of that (a message of some 96 MiB), goes through json_each instead, slower but unbounded.
+ * octet_length reads only the TOAST header. `jsonbBelow` is a parameter for the tests of both ways.
+ */
+export function postgresPayloadWithoutContent(jsonbBelow = 2 ** 27): string {
+  return `CASE WHEN left(payload, 1) <> '{' THEN payload
+    WHEN octet_length(payload) < ${Math.trunc(jsonbBelow)} THEN (payload::jsonb - 'content')::text
+    ELSE (SELECT coalesce(json_object_agg(key, value), '{}')::text FROM json_each(payload::json) WHERE key <> 'content')
+  END`;
+}
+
+export const POSTGRES_JOB_SUMMARY_COLUMNS = JOB_COLUMNS.replace(
+  'payload',
+  `${postgresPayloadWithoutContent()} AS payload`,
+);
+
 export function jobFromRow(row: Row): QueueJob {
   return {
     id: Number(row.id),

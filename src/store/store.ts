@@ -158,6 +158,13 @@ export interface NewQueueJob {
   dueAt?: Date; // now when absent
 }
 
+export interface ListJobsOptions {
+  kind?: string;
+  limit?: number;
+  /** False: payloads without their `content` member (Store.listJobs). True when absent. */
+  withContent?: boolean;
+}
+
 export interface ClaimOptions {
   /** Who claims: a node name unique in the cluster, e.g. `<hostname>:<pid>`. */
   claimant: string;
@@ -406,8 +413,13 @@ export interface Store {
    * claim the same job (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer).
    */
   claimJobs(options: ClaimOptions): Promise<QueueJob[]>;
-  /** Jobs of a kind (all kinds when absent), due first, at most `limit`: for `postern queue list`. */
-  listJobs(options?: { kind?: string; limit?: number }): Promise<QueueJob[]>;
+  /**
+   * Jobs of a kind (all kinds when absent), due first, at most `limit`: for `postern queue list`.
+   * `withContent: false` leaves out the top-level `content` member of each payload that is a JSON
+   * object (an outbound job's message, base64): the engine drops it, so a listing of large messages
+   * never brings their content into this process. Other payloads come as stored.
+   */
+  listJobs(options?: ListJobsOptions): Promise<QueueJob[]>;
   /** Deletes a finished job; false when `claimant` no longer holds it (its lease expired and moved on). */
   completeJob(id: number, claimant: string): Promise<boolean>;
   /** Releases a claimed job to run again at `dueAt` (a retry); false when `claimant` no longer holds it. */

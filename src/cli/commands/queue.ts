@@ -4,7 +4,7 @@
  */
 
 import { printable } from '../../log/printable.ts';
-import type { OutboundPayload } from '../../store/outbound-job.ts';
+import type { OutboundSummary } from '../../store/outbound-job.ts';
 import { OUTBOUND_JOB } from '../../store/store.ts';
 import { usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
@@ -24,7 +24,7 @@ interface QueuedMessage {
   attempts: number;
 }
 
-/** Jobs listed at most. */
+/** Jobs listed at most: summaries without content, a few hundred octets each (ten thousand of them, a few MB). */
 const MAX_SHOWN = 10_000;
 
 export async function queueCommand(args: string[]): Promise<number> {
@@ -35,13 +35,16 @@ export async function queueCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) throw usageError(`queue list: unexpected argument "${positionals[0]}"`);
   const { config } = configFrom(values);
   // One more than shown, so that a longer queue is said to be longer rather than cut without a word.
-  const found = await withStore(config, (store) => store.listJobs({ kind: OUTBOUND_JOB, limit: MAX_SHOWN + 1 }));
+  // Without content: a day's backlog of large messages, read whole, took gigabytes and minutes.
+  const found = await withStore(config, (store) =>
+    store.listJobs({ kind: OUTBOUND_JOB, limit: MAX_SHOWN + 1, withContent: false }),
+  );
   const jobs = found.slice(0, MAX_SHOWN);
   if (found.length > MAX_SHOWN)
     process.stderr.write(`note: more than ${MAX_SHOWN} messages queued; the first ${MAX_SHOWN} are shown\n`);
   const rows: QueuedMessage[] = jobs.map((job) => {
-    const payload = JSON.parse(job.payload) as Partial<Pick<OutboundPayload, 'body' | 'smtputf8'>> &
-      Omit<OutboundPayload, 'body' | 'smtputf8'>;
+    const payload = JSON.parse(job.payload) as Partial<Pick<OutboundSummary, 'body' | 'smtputf8'>> &
+      Omit<OutboundSummary, 'body' | 'smtputf8'>;
     return {
       job: job.id,
       id: payload.id,

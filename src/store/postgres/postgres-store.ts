@@ -13,7 +13,14 @@ import { checkDelivery } from '../delivery-targets.ts';
 import { checkLoginFailureOptions } from '../login-failures.ts';
 import type { MigrationOutcome, SchemaStatus } from '../migrations.ts';
 import { DEFAULT_QUARANTINE_LIMIT } from '../quarantine-rows.ts';
-import { JOB_COLUMNS, jobFromRow, MAILBOX_COLUMNS, mailboxFromRow, mailboxMessageFromRow } from '../rows.ts';
+import {
+  JOB_COLUMNS,
+  jobFromRow,
+  MAILBOX_COLUMNS,
+  mailboxFromRow,
+  mailboxMessageFromRow,
+  POSTGRES_JOB_SUMMARY_COLUMNS,
+} from '../rows.ts';
 import { SenderTally } from '../sender-tally.ts';
 import {
   type Account,
@@ -36,6 +43,7 @@ import {
   type GreylistRequest,
   type GreylistResult,
   isStorableText,
+  type ListJobsOptions,
   type LoginFailureOptions,
   type LoginFailureRecord,
   type Mailbox,
@@ -388,12 +396,13 @@ export class PostgresStore implements Store {
    * right now are skipped, not waited for; a row claimed and committed meanwhile is re-checked
    * against the WHERE clause under READ COMMITTED, so its new lease excludes it. No double claims.
    */
-  async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
+  async listJobs(options: ListJobsOptions = {}): Promise<QueueJob[]> {
     checkLimit('listJobs', options.limit ?? 1000);
     this.#assertOpen();
     if (options.kind !== undefined && !isStorableText(options.kind)) return [];
+    const columns = (options.withContent ?? true) ? JOB_COLUMNS : POSTGRES_JOB_SUMMARY_COLUMNS;
     const { rows } = await this.#query(
-      `SELECT ${JOB_COLUMNS} FROM queue WHERE ($1::text IS NULL OR kind = $1) ORDER BY due_at, id LIMIT $2`,
+      `SELECT ${columns} FROM queue WHERE ($1::text IS NULL OR kind = $1) ORDER BY due_at, id LIMIT $2`,
       [options.kind ?? null, options.limit ?? 1000],
     );
     return rows.map(jobFromRow);

@@ -17,6 +17,7 @@ import {
   MAILBOX_COLUMNS,
   mailboxFromRow,
   mailboxMessageFromRow,
+  SQLITE_JOB_SUMMARY_COLUMNS,
 } from '../rows.ts';
 import type { Account, AccountId, Alias, DkimKey, Mailbox, MailboxId, MailboxMessage, QueueJob } from '../store.ts';
 
@@ -34,6 +35,8 @@ export class SqliteReader {
   readonly #readMessage: StatementSync;
   readonly #listJobs: StatementSync;
   readonly #listJobsOfKind: StatementSync;
+  readonly #listJobSummaries: StatementSync;
+  readonly #listJobSummariesOfKind: StatementSync;
   readonly #readCounters: StatementSync;
   readonly #listDkimKeys: StatementSync;
   readonly #listDomainDkimKeys: StatementSync;
@@ -66,6 +69,10 @@ export class SqliteReader {
     );
     this.#listJobs = db.prepare(`SELECT ${JOB_COLUMNS} FROM queue ORDER BY due_at, id LIMIT ?`);
     this.#listJobsOfKind = db.prepare(`SELECT ${JOB_COLUMNS} FROM queue WHERE kind = ? ORDER BY due_at, id LIMIT ?`);
+    this.#listJobSummaries = db.prepare(`SELECT ${SQLITE_JOB_SUMMARY_COLUMNS} FROM queue ORDER BY due_at, id LIMIT ?`);
+    this.#listJobSummariesOfKind = db.prepare(
+      `SELECT ${SQLITE_JOB_SUMMARY_COLUMNS} FROM queue WHERE kind = ? ORDER BY due_at, id LIMIT ?`,
+    );
     this.#readMessage = db.prepare(
       `SELECT m.content FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? AND mm.uid = ?`,
@@ -130,8 +137,11 @@ export class SqliteReader {
     return row ? (row.content as Uint8Array) : undefined;
   }
 
-  listJobs(kind: string | undefined, limit: number): QueueJob[] {
-    const rows = kind === undefined ? this.#listJobs.all(limit) : this.#listJobsOfKind.all(kind, limit);
+  listJobs(kind: string | undefined, limit: number, withContent: boolean): QueueJob[] {
+    const [all, ofKind] = withContent
+      ? [this.#listJobs, this.#listJobsOfKind]
+      : [this.#listJobSummaries, this.#listJobSummariesOfKind];
+    const rows = kind === undefined ? all.all(limit) : ofKind.all(kind, limit);
     return rows.map(jobFromRow);
   }
 

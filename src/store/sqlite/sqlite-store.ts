@@ -39,6 +39,7 @@ import {
   type GreylistRequest,
   type GreylistResult,
   isStorableText,
+  type ListJobsOptions,
   type LoginFailureOptions,
   type LoginFailureRecord,
   type Mailbox,
@@ -410,11 +411,11 @@ export class SqliteStore implements Store {
     return result.job;
   }
 
-  async listJobs(options: { kind?: string; limit?: number } = {}): Promise<QueueJob[]> {
+  async listJobs(options: ListJobsOptions = {}): Promise<QueueJob[]> {
     this.#assertOpen();
     checkLimit('listJobs', options.limit ?? 1000);
     if (options.kind !== undefined && !isStorableText(options.kind)) return [];
-    return this.#reads.listJobs(options.kind, options.limit ?? 1000);
+    return this.#reads.listJobs(options.kind, options.limit ?? 1000, options.withContent ?? true);
   }
 
   async claimJobs(options: ClaimOptions): Promise<QueueJob[]> {
