@@ -1,9 +1,28 @@
 /**
  * A loopback DNS server that answers every query with NOERROR and no records (NODATA, RFC 2308 §2.2).
  * Postern is pointed at it so that SPF, DKIM or DMARC lookups during the benchmark never leave 127.0.0.1
- * and cost the same on every run; "no record" makes every check result "none".
+ * and cost the same on every run; "no record" makes every check result "none". Each answer carries an
+ * SOA in its authority section, as every real zone's negative answer does (RFC 2308 §3): without one a
+ * negative answer may not be cached (§5), nor the results derived from it, and every message would
+ * ask again, which no server on the Internet makes a receiver do.
  */
 import dgram from 'node:dgram';
+
+/**
+ * The root's SOA (RFC 1035 §3.3.13): owner ".", TTL 3600, MNAME and RNAME ".", then SERIAL, REFRESH,
+ * RETRY, EXPIRE and MINIMUM; MINIMUM, 300 s, is the negative answers' TTL (RFC 2308 §4).
+ */
+const SOA_RECORD = (() => {
+  const record = Buffer.alloc(1 + 10 + 1 + 1 + 20);
+  let at = 1; // owner: the root label
+  at = record.writeUInt16BE(6, at); // TYPE SOA
+  at = record.writeUInt16BE(1, at); // CLASS IN
+  at = record.writeUInt32BE(3600, at); // TTL
+  at = record.writeUInt16BE(2 + 20, at); // RDLENGTH: MNAME ".", RNAME ".", five 32-bit fields
+  at += 2; // MNAME and RNAME: root labels
+  for (const field of [1, 3600, 600, 86_400, 300]) at = record.writeUInt32BE(field, at);
+  return record;
+})();
 
 /** Copies the header and question of `query` into a reply with no answers (RFC 1035 §4.1). */
 function nodata(query: Buffer): Buffer | undefined {
@@ -12,12 +31,12 @@ function nodata(query: Buffer): Buffer | undefined {
   while (at < query.length && query[at] !== 0) at += (query[at] ?? 0) + 1; // labels, RFC 1035 §4.1.2
   const end = at + 1 + 4; // root label, QTYPE, QCLASS
   if (end > query.length) return undefined;
-  const reply = Buffer.from(query.subarray(0, end));
+  const reply = Buffer.concat([query.subarray(0, end), SOA_RECORD]);
   const rd = (query[2] ?? 0) & 0x01;
   reply[2] = 0x80 | rd; // QR=1, opcode 0, RD copied
   reply[3] = 0x80; // RA=1, RCODE=0 (NOERROR)
   reply.writeUInt16BE(0, 6); // ANCOUNT
-  reply.writeUInt16BE(0, 8); // NSCOUNT
+  reply.writeUInt16BE(1, 8); // NSCOUNT: the SOA
   reply.writeUInt16BE(0, 10); // ARCOUNT: the query's EDNS OPT record is dropped
   return reply;
 }
