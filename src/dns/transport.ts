@@ -150,6 +150,12 @@ async function exchange(
   const asked = performance.now();
   const release = await socketSlot(timeoutMs);
   if (release === undefined) return { code: 'EBUSY' };
+  const left = timeoutMs - (performance.now() - asked);
+  if (left <= 0) {
+    // A socket came free as its time ran out: no query is sent that could not be waited for.
+    release();
+    return { code: 'ETIMEOUT' };
+  }
   return new Promise<Reply>((resolve) => {
     let settled = false;
     let close = () => {};
@@ -161,7 +167,7 @@ async function exchange(
       release();
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), timeoutMs - (performance.now() - asked));
+    const timer = setTimeout(() => finish({ code: 'ETIMEOUT' }), left);
     try {
       start(finish, (closer) => {
         close = closer;

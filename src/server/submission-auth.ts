@@ -80,10 +80,9 @@ export class SubmissionAuth {
       scramCredentials: async (username) => {
         const account = await store.findAccount(accountName(username));
         if (!account?.scram) {
-          // The exchange would make the salt up from the name as typed, so bob@bücher.example's would
-          // differ from bob@xn--bcher-kva.example's where a real account shows one salt under both:
-          // a way to tell which accounts exist (RFC 5802 §7). Made up from the A-label name instead.
-          if (asciiUsername(username) === username) return undefined;
+          // Made up from the name as accounts are looked up (lower case, A-labels), not as typed: a real
+          // account shows one salt under Bob@…, bob@… and bob@bücher.example alike, and a made-up one
+          // that changed with the spelling would tell which accounts exist (RFC 5802 §7).
           return fakeCredentials(accountName(username), await this.#credentials.fakeSaltKey!());
         }
         const credentials = parseScramCredentials(account.scram);

@@ -69,7 +69,7 @@ export class ContentDecoder {
     return this.problemFound;
   }
 
-  /** Buffers held for the content so far: bounded by decodedSize / 512, whatever the content's shape. */
+  /** Buffers held for the content so far: about 2 × decodedSize / 512 at most, whatever the content's shape. */
   get heldBuffers(): number {
     return this.parts.length + (this.block === undefined ? 0 : 1);
   }

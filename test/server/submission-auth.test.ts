@@ -252,4 +252,9 @@ test('a username whose domain is in U-labels logs in to the A-label account: loo
   assert.ok(ghost);
   assert.equal(await saltOf('ghost@bücher.example'), ghost);
   assert.equal(await saltOf('ghost@bu\u0308cher.example'), ghost);
+  // And letter case, as the look-up ignores it: a made-up salt that changed with it told the same.
+  assert.equal(await saltOf('Ghost@XN--BCHER-KVA.example'), ghost);
+  assert.equal(await saltOf('BOB@bücher.example'), await saltOf('bob@xn--bcher-kva.example'));
+  const plainGhost = await saltOf('nobody@example.com');
+  assert.equal(await saltOf('NoBody@Example.COM'), plainGhost);
 });
