@@ -391,13 +391,18 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           : undefined;
       // The line's fields cost a few microseconds to gather: not for a level that drops them.
       if (logger.isLevelEnabled('info')) {
+        // A recipient whose account went between RCPT and now (removed on another node, or by the CLI
+        // while the account cache still held it) was not stored: said so, not listed as delivered.
+        const placed = new Set(receipt?.placements.map((p) => p.accountId));
+        const skipped = receipt ? local.filter((r) => !placed.has(r.accountId)).map((r) => r.address) : [];
         logger.info(
           {
             session: peer.sessionId,
             client: peer.remoteAddress,
             id: envelope.id,
             from: mailFrom?.address ?? '',
-            to: recipients.map((r) => r.address),
+            to: recipients.map((r) => r.address).filter((address) => !skipped.includes(address)),
+            ...(skipped.length > 0 ? { skipped } : {}),
             size: content.length,
             stored: receipt?.messageId,
             queued: job?.id,
