@@ -135,13 +135,24 @@ async function waitUntil(condition: () => Promise<boolean>, ms: number): Promise
  */
 async function blackHoleProxy(target: { host: string; port: number }) {
   let frozen = false;
+  /** Freezes at the first chunk from Postern holding this text, before forwarding it. */
+  let freezeAt: string | undefined;
+  /** What Postern sent while frozen, per upstream socket, for thaw() to deliver late. */
+  const held = new Map<net.Socket, Buffer[]>();
   const sockets = new Set<net.Socket>();
   let clientsHungUp = 0;
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
     sockets.add(client);
     sockets.add(upstream);
-    client.on('data', (data) => frozen || upstream.write(data));
+    client.on('data', (data) => {
+      if (freezeAt !== undefined && data.includes(freezeAt)) {
+        frozen = true;
+        freezeAt = undefined;
+      }
+      if (!frozen) upstream.write(data);
+      else held.set(upstream, [...(held.get(upstream) ?? []), data]);
+    });
     upstream.on('data', (data) => frozen || client.write(data));
     client.on('end', () => {
       clientsHungUp++; // Postern closed this connection (FIN)
@@ -161,6 +172,18 @@ async function blackHoleProxy(target: { host: string; port: number }) {
     port: (server.address() as net.AddressInfo).port,
     freeze() {
       frozen = true;
+    },
+    freezeAt(text: string) {
+      freezeAt = text;
+    },
+    /** The path heals: what was held reaches the server, then each connection Postern closed ends. */
+    thaw() {
+      frozen = false;
+      for (const [upstream, chunks] of held) {
+        for (const chunk of chunks) upstream.write(chunk);
+        upstream.end();
+      }
+      held.clear();
     },
     /** The proxy's own open sockets (both sides of each connection). */
     get sockets() {
@@ -219,6 +242,44 @@ test('postgres: a server that answers nothing fails a delivery within query_time
       await store.close().catch(() => {});
     }
     assert.equal(await storedMessages(url), 1, 'only the message sent before the freeze');
+  }));
+
+test('postgres: a delivery whose statement reaches the server only after the client gave up is not stored (no duplicate on retry)', () =>
+  withTestDatabase(async ({ url }) => {
+    // A path that stalls with the delivery's statement on it, then heals after the 451: sent as one
+    // autocommitted statement, it ran and committed when its bytes arrived, and the sender's retry
+    // stored the message again.
+    const target = new URL(testPostgresServerUrl());
+    const proxy = await blackHoleProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(url);
+    proxied.host = `127.0.0.1:${proxy.port}`;
+    const store = await openPostgresStore({
+      url: proxied.toString(),
+      poolSize: 2,
+      applicationName: 'stall',
+      timeouts: { connectMs: 1000, statementMs: 10_000, lockMs: 10_000, queryMs: 1000, closeMs: 1000 },
+    });
+    try {
+      const bob = await store.createAccount('bob@example.com', PHC);
+      await store.deliver(sampleDelivery([bob], 'before'));
+      const hungUpBefore = proxy.clientsHungUp;
+      proxy.freezeAt('postern_deliver');
+      const outcome = await within(store.deliver(sampleDelivery([bob], 'held on the way')), 6000);
+      assertUnavailable(outcome, 'the delivery', 3000);
+      await waitFor(() => proxy.clientsHungUp > hungUpBefore, 1000);
+      proxy.thaw();
+      // The server has read the statement, run it and seen the connection end.
+      await waitUntil(
+        async () =>
+          (await query(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'stall'"))[0]
+            ?.n === 1,
+        5000,
+      );
+    } finally {
+      await proxy.close();
+      await store.close().catch(() => {});
+    }
+    assert.equal(await storedMessages(url), 1, 'only the message delivered before the stall');
   }));
 
 test('postgres: close() ends within closeMs while a delivery waits on a lock, the delivery fails, and the server rolls it back', () =>

@@ -140,12 +140,39 @@ export class DeliveryBatcher {
     const { text, values } = deliverQuery(batch);
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.#pool.query<BatchRow>(text, values);
-        return result.rows;
+        return await this.#transaction(text, values);
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (attempt >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
       }
+    }
+  }
+
+  /**
+   * The delivery in a transaction committed only once its result has come back. As one autocommitted
+   * statement, a delivery whose bytes were held up on the way (a network path that stalls, then heals)
+   * was run and committed whenever they arrived, after the client had given up and its session had
+   * answered 451: stored, and stored again when the sender retried. Now such a late statement finds
+   * no COMMIT behind it, and the closed connection rolls its transaction back (pool.ts).
+   */
+  async #transaction(text: string, values: unknown[]): Promise<BatchRow[]> {
+    const client = await this.#pool.connect();
+    // A connection that ends while checked out also emits 'error' (pool.query listens for its
+    // callers); the statement's own rejection reports it here.
+    const ended = () => {};
+    client.on('error', ended);
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<BatchRow>(text, values);
+      await client.query('COMMIT');
+      client.off('error', ended);
+      client.release();
+      return rows;
+    } catch (error) {
+      // Destroyed, not returned: a statement may still run on it, or its answer still be coming (the
+      // listener stays for the errors of its end).
+      client.release(error instanceof Error ? error : true);
+      throw error;
     }
   }
 }

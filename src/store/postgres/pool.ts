@@ -18,10 +18,10 @@
  *   it fires, the connection is destroyed (never returned to the pool: its reply may still come).
  *   `client_connection_check_interval` (PostgreSQL 14+, 1 s) makes a backend still running the
  *   statement (waiting on a lock, or back from a freeze) notice the closed socket and roll back
- *   rather than commit unseen. A server frozen in the middle of its commit may still finish it,
- *   and so may one that receives the statement only after the client gave up (a network path that
- *   stalls and heals: the delivery is one autocommitted statement, run whole when its bytes arrive):
- *   those windows no client-side bound closes; the sender's retry then stores a duplicate.
+ *   rather than commit unseen; a delivery's statement that reaches the server only after the client
+ *   gave up (a network path that stalls and heals) has no COMMIT behind it (delivery-batcher.ts). A
+ *   server frozen in the middle of its commit, or a COMMIT held up on the way, may still finish it:
+ *   that window no client-side bound can close.
  *
  * Opening a connection, or waiting for a free one, is bounded by connectMs (10 s). Worst case for
  * one delivery: a batch ahead of it in the one-batch-in-flight batcher (10 s + 35 s, times 3
