@@ -200,18 +200,24 @@ async function blackHoleProxy(target: { host: string; port: number }) {
   };
 }
 
+/** A store of the test database reached through a blackHoleProxy, with client bounds of a second. */
+async function storeBehindProxy(url: string, applicationName: string) {
+  const target = new URL(testPostgresServerUrl());
+  const proxy = await blackHoleProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${proxy.port}`;
+  const store = await openPostgresStore({
+    url: proxied.toString(),
+    poolSize: 2,
+    applicationName,
+    timeouts: { connectMs: 1000, statementMs: 10_000, lockMs: 10_000, queryMs: 1000, closeMs: 1000 },
+  });
+  return { proxy, store };
+}
+
 test('postgres: a server that answers nothing fails a delivery within query_timeout, drops that connection, and close() still ends', () =>
   withTestDatabase(async ({ url }) => {
-    const target = new URL(testPostgresServerUrl());
-    const proxy = await blackHoleProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const proxied = new URL(url);
-    proxied.host = `127.0.0.1:${proxy.port}`;
-    const store = await openPostgresStore({
-      url: proxied.toString(),
-      poolSize: 2,
-      applicationName: 'blackhole',
-      timeouts: { connectMs: 1000, statementMs: 10_000, lockMs: 10_000, queryMs: 1000, closeMs: 1000 },
-    });
+    const { proxy, store } = await storeBehindProxy(url, 'blackhole');
     try {
       const bob = await store.createAccount('bob@example.com', PHC);
       await store.deliver(sampleDelivery([bob], 'before'));
@@ -249,16 +255,7 @@ test('postgres: a delivery whose statement reaches the server only after the cli
     // A path that stalls with the delivery's statement on it, then heals after the 451: sent as one
     // autocommitted statement, it ran and committed when its bytes arrived, and the sender's retry
     // stored the message again.
-    const target = new URL(testPostgresServerUrl());
-    const proxy = await blackHoleProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const proxied = new URL(url);
-    proxied.host = `127.0.0.1:${proxy.port}`;
-    const store = await openPostgresStore({
-      url: proxied.toString(),
-      poolSize: 2,
-      applicationName: 'stall',
-      timeouts: { connectMs: 1000, statementMs: 10_000, lockMs: 10_000, queryMs: 1000, closeMs: 1000 },
-    });
+    const { proxy, store } = await storeBehindProxy(url, 'stall');
     try {
       const bob = await store.createAccount('bob@example.com', PHC);
       await store.deliver(sampleDelivery([bob], 'before'));
