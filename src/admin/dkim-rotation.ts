@@ -24,6 +24,7 @@ import {
   dkimPublicKey,
   dkimRecordName,
 } from './dkim-keys.ts';
+import { judgeDkimRecord } from './dns-check/dkim.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -146,6 +147,15 @@ export async function recordStatus(
       detail: `${name} has ${answer.records.length} TXT records; verifiers read one of them, which one is undefined (RFC 6376 §3.6.2.2)`,
     };
   }
+  // The judgement `postern dns check` passes a record by: rotation must not switch signing to a key
+  // the check then fails. A passing record is then read by Postern's own verifier as well.
+  const judged = judgeDkimRecord(name, keyLike[0] as string, key);
+  if (judged.verdict === 'fail') {
+    const status = { 'no-key': 'no-record', 'not-base64': 'invalid-key', unusable: 'different-key' } as const;
+    return { status: status[judged.problem], detail: judged.summary };
+  }
+  // RFC 6376 §3.6.1: with t=y receivers treat signed mail as unsigned, so the key would sign for nothing.
+  if (judged.verdict === 'warn') return { status: 'different-key', detail: judged.summary };
   const found = await lookupKey(resolver, name);
   if ('dns' in found) {
     return { status: found.dns === 'ENOTFOUND' || found.dns === 'ENODATA' ? 'no-record' : 'temperror' };
@@ -207,19 +217,19 @@ export async function advanceRotation(
       }
       settle.firstSeen.delete(key.id);
     }
-    // Activated before the old key stops, so the domain is never left without a signing key.
-    await store.setDkimKeyState(key.id, 'active', { now });
     const retireAfter = new Date(now.getTime() + config.dkim.retireAfterDays * DAY_MS);
-    // Read again: a key promoted earlier in this pass is the one this one replaces.
-    const replaced = (await store.listDkimKeys(domain)).filter(
-      (k) => k.state === 'active' && k.algorithm === key.algorithm && k.id !== key.id,
-    );
-    for (const old of replaced) await store.setDkimKeyState(old.id, 'retiring', { retireAfter, now });
-    events.push({ event: 'activated', domain, selector, retiring: replaced.map((k) => k.selector), retireAfter });
+    // The snapshot is as old as the DNS waits above: the store activates the key only if it is still
+    // pending, and retires the keys it replaces in the same transaction, so a key removed meanwhile
+    // does not leave the domain without a signing key, and a slow node's stale pass does not bring a
+    // retiring key back over the newer active one.
+    const retiring = await store.activateDkimKey(key.id, { now, retireAfter });
+    if (retiring === undefined) continue; // removed, or activated by another pass meanwhile
+    events.push({ event: 'activated', domain, selector, retiring, retireAfter });
   }
   for (const key of keys) {
     if (key.state !== 'retiring' || key.retireAfter === null || key.retireAfter > now) continue;
-    await store.setDkimKeyState(key.id, 'retired', { now });
+    // Only if still retiring: an admin may have brought it back since the snapshot.
+    if (!(await store.setDkimKeyState(key.id, 'retired', { now, from: 'retiring' }))) continue;
     events.push({ event: 'retired', domain: key.domain, selector: key.selector });
   }
   return events;

@@ -189,7 +189,8 @@ function dkim(domain: string, keys: DkimKey[]): DnsRecord[] {
             ? 'publish now: it signs beside the active key once DNS serves it'
             : 'publish now: it starts signing once DNS serves it',
       active: 'signs our mail',
-      retiring: `no longer signs; keep it${key.retireAfter ? ` until ${key.retireAfter.toISOString().slice(0, 10)}` : ''} for mail in transit`,
+      // The time, not only the day: retirement comes at retireAfter, up to a day before a date's end.
+      retiring: `no longer signs; keep it${key.retireAfter ? ` until ${utcMinute(key.retireAfter)}` : ''} for mail in transit`,
     };
     return record(
       `${key.selector}._domainkey.${domain}`,
@@ -198,6 +199,11 @@ function dkim(domain: string, keys: DkimKey[]): DnsRecord[] {
       `DKIM key ${key.selector} (${key.algorithm}${size}, ${key.state}): ${when[key.state as keyof typeof when]} (RFC 6376 §3.6.2.1)`,
     );
   });
+}
+
+/** `2025-03-08 22:00 UTC`: a time a reader in any zone takes for what it is. */
+function utcMinute(date: Date): string {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 const NEXT_DMARC_STEP = {

@@ -233,16 +233,28 @@ export class NullStore implements Store {
   async setDkimKeyState(
     id: number,
     state: DkimKeyState,
-    options: { retireAfter?: Date; now?: Date } = {},
+    options: { retireAfter?: Date; now?: Date; from?: DkimKeyState } = {},
   ): Promise<boolean> {
     this.#assertOpen();
     const key = this.#dkimKeys.find((k) => k.id === id);
-    if (!key) return false;
+    if (!key || (options.from !== undefined && key.state !== options.from)) return false;
     if (state === 'active' && key.state !== 'active') key.activatedAt = options.now ?? new Date();
     if (options.retireAfter) key.retireAfter = options.retireAfter;
     else if (state === 'active') key.retireAfter = null;
     key.state = state;
     return true;
+  }
+
+  async activateDkimKey(id: number, options: { now: Date; retireAfter: Date }): Promise<string[] | undefined> {
+    this.#assertOpen();
+    const key = this.#dkimKeys.find((k) => k.id === id);
+    if (key?.state !== 'pending') return undefined;
+    Object.assign(key, { state: 'active', activatedAt: options.now, retireAfter: null });
+    const replaced = this.#dkimKeys
+      .filter((k) => k.domain === key.domain && k.algorithm === key.algorithm && k.state === 'active' && k !== key)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id);
+    for (const old of replaced) Object.assign(old, { state: 'retiring', retireAfter: options.retireAfter });
+    return replaced.map((k) => k.selector);
   }
 
   async removeDkimKey(id: number): Promise<boolean> {

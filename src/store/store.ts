@@ -398,11 +398,23 @@ export interface Store {
   /** Keys of one domain, or of all, oldest first. */
   listDkimKeys(domain?: string): Promise<DkimKey[]>;
   /**
-   * Moves a key to `state`; false when the key does not exist. A key that becomes active gets
-   * activatedAt = `now` (the store's clock when absent) and loses any retireAfter; `retireAfter`,
-   * when given, is set whatever the state. Other fields stay as they were.
+   * Moves a key to `state`; false when the key does not exist, or with `from`, is no longer in that
+   * state (checked atomically with the update). A key that becomes active gets activatedAt = `now`
+   * (the store's clock when absent) and loses any retireAfter; `retireAfter`, when given, is set
+   * whatever the state. Other fields stay as they were.
    */
-  setDkimKeyState(id: number, state: DkimKeyState, options?: { retireAfter?: Date; now?: Date }): Promise<boolean>;
+  setDkimKeyState(
+    id: number,
+    state: DkimKeyState,
+    options?: { retireAfter?: Date; now?: Date; from?: DkimKeyState },
+  ): Promise<boolean>;
+  /**
+   * A rotation's switch, in one transaction: the key becomes active (activatedAt = `now`) only if it is
+   * still pending, and the active keys of its domain and algorithm become retiring until `retireAfter`.
+   * The selectors it retired, oldest first; undefined, with nothing changed, when the key is gone or no
+   * longer pending (removed, or activated by another node meanwhile).
+   */
+  activateDkimKey(id: number, options: { now: Date; retireAfter: Date }): Promise<string[] | undefined>;
   /** Deletes a key, whatever its state (the caller decides whether it may go); false when there was none. */
   removeDkimKey(id: number): Promise<boolean>;
 

@@ -2,6 +2,7 @@
 // until DNS serves its record with the same key, then signs, and the old one retires
 // config.dkim.retireAfterDays later. The zone changes mid-test as an admin's edits would.
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import {
   rotateDkimKey,
   startRotationTimer,
 } from '../../src/admin/dkim-rotation.ts';
+import { checkDkim } from '../../src/admin/dns-check/dkim.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { createResolver } from '../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer, type TestRecords } from '../../src/dns/test-server.ts';
@@ -80,7 +82,10 @@ test('a rotation on SQLite: pending until DNS serves the same key, then active; 
   assert.deepEqual(await advanceRotation(store, resolver, config, hours(3)), waiting('no-record'));
   const stale = { ...next, publicKey: first.publicKey };
   publish([first, stale]);
-  assert.deepEqual(await advanceRotation(store, resolver, config, hours(4)), waiting('different-key'));
+  const otherKey = `${dkimRecord(next).name} publishes a different public key than the stored ${next.selector}: signatures will fail`;
+  assert.deepEqual(await advanceRotation(store, resolver, config, hours(4)), [
+    { ...waiting('different-key')[0], detail: otherKey } as RotationEvent,
+  ]);
   publish([first], {}, { servfail: [dkimRecord(next).name] });
   assert.deepEqual(await advanceRotation(store, resolver, config, hours(5)), waiting('temperror'));
   assert.deepEqual(await states(store), [
@@ -149,8 +154,8 @@ test('a record verifiers refuse for sha256 signatures does not activate the key,
     const serve = (text: string) =>
       dns.setZone({ records: { [dkimRecord(old).name]: { TXT: [dkimRecord(old).value] }, [name]: { TXT: [text] } } });
     for (const [tag, why] of [
-      ['h=sha1', /h= does not list sha256/],
-      ['s=tlsrpt', /s= does not list email/],
+      ['h=sha1', /h=sha1 does not allow sha256/],
+      ['s=tlsrpt', /s=tlsrpt does not allow email/],
     ] as const) {
       serve(record.replace('v=DKIM1; ', `v=DKIM1; ${tag}; `));
       assert.equal(await publishedStatus(resolver, key), 'different-key', `${algorithm} ${tag}`);
@@ -170,6 +175,51 @@ test('a record verifiers refuse for sha256 signatures does not activate the key,
     // Upper case values are the same literals (RFC 5234 §2.3): h=SHA256 and s=EMAIL serve the key.
     serve(record.replace('v=DKIM1; ', 'v=DKIM1; h=SHA256; s=EMAIL; '));
     assert.equal(await publishedStatus(resolver, key), 'published', algorithm);
+  }
+});
+
+test('rotation waits on every record postern dns check fails or warns of, with its words', async () => {
+  for (const algorithm of ['rsa', 'ed25519'] as const) {
+    const store = new NullStore([]);
+    const { key: old } = await createDkimKey(store, { domain: 'example.com', algorithm, now: T0 });
+    const { key } = await rotateDkimKey(store, 'example.com', hours(1));
+    const { name, value } = dkimRecord(key);
+    // RFC 8463 §4.2 wants the bare 32 bytes; some tools publish the key's SubjectPublicKeyInfo.
+    const spki = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(key.publicKey, 'base64')]),
+      format: 'der',
+      type: 'spki',
+    })
+      .export({ type: 'spki', format: 'der' })
+      .toString('base64');
+    const variants: [string, string, RegExp][] = [
+      ['t=y', value.replace('k=', 't=y; k='), /testing mode \(t=y\)/],
+      ['v= not first', `k=${algorithm}; v=DKIM1; p=${key.publicKey}`, /v= must come first/],
+      ['stray ";;"', value.replace('; k=', ';; k='), /not a valid tag=value list/],
+      ['stray word', `${value}; junk`, /not a valid tag=value list/],
+    ];
+    if (algorithm === 'ed25519') {
+      variants.push(['p= as SPKI', `v=DKIM1; k=ed25519; p=${spki}`, /SubjectPublicKeyInfo.*RFC 8463 §4\.2/]);
+    }
+    for (const [label, text, words] of variants) {
+      dns.setZone({ records: { [dkimRecord(old).name]: { TXT: [dkimRecord(old).value] }, [name]: { TXT: [text] } } });
+      const events = await advanceRotation(store, resolver, config, hours(2));
+      const [waiting] = events as Extract<RotationEvent, { event: 'waiting' }>[];
+      assert.equal(events.length, 1, `${algorithm} ${label}: ${JSON.stringify(events)}`);
+      assert.equal(waiting?.event, 'waiting', `${algorithm} ${label}`);
+      assert.equal(waiting?.problem, 'different-key', `${algorithm} ${label}`);
+      assert.match(waiting?.detail ?? '', words, `${algorithm} ${label}`);
+      const check = (await checkDkim({ domain: 'example.com', store, resolver } as never)).find(
+        (c) => c.id === 'dkim.record' && c.subject === key.selector,
+      );
+      assert.notEqual(check?.status, 'pass', `${algorithm} ${label}: dns check agrees`);
+      assert.ok(check?.summary.includes(waiting?.detail ?? '-'), `${algorithm} ${label}: the same words`);
+    }
+    // As printed, and as t=s (RFC 6376 §3.6.1: no subdomains, no harm): served.
+    for (const text of [value, value.replace('k=', 't=s; k=')]) {
+      dns.setZone({ records: { [dkimRecord(old).name]: { TXT: [dkimRecord(old).value] }, [name]: { TXT: [text] } } });
+      assert.equal(await publishedStatus(resolver, key), 'published', `${algorithm} ${text.slice(0, 30)}`);
+    }
   }
 });
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as x509 from '@peculiar/x509';
+import { createDkimKey } from '../../src/admin/dkim-keys.ts';
 import { spfSyntaxError, walkSpf } from '../../src/admin/dns-check/spf-walk.ts';
 import {
   type DnsRecord,
@@ -23,6 +24,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createResolver } from '../../src/dns/system-resolver.ts';
 import { startTestDnsServer } from '../../src/dns/test-server.ts';
+import { NullStore } from '../../src/store/null-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
@@ -544,4 +546,17 @@ test('a pending DKIM key says what it will do: replace the active key of its alg
     one(records, 'ccc._domainkey.example.com', 'TXT').purpose,
     /publish now: it signs beside the active key once DNS serves it/,
   );
+});
+
+test("a retiring DKIM key's record is to be kept until the time it retires, in UTC, not the day before", async () => {
+  const store = new NullStore([]);
+  const { key } = await createDkimKey(store, {
+    domain: 'example.com',
+    algorithm: 'rsa',
+    now: new Date('2025-03-01T22:00:00Z'),
+  });
+  await store.setDkimKeyState(key.id, 'retiring', { retireAfter: new Date('2025-03-08T22:00:00Z') });
+  const records = await recordsFor('example.com', { config: configOf(), store });
+  const [record] = records.filter((r) => r.name === `${key.selector}._domainkey.example.com`);
+  assert.match(record?.purpose ?? '', /keep it until 2025-03-08 22:00 UTC for mail in transit/);
 });

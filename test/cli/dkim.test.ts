@@ -322,6 +322,20 @@ test('dkim rotate, then rotate --advance as the record appears in DNS', async (t
   assert.equal(waiting.code, 0, waiting.stderr);
   assert.equal(waiting.stdout, 'example.com: two is still pending: no DKIM record at two._domainkey.example.com yet\n');
 
+  // Published in testing mode first: still pending, and the CLI says why in dns check's words.
+  dns.setZone({
+    records: {
+      'one._domainkey.example.com': { TXT: [old.strings] },
+      'two._domainkey.example.com': {
+        TXT: [next.strings.map((part, i) => (i === 0 ? part.replace('v=DKIM1; ', 'v=DKIM1; t=y; ') : part))],
+      },
+    },
+  });
+  const testing = await postern(['dkim', 'rotate', '--advance', ...config]);
+  assert.equal(testing.code, 0, testing.stderr);
+  assert.match(testing.stdout, /^example\.com: two is still pending: .*t=y/);
+  assert.doesNotMatch(testing.stdout, /holds another key/);
+
   // The admin pastes both records into the zone.
   dns.setZone({
     records: {

@@ -149,6 +149,41 @@ export function runDkimStoreContract(withStore: WithStore): void {
   );
 
   test(
+    'DKIM keys: activateDkimKey switches a pending key and retires the ones it replaces at once; only a pending key',
+    withStore(async (store) => {
+      const old = await store.addDkimKey(newKey('example.com', 'old', { state: 'active' }));
+      const ed = await store.addDkimKey(
+        newKey('example.com', 'ed', { state: 'active', algorithm: 'ed25519', bits: 256 }),
+      );
+      const next = await store.addDkimKey(newKey('example.com', 'new', { createdAt: at(1) }));
+      assert.deepEqual(await store.activateDkimKey(next.id, { now: at(2), retireAfter: at(9) }), ['old']);
+      assert.deepEqual(await store.listDkimKeys('example.com'), [
+        { ...old, state: 'retiring', retireAfter: at(9) },
+        ed,
+        { ...next, state: 'active', activatedAt: at(2), retireAfter: null },
+      ]);
+      const before = await store.listDkimKeys();
+      // No longer pending (a stale pass), a retiring key, a key that is gone: nothing changes.
+      assert.equal(await store.activateDkimKey(next.id, { now: at(3), retireAfter: at(10) }), undefined);
+      assert.equal(await store.activateDkimKey(old.id, { now: at(3), retireAfter: at(10) }), undefined);
+      assert.equal(await store.activateDkimKey(next.id + 1000, { now: at(3), retireAfter: at(10) }), undefined);
+      assert.deepEqual(await store.listDkimKeys(), before);
+      // `from`: the move happens only from that state.
+      assert.equal(await store.setDkimKeyState(next.id, 'retired', { now: at(4), from: 'retiring' }), false);
+      assert.equal(await store.setDkimKeyState(old.id, 'retired', { now: at(4), from: 'retiring' }), true);
+      assert.equal(await store.setDkimKeyState(old.id, 'retired', { now: at(4), from: 'retiring' }), false);
+      assert.deepEqual(
+        (await store.listDkimKeys()).map((k) => [k.selector, k.state]),
+        [
+          ['old', 'retired'],
+          ['ed', 'active'],
+          ['new', 'active'],
+        ],
+      );
+    }),
+  );
+
+  test(
     'DKIM keys: setDkimKeyState on a key that does not exist is false and changes nothing',
     withStore(async (store) => {
       const key = await store.addDkimKey(newKey('example.com', 'sel'));

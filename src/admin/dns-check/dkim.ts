@@ -103,7 +103,41 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
   }
   // RFC 6376 §3.6.2.2: several records at one name make the verifier's choice undefined.
   if (txt.records.length > 1) return bad(`${name} has ${txt.records.length} TXT records; keep only the DKIM record`);
-  const record = (txt.records[0] as string).replace(/\s+/g, '');
+  const judged = judgeDkimRecord(name, txt.records[0] as string, key);
+  switch (judged.verdict) {
+    case 'fail':
+      return bad(judged.summary);
+    case 'warn':
+      return warn('dkim', 'dkim.record', judged.summary, judged.fix, key.selector);
+    case 'pass':
+      return pass('dkim', 'dkim.record', `${name} publishes the stored ${key.algorithm} key`, key.selector);
+    default:
+      return judged satisfies never;
+  }
+}
+
+/** What judgeDkimRecord makes of a key's one TXT record; `problem` says why a failing one fails. */
+export type DkimRecordVerdict =
+  | { verdict: 'pass' }
+  | { verdict: 'warn'; summary: string; fix: string }
+  | { verdict: 'fail'; summary: string; problem: 'no-key' | 'not-base64' | 'unusable' };
+
+/**
+ * The one judgement of a DKIM key record, shared by `postern dns check` and rotation (which activates
+ * a key only on a `pass`): the record at `name` must be the key's, written as RFC 6376 §3.6.1 and RFC
+ * 8463 §4.2 say, not merely one some verifier might still read.
+ */
+export function judgeDkimRecord(
+  name: string,
+  text: string,
+  key: Pick<DkimKey, 'selector' | 'algorithm' | 'publicKey'>,
+): DkimRecordVerdict {
+  const bad = (summary: string, problem: 'no-key' | 'not-base64' | 'unusable' = 'unusable'): DkimRecordVerdict => ({
+    verdict: 'fail',
+    summary,
+    problem,
+  });
+  const record = text.replace(/\s+/g, '');
   const { specs, faults } = parseTagList(record);
   // §3.2: tag names are case-sensitive; a repeated tag makes the record invalid.
   if (faults > 0) return bad(`${name} is not a valid tag=value list (RFC 6376 §3.2): "${record.slice(0, 60)}"`);
@@ -126,10 +160,11 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
       cased
         ? `${name} has no p= but ${cased.name}=: tag names are case-sensitive (RFC 6376 §3.2), write them in lower case`
         : `${name} has no p= (the public key)`,
+      'no-key',
     );
   }
   if (p === '') return bad(`${name} has an empty p=, which revokes the key (RFC 6376 §3.6.1)`);
-  if (!isKeyBase64(p)) return bad(notBase64(name));
+  if (!isKeyBase64(p)) return bad(notBase64(name), 'not-base64');
   // RFC 5234 §2.3: the values of s=, h= and t= are ABNF literals ("email", "sha256", "y"), matched in any
   // case, and key-record.ts (the verifier) reads them so: the same list() here.
   const services = tag('s') === undefined ? undefined : list(tag('s'));
@@ -147,19 +182,17 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
     return bad(`${name} publishes a different public key than the stored ${key.selector}: signatures will fail`);
   }
   if (list(tag('t')).includes('y')) {
-    return warn(
-      'dkim',
-      'dkim.record',
-      `${name} is in testing mode (t=y): receivers treat signed mail as unsigned (RFC 6376 §3.6.1)`,
-      'Remove t=y from the record once signatures verify.',
-      key.selector,
-    );
+    return {
+      verdict: 'warn',
+      summary: `${name} is in testing mode (t=y): receivers treat signed mail as unsigned (RFC 6376 §3.6.1)`,
+      fix: 'Remove t=y from the record once signatures verify.',
+    };
   }
-  return pass('dkim', 'dkim.record', `${name} publishes the stored ${key.algorithm} key`, key.selector);
+  return { verdict: 'pass' };
 }
 
 /** The record's p= against the store's: the same bytes, or for RSA the same key in another DER form. */
-function sameKey(published: string, key: DkimKey): boolean {
+function sameKey(published: string, key: Pick<DkimKey, 'algorithm' | 'publicKey'>): boolean {
   const a = Buffer.from(published, 'base64');
   const b = Buffer.from(key.publicKey, 'base64');
   if (a.equals(b)) return true;

@@ -173,7 +173,8 @@ function describeEvent(e: RotationEvent): string {
         settling: `the record at ${name} is served; serve activates it once DNS has served it for 10 minutes`,
         temperror: `DNS did not answer for ${name}; it is checked again later`,
       }[e.problem];
-      return `${e.domain}: ${e.selector} is still pending: ${why}`;
+      // What the check found, in `postern dns check`'s words, when it says more than the problem's kind.
+      return `${e.domain}: ${e.selector} is still pending: ${e.detail ?? why}`;
     }
     default:
       return e satisfies never;

@@ -84,18 +84,56 @@ export class PostgresDkimKeys {
     return rows.map(dkimKeyFromRow);
   }
 
-  /** SET expressions read the row as it was: `state <> 'active'` is the state before this update. */
-  async setState(id: number, state: DkimKeyState, now: Date, retireAfter: Date | undefined): Promise<boolean> {
+  /**
+   * SET expressions read the row as it was: `state <> 'active'` is the state before this update. With
+   * `from`, the WHERE is evaluated again on the row a concurrent writer left (READ COMMITTED), so a key
+   * another node moved on or removed meanwhile is not touched.
+   */
+  async setState(
+    id: number,
+    state: DkimKeyState,
+    now: Date,
+    retireAfter: Date | undefined,
+    from?: DkimKeyState,
+  ): Promise<boolean> {
     const result = await this.#query(
       `UPDATE dkim_keys SET
          activated_at = CASE WHEN $2::text = 'active' AND state <> 'active' THEN $3::bigint ELSE activated_at END,
          retire_after = CASE WHEN $4::bigint IS NOT NULL THEN $4::bigint
                              WHEN $2::text = 'active' THEN NULL ELSE retire_after END,
          state = $2::text
-       WHERE id = $1`,
-      [id, state, now.getTime(), retireAfter?.getTime() ?? null],
+       WHERE id = $1 AND ($5::text IS NULL OR state = $5::text)`,
+      [id, state, now.getTime(), retireAfter?.getTime() ?? null, from ?? null],
     );
     return (result.rowCount ?? 0) > 0;
+  }
+
+  /** Store.activateDkimKey: pending → active and the keys it replaces → retiring, in one transaction. */
+  async activate(id: number, now: Date, retireAfter: Date): Promise<string[] | undefined> {
+    return this.#transaction(async (client) => {
+      const { rows: found } = await client.query('SELECT domain FROM dkim_keys WHERE id = $1', [id]);
+      if (found[0] === undefined) return undefined;
+      // The lock add() takes: two nodes' passes switch one domain's keys in turn, and a key being added
+      // meanwhile is checked against the switch's outcome, not against the state before it.
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [DKIM_LOCK_SPACE, found[0].domain]);
+      const { rows: activated } = await client.query(
+        `UPDATE dkim_keys SET state = 'active', activated_at = $2, retire_after = NULL
+         WHERE id = $1 AND state = 'pending'
+         RETURNING domain, algorithm`,
+        [id, now.getTime()],
+      );
+      const key = activated[0];
+      if (key === undefined) return undefined; // removed, or no longer pending: a stale pass changes nothing
+      const { rows: replaced } = await client.query(
+        `UPDATE dkim_keys SET state = 'retiring', retire_after = $4
+         WHERE domain = $1 AND algorithm = $2 AND state = 'active' AND id <> $3
+         RETURNING id, selector, created_at`,
+        [key.domain, key.algorithm, id, retireAfter.getTime()],
+      );
+      return replaced
+        .sort((a, b) => Number(a.created_at) - Number(b.created_at) || Number(a.id) - Number(b.id))
+        .map((row) => String(row.selector));
+    });
   }
 
   async remove(id: number): Promise<boolean> {

@@ -376,9 +376,13 @@ export class PostgresStore implements Store {
   async setDkimKeyState(
     id: number,
     state: DkimKeyState,
-    options: { retireAfter?: Date; now?: Date } = {},
+    options: { retireAfter?: Date; now?: Date; from?: DkimKeyState } = {},
   ): Promise<boolean> {
-    return this.#dkimKeys.setState(id, state, options.now ?? new Date(), options.retireAfter);
+    return this.#dkimKeys.setState(id, state, options.now ?? new Date(), options.retireAfter, options.from);
+  }
+
+  async activateDkimKey(id: number, options: { now: Date; retireAfter: Date }): Promise<string[] | undefined> {
+    return this.#dkimKeys.activate(id, options.now, options.retireAfter);
   }
 
   async removeDkimKey(id: number): Promise<boolean> {

@@ -13,6 +13,8 @@ export class SqliteDkimKeys {
   readonly #sameState: StatementSync;
   readonly #insert: StatementSync;
   readonly #setState: StatementSync;
+  readonly #activate: StatementSync;
+  readonly #retireReplaced: StatementSync;
   readonly #remove: StatementSync;
 
   constructor(db: DatabaseSync) {
@@ -33,7 +35,19 @@ export class SqliteDkimKeys {
          retire_after = CASE WHEN :retireAfter IS NOT NULL THEN :retireAfter
                              WHEN :state = 'active' THEN NULL ELSE retire_after END,
          state = :state
-       WHERE id = :id`,
+       WHERE id = :id AND (:from IS NULL OR state = :from)`,
+    );
+    // activate() runs on the writer inside the batch's transaction (one savepoint per request): the
+    // switch and the retirement of the keys it replaces commit together or not at all.
+    this.#activate = db.prepare(
+      `UPDATE dkim_keys SET state = 'active', activated_at = :now, retire_after = NULL
+       WHERE id = :id AND state = 'pending'
+       RETURNING domain, algorithm`,
+    );
+    this.#retireReplaced = db.prepare(
+      `UPDATE dkim_keys SET state = 'retiring', retire_after = :retireAfter
+       WHERE domain = :domain AND algorithm = :algorithm AND state = 'active' AND id <> :id
+       RETURNING id, selector, created_at`,
     );
     this.#remove = db.prepare('DELETE FROM dkim_keys WHERE id = ?');
   }
@@ -59,9 +73,24 @@ export class SqliteDkimKeys {
     return dkimKeyFromRow(row);
   }
 
-  setState(id: number, state: DkimKeyState, now: Date, retireAfter: Date | undefined): boolean {
-    const params = { id, state, now: now.getTime(), retireAfter: retireAfter?.getTime() ?? null };
+  setState(id: number, state: DkimKeyState, now: Date, retireAfter: Date | undefined, from?: DkimKeyState): boolean {
+    const params = { id, state, now: now.getTime(), retireAfter: retireAfter?.getTime() ?? null, from: from ?? null };
     return this.#setState.run(params).changes > 0;
+  }
+
+  /** Store.activateDkimKey; undefined when the key is gone or no longer pending. */
+  activate(id: number, now: Date, retireAfter: Date): string[] | undefined {
+    const key = this.#activate.get({ id, now: now.getTime() });
+    if (!key) return undefined;
+    const replaced = this.#retireReplaced.all({
+      domain: String(key.domain),
+      algorithm: String(key.algorithm),
+      id,
+      retireAfter: retireAfter.getTime(),
+    });
+    return replaced
+      .sort((a, b) => Number(a.created_at) - Number(b.created_at) || Number(a.id) - Number(b.id))
+      .map((row) => String(row.selector));
   }
 
   remove(id: number): boolean {

@@ -188,7 +188,16 @@ export type WriteRequest =
   | { id: number; kind: 'addCounters'; entries: [string, number][] }
   | { id: number; kind: 'greylist'; request: GreylistRequest }
   | { id: number; kind: 'addDkimKey'; key: NewDkimKey; createdAt: Date }
-  | { id: number; kind: 'setDkimKeyState'; keyId: number; state: DkimKeyState; now: Date; retireAfter?: Date }
+  | {
+      id: number;
+      kind: 'setDkimKeyState';
+      keyId: number;
+      state: DkimKeyState;
+      now: Date;
+      retireAfter?: Date;
+      from?: DkimKeyState;
+    }
+  | { id: number; kind: 'activateDkimKey'; keyId: number; now: Date; retireAfter: Date }
   | { id: number; kind: 'removeDkimKey'; keyId: number }
   /** `header`: From and Subject as summarize() (src/mime/summary.ts) read them on the main thread. */
   | { id: number; kind: 'quarantine'; message: NewQuarantined; header: Pick<MessageSummary, 'from' | 'subject'> }
@@ -229,6 +238,8 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'addCounters' }
   | { id: number; ok: true; kind: 'greylist'; result: GreylistResult }
   | { id: number; ok: true; kind: 'addDkimKey'; key: DkimKey }
+  /** `retiring`: null when the key was not pending (Store.activateDkimKey's undefined). */
+  | { id: number; ok: true; kind: 'activateDkimKey'; retiring: string[] | null }
   | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeDkimKey' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
   | { id: number; ok: true; kind: 'expireQuarantine'; removed: number }

@@ -383,7 +383,7 @@ export class SqliteStore implements Store {
   async setDkimKeyState(
     id: number,
     state: DkimKeyState,
-    options: { retireAfter?: Date; now?: Date } = {},
+    options: { retireAfter?: Date; now?: Date; from?: DkimKeyState } = {},
   ): Promise<boolean> {
     const now = options.now ?? new Date();
     const result = await this.#write({
@@ -392,9 +392,16 @@ export class SqliteStore implements Store {
       state,
       now,
       retireAfter: options.retireAfter,
+      from: options.from,
     });
     if (result.kind !== 'setDkimKeyState') throw unexpected(result);
     return result.done;
+  }
+
+  async activateDkimKey(id: number, options: { now: Date; retireAfter: Date }): Promise<string[] | undefined> {
+    const result = await this.#write({ kind: 'activateDkimKey', keyId: id, ...options });
+    if (result.kind !== 'activateDkimKey') throw unexpected(result);
+    return result.retiring ?? undefined;
   }
 
   async removeDkimKey(id: number): Promise<boolean> {

@@ -243,8 +243,13 @@ export class SqliteWriter {
           key: this.#dkimKeys.add(request.key, request.createdAt),
         };
       case 'setDkimKeyState': {
-        const done = this.#dkimKeys.setState(request.keyId, request.state, request.now, request.retireAfter);
+        const { keyId, state, now, retireAfter, from } = request;
+        const done = this.#dkimKeys.setState(keyId, state, now, retireAfter, from);
         return { id: request.id, ok: true, kind: 'setDkimKeyState', done };
+      }
+      case 'activateDkimKey': {
+        const retiring = this.#dkimKeys.activate(request.keyId, request.now, request.retireAfter) ?? null;
+        return { id: request.id, ok: true, kind: 'activateDkimKey', retiring };
       }
       case 'removeDkimKey':
         return { id: request.id, ok: true, kind: 'removeDkimKey', done: this.#dkimKeys.remove(request.keyId) };
