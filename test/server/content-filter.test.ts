@@ -12,39 +12,24 @@ import { markedCopy, type PhishingMarks } from '../../src/filter/phishing-stage.
 import { parseMessage } from '../../src/mime/message.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
 import { type Answer, fakeMilter, packet, z } from '../support/fake-milter.ts';
+import { filteringServer, sendingDomain } from '../support/filtering-server.ts';
 import { startTestServer, type TestOverrides, type TestServer, tempDir } from '../support/server.ts';
 import { codeOf, SmtpClient, type SmtpReply } from '../support/smtp-client.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
 
-function sender(name: string): TestZone['records'] {
-  return {
-    [name]: { MX: [{ priority: 10, exchange: `mx.${name}` }], A: ['192.0.2.50'], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
-    [`mx.${name}`]: { A: ['192.0.2.50'] },
-  };
-}
-
 const ZONE: TestZone = {
   records: {
     ...DEFAULT_TEST_ZONE.records,
-    ...sender('partner.example'),
-    ...sender('examp1e.com'), // a homoglyph lookalike of our example.com
-    ...sender('helpdesk-mail.net'),
+    ...sendingDomain('partner.example'),
+    ...sendingDomain('examp1e.com'), // a homoglyph lookalike of our example.com
+    ...sendingDomain('helpdesk-mail.net'),
   },
 };
 
-async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
-  const dns = await startTestDnsServer(ZONE);
-  t.after(() => dns.close());
-  // filter: {} turns phishing scoring back on (the test support server turns it off).
-  const server = await startTestServer({
-    dns: { servers: [dns.server], timeoutMs: 300, tries: 1 },
-    filter: {},
-    ...overrides,
-  });
-  t.after(() => server.stop());
-  return server;
+function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
+  return filteringServer(t, ZONE, overrides);
 }
 
 /** A clean message from bob@partner.example to alice and bob, each RCPT answered 250; the reply to the data (null: any). */

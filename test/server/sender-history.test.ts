@@ -5,44 +5,29 @@
 // left in Junk, nor with a From it forged.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startTestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import type { TestZone } from '../../src/dns/test-server.ts';
 import { DEFAULT_TEST_ZONE } from '../support/dns.ts';
-import { startTestServer, type TestOverrides, type TestServer } from '../support/server.ts';
+import { filteringServer, sendingDomain } from '../support/filtering-server.ts';
+import type { TestOverrides, TestServer } from '../support/server.ts';
 import { aliceMailbox, sendToAlice } from '../support/transaction.ts';
 
 type Context = { after(fn: () => unknown): void };
 
-function sender(name: string): TestZone['records'] {
-  return {
-    [name]: { MX: [{ priority: 10, exchange: `mx.${name}` }], A: ['192.0.2.50'], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
-    [`mx.${name}`]: { A: ['192.0.2.50'] },
-  };
-}
-
 const ZONE: TestZone = {
   records: {
     ...DEFAULT_TEST_ZONE.records,
-    ...sender('esp.example'),
+    ...sendingDomain('esp.example'),
     // The ESP's bounce domain is the partner's own subdomain, so SPF aligns (RFC 7489 §3.1.2) and DMARC
     // passes although the partner only monitors (p=none).
-    ...sender('bounces.partner.example'),
-    ...sender('partner.example'),
+    ...sendingDomain('bounces.partner.example'),
+    ...sendingDomain('partner.example'),
     '_dmarc.partner.example': { TXT: ['v=DMARC1; p=none'] },
-    ...sender('forged.example'),
+    ...sendingDomain('forged.example'),
   },
 };
 
-async function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
-  const dns = await startTestDnsServer(ZONE);
-  t.after(() => dns.close());
-  // filter: {} turns phishing scoring back on (the test support server turns it off).
-  const server = await startTestServer({
-    dns: { servers: [dns.server], timeoutMs: 300, tries: 1 },
-    filter: {},
-    ...overrides,
-  });
-  t.after(() => server.stop());
-  return server;
+function serverWith(t: Context, overrides: TestOverrides = {}): Promise<TestServer> {
+  return filteringServer(t, ZONE, overrides);
 }
 
 /** A newsletter From partner.example sent through an ESP whose bounce address is per message (VERP). */
