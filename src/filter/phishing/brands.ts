@@ -205,8 +205,8 @@ export const BRAND_PLATFORM_DOMAINS: ReadonlySet<string> = new Set(['googlegroup
  * Application Centre"). Lower case, as names.ts normalName writes them.
  */
 export const BRAND_NAMES_THAT_ARE_WORDS: ReadonlySet<string> = new Set([
-  ...['apple', 'chase', 'visa', 'steam', 'valve', 'zoom', 'indeed', 'stripe', 'outlook', 'office'],
-  ...['mamba', 'мамба', 'telegram', 'налоговая'],
+  ...['apple', 'chase', 'visa', 'steam', 'valve', 'zoom', 'indeed', 'stripe', 'outlook', 'office', 'live'],
+  ...['tinder', 'mamba', 'мамба', 'telegram', 'налоговая'],
 ]);
 
 /**

@@ -82,7 +82,7 @@ export function displayNameSignals(from: MessageAddress, fromOrg: string, input:
       },
     });
   }
-  const brand = firstOf(forms, (name) => brandClaimedBy(name, input.brands));
+  const brand = brandClaimed(from.name, input.brands);
   if (brand && !brand.domains.some((d) => sameOrganisation(d, fromOrg))) {
     signals.push({
       name: 'display-name-brand',
@@ -183,6 +183,11 @@ function splitBrands(brands: readonly Brand[]): SplitBrands {
     splits.set(brands, split);
   }
   return split;
+}
+
+/** The brand a display name claims, read in every form a reader may see it (names.ts shownForms). */
+export function brandClaimed(name: string, brands: readonly Brand[]): Brand | undefined {
+  return firstOf(shownForms(name), (form) => brandClaimedBy(form, brands));
 }
 
 function firstOf<T>(forms: readonly string[], find: (form: string) => T | undefined): T | undefined {

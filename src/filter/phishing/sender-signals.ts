@@ -5,22 +5,13 @@
  */
 import type { ParsedMessage } from '../../mime/message.ts';
 import type { AuthenticationSummary } from './authentication-signals.ts';
-import type { Brand } from './brands.ts';
-import { displayNameSignals } from './display-name-signals.ts';
+import { BRAND_NAMES_THAT_ARE_WORDS, type Brand } from './brands.ts';
+import { brandClaimed, displayNameSignals } from './display-name-signals.ts';
 import { isFreeMail } from './free-mail.ts';
 import { brandsNamed, brandIndex as linkBrandIndex } from './links/brand-names.ts';
 import { extractLinks } from './links/extract.ts';
 import { joinedDomains, type Lookalike, lookalikeOf } from './lookalike.ts';
-import {
-  brandIndex,
-  brandNamedIn,
-  nameKey,
-  organisationKey,
-  organisationOf,
-  type ProtectedPerson,
-  sameOrganisation,
-  shownForms,
-} from './names.ts';
+import { brandIndex, organisationKey, organisationOf, type ProtectedPerson, sameOrganisation } from './names.ts';
 import type { Signal } from './signal.ts';
 
 export { organisationOf, type ProtectedPerson };
@@ -153,54 +144,6 @@ function authenticatedList(message: ParsedMessage, input: SenderInput): string |
   return undefined;
 }
 
-/** The brand a display name claims, read as the reader sees it (names.ts shownForms). */
-function brandClaimed(name: string, brands: readonly Brand[]): Brand | undefined {
-  for (const form of shownForms(name)) {
-    const brand = brandNamedIn(form, brands);
-    if (brand && claimsWordBrand(form, brand)) return brand;
-  }
-  return undefined;
-}
-
-/**
- * Brand names that are ordinary words, as people, shops and their domains use them: Chase Miller,
- * Apple Tree Catering (appletree-catering.ru), homeoffice.gov.uk, VFS Global Visa Application Centre.
- */
-const WORD_BRANDS: ReadonlySet<string> = new Set([
-  'apple',
-  'chase',
-  'visa',
-  'office',
-  'outlook',
-  'live',
-  'zoom',
-  'indeed',
-  'stripe',
-  'tinder',
-  'mamba',
-  'steam',
-]);
-
-/** Words a brand's own mail puts beside its name in a display name ("Apple Support", "Chase Bank"). */
-const SERVICE_WORDS: ReadonlySet<string> = new Set([
-  ...['support', 'security', 'team', 'account', 'accounts', 'id', 'billing', 'store', 'service', 'services'],
-  ...['customer', 'care', 'help', 'helpdesk', 'center', 'centre', 'online', 'bank', 'banking', 'card', 'cards'],
-  ...['pay', 'payments', 'alert', 'alerts', 'notification', 'notifications', 'info', 'no', 'reply', 'noreply'],
-  ...['official', 'inc', 'the', 'your', 'mail', 'email', 'verification', 'admin', 'update'],
-  ...['поддержка', 'служба', 'безопасность', 'безопасности', 'банк', 'команда', 'уведомления'],
-]);
-
-/**
- * Whether a display name that names `brand` claims to be it. A brand named by a word only counts alone
- * or beside service words; a name of it that is no word (Microsoft, iCloud) always counts.
- */
-function claimsWordBrand(shown: string, brand: Brand): boolean {
-  const brandWords = new Set(brand.names.flatMap((n) => nameKey(n).split(' ')));
-  const words = nameKey(shown).split(' ');
-  if (words.some((w) => brandWords.has(w) && !WORD_BRANDS.has(w))) return true;
-  return words.every((w) => brandWords.has(w) || SERVICE_WORDS.has(w));
-}
-
 /** Whether a link's text claims `brand` ("Sign in to Apple", "Apple"), as link-signals.ts reads it. */
 function linkClaims(message: ParsedMessage, brand: Brand, brands: readonly Brand[]): boolean {
   const index = linkBrandIndex(brands);
@@ -227,7 +170,9 @@ function senderLookalike(fromOrg: string, input: SenderInput, claimed: Brand | u
     if (brand === claimed) return brandSignal(found, brand);
     // A brand that is a word (office, apple) sits in many names of its own (homeoffice, appleseed):
     // an added word counts only with a link that claims the brand.
-    const word = found.kind === 'added-word' && WORD_BRANDS.has(found.protected.slice(0, found.protected.indexOf('.')));
+    const word =
+      found.kind === 'added-word' &&
+      BRAND_NAMES_THAT_ARE_WORDS.has(found.protected.slice(0, found.protected.indexOf('.')));
     if (strongEnoughForBrand(found, fromOrg) && (!word || linkClaims(input.message, brand, input.brands))) {
       return brandSignal(found, brand);
     }
