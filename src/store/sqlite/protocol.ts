@@ -271,4 +271,6 @@ export interface WriterWorkerData {
   busyTimeoutMs: number;
   /** Where a populated database is copied before a migration changes it. */
   backupDir: string;
+  /** Shared with the main thread's CommitSignal (see commit-delay.ts). */
+  commitSignal: SharedArrayBuffer;
 }

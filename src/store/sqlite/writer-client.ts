@@ -20,6 +20,7 @@ import {
   type StoreStats,
   StoreUnavailableError,
 } from '../store.ts';
+import { CommitSignal } from './commit-delay.ts';
 import {
   type DeliveryTuple,
   packDelivery,
@@ -45,6 +46,7 @@ interface Pending {
 
 export class WriterClient {
   readonly #worker: Worker;
+  readonly #signal: CommitSignal;
   readonly #pending = new Map<number, Pending>();
   readonly #stats: StoreStats = { commits: 0, deliveries: 0 };
   readonly #exited: Promise<void>;
@@ -62,8 +64,9 @@ export class WriterClient {
   /** What opening the database migrated, if anything. */
   readonly migration: MigrationOutcome;
 
-  private constructor(worker: Worker, migration: MigrationOutcome) {
+  private constructor(worker: Worker, migration: MigrationOutcome, signal: CommitSignal) {
     this.#worker = worker;
+    this.#signal = signal;
     this.migration = migration;
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: WorkerMessage) => {
@@ -87,7 +90,9 @@ export class WriterClient {
   }
 
   /** Starts the thread and resolves once it has opened the database and applied the schema. */
-  static async start(data: WriterWorkerData): Promise<WriterClient> {
+  static async start(options: Omit<WriterWorkerData, 'commitSignal'>): Promise<WriterClient> {
+    const signal = new CommitSignal();
+    const data: WriterWorkerData = { ...options, commitSignal: signal.buffer };
     // From a checkout Node runs the .ts source; an installed package runs the compiled .js (dist/).
     const file = import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.js';
     const worker = new Worker(new URL(file, import.meta.url), { workerData: data });
@@ -109,7 +114,7 @@ export class WriterClient {
         outcome instanceof Error ? outcome.message : outcome.type === 'startup-failed' ? outcome.message : '';
       throw new StoreUnavailableError(`cannot open the SQLite store ${data.file}: ${reason}`, { cause: outcome });
     }
-    return new WriterClient(worker, outcome.migration);
+    return new WriterClient(worker, outcome.migration, signal);
   }
 
   /** Where to say that the store failed for good while open (the server stops, for a supervisor to restart it). */
@@ -157,6 +162,7 @@ export class WriterClient {
     this.#moving = [];
     if (requests.length === 0 || this.#failure) return;
     this.#worker.postMessage({ kind: 'requests', requests } satisfies WorkerCommand, moving);
+    this.#signal.posted(requests.length);
   }
 
   /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */

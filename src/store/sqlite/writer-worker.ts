@@ -12,6 +12,7 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MigrationOutcome } from '../migrations.ts';
 import { StoreError } from '../store.ts';
+import { CommitGatherer } from './commit-delay.ts';
 import { openConnection } from './connection.ts';
 import { FileIdentity } from './file-identity.ts';
 import { migrateSqlite } from './migrations.ts';
@@ -46,16 +47,24 @@ function start(port: MessagePort, data: WriterWorkerData): void {
 
   /** Set once the file is lost or corrupt: every later request is refused with this, none written. */
   let dead: string | undefined;
+  const gatherer = new CommitGatherer(data.commitSignal);
   port.on('message', (first: WorkerCommand) => {
     const requests: WriteRequest[] = [];
     let closing = false;
-    for (let command: WorkerCommand | undefined = first; command; command = nextQueued(port)) {
-      if (command.kind === 'close') {
-        closing = true;
-        continue;
+    const drain = (command: WorkerCommand | undefined = nextQueued(port)) => {
+      for (; command; command = nextQueued(port)) {
+        if (command.kind === 'close') {
+          closing = true;
+          continue;
+        }
+        gatherer.took(command.requests.length);
+        for (const request of command.requests)
+          requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
       }
-      for (const request of command.requests) requests.push(Array.isArray(request) ? unpackDelivery(request) : request);
-    }
+      return requests.length;
+    };
+    drain(first);
+    if (!closing) gatherer.gather(requests.length, drain);
     const refuse = (message: string) =>
       post({
         type: 'batch',
