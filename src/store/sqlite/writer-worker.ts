@@ -3,8 +3,9 @@
  * blocks this thread and never the server's event loop.
  *
  * Group commit: while a transaction commits, new requests queue on the port. When it is done, the
- * thread takes the next request and every other one already queued, and writes them all in one
- * transaction — one fsync for the batch — then posts all their results in one message.
+ * thread takes the next request and every other one already queued (waiting up to a millisecond for
+ * more when recent batches were larger: commit-delay.ts), and writes them all in one transaction — one
+ * fsync for the batch — then posts all their results in one message.
  *
  * Loaded with `new Worker(new URL('./writer-worker.ts', import.meta.url))`; Node strips the types.
  */
