@@ -47,7 +47,8 @@ export class FreeSpace {
     }
     const enough = free >= this.#needed;
     if (enough !== this.#enough) {
-      const mb = (bytes: number) => `${Math.floor(bytes / 1_048_576)} MB`;
+      // One decimal, as `postern backup` prints: 1.5 MB needed must not read as "1 MB".
+      const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
       if (enough) this.#logger.info(`store: ${this.#dir} has ${mb(free)} free again: MAIL FROM is accepted`);
       else {
         this.#logger.error(

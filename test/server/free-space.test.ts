@@ -59,14 +59,14 @@ test('FreeSpace asks the file system at most once a second, says when it changes
   assert.equal(space.enough(1000), false);
   assert.equal(space.enough(2000), false);
   assert.deepEqual(lines, [
-    'store: /srv/mail has 5 MB free, less than 1.5 × smtp.maxMessageSize (6 MB): MAIL FROM is answered 452 4.3.1 until space is freed',
+    'store: /srv/mail has 5.0 MB free, less than 1.5 × smtp.maxMessageSize (6.0 MB): MAIL FROM is answered 452 4.3.1 until space is freed',
   ]);
   failing = true;
   assert.equal(space.enough(3000), false, 'a failed statfs changes nothing');
   failing = false;
   free = 7 * 1024 * 1024;
   assert.equal(space.enough(4000), true);
-  assert.equal(lines[1], 'store: /srv/mail has 7 MB free again: MAIL FROM is accepted');
+  assert.equal(lines[1], 'store: /srv/mail has 7.0 MB free again: MAIL FROM is accepted');
 });
 
 test('FreeSpace rechecks on the monotonic clock: a wall clock stepped back does not freeze its answer', (t) => {
@@ -92,4 +92,21 @@ test('FreeSpace rechecks on the monotonic clock: a wall clock stepped back does 
   performance.now = () => start + 1001;
   space.enough();
   assert.equal(calls, 2, 'asked again a second later, whatever the wall clock says');
+});
+
+test('FreeSpace says what is needed to the tenth of a MB: 1.5 × 1 MB is not "1 MB"', () => {
+  const lines: string[] = [];
+  const logger = createLogger('info', {
+    write: (line: string) => lines.push(JSON.parse(line).msg),
+  } as unknown as NodeJS.WritableStream);
+  const space = new FreeSpace({
+    dir: '/srv/mail',
+    maxMessageSize: 1024 * 1024,
+    logger,
+    statfs: () => ({ bavail: 256, bsize: 4096 }), // 1 MB free
+  });
+  assert.equal(space.enough(0), false);
+  assert.deepEqual(lines, [
+    'store: /srv/mail has 1.0 MB free, less than 1.5 × smtp.maxMessageSize (1.5 MB): MAIL FROM is answered 452 4.3.1 until space is freed',
+  ]);
 });
