@@ -277,7 +277,8 @@ export class InboundPolicy {
         reply: r,
         reason: `${peer.authenticated} was ${!account || replaced ? 'removed' : 'disabled'} after logging in`,
       });
-      return { action: 'reject', reply: r };
+      // #record wrote the line: the listener's own line for the reply would log the refusal twice.
+      return { action: 'reject', reply: r, logged: true };
     }
     const sender = envelope.mailFrom;
     if (!sender || (await this.ownedBy(sender.address, peer.authenticated!))) {
@@ -295,7 +296,7 @@ export class InboundPolicy {
       reply: r,
       reason: `${peer.authenticated} may not send as ${sender.address}`,
     });
-    return { action: 'reject', reply: r };
+    return { action: 'reject', reply: r, logged: true };
   }
 
   /** Whether the per-client limits never apply to this client (`limits.exceptions`, by default mynetworks). */

@@ -72,6 +72,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     return { action: 'reply', reply: answer };
   }
 
+  /**
+   * Our own failure (a check or the store), answered with a 451: its error line is written whatever the
+   * client's budget (the admin's to see), and carries the reply's code and enhanced code as every
+   * refusal line does, so that a search by code (`jq 'select(.code >= 400)'`) finds it too.
+   */
+  function failed(fields: Record<string, unknown>, answer: Reply, message: string): MessageOutcome {
+    logger.error({ ...fields, code: answer.code, enhanced: answer.enhanced }, message);
+    return { action: 'reply', reply: answer };
+  }
+
   /** The restrictions of each stage (src/policy); VRFY's answer comes from there too. */
   function check(
     request: CheckRequest,
@@ -231,11 +241,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         examination = await authentication.examine(envelope, content, peer, clientKind(peer));
       } catch (err) {
         // A bug in a check must not turn into an accept or a bounce: the client retries.
-        logger.error(
+        return failed(
           { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, err },
+          replies.localError(),
           'authentication failed; answered 451',
         );
-        return { action: 'reply', reply: replies.localError() };
       }
       const { verdict } = examination;
       if (verdict.reply) {
@@ -282,11 +292,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           clientLog: policy.clientLog,
         });
       } catch (err) {
-        logger.error(
+        return failed(
           { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, err },
+          replies.localError(),
           'content filter failed; answered 451',
         );
-        return { action: 'reply', reply: replies.localError() };
       }
       const early = await settleFiltered(filtered, envelope, peer, examination);
       if (early) return early;
@@ -316,11 +326,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       // A rule's mistake, not the sender's: queued, the message would go to our own MX and come back,
       // refused there. 451 keeps it with the sender, who retries, until the admin fixes the rule or
       // adds the address (Postfix defers on a configuration error too: 451 4.3.0).
-      logger.error(
+      return failed(
         { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, redirect: filtered.redirect },
+        replies.localError(),
         `a REDIRECT rule sends the message to ${filtered.redirect}, which has no account or alias here; answered 451 (the sender retries): add it (postern user add / alias add) or fix the rule`,
       );
-      return { action: 'reply', reply: replies.localError() };
     }
     if (changes)
       recipients = await changedRecipients(recipients, changes, {
@@ -437,11 +447,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       // A store that says why (disk full, lock held) is the operator's to fix: its reason, not a stack
       // trace per message (a full disk would fill the log with them). Anything else is our bug: all of it.
       const detail = err instanceof StoreError ? { reason: err.message } : { err };
-      logger.error(
+      return failed(
         { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, ...detail },
+        err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
         'store failed; answered 451',
       );
-      return { action: 'reply', reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError() };
     } finally {
       peer.storing = false;
     }
@@ -494,11 +504,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         if (filtered.redirect !== undefined && ownedButUnknown((await redirected(filtered.redirect))[0])) {
           // As for a delivery (message() above): held, it could never be released to that address; the
           // rule's mistake is the admin's to fix while the sender retries.
-          logger.error(
+          return failed(
             { ...base, redirect: filtered.redirect },
+            replies.localError(),
             `a REDIRECT rule sends the message to ${filtered.redirect}, which has no account or alias here; answered 451 (the sender retries): add it (postern user add / alias add) or fix the rule`,
           );
-          return { action: 'reply', reply: replies.localError() };
         }
         const clientName = await policy.clientHostname(peer);
         const receivedAt = new Date();
@@ -529,11 +539,11 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           logger.info({ ...base, quarantined: entry.id, verdict: logVerdict(filtered.verdict) }, 'message quarantined');
           return { action: 'reply', reply: replies.queued(envelope.id) };
         } catch (err) {
-          logger.error({ ...base, err }, 'quarantine failed; answered 451');
-          return {
-            action: 'reply',
-            reply: err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
-          };
+          return failed(
+            { ...base, err },
+            err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
+            'quarantine failed; answered 451',
+          );
         } finally {
           peer.storing = false;
         }

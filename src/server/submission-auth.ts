@@ -27,8 +27,8 @@ type AuthRequest = Extract<Effect, { type: 'auth' }>;
 type StepOutcome =
   | { kind: 'blocked'; until: Date }
   | { kind: 'unknown-mechanism' }
-  | { kind: 'failed'; step: Extract<SaslStep, { type: 'failure' }>; blockedUntil: Date | null; delayMs: number }
-  | { kind: 'blocked-success'; until: Date; delayMs: number }
+  | { kind: 'failed'; answer: Reply; delayMs: number }
+  | { kind: 'blocked-success'; answer: Reply; delayMs: number }
   | { kind: 'step'; step: Exclude<SaslStep, { type: 'failure' }> };
 
 /** A hash that matches nothing, verified for unknown users so they take as long as known ones. */
@@ -114,11 +114,12 @@ export class SubmissionAuth {
       return await this.#step(request, peer);
     } catch (error) {
       this.#exchanges.delete(peer.sessionId);
+      const answer = reply(454, '4.7.0', 'Temporary authentication failure');
       this.#logger.error(
-        { session: peer.sessionId, client: peer.remoteAddress, err: error },
+        { session: peer.sessionId, client: peer.remoteAddress, err: error, ...codes(answer) },
         'login could not be checked: answered 454 4.7.0',
       );
-      return { action: 'reject', reply: reply(454, '4.7.0', 'Temporary authentication failure'), logged: true };
+      return { action: 'reject', reply: answer, logged: true };
     }
   }
 
@@ -136,8 +137,12 @@ export class SubmissionAuth {
       };
       if (request.response && request.response.length > 0) {
         // Not a guess (the proof was right): a client out of step, refused without counting a failure.
-        this.#logger.info({ ...log, reason: 'no empty answer to the server-final message' }, 'login failed');
-        return { action: 'reject', reply: replies.authFailed(), logged: true };
+        const answer = replies.authFailed();
+        this.#logger.info(
+          { ...log, reason: 'no empty answer to the server-final message', ...codes(answer) },
+          'login failed',
+        );
+        return { action: 'reject', reply: answer, logged: true };
       }
       this.#logger.info(log, 'login');
       const { username, accountId } = proved;
@@ -177,8 +182,9 @@ export class SubmissionAuth {
         // Counted even when the client has gone meanwhile: a guess sent before a hang-up is a guess.
         return {
           kind: 'failed',
-          step,
-          ...(await this.#recordFailure(peer, ipKey, step.username, step.message, step.reason)),
+          ...(await this.#recordFailure(peer, ipKey, step.username, step.message, step.reason, (until) =>
+            failureReply(step, until),
+          )),
         };
       }
       if (step.type === 'success') {
@@ -193,8 +199,9 @@ export class SubmissionAuth {
             step.username,
             'the client is blocked for failed logins',
             'blocked',
+            () => blockedReply(late),
           );
-          return { kind: 'blocked-success', until: late, delayMs: recorded.delayMs };
+          return { kind: 'blocked-success', ...recorded };
         }
       }
       return { kind: 'step', step };
@@ -210,20 +217,8 @@ export class SubmissionAuth {
       this.#exchanges.delete(peer.sessionId);
       // Outside the one-at-a-time section: another session of this address need not wait for it.
       if (outcome.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, outcome.delayMs));
-      if (outcome.kind === 'blocked-success')
-        return { action: 'reject', reply: blockedReply(outcome.until), logged: true };
-      if (outcome.blockedUntil) return { action: 'reject', reply: blockedReply(outcome.blockedUntil), logged: true };
-      if (outcome.step.reason === 'malformed')
-        return { action: 'reject', reply: reply(501, '5.5.2', outcome.step.message), logged: true };
-      // The client is told what failed, not that its password is wrong: the binding is checked before
-      // the proof (a client that cannot do SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
-      if (outcome.step.reason === 'binding')
-        return {
-          action: 'reject',
-          reply: reply(535, '5.7.8', `Authentication failed: ${outcome.step.message}`),
-          logged: true,
-        };
-      return { action: 'reject', reply: replies.authFailed(), logged: true };
+      // #recordFailure logged it, with this reply's codes.
+      return { action: 'reject', reply: outcome.answer, logged: true };
     }
     // The session ended while we waited: nothing to answer, and nothing to keep.
     if (gone) return { action: 'reject', reply: replies.authAborted() };
@@ -304,8 +299,8 @@ export class SubmissionAuth {
 
   /**
    * Counts a failed login for the client address (which may block it) and for the account (which
-   * only slows guessing spread over many addresses), logs it, and says how long to wait before the
-   * reply.
+   * only slows guessing spread over many addresses), logs it with the reply `answer` makes of the
+   * client's block (null: not blocked), and says that reply and how long to wait before it.
    */
   async #recordFailure(
     peer: Peer,
@@ -313,7 +308,8 @@ export class SubmissionAuth {
     username: string | undefined,
     message: string,
     reason: string,
-  ): Promise<{ blockedUntil: Date | null; delayMs: number }> {
+    answer: (blockedUntil: Date | null) => Reply,
+  ): Promise<{ answer: Reply; delayMs: number }> {
     const now = new Date();
     const windowMs = this.#options.failureWindowMinutes * 60_000;
     const blockMs = this.#options.blockMinutes * 60_000;
@@ -343,15 +339,24 @@ export class SubmissionAuth {
     // Within the client's budget, as its other refusals' lines: a client that is never blocked
     // (auth.exceptions) may fail without end, in parallel sessions. Counted above, logged or not. The
     // line that starts a block is always written: it comes once per block and says until when.
+    const sent = answer(ip.blockedUntil);
     const logged = ip.blockedUntil !== null || (this.#clientLog?.allows(peer.remoteAddress, 'warn') ?? true);
-    if (!logged) return { blockedUntil: ip.blockedUntil, delayMs };
+    if (!logged) return { answer: sent, delayMs };
     this.#logger.warn(
-      { session: peer.sessionId, client: peer.remoteAddress, user, reason, failures: ip.count, ...blocked },
+      {
+        session: peer.sessionId,
+        client: peer.remoteAddress,
+        user,
+        reason,
+        failures: ip.count,
+        ...blocked,
+        ...codes(sent),
+      },
       ip.blockedUntil
         ? `login failed: ${message}; the client is blocked until ${blocked.blockedUntil}`
         : `login failed: ${message}`,
     );
-    return { blockedUntil: ip.blockedUntil, delayMs };
+    return { answer: sent, delayMs };
   }
 }
 
@@ -394,6 +399,23 @@ export function channelBinding(peer: Pick<Peer, 'tlsSocket'>): { type: 'tls-expo
   } catch {
     return undefined;
   }
+}
+
+/** The reply to a failed step: the 454 of the block it started, if it did, else the failure's own. */
+function failureReply(step: Extract<SaslStep, { type: 'failure' }>, blockedUntil: Date | null): Reply {
+  if (blockedUntil) return blockedReply(blockedUntil);
+  // RFC 4954 §4, §6: a response the server cannot decode is refused with 501 5.5.2.
+  if (step.reason === 'malformed') return reply(501, '5.5.2', step.message);
+  // The client is told what failed, not that its password is wrong: the binding is checked before
+  // the proof (a client that cannot do SCRAM-SHA-256-PLUS, or a man in the middle, RFC 5802 §6).
+  if (step.reason === 'binding') return reply(535, '5.7.8', `Authentication failed: ${step.message}`);
+  // RFC 4954 §6: 535 5.7.8, the credentials are invalid.
+  return replies.authFailed();
+}
+
+/** A refusal line's fields for the reply sent, as the listener's own lines carry them (effect-runner.ts). */
+function codes(answer: Reply): { code: number; enhanced: string | undefined } {
+  return { code: answer.code, enhanced: answer.enhanced };
 }
 
 /** Like HTTP's 429: too many failures from this address; it may try again later. */

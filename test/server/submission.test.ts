@@ -260,8 +260,9 @@ test('SCRAM: a proof answered by anything but the empty line ends in 535, not lo
   assert.equal(mail.code, 530, 'not logged in');
   const logins = () => own.logs().filter((l) => String(l.msg).startsWith('login'));
   assert.deepEqual(
-    logins().map((l) => [l.msg, l.user]),
-    [['login failed', 'carol@example.com']],
+    logins().map((l) => [l.msg, l.user, l.code, l.enhanced]),
+    [['login failed', 'carol@example.com', 535, '5.7.8']],
+    'the line carries the numbers of the reply sent',
   );
   // And the same session can still log in properly, and is logged so once.
   assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
