@@ -19,6 +19,7 @@ import { InboundPolicy } from '../policy/inbound-policy.ts';
 import { withPostmasterFallback } from '../policy/local-address.ts';
 import { ContentBudget } from '../smtp/content-budget.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
+import { TransactionGauge } from '../smtp/transaction-gauge.ts';
 import { NullStore } from '../store/null-store.ts';
 import { describeStore, openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
@@ -170,6 +171,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const listeners: { name: ListenerName; address: string; listener: SmtpListener }[] = [];
   // One budget for every listener: what a flood on port 25 holds is not free for submission either.
   const contentBudget = new ContentBudget(contentMemoryLimit(smtp.maxContentInMemory, smtp.maxMessageSize));
+  // One for all listeners: the store's commit delay waits for the messages of every listener's sessions.
+  const transactions = new TransactionGauge((count) => store.transactionsUnderWay?.(count));
   // One for all listeners: a store outage is said once, not per listener and session.
   const storeOutage = new OutageLog(logger, { name: 'store', level: 'error' });
   // One for the process: the descriptor table is shared by every listener.
@@ -212,6 +215,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
         storeOutage,
+        transactions,
         acceptFailed: (err, fields) => descriptors.acceptFailed(err, { ...fields, listener: name }),
         ...(takeOver ? { takeOver } : {}),
         maxHandshakesPerClient: config.limits.maxConnectionsPerClient,

@@ -17,6 +17,7 @@ export class Connection {
   busy = false; // an effect is being carried out, or a reply is being delayed
   closing = false; // the final reply is written; the client has a moment to read it and close
   timeoutMs = 0; // the socket timeout now armed
+  inTransaction = false; // counted in the listener's TransactionGauge
   readonly #logger: Logger;
   #log: Logger | undefined;
 

@@ -137,6 +137,7 @@ export class EffectRunner {
 
   apply(conn: Connection, effects: Effect[]): void {
     const { options, stress } = this.#host;
+    this.countTransaction(conn);
     // Effects: a record of the client's was read in full, or we answered; its next record starts now.
     const spoke = effects.length > 0;
     // Replies accumulate while checks answer synchronously, so a pipelined group (RFC 2920) gets
@@ -217,6 +218,7 @@ export class EffectRunner {
       }
       queue = answered ? conn.session.resolved(answered) : cut && !close ? this.#stressCut(conn) : [];
     }
+    this.countTransaction(conn);
     // Postfix smtpd_error_sleep_time: past the soft limit, each error reply costs the client time. Not
     // while the listener drains (the sleep would hold the shutdown, drain()), nor for a session cut
     // under stress: it would hold a slot for nothing.
@@ -378,6 +380,20 @@ export class EffectRunner {
       conn.timeoutMs = timeout; // re-arming costs; socket activity refreshes the running timer
       socket.setTimeout(timeout);
     }
+  }
+
+  /**
+   * Keeps the listeners' gauge of mail transactions under way in step with the session: MAIL accepted
+   * opens one; the message answered, RSET, a refusal that ends it, or the connection gone closes it.
+   */
+  countTransaction(conn: Connection): void {
+    const gauge = this.#host.options.transactions;
+    if (!gauge) return;
+    const open = conn.session.inTransaction && !conn.socket.destroyed;
+    if (open === conn.inTransaction) return;
+    conn.inTransaction = open;
+    if (open) gauge.opened();
+    else gauge.closed();
   }
 
   /** Waits for a handler's outcome and answers the session with it, unless the session has ended meanwhile. */

@@ -10,6 +10,7 @@ import type { OutageLog } from '../log/outage.ts';
 import type { Envelope, Peer } from './envelope.ts';
 import type { Reply } from './replies.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome, SessionOptions } from './session.ts';
+import type { TransactionGauge } from './transaction-gauge.ts';
 
 /** A stage's check: the session's, or `connect` (the client restrictions, before the greeting). */
 export type CheckRequest =
@@ -82,6 +83,8 @@ export interface ListenerOptions {
   tlsHandshakeTimeoutMs?: number;
   /** Shared by the server's listeners, so that a store outage is said once (src/log/outage.ts). */
   storeOutage?: OutageLog;
+  /** Shared by the server's listeners: the mail transactions under way, for the store's commit delay. */
+  transactions?: TransactionGauge;
   /**
    * Implicit TLS: handshakes under way one client may have (0 or absent: no limit), counted by
    * `clientOf` (an IPv6 network as one client; undefined for a client no limit applies to, as

@@ -191,6 +191,7 @@ export class SmtpListener {
     socket.on('close', () => {
       // A real close or a reset (a FIN alone is 'end', attach()): a message not yet stored is not stored.
       conn.peer.gone = true;
+      this.runner.countTransaction(conn);
       // A message a handler still works on (authentication, milters, the store) is still in memory:
       // its share is given back when the handler ends (EffectRunner). A client that sends a message and
       // hangs up at once must not free the budget for the next one while the first is processed.

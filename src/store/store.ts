@@ -382,6 +382,13 @@ export interface Store {
    */
   deliver(delivery: Delivery): Promise<DeliveryReceipt>;
 
+  /**
+   * How many SMTP mail transactions are under way in this process (src/smtp/transaction-gauge.ts):
+   * messages that may reach deliver() soon. An engine that gathers concurrent writes into one commit
+   * may wait a moment for them (the SQLite engine's commit delay); the others need not implement it.
+   */
+  transactionsUnderWay?(count: number): void;
+
   getMailbox(accountId: AccountId, name: string): Promise<Mailbox | undefined>;
   /** The account's mailboxes, INBOX first, then by name (bytewise); [] for no such account. */
   listMailboxes(accountId: AccountId): Promise<Mailbox[]>;

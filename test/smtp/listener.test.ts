@@ -13,9 +13,11 @@ import { InboundPolicy } from '../../src/policy/inbound-policy.ts';
 import type { Peer } from '../../src/smtp/envelope.ts';
 import { type ListenerOptions, type SmtpHandlers, SmtpListener } from '../../src/smtp/listener.ts';
 import { replies } from '../../src/smtp/replies.ts';
+import { TransactionGauge } from '../../src/smtp/transaction-gauge.ts';
 import { NullStore } from '../../src/store/null-store.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
+import { SmtpClient } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** A logger whose lines, parsed, go to `lines`. */
@@ -702,4 +704,57 @@ test('greet delay: the per-client connection limits apply on accept, so one clie
   for (const s of sockets) s.destroy();
   await new Promise((resolve) => setTimeout(resolve, 100)); // the server sees them close
   assert.match((await firstLine('127.0.0.1')).line, /^220 /);
+});
+
+test('the transaction gauge counts sessions between an accepted MAIL and the end of their transaction', async (t) => {
+  const reported: number[] = [];
+  const transactions = new TransactionGauge((open) => reported.push(open));
+  let release: (() => void) | undefined;
+  const { listener, port } = await startListener('warn', {
+    transactions,
+    handlers: {
+      check: (request) =>
+        request.stage === 'rcpt'
+          ? { action: 'continue', route: { kind: 'local', accountId: 1 } }
+          : { action: 'continue' },
+      message: async (envelope) => {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return { action: 'reply', reply: replies.queued(envelope.id) };
+      },
+    },
+  });
+  t.after(() => listener.close(100));
+  const settled = (open: number) => waitFor(() => transactions.open === open && reported.at(-1) === open);
+
+  const { client: a } = await SmtpClient.open(port);
+  t.after(() => a.close());
+  assert.equal((await a.command('EHLO client.example.net')).code, 250);
+  assert.equal((await a.command('MAIL FROM:<a@example.net>')).code, 250);
+  await settled(1);
+  assert.equal((await a.command('RSET')).code, 250);
+  await settled(0);
+
+  // A message: under way until its reply, which waits on the handler here.
+  assert.equal((await a.command('MAIL FROM:<a@example.net>')).code, 250);
+  assert.equal((await a.command('RCPT TO:<bob@example.com>')).code, 250);
+  assert.equal((await a.command('DATA')).code, 354);
+  const stored = a.command('Subject: hi\r\n\r\nhello\r\n.');
+  await waitFor(() => release !== undefined);
+  assert.equal(transactions.open, 1);
+  release?.();
+  assert.equal((await stored).code, 250);
+  await settled(0);
+
+  // Two sessions at once; one hangs up in the middle of its transaction.
+  const { client: b } = await SmtpClient.open(port);
+  assert.equal((await b.command('EHLO client.example.net')).code, 250);
+  assert.equal((await b.command('MAIL FROM:<b@example.net>')).code, 250);
+  assert.equal((await a.command('MAIL FROM:<a@example.net>')).code, 250);
+  await settled(2);
+  await b.close();
+  await settled(1);
+  assert.equal((await a.command('QUIT')).code, 221);
+  await settled(0);
 });

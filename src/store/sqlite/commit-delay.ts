@@ -1,44 +1,49 @@
 /**
- * Commit delay: when recent commits carried the writes of several sessions, the writer thread waits a
- * moment (at most COMMIT_DELAY_MS) for as many before it commits again, so that they share one
- * transaction and one fsync instead of trickling in by twos and threes.
+ * Commit delay: when SMTP sessions have mail transactions under way whose messages are not yet in the
+ * batch, the writer thread waits a moment (at most COMMIT_DELAY_MS) for them before it commits, so
+ * that they share one transaction and one fsync instead of trickling in by twos and threes.
  *
  * Why: a commit costs the same whatever it carries (the WAL's pages, the fsync, the virtual disk's
  * notification, a wake-up of each thread), and on a machine whose fsync is quick the batches stay
  * small: the writer is idle again before most sessions have sent their next message. PostgreSQL's
- * commit_delay with commit_siblings does the same for the same reason. With one session at a time
- * nothing waits: the last batch was one write, so none is expected. With smtp-source's 20 sessions this
- * took the server's CPU per message from ~160 to ~115 µs (docs/benchmarks.md, twenty-second session).
+ * commit_delay does the same, and like its commit_siblings it waits only when other transactions are
+ * open: here, the listeners' count of mail transactions (src/smtp/transaction-gauge.ts). A lone
+ * session never waits, nor does a write no session is about to follow (the CLI, the tests' stores),
+ * and a wait ends as soon as every counted transaction has posted its message or ended without one.
+ * docs/benchmarks.md (twenty-second session) has the measurements.
  *
- * The two threads share two counters: how many writes the main thread has posted, and how many the
- * writer waits for. The main thread wakes the writer only when that many have been posted, so a
- * delayed commit costs the writer one wake-up, not one per session.
+ * The two threads share four counters: the writes the main thread has posted, how many posted writes
+ * the writer waits for, the transactions under way, and the size of the batch the writer holds. The
+ * main thread wakes the writer only when what it waits for is there (enough writes posted, or no more
+ * transactions under way than the batch holds), so a delayed commit costs the writer one wake-up.
  */
 
 /** The longest a write waits for others to share its commit: far below any SMTP client's timeout. */
 export const COMMIT_DELAY_MS = 1;
 
-/**
- * How many batches back the expected size looks. After the load drops, at most this many commits wait
- * in vain before none is expected any more.
- */
-const RECENT_BATCHES = 16;
-
 const POSTED = 0;
 const WANTED = 1;
+const UNDER_WAY = 2;
+const HELD = 3;
+/** Changed by every event of the main thread's: the writer sleeps on it, so no event is missed. */
+const EVENTS = 4;
+const CELLS = 5;
+
+/** Far ahead of any count: nothing is waited for. */
+const NEVER = 0x40000000;
 
 /** Differences of the wrapping 32-bit counters, right as long as fewer than 2^31 writes are in flight. */
 function reached(count: number, target: number): boolean {
   return ((count - target) | 0) >= 0;
 }
 
-/** The main thread's side: counts what it posts, and wakes a waiting writer once enough has come. */
+/** The main thread's side: counts what it posts and the transactions under way, and wakes a waiting writer. */
 export class CommitSignal {
   readonly buffer: SharedArrayBuffer;
   readonly #cells: Int32Array;
 
   /** A buffer of its own, or (in tests) one another thread's signal counts in. */
-  constructor(buffer = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)) {
+  constructor(buffer = new SharedArrayBuffer(CELLS * Int32Array.BYTES_PER_ELEMENT)) {
     this.buffer = buffer;
     this.#cells = new Int32Array(buffer);
   }
@@ -46,7 +51,21 @@ export class CommitSignal {
   /** Call after postMessage, so that the writer finds the writes on its port when it sees the count. */
   posted(writes: number): void {
     const total = (Atomics.add(this.#cells, POSTED, writes) + writes) | 0;
-    if (reached(total, Atomics.load(this.#cells, WANTED))) Atomics.notify(this.#cells, POSTED);
+    Atomics.add(this.#cells, EVENTS, 1);
+    if (reached(total, Atomics.load(this.#cells, WANTED))) Atomics.notify(this.#cells, EVENTS);
+  }
+
+  /** How many mail transactions are under way now (TransactionGauge). */
+  underWay(transactions: number): void {
+    Atomics.store(this.#cells, UNDER_WAY, transactions);
+    Atomics.add(this.#cells, EVENTS, 1);
+    if (transactions <= Atomics.load(this.#cells, HELD)) Atomics.notify(this.#cells, EVENTS);
+  }
+
+  /** Wakes a waiting writer whatever it waits for: the close request behind this must not wait out the delay. */
+  wake(): void {
+    Atomics.add(this.#cells, EVENTS, 1);
+    Atomics.notify(this.#cells, EVENTS);
   }
 }
 
@@ -56,19 +75,11 @@ export class CommitGatherer {
   readonly #delayMs: number;
   /** Writes taken off the port so far (wrapping like the main thread's count). */
   #taken = 0;
-  /** The sizes of the last batches: a batch cut short by the delay does not lower what is expected. */
-  readonly #recent = new Array<number>(RECENT_BATCHES).fill(0);
-  #next = 0;
 
   constructor(buffer: SharedArrayBuffer, delayMs = COMMIT_DELAY_MS) {
     this.#cells = new Int32Array(buffer);
     this.#delayMs = delayMs;
-    this.#noneWanted();
-  }
-
-  /** Nobody waits: spares the main thread its notify() calls until the next wait. */
-  #noneWanted(): void {
-    Atomics.store(this.#cells, WANTED, (this.#taken + 0x40000000) | 0);
+    this.#waitForNothing();
   }
 
   /** Counts writes taken off the port. */
@@ -77,29 +88,34 @@ export class CommitGatherer {
   }
 
   /**
-   * Waits, up to the delay, until the batch holds as many writes as the largest recent one; `drain` takes
-   * whatever is on the port (calling took()) and returns the batch's size so far.
+   * Waits, at most the delay, while more transactions are under way than the batch holds writes.
+   * `drain` takes whatever is on the port (calling took()) and returns the batch's size so far;
+   * `closing` ends the wait at once.
    */
-  gather(batch: number, drain: () => number): number {
-    const expected = Math.max(...this.#recent);
-    if (expected > 1 && batch < expected) {
-      const deadline = performance.now() + this.#delayMs;
-      while (batch < expected) {
-        const left = deadline - performance.now();
-        if (left <= 0) break;
-        const posted = Atomics.load(this.#cells, POSTED);
-        // Otherwise posted but not yet taken: on the port already (posted() runs after postMessage).
-        if (posted === this.#taken) {
-          Atomics.store(this.#cells, WANTED, (this.#taken + expected - batch) | 0);
-          // Returns at once if a write was posted since the load above: no wake-up is lost.
-          Atomics.wait(this.#cells, POSTED, posted, left);
-        }
-        batch = drain();
+  gather(batch: number, drain: () => number, closing: () => boolean = () => false): number {
+    if (Atomics.load(this.#cells, UNDER_WAY) <= batch) return batch;
+    const deadline = performance.now() + this.#delayMs;
+    for (;;) {
+      // Read first: anything the main thread does after this changes it, and the wait below returns.
+      const events = Atomics.load(this.#cells, EVENTS);
+      const underWay = Atomics.load(this.#cells, UNDER_WAY);
+      const left = deadline - performance.now();
+      if (underWay <= batch || left <= 0 || closing()) break;
+      // Otherwise posted but not yet taken: on the port already (posted() runs after postMessage).
+      if (Atomics.load(this.#cells, POSTED) === this.#taken) {
+        Atomics.store(this.#cells, WANTED, (this.#taken + underWay - batch) | 0);
+        Atomics.store(this.#cells, HELD, batch);
+        Atomics.wait(this.#cells, EVENTS, events, left);
       }
-      this.#noneWanted();
+      batch = drain();
     }
-    this.#recent[this.#next] = batch;
-    this.#next = (this.#next + 1) % this.#recent.length;
+    this.#waitForNothing();
     return batch;
+  }
+
+  /** Nobody waits: spares the main thread its notify() calls until the next wait. */
+  #waitForNothing(): void {
+    Atomics.store(this.#cells, WANTED, (this.#taken + NEVER) | 0);
+    Atomics.store(this.#cells, HELD, -1);
   }
 }

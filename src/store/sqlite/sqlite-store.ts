@@ -325,6 +325,10 @@ export class SqliteStore implements Store {
     return this.#announce(receiptOf(result, stored));
   }
 
+  transactionsUnderWay(count: number): void {
+    this.#writer.transactionsUnderWay(count);
+  }
+
   /**
    * Checked, summarized (here rather than on the writer thread: every commit waits for the writer,
    * so it does only what must happen inside the transaction) and flattened for the hand-over.

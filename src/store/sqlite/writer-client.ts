@@ -165,6 +165,11 @@ export class WriterClient {
     this.#signal.posted(requests.length);
   }
 
+  /** The mail transactions under way, for the thread's commit delay (commit-delay.ts). */
+  transactionsUnderWay(count: number): void {
+    this.#signal.underWay(count);
+  }
+
   /** Asks the thread to close its connection once the queue is written, and waits for it to exit. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -172,6 +177,7 @@ export class WriterClient {
     // Also after a failure: a thread that refuses writes (its file lost) still waits for this to exit;
     // one that has exited ignores it.
     this.#worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
+    this.#signal.wake();
     await this.#exited;
   }
 

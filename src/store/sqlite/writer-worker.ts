@@ -4,8 +4,8 @@
  *
  * Group commit: while a transaction commits, new requests queue on the port. When it is done, the
  * thread takes the next request and every other one already queued (waiting up to a millisecond for
- * more when recent batches were larger: commit-delay.ts), and writes them all in one transaction — one
- * fsync for the batch — then posts all their results in one message.
+ * the messages of SMTP transactions under way: commit-delay.ts), and writes them all in one
+ * transaction — one fsync for the batch — then posts all their results in one message.
  *
  * Loaded with `new Worker(new URL('./writer-worker.ts', import.meta.url))`; Node strips the types.
  */
@@ -65,7 +65,7 @@ function start(port: MessagePort, data: WriterWorkerData): void {
       return requests.length;
     };
     drain(first);
-    if (!closing) gatherer.gather(requests.length, drain);
+    if (!closing) gatherer.gather(requests.length, drain, () => closing);
     const refuse = (message: string) =>
       post({
         type: 'batch',

@@ -1,6 +1,7 @@
 // The writer thread's commit delay (src/store/sqlite/commit-delay.ts), with a real second thread
-// posting writes as the main thread does: when it waits, that it wakes as soon as the writes it waits
-// for are posted (no lost wake-up), and that it never waits when one write at a time is the load.
+// doing what the main thread does (posting writes, reporting the mail transactions under way, closing):
+// the writer waits only for transactions under way, and wakes as soon as what it waits for is there
+// (no lost wake-up), or at the delay's end.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -8,42 +9,80 @@ import { CommitGatherer, CommitSignal } from '../../../src/store/sqlite/commit-d
 
 const SIGNAL_MODULE = new URL('../../../src/store/sqlite/commit-delay.ts', import.meta.url).href;
 
-/** A thread that, after `afterMs`, posts `writes` one-write messages on `port`, counting each as the main thread does. */
-async function postFromAnotherThread(buffer: SharedArrayBuffer, port: MessagePort, writes: number, afterMs: number) {
+type Step = { kind: 'post'; writes: number } | { kind: 'underWay'; transactions: number } | { kind: 'close' };
+
+/** Another thread that, after `afterMs`, carries out `steps` on the shared counters and the port. */
+function fromAnotherThread(buffer: SharedArrayBuffer, port: MessagePort, afterMs: number, steps: Step[]) {
   const worker = new Worker(
     `const { workerData } = require('node:worker_threads');
      import(workerData.module).then(({ CommitSignal }) => {
        const signal = new CommitSignal(workerData.buffer);
        setTimeout(() => {
-         for (let i = 0; i < workerData.writes; i++) {
-           workerData.port.postMessage({ kind: 'requests', requests: [i] });
-           signal.posted(1);
+         for (const step of workerData.steps) {
+           if (step.kind === 'post') {
+             workerData.port.postMessage({ kind: 'requests', requests: Array(step.writes).fill(0) });
+             signal.posted(step.writes);
+           } else if (step.kind === 'underWay') signal.underWay(step.transactions);
+           else {
+             workerData.port.postMessage({ kind: 'close' });
+             signal.wake();
+           }
          }
        }, workerData.afterMs);
      });`,
-    { eval: true, workerData: { module: SIGNAL_MODULE, buffer, port, writes, afterMs }, transferList: [port] },
+    { eval: true, workerData: { module: SIGNAL_MODULE, buffer, port, afterMs, steps }, transferList: [port] },
   );
   return new Promise<void>((resolve, reject) => worker.once('exit', () => resolve()).once('error', reject));
 }
 
-/** The writer's drain(): takes every message on the port, counting its writes. */
-function drainer(port: MessagePort, gatherer: CommitGatherer, batch: { size: number }) {
-  return () => {
+/** The writer's drain(): takes every message on the port, counting its writes; a close sets `closing`. */
+function writer(port: MessagePort, gatherer: CommitGatherer, first: number) {
+  const state = { size: first, closing: false };
+  const drain = () => {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-      const count = (m.message as { requests: unknown[] }).requests.length;
+      const message = m.message as { kind: string; requests?: unknown[] };
+      if (message.kind === 'close') {
+        state.closing = true;
+        continue;
+      }
+      const count = message.requests?.length ?? 0;
       gatherer.took(count);
-      batch.size += count;
+      state.size += count;
     }
-    return batch.size;
+    return state.size;
   };
+  return { drain, closing: () => state.closing };
 }
 
-test('commit delay: one write at a time never waits', () => {
+/** Times gather() for a batch of one whose write is already counted, with `underWay` transactions. */
+async function gatherOne(underWay: number, delayMs: number, afterMs: number, steps: Step[]) {
+  const { port1, port2 } = new MessageChannel();
+  const signal = new CommitSignal();
+  const gatherer = new CommitGatherer(signal.buffer, delayMs);
+  // Both counters just below 2^31, so that the writes waited for take them past the wrap.
+  signal.posted(0x7fff_fffe);
+  gatherer.took(0x7fff_fffe);
+  signal.posted(1);
+  gatherer.took(1);
+  signal.underWay(underWay);
+  const other = fromAnotherThread(signal.buffer, port2, afterMs, steps);
+  const { drain, closing } = writer(port1, gatherer, 1);
+  const started = performance.now();
+  const size = gatherer.gather(1, drain, closing);
+  const waited = performance.now() - started;
+  await other;
+  port1.close();
+  return { size, waited };
+}
+
+test('commit delay: with no other mail transaction under way, a write never waits', () => {
   const signal = new CommitSignal();
   const gatherer = new CommitGatherer(signal.buffer, 60_000);
-  let drains = 0;
   const started = performance.now();
-  for (let i = 0; i < 5; i++) {
+  let drains = 0;
+  for (const underWay of [0, 1]) {
+    signal.underWay(underWay); // none (the CLI, a test's store), or the write's own session alone
+    signal.posted(1);
     gatherer.took(1);
     assert.equal(
       gatherer.gather(1, () => ++drains),
@@ -54,48 +93,30 @@ test('commit delay: one write at a time never waits', () => {
   assert.ok(performance.now() - started < 5_000);
 });
 
-test('commit delay: after a batch of three, a lone write waits for two more and commits as soon as they come', async () => {
-  const { port1, port2 } = new MessageChannel();
-  const signal = new CommitSignal();
-  const gatherer = new CommitGatherer(signal.buffer, 20_000);
-  // Both counters just below 2^31, so that the writes waited for take them past the wrap.
-  signal.posted(0x7fff_fffe);
-  gatherer.took(0x7fff_fffe);
-  assert.equal(
-    gatherer.gather(3, () => 3),
-    3,
-  );
-
-  const poster = postFromAnotherThread(signal.buffer, port2, 2, 200);
-  const batch = { size: 1 };
-  const started = performance.now();
-  const size = gatherer.gather(1, drainer(port1, gatherer, batch));
-  const waited = performance.now() - started;
-  await poster;
-  port1.close();
+test('commit delay: with three transactions under way, a write waits for the two others and commits as soon as they come', async () => {
+  const { size, waited } = await gatherOne(3, 20_000, 200, [
+    { kind: 'post', writes: 1 },
+    { kind: 'post', writes: 1 },
+  ]);
   assert.equal(size, 3, 'the two later writes joined the batch');
   assert.ok(waited >= 150, `waited ${waited} ms: it should have waited for the other thread`);
   assert.ok(waited < 10_000, `waited ${waited} ms: the wake-up was lost, it sat out the delay`);
 });
 
-test('commit delay: waits no longer than the delay, and a batch cut short does not lower what is expected', () => {
-  const signal = new CommitSignal();
-  const gatherer = new CommitGatherer(signal.buffer, 100);
-  gatherer.gather(4, () => 4);
-  for (let round = 0; round < 2; round++) {
-    const started = performance.now();
-    gatherer.took(1);
-    signal.posted(1);
-    assert.equal(
-      gatherer.gather(1, () => 1),
-      1,
-    );
-    const waited = performance.now() - started;
-    assert.ok(waited >= 90 && waited < 5_000, `round ${round}: waited ${waited} ms, not the 100 ms delay`);
-  }
-  // Sixteen batches of one in all: a batch of four is no longer expected.
-  for (let i = 0; i < 14; i++) gatherer.gather(1, () => 1);
-  const started = performance.now();
-  gatherer.gather(1, () => 1);
-  assert.ok(performance.now() - started < 90, 'still waited after sixteen batches of one');
+test('commit delay: transactions that end without a message end the wait', async () => {
+  const { size, waited } = await gatherOne(3, 20_000, 200, [{ kind: 'underWay', transactions: 1 }]);
+  assert.equal(size, 1);
+  assert.ok(waited >= 150 && waited < 10_000, `waited ${waited} ms, not until the transactions ended`);
+});
+
+test('commit delay: a close request ends the wait', async () => {
+  const { size, waited } = await gatherOne(3, 20_000, 200, [{ kind: 'close' }]);
+  assert.equal(size, 1);
+  assert.ok(waited >= 150 && waited < 10_000, `waited ${waited} ms, not until the close`);
+});
+
+test('commit delay: waits no longer than the delay when the messages do not come', async () => {
+  const { size, waited } = await gatherOne(5, 100, 0, [{ kind: 'post', writes: 1 }]);
+  assert.equal(size, 2, 'the write that came joined the batch');
+  assert.ok(waited >= 90 && waited < 5_000, `waited ${waited} ms, not the 100 ms delay`);
 });
