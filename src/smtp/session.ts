@@ -688,7 +688,8 @@ export class SmtpSession {
     }
     this.phase = { name: 'command' };
     if (framed.kind === 'problem') {
-      this.fail(LINE_PROBLEM_REPLIES[framed.problem]());
+      // RFC 4954 §4: a response line over the limit gets 500 5.5.6, whether or not its end came with it.
+      this.fail(framed.problem === 'too-long' ? replies.authLineTooLong() : LINE_PROBLEM_REPLIES[framed.problem]());
       return framed.next;
     }
     const text = framed.text.trim();

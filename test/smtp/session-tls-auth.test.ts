@@ -155,3 +155,11 @@ test('an over-long SASL response: 500 5.5.6 (RFC 4954 §4), and none of the rest
   assert.deepEqual(d.send('QUIT\r\n'), [], 'the tail of the response, skipped');
   assert.deepEqual(d.send('NOOP\r\n'), ['250 2.0.0'], 'the next line is a command again');
 });
+
+test('an over-long SASL response that arrives whole with its line end: 500 5.5.6 too, not the command limit reply', () => {
+  const d = new Driver({ ...submission, tls: 'implicit' });
+  d.send(EHLO);
+  assert.deepEqual(d.send('AUTH LOGIN\r\n'), ['334']);
+  assert.deepEqual(d.send(`${'A'.repeat(13_000)}\r\n`), ['500 5.5.6']);
+  assert.deepEqual(d.send('NOOP\r\n'), ['250 2.0.0'], 'the next line is a command again');
+});
