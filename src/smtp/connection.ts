@@ -18,6 +18,7 @@ export class Connection {
   closing = false; // the final reply is written; the client has a moment to read it and close
   timeoutMs = 0; // the socket timeout now armed
   inTransaction = false; // counted in the listener's TransactionGauge
+  lastInputAt = 0; // performance.now() of the last bytes read, for the TransactionGauge
   readonly #logger: Logger;
   #log: Logger | undefined;
 

@@ -392,8 +392,8 @@ export class EffectRunner {
     const open = conn.session.inTransaction && !conn.socket.destroyed;
     if (open === conn.inTransaction) return;
     conn.inTransaction = open;
-    if (open) gauge.opened();
-    else gauge.closed();
+    if (open) gauge.opened(conn);
+    else gauge.closed(conn);
   }
 
   /** Waits for a handler's outcome and answers the session with it, unless the session has ended meanwhile. */

@@ -246,6 +246,7 @@ export class SmtpListener {
         if (conn.early.length === 1) socket.pause(); // a pregreet is noted; what it says waits
         return;
       }
+      conn.lastInputAt = performance.now();
       const effects = session.receive(chunk);
       this.stress.read(conn, chunk.length);
       this.runner.apply(conn, effects);

@@ -1,33 +1,52 @@
 /**
- * How many sessions have a mail transaction under way (MAIL accepted, the message not yet answered),
- * across every listener of the process. The store's commit delay waits for their messages
- * (src/store/sqlite/commit-delay.ts): they are the writes known to be on their way.
+ * How many sessions have a mail transaction under way (MAIL accepted, the message not yet answered)
+ * and have sent something lately, across every listener of the process. The store's commit delay
+ * waits for their messages (src/store/sqlite/commit-delay.ts): they are the writes likely on their
+ * way. A session silent for longer than ACTIVE_MS (a client stuck in its DATA, or one that thinks
+ * between commands) is left out: waiting for it would slow the sessions that do deliver.
  *
  * Changes are reported once per event-loop turn, not per session: the writer thread is woken by a
  * report, and one turn often ends the transactions of a whole batch.
  */
+
+/** A session's last input: what the gauge needs of a connection. */
+export interface TransactionMember {
+  readonly lastInputAt: number; // performance.now() of the last bytes read
+}
+
+/** Longer than a session in step with others waits for its next reply, shorter than a client's pause. */
+export const ACTIVE_MS = 5;
+
 export class TransactionGauge {
-  #open = 0;
+  readonly #members = new Set<TransactionMember>();
   #reported = 0;
   #scheduled = false;
-  readonly #report: (open: number) => void;
+  readonly #report: (active: number) => void;
 
-  constructor(report: (open: number) => void) {
+  constructor(report: (active: number) => void) {
     this.#report = report;
   }
 
+  /** Transactions under way, active or not. */
   get open(): number {
-    return this.#open;
+    return this.#members.size;
   }
 
-  opened(): void {
-    this.#open++;
+  opened(member: TransactionMember): void {
+    this.#members.add(member);
     this.#schedule();
   }
 
-  closed(): void {
-    this.#open--;
+  closed(member: TransactionMember): void {
+    this.#members.delete(member);
     this.#schedule();
+  }
+
+  /** Transactions under way whose session sent something within ACTIVE_MS. */
+  active(now = performance.now()): number {
+    let active = 0;
+    for (const member of this.#members) if (now - member.lastInputAt <= ACTIVE_MS) active++;
+    return active;
   }
 
   #schedule(): void {
@@ -35,9 +54,10 @@ export class TransactionGauge {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      if (this.#open === this.#reported) return;
-      this.#reported = this.#open;
-      this.#report(this.#open);
+      const active = this.active();
+      if (active === this.#reported) return;
+      this.#reported = active;
+      this.#report(active);
     });
   }
 }

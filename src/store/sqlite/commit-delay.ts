@@ -7,15 +7,18 @@
  * notification, a wake-up of each thread), and on a machine whose fsync is quick the batches stay
  * small: the writer is idle again before most sessions have sent their next message. PostgreSQL's
  * commit_delay does the same, and like its commit_siblings it waits only when other transactions are
- * open: here, the listeners' count of mail transactions (src/smtp/transaction-gauge.ts). A lone
- * session never waits, nor does a write no session is about to follow (the CLI, the tests' stores),
- * and a wait ends as soon as every counted transaction has posted its message or ended without one.
- * docs/benchmarks.md (twenty-second session) has the measurements.
+ * open: here, the listeners' count of mail transactions whose sessions sent something lately
+ * (src/smtp/transaction-gauge.ts). A lone session never waits, nor does a write no session is about
+ * to follow (the CLI, the tests' stores), and a wait ends as soon as every counted transaction has
+ * posted its message or ended without one. A wait that gains nothing (the sessions counted are
+ * thinking) makes the next commits skip theirs. docs/benchmarks.md (twenty-second session) has the
+ * measurements.
  *
- * The two threads share four counters: the writes the main thread has posted, how many posted writes
- * the writer waits for, the transactions under way, and the size of the batch the writer holds. The
- * main thread wakes the writer only when what it waits for is there (enough writes posted, or no more
- * transactions under way than the batch holds), so a delayed commit costs the writer one wake-up.
+ * The two threads share five counters: the writes the main thread has posted, how many posted writes
+ * the writer waits for, the transactions under way, the size of the batch the writer holds, and a
+ * count of the main thread's events. The main thread wakes the writer only when what it waits for is
+ * there (enough writes posted, or no more transactions under way than the batch holds), so a delayed
+ * commit costs the writer one wake-up.
  */
 
 /** The longest a write waits for others to share its commit: far below any SMTP client's timeout. */
@@ -28,6 +31,10 @@ const HELD = 3;
 /** Changed by every event of the main thread's: the writer sleeps on it, so no event is missed. */
 const EVENTS = 4;
 const CELLS = 5;
+
+/** After a wait in vain, this many commits do not wait; twice as many after each further one in a row. */
+const FIRST_SKIPPED = 8;
+const MAX_SKIPPED = 256;
 
 /** Far ahead of any count: nothing is waited for. */
 const NEVER = 0x40000000;
@@ -75,6 +82,9 @@ export class CommitGatherer {
   readonly #delayMs: number;
   /** Writes taken off the port so far (wrapping like the main thread's count). */
   #taken = 0;
+  /** Commits that will not wait after a wait in vain, and how many the next wait in vain skips. */
+  #skip = 0;
+  #skipAfterVain = FIRST_SKIPPED;
 
   constructor(buffer: SharedArrayBuffer, delayMs = COMMIT_DELAY_MS) {
     this.#cells = new Int32Array(buffer);
@@ -94,13 +104,23 @@ export class CommitGatherer {
    */
   gather(batch: number, drain: () => number, closing: () => boolean = () => false): number {
     if (Atomics.load(this.#cells, UNDER_WAY) <= batch) return batch;
+    if (this.#skip > 0) {
+      this.#skip--;
+      return batch;
+    }
+    const before = batch;
     const deadline = performance.now() + this.#delayMs;
+    let ranOut = false;
     for (;;) {
       // Read first: anything the main thread does after this changes it, and the wait below returns.
       const events = Atomics.load(this.#cells, EVENTS);
       const underWay = Atomics.load(this.#cells, UNDER_WAY);
+      if (underWay <= batch || closing()) break;
       const left = deadline - performance.now();
-      if (underWay <= batch || left <= 0 || closing()) break;
+      if (left <= 0) {
+        ranOut = true;
+        break;
+      }
       // Otherwise posted but not yet taken: on the port already (posted() runs after postMessage).
       if (Atomics.load(this.#cells, POSTED) === this.#taken) {
         Atomics.store(this.#cells, WANTED, (this.#taken + underWay - batch) | 0);
@@ -110,6 +130,13 @@ export class CommitGatherer {
       batch = drain();
     }
     this.#waitForNothing();
+    if (ranOut && batch === before) {
+      // A wait in vain: the transactions counted are not sending (a client thinking between commands,
+      // or stuck in its DATA). The next commits do not wait, more of them after each wait in vain in a
+      // row, so that a session delivering beside such clients is not slowed by a millisecond a message.
+      this.#skip = this.#skipAfterVain;
+      this.#skipAfterVain = Math.min(this.#skipAfterVain * 2, MAX_SKIPPED);
+    } else this.#skipAfterVain = FIRST_SKIPPED;
     return batch;
   }
 

@@ -120,3 +120,31 @@ test('commit delay: waits no longer than the delay when the messages do not come
   assert.equal(size, 2, 'the write that came joined the batch');
   assert.ok(waited >= 90 && waited < 5_000, `waited ${waited} ms, not the 100 ms delay`);
 });
+
+test('commit delay: after a wait in vain the next commits do not wait, more of them after each further one', () => {
+  const signal = new CommitSignal();
+  const gatherer = new CommitGatherer(signal.buffer, 50);
+  const waits = (commits: number, gained = 0) => {
+    const waited: boolean[] = [];
+    for (let i = 0; i < commits; i++) {
+      const started = performance.now();
+      gatherer.gather(1, () => {
+        gatherer.took(gained);
+        return 1 + gained;
+      });
+      waited.push(performance.now() - started >= 40);
+    }
+    return waited;
+  };
+  // Two sessions under way: this write's, and one stuck in its DATA that never sends.
+  signal.underWay(2);
+  signal.posted(1);
+  gatherer.took(1);
+  const once = [true, ...Array(8).fill(false)];
+  assert.deepEqual(waits(9), once, 'a wait in vain, then eight commits at once');
+  assert.deepEqual(waits(17), [true, ...Array(16).fill(false)], 'then sixteen');
+  // A wait that gains a write (posted, so it is drained without sleeping) resets the count.
+  signal.posted(1);
+  assert.deepEqual(waits(1, 1), [false], 'the write was there: no sleep');
+  assert.deepEqual(waits(9), once, 'eight again after a wait that paid');
+});
