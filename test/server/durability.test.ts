@@ -101,4 +101,7 @@ test('a store failure is logged with its reason, not a stack trace per message',
   assert.ok(line, 'the refusal is logged');
   assert.match(String(line.reason), /store writer thread was terminated/);
   assert.equal(line.err, undefined, 'no stack: a full disk would write one per message');
+  // As every refusal line: the reply's codes, so that a search by code finds it.
+  assert.equal(line.code, 451);
+  assert.equal(line.enhanced, '4.3.0');
 });

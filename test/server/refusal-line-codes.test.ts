@@ -91,18 +91,6 @@ test('failed logins: each line carries the code and enhanced code of its reply (
   assert.match(String(lines[2]?.msg), /the client is blocked until/);
 });
 
-test("a store that fails: the error line carries the 451's code and enhanced code", async (t) => {
-  const server = await serverWith(t);
-  const store = server.store as unknown as { simulateWriterCrash(): Promise<void> };
-  await store.simulateWriterCrash();
-  const refused = await sendToAlice(server, 'bob@example.net', 'From: bob@example.net\r\nSubject: x\r\n\r\nhello\r\n');
-  assert.equal(codeOf(refused), '451 4.3.0');
-  const line = server.logs().find((l) => l.msg === 'store failed; answered 451');
-  assert.ok(line, 'the refusal is logged');
-  assert.equal(line.code, 451);
-  assert.equal(line.enhanced, '4.3.0');
-});
-
 test("a REDIRECT to an address of ours without an account: the error line carries the 451's codes", async (t) => {
   const dir = tempDir('postern-line-codes-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
