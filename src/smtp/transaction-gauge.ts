@@ -6,7 +6,9 @@
  * between commands) is left out: waiting for it would slow the sessions that do deliver.
  *
  * Changes are reported once per event-loop turn, not per session: the writer thread is woken by a
- * report, and one turn often ends the transactions of a whole batch.
+ * report, and one turn often ends the transactions of a whole batch. While any is counted, the count
+ * is also looked at again ACTIVE_MS later, so that a session falling silent is left out even when
+ * nothing else happens.
  */
 
 /** A session's last input: what the gauge needs of a connection. */
@@ -21,6 +23,7 @@ export class TransactionGauge {
   readonly #members = new Set<TransactionMember>();
   #reported = 0;
   #scheduled = false;
+  #recheck: NodeJS.Timeout | undefined;
   readonly #report: (active: number) => void;
 
   constructor(report: (active: number) => void) {
@@ -55,6 +58,13 @@ export class TransactionGauge {
     setImmediate(() => {
       this.#scheduled = false;
       const active = this.active();
+      // A session counted now may fall silent with nothing else happening: looked at again then.
+      if (active > 0 && !this.#recheck) {
+        this.#recheck = setTimeout(() => {
+          this.#recheck = undefined;
+          this.#schedule();
+        }, ACTIVE_MS).unref();
+      }
       if (active === this.#reported) return;
       this.#reported = active;
       this.#report(active);

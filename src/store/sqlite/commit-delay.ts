@@ -14,23 +14,26 @@
  * thinking) makes the next commits skip theirs. docs/benchmarks.md (twenty-second session) has the
  * measurements.
  *
- * The two threads share five counters: the writes the main thread has posted, how many posted writes
- * the writer waits for, the transactions under way, the size of the batch the writer holds, and a
- * count of the main thread's events. The main thread wakes the writer only when what it waits for is
- * there (enough writes posted, or no more transactions under way than the batch holds), so a delayed
- * commit costs the writer one wake-up.
+ * The two threads share four counters: the writes the main thread has posted, the writes taken less
+ * the batch while the writer waits, the transactions under way, and a count of the main thread's
+ * events. The main thread wakes the writer only when what it waits for is there (every transaction
+ * under way has posted its write or ended without one, in any order), so a delayed commit costs the
+ * writer one wake-up.
  */
 
 /** The longest a write waits for others to share its commit: far below any SMTP client's timeout. */
 export const COMMIT_DELAY_MS = 1;
 
 const POSTED = 0;
-const WANTED = 1;
+/**
+ * The writes taken less the batch's size while the writer waits: it has all it waits for once
+ * POSTED − BASE ≥ UNDER_WAY, whichever of the two moved (posts, or transactions ending without one).
+ */
+const BASE = 1;
 const UNDER_WAY = 2;
-const HELD = 3;
 /** Changed by every event of the main thread's: the writer sleeps on it, so no event is missed. */
-const EVENTS = 4;
-const CELLS = 5;
+const EVENTS = 3;
+const CELLS = 4;
 
 /** After a wait in vain, this many commits do not wait; twice as many after each further one in a row. */
 const FIRST_SKIPPED = 8;
@@ -57,16 +60,21 @@ export class CommitSignal {
 
   /** Call after postMessage, so that the writer finds the writes on its port when it sees the count. */
   posted(writes: number): void {
-    const total = (Atomics.add(this.#cells, POSTED, writes) + writes) | 0;
+    Atomics.add(this.#cells, POSTED, writes);
     Atomics.add(this.#cells, EVENTS, 1);
-    if (reached(total, Atomics.load(this.#cells, WANTED))) Atomics.notify(this.#cells, EVENTS);
+    this.#wakeIfDone();
   }
 
   /** How many mail transactions are under way now (TransactionGauge). */
   underWay(transactions: number): void {
     Atomics.store(this.#cells, UNDER_WAY, transactions);
     Atomics.add(this.#cells, EVENTS, 1);
-    if (transactions <= Atomics.load(this.#cells, HELD)) Atomics.notify(this.#cells, EVENTS);
+    this.#wakeIfDone();
+  }
+
+  #wakeIfDone(): void {
+    const needed = (Atomics.load(this.#cells, BASE) + Atomics.load(this.#cells, UNDER_WAY)) | 0;
+    if (reached(Atomics.load(this.#cells, POSTED), needed)) Atomics.notify(this.#cells, EVENTS);
   }
 
   /** Wakes a waiting writer whatever it waits for: the close request behind this must not wait out the delay. */
@@ -123,8 +131,7 @@ export class CommitGatherer {
       }
       // Otherwise posted but not yet taken: on the port already (posted() runs after postMessage).
       if (Atomics.load(this.#cells, POSTED) === this.#taken) {
-        Atomics.store(this.#cells, WANTED, (this.#taken + underWay - batch) | 0);
-        Atomics.store(this.#cells, HELD, batch);
+        Atomics.store(this.#cells, BASE, (this.#taken - batch) | 0);
         Atomics.wait(this.#cells, EVENTS, events, left);
       }
       batch = drain();
@@ -142,7 +149,6 @@ export class CommitGatherer {
 
   /** Nobody waits: spares the main thread its notify() calls until the next wait. */
   #waitForNothing(): void {
-    Atomics.store(this.#cells, WANTED, (this.#taken + NEVER) | 0);
-    Atomics.store(this.#cells, HELD, -1);
+    Atomics.store(this.#cells, BASE, (this.#taken + NEVER) | 0);
   }
 }

@@ -11,13 +11,16 @@ const SIGNAL_MODULE = new URL('../../../src/store/sqlite/commit-delay.ts', impor
 
 type Step = { kind: 'post'; writes: number } | { kind: 'underWay'; transactions: number } | { kind: 'close' };
 
-/** Another thread that, after `afterMs`, carries out `steps` on the shared counters and the port. */
+/**
+ * Another thread that, `afterMs` after it is ready, carries out `steps` on the shared counters and the
+ * port. `ready` resolves once it has loaded the module, so that its start-up is not timed.
+ */
 function fromAnotherThread(buffer: SharedArrayBuffer, port: MessagePort, afterMs: number, steps: Step[]) {
   const worker = new Worker(
-    `const { workerData } = require('node:worker_threads');
+    `const { parentPort, workerData } = require('node:worker_threads');
      import(workerData.module).then(({ CommitSignal }) => {
        const signal = new CommitSignal(workerData.buffer);
-       setTimeout(() => {
+       parentPort.once('message', () => setTimeout(() => {
          for (const step of workerData.steps) {
            if (step.kind === 'post') {
              workerData.port.postMessage({ kind: 'requests', requests: Array(step.writes).fill(0) });
@@ -28,11 +31,14 @@ function fromAnotherThread(buffer: SharedArrayBuffer, port: MessagePort, afterMs
              signal.wake();
            }
          }
-       }, workerData.afterMs);
+       }, workerData.afterMs));
+       parentPort.postMessage('ready');
      });`,
     { eval: true, workerData: { module: SIGNAL_MODULE, buffer, port, afterMs, steps }, transferList: [port] },
   );
-  return new Promise<void>((resolve, reject) => worker.once('exit', () => resolve()).once('error', reject));
+  const ready = new Promise<void>((resolve, reject) => worker.once('message', () => resolve()).once('error', reject));
+  const exited = new Promise<void>((resolve, reject) => worker.once('exit', () => resolve()).once('error', reject));
+  return { ready, go: () => worker.postMessage('go'), exited };
 }
 
 /** The writer's drain(): takes every message on the port, counting its writes; a close sets `closing`. */
@@ -66,11 +72,13 @@ async function gatherOne(underWay: number, delayMs: number, afterMs: number, ste
   gatherer.took(1);
   signal.underWay(underWay);
   const other = fromAnotherThread(signal.buffer, port2, afterMs, steps);
+  await other.ready;
   const { drain, closing } = writer(port1, gatherer, 1);
+  other.go();
   const started = performance.now();
   const size = gatherer.gather(1, drain, closing);
   const waited = performance.now() - started;
-  await other;
+  await other.exited;
   port1.close();
   return { size, waited };
 }
@@ -107,6 +115,23 @@ test('commit delay: transactions that end without a message end the wait', async
   const { size, waited } = await gatherOne(3, 20_000, 200, [{ kind: 'underWay', transactions: 1 }]);
   assert.equal(size, 1);
   assert.ok(waited >= 150 && waited < 10_000, `waited ${waited} ms, not until the transactions ended`);
+});
+
+test('commit delay: a write posted and a transaction ended without one, in either order, end the wait', async () => {
+  for (const steps of [
+    [
+      { kind: 'post', writes: 1 },
+      { kind: 'underWay', transactions: 2 },
+    ],
+    [
+      { kind: 'underWay', transactions: 2 },
+      { kind: 'post', writes: 1 },
+    ],
+  ] as Step[][]) {
+    const { size, waited } = await gatherOne(3, 20_000, 200, steps);
+    assert.equal(size, 2);
+    assert.ok(waited >= 150 && waited < 10_000, `${JSON.stringify(steps)}: waited ${waited} ms, the wake-up was lost`);
+  }
 });
 
 test('commit delay: a close request ends the wait', async () => {
