@@ -542,6 +542,7 @@ export class InboundPolicy {
       stage: decision.stage,
       rule: decision.rule,
       code: decision.reply?.code,
+      enhanced: decision.reply?.enhanced,
       reply: decision.reply ? `${decision.reply.enhanced ?? ''} ${decision.reply.lines.join(' ')}`.trim() : undefined,
       reason: decision.reason,
     };

@@ -49,9 +49,9 @@ test('a logged-in sender not owned by the user: one line for the 553, not a seco
   await client.close();
   const lines = refusalLines(server);
   assert.deepEqual(
-    lines.map((l) => [l.msg, l.rule, l.code]),
-    [['restriction rejected', 'reject_sender_login_mismatch', 553]],
-    `one line per refusal: ${JSON.stringify(lines)}`,
+    lines.map((l) => [l.msg, l.rule, l.code, l.enhanced]),
+    [['restriction rejected', 'reject_sender_login_mismatch', 553, '5.7.1']],
+    `one line per refusal, with the reply's codes: ${JSON.stringify(lines)}`,
   );
 });
 
