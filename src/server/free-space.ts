@@ -33,6 +33,11 @@ export class FreeSpace {
     this.#statfs = options.statfs ?? ((dir) => fs.statfsSync(dir));
   }
 
+  /** The next enough() asks the file system, however recently it did: a write has just met a full one. */
+  recheck(): void {
+    this.#checkedAt = Number.NEGATIVE_INFINITY;
+  }
+
   /** False while the file system cannot take 1.5 × the largest message; true when it cannot be told. The
    * monotonic clock: a wall clock stepped back would keep an answer for as long as the step. */
   enough(now = performance.now()): boolean {

@@ -21,7 +21,14 @@ import { receivedHeader, returnPathHeader } from '../smtp/received.ts';
 import { type Reply, replies, reply, textstring } from '../smtp/replies.ts';
 import type { CheckOutcome, MessageOutcome } from '../smtp/session.ts';
 import { outboundJob, transportOf } from '../store/outbound-job.ts';
-import { isStorableText, type QueueJob, RecipientsGoneError, type Store, StoreError } from '../store/store.ts';
+import {
+  isStorableText,
+  type QueueJob,
+  RecipientsGoneError,
+  type Store,
+  StoreError,
+  StoreFullError,
+} from '../store/store.ts';
 import { withoutClientFields } from './client-fields.ts';
 import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
@@ -80,6 +87,24 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
   function failed(fields: Record<string, unknown>, answer: Reply, message: string): MessageOutcome {
     logger.error({ ...fields, code: answer.code, enhanced: answer.enhanced }, message);
     return { action: 'reply', reply: answer };
+  }
+
+  /**
+   * A message the store did not take. Never 5xx for our own fault: the client keeps the message and
+   * retries (STYLE.md §5). A store that says why (disk full, lock held) is the operator's to fix: its
+   * reason, not a stack trace per message (a full disk would fill the log with them). Anything else is
+   * our bug: all of it.
+   */
+  function storeFailed(fields: Record<string, unknown>, err: unknown, what: 'store' | 'quarantine'): MessageOutcome {
+    const detail = err instanceof StoreError ? { reason: err.message } : { err };
+    let answer: Reply;
+    if (err instanceof StoreFullError) {
+      // RFC 5321 §4.3.2 lets the end of data answer 452; RFC 3463 §3.4: X.3.1 "mail system full".
+      // The next MAIL FROM asks the file system again rather than trust a reading up to a second old.
+      options.freeSpace?.recheck();
+      answer = INSUFFICIENT_STORAGE;
+    } else answer = err instanceof StoreError ? replies.storeUnavailable() : replies.localError();
+    return failed({ ...fields, ...detail }, answer, `${what} failed; answered ${answer.code}`);
   }
 
   /** The restrictions of each stage (src/policy); VRFY's answer comes from there too. */
@@ -443,15 +468,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           'recipients removed since RCPT; answered 550',
         );
       }
-      // Never 5xx for our own fault: the client keeps the message and retries (STYLE.md §5).
-      // A store that says why (disk full, lock held) is the operator's to fix: its reason, not a stack
-      // trace per message (a full disk would fill the log with them). Anything else is our bug: all of it.
-      const detail = err instanceof StoreError ? { reason: err.message } : { err };
-      return failed(
-        { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, ...detail },
-        err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
-        'store failed; answered 451',
-      );
+      return storeFailed({ session: peer.sessionId, client: peer.remoteAddress, id: envelope.id }, err, 'store');
     } finally {
       peer.storing = false;
     }
@@ -539,11 +556,7 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           logger.info({ ...base, quarantined: entry.id, verdict: logVerdict(filtered.verdict) }, 'message quarantined');
           return { action: 'reply', reply: replies.queued(envelope.id) };
         } catch (err) {
-          return failed(
-            { ...base, err },
-            err instanceof StoreError ? replies.storeUnavailable() : replies.localError(),
-            'quarantine failed; answered 451',
-          );
+          return storeFailed(base, err, 'quarantine');
         } finally {
           peer.storing = false;
         }

@@ -237,8 +237,19 @@ function writePid(pidFile: string): FileIdentity {
     }
   }
   const mine = `${pidFile}.${process.pid}`;
-  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600, flag: 'wx' }); // never through a link planted there
-  fs.renameSync(mine, pidFile);
+  try {
+    fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600, flag: 'wx' }); // never through a link planted there
+    fs.renameSync(mine, pidFile);
+  } catch (error) {
+    fs.rmSync(mine, { force: true });
+    // Node's text ("ENOSPC: no space left on device, write") names neither the file nor the fix.
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? `the file system is full (${code}): free space there`
+        : (error as Error).message;
+    throw new ServeLockError(`cannot write the PID file ${pidFile}: ${why}`, { cause: error });
+  }
   return identityOf(pidFile);
 }
 

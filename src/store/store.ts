@@ -560,7 +560,14 @@ export class StoreClosedError extends StoreError {
   override readonly code = 'STORE_CLOSED';
 }
 export class StoreUnavailableError extends StoreError {
-  override readonly code = 'STORE_UNAVAILABLE';
+  override readonly code: string = 'STORE_UNAVAILABLE';
+}
+/**
+ * The store's file system (or the database server's disk) is full: nothing was written, and nothing
+ * will be until space is freed. Temporary, as a store that cannot answer is; SMTP says 452 4.3.1.
+ */
+export class StoreFullError extends StoreUnavailableError {
+  override readonly code: string = 'STORE_FULL';
 }
 /** The database was migrated by a newer Postern than this one: refuse rather than misread it. */
 export class SchemaTooNewError extends StoreError {

@@ -76,13 +76,18 @@ export interface ChildServer {
 
 /**
  * Starts `node bin/postern.mjs serve --config FILE` and waits (at most 15 s) for it to listen. With
- * `shell`, runs that shell command first and then execs `bin/postern serve` (same pid), as an admin's shell would.
+ * `shell`, runs that shell command first and then execs `bin/postern serve` (same pid), as an admin's shell would;
+ * with `prefix`, runs under that command (nsenter …).
  */
-export async function spawnServer(file: string, options: { shell?: string } = {}): Promise<ChildServer> {
+export async function spawnServer(
+  file: string,
+  options: { shell?: string; prefix?: string[] } = {},
+): Promise<ChildServer> {
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const [first, ...rest] = [...(options.prefix ?? []), process.execPath, MAIN, 'serve', '--config', file];
   const child =
     options.shell === undefined
-      ? spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio })
+      ? spawn(first!, rest, { stdio })
       : spawn('sh', ['-c', `${options.shell}; exec "$0" serve --config "$1"`, POSTERN, file], { stdio });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -223,6 +223,7 @@ export type WriteFailure =
   | 'no-recipient-account'
   | 'dkim-key-exists'
   | 'dkim-key-state-taken'
+  | 'storage-full'
   | 'unavailable';
 
 export type WriteResult =

@@ -6,6 +6,7 @@ export const SQLITE_BUSY = 5;
 export const SQLITE_LOCKED = 6;
 export const SQLITE_IOERR = 10;
 export const SQLITE_CORRUPT = 11;
+export const SQLITE_FULL = 13;
 export const SQLITE_NOTADB = 26;
 
 /** The primary result code of a node:sqlite error; undefined for any other error. */

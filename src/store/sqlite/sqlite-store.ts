@@ -60,10 +60,12 @@ import {
   type Store,
   StoreClosedError,
   StoreError,
+  StoreFullError,
   type StoreStats,
   StoreUnavailableError,
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
+import { fullFileSystem, withFullFileSystem } from './full-file-system.ts';
 import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
 import { receiptOf, type StoredDelivery, storedDelivery } from './protocol.ts';
 import { SqliteQuarantineReads } from './quarantine.ts';
@@ -93,6 +95,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     reader = openConnection(file, { busyTimeoutMs, role: 'reader' });
   } catch (error) {
     await writer.close();
+    const full = fullFileSystem(error, options.dataDir);
+    if (full !== undefined) throw new StoreFullError(`cannot read the SQLite store ${file}: ${full}`, { cause: error });
     throw error;
   }
   return new SqliteStore(writer, reader);
@@ -127,7 +131,9 @@ export function sqliteStoreStatus(dataDir: string): SchemaStatus {
   } catch (err) {
     if (err instanceof StoreError) throw err;
     // SQLite's own words ("file is not a database", "unable to open database file"), with the file.
-    throw new StoreUnavailableError(`cannot read the SQLite store ${file}: ${(err as Error).message}`, { cause: err });
+    throw new StoreUnavailableError(`cannot read the SQLite store ${file}: ${withFullFileSystem(err, dataDir)}`, {
+      cause: err,
+    });
   } finally {
     db?.close();
   }

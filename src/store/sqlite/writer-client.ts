@@ -17,6 +17,7 @@ import {
   RecipientsGoneError,
   SchemaTooNewError,
   type StoreError,
+  StoreFullError,
   type StoreStats,
   StoreUnavailableError,
 } from '../store.ts';
@@ -229,6 +230,8 @@ function errorFor(failure: WriteFailure, message: string): StoreError {
       return new DkimKeyExistsError(message);
     case 'dkim-key-state-taken':
       return new DkimKeyStateTakenError(message);
+    case 'storage-full':
+      return new StoreFullError(message);
     case 'unavailable':
       return new StoreUnavailableError(message);
     default:

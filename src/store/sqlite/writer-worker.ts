@@ -10,12 +10,14 @@
  * Loaded with `new Worker(new URL('./writer-worker.ts', import.meta.url))`; Node strips the types.
  */
 
+import path from 'node:path';
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MigrationOutcome } from '../migrations.ts';
 import { StoreError } from '../store.ts';
 import { CommitGatherer } from './commit-delay.ts';
 import { openConnection } from './connection.ts';
 import { FileIdentity } from './file-identity.ts';
+import { withFullFileSystem } from './full-file-system.ts';
 import { migrateSqlite } from './migrations.ts';
 import {
   packReceipts,
@@ -41,7 +43,7 @@ function start(port: MessagePort, data: WriterWorkerData): void {
   } catch (error) {
     db?.close();
     const code = error instanceof StoreError ? error.code : undefined;
-    post({ type: 'startup-failed', message: error instanceof Error ? error.message : String(error), code });
+    post({ type: 'startup-failed', message: withFullFileSystem(error, path.dirname(data.file)), code });
     port.close();
     return;
   }

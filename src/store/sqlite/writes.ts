@@ -9,6 +9,7 @@
  * statements and its copies of every page the delivery touches, for each stored message.
  */
 
+import path from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { JUNK_MAILBOX, JUNK_SPECIAL_USE } from '../delivery-targets.ts';
 import { JOB_COLUMNS, jobFromRow } from '../rows.ts';
@@ -16,6 +17,7 @@ import type { ClaimOptions, NewQueueJob, QueueJob } from '../store.ts';
 import { SqliteAccounts } from './accounts.ts';
 import { SqliteCounters } from './counters.ts';
 import { SqliteDkimKeys } from './dkim-keys.ts';
+import { fullFileSystem } from './full-file-system.ts';
 import { SqliteGreylist } from './greylist.ts';
 import { SqliteLoginFailures } from './login-failures.ts';
 import type { StoredDelivery, StoredReceipt, WriteRequest, WriteResult } from './protocol.ts';
@@ -25,6 +27,8 @@ import { primaryResultCode, SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_NOTADB } from '.
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
+  /** The data directory, whose file system a "database or disk is full" is about. */
+  readonly #dir: string;
   readonly #findMailbox: StatementSync;
   readonly #accountExists: StatementSync;
   readonly #insertMessage: StatementSync;
@@ -58,6 +62,7 @@ export class SqliteWriter {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#dir = path.dirname(db.location() ?? '.');
     this.#statistics = new SqliteCounters(db);
     this.#greylist = new SqliteGreylist(db);
     this.#accounts = new SqliteAccounts(db);
@@ -141,10 +146,13 @@ export class SqliteWriter {
       this.#counters.clear();
       this.#mailboxIds.clear();
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      const message = `write transaction failed: ${describe(error)}${isBusy(error) ? ' (another process holds the write lock: a postern serve, a postern command or a sqlite3 shell)' : ''}`;
+      const full = fullFileSystem(error, this.#dir);
+      const why = full !== undefined ? `: ${full}` : isBusy(error) ? ` (${BUSY_NOTE})` : '';
+      const message = `write transaction failed: ${describe(error)}${why}`;
+      const failure = full !== undefined ? 'storage-full' : 'unavailable';
       return {
         committed: false,
-        results: requests.map((request) => ({ id: request.id, ok: false, failure: 'unavailable', message })),
+        results: requests.map((request) => ({ id: request.id, ok: false, failure, message })),
         ...(lost !== undefined
           ? { broken: lost }
           : isCorrupt(error)
@@ -176,6 +184,9 @@ export class SqliteWriter {
       if (error instanceof RequestFailure) {
         return { id: request.id, ok: false, failure: error.failure, message: error.message };
       }
+      const full = fullFileSystem(error, this.#dir);
+      if (full !== undefined)
+        return { id: request.id, ok: false, failure: 'storage-full', message: `${describe(error)}: ${full}` };
       return { id: request.id, ok: false, failure: 'unavailable', message: describe(error) };
     }
   }
@@ -404,6 +415,8 @@ function isCorrupt(error: unknown): boolean {
   const code = primaryResultCode(error);
   return code === SQLITE_CORRUPT || code === SQLITE_NOTADB;
 }
+
+const BUSY_NOTE = 'another process holds the write lock: a postern serve, a postern command or a sqlite3 shell';
 
 /** SQLITE_BUSY past busy_timeout: the lock is another connection's, which the message should say. */
 function isBusy(error: unknown): boolean {
