@@ -140,17 +140,38 @@ function parseEntry(entry: RuleEntryConfig, key: string): { spec: RuleSpec; warn
 
 /**
  * Postfix refuses to start without reject_unauth_destination (or reject/defer) in the relay or
- * recipient restrictions, since the server would relay for anyone; so do we.
+ * recipient restrictions, since the server would relay mail for anyone; so do we. Postfix takes a
+ * bare `permit` before it (which ends the list, accepting every recipient) as the admin's wish; we
+ * count only a rule the list can reach, as we refuse `mynetworks: 0.0.0.0/0`: never an open relay.
  */
 export function assertClosedRelay(relay: RestrictionList, recipient: RestrictionList): void {
-  const closes = (list: RestrictionList) =>
-    list.entries.some(
-      (e) => !e.warnOnly && ['reject_unauth_destination', 'reject', 'defer'].includes(e.restriction.name),
-    );
-  if (!closes(relay) && !closes(recipient)) {
-    throw new ConfigError(
-      'restrictions.relay: specify reject_unauth_destination (or reject/defer) in restrictions.relay or ' +
-        'restrictions.recipient; without it the server would relay mail for anyone',
-    );
+  const closing = (e: ListEntry) =>
+    !e.warnOnly && ['reject_unauth_destination', 'reject', 'defer'].includes(e.restriction.name);
+  /** The index of the first bare permit before every closing rule; -1 when the list closes or has none. */
+  const openedAt = (list: RestrictionList) => {
+    for (const [index, e] of list.entries.entries()) {
+      if (closing(e)) return -1;
+      if (e.restriction.name === 'permit') return index;
+    }
+    return -1;
+  };
+  const closes = (list: RestrictionList) => list.entries.some(closing) && openedAt(list) === -1;
+  if (closes(relay) || closes(recipient)) return;
+  for (const [stage, list] of [
+    ['relay', relay],
+    ['recipient', recipient],
+  ] as const) {
+    const at = openedAt(list);
+    if (at !== -1 && list.entries.some(closing)) {
+      throw new ConfigError(
+        `restrictions.${stage}[${at}]: permit comes before reject_unauth_destination (or reject/defer), which is ` +
+          'never reached: every recipient would be accepted and the server would relay mail for anyone; ' +
+          'put permit after it, or use permit_mynetworks or permit_sasl_authenticated',
+      );
+    }
   }
+  throw new ConfigError(
+    'restrictions.relay: specify reject_unauth_destination (or reject/defer) in restrictions.relay or ' +
+      'restrictions.recipient; without it the server would relay mail for anyone',
+  );
 }

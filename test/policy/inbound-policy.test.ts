@@ -180,6 +180,15 @@ test('configuration mistakes stop the start with the key that holds them', () =>
       /restrictions\.relay: specify reject_unauth_destination/,
     ],
     [{ restrictions: { relay: ['warn_if_reject reject_unauth_destination'], recipient: [] } }, /relay mail for anyone/],
+    // Postfix starts with this and relays for anyone: the bare permit ends the list before the closing rule.
+    [
+      { restrictions: { relay: ['permit', 'reject_unauth_destination'] } },
+      /^restrictions\.relay\[0\]: permit comes before reject_unauth_destination \(or reject\/defer\), which is never reached: .*relay mail for anyone/,
+    ],
+    [
+      { restrictions: { relay: [], recipient: ['reject_non_fqdn_recipient', 'permit', 'reject'] } },
+      /^restrictions\.recipient\[1\]: permit comes before/,
+    ],
     [{ mynetworks: ['10.0.0.0/33'] }, /mynetworks(\.0)?: .*10\.0\.0\.0\/33/],
     // A misspelt key in the object form would otherwise enforce what was meant as a trial.
     [
@@ -200,6 +209,16 @@ test('configuration mistakes stop the start with the key that holds them', () =>
       () => policy(overrides),
       (error: Error) => error instanceof ConfigError && message.test(error.message),
     );
+  }
+});
+
+test('a permit is allowed where the relay stays closed: after the closing rule, or with the other list closing', () => {
+  for (const restrictions of [
+    { relay: ['permit_mynetworks', 'reject_unauth_destination', 'permit'] },
+    { relay: ['permit', 'reject_unauth_destination'], recipient: ['reject_unauth_destination'] },
+    { relay: ['warn_if_reject reject_unauth_destination', 'permit'], recipient: ['defer'] },
+  ]) {
+    assert.doesNotThrow(() => policy({ restrictions }), JSON.stringify(restrictions));
   }
 });
 
