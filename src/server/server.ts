@@ -262,7 +262,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (config.mtaSts.listen) {
       const { certificates } = tlsSetup;
       const takeOver = options.ports?.takeOver('mtaSts.listen');
-      mtaSts = await startMtaStsServer({ listen: config.mtaSts.listen, takeOver, config, certificates, logger });
+      const listen = config.mtaSts.listen;
+      mtaSts = await startMtaStsServer({ listen, takeOver, config, certificates, logger }).catch((err: unknown) => {
+        throw listenError('mtaSts.listen', listen, err);
+      });
     }
   } catch (err) {
     for (const { listener } of listeners) await listener.close(0).catch(() => {});

@@ -563,3 +563,72 @@ test('check --json names the missing file $POSTERN_CONFIG points at (it said "th
   assert.equal(report.config, missing);
   assert.deepEqual(report.errors, [`config file ${missing} (named by $POSTERN_CONFIG) does not exist`]);
 });
+
+test('check: a data directory that is a loop of links or has a name too long is a dataDir error; the rest is still checked, --json too', async (t) => {
+  const long = 'x'.repeat(300); // over NAME_MAX (255 octets on Linux file systems): ENAMETOOLONG
+  const cases = [
+    // The data directory is the loop itself, or below it: the link that starts it is named.
+    {
+      dataDir: './loop',
+      say: (root: string) =>
+        `dataDir: ${path.join(root, 'loop')} is a symbolic link to loop, which leads nowhere (ELOOP); serve could not make the data directory`,
+    },
+    {
+      dataDir: './loop/data',
+      say: (root: string) =>
+        `dataDir: ${path.join(root, 'loop')} is a symbolic link to loop, which leads nowhere (ELOOP); serve could not make ${path.join(root, 'loop', 'data')}`,
+    },
+    {
+      dataDir: `./${long}`,
+      say: (root: string) =>
+        `dataDir: ${path.join(root, long)} has a name too long for the file system (a part over 255 octets, or over 4096 in all) (ENAMETOOLONG); serve could not use it`,
+    },
+    {
+      dataDir: `./${long}/data`,
+      say: (root: string) =>
+        `dataDir: ${path.join(root, long, 'data')} has a name too long for the file system (a part over 255 octets, or over 4096 in all) (ENAMETOOLONG); serve could not use it`,
+    },
+  ];
+  for (const { dataDir, say } of cases) {
+    // A second problem elsewhere: check goes on past the data directory and names it too.
+    const { root, file } = dir(t, { dataDir, restrictions: { recipient: ['reject_unlisted_recipeint'] } });
+    fs.symlinkSync('loop', path.join(root, 'loop'));
+    const result = await postern(['check', '--config', file]);
+    assert.equal(result.code, 1, `${dataDir}: ${result.stderr}`);
+    assert.equal(result.stderr, '', dataDir);
+    const lines = result.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^error: restrictions\.recipient\[0\]: unknown restriction "reject_unlisted_recipeint"/);
+    assert.equal(lines[1], `error: ${say(root)}`, dataDir);
+    assert.equal(lines.at(-1), `${file}: 2 errors; serve would not start`, dataDir);
+    const json = await postern(['check', '--config', file, '--json']);
+    assert.equal(json.code, 1, `${dataDir}: ${json.stderr}`);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.ok, false);
+    assert.equal(report.config, file);
+    assert.deepEqual(report.errors.slice(1), [say(root)], dataDir);
+    assert.deepEqual(Object.keys(report), ['ok', 'config', 'errors', 'warnings', 'certificates']);
+  }
+});
+
+test('check: a lock file or tls entry in the data directory that is a loop of links is a dataDir error, not a crash', async (t) => {
+  for (const name of ['postern.lock', 'tls']) {
+    const { root, file } = dir(t, {}, { store: true });
+    const entry = path.join(root, 'data', name);
+    fs.symlinkSync(name, entry);
+    const result = await postern(['check', '--config', file]);
+    assert.equal(result.code, 1, `${name}: ${result.stderr}`);
+    assert.equal(result.stderr, '', name);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `^error: dataDir: ${entry} leads into a loop of symbolic links \\(ELOOP\\); serve could not use it$`,
+        'm',
+      ),
+    );
+    assert.match(result.stdout, new RegExp(`^${file}: 1 error; serve would not start$`, 'm'));
+    const report = JSON.parse((await postern(['check', '--config', file, '--json'])).stdout);
+    assert.deepEqual(report.errors, [
+      `dataDir: ${entry} leads into a loop of symbolic links (ELOOP); serve could not use it`,
+    ]);
+  }
+});

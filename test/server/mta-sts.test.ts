@@ -15,6 +15,7 @@ import { startMtaStsServer, uncoveredPolicyHosts } from '../../src/server/mta-st
 import { MTA_STS_MAX_PER_CLIENT } from '../../src/server/open-files.ts';
 import { startServer } from '../../src/server/server.ts';
 import { CertificateStore } from '../../src/tls/certificate-store.ts';
+import { configDir, postern } from '../support/child-server.ts';
 import { acquireTestDns } from '../support/dns.ts';
 import { tempDir } from '../support/server.ts';
 import { createTestCa, type TestCa } from '../support/test-ca.ts';
@@ -336,4 +337,22 @@ test('postern serve: mtaSts.listen starts the policy host, RunningServer has its
   await server.stop();
   stopped = true;
   await assert.rejects(fetchPolicy(server.mtaSts.port, ca.ca), { code: 'ECONNREFUSED' });
+});
+
+test('postern serve: an mtaSts.listen port another program holds is one line naming the key, exit 1 (it was "listen EADDRINUSE")', async (t) => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const taken = `127.0.0.1:${(holder.address() as net.AddressInfo).port}`;
+  const busy = configDir({
+    listen: { smtp: '127.0.0.1:0', submission: null, submissions: null },
+    mtaSts: { listen: taken },
+  });
+  t.after(() => busy.cleanup());
+  const served = await postern(['serve', '--config', busy.file]);
+  assert.equal(served.code, 1, served.stderr);
+  assert.equal(
+    served.stderr,
+    `postern: mtaSts.listen: ${taken} is in use by another program (is another server running?)\n`,
+  );
 });

@@ -124,8 +124,15 @@ export async function checkConfig(
       `no config file: serve would run on the embedded defaults (hostname ${config.hostname}, local domain ${config.domains.join(', ')})`,
     );
   }
-  // A data directory that is a file is an error below; "chmod 700" it would be no advice.
-  const dataDirIsFile = fs.statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory() === false;
+  // A NUL, which no file name can hold, makes every look at the data directory throw: none is taken.
+  // (The schema refuses it too; this keeps check from a stack trace whatever built the config.)
+  const dataDirNamed = !config.dataDir.includes('\0');
+  if (!dataDirNamed) {
+    report.errors.push(`dataDir: ${JSON.stringify(config.dataDir)} contains a NUL character, which no file name can`);
+  }
+  // A data directory that is a file is an error below; "chmod 700" it would be no advice. One that
+  // cannot be looked up at all (a loop of links, a name too long) is an error below as well.
+  const dataDirIsFile = dataDirNamed && statOrUndefined(config.dataDir)?.isDirectory() === false;
   const permissions = permissionWarnings(config, file).filter(
     (warning) => !(dataDirIsFile && warning.startsWith(`dataDir ${config.dataDir} `)),
   );
@@ -156,82 +163,99 @@ export async function checkConfig(
     filter.stop();
   });
   await attempt(async () => {
+    if (!dataDirNamed) return;
     // The data directory, or where it would be made, must take what serve writes there: the SQLite
     // store, and with either engine the TLS keys and certificates it makes. Checked for the user
     // running this command; run as root on another user's data directory, for that user (the command
     // became that user above, but for PostgreSQL: then from the owner's mode bits).
     const dataDir = path.resolve(config.dataDir);
     let dir = dataDir;
-    // lstat, not exists: a symbolic link to nothing is there, and serve's mkdir fails on it (ENOENT).
-    while (!isThere(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-    let stat: fs.Stats;
+    // Any other file system error on the way, or on an entry in it serve opens (a lock file that is a
+    // loop of links, say), stops serve as well: an error naming the file, not a crash that leaves
+    // --json without its report.
     try {
-      stat = fs.statSync(dir);
-    } catch (error) {
-      // There by lstat, not by stat: a symbolic link whose target is missing (ENOENT) or a loop (ELOOP).
-      const code = (error as NodeJS.ErrnoException).code;
-      const made = dir === dataDir ? 'the data directory' : dataDir;
-      throw new ConfigError(
-        `dataDir: ${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which leads nowhere (${code}); serve could not make ${made}`,
-      );
-    }
-    if (!stat.isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
-    const owner = process.getuid?.() === 0 ? dataDirOwner(config.dataDir) : undefined;
-    if (owner && (stat.mode & 0o300) !== 0o300) {
-      throw new ConfigError(
-        `dataDir: ${dir} cannot be written by its owner ${owner.user} (mode 0${(stat.mode & 0o777).toString(8)}); serve keeps its store and TLS files there`,
-      );
-    }
-    try {
-      if (!owner) fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
-    } catch (error) {
-      throw new ConfigError(
-        `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
-      );
-    }
-    if (dir !== dataDir) {
-      // serve will make the data directory in `dir`. access(2) says yes to root on any file system not
-      // mounted read-only (a kernel one, NFS with root squashed): a directory made and removed is the proof.
-      // The data directory itself is not made, nor anything left behind.
+      // lstat, not exists: a symbolic link to nothing is there, and serve's mkdir fails on it (ENOENT).
+      // A loop (ELOOP) is walked up too, to the link that starts it.
+      for (let missing = entryProblem(dir); missing !== undefined && path.dirname(dir) !== dir; ) {
+        if (!WALKED_UP.has(missing)) throw new ConfigError(dataDirProblem(dir, missing, 'lstat'));
+        dir = path.dirname(dir);
+        missing = entryProblem(dir);
+      }
+      let stat: fs.Stats;
       try {
-        fs.rmdirSync(fs.mkdtempSync(path.join(dir, '.postern-check-')));
+        stat = fs.statSync(dir);
+      } catch (error) {
+        // There by lstat, not by stat: a symbolic link whose target is missing (ENOENT) or a loop (ELOOP).
+        const code = (error as NodeJS.ErrnoException).code;
+        const made = dir === dataDir ? 'the data directory' : dataDir;
+        throw new ConfigError(
+          `dataDir: ${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which leads nowhere (${code}); serve could not make ${made}`,
+        );
+      }
+      if (!stat.isDirectory()) throw new ConfigError(`dataDir: ${dir} is not a directory`);
+      const owner = process.getuid?.() === 0 ? dataDirOwner(config.dataDir) : undefined;
+      if (owner && (stat.mode & 0o300) !== 0o300) {
+        throw new ConfigError(
+          `dataDir: ${dir} cannot be written by its owner ${owner.user} (mode 0${(stat.mode & 0o777).toString(8)}); serve keeps its store and TLS files there`,
+        );
+      }
+      try {
+        if (!owner) fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
       } catch (error) {
         throw new ConfigError(
-          `dataDir: ${dataDir} does not exist, and no directory can be made in ${dir} (${(error as NodeJS.ErrnoException).code}); serve would make it there`,
+          `dataDir: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code}); serve keeps its store and TLS files there`,
         );
       }
-    }
-    // What serve would stop at inside it: a lock file that is not an (empty) SQLite database, and a
-    // tls entry that is not a directory (serve keeps its keys and certificates there).
-    const inside = (name: string) => path.join(path.resolve(config.dataDir), name);
-    const lockHeader = readHead(inside(LOCK_FILE_NAME), 16);
-    if (
-      lockHeader !== undefined &&
-      lockHeader.length > 0 &&
-      !lockHeader.equals(SQLITE_HEADER.subarray(0, lockHeader.length))
-    ) {
-      throw new ConfigError(
-        `the lock file ${inside(LOCK_FILE_NAME)} is not an empty SQLite database: remove it, with no postern serve or restore running`,
-      );
-    }
-    const tlsDir = fs.statSync(inside('tls'), { throwIfNoEntry: false });
-    if (tlsDir && !tlsDir.isDirectory()) {
-      throw new ConfigError(
-        `dataDir: ${inside('tls')} is not a directory; serve keeps its TLS keys and certificates there`,
-      );
-    }
-    // Postfix's queue_minfree, as serve applies it at MAIL FROM (server/free-space.ts): with less room
-    // than 1.5 × the largest message, every MAIL gets 452, though the config itself is fine.
-    if (config.store.engine === 'sqlite') {
-      const { bavail, bsize } = fs.statfsSync(dir);
-      const free = bavail * bsize;
-      const needed = 1.5 * config.smtp.maxMessageSize;
-      if (free < needed) {
-        const mb = (octets: number) => `${Math.floor(octets / 1_000_000)} MB`;
-        report.warnings.push(
-          `dataDir: its file system has ${mb(free)} free, less than 1.5 × smtp.maxMessageSize (${mb(needed)}): serve answers every MAIL FROM with 452 until there is more room; free space or lower maxMessageSize`,
+      if (dir !== dataDir) {
+        // serve will make the data directory in `dir`. access(2) says yes to root on any file system not
+        // mounted read-only (a kernel one, NFS with root squashed): a directory made and removed is the proof.
+        // The data directory itself is not made, nor anything left behind.
+        try {
+          fs.rmdirSync(fs.mkdtempSync(path.join(dir, '.postern-check-')));
+        } catch (error) {
+          throw new ConfigError(
+            `dataDir: ${dataDir} does not exist, and no directory can be made in ${dir} (${(error as NodeJS.ErrnoException).code}); serve would make it there`,
+          );
+        }
+      }
+      // What serve would stop at inside it: a lock file that is not an (empty) SQLite database, and a
+      // tls entry that is not a directory (serve keeps its keys and certificates there).
+      const inside = (name: string) => path.join(path.resolve(config.dataDir), name);
+      const lockHeader = readHead(inside(LOCK_FILE_NAME), 16);
+      if (
+        lockHeader !== undefined &&
+        lockHeader.length > 0 &&
+        !lockHeader.equals(SQLITE_HEADER.subarray(0, lockHeader.length))
+      ) {
+        throw new ConfigError(
+          `the lock file ${inside(LOCK_FILE_NAME)} is not an empty SQLite database: remove it, with no postern serve or restore running`,
         );
       }
+      const tlsDir = fs.statSync(inside('tls'), { throwIfNoEntry: false });
+      if (tlsDir && !tlsDir.isDirectory()) {
+        throw new ConfigError(
+          `dataDir: ${inside('tls')} is not a directory; serve keeps its TLS keys and certificates there`,
+        );
+      }
+      // Postfix's queue_minfree, as serve applies it at MAIL FROM (server/free-space.ts): with less room
+      // than 1.5 × the largest message, every MAIL gets 452, though the config itself is fine.
+      if (config.store.engine === 'sqlite') {
+        const { bavail, bsize } = fs.statfsSync(dir);
+        const free = bavail * bsize;
+        const needed = 1.5 * config.smtp.maxMessageSize;
+        if (free < needed) {
+          const mb = (octets: number) => `${Math.floor(octets / 1_000_000)} MB`;
+          report.warnings.push(
+            `dataDir: its file system has ${mb(free)} free, less than 1.5 × smtp.maxMessageSize (${mb(needed)}): serve answers every MAIL FROM with 452 until there is more room; free space or lower maxMessageSize`,
+          );
+        }
+      }
+    } catch (error) {
+      const { code, path: file, syscall } = error as NodeJS.ErrnoException;
+      if (typeof code === 'string' && typeof file === 'string') {
+        throw new ConfigError(dataDirProblem(file, code, syscall));
+      }
+      throw error;
     }
     const ownership = ownershipFindings(config, 'check');
     report.errors.push(...ownership.errors);
@@ -404,13 +428,44 @@ function collectingLogger(into: string[]): { logger: Logger; flush: () => void }
   return { logger, flush: () => logger.flush() };
 }
 
-/** Whether there is an entry at `file`, a symbolic link to nothing included; one the user cannot reach counts as none. */
-function isThere(file: string): boolean {
+/**
+ * Why lstat finds no entry at `file` (its error code), undefined when there is one (a symbolic link to
+ * nothing included).
+ */
+function entryProblem(file: string): string | undefined {
   try {
     fs.lstatSync(file);
-    return true;
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'EINVAL';
+  }
+}
+
+/**
+ * lstat errors that leave the parent to look at: nothing there (ENOENT), a file where a directory would
+ * be (ENOTDIR: that file, further up, is "not a directory"), a directory closed to the user (EACCES:
+ * it "cannot be written") and a loop of links (ELOOP: further up is the link that starts it). Any
+ * other (ENAMETOOLONG, EIO) is said of the path itself: no parent would show it.
+ */
+const WALKED_UP = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'ELOOP']);
+
+/** The `dataDir:` error for a file on the data directory's path, or in it, that a file system call failed on. */
+function dataDirProblem(file: string, code: string, syscall = 'stat'): string {
+  const why =
+    code === 'ELOOP'
+      ? ' leads into a loop of symbolic links'
+      : code === 'ENAMETOOLONG'
+        ? ' has a name too long for the file system (a part over 255 octets, or over 4096 in all)'
+        : `: ${syscall} fails on it`;
+  return `dataDir: ${file}${why} (${code}); serve could not use it`;
+}
+
+/** What stat says of `file`, or undefined when it cannot say (the reason is the data directory check's to report). */
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
