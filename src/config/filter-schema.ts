@@ -3,7 +3,10 @@
  * body rules, external milters, and the phishing detector with the actions its score leads to.
  * Everything is on by default except what needs a file or a socket the admin must provide.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isResolvableName, notOneHostProblem } from './hosts.ts';
+import { filePath, pathProblem } from './paths.ts';
 
 const domainOrAddress = z
   .string()
@@ -28,13 +31,10 @@ const milterSchema = z
         message: 'expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path',
         abort: true,
       })
-      .refine(
-        (socket) =>
-          !/^inet6?:/.test(socket) || Number(socket.slice(socket.indexOf(':') + 1, socket.indexOf('@'))) <= 65535,
-        {
-          message: 'the port must be 0-65535',
-        },
-      ),
+      .superRefine((socket, ctx) => {
+        const problem = milterSocketProblem(socket);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     /** A name for logs and quarantine reasons; the socket when absent. */
     name: z.string().min(1).optional(),
     connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
@@ -48,6 +48,32 @@ const milterSchema = z
     onUnavailable: z.enum(['tempfail', 'accept', 'reject']).default('tempfail'),
   })
   .strict();
+
+/**
+ * Why a milter socket (past its syntax) cannot be connected to, or undefined. Port 0 is no port a
+ * milter listens on, and a host that is neither an address nor a name (`bad_host!!`) never resolves:
+ * every message would meet onUnavailable instead of the filter.
+ */
+function milterSocketProblem(socket: string): string | undefined {
+  const colon = socket.indexOf(':');
+  const kind = socket.slice(0, colon);
+  if (kind === 'unix' || kind === 'local') {
+    return pathProblem(socket.slice(colon + 1), 'a socket', '/run/rspamd/milter.sock');
+  }
+  const at = socket.indexOf('@');
+  const port = Number(socket.slice(colon + 1, at));
+  if (port < 1 || port > 65535) return 'the port must be 1-65535 (no milter listens on port 0)';
+  // An IPv6 host may be bracketed (inet6:11332@[::1]), as the milter client takes it.
+  const host = socket.slice(at + 1).replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) !== 0) {
+    const notOneHost = notOneHostProblem(host);
+    return notOneHost && `${notOneHost}; give the milter's own address, e.g. inet:11332@127.0.0.1`;
+  }
+  if (!isResolvableName(host)) {
+    return 'the host must be an IP address or a host name, e.g. inet:11332@127.0.0.1 or inet:11332@rspamd.example.com';
+  }
+  return undefined;
+}
 
 const personSchema = z
   .object({
@@ -126,16 +152,18 @@ const phishingSchema = z
   .strict()
   .prefault({});
 
+const ruleTable = filePath('a file', '/etc/postern/header_checks');
+
 export const filterSchema = z
   .object({
     /**
      * Postfix header_checks(5) regexp tables, by file path; mimeHeaderChecks and nestedHeaderChecks
      * (the headers of attached messages) default to headerChecks.
      */
-    headerChecks: z.string().min(1).optional(),
-    mimeHeaderChecks: z.string().min(1).optional(),
-    nestedHeaderChecks: z.string().min(1).optional(),
-    bodyChecks: z.string().min(1).optional(),
+    headerChecks: ruleTable.optional(),
+    mimeHeaderChecks: ruleTable.optional(),
+    nestedHeaderChecks: ruleTable.optional(),
+    bodyChecks: ruleTable.optional(),
     /** Postfix body_checks_size_limit: octets of each body part that bodyChecks reads. */
     bodyChecksSizeLimit: z.number().int().min(1).default(51_200),
     /** Postfix header_size_limit: octets of a logical header the header tables read. */

@@ -2,8 +2,8 @@ import dns from 'node:dns';
 import fs from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import os from 'node:os';
+import { ipv4Mapped, notOneHostProblem } from './hosts.ts';
 import { splitHostPort } from './load.ts';
-import { ipv4Mapped } from './schema.ts';
 
 /**
  * Why a listener named by a config key cannot have its address, in words an admin acts on: Node's
@@ -22,6 +22,10 @@ export function listenProblem(key: string, address: string, error: unknown, when
       return `${key}: the host of ${address} does not resolve to an address (give an IP address, or a name in /etc/hosts or DNS)`;
     case 'EAI_AGAIN':
       return `${key}: the host of ${address} could not be resolved now (DNS did not answer); an IP address needs no lookup`;
+    // The kernel's word for an address no socket can bind as given: an IPv6 link-local one without its
+    // zone (RFC 4007 §6), which a host name can still resolve to though the schema refuses the literal.
+    case 'EINVAL':
+      return `${key}: the system refuses to listen on ${address} (EINVAL): it is no address a listener can have, such as a link-local IPv6 address (fe80::/10) without a zone; listen on 0.0.0.0, [::] or another address of this machine`;
     default:
       return undefined;
   }
@@ -67,6 +71,9 @@ export async function listenAddressProblem(
   const v4 = ipv4Mapped(ip) ?? (isIP(ip) === 4 ? ip : undefined);
   const family = v4 === undefined ? 'ipv6' : 'ipv4';
   const literal = v4 ?? ip;
+  // A name may resolve to what the schema refuses as a literal (a multicast group, fe80::/10).
+  const notOneHost = notOneHostProblem(literal);
+  if (notOneHost) return `${key}: ${address} cannot be listened on${named}: ${notOneHost}`;
   if (literal === '0.0.0.0' || (isIP(literal) === 6 && isWildcard6(literal))) return undefined;
   const nonLocalBind = options.nonLocalBind ?? kernelNonLocalBind;
   if (nonLocalBind(family)) return undefined;

@@ -7,7 +7,17 @@ import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  parseAllDocuments,
+  parseDocument,
+  YAMLParseError,
+  type YAMLWarning,
+} from 'yaml';
 import type { z } from 'zod';
 import { redactUrl } from './redact-url.ts';
 import { type Config, configSchema, defaultHostname, ipv4Mapped } from './schema.ts';
@@ -62,11 +72,23 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
             : (code ?? (err as Error).message);
       throw new ConfigError(`config file ${file}${fromEnv} cannot be read: ${why}`, { source: file });
     }
+    let warnings: string[];
     try {
-      raw = parseYaml(text) ?? {};
+      // logLevel "error": yaml would print its warnings itself (a multi-line "(node:…) YAMLWarning" on
+      // stderr) and go on; they are collected below and stop the start, as any other config error.
+      const doc = parseDocument(text, { logLevel: 'error' });
+      if (doc.errors[0]) throw doc.errors[0];
+      warnings = doc.warnings.map((warning) => yamlWarningProblem(warning, doc));
+      raw = doc.toJS() ?? {};
     } catch (err) {
       const problem = yamlProblem(err, text);
       throw new ConfigError(`${file}: ${problem}`, { source: file, problems: [problem] });
+    }
+    if (warnings.length > 0) {
+      throw new ConfigError(`${file}: invalid configuration\n${warnings.map((w) => `  - ${w}`).join('\n')}`, {
+        source: file,
+        problems: warnings,
+      });
     }
   }
   const config = parseConfig(raw, file ?? 'embedded defaults');
@@ -202,6 +224,17 @@ function yamlProblem(err: unknown, text: string): string {
   if (!(err instanceof YAMLParseError)) return `not valid YAML: ${first}`;
   const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
   if (err.code === 'RESOURCE_EXHAUSTION' && /call stack/i.test(first)) return `not valid YAML${where}: ${deep}`;
+  if (err.code === 'MULTIPLE_DOCS') {
+    // A "---" line starts a new document (YAML 1.2 §9.2): a second one is a file pasted twice, or two
+    // configs in one, and yaml's answer ("please use YAML.parseAllDocuments()") is meant for programmers.
+    const line = err.linePos?.[0].line;
+    const documents = parseAllDocuments(text);
+    const found = Array.isArray(documents) ? documents.length : 2;
+    const marker = line !== undefined && /^---(\s|$)/.test(text.split('\n')[line - 1] ?? '');
+    const where =
+      line === undefined ? '' : marker ? ` (a second '---' at line ${line})` : ` (a second one at line ${line})`;
+    return `one YAML document expected, found ${found}${where}: a config is one document; remove the '---' line, or merge the documents`;
+  }
   if (err.code === 'DUPLICATE_KEY') {
     // yaml points at the key's first character; the key runs to the colon that ends it, one followed by
     // white space or the line's end (YAML 1.2 §7.3.3: a plain scalar may hold `:` otherwise, `a:b`).
@@ -210,6 +243,47 @@ function yamlProblem(err: unknown, text: string): string {
     return `not valid YAML${where}: ${named} appears twice in one mapping (keep one)`;
   }
   return `not valid YAML${where}: ${first}`;
+}
+
+/**
+ * A warning of the YAML reader as a config error, naming its line and column and, for a tag, the key.
+ * An unknown tag (`hostname: !host mail.example.com`) was dropped with a warning on stderr and the value
+ * read as if untagged: YAML 1.2 §3.3.3 makes a node with an unrecognized tag one that cannot be fully
+ * loaded, and what the admin meant by it is not known.
+ */
+function yamlWarningProblem(warning: YAMLWarning, doc: Document): string {
+  const at = warning.linePos ? `line ${warning.linePos[0].line}, column ${warning.linePos[0].col}` : 'a line';
+  const first = (warning.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  if (warning.code !== 'TAG_RESOLVE_FAILED') return `YAML at ${at}: ${first}`;
+  const tag = first.replace(/^Unresolved tag: /, '');
+  const key = keyAfter(doc, warning.pos[1]);
+  return (
+    `${key === undefined ? '' : `${key}: `}the tag ${tag} at ${at} is unknown (YAML's are !!str, !!int, !!float, ` +
+    '!!bool, !!null, !!seq, !!map): what the value was meant to be is not known; remove the tag, or quote the value if the "!" belongs to it'
+  );
+}
+
+/** The dotted key of the first tagged node that starts at or after `offset` (the tag's end), or undefined. */
+function keyAfter(doc: Document, offset: number): string | undefined {
+  let best: { start: number; keys: string[] } | undefined;
+  const walk = (node: unknown, keys: string[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items)
+        walk(pair.value, [...keys, String(isScalar(pair.key) ? pair.key.value : pair.key)]);
+    } else if (isSeq(node)) {
+      for (const [index, item] of node.items.entries()) walk(item, [...keys, String(index)]);
+    }
+    if (isNode(node) && node.tag !== undefined && node.range) {
+      const start = node.range[0];
+      if (start >= offset && (best === undefined || start < best.start)) best = { start, keys };
+    }
+  };
+  try {
+    walk(doc.contents, []);
+  } catch {
+    return undefined; // nested too deep to walk: the line and column still say where
+  }
+  return best && best.keys.length > 0 ? best.keys.join('.') : undefined;
 }
 
 /** Every file path the config names, made absolute from `base`: dataDir, rule tables, certificates, the ACME CA. */
@@ -352,7 +426,13 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
       : typeof safe === 'number' && !Number.isFinite(safe)
         ? String(safe)
         : JSON.stringify(safe);
-  return `${key}: ${shown} is invalid: ${issue.message}`;
+  // zod says "Invalid input" for a restriction that is neither form of a rule (a number, a list, an object without rule).
+  const ruleForms =
+    issue.code === 'invalid_union' && issue.path[0] === 'restrictions' && issue.path.length === 3
+      ? 'expected a rule, as a string ("reject_unknown_client_hostname", "check_client_access /etc/postern/clients") ' +
+        'or as an object naming it in rule ({ rule: check_client_access, file: /etc/postern/clients })'
+      : undefined;
+  return `${key}: ${shown} is invalid: ${ruleForms ?? issue.message}`;
 }
 
 /**

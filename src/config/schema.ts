@@ -8,9 +8,17 @@ import os from 'node:os';
 import { z } from 'zod';
 import { asciiName, isALabel } from '../dns/a-labels.ts';
 import { filterSchema } from './filter-schema.ts';
+import { ipv4Mapped, isAddressShaped, isHostName, MULTICAST, notOneHostProblem } from './hosts.ts';
+import { controlCharacterMessage, filePath, pathProblem } from './paths.ts';
 
-/** `host:port`; the example in the messages is the key's own (a listener's, or a DNS server's). */
-const hostPortLike = (example: string) =>
+export { ipv4Mapped, isAddressShaped };
+
+/**
+ * `host:port`; the example in the messages is the key's own (a listener's, or a DNS server's). A
+ * listener may take port 0 (a port the system picks, as tests do); a server to connect to may not:
+ * no server listens on port 0, and every query or connection to it would fail.
+ */
+const hostPortLike = (example: string, use: 'listen' | 'connect') =>
   z
     .string()
     // abort: a value that is not host:port at all gets one message, not also "port must be 0-65535".
@@ -30,18 +38,27 @@ const hostPortLike = (example: string) =>
         'the host must be an IP address or a host name: 0.0.0.0 or [::] for every address, 127.0.0.1 or [::1] for this machine only',
       abort: true,
     })
-    .refine((v) => {
-      const port = Number(v.slice(v.lastIndexOf(':') + 1));
-      return port >= 0 && port <= 65535;
-    }, 'port must be 0-65535');
+    .superRefine((v, ctx) => {
+      const problem = notOneHostProblem(v.slice(0, v.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
+      const hint =
+        use === 'listen'
+          ? 'listen on 0.0.0.0 or [::] for every address, or on an address of this machine'
+          : `give the server's own address, e.g. ${example}`;
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; ${hint}`, abort: true });
+    })
+    .refine(
+      (v) => {
+        const port = Number(v.slice(v.lastIndexOf(':') + 1));
+        return port >= (use === 'listen' ? 0 : 1) && port <= 65535;
+      },
+      use === 'listen' ? 'port must be 0-65535' : 'port must be 1-65535 (no server listens on port 0)',
+    );
 
-const hostPort = hostPortLike('127.0.0.1:2525 or [::1]:2525');
+const hostPort = hostPortLike('127.0.0.1:2525 or [::1]:2525', 'listen');
 
 /** A listen host (not bracketed): a dotted-quad IPv4 address, or a host name (RFC 1123 §2.1). */
 function isListenHost(host: string): boolean {
-  if (isIP(host) === 4) return true;
-  const name = /^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$/;
-  return host.length <= 253 && name.test(host) && !isAddressShaped(host);
+  return isIP(host) === 4 || isHostName(host);
 }
 
 /**
@@ -69,15 +86,6 @@ const domainName = z
   });
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/**
- * A name whose rightmost label is all digits reads as an IPv4 address (203.0.113.25; WHATWG URL parsing
- * even turns 1.2.3 into 1.2.0.3): RFC 1123 §2.1 keeps host names apart from dotted-decimal addresses by
- * requiring the highest-level label to be alphabetic.
- */
-export function isAddressShaped(name: string): boolean {
-  return /(^|\.)[0-9]+\.?$/.test(name);
-}
 
 /**
  * The mail host: RFC 5321 §2.3.5 and §4.1.3 take a domain name for EHLO (an address only as a bracketed
@@ -130,18 +138,8 @@ function tooWideToTrust(value: string): boolean {
   return prefix < 16;
 }
 
-/** RFC 4291 §2.5.5.2: the IPv4 address an IPv4-mapped IPv6 address (in any spelling) stands for; else undefined. */
-export function ipv4Mapped(address: string): string | undefined {
-  if (!isIPv6(address)) return undefined;
-  const canonical = new URL(`http://[${address}]/`).hostname; // RFC 5952 form: [::ffff:7f00:1]
-  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
-  if (!mapped) return undefined;
-  const [high, low] = [Number.parseInt(mapped[1] ?? '0', 16), Number.parseInt(mapped[2] ?? '0', 16)];
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
-}
-
 /** `host:port` where the host is an IP address: a DNS server is asked by address (the resolver takes no names). */
-const ipPort = hostPortLike('127.0.0.1:53 or [::1]:53').refine((value) => {
+const ipPort = hostPortLike('127.0.0.1:53 or [::1]:53', 'connect').refine((value) => {
   const host = value.slice(0, value.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
   return isIP(host) !== 0;
 }, 'expected an IP address and port, e.g. 127.0.0.1:53 or [::1]:53');
@@ -214,20 +212,34 @@ export function serverAddressProblem(value: string): string | undefined {
     return 'an IPv4-mapped address: write the IPv4 address itself (it is published as an A record)';
   }
   // RFC 6890: the unspecified address names no host, and a multicast group is no mail server.
-  if (NO_HOST.check(value, isIP(value) === 6 ? 'ipv6' : 'ipv4')) {
+  const family = isIP(value) === 6 ? 'ipv6' : 'ipv4';
+  if (UNSPECIFIED.check(value, family) || MULTICAST.check(value, family)) {
     return 'the unspecified address or a multicast group names no host: give the address mail reaches this server at';
   }
   return undefined;
 }
 
-const NO_HOST = new BlockList();
-NO_HOST.addAddress('0.0.0.0');
-NO_HOST.addAddress('::', 'ipv6');
-NO_HOST.addSubnet('224.0.0.0', 4);
-NO_HOST.addSubnet('ff00::', 8, 'ipv6');
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addAddress('0.0.0.0');
+UNSPECIFIED.addAddress('::', 'ipv6');
 
-/** A restriction: Postfix's string form ("warn_if_reject reject_rbl_client zen.example.org") or an object. */
-const ruleEntry = z.union([z.string().min(1), z.object({ rule: z.string().min(1) }).catchall(z.unknown())]);
+/**
+ * A restriction: Postfix's string form ("warn_if_reject reject_rbl_client zen.example.org") or an object.
+ * The access map a rule reads is a file path: a control character in it makes the read throw at start
+ * (Node refuses a NUL in a path). In the string form white space separates the words, so only the
+ * control characters that are not white space are refused there.
+ */
+const ruleEntry = z
+  .union([z.string().min(1), z.object({ rule: z.string().min(1) }).catchall(z.unknown())])
+  .superRefine((entry, ctx) => {
+    if (typeof entry === 'string') {
+      const at = entry.search(/[\u0000-\u0008\u000e-\u001f\u007f]/);
+      if (at >= 0) ctx.addIssue({ code: 'custom', message: controlCharacterMessage(entry, at) });
+    } else if (typeof entry.file === 'string') {
+      const problem = pathProblem(entry.file, 'a file', '/etc/postern/access');
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['file'] });
+    }
+  });
 const ruleList = z.array(ruleEntry);
 
 export const configSchema = z
@@ -240,13 +252,9 @@ export const configSchema = z
       .array(mailDomain)
       .default([])
       .transform((domains) => [...new Set(domains)]),
-    dataDir: z
-      .string()
-      .min(1)
-      // A path of white space only is a slip (a quoted blank left in the file): serve would make a
-      // directory named " " beside the config and keep the mail there.
-      .refine((v) => v.trim() !== '', 'only white space: name a directory, such as /var/lib/postern')
-      .default('./data'),
+    // One check, one message: "" was both "too small" and "only white space". serve makes this directory
+    // (recursively) as written, so a slip here (" /x", "~/data") silently kept the mail somewhere else.
+    dataDir: filePath('a directory', '/var/lib/postern').default('./data'),
     // engine defaults to sqlite inside the section too, as the README says: `store: {}` is SQLite.
     store: z
       .preprocess(
@@ -491,7 +499,16 @@ export const configSchema = z
     tls: z
       .object({
         /** PEM files, reloaded when they change; SNI picks by name; the default is the one naming `hostname`, else the first (docs/tls.md). */
-        certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).default([]),
+        certificates: z
+          .array(
+            z
+              .object({
+                cert: filePath('a PEM file', '/etc/postern/tls/cert.pem'),
+                key: filePath('a PEM file', '/etc/postern/tls/key.pem'),
+              })
+              .strict(),
+          )
+          .default([]),
         /** With no certificate configured, generate a self-signed one for the hostname (development). */
         selfSigned: z.boolean().default(true),
         /** Forced TLS on the MX listener: MAIL before STARTTLS gets 530 5.7.0 (RFC 3207 §4). */
@@ -517,7 +534,7 @@ export const configSchema = z
             /** Renew when fewer days remain; by default min(30, a third of the lifetime). */
             renewBeforeDays: z.number().int().min(1).max(3650, 'at most 3650 (ten years)').optional(),
             /** Extra CA certificates (a PEM file) to trust for the directory, for a private CA. */
-            directoryCa: z.string().optional(),
+            directoryCa: filePath('a PEM file', '/etc/postern/acme-ca.pem', { emptyIsUnset: true }).optional(),
           })
           .strict()
           .refine((acme) => acme.http01 || acme.tlsAlpn01, 'enable http01 or tlsAlpn01 (or both) with a listen address')

@@ -378,7 +378,7 @@ test('values a running server could not use are refused at start, naming the key
     [{ smtp: { shutdownGraceMs: 2 ** 31 } }, /smtp\.shutdownGraceMs: 2147483648 is invalid: at most 2147483647 ms/],
     [
       { filter: { milters: [{ socket: 'inet:99999@127.0.0.1' }] } },
-      /filter\.milters\.0\.socket: "inet:99999@127\.0\.0\.1" is invalid: the port must be 0-65535/,
+      /filter\.milters\.0\.socket: "inet:99999@127\.0\.0\.1" is invalid: the port must be 1-65535/,
     ],
   ];
   for (const [input, want] of cases)
@@ -674,5 +674,5 @@ test('settings that cancel each other are warned about; a dataDir of spaces is r
     'smtp.idleTimeoutMs is 60000 ms, below the 5 minutes RFC 5321 §4.5.3.2.7 asks a server to wait for the next command: slow senders are cut off mid-session and retry later',
   ]);
   assert.throws(() => parseConfig({ dataDir: '   ' }, 'test'), /dataDir: " {3}" is invalid: only white space/);
-  assert.equal(parseConfig({ dataDir: ' data' }, 'test').dataDir, ' data', 'a name with a space in it is a name');
+  assert.equal(parseConfig({ dataDir: 'my data' }, 'test').dataDir, 'my data', 'a name with a space in it is a name');
 });
