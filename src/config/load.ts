@@ -40,6 +40,8 @@ export interface LoadedConfig {
   config: Config;
   /** The file read, or undefined when running on the embedded defaults. */
   file: string | undefined;
+  /** The file sets nothing (empty, only comments, `~`): the embedded defaults run as without one. */
+  empty: boolean;
 }
 
 /** --config, else $POSTERN_CONFIG, else ./postern.yaml when present, else the embedded defaults. */
@@ -101,7 +103,12 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
     const source = file ?? 'embedded defaults';
     throw new ConfigError(`${source}: invalid configuration\n  - ${problem}`, { source, problems: [problem] });
   }
-  return { config, file };
+  const empty = file !== undefined && isPlainObject(raw) && Object.keys(raw).length === 0;
+  return { config, file, empty };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The kernel's file systems: they hold no files of ours (under /proc a recursive mkdir never even ends). */

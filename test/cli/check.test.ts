@@ -172,6 +172,29 @@ test('check without a config file says serve would run on the embedded defaults'
   assert.match(bare.stdout, /^embedded defaults: OK \(2 warnings\)$/m);
 });
 
+test('a config file that sets nothing (empty, comments only, ~) is said, not run on the defaults in silence', async (t) => {
+  const { root } = dir(t);
+  for (const [name, text] of [
+    ['empty.yaml', ''],
+    ['comments.yaml', '# hostname: mx.example.com\n# domains: [example.com]\n'],
+    ['null.yaml', '~\n'],
+  ] as const) {
+    const file = path.join(root, name);
+    fs.writeFileSync(file, text);
+    assert.equal(loadConfig(file).empty, true, name);
+    const result = await postern(['check', '--config', file], { cwd: root });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `^warning: the config file ${file} sets nothing: serve would run on the embedded defaults \\(hostname `,
+      ),
+      name,
+    );
+  }
+  assert.equal(loadConfig(path.join(root, 'postern.yaml')).empty, false);
+});
+
 test('check and serve warn when the phishing allowlist has no DMARC result to go on', async (t) => {
   const { file } = dir(t, {
     authentication: { enabled: false },

@@ -63,7 +63,7 @@ export async function checkCommand(args: string[]): Promise<number> {
       error.source ?? (typeof values.config === 'string' && values.config !== '' ? values.config : 'the config');
     return printReport({ config, errors: [...error.problems], warnings: [], certificates: [] }, values.json === true);
   }
-  const { config, file } = loaded;
+  const { config, file, empty } = loaded;
   try {
     // Run as root on the server's user's data directory, check as that user, as serve runs (with
     // either store: serve started as root becomes the owner whatever the store).
@@ -72,7 +72,14 @@ export async function checkCommand(args: string[]): Promise<number> {
     // Its files someone else owns: reported below with the rest; checked as root meanwhile.
     if (!(error instanceof CliError)) throw error;
   }
-  return printReport(await checkConfig(config, file), values.json === true);
+  const report = await checkConfig(config, file);
+  if (empty) report.warnings.unshift(emptyConfigWarning(file, config));
+  return printReport(report, values.json === true);
+}
+
+/** A config file that sets nothing is likely one cut short (a failed copy, a truncation): said, not silent. */
+function emptyConfigWarning(file: string | undefined, config: Config): string {
+  return `the config file ${file} sets nothing: serve would run on the embedded defaults (hostname ${config.hostname}, local domain ${config.domains.join(', ')})`;
 }
 
 function printReport(report: CheckReport, json: boolean): number {

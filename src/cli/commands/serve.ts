@@ -17,7 +17,7 @@ import { configFrom, parseCommandLine } from './options.ts';
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, { 'discard-mail': { type: 'boolean' } }, 'serve');
   if (positionals.length > 0) throw usageError(`serve: unexpected argument "${positionals[0]}"`);
-  const { config, file } = configFrom(values);
+  const { config, file, empty } = configFrom(values);
   const logger = createLogger(config.log.level, undefined, config.log.format);
   const discardMail = values['discard-mail'] === true;
   // Before anything is made there: the server's files someone else owns (a command run as root) stop
@@ -112,9 +112,10 @@ export async function serveCommand(args: string[]): Promise<number> {
     },
     `Postern ${VERSION} on Node ${process.version}: SMTP on ${smtp}, ${submissionText(submission, submissions)}, data in ${config.dataDir} (${config.store.engine}), local domains ${config.domains.join(', ')}`,
   );
-  if (file === undefined) {
+  if (file === undefined || empty) {
     logger.warn(
-      `running on the embedded defaults: hostname ${config.hostname} and local domain ${config.domains.join(', ')}; set "hostname" and "domains" in postern.yaml for real mail`,
+      empty ? { config: file } : {},
+      `running on the embedded defaults${empty ? ` (${file} sets nothing)` : ''}: hostname ${config.hostname} and local domain ${config.domains.join(', ')}; set "hostname" and "domains" in postern.yaml for real mail`,
     );
   }
   const openFiles = openFileWarning(config);
