@@ -346,7 +346,7 @@ export class SubmissionAuth {
       {
         session: peer.sessionId,
         client: peer.remoteAddress,
-        user,
+        user: user === undefined ? undefined : loggableName(user),
         reason,
         failures: ip.count,
         ...blocked,
@@ -376,6 +376,17 @@ function asciiUsername(username: string): string {
   if (!NON_ASCII.test(domain)) return username;
   const ascii = asciiName(domain.normalize('NFC'));
   return ascii === undefined ? username : `${username.slice(0, at)}@${ascii}`;
+}
+
+/**
+ * A failed login's name as the log may show it. Every login is an account's address; a name that is
+ * not shaped like one (`local@domain.tld`) names no account and is most often a password typed into
+ * the user field (or sent in its place): the log says how long it was, not what it was.
+ */
+function loggableName(name: string): string {
+  return /^[^@\s]+@[a-z0-9_-]+(\.[a-z0-9_-]+)+\.?$/i.test(name)
+    ? name
+    : `(not an address, ${[...name].length} characters: not logged, it may be a password)`;
 }
 
 /** The account a username names, for the look-up and the per-account failure count. */

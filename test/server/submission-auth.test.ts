@@ -258,3 +258,32 @@ test('a username whose domain is in U-labels logs in to the A-label account: loo
   const plainGhost = await saltOf('nobody@example.com');
   assert.equal(await saltOf('NoBody@Example.COM'), plainGhost);
 });
+
+test('a failed login whose name is no address (a password in the user field) is not logged as typed', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const { Writable } = await import('node:stream');
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const auth = new SubmissionAuth(
+    new NullStore([]),
+    parseConfig({ auth: { failureDelayMs: 0 } }, 'test').auth,
+    createLogger('info', sink),
+  );
+  const plain = (user: string) =>
+    auth.step({ type: 'auth', mechanism: 'PLAIN', response: Buffer.from(`\0${user}\0guess`), first: true }, peer);
+  for (const user of ['s3cret-pässwörd!', 'p@ssw0rd', 'carol@example.com']) {
+    assert.equal((await plain(user)).action, 'reject', user);
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  const names = lines.filter((line) => String(line.msg).startsWith('login failed')).map((line) => line.user);
+  assert.deepEqual(names, [
+    '(not an address, 16 characters: not logged, it may be a password)',
+    '(not an address, 8 characters: not logged, it may be a password)',
+    'carol@example.com',
+  ]);
+  assert.ok(!JSON.stringify(lines).includes('s3cret'), JSON.stringify(lines));
+});
