@@ -54,7 +54,12 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
   let file: string | undefined;
   if (chosen !== undefined) {
     file = path.resolve(chosen);
-    if (!fs.existsSync(file)) throw new ConfigError(`config file ${file}${fromEnv} does not exist`, { source: file });
+    if (!fs.existsSync(file)) {
+      // existsSync follows links: one to nothing, or a loop of them, is there but not as a file.
+      const link = fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+      const why = link ? linkProblem(file) : 'does not exist';
+      throw new ConfigError(`config file ${file}${fromEnv} ${why}`, { source: file });
+    }
   } else if (fs.existsSync('postern.yaml')) {
     file = path.resolve('postern.yaml');
   }
@@ -109,6 +114,22 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv 
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What is wrong with a symbolic link that existsSync found no file behind. */
+function linkProblem(file: string): string {
+  try {
+    fs.statSync(file);
+    return 'cannot be read';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'is a symbolic link in a loop of symbolic links (ELOOP)';
+    let target = '';
+    try {
+      target = ` to ${fs.readlinkSync(file)}`;
+    } catch {}
+    return code === 'ENOENT' ? `is a symbolic link${target}, which leads nowhere` : `cannot be read (${code})`;
+  }
 }
 
 /** The kernel's file systems: they hold no files of ours (under /proc a recursive mkdir never even ends). */

@@ -179,6 +179,17 @@ test('a file: --config wins over POSTERN_CONFIG; a relative dataDir is taken fro
   assert.equal(loadConfig(undefined, { POSTERN_CONFIG: b }).config.hostname, 'b.example.com');
   assert.equal(loadConfig(a, {}).config.dataDir, path.join(dir, 'spool'));
   assert.throws(() => loadConfig(path.join(dir, 'missing.yaml'), {}), /missing\.yaml does not exist/);
+  // A link is there: "does not exist" sent the admin looking for a file they can see with ls.
+  const loop = path.join(dir, 'loop.yaml');
+  fs.symlinkSync(loop, loop);
+  assert.throws(() => loadConfig(loop, {}), {
+    message: `config file ${loop} is a symbolic link in a loop of symbolic links (ELOOP)`,
+  });
+  const dangling = path.join(dir, 'dangling.yaml');
+  fs.symlinkSync('moved.yaml', dangling);
+  assert.throws(() => loadConfig(dangling, {}), {
+    message: `config file ${dangling} is a symbolic link to moved.yaml, which leads nowhere`,
+  });
   fs.writeFileSync(b, 'hostname: [unclosed\n');
   assert.throws(() => loadConfig(b, {}), /not valid YAML at line/);
 });
