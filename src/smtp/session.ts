@@ -44,7 +44,10 @@ const NO_INPUT = Buffer.alloc(0);
 /** Postfix's smtpd_recipient_overshoot_limit default: recipients over the limit that are not errors. */
 const RECIPIENT_OVERSHOOT = 1000;
 
-/** Commands that do not count toward maxCommandsBeforeMail. */
+/**
+ * Commands that do not count toward maxCommandsBeforeMail. RSET does, as in Postfix's
+ * smtpd_junk_command_limit: MAIL then RSET, again and again, is no mail.
+ */
 const TRANSACTION_OR_QUIT = new Set(['MAIL', 'RCPT', 'DATA', 'BDAT', 'QUIT']);
 
 /** RFC 2920 §3.1: these may only end a group of pipelined commands. */
@@ -89,7 +92,10 @@ export class SmtpSession {
   private refused: Reply | undefined;
   /** The client sent commands ahead of replies where RFC 2920 does not let it (reject_unauth_pipelining). */
   private unauthPipelining = false;
+  /** Commands (but MAIL, RCPT, DATA, BDAT and QUIT) since the session began or last had a message accepted. */
   private commandsWithoutMail = 0;
+  /** RCPTs of this transaction answered 250, a recipient given twice included: under maxRecipients. */
+  private recipientsAccepted = 0;
   /** TLS is active: implicit on this listener, or after STARTTLS. */
   private secure: boolean;
   /** The SASL login name once AUTH succeeded (RFC 4954). */
@@ -225,6 +231,10 @@ export class SmtpSession {
             ({ path }) => path.localPart === localPart && domainKey(path.domain) === domain,
           );
           if (!given) this.envelope.recipients.push({ path: pending.recipient, route: outcome.route });
+          // Counted all the same, as Postfix's smtpd counts every accepted RCPT toward
+          // smtpd_recipient_limit: a duplicate costs a restriction check each, and without a limit one
+          // session could send them without end.
+          this.recipientsAccepted++;
           this.emitReply(replies.recipientOk());
         } else this.fail(replies.localError());
         break;
@@ -249,6 +259,9 @@ export class SmtpSession {
       case 'message':
         if (outcome.action === 'reply') this.out.push(replyEffect(outcome.reply, outcome.logged));
         else this.emitReply(replies.localError());
+        // Mail was taken: the session earns its command allowance anew (Postfix resets its junk
+        // command count after mail is delivered), not at a MAIL that may lead nowhere.
+        if (outcome.action === 'reply' && outcome.reply.code < 300) this.commandsWithoutMail = 0;
         this.resetTransaction();
         break;
       case 'tls':
@@ -494,7 +507,7 @@ export class SmtpSession {
     // RFC 1870 §6.1: a declared size the server cannot take now is a temporary refusal.
     const budget = this.options.contentBudget;
     if (budget && !budget.fits(params.declaredSize ?? 0)) return this.fail(replies.contentMemoryFull());
-    this.commandsWithoutMail = 0;
+    this.recipientsAccepted = 0;
     const envelope: Envelope = {
       id: `${this.options.sessionId}-${++this.transactions}`,
       greeting: this.greeting.kind,
@@ -515,7 +528,7 @@ export class SmtpSession {
     if (parameter !== undefined) return this.fail(replies.unknownParameter(parameter));
     if (path.utf8 && !this.envelope.smtputf8) return this.fail(replies.utf8NotDeclared());
     // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
-    if (this.envelope.recipients.length >= this.options.maxRecipients) {
+    if (this.recipientsAccepted >= this.options.maxRecipients) {
       // RFC 5321 §4.5.3.1.10: the client sends the rest in another transaction. Like Postfix's
       // smtpd_recipient_overshoot_limit, so many are not errors: counted as such, a large list would
       // end the session at maxErrors and lose the transaction of the recipients already accepted.

@@ -10,7 +10,7 @@ import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 const PASSWORD = 'correct horse battery staple';
 let server: TestServer;
 before(async () => {
-  // mynetworks relays; three recipients at most, so a duplicate counted would show.
+  // mynetworks relays; three recipients at most.
   server = await startTestServer({ mynetworks: ['127.0.0.0/8'], smtp: { maxRecipients: 3 } });
   await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD));
 });
@@ -24,21 +24,21 @@ async function jobFor(marker: string): Promise<Record<string, unknown>> {
   return JSON.parse(job.payload);
 }
 
-test('a recipient given twice is queued once and counted once; the local part keeps its case', async () => {
+test('a recipient given twice is queued once; the local part keeps its case', async () => {
   const { client } = await SmtpClient.open(server.port);
   assert.equal((await client.command('EHLO client.example.net')).code, 250);
   assert.equal(codeOf(await client.command('MAIL FROM:<alice@example.com>')), '250 2.1.0');
   // RFC 5321 §2.4: the domain is case-insensitive, the local part is not: X@ is another mailbox.
-  for (const to of ['x@remote.test', 'x@remote.test', 'x@Remote.Test', 'X@remote.test', 'y@remote.test']) {
+  for (const to of ['x@remote.test', 'x@Remote.Test', 'X@remote.test']) {
     assert.equal(codeOf(await client.command(`RCPT TO:<${to}>`)), '250 2.1.5', to);
   }
-  // Three distinct recipients fill maxRecipients = 3: the duplicates took no place.
+  // Each RCPT answered 250 counts toward maxRecipients = 3, a duplicate too, as in Postfix's smtpd.
   assert.equal(codeOf(await client.command('RCPT TO:<z@remote.test>')), '452 4.5.3', 'a fourth is one too many');
   assert.equal((await client.command('DATA')).code, 354);
   assert.equal(codeOf(await client.command('From: alice@example.com\r\nSubject: dup\r\n\r\nhi\r\n.')), '250 2.0.0');
   await client.close();
-  const payload = await jobFor('y@remote.test');
-  assert.deepEqual(payload.recipients, ['x@remote.test', 'X@remote.test', 'y@remote.test']);
+  const payload = await jobFor('X@remote.test');
+  assert.deepEqual(payload.recipients, ['x@remote.test', 'X@remote.test']);
 });
 
 test('BODY=8BITMIME and SMTPUTF8 are kept in the job; a 7-bit message is queued as 7BIT', async () => {

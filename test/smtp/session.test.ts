@@ -184,9 +184,16 @@ const cases: Case[] = [
     { maxCommandsBeforeMail: 3 },
   ],
   [
-    'MAIL resets the command count',
+    // Postfix resets its junk command count when mail is delivered: MAIL then RSET, again and again, is none.
+    'MAIL alone does not reset the command count',
     EHLO + 'NOOP\r\n' + MAIL + 'RSET\r\nNOOP\r\n',
-    ['250', '250 2.0.0', '250 2.1.0', '250 2.0.0', '250 2.0.0'],
+    ['250', '250 2.0.0', '250 2.1.0', '250 2.0.0', '421 4.7.0'],
+    { maxCommandsBeforeMail: 3 },
+  ],
+  [
+    'an accepted message resets the command count',
+    `${EHLO}NOOP\r\n${TX}DATA\r\nSubject: x\r\n\r\nx\r\n.\r\nNOOP\r\nRSET\r\nNOOP\r\n`,
+    ['250', '250 2.0.0', '250', '250 2.1.0', '250 2.1.5', '354', '250 2.0.0', '250 2.0.0', '250 2.0.0', '250 2.0.0'],
     { maxCommandsBeforeMail: 3 },
   ],
   // Pipelining, RFC 2920: replies in order, whatever the chunking.
@@ -382,9 +389,9 @@ test('reply texts name the problem: an empty local part is not a "bad source rou
   assert.equal(d.replies.at(-1), '555 5.5.4 Unsupported parameter value BODY=BINARYMIME\r\n');
 });
 
-test('a recipient domain in U-labels, NFD or A-labels is one domain: the mailbox is counted and kept once', () => {
+test('a recipient domain in U-labels, NFD or A-labels is one domain: the mailbox is kept once', () => {
   let recipients: string[] = [];
-  const d = new Driver({ maxRecipients: 2 }, (effect) => {
+  const d = new Driver({ maxRecipients: 5 }, (effect) => {
     if (effect.type === 'message') recipients = effect.envelope.recipients.map(({ path }) => path.address);
     if (effect.type === 'check' && effect.stage === 'rcpt') {
       return { action: 'continue', route: { kind: 'outbound' } };
@@ -396,10 +403,22 @@ test('a recipient domain in U-labels, NFD or A-labels is one domain: the mailbox
   for (const to of ['x@bücher.test', 'x@bu\u0308cher.test', 'x@XN--BCHER-KVA.test', 'x@BÜCHER.test', 'y@bücher.test']) {
     assert.deepEqual(d.send(`RCPT TO:<${to}>\r\n`), ['250 2.1.5'], to);
   }
-  // Two distinct recipients fill maxRecipients = 2: the other spellings took no place.
+  // Every RCPT answered 250 counts toward maxRecipients, a spelling of one already given too.
   assert.deepEqual(d.send('RCPT TO:<z@bücher.test>\r\n'), ['452 4.5.3']);
   d.send('DATA\r\nSubject: x\r\n\r\nx\r\n.\r\n');
   assert.deepEqual(recipients, ['x@bücher.test', 'y@bücher.test']);
+});
+
+test('a recipient given again and again counts toward maxRecipients each time (Postfix counts every accepted RCPT)', () => {
+  const d = new Driver({ maxRecipients: 3 });
+  d.send(EHLO + MAIL);
+  assert.deepEqual(d.send(RCPT.repeat(3)), ['250 2.1.5', '250 2.1.5', '250 2.1.5']);
+  // Without the count every duplicate got 250 and a restriction check, without end.
+  assert.deepEqual(d.send(RCPT), ['452 4.5.3']);
+  // A new transaction starts its own count.
+  d.send('RSET\r\n');
+  d.send(MAIL);
+  assert.deepEqual(d.send(RCPT), ['250 2.1.5']);
 });
 
 test('an "xn--" recipient domain that is no A-label: 501 5.1.3 (RFC 5890 §2.3.2.1, RFC 3463)', () => {
