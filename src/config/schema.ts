@@ -564,6 +564,12 @@ export const configSchema = z
          * with an old password would lock every colleague out); their failures still slow each account.
          */
         exceptions: z.array(network).default([]),
+        /**
+         * PBKDF2 iterations of the SCRAM-SHA-256 credentials `user add` and `user passwd` store (RFC
+         * 7677 §4: at least 4096). A stolen store is attacked through them as through the Argon2id
+         * hash; more make each guess dearer, and each SCRAM login too, on the client's side.
+         */
+        scramIterations: z.number().int().min(4096).max(10_000_000).default(4096),
       })
       .strict()
       .prefault({}),

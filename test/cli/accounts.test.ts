@@ -22,8 +22,8 @@ type Context = { after(fn: () => unknown): void };
 const PASSWORD = 'correct horse battery'; // what addUser gives
 const NEW_PASSWORD = 'Tr0ub4dor&3-but-longer';
 
-function setup(t: Context) {
-  const d = configDir();
+function setup(t: Context, extra: Record<string, unknown> = {}) {
+  const d = configDir(extra);
   t.after(() => d.cleanup());
   const run = (args: string[], stdin?: string | Buffer) => postern([...args, '--config', d.file], { stdin });
   return { ...d, run, database: path.join(d.root, 'data', 'postern.sqlite') };
@@ -56,13 +56,13 @@ function assertQuiet(results: CliResult[], secrets: string[]): void {
 }
 
 /** RFC 5802 §3: the StoredKey and ServerKey that `password` gives with the stored salt and count. */
-function assertScramFor(scram: string | null, password: string): void {
+function assertScramFor(scram: string | null, password: string, count = 4096): void {
   const match = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/]+=*)\$([A-Za-z0-9+/]+=*):([A-Za-z0-9+/]+=*)$/.exec(scram ?? '');
   assert.ok(match, `RFC 5803 form: ${scram}`);
   const [, iterations, salt, storedKey, serverKey] = match as unknown as string[];
-  assert.equal(Number(iterations), 4096);
+  assert.equal(Number(iterations), count);
   assert.equal(Buffer.from(salt!, 'base64').byteLength, 16);
-  const salted = pbkdf2Sync(password, Buffer.from(salt!, 'base64'), 4096, 32, 'sha256');
+  const salted = pbkdf2Sync(password, Buffer.from(salt!, 'base64'), count, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   assert.equal(storedKey, createHash('sha256').update(clientKey).digest('base64'));
   assert.equal(serverKey, createHmac('sha256', salted).update('Server Key').digest('base64'));
@@ -82,6 +82,16 @@ test('user add stores an argon2id hash and SCRAM credentials; the database never
   assert.equal(bytes.includes(PASSWORD), false, 'the password is nowhere in the stored files');
   assert.equal(bytes.includes(Buffer.from(PASSWORD, 'utf16le')), false);
   assertQuiet([added], [PASSWORD]);
+});
+
+test('auth.scramIterations sets the PBKDF2 count of the SCRAM credentials user add and user passwd store', async (t) => {
+  const { run, database } = setup(t, { auth: { scramIterations: 100_000 } });
+  const added = await run(['user', 'add', 'alice@example.com', '--password-stdin'], `${PASSWORD}\n`);
+  assert.equal(added.code, 0, added.stderr);
+  assertScramFor(account(database, 'alice@example.com')!.scram, PASSWORD, 100_000);
+  const changed = await run(['user', 'passwd', 'alice@example.com', '--password-stdin'], `${NEW_PASSWORD}\n`);
+  assert.equal(changed.code, 0, changed.stderr);
+  assertScramFor(account(database, 'alice@example.com')!.scram, NEW_PASSWORD, 100_000);
 });
 
 test('user passwd replaces both credentials; errors name the problem', async (t) => {

@@ -261,3 +261,10 @@ test('several YAML documents in the file are counted and the second one placed',
   fs.writeFileSync(file, '---\nhostname: mx.example.com\n');
   assert.equal(loadConfig(file, {}).config.hostname, 'mx.example.com');
 });
+
+test('auth.scramIterations: 4096 (RFC 7677 §4) to 10,000,000', () => {
+  assert.equal(parseConfig({}, 't').auth.scramIterations, 4096);
+  assert.equal(parseConfig({ auth: { scramIterations: 600_000 } }, 't').auth.scramIterations, 600_000);
+  refused({ auth: { scramIterations: 4095 } }, /auth\.scramIterations: 4095 is invalid/);
+  refused({ auth: { scramIterations: 20_000_000 } }, /auth\.scramIterations: 20000000 is invalid/);
+});

@@ -35,7 +35,7 @@ export async function userCommand(args: string[]): Promise<number> {
     case 'add': {
       const address = oneAddress(positionals, 'user add <address> --password-stdin');
       requireLocalDomain(config, address);
-      const credentials = await passwordCredentials(values['password-stdin'], 'user add');
+      const credentials = await passwordCredentials(values['password-stdin'], 'user add', config);
       await withStore(config, async (store) => {
         try {
           await store.createAccount(address, credentials.hash, credentials.scram);
@@ -63,7 +63,7 @@ export async function userCommand(args: string[]): Promise<number> {
       await withStore(config, async (store) => {
         if (!(await store.findAccount(address))) throw await notAnAccount(store);
       });
-      const credentials = await passwordCredentials(values['password-stdin'], 'user passwd');
+      const credentials = await passwordCredentials(values['password-stdin'], 'user passwd', config);
       await withStore(config, async (store) => {
         // Removed while the password was typed: still named, not changed.
         if (await store.setPassword(address, credentials.hash, credentials.scram)) return;
@@ -271,10 +271,12 @@ function requirePasswordStdin(fromStdin: string | boolean | undefined, command: 
 async function passwordCredentials(
   fromStdin: string | boolean | undefined,
   command: string,
+  config: Config,
 ): Promise<{ hash: string; scram: string }> {
   requirePasswordStdin(fromStdin, command);
   const password = await readPassword();
-  return { hash: await hashPassword(password), scram: formatScramCredentials(deriveScramCredentials(password)) };
+  const scram = deriveScramCredentials(password, { iterations: config.auth.scramIterations });
+  return { hash: await hashPassword(password), scram: formatScramCredentials(scram) };
 }
 
 /** RFC 4616 §2: what every PLAIN server (and, in practice, LOGIN) must accept of a password, in octets. */
