@@ -12,9 +12,9 @@
 import type pg from 'pg';
 import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { Delivery, DeliveryReceipt, MessageSummary, StoreStats } from '../store.ts';
-import { checkDeliveryText, checkText, RecipientsGoneError, StoreUnavailableError } from '../store.ts';
+import { checkDeliveryText, checkText, RecipientsGoneError, StoreFullError, StoreUnavailableError } from '../store.ts';
 import { CHANGE_CHANNEL, changePayload } from './change-channel.ts';
-import { postgresErrorText } from './errors.ts';
+import { isDiskFull, postgresErrorText } from './errors.ts';
 
 interface Pending {
   delivery: Delivery;
@@ -97,9 +97,11 @@ export class DeliveryBatcher {
     } catch (error) {
       // statement_timeout, lock_timeout or query_timeout (pool.ts) included: nothing of the batch
       // was committed, so each of its sessions answers 451 and the client sends it again.
-      const failure = new StoreUnavailableError(`delivery transaction failed: ${postgresErrorText(error)}`, {
-        cause: error,
-      });
+      const text = `delivery transaction failed: ${postgresErrorText(error)}`;
+      // A full disk is said as one (SMTP 452 4.3.1), as the SQLite store says its full file system.
+      const failure = isDiskFull(error)
+        ? new StoreFullError(text, { cause: error })
+        : new StoreUnavailableError(text, { cause: error });
       for (const pending of batch) pending.reject(failure);
       return;
     }

@@ -11,6 +11,8 @@ export const NO_PASSWORD =
 export const TOO_MANY_CONNECTIONS =
   'PostgreSQL refused a connection: too many connections (max_connections); lower store.poolSize on the nodes or raise max_connections';
 
+export const DISK_FULL = "PostgreSQL's disk is full (SQLSTATE 53100 disk_full): free space on the database server";
+
 export const NO_ANSWER =
   'PostgreSQL did not answer in time (is the server or the network hung?); the connection was dropped';
 
@@ -25,8 +27,17 @@ export function explainPostgresError(error: unknown): string | undefined {
   // SQLSTATE 53300 too_many_connections (PostgreSQL docs, Appendix A): max_connections, the slots
   // reserved for superusers, or a role's or database's CONNECTION LIMIT; the server's text says which.
   if (code === '53300') return `${TOO_MANY_CONNECTIONS} (the server said: ${error.message})`;
+  if (isDiskFull(error)) return `${DISK_FULL} (the server said: ${error.message})`;
   if (isClientTimeout(error)) return NO_ANSWER;
   return undefined;
+}
+
+/**
+ * SQLSTATE 53100 disk_full (PostgreSQL docs, Appendix A): a table, index or WAL file could not grow.
+ * Nothing was written; nothing will be until the database server has room again.
+ */
+export function isDiskFull(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '53100';
 }
 
 /** The text to show for a PostgreSQL failure: the explanation, or the driver's message. */
