@@ -111,21 +111,43 @@ export function createResolver(options: ResolverOptions): Resolver {
   // Concurrent identical lookups (several checks of one message asking for the same TXT) share one query.
   const inflight = new Map<string, Promise<DnsAnswer<unknown>>>();
   let failuresInARow = 0;
+  /** The servers failed a probe: every failure is reported until one is served again. */
+  let down = false;
+  let probing = false;
   /**
    * Whether a server answered (any answer: "no such name" and one domain's SERVFAIL too), or none did: each
    * let the query time out, or refused it, which a resolver that does not serve us does for every query.
+   * Look-ups in a row that time out may all be about one sender's domain whose own name servers are
+   * silent (a recursive resolver gives up on them with a timeout of its own): so before the servers are
+   * said to be down, they are asked about the root, which every recursive resolver answers from its
+   * cache. Only if that fails too are they down; a stranger's five MAIL FROMs cannot make them look so.
    */
   const observe = (outcome: Exchanged<unknown>) => {
-    if (!options.health || outcome.served === undefined) return;
+    const health = options.health;
+    if (!health || outcome.served === undefined) return;
     const { answer } = outcome;
     if (outcome.served) {
       failuresInARow = 0;
-      options.health.succeeded();
-    } else if (++failuresInARow >= FAILURES_FOR_OUTAGE) {
-      const servers = options.servers.length > 0 ? options.servers.join(', ') : 'of /etc/resolv.conf';
-      const reason = !answer.ok && answer.error === 'temperror' ? answer.reason : '';
-      const what = outcome.refused ? 'refuse to resolve names for us' : 'do not answer';
-      options.health.failed(`the DNS servers ${servers} ${what} (${reason})`);
+      down = false;
+      health.succeeded();
+      return;
+    }
+    const servers = options.servers.length > 0 ? options.servers.join(', ') : 'of /etc/resolv.conf';
+    const reason = !answer.ok && answer.error === 'temperror' ? answer.reason : '';
+    const what = outcome.refused ? 'refuse to resolve names for us' : 'do not answer';
+    const failed = () => health.failed(`the DNS servers ${servers} ${what} (${reason})`);
+    if (down) failed();
+    else if (++failuresInARow >= FAILURES_FOR_OUTAGE && !probing) {
+      probing = true;
+      // RFC 1034 §5.3.1: the root's data is what every resolver knows; an A question about it has a
+      // quick answer (NODATA) from any that serves us.
+      void exchange('A', '.', readA).then((probe) => {
+        probing = false;
+        if (probe.served === false && failuresInARow > 0) {
+          down = true;
+          failed();
+        } else if (probe.served) failuresInARow = 0; // the names were the silent ones, not the servers
+      });
     }
   };
 

@@ -12,6 +12,7 @@ import * as dnsPacket from 'dns-packet';
 import type { DnsAnswer, Resolver } from '../../src/dns/resolver.ts';
 import { askableName, createResolver, type ResolverOptions } from '../../src/dns/system-resolver.ts';
 import { startTestDnsServer, type TestDnsServer, type TestZone } from '../../src/dns/test-server.ts';
+import { waitFor } from '../support/wait.ts';
 
 const zone: TestZone = {
   records: {
@@ -173,6 +174,12 @@ describe('cache', () => {
       timeout: ['a.example.net', 'b.example.net', 'c.example.net', 'd.example.net', 'e.example.net', 'f.example.net'],
       servfail: ['broken.example'],
     });
+    // The servers stop answering altogether: the probe about the root (below) goes unanswered too.
+    const down = () =>
+      own.setZone({
+        records: { 'example.org': { A: ['192.0.2.7'] } },
+        timeout: ['.', ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `${n}.example.net`)],
+      });
     t.after(() => own.close());
     const events: string[] = [];
     const health = { failed: (reason: string) => events.push(`failed: ${reason}`), succeeded: () => events.push('ok') };
@@ -181,7 +188,9 @@ describe('cache', () => {
     await r.a('broken.example'); // a SERVFAIL is an answer: the servers are there
     for (const name of ['a', 'b', 'c', 'd']) await r.a(`${name}.example.net`);
     assert.deepEqual(events, ['ok'], 'four timeouts in a row at most: nothing to report');
+    down();
     await r.a('e.example.net');
+    await waitFor(() => events.length === 2);
     await r.a('f.example.net');
     assert.equal(events.length, 3);
     assert.match(
@@ -509,7 +518,7 @@ describe('health: servers that do not serve us', () => {
   test('a server that REFUSES every query is an outage; one domain SERVFAIL still is not', async (t) => {
     const own = await startTestDnsServer({
       records: { 'example.org': { A: ['192.0.2.7'] } },
-      rcode: Object.fromEntries(names.map((n) => [n, 5])),
+      rcode: Object.fromEntries(['.', ...names].map((n) => [n, 5])),
       servfail: ['broken.example'],
     });
     t.after(() => own.close());
@@ -520,6 +529,7 @@ describe('health: servers that do not serve us', () => {
     for (const name of names.slice(0, 4)) await r.a(name);
     assert.deepEqual(events, ['ok'], 'four refusals in a row at most: nothing to report');
     await r.a(names[4]!);
+    await waitFor(() => events.length === 2);
     assert.equal(
       events.at(-1),
       `failed: the DNS servers ${own.server} refuse to resolve names for us (EREFUSED looking up A e.example.net)`,
@@ -529,20 +539,42 @@ describe('health: servers that do not serve us', () => {
   });
 
   test('two servers, one refusing and one silent, count too; one answering, even SERVFAIL, does not', async (t) => {
-    const refusing = await startTestDnsServer({ records: {}, rcode: Object.fromEntries(names.map((n) => [n, 5])) });
-    const silent = await startTestDnsServer({ records: {}, timeout: [...names, 'broken.example'] });
+    const refusing = await startTestDnsServer({
+      records: {},
+      rcode: Object.fromEntries(['.', ...names].map((n) => [n, 5])),
+    });
+    const silent = await startTestDnsServer({ records: {}, timeout: ['.', ...names, 'broken.example'] });
     t.after(() => refusing.close());
     t.after(() => silent.close());
     const { events, health } = recorder();
     const servers = [refusing.server, silent.server];
     const r = createResolver({ servers, timeoutMs: 100, tries: 1, cacheTtlMs: 0, health });
     for (const name of names.slice(0, 5)) await r.a(name);
+    await waitFor(() => events.length === 1);
     assert.equal(events.length, 1);
     assert.match(events[0] ?? '', /^failed: the DNS servers .* do not answer \(ETIMEOUT looking up A e\.example\.net /);
     refusing.setZone({ records: {}, servfail: ['broken.example'] });
     await r.a('broken.example');
     assert.equal(events.at(-1), 'ok');
   });
+});
+
+test('health: one domain whose names time out, the servers answering the rest, is no outage (a probe of the root says so)', async (t) => {
+  // A sender's domain whose own name servers are silent: a recursive resolver times out on its names only.
+  const lame = Array.from({ length: 12 }, (_, i) => `drop${i}.lame.example`);
+  const own = await startTestDnsServer({ records: { 'example.org': { A: ['192.0.2.7'] } }, timeout: lame });
+  t.after(() => own.close());
+  const events: string[] = [];
+  const health = { failed: (why: string) => events.push(`failed: ${why}`), succeeded: () => events.push('ok') };
+  const r = createResolver({ servers: [own.server], timeoutMs: 100, tries: 1, cacheTtlMs: 0, health });
+  for (const name of lame) await r.mx(name);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the probes' answers are in
+  assert.deepEqual(
+    events.filter((e) => e.startsWith('failed')),
+    [],
+    'twelve timeouts of one domain: the servers answered the root',
+  );
+  assert.deepEqual(await r.a('example.org'), { ok: true, records: ['192.0.2.7'] });
 });
 
 describe('on the wire, against hand-made responders', () => {
