@@ -141,13 +141,18 @@ export function createResolver(options: ResolverOptions): Resolver {
       probing = true;
       // RFC 1034 §5.3.1: the root's data is what every resolver knows; an A question about it has a
       // quick answer (NODATA) from any that serves us.
-      void exchange('A', '.', readA).then((probe) => {
-        probing = false;
-        if (probe.served === false && failuresInARow > 0) {
-          down = true;
-          failed();
-        } else if (probe.served) failuresInARow = 0; // the names were the silent ones, not the servers
-      });
+      exchange('A', '.', readA).then(
+        (probe) => {
+          probing = false;
+          if (probe.served === false && failuresInARow > 0) {
+            down = true;
+            failed();
+          } else if (probe.served) failuresInARow = 0; // the names were the silent ones, not the servers
+        },
+        () => {
+          probing = false; // this process failed to ask (no socket): the next failure asks again
+        },
+      );
     }
   };
 
