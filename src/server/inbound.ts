@@ -459,6 +459,21 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       return { action: 'reply', reply: replies.queued(envelope.id) };
     } catch (err) {
       if (err instanceof RecipientsGoneError) {
+        // Removed and made anew since RCPT (`user remove`, then `user add`, while the account cache held
+        // the old one): the message accepted for the old account must not reach the new one
+        // (account-reuse.test.ts), nor bounce for an address that has a mailbox. A retry's RCPT finds it.
+        const remade = await Promise.all(
+          local.map(({ address }) => store.resolveAddress(address).catch(() => undefined)),
+        );
+        if (remade.some((account) => account !== undefined)) {
+          return refused(
+            peer,
+            'info',
+            replies.recipientsRemade(),
+            { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
+            'recipient accounts made anew since RCPT; answered 451',
+          );
+        }
         // The accounts were removed after RCPT (the account cache may lag): the mailboxes are gone for good.
         return refused(
           peer,

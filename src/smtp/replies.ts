@@ -158,5 +158,7 @@ export const replies = {
       'Message contains bare CR or LF; lines must end with CRLF (RFC 5321 section 2.3.8); message refused',
     ),
   recipientsGone: () => reply(550, '5.1.1', 'Recipient mailbox no longer exists; message refused'),
+  // RFC 3463 §3.3: X.2.0, other mailbox status; temporary, as the next RCPT will find the mailbox.
+  recipientsRemade: () => reply(451, '4.2.0', 'Recipient mailbox made anew since RCPT; try again'),
   relayDenied: (address: string) => reply(554, '5.7.1', `<${address}>: relay access denied`),
 } as const;

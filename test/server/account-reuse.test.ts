@@ -47,3 +47,17 @@ test('mail for a removed account, accepted at RCPT from the account cache, is re
   assert.equal(inbox.length, 1);
   assert.match(inbox[0]!.toString('latin1'), /Subject: for frank/);
 });
+
+test('an account removed and made anew since RCPT: 451 4.2.0 (the retry finds the new one), not a 550 bounce, and nothing reaches the new account', async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.stop());
+  await server.store.createAccount('eve@example.com', TEST_PASSWORD_HASH);
+  assert.equal(codeOf(await send(server, 'eve@example.com', 'first, for eve')), '250 2.0.0'); // cached now
+  // `postern user remove` then `postern user add` of the same address, within the cache's 10 s.
+  assert.equal(await server.store.removeAccount('eve@example.com'), true);
+  await server.store.createAccount('eve@example.com', TEST_PASSWORD_HASH);
+  const deferred = await send(server, 'eve@example.com', 'accepted for the old eve');
+  // 550 5.1.1 before: a permanent bounce for an address that has a mailbox.
+  assert.equal(codeOf(deferred), '451 4.2.0', deferred.text);
+  assert.deepEqual(await server.inbox('eve@example.com'), [], 'not put in the new account');
+});
