@@ -439,3 +439,36 @@ test('a counter an older Postern stored past 2^53 - 1 is brought to the bound at
       await store.close();
     }
   }));
+
+test('removeAccount empties a large mailbox in short transactions, keeping content other accounts hold', async (t) => {
+  const dir = tempDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await openSqliteStore({ dataDir: path.join(dir, 'data'), removalBatch: 100 });
+  t.after(() => store.close());
+  const bob = await store.createAccount('bob@example.com', PHC);
+  const carol = await store.createAccount('carol@example.com', PHC);
+  await Promise.all(Array.from({ length: 240 }, (_, i) => store.deliver(sampleDelivery([bob], `for bob ${i}`))));
+  const shared = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => store.deliver(sampleDelivery([bob, carol], `for both ${i}`))),
+  );
+  const before = store.stats().commits;
+  assert.equal(await store.removeAccount('bob@example.com'), true);
+  // 250 messages, 100 a transaction: 100, 100, then 50 with the account. One transaction held the
+  // write lock for all of them, past a server's 5 s busy timeout for a mailbox of some 300,000.
+  assert.equal(store.stats().commits - before, 3);
+  assert.equal(await store.findAccount('bob@example.com'), undefined);
+  const carolInbox = await store.getMailbox(carol.id, 'INBOX');
+  assert.equal(carolInbox?.messageCount, 10);
+  for (let uid = 1; uid <= 10; uid++) {
+    const content = await store.readMessage(carolInbox!.id, uid);
+    assert.match(new TextDecoder().decode(content), /Subject: for both \d\r\n/, `carol's UID ${uid} is whole`);
+  }
+  assert.equal(shared.length, 10);
+  const db = new DatabaseSync(path.join(dir, 'data', DATABASE_FILE_NAME), { readOnly: true });
+  try {
+    // Only the ten carol still holds: bob's own content went with his placements.
+    assert.equal(Number(db.prepare('SELECT count(*) AS n FROM messages').get()?.n), 10);
+  } finally {
+    db.close();
+  }
+});

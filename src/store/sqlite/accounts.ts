@@ -19,8 +19,9 @@ export class SqliteAccounts {
   readonly #readCounter: StatementSync;
   readonly #writeCounter: StatementSync;
   readonly #insertMailbox: StatementSync;
-  readonly #deleteOrphanedContent: StatementSync;
   readonly #deleteAccount: StatementSync;
+  readonly #pruneMail: StatementSync;
+  readonly #deleteIfUnheld: StatementSync;
   readonly #deleteLoginFailures: StatementSync;
   readonly #setPassword: StatementSync;
   readonly #setDisabled: StatementSync;
@@ -43,16 +44,16 @@ export class SqliteAccounts {
       `INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, highest_modseq)
        VALUES (?, ?, ?, ?, 1, 1)`,
     );
-    // Content held only by the account being removed; content other accounts still hold stays.
-    this.#deleteOrphanedContent = db.prepare(
-      `DELETE FROM messages WHERE id IN (
-         SELECT mm.message_id FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-         WHERE mb.account_id = :account)
-       AND NOT EXISTS (
-         SELECT 1 FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
-         WHERE mm.message_id = messages.id AND mb.account_id <> :account)`,
-    );
     this.#deleteAccount = db.prepare('DELETE FROM accounts WHERE id = ?');
+    this.#pruneMail = db.prepare(
+      `DELETE FROM mailbox_messages WHERE (mailbox_id, uid) IN (
+         SELECT mm.mailbox_id, mm.uid FROM mailbox_messages mm JOIN mailboxes mb ON mb.id = mm.mailbox_id
+         WHERE mb.account_id = ? LIMIT ?)
+       RETURNING message_id`,
+    );
+    this.#deleteIfUnheld = db.prepare(
+      'DELETE FROM messages WHERE id = :id AND NOT EXISTS (SELECT 1 FROM mailbox_messages WHERE message_id = :id)',
+    );
     this.#deleteLoginFailures = db.prepare('DELETE FROM login_failures WHERE key = ?');
     this.#setPassword = db.prepare('UPDATE accounts SET password_hash = ?, scram = ? WHERE address = ?');
     this.#setDisabled = db.prepare('UPDATE accounts SET disabled = ? WHERE address = ?');
@@ -97,15 +98,23 @@ export class SqliteAccounts {
     return next;
   }
 
-  remove(address: string): boolean {
+  /**
+   * Deletes up to `limit` of the account's messages (its placements, and content no one else holds).
+   * With fewer than `limit` left, the account goes too, in the same transaction: mailboxes and aliases
+   * by ON DELETE CASCADE. `done` false: a large mailbox, to empty in more such calls, each its own short
+   * transaction (SqliteStore.removeAccount).
+   */
+  remove(address: string, limit: number): { removed: boolean; done: boolean } {
     const row = this.#findAccountId.get(address);
-    if (!row) return false;
+    if (!row) return { removed: false, done: true };
     const accountId = Number(row.id);
-    this.#deleteOrphanedContent.run({ account: accountId });
-    this.#deleteAccount.run(accountId); // mailboxes, placements and aliases go by ON DELETE CASCADE
+    const gone = this.#pruneMail.all(accountId, limit);
+    for (const { message_id } of gone) this.#deleteIfUnheld.run({ id: message_id as number });
+    if (gone.length === limit) return { removed: false, done: false };
+    this.#deleteAccount.run(accountId);
     // Its failed logins go too: an account made again at the address must not inherit their delay.
     this.#deleteLoginFailures.run(accountLoginKey(address));
-    return true;
+    return { removed: true, done: true };
   }
 
   setPassword(address: string, passwordHash: string, scram: string | null): boolean {

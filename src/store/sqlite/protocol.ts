@@ -172,7 +172,8 @@ export function receiptOf({ messageId, placed }: StoredReceipt, stored: StoredDe
 export type WriteRequest =
   | ({ id: number; kind: 'deliver' } & StoredDelivery)
   | { id: number; kind: 'createAccount'; address: string; passwordHash: string; scram: string | null; createdAt: Date }
-  | { id: number; kind: 'removeAccount'; address: string }
+  /** Deletes up to `limit` of the account's messages; with fewer left than that, the account too. */
+  | { id: number; kind: 'removeAccount'; address: string; limit: number }
   | { id: number; kind: 'setPassword'; address: string; passwordHash: string; scram: string | null }
   | { id: number; kind: 'setDisabled'; address: string; disabled: boolean }
   | { id: number; kind: 'addAlias'; alias: string; account: string; createdAt: Date }
@@ -229,7 +230,8 @@ export type WriteFailure =
 export type WriteResult =
   | ({ id: number; ok: true; kind: 'deliver' } & StoredReceipt)
   | { id: number; ok: true; kind: 'createAccount'; account: Account }
-  | { id: number; ok: true; kind: 'removeAccount'; removed: boolean }
+  /** `done` false: `limit` messages went and more may be left; the account is still there. */
+  | { id: number; ok: true; kind: 'removeAccount'; removed: boolean; done: boolean }
   | { id: number; ok: true; kind: 'setPassword' | 'setDisabled' | 'removeAlias'; done: boolean }
   | { id: number; ok: true; kind: 'addAlias' | 'clearLoginFailures' }
   | { id: number; ok: true; kind: 'recordLoginFailure'; record: LoginFailureRecord }

@@ -201,7 +201,12 @@ export class SqliteWriter {
         return { id: request.id, ok: true, kind: 'createAccount', account };
       }
       case 'removeAccount':
-        return { id: request.id, ok: true, kind: 'removeAccount', removed: this.#accounts.remove(request.address) };
+        return {
+          id: request.id,
+          ok: true,
+          kind: 'removeAccount',
+          ...this.#accounts.remove(request.address, request.limit),
+        };
       case 'setPassword': {
         const done = this.#accounts.setPassword(request.address, request.passwordHash, request.scram);
         return { id: request.id, ok: true, kind: 'setPassword', done };
