@@ -465,22 +465,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
         const remade = await Promise.all(
           local.map(({ address }) => store.resolveAddress(address).catch(() => undefined)),
         );
-        if (remade.some((account) => account !== undefined)) {
-          return refused(
-            peer,
-            'info',
-            replies.recipientsRemade(),
-            { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
-            'recipient accounts made anew since RCPT; answered 451',
-          );
-        }
-        // The accounts were removed after RCPT (the account cache may lag): the mailboxes are gone for good.
+        // Else removed after RCPT (the account cache may lag): the mailboxes are gone for good.
+        const again = remade.some((account) => account !== undefined);
         return refused(
           peer,
           'info',
-          replies.recipientsGone(),
+          again ? replies.recipientsRemade() : replies.recipientsGone(),
           { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id },
-          'recipients removed since RCPT; answered 550',
+          again
+            ? 'recipient accounts made anew since RCPT; answered 451'
+            : 'recipients removed since RCPT; answered 550',
         );
       }
       return storeFailed({ session: peer.sessionId, client: peer.remoteAddress, id: envelope.id }, err, 'store');
