@@ -5,6 +5,7 @@
  * than "disk I/O error", and serve names the PID file it could not write.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 import { configDir, MAIN, spawnServer } from '../support/child-server.ts';
@@ -28,7 +29,6 @@ async function start(t: test.TestContext) {
   const postern = (args: string[], stdin?: string) =>
     small.run(process.execPath, [MAIN, ...args, '--config', config.file], stdin);
   // configDir's dataDir is ./data beside the config: moved onto the small file system.
-  const { readFileSync, writeFileSync } = await import('node:fs');
   writeFileSync(config.file, readFileSync(config.file, 'utf8').replace('dataDir: ./data', `dataDir: ${dataDir}`));
   const added = await postern(['user', 'add', ADDRESS, '--password-stdin'], 'correct horse battery\n');
   assert.equal(added.code, 0, added.stderr);
