@@ -525,6 +525,31 @@ test("check: a listen address that is not this machine's, or a name that does no
   ]);
 });
 
+test('check: two listeners whose names resolve to one socket are an error naming both (serve blamed "another program")', async (t) => {
+  const { file } = dir(t);
+  const { config } = loadConfig(file);
+  // vm is 127.0.0.1 in this machine's /etc/hosts, say: spelt apart, the load-time check cannot tell.
+  config.listen.smtp = 'vm:2587';
+  config.listen.submission = '127.0.0.1:2587';
+  config.listen.submissions = null;
+  const lookup = async (host: string) => {
+    if (host === 'vm') return { address: '127.0.0.1', family: 4 };
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  };
+  const report = await checkConfig(config, file, new Date(), { lookup });
+  assert.ok(
+    report.errors.includes(
+      'listen.smtp (vm:2587) and listen.submission (127.0.0.1:2587) are one socket, 127.0.0.1 port 2587: one port serves one listener; give one of them another port',
+    ),
+    report.errors.join('\n'),
+  );
+  // A wildcard takes every address: a name beside it on its port clashes too; another port does not.
+  config.listen.submission = '0.0.0.0:2587';
+  assert.ok((await checkConfig(config, file, new Date(), { lookup })).errors.some((e) => /are one socket/.test(e)));
+  config.listen.submission = '127.0.0.1:2588';
+  assert.ok(!(await checkConfig(config, file, new Date(), { lookup })).errors.some((e) => /are one socket/.test(e)));
+});
+
 test('check: a certificate with only a subject CN shows the CN and warns there is no subjectAltName (RFC 6125 §6.4.4)', async (t) => {
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
