@@ -133,15 +133,10 @@ export async function checkConfig(
       `no config file: serve would run on the embedded defaults (hostname ${config.hostname}, local domain ${config.domains.join(', ')})`,
     );
   }
-  // A NUL, which no file name can hold, makes every look at the data directory throw: none is taken.
-  // (The schema refuses it too; this keeps check from a stack trace whatever built the config.)
-  const dataDirNamed = !config.dataDir.includes('\0');
-  if (!dataDirNamed) {
-    report.errors.push(`dataDir: ${JSON.stringify(config.dataDir)} contains a NUL character, which no file name can`);
-  }
   // A data directory that is a file is an error below; "chmod 700" it would be no advice. One that
-  // cannot be looked up at all (a loop of links, a name too long) is an error below as well.
-  const dataDirIsFile = dataDirNamed && statOrUndefined(config.dataDir)?.isDirectory() === false;
+  // cannot be looked up at all (a loop of links, a name too long) is an error below as well. (A NUL in
+  // its name, which makes every file call throw, the schema refuses: src/config/paths.ts.)
+  const dataDirIsFile = statOrUndefined(config.dataDir)?.isDirectory() === false;
   const permissions = permissionWarnings(config, file).filter(
     (warning) => !(dataDirIsFile && warning.startsWith(`dataDir ${config.dataDir} `)),
   );
@@ -172,7 +167,6 @@ export async function checkConfig(
     filter.stop();
   });
   await attempt(async () => {
-    if (!dataDirNamed) return;
     // The data directory, or where it would be made, must take what serve writes there: the SQLite
     // store, and with either engine the TLS keys and certificates it makes. Checked for the user
     // running this command; run as root on another user's data directory, for that user (the command
