@@ -68,6 +68,8 @@ const PG_SCENARIOS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-re
 const TARGET_ROWS: ScenarioId[] = ['reused-1k', 'per-connection-1k', 'source-reused'];
 /** What nodemailer's smtp-server runs: the rows its ratios use, and their 10 KB neighbour. */
 const REFERENCE_SCENARIOS: ScenarioId[] = ['reused-1k', 'reused-10k', 'source-reused'];
+/** How long after opening its idle connections a server's RSS is read. */
+const IDLE_SETTLE_MS = 6000;
 const SESSIONS = 20;
 const CAP_MS = 60_000;
 
@@ -208,11 +210,18 @@ async function measure(server: Server, id: ScenarioId, peak: number | undefined,
   };
   if (id === 'idle-1000') {
     const idle = await openIdle(server.port, 1000, CAP_MS);
-    await new Promise((r) => setTimeout(r, 2000)); // let the server settle before reading its RSS
+    await new Promise((r) => setTimeout(r, 2000));
+    const early = server.usage().rssMb;
+    // Postern gives a burst's memory back once its threads have been quiet for two seconds
+    // (src/runtime/memory-reducer.ts): the row reads the idle state, the note what it was 2 s in.
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS - 2000));
     finish(0);
     await idle.close();
     row.failed ||= idle.errors > 0;
-    const notes = [`${idle.opened} open; RSS before ${before.rssMb.toFixed(1)} MB`, row.note];
+    const notes = [
+      `${idle.opened} open; RSS before ${before.rssMb.toFixed(1)} MB, ${early.toFixed(1)} MB 2 s after opening`,
+      row.note,
+    ];
     if (idle.errors) notes.push(`${idle.errors} errors, e.g. ${idle.errorSamples[0]}`);
     row.note = notes.filter(Boolean).join('; ');
     return row;

@@ -17,6 +17,7 @@ import { OutageLog } from '../log/outage.ts';
 import { clientKey } from '../policy/cidr.ts';
 import { InboundPolicy } from '../policy/inbound-policy.ts';
 import { withPostmasterFallback } from '../policy/local-address.ts';
+import { type Collection, MemoryReducer } from '../runtime/memory-reducer.ts';
 import { ContentBudget } from '../smtp/content-budget.ts';
 import { type ListenerTls, SmtpListener } from '../smtp/listener.ts';
 import { TransactionGauge } from '../smtp/transaction-gauge.ts';
@@ -87,6 +88,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const opened = await openStore(config, {
     applicationName: `postern ${config.hostname}:${process.pid}`,
     onError: (error) => logger.warn({ err: error }, 'store: a background connection failed'),
+    onMemoryCollected: (collection) => logCollection(logger, 'the store writer thread', collection),
     onFatal: (error) => {
       logger.error({ err: error }, `store: ${error.message}; mail is deferred (451) and the server stops`);
       storeFailed(error);
@@ -289,6 +291,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
   });
   quarantineExpiry.start(3_600_000);
+  // Memory a burst of mail left behind goes back to the system once the event loop is quiet.
+  const memoryReducer = MemoryReducer.start({
+    onCollect: (collection) => logCollection(logger, 'the event loop', collection),
+  });
   let stopping: Promise<void> | undefined;
   // The first certificate loaded while the server runs (ACME's first order) starts the
   // submission listeners left off at start: an admin expects them up once it exists, not at a restart.
@@ -353,6 +359,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await Promise.all([...listeners.map(({ listener }) => listener.close(smtp.shutdownGraceMs)), mtaSts?.close()]);
         await closeDeferredPorts();
         descriptors.stop();
+        memoryReducer?.stop();
         await dkimRotation.stop();
         await dnsMonitor.stop();
         await quarantineExpiry.stop();
@@ -371,6 +378,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 async function closeStores(store: Store, opened: Store): Promise<void> {
   if (store !== opened) await store.close();
   await opened.close();
+}
+
+/** Debug level: memory given back is routine, and an admin looking into RSS turns it on to see it. */
+function logCollection(logger: Logger, thread: string, { before, after, ms }: Collection): void {
+  logger.debug(
+    {
+      heapMbBefore: Number((before / MIB).toFixed(1)),
+      heapMbAfter: Number((after / MIB).toFixed(1)),
+      ms: Math.round(ms),
+    },
+    `memory: ${thread} is quiet; heap collected`,
+  );
 }
 
 /**

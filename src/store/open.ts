@@ -5,6 +5,7 @@
 
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
+import type { Collection } from '../runtime/memory-reducer.ts';
 import type { MigrationOutcome, SchemaStatus } from './migrations.ts';
 import type { Store } from './store.ts';
 
@@ -28,13 +29,15 @@ export interface OpenStoreOptions {
    * (removing an account with a hundred thousand messages may take longer); Ctrl-C stops a wait.
    */
   interactive?: boolean;
+  /** SQLite: its writer thread went quiet and gave memory back (src/runtime/memory-reducer.ts). */
+  onMemoryCollected?: (collection: Collection) => void;
 }
 
 export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   const { store } = config;
   if (store.engine === 'postgres') {
     const { openPostgresStore } = await import('./postgres/index.ts');
-    const { onFatal: _notUsed, interactive, ...postgres } = options;
+    const { onFatal: _notUsed, onMemoryCollected: _noThread, interactive, ...postgres } = options;
     return openPostgresStore({
       url: store.url,
       poolSize: store.poolSize,
@@ -43,7 +46,11 @@ export async function openStore(config: Config, options: OpenStoreOptions = {}):
     });
   }
   const { openSqliteStore } = await import('./sqlite/index.ts');
-  return openSqliteStore({ dataDir: config.dataDir, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
+  return openSqliteStore({
+    dataDir: config.dataDir,
+    ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+    ...(options.onMemoryCollected ? { onMemoryCollected: options.onMemoryCollected } : {}),
+  });
 }
 
 export async function migrateStore(config: Config): Promise<MigrationOutcome> {

@@ -3,6 +3,7 @@
  * Every value here survives structured cloning: plain objects, arrays, strings, numbers, Dates, typed arrays.
  */
 
+import type { Collection } from '../../runtime/memory-reducer.ts';
 import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { MigrationOutcome } from '../migrations.ts';
 import type { SenderCount } from '../sender-tally.ts';
@@ -267,7 +268,9 @@ export type WorkerMessage =
    */
   | { type: 'batch'; committed: boolean; receipts: Float64Array; results: WriteResult[] }
   /** The store can take no more writes (its file replaced or corrupt); every later request fails. */
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string }
+  /** The thread went quiet and gave memory back (src/runtime/memory-reducer.ts). */
+  | ({ type: 'memory' } & Collection);
 
 export interface WriterWorkerData {
   file: string;

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { summarize } from '../../mime/summary.ts';
+import type { Collection } from '../../runtime/memory-reducer.ts';
 import { ChangeListeners } from '../change-listeners.ts';
 import { counterEntries } from '../counters.ts';
 import { checkDelivery } from '../delivery-targets.ts';
@@ -80,6 +81,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Told once when the store can take no more writes while open (see WriterClient.onFatal). */
   onFatal?: (error: StoreUnavailableError) => void;
+  /** Told when the writer thread went quiet and gave memory back (src/runtime/memory-reducer.ts). */
+  onMemoryCollected?: (collection: Collection) => void;
   /** Messages removeAccount deletes per transaction; tests make it small. */
   removalBatch?: number;
 }
@@ -97,6 +100,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   const backupDir = path.join(options.dataDir, 'backups');
   const writer = await WriterClient.start({ file, busyTimeoutMs, backupDir });
   if (options.onFatal) writer.onFatal(options.onFatal);
+  if (options.onMemoryCollected) writer.onMemory(options.onMemoryCollected);
   let reader: DatabaseSync;
   try {
     reader = openConnection(file, { busyTimeoutMs, role: 'reader' });

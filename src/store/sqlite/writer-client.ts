@@ -7,6 +7,7 @@
  */
 
 import { Worker } from 'node:worker_threads';
+import type { Collection } from '../../runtime/memory-reducer.ts';
 import type { MigrationOutcome } from '../migrations.ts';
 import {
   AccountExistsError,
@@ -61,6 +62,7 @@ export class WriterClient {
   #closing = false;
   /** Told once when the store can take no more writes while open: the thread died, or its file is gone. */
   #onFatal: ((error: StoreUnavailableError) => void) | undefined;
+  #onMemory: ((collection: Collection) => void) | undefined;
 
   /** What opening the database migrated, if anything. */
   readonly migration: MigrationOutcome;
@@ -73,6 +75,11 @@ export class WriterClient {
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'fatal') {
         this.#fatal(new StoreUnavailableError(message.message));
+        return;
+      }
+      if (message.type === 'memory') {
+        const { before, after, ms } = message;
+        this.#onMemory?.({ before, after, ms });
         return;
       }
       if (message.type !== 'batch') return;
@@ -121,6 +128,11 @@ export class WriterClient {
   /** Where to say that the store failed for good while open (the server stops, for a supervisor to restart it). */
   onFatal(listener: (error: StoreUnavailableError) => void): void {
     this.#onFatal = listener;
+  }
+
+  /** Where to say that the thread went quiet and gave memory back. */
+  onMemory(listener: (collection: Collection) => void): void {
+    this.#onMemory = listener;
   }
 
   get stats(): StoreStats {

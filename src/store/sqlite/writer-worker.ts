@@ -12,6 +12,7 @@
 
 import path from 'node:path';
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { MemoryReducer } from '../../runtime/memory-reducer.ts';
 import type { MigrationOutcome } from '../migrations.ts';
 import { StoreError } from '../store.ts';
 import { CommitGatherer } from './commit-delay.ts';
@@ -51,6 +52,8 @@ function start(port: MessagePort, data: WriterWorkerData): void {
   /** Set once the file is lost or corrupt: every later request is refused with this, none written. */
   let dead: string | undefined;
   const gatherer = new CommitGatherer(data.commitSignal);
+  // The deliveries of a burst (their content copied or moved here) leave this thread's heap grown too.
+  const reducer = MemoryReducer.start({ onCollect: (collection) => post({ type: 'memory', ...collection }) });
   port.on('message', (first: WorkerCommand) => {
     const requests: WriteRequest[] = [];
     let closing = false;
@@ -92,6 +95,7 @@ function start(port: MessagePort, data: WriterWorkerData): void {
       }
     }
     if (closing) {
+      reducer?.stop();
       db?.close();
       port.close(); // nothing keeps the thread alive any more: it exits
     }
