@@ -111,3 +111,39 @@ function kernelNonLocalBind(family: 'ipv4' | 'ipv6'): boolean {
     return false;
   }
 }
+
+/**
+ * Two listeners whose names resolve to one socket (`vm:2587` and `127.0.0.1:2587`, vm being
+ * 127.0.0.1 in /etc/hosts): the load-time check compares spellings, so `check` asks this, and so
+ * does serve when a bind fails with EADDRINUSE, rather than blame "another program". With
+ * `involving`, only a clash of that key's listener.
+ */
+export async function resolvedClash(
+  entries: readonly (readonly [string, string])[],
+  options: ListenCheckOptions = {},
+  involving?: string,
+): Promise<string | undefined> {
+  const resolved = await Promise.all(
+    entries.map(async ([key, address]) => {
+      const { host, port } = splitHostPort(address);
+      if (port === 0) return undefined; // each its own port, picked by the system
+      try {
+        const ip = isIP(host) !== 0 ? host : (await (options.lookup ?? dns.promises.lookup)(host)).address;
+        return { key, address, port, ip: ipv4Mapped(ip) ?? ip };
+      } catch {
+        return undefined; // said above: a host that does not resolve
+      }
+    }),
+  );
+  const socket = resolved.filter((entry) => entry !== undefined);
+  for (const [i, a] of socket.entries()) {
+    for (const b of socket.slice(i + 1)) {
+      // A wildcard takes the port on every address of its family (Linux: [::] on IPv4 too).
+      const covers = (w: string, h: string) => w === '::' || (w === '0.0.0.0' && !h.includes(':'));
+      if (a.port !== b.port || !(a.ip === b.ip || covers(a.ip, b.ip) || covers(b.ip, a.ip))) continue;
+      if (involving !== undefined && a.key !== involving && b.key !== involving) continue;
+      return `${a.key} (${a.address}) and ${b.key} (${b.address}) are one socket, ${a.ip} port ${a.port}: one port serves one listener; give one of them another port`;
+    }
+  }
+  return undefined;
+}

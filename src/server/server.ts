@@ -5,8 +5,8 @@ import { AccountCache } from '../accounts/account-cache.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
-import { listenProblem } from '../config/listen-problem.ts';
-import { ConfigError, splitHostPort } from '../config/load.ts';
+import { listenProblem, resolvedClash } from '../config/listen-problem.ts';
+import { ConfigError, listenAddresses, splitHostPort } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { createResolver } from '../dns/system-resolver.ts';
@@ -257,17 +257,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let mtaSts: MtaStsServer | undefined;
   try {
     for (const { name, listener, address } of listeners) {
-      bound[name] = await listener.listen().catch((err: unknown) => {
-        throw listenError(`listen.${name}`, address, err);
+      bound[name] = await listener.listen().catch(async (err: unknown) => {
+        throw await listenError(`listen.${name}`, address, err, config);
       });
     }
     if (config.mtaSts.listen) {
       const { certificates } = tlsSetup;
       const takeOver = options.ports?.takeOver('mtaSts.listen');
       const listen = config.mtaSts.listen;
-      mtaSts = await startMtaStsServer({ listen, takeOver, config, certificates, logger }).catch((err: unknown) => {
-        throw listenError('mtaSts.listen', listen, err);
-      });
+      mtaSts = await startMtaStsServer({ listen, takeOver, config, certificates, logger }).catch(
+        async (err: unknown) => {
+          throw await listenError('mtaSts.listen', listen, err, config);
+        },
+      );
     }
   } catch (err) {
     for (const { listener } of listeners) await listener.close(0).catch(() => {});
@@ -314,7 +316,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           listeners.splice(listeners.indexOf(entry), 1);
           await entry.listener.close(0).catch(() => {});
           // Not the start's to stop now: the error level, and the listener stays off until a restart.
-          const error = listenError(`listen.${name}`, address, err) as Error;
+          const error = (await listenError(`listen.${name}`, address, err, config)) as Error;
           logger.error({ err: error }, `${error.message}; that submission listener stays off until a restart`);
         }
       }
@@ -413,7 +415,15 @@ function showAddress({ address, port }: { address: string; port: number }): stri
   return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
-function listenError(key: string, address: string, err: unknown): unknown {
+/**
+ * A listener that cannot bind, said in words the admin acts on. EADDRINUSE may be our own doing: two
+ * listeners spelt apart whose names resolve to one socket (`check` says the same).
+ */
+async function listenError(key: string, address: string, err: unknown, config: Config): Promise<unknown> {
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    const clash = await resolvedClash([...listenAddresses(config)], {}, key);
+    if (clash !== undefined) return new ConfigError(clash, { cause: err });
+  }
   const problem = listenProblem(key, address, err, 'is another server running?');
   return problem === undefined ? err : new ConfigError(problem);
 }

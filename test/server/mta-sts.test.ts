@@ -1,9 +1,11 @@
 // The MTA-STS policy (RFC 8461 §3.2) and its HTTPS host (§3.3): real TLS on 127.0.0.1, a certificate from
 // a test CA that the client validates for mta-sts.example.com, SNI choosing it.
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
@@ -354,5 +356,35 @@ test('postern serve: an mtaSts.listen port another program holds is one line nam
   assert.equal(
     served.stderr,
     `postern: mtaSts.listen: ${taken} is in use by another program (is another server running?)\n`,
+  );
+});
+
+test('postern serve: two listeners spelt apart on one socket are named both, not "another program"', async (t) => {
+  const free = net.createServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
+  // A name the config's own check cannot see through (it knows localhost): this machine's host name,
+  // resolved as the server's listen resolves it (dns.lookup's first answer), if that is loopback.
+  const name = os.hostname();
+  const address = await dns.promises.lookup(name).then(
+    (answer) => answer.address,
+    () => undefined,
+  );
+  if (address === undefined || !(address.startsWith('127.') || address === '::1')) {
+    t.skip(`the host name ${name} does not resolve to a loopback address here (${address ?? 'no answer'})`);
+    return;
+  }
+  const literal = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  const both = configDir({
+    listen: { smtp: literal, submission: null, submissions: null },
+    mtaSts: { listen: `${name}:${port}` },
+  });
+  t.after(() => both.cleanup());
+  const served = await postern(['serve', '--config', both.file]);
+  assert.equal(served.code, 1, served.stderr);
+  assert.equal(
+    served.stderr,
+    `postern: listen.smtp (${literal}) and mtaSts.listen (${name}:${port}) are one socket, ${address} port ${port}: one port serves one listener; give one of them another port\n`,
   );
 });

@@ -10,17 +10,15 @@
  */
 
 import { X509Certificate } from 'node:crypto';
-import dns from 'node:dns';
 import fs from 'node:fs';
-import { isIP } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { AccountCache } from '../../accounts/account-cache.ts';
 import { spfRecordProblem } from '../../admin/dns-records.ts';
-import { type ListenCheckOptions, listenAddressProblem } from '../../config/listen-problem.ts';
-import { ConfigError, listenAddresses, splitHostPort } from '../../config/load.ts';
+import { type ListenCheckOptions, listenAddressProblem, resolvedClash } from '../../config/listen-problem.ts';
+import { ConfigError, listenAddresses } from '../../config/load.ts';
 import { permissionWarnings } from '../../config/permissions.ts';
-import { type Config, ipv4Mapped } from '../../config/schema.ts';
+import type { Config } from '../../config/schema.ts';
 import { settingWarnings } from '../../config/setting-warnings.ts';
 import { createResolver } from '../../dns/system-resolver.ts';
 import { ContentFilter } from '../../filter/content-filter.ts';
@@ -396,36 +394,6 @@ async function checkListenAddresses(
   }
   const clash = await resolvedClash(entries, options);
   if (clash !== undefined) report.errors.push(clash);
-}
-
-/**
- * Two listeners whose names resolve to one socket (`vm:2587` and `127.0.0.1:2587`, vm being
- * 127.0.0.1 in /etc/hosts): the load-time check compares spellings, and serve's start would blame
- * "another program" for the second one's EADDRINUSE.
- */
-async function resolvedClash(entries: [string, string][], options: ListenCheckOptions): Promise<string | undefined> {
-  const resolved = await Promise.all(
-    entries.map(async ([key, address]) => {
-      const { host, port } = splitHostPort(address);
-      if (port === 0) return undefined; // each its own port, picked by the system
-      try {
-        const ip = isIP(host) !== 0 ? host : (await (options.lookup ?? dns.promises.lookup)(host)).address;
-        return { key, address, port, ip: ipv4Mapped(ip) ?? ip };
-      } catch {
-        return undefined; // said above: a host that does not resolve
-      }
-    }),
-  );
-  const socket = resolved.filter((entry) => entry !== undefined);
-  for (const [i, a] of socket.entries()) {
-    for (const b of socket.slice(i + 1)) {
-      // A wildcard takes the port on every address of its family (Linux: [::] on IPv4 too).
-      const covers = (w: string, h: string) => w === '::' || (w === '0.0.0.0' && !h.includes(':'));
-      if (a.port !== b.port || !(a.ip === b.ip || covers(a.ip, b.ip) || covers(b.ip, a.ip))) continue;
-      return `${a.key} (${a.address}) and ${b.key} (${b.address}) are one socket, ${a.ip} port ${a.port}: one port serves one listener; give one of them another port`;
-    }
-  }
-  return undefined;
 }
 
 /** The subject CN of the first certificate in `file`, or undefined. */
