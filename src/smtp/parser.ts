@@ -17,7 +17,8 @@ export type Command =
   | { verb: 'VRFY'; argument: string }
   | { verb: 'STARTTLS' }
   /** RFC 4954 §4: the mechanism, and an initial response: undefined when absent, empty for "=". */
-  | { verb: 'AUTH'; mechanism: string; initial: Buffer | undefined }
+  /** `initial` null: an initial response that is not base64, refused only once the mechanism is known (RFC 4954 §4). */
+  | { verb: 'AUTH'; mechanism: string; initial: Buffer | undefined | null }
   | { verb: 'NOT_IMPLEMENTED'; name: string }
   | { verb: 'INVALID'; reply: Reply /** the session cannot stay in step (a bad BDAT) */; fatal?: boolean };
 
@@ -140,9 +141,8 @@ function parseAuth(args: string): Command {
   const mechanism = m[1]!.toUpperCase();
   if (m[2] === undefined) return { verb: 'AUTH', mechanism, initial: undefined };
   if (m[2] === '=') return { verb: 'AUTH', mechanism, initial: Buffer.alloc(0) };
-  const initial = decodeBase64(m[2]);
-  if (!initial) return invalid(replies.authBadBase64());
-  return { verb: 'AUTH', mechanism, initial };
+  // Not refused here: TLS, the session's state and an unknown mechanism (504) come first.
+  return { verb: 'AUTH', mechanism, initial: decodeBase64(m[2]) ?? null };
 }
 
 /** Strict base64 (RFC 4648 §4): a client that sends anything else is out of step. */

@@ -673,7 +673,7 @@ export class SmtpSession {
     this.input = NO_INPUT;
   }
 
-  private auth(mechanism: string, initial: Buffer | undefined): void {
+  private auth(mechanism: string, initial: Buffer | undefined | null): void {
     if (!this.authOffered) {
       if (!this.options.submission || this.secure) return this.fail(replies.authNotAvailable());
       // RFC 3207 §4: 454 while STARTTLS cannot be offered (no certificate yet); "issue STARTTLS first"
@@ -684,7 +684,9 @@ export class SmtpSession {
     if (!this.greeting) return this.fail(replies.needHelo());
     if (this.user) return this.fail(replies.authAlready());
     if (this.envelope) return this.fail(replies.authInTransaction());
+    // RFC 4954 §4: a mechanism the server does not support is 504, whatever its initial response.
     if (!this.mechanisms.includes(mechanism)) return this.fail(replies.authUnknownMechanism(mechanism));
+    if (initial === null) return this.fail(replies.authBadBase64());
     this.wait({ type: 'auth', mechanism, response: initial, first: true }, { kind: 'auth', mechanism, final: false });
   }
 

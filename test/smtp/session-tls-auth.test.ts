@@ -163,3 +163,17 @@ test('an over-long SASL response that arrives whole with its line end: 500 5.5.6
   assert.deepEqual(d.send(`${'A'.repeat(13_000)}\r\n`), ['500 5.5.6']);
   assert.deepEqual(d.send('NOOP\r\n'), ['250 2.0.0'], 'the next line is a command again');
 });
+
+test('AUTH with an initial response that is not base64: TLS, state and an unknown mechanism are said first (RFC 4954 §4: 504)', () => {
+  const secure = new Driver({ ...submission, tls: 'implicit' });
+  secure.send(EHLO);
+  assert.deepEqual(secure.send('AUTH DIGEST-MD5 abc\r\n'), ['504 5.5.4'], 'unsupported whatever its response');
+  assert.deepEqual(secure.send('AUTH PLAIN abc\r\n'), ['501 5.5.2'], 'a supported one: the response is refused');
+  const clear = new Driver({ ...submission, tls: 'starttls' });
+  clear.send(EHLO);
+  assert.deepEqual(
+    clear.send('AUTH PLAIN !!!\r\n'),
+    ['530 5.7.0'],
+    'in the clear: STARTTLS first, not a decoding error',
+  );
+});
