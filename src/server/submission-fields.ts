@@ -1,8 +1,9 @@
 /**
  * The fields a submission server completes (RFC 6409 §8): a message from a logged-in user that has no
  * Message-ID gets one (§8.3, SHOULD: receivers such as Gmail refuse mail without it) and one without
- * a Date gets the time of submission (§8.2, MAY). Nothing else is changed, and a field already there,
- * however written, is left as it is.
+ * a Date gets the time of submission (§8.2, MAY). A Date or Message-ID field with nothing in it counts
+ * as missing and is replaced (RFC 5322 §3.6.1 and §3.6.4 require a value; §8 lets the server fix it).
+ * Nothing else is changed, and a field with a value, however written, is left as it is.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -15,13 +16,36 @@ export function withSubmissionFields(
   hostname: string,
   now: Date,
 ): Buffer {
-  const has = (key: string) => fields.some((field) => field.key === key);
+  const has = (key: string) => fields.some((field) => field.key === key && !isEmptyField(field.line));
+  const emptied = fields.some(
+    (field) => (field.key === 'date' || field.key === 'message-id') && isEmptyField(field.line),
+  );
+  const kept = emptied ? withoutEmptyFields(content) : content;
   let added = '';
   // RFC 5322 §3.6.4: a unique id-left (time and 64 random bits) @ our host name.
   if (!has('message-id'))
     added += `Message-ID: <${now.getTime().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
   if (!has('date')) added += `Date: ${dateTime(now)}\r\n`;
-  return added === '' ? content : Buffer.concat([Buffer.from(added, 'latin1'), content]);
+  return added === '' ? kept : Buffer.concat([Buffer.from(added, 'latin1'), kept]);
+}
+
+/** `Date:` with only white space and folds after the colon. */
+function isEmptyField(line: string): boolean {
+  return /^[^:]*:\s*$/.test(line);
+}
+
+/** An empty Date or Message-ID line at the start of a header line, folds included, up to its line end. */
+const EMPTY_FIELD = /(?<=^|\n)(?:date|message-id)[ \t]*:(?:[ \t]|\r?\n(?=[ \t]))*\r?\n/gi;
+
+/** The content without its empty Date and Message-ID fields; the header section only is looked at. */
+function withoutEmptyFields(content: Buffer): Buffer {
+  const blank = content.indexOf('\r\n\r\n');
+  const end = blank < 0 ? content.length : blank + 2;
+  const header = content.subarray(0, end).toString('latin1');
+  const cleaned = header.replace(EMPTY_FIELD, '');
+  return cleaned.length === header.length
+    ? content
+    : Buffer.concat([Buffer.from(cleaned, 'latin1'), content.subarray(end)]);
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

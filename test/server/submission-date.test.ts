@@ -41,3 +41,20 @@ test('a submitted message without Date gets one in the server time zone (TZ), no
   const here = withSubmissionFields(content, readMessage(content).fields, 'mx.example.com', INSTANT).toString();
   assert.ok(here.includes(`\r\nDate: ${dateTime(INSTANT)}\r\n`), here);
 });
+
+test('an empty Date or Message-ID counts as missing: replaced, not kept beside ours (RFC 5322 §3.6.1, §3.6.4; RFC 6409 §8)', () => {
+  const content = Buffer.from('Message-ID:\r\nFrom: a@example.com\r\nDate:  \r\n \r\nSubject: s\r\n\r\nDate:\r\n');
+  const out = withSubmissionFields(content, readMessage(content).fields, 'mx.example.com', INSTANT).toString();
+  const header = out.slice(0, out.indexOf('\r\n\r\n') + 2);
+  assert.equal(header.match(/^Date:/gim)?.length, 1, out);
+  assert.equal(header.match(/^Message-ID:/gim)?.length, 1, out);
+  assert.ok(header.includes(`Date: ${dateTime(INSTANT)}\r\n`), header);
+  assert.match(header, /^Message-ID: <[0-9a-z]+\.[0-9a-f]{16}@mx\.example\.com>\r\n/m);
+  assert.ok(out.endsWith('From: a@example.com\r\nSubject: s\r\n\r\nDate:\r\n'), 'the rest, body included, as it was');
+  // A field with a value is the client's, whatever it says.
+  const kept = Buffer.from('Date: yesterday\r\nMessage-ID: x\r\n\r\nbody\r\n');
+  assert.equal(
+    withSubmissionFields(kept, readMessage(kept).fields, 'mx.example.com', INSTANT).toString(),
+    kept.toString(),
+  );
+});
