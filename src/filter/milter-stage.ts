@@ -142,6 +142,7 @@ export async function runMilter(
         eom: macros.eom,
       },
     });
+    warnings.push(...(result.ignored ?? [])); // changes not negotiated, left out (client.ts eom)
     const refused = verdictOutcome(result.verdict, 'message', warnings);
     if (refused) return { ...refused, ...noted() };
     const modified = modifyMessage(request.content, result.modifications.map(belowOurReceived));

@@ -32,7 +32,7 @@ test('a replacement body up to smtp.maxMessageSize is used; a larger one makes t
   const config = milterConfig(milter.spec);
   const site = { ...SITE, maxMessageSize: 200_000 };
   const request = { envelope: ENVELOPE, peer: PEER, content: CONTENT };
-  const chunk = Buffer.alloc(50_000, 0x41);
+  const chunk = Buffer.from(`${'A'.repeat(98)}\r\n`.repeat(500)); // 50,000 octets in lines of 98 (RFC 5322 §2.1.1)
   eom = [
     ['b', chunk],
     ['b', chunk],

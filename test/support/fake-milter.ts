@@ -11,6 +11,8 @@ export type Answer = [code: string, data?: Buffer] | 'silent' | 'progress-foreve
 export interface FakeMilter {
   spec: string;
   received: Packet[];
+  /** Writes a packet to every open connection, outside any answer (an SMFIR_PROGRESS at a chosen time). */
+  send(code: string, data?: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -34,12 +36,13 @@ export const u32 = (n: number) => {
 
 /**
  * Answers OPTNEG with (actions, steps), then each command with `answer(packet)`; macros, abort and quit get nothing.
- * `version`: the protocol version it answers OPTNEG with (6 unless given).
+ * `version`: the protocol version it answers OPTNEG with (6 unless given); `actions`: the SMFIF_* it
+ * asks for (all unless given).
  */
 export async function fakeMilter(
   steps: number,
   answer: (p: Packet) => Answer[] | Answer,
-  { version = 6 }: { version?: number } = {},
+  { version = 6, actions = 0x1ff }: { version?: number; actions?: number } = {},
 ): Promise<FakeMilter> {
   const received: Packet[] = [];
   const sockets = new Set<net.Socket>();
@@ -51,7 +54,7 @@ export async function fakeMilter(
       for (const p of reader.push(chunk)) {
         received.push(p);
         if (p.code === 'O') {
-          socket.write(packet('O', Buffer.concat([u32(version), u32(0x1ff), u32(steps)])));
+          socket.write(packet('O', Buffer.concat([u32(version), u32(actions), u32(steps)])));
           continue;
         }
         if ('DAQ'.includes(p.code)) continue;
@@ -73,6 +76,9 @@ export async function fakeMilter(
   return {
     spec: `inet:${port}@127.0.0.1`,
     received,
+    send: (code, data) => {
+      for (const s of sockets) s.write(packet(code, data));
+    },
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();

@@ -5,6 +5,7 @@
  * problem (ContentRuleError); a table that loads is safe to run (pattern.ts).
  */
 
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { type Action, expand, highestReference, isHeaderField, parseAction } from './action.ts';
 import { type CompiledPattern, compilePattern, DEFAULT_FLAGS, PatternError, type PatternFlags } from './pattern.ts';
@@ -138,5 +139,34 @@ function splitPattern(text: string): { source: string; flags: PatternFlags; resu
 
 /** Reads and parses a rule file from disk; errors name the path. */
 export async function readRuleFile(path: string, table: 'header' | 'body' = 'header'): Promise<RuleTable> {
-  return parseRuleFile(await readFile(path, 'utf8'), path, table);
+  return parseRuleFile(decodeRuleFile(await readFile(path), path), path, table);
+}
+
+/**
+ * The file's text, which must be UTF-8; a UTF-8 byte order mark is skipped. Decoded leniently, a
+ * UTF-16 file (Notepad's "Unicode") became NULs and U+FFFD and failed with "file:1: empty pattern".
+ */
+function decodeRuleFile(bytes: Buffer, path: string): string {
+  const bom = bytes.subarray(0, 2).toString('hex');
+  if (bom === 'fffe' || bom === 'feff') {
+    const order = bom === 'fffe' ? 'FF FE' : 'FE FF';
+    throw new ContentRuleError(
+      path,
+      1,
+      `not UTF-8 text: it starts with ${order}, the byte order mark of UTF-16; save it as UTF-8`,
+    );
+  }
+  if (!isUtf8(bytes)) {
+    // The first line with bytes that are no UTF-8, for the admin to find.
+    let line = 1;
+    for (let start = 0; start < bytes.length; line++) {
+      const lf = bytes.indexOf(0x0a, start);
+      const end = lf < 0 ? bytes.length : lf + 1;
+      if (!isUtf8(bytes.subarray(start, end))) break;
+      start = end;
+    }
+    throw new ContentRuleError(path, line, 'not UTF-8 text: invalid UTF-8 on this line; save the file as UTF-8');
+  }
+  // TextDecoder drops a leading UTF-8 byte order mark (EF BB BF), as editors on Windows write it.
+  return new TextDecoder('utf-8').decode(bytes);
 }

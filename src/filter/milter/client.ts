@@ -57,6 +57,11 @@ export interface EomResult {
   modifications: Modification[];
   /** SMFIR_QUARANTINE: hold the message, with the milter's reason. */
   quarantine?: string;
+  /**
+   * Changes the milter sent without having negotiated the action (SMFIF_*), left out: one line each,
+   * once per message, for the caller to log.
+   */
+  ignored?: string[];
 }
 
 /** Macros by name as libmilter's smfi_getsymval knows them: `i`, `j`, `{auth_authen}`, `{client_addr}`… */
@@ -103,6 +108,28 @@ const DEFAULT_MAX_BODY_SIZE = 25 * 1024 * 1024;
 const PACKETS_PER_TURN = 64;
 /** Replies queued unread before the socket is paused (#queue). */
 const QUEUE_PAUSE = 4096;
+/**
+ * Modification packets one eom may carry, SMFIR_REPLBODY aside (bounded by maxBodySize): ten times the
+ * 1,000 fields a header may hold (HEADER_LIMITS). Unbounded, 100,000 SMFIR_ADDHEADER made a header of
+ * 100,010 fields, and every packet is held until the verdict.
+ */
+export const MAX_MODIFICATIONS = 10_000;
+/** What each change needs to have been negotiated, by reply code, named as mfdef.h names them. */
+const NEEDS: Record<string, { reply: string; flag: string; bit: number }> = {
+  [reply.addheader]: { reply: 'SMFIR_ADDHEADER', flag: 'SMFIF_ADDHDRS', bit: action.addhdrs },
+  [reply.insheader]: { reply: 'SMFIR_INSHEADER', flag: 'SMFIF_ADDHDRS', bit: action.addhdrs },
+  [reply.chgheader]: { reply: 'SMFIR_CHGHEADER', flag: 'SMFIF_CHGHDRS', bit: action.chghdrs },
+  [reply.replbody]: { reply: 'SMFIR_REPLBODY', flag: 'SMFIF_CHGBODY', bit: action.chgbody },
+  [reply.chgfrom]: { reply: 'SMFIR_CHGFROM', flag: 'SMFIF_CHGFROM', bit: action.chgfrom },
+  [reply.addrcpt]: { reply: 'SMFIR_ADDRCPT', flag: 'SMFIF_ADDRCPT', bit: action.addrcpt | action.addrcptPar },
+  [reply.addrcptPar]: {
+    reply: 'SMFIR_ADDRCPT_PAR',
+    flag: 'SMFIF_ADDRCPT_PAR',
+    bit: action.addrcpt | action.addrcptPar,
+  },
+  [reply.delrcpt]: { reply: 'SMFIR_DELRCPT', flag: 'SMFIF_DELRCPT', bit: action.delrcpt },
+  [reply.quarantine]: { reply: 'SMFIR_QUARANTINE', flag: 'SMFIF_QUARANTINE', bit: action.quarantine },
+};
 
 export interface Negotiated {
   version: number;
@@ -285,7 +312,14 @@ export class MilterClient {
     // a TAB nor a second space (Postfix milter8.c milter8_header: "eats one space (not tab)").
     let v = value.replace(/\r\n/g, '\n');
     if (!(this.negotiated.protocol & protocol.hdrLeadspc) && v.startsWith(' ')) v = v.slice(1);
-    const payload = Buffer.concat([Buffer.from(name, 'latin1'), NUL, Buffer.from(v, 'latin1'), NUL]);
+    // libmilter hands the milter C strings: a NUL inside would end the value there, and the milter would
+    // judge "hello" of a stored "hello\0 buy SPAM now". As a space, all the stored text is seen.
+    const payload = Buffer.concat([
+      Buffer.from(name.replaceAll('\0', ' '), 'latin1'),
+      NUL,
+      Buffer.from(v.replaceAll('\0', ' '), 'latin1'),
+      NUL,
+    ]);
     return this.#messageStep('header', command.header, payload, {}, protocol.nohdrs, protocol.nrHdr);
   }
 
@@ -322,28 +356,37 @@ export class MilterClient {
     // Every SMFIR_REPLBODY of this eom makes one new body (smfi_replacebody appends at each call),
     // joined once at the end: joined packet by packet, a 24 MiB body in 64 KiB packets took 43 s.
     let replacement: { at: number; chunks: Buffer[]; size: number } | undefined;
+    let changes = 0;
+    const ignored = new Set<string>();
     for (let read = 1; ; read++) {
       if (read % PACKETS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const packet = await this.#reply('eom');
       const parts = () => splitCStrings(packet.data);
       // Header names and values one char per octet (protocol.ts splitCStrings): 8-bit octets kept.
       const fieldParts = (at: number) => splitCStrings(packet.data.subarray(at), 'latin1');
+      const needs = NEEDS[packet.code];
+      if (needs && packet.code !== reply.replbody && ++changes > MAX_MODIFICATIONS) {
+        throw this.#fail(
+          new MilterProtocolError('eom', `more than ${MAX_MODIFICATIONS} header, envelope or quarantine changes`),
+        );
+      }
+      if (needs && !(allowed & needs.bit)) {
+        // Not done (the milter did not ask for the right to), but said: a milter that believes it
+        // quarantined or tagged a message should not be silently ignored.
+        ignored.add(`${needs.reply} without ${needs.flag} negotiated: ignored`);
+        continue;
+      }
       switch (packet.code) {
         case reply.addheader:
-          if (allowed & action.addhdrs) modifications.push({ type: 'addheader', ...this.#field(fieldParts(0)) });
+          modifications.push({ type: 'addheader', ...this.#field(fieldParts(0)) });
           continue;
         case reply.insheader:
-          if (allowed & action.addhdrs) {
-            modifications.push({ type: 'insheader', index: this.#index(packet), ...this.#field(fieldParts(4)) });
-          }
+          modifications.push({ type: 'insheader', index: this.#index(packet), ...this.#field(fieldParts(4)) });
           continue;
         case reply.chgheader:
-          if (allowed & action.chghdrs) {
-            modifications.push({ type: 'chgheader', index: this.#index(packet), ...this.#field(fieldParts(4)) });
-          }
+          modifications.push({ type: 'chgheader', index: this.#index(packet), ...this.#field(fieldParts(4)) });
           continue;
         case reply.replbody: {
-          if (!(allowed & action.chgbody)) continue;
           if (!replacement) {
             replacement = { at: modifications.length, chunks: [], size: 0 };
             modifications.push({ type: 'replbody', body: Buffer.alloc(0) }); // its place; the body comes at the end
@@ -363,21 +406,20 @@ export class MilterClient {
         }
         case reply.chgfrom: {
           const [from = '', args] = parts();
-          if (allowed & action.chgfrom) modifications.push({ type: 'chgfrom', from, ...(args ? { args } : {}) });
+          modifications.push({ type: 'chgfrom', from, ...(args ? { args } : {}) });
           continue;
         }
         case reply.addrcpt:
         case reply.addrcptPar: {
           const [rcpt = '', args] = parts();
-          if (allowed & (action.addrcpt | action.addrcptPar))
-            modifications.push({ type: 'addrcpt', rcpt, ...(args ? { args } : {}) });
+          modifications.push({ type: 'addrcpt', rcpt, ...(args ? { args } : {}) });
           continue;
         }
         case reply.delrcpt:
-          if (allowed & action.delrcpt) modifications.push({ type: 'delrcpt', rcpt: parts()[0] ?? '' });
+          modifications.push({ type: 'delrcpt', rcpt: parts()[0] ?? '' });
           continue;
         case reply.quarantine:
-          if (allowed & action.quarantine) quarantine = parts()[0] ?? '';
+          quarantine = parts()[0] ?? '';
           continue;
         default: {
           const verdict = this.#verdict('eom', packet);
@@ -388,7 +430,12 @@ export class MilterClient {
               body: Buffer.concat(replacement.chunks, replacement.size),
             };
           }
-          return { verdict, modifications, ...(quarantine !== undefined ? { quarantine } : {}) };
+          return {
+            verdict,
+            modifications,
+            ...(quarantine !== undefined ? { quarantine } : {}),
+            ...(ignored.size > 0 ? { ignored: [...ignored] } : {}),
+          };
         }
       }
     }
@@ -539,19 +586,19 @@ export class MilterClient {
    */
   async #reply(stage: MilterStage): Promise<Packet> {
     const inMessage = Number.isFinite(this.#deadline);
-    const deadline = inMessage ? this.#deadline : Date.now() + this.#timeouts.replyMs;
+    const replyMs = this.#timeouts.replyMs;
+    const deadline = inMessage ? this.#deadline : Date.now() + replyMs;
     // Said so when the message's time ran out, not the step's: "no reply in 194 ms" after a milter's
     // steady progress pointed the admin at the wrong setting.
     const messageTimeout = `message timeout reached (messageTimeoutMs, ${this.#timeouts.messageMs} ms from MAIL)`;
+    const timeout = inMessage ? messageTimeout : `no reply in ${replyMs} ms`;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) throw this.#fail(new MilterTimeoutError(stage, messageTimeout));
-      const byMessage = inMessage && left < this.#timeouts.replyMs;
-      const packet = await this.#next(
-        stage,
-        byMessage ? left : this.#timeouts.replyMs,
-        byMessage ? messageTimeout : undefined,
-      );
+      if (left <= 0) throw this.#fail(new MilterTimeoutError(stage, timeout));
+      // Outside a message the step's own deadline holds: a progress 1.9 s into a 2 s replyMs left
+      // 0.1 s, not another 2 s.
+      const byDeadline = !inMessage || left < replyMs;
+      const packet = await this.#next(stage, byDeadline ? left : replyMs, byDeadline ? timeout : undefined);
       if (packet.code !== reply.progress) return packet;
     }
   }
@@ -688,8 +735,13 @@ export function parseReplyCode(text: string): MilterReplyCode | undefined {
       if (m[2] !== replyClass) return undefined;
       enhanced ??= `${m[2]}.${m[3]}`;
     }
-    texts.push((m[4] ?? '').slice(0, MAX_REPLY_LINE));
+    // RFC 5321 §4.2.1: a reply line ends at its text; "550" alone gave "550 5.7.1 " with a trailing
+    // space. A line without text says nothing and is left out.
+    const said = (m[4] ?? '').slice(0, MAX_REPLY_LINE).trimEnd();
+    if (said !== '') texts.push(said);
   }
+  // Without any text: what Sendmail and Postfix answer for SMFIR_REJECT and SMFIR_TEMPFAIL.
+  if (texts.length === 0) texts.push(replyClass === '5' ? 'Command rejected' : 'Service unavailable - try again later');
   return { code: Number(code), enhanced: enhanced ?? `${replyClass}.7.1`, lines: texts };
 }
 

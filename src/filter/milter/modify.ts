@@ -3,7 +3,9 @@
  * (libmilter docs: smfi_addheader, smfi_insheader, smfi_chgheader, smfi_replacebody), in the order they
  * came. Envelope changes (chgfrom, addrcpt, delrcpt) are the caller's: they do not touch the content.
  */
+import { HEADER_LIMITS, headerSectionExcess } from '../../mime/header-section.ts';
 import type { Modification } from './client.ts';
+import { MilterProtocolError } from './errors.ts';
 import { checkField } from './field-check.ts';
 
 interface Field {
@@ -11,6 +13,9 @@ interface Field {
   /** The whole field with its CRLF, folding included. */
   raw: Buffer;
 }
+
+/** RFC 5322 §2.1.1: at most 998 octets a line, CRLF excluded. */
+const MAX_LINE = 998;
 
 /**
  * A header change refused (the message stays as it was before it), or carried out with lines folded
@@ -33,8 +38,18 @@ export function applyModifications(message: Buffer, modifications: readonly Modi
   return modifyMessage(message, modifications).content;
 }
 
+/**
+ * Throws MilterProtocolError (stage eom), for the caller's default as for any broken milter, when the
+ * changes make a message we would not have taken in: a header past HEADER_LIMITS that was within them,
+ * or a replacement body with a line over 998 octets.
+ */
 export function modifyMessage(message: Buffer, modifications: readonly Modification[]): ModifiedMessage {
-  const { fields, body } = splitMessage(message);
+  const split = splitMessage(message);
+  const { body } = split;
+  const headerChanges = modifications.filter(
+    (m) => m.type === 'addheader' || m.type === 'insheader' || m.type === 'chgheader',
+  ).length;
+  const fields = new FieldList(split.fields, headerChanges);
   const problems: HeaderProblem[] = [];
   // The field to write, or undefined when its name or value may not enter the message.
   const field = (m: Extract<Modification, { type: HeaderProblem['type'] }>, name: string): Field | undefined => {
@@ -55,32 +70,31 @@ export function modifyMessage(message: Buffer, modifications: readonly Modificat
     switch (m.type) {
       case 'addheader': {
         const f = field(m, m.name);
-        if (f) fields.push(f); // at the end of the header
+        if (f) fields.insert(Number.POSITIVE_INFINITY, f); // at the end of the header
         break;
       }
       case 'insheader': {
         // Index 0 is the top; counted over all fields; past the end means last (smfi_insheader).
         const f = field(m, m.name);
-        if (f) fields.splice(Math.min(m.index, fields.length), 0, f);
+        if (f) fields.insert(m.index, f);
         break;
       }
       case 'chgheader': {
         // The index-th field of that name, 1-based, case-insensitive; an empty value deletes it; an
         // index past the last occurrence adds the field (smfi_chgheader).
-        const name = m.name.toLowerCase();
-        let seen = 0;
-        const at = fields.findIndex((f) => f.name.toLowerCase() === name && ++seen === Math.max(m.index, 1));
+        const at = fields.find(m.name, Math.max(m.index, 1));
         if (m.value.trim() === '') {
-          if (at >= 0) fields.splice(at, 1);
+          if (at) fields.remove(at);
           break;
         }
-        const f = field(m, at >= 0 ? (fields[at]?.name ?? m.name) : m.name);
-        if (f && at >= 0) fields[at] = f;
-        else if (f) fields.push(f);
+        const f = field(m, at ? at.field.name : m.name);
+        if (f && at) fields.replace(at, f);
+        else if (f) fields.insert(Number.POSITIVE_INFINITY, f);
         break;
       }
       case 'replbody':
         newBody = crlfLines(m.body);
+        checkLines(newBody); // as SMTP takes a message in (RFC 5321 §4.5.3.1.6)
         break;
       case 'chgfrom':
       case 'addrcpt':
@@ -90,7 +104,142 @@ export function modifyMessage(message: Buffer, modifications: readonly Modificat
         return m satisfies never;
     }
   }
-  return { content: Buffer.concat([...fields.map((f) => f.raw), Buffer.from('\r\n'), newBody]), problems };
+  const content = Buffer.concat([...fields.raws(), Buffer.from('\r\n'), newBody]);
+  if (headerChanges > 0) {
+    const excess = headerSectionExcess(content);
+    // A milter may not make a header we refuse to take in (HEADER_LIMITS): every later stage reads it
+    // whole. One that came in past them (a limit raised since) is not the milter's doing.
+    if (excess && !headerSectionExcess(message)) {
+      const { fields: most, bytes } = HEADER_LIMITS;
+      const what =
+        excess.limit === 'fields'
+          ? `more than ${most} fields`
+          : excess.limit === 'bytes'
+            ? `more than ${bytes} octets`
+            : `${excess.value} Received fields (a mail loop)`;
+      throw new MilterProtocolError('eom', `header changes made a header of ${what}`);
+    }
+  }
+  return { content, problems };
+}
+
+/** RFC 5322 §2.1.1: a line of a message is at most 998 octets, CRLF excluded. `body` is CRLF only (crlfLines). */
+function checkLines(body: Buffer): void {
+  for (let start = 0; start < body.length; ) {
+    const end = body.indexOf(CRLF, start);
+    const length = (end < 0 ? body.length : end) - start;
+    if (length > MAX_LINE) {
+      throw new MilterProtocolError('eom', `replacement body with a line of ${length} octets (${MAX_LINE} at most)`);
+    }
+    if (end < 0) return;
+    start = end + 2;
+  }
+}
+
+/** Where chgheader found its field: the block and the place in it. */
+interface Found {
+  block: Block;
+  at: number;
+  field: Field;
+}
+
+interface Block {
+  fields: Field[];
+  /** How many fields of each lower-cased name the block holds. */
+  names: Map<string, number>;
+}
+
+/**
+ * The header's fields in blocks of about √n, each counting its names, so that a change walks the blocks
+ * and one block, not every field: 50,000 SMFIR_CHGHEADER, each a findIndex and splice over the whole
+ * header, held the event loop (every other session) for 15 s.
+ */
+class FieldList {
+  readonly #blocks: Block[] = [];
+  /** Fields of each lower-cased name in all blocks: an index past the last is known at once. */
+  readonly #names = new Map<string, number>();
+  #size = 0;
+  readonly #blockSize: number;
+
+  /** `changes`: how many fields may be added, for the block size. */
+  constructor(fields: readonly Field[], changes: number) {
+    this.#blockSize = Math.max(32, Math.ceil(Math.sqrt(fields.length + changes)));
+    for (const f of fields) this.insert(Number.POSITIVE_INFINITY, f);
+  }
+
+  /** Before the index-th field (0 the top); past the end, last. */
+  insert(index: number, field: Field): void {
+    const key = field.name.toLowerCase();
+    let i = this.#blocks.length - 1;
+    let at = index;
+    if (index >= this.#size) {
+      const last = this.#blocks[i];
+      if (!last || last.fields.length >= this.#blockSize) {
+        this.#blocks.push({ fields: [], names: new Map() });
+        i++;
+      }
+      at = (this.#blocks[i] as Block).fields.length;
+    } else {
+      for (i = 0; at > (this.#blocks[i] as Block).fields.length; i++) at -= (this.#blocks[i] as Block).fields.length;
+    }
+    const block = this.#blocks[i] as Block;
+    block.fields.splice(at, 0, field);
+    count(block.names, key, 1);
+    count(this.#names, key, 1);
+    this.#size++;
+    if (block.fields.length > 2 * this.#blockSize) {
+      const half = block.fields.splice(this.#blockSize);
+      const names = new Map<string, number>();
+      for (const f of half) {
+        const k = f.name.toLowerCase();
+        count(names, k, 1);
+        count(block.names, k, -1);
+      }
+      this.#blocks.splice(i + 1, 0, { fields: half, names });
+    }
+  }
+
+  /** The nth field (1-based) of that name, case-insensitive. */
+  find(name: string, nth: number): Found | undefined {
+    const key = name.toLowerCase();
+    if ((this.#names.get(key) ?? 0) < nth) return undefined;
+    let left = nth;
+    for (const block of this.#blocks) {
+      const here = block.names.get(key) ?? 0;
+      if (left > here) {
+        left -= here;
+        continue;
+      }
+      for (const [at, field] of block.fields.entries()) {
+        if (field.name.toLowerCase() === key && --left === 0) return { block, at, field };
+      }
+    }
+    return undefined;
+  }
+
+  /** In the found field's place; the name is the same but for case. */
+  replace(found: Found, field: Field): void {
+    found.block.fields[found.at] = field;
+  }
+
+  remove(found: Found): void {
+    const key = found.field.name.toLowerCase();
+    found.block.fields.splice(found.at, 1);
+    count(found.block.names, key, -1);
+    count(this.#names, key, -1);
+    this.#size--;
+    if (found.block.fields.length === 0) this.#blocks.splice(this.#blocks.indexOf(found.block), 1);
+  }
+
+  raws(): Buffer[] {
+    return this.#blocks.flatMap((b) => b.fields.map((f) => f.raw));
+  }
+}
+
+function count(names: Map<string, number>, key: string, by: number): void {
+  const n = (names.get(key) ?? 0) + by;
+  if (n === 0) names.delete(key);
+  else names.set(key, n);
 }
 
 const CRLF = Buffer.from('\r\n');
