@@ -95,6 +95,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   const { migration } = opened;
+  for (const file of opened.staleRestoresRemoved ?? [])
+    logger.info({ file }, `store: removed ${file}, a copy left by a postern restore that was killed`);
   if (migration.applied.length > 0) {
     logger.info(
       { from: migration.from, to: migration.to, backup: migration.backup },

@@ -12,6 +12,8 @@ import type { Store } from './store.ts';
 export interface OpenedStore extends Store {
   /** What opening migrated, if anything (logged at start). */
   readonly migration: MigrationOutcome;
+  /** SQLite: copies a killed `postern restore` left in the data directory, removed by this open. */
+  readonly staleRestoresRemoved?: readonly string[];
 }
 
 export interface OpenStoreOptions {

@@ -43,7 +43,8 @@ test('after a burst of mail, a quiet server collects in both threads and its RSS
 
   await waitFor(
     () =>
-      collected(server.output(), 'the event loop') > loop && collected(server.output(), 'the store writer thread') > writer,
+      collected(server.output(), 'the event loop') > loop &&
+      collected(server.output(), 'the store writer thread') > writer,
     10_000,
   );
   await new Promise((resolve) => setTimeout(resolve, 200)); // the unmapped pages leave RSS

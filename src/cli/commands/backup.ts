@@ -3,6 +3,7 @@
  * while the server runs, and the way back from one with the server stopped. A PostgreSQL store is
  * backed up as any PostgreSQL database is (pg_dump, base backups): Postern does not wrap those.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { acquireServeLock, ServeLockError } from '../../server/serve-lock.ts';
@@ -16,6 +17,7 @@ export async function backupCommand(args: string[]): Promise<number> {
   const target = onePath(positionals, 'backup', 'the file to write the backup to');
   const { config } = configFrom(values);
   sqliteOnly(config, 'backup');
+  namedDirectoryExists(target);
   const summary = backUpSqliteStore(config.dataDir, path.resolve(target), {
     maxMessageSize: config.smtp.maxMessageSize,
   });
@@ -71,6 +73,28 @@ function onePath(positionals: string[], command: string, what: string): string {
   const file = positionals[0]!;
   if (file.trim() === '') throw usageError(`${command}: name ${what}`);
   return file;
+}
+
+/**
+ * A name ending in "/" names a directory, which path.resolve forgets: `backup /srv/nodir/` wrote a
+ * file named nodir. An existing one gets backUpSqliteStore's "is a directory" and its hint.
+ */
+function namedDirectoryExists(target: string): void {
+  if (!target.endsWith('/') && !target.endsWith(path.sep)) return;
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(target, { throwIfNoEntry: false });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTDIR') throw new CliError(`backup: cannot read ${target}: ${(error as Error).message}`);
+  }
+  if (stat?.isDirectory()) return;
+  const dir = path.resolve(target);
+  throw new CliError(
+    stat || fs.existsSync(dir)
+      ? `backup: ${target} ends in "/", so it names a directory, but ${dir} is not one: name the file to write the backup to`
+      : `backup: ${target} ends in "/", so it names a directory, and there is no directory ${dir}: create it first, or name the file to write the backup to`,
+  );
 }
 
 function sqliteOnly(config: Config, command: string): void {

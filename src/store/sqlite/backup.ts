@@ -15,7 +15,7 @@ import { StoreUnavailableError } from '../store.ts';
 import { MAX_UID_VALIDITY, UID_VALIDITY_COUNTER } from './accounts.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './connection.ts';
 import { copyDatabase, syncDirectory, syncFile } from './database-copy.ts';
-import { currentVersion, migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.ts';
+import { currentVersion, makeBackupsDirectory, migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.ts';
 import { DATABASE_FILE_NAME } from './sqlite-store.ts';
 
 export interface DatabaseSummary {
@@ -59,6 +59,7 @@ export function backUpSqliteStore(dataDir: string, destination: string, options:
   const live = path.join(dataDir, DATABASE_FILE_NAME);
   if (!fs.existsSync(live))
     throw new StoreUnavailableError(`there is no SQLite store to back up: ${live} does not exist`);
+  refuseInDataDir(dataDir, destination);
   // Said before the copy is made (a large store takes a while); the link at the end checks again.
   if (statOrUndefined(destination)?.isDirectory()) {
     throw new StoreUnavailableError(
@@ -79,9 +80,11 @@ export function backUpSqliteStore(dataDir: string, destination: string, options:
     try {
       copyDatabase(source, partial);
     } catch (error) {
-      throw new StoreUnavailableError(`cannot write the backup ${partial}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      // The name asked for first: the temporary one is only where the copy was being written.
+      throw new StoreUnavailableError(
+        `cannot write the backup ${destination}: ${(error as Error).message} (writing it as ${partial})`,
+        { cause: error },
+      );
     }
   } finally {
     source.close();
@@ -94,6 +97,31 @@ export function backUpSqliteStore(dataDir: string, destination: string, options:
   } finally {
     for (const leftover of ['', '-journal']) fs.rmSync(`${partial}${leftover}`, { force: true });
   }
+}
+
+/**
+ * The data directory's own names belong to serve and restore, which delete or overwrite them: a
+ * backup named postern.sqlite-journal is taken for a hot journal (the CLI's read-only opens fail on it
+ * and serve deletes it), postern.pid is rewritten by serve, postern.sqlite.restore-* removed by
+ * restore. So nothing is written directly in it; a directory under it (backups/) is fine.
+ */
+function refuseInDataDir(dataDir: string, destination: string): void {
+  const real = (dir: string) => {
+    try {
+      return fs.realpathSync(dir);
+    } catch {
+      return path.resolve(dir);
+    }
+  };
+  const store = real(dataDir);
+  const asked = path.resolve(destination);
+  if (real(asked) !== store && real(path.dirname(asked)) !== store) return;
+  const suggested = path.join(dataDir, 'backups', 'backup-<date>.sqlite');
+  throw new StoreUnavailableError(
+    `${destination} is in the data directory ${dataDir}, where serve and restore own the file names ` +
+      '(the store, its -journal, -wal and -shm, postern.pid, postern.lock, restore copies) and may delete or ' +
+      `overwrite a file there: write the backup to a subdirectory, e.g. ${suggested}, or elsewhere`,
+  );
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {
@@ -686,7 +714,7 @@ function moveCompanionsAside(database: string, aside: string): string[] {
 /** A new name in `dataDir/backups/` for a replaced database (made here if missing). */
 function asideName(dataDir: string): string {
   const backups = path.join(dataDir, 'backups');
-  fs.mkdirSync(backups, { recursive: true, mode: 0o700 });
+  makeBackupsDirectory(backups, 'the database a restore replaces');
   return path.join(backups, `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
 }
 

@@ -475,7 +475,7 @@ function keyViolations(db: DatabaseSync, tables: readonly string[]): Map<string,
  * synced (copyDatabaseAs): a file named like a backup is one that can be restored.
  */
 function backUp(db: DatabaseSync, backupDir: string, version: number): string {
-  fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
+  makeBackupsDirectory(backupDir, 'the copies taken before a migration');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(backupDir, `postern-v${version}-${stamp}.sqlite`);
   try {
@@ -487,6 +487,22 @@ function backUp(db: DatabaseSync, backupDir: string, version: number): string {
     );
   }
   return file;
+}
+
+/**
+ * `dataDir/backups/`, made if missing. mkdir's own "EEXIST: file already exists" where a file has
+ * that name tells an admin neither which file is in the way nor what the directory is for.
+ */
+export function makeBackupsDirectory(backupDir: string, holds: string): void {
+  try {
+    fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new StoreUnavailableError(
+      `${backupDir} is a file where a directory for ${holds} is needed: move that file elsewhere (or rename it)`,
+      { cause: error },
+    );
+  }
 }
 
 export function sqliteSchemaStatus(db: DatabaseSync | undefined, file: string): SchemaStatus {

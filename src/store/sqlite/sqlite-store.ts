@@ -71,6 +71,7 @@ import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
 import { receiptOf, type StoredDelivery, storedDelivery } from './protocol.ts';
 import { SqliteQuarantineReads } from './quarantine.ts';
 import { SqliteReader } from './reads.ts';
+import { primaryResultCode, SQLITE_BUSY, SQLITE_LOCKED } from './result-codes.ts';
 import { type WriteCommand, WriterClient, type WriteSuccess } from './writer-client.ts';
 
 export const DATABASE_FILE_NAME = 'postern.sqlite';
@@ -95,6 +96,7 @@ const REMOVAL_PAUSE_MS = 120;
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   const file = path.join(options.dataDir, DATABASE_FILE_NAME);
   prepareFiles(options.dataDir, file);
+  const staleRestores = removeStaleRestores(options.dataDir);
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   // The writer creates the schema, so the reader opens only once the tables exist.
   const backupDir = path.join(options.dataDir, 'backups');
@@ -110,16 +112,68 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     if (full !== undefined) throw new StoreFullError(`cannot read the SQLite store ${file}: ${full}`, { cause: error });
     throw error;
   }
-  return new SqliteStore(writer, reader, options.removalBatch ?? REMOVAL_BATCH);
+  const store = new SqliteStore(writer, reader, options.removalBatch ?? REMOVAL_BATCH);
+  store.staleRestoresRemoved = staleRestores;
+  return store;
+}
+
+/** As restore names its copy (backup.ts): DATABASE_FILE_NAME`.restore-<pid>`, and SQLite's files beside it. */
+const RESTORE_COPY = /^postern\.sqlite\.restore-(\d+)(?:-journal|-wal|-shm)?$/;
+
+/**
+ * The copies (`postern.sqlite.restore-<pid>`, a store's size, and its -journal) that a restore killed
+ * midway left; restore removes them under the serve lock, but a server started instead would keep
+ * them for good. One whose restore still runs is being written, so it stays (a command other than
+ * serve opens the store beside a restore too). Best effort; returns the names removed.
+ */
+function removeStaleRestores(dataDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dataDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = RESTORE_COPY.exec(name)?.[1];
+    if (pid === undefined || processRuns(Number(pid))) continue;
+    try {
+      fs.rmSync(path.join(dataDir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // EACCES, EBUSY: left for the next start
+    }
+  }
+  return removed;
+}
+
+function processRuns(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // another user's process
+  }
 }
 
 /** `postern migrate` on SQLite: the migrations alone, with the same backup a start would take. */
 export function migrateSqliteStore(dataDir: string): MigrationOutcome {
   const file = path.join(dataDir, DATABASE_FILE_NAME);
   prepareFiles(dataDir, file);
-  const db = openConnection(file, { busyTimeoutMs: DEFAULT_BUSY_TIMEOUT_MS, role: 'writer' });
+  let db: DatabaseSync;
+  try {
+    db = openConnection(file, { busyTimeoutMs: DEFAULT_BUSY_TIMEOUT_MS, role: 'writer' });
+  } catch (err) {
+    throw unreadableStore(err, file, dataDir);
+  }
   try {
     return migrateSqlite(db, { backupDir: path.join(dataDir, 'backups') });
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreUnavailableError(`cannot migrate the SQLite store ${file}: ${sqliteReason(err, file, dataDir)}`, {
+      cause: err,
+    });
   } finally {
     db.close();
   }
@@ -141,13 +195,45 @@ export function sqliteStoreStatus(dataDir: string): SchemaStatus {
     return sqliteSchemaStatus(db, file);
   } catch (err) {
     if (err instanceof StoreError) throw err;
-    // SQLite's own words ("file is not a database", "unable to open database file"), with the file.
-    throw new StoreUnavailableError(`cannot read the SQLite store ${file}: ${withFullFileSystem(err, dataDir)}`, {
-      cause: err,
-    });
+    throw unreadableStore(err, file, dataDir);
   } finally {
     db?.close();
   }
+}
+
+/** A store that does not open or read: one line for the admin, naming the file, never a stack trace. */
+function unreadableStore(err: unknown, file: string, dataDir: string): StoreError {
+  if (err instanceof StoreError) return err;
+  return new StoreUnavailableError(`cannot read the SQLite store ${file}: ${sqliteReason(err, file, dataDir)}`, {
+    cause: err,
+  });
+}
+
+/**
+ * SQLite's own words ("file is not a database", "unable to open database file"), with what they mean
+ * where they would mislead: a lock held past the busy timeout, a full file system, and a -journal
+ * beside the store. SQLite takes any non-empty -journal beside a database that no connection is
+ * writing for a write that never finished (https://sqlite.org/fileformat2.html#hotjrnl) and must
+ * roll it back before reading; a read-only connection cannot, and says "attempt to write a readonly
+ * database". The store runs in WAL mode and makes no such file: a copy was given that name.
+ */
+/** https://sqlite.org/rescode.html#readonly (SQLITE_READONLY_ROLLBACK is an extended code of it). */
+const SQLITE_READONLY = 8;
+
+function sqliteReason(err: unknown, file: string, dataDir: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = primaryResultCode(err);
+  if (code === SQLITE_BUSY || code === SQLITE_LOCKED) {
+    return `${message}: it is locked by another process (a postern serve, a postern command or a sqlite3 shell) for longer than ${DEFAULT_BUSY_TIMEOUT_MS / 1000} s: let it finish, then try again`;
+  }
+  if (code === SQLITE_READONLY && fs.existsSync(`${file}-journal`)) {
+    return (
+      `${file}-journal beside it is taken for the journal of a write that never finished, which a read-only ` +
+      `open cannot roll back: if it is a file put there (a backup given that name), move it out of ${dataDir}; ` +
+      'if a program writing the store in rollback mode was killed, leave it for postern serve to roll back'
+    );
+  }
+  return withFullFileSystem(err, dataDir);
 }
 
 /** The file's stat, or undefined when it does not exist; any other failure (EACCES) is an error naming it. */
@@ -199,6 +285,8 @@ export class SqliteStore implements Store {
   readonly #senders: SenderTally;
   #closing: Promise<void> | undefined;
   readonly #removalBatch: number;
+  /** Copies a killed restore left in the data directory, removed by this open (for serve to log). */
+  staleRestoresRemoved: string[] = [];
 
   constructor(writer: WriterClient, readConnection: DatabaseSync, removalBatch = REMOVAL_BATCH) {
     this.#removalBatch = removalBatch;
