@@ -484,11 +484,24 @@ export function decodeBase64Units(body: Uint8Array): Buffer {
 export const bodyDecoders = new DecoderCache();
 
 /**
+ * The charset a Content-Type's `charset` parameter names, without surrounding whitespace; undefined for
+ * none, and for an empty or blank value (`charset=""`), which names no charset either (RFC 2045 §5.1
+ * allows the empty quoted-string, RFC 2046 §4.1.2 gives charsets no such name). Code that must know
+ * whether a charset was named (the banner's, src/filter/actions/mime-parts.ts) asks this first:
+ * charsetDecoder reads both as UTF-8.
+ */
+export function charsetLabel(charset: string | undefined): string | undefined {
+  const label = charset?.trim();
+  return label === '' ? undefined : label;
+}
+
+/**
  * A decoder for the charset, or undefined when neither the label nor libmime's normalised name
- * for it (cp1251 → windows-1251, ks_c_5601-1987 → EUC-KR) is one TextDecoder knows.
+ * for it (cp1251 → windows-1251, ks_c_5601-1987 → EUC-KR) is one TextDecoder knows. No charset, or a
+ * blank label, is read as UTF-8, as readers do (decodeCharset).
  */
 export function charsetDecoder(charset: string | undefined): TextDecoder | undefined {
-  const label = (charset ?? 'utf-8').trim().toLowerCase() || 'utf-8';
+  const label = (charsetLabel(charset) ?? 'utf-8').toLowerCase();
   return bodyDecoders.get(label, (known) => tryDecoder(known) ?? tryDecoder(libmime.normalizeCharset(known)));
 }
 

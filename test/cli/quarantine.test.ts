@@ -180,7 +180,7 @@ test('quarantine show: the verdict with every signal in English or Russian, then
     quarantinedMessage('Verify again', { verdict: { ...SAMPLE_VERDICT, reason: SAMPLE_VERDICT.signals[0]!.en } }),
   );
   const ruTop = await run('quarantine', 'show', String(byTop), '--lang', 'ru');
-  assert.match(ruTop.stdout, /\nReason: {4}Домен отправителя paypa1\.com подделывается под paypal\.com\n/);
+  assert.match(ruTop.stdout, /\nПричина: {5}Домен отправителя paypa1\.com подделывается под paypal\.com\n/);
   // Held by a milter, not scored: no "score 0, category generic", which would read as harmless.
   const milterVerdict = {
     score: 0,
@@ -553,4 +553,128 @@ test('quarantine release --remote: the job says BODY and SMTPUTF8 as read from t
     'utf8@example.org': ['8BITMIME', true], // RFC 6532: a UTF-8 header needs SMTPUTF8
     'jörg@example.org': ['7BIT', true], // RFC 6531: a UTF-8 address needs it too
   });
+});
+
+test('quarantine show --lang ru: the labels in Russian too, in the words postern scan uses', async (t) => {
+  const { run, hold } = setup(t);
+  const message = quarantinedMessage('Verify your account');
+  const [id] = await hold(message);
+  const milterVerdict = {
+    score: 0,
+    category: 'generic',
+    action: 'quarantine',
+    reason: 'milter rspamd: spam',
+    signals: [],
+  };
+  const [byMilter] = await hold(quarantinedMessage('Held', { verdict: milterVerdict }));
+  const [ru, held] = await Promise.all([
+    run('quarantine', 'show', String(id), '--lang', 'ru'),
+    run('quarantine', 'show', String(byMilter), '--lang', 'ru'),
+  ]);
+  assert.equal(ru.code, 0, ru.stderr);
+  assert.equal(
+    ru.stdout,
+    [
+      `Письмо в карантине ${id}`,
+      'Получено:    2025-03-01T12:00:00.123Z',
+      'Конверт:     <bounce@paypa1.com> -> bob@example.com, carol@example.org',
+      `Размер:      ${message.content.byteLength} октетов`,
+      '',
+      'Вердикт:     карантин, оценка 12.5, категория bank',
+      `Причина:     ${SAMPLE_VERDICT.reason}`,
+      'Признаки:',
+      '      +8  lookalike-domain: Домен отправителя paypa1.com подделывается под paypal.com',
+      '          доказательство: paypa1.com',
+      '    +4.5  credential-request: Письмо просит пароль',
+      '',
+      'Заголовки:',
+      'From: =?UTF-8?B?0JHQsNC90Lo=?= <service@paypa1.com>',
+      'To: bob@example.com',
+      'Subject: Verify your account',
+      '',
+    ].join('\n'),
+  );
+  assert.match(
+    held.stdout,
+    /\nВердикт: {5}карантин, без оценки \(задержано правилом или milter-фильтром, указанным ниже\)\n/,
+  );
+  assert.match(held.stdout, /\nПризнаки: {4}нет\n/);
+  assert.doesNotMatch(
+    `${ru.stdout}${held.stdout}`,
+    /^(?:Quarantined|Received|Envelope|Size|Verdict|Reason|Signals|Headers)\b|octets/m,
+  );
+});
+
+/** Entries holding verdict fields of a sender or a milter: one the phishing stage marked, one it did not. */
+async function heldWithForgedFields(t: Context) {
+  const context = setup(t);
+  await addUser(context.file, 'bob@example.com');
+  const trace = 'Received: from c.example (c.example [192.0.2.7])\r\n\tby mx.example.com (Postern) with ESMTP id z\r\n';
+  // Claims of a clean verdict, written as the server's own removal reads fields (src/server/client-fields.ts):
+  // folded, with space before the colon, in any case.
+  const forged =
+    'X-Postern-Verdict: clean; score=0; category=generic; action=none\r\nX-Postern-Signals: none=0\r\n' +
+    'x-postern-verdict :\r\n clean; score=0\r\n';
+  const asCame = 'From: it@paypa1.com\r\nTo: bob@example.com\r\nSubject: Your mailbox is full\r\n\r\nVerify now\r\n';
+  const marks = {
+    headers: 'X-Postern-Verdict: phishing; score=12.5; category=bank; action=quarantine\r\n',
+    subjectTag: '',
+    at: Buffer.byteLength(trace),
+  };
+  const content = Buffer.from(trace + forged + asCame);
+  const [marked, unmarked] = await context.hold(
+    quarantinedMessage('x', {
+      recipients: ['bob@example.com', 'carol@example.org'],
+      content,
+      verdict: { ...SAMPLE_VERDICT, marks } as typeof SAMPLE_VERDICT,
+    }),
+    // Held by a milter with the phishing stage off: no marks beside it, the fields still not ours.
+    quarantinedMessage('y', { recipients: ['dave@example.org'], content }),
+  );
+  return { ...context, trace, asCame, marks, marked: marked!, unmarked: unmarked! };
+}
+
+test('quarantine release --remote: verdict fields the message came with do not leave, as from a local copy', async (t) => {
+  const { run, withStore, trace, asCame, marks, marked, unmarked } = await heldWithForgedFields(t);
+  for (const id of [marked, unmarked]) {
+    const released = await run('quarantine', 'release', String(id), '--remote');
+    assert.equal(released.code, 0, released.stderr);
+  }
+  const jobs = await withStore((store) => store.listJobs({ kind: OUTBOUND_JOB }));
+  assert.equal(jobs.length, 2);
+  for (const job of jobs) {
+    const payload = JSON.parse(job.payload) as { content: string; size: number };
+    const leaving = Buffer.from(payload.content, 'base64').toString('latin1');
+    assert.equal(leaving, trace + asCame, 'our Received, then the message without the forged fields');
+    assert.equal(payload.size, Buffer.byteLength(trace + asCame));
+  }
+  await withStore(async (store) => {
+    const bob = await store.findAccount('bob@example.com');
+    const inbox = await store.getMailbox(bob!.id, 'INBOX');
+    const local = Buffer.from((await store.readMessage(inbox!.id, 1))!).toString();
+    assert.equal(local, trace + marks.headers + asCame, 'the local copy: our verdict only, as before');
+  });
+});
+
+test('quarantine show: verdict fields the message came with are said not to be ours', async (t) => {
+  const { run, hold, marked, unmarked } = await heldWithForgedFields(t);
+  const [shownEn, shownRu, shownUnmarked] = await Promise.all([
+    run('quarantine', 'show', String(marked)),
+    run('quarantine', 'show', String(marked), '--lang', 'ru'),
+    run('quarantine', 'show', String(unmarked)),
+  ]);
+  assert.match(
+    shownEn.stdout,
+    /\nNote: {6}the message came with X-Postern-Verdict or X-Postern-Signals fields \(below\) that Postern did not write; a release removes them\n\nHeaders:\n/,
+  );
+  assert.match(
+    shownRu.stdout,
+    /\nПримечание: {2}письмо пришло с полями X-Postern-Verdict или X-Postern-Signals \(ниже\), которые записал не Postern/,
+  );
+  assert.match(
+    shownUnmarked.stdout,
+    /\nNote: {6}the header below holds X-Postern-Verdict or X-Postern-Signals fields; the verdict above is the one Postern gave/,
+  );
+  const [plain] = await hold(quarantinedMessage('z'));
+  assert.doesNotMatch((await run('quarantine', 'show', String(plain))).stdout, /Note:/);
 });

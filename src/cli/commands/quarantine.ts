@@ -9,6 +9,7 @@ import { domainToASCII } from 'node:url';
 import { parseAddress } from '../../accounts/address.ts';
 import { stripForgedResults } from '../../authentication/authentication-results.ts';
 import type { Config } from '../../config/schema.ts';
+import { stripVerdictHeaders } from '../../filter/actions/verdict-headers.ts';
 import { MAX_ATTACHED_MESSAGES } from '../../filter/phishing/embedded.ts';
 import type { PhishingMarks } from '../../filter/phishing-stage.ts';
 import { addressFirst, column, printable } from '../../log/printable.ts';
@@ -147,29 +148,105 @@ function list(entries: (QuarantinedSummary & { expiresAt: Date })[], more: numbe
   return 0;
 }
 
+/**
+ * show's words in the admin's language; those `postern scan` also prints are its words (scan.ts describe,
+ * ACTION_TEXT), so the two read alike.
+ */
+const SHOW_TEXT = {
+  en: {
+    title: 'Quarantined message',
+    received: 'Received',
+    envelope: 'Envelope',
+    size: 'Size',
+    octets: (n: number) => `${n} octets`,
+    verdict: 'Verdict',
+    score: 'score',
+    category: 'category',
+    notScored: 'not scored (held by the rule or milter below)',
+    reason: 'Reason',
+    signals: 'Signals',
+    none: 'none',
+    evidence: 'evidence',
+    headers: 'Headers',
+    forged:
+      'the message came with X-Postern-Verdict or X-Postern-Signals fields (below) that Postern did not write; a release removes them',
+    foreign:
+      'the header below holds X-Postern-Verdict or X-Postern-Signals fields; the verdict above is the one Postern gave, and a release to another domain removes them',
+    note: 'Note',
+  },
+  ru: {
+    title: 'Письмо в карантине',
+    received: 'Получено',
+    envelope: 'Конверт',
+    size: 'Размер',
+    octets: (n: number) => `${n} ${russianPlural(n, 'октет', 'октета', 'октетов')}`,
+    verdict: 'Вердикт',
+    score: 'оценка',
+    category: 'категория',
+    notScored: 'без оценки (задержано правилом или milter-фильтром, указанным ниже)',
+    reason: 'Причина',
+    signals: 'Признаки',
+    none: 'нет',
+    evidence: 'доказательство',
+    headers: 'Заголовки',
+    forged:
+      'письмо пришло с полями X-Postern-Verdict или X-Postern-Signals (ниже), которые записал не Postern; при выпуске из карантина они удаляются',
+    foreign:
+      'в заголовке ниже есть поля X-Postern-Verdict или X-Postern-Signals; вердикт Postern — тот, что выше, а при выпуске в другой домен эти поля удаляются',
+    note: 'Примечание',
+  },
+} as const;
+
+/** The actions a verdict names, as `postern scan` words them (scan.ts ACTION_TEXT); others as written. */
+const ACTION_TEXT: Record<string, { en: string; ru: string }> = {
+  none: { en: 'deliver', ru: 'доставить' },
+  warn: { en: 'deliver with a warning', ru: 'доставить с предупреждением' },
+  junk: { en: 'deliver to Junk', ru: 'доставить в «Спам»' },
+  quarantine: { en: 'quarantine', ru: 'карантин' },
+  reject: { en: 'reject (554)', ru: 'отклонить (554)' },
+};
+
+function russianPlural(n: number, one: string, few: string, many: string): string {
+  const tens = n % 100;
+  const units = n % 10;
+  if (units === 1 && tens !== 11) return one;
+  return units >= 2 && units <= 4 && (tens < 12 || tens > 14) ? few : many;
+}
+
+/**
+ * The verdict fields a message may hold. In an entry the phishing stage marked, the content is as it came
+ * and our fields are in its verdict (PhishingMarks), so those in the content are a sender's or a milter's.
+ */
+const VERDICT_FIELD = /^x-postern-(?:verdict|signals)[ \t]*:/im;
+
 /** The verdict with every signal explained in the admin's language, then the message's header section. */
 function show(entry: Quarantined, lang: 'en' | 'ru'): string {
   const { verdict } = entry;
+  const w = SHOW_TEXT[lang];
+  const labels = [w.received, w.envelope, w.size, w.verdict, w.reason, w.signals, w.note];
+  const width = Math.max(...labels.map((l) => l.length)) + 3; // "Received:  " in English, as before
+  const label = (text: string) => `${text}:`.padEnd(width);
   // The reason is the top signal's explanation in the server's language, when a signal gave it (a
   // HOLD rule's or a milter's reason is what it is): shown in the language asked for.
   const top = verdict.signals.find((s) => s.en === verdict.reason || s.ru === verdict.reason);
+  const action = ACTION_TEXT[verdict.action]?.[lang] ?? printable(verdict.action);
   const lines = [
-    `Quarantined message ${entry.id}`,
-    `Received:  ${entry.receivedAt.toISOString()}`,
-    `Envelope:  <${printable(entry.mailFrom)}> -> ${entry.recipients.map((r) => printable(r)).join(', ')}`,
-    `Size:      ${entry.size} octets`,
+    `${w.title} ${entry.id}`,
+    `${label(w.received)}${entry.receivedAt.toISOString()}`,
+    `${label(w.envelope)}<${printable(entry.mailFrom)}> -> ${entry.recipients.map((r) => printable(r)).join(', ')}`,
+    `${label(w.size)}${w.octets(entry.size)}`,
     '',
     // A HOLD rule or a milter held it and the phishing detector did not score it (off, or our own user):
     // "score 0, category generic" would read as a verdict of harmless.
     verdict.signals.length === 0 && verdict.score === 0
-      ? `Verdict:   ${printable(verdict.action)}, not scored (held by the rule or milter below)`
-      : `Verdict:   ${printable(verdict.action)}, score ${verdict.score}, category ${printable(verdict.category)}`,
-    `Reason:    ${printable(top ? top[lang] : verdict.reason)}`,
-    verdict.signals.length === 0 ? 'Signals:   none' : 'Signals:',
+      ? `${label(w.verdict)}${action}, ${w.notScored}`
+      : `${label(w.verdict)}${action}, ${w.score} ${verdict.score}, ${w.category} ${printable(verdict.category)}`,
+    `${label(w.reason)}${printable(top ? top[lang] : verdict.reason)}`,
+    verdict.signals.length === 0 ? `${label(w.signals)}${w.none}` : `${w.signals}:`,
   ];
   for (const signal of verdict.signals) {
     lines.push(`  ${signedWeight(signal.weight)}  ${printable(signal.name)}: ${printable(signal[lang])}`);
-    if (signal.evidence !== undefined) lines.push(`          evidence: ${printable(signal.evidence)}`);
+    if (signal.evidence !== undefined) lines.push(`          ${w.evidence}: ${printable(signal.evidence)}`);
   }
   const unopened = verdict.unopenedAttachedMessages;
   // Past MAX_ATTACHED_MESSAGES the detector opens no more (a DoS guard): what they hold was not judged.
@@ -181,7 +258,9 @@ function show(entry: Quarantined, lang: 'en' | 'ru'): string {
     );
   }
   const header = new TextDecoder().decode(entry.content.subarray(0, headerSectionLength(entry.content)));
-  lines.push('', 'Headers:', printable(header.replace(/\r?\n$/, ''), true));
+  // Verdict fields in the stored header are not this verdict: never shown as if they were ours.
+  if (VERDICT_FIELD.test(header)) lines.push('', `${label(w.note)}${marksOf(entry) ? w.forged : w.foreign}`);
+  lines.push('', `${w.headers}:`, printable(header.replace(/\r?\n$/, ''), true));
   return `${lines.join('\n')}\n`;
 }
 
@@ -320,7 +399,11 @@ function ours(address: string, domains: readonly string[]): boolean {
 /**
  * The copy that leaves for another domain, as the server queues one: without the Return-Path of a
  * final delivery (RFC 5321 §4.4) and without our Authentication-Results (RFC 8601 §5), which would tell
- * the next domain who logged in. The rest, our Received included, goes as it was held.
+ * the next domain who logged in. Without X-Postern-Verdict and X-Postern-Signals too: the server takes
+ * them out of what arrives (src/server/client-fields.ts) and a local release out of its copy
+ * (markedCopy), yet the entry may hold them (a milter's, or one kept before marks were kept apart), and
+ * a Postern or Sieve rule at the next domain would trust them. The rest, our Received included, goes as
+ * it was held.
  */
 function leavingCopy(content: Uint8Array, authservId: string): Uint8Array {
   let bytes = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
@@ -329,7 +412,7 @@ function leavingCopy(content: Uint8Array, authservId: string): Uint8Array {
     while (end >= 0 && (bytes[end + 1] === 0x20 || bytes[end + 1] === 0x09)) end = bytes.indexOf(0x0a, end + 1);
     bytes = end < 0 ? bytes : bytes.subarray(end + 1);
   }
-  return stripForgedResults(bytes, authservId).content;
+  return stripForgedResults(stripVerdictHeaders(bytes), authservId).content;
 }
 
 /**
@@ -367,15 +450,22 @@ function entryMessage(entry: Quarantined): { content: Uint8Array; receivedAt: Da
  * An entry from before keeps its content marked.
  */
 async function localMessage(entry: Quarantined): Promise<{ content: Uint8Array; receivedAt: Date }> {
+  const marks = marksOf(entry);
+  if (!marks) return entryMessage(entry);
+  const { markedCopy } = await import('../../filter/phishing-stage.ts');
+  const bytes = Buffer.from(entry.content.buffer, entry.content.byteOffset, entry.content.byteLength);
+  const content = Buffer.concat([bytes.subarray(0, marks.at), markedCopy(bytes.subarray(marks.at), marks)]);
+  return { content, receivedAt: entry.receivedAt };
+}
+
+/** The marks the phishing stage kept beside the content, `at` where they go; undefined for an entry without. */
+function marksOf(entry: Quarantined): (PhishingMarks & { at: number }) | undefined {
   const marks = (entry.verdict as { marks?: PhishingMarks & { at?: unknown } }).marks;
   const at = marks?.at;
   if (!marks || typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0 || at > entry.content.byteLength) {
-    return entryMessage(entry);
+    return undefined;
   }
-  const { markedCopy } = await import('../../filter/phishing-stage.ts');
-  const bytes = Buffer.from(entry.content.buffer, entry.content.byteOffset, entry.content.byteLength);
-  const content = Buffer.concat([bytes.subarray(0, at), markedCopy(bytes.subarray(at), marks)]);
-  return { content, receivedAt: entry.receivedAt };
+  return { ...marks, at };
 }
 
 function idArgument(input: string): number {

@@ -12,6 +12,7 @@ import {
   bodyParts,
   byteOrderLabel,
   charsetDecoder,
+  charsetLabel,
   decodeTransferEncoding,
   lineEndOf,
   parseHeaderValue,
@@ -32,7 +33,7 @@ export interface TextPart {
   bodyStart: number;
   bodyEnd: number;
   fields: RawField[];
-  /** Undefined when the Content-Type names none. */
+  /** Undefined when the Content-Type names none, or names it with an empty or blank value. */
   charset: string | undefined;
   /** Content-Transfer-Encoding, lower case; '7bit' when absent (RFC 2045 §6.1). */
   encoding: string;
@@ -107,7 +108,8 @@ function collect(message: Buffer, entity: Entity, depth: number, found: BodyText
       bodyStart: entity.bodyStart,
       bodyEnd: entity.end,
       fields: entity.fields,
-      charset: entity.params.charset,
+      // `charset=""` names no charset (charsetLabel): its 8-bit text is kept as it is, not read as UTF-8.
+      charset: charsetLabel(entity.params.charset),
       // RFC 2045 §6.1 with what readers take: a comment, trailing junk, an empty value (7bit).
       encoding: transferEncodingOf(entity.fields.find((f) => f.name === 'content-transfer-encoding')?.value),
       topLevel: depth === 0,
@@ -393,8 +395,8 @@ export function encodeTextPart(message: Buffer, part: TextPart, { text, opaque }
   // §4.2.5.4) is now named in Content-Type too, for readers that do not look inside.
   const contentType = (raw: string) => {
     if (opaque) return raw;
-    if (own === undefined) return withCharset(raw, 'utf-8');
-    return part.charset === undefined ? withCharset(raw, own.charset) : raw;
+    if (own === undefined) return withCharset(raw, 'utf-8', part.subtype);
+    return part.charset === undefined ? withCharset(raw, own.charset, part.subtype) : raw;
   };
   // Lines that were lines of the part: no bare CR or LF became a line end, which could start one
   // with a boundary delimiter of the multipart around it (RFC 2046 §5.1.1).
@@ -479,13 +481,119 @@ function withLineEnds(text: string, eol: string): string {
 }
 
 /**
- * The Content-Type field as written with every charset parameter replaced by this one (a token:
- * utf-8, or a name a <meta> gave, which declaredCharset reads as letters, digits and ".:_-").
+ * The Content-Type field as written with its charset parameter's value replaced by this one, or the
+ * parameter added after the type: the type, comments, folding and every other parameter as they were.
+ * Read with the grammar of RFC 2045 §5.1 (tokens, quoted-strings, and the comments and folding whitespace
+ * RFC 822 §3.1.4 allows between them), since a regex over the value had taken a comment before the type,
+ * a folded value or a ";" inside a quoted file name for the end of what it replaced. Other charset
+ * parameters (a second one, the RFC 2231 §3/§4 forms charset*= and charset*0*=) go, so that no reader
+ * takes one of them for the charset of the new bytes.
  */
-function withCharset(raw: string, charset: string): string {
-  // RFC 2045 §5.1 parameters, with RFC 2231 §3/§4 variants (charset*=, charset*0*=).
-  const without = raw.replace(/;[ \t\r\n]*charset(?:\*[0-9]*\*?)?[ \t]*=[ \t]*(?:"(?:[^"\\]|\\.)*"|[^;\s]*)/gi, '');
-  return without.replace(/^([^:]*:[ \t\r\n]*[^;\s(]+)/, `$1; charset=${charset}`);
+function withCharset(raw: string, charset: string, subtype: TextPart['subtype']): string {
+  const colon = raw.indexOf(':');
+  if (colon < 0) return raw;
+  // RFC 2045 §5.1: a value with tspecials or spaces must be a quoted-string (a <meta> name may hold ":").
+  const value = /^[^\x00-\x20\x7f()<>@,;:\\"/[\]?=]+$/.test(charset)
+    ? charset
+    : `"${charset.replace(/["\\]/g, '\\$&')}"`;
+  const semicolons = topLevelSemicolons(raw, colon + 1);
+  const edits: { start: number; end: number; text: string }[] = [];
+  let replaced = false;
+  for (const [i, at] of semicolons.entries()) {
+    const parameter = readParameter(raw, at, semicolons[i + 1] ?? raw.length);
+    if (parameter === undefined || !/^charset(?:\*\d*\*?)?$/i.test(parameter.name)) continue;
+    if (!replaced && parameter.name.toLowerCase() === 'charset') {
+      edits.push({ start: parameter.valueStart, end: parameter.valueEnd, text: value });
+      replaced = true;
+    } else {
+      edits.push({ start: at, end: parameter.valueEnd, text: '' });
+    }
+  }
+  if (!replaced) {
+    // After the type and any comment on it, before the whitespace (and folding) that ends it.
+    let end = semicolons[0] ?? raw.length;
+    while (end > colon + 1 && /[ \t\r\n]/.test(raw[end - 1]!)) end--;
+    // RFC 2045 §5.2: a Content-Type without a type is text/plain; the part's own subtype is written.
+    const typeless = skipCommentsAndSpace(raw, colon + 1) >= end;
+    const type = typeless ? `${raw[end - 1] === ' ' || raw[end - 1] === '\t' ? '' : ' '}text/${subtype}` : '';
+    edits.push({ start: end, end, text: `${type}; charset=${value}` });
+  }
+  let out = raw;
+  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+    out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
+  }
+  return out;
+}
+
+/** Where each ";" that separates parameters is: those inside quoted-strings and comments are text. */
+function topLevelSemicolons(raw: string, from: number): number[] {
+  const found: number[] = [];
+  for (let i = from; i < raw.length; ) {
+    const c = raw[i];
+    if (c === '"') i = quotedStringEnd(raw, i);
+    else if (c === '(') i = commentEnd(raw, i);
+    else {
+      if (c === ';') found.push(i);
+      i++;
+    }
+  }
+  return found;
+}
+
+/**
+ * The parameter after the ";" at `at`, up to `end` (the next ";"): `attribute = value` (RFC 2045 §5.1)
+ * with comments and folding whitespace around either; undefined when the text there is no parameter.
+ */
+function readParameter(
+  raw: string,
+  at: number,
+  end: number,
+): { name: string; valueStart: number; valueEnd: number } | undefined {
+  const nameStart = skipCommentsAndSpace(raw, at + 1);
+  let nameEnd = nameStart;
+  while (nameEnd < end && !/[\x00-\x20\x7f()<>@,;:\\"/[\]?=]/.test(raw[nameEnd]!)) nameEnd++;
+  if (nameEnd === nameStart) return undefined;
+  const equals = skipCommentsAndSpace(raw, nameEnd);
+  if (raw[equals] !== '=') return undefined;
+  const valueStart = Math.min(skipCommentsAndSpace(raw, equals + 1), end);
+  let valueEnd = valueStart;
+  if (raw[valueStart] === '"') valueEnd = Math.min(quotedStringEnd(raw, valueStart), end);
+  // A token; readers take what a sender wrote up to the next space, comment or ";" (the type's "/" too).
+  else while (valueEnd < end && !/[ \t\r\n(;"]/.test(raw[valueEnd]!)) valueEnd++;
+  return { name: raw.slice(nameStart, nameEnd), valueStart, valueEnd };
+}
+
+/** Past spaces, tabs, line ends of folding (RFC 5322 §2.2.3) and comments. */
+function skipCommentsAndSpace(raw: string, from: number): number {
+  let i = from;
+  while (i < raw.length) {
+    const c = raw[i];
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') i++;
+    else if (c === '(') i = commentEnd(raw, i);
+    else break;
+  }
+  return i;
+}
+
+/** Past the quoted-string starting at `at` (RFC 822 §3.4.4, a "\" quotes the next character); unclosed: the end. */
+function quotedStringEnd(raw: string, at: number): number {
+  for (let i = at + 1; i < raw.length; i++) {
+    if (raw[i] === '\\') i++;
+    else if (raw[i] === '"') return i + 1;
+  }
+  return raw.length;
+}
+
+/** Past the comment starting at `at`: comments nest, and a "\" quotes the next character (RFC 822 §3.4.3). */
+function commentEnd(raw: string, at: number): number {
+  let depth = 0;
+  for (let i = at; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\\') i++;
+    else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i + 1;
+  }
+  return raw.length;
 }
 
 /** RFC 2045 §6.7: lines of at most 76 characters, soft line breaks as "=" at the end. */

@@ -344,7 +344,8 @@ test('a banner with a character the charset lacks: the part comes out as UTF-8, 
   const text = out.toString('latin1');
   assert.ok(text.includes('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n'));
   // Quoted-printable before; Cyrillic in UTF-8 is more than one octet in six to escape: base64 (RFC 2045 §6.8).
-  assert.ok(text.includes('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n'));
+  // The field keeps its folding (RFC 5322 §2.2.3): only the charset's value changes.
+  assert.ok(text.includes('Content-Type: text/html;\r\n\tcharset=utf-8\r\nContent-Transfer-Encoding: base64\r\n'));
 });
 
 // WHATWG Encoding §4.2 reads these labels as a Windows code page; a reader that takes the label at its
@@ -1077,4 +1078,80 @@ test('8-bit text with no Content-Type at all keeps its bytes and is not labelled
   const out = insertBanner(message, banner).toString('latin1');
   assert.match(out, /\r\nContent-Type: text\/plain\r\n/);
   assert.doesNotMatch(out, /charset=utf-8/);
+});
+
+test('an empty or blank charset label names no charset: 8-bit text keeps its bytes and gets the ASCII banner', async (t) => {
+  // "Grüße aus Köln" in ISO-8859-1: each ü, ß, ö had become U+FFFD (EF BF BD), read as UTF-8 non-fatally.
+  const latin1 = Buffer.from('Grüße aus Köln, café crème.', 'latin1');
+  for (const label of ['""', '" "', ' ""', '']) {
+    const fields = `Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 8bit`;
+    const message = onePart(fields, Buffer.concat([latin1, wire('\n')]));
+    const out = insertBanner(message, banner);
+    assert.ok(
+      out.includes(Buffer.concat([wire('\n\n'), latin1, wire('\n')])),
+      `charset=${label}: ${out.toString('latin1')}`,
+    );
+    assert.ok(!out.includes(Buffer.from([0xef, 0xbf, 0xbd])), `charset=${label}: no U+FFFD`);
+    assert.ok(
+      out.includes(Buffer.from(banner.ascii.text.replace(/\n/g, '\r\n'))),
+      `charset=${label}: the ASCII banner`,
+    );
+    assert.ok(out.includes(wire(`${fields}\n\n`)), `charset=${label}: its fields as they were`);
+  }
+  // As charset=x-unknown already was, and through the filter as the server runs it.
+  const lure = onePart(
+    'Content-Type: text/plain; charset=""\nContent-Transfer-Encoding: 8bit',
+    Buffer.concat([latin1, wire('\nVerify your password now at http://192.0.2.7/login\n')]),
+  );
+  const filtered = await (await phishingFilter(t, 'example.com'))(
+    Buffer.concat([wire('To: user@example.com\nMessage-ID: <cs@paypa1.com>\n'), lure]),
+  );
+  assert.match(filtered.toString('latin1'), /may be phishing/);
+  assert.ok(filtered.includes(latin1), filtered.toString('latin1'));
+  assert.ok(!filtered.includes(Buffer.from([0xef, 0xbf, 0xbd])));
+  // Valid UTF-8 under a blank label is read as UTF-8 and labelled so; HTML goes by its <meta>.
+  const utf8 = insertBanner(onePart('Content-Type: text/plain; charset=""', wire('plain ascii\n')), banner);
+  assert.match(utf8.toString('latin1'), /\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
+  const cp1251 = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]); // "Привет"
+  const html = insertBanner(
+    onePart(
+      'Content-Type: text/html; charset=""\nContent-Transfer-Encoding: 8bit',
+      Buffer.concat([
+        wire('<html><head><meta charset="windows-1251"></head><body><p>'),
+        cp1251,
+        wire('</p></body></html>\n'),
+      ]),
+    ),
+    banner,
+  );
+  assert.match(html.toString('latin1'), /\r\nContent-Type: text\/html; charset=windows-1251\r\n/);
+  assert.match((await parseMessage(html)).html, /<p>Привет<\/p>/);
+});
+
+test('Content-Type is rewritten as RFC 2045 §5.1 reads it: comments, folding and quoted strings stay intact', async () => {
+  // The banner's “ ” are not in ISO-8859-1: the part becomes UTF-8 and only its charset's value changes.
+  const latin1 = Buffer.from('Café crème\r\n', 'latin1');
+  const cases: [string, string][] = [
+    ['(comment) text/plain; charset=iso-8859-1', '(comment) text/plain; charset=utf-8'],
+    ['text/plain;\n charset=\n iso-8859-1', 'text/plain;\r\n charset=\r\n utf-8'],
+    [
+      'text/plain; name="notes;charset=x.txt"; charset=iso-8859-1',
+      'text/plain; name="notes;charset=x.txt"; charset=utf-8',
+    ],
+    ['text/plain (c); charset = iso-8859-1 (Latin 1)', 'text/plain (c); charset = utf-8 (Latin 1)'],
+    ['text/plain; charset="iso-8859-1"; format=flowed', 'text/plain; charset=utf-8; format=flowed'],
+    // RFC 2231 §3/§4 forms of the parameter go, so that no reader takes them for the new bytes' charset.
+    ["text/plain; charset=iso-8859-1; charset*=utf-8''iso-8859-1; delsp=no", 'text/plain; charset=utf-8; delsp=no'],
+    // No charset named and text that is UTF-8: the parameter is added after the type.
+    ['text/plain; name="a (b).txt"', 'text/plain; charset=utf-8; name="a (b).txt"'],
+    ['(c)', '(c) text/plain; charset=utf-8'],
+  ];
+  for (const [value, expected] of cases) {
+    const body = value.includes('charset') ? latin1 : Buffer.from('Café crème\r\n', 'utf8');
+    const message = onePart(`Content-Type: ${value}\nContent-Transfer-Encoding: 8bit`, body);
+    const out = insertBanner(message, warningBanner({ language: 'en', reasons: [{ en: '“quoted”', ru: '-' }] }));
+    const text = out.toString('latin1');
+    assert.ok(text.includes(`\r\nContent-Type: ${expected}\r\n`), `${value}\n${text}`);
+    assert.ok(out.includes(Buffer.from('Café crème', 'utf8')), `${value}: the text in UTF-8, as now labelled`);
+  }
 });

@@ -145,7 +145,8 @@ x`);
   assert.ok(part);
   assert.equal(
     encodeTextPart(message, part, { text: 'café = x, the rest ASCII', opaque: false }).toString('latin1'),
-    'Content-Type: text/plain; charset=utf-8; format=flowed\r\nX-Other: kept\r\n' +
+    // Folded as it was (RFC 5322 §2.2.3): only the charset's value changes.
+    'Content-Type: text/plain;\r\n\tcharset=utf-8; format=flowed\r\nX-Other: kept\r\n' +
       'Content-Transfer-Encoding: quoted-printable\r\nMIME-Version: 1.0\r\n\r\ncaf=C3=A9 =3D x, the rest ASCII',
   );
 });
@@ -212,4 +213,16 @@ test('x-user-defined is read as opaque octets, never as private-use characters (
   const [part] = findBodyTextParts(message).parts;
   assert.ok(part);
   assert.deepEqual(decodeTextPart(message, part), { text: 'A\xcf\xf0', opaque: true });
+});
+
+test('an empty or blank charset label is no charset: text that is not UTF-8 is kept as its octets', () => {
+  for (const label of ['""', '" "', '']) {
+    const message = Buffer.concat([
+      wire(`Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 8bit\n\n`),
+      Buffer.from('Grüße', 'latin1'),
+    ]);
+    const [part] = findBodyTextParts(message).parts;
+    assert.equal(part?.charset, undefined, label);
+    assert.deepEqual(decodeTextPart(message, part!), { text: 'Grüße', opaque: true }, label);
+  }
 });
