@@ -6,7 +6,7 @@
  */
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { getDomain } from 'tldts';
-import { parseRecord } from '../authentication/spf/record.ts';
+import { type Mechanism, parseRecord } from '../authentication/spf/record.ts';
 import type { Config } from '../config/schema.ts';
 import { reverseName } from '../dns/reverse-name.ts';
 import type { DkimKey, Store } from '../store/store.ts';
@@ -111,14 +111,25 @@ export function spfRecordFor(config: Config): string {
 
 /** RFC 7208 §4.6.4: at most 10 terms that cause DNS queries per evaluation. */
 const MAX_SPF_LOOKUPS = 10;
+/** RFC 7208 §3.4: the name and the TXT records at it in under this, so the answer fits a UDP datagram. */
+const MAX_SPF_ANSWER_OCTETS = 450;
+/**
+ * Networks so wide that a term passing them lets much of the Internet send as the domain: the limits
+ * mynetworks has (src/config/schema.ts), so a network that may not relay may not send as us either.
+ */
+const WIDEST_PREFIX = { 4: 8, 6: 16 } as const;
 
 /**
  * What is wrong with the SPF record publish.spfInclude makes, in words, or undefined. A term our own
  * SPF parser refuses makes the whole record a permerror for every receiver (RFC 7208 §4.6), and more
- * than 10 lookups at its top level one too (§4.6.4; those inside its includes are `dns check`'s).
+ * than 10 lookups at its top level one too (§4.6.4; those inside its includes are `dns check`'s). A
+ * term that passes a network wider than /8 (IPv4) or /16 (IPv6) lets strangers send as the domain, and
+ * a record of over 450 octets with its name may not fit a UDP answer (§3.4): the size is that of the
+ * record at `domain`, or without one, at the longest name of `domains`.
  */
-export function spfRecordProblem(config: Config): string | undefined {
-  const parsed = parseRecord(spfRecordFor(config));
+export function spfRecordProblem(config: Config, domain?: string): string | undefined {
+  const spf = spfRecordFor(config);
+  const parsed = parseRecord(spf);
   if (!parsed.ok)
     return `publish.spfInclude makes an SPF record receivers refuse (a permerror, RFC 7208 §4.6): ${parsed.error}`;
   if (parsed.record.redirect) {
@@ -131,13 +142,42 @@ export function spfRecordProblem(config: Config): string | undefined {
   if (lookups > MAX_SPF_LOOKUPS) {
     return `publish.spfInclude makes an SPF record of ${lookups} DNS lookups, over the ${MAX_SPF_LOOKUPS} RFC 7208 §4.6.4 allows (a permerror for every receiver): list fewer hosts, or addresses (ip4:, ip6:) instead of names`;
   }
+  const open = parsed.record.mechanisms.find(passesTooWide);
+  if (open) {
+    // RFC 7208 §4.6.2: a matching "+" (the default) term ends the evaluation with pass, whatever -all says.
+    return `publish.spfInclude has ${open.text}, which passes a network wider than /${WIDEST_PREFIX[4]} (IPv4) or /${WIDEST_PREFIX[6]} (IPv6): hosts there that are not yours would pass SPF as the domain (RFC 7208 §4.6.2, §5.6); list only the addresses that send your mail`;
+  }
+  const names = domain === undefined ? config.domains : [domain];
+  const name = names.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), names[0] ?? '');
+  const octets = Buffer.byteLength(name) + Buffer.byteLength(spf);
+  if (octets > MAX_SPF_ANSWER_OCTETS) {
+    // §3.4: over 450 octets the answer may need TCP, which receivers behind some firewalls never get.
+    return `publish.spfInclude makes the SPF record of ${name} ${octets} octets with its name, over the ${MAX_SPF_ANSWER_OCTETS} RFC 7208 §3.4 advises (the answer may not fit a UDP datagram, and receivers that cannot ask over TCP ignore the record): replace runs of ip4:/ip6: terms by the networks that hold them, or drop terms no longer used`;
+  }
   return undefined;
+}
+
+/** A term that passes (qualifier "+") every address of a network wider than WIDEST_PREFIX. */
+function passesTooWide(mechanism: Mechanism): boolean {
+  if (mechanism.qualifier !== '+') return false;
+  switch (mechanism.kind) {
+    case 'ip4':
+      return mechanism.prefix < WIDEST_PREFIX[4];
+    case 'ip6':
+      return mechanism.prefix < WIDEST_PREFIX[6];
+    case 'a':
+    case 'mx':
+      // §5.3, §5.4: a:host/0 passes every address once host has any A record.
+      return mechanism.cidr4 < WIDEST_PREFIX[4] || mechanism.cidr6 < WIDEST_PREFIX[6];
+    default:
+      return false;
+  }
 }
 
 function mailRouting(domain: string, config: Config): DnsRecord[] {
   const host = config.hostname;
   const spf = spfRecordFor(config);
-  const problem = spfRecordProblem(config);
+  const problem = spfRecordProblem(config, domain);
   const records = [
     record(
       domain,
@@ -257,6 +297,16 @@ function reportDomains(rua: string): string[] {
   return [...domains];
 }
 
+/** What the policy asks of senders in each mode (RFC 8461 §5), for the record's purpose. */
+const MTA_STS_MODE: Record<Config['mtaSts']['mode'], (domain: string) => string> = {
+  enforce: (domain) => `senders must use TLS with a valid certificate to ${domain}'s MX (mode enforce)`,
+  // §5: in testing, a failure is reported (TLS-RPT) and the mail delivered all the same.
+  testing: (domain) =>
+    `senders report TLS failures delivering to ${domain}'s MX but still deliver without TLS (mode testing, RFC 8461 §5)`,
+  // §8.3: mode none, under a new id, is how a published policy is withdrawn from senders that cached it.
+  none: (domain) => `the policy for ${domain} is withdrawn: senders stop applying it (mode none, RFC 8461 §8.3)`,
+};
+
 function mtaSts(domain: string, config: Config, certificates: HostCertificate[]): DnsRecord[] {
   const { id } = mtaStsPolicy(config);
   const policy = policyHost(domain);
@@ -274,7 +324,7 @@ function mtaSts(domain: string, config: Config, certificates: HostCertificate[])
       `_mta-sts.${domain}`,
       'TXT',
       `v=STSv1; id=${id}`,
-      `MTA-STS (RFC 8461 §3.1): senders must use TLS to ${domain}'s MX (mode ${config.mtaSts.mode}); the id changes with the policy`,
+      `MTA-STS (RFC 8461 §3.1): ${MTA_STS_MODE[config.mtaSts.mode](domain)}; the id changes with the policy`,
       [todo, untrusted].filter((t) => t !== undefined).join('; ') || undefined,
     ),
   ];

@@ -144,6 +144,23 @@ const ipPort = hostPortLike('127.0.0.1:53 or [::1]:53', 'connect').refine((value
   return isIP(host) !== 0;
 }, 'expected an IP address and port, e.g. 127.0.0.1:53 or [::1]:53');
 
+/**
+ * The domain of each mailto: URI of a report address list as its A-labels: a URI holds no raw non-ASCII
+ * (RFC 3986 §2, RFC 6068 §2), and receivers mail reports to, and look up the authorization record
+ * (RFC 7489 §7.1) under, the name DNS carries. The local part is kept as written.
+ */
+function mailtoDomainsAsALabels(rua: string, ctx: z.RefinementCtx): string {
+  return rua.replace(/(mailto:[^\s,@;"\\]+@)([^\s,@!;"\\]+)/gi, (uri, mailbox: string, domain: string) => {
+    if (!/[^\x00-\x7f]/.test(domain)) return uri; // ASCII: as written, as before
+    const ascii = asciiName(domain)?.toLowerCase();
+    if (ascii === undefined || !DNS_NAME.test(ascii)) {
+      ctx.addIssue({ code: 'custom', message: `${uri}: "${domain}" is not a domain name (IDNA, RFC 5891 §4)` });
+      return uri;
+    }
+    return mailbox + ascii;
+  });
+}
+
 /** An https URL written into a DNS tag list (BIMI l=, a=): no ";", quote or space to end the tag early. */
 const recordUrl = z
   // The BIMI draft's Assertion Record Definition (§4.2): HTTPS is the only transport for l= and a=.
@@ -419,6 +436,7 @@ export const configSchema = z
               message: 'expected mailto: addresses, comma-separated, e.g. mailto:dmarc-reports@example.com',
             },
           )
+          .transform(mailtoDomainsAsALabels)
           .optional(),
         /** TLS reports (RFC 8460 rua); mailto:tls-reports@<domain> when absent. */
         tlsRptRua: z
@@ -437,6 +455,7 @@ export const configSchema = z
               .split(/\s*,\s*/)
               .join(','),
           )
+          .transform(mailtoDomainsAsALabels)
           .optional(),
         /** BIMI: the SVG Tiny PS logo and, optionally, the VMC (https URLs). */
         bimi: z.object({ logo: recordUrl, authority: recordUrl.optional() }).strict().optional(),

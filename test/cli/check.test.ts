@@ -680,3 +680,27 @@ test('check: a lock file or tls entry in the data directory that is a loop of li
     ]);
   }
 });
+
+test('check: an spfInclude open to much of the Internet, or an SPF record over 450 octets, is a warning as dns records gives', async (t) => {
+  // Before: both clean here, while dns records printed them ready to publish and dns check failed or warned.
+  const open = dir(t, { publish: { spfInclude: ['ip4:0.0.0.0/0'] } }, { store: true });
+  const wide = await postern(['check', '--config', open.file]);
+  assert.equal(wide.code, 0, wide.stdout);
+  assert.match(
+    wide.stdout,
+    /^warning: publish\.spfInclude has ip4:0\.0\.0\.0\/0, which passes a network wider than \/8/m,
+  );
+  const terms = Array.from({ length: 26 }, (_, i) => `ip4:198.51.100.${i + 1}`);
+  const long = dir(t, { publish: { spfInclude: terms } }, { store: true });
+  const big = await postern(['check', '--config', long.file]);
+  assert.equal(big.code, 0, big.stdout);
+  assert.match(
+    big.stdout,
+    /^warning: publish\.spfInclude makes the SPF record of example\.com 484 octets with its name, over the 450 RFC 7208 §3\.4 advises/m,
+  );
+  const records = await postern(['dns', 'records', 'example.com', '--json', '--config', long.file]);
+  const spf = JSON.parse(records.stdout).records.find((r: { name: string; value: string }) =>
+    r.value.startsWith('v=spf1 mx'),
+  );
+  assert.match(spf.todo, /484 octets/);
+});

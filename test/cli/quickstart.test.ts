@@ -319,3 +319,25 @@ test('quickstart warns, where it prints the records, of an --address the Interne
   assert.match(help.stdout, /quickstart <domain>/);
   assert.doesNotMatch(help.stdout, /--config FILE/);
 });
+
+test("quickstart over another domain's store says it reuses it, and names the domains of its accounts and keys not configured", async (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'site');
+  const first = await postern(['quickstart', 'other.example', '--dir', dir]);
+  assert.equal(first.code, 0, first.stderr);
+  fs.rmSync(path.join(dir, 'postern.yaml'));
+  const again = await postern(['quickstart', 'example.org', '--dir', dir]);
+  assert.equal(again.code, 0, again.stderr);
+  // Before: "Wrote …/postern.yaml and created …/data.", and nothing about other.example.
+  assert.doesNotMatch(again.stdout, /created/);
+  assert.match(again.stdout, /held a store already, which the new config uses\./);
+  assert.match(
+    again.stderr,
+    /^warning: the store reused in .*\/data holds accounts of other\.example and DKIM keys of other\.example, not in domains \(example\.org\)/m,
+  );
+  // A run in a fresh directory still says it made the store, and warns of nothing.
+  const fresh = await postern(['quickstart', 'example.org', '--dir', path.join(root, 'new')]);
+  assert.match(fresh.stdout, /and created .*\/data\./);
+  assert.doesNotMatch(fresh.stderr, /store reused/);
+});

@@ -258,6 +258,10 @@ function policyCheck(
   inherited?: { org: string; tag: 'p' | 'sp' },
 ): Check {
   const said = inherited ? `${inherited.tag}=${p} inherited from ${inherited.org}` : `p=${p}`;
+  // RFC 7489 §6.3: sp= is the policy for subdomains of an organizational domain (on a subdomain's own record
+  // discovery never reads it, §6.6.3). sp=none under a stronger p= leaves every name under the domain,
+  // existing or made up, open to forgery while the domain itself looks protected.
+  const sp = inherited || getDomain(domain) !== domain ? undefined : tags.get('sp')?.toLowerCase();
   const where = inherited
     ? `publish ${inherited.tag === 'sp' ? 'sp=' : 'p='}quarantine, then reject, in the record of ${inherited.org} (or a record of its own at _dmarc.${domain})`
     : `publish p=quarantine, then p=reject (RFC 7489 §6.3). Set publish.dmarcPolicy so "postern dns records ${domain}" prints it`;
@@ -269,6 +273,14 @@ function policyCheck(
       `Read the aggregate reports (rua) for a few weeks; once all your own mail passes, ${where}.`,
     );
   }
+  if (sp === 'none') {
+    return warn(
+      'dmarc',
+      'dmarc.policy',
+      `p=${p} but sp=none: forged mail from subdomains of ${domain} (any name under it, existing or not) is delivered as usual (RFC 7489 §6.3)`,
+      `Remove sp= so that p=${p} covers subdomains too (the record "postern dns records ${domain}" prints has no sp=), or raise it to sp=quarantine, then sp=reject, once mail from your subdomains passes DMARC.`,
+    );
+  }
   const pct = Number(tags.get('pct') ?? '100');
   if (pct < 100 || tags.get('t')?.toLowerCase() === 'y') {
     return warn(
@@ -278,7 +290,13 @@ function policyCheck(
       `Raise pct to 100 (remove pct= and t=y${inherited ? ` from the record of ${inherited.org}` : ''}) once the reports show no legitimate mail failing.`,
     );
   }
-  return pass('dmarc', 'dmarc.policy', `${said}: receivers ${p} mail that fails DMARC`);
+  // sp=quarantine under p=reject still keeps forged subdomain mail out of the inbox: a choice, said, not a fault.
+  const weaker = sp !== undefined && POLICIES.includes(sp) && POLICIES.indexOf(sp) < POLICIES.indexOf(p);
+  return pass(
+    'dmarc',
+    'dmarc.policy',
+    `${said}: receivers ${p} mail that fails DMARC${weaker ? `; sp=${sp}: they ${sp} such mail from subdomains` : ''}`,
+  );
 }
 
 /** §7.1: a destination in another organizational domain must publish `<domain>._report._dmarc.<dest>`. */

@@ -7,8 +7,9 @@
 
 import { parseClientAddress } from '../../authentication/spf/address.ts';
 import { checkSpf, type SpfResult } from '../../authentication/spf/check-spf.ts';
+import type { Resolver } from '../../dns/resolver.ts';
 import { spfRecordFor } from '../dns-records.ts';
-import { type CheckContext, sendingAddresses } from './context.ts';
+import { type CheckContext, sameName, sendingAddresses } from './context.ts';
 import { appliedPolicy, discoverDmarc } from './dmarc.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 import { isSpfRecord, spfSyntaxError, type Unread, walkSpf } from './spf-walk.ts';
@@ -32,17 +33,22 @@ const STRANGER_HELO = 'stranger.postern.invalid';
 
 export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   const { domain } = ctx;
-  const suggested = spfRecordFor(ctx.config);
+  let suggestion: Promise<Suggestion> | undefined;
+  const suggest = () => {
+    suggestion ??= safeSuggestion(ctx);
+    return suggestion;
+  };
   const txt = await ctx.resolver.txt(domain);
   if (!txt.ok && txt.error === 'temperror') return [couldNotCheck('spf', 'spf.record', `TXT ${domain}`, txt.reason)];
   const records = txt.ok ? txt.records.filter(isSpfRecord) : [];
   if (records.length === 0) {
+    const { record, leftOut } = await suggest();
     return [
       fail(
         'spf',
         'spf.record',
         `${domain} has no SPF record`,
-        `Publish "${domain}. TXT \\"${suggested}\\"" so receivers know which hosts send for ${domain}.`,
+        `Publish "${domain}. TXT \\"${record}\\"" so receivers know which hosts send for ${domain}${leftOut}.`,
       ),
     ];
   }
@@ -71,12 +77,13 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   ];
   const syntax = spfSyntaxError(record);
   if (syntax) {
+    const valid = await suggest();
     checks.push(
       fail(
         'spf',
         'spf.syntax',
         `SPF syntax error: ${syntax}`,
-        `Correct the record; a valid one is "${suggested}" (RFC 7208 §4.6.1 and §5).`,
+        `Correct the record; a valid one is "${valid.record}" (RFC 7208 §4.6.1 and §5)${valid.leftOut}.`,
       ),
     );
     return checks;
@@ -137,11 +144,19 @@ export async function checkSpfArea(ctx: CheckContext): Promise<Check[]> {
   if (walk.allUnread) {
     // RFC 7208 §6.1: the redirect target's all ends the evaluation; unread, that ending is unknown (§4.4).
     checks.push(couldNotCheck('spf', 'spf.all', `TXT ${walk.allUnread.name}`, walk.allUnread.reason));
-  } else checks.push(allCheck(walk.all, suggested, domain, walk.all === '~' ? await dmarcPolicy(ctx) : undefined));
+  } else {
+    const ignored = afterAll(record);
+    const dmarc = walk.all === '~' && ignored === undefined ? await dmarcPolicy(ctx) : undefined;
+    checks.push(allCheck(walk.all, await suggest(), domain, ignored, dmarc));
+  }
   // check_host() on a record already found broken would only repeat the failure above.
   if (checks.some((c) => c.status === 'fail')) return checks;
   // Independent evaluations: a DNS timeout in the records then costs its wait once, not three times.
-  const [own, helo, open] = await Promise.all([authorizes(ctx), heloAuthorizes(ctx), openCheck(ctx, suggested)]);
+  const [own, helo, open] = await Promise.all([
+    authorizes(ctx, afterAll(record)),
+    heloAuthorizes(ctx),
+    openCheck(ctx, suggest),
+  ]);
   checks.push(...own, ...helo, open);
   return checks;
 }
@@ -157,10 +172,8 @@ function voids(counts: { ipv4: number; ipv6: number }): string {
  * includes (§5.2 passes what the included record passes), lets anyone send as the domain, whatever its
  * own `all` says: ip4:0.0.0.0/0, or an include whose record ends in +all.
  */
-async function openCheck(ctx: CheckContext, suggested: string): Promise<Check> {
-  const own = await sendingAddresses(ctx);
-  const ours = own.ok ? own.addresses : [];
-  const strangers = [stranger(4, ours), stranger(6, ours)].filter((ip) => ip !== undefined);
+async function openCheck(ctx: CheckContext, suggest: () => Promise<Suggestion>): Promise<Check> {
+  const strangers = await strangersFor(ctx);
   const results = await Promise.all(
     strangers.map(
       async (ip): Promise<[string, SpfResult]> => [
@@ -180,9 +193,10 @@ async function openCheck(ctx: CheckContext, suggested: string): Promise<Check> {
     const [ip, result] = open;
     const term = result.mechanism ?? 'a term';
     const included = /^\+?include:(.*)$/i.exec(term)?.[1];
+    const suggested = await suggest();
     const fix =
       included === undefined
-        ? `In the SPF record, narrow ${term} to the addresses that send your mail, as in "${suggested}".`
+        ? `In the SPF record, narrow ${term} to the addresses that send your mail, as in "${suggested.record}"${suggested.leftOut}.`
         : `The SPF record of ${included} passes every address: remove ${term} from the SPF record, or have the owner of ${included} end its record in -all.`;
     return fail(
       'spf',
@@ -197,6 +211,93 @@ async function openCheck(ctx: CheckContext, suggested: string): Promise<Check> {
   }
   const said = results.map(([ip, r]) => `${r.result} for ${ip}`).join(', ');
   return pass('spf', 'spf.open', `SPF does not pass strangers (${said})`);
+}
+
+/** The STRANGERS check_host() is tried with: one per address family, away from this server's own addresses. */
+async function strangersFor(ctx: CheckContext): Promise<string[]> {
+  const own = await sendingAddresses(ctx);
+  const ours = own.ok ? own.addresses : [];
+  return [stranger(4, ours), stranger(6, ours)].filter((ip) => ip !== undefined);
+}
+
+/**
+ * The record to suggest (`dns records` prints it, spfRecordFor), without the publish.spfInclude mechanisms
+ * that pass a stranger on their own (ip4:0.0.0.0/0, an include ending in +all): suggesting them would
+ * suggest an open record. `leftOut`: a clause naming them for the fix text, else ''.
+ */
+interface Suggestion {
+  record: string;
+  leftOut: string;
+}
+
+async function safeSuggestion(ctx: CheckContext): Promise<Suggestion> {
+  const suggested = spfRecordFor(ctx.config);
+  // §6: modifiers (name=value) match no address; only mechanisms can pass a stranger.
+  const mechanisms = ctx.config.publish.spfInclude.filter((t) => !/^[a-z][a-z0-9\-_.]*=/i.test(t));
+  if (mechanisms.length === 0) return { record: suggested, leftOut: '' };
+  const strangers = await strangersFor(ctx);
+  const open = await Promise.all(
+    mechanisms.map(async (term) => {
+      const results = await Promise.all(
+        strangers.map((ip) =>
+          checkSpf({
+            ip,
+            sender: `postmaster@${ctx.domain}`,
+            helo: STRANGER_HELO,
+            resolver: withRecord(ctx.resolver, ctx.domain, `v=spf1 ${term} -all`),
+            hostname: ctx.config.hostname,
+          }),
+        ),
+      );
+      return results.some((r) => r.result === 'pass');
+    }),
+  );
+  const leftOut = mechanisms.filter((_, i) => open[i]);
+  if (leftOut.length === 0) return { record: suggested, leftOut: '' };
+  return {
+    record: suggested
+      .split(' ')
+      .filter((t) => !leftOut.includes(t))
+      .join(' '),
+    leftOut: ` (left out: ${leftOut.join(' ')} from publish.spfInclude, which ${leftOut.length === 1 ? 'passes' : 'pass'} any address; remove ${leftOut.length === 1 ? 'it' : 'them'} there too, or "postern dns records" prints the open record again)`,
+  };
+}
+
+/** `resolver`, except that `domain` has `record` as its only TXT record: check_host() of a record not in DNS. */
+function withRecord(resolver: Resolver, domain: string, record: string): Resolver {
+  return {
+    a: (name) => resolver.a(name),
+    aaaa: (name) => resolver.aaaa(name),
+    mx: (name) => resolver.mx(name),
+    txt: (name) => (sameName(name, domain) ? Promise.resolve({ ok: true, records: [record] }) : resolver.txt(name)),
+    ptr: (address) => resolver.ptr(address),
+    cname: (name) => resolver.cname(name),
+    tlsa: (name) => resolver.tlsa(name),
+  };
+}
+
+/**
+ * RFC 7208 §5.1: "Mechanisms after 'all' will never be tested" and MUST be ignored. The record's first all
+ * term, the mechanisms written after it, and the record with the all moved after them; undefined when
+ * nothing follows the all but modifiers (§6: those may stand anywhere).
+ */
+interface AfterAll {
+  all: string;
+  ignored: string[];
+  reordered: string;
+}
+
+function afterAll(record: string): AfterAll | undefined {
+  const terms = record.trim().split(/ +/).slice(1);
+  const at = terms.findIndex((t) => /^[+\-~?]?all$/i.test(t));
+  if (at < 0) return undefined;
+  const modifier = (t: string) => /^[a-z][a-z0-9\-_.]*=/i.test(t);
+  const ignored = terms.slice(at + 1).filter((t) => !modifier(t));
+  if (ignored.length === 0) return undefined;
+  const all = terms[at] as string;
+  const mechanisms = terms.filter((t, i) => i !== at && !modifier(t));
+  const reordered = ['v=spf1', ...mechanisms, all, ...terms.filter(modifier)].join(' ');
+  return { all, ignored, reordered };
 }
 
 /** The first of STRANGERS of a family that shares no /24 (IPv4) or /48 (IPv6) with this server's addresses. */
@@ -260,7 +361,22 @@ async function heloAuthorizes(ctx: CheckContext): Promise<Check[]> {
  * testing setting `dns records` calls it, and only -all asks receivers to refuse forged mail.
  * `dmarc`: what dmarcPolicy() found, for ~all only.
  */
-function allCheck(all: string | undefined, suggested: string, domain: string, dmarc?: string): Check {
+function allCheck(
+  all: string | undefined,
+  suggestion: Suggestion,
+  domain: string,
+  ignored: AfterAll | undefined,
+  dmarc?: string,
+): Check {
+  if (ignored !== undefined && all !== '+') {
+    // §5.1: evaluation stops at the all; what follows it is never reached, however the admin meant it.
+    return warn(
+      'spf',
+      'spf.all',
+      `${ignored.all} is not the last term: ${ignored.ignored.join(' ')} after it ${ignored.ignored.length === 1 ? 'is' : 'are'} ignored, receivers stop at ${ignored.all} (RFC 7208 §5.1)`,
+      `Move ${ignored.all} to the end of the mechanisms: "${ignored.reordered}".`,
+    );
+  }
   if (all === '-' || (all === '~' && dmarc === undefined)) return pass('spf', 'spf.all', `ends in ${all}all`);
   if (all === '~') {
     return pass(
@@ -269,7 +385,7 @@ function allCheck(all: string | undefined, suggested: string, domain: string, dm
       `ends in ~all (softfail, a testing setting) while ${dmarc}: nothing asks receivers to refuse mail forged as ${domain} (RFC 7208 §8.5); move to -all once your own mail passes SPF`,
     );
   }
-  const fix = `End the record in -all (or ~all while testing), as in "${suggested}".`;
+  const fix = `End the record in -all (or ~all while testing), as in "${suggestion.record}"${suggestion.leftOut}.`;
   if (all === '+') {
     return fail(
       'spf',
@@ -301,7 +417,8 @@ async function dmarcPolicy(ctx: CheckContext): Promise<string | undefined> {
   return found.found === 'own' ? `DMARC is p=${policy}` : `DMARC is ${tag}=${policy} inherited from ${found.org}`;
 }
 
-async function authorizes(ctx: CheckContext): Promise<Check[]> {
+/** `ignored`: what afterAll() found in the domain's record, where adding a term changes nothing. */
+async function authorizes(ctx: CheckContext, ignored: AfterAll | undefined): Promise<Check[]> {
   const addresses = await sendingAddresses(ctx);
   if (!addresses.ok) {
     if (addresses.error === 'temperror') {
@@ -339,7 +456,10 @@ async function authorizes(ctx: CheckContext): Promise<Check[]> {
           'spf',
           'spf.authorizes',
           `SPF gives ${result.result} for mail from ${ip} (this server): receivers may reject it`,
-          `Add ${ip.includes(':') ? 'ip6' : 'ip4'}:${ip} to the SPF record (or mx, when ${ctx.config.hostname} is the MX host).`,
+          // §5.1: a term written after the all is never reached; adding another there would not help either.
+          ignored !== undefined && sameName(result.domain, ctx.domain)
+            ? `Move ${ignored.all} to the end of the SPF record: ${ignored.ignored.join(' ')} after it ${ignored.ignored.length === 1 ? 'is' : 'are'} never evaluated (RFC 7208 §5.1), as in "${ignored.reordered}".`
+            : `Add ${ip.includes(':') ? 'ip6' : 'ip4'}:${ip} to the SPF record (or mx, when ${ctx.config.hostname} is the MX host).`,
           ip,
         ),
       );

@@ -150,7 +150,22 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   const now = new Date();
   const resumed: string[] = [];
   let postmasterNote: string | undefined;
+  // What the store held before this run: a data directory from another setup is reused, not made.
+  let reused = false;
+  const foreign = { accounts: new Set<string>(), keys: new Set<string>() };
   const populate = async (store: Store) => {
+    const [accounts, aliases, keys] = await Promise.all([
+      store.listAccounts(),
+      store.listAliases(),
+      store.listDkimKeys(),
+    ]);
+    reused = accounts.length + aliases.length + keys.length > 0;
+    const ours = (d: string) => config.domains.includes(d);
+    for (const account of accounts) {
+      const at = account.address.slice(account.address.lastIndexOf('@') + 1);
+      if (!ours(at)) foreign.accounts.add(at);
+    }
+    for (const key of keys) if (!ours(key.domain)) foreign.keys.add(key.domain);
     const hash = await hashPassword(password);
     const scram = formatScramCredentials(deriveScramCredentials(password));
     // A run that stopped before writing the config left its store: this run takes up where it ended,
@@ -187,9 +202,22 @@ export async function quickstartCommand(args: string[]): Promise<number> {
   fs.writeFileSync(configFile, text, { mode: 0o640, flag: 'wx' });
 
   const out = process.stdout;
-  if (resumed.length > 0) {
-    out.write(`Wrote ${configFile}; ${dataDir} held an earlier run's store: kept ${resumed.join(', ')}.\n\n`);
-  } else out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
+  const kept = resumed.length > 0 ? `: kept ${resumed.join(', ')}` : '';
+  const others = foreign.accounts.size + foreign.keys.size > 0;
+  if (!reused) out.write(`Wrote ${configFile} and created ${dataDir}.\n\n`);
+  else if (!others) out.write(`Wrote ${configFile}; ${dataDir} held an earlier run's store${kept}.\n\n`);
+  else {
+    // Not "created": the store is another setup's, and what it holds for other domains stays in it.
+    const held = [
+      foreign.accounts.size > 0 ? `accounts of ${[...foreign.accounts].sort().join(', ')}` : '',
+      foreign.keys.size > 0 ? `DKIM keys of ${[...foreign.keys].sort().join(', ')}` : '',
+    ].filter(Boolean);
+    out.write(`Wrote ${configFile}; ${dataDir} held a store already, which the new config uses${kept}.\n\n`);
+    process.stderr.write(
+      `warning: the store reused in ${dataDir} holds ${held.join(' and ')}, not in domains (${config.domains.join(', ')}); ` +
+        `they are kept as they were: add those domains to domains in ${configFile} to serve them, or use a new --dir for a store of ${domain} alone\n`,
+    );
+  }
   out.write(`Account: ${accountAddress}\nPassword: ${password}\n`);
   if (postmasterNote) out.write(`${postmasterNote}\n`);
   out.write('  (shown this once; change it with `postern user passwd`)\n\n');
