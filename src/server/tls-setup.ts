@@ -85,7 +85,6 @@ export async function setupTls(
       // RFC 7672 §1.3), and a server that does not start takes no mail at all. Postfix serves it too.
       files = new PemFiles({ store: certificates, pairs: config.tls.certificates, logger, serveExpired: true });
       await files.start();
-      warnIfHostnameUncovered(config, certificates, logger);
     } else if (config.tls.selfSigned && certificates.size === 0) {
       // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
       const selfSigned = { dataDir: config.dataDir, hostname: config.hostname, logger, now: testing.now };
@@ -127,6 +126,9 @@ export async function setupTls(
     await acme?.stop(0);
     throw error;
   }
+  // ACME's stored certificates count as PEM files do; with none loaded yet it is said when one is.
+  if (certificates.size > 0) warnIfHostnameUncovered(config, certificates, logger);
+  const stopCoverage = watchHostnameCoverage(config, certificates, logger);
   // The first context holds the default's RSA and ECDSA certificates; an SNI switch could carry only one.
   const options = (): tls.TlsOptions => ({
     ...serverTlsOptions(),
@@ -147,6 +149,7 @@ export async function setupTls(
       acme?.retryFailed(); // in the background: its lines say how it goes
     },
     stop: async () => {
+      stopCoverage();
       files?.stop();
       await stopRenewal();
       await acme?.stop();
@@ -162,17 +165,62 @@ function asConfigError(error: unknown): never {
 /**
  * Clients name the host they connect to (SNI; MX senders and mail programs the hostname): a
  * certificate for other names fails their checks (RFC 6125 §6.3), which only `dns check` had said.
+ * ACME's hostnames count as named before their certificates arrive: they are on the way.
  */
 export function warnIfHostnameUncovered(config: Config, certificates: CertificateStore, logger: Logger): void {
-  const names = new Set([
-    ...certificates.list().flatMap((info) => info.hostnames),
-    ...(config.tls.acme?.hostnames ?? []),
-  ]);
+  const names = servedNames(config, certificates);
+  if (!namesHostname(names, config.hostname)) warnUncovered(config, names, logger);
+}
+
+/** Whether `names` (certificate names, wildcards included) cover `hostname`, as a client matches it. */
+export function namesHostname(names: Iterable<string>, hostname: string): boolean {
+  const set = new Set([...names].map((name) => name.toLowerCase()));
+  const host = hostname.toLowerCase();
+  // RFC 6125 §6.4.3: a wildcard stands for the whole left-most label only.
+  return set.has(host) || set.has(`*${host.slice(host.indexOf('.'))}`);
+}
+
+function servedNames(config: Config, certificates: CertificateStore): string[] {
+  return [
+    ...new Set([
+      ...certificates.list().flatMap((info) => info.hostnames),
+      ...(config.tls.acme?.hostnames ?? []).map((name) => name.toLowerCase()),
+    ]),
+  ];
+}
+
+function warnUncovered(config: Config, names: string[], logger: Logger): void {
   const host = config.hostname.toLowerCase();
-  if (!names.has(host) && !names.has(`*${host.slice(host.indexOf('.'))}`)) {
-    logger.warn(
-      { hostname: host, names: [...names] },
-      `TLS: no certificate names the hostname ${host}; clients checking it will refuse the certificates served`,
-    );
-  }
+  logger.warn(
+    { hostname: host, names },
+    `TLS: no certificate names the hostname ${host}; clients checking it will refuse the certificates served`,
+  );
+}
+
+/**
+ * The warning again whenever the names served change (a reload by SIGHUP or the file watcher, ACME's
+ * first certificate replacing the self-signed one) and leave the hostname out: a renewed file for
+ * other names had been served without a word. Said once per set of names, not at every renewal.
+ */
+function watchHostnameCoverage(config: Config, certificates: CertificateStore, logger: Logger): () => void {
+  let last = certificates.size > 0 ? namesKey(servedNames(config, certificates)) : undefined;
+  const changed = () => {
+    // None served yet (ACME still ordering): nothing wrong to say until one is.
+    if (certificates.size === 0) return;
+    const names = servedNames(config, certificates);
+    const key = namesKey(names);
+    if (key === last) return;
+    last = key;
+    if (!namesHostname(names, config.hostname)) warnUncovered(config, names, logger);
+  };
+  certificates.on('loaded', changed);
+  certificates.on('removed', changed);
+  return () => {
+    certificates.off('loaded', changed);
+    certificates.off('removed', changed);
+  };
+}
+
+function namesKey(names: string[]): string {
+  return [...names].sort().join(' ');
 }

@@ -4,7 +4,8 @@
  * Kubernetes secret) only has to write the files. A directory watch (fs.watch; it also sees files
  * replaced by rename and symlink swaps) triggers a debounced check, and a periodic stat poll catches
  * what watches miss (network file systems, a watch that died). A new pair that does not load is logged
- * at error level and the previous certificate stays in use; the same broken content is reported once.
+ * at error level, once its files have settled (`settleMs`), and the previous certificate stays in use;
+ * the same broken content is reported once.
  * A pair refused for a reason that time ends (not yet valid) is tried again when the store would take
  * it. reload() (SIGHUP) tries every pair, failed ones too, and logs one line for each: loaded,
  * unchanged, or still failing and why.
@@ -31,6 +32,12 @@ export interface PemFilesOptions {
   pollSeconds?: number;
   /** Quiet time after a watch event before the files are read, so a cert and key written together load together. */
   debounceMs?: number;
+  /**
+   * How long after the last watch event a pair that does not load (its key not matching, a file
+   * missing or cut short) is read again before that is logged as an error: a cert and key copied one
+   * after the other (scp, Ansible) are a mismatched pair for a moment. 2500 ms by default.
+   */
+  settleMs?: number;
   /** false: poll only (file systems where change notification does not work). */
   watch?: boolean;
   /**
@@ -78,6 +85,8 @@ export class PemFiles {
   #debounce: NodeJS.Timeout | undefined;
   #checking: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** When the watch last saw a change (Date.now()); the settle time runs from there. */
+  #changedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: PemFilesOptions) {
     this.#options = options;
@@ -165,7 +174,10 @@ export class PemFiles {
     }
     for (const dir of dirs) {
       try {
-        const watcher = watch(dir, { persistent: false }, () => this.#schedule(this.#options.debounceMs ?? 250, false));
+        const watcher = watch(dir, { persistent: false }, () => {
+          this.#changedAt = Date.now();
+          this.#schedule(this.#options.debounceMs ?? 250, false);
+        });
         watcher.on('error', (err) => {
           this.#options.logger.warn({ dir, err }, 'TLS: watching certificate files failed; polling only');
           watcher.close();
@@ -210,6 +222,7 @@ export class PemFiles {
     try {
       read = await readPair(pair);
     } catch (err) {
+      if (this.#settling(why, state, err)) return;
       const hash = `unreadable:${(err as Error).message}`;
       if (why === 'reload' && state.tried === hash) this.#reportStillFailing(pair, err);
       else if (state.tried !== hash) this.#reportFailure(pair, err);
@@ -226,26 +239,49 @@ export class PemFiles {
     }
     const again = read.hash === state.tried;
     if (again && why !== 'reload' && !due) return;
-    state.tried = read.hash;
+    let info: CertificateInfo;
     try {
-      const info = this.#options.store.addPem(read.cert, read.key, this.#addOptions(state));
-      state.loaded = info;
-      state.loadedHash = read.hash;
-      delete state.retryAt;
-      delete state.expiredLoggedAt;
-      this.#options.logger.info(
-        { cert: pair.cert, hostnames: info.hostnames, notAfter: info.notAfter, fingerprint256: info.fingerprint256 },
-        'TLS: certificate reloaded',
-      );
-      await this.#checkKeyMode(pair.key);
+      info = this.#options.store.addPem(read.cert, read.key, this.#addOptions(state));
     } catch (err) {
+      // Not marked as tried: the next look loads it, or reports it once the files have settled.
+      if (this.#settling(why, state, err)) return;
+      state.tried = read.hash;
       // Retried when its time comes: a file installed ahead of its notBefore loads without a touch.
       const { usableFrom } = err as CertificateError;
       if (usableFrom instanceof Date && usableFrom.getTime() > Date.now()) state.retryAt = usableFrom.getTime();
       else delete state.retryAt;
       if (again && why === 'reload') this.#reportStillFailing(pair, err);
       else this.#reportFailure(pair, err);
+      return;
     }
+    state.tried = read.hash;
+    state.loaded = info;
+    state.loadedHash = read.hash;
+    delete state.retryAt;
+    delete state.expiredLoggedAt;
+    this.#options.logger.info(
+      { cert: pair.cert, hostnames: info.hostnames, notAfter: info.notAfter, fingerprint256: info.fingerprint256 },
+      'TLS: certificate reloaded',
+    );
+    await this.#checkKeyMode(pair.key);
+  }
+
+  /**
+   * Whether a failure seen by the watch (or a poll) soon after a change is left unreported for now,
+   * with another look scheduled: one file of the pair may still be on its way. Only failures a
+   * half-written pair gives; one whose files agree (expired, not yet valid, a weak key) is final.
+   * A reload (SIGHUP) is the admin asking now: it reports at once.
+   */
+  #settling(why: 'poll' | 'watch' | 'reload', state: PairState, err: unknown): boolean {
+    if (why === 'reload' || this.#stopped) return false;
+    const code = (err as CertificateError).code;
+    if (code === 'expired' || code === 'not-yet-valid' || code === 'weak-key') return false;
+    const left = this.#changedAt + (this.#options.settleMs ?? 2500) - Date.now();
+    if (left <= 0) return false;
+    // A poll that replaces the look scheduled here must not take the files for unchanged.
+    delete state.stamp;
+    this.#schedule(Math.min(left, 500), false);
+    return true;
   }
 
   #reportFailure(pair: PemFilePair, err: unknown): void {
@@ -307,11 +343,13 @@ function retryWords(err: unknown): string {
 
 async function readPair(pair: PemFilePair): Promise<{ cert: string; key: string; hash: string }> {
   const [cert, key] = await Promise.all([
+    // No `cause`: the log's error serializer appends its message, which repeated the code
+    // ("ENOENT: ENOENT: no such file or directory, open …"); the code and file are all it adds.
     readFile(pair.cert, 'utf8').catch((err) => {
-      throw new CertificateError('cert-invalid', pair.cert, `cannot read: ${err.code ?? err.message}`, { cause: err });
+      throw new CertificateError('cert-invalid', pair.cert, `cannot read: ${err.code ?? err.message}`);
     }),
     readFile(pair.key, 'utf8').catch((err) => {
-      throw new CertificateError('key-invalid', pair.key, `cannot read: ${err.code ?? err.message}`, { cause: err });
+      throw new CertificateError('key-invalid', pair.key, `cannot read: ${err.code ?? err.message}`);
     }),
   ]);
   return { cert, key, hash: createHash('sha256').update(cert).update('\0').update(key).digest('hex') };

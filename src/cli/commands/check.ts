@@ -27,10 +27,11 @@ import { printable } from '../../log/printable.ts';
 import { InboundPolicy } from '../../policy/inbound-policy.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { LOCK_FILE_NAME } from '../../server/serve-lock.ts';
-import { warnIfHostnameUncovered } from '../../server/tls-setup.ts';
+import { namesHostname, warnIfHostnameUncovered } from '../../server/tls-setup.ts';
 import { NullStore } from '../../store/null-store.ts';
 import { StoreError } from '../../store/store.ts';
 import { readDirectoryCa } from '../../tls/acme/directory-ca.ts';
+import { renewalTime } from '../../tls/acme/renewal.ts';
 import { AcmeSetupError } from '../../tls/acme/setup-error.ts';
 import { CertificateStore } from '../../tls/certificate-store.ts';
 import { PemFiles } from '../../tls/pem-files.ts';
@@ -292,15 +293,26 @@ export async function checkConfig(
     const acme = config.tls.acme;
     if (!acme) return;
     const { readStoredAcmeState } = await import('../../tls/acme/stored-state.ts');
-    for (const hostname of acme.hostnames ?? [config.hostname]) {
+    const hostnames = acme.hostnames ?? [config.hostname];
+    if (config.tls.certificates.length === 0 && !namesHostname(hostnames, config.hostname)) {
+      // With PEM files beside ACME, the check of tls.certificates below says it of both.
+      report.warnings.push(
+        `tls.acme.hostnames (${hostnames.join(', ')}) do not include the hostname ${config.hostname.toLowerCase()}, the name serve gives in EHLO and the MX target senders connect to: ` +
+          'clients checking it will refuse the certificates served; add it to tls.acme.hostnames',
+      );
+    }
+    for (const hostname of hostnames) {
       const state = await readStoredAcmeState(config.dataDir, hostname);
       if (state.certificate) {
         const { file, names, notAfter } = state.certificate;
         report.certificates.push({ file, names, notAfter: notAfter.toISOString() });
-        const daysLeft = (notAfter.getTime() - now.getTime()) / 86_400_000;
-        if (daysLeft < EXPIRY_WARNING_DAYS) {
+        // Not before serve's own renewal time: a short-lived certificate (Let's Encrypt's 6-day ones)
+        // is always within a fixed number of days of its end, and ACME renews it only then.
+        const renewAt = renewalTime({ notBefore: notBeforeOf(file) ?? notAfter, notAfter }, acme.renewBeforeDays);
+        if (now >= renewAt) {
+          const daysLeft = (notAfter.getTime() - now.getTime()) / 86_400_000;
           report.warnings.push(
-            `tls.acme: the certificate for ${state.hostname} ${daysLeft < 0 ? 'has expired' : `expires in ${Math.floor(daysLeft)} days`} and ACME has not renewed it: see serve's "ACME:" lines`,
+            `tls.acme: the certificate for ${state.hostname} ${daysLeft < 0 ? 'has expired' : `expires in ${Math.floor(daysLeft)} days`} and ACME has not renewed it (due since ${renewAt.toISOString()}): see serve's "ACME:" lines`,
           );
         }
       }
@@ -394,6 +406,15 @@ async function checkListenAddresses(
   }
   const clash = await resolvedClash(entries, options);
   if (clash !== undefined) report.errors.push(clash);
+}
+
+/** The notBefore of the first certificate in `file`, or undefined when it cannot be read. */
+function notBeforeOf(file: string): Date | undefined {
+  try {
+    return new X509Certificate(fs.readFileSync(file)).validFromDate;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The subject CN of the first certificate in `file`, or undefined. */
