@@ -84,14 +84,7 @@ export function readSignature(field: HeaderField): ReadSignature {
   const warn = (w: string) => {
     if (!warnings.includes(w)) warnings.push(w);
   };
-  const raw = new Map(specs.map((s) => [s.name, s.value]));
   if (faults > 0 || specs.some((s) => s.name !== s.name.toLowerCase())) warn('tag-syntax'); // §3.2
-  const numeric: [string, RegExp][] = [
-    ['t', TIMESTAMP],
-    ['x', TIMESTAMP],
-    ['l', BODY_LENGTH],
-  ];
-  if (numeric.some(([tag, format]) => tags.has(tag) && !format.test(raw.get(tag) ?? ''))) warn('tag-syntax');
   if (!DOMAIN_NAME.test(toALabel(domain)) || !SELECTOR.test(toALabel(selector))) {
     warn('tag-syntax');
   }
@@ -165,8 +158,24 @@ function tagListProblem(specs: TagList['specs'], tags: TagList['values'], repeat
   // §3.5 v=: "MUST have the value "1""; §6.1.1: "Verifiers MUST return PERMFAIL (incompatible version)"
   const version = specs.find((s) => s.name === 'v')?.value;
   if (version !== '1') return `v=${version} is not v=1: incompatible version (RFC 6376 §3.5, §6.1.1)`;
+  // §3.5 sig-t-tag and sig-x-tag are 1*12DIGIT, sig-l-tag 1*76DIGIT; §6.1.1: "a value that does not match
+  // the grammar" is PERMFAIL (signature syntax error), as dkimpy has it. Read as a number anyway, "t=abc"
+  // was no time and "x=12a" no expiry, so a signature its signer wrote wrong passed unchecked.
+  for (const [tag, format, grammar] of NUMERIC_TAGS) {
+    const value = specs.find((s) => s.name === tag)?.value;
+    if (value !== undefined && !format.test(value)) {
+      const shown = value.length > 24 ? `${value.slice(0, 24)}...` : value;
+      return `${tag}=${shown} is not ${grammar}: signature syntax error (RFC 6376 §3.5, §6.1.1)`;
+    }
+  }
   return undefined;
 }
+
+const NUMERIC_TAGS: [tag: string, format: RegExp, grammar: string][] = [
+  ['t', TIMESTAMP, '1*12DIGIT'],
+  ['x', TIMESTAMP, '1*12DIGIT'],
+  ['l', BODY_LENGTH, '1*76DIGIT'],
+];
 
 const isCanon = (c: string): c is 'simple' | 'relaxed' => c === 'simple' || c === 'relaxed';
 

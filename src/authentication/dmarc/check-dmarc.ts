@@ -3,19 +3,18 @@
  * (author-domain.ts), policy discovery by the DNS tree walk with `sp`/`np` for subdomains (discovery.ts),
  * t=y. Identifier alignment takes the organizational domain from the Public Suffix List (RFC 7489 §3.2),
  * not from per-identifier tree walks (RFC 9989 §4.10.2), so it needs no DNS and agrees with the verdict's
- * own alignment test (verdict.ts). pct= sampling (RFC 7489 §6.6.4) is kept, though RFC 9989 drops it.
+ * own alignment test (verdict.ts); policy discovery picks its record by the same organizational domain. pct= sampling (RFC 7489 §6.6.4) is kept, though RFC 9989 drops it.
  * Returns a result and a disposition; the reply is the verdict's. Not done here: reports (RFC 7489 §7),
  * local overrides (overrides.ts).
  */
 
-import { getDomain } from 'tldts';
 import { asciiName } from '../../dns/a-labels.ts';
 import { AnswerCache, lifetimeTracking } from '../../dns/cache.ts';
 import type { Resolver } from '../../dns/resolver.ts';
 import type { DkimSignatureResult } from '../dkim/dkim-result.ts';
 import type { SpfResultCode } from '../spf/check-spf.ts';
 import { type AuthorDomain, authorDomain } from './author-domain.ts';
-import { type Discovery, discoverPolicy } from './discovery.ts';
+import { type Discovery, discoverPolicy, organizationalDomain } from './discovery.ts';
 import type { AlignmentMode, DmarcPolicy, DmarcResult } from './dmarc-result.ts';
 
 export interface DmarcInput {
@@ -247,13 +246,8 @@ function sample(
 export function aligned(identifier: string, fromDomain: string, mode: AlignmentMode): boolean {
   if (!isDomainName(identifier) || !isDomainName(fromDomain)) return false;
   if (mode === 's') return identifier === fromDomain;
-  return organizational(identifier) === organizational(fromDomain);
-}
-
-function organizational(domain: string): string {
-  // The identifier is a domain, not a URL: without extractHostname:false, tldts reads
-  // "bank.example/.evil.example" as a URL whose host is bank.example.
-  return getDomain(domain, { allowPrivateDomains: true, extractHostname: false }) ?? domain;
+  // The organizational domain policy discovery used too: one model for both (discovery.ts).
+  return organizationalDomain(identifier) === organizationalDomain(fromDomain);
 }
 
 /**
@@ -301,17 +295,19 @@ async function severalAuthors(
   const { reason, domains, unreadable } = author;
   const malformed = MALFORMED[reason];
   if (domains.length === 0) {
-    const why = malformed ?? 'no From domain';
     if (unreadable) {
       // "ceo@bank.example>x", an empty group, an encoded word: a reader may show the domain imitated.
-      const closed = `${why}: no Author Domain can be read (RFC 7489 §6.6.1), and the one a reader sees may be the domain imitated; handled as a quarantine`;
+      const closed = `${malformed ?? 'no From domain'}: no Author Domain can be read (RFC 7489 §6.6.1), and the one a reader sees may be the domain imitated; handled as a quarantine`;
       return { result: 'permerror', fromDomain: '', disposition: 'quarantine', reason: closed };
     }
+    // No From field at all, which RFC 5322 §3.6 requires: no policy can be checked, and mail programs then
+    // show another field (Sender, Reply-To, the envelope) as the author. Handled as a quarantine, as a
+    // From whose domain cannot be read is (RFC 7489 §6.6.1 leaves such mail to the receiver).
     return {
       result: 'permerror',
       fromDomain: '',
-      disposition: 'none',
-      reason: `${why}: no Author Domain (RFC 7489 §6.6.1)`,
+      disposition: 'quarantine',
+      reason: 'no From field (RFC 5322 §3.6 requires one): no Author Domain (RFC 7489 §6.6.1); handled as a quarantine',
     };
   }
   const authorDomains = domains.map(normalize);

@@ -1,10 +1,12 @@
 /**
- * DMARC Policy Discovery (RFC 9989 §4.10.1) on our Resolver: the DNS Tree Walk (RFC 9989 §4.10), the
- * Organizational Domain it implies (§4.10.2), and which of p, sp, np applies to the Author Domain.
- * Alignment, pct and t=y are the caller's (check-dmarc.ts).
+ * DMARC Policy Discovery on our Resolver: the DNS Tree Walk (RFC 9989 §4.10) finds the records, the
+ * Organizational Domain is the Public Suffix List's (RFC 7489 §3.2), the one alignment uses
+ * (check-dmarc.ts), and which of p, sp, np applies to the Author Domain (RFC 9989 §4.10.1).
+ * Alignment, pct and t=y are the caller's.
  */
 
 import { isIP } from 'node:net';
+import { getDomain } from 'tldts';
 import type { DnsAnswer, Resolver } from '../../dns/resolver.ts';
 import type { DmarcPolicy } from './dmarc-result.ts';
 import { type DmarcRecord, isDmarcRecord, parseDmarcRecord } from './record.ts';
@@ -96,36 +98,56 @@ export async function treeWalk(
   return unaskable ? { found, unaskable } : { found };
 }
 
-/** RFC 9989 §4.10.2: the Organizational Domain for a completed walk. */
-export function organizationalDomain(domain: string, found: readonly WalkEntry[]): string {
-  for (const { domain: at, record } of found) {
-    if (record.psd === 'n') return at;
-    // psd=y: the name one label below the Public Suffix Domain
-    if (record.psd === 'y' && at !== domain)
-      return domain
-        .split('.')
-        .slice(-(at.split('.').length + 1))
-        .join('.');
-  }
-  // the record with the fewest labels, or the domain itself when none was found
-  return found[found.length - 1]?.domain ?? domain;
+/**
+ * The Organizational Domain (RFC 7489 §3.2): the registrable domain by the Public Suffix List, or the name
+ * itself when it is a public suffix. Policy discovery and identifier alignment both use this one, not the
+ * tree walk's (RFC 9989 §4.10.2): with two models on one message, a record at a public suffix
+ * (`_dmarc.co.uk`) became the policy of bank.co.uk's subdomains while alignment took bank.co.uk as theirs.
+ */
+export function organizationalDomain(domain: string): string {
+  // The name is a domain, not a URL: without extractHostname:false, tldts reads
+  // "bank.example/.evil.example" as a URL whose host is bank.example.
+  const org = getDomain(domain, { allowPrivateDomains: true, extractHostname: false });
+  return org && isDomainName(org) ? org : domain;
 }
 
-/** Policy discovery for a normalized Author Domain (RFC 9989 §4.10.1). Never throws for DNS answers. */
+/**
+ * Policy discovery for a normalized Author Domain. Never throws for DNS answers. The record applied is the
+ * Author Domain's own, else the Organizational Domain's (RFC 7489 §6.6.3), else one between the two (the
+ * registrant's own names, the one with the fewest labels as RFC 9989 §4.10.2 takes it), else that of a
+ * Public Suffix Domain above it that says psd=y (RFC 9989 §4.10.1, RFC 9091 §4). A record at or above the
+ * public suffix without psd=y is never the policy of a name below a registrable domain.
+ */
 export async function discoverPolicy(domain: string, resolver: Resolver): Promise<Discovery> {
   if (domain.startsWith('[') || isIP(domain) !== 0) return { result: 'none', domain }; // no DNS name
   const { found, error, unaskable } = await treeWalk(domain, resolver);
   let entry: WalkEntry | undefined;
   if (found[0]?.domain === domain) {
     entry = found[0]; // the Author Domain's own record applies, whatever is above it
-  } else if (error) {
-    return { result: 'temperror', domain, error: error.message };
   } else {
-    // otherwise the Organizational Domain's record, failing that the PSD's (a walk stops only at a psd
-    // tag, so a psd=y record is the last found)
-    const org = organizationalDomain(domain, found);
-    const last = found[found.length - 1];
-    entry = found.find((e) => e.domain === org) ?? (last?.record.psd === 'y' ? last : undefined);
+    const org = organizationalDomain(domain);
+    const below = org !== domain && domain.endsWith(`.${org}`);
+    entry = below ? found.find((e) => e.domain === org) : undefined;
+    if (entry === undefined && error === undefined && below && !walkAsked(org, found)) {
+      // The walk stopped at a psd= tag below the Organizational Domain, or skipped it (§4.10 step 4).
+      try {
+        const record = await fetchRecord(org, resolver);
+        if (record) entry = { domain: org, record };
+      } catch (err) {
+        if (err instanceof DiscoveryError) return { result: 'temperror', domain, error: err.message };
+        if (!(err instanceof UnaskableNameError)) throw err;
+      }
+    }
+    // A failure before the Organizational Domain's record was found leaves the policy unknown; one past
+    // it changes nothing, as nothing above it would apply.
+    if (entry === undefined && error) return { result: 'temperror', domain, error: error.message };
+    if (entry === undefined) {
+      // a walk stops only at a psd tag, so a psd=y record is the last found
+      const last = found[found.length - 1];
+      entry =
+        found.filter((e) => e.domain.endsWith(`.${org}`)).at(-1) ??
+        (last?.record.psd === 'y' && org.endsWith(`.${last.domain}`) ? last : undefined);
+    }
   }
   // A name the resolver would not send is not one without a record: the Author Domain is unusable.
   if (entry === undefined)
@@ -167,6 +189,16 @@ export async function domainExists(domain: string, resolver: Resolver): Promise<
   if (cname.ok) return cname.records.length > 0;
   if (isTemporary(cname)) throw new DiscoveryError(`CNAME ${domain}: ${cname.reason}`);
   return false;
+}
+
+/**
+ * Whether the walk for a name below `org` asked for `org`: not when a psd= tag below it ended the walk
+ * (§4.10 step 3), nor when `org` has more labels than the walk keeps (§4.10 step 4).
+ */
+function walkAsked(org: string, found: readonly WalkEntry[]): boolean {
+  const last = found[found.length - 1];
+  if (last && (last.record.psd === 'y' || last.record.psd === 'n') && last.domain.endsWith(`.${org}`)) return false;
+  return org.split('.').length <= WALK_MAX_LABELS;
 }
 
 /**

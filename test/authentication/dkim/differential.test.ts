@@ -269,7 +269,11 @@ const TAG_EDITS: [string, (m: string) => string, Strict?][] = [
     (m) => m.replace('d=example.com;', 'd=example.com; q=dns/other;'),
     { reason: 'the tag q= occurs more than once, which makes the tag-list invalid (RFC 6376 §3.2, §6.1.1)' },
   ],
-  ['t= not a number', (m) => m.replace(/t=\d+/, 't=soon')],
+  [
+    't= not a number', // §3.5 sig-t-tag = 1*12DIGIT: a syntax error (§6.1.1), as dkimpy; mailauth ignores it
+    (m) => m.replace(/t=\d+/, 't=soon'),
+    { reason: 't=soon is not 1*12DIGIT: signature syntax error (RFC 6376 §3.5, §6.1.1)' },
+  ],
   ['b= emptied', (m) => m.replace(/\bb=[^;]*$/m, 'b=')],
 ];
 for (const [name, edit, strict] of TAG_EDITS)

@@ -3,8 +3,9 @@
  * same loopback DNS server: a DKIM-Signature with a repeated tag, without v= (or another REQUIRED tag),
  * with v= other than 1 or with a tag name in the wrong case, and a key record with a repeated tag or a p=
  * spelt P=, are permerror here and fail in dkimpy. An l= past the end of the body is permerror too
- * (§3.5); dkimpy passes it when the hash covers the body there is, the one case where we part. What
- * passes for good reasons (folded white space, tag order, a trailing ";", unknown tags) still passes.
+ * (§3.5); dkimpy passes it when the hash covers the body there is, the one case where we part. A t=, x= or
+ * l= that is not 1*12 (l=: 1*76) digits (§3.5) fails in both. What passes for good reasons (folded white
+ * space, tag order, a trailing ";", unknown tags) still passes.
  *
  * The signatures are made here with node:crypto over c=simple/simple, so each case carries exactly the
  * tag-list it names, signed: a failure is the tag-list's, never the cryptography's. The control case
@@ -230,6 +231,44 @@ const cases: Case[] = [
       'permerror',
       new RegExp(`^l=${BODY.length} is larger than the canonicalized body \\(12 octets\\) \\(RFC 6376 §3\\.5\\)$`),
     ],
+  },
+  // §3.5: sig-t-tag and sig-x-tag = 1*12DIGIT, sig-l-tag = 1*76DIGIT; §6.1.1: a value that does not match
+  // its grammar is PERMFAIL. Read leniently (as mailauth, a number or nothing) each of these passed.
+  {
+    name: 't=abc',
+    message: signed(`${STANDARD}; t=abc`),
+    dkimpy: /^ValidationError <- t= value is not a decimal integer \(b'abc'\)$/,
+    postern: ['permerror', /^t=abc is not 1\*12DIGIT: signature syntax error \(RFC 6376 §3\.5, §6\.1\.1\)$/],
+  },
+  {
+    name: 'x=12a',
+    message: signed(`${STANDARD}; t=1700000000; x=12a`),
+    dkimpy: /^ValidationError <- x= value is not a decimal integer \(b'12a'\)$/,
+    postern: ['permerror', /^x=12a is not 1\*12DIGIT/],
+  },
+  {
+    name: 't= of thirteen digits',
+    message: signed(`${STANDARD}; t=1700000000000`),
+    dkimpy: /^ValidationError <- t= value is in the future/,
+    postern: ['permerror', /^t=1700000000000 is not 1\*12DIGIT/],
+  },
+  {
+    name: 'l=1x',
+    message: signed(`${STANDARD}; l=1x`),
+    dkimpy: /^ValidationError <- l= value is not a decimal integer \(b'1x'\)$/,
+    postern: ['permerror', /^l=1x is not 1\*76DIGIT/],
+  },
+  {
+    name: 'l=-1',
+    message: signed(`${STANDARD}; l=-1`),
+    dkimpy: /^ValidationError <- l= value is not a decimal integer \(b'-1'\)$/,
+    postern: ['permerror', /^l=-1 is not 1\*76DIGIT/],
+  },
+  {
+    name: 't= and x= as RFC 6376 writes them',
+    message: signed(`${STANDARD}; t=1700000000; x=4000000000`),
+    dkimpy: true,
+    postern: true,
   },
   // Key records (§3.6.1) are tag-lists too (§3.2)
   {
