@@ -8,7 +8,7 @@ import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { OutageLog } from '../log/outage.ts';
 import { CLOSE_LINGER_MS, type Connection } from './connection.ts';
 import type { CheckRequest, ListenerOptions } from './listener-options.ts';
-import { renderReply, replies, textstring } from './replies.ts';
+import { type Reply, renderReply, replies, textstring } from './replies.ts';
 import type { ReplyBatch } from './reply-batch.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome } from './session.ts';
 import type { StressMode } from './stress.ts';
@@ -41,6 +41,14 @@ interface Task {
 function storeUnavailable(err: unknown): err is Error {
   const code = (err as { code?: unknown } | undefined)?.code;
   return err instanceof Error && typeof code === 'string' && code.startsWith('STORE_');
+}
+
+/**
+ * 451 either way; the text says which: a store outage (the same words as at the end of data, so a
+ * sender's log shows one cause at RCPT and at DATA), or a fault of ours.
+ */
+function failureReply(err: unknown): Reply {
+  return storeUnavailable(err) ? replies.storeUnavailable() : replies.localError();
 }
 
 /** What the listener lends the runner: its options, the shared reply batch, and its state. */
@@ -404,7 +412,7 @@ export class EffectRunner {
     task.promise
       .catch((err: unknown): Outcome => {
         this.#logFailure(conn, err, 'handler failed');
-        return { action: 'reject', reply: replies.localError() };
+        return { action: 'reject', reply: failureReply(err) };
       })
       .then((outcome) => {
         conn.busy = false;
@@ -444,7 +452,7 @@ export class EffectRunner {
       return this.#host.options.handlers.check(request, conn.peer);
     } catch (err) {
       this.#logFailure(conn, err, 'check failed');
-      return { action: 'reject', reply: replies.localError() };
+      return { action: 'reject', reply: failureReply(err) };
     }
   }
 }

@@ -37,6 +37,11 @@ export function parseCommand(line: string): Command {
       // RFC 5321 §4.1.1.1: the argument is required; its validity is a policy question (reject_invalid_helo_hostname).
       const domain = args.trim();
       if (domain === '' || /\s/.test(domain)) return invalid(replies.syntax(`Syntax: ${verb} hostname`));
+      // RFC 5321 §4.1.2: a Domain or an address literal, never a control character. Refused here, whatever
+      // the helo restrictions hold: an admin's own list without reject_invalid_helo_hostname let
+      // "mx.example.com\0" past reject_helo_own_identity and check_helo_access.
+      if (/[\x00-\x1f\x7f]/.test(domain))
+        return invalid(replies.syntax(`Syntax: ${verb} hostname (no control characters)`));
       return { verb, domain };
     }
     case 'MAIL':

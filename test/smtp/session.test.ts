@@ -15,6 +15,12 @@ type Case = [name: string, input: string | Buffer, want: string[], options?: Par
 const cases: Case[] = [
   ['HELO', 'HELO client.example.net\r\n', ['250']],
   ['EHLO without a name: 501', 'EHLO\r\n', ['501 5.5.4']],
+  // Whatever the helo restrictions hold: a list without reject_invalid_helo_hostname took "name\0".
+  [
+    'EHLO with a control character: 501',
+    'EHLO mx.example.com\0\r\nHELO a\x01b.example\r\n',
+    ['501 5.5.4', '501 5.5.4'],
+  ],
   ['MAIL before EHLO: 503 (RFC 5321 §4.1.4)', MAIL, ['503 5.5.1']],
   ['nested MAIL: 503', EHLO + MAIL + MAIL, ['250', '250 2.1.0', '503 5.5.1']],
   ['RCPT before MAIL: 503', EHLO + RCPT, ['250', '503 5.5.1']],
