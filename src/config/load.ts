@@ -345,7 +345,11 @@ function resolvePaths(config: Config, base: string): void {
 export function parseConfig(raw: unknown, source: string): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => describeIssue(issue, raw));
+    // The store URL's checks (schema.ts) can all fail on one URL: one line says what is wrong with it.
+    const issues = result.error.issues.filter(
+      (issue, index, all) => !isStoreUrlIssue(issue) || all.findIndex(isStoreUrlIssue) === index,
+    );
+    const lines = issues.map((issue) => describeIssue(issue, raw));
     throw new ConfigError(`${source}: invalid configuration\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
       source,
       problems: lines,
@@ -442,6 +446,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (key === 'store.url' && value === undefined) {
     return 'store.url is missing: store.engine: postgres needs the database URL, such as postgres://postern@db.example.com/postern';
   }
+  const urlProblem = key === 'store.url' && typeof value === 'string' ? storeUrlProblem(value) : undefined;
   // The store URL is shown as the store shows it: parsed and redacted, or not at all (`user:secret@host`
   // without "//" parses as no URL with a password in it, and no pattern finds every such form). So is a
   // string written where the store's section belongs (`store: "postgres://…"`), which is that URL too.
@@ -460,7 +465,34 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
       ? 'expected a rule, as a string ("reject_unknown_client_hostname", "check_client_access /etc/postern/clients") ' +
         'or as an object naming it in rule ({ rule: check_client_access, file: /etc/postern/clients })'
       : undefined;
-  return `${key}: ${shown} is invalid: ${ruleForms ?? issue.message}`;
+  return `${key}: ${shown} is invalid: ${ruleForms ?? urlProblem ?? issue.message}`;
+}
+
+function isStoreUrlIssue(issue: z.core.$ZodIssue): boolean {
+  return issue.path.map(String).join('.') === 'store.url';
+}
+
+/**
+ * What to write instead, in RFC 3986 §3.2.1's terms: userinfo takes unreserved characters,
+ * sub-delims ("!$&'()*+,;=") and ":" as they are; of the reserved ones, "/", "?", "#", "[", "]" and "@"
+ * must be percent-encoded, and a space is no URL character (the schema refuses whitespace). A "%" is
+ * named on its own terms: node-postgres (pg-connection-string 2.x) reads a raw "%" before two hex
+ * digits as an escape, and re-encodes a URL holding any other raw "%", which turns its escapes with a
+ * hex letter (%2F, %3F…) into literal text; only %25 is always right.
+ */
+function storeUrlProblem(url: string): string | undefined {
+  const encoding =
+    'in the password, write "/" as %2F, "?" as %3F, "#" as %23, "[" as %5B, "]" as %5D, "@" as %40 and a space as %20 ' +
+    '(RFC 3986 §3.2.1), and "%" as %25 (a raw "%" before two hex digits is read as an escape, and any other raw "%" ' +
+    'makes the driver read escapes such as %2F literally); expected e.g. postgres://postern:pa%2Fss@db.example.com/postern';
+  if (!/^postgres(ql)?:\/\/./.test(url))
+    return 'expected a PostgreSQL URL such as postgres://postern@db.example.com/postern';
+  const parsed = URL.parse(url);
+  if (parsed === null) return `not a URL that can be read: ${encoding}`;
+  if (/\s/.test(url)) return `has whitespace in it: ${encoding}`;
+  // `postgres://u:5432/x@db/postern` is host "u", port 5432: the "/" ended the password.
+  if (`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) return `has an "@" after the host: ${encoding}`;
+  return undefined;
 }
 
 /**

@@ -90,3 +90,20 @@ test('serve on an unreachable PostgreSQL: exit 1 with the server named and what 
   assert.match(serve.stderr, /cannot connect to PostgreSQL at postgres:\/\/postern:\*\*\*@127\.0\.0\.1:1\/postern/);
   assert.match(serve.stderr, /is the server running, and store\.url right\?/);
 });
+
+test('migrate --status exits 1 on a PostgreSQL schema newer than this Postern, as on SQLite', (t) =>
+  withTestDatabase(async ({ url }) => {
+    const { root, file } = dir(t, { store: { engine: 'postgres', url } });
+    assert.equal((await postern(['migrate', '--config', file], { cwd: root })).code, 0);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query('SELECT max(version) AS v FROM schema_version');
+    await client.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)', [Number(rows[0].v) + 1]);
+    await client.end();
+    const status = await postern(['migrate', '--status', '--config', file], { cwd: root });
+    assert.equal(status.code, 1, 'status exits 1 on a database this node cannot use');
+    assert.match(status.stdout, /the database is newer than this Postern: upgrade Postern on this node/);
+    const json = await postern(['migrate', '--status', '--json', '--config', file], { cwd: root });
+    assert.equal(json.code, 1);
+    assert.ok(JSON.parse(json.stdout).current > JSON.parse(json.stdout).latest);
+  }));

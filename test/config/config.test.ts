@@ -450,7 +450,7 @@ test('no password of the store is echoed by a config error: a bare string for st
   const slash = message({
     store: { engine: 'postgres', url: 'postgres://postgres:5432/S3cretTail@127.0.0.1/postern' },
   });
-  assert.match(slash, /store\.url: .* "@" after the host: a "\/", "\?" or "#" in the password must be percent-encoded/);
+  assert.match(slash, /store\.url: .* "@" after the host: in the password, write "\/" as %2F/);
   assert.doesNotMatch(slash, /S3cret/, slash);
 });
 
@@ -686,4 +686,46 @@ test('settings that cancel each other are warned about; a dataDir of spaces is r
   ]);
   assert.throws(() => parseConfig({ dataDir: '   ' }, 'test'), /dataDir: " {3}" is invalid: only white space/);
   assert.equal(parseConfig({ dataDir: 'my data' }, 'test').dataDir, 'my data', 'a name with a space in it is a name');
+});
+
+test('a store URL with reserved characters in the password: one line, naming every one to encode and how', () => {
+  const problems = (url: string) => {
+    try {
+      parseConfig({ store: { engine: 'postgres', url } }, 'postern.yaml');
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+    assert.fail(`accepted ${url}`);
+  };
+  for (const url of [
+    'postgres://pwuser:p@ss:w/rd%?#&=é 1@127.0.0.1:55432/db', // every kind at once: one line, not two
+    'postgres://pwuser:Wr#ngS3cret@127.0.0.1:55432/db',
+    'postgres://pwuser:ab/S3cret@127.0.0.1:55432/db',
+    'postgres://pwuser:ab?S3cret@127.0.0.1:55432/db',
+    'postgres://pwuser:S3cret with space@127.0.0.1:55432/db',
+  ]) {
+    const lines = problems(url);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    const line = lines[0] ?? '';
+    assert.match(line, /^store\.url: /);
+    // RFC 3986 §3.2.1: of the reserved characters, all gen-delims but ":" need encoding in userinfo.
+    for (const [raw, encoded] of [
+      ['/', '%2F'],
+      ['?', '%3F'],
+      ['#', '%23'],
+      ['[', '%5B'],
+      [']', '%5D'],
+      ['@', '%40'],
+    ]) {
+      assert.ok(line.includes(`"${raw}" as ${encoded}`), `${raw} in ${line}`);
+    }
+    assert.ok(line.includes('a space as %20'), line);
+    assert.ok(line.includes('"%" as %25'), line);
+    assert.match(line, /RFC 3986 §3\.2\.1/);
+    assert.doesNotMatch(line, /S3cret|p@ss/, line);
+  }
+  // A URL of another scheme is told what a PostgreSQL URL looks like, once.
+  assert.deepEqual(problems('mysql://u@db/x'), [
+    'store.url: "mysql://u@db/x" is invalid: expected a PostgreSQL URL such as postgres://postern@db.example.com/postern',
+  ]);
 });

@@ -37,6 +37,7 @@
  */
 
 import pg from 'pg';
+import { type PasswordFileTarget, passwordFromFile } from './pgpass.ts';
 
 export interface PostgresTimeouts {
   /** Client side: opening a connection, or waiting for a free one in the pool, ms. */
@@ -95,8 +96,16 @@ export interface PoolOptions {
  */
 export class PosternClient extends pg.Client {
   constructor(config?: string | pg.ClientConfig) {
-    super(config);
+    const given = typeof config === 'string' ? { connectionString: config } : { ...config };
+    if (given.connectionString) given.connectionString = withQuietSslMode(given.connectionString);
+    super(given);
     this.connection.on('error', () => this.destroy());
+    // No password in the URL or PGPASSWORD: the password file, read by us (pgpass.ts), not by
+    // node-postgres's deprecated reader. A function is what pg asks for when the server wants one.
+    const self = this as unknown as { password: unknown };
+    if (self.password === null && !Object.hasOwn(process.env, 'PGPASSWORD')) {
+      self.password = (target: PasswordFileTarget) => passwordFromFile(target);
+    }
   }
 
   /** Closes the socket at once, without the Terminate message a hung server would never answer. */
@@ -184,6 +193,28 @@ END $$`);
 /** True when node-postgres gave up waiting for the server (query_timeout): the connection must go. */
 export function isClientTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'Query read timeout';
+}
+
+/**
+ * The URL for node-postgres, with sslmode=prefer, require or verify-ca written as verify-full. pg 8
+ * already treats those three as verify-full (certificate and host name checked: pg-connection-string
+ * 2.x), and says so in a 9-line SECURITY WARNING on stderr in every process that parses such a URL.
+ * Writing verify-full keeps exactly that security and drops the warning. A URL that opted into
+ * libpq's weaker meanings (uselibpqcompat=true) is left as written. Only the query is touched: a
+ * password may hold "&" and "=" (RFC 3986 §3.2.1 sub-delims), never a raw "?", which starts the
+ * query (RFC 3986 §3.4) wherever it first appears before a "#".
+ */
+export function withQuietSslMode(url: string): string {
+  const query = url.indexOf('?');
+  const hash = url.indexOf('#');
+  if (query === -1 || (hash !== -1 && hash < query)) return url;
+  const end = hash === -1 ? url.length : hash;
+  const params = url.slice(query + 1, end).split('&');
+  if (params.some((param) => /^uselibpqcompat=/i.test(param))) return url;
+  const quiet = params.map((param) =>
+    /^sslmode=(prefer|require|verify-ca)$/.test(param) ? 'sslmode=verify-full' : param,
+  );
+  return `${url.slice(0, query + 1)}${quiet.join('&')}${url.slice(end)}`;
 }
 
 /** Whether `promise` settles within `ms`. */
