@@ -50,7 +50,9 @@ export const english: PhraseTable = {
     'copy|scan of your|the passport',
     'log|sign in with your current|email|mailbox password',
     'send|provide|attach copy|scan|photo of your passport|id|driving',
-    'verif*|confirm*|validat*|reactivat*|unlock*|restor* your account*|identity|mailbox',
+    // The verb, not "verification" or "restoring": "your code for restoring access to your account" and
+    // "your verification code for your account" send a code and ask for nothing.
+    'verify|confirm|validate|reactivate|unlock|restore your account*|identity|mailbox',
     'updat*|verif*|confirm*|validat* account* information|details|info',
     'verif*|confirm*|updat*|validat*|enter|provide your password*|credentials|login|username',
     'verif*|confirm*|updat*|validat*|enter|provide billing|payment|card|banking information|details|info',

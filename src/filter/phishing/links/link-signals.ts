@@ -318,7 +318,8 @@ function checkTarget(
   if (fake) {
     add({
       name: 'lookalike-link',
-      // A brand's name plus a word (outlooksecure.com) is also how real sites were named; letters
+      // A brand's name plus a word (outlooksecure.com) is also how real sites were named, and a brand's
+      // name under another TLD (tbank.com, sberbank.org) is often its own defensive registration; letters
       // swapped for look-alikes, or our own name imitated, are not.
       weight: brandFake && (brandFake.kind === 'added-word' || brandFake.kind === 'tld-swap') ? 2.5 : 4,
       evidence,
