@@ -41,13 +41,24 @@ export function textLine(json: string, options: TextOptions): string {
   }
   const level = LEVELS[Number(record.level)] ?? { label: String(record.level).padEnd(5), colour: '' };
   const time = typeof record.time === 'number' ? stamp(new Date(record.time)) : '';
-  let line = `${time} ${level.label} ${escapeUnsafe(String(record.msg ?? ''))}`;
+  let line = `${time} ${level.label} ${message(String(record.msg ?? ''))}`;
   for (const [key, value] of Object.entries(record)) {
     if (OWN.has(key) || value === undefined) continue;
     line += ` ${escapeUnsafe(key)}=${field(key, value)}`;
   }
   if (options.colour && level.colour) line = `${level.colour}${line}${RESET}`;
   return `${line}\n`;
+}
+
+/**
+ * A message that could be read as fields is written quoted: a reply's text echoes the client (`MAIL
+ * FROM:<a@[1.2.3.4" session=FAKE client=6.6.6.6]>`), a milter's reply is its own, and a reader
+ * splitting on key=value would take `session=FAKE` for this line's session.
+ */
+const FIELD_LIKE = /(?:^|\s)[^\s="]+=|"/;
+
+function message(text: string): string {
+  return FIELD_LIKE.test(text) ? quoted(text) : escapeUnsafe(text);
 }
 
 function field(key: string, value: unknown): string {

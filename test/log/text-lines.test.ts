@@ -92,3 +92,26 @@ test('a control character the logger escaped is shown once escaped in the text f
   const text = textLine(lines[0]!, { colour: false });
   assert.match(text, / helo="evil\\u001b\[2Jname" list=\["a\\u202eb"\]\n$/);
 });
+
+test('a message that could be read as fields is quoted: a client cannot plant session= or client= in a line', () => {
+  const injected = 'Syntax error: invalid address literal "[1.2.3.4" session=FAKE client=6.6.6.6 code=250 x="]"';
+  const line = textLine(
+    `${JSON.stringify({ level: 30, time, msg: injected, session: 'real1', client: '127.0.0.1', code: 501 })}\n`,
+    { colour: false },
+  );
+  assert.equal(
+    line,
+    `2026-11-29 04:05:06.007 INFO  ${JSON.stringify(injected)} session=real1 client=127.0.0.1 code=501\n`,
+  );
+  // What a key=value reader finds outside quoted strings: only the real fields.
+  const bare = line.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  assert.deepEqual(
+    [...bare.matchAll(/(\w+)=/g)].map((m) => m[1]),
+    ['session', 'client', 'code'],
+  );
+  // A plain message stays as it was written.
+  assert.match(
+    textLine(`${JSON.stringify({ level: 30, time, msg: 'message stored' })}\n`, { colour: false }),
+    /INFO {2}message stored\n$/,
+  );
+});
