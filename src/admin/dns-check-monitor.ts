@@ -38,6 +38,40 @@ export interface DnsCheckMonitorOptions {
 
 const RANK: Record<CheckStatus, number> = { pass: 0, warn: 1, fail: 2 };
 
+/**
+ * Why the periodic check leaves `domain` out, or undefined: a reserved domain, or a mail host name that
+ * is not public (every check looks the mail host up and probes it).
+ */
+export function notPublic(domain: string, hostname: string): string | undefined {
+  const own = reservedName(domain);
+  if (own !== undefined) return own;
+  const host = reservedName(hostname);
+  return host === undefined ? undefined : `its mail host ${hostname} is ${host}`;
+}
+
+/**
+ * Why `name` is no name of the public DNS, or undefined: the periodic check would look up someone
+ * else's domain (example.com is IANA's) and probe its ports from this machine, for nothing.
+ */
+export function reservedName(name: string): string | undefined {
+  const lower = name.toLowerCase().replace(/\.$/, '');
+  const under = (suffix: string) => lower === suffix || lower.endsWith(`.${suffix}`);
+  // RFC 2606 §3 (RFC 6761 §6.5): the second-level names reserved for documentation.
+  if (['example.com', 'example.net', 'example.org'].some(under))
+    return 'a name reserved for documentation by RFC 2606 §3';
+  // RFC 6761 §6.2-6.5: test., localhost., invalid. and example. never resolve in the public DNS.
+  for (const tld of ['test', 'localhost', 'invalid', 'example']) {
+    if (under(tld)) return `a special-use name under .${tld}, RFC 6761 §6`;
+  }
+  // Names only a local network resolves: .local (RFC 6762 §3), home.arpa. (RFC 8375 §4), and the
+  // .localdomain an unqualified machine name gets (src/config/schema.ts defaultHostname).
+  for (const tld of ['local', 'home.arpa', 'localdomain', 'internal', 'lan']) {
+    if (under(tld)) return `a name only a local network resolves, under .${tld}`;
+  }
+  if (!lower.includes('.')) return 'a single-label name, which the public DNS does not serve';
+  return undefined;
+}
+
 export class DnsCheckMonitor {
   readonly #options: DnsCheckMonitorOptions;
   /** Per domain: status and summary by check id and subject. */
@@ -56,9 +90,22 @@ export class DnsCheckMonitor {
    * probes itself), then every `intervalMs`; a slow pass is never overlapped by the next.
    */
   start(intervalMs: number, firstAfterMs = 60_000): void {
+    const { config, logger } = this.#options;
+    // The built-in checks look the names up in the public DNS and probe the mail host from here; an
+    // injected run judges for itself.
+    const why = (domain: string) => (this.#options.run ? undefined : notPublic(domain, config.hostname));
+    const skipped = config.domains.filter((domain) => why(domain) !== undefined);
+    if (skipped.length > 0) {
+      logger.info(
+        { domains: skipped },
+        `dns check: no periodic check of ${skipped.map((domain) => `${domain} (${why(domain)})`).join(', ')}: senders on the internet cannot reach this server by it; "postern dns check <domain>" still checks it by hand`,
+      );
+    }
+    const domains = config.domains.filter((domain) => !skipped.includes(domain));
+    if (domains.length === 0) return; // no timer at all
     const tick = () => {
       if (this.#stopped || this.#running) return;
-      this.#running = this.runOnce()
+      this.#running = this.runOnce(domains)
         .catch((err: unknown) => this.#options.logger.error({ err }, 'dns check: the periodic check failed'))
         .finally(() => {
           this.#running = undefined;
@@ -79,12 +126,12 @@ export class DnsCheckMonitor {
     await this.#running;
   }
 
-  /** One pass over every domain; returns and logs the changes. */
-  async runOnce(): Promise<DnsCheckChange[]> {
+  /** One pass over `domains` (every domain by default); returns and logs the changes. */
+  async runOnce(domains: readonly string[] = this.#options.config.domains): Promise<DnsCheckChange[]> {
     const { config, resolver, store, logger } = this.#options;
     const run = this.#options.run ?? (await import('./dns-check/run.ts')).runDnsCheck;
     const changes: DnsCheckChange[] = [];
-    for (const domain of config.domains) {
+    for (const domain of domains) {
       if (this.#stopped) break;
       const checks = await run(domain, { config, resolver, store });
       const previous = this.#last.get(domain);

@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts';
 import { reverseName } from '../dns/reverse-name.ts';
 import type { DkimKey, Store } from '../store/store.ts';
 import { caaIssuers } from './caa-issuers.ts';
+import { createCommands, refusedReportAddresses } from './dns-check/report-addresses.ts';
 import { type HostCertificate, spkiSha256 } from './host-certificates.ts';
 import { mtaStsPolicy, policyHost } from './mta-sts-policy.ts';
 
@@ -36,7 +37,8 @@ export interface DnsRecord {
 
 export interface RecordsOptions {
   config: Config;
-  store: Pick<Store, 'listDkimKeys'>;
+  /** With resolveAddress, report addresses at our domains that have no account or alias become to-dos. */
+  store: Pick<Store, 'listDkimKeys'> & Partial<Pick<Store, 'resolveAddress'>>;
   /** The certificates the mail host serves (host-certificates.ts); without one, TLSA is a to-do. */
   certificates?: HostCertificate[];
 }
@@ -56,11 +58,20 @@ export async function recordsFor(domain: string, options: RecordsOptions): Promi
     throw new MailHostError(`hostname ${host} is an IP address; MX records need a host name (RFC 5321 §5.1)`);
   }
   const keys = await options.store.listDkimKeys(domain);
+  const { store } = options;
+  // Read as `dns check` reads them: the report addresses at our domains that RCPT TO would refuse.
+  const resolveAddress = store.resolveAddress?.bind(store);
+  const refused = (rua: string) =>
+    resolveAddress ? refusedReportAddresses(rua.split(','), config, { resolveAddress }) : undefined;
+  const reports = {
+    dmarc: await refused(dmarcRuaFor(domain, config)),
+    tlsRpt: await refused(tlsRptRuaFor(domain, config)),
+  };
   return [
     ...mailHost(config),
     ...mailRouting(domain, config),
     ...dkim(domain, keys),
-    ...reporting(domain, config),
+    ...reporting(domain, config, reports),
     ...mtaSts(domain, config, options.certificates ?? []),
     ...bimi(domain, config),
     ...dane(host, options.certificates ?? []),
@@ -252,16 +263,29 @@ const NEXT_DMARC_STEP = {
   reject: 'p=reject: receivers refuse mail that fails; keep reading the reports',
 } as const;
 
-function reporting(domain: string, config: Config): DnsRecord[] {
+const dmarcRuaFor = (domain: string, config: Config) => config.publish.dmarcRua ?? `mailto:dmarc-reports@${domain}`;
+const tlsRptRuaFor = (domain: string, config: Config) => config.publish.tlsRptRua ?? `mailto:tls-reports@${domain}`;
+
+/**
+ * Where the reports go, for the purpose: with a to-do when an address at our domains would be refused
+ * at RCPT TO (550 5.1.1), losing every report. Said in the purpose, not as the record's `todo`: the
+ * record is right to publish as it stands (a `todo` comments it out); the mailbox is what is missing.
+ */
+function reportsTo(rua: string, configured: boolean, refused: string[] | undefined): string {
+  if (refused === undefined || refused.length === 0) return `${rua}${configured ? '' : ' (create that address)'}`;
+  return `${rua} (TO DO: ${refused.join(', ')} ha${refused.length === 1 ? 's' : 've'} no account or alias, so this server refuses every report sent there: create the account or alias, ${createCommands(refused)})`;
+}
+
+function reporting(domain: string, config: Config, refused: { dmarc?: string[]; tlsRpt?: string[] }): DnsRecord[] {
   const { dmarcPolicy } = config.publish;
-  const rua = config.publish.dmarcRua ?? `mailto:dmarc-reports@${domain}`;
-  const tlsRua = config.publish.tlsRptRua ?? `mailto:tls-reports@${domain}`;
+  const rua = dmarcRuaFor(domain, config);
+  const tlsRua = tlsRptRuaFor(domain, config);
   const records = [
     record(
       `_dmarc.${domain}`,
       'TXT',
       `v=DMARC1; p=${dmarcPolicy}; rua=${rua}`,
-      `DMARC (RFC 7489 §6.3), reports to ${rua}${config.publish.dmarcRua ? '' : ' (create that address)'}: ${NEXT_DMARC_STEP[dmarcPolicy]}`,
+      `DMARC (RFC 7489 §6.3), reports to ${reportsTo(rua, config.publish.dmarcRua !== undefined, refused.dmarc)}: ${NEXT_DMARC_STEP[dmarcPolicy]}`,
     ),
   ];
   // RFC 7489 §7.1: a report address in another organizational domain must say it accepts our reports.
@@ -281,7 +305,7 @@ function reporting(domain: string, config: Config): DnsRecord[] {
       `_smtp._tls.${domain}`,
       'TXT',
       `v=TLSRPTv1; rua=${tlsRua}`,
-      `TLS-RPT (RFC 8460 §3): senders report TLS failures delivering to ${domain} to ${tlsRua}${config.publish.tlsRptRua ? '' : ' (create that address)'}`,
+      `TLS-RPT (RFC 8460 §3): senders report TLS failures delivering to ${domain} to ${reportsTo(tlsRua, config.publish.tlsRptRua !== undefined, refused.tlsRpt)}`,
     ),
   );
   return records;

@@ -429,14 +429,30 @@ function spellings(host: string): string[] {
   return [ipv4Mapped(lower) ?? new URL(`http://[${lower}]/`).hostname.slice(1, -1)];
 }
 
+/** The keys of store.engine: postgres that a SQLite store section does not take. */
+const POSTGRES_ONLY_KEYS = ['url', 'poolSize'];
+
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const key = issue.path.map(String).join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys' && key === 'store' && issue.keys.includes('url')) {
-    return 'store.url applies to store.engine: postgres only; the SQLite store is the file dataDir/postern.sqlite';
-  }
   if (issue.code === 'unrecognized_keys') {
-    const where = issue.path.length === 0 ? '' : ` under ${key}`;
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: check the spelling against the configuration reference in README.md`;
+    // PostgreSQL's keys under a SQLite store are spelled right: "check the spelling" would send the admin
+    // looking for a typo that is not there.
+    const postgresOnly = key === 'store' ? issue.keys.filter((k) => POSTGRES_ONLY_KEYS.includes(k)) : [];
+    const unknown = issue.keys.filter((k) => !postgresOnly.includes(k));
+    const said: string[] = [];
+    if (postgresOnly.length > 0) {
+      const names = postgresOnly.map((k) => `store.${k}`).join(' and ');
+      said.push(
+        `${names} appl${postgresOnly.length > 1 ? 'y' : 'ies'} to store.engine: postgres only; the SQLite store is the file dataDir/postern.sqlite`,
+      );
+    }
+    if (unknown.length > 0) {
+      const where = issue.path.length === 0 ? '' : ` under ${key}`;
+      said.push(
+        `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}${where}: check the spelling against the configuration reference in README.md`,
+      );
+    }
+    return said.join('; ');
   }
   const value = valueAt(raw, issue.path);
   if (key === 'hostname' && value === undefined) {

@@ -255,6 +255,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         : 'submission listeners are off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)',
     );
   }
+  // Forced TLS with no certificate: every MAIL on port 25 gets 454 (RFC 3207 §4, src/smtp/session.ts),
+  // which no line said, and the server looked fine while it took no mail.
+  if (config.tls.requireOnSmtp && !certified) {
+    logger.warn(
+      config.tls.acme
+        ? 'tls.requireOnSmtp: MAIL FROM on the MX listener gets 454 4.7.0 (TLS not available) until ACME delivers a certificate; senders keep the mail queued meanwhile (tls.selfSigned: true would take mail until then)'
+        : 'tls.requireOnSmtp is true but there is no TLS certificate (no tls.certificates, no tls.acme, tls.selfSigned: false): every MAIL FROM on the MX listener gets 454 4.7.0 (TLS not available), so no mail arrives; configure tls.certificates or tls.acme, or set tls.selfSigned: true',
+    );
+  }
   const bound: Partial<Record<ListenerName, { address: string; port: number }>> = {};
   let mtaSts: MtaStsServer | undefined;
   try {

@@ -20,7 +20,11 @@ import type { PortResult, ProbeResult } from './probe.ts';
  */
 export type DnssecLookup = (name: string) => Promise<DnssecStatus | 'signed' | 'unsigned'>;
 
-export type DkimKeySource = Pick<Store, 'listDkimKeys'>;
+/**
+ * The store as the checks read it: the DKIM keys, and where it is given, the accounts and aliases, to
+ * tell a report address at our own domain that RCPT TO would refuse (report-addresses.ts).
+ */
+export type DkimKeySource = Pick<Store, 'listDkimKeys'> & Partial<Pick<Store, 'resolveAddress'>>;
 
 export interface CheckContext {
   /** Lower case, no trailing dot. */

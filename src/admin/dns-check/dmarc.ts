@@ -9,6 +9,7 @@
 import { getDomain } from 'tldts';
 import type { CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+import { createCommands, refusedReportAddresses } from './report-addresses.ts';
 
 type Policy = 'none' | 'quarantine' | 'reject';
 const POLICIES = ['none', 'quarantine', 'reject'];
@@ -348,6 +349,17 @@ async function reportsCheck(ctx: CheckContext, tags: Map<string, string>): Promi
       'dmarc.reports',
       `report destinations ${unauthorised.join(', ')} have not authorised reports for ${ctx.domain} (RFC 7489 §7.1)`,
       `Ask each to publish "${ctx.domain}._report._dmarc.<their domain>. TXT \\"v=DMARC1\\"", or send reports to an address at ${ctx.domain}.`,
+    );
+  }
+  // §7.2.1.1: reports are mailed to the mailto: destinations; ours refuse an address no account has.
+  const resolveAddress = ctx.store?.resolveAddress?.bind(ctx.store);
+  const refused = resolveAddress ? await refusedReportAddresses([...rua, ...ruf], ctx.config, { resolveAddress }) : [];
+  if (refused.length > 0) {
+    return warn(
+      'dmarc',
+      'dmarc.reports',
+      `${refused.join(', ')} ha${refused.length === 1 ? 's' : 've'} no account or alias here: this server refuses the reports sent there (550 5.1.1)`,
+      `Create the account or alias: ${createCommands(refused)}.`,
     );
   }
   return pass('dmarc', 'dmarc.reports', `reports go to ${[...rua, ...ruf].join(', ')}`);

@@ -1,11 +1,13 @@
 /**
  * SMTP TLS Reporting (RFC 8460): one `v=TLSRPTv1` record at `_smtp._tls.domain` (§3) with a rua= of
  * mailto: or https: destinations (§3.1.1), so senders tell the domain when TLS to its MX fails (an
- * MTA-STS or DANE problem shows up there first). Not here: whether the destination receives reports.
+ * MTA-STS or DANE problem shows up there first), and a mailto: destination at our own domains that
+ * has an account or alias to take them (report-addresses.ts). Not here: whether one elsewhere receives them.
  */
 
 import type { CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
+import { createCommands, refusedReportAddresses } from './report-addresses.ts';
 
 export async function checkTlsRpt(ctx: CheckContext): Promise<Check[]> {
   const name = `_smtp._tls.${ctx.domain}`;
@@ -43,7 +45,37 @@ export async function checkTlsRpt(ctx: CheckContext): Promise<Check[]> {
   const record = records[0] as string;
   const problem = tlsRptProblem(record);
   if (problem !== undefined) return [fail('tls-rpt', 'tls-rpt.record', `"${record}": ${problem}`, publish)];
-  return [pass('tls-rpt', 'tls-rpt.record', `"${record}"`)];
+  const checks = [pass('tls-rpt', 'tls-rpt.record', `"${record}"`)];
+  // §3: senders mail their reports to the mailto: destinations; ours refuse an address no account has.
+  const resolveAddress = ctx.store?.resolveAddress?.bind(ctx.store);
+  if (resolveAddress) {
+    const uris = ruaOf(record);
+    const refused = await refusedReportAddresses(uris, ctx.config, { resolveAddress });
+    checks.push(
+      refused.length > 0
+        ? warn(
+            'tls-rpt',
+            'tls-rpt.reports',
+            `${refused.join(', ')} ha${refused.length === 1 ? 's' : 've'} no account or alias here: this server refuses the TLS reports sent there (550 5.1.1)`,
+            `Create the account or alias: ${createCommands(refused)}.`,
+          )
+        : pass('tls-rpt', 'tls-rpt.reports', `reports go to ${uris.join(', ')}`),
+    );
+  }
+  return checks;
+}
+
+/** The URIs of a valid record's rua= (RFC 8460 §3: comma-separated). */
+function ruaOf(record: string): string[] {
+  const field = record
+    .split(';')
+    .map((f) => f.trim())
+    .find((f) => f.startsWith('rua='));
+  return (field ?? 'rua=')
+    .slice(4)
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
 }
 
 /** RFC 8460 §3 ABNF: fields after the version separated by ";", rua= required, each URI mailto: or https:. */

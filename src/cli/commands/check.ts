@@ -48,6 +48,8 @@ export interface CheckReport {
   warnings: string[];
   /** `commonName` only for a certificate with no subjectAltName DNS names: what it names, that clients ignore. */
   certificates: { file: string; names: string[]; notAfter: string; commonName?: string }[];
+  /** Those of `errors` serve starts with all the same, and then takes no mail: absent when none. */
+  startsDespite?: string[];
 }
 
 export async function checkCommand(args: string[]): Promise<number> {
@@ -97,10 +99,14 @@ function printReport(report: CheckReport, json: boolean): number {
           : `no subjectAltName${cert.commonName === undefined ? '' : ` (subject CN ${printable(cert.commonName)})`}`;
       lines.push(`certificate ${printable(cert.file)}: ${names}, valid until ${cert.notAfter}`);
     }
+    const errors = `${report.errors.length} error${report.errors.length === 1 ? '' : 's'}`;
+    const starts = report.errors.every((error) => report.startsDespite?.includes(error));
     lines.push(
       report.errors.length === 0
         ? `${report.config}: OK (${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'})`
-        : `${report.config}: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}; serve would not start`,
+        : starts
+          ? `${report.config}: ${errors}; serve would start, but take no mail`
+          : `${report.config}: ${errors}; serve would not start`,
     );
     process.stdout.write(`${lines.join('\n')}\n`);
   }
@@ -379,6 +385,20 @@ export async function checkConfig(
     report.warnings.push(
       `submission listeners would be off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)${config.tls.acme ? ', and ACME has stored none yet (they start once it delivers one)' : ''}`,
     );
+  }
+  // Forced TLS with no certificate: serve offers no STARTTLS and answers every MAIL on port 25 with 454
+  // (src/smtp/session.ts, RFC 3207 §4): it runs, and senders queue and retry until they give up.
+  if (config.tls.requireOnSmtp && submissionOff && config.tls.certificates.length === 0) {
+    if (config.tls.acme) {
+      report.warnings.push(
+        'tls.requireOnSmtp is true and ACME has stored no certificate yet: until it delivers one, serve answers every MAIL FROM on the MX listener with 454 4.7.0 (TLS not available) and senders keep the mail queued; tls.selfSigned: true would take mail meanwhile',
+      );
+    } else {
+      const error =
+        'tls.requireOnSmtp is true but there is no TLS certificate (no tls.certificates, no tls.acme, tls.selfSigned: false): serve starts, but answers every MAIL FROM on the MX listener with 454 4.7.0 (TLS not available), so no mail arrives; configure tls.certificates or tls.acme, or set tls.selfSigned: true';
+      report.errors.push(error);
+      report.startsDespite = [...(report.startsDespite ?? []), error];
+    }
   }
   flush();
   return report;
