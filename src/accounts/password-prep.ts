@@ -11,17 +11,24 @@
  */
 
 import { createRequire } from 'node:module';
+import { parseAddress } from './address.ts';
 
 type SaslPrep = (input: string, options?: { allowUnassigned?: boolean }) => string;
 let saslprep: SaslPrep | undefined;
 
 /**
  * A login name as every mechanism reads it: SASLprep, as for passwords (RFC 4616 §2 asks it of PLAIN's
- * authcid, RFC 5802 §5.1 of SCRAM's username), then lower case: accounts are addresses, compared
- * case-insensitively (address.ts). One rule, so a name that logs in by SCRAM logs in by PLAIN.
+ * authcid, RFC 5802 §5.1 of SCRAM's username), then the normal form of address.ts, the one accounts are
+ * stored under and RCPT TO and MAIL FROM look them up by: lower case, the domain in A-labels, and
+ * "alice"@example.com read as alice@example.com. One rule, so a name that logs in by SCRAM logs in by
+ * PLAIN, and one account is one key for the failed-login count however its name is written: quoting it
+ * anew must not buy a guesser a fresh count. A name that is no address names no account: lower case only.
  */
 export function prepareLoginName(name: string): string {
-  return preparePassword(name).toLowerCase();
+  const prepared = preparePassword(name);
+  // RFC 5321 §4.1.2: a quoted local part whose content a dot-string can carry is that dot-string.
+  const address = parseAddress(prepared);
+  return address.ok ? address.address : prepared.toLowerCase();
 }
 
 /**

@@ -454,8 +454,9 @@ test("user remove names the aliases and the mail it deleted; losing a domain's p
   );
   assert.equal(
     removed.stderr,
-    'warning: example.com has no postmaster now: RFC 5321 §4.5.1 requires postmaster@example.com, and mail to it ' +
-      'is refused (550) until there is one: postern alias add postmaster@example.com <account>\n',
+    'warning: example.com and mx.example.com (the host name) have no postmaster now: RFC 5321 §4.5.1 requires one ' +
+      'at every domain served, and mail to postmaster@ each is refused (550) until there is one: ' +
+      'postern alias add postmaster@example.com <account> (the others fall back to it)\n',
   );
   assert.equal((await run(['alias', 'list'])).stdout, '');
 
@@ -468,7 +469,10 @@ test("user remove names the aliases and the mail it deleted; losing a domain's p
   ]);
   assert.equal(postmaster.code, 0, postmaster.stderr);
   assert.equal(postmaster.stdout, 'removed postmaster@example.com\n');
-  assert.match(postmaster.stderr, /^warning: example\.com has no postmaster now: RFC 5321 §4\.5\.1 requires/);
+  assert.match(
+    postmaster.stderr,
+    /^warning: example\.com and mx\.example\.com \(the host name\) have no postmaster now: /,
+  );
   assert.equal(info.code, 0, info.stderr);
   assert.equal(info.stderr, '');
 

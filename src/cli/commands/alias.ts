@@ -7,7 +7,13 @@
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
 import { withStore } from './store.ts';
-import { noSuchAccount, parseAddressArgument, requireLocalDomain, warnOfLostPostmaster } from './user.ts';
+import {
+  lostPostmasters,
+  noSuchAccount,
+  parseAddressArgument,
+  requireLocalDomain,
+  warnOfLostPostmaster,
+} from './user.ts';
 
 const SUBCOMMANDS = ['add', 'remove', 'list'];
 
@@ -35,8 +41,9 @@ export async function aliasCommand(args: string[]): Promise<number> {
     case 'remove': {
       if (positionals.length !== 1) throw usageError('usage: postern alias remove <alias>');
       const alias = aliasArgument(positionals[0]!);
-      await withStore(config, async (store) => {
-        if (await store.removeAlias(alias)) return;
+      const lost = await withStore(config, async (store) => {
+        // Not the alias's domain alone: postmaster@ a domain may fall back to the first domain's.
+        if (await store.removeAlias(alias)) return lostPostmasters(config, store, [alias]);
         if (await store.findAccount(alias)) {
           throw new CliError(
             `${alias} is an account, not an alias: "postern user remove ${alias}" removes an account (with its aliases and its mail)`,
@@ -45,7 +52,7 @@ export async function aliasCommand(args: string[]): Promise<number> {
         throw new CliError(`${alias}: no such alias`);
       });
       process.stdout.write(`removed ${alias}\n`);
-      warnOfLostPostmaster(config, [alias]);
+      warnOfLostPostmaster(config, lost);
       return 0;
     }
     case 'list': {

@@ -9,6 +9,7 @@ import { hashPassword } from '../../accounts/password.ts';
 import { preparePassword, saslPrepRefusal } from '../../accounts/password-prep.ts';
 import { deriveScramCredentials, formatScramCredentials } from '../../accounts/sasl/scram.ts';
 import type { Config } from '../../config/schema.ts';
+import { localAddress, withPostmasterFallback } from '../../policy/local-address.ts';
 import { AccountExistsError, type Store } from '../../store/store.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, onlyFlags, parseCommandLine } from './options.ts';
@@ -122,7 +123,8 @@ export async function userCommand(args: string[]): Promise<number> {
         // Read before the removal, which leaves nothing to count: what the admin is told went with it.
         const [aliases, mailboxes] = await Promise.all([store.listAliases(address), store.listMailboxes(account.id)]);
         if (!(await store.removeAccount(address))) throw await notAnAccount(store);
-        return { aliases, mailboxes };
+        const removed = [address, ...aliases.map((a) => a.alias)];
+        return { aliases, mailboxes, lost: await lostPostmasters(config, store, removed) };
       });
       const messages = removed.mailboxes.reduce((sum, mailbox) => sum + mailbox.messageCount, 0);
       process.stdout.write(
@@ -131,7 +133,7 @@ export async function userCommand(args: string[]): Promise<number> {
       if (removed.aliases.length > 0) {
         process.stdout.write(`removed its aliases: ${removed.aliases.map((a) => a.alias).join(', ')}\n`);
       }
-      warnOfLostPostmaster(config, [address, ...removed.aliases.map((a) => a.alias)]);
+      warnOfLostPostmaster(config, removed.lost);
       return 0;
     }
     default:
@@ -168,20 +170,72 @@ export function parseAddressArgument(input: string): string {
 }
 
 /**
- * Says on stderr, for each of `removed` that was the postmaster of one of our domains, that the domain
- * has none now. A warning, not a refusal: moving postmaster to another account takes `alias remove`
- * before `alias add`, and removing the postmaster's account may be the step before making its successor.
+ * The names (each of `domains`, and the host name) whose postmaster@ RCPT TO accepted with `removed`
+ * (an account's address and its aliases, or one alias) and refuses without: asked once the removal is
+ * done, as the store was with `removed` in it and as it is now. Not read before the removal: another
+ * change made meanwhile (a parallel `alias remove` of the first domain's postmaster) would be blamed
+ * on this one, whatever it removed.
  */
-export function warnOfLostPostmaster(config: Config, removed: string[]): void {
-  for (const address of removed) {
-    const at = address.lastIndexOf('@');
-    const domain = address.slice(at + 1);
-    if (address.slice(0, at) !== 'postmaster' || !config.domains.includes(domain)) continue;
-    // RFC 5321 §4.5.1: a server MUST accept mail to postmaster at every domain it receives mail for.
-    process.stderr.write(
-      `warning: ${domain} has no postmaster now: RFC 5321 §4.5.1 requires postmaster@${domain}, and mail to it is refused (550) until there is one: postern alias add postmaster@${domain} <account>\n`,
-    );
+export async function lostPostmasters(
+  config: Config,
+  store: Pick<Store, 'resolveAddress'>,
+  removed: readonly string[],
+): Promise<string[]> {
+  const gone = new Set(removed);
+  const now = await servedPostmasters(config, async (address) => (await store.resolveAddress(address)) !== undefined);
+  const before = await servedPostmasters(
+    config,
+    async (address) => gone.has(address) || (await store.resolveAddress(address)) !== undefined,
+  );
+  return [...before].filter((name) => !now.has(name));
+}
+
+/**
+ * The names postmaster@ is accepted at, read by the server's own functions (localAddress,
+ * withPostmasterFallback): postmaster@ a domain without its own is served while the first domain's
+ * is, and postmaster@ the host name is always the first domain's, even when the host name is one of
+ * `domains`. `resolves`: whether an address is an account or an alias.
+ */
+async function servedPostmasters(
+  config: Config,
+  resolves: (address: string) => Promise<boolean>,
+): Promise<Set<string>> {
+  const server = { localDomains: new Set(config.domains), hostname: config.hostname };
+  const accounts = withPostmasterFallback(
+    { findAccount: async (address: string) => ((await resolves(address)) ? address : undefined) },
+    server,
+  );
+  const served = new Set<string>();
+  for (const name of new Set([...config.domains, config.hostname])) {
+    const path = { localPart: 'postmaster', domain: name, address: `postmaster@${name}`, utf8: false };
+    const local = localAddress(path, server);
+    if (local.local && (await accounts.findAccount(local.address)) !== undefined) served.add(name);
   }
+  return served;
+}
+
+/**
+ * Says on stderr which of our names lost their postmaster (`lost`, from lostPostmasters), and nothing
+ * when none did: a domain that still reaches the first domain's postmaster lost nothing. A warning,
+ * not a refusal: moving postmaster to another account takes `alias remove` before `alias add`, and
+ * removing the postmaster's account may be the step before making its successor.
+ */
+export function warnOfLostPostmaster(config: Config, lost: readonly string[]): void {
+  if (lost.length === 0) return;
+  const first = config.domains[0] ?? config.hostname;
+  const named = lost.map((name) => (config.domains.includes(name) ? name : `${name} (the host name)`));
+  const list = named.length === 1 ? named[0] : `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`;
+  const where = lost.length === 1 ? `postmaster@${lost[0]}` : 'postmaster@ each';
+  // Every domain without a postmaster of its own falls back to the first domain's: that one alias
+  // gives them all theirs back.
+  const fix =
+    lost.length === 1 && lost[0] !== first
+      ? `postern alias add postmaster@${lost[0]} <account>, or postmaster@${first} for every domain without its own`
+      : `postern alias add postmaster@${first} <account>${lost.length > 1 ? ' (the others fall back to it)' : ''}`;
+  // RFC 5321 §4.5.1: a server MUST accept mail to postmaster at every domain it receives mail for.
+  process.stderr.write(
+    `warning: ${list} ${lost.length === 1 ? 'has' : 'have'} no postmaster now: RFC 5321 §4.5.1 requires one at every domain served, and mail to ${where} is refused (550) until there is one: ${fix}\n`,
+  );
 }
 
 function plural(count: number, one: string, many = `${one}s`): string {
