@@ -3,27 +3,9 @@
 // the client's name. The SMTP path around it is test/server/content-filter.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
 import { runMilter } from '../../src/filter/milter-stage.ts';
-import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
 import { type Answer, fakeMilter } from '../support/fake-milter.ts';
-import { testPeer } from '../support/peer.ts';
-
-const PEER: Peer = testPeer();
-const ENVELOPE = {
-  id: 'Q1',
-  greeting: 'EHLO',
-  helo: 'client.example',
-  mailFrom: { address: 'a@example.net', localPart: 'a', domain: 'example.net' },
-  declaredSize: undefined,
-  body: '7BIT',
-  smtputf8: false,
-  recipients: [{ path: { address: 'b@example.com' }, route: { kind: 'local', accountId: 1 } }],
-} as unknown as Envelope;
-const CONTENT = Buffer.from('Subject: x\r\n\r\nhi\r\n');
-const SITE = { hostname: 'mx.example.com', localDomains: new Set(['example.com']) };
-
-const milterConfig = (socket: string) => parseConfig({ filter: { milters: [{ socket }] } }, 'test').filter.milters[0]!;
+import { CONTENT, ENVELOPE, milterConfig, PEER, SITE } from '../support/milter-stage.ts';
 
 test('a replacement body up to smtp.maxMessageSize is used; a larger one makes the milter unavailable', async (t) => {
   let eom: Answer[] = [];
