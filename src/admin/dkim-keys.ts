@@ -318,3 +318,12 @@ function selectorTaken(domain: string, key: DkimKey): DkimKeyError {
 export function notBase64(name: string): string {
   return `${name}: p= holds characters that are not base64 (RFC 6376 §3.6.1), so verifiers refuse the key; quotes pasted from the zone-file form are the usual cause: enter the value as one text without quotes`;
 }
+
+/**
+ * What a p= of base64 characters that is no whole key most often is: only the first of the zone line's
+ * strings published. A key record is longer than one 255-octet string (RFC 1035 §3.3.14), and verifiers
+ * join the strings (RFC 6376 §3.6.2.2), so a copy that stops at the first closing quote cuts p= short.
+ */
+export function truncatedKey(name: string): string {
+  return `${name}: the record looks truncated: p= is base64 but no whole key (RFC 6376 §3.6.1), so verifiers refuse it; publish every string of the zone line, or the whole Value as one text`;
+}

@@ -48,30 +48,7 @@ export async function rotateDkimKey(
   now: Date,
   options: RotateOptions = {},
 ): Promise<CreatedKey> {
-  const keys = await store.listDkimKeys(domain);
-  const active = keys.filter((key) => key.state === 'active');
-  if (active.length === 0) {
-    throw new DkimKeyError(
-      'nothing-to-rotate',
-      `${domain} has no active DKIM key to rotate; create one with postern dkim keygen --domain ${domain}`,
-    );
-  }
-  const algorithms = [...new Set(active.map((key) => key.algorithm))];
-  const algorithm = options.algorithm ?? (algorithms.length === 1 ? algorithms[0] : undefined);
-  if (algorithm === undefined) {
-    throw new DkimKeyError(
-      'which-algorithm',
-      `${domain} signs with an RSA and an Ed25519 key: say which to rotate with --algo rsa or --algo ed25519`,
-    );
-  }
-  const replaced = active.filter((key) => key.algorithm === algorithm);
-  if (replaced.length === 0) {
-    throw new DkimKeyError(
-      'nothing-to-rotate',
-      `${domain} has no active ${algorithm} key to rotate; to sign with one beside the ${algorithms.join(' and ')} ` +
-        `key, add it with postern dkim keygen --domain ${domain} --algo ${algorithm}`,
-    );
-  }
+  const { algorithm, replaced } = rotationTarget(await store.listDkimKeys(domain), domain, options.algorithm);
   // A rotation already under way for this algorithm is refused by createDkimKey.
   return createDkimKey(store, {
     domain,
@@ -82,11 +59,62 @@ export async function rotateDkimKey(
   });
 }
 
+/**
+ * The algorithm `dkim rotate` works on (`requested`, else the one of the domain's active keys) and the
+ * active keys it replaces, from the domain's keys; the CLI asks first, to check --bits for it. Without
+ * an active key of that algorithm, a pending one is what waits: the way on is DNS, not another key.
+ */
+export function rotationTarget(
+  keys: readonly DkimKey[],
+  domain: string,
+  requested?: DkimAlgorithm,
+): { algorithm: DkimAlgorithm; replaced: DkimKey[] } {
+  const active = keys.filter((key) => key.state === 'active');
+  const waiting = (algorithm?: DkimAlgorithm) =>
+    keys.find((key) => key.state === 'pending' && (algorithm === undefined || key.algorithm === algorithm));
+  if (active.length === 0) {
+    const pending = waiting(requested);
+    if (pending) throw pendingWaits(domain, pending);
+    throw new DkimKeyError(
+      'nothing-to-rotate',
+      `${domain} has no active DKIM key to rotate; create one with postern dkim keygen --domain ${domain}`,
+    );
+  }
+  const algorithms = [...new Set(active.map((key) => key.algorithm))];
+  const algorithm = requested ?? (algorithms.length === 1 ? algorithms[0] : undefined);
+  if (algorithm === undefined) {
+    throw new DkimKeyError(
+      'which-algorithm',
+      `${domain} signs with an RSA and an Ed25519 key: say which to rotate with --algo rsa or --algo ed25519`,
+    );
+  }
+  const replaced = active.filter((key) => key.algorithm === algorithm);
+  if (replaced.length === 0) {
+    const pending = waiting(algorithm);
+    if (pending) throw pendingWaits(domain, pending);
+    throw new DkimKeyError(
+      'nothing-to-rotate',
+      `${domain} has no active ${algorithm} key to rotate; to sign with one beside the ${algorithms.join(' and ')} ` +
+        `key, add it with postern dkim keygen --domain ${domain} --algo ${algorithm}`,
+    );
+  }
+  return { algorithm, replaced };
+}
+
+function pendingWaits(domain: string, key: DkimKey): DkimKeyError {
+  return new DkimKeyError(
+    'rotation-under-way',
+    `${domain} has no active ${key.algorithm} key to rotate: its pending ${key.algorithm} key ${key.selector} waits for ` +
+      `its DNS record ${dkimRecordName(key)}; publish it (postern dns records ${domain} prints it) and run ` +
+      `postern dkim rotate --advance, or drop it with postern dkim remove --domain ${domain} --selector ${key.selector}`,
+  );
+}
+
 /** Why a pending key is not active yet. */
 export type RecordProblem =
   | 'no-record' // no DKIM key record at the name
   | 'different-key' // a record, but with another p= or k=, or one verifiers cannot use (h=, s=, several records)
-  | 'invalid-key' // a record whose p= is not base64: verifiers refuse it
+  | 'invalid-key' // a record whose p= is not base64, or is cut short: verifiers refuse it
   | 'settling' // served, but not yet for long enough (see advanceRotation's `settle`)
   | 'temperror'; // DNS did not answer: try again later
 
@@ -151,7 +179,12 @@ export async function recordStatus(
   // the check then fails. A passing record is then read by Postern's own verifier as well.
   const judged = judgeDkimRecord(name, keyLike[0] as string, key);
   if (judged.verdict === 'fail') {
-    const status = { 'no-key': 'no-record', 'not-base64': 'invalid-key', unusable: 'different-key' } as const;
+    const status = {
+      'no-key': 'no-record',
+      'not-base64': 'invalid-key',
+      truncated: 'invalid-key',
+      unusable: 'different-key',
+    } as const;
     return { status: status[judged.problem], detail: judged.summary };
   }
   // RFC 6376 §3.6.1: with t=y receivers treat signed mail as unsigned, so the key would sign for nothing.
@@ -176,14 +209,23 @@ export async function recordStatus(
 }
 
 /**
- * When a pending key's record was first seen served, by key id, and how long it must have been
- * served before the key signs: the resolver asked may reach the primary name server while a
+ * When a pending key's record was first seen served, and how long it must have been served before
+ * the key is the one to sign with: the resolver asked may reach the primary name server while a
  * secondary still answers NXDOMAIN, which receivers cache (RFC 2308 §5) and then fail the first
  * signatures. Kept by the serve timer across its passes; a restart starts the wait again.
  */
 export interface SettleState {
-  firstSeen: Map<number, number>;
+  /** By settleKey; only keys pending at the last pass. */
+  firstSeen: Map<string, number>;
   minMs: number;
+}
+
+/**
+ * A key's id and public key: SQLite gives a removed key's id to the next key stored (no AUTOINCREMENT),
+ * which must not inherit the removed key's wait.
+ */
+function settleKey(key: DkimKey): string {
+  return `${key.id} ${key.publicKey}`;
 }
 
 /**
@@ -200,22 +242,29 @@ export async function advanceRotation(
 ): Promise<RotationEvent[]> {
   const events: RotationEvent[] = [];
   const keys = await store.listDkimKeys();
-  for (const key of keys.filter((k) => k.state === 'pending')) {
+  const pending = keys.filter((k) => k.state === 'pending');
+  if (settle) {
+    // Removed or activated keys are forgotten, so the map does not grow over the server's life.
+    const live = new Set(pending.map(settleKey));
+    for (const seen of settle.firstSeen.keys()) if (!live.has(seen)) settle.firstSeen.delete(seen);
+  }
+  for (const key of pending) {
     const { status, detail } = await recordStatus(resolver, key);
     const { domain, selector } = key;
+    const seenAs = settleKey(key);
     if (status !== 'published') {
-      settle?.firstSeen.delete(key.id); // gone again: the wait starts over when it is back
+      settle?.firstSeen.delete(seenAs); // gone again: the wait starts over when it is back
       events.push({ event: 'waiting', domain, selector, problem: status, ...(detail === undefined ? {} : { detail }) });
       continue;
     }
     if (settle) {
-      const first = settle.firstSeen.get(key.id) ?? now.getTime();
-      settle.firstSeen.set(key.id, first);
+      const first = settle.firstSeen.get(seenAs) ?? now.getTime();
+      settle.firstSeen.set(seenAs, first);
       if (now.getTime() - first < settle.minMs) {
         events.push({ event: 'waiting', domain, selector, problem: 'settling' });
         continue;
       }
-      settle.firstSeen.delete(key.id);
+      settle.firstSeen.delete(seenAs);
     }
     const retireAfter = new Date(now.getTime() + config.dkim.retireAfterDays * DAY_MS);
     // The snapshot is as old as the DNS waits above: the store activates the key only if it is still
@@ -233,6 +282,38 @@ export async function advanceRotation(
     events.push({ event: 'retired', domain: key.domain, selector: key.selector });
   }
   return events;
+}
+
+/** A key found pending that another process (a serve node, another --advance) switched or removed. */
+export interface ChangedMeanwhile {
+  domain: string;
+  selector: string;
+  /** Its state now; `removed` when it is gone. */
+  state: DkimKey['state'] | 'removed';
+}
+
+/**
+ * `postern dkim rotate --advance`: advanceRotation, and the keys pending when the command began that it
+ * reported nothing of, yet are pending no more: another process won the switch (advanceRotation skips a
+ * key it finds switched already), and "nothing to do" would hide that the key changed.
+ */
+export async function advanceRotationReport(
+  store: Store,
+  resolver: Resolver,
+  config: Pick<Config, 'dkim'>,
+  now: Date,
+): Promise<{ events: RotationEvent[]; meanwhile: ChangedMeanwhile[] }> {
+  const before = (await store.listDkimKeys()).filter((k) => k.state === 'pending');
+  const events = await advanceRotation(store, resolver, config, now);
+  const told = new Set(events.map((e) => `${e.domain} ${e.selector}`));
+  const after = new Map((await store.listDkimKeys()).map((k) => [settleKey(k), k]));
+  const meanwhile: ChangedMeanwhile[] = [];
+  for (const key of before) {
+    if (told.has(`${key.domain} ${key.selector}`)) continue;
+    const state = after.get(settleKey(key))?.state ?? 'removed';
+    if (state !== 'pending') meanwhile.push({ domain: key.domain, selector: key.selector, state });
+  }
+  return { events, meanwhile };
 }
 
 export interface RotationTimerOptions {
@@ -285,7 +366,7 @@ function logEvents(logger: Logger, events: readonly RotationEvent[]): void {
       case 'activated':
         logger.info(
           { domain: e.domain, selector: e.selector, retiring: e.retiring, retireAfter: e.retireAfter },
-          `dkim: ${e.selector} of ${e.domain} is in DNS and now signs`,
+          `dkim: ${e.selector} of ${e.domain} is in DNS and now the key to sign with`,
         );
         break;
       case 'retired':

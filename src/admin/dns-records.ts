@@ -239,7 +239,8 @@ function dkim(domain: string, keys: DkimKey[]): DnsRecord[] {
           : published.some((k) => k.state === 'active')
             ? 'publish now: it signs beside the active key once DNS serves it'
             : 'publish now: it starts signing once DNS serves it',
-      active: 'signs our mail',
+      // Nothing signs outbound mail yet: the active key is the one signing will use.
+      active: 'the key to sign with once outbound signing exists',
       // The time, not only the day: retirement comes at retireAfter, up to a day before a date's end.
       retiring: `no longer signs; keep it${key.retireAfter ? ` until ${utcMinute(key.retireAfter)}` : ''} for mail in transit`,
     };

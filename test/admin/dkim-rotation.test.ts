@@ -323,7 +323,9 @@ test('serve: the timer checks at start and then periodically, logs what changed,
   try {
     await waitFor(() => lines.some((l) => l.msg === 'dkim: a new key waits for DNS'));
     publish([first, next]);
-    await waitFor(() => lines.some((l) => l.msg === `dkim: ${next.selector} of example.com is in DNS and now signs`));
+    await waitFor(() =>
+      lines.some((l) => l.msg === `dkim: ${next.selector} of example.com is in DNS and now the key to sign with`),
+    );
   } finally {
     await timer.stop();
   }
@@ -361,7 +363,7 @@ test('with settle, a served record activates only once it has been served for mi
   const store = new NullStore([]);
   const { key: first } = await createDkimKey(store, { domain: 'example.com', algorithm: 'rsa', now: T0 });
   const { key: next } = await rotateDkimKey(store, 'example.com', T0);
-  const settle = { firstSeen: new Map<number, number>(), minMs: 600_000 };
+  const settle = { firstSeen: new Map<string, number>(), minMs: 600_000 };
   const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
   const problems = (events: Awaited<ReturnType<typeof advanceRotation>>) =>
     events.map((e) => (e.event === 'waiting' ? e.problem : e.event));

@@ -346,9 +346,10 @@ test('dkim rotate, then rotate --advance as the record appears in DNS', async (t
   const before = Date.now();
   const advanced = await postern(['dkim', 'rotate', '--advance', ...config]);
   assert.equal(advanced.code, 0, advanced.stderr);
-  const m = /^example\.com: two is in DNS and now active; one stops signing and is retired after (\S+)\n$/.exec(
-    advanced.stdout,
-  );
+  const m =
+    /^example\.com: two is in DNS and now active; one is no longer the key to sign with and is retired after (\S+)\n$/.exec(
+      advanced.stdout,
+    );
   assert.ok(m, advanced.stdout);
   const retireAfter = Date.parse(m[1]!);
   assert.ok(retireAfter >= before + 3 * 86_400_000 && retireAfter <= Date.now() + 3 * 86_400_000);

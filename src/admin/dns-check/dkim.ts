@@ -10,7 +10,7 @@ import { createPublicKey } from 'node:crypto';
 import { isKeyBase64 } from '../../authentication/dkim/key-record.ts';
 import { list, parseTagList } from '../../authentication/dkim/tag-list.ts';
 import type { DkimKey } from '../../store/store.ts';
-import { notBase64 } from '../dkim-keys.ts';
+import { notBase64, truncatedKey } from '../dkim-keys.ts';
 import type { CheckContext } from './context.ts';
 import { type Check, couldNotCheck, fail, pass, warn } from './report.ts';
 
@@ -120,7 +120,10 @@ async function recordCheck(ctx: CheckContext, key: DkimKey): Promise<Check> {
 export type DkimRecordVerdict =
   | { verdict: 'pass' }
   | { verdict: 'warn'; summary: string; fix: string }
-  | { verdict: 'fail'; summary: string; problem: 'no-key' | 'not-base64' | 'unusable' };
+  | { verdict: 'fail'; summary: string; problem: RecordFault };
+
+/** Why a failing record fails: no p=, a p= verifiers cannot decode (stray characters, or cut short), or another key. */
+export type RecordFault = 'no-key' | 'not-base64' | 'truncated' | 'unusable';
 
 /**
  * The one judgement of a DKIM key record, shared by `postern dns check` and rotation (which activates
@@ -132,7 +135,7 @@ export function judgeDkimRecord(
   text: string,
   key: Pick<DkimKey, 'selector' | 'algorithm' | 'publicKey'>,
 ): DkimRecordVerdict {
-  const bad = (summary: string, problem: 'no-key' | 'not-base64' | 'unusable' = 'unusable'): DkimRecordVerdict => ({
+  const bad = (summary: string, problem: RecordFault = 'unusable'): DkimRecordVerdict => ({
     verdict: 'fail',
     summary,
     problem,
@@ -164,7 +167,10 @@ export function judgeDkimRecord(
     );
   }
   if (p === '') return bad(`${name} has an empty p=, which revokes the key (RFC 6376 §3.6.1)`);
-  if (!isKeyBase64(p)) return bad(notBase64(name), 'not-base64');
+  if (!isKeyBase64(p)) {
+    // Only base64 characters, but a length no base64 has: the value stops early, no quote got in.
+    return BASE64_ALPHABET.test(p) ? bad(truncatedKey(name), 'truncated') : bad(notBase64(name), 'not-base64');
+  }
   // RFC 5234 §2.3: the values of s=, h= and t= are ABNF literals ("email", "sha256", "y"), matched in any
   // case, and key-record.ts (the verifier) reads them so: the same list() here.
   const services = tag('s') === undefined ? undefined : list(tag('s'));
@@ -179,6 +185,7 @@ export function judgeDkimRecord(
         `${name} publishes the stored key as a SubjectPublicKeyInfo; an Ed25519 p= is the bare 32-byte key (RFC 8463 §4.2), so receivers cannot use it`,
       );
     }
+    if (cutShort(p, key)) return bad(truncatedKey(name), 'truncated');
     return bad(`${name} publishes a different public key than the stored ${key.selector}: signatures will fail`);
   }
   if (list(tag('t')).includes('y')) {
@@ -200,6 +207,19 @@ function sameKey(published: string, key: Pick<DkimKey, 'algorithm' | 'publicKey'
   const x = rsaSpki(a);
   const y = rsaSpki(b);
   return x !== undefined && y !== undefined && x.equals(y);
+}
+
+const BASE64_ALPHABET = /^[A-Za-z0-9+/=]+$/;
+
+/**
+ * A p= that decodes, yet to no key, and is shorter than the stored one: a record cut at a string's end
+ * (the strings are joined without spaces, RFC 6376 §3.6.2.2) can still be of a base64 length.
+ */
+function cutShort(published: string, key: Pick<DkimKey, 'algorithm' | 'publicKey'>): boolean {
+  if (published.length >= key.publicKey.length) return false;
+  const der = Buffer.from(published, 'base64');
+  // RFC 8463 §4.2: an Ed25519 p= is the bare 32-octet key.
+  return key.algorithm === 'ed25519' ? der.length < 32 : rsaSpki(der) === undefined;
 }
 
 /** The bare 32-byte key inside an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4), as some tools publish it. */

@@ -17,7 +17,14 @@ import {
   notBase64,
   removeDkimKey,
 } from '../../admin/dkim-keys.ts';
-import { advanceRotation, ROTATION_INTERVAL_MS, type RotationEvent, rotateDkimKey } from '../../admin/dkim-rotation.ts';
+import {
+  advanceRotationReport,
+  type ChangedMeanwhile,
+  ROTATION_INTERVAL_MS,
+  type RotationEvent,
+  rotateDkimKey,
+  rotationTarget,
+} from '../../admin/dkim-rotation.ts';
 import type { Config } from '../../config/schema.ts';
 import { createResolver } from '../../dns/system-resolver.ts';
 import type { DkimKey } from '../../store/store.ts';
@@ -126,11 +133,13 @@ async function keygen(config: Config, values: Values): Promise<number> {
 
 async function rotate(config: Config, values: Values): Promise<number> {
   const domain = requiredDomain(config, values, 'rotate');
-  const algorithm = algorithmOption(values.algo);
-  const bits = bitsOption(values.bits, algorithm ?? 'rsa');
-  const { key, replaces } = await withStore(config, (store) =>
-    rotateDkimKey(store, domain, new Date(), { selector: values.selector, algorithm, bits }),
-  );
+  const requested = algorithmOption(values.algo);
+  const { key, replaces } = await withStore(config, async (store) => {
+    // The algorithm first (the active key's unless --algo), then --bits checked or noted for it, as keygen does.
+    const { algorithm } = rotationTarget(await store.listDkimKeys(domain), domain, requested);
+    const bits = bitsOption(values.bits, algorithm);
+    return rotateDkimKey(store, domain, new Date(), { selector: values.selector, algorithm, bits });
+  });
   const out = [
     `Created DKIM key ${key.selector} for ${domain} (${describeKey(key)}), pending: it replaces ${replaces.map((k) => k.selector).join(', ')}.`,
     '',
@@ -144,13 +153,21 @@ async function rotate(config: Config, values: Values): Promise<number> {
 
 async function advance(config: Config): Promise<number> {
   const resolver = createResolver({ ...config.dns, cacheTtlMs: 0 });
-  const events = await withStore(config, (store) => advanceRotation(store, resolver, config, new Date()));
-  if (events.length === 0) {
+  const { events, meanwhile } = await withStore(config, (store) =>
+    advanceRotationReport(store, resolver, config, new Date()),
+  );
+  if (events.length === 0 && meanwhile.length === 0) {
     process.stdout.write('nothing to do: no DKIM key is pending or due to retire\n');
     return 0;
   }
-  process.stdout.write(`${events.map(describeEvent).join('\n')}\n`);
+  process.stdout.write(`${[...events.map(describeEvent), ...meanwhile.map(describeMeanwhile)].join('\n')}\n`);
   return 0;
+}
+
+function describeMeanwhile(m: ChangedMeanwhile): string {
+  return m.state === 'removed'
+    ? `${m.domain}: ${m.selector} was removed meanwhile by another command`
+    : `${m.domain}: ${m.selector} was activated meanwhile by another process (postern serve, or another dkim rotate --advance); it is ${m.state} now`;
 }
 
 function describeEvent(e: RotationEvent): string {
@@ -161,7 +178,7 @@ function describeEvent(e: RotationEvent): string {
       const until = e.retireAfter.toISOString();
       return old === ''
         ? `${e.domain}: ${e.selector} is in DNS and now active`
-        : `${e.domain}: ${e.selector} is in DNS and now active; ${old} stops signing and is retired after ${until}`;
+        : `${e.domain}: ${e.selector} is in DNS and now active; ${old} is no longer the key to sign with and is retired after ${until}`;
     }
     case 'retired':
       return `${e.domain}: ${e.selector} is retired; remove its record ${name} from DNS`;
@@ -234,7 +251,10 @@ async function remove(config: Config, values: Values): Promise<number> {
   if (values.domain === undefined) throw usageError('dkim remove: --domain is required');
   if (values.selector === undefined) throw usageError('dkim remove: --selector is required');
   const request = { domain: values.domain, selector: values.selector, force: values.force === true };
-  const key = await withStore(config, (store) => removeDkimKey(store, request));
+  const { key, left } = await withStore(config, async (store) => {
+    const key = await removeDkimKey(store, request);
+    return { key, left: await store.listDkimKeys(key.domain) };
+  });
   const name = dkimRecordName(key);
   const lines = [`Removed DKIM key ${key.selector} of ${key.domain} (${describeKey(key)}, ${key.state}).`];
   if (key.state === 'active' || key.state === 'retiring') {
@@ -242,12 +262,31 @@ async function remove(config: Config, values: Values): Promise<number> {
       `Mail it signed no longer verifies once its record is gone: publish "v=DKIM1; p=" at ${name} to revoke it`,
       '(RFC 6376 §3.6.1), then remove the record later.',
     );
-    if (key.state === 'active') lines.push(`Create or rotate a key so that ${key.domain} is signed again.`);
+    const next = key.state === 'active' ? nextKey(key, left) : '';
+    if (next !== '') lines.push(next);
   } else {
     lines.push(`If you published its record ${name}, remove it from DNS.`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/**
+ * What gives the domain a key of the removed one's algorithm again. Not rotate: it needs an active key
+ * of that algorithm, and none is left. A pending one needs only DNS; keygen refuses a second.
+ */
+function nextKey(removed: DkimKey, left: readonly DkimKey[]): string {
+  const { domain, algorithm } = removed;
+  const pending = left.find((k) => k.state === 'pending' && k.algorithm === algorithm);
+  if (pending) {
+    return (
+      `${pending.selector} (pending) becomes the ${algorithm} key to sign with once DNS serves its record: publish ` +
+      `${dkimRecordName(pending)} (postern dns records ${domain} prints it) and run postern dkim rotate --advance, ` +
+      `or remove it with postern dkim remove --domain ${domain} --selector ${pending.selector}.`
+    );
+  }
+  if (left.some((k) => k.state === 'active' && k.algorithm === algorithm)) return '';
+  return `Create a key with postern dkim keygen --domain ${domain} --algo ${algorithm} so that ${domain} is signed again.`;
 }
 
 function requiredDomain(config: Config, values: Values, sub: string): string {
