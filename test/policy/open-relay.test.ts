@@ -70,7 +70,7 @@ test('a message with a local recipient and a foreign one delivers only to the lo
   assert.equal((await client.command('RCPT TO:<victim@elsewhere.example>')).code, 554);
   assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
   assert.equal((await client.command('DATA')).code, 354);
-  const done = await client.command('Subject: relay test\r\n\r\nhello\r\n.');
+  const done = await client.command('From: tester@example.net\r\nSubject: relay test\r\n\r\nhello\r\n.');
   assert.equal(done.code, 250);
   await client.close();
   assert.equal((await server.inbox('alice@example.com')).length, 1);

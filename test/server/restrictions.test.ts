@@ -121,7 +121,7 @@ test('reject_unauth_pipelining: commands ahead of replies without EHLO, or conte
     [250, 250, 354],
     'after EHLO, DATA may end a pipelined group',
   );
-  assert.equal((await ehlo.command('Subject: ok\r\n\r\nfine\r\n.')).code, 250);
+  assert.equal((await ehlo.command('From: a@example.net\r\nSubject: ok\r\n\r\nfine\r\n.')).code, 250);
   ehlo.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nSubject: early\r\n\r\nx\r\n.\r\n');
   const replies = await ehlo.readN(3);
   assert.equal(codeOf(replies[2]!), '503 5.5.0', 'content sent before the 354 is refused');

@@ -113,7 +113,7 @@ test('serve started as root on its user’s data directory binds its ports, one 
   assert.equal((await client.command('MAIL FROM:<sender@example.net>')).code, 250);
   assert.equal((await client.command('RCPT TO:<alice@example.com>')).code, 250);
   assert.equal((await client.command('DATA')).code, 354);
-  assert.equal((await client.command('Subject: low port\r\n\r\nHello.\r\n.')).code, 250);
+  assert.equal((await client.command('From: sender@example.net\r\nSubject: low port\r\n\r\nHello.\r\n.')).code, 250);
   const secure = await SmtpClient.openTls(submissions);
   t.after(() => secure.client.close());
   assert.equal((await secure.client.command('EHLO c.example.net')).code, 250, 'the TLS key it made is readable');

@@ -226,7 +226,7 @@ test('one client holding content on four connections cannot take the budget from
   assert.equal(await other.command('MAIL FROM:<b@example.org> SIZE=90000'), '250 2.1.0', 'room for another client');
   assert.equal(await other.command('RCPT TO:<bob@example.com>'), '250 2.1.5');
   assert.equal(await other.command('DATA'), '354 End d');
-  other.socket.write(`Subject: other\r\n\r\n${body(90_000)}.\r\n`);
+  other.socket.write(`From: b@example.org\r\nSubject: other\r\n\r\n${body(90_000)}.\r\n`);
   assert.equal(await other.reply(), '250 2.0.0');
   assert.equal((await server.inbox('bob@example.com')).length, 1);
 

@@ -209,7 +209,7 @@ test('a client that half-closes (FIN) after its last command is answered; the me
     assert.deepEqual(await converse(c, ['EHLO client.example.net']), ['250']);
     c.send('MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n');
     assert.deepEqual((await c.readN(3)).map(codeOf), ['250 2.1.0', '250 2.1.5', '354']);
-    c.socket.end(`Subject: half-close\r\n\r\nhello\r\n${last}`, 'latin1'); // FIN; the client still reads
+    c.socket.end(`From: a@example.net\r\nSubject: half-close\r\n\r\nhello\r\n${last}`, 'latin1'); // FIN; the client still reads
     assert.deepEqual((await c.readUntilClosed(3000)).map(codeOf), expected, JSON.stringify(last));
   }
   assert.equal((await s.inbox('alice@example.com')).length, 2, 'each message stored, once');

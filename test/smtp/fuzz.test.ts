@@ -191,7 +191,7 @@ test(`over TCP: ${CONNECTIONS} fuzzed connections, then the server still works a
         (await client.readN(3)).map((x) => x.code),
         [250, 250, 354],
       );
-      client.send(`Subject: ${subject}\r\n\r\n..dot\r\n\xe9\x00\r\n.\r\n`);
+      client.send(`From: a@example.net\r\nSubject: ${subject}\r\n\r\n..dot\r\n\xe9\x00\r\n.\r\n`);
       assert.equal((await client.read()).code, 250);
     } finally {
       await client.close();
