@@ -78,3 +78,33 @@ test('systemd never gives up restarting the server (StartLimitIntervalSec=0, a [
   const unitSection = service.slice(service.indexOf('[Unit]'), service.indexOf('[Service]'));
   assert.match(unitSection, /^StartLimitIntervalSec=0$/m, 'in [Service] systemd ignores it');
 });
+
+test('the backup unit keeps at most fifteen daily copies, whatever the timer’s random delay (docs/deployment.md)', async (t) => {
+  const state = fs.mkdtempSync(path.join(ROOT, '.tmp-systemd-'));
+  t.after(() => fs.rmSync(state, { recursive: true, force: true }));
+  const dir = path.join(state, 'backups-dir');
+  fs.mkdirSync(dir);
+  const unit = localised('postern-backup.service', '/etc/postern.yaml', state);
+  const [clean] = directives(unit, 'ExecStartPost');
+  assert.ok(clean, 'the unit removes old copies after a new one');
+  // One copy a day for 17 days, each taken up to 30 minutes earlier or later in the day than today's
+  // (RandomizedDelaySec=30min): the one 15 days minus 10 minutes old must go too.
+  const now = Date.now() / 1000;
+  for (let day = 0; day <= 16; day++) {
+    for (const [skew, tag] of [
+      [600, 'late'], // taken later in its day than today's: 10 minutes short of whole days old
+      [-600, 'early'],
+    ] as const) {
+      const file = path.join(dir, `postern-d${day}-${tag}.sqlite`);
+      fs.writeFileSync(file, '');
+      const when = now - day * 86_400 + (day === 0 ? 0 : skew);
+      fs.utimesSync(file, when, when);
+    }
+  }
+  const [command, ...args] = (clean as string).split(' ');
+  await run(command as string, args);
+  const left = (tag: string) => fs.readdirSync(dir).filter((f) => f.endsWith(`-${tag}.sqlite`)).length;
+  assert.ok(left('early') <= 15, `${left('early')} copies kept when the older runs were earlier in the day`);
+  assert.ok(left('late') <= 15, `${left('late')} copies kept when the older runs were later in the day`);
+  assert.ok(left('early') >= 14 && left('late') >= 14, 'two weeks are kept');
+});
