@@ -6,8 +6,8 @@
  * Also the DANE-EE association data of a certificate (RFC 7671 §5.1, RFC 7672 §3.1.1).
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readRegularFile } from '../config/read-config-file.ts';
 import type { Config } from '../config/schema.ts';
 import { selfSignedPaths } from '../tls/self-signed.ts';
 
@@ -53,7 +53,7 @@ async function readCertificate(file: string): Promise<HostCertificate | undefine
   let pem: string;
   let cert: X509Certificate;
   try {
-    pem = await readFile(file, 'utf8');
+    pem = (await readRegularFile(file)).toString('utf8');
     cert = new X509Certificate(pem);
   } catch {
     return undefined;

@@ -16,6 +16,7 @@ import type { AcmeManager } from '../tls/acme/manager.ts';
 import { AcmeSetupError } from '../tls/acme/setup-error.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { PemFiles } from '../tls/pem-files.ts';
+import { PrivateDirError } from '../tls/private-files.ts';
 import { ensureSelfSigned, SelfSignedRenewal } from '../tls/self-signed.ts';
 import { hardenSocket, SMTP_ALPN_PROTOCOLS, serverTlsOptions } from '../tls/tls-options.ts';
 import type { EarlyPorts } from './early-ports.ts';
@@ -88,7 +89,7 @@ export async function setupTls(
     } else if (config.tls.selfSigned && certificates.size === 0) {
       // Until ACME delivers (or without it), a self-signed certificate keeps STARTTLS and submission up.
       const selfSigned = { dataDir: config.dataDir, hostname: config.hostname, logger, now: testing.now };
-      const own = await ensureSelfSigned(selfSigned);
+      const own = await ensureSelfSigned(selfSigned).catch(asConfigError);
       const install = (made: { cert: string; key: string }) =>
         certificates.addPem(made.cert, made.key, { source: own.certPath, default: true, fallback: true });
       install(own);
@@ -157,9 +158,14 @@ export async function setupTls(
   };
 }
 
-/** The admin's to fix (a taken challenge port, an unreadable directoryCa): one line from `serve`, no stack. */
+/**
+ * The admin's to fix (a taken challenge port, an unreadable directoryCa, a dataDir/tls that is a file
+ * or closed to the server's user): one line from `serve`, no stack.
+ */
 function asConfigError(error: unknown): never {
-  throw error instanceof AcmeSetupError ? new ConfigError(error.message, { cause: error }) : error;
+  throw error instanceof AcmeSetupError || error instanceof PrivateDirError
+    ? new ConfigError(error.message, { cause: error })
+    : error;
 }
 
 /**

@@ -14,8 +14,9 @@
  */
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { readRegularFile } from '../config/read-config-file.ts';
 import type { Logger } from '../log/logger.ts';
 import { CertificateError, type CertificateInfo, type CertificateStore } from './certificate-store.ts';
 
@@ -345,15 +346,17 @@ async function readPair(pair: PemFilePair): Promise<{ cert: string; key: string;
   const [cert, key] = await Promise.all([
     // No `cause`: the log's error serializer appends its message, which repeated the code
     // ("ENOENT: ENOENT: no such file or directory, open …"); the code and file are all it adds.
-    readFile(pair.cert, 'utf8').catch((err) => {
+    readText(pair.cert).catch((err) => {
       throw new CertificateError('cert-invalid', pair.cert, `cannot read: ${err.code ?? err.message}`);
     }),
-    readFile(pair.key, 'utf8').catch((err) => {
+    readText(pair.key).catch((err) => {
       throw new CertificateError('key-invalid', pair.key, `cannot read: ${err.code ?? err.message}`);
     }),
   ]);
   return { cert, key, hash: createHash('sha256').update(cert).update('\0').update(key).digest('hex') };
 }
+
+const readText = async (file: string): Promise<string> => (await readRegularFile(file)).toString('utf8');
 
 async function stampOf(pair: PemFilePair): Promise<string> {
   const parts = await Promise.all(

@@ -151,7 +151,11 @@ test('serve started as root follows no link its user planted in the data directo
   assert.equal(result.code, 1, result.stdout);
   assert.match(
     result.stderr,
-    new RegExp(`^postern: EPERM: operation not permitted, chmod '${path.join(d.data, 'tls')}'$`, 'm'),
+    new RegExp(
+      `^postern: dataDir: ${path.join(d.data, 'tls')} is a symbolic link to ${rootOnly}, which belongs to root: nobody ` +
+        `cannot make it private \\(chmod 700\\) for the TLS keys kept there; replace the link with a directory of nobody's$`,
+      'm',
+    ),
   );
   assert.match(
     result.stderr,

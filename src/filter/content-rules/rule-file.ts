@@ -6,7 +6,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../../config/read-config-file.ts';
 import { type Action, expand, highestReference, isHeaderField, parseAction } from './action.ts';
 import { type CompiledPattern, compilePattern, DEFAULT_FLAGS, PatternError, type PatternFlags } from './pattern.ts';
 
@@ -139,7 +139,7 @@ function splitPattern(text: string): { source: string; flags: PatternFlags; resu
 
 /** Reads and parses a rule file from disk; errors name the path. */
 export async function readRuleFile(path: string, table: 'header' | 'body' = 'header'): Promise<RuleTable> {
-  return parseRuleFile(decodeRuleFile(await readFile(path), path), path, table);
+  return parseRuleFile(decodeRuleFile(await readRegularFile(path), path), path, table);
 }
 
 /**

@@ -10,8 +10,8 @@
  * cleanup daemon (FILTER, HOLD, DISCARD, REDIRECT, BCC, PREPEND), DEFER_IF_* and restriction
  * names on the right-hand side are refused when the rule is built, so a ported table fails loudly.
  */
-import { readFileSync } from 'node:fs';
 import { domainToASCII } from 'node:url';
+import { readRegularFileSync } from '../../config/read-config-file.ts';
 import { unmappedAddress } from '../../dns/ip.ts';
 import { isAddressLiteral, isDomain, type Path } from '../../smtp/path.ts';
 import { reply } from '../../smtp/replies.ts';
@@ -116,7 +116,7 @@ function load(spec: RuleSpec): { label: string; lines: Line[] } {
     }
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readRegularFileSync(file).toString('utf8');
     } catch (error) {
       throw new Error(`${spec.name}: cannot read ${file}: ${(error as Error).message}`, { cause: error });
     }

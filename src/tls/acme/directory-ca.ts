@@ -5,16 +5,16 @@
  * retries with Node's "self-signed certificate" and its unrelated hint.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../../config/read-config-file.ts';
 import { AcmeSetupError } from './setup-error.ts';
 
 /** The file's text, after checking that it holds at least one certificate and nothing unreadable. */
 export async function readDirectoryCa(file: string): Promise<string> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new AcmeSetupError(`tls.acme.directoryCa: cannot read ${file}: ${code}`, { cause: error });
   }
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
