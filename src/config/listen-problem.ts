@@ -40,19 +40,39 @@ export interface ListenCheckOptions {
   interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
   /** Whether the kernel lets a socket bind an address it does not have (net.ipv4.ip_nonlocal_bind). */
   nonLocalBind?: (family: 'ipv4' | 'ipv6') => boolean;
+  /**
+   * The lowest port any user may bind (net.ipv4.ip_unprivileged_port_start, which covers IPv6 too), and
+   * whether serve may bind below it: given by `check`, which looks before it becomes the data directory's
+   * owner, since serve started as root binds its ports first and only then becomes that user.
+   */
+  privilegedPorts?: { start: number; allowed: boolean };
 }
 
 /**
  * What listenProblem would say once serve tried to bind `address`, found without binding it (for
  * `postern check`, as `nginx -t` resolves its listen names): a host name is resolved with the system
  * resolver, as Node's listen resolves it, and the address must be a wildcard or one of this
- * machine's. Undefined when serve could have it (a port in use is not known until then).
+ * machine's; a port below ip_unprivileged_port_start needs root or CAP_NET_BIND_SERVICE. Undefined
+ * when serve could have it (a port in use is not known until then).
  */
 export async function listenAddressProblem(
   key: string,
   address: string,
   options: ListenCheckOptions = {},
 ): Promise<string | undefined> {
+  const problem = await addressProblem(key, address, options);
+  if (problem !== undefined) return problem;
+  // Linux's bind(2) looks at the address first (EADDRNOTAVAIL), then at the port (EACCES). Port 0 is
+  // one the system picks, never a privileged one.
+  const { port } = splitHostPort(address);
+  const privileged = options.privilegedPorts ?? processPrivilegedPorts();
+  if (port !== 0 && port < privileged.start && !privileged.allowed) {
+    return listenProblem(key, address, { code: 'EACCES' }, '');
+  }
+  return undefined;
+}
+
+async function addressProblem(key: string, address: string, options: ListenCheckOptions): Promise<string | undefined> {
   const { host } = splitHostPort(address);
   let ip = host;
   let named = '';
@@ -80,6 +100,32 @@ export async function listenAddressProblem(
   if (localAddresses(options.interfaces ?? os.networkInterfaces()).check(literal, family)) return undefined;
   const problem = listenProblem(key, address, { code: 'EADDRNOTAVAIL' }, '');
   return problem === undefined ? undefined : problem + named;
+}
+
+/** CAP_NET_BIND_SERVICE's bit in the capability sets of /proc/PID/status (linux/capability.h). */
+const CAP_NET_BIND_SERVICE = 10n;
+
+/**
+ * What the kernel would let this process bind, from /proc (Linux): the ports below
+ * ip_unprivileged_port_start need CAP_NET_BIND_SERVICE in the effective set, which root has unless a
+ * container dropped it. Without /proc there is no prediction (start 0): the bind says it.
+ */
+export function processPrivilegedPorts(): { start: number; allowed: boolean } {
+  let start: number;
+  try {
+    start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
+  } catch {
+    return { start: 0, allowed: true };
+  }
+  if (!Number.isInteger(start)) return { start: 0, allowed: true };
+  let allowed = process.geteuid?.() === 0;
+  try {
+    const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (effective !== undefined) allowed = ((BigInt(`0x${effective}`) >> CAP_NET_BIND_SERVICE) & 1n) === 1n;
+  } catch {
+    // no status to read: root is taken to have it, as it has outside a container
+  }
+  return { start, allowed };
 }
 
 function isWildcard6(ip: string): boolean {

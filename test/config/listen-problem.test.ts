@@ -50,7 +50,8 @@ test('listenAddressProblem: what serve would say at bind, found without binding 
     if (address === undefined) throw lookupError('ENOTFOUND');
     return { address, family: 4 };
   };
-  const options = { interfaces, lookup, nonLocalBind: () => false };
+  // Port 25 as root would have it (listen-privileged.test.ts checks the port): these are about the address.
+  const options = { interfaces, lookup, nonLocalBind: () => false, privilegedPorts: { start: 1024, allowed: true } };
   for (const ok of [
     '0.0.0.0:25',
     '[::]:25',

@@ -15,7 +15,12 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { AccountCache } from '../../accounts/account-cache.ts';
 import { spfRecordProblem } from '../../admin/dns-records.ts';
-import { type ListenCheckOptions, listenAddressProblem, resolvedClash } from '../../config/listen-problem.ts';
+import {
+  type ListenCheckOptions,
+  listenAddressProblem,
+  processPrivilegedPorts,
+  resolvedClash,
+} from '../../config/listen-problem.ts';
 import { ConfigError, listenAddresses } from '../../config/load.ts';
 import { permissionWarnings } from '../../config/permissions.ts';
 import type { Config } from '../../config/schema.ts';
@@ -25,18 +30,21 @@ import { ContentFilter } from '../../filter/content-filter.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
 import { printable } from '../../log/printable.ts';
 import { InboundPolicy } from '../../policy/inbound-policy.ts';
+import { uncoveredPolicyHosts } from '../../server/mta-sts-server.ts';
 import { openFileWarning } from '../../server/open-files.ts';
-import { LOCK_FILE_NAME } from '../../server/serve-lock.ts';
+import { LOCK_FILE_NAME, PID_FILE_NAME } from '../../server/serve-lock.ts';
 import { namesHostname, warnIfHostnameUncovered } from '../../server/tls-setup.ts';
 import { NullStore } from '../../store/null-store.ts';
+import { DATABASE_FILE_NAME } from '../../store/sqlite/sqlite-store.ts';
 import { StoreError } from '../../store/store.ts';
 import { readDirectoryCa } from '../../tls/acme/directory-ca.ts';
 import { renewalTime } from '../../tls/acme/renewal.ts';
 import { AcmeSetupError } from '../../tls/acme/setup-error.ts';
 import { CertificateStore } from '../../tls/certificate-store.ts';
 import { PemFiles } from '../../tls/pem-files.ts';
-import { actAsDataDirOwner, dataDirOwner, ownershipFindings } from '../data-dir-owner.ts';
+import { actAsDataDirOwner, type DataDirOwner, dataDirOwner, ownershipFindings } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
+import { groupName, userName } from '../system-accounts.ts';
 import { configFrom, parseCommandLine } from './options.ts';
 
 /** Certificates that end within this many days are named in a warning. */
@@ -67,6 +75,9 @@ export async function checkCommand(args: string[]): Promise<number> {
     return printReport({ config, errors: [...error.problems], warnings: [], certificates: [] }, values.json === true);
   }
   const { config, file, empty } = loaded;
+  // Looked at before becoming the owner: serve started as root binds its ports first, as root, and
+  // only then becomes that user (docs/deployment.md), who may not bind them.
+  const privilegedPorts = processPrivilegedPorts();
   try {
     // Run as root on the server's user's data directory, check as that user, as serve runs (with
     // either store: serve started as root becomes the owner whatever the store).
@@ -75,7 +86,7 @@ export async function checkCommand(args: string[]): Promise<number> {
     // Its files someone else owns: reported below with the rest; checked as root meanwhile.
     if (!(error instanceof CliError)) throw error;
   }
-  const report = await checkConfig(config, file);
+  const report = await checkConfig(config, file, new Date(), { privilegedPorts });
   if (empty) report.warnings.unshift(emptyConfigWarning(file, config));
   return printReport(report, values.json === true);
 }
@@ -245,6 +256,16 @@ export async function checkConfig(
           `dataDir: ${inside('tls')} is not a directory; serve keeps its TLS keys and certificates there`,
         );
       }
+      // serve renames its PID file into place (serve-lock.ts): onto a directory that is EISDIR.
+      if (
+        config.store.engine === 'sqlite' &&
+        fs.lstatSync(inside(PID_FILE_NAME), { throwIfNoEntry: false })?.isDirectory()
+      ) {
+        report.errors.push(
+          `dataDir: ${inside(PID_FILE_NAME)} is a directory; serve writes its PID file there: remove it (rmdir ${shellWord(inside(PID_FILE_NAME))})`,
+        );
+      }
+      if (dir === dataDir) report.errors.push(...serveWriteProblems(config, owner));
       // Postfix's queue_minfree, as serve applies it at MAIL FROM (server/free-space.ts): with less room
       // than 1.5 × the largest message, every MAIL gets 452, though the config itself is fine.
       if (config.store.engine === 'sqlite') {
@@ -376,6 +397,19 @@ export async function checkConfig(
     }
     warnIfHostnameUncovered(config, certificates, logger);
   });
+  if (config.mtaSts.listen) {
+    // As the MTA-STS server warns once it listens: RFC 8461 §3.3 has senders validate the policy host's
+    // certificate, so with none naming mta-sts.<domain> they fetch nothing. serve's own self-signed
+    // certificate, made when nothing else is loaded, names the hostname.
+    const loaded: { hostnames: string[] }[] = report.certificates.map((cert) => ({ hostnames: cert.names }));
+    if (loaded.length === 0 && config.tls.selfSigned) loaded.push({ hostnames: [config.hostname.toLowerCase()] });
+    const missing = uncoveredPolicyHosts(config, loaded);
+    if (missing.length > 0) {
+      report.warnings.push(
+        `MTA-STS: no certificate names ${missing.join(', ')}; senders will not use the policy until one does (add the names to tls.acme.hostnames or to a certificate in tls.certificates)`,
+      );
+    }
+  }
   // As serve warns at its start: submission runs only over TLS, so with no certificate (none
   // configured, none ACME has stored, no self-signed one) its listeners stay off.
   const submission = config.listen.submission || config.listen.submissions;
@@ -502,6 +536,71 @@ function dataDirProblem(file: string, code: string, syscall = 'stat'): string {
         ? ' has a name too long for the file system (a part over 255 octets, or over 4096 in all)'
         : `: ${syscall} fails on it`;
   return `dataDir: ${file}${why} (${code}); serve could not use it`;
+}
+
+/**
+ * What serve could not write in an existing data directory whose directory itself takes writes: checked
+ * for the user serve runs as, the one running this check (it became the data directory's owner, as
+ * serve started as root does), or, run as root when it could not become the owner (`rootFor`), that
+ * owner by the mode bits. Files of another user, which serve cannot chmod, ownershipFindings names
+ * when run as root or as the owner; here only for a check run as a third user.
+ */
+function serveWriteProblems(config: Config, rootFor: DataDirOwner | undefined): string[] {
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  if (uid === undefined || gid === undefined || (uid === 0 && rootFor === undefined)) return []; // serve as root
+  const user = rootFor ?? { uid, user: userName(uid), group: groupName(gid) };
+  const owner = dataDirOwner(config.dataDir);
+  const ownershipSaid = owner !== undefined && (uid === 0 || uid === owner.uid);
+  const writable = (file: string, stat: fs.Stats, mode: number): boolean => {
+    if (uid === 0) return stat.uid !== user.uid || ((stat.mode >> 6) & mode) === mode; // another's: said elsewhere
+    try {
+      fs.accessSync(file, mode);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const modeOf = (stat: fs.Stats) => `mode 0${(stat.mode & 0o777).toString(8)}`;
+  const problems: string[] = [];
+  const inside = (name: string) => path.join(path.resolve(config.dataDir), name);
+  if (config.store.engine === 'sqlite') {
+    // serve opens the store read-write and then sets its mode, and that of an existing -wal and -shm,
+    // to 0600 (sqlite-store.ts prepareFiles): the store must be writable, and all three the user's.
+    const store = inside(DATABASE_FILE_NAME);
+    for (const file of [store, `${store}-wal`, `${store}-shm`]) {
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      if (!stat?.isFile()) continue; // none yet: serve makes it; not a file: the store's status says so
+      if (!ownershipSaid && stat.uid !== user.uid) {
+        problems.push(
+          `dataDir: ${file} is ${userName(stat.uid)}'s, not ${user.user}'s, who runs serve: serve cannot set its mode and would stop; chown ${user.user}:${user.group} ${shellWord(file)}`,
+        );
+      } else if (file === store && !writable(file, stat, fs.constants.W_OK)) {
+        problems.push(
+          `dataDir: the SQLite store ${file} cannot be written by ${user.user}, who runs serve (${modeOf(stat)}): serve would stop (cannot hold the SQLite store: EACCES); chmod 600 ${shellWord(file)}`,
+        );
+      }
+    }
+  }
+  // ACME keeps its account, keys and certificates in tls/acme, which serve makes at its start. (A
+  // self-signed certificate needs no such check: serve sets tls/ to 0700 itself, private-files.ts.)
+  const tls = inside('tls');
+  const tlsStat = fs.statSync(tls, { throwIfNoEntry: false });
+  if (config.tls.acme && tlsStat?.isDirectory() && entryProblem(path.join(tls, 'acme')) !== undefined) {
+    if (!writable(tls, tlsStat, fs.constants.W_OK | fs.constants.X_OK)) {
+      // Worded as serve's start says it (private-files.ts).
+      const fix = tlsStat.uid === user.uid ? `chmod 700 ${shellWord(tls)}` : `chown ${user.user} ${shellWord(tls)}`;
+      problems.push(
+        `dataDir: ${tls} cannot be written by ${user.user} (owner ${userName(tlsStat.uid)}, ${modeOf(tlsStat)}): serve cannot make ${path.join(tls, 'acme')} for its TLS keys and certificates; ${fix}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** `text` as one word for a shell command the admin may paste. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** What stat says of `file`, or undefined when it cannot say (the reason is the data directory check's to report). */
