@@ -18,11 +18,11 @@ import {
 import { checkDkim } from '../../src/admin/dns-check/dkim.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import type { Resolver } from '../../src/dns/resolver.ts';
-import { createResolver } from '../../src/dns/system-resolver.ts';
-import { startTestDnsServer, type TestDnsServer } from '../../src/dns/test-server.ts';
+import type { TestDnsServer } from '../../src/dns/test-server.ts';
 import { NullStore } from '../../src/store/null-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { DkimKey, Store } from '../../src/store/store.ts';
+import { gatedResolver, publishKeys, startDkimZone } from '../support/dkim-zone.ts';
 
 const config = configSchema.parse({ domains: ['example.com'], dkim: { retireAfterDays: 7 } });
 const T0 = new Date('2025-03-01T12:00:00Z');
@@ -31,14 +31,11 @@ const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
 let dns: TestDnsServer;
 let resolver: Resolver;
 before(async () => {
-  dns = await startTestDnsServer({ records: {} });
-  resolver = createResolver({ servers: [dns.server], timeoutMs: 500, tries: 1, cacheTtlMs: 0 });
+  ({ dns, resolver } = await startDkimZone());
 });
 after(() => dns.close());
 
-function publish(keys: DkimKey[]): void {
-  dns.setZone({ records: Object.fromEntries(keys.map((k) => [dkimRecord(k).name, { TXT: [dkimRecord(k).strings] }])) });
-}
+const publish = (keys: DkimKey[]) => publishKeys(dns, keys);
 
 async function withSqlite(t: { after(fn: () => unknown): void }): Promise<Store> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-dkim-life-'));
@@ -127,22 +124,7 @@ test('a record cut at a string end is called truncated, not a paste of quotes, b
   }
 });
 
-/** A resolver whose first TXT lookup waits until release(): a pass slowed by DNS. */
-function gated(): { resolver: Resolver; entered: Promise<void>; release: () => void } {
-  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
-  const { promise: entered, resolve: enter } = Promise.withResolvers<void>();
-  let first = true;
-  const held = Object.create(resolver) as Resolver;
-  held.txt = async (name: string) => {
-    if (first) {
-      first = false;
-      enter();
-      await gate;
-    }
-    return resolver.txt(name);
-  };
-  return { resolver: held, entered, release };
-}
+const gated = () => gatedResolver(resolver);
 
 test('rotate --advance: a pass that loses the switch to another process says the key was activated meanwhile', async (t) => {
   const store = await withSqlite(t);

@@ -7,15 +7,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createDkimKey, dkimRecord, removeDkimKey } from '../../src/admin/dkim-keys.ts';
+import { createDkimKey, removeDkimKey } from '../../src/admin/dkim-keys.ts';
 import { advanceRotation, rotateDkimKey } from '../../src/admin/dkim-rotation.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import type { Resolver } from '../../src/dns/resolver.ts';
-import { createResolver } from '../../src/dns/system-resolver.ts';
-import { startTestDnsServer, type TestDnsServer } from '../../src/dns/test-server.ts';
+import type { TestDnsServer } from '../../src/dns/test-server.ts';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { DkimKey, Store } from '../../src/store/store.ts';
+import { gatedResolver, publishKeys, startDkimZone } from '../support/dkim-zone.ts';
 import { withTestDatabase } from '../support/postgres.ts';
 
 const config = configSchema.parse({ domains: ['example.com'], dkim: { retireAfterDays: 7 } });
@@ -25,37 +25,13 @@ const hours = (n: number) => new Date(T0.getTime() + n * 3_600_000);
 let dns: TestDnsServer;
 let resolver: Resolver;
 before(async () => {
-  dns = await startTestDnsServer({ records: {} });
-  resolver = createResolver({ servers: [dns.server], timeoutMs: 500, tries: 1, cacheTtlMs: 0 });
+  ({ dns, resolver } = await startDkimZone());
 });
 after(() => dns.close());
 
-function publish(keys: DkimKey[]): void {
-  dns.setZone({ records: Object.fromEntries(keys.map((k) => [dkimRecord(k).name, { TXT: [dkimRecord(k).strings] }])) });
-}
+const publish = (keys: DkimKey[]) => publishKeys(dns, keys);
 
-/** A resolver whose first TXT lookup waits until release(): a pass slowed by DNS. */
-function gated(): { resolver: Resolver; entered: Promise<void>; release: () => void } {
-  let release = () => {};
-  let enter = () => {};
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const entered = new Promise<void>((resolve) => {
-    enter = resolve;
-  });
-  let first = true;
-  const held = Object.create(resolver) as Resolver;
-  held.txt = async (name: string) => {
-    if (first) {
-      first = false;
-      enter();
-      await gate;
-    }
-    return resolver.txt(name);
-  };
-  return { resolver: held, entered, release };
-}
+const gated = () => gatedResolver(resolver);
 
 const states = async (store: Store) => (await store.listDkimKeys()).map((k) => [k.selector, k.state]);
 
