@@ -121,7 +121,7 @@ function parseEntry(entry: RuleEntryConfig, key: string): { spec: RuleSpec; warn
     }
     const [name, ...args] = words;
     if (!name) throw new ConfigError(`${key}: "${entry}" names no restriction`);
-    return { spec: { name, args, options: {} }, warnOnly };
+    return { spec: { name, args, options: {}, key }, warnOnly };
   }
   const { rule, warnOnly, warn_if_reject, ...options } = entry;
   if (typeof rule !== 'string' || rule.trim() === '') throw new ConfigError(`${key}: "rule" must name a restriction`);
@@ -135,7 +135,7 @@ function parseEntry(entry: RuleEntryConfig, key: string): { spec: RuleSpec; warn
     }
   }
   const [name = '', ...args] = rule.trim().split(/\s+/);
-  return { spec: { name, args, options }, warnOnly: warnOnly === true || warn_if_reject === true };
+  return { spec: { name, args, options, key }, warnOnly: warnOnly === true || warn_if_reject === true };
 }
 
 /**

@@ -95,6 +95,8 @@ export interface RuleSpec {
   args: string[];
   /** The other keys of the object form (`{ rule: check_client_access, map: {...} }`). */
   options: Record<string, unknown>;
+  /** Where the entry stands in the config (`restrictions.sender[2]`): a label no other entry can share. */
+  key?: string;
 }
 
 /** Builds a rule from its spec; throws an Error whose message says what is wrong with the arguments. */

@@ -498,7 +498,11 @@ test('postern stats: rejections and warn-only decisions, counted per rule, survi
     rows.find((r) => r.stage === stage && r.rule === rule && r.action === action)?.count;
   assert.equal(count('recipient', 'reject_unlisted_recipient', 'reject'), 3);
   assert.equal(count('relay', 'reject_unauth_destination', 'reject'), 1);
-  assert.equal(count('recipient', 'check_recipient_access (inline map)', 'warn'), 1, JSON.stringify(rows));
+  assert.equal(
+    count('recipient', 'check_recipient_access (inline map at restrictions.recipient[0])', 'warn'),
+    1,
+    JSON.stringify(rows),
+  );
   const text = await postern(['stats', '--config', file]);
   assert.match(text.stdout, /recipient\s+reject_unlisted_recipient\s+reject\s+3/);
   assert.match(server.output(), /"rule":"reject_unlisted_recipient".*"reason":"no account nobody@example\.com"/);

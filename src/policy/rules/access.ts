@@ -131,7 +131,9 @@ function load(spec: RuleSpec): { label: string; lines: Line[] } {
     if (/\s/.test(key) || key === '') throw new Error(`${where}: a key cannot be empty or contain spaces`);
     return { key, value: value.trim(), where };
   });
-  return { label: `${spec.name} (inline map)`, lines };
+  // Named by its place in the config: two inline maps of one stage were one row in `postern stats` and
+  // one `rule` in the log, so which of them refused could not be told.
+  return { label: `${spec.name} (inline map${spec.key ? ` at ${spec.key}` : ''})`, lines };
 }
 
 /**

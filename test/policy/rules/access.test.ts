@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Resolver } from '../../../src/dns/resolver.ts';
+import { buildList } from '../../../src/policy/registry.ts';
 import type { ClientHostname } from '../../../src/policy/rules/client.ts';
 import type { Path } from '../../../src/smtp/path.ts';
 import { context, noDns, outcome, path, rule } from './access-context.ts';
@@ -364,4 +365,22 @@ test('file form: a bad line is named by file and line', () => {
     const at = file(`bad${i + 1}`, text);
     assert.throws(() => rule('check_client_access', { file: at }), message);
   });
+});
+
+test('two inline maps of one stage have labels of their own (their rows in postern stats, their rule in the log)', () => {
+  const list = buildList(
+    'sender',
+    [
+      { rule: 'check_sender_access', map: { 'a@example.net': 'REJECT' } },
+      'reject_non_fqdn_sender',
+      { rule: 'check_sender_access', map: { 'b@example.net': 'REJECT' } },
+    ],
+    {},
+  );
+  const labels = list.entries.map((entry) => entry.restriction.label);
+  assert.deepEqual(labels, [
+    'check_sender_access (inline map at restrictions.sender[0])',
+    'reject_non_fqdn_sender',
+    'check_sender_access (inline map at restrictions.sender[2])',
+  ]);
 });
