@@ -216,14 +216,14 @@ export function parseParams(text: string): Params | string {
     // RFC 5321 §4.1.2 esmtp-keyword is ASCII: checked before upper-casing, which would make "ſIZE" SIZE.
     if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(name)) return `Syntax error: bad parameter name "${asciiUpperCase(name)}"`;
     const key = name.toUpperCase();
-    if (params.has(key)) return `Syntax error: parameter ${key} given twice`;
-    if (eq < 0) {
-      params.set(key, true);
-      continue;
-    }
-    const value = item.slice(eq + 1);
+    const value = eq < 0 ? true : item.slice(eq + 1);
     // esmtp-value: %d33-60 / %d62-126, plus UTF-8 under RFC 6531 §3.3.
-    if (value === '' || /[\x00-\x20=\x7f]/.test(value)) return `Syntax error: bad value for ${key}`;
+    if (value !== true && (value === '' || /[\x00-\x20=\x7f]/.test(value))) return `Syntax error: bad value for ${key}`;
+    const before = params.get(key);
+    // The same parameter twice says nothing new: Python's smtplib repeats SMTPUTF8 and BODY=8BITMIME when
+    // a caller also passes them in mail_options, as its documentation shows. Two values are a contradiction.
+    if (before !== undefined && before !== value)
+      return `Syntax error: parameter ${key} given twice, with different values`;
     params.set(key, value);
   }
   return params;

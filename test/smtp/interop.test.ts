@@ -1,4 +1,4 @@
-// Real SMTP clients against the real server: nodemailer (Node) and swaks (Perl, Debian package).
+// Real SMTP clients against the real server: nodemailer (Node), swaks (Perl, Debian package) and Python's smtplib.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -222,4 +222,23 @@ test('nodemailer over implicit TLS with AUTH', async () => {
     transport.close();
   }
   assert.match(await lastForAlice(), /Subject: nodemailer submission/);
+});
+
+test("Python's smtplib: send_message with SMTPUTF8 and BODY=8BITMIME in mail_options, as its docs show", async () => {
+  // smtplib adds both itself for an international message, so each goes twice on the MAIL line: taken.
+  const script = `
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m['From'] = 'jörg@example.com'
+m['To'] = 'alice@example.com'
+m['Subject'] = 'Grüße aus Köln'
+m.set_content('Schöne Grüße\\n')
+with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as s:
+    s.send_message(m, mail_options=['SMTPUTF8', 'BODY=8BITMIME'])
+`;
+  await run('python3', ['-c', script, String(server.port)], { timeout: 20_000 });
+  const stored = await lastForAlice();
+  assert.match(stored, /^Subject: Grüße aus Köln$/m);
+  assert.match(stored, /Schöne Grüße/);
 });

@@ -120,6 +120,14 @@ const cases: Case[] = [
   ['BODY=8BITMIME', EHLO + 'MAIL FROM:<a@example.net> BODY=8BITMIME\r\n', ['250', '250 2.1.0']],
   // RFC 5321 §4.1.1.11: 555 for a value known but not implemented; an unknown value is a syntax error.
   ['BODY=BINARYMIME: 555', EHLO + 'MAIL FROM:<a@example.net> BODY=BINARYMIME\r\n', ['250', '555 5.5.4']],
+  // Python's smtplib repeats SMTPUTF8 and BODY=8BITMIME that a caller also passes in mail_options.
+  [
+    'a parameter repeated as it was: taken once; with another value: 501',
+    EHLO +
+      'MAIL FROM:<a@example.net> SIZE=224 SMTPUTF8 BODY=8BITMIME SMTPUTF8 BODY=8BITMIME\r\nRSET\r\n' +
+      'MAIL FROM:<a@example.net> BODY=7BIT BODY=8BITMIME\r\n',
+    ['250', '250 2.1.0', '250 2.0.0', '501 5.5.4'],
+  ],
   ['BODY=FOO: 501', EHLO + 'MAIL FROM:<a@example.net> BODY=FOO\r\n', ['250', '501 5.5.4']],
   ['non-ASCII sender without SMTPUTF8: 553', EHLO + 'MAIL FROM:<jörg@example.net>\r\n', ['250', '553 5.6.7']],
   ['non-ASCII sender with SMTPUTF8', EHLO + 'MAIL FROM:<jörg@example.net> SMTPUTF8\r\n', ['250', '250 2.1.0']],
