@@ -72,6 +72,15 @@ const PARTIAL_FILE = /\.partial-(\d+)(?:-journal)?$/;
  * Best effort: a directory that cannot be read is left for the copy itself to report.
  */
 export function removeStalePartials(dir: string): string[] {
+  return removeStaleCopies(dir, PARTIAL_FILE);
+}
+
+/**
+ * Removes from `dir` the files `pattern` matches whose PID (its first group) names no running process,
+ * and returns their names: the copies a killed process left (removeStalePartials, and a restore's in
+ * sqlite-store.ts). Best effort: what cannot be read or removed is left for a later start.
+ */
+export function removeStaleCopies(dir: string, pattern: RegExp): string[] {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -80,7 +89,7 @@ export function removeStalePartials(dir: string): string[] {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const pid = PARTIAL_FILE.exec(name)?.[1];
+    const pid = pattern.exec(name)?.[1];
     if (pid === undefined || processRuns(Number(pid))) continue;
     try {
       fs.rmSync(path.join(dir, name), { force: true });

@@ -66,6 +66,7 @@ import {
   StoreUnavailableError,
 } from '../store.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, openConnection } from './connection.ts';
+import { removeStaleCopies } from './database-copy.ts';
 import { fullFileSystem, withFullFileSystem } from './full-file-system.ts';
 import { migrateSqlite, sqliteSchemaStatus } from './migrations.ts';
 import { receiptOf, type StoredDelivery, storedDelivery } from './protocol.ts';
@@ -127,34 +128,7 @@ const RESTORE_COPY = /^postern\.sqlite\.restore-(\d+)(?:-journal|-wal|-shm)?$/;
  * serve opens the store beside a restore too). Best effort; returns the names removed.
  */
 function removeStaleRestores(dataDir: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dataDir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const pid = RESTORE_COPY.exec(name)?.[1];
-    if (pid === undefined || processRuns(Number(pid))) continue;
-    try {
-      fs.rmSync(path.join(dataDir, name), { force: true });
-      removed.push(name);
-    } catch {
-      // EACCES, EBUSY: left for the next start
-    }
-  }
-  return removed;
-}
-
-function processRuns(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // another user's process
-  }
+  return removeStaleCopies(dataDir, RESTORE_COPY);
 }
 
 /** `postern migrate` on SQLite: the migrations alone, with the same backup a start would take. */
