@@ -83,7 +83,11 @@ export class SubmissionAuth {
           // Made up from the name as accounts are looked up (lower case, A-labels), not as typed: a real
           // account shows one salt under Bob@…, bob@… and bob@bücher.example alike, and a made-up one
           // that changed with the spelling would tell which accounts exist (RFC 5802 §7).
-          return fakeCredentials(accountName(username), await this.#credentials.fakeSaltKey!());
+          return fakeCredentials(
+            accountName(username),
+            await this.#credentials.fakeSaltKey!(),
+            this.#options.scramIterations,
+          );
         }
         const credentials = parseScramCredentials(account.scram);
         // A disabled account keeps showing its own salt (a made-up one would tell that it changed),

@@ -90,6 +90,42 @@ test("SCRAM: an unknown user's made-up salt comes from the store's secret: the s
   );
 });
 
+test('SCRAM: an unknown user is offered the iteration count accounts are given (auth.scramIterations)', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openSqliteStore } = await import('../../src/store/sqlite/index.ts');
+  const { hashPassword } = await import('../../src/accounts/password.ts');
+  const { deriveScramCredentials, formatScramCredentials } = await import('../../src/accounts/sasl/scram.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'postern-iterations-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = parseConfig({ auth: { scramIterations: 100_000 } }, 'test').auth;
+  const store = await openSqliteStore({ dataDir: join(dir, 'data') });
+  t.after(() => store.close());
+  // As `user add` stores it with that setting (src/cli/commands/user.ts).
+  const scram = formatScramCredentials(deriveScramCredentials('a right password', { iterations: 100_000 }));
+  await store.createAccount('dave@example.com', await hashPassword('a right password'), scram);
+  const auth = new SubmissionAuth(store, config, createLogger('silent'));
+  const iterationsFor = async (user: string) => {
+    const first = await auth.step(
+      {
+        type: 'auth',
+        mechanism: 'SCRAM-SHA-256',
+        response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`),
+        first: true,
+      },
+      peer,
+    );
+    auth.forget(peer);
+    assert.equal(first.action, 'challenge');
+    const data = first.action === 'challenge' ? first.data.toString() : '';
+    return /(?:^|,)i=(\d+)/.exec(data)?.[1];
+  };
+  assert.equal(await iterationsFor('dave@example.com'), '100000');
+  // RFC 5802 §7: were it 4,096, the count alone would tell which addresses are accounts.
+  assert.equal(await iterationsFor('nosuchuser@example.com'), '100000');
+});
+
 test('a blocked client: its right password is refused as its wrong ones are, delay and all', async () => {
   const { hashPassword } = await import('../../src/accounts/password.ts');
   const account: Account = {

@@ -269,12 +269,18 @@ async function clientFinal(
 /**
  * A stand-in secret for a user without one: a stable salt, keys that match no proof. Exported for a
  * caller that looks accounts up by another spelling of the name (submission-auth.ts: A-labels), whose
- * made-up salt must be the one this gives that spelling.
+ * made-up salt must be the one this gives that spelling. `iterations`: the count accounts are given
+ * now (auth.scramIterations); a made-up 4,096 beside real accounts' 100,000 told which names exist
+ * without a single failed login (RFC 5802 §7 lets a server hide that; we mean to).
  */
-export function fakeCredentials(username: string, key: Buffer): ScramCredentials {
+export function fakeCredentials(
+  username: string,
+  key: Buffer,
+  iterations: number = SCRAM_MIN_ITERATIONS,
+): ScramCredentials {
   const salt = createHmac('sha256', key).update(username).digest().subarray(0, SALT_BYTES);
   return {
-    iterations: SCRAM_MIN_ITERATIONS,
+    iterations,
     salt,
     storedKey: randomBytes(KEY_BYTES),
     serverKey: randomBytes(KEY_BYTES),
