@@ -261,21 +261,32 @@ export class InboundPolicy {
   }
 
   /**
+   * Whether the logged-in account was removed (or replaced by a new one of the same name) or disabled
+   * since the login; undefined while it is active, or for a session that is not logged in.
+   */
+  async accountGone(peer: Peer): Promise<'removed' | 'disabled' | undefined> {
+    if (!peer.authenticated) return undefined;
+    const account = await this.#store.findAccount(peer.authenticated.toLowerCase());
+    const replaced = account !== undefined && peer.authAccountId !== undefined && account.id !== peer.authAccountId;
+    if (!account || replaced) return 'removed';
+    return account.disabled ? 'disabled' : undefined;
+  }
+
+  /**
    * Postfix reject_sender_login_mismatch: a logged-in user sends as one of its own addresses (the
    * account's or an alias of it). The null sender is allowed, for the bounces a client may send.
    */
   async #ownSender(peer: Peer, envelope: Readonly<Envelope>): Promise<PolicyOutcome> {
     // A login lasts the session, but an account disabled or removed since must not keep sending in it.
-    const account = await this.#store.findAccount(peer.authenticated!.toLowerCase());
-    const replaced = account !== undefined && peer.authAccountId !== undefined && account.id !== peer.authAccountId;
-    if (!account || account.disabled || replaced) {
+    const gone = await this.accountGone(peer);
+    if (gone) {
       const r = reply(530, '5.7.0', `Authentication required: the account ${peer.authenticated} is no longer active`);
       this.#record(peer, {
         stage: 'sender',
         rule: 'reject_sender_login_mismatch',
         action: 'reject',
         reply: r,
-        reason: `${peer.authenticated} was ${!account || replaced ? 'removed' : 'disabled'} after logging in`,
+        reason: `${peer.authenticated} was ${gone} after logging in`,
       });
       // #record wrote the line: the listener's own line for the reply would log the refusal twice.
       return { action: 'reject', reply: r, logged: true };

@@ -193,6 +193,18 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
     // A submitted message's header, read once for the From check and the fields submission adds.
     const fields = peer.authenticated ? readMessage(received).fields : undefined;
     if (peer.authenticated && fields) {
+      // Checked at MAIL too; an account removed or disabled while its message was on the way was told
+      // its From was not its own. RFC 5321 §4.3.2 allows 554 after DATA, not 530.
+      const gone = await policy.accountGone(peer);
+      if (gone) {
+        return refused(
+          peer,
+          'info',
+          reply(554, '5.7.0', `Authentication required: the account ${peer.authenticated} is no longer active`),
+          { session: peer.sessionId, client: peer.remoteAddress, id: envelope.id, user: peer.authenticated },
+          `message refused: the account was ${gone} after logging in; answered 554`,
+        );
+      }
       const relayedBounce =
         envelope.mailFrom === null && options.bounceRelays?.has(peer.authenticated.toLowerCase()) === true;
       const foreign = await foreignFromAddress(fields, peer.authenticated, policy, relayedBounce);

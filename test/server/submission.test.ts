@@ -512,6 +512,26 @@ test('an account disabled while its session is open can send no more in it (530 
   }
 });
 
+test('an account disabled while its message is on the way: the message is refused as the account, not the From (554 5.7.0)', async () => {
+  const { client } = await SmtpClient.openTls(server.submissionsPort);
+  await ehlo(client);
+  assert.equal(codeOf(await client.command(`AUTH PLAIN ${plain('carol@example.com', PASSWORD)}`)), '235 2.7.0');
+  try {
+    assert.equal(codeOf(await client.command('MAIL FROM:<carol@example.com>')), '250 2.1.0');
+    assert.equal(codeOf(await client.command('RCPT TO:<bob@example.com>')), '250 2.1.5');
+    await server.store.setDisabled('carol@example.com', true);
+    assert.equal(codeOf(await client.command('DATA')), '354');
+    const refused = await client.command('From: carol@example.com\r\nSubject: late\r\n\r\nhi\r\n.');
+    // It was "550 5.7.1 From header address <carol@example.com> is not owned by user carol@example.com".
+    assert.equal(codeOf(refused), '554 5.7.0');
+    assert.match(refused.text, /account carol@example\.com is no longer active/);
+  } finally {
+    await server.store.setDisabled('carol@example.com', false);
+    await client.close();
+  }
+  assert.doesNotMatch((await server.inbox('bob@example.com')).at(-1)?.toString() ?? '', /Subject: late/);
+});
+
 test('an account removed and made again under the same name is not the one an open session logged in as', async () => {
   const { client } = await SmtpClient.openTls(server.submissionsPort);
   await ehlo(client);
