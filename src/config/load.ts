@@ -466,7 +466,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   // The store URL is shown as the store shows it: parsed and redacted, or not at all (`user:secret@host`
   // without "//" parses as no URL with a password in it, and no pattern finds every such form). So is a
   // string written where the store's section belongs (`store: "postgres://…"`), which is that URL too.
-  const storeText = (key === 'store' || key.startsWith('store.')) && typeof value === 'string';
+  // An engine's name is no secret and the likeliest typo there (postgresql, postgress): shown as typed,
+  // unless it holds what could be a URL's credentials.
+  const engineName = key === 'store.engine' && typeof value === 'string' && /^[\w.-]{0,40}$/.test(value);
+  const storeText = (key === 'store' || key.startsWith('store.')) && typeof value === 'string' && !engineName;
   const safe = storeText ? redactUrl(value) : withoutSecrets(value);
   // YAML's .inf and .nan are numbers JSON has no words for (it would write null).
   const shown =

@@ -425,6 +425,22 @@ test('redactUrl: a URL it cannot parse is not shown at all when it may hold a pa
   assert.equal(redactUrl('postgres://postgres:5432/S3cretTail@127.0.0.1/postern'), '(an unparsable PostgreSQL URL)');
 });
 
+test('a mistyped store.engine is shown as typed (postgresql, postgress), a URL written there is not', () => {
+  const message = (engine: string) => {
+    try {
+      parseConfig({ store: { engine, url: 'postgres://u@127.0.0.1/db' } }, 'postern.yaml');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    assert.fail('accepted');
+  };
+  // It said "(an unparsable PostgreSQL URL)" for both, hiding the typo.
+  assert.match(message('postgresql'), /store\.engine: "postgresql" is invalid/);
+  assert.match(message('postgress'), /store\.engine: "postgress" is invalid/);
+  const url = message('postgres://u:S3cret@db.example.com/x');
+  assert.doesNotMatch(url, /S3cret/);
+});
+
 test('no password of the store is echoed by a config error: a bare string for store, sslpassword, spaces, a "/" in it', () => {
   const message = (raw: Record<string, unknown>) => {
     try {
