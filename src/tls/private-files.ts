@@ -104,6 +104,21 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 }
 
 /** The file's text, or undefined when it does not exist; other errors (permissions) are thrown. */
+/**
+ * A private key of ours (a self-signed or ACME key, the ACME account's key), read, and made 0600 again
+ * when it is open to others (a restore with another umask, a `chmod -R` by hand): the keys serve makes
+ * are its alone, as the database is (store/sqlite), where a key named in tls.certificates is the admin's
+ * and only warned about.
+ */
+export async function readPrivateKey(file: string): Promise<string | undefined> {
+  const key = await readIfExists(file);
+  if (key !== undefined) {
+    const { mode } = await stat(file);
+    if ((mode & 0o077) !== 0) await chmod(file, 0o600);
+  }
+  return key;
+}
+
 export async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { renewalTime } from './acme/renewal.ts';
 import type { PemPair } from './create-certificate.ts';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from './private-files.ts';
+import { ensurePrivateDir, readIfExists, readPrivateKey, writeFileAtomic } from './private-files.ts';
 
 export interface SelfSignedOptions {
   dataDir: string;
@@ -49,7 +49,7 @@ export async function ensureSelfSigned(options: SelfSignedOptions): Promise<Self
   const now = options.now?.() ?? new Date();
   const hostname = options.hostname.toLowerCase();
   await ensurePrivateDir(dir);
-  const [cert, key] = await Promise.all([readIfExists(certPath), readIfExists(keyPath)]);
+  const [cert, key] = await Promise.all([readIfExists(certPath), readPrivateKey(keyPath)]);
   if (cert !== undefined && key !== undefined) {
     const problem = unsuitable(cert, key, hostname, now, options.renewBeforeDays);
     if (!problem) {

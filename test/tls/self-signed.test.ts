@@ -51,6 +51,17 @@ test('later starts reuse it', async () => {
   assert.equal(again.key, made.key);
 });
 
+test('a key of ours left open to others (a restore, a chmod -R) is made 0600 again when reused', async () => {
+  const { chmod } = await import('node:fs/promises');
+  const dir = await dataDir();
+  await ensureSelfSigned({ dataDir: dir, hostname: 'mail.example.com' });
+  const { keyPath } = selfSignedPaths(dir);
+  await chmod(keyPath, 0o644);
+  const again = await ensureSelfSigned({ dataDir: dir, hostname: 'mail.example.com' });
+  assert.equal(again.action, 'reused');
+  assert.equal((await stat(keyPath)).mode & 0o777, 0o600);
+});
+
 const remakes: [name: string, change: (dir: string) => Promise<Partial<Parameters<typeof ensureSelfSigned>[0]>>][] = [
   ['nearing expiry', async () => ({ now: () => new Date(Date.now() + 340 * DAY) })],
   ['another hostname', async () => ({ hostname: 'mx.example.com' })],

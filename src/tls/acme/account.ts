@@ -7,7 +7,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
-import { readIfExists, writeFileAtomic } from '../private-files.ts';
+import { readIfExists, readPrivateKey, writeFileAtomic } from '../private-files.ts';
 
 export interface AcmeAccount {
   key: string;
@@ -25,7 +25,7 @@ interface AccountRecord {
 
 export async function loadAccount(dir: string, directory: string): Promise<AcmeAccount> {
   const keyPath = path.join(dir, 'account.key');
-  let key = await readIfExists(keyPath);
+  let key = await readPrivateKey(keyPath);
   if (key === undefined) {
     key = generateKeyPairSync('ec', {
       namedCurve: 'P-256',

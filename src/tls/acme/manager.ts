@@ -19,7 +19,7 @@ import acme from 'acme-client';
 import type { Logger } from '../../log/logger.ts';
 import type { CertificateInfo, CertificateStore } from '../certificate-store.ts';
 import type { KeyAlgorithm } from '../create-certificate.ts';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../private-files.ts';
+import { ensurePrivateDir, readIfExists, readPrivateKey, writeFileAtomic } from '../private-files.ts';
 import { type AcmeAccount, loadAccount, saveAccount } from './account.ts';
 import { acmeFiles, formatFailureRecord, nextOrderTime, parseFailureRecord } from './files.ts';
 import { Http01Challenges, startHttp01Server } from './http-01.ts';
@@ -237,7 +237,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
   async #loadFromDisk(host: HostState): Promise<void> {
     await this.#loadFailures(host);
     try {
-      const [cert, key] = await Promise.all([readIfExists(host.certPath), readIfExists(host.keyPath)]);
+      const [cert, key] = await Promise.all([readIfExists(host.certPath), readPrivateKey(host.keyPath)]);
       if (cert === undefined || key === undefined) return;
       const info = this.#options.store.addPem(cert, key, { source: host.certPath, rank: host.rank });
       host.validity = info;
@@ -329,7 +329,7 @@ export class AcmeManager extends EventEmitter<{ issued: [string, CertificateInfo
     try {
       this.#account ??= await loadAccount(this.#dir, options.directory);
       // A renewal certifies the same key again, so TLSA records (DANE) stay true across renewals.
-      const reuseKey = await readIfExists(host.keyPath);
+      const reuseKey = await readPrivateKey(host.keyPath);
       const issued = await issueCertificate({
         directory: options.directory,
         account: this.#account,
