@@ -40,7 +40,7 @@ export function saslPrepRefusal(password: string): string | undefined {
   if (/^[\x20-\x7e]*$/.test(password)) return undefined;
   saslprep ??= createRequire(import.meta.url)('@mongodb-js/saslprep') as SaslPrep;
   const prep = saslprep;
-  const refused = (text: string) => {
+  const throws = (text: string) => {
     try {
       prep(text, { allowUnassigned: true });
       return false;
@@ -48,6 +48,10 @@ export function saslPrepRefusal(password: string): string | undefined {
       return true;
     }
   };
+  // The library also throws for a text that maps to nothing (a soft hyphen alone), which RFC 4013
+  // §2.1 maps away and does not prohibit: it was blamed for a password's private-use character. A
+  // letter before it keeps the text from emptying.
+  const refused = (text: string) => throws(text) && throws(`a${text}`);
   if (!refused(password)) return undefined;
   for (const char of password) {
     if (refused(char)) {
