@@ -2,16 +2,18 @@
  * The names inside an archive attachment, without extracting it (issue 8, "Attachments"). ZIP is
  * listed from its central directory (PKWARE APPNOTE.TXT §4.3.12) by yauzl (MIT), which reads the
  * directory only and gives every entry's raw general purpose flags, so encrypted entries are listed
- * too; a ZIP inside a ZIP is inflated (within a byte budget) to list it in turn, one level deep.
- * gzip gives the original file name from its header (RFC 1952 §2.3.1). RAR (1.5 to 5) is listed from
- * its block headers (rar.ts); nested archives inside it are only named, since its data is compressed
- * with RAR's own methods. tar is listed from its headers (tar.ts), and a tar inside gzip (.tar.gz,
- * .tgz) once inflated within the same byte budget; archives inside a tar are listed in turn, one level
- * deep, as for ZIP. A CAB is listed from its CFFILE entries (cab.ts), which are not compressed. 7z is
- * recognised by its signature but not listed (its headers are usually LZMA-compressed), nor are xz and
- * bzip2, which Node cannot decompress: these are judged by the name they would decompress to
- * ("invoice.exe.xz" holds "invoice.exe"), as is a gzip whose header carries no name, and reported as
- * not listed. Never throws: a broken archive is reported as not listed.
+ * too; an archive inside a ZIP (named as one, as Windows saves the name: "inner.zip." is
+ * "inner.zip") is inflated (within a byte budget) and listed in turn as a top-level one is, one level
+ * deep; one that cannot be read leaves the listing partial. gzip gives the original file name from
+ * its header (RFC 1952 §2.3.1), or, without one, the attachment's name less ".gz", which is what
+ * gunzip, 7-Zip and Windows save it as. RAR (1.5 to 5) is listed from its block headers (rar.ts);
+ * nested archives inside it are only named, since its data is compressed with RAR's own methods. tar
+ * is listed from its headers (tar.ts), and a tar inside gzip (.tar.gz, .tgz) once inflated within the
+ * same byte budget; archives inside a tar are listed in turn, one level deep, as for ZIP. A CAB is
+ * listed from its CFFILE entries (cab.ts), which are not compressed. 7z is recognised by its signature
+ * but not listed (its headers are usually LZMA-compressed), nor are xz and bzip2, which Node cannot
+ * decompress: these are reported as not listed, xz and bzip2 judged by the name they would decompress
+ * to ("invoice.exe.xz" holds "invoice.exe"). Never throws: a broken archive is reported as not listed.
  *
  * A ZIP is found from its end, as unzip finds it, so bytes in front of it (a self-extractor's stub,
  * junk, a picture) do not hide it. The entry budget bounds the costly part (yauzl's entries and the
@@ -161,19 +163,15 @@ async function listZip(
       if (encrypted) out.encrypted = true;
       const path = [...prefix, name];
       out.entries.push({ path, encrypted });
-      if (depth >= maxNesting && !encrypted && /\.zip$/i.test(name)) {
+      if (encrypted || !isArchiveName(name)) continue;
+      if (depth >= maxNesting) {
         out.partial = true; // left unopened by the nesting limit: what it holds is unknown, not clean
-      } else if (!encrypted && /\.zip$/i.test(name)) {
-        const inner = await inflate(zip, entry, budget);
-        if (inner === 'over-budget') out.partial = true;
-        if (inner === undefined || inner === 'over-budget') continue;
-        const nested = await listZip(inner, depth + 1, path, budget);
-        out.entries.push(...nested.entries);
-        if (nested.encrypted) out.encrypted = true;
-        if (!nested.listed) out.listed = false;
-        if (nested.truncated) out.truncated = true;
-        if (nested.partial) out.partial = true;
+        continue;
       }
+      const inner = await inflate(zip, entry, budget);
+      // Over the budget, or stored with a method yauzl cannot inflate (Deflate64, LZMA): unknown, not clean.
+      if (inner === undefined || inner === 'over-budget') out.partial = true;
+      else await openNested(inner, depth + 1, path, budget, name, out);
     }
     if (layout) nameTheRest(whole, layout, read, prefix, out);
     if (layout) await listInFront(whole, layout, depth, prefix, budget, concatenated, out);
@@ -217,8 +215,8 @@ function nameTheRest(bytes: Buffer, layout: ZipLayout, skip: number, prefix: str
       const encrypted = (flags & 0x1) !== 0; // APPNOTE §4.4.4, bit 0
       if (encrypted) out.encrypted = true;
       const kind = deceptiveName(name) ? 'disguised' : kindByName(name);
-      // A nested ZIP left unopened: what it holds is unknown.
-      if (!encrypted && /\.zip$/i.test(name)) out.partial = true;
+      // A nested archive left unopened: what it holds is unknown.
+      if (!encrypted && isArchiveName(name)) out.partial = true;
       if (!name.endsWith('/') && kind !== 'document' && kind !== 'other' && !kept.has(kind)) {
         kept.add(kind);
         out.entries.push({ path: [...prefix, name], encrypted });
@@ -438,7 +436,7 @@ async function listTar(bytes: Uint8Array, depth: number, prefix: string[], budge
   const kept = new Set<string>();
   out.listed = walkTar(bytes, ({ name, data }) => {
     const path = [...prefix, name];
-    const archive = kindByName(name) === 'archive';
+    const archive = isArchiveName(name);
     if (budget.entries <= 0) {
       out.truncated = true;
       keepFirstOfKind(name, path, kept, out);
@@ -452,14 +450,37 @@ async function listTar(bytes: Uint8Array, depth: number, prefix: string[], budge
     else if (archive) nested.push({ data, path, name });
     return true;
   });
-  for (const { data, path, name } of nested) {
-    const inner = await listNested(data, depth + 1, path, budget, name);
-    if (inner) merge(out, inner, true);
-  }
+  for (const { data, path, name } of nested) await openNested(data, depth + 1, path, budget, name, out);
   return out;
 }
 
-/** An archive inside a tar, listed by what its bytes are; undefined when they are no archive we know. */
+/**
+ * A member named as an archive, as Windows saves the name (`inner.zip.` and `inner.zip ` are saved as
+ * `inner.zip`; file-types.ts extensionOf): 7-Zip and Explorer open it whatever its case or trailing dots.
+ */
+function isArchiveName(name: string): boolean {
+  return kindByName(name) === 'archive';
+}
+
+/**
+ * An archive inside a ZIP or a tar, listed as a top-level one is (listNested) and added to `out`; one
+ * that is no archive we can read (an ARJ, a file only named .zip, a damaged 7z) leaves part of `out`
+ * unknown, not clean: partial.
+ */
+async function openNested(
+  bytes: Uint8Array,
+  depth: number,
+  prefix: string[],
+  budget: Budget,
+  name: string,
+  out: ArchiveListing,
+): Promise<void> {
+  const inner = await listNested(bytes, depth, prefix, budget, name);
+  if (inner) merge(out, inner, true);
+  else out.partial = true;
+}
+
+/** An archive inside a ZIP or a tar, listed by what its bytes are; undefined when they are no archive we know. */
 async function listNested(
   bytes: Uint8Array,
   depth: number,

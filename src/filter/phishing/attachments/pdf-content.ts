@@ -287,13 +287,77 @@ function collectLinks(raw: string, out: PdfContent, objects: Objects): void {
     uri.lastIndex = read.next;
   }
   if (/\/S\s*\/Launch\b|\/Launch\s*<</.test(chunk)) out.active = 'launch';
-  else if (out.active === undefined && /\/S\s*\/JavaScript\b|\/JS\s*[(<\d]|\/JavaScript\s*(?:<<|\d)/.test(chunk))
-    out.active = 'javascript';
+  else if (out.active === undefined && activeScript(chunk, objects)) out.active = 'javascript';
   // In a literal string a script's parentheses may be escaped (§7.3.4.2): app.launchURL\("…"\).
   for (const m of chunk.matchAll(/app\.launchURL\s*\\?\(\s*(["'])([\x21-\x7e]{1,2000}?)\1/g)) {
     if (links.length >= LIMITS.links) break;
     add(m[2]);
   }
+}
+
+/**
+ * The JavaScript of a chunk that counts as active: any script (§12.6.4.16) but one that only calls
+ * Acrobat's built-in field formatting functions, which a fillable form's text fields carry in their
+ * additional actions (§12.6.3 Table 196 /K /F /V /C: `AFNumber_Format(2, 0, 0, 0, "", true);`)
+ * and which do nothing but format, check or sum the form's own fields. A document-level script (the
+ * JavaScript name tree, §7.7.4 Table 31) or one run on opening (/OpenAction, §12.3.2 Table 28)
+ * counts whatever it calls, as does a script kept in a stream, which is not read.
+ */
+function activeScript(chunk: string, objects: Objects): boolean {
+  if (/\/JavaScript\s*(?:<<|\d)/.test(chunk)) return true; // the name tree
+  if (/\/OpenAction\s*<<(?:[^>]|>(?!>)){0,400}?\/(?:S\s*\/JavaScript\b|JS\b)/.test(chunk)) return true;
+  let lookups = 0;
+  for (const m of chunk.matchAll(/\/OpenAction\s*(\d{1,10})\s+\d{1,5}\s+R\b/g)) {
+    if (++lookups > LIMITS.links) return true; // more than a file has: not read, so not taken as inert
+    if (objects(Number(m[1])).some((o) => /\/S\s*\/JavaScript\b|\/JS\s*[(<\d]/.test(plainNames(o)))) return true;
+  }
+  const js = /\/JS(?![\w.+-])\s*(?:(\()|<(?!<)|(\d{1,10})\s+\d{1,5}\s+R\b)?/g;
+  let scripts = 0;
+  for (let match = js.exec(chunk); match; match = js.exec(chunk)) {
+    scripts++;
+    let read: { value: string | undefined; next: number } | undefined;
+    if (match[1] !== undefined) read = literalString(chunk, js.lastIndex);
+    else if (match[2] !== undefined) {
+      if (++lookups > LIMITS.links) return true;
+      const object = objects(Number(match[2]))[0]?.trimStart() ?? '';
+      // A string object of its own (§7.3.10); a stream's script is not read: active.
+      read = object.startsWith('(')
+        ? literalString(object, 1)
+        : /^<(?!<)/.test(object)
+          ? hexString(object, 1)
+          : undefined;
+      if (!inertScript(read?.value)) return true;
+      continue;
+    } else if (match[0].endsWith('<')) read = hexString(chunk, js.lastIndex);
+    if (!inertScript(read?.value)) return true;
+    js.lastIndex = read!.next;
+  }
+  // An action of type JavaScript whose script was not found (written otherwise than we read it).
+  return scripts === 0 && /\/S\s*\/JavaScript\b/.test(chunk);
+}
+
+/** Acrobat's form functions (AForm.js in the Acrobat SDK's JavaScript for Acrobat API Reference) that only format, check or sum fields. */
+const AF_FUNCTION =
+  'AF(?:(?:Number|Percent|Date|Time|Special)_(?:Format|Keystroke)(?:Ex)?|Simple_Calculate|Range_Validate)';
+const AF_LITERAL = String.raw`(?:-?(?:\d+(?:\.\d*)?|\.\d+)|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|true|false|null)`;
+const AF_LIST = String.raw`(?:\s*${AF_LITERAL}\s*(?:,\s*${AF_LITERAL}\s*)*)?`;
+const AF_ARGUMENT = String.raw`(?:${AF_LITERAL}|new\s+Array\s*\(${AF_LIST}\)|\[${AF_LIST}\])`;
+const AF_CALL = String.raw`${AF_FUNCTION}\s*\(\s*(?:${AF_ARGUMENT}\s*(?:,\s*${AF_ARGUMENT}\s*)*)?\)`;
+/** Nothing but calls of those functions with literal arguments: `AFSimple_Calculate("SUM", new Array("a", "b"));`. */
+const AF_ONLY = new RegExp(String.raw`^\s*(?:${AF_CALL}\s*(?:;\s*)?)+$`);
+/** Acrobat's own form scripts are a line or two; a longer script is not taken as one (and bounds the match). */
+const AF_MAX_LENGTH = 2000;
+
+/** A script of only Acrobat's form functions; a text string in UTF-16BE (§7.9.2.2, its byte order mark) is decoded first. */
+function inertScript(script: string | undefined): boolean {
+  if (script === undefined) return false;
+  let text = script;
+  if (text.startsWith('\xfe\xff')) {
+    const bytes = Buffer.from(text.slice(2), 'latin1');
+    if (bytes.length % 2 === 1) return false;
+    text = bytes.swap16().toString('utf16le');
+  }
+  return text.length <= AF_MAX_LENGTH && AF_ONLY.test(text);
 }
 
 /**

