@@ -162,7 +162,9 @@ function fieldValue(entity: Entity, name: string): string {
  * (RFC 2387 §3.2), here the first that holds text.
  */
 function contentId(value: string): string {
-  return value.trim().replace(/^<\s*(.*?)\s*>$/s, '$1');
+  // Sliced, not matched: `^<\s*(.*?)\s*>$` rescanned a run of folded spaces once per position.
+  const id = value.trim();
+  return id.startsWith('<') && id.endsWith('>') && id.length >= 2 ? id.slice(1, -1).trim() : id;
 }
 
 /**
