@@ -237,7 +237,11 @@ export function parseHeaderValue(value: string): HeaderValue {
 
 /** The parameters coarseHeaderValue() reads from an over-long value: what parts and attachments are named by. */
 const COARSE_PARAMETERS = new Set(['boundary', 'charset', 'name', 'filename']);
-/** Continuation segments kept per parameter (RFC 2231 §3), as libmime would join them. */
+/**
+ * Continuation segments joined per parameter (RFC 2231 §3): the first and the highest-numbered ones.
+ * The end of a file name is its extension, what its type is judged by: keeping the first 100 made
+ * `filename*0="a"; …; filename*120=".exe"` a name of 100 a's, and the program went unjudged.
+ */
 const MAX_SEGMENTS = 100;
 
 /**
@@ -247,23 +251,26 @@ const MAX_SEGMENTS = 100;
  */
 function coarseHeaderValue(value: string): HeaderValue {
   const type = /^[ \t]*([^\s;(]+)/.exec(value.slice(0, 256));
-  const segments = new Map<string, Map<number, { text: string; extended: boolean }>>();
+  const segments = new Map<string, Map<number, Segment>>();
   const parameter =
-    /;[ \t]*(?:\([^()]{0,256}\)[ \t]*)?([A-Za-z0-9_.-]{1,64})(?:\*(\d{1,3}))?(\*)?[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^;\s"]*)/g;
+    /;[ \t]*(?:\([^()]{0,256}\)[ \t]*)?([A-Za-z0-9_.-]{1,64})(?:\*(\d{1,9}))?(\*)?[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^;\s"]*)/g;
   for (let match = parameter.exec(value); match !== null; match = parameter.exec(value)) {
     const name = (match[1] as string).toLowerCase();
     if (!COARSE_PARAMETERS.has(name)) continue;
     const raw = match[4] as string;
     const text = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
-    const parts = segments.get(name) ?? new Map<number, { text: string; extended: boolean }>();
+    const parts = segments.get(name) ?? new Map<number, Segment>();
     segments.set(name, parts);
     const index = match[2] === undefined ? 0 : Number(match[2]);
-    if (parts.size < MAX_SEGMENTS && !parts.has(index)) parts.set(index, { text, extended: match[3] !== undefined });
+    // RFC 2231 §3 numbers each segment once: of a repeated number the first counts.
+    if (!parts.has(index)) parts.set(index, { text, extended: match[3] !== undefined });
   }
   const params: Record<string, string> = {};
   const decodedParams: string[] = [];
   for (const [name, parts] of segments) {
-    const ordered = [...parts.entries()].sort(([a], [b]) => a - b).map(([, part]) => part);
+    const all = [...parts.entries()].sort(([a], [b]) => a - b).map(([, part]) => part);
+    // The first segment names the charset (RFC 2231 §4); the last ones hold the extension.
+    const ordered = all.length > MAX_SEGMENTS ? [all[0] as Segment, ...all.slice(1 - MAX_SEGMENTS)] : all;
     const first = ordered[0];
     if (!first?.extended) {
       params[name] = ordered.map((part) => part.text).join('');
@@ -285,6 +292,12 @@ function coarseHeaderValue(value: string): HeaderValue {
     decodedParams.push(name);
   }
   return { value: (type?.[1] ?? '').toLowerCase(), params, decodedParams };
+}
+
+interface Segment {
+  text: string;
+  /** Written `name*n*=`: percent-encoded octets (RFC 2231 §4). */
+  extended: boolean;
 }
 
 /** "%XX" escapes as octets; the rest as it is. */

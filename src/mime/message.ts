@@ -36,6 +36,13 @@ export interface MessageAddress {
 export interface MessageAttachment {
   /** The file name from Content-Disposition or Content-Type, decoded; '' when none is given. */
   filename: string;
+  /**
+   * Every distinct name the part's header gives, `filename` first, when it gives more than one: readers
+   * differ in the one they show and save, so a sender can show one and have another saved.
+   */
+  names?: string[];
+  /** An inline text part with a name: the reader shows it as the message's text, and it is in `text` or `html` too. */
+  alsoText?: boolean;
   /** Lower case, without parameters, e.g. `application/zip`. */
   contentType: string;
   disposition: 'attachment' | 'inline' | '';
@@ -177,6 +184,8 @@ interface Leaf {
   type: HeaderValue;
   disposition: HeaderValue;
   encoding: string;
+  /** The Content-Name field's value, as written. */
+  contentName: string | undefined;
 }
 
 /** The leaves of one message (its nested messages are collected when their turn comes). */
@@ -202,6 +211,10 @@ function collect(message: Buffer, start: number, end: number, depth: number, bod
       }
     } else if (isText(leaf)) {
       (type.value === 'text/plain' ? body.text : body.html).push(textOf(leaf));
+      // Shown as text, but a name makes it a file too: a reader offers to save it, and a program
+      // ("setup.exe", Content-Disposition inline) runs once saved. RFC 2183 §2.1 leaves inline parts
+      // to the reader; the attachment checks must see what it may save.
+      if (fileNames(leaf).length > 0) body.attachments.push({ ...attachmentOf(leaf), alsoText: true });
     } else {
       body.attachments.push(attachmentOf(leaf));
     }
@@ -218,8 +231,10 @@ function isText(leaf: Leaf): boolean {
 
 function attachmentOf(leaf: Leaf): MessageAttachment {
   const { type, disposition } = leaf;
+  const names = fileNames(leaf);
   return {
-    filename: fileName(leaf),
+    filename: names[0] ?? '',
+    ...(names.length > 1 && { names }),
     contentType: type.value,
     disposition: disposition.value === 'attachment' || disposition.value === 'inline' ? disposition.value : '',
     content: contentOf(leaf),
@@ -227,19 +242,32 @@ function attachmentOf(leaf: Leaf): MessageAttachment {
 }
 
 /**
- * The file name from Content-Disposition or Content-Type. RFC 2047 words are decoded there, as readers
- * do, but not in a parameter libmime read in RFC 2231 form: that one is decoded already, and decoding
- * again turned "100%3D%3Futf-8%3FQ%3F%3D25%3F%3D.txt" (100=?utf-8?Q?=25?=.txt) into "100%.txt".
+ * The file names a reader may take, distinct, the one most take first: Content-Disposition's filename
+ * (RFC 2183 §2.3), Content-Type's name (RFC 2045 §7.1 leaves it to RFC 1341, which deprecated it),
+ * then the same parameters on the other field and a Content-Name field, which some readers take when
+ * the others are missing. RFC 2047 words are decoded, as readers do, but not in a parameter libmime read
+ * in RFC 2231 form: that one is decoded already, and decoding again turned
+ * "100%3D%3Futf-8%3FQ%3F%3D25%3F%3D.txt" (100=?utf-8?Q?=25?=.txt) into "100%.txt".
  */
-function fileName(leaf: Leaf): string {
+function fileNames(leaf: Leaf): string[] {
+  const names: string[] = [];
   for (const [header, name] of [
     [leaf.disposition, 'filename'],
     [leaf.type, 'name'],
+    [leaf.disposition, 'name'],
+    [leaf.type, 'filename'],
   ] as const) {
     const value = header.params[name];
-    if (value) return header.decodedParams.includes(name) ? value : decoded(value);
+    if (!value) continue;
+    const text = header.decodedParams.includes(name) ? value : decoded(value);
+    if (!names.includes(text)) names.push(text);
   }
-  return '';
+  const field = leaf.contentName?.replace(/^"(.*)"$/s, '$1');
+  if (field) {
+    const text = decoded(field);
+    if (!names.includes(text)) names.push(text);
+  }
+  return names;
 }
 
 /** A text part with a file name is a file the sender attached, unless marked inline (RFC 2183 §2.1). */
@@ -434,6 +462,8 @@ interface ContentFields {
   type: string | undefined;
   disposition: string | undefined;
   encoding: string | undefined;
+  /** Content-Name, a file name some mail programs write and some readers take (fileNames()). */
+  name: string | undefined;
 }
 
 function contentFields(
@@ -442,12 +472,13 @@ function contentFields(
   fieldsEnd: number,
   encoding: 'utf8' | 'latin1' = 'utf8',
 ): ContentFields {
-  const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined };
+  const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined, name: undefined };
   // The first of each field counts, so that a scanner and a reader cannot be shown different ones.
   for (const field of readFields(message, start, fieldsEnd, encoding)) {
     if (field.name === 'content-type') fields.type ??= field.value;
     else if (field.name === 'content-disposition') fields.disposition ??= field.value;
     else if (field.name === 'content-transfer-encoding') fields.encoding ??= field.value;
+    else if (field.name === 'content-name') fields.name ??= field.value;
   }
   return fields;
 }
@@ -456,12 +487,12 @@ function contentFields(
 const SCANNED_VALUE_LIMIT = 64 * 1024;
 
 /**
- * The first Content-Type, Content-Disposition and Content-Transfer-Encoding of a header section too
+ * The first Content-Type, Content-Disposition, Content-Transfer-Encoding and Content-Name of a header section too
  * big for readFields(), and where its body starts (past the empty line; `end` without one): one pass
  * over the lines, each value cut at SCANNED_VALUE_LIMIT, so the cost is the section's length.
  */
 function scanContentFields(message: Buffer, start: number, end: number): { fields: ContentFields; bodyStart: number } {
-  const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined };
+  const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined, name: undefined };
   const within = message.subarray(0, end);
   let current: keyof ContentFields | undefined;
   let value = '';
@@ -483,9 +514,9 @@ function scanContentFields(message: Buffer, start: number, end: number): { field
         value += text.slice(0, SCANNED_VALUE_LIMIT - value.length);
     } else {
       close();
-      const match = /^content-(type|disposition|transfer-encoding)[ \t]*:/i.exec(text);
+      const match = /^content-(type|disposition|transfer-encoding|name)[ \t]*:/i.exec(text);
       const name = match?.[1]?.toLowerCase();
-      const key = name === 'type' ? 'type' : name === 'disposition' ? 'disposition' : name ? 'encoding' : undefined;
+      const key = name === 'transfer-encoding' ? 'encoding' : (name as keyof ContentFields | undefined);
       if (key !== undefined && fields[key] === undefined) {
         current = key;
         value = text.slice((match as RegExpExecArray)[0].length);
@@ -498,7 +529,7 @@ function scanContentFields(message: Buffer, start: number, end: number): { field
 }
 
 function sameFields(a: ContentFields, b: ContentFields): boolean {
-  return a.type === b.type && a.disposition === b.disposition && a.encoding === b.encoding;
+  return a.type === b.type && a.disposition === b.disposition && a.encoding === b.encoding && a.name === b.name;
 }
 
 /** An entity's fields read: its type at once, its disposition when a leaf needs it (and only once). */
@@ -529,6 +560,7 @@ function leafOf(message: Buffer, bodyStart: number, end: number, reading: Readin
     type: reading.type,
     disposition: reading.disposition,
     encoding: transferEncodingOf(reading.fields.encoding),
+    contentName: reading.fields.name,
   };
 }
 
@@ -544,6 +576,7 @@ function rawTextLeaf(message: Buffer, start: number, end: number): Leaf {
     type: PLAIN_TEXT,
     disposition: NO_DISPOSITION,
     encoding: '8bit',
+    contentName: undefined,
   };
 }
 

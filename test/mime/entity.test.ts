@@ -300,3 +300,15 @@ test('an over-long Content-Type or Content-Disposition still names its boundary 
   const many = parseHeaderValue(`multipart/mixed; ${'a=b; '.repeat(200)}boundary=last`);
   assert.equal(many.params.boundary, 'last');
 });
+
+test('a file name in more RFC 2231 segments than are joined keeps its first and its last: the extension is not lost', () => {
+  const segments = Array.from({ length: 120 }, (_, i) => `filename*${i}="a"`);
+  const value = `attachment; ${segments.join('; ')}; filename*120=".exe"`;
+  const name = parseHeaderValue(value).params.filename as string;
+  assert.ok(name.endsWith('a.exe'), name);
+  assert.ok(name.length <= 105, `${name.length}`);
+  // The first segment, which names the charset (RFC 2231 §4), stays; numbers past 999 are read too.
+  const extended = `attachment; filename*0*=utf-8''%D1%84; ${segments.slice(1).join('; ')}; filename*1000=".js"`;
+  const read = parseHeaderValue(extended).params.filename as string;
+  assert.ok(read.startsWith('ф') && read.endsWith('a.js'), read);
+});

@@ -173,12 +173,14 @@ BEGIN:VCALENDAR
   );
   assert.equal(parsed.html, '<b>only html</b>\n');
   assert.equal(parsed.text, 'shown text\n');
+  // The inline named part is shown as text and, for its name, handed to the attachment checks too.
   assert.deepEqual(
-    parsed.attachments.map((a) => [a.filename, a.contentType, Buffer.from(a.content).toString()]),
+    parsed.attachments.map((a) => [a.filename, a.contentType, Buffer.from(a.content).toString(), a.alsoText]),
     [
-      ['', 'text/plain', 'attached text'],
-      ['notes.txt', 'text/plain', 'named text'],
-      ['', 'text/calendar', 'BEGIN:VCALENDAR'],
+      ['', 'text/plain', 'attached text', undefined],
+      ['notes.txt', 'text/plain', 'named text', undefined],
+      ['shown.txt', 'text/plain', 'shown text', true],
+      ['', 'text/calendar', 'BEGIN:VCALENDAR', undefined],
     ],
   );
   assert.equal(parseMessageSync(wire('Content-Type: text/html\n\n<p>x</p>\n')).text, '');
@@ -750,4 +752,109 @@ test('display names: an encoded-word that is the address, or holds one, is read 
     { name: 'и', address: 'a@b.example' },
     { name: '', address: 'c@d.example' },
   ]);
+});
+
+test('an inline text part with a name is the text and an attachment too: a program sent as "inline" is judged', () => {
+  const program = Buffer.from('MZ\x90\x00program', 'latin1').toString('base64');
+  const parsed = parseMessageSync(
+    wire(`Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: text/plain
+
+Please see the attached invoice.
+--b
+Content-Type: text/plain; name="setup.exe"
+Content-Disposition: inline; filename="setup.exe"
+Content-Transfer-Encoding: base64
+
+${program}
+--b
+Content-Type: text/html; name="invoice.hta"
+Content-Disposition: inline
+
+<html><script>x()</script></html>
+--b
+Content-Type: text/plain
+Content-Disposition: inline
+
+no name, only text
+--b--
+`),
+  );
+  assert.match(parsed.text, /Please see the attached invoice\.\n\nMZ/);
+  assert.match(parsed.text, /no name, only text/);
+  assert.match(parsed.html, /<script>/);
+  assert.deepEqual(
+    parsed.attachments.map((a) => [a.filename, a.contentType, a.disposition, a.alsoText]),
+    [
+      ['setup.exe', 'text/plain', 'inline', true],
+      ['invoice.hta', 'text/html', 'inline', true],
+    ],
+  );
+  assert.equal(Buffer.from(parsed.attachments[0]!.content).toString('latin1', 0, 2), 'MZ');
+});
+
+test('every file name a reader may take is kept: filename and name on either field, and Content-Name', () => {
+  const parsed = parseMessageSync(
+    wire(`Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: application/octet-stream; name="evil.exe"
+Content-Disposition: attachment; filename="invoice.pdf"
+
+1
+--b
+Content-Type: application/octet-stream
+Content-Disposition: attachment; name="evil.exe"
+
+2
+--b
+Content-Type: application/octet-stream; filename="evil.exe"
+
+3
+--b
+Content-Type: application/octet-stream
+Content-Name: "=?utf-8?Q?evil=2Eexe?="
+Content-Disposition: attachment
+
+4
+--b
+Content-Type: application/octet-stream; name="same.pdf"
+Content-Disposition: attachment; filename="same.pdf"
+
+5
+--b--
+`),
+  );
+  assert.deepEqual(
+    parsed.attachments.map((a) => [a.filename, a.names]),
+    [
+      ['invoice.pdf', ['invoice.pdf', 'evil.exe']],
+      ['evil.exe', undefined],
+      ['evil.exe', undefined],
+      ['evil.exe', undefined],
+      ['same.pdf', undefined],
+    ],
+  );
+});
+
+test('Content-Name past HEADER_LIMITS is found by the one-pass scan too', () => {
+  const padding = Array.from({ length: HEADER_LIMITS.fields + 10 }, (_, i) => `X-Pad-${i}: x`).join('\n');
+  const parsed = parseMessageSync(
+    wire(`Content-Type: multipart/mixed; boundary=b
+
+--b
+${padding}
+Content-Type: application/octet-stream
+Content-Name: evil.exe
+
+x
+--b--
+`),
+  );
+  assert.deepEqual(
+    parsed.attachments.map((a) => a.filename),
+    ['evil.exe'],
+  );
 });

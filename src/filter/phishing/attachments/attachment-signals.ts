@@ -7,6 +7,7 @@
  * file) is parsed and its own attachments inspected the same way, a few levels deep. One signal of
  * each name per message, the strongest.
  */
+import { inflateRawSync } from 'node:zlib';
 import type { MessageAttachment } from '../../../mime/message.ts';
 import {
   type AttachedBudget,
@@ -23,6 +24,7 @@ import {
   deceptiveName,
   extensionOf,
   type FileKind,
+  isInterpretedScript,
   kindByContent,
   kindByName,
   oleHasMacros,
@@ -94,7 +96,7 @@ function once(compute: () => boolean): () => boolean {
 
 async function inspect(a: MessageAttachment, context: Context): Promise<void> {
   const { emit, budget } = context;
-  const name = shownName(a, context.within);
+  const name = visible(shownName(a, context.within));
   // A whole message carried as an attachment (embedded.ts) is opened, its attachments judged too.
   const inner =
     isAttachedMessage(a) && context.depth < MAX_ATTACHED_DEPTH ? openAttachedMessage(a, context.attached) : undefined;
@@ -108,32 +110,68 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
       within: `${name} → `,
     });
   }
-  // The file itself is judged too: a program named "letter.eml" is still a program.
-  const byName = a.filename ? kindByName(a.filename) : 'other';
+  // The file itself is judged too: a program named "letter.eml" is still a program. So is every name
+  // the part gives (message.ts fileNames()): readers differ in the one they save, so the riskiest counts.
+  const names = a.names ?? (a.filename ? [a.filename] : []);
+  const kinds = names.map(kindByName);
+  /** The name, as shown, that gives the kind; undefined when none does. */
+  const named = (kind: FileKind): string | undefined => {
+    const at = kinds.indexOf(kind);
+    return at < 0 ? undefined : visible(shown(context.within + names[at]));
+  };
   const byContent = kindByContent(a.content);
-  const disguise = a.filename ? deceptiveName(a.filename) : undefined;
-  if (disguise) emit('double-extension', 4, explainDisguise(name, disguise, extensionOf(a.filename)), name);
-  if (byName === 'executable' || byContent === 'executable') {
-    const hidden = byContent === 'executable' && byName !== 'executable';
-    emit('executable-attachment', 5, hidden ? explainHiddenProgram(name) : explainKind(name, 'executable'), name);
-  } else if (byContent === 'unix-script') {
-    // Weighed low: technical ham (SpamAssassin's easy_ham) attaches such scripts, and they need a shell to run.
-    emit('executable-attachment', 2, explainHiddenProgram(name), name);
+  for (const each of names) {
+    const disguise = deceptiveName(each);
+    if (!disguise) continue;
+    const shownAs = visible(shown(context.within + each));
+    emit('double-extension', 4, explainDisguise(shownAs, disguise, extensionOf(each)), shownAs);
+    break;
   }
-  if (byName === 'shortcut' || byContent === 'shortcut')
-    emit('shortcut-attachment', 5, explainKind(name, 'shortcut'), name);
-  if (byName === 'disk-image' || byContent === 'disk-image')
-    emit('disk-image-attachment', 4, explainKind(name, 'disk-image'), name);
-  if (byName === 'macro-office' || (byContent === 'ole' && oleHasMacros(a.content)))
-    emit('macro-office', 3, explainKind(name, 'macro-office'), name);
-  // An unnamed inline HTML part is a body the parser kept apart, not a file the user is asked to open.
+  const differ = namesDiffer(names, kinds, a.alsoText === true);
+  if (differ) {
+    const [one, other] = differ.map((n) => visible(shown(context.within + n))) as [string, string];
+    emit('double-extension', 4, explainNamesDiffer(one, other), `${one} / ${other}`);
+  }
+  const executable = named('executable');
+  if (executable !== undefined || byContent === 'executable') {
+    emit(
+      'executable-attachment',
+      5,
+      executable === undefined ? explainHiddenProgram(name) : explainKind(executable, 'executable'),
+      executable ?? name,
+    );
+  } else if ((byContent === 'unix-script' && !a.alsoText) || names.some(isInterpretedScript)) {
+    // Weighed low: technical ham (SpamAssassin's easy_ham) attaches such scripts, and they need a shell
+    // or an interpreter to run. A script shown as the text (an inline part) is read, not run.
+    const script = names.find(isInterpretedScript);
+    const shownAs = script === undefined ? name : visible(shown(context.within + script));
+    emit(
+      'executable-attachment',
+      2,
+      script === undefined ? explainHiddenProgram(name) : explainKind(shownAs, 'executable'),
+      shownAs,
+    );
+  }
+  const shortcut = named('shortcut');
+  if (shortcut !== undefined || byContent === 'shortcut')
+    emit('shortcut-attachment', 5, explainKind(shortcut ?? name, 'shortcut'), shortcut ?? name);
+  const diskImage = named('disk-image');
+  if (diskImage !== undefined || byContent === 'disk-image')
+    emit('disk-image-attachment', 4, explainKind(diskImage ?? name, 'disk-image'), diskImage ?? name);
+  const macro = named('macro-office');
+  if (macro !== undefined || (byContent === 'ole' && oleHasMacros(a.content)))
+    emit('macro-office', 3, explainKind(macro ?? name, 'macro-office'), macro ?? name);
+  // An unnamed inline HTML part is a body the parser kept apart, not a file the user is asked to open;
+  // nor is a named one the reader shows as the text (alsoText): mail programs name their bodies
+  // ("message.htm", "body.txt"), and the link and language checks read that markup as the body.
   const isAttachment = a.disposition === 'attachment' || a.filename !== '';
   const htmlType = a.contentType === 'text/html' || a.contentType === 'application/xhtml+xml';
-  if (byName === 'html' || ((byContent === 'html' || htmlType) && isAttachment)) {
+  const htmlName = named('html');
+  if (!a.alsoText && (htmlName !== undefined || ((byContent === 'html' || htmlType) && isAttachment))) {
     const active = activeHtml(a.content);
-    emit('html-attachment', active ? 4 : 3, explainHtml(name, active), name);
+    emit('html-attachment', active ? 4 : 3, explainHtml(htmlName ?? name, active), htmlName ?? name);
   }
-  if (byName === 'svg' || byContent === 'svg' || a.contentType === 'image/svg+xml') {
+  if (named('svg') !== undefined || byContent === 'svg' || a.contentType === 'image/svg+xml') {
     const active = activeSvg(a.content);
     emit('svg-attachment', active ? 4 : 3, explainSvg(name, active), name);
   }
@@ -144,8 +182,72 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
   }
   if (byContent !== 'executable' && archiveFormatOf(a.content) !== undefined) {
     const listing = await listArchive(a.content, budget, a.filename);
-    if (listing) inspectArchive(name, listing, context.password, emit);
+    if (listing) inspectArchive(name, listing, packageOf(a.content), context.password, emit);
   }
+}
+
+/** Kinds two names of one file may differ between unremarked: opening none of them runs anything. */
+const ordinaryKinds: readonly FileKind[] = ['document', 'archive', 'other'];
+
+/**
+ * Two names of one file (message.ts fileNames()) whose extensions say different kinds, one of them
+ * risky: "invoice.pdf" shown, "evil.exe" saved. Names that differ only in their wording or between
+ * ordinary kinds ("scan.pdf", "scan.jpg") are left alone, and so is a web page's name on a part shown
+ * as the text (alsoText), which the reader renders as the body whatever it is named.
+ */
+function namesDiffer(
+  names: readonly string[],
+  kinds: readonly FileKind[],
+  shownAsText: boolean,
+): [string, string] | undefined {
+  const risky = kinds.findIndex((k) => !ordinaryKinds.includes(k) && !(shownAsText && k === 'html'));
+  if (risky < 0) return undefined;
+  const other = kinds.findIndex((k) => k !== kinds[risky]);
+  return other < 0 ? undefined : [names[Math.min(risky, other)]!, names[Math.max(risky, other)]!];
+}
+
+/** Control characters named, as shown() names bidi controls: a NUL must not cut a header line or a log. */
+function visible(name: string): string {
+  return name.replace(
+    /[\x00-\x1f\x7f-\x9f]/gu,
+    (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`,
+  );
+}
+
+const zipLocalHeader = 0x04034b50;
+/** Longer than any media type a package names ("application/vnd.oasis.opendocument.text-master-template"). */
+const mimetypeLength = 128;
+
+/**
+ * An EPUB or OpenDocument package, by the media type its first entry, "mimetype", holds uncompressed
+ * right after that entry's local header (APPNOTE §4.3.7): EPUB 3.3 §4.3 ("OCF ZIP container media type
+ * identification") and ODF 1.2 Part 3 §3.3 ("MIME Media Type") require it there, so that readers tell
+ * the package by its first bytes.
+ */
+function packageOf(bytes: Uint8Array): 'epub' | 'odf' | undefined {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < 30 || b.readUInt32LE(0) !== zipLocalHeader) return undefined;
+  const nameLength = b.readUInt16LE(26);
+  if (b.toString('latin1', 30, 30 + nameLength) !== 'mimetype') return undefined;
+  const start = 30 + nameLength + b.readUInt16LE(28);
+  const stored = b.subarray(start, start + Math.min(b.readUInt32LE(18), mimetypeLength));
+  // Some writers deflate it against the rule (epubcheck's PKG-005); a few bytes, inflated within a bound.
+  const method = b.readUInt16LE(8);
+  let content: Buffer;
+  try {
+    content =
+      method === 0
+        ? stored
+        : method === 8
+          ? inflateRawSync(stored, { maxOutputLength: mimetypeLength })
+          : Buffer.alloc(0);
+  } catch {
+    return undefined;
+  }
+  const type = content.toString('latin1');
+  if (type === 'application/epub+zip') return 'epub';
+  if (/^application\/vnd\.oasis\.opendocument\.[a-z0-9.+-]+$/.test(type)) return 'odf';
+  return undefined;
 }
 
 /** Inner kinds that make an archive risky, with the weight each earns (macros and markup are common in real work). */
@@ -163,7 +265,13 @@ function isDescribed(kind: FileKind | 'disguised'): kind is Described {
   return kind in riskyInside;
 }
 
-function inspectArchive(name: string, listing: ArchiveListing, passwordInText: () => boolean, emit: Emit): void {
+function inspectArchive(
+  name: string,
+  listing: ArchiveListing,
+  container: 'epub' | 'odf' | undefined,
+  passwordInText: () => boolean,
+  emit: Emit,
+): void {
   // An Office Open XML document is a ZIP (ECMA-376 Part 2 §8): its parts are not attachments, but a VBA project is a macro.
   const paths = listing.entries.map((e) => e.path.join('/'));
   const office = paths.includes('[Content_Types].xml');
@@ -177,6 +285,9 @@ function inspectArchive(name: string, listing: ArchiveListing, passwordInText: (
     // "document" holds is, as 7-Zip and Windows Explorer list it: a [Content_Types].xml beside an .exe
     // made the archive look like a document and hid the program.
     if (office && isPackagePart(entry.path) && (kind === 'html' || kind === 'svg' || kind === 'macro-office')) continue;
+    // An e-book's chapters are XHTML and its pictures SVG, an OpenDocument's drawings SVG: parts the
+    // reading program shows, as an Office document's are. A program beside them is still a program.
+    if (container !== undefined && entry.path.length === 1 && (kind === 'html' || kind === 'svg')) continue;
     const path = shown(entry.path.join(' → '));
     emit('risky-archive-content', riskyInside[kind], explainInside(name, path, kind), `${name} → ${path}`);
   }
@@ -294,12 +405,28 @@ function explainHiddenProgram(name: string): Explanation {
   };
 }
 
-function explainDisguise(name: string, how: 'bidi' | 'double-extension' | 'padding', ext: string): Explanation {
+function explainNamesDiffer(one: string, other: string): Explanation {
+  return {
+    en: `The attachment has two names, “${one}” and “${other}”, of different kinds of file. Mail programs show one and save another, so the file you open may not be the one you were shown.`,
+    ru: `У вложения два имени, «${one}» и «${other}», и они обозначают разные типы файлов. Почтовые программы показывают одно, а сохраняют под другим, так что открыть можно совсем не тот файл, что был показан.`,
+  };
+}
+
+function explainDisguise(
+  name: string,
+  how: 'bidi' | 'control' | 'double-extension' | 'padding',
+  ext: string,
+): Explanation {
   switch (how) {
     case 'bidi':
       return {
         en: `The file name “${name}” contains an invisible character that reverses the direction of the text, so the extension you see is not the real one.`,
         ru: `В имени файла «${name}» есть невидимый символ, меняющий направление текста, поэтому видимое расширение — не настоящее.`,
+      };
+    case 'control':
+      return {
+        en: `The file name “${name}” contains a control character, which file names never have. Programs stop reading the name there${ext ? `, so the file is a .${ext} file whatever the rest of the name says` : ''}.`,
+        ru: `В имени файла «${name}» есть управляющий символ, которого в именах файлов не бывает. Программы дальше него имя не читают${ext ? `, поэтому это файл .${ext}, что бы ни говорила остальная часть имени` : ''}.`,
       };
     case 'double-extension':
       return {

@@ -26,10 +26,29 @@ const executable = new Set(
     // (embedded scripts, 2023 campaigns), Remote Desktop files (host drives shared with the attacker),
     // search-ms and searchConnector-ms (a remote folder shown as local), App Installer files, Excel web
     // queries and SYLK sheets (formulas that run commands). rspamd's bad-extension map lists one, rdp, iqy.
-    'one onepkg rdp search-ms searchconnector-ms appinstaller iqy slk'
+    'one onepkg rdp search-ms searchconnector-ms appinstaller iqy slk ' +
+    // From Outlook's list of blocked attachments (Microsoft, "Blocked attachments in Outlook"), each one
+    // Windows acts on: update packages (msu, run by wusa), Java Web Start (jnlp fetches and runs a
+    // program), troubleshooting packs (diagcab, the 2022 "DogWalk" flaw), Sandbox configurations (wsb
+    // runs its LogonCommand), WinHelp (hlp macros run programs), shell scraps (shs, shb: an embedded
+    // program), Internet shortcuts and pinned sites (website, like url), themes (theme loads what it names:
+    // ThemeBleed, 2023), script components and files (htc, ws), Monad scripts (msh), Installer transforms
+    // (mst, applied with an .msi), certificates (cer: opening one offers to trust it, a root for
+    // intercepting TLS), PowerShell files (ps2, psc1) and printer exports (printerexport, restored by
+    // PrintBrm with drivers).
+    'msu jnlp diagcab wsb hlp shs shb website theme htc ws msh mst cer ps2 psc1 printerexport'
   ).split(' '),
 );
-const macroOffice = new Set('docm dotm xlsm xltm xlam pptm potm ppsm ppam sldm'.split(' '));
+/** Exchange public-folder shortcuts (xnk, Outlook's blocked list) open what they point to, as .lnk files do. */
+const shortcut = new Set('lnk xnk'.split(' '));
+/**
+ * Python and Perl scripts, which run on a double click where the interpreter is installed (Outlook
+ * blocks them): weighed as `#!` scripts are, since technical mail sends them and they need the interpreter.
+ */
+const interpretedScript = new Set('py pyw pl'.split(' '));
+// Access databases compiled or as projects (mde, accde, ade, adp; Outlook's blocked list) run their VBA
+// and AutoExec macros when opened, as macro-enabled documents do.
+const macroOffice = new Set('docm dotm xlsm xltm xlam pptm potm ppsm ppam sldm mde accde ade adp'.split(' '));
 const html = new Set('html htm shtml shtm xhtml xht mht mhtml'.split(' '));
 const diskImage = new Set('iso img vhd vhdx udf wim dmg'.split(' '));
 const archive = new Set('zip rar 7z gz tgz bz2 tbz xz txz tar cab ace arj lzh lha z zipx r00 r01 uue xxe'.split(' '));
@@ -41,12 +60,22 @@ const document = new Set(
 );
 
 /**
+ * A control character (Unicode Cc) other than the tab that unfolding a header leaves in a long name
+ * (RFC 5322 §2.2.3). Windows allows none in a file name ("Naming Files, Paths, and Namespaces").
+ */
+const control = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/u;
+
+/**
  * The last part of a path as Windows saves it: trailing dots and spaces dropped, which the Win32 API
  * does to every file name ("Naming Files, Paths, and Namespaces"), so "invoice.pdf.js." is saved
- * and run as "invoice.pdf.js". Leading spaces go too (a name is shown without them).
+ * and run as "invoice.pdf.js". Leading spaces go too (a name is shown without them). Cut at the first
+ * control character: a NUL ends the name for every program that reads it as a C string, so
+ * "evil.exe%00.pdf" (RFC 2231 §4 lets a name carry any octet) is saved as "evil.exe".
  */
 function savedName(name: string): string {
-  const base = name.slice(name.lastIndexOf('/') + 1);
+  const cut = name.search(control);
+  const whole = cut < 0 ? name : name.slice(0, cut);
+  const base = whole.slice(whole.lastIndexOf('/') + 1);
   let end = base.length;
   while (end > 0 && (base[end - 1] === '.' || /\s/u.test(base[end - 1]!))) end--;
   return base.slice(0, end).trimStart();
@@ -61,7 +90,7 @@ export function extensionOf(name: string): string {
 
 export function kindByName(name: string): FileKind {
   const ext = extensionOf(name);
-  if (ext === 'lnk') return 'shortcut';
+  if (shortcut.has(ext)) return 'shortcut';
   if (executable.has(ext)) return 'executable';
   if (macroOffice.has(ext)) return 'macro-office';
   if (html.has(ext)) return 'html';
@@ -70,6 +99,11 @@ export function kindByName(name: string): FileKind {
   if (archive.has(ext) || /^r\d\d$/.test(ext)) return 'archive';
   if (document.has(ext)) return 'document';
   return 'other';
+}
+
+/** A Python or Perl script by its name: run where the interpreter is installed, weighed low (interpretedScript). */
+export function isInterpretedScript(name: string): boolean {
+  return interpretedScript.has(extensionOf(name));
 }
 
 /** Extensions a lure shows before the real one ("invoice.pdf.exe"). */
@@ -82,11 +116,13 @@ const bidiControl = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /**
  * A name dressed up to hide its real type: a bidi control ("invoice‮fdp.exe" shows as "invoiceexe.pdf"),
- * a document extension before a dangerous one ("invoice.pdf.exe", "scan.docx   .js"), or a long run of
+ * a control character (a NUL: "evil.exe\0.pdf" is shown whole by some and saved as "evil.exe"), a
+ * document extension before a dangerous one ("invoice.pdf.exe", "scan.docx   .js"), or a long run of
  * spaces that pushes the real extension out of sight.
  */
-export function deceptiveName(name: string): 'bidi' | 'double-extension' | 'padding' | undefined {
+export function deceptiveName(name: string): 'bidi' | 'control' | 'double-extension' | 'padding' | undefined {
   if (bidiControl.test(name)) return 'bidi';
+  if (control.test(name)) return 'control';
   const base = savedName(name);
   const kind = kindByName(base);
   if (kind === 'document' || kind === 'archive' || kind === 'other') return undefined;
