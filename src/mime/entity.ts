@@ -326,8 +326,24 @@ function parameterCount(value: string): number {
 /** Content-Transfer-Encoding's mechanism, lower case; '7bit' when absent (RFC 2045 §6.1). */
 export function transferEncodingOf(value: string | undefined): string {
   if (!value) return '7bit';
-  const token = /[\w-]+/.exec(value.replace(/\([^)]*\)/g, '')); // RFC 822 comments around it
-  return token ? token[0].toLowerCase() : '7bit';
+  // The first token outside comments (RFC 5322 §3.2.2: they nest, and a quoted-pair escapes a
+  // parenthesis), in one pass: `\([^)]*\)` rescanned the rest of the value for every "(" left open, and
+  // this runs for every part (200 KB of them took 40 s).
+  let depth = 0;
+  let token = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string;
+    if (depth > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+    } else if (c === '(') {
+      if (token !== '') break;
+      depth = 1;
+    } else if (/[\w-]/.test(c)) token += c;
+    else if (token !== '') break;
+  }
+  return token ? token.toLowerCase() : '7bit';
 }
 
 const DASHES = Buffer.from('--');

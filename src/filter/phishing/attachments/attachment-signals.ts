@@ -353,9 +353,12 @@ function activeHtml(bytes: Uint8Array): boolean {
   );
 }
 
-/** Script, event handlers, embedded HTML or javascript: links, which a plain picture does not need. */
+/**
+ * Script, event handlers, embedded HTML or javascript: links, which a plain picture does not need. The
+ * white space around a quote is matched one way only: `\s*["']?\s*` split a run of spaces every way.
+ */
 function activeSvg(bytes: Uint8Array): boolean {
-  return /<script[\s>]|\son[a-z]+\s*=|<foreignObject[\s>]|href\s*=\s*["']?\s*javascript:/i.test(head(bytes));
+  return /<script[\s>]|\son[a-z]+\s*=|<foreignObject[\s>]|href\s*=\s*(?:["']\s*)?javascript:/i.test(head(bytes));
 }
 
 type Described = Exclude<FileKind, 'archive' | 'document' | 'other'> | 'disguised';
