@@ -1,6 +1,7 @@
 /**
  * The MTA-STS policy our domains publish (RFC 8461 §3.2) and the id of its `_mta-sts` TXT record
- * (§3.1). One text serves every domain: it names only our MX host, the mode and max_age. The id is
+ * (§3.1). One text serves every domain: it names our MX hosts (mtaSts.mx, else the hostname), the mode
+ * and max_age; nodes behind one MX set must share these settings, or each serves another policy. The id is
  * derived from the text, so any change to it gives a new id, which is what tells senders to fetch the
  * policy again (§3.1: "a change in the 'id' field ... indicates a new policy"). Not here: serving the
  * file (server/mta-sts-server.ts), fetching and applying other domains' policies (outbound delivery).
@@ -22,8 +23,9 @@ export function mtaStsPolicy(config: Pick<Config, 'hostname' | 'mtaSts'>): MtaSt
   const lines = [
     'version: STSv1', // §3.2: the first field
     `mode: ${config.mtaSts.mode}`,
-    // §3.2 / §4.1: an mx pattern matches the MX host names; ours is the one host every domain's MX names.
-    `mx: ${config.hostname}`,
+    // §3.2 / §4.1: each MX host must match an mx line, or senders under enforce refuse it: with several
+    // nodes behind MX records, mtaSts.mx lists them all (or a *.parent wildcard); else the one hostname.
+    ...(config.mtaSts.mx ?? [config.hostname]).map((pattern) => `mx: ${pattern}`),
     `max_age: ${config.mtaSts.maxAgeSeconds}`,
   ];
   const text = lines.map((line) => `${line}\r\n`).join('');

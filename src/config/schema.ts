@@ -101,6 +101,25 @@ const hostName = domainName
   });
 
 /**
+ * An MTA-STS mx pattern (RFC 8461 §3.2): a host name as `hostname` takes one, or `*.` and such a name,
+ * the wildcard standing for exactly one label (§4.1: `*.example.com` matches `mx1.example.com`, not
+ * `a.b.example.com` or `example.com`). Kept as senders compare it: lower case, A-labels.
+ */
+const mxPattern = z.string().transform((value, ctx) => {
+  const wildcard = value.startsWith('*.');
+  const parsed = hostName.safeParse(wildcard ? value.slice(2) : value);
+  if (!parsed.success) {
+    const why = parsed.error.issues[0]?.message ?? 'expected a host name such as mail.example.com';
+    const message = wildcard
+      ? `after "*." a wildcard needs its parent domain, such as *.example.com: ${why}`
+      : `${why}, or a "*." wildcard for one label, such as *.example.com (RFC 8461 §3.2)`;
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  }
+  return wildcard ? `*.${parsed.data}` : parsed.data;
+});
+
+/**
  * A local domain: mail addresses in it must be fully qualified (RFC 5321 §2.3.5; an account or alias
  * in a single-label or numeric domain is refused by `user add`), so one listed here could take no mail.
  */
@@ -472,6 +491,16 @@ export const configSchema = z
         maxAgeSeconds: z.number().int().min(86_400).max(31_557_600).default(604_800),
         /** host:port answering https://mta-sts.<domain>/.well-known/mta-sts.txt (443 as seen from outside); null: off. */
         listen: hostPort.nullable().default(null),
+        /**
+         * The policy's mx patterns: every MX host of our domains, or `*.parent` wildcards; absent: the
+         * hostname. RFC 8461 §4.1: under enforce, senders refuse an MX host no pattern matches, so nodes
+         * behind MX records of equal priority must all be listed, the same on every node.
+         */
+        mx: z
+          .array(mxPattern)
+          .min(1, 'list at least one MX host (mx: [mail.example.com]), or leave mtaSts.mx out for the hostname')
+          .transform((patterns) => [...new Set(patterns)])
+          .optional(),
       })
       .strict()
       .prefault({}),

@@ -18,6 +18,9 @@ import type { CertificateInfo, CertificateStore } from '../tls/certificate-store
 import { hardenSocket, serverTlsOptions } from '../tls/tls-options.ts';
 import { MTA_STS_MAX_CONNECTIONS, MTA_STS_MAX_PER_CLIENT } from './open-files.ts';
 
+/** Requests answered on one connection; a sender needs one (RFC 8461 §3.3: one GET of one file). */
+export const MAX_REQUESTS_PER_CONNECTION = 3;
+
 export interface MtaStsServerOptions {
   /** host:port to bind (`mtaSts.listen`); port 0 picks a free port. */
   listen: string;
@@ -47,6 +50,9 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
     ...serverTlsOptions(),
     SNICallback: certificates.SNICallback,
     handshakeTimeout: 10_000,
+    // headersTimeout is enforced on this sweep: at Node's 30 s, a client trickling its headers a byte at a
+    // time held the connection some 40 s; each second, it is closed 10 s after its request began.
+    connectionsCheckingInterval: 1_000,
     // RFC 7301 §3.2: a client whose protocols we do not list gets no_application_protocol; an HTTP/1.0
     // client offering http/1.0 alone is served too (server preference: http/1.1 first).
     ALPNProtocols: ['http/1.1', 'http/1.0'],
@@ -54,6 +60,13 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
+  // A sender fetches one file: a keep-alive client asking again every few seconds never went idle for
+  // keepAliveTimeout and held its connection for ever. maxRequestsPerSocket alone only says "Connection:
+  // close" on the last reply and answers 503 after it, the connection left open; the request handler
+  // closes it after that reply (RFC 9112 §9.6). So none outlives the handshake (10 s), a silence (10 s),
+  // 3 requests (headers within 10 s each) and 2 keep-alive waits (5 s each): about a minute at most.
+  server.maxRequestsPerSocket = MAX_REQUESTS_PER_CONNECTION;
+  const served = new WeakMap<object, number>();
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     hardenSocket(socket);
     // Silent for 10 s: gone. (headersTimeout did not close a connection that sent no request at all.)
@@ -61,7 +74,19 @@ export async function startMtaStsServer(options: MtaStsServerOptions): Promise<M
   });
   server.on('tlsClientError', () => {}); // scanners and aborted handshakes: nothing to act on
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const count = (served.get(req.socket) ?? 0) + 1;
+    served.set(req.socket, count);
+    // An explicit "Connection: close" makes Node end the connection once this reply is sent.
+    if (count >= MAX_REQUESTS_PER_CONNECTION) res.setHeader('Connection', 'close');
     const notFound = () => res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+    // message that lacks a Host header field and to any request message that contains more than one Host
+    // header field line or a Host header field with an invalid field-value." (Node answers a missing one.)
+    const host = req.headersDistinct.host;
+    if (host !== undefined && (host.length !== 1 || !validHost(host[0]!))) {
+      res.writeHead(400, { 'Content-Type': 'text/plain', Connection: 'close' }).end('bad Host header\n');
+      return;
+    }
     const target = requestTarget(req);
     if (!target || !hosts.has(target.host)) return notFound();
     if (target.path.split('?')[0] !== MTA_STS_PATH) return notFound();
@@ -105,6 +130,16 @@ export function uncoveredPolicyHosts(
   return config.domains
     .map(policyHost)
     .filter((host) => !names.has(host) && !names.has(`*${host.slice(host.indexOf('.'))}`));
+}
+
+/**
+ * RFC 9110 §7.2: Host = uri-host [ ":" port ]: RFC 3986 §3.2.2's IP-literal, or a reg-name (which covers
+ * IPv4address) of unreserved, pct-encoded and sub-delims; §3.2.3's port, digits, which above 65535 name
+ * no TCP port (RFC 9293 §3.1). Empty is allowed (§7.2: a target URI without authority); it gets 404.
+ */
+function validHost(value: string): boolean {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::(\d*))?$/.exec(value);
+  return match !== null && (match[1] === undefined || match[1] === '' || Number(match[1]) <= 65_535);
 }
 
 /** RFC 9112 §3.2.2's absolute-form: the scheme, the authority, and the path and query after them. */

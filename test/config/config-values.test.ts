@@ -268,3 +268,32 @@ test('auth.scramIterations: 4096 (RFC 7677 §4) to 10,000,000', () => {
   refused({ auth: { scramIterations: 4095 } }, /auth\.scramIterations: 4095 is invalid/);
   refused({ auth: { scramIterations: 20_000_000 } }, /auth\.scramIterations: 20000000 is invalid/);
 });
+
+test('mtaSts.mx: host names or *.parent wildcards (RFC 8461 §3.2), as senders compare them; absent, the hostname', () => {
+  const mx = (value: unknown) => parseConfig({ hostname: 'mx.example.com', mtaSts: { mx: value } }, 't').mtaSts.mx;
+  assert.equal(parseConfig({ hostname: 'mx.example.com' }, 't').mtaSts.mx, undefined);
+  // Lower case, IDN as A-labels (RFC 5890 §2.3.2.1), each once.
+  assert.deepEqual(mx(['MX1.Example.com', '*.Bücher.example', 'mx1.example.com']), [
+    'mx1.example.com',
+    '*.xn--bcher-kva.example',
+  ]);
+  refused({ mtaSts: { mx: [] } }, /mtaSts\.mx: \[\] is invalid: list at least one MX host/);
+  refused(
+    { mtaSts: { mx: ['192.0.2.1'] } },
+    /mtaSts\.mx\.0: "192\.0\.2\.1" is invalid: must be a host name, not an IP address/,
+  );
+  refused({ mtaSts: { mx: ['mail'] } }, /mtaSts\.mx\.0: "mail" is invalid: expected a fully-qualified host name/);
+  refused(
+    { mtaSts: { mx: ['a_b.example.com'] } },
+    /mtaSts\.mx\.0: "a_b\.example\.com" is invalid: .*or a "\*\." wildcard/,
+  );
+  // §4.1: "*" stands for one whole leftmost label, over a parent domain.
+  refused({ mtaSts: { mx: ['mx.*.example.com'] } }, /mtaSts\.mx\.0: "mx\.\*\.example\.com" is invalid/);
+  refused({ mtaSts: { mx: ['*mx.example.com'] } }, /mtaSts\.mx\.0: "\*mx\.example\.com" is invalid/);
+  refused(
+    { mtaSts: { mx: ['*.*.example.com'] } },
+    /"\*\.\*\.example\.com" is invalid: after "\*\." a wildcard needs its parent domain/,
+  );
+  refused({ mtaSts: { mx: ['*.com'] } }, /"\*\.com" is invalid: after "\*\." a wildcard needs its parent domain/);
+  refused({ mtaSts: { mx: ['*.xn--zz.example'] } }, /"\*\.xn--zz\.example" is invalid: .*not a valid IDN A-label/);
+});

@@ -13,7 +13,11 @@ import { mtaStsPolicy } from '../../src/admin/mta-sts-policy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { startMtaStsServer, uncoveredPolicyHosts } from '../../src/server/mta-sts-server.ts';
+import {
+  MAX_REQUESTS_PER_CONNECTION,
+  startMtaStsServer,
+  uncoveredPolicyHosts,
+} from '../../src/server/mta-sts-server.ts';
 import { MTA_STS_MAX_PER_CLIENT } from '../../src/server/open-files.ts';
 import { startServer } from '../../src/server/server.ts';
 import { CertificateStore } from '../../src/tls/certificate-store.ts';
@@ -33,6 +37,20 @@ test('the policy text: RFC 8461 §3.2 fields, CRLF line ends', () => {
   assert.equal(text, 'version: STSv1\r\nmode: testing\r\nmx: mx.example.com\r\nmax_age: 604800\r\n');
   const enforce = mtaStsPolicy(configOf({ mtaSts: { mode: 'enforce', maxAgeSeconds: 2_592_000 } }));
   assert.equal(enforce.text, 'version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 2592000\r\n');
+});
+
+test('mtaSts.mx: one mx line per host or wildcard, in order; nodes with the same mtaSts serve one policy and id', () => {
+  const nodes = { mode: 'enforce' as const, mx: ['mx1.example.com', 'MX2.example.com', '*.Nodes.example.com'] };
+  const one = mtaStsPolicy(configOf({ hostname: 'mx1.example.com', mtaSts: nodes }));
+  assert.equal(
+    one.text,
+    'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: mx2.example.com\r\nmx: *.nodes.example.com\r\nmax_age: 604800\r\n',
+  );
+  // RFC 8461 §4.1: each node's own hostname alone made each node's policy refuse the others.
+  assert.deepEqual(mtaStsPolicy(configOf({ hostname: 'mx2.example.com', mtaSts: nodes })), one);
+  assert.notEqual(mtaStsPolicy(configOf({ mtaSts: { mode: 'enforce', mx: ['mx1.example.com'] } })).id, one.id);
+  // Absent: the hostname, as before.
+  assert.match(mtaStsPolicy(configOf({ hostname: 'mail.example.com' })).text, /\r\nmx: mail\.example\.com\r\n/);
 });
 
 test('the id: the same for the same policy, new whenever the policy text changes', () => {
@@ -284,6 +302,95 @@ test('HTTP/1.0 without Host: the name asked for in SNI is the host; HTTP/1.1 wit
   assert.equal((await rawRequest(server.port, ca.ca, request, { servername: 'mx.example.com' })).status, 404);
   const http11 = await rawRequest(server.port, ca.ca, 'GET /.well-known/mta-sts.txt HTTP/1.1\r\n\r\n');
   assert.equal(http11.status, 400, 'RFC 9112 §3.2: an HTTP/1.1 request without Host MUST get 400');
+});
+
+test('duplicate Host lines and a Host with an invalid value get 400 (RFC 9112 §3.2), not the policy', async (t) => {
+  const { ca, server } = await policyHost(t);
+  const request = (...hosts: string[]) =>
+    `GET /.well-known/mta-sts.txt HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}Connection: close\r\n\r\n`;
+  const [twice, twiceAbsolute, badPort, path, good, goodPort] = await Promise.all([
+    rawRequest(server.port, ca.ca, request('mta-sts.example.com', 'mta-sts.example.com')),
+    rawRequest(
+      server.port,
+      ca.ca,
+      'GET https://mta-sts.example.com/.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\nHost: www.example.net\r\nConnection: close\r\n\r\n',
+    ),
+    rawRequest(server.port, ca.ca, request('mta-sts.example.com:99999999')),
+    rawRequest(server.port, ca.ca, request('mta-sts.example.com/evil')),
+    rawRequest(server.port, ca.ca, request('mta-sts.example.com')),
+    rawRequest(server.port, ca.ca, request('mta-sts.example.com:443')),
+  ]);
+  assert.equal(twice.status, 400, 'two Host lines, even the same');
+  assert.equal(twiceAbsolute.status, 400, 'with an absolute-form target too: §3.2 says any request');
+  assert.equal(badPort.status, 400, 'port 99999999 is no port');
+  assert.equal(path.status, 400, 'a Host with a path is no uri-host [ ":" port ]');
+  assert.equal(good.status, 200);
+  assert.equal(goodPort.status, 200);
+});
+
+/**
+ * Opens a TLS connection to the policy host, runs `drive` on it once the handshake is done, and resolves
+ * when the server closes it: how long it stayed open and how many responses came.
+ */
+function heldFor(port: number, ca: string, drive: (socket: tls.TLSSocket) => void, giveUpMs: number) {
+  return new Promise<{ seconds: number; responses: number; closed: boolean }>((resolve, reject) => {
+    const started = Date.now();
+    let responses = 0;
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'mta-sts.example.com', ca }, () => drive(socket));
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      responses += chunk.match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0;
+    });
+    socket.on('error', reject);
+    const giveUp = setTimeout(() => {
+      resolve({ seconds: (Date.now() - started) / 1000, responses, closed: false });
+      socket.destroy();
+    }, giveUpMs);
+    socket.on('close', () => {
+      clearTimeout(giveUp);
+      resolve({ seconds: (Date.now() - started) / 1000, responses, closed: true });
+    });
+  });
+}
+
+test('a connection is bounded: headers trickled are cut off after 10 s, keep-alive ends after a few requests', async (t) => {
+  const { ca, server } = await policyHost(t);
+  const timers: NodeJS.Timeout[] = [];
+  t.after(() => {
+    for (const timer of timers) clearInterval(timer);
+  });
+  const every = (ms: number, fn: () => void) => timers.push(setInterval(fn, ms));
+  const [trickle, keepAlive] = await Promise.all([
+    // One header byte each second: never silent for 10 s, so only headersTimeout can end it.
+    heldFor(
+      server.port,
+      ca.ca,
+      (socket) => {
+        const request = `GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\nX-a: ${'b'.repeat(100)}`;
+        let at = 0;
+        every(1_000, () => {
+          if (!socket.destroyed) socket.write(request[at++ % request.length]!);
+        });
+      },
+      25_000,
+    ),
+    // A whole request every 4 s: never idle for the 5 s keep-alive timeout.
+    heldFor(
+      server.port,
+      ca.ca,
+      (socket) => {
+        const request = 'GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\n\r\n';
+        socket.write(request);
+        every(4_000, () => {
+          if (!socket.destroyed) socket.write(request);
+        });
+      },
+      25_000,
+    ),
+  ]);
+  assert.ok(trickle.closed && trickle.seconds < 14, `trickled headers held ${trickle.seconds} s`);
+  assert.ok(keepAlive.closed, `a request every 4 s held the connection ${keepAlive.seconds} s`);
+  assert.equal(keepAlive.responses, MAX_REQUESTS_PER_CONNECTION);
 });
 
 test('a policy host no certificate names: a warning naming it; the client refuses the default certificate', async (t) => {

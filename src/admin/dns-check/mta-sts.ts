@@ -81,8 +81,11 @@ export async function checkMtaSts(ctx: CheckContext): Promise<Check[]> {
   const fetched = await fetchPolicy(ctx, id, serve);
   if ('check' in fetched) return [...checks, fetched.check];
   const policy = fetched.policy;
+  const url = `https://${policyHost(ctx.domain)}${MTA_STS_PATH}`;
   checks.push(
-    pass('mta-sts', 'mta-sts.policy', `policy at https://${policyHost(ctx.domain)}${MTA_STS_PATH} fetched and valid`),
+    ctx.config.mtaSts.listen !== null && fetched.body !== ours.text
+      ? stalePolicy(name, url, fetched.body, ours)
+      : pass('mta-sts', 'mta-sts.policy', `policy at ${url} fetched and valid`),
     modeCheck(policy),
   );
   if (policy.mode !== 'none') {
@@ -91,6 +94,26 @@ export async function checkMtaSts(ctx: CheckContext): Promise<Check[]> {
   }
   checks.push(maxAgeCheck(policy));
   return checks;
+}
+
+/**
+ * `serve` builds the policy once, at start: after an edit of mtaSts (or hostname) without a restart, the
+ * id `dns records` prints is new and the policy served old. RFC 8461 §3.1: senders take the id as naming
+ * the policy they fetch, so they would cache the old text under the new id and not refetch it until the
+ * id changes again. Under enforce, MX hosts missing from the old text are refused meanwhile (§4.1).
+ */
+function stalePolicy(name: string, url: string, served: string, ours: { text: string; id: string }): Check {
+  const fields = (text: string) =>
+    text
+      .split(/\r?\n/)
+      .filter((line) => line !== '' && !line.startsWith('version:'))
+      .join(', ');
+  return fail(
+    'mta-sts',
+    'mta-sts.policy',
+    `the policy host serves an older policy than this config: ${url} has "${fields(served)}", this config makes "${fields(ours.text)}" (id ${ours.id})`,
+    `Restart postern serve (it reads the policy at start; on every node, each with the same mtaSts settings), then publish "${name}. TXT \\"v=STSv1; id=${ours.id}\\"" if it is not already, and run dns check again.`,
+  );
 }
 
 /** §3.1 sts-id: 1*32(ALPHA / DIGIT), in a field list "v=STSv1; id=...;". */
@@ -104,7 +127,7 @@ async function fetchPolicy(
   ctx: CheckContext,
   id: string,
   serve: string,
-): Promise<{ policy: Policy } | { check: Check }> {
+): Promise<{ policy: Policy; body: string } | { check: Check }> {
   const url = `https://${policyHost(ctx.domain)}${MTA_STS_PATH}`;
   const broken = (why: string) => ({
     check: fail('mta-sts', 'mta-sts.policy', `the TXT record announces policy ${id}, but ${url}: ${why}`, serve),
@@ -129,7 +152,7 @@ async function fetchPolicy(
   const type = response.contentType.split(';')[0]?.trim().toLowerCase();
   if (type !== 'text/plain') return broken(`Content-Type "${response.contentType}", not text/plain (RFC 8461 §3.2)`);
   try {
-    return { policy: parsePolicy(response.body, { strict: true }) };
+    return { policy: parsePolicy(response.body, { strict: true }), body: response.body.toString('utf8') };
   } catch (err) {
     // The policy was served, so serving it is not what to fix: its content is.
     const code = String((err as { code?: unknown }).code ?? '');
@@ -137,7 +160,7 @@ async function fetchPolicy(
     const source =
       ctx.config.mtaSts.listen === null
         ? ''
-        : ' postern builds the policy it serves from mtaSts in postern.yaml: check mode, mx and maxAgeSeconds there.';
+        : ' postern builds the policy it serves from mtaSts in postern.yaml: check mtaSts.mode, mtaSts.mx (the hostname when absent) and mtaSts.maxAgeSeconds there.';
     return {
       check: fail(
         'mta-sts',
@@ -188,12 +211,17 @@ async function mxCheck(ctx: CheckContext, policy: Policy): Promise<Check | undef
   const hosts = mx.records.map((r) => bareName(r.exchange)).filter((h) => h !== '' && isIP(h) === 0);
   const uncovered = hosts.filter((host) => !validateMx(host, policy).valid);
   const patterns = (policy.mx ?? []).join(', ');
+  // §3.1: senders refetch only for a new id; the policy text, and so its id, comes from mtaSts.
+  const publishNew =
+    ctx.config.mtaSts.listen === null
+      ? 'serve the policy file postern dns records then prints, and publish its new id so senders refetch'
+      : 'the same on every node; restart postern serve and publish the new id postern dns records prints, so senders refetch';
   if (uncovered.length > 0) {
     return fail(
       'mta-sts',
       'mta-sts.mx',
       `MX host ${uncovered.join(', ')} matches no mx: line of the policy (${patterns || 'none'})`,
-      `Make the policy list every MX host (mx: ${uncovered[0]}, or a *.parent wildcard), and change the id so senders refetch; or correct the MX records.`,
+      `List every MX host in mtaSts.mx in postern.yaml (e.g. mx: [${[...new Set([...(policy.mx ?? []), ...uncovered])].join(', ')}], or a *.parent wildcard), ${publishNew}. Or correct the MX records.`,
     );
   }
   return pass('mta-sts', 'mta-sts.mx', `the policy's mx (${patterns}) covers every MX host`);
