@@ -74,7 +74,14 @@ const domainName = z
   .transform((v, ctx) => {
     const ascii = asciiName(v)?.toLowerCase();
     if (ascii === undefined || !DNS_NAME.test(ascii)) {
-      ctx.addIssue({ code: 'custom', message: 'expected a domain name such as example.com' });
+      // The zone-file habit: the trailing dot is what an admin would not see as the problem.
+      const rooted = v.endsWith('.') && v.length > 1 && DNS_NAME.test(asciiName(v.slice(0, -1))?.toLowerCase() ?? '');
+      ctx.addIssue({
+        code: 'custom',
+        message: rooted
+          ? `expected a domain name such as example.com, without the trailing dot of a zone file: ${v.slice(0, -1)}`
+          : 'expected a domain name such as example.com',
+      });
       return z.NEVER;
     }
     const bad = ascii.split('.').find((label) => label.startsWith('xn--') && !isALabel(label));
@@ -217,6 +224,20 @@ const postgresUrl = z
  * PostgreSQL lets several nodes share one database (docs/scaling.md). A password can stay out of
  * this file: the driver also reads PGPASSWORD and ~/.pgpass.
  */
+/**
+ * An account's address, as a login names it. zod's email() refused addresses accounts have: any in an
+ * IDN top-level domain (relay@xn--e1afmkfd.xn--p1ai), U-labels, quoted local parts, "!" and the like.
+ * The form accounts are stored under (src/accounts/address.ts, which config may not import: accounts
+ * reads the store, which reads config) is taken where the list is used (src/server/server.ts).
+ */
+const accountAddress = z.string().superRefine((value, ctx) => {
+  const at = value.lastIndexOf('@');
+  const domain = asciiName(value.slice(at + 1))?.toLowerCase();
+  if (at < 1 || domain === undefined || !DNS_NAME.test(domain)) {
+    ctx.addIssue({ code: 'custom', message: "expected an account's address, local-part@domain" });
+  }
+});
+
 const storeSchema = z.discriminatedUnion('engine', [
   z.object({ engine: z.literal('sqlite') }).strict(),
   z
@@ -606,7 +627,7 @@ export const configSchema = z
          * and SASL): their null-sender mail may come From MAILER-DAEMON or postmaster at one of our
          * domains. Nobody else's: any user could otherwise send as the postmaster.
          */
-        bounceRelays: z.array(z.email().transform((address) => address.toLowerCase())).default([]),
+        bounceRelays: z.array(accountAddress).default([]),
         /**
          * Client networks never blocked for failed logins (an office's NAT address, where one phone
          * with an old password would lock every colleague out); their failures still slow each account.

@@ -2,6 +2,7 @@
 
 import os from 'node:os';
 import { AccountCache } from '../accounts/account-cache.ts';
+import { parseAddress } from '../accounts/address.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
@@ -162,7 +163,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       : undefined;
   const handlers = inboundHandlers({
     ...(freeSpace ? { freeSpace } : {}),
-    bounceRelays: new Set(config.auth.bounceRelays),
+    // As accounts are stored and logins named: lower case, A-labels, quotes only where needed.
+    bounceRelays: new Set(
+      config.auth.bounceRelays.map((a) => {
+        const p = parseAddress(a);
+        return p.ok ? p.address : a.toLowerCase();
+      }),
+    ),
     hostname: config.hostname,
     store,
     policy,

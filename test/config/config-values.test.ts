@@ -297,3 +297,31 @@ test('mtaSts.mx: host names or *.parent wildcards (RFC 8461 §3.2), as senders c
   refused({ mtaSts: { mx: ['*.com'] } }, /"\*\.com" is invalid: after "\*\." a wildcard needs its parent domain/);
   refused({ mtaSts: { mx: ['*.xn--zz.example'] } }, /"\*\.xn--zz\.example" is invalid: .*not a valid IDN A-label/);
 });
+
+test('auth.bounceRelays takes every address an account can have', () => {
+  const relays = (list: string[]) => parseConfig({ auth: { bounceRelays: list } }, 'test').auth.bounceRelays;
+  // zod's email() refused each of these: an IDN top-level domain, a U-label, a quoted local part, "!".
+  // The server takes them in the form accounts are stored (test/server/submission.test.ts).
+  const accepted = [
+    'relay@xn--e1afmkfd.xn--p1ai',
+    'Relay@Bücher.example',
+    '"relay"@example.com',
+    'relay!x@example.com',
+  ];
+  assert.deepEqual(relays(accepted), accepted);
+  for (const bad of ['nope', '@example.com', 'relay@', 'relay@bad_domain']) {
+    assert.throws(() => relays([bad]), /auth\.bounceRelays\.0: .* is invalid: expected an account's address/, bad);
+  }
+});
+
+test('a domain or hostname written with the trailing dot of a zone file is refused, naming the dot', () => {
+  assert.throws(
+    () => parseConfig({ domains: ['example.com.'] }, 'test'),
+    /domains\.0: "example\.com\." is invalid: .*without the trailing dot of a zone file: example\.com/,
+  );
+  assert.throws(() => parseConfig({ hostname: 'mx.example.com.' }, 'test'), /hostname: .*trailing dot/);
+  assert.throws(
+    () => parseConfig({ domains: ['a..b'] }, 'test'),
+    (e: Error) => !/trailing dot/.test(e.message),
+  );
+});

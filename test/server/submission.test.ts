@@ -19,7 +19,7 @@ const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
 let server: TestServer;
 before(async () => {
   server = await startTestServer({
-    auth: { failureDelayMs: 0, maxFailuresPerClient: 5, bounceRelays: ['Relay@example.com'] },
+    auth: { failureDelayMs: 0, maxFailuresPerClient: 5, bounceRelays: ['"Relay"@Example.com'] },
   });
   const scram = formatScramCredentials(deriveScramCredentials(PASSWORD));
   await server.store.createAccount('carol@example.com', await hashPassword(PASSWORD), scram);
