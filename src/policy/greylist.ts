@@ -14,7 +14,7 @@
  */
 
 import type { Logger } from '../log/logger.ts';
-import { reply } from '../smtp/replies.ts';
+import { echoAddress, reply } from '../smtp/replies.ts';
 import type { Store } from '../store/store.ts';
 import { clientKey, formatAddress, parseAddress } from './cidr.ts';
 import { DUNNO, type Greylister, type Verdict } from './restriction.ts';
@@ -113,7 +113,7 @@ export class StoreGreylister implements Greylister {
       reply: reply(
         450,
         '4.7.1',
-        `<${triplet.recipient}>: Recipient address rejected: Greylisted for ${seconds} seconds, please try again later`,
+        `<${echoAddress(triplet.recipient)}>: Recipient address rejected: Greylisted for ${seconds} seconds, please try again later`,
       ),
       reason:
         retryInMs >= this.#delayMs

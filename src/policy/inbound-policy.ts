@@ -10,8 +10,8 @@ import type { Resolver } from '../dns/resolver.ts';
 import { ClientLogBudget } from '../log/client-budget.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
-import type { Path } from '../smtp/path.ts';
-import { type Reply, replies, reply } from '../smtp/replies.ts';
+import { type Path, parseMailbox } from '../smtp/path.ts';
+import { echoAddress, type Reply, replies, reply } from '../smtp/replies.ts';
 import type { Store } from '../store/store.ts';
 import { Anvil } from './anvil.ts';
 import { clientKey, parseNetworks } from './cidr.ts';
@@ -298,7 +298,7 @@ export class InboundPolicy {
     const r = reply(
       553,
       '5.7.1',
-      `<${sender.address}>: Sender address rejected: not owned by user ${peer.authenticated}`,
+      `<${echoAddress(sender.address)}>: Sender address rejected: not owned by user ${peer.authenticated}`,
     );
     this.#record(peer, {
       stage: 'sender',
@@ -678,13 +678,17 @@ function asRefusedGreeting(r: Reply): Reply {
   return r.code === 554 ? r : { ...r, code: 554 };
 }
 
-/** VRFY's argument: a mailbox, bare or in angle brackets, or a local part alone (RFC 5321 §3.5.3). */
+/**
+ * VRFY's argument (RFC 5321 §3.5.3): a mailbox, bare or in angle brackets, or a local part alone. The
+ * mailbox is read as RCPT reads one (RFC 5321 §4.1.2), so a quoted local part may hold spaces and "<"
+ * ("John Doe"@example.com): what RCPT takes, VRFY can ask about. 501 only for what no parse takes
+ * (RFC 5321 §4.1.1.6: a syntax error in the argument).
+ */
 function vrfyPath(argument: string): Path | undefined {
   const text = argument.trim().replace(/^<(.*)>$/, '$1');
-  if (text === '' || /[\s<>]/.test(text)) return undefined;
-  const at = text.lastIndexOf('@');
-  const localPart = at < 0 ? text : text.slice(0, at);
-  const domain = at < 0 ? '' : text.slice(at + 1).toLowerCase();
-  if (localPart === '') return undefined;
-  return { localPart, domain, address: at < 0 ? localPart : `${localPart}@${domain}`, utf8: /[^\x00-\x7f]/.test(text) };
+  const mailbox = parseMailbox(text);
+  if (typeof mailbox !== 'string') return mailbox;
+  // A local part alone (VRFY alice): a malformed mailbox is not one.
+  if (text === '' || /[\s<>@]/.test(text)) return undefined;
+  return { localPart: text, domain: '', address: text, utf8: /[^\x00-\x7f]/.test(text) };
 }

@@ -32,9 +32,19 @@ export function localAddress(recipient: Path, server: LocalNames): LocalAddress 
   // RFC 5321 §4.5.1: postmaster must reach someone at every name we serve mail for, and reports about
   // this host (bounces, abuse, blocklist notices) go to postmaster@ its name, as in Postfix, whose
   // mydestination holds $myhostname. When the host name is no local domain, it is the domains' postmaster.
-  if (localPart.toLowerCase() === 'postmaster' && domain === server.hostname.toLowerCase()) domain = postmasterDomain;
+  if (asciiLowerCase(localPart) === 'postmaster' && domain === server.hostname.toLowerCase()) domain = postmasterDomain;
   // Local parts are matched case-insensitively, as users expect (RFC 5321 §2.4 allows it).
-  return { local: server.localDomains.has(domain), address: `${localPart}@${domain}`.toLowerCase() };
+  return { local: server.localDomains.has(domain), address: asciiLowerCase(`${localPart}@${domain}`) };
+}
+
+/**
+ * Lower-cases A-Z only. RFC 5321 §2.4 lets us match local parts case-insensitively, but accounts are
+ * ASCII (RFC 6531 §3.3 lets a UTF-8 local part through, not fold it): Unicode's toLowerCase makes
+ * U+212A KELVIN SIGN an ASCII "k", so "\u212Aate@" would reach kate@ while the same name quoted did not.
+ */
+export function asciiLowerCase(text: string): string {
+  // ASCII text (nearly every address) is lower-cased the fast way.
+  return /[^\x00-\x7f]/.test(text) ? text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) : text.toLowerCase();
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * SMTP replies as values (RFC 5321 §4.2, enhanced codes RFC 3463 / RFC 2034). Every reply the
  * server sends is named here so the set can be audited in one place, as Mox's smtp/codes.go does.
- * Leaf module: any layer may import it.
+ * Leaf module: any layer may import it (it needs only the A-label conversion, itself a leaf).
  */
+import { asciiName } from '../dns/a-labels.ts';
 
 export interface Reply {
   code: number;
@@ -41,6 +42,19 @@ export function textstring(text: string, room = MAX_REPLY_TEXT): string {
   return ascii.length > room ? `${ascii.slice(0, room - 3)}...` : ascii;
 }
 
+/**
+ * An address as a reply echoes it: a U-label domain as its A-label (RFC 5890 §2.3.2.1: one name), so
+ * the sender's admin reads which address was refused. Reply text is ASCII (RFC 5321 §4.2.1; RFC 6531
+ * §3.7.4 allows UTF-8 only in SMTPUTF8 sessions): textstring would make every U-label character "?".
+ * A non-ASCII local part has no ASCII form and still shows as "?". Text without "@" is returned as it is.
+ */
+export function echoAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  if (at < 0 || !NOT_TEXT.test(domain)) return address;
+  return `${address.slice(0, at + 1)}${asciiName(domain) ?? domain}`;
+}
+
 // A reply text names the problem and, where it helps the sender's admin, the rule behind it.
 export const replies = {
   greeting: (host: string) => reply(220, undefined, `${host} ESMTP Postern`),
@@ -57,7 +71,7 @@ export const replies = {
   // RFC 5321 §4.1.1.8: what this session takes, so a disabled VRFY or an AUTH not offered is not listed.
   help: (extra: readonly string[]) =>
     reply(214, '2.0.0', `See RFC 5321; commands: EHLO HELO MAIL RCPT DATA${extra.map((c) => ` ${c}`).join('')}`),
-  vrfyFound: (address: string) => reply(250, '2.1.5', `<${address}>`),
+  vrfyFound: (address: string) => reply(250, '2.1.5', `<${echoAddress(address)}>`),
   readyForTls: () => reply(220, '2.0.0', 'Ready to start TLS'),
   authChallenge: (data: Buffer) => reply(334, undefined, data.toString('base64')),
   authOk: () => reply(235, '2.7.0', 'Authentication successful'),
@@ -79,7 +93,7 @@ export const replies = {
   localErrorClosing: (host: string) => reply(421, '4.3.0', `${host} local error in processing, try again later`),
   storeUnavailable: () => reply(451, '4.3.0', 'Message store unavailable, try again later'),
   recipientTableEmpty: (address: string) =>
-    reply(451, '4.3.0', `<${address}>: Temporary lookup failure: the local recipient table is empty`),
+    reply(451, '4.3.0', `<${echoAddress(address)}>: Temporary lookup failure: the local recipient table is empty`),
   tooManyRecipients: (max: number) => reply(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
 
   unknownCommand: () => reply(500, '5.5.1', 'Command unrecognized'),
@@ -160,5 +174,5 @@ export const replies = {
   recipientsGone: () => reply(550, '5.1.1', 'Recipient mailbox no longer exists; message refused'),
   // RFC 3463 §3.3: X.2.0, other mailbox status; temporary, as the next RCPT will find the mailbox.
   recipientsRemade: () => reply(451, '4.2.0', 'Recipient mailbox made anew since RCPT; try again'),
-  relayDenied: (address: string) => reply(554, '5.7.1', `<${address}>: relay access denied`),
+  relayDenied: (address: string) => reply(554, '5.7.1', `<${echoAddress(address)}>: relay access denied`),
 } as const;

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { type AccountLookup, InboundPolicy, type PolicyOutcome } from '../../src/policy/inbound-policy.ts';
 import type { Envelope, Peer } from '../../src/smtp/envelope.ts';
 import { type Path, parseMailbox } from '../../src/smtp/path.ts';
+import { renderReply } from '../../src/smtp/replies.ts';
 import { NullStore } from '../../src/store/null-store.ts';
 import { testPeer } from '../support/peer.ts';
 
@@ -20,6 +21,7 @@ const accounts = new Map([
   ['bob@xn--bcher-kva.example', 3],
   ['"john smith"@example.com', 4], // as `user add` stores it: quoted again, escaping only " and \
   ['"say \\"hi\\""@example.com', 5],
+  ['kate@example.com', 6],
 ]);
 const syncLookup: AccountLookup = {
   findAccount: (address) => (accounts.has(address) ? { id: accounts.get(address)! } : undefined),
@@ -88,6 +90,10 @@ const cases: [mailbox: string, want: number | string][] = [
   ['nobody@example.com', '550 5.1.1'], // reject_unlisted_recipient
   ['alice@example.net', '554 5.7.1'], // reject_unauth_destination: no relaying
   ['alice@localhost', '554 5.7.1'], // the relay list runs first (as Postfix's), and localhost is not ours
+  // U+212A KELVIN SIGN lower-cases to an ASCII "k" in Unicode; accounts are ASCII, so no UTF-8 local part
+  // reaches kate@, quoted or not (RFC 6531 §3.3 carries it, nothing folds it).
+  ['\u212Aate@example.com', '550 5.1.1'],
+  ['"\u212Aate"@example.com', '550 5.1.1'],
 ];
 for (const [mailbox, want] of cases) {
   test(`default recipient policy: ${mailbox} → ${want}`, async () => {
@@ -234,6 +240,41 @@ test('VRFY on: 250 for an account, 550 for an unknown local user, 252 elsewhere,
   assert.equal(answer('nobody@example.com'), '550 <nobody@example.com>: User unknown');
   assert.equal(answer('someone@example.org').slice(0, 3), '252');
   assert.equal(answer('alice@example.com').slice(0, 3), '450', 'the fifth VRFY in a minute is refused');
+});
+
+test('VRFY reads a quoted local part as RCPT does: spaces inside quotes, brackets optional (RFC 5321 §3.5.3)', () => {
+  const vrfy = policy({ smtp: { vrfy: 'on' }, limits: { vrfyPerMinute: 100 } });
+  const answer = (argument: string) => {
+    const r = vrfy.vrfy(peer, argument);
+    assert.ok(!(r instanceof Promise));
+    return `${r.code} ${r.lines[0]}`;
+  };
+  assert.equal(answer('<"John Smith"@example.com>'), '250 <"john smith"@example.com>');
+  assert.equal(answer('"john smith"@EXAMPLE.com'), '250 <"john smith"@example.com>');
+  assert.equal(answer('<"nobody here"@example.com>'), '550 <"nobody here"@example.com>: User unknown');
+  assert.equal(answer('<"a>b"@example.org>').slice(0, 3), '252');
+  // A bare local part is read as before; anything no parse takes is a 501.
+  assert.equal(answer('alice'), '250 <alice@example.com>');
+  assert.equal(answer('John Smith'), '501 Syntax: VRFY <local-part@domain>');
+  assert.equal(answer('<a b@example.com>'), '501 Syntax: VRFY <local-part@domain>');
+  assert.equal(answer('<>'), '501 Syntax: VRFY <local-part@domain>');
+  // Not kate@: the Kelvin sign is not an ASCII k (localAddress folds ASCII only).
+  assert.equal(answer('\u212Aate@example.com').slice(0, 3), '550');
+});
+
+test('refusals echo a U-label domain as its A-label, so the sender reads which address was refused', async () => {
+  const fresh = policy();
+  await fresh.ready();
+  const wire = (mailbox: string) => {
+    const outcome = fresh.recipient(peer, envelope, path(mailbox)) as PolicyOutcome;
+    assert.ok(outcome.action === 'reject');
+    return renderReply(outcome.reply);
+  };
+  assert.equal(wire('dave@пример.рф'), '554 5.7.1 <dave@xn--e1afmkfd.xn--p1ai>: Relay access denied\r\n');
+  assert.equal(
+    wire('nobody@bücher.example'),
+    '550 5.1.1 <nobody@xn--bcher-kva.example>: Recipient address rejected: User unknown in local recipient table\r\n',
+  );
 });
 
 test('greylisting passes our own users and networks: a logged-in client and a mynetworks one are not deferred', async () => {

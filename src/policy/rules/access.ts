@@ -14,9 +14,9 @@ import { domainToASCII } from 'node:url';
 import { readRegularFileSync } from '../../config/read-config-file.ts';
 import { unmappedAddress } from '../../dns/ip.ts';
 import { isAddressLiteral, isDomain, type Path } from '../../smtp/path.ts';
-import { reply } from '../../smtp/replies.ts';
+import { echoAddress, reply } from '../../smtp/replies.ts';
 import { type IpAddress, type IpVersion, type Network, parseAddress, parseNetwork } from '../cidr.ts';
-import { localAddress, unquoted } from '../local-address.ts';
+import { asciiLowerCase, localAddress, postmasterFallback, unquoted } from '../local-address.ts';
 import {
   DUNNO,
   PERMIT,
@@ -218,7 +218,7 @@ function parseKey(kind: Kind, key: string): Key | string {
   if (at < 0) return domainKey(key) ?? `"${key}" is not an address, user@, domain or .domain`;
   if (at === 0) return `"${key}": write the domain without @ (access(5) has no @domain keys)`;
   // One spelling for keys and lookups alike: "old\-user"@ and "old-user"@ are old-user@ (RFC 5321 §4.1.2).
-  const local = unquoted(key.slice(0, at)).toLowerCase();
+  const local = asciiLowerCase(unquoted(key.slice(0, at)));
   const domain = key.slice(at + 1);
   if (domain === '') return { name: `${local}@` };
   if (isAddressLiteral(domain)) return { name: `${local}@${domain.toLowerCase()}` };
@@ -382,13 +382,23 @@ function lookupDomain(table: Table, domain: string): Entry | undefined {
  * smtpd_check.c check_mail_access: user@domain, then the domain and its parents, then user@. Postfix
  * looks keys up in its rewritten form, so every spelling that reaches one mailbox meets its key: the
  * local part unquoted as routing reads it, and for our own domains the mailbox routing picks
- * (<Postmaster> and postmaster@<host name> are the postmaster's, RFC 5321 §4.1.1.3 and §4.5.1).
+ * (<Postmaster> and postmaster@<host name> are the postmaster's, RFC 5321 §4.1.1.3 and §4.5.1), then
+ * the mailbox a postmaster@ without a key of its own falls back to.
  */
 function lookupMail(table: Table, path: Path, server: ServerIdentity): Entry | undefined {
-  const local = unquoted(path.localPart).toLowerCase();
+  // RFC 5321 §2.4 case-insensitive, in ASCII only, as localAddress matches accounts (U+212A is no "k").
+  const local = asciiLowerCase(unquoted(path.localPart));
   const mailbox = localAddress(path, server);
-  const routed = mailbox.local ? table.names.get(mailbox.address) : undefined;
-  if (routed !== undefined) return routed;
+  if (mailbox.local) {
+    const routed = table.names.get(mailbox.address);
+    if (routed !== undefined) return routed;
+    // RFC 5321 §4.5.1: postmaster@ another of our domains with no key of its own is delivered to the first
+    // domain's postmaster (postmasterFallback), so it meets that mailbox's key: a REJECT there must not be
+    // got past by naming the same mailbox through another domain.
+    const fallback = postmasterFallback(mailbox.address, server);
+    const shared = fallback === undefined ? undefined : table.names.get(fallback);
+    if (shared !== undefined) return shared;
+  }
   if (path.domain === '') return table.names.get(`${local}@`);
   const domain = path.domain.startsWith('[') ? path.domain.toLowerCase() : asciiDomain(path.domain);
   return table.names.get(`${local}@${domain}`) ?? lookupDomain(table, domain) ?? table.names.get(`${local}@`);
@@ -412,7 +422,7 @@ function decide(entry: Entry, subject: string, kind: Kind, rule: string): Verdic
         reply: reply(
           action.code,
           action.enhanced,
-          `<${subject}>: ${REPLY_CLASS[kind]} rejected: ${action.text ?? 'Access denied'}`,
+          `<${echoAddress(subject)}>: ${REPLY_CLASS[kind]} rejected: ${action.text ?? 'Access denied'}`,
         ),
         reason: `${rule}: <${subject}> matched "${entry.key}" ${entry.value} (${entry.where})`,
       };

@@ -3,7 +3,7 @@
  * recipients, and the protocol-conduct checks (pipelining, pregreet, multi-recipient bounces).
  * Reply texts follow Postfix's, so admins recognise them in logs and bounces.
  */
-import { replies, reply } from '../../smtp/replies.ts';
+import { echoAddress, replies, reply } from '../../smtp/replies.ts';
 import { localAddress } from '../local-address.ts';
 import { DUNNO, PERMIT, type PolicyContext, type RuleFactory, type Verdict } from '../restriction.ts';
 import { simpleRule } from './define.ts';
@@ -40,7 +40,7 @@ export const basicRules: Record<string, RuleFactory> = {
     if (!target || target.local) return DUNNO;
     return {
       action: 'reject',
-      reply: reply(554, '5.7.1', `<${rcpt(ctx)}>: Relay access denied`),
+      reply: reply(554, '5.7.1', `<${echoAddress(rcpt(ctx))}>: Relay access denied`),
       reason: `${rcpt(ctx)} is not in a local domain and the client may not relay`,
     };
   }),
@@ -51,7 +51,11 @@ export const basicRules: Record<string, RuleFactory> = {
     if (!target?.local) return DUNNO;
     const unknown: Verdict = {
       action: 'reject',
-      reply: reply(550, '5.1.1', `<${rcpt(ctx)}>: Recipient address rejected: User unknown in local recipient table`),
+      reply: reply(
+        550,
+        '5.1.1',
+        `<${echoAddress(rcpt(ctx))}>: Recipient address rejected: User unknown in local recipient table`,
+      ),
       reason: `no account ${target.address}`,
     };
     // With no account at all the table is missing, not the user: a 4xx keeps the mail queued at the
@@ -89,7 +93,7 @@ export const basicRules: Record<string, RuleFactory> = {
     const count = ctx.recipients.length + (ctx.recipient ? 1 : 0);
     if (ctx.sender !== null || count < 2) return DUNNO;
     const text = ctx.recipient
-      ? `<${ctx.recipient.address}>: Recipient address rejected: Multi-recipient bounce`
+      ? `<${echoAddress(ctx.recipient.address)}>: Recipient address rejected: Multi-recipient bounce`
       : '<DATA>: Data command rejected: Multi-recipient bounce';
     return {
       action: 'reject',

@@ -6,7 +6,7 @@
  */
 import { domainToASCII } from 'node:url';
 import type { Path } from '../../smtp/path.ts';
-import { reply } from '../../smtp/replies.ts';
+import { echoAddress, reply } from '../../smtp/replies.ts';
 import { DUNNO, type PolicyContext, type Restriction, type RuleFactory, type Verdict } from '../restriction.ts';
 import { noArguments } from './define.ts';
 
@@ -97,7 +97,11 @@ function nonFqdn(role: Role): RuleFactory {
         if (ascii !== undefined && isHostname(ascii) && ascii.includes('.')) return DUNNO;
         return {
           action: 'reject',
-          reply: reply(504, '5.5.2', `<${path.address}>: ${WHO[role]} address rejected: need fully-qualified address`),
+          reply: reply(
+            504,
+            '5.5.2',
+            `<${echoAddress(path.address)}>: ${WHO[role]} address rejected: need fully-qualified address`,
+          ),
           reason: `the ${role} domain "${path.domain}" is not a fully-qualified domain name`,
         };
       },
@@ -122,7 +126,7 @@ function unknownDomain(role: Role): RuleFactory {
         const path = pathOf(ctx, role);
         if (!path || path.domain === '' || path.domain.startsWith('[')) return DUNNO;
         const ascii = asciiDomain(path.domain)?.replace(/\.$/, '');
-        const prefix = `<${path.address}>: ${WHO[role]} address rejected:`;
+        const prefix = `<${echoAddress(path.address)}>: ${WHO[role]} address rejected:`;
         const codes = CODES[role];
         if (ascii === undefined || !isHostname(ascii)) {
           // Not a name DNS can hold: asking would only earn a resolver error, read as temporary.

@@ -142,7 +142,8 @@ const senderCases: [sender: string | null | undefined, want: string][] = [
   ['a@deep.sub.example.net', `554 5.7.1 ${denied('a@deep.sub.example.net', 'Sender address', 'parent')}`],
   ['boss@example.org', 'permit'],
   ['a@xn--bcher-kva.example', `554 5.7.1 ${denied('a@xn--bcher-kva.example', 'Sender address', 'idn')}`],
-  ['a@BÜCHER.example', `554 5.7.1 ${denied('a@bücher.example', 'Sender address', 'idn')}`],
+  // The reply echoes the A-label: reply text is ASCII (RFC 5321 §4.2.1), where a U-label would be "?".
+  ['a@BÜCHER.example', `554 5.7.1 ${denied('a@xn--bcher-kva.example', 'Sender address', 'idn')}`],
   ['a@[192.0.2.1]', `554 5.7.1 ${denied('a@[192.0.2.1]', 'Sender address', 'literal')}`],
   [null, `450 4.7.1 ${denied('', 'Sender address', 'no bounces')}`],
   [undefined, 'dunno'], // no MAIL FROM yet
@@ -205,6 +206,43 @@ test('check_sender/recipient_access: every spelling that reaches a mailbox meets
   for (const spelling of ['spammer@good.example', '"spammer"@good.example', '"sp\\ammer"@GOOD.example']) {
     assert.match(await outcome(senderRule, context({ sender: path(spelling) })), /go away$/, spelling);
   }
+});
+
+test('check_recipient_access: postmaster@ another of our domains meets the key of the postmaster it falls back to', async () => {
+  // RFC 5321 §4.5.1: postmaster@bücher.example without an account of its own is delivered to
+  // postmaster@example.com (the first domain's), so that mailbox's key is its key.
+  const server = { ...context().server, localDomains: new Set(['example.com', 'xn--bcher-kva.example']) };
+  const to = (map: Record<string, string>, address: string) =>
+    outcome(rule('check_recipient_access', { map }), context({ server, recipient: path(address) }));
+  const pmKey = { 'postmaster@example.com': 'REJECT pm key' };
+  assert.equal(
+    await to(pmKey, 'postmaster@bücher.example'),
+    `554 5.7.1 ${denied('postmaster@xn--bcher-kva.example', 'Recipient address', 'pm key')}`,
+  );
+  assert.match(await to(pmKey, 'PostMaster@xn--bcher-kva.example'), /pm key$/);
+  assert.match(await to(pmKey, 'postmaster@mx.example.com'), /pm key$/);
+  // A key of its own is asked first; a domain that is not ours falls back to nothing.
+  assert.equal(await to({ ...pmKey, 'postmaster@bücher.example': 'OK' }, 'postmaster@bücher.example'), 'permit');
+  assert.equal(await to(pmKey, 'postmaster@example.org'), 'dunno');
+  // The fallback's mailbox key is more specific than the domain's.
+  assert.match(await to({ ...pmKey, 'bücher.example': 'OK' }, 'postmaster@bücher.example'), /pm key$/);
+  assert.equal(await to(pmKey, 'other@bücher.example'), 'dunno');
+});
+
+test('check_recipient_access: a key meets ASCII case only: U+212A KELVIN SIGN is no "k" (as accounts)', async () => {
+  const recipient = rule('check_recipient_access', { map: { 'kate@example.com': 'REJECT kate key' } });
+  const to = (address: string) => outcome(recipient, context({ recipient: path(address) }));
+  assert.match(await to('KATE@example.com'), /kate key$/);
+  assert.equal(await to('\u212Aate@example.com'), 'dunno');
+  assert.equal(await to('"\u212Aate"@example.com'), 'dunno');
+});
+
+test('a refusal echoes a U-label domain as its A-label (RFC 5321 §4.2.1: reply text is ASCII)', async () => {
+  const recipient = rule('check_recipient_access', { map: { 'xn--e1afmkfd.xn--p1ai': 'REJECT idn' } });
+  assert.equal(
+    await outcome(recipient, context({ recipient: path('dave@пример.рф') })),
+    `554 5.7.1 ${denied('dave@xn--e1afmkfd.xn--p1ai', 'Recipient address', 'idn')}`,
+  );
 });
 
 test('check_helo_access: the name, its .parents, literals, a trailing dot', async () => {
