@@ -4,7 +4,10 @@ import type { Logger } from '../log/logger.ts';
 import type { Peer } from './envelope.ts';
 import type { SmtpSession } from './session.ts';
 
-/** How long a client may take to close after our final reply before we cut the connection. */
+/**
+ * How long a client may take to close after our final reply before we cut the connection: counted by a
+ * timer of its own from that reply, which nothing the client sends afterwards restarts.
+ */
 export const CLOSE_LINGER_MS = 1000;
 
 export class Connection {
@@ -15,7 +18,7 @@ export class Connection {
   early: Buffer[] = []; // input that came before the greeting
   errorReplies = 0;
   busy = false; // an effect is being carried out, or a reply is being delayed
-  closing = false; // the final reply is written; the client has a moment to read it and close
+  closing = false; // the final reply is written; the client has the linger to read it and close, its input dropped
   timeoutMs = 0; // the socket timeout now armed
   inTransaction = false; // counted in the listener's TransactionGauge
   lastInputAt = 0; // performance.now() of the last bytes read, for the TransactionGauge

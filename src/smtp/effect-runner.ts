@@ -137,10 +137,30 @@ export class EffectRunner {
 
   #endOurSide(conn: Connection): void {
     const { socket } = conn;
-    conn.closing = true;
     this.#host.replyBatch.flush(socket);
     if (!socket.destroyed) socket.end();
-    socket.setTimeout(CLOSE_LINGER_MS); // a client that does not read its replies is cut after the linger
+    this.#linger(conn);
+  }
+
+  /**
+   * Our final reply is written (RFC 5321 §3.8: after QUIT's 221 or a 421 the server closes): the client
+   * has CLOSE_LINGER_MS to read it and close, then it is cut, whatever it sends meanwhile. A plain timer,
+   * not the socket's: every byte read restarts that one, and a client trickling a byte now and then
+   * held its connection, and its place in maxConnections and the per-client limits, for ever. Its input
+   * is dropped unread from now on (listener.ts); reading on lets its FIN close the socket at once.
+   */
+  #linger(conn: Connection): void {
+    const { socket } = conn;
+    conn.closing = true;
+    conn.timeoutMs = 0;
+    socket.setTimeout(0);
+    if (socket.destroyed) return;
+    socket.resume();
+    const linger = setTimeout(() => {
+      conn.peer.gone = true;
+      socket.destroy();
+    }, CLOSE_LINGER_MS);
+    socket.once('close', () => clearTimeout(linger));
   }
 
   apply(conn: Connection, effects: Effect[]): void {
@@ -302,7 +322,12 @@ export class EffectRunner {
     if (wait?.kind === 'sleep') wait.wake();
     else if (wait?.kind === 'check' && !conn.session.inTransaction) {
       this.apply(conn, conn.session.abort(replies.shuttingDown(this.#host.options.session.hostname)));
-    } else if (!conn.busy) this.apply(conn, conn.session.shutdown());
+    } else {
+      // A busy session is in its transaction (a message, a check) or a STARTTLS handshake: nothing to
+      // say now; the session answers 421 when its transaction ends (SmtpSession.shutdown()).
+      const effects = conn.session.shutdown();
+      if (!conn.busy) this.apply(conn, effects);
+    }
   }
 
   /**
@@ -361,12 +386,13 @@ export class EffectRunner {
     const { replyBatch } = this.#host;
     const { socket } = conn;
     if (close) {
-      conn.closing = true;
       replyBatch.flush(socket);
       if (!socket.destroyed) socket.end(text);
-      socket.setTimeout(CLOSE_LINGER_MS);
+      this.#linger(conn);
       return;
     }
+    // Its final reply is out: nothing re-arms its socket's timer, nor answers for it (#linger()).
+    if (conn.closing) return;
     if (!socket.destroyed) replyBatch.send(socket, text);
     if (task) {
       this.#await(conn, task);

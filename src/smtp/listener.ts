@@ -240,7 +240,9 @@ export class SmtpListener {
   private attach(conn: Connection, socket: net.Socket): void {
     const { session } = conn;
     socket.on('data', (chunk: Buffer) => {
-      if (conn.socket !== socket) return;
+      // Past our final reply (RFC 5321 §3.8) what the client sends is dropped unread: it neither reaches
+      // the session nor touches a timer, and the linger cuts the connection (EffectRunner).
+      if (conn.socket !== socket || conn.closing) return;
       if (!conn.greeted) {
         conn.early.push(chunk);
         if (conn.early.length === 1) socket.pause(); // a pregreet is noted; what it says waits
@@ -264,7 +266,7 @@ export class SmtpListener {
     });
     socket.on('timeout', () => {
       if (conn.socket !== socket) return;
-      if (conn.closing) return this.destroy(conn); // it did not close after our final reply
+      if (conn.closing) return; // the linger's own timer cuts it (EffectRunner)
       this.timedOut(conn, this.stress.dataRateMissed(conn, true));
     });
     socket.on('error', (err) => {

@@ -110,6 +110,8 @@ export class SmtpSession {
   /** DATA phases, BDAT transactions and refused chunks begun: tells the host one from the next. */
   private contentStarts = 0;
   private out: Effect[] = [];
+  /** The server is shutting down: the transaction under way may finish, then the session closes. */
+  private draining = false;
 
   constructor(options: SessionOptions) {
     this.options = options;
@@ -263,6 +265,8 @@ export class SmtpSession {
         // command count after mail is delivered), not at a MAIL that may lead nowhere.
         if (outcome.action === 'reply' && outcome.reply.code < 300) this.commandsWithoutMail = 0;
         this.resetTransaction();
+        // Shutting down: commands pipelined behind the message (RFC 2920 §3.1) are not run.
+        if (this.draining) return this.drained();
         break;
       case 'tls':
         throw new Error('STARTTLS is resolved with tlsStarted()');
@@ -281,12 +285,29 @@ export class SmtpSession {
     this.content = undefined;
   }
 
-  /** On shutdown: closes an idle session with 421 (RFC 5321 §3.8); a busy one is left to finish. */
+  /**
+   * On shutdown: closes an idle session with 421 (RFC 5321 §3.8); a busy one is left to finish its
+   * transaction, and closes with 421 when it ends (its message answered, RSET) or at its next MAIL.
+   * Returns no effects for a busy session.
+   */
   shutdown(): Effect[] {
-    if (!this.idle) return [];
+    this.draining = true;
+    return this.idle ? this.drained() : [];
+  }
+
+  /**
+   * RFC 5321 §3.8: a server shutting down answers 421 and closes; input pipelined behind the end of
+   * the transaction (RFC 2920) is never run, so no new transaction starts during the shutdown.
+   */
+  private drained(): Effect[] {
+    this.closeDraining();
+    this.input = NO_INPUT;
+    return this.flush();
+  }
+
+  private closeDraining(): void {
     this.emitReply(replies.shuttingDown(this.options.hostname));
     this.close();
-    return this.flush();
   }
 
   /**
@@ -448,7 +469,10 @@ export class SmtpSession {
         return this.bdatCommand(command.size, command.last);
       case 'RSET':
         this.resetTransaction();
-        return this.emitReply(replies.resetOk());
+        this.emitReply(replies.resetOk());
+        // Shutting down (RFC 5321 §3.8): the transaction is over; what is pipelined behind it is not run.
+        if (this.draining) this.closeDraining();
+        return;
       case 'NOOP':
         return this.emitReply(replies.ok());
       case 'HELP':
@@ -489,6 +513,9 @@ export class SmtpSession {
   }
 
   private mail({ path, params: mailParams }: Extract<Command, { verb: 'MAIL' }>): void {
+    // Shutting down, a transaction that ended some other way (a refused message, EHLO) starts no new
+    // one: 421 (RFC 5321 §3.8).
+    if (this.draining) return this.closeDraining();
     if (!this.greeting) return this.fail(replies.needHelo());
     if (this.options.requireTls && !this.secure) {
       // Without a certificate the client cannot comply: our set-up problem defers the mail (4xx) rather

@@ -104,12 +104,21 @@ export class StressMode {
   /**
    * The content under way came slower than the minimum data rate: its deadline has passed, or (`timer`)
    * the socket's timer that fired was armed for it. A timer may fire a millisecond or so before the
-   * deadline it was armed for, as it counts from the event loop's clock of that turn.
+   * deadline it was armed for, as it counts from the event loop's clock of that turn. A client that
+   * sent nothing for the whole data timeout was not slow but silent (between BDAT chunks, most often,
+   * where the deadline times the wait for the next BDAT command too): its timeout is the plain one of
+   * RFC 5321 §4.5.3.2.5, and it is told so.
    */
   dataRateMissed(conn: Connection, timer = false): boolean {
     const left = this.#contentLeft(conn);
     if (left === undefined) return false;
+    if (timer && this.#silent(conn)) return false;
     return left <= 0 || (timer && this.#content.get(conn)?.armed === true);
+  }
+
+  /** Nothing read for the data timeout in force: within a millisecond, as a timer may fire that early. */
+  #silent(conn: Connection): boolean {
+    return performance.now() - conn.lastInputAt >= this.timeoutFor('data') - 1;
   }
 
   /** The minimum data rate in force, octets a second (0: none). */

@@ -280,3 +280,38 @@ test("stress: the hard error limit is 1 (Postfix's), and no error sleep holds th
   assert.deepEqual((await bot.readUntilClosed(3_000)).map(codeOf), ['250 2.1.0', '554 5.7.1', '421 4.7.0']);
   assert.equal(rcptChecks, 1, 'the recipient behind the error is not checked');
 });
+
+test('shutdown: commands pipelined behind the end of a transaction start no new one: 421 4.3.2 instead', async (t) => {
+  // RFC 2920 lets a client pipeline its next MAIL behind the end of data, or behind RSET. Before, a
+  // draining session ran them (its input was not empty when the transaction ended), and a new
+  // transaction began during the shutdown: 250 to the MAIL, and a 421 only at the grace's end.
+  const handlers: SmtpHandlers = {
+    check: (request) =>
+      request.stage === 'rcpt'
+        ? { action: 'continue', route: { kind: 'local', accountId: 1 } }
+        : { action: 'continue' },
+    message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
+  };
+  const next = 'MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n';
+  for (const [end, expected] of [
+    ['.', ['250 2.0.0', '421 4.3.2']], // the message answered
+    ['RSET', ['250 2.0.0', '421 4.3.2']], // RSET's 250, after a MAIL
+  ] as const) {
+    const { listener, port } = await startListener({ handlers });
+    t.after(() => listener.close(0));
+    const { client } = await SmtpClient.open(port);
+    t.after(() => client.close());
+    assert.equal(codeOf(await client.command('EHLO client.example')), '250');
+    if (end === '.') {
+      client.send(next);
+      assert.deepEqual((await client.readN(3)).map(codeOf), ['250 2.1.0', '250 2.1.5', '354']);
+      client.send('Subject: one\r\n\r\nfirst\r\n');
+    } else assert.equal(codeOf(await client.command('MAIL FROM:<a@example.net>')), '250 2.1.0');
+    const closing = listener.close(3_000);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // draining, the transaction still open
+    client.send(`${end}\r\n${next}`);
+    const said = (await client.readUntilClosed(3_000)).map(codeOf);
+    assert.deepEqual(said, expected, `${end}: ${said.join(', ')}`);
+    assert.ok((await timed(closing, 3_000)) < 1_500, `${end}: the shutdown did not wait for the grace`);
+  }
+});

@@ -17,7 +17,7 @@ import { TransactionGauge } from '../../src/smtp/transaction-gauge.ts';
 import { NullStore } from '../../src/store/null-store.ts';
 import { createSelfSignedCertificate } from '../../src/tls/create-certificate.ts';
 import { sessionDefaults } from '../support/session-driver.ts';
-import { SmtpClient } from '../support/smtp-client.ts';
+import { codeOf, SmtpClient } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** A logger whose lines, parsed, go to `lines`. */
@@ -764,4 +764,73 @@ test('the transaction gauge counts sessions between an accepted MAIL and the end
   await settled(0);
   await waitFor(() => reported.at(-1) === 0);
   assert.ok(reported.length > 0 && reported.every((n) => n >= 0 && n <= 2), `reported ${reported}`);
+});
+
+test('after its 221 or 421 a client that keeps sending is cut at the linger, and its slot is free', async (t) => {
+  // Before, the linger was the socket's idle timer, which every byte read restarted: a client sending a
+  // byte every 200 ms after its final reply held the connection, and the only place in maxConnections.
+  const disconnected: number[] = [];
+  const { listener, port } = await startListener('silent', {
+    maxConnections: 1,
+    session: { ...sessionDefaults, maxErrors: 1 },
+    handlers: {
+      check: () => ({ action: 'continue' }),
+      message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
+      disconnected: () => disconnected.push(performance.now()),
+    },
+  });
+  t.after(() => listener.close(0));
+  const timers: NodeJS.Timeout[] = [];
+  const clients: SmtpClient[] = [];
+  t.after(async () => {
+    for (const timer of timers) clearInterval(timer);
+    for (const client of clients) await client.close();
+  });
+  for (const [last, expected] of [
+    ['QUIT', ['221 2.0.0']],
+    ['BOGUS', ['500 5.5.1', '421 4.7.0']],
+  ] as const) {
+    const held = await SmtpClient.connect(port, '127.0.0.1', { allowHalfOpen: true });
+    clients.push(held);
+    assert.equal(codeOf(await held.read()), '220', `${last}: the slot was free`);
+    held.send(`${last}\r\n`);
+    assert.deepEqual((await held.readN(expected.length)).map(codeOf), expected, last);
+    const finalReply = performance.now();
+    const before = disconnected.length;
+    timers.push(setInterval(() => held.send('NOOP\r\n'), 200));
+    await waitFor(() => disconnected.length > before, 3_000).catch(() => {});
+    assert.ok(disconnected.length > before, `${last}: the server still holds the connection after 3 s`);
+    const cutAfter = disconnected[before]! - finalReply;
+    assert.ok(cutAfter < 1_500, `${last}: cut ${Math.round(cutAfter)} ms after the final reply, not at the linger`);
+    assert.doesNotMatch(
+      (await held.readUntilClosed(1_000)).map(codeOf).join(),
+      /250/,
+      `${last}: nothing it sent after was answered`,
+    );
+  }
+  const next = await SmtpClient.connect(port);
+  clients.push(next);
+  assert.equal(codeOf(await next.read()), '220', 'a new client gets the freed slot');
+});
+
+test('BDAT: a client silent between chunks gets the plain timeout, not "slower than" the data rate', async (t) => {
+  // Between chunks the wait for the next BDAT command counts toward the content's deadline (README,
+  // smtp.minDataRate); a client on pace that then sends nothing for the data timeout was not slow.
+  const { listener, port, seen } = await countingListener({ dataTimeoutMs: 1000 });
+  t.after(() => listener.close(0));
+  const sockets: net.Socket[] = [];
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+  });
+  const { socket, state } = await inTransactionOver(port, sockets);
+  socket.write('BDAT 12\r\nSubject: x\r\n');
+  await waitFor(() => state.said.includes('250 2.0.0 12 octets'));
+  const started = Date.now();
+  await waitFor(() => state.closed, 5_000);
+  const after = state.said.slice(state.said.indexOf('12 octets'));
+  assert.match(after, /^421 4\.4\.2 .*timeout exceeded, closing connection/m, `timed out: ${JSON.stringify(after)}`);
+  assert.doesNotMatch(after, /slower than/, 'not told it was slow');
+  const took = Date.now() - started;
+  assert.ok(took >= 900 && took < 2_500, `at the content deadline, not the idle timeout (${took} ms)`);
+  assert.equal(seen.messages, 0);
 });

@@ -287,7 +287,7 @@ test('closing effects: QUIT, maxErrors and maxCommandsBeforeMail close; later in
   }
 });
 
-test('shutdown(): an idle session gets 421 and closes; a busy one is left to finish', () => {
+test('shutdown(): an idle session gets 421 and closes; a busy one is left to finish, then gets 421', () => {
   const idle = new Driver();
   idle.send(EHLO);
   assert.deepEqual(idle.shutdown(), ['421 4.3.2']);
@@ -295,9 +295,10 @@ test('shutdown(): an idle session gets 421 and closes; a busy one is left to fin
   const busy = inTransaction();
   assert.deepEqual(busy.shutdown(), []);
   assert.equal(busy.closed, false);
-  busy.send('DATA\r\nx\r\n.\r\n');
+  assert.deepEqual(busy.send('DATA\r\nx\r\n.\r\n'), ['354', '250 2.0.0', '421 4.3.2']);
   assert.equal(busy.messages.length, 1);
-  assert.deepEqual(busy.shutdown(), ['421 4.3.2']);
+  assert.equal(busy.closed, true);
+  assert.deepEqual(busy.shutdown(), [], 'closed already');
 });
 
 test('bare LF in a command with normalize mode keeps a CRLF line usable', () => {
@@ -441,4 +442,15 @@ test('an "xn--" recipient domain that is no A-label: 501 5.1.3 (RFC 5890 §2.3.2
   assert.deepEqual(d.send('RCPT TO:<x@xn--zz.example.com>\r\n'), ['501 5.1.3']);
   assert.deepEqual(d.send('RCPT TO:<x@mail.XN--ZZ.example.com>\r\n'), ['501 5.1.3']);
   assert.deepEqual(d.send('RCPT TO:<x@xn--bcher-kva.example.com>\r\n'), ['554 5.7.1'], 'an A-label passes the syntax');
+});
+
+test('shutdown: a transaction that ends in a refusal starts no new one; MAIL gets 421 4.3.2 and the session closes', () => {
+  // RFC 5321 §3.8. Content over the size limit ends the transaction with 552; before, a MAIL pipelined
+  // behind it (RFC 2920) opened a new transaction in a draining session.
+  const d = new Driver({ maxMessageSize: 10 });
+  d.send(`${TX}DATA\r\n`);
+  assert.deepEqual(d.shutdown(), [], 'in a transaction: left to finish');
+  const said = d.send(`${'x'.repeat(40)}\r\n.\r\n${MAIL}${RCPT}`);
+  assert.deepEqual(said, ['552 5.3.4', '421 4.3.2']);
+  assert.equal(d.closed, true);
 });
