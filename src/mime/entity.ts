@@ -371,17 +371,26 @@ export function bodyParts(
   for (let at = within.indexOf(delimiter, start); at >= 0; at = within.indexOf(delimiter, at + 1)) {
     if (at !== start && message[at - 1] !== LF) continue; // §5.1.1: a delimiter starts a line
     let after = at + delimiter.length;
-    const close = message[after] === 0x2d && message[after + 1] === 0x2d;
+    // Only the range's own octets are read: §5.1.1 gives the line end before a delimiter to that
+    // delimiter, so past `end` lie the line end and delimiter of the multipart around this one.
+    const close = after + 2 <= end && message[after] === 0x2d && message[after + 1] === 0x2d;
     if (close) after += 2;
     // §5.1.1: a delimiter, and a close delimiter too, is followed only by transport padding (LWSP)
     // and the line end. Taking "--b--x" for the close hid every part after it from the filters.
-    while (message[after] === 0x20 || message[after] === 0x09) after++;
-    if (message[after] === CR && message[after + 1] === LF) after += 2;
-    else if (message[after] === LF) after += 1;
-    else if (after < end) continue; // a longer line that starts with the boundary
+    while (after < end && (message[after] === 0x20 || message[after] === 0x09)) after++;
+    let lineEnd = true;
+    if (after + 1 < end && message[after] === CR && message[after + 1] === LF) after += 2;
+    else if (after < end && message[after] === LF) after += 1;
+    else if (after < end)
+      continue; // a longer line that starts with the boundary
+    else lineEnd = false;
     // §5.1.1: the line end before a delimiter belongs to the delimiter, not to the part.
     if (partStart >= 0) parts.push([partStart, Math.max(partStart, at - (message[at - 2] === CR ? 2 : 1))]);
-    if (close || parts.length >= maxParts) return parts;
+    // §5.1.1: a body part begins after a delimiter line's CRLF. A delimiter at the very end of the range,
+    // with none after it (an inner multipart never closed, "--i" right before the outer "\r\n--o"),
+    // opens no part: it ends the multipart as a close delimiter does. The empty part it had opened got
+    // the banner's header fields written straight after "--i", on the delimiter line.
+    if (close || !lineEnd || parts.length >= maxParts) return parts;
     partStart = Math.min(after, end);
   }
   if (partStart >= 0) parts.push([partStart, end]); // no close delimiter: the part runs to the end

@@ -105,6 +105,25 @@ test('bodyParts: without a close delimiter the last part runs to the end; maxPar
   assert.deepEqual(bodyParts(Buffer.from('no delimiters\n'), 0, 14, 'b'), []);
 });
 
+test('bodyParts: a delimiter at the end of the range with no line end opens no part (RFC 2046 §5.1.1)', () => {
+  // The inner multipart is never closed; the CRLF before "--o" is the outer delimiter's, so "--i" ends
+  // the inner range. It had opened an empty part there, and the banner's fields went right after "--i".
+  const message = wire('--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\nA\n--i\n--o--\n');
+  const [outer] = bodyParts(message, 0, message.length, 'o') as [[number, number]];
+  assert.ok(message.toString('latin1', 0, outer[1]).endsWith('\r\n--i'));
+  const inner = splitEntity(message, outer[0], outer[1]).bodyStart;
+  assert.deepEqual(bodyParts(message, inner, outer[1], 'i'), [[inner + 5, inner + 6]]);
+  // At the end of the message too, with transport padding, or as the first delimiter.
+  for (const text of ['--b\r\none\r\n--b', '--b\r\none\r\n--b \t']) {
+    const atEnd = Buffer.from(text);
+    assert.deepEqual(slices(atEnd, bodyParts(atEnd, 0, atEnd.length, 'b')), ['one'], JSON.stringify(text));
+  }
+  assert.deepEqual(bodyParts(Buffer.from('--b'), 0, 3, 'b'), []);
+  // A delimiter with its line end still opens a part, an empty one at the end.
+  const open = Buffer.from('--b\r\none\r\n--b\r\n');
+  assert.deepEqual(slices(open, bodyParts(open, 0, open.length, 'b')), ['one', '']);
+});
+
 test('bodyParts searches only its own range: a message of many multiparts is not read once per multipart', () => {
   // A multipart whose boundary never comes, before a megabyte that is not its own: its search must stop at its end.
   const head = wire('--b\nx\n');

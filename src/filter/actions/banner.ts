@@ -157,6 +157,10 @@ export function insertBanner(message: Buffer, banner: Banner, options: { maxSize
   const changes: { start: number; end: number; bytes: Buffer }[] = [];
   let size = message.length;
   for (const part of found.parts) {
+    // RFC 2046 §5.1.1: a body part begins on a line of its own, after its delimiter line's CRLF. Fields
+    // written where no line begins would run on from the line before ("--iContent-Type: …"): no part to
+    // a reader, but text of the part before it. bodyParts opens no such part; should one come, wrap.
+    if (part.headerStart > 0 && message[part.headerStart - 1] !== 0x0a) return wrapped();
     const read = decodeTextPart(message, part);
     if (read === undefined) return wrapped();
     const { text, opaque } = read;

@@ -46,6 +46,12 @@ export function applyModifications(message: Buffer, modifications: readonly Modi
 export function modifyMessage(message: Buffer, modifications: readonly Modification[]): ModifiedMessage {
   const split = splitMessage(message);
   const { body } = split;
+  // RFC 5322 §2.2: a header field ends with CRLF. A last one without it (a message of header fields
+  // only, without its final line end) is closed first, as tagSubject does: a field added after it was
+  // glued onto its value (a line over 998 octets, §2.1.1), and a new body began inside the header, the
+  // CRLF written as the blank line (§2.1) only ending that field.
+  const last = split.fields.at(-1);
+  if (last && last.raw.at(-1) !== LF) last.raw = Buffer.concat([last.raw, last.raw.at(-1) === CR ? LF_ONLY : CRLF]);
   const headerChanges = modifications.filter(
     (m) => m.type === 'addheader' || m.type === 'insheader' || m.type === 'chgheader',
   ).length;
@@ -243,6 +249,9 @@ function count(names: Map<string, number>, key: string, by: number): void {
 }
 
 const CRLF = Buffer.from('\r\n');
+const LF_ONLY = Buffer.from('\n');
+const CR = 0x0d;
+const LF = 0x0a;
 
 /**
  * A milter's replacement body as a message body must be (RFC 5322 §2.3): CR and LF only together, as

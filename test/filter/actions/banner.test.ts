@@ -934,6 +934,27 @@ test('a second Postern on the way adds no second banner; a different one still g
   assert.ok((await parseMessage(twice)).text.startsWith(banner.text));
 });
 
+test('an inner multipart never closed, its last delimiter right before the outer one: the banner goes into its text', async () => {
+  // RFC 2046 §5.1.1: the CRLF before "--o" is the outer delimiter's, so "--i" ends the inner multipart
+  // with no line end after it. The banner part had been written straight after it ("--iContent-Type:"),
+  // the HTML running on into raw fields and encoded text, and each Postern after added another.
+  const html = '<html><body><p>Verify your account</p></body></html>';
+  const message = wire(
+    'From: it@example.net\nSubject: Your mailbox is full\nMIME-Version: 1.0\n' +
+      'Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n' +
+      `--i\nContent-Type: text/html; charset=utf-8\n\n${html}\n--i\n--o--\n`,
+  );
+  const both = warningBanner({ language: 'both', reasons });
+  const out = insertBanner(message, both);
+  const raw = out.toString('latin1');
+  assert.doesNotMatch(raw, /--i[^\r\n]/, 'nothing written on a delimiter line');
+  assert.ok(raw.endsWith('\r\n--i\r\n--o--\r\n'), raw.slice(-80));
+  const read = await parseMessage(out);
+  assert.equal(read.html, `<html><body>${both.html}<p>Verify your account</p></body></html>`);
+  assert.doesNotMatch(`${read.text}\n${read.html}`, /Content-Type|Content-Transfer-Encoding/);
+  assert.equal(insertBanner(out, both), out, 'a second Postern adds no second banner');
+});
+
 test('a later alternative a reader may show instead (text/enriched, a calendar): the message is wrapped', async () => {
   for (const last of [
     'text/enriched\n\n<bold>Your account is limited.</bold>',

@@ -78,6 +78,30 @@ test('no changes: the message comes back byte for byte', () => {
   assert.deepEqual(applyModifications(MESSAGE, []), MESSAGE);
 });
 
+test('a message of header fields only, without its final line end: its last field is closed first', () => {
+  const added = [{ type: 'addheader', name: 'X-Milter', value: ' checked' }] as const;
+  // As tagSubject does: the added field had been glued onto the last one's value.
+  for (const [message, stored] of [
+    ['A: 1\r\nSubject: no body', 'A: 1\r\nSubject: no body\r\nX-Milter: checked\r\n\r\n'],
+    ['A: 1\r\nSubject: no body\r', 'A: 1\r\nSubject: no body\r\nX-Milter: checked\r\n\r\n'],
+    ['A: 1\r\nSubject: folded\r\n value', 'A: 1\r\nSubject: folded\r\n value\r\nX-Milter: checked\r\n\r\n'],
+    ['A: 1\r\nSubject: ended\r\n', 'A: 1\r\nSubject: ended\r\nX-Milter: checked\r\n\r\n'],
+  ] as const) {
+    const { content, problems } = modifyMessage(Buffer.from(message), added);
+    assert.deepEqual(problems, []);
+    assert.equal(content.toString(), stored, JSON.stringify(message));
+  }
+  // No line of 998 octets and more: the long last field stays a line of its own.
+  const long = Buffer.from(`A: 1\r\nX-Long: ${'x'.repeat(990 - 'X-Long: '.length)}`);
+  const lines = modifyMessage(long, added).content.toString().split('\r\n');
+  assert.ok(Math.max(...lines.map((line) => line.length)) <= 998);
+  // A new body goes after the blank line, not into the header.
+  const body = applyModifications(Buffer.from('A: 1\r\nSubject: s'), [
+    { type: 'replbody', body: Buffer.from('new\r\n') },
+  ]);
+  assert.equal(body.toString(), 'A: 1\r\nSubject: s\r\n\r\nnew\r\n');
+});
+
 test('modifyMessage: folding kept, a trailing line break dropped, 998 octets a line allowed, UTF-8 kept', () => {
   // Values hold one char per octet, as the client reads them from the milter: here UTF-8 octets.
   const { content, problems } = modifyMessage(MESSAGE, [
