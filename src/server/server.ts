@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { AccountCache } from '../accounts/account-cache.ts';
 import { parseAddress } from '../accounts/address.ts';
+import { parseScramCredentials } from '../accounts/sasl/scram.ts';
 import { startRotationTimer } from '../admin/dkim-rotation.ts';
 import { DnsCheckMonitor } from '../admin/dns-check-monitor.ts';
 import { SenderAuthentication } from '../authentication/authenticate.ts';
@@ -262,6 +263,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         : 'submission listeners are off: they need a TLS certificate (tls.certificates, tls.acme or tls.selfSigned)',
     );
   }
+  if (submissionListeners.length > 0) await warnOfOldScramCounts(store, config.auth.scramIterations, logger);
   // Forced TLS with no certificate: every MAIL on port 25 gets 454 (RFC 3207 §4, src/smtp/session.ts),
   // which no line said, and the server looked fine while it took no mail.
   if (config.tls.requireOnSmtp && !certified) {
@@ -444,4 +446,21 @@ async function listenError(key: string, address: string, err: unknown, config: C
   }
   const problem = listenProblem(key, address, err, 'is another server running?');
   return problem === undefined ? err : new ConfigError(problem);
+}
+
+/**
+ * Accounts whose SCRAM credentials were stored with fewer iterations than auth.scramIterations asks
+ * now: a SCRAM exchange shows the count before any proof (RFC 5802 §5.1), and a name that is no
+ * account is shown the configured one (submission-auth.ts), so an old count tells that a name is an
+ * account (§7). Said once at start, with the fix; a store that cannot list them says nothing here.
+ */
+async function warnOfOldScramCounts(store: Store, iterations: number, logger: Logger): Promise<void> {
+  const accounts = await store.listAccounts().catch(() => []);
+  const old = accounts.filter((a) => a.scram !== null && parseScramCredentials(a.scram).iterations < iterations);
+  if (old.length === 0) return;
+  const named = old.slice(0, 5).map((a) => a.address);
+  logger.warn(
+    { accounts: old.length, iterations, examples: named },
+    `auth.scramIterations: ${old.length} account${old.length === 1 ? ' keeps' : 's keep'} SCRAM credentials of fewer than ${iterations} iterations (${named.join(', ')}${old.length > named.length ? ', …' : ''}); a SCRAM login attempt is shown the count before any password, so it tells that these names are accounts: set their passwords again (postern user passwd)`,
+  );
 }

@@ -323,3 +323,28 @@ test('a failed login whose name is no address (a password in the user field) is 
   ]);
   assert.ok(!JSON.stringify(lines).includes('s3cret'), JSON.stringify(lines));
 });
+
+test('serve warns of accounts whose SCRAM count is below auth.scramIterations: the count tells they are accounts', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openSqliteStore } = await import('../../src/store/sqlite/index.ts');
+  const { startTestServer, TEST_PASSWORD_HASH } = await import('../support/server.ts');
+  const { deriveScramCredentials, formatScramCredentials } = await import('../../src/accounts/sasl/scram.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'postern-old-count-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dataDir = join(dir, 'data');
+  const store = await openSqliteStore({ dataDir });
+  const scram = (iterations: number) => formatScramCredentials(deriveScramCredentials('a password', { iterations }));
+  await store.createAccount('old@example.com', TEST_PASSWORD_HASH, scram(4096));
+  await store.createAccount('new@example.com', TEST_PASSWORD_HASH, scram(100_000));
+  await store.close();
+  const server = await startTestServer({ dataDir, auth: { scramIterations: 100_000 }, log: { level: 'warn' } });
+  t.after(() => server.stop());
+  const warning = server.logs().find((line) => String(line.msg).startsWith('auth.scramIterations:'));
+  assert.ok(warning, 'a warning at start');
+  assert.equal(warning.accounts, 1);
+  assert.match(String(warning.msg), /old@example\.com/);
+  assert.doesNotMatch(String(warning.msg), /new@example\.com/);
+  assert.match(String(warning.msg), /postern user passwd/);
+});
