@@ -32,6 +32,18 @@ const peer: Peer = {
   localPort: 587,
 };
 
+/** The server-first message's attributes (RFC 5802 §5.1: r, s, i) for a SCRAM exchange begun as `user`. */
+async function serverFirst(auth: SubmissionAuth, user: string): Promise<Record<string, string>> {
+  const first = await auth.step(
+    { type: 'auth', mechanism: 'SCRAM-SHA-256', response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`), first: true },
+    peer,
+  );
+  auth.forget(peer);
+  assert.equal(first.action, 'challenge');
+  const data = first.action === 'challenge' ? first.data.toString() : '';
+  return Object.fromEntries(data.split(',').map((attribute) => [attribute.slice(0, 1), attribute.slice(2)]));
+}
+
 test('a session that ends while AUTH waits on the store leaves no exchange behind', async () => {
   const store = new SlowStore([]);
   const auth = new SubmissionAuth(store, parseConfig({}, 'test').auth, createLogger('silent'));
@@ -59,21 +71,7 @@ test("SCRAM: an unknown user's made-up salt comes from the store's secret: the s
   const dir = mkdtempSync(join(tmpdir(), 'postern-salt-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const config = parseConfig({}, 'test').auth;
-  const saltFrom = async (auth: SubmissionAuth, user: string) => {
-    const first = await auth.step(
-      {
-        type: 'auth',
-        mechanism: 'SCRAM-SHA-256',
-        response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`),
-        first: true,
-      },
-      peer,
-    );
-    assert.equal(first.action, 'challenge');
-    auth.forget(peer);
-    const data = first.action === 'challenge' ? first.data.toString() : '';
-    return /(?:^|,)s=([^,]+)/.exec(data)?.[1];
-  };
+  const saltFrom = async (auth: SubmissionAuth, user: string) => (await serverFirst(auth, user)).s;
   const one = await openSqliteStore({ dataDir: join(dir, 'data') });
   const before = await saltFrom(new SubmissionAuth(one, config, createLogger('silent')), 'ghost@example.com');
   const beside = await saltFrom(new SubmissionAuth(one, config, createLogger('silent')), 'ghost@example.com');
@@ -106,21 +104,7 @@ test('SCRAM: an unknown user is offered the iteration count accounts are given (
   const scram = formatScramCredentials(deriveScramCredentials('a right password', { iterations: 100_000 }));
   await store.createAccount('dave@example.com', await hashPassword('a right password'), scram);
   const auth = new SubmissionAuth(store, config, createLogger('silent'));
-  const iterationsFor = async (user: string) => {
-    const first = await auth.step(
-      {
-        type: 'auth',
-        mechanism: 'SCRAM-SHA-256',
-        response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`),
-        first: true,
-      },
-      peer,
-    );
-    auth.forget(peer);
-    assert.equal(first.action, 'challenge');
-    const data = first.action === 'challenge' ? first.data.toString() : '';
-    return /(?:^|,)i=(\d+)/.exec(data)?.[1];
-  };
+  const iterationsFor = async (user: string) => (await serverFirst(auth, user)).i;
   assert.equal(await iterationsFor('dave@example.com'), '100000');
   // RFC 5802 §7: were it 4,096, the count alone would tell which addresses are accounts.
   assert.equal(await iterationsFor('nosuchuser@example.com'), '100000');
@@ -270,19 +254,7 @@ test('a username whose domain is in U-labels logs in to the A-label account: loo
   // SCRAM: the U-label name gets the account's own salt, and an unknown one the salt its A-label
   // spelling gets: were the made-up salts to differ where real ones agree, they would tell which
   // accounts exist (RFC 5802 §7).
-  const saltOf = async (user: string) => {
-    const outcome = await auth.step(
-      {
-        type: 'auth',
-        mechanism: 'SCRAM-SHA-256',
-        response: Buffer.from(`n,,n=${user},r=abcdefghijklmnop`),
-        first: true,
-      },
-      peer,
-    );
-    auth.forget(peer);
-    return /(?:^|,)s=([^,]+)/.exec(outcome.action === 'challenge' ? outcome.data.toString() : '')?.[1];
-  };
+  const saltOf = async (user: string) => (await serverFirst(auth, user)).s;
   assert.equal(await saltOf('bob@bücher.example'), await saltOf('bob@xn--bcher-kva.example'));
   const ghost = await saltOf('ghost@xn--bcher-kva.example');
   assert.ok(ghost);
