@@ -29,6 +29,7 @@ import { MIN_RSA_BITS } from './key-record.ts';
 import { type HeaderField, readMessage, utf8 } from './message.ts';
 import { messageContext } from './message-context.ts';
 import { readSignature } from './signature.ts';
+import { text } from './tag-list.ts';
 import { identify, invalid, unprocessable, verifySignature } from './verify-signature.ts';
 
 export interface VerifyDkimOptions {
@@ -83,6 +84,10 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
         return verifySignature(sig, ctx);
       }),
     );
+    distinguishHeaderB(
+      signatures,
+      read.map((sig) => text(sig.tags, 'b')),
+    );
     return { signatures, headerFrom, fromFields: from.length, arc: await arc };
   } catch (err) {
     // Reaching here is a bug in us or in mailauth's parsers, and a doubt must become neither a pass nor a
@@ -100,6 +105,30 @@ export async function verifyDkim(message: Uint8Array, options: VerifyDkimOptions
       arc: undefined,
     };
   }
+}
+
+/**
+ * RFC 6008 §4: header.b is the start of b=, at least 8 characters and as many as it takes to tell the
+ * signatures of the message apart: a sender could add a broken signature whose b= starts as a good one's,
+ * and a fail and a pass then read alike. Sorted, each b= shares its longest common start with a
+ * neighbour, so this is O(n log n) however many signatures come.
+ */
+function distinguishHeaderB(signatures: DkimSignatureResult[], bs: string[]): void {
+  // The same b= twice is one signature twice: nothing to tell apart, so distinct values are compared.
+  const distinct = [...new Set(bs.filter((b, i) => b !== '' && signatures[i]?.headerB !== undefined))].sort();
+  const common = (a: string, b: string | undefined) => {
+    let n = 0;
+    while (b !== undefined && n < a.length && n < b.length && a[n] === b[n]) n++;
+    return n;
+  };
+  const length = new Map(
+    distinct.map((b, at) => [b, Math.max(8, common(b, distinct[at - 1]) + 1, common(b, distinct[at + 1]) + 1)]),
+  );
+  signatures.forEach((signature, i) => {
+    const b = bs[i] as string;
+    const n = length.get(b);
+    if (n !== undefined && signature.headerB !== undefined) signature.headerB = b.slice(0, n);
+  });
 }
 
 /**

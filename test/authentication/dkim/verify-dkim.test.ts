@@ -136,6 +136,27 @@ for (const [name, signer, keyBits] of passes) {
   });
 }
 
+test('header.b tells apart signatures whose b= start alike: a forged copy of a good one reads otherwise (RFC 6008 §4)', async () => {
+  const good = await sign(MESSAGE, { selector: 'rsa', key: rsa2048.privateKey });
+  const b = /\bb=([^;]+)/.exec(good.replace(/\bbh=[^;]+/, ''))?.[1]?.replace(/\s+/g, '') as string;
+  // The same signature with b= changed at its 10th character: it fails, and started as the good one.
+  const changed = `${b.slice(0, 9)}${b[9] === 'A' ? 'B' : 'A'}${b.slice(10)}`;
+  // Unfolded: b= may be folded in the field, which changes nothing of what it says (RFC 6376 §3.5).
+  const forged = good.replace(/\r\n[ \t]+/g, ' ').replace(/\bb=[^;]+$/, `b=${changed}\r\n`);
+  assert.notEqual(forged, good);
+  const { signatures } = await verify(forged + good + MESSAGE);
+  assert.deepEqual(
+    signatures.map((s) => s.result),
+    ['fail', 'pass'],
+  );
+  const [fail, pass] = signatures.map((s) => s.headerB as string);
+  assert.notEqual(fail, pass);
+  assert.equal(fail, changed.slice(0, 10));
+  assert.equal(pass, b.slice(0, 10));
+  // One signature alone keeps the 8 characters RFC 6008 §4 asks for at least.
+  assert.equal((await only(good + MESSAGE)).headerB, b.slice(0, 8));
+});
+
 test('the body changed after signing → fail, and the reason says so (RFC 6376 §6.1.3)', async () => {
   const signatures = await sign(MESSAGE, { selector: 'rsa', key: rsa2048.privateKey });
   const got = await only(signatures + MESSAGE.replace('hungry', 'thirsty'));
