@@ -422,14 +422,16 @@ function interpret<T>(message: Message, reply: Buffer, type: RecordType, name: s
     ttl = Math.min(ttl, record.ttl);
   }
   if (records.length > 0) return { kind: 'answer', answer: { ok: true, records }, ttl };
-  // RFC 2308 §2.2: NODATA carries the zone's SOA, or no NS records, in the authority section; NS records
-  // without an SOA, from a server that neither recurses (RA) nor is authoritative (AA), are a referral: a
-  // server that does not resolve for us, which says nothing about the name.
-  const referral =
-    (message.flags & (RA | AA)) === 0 &&
-    message.authorities.some((r) => r.type === NS) &&
-    !message.authorities.some((r) => r.type === SOA);
-  if (referral) return { code: 'EREFERRAL', kind: 'refused' };
+  // RFC 2308 §2.2: NODATA carries the zone's SOA, or no NS records, in the authority section. An empty
+  // reply without an SOA from a server that neither recurses (RA) nor is authoritative (AA) says nothing
+  // about the name (RFC 1035 §4.1.1): with NS records it is a referral, without them a server that does not
+  // resolve for us. Taken for NODATA, the other servers were not asked and a sender's domain was "not
+  // found" (550) for good.
+  const unanswered = (message.flags & (RA | AA)) === 0 && !message.authorities.some((r) => r.type === SOA);
+  if (unanswered) {
+    const referral = message.authorities.some((r) => r.type === NS);
+    return { code: referral ? 'EREFERRAL' : 'ENORECURSION', kind: 'refused' };
+  }
   return { kind: 'answer', answer: { ok: false, error: 'nodata' }, ttl: negativeTtl(message, reply, chain.ttl) };
 }
 

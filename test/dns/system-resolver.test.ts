@@ -619,6 +619,35 @@ describe('on the wire, against hand-made responders', () => {
     assert.deepEqual(await both.txt('example.org'), { ok: true, records: ['v=spf1 -all'] });
   });
 
+  test('an empty reply from a server that neither recurses nor is authoritative, no NS, no SOA, is no NODATA either: the next server is asked', async (t) => {
+    const notRecursive = await responder(t, (q) => [reply(q, 0)]);
+    const recursive = await startTestDnsServer({
+      records: { 'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }] } },
+    });
+    t.after(() => recursive.close());
+    const alone = createResolver({ servers: [notRecursive.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    // It was { ok: false, error: 'nodata' }: the sender's domain "not found", 550, for good.
+    assert.deepEqual(await alone.mx('example.net'), {
+      ok: false,
+      error: 'temperror',
+      reason: 'ENORECURSION looking up MX example.net',
+    });
+    const both = createResolver({
+      servers: [notRecursive.server, recursive.server],
+      timeoutMs: 300,
+      tries: 1,
+      cacheTtlMs: 0,
+    });
+    assert.deepEqual(await both.mx('example.net'), {
+      ok: true,
+      records: [{ exchange: 'mx.example.net', priority: 10 }],
+    });
+    // A recursive server's empty NOERROR is NODATA, as before.
+    const answering = await responder(t, (q) => [reply(q, RA)]);
+    const plain = createResolver({ servers: [answering.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
+    assert.deepEqual(await plain.mx('example.net'), { ok: false, error: 'nodata' });
+  });
+
   test('a reply with another ID or question is ignored, the real one taken (RFC 5452 §9.1)', async (t) => {
     const spoofing = await responder(t, (q) => {
       const name = q.questions![0]!.name;
