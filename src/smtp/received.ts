@@ -75,13 +75,16 @@ function heloClause(raw: string, smtputf8: boolean): { from: string; helo: strin
 }
 
 /**
- * The HELO argument when it is a Domain or an address literal (RFC 5321 §4.1.2, §4.1.3), as the HELO
- * rules read it (Postfix's valid_hostname(): "_" in a Windows host's name and a trailing dot are
- * harmless); in its A-label unless the message is an SMTPUTF8 one (RFC 6532 §3.7). Undefined otherwise.
+ * The HELO argument when it is a Domain or an address literal (RFC 5321 §4.1.2, §4.1.3), in its A-label
+ * unless the message is an SMTPUTF8 one (RFC 6532 §3.7); a trailing dot, the root's, is left off (the
+ * same name, which §4.1.2's Domain cannot end in). Undefined otherwise: the HELO rules let a Windows
+ * host's "_" through (Postfix's valid_hostname()), but From-domain is a Domain, and a strict reader of
+ * the field stopped at it; such a name goes in the comment as helo=.
  */
-function heloName(raw: string, smtputf8: boolean): string | undefined {
-  if (isAddressLiteral(raw)) return raw;
-  if (!isDomain(raw.replace(/\.$/, '').replaceAll('_', 'a'))) return undefined;
+function heloName(helo: string, smtputf8: boolean): string | undefined {
+  if (isAddressLiteral(helo)) return helo;
+  const raw = helo.replace(/\.$/, '');
+  if (!isDomain(raw)) return undefined;
   if (/^[\x21-\x7e]*$/.test(raw)) return raw;
   // A U-label character can take four octets, so the UTF-8 form of a 255-octet Domain could take the
   // line past 998 octets (RFC 5322 §2.1.1); its A-label is the same name within 255.

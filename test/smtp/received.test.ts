@@ -98,8 +98,10 @@ test('a name or an address literal is written as From-domain; anything else goes
       smtputf8 ? 'UTF8SMTP' : 'ESMTP',
     ).from;
   assert.deepEqual(bare('client.example'), { value: 'client.example', comment: '[127.0.0.1]' });
-  // Read as the HELO rules read it: a Windows host's "_" and a trailing dot are a name's.
-  assert.deepEqual(bare('my_host.example.'), { value: 'my_host.example.', comment: '[127.0.0.1]' });
+  // RFC 5321 §4.4: From-domain is a Domain (§4.1.2): the root's trailing dot is left off, and a Windows
+  // host's "_", which the HELO rules let through, goes in the comment.
+  assert.deepEqual(bare('client.example.'), { value: 'client.example', comment: '[127.0.0.1]' });
+  assert.deepEqual(bare('my_host.example.'), { value: 'unknown', comment: 'helo=my_host.example.; [127.0.0.1]' });
   assert.deepEqual(bare('[192.0.2.1]'), { value: '[192.0.2.1]', comment: '[127.0.0.1]' });
   assert.deepEqual(bare('[IPv6:2001:db8::1]'), { value: '[IPv6:2001:db8::1]', comment: '[127.0.0.1]' });
   assert.deepEqual(bare('münchen.example'), { value: 'xn--mnchen-3ya.example', comment: '[127.0.0.1]' });
