@@ -60,6 +60,9 @@ function explain({ spf, clientIp, envelopeFrom, identity }: ReceivedSpfInput): s
     case 'neutral':
       return `${clientIp} is neither permitted nor denied by ${who}`;
     case 'none':
+      // RFC 7208 §4.3: an address literal is no domain; nothing was looked up, and none could publish.
+      if (spf.domain.startsWith('['))
+        return `${spf.domain} is an address literal, not a domain: no SPF record to check`;
       return `${spf.domain} does not publish an SPF record`;
     default:
       return bounded(spf.reason);

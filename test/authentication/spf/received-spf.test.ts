@@ -134,3 +134,21 @@ test('a 505-octet HELO or MAIL FROM of quotes, parentheses or backslashes keeps 
     assert.equal(got['envelope-from'], (input.envelopeFrom || '<>').slice(0, 256), `${label}: a path's 256`);
   }
 });
+
+test('a HELO that is an address literal: none, saying nothing was there to look up (RFC 7208 §4.3)', () => {
+  const spf: SpfResult = { result: 'none', domain: '[ipv6:::1]', reason: 'not a domain' };
+  const field = receivedSpfHeader({
+    ...base,
+    spf,
+    identity: 'helo',
+    clientIp: '::1',
+    envelopeFrom: '',
+    helo: '[IPv6:::1]',
+  });
+  // It said "[ipv6:::1] does not publish an SPF record", as if a lookup had been made.
+  assert.match(
+    field,
+    /^Received-SPF: none \(mybox\.example\.org: \[ipv6:::1\] is an address literal, not a domain: no SPF record to check\)/,
+  );
+  assert.equal(pairs(field).helo, '[IPv6:::1]');
+});
