@@ -109,8 +109,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       smtp,
       submission,
       submissions,
+      ...(server.mtaSts && { mtaSts: show(server.mtaSts) }),
     },
-    `Postern ${VERSION} on Node ${process.version}: SMTP on ${smtp}, ${submissionText(submission, submissions)}, data in ${config.dataDir} (${config.store.engine}), local domains ${config.domains.join(', ')}`,
+    `Postern ${VERSION} on Node ${process.version}: SMTP on ${smtp}, ${submissionText(submission, submissions)}${server.mtaSts ? `, MTA-STS policy on ${show(server.mtaSts)}` : ''}, data in ${config.dataDir} (${config.store.engine}), local domains ${config.domains.join(', ')}`,
   );
   if (file === undefined || empty) {
     logger.warn(
