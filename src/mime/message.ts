@@ -25,6 +25,7 @@ import {
   startsField,
   transferEncodingOf,
 } from './entity.ts';
+import { isUuencoding, type UuBudget, uudecodeBody, uuFiles } from './uuencode.ts';
 
 export interface MessageAddress {
   /** The display name, decoded (RFC 2047); '' when there is none. */
@@ -71,6 +72,13 @@ export interface ParsedMessage {
 const MAX_NESTING = 32;
 /** Parts past this many are ignored: a small message can declare thousands of empty parts. */
 const MAX_PARTS = 1000;
+/** uuencoded files taken from one text part, and from one message (its attached messages included). */
+const MAX_UU_FILES_PER_PART = 4;
+const MAX_UU_FILES = 16;
+/** Later Content-Type and Content-Disposition fields of one entity kept (ContentFields.later), of each. */
+const MAX_LATER_FIELDS = 4;
+/** Entities of one message also read as the multipart a later Content-Type makes them (walk()). */
+const MAX_ALTERNATE_READINGS = 4;
 
 /** Kept async so that callers need not change; the work is synchronous. */
 export async function parseMessage(content: Uint8Array): Promise<ParsedMessage> {
@@ -82,7 +90,15 @@ export function parseMessageSync(content: Uint8Array): ParsedMessage {
   // The fields up to the empty line, lines that are not fields skipped, as the listing reads them (so
   // both read one From); within HEADER_LIMITS, which an attached message has not been held to.
   const fields = readFields(message, 0, entityHeader(message, 0, message.length).fieldsEnd);
-  const body: Body = { text: [], html: [], attachments: [], parts: 0 };
+  const body: Body = {
+    text: [],
+    html: [],
+    attachments: [],
+    parts: 0,
+    // The files uudecoded from text take no more bytes than the message has (a line may declare more).
+    uu: { files: MAX_UU_FILES, bytes: message.length },
+    alternates: MAX_ALTERNATE_READINGS,
+  };
   try {
     collect(message, 0, message.length, 0, body);
   } catch {
@@ -175,6 +191,10 @@ interface Body {
   attachments: MessageAttachment[];
   /** Entities seen so far, against MAX_PARTS. */
   parts: number;
+  /** What uuencoded files in the text may still take. */
+  uu: UuBudget;
+  /** Multipart readings from a later Content-Type still allowed (MAX_ALTERNATE_READINGS). */
+  alternates: number;
 }
 
 interface Leaf {
@@ -186,6 +206,8 @@ interface Leaf {
   encoding: string;
   /** The Content-Name field's value, as written. */
   contentName: string | undefined;
+  /** The later Content-Type and Content-Disposition fields, when the entity has more than one. */
+  later?: { types: HeaderValue[]; dispositions: HeaderValue[] };
 }
 
 /** The leaves of one message (its nested messages are collected when their turn comes). */
@@ -205,20 +227,65 @@ function collect(message: Buffer, start: number, end: number, depth: number, bod
       if (depth + 1 < MAX_NESTING) collect(content, 0, content.length, depth + 1, body);
       else {
         // Too deep: read, not unpacked, but its files are still found.
-        body.text.push(textOf(rawTextLeaf(content, 0, content.length)));
+        pushText(textOf(rawTextLeaf(content, 0, content.length)), body);
         for (const file of filesPastLimit(content, 0, content.length, true, body))
           body.attachments.push(attachmentOf(file));
       }
     } else if (isText(leaf)) {
-      (type.value === 'text/plain' ? body.text : body.html).push(textOf(leaf));
+      if (type.value === 'text/plain') pushText(textOf(leaf), body);
+      else body.html.push(textOf(leaf));
       // Shown as text, but a name makes it a file too: a reader offers to save it, and a program
       // ("setup.exe", Content-Disposition inline) runs once saved. RFC 2183 §2.1 leaves inline parts
-      // to the reader; the attachment checks must see what it may save.
-      if (fileNames(leaf).length > 0) body.attachments.push({ ...attachmentOf(leaf), alsoText: true });
+      // to the reader; the attachment checks must see what it may save. So does a later Content-Type
+      // or Content-Disposition that makes it a file, for a reader that takes that one, and a uuencoded
+      // body, which names its file on its begin line.
+      const types = laterTypes(leaf).filter((t) => t !== 'text/plain' && t !== 'text/html');
+      const saved = leaf.later?.dispositions.some((d) => d.value === 'attachment') === true;
+      if (fileNames(leaf).length > 0 || types.length > 0 || saved || isUuencoding(leaf.encoding)) {
+        const file: MessageAttachment = { ...attachmentOf(leaf), alsoText: true };
+        body.attachments.push(file, ...types.map((contentType) => ({ ...file, contentType })));
+      }
     } else {
-      body.attachments.push(attachmentOf(leaf));
+      const file = attachmentOf(leaf);
+      body.attachments.push(file, ...laterTypes(leaf).map((contentType) => ({ ...file, contentType })));
     }
   }
+}
+
+/**
+ * Text a reader shows, and the files uuencoded in it: Thunderbird (mimeunty.cpp), Outlook and others
+ * show a `begin 644 invoice.exe` … `end` block in a plain-text body as an attachment. The text keeps the
+ * block, as a reader without uudecode shows it.
+ */
+function pushText(text: string, body: Body): void {
+  body.text.push(text);
+  if (!text.includes('begin ')) return;
+  for (const file of uuFiles(text, MAX_UU_FILES_PER_PART, body.uu))
+    body.attachments.push({
+      filename: file.name,
+      contentType: 'application/octet-stream',
+      disposition: 'attachment',
+      content: new Uint8Array(file.content.buffer, file.content.byteOffset, file.content.byteLength),
+    });
+}
+
+/**
+ * The types later Content-Type fields give, distinct, other than the first's: RFC 2045 §5 describes one
+ * field an entity, and readers that meet more differ in the one they take (Python's email and
+ * postal-mime the first, others the last), so the part is judged as each. A multipart is read as one
+ * instead (walk()).
+ */
+function laterTypes(leaf: Leaf): string[] {
+  const out: string[] = [];
+  for (const t of leaf.later?.types ?? [])
+    if (
+      t.value !== leaf.type.value &&
+      t.value.includes('/') &&
+      !t.value.startsWith('multipart/') &&
+      !out.includes(t.value)
+    )
+      out.push(t.value);
+  return out;
 }
 
 /** A text part the reader shows as the message's text, not as a file. */
@@ -232,12 +299,15 @@ function isText(leaf: Leaf): boolean {
 function attachmentOf(leaf: Leaf): MessageAttachment {
   const { type, disposition } = leaf;
   const names = fileNames(leaf);
+  // The name on a uuencoded body's begin line, which uudecode saves it as, is one more name it has.
+  const uu = isUuencoding(leaf.encoding) ? uudecodeBody(rawOf(leaf)) : undefined;
+  if (uu?.name && !names.includes(uu.name)) names.push(uu.name);
   return {
     filename: names[0] ?? '',
     ...(names.length > 1 && { names }),
     contentType: type.value,
     disposition: disposition.value === 'attachment' || disposition.value === 'inline' ? disposition.value : '',
-    content: contentOf(leaf),
+    content: uu ? new Uint8Array(uu.content.buffer, uu.content.byteOffset, uu.content.byteLength) : contentOf(leaf),
   };
 }
 
@@ -251,16 +321,25 @@ function attachmentOf(leaf: Leaf): MessageAttachment {
  */
 function fileNames(leaf: Leaf): string[] {
   const names: string[] = [];
-  for (const [header, name] of [
-    [leaf.disposition, 'filename'],
-    [leaf.type, 'name'],
-    [leaf.disposition, 'name'],
-    [leaf.type, 'filename'],
-  ] as const) {
+  const add = (header: HeaderValue, name: 'name' | 'filename') => {
     const value = header.params[name];
-    if (!value) continue;
+    if (!value) return;
     const text = header.decodedParams.includes(name) ? value : decoded(value);
     if (!names.includes(text)) names.push(text);
+  };
+  add(leaf.disposition, 'filename');
+  add(leaf.type, 'name');
+  add(leaf.disposition, 'name');
+  add(leaf.type, 'filename');
+  // A later Content-Disposition or Content-Type (RFC 2183 §2 and RFC 2045 §5 describe one of each): a
+  // reader that takes the last one saves the file under its name ("invoice.pdf" first, "evil.exe" after).
+  for (const header of leaf.later?.dispositions ?? []) {
+    add(header, 'filename');
+    add(header, 'name');
+  }
+  for (const header of leaf.later?.types ?? []) {
+    add(header, 'name');
+    add(header, 'filename');
   }
   const field = leaf.contentName?.replace(/^"(.*)"$/s, '$1');
   if (field) {
@@ -330,30 +409,59 @@ function walk(
   }
   const { type } = reading;
   if (type.value.startsWith('multipart/')) {
-    const contentStart = Math.min(bodyStart, end);
-    // Past the nesting or part limits the rest is read as one text part, not dropped: a limit that
-    // hid what follows it would let phishing pass behind 32 levels or a thousand empty parts.
-    if (depth + 1 >= MAX_NESTING) {
-      leaves.push(rawTextLeaf(message, contentStart, end), ...filesPastLimit(message, contentStart, end, false, body));
-      return;
-    }
-    // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
-    const partType = type.value === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-    const delimiter = delimiterOf(message, start, fieldsEnd, type);
-    const parts = bodyParts(message, contentStart, end, delimiter, MAX_PARTS + 1);
-    // RFC 2046 §5.1.1: the parts lie between delimiter lines. With none, the body is no parts, as with
-    // no boundary at all, and is read as text for the same reason (Python's StartBoundaryNotFoundDefect).
-    if (parts.length === 0) leaves.push(rawTextLeaf(message, contentStart, end));
-    for (const [partStart, partEnd] of parts) {
-      if (body.parts >= MAX_PARTS) {
-        leaves.push(rawTextLeaf(message, partStart, end));
-        return;
-      }
-      walk(message, partStart, partEnd, partType, depth + 1, body, leaves);
-    }
+    walkMultipart(message, start, fieldsEnd, Math.min(bodyStart, end), end, type, depth, body, leaves);
     return;
   }
   leaves.push(leafOf(message, bodyStart, end, reading));
+  // RFC 2045 §5 allows one Content-Type; a reader that takes a later "multipart/mixed" shows the parts
+  // (an attachment among them) that this reading takes as text, so the body is read as both. Not
+  // the other way round: a first multipart is read as one, whose parts hold the text. A few such
+  // readings a message, each one more pass over its body.
+  if (reading.fields.later === undefined || body.alternates <= 0) return;
+  for (const value of reading.fields.later.types) {
+    const later = readingOf({ ...reading.fields, type: value }, defaultType);
+    if (!later.type.value.startsWith('multipart/')) continue;
+    body.alternates--;
+    walkMultipart(message, start, undefined, Math.min(bodyStart, end), end, later.type, depth, body, leaves);
+    return;
+  }
+}
+
+/**
+ * A multipart's parts, walked. `fieldsEnd`: where its fields end, to read the boundary as bytes again
+ * (delimiterOf); undefined to take it as read.
+ */
+function walkMultipart(
+  message: Buffer,
+  start: number,
+  fieldsEnd: number | undefined,
+  contentStart: number,
+  end: number,
+  type: HeaderValue,
+  depth: number,
+  body: Body,
+  leaves: Leaf[],
+): void {
+  // Past the nesting or part limits the rest is read as one text part, not dropped: a limit that
+  // hid what follows it would let phishing pass behind 32 levels or a thousand empty parts.
+  if (depth + 1 >= MAX_NESTING) {
+    leaves.push(rawTextLeaf(message, contentStart, end), ...filesPastLimit(message, contentStart, end, false, body));
+    return;
+  }
+  // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
+  const partType = type.value === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+  const delimiter = delimiterOf(message, start, fieldsEnd, type);
+  const parts = bodyParts(message, contentStart, end, delimiter, MAX_PARTS + 1);
+  // RFC 2046 §5.1.1: the parts lie between delimiter lines. With none, the body is no parts, as with
+  // no boundary at all, and is read as text for the same reason (Python's StartBoundaryNotFoundDefect).
+  if (parts.length === 0) leaves.push(rawTextLeaf(message, contentStart, end));
+  for (const [partStart, partEnd] of parts) {
+    if (body.parts >= MAX_PARTS) {
+      leaves.push(rawTextLeaf(message, partStart, end));
+      return;
+    }
+    walk(message, partStart, partEnd, partType, depth + 1, body, leaves);
+  }
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
@@ -464,6 +572,15 @@ interface ContentFields {
   encoding: string | undefined;
   /** Content-Name, a file name some mail programs write and some readers take (fileNames()). */
   name: string | undefined;
+  /** Content-Type and Content-Disposition fields after the first, up to MAX_LATER_FIELDS of each. */
+  later?: { types: string[]; dispositions: string[] };
+}
+
+/** A later Content-Type or Content-Disposition value kept, within MAX_LATER_FIELDS. */
+function keepLater(fields: ContentFields, kind: 'types' | 'dispositions', value: string): void {
+  fields.later ??= { types: [], dispositions: [] };
+  const list = fields.later[kind];
+  if (list.length < MAX_LATER_FIELDS) list.push(value);
 }
 
 function contentFields(
@@ -473,11 +590,16 @@ function contentFields(
   encoding: 'utf8' | 'latin1' = 'utf8',
 ): ContentFields {
   const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined, name: undefined };
-  // The first of each field counts, so that a scanner and a reader cannot be shown different ones.
+  // The first of each field counts, so that a scanner and a reader cannot be shown different ones; the
+  // later Content-Type and Content-Disposition fields are kept, since some readers take the last.
   for (const field of readFields(message, start, fieldsEnd, encoding)) {
-    if (field.name === 'content-type') fields.type ??= field.value;
-    else if (field.name === 'content-disposition') fields.disposition ??= field.value;
-    else if (field.name === 'content-transfer-encoding') fields.encoding ??= field.value;
+    if (field.name === 'content-type') {
+      if (fields.type === undefined) fields.type = field.value;
+      else keepLater(fields, 'types', field.value);
+    } else if (field.name === 'content-disposition') {
+      if (fields.disposition === undefined) fields.disposition = field.value;
+      else keepLater(fields, 'dispositions', field.value);
+    } else if (field.name === 'content-transfer-encoding') fields.encoding ??= field.value;
     else if (field.name === 'content-name') fields.name ??= field.value;
   }
   return fields;
@@ -494,10 +616,11 @@ const SCANNED_VALUE_LIMIT = 64 * 1024;
 function scanContentFields(message: Buffer, start: number, end: number): { fields: ContentFields; bodyStart: number } {
   const fields: ContentFields = { type: undefined, disposition: undefined, encoding: undefined, name: undefined };
   const within = message.subarray(0, end);
-  let current: keyof ContentFields | undefined;
+  let current: Exclude<keyof ContentFields, 'later'> | 'types' | 'dispositions' | undefined;
   let value = '';
   const close = () => {
-    if (current !== undefined) fields[current] ??= value.trim();
+    if (current === 'types' || current === 'dispositions') keepLater(fields, current, value.trim());
+    else if (current !== undefined) fields[current] ??= value.trim();
     current = undefined;
   };
   for (let line = start; line < end; ) {
@@ -516,11 +639,11 @@ function scanContentFields(message: Buffer, start: number, end: number): { field
       close();
       const match = /^content-(type|disposition|transfer-encoding|name)[ \t]*:/i.exec(text);
       const name = match?.[1]?.toLowerCase();
-      const key = name === 'transfer-encoding' ? 'encoding' : (name as keyof ContentFields | undefined);
-      if (key !== undefined && fields[key] === undefined) {
-        current = key;
-        value = text.slice((match as RegExpExecArray)[0].length);
-      }
+      const key = name === 'transfer-encoding' ? 'encoding' : (name as 'type' | 'disposition' | 'name' | undefined);
+      if (key !== undefined && fields[key] === undefined) current = key;
+      else if (key === 'type') current = 'types';
+      else if (key === 'disposition') current = 'dispositions';
+      if (current !== undefined) value = text.slice((match as RegExpExecArray)[0].length);
     }
     line = next;
   }
@@ -529,7 +652,18 @@ function scanContentFields(message: Buffer, start: number, end: number): { field
 }
 
 function sameFields(a: ContentFields, b: ContentFields): boolean {
-  return a.type === b.type && a.disposition === b.disposition && a.encoding === b.encoding && a.name === b.name;
+  return (
+    a.type === b.type &&
+    a.disposition === b.disposition &&
+    a.encoding === b.encoding &&
+    a.name === b.name &&
+    sameList(a.later?.types, b.later?.types) &&
+    sameList(a.later?.dispositions, b.later?.dispositions)
+  );
+}
+
+function sameList(a: string[] | undefined, b: string[] | undefined): boolean {
+  return (a ?? []).length === (b ?? []).length && (a ?? []).every((v, i) => v === b?.[i]);
 }
 
 /** An entity's fields read: its type at once, its disposition when a leaf needs it (and only once). */
@@ -561,6 +695,12 @@ function leafOf(message: Buffer, bodyStart: number, end: number, reading: Readin
     disposition: reading.disposition,
     encoding: transferEncodingOf(reading.fields.encoding),
     contentName: reading.fields.name,
+    ...(reading.fields.later && {
+      later: {
+        types: reading.fields.later.types.map(parseHeaderValue),
+        dispositions: reading.fields.later.dispositions.map(parseHeaderValue),
+      },
+    }),
   };
 }
 
@@ -580,9 +720,18 @@ function rawTextLeaf(message: Buffer, start: number, end: number): Leaf {
   };
 }
 
-/** The decoded bytes; an unknown transfer encoding is taken as is, as readers do. */
+function rawOf(leaf: Leaf): Buffer {
+  return leaf.message.subarray(leaf.bodyStart, leaf.end);
+}
+
+/**
+ * The decoded bytes; an unknown transfer encoding is taken as is, as readers do. The x-uuencode
+ * family (uuencode.ts) is not in RFC 2045 §6 but readers decode it as they do base64; a body without a
+ * begin line holds no file for them, and is taken as is.
+ */
 function bytesOf(leaf: Leaf): Buffer {
-  const raw = leaf.message.subarray(leaf.bodyStart, leaf.end);
+  const raw = rawOf(leaf);
+  if (isUuencoding(leaf.encoding)) return uudecodeBody(raw)?.content ?? raw;
   return decodeTransferEncoding(raw, leaf.encoding) ?? raw;
 }
 
@@ -605,7 +754,7 @@ function contentOf(leaf: Leaf): Uint8Array {
 function textOf(leaf: Leaf): string {
   const { message, bodyStart, encoding } = leaf;
   const charset = leaf.type.params.charset;
-  if (encoding === 'base64') return decodeCharset(bytesOf(leaf), charset);
+  if (encoding === 'base64' || isUuencoding(encoding)) return decodeCharset(bytesOf(leaf), charset);
   let end = leaf.end;
   if (message[end] === 0x0d && message[end + 1] === 0x0a) end += 2;
   else if (message[end] === 0x0a) end += 1;
