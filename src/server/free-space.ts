@@ -6,12 +6,12 @@
  */
 import fs from 'node:fs';
 import type { Logger } from '../log/logger.ts';
-import { type Reply, reply } from '../smtp/replies.ts';
+
+// The listener answers a full store at RCPT with it too, and src/smtp does not import src/server.
+export { INSUFFICIENT_STORAGE } from '../smtp/effect-runner.ts';
 
 /** statfs is a system call: asked at most once a second, however many MAIL FROMs arrive. */
 const RECHECK_MS = 1000;
-
-export const INSUFFICIENT_STORAGE: Reply = reply(452, '4.3.1', 'Insufficient system storage');
 
 export class FreeSpace {
   readonly #dir: string;
@@ -52,16 +52,24 @@ export class FreeSpace {
     }
     const enough = free >= this.#needed;
     if (enough !== this.#enough) {
-      // One decimal, as `postern backup` prints: 1.5 MB needed must not read as "1 MB".
-      const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
-      if (enough) this.#logger.info(`store: ${this.#dir} has ${mb(free)} free again: MAIL FROM is accepted`);
+      if (enough) this.#logger.info(`store: ${this.#dir} has ${amount(free)} free again: MAIL FROM is accepted`);
       else {
         this.#logger.error(
-          `store: ${this.#dir} has ${mb(free)} free, less than 1.5 × smtp.maxMessageSize (${mb(this.#needed)}): MAIL FROM is answered 452 4.3.1 until space is freed`,
+          `store: ${this.#dir} has ${amount(free)} free, less than 1.5 × smtp.maxMessageSize (${amount(this.#needed)}): MAIL FROM is answered 452 4.3.1 until space is freed`,
         );
       }
     }
     this.#enough = enough;
     return enough;
   }
+}
+
+/**
+ * One decimal, as `postern backup` prints: 1.5 MB needed must not read as "1 MB". Below a megabyte in
+ * KB, and below a kilobyte in bytes: 40 KB free, or a small maxMessageSize, must not read as "0.0 MB".
+ */
+function amount(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1_048_576) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
 }

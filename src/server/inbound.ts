@@ -12,6 +12,7 @@ import type { ContentFilter, FilterOutcome, FilterVerdict } from '../filter/cont
 import type { EnvelopeChanges } from '../filter/milter-stage.ts';
 import { type AuthenticationSummary, dkimPassDomains, dkimSummary } from '../filter/phishing/authentication-signals.ts';
 import type { Logger } from '../log/logger.ts';
+import type { OutageLog } from '../log/outage.ts';
 import { HEADER_LIMITS, headerSectionExcess } from '../mime/header-section.ts';
 import type { InboundPolicy, PolicyOutcome } from '../policy/inbound-policy.ts';
 import type { Envelope, Peer, RecipientRoute } from '../smtp/envelope.ts';
@@ -48,6 +49,11 @@ export interface InboundOptions {
   freeSpace?: FreeSpace;
   /** auth.bounceRelays: logins whose bounces may come From MAILER-DAEMON or postmaster of our domains. */
   bounceRelays?: ReadonlySet<string>;
+  /**
+   * The listeners' (src/log/outage.ts): a store failure at the end of data is answered here, not thrown
+   * to the listener, so it is told here; the listener ends the outage at the next 250.
+   */
+  storeOutage?: OutageLog;
   logger: Logger;
 }
 
@@ -104,6 +110,9 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       options.freeSpace?.recheck();
       answer = INSUFFICIENT_STORAGE;
     } else answer = err instanceof StoreError ? replies.storeUnavailable() : replies.localError();
+    // A store that cannot answer (STORE_*, as the listener tells them apart) is an outage, said once
+    // however many sessions meet it; the listener never sees this failure, so it is not said twice.
+    if (err instanceof StoreError && err.code.startsWith('STORE_')) options.storeOutage?.failed(fields, err.message);
     return failed({ ...fields, ...detail }, answer, `${what} failed; answered ${answer.code}`);
   }
 

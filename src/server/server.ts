@@ -162,8 +162,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     config.store.engine === 'sqlite' && !options.discardMail
       ? new FreeSpace({ dir: config.dataDir, maxMessageSize: config.smtp.maxMessageSize, logger })
       : undefined;
+  // One for all listeners: a store outage is said once, not per listener and session. The handlers
+  // tell it of the failures they answer themselves (the end of data), the listeners of the rest.
+  const storeOutage = new OutageLog(logger, { name: 'store', level: 'error' });
   const handlers = inboundHandlers({
     ...(freeSpace ? { freeSpace } : {}),
+    storeOutage,
     // As accounts are stored and logins named: lower case, A-labels, quotes only where needed.
     bounceRelays: new Set(
       config.auth.bounceRelays.map((a) => {
@@ -185,8 +189,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const contentBudget = new ContentBudget(contentMemoryLimit(smtp.maxContentInMemory, smtp.maxMessageSize));
   // One for all listeners: the store's commit delay waits for the messages of every listener's sessions.
   const transactions = new TransactionGauge((count) => store.transactionsUnderWay?.(count));
-  // One for all listeners: a store outage is said once, not per listener and session.
-  const storeOutage = new OutageLog(logger, { name: 'store', level: 'error' });
   // One for the process: the descriptor table is shared by every listener.
   const descriptors = new DescriptorWatch({ logger });
   const add = (name: ListenerName, address: string, tls: ListenerTls | undefined) => {
@@ -227,6 +229,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         stressTimeoutMs: smtp.stressTimeoutMs,
         logger: logger.child({ listener: name }),
         storeOutage,
+        // A full store met at RCPT (greylisting's write): the next MAIL FROM asks the file system again.
+        ...(freeSpace ? { storeFull: () => freeSpace.recheck() } : {}),
         transactions,
         acceptFailed: (err, fields) => descriptors.acceptFailed(err, { ...fields, listener: name }),
         ...(takeOver ? { takeOver } : {}),

@@ -8,7 +8,7 @@ import type { ClientLogBudget } from '../log/client-budget.ts';
 import type { OutageLog } from '../log/outage.ts';
 import { CLOSE_LINGER_MS, type Connection } from './connection.ts';
 import type { CheckRequest, ListenerOptions } from './listener-options.ts';
-import { type Reply, renderReply, replies, textstring } from './replies.ts';
+import { type Reply, renderReply, replies, reply, textstring } from './replies.ts';
 import type { ReplyBatch } from './reply-batch.ts';
 import type { AuthOutcome, CheckOutcome, Effect, MessageOutcome } from './session.ts';
 import type { StressMode } from './stress.ts';
@@ -44,11 +44,22 @@ function storeUnavailable(err: unknown): err is Error {
 }
 
 /**
- * 451 either way; the text says which: a store outage (the same words as at the end of data, so a
- * sender's log shows one cause at RCPT and at DATA), or a fault of ours.
+ * A store whose file system (or database server's disk) is full. RFC 3463 §3.4: X.3.1 "mail system
+ * full"; RFC 5321 §4.3.2 lists 452 for MAIL, RCPT and the end of data.
+ */
+export const INSUFFICIENT_STORAGE: Reply = reply(452, '4.3.1', 'Insufficient system storage');
+
+/**
+ * The words the end of data uses for the same cause (src/server/inbound.ts), so a sender's log shows one
+ * cause at RCPT and at DATA: 452 4.3.1 for a full store, 451 for a store outage, 451 for a fault of ours.
  */
 function failureReply(err: unknown): Reply {
-  return storeUnavailable(err) ? replies.storeUnavailable() : replies.localError();
+  if (!storeUnavailable(err)) return replies.localError();
+  return storeFull(err) ? INSUFFICIENT_STORAGE : replies.storeUnavailable();
+}
+
+function storeFull(err: Error): boolean {
+  return (err as Error & { code: string }).code === 'STORE_FULL';
 }
 
 /** What the listener lends the runner: its options, the shared reply batch, and its state. */
@@ -438,7 +449,7 @@ export class EffectRunner {
     task.promise
       .catch((err: unknown): Outcome => {
         this.#logFailure(conn, err, 'handler failed');
-        return { action: 'reject', reply: failureReply(err) };
+        return { action: 'reject', reply: this.#failureReply(err) };
       })
       .then((outcome) => {
         conn.busy = false;
@@ -469,6 +480,15 @@ export class EffectRunner {
     } else conn.log.error({ err }, what);
   }
 
+  /**
+   * The reply to a handler's failure. A full store also tells the free-space check (storeFull), so the
+   * next MAIL FROM asks the file system again rather than trust a reading up to a second old.
+   */
+  #failureReply(err: unknown): Reply {
+    if (storeUnavailable(err) && storeFull(err)) this.#host.options.storeFull?.();
+    return failureReply(err);
+  }
+
   /** A check's exception is our fault, never the client's: 451, and the session goes on. */
   #runCheck(
     conn: Connection,
@@ -478,7 +498,7 @@ export class EffectRunner {
       return this.#host.options.handlers.check(request, conn.peer);
     } catch (err) {
       this.#logFailure(conn, err, 'check failed');
-      return { action: 'reject', reply: failureReply(err) };
+      return { action: 'reject', reply: this.#failureReply(err) };
     }
   }
 }

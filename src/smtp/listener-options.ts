@@ -83,6 +83,12 @@ export interface ListenerOptions {
   tlsHandshakeTimeoutMs?: number;
   /** Shared by the server's listeners, so that a store outage is said once (src/log/outage.ts). */
   storeOutage?: OutageLog;
+  /**
+   * A check or handler met a full store (a StoreFullError: greylisting's write at RCPT): answered 452
+   * 4.3.1, and this is told, so that the next MAIL FROM asks the file system again (the server's
+   * free-space check, src/server/free-space.ts). Absent: only the reply.
+   */
+  storeFull?: () => void;
   /** Shared by the server's listeners: the mail transactions under way, for the store's commit delay. */
   transactions?: TransactionGauge;
   /**

@@ -110,3 +110,32 @@ test('FreeSpace says what is needed to the tenth of a MB: 1.5 × 1 MB is not "1 
     'store: /srv/mail has 1.0 MB free, less than 1.5 × smtp.maxMessageSize (1.5 MB): MAIL FROM is answered 452 4.3.1 until space is freed',
   ]);
 });
+
+test('FreeSpace says amounts under a megabyte in KB or bytes, not "0.0 MB"', () => {
+  const lines: string[] = [];
+  const logger = createLogger('info', {
+    write: (line: string) => lines.push(JSON.parse(line).msg),
+  } as unknown as NodeJS.WritableStream);
+  let free = 12 * 1024;
+  const space = new FreeSpace({
+    dir: '/srv/mail',
+    maxMessageSize: 16 * 1024, // 24 KB needed
+    logger,
+    statfs: () => ({ bavail: free, bsize: 1 }),
+  });
+  assert.equal(space.enough(0), false);
+  free = 0;
+  space.recheck();
+  assert.equal(space.enough(10), false);
+  free = 2 * 1024 * 1024;
+  space.recheck();
+  assert.equal(space.enough(20), true);
+  free = 500;
+  space.recheck();
+  assert.equal(space.enough(30), false);
+  assert.deepEqual(lines, [
+    'store: /srv/mail has 12.0 KB free, less than 1.5 × smtp.maxMessageSize (24.0 KB): MAIL FROM is answered 452 4.3.1 until space is freed',
+    'store: /srv/mail has 2.0 MB free again: MAIL FROM is accepted',
+    'store: /srv/mail has 500 bytes free, less than 1.5 × smtp.maxMessageSize (24.0 KB): MAIL FROM is answered 452 4.3.1 until space is freed',
+  ]);
+});

@@ -253,6 +253,38 @@ test('a store that cannot answer is one log line with its reason; a bug keeps it
   }
 });
 
+test('a full store at RCPT answers 452 4.3.1 (RFC 3463 X.3.1) and tells storeFull; the end of data says the same', async (t) => {
+  const full = Object.assign(new Error('the file system of /srv/mail is full: free space there'), {
+    code: 'STORE_FULL',
+  });
+  let told = 0;
+  const { listener, port, lines } = await startListener('info', {
+    storeFull: () => told++,
+    handlers: {
+      check: async (request) => {
+        if (request.stage === 'rcpt') throw full;
+        return { action: 'continue' };
+      },
+      message: async (envelope) => ({ action: 'reply', reply: replies.queued(envelope.id) }),
+    },
+  });
+  t.after(() => listener.close(0));
+  const said = await converse(port, [
+    'EHLO client.example',
+    'MAIL FROM:<a@example.net>',
+    'RCPT TO:<b@example.com>',
+    'RCPT TO:<c@example.com>',
+    'QUIT',
+  ]);
+  assert.equal(said[3], '452 4.3.1 Insufficient system storage');
+  assert.equal(said[4], '452 4.3.1 Insufficient system storage');
+  assert.equal(told, 2, 'each full write has the free space asked again');
+  assert.deepEqual(
+    lines.filter((l) => l.level === 50).map((l) => l.msg),
+    ['store unavailable: the file system of /srv/mail is full: free space there'],
+  );
+});
+
 test("stress (Postfix's): a nearly full listener gives idle clients seconds instead of minutes, until it empties", async (t) => {
   const { listener, port, lines } = await startListener('info', { maxConnections: 10, stressTimeoutMs: 300 });
   t.after(() => listener.close(0));

@@ -23,7 +23,7 @@ import { SqliteLoginFailures } from './login-failures.ts';
 import type { StoredDelivery, StoredReceipt, WriteRequest, WriteResult } from './protocol.ts';
 import { SqliteQuarantineWrites } from './quarantine.ts';
 import { RequestFailure } from './request-failure.ts';
-import { primaryResultCode, SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_NOTADB } from './result-codes.ts';
+import { primaryResultCode, SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_IOERR, SQLITE_NOTADB } from './result-codes.ts';
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -59,6 +59,8 @@ export class SqliteWriter {
   readonly #loginFailures: SqliteLoginFailures;
   readonly #dkimKeys: SqliteDkimKeys;
   readonly #quarantine: SqliteQuarantineWrites;
+  /** An SQLITE_IOERR met on this connection: a "malformed" after it is what the disk did, not the file. */
+  #ioError = false;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -150,13 +152,14 @@ export class SqliteWriter {
       const why = full !== undefined ? `: ${full}` : isBusy(error) ? ` (${BUSY_NOTE})` : '';
       const message = `write transaction failed: ${describe(error)}${why}`;
       const failure = full !== undefined ? 'storage-full' : 'unavailable';
+      if (primaryResultCode(error) === SQLITE_IOERR) this.#ioError = true;
       return {
         committed: false,
         results: requests.map((request) => ({ id: request.id, ok: false, failure, message })),
         ...(lost !== undefined
           ? { broken: lost }
           : isCorrupt(error)
-            ? { broken: `the database is corrupt (${describe(error)})` }
+            ? { broken: corruption(error, this.#ioError) }
             : {}),
       };
     }
@@ -419,6 +422,20 @@ function describe(error: unknown): string {
 function isCorrupt(error: unknown): boolean {
   const code = primaryResultCode(error);
   return code === SQLITE_CORRUPT || code === SQLITE_NOTADB;
+}
+
+/**
+ * What a corrupt-looking database is said to be. After a disk I/O error, SQLite reads pages the disk did
+ * not give back (or a cache the failed write left behind) and calls the database malformed, while the
+ * file may well pass PRAGMA integrity_check once the disk is back: a backup restored on that word would
+ * lose every message acknowledged since it was made.
+ */
+function corruption(error: unknown, afterIoError: boolean): string {
+  if (!afterIoError) return `the database is corrupt (${describe(error)})`;
+  return (
+    `the database cannot be read after a disk I/O error (${describe(error)}): check the file system ` +
+    '(dmesg) and run PRAGMA integrity_check before restoring anything'
+  );
 }
 
 const BUSY_NOTE = 'another process holds the write lock: a postern serve, a postern command or a sqlite3 shell';
