@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import type { Logger } from '../log/logger.ts';
+import { amountOfSpace as amount } from '../store/sqlite/full-file-system.ts';
 
 // The listener answers a full store at RCPT with it too, and src/smtp does not import src/server.
 export { INSUFFICIENT_STORAGE } from '../smtp/effect-runner.ts';
@@ -62,14 +63,4 @@ export class FreeSpace {
     this.#enough = enough;
     return enough;
   }
-}
-
-/**
- * One decimal, as `postern backup` prints: 1.5 MB needed must not read as "1 MB". Below a megabyte in
- * KB, and below a kilobyte in bytes: 40 KB free, or a small maxMessageSize, must not read as "0.0 MB".
- */
-function amount(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1_048_576) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1_048_576).toFixed(1)} MB`;
 }

@@ -15,7 +15,7 @@ import { primaryResultCode, SQLITE_FULL, SQLITE_IOERR } from './result-codes.ts'
 const NEARLY_FULL_BYTES = 1_048_576;
 
 /**
- * "the file system of DIR is full (0.0 MB free): free space there" when `error` is SQLite's, and a
+ * "the file system of DIR is full (12.0 KB free): free space there" when `error` is SQLite's, and a
  * full file system holding `dir` is why; undefined for any other error.
  */
 export function fullFileSystem(error: unknown, dir: string): string | undefined {
@@ -30,7 +30,7 @@ export function fullFileSystem(error: unknown, dir: string): string | undefined 
   }
   if (code === SQLITE_IOERR && (free === undefined || free >= NEARLY_FULL_BYTES)) return undefined;
   // SQLITE_FULL with room to spare: a large message's WAL frames needed more than there was.
-  const room = free === undefined ? 'free space unknown' : `${(free / 1_048_576).toFixed(1)} MB free`;
+  const room = free === undefined ? 'free space unknown' : `${amountOfSpace(free)} free`;
   return `the file system of ${dir} is full (${room}): free space there`;
 }
 
@@ -39,4 +39,14 @@ export function withFullFileSystem(error: unknown, dir: string): string {
   const message = error instanceof Error ? error.message : String(error);
   const full = fullFileSystem(error, dir);
   return full === undefined ? message : `${message}: ${full}`;
+}
+
+/**
+ * One decimal, as `postern backup` prints: 1.5 MB needed must not read as "1 MB". Below a megabyte in
+ * KB, and below a kilobyte in bytes: 40 KB free, or a small maxMessageSize, must not read as "0.0 MB".
+ */
+export function amountOfSpace(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1_048_576) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
 }
