@@ -144,9 +144,13 @@ async function main(argv: string[]): Promise<number> {
 
 // A reader that stops early (`postern mail list … | head -1`) closes the pipe: nothing more can be
 // shown, and that is no error of ours. Without this, Node reports the EPIPE as a crash.
+// Any other write error (ENOSPC from a full disk or /dev/full, EIO) loses output the admin asked for:
+// one line naming it and exit 1, not a stack trace thrown from this event handler. A closed stdout
+// (`>&-`) is not seen: Node opens /dev/null in its place at start, which looks like `> /dev/null`.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
+  process.stderr.write(`postern: cannot write the output: ${err.message}\n`);
+  process.exit(1);
 });
 
 try {

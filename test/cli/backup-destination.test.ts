@@ -77,7 +77,7 @@ test('backup to a name ending in "/": a directory, which must exist', async (t) 
   assert.equal(missing.code, 1, missing.stdout);
   assert.match(
     missing.stderr,
-    /backup: .*\/nodir\/ ends in "\/", so it names a directory, and there is no directory .*\/nodir: create it first, or name the file to write the backup to/,
+    /backup: .*\/nodir\/ ends in "\/", so it names a directory, but directory .*\/nodir does not exist: create it first, or name the file to write the backup to/,
   );
   assert.equal(fs.existsSync(path.join(d.root, 'nodir')), false, 'no file named nodir');
 
@@ -130,4 +130,40 @@ test('dataDir/backups a file: migrate, serve and restore say so instead of EEXIS
     restore.stderr,
     /.*\/data\/backups is a file where a directory for the database a restore replaces is needed: move that file elsewhere/,
   );
+});
+
+test('backup into dataDir/backups/ on a fresh install makes backups/ (0700, the data directory owner’s, as restore makes it)', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const backups = path.join(d.data, 'backups');
+  assert.equal(fs.existsSync(backups), false, 'a fresh install has none');
+  const asRoot = process.getuid?.() === 0;
+  // The server's user owns the data directory; the admin backs up as root (src/cli/data-dir-owner.ts).
+  if (asRoot) {
+    fs.chmodSync(d.root, 0o755);
+    for (const f of ['', ...fs.readdirSync(d.data)]) fs.chownSync(path.join(d.data, f), 65534, 65534);
+  }
+  // The name the refusal of a file directly in dataDir suggests, reached through a link too.
+  fs.symlinkSync(d.data, path.join(d.root, 'link'));
+  const r = await postern(['backup', path.join(d.root, 'link', 'backups', 'backup-1.sqlite'), '--config', d.file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^backed up the store to .*\/backups\/backup-1\.sqlite: schema version/);
+  assert.equal(fs.statSync(backups).mode & 0o777, 0o700);
+  assert.equal(fs.statSync(path.join(backups, 'backup-1.sqlite')).isFile(), true);
+  if (asRoot) {
+    assert.equal(fs.statSync(backups).uid, 65534, 'backups/ is the server user’s');
+    assert.equal(fs.statSync(path.join(backups, 'backup-1.sqlite')).uid, 65534);
+  } else {
+    t.diagnostic('not root: the ownership half of this test needs root to chown');
+  }
+  // Only backups/ itself is made: a directory under it, or any other missing one, is the admin's.
+  for (const target of [path.join(backups, 'daily', 'b.sqlite'), path.join(d.root, 'nodir', 'b.sqlite')]) {
+    const missing = await postern(['backup', target, '--config', d.file]);
+    assert.equal(missing.code, 1, missing.stdout);
+    assert.equal(
+      missing.stderr,
+      `postern: cannot write the backup ${target}: directory ${path.dirname(target)} does not exist: create it first\n`,
+    );
+    assert.equal(fs.existsSync(path.dirname(target)), false);
+  }
 });

@@ -299,7 +299,11 @@ test('restore into a data directory without a store; backup refusals', async (t)
   );
   const noFolder = await postern(['backup', path.join(source.root, 'no/such/dir/b.sqlite'), '--config', source.file]);
   assert.equal(noFolder.code, 1);
-  assert.match(noFolder.stderr, /cannot write the backup .*no\/such\/dir\/b\.sqlite\.partial-\d+/);
+  assert.match(
+    noFolder.stderr,
+    /^postern: cannot write the backup .*no\/such\/dir\/b\.sqlite: directory .*\/no\/such\/dir does not exist: create it first\n$/,
+  );
+  assert.equal(fs.existsSync(path.join(source.root, 'no')), false, 'only dataDir/backups is made');
   assert.deepEqual(leftovers(source.root), []);
   const usage = await postern(['backup', '--config', source.file]);
   assert.equal(usage.code, 2);
@@ -688,4 +692,27 @@ test('a backup that would leave the store’s file system below serve’s reserv
     fs.readdirSync(huge.root).filter((f) => f.startsWith('b.sqlite')),
     [],
   );
+});
+
+test('restore refuses the live store itself (its path, a hard link, a path through a link): nothing moves, no UIDVALIDITY changes', async (t) => {
+  const d = dir(t);
+  await addUser(d.file, 'alice@example.com');
+  const before = uidValidities(d.live);
+  fs.linkSync(d.live, path.join(d.root, 'hard.sqlite'));
+  fs.symlinkSync(d.data, path.join(d.root, 'link'));
+  for (const [given, named] of [
+    [d.live, /is the live store itself/],
+    [path.join(d.root, 'hard.sqlite'), /is the live store .*\/data\/postern\.sqlite itself/],
+    [path.join(d.root, 'link', DATABASE_FILE_NAME), /is the live store .*\/data\/postern\.sqlite itself/],
+  ] as const) {
+    const r = await postern(['restore', given, '--config', d.file]);
+    assert.equal(r.code, 1, `${given}: ${r.stdout}`);
+    assert.match(r.stderr, named, given);
+    assert.match(r.stderr, /^postern: \S+ is .*, not a backup of it: restore a file written by postern backup\n$/);
+  }
+  assert.equal(fs.existsSync(path.join(d.data, 'backups')), false, 'no replaced-… copy was made');
+  assert.deepEqual(uidValidities(d.live), before);
+  assert.deepEqual(leftovers(d.data), []);
+  const list = await postern(['user', 'list', '--config', d.file]);
+  assert.match(list.stdout, /alice@example\.com/);
 });

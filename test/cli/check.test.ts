@@ -118,8 +118,14 @@ test('check: a schema error stops at once, each problem an error line naming the
     (JSON.parse(yaml.stdout) as { errors: string[] }).errors[0] ?? '',
     /^not valid YAML at line \d+, column \d+: /,
   );
+  // A mistake on the command line, not in the config: a usage error, as for every command.
   const empty = await postern(['check', '--config', '']);
-  assert.equal(empty.stdout, 'error: --config: the path is empty\nthe config: 1 error; serve would not start\n');
+  assert.equal(empty.code, 2);
+  assert.equal(empty.stdout, '');
+  assert.match(
+    empty.stderr,
+    /^postern: check: --config needs the config file's path\nRun 'postern help' for usage\.\n$/,
+  );
   const missing = await postern(['check', '--json', '--config', `${file}.gone`]);
   assert.equal(missing.code, 1);
   assert.match((JSON.parse(missing.stdout) as { errors: string[] }).errors[0] ?? '', /does not exist/);

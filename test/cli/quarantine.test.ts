@@ -512,7 +512,15 @@ test('quarantine delete, unknown ids and usage errors', async (t) => {
   const usage: [string[], RegExp][] = [
     [['quarantine'], /quarantine: missing subcommand \(list, show, release, delete\)/],
     [['quarantine', 'purge'], /quarantine: unknown subcommand "purge"/],
-    [['quarantine', 'show'], /usage: postern quarantine show <id>/],
+    [['quarantine', 'show'], /usage: postern quarantine show <id> \[--raw\] \[--lang en\|ru\]\n/],
+    [['quarantine', 'release'], /usage: postern quarantine release <id> \[--remote \| --to <address>\]\n/],
+    [['quarantine', 'delete', '1', '2'], /usage: postern quarantine delete <id>\n/],
+    // Number() would read it as 9007199254740992: another entry than the one asked for.
+    [
+      ['quarantine', 'show', '9007199254740993'],
+      /"9007199254740993" is not a quarantine id \(a whole number from 1 to 9007199254740991\)\n/,
+    ],
+    [['quarantine', 'delete', '0'], /"0" is not a quarantine id \(a whole number from 1 to 9007199254740991\)\n/],
     [['quarantine', 'list', '--raw'], /quarantine list: --raw does not apply here/],
     [['quarantine', 'show', '1', '--lang', 'de'], /--lang is en or ru, not "de"/],
     [['quarantine', 'list', '--limit', '0'], /--limit needs a whole number from 1 to 1000000, not "0"/],
@@ -677,4 +685,18 @@ test('quarantine show: verdict fields the message came with are said not to be o
   );
   const [plain] = await hold(quarantinedMessage('z'));
   assert.doesNotMatch((await run('quarantine', 'show', String(plain))).stdout, /Note:/);
+});
+
+test('a quarantine usage error gives the whole line postern help shows for that subcommand', async () => {
+  const help = await postern(['help', 'quarantine']);
+  for (const sub of ['show', 'release', 'delete']) {
+    const r = await postern(['quarantine', sub]);
+    assert.equal(r.code, 2, sub);
+    const line = /^postern: usage: postern (.*)$/m.exec(r.stderr)?.[1];
+    assert.ok(line, r.stderr);
+    assert.ok(
+      help.stdout.split('\n').some((l) => l.trim() === line || l.trim().startsWith(`${line}  `)),
+      `${line} is not in:\n${help.stdout}`,
+    );
+  }
 });

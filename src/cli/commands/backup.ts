@@ -7,7 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { acquireServeLock, ServeLockError } from '../../server/serve-lock.ts';
-import { backUpSqliteStore, type DatabaseSummary, openBackup, restoreSqliteStore } from '../../store/sqlite/backup.ts';
+import {
+  backUpSqliteStore,
+  type DatabaseSummary,
+  inBackupsDirectory,
+  openBackup,
+  restoreSqliteStore,
+} from '../../store/sqlite/backup.ts';
 import { actAsDataDirOwner } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
@@ -18,6 +24,10 @@ export async function backupCommand(args: string[]): Promise<number> {
   const { config } = configFrom(values);
   sqliteOnly(config, 'backup');
   namedDirectoryExists(target);
+  // Into dataDir/backups/ (made if missing), as restore and the migrations write there: as the data
+  // directory's owner, so that backups/ and what is in it stay the server's (root would also follow a
+  // link the owner planted there). Elsewhere the file is where and whose the admin says.
+  if (inBackupsDirectory(config.dataDir, target)) actAsDataDirOwner(config);
   const summary = backUpSqliteStore(config.dataDir, path.resolve(target), {
     maxMessageSize: config.smtp.maxMessageSize,
   });
@@ -93,7 +103,7 @@ function namedDirectoryExists(target: string): void {
   throw new CliError(
     stat || fs.existsSync(dir)
       ? `backup: ${target} ends in "/", so it names a directory, but ${dir} is not one: name the file to write the backup to`
-      : `backup: ${target} ends in "/", so it names a directory, and there is no directory ${dir}: create it first, or name the file to write the backup to`,
+      : `backup: ${target} ends in "/", so it names a directory, but directory ${dir} does not exist: create it first, or name the file to write the backup to`,
   );
 }
 

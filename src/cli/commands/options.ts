@@ -10,6 +10,10 @@ export function parseCommandLine<F extends Flags>(args: string[], flags: F, comm
   // An option declared `multiple` (quickstart's --address) is meant to be given again.
   const twice = optionGivenTwice(parsed.tokens, (name) => flags[name]?.multiple === true);
   if (twice !== undefined) throw usageError(`${command}: --${twice} is given twice with different values`);
+  // `--config=` or `--config "$UNSET"`: a mistake on the command line (loadConfig refuses it too), so
+  // a usage error as any other empty option, not a config problem (`check` would report it as one).
+  if (parsed.tokens?.some((token) => token.kind === 'option' && token.name === 'config' && token.value === ''))
+    throw usageError(`${command}: --config needs the config file's path`);
   return parsed;
 }
 

@@ -45,6 +45,13 @@ const ALLOWED: Record<string, (keyof typeof FLAGS)[]> = {
   delete: [],
 };
 
+/** Each subcommand's line in `postern help` (src/cli/main.ts), said whole when its arguments are wrong. */
+const USAGE: Record<string, string> = {
+  show: 'quarantine show <id> [--raw] [--lang en|ru]',
+  release: 'quarantine release <id> [--remote | --to <address>]',
+  delete: 'quarantine delete <id>',
+};
+
 const DEFAULT_LIMIT = 100;
 
 const DAY_MS = 86_400_000;
@@ -70,7 +77,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
       .map((e) => ({ ...e, expiresAt: new Date(e.receivedAt.getTime() + retentionMs) }));
     return list(entries, found.length > limit ? limit : undefined, values.json === true);
   }
-  if (positionals.length !== 1) throw usageError(`usage: postern quarantine ${sub} <id>`);
+  if (positionals.length !== 1) throw usageError(`usage: postern ${USAGE[sub]}`);
   const id = idArgument(positionals[0]!);
   const lang = langOption(values.lang);
   if (values.to !== undefined && values.remote === true) {
@@ -470,8 +477,9 @@ function marksOf(entry: Quarantined): (PhishingMarks & { at: number }) | undefin
 
 function idArgument(input: string): number {
   const id = Number(input);
+  // Ids above 2^53 - 1 lose digits as JavaScript numbers: another entry would be shown or released.
   if (!/^\d+$/.test(input) || !Number.isSafeInteger(id) || id < 1) {
-    throw usageError(`"${input}" is not a quarantine id (a whole number ≥ 1)`);
+    throw usageError(`"${input}" is not a quarantine id (a whole number from 1 to ${Number.MAX_SAFE_INTEGER})`);
   }
   return id;
 }

@@ -68,6 +68,7 @@ export function backUpSqliteStore(dataDir: string, destination: string, options:
   }
   if (fs.existsSync(destination))
     throw new StoreUnavailableError(`${destination} exists: a backup never replaces a file`);
+  parentDirectory(dataDir, destination);
   const reserve = sharedReserve(dataDir, destination, options);
   const source = openReadOnly(live, 'the store');
   const partial = `${destination}.partial-${process.pid}`;
@@ -106,22 +107,55 @@ export function backUpSqliteStore(dataDir: string, destination: string, options:
  * restore. So nothing is written directly in it; a directory under it (backups/) is fine.
  */
 function refuseInDataDir(dataDir: string, destination: string): void {
-  const real = (dir: string) => {
-    try {
-      return fs.realpathSync(dir);
-    } catch {
-      return path.resolve(dir);
-    }
-  };
-  const store = real(dataDir);
+  const store = realOrResolved(dataDir);
   const asked = path.resolve(destination);
-  if (real(asked) !== store && real(path.dirname(asked)) !== store) return;
+  if (realOrResolved(asked) !== store && realOrResolved(path.dirname(asked)) !== store) return;
   const suggested = path.join(dataDir, 'backups', 'backup-<date>.sqlite');
   throw new StoreUnavailableError(
     `${destination} is in the data directory ${dataDir}, where serve and restore own the file names ` +
       '(the store, its -journal, -wal and -shm, postern.pid, postern.lock, restore copies) and may delete or ' +
       `overwrite a file there: write the backup to a subdirectory, e.g. ${suggested}, or elsewhere`,
   );
+}
+
+/**
+ * Whether `destination` goes directly in `dataDir/backups/`: the place the refusal above suggests,
+ * which a fresh install does not have yet. The command acts as the data directory's owner for it.
+ */
+export function inBackupsDirectory(dataDir: string, destination: string): boolean {
+  const parent = path.dirname(path.resolve(destination));
+  return path.basename(parent) === 'backups' && realOrResolved(path.dirname(parent)) === realOrResolved(dataDir);
+}
+
+/**
+ * The destination's directory, made when it is `dataDir/backups` (mode 0700, as restore and the
+ * migrations make it); any other missing one is the admin's to create, said before a copy is taken
+ * (the copy itself would fail naming its temporary file).
+ */
+function parentDirectory(dataDir: string, destination: string): void {
+  const parent = path.dirname(path.resolve(destination));
+  let missing: boolean;
+  try {
+    missing = fs.statSync(parent, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return; // EACCES, ENOTDIR: the copy itself says what is wrong
+  }
+  if (!missing) return;
+  if (inBackupsDirectory(dataDir, destination)) {
+    makeBackupsDirectory(parent, 'backups');
+    return;
+  }
+  throw new StoreUnavailableError(
+    `cannot write the backup ${destination}: directory ${parent} does not exist: create it first`,
+  );
+}
+
+function realOrResolved(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {
@@ -218,8 +252,17 @@ export function openBackup(backupFile: string): BackupToRestore {
  * holds the serve lock, so no server runs on `dataDir` meanwhile; another process that has the
  * database open (a CLI command) is detected and the restore refused.
  */
-export function restoreSqliteStore(dataDir: string, { db: backup }: BackupToRestore): RestoreOutcome {
+export function restoreSqliteStore(dataDir: string, { file, db: backup }: BackupToRestore): RestoreOutcome {
   const live = path.join(dataDir, DATABASE_FILE_NAME);
+  if (sameFile(file, live)) {
+    backup.close();
+    // Restored over itself, the live store would be moved to backups/ and come back with every
+    // mailbox's UIDVALIDITY changed (RFC 9051 §2.3.1.1): every client downloads it all, nothing restored.
+    const store = path.resolve(file) === path.resolve(live) ? 'the live store' : `the live store ${live}`;
+    throw new StoreUnavailableError(
+      `${file} is ${store} itself, not a backup of it: restore a file written by postern backup`,
+    );
+  }
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   removeStaleRestores(dataDir);
   const incoming = `${live}.restore-${process.pid}`;
@@ -262,6 +305,13 @@ export function restoreSqliteStore(dataDir: string, { db: backup }: BackupToRest
   } finally {
     for (const leftover of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${incoming}${leftover}`, { force: true });
   }
+}
+
+/** One file under two names (a link, a path through a symbolic link, `..`): the same device and inode. */
+function sameFile(a: string, b: string): boolean {
+  const first = statOrUndefined(a);
+  const second = statOrUndefined(b);
+  return first !== undefined && second !== undefined && first.dev === second.dev && first.ino === second.ino;
 }
 
 function openReadOnly(file: string, what: string): DatabaseSync {
