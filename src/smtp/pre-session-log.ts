@@ -17,7 +17,9 @@ type Level = 'info' | 'warn';
 export class PreSessionLog {
   readonly #logger: Logger;
   readonly #clientLog: ClientLogBudget;
-  #windowStart = 0;
+  // Not 0: performance.now() counts from the process's start, so a first line in its first second
+  // fell in a window [0, 1000) about to end, and the next second's 20 came at once after it.
+  #windowStart = Number.NEGATIVE_INFINITY;
   #inWindow = 0;
   #skipped = 0;
   #skippedLevel: Level = 'info';
