@@ -310,6 +310,28 @@ test('a forged seal naming a trusted sealer, its message signature pointed at a 
   assert.equal(codeOf(await sendToAlice(server, 'bounce@evil.example', forged + spoof)), '550 5.7.1');
 });
 
+test('a forged seal naming a trusted sealer with a selector no DNS name can hold: still 550, not 451', async (t) => {
+  // "x!y._domainkey.list.example" is never asked (EBADNAME): no DNS failed, the forger chose the name.
+  // Before: the unaskable name counted as a failed lookup of the trusted sealer's key, and the verdict deferred.
+  const server = await serverWith(t, { authentication: { trustedArcSealers: ['list.example'] } });
+  const spoof = message('ceo@reject.example', 'Wire the money.\r\n');
+  const seal = await sealMessage(spoof, {
+    signingDomain: 'evil.example',
+    selector: 'x',
+    privateKey: attacker.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    cv: 'none',
+    authResults: 'mx.list.example; dmarc=pass header.from=reject.example',
+  });
+  for (const selector of ['x!y', 'a%b']) {
+    const forged = seal
+      .toString()
+      .replace(/(ARC-Seal:[\s\S]*?)d=evil\.example;([\s\S]*?) s=x;/, `$1d=list.example;$2 s=${selector};`);
+    assert.match(forged, new RegExp(`ARC-Seal:[\\s\\S]*s=${selector};`), 'the seal now names the odd selector');
+    const answer = await sendToAlice(server, 'bounce@evil.example', forged + spoof);
+    assert.equal(codeOf(answer), '550 5.7.1', `${selector}: ${answer.text}`);
+  }
+});
+
 test('an aligned DKIM key that times out: dmarc=temperror; under p=none delivered, under p=reject deferred', async (t) => {
   const server = await serverWith(t);
   // Before: dmarc=fail (p=none dis=none), which the phishing filter read as a forged From.
