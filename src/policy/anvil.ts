@@ -37,6 +37,12 @@ export interface AnvilOptions {
   maxClients?: number;
   /** The IPv6 network one client is counted by (clientKey); default 64. */
   ipv6Prefix?: number;
+  /**
+   * Milliseconds on a clock that never goes back; default performance.now(). Only elapsed time
+   * matters here, and a wall clock stepped back (NTP, a VM resumed) would hold every client seen
+   * before the step at its count for as long as the step: lastSeen and the windows' starts would lie
+   * in the future.
+   */
   now?: () => number;
 }
 
@@ -98,7 +104,7 @@ export class Anvil {
     this.#maxClients = wholeNumber(options.maxClients, 'maxClients', 100_000);
     if (this.#windowMs === 0 || this.#maxClients === 0)
       throw new Error('anvil: windowMs and maxClients must be positive');
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     this.#lastSweep = this.#now();
   }
 

@@ -10,7 +10,9 @@
  * repeating an RCPT, or one sender writing again and again counts once, so a spam run that retries
  * once does not exempt its client. As in postgrey, the pass-list lists the host that proved it
  * retries, not its /24 (greylistClient).
- * Not done here (postgrey does it): sender address rewriting for VERP/BATV senders.
+ * As postgrey does, the sender is keyed without what changes from one attempt to the next (BATV and
+ * SRS tags, VERP numbers, a +extension; greylistSender), or a sender re-signing each retry would
+ * be deferred again and again.
  */
 
 import type { Logger } from '../log/logger.ts';
@@ -62,6 +64,58 @@ export function greylistClient(clientAddress: string): string {
   return clientKey(clientAddress, 64);
 }
 
+/**
+ * BATV (draft-levine-smtp-batv-01, not an RFC): tag-type "=" tag-val "=" loc-core, with tag-type
+ * `prvs` (its tag-val holds a day code and a hash) or `btv1`, also seen written with `==`.
+ */
+const BATV = /^(?:prvs|btv1)==?[0-9a-z]+==?(.+)$/s;
+/**
+ * SRS (Shevek's Sender Rewriting Scheme, as libsrs2 writes it; not an RFC):
+ * SRS0=HHH=TT=orig-domain=orig-local, the separator after SRS0 `=`, `+` or `-`. HHH is a hash and
+ * TT a day stamp: a forwarder signing a retry on a later day writes both anew.
+ */
+const SRS0 = /^srs0[=+-][^=]*=[^=]*=([^=]*)=(.+)$/s;
+/**
+ * SRS1=HHH=first-forwarder=<SRS0's separator>HHH=TT=orig-domain=orig-local: a second forwarder keeps
+ * the first one's SRS0 tail (its hash and day stamp included) and hashes it again.
+ */
+const SRS1 = /^srs1[=+-][^=]*=([^=]*)=[=+-][^=]*=[^=]*=([^=]*)=(.+)$/s;
+
+/**
+ * The sender as a triplet knows it, lower-cased: the parts of the address that change from one
+ * delivery attempt to the next are left out, as postgrey does, so that the retry finds the first
+ * attempt's triplet. A BATV tag (its day code and hash change daily, and some MTAs sign each attempt
+ * anew) is dropped; an SRS address keeps only its domains and the original local part, without hash
+ * and timestamp; a `+extension` goes (a list's per-message bounce address), and each number of the
+ * local part that stands alone, between non-word characters (`-`, `.`, `=`) or at an end, is `#`
+ * (VERP numbers: `bounce-12345-678` is `bounce-#-#`). Digits within a word stay, so `news1` and
+ * `news2` remain two senders. Only the local part changes: the domain, which the forwarder or list is
+ * known by, stays. The null reverse-path ("") and a text without `@` are kept as they are.
+ */
+export function greylistSender(sender: string): string {
+  const address = sender.toLowerCase();
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return address;
+  const local = withoutBatv(address.slice(0, at));
+  const domain = address.slice(at + 1);
+  const srs0 = SRS0.exec(local);
+  if (srs0) return `srs0=${srs0[1]}=${steadyLocal(srs0[2]!)}@${domain}`;
+  const srs1 = SRS1.exec(local);
+  if (srs1) return `srs1=${srs1[1]}=${srs1[2]}=${steadyLocal(srs1[3]!)}@${domain}`;
+  return `${steadyLocal(local)}@${domain}`;
+}
+
+function withoutBatv(local: string): string {
+  return BATV.exec(local)?.[1] ?? local;
+}
+
+/** A local part without a BATV tag (an SRS address's original local part may carry one), +extension or numbers. */
+function steadyLocal(local: string): string {
+  return withoutBatv(local)
+    .replace(/\+.*$/s, '')
+    .replace(/\b[0-9]+\b/g, '#');
+}
+
 export class StoreGreylister implements Greylister {
   readonly #store: Pick<Store, 'greylist'>;
   readonly #delayMs: number;
@@ -89,7 +143,7 @@ export class StoreGreylister implements Greylister {
   /** DUNNO on a pass, so the rules after check_greylist still run; a 450 on a defer. */
   async check(triplet: { clientAddress: string; sender: string; recipient: string }): Promise<Verdict> {
     const network = greylistNetwork(triplet.clientAddress);
-    const sender = triplet.sender.toLowerCase(); // "" for the null reverse-path
+    const sender = greylistSender(triplet.sender); // "" for the null reverse-path
     const recipient = triplet.recipient.toLowerCase();
     const result = await this.#store.greylist({
       triplet: `${network}/${sender}/${recipient}`,

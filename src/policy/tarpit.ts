@@ -27,6 +27,11 @@ export interface TarpitOptions {
   exceptions?: NetworkList;
   /** The IPv6 network one client is counted by (clientKey); default 64. */
   ipv6Prefix?: number;
+  /**
+   * Milliseconds on a clock that never goes back; default performance.now(). Only elapsed time
+   * matters, and with a wall clock stepped back (NTP, a VM resumed) rejections recorded before the
+   * step would stay "recent", and the client slowed down, for as long as the step.
+   */
   now?: () => number;
 }
 
@@ -56,7 +61,7 @@ export class Tarpit {
       throw new Error('tarpit: threshold, windowMs and maxClients must be positive');
     }
     this.#exceptions = options.exceptions;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     // Past threshold - 1 + ceil(maxMs / stepMs) rejections the delay is capped: older ones cannot matter.
     this.#keep = this.#threshold + (this.#stepMs === 0 ? 0 : Math.ceil(this.#maxMs / this.#stepMs));
     this.#lastSweep = this.#now();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Anvil, type AnvilOptions } from '../../src/policy/anvil.ts';
 import { parseNetworks } from '../../src/policy/cidr.ts';
 
@@ -300,4 +301,26 @@ test('bad options are refused', () => {
   for (const options of [{ maxConcurrent: -1 }, { messagesPerMinute: 1.5 }, { windowMs: 0 }, { maxClients: 0 }]) {
     assert.throws(() => new Anvil(options), /anvil: /, JSON.stringify(options));
   }
+});
+
+// Only the monotonic clock moves the windows: the wall clock (mocked here, frozen but for our steps)
+// may be stepped by NTP or a VM resume without freezing a client's window for the length of the step.
+test('the default clock is monotonic: a wall clock stepped back does not freeze a rate window', async (t) => {
+  const wall = Date.parse('2025-03-01T12:00:00Z');
+  t.mock.timers.enable({ apis: ['Date'], now: wall + 3_600_000 }); // the clock runs an hour ahead
+  const a = new Anvil({ messagesPerMinute: 2, windowMs: 200 });
+  assert.deepEqual(allowed(times(3, () => a.message('192.0.2.1'))), [true, true, false]);
+  t.mock.timers.setTime(wall); // NTP steps it back
+  await sleep(450); // two windows of real time
+  assert.deepEqual(allowed(times(3, () => a.message('192.0.2.1'))), [true, true, false]);
+  assert.deepEqual(allowed(times(3, () => a.message('192.0.2.2'))), [true, true, false]);
+});
+
+test('the default clock is monotonic: a wall clock stepped forward does not empty a rate window', (t) => {
+  const wall = Date.parse('2025-03-01T12:00:00Z');
+  t.mock.timers.enable({ apis: ['Date'], now: wall });
+  const a = new Anvil({ messagesPerMinute: 2, windowMs: 60_000 });
+  assert.deepEqual(allowed(times(3, () => a.message('192.0.2.1'))), [true, true, false]);
+  t.mock.timers.setTime(wall + 3_600_000); // a VM resumed an hour later: no window has passed for its clients
+  assert.equal(a.message('192.0.2.1').allowed, false);
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { greylistNetwork, StoreGreylister } from '../../src/policy/greylist.ts';
+import { greylistNetwork, greylistSender, StoreGreylister } from '../../src/policy/greylist.ts';
 import { DUNNO } from '../../src/policy/restriction.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.ts';
 import type { GreylistRequest, GreylistResult } from '../../src/store/store.ts';
@@ -221,3 +221,73 @@ test('triplets removed to keep to maxPendingTriplets are said in one warning, no
   assert.equal((await new StoreGreylister(store).check(triplet)).action, 'reject');
   assert.equal(requests.at(-1)!.maxPending, 100_000, 'the default');
 });
+
+const senderKeys: [sender: string, key: string][] = [
+  ['Alice@Example.org', 'alice@example.org'],
+  ['', ''], // the null reverse-path
+  ['postmaster', 'postmaster'],
+  ['prvs=0123abcdef=Alice@Example.org', 'alice@example.org'], // BATV
+  ['btv1==0123abcdef==alice@example.org', 'alice@example.org'],
+  ['SRS0=HHH=TT=orig.example=alice@fwd.example', 'srs0=orig.example=alice@fwd.example'],
+  ['SRS0+HHH=TT=orig.example=alice@fwd.example', 'srs0=orig.example=alice@fwd.example'],
+  ['SRS1=HHH=fwd.example==HHH=TT=orig.example=alice@fwd2.example', 'srs1=fwd.example=orig.example=alice@fwd2.example'],
+  ['SRS0=h=tt=example.org=prvs=0123abcdef=alice@fwd.example', 'srs0=example.org=alice@fwd.example'],
+  ['bounce-12345-678@lists.example', 'bounce-#-#@lists.example'], // VERP
+  ['list+bounce-1234@lists.example', 'list@lists.example'],
+  ['news1@good.example', 'news1@good.example'], // a digit within a word is no VERP number
+  ['"john doe"@example.com', '"john doe"@example.com'],
+];
+for (const [sender, key] of senderKeys) {
+  test(`greylistSender(${JSON.stringify(sender)}) = ${JSON.stringify(key)}`, () =>
+    assert.equal(greylistSender(sender), key));
+}
+
+// A sender that re-signs its address for each attempt (or each day) must find its first attempt's
+// triplet when it retries, or it is deferred again and again (postgrey strips these tags too).
+const retries: [form: string, first: string, retry: string][] = [
+  ['BATV prvs', 'prvs=0123abcdef=alice@example.org', 'prvs=0124f00ba4=alice@example.org'],
+  ['BATV btv1', 'btv1==0123abcdef==alice@example.org', 'btv1==0124f00ba4==alice@example.org'],
+  ['SRS0', 'SRS0=HHH=TT=orig.example=alice@fwd.example', 'SRS0=KkK=TU=orig.example=alice@fwd.example'],
+  ['SRS0+', 'SRS0+ab12=TT=orig.example=alice@fwd.example', 'SRS0+Zy/9=TU=orig.example=alice@fwd.example'],
+  [
+    'SRS1',
+    'SRS1=HHH=fwd.example==HHH=TT=orig.example=alice@fwd2.example',
+    'SRS1=JJJ=fwd.example==KKK=TU=orig.example=alice@fwd2.example',
+  ],
+  ['VERP', 'bounce-12345-678@lists.example', 'bounce-12345-679@lists.example'],
+  ['+extension', 'list+bounce-1234@lists.example', 'list+bounce-1299@lists.example'],
+];
+for (const [form, first, retry] of retries) {
+  test(`StoreGreylister on SQLite: a ${form} sender whose tag changed passes after the delay`, () =>
+    withSqlite(async (store) => {
+      let now = Date.parse('2025-03-01T23:58:00Z');
+      const greylister = new StoreGreylister(store, { delayMs: 300_000, now: () => new Date(now) });
+      const attempt = (sender: string) =>
+        greylister.check({ clientAddress: '192.0.2.10', sender, recipient: 'bob@example.com' });
+      assert.equal((await attempt(first)).action, 'reject');
+      now += 600_000; // past the delay, and past midnight (a new BATV day code)
+      assert.deepEqual(await attempt(retry), DUNNO);
+    }));
+}
+
+test('StoreGreylister on SQLite: senders that differ in more than a tag are still separate triplets', () =>
+  withSqlite(async (store) => {
+    let now = Date.parse('2025-03-01T12:00:00Z');
+    const greylister = new StoreGreylister(store, { delayMs: 300_000, autoPassAfter: 0, now: () => new Date(now) });
+    const attempt = (sender: string) =>
+      greylister.check({ clientAddress: '192.0.2.10', sender, recipient: 'bob@example.com' });
+    const pairs: [string, string][] = [
+      ['alice@example.org', 'bob@example.org'],
+      ['news1@good.example', 'news2@good.example'],
+      ['prvs=0123abcdef=frank@example.org', 'prvs=0123abcdef=carol@example.org'],
+      ['SRS0=HHH=TT=orig.example=alice@fwd.example', 'SRS0=HHH=TT=orig.example=dave@fwd.example'],
+      ['SRS0=HHH=TT=orig.example=erin@fwd.example', 'SRS0=HHH=TT=other.example=erin@fwd.example'],
+      ['bounce-12345@lists.example', 'bounce-12345@other-lists.example'],
+    ];
+    for (const [one, other] of pairs) {
+      assert.equal((await attempt(one)).action, 'reject', one);
+      now += 300_000;
+      assert.deepEqual(await attempt(one), DUNNO, `${one} retried`);
+      assert.equal((await attempt(other)).action, 'reject', `${other} is not ${one}`);
+    }
+  }));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseNetworks } from '../../src/policy/cidr.ts';
 import { Tarpit, type TarpitOptions } from '../../src/policy/tarpit.ts';
 
@@ -139,4 +140,28 @@ test('bad options are refused', () => {
   for (const options of [{ threshold: 0 }, { stepMs: -1 }, { maxMs: 0.5 }, { windowMs: 0 }, { maxClients: 0 }]) {
     assert.throws(() => new Tarpit(options), /tarpit: /, JSON.stringify(options));
   }
+});
+
+// The wall clock is mocked (frozen but for our steps): only the monotonic clock ages rejections.
+test('the default clock is monotonic: a wall clock stepped back does not keep old rejections recent', async (t) => {
+  const wall = Date.parse('2025-03-01T12:00:00Z');
+  t.mock.timers.enable({ apis: ['Date'], now: wall + 3_600_000 }); // the clock runs an hour ahead
+  const tp = new Tarpit({ threshold: 2, windowMs: 200 });
+  reject(tp, '192.0.2.1', 3);
+  assert.equal(tp.delayFor('192.0.2.1'), 2000);
+  t.mock.timers.setTime(wall); // NTP steps it back
+  assert.equal(tp.delayFor('192.0.2.1'), 2000, 'no real time has passed');
+  await sleep(450); // two windows of real time: the rejections are out
+  assert.equal(tp.delayFor('192.0.2.1'), 0);
+  reject(tp, '192.0.2.1', 2);
+  assert.equal(tp.delayFor('192.0.2.1'), 1000);
+});
+
+test('the default clock is monotonic: a wall clock stepped forward keeps recent rejections', (t) => {
+  const wall = Date.parse('2025-03-01T12:00:00Z');
+  t.mock.timers.enable({ apis: ['Date'], now: wall });
+  const tp = new Tarpit({ threshold: 2 });
+  reject(tp, '192.0.2.1', 3);
+  t.mock.timers.setTime(wall + 3_600_000); // a VM resumed an hour later
+  assert.equal(tp.delayFor('192.0.2.1'), 2000);
 });
