@@ -75,6 +75,11 @@ export function decide(input: VerdictInput): AuthenticationVerdict {
   if (doubt) return tempfail(doubt.enhanced, doubt.reason);
   // A trusted forwarder's override, undecided for a DNS failure, would lower the disposition to none.
   if (input.pendingOverride && input.disposition !== 'none') return tempfail('4.7.0', input.pendingOverride);
+  // RFC 9989 §4.10.1: sp= or np= by whether the From domain exists, and that query failed. The disposition
+  // is the stronger one's, and no override lowered it: the retry may find the weaker applies.
+  if (dmarc.policyInDoubt !== undefined && input.disposition !== 'none') {
+    return tempfail('4.7.0', `DMARC policy for ${dmarc.fromDomain} undecided: ${dmarc.policyInDoubt}`);
+  }
   if (input.disposition === 'reject') {
     return {
       action: 'reject',

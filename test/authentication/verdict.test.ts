@@ -157,3 +157,12 @@ test('a DMARC record that times out defers, unless a pass for the From domain it
   const several = { ...record, authorDomains: ['bank.example', 'other.example'] };
   assert.equal(decide(input(several, { spf: none, dkim: [own] })).action, 'tempfail');
 });
+
+test('a fail whose sp/np choice is undecided: deferred, unless its disposition was lowered to none', () => {
+  const doubt = fail('reject', { policyInDoubt: 'whether x.bank.example exists is unknown (timeout)' });
+  const deferred = decide(input(doubt));
+  assert.deepEqual([deferred.action, deferred.reply?.code, deferred.reply?.enhanced], ['tempfail', 451, '4.7.0']);
+  assert.match(deferred.reason, /undecided/);
+  assert.equal(decide(input(doubt, { disposition: 'none', override: 'trusted_forwarder' })).action, 'accept');
+  assert.equal(decide(input(doubt, { enforce: false })).action, 'accept');
+});

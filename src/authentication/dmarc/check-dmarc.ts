@@ -165,8 +165,11 @@ function judge(found: Discovery, ids: Identifiers, random: () => number): DmarcR
       reason: `DMARC record lookup for ${fromDomain} failed: ${found.error}`,
     };
   }
-  const { record, policy } = found;
+  const { record } = found;
   const { adkim, aspf, pct, testing } = record;
+  // RFC 9989 §4.10.1: sp= or np= by whether the name exists; when that query failed, the stronger of the
+  // two (see undecided below). A pass needs neither.
+  const policy = found.existenceError === undefined ? found.policy : stronger(record.sp ?? record.p, record.np);
   const dkim = ids.dkim.find((d) => aligned(d, fromDomain, adkim));
   const spf = ids.spf !== undefined && aligned(ids.spf, fromDomain, aspf) ? ids.spf : undefined;
   const base: Omit<DmarcResult, 'result' | 'disposition' | 'reason'> = {
@@ -192,25 +195,33 @@ function judge(found: Discovery, ids: Identifiers, random: () => number): DmarcR
     return { ...base, result: 'pass', alignedBy: by, disposition: 'none', reason };
   }
   const why = failure(ids, fromDomain, adkim, aspf);
-  if (found.existenceError !== undefined) {
-    // RFC 9989 §4.10.1: whether sp= or np= applies hangs on a domain existence query that failed.
-    return { ...base, result: 'temperror', disposition: 'none', reason: `${why}; ${found.existenceError}` };
-  }
+  // Sampled once; for an undecided sp/np that is the stronger, whose disposition bounds the weaker's.
+  const sampled = sample(policy, testing, pct, random);
+  // RFC 9989 §4.10.1: whether sp= or np= applies hangs on a domain existence query that failed. The result
+  // is a fail either way; only the policy is unknown. Handled as a fail under the stronger one, so a local
+  // override applies as it would to either; the verdict defers only if that would be acted on. When even
+  // the stronger acts on nothing (t=y, pct=, sp=none with np=quarantine), no answer changes anything.
+  const undecided =
+    found.existenceError === undefined || sampled.disposition === 'none'
+      ? {}
+      : {
+          policyInDoubt: `whether ${fromDomain} exists, so whether sp=${record.sp ?? record.p} or np=${record.np} applies, is unknown (${found.existenceError})`,
+        };
   const unverified = unverifiedAligned(ids, fromDomain, adkim, aspf);
   if (unverified !== undefined) {
     // RFC 7489 §11.2 temperror, "a later attempt might produce a final result": an identifier that
     // would align could not be checked (RFC 6376 §6.1.2 TEMPFAIL, RFC 7208 §2.6.6 temperror), so
     // this is no pass, and no fail either. The disposition is what a fail would get: the verdict
     // defers only when it would act on one.
-    return {
-      ...base,
-      result: 'temperror',
-      unverified,
-      ...sample(policy, testing, pct, random),
-      reason: `${why}; ${unverified}`,
-    };
+    return { ...base, result: 'temperror', unverified, ...undecided, ...sampled, reason: `${why}; ${unverified}` };
   }
-  return { ...base, result: 'fail', ...sample(policy, testing, pct, random), reason: why };
+  const doubt = found.existenceError === undefined ? '' : `; ${found.existenceError}: taken as the stronger, ${policy}`;
+  return { ...base, result: 'fail', ...undecided, ...sampled, reason: `${why}${doubt}` };
+}
+
+/** The stronger of sp and np (np absent: sp). */
+function stronger(sp: DmarcPolicy, np: DmarcPolicy | undefined): DmarcPolicy {
+  return np !== undefined && STRENGTH[np] > STRENGTH[sp] ? np : sp;
 }
 
 /** An SPF or DKIM temperror whose domain would align with the From domain (RFC 7489 §3.1), said in words. */
@@ -355,7 +366,9 @@ const MALFORMED: Record<Extract<AuthorDomain, { ok: false }>['reason'], string |
 function rank(r: DmarcResult): number {
   switch (r.result) {
     case 'fail':
-      return 10 + STRENGTH[r.policy ?? 'none'] * 3 + STRENGTH[r.disposition];
+      // A fail whose sp/np choice is undecided weighs as its stronger policy would, just below a definite
+      // fail of it: a known reject is acted on rather than deferred.
+      return 10 + STRENGTH[r.policy ?? 'none'] * 3 + STRENGTH[r.disposition] - (r.policyInDoubt ? 0.5 : 0);
     case 'temperror':
       // A fail but for DNS (an aligned identifier unchecked) weighs as that fail would, just below it:
       // a definite fail of the same policy speaks first, and it is not lost under a weaker fail.

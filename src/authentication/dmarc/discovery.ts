@@ -66,16 +66,26 @@ export async function fetchRecord(name: string, resolver: Resolver): Promise<Dma
   return records.length === 1 ? parseDmarcRecord(records[0] ?? '') : undefined;
 }
 
+export interface TreeWalk {
+  found: WalkEntry[];
+  /** The temporary failure that ended the walk, and the name whose record it left unknown. */
+  error?: DiscoveryError;
+  failedAt?: string;
+  unaskable?: string;
+}
+
 /**
  * The DNS Tree Walk (RFC 9989 §4.10): the records found, longest name first. It stops at a record with
- * psd=y or psd=n or when no labels are left, so it makes at most eight queries; a temporary failure ends
- * it, and what was found before is returned with the error. `unaskable` says why the first name that
- * could not be asked about was not (a parent may still hold the policy).
+ * psd=y or psd=n, at a record at a name `decides` accepts, or when no labels are left, so it makes at
+ * most eight queries; a temporary failure ends it, and what was found before is returned with the error.
+ * `unaskable` says why the first name that could not be asked about was not (a parent may still hold the
+ * policy).
  */
 export async function treeWalk(
   domain: string,
   resolver: Resolver,
-): Promise<{ found: WalkEntry[]; error?: DiscoveryError; unaskable?: string }> {
+  decides: (name: string) => boolean = () => false,
+): Promise<TreeWalk> {
   const found: WalkEntry[] = [];
   let unaskable: string | undefined;
   let labels = domain.split('.');
@@ -85,13 +95,16 @@ export async function treeWalk(
     try {
       record = await fetchRecord(name, resolver);
     } catch (err) {
-      if (err instanceof DiscoveryError) return { found, error: err, ...(unaskable ? { unaskable } : {}) };
+      if (err instanceof DiscoveryError) {
+        return { found, error: err, failedAt: name, ...(unaskable ? { unaskable } : {}) };
+      }
       if (!(err instanceof UnaskableNameError)) throw err;
       unaskable ??= err.message;
     }
     if (record) {
       found.push({ domain: name, record });
       if (record.psd === 'y' || record.psd === 'n') break; // §4.10 step 3
+      if (decides(name)) break;
     }
     labels = labels.length > WALK_MAX_LABELS ? labels.slice(-WALK_MAX_LABELS) : labels.slice(1);
   }
@@ -120,16 +133,28 @@ export function organizationalDomain(domain: string): string {
  */
 export async function discoverPolicy(domain: string, resolver: Resolver): Promise<Discovery> {
   if (domain.startsWith('[') || isIP(domain) !== 0) return { result: 'none', domain }; // no DNS name
-  const { found, error, unaskable } = await treeWalk(domain, resolver);
+  const org = organizationalDomain(domain);
+  const below = org !== domain && domain.endsWith(`.${org}`);
+  // A record at the Author Domain, or at its Organizational Domain, is the one applied whatever is above
+  // it (RFC 9989 §4.10.1, and its Note: a PSD policy is not used for an Organizational Domain that has
+  // one), and the Organizational Domain is the Public Suffix List's, not the walk's: no name above such a
+  // record can change the policy or the alignment, so the walk asks no further.
+  const { found, error, failedAt, unaskable } = await treeWalk(
+    domain,
+    resolver,
+    (name) => name === domain || (below && name === org),
+  );
   let entry: WalkEntry | undefined;
   if (found[0]?.domain === domain) {
     entry = found[0]; // the Author Domain's own record applies, whatever is above it
   } else {
-    const org = organizationalDomain(domain);
-    const below = org !== domain && domain.endsWith(`.${org}`);
     entry = below ? found.find((e) => e.domain === org) : undefined;
-    if (entry === undefined && error === undefined && below && !walkAsked(org, found)) {
-      // The walk stopped at a psd= tag below the Organizational Domain, or skipped it (§4.10 step 4).
+    // A failure at a name between the Author Domain and the Organizational Domain: a record there would
+    // apply only if the Organizational Domain has none (§4.10.1), so that one is still asked for.
+    const between = failedAt !== undefined && failedAt !== domain && failedAt.endsWith(`.${org}`);
+    if (entry === undefined && below && (between || (error === undefined && !walkAsked(org, found)))) {
+      // The walk failed below the Organizational Domain, stopped at a psd= tag below it, or skipped it
+      // (§4.10 step 4).
       try {
         const record = await fetchRecord(org, resolver);
         if (record) entry = { domain: org, record };

@@ -48,6 +48,13 @@ export interface DmarcResult {
    * would get, for the verdict to defer on, or accept when it is none.
    */
   unverified?: string;
+  /**
+   * On a fail (or a temperror with `unverified`) whose policy is sp= or np= by whether the From domain
+   * exists, when that query failed (RFC 9989 §4.10.1): why. `policy` and `disposition` are then the
+   * stronger candidate's; set only when that disposition is not none, for the verdict to defer on unless
+   * a local override lifts it.
+   */
+  policyInDoubt?: string;
   /** A fail that pct= (RFC 7489 §6.6.4) or t=y (RFC 9989 §4.7) left one level weaker than the policy. */
   sampledOut?: boolean;
   reason: string;

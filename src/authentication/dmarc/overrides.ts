@@ -5,8 +5,9 @@
  * - `trusted_forwarder`: a valid ARC chain (RFC 8617 §7.2.1) whose sets from the newest down are sealed by
  *   sealers we trust, one of which recorded on receipt that the message authenticated for its From domain.
  * Only a fail is ever overridden, or a temperror that would be a fail but for an identifier DNS could not
- * check (`unverified`: the override takes away what the verdict would defer for); a temperror of the
- * record itself or a permerror stays the verdict's to handle.
+ * check (`unverified`: the override takes away what the verdict would defer for); a fail whose sp/np
+ * choice is undecided (`policyInDoubt`) is overridden as a fail under the stronger policy. A temperror of
+ * the record itself or a permerror stays the verdict's to handle.
  */
 
 import type { ArcAuthenticationResults, ArcResult } from '../arc/arc-result.ts';

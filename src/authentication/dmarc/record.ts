@@ -1,7 +1,8 @@
 /**
  * A DMARC Policy Record (RFC 7489 §6.3, RFC 9989 §4.7), read leniently: tag names fold case and the last of
  * a repeated tag wins (RFC 6376 §3.2 would discard the record, letting spoofed mail through as "none"),
- * unknown tags are ignored (RFC 7489 §6.3), and an invalid optional value stands at its default.
+ * unknown tags are ignored (RFC 7489 §6.3), and an invalid optional value (sp= and np= included) stands at
+ * its default.
  */
 
 import type { AlignmentMode, DmarcPolicy } from './dmarc-result.ts';
@@ -81,14 +82,17 @@ export function parseDmarcRecord(txt: string): DmarcRecord | undefined {
   const rua = tags.get('rua');
   if (rua !== undefined) record.rua = rua;
   const [p, sp, np] = [tags.get('p'), tags.get('sp'), tags.get('np')];
-  const valid = (v: string | undefined) => v === undefined || POLICIES.has(v);
-  if (p !== undefined && POLICIES.has(p) && valid(sp) && valid(np)) {
+  if (p !== undefined && POLICIES.has(p)) {
     record.p = p as DmarcPolicy;
-    if (sp !== undefined) record.sp = sp as DmarcPolicy;
-    if (np !== undefined) record.np = np as DmarcPolicy;
+    // RFC 9989 §4.8: "Syntax errors in the remainder of the record MUST be discarded in favor of default
+    // values": an invalid sp= or np= is taken as absent, so sp falls back to p and np to sp (§4.7). §4.10.1
+    // would instead drop the whole record (p=none with rua=, else no DMARC processing); we do not, as one
+    // typo in sp= would then let forgeries of a p=reject domain through.
+    if (sp !== undefined && POLICIES.has(sp)) record.sp = sp as DmarcPolicy;
+    if (np !== undefined && POLICIES.has(np)) record.np = np as DmarcPolicy;
   } else if (hasReportingUri(rua)) {
-    // RFC 9989 §4.10.1: a record without a valid p, or with an invalid sp or np, that asks for aggregate
-    // reports is applied as p=none; without one it gets no DMARC processing (RFC 7489 §6.6.3 step 6).
+    // RFC 9989 §4.10.1: a record without a valid p that asks for aggregate reports is applied as p=none;
+    // without one it gets no DMARC processing (RFC 7489 §6.6.3 step 6).
     record.p = 'none';
   }
   return record;

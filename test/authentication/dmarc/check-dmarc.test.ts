@@ -48,8 +48,12 @@ before(async () => {
       '_dmarc.testing.example': dmarc('v=DMARC1; p=reject; t=y'),
       '_dmarc.both.example': dmarc('v=DMARC1; p=reject; t=y; pct=0'),
       'arc._domainkey.forwarder.example': { TXT: [`v=DKIM1; k=rsa; p=${sealPublic}`] },
+      '_dmarc.spbad.example': dmarc('v=DMARC1; p=reject; sp=qurantine'),
+      '_dmarc.npbad.example': dmarc('v=DMARC1; p=reject; np=rejec'),
+      '_dmarc.undecided.example': dmarc('v=DMARC1; p=reject; sp=quarantine; np=reject'),
+      '_dmarc.undecidedty.example': dmarc('v=DMARC1; p=reject; sp=none; np=quarantine; t=y'),
     },
-    timeout: ['_dmarc.slow.example'],
+    timeout: ['_dmarc.slow.example', 'ghost.undecided.example', 'ghost.undecidedty.example'],
     servfail: ['_dmarc.broken.example'],
   });
   resolver = createResolver({ servers: [dns.server], timeoutMs: 300, tries: 1, cacheTtlMs: 0 });
@@ -154,6 +158,11 @@ const cases: [name: string, from: string, ask: Ask, want: Want][] = [
   ["a subdomain's own record wins", 'a@own.reject.example', {}, ['fail', 'none']],
   ['np=reject for a subdomain that does not exist (RFC 9989 §4.7)', 'a@ghost.np.example', {}, ['fail', 'reject']],
   ['sp=none for a subdomain that exists', 'a@real.np.example', {}, ['fail', 'none']],
+  // RFC 9989 §4.8: an invalid sp= or np= is taken as absent, never a reason to drop p=reject
+  ['sp=qurantine: the domain itself keeps p=reject', 'a@spbad.example', {}, ['fail', 'reject']],
+  ['sp=qurantine: a subdomain falls back to p=reject', 'a@x.spbad.example', {}, ['fail', 'reject']],
+  ['np=rejec: the domain itself keeps p=reject', 'a@npbad.example', {}, ['fail', 'reject']],
+  ['np=rejec: a missing subdomain falls back to p=reject', 'a@ghost.npbad.example', {}, ['fail', 'reject']],
   // RFC 7489 §6.6.4: a fail not sampled is handled one level weaker
   ['pct=0: reject → quarantine', 'a@pct0.example', {}, ['fail', 'quarantine']],
   ['pct=50, sampled in (0.2) → reject', 'a@pct50.example', { random: () => 0.2 }, ['fail', 'reject']],
@@ -503,4 +512,40 @@ test('overrides end to end: a chain sealed by a trusted forwarder, validated by 
   assert.equal(applyOverrides(fail, context(arc)).override?.type, 'trusted_forwarder');
   const untrusted = applyOverrides(fail, { arc, trustedArcSealers: ['other.example'], allowlist: [] });
   assert.deepEqual(untrusted, { disposition: 'reject' });
+});
+
+test('sp or np undecided (the existence query timed out): a fail under the stronger, deferred only if acted on', async () => {
+  // Before: dmarc=temperror and 451, even where both policies act on nothing or an override would apply.
+  const none: ArcResult = { result: 'none', instance: 0, sealers: [], reason: 'no ARC sets' };
+  const verdict = (r: DmarcResult, arc: ArcResult = none, allowlist: string[] = []) => {
+    const o = applyOverrides(r, context(arc, allowlist));
+    const v = decide({
+      spf: undefined,
+      dkim: [],
+      dmarc: r,
+      disposition: o.disposition,
+      enforce: true,
+      ...(o.override ? { override: o.override.type } : {}),
+    });
+    return [v.action, o.override?.type];
+  };
+  // t=y: sp=none and np=quarantine both act as none, so no answer changes what is done.
+  const testing = await check('a@ghost.undecidedty.example');
+  assert.deepEqual([testing.result, testing.disposition, testing.policyInDoubt], ['fail', 'none', undefined]);
+  assert.deepEqual(verdict(testing), ['accept', undefined]);
+  // sp=quarantine or np=reject: handled as a reject fail.
+  const r = await check('a@ghost.undecided.example');
+  assert.deepEqual([r.result, r.policy, r.disposition], ['fail', 'reject', 'reject']);
+  assert.match(r.policyInDoubt ?? '', /sp=quarantine or np=reject/);
+  assert.deepEqual(verdict(r), ['tempfail', undefined]);
+  // A trusted sealer that saw an aligned DKIM pass, or the allow-list, lifts either policy.
+  const arc = chain(set(1, 'forwarder.example', { dkim: [{ result: 'pass', domain: 'undecided.example' }] }));
+  assert.deepEqual(verdict(r, arc), ['accept', 'trusted_forwarder']);
+  assert.deepEqual(verdict(r, none, ['undecided.example']), ['accept', 'local_policy']);
+  // A pass needs neither policy.
+  const passed = await check('a@ghost.undecided.example', { dkim: [pass('undecided.example')] });
+  assert.equal(passed.result, 'pass');
+  // Beside another From domain, a definite reject speaks before it.
+  const both = await check(['a@ghost.undecided.example', 'b@reject.example']);
+  assert.deepEqual([both.result, both.fromDomain, both.policyInDoubt], ['fail', 'reject.example', undefined]);
 });

@@ -164,3 +164,65 @@ test('a name the resolver refuses (EBADNAME) or DNS cannot hold is no name witho
   // A name that can be asked about and holds nothing is still no record.
   assert.equal((await discoverPolicy('plain.example', fake(zone))).result, 'none');
 });
+
+test("the walk stops at the record that decides: the Author Domain's own, or its Organizational Domain's", async () => {
+  // Before: it went on to the TLD, so a slow or failing TLD server held every message up (RFC 9989 §4.10.1:
+  // the Author Domain's record applies as found, and a PSD policy is not used for an Organizational Domain
+  // that has one).
+  const zone: Zone = {
+    '_dmarc.own.bank.example': { TXT: ['v=DMARC1; p=quarantine'] },
+    '_dmarc.bank.example': { TXT: ['v=DMARC1; p=reject'] },
+    '_dmarc.example': { temperror: true },
+  };
+  const walk = async (domain: string) => {
+    const dns = fake(zone);
+    const d = await discoverPolicy(domain, dns);
+    return [d.result === 'found' ? `${d.policyDomain} ${d.policy}` : d.result, dns.asked];
+  };
+  assert.deepEqual(await walk('own.bank.example'), ['own.bank.example quarantine', ['TXT _dmarc.own.bank.example']]);
+  assert.deepEqual(await walk('bank.example'), ['bank.example reject', ['TXT _dmarc.bank.example']]);
+  assert.deepEqual(await walk('x.bank.example'), [
+    'bank.example reject',
+    ['TXT _dmarc.x.bank.example', 'TXT _dmarc.bank.example'],
+  ]);
+  // Without a record at the Organizational Domain the walk goes on: a psd=y above it may apply.
+  const psd: Zone = { '_dmarc.example': { TXT: ['v=DMARC1; p=quarantine; psd=y'] } };
+  const dns = fake(psd);
+  const d = await discoverPolicy('x.nopolicy.example', dns);
+  assert.deepEqual([d.result, d.result === 'found' && d.policyDomain], ['found', 'example']);
+  assert.deepEqual(dns.asked.slice(0, 3), [
+    'TXT _dmarc.x.nopolicy.example',
+    'TXT _dmarc.nopolicy.example',
+    'TXT _dmarc.example',
+  ]);
+});
+
+test('a failure between the Author Domain and its Organizational Domain defers only if that has no record', async () => {
+  // Before: the walk stopped at the failure and deferred, though the Organizational Domain's record
+  // decides when it exists (§4.10.1).
+  const zone: Zone = {
+    '_dmarc.b.bank4.example': { temperror: true },
+    '_dmarc.c.bank4.example': { temperror: true },
+    '_dmarc.bank4.example': { TXT: ['v=DMARC1; p=reject'] },
+    '_dmarc.b.nopolicy.example': { temperror: true },
+    '_dmarc.b.slow.example': { temperror: true },
+    '_dmarc.slow.example': { temperror: true },
+  };
+  const dns = fake(zone);
+  const d = await discoverPolicy('x.b.bank4.example', dns);
+  assert.deepEqual(
+    [d.result, d.result === 'found' && d.policyDomain, d.result === 'found' && d.policy],
+    ['found', 'bank4.example', 'reject'],
+  );
+  assert.deepEqual(dns.asked, [
+    'TXT _dmarc.x.b.bank4.example',
+    'TXT _dmarc.b.bank4.example',
+    'TXT _dmarc.bank4.example',
+  ]);
+  // The Author Domain's own record unknown: it would apply, whatever the Organizational Domain says.
+  assert.equal((await discoverPolicy('c.bank4.example', fake(zone))).result, 'temperror');
+  // No record at the Organizational Domain: the one that failed might have applied.
+  assert.equal((await discoverPolicy('x.b.nopolicy.example', fake(zone))).result, 'temperror');
+  // The Organizational Domain's record unknown too.
+  assert.equal((await discoverPolicy('x.b.slow.example', fake(zone))).result, 'temperror');
+});

@@ -65,12 +65,10 @@ test('RFC 7489 §6.3: an invalid optional value stands at its default', () => {
   assert.equal(parseDmarcRecord('v=DMARC1; p=reject; pct=050')?.pct, 50);
 });
 
-test('RFC 9989 §4.10.1: an invalid p, sp or np leaves no policy, unless rua asks for reports (then p=none)', () => {
+test('RFC 9989 §4.10.1: an invalid p leaves no policy, unless rua asks for reports (then p=none)', () => {
   for (const record of [
     'v=DMARC1',
     'v=DMARC1; p=n',
-    'v=DMARC1; p=reject; sp=bogus',
-    'v=DMARC1; p=reject; np=',
     'v=DMARC1; p=x; rua=dmarc@example.com', // a bare address is no URI (RFC 9989 §4.8)
   ]) {
     const r = parseDmarcRecord(record);
@@ -80,4 +78,20 @@ test('RFC 9989 §4.10.1: an invalid p, sp or np leaves no policy, unless rua ask
   const reporting = parseDmarcRecord('v=DMARC1; p=bogus; sp=reject; rua=mailto:d@example.com!10m');
   assert.deepEqual([reporting?.p, reporting?.sp, reporting?.np], ['none', undefined, undefined]);
   assert.equal(parseDmarcRecord('v=DMARC1; rua=bare@example.com, mailto:')?.p, 'none');
+});
+
+test('RFC 9989 §4.8: an invalid sp or np is taken as absent; a valid p stands', () => {
+  // Before: the record was dropped (no DMARC processing), so a typo in sp= let forgeries of a p=reject
+  // domain through.
+  const cases: [string, (string | undefined)[]][] = [
+    ['v=DMARC1; p=reject; sp=qurantine', ['reject', undefined, undefined]],
+    ['v=DMARC1; p=reject; np=rejec', ['reject', undefined, undefined]],
+    ['v=DMARC1; p=reject; np=', ['reject', undefined, undefined]],
+    ['v=DMARC1; p=reject; sp=bogus; np=quarantine', ['reject', undefined, 'quarantine']],
+    ['v=DMARC1; p=quarantine; sp=none; np=x; rua=mailto:d@example.com', ['quarantine', 'none', undefined]],
+  ];
+  for (const [record, want] of cases) {
+    const r = parseDmarcRecord(record);
+    assert.deepEqual([r?.p, r?.sp, r?.np], want, record);
+  }
 });
