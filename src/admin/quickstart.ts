@@ -48,7 +48,7 @@ tls:
   # acme:
   #   directory: https://acme-v02.api.letsencrypt.org/directory
   #   email: ${s.email}
-  #   termsOfServiceAgreed: true
+  #   termsOfServiceAgreed: false  # true once you have read the terms and accept them
   #   hostnames: [${s.hostname}]  # add mta-sts.${s.domain} once its DNS record is published (mtaSts below)
   #   http01: { listen: ${at(80)} }
   selfSigned: true

@@ -5,22 +5,34 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { mailDomain } from './domain-name.ts';
 import { isResolvableName, notOneHostProblem } from './hosts.ts';
 import { filePath, pathProblem } from './paths.ts';
 
-const domainOrAddress = z
-  .string()
-  .min(3)
-  .max(320)
-  .regex(/^([^\s@]+@)?[^\s@]+\.[^\s@]+$/, { message: 'expected a domain (example.com) or an address (a@example.com)' })
-  .transform((v) => v.toLowerCase());
-
-const domain = z
-  .string()
-  .min(3)
-  .max(253)
-  .regex(/^[^\s@]+\.[^\s@]+$/, { message: 'expected a domain name such as example.com' })
-  .transform((v) => v.toLowerCase());
+/**
+ * A phishing allow-list entry: a domain, or an address (local-part@domain), kept as the detector
+ * compares it with the From (src/filter/phishing/detector.ts, allowlisted()): lower case, the domain as
+ * its A-label. An entry no From can equal ("partner.example.", "*.partner.example", a URL) would
+ * exempt nobody without a word, so it is refused as `domains` refuses it.
+ */
+const domainOrAddress = z.string().transform((value, ctx) => {
+  const at = value.lastIndexOf('@');
+  const local = value.slice(0, Math.max(at, 0));
+  // RFC 5321 §4.1.2: a local part has at least one character.
+  if (at >= 0 && !/^[^\s@]+$/.test(local)) {
+    ctx.addIssue({ code: 'custom', message: 'expected a domain (example.com) or an address (a@example.com)' });
+    return z.NEVER;
+  }
+  const parsed = mailDomain.safeParse(value.slice(at + 1));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: 'custom', message: at < 0 ? issue.message : `the domain after "@": ${issue.message}` });
+    }
+    return z.NEVER;
+  }
+  // The detector lower-cases the whole From address before it compares.
+  return at < 0 ? parsed.data : `${local.toLowerCase()}@${parsed.data}`;
+});
 
 const milterSchema = z
   .object({
@@ -87,7 +99,7 @@ const personSchema = z
 const brandSchema = z
   .object({
     names: z.array(z.string().min(2)).min(1),
-    domains: z.array(domain).min(1),
+    domains: z.array(mailDomain).min(1),
     category: z
       .enum(['bank', 'subscription', 'executive', 'plea', 'job', 'sextortion', 'password', 'generic'])
       .default('generic'),
@@ -134,9 +146,9 @@ const phishingSchema = z
     /** The language of explanations in logs, quarantine reasons and `postern scan`; SMTP replies are English. */
     language: z.enum(['en', 'ru']).default('en'),
     /** More domains to protect from lookalikes; the local domains always are. */
-    protectedDomains: z.array(domain).default([]),
+    protectedDomains: z.array(mailDomain).default([]),
     /** Partners and frequent correspondents: their lookalikes are suspicious too. */
-    partnerDomains: z.array(domain).default([]),
+    partnerDomains: z.array(mailDomain).default([]),
     /**
      * Domains with at least this many messages exchanged (sender history in the store) count as
      * frequent correspondents too, refreshed every 10 minutes; 0 turns the learning off.

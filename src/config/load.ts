@@ -252,6 +252,8 @@ function yamlProblem(err: unknown, text: string): string {
   if (!(err instanceof YAMLParseError)) return `not valid YAML: ${first}`;
   const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
   if (err.code === 'RESOURCE_EXHAUSTION' && /call stack/i.test(first)) return `not valid YAML${where}: ${deep}`;
+  const ipv6 = err.linePos ? unquotedIPv6Problem(text, err.linePos[0].line) : undefined;
+  if (ipv6 !== undefined) return ipv6;
   if (err.code === 'MULTIPLE_DOCS') {
     // A "---" line starts a new document (YAML 1.2 §9.2): a second one is a file pasted twice, or two
     // configs in one, and yaml's answer ("please use YAML.parseAllDocuments()") is meant for programmers.
@@ -271,6 +273,66 @@ function yamlProblem(err: unknown, text: string): string {
     return `not valid YAML${where}: ${named} appears twice in one mapping (keep one)`;
   }
   return `not valid YAML${where}: ${first}`;
+}
+
+/**
+ * The README's own spelling of an IPv6 listener, `smtp: [::]:25`, unquoted: YAML reads "[" as the start
+ * of a flow sequence (YAML 1.2 §7.4.1), and its error ("Unexpected scalar at node end", "Missing , between
+ * flow map items") names neither the key nor the fix. Said as the key path (as far as the lines above and
+ * the enclosing `{` show it), with the quoted value to write; undefined when line `line` holds no such value.
+ */
+function unquotedIPv6Problem(text: string, line: number): string | undefined {
+  const lines = text.split(/\r?\n/);
+  const here = lines[line - 1] ?? '';
+  // `key: [addr]:port`, block or flow (`{smtp: [::1]:25}`), or a list item `- [addr]:port`.
+  const found =
+    /(?:^|[\s{,])(?:([\w-]+)[ \t]*:[ \t]*|-[ \t]+)(\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]:\d{1,5})(?=[\s,}\]#]|$)/.exec(
+      here,
+    );
+  if (!found) return undefined;
+  const [, key, value] = found as unknown as [string, string | undefined, string];
+  const { keys, certain } = blockKeysAbove(lines, line);
+  // The flow mappings the value sits in on its own line: `tls: {acme: {tlsAlpn01: {listen: [::]:443}}}`.
+  const flow: string[] = [];
+  for (const m of here.slice(0, found.index + 1).matchAll(/([\w-]+)[ \t]*:[ \t]*\{|\}/g)) {
+    if (m[1] === undefined) flow.pop();
+    else flow.push(m[1]);
+  }
+  const path = [...keys, ...flow, ...(key === undefined ? [] : [key])];
+  const named = path.length === 0 ? 'a value' : certain ? path.join('.') : `the key ${path.join('.')}`;
+  return (
+    `${named}: an IPv6 address must be quoted in YAML: ${JSON.stringify(value)} ` +
+    `(line ${line}: unquoted, the "[" starts a YAML list)`
+  );
+}
+
+/**
+ * The keys of the block mappings line `line` is nested in, from the indentation of the lines above
+ * (YAML 1.2 §6.1), with a list item's index; `certain` is false when a line above could not be read
+ * as a plain `key:` or `- ` (a mapping inside a list item, say) and the path starts below it.
+ */
+function blockKeysAbove(lines: readonly string[], line: number): { keys: string[]; certain: boolean } {
+  const keys: string[] = [];
+  const first = lines[line - 1] ?? '';
+  let indent = /^ */.exec(first)![0].length;
+  // The index of the list item the line is, or -1; the items before it are counted on the way up.
+  let item = first.slice(indent).startsWith('-') ? 0 : -1;
+  for (let i = line - 2; i >= 0 && (indent > 0 || item >= 0); i--) {
+    const text = lines[i] ?? '';
+    if (/^\s*(#.*)?$/.test(text) || /^(---|\.\.\.)(\s|$)/.test(text)) continue;
+    const at = /^ */.exec(text)![0].length;
+    const dash = text.slice(at).startsWith('-');
+    if (item >= 0 && at === indent && dash) item++;
+    // A list's items may stand at its key's own indentation (YAML 1.2 §8.2.1), a mapping's keys may not.
+    if (at > indent || (at === indent && (item < 0 || dash))) continue;
+    const opener = /^ *([\w-]+)[ \t]*:[ \t]*(#.*)?$/.exec(text);
+    if (!opener) return { keys, certain: false };
+    if (item >= 0) keys.unshift(String(item));
+    keys.unshift(opener[1]!);
+    indent = at;
+    item = -1;
+  }
+  return { keys, certain: item < 0 };
 }
 
 /**
@@ -462,6 +524,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (key === 'store.url' && value === undefined) {
     return 'store.url is missing: store.engine: postgres needs the database URL, such as postgres://postern@db.example.com/postern';
   }
+  if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    // Not "missing is invalid: … received undefined": the key is absent, and the admin needs to add it.
+    return `${key} is required: ${requiredWhat(issue)}`;
+  }
   const urlProblem = key === 'store.url' && typeof value === 'string' ? storeUrlProblem(value) : undefined;
   // The store URL is shown as the store shows it: parsed and redacted, or not at all (`user:secret@host`
   // without "//" parses as no URL with a password in it, and no pattern finds every such form). So is a
@@ -485,6 +551,20 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
         'or as an object naming it in rule ({ rule: check_client_access, file: /etc/postern/clients })'
       : undefined;
   return `${key}: ${shown} is invalid: ${ruleForms ?? urlProblem ?? issue.message}`;
+}
+
+/** What a required key takes, in words: zod's "Invalid input: expected string, received undefined" as "expected a string". */
+function requiredWhat(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  const words: Record<string, string> = {
+    string: 'a string',
+    number: 'a number',
+    int: 'a whole number',
+    boolean: 'true or false',
+    array: 'a list',
+    object: 'a mapping of keys',
+  };
+  return `expected ${words[issue.expected] ?? issue.expected}`;
 }
 
 function isStoreUrlIssue(issue: z.core.$ZodIssue): boolean {

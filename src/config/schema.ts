@@ -6,7 +6,8 @@
 import { BlockList, isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
-import { asciiName, isALabel } from '../dns/a-labels.ts';
+import { asciiName } from '../dns/a-labels.ts';
+import { DNS_NAME, domainName, mailDomain } from './domain-name.ts';
 import { filterSchema } from './filter-schema.ts';
 import { ipv4Mapped, isAddressShaped, isHostName, MULTICAST, notOneHostProblem } from './hosts.ts';
 import { controlCharacterMessage, filePath, pathProblem } from './paths.ts';
@@ -62,39 +63,6 @@ function isListenHost(host: string): boolean {
 }
 
 /**
- * A domain name, kept as DNS and SMTP carry it: lower case, each U-label as its A-label (RFC 5890 §2.3.2.1),
- * so `bücher.example` here is the `xn--bcher-kva.example` that `postern user add bob@bücher.example`
- * stores and that mail for it names. An A-label that is no valid Punycode (`xn--zz`) is refused: no
- * U-label gives it, so no one could write to it.
- */
-const domainName = z
-  .string()
-  .min(1)
-  .max(253)
-  .transform((v, ctx) => {
-    const ascii = asciiName(v)?.toLowerCase();
-    if (ascii === undefined || !DNS_NAME.test(ascii)) {
-      // The zone-file habit: the trailing dot is what an admin would not see as the problem.
-      const rooted = v.endsWith('.') && v.length > 1 && DNS_NAME.test(asciiName(v.slice(0, -1))?.toLowerCase() ?? '');
-      ctx.addIssue({
-        code: 'custom',
-        message: rooted
-          ? `expected a domain name such as example.com, without the trailing dot of a zone file: ${v.slice(0, -1)}`
-          : 'expected a domain name such as example.com',
-      });
-      return z.NEVER;
-    }
-    const bad = ascii.split('.').find((label) => label.startsWith('xn--') && !isALabel(label));
-    if (bad !== undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${bad}" is not a valid IDN A-label (Punycode, RFC 5891 §5.4)` });
-      return z.NEVER;
-    }
-    return ascii;
-  });
-
-const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/**
  * The mail host: RFC 5321 §2.3.5 and §4.1.3 take a domain name for EHLO (an address only as a bracketed
  * literal), and §5.1 an MX names a host; an address here would make every record naming it wrong.
  */
@@ -124,14 +92,6 @@ const mxPattern = z.string().transform((value, ctx) => {
     return z.NEVER;
   }
   return wildcard ? `*.${parsed.data}` : parsed.data;
-});
-
-/**
- * A local domain: mail addresses in it must be fully qualified (RFC 5321 §2.3.5; an account or alias
- * in a single-label or numeric domain is refused by `user add`), so one listed here could take no mail.
- */
-const mailDomain = domainName.refine((name) => name.includes('.') && !isAddressShaped(name), {
-  message: 'expected a fully-qualified domain name such as example.com (RFC 5321 §2.3.5), not a single label',
 });
 
 /** Milliseconds for a Node.js timer, which cannot wait longer than 2^31 - 1 ms (about 24.8 days): past that it fires at once. */
@@ -591,8 +551,16 @@ export const configSchema = z
               message: "expected the https URL of the CA's directory (RFC 8555 §7.1.1)",
             }),
             email: z.email().optional(),
-            /** The CA's terms must be accepted explicitly: nothing is ordered until this is true. */
-            termsOfServiceAgreed: z.literal(true, { message: 'set to true to accept the CA terms of service' }),
+            /**
+             * The CA's terms must be accepted explicitly: nothing is ordered until this is true. RFC 8555 §7.3:
+             * the client indicates agreement with true; §7.1.1: the directory's meta.termsOfService names them.
+             */
+            termsOfServiceAgreed: z.literal(true, {
+              message:
+                "read the CA's terms of service (its directory links them as meta.termsOfService; Let's Encrypt's are at " +
+                'https://letsencrypt.org/repository/), then set termsOfServiceAgreed: true to agree to them; ' +
+                'no certificate is ordered until then',
+            }),
             /** Names to obtain certificates for; the hostname when absent. */
             hostnames: z.array(domainName).optional(),
             keyType: z.enum(['ecdsa-p256', 'rsa-2048']).default('ecdsa-p256'),

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
+import { quickstartConfig } from '../../src/admin/quickstart.ts';
 import { programName } from '../../src/cli/program-name.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openStore } from '../../src/store/open.ts';
@@ -340,4 +341,29 @@ test("quickstart over another domain's store says it reuses it, and names the do
   const fresh = await postern(['quickstart', 'example.org', '--dir', path.join(root, 'new')]);
   assert.match(fresh.stdout, /and created .*\/data\./);
   assert.doesNotMatch(fresh.stderr, /store reused/);
+});
+
+test("the ACME block, uncommented as it stands, is refused until the admin has read the CA's terms and set true", (t) => {
+  const root = tempDir('postern-quickstart-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const text = quickstartConfig({
+    domain: 'example.org',
+    hostname: 'mail.example.org',
+    dataDir: path.join(root, 'data'),
+    addresses: ['192.0.2.25'],
+    email: 'admin@example.org',
+  });
+  // Uncommenting the block must not agree to the terms for the admin: it wrote true already.
+  const uncommented = text.replace(/^ {2}# ( {0,2}[a-zA-Z]\w*:.*)$/gm, (line, rest: string) =>
+    /^ {0,2}(acme|directory|email|termsOfServiceAgreed|hostnames|http01):/.test(rest) ? `  ${rest}` : line,
+  );
+  assert.match(uncommented, /^ {2}acme:\n {4}directory: .*\n {4}email: .*\n {4}termsOfServiceAgreed: false/m);
+  const file = path.join(root, 'postern.yaml');
+  fs.writeFileSync(file, uncommented);
+  assert.throws(
+    () => loadConfig(file, {}),
+    /tls\.acme\.termsOfServiceAgreed: false is invalid: read the CA's terms of service .*then set termsOfServiceAgreed: true/,
+  );
+  fs.writeFileSync(file, uncommented.replace(/termsOfServiceAgreed: false/, 'termsOfServiceAgreed: true'));
+  assert.equal(loadConfig(file, {}).config.tls.acme?.termsOfServiceAgreed, true);
 });

@@ -325,3 +325,104 @@ test('a domain or hostname written with the trailing dot of a zone file is refus
     (e: Error) => !/trailing dot/.test(e.message),
   );
 });
+
+test('the phishing domain lists take domain names as `domains` does: the trailing dot, URLs and bad A-labels are refused', () => {
+  // Each value was taken and then matched no sender: the detector compares the entries as strings.
+  const phishing = (p: object) => ({ filter: { phishing: p } });
+  const keys: [string, (v: string) => object][] = [
+    ['filter.phishing.allowlist.0', (v) => phishing({ allowlist: [v] })],
+    ['filter.phishing.protectedDomains.0', (v) => phishing({ protectedDomains: [v] })],
+    ['filter.phishing.partnerDomains.0', (v) => phishing({ partnerDomains: [v] })],
+    ['filter.phishing.brands.0.domains.0', (v) => phishing({ brands: [{ names: ['Acme'], domains: [v] }] })],
+  ];
+  for (const bad of ['partner.example.', 'https://partner.example/', '*.partner.example', 'xn--zz.example', 'com']) {
+    // The very words `domains` says for the same value, under the other key.
+    const said = refusal({ domains: [bad] }).problems[0]!.replace(/^domains\.0: /, '');
+    for (const [key, raw] of keys) {
+      const problems = refusal(raw(bad)).problems;
+      assert.deepEqual(problems, [`${key}: ${said}`], `${key}: ${bad}`);
+    }
+  }
+  assert.match(
+    refusal(phishing({ allowlist: ['partner.example.'] })).message,
+    /filter\.phishing\.allowlist\.0: "partner\.example\." is invalid: .*without the trailing dot of a zone file: partner\.example$/m,
+  );
+  refused(
+    phishing({ allowlist: ['billing@partner.example.'] }),
+    /allowlist\.0: "billing@partner\.example\." is invalid: the domain after "@": .*without the trailing dot of a zone file: partner\.example$/,
+  );
+  refused(phishing({ allowlist: ['@partner.example'] }), /expected a domain \(example\.com\) or an address/);
+  refused(phishing({ allowlist: ['a b@partner.example'] }), /expected a domain \(example\.com\) or an address/);
+});
+
+test('the phishing domain lists keep each entry as the detector compares it: lower case, A-labels', () => {
+  const p = parseConfig(
+    {
+      filter: {
+        phishing: {
+          allowlist: ['Partner.Example', 'Billing@Bücher.Example', 'xn--bcher-kva.example', 'münchen.example'],
+          protectedDomains: ['Bank.Example', 'BÜCHER.example'],
+          partnerDomains: ['partner.example'],
+          brands: [{ names: ['Acme'], domains: ['ACME.example'] }],
+        },
+      },
+    },
+    'test',
+  ).filter.phishing;
+  assert.deepEqual(p.allowlist, [
+    'partner.example',
+    'billing@xn--bcher-kva.example',
+    'xn--bcher-kva.example',
+    'xn--mnchen-3ya.example',
+  ]);
+  assert.deepEqual(p.protectedDomains, ['bank.example', 'xn--bcher-kva.example']);
+  assert.deepEqual(p.partnerDomains, ['partner.example']);
+  assert.deepEqual(p.brands[0]?.domains, ['acme.example']);
+});
+
+test('an unquoted IPv6 address in YAML names its key and the quoted value to write', (t) => {
+  const said = (text: string) => {
+    const file = configFile(t, `hostname: mx.example.com\n${text}`);
+    try {
+      loadConfig(file, {});
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.equal(error.problems.length, 1, error.message);
+      return error.problems[0];
+    }
+    assert.fail(`taken: ${text}`);
+  };
+  const quote = (value: string, line: number) =>
+    `an IPv6 address must be quoted in YAML: "${value}" (line ${line}: unquoted, the "[" starts a YAML list)`;
+  assert.equal(said('listen:\n  smtp: [::1]:25\n'), `listen.smtp: ${quote('[::1]:25', 3)}`);
+  assert.equal(said('listen: {smtp: [::1]:25}\n'), `listen.smtp: ${quote('[::1]:25', 2)}`);
+  assert.equal(
+    said('listen:\n  submission: 127.0.0.1:587\n  # IPv6\n\n  smtp: [::]:25  # every address\n'),
+    `listen.smtp: ${quote('[::]:25', 6)}`,
+  );
+  assert.equal(
+    said('tls:\n  acme:\n    directory: https://ca.example/dir\n    tlsAlpn01: {listen: [::]:443}\n'),
+    `tls.acme.tlsAlpn01.listen: ${quote('[::]:443', 5)}`,
+  );
+  assert.equal(said('dns:\n  servers:\n  - 127.0.0.1:53\n  - [::1]:53\n'), `dns.servers.1: ${quote('[::1]:53', 5)}`);
+  assert.equal(said('mtaSts:\n  listen: [2001:db8::1]:443\n'), `mtaSts.listen: ${quote('[2001:db8::1]:443', 3)}`);
+  // Another YAML error keeps yaml's words.
+  assert.match(said('listen:\n  smtp: [unclosed\n') ?? '', /^not valid YAML at line \d+, column \d+: /);
+});
+
+test('a required key that is absent is said to be required, not "missing is invalid"', () => {
+  refused(
+    { tls: { certificates: [{ cert: '/etc/postern/cert.pem' }] } },
+    /^ {2}- tls\.certificates\.0\.key is required: expected a string$/m,
+  );
+  const acme = { directory: 'https://ca.example/dir', http01: { listen: '0.0.0.0:80' } };
+  refused(
+    { tls: { acme } },
+    /^ {2}- tls\.acme\.termsOfServiceAgreed is required: read the CA's terms of service .*then set termsOfServiceAgreed: true/m,
+  );
+  refused(
+    { tls: { acme: { ...acme, termsOfServiceAgreed: false } } },
+    /tls\.acme\.termsOfServiceAgreed: false is invalid: read the CA's terms of service .*then set termsOfServiceAgreed: true/,
+  );
+  assert.doesNotMatch(refusal({ tls: { certificates: [{ cert: '/x.pem' }] } }).message, /missing is invalid|undefined/);
+});
