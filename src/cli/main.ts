@@ -44,7 +44,11 @@ Commands:
                                            a new domain: config, data, first account, DKIM keys, DNS records
   dns records <domain> [--json]            the DNS records to publish for a domain, as zone-file lines
   dns check <domain> [--json]              check the published records and the server: pass / warn / fail
-  queue list [--json]                      the outbound queue: mail accepted for other domains
+  queue list [--json]                      the outbound queue: mail accepted for other domains. Nothing delivers
+                                           it yet (outbound delivery is not implemented) and no bounce is sent
+  queue show <job> [--raw]                 a queued message's envelope (--raw: the message as stored, to hand
+                                           to another MTA)
+  queue delete <job>... [--force]          remove queued messages (--force: also one a node holds)
   quarantine list [--json] [--limit N]     messages the content filter held back, newest first
   quarantine show <id> [--raw] [--lang en|ru]
                                            the verdict, every signal explained, and the headers (--raw: the message)

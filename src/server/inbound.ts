@@ -35,6 +35,10 @@ import { type FreeSpace, INSUFFICIENT_STORAGE } from './free-space.ts';
 import type { SubmissionAuth } from './submission-auth.ts';
 import { withSubmissionFields } from './submission-fields.ts';
 
+/** The log line of a message with recipients in other domains: the same fields, and what becomes of that copy. */
+const QUEUED_NOT_DELIVERED =
+  'message stored; the copy for other domains waits in the outbound queue: outbound delivery is not implemented yet, so nothing sends it (postern queue list)';
+
 export interface InboundOptions {
   hostname: string;
   store: Store;
@@ -468,7 +472,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
             ...(junk ? { junk: junkReason(examination, filtered) } : {}),
             ...(verdictOf(filtered) ? { verdict: logVerdict(verdictOf(filtered)!) } : {}),
           },
-          'message stored',
+          // The 250 said "queued", and nothing sends the job yet: the admin must not read it as sent.
+          job ? QUEUED_NOT_DELIVERED : 'message stored',
         );
       }
       rememberCorrespondents(

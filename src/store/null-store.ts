@@ -32,6 +32,7 @@ import {
   type Alias,
   type ClaimOptions,
   checkLimit,
+  type DeleteJobOptions,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
@@ -40,6 +41,7 @@ import {
   DkimKeyStateTakenError,
   type GreylistRequest,
   type GreylistResult,
+  type JobDeletion,
   type ListJobsOptions,
   type LoginFailureOptions,
   type LoginFailureRecord,
@@ -285,6 +287,21 @@ export class NullStore implements Store {
   async completeJob(_id: number, _claimant: string): Promise<boolean> {
     this.#assertOpen();
     return false;
+  }
+
+  async getJob(_id: number): Promise<QueueJob | undefined> {
+    this.#assertOpen();
+    return undefined;
+  }
+
+  async countJobs(_kind?: string): Promise<number> {
+    this.#assertOpen();
+    return 0;
+  }
+
+  async deleteJob(_id: number, _options?: DeleteJobOptions): Promise<JobDeletion> {
+    this.#assertOpen();
+    return { outcome: 'missing' };
   }
 
   async rescheduleJob(_id: number, _claimant: string, _dueAt: Date): Promise<boolean> {

@@ -165,6 +165,21 @@ export interface ListJobsOptions {
   withContent?: boolean;
 }
 
+/**
+ * What Store.deleteJob did. `leased`: a node holds a live lease on the job (it may be delivering it
+ * right now), so nothing was done; `claimedBy` and `claimedUntil` say who and until when.
+ */
+export type JobDeletion =
+  | { outcome: 'deleted' }
+  | { outcome: 'missing' }
+  | { outcome: 'leased'; claimedBy: string | null; claimedUntil: Date };
+
+export interface DeleteJobOptions {
+  kind?: string;
+  force?: boolean;
+  now?: Date;
+}
+
 export interface ClaimOptions {
   /** Who claims: a node name unique in the cluster, e.g. `<hostname>:<pid>`. */
   claimant: string;
@@ -439,6 +454,18 @@ export interface Store {
    * never brings their content into this process. Other payloads come as stored.
    */
   listJobs(options?: ListJobsOptions): Promise<QueueJob[]>;
+  /** One job with its payload whole (an outbound job's content included); undefined when there is none. */
+  getJob(id: number): Promise<QueueJob | undefined>;
+  /** How many jobs of a kind there are (all kinds when absent): `serve` says so at start. */
+  countJobs(kind?: string): Promise<number>;
+  /**
+   * An admin's removal (`postern queue delete`), not a claimant's completeJob. A job under a live lease
+   * (`claimedUntil` after `now`) is left alone and reported unless `force`: its holder may be
+   * delivering it at this moment, and would send a message the admin believes gone. The check and
+   * the removal are one statement, so a claim racing it cannot slip between them. With `kind`, a job
+   * of another kind is `missing`: an id mistyped at `postern queue delete` removes no other work.
+   */
+  deleteJob(id: number, options?: DeleteJobOptions): Promise<JobDeletion>;
   /** Deletes a finished job; false when `claimant` no longer holds it (its lease expired and moved on). */
   completeJob(id: number, claimant: string): Promise<boolean>;
   /** Releases a claimed job to run again at `dueAt` (a retry); false when `claimant` no longer holds it. */

@@ -762,7 +762,7 @@ test('a flag or argument a subcommand does not read is a usage error, not ignore
     [['mail', 'show', 'a@example.com', '1', '--json'], /mail show: --json does not apply here/],
     [['serve', 'extra'], /serve: unexpected argument "extra"/],
     [['mail'], /mail: missing subcommand \(list, show\)/],
-    [['queue'], /queue: missing subcommand \(list\)/],
+    [['queue'], /queue: missing subcommand \(list, show, delete\)/],
     [['stats', '--verbose'], /^postern: stats: unknown option --verbose\n/],
     [['user', 'list', '--json=yes'], /user list: --json takes no value/],
     // node:util would keep the last silently: the admin reading the front of the line checks another file.

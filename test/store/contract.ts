@@ -1,7 +1,7 @@
 /**
  * The Store contract suite: every engine (SQLite and PostgreSQL) runs these same tests; the
  * counters and greylisting part is in policy-contract.ts, DKIM keys in dkim-contract.ts, quarantine and
- * sender history in quarantine-contract.ts.
+ * sender history in quarantine-contract.ts, the admin's queue operations in queue-admin-contract.ts.
  * `open` gives a fresh, empty store; `cleanup` closes it if still open and removes its data.
  */
 
@@ -23,6 +23,7 @@ import { runMailboxesStoreContract } from './mailboxes-contract.ts';
 import type { Execute } from './migration-fixture.ts';
 import { runPolicyStoreContract } from './policy-contract.ts';
 import { quarantinedMessage, runQuarantineStoreContract } from './quarantine-contract.ts';
+import { runQueueAdminStoreContract } from './queue-admin-contract.ts';
 import { runTextStoreContract } from './text-contract.ts';
 
 export interface OpenedStore {
@@ -415,6 +416,8 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     runDkimStoreContract(withStore);
     // Quarantined messages and sender history: quarantine-contract.ts.
     runQuarantineStoreContract(withStore);
+    // One job read, counted or removed by the admin (postern queue): queue-admin-contract.ts.
+    runQueueAdminStoreContract(withStore);
     // U+0000 and unpaired surrogates, refused alike on both engines: text-contract.ts.
     runTextStoreContract(withStore);
 
@@ -440,6 +443,9 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
           ['claimJobs', () => store.claimJobs({ claimant: 'a', limit: 1, leaseMs: 1000 })],
           ['completeJob', () => store.completeJob(1, 'a')],
           ['rescheduleJob', () => store.rescheduleJob(1, 'a', new Date())],
+          ['getJob', () => store.getJob(1)],
+          ['countJobs', () => store.countJobs()],
+          ['deleteJob', () => store.deleteJob(1)],
           ['watchChanges', () => store.watchChanges(() => {})],
           ['addCounters', () => store.addCounters({ 'c:a': 1 })],
           ['addCounters with nothing to add', () => store.addCounters({})],

@@ -10,6 +10,7 @@ import { EarlyPorts } from '../../server/early-ports.ts';
 import { openFileWarning } from '../../server/open-files.ts';
 import { acquireServeLock, type ServeLock, ServeLockError } from '../../server/serve-lock.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
+import { OUTBOUND_JOB } from '../../store/store.ts';
 import { becomeOwner, dataDirOwner, ownershipFindings } from '../data-dir-owner.ts';
 import { CliError, usageError } from '../errors.ts';
 import { configFrom, parseCommandLine } from './options.ts';
@@ -136,6 +137,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   await startWarnings(server, config.domains, config.hostname, where, logger).catch((error: Error) =>
     logger.error({ reason: error.message }, 'store: the accounts could not be read at start'),
   );
+  await queueWarning(server, logger).catch((error: Error) =>
+    logger.error({ reason: error.message }, 'store: the outbound queue could not be read at start'),
+  );
   if (discardMail) logger.warn('--discard-mail: messages are acknowledged and DISCARDED (benchmark reference only)');
   // Kept installed until the stop is done: Ctrl-C on `npm start` signals npm and the server both, and
   // npm passes its SIGINT on, so the server gets two; a handler that had gone left the second to Node's
@@ -188,6 +192,20 @@ export async function serveCommand(args: string[]): Promise<number> {
 function submissionText(starttls: string | undefined, implicit: string | undefined): string {
   const on = [starttls && `${starttls} (STARTTLS)`, implicit && `${implicit} (TLS)`].filter(Boolean);
   return on.length === 0 ? 'submission off' : `submission on ${on.join(' and ')}`;
+}
+
+/**
+ * Relayed and submitted mail for other domains got its 250 and waits in the outbound queue, which no
+ * code delivers yet (nor bounces, RFC 5321 §6.1's duty once a 250 is given): said at every start, so
+ * that the admin learns of it before the senders do.
+ */
+async function queueWarning(server: RunningServer, logger: Logger): Promise<void> {
+  const waiting = await server.store.countJobs(OUTBOUND_JOB);
+  if (waiting === 0) return;
+  logger.warn(
+    { queued: waiting },
+    `${waiting === 1 ? '1 message for other domains waits' : `${waiting} messages for other domains wait`} in the outbound queue; outbound delivery is not implemented yet, and nothing sends them or bounces them: see postern queue list (queue show --raw to hand one to another MTA, queue delete to remove it)`,
+  );
 }
 
 /** What the store says is missing: any account at all, and the postmaster the others fall back to. */

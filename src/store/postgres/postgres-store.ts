@@ -36,6 +36,7 @@ import {
   checkQueueJobText,
   checkSenderText,
   checkText,
+  type DeleteJobOptions,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
@@ -43,6 +44,7 @@ import {
   type GreylistRequest,
   type GreylistResult,
   isStorableText,
+  type JobDeletion,
   type ListJobsOptions,
   type LoginFailureOptions,
   type LoginFailureRecord,
@@ -439,6 +441,53 @@ export class PostgresStore implements Store {
       Date.now(),
     ]);
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async getJob(id: number): Promise<QueueJob | undefined> {
+    this.#assertOpen();
+    // The id column is bigint: a number it cannot hold names no job, rather than a database error.
+    if (!Number.isSafeInteger(id)) return undefined;
+    const { rows } = await this.#query(`SELECT ${JOB_COLUMNS} FROM queue WHERE id = $1`, [id]);
+    return rows[0] ? jobFromRow(rows[0]) : undefined;
+  }
+
+  async countJobs(kind?: string): Promise<number> {
+    this.#assertOpen();
+    if (kind !== undefined && !isStorableText(kind)) return 0;
+    const { rows } = await this.#query('SELECT count(*) AS n FROM queue WHERE ($1::text IS NULL OR kind = $1)', [
+      kind ?? null,
+    ]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * The DELETE's condition is the lease check: a claim committed meanwhile makes PostgreSQL re-check
+   * the row's new version against it under READ COMMITTED (as claimJobs relies on), so a job claimed
+   * while this runs is never removed without `force`. The SELECT after only says why nothing went.
+   */
+  async deleteJob(id: number, options: DeleteJobOptions = {}): Promise<JobDeletion> {
+    this.#assertOpen();
+    if (!Number.isSafeInteger(id)) return { outcome: 'missing' };
+    if (options.kind !== undefined && !isStorableText(options.kind)) return { outcome: 'missing' };
+    const now = (options.now ?? new Date()).getTime();
+    const kind = options.kind ?? null;
+    const deleted = await this.#query(
+      `DELETE FROM queue WHERE id = $1 AND ($2::text IS NULL OR kind = $2)
+         AND ($3 OR claimed_until IS NULL OR claimed_until <= $4)`,
+      [id, kind, options.force === true, now],
+    );
+    if ((deleted.rowCount ?? 0) > 0) return { outcome: 'deleted' };
+    const { rows } = await this.#query(
+      'SELECT claimed_by, claimed_until FROM queue WHERE id = $1 AND ($2::text IS NULL OR kind = $2)',
+      [id, kind],
+    );
+    const row = rows[0];
+    if (!row) return { outcome: 'missing' };
+    return {
+      outcome: 'leased',
+      claimedBy: row.claimed_by == null ? null : String(row.claimed_by),
+      claimedUntil: new Date(Number(row.claimed_until)),
+    };
   }
 
   async rescheduleJob(id: number, claimant: string, dueAt: Date): Promise<boolean> {

@@ -17,6 +17,7 @@ import type {
   DkimKeyState,
   GreylistRequest,
   GreylistResult,
+  JobDeletion,
   LoginFailureOptions,
   LoginFailureRecord,
   MessageSummary,
@@ -186,6 +187,7 @@ export type WriteRequest =
   | { id: number; kind: 'claimJobs'; options: ClaimOptions & { now: Date } }
   | { id: number; kind: 'completeJob'; jobId: number; claimant: string }
   | { id: number; kind: 'rescheduleJob'; jobId: number; claimant: string; dueAt: Date }
+  | { id: number; kind: 'deleteJob'; jobId: number; jobKind: string | null; force: boolean; now: Date }
   /** Sorted by name (../counters.ts). */
   | { id: number; kind: 'addCounters'; entries: [string, number][] }
   | { id: number; kind: 'greylist'; request: GreylistRequest }
@@ -239,6 +241,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'enqueueJob'; job: QueueJob }
   | { id: number; ok: true; kind: 'claimJobs'; jobs: QueueJob[] }
   | { id: number; ok: true; kind: 'completeJob' | 'rescheduleJob'; done: boolean }
+  | { id: number; ok: true; kind: 'deleteJob'; deletion: JobDeletion }
   | { id: number; ok: true; kind: 'addCounters' }
   | { id: number; ok: true; kind: 'greylist'; result: GreylistResult }
   | { id: number; ok: true; kind: 'addDkimKey'; key: DkimKey }

@@ -37,6 +37,9 @@ export class SqliteReader {
   readonly #listJobsOfKind: StatementSync;
   readonly #listJobSummaries: StatementSync;
   readonly #listJobSummariesOfKind: StatementSync;
+  readonly #getJob: StatementSync;
+  readonly #countJobs: StatementSync;
+  readonly #countJobsOfKind: StatementSync;
   readonly #readCounters: StatementSync;
   readonly #listDkimKeys: StatementSync;
   readonly #listDomainDkimKeys: StatementSync;
@@ -73,6 +76,9 @@ export class SqliteReader {
     this.#listJobSummariesOfKind = db.prepare(
       `SELECT ${SQLITE_JOB_SUMMARY_COLUMNS} FROM queue WHERE kind = ? ORDER BY due_at, id LIMIT ?`,
     );
+    this.#getJob = db.prepare(`SELECT ${JOB_COLUMNS} FROM queue WHERE id = ?`);
+    this.#countJobs = db.prepare('SELECT count(*) AS n FROM queue');
+    this.#countJobsOfKind = db.prepare('SELECT count(*) AS n FROM queue WHERE kind = ?');
     this.#readMessage = db.prepare(
       `SELECT m.content FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? AND mm.uid = ?`,
@@ -143,6 +149,16 @@ export class SqliteReader {
       : [this.#listJobSummaries, this.#listJobSummariesOfKind];
     const rows = kind === undefined ? all.all(limit) : ofKind.all(kind, limit);
     return rows.map(jobFromRow);
+  }
+
+  getJob(id: number): QueueJob | undefined {
+    const row = this.#getJob.get(id);
+    return row ? jobFromRow(row) : undefined;
+  }
+
+  countJobs(kind: string | undefined): number {
+    const row = kind === undefined ? this.#countJobs.get() : this.#countJobsOfKind.get(kind);
+    return Number(row?.n ?? 0);
   }
 
   readCounters(prefix: string): Record<string, number> {

@@ -33,6 +33,7 @@ import {
   checkQueueJobText,
   checkSenderText,
   checkText,
+  type DeleteJobOptions,
   type Delivery,
   type DeliveryReceipt,
   type DkimKey,
@@ -40,6 +41,7 @@ import {
   type GreylistRequest,
   type GreylistResult,
   isStorableText,
+  type JobDeletion,
   type ListJobsOptions,
   type LoginFailureOptions,
   type LoginFailureRecord,
@@ -542,6 +544,27 @@ export class SqliteStore implements Store {
     const result = await this.#write({ kind: 'rescheduleJob', jobId: id, claimant, dueAt });
     if (result.kind !== 'rescheduleJob') throw unexpected(result);
     return result.done;
+  }
+
+  async getJob(id: number): Promise<QueueJob | undefined> {
+    this.#assertOpen();
+    return this.#reads.getJob(id);
+  }
+
+  async countJobs(kind?: string): Promise<number> {
+    this.#assertOpen();
+    if (kind !== undefined && !isStorableText(kind)) return 0;
+    return this.#reads.countJobs(kind);
+  }
+
+  async deleteJob(id: number, options: DeleteJobOptions = {}): Promise<JobDeletion> {
+    this.#assertOpen();
+    if (options.kind !== undefined && !isStorableText(options.kind)) return { outcome: 'missing' };
+    const now = options.now ?? new Date();
+    const force = options.force === true;
+    const result = await this.#write({ kind: 'deleteJob', jobId: id, jobKind: options.kind ?? null, force, now });
+    if (result.kind !== 'deleteJob') throw unexpected(result);
+    return result.deletion;
   }
 
   async watchChanges(listener: (change: MailboxChange) => void): Promise<() => void> {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { JUNK_MAILBOX, JUNK_SPECIAL_USE } from '../delivery-targets.ts';
 import { JOB_COLUMNS, jobFromRow } from '../rows.ts';
-import type { ClaimOptions, NewQueueJob, QueueJob } from '../store.ts';
+import type { ClaimOptions, JobDeletion, NewQueueJob, QueueJob } from '../store.ts';
 import { SqliteAccounts } from './accounts.ts';
 import { SqliteCounters } from './counters.ts';
 import { SqliteDkimKeys } from './dkim-keys.ts';
@@ -53,6 +53,8 @@ export class SqliteWriter {
   readonly #claimJobs: StatementSync;
   readonly #completeJob: StatementSync;
   readonly #rescheduleJob: StatementSync;
+  readonly #deleteJob: StatementSync;
+  readonly #jobLease: StatementSync;
   readonly #statistics: SqliteCounters;
   readonly #greylist: SqliteGreylist;
   readonly #accounts: SqliteAccounts;
@@ -112,6 +114,14 @@ export class SqliteWriter {
     this.#rescheduleJob = db.prepare(
       `UPDATE queue SET due_at = ?, claimed_by = NULL, claimed_until = NULL
        WHERE id = ? AND claimed_by = ? AND claimed_until > ?`,
+    );
+    // A live lease is what claimJobs passes over: claimed_until after now.
+    this.#deleteJob = db.prepare(
+      `DELETE FROM queue WHERE id = :id AND (:kind IS NULL OR kind = :kind)
+         AND (:force OR claimed_until IS NULL OR claimed_until <= :now)`,
+    );
+    this.#jobLease = db.prepare(
+      'SELECT claimed_by, claimed_until FROM queue WHERE id = :id AND (:kind IS NULL OR kind = :kind)',
     );
   }
 
@@ -249,6 +259,8 @@ export class SqliteWriter {
         const done = this.#rescheduleJob.run(dueAt.getTime(), jobId, claimant, Date.now()).changes > 0;
         return { id: request.id, ok: true, kind: 'rescheduleJob', done };
       }
+      case 'deleteJob':
+        return { id: request.id, ok: true, kind: 'deleteJob', deletion: this.#deleteJobOf(request) };
       case 'addCounters':
         this.#statistics.add(request.entries);
         return { id: request.id, ok: true, kind: 'addCounters' };
@@ -394,6 +406,20 @@ export class SqliteWriter {
     }
     if (id !== undefined) this.#mailboxIds.set(key, id);
     return id;
+  }
+
+  /** Store.deleteJob: the removal and, when it did not happen, why, in this request's transaction. */
+  #deleteJobOf(request: Extract<WriteRequest, { kind: 'deleteJob' }>): JobDeletion {
+    const { jobId, jobKind, force, now } = request;
+    if (this.#deleteJob.run({ id: jobId, kind: jobKind, force: force ? 1 : 0, now: now.getTime() }).changes > 0)
+      return { outcome: 'deleted' };
+    const row = this.#jobLease.get({ id: jobId, kind: jobKind });
+    if (!row) return { outcome: 'missing' };
+    return {
+      outcome: 'leased',
+      claimedBy: row.claimed_by == null ? null : String(row.claimed_by),
+      claimedUntil: new Date(Number(row.claimed_until)),
+    };
   }
 
   #enqueueJob(job: NewQueueJob, now: Date): QueueJob {
