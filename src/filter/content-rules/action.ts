@@ -31,6 +31,8 @@ export function parseAction(result: string): Action | string {
     return `unknown action ${verb}`;
   }
   if ((verb === 'PREPEND' || verb === 'REDIRECT') && text === '') return `${verb} needs an argument`;
+  const bad = checkReferences(text);
+  if (bad !== undefined) return bad;
   if (verb === 'IGNORE' || verb === 'DUNNO' || verb === 'OK') {
     if (text !== '') return `${verb} takes no argument`;
   }
@@ -45,22 +47,66 @@ export function parseAction(result: string): Action | string {
   return { verb: verb as ActionVerb, text };
 }
 
-/** The highest $n (or ${n}) an action uses; regexp_table(5): $$ is a literal dollar. */
-export function highestReference(text: string): number {
-  let max = 0;
-  for (const m of text.matchAll(/\$(?:\$|\{(\d+)\}|(\d))/g)) {
-    const n = Number(m[1] ?? m[2] ?? 0);
-    if (n > max) max = n;
+/**
+ * The text's $-references, as Postfix reads them (mac_parse.c, dict_regexp.c): `$$` is a dollar sign;
+ * `$name`, `${name}` and `$(name)` a reference, where a bare name is the whole run of letters, digits
+ * and `_` (`$10` is group 10, `$1x` the name "1x"). regexp_table(5) allows only group numbers from 1:
+ * any other name, `$0`, an unclosed `${` and a `$` before nothing of these are refused (Postfix skips
+ * such a rule with "bad replacement syntax"). An error message instead of throwing, for the caller.
+ */
+function references(text: string): { at: number; end: number; group: number }[] | string {
+  const out: { at: number; end: number; group: number }[] = [];
+  for (let i = text.indexOf('$'); i >= 0; i = text.indexOf('$', i)) {
+    const next = text[i + 1];
+    if (next === '$') {
+      i += 2;
+      continue;
+    }
+    let name: string;
+    let end: number;
+    if (next === '{' || next === '(') {
+      const close = text.indexOf(next === '{' ? '}' : ')', i + 2);
+      if (close < 0) return `unclosed "$${next}" in "${text}"`;
+      name = text.slice(i + 2, close);
+      end = close + 1;
+    } else {
+      name = /^[A-Za-z0-9_]*/.exec(text.slice(i + 1))?.[0] ?? '';
+      end = i + 1 + name.length;
+      if (name === '') return `"$" without a group number in "${text}"; write $$ for a dollar sign`;
+    }
+    if (!/^\d+$/.test(name)) return `non-numeric replacement index "${name}" in "${text}"; write $$ for a dollar sign`;
+    const group = Number(name);
+    if (group < 1) return `out-of-range replacement index "${name}": groups count from $1`;
+    out.push({ at: i, end, group });
+    i = end;
   }
-  return max;
+  return out;
 }
 
-/** regexp_table(5): "$number" or "${number}" is the text of that parenthesized subexpression. */
+/** Refuses a text whose $-references Postfix would refuse; returns an error message or undefined. */
+export function checkReferences(text: string): string | undefined {
+  const refs = references(text);
+  return typeof refs === 'string' ? refs : undefined;
+}
+
+/** The highest group an action's text refers to (0 for none); the text must have passed checkReferences. */
+export function highestReference(text: string): number {
+  const refs = references(text);
+  if (typeof refs === 'string') return 0;
+  return refs.reduce((max, r) => Math.max(max, r.group), 0);
+}
+
+/** regexp_table(5): each reference becomes the text of that parenthesized subexpression, `$$` a dollar. */
 export function expand(text: string, groups: readonly (string | null)[]): string {
-  return text.replace(/\$(?:\$|\{(\d+)\}|(\d))/g, (all, braced?: string, bare?: string) => {
-    if (all === '$$') return '$';
-    return groups[Number(braced ?? bare)] ?? '';
-  });
+  const refs = references(text);
+  if (typeof refs === 'string') return text;
+  let out = '';
+  let from = 0;
+  for (const r of refs) {
+    out += text.slice(from, r.at).replaceAll('$$', '$') + (groups[r.group] ?? '');
+    from = r.end;
+  }
+  return out + text.slice(from).replaceAll('$$', '$');
 }
 
 /**

@@ -30,6 +30,12 @@ export class PatternError extends Error {
 export interface CompiledPattern {
   source: string; // as written in the rule file
   groups: number; // capturing groups, for $n checks
+  /**
+   * Text every match contains (prefilter): lower-cased when `foldCase`, to look for in the lower-cased
+   * input; undefined when none could be found. An input without it cannot match, so RE2 is not run.
+   */
+  required: string | undefined;
+  foldCase: boolean;
   /** Groups 0..n of the first match, or undefined when the pattern does not match. */
   exec(input: string): (string | null)[] | undefined;
 }
@@ -50,6 +56,8 @@ export function compilePattern(source: string, flags: PatternFlags = DEFAULT_FLA
   return {
     source,
     groups,
+    required: requiredLiteral(translated, flags.caseInsensitive),
+    foldCase: flags.caseInsensitive,
     exec(input) {
       const m = re.matcher(input);
       if (!m.find()) return undefined;
@@ -139,4 +147,129 @@ function bracket(source: string, start: number, flags: PatternFlags): [string, n
     i++;
   }
   throw new PatternError(`unterminated bracket expression in /${source}/`);
+}
+
+/** RE2 escapes of a letter that stand for one character or an empty-width test, and nothing after them. */
+const SIMPLE_ESCAPES = new Set('bBdDsSwWntrfvaAz');
+
+/**
+ * The longest run of text any match of the translated (RE2 syntax) pattern must contain, or undefined.
+ * Conservative: only the top-level concatenation is read; a top-level `|`, `\Q`, or an escape it does
+ * not know gives none. A character that a quantifier may repeat zero times (`*`, `?`, `{0,…}`, and
+ * anything with a lazy `?`) is not in any run; one under `+` or `{n,…}` ends its run. Groups, bracket
+ * expressions, `.`, anchors and class escapes end a run. Under case folding only ASCII characters count
+ * and `k` and `s` not even those: RE2 folds them to U+212A KELVIN SIGN and U+017F LONG S, which
+ * toLowerCase does not map to ASCII. The result is lower-cased then.
+ */
+export function requiredLiteral(re: string, foldCase: boolean): string | undefined {
+  const runs: string[] = [];
+  let run = ''; // the current run of literal characters
+  let last = ''; // the literal character that ended `run`, which a quantifier may take back
+  const end = () => {
+    if (run) runs.push(run);
+    run = '';
+    last = '';
+  };
+  const literal = (c: string) => {
+    if (foldCase && (c > '\x7f' || /[ks]/i.test(c))) {
+      end();
+      return;
+    }
+    run += foldCase ? c.toLowerCase() : c;
+    last = c;
+  };
+  let i = 0;
+  while (i < re.length) {
+    const cp = re.codePointAt(i) as number;
+    const c = String.fromCodePoint(cp);
+    if (c === '|') return undefined; // top-level alternation: no text is common to all matches
+    if (c === '*' || c === '?' || c === '+' || c === '{') {
+      const q = /^(?:[*?+]|\{(\d+)(?:,\d*)?\})+/.exec(re.slice(i));
+      if (!q) {
+        end(); // a `{` that is no repeat: literal in RE2, but left out
+        i++;
+        continue;
+      }
+      // Only `+` or `{n≥1,…}`, alone, keep the atom before it: it occurs at least once.
+      const once = /^(?:\+|\{[1-9]\d*(?:,\d*)?\})$/.test(q[0]);
+      if (!once && last) run = run.slice(0, -(foldCase ? last.toLowerCase() : last).length);
+      end();
+      i += q[0].length;
+      continue;
+    }
+    if (c === '\\') {
+      const n = re[i + 1] ?? '';
+      if (/[A-Za-z0-9]/.test(n)) {
+        if (!SIMPLE_ESCAPES.has(n)) return undefined; // \Q…\E, \p{…}, \x41, octal: not read here
+        end();
+        last = '';
+      } else {
+        const e = String.fromCodePoint(re.codePointAt(i + 1) as number);
+        literal(e); // an escaped punctuation character is itself
+        i += 1 + e.length;
+        continue;
+      }
+      i += 2;
+      continue;
+    }
+    if (c === '[') {
+      end();
+      i = skipBracket(re, i);
+      if (i < 0) return undefined;
+      continue;
+    }
+    if (c === '(') {
+      end();
+      i = skipGroup(re, i);
+      if (i < 0) return undefined;
+      continue;
+    }
+    if (c === '.' || c === '^' || c === '$' || c === ')') {
+      end();
+      i++;
+      continue;
+    }
+    literal(c);
+    i += c.length;
+  }
+  end();
+  let best: string | undefined;
+  for (const r of runs) if (r.length >= 2 && r.length > (best?.length ?? 0)) best = r;
+  return best;
+}
+
+/** The index after the RE2 bracket expression at `i`, or -1. */
+function skipBracket(re: string, start: number): number {
+  let i = start + 1;
+  if (re[i] === '^') i++;
+  if (re[i] === ']') i++;
+  while (i < re.length) {
+    if (re[i] === '\\') i += 2;
+    else if (re[i] === '[' && re[i + 1] === ':') {
+      const close = re.indexOf(':]', i + 2);
+      if (close < 0) return -1;
+      i = close + 2;
+    } else if (re[i] === ']') return i + 1;
+    else i++;
+  }
+  return -1;
+}
+
+/** The index after the group that opens at `i`, or -1. */
+function skipGroup(re: string, start: number): number {
+  let depth = 0;
+  let i = start;
+  while (i < re.length) {
+    const c = re[i];
+    if (c === '\\') i += 2;
+    else if (c === '[') {
+      i = skipBracket(re, i);
+      if (i < 0) return -1;
+    } else {
+      if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) return i + 1;
+      i++;
+    }
+  }
+  return -1;
 }

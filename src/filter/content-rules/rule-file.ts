@@ -10,8 +10,22 @@ import { readRegularFile } from '../../config/read-config-file.ts';
 import { type Action, expand, highestReference, isHeaderField, parseAction } from './action.ts';
 import { type CompiledPattern, compilePattern, DEFAULT_FLAGS, PatternError, type PatternFlags } from './pattern.ts';
 
+/** A pattern and whether the rule needs it not to match (`!/pattern/`). */
+export interface RulePattern {
+  negated: boolean;
+  pattern: CompiledPattern;
+}
+
 export type RuleEntry =
-  | { kind: 'rule'; line: number; negated: boolean; pattern: CompiledPattern; action: Action }
+  | {
+      kind: 'rule';
+      line: number;
+      negated: boolean;
+      pattern: CompiledPattern;
+      /** `/p1/!/p2/`: the rule also needs p2 not to match (or, `!!/p2/`, to match). */
+      second?: RulePattern;
+      action: Action;
+    }
   | { kind: 'if'; line: number; negated: boolean; pattern: CompiledPattern; entries: RuleEntry[] };
 
 export interface RuleTable {
@@ -50,18 +64,28 @@ export function parseRuleFile(text: string, file = '<rules>', table: 'header' | 
       continue;
     }
     const isIf = /^if(\s|!|$)/i.test(logical);
-    const rest = isIf ? logical.slice(2).trimStart() : logical;
-    const negated = rest.startsWith('!');
-    const parsed = splitPattern(negated ? rest.slice(1) : rest);
-    if (typeof parsed === 'string') throw at(parsed);
-    const { source, flags, result } = parsed;
-    let pattern: CompiledPattern;
-    try {
-      pattern = compilePattern(source, flags);
-    } catch (err) {
-      if (err instanceof PatternError) throw at(err.message, err);
-      throw err;
+    const first = readPattern(isIf ? logical.slice(2).trimStart() : logical);
+    if (typeof first === 'string') throw at(first);
+    const { negated, source } = first;
+    const compile = (from: { source: string; flags: PatternFlags }): CompiledPattern => {
+      try {
+        return compilePattern(from.source, from.flags);
+      } catch (err) {
+        if (err instanceof PatternError) throw at(err.message, err);
+        throw err;
+      }
+    };
+    const pattern = compile(first);
+    let result = first.rest;
+    // dict_regexp.c: `/p1/!/p2/`, a second pattern right after the first one's flags (no space).
+    let second: RulePattern | undefined;
+    if (!isIf && result.startsWith('!')) {
+      const parsed = readPattern(result.slice(1), true);
+      if (typeof parsed === 'string') throw at(parsed);
+      second = { negated: parsed.negated, pattern: compile(parsed) };
+      result = parsed.rest;
     }
+    result = result.trim();
     if (isIf) {
       if (result !== '') throw at('text after if pattern');
       const entries: RuleEntry[] = [];
@@ -83,7 +107,9 @@ export function parseRuleFile(text: string, file = '<rules>', table: 'header' | 
     if (act.verb === 'PREPEND' && table === 'header' && ref === 0 && !isHeaderField(expand(act.text, []))) {
       throw at(`bad PREPEND header text "${act.text}": need headername: headervalue`);
     }
-    current.entries.push({ kind: 'rule', line, negated, pattern, action: act });
+    const entry: RuleEntry = { kind: 'rule', line, negated, pattern, action: act };
+    if (second) entry.second = { negated: second.negated, pattern: second.pattern };
+    current.entries.push(entry);
   }
   if (stack.length > 1) {
     const open = stack[stack.length - 1] as { line: number };
@@ -113,20 +139,31 @@ function* logicalLines(text: string, file: string): Generator<{ line: number; te
   if (pending) yield pending;
 }
 
-// `/pattern/flags result`: the first character is the delimiter; a backslash escapes it (kept
-// in the pattern, where `\/` means `/`).
-function splitPattern(text: string): { source: string; flags: PatternFlags; result: string } | string {
-  const delim = text[0];
+/**
+ * `[!…] /pattern/flags rest` as dict_regexp.c reads it: each leading `!` toggles the negation and white
+ * space may follow them; the first character then is the delimiter, and a backslash escapes it (kept
+ * in the pattern, where `\/` means `/`). The flags end at white space or at a `!` that starts a
+ * second pattern. `negatedFrom`: the negation before any `!` (a second pattern's `!` was read already).
+ */
+function readPattern(
+  text: string,
+  negatedFrom = false,
+): { negated: boolean; source: string; flags: PatternFlags; rest: string } | string {
+  let negated = negatedFrom;
+  let i = 0;
+  for (; text[i] === '!'; i++) negated = !negated;
+  while (i < text.length && /\s/.test(text[i] as string)) i++;
+  const delim = text[i];
   if (delim === undefined) return 'missing pattern';
   if (/[\s\w\\]/.test(delim)) return `pattern must start with a delimiter such as "/", found "${delim}"`;
-  let i = 1;
+  const start = ++i;
   while (i < text.length && text[i] !== delim) i += text[i] === '\\' ? 2 : 1;
   if (i >= text.length) return `missing closing "${delim}" delimiter`;
-  const source = text.slice(1, i);
+  const source = text.slice(start, i);
   if (source === '') return 'empty pattern';
   const flags = { ...DEFAULT_FLAGS };
   i++;
-  for (; i < text.length && !/\s/.test(text[i] as string); i++) {
+  for (; i < text.length && !/[\s!]/.test(text[i] as string); i++) {
     const f = text[i];
     // regexp_table(5): each flag toggles its default.
     if (f === 'i') flags.caseInsensitive = !flags.caseInsensitive;
@@ -134,7 +171,7 @@ function splitPattern(text: string): { source: string; flags: PatternFlags; resu
     else if (f === 'm') flags.multiline = !flags.multiline;
     else return `unknown flag "${f}" after pattern`;
   }
-  return { source, flags, result: text.slice(i).trim() };
+  return { negated, source, flags, rest: text.slice(i) };
 }
 
 /** Reads and parses a rule file from disk; errors name the path. */

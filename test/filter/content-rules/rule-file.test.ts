@@ -151,6 +151,19 @@ const errors: [text: string, line: number, problem: RegExp][] = [
   ['/[[.a.]]/ WARN x', 1, /collating element/],
   ['/[abc/ WARN x', 1, /unterminated bracket/],
   ['/a{2,3/ WARN x\n/(a/ WARN x', 2, /invalid pattern/],
+  // dict_regexp.c refuses what mac_parse reads as another name, and $0 ("out-of-range replacement index").
+  ['/(a)/ WARN $0', 1, /out-of-range replacement index "0"/],
+  ['/(a)/ WARN ${0}', 1, /out-of-range replacement index "0"/],
+  ['/(a)/ WARN $name', 1, /non-numeric replacement index "name"/],
+  ['/(a)/ WARN $1x', 1, /non-numeric replacement index "1x"/],
+  ['/(a)/ WARN $(x)', 1, /non-numeric replacement index "x"/],
+  ['/(a)/ WARN costs $ 5', 1, /"\$" without a group number.*\$\$ for a dollar sign/],
+  ['/(a)/ WARN ${1', 1, /unclosed "\$\{"/],
+  ['/(a)/ WARN $10', 1, /\$10 refers past the 1 group/],
+  ['/(a)/!/b/ WARN $2', 1, /\$2 refers past the 1 group/],
+  ['/a/!/(b/ WARN x', 1, /invalid pattern \/\(b\//],
+  ['/a/! WARN x', 1, /delimiter/],
+  ['if /a/!/b/\nendif', 1, /text after if pattern/],
 ];
 for (const [text, line, problem] of errors) {
   test(`error at line ${line}: ${problem.source}`, () => {
@@ -171,4 +184,32 @@ test('static REDIRECT and PREPEND texts that are fine load; a body_checks PREPEN
   assert.ok(parseRuleFile('/a/ PREPEND X-Tag: yes'));
   assert.ok(parseRuleFile('/a/ PREPEND Hi,', 'body_checks', 'body'));
   assert.throws(() => parseRuleFile('/a/ PREPEND Hi,', 'header_checks', 'header'), /bad PREPEND header text/);
+});
+
+test('$n as Postfix reads it: $(n), ${n}, and $10 as group 10, not $1 and "0"', () => {
+  const ten = parseRuleFile('/^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)/ WARN [$10] [$(2)] [${3}] [${1}0] $$1 $$$1.');
+  assert.equal(matchTable(ten, 'abcdefghij')?.action.text, '[j] [b] [c] [a0] $1 $a.');
+});
+
+test('Postfix negation forms: "! /re/", "!!/re/", "/p1/!/p2/" (p1 and not p2), "/p1/!!/p2/", "if ! /re/"', () => {
+  const lookup = (rules: string, input: string) => matchTable(parseRuleFile(rules), input)?.action.text;
+  assert.equal(lookup('! /^Subject:/ WARN no subject', 'From: x'), 'no subject');
+  assert.equal(lookup('! /^Subject:/ WARN no subject', 'Subject: x'), undefined);
+  assert.equal(lookup('!!/^Subject:/ WARN subject', 'Subject: x'), 'subject');
+  const twoPatterns = '/^Subject:/!/newsletter/ WARN not a newsletter';
+  assert.equal(lookup(twoPatterns, 'Subject: win the lottery'), 'not a newsletter');
+  assert.equal(lookup(twoPatterns, 'Subject: our newsletter'), undefined);
+  assert.equal(lookup(twoPatterns, 'From: x'), undefined);
+  assert.equal(lookup('/^Subject: (\\w+)/i!/NEWS/ WARN $1', 'Subject: Hello'), 'Hello'); // flags before the "!"
+  assert.equal(lookup('/^Subject: (\\w+)/i!/NEWS/ WARN $1', 'Subject: news'), undefined);
+  assert.equal(lookup('/^Subject:/! /news/ WARN w', 'Subject: hi'), 'w');
+  assert.equal(lookup('/^Subject:/!!/news/ WARN both', 'Subject: news'), 'both');
+  assert.equal(lookup('/^Subject:/!!/news/ WARN both', 'Subject: hi'), undefined);
+  assert.equal(lookup('!/^Subject:/!/^From:/ WARN other', 'To: x'), 'other');
+  assert.equal(lookup('!/^Subject:/!/^From:/ WARN other', 'From: x'), undefined);
+  const block = 'if ! /^Subject:/\n/x/ WARN no subject but x\nendif';
+  assert.equal(lookup(block, 'From: x'), 'no subject but x');
+  assert.equal(lookup(block, 'Subject: x'), undefined);
+  // "/p1/ !/p2/" with a space is one pattern and the action "!/p2/ …", as Postfix reads it.
+  assert.throws(() => parseRuleFile('/a/ !/b/ WARN x'), /unknown action !\/B\//);
 });
