@@ -12,8 +12,9 @@ import { type AuthenticationSummary, authenticationSignals } from './authenticat
 import type { Brand } from './brands.ts';
 import { attachedBudget, attachedMessages } from './embedded.ts';
 import { isFreeMail } from './free-mail.ts';
+import { hiddenByStyle, inlineByStyle } from './hidden-style.ts';
 import { htmlWithinBudget } from './html-budget.ts';
-import { languageSignals } from './language/language-signals.ts';
+import { languageSignals, quotedIsTheMessage } from './language/language-signals.ts';
 import { linkSignals } from './links/link-signals.ts';
 import { joinedDomains } from './lookalike.ts';
 import { organisationOf, type ProtectedPerson, senderSignals } from './sender-signals.ts';
@@ -61,7 +62,8 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   }
   // Readers show the last alternative they can display, the HTML one in practice (RFC 2046 §5.1.4), so
   // its words are read even when a plain one comes first: a lure there is what the reader sees.
-  const shownHtml = htmlText(message.html);
+  const html = htmlTexts(message.html);
+  const shownHtml = html.shown;
   const body = message.text !== '' ? message.text : shownHtml;
   const alternatives = message.text !== '' && shownHtml !== '' ? [shownHtml] : [];
   // A PDF that carries the lure (a page of text and a link) is read like the body: its words and links count.
@@ -108,8 +110,11 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
     }),
     ...languageSignals({
       subject: message.subject,
-      text,
-      alternatives,
+      // Quotations are skipped: "> " lines in plain text (RFC 3676 §4.5), quoting <blockquote>s in HTML (left
+      // out of html.unquoted), where a ">" is only a character.
+      ...(message.text !== ''
+        ? { text, alternatives: alternatives.length > 0 ? [html.unquoted] : [] }
+        : { text: pdfText === '' ? html.unquoted : `${html.unquoted}\n${pdfText}`, html: true }),
       fromName: message.from[0]?.name ?? '',
       // A brand's own mixed-script name (ЮMoney) is its name, an admin's brands' too.
       brands: settings.brands,
@@ -242,21 +247,113 @@ export function categoryOf(signals: readonly Signal[]): Category {
 }
 
 // Elements a reader sees on a line of their own (HTML Living Standard §15.3, "display: block", plus
-// table cells and <br>); inline ones such as <b> or <span> join the text around them, so
-// "p<b>a</b>ssword" reads as the one word the reader sees.
+// table rows and <br>); inline ones such as <b> or <span> join the text around them, so
+// "p<b>a</b>ssword" reads as the one word the reader sees. An inline style can make any of them inline.
 const ownLine = new Set(
   [
     'address article aside blockquote body br caption center dd details dialog div dl dt fieldset figcaption',
     'figure footer form h1 h2 h3 h4 h5 h6 header hr html legend li main menu nav ol p pre section summary',
-    'table tbody td tfoot th thead tr ul',
+    'table tbody tfoot thead tr ul',
   ]
     .join(' ')
     .split(' '),
 );
+// Cells of a row stand side by side, not on lines of their own (HTML Living Standard §15.3.8).
+const cells = new Set(['td', 'th']);
+// Row groups, rows and the table itself: white space directly inside them is not drawn (CSS 2.1 §17.2.1).
+const tableParts = new Set(['table', 'tbody', 'thead', 'tfoot', 'tr']);
 // Never rendered. Not <head>: a browser leaves it at the first body content even when it is never
 // closed, and a parser that waited for </head> would hide the whole message.
 const notShown = new Set(['script', 'style', 'title', 'template']);
 const HTML_READ = 256 * 1024;
+
+/** What an open element passes on to its content. */
+interface Shown {
+  name: string;
+  /** Nothing inside is drawn, whatever it says: display: none, opacity: 0, <script>… */
+  gone: boolean;
+  /** visibility: hidden or collapse; a descendant's `visibility: visible` draws again (CSS2 §11.2). */
+  invisible: boolean;
+  /** A zero font size; a descendant's own absolute size draws again (CSS Fonts 4 §2.5: relative sizes stay 0). */
+  zeroFont: boolean;
+  /** The element put a line break before it, so puts one after it. */
+  line: boolean;
+  /** Inside a <blockquote> quoting earlier mail (quotesMail). */
+  quoted: boolean;
+}
+
+/** The last value given to `property` in a style attribute, lower case; undefined when none is. */
+function styleValue(style: string, property: string): string | undefined {
+  let value: string | undefined;
+  for (const declaration of style.slice(0, 4096).split(';')) {
+    const colon = declaration.indexOf(':');
+    if (colon > 0 && declaration.slice(0, colon).trim().toLowerCase() === property) {
+      value = declaration
+        .slice(colon + 1)
+        .replace(/!\s*important\s*$/i, '')
+        .trim()
+        .toLowerCase();
+    }
+  }
+  return value;
+}
+
+/** How `name` with attributes `attrs` inside `parent` is drawn. */
+function shownAs(name: string, attrs: Record<string, string>, parent: Shown): Shown {
+  const style = attrs.style ?? '';
+  // hiddenByStyle judges the element alone; visibility and font size are inherited and can be undone
+  // below (a template's `font-size:0` wrapper around inline-blocks of readable text is common), so they
+  // are followed here and the rest (display, opacity) asked of it with them neutralised.
+  const gone =
+    parent.gone || notShown.has(name) || (style !== '' && hiddenByStyle(`${style};visibility:visible;font-size:1px`));
+  const visibility = style === '' ? undefined : styleValue(style, 'visibility');
+  const fontSize = style === '' ? undefined : styleValue(style, 'font-size');
+  const relative = fontSize !== undefined && /(?<!r)em$|ex$|ch$|%$|^inherit$|^smaller$/.test(fontSize);
+  return {
+    name,
+    gone,
+    invisible: visibility === undefined ? parent.invisible : visibility === 'hidden' || visibility === 'collapse',
+    zeroFont:
+      fontSize === undefined
+        ? parent.zeroFont
+        : hiddenByStyle(`font-size:${fontSize}`) || (relative && parent.zeroFont),
+    line: ownLine.has(name) && !inlineByStyle(style),
+    quoted: parent.quoted || (name === 'blockquote' && quotesMail(attrs)),
+  };
+}
+
+/**
+ * A <blockquote> that quotes earlier mail: `type="cite"` (Apple Mail, Thunderbird, Roundcube) or Gmail's
+ * `class="gmail_quote"`. Other blockquotes are the message's own words (a LinkedIn InMail shows the
+ * recruiter's message in one) and are read.
+ */
+function quotesMail(attrs: Record<string, string>): boolean {
+  return attrs.type?.trim().toLowerCase() === 'cite' || /(?:^|\s)gmail_quote(?:\s|$)/.test(attrs.class ?? '');
+}
+
+/** Zero written as an HTML length attribute ("0", "0px"). */
+function zeroAttribute(value: string | undefined): boolean {
+  return value !== undefined && /^\s*0*(?:\.0*)?\s*(?:px)?\s*$/i.test(value) && value.includes('0');
+}
+
+/**
+ * A table whose cells touch: no spacing and no padding between them (`cellspacing="0" cellpadding="0"`,
+ * the usual layout table of mail templates). Text split across two such cells ("Сроч</td><td>но") draws
+ * as one word; any other table leaves a gap between cells (2px spacing and 1px padding by default, HTML
+ * Living Standard §15.3.8), a space to the reader. Padding set by a <style> sheet is not evaluated.
+ */
+function touchingCells(attrs: Record<string, string>): boolean {
+  return zeroAttribute(attrs.cellspacing) && zeroAttribute(attrs.cellpadding);
+}
+
+/** A cell's own style that puts padding at the sides of its text. */
+function padded(attrs: Record<string, string>): boolean {
+  const style = attrs.style ?? '';
+  if (style === '') return false;
+  return ['padding', 'padding-left', 'padding-right'].some((p) =>
+    (styleValue(style, p) ?? '0').split(/\s+/).some((length) => !/^[+-]?(?:0+\.?0*|\.0+)(?:[a-z]+|%)?$/.test(length)),
+  );
+}
 
 /**
  * The text an HTML body shows its reader, for the language signals: character references decoded as
@@ -264,33 +361,76 @@ const HTML_READ = 256 * 1024;
  * U+0000, surrogates and values past U+10FFFF as U+FFFD, 0x80-0x9F as windows-1252), by htmlparser2 as
  * the link extractor reads it; a line per block; other white space collapsed to a space as rendered,
  * keeping U+FEFF (a JavaScript \s) for the language signals to drop as the invisible character it is.
+ * Text an inline style hides (hiddenByStyle: the "ZeroFont" padding and fake sentence ends) is left
+ * out, so it neither splits a word nor pushes the lure past the language signals' window.
  * Linear time.
  */
 export function htmlText(html: string): string {
-  if (html === '') return '';
-  let text = '';
-  let hiddenDepth = 0;
+  return htmlTexts(html).shown;
+}
+
+/**
+ * htmlText, and the same without the earlier mail an HTML reply quotes in <blockquote>s (HTML Living
+ * Standard §4.4.4; quotesMail), unless that is (nearly) all there is: `unquoted`, for the language signals.
+ */
+export function htmlTexts(html: string): { shown: string; unquoted: string } {
+  if (html === '') return { shown: '', unquoted: '' };
+  let shown = '';
+  let unquoted = '';
+  const top: Shown = { name: '', gone: false, invisible: false, zeroFont: false, line: false, quoted: false };
+  const open: Shown[] = [top];
+  // Per open table: whether its cells touch, and whether the last cell closed in it was padded.
+  const tables: { touching: boolean; paddedBefore: boolean }[] = [];
+  const add = (s: string, at: Shown) => {
+    shown += s;
+    if (!at.quoted) unquoted += s;
+  };
   const parser = new Parser(
     {
-      onopentag(name) {
-        if (notShown.has(name)) hiddenDepth++;
-        else if (ownLine.has(name)) text += '\n';
-        else if (name === 'img') text += ' ';
+      onopentag(name, attrs) {
+        const parent = open[open.length - 1]!;
+        const element = shownAs(name, attrs, parent);
+        open.push(element);
+        const table = tables[tables.length - 1];
+        if (name === 'table') tables.push({ touching: touchingCells(attrs), paddedBefore: false });
+        else if (name === 'tr' && table !== undefined) table.paddedBefore = false;
+        if (element.gone) return;
+        if (element.line) add('\n', element);
+        else if (name === 'img') add(' ', element);
+        else if (cells.has(name)) {
+          // A row's cells follow each other on its line, touching only in a table without gaps.
+          const pad = padded(attrs);
+          if (!(table?.touching && !table.paddedBefore && !pad)) add(' ', element);
+          if (table !== undefined) table.paddedBefore = pad;
+        }
       },
       ontext(data) {
-        // White space in the source, line breaks included, shows as one space (CSS Text §4.1.1).
-        if (hiddenDepth === 0) text += data.replace(/[^\S\uFEFF]+/g, ' ');
+        const at = open[open.length - 1]!;
+        if (at.gone || at.invisible || at.zeroFont) return;
+        // White space in the source, line breaks included, shows as one space (CSS Text §4.1.1); none
+        // at all between a table's cells and rows (CSS 2.1 §17.2.1).
+        if (tableParts.has(at.name) && /^[^\S\uFEFF]*$/.test(data)) return;
+        add(data.replace(/[^\S\uFEFF]+/g, ' '), at);
       },
       onclosetag(name) {
-        if (notShown.has(name)) hiddenDepth = Math.max(0, hiddenDepth - 1);
-        else if (ownLine.has(name)) text += '\n';
+        // htmlparser2 closes every element it opened, implied closes and void elements included.
+        if (open.length === 1) return;
+        const element = open.pop()!;
+        if (name === 'table') tables.pop();
+        if (!element.gone && element.line) add('\n', element);
       },
     },
     { decodeEntities: true, lowerCaseTags: true },
   );
   parser.write(htmlWithinBudget(html, HTML_READ));
   parser.end();
-  // A single line break, never a blank line: the block structure does not end a sentence, as before.
+  const own = tidy(unquoted);
+  const all = tidy(shown);
+  return { shown: all, unquoted: quotedIsTheMessage(own) ? all : own };
+}
+
+// A single line break, never a blank line: the block structure does not end a sentence, as before.
+function tidy(text: string): string {
   return text
     .replace(/ {2,}/g, ' ')
     .replace(/ ?\n[\n ]*/g, '\n')

@@ -9,6 +9,7 @@ import { isFreeMail } from './free-mail.ts';
 import {
   brandIndex,
   brandNamedIn,
+  looseNameKey,
   nameKey,
   normalName,
   type ProtectedPerson,
@@ -140,8 +141,12 @@ function brandClaimedBy(name: string, brands: readonly Brand[]): Brand | undefin
   const shown = nameKey(name).split(' ');
   // A display name is short; a longer one (a sentence, a pasted address list) claims no word-like brand.
   if (shown.length > MAX_NAME_WORDS) return undefined;
-  for (const { brand: b, key } of words) {
-    const at = shown.indexOf(key);
+  // "AppIe Support" with a capital I (names.ts looseNameKey), when that key splits the name as nameKey does.
+  const loose = looseNameKey(name).split(' ');
+  const aligned = loose.length === shown.length;
+  for (const { brand: b, key, looseKey } of words) {
+    let at = shown.indexOf(key);
+    if (at < 0 && aligned) at = loose.indexOf(looseKey);
     if (at >= 0 && shown.every((w, i) => i === at || SERVICE_WORDS.has(w))) return b;
   }
   return undefined;
@@ -158,7 +163,7 @@ const SERVICE_WORDS: ReadonlySet<string> = new Set([
   ...['поддержка', 'служба', 'безопасность', 'безопасности', 'банк', 'онлайн', 'уведомления', 'уведомление'],
 ]);
 
-type SplitBrands = { others: readonly Brand[]; words: { brand: Brand; key: string }[] };
+type SplitBrands = { others: readonly Brand[]; words: { brand: Brand; key: string; looseKey: string }[] };
 const splits = new WeakMap<readonly Brand[], SplitBrands>();
 /** The brand of each copy in SplitBrands.others that lost its word-like names. */
 const originals = new WeakMap<Brand, Brand>();
@@ -171,7 +176,8 @@ function splitBrands(brands: readonly Brand[]): SplitBrands {
     const words: SplitBrands['words'] = [];
     for (const brand of brands) {
       const plain = brand.names.filter((n) => !BRAND_NAMES_THAT_ARE_WORDS.has(normalName(n)));
-      for (const n of brand.names) if (!plain.includes(n)) words.push({ brand, key: nameKey(n) });
+      for (const n of brand.names)
+        if (!plain.includes(n)) words.push({ brand, key: nameKey(n), looseKey: looseNameKey(n) });
       if (plain.length === brand.names.length) others.push(brand);
       else if (plain.length > 0) {
         const copy = { ...brand, names: plain };

@@ -44,6 +44,7 @@ const organisations = new Map<string, string>();
 const organisationKeys = new Map<string, string>();
 const normalNames = new Map<string, string>();
 const nameKeys = new Map<string, string>();
+const looseNameKeys = new Map<string, string>();
 /** Longer strings (a display name can be 200 KB) are worked out each time, not kept in memory. */
 const MEMO_KEY_LIMIT = 256;
 function memo(cache: Map<string, string>, key: string, compute: () => string): string {
@@ -87,6 +88,19 @@ export function brandIndex(brands: readonly Brand[]): BrandIndex {
  * reader sees, so "Pay\u200bPal" is PayPal (UTS #39 §4 drops them from skeletons for this reason).
  */
 const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+/**
+ * The Hangul fillers: UAX #44 lists them as Default_Ignorable, yet they are letters (gc=Lo) that fonts
+ * draw as a blank of a letter's width wherever they do not stand inside a Hangul syllable. U+3164 and
+ * its halfwidth form U+FFA0 are spacing compatibility jamo; U+115F and U+1160 are the conjoining
+ * fillers, which NFKC makes of them. "Ivan\u3164Petrov" is read as two words, so they separate words
+ * before the other ignorables are dropped.
+ */
+const BLANK_FILLERS = /[\u115f\u1160\u3164\uffa0]/g;
+
+/** What a reader sees of a name's letters: NFKC, the blank fillers as spaces, the invisible characters gone. */
+function drawn(s: string): string {
+  return s.normalize('NFKC').replace(BLANK_FILLERS, ' ').replace(IGNORABLE, '');
+}
 /** UTS #46 §2.3 (and RFC 3490 §3.1): U+3002, U+FF0E and U+FF61 separate domain labels as "." does. */
 const IDNA_DOTS = /[\u3002\uff0e\uff61]/g;
 
@@ -97,11 +111,11 @@ const IDNA_DOTS = /[\u3002\uff0e\uff61]/g;
  * controls reorder something, the text as written is returned too: a reader that ignores them shows that.
  */
 export function shownForms(name: string): string[] {
-  const compatible = name.normalize('NFKC').replace(IDNA_DOTS, '.');
+  const compatible = name.normalize('NFKC').replace(IDNA_DOTS, '.').replace(BLANK_FILLERS, ' ');
   const written = compatible.replace(IGNORABLE, '').trim();
   if (!BIDI_CONTROL.test(compatible)) return [written];
-  const drawn = bidiDrawn(compatible).replace(IGNORABLE, '').trim();
-  return drawn === written ? [written] : [drawn, written];
+  const reordered = bidiDrawn(compatible).replace(IGNORABLE, '').trim();
+  return reordered === written ? [written] : [reordered, written];
 }
 
 const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
@@ -178,15 +192,16 @@ function reverse<T>(items: T[], from: number, to: number): void {
 }
 
 export function normalName(s: string): string {
-  return memo(normalNames, s, () =>
-    s
-      .normalize('NFKC')
-      .replace(IGNORABLE, '')
-      .toLowerCase()
-      .replaceAll('ё', 'е')
-      .replace(/[^\p{L}\p{N}]+/gu, ' ')
-      .trim(),
-  );
+  return memo(normalNames, s, () => wordsOf(drawn(s)));
+}
+
+/** Lower case, ё as е, every run of what is not a letter or digit one space. */
+function wordsOf(s: string): string {
+  return s
+    .toLowerCase()
+    .replaceAll('ё', 'е')
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 }
 
 /**
@@ -196,6 +211,17 @@ export function normalName(s: string): string {
  */
 export function nameKey(s: string): string {
   return memo(nameKeys, s, () => latinFold(normalName(s)));
+}
+
+/**
+ * nameKey with the capital I, the small l, the digit 1 and the vertical bar taken as one letter: in
+ * the sans-serif fonts mail readers show names in they are drawn alike (UTS #39 §4 gives all four the
+ * skeleton "l"), so "lvan Petrov" and "PayPaI" read as Ivan Petrov and PayPal. Case is looked at
+ * before it is folded: a small i, with its dot, is not confused with l, so "ivan" keys as itself.
+ * Matched beside nameKey, never instead: nameKey keeps "lvan" and "Ivan" apart, for display and the other checks.
+ */
+export function looseNameKey(s: string): string {
+  return memo(looseNameKeys, s, () => wordsOf(latinFold(drawn(s)).replace(/[I1|]/g, 'l')));
 }
 
 /**
@@ -231,25 +257,74 @@ function latinLookalike(ch: string): string | undefined {
   return found ?? undefined;
 }
 
-/** Each person's names as word lists, built once per list. */
-const preparedPeople = new WeakMap<readonly ProtectedPerson[], { person: ProtectedPerson; words: string[] }[]>();
+/** Each person's names as word lists, by nameKey and by looseNameKey, built once per list. */
+type PersonName = { person: ProtectedPerson; words: string[]; loose: string[] };
+const preparedPeople = new WeakMap<readonly ProtectedPerson[], PersonName[]>();
 
-/** "Ivan Petrov" matches "Petrov Ivan", "IVAN PETROV (CEO)", "Ivan Petrov via Gmail" and "Ivаn Petrоv" in Cyrillic а, о. */
+/**
+ * "Ivan Petrov" matches "Petrov Ivan", "IVAN PETROV (CEO)", "Ivan Petrov via Gmail", "Ivаn Petrоv" in
+ * Cyrillic а, о, "lvan Petrov" with a small l, and "I. Petrov" or "Петров И.С.": a name may be signed
+ * with initials, so every word but one may be shown as its initial, a letter with a dot after it. The
+ * dot is needed: "Петров и партнёры" (Petrov and partners) shows the word "и", not Иван's initial.
+ */
 export function personNamed(shown: string, people: readonly ProtectedPerson[]): ProtectedPerson | undefined {
   if (people.length === 0) return undefined;
   let names = preparedPeople.get(people);
   if (!names) {
+    const split = (key: string) => key.split(' ').filter(Boolean);
     names = people.flatMap((person) =>
-      person.names.map((n) => ({ person, words: nameKey(n).split(' ').filter(Boolean) })),
+      person.names.map((n) => ({ person, words: split(nameKey(n)), loose: split(looseNameKey(n)) })),
     );
     preparedPeople.set(people, names);
   }
-  const got = new Set(nameKey(shown).split(' '));
-  return names.find(({ words }) => words.length > 0 && words.every((w) => got.has(w)))?.person;
+  // Worked out when needed, once: a display name can be 200 KB.
+  const folded = lazy(() => latinFold(drawn(shown)));
+  // An address's local part is no signature: "i.petrov@…" shows an address (display-name-address), not initials.
+  const signed = lazy(() =>
+    folded()
+      .split(/\s+/)
+      .filter((token) => !token.includes('@'))
+      .join(' '),
+  );
+  const strict = { words: new Set(nameKey(shown).split(' ')), initials: lazy(() => initialsIn(signed())) };
+  const loose = {
+    words: new Set(wordsOf(folded().replace(/[I1|]/g, 'l')).split(' ')),
+    initials: lazy(() => initialsIn(signed().replace(/[I1|]/g, 'l'))),
+  };
+  return names.find((n) => namedBy(n.words, strict) || namedBy(n.loose, loose))?.person;
+}
+
+type Shown = { words: ReadonlySet<string>; initials: () => ReadonlySet<string> };
+
+/** Every word of a name is shown, in full or as its initial, and at least one in full. */
+function namedBy(words: readonly string[], shown: Shown): boolean {
+  let full = 0;
+  for (const w of words) {
+    if (shown.words.has(w)) full++;
+    else if (!shown.initials().has(String.fromCodePoint(w.codePointAt(0)!))) return false;
+  }
+  return full > 0;
+}
+
+/** The letters written as initials, a letter alone before a dot ("I. Petrov", "Петров И.С."), as nameKey writes them. */
+function initialsIn(cased: string): Set<string> {
+  const found = new Set<string>();
+  for (const [letter] of cased.matchAll(/(?<![\p{L}\p{N}])\p{L}(?=\.)/gu)) {
+    found.add(letter.toLowerCase().replace('ё', 'е'));
+  }
+  return found;
+}
+
+function lazy<T>(compute: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => {
+    value ??= { v: compute() };
+    return value.v;
+  };
 }
 
 /** A brand's names as the display-name check needs them, prepared once per brand list. */
-type BrandName = { brand: Brand; needle: string; exactCase?: RegExp };
+type BrandName = { brand: Brand; needle: string; loose?: string; exactCase?: RegExp };
 const preparedBrands = new WeakMap<readonly Brand[], BrandName[]>();
 
 function brandNames(brands: readonly Brand[]): BrandName[] {
@@ -261,7 +336,14 @@ function brandNames(brands: readonly Brand[]): BrandName[] {
         // Short brand names (UPS, VK, ВТБ) only in their own case, so "ups" in a sentence is not UPS.
         const exactCase =
           needle.length < 4 ? new RegExp(`(^|[^\\p{L}])${escapeRegExp(casedKey(n))}($|[^\\p{L}])`, 'u') : undefined;
-        return { brand, needle: ` ${needle} `, ...(exactCase ? { exactCase } : {}) };
+        // The I/l-blind key only for longer names: "Il" or "LG" collapse into other short names.
+        const loose = exactCase ? undefined : looseNameKey(n);
+        return {
+          brand,
+          needle: ` ${needle} `,
+          ...(loose ? { loose: ` ${loose} ` } : {}),
+          ...(exactCase ? { exactCase } : {}),
+        };
       }),
     );
     preparedBrands.set(brands, prepared);
@@ -271,15 +353,23 @@ function brandNames(brands: readonly Brand[]): BrandName[] {
 
 /** The name with its case, for the short brand names matched only in their own case. */
 function casedKey(s: string): string {
-  return latinFold(s.normalize('NFKC').replace(IGNORABLE, ''));
+  return latinFold(drawn(s));
 }
 
-/** The brand whose name a display name shows: "PayPal", "Pay\u200bPal", "PаyPаl" with Cyrillic а. */
+/** The brand whose name a display name shows: "PayPal", "Pay\u200bPal", "PаyPаl" with Cyrillic а, "PayPaI" with a capital I. */
 export function brandNamedIn(name: string, brands: readonly Brand[]): Brand | undefined {
   const hay = ` ${nameKey(name)} `;
   let cased: string | undefined;
+  let looseHay: string | undefined;
   for (const b of brandNames(brands)) {
-    if (b.needle === '  ' || !hay.includes(b.needle)) continue;
+    if (b.needle === '  ') continue;
+    if (!hay.includes(b.needle)) {
+      if (b.loose === undefined || b.loose === '  ') continue;
+      looseHay ??= ` ${looseNameKey(name)} `;
+      // Without an I, 1 or | the two keys are one: nothing more to find.
+      if (looseHay !== hay && looseHay.includes(b.loose)) return b.brand;
+      continue;
+    }
     cased ??= casedKey(name);
     if (!b.exactCase || b.exactCase.test(cased)) return b.brand;
   }

@@ -89,6 +89,91 @@ describe('the words the detector reads', () => {
   });
 });
 
+// The evasion audit's messages (lang-ru-06…20, lang-en-03/04): the lure is read as the reader sees it.
+describe('HTML dressed to hide the words', () => {
+  const RU = 'Срочно подтвердите учетную запись и пароль, иначе ваш аккаунт будет заблокирован.';
+  const all = ['credential-request', 'threat', 'urgency'];
+  const names = async (html: string) => (await languageNames(htmlOnly(html))).sort();
+
+  it('reads a ">" in HTML as a character: only a quoting <blockquote> is a quotation', async () => {
+    assert.deepEqual(await names(`<p>&gt; ${RU}</p>`), all);
+    assert.deepEqual(await names(`<p><span style="color:#fff;font-size:1px">&gt;</span> ${RU}</p>`), all);
+    // A reply that quotes the scam to ask about it is no scam; an InMail's <blockquote> is the message itself.
+    const reply = `<p>Коллеги, это фишинг? Не отвечайте.</p><blockquote type="cite"><p>${RU}</p></blockquote>`;
+    assert.deepEqual(await names(reply), []);
+    assert.deepEqual(await names(reply.replace('type="cite"', 'class="gmail_quote"')), []);
+    assert.deepEqual(await names(reply.replace(' type="cite"', '')), all);
+    // Nothing outside the quotation: the quotation is the message.
+    assert.deepEqual(await names(`<blockquote type="cite">${RU}</blockquote>`), all);
+  });
+
+  it('joins the cells of a table without gaps, as drawn, and a cell made inline', async () => {
+    const cells = (attrs: string) =>
+      `<table ${attrs}><tr><td>Сроч</td>\n<td>но подтв</td><td>ердите учетную запись и пароль, иначе ваш аккаунт будет забло</td><td>кирован.</td></tr></table>`;
+    assert.deepEqual(await names(cells('cellpadding="0" cellspacing="0"')), all);
+    assert.deepEqual(
+      await names(
+        '<table cellpadding=0 cellspacing=0><tr><td>Your mailbox pass</td><td>word expires today. Ver</td><td>ify your account pass</td><td>word within 24 ho</td><td>urs or your account will be sus</td><td>pended.</td></tr></table>',
+      ),
+      all,
+    );
+    assert.equal(
+      htmlText(cells('')),
+      'Сроч но подтв ердите учетную запись и пароль, иначе ваш аккаунт будет забло кирован.',
+    );
+    assert.equal(
+      htmlText('<table cellpadding="0" cellspacing="0"><tr><td>a</td><td style="padding:0 4px">b</td></tr></table>'),
+      'a b',
+    );
+    assert.deepEqual(
+      await names(
+        '<div>Сроч<div style="display:inline">но</div> подтв<div style="display:inline">ердите</div> учетную запись и пароль, иначе ваш аккаунт будет забло<div style="display:inline">кирован</div>.</div>',
+      ),
+      all,
+    );
+  });
+
+  it('leaves out text an inline style hides: letters inside words, fake sentence ends, padding', async () => {
+    assert.deepEqual(
+      await names(
+        '<p>Сроч<span style="font-size:0">х</span>но подтв<span style="font-size:0px">ж</span>ердите учетную запись и пароль, иначе ваш аккаунт будет забло<span style="display:none">ф</span>кирован.</p>',
+      ),
+      all,
+    );
+    const stop = '<span style="display:none">.\n\n</span>';
+    assert.deepEqual(
+      await names(
+        `<p>Срочно${stop} подтвердите${stop} учетную${stop} запись и пароль, иначе ваш аккаунт${stop} будет${stop} заблокирован.</p>`,
+      ),
+      all,
+    );
+    // Past the 4 KB read once the hidden padding is counted.
+    assert.deepEqual(
+      await names(`<div style="display:none">${'Добрый день, коллеги. '.repeat(220)}</div><p>${RU}</p>`),
+      all,
+    );
+    assert.deepEqual(
+      await names(
+        `<div style="visibility:hidden">${'Thanks for the meeting notes. '.repeat(150)}</div><p>${LURE_EN}</p>`,
+      ),
+      all,
+    );
+  });
+
+  it('reads what a descendant shows again inside a zero font size or hidden visibility', () => {
+    // Mail templates zero the font of a wrapper to close the gaps between its inline blocks.
+    assert.equal(
+      htmlText(
+        '<div style="font-size:0">x <div style="display:inline-block;font-size:14px">Confirm</div> <span>y</span></div>',
+      ),
+      'Confirm',
+    );
+    assert.equal(htmlText('<div style="visibility:hidden">a<p style="visibility:visible">b</p></div>'), 'b');
+    assert.equal(htmlText('<div style="font-size:0">a<span style="font-size:2em">b</span></div>c'), 'c');
+    assert.equal(htmlText('<div style="display:none">a<p style="display:block;font-size:14px">b</p></div>c'), 'c');
+  });
+});
+
 describe('htmlText', () => {
   it('decodes numeric references by the HTML rules (§13.2.5.80): invalid ones become U+FFFD', () => {
     assert.equal(htmlText('&#x43F;&#X43f;&#1087;&#x1F600;'), 'ппп😀');

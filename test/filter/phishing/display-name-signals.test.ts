@@ -75,8 +75,16 @@ describe('a protected person’s name', () => {
     }
   });
 
+  // Evasion audit D6: a small l for the capital I, a Hangul filler for the space, initials for the first name.
+  it('is recognised with an l for its I, a Hangul filler between its words, or an initial', async () => {
+    for (const name of ['lvan Petrov', 'Ivan\u3164Petrov', 'I. Petrov', 'Петров И.']) {
+      const got = await signals(`${word(name)} <ivan.petrov.ceo@gmail.com>`);
+      assert.equal(got.get('protected-person-impersonation'), 4.5, name);
+    }
+  });
+
   it('is not found in other names that merely share letters', async () => {
-    for (const name of ['Ivan Petrovsky', 'Ivanka Petrova', 'Iván Petrov', 'Irvan Petrov', 'lvan Petrov']) {
+    for (const name of ['Ivan Petrovsky', 'Ivanka Petrova', 'Iván Petrov', 'Irvan Petrov', 'Петров и партнёры']) {
       assert.equal((await signals(`${word(name)} <x@example.org>`)).has('protected-person-impersonation'), false, name);
     }
   });
@@ -94,6 +102,13 @@ describe('a brand’s name', () => {
       'Ozоn', // Cyrillic о
     ]) {
       const got = await signals(`${word(name)} <noreply@notify-service.example>`);
+      assert.equal(got.get('display-name-brand'), 2.5, name);
+    }
+  });
+
+  it('is recognised with a capital I for its small l (evasion audit D6)', async () => {
+    for (const name of ['PayPaI Service', 'AppIe Support']) {
+      const got = await signals(`${word(name)} <service@account-notify.example>`);
       assert.equal(got.get('display-name-brand'), 2.5, name);
     }
   });

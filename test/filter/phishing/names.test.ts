@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DEFAULT_BRANDS } from '../../../src/filter/phishing/brands.ts';
 import {
+  brandNamedIn,
+  looseNameKey,
   nameKey,
   organisationKey,
   organisationOf,
+  personNamed,
   sameOrganisation,
   shownForms,
 } from '../../../src/filter/phishing/names.ts';
@@ -42,4 +46,46 @@ test('organisations compare as A-labels (RFC 5890 §2.3.2.1), and keep their for
   assert.ok(sameOrganisation('a@münchen.example', 'b@XN--MNCHEN-3YA.example'));
   assert.ok(sameOrganisation('пример.рф', 'mail.xn--e1afmkfd.xn--p1ai'));
   assert.ok(!sameOrganisation('a@münchen.example', 'b@munchen.example'));
+});
+
+// Evasion audit D6: a Hangul filler drawn as a blank, I for l, a name signed with initials.
+test('a Hangul filler is drawn as a blank, so it separates words instead of joining them', () => {
+  for (const filler of ['\u3164', '\uffa0', '\u115f', '\u1160']) {
+    assert.deepEqual(shownForms(`Ivan${filler}Petrov`), ['Ivan Petrov'], filler.codePointAt(0)!.toString(16));
+    assert.equal(nameKey(`Ivan${filler}Petrov`), 'ivan petrov');
+  }
+});
+
+test('the loose key takes capital I, small l, 1 and | as one letter, and keeps a small i apart', () => {
+  assert.equal(looseNameKey('lvan Petrov'), looseNameKey('Ivan Petrov'));
+  assert.equal(looseNameKey('PayPaI'), looseNameKey('PayPal'));
+  assert.equal(looseNameKey('PayPa1'), looseNameKey('PayPal'));
+  assert.equal(looseNameKey('PayPa|'), looseNameKey('PayPal'));
+  assert.notEqual(looseNameKey('ivan'), looseNameKey('lvan')); // a small i has its dot
+  assert.notEqual(nameKey('lvan'), nameKey('Ivan')); // the strict key is unchanged
+});
+
+test('protected people are found by a look-alike l, a Hangul filler or their initials', () => {
+  const people = [{ names: ['Ivan Petrov', 'Петров Иван Сергеевич'], addresses: ['i.petrov@vostok-trade.ru'] }];
+  for (const shown of ['lvan Petrov', 'Ivan\u3164Petrov', 'I. Petrov', 'Petrov I.', 'Петров И.С.', 'ПЕТРОВ И. С.']) {
+    assert.ok(personNamed(shown, people), shown);
+  }
+  // An initial needs its dot ("и" is "and"), one word in full, and the right letter.
+  for (const shown of [
+    'Петров и партнёры',
+    'I Petrov',
+    'I. P.',
+    'A. Petrov',
+    'Petrov',
+    'Iván Petrov',
+    'Irvan Petrov',
+    'i.petrov@vostok-trade.ru', // an address, not initials
+  ]) {
+    assert.equal(personNamed(shown, people), undefined, shown);
+  }
+});
+
+test('a brand name is found with a capital I for its l, long names only', () => {
+  assert.equal(brandNamedIn('PayPaI Service', DEFAULT_BRANDS)?.names[0], 'PayPal');
+  assert.equal(brandNamedIn('Ivan Petrov', DEFAULT_BRANDS), undefined);
 });

@@ -18,6 +18,7 @@ import {
   shown,
   shownName,
 } from '../embedded.ts';
+import type { HtmlBudget } from '../html-budget.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { type ArchiveListing, archiveBudget, archiveFormatOf, type Budget, listArchive } from './archive.ts';
 import {
@@ -30,6 +31,7 @@ import {
   oleHasMacros,
   textHead,
 } from './file-types.ts';
+import { activeHtml, htmlAttachmentBudget } from './html-content.ts';
 import { pdfActive, pdfBudget } from './pdf-content.ts';
 
 type Input = {
@@ -56,6 +58,8 @@ interface Context {
   within: string;
   /** Stream data the PDFs the detector has not read already may inflate (pdf-content.ts). */
   pdf: { bytes: number };
+  /** What the HTML attachments, embedded messages' included, may have parsed (html-content.ts). */
+  html: HtmlBudget;
 }
 
 export async function attachmentSignals(input: Input): Promise<Signal[]> {
@@ -75,6 +79,7 @@ export async function attachmentSignals(input: Input): Promise<Signal[]> {
     attached: input.attached ?? attachedBudget(),
     within: '',
     pdf: pdfBudget(),
+    html: htmlAttachmentBudget(),
   });
   return [...found.values()];
 }
@@ -168,7 +173,7 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
   const htmlType = a.contentType === 'text/html' || a.contentType === 'application/xhtml+xml';
   const htmlName = named('html');
   if (!a.alsoText && (htmlName !== undefined || ((byContent === 'html' || htmlType) && isAttachment))) {
-    const active = activeHtml(a.content);
+    const active = activeHtml(a.content, context.html);
     emit('html-attachment', active ? 4 : 3, explainHtml(htmlName ?? name, active), htmlName ?? name);
   }
   if (named('svg') !== undefined || byContent === 'svg' || a.contentType === 'image/svg+xml') {
@@ -332,25 +337,17 @@ const passwordPatterns = (() => {
 })();
 
 function passwordGiven(text: string): boolean {
-  return passwordPatterns.some((pattern) => pattern.test(text));
+  // As the reader sees it: "ｐａｓｓｗｏｒｄ" is password (NFKC), "Pass\u00adword" too (a soft hyphen and the
+  // other Default_Ignorable_Code_Point characters, UAX #44 §5.3, are drawn as nothing).
+  const shown = text.normalize('NFKC').replace(/\p{Default_Ignorable_Code_Point}/gu, '');
+  return passwordPatterns.some((pattern) => pattern.test(shown));
 }
 
-/** The first megabyte is enough to see a lure page's form or script; bigger pages are rare. */
+/** The first megabyte is enough to see an SVG's script; bigger pictures are rare. */
 const scanLength = 1024 * 1024;
 
 function head(bytes: Uint8Array): string {
   return textHead(bytes, scanLength); // a UTF-16 page (with its BOM) is read as a browser reads it
-}
-
-/**
- * A form, a password field, a script, a redirect (a meta refresh, HTML §4.2.5.3, or an assignment to
- * a location) or base64 decoding: what credential-phishing pages are made of. A bare `location=` is
- * one not preceded by a word character, "?", "&" or "." (a URL's query or another property).
- */
-function activeHtml(bytes: Uint8Array): boolean {
-  return /<form[\s>]|<script[\s>/]|type\s*=\s*["']?password|http-equiv\s*=\s*["']?refresh|(?:window|document|top|self|parent)\.location|location\.(?:href|replace|assign)\b|(?:^|[^\w?&.$-])location\s*=(?!=)|\batob\s*\(/i.test(
-    head(bytes),
-  );
 }
 
 /**

@@ -4,7 +4,10 @@
  * 600 words): phishing puts its ask up front, and the bound keeps the cost flat; 8 KB found no more
  * phishing in the evaluation corpus and flagged more ham (quoted threads, newsletters). A message with
  * both a plain and an HTML alternative has the first 4 KB of each read: the reader may be shown either.
- * Quoted lines ("> …") are skipped: a reply that quotes a scam to discuss it is not a scam. Each signal
+ * Quoted text is skipped: a reply that quotes a scam to discuss it is not a scam. In plain text that is
+ * the "> " lines, in HTML the <blockquote>s quoting earlier mail (the caller leaves them out: a ">" there
+ * is only a character); not when (nearly) the whole message is quoted, or a phish would only need to
+ * quote itself. Each signal
  * fires at most once, however many alternatives carry its phrase, with the first such phrase as evidence.
  * Weights are tuned so that language alone rarely passes 4 points on honest mail (SpamAssassin ham
  * corpus); the detector adds sender, link and attachment signals.
@@ -13,7 +16,15 @@ import { type Brand, DEFAULT_BRANDS, MIXED_SCRIPT_TRADE_NAMES } from '../brands.
 import type { Explanation, Signal } from '../signal.ts';
 import { english, englishTitles, type PhraseKey } from './lexicon-en.ts';
 import { russian, russianTitles } from './lexicon-ru.ts';
-import { compileLexicon, findPhrases, type PhraseMatch, phraseText, tokenize, type Words } from './match.ts';
+import {
+  compileLexicon,
+  findPhrases,
+  type PhraseMatch,
+  phraseText,
+  tokenize,
+  type Words,
+  writtenWord,
+} from './match.ts';
 import {
   foreignLetterGroups,
   isMixedScript,
@@ -151,10 +162,17 @@ export function languageSignals(input: {
   alternatives?: readonly string[];
   /** The brands whose own mixed-script names ("ЮMoney") are no disguise; the default list if not given. */
   brands?: readonly Brand[];
+  /**
+   * `text` is an HTML body's words (htmlTexts' `unquoted`), as `alternatives` always are: read whole,
+   * since a line that starts with ">" there is what the reader sees, and its quotations are left out.
+   */
+  html?: boolean;
 }): Signal[] {
   const readings = [input.text, ...(input.alternatives ?? [])];
   // A blank line between them, so that no phrase runs from one alternative into the next.
-  const head = readings.map((text) => withoutQuotes(text.slice(0, HEAD))).join('\n\n');
+  const head = readings
+    .map((text, i) => (i === 0 && input.html !== true ? withoutQuotes(text.slice(0, HEAD)) : text.slice(0, HEAD)))
+    .join('\n\n');
   // The subject and the display name are bounded like the text: a folded Subject can carry megabytes,
   // and a lure is in its first words.
   const words = tokenize(`${input.subject.slice(0, HEAD)}\n\n${head}`);
@@ -169,10 +187,14 @@ export function languageSignals(input: {
     const evidence = card ?? phraseText(words, match!.first, match!.last);
     signals.push({ name, group: 'language', weight, explanation: explain(evidence), categories, evidence });
   }
-  const mixed = words.mixed
-    .map((i) => words.text.slice(words.start[i], words.end[i]))
-    .find((w) => isSuspiciousMixedWord(w) && !isTradeName(w, tradeNames(input.brands ?? DEFAULT_BRANDS)));
-  if (mixed !== undefined) signals.push(mixedScriptSignal(mixed));
+  // Judged as read (a fullwidth letter is the Latin one it draws), quoted as written.
+  const mixed = words.mixed.find((i) => {
+    const w = words.text.slice(words.start[i], words.end[i]);
+    return isSuspiciousMixedWord(w) && !isTradeName(w, tradeNames(input.brands ?? DEFAULT_BRANDS));
+  });
+  if (mixed !== undefined) {
+    signals.push(mixedScriptSignal(words.text.slice(words.start[mixed], words.end[mixed]), writtenWord(words, mixed)));
+  }
   const tails = readings.map((text) => (text.length > HEAD ? text.slice(-TAIL) : ''));
   const claim: Claim | undefined = authorityClaim(input.fromName.slice(0, NAME), found, words);
   if (claim !== undefined && !hasContactDetails([head, ...tails].join('\n'))) signals.push(authoritySignal(claim));
@@ -205,9 +227,30 @@ function isTradeName(word: string, names: ReadonlySet<string>): boolean {
     .every((part) => names.has(part) || !isMixedScript(part));
 }
 
-/** Drops quoted lines (RFC 3676 §4.5 quote marks), keeping the line break so sentences stay apart. */
+/**
+ * Drops the quoted lines of plain text (RFC 3676 §4.5 quote marks), keeping the line break so sentences
+ * stay apart; unless they are (nearly) the whole text.
+ */
 function withoutQuotes(text: string): string {
-  return text.includes('>') ? text.replace(/^[ \t]*>.*$/gm, '') : text;
+  if (!text.includes('>')) return text;
+  const own = text.replace(/^[ \t]*>.*$/gm, '');
+  return quotedIsTheMessage(own) ? text : own;
+}
+
+/** Words a reply has of its own at least, the attribution line included ("Ivan Petrov wrote:"). */
+const OWN_WORDS = 3;
+const word = /[\p{L}\p{N}][\p{L}\p{M}\p{N}]*/gu;
+
+/**
+ * Whether the text left outside the quotation, `own`, is too little for a reply (fewer than OWN_WORDS
+ * words as a reader sees them, invisible characters dropped): the quotation is then the message itself,
+ * a phish dressed as a quote, and is read.
+ */
+export function quotedIsTheMessage(own: string): boolean {
+  const seen = own.slice(0, HEAD).replace(/\p{Default_Ignorable_Code_Point}/gu, '');
+  word.lastIndex = 0;
+  for (let count = 0; count < OWN_WORDS; count++) if (word.exec(seen) === null) return true;
+  return false;
 }
 
 // The scripts' names in Russian: plural for "буквы", singular for one letter (буква is feminine).
@@ -222,7 +265,8 @@ function listed(items: string[], and: string): string {
   return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} ${and} ${items[items.length - 1]}`;
 }
 
-function mixedScriptSignal(word: string): Signal {
+/** `word` as read (NFKC), for its scripts; `written` as the message has it, for the evidence. */
+function mixedScriptSignal(word: string, written: string): Signal {
   const scripts = scriptNamesOf(word);
   const groups = foreignLetterGroups(word);
   const en = groups.map(({ letters, script }) => {
@@ -242,10 +286,10 @@ function mixedScriptSignal(word: string): Signal {
     name: 'mixed-script-word',
     group: 'language',
     weight: 2.5,
-    evidence: word,
+    evidence: written,
     explanation: {
-      en: `The word "${word}" mixes ${enScripts} letters (${en.join('; ')}); ordinary text never does this — it hides words from filters or imitates a name.`,
-      ru: `В слове «${word}» смешаны ${ruMixed} буквы (${ru.join('; ')}); в обычном тексте так не бывает: так прячут слова от фильтров или подделывают название.`,
+      en: `The word "${written}" mixes ${enScripts} letters (${en.join('; ')}); ordinary text never does this — it hides words from filters or imitates a name.`,
+      ru: `В слове «${written}» смешаны ${ruMixed} буквы (${ru.join('; ')}); в обычном тексте так не бывает: так прячут слова от фильтров или подделывают название.`,
     },
   };
 }

@@ -4,7 +4,8 @@
  * that mixes Latin, Cyrillic or Greek look-alikes is read in its majority script, so "пapoль" still says
  * пароль and "pαssword" password.
  * Characters a reader never sees (soft hyphens, zero-width spaces) are dropped first: "па\u00adроль" is
- * one word.
+ * one word. Compatibility characters are read as the letters they are drawn as (NFKC): fullwidth
+ * "ｐａｓｓｗｏｒｄ" and mathematical bold "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝" say password; evidence is still quoted as written.
  *
  * A pattern is words separated by spaces, each word a set of alternatives separated by `|`:
  *   `пароль`   the exact word;        `парол*`  any word starting with парол (stems are ≥ 3 letters);
@@ -21,8 +22,16 @@ import { foldToMajorityScript, isMixedMask, scriptOfCode } from './mixed-script.
 
 /** The words of a text: word i spans code units start[i]..end[i] of `text`. */
 export interface Words {
-  /** The text the offsets point into: the source without its default-ignorable characters. */
+  /**
+   * The text the offsets point into: the source without its default-ignorable characters, each
+   * character in its compatibility form (NFKC, UAX #15 §1.2).
+   */
   text: string;
+  /** The source without its default-ignorable characters, as written. */
+  written: string;
+  /** Where text[j] comes from in `written`: from[j] up to to[j]; undefined when text === written. */
+  from?: Int32Array;
+  to?: Int32Array;
   /** Code units of the words (only theirs are filled) lower-cased, ё → е, ’ → ', mixed words folded. */
   codes: Uint16Array;
   start: Int32Array;
@@ -49,12 +58,97 @@ function withoutInvisible(text: string): string {
   return text.replace(invisible, '');
 }
 
+// Per BMP code unit: 0 not yet asked, 1 read as it is, 2 read as its NFKC form (fullwidth ｐ, ligature ﬁ).
+const nfkcStable = new Uint8Array(0x10000);
+const greek = /[\u0370-\u03ff\u1f00-\u1fff]/;
+
+function changedByNfkc(c: number): boolean {
+  if (nfkcStable[c] === 0) {
+    const ch = String.fromCharCode(c);
+    const form = c >= 0xd800 && c <= 0xdfff ? ch : ch.normalize('NFKC');
+    // Unit signs whose form is Greek (micro µ → μ, ohm Ω, ㎛) stay signs: "µm" is no mixed-script word.
+    nfkcStable[c] = form === ch || (greek.test(form) && !greek.test(ch)) ? 1 : 2;
+  }
+  return nfkcStable[c] === 2;
+}
+
+// The same for astral characters, by code point - 0x10000 (1 MB, made when first needed).
+let nfkcAstral: Uint8Array | undefined;
+
+function astralChangedByNfkc(high: number, low: number): boolean {
+  nfkcAstral ??= new Uint8Array(0x100000);
+  const at = ((high - 0xd800) << 10) | (low - 0xdc00);
+  if (nfkcAstral[at] === 0) {
+    const pair = String.fromCharCode(high, low);
+    nfkcAstral[at] = pair.normalize('NFKC') === pair ? 1 : 2;
+  }
+  return nfkcAstral[at] === 2;
+}
+
+// The forms of the characters that have another (a few thousand in all, by code point).
+const nfkcForms = new Map<number, string>();
+
+function nfkcForm(code: number): string {
+  let form = nfkcForms.get(code);
+  if (form === undefined) {
+    form = String.fromCodePoint(code).normalize('NFKC');
+    nfkcForms.set(code, form);
+  }
+  return form;
+}
+
+/**
+ * Each character of `written` replaced by its NFKC form (UAX #15; one character at a time, so that
+ * every character of the result has a source), with the map back. Linear.
+ */
+function compatibilityForm(written: string): Pick<Words, 'text' | 'from' | 'to'> {
+  const n = written.length;
+  let text = '';
+  let from = new Int32Array(0);
+  let to = from;
+  let length = 0; // of text
+  let run = 0; // start of the unchanged characters not yet copied
+  const emit = (form: string, source: number, sourceEnd: number, each: boolean) => {
+    if (length + form.length > from.length) {
+      const size = Math.max(2 * from.length, length + form.length, 64);
+      const [f, t] = [new Int32Array(size), new Int32Array(size)];
+      f.set(from.subarray(0, length));
+      t.set(to.subarray(0, length));
+      [from, to] = [f, t];
+    }
+    text += form;
+    for (let j = 0; j < form.length; j++, length++) {
+      from[length] = each ? source + j : source;
+      to[length] = each ? source + j + 1 : sourceEnd;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const c = written.charCodeAt(i);
+    if (c < 0xa0 || nfkcStable[c] === 1) continue;
+    const low = written.charCodeAt(i + 1);
+    const pair = c >= 0xd800 && c <= 0xdbff && (low & 0xfc00) === 0xdc00;
+    if (!(pair ? astralChangedByNfkc(c, low) : changedByNfkc(c))) {
+      if (pair) i++;
+      continue;
+    }
+    emit(written.slice(run, i), run, i, true);
+    const width = pair ? 2 : 1;
+    emit(nfkcForm(pair ? ((c - 0xd800) << 10) + (low - 0xdc00) + 0x10000 : c), i, i + width, false);
+    i += width - 1;
+    run = i + 1;
+  }
+  if (run === 0) return { text: written };
+  emit(written.slice(run), run, n, true);
+  return { text, from: from.slice(0, length), to: to.slice(0, length) };
+}
+
 /**
  * Splits `source` into words in one pass over its code units, lower-casing through a table as it goes
  * (String#toLowerCase on the whole text, or a \p{…} regex, cost more than the rest together).
  */
 export function tokenize(source: string): Words {
-  const text = withoutInvisible(source);
+  const written = withoutInvisible(source);
+  const { text, from: sourceFrom, to: sourceTo } = compatibilityForm(written);
   const n = text.length;
   const codes = new Uint16Array(n);
   const most = (n >> 1) + 1; // a word takes at least two code units with its separator
@@ -71,6 +165,7 @@ export function tokenize(source: string): Words {
   while (i < n) {
     let raw = text.charCodeAt(i);
     let k = codeClass[raw] || classify(raw);
+    if (k & HIGH) k = astralClass(text, i, codes);
     let c = lowerCode[raw]!;
     if ((k & WORD) === 0) {
       if (c === 0x0a) {
@@ -81,10 +176,10 @@ export function tokenize(source: string): Words {
       } else if (c !== 0x20 && c !== 0x0d && c !== 0x09) {
         newlines = 0;
       }
-      i++;
+      i += k & PAIR ? 2 : 1;
       continue;
     }
-    codes[i] = c;
+    if ((k & PAIR) === 0) codes[i] = c;
     if (pendingBreak && count > 0) sentence++;
     pendingBreak = false;
     newlines = 0;
@@ -93,13 +188,15 @@ export function tokenize(source: string): Words {
     let isMixed = false;
     while (k & WORD) {
       scripts |= k;
-      if (++i >= n) break;
+      i += k & PAIR ? 2 : 1;
+      if (i >= n) break;
       raw = text.charCodeAt(i);
       k = codeClass[raw] || classify(raw);
+      if (k & HIGH) k = astralClass(text, i, codes);
       c = lowerCode[raw]!;
-      codes[i] = c;
+      if ((k & PAIR) === 0) codes[i] = c;
       // An apostrophe between letters joins: "don't".
-      if (c === 0x27 && i + 1 < n && isWordCode(text.charCodeAt(i + 1))) {
+      if (c === 0x27 && i + 1 < n && isWordAt(text, i + 1)) {
         isMixed ||= isMixedMask(scripts);
         scripts = 0;
         k = WORD;
@@ -117,6 +214,8 @@ export function tokenize(source: string): Words {
   }
   return {
     text,
+    written,
+    ...(sourceFrom !== undefined && sourceTo !== undefined ? { from: sourceFrom, to: sourceTo } : {}),
     codes,
     start: start.slice(0, count),
     end: end.slice(0, count),
@@ -128,14 +227,23 @@ export function tokenize(source: string): Words {
 // Each UTF-16 code unit's class: WORD for a letter, mark or digit (\p{L}, \p{M}, \p{N}) with its LATIN,
 // CYRILLIC or GREEK bit, OTHER for the rest, 0 until first seen (then asked of the regex engine once); and
 // its lower case, ё read as е and ’ as ', kept as it is where lower-casing would take two code units
-// (İ → i̇) so that offsets stay the source's. Astral letters (surrogate pairs) split words.
+// (İ → i̇) so that offsets stay the source's. A high surrogate is HIGH: its class is its pair's, an
+// astral letter being as much a letter as any (one left after NFKC must not split a word in two).
 const WORD = 8; // above the script bits (LATIN 1, CYRILLIC 2, GREEK 4)
 const OTHER = 16;
+const HIGH = 32;
+/** The character is a surrogate pair: two code units. */
+const PAIR = 64;
 const codeClass = new Uint8Array(0x10000);
 const lowerCode = new Uint16Array(0x10000);
 const wordCharacter = /^[\p{L}\p{M}\p{N}]$/u;
 
 function classify(c: number): number {
+  if (c >= 0xd800 && c <= 0xdbff) {
+    lowerCode[c] = c;
+    codeClass[c] = HIGH;
+    return HIGH;
+  }
   const ch = String.fromCharCode(c);
   const k = wordCharacter.test(ch) ? WORD | scriptOfCode(c) : OTHER;
   const lower = ch.toLowerCase();
@@ -146,8 +254,22 @@ function classify(c: number): number {
   return k;
 }
 
-function isWordCode(c: number): boolean {
-  return ((codeClass[c] || classify(c)) & WORD) !== 0;
+/** The class of the astral character starting at text[i], a high surrogate; a word's is lower-cased into `codes`. */
+function astralClass(text: string, i: number, codes: Uint16Array): number {
+  if (i + 1 >= text.length || (text.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) return OTHER; // a lone surrogate
+  const ch = text.slice(i, i + 2);
+  if (!wordCharacter.test(ch)) return OTHER | PAIR;
+  const lower = ch.toLowerCase();
+  const units = lower.length === 2 ? lower : ch;
+  codes[i] = units.charCodeAt(0);
+  codes[i + 1] = units.charCodeAt(1);
+  return WORD | PAIR;
+}
+
+function isWordAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  const k = codeClass[c] || classify(c);
+  return k & HIGH ? wordCharacter.test(text.slice(i, i + 2)) : (k & WORD) !== 0;
 }
 
 function lowerOf(c: number): number {
@@ -339,8 +461,19 @@ function deniedBefore(words: Words, i: number): boolean {
   return false;
 }
 
+/** Code units from..to of words.text, as written: the source's characters they were read from. */
+export function writtenText(words: Words, from: number, to: number): string {
+  if (words.from === undefined || words.to === undefined || to <= from) return words.text.slice(from, to);
+  return words.written.slice(words.from[from], words.to[to - 1]);
+}
+
+/** Word i as written (less the invisible characters). */
+export function writtenWord(words: Words, i: number): string {
+  return writtenText(words, words.start[i]!, words.end[i]!);
+}
+
 /** Words first..last as written (less the invisible characters), spaces collapsed, at most `max` characters. */
 export function phraseText(words: Words, first: number, last: number, max = 80): string {
-  const text = words.text.slice(words.start[first], words.end[last]).replace(/\s+/g, ' ');
+  const text = writtenText(words, words.start[first]!, words.end[last]!).replace(/\s+/g, ' ');
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

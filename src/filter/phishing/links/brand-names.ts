@@ -3,7 +3,7 @@
  * bare "click here", claims it leads to, and whether a host is one of the brand's own. Names are matched as
  * whole words in any script; the brand list is indexed once per list.
  */
-import type { Brand } from '../brands.ts';
+import { BRAND_NAMES_THAT_ARE_WORDS, type Brand } from '../brands.ts';
 import type { Link } from './extract.ts';
 import { isGoogleSearch } from './redirectors.ts';
 import { registrableDomain, visibleText } from './url-hosts.ts';
@@ -103,10 +103,14 @@ export function brandsNamed(link: Link, index: BrandIndex): { named: Named[]; la
     const named = brandsIn(text, index);
     if (named.length > 0) {
       // Only the name ("PayPal"), or the name and an account word; product names and headlines are
-      // everywhere in newsletters ("Apple iPod", "Microsoft Office tips").
+      // everywhere in newsletters ("Apple iPod", "Microsoft Office tips"). A name that is an everyday
+      // word claims the brand only with an account word: a link "Zoom" or "Live" enlarges a picture or
+      // opens a stream ("Log in to Zoom" still claims).
       const names = named.map((n) => n.name.toLowerCase()).join(' ');
       const onlyName = words(text).every((w) => w === '' || names.includes(w));
-      return { named: onlyName || accountWords.test(text) ? claims(named, text) : [], label: text };
+      if (accountWords.test(text)) return { named: claims(named, text), label: text };
+      const brandOnly = named.filter((n) => !BRAND_NAMES_THAT_ARE_WORDS.has(n.name.toLowerCase()));
+      return { named: onlyName ? claims(brandOnly, text) : [], label: text };
     }
   }
   if (link.context !== '' && (text === '' || bareCallToAction.test(text))) {

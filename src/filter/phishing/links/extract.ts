@@ -16,16 +16,26 @@ import {
   parse,
   type TreeAdapter,
 } from 'parse5';
+import { hiddenByStyle } from '../hidden-style.ts';
 import { type HtmlBudget, htmlBudget, spendHtmlBudget } from '../html-budget.ts';
+import { schemelessHost } from './url-hosts.ts';
 
 export type Link = {
   /** Where the link goes: as written, or resolved when it was relative (see `written`). */
   href: string;
   /**
-   * What the reader sees as the link: its text and the alt text of images inside it, white space
-   * collapsed and invisible characters left out, as drawn.
+   * What the reader sees as the link: its text and the alt text of images inside it that have no source
+   * to load, white space collapsed, invisible characters and text hidden by its inline style left out, as
+   * drawn. Its title attribute, a tooltip shown on hover, only when it shows nothing else (an image
+   * without alt text): the name it is then known by (W3C Accessible Name Computation 1.2 §4.3.2, step 2I).
    */
   text: string;
+  /**
+   * The link's text as it may be drawn otherwise, when it differs from `text`: with every image's alt
+   * text (mail readers block remote images and show the alt text instead) and the text an inline style
+   * hides (a style sheet's `!important` rule can show it again). Either is what the reader may see.
+   */
+  otherwise?: string;
   /** Text just before the link in the same block, for "Log in to PayPal: <a>here</a>". */
   context: string;
   source: 'a' | 'area' | 'form' | 'text';
@@ -35,6 +45,11 @@ export type Link = {
   base?: string;
   /** The attached message the link is in ("forward.eml"); absent for the message's own links. */
   within?: string;
+  /**
+   * A domain written in plain text without a scheme or www. (`paypa1.com/signin`), which mail readers
+   * (Gmail, Apple Mail) make a link of; `href` is it with http://, as they complete it, `written` as written.
+   */
+  bare?: true;
 };
 
 export type Form = {
@@ -260,7 +275,11 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
   const fields: Field[] = [];
   const forms = new Map<Element, Form>();
   const ids = new Map<string, Element>();
-  const anchors: { element: Element; link: Link }[] = [];
+  // `otherwise`: the text as drawn with images blocked and inline hiding overridden (Link.otherwise).
+  const anchors: { element: Element; link: Link; otherwise: string; title: string }[] = [];
+  // Open elements whose inline style hides their content (hidden-style.ts): padding a link's text or
+  // the words before it with "display:none" text must not change what the link is judged to show.
+  const styleHidden: Element[] = [];
   const openForms: Element[] = [];
   let context = '';
   let full = false;
@@ -276,19 +295,24 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
     const id = attribute(element, 'id');
     if (id !== undefined && id !== '' && !ids.has(id)) ids.set(id, element);
     if (hidden.has(name)) return false;
+    // Hidden content is still walked: a style sheet may show it, and the links and forms in it are read.
+    if (hiddenByStyle(attribute(element, 'style'))) styleHidden.push(element);
     const inner = anchors.at(-1);
     if (blocks.has(name)) {
-      context = '';
+      if (styleHidden.length === 0) context = '';
       // A block starts a line of its own: "www.paypal.com<br>Sign in" shows two words, not one.
-      if (inner) inner.link.text = appendShown(inner.link.text, ' ', maxText);
+      if (inner) shownInLink(inner, ' ');
     }
     if (name === 'a') {
       const href = anchorHref(element);
       if (href === undefined) return true;
-      const title = attribute(element, 'title') ?? '';
-      const link: Link = { href, text: appendShown('', title, maxText), context: context.trim(), source: 'a' };
+      // The title attribute is a tooltip, no part of the link as drawn: added to the text, its words made
+      // the text too long to be read as an address (link-text-mismatch lost to padding). It is the text
+      // only of a link that shows none (see leave).
+      const link: Link = { href, text: '', context: context.trim(), source: 'a' };
       push(link);
-      anchors.push({ element, link });
+      const title = appendShown('', attribute(element, 'title') ?? '', maxText).trimEnd();
+      anchors.push({ element, link, otherwise: '', title });
     } else if (element.namespaceURI !== HTML_NAMESPACE) {
       return true;
     } else if (name === 'area') {
@@ -297,8 +321,10 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
       const text = attribute(element, 'alt') || attribute(element, 'title') || '';
       push({ href, text: appendShown('', text, maxText), context: context.trim(), source: 'area' });
     } else if (name === 'img' && inner) {
+      // The alt text is drawn in the image's place when it does not load (HTML Living Standard §4.8.4.4):
+      // always without a source; with one, only where remote images are blocked (Link.otherwise).
       const alt = attribute(element, 'alt');
-      if (alt) inner.link.text = appendShown(inner.link.text, ` ${alt}`, maxText);
+      if (alt) shownInLink(inner, ` ${alt}`, (attribute(element, 'src') ?? '').trim() === '');
     } else if (name === 'form') {
       const form: Form = { action: attribute(element, 'action') ?? '', password: false, personal: false };
       out.forms.push(form);
@@ -310,21 +336,31 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
     }
     return true;
   };
+  /** Adds drawn text to the innermost link: to its text unless hidden, and to its text drawn otherwise. */
+  const shownInLink = (inner: { link: Link; otherwise: string }, data: string, drawn = true) => {
+    if (drawn && styleHidden.length === 0) inner.link.text = appendShown(inner.link.text, data, maxText);
+    inner.otherwise = appendShown(inner.otherwise, data, maxText);
+  };
   const leave = (element: Element) => {
     const name = element.tagName;
     const inner = anchors.at(-1);
     if (inner?.element === element) {
       anchors.pop();
-      inner.link.text = inner.link.text.trimEnd();
+      const text = inner.link.text.trimEnd();
+      const otherwise = inner.otherwise.trimEnd();
       // A copy of an open <a> around nothing but white space (the line break between two paragraphs)
       // shows no link; one around text is a link of its own, with its own text.
       const at = links.lastIndexOf(inner.link);
-      if (inner.link.text === '' && tree.reopened.has(element) && at >= 0) links.splice(at, 1);
+      if (text === '' && otherwise === '' && tree.reopened.has(element) && at >= 0) links.splice(at, 1);
+      // A link that draws no text (an image without alt text) is known by its title.
+      inner.link.text = text || inner.title;
+      if ((otherwise || inner.title) !== inner.link.text) inner.link.otherwise = otherwise || inner.title;
     } else if (blocks.has(name)) {
-      context = '';
-      if (inner) inner.link.text = appendShown(inner.link.text, ' ', maxText);
+      if (styleHidden.length === 0) context = '';
+      if (inner) shownInLink(inner, ' ');
     }
     if (name === 'form' && openForms.at(-1) === element) openForms.pop();
+    if (styleHidden.at(-1) === element) styleHidden.pop();
   };
   // Depth first, in tree order, without recursion: the budget allows 100,000 elements, all nested.
   const pending: (Node | { leave: Element })[] = [tree.document];
@@ -332,8 +368,8 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
     if ('leave' in item) leave(item.leave);
     else if (item.nodeName === '#text' && 'value' in item) {
       const inner = anchors.at(-1);
-      if (inner) inner.link.text = appendShown(inner.link.text, item.value, maxText);
-      else context = appendContext(context, item.value);
+      if (inner) shownInLink(inner, item.value);
+      else if (styleHidden.length === 0) context = appendContext(context, item.value);
     } else if ('childNodes' in item && ('tagName' in item ? enter(item) : true)) {
       if ('tagName' in item) pending.push({ leave: item });
       for (let i = item.childNodes.length - 1; i >= 0; i--) pending.push(item.childNodes[i]!);
@@ -477,11 +513,50 @@ function withoutTrailingPunctuation(url: string): string {
   }
 }
 
+/**
+ * A run of letters, digits, dots and hyphens that starts a word, with a path if one follows: a domain
+ * written without a scheme, to be checked by schemelessHost(). Not inside a word, an e-mail address
+ * (after "@"), a path or a URL (after "/", ":", "."). One pass, no backtracking: a character class and an
+ * optional path, each greedy.
+ */
+const schemelessToken =
+  /(?<![\p{L}\p{N}\p{M}_@./:%+=&?#~\\-])[\p{L}\p{N}][\p{L}\p{N}\p{M}.-]*(?:\/[^\s<>"'`{}|\\^[\]]*)?/gu;
+
+/**
+ * Domains written without a scheme that mail readers make links of (Gmail and Apple Mail link
+ * "paypa1.com/signin"), outside the URLs already found (`covered`, blanked). Only names under a public
+ * suffix in the ICANN section of the Public Suffix List; not file names (report.pdf, setup.py), version
+ * numbers (1.2.3) or the domain of an e-mail address (someone@paypa1.com is a mailto: link, no web page).
+ */
+function schemelessLinks(body: string, covered: string, budget: ExtractBudget, out: Extracted, seen: Set<string>) {
+  for (const m of covered.matchAll(schemelessToken)) {
+    if (budget.links <= 0) return;
+    const token = withoutTrailingPunctuation(m[0]);
+    const slash = token.indexOf('/');
+    const name = (slash < 0 ? token : token.slice(0, slash)).replace(/\.+$/, '');
+    // "first.last@example.com": the run before "@" is the address's local part.
+    if (slash < 0 && body[m.index + name.length] === '@') continue;
+    const host = schemelessHost(name);
+    if (host === undefined) continue;
+    const written = slash < 0 ? name : token;
+    const href = `http://${written}`;
+    if (seen.has(href) || seen.has(written)) continue;
+    seen.add(href);
+    budget.links--;
+    out.links.push({ href, written, text: '', context: '', source: 'text', bare: true });
+  }
+}
+
 function fromText(text: string, budget: ExtractBudget, out: Extracted, seen: Set<string>): void {
   const limit = Math.max(0, budget.textChars);
   const body = text.length > limit ? text.slice(0, limit) : text;
   budget.textChars -= body.length;
+  // The text with the URLs found blanked out (same length, same offsets), for the schemeless pass.
+  const parts: string[] = [];
+  let last = 0;
   for (const m of body.matchAll(bareUrl)) {
+    parts.push(body.slice(last, m.index), ' '.repeat(m[0].length));
+    last = m.index + m[0].length;
     if (budget.links <= 0) return;
     const href = withoutTrailingPunctuation(m[0]);
     if (seen.has(href)) continue;
@@ -489,6 +564,8 @@ function fromText(text: string, budget: ExtractBudget, out: Extracted, seen: Set
     budget.links--;
     out.links.push({ href, text: '', context: '', source: 'text' });
   }
+  parts.push(body.slice(last));
+  schemelessLinks(body, parts.join(''), budget, out, seen);
 }
 
 /**

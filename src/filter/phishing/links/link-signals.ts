@@ -162,15 +162,20 @@ function howResolved(link: Link): Explanation {
   const resolved =
     link.written === undefined
       ? { en: '', ru: '' }
-      : link.base !== undefined
+      : link.bare
         ? {
-            en: ` (its address "${written}" is relative, completed from the message's <base href="${evidenceOf(link.base)}">)`,
-            ru: ` (её адрес «${written}» относительный и дополнен из <base href="${evidenceOf(link.base)}"> письма)`,
+            en: ` (written in the text as "${written}", without a scheme, which mail programs turn into a link)`,
+            ru: ` (в тексте записана как «${written}», без схемы, а почтовые программы делают из этого ссылку)`,
           }
-        : {
-            en: ` (its address "${written}" has no scheme, and a webmail opens it over https)`,
-            ru: ` (её адрес «${written}» записан без схемы, и веб-почта откроет его по https)`,
-          };
+        : link.base !== undefined
+          ? {
+              en: ` (its address "${written}" is relative, completed from the message's <base href="${evidenceOf(link.base)}">)`,
+              ru: ` (её адрес «${written}» относительный и дополнен из <base href="${evidenceOf(link.base)}"> письма)`,
+            }
+          : {
+              en: ` (its address "${written}" has no scheme, and a webmail opens it over https)`,
+              ru: ` (её адрес «${written}» записан без схемы, и веб-почта откроет его по https)`,
+            };
   return { en: `${resolved.en}${whereIs(link).en}`, ru: `${resolved.ru}${whereIs(link).ru}` };
 }
 
@@ -273,7 +278,9 @@ function checkTarget(
       });
     }
     // An address has no domain to compare; whatever domain the link text shows, it is not where it goes.
-    const shownText = domainShownIn(t.link.text);
+    const shownText = textsOf(t.link)
+      .map(domainShownIn)
+      .find((d) => d !== undefined);
     if (shownText && !senderOwns(shownText, input)) {
       add({
         name: 'link-text-mismatch',
@@ -346,9 +353,79 @@ function checkTarget(
     }
   }
 
+  // A domain written in plain text is a link only by the mail reader's grace, and often just a name
+  // ("see bit.ly", "forms.office.com"): only whom it imitates counts, above.
+  if (t.link.bare) return;
+
+  // The link is judged as drawn, and as drawn otherwise (Link.otherwise): what either shows counts. A
+  // domain shown in either is judged by the mismatch alone, not again as a brand's name in the other.
+  const texts = textsOf(t.link);
+  const showsDomain = texts.some((text) => domainShownIn(text) !== undefined);
+  for (const text of texts) checkText({ ...t, link: { ...t.link, text } }, input, brands, add, via, showsDomain);
+
+  if (isShortener(t.host)) {
+    add({
+      name: 'url-shortener',
+      weight: 1,
+      evidence,
+      explanation: {
+        en: `A link goes through the URL shortener ${t.host}${via.en}, which hides where it really leads.`,
+        ru: `Ссылка идёт через сокращатель ${t.host}${via.ru}, который скрывает, куда она ведёт на самом деле.`,
+      },
+    });
+  }
+
+  if (t.url.protocol === 'http:' && /^http:/i.test(t.href.trim())) {
+    let path = t.url.pathname;
+    try {
+      path = decodeURIComponent(path); // Cyrillic paths come percent-encoded
+    } catch {}
+    if (loginPath.test(path) || accountWords.test(t.link.text)) {
+      add({
+        name: 'insecure-login-link',
+        weight: 1,
+        evidence,
+        explanation: {
+          en: `A link to what looks like a sign-in, account or payment page on ${shownHost} is not encrypted (http, not https)${via.en}.`,
+          ru: `Ссылка на страницу входа, учётной записи или оплаты на ${shownHost} не защищена шифрованием (http, а не https)${via.ru}.`,
+        },
+      });
+    }
+  }
+
+  const service = harvestingService(t.url);
+  if (service) {
+    add({
+      name: 'link-to-attachment-host',
+      weight: 1,
+      evidence,
+      explanation: {
+        en: `A link goes to ${service}, a free hosting or forms service where fake sign-in pages are easy to put up${via.en}.`,
+        ru: `Ссылка ведёт на ${service} — бесплатный хостинг или сервис форм, где легко разместить поддельную страницу входа${via.ru}.`,
+      },
+    });
+  }
+}
+
+/** The texts a link is judged by: as drawn, and as drawn otherwise when that differs (Link.otherwise). */
+function textsOf(link: Link): string[] {
+  return link.otherwise === undefined ? [link.text] : [link.text, link.otherwise];
+}
+
+/** What one text of a link shows, compared with where the link goes: a domain, or a brand's name. */
+function checkText(
+  t: Target,
+  input: LinkInput,
+  brands: BrandIndex,
+  add: (s: Omit<Signal, 'group'>) => void,
+  via: Explanation,
+  showsDomain: boolean,
+): void {
+  const evidence = evidenceOf(t.href);
+  const shownHost = unicodeHost(t.host);
   const shown = domainShownIn(t.link.text);
   // A URL or domain as link text is judged by the mismatch alone, not again as a brand's name.
-  const { named, label } = shown ? { named: [], label: '' } : brandsNamed(t.link, brands);
+  const { named, label } = showsDomain ? { named: [], label: '' } : brandsNamed(t.link, brands);
   const claimed = named.find((n) => !ownsHost(n.brand, t.host, t.domain));
 
   // The browser goes to the link's own host (known redirectors were unwrapped above). A URL of the shown
@@ -396,49 +473,6 @@ function checkTarget(
       explanation: {
         en: `The link "${quoted}" names ${claimed.name} but goes to ${shownHost}${via.en}, which is not one of ${claimed.name}'s addresses${viaTracker.en}.`,
         ru: `Ссылка «${quoted}» упоминает ${claimed.name}, но ведёт на ${shownHost}${via.ru} — это не адрес бренда «${claimed.name}»${viaTracker.ru}.`,
-      },
-    });
-  }
-
-  if (isShortener(t.host)) {
-    add({
-      name: 'url-shortener',
-      weight: 1,
-      evidence,
-      explanation: {
-        en: `A link goes through the URL shortener ${t.host}${via.en}, which hides where it really leads.`,
-        ru: `Ссылка идёт через сокращатель ${t.host}${via.ru}, который скрывает, куда она ведёт на самом деле.`,
-      },
-    });
-  }
-
-  if (t.url.protocol === 'http:' && /^http:/i.test(t.href.trim())) {
-    let path = t.url.pathname;
-    try {
-      path = decodeURIComponent(path); // Cyrillic paths come percent-encoded
-    } catch {}
-    if (loginPath.test(path) || accountWords.test(t.link.text)) {
-      add({
-        name: 'insecure-login-link',
-        weight: 1,
-        evidence,
-        explanation: {
-          en: `A link to what looks like a sign-in, account or payment page on ${shownHost} is not encrypted (http, not https)${via.en}.`,
-          ru: `Ссылка на страницу входа, учётной записи или оплаты на ${shownHost} не защищена шифрованием (http, а не https)${via.ru}.`,
-        },
-      });
-    }
-  }
-
-  const service = harvestingService(t.url);
-  if (service) {
-    add({
-      name: 'link-to-attachment-host',
-      weight: 1,
-      evidence,
-      explanation: {
-        en: `A link goes to ${service}, a free hosting or forms service where fake sign-in pages are easy to put up${via.en}.`,
-        ru: `Ссылка ведёт на ${service} — бесплатный хостинг или сервис форм, где легко разместить поддельную страницу входа${via.ru}.`,
       },
     });
   }

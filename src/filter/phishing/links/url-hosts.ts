@@ -92,26 +92,49 @@ export function visibleText(text: string): string {
 }
 
 /**
- * Words of link text up to which a domain in it is the link's address, past which it is prose. A call to
+ * Words of link text up to which any domain in it is the link's address, past which it is prose. A call to
  * action that shows where it goes is short ("View your statement at www.paypal.com", "Sign in: https://…
  * (secure)", five words or fewer); a linked sentence or paragraph may mention other sites ("we moved from
  * www.old.example to our new shop, see the details below") while it leads somewhere else, as it should.
+ * In longer text a URL with its scheme still shows the address wherever it stands, and a www. name or a
+ * name with a path does at the text's start or end: words added after "https://www.paypal.com/signin"
+ * must not make it prose.
  */
 const shortLinkText = 8;
+
+/** Characters of text read for a domain: link text is cut at 300 drawn characters (extract.ts), a URL's user name is not. */
+const maxShownText = 2048;
 
 /**
  * The registrable domain a link's visible text shows when the text is a URL or a bare domain
  * ("https://www.paypal.com/signin", "sberbank.ru"), or short text with a URL in it ("Log in at
- * www.paypal.com", "https://www.paypal.com/ →"); undefined for words, e-mail addresses and file names.
- * UTS #46 §2.3 (as browsers and resolvers): the ideographic and fullwidth full stops are dots.
+ * www.paypal.com", "https://www.paypal.com/ →"), or longer text with one where it reads as the address
+ * (shortLinkText); undefined for words, e-mail addresses and file names. Read as drawn: NFKC, so that
+ * compatibility forms are the characters they look like (`www.paypal\u2024com`, a one dot leader, shows
+ * www.paypal.com; fullwidth letters show ASCII ones; UAX #15), as names.ts reads display names; and, as
+ * browsers and resolvers do (UTS #46 §2.3), the ideographic and halfwidth ideographic full stops as dots.
  */
 export function domainShownIn(text: string): string | undefined {
-  const t = visibleText(text).replace(OTHER_DOTS, '.').trim();
-  if (t.length > 300) return undefined;
+  // Cut before NFKC and after it: a compatibility form may stand for up to 18 characters (U+FDFA).
+  const t = visibleText(text.slice(0, maxShownText))
+    .normalize('NFKC')
+    .slice(0, maxShownText)
+    .replace(OTHER_DOTS, '.')
+    .trim();
   const words = t.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)); // not arrows, bullets, dashes
-  if (words.length > shortLinkText) return undefined;
-  for (const word of words) {
-    const shown = domainOfWord(word, words.length === 1);
+  if (words.length <= shortLinkText) {
+    for (const word of words) {
+      const shown = domainOfWord(word, words.length === 1);
+      if (shown) return shown;
+    }
+    return undefined;
+  }
+  const last = words.length - 1;
+  for (const [i, word] of words.entries()) {
+    if (!word.includes('.')) continue;
+    const atEdge = i === 0 || i === last;
+    if (!atEdge && !/^[<([{"'«]*https?:\/\//iu.test(word)) continue;
+    const shown = domainOfWord(word, false);
     if (shown) return shown;
   }
   return undefined;
@@ -133,6 +156,22 @@ function domainOfWord(word: string, alone: boolean): string | undefined {
   if (!host) return undefined;
   const info = parse(host);
   return info.isIcann && info.domain ? info.domain : undefined;
+}
+
+/**
+ * The host a name written without a scheme in plain text goes to when a mail reader links it
+ * ("paypa1.com"), or undefined: its public suffix must be in the ICANN section of the Public Suffix List
+ * (tldts), so that "report.pdf", "1.2.3" or "node.js" are no hosts, and its last label no file
+ * extension that is also a country's TLD ("setup.py", "notes.md", "archive.zip").
+ */
+export function schemelessHost(name: string): string | undefined {
+  if (name.length > 253 || !name.includes('.')) return undefined; // RFC 1035 §2.3.4: 255 octets with the root
+  const tld = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
+  if (!/^(?:\p{L}{2,63}|xn--[a-z0-9-]+)$/u.test(tld) || fileExtensions.has(tld)) return undefined;
+  const host = parseWebUrl(`http://${name}`)?.hostname;
+  if (!host) return undefined;
+  const info = parse(host);
+  return info.isIcann && info.domain ? host : undefined;
 }
 
 /** Unicode (U-label) form of an ASCII host, for people to read. */

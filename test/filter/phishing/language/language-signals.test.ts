@@ -218,6 +218,24 @@ test('only the first 4 KB of the text are read', () => {
 
 test('quoted lines are not read', () => {
   assert.deepEqual(namesOf('Is this phishing?\n> Verify your account within 24 hours.\n'), []);
+  // Unless the quotation is the whole message (the audit's lang-ru-17): a phish does not hide by quoting itself.
+  const lure = 'Срочно подтвердите учетную запись и пароль, иначе ваш аккаунт будет заблокирован.';
+  assert.deepEqual(namesOf(`> Уважаемый сотрудник!\n> ${lure}\n`).sort(), ['credential-request', 'threat', 'urgency']);
+  assert.deepEqual(namesOf(`Hi\u200bthere\u200bnow\n> ${lure}\n`).sort(), ['credential-request', 'threat', 'urgency']);
+  assert.deepEqual(namesOf(`Коллеги, это фишинг?\n> ${lure}\n`), []);
+  // An HTML body's ">" is a character; its quotations were left out by the caller.
+  assert.deepEqual(
+    languageSignals({ subject: '', text: `> ${lure}`, fromName: '', html: true, alternatives: [] })
+      .map((s) => s.name)
+      .sort(),
+    ['credential-request', 'threat', 'urgency'],
+  );
+  assert.deepEqual(
+    languageSignals({ subject: '', text: 'Коллеги, смотрите ниже.', fromName: '', alternatives: [`> ${lure}`] })
+      .map((s) => s.name)
+      .sort(),
+    ['credential-request', 'threat', 'urgency'],
+  );
 });
 
 test('a phishing message sums well above an honest one', () => {
@@ -297,6 +315,31 @@ test('soft hyphens and zero-width spaces inside words hide no lure', () => {
   const zwsp =
     'Your mailbox pass\u200bword ex\u200bpires today. Con\u200bfirm your pass\u200bword and lo\u200bgin details within 24 ho\u200burs or your account will be sus\u200bpended.';
   assert.deepEqual(namesOf(zwsp).sort(), ['credential-request', 'threat', 'urgency']);
+});
+
+// The audit's lang-en-01/02: compatibility forms of Latin letters are the letters a reader sees (NFKC).
+test('fullwidth and mathematical letters say what they draw, and are quoted as written', () => {
+  const en =
+    'Your mailbox password expires today. Verify your account password within 24 hours or your account will be suspended.';
+  const fullwidth = en.replace(/password|Verify|suspended/g, (w) =>
+    String.fromCodePoint(...[...w].map((c) => c.codePointAt(0)! + 0xfee0)),
+  );
+  const bold = en.replace(/password|Verify|suspended|hours/g, (w) =>
+    String.fromCodePoint(
+      ...[...w].map((c) => (c < 'a' ? 0x1d400 + c.charCodeAt(0) - 65 : 0x1d41a + c.charCodeAt(0) - 97)),
+    ),
+  );
+  for (const text of [fullwidth, bold]) {
+    const signals = signalsOf(text);
+    assert.deepEqual(signals.map((s) => s.name).sort(), ['credential-request', 'threat', 'urgency'], text);
+    const evidence = signals.find((s) => s.name === 'credential-request')!.evidence!;
+    assert.ok(text.includes(evidence) && evidence !== 'Verify your account password', evidence);
+  }
+  // A fullwidth letter in a Cyrillic word is the Latin one it is drawn as; the evidence shows it as written.
+  const mixed = signalsOf('Срочно подтвердите ｐароль.').find((s) => s.name === 'mixed-script-word');
+  assert.equal(mixed?.evidence, 'ｐароль');
+  // Unit signs stay signs: "5 µm" and "10 kΩ" (micro, ohm) are no mixed-script words.
+  assert.ok(!namesOf('Размер 5 µm, 10 kΩ, 3 ㎛.').includes('mixed-script-word'));
 });
 
 test('each alternative is read to its own 4 KB, and a phrase in several counts once', () => {

@@ -6,6 +6,7 @@ import {
   phraseText,
   tokenize,
   wordAt,
+  writtenWord,
 } from '../../../../src/filter/phishing/language/match.ts';
 
 const words = (text: string) => {
@@ -45,6 +46,19 @@ test('a word with Greek look-alikes is read in its main script, capitals as writ
   );
   assert.deepEqual(w.mixed, [2, 4, 5, 7]);
   assert.equal(w.text.slice(w.start[2], w.end[2]), 'pαssword', 'the text is left as written');
+});
+
+test('an astral letter is part of its word; compatibility forms are read as NFKC, offsets as written', () => {
+  const w = tokenize('ab\u{10400}cd ef ﬁle ｐａｓｓ，𝐰𝐨𝐫𝐝 😀x');
+  assert.deepEqual(
+    Array.from(w.start, (_, i) => wordAt(w, i)),
+    ['ab\u{10428}cd', 'ef', 'file', 'pass', 'word', 'x'],
+  );
+  assert.deepEqual(
+    Array.from(w.start, (_, i) => writtenWord(w, i)),
+    ['ab\u{10400}cd', 'ef', 'ﬁle', 'ｐａｓｓ', '𝐰𝐨𝐫𝐝', 'x'],
+  );
+  assert.equal(phraseText(w, 2, 4), 'ﬁle ｐａｓｓ，𝐰𝐨𝐫𝐝');
 });
 
 test('Greek words, and Greek letters standing alone as symbols, are not mixed', () => {

@@ -10,13 +10,45 @@ test('anchors with their visible text, images by alt; <img src> is no link', () 
     '',
   );
   assert.deepEqual(
-    links.map((l) => [l.source, l.href, l.text.trim(), l.context]),
+    links.map((l) => [l.source, l.href, l.text.trim(), l.otherwise, l.context]),
     [
-      ['a', 'https://a.example/x', 'click here', 'Dear user, log in to PayPal:'],
-      ['a', 'https://b.example/', 'PayPal', ''],
-      ['area', 'https://d.example/', 'Sign in', ''],
+      ['a', 'https://a.example/x', 'click here', undefined, 'Dear user, log in to PayPal:'],
+      // The image shows, not its alt text, unless remote images are blocked (Link.otherwise).
+      ['a', 'https://b.example/', '', 'PayPal', ''],
+      ['area', 'https://d.example/', 'Sign in', undefined, ''],
     ],
   );
+});
+
+test('link text as drawn: no tooltip, no text hidden by inline style, alt only for an image without a source (audit D1)', () => {
+  const EVIL = 'https://login-portal.top/s';
+  const { links } = extractLinks(
+    `<a href="${EVIL}" title="Open your secure PayPal account statement">https://www.paypal.com/signin</a>` +
+      `<a href="${EVIL}">www.paypal.com<span style="display:none">one two three</span></a>` +
+      `<a href="${EVIL}"><span style="font-size:0">xxxx</span>www.paypal.com</a>` +
+      `<a href="${EVIL}">www.paypal.com<img src="${EVIL}/1.gif" alt="a b c"></a>` +
+      `<a href="${EVIL}"><img alt="www.paypal.com"></a>` +
+      `<a href="${EVIL}" title="Permanent link"><img src="${EVIL}/p.gif"></a>` +
+      `<p>Log in to PayPal<span style="display:none">${'x'.repeat(200)}</span>: <a href="${EVIL}">here</a></p>` +
+      `<div style="display:none"><a href="${EVIL}/hidden">www.paypal.com</a></div>`,
+    '',
+  );
+  assert.deepEqual(
+    links.map((l) => [l.text, l.otherwise]),
+    [
+      ['https://www.paypal.com/signin', undefined],
+      ['www.paypal.com', 'www.paypal.comone two three'],
+      ['www.paypal.com', 'xxxxwww.paypal.com'],
+      ['www.paypal.com', 'www.paypal.com a b c'],
+      ['www.paypal.com', undefined],
+      // A link that draws nothing is known by its title (Accessible Name Computation §4.3.2, 2I).
+      ['Permanent link', undefined],
+      ['here', undefined],
+      // A style sheet may show it again: the link is still read, its text as drawn otherwise.
+      ['', 'www.paypal.com'],
+    ],
+  );
+  assert.equal(links[6]?.context, 'Log in to PayPal:');
 });
 
 test('entities are decoded as a browser does; script and style text is not link text', () => {
@@ -204,4 +236,30 @@ test('one budget for the parts of a message: what one spends, the next does not 
   const small = extractBudget({ maxLinks: 200, maxHtmlBytes: 100 });
   assert.equal(extractLinks(`${' '.repeat(90)}${two}`, '', undefined, small).links.length, 0);
   assert.equal(extractLinks(two, '', undefined, small).links.length, 0, 'the first read spent the characters');
+});
+
+test('plain text: a domain without a scheme is a link, as mail readers make it one (audit D8)', () => {
+  const { links } = extractLinks(
+    '',
+    'Restore access: paypa1.com/signin. Or PAYPA1.COM, or see https://x.example/?to=evil.com and www.b.example.\n' +
+      'Not links: report.pdf, setup.py, notes.md, archive.zip, node.js, version 1.2.3, 3.14, ' +
+      'write to help@support-paypa1.com or to john.smith@corp.example, path /srv/app.example.com/x, e.g. this.',
+  );
+  assert.deepEqual(
+    links.map((l) => [l.href, l.written, l.bare]),
+    [
+      ['https://x.example/?to=evil.com', undefined, undefined],
+      ['www.b.example', undefined, undefined],
+      ['http://paypa1.com/signin', 'paypa1.com/signin', true],
+      ['http://PAYPA1.COM', 'PAYPA1.COM', true],
+    ],
+  );
+});
+
+test('plain text: schemeless domains share the link budget and cost one pass', () => {
+  assert.equal(extractLinks('', 'a.com '.repeat(300)).links.length, 1);
+  assert.equal(extractLinks('', Array.from({ length: 300 }, (_, i) => `n${i}.com`).join(' ')).links.length, 200);
+  const started = performance.now();
+  extractLinks('', `${'a.'.repeat(200_000)}1 ${'a-'.repeat(100_000)}`);
+  assert.ok(performance.now() - started < 1000);
 });

@@ -9,6 +9,7 @@ import {
   idnProblem,
   ipLiteral,
   parseWebUrl,
+  schemelessHost,
   schemeOf,
 } from '../../../../src/filter/phishing/links/url-hosts.ts';
 
@@ -122,8 +123,45 @@ const shownCases: [text: string, want: string | undefined][] = [
   ['paypal\uFF0Ecom', 'paypal.com'],
   ['https://paypal\uFF61com/signin', 'paypal.com'],
   ['Sign in at www.paypal\u3002com', 'paypal.com'],
+  // NFKC (UAX #15), as the reader sees it: a one dot leader is a dot, fullwidth letters are ASCII (audit D7).
+  ['www.paypal\u2024com/signin', 'paypal.com'],
+  ['Sign in: www.paypal\u2024com', 'paypal.com'],
+  ['\uFF57\uFF57\uFF57.\uFF50\uFF41\uFF59\uFF50\uFF41\uFF4C.\uFF43\uFF4F\uFF4D', 'paypal.com'],
+  // Past eight words, a URL with its scheme still shows the address, and a www. name or path at the
+  // start or end: words added to the address do not make it prose (audit D1).
+  ['https://www.paypal.com/signin one two three four five six seven eight nine', 'paypal.com'],
+  ['Your statement for October is ready, see it at https://www.paypal.com/signin today', 'paypal.com'],
+  ['www.paypal.com/signin and then a b c d e f g h i', 'paypal.com'],
+  ['Your statement for October is ready and waiting, see it at www.paypal.com', 'paypal.com'],
+  [`${'word '.repeat(280)}https://www.paypal.com/`, 'paypal.com'],
+  ['We moved from the old shop to www.new-shop.example and more, read it here please', undefined],
 ];
-for (const [text, want] of shownCases) test(`shown "${text}"`, () => assert.equal(domainShownIn(text), want));
+for (const [text, want] of shownCases)
+  test(`shown "${text.slice(0, 80)}"`, () => assert.equal(domainShownIn(text), want));
+
+test('shown: a long text or one that grows under NFKC costs a bounded amount (audit D7)', () => {
+  // U+FDFA is 18 characters under NFKC; the text is cut before normalising and after.
+  const started = performance.now();
+  assert.equal(domainShownIn('\uFDFA'.repeat(500_000)), undefined);
+  assert.equal(domainShownIn(`${'a.b '.repeat(200_000)}https://www.paypal.com/`), undefined);
+  assert.ok(performance.now() - started < 1000);
+});
+
+const schemelessCases: [name: string, want: string | undefined][] = [
+  ['paypa1.com', 'paypa1.com'],
+  ['PAYPA1.COM', 'paypa1.com'],
+  ['login.example.co.uk', 'login.example.co.uk'],
+  ['пример.рф', 'xn--e1afmkfd.xn--p1ai'],
+  ['report.pdf', undefined], // no TLD
+  ['setup.py', undefined], // a TLD, but a file name's extension
+  ['archive.zip', undefined],
+  ['1.2.3', undefined],
+  ['node.js', undefined],
+  ['localhost', undefined],
+  ['foo.example', undefined], // RFC 2606: reserved, in no public suffix section
+];
+for (const [name, want] of schemelessCases)
+  test(`schemeless "${name}"`, () => assert.equal(schemelessHost(name), want));
 
 const brands = ['paypal.com', 'amazon.com', 'google.com', 'gmail.com', 'live.com', 'mail.ru', 'apple.com'];
 const brandCases: [domain: string, kind: string | undefined][] = [
