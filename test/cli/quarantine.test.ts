@@ -263,6 +263,10 @@ test('quarantine release: INBOX for local recipients, the outbound queue for oth
       '',
     ].join('\n'),
   );
+  // Nothing delivers the outbound queue yet: the admin is told, on stderr, and how to get it out.
+  assert.match(released.stderr, new RegExp(`outbound delivery is not implemented yet: job ${job.id} waits`));
+  assert.match(released.stderr, new RegExp(`postern queue show ${job.id} --raw`));
+  assert.match(refused.stderr, /outbound delivery is not implemented yet, so it waits there/);
   const payload = JSON.parse(job.payload) as Record<string, unknown>;
   assert.deepEqual(payload, {
     id: `quarantine-${id}`,

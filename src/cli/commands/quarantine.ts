@@ -327,6 +327,13 @@ async function release(store: Store, config: Config, id: number, allowRemote: bo
   for (const address of gone) out.push(`not delivered to ${printable(address)}: no such account`);
   out.push(`released quarantined message ${id}`);
   process.stdout.write(`${out.join('\n')}\n`);
+  if (released.job) {
+    // Said on stderr, so scripts reading the lines above keep them: the admin must not think it left.
+    process.stderr.write(
+      `note: outbound delivery is not implemented yet: job ${released.job.id} waits in the outbound queue, and ` +
+        `nothing sends it on; postern queue show ${released.job.id} --raw hands it to another MTA\n`,
+    );
+  }
   return 0;
 }
 
@@ -374,9 +381,10 @@ function notOurDomains(id: number, remote: string[]): CliError {
   const domains = [...new Set(remote.map((r) => printable(r.slice(r.lastIndexOf('@') + 1).toLowerCase())))];
   const which = domains.length === 1 ? `${domains[0]} is` : `${domains.join(', ')} are`;
   return new CliError(
-    `quarantined message ${id}: ${shown(remote)}: ${which} not in domains, so releasing it sends it out ` +
-      'through the outbound queue, to the MX of that domain (this server again, if it was ours until lately ' +
-      'and its MX still points here). Nothing was released; it stays in quarantine.\n' +
+    `quarantined message ${id}: ${shown(remote)}: ${which} not in domains, so releasing it puts it in ` +
+      'the outbound queue for the MX of that domain (this server again, if it was ours until lately and its ' +
+      'MX still points here; outbound delivery is not implemented yet, so it waits there). Nothing was ' +
+      'released; it stays in quarantine.\n' +
       `  To send it out: postern quarantine release ${id} --remote\n` +
       `  To deliver it to an account here instead: postern quarantine release ${id} --to <address>`,
   );
