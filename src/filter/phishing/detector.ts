@@ -5,17 +5,19 @@
  */
 import { domainToASCII } from 'node:url';
 import { Parser } from 'htmlparser2';
-import type { ParsedMessage } from '../../mime/message.ts';
-import { attachmentSignals } from './attachments/attachment-signals.ts';
+import type { MessageAttachment, ParsedMessage } from '../../mime/message.ts';
+import { attachmentSignals, isWebPage } from './attachments/attachment-signals.ts';
+import { decodeHtml } from './attachments/html-content.ts';
 import { pdfBudget, readPdf } from './attachments/pdf-content.ts';
 import { type AuthenticationSummary, authenticationSignals } from './authentication-signals.ts';
 import type { Brand } from './brands.ts';
-import { attachedBudget, attachedMessages } from './embedded.ts';
+import { attachedBudget, attachedMessages, shownName } from './embedded.ts';
 import { isFreeMail } from './free-mail.ts';
-import { hiddenByStyle, inlineByStyle } from './hidden-style.ts';
+import { DRAWN, type Drawn, drawnChild, inlineByStyle, isHidden, styleValue } from './hidden-style.ts';
 import { htmlWithinBudget } from './html-budget.ts';
 import { languageSignals, quotedIsTheMessage } from './language/language-signals.ts';
-import { linkSignals } from './links/link-signals.ts';
+import { DEFAULT_LIMITS } from './links/extract.ts';
+import { type AttachedBody, linkSignals } from './links/link-signals.ts';
 import { joinedDomains } from './lookalike.ts';
 import { organisationOf, type ProtectedPerson, senderSignals } from './sender-signals.ts';
 import { CATEGORIES, type Category, type Signal } from './signal.ts';
@@ -74,13 +76,17 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   const pdfText = pdfs.map((p) => [p.text, ...p.links].join('\n')).join('\n');
   const text = pdfText === '' ? body : `${body}\n${pdfText}`;
   // A phish forwarded as an attachment, or saved as an .eml file, is one click away: its links count.
-  // The attachment checks open the same ones, within the same budget (embedded.ts).
+  // The attachment checks open the same ones, within the same budget (embedded.ts). So is a web page
+  // attached to the message or to those (htmlFiles).
   const opening = attachedBudget();
-  const attached = attachedMessages(message.attachments, opening).map(({ message: m, name }) => ({
-    html: m.html,
-    text: m.text,
-    name,
-  }));
+  const opened = attachedMessages(message.attachments, opening);
+  const attached: AttachedBody[] = [
+    ...opened.map(({ message: m, name }) => ({ html: m.html, text: m.text, name })),
+    ...htmlFiles([
+      { attachments: message.attachments, within: '' },
+      ...opened.map(({ message: m, name }) => ({ attachments: m.attachments, within: `${name} → ` })),
+    ]),
+  ];
   const signals = [
     ...senderSignals({
       message,
@@ -133,6 +139,36 @@ export async function detectPhishing(input: PhishingInput, settings: PhishingSet
   const score = Math.round(signals.reduce((sum, s) => sum + s.weight, 0) * 10) / 10;
   const unopened = opening.unopened > 0 ? { unopenedAttachedMessages: opening.unopened } : {};
   return { score, category: categoryOf(signals), signals, ...unopened };
+}
+
+/**
+ * What of the HTML files attached to a message is decoded for their links: as much as the link extraction
+ * may read of HTML (DEFAULT_LIMITS), at two bytes a character (UTF-16). The extraction's budget, shared
+ * with the body, bounds what is parsed.
+ */
+const HTML_FILE_BYTES = 2 * DEFAULT_LIMITS.maxHtmlBytes;
+
+/**
+ * The web pages attached to a message and to the messages attached to it, decoded as the browser that
+ * opens one decodes it (decodeHtml), the first HTML_FILE_BYTES of them together: "open the attached
+ * invoice.html" puts its links one click away, as the message's own. A file is a web page as the
+ * attachment checks tell it (attachment-signals.ts): by a name, else by its type or first bytes when it is
+ * a file; not an inline part the reader shows as the text (alsoText), which the body already holds.
+ */
+function htmlFiles(holders: readonly { attachments: readonly MessageAttachment[]; within: string }[]): AttachedBody[] {
+  const files: AttachedBody[] = [];
+  let left = HTML_FILE_BYTES;
+  for (const { attachments, within } of holders) {
+    for (const a of attachments) {
+      if (left <= 0) return files;
+      if (!isWebPage(a)) continue;
+      const bytes = a.content.subarray(0, left);
+      left -= bytes.length;
+      const name = shownName(a, within);
+      for (const html of decodeHtml(bytes)) files.push({ html, text: '', name, file: true });
+    }
+  }
+  return files;
 }
 
 /** What a stranger's message asks for that honest mail from a free mailbox rarely does. */
@@ -262,62 +298,23 @@ const ownLine = new Set(
 const cells = new Set(['td', 'th']);
 // Row groups, rows and the table itself: white space directly inside them is not drawn (CSS 2.1 §17.2.1).
 const tableParts = new Set(['table', 'tbody', 'thead', 'tfoot', 'tr']);
-// Never rendered. Not <head>: a browser leaves it at the first body content even when it is never
-// closed, and a parser that waited for </head> would hide the whole message.
-const notShown = new Set(['script', 'style', 'title', 'template']);
 const HTML_READ = 256 * 1024;
 
-/** What an open element passes on to its content. */
-interface Shown {
+/** What an open element passes on to its content: how it is drawn (hidden-style.ts), and how it is laid out. */
+interface Shown extends Drawn {
   name: string;
-  /** Nothing inside is drawn, whatever it says: display: none, opacity: 0, <script>… */
-  gone: boolean;
-  /** visibility: hidden or collapse; a descendant's `visibility: visible` draws again (CSS2 §11.2). */
-  invisible: boolean;
-  /** A zero font size; a descendant's own absolute size draws again (CSS Fonts 4 §2.5: relative sizes stay 0). */
-  zeroFont: boolean;
   /** The element put a line break before it, so puts one after it. */
   line: boolean;
   /** Inside a <blockquote> quoting earlier mail (quotesMail). */
   quoted: boolean;
 }
 
-/** The last value given to `property` in a style attribute, lower case; undefined when none is. */
-function styleValue(style: string, property: string): string | undefined {
-  let value: string | undefined;
-  for (const declaration of style.slice(0, 4096).split(';')) {
-    const colon = declaration.indexOf(':');
-    if (colon > 0 && declaration.slice(0, colon).trim().toLowerCase() === property) {
-      value = declaration
-        .slice(colon + 1)
-        .replace(/!\s*important\s*$/i, '')
-        .trim()
-        .toLowerCase();
-    }
-  }
-  return value;
-}
-
 /** How `name` with attributes `attrs` inside `parent` is drawn. */
 function shownAs(name: string, attrs: Record<string, string>, parent: Shown): Shown {
-  const style = attrs.style ?? '';
-  // hiddenByStyle judges the element alone; visibility and font size are inherited and can be undone
-  // below (a template's `font-size:0` wrapper around inline-blocks of readable text is common), so they
-  // are followed here and the rest (display, opacity) asked of it with them neutralised.
-  const gone =
-    parent.gone || notShown.has(name) || (style !== '' && hiddenByStyle(`${style};visibility:visible;font-size:1px`));
-  const visibility = style === '' ? undefined : styleValue(style, 'visibility');
-  const fontSize = style === '' ? undefined : styleValue(style, 'font-size');
-  const relative = fontSize !== undefined && /(?<!r)em$|ex$|ch$|%$|^inherit$|^smaller$/.test(fontSize);
   return {
+    ...drawnChild(parent, name, attrs.style),
     name,
-    gone,
-    invisible: visibility === undefined ? parent.invisible : visibility === 'hidden' || visibility === 'collapse',
-    zeroFont:
-      fontSize === undefined
-        ? parent.zeroFont
-        : hiddenByStyle(`font-size:${fontSize}`) || (relative && parent.zeroFont),
-    line: ownLine.has(name) && !inlineByStyle(style),
+    line: ownLine.has(name) && !inlineByStyle(attrs.style),
     quoted: parent.quoted || (name === 'blockquote' && quotesMail(attrs)),
   };
 }
@@ -361,7 +358,7 @@ function padded(attrs: Record<string, string>): boolean {
  * U+0000, surrogates and values past U+10FFFF as U+FFFD, 0x80-0x9F as windows-1252), by htmlparser2 as
  * the link extractor reads it; a line per block; other white space collapsed to a space as rendered,
  * keeping U+FEFF (a JavaScript \s) for the language signals to drop as the invisible character it is.
- * Text an inline style hides (hiddenByStyle: the "ZeroFont" padding and fake sentence ends) is left
+ * Text an inline style hides (hidden-style.ts: the "ZeroFont" padding and fake sentence ends) is left
  * out, so it neither splits a word nor pushes the lure past the language signals' window.
  * Linear time.
  */
@@ -377,7 +374,7 @@ export function htmlTexts(html: string): { shown: string; unquoted: string } {
   if (html === '') return { shown: '', unquoted: '' };
   let shown = '';
   let unquoted = '';
-  const top: Shown = { name: '', gone: false, invisible: false, zeroFont: false, line: false, quoted: false };
+  const top: Shown = { ...DRAWN, name: '', line: false, quoted: false };
   const open: Shown[] = [top];
   // Per open table: whether its cells touch, and whether the last cell closed in it was padded.
   const tables: { touching: boolean; paddedBefore: boolean }[] = [];
@@ -406,7 +403,7 @@ export function htmlTexts(html: string): { shown: string; unquoted: string } {
       },
       ontext(data) {
         const at = open[open.length - 1]!;
-        if (at.gone || at.invisible || at.zeroFont) return;
+        if (isHidden(at)) return;
         // White space in the source, line breaks included, shows as one space (CSS Text §4.1.1); none
         // at all between a table's cells and rows (CSS 2.1 §17.2.1).
         if (tableParts.has(at.name) && /^[^\S\uFEFF]*$/.test(data)) return;

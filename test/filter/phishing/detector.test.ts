@@ -370,6 +370,43 @@ describe('links in an attached message', () => {
   });
 });
 
+describe('links in an attached web page', () => {
+  const page = '<html><body><a href="https://paypa1-login.top/s">https://www.paypal.com/signin</a></body></html>';
+  const file = (html: string, name = 'invoice.html') =>
+    `Content-Type: text/html; name="${name}"\r\nContent-Disposition: attachment; filename="${name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(html).toString('base64')}`;
+  const mixed = (part: string, from = 'Billing <billing@corp-notify.top>') =>
+    `${headers(from, 'Invoice')}Content-Type: multipart/mixed; boundary="MM"\r\n\r\n--MM\r\nContent-Type: text/plain\r\n\r\nPlease see the attached invoice.\r\n--MM\r\n${part}\r\n--MM--\r\n`;
+  const links = async (raw: string) => (await scan(raw)).signals.filter((s) => s.group === 'links');
+
+  it('judges the links of an attached HTML file as the message’s own (audit att-07)', async () => {
+    const found = await links(mixed(file(page)));
+    assert.deepEqual(found.map((s) => s.name).sort(), ['link-text-mismatch', 'lookalike-link']);
+    for (const s of found) {
+      assert.equal(s.evidence, 'https://paypa1-login.top/s');
+      assert.match(s.explanation.en, /\(in the attached file invoice\.html\)/);
+      assert.match(s.explanation.ru, /\(во вложенном файле invoice\.html\)/);
+    }
+  });
+
+  it('reads the page in the charset it declares, as the browser that opens it does', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(page, 'utf16le')]);
+    const part = `Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="scan.htm"\r\nContent-Transfer-Encoding: base64\r\n\r\n${utf16.toString('base64')}`;
+    assert.deepEqual((await links(mixed(part))).map((s) => s.name).sort(), ['link-text-mismatch', 'lookalike-link']);
+  });
+
+  it('names a page attached to an attached message by both, and leaves its form to the attachment checks', async () => {
+    const inner = `From: a@example.org\r\nSubject: Invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="II"\r\n\r\n--II\r\n${file(`${page}<form action="https://paypa1-login.top/p"><input type="password"></form>`)}\r\n--II--\r\n`;
+    const raw = mixed(
+      `Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="forward.eml"\r\n\r\n${inner}`,
+    );
+    const report = await scan(raw);
+    const mismatch = report.signals.find((s) => s.name === 'link-text-mismatch');
+    assert.match(mismatch?.explanation.en ?? '', /\(in the attached file forward\.eml → invoice\.html\)/);
+    assert.equal(report.signals.filter((s) => s.name === 'html-form').length, 0);
+    assert.equal(report.signals.find((s) => s.name === 'html-attachment')?.weight, 4);
+  });
+});
+
 describe('relative links and <base href>', () => {
   it('judges a relative link where the message’s <base href> sends it', async () => {
     const raw = htmlOnly(

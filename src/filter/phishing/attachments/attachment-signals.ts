@@ -22,6 +22,7 @@ import type { HtmlBudget } from '../html-budget.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { type ArchiveListing, archiveBudget, archiveFormatOf, type Budget, listArchive } from './archive.ts';
 import {
+  type ContentKind,
   deceptiveName,
   extensionOf,
   type FileKind,
@@ -60,6 +61,25 @@ interface Context {
   pdf: { bytes: number };
   /** What the HTML attachments, embedded messages' included, may have parsed (html-content.ts). */
   html: HtmlBudget;
+}
+
+/**
+ * An attached web page the reader may open in a browser: named as one (by any of its names), or HTML by
+ * type or content and a file (an attachment, or named). Not an unnamed inline HTML part, a body the
+ * parser kept apart, nor a named part the reader shows as the text (alsoText): mail programs name their
+ * bodies ("message.htm", "body.txt"), and the link and language checks read that markup as the body.
+ * `known`: what the caller has already worked out of the part.
+ */
+export function isWebPage(
+  a: MessageAttachment,
+  known?: { named: boolean; byContent: ContentKind | undefined },
+): boolean {
+  if (a.alsoText) return false;
+  const names = a.names ?? (a.filename ? [a.filename] : []);
+  if (known?.named ?? names.some((n) => kindByName(n) === 'html')) return true;
+  const isAttachment = a.disposition === 'attachment' || a.filename !== '';
+  const htmlType = a.contentType === 'text/html' || a.contentType === 'application/xhtml+xml';
+  return isAttachment && (htmlType || (known ? known.byContent : kindByContent(a.content)) === 'html');
 }
 
 export async function attachmentSignals(input: Input): Promise<Signal[]> {
@@ -166,13 +186,8 @@ async function inspect(a: MessageAttachment, context: Context): Promise<void> {
   const macro = named('macro-office');
   if (macro !== undefined || (byContent === 'ole' && oleHasMacros(a.content)))
     emit('macro-office', 3, explainKind(macro ?? name, 'macro-office'), macro ?? name);
-  // An unnamed inline HTML part is a body the parser kept apart, not a file the user is asked to open;
-  // nor is a named one the reader shows as the text (alsoText): mail programs name their bodies
-  // ("message.htm", "body.txt"), and the link and language checks read that markup as the body.
-  const isAttachment = a.disposition === 'attachment' || a.filename !== '';
-  const htmlType = a.contentType === 'text/html' || a.contentType === 'application/xhtml+xml';
   const htmlName = named('html');
-  if (!a.alsoText && (htmlName !== undefined || ((byContent === 'html' || htmlType) && isAttachment))) {
+  if (isWebPage(a, { named: htmlName !== undefined, byContent })) {
     const active = activeHtml(a.content, context.html);
     emit('html-attachment', active ? 4 : 3, explainHtml(htmlName ?? name, active), htmlName ?? name);
   }

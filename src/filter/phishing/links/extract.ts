@@ -16,7 +16,7 @@ import {
   parse,
   type TreeAdapter,
 } from 'parse5';
-import { hiddenByStyle } from '../hidden-style.ts';
+import { DRAWN, type Drawn, drawnChild, isHidden, NOT_DRAWN } from '../hidden-style.ts';
 import { type HtmlBudget, htmlBudget, spendHtmlBudget } from '../html-budget.ts';
 import { schemelessHost } from './url-hosts.ts';
 
@@ -43,8 +43,10 @@ export type Link = {
   written?: string;
   /** The <base href> a relative href was resolved against; absent for a scheme-relative one without a base. */
   base?: string;
-  /** The attached message the link is in ("forward.eml"); absent for the message's own links. */
+  /** The attached message or file the link is in ("forward.eml"); absent for the message's own links. */
   within?: string;
+  /** `within` names an attached file (a web page, "invoice.html"), not an attached message. */
+  inFile?: true;
   /**
    * A domain written in plain text without a scheme or www. (`paypa1.com/signin`), which mail readers
    * (Gmail, Apple Mail) make a link of; `href` is it with http://, as they complete it, `written` as written.
@@ -135,12 +137,6 @@ const blocks = new Set([
   'footer',
   'form',
 ]);
-/**
- * Elements whose content is never drawn. Not <head>: in the tree it holds only what it may (§13.2.6.4.4).
- * Not <noscript>: with scripting off, as in mail readers, its content is shown (§4.12.2). A <template>'s
- * content is no part of the tree.
- */
-const hidden = new Set(['style', 'script', 'title', 'template', 'iframe', 'noembed', 'noframes']);
 /** Form-associated elements a reader types into (§4.10.2, "listed"). */
 const fieldTags = new Set(['input', 'select', 'textarea']);
 const maxText = 300;
@@ -277,9 +273,11 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
   const ids = new Map<string, Element>();
   // `otherwise`: the text as drawn with images blocked and inline hiding overridden (Link.otherwise).
   const anchors: { element: Element; link: Link; otherwise: string; title: string }[] = [];
-  // Open elements whose inline style hides their content (hidden-style.ts): padding a link's text or
-  // the words before it with "display:none" text must not change what the link is judged to show.
-  const styleHidden: Element[] = [];
+  // How each open element draws its content, as inherited (hidden-style.ts): padding a link's text or the
+  // words before it with "display:none" text must not change what the link is judged to show, and text a
+  // descendant draws again inside a `font-size:0` or `visibility:hidden` wrapper is shown.
+  const drawing: Drawn[] = [DRAWN];
+  const hiddenHere = () => isHidden(drawing[drawing.length - 1]!);
   const openForms: Element[] = [];
   let context = '';
   let full = false;
@@ -294,12 +292,13 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
     const name = element.tagName;
     const id = attribute(element, 'id');
     if (id !== undefined && id !== '' && !ids.has(id)) ids.set(id, element);
-    if (hidden.has(name)) return false;
+    // Never drawn, and no link in it is either (NOT_DRAWN; a <template>'s content is no part of the tree).
+    if (NOT_DRAWN.has(name)) return false;
     // Hidden content is still walked: a style sheet may show it, and the links and forms in it are read.
-    if (hiddenByStyle(attribute(element, 'style'))) styleHidden.push(element);
+    drawing.push(drawnChild(drawing[drawing.length - 1]!, name, attribute(element, 'style')));
     const inner = anchors.at(-1);
     if (blocks.has(name)) {
-      if (styleHidden.length === 0) context = '';
+      if (!hiddenHere()) context = '';
       // A block starts a line of its own: "www.paypal.com<br>Sign in" shows two words, not one.
       if (inner) shownInLink(inner, ' ');
     }
@@ -338,7 +337,7 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
   };
   /** Adds drawn text to the innermost link: to its text unless hidden, and to its text drawn otherwise. */
   const shownInLink = (inner: { link: Link; otherwise: string }, data: string, drawn = true) => {
-    if (drawn && styleHidden.length === 0) inner.link.text = appendShown(inner.link.text, data, maxText);
+    if (drawn && !hiddenHere()) inner.link.text = appendShown(inner.link.text, data, maxText);
     inner.otherwise = appendShown(inner.otherwise, data, maxText);
   };
   const leave = (element: Element) => {
@@ -356,11 +355,11 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
       inner.link.text = text || inner.title;
       if ((otherwise || inner.title) !== inner.link.text) inner.link.otherwise = otherwise || inner.title;
     } else if (blocks.has(name)) {
-      if (styleHidden.length === 0) context = '';
+      if (!hiddenHere()) context = '';
       if (inner) shownInLink(inner, ' ');
     }
     if (name === 'form' && openForms.at(-1) === element) openForms.pop();
-    if (styleHidden.at(-1) === element) styleHidden.pop();
+    drawing.pop();
   };
   // Depth first, in tree order, without recursion: the budget allows 100,000 elements, all nested.
   const pending: (Node | { leave: Element })[] = [tree.document];
@@ -369,7 +368,7 @@ function fromHtml(html: string, budget: ExtractBudget, out: Extracted): void {
     else if (item.nodeName === '#text' && 'value' in item) {
       const inner = anchors.at(-1);
       if (inner) shownInLink(inner, item.value);
-      else if (styleHidden.length === 0) context = appendContext(context, item.value);
+      else if (!hiddenHere()) context = appendContext(context, item.value);
     } else if ('childNodes' in item && ('tagName' in item ? enter(item) : true)) {
       if ('tagName' in item) pending.push({ leave: item });
       for (let i = item.childNodes.length - 1; i >= 0; i--) pending.push(item.childNodes[i]!);

@@ -36,14 +36,18 @@ export type LinkInput = {
   protectedDomains: readonly string[];
   brands: readonly Brand[];
   /**
-   * The bodies of the messages attached to this one (a forward as message/rfc822, an .eml file), which the
-   * reader opens with a click: their links are checked as the message's own, within the same budget.
+   * The bodies of the messages attached to this one (a forward as message/rfc822, an .eml file) and the
+   * web pages attached to it (invoice.html), which the reader opens with a click: their links are checked
+   * as the message's own, within the same budget.
    */
   attached?: readonly AttachedBody[];
 };
 
-/** An attached message's text and HTML bodies, with its name as shown ("forward.eml"). */
-export type AttachedBody = { html: string; text: string; name: string };
+/**
+ * An attached message's text and HTML bodies, with its name as shown ("forward.eml"); or, with `file`, an
+ * attached HTML file's markup as its browser decodes it ("invoice.html").
+ */
+export type AttachedBody = { html: string; text: string; name: string; file?: true };
 
 /**
  * A sign-in, account or payment page by its path. Not "update" or "secure" alone: mailing lists are full of
@@ -80,8 +84,15 @@ export function linkSignals(input: LinkInput): Signal[] {
   for (const attached of input.attached ?? []) {
     if (budget.links <= 0) break;
     const inner = extractLinks(attached.html, attached.text, DEFAULT_LIMITS, budget);
-    for (const item of [...inner.links, ...inner.forms]) item.within = attached.name;
+    for (const item of inner.links) {
+      item.within = attached.name;
+      if (attached.file) item.inFile = true;
+    }
     links.push(...inner.links);
+    // A form in an attached page is the attachment checks' to judge (html-attachment, for what the page
+    // does when opened); its action is judged here as a link.
+    if (attached.file) continue;
+    for (const item of inner.forms) item.within = attached.name;
     forms.push(...inner.forms);
   }
   const brands = brandIndex(input.brands);
@@ -179,10 +190,14 @@ function howResolved(link: Link): Explanation {
   return { en: `${resolved.en}${whereIs(link).en}`, ru: `${resolved.ru}${whereIs(link).ru}` };
 }
 
-/** " (in the attached message forward.eml)" for a link in an attached message; '' for the message's own. */
+/**
+ * " (in the attached message forward.eml)" for a link in an attached message, " (in the attached file
+ * invoice.html)" for one in an attached web page; '' for the message's own.
+ */
 function whereIs(link: Link): Explanation {
   if (link.within === undefined) return { en: '', ru: '' };
   const name = evidenceOf(link.within);
+  if (link.inFile) return { en: ` (in the attached file ${name})`, ru: ` (во вложенном файле ${name})` };
   return { en: ` (in the attached message ${name})`, ru: ` (во вложенном письме ${name})` };
 }
 

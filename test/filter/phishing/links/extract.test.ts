@@ -51,6 +51,27 @@ test('link text as drawn: no tooltip, no text hidden by inline style, alt only f
   assert.equal(links[6]?.context, 'Log in to PayPal:');
 });
 
+test("link text inherits how it is drawn: a wrapper's zero font size is undone below it, display:none is not", () => {
+  const EVIL = 'https://login-portal.top/s';
+  const { links } = extractLinks(
+    // A template's `font-size:0` wrapper closes the gaps between its inline blocks of readable text.
+    `<a href="${EVIL}"><span style="font-size:0">x <span style="display:inline-block;font-size:14px">www.paypal.com</span> y</span></a>` +
+      `<a href="${EVIL}"><span style="font-size:0"><span style="font-size:2em">relative</span></span>www.paypal.com</a>` +
+      `<a href="${EVIL}"><div style="display:none"><p style="display:block;font-size:14px;visibility:visible">a</p></div>www.paypal.com</a>` +
+      `<a href="${EVIL}"><span style="opacity:0"><span style="opacity:1">b</span></span>www.paypal.com</a>`,
+    '',
+  );
+  assert.deepEqual(
+    links.map((l) => [l.text, l.otherwise]),
+    [
+      ['www.paypal.com', 'x www.paypal.com y'],
+      ['www.paypal.com', 'relativewww.paypal.com'],
+      ['www.paypal.com', 'a www.paypal.com'],
+      ['www.paypal.com', 'bwww.paypal.com'],
+    ],
+  );
+});
+
 test('entities are decoded as a browser does; script and style text is not link text', () => {
   const { links } = extractLinks(
     '<style>a{}</style><a href="java&#x09;script:x&amp;y">T&eacute;st<script>z</script></a>',

@@ -67,6 +67,24 @@ test('what the reader sees is not overruled by what is hidden (audit D1)', () =>
   ]);
 });
 
+test('text a descendant draws again inside a zero-font or invisible wrapper is what the link shows', () => {
+  // CSS Fonts 4 §2.5, CSS 2.1 §11.2: the inner size and visibility are the text's own, whatever the wrapper's.
+  const padding = 'x'.repeat(310);
+  for (const [wrapper, inner] of [
+    ['font-size:0', 'font-size:14px'],
+    ['visibility:hidden', 'visibility:visible'],
+  ]) {
+    const link = `<a href="${EVIL}"><span style="${wrapper}">${padding}<span style="${inner}">${SHOWN}</span></span></a>`;
+    assert.match(
+      one(html(link), 'link-text-mismatch').explanation.en,
+      /shows paypal\.com but it leads to login-portal\.top/,
+    );
+    // And the words before a link.
+    const before = `<p><span style="${wrapper}"><span style="${inner}">Log in to PayPal</span></span>: <a href="${EVIL}">here</a></p>`;
+    assert.deepEqual(names(html(before)), ['brand-link-elsewhere'], wrapper);
+  }
+});
+
 test('no mismatch for prose, a tooltip or a picture that says nothing deceptive', () => {
   assert.deepEqual(
     names(html(`<a href="${EVIL}">We moved from www.old-shop.example to our new site, read more here</a>`)),
