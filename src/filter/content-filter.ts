@@ -286,7 +286,7 @@ export class ContentFilter {
     let held: string | undefined;
     let envelope: EnvelopeChanges | undefined;
     if (this.#inspect) {
-      const inspection = this.#inspect(content, this.#rules);
+      const inspection = await this.#inspect(content, this.#rules);
       this.#logRuleActions(request, inspection.findings);
       this.#countRuleActions(inspection.findings);
       const v = inspection.verdict;

@@ -40,10 +40,12 @@
  *
  * Those bound the text, not the matching: its cost is the text times the rules run on it, and 200
  * ordinary rules over a 1.3 MB message took 13–24 s of the one thread every connection shares. So
- * a rule is run on a unit only when the unit holds the literal text every match of the rule must
- * contain (pattern.ts `required`), and a message's matching is bounded by MAX_MATCH_WORK characters
- * given to RE2, all rules and tables together (match-table.ts); past it all matching stops, as past
- * the bounds above. A body line longer than what is left of its part's bodySizeLimit is matched only
+ * a rule is run on a unit only when the unit holds one of the literal texts every match of the rule
+ * must contain (pattern.ts `required`); the matching yields to the event loop every MATCH_SLICE of
+ * work (inspectMessage), so a message's matching never holds up the other sessions for long; and a
+ * message's matching is bounded by MAX_MATCH_WORK, all rules and tables together (match-table.ts),
+ * set high enough for ordinary rule sets never to reach it: past it all matching stops, as past the
+ * bounds above, and the finding names the first rule that did not run. A body line longer than what is left of its part's bodySizeLimit is matched only
  * up to it (or its first 998 octets): the limit was read at line starts only, and a 10 MB line took
  * minutes.
  */
@@ -52,7 +54,7 @@ import type { Finding } from '../../authentication/results.ts';
 import { parseHeaderValue } from '../../mime/entity.ts';
 import { HEADER_LIMITS } from '../../mime/header-section.ts';
 import { isHeaderField, redirectTarget } from './action.ts';
-import { type MatchWork, matchTable, type TableMatch } from './match-table.ts';
+import { type MatchWork, matchTableSteps, type TableMatch } from './match-table.ts';
 import type { RuleTable } from './rule-file.ts';
 
 export type ContentCheck = 'header_checks' | 'mime_header_checks' | 'nested_header_checks' | 'body_checks';
@@ -74,7 +76,7 @@ export interface ContentRules {
   maxHeaderLookups?: number;
   /** Octets of logical headers given to the header tables per message; MAX_HEADER_OCTETS when absent. */
   maxHeaderOctets?: number;
-  /** Characters given to RE2 per message, all rules together; MAX_MATCH_WORK when absent. */
+  /** Matching work per message, all rules together; MAX_MATCH_WORK when absent. */
   maxMatchWork?: number;
 }
 
@@ -96,13 +98,22 @@ export const MAX_HEADER_OCTETS = 4 * HEADER_LIMITS.bytes;
 /** body_checks reads at most this many times bodySizeLimit octets of a message, all parts together. */
 export const BODY_PARTS_INSPECTED = 20;
 /**
- * Characters given to RE2 per message, all tables together, each run of a rule counting its input
- * plus RUN_CHARGE (match-table.ts). RE2 (re2js) runs about 1.3–10 million characters a second, by
- * pattern: with twice this, 200 rules without literal text over 1 MB of body or headers stopped after
- * 0.1–0.9 s here. It is spent only by rules whose literal text a unit holds or that have none: 10 such
- * rules over a 50 KB message.
+ * Matching work per message, all tables together: each run of a rule counts its input plus
+ * RUN_CHARGE, each literal text the prefilter looks for one plus its input over SCAN_RATIO
+ * (match-table.ts). It is spent by the rules that have no literal text and those whose text a unit
+ * holds: it pays for 9 such rules over all the body body_checks reads (BODY_PARTS_INSPECTED × 51,200
+ * octets), or 90 over a message of 100 KB, which ordinary rule sets do not reach. RE2 (re2js) took
+ * 1–850 ms per million characters here, by pattern and text, 150–350 ms for most rules without
+ * literal text: a message that spends it all costs 1.5–3.5 s of CPU (8.5 s at worst), in slices of
+ * MATCH_SLICE between which the other sessions are served.
  */
-export const MAX_MATCH_WORK = 500_000;
+export const MAX_MATCH_WORK = 10_000_000;
+/**
+ * Matching work between two yields to the event loop (inspectMessage): 8–18 ms of RE2 for most
+ * rules, 43 ms at worst, which is how long another session waits for a greeting or a reply. One
+ * rule's run is not cut: a header of headerSizeLimit (102,400) characters is one run.
+ */
+export const MATCH_SLICE = 50_000;
 
 export type ContentVerdict =
   | { action: 'accept' }
@@ -122,7 +133,7 @@ export interface ContentInspection {
   prepended: string[]; // lines PREPENDed, in order
   redirect?: string; // the last REDIRECT wins
   message?: Buffer; // the changed message, when a line was IGNOREd or PREPENDed
-  /** Characters given to RE2, all rules together (RUN_CHARGE a run included): the matching's cost. */
+  /** Matching work, all rules together (MAX_MATCH_WORK says how it is counted): the matching's cost. */
   work: number;
 }
 
@@ -152,6 +163,9 @@ const STRENGTH = { accept: 0, hold: 1, discard: 2, reject: 3 } as const;
 // header_checks(5): defaults when REJECT etc. have no text.
 const DEFAULT_TEXT: Record<string, string> = { REJECT: 'message content rejected' };
 
+/** A step of the inspection: yields when a slice of matching is done, returns T. */
+type Steps<T> = Generator<void, T, void>;
+
 interface Line {
   start: number;
   end: number; // content end, before CR LF
@@ -164,11 +178,42 @@ interface Boundary {
   digest: boolean;
 }
 
-export function inspectMessage(message: Uint8Array, rules: ContentRules): ContentInspection {
+/**
+ * The inspection, sharing the thread: the matching stops every MATCH_SLICE characters of work for
+ * the event loop to serve the other sessions (setImmediate), then goes on.
+ */
+export async function inspectMessage(message: Uint8Array, rules: ContentRules): Promise<ContentInspection> {
+  const steps = inspection(message, rules, MATCH_SLICE);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The inspection at once, holding the thread to its end: for tools and tests. */
+export function inspectMessageSync(message: Uint8Array, rules: ContentRules): ContentInspection {
+  const steps = inspection(message, rules, undefined);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/** The inspection as a generator that yields each `slice` characters of matching work. */
+function* inspection(
+  message: Uint8Array,
+  rules: ContentRules,
+  slice: number | undefined,
+): Generator<void, ContentInspection, void> {
   const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const out: Buffer[] = [];
   const result: ContentInspection = { verdict: { action: 'accept' }, findings: [], prepended: [], work: 0 };
   const work: MatchWork = { used: 0, limit: rules.maxMatchWork ?? MAX_MATCH_WORK, spent: false };
+  if (slice !== undefined) {
+    work.slice = slice;
+    work.pauseAt = slice;
+  }
   let changed = false;
   let stopped = false; // after REJECT or DISCARD nothing more matters
   const bodyLookups = rules.maxBodyLookups ?? MAX_BODY_LOOKUPS;
@@ -192,7 +237,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
    * Applies one table to one unit (a logical header or a body line); returns whether to keep it.
    * `octets`: of a logical header, as much of it as the table sees.
    */
-  const apply = (check: ContentCheck, table: RuleTable | undefined, input: string, octets = 0): boolean => {
+  function* apply(check: ContentCheck, table: RuleTable | undefined, input: string, octets = 0): Steps<boolean> {
     if (!table || stopped) return true;
     const kind = budget[check === 'body_checks' ? 'body' : 'header'];
     if (kind.skipped) return true;
@@ -207,13 +252,15 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       }
       headerOctetsLeft -= octets;
     }
-    const hit = matchTable(table, input, work);
+    const hit = yield* matchTableSteps(table, input, work);
     if (work.spent) {
       // All matching ends here, the header tables' and body_checks' alike: one finding says so.
       result.findings.push({
         check,
         result: 'skipped',
-        reason: `content rules stopped after ${work.used} of ${work.limit} characters of matching, the limit per message`,
+        reason:
+          `content rules stopped after ${work.used} of ${work.limit} characters of matching, the limit per message: ` +
+          `${work.stoppedAt} and the rules after it did not run`,
       });
       budget.body.skipped = true;
       budget.header.skipped = true;
@@ -221,7 +268,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     }
     if (!hit) return true;
     return act(check, hit, input);
-  };
+  }
 
   /** A REDIRECT or PREPEND whose $n result cannot be carried out: logged as ignored, the message kept as it is. */
   const refuse = (finding: Finding, why: string) => {
@@ -316,7 +363,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   const messageBodyLimit = bodyLimit * BODY_PARTS_INSPECTED;
   let inspectedInAll = 0; // octets of all body parts given to body_checks
   /** Gives one body line to body_checks, within the part's and the message's octets; returns whether to keep it. */
-  const bodyLine = (line: Line): boolean => {
+  function* bodyLine(line: Line): Steps<boolean> {
     let inspect = inspected < bodyLimit;
     if (inspect && rules.body && inspectedInAll >= messageBodyLimit) {
       skip('body_checks', `${messageBodyLimit} octets of body`);
@@ -328,8 +375,8 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     const cut = Math.min(line.end, line.start + Math.max(bodyLimit - inspected, MAX_LINE_OCTETS));
     inspected += line.next - line.start;
     if (inspect) inspectedInAll += line.next - line.start;
-    return !inspect || !rules.body || apply('body_checks', rules.body, buf.toString('utf8', line.start, cut));
-  };
+    return !inspect || !rules.body || (yield* apply('body_checks', rules.body, buf.toString('utf8', line.start, cut)));
+  }
 
   /** The boundaries of the multiparts the walk is in, outermost first; each entity may declare several. */
   const levels: Boundary[][] = [];
@@ -348,7 +395,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
    * an attached message's (`nested`). Returns whether its body is an attached message, whose header
    * section comes next.
    */
-  const headers = (section: 'top' | 'part' | 'nested', digest = false): boolean => {
+  function* headers(section: 'top' | 'part' | 'nested', digest = false): Steps<boolean> {
     const sectionStart = pos;
     const seen = { type: false, disposition: false, encoding: false };
     let firstType: string | undefined; // the first counts, as in the MIME parser and readers
@@ -371,7 +418,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       const first = lineAt(buf, pos);
       if (first.end === first.start) {
         // The empty line ends the header (RFC 5322 §2.1); to Postfix's reading it is a body line.
-        if (!below || bodyLine(first)) emit(first.start, first.next);
+        if (!below || (yield* bodyLine(first))) emit(first.start, first.next);
         pos = first.next;
         break;
       }
@@ -387,7 +434,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
         const top = section === 'top';
         if (!below && ((multipart && !top) || !readsBelow(first, sectionStart, fields, top ? undefined : seen))) break;
         below = true;
-        if (bodyLine(first)) emit(first.start, first.next);
+        if (yield* bodyLine(first)) emit(first.start, first.next);
         pos = first.next;
         continue;
       }
@@ -436,13 +483,13 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       }
       if (lower === 'content-disposition') seen.disposition = true;
       const octets = Math.min(last.end, head.start + headerLimit) - head.start;
-      const keep = matched ? apply(check, table, logical, octets) : true;
+      const keep = matched ? yield* apply(check, table, logical, octets) : true;
       if (!below) {
         if (keep) emit(first.start, last.next);
       } else {
         // Under a line that is not a field, each line is also a body line, as Postfix reads it.
         for (let line = first; line.start < last.next; line = lineAt(buf, line.next)) {
-          if (bodyLine(line) && keep) emit(line.start, line.next);
+          if ((yield* bodyLine(line)) && keep) emit(line.start, line.next);
         }
       }
       pos = last.next;
@@ -452,7 +499,7 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
     // RFC 2046 §5.1.5: in a digest, a part without Content-Type is a message/rfc822.
     const type = firstType ?? (digest ? 'Content-Type: message/rfc822' : undefined);
     return type !== undefined && attachedMessage(type, encoding) && ++nestedMessages <= MAX_NESTING;
-  };
+  }
 
   /**
    * After a line that is not a field (at `stray`), whether Postern's MIME parser also reads the fields
@@ -493,12 +540,12 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
   };
 
   /** A header section, then the header of each message attached inside it. */
-  const sections = (first: 'top' | 'part', digest = false): void => {
-    if (!headers(first, digest)) return;
-    while (headers('nested'));
-  };
+  function* sections(first: 'top' | 'part', digest = false): Steps<void> {
+    if (!(yield* headers(first, digest))) return;
+    while (yield* headers('nested'));
+  }
 
-  sections('top');
+  yield* sections('top');
   while (pos < buf.length) {
     if (stopped) break; // REJECT or DISCARD: the rest is not read
     const bodyOff = !rules.body || budget.body.skipped || inspected >= bodyLimit || inspectedInAll >= messageBodyLimit;
@@ -524,7 +571,11 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
       // header_checks(5): body_checks sees "all other content, including multi-part message
       // boundaries". Unlike Postfix an IGNORE keeps a boundary: without it the message is no MIME.
       // Its trailing white space is unbounded (RFC 2046 §5.1.1 transport padding): matched up to bodyLimit.
-      apply('body_checks', rules.body, buf.toString('utf8', line.start, Math.min(line.end, line.start + bodyLimit)));
+      yield* apply(
+        'body_checks',
+        rules.body,
+        buf.toString('utf8', line.start, Math.min(line.end, line.start + bodyLimit)),
+      );
       emit(line.start, line.next);
       pos = line.next;
       if (!delimiter.close && ++parts > MAX_PARTS) {
@@ -537,10 +588,10 @@ export function inspectMessage(message: Uint8Array, rules: ContentRules): Conten
         break;
       }
       inspected = 0;
-      if (!delimiter.close) sections('part', delimiter.digest);
+      if (!delimiter.close) yield* sections('part', delimiter.digest);
       continue;
     }
-    if (bodyLine(line)) emit(line.start, line.next);
+    if (yield* bodyLine(line)) emit(line.start, line.next);
     pos = line.next;
   }
   if (pos < buf.length) emit(pos, buf.length); // after a REJECT or DISCARD: kept, though unread

@@ -31,10 +31,11 @@ export interface CompiledPattern {
   source: string; // as written in the rule file
   groups: number; // capturing groups, for $n checks
   /**
-   * Text every match contains (prefilter): lower-cased when `foldCase`, to look for in the lower-cased
-   * input; undefined when none could be found. An input without it cannot match, so RE2 is not run.
+   * Texts of which every match contains one (prefilter, requiredTexts): lower-cased when `foldCase`,
+   * to look for in the lower-cased input; undefined when none could be found. An input without any of
+   * them cannot match, so RE2 is not run.
    */
-  required: string | undefined;
+  required: readonly string[] | undefined;
   foldCase: boolean;
   /** Groups 0..n of the first match, or undefined when the pattern does not match. */
   exec(input: string): (string | null)[] | undefined;
@@ -56,7 +57,7 @@ export function compilePattern(source: string, flags: PatternFlags = DEFAULT_FLA
   return {
     source,
     groups,
-    required: requiredLiteral(translated, flags.caseInsensitive),
+    required: requiredTexts(translated, flags.caseInsensitive),
     foldCase: flags.caseInsensitive,
     exec(input) {
       const m = re.matcher(input);
@@ -153,20 +154,58 @@ function bracket(source: string, start: number, flags: PatternFlags): [string, n
 const SIMPLE_ESCAPES = new Set('bBdDsSwWntrfvaAz');
 
 /**
- * The longest run of text any match of the translated (RE2 syntax) pattern must contain, or undefined.
- * Conservative: only the top-level concatenation is read; a top-level `|`, `\Q`, or an escape it does
- * not know gives none. A character that a quantifier may repeat zero times (`*`, `?`, `{0,…}`, and
- * anything with a lazy `?`) is not in any run; one under `+` or `{n,…}` ends its run. Groups, bracket
- * expressions, `.`, anchors and class escapes end a run. Under case folding only ASCII characters count
- * and `k` and `s` not even those: RE2 folds them to U+212A KELVIN SIGN and U+017F LONG S, which
- * toLowerCase does not map to ASCII. The result is lower-cased then.
+ * Texts in an any-of set at most: past it the prefilter's scans (one per text) would cost more than
+ * they save, and the rule is run as one without literal text.
  */
-export function requiredLiteral(re: string, foldCase: boolean): string | undefined {
-  const runs: string[] = [];
+export const MAX_REQUIRED_TEXTS = 64;
+
+/**
+ * Texts of which every match of the translated (RE2 syntax) pattern contains at least one (an any-of
+ * set), or undefined when none could be found. Conservative, and read as RE2 parses the pattern:
+ * - a concatenation's candidates are its runs of literal characters and its groups that occur at
+ *   least once; it requires the most selective of them (the longest shortest text, then the fewest
+ *   texts). A character or group that a quantifier may repeat zero times (`*`, `?`, `{0,…}`, and
+ *   anything with a lazy `?`) is no candidate; one under `+` or `{n,…}` ends its run. Bracket
+ *   expressions, `.`, anchors and class escapes end a run;
+ * - an alternation, at the top or in a group, requires the union of its branches' sets, and nothing
+ *   when one branch requires nothing (`viagra|cialis` gives both; `viagra|x*` none);
+ * - `\Q`, or an escape it does not know anywhere in the pattern gives none.
+ * Runs shorter than two characters are left out. Under case folding only ASCII characters count and
+ * `k` and `s` not even those: RE2 folds them to U+212A KELVIN SIGN and U+017F LONG S, which
+ * toLowerCase does not map to ASCII. The texts are lower-cased then.
+ */
+export function requiredTexts(re: string, foldCase: boolean): readonly string[] | undefined {
+  for (let i = 0; i < re.length; i++) {
+    if (re[i] !== '\\') continue;
+    const n = re[++i] ?? '';
+    if (/[A-Za-z0-9]/.test(n) && !SIMPLE_ESCAPES.has(n)) return undefined; // \Q…\E, \p{…}, \x41, octal
+  }
+  const at = { i: 0 };
+  const found = alternation(re, at, foldCase);
+  return at.i === re.length ? found : undefined; // a stray `)`: RE2 refused the pattern already
+}
+
+/** The any-of set of the alternation at `at.i`, which ends at a `)` or the end, left at `at.i`. */
+function alternation(re: string, at: { i: number }, foldCase: boolean): string[] | undefined {
+  const union = new Set<string>();
+  let none = false;
+  for (;;) {
+    const branch = concatenation(re, at, foldCase);
+    if (branch === undefined) none = true;
+    else for (const text of branch) union.add(text);
+    if (re[at.i] !== '|') break;
+    at.i++;
+  }
+  return none || union.size > MAX_REQUIRED_TEXTS ? undefined : [...union];
+}
+
+/** The most selective candidate of the concatenation at `at.i`, which ends at `|`, `)` or the end. */
+function concatenation(re: string, at: { i: number }, foldCase: boolean): string[] | undefined {
+  const candidates: string[][] = [];
   let run = ''; // the current run of literal characters
   let last = ''; // the literal character that ended `run`, which a quantifier may take back
   const end = () => {
-    if (run) runs.push(run);
+    if (run.length >= 2) candidates.push([run]);
     run = '';
     last = '';
   };
@@ -178,63 +217,80 @@ export function requiredLiteral(re: string, foldCase: boolean): string | undefin
     run += foldCase ? c.toLowerCase() : c;
     last = c;
   };
-  let i = 0;
-  while (i < re.length) {
-    const cp = re.codePointAt(i) as number;
-    const c = String.fromCodePoint(cp);
-    if (c === '|') return undefined; // top-level alternation: no text is common to all matches
+  /** The quantifier at `at.i`, if any: its text and whether the atom before it occurs at least once. */
+  const quantifier = (): { text: string; once: boolean } | undefined => {
+    const q = /^(?:[*?+]|\{(\d+)(?:,\d*)?\})+/.exec(re.slice(at.i));
+    if (!q) return undefined;
+    // Only `+` or `{n≥1,…}`, alone, keep the atom before it: it occurs at least once.
+    return { text: q[0], once: /^(?:\+|\{[1-9]\d*(?:,\d*)?\})$/.test(q[0]) };
+  };
+  while (at.i < re.length) {
+    const c = String.fromCodePoint(re.codePointAt(at.i) as number);
+    if (c === '|' || c === ')') break;
     if (c === '*' || c === '?' || c === '+' || c === '{') {
-      const q = /^(?:[*?+]|\{(\d+)(?:,\d*)?\})+/.exec(re.slice(i));
+      const q = quantifier();
       if (!q) {
         end(); // a `{` that is no repeat: literal in RE2, but left out
-        i++;
+        at.i++;
         continue;
       }
-      // Only `+` or `{n≥1,…}`, alone, keep the atom before it: it occurs at least once.
-      const once = /^(?:\+|\{[1-9]\d*(?:,\d*)?\})$/.test(q[0]);
-      if (!once && last) run = run.slice(0, -(foldCase ? last.toLowerCase() : last).length);
+      if (!q.once && last) run = run.slice(0, -(foldCase ? last.toLowerCase() : last).length);
       end();
-      i += q[0].length;
+      at.i += q.text.length;
       continue;
     }
     if (c === '\\') {
-      const n = re[i + 1] ?? '';
+      const n = re[at.i + 1] ?? '';
       if (/[A-Za-z0-9]/.test(n)) {
-        if (!SIMPLE_ESCAPES.has(n)) return undefined; // \Q…\E, \p{…}, \x41, octal: not read here
-        end();
-        last = '';
-      } else {
-        const e = String.fromCodePoint(re.codePointAt(i + 1) as number);
-        literal(e); // an escaped punctuation character is itself
-        i += 1 + e.length;
+        end(); // a class or an empty-width test (requiredTexts refused the others)
+        at.i += 2;
         continue;
       }
-      i += 2;
+      const e = String.fromCodePoint(re.codePointAt(at.i + 1) as number);
+      literal(e); // an escaped punctuation character is itself
+      at.i += 1 + e.length;
       continue;
     }
     if (c === '[') {
       end();
-      i = skipBracket(re, i);
-      if (i < 0) return undefined;
+      const next = skipBracket(re, at.i);
+      at.i = next < 0 ? re.length + 1 : next; // unterminated: requiredTexts gives none
       continue;
     }
     if (c === '(') {
       end();
-      i = skipGroup(re, i);
-      if (i < 0) return undefined;
+      at.i++;
+      const inner = alternation(re, at, foldCase);
+      if (re[at.i] !== ')') {
+        at.i = re.length + 1; // unbalanced: requiredTexts gives none
+        return undefined;
+      }
+      at.i++;
+      const q = quantifier();
+      if (q) at.i += q.text.length;
+      if (inner !== undefined && (q === undefined || q.once)) candidates.push(inner);
       continue;
     }
-    if (c === '.' || c === '^' || c === '$' || c === ')') {
+    if (c === '.' || c === '^' || c === '$') {
       end();
-      i++;
+      at.i++;
       continue;
     }
     literal(c);
-    i += c.length;
+    at.i += c.length;
   }
   end();
-  let best: string | undefined;
-  for (const r of runs) if (r.length >= 2 && r.length > (best?.length ?? 0)) best = r;
+  let best: string[] | undefined;
+  const shortest = (set: readonly string[]) => Math.min(...set.map((t) => t.length));
+  for (const set of candidates) {
+    if (
+      best === undefined ||
+      shortest(set) > shortest(best) ||
+      (shortest(set) === shortest(best) && set.length < best.length)
+    ) {
+      best = set;
+    }
+  }
   return best;
 }
 
@@ -251,25 +307,6 @@ function skipBracket(re: string, start: number): number {
       i = close + 2;
     } else if (re[i] === ']') return i + 1;
     else i++;
-  }
-  return -1;
-}
-
-/** The index after the group that opens at `i`, or -1. */
-function skipGroup(re: string, start: number): number {
-  let depth = 0;
-  let i = start;
-  while (i < re.length) {
-    const c = re[i];
-    if (c === '\\') i += 2;
-    else if (c === '[') {
-      i = skipBracket(re, i);
-      if (i < 0) return -1;
-    } else {
-      if (c === '(') depth++;
-      else if (c === ')' && --depth === 0) return i + 1;
-      i++;
-    }
   }
   return -1;
 }
