@@ -219,6 +219,11 @@ export function defaultHostname(osName: string = os.hostname()): string {
   return name.includes('.') ? name : `${name}.localdomain`;
 }
 
+/** The RFC 5952 §4 text form of an IPv6 address (lower case, zeros compressed), as the WHATWG URL parser writes it. */
+function canonicalIpv6(address: string): string {
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+}
+
 /** Why an address cannot be one of this server's public ones (serverAddresses, quickstart --address). */
 export function serverAddressProblem(value: string): string | undefined {
   if (isIP(value) === 0) return 'expected an IP address such as 203.0.113.25';
@@ -294,10 +299,15 @@ export const configSchema = z
     /** This server's own public addresses, so a HELO that claims them from outside is refused. */
     serverAddresses: z
       .array(
-        z.string().superRefine((value, ctx) => {
-          const problem = serverAddressProblem(value);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        }),
+        z
+          .string()
+          .superRefine((value, ctx) => {
+            const problem = serverAddressProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          // RFC 5952 §4: one text form per IPv6 address ("2001:DB8:0:0::1" is 2001:db8::1), so the AAAA
+          // and ip6: records printed from it read as dns check and every log write the address.
+          .transform((value) => (isIPv6(value) && !value.includes('%') ? canonicalIpv6(value) : value)),
       )
       .default([]),
     /** Postfix's smtpd_*_restrictions, per stage; an absent list takes the secure default (docs/restrictions.md). */

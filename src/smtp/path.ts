@@ -111,7 +111,8 @@ export function parseMailbox(mailbox: string, reversePath = false): Path | strin
   let domain: string;
   if (domainPart.startsWith('[')) {
     if (!isAddressLiteral(domainPart)) return `Syntax error: invalid address literal "${domainPart}"`;
-    domain = domainPart.toLowerCase();
+    // The tag as RFC 5321 §4.1.3 writes it ("IPv6:"), the address in lower case (RFC 5952 §4.3).
+    domain = domainPart.toLowerCase().replace(/^\[ipv6:/, '[IPv6:');
   } else {
     if (!isDomain(domainPart)) return `Syntax error: invalid domain "${domainPart}" (RFC 5321 section 4.1.2)`;
     domain = domainPart.toLowerCase();

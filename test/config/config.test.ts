@@ -352,6 +352,8 @@ test('serverAddresses: each an IP address, or the start stops naming it', () => 
     '203.0.113.25',
     '2001:db8::25',
   ]);
+  // RFC 5952 §4: kept in the one text form dns records, dns check and the logs write (before: as written).
+  assert.deepEqual(parseConfig({ serverAddresses: ['2001:DB8:0:0::25'] }, 'test').serverAddresses, ['2001:db8::25']);
   for (const bad of ['203.0.113.256', 'mx.example.com']) {
     assert.throws(
       () => parseConfig({ serverAddresses: [bad] }, 'postern.yaml'),

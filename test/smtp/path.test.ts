@@ -117,3 +117,13 @@ test('a reverse-path local part is bounded by the path only (RFC 5321 §4.5.3.1)
   assert.equal(parsePath(`<${'a'.repeat(243)}@example.net>`, true).ok, false, 'over the 256-octet path');
   assert.equal(parsePath(`<${'a'.repeat(242)}@example.net>`, true).ok, true, 'at 256 octets');
 });
+
+test('an IPv6 address literal keeps the tag as RFC 5321 §4.1.3 writes it, the address in lower case', () => {
+  // Before: "[ipv6:::1]" in Return-Path and in replies.
+  for (const literal of ['[IPv6:2001:DB8::1]', '[ipv6:2001:db8::1]', '[IPV6:2001:Db8::1]']) {
+    const parsed = parseMailbox(`user@${literal}`);
+    assert.ok(typeof parsed !== 'string', String(parsed));
+    assert.equal(parsed.domain, '[IPv6:2001:db8::1]');
+    assert.equal(parsed.address, 'user@[IPv6:2001:db8::1]');
+  }
+});
