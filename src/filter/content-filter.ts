@@ -90,6 +90,8 @@ export type FilterOutcome =
 
 /** Each is checked for lookalikes on every message: enough for an organisation's real partners. */
 const MAX_LEARNED_CORRESPONDENTS = 300;
+/** A learned partner our users have not written to for this long is forgotten: 180 days. */
+const LEARNED_CORRESPONDENT_WINDOW_MS = 180 * 86_400_000;
 
 /** Rule actions logged per check and message; the rest are counted in one line. */
 const MAX_LOGGED_FINDINGS = 10;
@@ -188,21 +190,46 @@ export class ContentFilter {
   }
 
   /**
-   * Learns the frequent correspondents from the store's sender history (config
-   * `filter.phishing.correspondentMinMessages`) now and every 10 minutes until stop(): lookalikes of
-   * the domains we often write with are suspicious, as those of `partnerDomains` are.
+   * Learns the frequent correspondents (config `filter.phishing.correspondentMinMessages`) now and
+   * every 10 minutes until stop(): lookalikes of the domains our users often write to are
+   * suspicious, as those of `partnerDomains` are. The store counts only mail our users send
+   * (Store.recordCorrespondentDomains): a domain that writes to us earns nothing, or five junk
+   * messages from examp1e.com would make it a partner and pass its lure. Only domains written to in
+   * the last LEARNED_CORRESPONDENT_WINDOW_MS; none that lookalike.ts would call a lookalike of a
+   * protected, configured partner or brand domain, nor of a learned domain written to at least as
+   * often (a typo of a partner, or a partner's own typo, would otherwise flag the partner's mail).
    */
-  async learnCorrespondents(source: (o: { minMessages: number; limit: number }) => Promise<string[]>): Promise<void> {
+  async learnCorrespondents(source: Pick<Store, 'frequentCorrespondents'>['frequentCorrespondents']): Promise<void> {
     const minMessages = this.#config.phishing.correspondentMinMessages;
     if (!this.#config.phishing.enabled || minMessages === 0) return;
+    const base = this.#baseSettings;
+    const known = new Set([...base.protectedDomains, ...base.partnerDomains].map((d) => d.toLowerCase()));
+    // One array for every refresh: lookalike.ts keeps it parsed by identity.
+    const guarded = [...base.protectedDomains, ...base.partnerDomains, ...base.brands.flatMap((b) => b.domains)];
+    // Whether one learned domain imitates another, kept while both stay learned: the pairs of a
+    // refresh are mostly the last one's, and 300 × 300 comparisons cost half a second of main thread.
+    let imitates = new Map<string, boolean>();
     const refresh = async () => {
       try {
-        const learned = await source({ minMessages, limit: MAX_LEARNED_CORRESPONDENTS });
-        const known = new Set([...this.#baseSettings.protectedDomains, ...this.#baseSettings.partnerDomains]);
-        this.#settings = {
-          ...this.#baseSettings,
-          partnerDomains: [...this.#baseSettings.partnerDomains, ...learned.filter((d) => !known.has(d))],
-        };
+        const { lookalikeOf } = await import('./phishing/lookalike.ts');
+        const seenSince = new Date(Date.now() - LEARNED_CORRESPONDENT_WINDOW_MS);
+        const rows = await source({ minMessages, limit: MAX_LEARNED_CORRESPONDENTS, seenSince });
+        const candidates = rows.filter(({ domain }) => !known.has(domain) && !lookalikeOf(domain, guarded));
+        const seen = new Map<string, boolean>();
+        const learned: string[] = [];
+        for (const [i, { domain, messages }] of candidates.entries()) {
+          if (i % 20 === 19) await new Promise<void>((resolve) => setImmediate(resolve)); // deliveries go on
+          const copies = candidates.some((other) => {
+            if (other.domain === domain || other.messages < messages) return false;
+            const pair = `${domain} ${other.domain}`;
+            const found = imitates.get(pair) ?? lookalikeOf(domain, [other.domain]) !== undefined;
+            seen.set(pair, found);
+            return found;
+          });
+          if (!copies) learned.push(domain);
+        }
+        imitates = seen;
+        this.#settings = { ...base, partnerDomains: [...base.partnerDomains, ...learned] };
       } catch (err) {
         this.#logger.warn({ err }, 'frequent correspondents not refreshed');
       }

@@ -5,6 +5,8 @@
  * restrictions, authentication and filters here, in that order.
  */
 
+import { domainToASCII } from 'node:url';
+import { getDomain } from 'tldts';
 import type { ClientKind, Examination, SenderAuthentication } from '../authentication/authenticate.ts';
 import { type HeaderField, readMessage } from '../authentication/dkim/message.ts';
 import { authors } from '../authentication/dkim/verify-dkim.ts';
@@ -476,12 +478,8 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
           job ? QUEUED_NOT_DELIVERED : 'message stored',
         );
       }
-      rememberCorrespondents(
-        envelope,
-        peer,
-        receivedAt,
-        junk || verdictOf(filtered)?.action !== 'none' || authSummary?.dmarc !== 'pass' ? undefined : headerFrom,
-      );
+      const unmarked = !junk && verdictOf(filtered)?.action === 'none';
+      rememberCorrespondents(envelope, peer, receivedAt, unmarked ? authSummary : undefined, headerFrom);
       return { action: 'reply', reply: replies.queued(envelope.id) };
     } catch (err) {
       if (err instanceof RecipientsGoneError) {
@@ -639,23 +637,47 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
 
   /**
    * Sender history for the first-contact signal: who wrote to us, and whom our users wrote to (a
-   * reply from them is no first contact). Off the acknowledgement path: a failure only costs history.
-   * From outside, the envelope sender as ever, and `author`, the From address the check reads, for
-   * mail that reached the inbox unmarked: lists, ESPs and VERP send with an envelope of their own
-   * (RFC 5321 §4.4), and a phisher must not earn history by a message left in Junk or marked.
+   * reply from them is no first contact); and the domains our users write to, the phishing check's
+   * learned partners. Off the acknowledgement path: a failure only costs history.
+   * From outside, only addresses the message proved, and only when it reached the inbox unmarked
+   * (`proof` is given then): a phisher must earn no history by a message left in Junk or marked, nor
+   * by a forged envelope. The envelope sender when SPF passed for it (RFC 7208 §2.6.1: "pass" alone
+   * says the client may use that domain; a "fail" or "none" envelope is anyone's to write), and the
+   * author, the From address the check reads, when DMARC passed (RFC 7489 §3.1: aligned with an
+   * authenticated domain): lists, ESPs and VERP send with an envelope of their own (RFC 5321 §4.4).
+   * Nothing from outside teaches partner domains: five junk messages from examp1e.com made it one.
    */
-  function rememberCorrespondents(envelope: Envelope, peer: Peer, at: Date, author?: string): void {
-    const kind = clientKind(peer);
-    const addresses =
-      kind === 'external'
-        ? [
-            ...(envelope.mailFrom ? [envelope.mailFrom.address] : []),
-            // RFC 5321 §4.5.3.1.3: no path is longer than 256 octets, so no mailbox past 254 is real.
-            ...(author && Buffer.byteLength(author) <= 254 && isStorableText(author) ? [author] : []),
-          ]
-        : envelope.recipients.filter((r) => r.route.kind === 'outbound').map((r) => r.path.address);
-    if (!filter?.scoresPhishing || addresses.length === 0) return;
-    store.recordSenders(addresses, at).catch((err: unknown) => logger.warn({ err }, 'sender history not recorded'));
+  function rememberCorrespondents(
+    envelope: Envelope,
+    peer: Peer,
+    at: Date,
+    proof: AuthenticationSummary | undefined,
+    author: string | undefined,
+  ): void {
+    if (!filter?.scoresPhishing) return;
+    const record = (addresses: string[]) => {
+      if (addresses.length === 0) return;
+      store.recordSenders(addresses, at).catch((err: unknown) => logger.warn({ err }, 'sender history not recorded'));
+    };
+    if (clientKind(peer) === 'external') {
+      record([
+        ...(envelope.mailFrom && proof?.spf === 'pass' ? [envelope.mailFrom.address] : []),
+        // RFC 5321 §4.5.3.1.3: no path is longer than 256 octets, so no mailbox past 254 is real.
+        ...(author && proof?.dmarc === 'pass' && Buffer.byteLength(author) <= 254 && isStorableText(author)
+          ? [author]
+          : []),
+      ]);
+      return;
+    }
+    const outbound = envelope.recipients.filter((r) => r.route.kind === 'outbound').map((r) => r.path.address);
+    record(outbound);
+    // One count per message and registrable domain, not per recipient: one message to five people at
+    // a typo domain is one message, and a.evil.example … z.evil.example are one domain.
+    const domains = new Set(outbound.map(registrableDomain).filter((d) => d !== undefined));
+    if (domains.size === 0) return;
+    store
+      .recordCorrespondentDomains([...domains], at)
+      .catch((err: unknown) => logger.warn({ err }, 'correspondent domains not recorded'));
   }
 
   return {
@@ -674,6 +696,16 @@ export function inboundHandlers(options: InboundOptions): SmtpHandlers {
       options.auth?.forget(peer);
     },
   };
+}
+
+/**
+ * The registrable domain (Public Suffix List, via tldts) of an address, as an A-label in lower case
+ * (RFC 5890 §2.3.2.1), as lookalike.ts compares domains; none for an address literal or a bare suffix.
+ */
+function registrableDomain(address: string): string | undefined {
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  if (domain.startsWith('[')) return undefined;
+  return getDomain(domainToASCII(domain).toLowerCase() || domain.toLowerCase()) ?? undefined;
 }
 
 function authenticationSummary(examination: Examination): AuthenticationSummary {

@@ -31,6 +31,7 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  type CorrespondentDomain,
   checkLimit,
   type DeleteJobOptions,
   type Delivery,
@@ -77,6 +78,7 @@ export class NullStore implements Store {
   readonly #loginFailures = new Map<string, LoginFailureRow>();
   readonly #dkimKeys: DkimKey[] = [];
   readonly #senders = new Map<string, { messages: number; firstSeen: number }>();
+  readonly #domains = new Map<string, { messages: number; lastSeen: number }>();
 
   constructor(accounts: NullStoreAccounts) {
     if ('readFrom' in accounts) this.#accountStore = accounts.readFrom;
@@ -405,20 +407,29 @@ export class NullStore implements Store {
       this.#senders.set(address, { messages: (seen?.messages ?? 0) + 1, firstSeen });
     }
   }
-  async frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]> {
+  /** In memory, this process only: a benchmark's outbound mail is discarded, so little comes here. */
+  async recordCorrespondentDomains(domains: string[], at: Date): Promise<void> {
     this.#assertOpen();
-    const totals = new Map<string, number>();
-    for (const [address, { messages }] of this.#senders) {
-      const at = address.lastIndexOf('@'); // "a@b"@c.org is at c.org
-      if (at < 0) continue; // a domain-less postmaster has no domain to count
-      const domain = address.slice(at + 1);
-      totals.set(domain, (totals.get(domain) ?? 0) + messages);
+    for (const domain of new Set(domains.map((d) => d.toLowerCase()).filter((d) => d !== ''))) {
+      const seen = this.#domains.get(domain);
+      const lastSeen = Math.max(seen?.lastSeen ?? at.getTime(), at.getTime());
+      this.#domains.set(domain, { messages: (seen?.messages ?? 0) + 1, lastSeen });
     }
-    return [...totals]
-      .filter(([, total]) => total >= options.minMessages)
-      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)) // bytewise, as SQLite
+  }
+
+  async frequentCorrespondents(options: {
+    minMessages: number;
+    limit: number;
+    seenSince: Date;
+  }): Promise<CorrespondentDomain[]> {
+    this.#assertOpen();
+    return [...this.#domains]
+      .filter(
+        ([, { messages, lastSeen }]) => messages >= options.minMessages && lastSeen >= options.seenSince.getTime(),
+      )
+      .sort(([a, x], [b, y]) => y.messages - x.messages || (a < b ? -1 : a > b ? 1 : 0)) // bytewise, as SQLite
       .slice(0, options.limit)
-      .map(([domain]) => domain);
+      .map(([domain, { messages }]) => ({ domain, messages }));
   }
 
   stats(): StoreStats {

@@ -348,6 +348,12 @@ export interface SenderHistory {
   firstSeen: Date | null;
 }
 
+/** A domain our users wrote to, and in how many messages. */
+export interface CorrespondentDomain {
+  domain: string;
+  messages: number;
+}
+
 export interface Store {
   /**
    * Creates the account and its INBOX. Throws AccountExistsError when the address is taken, by an
@@ -525,19 +531,33 @@ export interface Store {
 
   /**
    * The messages recorded for `address` (compared lower-cased) and when it was first seen: mail
-   * from it, and mail the organisation sent to it, both count.
+   * from it (its envelope sender when SPF passed for it, its author when DMARC did, the message
+   * unmarked in the inbox) and mail the organisation sent to it both count.
    */
   senderHistory(address: string): Promise<SenderHistory>;
   /**
    * Counts one message for each distinct address (lower-cased; "" — the null sender — is skipped),
-   * first seen at `at` when new. Called per message: calls close together share one statement.
+   * first seen at `at` when new, last seen at `at` when later. Called per message: calls close
+   * together share one statement. Rows unseen for 400 days are swept beside these writes
+   * (sender-tally.ts), a bounded batch at a time.
    */
   recordSenders(addresses: string[], at: Date): Promise<void>;
   /**
-   * The domains the organisation corresponds with most: those whose addresses add up to at least
-   * `minMessages` recorded messages, most first, at most `limit` — their lookalikes are phishing.
+   * Counts one message the organisation sent for each distinct recipient domain (the caller gives
+   * registrable domains, A-labels; lower-cased here), as recordSenders() does addresses, in a table
+   * of its own: only our users' mail teaches which domains are partners, never mail from outside.
    */
-  frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]>;
+  recordCorrespondentDomains(domains: string[], at: Date): Promise<void>;
+  /**
+   * The domains the organisation writes to most: at least `minMessages` messages, last written to
+   * at or after `seenSince`, most first (then bytewise by name), at most `limit`. Read from the
+   * per-domain table through its index, never a scan of the per-address history.
+   */
+  frequentCorrespondents(options: {
+    minMessages: number;
+    limit: number;
+    seenSince: Date;
+  }): Promise<CorrespondentDomain[]>;
 
   stats(): StoreStats;
 

@@ -14,6 +14,7 @@ import { createPool } from '../../src/store/postgres/postgres-store.ts';
 import { removeStalePartials } from '../../src/store/sqlite/database-copy.ts';
 import { DATABASE_FILE_NAME, openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { migrateSqlite, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
+import { FREQUENT_CORRESPONDENTS_SQL } from '../../src/store/sqlite/quarantine.ts';
 import { SchemaTooNewError } from '../../src/store/store.ts';
 import { withTestDatabase } from '../support/postgres.ts';
 import {
@@ -276,7 +277,10 @@ test('sqlite: a version-9 database keeps every row, id and counter through the r
   try {
     assert.deepEqual(
       store.migration.applied.map((m) => [m.version, m.name]),
-      [[10, 'account and mailbox ids never reused']],
+      [
+        [10, 'account and mailbox ids never reused'],
+        [11, 'sender history swept, partners learned from outbound mail'],
+      ],
     );
     await assertVersion6DataSurvived(store);
     await assertUserJunkKept(store);
@@ -352,7 +356,7 @@ test('sqlite: the rebuild turns foreign keys off for itself alone, keeps rows a 
     assert.equal(setting('legacy_alter_table'), 0);
     assert.equal(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE '%_rebuilt'").get(), undefined);
     db.exec('ALTER TABLE accounts DROP COLUMN note');
-    assert.equal(migrateSqlite(db).to, 10);
+    assert.equal(migrateSqlite(db).to, SQLITE_MIGRATIONS.at(-1)!.version);
     assert.equal(setting('foreign_keys'), 1, 'enforced again');
     assert.equal(setting('legacy_alter_table'), 0);
     assert.deepEqual(
@@ -391,7 +395,10 @@ test('postgres: a version-9 database keeps every row, and its sequences move pas
     try {
       assert.deepEqual(
         store.migration.applied.map((m) => [m.version, m.name]),
-        [[10, 'account and mailbox ids never reused']],
+        [
+          [10, 'account and mailbox ids never reused'],
+          [11, 'sender history swept, partners learned from outbound mail'],
+        ],
       );
       await assertVersion6DataSurvived(store);
       await assertUserJunkKept(store);
@@ -511,6 +518,63 @@ test('the quarantine and senders tables (version 7) have the same columns, NOT N
   ]) {
     assert.ok(sqlite.includes(column), column);
   }
+});
+
+test('sender history with last_seen and the correspondent_domains table (version 11) match on both engines', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tables = ['senders', 'correspondent_domains'];
+  const sqlite = await sqliteColumns(dir, tables, 11);
+  assert.deepEqual(await postgresColumns(tables, 11), sqlite);
+  for (const column of [
+    'senders.last_seen notnull=true pk=false',
+    'correspondent_domains.domain notnull=true pk=true',
+    'correspondent_domains.messages notnull=true pk=false',
+    'correspondent_domains.last_seen notnull=true pk=false',
+  ]) {
+    assert.ok(sqlite.includes(column), column);
+  }
+});
+
+test('sqlite: a version-10 database keeps its sender history, last seen now, and learns partners afresh', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(path.join(dir, 'v10.sqlite'));
+  t.after(() => db.close());
+  migrateSqlite(db, { target: 10 });
+  db.prepare("INSERT INTO senders (address, messages, first_seen) VALUES ('x@examp1e.com', 9, 1000)").run();
+  const before = Date.now();
+  migrateSqlite(db);
+  const row = db.prepare('SELECT messages, first_seen, last_seen FROM senders').get();
+  assert.equal(row?.messages, 9);
+  assert.equal(row?.first_seen, 1000);
+  assert.ok(
+    Number(row?.last_seen) >= before - 1000 && Number(row?.last_seen) <= Date.now() + 1000,
+    'not swept at once',
+  );
+  assert.equal(db.prepare('SELECT count(*) AS n FROM correspondent_domains').get()?.n, 0);
+});
+
+test('sqlite: the relearn reads correspondent_domains by its index, stopping at its limit, and nothing else', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-migrate-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(path.join(dir, 'plan.sqlite'));
+  t.after(() => db.close());
+  migrateSqlite(db);
+  const plan = db
+    .prepare(`EXPLAIN QUERY PLAN ${FREQUENT_CORRESPONDENTS_SQL}`)
+    .all({ min: 5, since: 0, limit: 300 })
+    .map((row) => String(row.detail));
+  assert.deepEqual(
+    plan,
+    ['SEARCH correspondent_domains USING INDEX correspondent_domains_by_messages (messages>?)'],
+    plan.join('; '),
+  );
+  // The work is the rows returned: a million addresses in `senders` cost it nothing.
+  const insert = db.prepare('INSERT INTO correspondent_domains VALUES (?, ?, 0, 0)');
+  for (let i = 1; i <= 2000; i++) insert.run(`d${i}.example`, i);
+  const read = db.prepare(FREQUENT_CORRESPONDENTS_SQL);
+  assert.equal(read.all({ min: 5, since: 0, limit: 300 }).length, 300);
 });
 
 test('the secrets table (version 8) has the same columns, NOT NULL and key on both engines', async (t) => {

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SENDER_HISTORY_RETENTION_MS, SENDER_SWEEP_BATCH } from '../../src/store/sender-tally.ts';
 import {
   type Account,
   type Delivery,
@@ -188,25 +189,72 @@ export function runQuarantineStoreContract(withStore: WithStore): void {
   );
 
   test(
-    "frequent correspondents: domains by their addresses' summed messages, most first, above a floor",
+    'frequent correspondents: domains our users write to, one count per message, most first, above a floor',
     withStore(async (store) => {
-      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 10 }), []);
-      for (let i = 0; i < 3; i++) await store.recordSenders(['a@partner.example', 'b@partner.example'], at(i));
-      await store.recordSenders(['c@supplier.example', 'd@supplier.example'], at(5));
-      await store.recordSenders(['once@stranger.example'], at(6));
-      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 2, limit: 10 }), [
-        'partner.example',
-        'supplier.example',
+      const since = at(-1);
+      const frequent = (minMessages: number, limit: number, seenSince = since) =>
+        store.frequentCorrespondents({ minMessages, limit, seenSince });
+      assert.deepEqual(await frequent(1, 10), []);
+      for (let i = 0; i < 3; i++) await store.recordCorrespondentDomains(['partner.example', 'Partner.EXAMPLE'], at(i));
+      await store.recordCorrespondentDomains(['supplier.example', 'zulu.example'], at(5));
+      await store.recordCorrespondentDomains(['supplier.example', 'alpha.example'], at(6));
+      assert.deepEqual(await frequent(2, 10), [
+        { domain: 'partner.example', messages: 3 },
+        { domain: 'supplier.example', messages: 2 },
       ]);
-      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 1 }), ['partner.example']);
-      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 7, limit: 10 }), []);
-      // The domain is after the last @, and an address without one has none (every engine alike).
-      await store.recordSenders(['"x@partner.example"@quoted.example', 'postmaster', '"y@z"@quoted.example'], at(7));
-      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 2, limit: 10 }), [
-        'partner.example',
-        'quoted.example',
-        'supplier.example',
+      assert.deepEqual(await frequent(1, 1), [{ domain: 'partner.example', messages: 3 }]);
+      assert.deepEqual(
+        (await frequent(1, 10)).map((d) => d.domain),
+        ['partner.example', 'supplier.example', 'alpha.example', 'zulu.example'],
+        'ties bytewise',
+      );
+      assert.deepEqual(await frequent(4, 10), []);
+      // Written to before `seenSince` and not since: forgotten by the relearn.
+      assert.deepEqual(await frequent(1, 10, at(5.5)), [
+        { domain: 'supplier.example', messages: 2 },
+        { domain: 'alpha.example', messages: 1 },
       ]);
+    }),
+  );
+
+  test(
+    'frequent correspondents: the per-address history teaches none (mail from outside made partners)',
+    withStore(async (store) => {
+      for (let i = 0; i < 50; i++) await store.recordSenders([`x${i}@examp1e.example`, 'a@partner.example'], at(i));
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 10, seenSince: at(-1) }), []);
+      assert.equal((await store.senderHistory('a@partner.example')).messages, 50);
+    }),
+  );
+
+  test(
+    'sender history: rows unseen for 400 days are swept beside later tallies, a bounded batch at a time',
+    withStore(async (store) => {
+      const old = new Date(T0.getTime() - SENDER_HISTORY_RETENTION_MS - 86_400_000);
+      const backlog = Array.from({ length: SENDER_SWEEP_BATCH + 10 }, (_, i) => `v${i}@bounces.example`);
+      // The first tally of a store sweeps (nothing older than `old` here); the next sweeps an hour on.
+      await Promise.all([
+        store.recordSenders([...backlog, 'kept@example.net'], old),
+        store.recordCorrespondentDomains(['gone.example', 'kept.example'], old),
+      ]);
+      // Seen again since: kept. This write sweeps what is older than 400 days before it.
+      await Promise.all([
+        store.recordSenders(['kept@example.net'], at(-2)),
+        store.recordCorrespondentDomains(['kept.example'], at(-2)),
+      ]);
+      const left = async () => {
+        let n = 0;
+        for (const address of backlog) if ((await store.senderHistory(address)).messages > 0) n++;
+        return n;
+      };
+      assert.equal(await left(), 10, 'one batch went, not the whole backlog in one write');
+      assert.deepEqual(await store.senderHistory('kept@example.net'), { messages: 2, firstSeen: old });
+      assert.deepEqual(await store.frequentCorrespondents({ minMessages: 1, limit: 10, seenSince: old }), [
+        { domain: 'kept.example', messages: 2 },
+      ]);
+      await store.recordSenders(['new@example.net'], at(-1)); // a backlog was left: this write sweeps again
+      assert.equal(await left(), 0);
+      await store.recordSenders(['new@example.net'], at(0));
+      assert.equal((await store.senderHistory('new@example.net')).messages, 2);
     }),
   );
 

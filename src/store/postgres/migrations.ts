@@ -421,6 +421,31 @@ SELECT setval(pg_get_serial_sequence('mailboxes', 'id'), max(id)) FROM mailboxes
 HAVING max(id) > coalesce(pg_sequence_last_value(pg_get_serial_sequence('mailboxes', 'id')::regclass), 0);
 `,
   },
+  {
+    version: 11,
+    name: 'sender history swept, partners learned from outbound mail',
+    sql: `
+-- When an address was last recorded, for the sweep of rows unseen for 400 days (sender-tally.ts).
+-- Rows already here were last seen at some unknown time: they count from this migration on.
+ALTER TABLE senders ADD COLUMN last_seen bigint NOT NULL DEFAULT 0;
+UPDATE senders SET last_seen = (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX senders_by_last_seen ON senders (last_seen);
+
+-- Recipient domains (registrable, A-label, lower-cased) of the mail our users send, one count per
+-- message: the phishing check's learned partners. Only outbound mail: a domain that merely writes
+-- to us (a phisher's lookalike) must not become a partner. Starts empty: the senders rows never
+-- said which direction they came from.
+CREATE TABLE correspondent_domains (
+  domain text PRIMARY KEY,
+  messages bigint NOT NULL CHECK (messages > 0),
+  first_seen bigint NOT NULL,
+  last_seen bigint NOT NULL
+);
+-- The relearn reads the most written-to first and stops at its limit; the sweep, the oldest first.
+CREATE INDEX correspondent_domains_by_messages ON correspondent_domains (messages DESC, domain COLLATE "C");
+CREATE INDEX correspondent_domains_by_last_seen ON correspondent_domains (last_seen);
+`,
+  },
 ];
 assertMigrationList(POSTGRES_MIGRATIONS);
 

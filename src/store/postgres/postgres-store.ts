@@ -27,6 +27,7 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  type CorrespondentDomain,
   checkCounterText,
   checkDeliveryText,
   checkDkimKeyText,
@@ -223,7 +224,7 @@ export class PostgresStore implements Store {
     this.#quarantine = new PostgresQuarantine(query);
     // Not through #query: a tally recorded before close() still commits while the store closes.
     const tallies = new PostgresQuarantine((text, values) => this.#pool.query(text, values).catch(rethrowAsStoreError));
-    this.#senders = new SenderTally((counts) => tallies.countSenders(counts));
+    this.#senders = new SenderTally((batch) => tallies.countSenders(batch));
   }
 
   stats(): StoreStats {
@@ -594,9 +595,19 @@ export class PostgresStore implements Store {
     return this.#senders.record(addresses, at);
   }
 
-  async frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]> {
+  async recordCorrespondentDomains(domains: string[], at: Date): Promise<void> {
     this.#assertOpen();
-    return this.#quarantine.frequentCorrespondents(options.minMessages, options.limit);
+    checkSenderText(domains);
+    return this.#senders.recordDomains(domains, at);
+  }
+
+  async frequentCorrespondents(options: {
+    minMessages: number;
+    limit: number;
+    seenSince: Date;
+  }): Promise<CorrespondentDomain[]> {
+    this.#assertOpen();
+    return this.#quarantine.frequentCorrespondents(options.minMessages, options.limit, options.seenSince);
   }
 
   /**

@@ -15,8 +15,9 @@ import {
   quarantineValues,
   senderHistoryFromRow,
 } from '../quarantine-rows.ts';
-import type { SenderCount } from '../sender-tally.ts';
+import type { SenderBatch, SenderCount, SweepResult } from '../sender-tally.ts';
 import {
+  type CorrespondentDomain,
   type Delivery,
   type DeliveryReceipt,
   type MessageSummary,
@@ -96,28 +97,55 @@ export class PostgresQuarantine {
     return senderHistoryFromRow(rows[0]);
   }
 
-  async frequentCorrespondents(minMessages: number, limit: number): Promise<string[]> {
+  /** The relearn's read, in correspondent_domains_by_messages order (migration 11), stopping at `limit`. */
+  async frequentCorrespondents(minMessages: number, limit: number, seenSince: Date): Promise<CorrespondentDomain[]> {
     const { rows } = await this.#query(
-      // The domain is after the last @ ("a@b"@c.org is at c.org); ordered bytewise, as SQLite does.
-      `SELECT domain, total FROM (
-         SELECT substring(address from '@([^@]*)$') AS domain, sum(messages) AS total
-         FROM senders WHERE address LIKE '%@%' GROUP BY 1) AS totals
-       WHERE total >= $1 ORDER BY total DESC, domain COLLATE "C" LIMIT $2`,
-      [minMessages, limit],
+      // Ordered bytewise, as SQLite does.
+      `SELECT domain, messages FROM correspondent_domains WHERE messages >= $1 AND last_seen >= $2
+       ORDER BY messages DESC, domain COLLATE "C" LIMIT $3`,
+      [minMessages, seenSince.getTime(), limit],
     );
-    return rows.map((row) => String(row.domain));
+    return rows.map((row) => ({ domain: String(row.domain), messages: Number(row.messages) }));
   }
 
-  async countSenders(counts: readonly SenderCount[]): Promise<void> {
+  /**
+   * One tally batch of ../sender-tally.ts, each table's rows in key order (no deadlock between
+   * nodes), and its sweep when it carries one. The sweep takes the oldest first from the last_seen
+   * indexes (migration 11) and passes over rows another node's tally or sweep holds (SKIP LOCKED).
+   */
+  async countSenders(batch: SenderBatch): Promise<SweepResult> {
+    await this.#upsert('senders', 'address', batch.senders);
+    await this.#upsert('correspondent_domains', 'domain', batch.domains);
+    if (!batch.sweep) return { senders: 0, domains: 0 };
+    const { before, limit } = batch.sweep;
+    const sweep = async (table: string, key: string) =>
+      (
+        await this.#query(
+          `DELETE FROM ${table} WHERE ${key} IN (
+             SELECT ${key} FROM ${table} WHERE last_seen < $1 ORDER BY last_seen LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+          [before, limit],
+        )
+      ).rowCount ?? 0;
+    return { senders: await sweep('senders', 'address'), domains: await sweep('correspondent_domains', 'domain') };
+  }
+
+  async #upsert(table: string, key: string, counts: readonly SenderCount[]): Promise<void> {
     if (counts.length === 0) return;
     await this.#query(
-      `INSERT INTO senders (address, messages, first_seen)
-       SELECT address, messages, first_seen
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS s (address, messages, first_seen, ord)
+      `INSERT INTO ${table} (${key}, messages, first_seen, last_seen)
+       SELECT k, messages, first_seen, last_seen
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+         WITH ORDINALITY AS s (k, messages, first_seen, last_seen, ord)
        ORDER BY ord
-       ON CONFLICT (address) DO UPDATE
-       SET messages = senders.messages + excluded.messages, first_seen = least(senders.first_seen, excluded.first_seen)`,
-      [counts.map((c) => c.address), counts.map((c) => c.count), counts.map((c) => c.firstSeen)],
+       ON CONFLICT (${key}) DO UPDATE
+       SET messages = ${table}.messages + excluded.messages, first_seen = least(${table}.first_seen, excluded.first_seen),
+         last_seen = greatest(${table}.last_seen, excluded.last_seen)`,
+      [
+        counts.map((c) => c.key),
+        counts.map((c) => c.count),
+        counts.map((c) => c.firstSeen),
+        counts.map((c) => c.lastSeen),
+      ],
     );
   }
 }

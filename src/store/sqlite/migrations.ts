@@ -285,6 +285,31 @@ CREATE INDEX quarantine_by_received_at ON quarantine (received_at);
       },
     ],
   },
+  {
+    version: 11,
+    name: 'sender history swept, partners learned from outbound mail',
+    sql: `
+-- When an address was last recorded, for the sweep of rows unseen for 400 days (sender-tally.ts).
+-- Rows already here were last seen at some unknown time: they count from this migration on.
+ALTER TABLE senders ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+UPDATE senders SET last_seen = CAST(unixepoch('subsec') * 1000 AS INTEGER);
+CREATE INDEX senders_by_last_seen ON senders (last_seen);
+
+-- Recipient domains (registrable, A-label, lower-cased) of the mail our users send, one count per
+-- message: the phishing check's learned partners. Only outbound mail: a domain that merely writes
+-- to us (a phisher's lookalike) must not become a partner. Starts empty: the senders rows never
+-- said which direction they came from.
+CREATE TABLE correspondent_domains (
+  domain TEXT PRIMARY KEY,
+  messages INTEGER NOT NULL CHECK (messages > 0),
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+-- The relearn reads the most written-to first and stops at its limit; the sweep, the oldest first.
+CREATE INDEX correspondent_domains_by_messages ON correspondent_domains (messages DESC, domain);
+CREATE INDEX correspondent_domains_by_last_seen ON correspondent_domains (last_seen);
+`,
+  },
 ];
 assertMigrationList(SQLITE_MIGRATIONS);
 

@@ -6,7 +6,7 @@
 import type { Collection } from '../../runtime/memory-reducer.ts';
 import type { CheckedDelivery } from '../delivery-targets.ts';
 import type { MigrationOutcome } from '../migrations.ts';
-import type { SenderCount } from '../sender-tally.ts';
+import type { SenderBatch, SweepResult } from '../sender-tally.ts';
 import type {
   Account,
   ClaimOptions,
@@ -217,7 +217,7 @@ export type WriteRequest =
       now: Date;
     }
   /** Summed and sorted by ../sender-tally.ts. */
-  | { id: number; kind: 'recordSenders'; counts: SenderCount[] };
+  | { id: number; kind: 'recordSenders'; batch: SenderBatch };
 
 /** Why one request failed; the main thread turns it into the matching StoreError class. */
 export type WriteFailure =
@@ -250,7 +250,7 @@ export type WriteResult =
   | { id: number; ok: true; kind: 'setDkimKeyState' | 'removeDkimKey' | 'removeQuarantined'; done: boolean }
   | { id: number; ok: true; kind: 'quarantine'; summary: QuarantinedSummary }
   | { id: number; ok: true; kind: 'expireQuarantine'; removed: number }
-  | { id: number; ok: true; kind: 'recordSenders' }
+  | { id: number; ok: true; kind: 'recordSenders'; swept: SweepResult }
   | { id: number; ok: true; kind: 'secret'; value: Uint8Array }
   | { id: number; ok: true; kind: 'releaseQuarantined'; released: boolean; stored?: StoredReceipt; job?: QueueJob }
   | { id: number; ok: false; failure: WriteFailure; message: string };

@@ -13,14 +13,24 @@ import {
   quarantineValues,
   senderHistoryFromRow,
 } from '../quarantine-rows.ts';
-import type { SenderCount } from '../sender-tally.ts';
-import type { MessageSummary, NewQuarantined, Quarantined, QuarantinedSummary, SenderHistory } from '../store.ts';
+import type { SenderBatch, SweepResult } from '../sender-tally.ts';
+import type {
+  CorrespondentDomain,
+  MessageSummary,
+  NewQuarantined,
+  Quarantined,
+  QuarantinedSummary,
+  SenderHistory,
+} from '../store.ts';
 
 export class SqliteQuarantineWrites {
   readonly #insert: StatementSync;
   readonly #remove: StatementSync;
   readonly #expire: StatementSync;
   readonly #countSenders: StatementSync;
+  readonly #countDomains: StatementSync;
+  readonly #sweepSenders: StatementSync;
+  readonly #sweepDomains: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#insert = db.prepare(
@@ -38,10 +48,27 @@ export class SqliteQuarantineWrites {
     // One statement for the whole batch. `WHERE true` settles SQLite's parsing ambiguity between
     // an upsert's ON CONFLICT and a join (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
     this.#countSenders = db.prepare(
-      `INSERT INTO senders (address, messages, first_seen)
-       SELECT value ->> 'address', value ->> 'count', value ->> 'firstSeen' FROM json_each(?) WHERE true
+      `INSERT INTO senders (address, messages, first_seen, last_seen)
+       SELECT value ->> 'key', value ->> 'count', value ->> 'firstSeen', value ->> 'lastSeen' FROM json_each(?) WHERE true
        ON CONFLICT (address) DO UPDATE
-       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen)`,
+       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen),
+         last_seen = max(last_seen, excluded.last_seen)`,
+    );
+    this.#countDomains = db.prepare(
+      `INSERT INTO correspondent_domains (domain, messages, first_seen, last_seen)
+       SELECT value ->> 'key', value ->> 'count', value ->> 'firstSeen', value ->> 'lastSeen' FROM json_each(?) WHERE true
+       ON CONFLICT (domain) DO UPDATE
+       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen),
+         last_seen = max(last_seen, excluded.last_seen)`,
+    );
+    // The oldest first, read from the last_seen indexes (migration 11): a batch costs its own rows.
+    this.#sweepSenders = db.prepare(
+      `DELETE FROM senders
+       WHERE address IN (SELECT address FROM senders WHERE last_seen < ? ORDER BY last_seen LIMIT ?)`,
+    );
+    this.#sweepDomains = db.prepare(
+      `DELETE FROM correspondent_domains
+       WHERE domain IN (SELECT domain FROM correspondent_domains WHERE last_seen < ? ORDER BY last_seen LIMIT ?)`,
     );
   }
 
@@ -60,10 +87,26 @@ export class SqliteQuarantineWrites {
     return Number(this.#expire.run(before.getTime(), limit).changes);
   }
 
-  countSenders(counts: readonly SenderCount[]): void {
-    this.#countSenders.run(JSON.stringify(counts));
+  /** One tally batch of ../sender-tally.ts, and its sweep when it carries one. */
+  countSenders(batch: SenderBatch): SweepResult {
+    if (batch.senders.length > 0) this.#countSenders.run(JSON.stringify(batch.senders));
+    if (batch.domains.length > 0) this.#countDomains.run(JSON.stringify(batch.domains));
+    if (!batch.sweep) return { senders: 0, domains: 0 };
+    const { before, limit } = batch.sweep;
+    return {
+      senders: Number(this.#sweepSenders.run(before, limit).changes),
+      domains: Number(this.#sweepDomains.run(before, limit).changes),
+    };
   }
 }
+
+/**
+ * The relearn's read (content-filter.ts, every 10 minutes on the main thread): the per-domain table
+ * in correspondent_domains_by_messages order, stopping at `limit`, so its cost is the rows it
+ * returns and not the size of any history. Exported for the query-plan test.
+ */
+export const FREQUENT_CORRESPONDENTS_SQL = `SELECT domain, messages FROM correspondent_domains
+  WHERE messages >= :min AND last_seen >= :since ORDER BY messages DESC, domain LIMIT :limit`;
 
 export class SqliteQuarantineReads {
   readonly #list: StatementSync;
@@ -78,17 +121,13 @@ export class SqliteQuarantineReads {
     );
     this.#read = db.prepare(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id = ?`);
     this.#senderHistory = db.prepare('SELECT messages, first_seen FROM senders WHERE address = ?');
-    this.#frequent = db.prepare(
-      // The domain is after the last @ ("a@b"@c.org is at c.org): rtrim strips back to it. An address
-      // without one (a domain-less postmaster) has no domain to count.
-      `SELECT replace(address, rtrim(address, replace(address, '@', '')), '') AS domain, sum(messages) AS total
-       FROM senders WHERE address LIKE '%@%'
-       GROUP BY domain HAVING total >= :min ORDER BY total DESC, domain LIMIT :limit`,
-    );
+    this.#frequent = db.prepare(FREQUENT_CORRESPONDENTS_SQL);
   }
 
-  frequentCorrespondents(minMessages: number, limit: number): string[] {
-    return this.#frequent.all({ min: minMessages, limit }).map((row) => String(row.domain));
+  frequentCorrespondents(minMessages: number, limit: number, seenSince: Date): CorrespondentDomain[] {
+    return this.#frequent
+      .all({ min: minMessages, limit, since: seenSince.getTime() })
+      .map((row) => ({ domain: String(row.domain), messages: Number(row.messages) }));
   }
 
   list(limit: number, before: number | undefined): QuarantinedSummary[] {

@@ -24,6 +24,7 @@ import {
   type AccountId,
   type Alias,
   type ClaimOptions,
+  type CorrespondentDomain,
   checkCounterText,
   checkDeliveryText,
   checkDkimKeyText,
@@ -270,10 +271,11 @@ export class SqliteStore implements Store {
     this.#readConnection = readConnection;
     this.#reads = new SqliteReader(readConnection);
     this.#quarantineReads = new SqliteQuarantineReads(readConnection);
-    this.#senders = new SenderTally(async (counts) => {
+    this.#senders = new SenderTally(async (batch) => {
       // The writer itself, not #write: a tally recorded before close() still commits.
-      const result = await this.#writer.write({ kind: 'recordSenders', counts });
+      const result = await this.#writer.write({ kind: 'recordSenders', batch });
       if (result.kind !== 'recordSenders') throw unexpected(result);
+      return result.swept;
     });
   }
 
@@ -664,9 +666,19 @@ export class SqliteStore implements Store {
     return this.#senders.record(addresses, at);
   }
 
-  async frequentCorrespondents(options: { minMessages: number; limit: number }): Promise<string[]> {
+  async recordCorrespondentDomains(domains: string[], at: Date): Promise<void> {
     this.#assertOpen();
-    return this.#quarantineReads.frequentCorrespondents(options.minMessages, options.limit);
+    checkSenderText(domains);
+    return this.#senders.recordDomains(domains, at);
+  }
+
+  async frequentCorrespondents(options: {
+    minMessages: number;
+    limit: number;
+    seenSince: Date;
+  }): Promise<CorrespondentDomain[]> {
+    this.#assertOpen();
+    return this.#quarantineReads.frequentCorrespondents(options.minMessages, options.limit, options.seenSince);
   }
 
   /** Refuses new calls at once, lets every write already asked for commit, then closes. */

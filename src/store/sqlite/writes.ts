@@ -299,8 +299,7 @@ export class SqliteWriter {
       case 'releaseQuarantined':
         return { id: request.id, ok: true, kind: 'releaseQuarantined', ...this.#releaseQuarantined(request) };
       case 'recordSenders':
-        this.#quarantine.countSenders(request.counts);
-        return { id: request.id, ok: true, kind: 'recordSenders' };
+        return { id: request.id, ok: true, kind: 'recordSenders', swept: this.#quarantine.countSenders(request.batch) };
       default:
         return request satisfies never;
     }
