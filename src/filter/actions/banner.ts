@@ -5,6 +5,7 @@
  * mail clients drop <style> blocks, scripts and remote images.
  */
 import { parse } from 'parse5';
+import { parse as parseDomain } from 'tldts';
 import { parseHeaderValue } from '../../mime/entity.ts';
 import {
   decodeTextPart,
@@ -106,9 +107,22 @@ function cleanReason(reason: string): string {
     .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim()
-    .replace(/[.;\s]+$/, ''); // each reason ends where the next begins, with "; "
+    .replace(/[.;\s]+$/, '') // each reason ends where the next begins, with "; "
+    .replace(DOMAIN_NAME, (name) => (parseDomain(name).isIcann === true ? name.replaceAll('.', '[.]') : name));
   return line.length > MAX_REASON_LENGTH ? `${line.slice(0, MAX_REASON_LENGTH - 1)}…` : line;
 }
+
+/**
+ * A domain name in a reason ("paypa1.com", "login.paypa1-secure.example", the domain of an address):
+ * labels joined by dots, the last one a top-level domain's (letters, or an A-label). Written
+ * "paypa1[.]com" in the banner, as security warnings defang them: mail programs turn a bare
+ * "paypa1.com" into a link (Gmail, Apple Mail), and the warning must not hand the reader a link to
+ * the very site it warns of; nor may a Postern after this one read it as a link the message carries.
+ * Only names under a top-level domain of the Public Suffix List's ICANN section: "gnp.exe" stays, and
+ * so do scores and versions ("1.5"), whose last label is digits.
+ */
+const DOMAIN_NAME =
+  /(?<![\p{L}\p{N}-])[\p{L}\p{N}][\p{L}\p{N}-]*(?:\.[\p{L}\p{N}][\p{L}\p{N}-]*)*\.(?:\p{L}{2,}|xn--[a-z0-9-]+)(?![\p{L}\p{N}-])/gu;
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

@@ -33,7 +33,7 @@ function linesOf(buf: Buffer): string[] {
 test('default English wording, one paragraph', () => {
   assert.equal(
     banner.text,
-    'CAUTION: this message may be phishing. Postern found: The link text shows paypal.com but it leads to paypal-secure.xyz. ' +
+    'CAUTION: this message may be phishing. Postern found: The link text shows paypal[.]com but it leads to paypal-secure[.]xyz. ' +
       'Do not open links or attachments or reply with passwords or payment details unless you have confirmed with the sender by another channel.',
   );
   assert.match(
@@ -75,7 +75,26 @@ test('a configured template replaces the wording, {reasons} filled in', () => {
     reasons,
     template: { en: 'Careful! {reasons}', ru: 'Осторожно! {reasons}' },
   });
-  assert.equal(custom.text, `Осторожно! ${reasons[0]?.ru}\n\nCareful! ${reasons[0]?.en}`);
+  const defanged = (reason = '') => reason.replace(/(paypal(?:-secure)?)\.(com|xyz)/g, '$1[.]$2');
+  assert.equal(custom.text, `Осторожно! ${defanged(reasons[0]?.ru)}\n\nCareful! ${defanged(reasons[0]?.en)}`);
+});
+
+test('a domain in a reason is written defanged, so neither the reader nor the next Postern gets a link', () => {
+  // Before: "paypa1.com" in the banner, which Gmail and Apple Mail turn into a link to the site warned
+  // of, and which a second Postern on the way read as a link the message carries (a second banner).
+  const b = warningBanner({
+    language: 'en',
+    reasons: [
+      { en: "The sender's domain paypa1.com imitates paypal.com; x@login.paypa1.co.uk wrote; see invoice.zip", ru: '' },
+    ],
+  });
+  assert.ok(
+    b.text.includes('paypa1[.]com imitates paypal[.]com; x@login[.]paypa1[.]co[.]uk wrote; see invoice[.]zip'),
+    b.text,
+  );
+  // Not names under an ICANN top-level domain: a file name, a score, a documentation domain.
+  const kept = warningBanner({ language: 'en', reasons: [{ en: 'gnp.exe scored 1.5 from a.example', ru: '' }] });
+  assert.ok(kept.text.includes('gnp.exe scored 1.5 from a.example'), kept.text);
 });
 
 test('dynamic text is escaped in HTML; no scripts, styles, images or remote content', () => {
