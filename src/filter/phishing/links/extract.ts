@@ -513,13 +513,14 @@ function withoutTrailingPunctuation(url: string): string {
 }
 
 /**
- * A run of letters, digits, dots and hyphens that starts a word, with a path if one follows: a domain
- * written without a scheme, to be checked by schemelessHost(). Not inside a word, an e-mail address
- * (after "@"), a path or a URL (after "/", ":", "."). One pass, no backtracking: a character class and an
- * optional path, each greedy.
+ * Labels of letters, digits and hyphens joined by dots (two at least) that start a word, with a path if
+ * one follows: a domain written without a scheme, to be checked by schemelessHost(). Not inside a word,
+ * an e-mail address (after "@"), a path or a URL (after "/", ":", "."). A word without a dot inside is
+ * no candidate, so prose costs one failed attempt a word (before, every word was a match to check).
+ * Linear: the dots part the labels, so each character belongs to one label, and the path is greedy.
  */
 const schemelessToken =
-  /(?<![\p{L}\p{N}\p{M}_@./:%+=&?#~\\-])[\p{L}\p{N}][\p{L}\p{N}\p{M}.-]*(?:\/[^\s<>"'`{}|\\^[\]]*)?/gu;
+  /(?<![\p{L}\p{N}\p{M}_@./:%+=&?#~\\-])[\p{L}\p{N}][\p{L}\p{N}\p{M}-]*(?:\.[\p{L}\p{N}\p{M}-]+)+(?:\/[^\s<>"'`{}|\\^[\]]*)?/gu;
 
 /**
  * Domains written without a scheme that mail readers make links of (Gmail and Apple Mail link
