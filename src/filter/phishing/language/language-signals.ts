@@ -247,7 +247,9 @@ const word = /[\p{L}\p{N}][\p{L}\p{M}\p{N}]*/gu;
  * a phish dressed as a quote, and is read.
  */
 export function quotedIsTheMessage(own: string): boolean {
-  const seen = own.slice(0, HEAD).replace(/\p{Default_Ignorable_Code_Point}/gu, '');
+  const head = own.slice(0, HEAD);
+  // The first default-ignorable code point is U+00AD (soft hyphen): below it there is nothing to drop.
+  const seen = /[^\x00-\xac]/.test(head) ? head.replace(/\p{Default_Ignorable_Code_Point}/gu, '') : head;
   word.lastIndex = 0;
   for (let count = 0; count < OWN_WORDS; count++) if (word.exec(seen) === null) return true;
   return false;

@@ -97,11 +97,15 @@ function nfkcForm(code: number): string {
   return form;
 }
 
+const beyondLatinControls = /[^\x00-\x9f]/;
+
 /**
  * Each character of `written` replaced by its NFKC form (UAX #15; one character at a time, so that
  * every character of the result has a source), with the map back. Linear.
  */
 function compatibilityForm(written: string): Pick<Words, 'text' | 'from' | 'to'> {
+  // Below U+00A0 NFKC changes nothing: most mail is read without a look at each character.
+  if (!beyondLatinControls.test(written)) return { text: written };
   const n = written.length;
   let text = '';
   let from = new Int32Array(0);

@@ -378,5 +378,6 @@ export function disguisedAs(host: string, domain: string, candidates: readonly s
   const name = `.${host.replace(/\.$/, '')}`;
   if (domain === '' || name.length <= domain.length + 1 || candidates.includes(domain)) return undefined;
   const sub = `${name.slice(0, name.length - domain.length - 1)}.`; // '.paypal.com.secure.' of paypal.com.secure.net
-  return candidates.find((d) => sub.includes(`.${d}.`) || name.includes(`.${d}-`));
+  // Either form has `d` inside the name: that test allocates nothing, and rules out nearly every candidate.
+  return candidates.find((d) => name.includes(d) && (sub.includes(`.${d}.`) || name.includes(`.${d}-`)));
 }
