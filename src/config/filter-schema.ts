@@ -150,8 +150,9 @@ const phishingSchema = z
     /** Partners and frequent correspondents: their lookalikes are suspicious too. */
     partnerDomains: z.array(mailDomain).default([]),
     /**
-     * Domains with at least this many messages exchanged (sender history in the store) count as
-     * frequent correspondents too, refreshed every 10 minutes; 0 turns the learning off.
+     * Domains our users sent at least this many messages to (counted once per message and registrable
+     * domain, written to in the last 180 days) count as frequent correspondents too, refreshed every 10
+     * minutes; 0 turns the learning off.
      */
     correspondentMinMessages: z.number().int().min(0).default(5),
     /** Executives and others whose name from an outside address is suspicious. */
