@@ -74,20 +74,16 @@ function registrable(name: string): Registrable | undefined {
   };
 }
 
+// Parsing a name (IDNA both ways, the Public Suffix List, two skeletons) is the costly part of a check, and
+// the same names come again and again: the protected lists with every message, a link's domain once for
+// our domains and once for the brands, the same few sites in every newsletter. Bounded: emptied when full.
 const cache = new Map<string, Registrable | undefined>();
-function protectedEntry(name: string): Registrable | undefined {
+function entryOf(name: string): Registrable | undefined {
   if (cache.has(name)) return cache.get(name);
-  if (cache.size > 10_000) cache.clear();
+  if (cache.size >= 10_000) cache.clear();
   const entry = registrable(name);
   cache.set(name, entry);
   return entry;
-}
-
-// Callers check one sender against many lists in a row (our domains, then each brand): keep the last.
-let lastSender: { name: string; entry: Registrable | undefined } | undefined;
-function senderEntry(name: string): Registrable | undefined {
-  if (lastSender?.name !== name) lastSender = { name, entry: registrable(name) };
-  return lastSender.entry;
 }
 
 /** Pair up the stretches of two skeleton-equal strings that differ ('а'/'a', 'rn'/'m', '1'/'l', 'Ρ'/'P'). */
@@ -296,7 +292,7 @@ const prepared = new WeakMap<readonly string[], Registrable[]>();
 function preparedTargets(domains: readonly string[]): Registrable[] {
   let targets = prepared.get(domains);
   if (!targets) {
-    targets = domains.map(protectedEntry).filter((t) => t !== undefined);
+    targets = domains.map(entryOf).filter((t) => t !== undefined);
     prepared.set(domains, targets);
   }
   return targets;
@@ -312,7 +308,29 @@ export function lookalikeOf(
   protectedDomains: readonly string[],
   subject: Subject = senderDomainSubject,
 ): Lookalike | undefined {
-  const sender = senderEntry(domain);
+  // The answer depends on these three alone (a list is never changed once made, see preparedTargets()):
+  // a link's domain is judged again in every message that links to it. Bounded like `cache`.
+  let bySubject = results.get(protectedDomains);
+  if (!bySubject) {
+    bySubject = new WeakMap();
+    results.set(protectedDomains, bySubject);
+  }
+  let known = bySubject.get(subject);
+  if (!known) {
+    known = new Map();
+    bySubject.set(subject, known);
+  }
+  if (known.has(domain)) return known.get(domain);
+  if (known.size >= 4_000) known.clear();
+  const found = findLookalike(domain, protectedDomains, subject);
+  known.set(domain, found);
+  return found;
+}
+
+const results = new WeakMap<readonly string[], WeakMap<Subject, Map<string, Lookalike | undefined>>>();
+
+function findLookalike(domain: string, protectedDomains: readonly string[], subject: Subject): Lookalike | undefined {
+  const sender = entryOf(domain);
   // A brand's platform anyone publishes on (googlegroups.com) imitates nothing, though it holds a brand's name.
   if (sender === undefined || BRAND_PLATFORM_DOMAINS.has(sender.ascii)) return undefined;
   const targets = preparedTargets(protectedDomains);

@@ -6,7 +6,7 @@
  */
 import { domainToASCII } from 'node:url';
 import type { Brand } from '../brands.ts';
-import { lookalikeOf } from '../lookalike.ts';
+import { joinedDomains, lookalikeOf } from '../lookalike.ts';
 import type { Explanation, Signal } from '../signal.ts';
 import { accountWords, type BrandIndex, brandIndex, brandsIn, brandsNamed, ownsHost } from './brand-names.ts';
 import { DEFAULT_LIMITS, extractBudget, extractLinks, type Link } from './extract.ts';
@@ -354,7 +354,7 @@ function checkTarget(
   } else {
     const disguise = hostSeen
       ? undefined
-      : disguisedAs(t.host, t.domain, [...input.protectedDomains, ...brands.domains]);
+      : disguisedAs(t.host, t.domain, joinedDomains(input.protectedDomains, brands.domains));
     if (disguise) {
       add({
         name: 'lookalike-link',

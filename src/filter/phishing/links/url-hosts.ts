@@ -176,8 +176,15 @@ export function schemelessHost(name: string): string | undefined {
 
 /** Unicode (U-label) form of an ASCII host, for people to read. */
 export function unicodeHost(host: string): string {
-  return domainToUnicode(host) || host;
+  // UTS #46 ToUnicode is costly and every explanation of a link says its host: the same few hosts recur.
+  const known = unicodeHosts.get(host);
+  if (known !== undefined) return known;
+  if (unicodeHosts.size >= 4_000) unicodeHosts.clear(); // bounded: emptied when full
+  const unicode = domainToUnicode(host) || host;
+  unicodeHosts.set(host, unicode);
+  return unicode;
 }
+const unicodeHosts = new Map<string, string>();
 
 /** The IP address a URL's host is, with the notation it was written in; undefined for a name. */
 export function ipLiteral(url: URL, href: string): { ip: string; written: string } | undefined {
@@ -375,6 +382,23 @@ function sameSuffixFamily(a: string, b: string): boolean {
  * the eye stops at the familiar name. Not when the host is that domain's own, or another protected or brand one.
  */
 export function disguisedAs(host: string, domain: string, candidates: readonly string[]): string | undefined {
+  // A scan over every protected and brand domain, for each new host of each message; the list is the same
+  // array each time (joinedDomains), so the answer is kept per list, bounded: emptied when full.
+  let known = disguises.get(candidates);
+  if (!known) {
+    known = new Map();
+    disguises.set(candidates, known);
+  }
+  const key = `${host} ${domain}`; // a host has no space
+  if (known.has(key)) return known.get(key);
+  if (known.size >= 4_000) known.clear();
+  const found = findDisguise(host, domain, candidates);
+  known.set(key, found);
+  return found;
+}
+const disguises = new WeakMap<readonly string[], Map<string, string | undefined>>();
+
+function findDisguise(host: string, domain: string, candidates: readonly string[]): string | undefined {
   const name = `.${host.replace(/\.$/, '')}`;
   if (domain === '' || name.length <= domain.length + 1 || candidates.includes(domain)) return undefined;
   const sub = `${name.slice(0, name.length - domain.length - 1)}.`; // '.paypal.com.secure.' of paypal.com.secure.net
