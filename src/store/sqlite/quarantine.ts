@@ -45,31 +45,10 @@ export class SqliteQuarantineWrites {
       `DELETE FROM quarantine
        WHERE id IN (SELECT id FROM quarantine WHERE received_at < ? ORDER BY received_at LIMIT ?)`,
     );
-    // One statement for the whole batch. `WHERE true` settles SQLite's parsing ambiguity between
-    // an upsert's ON CONFLICT and a join (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
-    this.#countSenders = db.prepare(
-      `INSERT INTO senders (address, messages, first_seen, last_seen)
-       SELECT value ->> 'key', value ->> 'count', value ->> 'firstSeen', value ->> 'lastSeen' FROM json_each(?) WHERE true
-       ON CONFLICT (address) DO UPDATE
-       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen),
-         last_seen = max(last_seen, excluded.last_seen)`,
-    );
-    this.#countDomains = db.prepare(
-      `INSERT INTO correspondent_domains (domain, messages, first_seen, last_seen)
-       SELECT value ->> 'key', value ->> 'count', value ->> 'firstSeen', value ->> 'lastSeen' FROM json_each(?) WHERE true
-       ON CONFLICT (domain) DO UPDATE
-       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen),
-         last_seen = max(last_seen, excluded.last_seen)`,
-    );
-    // The oldest first, read from the last_seen indexes (migration 11): a batch costs its own rows.
-    this.#sweepSenders = db.prepare(
-      `DELETE FROM senders
-       WHERE address IN (SELECT address FROM senders WHERE last_seen < ? ORDER BY last_seen LIMIT ?)`,
-    );
-    this.#sweepDomains = db.prepare(
-      `DELETE FROM correspondent_domains
-       WHERE domain IN (SELECT domain FROM correspondent_domains WHERE last_seen < ? ORDER BY last_seen LIMIT ?)`,
-    );
+    this.#countSenders = db.prepare(tallyUpsert('senders', 'address'));
+    this.#countDomains = db.prepare(tallyUpsert('correspondent_domains', 'domain'));
+    this.#sweepSenders = db.prepare(tallySweep('senders', 'address'));
+    this.#sweepDomains = db.prepare(tallySweep('correspondent_domains', 'domain'));
   }
 
   quarantine(message: NewQuarantined, header: Pick<MessageSummary, 'from' | 'subject'>): QuarantinedSummary {
@@ -142,4 +121,23 @@ export class SqliteQuarantineReads {
   senderHistory(address: string): SenderHistory {
     return senderHistoryFromRow(this.#senderHistory.get(address.toLowerCase()));
   }
+}
+
+/**
+ * A tally batch (../sender-tally.ts) added to `table` in one statement. `WHERE true` settles SQLite's
+ * parsing ambiguity between an upsert's ON CONFLICT and a join (https://sqlite.org/lang_upsert.html,
+ * "Parsing Ambiguity").
+ */
+function tallyUpsert(table: 'senders' | 'correspondent_domains', key: 'address' | 'domain'): string {
+  return `INSERT INTO ${table} (${key}, messages, first_seen, last_seen)
+       SELECT value ->> 'key', value ->> 'count', value ->> 'firstSeen', value ->> 'lastSeen' FROM json_each(?) WHERE true
+       ON CONFLICT (${key}) DO UPDATE
+       SET messages = messages + excluded.messages, first_seen = min(first_seen, excluded.first_seen),
+         last_seen = max(last_seen, excluded.last_seen)`;
+}
+
+/** The oldest rows of `table` first, read from its last_seen index (migration 11): a batch costs its own rows. */
+function tallySweep(table: 'senders' | 'correspondent_domains', key: 'address' | 'domain'): string {
+  return `DELETE FROM ${table}
+       WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE last_seen < ? ORDER BY last_seen LIMIT ?)`;
 }
